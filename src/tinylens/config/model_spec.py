@@ -1,0 +1,212 @@
+"""Resolve a validated config's ``model_components`` against the profile registry.
+
+The result, a :class:`ModelSpec`, says for every parameter of every component where its value
+comes from: a free parameter (an index into the sampled vector), a constant, or a linear
+amplitude solved by the inversion. Links (``fixed_value: {component_type, component_idx,
+parameter}``) are followed here, once, so the likelihood never sees them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+
+from tinylens.errors import ConfigError
+from tinylens.priors import Prior
+from tinylens.profiles.light import LIGHT_PROFILES, LightProfile
+from tinylens.profiles.mass import MASS_PROFILES, MassProfile
+
+LISTS = ("lens_mass_list", "lens_light_list", "source_light_list")
+
+
+@dataclass(frozen=True)
+class Ref:
+    """Where a parameter's value comes from: ``free`` (index), ``const`` (value) or ``linear``."""
+
+    kind: str
+    index: int = -1
+    value: float = 0.0
+
+
+@dataclass(frozen=True)
+class Component:
+    """One resolved model component."""
+
+    list_name: str
+    idx: int
+    profile: MassProfile | LightProfile
+    params: Mapping[str, Ref]
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    amplitude: Ref | None = None  # light only: linear, free or constant
+
+    @property
+    def label(self) -> str:
+        return f"{self.list_name.removesuffix('_list')}.{self.idx}"
+
+    @property
+    def n_basis(self) -> int:
+        return self.profile.n_basis(self.settings)
+
+    @property
+    def linear(self) -> bool:
+        return self.amplitude is not None and self.amplitude.kind == "linear"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """All components and the free parameters, in sampling order."""
+
+    lens_mass: tuple[Component, ...]
+    lens_light: tuple[Component, ...]
+    source_light: tuple[Component, ...]
+    param_names: tuple[str, ...]
+    priors: tuple[Prior, ...]
+
+    @property
+    def light(self) -> tuple[Component, ...]:
+        return self.lens_light + self.source_light
+
+    @property
+    def n_linear(self) -> int:
+        return sum(c.n_basis for c in self.light if c.linear)
+
+
+def _path(list_name: str, idx: int, *rest: str) -> str:
+    return "model_components." + f"{list_name}[{idx}]" + "".join("." + r for r in rest)
+
+
+def _registry(list_name: str) -> Mapping[str, Any]:
+    return MASS_PROFILES if list_name == "lens_mass_list" else LIGHT_PROFILES
+
+
+def _prior(spec: Any, where: str) -> Prior:
+    if spec.prior_type is None or spec.prior_settings is None:
+        raise ConfigError(
+            f"{where}: a free parameter needs 'prior_type' (uniform, gaussian or log_uniform) "
+            "and 'prior_settings'; or set 'fixed: true' with a 'fixed_value'."
+        )
+    a, b = (float(v) for v in spec.prior_settings)
+    lo, hi = (float(v) for v in spec.limits) if spec.limits is not None else (-np.inf, np.inf)
+    try:
+        return Prior(spec.prior_type, a, b, lo, hi)
+    except ValueError:
+        raise ConfigError(
+            f"{where}: prior {spec.prior_type} {list(spec.prior_settings)} and limits "
+            f"[{lo:g}, {hi:g}] leave an empty range; widen the prior or the limits."
+        ) from None
+
+
+def build_model_spec(components: Any) -> ModelSpec:
+    """Resolve ``config.model_components`` into a :class:`ModelSpec` or raise ConfigError."""
+    raw: dict[tuple[str, int], tuple[Any, Any]] = {}  # (list, idx) -> (profile, component cfg)
+    for list_name in LISTS:
+        registry = _registry(list_name)
+        for idx, comp in enumerate(getattr(components, list_name) or []):
+            if comp.type not in registry:
+                raise ConfigError(
+                    f"{_path(list_name, idx, 'type')}: unknown profile '{comp.type}'. "
+                    f"Allowed in {list_name}: {', '.join(sorted(registry))}."
+                )
+            raw[(list_name, idx)] = (registry[comp.type], comp)
+    if not any(ln != "lens_mass_list" for ln, _ in raw):
+        raise ConfigError("model_components: at least one light component (lens_light_list or source_light_list) is needed.")
+    if any(ln == "source_light_list" for ln, _ in raw) and not any(ln == "lens_mass_list" for ln, _ in raw):
+        raise ConfigError("model_components: a source_light_list needs at least one lens_mass_list component to deflect it.")
+
+    # Canonical parameter specs per component, aliases applied and names checked.
+    specs: dict[tuple[str, int], dict[str, Any]] = {}
+    for (list_name, idx), (profile, comp) in raw.items():
+        allowed = set(profile.params) | ({profile.amplitude} if isinstance(profile, LightProfile) else set())
+        out: dict[str, Any] = {}
+        for name, spec in (comp.params or {}).items():
+            canon = profile.aliases.get(name, name)
+            if canon not in allowed:
+                names = sorted(allowed | set(profile.aliases))
+                raise ConfigError(
+                    f"{_path(list_name, idx, 'params', name)}: unknown parameter '{name}' for "
+                    f"{comp.type}. Allowed: {', '.join(names)}."
+                )
+            out[canon] = spec
+        specs[(list_name, idx)] = out
+
+    free_names: list[str] = []
+    free_priors: list[Prior] = []
+    resolved: dict[tuple[str, int, str], Ref] = {}
+
+    def resolve(key: tuple[str, int, str], chain: tuple) -> Ref:
+        if key in resolved:
+            return resolved[key]
+        list_name, idx, name = key
+        where = _path(list_name, idx, "params", name)
+        if key in chain:
+            loop = " -> ".join(f"{k[0]}[{k[1]}].{k[2]}" for k in chain + (key,))
+            raise ConfigError(f"{where}: parameter links form a loop: {loop}.")
+        if (list_name, idx) not in specs:
+            src = chain[-1] if chain else key
+            raise ConfigError(
+                f"{_path(src[0], src[1], 'params', src[2], 'fixed_value')}: the link points to "
+                f"{list_name}[{idx}], which does not exist."
+            )
+        profile = raw[(list_name, idx)][0]
+        spec = specs[(list_name, idx)].get(name)
+        if spec is None:
+            if name in profile.defaults:
+                ref = Ref("const", value=float(profile.defaults[name]))
+            elif chain:
+                src = chain[-1]
+                raise ConfigError(
+                    f"{_path(src[0], src[1], 'params', src[2], 'fixed_value')}: the link points to "
+                    f"{list_name}[{idx}].{name}, which {profile.name} does not have or the config does not set."
+                )
+            else:
+                raise ConfigError(f"{where}: required parameter of {profile.name} is missing from the config.")
+        elif getattr(spec, "use_linear", False):
+            ref = Ref("linear")
+        elif spec.fixed:
+            fv = spec.fixed_value
+            if fv is None:
+                raise ConfigError(f"{where}: 'fixed: true' needs a 'fixed_value'.")
+            if isinstance(fv, (int, float)):
+                ref = Ref("const", value=float(fv))
+            else:
+                target = (fv.component_type, int(fv.component_idx), fv.parameter)
+                if target[0] in LISTS and (target[0], target[1]) in raw:
+                    tprof = raw[(target[0], target[1])][0]
+                    target = (target[0], target[1], tprof.aliases.get(target[2], target[2]))
+                ref = resolve(target, chain + (key,))
+                if ref.kind == "linear":
+                    raise ConfigError(f"{where}: cannot link to a linear amplitude.")
+        else:
+            prior = _prior(spec, where)
+            ref = Ref("free", index=len(free_names))
+            free_names.append(f"{list_name.removesuffix('_list')}.{idx}.{name}")
+            free_priors.append(prior)
+        resolved[key] = ref
+        return ref
+
+    built: dict[str, list[Component]] = {ln: [] for ln in LISTS}
+    for (list_name, idx), (profile, comp) in raw.items():
+        params = {name: resolve((list_name, idx, name), ()) for name in profile.params}
+        amplitude = None
+        settings = dict(getattr(profile, "settings_defaults", {}) or {})
+        settings.update(getattr(comp, "settings", None) or {})
+        if isinstance(profile, LightProfile):
+            if profile.amplitude in specs[(list_name, idx)]:
+                amplitude = resolve((list_name, idx, profile.amplitude), ())
+            else:  # an amplitude the config does not mention is solved linearly
+                amplitude = Ref("linear")
+            if amplitude.kind != "linear" and profile.n_basis(settings) != 1:
+                raise ConfigError(
+                    f"{_path(list_name, idx, 'params', profile.amplitude)}: {profile.name} has "
+                    f"{profile.n_basis(settings)} amplitudes; they must be solved linearly (use_linear: true)."
+                )
+        built[list_name].append(Component(list_name, idx, profile, params, settings, amplitude))
+    return ModelSpec(
+        lens_mass=tuple(built["lens_mass_list"]),
+        lens_light=tuple(built["lens_light_list"]),
+        source_light=tuple(built["source_light_list"]),
+        param_names=tuple(free_names),
+        priors=tuple(free_priors),
+    )

@@ -1,0 +1,107 @@
+"""The log-likelihood of the paper's eq. 5 with amplitudes solved linearly (eq. 6-7).
+
+``log L = -chi^2 / 2 - sum_i log(2 pi sigma_i^2) / 2`` over the pixels used (the mask).
+Written for one parameter vector; :func:`batched` wraps it with ``vmap`` and ``jit``. A
+non-finite value becomes ``-inf`` for that sample only.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from scipy import ndimage
+
+from tinylens.config.model_spec import ModelSpec
+from tinylens.forward import blurred_columns
+from tinylens.inversion import gram, nnls_gram, solve_normal
+from tinylens.numerics.convolution import KernelFFT, kernel_fft
+from tinylens.numerics.grid import PixelGroup, uniform_groups
+
+
+class Imaging(NamedTuple):
+    """Everything about one image that the likelihood needs, fixed for a fit."""
+
+    shape: tuple[int, int]
+    groups: tuple[PixelGroup, ...]
+    kernel: KernelFFT
+    used: np.ndarray  # flat indices of the pixels in the likelihood
+    data: jnp.ndarray  # (n_used,)
+    weight: jnp.ndarray  # (n_used,) = 1 / sigma^2
+    log_norm: float  # sum over used pixels of log(2 pi sigma^2) / 2
+
+
+def evaluated_pixels(mask: np.ndarray, psf_shape: tuple[int, int]) -> np.ndarray:
+    """Pixels whose model light can reach a used pixel through the PSF (mask dilated by the PSF)."""
+    if mask.all():
+        return mask.copy()
+    return ndimage.binary_dilation(mask, structure=np.ones(psf_shape, dtype=bool))
+
+
+def make_imaging(
+    data: np.ndarray,
+    noise: np.ndarray,
+    psf: np.ndarray,
+    mask: np.ndarray,
+    pixel_scale: float,
+    nsub: int,
+    dtype=jnp.float32,
+    groups: tuple[PixelGroup, ...] | None = None,
+) -> Imaging:
+    """Precompute the grids, the PSF transform and the masked data for the likelihood."""
+    shape = data.shape
+    mask = np.asarray(mask, dtype=bool)
+    if groups is None:
+        groups = uniform_groups(shape, pixel_scale, nsub, evaluated_pixels(mask, psf.shape))
+    used = np.flatnonzero(mask.ravel())
+    sigma = np.asarray(noise, dtype=float).ravel()[used]
+    return Imaging(
+        shape=shape,
+        groups=groups,
+        kernel=kernel_fft(np.asarray(psf, dtype=dtype), shape),
+        used=used,
+        data=jnp.asarray(np.asarray(data, dtype=float).ravel()[used], dtype),
+        weight=jnp.asarray(1.0 / sigma**2, dtype),
+        log_norm=float(0.5 * np.sum(np.log(2 * np.pi * sigma**2))),
+    )
+
+
+class Fit(NamedTuple):
+    """Result of the linear solve for one parameter vector."""
+
+    amplitudes: jnp.ndarray  # (K,)
+    model: jnp.ndarray  # (n_used,) model values at the used pixels
+    chi2: jnp.ndarray
+    log_likelihood: jnp.ndarray
+
+
+def solve(spec: ModelSpec, imaging: Imaging, theta: jnp.ndarray, solver: str = "nnls") -> Fit:
+    """Build ``M`` for ``theta``, solve the amplitudes and evaluate eq. 5."""
+    cols = blurred_columns(spec, theta, imaging.groups, imaging.shape, imaging.kernel)
+    cols = cols.reshape(-1, cols.shape[-1])[imaging.used]
+    k = cols.shape[-1] - 2
+    a = cols[:, :k]
+    fixed = cols[:, k] + cols[:, k + 1]
+    if k > 0:
+        q, c = gram(a, imaging.data - fixed, imaging.weight)
+        amps = nnls_gram(q, c) if solver == "nnls" else solve_normal(q, c)
+        model = a @ amps + fixed
+    else:
+        amps = jnp.zeros((0,), theta.dtype)
+        model = fixed
+    chi2 = jnp.sum(imaging.weight * (imaging.data - model) ** 2)
+    ll = -0.5 * chi2 - imaging.log_norm
+    ll = jnp.where(jnp.isfinite(ll), ll, -jnp.inf)
+    return Fit(amps, model, chi2, ll)
+
+
+def log_likelihood(spec: ModelSpec, imaging: Imaging, theta: jnp.ndarray, solver: str = "nnls") -> jnp.ndarray:
+    """Eq. 5 for one parameter vector ``theta`` (shape ``(n,)``)."""
+    return solve(spec, imaging, theta, solver).log_likelihood
+
+
+def batched(spec: ModelSpec, imaging: Imaging, solver: str = "nnls"):
+    """``jit(vmap(log_likelihood))``: ``(B, n) -> (B,)``."""
+    return jax.jit(jax.vmap(lambda t: log_likelihood(spec, imaging, t, solver)))

@@ -1,0 +1,37 @@
+"""Floating-point precision: float32 by default, float64 on request.
+
+One switch: ``tinylens.set_precision("float64")`` (or the environment variable
+``TINYLENS_PRECISION=float64`` before import). float64 turns on JAX's ``jax_enable_x64``.
+"""
+
+from __future__ import annotations
+
+import os
+
+import jax
+import jax.numpy as jnp
+
+_PRECISION = os.environ.get("TINYLENS_PRECISION", "float32")
+
+
+def set_precision(precision: str) -> None:
+    """Use ``"float32"`` (default, fastest) or ``"float64"`` for new problems."""
+    global _PRECISION
+    if precision not in ("float32", "float64"):
+        raise ValueError(f"precision must be 'float32' or 'float64', got {precision!r}")
+    if precision == "float64":
+        jax.config.update("jax_enable_x64", True)
+    _PRECISION = precision
+
+
+def get_dtype():
+    """The JAX dtype new problems are built with."""
+    if _PRECISION == "float64":
+        if not jax.config.jax_enable_x64:
+            jax.config.update("jax_enable_x64", True)
+        return jnp.float64
+    return jnp.float32
+
+
+if _PRECISION == "float64":
+    set_precision("float64")

@@ -1,0 +1,115 @@
+"""Priors on the free non-linear parameters and the unit-cube transform for nested sampling.
+
+Each prior is TinyLensGpu's ``prior_type`` with ``prior_settings``, optionally truncated to
+``limits``:
+
+* ``uniform``: ``prior_settings = [low, high]``;
+* ``gaussian``: ``prior_settings = [mean, sigma]``;
+* ``log_uniform``: ``prior_settings = [low, high]`` with ``low > 0`` (uniform in ``ln x``).
+
+The transforms run on the host in NumPy, vectorised over a batch of points: samplers call
+them on the CPU anyway, and they cost nothing next to a likelihood.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import special
+
+
+@dataclass(frozen=True)
+class Prior:
+    """A one-dimensional prior: ``kind`` in uniform | gaussian | log_uniform."""
+
+    kind: str
+    a: float
+    b: float
+    lo: float = -np.inf
+    hi: float = np.inf
+
+    def __post_init__(self) -> None:
+        lo, hi = self.support
+        if not lo < hi:
+            raise ValueError(f"empty prior range: {self.describe()}")
+
+    @property
+    def support(self) -> tuple[float, float]:
+        """The interval where the density is non-zero."""
+        if self.kind in ("uniform", "log_uniform"):
+            return max(self.a, self.lo), min(self.b, self.hi)
+        return self.lo, self.hi
+
+    def transform(self, u: np.ndarray) -> np.ndarray:
+        """Map ``u`` in [0, 1] to the parameter (inverse CDF)."""
+        u = np.asarray(u, dtype=float)
+        lo, hi = self.support
+        if self.kind == "uniform":
+            return lo + u * (hi - lo)
+        if self.kind == "log_uniform":
+            return np.exp(np.log(lo) + u * (np.log(hi) - np.log(lo)))
+        mu, sig = self.a, self.b
+        pa = special.ndtr((lo - mu) / sig)
+        pb = special.ndtr((hi - mu) / sig)
+        p = np.clip(pa + u * (pb - pa), 1e-300, 1 - 1e-16)
+        return np.clip(mu + sig * special.ndtri(p), lo, hi)
+
+    def cdf(self, x: np.ndarray) -> np.ndarray:
+        """The prior's CDF: the inverse of :meth:`transform`."""
+        x = np.asarray(x, dtype=float)
+        lo, hi = self.support
+        if self.kind == "uniform":
+            return np.clip((x - lo) / (hi - lo), 0.0, 1.0)
+        if self.kind == "log_uniform":
+            return np.clip(np.log(np.maximum(x, lo) / lo) / np.log(hi / lo), 0.0, 1.0)
+        mu, sig = self.a, self.b
+        pa = special.ndtr((lo - mu) / sig)
+        pb = special.ndtr((hi - mu) / sig)
+        return np.clip((special.ndtr((x - mu) / sig) - pa) / (pb - pa), 0.0, 1.0)
+
+    def log_pdf(self, x: np.ndarray) -> np.ndarray:
+        """Log density, ``-inf`` outside the support."""
+        x = np.asarray(x, dtype=float)
+        lo, hi = self.support
+        inside = (x >= lo) & (x <= hi)
+        if self.kind == "uniform":
+            val = np.full_like(x, -np.log(hi - lo))
+        elif self.kind == "log_uniform":
+            val = -np.log(np.where(x > 0, x, 1.0)) - np.log(np.log(hi / lo))
+        else:
+            mu, sig = self.a, self.b
+            norm = special.ndtr((hi - mu) / sig) - special.ndtr((lo - mu) / sig)
+            val = -0.5 * ((x - mu) / sig) ** 2 - np.log(sig * np.sqrt(2 * np.pi) * norm)
+        return np.where(inside, val, -np.inf)
+
+    def bounds(self, nsigma: float = 5.0) -> tuple[float, float]:
+        """A finite box holding essentially all prior mass (for optimisers)."""
+        lo, hi = self.support
+        if self.kind == "gaussian":
+            lo = max(lo, self.a - nsigma * self.b)
+            hi = min(hi, self.a + nsigma * self.b)
+        return float(lo), float(hi)
+
+    def describe(self) -> str:
+        """Human-readable form, e.g. ``U(0, 3.5)`` or ``N(0, 0.3) in [-1, 1]``."""
+        name = {"uniform": "U", "gaussian": "N", "log_uniform": "LogU"}[self.kind]
+        s = f"{name}({self.a:g}, {self.b:g})"
+        if np.isfinite(self.lo) or np.isfinite(self.hi):
+            s += f" in [{self.lo:g}, {self.hi:g}]"
+        return s
+
+
+def prior_transform(priors: tuple[Prior, ...], u: np.ndarray) -> np.ndarray:
+    """Unit cube to parameters for ``u`` of shape ``(n,)`` or ``(B, n)``."""
+    u = np.asarray(u, dtype=float)
+    out = np.empty_like(u)
+    for i, p in enumerate(priors):
+        out[..., i] = p.transform(u[..., i])
+    return out
+
+
+def log_prior(priors: tuple[Prior, ...], theta: np.ndarray) -> np.ndarray:
+    """Sum of log densities for ``theta`` of shape ``(n,)`` or ``(B, n)``."""
+    theta = np.asarray(theta, dtype=float)
+    return sum(p.log_pdf(theta[..., i]) for i, p in enumerate(priors))

@@ -1,0 +1,111 @@
+"""The forward model and eq. 5 against lenstronomy-simulated lenses."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tinylens
+from conftest import LENS_TRUTH, lenstronomy_image, table1_components, truth_vector, x64
+
+PIX = 0.074
+SIGMA = 0.5
+
+
+def _config(write_fits, image, noise, kernel, nsub=4, solver="nnls"):
+    return {
+        "dataset": {
+            "data_path": write_fits("image.fits", image),
+            "noise_path": write_fits("noise.fits", noise),
+            "psf_path": write_fits("psf.fits", kernel),
+            "pixel_scale": PIX,
+            "nsub": nsub,
+        },
+        "model_components": table1_components(),
+        "solver_type": solver,
+    }
+
+
+@pytest.fixture(scope="module")
+def clean_image():
+    return lenstronomy_image(shape=(64, 64), pixel_scale=PIX)
+
+
+def test_model_image_matches_lenstronomy(clean_image, write_fits):
+    image, kernel = clean_image
+    with x64():
+        problem = tinylens.load(_config(write_fits, image, np.full_like(image, SIGMA), kernel), dtype=np.float64)
+        theta = truth_vector(problem.param_names)
+        model = problem.model_image(theta)
+    peak = np.abs(image).max()
+    assert np.max(np.abs(model["total"] - image)) / peak < 1e-5
+    # The two light components are separated correctly, too.
+    assert np.allclose(model["lens_light"] + model["lensed_source"], model["total"])
+    amps = problem.amplitudes(theta)
+    assert set(amps) == {"lens_light.0", "source_light.0"}
+    assert all((a >= 0).all() for a in amps.values())
+
+
+def test_chi2_at_truth_and_wrong_e2(clean_image, write_fits):
+    image, kernel = clean_image
+    rng = np.random.default_rng(1)
+    noisy = image + rng.normal(0, SIGMA, image.shape)
+    problem = tinylens.load(_config(write_fits, noisy, np.full_like(image, SIGMA), kernel))
+    theta = truth_vector(problem.param_names)
+    n = image.size
+    ll = problem.log_likelihood(theta)
+    chi2 = -2 * (ll + problem.imaging.log_norm)
+    assert abs(chi2 / n - 1) < 3 * np.sqrt(2 / n)
+    # eq. 5's normalisation term is included
+    assert problem.imaging.log_norm == pytest.approx(0.5 * n * np.log(2 * np.pi * SIGMA**2), rel=1e-9)
+    flipped = theta.copy()
+    flipped[problem.param_names.index("lens_mass.0.e2")] *= -1
+    chi2_flipped = -2 * (problem.log_likelihood(flipped) + problem.imaging.log_norm)
+    assert chi2_flipped - chi2 > 100
+
+
+def test_float32_default_close_to_float64(clean_image, write_fits):
+    image, kernel = clean_image
+    rng = np.random.default_rng(2)
+    noisy = image + rng.normal(0, SIGMA, image.shape)
+    cfg = _config(write_fits, noisy, np.full_like(image, SIGMA), kernel)
+    p32 = tinylens.load(cfg)
+    assert p32.imaging.data.dtype == np.float32
+    theta = truth_vector(p32.param_names)
+    with x64():
+        p64 = tinylens.load(cfg, dtype=np.float64)
+        ll64 = p64.log_likelihood(theta)
+    assert p32.log_likelihood(theta) == pytest.approx(ll64, abs=0.5)
+
+
+def test_batch_equals_single_calls_and_nan_isolated(clean_image, write_fits):
+    image, kernel = clean_image
+    rng = np.random.default_rng(3)
+    noisy = image + rng.normal(0, SIGMA, image.shape)
+    problem = tinylens.load(_config(write_fits, noisy, np.full_like(image, SIGMA), kernel))
+    thetas = problem.prior_transform(rng.uniform(size=(128, problem.ndim)))
+    batch = problem.log_likelihood(thetas)
+    single = np.array([problem.log_likelihood(t) for t in thetas])
+    assert batch.shape == (128,)
+    np.testing.assert_allclose(batch, single, rtol=1e-5, atol=1e-3)
+    bad = thetas[:8].copy()
+    bad[3, 0] = np.nan
+    out = problem.log_likelihood(bad)
+    assert out[3] == -np.inf
+    np.testing.assert_allclose(np.delete(out, 3), np.delete(batch[:8], 3), rtol=1e-5, atol=1e-3)
+
+
+def test_masked_pixels_carry_no_weight(clean_image, write_fits, tmp_path):
+    image, kernel = clean_image
+    rng = np.random.default_rng(4)
+    noisy = image + rng.normal(0, SIGMA, image.shape)
+    cfg = _config(write_fits, noisy, np.full_like(image, SIGMA), kernel)
+    cfg["dataset"]["mask"] = {"type": "annulus", "r_min": 0.5, "r_max": 2.0}
+    problem = tinylens.load(cfg)
+    theta = truth_vector(problem.param_names)
+    ll = problem.log_likelihood(theta)
+    corrupted = noisy.copy()
+    corrupted[~problem.dataset.mask] = 1e6  # only masked-out pixels change
+    cfg["dataset"]["data_path"] = write_fits("image2.fits", corrupted)
+    assert tinylens.load(cfg).log_likelihood(theta) == pytest.approx(ll, rel=1e-6)
+    assert problem.imaging.used.size == problem.dataset.mask.sum() < image.size
