@@ -9,7 +9,7 @@ import tinylens
 from conftest import LENS_TRUTH, lenstronomy_image, table1_components, truth_vector, x64
 
 PIX = 0.074
-SIGMA = 0.5
+SIGMA = 0.2
 
 
 def _config(write_fits, image, noise, kernel, nsub=4, solver="nnls"):

@@ -1,0 +1,228 @@
+"""Read a YAML configuration into a validated :class:`~tinylens.config.schema.Config`.
+
+Every problem (missing file, YAML syntax, schema) becomes one :class:`ConfigError` whose text
+names the file, the key path (``model_components.lens_mass_list[0].params.theta_E``), the
+offending value and what was expected; never a raw yaml/pydantic traceback.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from tinylens.config.schema import ERROR_TYPE, FIXED_VALUE_TAGS, Config, show
+from tinylens.errors import ConfigError
+
+#: At most this many schema problems are listed in one error.
+MAX_LISTED_ERRORS = 20
+
+#: Keys whose value is a list of exactly two numbers.
+PAIR_KEYS = ("prior_settings", "limits")
+
+
+def load_config(source: str | Path | Mapping[str, Any] | Config) -> tuple[Config, Path]:
+    """Validate a YAML file (path) or an already-parsed mapping.
+
+    Returns the config and the base directory that relative paths resolve against: the YAML
+    file's folder, or the current directory for a mapping.
+    """
+    if isinstance(source, Config):
+        return source, Path.cwd()
+    if isinstance(source, Mapping):
+        return validate_config(source, "configuration mapping"), Path.cwd()
+    if not isinstance(source, (str, Path)):
+        raise ConfigError(f"A configuration must be a YAML file path or a mapping; got a {type(source).__name__}.")
+    path = Path(source).expanduser()
+    data = parse_yaml(read_text(path), path)
+    return validate_config(data, f"config file {path}"), path.resolve().parent
+
+
+def resolve_path(base_dir: str | Path, p: str | Path) -> Path:
+    """``p`` with ``~`` expanded; a relative path is taken relative to ``base_dir``."""
+    path = Path(p).expanduser()
+    return path if path.is_absolute() else Path(base_dir).expanduser() / path
+
+
+# -- reading ----------------------------------------------------------------------------------
+def read_text(path: Path) -> str:
+    """The file's text, or a ConfigError naming the path and the reason."""
+    if not path.exists():
+        raise ConfigError(f"Config file not found: {path} (looked in {path.parent.resolve()}). Check the path and its spelling.")
+    if path.is_dir():
+        raise ConfigError(f"Config path {path} is a folder; give the YAML file inside it (e.g. {path / 'model_config.yaml'}).")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"Config file {path} is not a UTF-8 text file; is it really the YAML configuration?") from None
+    except OSError as exc:
+        raise ConfigError(f"Config file {path} cannot be read: {exc.strerror or exc}.") from None
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe YAML loader that refuses a key given twice in one mapping (PyYAML keeps the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: dict[Any, Any] = {}
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = (key_node.tag, key_node.value)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    f"in the mapping that starts at line {node.start_mark.line + 1}",
+                    node.start_mark,
+                    f"found the key '{key_node.value}' twice (first at line {seen[key].line + 1})",
+                    key_node.start_mark,
+                )
+            seen[key] = key_node.start_mark
+        return super().construct_mapping(node, deep=deep)
+
+
+def parse_yaml(text: str, path: Path | str) -> Any:
+    """Parse YAML text; a syntax error names the file, line and column."""
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        raise ConfigError(_yaml_error_message(exc, path)) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"YAML syntax error in config file {path}: {exc}.") from None
+    if data is None:
+        raise ConfigError(f"Config file {path} is empty; it needs at least the 'dataset' and 'model_components' sections.")
+    return data
+
+
+def _yaml_error_message(exc: yaml.MarkedYAMLError, path: Path | str) -> str:
+    mark = exc.problem_mark or exc.context_mark
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    problem = exc.problem or "invalid YAML"
+    context = f" ({exc.context})" if exc.context else ""
+    hint = "Check the indentation, colons and quotes on that line and the one before it."
+    if "\\t" in repr(problem):
+        hint = "YAML does not allow tab characters for indentation; use spaces."
+    elif "twice" in problem:
+        hint = "Remove or rename one of them."
+    return f"YAML syntax error in config file {path}{where}: {problem}{context}. {hint}"
+
+
+# -- validation -------------------------------------------------------------------------------
+def validate_config(data: Any, origin: str) -> Config:
+    """Validate parsed YAML; ``origin`` names it in messages (e.g. ``config file a.yaml``)."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(
+            f"The top level of {origin} must be a mapping with the sections "
+            f"{', '.join(Config.model_fields)}; got a {type(data).__name__} ({show(data)})."
+        )
+    try:
+        return Config.model_validate(dict(data))
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, origin)) from None
+
+
+def format_validation_error(exc: ValidationError, origin: str) -> str:
+    """One message listing each problem as ``(i) key.path: what is wrong; got value``."""
+    entries = [describe_error(err) for err in exc.errors(include_url=False)]
+    shown = entries[:MAX_LISTED_ERRORS]
+    if len(entries) > len(shown):
+        shown.append(f"... and {len(entries) - len(shown)} more")
+    n = len(entries)
+    lines = [f"Invalid {origin} ({n} problem{'s' if n != 1 else ''}):"]
+    lines += [f"  ({i}) {text}" for i, text in enumerate(shown, 1)]
+    return "\n".join(lines)
+
+
+def describe_error(err: Mapping[str, Any]) -> str:
+    """``path: message; got value`` for one pydantic error."""
+    loc = clean_loc(err["loc"])
+    ctx = err.get("ctx") or {}
+    if err["type"] == ERROR_TYPE:
+        loc = loc + tuple(_split_key(ctx["key"])) if ctx.get("key") else loc
+        message, value = ctx["msg"], ctx.get("value")
+    elif _is_pair_error(err["type"], loc):
+        loc = loc[:-1] if isinstance(loc[-1], int) else loc
+        message, value = "should be a list of two numbers [a, b]", show(err.get("input"))
+    elif err["type"] == "missing":
+        message, value = _missing_message(loc), None
+    else:
+        message, value = _pydantic_message(err["msg"]), show(err.get("input"))
+    where = dotted(loc) or "top level"
+    got = f"; got {value}" if value is not None else ""
+    return f"{where}: {message.rstrip('. ')}{got}."
+
+
+def _is_pair_error(kind: str, loc: tuple[Any, ...]) -> bool:
+    """A ``prior_settings``/``limits`` value that is not a list of exactly two items."""
+    names = [p for p in loc if isinstance(p, str)]
+    if not names or names[-1] not in PAIR_KEYS:
+        return False
+    return kind in ("tuple_type", "too_long", "too_short") or (kind == "missing" and isinstance(loc[-1], int))
+
+
+def clean_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Drop the union tags pydantic adds after ``fixed_value``."""
+    out: list[Any] = []
+    for part in loc:
+        if out and out[-1] == "fixed_value" and part in FIXED_VALUE_TAGS:
+            continue
+        out.append(part)
+    return tuple(out)
+
+
+def _split_key(key: str) -> list[str]:
+    """A dotted sub-key as loc parts (list indices stay glued to their name, e.g. ``a[1]``)."""
+    return key.split(".")
+
+
+def dotted(loc: tuple[Any, ...]) -> str:
+    """``('a', 0, 'b')`` -> ``a[0].b``."""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _pydantic_message(msg: str) -> str:
+    msg = msg.removeprefix("Value error, ")
+    return msg.replace("Input should be", "should be").replace("Input ", "value ")
+
+
+def _missing_message(loc: tuple[Any, ...]) -> str:
+    what = _field_description(loc)
+    return "required key is missing" + (f" ({what})" if what else "")
+
+
+def _field_description(loc: tuple[Any, ...]) -> str | None:
+    """The ``description`` of the schema field at ``loc``, if it has one."""
+    model: Any = Config
+    info = None
+    for part in loc:
+        model = _unwrap(model)
+        if isinstance(part, str) and isinstance(model, type) and issubclass(model, BaseModel):
+            info = model.model_fields.get(part)
+            if info is None:
+                return None
+            model = info.annotation
+        elif typing.get_origin(model) in (list, dict):
+            model = typing.get_args(model)[-1]
+        else:
+            return None
+    return info.description if info is not None else None
+
+
+def _unwrap(annotation: Any) -> Any:
+    """Strip ``Annotated`` and ``| None``; of a union, keep its model (e.g. a link's ParamLink)."""
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif origin in (typing.Union, types.UnionType):
+            args = [_unwrap(a) for a in typing.get_args(annotation) if a is not type(None)]
+            models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+            return models[0] if models else args[0]
+        else:
+            return annotation

@@ -1,0 +1,383 @@
+"""The YAML configuration schema (TinyLensGpu's format, accepted unchanged), as pydantic models.
+
+Every section forbids unknown keys, so a typo such as ``pixle_scale`` is reported (with the
+allowed keys and the closest match) instead of being silently ignored. A key given with no value
+(``inference:`` on its own) means "use the defaults".
+
+What is checked here is only what the YAML itself can tell: types, ranges, prior settings and
+the structure of parameter links. Profile names and parameter names are checked against the
+profile registry by :mod:`tinylens.config.model_spec`; the FITS files by :mod:`tinylens.data`.
+
+Errors raised by the validators carry the sub-key they are about (``ctx["key"]``) and a short
+form of the offending value (``ctx["value"]``); :mod:`tinylens.config.loader` turns them into
+one readable :class:`~tinylens.errors.ConfigError`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+#: The three component lists of ``model_components``, in TinyLensGpu's order.
+COMPONENT_LISTS = ("lens_mass_list", "source_light_list", "lens_light_list")
+LIGHT_LISTS = ("source_light_list", "lens_light_list")
+
+#: Error type of the schema's own checks (see :func:`fail`).
+ERROR_TYPE = "tinylens"
+
+#: A Gaussian prior whose mean lies more than this many sigma outside ``limits`` is refused.
+MAX_GAUSSIAN_SIGMAS_OUTSIDE = 6.0
+
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+NonNegativeFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+ListName = Literal["lens_mass_list", "source_light_list", "lens_light_list"]
+PriorType = Literal["uniform", "gaussian", "log_uniform"]
+
+
+def show(value: Any, width: int = 100) -> str:
+    """A short, readable form of a value for error messages."""
+    if isinstance(value, BaseModel):
+        value = value.model_dump(exclude_defaults=True)
+    if isinstance(value, tuple):
+        value = list(value)
+    text = repr(value)
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def fail(message: str, key: str | None = None, value: Any = ...) -> PydanticCustomError:
+    """An error about sub-key ``key`` (dotted, relative to the model) of the model being validated.
+
+    Use as ``raise fail(...)``. ``value`` (when given) is shown as "got ..." in the message.
+    """
+    ctx: dict[str, Any] = {"msg": message, "key": key}
+    if value is not ...:
+        ctx["value"] = show(value)
+    return PydanticCustomError(ERROR_TYPE, "{msg}", ctx)
+
+
+class StrictModel(BaseModel):
+    """Base of every section: unknown keys are refused, an empty section means defaults."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys_only(cls, data: Any) -> Any:
+        if data is None:
+            return {}
+        if isinstance(data, BaseModel):
+            return data
+        allowed = list(cls.model_fields)
+        if not isinstance(data, Mapping):
+            raise fail(
+                f"expected a mapping (key: value pairs) with keys {', '.join(allowed)}; "
+                f"got the {type(data).__name__} {show(data)}"
+            )
+        unknown = [k for k in data if k not in cls.model_fields]
+        if unknown:
+            raise _unknown_keys(unknown, allowed)
+        return data
+
+
+def _unknown_keys(unknown: list[Any], allowed: list[str]) -> PydanticCustomError:
+    """The error for keys a section does not have, with the closest allowed key."""
+    names = ", ".join(repr(k) for k in unknown)
+    hints = []
+    for key in unknown:
+        close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
+        if close:
+            hints.append(f"Did you mean '{close[0]}' instead of '{key}'?")
+    hint = (" " + " ".join(hints)) if hints else ""
+    noun = "key" if len(unknown) == 1 else "keys"
+    return fail(
+        f"unknown {noun} {names}.{hint} Allowed keys here: {', '.join(allowed)}",
+        key=str(unknown[0]) if len(unknown) == 1 else None,
+    )
+
+
+# -- parameters -------------------------------------------------------------------------------
+class ParamLink(StrictModel):
+    """``fixed_value`` that ties a parameter to another component's parameter."""
+
+    component_type: ListName = Field(description="lens_mass_list, source_light_list or lens_light_list")
+    component_idx: int = Field(ge=0, description="index in that list, starting at 0")
+    parameter: str = Field(min_length=1, description="the parameter's name, e.g. center_x")
+
+
+def _fixed_value_kind(value: Any) -> str:
+    return "link" if isinstance(value, (Mapping, ParamLink)) else "number"
+
+
+#: A number, or a link to another parameter. Errors' locations hold the tag ("number"/"link")
+#: right after ``fixed_value``; the loader drops it.
+FixedValue = Annotated[
+    Union[Annotated[FiniteFloat, Tag("number")], Annotated[ParamLink, Tag("link")]],
+    Discriminator(_fixed_value_kind),
+]
+FIXED_VALUE_TAGS = ("number", "link")
+
+
+class ParamSpec(StrictModel):
+    """One parameter: free (with a prior), fixed (to a value or a link) or a linear amplitude.
+
+    ``use_linear: true`` wins over everything else (TinyLensGpu's behaviour). For a fixed
+    parameter any prior keys are ignored, except that ``limits``, when given, must be ordered.
+    """
+
+    prior_type: PriorType | None = None
+    prior_settings: tuple[FiniteFloat, FiniteFloat] | None = None
+    limits: tuple[float, float] | None = None
+    fixed: bool = False
+    fixed_value: FixedValue | None = None
+    use_linear: bool = False
+
+    @property
+    def is_free(self) -> bool:
+        """Sampled (neither fixed nor solved linearly)."""
+        return not (self.fixed or self.use_linear)
+
+    @property
+    def link(self) -> ParamLink | None:
+        """The link this parameter follows, if it is fixed to another parameter."""
+        if self.fixed and not self.use_linear and isinstance(self.fixed_value, ParamLink):
+            return self.fixed_value
+        return None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ParamSpec:
+        if self.use_linear:
+            return self
+        if self.limits is not None:
+            _check_limits(self.limits)
+        if self.fixed:
+            if self.fixed_value is None:
+                raise fail(
+                    "'fixed: true' needs a 'fixed_value' (a number, or a link "
+                    "{component_type, component_idx, parameter})",
+                    key="fixed_value",
+                )
+            return self
+        _check_free_prior(self)
+        return self
+
+
+def _check_limits(limits: tuple[float, float]) -> None:
+    lo, hi = limits
+    if math.isnan(lo) or math.isnan(hi):
+        raise fail("limits must be numbers [lower, upper], not NaN", key="limits", value=limits)
+    if not lo < hi:
+        raise fail(
+            "limits [lower, upper] need lower < upper (they truncate the prior)", key="limits", value=limits
+        )
+
+
+def _check_free_prior(spec: ParamSpec) -> None:
+    """A free parameter needs a prior that is well defined and overlaps its limits."""
+    if spec.prior_type is None or spec.prior_settings is None:
+        missing = "prior_type" if spec.prior_type is None else "prior_settings"
+        hint = (
+            " It has a fixed_value but 'fixed' is false: add 'fixed: true' to fix it."
+            if spec.fixed_value is not None
+            else " Or fix it ('fixed: true' with a 'fixed_value'), or solve it linearly ('use_linear: true')."
+        )
+        raise fail(
+            f"a free parameter needs 'prior_type' (uniform, gaussian or log_uniform) and "
+            f"'prior_settings' ([min, max] or [mean, sigma]); '{missing}' is missing.{hint}",
+            key="fixed" if spec.fixed_value is not None else missing,
+        )
+    a, b = spec.prior_settings
+    lo, hi = spec.limits if spec.limits is not None else (-math.inf, math.inf)
+    if spec.prior_type == "gaussian":
+        _check_gaussian(a, b, lo, hi, spec.prior_settings)
+    else:
+        _check_bounded(spec.prior_type, a, b, lo, hi, spec.prior_settings)
+
+
+def _check_gaussian(mean: float, sigma: float, lo: float, hi: float, settings: Any) -> None:
+    if not sigma > 0:
+        raise fail("a gaussian prior's settings are [mean, sigma] with sigma > 0", key="prior_settings", value=settings)
+    reach = MAX_GAUSSIAN_SIGMAS_OUTSIDE * sigma
+    if mean + reach < lo or mean - reach > hi:
+        raise fail(
+            f"the gaussian prior (mean {mean:g}, sigma {sigma:g}) puts essentially no probability "
+            f"inside the limits [{lo:g}, {hi:g}]; move the mean or widen the limits",
+            key="prior_settings",
+            value=settings,
+        )
+
+
+def _check_bounded(kind: str, a: float, b: float, lo: float, hi: float, settings: Any) -> None:
+    if not a < b:
+        raise fail(
+            f"a {kind} prior's settings are [min, max] with min < max; this range is "
+            f"{'empty' if a == b else 'inverted'}",
+            key="prior_settings",
+            value=settings,
+        )
+    if kind == "log_uniform" and not a > 0:
+        raise fail("a log_uniform prior needs 0 < min < max", key="prior_settings", value=settings)
+    if not max(a, lo) < min(b, hi):
+        raise fail(
+            f"the {kind} prior range [{a:g}, {b:g}] lies outside the limits [{lo:g}, {hi:g}], "
+            "so no value is allowed; widen the limits or move the prior",
+            key="prior_settings",
+            value=settings,
+        )
+
+
+# -- model components -------------------------------------------------------------------------
+class Component(StrictModel):
+    """One profile: its registry name, its parameters and profile-specific settings."""
+
+    type: str = Field(min_length=1, description="the profile's name, e.g. SIE, SHEAR or Sersic")
+    params: dict[str, ParamSpec] = Field(default_factory=dict)
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("params", "settings", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+
+class ModelComponents(StrictModel):
+    """The three component lists; at least one light component overall."""
+
+    lens_mass_list: list[Component] = Field(default_factory=list)
+    source_light_list: list[Component] = Field(default_factory=list)
+    lens_light_list: list[Component] = Field(default_factory=list)
+
+    @field_validator(*COMPONENT_LISTS, mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+    @model_validator(mode="after")
+    def _structure(self) -> ModelComponents:
+        if not any(getattr(self, name) for name in LIGHT_LISTS):
+            raise fail(
+                "at least one light component is needed: lens_light_list and source_light_list are both empty"
+            )
+        for list_name, idx, name, link in self.links():
+            _check_link(self, list_name, idx, name, link)
+        return self
+
+    def links(self) -> list[tuple[str, int, str, ParamLink]]:
+        """Every linked parameter as ``(list_name, component_idx, parameter, link)``."""
+        out = []
+        for list_name in COMPONENT_LISTS:
+            for idx, comp in enumerate(getattr(self, list_name)):
+                out += [(list_name, idx, name, spec.link) for name, spec in comp.params.items() if spec.link]
+        return out
+
+
+def _check_link(comps: ModelComponents, list_name: str, idx: int, name: str, link: ParamLink) -> None:
+    """Structural check only: the target component exists. Loops (a parameter linked to itself,
+    directly or not) and unknown parameter names are found by :mod:`tinylens.config.model_spec`."""
+    key = f"{list_name}[{idx}].params.{name}.fixed_value"
+    n = len(getattr(comps, link.component_type))
+    if link.component_idx >= n:
+        have = f"only {n} component{'s' if n != 1 else ''}" if n else "no components"
+        raise fail(
+            f"the link points to {link.component_type}[{link.component_idx}], but "
+            f"{link.component_type} has {have} (indices start at 0)",
+            key=key,
+            value=link,
+        )
+
+
+# -- dataset ----------------------------------------------------------------------------------
+class MaskShape(StrictModel):
+    """A simple mask in arcsec around (center_x, center_y): pixels inside are used."""
+
+    type: Literal["circle", "annulus"] = Field(description="circle or annulus")
+    r_max: PositiveFloat = Field(description="outer radius in arcsec, > 0")
+    r_min: NonNegativeFloat | None = None
+    center_x: FiniteFloat = 0.0
+    center_y: FiniteFloat = 0.0
+
+    @model_validator(mode="after")
+    def _radii(self) -> MaskShape:
+        if self.type == "annulus":
+            if self.r_min is None:
+                raise fail("an annulus mask needs 'r_min' (inner radius, arcsec)", key="r_min")
+            if not self.r_min < self.r_max:
+                raise fail(
+                    f"an annulus needs r_min < r_max; got r_min {self.r_min:g} and r_max {self.r_max:g}",
+                    key="r_min",
+                    value=self.r_min,
+                )
+        elif self.r_min is not None:
+            raise fail("'r_min' only applies to type: annulus (a circle has only r_max)", key="r_min", value=self.r_min)
+        return self
+
+
+class Dataset(StrictModel):
+    """Where the data are and how to sample them. Paths are relative to the YAML's folder."""
+
+    data_path: str = Field(min_length=1, description="path to the image FITS file")
+    noise_path: str = Field(min_length=1, description="path to the noise (1-sigma) FITS file")
+    psf_path: str = Field(min_length=1, description="path to the PSF FITS file (odd-sized)")
+    pixel_scale: PositiveFloat = Field(description="arcsec per pixel, a number > 0")
+    nsub: int = Field(4, ge=1, description="supersampling factor per axis, an integer >= 1")
+    mask_path: str | None = Field(None, min_length=1, description="FITS mask, nonzero = pixel used")
+    mask: MaskShape | None = None
+    zeropoint: FiniteFloat | None = Field(None, description="magnitude zeropoint")
+
+
+# -- inference, output ------------------------------------------------------------------------
+class Inference(StrictModel):
+    """Which search to run; ``method`` and ``settings`` are checked by :mod:`tinylens.inference`."""
+
+    type: Literal["sampler", "optimizer"] = "sampler"
+    method: str = Field("nautilus", min_length=1)
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("settings", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+
+class Figures(StrictModel):
+    """File names of the result figures (inside ``output.path``)."""
+
+    results: str = "model_results.png"
+    corner: str = "model_corner.png"
+
+
+class Tables(StrictModel):
+    """File names of the result tables (inside ``output.path``)."""
+
+    samples: str = "result_samples.csv"
+    summary: str = "result_summary.csv"
+
+
+class DatasetFigures(StrictModel):
+    """File names of the data figures (inside ``output.path``)."""
+
+    subplot: str = "dataset_subplot.png"
+
+
+class Output(StrictModel):
+    """Where results go; relative ``path`` is relative to the YAML's folder."""
+
+    path: str = Field("output", min_length=1)
+    figures: Figures = Field(default_factory=Figures)
+    tables: Tables = Field(default_factory=Tables)
+    datasets: DatasetFigures = Field(default_factory=DatasetFigures)
+
+
+class Config(StrictModel):
+    """A whole configuration file."""
+
+    dataset: Dataset = Field(description="data_path, noise_path, psf_path and pixel_scale")
+    model_components: ModelComponents = Field(description="lens_mass_list, source_light_list, lens_light_list")
+    inference: Inference = Field(default_factory=Inference)
+    solver_type: Literal["nnls", "normal"] = "nnls"
+    output: Output = Field(default_factory=Output)

@@ -1,0 +1,191 @@
+"""Load and check the imaging data a config's ``dataset`` section points to.
+
+Choices (all announced with a :class:`DataWarning` or refused with a :class:`DataError`):
+
+* **Bad pixels are masked, not refused.** Data pixels that are NaN/inf, and noise pixels that
+  are NaN/inf, zero or negative, are removed from the fit; their values are replaced (data by 0,
+  noise by +inf, i.e. zero weight) so that later arithmetic stays finite. A warning gives the
+  count and the file, counting only pixels the mask would otherwise have used. Fewer than
+  :data:`MIN_USABLE_PIXELS` usable pixels is an error.
+* **PSF**: must be 2-D, odd-sized on both axes (so that its centre is a pixel), finite, with a
+  positive sum. It is always normalised to unit sum; a warning is given when the sum was off by
+  more than :data:`PSF_SUM_TOLERANCE`, and when the peak is more than one pixel from the centre.
+* **Mask**: ``True`` = pixel used. From ``mask_path`` (a FITS image of the data's shape; nonzero
+  finite values = used) and/or ``mask`` (circle or annulus in arcsec, pixel centres at
+  ``x = (col - (nx - 1) / 2) * pixel_scale``, ``y = (row - (ny - 1) / 2) * pixel_scale``, row 0
+  being the first row in the FITS file, nothing flipped). Both given: a pixel is used only if
+  both use it (AND), and only if its data and noise are valid.
+
+The returned arrays are read-only.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tinylens.config import schema
+from tinylens.config.loader import resolve_path
+from tinylens.data.fits_io import read_fits_image
+from tinylens.data.mask import shape_mask
+from tinylens.errors import DataError
+
+#: A fit needs at least this many usable pixels.
+MIN_USABLE_PIXELS = 10
+#: A PSF whose sum differs from 1 by more than this is normalised with a warning.
+PSF_SUM_TOLERANCE = 1e-3
+
+
+class DataWarning(UserWarning):
+    """Something in the data was fixed automatically (pixels masked, PSF normalised)."""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Checked imaging data: image, 1-sigma noise, unit-sum PSF and mask (True = used)."""
+
+    data: np.ndarray
+    noise: np.ndarray
+    psf: np.ndarray
+    mask: np.ndarray
+    pixel_scale: float
+    nsub: int = 4
+    zeropoint: float | None = None
+    data_path: Path | None = None
+    noise_path: Path | None = None
+    psf_path: Path | None = None
+    mask_path: Path | None = None
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.data.shape
+
+    @property
+    def n_used(self) -> int:
+        """Number of pixels used in the fit."""
+        return int(self.mask.sum())
+
+
+def load_dataset(cfg: schema.Dataset, base_dir: str | Path) -> Dataset:
+    """Read and check the files of ``cfg`` (paths relative to ``base_dir``); see the module doc."""
+    paths = {key: resolve_path(base_dir, getattr(cfg, key)) for key in ("data_path", "noise_path", "psf_path")}
+    data = read_fits_image(paths["data_path"], "dataset.data_path")
+    noise = read_fits_image(paths["noise_path"], "dataset.noise_path")
+    check_same_shape(noise, data, paths["noise_path"], paths["data_path"], "noise map")
+    psf = prepare_psf(read_fits_image(paths["psf_path"], "dataset.psf_path"), paths["psf_path"])
+    mask_path = resolve_path(base_dir, cfg.mask_path) if cfg.mask_path else None
+    user = user_mask(cfg, mask_path, data.shape, paths["data_path"])
+    good_data = np.isfinite(data)
+    good_noise = np.isfinite(noise) & (noise > 0)
+    _warn_bad(user & ~good_data, paths["data_path"], "with a NaN or infinite data value")
+    _warn_bad(user & good_data & ~good_noise, paths["noise_path"], "with a noise value that is NaN, infinite, zero or negative")
+    mask = user & good_data & good_noise
+    check_enough_pixels(mask, user, good_data, good_noise, paths["data_path"])
+    return Dataset(
+        data=_frozen(np.where(good_data, data, 0.0)),
+        noise=_frozen(np.where(good_noise, noise, np.inf)),
+        psf=_frozen(psf),
+        mask=_frozen(mask),
+        pixel_scale=float(cfg.pixel_scale),
+        nsub=int(cfg.nsub),
+        zeropoint=None if cfg.zeropoint is None else float(cfg.zeropoint),
+        data_path=paths["data_path"],
+        noise_path=paths["noise_path"],
+        psf_path=paths["psf_path"],
+        mask_path=mask_path,
+    )
+
+
+def _frozen(array: np.ndarray) -> np.ndarray:
+    array = np.ascontiguousarray(array)
+    array.flags.writeable = False
+    return array
+
+
+def check_same_shape(array: np.ndarray, data: np.ndarray, path: Path, data_path: Path, what: str) -> None:
+    """Raise a DataError when ``array`` and the data image differ in shape."""
+    if array.shape != data.shape:
+        raise DataError(
+            f"The {what} {path} has shape {array.shape[0]} x {array.shape[1]} (rows x columns) but the data "
+            f"image {data_path} has {data.shape[0]} x {data.shape[1]}; they must cover the same pixels."
+        )
+
+
+def _warn_bad(bad: np.ndarray, path: Path, what: str) -> None:
+    n = int(bad.sum())
+    if n:
+        s = "" if n == 1 else "s"
+        warnings.warn(
+            f"{path}: {n} pixel{s} {what}; masked (left out of the fit).",
+            DataWarning,
+            stacklevel=3,
+        )
+
+
+def check_enough_pixels(
+    mask: np.ndarray, user: np.ndarray, good_data: np.ndarray, good_noise: np.ndarray, data_path: Path
+) -> None:
+    """Refuse a dataset with fewer than :data:`MIN_USABLE_PIXELS` usable pixels, saying why."""
+    n = int(mask.sum())
+    if n >= MIN_USABLE_PIXELS:
+        return
+    reasons = [
+        f"the mask excludes {int((~user).sum())}",
+        f"{int((~good_data).sum())} are NaN/inf in the data",
+        f"{int((~good_noise).sum())} have a NaN/inf/zero/negative noise",
+    ]
+    raise DataError(
+        f"Only {n} of the {mask.size} pixels of {data_path} can be used (at least {MIN_USABLE_PIXELS} are "
+        f"needed): {', '.join(reasons)}. Check dataset.mask / dataset.mask_path and the noise map."
+    )
+
+
+# -- mask ---------------------------------------------------------------------------------------
+def user_mask(cfg: schema.Dataset, mask_path: Path | None, shape: tuple[int, int], data_path: Path) -> np.ndarray:
+    """The mask the config asks for (True = used): file AND shape; all True when neither is given."""
+    mask = np.ones(shape, dtype=bool)
+    if mask_path is not None:
+        values = read_fits_image(mask_path, "dataset.mask_path")
+        check_same_shape(values, mask, mask_path, data_path, "mask")
+        mask &= np.isfinite(values) & (values != 0)
+    if cfg.mask is not None:
+        mask &= shape_mask(cfg.mask, shape, cfg.pixel_scale)
+    return mask
+
+
+# -- PSF ----------------------------------------------------------------------------------------
+def prepare_psf(psf: np.ndarray, path: Path) -> np.ndarray:
+    """Check the PSF (odd-sized, finite, positive sum) and return it normalised to unit sum."""
+    ny, nx = psf.shape
+    if ny % 2 == 0 or nx % 2 == 0:
+        raise DataError(
+            f"The PSF {path} is {ny} x {nx} pixels; tinylens needs an odd size on both axes so that the PSF "
+            "centre falls on a pixel (an even-sized kernel would shift the model by half a pixel). Crop or "
+            f"pad it to an odd size (e.g. {ny - 1 if ny % 2 == 0 else ny} x {nx - 1 if nx % 2 == 0 else nx}) "
+            "centred on its peak."
+        )
+    bad = int((~np.isfinite(psf)).sum())
+    if bad:
+        raise DataError(f"The PSF {path} has {bad} NaN or infinite pixel{'s' if bad != 1 else ''}; replace them (e.g. by 0).")
+    total = float(psf.sum())
+    if not total > 0:
+        raise DataError(f"The PSF {path} sums to {total:.6g}; its pixels must sum to a positive number (ideally 1).")
+    if abs(total - 1.0) > PSF_SUM_TOLERANCE:
+        warnings.warn(f"The PSF {path} sums to {total:.6g}, not 1; it was normalised to unit sum.", DataWarning, stacklevel=3)
+    _warn_off_centre(psf, path)
+    return psf / total
+
+
+def _warn_off_centre(psf: np.ndarray, path: Path) -> None:
+    row, col = np.unravel_index(int(np.argmax(psf)), psf.shape)
+    cy, cx = (psf.shape[0] - 1) // 2, (psf.shape[1] - 1) // 2
+    if max(abs(row - cy), abs(col - cx)) > 1:
+        warnings.warn(
+            f"The PSF {path} peaks at pixel (row {row}, column {col}), not at its centre (row {cy}, column {cx}); "
+            "the model will be shifted accordingly. Re-centre the PSF on its peak if that is not intended.",
+            DataWarning,
+            stacklevel=3,
+        )

@@ -1,0 +1,291 @@
+"""The YAML schema and loader: TinyLensGpu configs validate; mistakes give readable ConfigErrors."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tinylens.config import Config, ParamLink, load_config, resolve_path
+from tinylens.errors import ConfigError, TinyLensError
+
+EXAMPLE = """\
+dataset:
+  data_path: "data/image.fits"
+  noise_path: "data/noise.fits"
+  psf_path: "data/psf.fits"
+  pixel_scale: 0.074
+model_components:
+  lens_mass_list:
+    - type: "SIE"
+      params:
+        theta_E: {prior_type: "uniform", prior_settings: [0.001, 3.001], limits: [0.0, 10.0], fixed: false}
+        e1: {prior_type: "gaussian", prior_settings: [0.0, 0.3], limits: [-1.0, 1.0], fixed: false}
+        e2: {prior_type: "gaussian", prior_settings: [0.0, 0.3], limits: [-1.0, 1.0], fixed: false}
+        center_x: {fixed: true, fixed_value: 0.0}
+        center_y: {fixed: true, fixed_value: 0.0}
+    - type: "SHEAR"
+      params:
+        gamma1: {prior_type: "uniform", prior_settings: [-0.2, 0.2], limits: [-0.5, 0.5], fixed: false}
+        gamma2: {prior_type: "uniform", prior_settings: [-0.2, 0.2], limits: [-0.5, 0.5], fixed: false}
+  source_light_list:
+    - type: "Sersic"
+      params:
+        R_sersic: {prior_type: "uniform", prior_settings: [0.001, 2.001], limits: [0.0, 5.0], fixed: false}
+        n_sersic: {prior_type: "uniform", prior_settings: [0.3, 2.3], limits: [0.3, 6.0], fixed: false}
+        e1: {prior_type: "gaussian", prior_settings: [0.0, 0.3], limits: [-1.0, 1.0], fixed: false}
+        e2: {prior_type: "gaussian", prior_settings: [0.0, 0.3], limits: [-1.0, 1.0], fixed: false}
+        center_x: {prior_type: "gaussian", prior_settings: [0.0, 0.5], limits: [-3.0, 3.0], fixed: false}
+        center_y: {prior_type: "gaussian", prior_settings: [0.0, 0.5], limits: [-3.0, 3.0], fixed: false}
+        Ie: {use_linear: true}
+  lens_light_list:
+    - type: "Gaussian"
+      params:
+        sigma: {fixed: true, fixed_value: 0.0188}
+        center_x: {fixed: true, fixed_value: {component_type: lens_light_list, component_idx: 0, parameter: center_x}}
+        flux: {use_linear: true}
+inference:
+  type: "sampler"          # sampler | optimizer
+  method: "nautilus"       # any string; checked later
+  settings: {nlive: 200, batch_size: 800}
+solver_type: "nnls"        # nnls | normal
+output:
+  path: "output"
+  figures: {results: "model_results.png", corner: "model_corner.png"}
+  tables: {samples: "result_samples.csv", summary: "result_summary.csv"}
+  datasets: {subplot: "dataset_subplot.png"}
+"""
+
+MASS0 = "model_components.lens_mass_list[0].params"
+
+
+@pytest.fixture
+def example() -> dict:
+    return yaml.safe_load(EXAMPLE)
+
+
+def write(tmp_path: Path, text: str, name: str = "model_config.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def error_of(source) -> str:
+    with pytest.raises(ConfigError) as info:
+        load_config(source)
+    text = str(info.value)
+    assert "pydantic" not in text and "Traceback" not in text
+    return text
+
+
+# -- valid configs ------------------------------------------------------------------------------
+def test_example_validates_and_base_dir_is_yaml_folder(tmp_path):
+    cfg, base = load_config(write(tmp_path, EXAMPLE))
+    assert isinstance(cfg, Config)
+    assert base == tmp_path.resolve()
+    assert cfg.dataset.pixel_scale == 0.074 and cfg.dataset.nsub == 4 and cfg.dataset.mask is None
+    theta_e = cfg.model_components.lens_mass_list[0].params["theta_E"]
+    assert theta_e.prior_type == "uniform" and theta_e.prior_settings == (0.001, 3.001) and theta_e.is_free
+    link = cfg.model_components.lens_light_list[0].params["center_x"].fixed_value
+    assert isinstance(link, ParamLink) and link.component_type == "lens_light_list" and link.parameter == "center_x"
+    assert cfg.model_components.source_light_list[0].params["Ie"].use_linear
+    assert cfg.inference.settings == {"nlive": 200, "batch_size": 800}
+    assert cfg.solver_type == "nnls" and cfg.output.tables.summary == "result_summary.csv"
+
+
+def test_optional_sections_default_to_tinylensgpu_values(example):
+    for key in ("inference", "solver_type", "output"):
+        del example[key]
+    example["model_components"]["lens_light_list"] = None  # "lens_light_list:" with no value
+    cfg, base = load_config(example)
+    assert base == Path.cwd()
+    assert (cfg.inference.type, cfg.inference.method, cfg.inference.settings) == ("sampler", "nautilus", {})
+    assert cfg.solver_type == "nnls" and cfg.output.path == "output"
+    assert cfg.output.figures.results == "model_results.png" and cfg.output.figures.corner == "model_corner.png"
+    assert cfg.output.tables.samples == "result_samples.csv"
+    assert cfg.output.datasets.subplot == "dataset_subplot.png"
+    assert cfg.model_components.lens_light_list == []
+
+
+def test_optional_dataset_keys_and_yaml_scientific_notation(tmp_path):
+    text = EXAMPLE.replace(
+        "  pixel_scale: 0.074\n",
+        "  pixel_scale: 7.4e-2\n  nsub: 2\n  zeropoint: 25.9\n  mask_path: mask.fits\n"
+        "  mask: {type: annulus, r_min: 0.3, r_max: 2.5, center_x: 0.1}\n",
+    )
+    cfg, _ = load_config(write(tmp_path, text))
+    d = cfg.dataset
+    assert d.pixel_scale == pytest.approx(0.074) and d.nsub == 2 and d.zeropoint == 25.9
+    assert d.mask.type == "annulus" and (d.mask.r_min, d.mask.r_max, d.mask.center_x, d.mask.center_y) == (0.3, 2.5, 0.1, 0.0)
+
+
+def test_component_settings_and_optimizer_accepted(example):
+    example["model_components"]["lens_light_list"][0]["settings"] = {"n_gauss": 20, "sigma_min": 0.01}
+    example["inference"] = {"type": "optimizer", "method": "differential_evolution", "settings": {"popsize": 15}}
+    example["solver_type"] = "normal"
+    cfg, _ = load_config(example)
+    assert cfg.model_components.lens_light_list[0].settings["n_gauss"] == 20
+    assert cfg.inference.type == "optimizer" and cfg.solver_type == "normal"
+
+
+def test_resolve_path(tmp_path):
+    assert resolve_path(tmp_path, "data/image.fits") == tmp_path / "data" / "image.fits"
+    assert resolve_path(tmp_path, "/abs/image.fits") == Path("/abs/image.fits")
+    assert resolve_path(tmp_path, "~/image.fits") == Path.home() / "image.fits"
+
+
+# -- file and YAML errors -----------------------------------------------------------------------
+def test_missing_file_names_the_path(tmp_path):
+    text = error_of(tmp_path / "nope.yaml")
+    assert "nope.yaml" in text and "not found" in text
+
+
+def test_directory_instead_of_file(tmp_path):
+    assert "folder" in error_of(tmp_path)
+
+
+def test_yaml_syntax_error_gives_line(tmp_path):
+    path = write(tmp_path, "dataset:\n  data_path: a.fits\n   noise_path: b.fits\n")
+    text = error_of(path)
+    assert "model_config.yaml" in text and "line 3" in text
+
+
+def test_duplicate_key_is_refused_with_line(tmp_path):
+    path = write(tmp_path, "dataset:\n  data_path: a.fits\n  data_path: b.fits\n")
+    text = error_of(path)
+    assert "data_path" in text and "twice" in text and "line 3" in text
+
+
+@pytest.mark.parametrize("text, fragment", [("", "empty"), ("- 1\n- 2\n", "mapping")])
+def test_empty_or_non_mapping_top_level(tmp_path, text, fragment):
+    assert fragment in error_of(write(tmp_path, text))
+
+
+def test_error_is_a_tinylens_error(example):
+    example["dataset"]["pixel_scale"] = -1
+    with pytest.raises(TinyLensError):
+        load_config(example)
+
+
+# -- schema errors ------------------------------------------------------------------------------
+def mass0(d: dict) -> dict:
+    return d["model_components"]["lens_mass_list"][0]["params"]
+
+
+def link(component_type: str, idx: int, parameter: str = "center_x") -> dict:
+    return {"fixed": True, "fixed_value": {"component_type": component_type, "component_idx": idx, "parameter": parameter}}
+
+
+BAD = {
+    "inverted_prior": (
+        lambda d: mass0(d)["theta_E"].update(prior_settings=[3.0, 1.0]),
+        f"{MASS0}.theta_E.prior_settings",
+        "inverted",
+    ),
+    "zero_width_uniform": (
+        lambda d: mass0(d)["theta_E"].update(prior_settings=[1.0, 1.0]),
+        f"{MASS0}.theta_E.prior_settings",
+        "empty",
+    ),
+    "gaussian_zero_sigma": (lambda d: mass0(d)["e1"].update(prior_settings=[0.0, 0.0]), f"{MASS0}.e1.prior_settings", "sigma > 0"),
+    "gaussian_negative_sigma": (lambda d: mass0(d)["e1"].update(prior_settings=[0.0, -0.3]), f"{MASS0}.e1.prior_settings", "sigma > 0"),
+    "log_uniform_nonpositive": (
+        lambda d: mass0(d)["theta_E"].update(prior_type="log_uniform", prior_settings=[0.0, 2.0]),
+        f"{MASS0}.theta_E.prior_settings",
+        "0 < min",
+    ),
+    "prior_outside_limits": (
+        lambda d: mass0(d)["theta_E"].update(prior_settings=[11.0, 12.0]),
+        f"{MASS0}.theta_E.prior_settings",
+        "outside the limits",
+    ),
+    "inverted_limits": (lambda d: mass0(d)["theta_E"].update(limits=[1.0, 0.0]), f"{MASS0}.theta_E.limits", "lower < upper"),
+    "prior_settings_not_pair": (
+        lambda d: mass0(d)["theta_E"].update(prior_settings=[1.0]),
+        f"{MASS0}.theta_E.prior_settings",
+        "two numbers",
+    ),
+    "unknown_prior_type": (lambda d: mass0(d)["theta_E"].update(prior_type="normal"), f"{MASS0}.theta_E.prior_type", "'gaussian'"),
+    "free_without_prior": (lambda d: mass0(d).update(theta_E={"fixed": False}), f"{MASS0}.theta_E.prior_type", "free parameter"),
+    "fixed_value_without_fixed": (lambda d: mass0(d).update(theta_E={"fixed_value": 1.0}), f"{MASS0}.theta_E.fixed", "fixed: true"),
+    "fixed_without_value": (lambda d: mass0(d).update(center_x={"fixed": True}), f"{MASS0}.center_x.fixed_value", "fixed_value"),
+    "fixed_value_not_number": (lambda d: mass0(d).update(center_x={"fixed": True, "fixed_value": "abc"}), f"{MASS0}.center_x.fixed_value", "'abc'"),
+    "link_bad_component_type": (
+        lambda d: mass0(d).update(center_x=link("lens_list", 0)),
+        f"{MASS0}.center_x.fixed_value.component_type",
+        "lens_mass_list",
+    ),
+    "link_negative_idx": (
+        lambda d: mass0(d).update(center_x=link("lens_light_list", -1)),
+        f"{MASS0}.center_x.fixed_value.component_idx",
+        "greater than or equal to 0",
+    ),
+    "link_idx_out_of_range": (
+        lambda d: d["model_components"]["source_light_list"].append(
+            {"type": "Sersic", "params": {"center_x": link("lens_mass_list", 5)}}
+        ),
+        "model_components.source_light_list[1].params.center_x.fixed_value",
+        "lens_mass_list[5]",
+    ),
+    "dataset_typo": (lambda d: d["dataset"].update(pixle_scale=0.05), "dataset.pixle_scale", "Did you mean 'pixel_scale'"),
+    "component_typo": (
+        lambda d: d["model_components"]["lens_mass_list"][0].update(param={}),
+        "model_components.lens_mass_list[0].param",
+        "params",
+    ),
+    "param_spec_typo": (lambda d: mass0(d)["theta_E"].update(prior_setting=[0, 1]), f"{MASS0}.theta_E.prior_setting", "prior_settings"),
+    "top_level_unknown": (lambda d: d.update(sampler={}), "sampler", "Allowed keys here: dataset, model_components"),
+    "missing_dataset_key": (lambda d: d["dataset"].pop("pixel_scale"), "dataset.pixel_scale", "missing"),
+    "nonpositive_pixel_scale": (lambda d: d["dataset"].update(pixel_scale=0), "dataset.pixel_scale", "greater than 0"),
+    "nsub_zero": (lambda d: d["dataset"].update(nsub=0), "dataset.nsub", "greater than or equal to 1"),
+    "annulus_without_r_min": (lambda d: d["dataset"].update(mask={"type": "annulus", "r_max": 1.0}), "dataset.mask.r_min", "r_min"),
+    "annulus_inverted": (
+        lambda d: d["dataset"].update(mask={"type": "annulus", "r_min": 2.0, "r_max": 1.0}),
+        "dataset.mask.r_min",
+        "r_min < r_max",
+    ),
+    "no_light_component": (
+        lambda d: d["model_components"].update(source_light_list=[], lens_light_list=[]),
+        "model_components",
+        "light component",
+    ),
+    "bad_solver": (lambda d: d.update(solver_type="lsq"), "solver_type", "'nnls'"),
+    "bad_inference_type": (lambda d: d["inference"].update(type="mcmc"), "inference.type", "'sampler'"),
+    "section_not_mapping": (lambda d: d.update(dataset="image.fits"), "dataset", "mapping"),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD))
+def test_bad_input_names_key_path(example, name):
+    mutate, key_path, fragment = BAD[name]
+    mutate(example)
+    text = error_of(example)
+    assert f"{key_path}:" in text, text
+    assert fragment in text, text
+
+
+def test_error_shows_offending_value(example):
+    mass0(example)["theta_E"]["prior_settings"] = [3.0, 1.0]
+    assert "got [3.0, 1.0]" in error_of(example)
+
+
+def test_all_problems_are_listed(example):
+    example["dataset"]["pixel_scale"] = -1
+    mass0(example)["e1"]["prior_settings"] = [0.0, 0.0]
+    text = error_of(example)
+    assert "2 problems" in text and "dataset.pixel_scale" in text and f"{MASS0}.e1.prior_settings" in text
+
+
+def test_yaml_file_error_names_file(tmp_path, example):
+    bad = copy.deepcopy(example)
+    bad["dataset"]["pixel_scale"] = "big"
+    text = error_of(write(tmp_path, yaml.safe_dump(bad), "lens.yaml"))
+    assert "lens.yaml" in text and "dataset.pixel_scale" in text and "'big'" in text
+
+
+def test_fixed_parameter_ignores_leftover_prior(example):
+    mass0(example)["center_x"] = {"fixed": True, "fixed_value": 0.0, "prior_type": "uniform", "prior_settings": [1.0, 0.0]}
+    cfg, _ = load_config(example)
+    assert cfg.model_components.lens_mass_list[0].params["center_x"].fixed_value == 0.0

@@ -1,0 +1,289 @@
+"""FITS reading, masks and dataset checks: clear DataErrors, bad pixels masked with warnings."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from astropy.io import fits
+
+from tinylens.config import Dataset as DatasetConfig
+from tinylens.config import load_config
+from tinylens.data import (
+    MIN_USABLE_PIXELS,
+    DataWarning,
+    Dataset,
+    annulus_mask,
+    circle_mask,
+    load_dataset,
+    pixel_coordinates,
+    read_fits_image,
+    write_fits_image,
+)
+from tinylens.errors import DataError
+
+SHAPE = (20, 24)
+PIXEL_SCALE = 0.1
+
+
+def gaussian_psf(size: int = 5, sigma: float = 1.0) -> np.ndarray:
+    r = np.arange(size) - (size - 1) / 2
+    k = np.exp(-0.5 * (r[:, None] ** 2 + r[None, :] ** 2) / sigma**2)
+    return k / k.sum()
+
+
+def put(path: Path, array) -> Path:
+    fits.PrimaryHDU(np.asarray(array)).writeto(path, overwrite=True)
+    return path
+
+
+@pytest.fixture
+def files(tmp_path) -> dict[str, Path]:
+    """A valid image, noise map and PSF in tmp_path."""
+    rng = np.random.default_rng(1)
+    return {
+        "data_path": put(tmp_path / "image.fits", rng.normal(size=SHAPE)),
+        "noise_path": put(tmp_path / "noise.fits", np.full(SHAPE, 0.5)),
+        "psf_path": put(tmp_path / "psf.fits", gaussian_psf()),
+    }
+
+
+def config(**kwargs) -> DatasetConfig:
+    values = {"data_path": "image.fits", "noise_path": "noise.fits", "psf_path": "psf.fits", "pixel_scale": PIXEL_SCALE}
+    values.update(kwargs)
+    return DatasetConfig(**values)
+
+
+def load_quietly(cfg: DatasetConfig, base: Path) -> Dataset:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a valid dataset raises no warning
+        return load_dataset(cfg, base)
+
+
+def load_warning(cfg: DatasetConfig, base: Path) -> tuple[Dataset, list[str]]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        dataset = load_dataset(cfg, base)
+    return dataset, [str(w.message) for w in caught if issubclass(w.category, DataWarning)]
+
+
+def data_error(cfg: DatasetConfig, base: Path) -> str:
+    with pytest.raises(DataError) as info:
+        load_dataset(cfg, base)
+    return str(info.value)
+
+
+# -- valid data ---------------------------------------------------------------------------------
+def test_valid_dataset_loads(tmp_path, files):
+    d = load_quietly(config(nsub=2, zeropoint=25.0), tmp_path)
+    assert d.data.shape == d.noise.shape == d.mask.shape == SHAPE and d.data.dtype == np.float64
+    assert d.mask.dtype == bool and d.mask.all() and d.n_used == SHAPE[0] * SHAPE[1]
+    np.testing.assert_allclose(d.psf, gaussian_psf())
+    assert (d.pixel_scale, d.nsub, d.zeropoint) == (PIXEL_SCALE, 2, 25.0)
+    assert d.data_path == files["data_path"] and d.mask_path is None
+    np.testing.assert_array_equal(d.data, fits.getdata(files["data_path"]))
+    with pytest.raises(ValueError):
+        d.data[0, 0] = 1.0  # arrays are read-only
+
+
+def test_yaml_relative_paths_resolve_against_config_folder(tmp_path, files, monkeypatch):
+    sub = tmp_path / "cfg"
+    sub.mkdir()
+    (sub / "model.yaml").write_text(
+        "dataset: {data_path: ../image.fits, noise_path: ../noise.fits, psf_path: ../psf.fits, pixel_scale: 0.1}\n"
+        "model_components:\n  lens_light_list:\n    - {type: Sersic}\n"
+    )
+    monkeypatch.chdir(Path("/"))
+    cfg, base = load_config(sub / "model.yaml")
+    d = load_quietly(cfg.dataset, base)
+    assert d.data.shape == SHAPE
+
+
+# -- FITS reading -------------------------------------------------------------------------------
+def test_missing_file(tmp_path, files):
+    text = data_error(config(noise_path="no_such_noise.fits"), tmp_path)
+    assert "no_such_noise.fits" in text and "not found" in text and "noise_path" in text
+
+
+def test_corrupt_file(tmp_path, files):
+    (tmp_path / "image.fits").write_text("this is not a FITS file\n" * 20)
+    text = data_error(config(), tmp_path)
+    assert "image.fits" in text and "could not be read" in text
+
+
+def test_truncated_file(tmp_path):
+    path = put(tmp_path / "big.fits", np.ones((100, 100)))
+    path.write_bytes(path.read_bytes()[:4000])
+    with pytest.raises(DataError, match="big.fits"):
+        read_fits_image(path, "data_path")
+
+
+def test_cube_with_several_planes_refused(tmp_path, files):
+    put(files["data_path"], np.ones((3, *SHAPE)))
+    text = data_error(config(), tmp_path)
+    assert "image.fits" in text and "3 planes" in text
+
+
+def test_single_plane_cube_is_squeezed(tmp_path):
+    path = put(tmp_path / "cube.fits", np.arange(12.0).reshape(1, 3, 4))
+    np.testing.assert_array_equal(read_fits_image(path, "data_path"), np.arange(12.0).reshape(3, 4))
+
+
+def test_one_dimensional_refused(tmp_path):
+    with pytest.raises(DataError, match="2-D"):
+        read_fits_image(put(tmp_path / "line.fits", np.ones(10)), "data_path")
+
+
+def test_image_in_extension_and_no_image(tmp_path):
+    path = tmp_path / "ext.fits"
+    fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(np.ones((4, 5), dtype=np.float32))]).writeto(path)
+    image = read_fits_image(path, "data_path")
+    assert image.shape == (4, 5) and image.dtype == np.float64
+    table = tmp_path / "table.fits"
+    fits.HDUList([fits.PrimaryHDU(), fits.BinTableHDU.from_columns([fits.Column("a", "E", array=[1.0])])]).writeto(table)
+    with pytest.raises(DataError, match="no image data"):
+        read_fits_image(table, "psf_path")
+
+
+def test_write_fits_image_round_trip(tmp_path):
+    path = write_fits_image(tmp_path / "mask.fits", np.eye(3, dtype=bool), {"OBJECT": "lens"})
+    np.testing.assert_array_equal(read_fits_image(path, "mask_path"), np.eye(3))
+    assert fits.getheader(path)["OBJECT"] == "lens"
+    write_fits_image(path, np.zeros((2, 2)))  # overwrites
+    assert read_fits_image(path).shape == (2, 2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mask.fits"]  # no temporary left behind
+
+
+# -- noise and data checks ----------------------------------------------------------------------
+def test_shape_mismatch_gives_both_shapes(tmp_path, files):
+    put(files["noise_path"], np.ones((20, 20)))
+    text = data_error(config(), tmp_path)
+    assert "noise.fits" in text and "image.fits" in text and "20 x 20" in text and "20 x 24" in text
+
+
+def test_nan_data_pixels_masked_with_warning(tmp_path, files):
+    image = fits.getdata(files["data_path"])
+    image[2, 3] = np.nan
+    image[5, 6] = np.inf
+    put(files["data_path"], image)
+    d, messages = load_warning(config(), tmp_path)
+    assert len(messages) == 1 and "2 pixels" in messages[0] and "image.fits" in messages[0]
+    assert not d.mask[2, 3] and not d.mask[5, 6] and d.n_used == SHAPE[0] * SHAPE[1] - 2
+    assert np.isfinite(d.data).all()
+
+
+def test_zero_and_negative_noise_masked_with_warning(tmp_path, files):
+    noise = np.full(SHAPE, 0.5)
+    noise[0, 0] = 0.0
+    noise[1, 1] = -1.0
+    noise[2, 2] = np.nan
+    put(files["noise_path"], noise)
+    d, messages = load_warning(config(), tmp_path)
+    assert len(messages) == 1 and "3 pixels" in messages[0] and "noise.fits" in messages[0]
+    assert not d.mask[0, 0] and not d.mask[1, 1] and not d.mask[2, 2] and d.mask[3, 3]
+    assert np.all(d.noise[~d.mask] == np.inf)
+
+
+def test_bad_pixels_outside_user_mask_are_silent(tmp_path, files):
+    image = fits.getdata(files["data_path"])
+    image[0, 0] = np.nan  # far corner, outside the circle
+    put(files["data_path"], image)
+    d = load_quietly(config(mask={"type": "circle", "r_max": 0.5}), tmp_path)
+    assert not d.mask[0, 0]
+
+
+def test_too_few_usable_pixels(tmp_path, files):
+    put(files["noise_path"], np.zeros(SHAPE))
+    with pytest.warns(DataWarning):
+        text = data_error(config(), tmp_path)
+    assert f"at least {MIN_USABLE_PIXELS}" in text and "noise" in text
+
+
+# -- PSF ----------------------------------------------------------------------------------------
+def test_even_psf_refused(tmp_path, files):
+    put(files["psf_path"], np.ones((4, 5)) / 20)
+    text = data_error(config(), tmp_path)
+    assert "psf.fits" in text and "odd" in text and "4 x 5" in text and "Crop or pad" in text
+
+
+def test_unnormalised_psf_normalised_with_warning(tmp_path, files):
+    put(files["psf_path"], 3.0 * gaussian_psf())
+    d, messages = load_warning(config(), tmp_path)
+    assert len(messages) == 1 and "psf.fits" in messages[0] and "sums to 3" in messages[0]
+    assert d.psf.sum() == pytest.approx(1.0)
+
+
+def test_nearly_normalised_psf_normalised_silently(tmp_path, files):
+    put(files["psf_path"], (1 + 5e-4) * gaussian_psf())
+    d = load_quietly(config(), tmp_path)
+    assert d.psf.sum() == pytest.approx(1.0, abs=1e-12)
+
+
+@pytest.mark.parametrize("value, fragment", [(np.nan, "NaN"), (-1.0, "sums to")])
+def test_bad_psf_refused(tmp_path, files, value, fragment):
+    psf = np.zeros((3, 3))
+    psf[1, 1] = value
+    put(files["psf_path"], psf)
+    text = data_error(config(), tmp_path)
+    assert "psf.fits" in text and fragment in text
+
+
+def test_off_centre_psf_warns(tmp_path, files):
+    psf = np.zeros((7, 7))
+    psf[0, 0] = 1.0
+    put(files["psf_path"], psf)
+    _, messages = load_warning(config(), tmp_path)
+    assert any("peaks at pixel" in m for m in messages)
+
+
+# -- masks --------------------------------------------------------------------------------------
+def test_pixel_coordinates_convention():
+    x, y = pixel_coordinates((3, 5), 0.1)
+    assert x[0, 0] == pytest.approx(-0.2) and x[0, -1] == pytest.approx(0.2)  # x grows with the column
+    assert y[0, 0] == pytest.approx(-0.1) and y[-1, 0] == pytest.approx(0.1)  # y grows with the row
+    assert x[1, 2] == 0 and y[1, 2] == 0
+
+
+def test_circle_and_annulus_masks():
+    circle = circle_mask((5, 5), 1.0, r_max=1.0)
+    assert circle.sum() == 5 and circle[2, 2] and circle[2, 3]  # boundary included
+    shifted = circle_mask((5, 5), 1.0, r_max=0.5, center_x=1.0, center_y=-1.0)
+    assert shifted.sum() == 1 and shifted[1, 3]  # row 1 (y = -1), column 3 (x = +1)
+    ring = annulus_mask((5, 5), 1.0, r_min=0.5, r_max=1.0)
+    assert ring.sum() == 4 and not ring[2, 2]
+
+
+def test_mask_from_file(tmp_path, files):
+    values = np.zeros(SHAPE)
+    values[5:15, 6:18] = 1.0
+    values[7, 7] = np.nan  # NaN counts as "not used"
+    put(tmp_path / "mask.fits", values)
+    d = load_quietly(config(mask_path="mask.fits"), tmp_path)
+    assert d.n_used == 10 * 12 - 1 and d.mask[5, 6] and not d.mask[4, 6] and not d.mask[7, 7]
+    assert d.mask_path == tmp_path / "mask.fits"
+
+
+def test_mask_file_shape_mismatch(tmp_path, files):
+    put(tmp_path / "mask.fits", np.ones((5, 5)))
+    text = data_error(config(mask_path="mask.fits"), tmp_path)
+    assert "mask.fits" in text and "5 x 5" in text
+
+
+def test_annulus_mask_and_file_combined(tmp_path, files):
+    annulus = {"type": "annulus", "r_min": 0.3, "r_max": 0.8, "center_x": 0.1}
+    d = load_quietly(config(mask=annulus), tmp_path)
+    x, y = pixel_coordinates(SHAPE, PIXEL_SCALE)
+    r = np.hypot(x - 0.1, y)
+    np.testing.assert_array_equal(d.mask, (r >= 0.3) & (r <= 0.8))
+    left = np.zeros(SHAPE)
+    left[:, : SHAPE[1] // 2] = 1
+    put(tmp_path / "left.fits", left)
+    both = load_quietly(config(mask=annulus, mask_path="left.fits"), tmp_path)
+    np.testing.assert_array_equal(both.mask, d.mask & (left > 0))
+
+
+def test_mask_excluding_everything_refused(tmp_path, files):
+    text = data_error(config(mask={"type": "circle", "r_max": 0.05, "center_x": 50.0}), tmp_path)
+    assert "mask" in text and f"at least {MIN_USABLE_PIXELS}" in text
