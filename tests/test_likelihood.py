@@ -20,6 +20,7 @@ def _config(write_fits, image, noise, kernel, nsub=4, solver="nnls"):
             "psf_path": write_fits("psf.fits", kernel),
             "pixel_scale": PIX,
             "nsub": nsub,
+            "supersampling": {"mode": "uniform"},
         },
         "model_components": table1_components(),
         "solver_type": solver,

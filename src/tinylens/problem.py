@@ -21,6 +21,7 @@ from tinylens.config import Config, load_config
 from tinylens.config.model_spec import ModelSpec, build_model_spec
 from tinylens.data import Dataset, load_dataset
 from tinylens.forward import blurred_columns, column_owner, component_values, amplitude_value, _light
+from tinylens.numerics.adaptive import groups_from_map, nsub_map
 from tinylens.numerics.grid import pixel_coordinates, uniform_groups
 from tinylens.precision import get_dtype
 from tinylens.priors import log_prior, prior_transform
@@ -29,9 +30,23 @@ from tinylens.priors import log_prior, prior_transform
 MAX_POINTS_PER_CALL = 2**22
 
 
-def _bucket(n: int) -> int:
-    """Round a batch size up to a power of two so a fit compiles only a few shapes."""
-    return 1 << max(0, (n - 1).bit_length())
+def _chunks(n: int, max_chunk: int, pad_to: int) -> list[int]:
+    """Split a batch of ``n`` into power-of-two chunk sizes (at most ``max_chunk``).
+
+    Only power-of-two shapes are ever compiled, so a fit compiles a handful of shapes and
+    never recompiles; the remainder below ``pad_to`` is padded up to one chunk of ``pad_to``.
+    """
+    sizes = [max_chunk] * (n // max_chunk)
+    rest = n % max_chunk
+    bit = max_chunk >> 1
+    while rest >= pad_to and bit >= pad_to:
+        if rest >= bit:
+            sizes.append(bit)
+            rest -= bit
+        bit >>= 1
+    if rest:
+        sizes.append(pad_to)
+    return sizes
 
 
 @dataclass
@@ -48,12 +63,32 @@ class Problem:
     def __post_init__(self) -> None:
         if self.imaging is None:
             d = self.dataset
-            self.imaging = lk.make_imaging(d.data, d.noise, d.psf, d.mask, d.pixel_scale, d.nsub, self.dtype)
+            groups = uniform_groups(d.data.shape, d.pixel_scale, self.nsub_map, lk.evaluated_pixels(d.mask, d.psf.shape)) \
+                if np.isscalar(self.nsub_map) else groups_from_map(self.nsub_map, d.pixel_scale, lk.evaluated_pixels(d.mask, d.psf.shape))
+            self.imaging = lk.make_imaging(d.data, d.noise, d.psf, d.mask, d.pixel_scale, d.nsub, self.dtype, groups)
         self.solver = self.config.solver_type
         self._single = jax.jit(lambda t: lk.log_likelihood(self.spec, self.imaging, t, self.solver))
-        self._batch = jax.jit(jax.vmap(lambda t: lk.log_likelihood(self.spec, self.imaging, t, self.solver)))
         n_points = sum(g.x.size for g in self.imaging.groups)
         self.max_chunk = max(1, 1 << int(np.log2(max(1, MAX_POINTS_PER_CALL // max(n_points, 1)))))
+        # On a CPU, evaluating a batch one vector at a time inside one compiled loop keeps the
+        # working set in cache and is faster than vmap; accelerators want the vmapped batch.
+        on_cpu = jax.default_backend() == "cpu"
+        vmap_size = 1 if on_cpu else self.max_chunk
+        # CPU: split batches into power-of-two chunks (no padding waste); accelerators: one
+        # padded power-of-two batch, as wide as memory allows.
+        self.max_chunk = min(self.max_chunk, 256) if on_cpu else self.max_chunk
+        self.min_chunk = min(8, self.max_chunk) if on_cpu else self.max_chunk
+        single = lambda t: lk.log_likelihood(self.spec, self.imaging, t, self.solver)
+        self._batch = jax.jit(lambda tb: jax.lax.map(single, tb, batch_size=min(vmap_size, tb.shape[0])))
+
+    @cached_property
+    def nsub_map(self) -> np.ndarray | int:
+        """Supersampling factor per pixel (adaptive) or one integer (uniform)."""
+        d = self.dataset
+        ss = self.config.dataset.supersampling
+        if ss.mode == "uniform":
+            return int(ss.nsub or d.nsub)
+        return nsub_map(d.data, d.noise, d.mask, tuple(ss.levels), ss.tolerance)
 
     # -- parameters -------------------------------------------------------------------------
     @property
@@ -83,14 +118,15 @@ class Problem:
         if theta.ndim == 1:
             return float(self._single(jnp.asarray(theta, self.dtype)))
         b = theta.shape[0]
-        chunk = min(_bucket(b), self.max_chunk)
         out = np.empty(b)
-        for start in range(0, b, chunk):
-            part = theta[start : start + chunk]
+        start = 0
+        for size in _chunks(b, self.max_chunk, pad_to=self.min_chunk):
+            part = theta[start : start + size]
             n = part.shape[0]
-            if n < chunk:
-                part = np.concatenate([part, np.repeat(part[-1:], chunk - n, axis=0)])
+            if n < size:  # pad with copies of the last row; results beyond n are dropped
+                part = np.concatenate([part, np.repeat(part[-1:], size - n, axis=0)])
             out[start : start + n] = np.asarray(self._batch(jnp.asarray(part, self.dtype)))[:n]
+            start += n
         return out
 
     def log_likelihood_jax(self, theta: jnp.ndarray) -> jnp.ndarray:
@@ -101,7 +137,10 @@ class Problem:
     @cached_property
     def _full(self) -> lk.Imaging:
         d = self.dataset
-        groups = uniform_groups(d.data.shape, d.pixel_scale, d.nsub)
+        if np.isscalar(self.nsub_map):
+            groups = uniform_groups(d.data.shape, d.pixel_scale, self.nsub_map)
+        else:
+            groups = groups_from_map(self.nsub_map, d.pixel_scale)
         return self.imaging._replace(groups=groups)
 
     def amplitudes(self, theta: np.ndarray) -> dict[str, np.ndarray]:

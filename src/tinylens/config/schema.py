@@ -317,6 +317,28 @@ class MaskShape(StrictModel):
         return self
 
 
+class Supersampling(StrictModel):
+    """How pixels are supersampled (a tinylens key, not in TinyLensGpu's schema).
+
+    ``adaptive`` (default): each pixel gets the smallest factor from ``levels`` that keeps its
+    estimated supersampling error below ``tolerance`` x the image's peak, the highest around
+    bright peaks (see :mod:`tinylens.numerics.adaptive`). ``uniform``: ``dataset.nsub`` for
+    every pixel, as TinyLensGpu does.
+    """
+
+    mode: Literal["adaptive", "uniform"] = "adaptive"
+    levels: list[int] = Field(default_factory=lambda: [1, 2, 4, 8, 16], min_length=1)
+    tolerance: PositiveFloat = 2e-4
+    nsub: int | None = Field(None, ge=1, description="uniform mode only: overrides dataset.nsub")
+
+    @field_validator("levels")
+    @classmethod
+    def _levels(cls, value: list[int]) -> list[int]:
+        if any(v < 1 for v in value):
+            raise ValueError(f"levels must be integers >= 1, got {value}")
+        return sorted(set(value))
+
+
 class Dataset(StrictModel):
     """Where the data are and how to sample them. Paths are relative to the YAML's folder."""
 
@@ -328,6 +350,7 @@ class Dataset(StrictModel):
     mask_path: str | None = Field(None, min_length=1, description="FITS mask, nonzero = pixel used")
     mask: MaskShape | None = None
     zeropoint: FiniteFloat | None = Field(None, description="magnitude zeropoint")
+    supersampling: Supersampling = Field(default_factory=Supersampling)
 
 
 # -- inference, output ------------------------------------------------------------------------
