@@ -1,0 +1,112 @@
+"""Elliptical power law (EPL), Tessore & Metcalf (2015, A&A 580, A79; arXiv:1507.01819).
+
+Convergence, in lenstronomy's ``'EPL'`` convention (``theta_E`` on the intermediate axis)::
+
+    kappa = (3 - gamma) / 2 * (theta_E / R)^(gamma - 1),    R^2 = q x'^2 + y'^2 / q.
+
+With ``t = gamma - 1``, ``z = x + i y`` relative to the centre, the complex ellipticity
+``eps = e1 + i e2`` (``c = |eps|``) and ``w = z - eps conj(z) = sqrt(1 - c^2) (x~ + i y~)``
+(:func:`~tinylens.profiles.ellipticity.circularize`, ``R = |x~ + i y~|``), Tessore & Metcalf's
+eq. 22 becomes, after rotating back from the major-axis frame,
+
+    alpha = alpha_x + i alpha_y = sqrt(1 - c^2) (theta_E / R)^t (x~ + i y~) F(v),
+    F(v) = 2F1(1, t/2; 2 - t/2; v),    v = -conj(eps) w / conj(w),    |v| = c,
+
+which depends on ``e1, e2`` smoothly (no ``q``, ``phi``), so gradients are right at ``e = 0``;
+``|eps|`` is clipped at 0.9999 as in lenstronomy.
+``F`` is summed as its power series (T&M's recursion in another guise), ``a_0 = 1``,
+``a_n = a_{n-1} (n - 1 + t/2) / (n + 1 - t/2)``, truncated after ``N_TERMS`` terms.
+
+Truncation error. For ``0 < t < 2`` the ``a_n`` decrease from 1, so the tail is at most
+``a_N c^N / (1 - c)``; and ``F`` is the Beta(t/2, 2 - t) average of ``1 / (1 - v s)``, whose real
+part is ``>= 1 / (1 + c)``, so ``|F| >= 1 / (1 + c)``. The relative error of the deflection is
+therefore at most ``(1 + c) / (1 - c) c^N = c^N / q``. With ``N_TERMS = 40``: <= 4.5e-7 at
+q = 0.2 (measured against lenstronomy: 4.7e-8 at q = 0.2, gamma = 2.8), 3.7e-5 at q = 0.15
+and 3.3e-3 at q = 0.1 (raise ``N_TERMS`` for flatter lenses).
+
+``R`` is floored at ``R_MIN`` (lenstronomy floors the major-axis radius at 1e-9 too), so the
+deflection is finite everywhere and goes linearly to 0 inside ``R_MIN``.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Mapping
+
+import jax
+import jax.numpy as jnp
+from jax import Array
+
+from tinylens.profiles.ellipticity import circularize, clip_e1e2
+
+PARAMS = ("theta_E", "gamma", "e1", "e2", "center_x", "center_y")
+ALIASES = {"slope": "gamma"}
+N_TERMS = 40
+R_MIN = 1e-9  # arcsec
+
+
+def ellipse_geometry(x: Array, y: Array, p: Mapping[str, Array]):
+    """Shared pieces of the elliptical lenses: ``(ux, uy, R, vr, vi, s)``.
+
+    ``(ux, uy)`` are the circularised coordinates, ``R`` their (floored) norm, ``vr + i vi``
+    the series argument ``v = -conj(eps) (u / |u|)^2`` and ``s = sqrt(1 - c^2)``.
+    """
+    e1, e2 = clip_e1e2(p["e1"], p["e2"])
+    ux, uy = circularize(x, y, e1, e2, p["center_x"], p["center_y"])
+    r2 = jnp.maximum(ux * ux + uy * uy, R_MIN**2)
+    cos2, sin2 = (ux * ux - uy * uy) / r2, 2 * ux * uy / r2
+    vr = -(e1 * cos2 + e2 * sin2)
+    vi = e2 * cos2 - e1 * sin2
+    return ux, uy, jnp.sqrt(r2), vr, vi, jnp.sqrt(1 - e1 * e1 - e2 * e2)
+
+
+def _scaled_power(theta_E: Array, r: Array, t: Array) -> Array:
+    """``(theta_E / r)^t``, 0 (with finite gradients) for ``theta_E <= 0``."""
+    pos = theta_E > 0
+    return jnp.where(pos, (jnp.where(pos, theta_E, 1.0) / r) ** t, 0.0)
+
+
+def _coefficients(t: Array, k: Array) -> Array:
+    """``a_1 .. a_{N-1}`` of the series, for ``k = 1 .. N-1``."""
+    return jnp.cumprod((k - 1 + t / 2) / (k + 1 - t / 2))
+
+
+def _horner(vr: Array, vi: Array, c: Array) -> tuple[Array, Array]:
+    """``sum_n c_n v^n`` for real coefficients ``c`` and complex ``v = vr + i vi``."""
+    fr, fi = jnp.ones_like(vr) * c[-1], jnp.zeros_like(vi)
+    for n in range(c.shape[0] - 2, -1, -1):
+        fr, fi = fr * vr - fi * vi + c[n], fr * vi + fi * vr
+    return fr, fi
+
+
+@partial(jax.custom_jvp, nondiff_argnums=(3,))
+def hyp2f1_series(vr: Array, vi: Array, t: Array, n_terms: int = N_TERMS) -> tuple[Array, Array]:
+    """``2F1(1, t/2; 2 - t/2; v)`` for complex ``v = vr + i vi``, ``|v| < 1``: ``n_terms`` terms.
+
+    Derivatives come from the series of ``dF/dv`` and ``dF/dt`` (a custom JVP), which is much
+    cheaper to compile and run than reverse-mode through the Horner loop.
+    """
+    k = jnp.arange(1, n_terms, dtype=vr.dtype)
+    return _horner(vr, vi, jnp.concatenate([jnp.ones(1, vr.dtype), _coefficients(t, k)]))
+
+
+@hyp2f1_series.defjvp
+def _hyp2f1_series_jvp(n_terms, primals, tangents):
+    vr, vi, t = primals
+    dvr, dvi, dt = tangents
+    k = jnp.arange(1, n_terms, dtype=vr.dtype)
+    a, da = jax.jvp(lambda t: _coefficients(t, k), (t,), (jnp.ones_like(t),))
+    fr, fi = _horner(vr, vi, jnp.concatenate([jnp.ones(1, vr.dtype), a]))
+    gr, gi = _horner(vr, vi, k * a)  # dF/dv (F is holomorphic in v)
+    hr, hi = _horner(vr, vi, jnp.concatenate([jnp.zeros(1, vr.dtype), da]))  # dF/dt
+    hr, hi = hr * dt, hi * dt
+    return (fr, fi), (gr * dvr - gi * dvi + hr, gr * dvi + gi * dvr + hi)
+
+
+def deflection(x: Array, y: Array, p: Mapping[str, Array]) -> tuple[Array, Array]:
+    """EPL deflection ``(alpha_x, alpha_y)`` at ``(x, y)``."""
+    t = p["gamma"] - 1
+    ux, uy, r, vr, vi, s = ellipse_geometry(x, y, p)
+    fr, fi = hyp2f1_series(vr, vi, t)
+    pref = s * _scaled_power(p["theta_E"], r, t)
+    return pref * (ux * fr - uy * fi), pref * (ux * fi + uy * fr)
