@@ -97,8 +97,15 @@ def pixel_columns(spec: ModelSpec, theta: jnp.ndarray, groups: tuple[PixelGroup,
 
 
 def blurred_columns(spec: ModelSpec, theta, groups, shape, kernel: KernelFFT) -> jnp.ndarray:
-    """PSF-convolved model pieces ``shape + (K + 2,)`` (the columns of ``M``, then fixed parts)."""
-    return convolve_stack(pixel_columns(spec, theta, groups, shape), kernel)
+    """PSF-convolved model pieces ``shape + (K + 2,)`` (the columns of ``M``, then fixed parts).
+
+    When every amplitude is linear the two fixed planes are zero and are not convolved.
+    """
+    cols = pixel_columns(spec, theta, groups, shape)
+    if any(not c.linear for c in spec.light):
+        return convolve_stack(cols, kernel)
+    k = cols.shape[-1] - 2
+    return jnp.concatenate([convolve_stack(cols[..., :k], kernel), cols[..., k:]], axis=-1)
 
 
 def column_owner(spec: ModelSpec) -> tuple[str, ...]:

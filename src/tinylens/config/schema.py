@@ -328,7 +328,7 @@ class Supersampling(StrictModel):
 
     mode: Literal["adaptive", "uniform"] = "adaptive"
     levels: list[int] = Field(default_factory=lambda: [1, 2, 4, 8, 16], min_length=1)
-    tolerance: PositiveFloat = 2e-4
+    tolerance: PositiveFloat = 1e-3
     nsub: int | None = Field(None, ge=1, description="uniform mode only: overrides dataset.nsub")
 
     @field_validator("levels")

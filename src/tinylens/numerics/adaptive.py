@@ -11,7 +11,7 @@ image, get a factor of 1.
 
 Measured on the seed paper's benchmark lens (``benchmarks/bench_likelihood.py``), the
 default settings reproduce the 16x16-supersampled model more closely than uniform 4x4 does,
-with about one twelfth of the ray-traced points.
+with under a third of its ray-traced points (48k instead of 160k on 200x200 pixels).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from scipy import ndimage
 from tinylens.numerics.grid import PixelGroup, pixel_group
 
 DEFAULT_LEVELS = (1, 2, 4, 8, 16)
-DEFAULT_TOLERANCE = 2e-4
+DEFAULT_TOLERANCE = 1e-3
 
 
 def nsub_map(
