@@ -1,0 +1,81 @@
+"""What every ``tinylens`` command shares: consoles, the user-error handler, warnings.
+
+A :class:`tinylens.errors.TinyLensError` (or a missing/unreadable user path) is a mistake in
+the user's input: :class:`TinyLensGroup` prints it as one paragraph on stderr and exits with
+:data:`EXIT_USER_ERROR`, without a traceback. Any other exception is a bug in tinylens and
+keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from typer.core import TyperGroup
+
+from tinylens.errors import TinyLensError
+
+#: Exit code for mistakes in user input (bad config, data or paths); typer uses 2 for bad options too.
+EXIT_USER_ERROR = 2
+
+#: Exceptions that are the user's to fix: shown as a message, never as a traceback.
+USER_ERRORS: tuple[type[BaseException], ...] = (TinyLensError, FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+def one_paragraph(text: str) -> str:
+    """Collapse whitespace (newlines included) so a message prints as one paragraph."""
+    return " ".join(str(text).split())
+
+
+def describe_user_error(exc: BaseException) -> str:
+    """The user-facing text of an error in :data:`USER_ERRORS`."""
+    if isinstance(exc, OSError) and not isinstance(exc, TinyLensError) and exc.filename is not None:
+        reason = exc.strerror or type(exc).__name__
+        return f"{exc.filename}: {reason}."
+    return one_paragraph(str(exc)) or type(exc).__name__
+
+
+def print_error(message: str) -> None:
+    """Print ``Error: message`` on stderr, one paragraph, no line wrapping inside paths."""
+    err_console.print(f"[bold red]Error:[/] {escape(one_paragraph(message))}", soft_wrap=True)
+
+
+def print_warning(message: str) -> None:
+    """Print ``Warning: message`` on stderr."""
+    err_console.print(f"[bold yellow]Warning:[/] {escape(one_paragraph(message))}", soft_wrap=True)
+
+
+@contextlib.contextmanager
+def reported_warnings() -> Iterator[list[warnings.WarningMessage]]:
+    """Collect the Python warnings raised inside the block and print them readably at its end
+    (also when the block fails), once each."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield caught
+        finally:
+            seen: set[str] = set()
+            for w in caught:
+                text = one_paragraph(str(w.message))
+                if text not in seen:
+                    seen.add(text)
+                    print_warning(text)
+
+
+class TinyLensGroup(TyperGroup):
+    """The command group: turns user errors raised by any command into a message and exit 2."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except USER_ERRORS as exc:
+            print_error(describe_user_error(exc))
+            raise typer.Exit(EXIT_USER_ERROR) from None

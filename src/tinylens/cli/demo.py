@@ -1,0 +1,237 @@
+"""``tinylens demo [DIR]``: simulate a CSST-like lens, write it with a config, and fit it.
+
+Nothing is downloaded: the lens is made with :mod:`tinylens.simulate` (SIE + external shear,
+a de Vaucouleurs-like Sersic lens galaxy and a Sersic source lensed into an arc), with the
+paper's Table 1 priors in the written ``model_config.yaml``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import typer
+import yaml
+from rich.table import Table
+
+from tinylens.cli.common import console
+
+#: Observation set-up: CSST-like pixels and PSF, 300 s exposure; image units are e-/s.
+OBSERVATION: dict[str, Any] = {
+    "shape": [100, 100],
+    "pixel_scale": 0.074,
+    "psf_fwhm": 0.15,
+    "psf_size": 21,
+    "sky_sigma": 0.03,
+    "exposure_time": 300.0,
+    "nsub_simulation": 8,
+    "seed": 20250,
+}
+
+#: True parameters, tinylens conventions (exact Sersic b_n); amplitudes are Ie in e-/s/pixel.
+TRUTH: dict[str, list[dict[str, float]]] = {
+    "lens_mass": [
+        {"theta_E": 1.25, "e1": 0.10, "e2": -0.06, "center_x": 0.02, "center_y": -0.01},
+        {"gamma1": 0.03, "gamma2": -0.02},
+    ],
+    "lens_light": [
+        {"R_sersic": 0.9, "n_sersic": 4.0, "e1": 0.08, "e2": -0.05, "center_x": 0.02, "center_y": -0.01, "Ie": 0.8},
+    ],
+    "source_light": [
+        {"R_sersic": 0.15, "n_sersic": 1.2, "e1": -0.10, "e2": 0.12, "center_x": 0.14, "center_y": 0.09, "Ie": 2.0},
+    ],
+}
+
+COMPONENTS = {"lens_mass_list": ["SIE", "SHEAR"], "lens_light_list": ["Sersic"], "source_light_list": ["Sersic"]}
+
+#: Sampler settings for a 2-core laptop: the paper's n_live = 200 and a posterior of 1000
+#: effective samples (plenty for medians and a corner plot; nautilus's default is 10000).
+SAMPLER_SETTINGS: dict[str, Any] = {"nlive": 200, "batch_size": 256, "n_eff": 1000}
+FIT_NSUB = 4
+
+#: Parameters compared with the truth after the fit.
+COMPARED = (
+    "lens_mass.0.theta_E",
+    "lens_mass.0.e1",
+    "lens_mass.0.e2",
+    "lens_mass.1.gamma1",
+    "lens_mass.1.gamma2",
+    "lens_light.0.R_sersic",
+    "lens_light.0.n_sersic",
+    "source_light.0.R_sersic",
+    "source_light.0.n_sersic",
+)
+
+
+# -- config -----------------------------------------------------------------------------------
+def _free(prior_type: str, a: float, b: float, limits: tuple[float, float] | None = None) -> dict[str, Any]:
+    spec: dict[str, Any] = {"prior_type": prior_type, "prior_settings": [a, b]}
+    if limits is not None:
+        spec["limits"] = list(limits)
+    spec["fixed"] = False
+    return spec
+
+
+def _link(parameter: str) -> dict[str, Any]:
+    return {"fixed": True, "fixed_value": {"component_type": "lens_mass_list", "component_idx": 0, "parameter": parameter}}
+
+
+def table1_model_components() -> dict[str, Any]:
+    """The paper's Table 1 model: SIE + shear; Sersic lens light (centre linked to the mass);
+    Sersic source; amplitudes solved linearly."""
+    ell = (-1.0, 1.0)
+    return {
+        "lens_mass_list": [
+            {
+                "type": "SIE",
+                "params": {
+                    "theta_E": _free("uniform", 0.0, 3.5),
+                    "e1": _free("gaussian", 0.0, 0.3, ell),
+                    "e2": _free("gaussian", 0.0, 0.3, ell),
+                    "center_x": _free("gaussian", 0.0, 0.1),
+                    "center_y": _free("gaussian", 0.0, 0.1),
+                },
+            },
+            {"type": "SHEAR", "params": {"gamma1": _free("uniform", -0.2, 0.2), "gamma2": _free("uniform", -0.2, 0.2)}},
+        ],
+        "lens_light_list": [
+            {
+                "type": "Sersic",
+                "params": {
+                    "R_sersic": _free("uniform", 0.001, 4.0),
+                    "n_sersic": _free("gaussian", 4.0, 1.0, (0.3, 8.0)),
+                    "e1": _free("gaussian", 0.0, 0.3, ell),
+                    "e2": _free("gaussian", 0.0, 0.3, ell),
+                    "center_x": _link("center_x"),
+                    "center_y": _link("center_y"),
+                    "Ie": {"use_linear": True},
+                },
+            }
+        ],
+        "source_light_list": [
+            {
+                "type": "Sersic",
+                "params": {
+                    "R_sersic": _free("uniform", 0.001, 2.0),
+                    "n_sersic": _free("uniform", 0.3, 2.5),
+                    "e1": _free("gaussian", 0.0, 0.3, ell),
+                    "e2": _free("gaussian", 0.0, 0.3, ell),
+                    "center_x": _free("gaussian", 0.0, 1.0),
+                    "center_y": _free("gaussian", 0.0, 1.0),
+                    "Ie": {"use_linear": True},
+                },
+            }
+        ],
+    }
+
+
+def demo_config() -> dict[str, Any]:
+    """The demo's ``model_config.yaml`` (TinyLensGpu schema; paths relative to its folder)."""
+    return {
+        "dataset": {
+            "data_path": "image.fits",
+            "noise_path": "noise.fits",
+            "psf_path": "psf.fits",
+            "pixel_scale": OBSERVATION["pixel_scale"],
+            "nsub": FIT_NSUB,
+        },
+        "model_components": table1_model_components(),
+        "inference": {"type": "sampler", "method": "nautilus", "settings": dict(SAMPLER_SETTINGS)},
+        "solver_type": "nnls",
+        "output": {"path": "output"},
+    }
+
+
+# -- data -------------------------------------------------------------------------------------
+def flat_truth(truth: dict[str, list[dict[str, float]]] = TRUTH) -> dict[str, float]:
+    """Truth keyed like fitted parameters: ``lens_mass.0.theta_E`` etc."""
+    return {f"{kind}.{i}.{name}": float(v) for kind, comps in truth.items() for i, c in enumerate(comps) for name, v in c.items()}
+
+
+def simulate_demo(seed: int | None = None) -> dict[str, np.ndarray]:
+    """The demo lens: ``image`` (noisy), ``noise``, ``psf`` and the noise-free ``model``."""
+    from tinylens.simulate import add_noise, gaussian_psf, simulate_image
+
+    obs = OBSERVATION
+    psf = gaussian_psf(obs["psf_fwhm"], obs["pixel_scale"], obs["psf_size"])
+    model = simulate_image(COMPONENTS, TRUTH, tuple(obs["shape"]), obs["pixel_scale"], psf, nsub=obs["nsub_simulation"])
+    rng = np.random.default_rng(obs["seed"] if seed is None else seed)
+    image, noise = add_noise(model, obs["sky_sigma"], exposure_time=obs["exposure_time"], rng=rng)
+    return {"image": image, "noise": noise, "psf": psf, "model": model}
+
+
+def write_demo(directory: Path, seed: int | None = None) -> Path:
+    """Write image.fits, noise.fits, psf.fits, truth.json and model_config.yaml; return the config path."""
+    from astropy.io import fits
+
+    from tinylens.results.tables import ensure_writable
+
+    directory = ensure_writable(Path(directory))
+    data = simulate_demo(seed)
+    for name in ("image", "noise", "psf"):
+        fits.writeto(directory / f"{name}.fits", np.asarray(data[name], dtype=np.float64), overwrite=True)
+    truth = {
+        "description": "tinylens demo lens: SIE + shear, Sersic lens light, Sersic source (exact b_n).",
+        "params": flat_truth(),
+        "components": TRUTH,
+        "observation": {**OBSERVATION, "seed": OBSERVATION["seed"] if seed is None else seed},
+        "max_snr_per_pixel": float(np.max(data["model"] / data["noise"])),
+    }
+    (directory / "truth.json").write_text(json.dumps(truth, indent=2) + "\n")
+    config_path = directory / "model_config.yaml"
+    header = (
+        "# tinylens demo: a simulated CSST-like lens (0.074\"/pixel) with the priors of Table 1 of\n"
+        "# Cao et al. (TinyLensGPU). Paths are relative to this file. Fit with:\n"
+        f"#   tinylens fit {config_path}\n"
+    )
+    config_path.write_text(header + yaml.dump(demo_config(), Dumper=_ConfigDumper, sort_keys=False))
+    return config_path
+
+
+class _ConfigDumper(yaml.SafeDumper):
+    """Block-style YAML with short lists inline (``prior_settings: [0.0, 0.3]``), as TinyLensGpu writes it."""
+
+
+_ConfigDumper.add_representer(list, lambda d, v: d.represent_sequence("tag:yaml.org,2002:seq", v, flow_style=all(
+    isinstance(x, (int, float, str)) for x in v)))
+
+
+# -- report -----------------------------------------------------------------------------------
+def comparison_table(median: dict[str, float], truth: dict[str, float]) -> Table:
+    """Fitted medians next to the true values."""
+    table = Table(title="Fitted vs true", title_justify="left")
+    table.add_column("parameter")
+    table.add_column("true", justify="right")
+    table.add_column("fitted (median)", justify="right")
+    for name in COMPARED:
+        if name in median and name in truth:
+            table.add_row(name, f"{truth[name]:.4g}", f"{median[name]:.4g}")
+    return table
+
+
+def demo(
+    directory: Path = typer.Argument(Path("tinylens_demo"), help="Folder for the data, config and results."),
+    no_fit: bool = typer.Option(False, "--no-fit", help="Only write the simulated data and the config."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output from the sampler."),
+) -> None:
+    """Simulate a realistic lens (no downloads), write it with a config, and fit it."""
+    config_path = write_demo(directory)
+    console.print(f"Wrote image.fits, noise.fits, psf.fits, truth.json and model_config.yaml to [bold]{directory}[/]")
+    if no_fit:
+        console.print(f"Fit it with: tinylens fit {config_path}")
+        return
+    from tinylens.cli.fit import print_result, run_fit
+
+    start = time.perf_counter()
+    result = run_fit(config_path, quiet=quiet)
+    print_result(result)
+    console.print(comparison_table(dict(result.median), flat_truth()))
+    console.print(f"Demo finished in {time.perf_counter() - start:.0f} s.")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``demo`` command to ``app``."""
+    app.command("demo")(demo)

@@ -1,0 +1,71 @@
+"""``tinylens validate CONFIG``: load data and model, evaluate the likelihood once, report."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import typer
+from rich.table import Table
+
+from tinylens.cli.common import console, print_warning, reported_warnings
+
+
+def load_problem(config: Path):
+    """``tinylens.load(config)`` with its warnings printed readably on stderr."""
+    import tinylens
+
+    with reported_warnings():
+        return tinylens.load(config)
+
+
+def priors_table(problem) -> Table:
+    """A table of the free parameters and their priors."""
+    table = Table(title=f"{problem.ndim} free parameters", title_justify="left")
+    table.add_column("#", justify="right", style="dim")
+    table.add_column("parameter")
+    table.add_column("prior")
+    for i, (name, prior) in enumerate(zip(problem.param_names, problem.priors)):
+        table.add_row(str(i), name, prior.describe())
+    return table
+
+
+def summary_table(problem, log_l: float, seconds: float) -> Table:
+    """Image size, pixels used, linear amplitudes and the likelihood at the prior median."""
+    d = problem.dataset
+    ny, nx = d.data.shape
+    used = int(np.asarray(d.mask, dtype=bool).sum())
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("image", f"{ny} x {nx} pixels at {d.pixel_scale:g}\"/pixel, supersampling {d.nsub}x{d.nsub}")
+    table.add_row("pixels used", f"{used} of {ny * nx}")
+    table.add_row("PSF", f"{d.psf.shape[0]} x {d.psf.shape[1]}")
+    table.add_row("linear amplitudes", str(problem.spec.n_linear))
+    table.add_row("log L at prior median", f"{log_l:.6g}  ({seconds * 1e3:.0f} ms incl. compilation)")
+    return table
+
+
+def validate(config: Path = typer.Argument(..., help="The model_config.yaml to check.", show_default=False)) -> None:
+    """Check a config and its data: load them, evaluate the likelihood once at the prior median
+    (u = 0.5), and list the free parameters with their priors."""
+    problem = load_problem(config)
+    theta = problem.prior_transform(np.full(problem.ndim, 0.5))
+    start = time.perf_counter()
+    with reported_warnings():
+        log_l = float(problem.log_likelihood(theta))
+    seconds = time.perf_counter() - start
+    console.print(priors_table(problem))
+    console.print(summary_table(problem, log_l, seconds))
+    if not np.isfinite(log_l):
+        print_warning(
+            f"the log-likelihood at the prior median is {log_l}; check the priors and the noise map "
+            "(the fit may still work if other parts of the prior give finite values)."
+        )
+    console.print(f"[green]OK[/]: {config} is ready to fit.")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``validate`` command to ``app``."""
+    app.command("validate")(validate)

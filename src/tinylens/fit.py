@@ -1,0 +1,186 @@
+"""Model a lens end to end: load, search, derive, and write tables, figures and ``result.json``.
+
+>>> result = tinylens.fit("model_config.yaml")
+>>> result.median["lens_mass.0.theta_E"], result.interval_997["lens_mass.0.theta_E"]
+>>> result.summary            # pandas DataFrame, also in result_summary.csv
+
+Outputs go to ``output.path`` (relative to the YAML's folder; ``output=`` overrides it), with
+the file names of ``config.output``. The nested sampler checkpoints there, so a fit that is
+stopped resumes when started again. ``result.json`` is written last: its presence means the
+fit completed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:  # imported lazily: ``import tinylens`` stays light (tinylens.fit is re-exported)
+    import pandas as pd
+
+    from tinylens.inference import InferenceResult
+
+RESULT_JSON = "result.json"
+DEFAULT_FILES = {
+    "samples": "result_samples.csv",
+    "summary": "result_summary.csv",
+    "subplot": "dataset_subplot.png",
+    "results": "model_results.png",
+    "corner": "model_corner.png",
+}
+VERSIONED = {"tinylens": "tinylens", "jax": "jax", "nautilus": "nautilus-sampler", "numpy": "numpy",
+             "dynesty": "dynesty", "scipy": "scipy"}
+
+
+@dataclass
+class FitResult:
+    """What ``result.json`` holds, plus the samples and the summary table."""
+
+    method: str
+    param_names: tuple[str, ...]
+    median: dict[str, float]
+    max_likelihood: dict[str, float]
+    max_log_likelihood: float
+    interval_68: dict[str, list[float]]
+    interval_997: dict[str, list[float]]
+    log_evidence: float | None
+    n_likelihood_evals: int
+    wall_time_s: float
+    converged: bool
+    derived: dict[str, dict[str, Any]]
+    versions: dict[str, str]
+    config: dict[str, Any]
+    files: dict[str, str]
+    info: dict[str, Any]
+    output_dir: Path
+    samples: np.ndarray = field(repr=False)
+    weights: np.ndarray = field(repr=False)
+    log_likelihood: np.ndarray = field(repr=False)
+    summary: pd.DataFrame = field(repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        """The content of ``result.json`` (no arrays)."""
+        skip = {"samples", "weights", "log_likelihood", "summary"}
+        return {k: v for k, v in asdict(self).items() if k not in skip}
+
+
+def versions() -> dict[str, str]:
+    """Installed versions of tinylens and the packages its results depend on."""
+    out = {}
+    for key, dist in VERSIONED.items():
+        try:
+            out[key] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[key] = "unknown"
+    return out
+
+
+def output_dir(problem, output: str | Path | None = None) -> Path:
+    """``output`` or the config's ``output.path`` (default ``output``), relative to the YAML."""
+    if output is None:
+        output = getattr(getattr(problem.config, "output", None), "path", None) or "output"
+    path = Path(output)
+    return path if path.is_absolute() else Path(problem.base_dir) / path
+
+
+def file_names(config) -> dict[str, str]:
+    """Output file names by role, from ``config.output`` with TinyLensGpu's defaults."""
+    out = getattr(config, "output", None)
+    sections = {"samples": "tables", "summary": "tables", "subplot": "datasets", "results": "figures", "corner": "figures"}
+    names = {}
+    for role, section in sections.items():
+        value = getattr(getattr(out, section, None), role, None)
+        names[role] = value or DEFAULT_FILES[role]
+    return names
+
+
+def _config_dict(config) -> dict[str, Any]:
+    if hasattr(config, "model_dump"):
+        return config.model_dump(mode="json")
+    return dict(config)
+
+
+def _summary_lines(res: InferenceResult, median: dict[str, float]) -> list[str]:
+    lines = [f"method  {res.method}"]
+    if res.log_evidence is not None:
+        lines.append(f"log Z   {res.log_evidence:.2f}")
+    lines += [f"max log L {np.max(res.log_likelihood):.2f}", f"calls   {res.n_likelihood_evals:,}",
+              f"time    {res.wall_time_s:.1f} s", ""]
+    short = {"lens_mass": "mass", "lens_light": "light", "source_light": "src"}
+    for name, value in list(median.items())[:18]:
+        parts = name.split(".")
+        if len(parts) == 3:
+            name = f"{short.get(parts[0], parts[0])}{parts[1]}.{parts[2]}"
+        lines.append(f"{name}: {value:.4g}")
+    return lines
+
+
+def write_results(problem, res: InferenceResult, out: Path) -> FitResult:
+    """Derive quantities, write every table and figure, then ``result.json``; return them."""
+    from tinylens.results import plots, tables
+    from tinylens.results.derived import derived_samples
+
+    names = list(problem.param_names)
+    weights = res.weights
+    params = tables.summarize(dict(zip(names, res.samples.T)), weights)
+    derived_df = derived_samples(problem, res.samples, weights)
+    derived = tables.summarize({c: derived_df[c].to_numpy() for c in derived_df.columns})
+    summary = tables.summary_frame(params, derived, res.log_evidence)
+    files = file_names(problem.config)
+    best = res.max_likelihood
+    median = {n: s["median"] for n, s in params.items()}
+
+    tables.write_csv(out / files["samples"], tables.samples_frame(names, res.samples, weights, res.log_likelihood))
+    tables.write_csv(out / files["summary"], summary)
+    plots.save_dataset_figure(problem.dataset, out / files["subplot"])
+    plots.save_model_figure(problem, best, out / files["results"], _summary_lines(res, median))
+    if len(res.samples) > len(names):  # a corner plot of an optimiser's single point says nothing
+        plots.save_corner_figure(names, res.samples, weights, out / files["corner"])
+    else:
+        files.pop("corner")
+
+    result = FitResult(
+        method=res.method,
+        param_names=tuple(names),
+        median=median,
+        max_likelihood=dict(zip(names, map(float, best))),
+        max_log_likelihood=float(np.max(res.log_likelihood)),
+        interval_68={n: s["interval_68"] for n, s in params.items()},
+        interval_997={n: s["interval_997"] for n, s in params.items()},
+        log_evidence=res.log_evidence,
+        n_likelihood_evals=res.n_likelihood_evals,
+        wall_time_s=res.wall_time_s,
+        converged=res.converged,
+        derived={n: {k: s[k] for k in ("median", "interval_68", "interval_997")} for n, s in derived.items()},
+        versions=versions(),
+        config=_config_dict(problem.config),
+        files=files,
+        info=res.info,
+        output_dir=out,
+        samples=res.samples,
+        weights=weights,
+        log_likelihood=res.log_likelihood,
+        summary=summary,
+    )
+    tables.write_json(out / RESULT_JSON, result.to_json())
+    return result
+
+
+def fit(config: str | Path | dict, *, progress: bool = True, output: str | Path | None = None) -> FitResult:
+    """Fit the lens that ``config`` (YAML path or dict) describes and write all outputs.
+
+    The output folder is checked (:class:`~tinylens.errors.OutputError`) before sampling.
+    """
+    from tinylens.inference import run_inference
+    from tinylens.problem import load
+    from tinylens.results import tables
+
+    problem = load(config)
+    out = tables.ensure_writable(output_dir(problem, output))
+    (out / RESULT_JSON).unlink(missing_ok=True)  # an old result must not look like this fit's
+    res = run_inference(problem, progress=progress, checkpoint_dir=out)
+    return write_results(problem, res, out)

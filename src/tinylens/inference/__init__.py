@@ -1,0 +1,99 @@
+"""Non-linear search: nested samplers (nautilus, dynesty) and optimisers.
+
+>>> result = run_inference(problem)          # what config.inference asks for
+>>> result.samples, result.weights, result.log_evidence
+
+``config.inference.type`` is ``sampler`` (``method``: ``nautilus``, the default, or ``dynesty``)
+or ``optimizer`` (``differential_evolution`` or ``lbfgs``). ``config.inference.settings``
+holds the method's settings; each runner documents its own and rejects unknown ones.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.special import softmax
+
+from tinylens.errors import ConfigError
+
+#: method -> "module:function" of its runner, by inference type.
+METHODS: dict[str, dict[str, str]] = {
+    "sampler": {
+        "nautilus": "tinylens.inference.nautilus_runner:run",
+        "dynesty": "tinylens.inference.dynesty_runner:run",
+    },
+    "optimizer": {
+        "differential_evolution": "tinylens.inference.optimizer:run_differential_evolution",
+        "lbfgs": "tinylens.inference.optimizer:run_lbfgs",
+    },
+}
+DEFAULT_METHOD = {"sampler": "nautilus", "optimizer": "differential_evolution"}
+
+
+@dataclass
+class InferenceResult:
+    """Posterior samples (or a best fit) and the bookkeeping of one search.
+
+    ``samples`` are parameter vectors in ``param_names`` order with normalised ``log_weights``
+    (an optimiser returns its best fit as one sample of weight 1 and no evidence).
+    """
+
+    method: str
+    param_names: tuple[str, ...]
+    samples: np.ndarray  # (N, n)
+    log_weights: np.ndarray  # (N,), logsumexp = 0
+    log_likelihood: np.ndarray  # (N,)
+    log_evidence: float | None
+    n_likelihood_evals: int
+    wall_time_s: float
+    converged: bool = True
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def weights(self) -> np.ndarray:
+        return softmax(self.log_weights)
+
+    @property
+    def max_likelihood(self) -> np.ndarray:
+        """The sample with the highest likelihood."""
+        return self.samples[int(np.argmax(self.log_likelihood))]
+
+    def equal_weight_indices(self, n: int, seed: int = 0) -> np.ndarray:
+        """Indices of ``n`` draws (with replacement) from the weighted samples."""
+        rng = np.random.default_rng(seed)
+        return rng.choice(len(self.samples), size=n, p=self.weights)
+
+
+def _resolve(kind: str, method: str | None) -> str:
+    if kind not in METHODS:
+        raise ConfigError(f"inference.type: unknown type '{kind}'. Allowed: {', '.join(METHODS)}.")
+    method = method or DEFAULT_METHOD[kind]
+    if method not in METHODS[kind]:
+        raise ConfigError(
+            f"inference.method: unknown {kind} method '{method}'. Allowed: {', '.join(METHODS[kind])}."
+        )
+    return METHODS[kind][method]
+
+
+def run_inference(
+    problem, *, progress: bool = True, checkpoint_dir: str | Path | None = None
+) -> InferenceResult:
+    """Run the search that ``problem.config.inference`` describes.
+
+    ``checkpoint_dir``: where samplers keep their resumable state (``None``: no checkpoints).
+    Unknown types, methods or settings raise :class:`~tinylens.errors.ConfigError`.
+    """
+    inf = problem.config.inference
+    kind = getattr(inf, "type", None) or "sampler"
+    target = _resolve(kind, getattr(inf, "method", None))
+    module, func = target.split(":")
+    runner = getattr(importlib.import_module(module), func)
+    settings = dict(getattr(inf, "settings", None) or {})
+    return runner(problem, settings, progress=progress, checkpoint_dir=checkpoint_dir)
+
+
+__all__ = ["InferenceResult", "METHODS", "run_inference"]

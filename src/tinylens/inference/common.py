@@ -1,0 +1,85 @@
+"""Helpers shared by the runners: settings checks and checkpoint fingerprints."""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tinylens.errors import ConfigError
+
+
+def keyword_names(*funcs: Callable, exclude: Iterable[str] = ()) -> set[str]:
+    """Keyword parameters accepted by ``funcs`` (from their signatures), minus ``exclude``."""
+    names: set[str] = set()
+    for f in funcs:
+        names |= {
+            p.name
+            for p in inspect.signature(f).parameters.values()
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self"
+        }
+    return names - set(exclude)
+
+
+def check_settings(method: str, settings: Mapping[str, Any], allowed: Iterable[str]) -> None:
+    """Raise ConfigError naming ``inference.settings.<key>`` for a setting ``method`` lacks."""
+    allowed = set(allowed)
+    for key in settings:
+        if key not in allowed:
+            raise ConfigError(
+                f"inference.settings.{key}: not a setting of {method}. Allowed: {', '.join(sorted(allowed))}."
+            )
+
+
+def split(settings: Mapping[str, Any], *groups: Iterable[str]) -> list[dict[str, Any]]:
+    """Split ``settings`` into one dict per group of names (first matching group wins)."""
+    out: list[dict[str, Any]] = [{} for _ in groups]
+    for key, value in settings.items():
+        for i, names in enumerate(groups):
+            if key in names:
+                out[i][key] = value
+                break
+    return out
+
+
+def fingerprint(problem, **extra: Any) -> str:
+    """A hash of the data, the free parameters, their priors and ``extra`` sampler settings.
+
+    A checkpoint is resumed only if its fingerprint matches: a changed config or dataset
+    starts a fresh run instead of silently continuing a different problem.
+    """
+    h = hashlib.sha256()
+    d = problem.dataset
+    for arr in (d.data, d.noise, d.psf, d.mask):
+        h.update(np.ascontiguousarray(arr).tobytes())
+    meta = {
+        "params": list(problem.param_names),
+        "priors": [p.describe() for p in problem.priors],
+        "pixel_scale": float(d.pixel_scale),
+        "nsub": int(d.nsub),
+        "solver": str(problem.config.solver_type),
+        "extra": {k: repr(v) for k, v in sorted(extra.items())},
+    }
+    h.update(json.dumps(meta, sort_keys=True).encode())
+    return h.hexdigest()
+
+
+def prepare_checkpoint(path: Path, stamp: str, resume: bool) -> bool:
+    """Decide whether ``path`` can be resumed; remove it (and its stamp) if not.
+
+    Writes the fingerprint ``stamp`` next to the checkpoint (``<path>.fingerprint``) and
+    returns True when an existing checkpoint of the same problem will be resumed.
+    """
+    stamp_file = path.with_name(path.name + ".fingerprint")
+    same = stamp_file.exists() and stamp_file.read_text().strip() == stamp
+    resumable = resume and same and path.exists()
+    if not resumable and path.exists():
+        path.unlink()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    stamp_file.write_text(stamp + "\n")
+    return resumable

@@ -1,0 +1,209 @@
+"""Static nested sampling with dynesty, with batched likelihood calls and checkpoints.
+
+dynesty asks for one point at a time, so tinylens hands it a *batching pool*: ``pool.map``
+runs the ``queue_size`` proposals of one step in threads, and their likelihood calls are
+gathered and evaluated together as one ``vmap``-ed batch whenever every running proposal is
+waiting for a value. The physics is unchanged; only the calls are grouped.
+
+Settings (``config.inference.settings``): ``nlive`` (default 300), ``batch_size``
+(``queue_size``, default 64: proposals made in parallel with the same bound), ``dlogz``
+(default 0.1), ``bound`` (``multi``), ``sample`` (``rwalk``), ``seed`` (0), ``resume`` (true),
+``checkpoint_every`` (seconds, 60), and any other keyword of ``dynesty.NestedSampler`` or of
+``run_nested`` (``maxiter``, ``maxcall``, ``walks``, ...).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Callable
+
+import dynesty
+import numpy as np
+from scipy.special import logsumexp
+
+from tinylens.inference import InferenceResult
+from tinylens.inference.common import check_settings, fingerprint, keyword_names, prepare_checkpoint, split
+from tinylens.inference.progress import LiveStatus
+from tinylens.priors import prior_transform
+
+DEFAULTS: dict[str, Any] = {
+    "nlive": 300, "queue_size": 64, "dlogz": 0.1, "bound": "multi", "sample": "rwalk",
+    "seed": 0, "resume": True, "checkpoint_every": 60.0,
+}
+ALIASES = {"batch_size": "queue_size", "n_live": "nlive"}
+RESERVED = {"loglikelihood", "prior_transform", "ndim", "pool", "use_pool", "rstate", "logl_args", "logl_kwargs",
+            "ptform_args", "ptform_kwargs", "live_points", "blob", "print_progress", "print_func",
+            "checkpoint_file", "add_live", "save_bounds"}
+OWN_KEYS = {"seed", "resume"}
+SAMPLER_KEYS = keyword_names(dynesty.NestedSampler.__new__, exclude=RESERVED | {"cls"})
+RUN_KEYS = keyword_names(dynesty.NestedSampler.run_nested, exclude=RESERVED)
+CHECKPOINT_NAME = "checkpoint_dynesty.pkl"
+
+#: Batched likelihoods by key, so a pickled checkpoint holds only the key.
+_LIKELIHOODS: dict[str, Callable[[np.ndarray], np.ndarray]] = {}
+
+
+class PriorTransform:
+    """Picklable unit-cube transform for one point."""
+
+    def __init__(self, priors) -> None:
+        self.priors = tuple(priors)
+
+    def __call__(self, u: np.ndarray) -> np.ndarray:
+        return prior_transform(self.priors, u)
+
+
+class Batcher:
+    """Single-point likelihood that evaluates the calls of concurrent threads as one batch."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.__setstate__({"key": key})
+
+    def __getstate__(self) -> dict:
+        return {"key": self.key}
+
+    def __setstate__(self, state: dict) -> None:
+        self.key = state["key"]
+        self._cv = threading.Condition()
+        self._active = 0
+        self._pending: list[list] = []
+
+    def __call__(self, x: np.ndarray) -> float:
+        slot = [np.asarray(x, dtype=float), None, None, False]  # x, value, error, done
+        with self._cv:
+            self._pending.append(slot)
+            self._flush_if_ready()
+            while not slot[3]:
+                self._cv.wait()
+        if slot[2] is not None:
+            raise slot[2]
+        return slot[1]
+
+    def _flush_if_ready(self) -> None:
+        """Evaluate the pending points once every running task waits (lock held)."""
+        if not self._pending or len(self._pending) < self._active:
+            return
+        batch, self._pending = self._pending, []
+        try:
+            values = _LIKELIHOODS[self.key](np.stack([s[0] for s in batch]))
+            for s, v in zip(batch, values):
+                s[1] = float(v) if np.isfinite(v) else -1e300
+        except BaseException as err:  # hand the error to every waiting thread
+            for s in batch:
+                s[2] = err
+        for s in batch:
+            s[3] = True
+        self._cv.notify_all()
+
+    def run_tasks(self, func: Callable, items: list) -> list:
+        """Run ``func`` on ``items`` in one thread each, batching their likelihood calls."""
+        if not items:
+            return []
+        with self._cv:
+            self._active = len(items)
+
+        def task(item):
+            try:
+                return func(item)
+            finally:
+                with self._cv:
+                    self._active -= 1
+                    self._flush_if_ready()
+
+        with ThreadPoolExecutor(max_workers=len(items)) as ex:
+            return list(ex.map(task, items))
+
+
+class BatchingPool:
+    """The pool dynesty maps its proposals over (see module docstring)."""
+
+    def __init__(self, batcher: Batcher, size: int) -> None:
+        self.batcher = batcher
+        self.size = size
+
+    def map(self, func: Callable, iterable) -> list:
+        return self.batcher.run_tasks(func, list(iterable))
+
+
+def _settings(settings: dict[str, Any]) -> tuple[dict, dict, dict]:
+    canon = {ALIASES.get(k, k): v for k, v in settings.items()}
+    check_settings("dynesty", canon, SAMPLER_KEYS | RUN_KEYS | OWN_KEYS | set(ALIASES))
+    merged = {**DEFAULTS, **canon}
+    return tuple(split(merged, OWN_KEYS, SAMPLER_KEYS, RUN_KEYS))  # type: ignore[return-value]
+
+
+def _sampler(problem, batcher: Batcher, init: dict, seed, checkpoint: Path | None, resume: bool):
+    pool = BatchingPool(batcher, init["queue_size"])
+    if checkpoint is not None and resume:
+        return dynesty.NestedSampler.restore(str(checkpoint), pool=pool), True
+    return dynesty.NestedSampler(
+        batcher,
+        PriorTransform(problem.priors),
+        problem.ndim,
+        pool=pool,
+        use_pool={"prior_transform": False, "update_bound": False},
+        rstate=np.random.default_rng(seed),
+        **init,
+    ), False
+
+
+def run(
+    problem,
+    settings: dict[str, Any],
+    *,
+    progress: bool = True,
+    checkpoint_dir: str | Path | None = None,
+) -> InferenceResult:
+    """Sample ``problem``'s posterior with dynesty's static nested sampler."""
+    own, init, run_kw = _settings(settings)
+    key = fingerprint(problem, **init, seed=own["seed"])
+    checkpoint, resume = None, False
+    if checkpoint_dir is not None:
+        checkpoint = Path(checkpoint_dir) / CHECKPOINT_NAME
+        resume = prepare_checkpoint(checkpoint, key, own["resume"])
+    status = LiveStatus("dynesty", enabled=progress)
+    _LIKELIHOODS[key] = status.wrap(problem.log_likelihood)
+    sampler, resumed = _sampler(problem, Batcher(key), init, own["seed"], checkpoint, resume)
+    latest: dict[str, Any] = {}
+    status.stats = lambda: {"log Z": latest.get("logz"), "dlogz": latest.get("dlogz")}
+
+    def show(result, niter, ncall, **kw) -> None:
+        latest["logz"] = getattr(result, "logz", None)
+        latest["dlogz"] = getattr(result, "delta_logz", None)
+        status.update()
+
+    ncall_before = int(sampler.ncall) if resumed else 0
+    start = time.perf_counter()
+    try:
+        with status:
+            sampler.run_nested(
+                print_progress=progress, print_func=show,
+                checkpoint_file=str(checkpoint) if checkpoint else None, resume=resumed, **run_kw,
+            )
+    finally:
+        _LIKELIHOODS.pop(key, None)
+    wall = time.perf_counter() - start
+    res = sampler.results
+    log_w = res.logwt - logsumexp(res.logwt)
+    return InferenceResult(
+        method="dynesty",
+        param_names=problem.param_names,
+        samples=np.asarray(res.samples),
+        log_weights=np.asarray(log_w),
+        log_likelihood=np.asarray(res.logl),
+        log_evidence=float(res.logz[-1]),
+        n_likelihood_evals=int(sampler.ncall),
+        wall_time_s=wall,
+        info={
+            "log_evidence_err": float(res.logzerr[-1]),
+            "n_like_this_run": int(sampler.ncall) - ncall_before,
+            "resumed": resumed,
+            "likelihood_time_s": status.likelihood_time_s,
+            "checkpoint": str(checkpoint) if checkpoint else None,
+            "settings": {**own, **init, **run_kw},
+        },
+    )

@@ -1,0 +1,100 @@
+"""A live status line for long searches: likelihood calls, log-evidence, elapsed time.
+
+Runners wrap their (batched) likelihood with :meth:`LiveStatus.wrap`, which counts calls
+and refreshes one ``rich`` line on stderr at most a few times a second. With
+``enabled=False`` nothing is shown and only the calls are counted (batch use).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+Stats = Callable[[], dict[str, Any]]
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, (int, np.integer)):
+        return f"{int(value):,}"
+    if isinstance(value, (float, np.floating)):
+        return f"{float(value):.2f}" if np.isfinite(value) else "n/a"
+    return str(value)
+
+
+class LiveStatus:
+    """Count likelihood calls (and the time spent in them) and show ``method | calls | extra stats | elapsed``."""
+
+    def __init__(self, method: str, *, enabled: bool = True, refresh_s: float = 0.25) -> None:
+        self.method = method
+        self.enabled = enabled
+        self.refresh_s = refresh_s
+        self.n_calls = 0
+        self.likelihood_time_s = 0.0
+        self.stats: Stats = dict
+        self._progress: Progress | None = None
+        self._task = None
+        self._last = 0.0
+        self._start = time.perf_counter()
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self._start
+
+    def wrap(self, loglike: Callable[[np.ndarray], Any]) -> Callable[[np.ndarray], Any]:
+        """``loglike`` counting its calls (rows of a batch) and refreshing the status line."""
+
+        def counted(theta: np.ndarray):
+            t0 = time.perf_counter()
+            out = loglike(theta)
+            self.likelihood_time_s += time.perf_counter() - t0
+            self.n_calls += np.shape(theta)[0] if np.ndim(theta) == 2 else 1
+            self.update()
+            return out
+
+        return counted
+
+    def line(self) -> str:
+        """The status text, e.g. ``calls 12,800 | log Z -1234.56 | N_eff 812``."""
+        parts = [f"calls {_fmt(self.n_calls)}"]
+        parts += [f"{k} {_fmt(v)}" for k, v in self.stats().items()]
+        return " | ".join(parts)
+
+    def update(self, force: bool = False) -> None:
+        if self._progress is None:
+            return
+        now = time.perf_counter()
+        if force or now - self._last >= self.refresh_s:
+            self._last = now
+            try:
+                info = self.line()
+            except Exception:  # a sampler mid-update may not have its statistics yet
+                info = f"calls {_fmt(self.n_calls)}"
+            self._progress.update(self._task, info=info)
+
+    def __enter__(self) -> LiveStatus:
+        self._start = time.perf_counter()
+        if self.enabled:
+            self._progress = Progress(
+                SpinnerColumn(),
+                TextColumn("[bold]{task.description}"),
+                TextColumn("{task.fields[info]}"),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+                transient=False,
+            )
+            self._progress.start()
+            self._task = self._progress.add_task(self.method, total=None, info="starting")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._progress is not None:
+            self.update(force=True)
+            self._progress.stop()
+            self._progress = None

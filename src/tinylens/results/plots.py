@@ -1,0 +1,236 @@
+"""Figures: the dataset, the best-fit model, and the corner plot.
+
+Built on :class:`matplotlib.figure.Figure` (Agg, no pyplot state), images in an ``asinh``
+stretch so that faint arcs and the bright lens both show, axes in arcsec with ``y`` up, every
+panel with a title and a colour bar. Files are written atomically (:mod:`.tables`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import corner
+import matplotlib.ticker
+import jax.numpy as jnp
+import numpy as np
+from matplotlib import colors
+from matplotlib.figure import Figure
+
+from tinylens.forward import ray_shoot
+from tinylens.results.tables import write_atomic
+
+IMAGE_CMAP = "magma"
+RESID_CMAP = "RdBu_r"
+CORNER_COLOR = "#1f4e79"
+DPI = 110
+#: Critical curves smaller than this many pixels (e.g. around a singular centre) are not drawn.
+MIN_CURVE_PIXELS = 3
+#: 2-D contour levels of the corner plot: 1, 2 and 3 sigma.
+SIGMA_LEVELS = tuple(1 - np.exp(-0.5 * np.arange(1, 4) ** 2))
+
+SYMBOLS = {
+    "theta_E": r"\theta_{\rm E}", "e1": "e_1", "e2": "e_2", "center_x": r"x_{\rm c}", "center_y": r"y_{\rm c}",
+    "gamma1": r"\gamma_1", "gamma2": r"\gamma_2", "gamma": r"\gamma", "R_sersic": r"R_{\rm s}",
+    "n_sersic": "n", "q": "q", "phi_deg": r"\phi", "gamma_ext": r"\gamma_{\rm ext}", "phi_ext_deg": r"\phi_{\rm ext}",
+}
+PREFIX = {"lens_mass": "M", "lens_light": "L", "source_light": "S"}
+
+
+def label(name: str) -> str:
+    """Short axis label for ``lens_mass.0.theta_E`` -> ``M0 $\\theta_{\\rm E}$``."""
+    parts = name.split(".")
+    if len(parts) == 3 and parts[0] in PREFIX:
+        kind, idx, p = parts
+        sym = SYMBOLS.get(p, p.replace("_", r"\_"))
+        return f"{PREFIX[kind]}{idx} ${sym}$"
+    return name.replace("_", " ")
+
+
+# -- helpers ---------------------------------------------------------------------------------
+def _extent(shape: tuple[int, int], pixel_scale: float) -> list[float]:
+    ny, nx = shape
+    return [-nx / 2 * pixel_scale, nx / 2 * pixel_scale, -ny / 2 * pixel_scale, ny / 2 * pixel_scale]
+
+
+def _asinh_norm(image: np.ndarray, noise_level: float) -> colors.Normalize:
+    """Linear around the noise level, logarithmic-like for bright light."""
+    finite = image[np.isfinite(image)]
+    vmax = float(np.percentile(finite, 99.9)) if finite.size else 1.0
+    vmax = max(vmax, 5 * noise_level, 1e-12)
+    return colors.AsinhNorm(linear_width=max(noise_level, vmax * 1e-3), vmin=-2 * noise_level, vmax=vmax)
+
+
+def _asinh_ticks(norm: colors.AsinhNorm) -> list[float]:
+    """0, the lower limit and decades up to the maximum: readable colour-bar ticks."""
+    top = np.floor(np.log10(norm.vmax))
+    decades = [10.0**k for k in np.arange(top - 3, top + 1) if 10.0**k > norm.linear_width]
+    return [norm.vmin, 0.0, *decades]
+
+
+def _show(fig: Figure, ax, image: np.ndarray, title: str, extent, cbar_label: str = "", **kw):
+    im = ax.imshow(image, origin="lower", extent=extent, interpolation="nearest", **kw)
+    ax.set_title(title, fontsize=11)
+    ax.set_xlabel("x [arcsec]", fontsize=9)
+    ax.set_ylabel("y [arcsec]", fontsize=9)
+    ax.tick_params(labelsize=8)
+    cb = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03)
+    if isinstance(kw.get("norm"), colors.AsinhNorm):
+        cb.set_ticks(_asinh_ticks(kw["norm"]))
+        cb.ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:.3g}"))
+        cb.ax.yaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+    cb.ax.tick_params(labelsize=8)
+    if cbar_label:
+        cb.set_label(cbar_label, fontsize=8)
+    return im
+
+
+def _save(fig: Figure, path: str | Path, dpi: int = DPI) -> Path:
+    return write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format="png", facecolor="white"))
+
+
+def _mask_outline(ax, mask: np.ndarray, extent) -> None:
+    if not mask.all():
+        ny, nx = mask.shape
+        x = np.linspace(extent[0], extent[1], nx + 1)
+        y = np.linspace(extent[2], extent[3], ny + 1)
+        xc, yc = (x[:-1] + x[1:]) / 2, (y[:-1] + y[1:]) / 2
+        ax.contour(xc, yc, mask.astype(float), levels=[0.5], colors="cyan", linewidths=0.8)
+
+
+# -- dataset ---------------------------------------------------------------------------------
+def dataset_figure(dataset) -> Figure:
+    """Data, noise map, signal-to-noise, PSF and mask."""
+    d = dataset
+    extent = _extent(d.data.shape, d.pixel_scale)
+    noise_level = float(np.median(d.noise[d.mask])) if d.mask.any() else float(np.median(d.noise))
+    fig = Figure(figsize=(21, 3.9), layout="constrained")
+    axes = fig.subplots(1, 5)
+    _show(fig, axes[0], d.data, "Data (asinh stretch)", extent, "data units / pixel",
+          cmap=IMAGE_CMAP, norm=_asinh_norm(d.data, noise_level))
+    _mask_outline(axes[0], d.mask, extent)
+    _show(fig, axes[1], d.noise, r"Noise map ($1\sigma$)", extent, "data units / pixel", cmap="viridis")
+    snr = d.data / d.noise
+    _show(fig, axes[2], snr, "Signal-to-noise", extent, "S/N", cmap="viridis",
+          norm=colors.AsinhNorm(linear_width=3.0, vmin=-3.0, vmax=max(float(np.nanmax(snr)), 5.0)))
+    psf = np.asarray(d.psf, dtype=float)
+    peak = float(psf.max())
+    _show(fig, axes[3], np.where(psf > 0, psf, np.nan), "PSF (log stretch)", _extent(psf.shape, d.pixel_scale),
+          "fraction of flux", cmap="viridis", norm=colors.LogNorm(vmin=peak * 1e-4, vmax=peak))
+    _show(fig, axes[4], d.mask.astype(float), f"Mask ({int(d.mask.sum())} pixels used)", extent,
+          "1 = used", cmap="gray", vmin=0, vmax=1)
+    return fig
+
+
+def save_dataset_figure(dataset, path: str | Path) -> Path:
+    return _save(dataset_figure(dataset), path)
+
+
+# -- model -----------------------------------------------------------------------------------
+def critical_curves_and_caustics(problem, theta: np.ndarray, n: int = 400):
+    """Critical curves (image plane) and caustics (source plane) as lists of ``(N, 2)`` arrays.
+
+    ``det A = 0`` is contoured on a fine grid spanning the image; the curves are then mapped
+    through the lens equation.
+    """
+    spec = problem.spec
+    if not spec.lens_mass:
+        return [], []
+    d = problem.dataset
+    half = max(d.data.shape) / 2 * d.pixel_scale
+    g = np.linspace(-half, half, n)
+    h = g[1] - g[0]
+    x, y = np.meshgrid(g, g)
+    t = jnp.asarray(theta, problem.dtype)
+    bx, by = (np.asarray(v, dtype=float) for v in ray_shoot(spec, t, jnp.asarray(x, problem.dtype), jnp.asarray(y, problem.dtype)))
+    dbx_dy, dbx_dx = np.gradient(bx, h)
+    dby_dy, dby_dx = np.gradient(by, h)
+    det = dbx_dx * dby_dy - dbx_dy * dby_dx
+    fig = Figure()
+    cs = fig.subplots().contour(g, g, det, levels=[0.0])
+    min_size = MIN_CURVE_PIXELS * d.pixel_scale
+    crit = [seg for seg in cs.allsegs[0] if np.ptp(seg, axis=0).max() >= min_size]
+    caus = []
+    for seg in crit:
+        sx, sy = ray_shoot(spec, t, jnp.asarray(seg[:, 0], problem.dtype), jnp.asarray(seg[:, 1], problem.dtype))
+        caus.append(np.column_stack([np.asarray(sx, dtype=float), np.asarray(sy, dtype=float)]))
+    return crit, caus
+
+
+def _text_panel(ax, lines: list[str]) -> None:
+    ax.axis("off")
+    ax.set_title("Fit summary", fontsize=11)
+    ax.text(0.02, 0.98, "\n".join(lines), va="top", ha="left", family="monospace", fontsize=9, transform=ax.transAxes)
+
+
+def model_figure(problem, theta: np.ndarray, summary_lines: list[str] | None = None) -> Figure:
+    """Data, model, normalised residuals, lens light, lensed source, data - lens light and the
+    reconstructed source (with caustics), for the parameters ``theta``."""
+    d = problem.dataset
+    m = problem.model_image(theta)
+    extent = _extent(d.data.shape, d.pixel_scale)
+    noise_level = float(np.median(d.noise[d.mask]))
+    norm = _asinh_norm(d.data, noise_level)
+    resid = np.where(d.mask, (d.data - m["total"]) / d.noise, np.nan)
+    chi2 = float(np.nansum(resid**2))
+    crit, caus = critical_curves_and_caustics(problem, theta)
+
+    fig = Figure(figsize=(19, 9), layout="constrained")
+    ax = fig.subplots(2, 4)
+    img = dict(cmap=IMAGE_CMAP, norm=norm)
+    _show(fig, ax[0, 0], d.data, "Data", extent, "data units / pixel", **img)
+    _mask_outline(ax[0, 0], d.mask, extent)
+    _show(fig, ax[0, 1], m["total"], "Model", extent, "data units / pixel", **img)
+    cmap = matplotlib.colormaps[RESID_CMAP].with_extremes(bad="0.8")
+    _show(fig, ax[0, 2], resid, rf"Normalised residuals, $\chi^2/N$ = {chi2 / max(d.mask.sum(), 1):.3f}",
+          extent, r"(data - model) / $\sigma$", cmap=cmap, vmin=-5, vmax=5)
+    _show(fig, ax[0, 3], m["lens_light"], "Lens light (model)", extent, "data units / pixel", **img)
+    _show(fig, ax[1, 0], m["lensed_source"], "Lensed source (model)", extent, "data units / pixel", **img)
+    for seg in crit:
+        ax[1, 0].plot(seg[:, 0], seg[:, 1], color="white", lw=0.7, alpha=0.8)
+    _show(fig, ax[1, 1], d.data - m["lens_light"], "Data - lens light", extent, "data units / pixel", **img)
+    src = m["source_plane"]
+    sx, sy = problem.source_grid(src.shape)
+    s_extent = _extent(src.shape, float(sx[0, 1] - sx[0, 0]))
+    _show(fig, ax[1, 2], src, "Reconstructed source (source plane)", s_extent, "data units / image pixel",
+          cmap=IMAGE_CMAP, norm=_asinh_norm(src, noise_level))
+    for seg in caus:
+        ax[1, 2].plot(seg[:, 0], seg[:, 1], color="cyan", lw=0.8)
+    ax[1, 2].set_xlim(s_extent[:2])
+    ax[1, 2].set_ylim(s_extent[2:])
+    _text_panel(ax[1, 3], (summary_lines or []) + [f"chi^2 = {chi2:.1f} ({int(d.mask.sum())} pixels)"])
+    return fig
+
+
+def save_model_figure(problem, theta: np.ndarray, path: str | Path, summary_lines: list[str] | None = None) -> Path:
+    return _save(model_figure(problem, theta, summary_lines), path)
+
+
+# -- corner ----------------------------------------------------------------------------------
+def corner_figure(
+    names, samples: np.ndarray, weights: np.ndarray, truths: np.ndarray | None = None
+) -> Figure:
+    """Corner plot of weighted samples with 1, 2, 3 sigma contours and 16/50/84 % titles."""
+    k = len(names)
+    weights = np.asarray(weights, dtype=float)
+    keep = weights > weights.max() * 1e-8  # negligible points change no histogram
+    samples, weights = np.asarray(samples)[keep], weights[keep]
+    size = 2.0 * k + 1.5
+    fig = Figure(figsize=(size, size))
+    corner.corner(
+        samples, weights=weights, labels=[label(n) for n in names],
+        truths=truths, range=[0.999] * k, smooth=1.0, levels=SIGMA_LEVELS, bins=30, color=CORNER_COLOR,
+        quantiles=[0.16, 0.5, 0.84], show_titles=True, title_fmt=".3g", fig=fig, plot_datapoints=False,
+        fill_contours=True, title_kwargs={"fontsize": 11}, label_kwargs={"fontsize": 14}, max_n_ticks=3,
+        labelpad=0.08, truth_color="#d62728",
+    )
+    for ax in fig.axes:
+        ax.tick_params(labelsize=10)
+    return fig
+
+
+def save_corner_figure(names, samples, weights, path: str | Path, truths=None) -> Path:
+    return _save(corner_figure(names, samples, weights, truths), path, dpi=60)

@@ -1,0 +1,143 @@
+"""Tables and ``result.json``: weighted summaries, atomic writes.
+
+Every file is written to a temporary name in its folder and then ``os.replace``-d into place,
+so an interrupted fit never leaves a half-written file under a final name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import pandas as pd
+
+from tinylens.errors import OutputError
+
+#: Percentiles of the 68 % and 99.7 % (3 sigma) central intervals.
+INTERVALS = {"interval_68": (16.0, 84.0), "interval_997": (0.135, 99.865)}
+SUMMARY_COLUMNS = ("parameter", "median", "percentile_16", "percentile_84")
+
+
+def ensure_writable(folder: str | Path) -> Path:
+    """Create ``folder`` if needed and check a file can be written there, else OutputError."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
+            pass
+    except OSError as err:
+        raise OutputError(
+            f"Output folder {folder} cannot be written ({err.strerror or type(err).__name__}). "
+            "Choose another output.path in the config (or --output)."
+        ) from None
+    return folder
+
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; on success it replaces ``path`` atomically."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=path.suffix)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give results the usual permissions
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_atomic(path: str | Path, writer: Callable[[Path], Any]) -> Path:
+    """Call ``writer(tmp_path)`` and move the result to ``path``."""
+    with atomic_path(path) as tmp:
+        writer(tmp)
+    return Path(path)
+
+
+def weighted_percentiles(values: np.ndarray, weights: np.ndarray | None, q: Any) -> np.ndarray:
+    """Percentiles ``q`` (0-100) of ``values`` (along axis 0) under ``weights``; NaNs ignored."""
+    values = np.asarray(values, dtype=float)
+    w = np.ones(len(values)) if weights is None else np.asarray(weights, dtype=float)
+    ok = np.isfinite(values) & (w > 0)
+    if not ok.any():
+        return np.full(np.shape(q), np.nan)
+    return np.percentile(values[ok], q, weights=w[ok], method="inverted_cdf")
+
+
+def statistics(values: np.ndarray, weights: np.ndarray | None = None) -> dict[str, Any]:
+    """Median, 16th/84th percentiles and the 68 % / 99.7 % intervals of one quantity."""
+    p = weighted_percentiles(values, weights, [50.0, *INTERVALS["interval_68"], *INTERVALS["interval_997"]])
+    return {
+        "median": float(p[0]),
+        "percentile_16": float(p[1]),
+        "percentile_84": float(p[2]),
+        "interval_68": [float(p[1]), float(p[2])],
+        "interval_997": [float(p[3]), float(p[4])],
+    }
+
+
+def summarize(columns: Mapping[str, np.ndarray], weights: np.ndarray | None = None) -> dict[str, dict[str, Any]]:
+    """:func:`statistics` of each column, by name."""
+    return {name: statistics(v, weights) for name, v in columns.items()}
+
+
+def summary_frame(
+    params: Mapping[str, dict[str, Any]], derived: Mapping[str, dict[str, Any]], log_evidence: float | None
+) -> pd.DataFrame:
+    """One row per free parameter, then per derived quantity, then ``log_evidence``.
+
+    Columns: ``parameter, median, percentile_16, percentile_84, kind`` (free | derived | evidence).
+    """
+    rows = [{"parameter": k, **{c: s[c] for c in SUMMARY_COLUMNS[1:]}, "kind": "free"} for k, s in params.items()]
+    rows += [{"parameter": k, **{c: s[c] for c in SUMMARY_COLUMNS[1:]}, "kind": "derived"} for k, s in derived.items()]
+    if log_evidence is not None:
+        rows.append({"parameter": "log_evidence", "median": log_evidence, "percentile_16": np.nan,
+                     "percentile_84": np.nan, "kind": "evidence"})
+    return pd.DataFrame(rows, columns=[*SUMMARY_COLUMNS, "kind"])
+
+
+def samples_frame(param_names, samples: np.ndarray, weights: np.ndarray, log_likelihood: np.ndarray) -> pd.DataFrame:
+    """Posterior samples: one column per parameter, then ``weight`` and ``log_likelihood``."""
+    df = pd.DataFrame(np.asarray(samples, dtype=float), columns=list(param_names))
+    df["weight"] = np.asarray(weights, dtype=float)
+    df["log_likelihood"] = np.asarray(log_likelihood, dtype=float)
+    return df
+
+
+def write_csv(path: str | Path, frame: pd.DataFrame) -> Path:
+    return write_atomic(path, lambda tmp: frame.to_csv(tmp, index=False, float_format="%.8g"))
+
+
+def _jsonable(obj: Any) -> Any:
+    """numpy scalars/arrays and paths as plain JSON; non-finite floats as null."""
+    if isinstance(obj, Mapping):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, (np.bool_, bool)):
+        return bool(obj)
+    if isinstance(obj, (np.integer, int)):
+        return int(obj)
+    if isinstance(obj, (np.floating, float)):
+        return float(obj) if np.isfinite(obj) else None
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def write_json(path: str | Path, content: Mapping[str, Any]) -> Path:
+    text = json.dumps(_jsonable(content), indent=2)
+    return write_atomic(path, lambda tmp: tmp.write_text(text + "\n"))

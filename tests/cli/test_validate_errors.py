@@ -1,0 +1,284 @@
+"""``tinylens validate`` (and ``fit``) answer bad input with a clear message, exit code 2 and
+no traceback; warnings (masked pixels, PSF normalisation) are printed and validation succeeds."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+import yaml
+from astropy.io import fits
+from typer.testing import CliRunner
+
+from tinylens.cli.main import app
+from tinylens.simulate import gaussian_psf
+
+SHAPE = (40, 40)
+PIX = 0.074
+
+
+def _free(prior_type: str, a: float, b: float) -> dict[str, Any]:
+    return {"prior_type": prior_type, "prior_settings": [a, b], "fixed": False}
+
+
+def base_config() -> dict[str, Any]:
+    """A small valid config: SIE lens, Sersic lens light (centre linked) and Sersic source."""
+    link = lambda p: {"fixed": True, "fixed_value": {"component_type": "lens_mass_list", "component_idx": 0, "parameter": p}}
+    sersic = {"R_sersic": _free("uniform", 0.01, 2.0), "n_sersic": _free("uniform", 0.5, 5.0), "Ie": {"use_linear": True}}
+    return {
+        "dataset": {"data_path": "image.fits", "noise_path": "noise.fits", "psf_path": "psf.fits", "pixel_scale": PIX, "nsub": 2},
+        "model_components": {
+            "lens_mass_list": [
+                {
+                    "type": "SIE",
+                    "params": {
+                        "theta_E": _free("uniform", 0.5, 2.0),
+                        "e1": _free("gaussian", 0.0, 0.2),
+                        "e2": _free("gaussian", 0.0, 0.2),
+                        "center_x": {"fixed": True, "fixed_value": 0.0},
+                        "center_y": {"fixed": True, "fixed_value": 0.0},
+                    },
+                }
+            ],
+            "lens_light_list": [{"type": "Sersic", "params": {**sersic, "center_x": link("center_x"), "center_y": link("center_y")}}],
+            "source_light_list": [
+                {
+                    "type": "Sersic",
+                    "params": {**sersic, "center_x": _free("gaussian", 0.0, 0.3), "center_y": _free("gaussian", 0.0, 0.3)},
+                }
+            ],
+        },
+        "inference": {"type": "sampler", "method": "nautilus", "settings": {"nlive": 50}},
+        "output": {"path": "output"},
+    }
+
+
+def base_arrays() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(0)
+    x, y = np.meshgrid(np.arange(SHAPE[1]) - 19.5, np.arange(SHAPE[0]) - 19.5)
+    image = np.exp(-(x**2 + y**2) / 50.0) + rng.normal(0, 0.05, SHAPE)
+    return {"image": image, "noise": np.full(SHAPE, 0.05), "psf": gaussian_psf(0.15, PIX, 11)}
+
+
+def write_case(
+    folder: Path, config: dict | None = None, arrays: dict | None = None, edit: Callable[[dict, dict], None] | None = None
+) -> Path:
+    """Write image/noise/psf FITS and model_config.yaml into ``folder``; ``edit(config, arrays)``
+    may change them first. Returns the config path."""
+    config = config or base_config()
+    arrays = arrays or base_arrays()
+    if edit is not None:
+        edit(config, arrays)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, arr in arrays.items():
+        fits.writeto(folder / f"{name}.fits", np.asarray(arr), overwrite=True)
+    path = folder / "model_config.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def assert_user_error(result, *fragments: str) -> str:
+    """Exit code 2, no traceback, and every fragment in the (whitespace-normalised) output."""
+    out = flat(result.output)
+    assert result.exit_code == 2, f"exit {result.exit_code}: {result.output!r} {result.exception!r}"
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in result.output
+    assert out.startswith("Error:"), out
+    for frag in fragments:
+        assert flat(frag) in out, f"{frag!r} not in {out!r}"
+    return out
+
+
+def assert_ok(result) -> str:
+    assert result.exit_code == 0, f"exit {result.exit_code}: {result.output!r} {result.exception!r}"
+    assert "Traceback" not in result.output
+    return flat(result.output)
+
+
+# -- happy path ---------------------------------------------------------------------------------
+def test_validate_happy_path(tmp_path):
+    out = assert_ok(invoke("validate", write_case(tmp_path)))
+    for text in ("9 free parameters", "lens_mass.0.theta_E", "U(0.5, 2)", "N(0, 0.2)", "40 x 40 pixels",
+                 "pixels used 1600 of 1600", "linear amplitudes 2", "log L at prior median", "ready to fit"):
+        assert text in out, text
+    assert "Warning" not in out
+
+
+# -- the config file ----------------------------------------------------------------------------
+def test_missing_config(tmp_path):
+    assert_user_error(invoke("validate", tmp_path / "nope.yaml"), "nope.yaml", "not found")
+
+
+def test_config_is_a_directory(tmp_path):
+    assert_user_error(invoke("validate", tmp_path), str(tmp_path), "folder")
+
+
+def test_yaml_syntax_error_gives_line(tmp_path):
+    path = write_case(tmp_path)
+    lines = path.read_text().splitlines()
+    n = next(i for i, line in enumerate(lines) if line.strip().startswith("noise_path")) + 1
+    lines[n - 1] = "  noise_path: noise.fits: oops"
+    path.write_text("\n".join(lines) + "\n")
+    out = assert_user_error(invoke("validate", path), str(path), "YAML syntax error")
+    assert re.search(rf"line {n}\b", out), out
+
+
+def test_unknown_profile_lists_allowed(tmp_path):
+    def edit(cfg, _):
+        cfg["model_components"]["lens_mass_list"][0]["type"] = "SIEE"
+
+    assert_user_error(
+        invoke("validate", write_case(tmp_path, edit=edit)), "lens_mass_list[0]", "'SIEE'", "EPL", "SHEAR", "SIE", "SIS"
+    )
+
+
+def test_unknown_parameter_lists_allowed(tmp_path):
+    def edit(cfg, _):
+        params = cfg["model_components"]["lens_mass_list"][0]["params"]
+        params["thetaE"] = params.pop("theta_E")
+
+    assert_user_error(
+        invoke("validate", write_case(tmp_path, edit=edit)), "lens_mass_list[0].params.thetaE", "'thetaE'", "theta_E", "center_x"
+    )
+
+
+@pytest.mark.parametrize(
+    "spec, fragments",
+    [
+        ({"prior_type": "uniform", "prior_settings": [2.0, 1.0]}, ["inverted", "[2.0, 1.0]"]),
+        ({"prior_type": "uniform", "prior_settings": [1.0, 1.0]}, ["empty", "[1.0, 1.0]"]),
+        ({"prior_type": "uniform", "prior_settings": [0.5, 2.0], "limits": [3.0, 4.0]}, ["limits [3, 4]"]),
+    ],
+)
+def test_empty_or_inverted_prior(tmp_path, spec, fragments):
+    def edit(cfg, _):
+        cfg["model_components"]["lens_mass_list"][0]["params"]["theta_E"] = {**spec, "fixed": False}
+
+    assert_user_error(invoke("validate", write_case(tmp_path, edit=edit)), "lens_mass_list[0].params.theta_E", *fragments)
+
+
+def test_dangling_link_index(tmp_path):
+    def edit(cfg, _):
+        cfg["model_components"]["lens_light_list"][0]["params"]["center_x"]["fixed_value"]["component_idx"] = 5
+
+    assert_user_error(
+        invoke("validate", write_case(tmp_path, edit=edit)), "lens_light_list[0].params.center_x.fixed_value", "lens_mass_list[5]"
+    )
+
+
+def test_dangling_link_parameter(tmp_path):
+    def edit(cfg, _):
+        cfg["model_components"]["lens_light_list"][0]["params"]["center_x"]["fixed_value"]["parameter"] = "centre_x"
+
+    assert_user_error(
+        invoke("validate", write_case(tmp_path, edit=edit)), "lens_light_list[0].params.center_x.fixed_value", "centre_x"
+    )
+
+
+# -- the FITS files -----------------------------------------------------------------------------
+def test_missing_fits(tmp_path):
+    def edit(cfg, _):
+        cfg["dataset"]["data_path"] = "missing.fits"
+
+    assert_user_error(invoke("validate", write_case(tmp_path, edit=edit)), "missing.fits")
+
+
+def test_corrupt_fits(tmp_path):
+    path = write_case(tmp_path)
+    (tmp_path / "image.fits").write_bytes(np.random.default_rng(1).bytes(5000))
+    assert_user_error(invoke("validate", path), "image.fits")
+
+
+def test_non_2d_fits(tmp_path):
+    def edit(_, arrays):
+        arrays["image"] = np.zeros((3,) + SHAPE)
+
+    out = assert_user_error(invoke("validate", write_case(tmp_path, edit=edit)), "image.fits")
+    assert "2-D" in out or "2D" in out or "(3, 40, 40)" in out, out
+
+
+def test_image_noise_shape_mismatch(tmp_path):
+    def edit(_, arrays):
+        arrays["noise"] = np.full((30, 30), 0.05)
+
+    out = assert_user_error(invoke("validate", write_case(tmp_path, edit=edit)), "noise.fits")
+    assert re.search(r"\(?40, 40\)?|40 ?x ?40", out) and re.search(r"\(?30, 30\)?|30 ?x ?30", out), out
+
+
+# -- bad pixels: masked with a warning that counts them; validation succeeds --------------------
+@pytest.mark.parametrize(
+    "what, bad_value",
+    [("noise", 0.0), ("noise", -1.0), ("noise", np.nan), ("image", np.nan)],
+    ids=["zero-noise", "negative-noise", "nan-noise", "nan-pixels"],
+)
+def test_bad_pixels_masked_with_count(tmp_path, what, bad_value):
+    def edit(_, arrays):
+        arrays[what].flat[[3, 50, 777]] = bad_value
+
+    out = assert_ok(invoke("validate", write_case(tmp_path, edit=edit)))
+    warning = out[out.index("Warning:"):]
+    assert re.search(r"\b3\b", warning), out
+    assert "pixels used 1597 of 1600" in out, out
+
+
+# -- the PSF ------------------------------------------------------------------------------------
+def test_even_psf_refused(tmp_path):
+    def edit(_, arrays):
+        arrays["psf"] = np.ones((20, 20)) / 400
+
+    out = assert_user_error(invoke("validate", write_case(tmp_path, edit=edit)), "psf.fits")
+    assert "odd" in out and "20" in out, out
+
+
+def test_unnormalised_psf_normalised_with_warning(tmp_path):
+    def edit(_, arrays):
+        arrays["psf"] = arrays["psf"] * 5.0
+
+    out = assert_ok(invoke("validate", write_case(tmp_path, edit=edit)))
+    assert "Warning:" in out and "normalis" in out.lower(), out
+
+
+# -- fit: the output folder ---------------------------------------------------------------------
+def test_fit_unwritable_output_fails_before_sampling(tmp_path):
+    (tmp_path / "blocker").write_text("a regular file\n")
+
+    def edit(cfg, _):
+        cfg["output"]["path"] = "blocker/results"
+
+    path = write_case(tmp_path, edit=edit)
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    assert_user_error(invoke("fit", path, "--quiet"), "blocker")
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before  # nothing half-written
+    # The same for --output.
+    assert_user_error(invoke("fit", path, "--quiet", "--output", tmp_path / "blocker" / "x"), "blocker")
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before
+
+
+# -- the real console script: no traceback on stderr --------------------------------------------
+@pytest.mark.parametrize("case", ["missing-config", "corrupt-fits"])
+def test_no_traceback_from_python_m(tmp_path, case):
+    if case == "missing-config":
+        path = tmp_path / "nope.yaml"
+    else:
+        path = write_case(tmp_path)
+        (tmp_path / "psf.fits").write_bytes(b"SIMPLE  =  not really a FITS file")
+    proc = subprocess.run(
+        [sys.executable, "-m", "tinylens", "validate", str(path)], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert flat(proc.stderr).startswith("Error:"), proc.stderr
+    assert ("nope.yaml" if case == "missing-config" else "psf.fits") in proc.stderr

@@ -1,0 +1,113 @@
+"""tinylens.simulate against lenstronomy, and the noise and PSF helpers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from scipy.special import gammaincinv
+
+from conftest import LENS_TRUTH, exact_r_sersic, gaussian_kernel, lenstronomy_image, x64
+from tinylens.simulate import add_noise, gaussian_psf, moffat_psf, simulate_image, simulate_images
+
+PIX = 0.074
+COMPONENTS = {"lens_mass_list": ["SIE", "SHEAR"], "lens_light_list": ["Sersic"], "source_light_list": ["Sersic"]}
+
+
+def tinylens_truth(truth=LENS_TRUTH, pixel_scale=PIX) -> dict:
+    """LENS_TRUTH in tinylens's conventions. lenstronomy's Sersic (amp, R, n) with
+    b_L = 1.9992 n - 0.3271 equals tinylens's with R' = R (b_exact / b_L)^n and
+    Ie = amp exp(b_L - b_exact); lenstronomy's amp is per arcsec^2 and its image per pixel,
+    tinylens's Ie is per pixel (times pixel_scale^2)."""
+    out = {"lens_mass": [dict(d) for d in truth["lens_mass"]]}
+    for kind in ("lens_light", "source_light"):
+        comps = []
+        for d in truth[kind]:
+            d = dict(d)
+            n = d["n_sersic"]
+            d["Ie"] = d.pop("amp") * pixel_scale**2 * np.exp((1.9992 * n - 0.3271) - gammaincinv(2 * n, 0.5))
+            d["R_sersic"] = exact_r_sersic(d["R_sersic"], d["n_sersic"])
+            comps.append(d)
+        out[kind] = comps
+    return out
+
+
+@pytest.mark.parametrize("nsub", [2, 4])
+def test_matches_lenstronomy_pixel_by_pixel(nsub):
+    expected, kernel = lenstronomy_image(shape=(64, 64), pixel_scale=PIX, psf_size=11, fwhm_pix=2.0, nsub=nsub)
+    with x64():
+        image = simulate_image(COMPONENTS, tinylens_truth(), (64, 64), PIX, kernel, nsub=nsub)
+    assert image.shape == expected.shape
+    peak = np.abs(expected).max()
+    assert np.max(np.abs(image - expected)) / peak < 1e-5
+
+
+def test_float32_default_close_to_lenstronomy():
+    expected, kernel = lenstronomy_image(shape=(48, 48), pixel_scale=PIX, nsub=4)
+    image = simulate_image(COMPONENTS, tinylens_truth(), (48, 48), PIX, kernel, nsub=4)
+    assert np.max(np.abs(image - expected)) / np.abs(expected).max() < 1e-4
+
+
+def test_parts_add_up_and_amplitudes_argument():
+    truth = tinylens_truth()
+    amps = {"lens_light.0": truth["lens_light"][0].pop("Ie"), "source_light.0": truth["source_light"][0].pop("Ie")}
+    psf = gaussian_psf(0.15, PIX, 11)
+    parts = simulate_images(COMPONENTS, truth, (32, 32), PIX, psf, nsub=2, amplitudes=amps)
+    np.testing.assert_allclose(parts["lens_light"] + parts["lensed_source"], parts["total"])
+    assert parts["lensed_source"].max() > 0 and parts["lens_light"].max() > 0
+
+
+def test_full_config_entries_accepted_and_errors():
+    # A TinyLensGpu-style entry (with params) works as a component description.
+    truth = tinylens_truth()
+    lens_only = {"lens_light_list": [{"type": "Sersic", "params": {"n_sersic": {"fixed": True, "fixed_value": 4.0}}}]}
+    values = {k: v for k, v in truth["lens_light"][0].items() if k != "n_sersic"}
+    img = simulate_image(lens_only, {"lens_light": [values]}, (16, 16), PIX, gaussian_psf(0.15, PIX, 5), nsub=2)
+    assert img.shape == (16, 16) and np.all(img > 0)
+    with pytest.raises(ValueError, match="unknown profile 'Sersik'"):
+        simulate_image({"lens_light_list": ["Sersik"]}, {"lens_light": [values]}, (8, 8), PIX, np.ones((3, 3)))
+    with pytest.raises(ValueError, match="unknown parameter 'radius'"):
+        simulate_image({"lens_light_list": ["Sersic"]}, {"lens_light": [{**values, "radius": 1}]}, (8, 8), PIX, np.ones((3, 3)))
+    with pytest.raises(ValueError, match="needs at least one lens_mass_list"):
+        simulate_image({"source_light_list": ["Sersic"]}, {"source_light": truth["source_light"]}, (8, 8), PIX, np.ones((3, 3)))
+    with pytest.raises(ValueError, match="odd-sized"):
+        simulate_image({"lens_light_list": ["Sersic"]}, {"lens_light": truth["lens_light"]}, (8, 8), PIX, np.ones((4, 4)))
+
+
+def test_noise_map_matches_noise_statistics():
+    rng = np.random.default_rng(0)
+    image = np.zeros((400, 400))
+    image[200:] = 50.0  # Poisson-dominated half
+    sky, t = 0.05, 200.0
+    noisy, noise = add_noise(image, sky, exposure_time=t, rng=rng)
+    np.testing.assert_allclose(noise[:200], sky)
+    np.testing.assert_allclose(noise[200:], np.sqrt(sky**2 + 50.0 / t))
+    z = (noisy - image) / noise
+    for part in (z[:200], z[200:]):
+        assert abs(part.mean()) < 0.01
+        assert part.std() == pytest.approx(1.0, abs=0.01)
+    # Without an exposure time only sky noise is added.
+    noisy2, noise2 = add_noise(image, sky, rng=1)
+    np.testing.assert_allclose(noise2, sky)
+    assert ((noisy2 - image) / sky).std() == pytest.approx(1.0, abs=0.01)
+    with pytest.raises(ValueError):
+        add_noise(image, 0.0)
+
+
+def test_psfs_are_odd_normalised_centred():
+    g = gaussian_psf(0.15, PIX, 21)
+    assert g.shape == (21, 21) and g.sum() == pytest.approx(1.0)
+    assert np.unravel_index(np.argmax(g), g.shape) == (10, 10)
+    np.testing.assert_allclose(g, g.T)
+    np.testing.assert_allclose(g, g[::-1, ::-1])
+    # Wide Gaussian: pixel integration hardly matters, so it matches a sampled Gaussian.
+    np.testing.assert_allclose(gaussian_psf(10 * PIX, PIX, 41), gaussian_kernel(41, 10.0), atol=1e-4)
+    m = moffat_psf(0.15, PIX, 21, beta=3.0)
+    assert m.shape == (21, 21) and m.sum() == pytest.approx(1.0)
+    assert np.unravel_index(np.argmax(m), m.shape) == (10, 10)
+    np.testing.assert_allclose(m, m[::-1, ::-1])
+    for bad in (20, 0):
+        with pytest.raises(ValueError, match="odd"):
+            gaussian_psf(0.15, PIX, bad)
+        with pytest.raises(ValueError, match="odd"):
+            moffat_psf(0.15, PIX, bad)
