@@ -7,7 +7,7 @@ import pytest
 
 from scipy.special import gammaincinv
 
-from conftest import LENS_TRUTH, exact_r_sersic, gaussian_kernel, lenstronomy_image, x64
+from oracle import LENS_TRUTH, exact_r_sersic, gaussian_kernel, lenstronomy_image, x64
 from tinylens.simulate import add_noise, gaussian_psf, moffat_psf, simulate_image, simulate_images
 
 PIX = 0.074

@@ -7,7 +7,7 @@
 Outputs go to ``output.path`` (relative to the YAML's folder; ``output=`` overrides it), with
 the file names of ``config.output``. The nested sampler checkpoints there, so a fit that is
 stopped resumes when started again. ``result.json`` is written last: its presence means the
-fit completed.
+fit completed; the checkpoint is then deleted unless ``output.keep_checkpoint`` is true.
 """
 
 from __future__ import annotations
@@ -183,4 +183,14 @@ def fit(config: str | Path | dict, *, progress: bool = True, output: str | Path 
     out = tables.ensure_writable(output_dir(problem, output))
     (out / RESULT_JSON).unlink(missing_ok=True)  # an old result must not look like this fit's
     res = run_inference(problem, progress=progress, checkpoint_dir=out)
-    return write_results(problem, res, out)
+    result = write_results(problem, res, out)
+    if not problem.config.output.keep_checkpoint:
+        _remove_checkpoint(res.info.get("checkpoint"))
+    return result
+
+
+def _remove_checkpoint(path: str | None) -> None:
+    """Delete a finished fit's checkpoint (tens of MB per lens; useless once result.json exists)."""
+    if path:
+        for p in (Path(path), Path(f"{path}.fingerprint")):
+            p.unlink(missing_ok=True)

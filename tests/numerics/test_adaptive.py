@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 import tinylens
-from conftest import lenstronomy_image, table1_components, truth_vector
+from oracle import lenstronomy_image, table1_components, truth_vector
 from tinylens.numerics.adaptive import groups_from_map, nsub_map
 
 

@@ -16,7 +16,7 @@ from tinylens import __version__
 from tinylens.cli.common import TinyLensGroup, console
 
 #: Modules (under tinylens.cli) that each register one or more commands, in help order.
-COMMAND_MODULES: tuple[str, ...] = ("fit", "validate", "demo")
+COMMAND_MODULES: tuple[str, ...] = ("fit", "validate", "demo", "simulate_population", "survey", "report")
 
 app = typer.Typer(
     name="tinylens",

@@ -394,6 +394,11 @@ class Output(StrictModel):
     figures: Figures = Field(default_factory=Figures)
     tables: Tables = Field(default_factory=Tables)
     datasets: DatasetFigures = Field(default_factory=DatasetFigures)
+    keep_checkpoint: bool = Field(
+        False,
+        description="tinylens key: keep the sampler's checkpoint file after a fit completes (it is large; "
+        "by default it is removed once result.json is written)",
+    )
 
 
 class Config(StrictModel):

@@ -1,0 +1,92 @@
+"""Wall time of a whole ``tinylens fit`` per lens on the CSST-like mock population.
+
+For each lens: the fit's wall time, the number of likelihood calls, the time spent inside the
+(batched) likelihood and the rest (the sampler's own work: nautilus trains neural networks to
+bound the likelihood; plus tables, figures and derived quantities, timed separately).
+
+    python benchmarks/bench_fit.py                       # 5 mocks, made on the fly
+    python benchmarks/bench_fit.py -n 10 --seed 3
+    python benchmarks/bench_fit.py --lens-dir MOCKS --config MOCKS/template.yaml
+    python benchmarks/bench_fit.py --json fit_times.json
+
+Medians are reported: the machines are shared and noisy. Not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+
+def lens_folders(lens_dir: Path) -> list[Path]:
+    return sorted(p for p in lens_dir.iterdir() if (p / "image.fits").exists())
+
+
+def config_for(template: dict, lens: Path, out: Path) -> dict:
+    cfg = copy.deepcopy(template)
+    ds = cfg["dataset"]
+    for key, name in (("data_path", "image.fits"), ("noise_path", "noise.fits"), ("psf_path", "psf.fits")):
+        ds[key] = str(lens / name)
+    cfg.setdefault("output", {})["path"] = str(out)
+    return cfg
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("-n", type=int, default=5, help="number of mocks (when --lens-dir is not given)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--lens-dir", type=Path)
+    ap.add_argument("--config", type=Path, help="template YAML (default: LENS_DIR/template.yaml)")
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+
+    import tinylens
+
+    work = Path(tempfile.mkdtemp(prefix="bench_fit_"))
+    lens_dir = args.lens_dir
+    if lens_dir is None:
+        from tinylens.survey.population import simulate_population
+
+        lens_dir = work / "mocks"
+        simulate_population(args.n, lens_dir, seed=args.seed, progress=False)
+    template = yaml.safe_load(Path(args.config or lens_dir / "template.yaml").read_text())
+    lenses = lens_folders(lens_dir)[: args.n]
+    print(f"{len(lenses)} lenses from {lens_dir}; CPUs: {os.cpu_count()}")
+    print(f"{'lens':>12} {'wall s':>8} {'calls':>8} {'like s':>8} {'ms/call':>8} {'sampler s':>9} {'theta_E':>8}")
+    rows = []
+    for lens in lenses:
+        t0 = time.perf_counter()
+        res = tinylens.fit(config_for(template, lens, work / "out" / lens.name), progress=False)
+        total = time.perf_counter() - t0
+        like = float(res.info.get("likelihood_time_s", np.nan))
+        row = {
+            "lens_id": lens.name,
+            "total_s": total,
+            "sampling_s": res.wall_time_s,
+            "n_like": res.n_likelihood_evals,
+            "likelihood_s": like,
+            "sampler_overhead_s": res.wall_time_s - like,
+            "outputs_s": total - res.wall_time_s,
+            "theta_E": res.median.get("lens_mass.0.theta_E"),
+        }
+        rows.append(row)
+        print(f"{lens.name:>12} {total:8.1f} {row['n_like']:8d} {like:8.1f} {1e3 * like / row['n_like']:8.3f} "
+              f"{row['sampler_overhead_s']:9.1f} {row['theta_E']:8.4f}", flush=True)
+    med = {k: float(np.median([r[k] for r in rows])) for k in rows[0] if k not in ("lens_id", "theta_E")}
+    print("\nmedian over lenses: " + ", ".join(f"{k} {v:.1f}" for k, v in med.items()))
+    print(f"likelihood share of the sampling time: {med['likelihood_s'] / med['sampling_s']:.0%}")
+    if args.json:
+        args.json.write_text(json.dumps({"rows": rows, "median": med}, indent=2))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

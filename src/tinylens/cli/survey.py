@@ -1,0 +1,60 @@
+"""``tinylens survey LENS_DIR --config TEMPLATE --out OUT``: fit every lens folder on Dask.
+
+See :mod:`tinylens.survey.runner` and ``docs/survey.md``.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+
+from tinylens.cli.common import console
+from tinylens.errors import TinyLensError
+
+#: Local worker processes when neither --workers nor --scheduler is given.
+DEFAULT_WORKERS = 2
+
+
+def summary_line(frame, out: Path, seconds: float) -> str:
+    """``4 lenses: 3 ok, 1 failed in 1m 23s. Catalogue: OUT/catalog.parquet (and .csv)``."""
+    from tinylens.survey.runner import CATALOG_CSV, CATALOG_PARQUET
+
+    status = frame["status"] if len(frame) else []
+    ok = int(sum(s == "ok" for s in status))
+    failed = int(sum(s == "failed" for s in status))
+    minutes, secs = divmod(int(round(seconds)), 60)
+    took = f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
+    parquet = Path(out) / CATALOG_PARQUET
+    return (f"{len(frame)} lenses: [green]{ok} ok[/], [red]{failed} failed[/] in {took}. "
+            f"Catalogue: [bold]{parquet}[/] (and {CATALOG_CSV}).")
+
+
+def survey(
+    lens_dir: Path = typer.Argument(..., help="Folder with one sub-folder per lens (image.fits, noise.fits, psf.fits, "
+                                    "optionally mask.fits).", show_default=False),
+    config: Path = typer.Option(..., "--config", "-c", help="Template model_config.yaml; its data paths and output.path "
+                                "are set per lens.", show_default=False),
+    out: Path = typer.Option(..., "--out", "-o", help="Survey output folder (catalogue and one folder per lens).",
+                             show_default=False),
+    workers: int | None = typer.Option(None, "--workers", "-w", help=f"Local worker processes (default {DEFAULT_WORKERS})."),
+    scheduler: str | None = typer.Option(None, "--scheduler", help="Address of a running Dask scheduler "
+                                         "(e.g. tcp://10.0.0.1:8786) instead of a local cluster."),
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="Fit again the lenses that failed in an earlier run."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Fit every lens in LENS_DIR on a Dask cluster and collect a catalogue; run it again to resume."""
+    from tinylens.survey.runner import run_survey
+
+    if workers is not None and scheduler is not None:
+        raise TinyLensError("Give either --workers (a local cluster) or --scheduler (an existing one), not both.")
+    start = time.perf_counter()
+    frame = run_survey(lens_dir, config, out, workers=DEFAULT_WORKERS if workers is None else workers,
+                       scheduler=scheduler, progress=not quiet, retry_failed=retry_failed)
+    console.print(summary_line(frame, out.expanduser().resolve(), time.perf_counter() - start), soft_wrap=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``survey`` command to ``app``."""
+    app.command("survey")(survey)

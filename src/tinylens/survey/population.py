@@ -1,0 +1,385 @@
+"""A CSST-like mock population of galaxy-galaxy strong lenses (the paper's section 3.1).
+
+Each lens is an SIE + external shear deflector with a de Vaucouleurs (Sersic ``n = 4``) lens
+galaxy and an elliptical Sersic source, simulated with :func:`tinylens.simulate.simulate_images`
+(``nsub = 8``), convolved with a Gaussian or Moffat PSF and given sky + Poisson noise::
+
+    from tinylens.survey.population import simulate_population
+    truth = simulate_population(100, "mocks", seed=1)
+
+writes ``mocks/lens_00000/{image,noise,psf}.fits`` and ``truth.json`` per lens,
+``mocks/truth.csv`` / ``truth.parquet`` (one row per lens, columns named like tinylens fit
+outputs: ``lens_mass.0.theta_E``, ``lens_mass.0.q``, ``source.mag``, ...), ``population.json``
+(the options) and ``template.yaml`` (Table 1 priors) for ``tinylens survey``.
+
+**Signal-to-noise.** As in the paper's Figure 1, ``arc_snr_max`` is the *maximum* per-pixel SNR
+of the lensed arc: ``max_p S_p / sigma_p`` with ``S`` the noise-free, PSF-convolved lensed
+source and ``sigma`` the written noise map (sky + Poisson noise of lens and source light). For
+each lens a target SNR is drawn log-uniformly in ``snr_range`` and the source amplitude is
+solved for it exactly; the source magnitude follows. ``arc_snr_total`` (auxiliary) is
+``sum S / sqrt(sum sigma^2)`` over the pixels with ``S > sigma``.
+
+**Strong lensing.** The source centre is drawn uniformly within ``source_offset_max x theta_E``
+of the lens centre and redrawn until it has at least two images (counted by mapping a fine grid
+of image-plane triangles to the source plane, :func:`count_images`).
+
+Lens ``i`` uses its own random stream (``SeedSequence(seed).spawn``), so a lens does not depend
+on how many were simulated; the same seed and options give identical files (at the same JAX
+precision: float32 by default).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import warnings
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+import yaml
+from scipy import ndimage, optimize
+
+from tinylens.errors import ConfigError
+from tinylens.forward import ray_shoot
+from tinylens.profiles.ellipticity import e1e2_to_qphi, qphi_to_e1e2, shear_to_polar
+from tinylens.profiles.light.sersic import total_flux
+from tinylens.results.derived import magnitude
+from tinylens.results.tables import ensure_writable, write_atomic, write_csv, write_json
+from tinylens.simulate import add_noise, gaussian_psf, model_spec_from_truth, moffat_psf, simulate_images
+
+__all__ = ["PopulationOptions", "simulate_population", "draw_lens", "simulate_lens", "count_images", "lens_name"]
+
+COMPONENTS: dict[str, list[str]] = {
+    "lens_mass_list": ["SIE", "SHEAR"],
+    "lens_light_list": ["Sersic"],
+    "source_light_list": ["Sersic"],
+}
+LABELS = {"lens_mass": ("lens_mass.0", "lens_mass.1"), "lens_light": ("lens_light.0",), "source_light": ("source_light.0",)}
+FILES = ("image.fits", "noise.fits", "psf.fits", "truth.json")
+
+
+@dataclass(frozen=True)
+class PopulationOptions:
+    """Observation set-up and parameter distributions (angles uniform; ranges uniform unless noted).
+
+    Image units are e-/s; ``zeropoint`` (AB mag of 1 e-/s) and ``sky_sigma`` / ``exposure_time``
+    are CSST g-band-like (2 x 150 s, sky ~22.5 mag/arcsec^2, read noise 5 e-).
+    """
+
+    pixel_scale: float = 0.074
+    size: int = 100
+    psf_type: str = "gaussian"
+    psf_fwhm: float = 0.15
+    psf_size: int = 21
+    moffat_beta: float = 3.0
+    exposure_time: float = 300.0
+    sky_sigma: float = 0.03
+    zeropoint: float = 25.7
+    nsub: int = 8
+    fit_nsub: int = 4
+    #: Maximum per-pixel arc SNR, drawn log-uniformly.
+    snr_range: tuple[float, float] = (5.0, 50.0)
+    theta_E_range: tuple[float, float] = (0.5, 2.0)
+    lens_q_range: tuple[float, float] = (0.5, 1.0)
+    lens_center_sigma: float = 0.05
+    shear_max: float = 0.05
+    #: Lens light: q and angle scatter about the mass's; apparent magnitude; half-light radius.
+    lens_light_q_sigma: float = 0.05
+    lens_light_phi_sigma_deg: float = 10.0
+    lens_mag_range: tuple[float, float] = (20.0, 23.5)
+    lens_re_range: tuple[float, float] = (0.5, 2.5)
+    source_re_range: tuple[float, float] = (0.1, 0.5)
+    source_n_range: tuple[float, float] = (0.5, 2.5)
+    source_q_range: tuple[float, float] = (0.4, 1.0)
+    #: Largest source offset from the lens centre, in units of theta_E.
+    source_offset_max: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.psf_type not in ("gaussian", "moffat"):
+            raise ConfigError(f"psf_type must be 'gaussian' or 'moffat', got {self.psf_type!r}")
+        if self.psf_size < 1 or self.psf_size % 2 == 0:
+            raise ConfigError(f"psf_size must be a positive odd number of pixels, got {self.psf_size}")
+        for name in ("pixel_scale", "psf_fwhm", "exposure_time", "sky_sigma", "source_offset_max"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
+        if self.size < 8 or self.nsub < 1 or self.fit_nsub < 1:
+            raise ConfigError("size must be >= 8 pixels and nsub, fit_nsub >= 1")
+        for f in dataclasses.fields(self):
+            if f.name.endswith("_range"):
+                lo, hi = getattr(self, f.name)
+                if not 0 < lo <= hi:
+                    raise ConfigError(f"{f.name} must be (low, high) with 0 < low <= high, got {(lo, hi)}")
+
+    @classmethod
+    def from_kwargs(cls, **options: Any) -> PopulationOptions:
+        """Options by name; an unknown name is a ConfigError listing the known ones."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise ConfigError(f"unknown population option(s) {unknown}; known: {', '.join(sorted(known))}")
+        ranges = {k: tuple(float(x) for x in v) for k, v in options.items() if k.endswith("_range")}
+        return cls(**{**options, **ranges})
+
+
+def lens_name(index: int, n: int) -> str:
+    """Folder name of lens ``index`` of ``n``: zero-padded so names sort in order."""
+    return f"lens_{index:0{max(5, len(str(n - 1)))}d}"
+
+
+def make_psf(opts: PopulationOptions) -> np.ndarray:
+    """The population's PSF kernel (unit sum)."""
+    if opts.psf_type == "moffat":
+        return moffat_psf(opts.psf_fwhm, opts.pixel_scale, opts.psf_size, beta=opts.moffat_beta)
+    return gaussian_psf(opts.psf_fwhm, opts.pixel_scale, opts.psf_size)
+
+
+# -- parameters -------------------------------------------------------------------------------
+def _uniform(rng: np.random.Generator, bounds: tuple[float, float]) -> float:
+    return float(rng.uniform(*bounds))
+
+
+def _e1e2(q: float, phi_rad: float) -> tuple[float, float]:
+    e1, e2 = qphi_to_e1e2(q, phi_rad)
+    return float(e1), float(e2)
+
+
+def sersic_flux(ie: float, r_sersic: float, n_sersic: float, pixel_scale: float) -> float:
+    """Total flux (data units) of a Sersic of amplitude ``ie`` per pixel (derived.py's convention)."""
+    unit = total_flux({"R_sersic": jnp.asarray(r_sersic), "n_sersic": jnp.asarray(n_sersic)})
+    return float(ie * float(unit[0]) / pixel_scale**2)
+
+
+def draw_lens(rng: np.random.Generator, opts: PopulationOptions) -> dict[str, list[dict[str, float]]]:
+    """True parameters of one lens, the source at the origin and both amplitudes to be set."""
+    theta_e = _uniform(rng, opts.theta_E_range)
+    q, phi = _uniform(rng, opts.lens_q_range), rng.uniform(0, np.pi)
+    cx, cy = (float(v) for v in rng.normal(0.0, opts.lens_center_sigma, 2))
+    gamma, phi_g = rng.uniform(0, opts.shear_max), rng.uniform(0, np.pi)
+    g1, g2 = gamma * np.cos(2 * phi_g), gamma * np.sin(2 * phi_g)
+    q_l = float(np.clip(q + rng.normal(0, opts.lens_light_q_sigma), 0.3, 1.0))
+    phi_l = phi + np.radians(rng.normal(0, opts.lens_light_phi_sigma_deg))
+    re_l, mag_l = _uniform(rng, opts.lens_re_range), _uniform(rng, opts.lens_mag_range)
+    ie_l = 10 ** (-0.4 * (mag_l - opts.zeropoint)) / sersic_flux(1.0, re_l, 4.0, opts.pixel_scale)
+    q_s, phi_s = _uniform(rng, opts.source_q_range), rng.uniform(0, np.pi)
+    e1, e2 = _e1e2(q, phi)
+    le1, le2 = _e1e2(q_l, phi_l)
+    se1, se2 = _e1e2(q_s, phi_s)
+    return {
+        "lens_mass": [
+            {"theta_E": theta_e, "e1": e1, "e2": e2, "center_x": cx, "center_y": cy},
+            {"gamma1": float(g1), "gamma2": float(g2)},
+        ],
+        "lens_light": [
+            {"R_sersic": re_l, "n_sersic": 4.0, "e1": le1, "e2": le2, "center_x": cx, "center_y": cy, "Ie": float(ie_l)}
+        ],
+        "source_light": [
+            {"R_sersic": _uniform(rng, opts.source_re_range), "n_sersic": _uniform(rng, opts.source_n_range),
+             "e1": se1, "e2": se2, "center_x": cx, "center_y": cy, "Ie": 1.0}
+        ],
+    }
+
+
+def count_images(truth: Mapping[str, Any], beta: tuple[float, float], step: float | None = None) -> int:
+    """Number of images of the source-plane point ``beta`` under ``truth['lens_mass']``.
+
+    A square grid (radius ``3 theta_E``, ``step`` default ``theta_E / 100``) is split into
+    triangles, each mapped to the source plane by its vertices; triangles containing ``beta`` are
+    grouped into connected regions, one per image. Cells next to the singular SIE centre are
+    skipped (they map across the whole pseudo-caustic).
+    """
+    sie = truth["lens_mass"][0]
+    theta_e, cx, cy = sie["theta_E"], sie["center_x"], sie["center_y"]
+    n_grid = 601 if step is None else int(round(6 * theta_e / step)) + 1
+    g = np.linspace(-3 * theta_e, 3 * theta_e, n_grid)  # a fixed shape: JAX's eager ops compile once
+    step = g[1] - g[0]
+    xx, yy = np.meshgrid(cx + g, cy + g)
+    spec, _ = model_spec_from_truth(COMPONENTS, truth)
+    bx, by = (np.asarray(v, dtype=float) - b for v, b in zip(ray_shoot(spec, jnp.zeros(0), jnp.asarray(xx), jnp.asarray(yy)), beta))
+    corners = [(bx[:-1, :-1], by[:-1, :-1]), (bx[:-1, 1:], by[:-1, 1:]), (bx[1:, :-1], by[1:, :-1]), (bx[1:, 1:], by[1:, 1:])]
+    hit = _contains_origin(*corners[0], *corners[1], *corners[2]) | _contains_origin(*corners[3], *corners[2], *corners[1])
+    r_cell = np.hypot(xx[:-1, :-1] + step / 2 - cx, yy[:-1, :-1] + step / 2 - cy)
+    hit &= r_cell > 3 * step
+    return int(ndimage.label(hit, structure=np.ones((3, 3)))[1])
+
+
+def _contains_origin(x1, y1, x2, y2, x3, y3) -> np.ndarray:
+    """Whether each triangle (vertices relative to the point) contains the origin."""
+    d1 = x1 * y2 - x2 * y1
+    d2 = x2 * y3 - x3 * y2
+    d3 = x3 * y1 - x1 * y3
+    return ((d1 >= 0) & (d2 >= 0) & (d3 >= 0)) | ((d1 <= 0) & (d2 <= 0) & (d3 <= 0))
+
+
+def place_source(rng: np.random.Generator, truth: dict[str, Any], opts: PopulationOptions, tries: int = 200) -> int:
+    """Move the source (in place) to a random multiply imaged position; return its image count."""
+    sie = truth["lens_mass"][0]
+    radius = opts.source_offset_max * sie["theta_E"]
+    for _ in range(tries):
+        r, a = radius * np.sqrt(rng.uniform()), rng.uniform(0, 2 * np.pi)
+        beta = (sie["center_x"] + r * np.cos(a), sie["center_y"] + r * np.sin(a))
+        n_images = count_images(truth, beta)
+        if n_images >= 2:
+            truth["source_light"][0].update(center_x=float(beta[0]), center_y=float(beta[1]))
+            return n_images
+        radius *= 0.9
+    raise RuntimeError(f"no multiply imaged source position found in {tries} tries: {truth['lens_mass']}")
+
+
+# -- images and SNR ---------------------------------------------------------------------------
+def arc_snr(arc: np.ndarray, lens: np.ndarray, opts: PopulationOptions) -> tuple[float, float]:
+    """``(max, total)`` SNR of the arc ``arc`` on top of ``lens`` (see the module docstring)."""
+    sigma = noise_sigma(arc + lens, opts)
+    snr = arc / sigma
+    used = snr > 1
+    total = float(arc[used].sum() / np.sqrt((sigma[used] ** 2).sum())) if used.any() else 0.0
+    return float(snr.max()), total
+
+
+def noise_sigma(image: np.ndarray, opts: PopulationOptions) -> np.ndarray:
+    """The 1-sigma noise map :func:`tinylens.simulate.add_noise` gives ``image``."""
+    return np.sqrt(opts.sky_sigma**2 + np.clip(image, 0, None) / opts.exposure_time)
+
+
+def source_scale(arc: np.ndarray, lens: np.ndarray, target: float, opts: PopulationOptions) -> float:
+    """Factor ``s`` such that the arc ``s * arc`` has maximum per-pixel SNR ``target``."""
+    f = lambda log_s: np.log(arc_snr(np.exp(log_s) * arc, lens, opts)[0] / target)
+    lo, hi = -30.0, 30.0
+    return float(np.exp(optimize.brentq(f, lo, hi, xtol=1e-10)))
+
+
+def simulate_lens(rng: np.random.Generator, opts: PopulationOptions, psf: np.ndarray) -> dict[str, Any]:
+    """One lens: true parameters, noisy image, noise map and derived truth quantities."""
+    # Eagerly, op by op: jitted pieces (the Sersic b_n loop) would otherwise be recompiled for
+    # every lens (~1 s each); the values are identical.
+    with jax.disable_jit():
+        return _simulate_lens(rng, opts, psf)
+
+
+def _simulate_lens(rng: np.random.Generator, opts: PopulationOptions, psf: np.ndarray) -> dict[str, Any]:
+    truth = draw_lens(rng, opts)
+    n_images = place_source(rng, truth, opts)
+    target = float(np.exp(rng.uniform(*np.log(opts.snr_range))))
+    shape = (opts.size, opts.size)
+    parts = simulate_images(COMPONENTS, truth, shape, opts.pixel_scale, psf, nsub=opts.nsub)
+    lens, unit_arc = parts["lens_light"], parts["lensed_source"]
+    scale = source_scale(unit_arc, lens, target, opts)
+    truth["source_light"][0]["Ie"] = scale
+    arc = scale * unit_arc
+    model = lens + arc
+    noise_rng = np.random.default_rng(rng.integers(2**63))
+    image, noise = add_noise(model, opts.sky_sigma, exposure_time=opts.exposure_time, rng=noise_rng)
+    snr_max, snr_total = arc_snr(arc, lens, opts)
+    src_only = {"lens_mass_list": COMPONENTS["lens_mass_list"], "source_light_list": COMPONENTS["source_light_list"]}
+    src_truth = {"lens_mass": truth["lens_mass"], "source_light": truth["source_light"]}
+    lensed_flux = float(simulate_images(src_only, src_truth, shape, opts.pixel_scale, np.ones((1, 1)), nsub=opts.nsub)["lensed_source"].sum())
+    derived = derived_truth(truth, opts, lensed_flux)
+    derived.update(arc_snr_max=snr_max, arc_snr_total=snr_total, lens_snr_max=float((lens / noise).max()), n_images=n_images)
+    return {"truth": truth, "derived": derived, "image": image, "noise": noise, "model": model}
+
+
+def derived_truth(truth: Mapping[str, Any], opts: PopulationOptions, lensed_flux: float) -> dict[str, float]:
+    """Shapes, shear, fluxes and magnitudes named as :mod:`tinylens.results.derived` names them."""
+    out: dict[str, float] = {}
+    for kind, labels in LABELS.items():
+        for label, comp in zip(labels, truth[kind]):
+            if "e1" in comp:
+                q, phi = e1e2_to_qphi(comp["e1"], comp["e2"])
+                out[f"{label}.q"], out[f"{label}.phi_deg"] = float(q), float(np.degrees(phi))
+            if "gamma1" in comp:
+                g, phi = shear_to_polar(comp["gamma1"], comp["gamma2"])
+                out[f"{label}.gamma_ext"], out[f"{label}.phi_ext_deg"] = float(g), float(np.degrees(phi))
+            if "Ie" in comp:
+                out[f"{label}.flux"] = sersic_flux(comp["Ie"], comp["R_sersic"], comp["n_sersic"], opts.pixel_scale)
+                out[f"{label}.mag"] = float(magnitude(out[f"{label}.flux"], opts.zeropoint))
+    out["source.flux"] = out["source_light.0.flux"]
+    out["source.mag"] = out["source_light.0.mag"]
+    out["source.magnification"] = lensed_flux / out["source.flux"]
+    return out
+
+
+def flat_params(truth: Mapping[str, Any]) -> dict[str, float]:
+    """``{'lens_mass.0.theta_E': ..., ...}``: every true parameter keyed like fitted ones."""
+    return {f"{kind}.{i}.{name}": float(v) for kind, comps in truth.items() for i, c in enumerate(comps) for name, v in c.items()}
+
+
+# -- files ------------------------------------------------------------------------------------
+def template_config(opts: PopulationOptions) -> dict[str, Any]:
+    """TinyLensGpu-schema config with Table 1 priors; data paths are the per-lens file names."""
+    from tinylens.cli.demo import demo_config
+
+    config = demo_config()
+    config["dataset"].update(pixel_scale=opts.pixel_scale, nsub=opts.fit_nsub, zeropoint=opts.zeropoint)
+    return config
+
+
+def write_lens(folder: Path, lens: Mapping[str, Any], psf: np.ndarray, opts: PopulationOptions, meta: Mapping[str, Any]) -> None:
+    """image.fits, noise.fits, psf.fits and truth.json of one lens (each written atomically)."""
+    from tinylens.data.fits_io import write_fits_image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    header = {"BUNIT": "e-/s", "PIXSCALE": opts.pixel_scale, "MAGZP": opts.zeropoint, "EXPTIME": opts.exposure_time}
+    write_fits_image(folder / "image.fits", lens["image"], header)
+    write_fits_image(folder / "noise.fits", lens["noise"], header)
+    write_fits_image(folder / "psf.fits", psf)
+    write_json(folder / "truth.json", {**meta, "params": flat_params(lens["truth"]), "derived": lens["derived"],
+                                       "components": lens["truth"]})
+
+
+def _stale_folders(outdir: Path, names: Iterable[str]) -> list[str]:
+    keep = set(names)
+    return sorted(p.name for p in outdir.glob("lens_*") if p.is_dir() and p.name not in keep)
+
+
+def simulate_population(
+    n: int, outdir: str | Path, seed: int = 0, progress: bool = False, **options: Any
+) -> pd.DataFrame:
+    """Simulate ``n`` lenses into ``outdir`` (see the module docstring); return the truth table.
+
+    ``options`` are :class:`PopulationOptions` fields (``pixel_scale``, ``size``, ``psf_type``,
+    ``psf_fwhm``, ``exposure_time``, ``sky_sigma``, ``zeropoint``, ``snr_range``, ...).
+    """
+    if int(n) < 1:
+        raise ConfigError(f"the number of lenses must be >= 1, got {n}")
+    n = int(n)
+    opts = PopulationOptions.from_kwargs(**options)
+    outdir = ensure_writable(Path(outdir))
+    psf = make_psf(opts)
+    names = [lens_name(i, n) for i in range(n)]
+    stale = _stale_folders(outdir, names)
+    if stale:
+        warnings.warn(f"{outdir} holds {len(stale)} lens folder(s) not in this population (e.g. {stale[0]}); "
+                      "they are not listed in truth.csv", stacklevel=2)
+    meta = {"seed": int(seed), "observation": dataclasses.asdict(opts)}
+    rows = []
+    streams = np.random.SeedSequence(int(seed)).spawn(n)
+    for name, stream in _progress(list(zip(names, streams)), progress, "Simulating lenses"):
+        lens = simulate_lens(np.random.default_rng(stream), opts, psf)
+        write_lens(outdir / name, lens, psf, opts, {"lens_id": name, **meta})
+        rows.append({"lens_id": name, **flat_params(lens["truth"]), **lens["derived"]})
+    table = pd.DataFrame(rows)
+    write_csv(outdir / "truth.csv", table)
+    write_atomic(outdir / "truth.parquet", lambda tmp: table.to_parquet(tmp, index=False))
+    write_json(outdir / "population.json", {"n": n, **meta, "snr": "arc_snr_max = max over pixels of the noise-free "
+                                            "lensed source / the noise map (paper, Figure 1)"})
+    header = ("# tinylens simulate-population: Table 1 priors (Cao et al., TinyLensGPU). The data paths\n"
+              "# are the file names inside each lens folder. Fit all lenses with:\n"
+              f"#   tinylens survey {outdir} --config {outdir / 'template.yaml'} --out RESULTS\n")
+    text = header + yaml.safe_dump(template_config(opts), sort_keys=False, default_flow_style=None)
+    write_atomic(outdir / "template.yaml", lambda tmp: tmp.write_text(text))
+    return table
+
+
+def _progress(items: list, enabled: bool, description: str) -> Iterable:
+    if not enabled:
+        return items
+    from rich.progress import track
+
+    from tinylens.cli.common import console
+
+    return track(items, description=description, console=console)

@@ -1,0 +1,472 @@
+"""Model every lens in a folder on a Dask cluster, resumably, into one catalogue.
+
+>>> from tinylens.survey.runner import run_survey
+>>> catalog = run_survey("lenses/", "template.yaml", "survey_out", workers=4)
+
+``lens_dir`` holds one folder per lens (``image.fits``, ``noise.fits``, ``psf.fits`` and
+optionally ``mask.fits``); the folder name is the ``lens_id``. Each lens is fitted with
+:func:`tinylens.fit` and the template's settings, its outputs going to
+``out/lenses/<lens_id>/``. Each task returns one flat row (see :func:`flat_row`), also written
+as ``row.json`` next to the fit's ``result.json``; ``out/catalog.parquet`` and
+``out/catalog.csv`` hold one row per lens and are rewritten as results arrive.
+
+Started again on the same ``out``, a survey skips the lenses that are done, resumes the ones
+that were interrupted (from their nested-sampling checkpoint) and, unless ``retry_failed``,
+keeps the rows of lenses that failed. A worker that dies loses nothing: Dask reruns its lens
+on another worker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import os
+import time
+import warnings
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from tinylens.errors import ConfigError, DataError, TinyLensError
+
+#: Files of a lens folder, by the ``dataset`` key they fill in.
+LENS_FILES: dict[str, str] = {"data_path": "image.fits", "noise_path": "noise.fits", "psf_path": "psf.fits"}
+#: Optional per-lens mask; when present it becomes ``dataset.mask_path``.
+MASK_FILE = "mask.fits"
+#: Per-lens output folder under ``out`` and the row file inside it.
+LENSES_DIR = "lenses"
+ROW_FILE = "row.json"
+RESULT_FILE = "result.json"
+CHECKPOINT_FILES = ("checkpoint.hdf5", "checkpoint.hdf5.fingerprint")
+CATALOG_PARQUET = "catalog.parquet"
+CATALOG_CSV = "catalog.csv"
+
+#: Reruns of a task that raised an unexpected error (a lens's own bad data fails at once).
+RETRIES = 2
+#: The catalogue is rewritten after this many new rows, or this many seconds, and at the end.
+FLUSH_EVERY = 10
+FLUSH_SECONDS = 60.0
+#: Tasks submitted at a time: at least this many (a few kB each), and a few per worker thread;
+#: bounds what the client and scheduler hold for very large surveys.
+MIN_IN_FLIGHT = 1000
+IN_FLIGHT_PER_THREAD = 2
+#: Longest failure reason kept in a row.
+MAX_REASON = 500
+
+#: Row suffix -> (statistic, index) in a ``result.json`` entry; ``None``: the value itself.
+STATISTICS: dict[str, tuple[str, int | None]] = {
+    "median": ("median", None),
+    "lo68": ("interval_68", 0),
+    "hi68": ("interval_68", 1),
+    "lo997": ("interval_997", 0),
+    "hi997": ("interval_997", 1),
+}
+SCALARS = ("log_evidence", "n_likelihood_evals", "wall_time_s")
+ID_COLUMNS = ("lens_id", "status", "reason")
+
+
+@dataclass(frozen=True)
+class Lens:
+    """A lens folder: its id (the folder name) and path."""
+
+    lens_id: str
+    folder: Path
+
+    def output(self, out: Path) -> Path:
+        """This lens's output folder under the survey's ``out``."""
+        return Path(out) / LENSES_DIR / self.lens_id
+
+
+# -- lenses and configs ---------------------------------------------------------------------
+def find_lenses(lens_dir: str | Path) -> list[Lens]:
+    """The lens folders directly under ``lens_dir`` (any holding one of :data:`LENS_FILES`), by name."""
+    root = Path(lens_dir).expanduser()
+    if not root.exists():
+        raise TinyLensError(f"Lens folder {root} does not exist. Give the folder that holds one sub-folder per lens.")
+    if not root.is_dir():
+        raise TinyLensError(f"{root} is a file; give the folder that holds one sub-folder per lens.")
+    names = set(LENS_FILES.values())
+    lenses = [
+        Lens(p.name, p.resolve())
+        for p in sorted(root.iterdir())
+        if p.is_dir() and not p.name.startswith(".") and any((p / n).exists() for n in names)
+    ]
+    if not lenses:
+        raise TinyLensError(
+            f"No lens folders found in {root}: each lens needs its own sub-folder holding "
+            f"{', '.join(LENS_FILES.values())} (and optionally {MASK_FILE})."
+        )
+    return lenses
+
+
+def load_template(path: str | Path) -> dict[str, Any]:
+    """The template YAML as a dict, its relative ``dataset.mask_path`` made absolute."""
+    from tinylens.config.loader import parse_yaml, read_text
+
+    path = Path(path).expanduser()
+    data = parse_yaml(read_text(path), path)
+    if not isinstance(data, dict):
+        raise ConfigError(f"The top level of template {path} must be a mapping with 'dataset', 'model_components', ...")
+    data = copy.deepcopy(data)
+    dataset = data.get("dataset")
+    if isinstance(dataset, dict) and isinstance(dataset.get("mask_path"), str):
+        mask = Path(dataset["mask_path"]).expanduser()
+        dataset["mask_path"] = str(mask if mask.is_absolute() else path.resolve().parent / mask)
+    return data
+
+
+def lens_config(template: Mapping[str, Any], lens: Lens, out: str | Path) -> dict[str, Any]:
+    """``template`` with ``lens``'s file paths and its output folder filled in (all absolute)."""
+    config = copy.deepcopy(dict(template))
+    dataset = config.get("dataset")
+    dataset = dict(dataset) if isinstance(dataset, Mapping) else {}
+    dataset.update({key: str(lens.folder / name) for key, name in LENS_FILES.items()})
+    if (lens.folder / MASK_FILE).exists():
+        dataset["mask_path"] = str(lens.folder / MASK_FILE)
+    config["dataset"] = dataset
+    output = config.get("output")
+    output = dict(output) if isinstance(output, Mapping) else {}
+    output["path"] = str(lens.output(Path(out).resolve()))
+    config["output"] = output
+    return config
+
+
+def check_template(template: Mapping[str, Any], lenses: list[Lens], out: str | Path, tries: int = 3) -> None:
+    """Load ``template`` against the first lenses: a :class:`ConfigError` is the template's and
+    is raised; a :class:`DataError` is one lens's (that lens will fail alone), so the next is tried."""
+    import tinylens
+
+    for lens in lenses[:tries]:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                tinylens.load(lens_config(template, lens, out))
+            return
+        except DataError:
+            continue
+        except ConfigError as exc:
+            raise ConfigError(f"The template does not work (checked with lens {lens.lens_id}): {exc}") from None
+
+
+# -- rows -------------------------------------------------------------------------------------
+def flat_row(lens_id: str, result: Mapping[str, Any]) -> dict[str, Any]:
+    """One catalogue row from a fit's ``result.json`` content (or ``FitResult.to_json()``).
+
+    For every free parameter and derived quantity ``<name>``: ``<name>_median``, ``_lo68``,
+    ``_hi68``, ``_lo997``, ``_hi997``; then ``log_evidence``, ``n_likelihood_evals``,
+    ``wall_time_s``.
+    """
+    stats = {
+        name: {"median": result["median"][name], "interval_68": result["interval_68"][name],
+               "interval_997": result["interval_997"][name]}
+        for name in result["median"]
+    }
+    stats.update(result.get("derived") or {})
+    row: dict[str, Any] = {"lens_id": lens_id, "status": "ok", "reason": ""}
+    for name, entry in stats.items():
+        for suffix, (key, index) in STATISTICS.items():
+            value = entry.get(key)
+            if index is not None:
+                value = value[index] if value is not None else None
+            row[f"{name}_{suffix}"] = _number(value)
+    for key in SCALARS:
+        row[key] = _number(result.get(key))
+    return row
+
+
+def _number(value: Any) -> float | int | None:
+    """A JSON number (``None`` for a missing value)."""
+    if value is None:
+        return None
+    return int(value) if isinstance(value, int) and not isinstance(value, bool) else float(value)
+
+
+def failed_row(lens_id: str, reason: str) -> dict[str, Any]:
+    """The row of a lens that could not be fitted."""
+    return {"lens_id": lens_id, "status": "failed", "reason": reason}
+
+
+def describe_exception(exc: BaseException) -> str:
+    """A one-line reason: the message of a user error, ``Type: message`` otherwise."""
+    text = str(exc) if isinstance(exc, TinyLensError) else f"{type(exc).__name__}: {exc}"
+    text = " ".join(text.split()) or type(exc).__name__
+    return text if len(text) <= MAX_REASON else text[: MAX_REASON - 3] + "..."
+
+
+def write_row(folder: str | Path, row: Mapping[str, Any]) -> Path:
+    """Write ``row`` as ``folder/row.json`` atomically."""
+    from tinylens.results.tables import write_json
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    return write_json(folder / ROW_FILE, row)
+
+
+def fit_lens(lens_id: str, config: dict[str, Any], lens_out: str) -> dict[str, Any]:
+    """Fit one lens (the task a worker runs); write and return its row.
+
+    A user error in this lens's data or config gives a ``failed`` row. Any other error is
+    raised so that Dask retries the task; the lens's checkpoint is removed first, in case it is
+    what broke (a fit killed while writing it), so the retry starts afresh.
+    """
+    import tinylens
+
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = tinylens.fit(config, progress=False, output=lens_out)
+        row = flat_row(lens_id, result.to_json())
+        row["warnings"] = _warning_text(caught)
+    except TinyLensError as exc:
+        row = failed_row(lens_id, describe_exception(exc))
+    except Exception:
+        for name in CHECKPOINT_FILES:
+            (Path(lens_out) / name).unlink(missing_ok=True)
+        raise
+    write_row(lens_out, row)
+    return row
+
+
+def _warning_text(caught: list[warnings.WarningMessage]) -> str:
+    """Distinct warning messages as one line."""
+    texts = dict.fromkeys(" ".join(str(w.message).split()) for w in caught)
+    return "; ".join(texts)[:MAX_REASON]
+
+
+def read_rows(out: str | Path) -> dict[str, dict[str, Any]]:
+    """The rows in ``out/lenses/*/row.json``, by lens id (unreadable files are skipped)."""
+    rows = {}
+    for path in sorted((Path(out) / LENSES_DIR).glob(f"*/{ROW_FILE}")):
+        try:
+            row = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(row, dict) and row.get("status") in ("ok", "failed"):
+            rows[path.parent.name] = row
+    return rows
+
+
+def is_done(row: Mapping[str, Any] | None, lens_out: Path, retry_failed: bool = False) -> bool:
+    """Whether a lens needs no fit: ``ok`` with its ``result.json``, or ``failed`` (unless retried)."""
+    if row is None:
+        return False
+    if row.get("status") == "ok":
+        return (lens_out / RESULT_FILE).exists()
+    return row.get("status") == "failed" and not retry_failed
+
+
+def recover_rows(lenses: list[Lens], out: Path, rows: dict[str, dict[str, Any]]) -> None:
+    """Add rows for lenses whose fit finished (``result.json``) but whose row was never written."""
+    for lens in lenses:
+        result_path = lens.output(out) / RESULT_FILE
+        if lens.lens_id in rows or not result_path.exists():
+            continue  # a failed row next to an old result.json stays failed
+        try:
+            row = flat_row(lens.lens_id, json.loads(result_path.read_text()))
+        except (OSError, ValueError, KeyError, TypeError, IndexError):
+            continue  # not a result we can read: the lens is fitted again
+        rows[lens.lens_id] = row
+        write_row(lens.output(out), row)
+
+
+def plan(lenses: list[Lens], rows: Mapping[str, Mapping[str, Any]], out: Path, retry_failed: bool = False) -> list[Lens]:
+    """The lenses still to fit."""
+    return [lens for lens in lenses if not is_done(rows.get(lens.lens_id), lens.output(out), retry_failed)]
+
+
+# -- catalogue --------------------------------------------------------------------------------
+def catalog_frame(rows: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per lens, sorted by ``lens_id``: ids and status first, then the statistics."""
+    frame = pd.DataFrame([dict(rows[k], lens_id=k) for k in sorted(rows)])
+    if frame.empty:
+        return pd.DataFrame(columns=[*ID_COLUMNS, *SCALARS])
+    for column in (*ID_COLUMNS, *SCALARS):
+        if column not in frame:
+            frame[column] = None
+    frame["reason"] = frame["reason"].fillna("").astype(str)
+    if "warnings" in frame:
+        frame["warnings"] = frame["warnings"].fillna("").astype(str)
+    frame["n_likelihood_evals"] = pd.to_numeric(frame["n_likelihood_evals"]).astype("Int64")
+    stats = [c for c in frame.columns if c not in (*ID_COLUMNS, *SCALARS, "warnings")]
+    for column in [*stats, "log_evidence", "wall_time_s"]:
+        frame[column] = pd.to_numeric(frame[column]).astype(float)
+    extra = ["warnings"] if "warnings" in frame else []
+    return frame[[*ID_COLUMNS, *stats, *SCALARS, *extra]].reset_index(drop=True)
+
+
+def write_catalog(rows: Mapping[str, Mapping[str, Any]], out: str | Path) -> pd.DataFrame:
+    """Write ``catalog.parquet`` and ``catalog.csv`` in ``out`` atomically; return the frame."""
+    from tinylens.results.tables import write_atomic
+
+    frame = catalog_frame(rows)
+    out = Path(out)
+    write_atomic(out / CATALOG_PARQUET, lambda tmp: frame.to_parquet(tmp, index=False))
+    write_atomic(out / CATALOG_CSV, lambda tmp: frame.to_csv(tmp, index=False))
+    return frame
+
+
+# -- dask -------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def dask_client(workers: int = 2, scheduler: str | None = None) -> Iterator[Any]:
+    """A client of the scheduler at ``scheduler``, or of a new local cluster of ``workers``
+    single-threaded worker processes (closed on exit)."""
+    import logging
+
+    from distributed import Client, LocalCluster
+
+    if scheduler:
+        try:
+            client = Client(scheduler, timeout="30s")
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise TinyLensError(f"Cannot connect to the Dask scheduler at {scheduler}: {describe_exception(exc)}") from None
+        with client:
+            yield client
+        return
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                           dashboard_address=None, silence_logs=logging.ERROR)
+    with cluster, Client(cluster) as client:
+        yield client
+
+
+def _in_flight_limit(client: Any) -> int:
+    """How many tasks to keep submitted: a few per worker thread the scheduler knows of now."""
+    try:
+        threads = sum(w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values())
+    except Exception:  # an info call failing must not stop the survey
+        threads = 0
+    return max(MIN_IN_FLIGHT, IN_FLIGHT_PER_THREAD * threads)
+
+
+# -- progress ---------------------------------------------------------------------------------
+class SurveyProgress:
+    """A rich progress bar: lenses ok / failed / remaining, rate and ETA (nothing if disabled)."""
+
+    def __init__(self, total: int, done: list[Mapping[str, Any]], enabled: bool = True) -> None:
+        self.total = total
+        self.ok = sum(r.get("status") == "ok" for r in done)
+        self.failed = sum(r.get("status") == "failed" for r in done)
+        self._progress = None
+        if enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+            self._progress = Progress(
+                TextColumn("[bold]survey"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("{task.fields[counts]}"), TextColumn("{task.fields[rate]}"),
+                TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                console=Console(stderr=True), speed_estimate_period=3600.0,
+            )
+            self._task = self._progress.add_task("survey", total=total, completed=self.ok + self.failed,
+                                                 counts=self._counts(), rate="")
+        self._start = time.perf_counter()
+        self._new = 0
+
+    def _counts(self) -> str:
+        left = self.total - self.ok - self.failed
+        return f"[green]{self.ok} ok[/] [red]{self.failed} failed[/] {left} left"
+
+    def update(self, row: Mapping[str, Any]) -> None:
+        """Count a lens just finished."""
+        self.ok += row.get("status") == "ok"
+        self.failed += row.get("status") == "failed"
+        self._new += 1
+        if self._progress is not None:
+            per_hour = self._new / max(time.perf_counter() - self._start, 1e-9) * 3600
+            self._progress.update(self._task, advance=1, counts=self._counts(), rate=f"{per_hour:.3g} lenses/h")
+
+    def __enter__(self) -> SurveyProgress:
+        if self._progress is not None:
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+
+# -- the survey -------------------------------------------------------------------------------
+def _task_row(future: Any, lens: Lens, out: Path) -> dict[str, Any]:
+    """The row a finished task returned, or a ``failed`` row (written) for a task that errored
+    after its retries (or whose workers kept dying)."""
+    if future.status == "finished":
+        return future.result()
+    try:
+        exc = future.exception()
+    except Exception as err:  # e.g. the future was cancelled
+        exc = err
+    row = failed_row(lens.lens_id, describe_exception(exc))
+    write_row(lens.output(out), row)
+    return row
+
+
+def run_survey(
+    lens_dir: str | Path,
+    template: str | Path,
+    out: str | Path,
+    workers: int = 2,
+    scheduler: str | None = None,
+    progress: bool = True,
+    retry_failed: bool = False,
+) -> pd.DataFrame:
+    """Fit every lens folder in ``lens_dir`` with the ``template`` config; return the catalogue.
+
+    Runs on a new local Dask cluster of ``workers`` processes, or on the existing one at
+    ``scheduler`` (whose workers must see the same files). Lenses already done in ``out`` are
+    skipped; interrupted ones resume; failed ones are fitted again only with ``retry_failed``.
+    """
+    from distributed import as_completed
+
+    from tinylens.results.tables import ensure_writable
+
+    if scheduler is None and workers < 1:
+        raise TinyLensError(f"The number of workers must be at least 1; got {workers}.")
+    lenses = find_lenses(lens_dir)
+    config = load_template(template)
+    out = Path(out).expanduser().resolve()
+    rows = {k: v for k, v in read_rows(out).items() if k in {lens.lens_id for lens in lenses}}
+    todo = plan(lenses, rows, out, retry_failed)
+    if todo:
+        check_template(config, todo, out)
+    ensure_writable(out)
+    recover_rows(lenses, out, rows)
+    todo = plan(lenses, rows, out, retry_failed)
+    write_catalog(rows, out)
+    if not todo:
+        return catalog_frame(rows)
+    pending = {lens.lens_id for lens in todo}
+    done = [row for lens_id, row in rows.items() if lens_id not in pending]
+
+    queue = iter(todo)
+    flushed_at, unflushed = time.monotonic(), 0
+    with dask_client(workers, scheduler) as client, SurveyProgress(len(lenses), done, progress) as bar:
+        lens_of: dict[Any, Lens] = {}
+        running = as_completed()
+
+        def submit_more() -> None:
+            limit = _in_flight_limit(client)
+            while running.count() < limit and (lens := next(queue, None)) is not None:
+                future = client.submit(fit_lens, lens.lens_id, lens_config(config, lens, out),
+                                       str(lens.output(out)), pure=False, retries=RETRIES)
+                lens_of[future] = lens
+                running.add(future)
+
+        try:
+            submit_more()
+            for future in running:
+                lens = lens_of.pop(future)
+                row = _task_row(future, lens, out)
+                future.release()
+                bar.update(row)
+                rows[lens.lens_id] = row
+                unflushed += 1
+                if unflushed >= FLUSH_EVERY or time.monotonic() - flushed_at >= FLUSH_SECONDS:
+                    write_catalog(rows, out)
+                    flushed_at, unflushed = time.monotonic(), 0
+                submit_more()
+        finally:
+            frame = write_catalog(rows, out)
+    return frame
