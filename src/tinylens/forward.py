@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import jax.numpy as jnp
+import numpy as np
 
 from tinylens.config.model_spec import Component, ModelSpec
 from tinylens.numerics.convolution import KernelFFT, convolve_stack
@@ -87,12 +88,17 @@ def pixel_columns(spec: ModelSpec, theta: jnp.ndarray, groups: tuple[PixelGroup,
 
     The last two planes are the fixed-amplitude lens and source images.
     """
-    values = []
     dtype = theta.dtype
+    # All groups' points in one flat array: one evaluation of each profile for the whole image.
+    x = jnp.asarray(np.concatenate([g.x.ravel() for g in groups]), dtype)
+    y = jnp.asarray(np.concatenate([g.y.ravel() for g in groups]), dtype)
+    c = light_columns(spec, theta, x, y)
+    stack = jnp.concatenate([c.linear, c.fixed_lens[..., None], c.fixed_source[..., None]], axis=-1)
+    values, start = [], 0
     for g in groups:
-        c = light_columns(spec, theta, jnp.asarray(g.x, dtype), jnp.asarray(g.y, dtype))
-        stack = jnp.concatenate([c.linear, c.fixed_lens[..., None], c.fixed_source[..., None]], axis=-1)
-        values.append(jnp.mean(stack, axis=1))  # bin the nsub x nsub sub-pixels
+        part = stack[start : start + g.x.size].reshape(g.x.shape + stack.shape[-1:])
+        values.append(jnp.mean(part, axis=1))  # bin the nsub x nsub sub-pixels
+        start += g.x.size
     return scatter_to_image(shape, groups, tuple(values))
 
 

@@ -79,7 +79,8 @@ class Problem:
         self.max_chunk = min(self.max_chunk, 256) if on_cpu else self.max_chunk
         self.min_chunk = min(8, self.max_chunk) if on_cpu else self.max_chunk
         single = lambda t: lk.log_likelihood(self.spec, self.imaging, t, self.solver)
-        self._batch = jax.jit(lambda tb: jax.lax.map(single, tb, batch_size=min(vmap_size, tb.shape[0])))
+        # batch_size=None is a plain loop (no vmap inside), so lax.cond branches stay branches.
+        self._batch = jax.jit(lambda tb: jax.lax.map(single, tb, batch_size=None if vmap_size == 1 else min(vmap_size, tb.shape[0])))
 
     @cached_property
     def nsub_map(self) -> np.ndarray | int:

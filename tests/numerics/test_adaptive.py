@@ -47,5 +47,5 @@ def test_nsub_map_levels_and_groups():
     assert m[0, 0] == 1  # empty sky gets none
     assert set(np.unique(m)) <= {1, 2, 4, 8, 16}
     groups = groups_from_map(m, 0.05)
-    assert sorted(np.concatenate([g.index for g in groups])) == list(range(data.size))
+    assert sorted(np.concatenate([g.pixels(m.shape) for g in groups])) == list(range(data.size))
     assert all(g.x.shape[1] == lev**2 for g, lev in zip(groups, sorted(np.unique(m))))

@@ -36,7 +36,21 @@ def test_adaptive_groups_cover_each_pixel_once():
     high = np.zeros((6, 6), bool)
     high[2:4, 2:4] = True
     groups = adaptive_groups((6, 6), 0.1, 1, 4, high)
-    idx = np.concatenate([g.index for g in groups])
+    idx = np.concatenate([g.pixels((6, 6)) for g in groups])
     assert sorted(idx) == list(range(36))
     img = scatter_to_image((6, 6), groups, tuple(np.ones((len(g.index),)) * g.nsub for g in groups))
     assert np.asarray(img)[high].tolist() == [4] * 4 and (np.asarray(img)[~high] == 1).all()
+
+
+def test_padding_rows_are_discarded():
+    # 7 pixels at nsub 1: padded with copies to 16 points; the copies never reach the image
+    select = np.zeros((5, 5), bool)
+    select.flat[[0, 3, 7, 11, 12, 18, 24]] = True
+    (g,) = adaptive_groups((5, 5), 0.1, 1, 4, np.zeros((5, 5), bool), select)
+    assert g.x.size % 16 == 0 and len(g.index) > 7
+    assert sorted(g.pixels((5, 5))) == [0, 3, 7, 11, 12, 18, 24]
+    img = np.asarray(scatter_to_image((5, 5), (g,), (np.arange(len(g.index), dtype=float) + 1,)))
+    assert img.shape == (5, 5)
+    assert (img[select] > 0).all() and (img[~select] == 0).all()
+    # a group whose points are already a multiple of 16 gets no padding
+    assert len(pixel_group((5, 5), 0.1, 4).index) == 25

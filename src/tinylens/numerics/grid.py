@@ -36,7 +36,11 @@ class PixelGroup(NamedTuple):
     """Pixels evaluated with one supersampling factor.
 
     ``index`` holds flat indices into the image (row-major); ``x``/``y`` have shape
-    ``(len(index), nsub**2)``: the sub-pixel centres of each pixel.
+    ``(len(index), nsub**2)``: the sub-pixel centres of each pixel. Rows are added so that the
+    number of points is a multiple of :data:`PAD_POINTS`: copies of the first pixel whose index
+    is ``ny * nx`` (one past the image), which :func:`scatter_to_image` discards: XLA's CPU code vectorises an
+    elementwise loop only when its length is a multiple of the SIMD width, and runs up to five
+    times slower otherwise (measured on the SIE deflection of 28591 vs 28592 points).
     """
 
     index: np.ndarray
@@ -46,6 +50,14 @@ class PixelGroup(NamedTuple):
     @property
     def nsub(self) -> int:
         return int(round(np.sqrt(self.x.shape[1])))
+
+    def pixels(self, shape: tuple[int, int]) -> np.ndarray:
+        """The image pixels of the group (``index`` without the padding rows)."""
+        return self.index[self.index < shape[0] * shape[1]]
+
+
+#: The points of a :class:`PixelGroup` are padded to a multiple of this (16 float32 = one AVX-512 vector).
+PAD_POINTS = 16
 
 
 def pixel_group(
@@ -58,8 +70,11 @@ def pixel_group(
     index = np.flatnonzero(select.ravel())
     off = subpixel_offsets(nsub, pixel_scale)
     dx, dy = np.meshgrid(off, off)
-    x = xc.ravel()[index, None] + dx.ravel()[None, :]
-    y = yc.ravel()[index, None] + dy.ravel()[None, :]
+    n_pad = -len(index) % (PAD_POINTS // np.gcd(PAD_POINTS, nsub * nsub))  # rows * nsub^2 % PAD_POINTS == 0
+    rows = np.concatenate([index, np.full(n_pad, index[0] if len(index) else 0)])
+    x = xc.ravel()[rows, None] + dx.ravel()[None, :]
+    y = yc.ravel()[rows, None] + dy.ravel()[None, :]
+    index = np.concatenate([index, np.full(n_pad, shape[0] * shape[1])])
     return PixelGroup(index=index, x=x, y=y)
 
 
@@ -99,7 +114,8 @@ def scatter_to_image(
     Pixels that no group covers stay zero.
     """
     trailing = values[0].shape[1:]
-    flat = jnp.zeros((shape[0] * shape[1],) + trailing, dtype=jnp.asarray(values[0]).dtype)
+    n = shape[0] * shape[1]
+    flat = jnp.zeros((n + 1,) + trailing, dtype=jnp.asarray(values[0]).dtype)  # slot n: padding
     for g, v in zip(groups, values):
         flat = flat.at[g.index].set(v)
-    return flat.reshape(shape + trailing)
+    return flat[:n].reshape(shape + trailing)

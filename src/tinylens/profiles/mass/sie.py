@@ -25,6 +25,7 @@ from typing import Mapping
 import jax.numpy as jnp
 from jax import Array, lax
 
+from tinylens.numerics.fastmath import arctan
 from tinylens.profiles.ellipticity import clip_e1e2
 from tinylens.profiles.mass.epl import R_MIN, ellipse_geometry
 
@@ -53,13 +54,17 @@ def _deflection_real(x: Array, y: Array, p: Mapping[str, Array], c: Array) -> tu
     psi = jnp.sqrt(jnp.maximum(q * q * xr * xr + yr * yr, R_MIN**2))
     t = jnp.sqrt(1 - q * q)
     b = p["theta_E"] * jnp.sqrt(q) / t
-    axr = b * jnp.arctan(t * xr / psi)
+    axr = b * arctan(t * xr / psi)
     ayr = b * jnp.arctanh(t * yr / psi)
     return cp * axr - sp * ayr, sp * axr + cp * ayr
 
 
 def deflection(x: Array, y: Array, p: Mapping[str, Array]) -> tuple[Array, Array]:
-    """SIE deflection ``(alpha_x, alpha_y)`` at ``(x, y)``."""
+    """SIE deflection ``(alpha_x, alpha_y)`` at ``(x, y)``.
+
+    The branch is chosen by ``lax.cond`` on the (scalar) ellipticity, so only one form is
+    evaluated per parameter vector (under ``vmap`` both are, and a select picks one).
+    """
     e1, e2 = clip_e1e2(p["e1"], p["e2"])
     c2 = e1 * e1 + e2 * e2
     small = c2 < E_SERIES**2
@@ -67,6 +72,8 @@ def deflection(x: Array, y: Array, p: Mapping[str, Array]) -> tuple[Array, Array
     c = jnp.sqrt(jnp.where(small, 0.25, c2))
     p_real = dict(p, e1=jnp.where(small, 0.5, e1), e2=jnp.where(small, 0.0, e2))
     p_series = dict(p, e1=jnp.where(small, e1, 0.0), e2=jnp.where(small, e2, 0.0))
+    if jnp.ndim(small) == 0:
+        return lax.cond(small, lambda: _deflection_series(x, y, p_series), lambda: _deflection_real(x, y, p_real, c))
     ax_r, ay_r = _deflection_real(x, y, p_real, c)
     ax_s, ay_s = _deflection_series(x, y, p_series)
     return jnp.where(small, ax_s, ax_r), jnp.where(small, ay_s, ay_r)
