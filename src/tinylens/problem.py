@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -90,6 +91,11 @@ class Problem:
         if ss.mode == "uniform":
             return int(ss.nsub or d.nsub)
         return nsub_map(d.data, d.noise, d.mask, tuple(ss.levels), ss.tolerance)
+
+    def derive(self, *, spec: ModelSpec | None = None, imaging: lk.Imaging | None = None) -> Problem:
+        """A problem on the same data with another model ``spec`` (e.g. components removed, other
+        priors) or ``imaging`` (e.g. other pixel weights); the pipeline's stages are built so."""
+        return dataclasses.replace(self, spec=spec or self.spec, imaging=imaging or self.imaging)
 
     # -- parameters -------------------------------------------------------------------------
     @property

@@ -367,6 +367,26 @@ class Inference(StrictModel):
         return {} if value is None else value
 
 
+class Pipeline(StrictModel):
+    """The automated pipeline around the sampler (a tinylens key; see :mod:`tinylens.pipeline`).
+
+    With ``enabled`` (the default) a sampler run is preceded by: a fit of the lens light alone
+    (``lens_light``), a search for the arc in the lens-subtracted image that gives a first
+    Einstein radius (``arc``), and multi-start fits of mass and source; the sampler then works in
+    the priors truncated to a box around the best fit (``bounded``: ``n_sigma`` Laplace widths,
+    widened up to ``max_widen`` times if the posterior reaches an edge). ``enabled: false`` runs
+    the sampler alone over the full priors, as TinyLensGpu does.
+    """
+
+    enabled: bool = True
+    lens_light: bool = Field(True, description="stage 1: fit the lens light alone first")
+    arc: bool = Field(True, description="stage 2: start the mass at the arc's radius")
+    bounded: bool = Field(True, description="stage 4: sample in a box around the best fit")
+    n_sigma: PositiveFloat = Field(10.0, description="box half-width in Laplace standard deviations")
+    max_widen: int = Field(2, ge=0, description="how often the box may be widened")
+    arc_threshold: PositiveFloat = Field(3.0, description="significance (sigma) of arc pixels")
+
+
 class Figures(StrictModel):
     """File names of the result figures (inside ``output.path``)."""
 
@@ -407,5 +427,6 @@ class Config(StrictModel):
     dataset: Dataset = Field(description="data_path, noise_path, psf_path and pixel_scale")
     model_components: ModelComponents = Field(description="lens_mass_list, source_light_list, lens_light_list")
     inference: Inference = Field(default_factory=Inference)
+    pipeline: Pipeline = Field(default_factory=Pipeline)
     solver_type: Literal["nnls", "normal"] = "nnls"
     output: Output = Field(default_factory=Output)

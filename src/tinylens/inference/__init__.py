@@ -3,7 +3,8 @@
 >>> result = run_inference(problem)          # what config.inference asks for
 >>> result.samples, result.weights, result.log_evidence
 
-``config.inference.type`` is ``sampler`` (``method``: ``nautilus``, the default, or ``dynesty``)
+A sampler runs inside the automated pipeline (:mod:`tinylens.pipeline`) unless the config's
+``pipeline: {enabled: false}``. ``config.inference.type`` is ``sampler`` (``method``: ``nautilus``, the default, or ``dynesty``)
 or ``optimizer`` (``differential_evolution`` or ``lbfgs``). ``config.inference.settings``
 holds the method's settings; each runner documents its own and rejects unknown ones.
 """
@@ -93,6 +94,12 @@ def run_inference(
     module, func = target.split(":")
     runner = getattr(importlib.import_module(module), func)
     settings = dict(getattr(inf, "settings", None) or {})
+    pipeline = getattr(problem.config, "pipeline", None)
+    if kind == "sampler" and pipeline is not None and pipeline.enabled:
+        from tinylens.pipeline import run_pipeline
+
+        return run_pipeline(problem, runner, pipeline, progress=progress, checkpoint_dir=checkpoint_dir,
+                            sampler_settings=settings)
     return runner(problem, settings, progress=progress, checkpoint_dir=checkpoint_dir)
 
 

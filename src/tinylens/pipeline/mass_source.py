@@ -1,0 +1,94 @@
+"""Stage 3: fit mass and source, started where the arc says the lens is.
+
+Starting points combine the lens light of stage 1 with mass models whose Einstein radius is the
+arc's radius (times 0.85, 1 and 1.2) and whose ellipticity is the lens light's or zero. For each,
+the source is put where the arc pixels land on the source plane (their flux-weighted mean) with
+a size from their spread. Every start is optimised with the lens light held (mass and source
+free), then the best few with everything free.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jax.numpy as jnp
+import numpy as np
+
+from tinylens.forward import ray_shoot
+from tinylens.numerics.grid import pixel_coordinates
+from tinylens.pipeline.arc import Arc
+from tinylens.pipeline.optimize import Fit, Objective, best_of
+from tinylens.pipeline.params import free_indices, get_param, set_param
+
+THETA_E_FACTORS = (0.85, 1.0, 1.2)
+
+
+@dataclass
+class MassSourceResult:
+    fit: Fit
+    candidates: list[Fit]
+    n_evals: int
+
+
+def source_guess(problem, theta: np.ndarray, arc: Arc) -> tuple[float, float, float]:
+    """``(x, y, size)`` of the arc pixels mapped to the source plane by the mass in ``theta``."""
+    d = problem.dataset
+    x, y = pixel_coordinates(d.data.shape, d.pixel_scale)
+    sel = arc.mask & (d.data > 0)
+    if not sel.any():
+        return 0.0, 0.0, 0.1
+    w = d.data[sel]
+    bx, by = ray_shoot(problem.spec, jnp.asarray(theta, problem.dtype), jnp.asarray(x[sel], problem.dtype),
+                       jnp.asarray(y[sel], problem.dtype))
+    bx, by = np.asarray(bx, float), np.asarray(by, float)
+    mx, my = np.average(bx, weights=w), np.average(by, weights=w)
+    size = np.sqrt(np.average((bx - mx) ** 2 + (by - my) ** 2, weights=w))
+    return float(mx), float(my), float(max(size, 2 * d.pixel_scale))
+
+
+def starts(problem, theta_light: np.ndarray, arc: Arc, theta_E_guess: float) -> list[np.ndarray]:
+    """Starting vectors for the mass and source (see the module docstring)."""
+    spec = problem.spec
+    light = spec.lens_light[0] if spec.lens_light else None
+    shapes = [(0.0, 0.0)]
+    if light is not None:
+        e_light = (get_param(theta_light, light, "e1", 0.0), get_param(theta_light, light, "e2", 0.0))
+        if np.hypot(*e_light) > 0.02:
+            shapes.insert(0, e_light)
+    out = []
+    for factor in THETA_E_FACTORS:
+        for e1, e2 in shapes:
+            t = np.array(theta_light, dtype=float)
+            for comp in spec.lens_mass:
+                set_param(t, comp, "theta_E", theta_E_guess * factor, spec)
+                set_param(t, comp, "e1", e1, spec)
+                set_param(t, comp, "e2", e2, spec)
+                set_param(t, comp, "gamma1", 0.0, spec)
+                set_param(t, comp, "gamma2", 0.0, spec)
+                if light is not None:
+                    set_param(t, comp, "center_x", get_param(theta_light, light, "center_x", 0.0), spec)
+                    set_param(t, comp, "center_y", get_param(theta_light, light, "center_y", 0.0), spec)
+            sx, sy, size = source_guess(problem, t, arc)
+            for k, comp in enumerate(spec.source_light):
+                set_param(t, comp, "center_x", sx, spec)
+                set_param(t, comp, "center_y", sy, spec)
+                set_param(t, comp, "e1", 0.0, spec)
+                set_param(t, comp, "e2", 0.0, spec)
+                set_param(t, comp, "R_sersic", size * 2.0 ** (k - (len(spec.source_light) - 1) / 2), spec)
+                set_param(t, comp, "n_sersic", 1.0, spec)
+            out.append(t)
+    return out
+
+
+def fit_mass_source(objective: Objective, theta_light: np.ndarray, arc: Arc, theta_E_guess: float,
+                    n_joint: int = 2) -> MassSourceResult:
+    """Multi-start fit of mass and source, then of everything from the best ``n_joint`` starts."""
+    problem = objective.problem
+    spec = problem.spec
+    light_only = set(free_indices(spec.lens_light)) - set(free_indices(spec.lens_mass + spec.source_light))
+    held = [i for i in range(problem.ndim) if i not in light_only]
+    first = [objective.minimize(t, held) for t in starts(problem, theta_light, arc, theta_E_guess)]
+    ranked = sorted(first, key=lambda f: -f.log_post)[:n_joint]
+    joint = [objective.minimize(f.theta) for f in ranked]
+    n = sum(f.n_evals for f in first + joint)
+    return MassSourceResult(best_of(joint + first), first + joint, n)

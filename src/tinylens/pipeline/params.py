@@ -1,0 +1,43 @@
+"""Finding and setting free parameters by component and name (helpers for the pipeline stages)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from tinylens.config.model_spec import Component, ModelSpec
+
+
+def free_index(comp: Component, name: str) -> int | None:
+    """Index of ``comp``'s parameter ``name`` in the free vector (following links), or None."""
+    ref = comp.params.get(name)
+    return ref.index if ref is not None and ref.kind == "free" else None
+
+
+def free_indices(comps: Iterable[Component]) -> list[int]:
+    """Sorted free indices that any parameter of ``comps`` reads."""
+    out = {ref.index for c in comps for ref in c.params.values() if ref.kind == "free"}
+    out |= {c.amplitude.index for c in comps if c.amplitude is not None and c.amplitude.kind == "free"}
+    return sorted(out)
+
+
+def set_param(theta: np.ndarray, comp: Component, name: str, value: float, spec: ModelSpec) -> None:
+    """Set ``comp.name`` to ``value`` (clipped into its prior's support) if it is free."""
+    i = free_index(comp, name)
+    if i is not None:
+        lo, hi = spec.priors[i].bounds()
+        theta[i] = float(np.clip(value, lo + 1e-6 * (hi - lo), hi - 1e-6 * (hi - lo)))
+
+
+def get_param(theta: np.ndarray, comp: Component, name: str, default: float = np.nan) -> float:
+    """Value of ``comp.name``: the free entry of ``theta``, the constant, or ``default``."""
+    ref = comp.params.get(name)
+    if ref is None:
+        return default
+    return float(theta[ref.index]) if ref.kind == "free" else float(ref.value)
+
+
+def prior_middle(problem) -> np.ndarray:
+    """The prior median of every free parameter."""
+    return np.asarray(problem.prior_transform(np.full(problem.ndim, 0.5)), dtype=float)

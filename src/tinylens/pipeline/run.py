@@ -1,0 +1,178 @@
+"""The automated pipeline: staged fits that put the sampler where the lens is.
+
+1. **lens light** (:mod:`.lens_light`): the lens light alone, arc pixels masked;
+2. **arc** (:mod:`.arc`): the arc in the lens-subtracted image, hence a first Einstein radius;
+3. **mass + source** (:mod:`.mass_source`): multi-start L-BFGS fits seeded by stages 1 and 2;
+4. **sampling** in the priors truncated to a box around the best fit (:mod:`.box`), widened and
+   sampled again if the posterior reaches an edge of the box.
+
+Each stage can be switched off in the config's ``pipeline`` section; ``pipeline: {enabled:
+false}`` is a single plain run of the sampler over the full priors (TinyLensGpu's behaviour).
+Stages 1-3 are written to ``pipeline.json`` in the output folder, and reused when a fit of the
+same data and model is started again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tinylens.inference import InferenceResult
+from tinylens.inference.common import fingerprint
+from tinylens.pipeline import box as bx
+from tinylens.pipeline.arc import Arc, find_arc
+from tinylens.pipeline.lens_light import fit_lens_light, lens_center
+from tinylens.pipeline.mass_source import fit_mass_source
+from tinylens.pipeline.optimize import Objective
+from tinylens.pipeline.params import prior_middle
+
+STATE_FILE = "pipeline.json"
+
+
+def _say(progress: bool, text: str) -> None:
+    if progress:
+        from rich.console import Console
+
+        Console(stderr=True, highlight=False).print(f"[bold]pipeline[/] {text}")
+
+
+def _stage_fingerprint(problem, settings: Any) -> str:
+    return fingerprint(problem, pipeline=settings.model_dump() if hasattr(settings, "model_dump") else settings)
+
+
+def _load_state(path: Path | None, stamp: str) -> dict[str, Any] | None:
+    if path is None or not path.exists():
+        return None
+    try:
+        state = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return state if state.get("fingerprint") == stamp else None
+
+
+def optimise(objective: Objective, settings, progress: bool = False) -> dict[str, Any]:
+    """Stages 1-3: the best fit, the arc and the book-keeping (JSON-friendly)."""
+    problem = objective.problem
+    counts = {"n": 0}
+
+    def counter(n: int) -> None:
+        counts["n"] += n
+
+    objective.counter = counter
+    t0 = time.perf_counter()
+    theta = prior_middle(problem)
+    d = problem.dataset
+    stages: dict[str, Any] = {}
+    arc = None
+    if settings.lens_light and problem.spec.lens_light:
+        ll = fit_lens_light(problem, theta, counter=counter, threshold=settings.arc_threshold)
+        theta, arc = ll.fit.theta, ll.arc
+        stages["lens_light"] = {"log_likelihood": ll.fit.log_post, "n_evals": ll.n_evals,
+                                "time_s": time.perf_counter() - t0}
+        _say(progress, f"1/4 lens light fitted ({ll.n_evals} gradient calls, {time.perf_counter() - t0:.1f} s)")
+    if arc is None:  # no lens light: the data are the residual
+        arc = find_arc(d.data, d.noise, d.pixel_scale, lens_center(problem, theta), used=d.mask,
+                       threshold=settings.arc_threshold)
+    theta_E_guess = arc.theta_E if (settings.arc and arc.found) else _theta_E_middle(problem)
+    stages["arc"] = {**arc.summary(), "theta_E_start": theta_E_guess}
+    _say(progress, f"2/4 arc: {arc.n_pixels} pixels, theta_E ~ {theta_E_guess:.3f}\"" if arc.found else "2/4 no arc found")
+    t1 = time.perf_counter()
+    ms = fit_mass_source(objective, theta, arc, theta_E_guess)
+    stages["mass_source"] = {"log_posterior": ms.fit.log_post, "n_evals": ms.n_evals,
+                             "candidates": [c.log_post for c in ms.candidates], "time_s": time.perf_counter() - t1}
+    _say(progress, f"3/4 mass and source fitted: log P {ms.fit.log_post:.1f} ({time.perf_counter() - t1:.1f} s)")
+    return {"best": ms.fit.theta.tolist(), "stages": stages, "n_evals": counts["n"],
+            "arc_mask": np.flatnonzero(arc.mask.ravel()).tolist(), "time_s": time.perf_counter() - t0}
+
+
+def _theta_E_middle(problem) -> float:
+    """The prior median of the first mass component's theta_E (1 arcsec if it is not free)."""
+    from tinylens.pipeline.params import get_param
+
+    if not problem.spec.lens_mass:
+        return 1.0
+    return get_param(prior_middle(problem), problem.spec.lens_mass[0], "theta_E", 1.0)
+
+
+def arc_from_state(state: dict[str, Any], shape: tuple[int, int]) -> np.ndarray:
+    """The arc mask stored in a pipeline state."""
+    mask = np.zeros(shape[0] * shape[1], bool)
+    mask[np.asarray(state.get("arc_mask", []), dtype=int)] = True
+    return mask.reshape(shape)
+
+
+def _save_box(state: dict[str, Any], path: Path | None, lower: np.ndarray, upper: np.ndarray) -> None:
+    """Record the sampling box (so a restarted fit samples the same box, and resumes)."""
+    state["box"] = [[float(v) for v in lower], [float(v) for v in upper]]
+    if path is not None:
+        from tinylens.results.tables import write_json
+
+        write_json(path, state)
+
+
+def run_pipeline(problem, sampler, settings, *, progress: bool = True,
+                 checkpoint_dir: str | Path | None = None, sampler_settings: dict | None = None) -> InferenceResult:
+    """Stages 1-3, then ``sampler(problem, settings, ...)`` (a runner of :mod:`tinylens.inference`)
+    in the boxed priors, widened while the posterior crowds an edge."""
+    start = time.perf_counter()
+    state_path = Path(checkpoint_dir) / STATE_FILE if checkpoint_dir is not None else None
+    stamp = _stage_fingerprint(problem, settings)
+    state = _load_state(state_path, stamp)
+    objective = Objective(problem)
+    if state is None:
+        state = {"fingerprint": stamp, **optimise(objective, settings, progress)}
+    else:
+        _say(progress, "stages 1-3 reused from pipeline.json")
+    best = np.asarray(state["best"], dtype=float)
+    priors = problem.priors
+    if "box" in state:
+        lower, upper = (np.asarray(b, dtype=float) for b in state["box"])
+    elif settings.bounded:
+        hess = objective.hessian(best)
+        sigmas = bx.laplace_sigmas(hess)
+        widths = bx.half_widths(problem.param_names, priors, best, sigmas, settings.n_sigma)
+        lower, upper = bx.box_around(priors, best, widths)
+    else:
+        lower = np.array([p.support[0] for p in priors])
+        upper = np.array([p.support[1] for p in priors])
+    _save_box(state, state_path, lower, upper)
+    runs = []
+    n_stage = int(state["n_evals"])
+    while True:
+        boxed = problem.derive(spec=dataclasses.replace(problem.spec, priors=bx.boxed(priors, lower, upper)))
+        _say(progress, f"4/4 sampling in the box (run {len(runs) + 1})")
+        res = sampler(boxed, dict(sampler_settings or {}), progress=progress, checkpoint_dir=checkpoint_dir)
+        edges = bx.crowded_edges(res.samples, res.weights, priors, lower, upper) if settings.bounded else []
+        runs.append({"n_likelihood_evals": res.n_likelihood_evals, "wall_time_s": res.wall_time_s,
+                     "crowded": [f"{problem.param_names[i]}:{side}" for i, side in edges]})
+        if not edges or len(runs) > settings.max_widen:
+            break
+        _say(progress, "posterior reaches the box at " + ", ".join(runs[-1]["crowded"]) + ": widening")
+        lower, upper = bx.widen(lower, upper, best, edges, priors)
+        _save_box(state, state_path, lower, upper)
+    log_mass = bx.log_box_mass(priors, lower, upper)
+    info = dict(res.info)
+    info["pipeline"] = {
+        "stages": state["stages"],
+        "stage_gradient_evals": n_stage,
+        "best_fit": dict(zip(problem.param_names, map(float, best))),
+        "box": {n: [float(a), float(b)] for n, a, b in zip(problem.param_names, lower, upper)},
+        "log_box_prior_mass": log_mass,
+        "sampling_runs": runs,
+        "crowded_edges": runs[-1]["crowded"],
+        "stage_time_s": state["time_s"],
+        "arc_mask_pixels": len(state.get("arc_mask", [])),
+    }
+    return dataclasses.replace(
+        res,
+        log_evidence=None if res.log_evidence is None else float(res.log_evidence + log_mass),
+        n_likelihood_evals=int(sum(r["n_likelihood_evals"] for r in runs) + n_stage),
+        wall_time_s=time.perf_counter() - start,
+        converged=bool(res.converged and not runs[-1]["crowded"]),
+        info=info,
+    )

@@ -1,0 +1,158 @@
+"""Should a result be trusted? Flags computed from the posterior, the residuals and the model.
+
+Each flag is a named check with the number it is based on (``metrics``); ``trusted`` is false
+when any of :data:`CRITICAL` is raised. The checks:
+
+* ``unconverged``: the sampler said it did not converge;
+* ``prior_edge``: a parameter's posterior piles up (more than ``EDGE_MASS`` of the weight)
+  within ``EDGE_FRACTION`` of an edge of its prior's support (e.g. a source shrunk to the
+  smallest size allowed);
+* ``box_edge``: the pipeline's sampling box was too small even after widening;
+* ``multimodal``: a mass parameter's posterior has separated modes (:func:`separated_modes`);
+* ``unmodelled_flux``: the residual of the best fit still holds an arc-like structure
+  (:func:`tinylens.pipeline.arc.find_arc` on ``data - model``, at least ``UNMODELLED_MIN_PIXELS``
+  pixels and ``UNMODELLED_FRACTION`` of the arc);
+* ``arc_residuals``: reduced chi^2 on the arc pixels above ``1 + ARC_CHI2_SIGMAS sqrt(2 / N)``
+  and ``ARC_CHI2_MAX`` (not critical: real sources are not Sersic profiles);
+* ``not_multiply_imaged``: the best-fit source centre has fewer than two images (it sits outside
+  the caustics, so the "arc" is not lensed light);
+* ``no_arc``: the pipeline found no arc in the lens-subtracted data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from tinylens.lens_equation import count_images
+from tinylens.pipeline.arc import find_arc
+from tinylens.pipeline.params import get_param
+
+EDGE_FRACTION = 0.01
+EDGE_MASS = 0.05
+UNMODELLED_MIN_PIXELS = 12
+UNMODELLED_FRACTION = 0.1
+ARC_CHI2_SIGMAS = 5.0
+ARC_CHI2_MAX = 1.5
+CRITICAL = ("unconverged", "prior_edge", "box_edge", "multimodal", "unmodelled_flux", "not_multiply_imaged")
+
+
+def separated_modes(x: np.ndarray, w: np.ndarray, bins: int = 60, floor: float = 0.002, gap: int = 3) -> bool:
+    """Whether the weighted samples ``x`` fall into separate groups: between the 0.1% and 99.9%
+    quantiles, at least ``gap`` consecutive empty histogram bins between bins holding more than
+    ``floor`` of the weight."""
+    w = np.asarray(w, float) / np.sum(w)
+    order = np.argsort(x)
+    cum = np.cumsum(w[order])
+    lo, hi = x[order][np.searchsorted(cum, 0.001)], x[order][min(np.searchsorted(cum, 0.999), len(x) - 1)]
+    if not hi > lo:
+        return False
+    hist, _ = np.histogram(x, bins=bins, range=(lo, hi), weights=w)
+    full = np.flatnonzero(hist > floor)
+    if full.size < 2:
+        return False
+    empty_run = 0
+    for h in hist[full[0] : full[-1] + 1]:
+        empty_run = empty_run + 1 if h <= 1e-5 else 0
+        if empty_run >= gap:
+            return True
+    return False
+
+
+def edge_parameters(samples: np.ndarray, weights: np.ndarray, priors, names) -> list[str]:
+    """Parameters whose posterior crowds an edge of its prior's finite support."""
+    w = weights / weights.sum()
+    out = []
+    for i, (p, name) in enumerate(zip(priors, names)):
+        lo, hi = p.support
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            lo, hi = p.bounds()
+            if p.kind == "gaussian":  # a Gaussian's own tails are not edges; only its limits are
+                lo = p.lo if np.isfinite(p.lo) else -np.inf
+                hi = p.hi if np.isfinite(p.hi) else np.inf
+        width = (hi - lo) if np.isfinite(hi - lo) else np.ptp(samples[:, i]) or 1.0
+        x = samples[:, i]
+        near = (x < lo + EDGE_FRACTION * width) | (x > hi - EDGE_FRACTION * width)
+        if w[near].sum() > EDGE_MASS:
+            out.append(name)
+    return out
+
+
+def assess(problem, result, arc_mask: np.ndarray | None = None) -> dict[str, Any]:
+    """Flags, metrics and ``trusted`` for ``result`` (an :class:`~tinylens.inference.InferenceResult`)
+    of ``problem`` (with its original priors)."""
+    flags: dict[str, bool] = {}
+    metrics: dict[str, Any] = {}
+    names = problem.param_names
+    samples, weights = np.asarray(result.samples), np.asarray(result.weights)
+    best = np.asarray(result.max_likelihood, dtype=float)
+    flags["unconverged"] = not bool(result.converged)
+    multi_sample = len(samples) > 1
+    edges = edge_parameters(samples, weights, problem.priors, names) if multi_sample else []
+    metrics["prior_edge_parameters"] = edges
+    flags["prior_edge"] = bool(edges)
+    pipeline = (result.info or {}).get("pipeline") or {}
+    metrics["box_edge_parameters"] = list(pipeline.get("crowded_edges", []))
+    flags["box_edge"] = bool(metrics["box_edge_parameters"])
+    mass_names = [n for n in names if n.startswith("lens_mass.")]
+    modes = [n for n in mass_names if multi_sample and separated_modes(samples[:, names.index(n)], weights)]
+    metrics["multimodal_parameters"] = modes
+    flags["multimodal"] = bool(modes)
+
+    d = problem.dataset
+    images = problem.model_image(best)
+    resid = d.data - images["total"]
+    used = d.mask
+    chi = np.where(used, resid / d.noise, 0.0)
+    metrics["chi2_reduced"] = float((chi[used] ** 2).mean())
+    arc = arc_mask if arc_mask is not None else _arc_of(problem, best, images)
+    arc = arc & used
+    metrics["arc_pixels"] = int(arc.sum())
+    if arc.any():
+        n = int(arc.sum())
+        red = float((chi[arc] ** 2).mean())
+        metrics["arc_chi2_reduced"] = red
+        flags["arc_residuals"] = red > max(1 + ARC_CHI2_SIGMAS * np.sqrt(2 / n), ARC_CHI2_MAX)
+    else:
+        metrics["arc_chi2_reduced"] = None
+        flags["arc_residuals"] = False
+    center = _lens_center(problem, best)
+    left = find_arc(resid, d.noise, d.pixel_scale, center, used=used)
+    metrics["unmodelled_pixels"] = int(left.n_pixels)
+    flags["unmodelled_flux"] = left.n_pixels >= max(UNMODELLED_MIN_PIXELS, UNMODELLED_FRACTION * metrics["arc_pixels"])
+    flags["no_arc"] = bool(pipeline) and not (pipeline.get("stages", {}).get("arc", {}).get("found", True))
+    n_img = _n_images(problem, best, center)
+    metrics["n_images"] = n_img
+    flags["not_multiply_imaged"] = n_img is not None and n_img < 2
+    raised = [k for k, v in flags.items() if v]
+    return {"trusted": not any(flags[k] for k in CRITICAL if k in flags), "flags": raised,
+            "checks": flags, "metrics": metrics}
+
+
+def _lens_center(problem, theta) -> tuple[float, float]:
+    comps = problem.spec.lens_mass or problem.spec.lens_light
+    if not comps:
+        return (0.0, 0.0)
+    return (get_param(theta, comps[0], "center_x", 0.0), get_param(theta, comps[0], "center_y", 0.0))
+
+
+def _arc_of(problem, theta, images) -> np.ndarray:
+    """Arc pixels of the best fit: where the lensed source is significant."""
+    d = problem.dataset
+    return (images["lensed_source"] > 3 * d.noise) & d.mask
+
+
+def _n_images(problem, theta, center) -> int | None:
+    """Images of the (first) source centre under the best-fit mass; None without a source or theta_E."""
+    spec = problem.spec
+    if not spec.source_light or not spec.lens_mass:
+        return None
+    src = spec.source_light[0]
+    beta = (get_param(theta, src, "center_x"), get_param(theta, src, "center_y"))
+    theta_E = get_param(theta, spec.lens_mass[0], "theta_E")
+    if not (np.all(np.isfinite(beta)) and np.isfinite(theta_E) and theta_E > 0):
+        return None
+    return count_images(spec, np.asarray(theta, float).astype(np.float32) if problem.dtype != np.float64 else theta,
+                        beta, center, 3 * theta_E)

@@ -1,0 +1,58 @@
+"""The sampling box: Laplace widths, clipping, prior mass and crowded edges."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+
+from tinylens.pipeline import box as bx
+from tinylens.priors import Prior
+
+
+def test_laplace_sigmas_are_marginal_standard_deviations():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(4, 4))
+    cov = a @ a.T + 0.1 * np.eye(4)
+    np.testing.assert_allclose(bx.laplace_sigmas(np.linalg.inv(cov)), np.sqrt(np.diag(cov)), rtol=1e-8)
+
+
+def test_flat_direction_gives_infinite_width_and_ceiling():
+    h = np.diag([1e4, 0.0])
+    sig = bx.laplace_sigmas(h)
+    assert np.isclose(sig[0], 0.01) and np.isinf(sig[1])
+    priors = (Prior("uniform", 0.0, 3.5), Prior("gaussian", 0.0, 0.3, -1, 1))
+    w = bx.half_widths(("lens_mass.0.theta_E", "lens_mass.0.e1"), priors, np.array([1.2, 0.1]), sig)
+    assert np.isclose(w[0], 0.1)  # 10 sigma = 0.1, inside [3%, 30%] of 1.2
+    assert np.isclose(w[1], bx.WIDTHS["e1"][1])  # unconstrained: the ceiling
+
+
+def test_floor_applies_to_tiny_widths():
+    priors = (Prior("uniform", 0.0, 3.5),)
+    w = bx.half_widths(("lens_mass.0.theta_E",), priors, np.array([2.0]), np.array([1e-6]))
+    assert np.isclose(w[0], 0.03 * 2.0)
+
+
+def test_box_prior_mass_matches_scipy():
+    priors = (Prior("uniform", 0.0, 3.5), Prior("gaussian", 0.0, 0.3, -1, 1))
+    lower, upper = bx.box_around(priors, np.array([1.0, 0.2]), np.array([0.5, 0.1]))
+    expected = np.log(1.0 / 3.5)
+    norm = stats.norm(0, 0.3).cdf(1) - stats.norm(0, 0.3).cdf(-1)
+    expected += np.log((stats.norm(0, 0.3).cdf(0.3) - stats.norm(0, 0.3).cdf(0.1)) / norm)
+    assert np.isclose(bx.log_box_mass(priors, lower, upper), expected)
+    boxed = bx.boxed(priors, lower, upper)
+    assert boxed[0].support == (0.5, 1.5) and boxed[1].support == (0.1, 0.30000000000000004)
+
+
+def test_crowded_edges_and_widen():
+    rng = np.random.default_rng(3)
+    priors = (Prior("uniform", -5, 5), Prior("uniform", -5, 5))
+    # parameter 0 well inside its box; parameter 1 truncated at its upper box edge
+    s = np.stack([rng.normal(0, 0.1, 5000), np.clip(rng.normal(0.9, 0.3, 5000), -1, 1)], axis=1)
+    s = s[s[:, 1] < 1.0]
+    lower, upper = np.array([-1.0, -1.0]), np.array([1.0, 1.0])
+    edges = bx.crowded_edges(s, np.ones(len(s)), priors, lower, upper)
+    assert edges == [(1, "upper")]
+    lo2, up2 = bx.widen(lower, upper, np.array([0.0, 0.5]), edges, priors)
+    assert lo2[1] == -1.0 and np.isclose(up2[1], 0.5 + 3 * 0.5)
+    # an edge that is the prior's own is never crowded
+    assert bx.crowded_edges(s, np.ones(len(s)), (priors[0], Prior("uniform", -1, 1)), lower, upper) == []
