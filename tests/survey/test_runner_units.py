@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -135,3 +136,27 @@ def test_survey_cli_out_is_a_file(survey_inputs):
                                       "--out", str(survey_inputs["file"] / "sub")])
     assert result.exit_code == 2
     assert "cannot be written" in " ".join(result.output.split()) and "--out" in result.output
+
+
+def test_fit_lens_waits_for_a_running_fit_of_the_same_lens_and_returns_its_row(tmp_path):
+    """A task left running by a killed survey holds the lens's lock; the new task waits, then finds
+    the lens done and returns that row instead of fitting it a second time."""
+    folder = tmp_path / "lenses" / "lens_a"
+    returned: list[dict] = []
+    with runner.lens_lock(folder):
+        task = threading.Thread(target=lambda: returned.append(runner.fit_lens("lens_a", {"not": "a config"}, str(folder))))
+        task.start()
+        task.join(0.5)
+        assert task.is_alive() and not returned  # blocked on the lock
+        (folder / "result.json").write_text(json.dumps(RESULT))
+        runner.write_row(folder, runner.flat_row("lens_a", RESULT))
+    task.join(10)
+    assert returned == [runner.flat_row("lens_a", RESULT)]
+
+
+def test_fit_lens_turns_a_bad_lens_into_a_failed_row(tmp_path, mock_survey):
+    template = runner.load_template(mock_survey["template"])
+    lens = runner.Lens("lens_bad", mock_survey["lenses"] / "lens_bad")
+    row = runner.fit_lens("lens_bad", runner.lens_config(template, lens, tmp_path), str(lens.output(tmp_path)))
+    assert row["status"] == "failed" and "lens_bad/image.fits" in row["reason"]
+    assert runner.read_row(lens.output(tmp_path) / "row.json") == row

@@ -41,6 +41,7 @@ MASK_FILE = "mask.fits"
 #: Per-lens output folder under ``out`` and the row file inside it.
 LENSES_DIR = "lenses"
 ROW_FILE = "row.json"
+LOCK_FILE = ".lock"
 RESULT_FILE = "result.json"
 CHECKPOINT_FILES = ("checkpoint.hdf5", "checkpoint.hdf5.fingerprint")
 CATALOG_PARQUET = "catalog.parquet"
@@ -214,26 +215,56 @@ def write_row(folder: str | Path, row: Mapping[str, Any]) -> Path:
 def fit_lens(lens_id: str, config: dict[str, Any], lens_out: str) -> dict[str, Any]:
     """Fit one lens (the task a worker runs); write and return its row.
 
+    The lens's folder is locked meanwhile: a task still running for a survey that was killed
+    (on a cluster the workers outlive their client) is waited for, and its row returned.
     A user error in this lens's data or config gives a ``failed`` row. Any other error is
     raised so that Dask retries the task; the lens's checkpoint is removed first, in case it is
     what broke (a fit killed while writing it), so the retry starts afresh.
     """
     import tinylens
 
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            result = tinylens.fit(config, progress=False, output=lens_out)
-        row = flat_row(lens_id, result.to_json())
-        row["warnings"] = _warning_text(caught)
-    except TinyLensError as exc:
-        row = failed_row(lens_id, describe_exception(exc))
-    except Exception:
-        for name in CHECKPOINT_FILES:
-            (Path(lens_out) / name).unlink(missing_ok=True)
-        raise
-    write_row(lens_out, row)
+    folder = Path(lens_out)
+    with lens_lock(folder):
+        previous = read_row(folder / ROW_FILE)
+        if previous is not None and previous.get("status") == "ok" and is_done(previous, folder):
+            return previous
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                result = tinylens.fit(config, progress=False, output=folder)
+            row = flat_row(lens_id, result.to_json())
+            row["warnings"] = _warning_text(caught)
+        except TinyLensError as exc:
+            row = failed_row(lens_id, describe_exception(exc))
+        except Exception:
+            for name in CHECKPOINT_FILES:
+                (folder / name).unlink(missing_ok=True)
+            raise
+        write_row(folder, row)
     return row
+
+
+@contextlib.contextmanager
+def lens_lock(folder: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``folder/.lock`` (released when the holder dies)."""
+    import fcntl
+
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / LOCK_FILE, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def read_row(path: Path) -> dict[str, Any] | None:
+    """The row in ``path`` (``None`` if missing, unreadable or not a row)."""
+    try:
+        row = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return row if isinstance(row, dict) and row.get("status") in ("ok", "failed") else None
 
 
 def _warning_text(caught: list[warnings.WarningMessage]) -> str:
@@ -246,11 +277,8 @@ def read_rows(out: str | Path) -> dict[str, dict[str, Any]]:
     """The rows in ``out/lenses/*/row.json``, by lens id (unreadable files are skipped)."""
     rows = {}
     for path in sorted((Path(out) / LENSES_DIR).glob(f"*/{ROW_FILE}")):
-        try:
-            row = json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue
-        if isinstance(row, dict) and row.get("status") in ("ok", "failed"):
+        row = read_row(path)
+        if row is not None:
             rows[path.parent.name] = row
     return rows
 
