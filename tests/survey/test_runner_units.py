@@ -160,3 +160,29 @@ def test_fit_lens_turns_a_bad_lens_into_a_failed_row(tmp_path, mock_survey):
     row = runner.fit_lens("lens_bad", runner.lens_config(template, lens, tmp_path), str(lens.output(tmp_path)))
     assert row["status"] == "failed" and "lens_bad/image.fits" in row["reason"]
     assert runner.read_row(lens.output(tmp_path) / "row.json") == row
+
+
+class _Future:
+    """What run_survey reads of a Dask future."""
+
+    def __init__(self, status: str, result=None, error: BaseException | None = None) -> None:
+        self.status, self._result, self._error = status, result, error
+
+    def result(self):
+        return self._result
+
+    def exception(self):
+        return self._error
+
+
+def test_task_outcomes_give_ok_failed_or_no_row(tmp_path):
+    lens = runner.Lens("lens_a", tmp_path / "in" / "lens_a")
+    ok = runner.flat_row("lens_a", RESULT)
+    assert runner._task_row(_Future("finished", ok), lens, tmp_path) == ok
+    # the scheduler went away: no row, the lens stays to do
+    assert runner._task_row(_Future("cancelled"), lens, tmp_path) is None
+    assert not (lens.output(tmp_path) / "row.json").exists()
+    # an error after the retries (or KilledWorker): a failed row with the reason, written
+    row = runner._task_row(_Future("error", error=MemoryError("out of memory")), lens, tmp_path)
+    assert row == {"lens_id": "lens_a", "status": "failed", "reason": "MemoryError: out of memory"}
+    assert runner.read_row(lens.output(tmp_path) / "row.json") == row

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
-import os
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
@@ -494,16 +493,15 @@ def _duration(seconds: float) -> str:
 
 
 # -- the survey -------------------------------------------------------------------------------
-def _task_row(future: Any, lens: Lens, out: Path) -> dict[str, Any]:
-    """The row a finished task returned, or a ``failed`` row (written) for a task that errored
-    after its retries (or whose workers kept dying)."""
+def _task_row(future: Any, lens: Lens, out: Path) -> dict[str, Any] | None:
+    """The row a finished task returned, a ``failed`` row (written) for a task that raised after
+    its retries or whose workers kept dying, or ``None`` for a task the cluster dropped
+    (cancelled: the scheduler went away), which stays to be fitted by the next run."""
     if future.status == "finished":
         return future.result()
-    try:
-        exc = future.exception()
-    except Exception as err:  # e.g. the future was cancelled
-        exc = err
-    row = failed_row(lens.lens_id, describe_exception(exc))
+    if future.status != "error":
+        return None
+    row = failed_row(lens.lens_id, describe_exception(future.exception()))
     write_row(lens.output(out), row)
     return row
 
@@ -552,6 +550,7 @@ def run_survey(
     done = list(rows.values())
 
     queue = iter(todo)
+    dropped: list[str] = []
     flushed_at, unflushed = time.monotonic(), 0
     with dask_client(workers, scheduler) as client, SurveyProgress(len(lenses), done, progress) as bar:
         lens_of: dict[Any, Lens] = {}
@@ -571,6 +570,9 @@ def run_survey(
                 lens = lens_of.pop(future)
                 row = _task_row(future, lens, out)
                 future.release()
+                if row is None:
+                    dropped.append(lens.lens_id)
+                    continue
                 bar.update(row)
                 rows[lens.lens_id] = row
                 unflushed += 1
@@ -580,4 +582,8 @@ def run_survey(
                 submit_more()
         finally:
             frame = write_catalog(rows, out)
+    if dropped:
+        raise TinyLensError(f"{len(dropped)} lens(es) were not fitted because the Dask cluster dropped their tasks "
+                            f"(e.g. {dropped[0]}; was the scheduler stopped?). The catalogue holds the "
+                            f"{len(frame)} finished ones; run the same command again to fit the rest.")
     return frame
