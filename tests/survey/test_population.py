@@ -141,7 +141,16 @@ def test_template_loads_with_each_lens(populations):
         problem = tinylens.load(lens_config(template, lens, two / "fits"))
         assert problem.dataset.data.shape == (OPTIONS["size"], OPTIONS["size"])
         assert problem.dataset.pixel_scale == pytest.approx(0.074)
-        assert "lens_mass.0.theta_E" in problem.param_names
+        # the fit names the paper's six quantities as the truth table does, so `tinylens report` joins them
+        from tinylens.results.derived import shape_quantities
+        from tinylens.results.report import PAPER_QUANTITIES
+
+        shapes = shape_quantities(problem, problem.prior_transform(np.full((1, problem.ndim), 0.5)))
+        fitted = {*problem.param_names, *shapes, "source.mag"}  # source.mag: derived when a zeropoint is set
+        assert problem.dataset.zeropoint == pytest.approx(25.7)
+        truth = pd.read_csv(two / "truth.csv")
+        for q in PAPER_QUANTITIES:
+            assert q.name in fitted and q.name in truth.columns
 
 
 @pytest.mark.parametrize(

@@ -205,7 +205,7 @@ def _panel(top, bottom, joined: pd.DataFrame, q: Quantity, stat: pd.Series, t_la
             top.errorbar(true[sel], model[sel], yerr=yerr[:, sel], fmt="o", ms=3, lw=0.6, color=colour, label=name)
             bottom.plot(true[sel], dev[sel], "o", ms=3, color=colour)
     span = np.array([true.min(), true.max()]) if true.size else np.array([0.0, 1.0])
-    span = span + np.array([-0.05, 0.05]) * max(np.ptp(span), 1e-3)
+    span = span + np.array([-0.05, 0.05]) * max(np.ptp(span), 0.2 * np.abs(span).max(), 1e-3)
     top.plot(span, span, "-", color="red", lw=1)
     bottom.axhline(0, color="red", lw=1)
     if np.isfinite(sigma):
