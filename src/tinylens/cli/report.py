@@ -106,7 +106,7 @@ def write_report(report: dict[str, Any], out: Path) -> dict[str, Path]:
 
 
 def report(
-    catalog: Path = typer.Argument(..., help="catalog.parquet or catalog.csv of 'tinylens survey'.", show_default=False),
+    catalog: Path = typer.Argument(..., metavar="CATALOG", help="catalog.parquet or catalog.csv of 'tinylens survey'.", show_default=False),
     truth: Path | None = typer.Option(None, "--truth", "-t", help="Truth table (CSV or Parquet with lens_id), e.g. "
                                       "truth.csv of 'tinylens simulate-population'."),
     reference: Path | None = typer.Option(None, "--reference", "-r", help="Table of published Einstein radii "

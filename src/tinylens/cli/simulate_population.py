@@ -33,8 +33,8 @@ def parse_settings(items: list[str]) -> dict[str, Any]:
 
 
 def simulate_population_command(
-    n: int = typer.Argument(..., help="Number of lenses.", show_default=False),
-    outdir: Path = typer.Argument(..., help="Output folder (one sub-folder per lens).", show_default=False),
+    n: int = typer.Argument(..., metavar="N", help="Number of lenses.", show_default=False),
+    outdir: Path = typer.Argument(..., metavar="OUTDIR", help="Output folder (one sub-folder per lens).", show_default=False),
     seed: int = typer.Option(0, "--seed", "-s", help="Random seed: the same seed and options give the same lenses."),
     psf: str | None = typer.Option(None, "--psf", help="PSF shape: gaussian (default) or moffat."),
     size: int | None = typer.Option(None, "--size", help="Image size in pixels (default 100)."),
