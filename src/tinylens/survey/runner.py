@@ -48,8 +48,10 @@ CATALOG_CSV = "catalog.csv"
 
 #: Reruns of a task that raised an unexpected error (a lens's own bad data fails at once).
 RETRIES = 2
-#: The catalogue is rewritten after this many new rows, or this many seconds, and at the end.
+#: The catalogue is rewritten after this many new rows (but not within MIN_FLUSH_SECONDS of the
+#: last time: rewriting a large catalogue takes seconds), or FLUSH_SECONDS, and at the end.
 FLUSH_EVERY = 10
+MIN_FLUSH_SECONDS = 10.0
 FLUSH_SECONDS = 60.0
 #: Without a terminal, a progress line is logged at most this often (seconds).
 LOG_SECONDS = 60.0
@@ -576,7 +578,8 @@ def run_survey(
                 bar.update(row)
                 rows[lens.lens_id] = row
                 unflushed += 1
-                if unflushed >= FLUSH_EVERY or time.monotonic() - flushed_at >= FLUSH_SECONDS:
+                since = time.monotonic() - flushed_at
+                if (unflushed >= FLUSH_EVERY and since >= MIN_FLUSH_SECONDS) or since >= FLUSH_SECONDS:
                     write_catalog(rows, out)
                     flushed_at, unflushed = time.monotonic(), 0
                 submit_more()
