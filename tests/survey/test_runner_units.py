@@ -186,3 +186,14 @@ def test_task_outcomes_give_ok_failed_or_no_row(tmp_path):
     row = runner._task_row(_Future("error", error=MemoryError("out of memory")), lens, tmp_path)
     assert row == {"lens_id": "lens_a", "status": "failed", "reason": "MemoryError: out of memory"}
     assert runner.read_row(lens.output(tmp_path) / "row.json") == row
+
+
+def test_progress_without_terminal_logs_plain_lines(capsys):
+    times = itertools.chain([0.0], itertools.repeat(3600.0))
+    with runner.SurveyProgress(3, [{"status": "failed"}], enabled=True, clock=lambda: next(times)) as bar:
+        bar.update({"status": "ok"})  # an hour later: logged (LOG_SECONDS passed)
+        bar.update({"status": "ok"})  # the last one: logged
+    err = capsys.readouterr().err.splitlines()
+    assert err == ["survey: 3 lenses, 1 already done, 2 to fit",
+                   "survey: 2/3 done (1 ok, 1 failed), 1 left, 1 lenses/h, ETA 1h 00m",
+                   "survey: 3/3 done (2 ok, 1 failed), 0 left, 2 lenses/h, ETA 0s"]

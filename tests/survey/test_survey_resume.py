@@ -101,6 +101,8 @@ def test_survey_killed_mid_run_resumes_with_one_row_per_lens(mock_survey, tmp_pa
     second = subprocess.run(command, env=_env(), capture_output=True, text=True, timeout=TIMEOUT)
     assert second.returncode == 0, second.stdout + second.stderr
     assert "2 ok" in second.stdout and "1 failed" in second.stdout
+    # no terminal: plain progress lines on stderr, the last with nothing left
+    assert "survey: 3/3 done (2 ok, 1 failed), 0 left" in second.stderr
     frame = _check_catalogue(out, KILL_GOOD)
     for k, stamp in stamps.items():  # finished before the kill: kept, not fitted again
         assert (out / "lenses" / k / "result.json").stat().st_mtime_ns == stamp
