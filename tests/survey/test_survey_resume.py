@@ -79,6 +79,7 @@ def test_survey_killed_mid_run_resumes_with_one_row_per_lens(mock_survey, tmp_pa
     command = _survey_command(lenses, mock_survey["template"], out)
     log = open(tmp_path / "first.log", "w")
     first = subprocess.Popen(command, env=_env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    finished: list[str] = []
     try:
         deadline = time.monotonic() + TIMEOUT
         while time.monotonic() < deadline and first.poll() is None:
