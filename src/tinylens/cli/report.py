@@ -1,5 +1,132 @@
-"""Placeholder: the `report` command is being written."""
+"""``tinylens report CATALOG --truth TRUTH | --reference TABLE``: survey accuracy statistics.
+
+With ``--truth`` (e.g. ``truth.csv`` of ``tinylens simulate-population``) the paper's six
+parameters are compared (Figure 4); with ``--reference`` (a table of published Einstein radii,
+e.g. SLACS ``catalog.csv``) the Einstein radius is (Figure 7). Writes ``report_stats.csv``,
+``report_stats.json`` and ``report.png`` into ``--out`` and prints the statistics. See
+:mod:`tinylens.results.report` for the definitions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from tinylens.cli.common import console
+from tinylens.errors import TinyLensError
+
+STATS_CSV = "report_stats.csv"
+STATS_JSON = "report_stats.json"
+FIGURE = "report.png"
 
 
-def register(app) -> None:
-    """Registers nothing yet."""
+def stats_rich_table(stats, title: str) -> Table:
+    """The statistics as a rich table (relative deviations in per cent)."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("parameter", no_wrap=True)
+    for name in ("deviation", "N", "median dev.", "NMAD", "outliers > 4 NMAD"):
+        table.add_column(name, justify="left" if name == "deviation" else "right")
+    for row in stats.itertuples(index=False):
+        fmt = (lambda v: f"{100 * v:.3g}%") if row.deviation == "relative" else (lambda v: f"{v:.3g}")
+        table.add_row(row.parameter, row.deviation, str(row.n), fmt(row.median_deviation), fmt(row.nmad),
+                      f"{row.n_outliers} ({100 * row.outlier_fraction:.1f}%)" if row.n else "-")
+    return table
+
+
+def build_report(
+    catalog_path: Path,
+    truth_path: Path | None,
+    reference_path: Path | None,
+    reference_col: str | None,
+    parameters: list[str] | None,
+) -> dict[str, Any]:
+    """Read the tables, join them and compute the statistics (no files written)."""
+    from tinylens.results import report as rp
+
+    if (truth_path is None) == (reference_path is None):
+        raise TinyLensError("Give exactly one of --truth (a truth table such as simulate-population's truth.csv) "
+                            "or --reference (a table of published Einstein radii, e.g. SLACS catalog.csv).")
+    catalog = rp.read_table(catalog_path, "catalogue")
+    if "status" not in catalog.columns:
+        raise TinyLensError(f"{catalog_path} has no 'status' column: give the catalog.parquet or catalog.csv "
+                            "written by 'tinylens survey'.")
+    if truth_path is not None:
+        other = rp.read_table(truth_path, "truth table")
+        if parameters:
+            quantities = [rp.quantity_for(p) for p in parameters]
+        else:
+            quantities = rp.available_quantities(catalog, other)
+            if not quantities:
+                raise TinyLensError(f"None of the paper's parameters ({', '.join(q.name for q in rp.PAPER_QUANTITIES)}) "
+                                    f"is in both {catalog_path} and {truth_path}; choose some with --parameter.")
+        columns, source = {}, str(truth_path)
+    else:
+        other = rp.read_table(reference_path, "reference table")
+        column = rp.reference_column(other, reference_col, reference_path)
+        name = parameters[0] if parameters else rp.THETA_E.name
+        if parameters and len(parameters) > 1:
+            raise TinyLensError("With --reference, give at most one --parameter (the catalogue column compared "
+                                "with the reference column).")
+        quantities, columns, source = [rp.quantity_for(name)], {name: column}, f"{reference_path} ({column})"
+    joined = rp.comparison_frame(catalog, other, quantities, columns)
+    if joined.empty:
+        raise TinyLensError(f"No lens of {catalog_path} with status 'ok' is in {source}: the lens ids do not match "
+                            f"(e.g. {_first(catalog)} vs {_first(other)}).")
+    stats = rp.stats_table(joined, quantities)
+    status = catalog["status"].astype(str)
+    summary = {
+        "catalog": str(catalog_path), "compared_with": source, "n_lenses": int(len(catalog)),
+        "n_ok": int((status == "ok").sum()), "n_failed": int((status == "failed").sum()), "n_matched": int(len(joined)),
+        "outlier_definition": f"|deviation| > {rp.OUTLIER_SIGMA:g} x NMAD",
+        "nmad_definition": f"{rp.NMAD_FACTOR} x median(|deviation - median(deviation)|)",
+    }
+    return {"summary": summary, "stats": stats, "joined": joined, "quantities": quantities,
+            "truth_label": "T" if truth_path is not None else "ref"}
+
+
+def _first(frame) -> str:
+    return str(frame["lens_id"].iloc[0]) if len(frame) else "(empty)"
+
+
+def write_report(report: dict[str, Any], out: Path) -> dict[str, Path]:
+    """``report_stats.csv``, ``report_stats.json`` and ``report.png`` in ``out`` (atomically)."""
+    from tinylens.results import report as rp
+    from tinylens.results.tables import ensure_writable, write_csv, write_json
+
+    out = ensure_writable(out)
+    stats = report["stats"]
+    paths = {"csv": write_csv(out / STATS_CSV, stats),
+             "json": write_json(out / STATS_JSON, {**report["summary"], "parameters": stats.to_dict(orient="records")})}
+    fig = rp.comparison_figure(report["joined"], report["quantities"], stats, truth_label=report["truth_label"])
+    paths["png"] = rp.save_figure(fig, out / FIGURE)
+    return paths
+
+
+def report(
+    catalog: Path = typer.Argument(..., metavar="CATALOG", help="catalog.parquet or catalog.csv of 'tinylens survey'.", show_default=False),
+    truth: Path | None = typer.Option(None, "--truth", "-t", help="Truth table (CSV or Parquet with lens_id), e.g. "
+                                      "truth.csv of 'tinylens simulate-population'."),
+    reference: Path | None = typer.Option(None, "--reference", "-r", help="Table of published Einstein radii "
+                                          "(CSV or Parquet; id column lens_id or lens_name), e.g. SLACS catalog.csv."),
+    reference_column: str | None = typer.Option(None, "--reference-column", help="Column of --reference to compare "
+                                                "with (default: the first whose name starts with theta_E)."),
+    parameter: list[str] | None = typer.Option(None, "--parameter", "-p", help="Parameter to compare (repeatable; "
+                                               "default: the paper's six, or theta_E with --reference)."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Folder for the stats tables and figure "
+                                    "(default: 'report' next to the catalogue)."),
+) -> None:
+    """Accuracy of a survey: median deviation, NMAD and catastrophic outliers per parameter (paper, Figs. 4 and 7)."""
+    result = build_report(catalog, truth, reference, reference_column, parameter)
+    paths = write_report(result, out if out is not None else catalog.expanduser().resolve().parent / "report")
+    s = result["summary"]
+    console.print(stats_rich_table(result["stats"], f"{s['n_matched']} lenses compared with {s['compared_with']} "
+                                   f"({s['n_ok']} ok, {s['n_failed']} failed in the catalogue)"))
+    console.print(f"Written: [bold]{paths['csv']}[/], {paths['json'].name}, {paths['png'].name}", soft_wrap=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``report`` command to ``app``."""
+    app.command("report")(report)

@@ -32,7 +32,7 @@ def summary_line(frame, out: Path, seconds: float) -> str:
 
 
 def survey(
-    lens_dir: Path = typer.Argument(..., help="Folder with one sub-folder per lens (image.fits, noise.fits, psf.fits, "
+    lens_dir: Path = typer.Argument(..., metavar="LENS_DIR", help="Folder with one sub-folder per lens (image.fits, noise.fits, psf.fits, "
                                     "optionally mask.fits).", show_default=False),
     config: Path = typer.Option(..., "--config", "-c", help="Template model_config.yaml; its data paths and output.path "
                                 "are set per lens.", show_default=False),

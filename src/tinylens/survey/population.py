@@ -45,7 +45,7 @@ import pandas as pd
 import yaml
 from scipy import ndimage, optimize
 
-from tinylens.errors import ConfigError
+from tinylens.errors import ConfigError, OutputError
 from tinylens.forward import ray_shoot
 from tinylens.profiles.ellipticity import e1e2_to_qphi, qphi_to_e1e2, shear_to_polar
 from tinylens.profiles.light.sersic import total_flux
@@ -123,8 +123,31 @@ class PopulationOptions:
         unknown = sorted(set(options) - known)
         if unknown:
             raise ConfigError(f"unknown population option(s) {unknown}; known: {', '.join(sorted(known))}")
-        ranges = {k: tuple(float(x) for x in v) for k, v in options.items() if k.endswith("_range")}
-        return cls(**{**options, **ranges})
+        defaults = cls()
+        return cls(**{k: _coerce(k, v, getattr(defaults, k)) for k, v in options.items()})
+
+
+def _coerce(name: str, value: Any, default: Any) -> Any:
+    """``value`` as the type of ``default`` (a ``(low, high)`` pair of floats for ranges)."""
+    try:
+        if isinstance(default, tuple):
+            pair = tuple(float(x) for x in value)
+            if len(pair) != 2:
+                raise ValueError
+            return pair
+        if isinstance(default, bool) or isinstance(default, str):
+            if not isinstance(value, type(default)):
+                raise ValueError
+            return value
+        if isinstance(default, int):
+            if isinstance(value, bool) or float(value) != int(value):
+                raise ValueError
+            return int(value)
+        return float(value)
+    except (TypeError, ValueError):
+        names = {bool: "true or false", str: "a string", int: "an integer", float: "a number"}
+        kind = "a pair [low, high]" if isinstance(default, tuple) else names[type(default)]
+        raise ConfigError(f"population option {name} must be {kind} (like {default!r}), got {value!r}") from None
 
 
 def lens_name(index: int, n: int) -> str:
@@ -331,6 +354,15 @@ def write_lens(folder: Path, lens: Mapping[str, Any], psf: np.ndarray, opts: Pop
                                        "components": lens["truth"]})
 
 
+def writable_folder(folder: Path) -> Path:
+    """Create ``folder`` if needed and check it can be written, else an OutputError naming it."""
+    try:
+        return ensure_writable(folder)
+    except OutputError:
+        reason = "a file is in the way" if any(p.is_file() for p in (folder, *folder.parents)) else "permission denied"
+        raise OutputError(f"Cannot write the population into {folder} ({reason}); choose another output folder.") from None
+
+
 def _stale_folders(outdir: Path, names: Iterable[str]) -> list[str]:
     keep = set(names)
     return sorted(p.name for p in outdir.glob("lens_*") if p.is_dir() and p.name not in keep)
@@ -348,7 +380,7 @@ def simulate_population(
         raise ConfigError(f"the number of lenses must be >= 1, got {n}")
     n = int(n)
     opts = PopulationOptions.from_kwargs(**options)
-    outdir = ensure_writable(Path(outdir))
+    outdir = writable_folder(Path(outdir).expanduser())
     psf = make_psf(opts)
     names = [lens_name(i, n) for i in range(n)]
     stale = _stale_folders(outdir, names)

@@ -21,17 +21,17 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
-import os
 import time
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from tinylens.errors import ConfigError, DataError, TinyLensError
+from tinylens.errors import ConfigError, DataError, OutputError, TinyLensError
 
 #: Files of a lens folder, by the ``dataset`` key they fill in.
 LENS_FILES: dict[str, str] = {"data_path": "image.fits", "noise_path": "noise.fits", "psf_path": "psf.fits"}
@@ -40,6 +40,7 @@ MASK_FILE = "mask.fits"
 #: Per-lens output folder under ``out`` and the row file inside it.
 LENSES_DIR = "lenses"
 ROW_FILE = "row.json"
+LOCK_FILE = ".lock"
 RESULT_FILE = "result.json"
 CHECKPOINT_FILES = ("checkpoint.hdf5", "checkpoint.hdf5.fingerprint")
 CATALOG_PARQUET = "catalog.parquet"
@@ -47,9 +48,15 @@ CATALOG_CSV = "catalog.csv"
 
 #: Reruns of a task that raised an unexpected error (a lens's own bad data fails at once).
 RETRIES = 2
-#: The catalogue is rewritten after this many new rows, or this many seconds, and at the end.
+#: The catalogue is rewritten after this many new rows (but not within MIN_FLUSH_SECONDS of the
+#: last time: rewriting a large catalogue takes seconds), or FLUSH_SECONDS, and at the end.
 FLUSH_EVERY = 10
+MIN_FLUSH_SECONDS = 10.0
 FLUSH_SECONDS = 60.0
+#: Without a terminal, a progress line is logged at most this often (seconds).
+LOG_SECONDS = 60.0
+#: How long a client waits for a scheduler to answer.
+CONNECT_TIMEOUT = "30s"
 #: Tasks submitted at a time: at least this many (a few kB each), and a few per worker thread;
 #: bounds what the client and scheduler hold for very large surveys.
 MIN_IN_FLIGHT = 1000
@@ -209,26 +216,56 @@ def write_row(folder: str | Path, row: Mapping[str, Any]) -> Path:
 def fit_lens(lens_id: str, config: dict[str, Any], lens_out: str) -> dict[str, Any]:
     """Fit one lens (the task a worker runs); write and return its row.
 
+    The lens's folder is locked meanwhile: a task still running for a survey that was killed
+    (on a cluster the workers outlive their client) is waited for, and its row returned.
     A user error in this lens's data or config gives a ``failed`` row. Any other error is
     raised so that Dask retries the task; the lens's checkpoint is removed first, in case it is
     what broke (a fit killed while writing it), so the retry starts afresh.
     """
     import tinylens
 
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            result = tinylens.fit(config, progress=False, output=lens_out)
-        row = flat_row(lens_id, result.to_json())
-        row["warnings"] = _warning_text(caught)
-    except TinyLensError as exc:
-        row = failed_row(lens_id, describe_exception(exc))
-    except Exception:
-        for name in CHECKPOINT_FILES:
-            (Path(lens_out) / name).unlink(missing_ok=True)
-        raise
-    write_row(lens_out, row)
+    folder = Path(lens_out)
+    with lens_lock(folder):
+        previous = read_row(folder / ROW_FILE)
+        if previous is not None and previous.get("status") == "ok" and is_done(previous, folder):
+            return previous
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                result = tinylens.fit(config, progress=False, output=folder)
+            row = flat_row(lens_id, result.to_json())
+            row["warnings"] = _warning_text(caught)
+        except TinyLensError as exc:
+            row = failed_row(lens_id, describe_exception(exc))
+        except Exception:
+            for name in CHECKPOINT_FILES:
+                (folder / name).unlink(missing_ok=True)
+            raise
+        write_row(folder, row)
     return row
+
+
+@contextlib.contextmanager
+def lens_lock(folder: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``folder/.lock`` (released when the holder dies)."""
+    import fcntl
+
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / LOCK_FILE, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def read_row(path: Path) -> dict[str, Any] | None:
+    """The row in ``path`` (``None`` if missing, unreadable or not a row)."""
+    try:
+        row = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return row if isinstance(row, dict) and row.get("status") in ("ok", "failed") else None
 
 
 def _warning_text(caught: list[warnings.WarningMessage]) -> str:
@@ -241,11 +278,8 @@ def read_rows(out: str | Path) -> dict[str, dict[str, Any]]:
     """The rows in ``out/lenses/*/row.json``, by lens id (unreadable files are skipped)."""
     rows = {}
     for path in sorted((Path(out) / LENSES_DIR).glob(f"*/{ROW_FILE}")):
-        try:
-            row = json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue
-        if isinstance(row, dict) and row.get("status") in ("ok", "failed"):
+        row = read_row(path)
+        if row is not None:
             rows[path.parent.name] = row
     return rows
 
@@ -276,6 +310,14 @@ def recover_rows(lenses: list[Lens], out: Path, rows: dict[str, dict[str, Any]])
 def plan(lenses: list[Lens], rows: Mapping[str, Mapping[str, Any]], out: Path, retry_failed: bool = False) -> list[Lens]:
     """The lenses still to fit."""
     return [lens for lens in lenses if not is_done(rows.get(lens.lens_id), lens.output(out), retry_failed)]
+
+
+def forget(todo: list[Lens], rows: dict[str, dict[str, Any]], out: Path) -> None:
+    """Drop the old rows of lenses about to be fitted (a retried failure, an ``ok`` row whose
+    result is gone), from ``rows`` and from disk, so that no stale row outlives an interrupted fit."""
+    for lens in todo:
+        if rows.pop(lens.lens_id, None) is not None:
+            (lens.output(out) / ROW_FILE).unlink(missing_ok=True)
 
 
 # -- catalogue --------------------------------------------------------------------------------
@@ -319,8 +361,9 @@ def dask_client(workers: int = 2, scheduler: str | None = None) -> Iterator[Any]
     from distributed import Client, LocalCluster
 
     if scheduler:
+        check_scheduler(scheduler)
         try:
-            client = Client(scheduler, timeout="30s")
+            client = Client(scheduler, timeout=CONNECT_TIMEOUT)
         except (OSError, TimeoutError, ValueError) as exc:
             raise TinyLensError(f"Cannot connect to the Dask scheduler at {scheduler}: {describe_exception(exc)}") from None
         with client:
@@ -330,6 +373,27 @@ def dask_client(workers: int = 2, scheduler: str | None = None) -> Iterator[Any]
                            dashboard_address=None, silence_logs=logging.ERROR)
     with cluster, Client(cluster) as client:
         yield client
+
+
+def check_scheduler(address: str, timeout: float = 10.0) -> None:
+    """Fail early, with a clear message, on a malformed scheduler address or a TCP scheduler that
+    does not answer (before any output is written)."""
+    import socket
+
+    from distributed.comm.addressing import parse_address, parse_host_port
+    from distributed.comm.registry import backends
+
+    try:
+        scheme, location = parse_address(address)
+        if scheme not in backends:
+            raise ValueError(f"unknown address scheme '{scheme}' (known: {', '.join(sorted(backends))})")
+        if scheme != "tcp":
+            return
+        host, port = parse_host_port(location)
+        socket.create_connection((host, port), timeout=timeout).close()
+    except (OSError, ValueError, TypeError) as exc:
+        raise TinyLensError(f"Cannot connect to the Dask scheduler at {address}: {describe_exception(exc)}. Give its "
+                            "address as tcp://HOST:PORT (printed by 'dask scheduler' or cluster.scheduler_address).") from None
 
 
 def _in_flight_limit(client: Any) -> int:
@@ -343,31 +407,55 @@ def _in_flight_limit(client: Any) -> int:
 
 # -- progress ---------------------------------------------------------------------------------
 class SurveyProgress:
-    """A rich progress bar: lenses ok / failed / remaining, rate and ETA (nothing if disabled)."""
+    """Lenses ok / failed / remaining, rate and ETA on stderr: a rich progress bar on a terminal,
+    else (a batch job's log) a plain line at most every :data:`LOG_SECONDS` and at the end."""
 
-    def __init__(self, total: int, done: list[Mapping[str, Any]], enabled: bool = True) -> None:
+    def __init__(self, total: int, done: list[Mapping[str, Any]], enabled: bool = True,
+                 clock: Callable[[], float] = time.perf_counter) -> None:
+        from rich.console import Console
+
+        self._clock = clock
         self.total = total
         self.ok = sum(r.get("status") == "ok" for r in done)
         self.failed = sum(r.get("status") == "failed" for r in done)
+        self._console = Console(stderr=True, highlight=False) if enabled else None
         self._progress = None
-        if enabled:
-            from rich.console import Console
+        if self._console is not None and self._console.is_terminal:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
             self._progress = Progress(
                 TextColumn("[bold]survey"), BarColumn(), MofNCompleteColumn(),
                 TextColumn("{task.fields[counts]}"), TextColumn("{task.fields[rate]}"),
                 TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                console=Console(stderr=True), speed_estimate_period=3600.0,
+                console=self._console, speed_estimate_period=3600.0,
             )
             self._task = self._progress.add_task("survey", total=total, completed=self.ok + self.failed,
                                                  counts=self._counts(), rate="")
-        self._start = time.perf_counter()
+        self._start = self._clock()
+        self._logged = self._start
         self._new = 0
 
+    @property
+    def left(self) -> int:
+        return self.total - self.ok - self.failed
+
     def _counts(self) -> str:
-        left = self.total - self.ok - self.failed
-        return f"[green]{self.ok} ok[/] [red]{self.failed} failed[/] {left} left"
+        return f"[green]{self.ok} ok[/] [red]{self.failed} failed[/] {self.left} left"
+
+    def rate(self) -> float:
+        """Lenses finished per hour in this run."""
+        return self._new / max(self._clock() - self._start, 1e-9) * 3600
+
+    def eta_seconds(self) -> float:
+        """Time to finish the remaining lenses at this run's rate (inf before the first)."""
+        return self.left / self.rate() * 3600 if self._new else float("inf")
+
+    def line(self) -> str:
+        """``survey: 12/100 done (11 ok, 1 failed), 88 left, 30 lenses/h, ETA 2h 56m``."""
+        eta = self.eta_seconds()
+        eta_text = "unknown" if not np.isfinite(eta) else _duration(eta)
+        return (f"survey: {self.ok + self.failed}/{self.total} done ({self.ok} ok, {self.failed} failed), "
+                f"{self.left} left, {self.rate():.3g} lenses/h, ETA {eta_text}")
 
     def update(self, row: Mapping[str, Any]) -> None:
         """Count a lens just finished."""
@@ -375,12 +463,17 @@ class SurveyProgress:
         self.failed += row.get("status") == "failed"
         self._new += 1
         if self._progress is not None:
-            per_hour = self._new / max(time.perf_counter() - self._start, 1e-9) * 3600
-            self._progress.update(self._task, advance=1, counts=self._counts(), rate=f"{per_hour:.3g} lenses/h")
+            self._progress.update(self._task, advance=1, counts=self._counts(), rate=f"{self.rate():.3g} lenses/h")
+        elif self._console is not None and (self._clock() - self._logged >= LOG_SECONDS or not self.left):
+            self._logged = self._clock()
+            self._console.print(self.line(), markup=False, soft_wrap=True)
 
     def __enter__(self) -> SurveyProgress:
         if self._progress is not None:
             self._progress.start()
+        elif self._console is not None:
+            self._console.print(f"survey: {self.total} lenses, {self.ok + self.failed} already done, {self.left} to fit",
+                                markup=False, soft_wrap=True)
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -388,17 +481,29 @@ class SurveyProgress:
             self._progress.stop()
 
 
+def _duration(seconds: float) -> str:
+    """``1d 2h``, ``3h 05m``, ``4m 10s`` or ``12s``."""
+    s = int(round(seconds))
+    days, s = divmod(s, 86400)
+    hours, s = divmod(s, 3600)
+    minutes, s = divmod(s, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    return f"{minutes}m {s:02d}s" if minutes else f"{s}s"
+
+
 # -- the survey -------------------------------------------------------------------------------
-def _task_row(future: Any, lens: Lens, out: Path) -> dict[str, Any]:
-    """The row a finished task returned, or a ``failed`` row (written) for a task that errored
-    after its retries (or whose workers kept dying)."""
+def _task_row(future: Any, lens: Lens, out: Path) -> dict[str, Any] | None:
+    """The row a finished task returned, a ``failed`` row (written) for a task that raised after
+    its retries or whose workers kept dying, or ``None`` for a task the cluster dropped
+    (cancelled: the scheduler went away), which stays to be fitted by the next run."""
     if future.status == "finished":
         return future.result()
-    try:
-        exc = future.exception()
-    except Exception as err:  # e.g. the future was cancelled
-        exc = err
-    row = failed_row(lens.lens_id, describe_exception(exc))
+    if future.status != "error":
+        return None
+    row = failed_row(lens.lens_id, describe_exception(future.exception()))
     write_row(lens.output(out), row)
     return row
 
@@ -424,6 +529,8 @@ def run_survey(
 
     if scheduler is None and workers < 1:
         raise TinyLensError(f"The number of workers must be at least 1; got {workers}.")
+    if scheduler is not None:
+        check_scheduler(scheduler)
     lenses = find_lenses(lens_dir)
     config = load_template(template)
     out = Path(out).expanduser().resolve()
@@ -431,16 +538,21 @@ def run_survey(
     todo = plan(lenses, rows, out, retry_failed)
     if todo:
         check_template(config, todo, out)
-    ensure_writable(out)
+    try:
+        ensure_writable(out)
+    except OutputError:
+        raise OutputError(f"The survey output folder {out} cannot be written (a file is in the way, or no "
+                          "permission); choose another --out.") from None
     recover_rows(lenses, out, rows)
     todo = plan(lenses, rows, out, retry_failed)
+    forget(todo, rows, out)
     write_catalog(rows, out)
     if not todo:
         return catalog_frame(rows)
-    pending = {lens.lens_id for lens in todo}
-    done = [row for lens_id, row in rows.items() if lens_id not in pending]
+    done = list(rows.values())
 
     queue = iter(todo)
+    dropped: list[str] = []
     flushed_at, unflushed = time.monotonic(), 0
     with dask_client(workers, scheduler) as client, SurveyProgress(len(lenses), done, progress) as bar:
         lens_of: dict[Any, Lens] = {}
@@ -460,13 +572,21 @@ def run_survey(
                 lens = lens_of.pop(future)
                 row = _task_row(future, lens, out)
                 future.release()
+                if row is None:
+                    dropped.append(lens.lens_id)
+                    continue
                 bar.update(row)
                 rows[lens.lens_id] = row
                 unflushed += 1
-                if unflushed >= FLUSH_EVERY or time.monotonic() - flushed_at >= FLUSH_SECONDS:
+                since = time.monotonic() - flushed_at
+                if (unflushed >= FLUSH_EVERY and since >= MIN_FLUSH_SECONDS) or since >= FLUSH_SECONDS:
                     write_catalog(rows, out)
                     flushed_at, unflushed = time.monotonic(), 0
                 submit_more()
         finally:
             frame = write_catalog(rows, out)
+    if dropped:
+        raise TinyLensError(f"{len(dropped)} lens(es) were not fitted because the Dask cluster dropped their tasks "
+                            f"(e.g. {dropped[0]}; was the scheduler stopped?). The catalogue holds the "
+                            f"{len(frame)} finished ones; run the same command again to fit the rest.")
     return frame

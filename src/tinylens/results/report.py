@@ -1,0 +1,283 @@
+"""Survey accuracy statistics: deviations from the truth, NMAD and catastrophic outliers.
+
+As in the TinyLensGPU paper (section 3.1.3, Figures 4 and 7), for each parameter the deviation
+of lens ``i`` is
+
+* relative, ``zeta_i = (model - true) / true``, for the Einstein radius and the source size;
+* absolute, ``zeta_i = model - true``, otherwise; position angles (period 180 deg) are wrapped
+  into ``[-90, 90)`` deg first.
+
+The typical scatter is the normalised median absolute deviation,
+``NMAD = 1.48 x median(|zeta_i - median(zeta)|)``, and a *catastrophic outlier* is a lens whose
+deviation lies outside the 4-sigma band drawn around the 1:1 line, ``|zeta_i| > 4 NMAD``.
+Only lenses whose fit succeeded (``status == "ok"``) and that have both values are counted.
+
+The model value is the catalogue's posterior median ``<name>_median``; error bars use the
+99.7 % interval ``<name>_lo997`` / ``<name>_hi997``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from tinylens.errors import TinyLensError
+
+Kind = Literal["relative", "absolute", "angle"]
+
+#: Scale factor of the normalised median absolute deviation (paper, eq. in section 3.1.3).
+NMAD_FACTOR = 1.48
+#: Catastrophic outliers lie beyond this many NMAD.
+OUTLIER_SIGMA = 4.0
+#: Period of position angles, degrees.
+ANGLE_PERIOD = 180.0
+ID_COLUMN = "lens_id"
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """A compared parameter: its catalogue/truth name, how it deviates, and a plot label."""
+
+    name: str
+    kind: Kind
+    label: str
+
+
+#: The paper's six parameters (Figure 4): theta_E, q, phi of the lens mass; r_e, q, m of the source.
+PAPER_QUANTITIES: tuple[Quantity, ...] = (
+    Quantity("lens_mass.0.theta_E", "relative", r"$\theta_{\rm E}$ [arcsec]"),
+    Quantity("lens_mass.0.q", "absolute", r"$q_{\rm l}$"),
+    Quantity("lens_mass.0.phi_deg", "angle", r"$\phi_{\rm l}$ [deg]"),
+    Quantity("source_light.0.R_sersic", "relative", r"$r_{\rm s}$ [arcsec]"),
+    Quantity("source_light.0.q", "absolute", r"$q_{\rm s}$"),
+    Quantity("source.mag", "absolute", r"$m_{\rm s}$ [mag]"),
+)
+THETA_E = PAPER_QUANTITIES[0]
+
+STATS_COLUMNS = ("parameter", "deviation", "n", "median_deviation", "nmad", "n_outliers", "outlier_fraction")
+
+
+# -- statistics -------------------------------------------------------------------------------
+def wrap_angle(delta_deg: np.ndarray, period: float = ANGLE_PERIOD) -> np.ndarray:
+    """Angle differences moved into ``[-period / 2, period / 2)``."""
+    return (np.asarray(delta_deg, dtype=float) + period / 2) % period - period / 2
+
+
+def deviations(model: np.ndarray, truth: np.ndarray, kind: Kind) -> np.ndarray:
+    """``zeta``: relative, absolute or wrapped-angle deviations of ``model`` from ``truth``."""
+    model, truth = np.asarray(model, dtype=float), np.asarray(truth, dtype=float)
+    if kind == "relative":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (model - truth) / truth
+    if kind == "angle":
+        return wrap_angle(model - truth)
+    if kind == "absolute":
+        return model - truth
+    raise ValueError(f"unknown deviation kind {kind!r}")
+
+
+def nmad(zeta: np.ndarray) -> float:
+    """``1.48 x median(|zeta - median(zeta)|)`` over the finite values (NaN if none)."""
+    zeta = np.asarray(zeta, dtype=float)
+    zeta = zeta[np.isfinite(zeta)]
+    if not zeta.size:
+        return float("nan")
+    return float(NMAD_FACTOR * np.median(np.abs(zeta - np.median(zeta))))
+
+
+def is_outlier(zeta: np.ndarray, sigma: float, k: float = OUTLIER_SIGMA) -> np.ndarray:
+    """Whether each deviation lies outside the ``k sigma`` band around zero (the 1:1 line)."""
+    return np.abs(np.asarray(zeta, dtype=float)) > k * sigma
+
+
+def deviation_stats(zeta: np.ndarray, k: float = OUTLIER_SIGMA) -> dict[str, float | int]:
+    """``n``, ``median_deviation``, ``nmad``, ``n_outliers`` and ``outlier_fraction`` of the finite ``zeta``."""
+    zeta = np.asarray(zeta, dtype=float)
+    zeta = zeta[np.isfinite(zeta)]
+    sigma = nmad(zeta)
+    n_out = int(is_outlier(zeta, sigma, k).sum()) if zeta.size else 0
+    return {
+        "n": int(zeta.size),
+        "median_deviation": float(np.median(zeta)) if zeta.size else float("nan"),
+        "nmad": sigma,
+        "n_outliers": n_out,
+        "outlier_fraction": n_out / zeta.size if zeta.size else float("nan"),
+    }
+
+
+# -- tables -----------------------------------------------------------------------------------
+def comparison_frame(
+    catalog: pd.DataFrame,
+    truth: pd.DataFrame,
+    quantities: Sequence[Quantity],
+    truth_columns: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """The ``ok`` lenses of ``catalog`` joined with ``truth`` on ``lens_id``.
+
+    Columns per quantity ``q``: ``q.name`` + ``_model``, ``_lo``, ``_hi`` (99.7 % interval; NaN
+    when the catalogue has none), ``_true`` and ``_dev``. ``truth_columns`` maps a quantity name
+    to the truth column holding it (default: the same name).
+    """
+    truth_columns = dict(truth_columns or {})
+    for frame, what in ((catalog, "catalogue"), (truth, "truth table")):
+        if ID_COLUMN not in frame.columns:
+            raise TinyLensError(f"The {what} has no '{ID_COLUMN}' column; its columns are: {_some(frame.columns)}.")
+    ok = catalog[catalog["status"] == "ok"] if "status" in catalog.columns else catalog
+    joined = ok[[ID_COLUMN]].astype(str).merge(truth[[ID_COLUMN]].astype(str).drop_duplicates(), on=ID_COLUMN)
+    out = pd.DataFrame({ID_COLUMN: joined[ID_COLUMN].to_numpy()})
+    model_rows = ok.assign(**{ID_COLUMN: ok[ID_COLUMN].astype(str)}).drop_duplicates(ID_COLUMN).set_index(ID_COLUMN)
+    truth_rows = truth.assign(**{ID_COLUMN: truth[ID_COLUMN].astype(str)}).drop_duplicates(ID_COLUMN).set_index(ID_COLUMN)
+    ids = out[ID_COLUMN]
+    for q in quantities:
+        median = f"{q.name}_median"
+        if median not in model_rows.columns:
+            raise TinyLensError(f"The catalogue has no column '{median}' for {q.name}; "
+                                f"its parameter columns are: {_some(c for c in catalog.columns if c.endswith('_median'))}.")
+        true_col = truth_columns.get(q.name, q.name)
+        if true_col not in truth_rows.columns:
+            raise TinyLensError(f"The truth table has no column '{true_col}'; its columns are: {_some(truth.columns)}.")
+        model = pd.to_numeric(model_rows.loc[ids, median], errors="coerce").to_numpy(float)
+        true = pd.to_numeric(truth_rows.loc[ids, true_col], errors="coerce").to_numpy(float)
+        out[f"{q.name}_model"] = model
+        for end, suffix in (("lo", "_lo997"), ("hi", "_hi997")):
+            col = f"{q.name}{suffix}"
+            out[f"{q.name}_{end}"] = (pd.to_numeric(model_rows.loc[ids, col], errors="coerce").to_numpy(float)
+                                      if col in model_rows.columns else np.nan)
+        out[f"{q.name}_true"] = true
+        out[f"{q.name}_dev"] = deviations(model, true, q.kind)
+    return out
+
+
+def stats_table(joined: pd.DataFrame, quantities: Sequence[Quantity], k: float = OUTLIER_SIGMA) -> pd.DataFrame:
+    """One row per quantity: ``parameter, deviation, n, median_deviation, nmad, n_outliers, outlier_fraction``."""
+    rows = [{"parameter": q.name, "deviation": q.kind, **deviation_stats(joined[f"{q.name}_dev"].to_numpy(), k)}
+            for q in quantities]
+    return pd.DataFrame(rows, columns=list(STATS_COLUMNS))
+
+
+def _some(names, limit: int = 12) -> str:
+    names = [str(n) for n in names]
+    return ", ".join(names[:limit]) + (", ..." if len(names) > limit else "") if names else "(none)"
+
+
+# -- figure -----------------------------------------------------------------------------------
+def comparison_figure(joined: pd.DataFrame, quantities: Sequence[Quantity], stats: pd.DataFrame,
+                      truth_label: str = "T", model_label: str = "M", k: float = OUTLIER_SIGMA):
+    """A Figure-4-style figure: per quantity, model vs truth (99.7 % error bars, 1:1 line, the
+    ``k sigma`` band dashed, outliers in red) above the deviations."""
+    from matplotlib.figure import Figure
+
+    n = len(quantities)
+    ncols = min(3, n)
+    nrows = -(-n // ncols)
+    fig = Figure(figsize=(4.2 * ncols, 5.0 * nrows), layout="constrained")
+    grid = fig.add_gridspec(2 * nrows, ncols, height_ratios=[3, 1] * nrows)
+    by_name = stats.set_index("parameter")
+    for i, q in enumerate(quantities):
+        r, c = divmod(i, ncols)
+        top = fig.add_subplot(grid[2 * r, c])
+        bottom = fig.add_subplot(grid[2 * r + 1, c], sharex=top)
+        _panel(top, bottom, joined, q, by_name.loc[q.name], truth_label, model_label, k)
+    return fig
+
+
+def _panel(top, bottom, joined: pd.DataFrame, q: Quantity, stat: pd.Series, t_label: str, m_label: str, k: float) -> None:
+    true = joined[f"{q.name}_true"].to_numpy(float)
+    dev = joined[f"{q.name}_dev"].to_numpy(float)
+    keep = np.isfinite(true) & np.isfinite(dev)
+    true, dev = true[keep], dev[keep]
+    # The model value shown is truth + wrapped deviation, so that angles sit next to the 1:1 line.
+    model = true * (1 + dev) if q.kind == "relative" else true + dev
+    shift = model - joined[f"{q.name}_model"].to_numpy(float)[keep]
+    lo = joined[f"{q.name}_lo"].to_numpy(float)[keep] + shift
+    hi = joined[f"{q.name}_hi"].to_numpy(float)[keep] + shift
+    yerr = np.vstack([np.clip(model - lo, 0, None), np.clip(hi - model, 0, None)])
+    yerr = np.where(np.isfinite(yerr), yerr, 0.0)
+    sigma = float(stat["nmad"])
+    bad = is_outlier(dev, sigma, k) if np.isfinite(sigma) else np.zeros(len(dev), bool)
+    for sel, colour, name in ((~bad, "#1f4e79", "lenses"), (bad, "#d62728", "outliers")):
+        if sel.any():
+            top.errorbar(true[sel], model[sel], yerr=yerr[:, sel], fmt="o", ms=3, lw=0.6, color=colour, label=name)
+            bottom.plot(true[sel], dev[sel], "o", ms=3, color=colour)
+    span = np.array([true.min(), true.max()]) if true.size else np.array([0.0, 1.0])
+    span = span + np.array([-0.05, 0.05]) * max(np.ptp(span), 0.2 * np.abs(span).max(), 1e-3)
+    top.plot(span, span, "-", color="red", lw=1)
+    bottom.axhline(0, color="red", lw=1)
+    if np.isfinite(sigma):
+        for sign in (-1, 1):
+            band = span * (1 + sign * k * sigma) if q.kind == "relative" else span + sign * k * sigma
+            top.plot(span, band, "--", color="0.4", lw=0.8)
+            bottom.axhline(sign * k * sigma, ls="--", color="0.4", lw=0.8)
+    top.set_xlim(*span)
+    sigma_text = f"{100 * sigma:.2g}%" if q.kind == "relative" else f"{sigma:.3g}"
+    top.text(0.04, 0.96, f"$\\sigma$ = {sigma_text}\n$f_c$ = {100 * float(stat['outlier_fraction']):.1f}%"
+             f" ({int(stat['n_outliers'])}/{int(stat['n'])})", transform=top.transAxes, va="top", fontsize=9)
+    top.set_ylabel(f"{q.label} ({m_label})", fontsize=9)
+    bottom.set_xlabel(f"{q.label} ({t_label})", fontsize=9)
+    bottom.set_ylabel("relative dev." if q.kind == "relative" else "deviation", fontsize=8)
+    top.tick_params(labelbottom=False, labelsize=8)
+    bottom.tick_params(labelsize=8)
+
+
+def save_figure(fig, path: str | Path, dpi: int = 110) -> Path:
+    """Write ``fig`` as a PNG atomically."""
+    from tinylens.results.tables import write_atomic
+
+    return write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format="png", facecolor="white"))
+
+
+# -- input ------------------------------------------------------------------------------------
+#: Names accepted for the lens id column of a truth or reference table, in order.
+ID_ALIASES = ("lens_id", "lens_name", "name", "id")
+
+
+def read_table(path: str | Path, what: str) -> pd.DataFrame:
+    """A CSV or Parquet table (by suffix), its id column (one of :data:`ID_ALIASES`) named ``lens_id``."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise TinyLensError(f"The {what} {path} does not exist or is not a file.")
+    try:
+        frame = pd.read_parquet(path) if path.suffix.lower() in (".parquet", ".pq") else pd.read_csv(path)
+    except Exception as exc:  # pandas/pyarrow raise many types for a corrupt file
+        detail = " ".join(str(exc).split())[:200]
+        raise TinyLensError(f"The {what} {path} could not be read as a "
+                            f"{'Parquet' if path.suffix.lower() in ('.parquet', '.pq') else 'CSV'} table ({detail}).") from None
+    for alias in ID_ALIASES:
+        if alias in frame.columns:
+            return frame.rename(columns={alias: ID_COLUMN}) if alias != ID_COLUMN else frame
+    raise TinyLensError(f"The {what} {path} has no lens id column (one of {', '.join(ID_ALIASES)}); "
+                        f"its columns are: {_some(frame.columns)}.")
+
+
+def reference_column(reference: pd.DataFrame, column: str | None, path: str | Path = "reference table") -> str:
+    """``column``, checked; by default the first column whose name starts with ``theta_E``."""
+    if column is None:
+        found = [c for c in reference.columns if str(c).startswith("theta_E")]
+        if not found:
+            raise TinyLensError(f"The reference table {path} has no column starting with 'theta_E'; "
+                                f"name the Einstein-radius column with --reference-column. Columns: {_some(reference.columns)}.")
+        return found[0]
+    if column not in reference.columns:
+        raise TinyLensError(f"The reference table {path} has no column '{column}'; its columns are: {_some(reference.columns)}.")
+    return column
+
+
+def quantity_for(name: str) -> Quantity:
+    """The :class:`Quantity` of a parameter name: the paper's if listed, else by its last part
+    (``theta_E``/``R_sersic`` relative, ``*phi*deg`` angles, the rest absolute)."""
+    for q in PAPER_QUANTITIES:
+        if q.name == name:
+            return q
+    last = name.rsplit(".", 1)[-1]
+    kind: Kind = "relative" if last in ("theta_E", "R_sersic") else "angle" if "phi" in last and last.endswith("deg") else "absolute"
+    return Quantity(name, kind, name)
+
+
+def available_quantities(catalog: pd.DataFrame, truth: pd.DataFrame) -> list[Quantity]:
+    """The paper's quantities that both ``catalog`` (``<name>_median``) and ``truth`` hold."""
+    return [q for q in PAPER_QUANTITIES if f"{q.name}_median" in catalog.columns and q.name in truth.columns]

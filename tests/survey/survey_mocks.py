@@ -1,0 +1,85 @@
+"""Tiny mock lenses for survey tests: 32 x 32 pixels, SIS + one Sersic source, 4 free parameters,
+so that one nautilus fit takes seconds. (A plain module: test files import it by a unique name.)"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SHAPE = (32, 32)
+PIXEL_SCALE = 0.1
+NSUB = 2
+SOURCE = {"Ie": 5.0, "R_sersic": 0.15, "n_sersic": 1.0, "e1": 0.0, "e2": 0.0, "center_x": 0.08, "center_y": -0.05}
+#: Good lenses of the mock survey and their Einstein radii (arcsec).
+THETA_E = {"lens_a": 0.8, "lens_b": 1.0, "lens_c": 1.2}
+
+
+def _free(a: float, b: float) -> dict[str, Any]:
+    return {"prior_type": "uniform", "prior_settings": [a, b], "fixed": False}
+
+
+def _fixed(value: float) -> dict[str, Any]:
+    return {"fixed": True, "fixed_value": value}
+
+
+def template_config() -> dict[str, Any]:
+    """SIS (theta_E free) lensing a round n = 1 Sersic (size and centre free, amplitude linear)."""
+    return {
+        "dataset": {
+            "data_path": "image.fits",
+            "noise_path": "noise.fits",
+            "psf_path": "psf.fits",
+            "pixel_scale": PIXEL_SCALE,
+            "nsub": NSUB,
+            "supersampling": {"mode": "uniform"},
+        },
+        "model_components": {
+            "lens_mass_list": [
+                {"type": "SIS", "params": {"theta_E": _free(0.5, 1.5), "center_x": _fixed(0.0), "center_y": _fixed(0.0)}}
+            ],
+            "source_light_list": [
+                {
+                    "type": "Sersic",
+                    "params": {
+                        "R_sersic": _free(0.05, 0.5),
+                        "n_sersic": _fixed(1.0),
+                        "e1": _fixed(0.0),
+                        "e2": _fixed(0.0),
+                        "center_x": _free(-0.3, 0.3),
+                        "center_y": _free(-0.3, 0.3),
+                        "Ie": {"use_linear": True},
+                    },
+                }
+            ],
+        },
+        "inference": {"type": "sampler", "method": "nautilus",
+                      "settings": {"nlive": 50, "n_eff": 200, "n_networks": 1}},
+        "output": {"path": "not_used"},
+    }
+
+
+def write_lens(folder: Path, theta_e: float, seed: int, mask: bool = False) -> Path:
+    """Simulate a noisy mock lens into ``folder`` (image, noise, psf and optionally mask FITS)."""
+    from tinylens.data.fits_io import write_fits_image
+    from tinylens.simulate import add_noise, gaussian_psf, simulate_image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    psf = gaussian_psf(0.2, PIXEL_SCALE, 5)
+    truth = {"lens_mass": [{"theta_E": theta_e, "center_x": 0.0, "center_y": 0.0}], "source_light": [SOURCE]}
+    model = simulate_image({"lens_mass_list": ["SIS"], "source_light_list": ["Sersic"]}, truth, SHAPE, PIXEL_SCALE, psf, nsub=NSUB)
+    image, noise = add_noise(model, 0.5, rng=seed)
+    for name, array in (("image", image), ("noise", noise), ("psf", psf)):
+        write_fits_image(folder / f"{name}.fits", array)
+    if mask:
+        yy, xx = np.indices(SHAPE)
+        write_fits_image(folder / "mask.fits", np.hypot(yy - 15.5, xx - 15.5) < 15)
+    return folder
+
+
+def write_broken_lens(folder: Path, seed: int = 0) -> Path:
+    """A lens folder whose image.fits is random bytes (noise and psf are fine)."""
+    write_lens(folder, 1.0, seed)
+    (folder / "image.fits").write_bytes(np.random.default_rng(seed).bytes(2880))
+    return folder

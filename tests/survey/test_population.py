@@ -1,0 +1,175 @@
+"""``tinylens simulate-population``: files, truth catalogue, reproducibility from the seed, and
+the simulated physics checked independently (numpy noise model, scipy Sersic fluxes,
+lenstronomy's lens-equation solver for the image count)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jax
+import numpy as np
+import pandas as pd
+import pytest
+from astropy.io import fits
+from scipy.special import gamma, gammaincinv
+from scipy.stats import norm
+from typer.testing import CliRunner
+
+from tinylens.cli.main import app
+
+SEED = 11
+#: Small images and 2x supersampling keep the test fast; theta_E small enough for the field.
+OPTIONS = {"size": 56, "nsub": 2, "theta_E_range": [0.6, 1.2], "snr_range": [8.0, 40.0]}
+REQUIRED_TRUTH = ("lens_id", "lens_mass.0.theta_E", "lens_mass.0.q", "lens_mass.0.phi_deg", "source_light.0.R_sersic",
+                  "source_light.0.q", "source.mag", "arc_snr_max")
+
+
+def _cli_args(n: int, outdir: Path, seed: int) -> list[str]:
+    sets = [f"--set={k}={json.dumps(v)}" for k, v in OPTIONS.items() if k != "size"]
+    return ["simulate-population", str(n), str(outdir), "--seed", str(seed), "--size", str(OPTIONS["size"]), "-q", *sets]
+
+
+@pytest.fixture(scope="module")
+def populations(tmp_path_factory) -> dict[str, Path]:
+    """``two``: 2 lenses (CLI, seed 11); ``one``: 1 lens (API, seed 11); ``other``: 1 lens, seed 12."""
+    from tinylens.survey.population import simulate_population
+
+    root = tmp_path_factory.mktemp("population")
+    result = CliRunner().invoke(app, _cli_args(2, root / "two", SEED))
+    assert result.exit_code == 0, result.output
+    assert "2 lenses in" in result.output and "tinylens survey" in result.output
+    simulate_population(1, root / "one", seed=SEED, **OPTIONS)
+    simulate_population(1, root / "other", seed=SEED + 1, **OPTIONS)
+    return {"two": root / "two", "one": root / "one", "other": root / "other"}
+
+
+def _image(folder: Path, name: str) -> np.ndarray:
+    return fits.getdata(folder / f"{name}.fits").astype(float)
+
+
+def test_files_and_truth_catalogue(populations):
+    two = populations["two"]
+    for name in ("lens_00000", "lens_00001"):
+        for f in ("image.fits", "noise.fits", "psf.fits", "truth.json"):
+            assert (two / name / f).is_file()
+        assert _image(two / name, "image").shape == (OPTIONS["size"], OPTIONS["size"])
+    for f in ("truth.csv", "truth.parquet", "population.json", "template.yaml"):
+        assert (two / f).is_file()
+    truth = pd.read_csv(two / "truth.csv")
+    assert list(truth["lens_id"]) == ["lens_00000", "lens_00001"]
+    assert set(REQUIRED_TRUTH) <= set(truth.columns)
+    pd.testing.assert_frame_equal(truth, pd.read_parquet(two / "truth.parquet"), check_exact=False, check_dtype=False, rtol=1e-7)
+    assert truth["lens_mass.0.theta_E"].between(*OPTIONS["theta_E_range"]).all()
+    assert truth["lens_mass.0.q"].between(0.5, 1.0).all() and truth["source_light.0.q"].between(0.4, 1.0).all()
+    assert json.loads((two / "population.json").read_text())["seed"] == SEED
+    psf = _image(two / "lens_00000", "psf")
+    assert psf.sum() == pytest.approx(1.0, rel=1e-5)
+    # a Gaussian of FWHM 0.15" integrated over 0.074" pixels: neighbour / centre = P(1) / P(0)
+    sigma = 0.15 / 0.074 / (2 * np.sqrt(2 * np.log(2)))
+    pixel = lambda k: norm.cdf((k + 0.5) / sigma) - norm.cdf((k - 0.5) / sigma)
+    c = psf.shape[0] // 2
+    assert psf[c, c + 1] / psf[c, c] == pytest.approx(pixel(1) / pixel(0), rel=1e-3)
+
+
+def test_reproducible_from_seed_and_independent_of_n(populations):
+    two, one, other = populations["two"], populations["one"], populations["other"]
+    for f in ("image", "noise", "psf"):
+        np.testing.assert_array_equal(_image(two / "lens_00000", f), _image(one / "lens_00000", f))
+    pd.testing.assert_frame_equal(pd.read_csv(two / "truth.csv").iloc[:1], pd.read_csv(one / "truth.csv"))
+    assert not np.array_equal(_image(one / "lens_00000", "image"), _image(other / "lens_00000", "image"))
+    assert not np.array_equal(_image(two / "lens_00000", "image"), _image(two / "lens_00001", "image"))
+
+
+def _noise_free(truth_json: dict, opts: dict, psf: np.ndarray) -> dict[str, np.ndarray]:
+    from tinylens.simulate import simulate_images
+    from tinylens.survey.population import COMPONENTS
+
+    shape = (opts["size"], opts["size"])
+    with jax.disable_jit():  # op by op, as the population is made: no compilation for one image
+        return simulate_images(COMPONENTS, truth_json["components"], shape, opts["pixel_scale"], psf, nsub=opts["nsub"])
+
+
+@pytest.mark.parametrize("name", ["lens_00000", "lens_00001"])
+def test_noise_snr_and_magnitude_follow_the_stated_model(populations, name):
+    folder = populations["two"] / name
+    truth = json.loads((folder / "truth.json").read_text())
+    opts = truth["observation"]
+    image, noise, psf = (_image(folder, f) for f in ("image", "noise", "psf"))
+    parts = _noise_free(truth, opts, psf)
+    arc = parts["lensed_source"]  # the source's true amplitude is in the components
+    model = parts["lens_light"] + arc
+    # noise map: sky + Poisson of the noise-free model; residuals are unit normal
+    expected = np.sqrt(opts["sky_sigma"] ** 2 + np.clip(model, 0, None) / opts["exposure_time"])
+    np.testing.assert_allclose(noise, expected, rtol=1e-4)
+    chi = (image - model) / noise
+    assert abs(chi.mean()) < 5 / np.sqrt(chi.size) and chi.std() == pytest.approx(1.0, abs=0.08)
+    # the maximum per-pixel arc SNR is the one recorded, inside the requested range
+    snr = (arc / noise).max()
+    assert snr == pytest.approx(truth["derived"]["arc_snr_max"], rel=1e-3)
+    assert OPTIONS["snr_range"][0] * 0.999 <= snr <= OPTIONS["snr_range"][1] * 1.001
+    # unlensed source magnitude from the analytic Sersic total flux (area-preserving ellipse)
+    src = truth["components"]["source_light"][0]
+    n, r = src["n_sersic"], src["R_sersic"]
+    b = gammaincinv(2 * n, 0.5)
+    flux = src["Ie"] / opts["pixel_scale"] ** 2 * 2 * np.pi * n * r**2 * np.exp(b) * b ** (-2 * n) * gamma(2 * n)
+    assert truth["derived"]["source.mag"] == pytest.approx(opts["zeropoint"] - 2.5 * np.log10(flux), abs=1e-4)
+
+
+@pytest.mark.parametrize("name", ["lens_00000", "lens_00001"])
+def test_source_is_multiply_imaged_by_lenstronomy(populations, name):
+    from lenstronomy.LensModel.lens_model import LensModel
+    from lenstronomy.LensModel.Solver.lens_equation_solver import LensEquationSolver
+
+    truth = json.loads((populations["two"] / name / "truth.json").read_text())
+    comps = truth["components"]
+    kwargs = [comps["lens_mass"][0], {**comps["lens_mass"][1], "ra_0": 0.0, "dec_0": 0.0}]
+    src = comps["source_light"][0]
+    x, _ = LensEquationSolver(LensModel(["SIE", "SHEAR"])).image_position_from_source(
+        src["center_x"], src["center_y"], kwargs, min_distance=0.01, search_window=6.0, precision_limit=1e-8)
+    assert len(x) >= 2
+    assert truth["derived"]["n_images"] >= 2
+
+
+def test_template_loads_with_each_lens(populations):
+    import tinylens
+    from tinylens.survey.runner import find_lenses, lens_config, load_template
+
+    two = populations["two"]
+    template = load_template(two / "template.yaml")
+    for lens in find_lenses(two):
+        problem = tinylens.load(lens_config(template, lens, two / "fits"))
+        assert problem.dataset.data.shape == (OPTIONS["size"], OPTIONS["size"])
+        assert problem.dataset.pixel_scale == pytest.approx(0.074)
+        # the fit names the paper's six quantities as the truth table does, so `tinylens report` joins them
+        from tinylens.results.derived import shape_quantities
+        from tinylens.results.report import PAPER_QUANTITIES
+
+        shapes = shape_quantities(problem, problem.prior_transform(np.full((1, problem.ndim), 0.5)))
+        fitted = {*problem.param_names, *shapes, "source.mag"}  # source.mag: derived when a zeropoint is set
+        assert problem.dataset.zeropoint == pytest.approx(25.7)
+        truth = pd.read_csv(two / "truth.csv")
+        for q in PAPER_QUANTITIES:
+            assert q.name in fitted and q.name in truth.columns
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["0", "{out}"], "number of lenses must be >= 1"),
+        (["2", "{out}", "--set", "snr_range=5"], "snr_range must be a pair"),
+        (["2", "{out}", "--set", "size=abc"], "size must be an integer"),
+        (["2", "{out}", "--set", "colour=red"], "unknown population option(s) ['colour']"),
+        (["2", "{out}", "--set", "nokey"], "--set expects KEY=VALUE"),
+        (["2", "{out}", "--psf", "airy"], "psf_type must be 'gaussian' or 'moffat'"),
+        (["2", "{file}/sub"], "a file is in the way"),
+    ],
+)
+def test_cli_errors(tmp_path, args, expected):
+    (tmp_path / "file").write_text("x")
+    paths = {"out": tmp_path / "pop", "file": tmp_path / "file"}
+    result = CliRunner().invoke(app, ["simulate-population", *[a.format(**paths) for a in args]])
+    assert result.exit_code == 2, result.output
+    assert expected in " ".join(result.output.split())
+    assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
+    assert not (tmp_path / "pop" / "truth.csv").exists()

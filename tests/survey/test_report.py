@@ -1,0 +1,186 @@
+"""Report statistics against numbers computed by hand, and the ``tinylens report`` command."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from tinylens.cli.main import app
+from tinylens.errors import TinyLensError
+from tinylens.results import report as rp
+
+
+
+def _find_slacs() -> Path | None:
+    """The shared SLACS table: ``shared/`` lies beside the repository (or a folder above it)."""
+    for folder in Path(__file__).resolve().parents:
+        candidate = folder / "shared" / "data" / "slacs_dev" / "catalog.csv"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+SLACS = _find_slacs()
+
+
+# -- pure statistics --------------------------------------------------------------------------
+def test_nmad_by_hand():
+    # median 0.01; |zeta - 0.01| = 0, 0.03, 0.01, 0.02, 0.49 -> median 0.02; x 1.48
+    zeta = np.array([0.01, -0.02, 0.0, 0.03, 0.5])
+    assert rp.nmad(zeta) == pytest.approx(0.0296, abs=1e-12)
+    # NaNs are ignored, an empty set gives NaN
+    assert rp.nmad(np.append(zeta, np.nan)) == pytest.approx(0.0296, abs=1e-12)
+    assert np.isnan(rp.nmad(np.array([np.nan])))
+
+
+def test_nmad_matches_scipy_for_large_gaussian_sample():
+    from scipy import stats
+
+    zeta = np.random.default_rng(1).normal(0.3, 2.0, 4001)
+    expected = 1.48 * stats.median_abs_deviation(zeta)
+    assert rp.nmad(zeta) == pytest.approx(expected, rel=1e-12)
+    assert rp.nmad(zeta) == pytest.approx(2.0, rel=0.05)  # NMAD estimates sigma of a Gaussian
+
+
+def test_deviations_relative_absolute_and_wrapped_angles():
+    model, truth = np.array([1.1, 0.9, 2.0]), np.array([1.0, 1.0, 2.5])
+    assert rp.deviations(model, truth, "relative") == pytest.approx([0.1, -0.1, -0.2])
+    assert rp.deviations(model, truth, "absolute") == pytest.approx([0.1, -0.1, -0.5])
+    # phi is defined modulo 180 deg: 89 vs -89 differ by 2 deg, 190 vs 10 by 0, 100 vs 0 by -80
+    angles = rp.deviations(np.array([-89.0, 190.0, 100.0, 45.0]), np.array([89.0, 10.0, 0.0, -44.0]), "angle")
+    assert angles == pytest.approx([2.0, 0.0, -80.0, 89.0])
+
+
+def test_deviation_stats_by_hand():
+    zeta = np.array([0.01, -0.02, 0.0, 0.03, 0.5, np.nan])
+    s = rp.deviation_stats(zeta)
+    # 4 sigma = 0.1184: only 0.5 lies outside the band around zero
+    assert s == {"n": 5, "median_deviation": pytest.approx(0.01), "nmad": pytest.approx(0.0296),
+                 "n_outliers": 1, "outlier_fraction": pytest.approx(0.2)}
+
+
+def _catalog_and_truth():
+    """Five ok lenses, one failed, one ok lens missing from the truth; known deviations."""
+    truth = pd.DataFrame({
+        "lens_id": ["a", "b", "c", "d", "e", "f"],
+        "lens_mass.0.theta_E": [1.0, 2.0, 1.0, 0.5, 1.0, 1.0],
+        "lens_mass.0.phi_deg": [89.0, 0.0, 10.0, -45.0, 30.0, 0.0],
+        "source.mag": [24.0, 23.0, 25.0, 22.0, 24.5, 20.0],
+    })
+    catalog = pd.DataFrame({
+        "lens_id": ["e", "d", "c", "b", "a", "f", "x"],
+        "status": ["ok", "ok", "ok", "ok", "ok", "failed", "ok"],
+        # relative deviations of a..e: 0.01, -0.02, 0.0, 0.03, 0.5
+        "lens_mass.0.theta_E_median": [1.5, 0.515, 1.0, 1.96, 1.01, np.nan, 3.0],
+        "lens_mass.0.theta_E_lo997": [1.4, 0.5, 0.9, 1.9, 1.0, np.nan, 2.9],
+        "lens_mass.0.theta_E_hi997": [1.6, 0.53, 1.1, 2.0, 1.02, np.nan, 3.1],
+        # angle deviations of a..e: 2, 0, 1, -1, 3 (a wraps across +-90, d across 180)
+        "lens_mass.0.phi_deg_median": [33.0, 134.0, 11.0, 0.0, -89.0, np.nan, 0.0],
+        "source.mag_median": [24.6, 22.0, 25.1, 22.9, 24.0, np.nan, 21.0],
+    })
+    return catalog, truth
+
+
+def test_stats_table_joins_on_lens_id_and_skips_failed_and_unmatched():
+    catalog, truth = _catalog_and_truth()
+    qs = [rp.quantity_for(n) for n in ("lens_mass.0.theta_E", "lens_mass.0.phi_deg", "source.mag")]
+    joined = rp.comparison_frame(catalog, truth, qs)
+    assert sorted(joined["lens_id"]) == ["a", "b", "c", "d", "e"]
+    stats = rp.stats_table(joined, qs).set_index("parameter")
+    theta = stats.loc["lens_mass.0.theta_E"]
+    assert theta["deviation"] == "relative" and theta["n"] == 5
+    assert theta["nmad"] == pytest.approx(0.0296) and theta["n_outliers"] == 1
+    # phi: deviations 2, 0, 1, -1, 3 -> median 1, |. - 1| = 1, 1, 0, 2, 2 -> median 1 -> 1.48; none beyond 5.92
+    phi = stats.loc["lens_mass.0.phi_deg"]
+    assert phi["deviation"] == "angle"
+    assert phi["median_deviation"] == pytest.approx(1.0) and phi["nmad"] == pytest.approx(1.48)
+    assert phi["n_outliers"] == 0
+    # mag: 0, -0.1, 0.1, 0, 0.1 -> median 0; |.| = 0, .1, .1, 0, .1 -> 0.1 -> 0.148
+    mag = stats.loc["source.mag"]
+    assert mag["median_deviation"] == pytest.approx(0.0, abs=1e-12) and mag["nmad"] == pytest.approx(0.148)
+
+
+@pytest.mark.skipif(SLACS is None, reason="shared/data/slacs_dev/catalog.csv not found beside the repository")
+def test_slacs_reference_statistics_match_numpy(tmp_path):
+    """Figure 7 from the shared SLACS table: the published TinyLensGPU radii against Bolton et al."""
+    ref = pd.read_csv(SLACS)
+    catalog = pd.DataFrame({"lens_id": ref["lens_name"], "status": "ok",
+                            "lens_mass.0.theta_E_median": ref["theta_E_tinylensgpu_median"],
+                            "lens_mass.0.theta_E_lo997": ref["theta_E_tinylensgpu_lo3sigma"],
+                            "lens_mass.0.theta_E_hi997": ref["theta_E_tinylensgpu_hi3sigma"]})
+    catalog.to_parquet(tmp_path / "catalog.parquet", index=False)
+    zeta = (ref["theta_E_tinylensgpu_median"] - ref["theta_E_bolton2008"]).to_numpy() / ref["theta_E_bolton2008"].to_numpy()
+    sigma = 1.48 * np.median(np.abs(zeta - np.median(zeta)))
+    n_out = int(np.sum(np.abs(zeta) > 4 * sigma))
+
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.parquet"), "--reference", str(SLACS),
+                                      "--out", str(tmp_path / "rep")])
+    assert result.exit_code == 0, result.output
+    saved = json.loads((tmp_path / "rep" / "report_stats.json").read_text())
+    (row,) = saved["parameters"]
+    assert row["parameter"] == "lens_mass.0.theta_E" and row["n"] == len(ref)
+    assert row["nmad"] == pytest.approx(sigma, rel=1e-9)
+    assert row["median_deviation"] == pytest.approx(np.median(zeta), rel=1e-9)
+    assert row["n_outliers"] == n_out and row["outlier_fraction"] == pytest.approx(n_out / len(ref))
+    assert "theta_E_bolton2008" in saved["compared_with"]
+    table = pd.read_csv(tmp_path / "rep" / "report_stats.csv")
+    assert table["nmad"].iloc[0] == pytest.approx(sigma, rel=1e-6)
+    assert (tmp_path / "rep" / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "lens_mass.0.theta_E" in result.output  # the printed table
+
+
+def test_report_cli_with_truth_writes_stats_for_each_parameter(tmp_path):
+    catalog, truth = _catalog_and_truth()
+    catalog.to_csv(tmp_path / "catalog.csv", index=False)
+    truth.to_csv(tmp_path / "truth.csv", index=False)
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv"), "--truth", str(tmp_path / "truth.csv")])
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "report"  # default: next to the catalogue
+    saved = json.loads((out / "report_stats.json").read_text())
+    assert [p["parameter"] for p in saved["parameters"]] == ["lens_mass.0.theta_E", "lens_mass.0.phi_deg", "source.mag"]
+    assert saved["n_lenses"] == 7 and saved["n_ok"] == 6 and saved["n_failed"] == 1 and saved["n_matched"] == 5
+    assert saved["parameters"][0]["nmad"] == pytest.approx(0.0296)
+    assert (out / "report.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["{cat}"], "exactly one of --truth"),
+        (["{cat}", "--truth", "{truth}", "--reference", "{truth}"], "exactly one of --truth"),
+        (["{tmp}/missing.csv", "--truth", "{truth}"], "missing.csv does not exist"),
+        (["{cat}", "--truth", "{tmp}/nothere.parquet"], "nothere.parquet does not exist"),
+        (["{cat}", "--truth", "{garbage}"], "could not be read as a Parquet table"),
+        (["{cat}", "--truth", "{truth}", "-p", "lens_mass.0.gamma"], "no column 'lens_mass.0.gamma_median'"),
+        (["{cat}", "--reference", "{truth}", "--reference-column", "theta_E_x"], "no column 'theta_E_x'"),
+        (["{cat}", "--reference", "{noid}"], "no lens id column"),
+        (["{truth}", "--truth", "{truth}"], "has no 'status' column"),
+        (["{cat}", "--truth", "{other_ids}"], "ids do not match"),
+    ],
+)
+def test_report_cli_errors_are_one_paragraph_without_traceback(tmp_path, args, expected):
+    catalog, truth = _catalog_and_truth()
+    paths = {"cat": tmp_path / "catalog.csv", "truth": tmp_path / "truth.csv", "garbage": tmp_path / "garbage.parquet",
+             "noid": tmp_path / "noid.csv", "other_ids": tmp_path / "other.csv", "tmp": tmp_path}
+    catalog.to_csv(paths["cat"], index=False)
+    truth.to_csv(paths["truth"], index=False)
+    paths["garbage"].write_bytes(b"not parquet at all")
+    truth.drop(columns="lens_id").to_csv(paths["noid"], index=False)
+    truth.assign(lens_id=truth["lens_id"] + "_other").to_csv(paths["other_ids"], index=False)
+    result = CliRunner().invoke(app, ["report", *[a.format(**paths) for a in args]])
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    assert expected in text
+    assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
+    assert not (tmp_path / "report" / "report_stats.json").exists()
+
+
+def test_comparison_frame_names_missing_truth_column():
+    catalog, truth = _catalog_and_truth()
+    with pytest.raises(TinyLensError, match="truth table has no column 'source_light.0.q'"):
+        rp.comparison_frame(catalog.assign(**{"source_light.0.q_median": 0.5}), truth, [rp.quantity_for("source_light.0.q")])

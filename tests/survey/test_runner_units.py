@@ -1,0 +1,199 @@
+"""The survey's bookkeeping without a cluster: rows, catalogue, resume plan, progress, CLI errors."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from tinylens.cli.main import app
+from tinylens.survey import runner
+
+RESULT = {
+    "median": {"lens_mass.0.theta_E": 1.01, "source_light.0.R_sersic": 0.2},
+    "interval_68": {"lens_mass.0.theta_E": [1.0, 1.02], "source_light.0.R_sersic": [0.19, 0.21]},
+    "interval_997": {"lens_mass.0.theta_E": [0.97, 1.05], "source_light.0.R_sersic": [0.15, 0.25]},
+    "derived": {"source.mag": {"median": 24.1, "interval_68": [24.0, 24.2], "interval_997": [23.8, 24.4]}},
+    "log_evidence": -123.5, "n_likelihood_evals": 3840, "wall_time_s": 12.5,
+}
+
+
+def test_flat_row_has_every_statistic_of_parameters_and_derived_quantities():
+    row = runner.flat_row("lens_a", RESULT)
+    assert row["lens_id"] == "lens_a" and row["status"] == "ok" and row["reason"] == ""
+    assert row["lens_mass.0.theta_E_median"] == 1.01
+    assert (row["lens_mass.0.theta_E_lo68"], row["lens_mass.0.theta_E_hi68"]) == (1.0, 1.02)
+    assert (row["source_light.0.R_sersic_lo997"], row["source_light.0.R_sersic_hi997"]) == (0.15, 0.25)
+    assert (row["source.mag_median"], row["source.mag_lo997"], row["source.mag_hi68"]) == (24.1, 23.8, 24.2)
+    assert row["log_evidence"] == -123.5 and row["n_likelihood_evals"] == 3840 and row["wall_time_s"] == 12.5
+    assert len(row) == 3 + 3 * 5 + 3
+
+
+def test_catalog_has_one_row_per_lens_failed_rows_empty(tmp_path):
+    rows = {"b": runner.flat_row("b", RESULT), "a": runner.failed_row("a", "bad image"), "c": runner.flat_row("c", RESULT)}
+    frame = runner.write_catalog(rows, tmp_path)
+    for read in (pd.read_parquet(tmp_path / "catalog.parquet"), pd.read_csv(tmp_path / "catalog.csv")):
+        assert list(read["lens_id"]) == ["a", "b", "c"]
+        assert list(read["status"]) == ["failed", "ok", "ok"]
+        assert read.columns[:3].tolist() == ["lens_id", "status", "reason"]
+        assert np.isnan(read.loc[0, "lens_mass.0.theta_E_median"]) and read.loc[1, "lens_mass.0.theta_E_median"] == 1.01
+    assert str(frame["n_likelihood_evals"].dtype) == "Int64"
+    assert frame.loc[0, "reason"] == "bad image"
+
+
+def _lens(root: Path, name: str) -> runner.Lens:
+    (root / "in" / name).mkdir(parents=True, exist_ok=True)
+    return runner.Lens(name, root / "in" / name)
+
+
+def test_resume_plan_reads_rows_recovers_results_and_forgets_stale_rows(tmp_path):
+    out = tmp_path / "out"
+    names = ["done", "failed", "no_result", "recovered", "corrupt", "new"]
+    lenses = [_lens(tmp_path, n) for n in names]
+    for lens in lenses:
+        lens.output(out).mkdir(parents=True)
+    runner.write_row(lenses[0].output(out), runner.flat_row("done", RESULT))
+    (lenses[0].output(out) / "result.json").write_text(json.dumps(RESULT))
+    runner.write_row(lenses[1].output(out), runner.failed_row("failed", "broken"))
+    runner.write_row(lenses[2].output(out), runner.flat_row("no_result", RESULT))  # its result.json is gone
+    (lenses[3].output(out) / "result.json").write_text(json.dumps(RESULT))  # killed before its row was written
+    (lenses[4].output(out) / "row.json").write_text('{"status": "ok", "lens_')  # half-written
+
+    rows = runner.read_rows(out)
+    assert sorted(rows) == ["done", "failed", "no_result"]
+    runner.recover_rows(lenses, out, rows)
+    assert rows["recovered"]["lens_mass.0.theta_E_median"] == 1.01
+    assert json.loads((lenses[3].output(out) / "row.json").read_text())["status"] == "ok"
+
+    todo = runner.plan(lenses, rows, out)
+    assert [lens.lens_id for lens in todo] == ["no_result", "corrupt", "new"]
+    retry = runner.plan(lenses, rows, out, retry_failed=True)
+    assert [lens.lens_id for lens in retry] == ["failed", "no_result", "corrupt", "new"]
+    runner.forget(retry, rows, out)
+    assert sorted(rows) == ["done", "recovered"]
+    assert not (lenses[1].output(out) / "row.json").exists() and not (lenses[2].output(out) / "row.json").exists()
+
+
+def test_progress_line_counts_rate_and_eta():
+    times = itertools.chain([1000.0], itertools.repeat(2800.0))  # the start, then 30 min later
+    done = [{"status": "ok"}, {"status": "failed"}]
+    bar = runner.SurveyProgress(10, done, enabled=False, clock=lambda: next(times))
+    bar.update({"status": "ok"})
+    bar.update({"status": "failed"})
+    # 2 lenses in 1800 s = 4 lenses/h; 6 left -> 1.5 h
+    assert (bar.ok, bar.failed, bar.left) == (2, 2, 6)
+    assert bar.line() == "survey: 4/10 done (2 ok, 2 failed), 6 left, 4 lenses/h, ETA 1h 30m"
+
+
+# -- CLI errors ---------------------------------------------------------------------------------
+@pytest.fixture
+def survey_inputs(tmp_path, mock_survey):
+    bad_yaml = tmp_path / "bad.yaml"
+    bad_yaml.write_text("dataset: [unclosed\n")
+    unknown_key = tmp_path / "unknown.yaml"
+    config = yaml.safe_load(mock_survey["template"].read_text())
+    config["model_components"]["lens_mass_list"][0]["type"] = "NFW_typo"
+    unknown_key.write_text(yaml.safe_dump(config))
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "a_file").write_text("x")
+    return {"lenses": mock_survey["lenses"], "template": mock_survey["template"], "bad_yaml": bad_yaml,
+            "unknown": unknown_key, "empty": tmp_path / "empty", "file": tmp_path / "a_file", "tmp": tmp_path}
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["{tmp}/nowhere", "-c", "{template}"], "nowhere does not exist"),
+        (["{empty}", "-c", "{template}"], "No lens folders found"),
+        (["{lenses}", "-c", "{tmp}/missing.yaml"], "missing.yaml"),
+        (["{lenses}", "-c", "{bad_yaml}"], "bad.yaml"),
+        (["{lenses}", "-c", "{unknown}"], "NFW_typo"),
+        (["{lenses}", "-c", "{template}", "--workers", "2", "--scheduler", "tcp://127.0.0.1:1"], "not both"),
+        (["{lenses}", "-c", "{template}", "--workers", "0"], "at least 1"),
+        (["{lenses}", "-c", "{template}", "--scheduler", "tcp://127.0.0.1:1"], "Cannot connect to the Dask scheduler"),
+        (["{lenses}", "-c", "{template}", "--scheduler", "nonsense"], "missing port number"),
+    ],
+)
+def test_survey_cli_errors(survey_inputs, args, expected):
+    out = survey_inputs["tmp"] / "out"
+    result = CliRunner().invoke(app, ["survey", *[a.format(**survey_inputs) for a in args], "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    assert text.startswith("Error:") and expected in text
+    assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
+    assert not (out / "catalog.csv").exists()
+
+
+def test_survey_cli_out_is_a_file(survey_inputs):
+    result = CliRunner().invoke(app, ["survey", str(survey_inputs["lenses"]), "-c", str(survey_inputs["template"]),
+                                      "--out", str(survey_inputs["file"] / "sub")])
+    assert result.exit_code == 2
+    assert "cannot be written" in " ".join(result.output.split()) and "--out" in result.output
+
+
+def test_fit_lens_waits_for_a_running_fit_of_the_same_lens_and_returns_its_row(tmp_path):
+    """A task left running by a killed survey holds the lens's lock; the new task waits, then finds
+    the lens done and returns that row instead of fitting it a second time."""
+    folder = tmp_path / "lenses" / "lens_a"
+    returned: list[dict] = []
+    with runner.lens_lock(folder):
+        task = threading.Thread(target=lambda: returned.append(runner.fit_lens("lens_a", {"not": "a config"}, str(folder))))
+        task.start()
+        task.join(0.5)
+        assert task.is_alive() and not returned  # blocked on the lock
+        (folder / "result.json").write_text(json.dumps(RESULT))
+        runner.write_row(folder, runner.flat_row("lens_a", RESULT))
+    task.join(10)
+    assert returned == [runner.flat_row("lens_a", RESULT)]
+
+
+def test_fit_lens_turns_a_bad_lens_into_a_failed_row(tmp_path, mock_survey):
+    template = runner.load_template(mock_survey["template"])
+    lens = runner.Lens("lens_bad", mock_survey["lenses"] / "lens_bad")
+    row = runner.fit_lens("lens_bad", runner.lens_config(template, lens, tmp_path), str(lens.output(tmp_path)))
+    assert row["status"] == "failed" and "lens_bad/image.fits" in row["reason"]
+    assert runner.read_row(lens.output(tmp_path) / "row.json") == row
+
+
+class _Future:
+    """What run_survey reads of a Dask future."""
+
+    def __init__(self, status: str, result=None, error: BaseException | None = None) -> None:
+        self.status, self._result, self._error = status, result, error
+
+    def result(self):
+        return self._result
+
+    def exception(self):
+        return self._error
+
+
+def test_task_outcomes_give_ok_failed_or_no_row(tmp_path):
+    lens = runner.Lens("lens_a", tmp_path / "in" / "lens_a")
+    ok = runner.flat_row("lens_a", RESULT)
+    assert runner._task_row(_Future("finished", ok), lens, tmp_path) == ok
+    # the scheduler went away: no row, the lens stays to do
+    assert runner._task_row(_Future("cancelled"), lens, tmp_path) is None
+    assert not (lens.output(tmp_path) / "row.json").exists()
+    # an error after the retries (or KilledWorker): a failed row with the reason, written
+    row = runner._task_row(_Future("error", error=MemoryError("out of memory")), lens, tmp_path)
+    assert row == {"lens_id": "lens_a", "status": "failed", "reason": "MemoryError: out of memory"}
+    assert runner.read_row(lens.output(tmp_path) / "row.json") == row
+
+
+def test_progress_without_terminal_logs_plain_lines(capsys):
+    times = itertools.chain([0.0], itertools.repeat(3600.0))
+    with runner.SurveyProgress(3, [{"status": "failed"}], enabled=True, clock=lambda: next(times)) as bar:
+        bar.update({"status": "ok"})  # an hour later: logged (LOG_SECONDS passed)
+        bar.update({"status": "ok"})  # the last one: logged
+    err = capsys.readouterr().err.splitlines()
+    assert err == ["survey: 3 lenses, 1 already done, 2 to fit",
+                   "survey: 2/3 done (1 ok, 1 failed), 1 left, 1 lenses/h, ETA 1h 00m",
+                   "survey: 3/3 done (2 ok, 1 failed), 0 left, 2 lenses/h, ETA 0s"]
