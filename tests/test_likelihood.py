@@ -109,4 +109,4 @@ def test_masked_pixels_carry_no_weight(clean_image, write_fits, tmp_path):
     corrupted[~problem.dataset.mask] = 1e6  # only masked-out pixels change
     cfg["dataset"]["data_path"] = write_fits("image2.fits", corrupted)
     assert tinylens.load(cfg).log_likelihood(theta) == pytest.approx(ll, rel=1e-6)
-    assert problem.imaging.used.size == problem.dataset.mask.sum() < image.size
+    assert problem.imaging.n_used == problem.dataset.mask.sum() < image.size

@@ -11,11 +11,10 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import jax.numpy as jnp
-import numpy as np
 
 from tinylens.config.model_spec import Component, ModelSpec
 from tinylens.numerics.convolution import KernelFFT, convolve_stack
-from tinylens.numerics.grid import PixelGroup, scatter_to_image
+from tinylens.numerics.grid import PointGrid, bin_points
 
 
 class Columns(NamedTuple):
@@ -83,31 +82,22 @@ def light_columns(spec: ModelSpec, theta: jnp.ndarray, x: jnp.ndarray, y: jnp.nd
     return Columns(jnp.concatenate([lens_lin, src_lin], axis=-1), lens_fixed, src_fixed)
 
 
-def pixel_columns(spec: ModelSpec, theta: jnp.ndarray, groups: tuple[PixelGroup, ...], shape) -> jnp.ndarray:
-    """Supersampled and binned model pieces as an image stack ``shape + (K + 2,)``.
+def pixel_columns(spec: ModelSpec, theta: jnp.ndarray, grid: PointGrid) -> jnp.ndarray:
+    """Supersampled and binned model pieces as an image stack ``grid.shape + (K + 2,)``.
 
     The last two planes are the fixed-amplitude lens and source images.
     """
-    dtype = theta.dtype
-    # All groups' points in one flat array: one evaluation of each profile for the whole image.
-    x = jnp.asarray(np.concatenate([g.x.ravel() for g in groups]), dtype)
-    y = jnp.asarray(np.concatenate([g.y.ravel() for g in groups]), dtype)
-    c = light_columns(spec, theta, x, y)
+    c = light_columns(spec, theta, grid.x.astype(theta.dtype), grid.y.astype(theta.dtype))
     stack = jnp.concatenate([c.linear, c.fixed_lens[..., None], c.fixed_source[..., None]], axis=-1)
-    values, start = [], 0
-    for g in groups:
-        part = stack[start : start + g.x.size].reshape(g.x.shape + stack.shape[-1:])
-        values.append(jnp.mean(part, axis=1))  # bin the nsub x nsub sub-pixels
-        start += g.x.size
-    return scatter_to_image(shape, groups, tuple(values))
+    return bin_points(stack, grid)
 
 
-def blurred_columns(spec: ModelSpec, theta, groups, shape, kernel: KernelFFT) -> jnp.ndarray:
-    """PSF-convolved model pieces ``shape + (K + 2,)`` (the columns of ``M``, then fixed parts).
+def blurred_columns(spec: ModelSpec, theta, grid: PointGrid, kernel: KernelFFT) -> jnp.ndarray:
+    """PSF-convolved model pieces ``grid.shape + (K + 2,)`` (the columns of ``M``, then fixed parts).
 
     When every amplitude is linear the two fixed planes are zero and are not convolved.
     """
-    cols = pixel_columns(spec, theta, groups, shape)
+    cols = pixel_columns(spec, theta, grid)
     if any(not c.linear for c in spec.light):
         return convolve_stack(cols, kernel)
     k = cols.shape[-1] - 2

@@ -7,6 +7,7 @@ non-finite value becomes ``-inf`` for that sample only.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import jax
@@ -18,19 +19,34 @@ from tinylens.config.model_spec import ModelSpec
 from tinylens.forward import blurred_columns
 from tinylens.inversion import gram, nnls_gram, solve_normal
 from tinylens.numerics.convolution import KernelFFT, kernel_fft
-from tinylens.numerics.grid import PixelGroup, uniform_groups
+from tinylens.numerics.grid import PixelGroup, PointGrid, bucket, point_grid, uniform_groups
 
 
-class Imaging(NamedTuple):
-    """Everything about one image that the likelihood needs, fixed for a fit."""
+@jax.tree_util.register_dataclass
+@dataclass(frozen=True)
+class Imaging:
+    """Everything about one image that the likelihood needs, fixed for a fit.
 
-    shape: tuple[int, int]
-    groups: tuple[PixelGroup, ...]
+    A pytree whose arrays are leaves, so compiled likelihoods take it as an argument: images of
+    equal shapes (and padded point counts) share one compilation, in memory and in JAX's
+    persistent cache. The used pixels are padded like the points (index 0, weight 0).
+    """
+
+    grid: PointGrid
     kernel: KernelFFT
-    used: np.ndarray  # flat indices of the pixels in the likelihood
+    used: jnp.ndarray  # (n_used,) flat indices of the pixels in the likelihood (padded)
     data: jnp.ndarray  # (n_used,)
-    weight: jnp.ndarray  # (n_used,) = 1 / sigma^2
-    log_norm: float  # sum over used pixels of log(2 pi sigma^2) / 2
+    weight: jnp.ndarray  # (n_used,) = 1 / sigma^2, 0 for padding
+    log_norm: float  # sum over used pixels of log(2 pi sigma^2) / 2 (a leaf: traced in compiled code)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.grid.shape
+
+    @property
+    def n_used(self) -> int:
+        """Pixels in the likelihood (without padding)."""
+        return int(np.count_nonzero(np.asarray(self.weight)))
 
 
 def evaluated_pixels(mask: np.ndarray, psf_shape: tuple[int, int]) -> np.ndarray:
@@ -50,20 +66,20 @@ def make_imaging(
     dtype=jnp.float32,
     groups: tuple[PixelGroup, ...] | None = None,
 ) -> Imaging:
-    """Precompute the grids, the PSF transform and the masked data for the likelihood."""
+    """Precompute the ray-traced points, the PSF transform and the masked data for the likelihood."""
     shape = data.shape
     mask = np.asarray(mask, dtype=bool)
     if groups is None:
         groups = uniform_groups(shape, pixel_scale, nsub, evaluated_pixels(mask, psf.shape))
     used = np.flatnonzero(mask.ravel())
     sigma = np.asarray(noise, dtype=float).ravel()[used]
+    n_pad = bucket(len(used)) - len(used)
     return Imaging(
-        shape=shape,
-        groups=groups,
+        grid=point_grid(groups, shape, dtype),
         kernel=kernel_fft(np.asarray(psf, dtype=dtype), shape),
-        used=used,
-        data=jnp.asarray(np.asarray(data, dtype=float).ravel()[used], dtype),
-        weight=jnp.asarray(1.0 / sigma**2, dtype),
+        used=jnp.asarray(np.concatenate([used, np.zeros(n_pad, int)]), jnp.int32),
+        data=jnp.asarray(np.concatenate([np.asarray(data, dtype=float).ravel()[used], np.zeros(n_pad)]), dtype),
+        weight=jnp.asarray(np.concatenate([1.0 / sigma**2, np.zeros(n_pad)]), dtype),
         log_norm=float(0.5 * np.sum(np.log(2 * np.pi * sigma**2))),
     )
 
@@ -79,7 +95,7 @@ class Fit(NamedTuple):
 
 def solve(spec: ModelSpec, imaging: Imaging, theta: jnp.ndarray, solver: str = "nnls") -> Fit:
     """Build ``M`` for ``theta``, solve the amplitudes and evaluate eq. 5."""
-    cols = blurred_columns(spec, theta, imaging.groups, imaging.shape, imaging.kernel)
+    cols = blurred_columns(spec, theta, imaging.grid, imaging.kernel)
     cols = cols.reshape(-1, cols.shape[-1])[imaging.used]
     k = cols.shape[-1] - 2
     a = cols[:, :k]
@@ -104,4 +120,5 @@ def log_likelihood(spec: ModelSpec, imaging: Imaging, theta: jnp.ndarray, solver
 
 def batched(spec: ModelSpec, imaging: Imaging, solver: str = "nnls"):
     """``jit(vmap(log_likelihood))``: ``(B, n) -> (B,)``."""
-    return jax.jit(jax.vmap(lambda t: log_likelihood(spec, imaging, t, solver)))
+    run = jax.jit(jax.vmap(lambda t, im: log_likelihood(spec, im, t, solver), in_axes=(0, None)))
+    return lambda thetas: run(thetas, imaging)

@@ -23,7 +23,8 @@ from tinylens.config.model_spec import ModelSpec, build_model_spec
 from tinylens.data import Dataset, load_dataset
 from tinylens.forward import blurred_columns, column_owner, component_values, amplitude_value, _light
 from tinylens.numerics.adaptive import groups_from_map, nsub_map
-from tinylens.numerics.grid import pixel_coordinates, uniform_groups
+from tinylens.numerics.grid import pixel_coordinates, point_grid, uniform_groups
+from tinylens.compilation import enable_persistent_cache
 from tinylens.precision import get_dtype
 from tinylens.priors import log_prior, prior_transform
 
@@ -64,13 +65,11 @@ class Problem:
     def __post_init__(self) -> None:
         if self.imaging is None:
             d = self.dataset
-            groups = uniform_groups(d.data.shape, d.pixel_scale, self.nsub_map, lk.evaluated_pixels(d.mask, d.psf.shape)) \
-                if np.isscalar(self.nsub_map) else groups_from_map(self.nsub_map, d.pixel_scale, lk.evaluated_pixels(d.mask, d.psf.shape))
-            self.imaging = lk.make_imaging(d.data, d.noise, d.psf, d.mask, d.pixel_scale, d.nsub, self.dtype, groups)
+            self.imaging = lk.make_imaging(d.data, d.noise, d.psf, d.mask, d.pixel_scale, d.nsub, self.dtype,
+                                           self._groups(lk.evaluated_pixels(d.mask, d.psf.shape)))
         self.solver = self.config.solver_type
-        self._single = jax.jit(lambda t: lk.log_likelihood(self.spec, self.imaging, t, self.solver))
-        n_points = sum(g.x.size for g in self.imaging.groups)
-        self.max_chunk = max(1, 1 << int(np.log2(max(1, MAX_POINTS_PER_CALL // max(n_points, 1)))))
+        spec, solver = self.spec, self.solver
+        self.max_chunk = max(1, 1 << int(np.log2(max(1, MAX_POINTS_PER_CALL // max(self.imaging.grid.n_points, 1)))))
         # On a CPU, evaluating a batch one vector at a time inside one compiled loop keeps the
         # working set in cache and is faster than vmap; accelerators want the vmapped batch.
         on_cpu = jax.default_backend() == "cpu"
@@ -79,9 +78,24 @@ class Problem:
         # padded power-of-two batch, as wide as memory allows.
         self.max_chunk = min(self.max_chunk, 256) if on_cpu else self.max_chunk
         self.min_chunk = min(8, self.max_chunk) if on_cpu else self.max_chunk
-        single = lambda t: lk.log_likelihood(self.spec, self.imaging, t, self.solver)
-        # batch_size=None is a plain loop (no vmap inside), so lax.cond branches stay branches.
-        self._batch = jax.jit(lambda tb: jax.lax.map(single, tb, batch_size=None if vmap_size == 1 else min(vmap_size, tb.shape[0])))
+
+        # The compiled functions take the imaging as an argument (not as constants), so problems
+        # with equal shapes share their compilation (JAX's persistent cache, see tinylens.precision).
+        def batch(tb, im):
+            one = lambda t: lk.log_likelihood(spec, im, t, solver)
+            # batch_size=None is a plain loop (no vmap inside), so lax.cond branches stay branches.
+            return jax.lax.map(one, tb, batch_size=None if vmap_size == 1 else min(vmap_size, tb.shape[0]))
+
+        self._batch = jax.jit(batch)
+        self._solve = jax.jit(lambda t, im: lk.solve(spec, im, t, solver))
+        self._columns = jax.jit(lambda t, im: blurred_columns(spec, t, im.grid, im.kernel))
+
+    def _groups(self, select: np.ndarray | None = None):
+        """Pixel groups of the supersampling (``select``: the pixels evaluated; default all)."""
+        d = self.dataset
+        if np.isscalar(self.nsub_map):
+            return uniform_groups(d.data.shape, d.pixel_scale, self.nsub_map, select)
+        return groups_from_map(self.nsub_map, d.pixel_scale, select)
 
     @cached_property
     def nsub_map(self) -> np.ndarray | int:
@@ -123,7 +137,7 @@ class Problem:
         """Eq. 5 for ``(n,)`` (a float) or a batch ``(B, n)`` (an array ``(B,)``)."""
         theta = np.asarray(theta, dtype=float)
         if theta.ndim == 1:
-            return float(self._single(jnp.asarray(theta, self.dtype)))
+            return float(self.log_likelihood(theta[None, :])[0])
         b = theta.shape[0]
         out = np.empty(b)
         start = 0
@@ -132,7 +146,7 @@ class Problem:
             n = part.shape[0]
             if n < size:  # pad with copies of the last row; results beyond n are dropped
                 part = np.concatenate([part, np.repeat(part[-1:], size - n, axis=0)])
-            out[start : start + n] = np.asarray(self._batch(jnp.asarray(part, self.dtype)))[:n]
+            out[start : start + n] = np.asarray(self._batch(jnp.asarray(part, self.dtype), self.imaging))[:n]
             start += n
         return out
 
@@ -143,17 +157,13 @@ class Problem:
     # -- images -----------------------------------------------------------------------------
     @cached_property
     def _full(self) -> lk.Imaging:
-        d = self.dataset
-        if np.isscalar(self.nsub_map):
-            groups = uniform_groups(d.data.shape, d.pixel_scale, self.nsub_map)
-        else:
-            groups = groups_from_map(self.nsub_map, d.pixel_scale)
-        return self.imaging._replace(groups=groups)
+        """The imaging with every pixel evaluated (for model images)."""
+        return dataclasses.replace(self.imaging, grid=point_grid(self._groups(), self.dataset.data.shape, self.dtype))
 
     def amplitudes(self, theta: np.ndarray) -> dict[str, np.ndarray]:
         """Amplitudes of each light component (solved, sampled or fixed), by label."""
         t = jnp.asarray(theta, self.dtype)
-        fit = lk.solve(self.spec, self.imaging, t, self.solver)
+        fit = self._solve(t, self.imaging)
         owners = column_owner(self.spec)
         amps = np.asarray(fit.amplitudes)
         out: dict[str, np.ndarray] = {}
@@ -174,9 +184,8 @@ class Problem:
         """Images for ``theta``: ``total``, ``lens_light``, ``lensed_source`` (PSF-convolved,
         amplitudes solved) and ``source_plane`` (unlensed source on :meth:`source_grid`)."""
         t = jnp.asarray(theta, self.dtype)
-        amps = lk.solve(self.spec, self.imaging, t, self.solver).amplitudes
-        full = self._full
-        cols = np.asarray(blurred_columns(self.spec, t, full.groups, full.shape, full.kernel))
+        amps = self._solve(t, self.imaging).amplitudes
+        cols = np.asarray(self._columns(t, self._full))
         owners = column_owner(self.spec)
         lens_labels = {c.label for c in self.spec.lens_light}
         is_lens = np.array([o in lens_labels for o in owners], dtype=bool)
@@ -203,6 +212,7 @@ def load(config: str | Path | dict, *, dtype=None) -> Problem:
 
     Relative paths in the config resolve against the YAML file's folder.
     """
+    enable_persistent_cache()
     cfg, base_dir = load_config(config)
     spec = build_model_spec(cfg.model_components)
     dataset = load_dataset(cfg.dataset, base_dir)

@@ -39,7 +39,7 @@ from scipy import special
 from tinylens.config.model_spec import LISTS, Component, ModelSpec, Ref
 from tinylens.forward import blurred_columns, column_owner
 from tinylens.numerics.convolution import kernel_fft
-from tinylens.numerics.grid import uniform_groups
+from tinylens.numerics.grid import point_grid, uniform_groups
 
 __all__ = ["simulate_image", "simulate_images", "add_noise", "gaussian_psf", "moffat_psf", "model_spec_from_truth"]
 
@@ -183,9 +183,9 @@ def simulate_images(
         raise ValueError(f"psf must be a 2-D odd-sized kernel, got shape {psf.shape}")
     dtype = dtype or _default_dtype()
     shape = (int(shape[0]), int(shape[1]))
-    groups = uniform_groups(shape, float(pixel_scale), int(nsub))
+    grid = point_grid(uniform_groups(shape, float(pixel_scale), int(nsub)), shape, dtype)
     kernel = kernel_fft(np.asarray(psf / psf.sum(), dtype=dtype), shape)
-    cols = np.asarray(blurred_columns(spec, jnp.zeros((0,), dtype), groups, shape, kernel), dtype=float)
+    cols = np.asarray(blurred_columns(spec, jnp.zeros((0,), dtype), grid, kernel), dtype=float)
     owners = column_owner(spec)
     k = len(owners)
     lens_labels = {c.label for c in spec.lens_light}

@@ -36,21 +36,37 @@ def test_adaptive_groups_cover_each_pixel_once():
     high = np.zeros((6, 6), bool)
     high[2:4, 2:4] = True
     groups = adaptive_groups((6, 6), 0.1, 1, 4, high)
-    idx = np.concatenate([g.pixels((6, 6)) for g in groups])
+    idx = np.concatenate([g.index for g in groups])
     assert sorted(idx) == list(range(36))
     img = scatter_to_image((6, 6), groups, tuple(np.ones((len(g.index),)) * g.nsub for g in groups))
     assert np.asarray(img)[high].tolist() == [4] * 4 and (np.asarray(img)[~high] == 1).all()
 
 
-def test_padding_rows_are_discarded():
-    # 7 pixels at nsub 1: padded with copies to 16 points; the copies never reach the image
-    select = np.zeros((5, 5), bool)
-    select.flat[[0, 3, 7, 11, 12, 18, 24]] = True
-    (g,) = adaptive_groups((5, 5), 0.1, 1, 4, np.zeros((5, 5), bool), select)
-    assert g.x.size % 16 == 0 and len(g.index) > 7
-    assert sorted(g.pixels((5, 5))) == [0, 3, 7, 11, 12, 18, 24]
-    img = np.asarray(scatter_to_image((5, 5), (g,), (np.arange(len(g.index), dtype=float) + 1,)))
-    assert img.shape == (5, 5)
-    assert (img[select] > 0).all() and (img[~select] == 0).all()
-    # a group whose points are already a multiple of 16 gets no padding
-    assert len(pixel_group((5, 5), 0.1, 4).index) == 25
+def test_point_grid_bins_like_group_means_and_pads():
+    import jax.numpy as jnp
+
+    from tinylens.numerics.grid import bin_points, bucket, point_grid
+
+    high = np.zeros((7, 5), bool)
+    high[2:4, 1:3] = True
+    select = np.ones((7, 5), bool)
+    select[0, 0] = False  # a pixel nobody evaluates stays zero
+    groups = adaptive_groups((7, 5), 0.1, 1, 4, high, select)
+    grid = point_grid(groups, (7, 5))
+    n_real = sum(g.x.size for g in groups)
+    assert grid.n_points == bucket(n_real) and grid.n_points % 16 == 0 and grid.n_points >= n_real
+    f = lambda x, y: np.exp(x) * np.cos(3 * y)
+    img = np.asarray(bin_points(jnp.asarray(f(np.asarray(grid.x), np.asarray(grid.y)))[:, None], grid))[..., 0]
+    expected = np.asarray(scatter_to_image((7, 5), groups, tuple(f(g.x, g.y).mean(axis=1) for g in groups)))
+    np.testing.assert_allclose(img, expected, rtol=1e-5, atol=1e-6)
+    assert img[0, 0] == 0
+
+
+def test_bucket_ladder():
+    from tinylens.numerics.grid import bucket
+
+    assert bucket(1) == 16 and bucket(17) == 32
+    for n in (100, 1000, 28591, 10**6 + 3):
+        b = bucket(n)
+        assert n <= b <= 1.25 * n + 16 and b % 16 == 0
+    assert len({bucket(n) for n in range(20000, 40000)}) <= 5  # four steps per octave

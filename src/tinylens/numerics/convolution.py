@@ -7,19 +7,23 @@ the kernel's transform is computed once per dataset (:func:`kernel_fft`).
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from dataclasses import dataclass, field
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
 
-class KernelFFT(NamedTuple):
-    """Real FFT of a kernel zero-padded for linear convolution of a fixed image shape."""
+@jax.tree_util.register_dataclass
+@dataclass(frozen=True)
+class KernelFFT:
+    """Real FFT of a kernel zero-padded for linear convolution of a fixed image shape (a pytree:
+    the transform is a leaf, the shapes are static)."""
 
     kfft: jnp.ndarray
-    image_shape: tuple[int, int]
-    kernel_shape: tuple[int, int]
-    fft_shape: tuple[int, int]
+    image_shape: tuple[int, int] = field(metadata=dict(static=True))
+    kernel_shape: tuple[int, int] = field(metadata=dict(static=True))
+    fft_shape: tuple[int, int] = field(metadata=dict(static=True))
 
 
 def _good_size(n: int) -> int:
@@ -47,7 +51,7 @@ def kernel_fft(kernel: np.ndarray, image_shape: tuple[int, int]) -> KernelFFT:
     ny, nx = image_shape
     fft_shape = (_good_size(ny + ky - 1), _good_size(nx + kx - 1))
     kfft = jnp.fft.rfft2(jnp.asarray(kernel), s=fft_shape)
-    return KernelFFT(kfft, (ny, nx), (ky, kx), fft_shape)
+    return KernelFFT(kfft, (int(ny), int(nx)), (int(ky), int(kx)), tuple(int(v) for v in fft_shape))
 
 
 def convolve(image: jnp.ndarray, kernel: KernelFFT) -> jnp.ndarray:

@@ -8,13 +8,16 @@ Supersampling evaluates the model at ``nsub × nsub`` sub-pixel centres in each 
 averages them (the paper's section 2.1). The ray-traced points are stored per *group* of
 pixels that share a supersampling factor (:class:`PixelGroup`), so the same code serves
 uniform supersampling, masked images (only the pixels that matter are evaluated) and adaptive
-supersampling (a high factor only where the light changes fast).
+supersampling (a high factor only where the light changes fast). The likelihood uses their flat
+form, :class:`PointGrid`: all points in one list, binned by a weighted sum per pixel.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -36,11 +39,7 @@ class PixelGroup(NamedTuple):
     """Pixels evaluated with one supersampling factor.
 
     ``index`` holds flat indices into the image (row-major); ``x``/``y`` have shape
-    ``(len(index), nsub**2)``: the sub-pixel centres of each pixel. Rows are added so that the
-    number of points is a multiple of :data:`PAD_POINTS`: copies of the first pixel whose index
-    is ``ny * nx`` (one past the image), which :func:`scatter_to_image` discards: XLA's CPU code vectorises an
-    elementwise loop only when its length is a multiple of the SIMD width, and runs up to five
-    times slower otherwise (measured on the SIE deflection of 28591 vs 28592 points).
+    ``(len(index), nsub**2)``: the sub-pixel centres of each pixel.
     """
 
     index: np.ndarray
@@ -50,14 +49,6 @@ class PixelGroup(NamedTuple):
     @property
     def nsub(self) -> int:
         return int(round(np.sqrt(self.x.shape[1])))
-
-    def pixels(self, shape: tuple[int, int]) -> np.ndarray:
-        """The image pixels of the group (``index`` without the padding rows)."""
-        return self.index[self.index < shape[0] * shape[1]]
-
-
-#: The points of a :class:`PixelGroup` are padded to a multiple of this (16 float32 = one AVX-512 vector).
-PAD_POINTS = 16
 
 
 def pixel_group(
@@ -70,11 +61,8 @@ def pixel_group(
     index = np.flatnonzero(select.ravel())
     off = subpixel_offsets(nsub, pixel_scale)
     dx, dy = np.meshgrid(off, off)
-    n_pad = -len(index) % (PAD_POINTS // np.gcd(PAD_POINTS, nsub * nsub))  # rows * nsub^2 % PAD_POINTS == 0
-    rows = np.concatenate([index, np.full(n_pad, index[0] if len(index) else 0)])
-    x = xc.ravel()[rows, None] + dx.ravel()[None, :]
-    y = yc.ravel()[rows, None] + dy.ravel()[None, :]
-    index = np.concatenate([index, np.full(n_pad, shape[0] * shape[1])])
+    x = xc.ravel()[index, None] + dx.ravel()[None, :]
+    y = yc.ravel()[index, None] + dy.ravel()[None, :]
     return PixelGroup(index=index, x=x, y=y)
 
 
@@ -114,8 +102,73 @@ def scatter_to_image(
     Pixels that no group covers stay zero.
     """
     trailing = values[0].shape[1:]
-    n = shape[0] * shape[1]
-    flat = jnp.zeros((n + 1,) + trailing, dtype=jnp.asarray(values[0]).dtype)  # slot n: padding
+    flat = jnp.zeros((shape[0] * shape[1],) + trailing, dtype=jnp.asarray(values[0]).dtype)
     for g, v in zip(groups, values):
         flat = flat.at[g.index].set(v)
-    return flat[:n].reshape(shape + trailing)
+    return flat.reshape(shape + trailing)
+
+
+# -- the flat form used by the likelihood -------------------------------------------------------
+#: Point counts are padded up to a multiple of 16 at least (16 float32 = one AVX-512 vector): XLA's
+#: CPU code vectorises an elementwise loop only when its length is a multiple of the SIMD width and
+#: runs up to five times slower otherwise (measured on the SIE deflection, 28591 vs 28592 points).
+MIN_PAD = 16
+#: Padded sizes per factor of two: coarse steps let lenses of similar size share one compiled
+#: likelihood (JAX's persistent cache keys on shapes), at the cost of at most 1/4 more points.
+STEPS_PER_OCTAVE = 4
+
+
+def bucket(n: int, steps_per_octave: int = STEPS_PER_OCTAVE, min_pad: int = MIN_PAD) -> int:
+    """``n`` rounded up to a multiple of ``2^floor(log2 n) / steps_per_octave`` (and of ``min_pad``)."""
+    if n <= min_pad:
+        return min_pad
+    step = max(min_pad, 1 << max(int(np.floor(np.log2(n))) - int(np.log2(steps_per_octave)), 0))
+    return int(-(-n // step) * step)
+
+
+@jax.tree_util.register_dataclass
+@dataclass(frozen=True)
+class PointGrid:
+    """Every ray-traced point of an image, flat: its position, the pixel whose average it enters
+    and its weight there (``1 / nsub^2``). Padding points have pixel ``ny * nx`` and weight 0.
+
+    Uniform and adaptive supersampling, masked or not, are all one such list; binning is a
+    weighted sum per pixel (:func:`bin_points`). A pytree: the arrays are leaves, ``shape`` is static.
+    """
+
+    x: jnp.ndarray
+    y: jnp.ndarray
+    pixel: jnp.ndarray
+    weight: jnp.ndarray
+    shape: tuple[int, int] = field(metadata=dict(static=True))
+
+    @property
+    def n_points(self) -> int:
+        return int(self.x.shape[0])
+
+
+def point_grid(groups: tuple[PixelGroup, ...], shape: tuple[int, int], dtype=jnp.float32, pad: bool = True) -> PointGrid:
+    """The :class:`PointGrid` of ``groups``, padded to :func:`bucket` points (if ``pad``)."""
+    n_pix = shape[0] * shape[1]
+    x = np.concatenate([g.x.ravel() for g in groups]) if groups else np.zeros(0)
+    y = np.concatenate([g.y.ravel() for g in groups]) if groups else np.zeros(0)
+    pixel = np.concatenate([np.repeat(g.index, g.x.shape[1]) for g in groups]) if groups else np.zeros(0, int)
+    weight = np.concatenate([np.full(g.x.size, 1.0 / g.x.shape[1]) for g in groups]) if groups else np.zeros(0)
+    n_pad = (bucket(len(x)) - len(x)) if pad else 0
+    fill = (x[0], y[0]) if len(x) else (0.0, 0.0)
+    return PointGrid(
+        x=jnp.asarray(np.concatenate([x, np.full(n_pad, fill[0])]), dtype),
+        y=jnp.asarray(np.concatenate([y, np.full(n_pad, fill[1])]), dtype),
+        pixel=jnp.asarray(np.concatenate([pixel, np.full(n_pad, n_pix)]), jnp.int32),
+        weight=jnp.asarray(np.concatenate([weight, np.zeros(n_pad)]), dtype),
+        shape=tuple(int(s) for s in shape),
+    )
+
+
+def bin_points(values: jnp.ndarray, grid: PointGrid) -> jnp.ndarray:
+    """Pixel averages ``shape + values.shape[1:]`` of per-point ``values`` (``(P, ...)``); pixels
+    without points are zero."""
+    n_pix = grid.shape[0] * grid.shape[1]
+    w = grid.weight.reshape((-1,) + (1,) * (values.ndim - 1))
+    summed = jax.ops.segment_sum(values * w, grid.pixel, num_segments=n_pix + 1)
+    return summed[:n_pix].reshape(grid.shape + values.shape[1:])

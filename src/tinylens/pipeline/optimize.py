@@ -9,6 +9,7 @@ priors (``z = (theta - lo) / (hi - lo)``, so every coordinate has the same scale
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Callable
 
@@ -43,13 +44,11 @@ class Objective:
         box = np.asarray(prior_bounds(problem), dtype=float)
         self.lo, self.hi = box[:, 0], box[:, 1]
         self.counter = counter or (lambda n: None)
-        spec, imaging, solver, priors = problem.spec, problem.imaging, problem.solver, problem.priors
-        lo, width = jnp.asarray(self.lo, problem.dtype), jnp.asarray(self.hi - self.lo, problem.dtype)
+        spec, solver, priors = problem.spec, problem.solver, problem.priors
 
-        def neg_log_post(z, base, free, weight):
+        def neg_log_post(z, base, free, imaging, lo, width):
             theta = jnp.where(free, lo + z * width, base)
-            ll = lk.log_likelihood(spec, imaging._replace(weight=weight), theta, solver)
-            return -(ll + log_prior_jax(priors, theta))
+            return -(lk.log_likelihood(spec, imaging, theta, solver) + log_prior_jax(priors, theta))
 
         self._vg = jax.jit(jax.value_and_grad(neg_log_post))
 
@@ -62,8 +61,11 @@ class Objective:
     def value_and_grad(self, theta: np.ndarray, free: np.ndarray, weight=None) -> tuple[float, np.ndarray]:
         """Objective and its gradient in the unit coordinates of all parameters (zero where held)."""
         dt = self.problem.dtype
-        weight = self.problem.imaging.weight if weight is None else weight
-        val, grad = self._vg(jnp.asarray(self.to_unit(theta), dt), jnp.asarray(theta, dt), jnp.asarray(free), weight)
+        imaging = self.problem.imaging
+        if weight is not None:
+            imaging = dataclasses.replace(imaging, weight=jnp.asarray(weight, dt))
+        val, grad = self._vg(jnp.asarray(self.to_unit(theta), dt), jnp.asarray(theta, dt), jnp.asarray(free), imaging,
+                             jnp.asarray(self.lo, dt), jnp.asarray(self.hi - self.lo, dt))
         self.counter(1)
         val, grad = float(val), np.asarray(grad, dtype=float)
         if not (np.isfinite(val) and np.all(np.isfinite(grad))):

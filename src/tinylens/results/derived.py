@@ -74,15 +74,15 @@ def shape_quantities(problem, samples: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def _flux_function(problem):
-    """``theta -> (flux of each light component, lensed source flux)`` for one sample (JAX)."""
-    spec, imaging, solver = problem.spec, problem.imaging, problem.solver
-    full = problem._full  # every pixel of the image, supersampled
+    """``(theta, imaging, full) -> (flux of each light component, lensed source flux)`` for one
+    sample (JAX); ``full`` is the imaging with every pixel evaluated (``problem._full``)."""
+    spec, solver = problem.spec, problem.solver
     owners = np.array(column_owner(spec))
     area = problem.dataset.pixel_scale**2
     sources = {c.label for c in spec.source_light}
     is_src = np.array([o in sources for o in owners], dtype=bool)
 
-    def fluxes(theta):
+    def fluxes(theta, imaging, full):
         amps = lk.solve(spec, imaging, theta, solver).amplitudes
         per_comp = []
         for comp in spec.light:
@@ -90,7 +90,7 @@ def _flux_function(problem):
             a = amps[np.flatnonzero(owners == comp.label)] if comp.linear else amplitude_value(comp, theta)
             per_comp.append(jnp.sum(a * unit) / area)
         # Pixel sums before the PSF (which conserves flux): the lensed light inside the image.
-        cols = pixel_columns(spec, theta, full.groups, full.shape).sum(axis=(0, 1))
+        cols = pixel_columns(spec, theta, full.grid).sum(axis=(0, 1))
         k = len(owners)
         lensed = cols[:k][is_src] @ amps[is_src] + cols[k + 1]
         return jnp.stack(per_comp), lensed
@@ -104,10 +104,11 @@ def flux_quantities(problem, samples: np.ndarray) -> dict[str, np.ndarray]:
     if not spec.light:
         return {}
     thetas = jnp.asarray(samples, problem.dtype)
-    n_points = sum(g.x.size for g in problem._full.groups)
+    n_points = problem._full.grid.n_points
     batch = int(max(1, min(len(samples), 2**22 // max(n_points, 1))))
-    run = jax.jit(lambda t: jax.lax.map(_flux_function(problem), t, batch_size=batch))
-    comp_flux, lensed = (np.asarray(v, dtype=float) for v in run(thetas))
+    one = _flux_function(problem)
+    run = jax.jit(lambda t, im, full: jax.lax.map(lambda th: one(th, im, full), t, batch_size=batch))
+    comp_flux, lensed = (np.asarray(v, dtype=float) for v in run(thetas, problem.imaging, problem._full))
     out: dict[str, np.ndarray] = {}
     for i, comp in enumerate(spec.light):
         out[f"{comp.label}.flux"] = comp_flux[:, i]
