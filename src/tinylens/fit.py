@@ -52,6 +52,7 @@ class FitResult:
     wall_time_s: float
     converged: bool
     derived: dict[str, dict[str, Any]]
+    quality: dict[str, Any]
     versions: dict[str, str]
     config: dict[str, Any]
     files: dict[str, str]
@@ -104,8 +105,12 @@ def _config_dict(config) -> dict[str, Any]:
     return dict(config)
 
 
-def _summary_lines(res: InferenceResult, median: dict[str, float]) -> list[str]:
-    lines = [f"method  {res.method}"]
+def _summary_lines(res: InferenceResult, median: dict[str, float], quality: dict[str, Any]) -> list[str]:
+    from tinylens.results.quality import CRITICAL
+
+    critical = [f for f in quality["flags"] if f in CRITICAL]
+    verdict = "NOT trusted: " + ", ".join(critical) if critical else "trusted"
+    lines = [f"method  {res.method}", verdict]
     if res.log_evidence is not None:
         lines.append(f"log Z   {res.log_evidence:.2f}")
     lines += [f"max log L {np.max(res.log_likelihood):.2f}", f"calls   {res.n_likelihood_evals:,}",
@@ -119,10 +124,26 @@ def _summary_lines(res: InferenceResult, median: dict[str, float]) -> list[str]:
     return lines
 
 
+def corner_names(names: list[str], choice) -> list[str]:
+    """The parameters of the corner plot (``output.corner_parameters``)."""
+    if choice == "all":
+        return list(names)
+    if choice == "mass":
+        mass = [n for n in names if n.startswith("lens_mass.")]
+        return mass or list(names)
+    unknown = [n for n in choice if n not in names]
+    if unknown:
+        from tinylens.errors import ConfigError
+
+        raise ConfigError(f"output.corner_parameters: {', '.join(unknown)} not free parameters. Allowed: {', '.join(names)}.")
+    return list(choice)
+
+
 def write_results(problem, res: InferenceResult, out: Path) -> FitResult:
     """Derive quantities, write every table and figure, then ``result.json``; return them."""
     from tinylens.results import plots, tables
     from tinylens.results.derived import derived_samples
+    from tinylens.results.quality import assess
 
     names = list(problem.param_names)
     weights = res.weights
@@ -133,13 +154,16 @@ def write_results(problem, res: InferenceResult, out: Path) -> FitResult:
     files = file_names(problem.config)
     best = res.max_likelihood
     median = {n: s["median"] for n, s in params.items()}
+    quality = assess(problem, res)
 
     tables.write_csv(out / files["samples"], tables.samples_frame(names, res.samples, weights, res.log_likelihood))
     tables.write_csv(out / files["summary"], summary)
     plots.save_dataset_figure(problem.dataset, out / files["subplot"])
-    plots.save_model_figure(problem, best, out / files["results"], _summary_lines(res, median))
+    plots.save_model_figure(problem, best, out / files["results"], _summary_lines(res, median, quality))
     if len(res.samples) > len(names):  # a corner plot of an optimiser's single point says nothing
-        plots.save_corner_figure(names, res.samples, weights, out / files["corner"])
+        shown = corner_names(names, getattr(problem.config.output, "corner_parameters", "mass"))
+        idx = [names.index(n) for n in shown]
+        plots.save_corner_figure(shown, res.samples[:, idx], weights, out / files["corner"])
     else:
         files.pop("corner")
 
@@ -156,6 +180,7 @@ def write_results(problem, res: InferenceResult, out: Path) -> FitResult:
         wall_time_s=res.wall_time_s,
         converged=res.converged,
         derived={n: {k: s[k] for k in ("median", "interval_68", "interval_997")} for n, s in derived.items()},
+        quality=quality,
         versions=versions(),
         config=_config_dict(problem.config),
         files=files,
@@ -180,6 +205,7 @@ def fit(config: str | Path | dict, *, progress: bool = True, output: str | Path 
     from tinylens.results import tables
 
     problem = load(config)
+    corner_names(list(problem.param_names), problem.config.output.corner_parameters)  # checked before sampling
     out = tables.ensure_writable(output_dir(problem, output))
     (out / RESULT_JSON).unlink(missing_ok=True)  # an old result must not look like this fit's
     res = run_inference(problem, progress=progress, checkpoint_dir=out)

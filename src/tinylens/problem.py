@@ -88,7 +88,6 @@ class Problem:
 
         self._batch = jax.jit(batch)
         self._solve = jax.jit(lambda t, im: lk.solve(spec, im, t, solver))
-        self._columns = jax.jit(lambda t, im: blurred_columns(spec, t, im.grid, im.kernel))
 
     def _groups(self, select: np.ndarray | None = None):
         """Pixel groups of the supersampling (``select``: the pixels evaluated; default all)."""
@@ -183,20 +182,33 @@ class Problem:
     def model_image(self, theta: np.ndarray) -> dict[str, np.ndarray]:
         """Images for ``theta``: ``total``, ``lens_light``, ``lensed_source`` (PSF-convolved,
         amplitudes solved) and ``source_plane`` (unlensed source on :meth:`source_grid`)."""
-        t = jnp.asarray(theta, self.dtype)
-        amps = self._solve(t, self.imaging).amplitudes
-        cols = np.asarray(self._columns(t, self._full))
-        owners = column_owner(self.spec)
-        lens_labels = {c.label for c in self.spec.lens_light}
-        is_lens = np.array([o in lens_labels for o in owners], dtype=bool)
-        a = np.asarray(amps)
-        k = len(owners)
-        lens = cols[..., :k][..., is_lens] @ a[is_lens] + cols[..., k]
-        src = cols[..., :k][..., ~is_lens] @ a[~is_lens] + cols[..., k + 1]
         xs, ys = self.source_grid()
-        lin, fixed = _light(self.spec.source_light, t, jnp.asarray(xs, self.dtype), jnp.asarray(ys, self.dtype))
-        source_plane = np.asarray(lin) @ a[~is_lens] + np.asarray(fixed) if self.spec.source_light else np.zeros_like(xs)
-        return {"total": lens + src, "lens_light": lens, "lensed_source": src, "source_plane": source_plane}
+        planes = self._images(jnp.asarray(theta, self.dtype), self.imaging, self._full,
+                              jnp.asarray(xs, self.dtype), jnp.asarray(ys, self.dtype))
+        return {k: np.asarray(v, dtype=float) for k, v in planes.items()}
+
+    @cached_property
+    def _images(self):
+        """The jitted body of :meth:`model_image` (compiled on first use)."""
+        spec = self.spec
+        owners = column_owner(spec)
+        lens_labels = {c.label for c in spec.lens_light}
+        is_lens = np.array([o in lens_labels for o in owners], dtype=bool)
+        k = len(owners)
+
+        def images(t, imaging, full, xs, ys):
+            a = lk.solve(spec, imaging, t, self.solver).amplitudes
+            cols = blurred_columns(spec, t, full.grid, full.kernel)
+            lens = cols[..., :k][..., is_lens] @ a[is_lens] + cols[..., k]
+            src = cols[..., :k][..., ~is_lens] @ a[~is_lens] + cols[..., k + 1]
+            if spec.source_light:
+                lin, fixed = _light(spec.source_light, t, xs, ys)
+                plane = lin @ a[~is_lens] + fixed
+            else:
+                plane = jnp.zeros_like(xs)
+            return {"total": lens + src, "lens_light": lens, "lensed_source": src, "source_plane": plane}
+
+        return jax.jit(images)
 
     def params_dict(self, theta: np.ndarray) -> dict[str, dict[str, float]]:
         """All parameter values (free, fixed and linked) of every component, by label."""

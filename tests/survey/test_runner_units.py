@@ -22,6 +22,7 @@ RESULT = {
     "interval_997": {"lens_mass.0.theta_E": [0.97, 1.05], "source_light.0.R_sersic": [0.15, 0.25]},
     "derived": {"source.mag": {"median": 24.1, "interval_68": [24.0, 24.2], "interval_997": [23.8, 24.4]}},
     "log_evidence": -123.5, "n_likelihood_evals": 3840, "wall_time_s": 12.5,
+    "quality": {"trusted": False, "flags": ["multimodal", "arc_residuals"]},
 }
 
 
@@ -33,7 +34,8 @@ def test_flat_row_has_every_statistic_of_parameters_and_derived_quantities():
     assert (row["source_light.0.R_sersic_lo997"], row["source_light.0.R_sersic_hi997"]) == (0.15, 0.25)
     assert (row["source.mag_median"], row["source.mag_lo997"], row["source.mag_hi68"]) == (24.1, 23.8, 24.2)
     assert row["log_evidence"] == -123.5 and row["n_likelihood_evals"] == 3840 and row["wall_time_s"] == 12.5
-    assert len(row) == 3 + 3 * 5 + 3
+    assert row["trusted"] is False and row["flags"] == "multimodal,arc_residuals"
+    assert len(row) == 3 + 2 + 3 * 5 + 3
 
 
 def test_catalog_has_one_row_per_lens_failed_rows_empty(tmp_path):
@@ -46,6 +48,9 @@ def test_catalog_has_one_row_per_lens_failed_rows_empty(tmp_path):
         assert np.isnan(read.loc[0, "lens_mass.0.theta_E_median"]) and read.loc[1, "lens_mass.0.theta_E_median"] == 1.01
     assert str(frame["n_likelihood_evals"].dtype) == "Int64"
     assert frame.loc[0, "reason"] == "bad image"
+    assert frame.columns[3:5].tolist() == ["trusted", "flags"]
+    assert frame["trusted"].isna()[0] and frame.loc[1, "trusted"] == False  # noqa: E712 (pandas' nullable boolean)
+    assert frame.loc[1, "flags"] == "multimodal,arc_residuals" and frame.loc[0, "flags"] == ""
 
 
 def _lens(root: Path, name: str) -> runner.Lens:

@@ -414,6 +414,11 @@ class Output(StrictModel):
     figures: Figures = Field(default_factory=Figures)
     tables: Tables = Field(default_factory=Tables)
     datasets: DatasetFigures = Field(default_factory=DatasetFigures)
+    corner_parameters: Union[Literal["mass", "all"], list[str]] = Field(
+        "mass",
+        description="tinylens key: parameters of the corner plot: 'mass' (the lens-mass parameters, "
+        "as the paper's Figure 3; all parameters if the model has no free mass parameter), 'all', or a list of names",
+    )
     keep_checkpoint: bool = Field(
         False,
         description="tinylens key: keep the sampler's checkpoint file after a fit completes (it is large; "

@@ -107,11 +107,20 @@ def summary_frame(
     return pd.DataFrame(rows, columns=[*SUMMARY_COLUMNS, "kind"])
 
 
+#: Samples lighter than this times the heaviest are left out of the samples table: together they
+#: carry a negligible share of the posterior (a nested sampler's early points), and a survey keeps
+#: one table per lens.
+MIN_RELATIVE_WEIGHT = 1e-10
+
+
 def samples_frame(param_names, samples: np.ndarray, weights: np.ndarray, log_likelihood: np.ndarray) -> pd.DataFrame:
-    """Posterior samples: one column per parameter, then ``weight`` and ``log_likelihood``."""
-    df = pd.DataFrame(np.asarray(samples, dtype=float), columns=list(param_names))
-    df["weight"] = np.asarray(weights, dtype=float)
-    df["log_likelihood"] = np.asarray(log_likelihood, dtype=float)
+    """Posterior samples: one column per parameter, then ``weight`` and ``log_likelihood``
+    (samples of negligible weight, below :data:`MIN_RELATIVE_WEIGHT` x the largest, left out)."""
+    weights = np.asarray(weights, dtype=float)
+    keep = weights >= MIN_RELATIVE_WEIGHT * weights.max()
+    df = pd.DataFrame(np.asarray(samples, dtype=float)[keep], columns=list(param_names))
+    df["weight"] = weights[keep]
+    df["log_likelihood"] = np.asarray(log_likelihood, dtype=float)[keep]
     return df
 
 

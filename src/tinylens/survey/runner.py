@@ -74,6 +74,8 @@ STATISTICS: dict[str, tuple[str, int | None]] = {
 }
 SCALARS = ("log_evidence", "n_likelihood_evals", "wall_time_s")
 ID_COLUMNS = ("lens_id", "status", "reason")
+#: From the fit's quality assessment (tinylens.results.quality): filter a catalogue on ``trusted``.
+QUALITY_COLUMNS = ("trusted", "flags")
 
 
 @dataclass(frozen=True)
@@ -163,9 +165,9 @@ def check_template(template: Mapping[str, Any], lenses: list[Lens], out: str | P
 def flat_row(lens_id: str, result: Mapping[str, Any]) -> dict[str, Any]:
     """One catalogue row from a fit's ``result.json`` content (or ``FitResult.to_json()``).
 
-    For every free parameter and derived quantity ``<name>``: ``<name>_median``, ``_lo68``,
-    ``_hi68``, ``_lo997``, ``_hi997``; then ``log_evidence``, ``n_likelihood_evals``,
-    ``wall_time_s``.
+    ``trusted`` and ``flags`` (comma-separated) of the quality assessment; for every free
+    parameter and derived quantity ``<name>``: ``<name>_median``, ``_lo68``, ``_hi68``,
+    ``_lo997``, ``_hi997``; then ``log_evidence``, ``n_likelihood_evals``, ``wall_time_s``.
     """
     stats = {
         name: {"median": result["median"][name], "interval_68": result["interval_68"][name],
@@ -174,6 +176,9 @@ def flat_row(lens_id: str, result: Mapping[str, Any]) -> dict[str, Any]:
     }
     stats.update(result.get("derived") or {})
     row: dict[str, Any] = {"lens_id": lens_id, "status": "ok", "reason": ""}
+    quality = result.get("quality") or {}
+    row["trusted"] = quality.get("trusted")
+    row["flags"] = ",".join(quality.get("flags", []))
     for name, entry in stats.items():
         for suffix, (key, index) in STATISTICS.items():
             value = entry.get(key)
@@ -332,12 +337,17 @@ def catalog_frame(rows: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
     frame["reason"] = frame["reason"].fillna("").astype(str)
     if "warnings" in frame:
         frame["warnings"] = frame["warnings"].fillna("").astype(str)
+    quality = [c for c in QUALITY_COLUMNS if c in frame]
+    if "trusted" in frame:
+        frame["trusted"] = frame["trusted"].astype("boolean")
+    if "flags" in frame:
+        frame["flags"] = frame["flags"].fillna("").astype(str)
     frame["n_likelihood_evals"] = pd.to_numeric(frame["n_likelihood_evals"]).astype("Int64")
-    stats = [c for c in frame.columns if c not in (*ID_COLUMNS, *SCALARS, "warnings")]
+    stats = [c for c in frame.columns if c not in (*ID_COLUMNS, *QUALITY_COLUMNS, *SCALARS, "warnings")]
     for column in [*stats, "log_evidence", "wall_time_s"]:
         frame[column] = pd.to_numeric(frame[column]).astype(float)
     extra = ["warnings"] if "warnings" in frame else []
-    return frame[[*ID_COLUMNS, *stats, *SCALARS, *extra]].reset_index(drop=True)
+    return frame[[*ID_COLUMNS, *quality, *stats, *SCALARS, *extra]].reset_index(drop=True)
 
 
 def write_catalog(rows: Mapping[str, Mapping[str, Any]], out: str | Path) -> pd.DataFrame:

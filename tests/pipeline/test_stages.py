@@ -1,0 +1,109 @@
+"""The pipeline's stages on lenses simulated by lenstronomy (the independent oracle)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tinylens
+from oracle import LENS_TRUTH, exact_r_sersic, lenstronomy_image, table1_components, truth_vector
+from tinylens.config.schema import Pipeline
+from tinylens.pipeline.lens_light import fit_lens_light, image_moments
+from tinylens.pipeline.optimize import Objective
+from tinylens.pipeline.run import optimise
+
+PIX = 0.074
+SIGMA = 0.1
+
+
+def _problem(write_fits, image, kernel, components=None):
+    rng = np.random.default_rng(5)
+    noisy = image + rng.normal(0, SIGMA, image.shape)
+    return tinylens.load({
+        "dataset": {"data_path": write_fits("image.fits", noisy), "noise_path": write_fits("noise.fits", np.full_like(image, SIGMA)),
+                    "psf_path": write_fits("psf.fits", kernel), "pixel_scale": PIX, "nsub": 2, "supersampling": {"mode": "uniform"}},
+        "model_components": components or table1_components(),
+    })
+
+
+def test_image_moments_of_an_elliptical_gaussian():
+    from tinylens.numerics.grid import pixel_coordinates
+    from tinylens.profiles.ellipticity import e1e2_to_qphi
+
+    x, y = pixel_coordinates((101, 101), 0.05)
+    q, phi = 0.6, 0.4
+    xr = np.cos(phi) * (x - 0.1) + np.sin(phi) * (y + 0.2)
+    yr = -np.sin(phi) * (x - 0.1) + np.cos(phi) * (y + 0.2)
+    img = 100 * np.exp(-0.5 * (xr**2 / 0.4**2 + yr**2 / (0.4 * q) ** 2))
+    m = image_moments(img, np.full(img.shape, 1e-3), 0.05)
+    assert np.allclose(m.center, (0.1, -0.2), atol=0.01)
+    q_m, phi_m = e1e2_to_qphi(np.float64(m.e1), np.float64(m.e2))
+    assert abs(float(q_m) - q) < 0.03 and abs(float(phi_m) - phi) < 0.03
+
+
+def test_lens_light_stage_recovers_the_lens_galaxy(write_fits):
+    truth = {**LENS_TRUTH, "source_light": [dict(LENS_TRUTH["source_light"][0], amp=0.0)]}
+    image, kernel = lenstronomy_image(truth=truth)
+    problem = _problem(write_fits, image, kernel)
+    res = fit_lens_light(problem)
+    names = problem.param_names
+    light = LENS_TRUTH["lens_light"][0]
+    got = dict(zip(names, res.fit.theta))
+    assert got["lens_light.0.R_sersic"] == pytest.approx(exact_r_sersic(light["R_sersic"], light["n_sersic"]), rel=0.05)
+    assert got["lens_light.0.n_sersic"] == pytest.approx(light["n_sersic"], abs=0.3)
+    assert got["lens_light.0.e1"] == pytest.approx(light["e1"], abs=0.02)
+    assert got["lens_light.0.e2"] == pytest.approx(light["e2"], abs=0.02)
+    assert got["lens_mass.0.center_x"] == pytest.approx(light["center_x"], abs=0.01)  # the linked centre
+    assert not res.arc.found  # no source: no arc
+
+
+def test_stages_1_to_3_find_the_lens(write_fits):
+    image, kernel = lenstronomy_image()
+    problem = _problem(write_fits, image, kernel)
+    state = optimise(Objective(problem), Pipeline())
+    assert state["stages"]["arc"]["found"]
+    assert abs(state["stages"]["arc"]["theta_E_guess"] - 1.2) < 0.2 * 1.2
+    best = np.asarray(state["best"])
+    truth = truth_vector(problem.param_names)
+    names = problem.param_names
+    assert best[names.index("lens_mass.0.theta_E")] == pytest.approx(1.2, rel=0.01)
+    for name in ("lens_mass.0.e1", "lens_mass.0.e2", "source_light.0.center_x", "source_light.0.center_y"):
+        assert best[names.index(name)] == pytest.approx(truth[names.index(name)], abs=0.03)
+
+
+def test_box_is_widened_when_the_posterior_reaches_it(write_fits, monkeypatch):
+    """Orchestration with a stand-in sampler whose 'posterior' is a Gaussian in theta_E wider
+    than the first box: the pipeline widens the box, samples again, and corrects the evidence."""
+    from tinylens.inference import InferenceResult
+    from tinylens.pipeline import run as run_mod
+    from tinylens.pipeline import box as bx
+
+    image, kernel = lenstronomy_image()
+    problem = _problem(write_fits, image, kernel)
+    names = problem.param_names
+    i_te = names.index("lens_mass.0.theta_E")
+    best = truth_vector(names)
+    monkeypatch.setattr(run_mod, "optimise", lambda objective, settings, progress=False: {
+        "best": best.tolist(), "stages": {}, "n_evals": 7, "arc_mask": [], "time_s": 0.0})
+    boxes = []
+
+    def sampler(boxed, settings, progress=False, checkpoint_dir=None):
+        lo = np.array([p.support[0] for p in boxed.priors])
+        hi = np.array([p.support[1] for p in boxed.priors])
+        boxes.append((lo, hi))
+        rng = np.random.default_rng(len(boxes))
+        n = 4000
+        s = boxed.prior_transform(rng.uniform(size=(n, boxed.ndim)))
+        s[:, i_te] = np.clip(rng.normal(best[i_te], 0.15, n), lo[i_te], hi[i_te])  # sigma 0.15" >> box
+        return InferenceResult("fake", names, s, np.full(n, -np.log(n)), np.zeros(n), -10.0, n, 1.0, True, {})
+
+    res = run_mod.run_pipeline(problem, sampler, Pipeline(max_widen=1), progress=False)
+    assert len(boxes) == 2
+    w1 = boxes[0][1][i_te] - boxes[0][0][i_te]
+    w2 = boxes[1][1][i_te] - boxes[1][0][i_te]
+    assert w2 == pytest.approx(3 * w1, rel=1e-6)
+    assert res.n_likelihood_evals == 2 * 4000 + 7
+    lo, hi = boxes[-1]
+    assert res.log_evidence == pytest.approx(-10.0 + bx.log_box_mass(problem.priors, lo, hi))
+    assert res.info["pipeline"]["crowded_edges"]  # still crowded after the allowed widening
+    assert not res.converged
