@@ -7,7 +7,7 @@ non-finite value becomes ``-inf`` for that sample only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import jax
@@ -19,7 +19,7 @@ from tinylens.config.model_spec import ModelSpec
 from tinylens.forward import blurred_columns
 from tinylens.inversion import gram, nnls_gram, solve_normal
 from tinylens.numerics.convolution import KernelFFT, kernel_fft
-from tinylens.numerics.grid import PixelGroup, PointGrid, bucket, point_grid, uniform_groups
+from tinylens.numerics.grid import PixelGroup, PointGrid, bounding_box, bucket, point_grid, uniform_groups
 
 
 @jax.tree_util.register_dataclass
@@ -38,6 +38,13 @@ class Imaging:
     data: jnp.ndarray  # (n_used,)
     weight: jnp.ndarray  # (n_used,) = 1 / sigma^2, 0 for padding
     log_norm: float  # sum over used pixels of log(2 pi sigma^2) / 2 (a leaf: traced in compiled code)
+    crop: tuple[int, int, int, int] = field(default=None, metadata=dict(static=True))  # cut-out of the image
+
+    def used_in_image(self, image_shape: tuple[int, int]) -> np.ndarray:
+        """For each entry of ``used`` (padding included), its flat index in the whole image."""
+        r0, _, c0, _ = self.crop or (0, 0, 0, 0)
+        rows, cols = np.divmod(np.asarray(self.used), self.shape[1])
+        return (rows + r0) * image_shape[1] + cols + c0
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -66,21 +73,32 @@ def make_imaging(
     dtype=jnp.float32,
     groups: tuple[PixelGroup, ...] | None = None,
 ) -> Imaging:
-    """Precompute the ray-traced points, the PSF transform and the masked data for the likelihood."""
-    shape = data.shape
+    """Precompute the ray-traced points, the PSF transform and the masked data for the likelihood.
+
+    The likelihood works on the smallest cut-out of the image that holds every evaluated pixel
+    (a masked image needs smaller convolutions); the model is zero outside it either way.
+    """
     mask = np.asarray(mask, dtype=bool)
     if groups is None:
-        groups = uniform_groups(shape, pixel_scale, nsub, evaluated_pixels(mask, psf.shape))
+        groups = uniform_groups(data.shape, pixel_scale, nsub, evaluated_pixels(mask, psf.shape))
+    r0, r1, c0, c1 = crop = bounding_box(groups, data.shape)
+    grid = point_grid(groups, data.shape, dtype, crop=crop)
+    inside = np.zeros(mask.shape, bool)
+    inside[r0:r1, c0:c1] = True
+    if (mask & ~inside).any():
+        raise ValueError("every used pixel must lie in the evaluated part of the image")
+    data, noise, mask = (np.asarray(a)[r0:r1, c0:c1] for a in (data, noise, mask))
     used = np.flatnonzero(mask.ravel())
     sigma = np.asarray(noise, dtype=float).ravel()[used]
     n_pad = bucket(len(used)) - len(used)
     return Imaging(
-        grid=point_grid(groups, shape, dtype),
-        kernel=kernel_fft(np.asarray(psf, dtype=dtype), shape),
+        grid=grid,
+        kernel=kernel_fft(np.asarray(psf, dtype=dtype), grid.shape),
         used=jnp.asarray(np.concatenate([used, np.zeros(n_pad, int)]), jnp.int32),
         data=jnp.asarray(np.concatenate([np.asarray(data, dtype=float).ravel()[used], np.zeros(n_pad)]), dtype),
         weight=jnp.asarray(np.concatenate([1.0 / sigma**2, np.zeros(n_pad)]), dtype),
         log_norm=float(0.5 * np.sum(np.log(2 * np.pi * sigma**2))),
+        crop=crop,
     )
 
 

@@ -23,6 +23,7 @@ from tinylens.config.model_spec import ModelSpec, build_model_spec
 from tinylens.data import Dataset, load_dataset
 from tinylens.forward import blurred_columns, column_owner, component_values, amplitude_value, _light
 from tinylens.numerics.adaptive import groups_from_map, nsub_map
+from tinylens.numerics.convolution import kernel_fft
 from tinylens.numerics.grid import pixel_coordinates, point_grid, uniform_groups
 from tinylens.compilation import enable_persistent_cache
 from tinylens.precision import get_dtype
@@ -157,7 +158,10 @@ class Problem:
     @cached_property
     def _full(self) -> lk.Imaging:
         """The imaging with every pixel evaluated (for model images)."""
-        return dataclasses.replace(self.imaging, grid=point_grid(self._groups(), self.dataset.data.shape, self.dtype))
+        shape = self.dataset.data.shape
+        grid = point_grid(self._groups(), shape, self.dtype)
+        kernel = kernel_fft(np.asarray(self.dataset.psf, self.dtype), shape)
+        return dataclasses.replace(self.imaging, grid=grid, kernel=kernel, crop=(0, shape[0], 0, shape[1]))
 
     def amplitudes(self, theta: np.ndarray) -> dict[str, np.ndarray]:
         """Amplitudes of each light component (solved, sampled or fixed), by label."""

@@ -130,7 +130,8 @@ def bucket(n: int, steps_per_octave: int = STEPS_PER_OCTAVE, min_pad: int = MIN_
 @dataclass(frozen=True)
 class PointGrid:
     """Every ray-traced point of an image, flat: its position, the pixel whose average it enters
-    and its weight there (``1 / nsub^2``). Padding points have pixel ``ny * nx`` and weight 0.
+    and its weight there (``1 / nsub^2``), sorted by pixel. Padding points come last, with pixel
+    ``ny * nx`` and weight 0.
 
     Uniform and adaptive supersampling, masked or not, are all one such list; binning is a
     weighted sum per pixel (:func:`bin_points`). A pytree: the arrays are leaves, ``shape`` is static.
@@ -147,13 +148,25 @@ class PointGrid:
         return int(self.x.shape[0])
 
 
-def point_grid(groups: tuple[PixelGroup, ...], shape: tuple[int, int], dtype=jnp.float32, pad: bool = True) -> PointGrid:
-    """The :class:`PointGrid` of ``groups``, padded to :func:`bucket` points (if ``pad``)."""
-    n_pix = shape[0] * shape[1]
+def point_grid(groups: tuple[PixelGroup, ...], shape: tuple[int, int], dtype=jnp.float32, pad: bool = True,
+               crop: tuple[int, int, int, int] | None = None) -> PointGrid:
+    """The :class:`PointGrid` of ``groups`` (pixel indices of an image of ``shape``), padded to
+    :func:`bucket` points (if ``pad``). With ``crop = (row0, row1, col0, col1)`` the grid's image is
+    that cut-out of the image (every group pixel must lie inside it)."""
     x = np.concatenate([g.x.ravel() for g in groups]) if groups else np.zeros(0)
     y = np.concatenate([g.y.ravel() for g in groups]) if groups else np.zeros(0)
     pixel = np.concatenate([np.repeat(g.index, g.x.shape[1]) for g in groups]) if groups else np.zeros(0, int)
-    weight = np.concatenate([np.full(g.x.size, 1.0 / g.x.shape[1]) for g in groups]) if groups else np.zeros(0)
+    if crop is not None:
+        r0, r1, c0, c1 = crop
+        rows, cols = np.divmod(pixel, shape[1])
+        if len(pixel) and (rows.min() < r0 or rows.max() >= r1 or cols.min() < c0 or cols.max() >= c1):
+            raise ValueError(f"crop {crop} does not hold every pixel of the groups")
+        shape = (r1 - r0, c1 - c0)
+        pixel = (rows - r0) * shape[1] + (cols - c0)
+    n_pix = shape[0] * shape[1]
+    order = np.argsort(pixel, kind="stable")  # sorted by pixel: binning is a sorted segment sum
+    x, y, pixel = x[order], y[order], pixel[order]
+    weight = (np.concatenate([np.full(g.x.size, 1.0 / g.x.shape[1]) for g in groups]) if groups else np.zeros(0))[order]
     n_pad = (bucket(len(x)) - len(x)) if pad else 0
     fill = (x[0], y[0]) if len(x) else (0.0, 0.0)
     return PointGrid(
@@ -165,10 +178,20 @@ def point_grid(groups: tuple[PixelGroup, ...], shape: tuple[int, int], dtype=jnp
     )
 
 
+def bounding_box(groups: tuple[PixelGroup, ...], shape: tuple[int, int]) -> tuple[int, int, int, int]:
+    """``(row0, row1, col0, col1)``: the smallest cut-out of an image of ``shape`` holding every
+    pixel of ``groups`` (the whole image if there are none)."""
+    index = np.concatenate([g.index for g in groups]) if groups else np.zeros(0, int)
+    if not len(index):
+        return 0, shape[0], 0, shape[1]
+    rows, cols = np.divmod(index, shape[1])
+    return int(rows.min()), int(rows.max()) + 1, int(cols.min()), int(cols.max()) + 1
+
+
 def bin_points(values: jnp.ndarray, grid: PointGrid) -> jnp.ndarray:
     """Pixel averages ``shape + values.shape[1:]`` of per-point ``values`` (``(P, ...)``); pixels
     without points are zero."""
     n_pix = grid.shape[0] * grid.shape[1]
     w = grid.weight.reshape((-1,) + (1,) * (values.ndim - 1))
-    summed = jax.ops.segment_sum(values * w, grid.pixel, num_segments=n_pix + 1)
+    summed = jax.ops.segment_sum(values * w, grid.pixel, num_segments=n_pix + 1, indices_are_sorted=True)
     return summed[:n_pix].reshape(grid.shape + values.shape[1:])

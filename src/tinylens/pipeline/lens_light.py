@@ -100,7 +100,7 @@ def fit_lens_light(problem, base: np.ndarray | None = None, rounds: int = 2, cou
     for _ in range(rounds - 1):
         if not arc.found:
             break
-        keep = ~arc.mask.ravel()[problem.imaging.used]
+        keep = ~arc.mask.ravel()[problem.imaging.used_in_image(problem.dataset.data.shape)]
         refit = objective.minimize(best.theta, free, weight=problem.imaging.weight * keep)
         n_evals += refit.n_evals
         best = Fit(refit.theta, float(light_only.log_likelihood(refit.theta)), refit.n_evals, refit.message)
