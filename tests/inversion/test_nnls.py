@@ -251,3 +251,24 @@ def test_unit_weights_and_bad_method():
     np.testing.assert_allclose(x, scipy_nnls(A, b)[0], rtol=1e-8, atol=1e-8)
     with pytest.raises(ValueError, match="method"):
         solve_amplitudes(A, b, None, method="lstsq")
+
+
+@pytest.mark.parametrize("k", [3, 9])
+def test_gradient_matches_finite_differences(k):
+    """Reverse-mode derivatives of the amplitudes (enumeration for small k, active set plus
+    implicit differentiation on the support for large k) against central differences."""
+    import jax
+
+    rng = np.random.default_rng(k)
+    A = rng.normal(size=(60, k))
+    b = A @ (np.abs(rng.normal(size=k)) * np.where(np.arange(k) % 3 == 0, -1, 1)) + rng.normal(0, 0.1, 60)  # some amplitudes hit 0
+    with jax.enable_x64(True):
+        def f(t):
+            Q, c = gram(jnp.asarray(A) * (1 + t), jnp.asarray(b))
+            return jnp.sum(nnls_gram(Q, c) ** 2)
+
+        g = float(jax.grad(f)(0.0))
+        h = 1e-6
+        fd = (float(f(h)) - float(f(-h))) / (2 * h)
+        assert float(f(0.0)) > 0
+        assert g == pytest.approx(fd, rel=1e-4, abs=1e-8)

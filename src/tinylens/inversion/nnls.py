@@ -268,8 +268,18 @@ def nnls_gram(Q: Array, c: Array, max_iter: int | None = None) -> Array:
     if k <= ENUMERATE_MAX_K:
         y = _nnls_enumerate(Qs, cs)
     else:
-        y = _nnls_active_set(Qs, cs, 4 * k if max_iter is None else max_iter)
+        y = _differentiable_on_support(Qs, cs, _nnls_active_set(Qs, cs, 4 * k if max_iter is None else max_iter))
     return _finish(jnp.maximum(scale * y, 0.0), bad)
+
+
+def _differentiable_on_support(Q: Array, c: Array, y: Array) -> Array:
+    """``y`` (an NNLS solution from a loop, which reverse-mode cannot differentiate) with the
+    derivatives of the least-squares solution on its support: locally, the NNLS solution is
+    ``Q_SS^-1 c_S`` on its support ``S`` and zero elsewhere. The value stays ``y``."""
+    y = jax.lax.stop_gradient(y)
+    support = y > 0
+    local = _masked_solve(Q, c, support, ridge=10 * c.shape[-1] * jnp.finfo(Q.dtype).eps)
+    return y + (local - jax.lax.stop_gradient(local))
 
 
 @jax.jit

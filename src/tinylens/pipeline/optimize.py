@@ -24,6 +24,9 @@ from tinylens.inference.optimizer import BAD, log_prior_jax, prior_bounds
 
 #: Length (in the unit box) of the optimiser's first step.
 FIRST_STEP = 0.01
+#: Restarts of L-BFGS-B, and the gain in log P below which a restart is not worth another.
+MAX_ROUNDS = 6
+ROUND_TOL = 0.05
 
 
 @dataclass
@@ -73,36 +76,45 @@ class Objective:
         return val, grad
 
     def minimize(self, start: np.ndarray, free: np.ndarray | list[int] | None = None, weight=None,
-                 maxiter: int = 300) -> Fit:
-        """L-BFGS-B over ``theta[free]`` (default: all) from ``start`` (clipped into the box)."""
+                 maxiter: int = 300, rounds: int = MAX_ROUNDS, tol: float = ROUND_TOL) -> Fit:
+        """L-BFGS-B over ``theta[free]`` (default: all) from ``start`` (clipped into the box).
+
+        L-BFGS-B's first step is the gradient itself (its first Hessian guess is the identity),
+        which for a likelihood of thousands of pixels runs into a corner of the box. So the
+        objective is scaled to make that step :data:`FIRST_STEP` long, and since the scaled
+        objective's convergence tests are then loose, the search is restarted (re-scaled to the
+        new gradient) until a round gains less than ``tol`` in ``log P`` or ``rounds`` are done.
+        """
         free_idx = np.arange(self.problem.ndim) if free is None else np.asarray(free, dtype=int)
         mask = np.zeros(self.problem.ndim, bool)
         mask[free_idx] = True
         base = np.asarray(start, dtype=float)
-        z0 = np.clip(self.to_unit(base)[free_idx], 1e-6, 1 - 1e-6)
+        z = np.clip(self.to_unit(base)[free_idx], 1e-6, 1 - 1e-6)
         calls = [0]
 
         def raw(zf):
             calls[0] += 1
-            z = self.to_unit(base)
-            z[free_idx] = zf
-            val, grad = self.value_and_grad(self.from_unit(z), mask, weight)
+            full = self.to_unit(base)
+            full[free_idx] = zf
+            val, grad = self.value_and_grad(self.from_unit(full), mask, weight)
             return val, grad[free_idx]
 
-        # L-BFGS-B's first step is the gradient itself (its first Hessian guess is the identity);
-        # scaled so, that step is FIRST_STEP long instead of running into a corner of the box.
-        f0, g0 = raw(z0)
-        scale = FIRST_STEP / max(float(np.linalg.norm(g0)), 1e-30) if f0 < BAD else 1.0
-
-        def f(zf):
-            val, grad = raw(zf)
-            return val * scale, grad * scale
-
-        res = optimize.minimize(f, z0, jac=True, method="L-BFGS-B", bounds=[(0.0, 1.0)] * len(z0),
-                                options={"maxiter": maxiter, "ftol": 1e-9, "gtol": 1e-6})
-        z = self.to_unit(base)
-        z[free_idx] = res.x
-        return Fit(self.from_unit(z), -float(res.fun) / scale, calls[0], str(res.message))
+        value, grad = raw(z)
+        message = ""
+        for _ in range(rounds):
+            scale = FIRST_STEP / max(float(np.linalg.norm(grad)), 1e-30) if value < BAD else 1.0
+            res = optimize.minimize(lambda zf: tuple(v * scale for v in raw(zf)), z, jac=True, method="L-BFGS-B",
+                                    bounds=[(0.0, 1.0)] * len(z), options={"maxiter": maxiter, "ftol": 1e-12, "gtol": 1e-9})
+            new_value = float(res.fun) / scale
+            message = str(res.message)
+            gained = value - new_value
+            if new_value <= value:
+                z, value, grad = res.x, new_value, np.asarray(res.jac, float) / scale
+            if not gained > tol:
+                break
+        full = self.to_unit(base)
+        full[free_idx] = z
+        return Fit(self.from_unit(full), -value, calls[0], message)
 
     def hessian(self, theta: np.ndarray, step: float = 1e-3) -> np.ndarray:
         """Hessian of the objective in the parameters, by central differences of the gradient
