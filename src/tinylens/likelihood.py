@@ -63,6 +63,17 @@ def evaluated_pixels(mask: np.ndarray, psf_shape: tuple[int, int]) -> np.ndarray
     return ndimage.binary_dilation(mask, structure=np.ones(psf_shape, dtype=bool))
 
 
+def _far_from_edges(mask: np.ndarray, psf_shape: tuple[int, int]) -> bool:
+    """Whether every used pixel is at least half a PSF from the edges of the image (then a
+    circular convolution is exact on them: see :func:`tinylens.numerics.convolution.kernel_fft`)."""
+    rows, cols = np.nonzero(mask)
+    if not len(rows):
+        return True
+    hy, hx = psf_shape[0] // 2, psf_shape[1] // 2
+    ny, nx = mask.shape
+    return bool(rows.min() >= hy and cols.min() >= hx and rows.max() < ny - hy and cols.max() < nx - hx)
+
+
 def make_imaging(
     data: np.ndarray,
     noise: np.ndarray,
@@ -93,7 +104,7 @@ def make_imaging(
     n_pad = bucket(len(used)) - len(used)
     return Imaging(
         grid=grid,
-        kernel=kernel_fft(np.asarray(psf, dtype=dtype), grid.shape),
+        kernel=kernel_fft(np.asarray(psf, dtype=dtype), grid.shape, margin=not _far_from_edges(mask, psf.shape)),
         used=jnp.asarray(np.concatenate([used, np.zeros(n_pad, int)]), jnp.int32),
         data=jnp.asarray(np.concatenate([np.asarray(data, dtype=float).ravel()[used], np.zeros(n_pad)]), dtype),
         weight=jnp.asarray(np.concatenate([1.0 / sigma**2, np.zeros(n_pad)]), dtype),

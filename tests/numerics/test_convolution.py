@@ -55,3 +55,32 @@ def test_flux_conserved_away_from_edges():
     k /= k.sum()
     out = np.asarray(convolve(img, kernel_fft(k, img.shape)))
     assert abs(out.sum() - 5.0) < 1e-4
+
+
+def test_circular_transform_is_exact_half_a_kernel_from_the_edges():
+    rng = np.random.default_rng(4)
+    img = _image(rng, (37, 41))
+    k = rng.uniform(size=(9, 7))
+    k /= k.sum()
+    kern = kernel_fft(k, img.shape, margin=False)
+    assert kern.fft_shape[0] < 37 + 9 // 2 or kern.fft_shape[1] < 41 + 7 // 2  # really no margin
+    ours = np.asarray(convolve(img, kern))
+    ref = signal.convolve2d(img, k, mode="same")
+    np.testing.assert_allclose(ours[4:-4, 3:-3], ref[4:-4, 3:-3], atol=1e-4)
+    assert np.abs(ours - ref).max() > 1e-3  # the edges wrap around
+
+
+def test_likelihood_uses_the_circular_transform_only_for_masks_inside():
+    import jax.numpy as jnp
+
+    from tinylens.likelihood import make_imaging
+
+    rng = np.random.default_rng(5)
+    data = rng.normal(size=(60, 60))
+    psf = np.ones((9, 9)) / 81
+    inner = np.zeros((60, 60), bool)
+    inner[20:40, 15:45] = True
+    im = make_imaging(data, np.ones_like(data), psf, inner, 0.1, 1, jnp.float32)
+    assert im.shape == (28, 38) and im.kernel.fft_shape == (30, 40)  # cut-out, no margin
+    full = make_imaging(data, np.ones_like(data), psf, np.ones((60, 60), bool), 0.1, 1, jnp.float32)
+    assert full.kernel.fft_shape[0] >= 60 + 4  # pixels at the edge are used: linear convolution

@@ -49,7 +49,7 @@ COMPONENTS = {"lens_mass_list": ["SIE", "SHEAR"], "lens_light_list": ["Sersic"],
 
 #: Sampler settings for a 2-core laptop: 200 live points (the paper used 300) and a posterior of 1000
 #: effective samples (plenty for medians and a corner plot; nautilus's default is 10000).
-SAMPLER_SETTINGS: dict[str, Any] = {"nlive": 200, "batch_size": 512, "n_eff": 1000}
+SAMPLER_SETTINGS: dict[str, Any] = {"nlive": 200, "batch_size": 1024, "n_eff": 1000}
 FIT_NSUB = 4
 
 #: Parameters compared with the truth after the fit.

@@ -42,32 +42,39 @@ def _good_size(n: int) -> int:
     return best
 
 
-def kernel_fft(kernel: np.ndarray, image_shape: tuple[int, int]) -> KernelFFT:
-    """Precompute the FFT of ``kernel`` for convolving images of ``image_shape``."""
+def kernel_fft(kernel: np.ndarray, image_shape: tuple[int, int], margin: bool = True) -> KernelFFT:
+    """Precompute the FFT of ``kernel`` for convolving images of ``image_shape``.
+
+    The kernel is stored wrapped around (its centre at index 0), so the convolved image is the
+    first ``image_shape`` entries of the inverse transform. With ``margin`` the transform is
+    padded by half the kernel, which makes it the linear ('same', zero-padded) convolution
+    everywhere; without, it is circular, and exact only for pixels at least half a kernel away
+    from the image's edges (enough when those are the only pixels used).
+    """
     kernel = np.asarray(kernel)
     ky, kx = kernel.shape
     if ky % 2 == 0 or kx % 2 == 0:
         raise ValueError(f"PSF kernel must be odd-sized, got {kernel.shape}")
     ny, nx = image_shape
-    fft_shape = (_good_size(ny + ky - 1), _good_size(nx + kx - 1))
-    kfft = jnp.fft.rfft2(jnp.asarray(kernel), s=fft_shape)
+    pad_y, pad_x = (ky // 2, kx // 2) if margin else (0, 0)
+    fft_shape = (_good_size(max(ny + pad_y, ky)), _good_size(max(nx + pad_x, kx)))
+    wrapped = np.zeros(fft_shape, dtype=kernel.dtype)
+    wrapped[:ky, :kx] = kernel
+    wrapped = np.roll(wrapped, (-(ky // 2), -(kx // 2)), axis=(0, 1))
+    kfft = jnp.fft.rfft2(jnp.asarray(wrapped))
     return KernelFFT(kfft, (int(ny), int(nx)), (int(ky), int(kx)), tuple(int(v) for v in fft_shape))
 
 
 def convolve(image: jnp.ndarray, kernel: KernelFFT) -> jnp.ndarray:
     """Convolve a 2-D ``image`` with a precomputed kernel; output has the image's shape."""
     ny, nx = kernel.image_shape
-    ky, kx = kernel.kernel_shape
     full = jnp.fft.irfft2(jnp.fft.rfft2(image, s=kernel.fft_shape) * kernel.kfft, s=kernel.fft_shape)
-    y0, x0 = ky // 2, kx // 2
-    return full[y0 : y0 + ny, x0 : x0 + nx].astype(image.dtype)
+    return full[:ny, :nx].astype(image.dtype)
 
 
 def convolve_stack(images: jnp.ndarray, kernel: KernelFFT) -> jnp.ndarray:
     """Convolve each image of a stack of shape ``(ny, nx, k)`` with the same kernel."""
     ny, nx = kernel.image_shape
-    ky, kx = kernel.kernel_shape
     f = jnp.fft.rfft2(images, s=kernel.fft_shape, axes=(0, 1))
     full = jnp.fft.irfft2(f * kernel.kfft[:, :, None], s=kernel.fft_shape, axes=(0, 1))
-    y0, x0 = ky // 2, kx // 2
-    return full[y0 : y0 + ny, x0 : x0 + nx].astype(images.dtype)
+    return full[:ny, :nx].astype(images.dtype)
