@@ -2,7 +2,8 @@
 
 For each lens: the fit's wall time, the number of likelihood calls, the time spent inside the
 (batched) likelihood and the rest (the sampler's own work: nautilus trains neural networks to
-bound the likelihood; plus tables, figures and derived quantities, timed separately).
+bound the likelihood), the pipeline's stages before sampling, and the outputs (tables, figures,
+derived quantities and quality flags), each timed separately.
 
     python benchmarks/bench_fit.py                       # 5 mocks, made on the fly
     python benchmarks/bench_fit.py -n 10 --seed 3
@@ -40,6 +41,17 @@ def config_for(template: dict, lens: Path, out: Path) -> dict:
     return cfg
 
 
+def _truth(lens_dir: Path) -> dict[str, float]:
+    """True Einstein radii from a population's truth.csv, if there is one."""
+    path = lens_dir / "truth.csv"
+    if not path.exists():
+        return {}
+    import pandas as pd
+
+    t = pd.read_csv(path)
+    return dict(zip(t["lens_id"], t["lens_mass.0.theta_E"])) if "lens_mass.0.theta_E" in t else {}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-n", type=int, default=5, help="number of mocks (when --lens-dir is not given)")
@@ -61,27 +73,36 @@ def main() -> None:
     template = yaml.safe_load(Path(args.config or lens_dir / "template.yaml").read_text())
     lenses = lens_folders(lens_dir)[: args.n]
     print(f"{len(lenses)} lenses from {lens_dir}; CPUs: {os.cpu_count()}")
-    print(f"{'lens':>12} {'wall s':>8} {'calls':>8} {'like s':>8} {'ms/call':>8} {'sampler s':>9} {'theta_E':>8}")
+    print(f"{'lens':>12} {'wall s':>8} {'stages s':>8} {'calls':>8} {'like s':>8} {'ms/call':>8} {'sampler s':>9} "
+          f"{'outputs s':>9} {'theta_E':>8} {'true':>8}")
     rows = []
+    truth = _truth(lens_dir)
     for lens in lenses:
         t0 = time.perf_counter()
         res = tinylens.fit(config_for(template, lens, work / "out" / lens.name), progress=False)
         total = time.perf_counter() - t0
         like = float(res.info.get("likelihood_time_s", np.nan))
+        pipe = res.info.get("pipeline") or {}
+        stages = float(pipe.get("stage_time_s", 0.0))
+        sampling = float(sum(r["wall_time_s"] for r in pipe["sampling_runs"])) if pipe else res.wall_time_s
+        calls = int(sum(r["n_likelihood_evals"] for r in pipe["sampling_runs"])) if pipe else res.n_likelihood_evals
         row = {
             "lens_id": lens.name,
             "total_s": total,
-            "sampling_s": res.wall_time_s,
-            "n_like": res.n_likelihood_evals,
+            "stages_s": stages,
+            "sampling_s": sampling,
+            "n_like": calls,
             "likelihood_s": like,
-            "sampler_overhead_s": res.wall_time_s - like,
+            "sampler_overhead_s": sampling - like,
             "outputs_s": total - res.wall_time_s,
             "theta_E": res.median.get("lens_mass.0.theta_E"),
+            "theta_E_true": truth.get(lens.name, np.nan),
         }
         rows.append(row)
-        print(f"{lens.name:>12} {total:8.1f} {row['n_like']:8d} {like:8.1f} {1e3 * like / row['n_like']:8.3f} "
-              f"{row['sampler_overhead_s']:9.1f} {row['theta_E']:8.4f}", flush=True)
-    med = {k: float(np.median([r[k] for r in rows])) for k in rows[0] if k not in ("lens_id", "theta_E")}
+        print(f"{lens.name:>12} {total:8.1f} {stages:8.1f} {calls:8d} {like:8.1f} {1e3 * like / max(calls, 1):8.3f} "
+              f"{row['sampler_overhead_s']:9.1f} {row['outputs_s']:9.1f} {row['theta_E']:8.4f} {row['theta_E_true']:8.4f}",
+              flush=True)
+    med = {k: float(np.median([r[k] for r in rows])) for k in rows[0] if k not in ("lens_id", "theta_E", "theta_E_true")}
     print("\nmedian over lenses: " + ", ".join(f"{k} {v:.1f}" for k, v in med.items()))
     print(f"likelihood share of the sampling time: {med['likelihood_s'] / med['sampling_s']:.0%}")
     if args.json:

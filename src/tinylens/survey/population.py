@@ -46,7 +46,7 @@ import yaml
 from scipy import ndimage, optimize
 
 from tinylens.errors import ConfigError, OutputError
-from tinylens.forward import ray_shoot
+from tinylens import lens_equation
 from tinylens.profiles.ellipticity import e1e2_to_qphi, qphi_to_e1e2, shear_to_polar
 from tinylens.profiles.light.sersic import total_flux
 from tinylens.results.derived import magnitude
@@ -209,34 +209,14 @@ def draw_lens(rng: np.random.Generator, opts: PopulationOptions) -> dict[str, li
 
 
 def count_images(truth: Mapping[str, Any], beta: tuple[float, float], step: float | None = None) -> int:
-    """Number of images of the source-plane point ``beta`` under ``truth['lens_mass']``.
-
-    A square grid (radius ``3 theta_E``, ``step`` default ``theta_E / 100``) is split into
-    triangles, each mapped to the source plane by its vertices; triangles containing ``beta`` are
-    grouped into connected regions, one per image. Cells next to the singular SIE centre are
-    skipped (they map across the whole pseudo-caustic).
-    """
+    """Number of images of the source-plane point ``beta`` under ``truth['lens_mass']``
+    (:func:`tinylens.lens_equation.count_images` within ``3 theta_E`` of the lens centre, on a
+    grid of spacing ``step``, default ``theta_E / 100``)."""
     sie = truth["lens_mass"][0]
     theta_e, cx, cy = sie["theta_E"], sie["center_x"], sie["center_y"]
-    n_grid = 601 if step is None else int(round(6 * theta_e / step)) + 1
-    g = np.linspace(-3 * theta_e, 3 * theta_e, n_grid)  # a fixed shape: JAX's eager ops compile once
-    step = g[1] - g[0]
-    xx, yy = np.meshgrid(cx + g, cy + g)
+    n_grid = 601 if step is None else int(round(6 * theta_e / step)) + 1  # fixed shape: eager ops compile once
     spec, _ = model_spec_from_truth(COMPONENTS, truth)
-    bx, by = (np.asarray(v, dtype=float) - b for v, b in zip(ray_shoot(spec, jnp.zeros(0), jnp.asarray(xx), jnp.asarray(yy)), beta))
-    corners = [(bx[:-1, :-1], by[:-1, :-1]), (bx[:-1, 1:], by[:-1, 1:]), (bx[1:, :-1], by[1:, :-1]), (bx[1:, 1:], by[1:, 1:])]
-    hit = _contains_origin(*corners[0], *corners[1], *corners[2]) | _contains_origin(*corners[3], *corners[2], *corners[1])
-    r_cell = np.hypot(xx[:-1, :-1] + step / 2 - cx, yy[:-1, :-1] + step / 2 - cy)
-    hit &= r_cell > 3 * step
-    return int(ndimage.label(hit, structure=np.ones((3, 3)))[1])
-
-
-def _contains_origin(x1, y1, x2, y2, x3, y3) -> np.ndarray:
-    """Whether each triangle (vertices relative to the point) contains the origin."""
-    d1 = x1 * y2 - x2 * y1
-    d2 = x2 * y3 - x3 * y2
-    d3 = x3 * y1 - x1 * y3
-    return ((d1 >= 0) & (d2 >= 0) & (d3 >= 0)) | ((d1 <= 0) & (d2 <= 0) & (d3 <= 0))
+    return lens_equation.count_images(spec, jnp.zeros(0), beta, (cx, cy), 3 * theta_e, n_grid)
 
 
 def place_source(rng: np.random.Generator, truth: dict[str, Any], opts: PopulationOptions, tries: int = 200) -> int:
