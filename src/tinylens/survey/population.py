@@ -43,7 +43,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 import yaml
-from scipy import ndimage, optimize
+from scipy import optimize
 
 from tinylens.errors import ConfigError, OutputError
 from tinylens import lens_equation
