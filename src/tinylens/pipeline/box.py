@@ -1,7 +1,8 @@
 """Stage 4's prior box: the configured priors truncated to a region around the best fit.
 
 Each parameter keeps its prior but is truncated to ``best +- w``, with ``w`` = ``n_sigma`` times
-its Laplace-approximation width (from the Hessian of ``-(log L + log prior)`` at the best fit),
+its Laplace-approximation width (from the Fisher matrix, the Gauss-Newton Hessian of
+``-(log L + log prior)``, at the best fit),
 held between a floor and a ceiling that depend on what the parameter is (:data:`WIDTHS`). A
 posterior well inside the box is then the same as with the full priors; the evidence of the full
 priors is that of the box plus ``log`` of the prior mass inside the box (:func:`log_box_mass`).

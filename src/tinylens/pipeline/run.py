@@ -3,7 +3,8 @@
 1. **lens light** (:mod:`.lens_light`): the lens light alone, arc pixels masked;
 2. **arc** (:mod:`.arc`): the arc in the lens-subtracted image, hence a first Einstein radius;
 3. **mass + source** (:mod:`.mass_source`): multi-start L-BFGS fits seeded by stages 1 and 2;
-4. **sampling** in the priors truncated to a box around the best fit (:mod:`.box`), widened and
+4. **sampling** in the priors truncated to a box around the best fit (:mod:`.box`: widths from
+   the Fisher matrix there), widened and
    sampled again if the posterior reaches an edge of the box.
 
 Each stage can be switched off in the config's ``pipeline`` section; ``pipeline: {enabled:
@@ -145,8 +146,7 @@ def run_pipeline(problem, sampler, settings, *, progress: bool = True,
     if "box" in state:
         lower, upper = (np.asarray(b, dtype=float) for b in state["box"])
     elif settings.bounded:
-        hess = objective.hessian(best)
-        sigmas = bx.laplace_sigmas(hess)
+        sigmas = bx.laplace_sigmas(objective.fisher(best))
         widths = bx.half_widths(problem.param_names, priors, best, sigmas, settings.n_sigma)
         lower, upper = bx.box_around(priors, best, widths)
     else:
