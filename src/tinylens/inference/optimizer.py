@@ -126,7 +126,8 @@ def run_differential_evolution(
         x, info = res.x, {"message": str(res.message), "n_generations": int(res.nit)}
         if polish:
             pol = _lbfgs(_value_and_grad(problem, status), res.x, bounds, 500)
-            if pol.fun < res.fun:
+            # The gradient objective drops the prior's constants: compare on the DE objective.
+            if objective(pol.x[None, :])[0] < res.fun:
                 x = pol.x
             info["polish"] = str(pol.message)
     return _result(problem, "differential_evolution", x, status, time.perf_counter() - start, bool(res.success), info)
