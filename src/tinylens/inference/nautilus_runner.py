@@ -46,7 +46,11 @@ def _settings(settings: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]
 
 
 def _stats(sampler: Sampler) -> dict[str, Any]:
-    return {"log Z": sampler.log_z, "N_eff": int(sampler.n_eff), "f_live": sampler.f_live if sampler.n_like else None}
+    """log Z and N_eff; while exploring, also f_live (the run explores until it is below ``f_live``)."""
+    stats: dict[str, Any] = {"log Z": sampler.log_z, "N_eff": int(sampler.n_eff)}
+    if sampler.n_like and not sampler.explored:
+        stats["f_live"] = sampler.f_live
+    return stats
 
 
 def run(
