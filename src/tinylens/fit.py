@@ -175,13 +175,15 @@ def write_results(problem, res: InferenceResult, out: Path) -> FitResult:
 def fit(config: str | Path | dict, *, progress: bool = True, output: str | Path | None = None) -> FitResult:
     """Fit the lens that ``config`` (YAML path or dict) describes and write all outputs.
 
-    The output folder is checked (:class:`~tinylens.errors.OutputError`) before sampling.
+    The inference settings and the output folder (:class:`~tinylens.errors.OutputError`) are
+    checked before the output folder is touched or anything is sampled.
     """
-    from tinylens.inference import run_inference
+    from tinylens.inference import check_inference, run_inference
     from tinylens.problem import load
     from tinylens.results import tables
 
     problem = load(config)
+    check_inference(problem.config)
     out = tables.ensure_writable(output_dir(problem, output))
     (out / RESULT_JSON).unlink(missing_ok=True)  # an old result must not look like this fit's
     res = run_inference(problem, progress=progress, checkpoint_dir=out)

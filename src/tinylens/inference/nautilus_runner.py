@@ -45,6 +45,11 @@ def _settings(settings: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]
     return tuple(split(merged, SAMPLER_KEYS, RUN_KEYS))  # type: ignore[return-value]
 
 
+def check(settings: dict[str, Any]) -> None:
+    """Raise ConfigError for a setting nautilus does not have."""
+    _settings(settings)
+
+
 def _stats(sampler: Sampler) -> dict[str, Any]:
     """log Z and N_eff; while exploring, also f_live (the run explores until it is below ``f_live``)."""
     stats: dict[str, Any] = {"log Z": sampler.log_z, "N_eff": int(sampler.n_eff)}

@@ -101,11 +101,21 @@ def _result(problem, method: str, x: np.ndarray, status: LiveStatus, wall: float
     )
 
 
+def check_differential_evolution(settings: dict[str, Any]) -> None:
+    """Raise ConfigError for a setting differential evolution does not have."""
+    check_settings("differential_evolution", settings, DE_KEYS)
+
+
+def check_lbfgs(settings: dict[str, Any]) -> None:
+    """Raise ConfigError for a setting of lbfgs it does not have."""
+    check_settings("lbfgs", settings, LBFGS_DEFAULTS)
+
+
 def run_differential_evolution(
     problem, settings: dict[str, Any], *, progress: bool = True, checkpoint_dir: str | Path | None = None
 ) -> InferenceResult:
     """Global search by differential evolution, one batched likelihood call per generation."""
-    check_settings("differential_evolution", settings, DE_KEYS)
+    check_differential_evolution(settings)
     kw = {**DE_DEFAULTS, **settings}
     seed, polish = kw.pop("seed"), kw.pop("polish")
     status = LiveStatus("differential_evolution", enabled=progress)
@@ -137,7 +147,7 @@ def run_lbfgs(
     problem, settings: dict[str, Any], *, progress: bool = True, checkpoint_dir: str | Path | None = None
 ) -> InferenceResult:
     """L-BFGS-B with ``jax.grad`` gradients from the best of many prior draws."""
-    check_settings("lbfgs", settings, LBFGS_DEFAULTS)
+    check_lbfgs(settings)
     kw = {**LBFGS_DEFAULTS, **settings}
     rng = np.random.default_rng(kw["seed"])
     status = LiveStatus("lbfgs", enabled=progress)
