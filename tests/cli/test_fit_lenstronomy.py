@@ -256,7 +256,7 @@ def test_fit_recovers_lenstronomy_lens_full_table1(tmp_path, record_property):
     """The full Table 1 model: SIE + shear, Sersic lens light (centre linked to the mass), Sersic
     source; 17 parameters. The bright de Vaucouleurs-like lens centre needs adaptive supersampling
     (uniform 2 x 2 biases the lens light's Sersic index by ~6 sigma). Measured on the shared
-    development machine: ~45,000 likelihood calls, ~4-6 minutes: too slow for CI."""
+    development machine: ~41,000 likelihood calls, ~3.5 minutes for the command: too slow for CI."""
     config = write_lens(tmp_path, LENS_TRUTH, with_lens_light=True, supersampling={"mode": "adaptive"})
     fit = run_fit(config)
     record_property("wall_s", round(fit["seconds"], 1))

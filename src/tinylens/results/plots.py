@@ -65,9 +65,12 @@ def _asinh_norm(image: np.ndarray, noise_level: float) -> colors.Normalize:
 
 
 def _asinh_ticks(norm: colors.AsinhNorm) -> list[float]:
-    """0, the lower limit and decades up to the maximum: readable colour-bar ticks."""
+    """0, the lower limit, decades and the maximum: readable colour-bar ticks (the top of the bar,
+    e.g. a lens's peak of 9, would otherwise be unlabelled above the tick at 1)."""
     top = np.floor(np.log10(norm.vmax))
     decades = [10.0**k for k in np.arange(top - 3, top + 1) if 10.0**k > norm.linear_width]
+    if not decades or norm.vmax > 2 * decades[-1]:
+        decades.append(float(norm.vmax))
     return [norm.vmin, 0.0, *decades]
 
 
@@ -169,6 +172,7 @@ def _text_panel(ax, lines: list[str]) -> None:
 def _empty_panel(ax, title: str, text: str) -> None:
     """A panel that says why it has no image."""
     ax.set_title(title, fontsize=11)
+    ax.set_box_aspect(1)
     ax.set_xticks([])
     ax.set_yticks([])
     ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=11, color="0.4", transform=ax.transAxes)
