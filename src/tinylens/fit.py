@@ -7,7 +7,9 @@
 Outputs go to ``output.path`` (relative to the YAML's folder; ``output=`` overrides it), with
 the file names of ``config.output``. The nested sampler checkpoints there, so a fit that is
 stopped resumes when started again. ``result.json`` is written last: its presence means the
-fit completed; the checkpoint is then deleted unless ``output.keep_checkpoint`` is true.
+search ended. A search that stopped early (``n_like_max`` or ``timeout`` reached, so
+``converged`` is false) keeps its checkpoint, so that running the fit again continues it; a
+converged one deletes the checkpoint unless ``output.keep_checkpoint`` is true.
 """
 
 from __future__ import annotations
@@ -198,19 +200,21 @@ def write_results(problem, res: InferenceResult, out: Path) -> FitResult:
 def fit(config: str | Path | dict, *, progress: bool = True, output: str | Path | None = None) -> FitResult:
     """Fit the lens that ``config`` (YAML path or dict) describes and write all outputs.
 
-    The output folder is checked (:class:`~tinylens.errors.OutputError`) before sampling.
+    The inference settings and the output folder (:class:`~tinylens.errors.OutputError`) are
+    checked before the output folder is touched or anything is sampled.
     """
-    from tinylens.inference import run_inference
+    from tinylens.inference import check_inference, run_inference
     from tinylens.problem import load
     from tinylens.results import tables
 
     problem = load(config)
+    check_inference(problem.config)
     corner_names(list(problem.param_names), problem.config.output.corner_parameters)  # checked before sampling
     out = tables.ensure_writable(output_dir(problem, output))
     (out / RESULT_JSON).unlink(missing_ok=True)  # an old result must not look like this fit's
     res = run_inference(problem, progress=progress, checkpoint_dir=out)
     result = write_results(problem, res, out)
-    if not problem.config.output.keep_checkpoint:
+    if res.converged and not problem.config.output.keep_checkpoint:
         _remove_checkpoint(res.info.get("checkpoint"))
     return result
 

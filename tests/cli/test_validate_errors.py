@@ -3,6 +3,7 @@ no traceback; warnings (masked pixels, PSF normalisation) are printed and valida
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -112,7 +113,8 @@ def assert_ok(result) -> str:
 def test_validate_happy_path(tmp_path):
     out = assert_ok(invoke("validate", write_case(tmp_path)))
     for text in ("9 free parameters", "lens_mass.0.theta_E", "U(0.5, 2)", "N(0, 0.2)", "40 x 40 pixels",
-                 "pixels used 1600 of 1600", "linear amplitudes 2", "log L at prior median", "ready to fit"):
+                 "pixels used 1600 of 1600", "linear amplitudes 2", "inference sampler nautilus (nlive=50)",
+                 "log L at prior median", "ready to fit"):
         assert text in out, text
     assert "Warning" not in out
 
@@ -282,3 +284,175 @@ def test_no_traceback_from_python_m(tmp_path, case):
     assert "Traceback" not in proc.stderr + proc.stdout
     assert flat(proc.stderr).startswith("Error:"), proc.stderr
     assert ("nope.yaml" if case == "missing-config" else "psf.fits") in proc.stderr
+
+
+# -- cases added with the fit tests: every bad input of issue 3 ---------------------------------
+def test_config_not_text(tmp_path):
+    path = tmp_path / "model_config.yaml"
+    path.write_bytes(b"\xff\xfe\x00binary\x89PNG")
+    assert_user_error(invoke("validate", path), str(path), "not a UTF-8 text file")
+
+
+def test_config_empty(tmp_path):
+    path = tmp_path / "model_config.yaml"
+    path.write_text("# only a comment\n")
+    assert_user_error(invoke("validate", path), str(path), "is empty", "dataset", "model_components")
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root reads any file")
+def test_config_unreadable(tmp_path):
+    path = write_case(tmp_path)
+    path.chmod(0)
+    try:
+        assert_user_error(invoke("validate", path), str(path), "cannot be read")
+    finally:
+        path.chmod(0o644)
+
+
+def test_config_missing_section(tmp_path):
+    def edit(cfg, _):
+        del cfg["dataset"]
+
+    assert_user_error(invoke("validate", write_case(tmp_path, edit=edit)), "dataset", "required key is missing")
+
+
+def test_unknown_light_profile_lists_allowed(tmp_path):
+    def edit(cfg, _):
+        cfg["model_components"]["source_light_list"][0]["type"] = "Sersik"
+
+    assert_user_error(
+        invoke("validate", write_case(tmp_path, edit=edit)), "source_light_list[0]", "'Sersik'", "Sersic", "Gaussian"
+    )
+
+
+def test_gaussian_prior_without_width(tmp_path):
+    def edit(cfg, _):
+        cfg["model_components"]["lens_mass_list"][0]["params"]["e1"] = _free("gaussian", 0.0, 0.0)
+
+    assert_user_error(
+        invoke("validate", write_case(tmp_path, edit=edit)), "lens_mass_list[0].params.e1", "sigma > 0", "[0.0, 0.0]"
+    )
+
+
+def test_dangling_link_to_empty_list(tmp_path):
+    def edit(cfg, _):
+        link = cfg["model_components"]["lens_light_list"][0]["params"]["center_x"]["fixed_value"]
+        link["component_type"] = "lens_light_list"
+        link["component_idx"] = 3
+
+    assert_user_error(
+        invoke("validate", write_case(tmp_path, edit=edit)), "lens_light_list[0].params.center_x.fixed_value",
+        "lens_light_list[3]", "only 1 component",
+    )
+
+
+def test_link_loop(tmp_path):
+    def edit(cfg, _):
+        params = cfg["model_components"]["lens_mass_list"][0]["params"]
+        params["center_x"] = {"fixed": True, "fixed_value": {"component_type": "lens_light_list", "component_idx": 0,
+                                                             "parameter": "center_x"}}
+
+    assert_user_error(invoke("validate", write_case(tmp_path, edit=edit)), "center_x", "loop")
+
+
+def test_one_dimensional_fits(tmp_path):
+    def edit(_, arrays):
+        arrays["noise"] = np.full(40, 0.05)
+
+    out = assert_user_error(invoke("validate", write_case(tmp_path, edit=edit)), "noise.fits", "1-D")
+    assert "2-D image" in out
+
+
+def test_fits_without_image(tmp_path):
+    path = write_case(tmp_path)
+    fits.HDUList([fits.PrimaryHDU()]).writeto(tmp_path / "psf.fits", overwrite=True)
+    assert_user_error(invoke("validate", path), "psf.fits", "no image data")
+
+
+def test_psf_with_nan(tmp_path):
+    def edit(_, arrays):
+        arrays["psf"] = arrays["psf"].copy()
+        arrays["psf"][0, 0] = np.nan
+
+    assert_user_error(invoke("validate", write_case(tmp_path, edit=edit)), "psf.fits", "NaN")
+
+
+def test_psf_summing_to_zero(tmp_path):
+    def edit(_, arrays):
+        arrays["psf"] = np.zeros((11, 11))
+
+    assert_user_error(invoke("validate", write_case(tmp_path, edit=edit)), "psf.fits", "sums to 0")
+
+
+@pytest.mark.parametrize("bad_value", [0.0, -1.0, np.nan, np.inf], ids=["zero", "negative", "nan", "inf"])
+def test_unusable_noise_map_refused(tmp_path, bad_value):
+    """A few bad noise pixels are masked (above); a noise map with no usable pixel is an error."""
+
+    def edit(_, arrays):
+        arrays["noise"] = np.full(SHAPE, bad_value)
+
+    assert_user_error(invoke("validate", write_case(tmp_path, edit=edit)), "image.fits", "Only 0 of the 1600 pixels",
+                      "1600 have a NaN/inf/zero/negative noise")
+
+
+def test_all_nan_image_refused(tmp_path):
+    def edit(_, arrays):
+        arrays["image"] = np.full(SHAPE, np.nan)
+
+    assert_user_error(invoke("validate", write_case(tmp_path, edit=edit)), "image.fits", "1600 are NaN/inf in the data")
+
+
+def test_inf_noise_pixels_masked(tmp_path):
+    def edit(_, arrays):
+        arrays["noise"].flat[[5, 6]] = np.inf
+
+    out = assert_ok(invoke("validate", write_case(tmp_path, edit=edit)))
+    assert "Warning:" in out and "noise.fits: 2 pixels" in out and "pixels used 1598 of 1600" in out
+
+
+@pytest.mark.parametrize(
+    "setting, fragments",
+    [
+        ({"method": "nautilius"}, ["inference.method", "'nautilius'", "nautilus", "dynesty"]),
+        ({"settings": {"nlvie": 100}}, ["inference.settings.nlvie", "not a setting of nautilus", "n_live"]),
+        ({"type": "optimizer", "method": "lbfgs", "settings": {"popsize": 5}}, ["inference.settings.popsize", "lbfgs"]),
+    ],
+    ids=["method", "nautilus-setting", "optimiser-setting"],
+)
+def test_bad_inference_settings(tmp_path, setting, fragments):
+    def edit(cfg, _):
+        cfg["inference"].update(setting)
+
+    path = write_case(tmp_path, edit=edit)
+    assert_user_error(invoke("validate", path), *fragments)
+    # fit refuses it before touching the output folder (an old result there is left alone)
+    (tmp_path / "output").mkdir()
+    (tmp_path / "output" / "result.json").write_text("{}\n")
+    assert_user_error(invoke("fit", path, "--quiet"), *fragments)
+    assert sorted(p.name for p in (tmp_path / "output").iterdir()) == ["result.json"]
+
+
+@pytest.mark.parametrize("case", ["missing-data", "bad-prior", "shape-mismatch"])
+def test_fit_bad_input_writes_nothing(tmp_path, case):
+    def edit(cfg, arrays):
+        if case == "missing-data":
+            cfg["dataset"]["data_path"] = "missing.fits"
+        elif case == "bad-prior":
+            cfg["model_components"]["lens_mass_list"][0]["params"]["theta_E"] = _free("uniform", 2.0, 1.0)
+        else:
+            arrays["noise"] = np.full((30, 30), 0.05)
+
+    path = write_case(tmp_path, edit=edit)
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    assert_user_error(invoke("fit", path, "--quiet"))
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root writes anywhere")
+def test_fit_read_only_output(tmp_path):
+    (tmp_path / "output").mkdir()
+    (tmp_path / "output").chmod(0o555)
+    try:
+        assert_user_error(invoke("fit", write_case(tmp_path), "--quiet"), "output", "cannot be written")
+    finally:
+        (tmp_path / "output").chmod(0o755)

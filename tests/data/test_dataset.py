@@ -195,8 +195,10 @@ def test_bad_pixels_outside_user_mask_are_silent(tmp_path, files):
 
 
 def test_too_few_usable_pixels(tmp_path, files):
+    """One error that gives the counts, not a 'masked' warning first."""
     put(files["noise_path"], np.zeros(SHAPE))
-    with pytest.warns(DataWarning):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataWarning)
         text = data_error(config(), tmp_path)
     assert f"at least {MIN_USABLE_PIXELS}" in text and "noise" in text
 

@@ -8,45 +8,42 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from tinylens.cli.common import console, reported_warnings
+from tinylens.cli.common import console, print_warning, reported_warnings
+
+
+QUIET_HELP = ("No progress display. Without it, a status line on stderr shows the likelihood calls, the current "
+              "log-evidence and effective sample size, and the elapsed time (without a terminal, e.g. in a log "
+              "file, a plain line every 30 s).")
 
 
 def medians_table(result: Any, max_rows: int = 40) -> Table:
-    """Posterior medians (with 16-84 % ranges when the summary has them)."""
+    """Posterior medians with their 68 % intervals."""
     table = Table(title="Posterior medians", title_justify="left")
     table.add_column("parameter")
     table.add_column("median", justify="right")
-    summary = getattr(result, "summary", None)
-    has_ci = summary is not None and {"p16", "p84"} <= set(getattr(summary, "columns", []))
-    if has_ci:
-        table.add_column("16 % - 84 %", justify="right")
+    table.add_column("68 % interval", justify="right")
+    intervals = dict(getattr(result, "interval_68", None) or {})
     for i, (name, value) in enumerate(dict(result.median).items()):
         if i == max_rows:
-            table.add_row("...", "", *([""] if has_ci else []))
+            table.add_row("...", "", "")
             break
-        row = [name, f"{value:.4g}"]
-        if has_ci:
-            row.append(_interval(summary, name))
-        table.add_row(*row)
+        lo, hi = intervals.get(name, (None, None))
+        table.add_row(name, f"{value:.5g}", f"{lo:.5g} - {hi:.5g}" if lo is not None else "")
     return table
-
-
-def _interval(summary: Any, name: str) -> str:
-    try:
-        rows = summary.loc[name] if name in summary.index else summary[summary["parameter"] == name].iloc[0]
-        return f"{float(rows['p16']):.4g} - {float(rows['p84']):.4g}"
-    except (KeyError, IndexError, TypeError, ValueError):
-        return ""
 
 
 def print_result(result: Any) -> None:
     """Where the results are, the evidence, the cost, and the medians."""
     console.print(medians_table(result))
-    console.print(
-        f"log Z = {result.log_evidence:.2f}; {result.n_likelihood_evals:,} likelihood evaluations "
-        f"in {result.wall_time_s:.1f} s."
-    )
+    evidence = f"log Z = {result.log_evidence:.2f}; " if result.log_evidence is not None else ""
+    console.print(f"{evidence}{result.n_likelihood_evals:,} likelihood evaluations in {result.wall_time_s:.1f} s.")
     console.print(f"Results written to [bold]{result.output_dir}[/]")
+    if not result.converged:
+        print_warning(
+            f"the {result.method} search stopped before converging (its n_like_max, timeout or maxiter was "
+            "reached), so these results are preliminary. Run the same command again to continue a nested "
+            "sampler from its checkpoint (after raising or removing the limit)."
+        )
 
 
 def run_fit(config: Path | str | dict, output: Path | None = None, quiet: bool = False) -> Any:
@@ -60,10 +57,10 @@ def run_fit(config: Path | str | dict, output: Path | None = None, quiet: bool =
 
 def fit_command(
     config: Path = typer.Argument(..., help="The model_config.yaml to fit.", show_default=False),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output from the sampler."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
     output: Path | None = typer.Option(None, "--output", "-o", help="Output folder (overrides output.path)."),
 ) -> None:
-    """Fit a lens model: sample the posterior and write tables and figures."""
+    """Fit a lens model: sample the posterior, write tables and figures; a stopped fit resumes when run again."""
     result = run_fit(config, output=output, quiet=quiet)
     print_result(result)
 

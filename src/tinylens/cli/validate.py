@@ -43,6 +43,9 @@ def summary_table(problem, log_l: float, seconds: float) -> Table:
     table.add_row("pixels used", f"{used} of {ny * nx}")
     table.add_row("PSF", f"{d.psf.shape[0]} x {d.psf.shape[1]}")
     table.add_row("linear amplitudes", str(problem.spec.n_linear))
+    inf = problem.config.inference
+    settings = ", ".join(f"{k}={v}" for k, v in inf.settings.items())
+    table.add_row("inference", f"{inf.type} {inf.method}" + (f" ({settings})" if settings else ""))
     table.add_row("log L at prior median", f"{log_l:.6g}  ({seconds * 1e3:.0f} ms incl. compilation)")
     return table
 
@@ -50,7 +53,10 @@ def summary_table(problem, log_l: float, seconds: float) -> Table:
 def validate(config: Path = typer.Argument(..., help="The model_config.yaml to check.", show_default=False)) -> None:
     """Check a config and its data: load them, evaluate the likelihood once at the prior median
     (u = 0.5), and list the free parameters with their priors."""
+    from tinylens.inference import check_inference
+
     problem = load_problem(config)
+    check_inference(problem.config)
     theta = problem.prior_transform(np.full(problem.ndim, 0.5))
     start = time.perf_counter()
     with reported_warnings():

@@ -80,10 +80,10 @@ def load_dataset(cfg: schema.Dataset, base_dir: str | Path) -> Dataset:
     user = user_mask(cfg, mask_path, data.shape, paths["data_path"])
     good_data = np.isfinite(data)
     good_noise = np.isfinite(noise) & (noise > 0)
+    mask = user & good_data & good_noise
+    check_enough_pixels(mask, user, good_data, good_noise, paths["data_path"])  # an error needs no warnings first
     _warn_bad(user & ~good_data, paths["data_path"], "with a NaN or infinite data value")
     _warn_bad(user & good_data & ~good_noise, paths["noise_path"], "with a noise value that is NaN, infinite, zero or negative")
-    mask = user & good_data & good_noise
-    check_enough_pixels(mask, user, good_data, good_noise, paths["data_path"])
     return Dataset(
         data=_frozen(np.where(good_data, data, 0.0)),
         noise=_frozen(np.where(good_noise, noise, np.inf)),

@@ -6,7 +6,8 @@
 A sampler runs inside the automated pipeline (:mod:`tinylens.pipeline`) unless the config's
 ``pipeline: {enabled: false}``. ``config.inference.type`` is ``sampler`` (``method``: ``nautilus``, the default, or ``dynesty``)
 or ``optimizer`` (``differential_evolution`` or ``lbfgs``). ``config.inference.settings``
-holds the method's settings; each runner documents its own and rejects unknown ones.
+holds the method's settings; each runner documents its own and rejects unknown ones, and
+:func:`check_inference` does so before anything runs (each runner ``run_x`` has a ``check_x``).
 """
 
 from __future__ import annotations
@@ -80,6 +81,14 @@ def _resolve(kind: str, method: str | None) -> str:
     return METHODS[kind][method]
 
 
+def check_inference(config) -> None:
+    """Raise ConfigError for an unknown inference type, method or setting, without running anything."""
+    inf = config.inference
+    module, func = _resolve(getattr(inf, "type", None) or "sampler", getattr(inf, "method", None)).split(":")
+    checker = getattr(importlib.import_module(module), func.replace("run", "check", 1))
+    checker(dict(getattr(inf, "settings", None) or {}))
+
+
 def run_inference(
     problem, *, progress: bool = True, checkpoint_dir: str | Path | None = None
 ) -> InferenceResult:
@@ -103,4 +112,4 @@ def run_inference(
     return runner(problem, settings, progress=progress, checkpoint_dir=checkpoint_dir)
 
 
-__all__ = ["InferenceResult", "METHODS", "run_inference"]
+__all__ = ["InferenceResult", "METHODS", "check_inference", "run_inference"]

@@ -136,6 +136,11 @@ def _settings(settings: dict[str, Any]) -> tuple[dict, dict, dict]:
     return tuple(split(merged, OWN_KEYS, SAMPLER_KEYS, RUN_KEYS))  # type: ignore[return-value]
 
 
+def check(settings: dict[str, Any]) -> None:
+    """Raise ConfigError for a setting dynesty does not have."""
+    _settings(settings)
+
+
 def _sampler(problem, batcher: Batcher, init: dict, seed, checkpoint: Path | None, resume: bool):
     pool = BatchingPool(batcher, init["queue_size"])
     if checkpoint is not None and resume:

@@ -45,8 +45,17 @@ def _settings(settings: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]
     return tuple(split(merged, SAMPLER_KEYS, RUN_KEYS))  # type: ignore[return-value]
 
 
+def check(settings: dict[str, Any]) -> None:
+    """Raise ConfigError for a setting nautilus does not have."""
+    _settings(settings)
+
+
 def _stats(sampler: Sampler) -> dict[str, Any]:
-    return {"log Z": sampler.log_z, "N_eff": int(sampler.n_eff), "f_live": sampler.f_live if sampler.n_like else None}
+    """log Z and N_eff; while exploring, also f_live (the run explores until it is below ``f_live``)."""
+    stats: dict[str, Any] = {"log Z": sampler.log_z, "N_eff": int(sampler.n_eff)}
+    if sampler.n_like and not sampler.explored:
+        stats["f_live"] = sampler.f_live
+    return stats
 
 
 def run(

@@ -101,11 +101,21 @@ def _result(problem, method: str, x: np.ndarray, status: LiveStatus, wall: float
     )
 
 
+def check_differential_evolution(settings: dict[str, Any]) -> None:
+    """Raise ConfigError for a setting differential evolution does not have."""
+    check_settings("differential_evolution", settings, DE_KEYS)
+
+
+def check_lbfgs(settings: dict[str, Any]) -> None:
+    """Raise ConfigError for a setting of lbfgs it does not have."""
+    check_settings("lbfgs", settings, LBFGS_DEFAULTS)
+
+
 def run_differential_evolution(
     problem, settings: dict[str, Any], *, progress: bool = True, checkpoint_dir: str | Path | None = None
 ) -> InferenceResult:
     """Global search by differential evolution, one batched likelihood call per generation."""
-    check_settings("differential_evolution", settings, DE_KEYS)
+    check_differential_evolution(settings)
     kw = {**DE_DEFAULTS, **settings}
     seed, polish = kw.pop("seed"), kw.pop("polish")
     status = LiveStatus("differential_evolution", enabled=progress)
@@ -126,7 +136,8 @@ def run_differential_evolution(
         x, info = res.x, {"message": str(res.message), "n_generations": int(res.nit)}
         if polish:
             pol = _lbfgs(_value_and_grad(problem, status), res.x, bounds, 500)
-            if pol.fun < res.fun:
+            # The gradient objective drops the prior's constants: compare on the DE objective.
+            if objective(pol.x[None, :])[0] < res.fun:
                 x = pol.x
             info["polish"] = str(pol.message)
     return _result(problem, "differential_evolution", x, status, time.perf_counter() - start, bool(res.success), info)
@@ -136,7 +147,7 @@ def run_lbfgs(
     problem, settings: dict[str, Any], *, progress: bool = True, checkpoint_dir: str | Path | None = None
 ) -> InferenceResult:
     """L-BFGS-B with ``jax.grad`` gradients from the best of many prior draws."""
-    check_settings("lbfgs", settings, LBFGS_DEFAULTS)
+    check_lbfgs(settings)
     kw = {**LBFGS_DEFAULTS, **settings}
     rng = np.random.default_rng(kw["seed"])
     status = LiveStatus("lbfgs", enabled=progress)

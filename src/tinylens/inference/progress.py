@@ -1,8 +1,10 @@
 """A live status line for long searches: likelihood calls, log-evidence, elapsed time.
 
 Runners wrap their (batched) likelihood with :meth:`LiveStatus.wrap`, which counts calls
-and refreshes one ``rich`` line on stderr at most a few times a second. With
-``enabled=False`` nothing is shown and only the calls are counted (batch use).
+and refreshes the status on stderr: on a terminal, one ``rich`` line redrawn at most a few
+times a second; otherwise (a batch job's log file, a pipe) a plain line at most every
+:data:`PLAIN_EVERY_S` seconds and one at the end. With ``enabled=False`` nothing is shown
+and only the calls are counted (``--quiet``, batch use).
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 Stats = Callable[[], dict[str, Any]]
+
+#: Seconds between two plain status lines when stderr is not a terminal.
+PLAIN_EVERY_S = 30.0
 
 
 def _fmt(value: Any) -> str:
@@ -31,14 +36,18 @@ def _fmt(value: Any) -> str:
 class LiveStatus:
     """Count likelihood calls (and the time spent in them) and show ``method | calls | extra stats | elapsed``."""
 
-    def __init__(self, method: str, *, enabled: bool = True, refresh_s: float = 0.25) -> None:
+    def __init__(
+        self, method: str, *, enabled: bool = True, refresh_s: float = 0.25, plain_every_s: float = PLAIN_EVERY_S
+    ) -> None:
         self.method = method
         self.enabled = enabled
         self.refresh_s = refresh_s
+        self.plain_every_s = plain_every_s
         self.n_calls = 0
         self.likelihood_time_s = 0.0
         self.stats: Stats = dict
         self._progress: Progress | None = None
+        self._plain: Console | None = None
         self._task = None
         self._last = 0.0
         self._start = time.perf_counter()
@@ -66,27 +75,38 @@ class LiveStatus:
         parts += [f"{k} {_fmt(v)}" for k, v in self.stats().items()]
         return " | ".join(parts)
 
+    def _safe_line(self) -> str:
+        try:
+            return self.line()
+        except Exception:  # a sampler mid-update may not have its statistics yet
+            return f"calls {_fmt(self.n_calls)}"
+
     def update(self, force: bool = False) -> None:
-        if self._progress is None:
+        if self._progress is None and self._plain is None:
             return
         now = time.perf_counter()
-        if force or now - self._last >= self.refresh_s:
+        if self._progress is not None and (force or now - self._last >= self.refresh_s):
             self._last = now
-            try:
-                info = self.line()
-            except Exception:  # a sampler mid-update may not have its statistics yet
-                info = f"calls {_fmt(self.n_calls)}"
-            self._progress.update(self._task, info=info)
+            self._progress.update(self._task, info=self._safe_line())
+        elif self._plain is not None and (force or now - self._last >= self.plain_every_s):
+            self._last = now
+            minutes, seconds = divmod(int(self.elapsed), 60)
+            self._plain.print(f"{self.method} | {self._safe_line()} | {minutes}:{seconds:02d} elapsed",
+                              markup=False, highlight=False, soft_wrap=True)
 
     def __enter__(self) -> LiveStatus:
         self._start = time.perf_counter()
-        if self.enabled:
+        self._last = self._start
+        console = Console(stderr=True)
+        if self.enabled and not console.is_terminal:
+            self._plain = console
+        elif self.enabled:
             self._progress = Progress(
                 SpinnerColumn(),
                 TextColumn("[bold]{task.description}"),
                 TextColumn("{task.fields[info]}"),
                 TimeElapsedColumn(),
-                console=Console(stderr=True),
+                console=console,
                 transient=False,
             )
             self._progress.start()
@@ -94,7 +114,8 @@ class LiveStatus:
         return self
 
     def __exit__(self, *exc) -> None:
-        if self._progress is not None:
+        if self._progress is not None or self._plain is not None:
             self.update(force=True)
+        if self._progress is not None:
             self._progress.stop()
-            self._progress = None
+        self._progress = self._plain = None

@@ -21,7 +21,7 @@ from matplotlib import colors
 from matplotlib.figure import Figure
 
 from tinylens.forward import ray_shoot
-from tinylens.results.tables import write_atomic
+from tinylens.results.tables import weighted_percentiles, write_atomic
 
 IMAGE_CMAP = "magma"
 RESID_CMAP = "RdBu_r"
@@ -65,9 +65,12 @@ def _asinh_norm(image: np.ndarray, noise_level: float) -> colors.Normalize:
 
 
 def _asinh_ticks(norm: colors.AsinhNorm) -> list[float]:
-    """0, the lower limit and decades up to the maximum: readable colour-bar ticks."""
+    """0, the lower limit, decades and the maximum: readable colour-bar ticks (the top of the bar,
+    e.g. a lens's peak of 9, would otherwise be unlabelled above the tick at 1)."""
     top = np.floor(np.log10(norm.vmax))
     decades = [10.0**k for k in np.arange(top - 3, top + 1) if 10.0**k > norm.linear_width]
+    if not decades or norm.vmax > 2 * decades[-1]:
+        decades.append(float(norm.vmax))
     return [norm.vmin, 0.0, *decades]
 
 
@@ -166,6 +169,15 @@ def _text_panel(ax, lines: list[str]) -> None:
     ax.text(0.02, 0.98, "\n".join(lines), va="top", ha="left", family="monospace", fontsize=9, transform=ax.transAxes)
 
 
+def _empty_panel(ax, title: str, text: str) -> None:
+    """A panel that says why it has no image."""
+    ax.set_title(title, fontsize=11)
+    ax.set_box_aspect(1)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=11, color="0.4", transform=ax.transAxes)
+
+
 def model_figure(problem, theta: np.ndarray, summary_lines: list[str] | None = None) -> Figure:
     """Data, model, normalised residuals, lens light, lensed source, data - lens light and the
     reconstructed source (with caustics), for the parameters ``theta``."""
@@ -183,11 +195,14 @@ def model_figure(problem, theta: np.ndarray, summary_lines: list[str] | None = N
     img = dict(cmap=IMAGE_CMAP, norm=norm)
     _show(fig, ax[0, 0], d.data, "Data", extent, "data units / pixel", **img)
     _mask_outline(ax[0, 0], d.mask, extent)
-    _show(fig, ax[0, 1], m["total"], "Model", extent, "data units / pixel", **img)
+    _show(fig, ax[0, 1], m["total"], "Model (maximum likelihood)", extent, "data units / pixel", **img)
     cmap = matplotlib.colormaps[RESID_CMAP].with_extremes(bad="0.8")
     _show(fig, ax[0, 2], resid, rf"Normalised residuals, $\chi^2/N$ = {chi2 / max(d.mask.sum(), 1):.3f}",
           extent, r"(data - model) / $\sigma$", cmap=cmap, vmin=-5, vmax=5)
-    _show(fig, ax[0, 3], m["lens_light"], "Lens light (model)", extent, "data units / pixel", **img)
+    if problem.spec.lens_light:
+        _show(fig, ax[0, 3], m["lens_light"], "Lens light (model)", extent, "data units / pixel", **img)
+    else:
+        _empty_panel(ax[0, 3], "Lens light (model)", "no lens light in the model")
     _show(fig, ax[1, 0], m["lensed_source"], "Lensed source (model)", extent, "data units / pixel", **img)
     for seg in crit:
         ax[1, 0].plot(seg[:, 0], seg[:, 1], color="white", lw=0.7, alpha=0.8)
@@ -210,6 +225,33 @@ def save_model_figure(problem, theta: np.ndarray, path: str | Path, summary_line
 
 
 # -- corner ----------------------------------------------------------------------------------
+def plot_ranges(samples: np.ndarray, weights: np.ndarray, mass: float = 0.999) -> list[tuple[float, float]]:
+    """Axis range of each column: the central ``mass`` of the weighted samples, never empty
+    (a search stopped early may put all its weight on one point)."""
+    out = []
+    for col in np.asarray(samples, dtype=float).T:
+        lo, hi = weighted_percentiles(col, weights, [50 * (1 - mass), 50 * (1 + mass)])
+        if not hi > lo:
+            lo, hi = np.min(col), np.max(col)
+        if not hi > lo:
+            pad = max(abs(lo) * 1e-3, 1e-6)
+            lo, hi = lo - pad, hi + pad
+        out.append((float(lo), float(hi)))
+    return out
+
+
+def title_formats(samples: np.ndarray, weights: np.ndarray) -> list[str]:
+    """A format per column that shows its median to two significant digits of its 68 % error
+    (``.3g`` would print 1.2016 +- 0.0014 as 1.2 +- 0.0014)."""
+    out = []
+    for col in np.asarray(samples, dtype=float).T:
+        lo, mid, hi = weighted_percentiles(col, weights, [16.0, 50.0, 84.0])
+        err = min(mid - lo, hi - mid)
+        digits = 3 if not (np.isfinite(err) and err > 0) else int(np.clip(1 - np.floor(np.log10(err)), 0, 8))
+        out.append(f".{digits}f")
+    return out
+
+
 def corner_figure(
     names, samples: np.ndarray, weights: np.ndarray, truths: np.ndarray | None = None
 ) -> Figure:
@@ -217,13 +259,15 @@ def corner_figure(
     k = len(names)
     weights = np.asarray(weights, dtype=float)
     keep = weights > weights.max() * 1e-8  # negligible points change no histogram
+    if keep.sum() <= k:  # a search stopped early: too few weighted points to leave any out
+        keep[:] = True
     samples, weights = np.asarray(samples)[keep], weights[keep]
     size = 2.0 * k + 1.5
     fig = Figure(figsize=(size, size))
     corner.corner(
         samples, weights=weights, labels=[label(n) for n in names],
-        truths=truths, range=[0.999] * k, smooth=1.0, levels=SIGMA_LEVELS, bins=30, color=CORNER_COLOR,
-        quantiles=[0.16, 0.5, 0.84], show_titles=True, title_fmt=".3g", fig=fig, plot_datapoints=False,
+        truths=truths, range=plot_ranges(samples, weights), smooth=1.0, levels=SIGMA_LEVELS, bins=30, color=CORNER_COLOR,
+        quantiles=[0.16, 0.5, 0.84], show_titles=True, title_fmt=title_formats(samples, weights), fig=fig, plot_datapoints=False,
         fill_contours=True, title_kwargs={"fontsize": 11}, label_kwargs={"fontsize": 14}, max_n_ticks=3,
         labelpad=0.08, truth_color="#d62728",
     )

@@ -1,0 +1,67 @@
+"""``tinylens fit`` from the command line: help, the progress display and ``--quiet``, a search
+stopped early (a warning, then a resume), and an optimiser (no evidence, no corner plot)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from tiny_lens import FAST_NAUTILUS, tiny_data, write_tiny_lens
+from tinylens.cli.main import app
+
+STATUS = r"nautilus | calls"
+
+
+def invoke(*args) -> tuple[int, str]:
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    assert "Traceback" not in result.output, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    return result.exit_code, " ".join(result.output.split())
+
+
+@pytest.fixture(scope="module")
+def data():
+    return tiny_data()
+
+
+def test_help_describes_progress_and_quiet():
+    code, out = invoke("fit", "--help")
+    assert code == 0
+    for text in ("--quiet", "--output", "likelihood calls", "log-evidence", "elapsed time", "resumes"):
+        assert text in out, text
+
+
+def test_progress_quiet_and_resume_of_a_capped_fit(tmp_path, data, monkeypatch):
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    config = write_tiny_lens(tmp_path, {"type": "sampler", "method": "nautilus",
+                                        "settings": {**FAST_NAUTILUS, "n_like_max": 1000}}, data)
+    code, out = invoke("fit", config)
+    assert code == 0
+    assert STATUS in out and "log Z" in out and "elapsed" in out  # the status line, at least its last state
+    assert "Posterior medians" in out and "68 % interval" in out and "lens_mass.0.theta_E" in out
+    assert "Warning:" in out and "stopped before converging" in out and "again" in out
+    first = json.loads((tmp_path / "output" / "result.json").read_text())
+    assert first["converged"] is False and first["n_likelihood_evals"] >= 1000
+
+    # --quiet: no status line; the same command resumes (the cap is reached, so no new calls).
+    code, out = invoke("fit", config, "--quiet")
+    assert code == 0 and STATUS not in out and "stopped before converging" in out
+    second = json.loads((tmp_path / "output" / "result.json").read_text())
+    assert second["info"]["resumed"] is True and second["info"]["n_like_this_run"] == 0
+    assert second["n_likelihood_evals"] == first["n_likelihood_evals"]
+
+
+def test_optimiser_from_the_cli(tmp_path, data):
+    config = write_tiny_lens(tmp_path, {"type": "optimizer", "method": "lbfgs",
+                                        "settings": {"n_starts": 2, "n_draws": 128}}, data)
+    code, out = invoke("fit", config, "--quiet", "--output", tmp_path / "opt")
+    assert code == 0, out
+    assert "log Z" not in out and "likelihood evaluations" in out and "Warning" not in out
+    res = json.loads((tmp_path / "opt" / "result.json").read_text())
+    assert res["method"] == "lbfgs" and res["log_evidence"] is None and res["converged"] is True
+    assert res["median"] == res["max_likelihood"]
+    assert abs(res["median"]["lens_mass.0.theta_E"] - 1.0) < 0.01
+    assert "corner" not in res["files"] and not (tmp_path / "opt" / "model_corner.png").exists()
+    assert (tmp_path / "opt" / "model_results.png").stat().st_size > 0

@@ -1,0 +1,86 @@
+"""dynesty and the optimisers find the truth of a tiny lenstronomy-simulated lens.
+
+The reference is independent of the searches: the true parameters, the Fisher-matrix errors
+(``jax.hessian`` of eq. 5 at the truth, float64) and the likelihood at the truth, which the
+maximum must reach (the maximum of the likelihood is at least as high as its value at the truth)."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import tinylens
+from oracle import x64
+from tiny_lens import FREE_TRUTH, tiny_config, write_tiny_lens
+from tinylens.inference import run_inference
+from tinylens.results.tables import summarize
+
+
+@pytest.fixture(scope="module")
+def lens_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tiny")
+    write_tiny_lens(folder)
+    return folder
+
+
+def load(lens_dir, inference: dict):
+    """The tiny lens with ``inference`` as its search (float32, as fits run)."""
+    config = tiny_config(inference)
+    for key in ("data_path", "noise_path", "psf_path"):
+        config["dataset"][key] = str(lens_dir / config["dataset"][key])
+    return tinylens.load(config)
+
+
+@pytest.fixture(scope="module")
+def reference(lens_dir):
+    """Truth vector and Fisher 1-sigma errors."""
+    with x64():
+        problem = tinylens.load(load(lens_dir, {}).config.model_dump(), dtype=jnp.float64)
+        truth = np.array([FREE_TRUTH[n] for n in problem.param_names])
+        hess = np.asarray(jax.jit(jax.hessian(problem.log_likelihood_jax))(jnp.asarray(truth)))
+    sigma = np.sqrt(np.diag(np.linalg.inv(-hess)))
+    assert np.all(np.isfinite(sigma)) and np.all(sigma > 0)
+    return {"truth": truth, "sigma": sigma}
+
+
+def check_best_fit(problem, res, reference, n_sigma: float = 4.0) -> None:
+    """The best fit is within ``n_sigma`` Fisher errors of the truth and at least as likely
+    (up to float32 rounding of a sum over 1024 pixels)."""
+    best = res.max_likelihood
+    pulls = (best - reference["truth"]) / reference["sigma"]
+    assert np.all(np.abs(pulls) < n_sigma), dict(zip(problem.param_names, pulls.round(2)))
+    assert problem.log_likelihood(best) > problem.log_likelihood(reference["truth"]) - 0.1
+    assert best[0] == pytest.approx(reference["truth"][0], rel=0.01)  # theta_E
+
+
+def test_dynesty_recovers_truth(lens_dir, reference):
+    problem = load(lens_dir, {"type": "sampler", "method": "dynesty",
+                              "settings": {"nlive": 100, "sample": "unif", "dlogz": 0.5, "batch_size": 32, "seed": 1}})
+    res = run_inference(problem, progress=False)
+    assert res.method == "dynesty" and np.isfinite(res.log_evidence)
+    assert res.n_likelihood_evals == res.info["n_like_this_run"] > 1000
+    stats = summarize(dict(zip(problem.param_names, res.samples.T)), res.weights)
+    for name, true, sig in zip(problem.param_names, reference["truth"], reference["sigma"]):
+        lo, hi = stats[name]["interval_997"]
+        assert lo <= true <= hi, (name, true, lo, hi)
+        lo68, hi68 = stats[name]["interval_68"]
+        assert 0.5 < (hi68 - lo68) / (2 * sig) < 2.0, (name, hi68 - lo68, sig)  # widths as Fisher predicts
+    check_best_fit(problem, res, reference)
+
+
+@pytest.mark.parametrize(
+    "method, settings",
+    [
+        ("differential_evolution", {"popsize": 10, "maxiter": 200, "seed": 2}),
+        ("lbfgs", {"n_starts": 4, "n_draws": 256, "seed": 2}),
+    ],
+)
+def test_optimiser_finds_truth(lens_dir, reference, method, settings):
+    problem = load(lens_dir, {"type": "optimizer", "method": method, "settings": settings})
+    res = run_inference(problem, progress=False)
+    assert res.method == method and res.log_evidence is None
+    assert res.samples.shape == (1, problem.ndim) and res.weights == pytest.approx([1.0])
+    assert res.n_likelihood_evals > 0
+    check_best_fit(problem, res, reference)

@@ -1,0 +1,45 @@
+"""The status line of long searches: likelihood calls, statistics (log Z) and elapsed time; plain
+lines when stderr is not a terminal; nothing with ``enabled=False``."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import numpy as np
+
+from tinylens.inference.progress import LiveStatus
+
+
+def _run(status: LiveStatus, batches: int, pause_s: float) -> None:
+    loglike = status.wrap(lambda theta: -np.sum(theta**2, axis=1))
+    with status:
+        for _ in range(batches):
+            loglike(np.ones((256, 3)))
+            time.sleep(pause_s)
+
+
+def test_plain_lines_without_a_terminal(capsys):
+    status = LiveStatus("nautilus", plain_every_s=0.05)
+    status.stats = lambda: {"log Z": -123.456, "N_eff": 42}
+    _run(status, batches=4, pause_s=0.06)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert 3 <= len(lines) <= 5, lines  # about one per interval, and the last one at the end
+    pattern = r"^nautilus \| calls ([\d,]+) \| log Z -123\.46 \| N_eff 42 \| \d+:\d\d elapsed$"
+    counts = [int(re.match(pattern, line).group(1).replace(",", "")) for line in lines]
+    assert counts == sorted(counts) and counts[-1] == 4 * 256 == status.n_calls
+
+
+def test_statistics_not_ready_yet(capsys):
+    status = LiveStatus("dynesty", plain_every_s=0.0)
+    status.stats = lambda: 1 / 0  # a sampler without statistics yet
+    _run(status, batches=1, pause_s=0.0)
+    assert "dynesty | calls 256 |" in capsys.readouterr().err
+
+
+def test_disabled_counts_silently(capsys):
+    status = LiveStatus("nautilus", enabled=False, plain_every_s=0.0)
+    _run(status, batches=3, pause_s=0.0)
+    assert status.n_calls == 768 and status.likelihood_time_s > 0
+    captured = capsys.readouterr()
+    assert captured.err == "" and captured.out == ""
