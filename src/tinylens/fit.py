@@ -220,7 +220,10 @@ def fit(config: str | Path | dict, *, progress: bool = True, output: str | Path 
 
 
 def _remove_checkpoint(path: str | None) -> None:
-    """Delete a finished fit's checkpoint (tens of MB per lens; useless once result.json exists)."""
+    """Delete a finished fit's checkpoints (the sampler's: tens of MB per lens; the pipeline's):
+    useless once result.json exists."""
     if path:
-        for p in (Path(path), Path(f"{path}.fingerprint")):
+        from tinylens.pipeline.run import STATE_FILE
+
+        for p in (Path(path), Path(f"{path}.fingerprint"), Path(path).with_name(STATE_FILE)):
             p.unlink(missing_ok=True)

@@ -9,8 +9,9 @@
 
 Each stage can be switched off in the config's ``pipeline`` section; ``pipeline: {enabled:
 false}`` is a single plain run of the sampler over the full priors (TinyLensGpu's behaviour).
-Stages 1-3 are written to ``pipeline.json`` in the output folder, and reused when a fit of the
-same data and model is started again.
+Stages 1-3 and the sampling box are written to ``checkpoint.pipeline.json`` in the output folder
+and reused when a fit of the same data and model is started again (their results are also in
+``result.json``, under ``info.pipeline``).
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ from tinylens.pipeline.mass_source import fit_mass_source
 from tinylens.pipeline.optimize import Objective
 from tinylens.pipeline.params import prior_middle
 
-STATE_FILE = "pipeline.json"
+#: The pipeline's own checkpoint (stages 1-3 and the box), next to the sampler's.
+STATE_FILE = "checkpoint.pipeline.json"
 
 
 def _say(progress: bool, text: str) -> None:
@@ -140,7 +142,7 @@ def run_pipeline(problem, sampler, settings, *, progress: bool = True,
     if state is None:
         state = {"fingerprint": stamp, **optimise(objective, settings, progress)}
     else:
-        _say(progress, "stages 1-3 reused from pipeline.json")
+        _say(progress, f"stages 1-3 reused from {STATE_FILE}")
     best = np.asarray(state["best"], dtype=float)
     priors = problem.priors
     if "box" in state:
