@@ -1,0 +1,74 @@
+"""Quality flags: modes, prior edges, and the residual and lensing checks on a tiny lenstronomy lens."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tinylens
+from tiny_lens import FREE_TRUTH, write_tiny_lens
+from tinylens.inference import InferenceResult
+from tinylens.priors import Prior
+from tinylens.results.quality import CRITICAL, assess, edge_parameters, separated_modes
+
+
+def test_separated_modes():
+    rng = np.random.default_rng(0)
+    one = rng.normal(1.0, 0.01, 5000)
+    two = np.concatenate([rng.normal(1.0, 0.01, 3000), rng.normal(1.2, 0.01, 2000)])
+    heavy = rng.standard_t(3, 5000)  # heavy tails, one mode
+    w = np.ones(5000)
+    assert not separated_modes(one, w) and not separated_modes(heavy, w)
+    assert separated_modes(two, w)
+    # a second mode of negligible weight is not a mode
+    assert not separated_modes(two, np.r_[np.ones(3000), np.full(2000, 1e-7)])
+
+
+def test_edge_parameters():
+    rng = np.random.default_rng(1)
+    priors = (Prior("uniform", 0.0, 2.0), Prior("uniform", 0.0, 2.0), Prior("gaussian", 0.0, 0.3, -1, 1), Prior("gaussian", 0.0, 0.3))
+    s = np.stack([np.abs(rng.normal(0, 0.005, 4000)),  # piled at the lower bound
+                  rng.normal(1.0, 0.05, 4000),  # inside
+                  np.clip(rng.normal(0.99, 0.02, 4000), -1, 1),  # at a Gaussian's limit
+                  rng.normal(2.0, 0.05, 4000)], axis=1)  # far in a Gaussian's tail: no edge there
+    assert edge_parameters(s, np.ones(4000), priors, ["a", "b", "c", "d"]) == ["a", "c"]
+
+
+def _result(problem, samples, log_l=None, converged=True):
+    n = len(samples)
+    log_l = np.zeros(n) if log_l is None else log_l
+    return InferenceResult("test", problem.param_names, samples, np.full(n, -np.log(n)), log_l, None, n, 1.0, converged, {})
+
+
+@pytest.fixture(scope="module")
+def tiny_problem(tmp_path_factory):
+    return tinylens.load(write_tiny_lens(tmp_path_factory.mktemp("tiny")))
+
+
+def test_truth_is_trusted_and_a_wrong_lens_is_not(tiny_problem):
+    problem = tiny_problem
+    truth = np.array([FREE_TRUTH[n] for n in problem.param_names])
+    rng = np.random.default_rng(2)
+    near = truth + rng.normal(0, 1e-3, (500, len(truth)))
+    good = assess(problem, _result(problem, near, log_l=np.r_[1.0, np.zeros(499)]))
+    assert good["trusted"], good
+    assert 0.8 < good["metrics"]["chi2_reduced"] < 1.2 and good["metrics"]["n_images"] >= 2
+
+    # theta_E 25% too small: the arc is not reproduced, an arc-like residual is left
+    wrong = truth.copy()
+    wrong[problem.param_names.index("lens_mass.0.theta_E")] *= 0.75
+    bad = assess(problem, _result(problem, wrong[None, :] + rng.normal(0, 1e-3, (500, len(truth))),
+                                  log_l=np.r_[1.0, np.zeros(499)]))
+    assert not bad["trusted"] and "unmodelled_flux" in bad["flags"], bad
+    assert bad["metrics"]["chi2_reduced"] > 2 * good["metrics"]["chi2_reduced"]
+
+    # a source outside the Einstein radius of this round lens has one image: not a strong lens
+    far = truth.copy()
+    far[problem.param_names.index("source_light.0.center_x")] = 1.6
+    outside = assess(problem, _result(problem, np.repeat(far[None, :], 10, axis=0), log_l=np.r_[1.0, np.zeros(9)]))
+    assert outside["metrics"]["n_images"] == 1
+    assert not outside["trusted"] and "not_multiply_imaged" in outside["flags"]
+
+    unconverged = assess(problem, _result(problem, near, converged=False))
+    assert not unconverged["trusted"] and "unconverged" in unconverged["flags"]
+    assert set(CRITICAL) <= set(good["checks"])
