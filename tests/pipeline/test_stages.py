@@ -101,7 +101,7 @@ def test_box_is_widened_when_the_posterior_reaches_it(write_fits, monkeypatch):
     assert len(boxes) == 2
     w1 = boxes[0][1][i_te] - boxes[0][0][i_te]
     w2 = boxes[1][1][i_te] - boxes[1][0][i_te]
-    assert w2 == pytest.approx(3 * w1, rel=1e-6)
+    assert 3 * w1 * (1 - 1e-6) <= w2 <= max(3 * w1, 2 * 20 * 0.15) * (1 + 1e-6)  # 3x, or 20 posterior sigma
     assert res.n_likelihood_evals == 2 * 4000 + 7
     lo, hi = boxes[-1]
     assert res.log_evidence == pytest.approx(-10.0 + bx.log_box_mass(problem.priors, lo, hi))

@@ -110,14 +110,27 @@ def crowded_edges(samples: np.ndarray, weights: np.ndarray, priors: tuple[Prior,
     return out
 
 
-def widen(lower: np.ndarray, upper: np.ndarray, best: np.ndarray, edges: list[tuple[int, str]],
-          priors: tuple[Prior, ...], factor: float = 3.0) -> tuple[np.ndarray, np.ndarray]:
-    """Move the crowded edges ``factor`` times further from ``best`` (within the priors)."""
-    lower, upper = lower.copy(), upper.copy()
-    support = np.array([p.support for p in priors], dtype=float)
-    for i, side in edges:
-        if side == "lower":
-            lower[i] = max(best[i] - factor * (best[i] - lower[i]), support[i, 0])
-        else:
-            upper[i] = min(best[i] + factor * (upper[i] - best[i]), support[i, 1])
-    return lower, upper
+def widen(lower: np.ndarray, upper: np.ndarray, samples: np.ndarray, weights: np.ndarray,
+          edges: list[tuple[int, str]], priors: tuple[Prior, ...], factor: float = 3.0,
+          others: float = 1.5, n_sigma: float = 2 * N_SIGMA) -> tuple[np.ndarray, np.ndarray]:
+    """A new box after a run whose posterior crowded ``edges``: centred on that run's posterior
+    median, every half-width at least ``others`` times the old one and ``n_sigma`` posterior
+    standard deviations, and the crowded parameters' ``factor`` times (within the priors).
+
+    Degenerate parameters move together, so only widening the crowded ones tends to make the
+    next run crowd another; moving the centre fixes a best fit that was only roughly optimal.
+    """
+    w = np.asarray(weights, float) / np.sum(weights)
+    centre = np.array([_weighted_quantile(samples[:, i], w, 0.5) for i in range(samples.shape[1])])
+    std = np.sqrt(w @ (samples - w @ samples) ** 2)
+    half = 0.5 * (upper - lower)
+    new_half = np.maximum(others * half, n_sigma * std)
+    for i, _ in edges:
+        new_half[i] = max(new_half[i], factor * half[i])
+    return box_around(priors, centre, new_half)
+
+
+def _weighted_quantile(x: np.ndarray, w: np.ndarray, q: float) -> float:
+    order = np.argsort(x)
+    cum = np.cumsum(w[order])
+    return float(x[order][min(np.searchsorted(cum, q * cum[-1]), len(x) - 1)])

@@ -167,7 +167,7 @@ def run_pipeline(problem, sampler, settings, *, progress: bool = True,
         if not edges or len(runs) > settings.max_widen:
             break
         _say(progress, "posterior reaches the box at " + ", ".join(runs[-1]["crowded"]) + ": widening")
-        lower, upper = bx.widen(lower, upper, best, edges, priors)
+        lower, upper = bx.widen(lower, upper, res.samples, res.weights, edges, priors)
         _save_box(state, state_path, lower, upper)
     log_mass = bx.log_box_mass(priors, lower, upper)
     info = dict(res.info)
