@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import tinylens
-from oracle import LENS_TRUTH, lenstronomy_image, table1_components, truth_vector, x64
+from oracle import lenstronomy_image, table1_components, truth_vector, x64
 
 PIX = 0.074
 SIGMA = 0.2

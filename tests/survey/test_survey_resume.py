@@ -5,7 +5,6 @@ worker killed while fitting loses nothing: its lens is fitted again."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess

@@ -27,7 +27,7 @@ import numpy as np
 from tinylens.inference import InferenceResult
 from tinylens.inference.common import fingerprint
 from tinylens.pipeline import box as bx
-from tinylens.pipeline.arc import Arc, find_arc
+from tinylens.pipeline.arc import find_arc
 from tinylens.pipeline.lens_light import fit_lens_light, lens_center
 from tinylens.pipeline.mass_source import fit_mass_source
 from tinylens.pipeline.optimize import Objective
@@ -100,13 +100,6 @@ def _theta_E_middle(problem) -> float:
     if not problem.spec.lens_mass:
         return 1.0
     return get_param(prior_middle(problem), problem.spec.lens_mass[0], "theta_E", 1.0)
-
-
-def arc_from_state(state: dict[str, Any], shape: tuple[int, int]) -> np.ndarray:
-    """The arc mask stored in a pipeline state."""
-    mask = np.zeros(shape[0] * shape[1], bool)
-    mask[np.asarray(state.get("arc_mask", []), dtype=int)] = True
-    return mask.reshape(shape)
 
 
 #: Sampler settings the pipeline changes from their defaults (unless the config sets them): in the

@@ -21,7 +21,6 @@ when any of :data:`CRITICAL` is raised. The checks:
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import numpy as np

@@ -31,7 +31,6 @@ precision: float32 by default).
 from __future__ import annotations
 
 import dataclasses
-import json
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
