@@ -52,11 +52,23 @@ def test_crowded_edges_and_widen():
     lower, upper = np.array([-1.0, -1.0]), np.array([1.0, 1.0])
     edges = bx.crowded_edges(s, np.ones(len(s)), priors, lower, upper)
     assert edges == [(1, "upper")]
-    lo2, up2 = bx.widen(lower, upper, s, np.ones(len(s)), edges, priors)
+    # several crowded parameters: every range grows, re-centred on the posterior
+    both = [(0, "lower"), (1, "upper")]
+    lo2, up2 = bx.widen(lower, upper, s, np.ones(len(s)), both, priors)
     centre = np.median(s, axis=0)
-    assert np.allclose(0.5 * (lo2 + up2), centre, atol=0.01)  # re-centred on the posterior
+    assert np.allclose(0.5 * (lo2 + up2), centre, atol=0.01)  # (a weighted median: equal to numpy's up to one sample)
     std = s.std(axis=0)
-    assert np.isclose(up2[1] - lo2[1], 2 * max(3 * 1.0, 20 * std[1]), rtol=1e-6)  # crowded: 3x, or 20 sigma
-    assert np.isclose(up2[0] - lo2[0], 2 * max(1.5 * 1.0, 20 * std[0]), rtol=1e-6)  # the others: 1.5x, or 20 sigma
+    for i in (0, 1):
+        assert np.isclose(up2[i] - lo2[i], 2 * max(3 * 1.0, 20 * std[i]), rtol=1e-6)  # crowded: 3x, or 20 sigma
+    s4 = np.column_stack([s, rng.normal(0.2, 0.1, len(s))])
+    lo4, up4 = bx.widen(np.r_[lower, -1.0], np.r_[upper, 1.0], s4, np.ones(len(s4)), both,
+                        priors + (Prior("uniform", -5, 5),))
+    assert np.isclose(up4[2] - lo4[2], 2 * max(1.5 * 1.0, 20 * s4[:, 2].std()), rtol=1e-6)  # the others: 1.5x, or 20 sigma
+    # one crowded parameter among several: only its range grows, around the posterior median
+    s3 = np.column_stack([s, rng.normal(0.2, 0.1, len(s))])
+    priors3 = priors + (Prior("uniform", -5, 5),)
+    lo3, up3 = bx.widen(np.r_[lower, -1.0], np.r_[upper, 1.0], s3, np.ones(len(s3)), [(1, "upper")], priors3)
+    assert np.allclose(lo3[[0, 2]], -1.0) and np.allclose(up3[[0, 2]], 1.0)
+    assert lo3[1] <= -1.0 and np.isclose(up3[1], np.median(s[:, 1]) + max(3.0, 20 * s[:, 1].std()), rtol=1e-3)
     # an edge that is the prior's own is never crowded
     assert bx.crowded_edges(s, np.ones(len(s)), (priors[0], Prior("uniform", -1, 1)), lower, upper) == []

@@ -115,7 +115,8 @@ def widen(lower: np.ndarray, upper: np.ndarray, samples: np.ndarray, weights: np
           others: float = 1.5, n_sigma: float = 2 * N_SIGMA) -> tuple[np.ndarray, np.ndarray]:
     """A new box after a run whose posterior crowded ``edges``: centred on that run's posterior
     median, every half-width at least ``others`` times the old one and ``n_sigma`` posterior
-    standard deviations, and the crowded parameters' ``factor`` times (within the priors).
+    standard deviations, and the crowded parameters' ``factor`` times (within the priors). When
+    a single parameter crowds, only its range grows (to include the old one), the rest stays.
 
     Degenerate parameters move together, so only widening the crowded ones tends to make the
     next run crowd another; moving the centre fixes a best fit that was only roughly optimal.
@@ -124,8 +125,15 @@ def widen(lower: np.ndarray, upper: np.ndarray, samples: np.ndarray, weights: np
     centre = np.array([_weighted_quantile(samples[:, i], w, 0.5) for i in range(samples.shape[1])])
     std = np.sqrt(w @ (samples - w @ samples) ** 2)
     half = 0.5 * (upper - lower)
+    crowded = sorted({i for i, _ in edges})
+    if len(crowded) == 1:  # one parameter (often a nuisance, e.g. a faint lens's size): only it moves
+        (i,) = crowded
+        lo, hi = box_around(priors, centre[i : i + 1], np.array([max(factor * half[i], n_sigma * std[i])]))
+        lower, upper = lower.copy(), upper.copy()
+        lower[i], upper[i] = min(lo[0], lower[i]), max(hi[0], upper[i])
+        return lower, upper
     new_half = np.maximum(others * half, n_sigma * std)
-    for i, _ in edges:
+    for i in crowded:
         new_half[i] = max(new_half[i], factor * half[i])
     return box_around(priors, centre, new_half)
 
