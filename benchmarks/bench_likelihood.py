@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from lens_setup import PIX, benchmark_truth, lenstronomy_models, tinylens_config  # noqa: E402
+from lens_setup import benchmark_truth, lenstronomy_models, tinylens_config  # noqa: E402
 
 import jax  # noqa: E402
 

@@ -26,6 +26,21 @@ def test_flat_direction_gives_infinite_width_and_ceiling():
     assert np.isclose(w[1], bx.WIDTHS["e1"][1])  # unconstrained: the ceiling
 
 
+def test_unconstrained_lens_light_gets_its_whole_prior_but_mass_and_source_keep_the_ceiling():
+    # a faint lens galaxy: its size is barely constrained (10 sigma = 4 arcsec >> the ceiling)
+    priors = (Prior("uniform", 0.001, 4.0), Prior("uniform", 0.001, 2.0), Prior("gaussian", 0.0, 0.3, -1, 1),
+              Prior("uniform", 0.001, 4.0))
+    names = ("lens_light.0.R_sersic", "source_light.0.R_sersic", "lens_mass.0.e1", "lens_light.1.R_sersic")
+    best = np.array([0.9, 0.5, 0.1, 1.0])
+    sig = np.array([0.4, 0.4, np.inf, 0.001])
+    w = bx.half_widths(names, priors, best, sig)
+    lower, upper = bx.box_around(priors, best, w)
+    assert (lower[0], upper[0]) == (0.001, 4.0)  # the whole prior
+    assert np.isclose(w[1], 1.0 * 0.5)  # the source keeps its ceiling (100 % of the best size)
+    assert np.isclose(w[2], bx.WIDTHS["e1"][1])  # a flat mass direction: the ceiling
+    assert np.isclose(w[3], 0.15)  # a well-constrained lens light: its floor, as before
+
+
 def test_floor_applies_to_tiny_widths():
     priors = (Prior("uniform", 0.0, 3.5),)
     w = bx.half_widths(("lens_mass.0.theta_E",), priors, np.array([2.0]), np.array([1e-6]))

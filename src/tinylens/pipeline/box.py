@@ -36,6 +36,12 @@ WIDTHS: dict[str, tuple[float, float, str]] = {
 #: Other parameters: a fraction of the prior's range.
 DEFAULT_WIDTH = (0.02, 0.25)
 N_SIGMA = 10.0
+#: Components whose parameters get their whole prior range when the data barely constrain them
+#: (``n_sigma`` Laplace widths beyond the ceiling). A faint lens galaxy's size and Sersic index
+#: have broad, curved posteriors that a clipped box cuts (and widening then costs whole sampler
+#: runs); a broad range costs the sampler little when the posterior is broad too. Mass and
+#: source parameters keep the ceiling: it keeps the sampler out of wrong modes.
+UNCLIPPED_COMPONENTS = ("lens_light.",)
 
 
 def laplace_sigmas(hessian: np.ndarray) -> np.ndarray:
@@ -52,7 +58,8 @@ def laplace_sigmas(hessian: np.ndarray) -> np.ndarray:
 
 def half_widths(names: tuple[str, ...], priors: tuple[Prior, ...], best: np.ndarray, sigmas: np.ndarray,
                 n_sigma: float = N_SIGMA) -> np.ndarray:
-    """``n_sigma`` Laplace widths, clipped to each parameter's floor and ceiling."""
+    """``n_sigma`` Laplace widths, clipped to each parameter's floor and ceiling; parameters of
+    :data:`UNCLIPPED_COMPONENTS` wider than their ceiling get the whole prior range."""
     out = np.empty(len(names))
     for i, (name, prior) in enumerate(zip(names, priors)):
         key = name.rsplit(".", 1)[-1]
@@ -64,7 +71,10 @@ def half_widths(names: tuple[str, ...], priors: tuple[Prior, ...], best: np.ndar
                 floor = max(floor, 1e-3 * (hi - lo))
         else:
             floor, ceil = DEFAULT_WIDTH[0] * (hi - lo), DEFAULT_WIDTH[1] * (hi - lo)
-        w = n_sigma * sigmas[i] if np.isfinite(sigmas[i]) else ceil
+        w = n_sigma * sigmas[i] if np.isfinite(sigmas[i]) else np.inf
+        if w > ceil and name.startswith(UNCLIPPED_COMPONENTS):
+            out[i] = max(best[i] - lo, hi - best[i])  # the whole prior range
+            continue
         out[i] = float(np.clip(w, floor, max(ceil, floor)))
     return out
 
