@@ -95,11 +95,13 @@ def test_stats_table_joins_on_lens_id_and_skips_failed_and_unmatched():
     theta = stats.loc["lens_mass.0.theta_E"]
     assert theta["deviation"] == "relative" and theta["n"] == 5
     assert theta["nmad"] == pytest.approx(0.0296) and theta["n_outliers"] == 1
+    assert theta["n_within_10pct"] == 4 and theta["n_beyond_20pct"] == 1  # 0.5 is the one beyond 20 %
     # phi: deviations 2, 0, 1, -1, 3 -> median 1, |. - 1| = 1, 1, 0, 2, 2 -> median 1 -> 1.48; none beyond 5.92
     phi = stats.loc["lens_mass.0.phi_deg"]
     assert phi["deviation"] == "angle"
     assert phi["median_deviation"] == pytest.approx(1.0) and phi["nmad"] == pytest.approx(1.48)
     assert phi["n_outliers"] == 0
+    assert np.isnan(phi["n_within_10pct"])  # fixed per-cent bands mean nothing for angles
     # mag: 0, -0.1, 0.1, 0, 0.1 -> median 0; |.| = 0, .1, .1, 0, .1 -> 0.1 -> 0.148
     mag = stats.loc["source.mag"]
     assert mag["median_deviation"] == pytest.approx(0.0, abs=1e-12) and mag["nmad"] == pytest.approx(0.148)
@@ -127,6 +129,8 @@ def test_slacs_reference_statistics_match_numpy(tmp_path):
     assert row["nmad"] == pytest.approx(sigma, rel=1e-9)
     assert row["median_deviation"] == pytest.approx(np.median(zeta), rel=1e-9)
     assert row["n_outliers"] == n_out and row["outlier_fraction"] == pytest.approx(n_out / len(ref))
+    assert row["n_within_10pct"] == int(np.sum(np.abs(zeta) <= 0.1))
+    assert row["n_beyond_20pct"] == int(np.sum(np.abs(zeta) > 0.2))
     assert "theta_E_bolton2008" in saved["compared_with"]
     table = pd.read_csv(tmp_path / "rep" / "report_stats.csv")
     assert table["nmad"].iloc[0] == pytest.approx(sigma, rel=1e-6)

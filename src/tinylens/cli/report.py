@@ -27,12 +27,14 @@ def stats_rich_table(stats, title: str) -> Table:
     """The statistics as a rich table (relative deviations in per cent)."""
     table = Table(title=title, title_justify="left")
     table.add_column("parameter", no_wrap=True)
-    for name in ("deviation", "N", "median dev.", "NMAD", "outliers > 4 NMAD"):
+    for name in ("deviation", "N", "median dev.", "NMAD", "outliers > 4 NMAD", "within 10%", "beyond 20%"):
         table.add_column(name, justify="left" if name == "deviation" else "right")
     for row in stats.itertuples(index=False):
-        fmt = (lambda v: f"{100 * v:.3g}%") if row.deviation == "relative" else (lambda v: f"{v:.3g}")
+        relative = row.deviation == "relative"
+        fmt = (lambda v: f"{100 * v:.3g}%") if relative else (lambda v: f"{v:.3g}")
+        bands = [str(int(row.n_within_10pct)), str(int(row.n_beyond_20pct))] if relative and row.n else ["-", "-"]
         table.add_row(row.parameter, row.deviation, str(row.n), fmt(row.median_deviation), fmt(row.nmad),
-                      f"{row.n_outliers} ({100 * row.outlier_fraction:.1f}%)" if row.n else "-")
+                      f"{row.n_outliers} ({100 * row.outlier_fraction:.1f}%)" if row.n else "-", *bands)
     return table
 
 

@@ -59,7 +59,10 @@ PAPER_QUANTITIES: tuple[Quantity, ...] = (
 )
 THETA_E = PAPER_QUANTITIES[0]
 
-STATS_COLUMNS = ("parameter", "deviation", "n", "median_deviation", "nmad", "n_outliers", "outlier_fraction")
+STATS_COLUMNS = ("parameter", "deviation", "n", "median_deviation", "nmad", "n_outliers", "outlier_fraction",
+                 "n_within_10pct", "n_beyond_20pct")
+#: Fixed relative bands counted for relative deviations (e.g. Einstein radii against a published table).
+WITHIN, BEYOND = 0.10, 0.20
 
 
 # -- statistics -------------------------------------------------------------------------------
@@ -153,10 +156,22 @@ def comparison_frame(
     return out
 
 
+def band_counts(zeta: np.ndarray) -> dict[str, int]:
+    """How many finite relative deviations lie within 10 % and beyond 20 % (fixed bands, unlike
+    the NMAD-scaled outliers: the SLACS goal is stated in them)."""
+    zeta = np.asarray(zeta, dtype=float)
+    zeta = np.abs(zeta[np.isfinite(zeta)])
+    return {"n_within_10pct": int((zeta <= WITHIN).sum()), "n_beyond_20pct": int((zeta > BEYOND).sum())}
+
+
 def stats_table(joined: pd.DataFrame, quantities: Sequence[Quantity], k: float = OUTLIER_SIGMA) -> pd.DataFrame:
-    """One row per quantity: ``parameter, deviation, n, median_deviation, nmad, n_outliers, outlier_fraction``."""
-    rows = [{"parameter": q.name, "deviation": q.kind, **deviation_stats(joined[f"{q.name}_dev"].to_numpy(), k)}
-            for q in quantities]
+    """One row per quantity: ``parameter, deviation, n, median_deviation, nmad, n_outliers,
+    outlier_fraction`` and, for relative deviations, ``n_within_10pct, n_beyond_20pct``."""
+    rows = []
+    for q in quantities:
+        zeta = joined[f"{q.name}_dev"].to_numpy()
+        bands = band_counts(zeta) if q.kind == "relative" else {}
+        rows.append({"parameter": q.name, "deviation": q.kind, **deviation_stats(zeta, k), **bands})
     return pd.DataFrame(rows, columns=list(STATS_COLUMNS))
 
 
