@@ -14,6 +14,8 @@ converged one deletes the checkpoint unless ``output.keep_checkpoint`` is true.
 
 from __future__ import annotations
 
+import warnings
+
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -141,6 +143,20 @@ def corner_names(names: list[str], choice) -> list[str]:
     return list(choice)
 
 
+def _figure(files: dict[str, str], key: str, save, *args) -> None:
+    """Call ``save(*args)``; a figure that fails is left out (with a warning), never the fit.
+
+    Figures are for people to look at; the tables and ``result.json`` are the result, and a
+    plotting problem (an odd contour, a font) must not throw away a finished fit.
+    """
+    try:
+        save(*args)
+    except Exception as exc:  # noqa: BLE001 - any plotting failure
+        warnings.warn(f"The figure {files[key]} could not be drawn ({type(exc).__name__}: {exc}); "
+                      "the fit's tables and result.json are written without it.", RuntimeWarning, stacklevel=3)
+        files.pop(key)
+
+
 def write_results(problem, res: InferenceResult, out: Path) -> FitResult:
     """Derive quantities, write every table and figure, then ``result.json``; return them."""
     from tinylens.results import plots, tables
@@ -160,12 +176,13 @@ def write_results(problem, res: InferenceResult, out: Path) -> FitResult:
 
     tables.write_csv(out / files["samples"], tables.samples_frame(names, res.samples, weights, res.log_likelihood))
     tables.write_csv(out / files["summary"], summary)
-    plots.save_dataset_figure(problem.dataset, out / files["subplot"])
-    plots.save_model_figure(problem, best, out / files["results"], _summary_lines(res, median, quality))
+    _figure(files, "subplot", plots.save_dataset_figure, problem.dataset, out / files["subplot"])
+    _figure(files, "results", plots.save_model_figure, problem, best, out / files["results"],
+            _summary_lines(res, median, quality))
     if len(res.samples) > len(names):  # a corner plot of an optimiser's single point says nothing
         shown = corner_names(names, getattr(problem.config.output, "corner_parameters", "mass"))
         idx = [names.index(n) for n in shown]
-        plots.save_corner_figure(shown, res.samples[:, idx], weights, out / files["corner"])
+        _figure(files, "corner", plots.save_corner_figure, shown, res.samples[:, idx], weights, out / files["corner"])
     else:
         files.pop("corner")
 

@@ -154,13 +154,17 @@ def critical_curves_and_caustics(problem, theta: np.ndarray, n: int = 400):
     det = dbx_dx * dby_dy - dbx_dy * dby_dx
     fig = Figure()
     cs = fig.subplots().contour(g, g, det, levels=[0.0])
-    min_size = MIN_CURVE_PIXELS * d.pixel_scale
-    crit = [seg for seg in cs.allsegs[0] if np.ptp(seg, axis=0).max() >= min_size]
+    crit = long_segments(cs.allsegs[0], MIN_CURVE_PIXELS * d.pixel_scale)
     caus = []
     for seg in crit:
         sx, sy = ray_shoot(spec, t, jnp.asarray(seg[:, 0], problem.dtype), jnp.asarray(seg[:, 1], problem.dtype))
         caus.append(np.column_stack([np.asarray(sx, dtype=float), np.asarray(sy, dtype=float)]))
     return crit, caus
+
+
+def long_segments(segments, min_size: float) -> list[np.ndarray]:
+    """The contour segments whose extent reaches ``min_size`` (empty and one-point ones dropped)."""
+    return [seg for seg in segments if len(seg) >= 2 and np.ptp(seg, axis=0).max() >= min_size]
 
 
 def _text_panel(ax, lines: list[str]) -> None:

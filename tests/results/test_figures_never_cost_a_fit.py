@@ -1,0 +1,35 @@
+"""A figure that cannot be drawn is left out with a warning; the fit's result is still written."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from tiny_lens import tiny_data, write_tiny_lens
+import tinylens
+from tinylens.results import plots
+
+
+def test_long_segments_drops_empty_and_short_contours():
+    segments = [np.zeros((0, 2)), np.array([[0.0, 0.0]]), np.array([[0.0, 0.0], [0.01, 0.0]]),
+                np.array([[0.0, 0.0], [0.5, 0.2], [0.1, 0.4]])]
+    kept = plots.long_segments(segments, 0.1)
+    assert len(kept) == 1 and kept[0].shape == (3, 2)
+
+
+def test_a_failing_model_figure_does_not_lose_the_fit(tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise ValueError("zero-size array to reduction operation maximum which has no identity")
+
+    monkeypatch.setattr(plots, "save_model_figure", broken)
+    config = write_tiny_lens(tmp_path, {"type": "optimizer", "method": "lbfgs",
+                                        "settings": {"n_starts": 1, "n_draws": 64}}, tiny_data())
+    with pytest.warns(RuntimeWarning, match="model_results.png could not be drawn"):
+        result = tinylens.fit(config, progress=False)
+    saved = json.loads((result.output_dir / "result.json").read_text())
+    assert "results" not in saved["files"] and "subplot" in saved["files"]
+    assert not (result.output_dir / "model_results.png").exists()
+    assert (result.output_dir / "dataset_subplot.png").stat().st_size > 0
+    assert abs(saved["median"]["lens_mass.0.theta_E"] - 1.0) < 0.02
