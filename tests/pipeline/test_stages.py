@@ -71,6 +71,27 @@ def test_stages_1_to_3_find_the_lens(write_fits):
         assert best[names.index(name)] == pytest.approx(truth[names.index(name)], abs=0.03)
 
 
+def test_stages_1_to_3_find_a_faint_lens_inside_a_bright_ring(write_fits):
+    """An arc that outshines the lens galaxy (like lens_00015 of the 20-mock survey): stage 1
+    spreads the lens light into a disc that fills the ring, and without the compact-light start
+    stage 3 ended at theta_E 0.972 with the mass centre pinned on its prior edge (y = 0.5)."""
+    truth = {
+        "lens_mass": [{"theta_E": 0.9, "e1": 0.12, "e2": 0.24, "center_x": 0.07, "center_y": -0.05},
+                      {"gamma1": 0.0, "gamma2": 0.0}],
+        "lens_light": [{"amp": 0.02, "R_sersic": 1.5, "n_sersic": 4.0, "e1": 0.17, "e2": 0.18,
+                        "center_x": 0.07, "center_y": -0.05}],
+        "source_light": [{"amp": 200.0, "R_sersic": 0.28, "n_sersic": 1.0, "e1": 0.0, "e2": 0.0,
+                          "center_x": 0.056, "center_y": 0.38}],
+    }
+    image, kernel = lenstronomy_image(truth=truth)
+    problem = _problem(write_fits, image, kernel)
+    best = dict(zip(problem.param_names, optimise(Objective(problem), Pipeline())["best"]))
+    assert best["lens_mass.0.theta_E"] == pytest.approx(0.9, rel=0.01)
+    assert best["lens_mass.0.center_x"] == pytest.approx(0.07, abs=0.02)
+    assert best["lens_mass.0.center_y"] == pytest.approx(-0.05, abs=0.02)
+    assert best["source_light.0.center_y"] == pytest.approx(0.38, abs=0.03)
+
+
 def test_box_is_widened_when_the_posterior_reaches_it(write_fits, monkeypatch):
     """Orchestration with a stand-in sampler whose 'posterior' is a Gaussian in theta_E wider
     than the first box: the pipeline widens the box, samples again, and corrects the evidence."""

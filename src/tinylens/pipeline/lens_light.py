@@ -4,7 +4,8 @@ The source is removed from the model and the lens-light parameters are fitted by
 starting points measured on the image (:func:`image_moments`: flux centroid, ellipticity from
 the second moments, half-light radius). Pixels where the residual is significantly positive
 (:func:`tinylens.pipeline.arc.find_arc`) are then given no weight and the fit is repeated, so
-the arc does not pull the lens light outwards.
+the arc does not pull the lens light outwards; the repeat starts from the previous best and afresh
+from the moments of the light outside the arc (for an arc brighter than the lens galaxy).
 """
 
 from __future__ import annotations
@@ -31,12 +32,17 @@ class Moments:
     r_half: float
 
 
-def image_moments(data: np.ndarray, noise: np.ndarray, pixel_scale: float, radius: float | None = None) -> Moments:
+def image_moments(data: np.ndarray, noise: np.ndarray, pixel_scale: float, radius: float | None = None,
+                  exclude: np.ndarray | None = None) -> Moments:
     """Centroid, ellipticity and half-light radius of the positive, significant light near the
-    image centre (within ``radius`` arcsec; default a third of the image)."""
+    image centre (within ``radius`` arcsec; default a third of the image), leaving out the
+    pixels in ``exclude`` (e.g. the arc)."""
     x, y = pixel_coordinates(data.shape, pixel_scale)
     radius = radius or min(data.shape) * pixel_scale / 3
-    w = np.where((np.hypot(x, y) < radius) & (data > 2 * noise) & np.isfinite(data), data, 0.0)
+    keep = (np.hypot(x, y) < radius) & (data > 2 * noise) & np.isfinite(data)
+    if exclude is not None:
+        keep &= ~np.asarray(exclude, bool)
+    w = np.where(keep, data, 0.0)
     if w.sum() <= 0:
         return Moments((0.0, 0.0), 0.0, 0.0, 4 * pixel_scale)
     xc, yc = (w * x).sum() / w.sum(), (w * y).sum() / w.sum()
@@ -101,11 +107,38 @@ def fit_lens_light(problem, base: np.ndarray | None = None, rounds: int = 2, cou
         if not arc.found:
             break
         keep = ~arc.mask.ravel()[problem.imaging.used_in_image(problem.dataset.data.shape)]
-        refit = objective.minimize(best.theta, free, weight=problem.imaging.weight * keep)
-        n_evals += refit.n_evals
+        weight = problem.imaging.weight * keep
+        # from the previous best, and afresh from the shape of the light outside the arc: an arc
+        # brighter than the lens galaxy drags the first fit into a ring no local step undoes
+        clean = image_moments(d.data, d.noise, d.pixel_scale, exclude=arc.mask)
+        refits = [objective.minimize(t, free, weight=weight) for t in [best.theta, *starts(light_only, clean, base)]]
+        n_evals += sum(f.n_evals for f in refits)
+        refit = best_of(refits)
         best = Fit(refit.theta, float(light_only.log_likelihood(refit.theta)), refit.n_evals, refit.message)
         arc = _arc(light_only, best.theta, threshold)
     return LensLightResult(best, arc, n_evals)
+
+
+def compact_light(problem, theta_light: np.ndarray, arc: Arc, theta_E: float) -> np.ndarray | None:
+    """``theta_light`` with the lens light re-measured inside half the Einstein radius (arc left
+    out): a concentrated, de Vaucouleurs-like start (``n = 4``). When the arc outshines the lens
+    galaxy, stage 1 can spread the lens light into a disc that fills the ring; this start lets
+    stage 3 try the alternative. None without lens light or an Einstein-radius estimate."""
+    spec = problem.spec
+    if not spec.lens_light or not (np.isfinite(theta_E) and theta_E > 0):
+        return None
+    d = problem.dataset
+    inner = image_moments(d.data, d.noise, d.pixel_scale, radius=0.5 * theta_E, exclude=arc.mask)
+    t = np.array(theta_light, dtype=float)
+    for k, comp in enumerate(spec.lens_light):
+        spread = 2.0 ** (k - (len(spec.lens_light) - 1) / 2)
+        set_param(t, comp, "center_x", inner.center[0], spec)
+        set_param(t, comp, "center_y", inner.center[1], spec)
+        set_param(t, comp, "e1", inner.e1, spec)
+        set_param(t, comp, "e2", inner.e2, spec)
+        set_param(t, comp, "R_sersic", 2 * inner.r_half * spread, spec)
+        set_param(t, comp, "n_sersic", 4.0, spec)
+    return t
 
 
 def lens_center(problem, theta: np.ndarray) -> tuple[float, float]:

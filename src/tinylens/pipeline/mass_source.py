@@ -4,7 +4,8 @@ Starting points combine the lens light of stage 1 with mass models whose Einstei
 arc's radius (times 0.85, 1 and 1.2) and whose ellipticity is the lens light's or zero. For each,
 the source is put where the arc pixels land on the source plane (their flux-weighted mean) with
 a size from their spread. Every start is optimised with the lens light held (mass and source
-free), then the best few with everything free.
+free), then the best few with everything free. A compact, de Vaucouleurs-like lens light is tried
+too (for an arc brighter than the lens galaxy, which stage 1 may have mistaken for lens light).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 from tinylens.forward import ray_shoot
 from tinylens.numerics.grid import pixel_coordinates
 from tinylens.pipeline.arc import Arc
+from tinylens.pipeline.lens_light import compact_light
 from tinylens.pipeline.optimize import Fit, Objective, best_of
 from tinylens.pipeline.params import free_indices, get_param, set_param
 
@@ -46,7 +48,8 @@ def source_guess(problem, theta: np.ndarray, arc: Arc) -> tuple[float, float, fl
     return float(mx), float(my), float(max(size, 2 * d.pixel_scale))
 
 
-def starts(problem, theta_light: np.ndarray, arc: Arc, theta_E_guess: float) -> list[np.ndarray]:
+def starts(problem, theta_light: np.ndarray, arc: Arc, theta_E_guess: float,
+           factors: tuple[float, ...] = THETA_E_FACTORS) -> list[np.ndarray]:
     """Starting vectors for the mass and source (see the module docstring)."""
     spec = problem.spec
     light = spec.lens_light[0] if spec.lens_light else None
@@ -56,7 +59,7 @@ def starts(problem, theta_light: np.ndarray, arc: Arc, theta_E_guess: float) -> 
         if np.hypot(*e_light) > 0.02:
             shapes.insert(0, e_light)
     out = []
-    for factor in THETA_E_FACTORS:
+    for factor in factors:
         for e1, e2 in shapes:
             t = np.array(theta_light, dtype=float)
             for comp in spec.lens_mass:
@@ -82,13 +85,22 @@ def starts(problem, theta_light: np.ndarray, arc: Arc, theta_E_guess: float) -> 
 
 def fit_mass_source(objective: Objective, theta_light: np.ndarray, arc: Arc, theta_E_guess: float,
                     n_joint: int = 2) -> MassSourceResult:
-    """Multi-start fit of mass and source, then of everything from the best ``n_joint`` starts."""
+    """Multi-start fit of mass and source, then of everything from the best ``n_joint`` starts.
+
+    Besides stage 1's lens light, a compact lens light (:func:`compact_light`) is tried with the
+    arc's Einstein radius; with it, the best ``n_joint`` of each lens light go on to the joint fit.
+    """
     problem = objective.problem
     spec = problem.spec
     light_only = set(free_indices(spec.lens_light)) - set(free_indices(spec.lens_mass + spec.source_light))
     held = [i for i in range(problem.ndim) if i not in light_only]
     first = [objective.minimize(t, held) for t in starts(problem, theta_light, arc, theta_E_guess)]
     ranked = sorted(first, key=lambda f: -f.log_post)[:n_joint]
+    compact = compact_light(problem, theta_light, arc, theta_E_guess)
+    if compact is not None:
+        extra = [objective.minimize(t, held) for t in starts(problem, compact, arc, theta_E_guess, factors=(1.0,))]
+        first += extra
+        ranked.append(best_of(extra))
     joint = [objective.minimize(f.theta) for f in ranked]
     n = sum(f.n_evals for f in first + joint)
     return MassSourceResult(best_of(joint + first), first + joint, n)
