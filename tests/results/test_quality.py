@@ -72,3 +72,27 @@ def test_truth_is_trusted_and_a_wrong_lens_is_not(tiny_problem):
     unconverged = assess(problem, _result(problem, near, converged=False))
     assert not unconverged["trusted"] and "unconverged" in unconverged["flags"]
     assert set(CRITICAL) <= set(good["checks"])
+
+
+def test_prior_edge_of_the_mass_is_critical_and_of_the_light_is_not(tiny_problem):
+    """An Einstein radius piled at its prior bound is a failure; an unused light component's
+    size at its bound (SLACS J0044+0113, within 1 % of Bolton et al.) is only reported."""
+    problem = tiny_problem
+    names = problem.param_names
+    truth = np.array([FREE_TRUTH[n] for n in names])
+    rng = np.random.default_rng(4)
+    samples = truth + rng.normal(0, 1e-3, (500, len(truth)))
+    log_l = np.r_[1.0, np.zeros(499)]
+
+    light = samples.copy()
+    light[1:60, names.index("source_light.0.R_sersic")] = 0.0201  # 12 % of the weight at the 0.02 bound
+    light_res = assess(problem, _result(problem, light, log_l=log_l))
+    assert light_res["metrics"]["prior_edge_parameters"] == ["source_light.0.R_sersic"]
+    assert "light_prior_edge" in light_res["flags"] and "prior_edge" not in light_res["flags"]
+    assert light_res["trusted"], light_res
+    assert 0.8 < light_res["metrics"]["noise_scale"] < 1.2  # Gaussian noise, right noise map
+
+    mass = samples.copy()
+    mass[1:60, names.index("lens_mass.0.theta_E")] = 0.5001  # at the 0.5 bound
+    mass_res = assess(problem, _result(problem, mass, log_l=log_l))
+    assert "prior_edge" in mass_res["flags"] and not mass_res["trusted"]
