@@ -188,3 +188,27 @@ def test_comparison_frame_names_missing_truth_column():
     catalog, truth = _catalog_and_truth()
     with pytest.raises(TinyLensError, match="truth table has no column 'source_light.0.q'"):
         rp.comparison_frame(catalog.assign(**{"source_light.0.q_median": 0.5}), truth, [rp.quantity_for("source_light.0.q")])
+
+
+def test_report_trusted_only_keeps_the_trusted_rows(tmp_path):
+    """--trusted-only computes the statistics over the rows flagged trusted (CSV text 'True'/'False')."""
+    ref = pd.read_csv(SLACS)
+    trusted = np.arange(len(ref)) % 3 != 0
+    catalog = pd.DataFrame({"lens_id": ref["lens_name"], "status": "ok", "trusted": trusted,
+                            "lens_mass.0.theta_E_median": ref["theta_E_tinylensgpu_median"]})
+    catalog.to_csv(tmp_path / "catalog.csv", index=False)
+    zeta = (ref["theta_E_tinylensgpu_median"] / ref["theta_E_bolton2008"] - 1).to_numpy()[trusted]
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv"), "--reference", str(SLACS),
+                                      "--trusted-only", "--out", str(tmp_path / "rep")])
+    assert result.exit_code == 0, result.output
+    saved = json.loads((tmp_path / "rep" / "report_stats.json").read_text())
+    assert saved["trusted_only"] and saved["n_selected"] == trusted.sum() and saved["n_lenses"] == len(ref)
+    (row,) = saved["parameters"]
+    assert row["n"] == trusted.sum()
+    assert row["nmad"] == pytest.approx(1.48 * np.median(np.abs(zeta - np.median(zeta))), rel=1e-9)
+    assert f"{trusted.sum()} of {len(ref)} trusted" in " ".join(result.output.split())
+
+    catalog["trusted"] = False
+    catalog.to_csv(tmp_path / "none.csv", index=False)
+    none = CliRunner().invoke(app, ["report", str(tmp_path / "none.csv"), "--reference", str(SLACS), "--trusted-only"])
+    assert none.exit_code != 0 and "No lens" in none.output and "Traceback" not in none.output

@@ -44,8 +44,10 @@ def build_report(
     reference_path: Path | None,
     reference_col: str | None,
     parameters: list[str] | None,
+    trusted_only: bool = False,
 ) -> dict[str, Any]:
-    """Read the tables, join them and compute the statistics (no files written)."""
+    """Read the tables, join them and compute the statistics (no files written); with
+    ``trusted_only``, of the lenses whose quality flags say they can be trusted."""
     from tinylens.results import report as rp
 
     if (truth_path is None) == (reference_path is None):
@@ -55,6 +57,14 @@ def build_report(
     if "status" not in catalog.columns:
         raise TinyLensError(f"{catalog_path} has no 'status' column: give the catalog.parquet or catalog.csv "
                             "written by 'tinylens survey'.")
+    n_all, status = len(catalog), catalog["status"].astype(str)
+    if trusted_only:
+        if "trusted" not in catalog.columns:
+            raise TinyLensError(f"{catalog_path} has no 'trusted' column, so --trusted-only cannot select lenses; "
+                                "run without it (or with a catalogue written by this version of 'tinylens survey').")
+        catalog = catalog[catalog["trusted"].map(_is_true)]
+        if catalog.empty:
+            raise TinyLensError(f"No lens of {catalog_path} is trusted (see its 'flags' column); run without --trusted-only.")
     if truth_path is not None:
         other = rp.read_table(truth_path, "truth table")
         if parameters:
@@ -78,15 +88,20 @@ def build_report(
         raise TinyLensError(f"No lens of {catalog_path} with status 'ok' is in {source}: the lens ids do not match "
                             f"(e.g. {_first(catalog)} vs {_first(other)}).")
     stats = rp.stats_table(joined, quantities)
-    status = catalog["status"].astype(str)
     summary = {
-        "catalog": str(catalog_path), "compared_with": source, "n_lenses": int(len(catalog)),
+        "catalog": str(catalog_path), "compared_with": source, "n_lenses": int(n_all),
+        "trusted_only": bool(trusted_only), "n_selected": int(len(catalog)),
         "n_ok": int((status == "ok").sum()), "n_failed": int((status == "failed").sum()), "n_matched": int(len(joined)),
         "outlier_definition": f"|deviation| > {rp.OUTLIER_SIGMA:g} x NMAD",
         "nmad_definition": f"{rp.NMAD_FACTOR} x median(|deviation - median(deviation)|)",
     }
     return {"summary": summary, "stats": stats, "joined": joined, "quantities": quantities,
             "truth_label": "T" if truth_path is not None else "ref"}
+
+
+def _is_true(value: Any) -> bool:
+    """A catalogue's ``trusted`` cell (bool, or text in a CSV) as a bool."""
+    return str(value).strip().lower() in ("true", "1", "1.0")
 
 
 def _first(frame) -> str:
@@ -119,13 +134,16 @@ def report(
                                                "default: the paper's six, or theta_E with --reference)."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Folder for the stats tables and figure "
                                     "(default: 'report' next to the catalogue)."),
+    trusted_only: bool = typer.Option(False, "--trusted-only", help="Only the lenses whose quality flags say they "
+                                      "can be trusted (the catalogue's 'trusted' column)."),
 ) -> None:
     """Accuracy of a survey: median deviation, NMAD and catastrophic outliers per parameter (paper, Figs. 4 and 7)."""
-    result = build_report(catalog, truth, reference, reference_column, parameter)
+    result = build_report(catalog, truth, reference, reference_column, parameter, trusted_only)
     paths = write_report(result, out if out is not None else catalog.expanduser().resolve().parent / "report")
     s = result["summary"]
     console.print(stats_rich_table(result["stats"], f"{s['n_matched']} lenses compared with {s['compared_with']} "
-                                   f"({s['n_ok']} ok, {s['n_failed']} failed in the catalogue)"))
+                                   f"({s['n_ok']} ok, {s['n_failed']} failed in the catalogue"
+                                   + (f"; {s['n_selected']} of {s['n_lenses']} trusted" if trusted_only else "") + ")"))
     console.print(f"Written: [bold]{paths['csv']}[/], {paths['json'].name}, {paths['png'].name}", soft_wrap=True)
 
 
