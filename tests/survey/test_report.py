@@ -96,6 +96,9 @@ def test_stats_table_joins_on_lens_id_and_skips_failed_and_unmatched():
     assert theta["deviation"] == "relative" and theta["n"] == 5
     assert theta["nmad"] == pytest.approx(0.0296) and theta["n_outliers"] == 1
     assert theta["n_within_10pct"] == 4 and theta["n_beyond_20pct"] == 1  # 0.5 is the one beyond 20 %
+    # e (1.5, interval 1.4-1.6, truth 1.0) misses the truth; d, b and a hold it on an interval edge
+    assert theta["n_truth_outside_997"] == 1
+    assert np.isnan(stats.loc["source.mag"]["n_truth_outside_997"])  # no intervals in the catalogue
     # phi: deviations 2, 0, 1, -1, 3 -> median 1, |. - 1| = 1, 1, 0, 2, 2 -> median 1 -> 1.48; none beyond 5.92
     phi = stats.loc["lens_mass.0.phi_deg"]
     assert phi["deviation"] == "angle"

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from tinylens.cli.common import console
@@ -27,14 +28,16 @@ def stats_rich_table(stats, title: str) -> Table:
     """The statistics as a rich table (relative deviations in per cent)."""
     table = Table(title=title, title_justify="left")
     table.add_column("parameter", no_wrap=True)
-    for name in ("deviation", "N", "median dev.", "NMAD", "outliers > 4 NMAD", "within 10%", "beyond 20%"):
+    for name in ("deviation", "N", "median dev.", "NMAD", "outliers > 4 NMAD", "within 10%", "beyond 20%",
+                 "truth outside 99.7%"):
         table.add_column(name, justify="left" if name == "deviation" else "right")
     for row in stats.itertuples(index=False):
         relative = row.deviation == "relative"
         fmt = (lambda v: f"{100 * v:.3g}%") if relative else (lambda v: f"{v:.3g}")
         bands = [str(int(row.n_within_10pct)), str(int(row.n_beyond_20pct))] if relative and row.n else ["-", "-"]
         table.add_row(row.parameter, row.deviation, str(row.n), fmt(row.median_deviation), fmt(row.nmad),
-                      f"{row.n_outliers} ({100 * row.outlier_fraction:.1f}%)" if row.n else "-", *bands)
+                      f"{row.n_outliers} ({100 * row.outlier_fraction:.1f}%)" if row.n else "-", *bands,
+                      "-" if row.n_truth_outside_997 != row.n_truth_outside_997 else str(int(row.n_truth_outside_997)))
     return table
 
 
@@ -141,7 +144,9 @@ def report(
     result = build_report(catalog, truth, reference, reference_column, parameter, trusted_only)
     paths = write_report(result, out if out is not None else catalog.expanduser().resolve().parent / "report")
     s = result["summary"]
-    console.print(stats_rich_table(result["stats"], f"{s['n_matched']} lenses compared with {s['compared_with']} "
+    # written to a file or a pipe, rich would squeeze the table into 80 columns
+    wide = console if console.is_terminal else Console(highlight=False, width=max(console.width, 160))
+    wide.print(stats_rich_table(result["stats"], f"{s['n_matched']} lenses compared with {s['compared_with']} "
                                    f"({s['n_ok']} ok, {s['n_failed']} failed in the catalogue"
                                    + (f"; {s['n_selected']} of {s['n_lenses']} trusted" if trusted_only else "") + ")"))
     console.print(f"Written: [bold]{paths['csv']}[/], {paths['json'].name}, {paths['png'].name}", soft_wrap=True)

@@ -60,7 +60,7 @@ PAPER_QUANTITIES: tuple[Quantity, ...] = (
 THETA_E = PAPER_QUANTITIES[0]
 
 STATS_COLUMNS = ("parameter", "deviation", "n", "median_deviation", "nmad", "n_outliers", "outlier_fraction",
-                 "n_within_10pct", "n_beyond_20pct")
+                 "n_within_10pct", "n_beyond_20pct", "n_truth_outside_997")
 #: Fixed relative bands counted for relative deviations (e.g. Einstein radii against a published table).
 WITHIN, BEYOND = 0.10, 0.20
 
@@ -164,14 +164,32 @@ def band_counts(zeta: np.ndarray) -> dict[str, int]:
     return {"n_within_10pct": int((zeta <= WITHIN).sum()), "n_beyond_20pct": int((zeta > BEYOND).sum())}
 
 
+def truth_outside(joined: pd.DataFrame, q: Quantity) -> float:
+    """How many lenses have the truth outside their own 99.7 % interval (NaN when the catalogue
+    gives no intervals). A catastrophic outlier with the truth inside is a wide, honest
+    posterior (a faint arc); one with the truth outside is a wrong answer."""
+    model, true = joined[f"{q.name}_model"].to_numpy(float), joined[f"{q.name}_true"].to_numpy(float)
+    lo, hi = joined[f"{q.name}_lo"].to_numpy(float), joined[f"{q.name}_hi"].to_numpy(float)
+    ok = np.isfinite(model) & np.isfinite(true) & np.isfinite(lo) & np.isfinite(hi)
+    if not ok.any():
+        return float("nan")
+    d = model - true
+    if q.kind == "angle":
+        d = wrap_angle(d)
+    outside = (d > model - lo) | (-d > hi - model)
+    return int(outside[ok].sum())
+
+
 def stats_table(joined: pd.DataFrame, quantities: Sequence[Quantity], k: float = OUTLIER_SIGMA) -> pd.DataFrame:
     """One row per quantity: ``parameter, deviation, n, median_deviation, nmad, n_outliers,
-    outlier_fraction`` and, for relative deviations, ``n_within_10pct, n_beyond_20pct``."""
+    outlier_fraction``, for relative deviations ``n_within_10pct, n_beyond_20pct``, and
+    ``n_truth_outside_997`` (:func:`truth_outside`)."""
     rows = []
     for q in quantities:
         zeta = joined[f"{q.name}_dev"].to_numpy()
         bands = band_counts(zeta) if q.kind == "relative" else {}
-        rows.append({"parameter": q.name, "deviation": q.kind, **deviation_stats(zeta, k), **bands})
+        rows.append({"parameter": q.name, "deviation": q.kind, **deviation_stats(zeta, k), **bands,
+                     "n_truth_outside_997": truth_outside(joined, q)})
     return pd.DataFrame(rows, columns=list(STATS_COLUMNS))
 
 
