@@ -96,3 +96,14 @@ def test_prior_edge_of_the_mass_is_critical_and_of_the_light_is_not(tiny_problem
     mass[1:60, names.index("lens_mass.0.theta_E")] = 0.5001  # at the 0.5 bound
     mass_res = assess(problem, _result(problem, mass, log_l=log_l))
     assert "prior_edge" in mass_res["flags"] and not mass_res["trusted"]
+
+
+def test_an_einstein_radius_under_two_pixels_is_not_a_lens(tiny_problem):
+    """The failure of SLACS J0405-0455 / J0822+2652: theta_E -> 0, the 'source' unlensed on the lens."""
+    problem = tiny_problem
+    names = problem.param_names
+    best = np.array([FREE_TRUTH[n] for n in names])
+    assert "tiny_einstein_radius" not in assess(problem, _result(problem, best[None, :]))["flags"]
+    best[names.index("lens_mass.0.theta_E")] = 1.9 * problem.dataset.pixel_scale
+    tiny = assess(problem, _result(problem, best[None, :]))
+    assert "tiny_einstein_radius" in tiny["flags"] and not tiny["trusted"]
