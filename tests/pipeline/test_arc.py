@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from tinylens.numerics.grid import pixel_coordinates
 from tinylens.pipeline.arc import find_arc, significance, weighted_median
@@ -49,3 +50,18 @@ def test_weighted_median():
     v = np.array([1.0, 2.0, 3.0, 10.0])
     assert weighted_median(v, np.ones(4)) in (2.0, 3.0)
     assert weighted_median(v, np.array([0, 0, 0, 1.0])) == 10.0
+
+
+def test_peak_radius_ignores_central_leftovers_and_offers_a_second_start():
+    """J0822+2652: the flux-weighted radius (0.15") came from the galaxy's centre; the peaks
+    beyond three pixels sit on the arc and give a start of their own."""
+    from tinylens.pipeline.arc import Arc
+    from tinylens.pipeline.mass_source import other_radii, peak_radius
+
+    peaks = np.array([[0.0, 0.0], [1.7, 0.3], [1.65, -0.45], [1.55, -0.75], [-1.0, 1.0], [0.5, -1.05]])
+    arc = Arc(np.zeros((4, 4), bool), np.zeros((4, 4)), 0.15, peaks, 100)
+    radii = np.hypot(peaks[1:, 0], peaks[1:, 1])
+    assert peak_radius(arc, (0.0, 0.0), r_min=0.15) == pytest.approx(np.median(radii))
+    assert other_radii(arc, (0.0, 0.0), 0.15, r_min=0.15) == [pytest.approx(np.median(radii))]
+    assert other_radii(arc, (0.0, 0.0), 1.6, r_min=0.15) == []  # agrees with the guess: no extra start
+    assert other_radii(Arc(np.zeros((4, 4), bool), np.zeros((4, 4)), 1.0), (0.0, 0.0), 1.0, r_min=0.1) == []

@@ -29,7 +29,7 @@ from tinylens.inference.common import fingerprint
 from tinylens.pipeline import box as bx
 from tinylens.pipeline.arc import find_arc
 from tinylens.pipeline.lens_light import fit_lens_light, lens_center
-from tinylens.pipeline.mass_source import fit_mass_source
+from tinylens.pipeline.mass_source import fit_mass_source, other_radii
 from tinylens.pipeline.optimize import Objective
 from tinylens.pipeline.params import prior_middle
 
@@ -85,7 +85,10 @@ def optimise(objective: Objective, settings, progress: bool = False) -> dict[str
     stages["arc"] = {**arc.summary(), "theta_E_start": theta_E_guess}
     _say(progress, f"2/4 arc: {arc.n_pixels} pixels, theta_E ~ {theta_E_guess:.3f}\"" if arc.found else "2/4 no arc found")
     t1 = time.perf_counter()
-    ms = fit_mass_source(objective, theta, arc, theta_E_guess)
+    others = (other_radii(arc, lens_center(problem, theta), theta_E_guess, r_min=3 * d.pixel_scale)
+              if (settings.arc and arc.found) else [])
+    stages["arc"]["theta_E_others"] = others
+    ms = fit_mass_source(objective, theta, arc, theta_E_guess, other_theta_E=others)
     stages["mass_source"] = {"log_posterior": ms.fit.log_post, "n_evals": ms.n_evals,
                              "candidates": [c.log_post for c in ms.candidates], "time_s": time.perf_counter() - t1}
     _say(progress, f"3/4 mass and source fitted: log P {ms.fit.log_post:.1f} ({time.perf_counter() - t1:.1f} s)")
