@@ -107,3 +107,26 @@ def test_an_einstein_radius_under_two_pixels_is_not_a_lens(tiny_problem):
     best[names.index("lens_mass.0.theta_E")] = 1.9 * problem.dataset.pixel_scale
     tiny = assess(problem, _result(problem, best[None, :]))
     assert "tiny_einstein_radius" in tiny["flags"] and not tiny["trusted"]
+
+
+def test_config_chooses_the_critical_flags(tmp_path):
+    """quality.critical in the config decides which flags make a result untrusted."""
+    names_truth = FREE_TRUTH
+    loose = tinylens.load(write_tiny_lens(tmp_path / "a"), )
+    strict_cfg = write_tiny_lens(tmp_path / "b")
+    import yaml
+    cfg = yaml.safe_load(strict_cfg.read_text())
+    cfg["quality"] = {"critical": ["unconverged"]}
+    strict_cfg.write_text(yaml.safe_dump(cfg))
+    only_unconverged = tinylens.load(strict_cfg)
+    best = np.array([names_truth[n] for n in loose.param_names])
+    best[loose.param_names.index("lens_mass.0.theta_E")] = 0.1  # tiny_einstein_radius, unmodelled flux
+    default = assess(loose, _result(loose, best[None, :]))
+    chosen = assess(only_unconverged, _result(only_unconverged, best[None, :]))
+    assert not default["trusted"] and "tiny_einstein_radius" in default["flags"]
+    assert chosen["trusted"] and chosen["critical"] == ["unconverged"] and chosen["flags"] == default["flags"]
+
+    cfg["quality"] = {"critical": ["unmodeled_flux"]}
+    strict_cfg.write_text(yaml.safe_dump(cfg))
+    with pytest.raises(tinylens.errors.ConfigError, match="quality.critical"):
+        tinylens.load(strict_cfg)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import difflib
 import math
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -387,6 +387,21 @@ class Pipeline(StrictModel):
     arc_threshold: PositiveFloat = Field(3.0, description="significance (sigma) of arc pixels")
 
 
+QualityFlag = Literal["unconverged", "prior_edge", "light_prior_edge", "box_edge", "multimodal", "unmodelled_flux",
+                      "arc_residuals", "not_multiply_imaged", "no_arc", "tiny_einstein_radius"]
+
+
+class Quality(StrictModel):
+    """Which quality flags make a result untrusted (a tinylens key; see :mod:`tinylens.results.quality`).
+
+    ``critical`` left out: the defaults (``tinylens.results.quality.CRITICAL``). A Sersic source
+    cannot reproduce a real, clumpy source, so on HST data ``unmodelled_flux`` fires on nearly
+    every lens, right or wrong (the SLACS template leaves it out).
+    """
+
+    critical: Optional[list[QualityFlag]] = Field(None, description="flags that make a result untrusted")
+
+
 class Figures(StrictModel):
     """File names of the result figures (inside ``output.path``)."""
 
@@ -433,5 +448,6 @@ class Config(StrictModel):
     model_components: ModelComponents = Field(description="lens_mass_list, source_light_list, lens_light_list")
     inference: Inference = Field(default_factory=Inference)
     pipeline: Pipeline = Field(default_factory=Pipeline)
+    quality: Quality = Field(default_factory=Quality)
     solver_type: Literal["nnls", "normal"] = "nnls"
     output: Output = Field(default_factory=Output)

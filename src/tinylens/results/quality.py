@@ -143,8 +143,16 @@ def assess(problem, result, arc_mask: np.ndarray | None = None) -> dict[str, Any
     metrics["n_images"] = n_img
     flags["not_multiply_imaged"] = n_img is not None and n_img < 2
     raised = [k for k, v in flags.items() if v]
-    return {"trusted": not any(flags[k] for k in CRITICAL if k in flags), "flags": raised,
-            "checks": flags, "metrics": metrics}
+    critical = critical_flags(problem)
+    return {"trusted": not any(flags[k] for k in critical if k in flags), "flags": raised,
+            "checks": flags, "metrics": metrics, "critical": list(critical)}
+
+
+def critical_flags(problem) -> tuple[str, ...]:
+    """The flags that make a result of ``problem`` untrusted: its config's ``quality.critical``,
+    else :data:`CRITICAL`."""
+    chosen = getattr(getattr(getattr(problem, "config", None), "quality", None), "critical", None)
+    return CRITICAL if chosen is None else tuple(chosen)
 
 
 def _robust_std(x: np.ndarray) -> float | None:
