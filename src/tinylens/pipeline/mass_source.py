@@ -4,8 +4,10 @@ Starting points combine the lens light of stage 1 with mass models whose Einstei
 arc's radius (times 0.85, 1 and 1.2) and whose ellipticity is the lens light's or zero. For each,
 the source is put where the arc pixels land on the source plane (their flux-weighted mean) with
 a size from their spread. Every start is optimised with the lens light held (mass and source
-free), then the best few with everything free. A compact, de Vaucouleurs-like lens light is tried
-too (for an arc brighter than the lens galaxy, which stage 1 may have mistaken for lens light).
+free), then the best few with everything free. Also tried: the median radius of the arc's peaks
+when it disagrees with the first guess (leftovers of a bright galaxy's centre pull that guess in),
+and a compact, de Vaucouleurs-like lens light (for an arc brighter than the lens galaxy, which
+stage 1 may have taken for lens light).
 """
 
 from __future__ import annotations
@@ -109,9 +111,9 @@ def fit_mass_source(objective: Objective, theta_light: np.ndarray, arc: Arc, the
                     n_joint: int = 2, other_theta_E: tuple[float, ...] | list[float] = ()) -> MassSourceResult:
     """Multi-start fit of mass and source, then of everything from the best ``n_joint`` starts.
 
-    Each radius in ``other_theta_E`` (e.g. from :func:`other_radii`) adds starts whose best
-    also goes on to the joint fit. Besides stage 1's lens light, a compact lens light (:func:`compact_light`) is tried with the
-    arc's Einstein radius; with it, the best ``n_joint`` of each lens light go on to the joint fit.
+    Two more groups of starts each send their best to the joint fit as well: one per radius in
+    ``other_theta_E`` (e.g. from :func:`other_radii`), and one with a compact lens light
+    (:func:`compact_light`) at the arc's Einstein radius.
     """
     problem = objective.problem
     spec = problem.spec
@@ -119,13 +121,12 @@ def fit_mass_source(objective: Objective, theta_light: np.ndarray, arc: Arc, the
     held = [i for i in range(problem.ndim) if i not in light_only]
     first = [objective.minimize(t, held) for t in starts(problem, theta_light, arc, theta_E_guess)]
     ranked = sorted(first, key=lambda f: -f.log_post)[:n_joint]
-    for radius in other_theta_E:  # the best start of each other radius goes on to the joint fit
-        extra = [objective.minimize(t, held) for t in starts(problem, theta_light, arc, radius, factors=(1.0,))]
-        first += extra
-        ranked.append(best_of(extra))
+    groups = [(theta_light, radius) for radius in other_theta_E]
     compact = compact_light(problem, theta_light, arc, theta_E_guess)
     if compact is not None:
-        extra = [objective.minimize(t, held) for t in starts(problem, compact, arc, theta_E_guess, factors=(1.0,))]
+        groups.append((compact, theta_E_guess))
+    for light, radius in groups:  # the best start of each group goes on to the joint fit
+        extra = [objective.minimize(t, held) for t in starts(problem, light, arc, radius, factors=(1.0,))]
         first += extra
         ranked.append(best_of(extra))
     joint = [objective.minimize(f.theta) for f in ranked]
