@@ -110,9 +110,7 @@ def _config_dict(config) -> dict[str, Any]:
 
 
 def _summary_lines(res: InferenceResult, median: dict[str, float], quality: dict[str, Any]) -> list[str]:
-    from tinylens.results.quality import CRITICAL
-
-    critical = [f for f in quality["flags"] if f in quality.get("critical", CRITICAL)]
+    critical = [f for f in quality["flags"] if f in quality["critical"]]
     verdict = "NOT trusted: " + ", ".join(critical) if critical else "trusted"
     lines = [f"method  {res.method}", verdict]
     if res.log_evidence is not None:

@@ -9,6 +9,7 @@ e.g. SLACS ``catalog.csv``) the Einstein radius is (Figure 7). Writes ``report_s
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,7 @@ def stats_rich_table(stats, title: str) -> Table:
         bands = [str(int(row.n_within_10pct)), str(int(row.n_beyond_20pct))] if relative and row.n else ["-", "-"]
         table.add_row(row.parameter, row.deviation, str(row.n), fmt(row.median_deviation), fmt(row.nmad),
                       f"{row.n_outliers} ({100 * row.outlier_fraction:.1f}%)" if row.n else "-", *bands,
-                      "-" if row.n_truth_outside_997 != row.n_truth_outside_997 else str(int(row.n_truth_outside_997)))
+                      "-" if math.isnan(row.n_truth_outside_997) else str(int(row.n_truth_outside_997)))
     return table
 
 
