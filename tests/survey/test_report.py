@@ -213,10 +213,39 @@ def test_report_trusted_only_keeps_the_trusted_rows(tmp_path):
     (row,) = saved["parameters"]
     assert row["n"] == trusted.sum()
     assert row["nmad"] == pytest.approx(1.48 * np.median(np.abs(zeta - np.median(zeta))), rel=1e-9)
-    assert f"{trusted.sum()} of 21 trusted" in " ".join(result.output.split())
+    assert f"{trusted.sum()} of 21 selected: trusted" in " ".join(result.output.split())
 
     catalog["trusted"] = False
     catalog.to_csv(tmp_path / "none.csv", index=False)
     none = CliRunner().invoke(app, ["report", str(tmp_path / "none.csv"), "--reference", str(tmp_path / "reference.csv"),
                                     "--trusted-only"])
     assert none.exit_code != 0 and "No lens" in none.output and "Traceback" not in none.output
+
+
+def test_report_where_selects_by_a_truth_column(tmp_path):
+    """--where filters on columns of the truth table (here the arc's S/N) before the statistics."""
+    rng = np.random.default_rng(3)
+    ids = [f"lens_{i:03d}" for i in range(30)]
+    theta = rng.uniform(0.8, 2.0, 30)
+    snr = rng.uniform(3, 40, 30)
+    pd.DataFrame({"lens_id": ids, "lens_mass.0.theta_E": theta, "arc_snr_max": snr}).to_csv(tmp_path / "truth.csv", index=False)
+    model = theta * (1 + rng.normal(0, 0.02, 30) / np.sqrt(snr))
+    pd.DataFrame({"lens_id": ids, "status": "ok", "lens_mass.0.theta_E_median": model}).to_csv(tmp_path / "catalog.csv", index=False)
+    keep = snr >= 10
+    zeta = (model / theta - 1)[keep]
+    args = ["report", str(tmp_path / "catalog.csv"), "--truth", str(tmp_path / "truth.csv"), "-p", "lens_mass.0.theta_E"]
+    result = CliRunner().invoke(app, [*args, "--where", "arc_snr_max >= 10", "--out", str(tmp_path / "rep")])
+    assert result.exit_code == 0, result.output
+    saved = json.loads((tmp_path / "rep" / "report_stats.json").read_text())
+    assert saved["where"] == "arc_snr_max >= 10" and saved["n_selected"] == keep.sum()
+    (row,) = saved["parameters"]
+    assert row["n"] == keep.sum()
+    assert row["nmad"] == pytest.approx(1.48 * np.median(np.abs(zeta - np.median(zeta))), rel=1e-9)
+    # a column of the catalogue, with backticks around a dotted name
+    dotted = CliRunner().invoke(app, [*args, "--where", "`lens_mass.0.theta_E_median` > 1.5", "--out", str(tmp_path / "rep2")])
+    assert dotted.exit_code == 0, dotted.output
+    assert json.loads((tmp_path / "rep2" / "report_stats.json").read_text())["n_selected"] == (model > 1.5).sum()
+    # a misspelt column or a query that keeps nothing: one message, no traceback
+    for where, expected in (("snr_arc >= 10", "--where"), ("arc_snr_max > 1000", "selects no lens")):
+        bad = CliRunner().invoke(app, [*args, "--where", where])
+        assert bad.exit_code != 0 and expected in bad.output and "Traceback" not in bad.output, bad.output

@@ -49,9 +49,12 @@ def build_report(
     reference_col: str | None,
     parameters: list[str] | None,
     trusted_only: bool = False,
+    where: str | None = None,
 ) -> dict[str, Any]:
     """Read the tables, join them and compute the statistics (no files written); with
-    ``trusted_only``, of the lenses whose quality flags say they can be trusted."""
+    ``trusted_only``, of the lenses whose quality flags say they can be trusted; with ``where``
+    (a pandas query over the columns of the catalogue and of the truth or reference table), of
+    the lenses it selects."""
     from tinylens.results import report as rp
 
     if (truth_path is None) == (reference_path is None):
@@ -87,6 +90,8 @@ def build_report(
             raise TinyLensError("With --reference, give at most one --parameter (the catalogue column compared "
                                 "with the reference column).")
         quantities, columns, source = [rp.quantity_for(name)], {name: column}, f"{reference_path} ({column})"
+    if where:
+        catalog = select(catalog, other, where)
     joined = rp.comparison_frame(catalog, other, quantities, columns)
     if joined.empty:
         raise TinyLensError(f"No lens of {catalog_path} with status 'ok' is in {source}: the lens ids do not match "
@@ -94,13 +99,40 @@ def build_report(
     stats = rp.stats_table(joined, quantities)
     summary = {
         "catalog": str(catalog_path), "compared_with": source, "n_lenses": int(n_all),
-        "trusted_only": bool(trusted_only), "n_selected": int(len(catalog)),
+        "trusted_only": bool(trusted_only), "where": where, "n_selected": int(len(catalog)),
         "n_ok": int((status == "ok").sum()), "n_failed": int((status == "failed").sum()), "n_matched": int(len(joined)),
         "outlier_definition": f"|deviation| > {rp.OUTLIER_SIGMA:g} x NMAD",
         "nmad_definition": f"{rp.NMAD_FACTOR} x median(|deviation - median(deviation)|)",
     }
     return {"summary": summary, "stats": stats, "joined": joined, "quantities": quantities,
             "truth_label": "T" if truth_path is not None else "ref"}
+
+
+def select(catalog, other, where: str):
+    """The rows of ``catalog`` whose lens, joined with ``other`` on ``lens_id``, satisfies the pandas
+    query ``where`` (column names with dots in backticks; a column in both tables is the
+    catalogue's, the other table's gets the suffix ``_other``)."""
+    import pandas as pd
+
+    ids = catalog["lens_id"].astype(str)
+    joined = catalog.assign(lens_id=ids).merge(other.assign(lens_id=other["lens_id"].astype(str)),
+                                               on="lens_id", how="left", suffixes=("", "_other"))
+    try:
+        keep = joined.query(where, engine="python")
+    except Exception as err:  # pandas raises many kinds (SyntaxError, UndefinedVariableError, TypeError)
+        raise TinyLensError(f"--where {where!r}: {type(err).__name__}: {err}. Use the columns of the catalogue or of "
+                            "the truth/reference table, with backticks around names that contain dots "
+                            "(e.g. --where 'arc_snr_max >= 10').") from None
+    out = catalog[ids.isin(set(keep["lens_id"]))]
+    if out.empty:
+        raise TinyLensError(f"--where {where!r} selects no lens.")
+    return out
+
+
+def _selection(summary: dict[str, Any]) -> str:
+    """``; 12 of 21 selected: trusted, arc_snr_max >= 10`` (empty when all lenses are used)."""
+    rules = (["trusted"] if summary["trusted_only"] else []) + ([summary["where"]] if summary["where"] else [])
+    return f"; {summary['n_selected']} of {summary['n_lenses']} selected: {', '.join(rules)}" if rules else ""
 
 
 def _is_true(value: Any) -> bool:
@@ -140,16 +172,19 @@ def report(
                                     "(default: 'report' next to the catalogue)."),
     trusted_only: bool = typer.Option(False, "--trusted-only", help="Only the lenses whose quality flags say they "
                                       "can be trusted (the catalogue's 'trusted' column)."),
+    where: str | None = typer.Option(None, "--where", help="Only the lenses this pandas query selects, over the "
+                                     "columns of the catalogue and of the truth/reference table, e.g. "
+                                     "'arc_snr_max >= 10' (names with dots in backticks)."),
 ) -> None:
     """Accuracy of a survey: median deviation, NMAD and catastrophic outliers per parameter (paper, Figs. 4 and 7)."""
-    result = build_report(catalog, truth, reference, reference_column, parameter, trusted_only)
+    result = build_report(catalog, truth, reference, reference_column, parameter, trusted_only, where)
     paths = write_report(result, out if out is not None else catalog.expanduser().resolve().parent / "report")
     s = result["summary"]
     # written to a file or a pipe, rich would squeeze the table into 80 columns
     wide = console if console.is_terminal else Console(highlight=False, width=max(console.width, 160))
     wide.print(stats_rich_table(result["stats"], f"{s['n_matched']} lenses compared with {s['compared_with']} "
                                    f"({s['n_ok']} ok, {s['n_failed']} failed in the catalogue"
-                                   + (f"; {s['n_selected']} of {s['n_lenses']} trusted" if trusted_only else "") + ")"))
+                                   + _selection(s) + ")"))
     console.print(f"Written: [bold]{paths['csv']}[/], {paths['json'].name}, {paths['png'].name}", soft_wrap=True)
 
 
