@@ -155,22 +155,50 @@ def _figure(files: dict[str, str], key: str, save, *args) -> None:
         files.pop(key)
 
 
-def write_results(problem, res: InferenceResult, out: Path) -> FitResult:
-    """Derive quantities, write every table and figure, then ``result.json``; return them."""
-    from tinylens.results import plots, tables
+def _derived(problem, res: InferenceResult) -> dict[str, dict[str, Any]]:
+    """Summaries of the derived quantities; none (with a warning) if deriving them fails."""
+    from tinylens.results import tables
     from tinylens.results.derived import derived_samples
-    from tinylens.results.quality import assess
+
+    try:
+        frame = derived_samples(problem, res.samples, res.weights)
+        return tables.summarize({c: frame[c].to_numpy() for c in frame.columns})
+    except Exception as exc:  # noqa: BLE001 - a finished fit is worth more than its derived columns
+        warnings.warn(f"Derived quantities (q, phi, fluxes, ...) could not be computed ({type(exc).__name__}: {exc}); "
+                      "the fit is written without them.", RuntimeWarning, stacklevel=3)
+        return {}
+
+
+def _quality(problem, res: InferenceResult) -> dict[str, Any]:
+    """The quality assessment; if a check raises, the result is kept, flagged and untrusted."""
+    from tinylens.results.quality import assess, failed_assessment
+
+    try:
+        return assess(problem, res)
+    except Exception as exc:  # noqa: BLE001 - same reason as _derived
+        warnings.warn(f"The quality checks failed ({type(exc).__name__}: {exc}); the fit is written and flagged "
+                      "quality_check_failed (untrusted).", RuntimeWarning, stacklevel=3)
+        return failed_assessment(problem, exc)
+
+
+def write_results(problem, res: InferenceResult, out: Path) -> FitResult:
+    """Derive quantities, write every table and figure, then ``result.json``; return them.
+
+    Only the sampler's output is essential: derived quantities, quality checks and figures that
+    fail are left out with a warning (the quality then says ``quality_check_failed``), so that
+    an unexpected corner case never throws a finished fit away.
+    """
+    from tinylens.results import plots, tables
 
     names = list(problem.param_names)
     weights = res.weights
     params = tables.summarize(dict(zip(names, res.samples.T)), weights)
-    derived_df = derived_samples(problem, res.samples, weights)
-    derived = tables.summarize({c: derived_df[c].to_numpy() for c in derived_df.columns})
+    derived = _derived(problem, res)
     summary = tables.summary_frame(params, derived, res.log_evidence)
     files = file_names(problem.config)
     best = res.max_likelihood
     median = {n: s["median"] for n, s in params.items()}
-    quality = assess(problem, res)
+    quality = _quality(problem, res)
 
     tables.write_csv(out / files["samples"], tables.samples_frame(names, res.samples, weights, res.log_likelihood))
     tables.write_csv(out / files["summary"], summary)

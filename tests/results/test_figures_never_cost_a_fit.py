@@ -33,3 +33,26 @@ def test_a_failing_model_figure_does_not_lose_the_fit(tmp_path, monkeypatch):
     assert not (result.output_dir / "model_results.png").exists()
     assert (result.output_dir / "dataset_subplot.png").stat().st_size > 0
     assert abs(saved["median"]["lens_mass.0.theta_E"] - 1.0) < 0.02
+
+
+def test_failing_derived_quantities_and_quality_checks_do_not_lose_the_fit(tmp_path, monkeypatch):
+    """The fit is written; the quality says quality_check_failed and the result is untrusted."""
+    from tinylens.results import derived, quality
+
+    def broken(*args, **kwargs):
+        raise FloatingPointError("an unforeseen corner case")
+
+    monkeypatch.setattr(derived, "derived_samples", broken)
+    monkeypatch.setattr(quality, "assess", broken)
+    config = write_tiny_lens(tmp_path, {"type": "optimizer", "method": "lbfgs",
+                                        "settings": {"n_starts": 1, "n_draws": 64}}, tiny_data())
+    with pytest.warns(RuntimeWarning) as caught:
+        result = tinylens.fit(config, progress=False)
+    messages = " ".join(str(w.message) for w in caught)
+    assert "Derived quantities" in messages and "quality checks failed" in messages
+    saved = json.loads((result.output_dir / "result.json").read_text())
+    assert saved["derived"] == {}
+    assert saved["quality"]["trusted"] is False and saved["quality"]["flags"] == ["quality_check_failed"]
+    assert "FloatingPointError" in saved["quality"]["metrics"]["error"]
+    assert abs(saved["median"]["lens_mass.0.theta_E"] - 1.0) < 0.02
+    assert (result.output_dir / "model_results.png").stat().st_size > 0

@@ -148,6 +148,17 @@ def assess(problem, result, arc_mask: np.ndarray | None = None) -> dict[str, Any
             "checks": flags, "metrics": metrics, "critical": list(critical)}
 
 
+#: Raised when the assessment itself failed: the result is kept but never trusted.
+CHECK_FAILED = "quality_check_failed"
+
+
+def failed_assessment(problem, error: BaseException) -> dict[str, Any]:
+    """The assessment of a result whose checks raised ``error``: untrusted, with the reason."""
+    return {"trusted": False, "flags": [CHECK_FAILED], "checks": {CHECK_FAILED: True},
+            "metrics": {"error": f"{type(error).__name__}: {error}"},
+            "critical": [*critical_flags(problem), CHECK_FAILED]}
+
+
 def critical_flags(problem) -> tuple[str, ...]:
     """The flags that make a result of ``problem`` untrusted: its config's ``quality.critical``,
     else :data:`CRITICAL`."""
