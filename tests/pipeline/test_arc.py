@@ -65,3 +65,68 @@ def test_peak_radius_ignores_central_leftovers_and_offers_a_second_start():
     assert other_radii(arc, (0.0, 0.0), 0.15, r_min=0.15) == [pytest.approx(np.median(radii))]
     assert other_radii(arc, (0.0, 0.0), 1.6, r_min=0.15) == []  # agrees with the guess: no extra start
     assert other_radii(Arc(np.zeros((4, 4), bool), np.zeros((4, 4)), 1.0), (0.0, 0.0), 1.0, r_min=0.1) == []
+
+
+def test_theta_E_floor_from_the_peaks_and_none_without_them():
+    from tinylens.pipeline.arc import Arc
+    from tinylens.pipeline.mass_source import theta_E_floor
+
+    peaks = np.array([[0.05, 0.0], [1.3, 0.4], [-1.2, 0.6], [0.2, -1.4]])
+    arc = Arc(np.zeros((4, 4), bool), np.zeros((4, 4)), 0.2, peaks, 50)
+    r = np.median(np.hypot(peaks[1:, 0], peaks[1:, 1]))
+    assert theta_E_floor(arc, (0.0, 0.0), r_min=0.15) == pytest.approx(0.4 * r)
+    assert theta_E_floor(arc, (0.0, 0.0), r_min=0.15, fraction=0.0) == 0.0
+    assert theta_E_floor(Arc(np.zeros((4, 4), bool), np.zeros((4, 4)), 1.0), (0.0, 0.0), r_min=0.15) == 0.0
+    no_arc = Arc(np.zeros((4, 4), bool), np.zeros((4, 4)), np.nan, peaks, 0)
+    assert theta_E_floor(no_arc, (0.0, 0.0), r_min=0.15) == 0.0
+
+
+def test_images_of_lensed_sources_lie_within_the_floor_radius():
+    """The floor's physics, checked with lenstronomy's image finder: for SIE + shear lenses with
+    q >= 0.4 and shear <= 0.1 and sources inside the caustics, the median radius of the images
+    times 0.4 never exceeds theta_E (for an SIS, images lie within 2 theta_E)."""
+    from lenstronomy.LensModel.lens_model import LensModel
+    from lenstronomy.LensModel.Solver.lens_equation_solver import LensEquationSolver
+
+    from tinylens.pipeline.mass_source import MIN_THETA_E_FRACTION
+
+    model = LensModel(["SIE", "SHEAR"])
+    solver = LensEquationSolver(model)
+    rng = np.random.default_rng(5)
+    worst, n_multiple = 0.0, 0
+    for _ in range(25):
+        theta_E, q, phi = rng.uniform(0.5, 2.0), rng.uniform(0.4, 1.0), rng.uniform(0, np.pi)
+        e = (1 - q) / (1 + q)
+        g, gphi = rng.uniform(0, 0.1), rng.uniform(0, np.pi)
+        kwargs = [{"theta_E": theta_E, "e1": e * np.cos(2 * phi), "e2": e * np.sin(2 * phi), "center_x": 0, "center_y": 0},
+                  {"gamma1": g * np.cos(2 * gphi), "gamma2": g * np.sin(2 * gphi)}]
+        beta = rng.uniform(0, 0.8 * theta_E) * np.exp(1j * rng.uniform(0, 2 * np.pi))
+        x, y = solver.image_position_from_source(beta.real, beta.imag, kwargs, search_window=6 * theta_E,
+                                                 min_distance=0.02, precision_limit=1e-8)
+        if len(x) < 2:
+            continue
+        n_multiple += 1
+        worst = max(worst, MIN_THETA_E_FRACTION * np.median(np.hypot(x, y)) / theta_E)
+    assert n_multiple >= 15
+    assert worst < 1.0, worst
+
+
+def test_plausible_passes_over_fits_that_cannot_have_made_the_arc(tmp_path):
+    from tinylens.pipeline.mass_source import plausible
+    from tinylens.pipeline.optimize import Fit
+    from tinylens.pipeline.run import _floored
+
+    import tinylens
+    from tiny_lens import write_tiny_lens
+
+    problem = tinylens.load(write_tiny_lens(tmp_path))
+    i = problem.param_names.index("lens_mass.0.theta_E")
+    collapsed, lensed = np.full(problem.ndim, 0.1), np.full(problem.ndim, 0.1)
+    collapsed[i], lensed[i] = 0.08, 1.3
+    fits = [Fit(collapsed, 100.0, 1), Fit(lensed, 50.0, 1)]
+    assert [f.log_post for f in plausible(fits, problem.spec, 0.5)] == [50.0]
+    assert len(plausible(fits, problem.spec, 0.0)) == 2
+    assert len(plausible(fits, problem.spec, 2.0)) == 2  # none reaches the floor: nothing is dropped
+    lower, upper = np.zeros(problem.ndim), np.ones(problem.ndim) * 3
+    assert _floored(problem, lower, upper, 0.5)[i] == 0.5 and _floored(problem, lower, upper, 0.5).sum() == 0.5
+    assert _floored(problem, lower, upper, 5.0)[i] == 3.0  # never above the upper edge

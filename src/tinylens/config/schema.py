@@ -385,6 +385,8 @@ class Pipeline(StrictModel):
     n_sigma: PositiveFloat = Field(10.0, description="box half-width in Laplace standard deviations")
     max_widen: int = Field(2, ge=0, description="how often the box may be widened")
     arc_threshold: PositiveFloat = Field(3.0, description="significance (sigma) of arc pixels")
+    min_theta_E_fraction: float = Field(0.4, ge=0.0, lt=1.0, description="stages 3-4 keep theta_E above this "
+                                        "fraction of the arc peaks' radius (0: no floor)")
 
 
 QualityFlag = Literal["unconverged", "prior_edge", "light_prior_edge", "box_edge", "multimodal", "unmodelled_flux",

@@ -8,6 +8,13 @@ free), then the best few with everything free. Also tried: the median radius of 
 when it disagrees with the first guess (leftovers of a bright galaxy's centre pull that guess in),
 and a compact, de Vaucouleurs-like lens light (for an arc brighter than the lens galaxy, which
 stage 1 may have taken for lens light).
+
+A fit whose Einstein radius is far smaller than the arc's radius cannot have made that arc: the
+images of a multiply imaged source lie within about twice the Einstein radius (``theta_E +
+beta`` with ``beta < theta_E`` for a singular isothermal sphere). Such fits, where the "source"
+sits unlensed on the lens and models leftover lens light (SLACS J1402+6321: theta_E 0.08" with
+the arc's peaks at 1.36"), are passed over when any fit reaches ``min_theta_E``
+(:func:`theta_E_floor`).
 """
 
 from __future__ import annotations
@@ -25,6 +32,9 @@ from tinylens.pipeline.optimize import Fit, Objective, best_of
 from tinylens.pipeline.params import free_indices, get_param, set_param
 
 THETA_E_FACTORS = (0.85, 1.0, 1.2)
+#: Default fraction of the arc peaks' radius below which a fit's Einstein radius cannot explain
+#: the arc (0.5 for a singular isothermal sphere; lower, to allow for ellipticity and shear).
+MIN_THETA_E_FRACTION = 0.4
 
 
 @dataclass
@@ -107,20 +117,38 @@ def other_radii(arc: Arc, center: tuple[float, float], theta_E_guess: float, r_m
     return [r] if np.isfinite(r) and abs(r / theta_E_guess - 1) > tolerance else []
 
 
+def theta_E_floor(arc: Arc, center: tuple[float, float], r_min: float,
+                  fraction: float = MIN_THETA_E_FRACTION) -> float:
+    """The smallest Einstein radius that can have made the arc: ``fraction`` times the median
+    radius of its peaks beyond ``r_min`` (:func:`peak_radius`); 0 when there are none."""
+    r = peak_radius(arc, center, r_min) if arc.found else float("nan")
+    return float(fraction * r) if np.isfinite(r) else 0.0
+
+
+def plausible(fits: list[Fit], spec, min_theta_E: float) -> list[Fit]:
+    """The fits whose first mass component has ``theta_E >= min_theta_E`` (all of them if none has)."""
+    if min_theta_E <= 0 or not spec.lens_mass:
+        return fits
+    kept = [f for f in fits if get_param(f.theta, spec.lens_mass[0], "theta_E", np.inf) >= min_theta_E]
+    return kept or fits
+
+
 def fit_mass_source(objective: Objective, theta_light: np.ndarray, arc: Arc, theta_E_guess: float,
-                    n_joint: int = 2, other_theta_E: tuple[float, ...] | list[float] = ()) -> MassSourceResult:
+                    n_joint: int = 2, other_theta_E: tuple[float, ...] | list[float] = (),
+                    min_theta_E: float = 0.0) -> MassSourceResult:
     """Multi-start fit of mass and source, then of everything from the best ``n_joint`` starts.
 
     Two more groups of starts each send their best to the joint fit as well: one per radius in
     ``other_theta_E`` (e.g. from :func:`other_radii`), and one with a compact lens light
-    (:func:`compact_light`) at the arc's Einstein radius.
+    (:func:`compact_light`) at the arc's Einstein radius. The result is the best fit with
+    ``theta_E >= min_theta_E`` (:func:`plausible`).
     """
     problem = objective.problem
     spec = problem.spec
     light_only = set(free_indices(spec.lens_light)) - set(free_indices(spec.lens_mass + spec.source_light))
     held = [i for i in range(problem.ndim) if i not in light_only]
     first = [objective.minimize(t, held) for t in starts(problem, theta_light, arc, theta_E_guess)]
-    ranked = sorted(first, key=lambda f: -f.log_post)[:n_joint]
+    ranked = sorted(plausible(first, spec, min_theta_E), key=lambda f: -f.log_post)[:n_joint]
     groups = [(theta_light, radius) for radius in other_theta_E]
     compact = compact_light(problem, theta_light, arc, theta_E_guess)
     if compact is not None:
@@ -128,7 +156,7 @@ def fit_mass_source(objective: Objective, theta_light: np.ndarray, arc: Arc, the
     for light, radius in groups:  # the best start of each group goes on to the joint fit
         extra = [objective.minimize(t, held) for t in starts(problem, light, arc, radius, factors=(1.0,))]
         first += extra
-        ranked.append(best_of(extra))
+        ranked.append(best_of(plausible(extra, spec, min_theta_E)))
     joint = [objective.minimize(f.theta) for f in ranked]
     n = sum(f.n_evals for f in first + joint)
-    return MassSourceResult(best_of(joint + first), first + joint, n)
+    return MassSourceResult(best_of(plausible(joint + first, spec, min_theta_E)), first + joint, n)

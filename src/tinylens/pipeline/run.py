@@ -29,9 +29,9 @@ from tinylens.inference.common import fingerprint
 from tinylens.pipeline import box as bx
 from tinylens.pipeline.arc import find_arc
 from tinylens.pipeline.lens_light import fit_lens_light, lens_center
-from tinylens.pipeline.mass_source import fit_mass_source, other_radii
+from tinylens.pipeline.mass_source import fit_mass_source, other_radii, theta_E_floor
 from tinylens.pipeline.optimize import Objective
-from tinylens.pipeline.params import prior_middle
+from tinylens.pipeline.params import get_param, prior_middle
 
 #: The pipeline's own checkpoint (stages 1-3 and the box), next to the sampler's.
 STATE_FILE = "checkpoint.pipeline.json"
@@ -88,7 +88,12 @@ def optimise(objective: Objective, settings, progress: bool = False) -> dict[str
     others = (other_radii(arc, lens_center(problem, theta), theta_E_guess, r_min=3 * d.pixel_scale)
               if (settings.arc and arc.found) else [])
     stages["arc"]["theta_E_others"] = others
-    ms = fit_mass_source(objective, theta, arc, theta_E_guess, other_theta_E=others)
+    floor = (theta_E_floor(arc, lens_center(problem, theta), 3 * d.pixel_scale, settings.min_theta_E_fraction)
+             if settings.arc else 0.0)
+    ms = fit_mass_source(objective, theta, arc, theta_E_guess, other_theta_E=others, min_theta_E=floor)
+    if problem.spec.lens_mass and get_param(ms.fit.theta, problem.spec.lens_mass[0], "theta_E", np.inf) < floor:
+        floor = 0.0  # no fit reached it: the box is not cut (and the quality flags will tell)
+    stages["arc"]["theta_E_floor"] = floor
     stages["mass_source"] = {"log_posterior": ms.fit.log_post, "n_evals": ms.n_evals,
                              "candidates": [c.log_post for c in ms.candidates], "time_s": time.perf_counter() - t1}
     _say(progress, f"3/4 mass and source fitted: log P {ms.fit.log_post:.1f} ({time.perf_counter() - t1:.1f} s)")
@@ -98,8 +103,6 @@ def optimise(objective: Objective, settings, progress: bool = False) -> dict[str
 
 def _theta_E_middle(problem) -> float:
     """The prior median of the first mass component's theta_E (1 arcsec if it is not free)."""
-    from tinylens.pipeline.params import get_param
-
     if not problem.spec.lens_mass:
         return 1.0
     return get_param(prior_middle(problem), problem.spec.lens_mass[0], "theta_E", 1.0)
@@ -126,6 +129,18 @@ def _save_box(state: dict[str, Any], path: Path | None, lower: np.ndarray, upper
         write_json(path, state)
 
 
+def _floored(problem, lower: np.ndarray, upper: np.ndarray, floor: float) -> np.ndarray:
+    """``lower`` with the first mass component's theta_E raised to ``floor`` (the smallest
+    Einstein radius that can have made the arc; see :func:`.mass_source.theta_E_floor`)."""
+    name = "lens_mass.0.theta_E"
+    if floor <= 0 or name not in problem.param_names:
+        return lower
+    i = problem.param_names.index(name)
+    out = np.array(lower, dtype=float)
+    out[i] = min(max(out[i], floor), upper[i])
+    return out
+
+
 def run_pipeline(problem, sampler, settings, *, progress: bool = True,
                  checkpoint_dir: str | Path | None = None, sampler_settings: dict | None = None) -> InferenceResult:
     """Stages 1-3, then ``sampler(problem, settings, ...)`` (a runner of :mod:`tinylens.inference`)
@@ -150,6 +165,8 @@ def run_pipeline(problem, sampler, settings, *, progress: bool = True,
     else:
         lower = np.array([p.support[0] for p in priors])
         upper = np.array([p.support[1] for p in priors])
+    floor = float(state["stages"].get("arc", {}).get("theta_E_floor", 0.0))
+    lower = _floored(problem, lower, upper, floor)
     _save_box(state, state_path, lower, upper)
     runs = []
     n_stage = int(state["n_evals"])
@@ -164,6 +181,7 @@ def run_pipeline(problem, sampler, settings, *, progress: bool = True,
             break
         _say(progress, "posterior reaches the box at " + ", ".join(runs[-1]["crowded"]) + ": widening")
         lower, upper = bx.widen(lower, upper, res.samples, res.weights, edges, priors)
+        lower = _floored(problem, lower, upper, floor)
         _save_box(state, state_path, lower, upper)
     log_mass = bx.log_box_mass(priors, lower, upper)
     info = dict(res.info)
