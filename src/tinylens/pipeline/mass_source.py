@@ -102,11 +102,16 @@ def peak_radius(arc: Arc, center: tuple[float, float], r_min: float = 0.0) -> fl
     is pulled inwards when the arc region includes leftovers of a bright lens galaxy's centre
     (SLACS J0822+2652: 0.15" against Bolton et al.'s 1.17"); the peaks much less so.
     """
-    if len(arc.peaks) == 0:
-        return float("nan")
-    r = np.hypot(arc.peaks[:, 0] - center[0], arc.peaks[:, 1] - center[1])
-    r = r[r > r_min]
+    r = peak_radii(arc, center, r_min)
     return float(np.median(r)) if r.size else float("nan")
+
+
+def peak_radii(arc: Arc, center: tuple[float, float], r_min: float) -> np.ndarray:
+    """Distances from ``center`` of the arc's peaks, those beyond ``r_min`` only."""
+    if len(arc.peaks) == 0:
+        return np.zeros(0)
+    r = np.hypot(arc.peaks[:, 0] - center[0], arc.peaks[:, 1] - center[1])
+    return r[r > r_min]
 
 
 def other_radii(arc: Arc, center: tuple[float, float], theta_E_guess: float, r_min: float,
@@ -126,10 +131,7 @@ def theta_E_floor(arc: Arc, center: tuple[float, float], r_min: float,
     a floor; the innermost one is the safest, since a spurious peak far out (noise, a neighbour)
     cannot raise it (mock lens_00045: peaks at 0.68" and 2.26", true theta_E 0.54").
     """
-    if not arc.found or len(arc.peaks) == 0:
-        return 0.0
-    r = np.hypot(arc.peaks[:, 0] - center[0], arc.peaks[:, 1] - center[1])
-    r = r[r > r_min]
+    r = peak_radii(arc, center, r_min) if arc.found else np.zeros(0)
     return float(fraction * r.min()) if r.size else 0.0
 
 

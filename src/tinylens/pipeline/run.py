@@ -31,7 +31,7 @@ from tinylens.pipeline.arc import find_arc
 from tinylens.pipeline.lens_light import fit_lens_light, lens_center
 from tinylens.pipeline.mass_source import fit_mass_source, other_radii, theta_E_floor
 from tinylens.pipeline.optimize import Objective
-from tinylens.pipeline.params import get_param, prior_middle
+from tinylens.pipeline.params import free_index, get_param, prior_middle
 
 #: The pipeline's own checkpoint (stages 1-3 and the box), next to the sampler's.
 STATE_FILE = "checkpoint.pipeline.json"
@@ -85,11 +85,11 @@ def optimise(objective: Objective, settings, progress: bool = False) -> dict[str
     stages["arc"] = {**arc.summary(), "theta_E_start": theta_E_guess}
     _say(progress, f"2/4 arc: {arc.n_pixels} pixels, theta_E ~ {theta_E_guess:.3f}\"" if arc.found else "2/4 no arc found")
     t1 = time.perf_counter()
-    others = (other_radii(arc, lens_center(problem, theta), theta_E_guess, r_min=3 * d.pixel_scale)
+    center = lens_center(problem, theta)
+    others = (other_radii(arc, center, theta_E_guess, r_min=3 * d.pixel_scale)
               if (settings.arc and arc.found) else [])
     stages["arc"]["theta_E_others"] = others
-    floor = (theta_E_floor(arc, lens_center(problem, theta), 3 * d.pixel_scale, settings.min_theta_E_fraction)
-             if settings.arc else 0.0)
+    floor = theta_E_floor(arc, center, 3 * d.pixel_scale, settings.min_theta_E_fraction) if settings.arc else 0.0
     ms = fit_mass_source(objective, theta, arc, theta_E_guess, other_theta_E=others, min_theta_E=floor)
     if problem.spec.lens_mass and get_param(ms.fit.theta, problem.spec.lens_mass[0], "theta_E", np.inf) < floor:
         floor = 0.0  # no fit reached it: the box is not cut (and the quality flags will tell)
@@ -132,10 +132,9 @@ def _save_box(state: dict[str, Any], path: Path | None, lower: np.ndarray, upper
 def _floored(problem, lower: np.ndarray, upper: np.ndarray, floor: float) -> np.ndarray:
     """``lower`` with the first mass component's theta_E raised to ``floor`` (the smallest
     Einstein radius that can have made the arc; see :func:`.mass_source.theta_E_floor`)."""
-    name = "lens_mass.0.theta_E"
-    if floor <= 0 or name not in problem.param_names:
+    i = free_index(problem.spec.lens_mass[0], "theta_E") if problem.spec.lens_mass else None
+    if floor <= 0 or i is None:
         return lower
-    i = problem.param_names.index(name)
     out = np.array(lower, dtype=float)
     out[i] = min(max(out[i], floor), upper[i])
     return out
