@@ -153,6 +153,23 @@ def test_template_loads_with_each_lens(populations):
             assert q.name in fitted and q.name in truth.columns
 
 
+def test_shear_free_population_fits_an_sie_alone(tmp_path):
+    """``shear_max=0`` (the paper's section 3.1.3 mocks): no shear in the truth, none in the template."""
+    import yaml
+
+    import tinylens
+    from tinylens.survey.population import simulate_population
+    from tinylens.survey.runner import find_lenses, lens_config, load_template
+
+    truth = simulate_population(1, tmp_path / "sie", seed=SEED, shear_max=0, **OPTIONS)
+    assert truth["lens_mass.1.gamma1"].abs().max() == 0 and truth["lens_mass.1.gamma2"].abs().max() == 0
+    template = yaml.safe_load((tmp_path / "sie" / "template.yaml").read_text())
+    assert [m["type"] for m in template["model_components"]["lens_mass_list"]] == ["SIE"]
+    problem = tinylens.load(lens_config(load_template(tmp_path / "sie" / "template.yaml"),
+                                        find_lenses(tmp_path / "sie")[0], tmp_path / "fits"))
+    assert not any(name.startswith("lens_mass.1") for name in problem.param_names)
+
+
 @pytest.mark.parametrize(
     ("args", "expected"),
     [

@@ -312,11 +312,17 @@ def flat_params(truth: Mapping[str, Any]) -> dict[str, float]:
 
 # -- files ------------------------------------------------------------------------------------
 def template_config(opts: PopulationOptions) -> dict[str, Any]:
-    """TinyLensGpu-schema config with Table 1 priors; data paths are the per-lens file names."""
+    """TinyLensGpu-schema config with Table 1 priors; data paths are the per-lens file names.
+
+    With ``shear_max = 0`` the lenses have no external shear and the template has no SHEAR
+    component (the paper's mock set-up, its section 3.1.3)."""
     from tinylens.cli.demo import demo_config
 
     config = demo_config()
     config["dataset"].update(pixel_scale=opts.pixel_scale, nsub=opts.fit_nsub, zeropoint=opts.zeropoint)
+    if opts.shear_max == 0:  # no shear in the data: fit the SIE alone, as the paper's section 3.1.3 does
+        masses = config["model_components"]["lens_mass_list"]
+        config["model_components"]["lens_mass_list"] = [m for m in masses if m["type"] != "SHEAR"]
     return config
 
 
