@@ -249,3 +249,22 @@ def test_report_where_selects_by_a_truth_column(tmp_path):
     for where, expected in (("snr_arc >= 10", "--where"), ("arc_snr_max > 1000", "selects no lens")):
         bad = CliRunner().invoke(app, [*args, "--where", where])
         assert bad.exit_code != 0 and expected in bad.output and "Traceback" not in bad.output, bad.output
+
+
+def test_too_few_lenses_count_no_outliers(tmp_path):
+    """With fewer than MIN_FOR_OUTLIERS deviations the NMAD is no scale: no outlier count (not 100 %)."""
+    s = rp.deviation_stats(np.array([0.01, 0.03]))
+    assert s["nmad"] == pytest.approx(0.0148) and np.isnan(s["n_outliers"]) and np.isnan(s["outlier_fraction"])
+    assert rp.deviation_stats(np.array([0.0, 0.01, -0.01, 0.02, -0.2]))["n_outliers"] == 1
+    ids = [f"lens_{i}" for i in range(6)]
+    theta = np.linspace(1.0, 1.5, 6)
+    pd.DataFrame({"lens_id": ids, "lens_mass.0.theta_E": theta, "arc_snr_max": [5, 6, 7, 30, 40, 50]}).to_csv(
+        tmp_path / "truth.csv", index=False)
+    pd.DataFrame({"lens_id": ids, "status": "ok", "lens_mass.0.theta_E_median": theta * [1.0, 1.01, 0.99, 1.02, 0.97, 1.0]}
+                 ).to_csv(tmp_path / "catalog.csv", index=False)
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv"), "--truth", str(tmp_path / "truth.csv"),
+                                      "-p", "lens_mass.0.theta_E", "--where", "arc_snr_max > 35", "--out", str(tmp_path / "rep")])
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads((tmp_path / "rep" / "report_stats.json").read_text())["parameters"]
+    assert row["n"] == 2 and row["n_outliers"] is None and (tmp_path / "rep" / "report.png").exists()
+    assert "100.0%" not in result.output

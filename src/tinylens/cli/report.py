@@ -37,7 +37,8 @@ def stats_rich_table(stats, title: str) -> Table:
         fmt = (lambda v: f"{100 * v:.3g}%") if relative else (lambda v: f"{v:.3g}")
         bands = [str(int(row.n_within_10pct)), str(int(row.n_beyond_20pct))] if relative and row.n else ["-", "-"]
         table.add_row(row.parameter, row.deviation, str(row.n), fmt(row.median_deviation), fmt(row.nmad),
-                      f"{row.n_outliers} ({100 * row.outlier_fraction:.1f}%)" if row.n else "-", *bands,
+                      "-" if math.isnan(row.n_outliers) else f"{int(row.n_outliers)} ({100 * row.outlier_fraction:.1f}%)",
+                      *bands,
                       "-" if math.isnan(row.n_truth_outside_997) else str(int(row.n_truth_outside_997)))
     return table
 

@@ -34,6 +34,8 @@ Kind = Literal["relative", "absolute", "angle"]
 NMAD_FACTOR = 1.48
 #: Catastrophic outliers lie beyond this many NMAD.
 OUTLIER_SIGMA = 4.0
+#: Fewer deviations than this give no scale to call one an outlier: the outlier count is NaN.
+MIN_FOR_OUTLIERS = 5
 #: Period of position angles, degrees.
 ANGLE_PERIOD = 180.0
 ID_COLUMN = "lens_id"
@@ -99,11 +101,13 @@ def is_outlier(zeta: np.ndarray, sigma: float, k: float = OUTLIER_SIGMA) -> np.n
 
 
 def deviation_stats(zeta: np.ndarray, k: float = OUTLIER_SIGMA) -> dict[str, float | int]:
-    """``n``, ``median_deviation``, ``nmad``, ``n_outliers`` and ``outlier_fraction`` of the finite ``zeta``."""
+    """``n``, ``median_deviation``, ``nmad``, ``n_outliers`` and ``outlier_fraction`` of the finite ``zeta``
+    (the last two NaN for fewer than :data:`MIN_FOR_OUTLIERS` values: the NMAD of one or two
+    deviations is no scatter, and would make every other deviation an outlier)."""
     zeta = np.asarray(zeta, dtype=float)
     zeta = zeta[np.isfinite(zeta)]
     sigma = nmad(zeta)
-    n_out = int(is_outlier(zeta, sigma, k).sum()) if zeta.size else 0
+    n_out = float(is_outlier(zeta, sigma, k).sum()) if zeta.size >= MIN_FOR_OUTLIERS else float("nan")
     return {
         "n": int(zeta.size),
         "median_deviation": float(np.median(zeta)) if zeta.size else float("nan"),
@@ -232,7 +236,8 @@ def _panel(top, bottom, joined: pd.DataFrame, q: Quantity, stat: pd.Series, t_la
     yerr = np.vstack([np.clip(model - lo, 0, None), np.clip(hi - model, 0, None)])
     yerr = np.where(np.isfinite(yerr), yerr, 0.0)
     sigma = float(stat["nmad"])
-    bad = is_outlier(dev, sigma, k) if np.isfinite(sigma) else np.zeros(len(dev), bool)
+    counted = np.isfinite(sigma) and np.isfinite(float(stat["n_outliers"]))
+    bad = is_outlier(dev, sigma, k) if counted else np.zeros(len(dev), bool)
     for sel, colour, name in ((~bad, "#1f4e79", "lenses"), (bad, "#d62728", "outliers")):
         if sel.any():
             top.errorbar(true[sel], model[sel], yerr=yerr[:, sel], fmt="o", ms=3, lw=0.6, color=colour, label=name)
@@ -248,8 +253,9 @@ def _panel(top, bottom, joined: pd.DataFrame, q: Quantity, stat: pd.Series, t_la
             bottom.axhline(sign * k * sigma, ls="--", color="0.4", lw=0.8)
     top.set_xlim(*span)
     sigma_text = f"{100 * sigma:.2g}%" if q.kind == "relative" else f"{sigma:.3g}"
-    top.text(0.04, 0.96, f"$\\sigma$ = {sigma_text}\n$f_c$ = {100 * float(stat['outlier_fraction']):.1f}%"
-             f" ({int(stat['n_outliers'])}/{int(stat['n'])})", transform=top.transAxes, va="top", fontsize=9)
+    f_c = (f"{100 * float(stat['outlier_fraction']):.1f}% ({int(stat['n_outliers'])}/{int(stat['n'])})" if counted
+           else f"- (N = {int(stat['n'])} < {MIN_FOR_OUTLIERS})")
+    top.text(0.04, 0.96, f"$\\sigma$ = {sigma_text}\n$f_c$ = {f_c}", transform=top.transAxes, va="top", fontsize=9)
     top.set_ylabel(f"{q.label} ({m_label})", fontsize=9)
     bottom.set_xlabel(f"{q.label} ({t_label})", fontsize=9)
     bottom.set_ylabel("relative dev." if q.kind == "relative" else "deviation", fontsize=8)
