@@ -268,3 +268,31 @@ def test_too_few_lenses_count_no_outliers(tmp_path):
     (row,) = json.loads((tmp_path / "rep" / "report_stats.json").read_text())["parameters"]
     assert row["n"] == 2 and row["n_outliers"] is None and (tmp_path / "rep" / "report.png").exists()
     assert "100.0%" not in result.output
+
+
+def test_expected_outliers_from_posterior_widths():
+    """Lenses whose errors are drawn from their own posterior widths: the observed outliers match
+    expected_outliers (an independent Monte Carlo count), and a wrong answer is in excess of it."""
+    from scipy.stats import norm
+
+    rng = np.random.default_rng(5)
+    sigma = np.where(rng.uniform(size=4000) < 0.8, 0.001, 0.01)  # 80 % bright arcs, 20 % faint doubles
+    zeta = rng.normal(0, sigma)
+    expected = rp.expected_outliers(zeta, sigma)
+    band = 4 * rp.nmad(zeta)
+    assert expected == pytest.approx(np.sum(2 * norm.sf(band / sigma)))
+    assert expected == pytest.approx(rp.deviation_stats(zeta)["n_outliers"], rel=0.1)
+    assert expected > 0.1 * len(zeta)  # the faint ones are "outliers" although every error is honest
+    assert np.isnan(rp.expected_outliers(zeta[:3], sigma[:3])) and np.isnan(rp.expected_outliers(zeta, np.full(4000, np.nan)))
+
+    # through the tables: sigma is half the catalogue's 68 % interval, relative for theta_E
+    ids = [f"l{i}" for i in range(8)]
+    true = np.linspace(1.0, 2.0, 8)
+    model = true * (1 + np.array([0.001, -0.002, 0.0, 0.001, -0.001, 0.002, 0.0, 0.3]))
+    half = 0.002 * true
+    catalog = pd.DataFrame({"lens_id": ids, "status": "ok", "lens_mass.0.theta_E_median": model,
+                            "lens_mass.0.theta_E_lo68": model - half, "lens_mass.0.theta_E_hi68": model + half})
+    joined = rp.comparison_frame(catalog, pd.DataFrame({"lens_id": ids, "lens_mass.0.theta_E": true}), [rp.THETA_E])
+    assert joined["lens_mass.0.theta_E_sigma"].to_numpy() == pytest.approx(np.full(8, 0.002))
+    (row,) = rp.stats_table(joined, [rp.THETA_E]).to_dict(orient="records")
+    assert row["n_outliers"] == 1 and row["n_outliers_expected"] < 0.5  # the 30 % miss is a failure, not noise

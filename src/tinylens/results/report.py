@@ -62,7 +62,7 @@ PAPER_QUANTITIES: tuple[Quantity, ...] = (
 THETA_E = PAPER_QUANTITIES[0]
 
 STATS_COLUMNS = ("parameter", "deviation", "n", "median_deviation", "nmad", "n_outliers", "outlier_fraction",
-                 "n_within_10pct", "n_beyond_20pct", "n_truth_outside_997")
+                 "n_outliers_expected", "n_within_10pct", "n_beyond_20pct", "n_truth_outside_997")
 #: Fixed relative bands counted for relative deviations (e.g. Einstein radii against a published table).
 WITHIN, BEYOND = 0.10, 0.20
 
@@ -127,8 +127,9 @@ def comparison_frame(
     """The ``ok`` lenses of ``catalog`` joined with ``truth`` on ``lens_id``.
 
     Columns per quantity ``q``: ``q.name`` + ``_model``, ``_lo``, ``_hi`` (99.7 % interval; NaN
-    when the catalogue has none), ``_true`` and ``_dev``. ``truth_columns`` maps a quantity name
-    to the truth column holding it (default: the same name).
+    when the catalogue has none), ``_true``, ``_dev`` and ``_sigma`` (half the 68 % interval, in
+    the units of the deviation: relative for relative deviations; NaN without intervals).
+    ``truth_columns`` maps a quantity name to the truth column holding it (default: the same name).
     """
     truth_columns = dict(truth_columns or {})
     for frame, what in ((catalog, "catalogue"), (truth, "truth table")):
@@ -157,6 +158,12 @@ def comparison_frame(
                                       if col in model_rows.columns else np.nan)
         out[f"{q.name}_true"] = true
         out[f"{q.name}_dev"] = deviations(model, true, q.kind)
+        lo68, hi68 = (pd.to_numeric(model_rows.loc[ids, f"{q.name}{suffix}"], errors="coerce").to_numpy(float)
+                      if f"{q.name}{suffix}" in model_rows.columns else np.full(len(ids), np.nan)
+                      for suffix in ("_lo68", "_hi68"))
+        half = (hi68 - lo68) / 2
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[f"{q.name}_sigma"] = np.abs(half / true) if q.kind == "relative" else half
     return out
 
 
@@ -184,15 +191,38 @@ def truth_outside(joined: pd.DataFrame, q: Quantity) -> float:
     return int(outside[ok].sum())
 
 
+def expected_outliers(zeta: np.ndarray, sigma: np.ndarray, k: float = OUTLIER_SIGMA) -> float:
+    """How many of the deviations ``zeta`` would lie beyond ``k`` NMAD if each lens's error were
+    what its own posterior says: ``sum_i P(|N(0, sigma_i)| > k NMAD)``, with ``sigma_i`` half its
+    68 % interval (NaN without widths, or for fewer than :data:`MIN_FOR_OUTLIERS` lenses).
+
+    The outlier fraction of the paper counts every lens whose posterior is wider than the
+    population's typical scatter, however right it is: a faint double can be 4 NMAD off and
+    within its own 1 sigma. Observed outliers well above this number are failures of the fit;
+    outliers at about this number are the information in the images (the faint arcs).
+    """
+    from scipy.stats import norm
+
+    zeta, sigma = np.asarray(zeta, dtype=float), np.asarray(sigma, dtype=float)
+    have = np.isfinite(zeta)
+    width = np.isfinite(sigma) & (sigma > 0) & have
+    if have.sum() < MIN_FOR_OUTLIERS or not width.any():
+        return float("nan")
+    band = k * nmad(zeta[have])
+    return float(np.sum(2 * norm.sf(band / sigma[width])))
+
+
 def stats_table(joined: pd.DataFrame, quantities: Sequence[Quantity], k: float = OUTLIER_SIGMA) -> pd.DataFrame:
     """One row per quantity: ``parameter, deviation, n, median_deviation, nmad, n_outliers,
-    outlier_fraction``, for relative deviations ``n_within_10pct, n_beyond_20pct``, and
-    ``n_truth_outside_997`` (:func:`truth_outside`)."""
+    outlier_fraction, n_outliers_expected`` (:func:`expected_outliers`), for relative deviations
+    ``n_within_10pct, n_beyond_20pct``, and ``n_truth_outside_997`` (:func:`truth_outside`)."""
     rows = []
     for q in quantities:
         zeta = joined[f"{q.name}_dev"].to_numpy()
+        sigma = joined[f"{q.name}_sigma"].to_numpy() if f"{q.name}_sigma" in joined else np.full(len(zeta), np.nan)
         bands = band_counts(zeta) if q.kind == "relative" else {}
-        rows.append({"parameter": q.name, "deviation": q.kind, **deviation_stats(zeta, k), **bands,
+        rows.append({"parameter": q.name, "deviation": q.kind, **deviation_stats(zeta, k),
+                     "n_outliers_expected": expected_outliers(zeta, sigma, k), **bands,
                      "n_truth_outside_997": truth_outside(joined, q)})
     return pd.DataFrame(rows, columns=list(STATS_COLUMNS))
 
@@ -255,6 +285,9 @@ def _panel(top, bottom, joined: pd.DataFrame, q: Quantity, stat: pd.Series, t_la
     sigma_text = f"{100 * sigma:.2g}%" if q.kind == "relative" else f"{sigma:.3g}"
     f_c = (f"{100 * float(stat['outlier_fraction']):.1f}% ({int(stat['n_outliers'])}/{int(stat['n'])})" if counted
            else f"- (N = {int(stat['n'])} < {MIN_FOR_OUTLIERS})")
+    expected = float(stat.get("n_outliers_expected", np.nan))
+    if counted and np.isfinite(expected):
+        f_c += f"\n{expected:.1f} expected from the widths"
     top.text(0.04, 0.96, f"$\\sigma$ = {sigma_text}\n$f_c$ = {f_c}", transform=top.transAxes, va="top", fontsize=9)
     top.set_ylabel(f"{q.label} ({m_label})", fontsize=9)
     bottom.set_xlabel(f"{q.label} ({t_label})", fontsize=9)
