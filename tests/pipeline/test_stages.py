@@ -128,3 +128,24 @@ def test_box_is_widened_when_the_posterior_reaches_it(write_fits, monkeypatch):
     assert res.log_evidence == pytest.approx(-10.0 + bx.log_box_mass(problem.priors, lo, hi))
     assert res.info["pipeline"]["crowded_edges"]  # still crowded after the allowed widening
     assert not res.converged
+
+
+def test_prior_centred_moves_an_improbable_stage_1_centre(write_fits):
+    """Stage 1 can centre the 'lens light' on a bright image of the arc (mock lens_00069: 5 prior
+    sigmas off); prior_centred then gives the starts the mass prior's centre, and only then."""
+    from tinylens.pipeline.mass_source import prior_centred
+    from tinylens.pipeline.params import get_param
+
+    image, kernel = lenstronomy_image()
+    problem = _problem(write_fits, image, kernel)
+    spec, names = problem.spec, problem.param_names
+    theta = np.array(truth_vector(names), dtype=float)
+    ix, iy = names.index("lens_mass.0.center_x"), names.index("lens_mass.0.center_y")
+    theta[ix], theta[iy] = 0.1, -0.05  # within 3 sigma of N(0, 0.1): kept
+    assert prior_centred(problem, theta) is None
+    theta[ix], theta[iy] = -0.48, 0.35
+    moved = prior_centred(problem, theta)
+    assert moved[ix] == pytest.approx(0.0, abs=1e-6) and moved[iy] == pytest.approx(0.0, abs=1e-6)
+    assert get_param(moved, spec.lens_light[0], "center_x") == pytest.approx(0.0, abs=1e-6)  # linked to the mass
+    others = [i for i in range(problem.ndim) if i not in (ix, iy)]
+    assert np.array_equal(moved[others], theta[others])
