@@ -149,19 +149,20 @@ def comparison_frame(
         true_col = truth_columns.get(q.name, q.name)
         if true_col not in truth_rows.columns:
             raise TinyLensError(f"The truth table has no column '{true_col}'; its columns are: {_some(truth.columns)}.")
+        def interval_end(suffix: str) -> np.ndarray:
+            """The catalogue column ``q.name + suffix`` for these lenses (NaN when absent)."""
+            col = f"{q.name}{suffix}"
+            if col not in model_rows.columns:
+                return np.full(len(ids), np.nan)
+            return pd.to_numeric(model_rows.loc[ids, col], errors="coerce").to_numpy(float)
+
         model = pd.to_numeric(model_rows.loc[ids, median], errors="coerce").to_numpy(float)
         true = pd.to_numeric(truth_rows.loc[ids, true_col], errors="coerce").to_numpy(float)
         out[f"{q.name}_model"] = model
-        for end, suffix in (("lo", "_lo997"), ("hi", "_hi997")):
-            col = f"{q.name}{suffix}"
-            out[f"{q.name}_{end}"] = (pd.to_numeric(model_rows.loc[ids, col], errors="coerce").to_numpy(float)
-                                      if col in model_rows.columns else np.nan)
+        out[f"{q.name}_lo"], out[f"{q.name}_hi"] = interval_end("_lo997"), interval_end("_hi997")
         out[f"{q.name}_true"] = true
         out[f"{q.name}_dev"] = deviations(model, true, q.kind)
-        lo68, hi68 = (pd.to_numeric(model_rows.loc[ids, f"{q.name}{suffix}"], errors="coerce").to_numpy(float)
-                      if f"{q.name}{suffix}" in model_rows.columns else np.full(len(ids), np.nan)
-                      for suffix in ("_lo68", "_hi68"))
-        half = (hi68 - lo68) / 2
+        half = (interval_end("_hi68") - interval_end("_lo68")) / 2
         with np.errstate(divide="ignore", invalid="ignore"):
             out[f"{q.name}_sigma"] = np.abs(half / true) if q.kind == "relative" else half
     return out
