@@ -149,3 +149,30 @@ def test_prior_centred_moves_an_improbable_stage_1_centre(write_fits):
     assert get_param(moved, spec.lens_light[0], "center_x") == pytest.approx(0.0, abs=1e-6)  # linked to the mass
     others = [i for i in range(problem.ndim) if i not in (ix, iy)]
     assert np.array_equal(moved[others], theta[others])
+
+
+def test_relight_refits_a_wrong_lens_light_with_the_source_held(write_fits):
+    """Stage 3's last step: mass and source right, lens light wrong (too small, too disc-like, as
+    on mock lens_00087); fitting the lens light again with the source in the model finds it."""
+    from tinylens.pipeline.mass_source import relight
+    from tinylens.pipeline.params import free_indices
+
+    image, kernel = lenstronomy_image()
+    problem = _problem(write_fits, image, kernel)
+    names = problem.param_names
+    truth = np.array(truth_vector(names), dtype=float)
+    wrong = truth.copy()
+    wrong[names.index("lens_light.0.R_sersic")] *= 0.5
+    wrong[names.index("lens_light.0.n_sersic")] = 2.0
+    spec = problem.spec
+    light_only = sorted(set(free_indices(spec.lens_light)) - set(free_indices(spec.lens_mass + spec.source_light)))
+    objective = Objective(problem)
+    fit = relight(objective, wrong, light_only)
+    light = LENS_TRUTH["lens_light"][0]
+    got = dict(zip(names, fit.theta))
+    assert got["lens_light.0.R_sersic"] == pytest.approx(exact_r_sersic(light["R_sersic"], light["n_sersic"]), rel=0.05)
+    assert got["lens_light.0.n_sersic"] == pytest.approx(light["n_sersic"], abs=0.3)
+    held = [i for i in range(problem.ndim) if i not in light_only]
+    assert np.allclose(fit.theta[held], wrong[held], rtol=0, atol=1e-9)  # mass and source held
+    start_log_post = -objective.value_and_grad(wrong, np.ones(problem.ndim, bool))[0]
+    assert fit.log_post > start_log_post + 100
