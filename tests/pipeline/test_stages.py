@@ -155,7 +155,7 @@ def test_relight_refits_a_wrong_lens_light_with_the_source_held(write_fits):
     """Stage 3's last step: mass and source right, lens light wrong (too small, too disc-like, as
     on mock lens_00087); fitting the lens light again with the source in the model finds it."""
     from tinylens.pipeline.mass_source import relight
-    from tinylens.pipeline.params import free_indices
+    from tinylens.pipeline.params import light_only_indices
 
     image, kernel = lenstronomy_image()
     problem = _problem(write_fits, image, kernel)
@@ -164,10 +164,9 @@ def test_relight_refits_a_wrong_lens_light_with_the_source_held(write_fits):
     wrong = truth.copy()
     wrong[names.index("lens_light.0.R_sersic")] *= 0.5
     wrong[names.index("lens_light.0.n_sersic")] = 2.0
-    spec = problem.spec
-    light_only = sorted(set(free_indices(spec.lens_light)) - set(free_indices(spec.lens_mass + spec.source_light)))
+    light_only = light_only_indices(problem.spec)
     objective = Objective(problem)
-    fit = relight(objective, wrong, light_only)
+    fit = relight(objective, wrong)
     light = LENS_TRUTH["lens_light"][0]
     got = dict(zip(names, fit.theta))
     assert got["lens_light.0.R_sersic"] == pytest.approx(exact_r_sersic(light["R_sersic"], light["n_sersic"]), rel=0.05)

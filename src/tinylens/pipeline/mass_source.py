@@ -31,7 +31,7 @@ from tinylens.pipeline.arc import Arc
 from tinylens.pipeline import lens_light as ll
 from tinylens.pipeline.lens_light import compact_light
 from tinylens.pipeline.optimize import Fit, Objective, best_of
-from tinylens.pipeline.params import free_index, free_indices, get_param, prior_middle, set_param
+from tinylens.pipeline.params import free_index, get_param, light_only_indices, prior_middle, set_param
 
 THETA_E_FACTORS = (0.85, 1.0, 1.2)
 #: Default fraction of the innermost arc peak's radius below which a fit's Einstein radius cannot
@@ -164,10 +164,11 @@ def prior_centred(problem, theta_light: np.ndarray, n_sigma: float = 3.0) -> np.
     return moved if far else None
 
 
-def relight(objective: Objective, theta: np.ndarray, light_only: list[int]) -> Fit | None:
+def relight(objective: Objective, theta: np.ndarray) -> Fit | None:
     """The lens light fitted again with mass and source held at ``theta`` (None without free
-    light-only parameters), from the shape of ``data - lensed source`` at a few sizes with the
-    light's other parameters (e.g. ``n_sersic``) at their prior medians.
+    light-only parameters, :func:`~.params.light_only_indices`), from the shape of ``data -
+    lensed source`` at a few sizes with the light's other parameters (e.g. ``n_sersic``) at
+    their prior medians.
 
     Stage 1 measures the lens galaxy with the arc's pixels left out; where the arc covers much of
     a faint galaxy, what is left can prefer a wrong profile (mock lens_00087, lens S/N 10 under an
@@ -175,9 +176,10 @@ def relight(objective: Objective, theta: np.ndarray, light_only: list[int]) -> F
     there stops in that local optimum, 13 in log P below the true one. With the source modelled,
     every pixel informs the lens light again.
     """
+    problem = objective.problem
+    light_only = light_only_indices(problem.spec)
     if not light_only:
         return None
-    problem = objective.problem
     d = problem.dataset
     theta = np.asarray(theta, dtype=float)
     source = problem.model_image(theta)["lensed_source"]
@@ -216,7 +218,7 @@ def fit_mass_source(objective: Objective, theta_light: np.ndarray, arc: Arc, the
     """
     problem = objective.problem
     spec = problem.spec
-    light_only = set(free_indices(spec.lens_light)) - set(free_indices(spec.lens_mass + spec.source_light))
+    light_only = set(light_only_indices(spec))
     held = [i for i in range(problem.ndim) if i not in light_only]
     first = [objective.minimize(t, held) for t in starts(problem, theta_light, arc, theta_E_guess)]
     ranked = sorted(plausible(first, spec, min_theta_E), key=lambda f: -f.log_post)[:n_joint]
@@ -233,7 +235,7 @@ def fit_mass_source(objective: Objective, theta_light: np.ndarray, arc: Arc, the
         ranked.append(best_of(plausible(extra, spec, min_theta_E)))
     joint = [objective.minimize(f.theta) for f in ranked]
     best = best_of(plausible(joint + first, spec, min_theta_E))
-    relit = relight(objective, best.theta, sorted(light_only))
+    relit = relight(objective, best.theta)
     if relit is not None and relit.log_post > best.log_post + RELIGHT_GAIN:
         joint += [relit, objective.minimize(relit.theta)]
         best = best_of(plausible(joint + first, spec, min_theta_E))

@@ -22,6 +22,12 @@ def free_indices(comps: Iterable[Component]) -> list[int]:
     return sorted(out)
 
 
+def light_only_indices(spec: ModelSpec) -> list[int]:
+    """Sorted free indices read by the lens light and by no mass or source component (a lens
+    light centre linked to the mass centre is not among them)."""
+    return sorted(set(free_indices(spec.lens_light)) - set(free_indices(spec.lens_mass + spec.source_light)))
+
+
 def set_param(theta: np.ndarray, comp: Component, name: str, value: float, spec: ModelSpec) -> None:
     """Set ``comp.name`` to ``value`` (clipped into its prior's support) if it is free."""
     i = free_index(comp, name)
