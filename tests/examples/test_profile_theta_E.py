@@ -1,0 +1,61 @@
+"""examples/slacs/profile_theta_E.py on a lens simulated by lenstronomy (the independent oracle)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import tinylens
+from oracle import LENS_TRUTH, lenstronomy_image, table1_components
+from tinylens.pipeline.lens_light import fit_lens_light
+
+SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "slacs" / "profile_theta_E.py"
+SIGMA = 0.1
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("profile_theta_E", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _problem(write_fits, components):
+    image, kernel = lenstronomy_image()
+    noisy = image + np.random.default_rng(5).normal(0, SIGMA, image.shape)
+    return tinylens.load({
+        "dataset": {"data_path": write_fits("image.fits", noisy), "noise_path": write_fits("noise.fits", np.full_like(image, SIGMA)),
+                    "psf_path": write_fits("psf.fits", kernel), "pixel_scale": 0.074, "nsub": 2, "supersampling": {"mode": "uniform"}},
+        "model_components": components,
+    })
+
+
+def test_profile_peaks_at_the_true_einstein_radius(write_fits):
+    """Started one grid step off the truth, the profile's maximum is at the true theta_E."""
+    script = _script()
+    problem = _problem(write_fits, table1_components())
+    stage1 = fit_lens_light(problem).fit.theta
+    true = LENS_TRUTH["lens_mass"][0]["theta_E"]
+    grid = np.round(np.arange(true - 0.2, true + 0.21, 0.1), 3)
+    x, logp, fits = script.profile(problem, stage1, true + 0.1, grid)
+    assert np.allclose(x, grid)
+    best = int(np.argmax(logp))
+    assert x[best] == pytest.approx(true)
+    assert logp[best] > np.delete(logp, best).max() + 10  # a clear peak, not noise
+    i = problem.param_names.index("lens_mass.0.theta_E")
+    assert np.allclose(fits[:, i], grid)  # theta_E held at each grid point
+
+
+def test_core_gaussian_is_a_free_lens_light_component(write_fits):
+    script = _script()
+    template = {"model_components": table1_components()}
+    n = len(template["model_components"]["lens_light_list"])
+    wider = script.with_core_gaussian(template)
+    assert len(template["model_components"]["lens_light_list"]) == n  # the input is not changed
+    problem = _problem(write_fits, wider["model_components"])
+    names = problem.param_names
+    for p in ("sigma", "e1", "e2", "center_x", "center_y"):
+        assert f"lens_light.{n}.{p}" in names
