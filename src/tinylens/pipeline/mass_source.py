@@ -164,6 +164,12 @@ def prior_centred(problem, theta_light: np.ndarray, n_sigma: float = 3.0) -> np.
     return moved if far else None
 
 
+def mass_centre_indices(spec) -> set[int]:
+    """Free indices of the mass components' centres (a lens light centre linked to them included)."""
+    return {i for comp in spec.lens_mass for name in ("center_x", "center_y")
+            if (i := free_index(comp, name)) is not None}
+
+
 def relight(objective: Objective, theta: np.ndarray) -> Fit | None:
     """The lens light fitted again with mass and source held at ``theta`` (None without free
     light-only parameters, :func:`~.params.light_only_indices`), from the shape of ``data -
@@ -212,9 +218,10 @@ def fit_mass_source(objective: Objective, theta_light: np.ndarray, arc: Arc, the
     ``other_theta_E`` (e.g. from :func:`other_radii`), one with a compact lens light
     (:func:`compact_light`) at the arc's Einstein radius, and, when stage 1's lens centre is
     improbable under the mass centre's prior, one per radius with the centre moved to the
-    prior's (:func:`prior_centred`). The lens light of the best is then fitted again with mass and
-    source held (:func:`relight`) and, if that gains, everything polished from there. The result
-    is the best fit with ``theta_E >= min_theta_E`` (:func:`plausible`).
+    prior's (:func:`prior_centred`) and held there while mass and source are fitted. The lens
+    light of the best is then fitted again with mass and source held (:func:`relight`) and, if
+    that gains, everything polished from there. The result is the best fit with ``theta_E >=
+    min_theta_E`` (:func:`plausible`).
     """
     problem = objective.problem
     spec = problem.spec
@@ -222,15 +229,20 @@ def fit_mass_source(objective: Objective, theta_light: np.ndarray, arc: Arc, the
     held = [i for i in range(problem.ndim) if i not in light_only]
     first = [objective.minimize(t, held) for t in starts(problem, theta_light, arc, theta_E_guess)]
     ranked = sorted(plausible(first, spec, min_theta_E), key=lambda f: -f.log_post)[:n_joint]
-    groups = [(theta_light, radius) for radius in other_theta_E]
+    groups = [(theta_light, radius, (1.0,), held) for radius in other_theta_E]  # light, radius, factors, free
     compact = compact_light(problem, theta_light, arc, theta_E_guess)
     if compact is not None:
-        groups.append((compact, theta_E_guess))
+        groups.append((compact, theta_E_guess, (1.0,), held))
     centred = prior_centred(problem, theta_light)
     if centred is not None:
-        groups += [(centred, radius) for radius in (theta_E_guess, *other_theta_E)]
-    for light, radius in groups:  # the best start of each group goes on to the joint fit
-        extra = [objective.minimize(t, held) for t in starts(problem, light, arc, radius, factors=(1.0,))]
+        # Stage 1 took an image of the arc for the lens: its light profile fits that image better
+        # than the galaxy, so with the centre free these starts slide back onto it (mock lens_00040
+        # with shear: every start ended centred on the image). Hold the centre at the prior's, and
+        # try every factor of the arc's radius (measured from the wrong centre).
+        pinned = [i for i in held if i not in mass_centre_indices(spec)]
+        groups += [(centred, radius, THETA_E_FACTORS, pinned) for radius in (theta_E_guess, *other_theta_E)]
+    for light, radius, factors, free in groups:  # the best start of each group goes on to the joint fit
+        extra = [objective.minimize(t, free) for t in starts(problem, light, arc, radius, factors=factors)]
         first += extra
         ranked.append(best_of(plausible(extra, spec, min_theta_E)))
     joint = [objective.minimize(f.theta) for f in ranked]
