@@ -54,7 +54,7 @@ def lens_row(fig: Figure, ax, result_path: Path, ref_theta: float) -> None:
     theta = np.array([best[n] for n in problem.param_names])
     m = problem.model_image(theta)
     d = problem.dataset
-    extent = plots._extent(d.data.shape, d.pixel_scale)
+    extent = plots.image_extent(d.data.shape, d.pixel_scale)
     noise_level = float(np.median(d.noise[d.mask]))
     norm = plots._asinh_norm(d.data - m["lens_light"], noise_level)
     lens_id = f"{result_path.parent.name} ({result_path.parents[2].name})"

@@ -35,6 +35,7 @@ import tinylens
 from tinylens.pipeline.lens_light import fit_lens_light
 from tinylens.pipeline.optimize import Objective
 from tinylens.pipeline.params import light_only_indices, prior_middle, set_param
+from tinylens.results.plots import image_extent
 from tinylens.survey.runner import find_lenses, lens_config, load_template
 
 THETA = "lens_mass.0.theta_E"
@@ -92,10 +93,8 @@ def figure(problem, theta_light, x, logp, reference, name, label) -> Figure:
     lens = problem.model_image(theta_light)["lens_light"]
     fig = Figure(figsize=(10, 4.2))
     a, b = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.3]})
-    half = d.data.shape[0] * d.pixel_scale / 2
-    extent = (-half, half, -half, half)
-    a.imshow(np.where(d.mask, (d.data - lens) / d.noise, np.nan), origin="lower", extent=extent,
-             cmap="RdBu_r", vmin=-5, vmax=5)
+    a.imshow(np.where(d.mask, (d.data - lens) / d.noise, np.nan), origin="lower",
+             extent=image_extent(d.data.shape, d.pixel_scale), cmap="RdBu_r", vmin=-5, vmax=5)
     phi = np.linspace(0, 2 * np.pi, 200)
     a.plot(reference * np.cos(phi), reference * np.sin(phi), "k--", lw=1, label=f"reference {reference:.2f}\"")
     zoom = max(2.0 * reference, 1.0)

@@ -51,7 +51,9 @@ def label(name: str) -> str:
 
 
 # -- helpers ---------------------------------------------------------------------------------
-def _extent(shape: tuple[int, int], pixel_scale: float) -> list[float]:
+def image_extent(shape: tuple[int, int], pixel_scale: float) -> list[float]:
+    """``[left, right, bottom, top]`` in arcsec of an image of ``shape`` centred on the origin
+    (matplotlib's ``extent``)."""
     ny, nx = shape
     return [-nx / 2 * pixel_scale, nx / 2 * pixel_scale, -ny / 2 * pixel_scale, ny / 2 * pixel_scale]
 
@@ -108,7 +110,7 @@ def _mask_outline(ax, mask: np.ndarray, extent) -> None:
 def dataset_figure(dataset) -> Figure:
     """Data, noise map, signal-to-noise, PSF and mask."""
     d = dataset
-    extent = _extent(d.data.shape, d.pixel_scale)
+    extent = image_extent(d.data.shape, d.pixel_scale)
     noise_level = float(np.median(d.noise[d.mask])) if d.mask.any() else float(np.median(d.noise))
     fig = Figure(figsize=(21, 3.9), layout="constrained")
     axes = fig.subplots(1, 5)
@@ -121,7 +123,7 @@ def dataset_figure(dataset) -> Figure:
           norm=colors.AsinhNorm(linear_width=3.0, vmin=-3.0, vmax=max(float(np.nanmax(snr)), 5.0)))
     psf = np.asarray(d.psf, dtype=float)
     peak = float(psf.max())
-    _show(fig, axes[3], np.where(psf > 0, psf, np.nan), "PSF (log stretch)", _extent(psf.shape, d.pixel_scale),
+    _show(fig, axes[3], np.where(psf > 0, psf, np.nan), "PSF (log stretch)", image_extent(psf.shape, d.pixel_scale),
           "fraction of flux", cmap="viridis", norm=colors.LogNorm(vmin=peak * 1e-4, vmax=peak))
     _show(fig, axes[4], d.mask.astype(float), f"Mask ({int(d.mask.sum())} pixels used)", extent,
           "1 = used", cmap="gray", vmin=0, vmax=1)
@@ -187,7 +189,7 @@ def model_figure(problem, theta: np.ndarray, summary_lines: list[str] | None = N
     reconstructed source (with caustics), for the parameters ``theta``."""
     d = problem.dataset
     m = problem.model_image(theta)
-    extent = _extent(d.data.shape, d.pixel_scale)
+    extent = image_extent(d.data.shape, d.pixel_scale)
     noise_level = float(np.median(d.noise[d.mask]))
     norm = _asinh_norm(d.data, noise_level)
     resid = np.where(d.mask, (d.data - m["total"]) / d.noise, np.nan)
@@ -213,7 +215,7 @@ def model_figure(problem, theta: np.ndarray, summary_lines: list[str] | None = N
     _show(fig, ax[1, 1], d.data - m["lens_light"], "Data - lens light", extent, "data units / pixel", **img)
     src = m["source_plane"]
     sx, sy = problem.source_grid(src.shape)
-    s_extent = _extent(src.shape, float(sx[0, 1] - sx[0, 0]))
+    s_extent = image_extent(src.shape, float(sx[0, 1] - sx[0, 0]))
     _show(fig, ax[1, 2], src, "Reconstructed source (source plane)", s_extent, "data units / image pixel",
           cmap=IMAGE_CMAP, norm=_asinh_norm(src, noise_level))
     for seg in caus:
