@@ -239,7 +239,8 @@ def fit_mass_source(objective: Objective, theta_light: np.ndarray, arc: Arc, the
         # than the galaxy, so with the centre free these starts slide back onto it (mock lens_00040
         # with shear: every start ended centred on the image). Hold the centre at the prior's, and
         # try every factor of the arc's radius (measured from the wrong centre).
-        pinned = [i for i in held if i not in mass_centre_indices(spec)]
+        centre = mass_centre_indices(spec)
+        pinned = [i for i in held if i not in centre]
         groups += [(centred, radius, THETA_E_FACTORS, pinned) for radius in (theta_E_guess, *other_theta_E)]
     for light, radius, factors, free in groups:  # the best start of each group goes on to the joint fit
         extra = [objective.minimize(t, free) for t in starts(problem, light, arc, radius, factors=factors)]
