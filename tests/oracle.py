@@ -148,3 +148,18 @@ def truth_vector(param_names, truth=LENS_TRUTH) -> np.ndarray:
             v = exact_r_sersic(v, d["n_sersic"])
         out.append(v)
     return np.array(out)
+
+
+def noisy_problem(write_fits, image: np.ndarray, kernel: np.ndarray, components=None, sigma: float = 0.1,
+                  pixel_scale: float = 0.074, seed: int = 5):
+    """A tinylens problem for ``image`` (e.g. from :func:`lenstronomy_image`) with Gaussian noise of
+    ``sigma`` added, 2x2 uniform supersampling and ``components`` (default :func:`table1_components`)."""
+    import tinylens
+
+    noisy = image + np.random.default_rng(seed).normal(0, sigma, image.shape)
+    return tinylens.load({
+        "dataset": {"data_path": write_fits("image.fits", noisy), "noise_path": write_fits("noise.fits", np.full_like(image, sigma)),
+                    "psf_path": write_fits("psf.fits", kernel), "pixel_scale": pixel_scale, "nsub": 2,
+                    "supersampling": {"mode": "uniform"}},
+        "model_components": components or table1_components(),
+    })

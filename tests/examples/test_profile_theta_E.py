@@ -8,12 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import tinylens
-from oracle import LENS_TRUTH, lenstronomy_image, table1_components
+from oracle import LENS_TRUTH, lenstronomy_image, noisy_problem, table1_components
 from tinylens.pipeline.lens_light import fit_lens_light
 
 SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "slacs" / "profile_theta_E.py"
-SIGMA = 0.1
 
 
 def _script():
@@ -25,12 +23,7 @@ def _script():
 
 def _problem(write_fits, components):
     image, kernel = lenstronomy_image()
-    noisy = image + np.random.default_rng(5).normal(0, SIGMA, image.shape)
-    return tinylens.load({
-        "dataset": {"data_path": write_fits("image.fits", noisy), "noise_path": write_fits("noise.fits", np.full_like(image, SIGMA)),
-                    "psf_path": write_fits("psf.fits", kernel), "pixel_scale": 0.074, "nsub": 2, "supersampling": {"mode": "uniform"}},
-        "model_components": components,
-    })
+    return noisy_problem(write_fits, image, kernel, components)
 
 
 def test_profile_peaks_at_the_true_einstein_radius(write_fits):

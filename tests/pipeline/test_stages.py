@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import tinylens
-from oracle import LENS_TRUTH, exact_r_sersic, lenstronomy_image, table1_components, truth_vector
+from oracle import LENS_TRUTH, exact_r_sersic, lenstronomy_image, noisy_problem, truth_vector
 from tinylens.config.schema import Pipeline
 from tinylens.pipeline.lens_light import fit_lens_light, image_moments
 from tinylens.pipeline.optimize import Objective
@@ -17,13 +17,7 @@ SIGMA = 0.1
 
 
 def _problem(write_fits, image, kernel, components=None):
-    rng = np.random.default_rng(5)
-    noisy = image + rng.normal(0, SIGMA, image.shape)
-    return tinylens.load({
-        "dataset": {"data_path": write_fits("image.fits", noisy), "noise_path": write_fits("noise.fits", np.full_like(image, SIGMA)),
-                    "psf_path": write_fits("psf.fits", kernel), "pixel_scale": PIX, "nsub": 2, "supersampling": {"mode": "uniform"}},
-        "model_components": components or table1_components(),
-    })
+    return noisy_problem(write_fits, image, kernel, components, sigma=SIGMA, pixel_scale=PIX)
 
 
 def test_image_moments_of_an_elliptical_gaussian():
