@@ -56,24 +56,24 @@ def lens_row(fig: Figure, ax, result_path: Path, ref_theta: float) -> None:
     d = problem.dataset
     extent = plots.image_extent(d.data.shape, d.pixel_scale)
     noise_level = float(np.median(d.noise[d.mask]))
-    norm = plots._asinh_norm(d.data - m["lens_light"], noise_level)
+    norm = plots.asinh_norm(d.data - m["lens_light"], noise_level)
     lens_id = f"{result_path.parent.name} ({result_path.parents[2].name})"
     t_e = res["median"][THETA]
     cx, cy = best.get("lens_mass.0.center_x", 0.0), best.get("lens_mass.0.center_y", 0.0)
 
-    plots._show(fig, ax[0], d.data - m["lens_light"], f"{lens_id}: data - lens light", extent, "",
+    plots.show_image(fig, ax[0], d.data - m["lens_light"], f"{lens_id}: data - lens light", extent, "",
                 cmap=plots.IMAGE_CMAP, norm=norm)
     _circle(ax[0], cx, cy, t_e, color="cyan", lw=1.2, label=rf"tinylens $\theta_E$ = {t_e:.2f}")
     _circle(ax[0], cx, cy, ref_theta, color="white", lw=1.2, ls="--", label=rf"reference {ref_theta:.2f}")
     ax[0].legend(loc="lower left", fontsize=7, framealpha=0.6)
-    plots._show(fig, ax[1], m["lensed_source"], "lensed source (best fit)", extent, "",
+    plots.show_image(fig, ax[1], m["lensed_source"], "lensed source (best fit)", extent, "",
                 cmap=plots.IMAGE_CMAP, norm=norm)
     crit, _ = plots.critical_curves_and_caustics(problem, theta)
     for seg in crit:
         ax[1].plot(seg[:, 0], seg[:, 1], color="white", lw=0.7)
     resid = np.where(d.mask, (d.data - m["total"]) / d.noise, np.nan)
     cmap = matplotlib.colormaps[plots.RESID_CMAP].with_extremes(bad="0.8")
-    plots._show(fig, ax[2], resid, r"(data - model) / $\sigma$", extent, "", cmap=cmap, vmin=-5, vmax=5)
+    plots.show_image(fig, ax[2], resid, r"(data - model) / $\sigma$", extent, "", cmap=cmap, vmin=-5, vmax=5)
     flags = ", ".join(res["quality"].get("flags", [])) or "none"
     ax[2].text(0.02, 0.98, f"flags: {flags}", transform=ax[2].transAxes, va="top", fontsize=7, wrap=True,
                bbox=dict(facecolor="white", alpha=0.7, lw=0))

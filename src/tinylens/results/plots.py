@@ -58,8 +58,9 @@ def image_extent(shape: tuple[int, int], pixel_scale: float) -> list[float]:
     return [-nx / 2 * pixel_scale, nx / 2 * pixel_scale, -ny / 2 * pixel_scale, ny / 2 * pixel_scale]
 
 
-def _asinh_norm(image: np.ndarray, noise_level: float) -> colors.Normalize:
-    """Linear around the noise level, logarithmic-like for bright light."""
+def asinh_norm(image: np.ndarray, noise_level: float) -> colors.Normalize:
+    """Colour scale for a galaxy image: linear around ``noise_level``, logarithmic-like for bright
+    light, from -2 noise levels to the 99.9th percentile."""
     finite = image[np.isfinite(image)]
     vmax = float(np.percentile(finite, 99.9)) if finite.size else 1.0
     vmax = max(vmax, 5 * noise_level, 1e-12)
@@ -76,7 +77,9 @@ def _asinh_ticks(norm: colors.AsinhNorm) -> list[float]:
     return [norm.vmin, 0.0, *decades]
 
 
-def _show(fig: Figure, ax, image: np.ndarray, title: str, extent, cbar_label: str = "", **kw):
+def show_image(fig: Figure, ax, image: np.ndarray, title: str, extent, cbar_label: str = "", **kw):
+    """Draw ``image`` on ``ax`` in arcsec with a titled, labelled colour bar; ``kw`` go to
+    ``imshow`` (an :func:`asinh_norm` gets readable decade ticks). Returns the image artist."""
     im = ax.imshow(image, origin="lower", extent=extent, interpolation="nearest", **kw)
     ax.set_title(title, fontsize=11)
     ax.set_xlabel("x [arcsec]", fontsize=9)
@@ -114,18 +117,18 @@ def dataset_figure(dataset) -> Figure:
     noise_level = float(np.median(d.noise[d.mask])) if d.mask.any() else float(np.median(d.noise))
     fig = Figure(figsize=(21, 3.9), layout="constrained")
     axes = fig.subplots(1, 5)
-    _show(fig, axes[0], d.data, "Data (asinh stretch)", extent, "data units / pixel",
-          cmap=IMAGE_CMAP, norm=_asinh_norm(d.data, noise_level))
+    show_image(fig, axes[0], d.data, "Data (asinh stretch)", extent, "data units / pixel",
+          cmap=IMAGE_CMAP, norm=asinh_norm(d.data, noise_level))
     _mask_outline(axes[0], d.mask, extent)
-    _show(fig, axes[1], d.noise, r"Noise map ($1\sigma$)", extent, "data units / pixel", cmap="viridis")
+    show_image(fig, axes[1], d.noise, r"Noise map ($1\sigma$)", extent, "data units / pixel", cmap="viridis")
     snr = d.data / d.noise
-    _show(fig, axes[2], snr, "Signal-to-noise", extent, "S/N", cmap="viridis",
+    show_image(fig, axes[2], snr, "Signal-to-noise", extent, "S/N", cmap="viridis",
           norm=colors.AsinhNorm(linear_width=3.0, vmin=-3.0, vmax=max(float(np.nanmax(snr)), 5.0)))
     psf = np.asarray(d.psf, dtype=float)
     peak = float(psf.max())
-    _show(fig, axes[3], np.where(psf > 0, psf, np.nan), "PSF (log stretch)", image_extent(psf.shape, d.pixel_scale),
+    show_image(fig, axes[3], np.where(psf > 0, psf, np.nan), "PSF (log stretch)", image_extent(psf.shape, d.pixel_scale),
           "fraction of flux", cmap="viridis", norm=colors.LogNorm(vmin=peak * 1e-4, vmax=peak))
-    _show(fig, axes[4], d.mask.astype(float), f"Mask ({int(d.mask.sum())} pixels used)", extent,
+    show_image(fig, axes[4], d.mask.astype(float), f"Mask ({int(d.mask.sum())} pixels used)", extent,
           "1 = used", cmap="gray", vmin=0, vmax=1)
     return fig
 
@@ -191,7 +194,7 @@ def model_figure(problem, theta: np.ndarray, summary_lines: list[str] | None = N
     m = problem.model_image(theta)
     extent = image_extent(d.data.shape, d.pixel_scale)
     noise_level = float(np.median(d.noise[d.mask]))
-    norm = _asinh_norm(d.data, noise_level)
+    norm = asinh_norm(d.data, noise_level)
     resid = np.where(d.mask, (d.data - m["total"]) / d.noise, np.nan)
     chi2 = float(np.nansum(resid**2))
     crit, caus = critical_curves_and_caustics(problem, theta)
@@ -199,25 +202,25 @@ def model_figure(problem, theta: np.ndarray, summary_lines: list[str] | None = N
     fig = Figure(figsize=(19, 9), layout="constrained")
     ax = fig.subplots(2, 4)
     img = dict(cmap=IMAGE_CMAP, norm=norm)
-    _show(fig, ax[0, 0], d.data, "Data", extent, "data units / pixel", **img)
+    show_image(fig, ax[0, 0], d.data, "Data", extent, "data units / pixel", **img)
     _mask_outline(ax[0, 0], d.mask, extent)
-    _show(fig, ax[0, 1], m["total"], "Model (maximum likelihood)", extent, "data units / pixel", **img)
+    show_image(fig, ax[0, 1], m["total"], "Model (maximum likelihood)", extent, "data units / pixel", **img)
     cmap = matplotlib.colormaps[RESID_CMAP].with_extremes(bad="0.8")
-    _show(fig, ax[0, 2], resid, rf"Normalised residuals, $\chi^2/N$ = {chi2 / max(d.mask.sum(), 1):.3f}",
+    show_image(fig, ax[0, 2], resid, rf"Normalised residuals, $\chi^2/N$ = {chi2 / max(d.mask.sum(), 1):.3f}",
           extent, r"(data - model) / $\sigma$", cmap=cmap, vmin=-5, vmax=5)
     if problem.spec.lens_light:
-        _show(fig, ax[0, 3], m["lens_light"], "Lens light (model)", extent, "data units / pixel", **img)
+        show_image(fig, ax[0, 3], m["lens_light"], "Lens light (model)", extent, "data units / pixel", **img)
     else:
         _empty_panel(ax[0, 3], "Lens light (model)", "no lens light in the model")
-    _show(fig, ax[1, 0], m["lensed_source"], "Lensed source (model)", extent, "data units / pixel", **img)
+    show_image(fig, ax[1, 0], m["lensed_source"], "Lensed source (model)", extent, "data units / pixel", **img)
     for seg in crit:
         ax[1, 0].plot(seg[:, 0], seg[:, 1], color="white", lw=0.7, alpha=0.8)
-    _show(fig, ax[1, 1], d.data - m["lens_light"], "Data - lens light", extent, "data units / pixel", **img)
+    show_image(fig, ax[1, 1], d.data - m["lens_light"], "Data - lens light", extent, "data units / pixel", **img)
     src = m["source_plane"]
     sx, sy = problem.source_grid(src.shape)
     s_extent = image_extent(src.shape, float(sx[0, 1] - sx[0, 0]))
-    _show(fig, ax[1, 2], src, "Reconstructed source (source plane)", s_extent, "data units / image pixel",
-          cmap=IMAGE_CMAP, norm=_asinh_norm(src, noise_level))
+    show_image(fig, ax[1, 2], src, "Reconstructed source (source plane)", s_extent, "data units / image pixel",
+          cmap=IMAGE_CMAP, norm=asinh_norm(src, noise_level))
     for seg in caus:
         ax[1, 2].plot(seg[:, 0], seg[:, 1], color="cyan", lw=0.8)
     ax[1, 2].set_xlim(s_extent[:2])
