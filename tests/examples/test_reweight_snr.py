@@ -1,0 +1,69 @@
+"""examples/mocks/reweight_snr.py: importance weights against direct draws, and the report at slope 0."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tinylens.results.report import deviation_stats, expected_outliers
+
+SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "mocks" / "reweight_snr.py"
+LO, HI = 5.0, 50.0
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("reweight_snr", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _lenses(rng, snr):
+    """Deviations of calibrated fits whose width falls with S/N and scatters at fixed S/N."""
+    sigma = 0.002 * (15.0 / snr) ** 1.3 * np.exp(0.4 * rng.standard_normal(snr.size))
+    return rng.normal(0.0, sigma), sigma
+
+
+def test_weights_reproduce_a_population_drawn_with_that_snr_distribution():
+    rng = np.random.default_rng(3)
+    module = _script()
+    snr0 = np.exp(rng.uniform(np.log(LO), np.log(HI), 60000))          # log-uniform, as simulated
+    zeta0, sigma0 = _lenses(rng, snr0)
+    slope = 1.5                                                          # p(S) ~ S^-2.5, by inverse CDF
+    u = rng.uniform(size=60000)
+    snr1 = (LO**-slope + u * (HI**-slope - LO**-slope)) ** (-1 / slope)
+    zeta1, sigma1 = _lenses(rng, snr1)
+    got = module.reweighted_stats(zeta0, sigma0, snr0, slope)
+    direct = deviation_stats(zeta1)
+    assert got["nmad"] == pytest.approx(direct["nmad"], rel=0.03)
+    assert got["outlier_fraction"] == pytest.approx(direct["outlier_fraction"], abs=0.006)
+    assert got["expected_fraction"] == pytest.approx(expected_outliers(zeta1, sigma1) / zeta1.size, abs=0.006)
+    assert got["median_snr"] == pytest.approx(np.median(snr1), rel=0.03)
+    # and the weighting matters: the log-uniform population's numbers differ
+    assert abs(deviation_stats(zeta0)["nmad"] - direct["nmad"]) > 0.2 * direct["nmad"]
+
+
+def test_slope_zero_gives_the_report_statistics(tmp_path):
+    rng = np.random.default_rng(4)
+    n = 80
+    ids = [f"lens_{i:05d}" for i in range(n)]
+    snr = np.exp(rng.uniform(np.log(LO), np.log(HI), n))
+    zeta, sigma = _lenses(rng, snr)
+    theta = rng.uniform(0.5, 2.0, n)
+    model = theta * (1 + zeta)
+    pd.DataFrame({"lens_id": ids, "lens_mass.0.theta_E": theta, "arc_snr_max": snr}).to_csv(tmp_path / "t.csv", index=False)
+    pd.DataFrame({"lens_id": ids, "status": "ok", "lens_mass.0.theta_E_median": model,
+                  "lens_mass.0.theta_E_lo68": model - sigma * theta, "lens_mass.0.theta_E_hi68": model + sigma * theta}
+                 ).to_csv(tmp_path / "c.csv", index=False)
+    table = _script().main([str(tmp_path / "c.csv"), str(tmp_path / "t.csv"), "--slopes", "0,1"])
+    ref = deviation_stats(zeta)
+    row = table.iloc[0]
+    assert row["n_eff"] == pytest.approx(n)
+    assert row["nmad"] == pytest.approx(ref["nmad"], rel=1e-6)
+    assert row["outlier_fraction"] == pytest.approx(ref["outlier_fraction"])
+    assert row["expected_fraction"] * n == pytest.approx(expected_outliers(zeta, sigma), rel=1e-6)
+    assert table.iloc[1]["n_eff"] < n
