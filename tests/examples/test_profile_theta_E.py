@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from oracle import LENS_TRUTH, lenstronomy_image, noisy_problem, table1_components
+from scripts import load_script
 from tinylens.pipeline.lens_light import fit_lens_light
-
-SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "slacs" / "profile_theta_E.py"
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("profile_theta_E", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("examples/slacs/profile_theta_E.py")
 
 
 def _problem(write_fits, components):

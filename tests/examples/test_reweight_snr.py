@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 
+from scripts import load_script
 from tinylens.results.report import deviation_stats, expected_outliers
 
-SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "mocks" / "reweight_snr.py"
 LO, HI = 5.0, 50.0
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("reweight_snr", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("examples/mocks/reweight_snr.py")
 
 
 def _lenses(rng, snr):
