@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from tinylens.results.report import NMAD_FACTOR, OUTLIER_SIGMA, PAPER_QUANTITIES, comparison_frame
+from tinylens.results.report import NMAD_FACTOR, OUTLIER_SIGMA, PAPER_QUANTITIES, comparison_frame, read_table
 
 SNR_COLUMN = "arc_snr_max"
 
@@ -68,11 +68,11 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     parser.add_argument("catalog", help="survey catalogue (csv or parquet)")
     parser.add_argument("truth", help="truth table of the mock population (with arc_snr_max)")
     parser.add_argument("--slopes", default="0,0.5,1,1.5,2", help="comma-separated slopes")
-    parser.add_argument("--parameter", default="lens_mass.0.theta_E", help="compared parameter")
+    quantities = {q.name: q for q in PAPER_QUANTITIES}
+    parser.add_argument("--parameter", default="lens_mass.0.theta_E", choices=quantities, help="compared parameter")
     args = parser.parse_args(argv)
-    read = lambda p: pd.read_parquet(p) if str(p).endswith(".parquet") else pd.read_csv(p)
-    catalog, truth = read(args.catalog), read(args.truth)
-    quantity = next(q for q in PAPER_QUANTITIES if q.name == args.parameter)
+    catalog, truth = read_table(args.catalog, "catalogue"), read_table(args.truth, "truth table")
+    quantity = quantities[args.parameter]
     joined = comparison_frame(catalog, truth, [quantity]).merge(
         truth[["lens_id", SNR_COLUMN]].astype({"lens_id": str}), on="lens_id")
     zeta, sigma = joined[f"{quantity.name}_dev"].to_numpy(float), joined[f"{quantity.name}_sigma"].to_numpy(float)
