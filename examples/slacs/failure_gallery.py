@@ -62,12 +62,12 @@ def lens_row(fig: Figure, ax, result_path: Path, ref_theta: float) -> None:
     cx, cy = best.get("lens_mass.0.center_x", 0.0), best.get("lens_mass.0.center_y", 0.0)
 
     plots.show_image(fig, ax[0], d.data - m["lens_light"], f"{lens_id}: data - lens light", extent, "",
-                cmap=plots.IMAGE_CMAP, norm=norm)
+                     cmap=plots.IMAGE_CMAP, norm=norm)
     _circle(ax[0], cx, cy, t_e, color="cyan", lw=1.2, label=rf"tinylens $\theta_E$ = {t_e:.2f}")
     _circle(ax[0], cx, cy, ref_theta, color="white", lw=1.2, ls="--", label=rf"reference {ref_theta:.2f}")
     ax[0].legend(loc="lower left", fontsize=7, framealpha=0.6)
     plots.show_image(fig, ax[1], m["lensed_source"], "lensed source (best fit)", extent, "",
-                cmap=plots.IMAGE_CMAP, norm=norm)
+                     cmap=plots.IMAGE_CMAP, norm=norm)
     crit, _ = plots.critical_curves_and_caustics(problem, theta)
     for seg in crit:
         ax[1].plot(seg[:, 0], seg[:, 1], color="white", lw=0.7)

@@ -118,18 +118,18 @@ def dataset_figure(dataset) -> Figure:
     fig = Figure(figsize=(21, 3.9), layout="constrained")
     axes = fig.subplots(1, 5)
     show_image(fig, axes[0], d.data, "Data (asinh stretch)", extent, "data units / pixel",
-          cmap=IMAGE_CMAP, norm=asinh_norm(d.data, noise_level))
+               cmap=IMAGE_CMAP, norm=asinh_norm(d.data, noise_level))
     _mask_outline(axes[0], d.mask, extent)
     show_image(fig, axes[1], d.noise, r"Noise map ($1\sigma$)", extent, "data units / pixel", cmap="viridis")
     snr = d.data / d.noise
     show_image(fig, axes[2], snr, "Signal-to-noise", extent, "S/N", cmap="viridis",
-          norm=colors.AsinhNorm(linear_width=3.0, vmin=-3.0, vmax=max(float(np.nanmax(snr)), 5.0)))
+               norm=colors.AsinhNorm(linear_width=3.0, vmin=-3.0, vmax=max(float(np.nanmax(snr)), 5.0)))
     psf = np.asarray(d.psf, dtype=float)
     peak = float(psf.max())
     show_image(fig, axes[3], np.where(psf > 0, psf, np.nan), "PSF (log stretch)", image_extent(psf.shape, d.pixel_scale),
-          "fraction of flux", cmap="viridis", norm=colors.LogNorm(vmin=peak * 1e-4, vmax=peak))
+               "fraction of flux", cmap="viridis", norm=colors.LogNorm(vmin=peak * 1e-4, vmax=peak))
     show_image(fig, axes[4], d.mask.astype(float), f"Mask ({int(d.mask.sum())} pixels used)", extent,
-          "1 = used", cmap="gray", vmin=0, vmax=1)
+               "1 = used", cmap="gray", vmin=0, vmax=1)
     return fig
 
 
@@ -207,7 +207,7 @@ def model_figure(problem, theta: np.ndarray, summary_lines: list[str] | None = N
     show_image(fig, ax[0, 1], m["total"], "Model (maximum likelihood)", extent, "data units / pixel", **img)
     cmap = matplotlib.colormaps[RESID_CMAP].with_extremes(bad="0.8")
     show_image(fig, ax[0, 2], resid, rf"Normalised residuals, $\chi^2/N$ = {chi2 / max(d.mask.sum(), 1):.3f}",
-          extent, r"(data - model) / $\sigma$", cmap=cmap, vmin=-5, vmax=5)
+               extent, r"(data - model) / $\sigma$", cmap=cmap, vmin=-5, vmax=5)
     if problem.spec.lens_light:
         show_image(fig, ax[0, 3], m["lens_light"], "Lens light (model)", extent, "data units / pixel", **img)
     else:
@@ -220,7 +220,7 @@ def model_figure(problem, theta: np.ndarray, summary_lines: list[str] | None = N
     sx, sy = problem.source_grid(src.shape)
     s_extent = image_extent(src.shape, float(sx[0, 1] - sx[0, 0]))
     show_image(fig, ax[1, 2], src, "Reconstructed source (source plane)", s_extent, "data units / image pixel",
-          cmap=IMAGE_CMAP, norm=asinh_norm(src, noise_level))
+               cmap=IMAGE_CMAP, norm=asinh_norm(src, noise_level))
     for seg in caus:
         ax[1, 2].plot(seg[:, 0], seg[:, 1], color="cyan", lw=0.8)
     ax[1, 2].set_xlim(s_extent[:2])
