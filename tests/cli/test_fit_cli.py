@@ -65,3 +65,17 @@ def test_optimiser_from_the_cli(tmp_path, data):
     assert abs(res["median"]["lens_mass.0.theta_E"] - 1.0) < 0.01
     assert "corner" not in res["files"] and not (tmp_path / "opt" / "model_corner.png").exists()
     assert (tmp_path / "opt" / "model_results.png").stat().st_size > 0
+
+
+def test_ctrl_c_ends_with_one_line_exit_130_and_how_to_resume(tmp_path, data, monkeypatch):
+    """Ctrl-C during a fit: no traceback, the shell's exit code for SIGINT, and the way to resume."""
+    import tinylens.cli.fit as cli_fit
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli_fit, "run_fit", interrupted)
+    code, out = invoke("fit", write_tiny_lens(tmp_path, {"type": "sampler", "method": "nautilus",
+                                                         "settings": FAST_NAUTILUS}, data))
+    assert code == 130
+    assert out.startswith("Interrupted.") and "run the same command again to resume" in out

@@ -3,7 +3,8 @@
 A :class:`tinylens.errors.TinyLensError` (or a missing/unreadable user path) is a mistake in
 the user's input: :class:`TinyLensGroup` prints it as one paragraph on stderr and exits with
 :data:`EXIT_USER_ERROR`, without a traceback. Any other exception is a bug in tinylens and
-keeps its traceback.
+keeps its traceback. Ctrl-C (``KeyboardInterrupt``) ends any command with one line, exit code
+:data:`EXIT_INTERRUPTED`, and for the commands that resume, how to resume.
 """
 
 from __future__ import annotations
@@ -22,6 +23,16 @@ from tinylens.errors import TinyLensError
 
 #: Exit code for mistakes in user input (bad config, data or paths); typer uses 2 for bad options too.
 EXIT_USER_ERROR = 2
+
+#: Exit code after Ctrl-C (128 + SIGINT, as shells report it).
+EXIT_INTERRUPTED = 130
+
+#: What to do after Ctrl-C, for the commands whose work is kept and resumed.
+RESUME_HINTS = {
+    "fit": "The sampler's checkpoint is kept: run the same command again to resume the fit.",
+    "survey": "Finished lenses are kept in the catalogue and the output folder: run the same command again "
+              "to fit the rest (interrupted lenses resume from their checkpoints).",
+}
 
 #: Exceptions that are the user's to fix: shown as a message, never as a traceback.
 USER_ERRORS: tuple[type[BaseException], ...] = (TinyLensError, FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
@@ -79,3 +90,7 @@ class TinyLensGroup(TyperGroup):
         except USER_ERRORS as exc:
             print_error(describe_user_error(exc))
             raise typer.Exit(EXIT_USER_ERROR) from None
+        except KeyboardInterrupt:
+            hint = RESUME_HINTS.get(ctx.invoked_subcommand or "", "")
+            err_console.print(f"[bold yellow]Interrupted.[/] {escape(hint)}".rstrip(), soft_wrap=True)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
