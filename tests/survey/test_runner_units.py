@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import itertools
 import json
+import socket
 import threading
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -202,3 +204,22 @@ def test_progress_without_terminal_logs_plain_lines(capsys):
     assert err == ["survey: 3 lenses, 1 already done, 2 to fit",
                    "survey: 2/3 done (1 ok, 1 failed), 1 left, 1 lenses/h, ETA 1h 00m",
                    "survey: 3/3 done (2 ok, 1 failed), 0 left, 2 lenses/h, ETA 0s"]
+
+
+def test_local_cluster_quiet_when_another_survey_holds_the_http_port():
+    """Two surveys on one node (e.g. two SLURM jobs): the second one's scheduler takes another
+    port for its health-check HTTP server without printing a warning about it."""
+    holder = socket.socket()
+    try:
+        holder.bind(("", 8787))
+        holder.listen()
+    except OSError:
+        pass  # already held by something else: the situation under test all the same
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with runner.dask_client(workers=1) as client:
+                assert client.submit(sum, [1, 2]).result() == 3
+    finally:
+        holder.close()
+    assert not [w for w in caught if "already in use" in str(w.message)]
