@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from scipy.optimize import nnls as scipy_nnls
 
+from oracle import x64
 from tinylens.inversion import gram, nnls_gram, solve_amplitudes, solve_normal
 from tinylens.inversion.nnls import (
     ENUMERATE_MAX_K,
@@ -21,28 +22,6 @@ from tinylens.inversion.nnls import (
 NPIX = 200
 ENUM_KS = [1, 2, 3, 4, 5, 6]
 ACTIVE_KS = [8, 15, 25]
-
-
-def x64():
-    """float64 for one block, restoring the previous setting (other test modules unaffected)."""
-    if hasattr(jax, "enable_x64"):
-        return jax.enable_x64(True)
-    try:
-        from jax.experimental import enable_x64
-
-        return enable_x64()
-    except ImportError:
-        return _x64_config()
-
-
-@contextlib.contextmanager
-def _x64_config():
-    old = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    try:
-        yield
-    finally:
-        jax.config.update("jax_enable_x64", old)
 
 
 def problems(rng, k, batch, npix=NPIX):
