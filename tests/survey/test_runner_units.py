@@ -6,6 +6,7 @@ import itertools
 import json
 import socket
 import threading
+import time
 import warnings
 from pathlib import Path
 
@@ -204,6 +205,35 @@ def test_progress_without_terminal_logs_plain_lines(capsys):
     assert err == ["survey: 3 lenses, 1 already done, 2 to fit",
                    "survey: 2/3 done (1 ok, 1 failed), 1 left, 1 lenses/h, ETA 1h 00m",
                    "survey: 3/3 done (2 ok, 1 failed), 0 left, 2 lenses/h, ETA 0s"]
+
+
+
+def test_heartbeat_logs_when_nothing_was_for_a_while(capsys):
+    """A batch job's log shows the survey alive while its first lenses are fitted."""
+    now = [0.0]
+    with runner.SurveyProgress(21, [], enabled=True, clock=lambda: now[0]) as bar:
+        now[0] = runner.HEARTBEAT_SECONDS - 1
+        bar.heartbeat()  # too soon: nothing
+        now[0] = runner.HEARTBEAT_SECONDS + 5
+        bar.heartbeat()
+        bar.heartbeat()  # just logged: nothing
+        now[0] = runner.HEARTBEAT_SECONDS + runner.LOG_SECONDS + 10
+        bar.update({"status": "ok"})  # a finished lens is logged as before
+        now[0] += runner.HEARTBEAT_SECONDS - 1
+        bar.heartbeat()  # within the interval since that line: nothing
+    err = capsys.readouterr().err.splitlines()
+    assert err == ["survey: 21 lenses, 0 already done, 21 to fit",
+                   "survey: 0/21 done (0 ok, 0 failed), 21 left, 0 lenses/h, ETA unknown; still fitting, 10m 05s elapsed",
+                   "survey: 1/21 done (1 ok, 0 failed), 20 left, 5.37 lenses/h, ETA 3h 43m"]
+
+
+def test_heartbeat_thread_runs_while_the_survey_does_and_stops_with_it(capsys, monkeypatch):
+    monkeypatch.setattr(runner, "HEARTBEAT_SECONDS", 0.05)
+    with runner.SurveyProgress(2, [], enabled=True):
+        time.sleep(0.5)
+    during = capsys.readouterr().err.count("still fitting")
+    time.sleep(0.2)
+    assert during >= 2 and capsys.readouterr().err == ""
 
 
 def test_local_cluster_quiet_when_another_survey_holds_the_http_port():

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
@@ -55,6 +56,9 @@ MIN_FLUSH_SECONDS = 10.0
 FLUSH_SECONDS = 60.0
 #: Without a terminal, a progress line is logged at most this often (seconds).
 LOG_SECONDS = 60.0
+#: Without a terminal, a line is also logged when none was for this long (seconds), so that a
+#: batch job's log shows the survey alive while its first, or slowest, lenses are fitted.
+HEARTBEAT_SECONDS = 600.0
 #: How long a client waits for a scheduler to answer.
 CONNECT_TIMEOUT = "30s"
 #: Tasks submitted at a time: at least this many (a few kB each), and a few per worker thread;
@@ -422,7 +426,8 @@ def _in_flight_limit(client: Any) -> int:
 # -- progress ---------------------------------------------------------------------------------
 class SurveyProgress:
     """Lenses ok / failed / remaining, rate and ETA on stderr: a rich progress bar on a terminal,
-    else (a batch job's log) a plain line at most every :data:`LOG_SECONDS` and at the end."""
+    else (a batch job's log) a plain line at most every :data:`LOG_SECONDS` and at the end, and
+    one with the time elapsed when none was for :data:`HEARTBEAT_SECONDS`."""
 
     def __init__(self, total: int, done: list[Mapping[str, Any]], enabled: bool = True,
                  clock: Callable[[], float] = time.perf_counter) -> None:
@@ -448,6 +453,9 @@ class SurveyProgress:
         self._start = self._clock()
         self._logged = self._start
         self._new = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._beat: threading.Thread | None = None
 
     @property
     def left(self) -> int:
@@ -479,8 +487,22 @@ class SurveyProgress:
         if self._progress is not None:
             self._progress.update(self._task, advance=1, counts=self._counts(), rate=f"{self.rate():.3g} lenses/h")
         elif self._console is not None and (self._clock() - self._logged >= LOG_SECONDS or not self.left):
+            self._log(self.line())
+
+    def _log(self, text: str) -> None:
+        with self._lock:
             self._logged = self._clock()
-            self._console.print(self.line(), markup=False, soft_wrap=True)
+            self._console.print(text, markup=False, soft_wrap=True)
+
+    def heartbeat(self) -> None:
+        """Without a terminal: log the counts and the time elapsed if nothing was logged for
+        :data:`HEARTBEAT_SECONDS` (called from a background thread while the survey runs)."""
+        if self._progress is None and self._console is not None and self._clock() - self._logged >= HEARTBEAT_SECONDS:
+            self._log(f"{self.line()}; still fitting, {_duration(self._clock() - self._start)} elapsed")
+
+    def _beat_loop(self) -> None:
+        while not self._stop.wait(min(HEARTBEAT_SECONDS / 10, 60.0)):
+            self.heartbeat()
 
     def __enter__(self) -> SurveyProgress:
         if self._progress is not None:
@@ -488,9 +510,14 @@ class SurveyProgress:
         elif self._console is not None:
             self._console.print(f"survey: {self.total} lenses, {self.ok + self.failed} already done, {self.left} to fit",
                                 markup=False, soft_wrap=True)
+            self._beat = threading.Thread(target=self._beat_loop, name="survey-heartbeat", daemon=True)
+            self._beat.start()
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        if self._beat is not None:
+            self._beat.join()
         if self._progress is not None:
             self._progress.stop()
 
