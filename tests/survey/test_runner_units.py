@@ -207,7 +207,6 @@ def test_progress_without_terminal_logs_plain_lines(capsys):
                    "survey: 3/3 done (2 ok, 1 failed), 0 left, 2 lenses/h, ETA 0s"]
 
 
-
 def test_heartbeat_logs_when_nothing_was_for_a_while(capsys):
     """A batch job's log shows the survey alive while its first lenses are fitted."""
     now = [0.0]
