@@ -82,6 +82,23 @@ def test_theta_E_floor_from_the_peaks_and_none_without_them():
     assert theta_E_floor(no_arc, (0.0, 0.0), r_min=0.15) == 0.0
 
 
+def test_theta_E_floor_passes_over_lens_light_leftovers_near_the_centre():
+    """SLACS J1204+0358 with MGE lens light: residual peaks at 0.19" and 0.31" from the centre,
+    the arc's at 1.09-1.70" (Bolton et al.: theta_E 1.31"). The floor comes from the arc's."""
+    from tinylens.pipeline.arc import Arc
+    from tinylens.pipeline.mass_source import theta_E_floor
+
+    radii = np.array([0.19, 0.31, 1.09, 1.57, 1.58, 1.70])
+    angles = np.linspace(0.3, 5.0, radii.size)
+    peaks = np.stack([radii * np.cos(angles), radii * np.sin(angles)], axis=1)
+    arc = Arc(np.zeros((4, 4), bool), np.zeros((4, 4)), 0.6, peaks, 600)
+    assert theta_E_floor(arc, (0.0, 0.0), r_min=0.15) == pytest.approx(0.4 * 1.09)
+    assert theta_E_floor(arc, (0.0, 0.0), r_min=0.15, inner=0.0) == pytest.approx(0.4 * 0.19)  # the old rule
+    # a double's two images (mock lens_00045: 0.68" and 2.26" from the centre) are both kept
+    double = Arc(np.zeros((4, 4), bool), np.zeros((4, 4)), 1.0, np.array([[0.68, 0.0], [-2.26, 0.0]]), 50)
+    assert theta_E_floor(double, (0.0, 0.0), r_min=0.15) == pytest.approx(0.4 * 0.68)
+
+
 def test_images_of_lensed_sources_lie_within_the_floor_radius():
     """The floor's physics, checked with lenstronomy's image finder: for SIE + shear lenses with
     q >= 0.4 and shear <= 0.1 and sources inside the caustics, the radius of every image times

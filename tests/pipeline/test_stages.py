@@ -171,6 +171,39 @@ def test_relight_refits_a_wrong_lens_light_with_the_source_held(write_fits):
     assert fit.log_post > start_log_post + 100
 
 
+def test_revive_relights_a_dark_source_that_the_optimiser_cannot_move(write_fits):
+    """A source the NNLS switches off (zero amplitude: here compact and where no arc maps) has
+    zero gradients, and so have the Einstein radius and the shear: an optimiser of those stays
+    put. Stage 3's revival puts the source back where the arc maps and tries sizes again, and finds the lens
+    (SLACS J0008-0004 ended stage 3 with its whole source dark)."""
+    from tinylens.pipeline.arc import find_arc
+    from tinylens.pipeline.mass_source import dark_sources, revive
+
+    image, kernel = lenstronomy_image()
+    problem = _problem(write_fits, image, kernel)
+    names = problem.param_names
+    truth = np.array(truth_vector(names), dtype=float)
+    dark = truth.copy()
+    dark[names.index("source_light.0.center_x")] += 1.5
+    dark[names.index("source_light.0.R_sersic")] = 0.05
+    dark[names.index("lens_mass.0.theta_E")] = 1.0
+    assert dark_sources(problem, dark) == [0]
+    assert dark_sources(problem, truth) == []
+    objective = Objective(problem)
+    _, grad = objective.value_and_grad(dark, np.ones(problem.ndim, bool))
+    for name in ("lens_mass.0.theta_E", "lens_mass.1.gamma1", "source_light.0.R_sersic", "source_light.0.n_sersic"):
+        assert grad[names.index(name)] == 0.0  # exactly: nothing tells the optimiser where to go
+    stuck = objective.minimize(dark, [names.index(n) for n in ("lens_mass.0.theta_E", "source_light.0.R_sersic")])
+    i = names.index("lens_mass.0.theta_E")
+    assert stuck.theta[i] == pytest.approx(1.0, abs=1e-6)
+    d = problem.dataset
+    arc = find_arc(d.data - problem.model_image(truth)["lens_light"], d.noise, d.pixel_scale, (0.0, 0.0))
+    fit = revive(objective, stuck.theta, arc)
+    assert fit.theta[i] == pytest.approx(1.2, rel=0.01)
+    assert fit.log_post > stuck.log_post + 1000
+    assert revive(objective, fit.theta, arc) is None  # nothing dark any more
+
+
 def test_stages_find_mock_lens_00040_where_stage_1_sits_on_an_arc_image(tmp_path, monkeypatch):
     """Mock lens_00040 of ``simulate-population --seed 1`` (with shear; a double, arc S/N 9, the
     lens galaxy fainter than the brighter image): stage 1 centres the 'lens light' on that image,

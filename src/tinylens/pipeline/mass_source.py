@@ -37,9 +37,14 @@ THETA_E_FACTORS = (0.85, 1.0, 1.2)
 #: Default fraction of the innermost arc peak's radius below which a fit's Einstein radius cannot
 #: explain the arc (0.5 for a singular isothermal sphere; lower, to allow for ellipticity and shear).
 MIN_THETA_E_FRACTION = 0.4
+#: Peaks closer to the lens centre than this fraction of the peaks' median radius are taken for
+#: leftovers of the lens light rather than images by :func:`theta_E_floor`.
+INNER_PEAK_FRACTION = 0.3
 #: Gain in log P by which the lens light fitted again (:func:`relight`) must beat the best fit to
-#: be polished jointly.
+#: be polished jointly, and a revived source (:func:`revive`) to replace it.
 RELIGHT_GAIN = 0.5
+#: Sizes (arcsec) at which a source component with zero amplitude is tried again (:func:`revive`).
+REVIVE_SIZES = (0.05, 0.1, 0.2, 0.4)
 
 
 @dataclass
@@ -128,15 +133,21 @@ def other_radii(arc: Arc, center: tuple[float, float], theta_E_guess: float, r_m
 
 
 def theta_E_floor(arc: Arc, center: tuple[float, float], r_min: float,
-                  fraction: float = MIN_THETA_E_FRACTION) -> float:
+                  fraction: float = MIN_THETA_E_FRACTION, inner: float = INNER_PEAK_FRACTION) -> float:
     """The smallest Einstein radius that can have made the arc: ``fraction`` times the radius of
-    its innermost peak beyond ``r_min``; 0 when there is none.
+    its innermost peak beyond ``r_min`` and beyond ``inner`` times the peaks' median radius; 0
+    when there is none.
 
     Every image lies within about twice the Einstein radius, so any peak that is an image gives
     a floor; the innermost one is the safest, since a spurious peak far out (noise, a neighbour)
-    cannot raise it (mock lens_00045: peaks at 0.68" and 2.26", true theta_E 0.54").
+    cannot raise it (mock lens_00045: peaks at 0.68" and 2.26", true theta_E 0.54"). Compact
+    leftovers of the lens light near the centre are not images, and would drop the floor to
+    nothing (SLACS J1204+0358 with MGE lens light: peaks at 0.19" and 0.31", then 1.09-1.70");
+    leaving out a faint counter-image close to the centre instead is harmless, as the floor then
+    comes from another image, which lies within twice the Einstein radius too.
     """
     r = peak_radii(arc, center, r_min) if arc.found else np.zeros(0)
+    r = r[r >= inner * np.median(r)] if r.size else r
     return float(fraction * r.min()) if r.size else 0.0
 
 
@@ -201,6 +212,47 @@ def relight(objective: Objective, theta: np.ndarray) -> Fit | None:
     return best_of([objective.minimize(t, light_only) for t in tries])
 
 
+def dark_sources(problem, theta: np.ndarray) -> list[int]:
+    """Indices of the source components to which the NNLS gives zero amplitude at ``theta``."""
+    amps = problem.amplitudes(theta)
+    return [k for k, comp in enumerate(problem.spec.source_light)
+            if comp.linear and not np.any(np.asarray(amps[comp.label]) > 0)]
+
+
+def revive(objective: Objective, theta: np.ndarray, arc: Arc, min_theta_E: float = 0.0) -> Fit | None:
+    """The best joint fit from ``theta`` with each dark source component (:func:`dark_sources`)
+    given a new size from :data:`REVIVE_SIZES`; None when no component is dark.
+
+    A component with zero amplitude adds nothing to the model, so the likelihood's gradient with
+    respect to its shape is exactly zero and no optimiser moves it again; when the whole source
+    is dark, the gradients of the mass are zero too. Fits on SLACS ended so: the compact second
+    source component switched off (J0822+2652, J1142+1001), or the whole source (J0008-0004);
+    the sampler, started afresh in the box, then found log L higher by up to 6000. When the whole
+    source is dark it is also put back where the arc maps to the source plane (:func:`source_guess`).
+    """
+    problem = objective.problem
+    spec = problem.spec
+    dark = dark_sources(problem, theta)
+    if not dark:
+        return None
+    base = np.array(theta, dtype=float)
+    if len(dark) == len(spec.source_light):
+        sx, sy, _ = source_guess(problem, base, arc)
+        for comp in spec.source_light:
+            set_param(base, comp, "center_x", sx, spec)
+            set_param(base, comp, "center_y", sy, spec)
+    tries = []
+    for k in dark:
+        name = next((n for n in ("R_sersic", "sigma") if free_index(spec.source_light[k], n) is not None), None)
+        for size in REVIVE_SIZES if name is not None else ():
+            t = base.copy()
+            set_param(t, spec.source_light[k], name, size, spec)
+            tries.append(objective.minimize(t))
+    if not tries and len(dark) == len(spec.source_light):
+        tries.append(objective.minimize(base))  # no size to change (e.g. an MGE): moved only
+    return best_of(plausible(tries, spec, min_theta_E)) if tries else None
+
+
 def plausible(fits: list[Fit], spec, min_theta_E: float) -> list[Fit]:
     """The fits whose first mass component has ``theta_E >= min_theta_E`` (all of them if none has)."""
     if min_theta_E <= 0 or not spec.lens_mass:
@@ -220,7 +272,8 @@ def fit_mass_source(objective: Objective, theta_light: np.ndarray, arc: Arc, the
     improbable under the mass centre's prior, one per radius with the centre moved to the
     prior's (:func:`prior_centred`) and held there while mass and source are fitted. The lens
     light of the best is then fitted again with mass and source held (:func:`relight`) and, if
-    that gains, everything polished from there. The result is the best fit with ``theta_E >=
+    that gains, everything polished from there; and source components left dark are tried again
+    (:func:`revive`). The result is the best fit with ``theta_E >=
     min_theta_E`` (:func:`plausible`).
     """
     problem = objective.problem
@@ -252,5 +305,9 @@ def fit_mass_source(objective: Objective, theta_light: np.ndarray, arc: Arc, the
     if relit is not None and relit.log_post > best.log_post + RELIGHT_GAIN:
         joint += [relit, objective.minimize(relit.theta)]
         best = best_of(plausible(joint + first, spec, min_theta_E))
+    revived = revive(objective, best.theta, arc, min_theta_E)
+    if revived is not None and revived.log_post > best.log_post + RELIGHT_GAIN:
+        joint.append(revived)
+        best = best_of(plausible([best, revived], spec, min_theta_E))
     n = sum(f.n_evals for f in first + joint)
     return MassSourceResult(best, first + joint, n)
