@@ -174,8 +174,8 @@ def test_relight_refits_a_wrong_lens_light_with_the_source_held(write_fits):
 def test_revive_relights_a_dark_source_that_the_optimiser_cannot_move(write_fits):
     """A source the NNLS switches off (zero amplitude: here compact and where no arc maps) has
     zero gradients, and so have the Einstein radius and the shear: an optimiser of those stays
-    put. Stage 3's revival puts the source back where the arc maps and tries sizes again, and finds the lens
-    (SLACS J0008-0004 ended stage 3 with its whole source dark)."""
+    put. Stage 3's revival puts the source back where the arc maps and tries sizes again, and
+    finds the lens (SLACS J0008-0004 ended stage 3 with its whole source dark)."""
     from tinylens.pipeline.arc import find_arc
     from tinylens.pipeline.mass_source import dark_sources, revive
 

@@ -236,19 +236,21 @@ def revive(objective: Objective, theta: np.ndarray, arc: Arc, min_theta_E: float
     if not dark:
         return None
     base = np.array(theta, dtype=float)
-    if len(dark) == len(spec.source_light):
+    whole = len(dark) == len(spec.source_light)
+    if whole:
         sx, sy, _ = source_guess(problem, base, arc)
         for comp in spec.source_light:
             set_param(base, comp, "center_x", sx, spec)
             set_param(base, comp, "center_y", sy, spec)
     tries = []
     for k in dark:
-        name = next((n for n in ("R_sersic", "sigma") if free_index(spec.source_light[k], n) is not None), None)
-        for size in REVIVE_SIZES if name is not None else ():
+        comp = spec.source_light[k]
+        size = next((n for n in ("R_sersic", "sigma") if free_index(comp, n) is not None), None)
+        for value in REVIVE_SIZES if size is not None else ():
             t = base.copy()
-            set_param(t, spec.source_light[k], name, size, spec)
+            set_param(t, comp, size, value, spec)
             tries.append(objective.minimize(t))
-    if not tries and len(dark) == len(spec.source_light):
+    if not tries and whole:
         tries.append(objective.minimize(base))  # no size to change (e.g. an MGE): moved only
     return best_of(plausible(tries, spec, min_theta_E)) if tries else None
 
