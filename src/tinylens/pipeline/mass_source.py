@@ -268,8 +268,8 @@ def fit_mass_source(objective: Objective, theta_light: np.ndarray, arc: Arc, the
                     min_theta_E: float = 0.0) -> MassSourceResult:
     """Multi-start fit of mass and source, then of everything from the best ``n_joint`` starts.
 
-    More groups of starts each send their best to the joint fit as well: one per radius in
-    ``other_theta_E`` (e.g. from :func:`other_radii`), one with a compact lens light
+    More groups of starts each send their best to the joint fit as well: one per factor of each
+    radius in ``other_theta_E`` (e.g. from :func:`other_radii`), one with a compact lens light
     (:func:`compact_light`) at the arc's Einstein radius, and, when stage 1's lens centre is
     improbable under the mass centre's prior, one per radius with the centre moved to the
     prior's (:func:`prior_centred`) and held there while mass and source are fitted. The lens
@@ -284,9 +284,12 @@ def fit_mass_source(objective: Objective, theta_light: np.ndarray, arc: Arc, the
     held = [i for i in range(problem.ndim) if i not in light_only]
     first = [objective.minimize(t, held) for t in starts(problem, theta_light, arc, theta_E_guess)]
     ranked = sorted(plausible(first, spec, min_theta_E), key=lambda f: -f.log_post)[:n_joint]
-    # Every factor for the other radii too: from a single start at SLACS J1204+0358's peak radius
-    # (1.33") the whole source went dark; from 0.85 times it the fit reached 1.36".
-    groups = [(theta_light, radius, THETA_E_FACTORS, held) for radius in other_theta_E]  # light, radius, factors, free
+    # Every factor of the other radii, each its own group: from the one start at SLACS J1204+0358's
+    # peak radius (1.33") the whole source went dark, from 0.85 times it the fit reached 1.36";
+    # and one group for all three would send J0822's best held start (1.52") on, not the one
+    # that ends best jointly (1.29").
+    groups = [(theta_light, radius, (factor,), held)  # light, radius, factors, free
+              for radius in other_theta_E for factor in THETA_E_FACTORS]
     compact = compact_light(problem, theta_light, arc, theta_E_guess)
     if compact is not None:
         groups.append((compact, theta_E_guess, (1.0,), held))
