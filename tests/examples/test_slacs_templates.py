@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import tinylens
-from oracle import lenstronomy_image
+from tiny_lens import write_tiny_lens
 from tinylens.survey.runner import find_lenses, lens_config, load_template
 
 SLACS = Path(__file__).resolve().parents[2] / "examples" / "slacs"
@@ -16,17 +16,9 @@ SLACS = Path(__file__).resolve().parents[2] / "examples" / "slacs"
 
 @pytest.fixture(scope="module")
 def lens_folder(tmp_path_factory):
-    """One lens folder as the survey finds it (image, noise and PSF made by lenstronomy)."""
-    from astropy.io import fits
-
+    """One lens folder as the survey finds it (the tiny lens of tests/tiny_lens.py, made by lenstronomy)."""
     root = tmp_path_factory.mktemp("lenses")
-    folder = root / "J0000+0000"
-    folder.mkdir()
-    image, kernel = lenstronomy_image()
-    noise = np.full_like(image, 0.1)
-    for name, array in {"image.fits": image + np.random.default_rng(0).normal(0, 0.1, image.shape),
-                        "noise.fits": noise, "psf.fits": kernel}.items():
-        fits.PrimaryHDU(array).writeto(folder / name)
+    write_tiny_lens(root / "J0000+0000")
     return root
 
 
@@ -44,3 +36,12 @@ def test_slacs_template_loads_with_its_model(lens_folder, tmp_path, name, shear,
     # lens light and source share one centre and one ellipticity each: no second set is free
     assert not any(n.startswith(("lens_light.1.e", "source_light.1.e", "source_light.1.center")) for n in names)
     assert np.isfinite(problem.log_likelihood(problem.prior_transform(np.full(problem.ndim, 0.5))))
+
+
+def test_the_shear_free_template_is_the_mge_one_without_its_shear():
+    """template_mge_sie.yaml is a copy of template_mge.yaml less the SHEAR component: keep them so."""
+    with_shear = load_template(SLACS / "template_mge.yaml")
+    masses = with_shear["model_components"]["lens_mass_list"]
+    with_shear["model_components"]["lens_mass_list"] = [m for m in masses if m["type"] != "SHEAR"]
+    assert len(masses) == 2
+    assert load_template(SLACS / "template_mge_sie.yaml") == with_shear
