@@ -29,14 +29,25 @@ def count_images(spec: ModelSpec, theta, beta: tuple[float, float], center: tupl
                  extent: float, n_grid: int = 601) -> int:
     """Number of images of the source-plane point ``beta`` for the mass of ``spec`` at ``theta``,
     searched within ``center +- extent`` on an ``n_grid`` x ``n_grid`` grid."""
+    return int(count_images_of_points(spec, theta, [beta], center, extent, n_grid)[0])
+
+
+def count_images_of_points(spec: ModelSpec, theta, betas, center: tuple[float, float],
+                           extent: float, n_grid: int = 601) -> np.ndarray:
+    """:func:`count_images` for each of the source-plane points ``betas`` (shape ``(n, 2)``),
+    shooting the grid to the source plane once."""
     g = np.linspace(-extent, extent, n_grid)
     step = g[1] - g[0]
     xx, yy = np.meshgrid(center[0] + g, center[1] + g)
     theta = jnp.asarray(theta)
     bx, by = ray_shoot(spec, theta, jnp.asarray(xx, theta.dtype), jnp.asarray(yy, theta.dtype))
-    bx, by = np.asarray(bx, float) - beta[0], np.asarray(by, float) - beta[1]
-    c = [(bx[:-1, :-1], by[:-1, :-1]), (bx[:-1, 1:], by[:-1, 1:]), (bx[1:, :-1], by[1:, :-1]), (bx[1:, 1:], by[1:, 1:])]
-    hit = _contains_origin(*c[0], *c[1], *c[2]) | _contains_origin(*c[3], *c[2], *c[1])
+    bx, by = np.asarray(bx, float), np.asarray(by, float)
     r_cell = np.hypot(xx[:-1, :-1] + step / 2 - center[0], yy[:-1, :-1] + step / 2 - center[1])
-    hit &= r_cell > 3 * step
-    return int(ndimage.label(hit, structure=np.ones((3, 3)))[1])
+    counts = []
+    for b in np.asarray(betas, float).reshape(-1, 2):
+        ux, uy = bx - b[0], by - b[1]
+        c = [(ux[:-1, :-1], uy[:-1, :-1]), (ux[:-1, 1:], uy[:-1, 1:]), (ux[1:, :-1], uy[1:, :-1]), (ux[1:, 1:], uy[1:, 1:])]
+        hit = _contains_origin(*c[0], *c[1], *c[2]) | _contains_origin(*c[3], *c[2], *c[1])
+        hit &= r_cell > 3 * step
+        counts.append(ndimage.label(hit, structure=np.ones((3, 3)))[1])
+    return np.asarray(counts, dtype=int)

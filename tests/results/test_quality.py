@@ -9,7 +9,7 @@ import tinylens
 from tiny_lens import FREE_TRUTH, write_tiny_lens
 from tinylens.inference import InferenceResult
 from tinylens.priors import Prior
-from tinylens.results.quality import CRITICAL, assess, edge_parameters, separated_modes
+from tinylens.results.quality import CRITICAL, assess, edge_parameters, half_light_points, separated_modes
 
 
 def test_separated_modes():
@@ -69,9 +69,46 @@ def test_truth_is_trusted_and_a_wrong_lens_is_not(tiny_problem):
     assert outside["metrics"]["n_images"] == 1
     assert not outside["trusted"] and "not_multiply_imaged" in outside["flags"]
 
+    # a source whose centre is just outside the cut but whose half-light disc straddles it makes
+    # an arc: lensed light, not a false "not multiply imaged" (SLACS J0216-0813 with MGE light)
+    straddle = truth.copy()
+    straddle[problem.param_names.index("source_light.0.center_x")] = 1.05
+    straddle[problem.param_names.index("source_light.0.center_y")] = 0.0
+    across = assess(problem, _result(problem, np.repeat(straddle[None, :], 10, axis=0), log_l=np.r_[1.0, np.zeros(9)]))
+    assert across["metrics"]["n_images"] == 1 and across["metrics"]["n_images_half_light"] == 2
+    assert "not_multiply_imaged" not in across["flags"]
+
     unconverged = assess(problem, _result(problem, near, converged=False))
     assert not unconverged["trusted"] and "unconverged" in unconverged["flags"]
     assert set(CRITICAL) <= set(good["checks"])
+
+
+@pytest.mark.parametrize("kind", ["SERSIC_ELLIPSE", "GAUSSIAN_ELLIPSE"])
+def test_half_light_points_lie_on_lenstronomys_half_light_isophote(tiny_problem, kind):
+    """The ring of :func:`half_light_points` is an isophote of lenstronomy's profile at the
+    half-light radius: R_sersic for a Sersic (where lenstronomy's amp is the intensity), and
+    sigma sqrt(2 ln 2) for a Gaussian, which encloses half its flux."""
+    from lenstronomy.LightModel.light_model import LightModel
+
+    from tinylens.config.model_spec import Component, Ref
+    from tinylens.profiles.light import LIGHT_PROFILES
+
+    kw = {"e1": 0.25, "e2": -0.15, "center_x": 0.3, "center_y": -0.2}
+    size = {"R_sersic": 0.4, "n_sersic": 2.0} if kind == "SERSIC_ELLIPSE" else {"sigma": 0.3}
+    params = {k: Ref("const", value=v) for k, v in {**kw, **size}.items()}
+    comp = Component("source_light_list", 0, LIGHT_PROFILES[kind], params)
+    points = half_light_points(np.zeros(0), comp, n=12)
+    assert np.allclose(points[0], [0.3, -0.2])
+    light = LightModel([kind])
+    amp = {"amp": 1.0}
+    values = light.surface_brightness(points[1:, 0], points[1:, 1], [{**amp, **kw, **size}])
+    if kind == "SERSIC_ELLIPSE":
+        assert np.allclose(values, 1.0, rtol=1e-4)  # lenstronomy's amp: the intensity at R_sersic
+    else:
+        # an isophote at half the peak: a Gaussian encloses 1 - I(R)/I(0) of its flux within R
+        assert np.allclose(values, values[0], rtol=1e-5)
+        peak = light.surface_brightness(np.array([0.3]), np.array([-0.2]), [{**amp, **kw, **size}])[0]
+        assert np.isclose(values[0] / peak, 0.5, rtol=1e-5)
 
 
 def test_prior_edge_of_the_mass_is_critical_and_of_the_light_is_not(tiny_problem):
