@@ -59,6 +59,7 @@ class FitResult:
     quality: dict[str, Any]
     versions: dict[str, str]
     config: dict[str, Any]
+    config_dir: str  # the folder the config's relative paths resolve against
     files: dict[str, str]
     info: dict[str, Any]
     output_dir: Path
@@ -228,6 +229,7 @@ def write_results(problem, res: InferenceResult, out: Path) -> FitResult:
         quality=quality,
         versions=versions(),
         config=_config_dict(problem.config),
+        config_dir=str(Path(problem.base_dir).resolve()),
         files=files,
         info=res.info,
         output_dir=out,

@@ -223,13 +223,16 @@ class Problem:
         return out
 
 
-def load(config: str | Path | dict, *, dtype=None) -> Problem:
+def load(config: str | Path | dict, *, dtype=None, base_dir: str | Path | None = None) -> Problem:
     """Load a TinyLensGpu-schema YAML (path or dict) and its data into a :class:`Problem`.
 
-    Relative paths in the config resolve against the YAML file's folder.
+    Relative paths in the config resolve against ``base_dir`` if given, else the YAML file's
+    folder (the current directory for a dict). A stored ``result.json`` reloads with
+    ``load(r["config"], base_dir=r["config_dir"])``.
     """
     enable_persistent_cache()
-    cfg, base_dir = load_config(config)
+    cfg, default_dir = load_config(config)
+    base_dir = Path(base_dir).expanduser() if base_dir is not None else default_dir
     spec = build_model_spec(cfg.model_components)
     dataset = load_dataset(cfg.dataset, base_dir)
     return Problem(cfg, base_dir, dataset, spec, dtype or get_dtype())

@@ -28,6 +28,7 @@ from matplotlib import image as mpimg
 from scipy import integrate
 from typer.testing import CliRunner
 
+import tinylens
 from oracle import LENS_TRUTH, lenstronomy_image, table1_components, truth_vector
 from tinylens.cli.main import app
 
@@ -48,7 +49,7 @@ NAUTILUS = {
 OUTPUT_FILES = ("dataset_subplot.png", "model_results.png", "model_corner.png", "result.json",
                 "result_samples.csv", "result_summary.csv")
 JSON_KEYS = ("param_names", "median", "max_likelihood", "interval_68", "interval_997", "log_evidence",
-             "n_likelihood_evals", "wall_time_s", "versions", "config", "derived")
+             "n_likelihood_evals", "wall_time_s", "versions", "config", "config_dir", "derived")
 
 
 def source_only_truth() -> dict[str, list[dict[str, float]]]:
@@ -165,6 +166,10 @@ def test_result_json_content(source_fit):
     assert {"tinylens", "jax", "nautilus", "numpy"} <= set(res["versions"])
     assert res["config"]["dataset"]["zeropoint"] == ZEROPOINT
     assert res["config"]["inference"]["settings"]["nlive"] == NAUTILUS["nlive"]
+    # The stored config reloads the same data and model wherever one stands (its paths are relative).
+    again = tinylens.load(res["config"], base_dir=res["config_dir"])
+    assert again.param_names == tuple(names) and Path(res["config_dir"]).is_absolute()
+    assert np.array_equal(again.dataset.data, tinylens.load(source_fit["out"].parent / "model_config.yaml").dataset.data)
     # The tables hold the same posterior.
     samples = pd.read_csv(source_fit["out"] / "result_samples.csv")
     assert list(samples.columns) == [*names, "weight", "log_likelihood"]
