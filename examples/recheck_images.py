@@ -1,0 +1,68 @@
+"""Rerun the ``not_multiply_imaged`` check on stored results, after that check changed.
+
+The check first tested only the source's centre; it now tests the centre and points of the
+source's half-light ellipse (:func:`tinylens.results.quality.source_image_counts`), so results
+stored before the change can carry a false alarm (SLACS J0216-0813). This reads each
+``result.json`` under the given folders (survey outputs or single result folders) that carries
+the flag, recounts the images at its best fit, and prints one row per such result::
+
+    python examples/recheck_images.py slacs_run [more_runs ...]
+
+Nothing is rewritten: the stored results stay as they were made.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+import tinylens
+from tinylens.results.quality import source_image_counts
+
+FLAG = "not_multiply_imaged"
+
+
+def result_files(folders) -> list[Path]:
+    """``result.json`` files in ``folders`` (a survey's ``lenses/*`` or the folders themselves)."""
+    out = []
+    for folder in map(Path, folders):
+        out += sorted(folder.glob("lenses/*/result.json")) or sorted(folder.glob("result.json"))
+    return out
+
+
+def recheck(path: Path) -> dict | None:
+    """The image counts of a stored result flagged ``not_multiply_imaged``; None if not flagged."""
+    stored = json.loads(path.read_text())
+    if FLAG not in stored.get("quality", {}).get("flags", []):
+        return None
+    problem = tinylens.load(stored["config"], base_dir=stored.get("config_dir"))  # older results: cwd
+    best = np.array([stored["max_likelihood"][name] for name in problem.param_names], float)
+    counts = source_image_counts(problem, best)
+    critical = set(stored["quality"].get("critical", [])) - {FLAG}
+    others = [f for f in stored["quality"]["flags"] if f in critical]
+    still = counts is not None and counts.max() < 2
+    return {"result": str(path.parent), "centre_images": None if counts is None else int(counts[0]),
+            "half_light_images": None if counts is None else int(counts.max()), "flag_now": still,
+            "trusted_now": not still and not others, "other_critical": ",".join(others)}
+
+
+def main(argv: list[str]) -> int:
+    if not argv:
+        print(__doc__)
+        return 2
+    files = result_files(argv)
+    if not files:
+        print(f"no result.json under {', '.join(argv)}", file=sys.stderr)
+        return 1
+    rows = [r for r in map(recheck, files) if r is not None]
+    print(f"{len(files)} results, {len(rows)} flagged {FLAG}")
+    for r in rows:
+        print("  ".join(f"{k}={v}" for k, v in r.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
