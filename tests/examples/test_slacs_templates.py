@@ -26,6 +26,7 @@ def lens_folder(tmp_path_factory):
     ("template.yaml", True, ["Sersic", "Sersic"]),
     ("template_mge.yaml", True, ["MGE"]),
     ("template_mge_sie.yaml", False, ["MGE"]),
+    ("template_2mge_sie.yaml", False, ["MGE", "MGE"]),
 ])
 def test_slacs_template_loads_with_its_model(lens_folder, tmp_path, name, shear, lens_light):
     config = lens_config(load_template(SLACS / name), find_lenses(lens_folder)[0], tmp_path)
@@ -33,9 +34,24 @@ def test_slacs_template_loads_with_its_model(lens_folder, tmp_path, name, shear,
     names = problem.param_names
     assert ("lens_mass.1.gamma1" in names) is shear
     assert [c["type"] for c in config["model_components"]["lens_light_list"]] == lens_light
-    # lens light and source share one centre and one ellipticity each: no second set is free
-    assert not any(n.startswith(("lens_light.1.e", "source_light.1.e", "source_light.1.center")) for n in names)
+    # the source shares one centre and one ellipticity, the lens light one centre (the mass's);
+    # only the two-MGE template gives its second lens-light component an ellipticity of its own
+    assert not any(n.startswith(("source_light.1.e", "source_light.1.center", "lens_light.1.center")) for n in names)
+    assert any(n.startswith("lens_light.1.e") for n in names) is (lens_light == ["MGE", "MGE"])
     assert np.isfinite(problem.log_likelihood(problem.prior_transform(np.full(problem.ndim, 0.5))))
+
+
+def test_the_two_mge_template_is_the_shear_free_one_with_a_second_mge():
+    """template_2mge_sie.yaml is template_mge_sie.yaml with its MGE split in two (10 Gaussians
+    each instead of 12), each with its own ellipticity: nothing else differs."""
+    one = load_template(SLACS / "template_mge_sie.yaml")
+    two = load_template(SLACS / "template_2mge_sie.yaml")
+    first, second = two["model_components"].pop("lens_light_list")
+    light = one["model_components"].pop("lens_light_list")[0]
+    assert one == two
+    for part in (first, second):
+        assert part["params"] == light["params"]
+        assert part["settings"] == {**light["settings"], "n_gauss": 10}
 
 
 def test_the_shear_free_template_is_the_mge_one_without_its_shear():
