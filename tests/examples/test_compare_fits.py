@@ -1,0 +1,42 @@
+"""examples/slacs/compare_fits.py on stored fits of a lenstronomy-made lens."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import tinylens
+from scripts import load_script
+from tiny_lens import FREE_TRUTH, write_tiny_lens
+
+
+def _store(folder, problem, theta):
+    folder.mkdir(parents=True)
+    values = dict(zip(problem.param_names, map(float, theta)))
+    (folder / "result.json").write_text(json.dumps({
+        "config": problem.config.model_dump(mode="json"), "config_dir": str(problem.base_dir),
+        "max_likelihood": values, "median": values, "derived": {"lens_mass.0.q": {"median": 1.0}}}))
+
+
+def test_residuals_of_the_truth_are_noise_and_a_wrong_fit_is_not(tmp_path):
+    script = load_script("examples/slacs/compare_fits.py")
+    problem = tinylens.load(write_tiny_lens(tmp_path / "lens"))
+    truth = np.array([FREE_TRUTH[n] for n in problem.param_names])
+    wrong = truth.copy()
+    wrong[problem.param_names.index("lens_mass.0.theta_E")] *= 0.8
+    _store(tmp_path / "good" / "lenses" / "L1", problem, truth)
+    _store(tmp_path / "bad", problem, wrong)  # a single fit's folder
+
+    _, _, chi_good = script.residuals(script.result_path(tmp_path / "good", "L1"))
+    _, _, chi_bad = script.residuals(script.result_path(tmp_path / "bad", "L1"))
+    assert 0.8 < np.nanmean(chi_good ** 2) < 1.2  # lenstronomy's image plus its noise
+    assert np.nanmean(chi_bad ** 2) > 2 * np.nanmean(chi_good ** 2)
+    assert np.isnan(chi_good[~problem.dataset.mask]).all()
+
+    out = tmp_path / "cmp.png"
+    assert script.main(["L1", str(tmp_path / "good"), str(tmp_path / "bad"), "--labels", "a", "b", "-o", str(out)]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and not list(tmp_path.glob("*.partial*"))
+    with pytest.raises(SystemExit):
+        script.main(["L1", str(tmp_path / "nowhere")])
