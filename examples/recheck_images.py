@@ -17,10 +17,8 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
-import tinylens
 from tinylens.results.quality import source_image_counts
+from tinylens.results.stored import load_stored
 
 FLAG = "not_multiply_imaged"
 
@@ -35,11 +33,9 @@ def result_files(folders) -> list[Path]:
 
 def recheck(path: Path) -> dict | None:
     """The image counts of a stored result flagged ``not_multiply_imaged``; None if not flagged."""
-    stored = json.loads(path.read_text())
-    if FLAG not in stored.get("quality", {}).get("flags", []):
+    if FLAG not in json.loads(path.read_text()).get("quality", {}).get("flags", []):
         return None
-    problem = tinylens.load(stored["config"], base_dir=stored.get("config_dir"))  # older results: cwd
-    best = np.array([stored["max_likelihood"][name] for name in problem.param_names], float)
+    stored, problem, best = load_stored(path)
     counts = source_image_counts(problem, best)
     critical = set(stored["quality"].get("critical", [])) - {FLAG}
     others = [f for f in stored["quality"]["flags"] if f in critical]

@@ -8,6 +8,7 @@ A plain module (not conftest) so that test files import it by a name no other fo
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 from typing import Any
 
@@ -109,4 +110,16 @@ def write_tiny_lens(folder: Path, inference: dict[str, Any] | None = None, data:
         fits.writeto(folder / f"{name}.fits", np.asarray(array, dtype=float), overwrite=True)
     path = folder / "model_config.yaml"
     path.write_text(yaml.safe_dump(tiny_config(inference), sort_keys=False))
+    return path
+
+
+def write_stored_result(folder: Path, problem, theta, **content: Any) -> Path:
+    """``folder/result.json`` as a fit stores it, for ``problem`` with best fit ``theta``: its config
+    and ``config_dir``, ``max_likelihood`` and ``median`` (both ``theta``), and ``content``."""
+    folder.mkdir(parents=True)
+    values = dict(zip(problem.param_names, map(float, theta)))
+    stored = {"config": problem.config.model_dump(mode="json"), "config_dir": str(problem.base_dir),
+              "max_likelihood": values, "median": values, **content}
+    path = folder / "result.json"
+    path.write_text(json.dumps(stored))
     return path

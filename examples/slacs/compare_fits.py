@@ -10,7 +10,6 @@ the residuals are of each fit's maximum-likelihood model, over its own mask.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import matplotlib
@@ -19,7 +18,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-import tinylens  # noqa: E402
+from tinylens.results.stored import load_stored  # noqa: E402
 
 
 def result_path(run: str | Path, lens: str) -> Path:
@@ -31,9 +30,7 @@ def result_path(run: str | Path, lens: str) -> Path:
 
 def residuals(path: Path) -> tuple[dict, object, np.ndarray]:
     """The stored result, its problem, and ``(data - model) / noise`` (NaN off the mask)."""
-    stored = json.loads(path.read_text())
-    problem = tinylens.load(stored["config"], base_dir=stored.get("config_dir"))
-    best = np.array([stored["max_likelihood"][n] for n in problem.param_names], float)
+    stored, problem, best = load_stored(path)
     d = problem.dataset
     chi = np.where(d.mask, (d.data - problem.model_image(best)["total"]) / d.noise, np.nan)
     return stored, problem, chi

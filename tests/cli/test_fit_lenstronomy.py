@@ -31,6 +31,7 @@ from typer.testing import CliRunner
 import tinylens
 from oracle import LENS_TRUTH, lenstronomy_image, table1_components, truth_vector
 from tinylens.cli.main import app
+from tinylens.results.stored import load_stored
 
 SHAPE = (48, 48)
 PIXEL_SCALE = 0.1
@@ -167,8 +168,9 @@ def test_result_json_content(source_fit):
     assert res["config"]["dataset"]["zeropoint"] == ZEROPOINT
     assert res["config"]["inference"]["settings"]["nlive"] == NAUTILUS["nlive"]
     # The stored config reloads the same data and model wherever one stands (its paths are relative).
-    again = tinylens.load(res["config"], base_dir=res["config_dir"])
+    _, again, best = load_stored(source_fit["out"] / "result.json")
     assert again.param_names == tuple(names) and Path(res["config_dir"]).is_absolute()
+    assert best.tolist() == [res["max_likelihood"][n] for n in names]
     assert np.array_equal(again.dataset.data, tinylens.load(source_fit["out"].parent / "model_config.yaml").dataset.data)
     # The tables hold the same posterior.
     samples = pd.read_csv(source_fit["out"] / "result_samples.csv")

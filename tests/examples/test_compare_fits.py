@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
 import tinylens
 from scripts import load_script
-from tiny_lens import FREE_TRUTH, write_tiny_lens
+from tiny_lens import FREE_TRUTH, write_stored_result, write_tiny_lens
 
 
 def _store(folder, problem, theta):
-    folder.mkdir(parents=True)
-    values = dict(zip(problem.param_names, map(float, theta)))
-    (folder / "result.json").write_text(json.dumps({
-        "config": problem.config.model_dump(mode="json"), "config_dir": str(problem.base_dir),
-        "max_likelihood": values, "median": values, "derived": {"lens_mass.0.q": {"median": 1.0}}}))
+    write_stored_result(folder, problem, theta, derived={"lens_mass.0.q": {"median": 1.0}})
 
 
 def test_residuals_of_the_truth_are_noise_and_a_wrong_fit_is_not(tmp_path):

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 
 import tinylens
 from scripts import load_script
-from tiny_lens import FREE_TRUTH, write_tiny_lens
+from tiny_lens import FREE_TRUTH, write_stored_result, write_tiny_lens
 
 
 def _store(folder, problem, theta, flags):
-    folder.mkdir(parents=True)
-    result = {"config": problem.config.model_dump(mode="json"), "config_dir": str(problem.base_dir),
-              "max_likelihood": dict(zip(problem.param_names, map(float, theta))),
-              "quality": {"flags": flags, "critical": ["unconverged", "not_multiply_imaged"]}}
-    (folder / "result.json").write_text(json.dumps(result))
+    write_stored_result(folder, problem, theta,
+                        quality={"flags": flags, "critical": ["unconverged", "not_multiply_imaged"]})
 
 
 def test_recheck_lifts_the_false_alarm_of_a_straddling_source_only(tmp_path, capsys):

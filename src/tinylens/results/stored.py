@@ -1,0 +1,21 @@
+"""A fit stored as ``result.json``, loaded back: its content, its problem and its best fit."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import tinylens
+
+
+def load_stored(path: str | Path) -> tuple[dict[str, Any], Any, np.ndarray]:
+    """``(content, problem, best)`` of the ``result.json`` at ``path``: the problem from its config
+    (relative paths against its ``config_dir``; older results, without it, against the current
+    directory) and the maximum-likelihood vector in the problem's parameter order."""
+    stored = json.loads(Path(path).read_text())
+    problem = tinylens.load(stored["config"], base_dir=stored.get("config_dir"))
+    best = np.array([stored["max_likelihood"][name] for name in problem.param_names], float)
+    return stored, problem, best
