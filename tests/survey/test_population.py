@@ -17,6 +17,7 @@ from scipy.stats import norm
 from typer.testing import CliRunner
 
 from tinylens.cli.main import app
+from tinylens.survey.population import PopulationOptions
 
 SEED = 11
 #: Small images and 2x supersampling keep the test fast; theta_E small enough for the field.
@@ -168,6 +169,79 @@ def test_shear_free_population_fits_an_sie_alone(tmp_path):
     problem = tinylens.load(lens_config(load_template(tmp_path / "sie" / "template.yaml"),
                                         find_lenses(tmp_path / "sie")[0], tmp_path / "fits"))
     assert not any(name.startswith("lens_mass.1") for name in problem.param_names)
+
+
+def _sersic_flux(comp: dict, pixel_scale: float) -> float:
+    """Total flux of a Sersic of amplitude ``Ie`` per pixel (scipy; area-preserving ellipse)."""
+    n, r = comp["n_sersic"], comp["R_sersic"]
+    b = gammaincinv(2 * n, 0.5)
+    return comp["Ie"] / pixel_scale**2 * 2 * np.pi * n * r**2 * np.exp(b) * b ** (-2 * n) * gamma(2 * n)
+
+
+def test_bulge_and_disc_lenses(tmp_path):
+    """``lens_disc_fraction_range``: a flatter exponential disc holding that share of the lens
+    galaxy's flux; everything drawn before it is as in the population without a disc."""
+    from tinylens.simulate import simulate_images
+    from tinylens.survey.population import components, simulate_population
+
+    fraction, disc_q = (0.3, 0.6), (0.2, 0.4)
+    bright = {**OPTIONS, "lens_mag_range": (18.0, 18.5)}  # a lens galaxy bright enough that its disc shows
+    plain = simulate_population(2, tmp_path / "plain", seed=SEED, **bright)
+    discs = simulate_population(2, tmp_path / "disc", seed=SEED, lens_disc_fraction_range=fraction,
+                                lens_disc_q_range=disc_q, **bright)
+    assert "lens_light.1.R_sersic" not in plain.columns
+    drawn_first = ["lens_mass.0.theta_E", "lens_mass.0.e1", "lens_mass.0.e2", "lens_mass.1.gamma1", "lens_light.0.e1",
+                   "lens_light.0.R_sersic", "source_light.0.R_sersic", "source_light.0.n_sersic", "source_light.0.e1"]
+    pd.testing.assert_frame_equal(plain[drawn_first], discs[drawn_first])
+    # the total magnitude is the one drawn; the disc takes its share of it
+    np.testing.assert_allclose(discs["lens_light.mag"], plain["lens_light.mag"], atol=1e-6)
+    for name in ("lens_00000", "lens_00001"):
+        folder = tmp_path / "disc" / name
+        truth = json.loads((folder / "truth.json").read_text())
+        opts = truth["observation"]
+        bulge, disc = truth["components"]["lens_light"]
+        assert (bulge["n_sersic"], disc["n_sersic"]) == (4.0, 1.0)
+        assert (disc["center_x"], disc["center_y"]) == (bulge["center_x"], bulge["center_y"])
+        f_bulge, f_disc = (_sersic_flux(c, opts["pixel_scale"]) for c in (bulge, disc))
+        assert fraction[0] <= f_disc / (f_bulge + f_disc) <= fraction[1]
+        assert truth["derived"]["lens_light.1.flux"] == pytest.approx(f_disc, rel=1e-4)
+        assert truth["derived"]["lens_light.mag"] == pytest.approx(opts["zeropoint"] - 2.5 * np.log10(f_bulge + f_disc), abs=1e-4)
+        assert disc_q[0] <= truth["derived"]["lens_light.1.q"] <= disc_q[1]
+        assert disc["R_sersic"] / bulge["R_sersic"] == pytest.approx(np.clip(disc["R_sersic"] / bulge["R_sersic"], 1.0, 2.5))
+        # the image holds the disc: its residuals are noise with the disc, not without it
+        image, noise, psf = (_image(folder, f) for f in ("image", "noise", "psf"))
+        shape = (opts["size"], opts["size"])
+        with jax.disable_jit():
+            model = simulate_images(components(PopulationOptions(**_as_options(opts))), truth["components"], shape,
+                                    opts["pixel_scale"], psf, nsub=opts["nsub"])["total"]
+        chi = (image - np.asarray(model)) / noise
+        assert chi.std() == pytest.approx(1.0, abs=0.08)
+        disc_image = np.asarray(model) - _bulge_and_source(truth, opts, psf)
+        assert ((disc_image / noise) ** 2).sum() > 500  # chi^2 a fit without the disc would add
+
+
+def _as_options(observation: dict) -> dict:
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in observation.items()}
+
+
+def _bulge_and_source(truth: dict, opts: dict, psf: np.ndarray) -> np.ndarray:
+    from tinylens.simulate import simulate_images
+    from tinylens.survey.population import COMPONENTS
+
+    comps = truth["components"]
+    without_disc = {**comps, "lens_light": comps["lens_light"][:1]}
+    with jax.disable_jit():
+        return np.asarray(simulate_images(COMPONENTS, without_disc, (opts["size"],) * 2, opts["pixel_scale"], psf,
+                                          nsub=opts["nsub"])["total"])
+
+
+@pytest.mark.parametrize("value", ["[0.5,1.0]", "[-0.1,0.3]", "[0.6,0.2]"])
+def test_disc_fraction_out_of_range_is_refused(tmp_path, value):
+    result = CliRunner().invoke(app, ["simulate-population", "2", str(tmp_path / "pop"), "--set",
+                                      f"lens_disc_fraction_range={value}"])
+    assert result.exit_code == 2, result.output
+    assert "lens_disc_fraction_range must be (low, high) with 0 <= low <= high < 1" in " ".join(result.output.split())
+    assert not (tmp_path / "pop" / "truth.csv").exists()
 
 
 @pytest.mark.parametrize(

@@ -112,6 +112,8 @@ def flux_quantities(problem, samples: np.ndarray) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
     for i, comp in enumerate(spec.light):
         out[f"{comp.label}.flux"] = comp_flux[:, i]
+    if spec.lens_light:
+        out["lens_light.flux"] = np.sum([out[f"{c.label}.flux"] for c in spec.lens_light], axis=0)
     if spec.source_light:
         src = np.sum([out[f"{c.label}.flux"] for c in spec.source_light], axis=0)
         out["source.flux"] = src

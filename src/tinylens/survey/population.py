@@ -19,6 +19,15 @@ each lens a target SNR is drawn log-uniformly in ``snr_range`` and the source am
 solved for it exactly; the source magnitude follows. ``arc_snr_total`` (auxiliary) is
 ``sum S / sqrt(sum sigma^2)`` over the pixels with ``S > sigma``.
 
+**Bulge and disc.** With ``lens_disc_fraction_range`` above ``(0, 0)`` (the default, the
+paper's pure de Vaucouleurs lens) each lens galaxy also has an exponential disc (Sersic
+``n = 1``) of the same centre holding that share of the galaxy's flux, flatter than the bulge
+(``lens_disc_q_range``), larger (``lens_disc_re_ratio_range`` times the bulge's radius) and
+with its own position angle (the same scatter about the mass's as the bulge's), so isophotes
+change shape and twist with radius as in SLACS J1032+5322. ``template.yaml`` keeps the
+paper's one-Sersic lens light; fit such populations with a richer lens light (two MGEs,
+``examples/mocks/template_2mge.yaml``).
+
 **Strong lensing.** The source centre is drawn uniformly within ``source_offset_max x theta_E``
 of the lens centre and redrawn until it has at least two images (counted by mapping a fine grid
 of image-plane triangles to the source plane, :func:`count_images`).
@@ -52,14 +61,20 @@ from tinylens.results.derived import magnitude
 from tinylens.results.tables import ensure_writable, write_atomic, write_csv, write_json
 from tinylens.simulate import add_noise, gaussian_psf, model_spec_from_truth, moffat_psf, simulate_images
 
-__all__ = ["PopulationOptions", "simulate_population", "draw_lens", "simulate_lens", "count_images", "lens_name"]
+__all__ = ["PopulationOptions", "components", "simulate_population", "draw_lens", "simulate_lens", "count_images", "lens_name"]
 
+#: The simulated model without a disc; :func:`components` gives a population's own.
 COMPONENTS: dict[str, list[str]] = {
     "lens_mass_list": ["SIE", "SHEAR"],
     "lens_light_list": ["Sersic"],
     "source_light_list": ["Sersic"],
 }
-LABELS = {"lens_mass": ("lens_mass.0", "lens_mass.1"), "lens_light": ("lens_light.0",), "source_light": ("source_light.0",)}
+#: The mass and the source alone: the lensed source without the lens galaxy.
+LENSED_SOURCE = {"lens_mass_list": COMPONENTS["lens_mass_list"], "source_light_list": COMPONENTS["source_light_list"]}
+
+
+def _lensed_source_truth(truth: Mapping[str, Any]) -> dict[str, Any]:
+    return {"lens_mass": truth["lens_mass"], "source_light": truth["source_light"]}
 FILES = ("image.fits", "noise.fits", "psf.fits", "truth.json")
 
 
@@ -93,6 +108,11 @@ class PopulationOptions:
     lens_light_phi_sigma_deg: float = 10.0
     lens_mag_range: tuple[float, float] = (20.0, 23.5)
     lens_re_range: tuple[float, float] = (0.5, 2.5)
+    #: Share of the lens galaxy's flux in an exponential disc; (0, 0): no disc (the paper's lenses).
+    lens_disc_fraction_range: tuple[float, float] = (0.0, 0.0)
+    #: The disc's axis ratio and its half-light radius in units of the bulge's.
+    lens_disc_q_range: tuple[float, float] = (0.2, 0.5)
+    lens_disc_re_ratio_range: tuple[float, float] = (1.0, 2.5)
     source_re_range: tuple[float, float] = (0.1, 0.5)
     source_n_range: tuple[float, float] = (0.5, 2.5)
     source_q_range: tuple[float, float] = (0.4, 1.0)
@@ -110,10 +130,18 @@ class PopulationOptions:
         if self.size < 8 or self.nsub < 1 or self.fit_nsub < 1:
             raise ConfigError("size must be >= 8 pixels and nsub, fit_nsub >= 1")
         for f in dataclasses.fields(self):
-            if f.name.endswith("_range"):
+            if f.name.endswith("_range") and f.name != "lens_disc_fraction_range":
                 lo, hi = getattr(self, f.name)
                 if not 0 < lo <= hi:
                     raise ConfigError(f"{f.name} must be (low, high) with 0 < low <= high, got {(lo, hi)}")
+        lo, hi = self.lens_disc_fraction_range
+        if not 0 <= lo <= hi < 1:
+            raise ConfigError(f"lens_disc_fraction_range must be (low, high) with 0 <= low <= high < 1, got {(lo, hi)}")
+
+    @property
+    def has_disc(self) -> bool:
+        """Whether the lens galaxies have a disc besides the bulge."""
+        return self.lens_disc_fraction_range[1] > 0
 
     @classmethod
     def from_kwargs(cls, **options: Any) -> PopulationOptions:
@@ -147,6 +175,12 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
         names = {bool: "true or false", str: "a string", int: "an integer", float: "a number"}
         kind = "a pair [low, high]" if isinstance(default, tuple) else names[type(default)]
         raise ConfigError(f"population option {name} must be {kind} (like {default!r}), got {value!r}") from None
+
+
+def components(opts: PopulationOptions) -> dict[str, list[str]]:
+    """The profiles simulated: SIE + shear, a Sersic bulge (and a Sersic disc), a Sersic source."""
+    lens_light = ["Sersic", "Sersic"] if opts.has_disc else ["Sersic"]
+    return {**COMPONENTS, "lens_light_list": lens_light}
 
 
 def lens_name(index: int, n: int) -> str:
@@ -187,23 +221,31 @@ def draw_lens(rng: np.random.Generator, opts: PopulationOptions) -> dict[str, li
     q_l = float(np.clip(q + rng.normal(0, opts.lens_light_q_sigma), 0.3, 1.0))
     phi_l = phi + np.radians(rng.normal(0, opts.lens_light_phi_sigma_deg))
     re_l, mag_l = _uniform(rng, opts.lens_re_range), _uniform(rng, opts.lens_mag_range)
-    ie_l = 10 ** (-0.4 * (mag_l - opts.zeropoint)) / sersic_flux(1.0, re_l, 4.0, opts.pixel_scale)
+    lens_flux = 10 ** (-0.4 * (mag_l - opts.zeropoint))
     q_s, phi_s = _uniform(rng, opts.source_q_range), rng.uniform(0, np.pi)
     e1, e2 = _e1e2(q, phi)
     le1, le2 = _e1e2(q_l, phi_l)
     se1, se2 = _e1e2(q_s, phi_s)
+    source = {"R_sersic": _uniform(rng, opts.source_re_range), "n_sersic": _uniform(rng, opts.source_n_range),
+              "e1": se1, "e2": se2, "center_x": cx, "center_y": cy, "Ie": 1.0}
+    # the disc's numbers are drawn last, so a population without one is drawn as before
+    f_disc = _uniform(rng, opts.lens_disc_fraction_range) if opts.has_disc else 0.0
+    bulge_flux = (1 - f_disc) * lens_flux
+    lens_light = [{"R_sersic": re_l, "n_sersic": 4.0, "e1": le1, "e2": le2, "center_x": cx, "center_y": cy,
+                   "Ie": float(bulge_flux / sersic_flux(1.0, re_l, 4.0, opts.pixel_scale))}]
+    if opts.has_disc:
+        q_d, re_d = _uniform(rng, opts.lens_disc_q_range), re_l * _uniform(rng, opts.lens_disc_re_ratio_range)
+        de1, de2 = _e1e2(q_d, phi + np.radians(rng.normal(0, opts.lens_light_phi_sigma_deg)))
+        ie_d = f_disc * lens_flux / sersic_flux(1.0, re_d, 1.0, opts.pixel_scale)
+        lens_light.append({"R_sersic": re_d, "n_sersic": 1.0, "e1": de1, "e2": de2, "center_x": cx, "center_y": cy,
+                           "Ie": float(ie_d)})
     return {
         "lens_mass": [
             {"theta_E": theta_e, "e1": e1, "e2": e2, "center_x": cx, "center_y": cy},
             {"gamma1": float(g1), "gamma2": float(g2)},
         ],
-        "lens_light": [
-            {"R_sersic": re_l, "n_sersic": 4.0, "e1": le1, "e2": le2, "center_x": cx, "center_y": cy, "Ie": float(ie_l)}
-        ],
-        "source_light": [
-            {"R_sersic": _uniform(rng, opts.source_re_range), "n_sersic": _uniform(rng, opts.source_n_range),
-             "e1": se1, "e2": se2, "center_x": cx, "center_y": cy, "Ie": 1.0}
-        ],
+        "lens_light": lens_light,
+        "source_light": [source],
     }
 
 
@@ -214,7 +256,7 @@ def count_images(truth: Mapping[str, Any], beta: tuple[float, float], step: floa
     sie = truth["lens_mass"][0]
     theta_e, cx, cy = sie["theta_E"], sie["center_x"], sie["center_y"]
     n_grid = 601 if step is None else int(round(6 * theta_e / step)) + 1  # fixed shape: eager ops compile once
-    spec, _ = model_spec_from_truth(COMPONENTS, truth)
+    spec, _ = model_spec_from_truth(LENSED_SOURCE, _lensed_source_truth(truth))
     return lens_equation.count_images(spec, jnp.zeros(0), beta, (cx, cy), 3 * theta_e, n_grid)
 
 
@@ -268,7 +310,7 @@ def _simulate_lens(rng: np.random.Generator, opts: PopulationOptions, psf: np.nd
     n_images = place_source(rng, truth, opts)
     target = float(np.exp(rng.uniform(*np.log(opts.snr_range))))
     shape = (opts.size, opts.size)
-    parts = simulate_images(COMPONENTS, truth, shape, opts.pixel_scale, psf, nsub=opts.nsub)
+    parts = simulate_images(components(opts), truth, shape, opts.pixel_scale, psf, nsub=opts.nsub)
     lens, unit_arc = parts["lens_light"], parts["lensed_source"]
     scale = source_scale(unit_arc, lens, target, opts)
     truth["source_light"][0]["Ie"] = scale
@@ -277,9 +319,7 @@ def _simulate_lens(rng: np.random.Generator, opts: PopulationOptions, psf: np.nd
     noise_rng = np.random.default_rng(rng.integers(2**63))
     image, noise = add_noise(model, opts.sky_sigma, exposure_time=opts.exposure_time, rng=noise_rng)
     snr_max, snr_total = arc_snr(arc, lens, opts)
-    src_only = {"lens_mass_list": COMPONENTS["lens_mass_list"], "source_light_list": COMPONENTS["source_light_list"]}
-    src_truth = {"lens_mass": truth["lens_mass"], "source_light": truth["source_light"]}
-    lensed_flux = float(simulate_images(src_only, src_truth, shape, opts.pixel_scale, np.ones((1, 1)), nsub=opts.nsub)["lensed_source"].sum())
+    lensed_flux = float(simulate_images(LENSED_SOURCE, _lensed_source_truth(truth), shape, opts.pixel_scale, np.ones((1, 1)), nsub=opts.nsub)["lensed_source"].sum())
     derived = derived_truth(truth, opts, lensed_flux)
     derived.update(arc_snr_max=snr_max, arc_snr_total=snr_total, lens_snr_max=float((lens / noise).max()), n_images=n_images)
     return {"truth": truth, "derived": derived, "image": image, "noise": noise, "model": model}
@@ -288,8 +328,9 @@ def _simulate_lens(rng: np.random.Generator, opts: PopulationOptions, psf: np.nd
 def derived_truth(truth: Mapping[str, Any], opts: PopulationOptions, lensed_flux: float) -> dict[str, float]:
     """Shapes, shear, fluxes and magnitudes named as :mod:`tinylens.results.derived` names them."""
     out: dict[str, float] = {}
-    for kind, labels in LABELS.items():
-        for label, comp in zip(labels, truth[kind]):
+    for kind, comps in truth.items():
+        for i, comp in enumerate(comps):
+            label = f"{kind}.{i}"
             if "e1" in comp:
                 q, phi = e1e2_to_qphi(comp["e1"], comp["e2"])
                 out[f"{label}.q"], out[f"{label}.phi_deg"] = float(q), float(np.degrees(phi))
@@ -299,6 +340,8 @@ def derived_truth(truth: Mapping[str, Any], opts: PopulationOptions, lensed_flux
             if "Ie" in comp:
                 out[f"{label}.flux"] = sersic_flux(comp["Ie"], comp["R_sersic"], comp["n_sersic"], opts.pixel_scale)
                 out[f"{label}.mag"] = float(magnitude(out[f"{label}.flux"], opts.zeropoint))
+    out["lens_light.flux"] = sum(out[f"lens_light.{i}.flux"] for i in range(len(truth["lens_light"])))
+    out["lens_light.mag"] = float(magnitude(out["lens_light.flux"], opts.zeropoint))
     out["source.flux"] = out["source_light.0.flux"]
     out["source.mag"] = out["source_light.0.mag"]
     out["source.magnification"] = lensed_flux / out["source.flux"]
