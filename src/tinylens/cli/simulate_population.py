@@ -44,7 +44,11 @@ def simulate_population_command(
                                               "snr_range=[5,50], theta_E_range=[0.5,2], sky_sigma=0.03 (repeatable)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
-    """Simulate N CSST-like strong lenses (SIE + shear, de Vaucouleurs lens light, Sersic source) with truth tables."""
+    """Simulate N CSST-like strong lenses (SIE + shear, de Vaucouleurs lens light, Sersic source) with truth tables.
+
+    --set lens_disc_fraction_range=[0.3,0.7] adds an exponential disc to each lens galaxy;
+    --set shear_max=0 gives lenses without external shear (the paper's mocks).
+    """
     from tinylens.survey.population import simulate_population
 
     options = parse_settings(settings or [])

@@ -75,6 +75,8 @@ LENSED_SOURCE = {"lens_mass_list": COMPONENTS["lens_mass_list"], "source_light_l
 
 def _lensed_source_truth(truth: Mapping[str, Any]) -> dict[str, Any]:
     return {"lens_mass": truth["lens_mass"], "source_light": truth["source_light"]}
+
+
 FILES = ("image.fits", "noise.fits", "psf.fits", "truth.json")
 
 
