@@ -82,13 +82,22 @@ def test_reproducible_from_seed_and_independent_of_n(populations):
     assert not np.array_equal(_image(two / "lens_00000", "image"), _image(two / "lens_00001", "image"))
 
 
-def _noise_free(truth_json: dict, opts: dict, psf: np.ndarray) -> dict[str, np.ndarray]:
+def _noise_free(truth_components: dict, opts: dict, psf: np.ndarray, components: dict | None = None) -> dict[str, np.ndarray]:
+    """Noise-free images of ``truth_components`` (default profiles: the population without a disc)."""
     from tinylens.simulate import simulate_images
     from tinylens.survey.population import COMPONENTS
 
     shape = (opts["size"], opts["size"])
     with jax.disable_jit():  # op by op, as the population is made: no compilation for one image
-        return simulate_images(COMPONENTS, truth_json["components"], shape, opts["pixel_scale"], psf, nsub=opts["nsub"])
+        parts = simulate_images(components or COMPONENTS, truth_components, shape, opts["pixel_scale"], psf, nsub=opts["nsub"])
+    return {k: np.asarray(v) for k, v in parts.items()}
+
+
+def _sersic_flux(comp: dict, pixel_scale: float) -> float:
+    """Total flux of a Sersic of amplitude ``Ie`` per pixel (scipy; area-preserving ellipse)."""
+    n, r = comp["n_sersic"], comp["R_sersic"]
+    b = gammaincinv(2 * n, 0.5)
+    return comp["Ie"] / pixel_scale**2 * 2 * np.pi * n * r**2 * np.exp(b) * b ** (-2 * n) * gamma(2 * n)
 
 
 @pytest.mark.parametrize("name", ["lens_00000", "lens_00001"])
@@ -97,7 +106,7 @@ def test_noise_snr_and_magnitude_follow_the_stated_model(populations, name):
     truth = json.loads((folder / "truth.json").read_text())
     opts = truth["observation"]
     image, noise, psf = (_image(folder, f) for f in ("image", "noise", "psf"))
-    parts = _noise_free(truth, opts, psf)
+    parts = _noise_free(truth["components"], opts, psf)
     arc = parts["lensed_source"]  # the source's true amplitude is in the components
     model = parts["lens_light"] + arc
     # noise map: sky + Poisson of the noise-free model; residuals are unit normal
@@ -110,10 +119,7 @@ def test_noise_snr_and_magnitude_follow_the_stated_model(populations, name):
     assert snr == pytest.approx(truth["derived"]["arc_snr_max"], rel=1e-3)
     assert OPTIONS["snr_range"][0] * 0.999 <= snr <= OPTIONS["snr_range"][1] * 1.001
     # unlensed source magnitude from the analytic Sersic total flux (area-preserving ellipse)
-    src = truth["components"]["source_light"][0]
-    n, r = src["n_sersic"], src["R_sersic"]
-    b = gammaincinv(2 * n, 0.5)
-    flux = src["Ie"] / opts["pixel_scale"] ** 2 * 2 * np.pi * n * r**2 * np.exp(b) * b ** (-2 * n) * gamma(2 * n)
+    flux = _sersic_flux(truth["components"]["source_light"][0], opts["pixel_scale"])
     assert truth["derived"]["source.mag"] == pytest.approx(opts["zeropoint"] - 2.5 * np.log10(flux), abs=1e-4)
 
 
@@ -171,20 +177,13 @@ def test_shear_free_population_fits_an_sie_alone(tmp_path):
     assert not any(name.startswith("lens_mass.1") for name in problem.param_names)
 
 
-def _sersic_flux(comp: dict, pixel_scale: float) -> float:
-    """Total flux of a Sersic of amplitude ``Ie`` per pixel (scipy; area-preserving ellipse)."""
-    n, r = comp["n_sersic"], comp["R_sersic"]
-    b = gammaincinv(2 * n, 0.5)
-    return comp["Ie"] / pixel_scale**2 * 2 * np.pi * n * r**2 * np.exp(b) * b ** (-2 * n) * gamma(2 * n)
-
-
 def test_bulge_and_disc_lenses(tmp_path):
     """``lens_disc_fraction_range``: a flatter exponential disc holding that share of the lens
     galaxy's flux; everything drawn before it is as in the population without a disc."""
-    from tinylens.simulate import simulate_images
     from tinylens.survey.population import components, simulate_population
 
     fraction, disc_q = (0.3, 0.6), (0.2, 0.4)
+    with_disc = components(PopulationOptions(lens_disc_fraction_range=fraction))
     bright = {**OPTIONS, "lens_mag_range": (18.0, 18.5)}  # a lens galaxy bright enough that its disc shows
     plain = simulate_population(2, tmp_path / "plain", seed=SEED, **bright)
     discs = simulate_population(2, tmp_path / "disc", seed=SEED, lens_disc_fraction_range=fraction,
@@ -210,29 +209,12 @@ def test_bulge_and_disc_lenses(tmp_path):
         assert 1.0 <= disc["R_sersic"] / bulge["R_sersic"] <= 2.5  # lens_disc_re_ratio_range's default
         # the image holds the disc: its residuals are noise with the disc, not without it
         image, noise, psf = (_image(folder, f) for f in ("image", "noise", "psf"))
-        shape = (opts["size"], opts["size"])
-        with jax.disable_jit():
-            model = simulate_images(components(PopulationOptions(**_as_options(opts))), truth["components"], shape,
-                                    opts["pixel_scale"], psf, nsub=opts["nsub"])["total"]
-        chi = (image - np.asarray(model)) / noise
+        comps = truth["components"]
+        model = _noise_free(comps, opts, psf, with_disc)["total"]
+        chi = (image - model) / noise
         assert chi.std() == pytest.approx(1.0, abs=0.08)
-        disc_image = np.asarray(model) - _bulge_and_source(truth, opts, psf)
-        assert ((disc_image / noise) ** 2).sum() > 500  # chi^2 a fit without the disc would add
-
-
-def _as_options(observation: dict) -> dict:
-    return {k: tuple(v) if isinstance(v, list) else v for k, v in observation.items()}
-
-
-def _bulge_and_source(truth: dict, opts: dict, psf: np.ndarray) -> np.ndarray:
-    from tinylens.simulate import simulate_images
-    from tinylens.survey.population import COMPONENTS
-
-    comps = truth["components"]
-    without_disc = {**comps, "lens_light": comps["lens_light"][:1]}
-    with jax.disable_jit():
-        return np.asarray(simulate_images(COMPONENTS, without_disc, (opts["size"],) * 2, opts["pixel_scale"], psf,
-                                          nsub=opts["nsub"])["total"])
+        without_disc = _noise_free({**comps, "lens_light": comps["lens_light"][:1]}, opts, psf)["total"]
+        assert (((model - without_disc) / noise) ** 2).sum() > 500  # chi^2 a fit without the disc would add
 
 
 @pytest.mark.parametrize("value", ["[0.5,1.0]", "[-0.1,0.3]", "[0.6,0.2]"])
