@@ -27,16 +27,12 @@ class Columns(NamedTuple):
 
 def component_values(comp: Component, theta: jnp.ndarray) -> dict[str, jnp.ndarray]:
     """Values of a component's parameters given the free vector ``theta``."""
-    out = {}
-    for name, ref in comp.params.items():
-        out[name] = theta[ref.index] if ref.kind == "free" else jnp.asarray(ref.value, theta.dtype)
-    return out
+    return {name: jnp.asarray(ref.read(theta), theta.dtype) for name, ref in comp.params.items()}
 
 
 def amplitude_value(comp: Component, theta: jnp.ndarray) -> jnp.ndarray:
     """The (non-linear) amplitude of a light component."""
-    ref = comp.amplitude
-    return theta[ref.index] if ref.kind == "free" else jnp.asarray(ref.value, theta.dtype)
+    return jnp.asarray(comp.amplitude.read(theta), theta.dtype)
 
 
 def deflection(spec: ModelSpec, theta: jnp.ndarray, x: jnp.ndarray, y: jnp.ndarray):

@@ -229,6 +229,16 @@ BAD = {
         "model_components.source_light_list[1].params.center_x.fixed_value",
         "lens_mass_list[5]",
     ),
+    "relative_to_on_fixed": (
+        lambda d: mass0(d)["center_x"].update(relative_to=link("lens_mass_list", 1)["fixed_value"]),
+        f"{MASS0}.center_x.relative_to",
+        "remove 'relative_to'",
+    ),
+    "relative_to_idx_out_of_range": (
+        lambda d: mass0(d)["e1"].update(relative_to=link("lens_light_list", 3, "e1")["fixed_value"]),
+        f"{MASS0}.e1.relative_to",
+        "lens_light_list has only 1 component",
+    ),
     "dataset_typo": (lambda d: d["dataset"].update(pixle_scale=0.05), "dataset.pixle_scale", "Did you mean 'pixel_scale'"),
     "component_typo": (
         lambda d: d["model_components"]["lens_mass_list"][0].update(param={}),

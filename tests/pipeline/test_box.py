@@ -41,6 +41,13 @@ def test_unconstrained_lens_light_gets_its_whole_prior_but_mass_and_source_keep_
     assert np.isclose(w[3], 0.15)  # a well-constrained lens light: its floor, as before
 
 
+def test_an_offset_gets_its_parameters_widths():
+    # lens_mass.0.e1 relative_to the lens light's: the sampled offset is an ellipticity difference
+    priors = (Prior("gaussian", 0.0, 0.1, -0.9, 0.9),) * 2
+    w = bx.half_widths(("lens_mass.0.e1_offset", "lens_mass.0.e1_offset"), priors, np.zeros(2), np.array([1e-6, np.inf]))
+    assert np.isclose(w[0], bx.WIDTHS["e1"][0]) and np.isclose(w[1], bx.WIDTHS["e1"][1])
+
+
 def test_floor_applies_to_tiny_widths():
     priors = (Prior("uniform", 0.0, 3.5),)
     w = bx.half_widths(("lens_mass.0.theta_E",), priors, np.array([2.0]), np.array([1e-6]))

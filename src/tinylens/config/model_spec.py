@@ -3,7 +3,8 @@
 The result, a :class:`ModelSpec`, says for every parameter of every component where its value
 comes from: a free parameter (an index into the sampled vector), a constant, or a linear
 amplitude solved by the inversion. Links (``fixed_value: {component_type, component_idx,
-parameter}``) are followed here, once, so the likelihood never sees them.
+parameter}``) are followed here, once, so the likelihood never sees them. A parameter
+``relative_to`` another is that parameter plus a free offset (the prior is the offset's).
 """
 
 from __future__ import annotations
@@ -19,15 +20,37 @@ from tinylens.profiles.light import LIGHT_PROFILES, LightProfile
 from tinylens.profiles.mass import MASS_PROFILES, MassProfile
 
 LISTS = ("lens_mass_list", "lens_light_list", "source_light_list")
+#: Suffix of a free offset's name: ``lens_mass.0.e1_offset`` for an ``e1`` ``relative_to`` another.
+OFFSET_SUFFIX = "_offset"
 
 
 @dataclass(frozen=True)
 class Ref:
-    """Where a parameter's value comes from: ``free`` (index), ``const`` (value) or ``linear``."""
+    """Where a parameter's value comes from: ``free`` (index), ``const`` (value), ``linear``, or
+    ``offset``: the free entry ``index`` added to the parameter ``base`` refers to."""
 
     kind: str
     index: int = -1
     value: float = 0.0
+    base: Ref | None = None
+
+    def read(self, theta: Any) -> Any:
+        """The value in ``theta`` (one free vector, or a stack of them along leading axes; NumPy
+        or JAX): an array for ``free`` and ``offset``, the float ``value`` for ``const``."""
+        if self.kind == "free":
+            return theta[..., self.index]
+        if self.kind == "offset":
+            return self.base.read(theta) + theta[..., self.index]
+        return self.value
+
+    @property
+    def indices(self) -> tuple[int, ...]:
+        """The free entries this value depends on."""
+        if self.kind == "free":
+            return (self.index,)
+        if self.kind == "offset":
+            return (self.index, *self.base.indices)
+        return ()
 
 
 @dataclass(frozen=True)
@@ -135,7 +158,7 @@ def build_model_spec(components: Any) -> ModelSpec:
     free_priors: list[Prior] = []
     resolved: dict[tuple[str, int, str], Ref] = {}
 
-    def resolve(key: tuple[str, int, str], chain: tuple) -> Ref:
+    def resolve(key: tuple[str, int, str], chain: tuple, field: str = "fixed_value") -> Ref:
         if key in resolved:
             return resolved[key]
         list_name, idx, name = key
@@ -146,7 +169,7 @@ def build_model_spec(components: Any) -> ModelSpec:
         if (list_name, idx) not in specs:
             src = chain[-1] if chain else key
             raise ConfigError(
-                f"{_path(src[0], src[1], 'params', src[2], 'fixed_value')}: the link points to "
+                f"{_path(src[0], src[1], 'params', src[2], field)}: the link points to "
                 f"{list_name}[{idx}], which does not exist."
             )
         profile = raw[(list_name, idx)][0]
@@ -157,7 +180,7 @@ def build_model_spec(components: Any) -> ModelSpec:
             elif chain:
                 src = chain[-1]
                 raise ConfigError(
-                    f"{_path(src[0], src[1], 'params', src[2], 'fixed_value')}: the link points to "
+                    f"{_path(src[0], src[1], 'params', src[2], field)}: the link points to "
                     f"{list_name}[{idx}].{name}, which {profile.name} does not have or the config does not set."
                 )
             else:
@@ -180,8 +203,19 @@ def build_model_spec(components: Any) -> ModelSpec:
                     raise ConfigError(f"{where}: cannot link to a linear amplitude.")
         else:
             prior = _prior(spec, where)
-            ref = Ref("free", index=len(free_names))
-            free_names.append(f"{list_name.removesuffix('_list')}.{idx}.{name}")
+            base = None
+            if spec.relative_to is not None:
+                rel = spec.relative_to
+                target = (rel.component_type, int(rel.component_idx), rel.parameter)
+                if target[0] in LISTS and (target[0], target[1]) in raw:
+                    tprof = raw[(target[0], target[1])][0]
+                    target = (target[0], target[1], tprof.aliases.get(target[2], target[2]))
+                base = resolve(target, chain + (key,), "relative_to")
+                if base.kind == "linear":
+                    raise ConfigError(f"{where}.relative_to: cannot be relative to a linear amplitude.")
+            label = f"{list_name.removesuffix('_list')}.{idx}.{name}"
+            ref = Ref("free", index=len(free_names)) if base is None else Ref("offset", index=len(free_names), base=base)
+            free_names.append(label if base is None else f"{label}{OFFSET_SUFFIX}")
             free_priors.append(prior)
         resolved[key] = ref
         return ref

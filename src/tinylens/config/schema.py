@@ -128,6 +128,12 @@ class ParamSpec(StrictModel):
 
     ``use_linear: true`` wins over everything else (TinyLensGpu's behaviour). For a fixed
     parameter any prior keys are ignored, except that ``limits``, when given, must be ordered.
+
+    ``relative_to`` (a tinylens extension; a link as in ``fixed_value``) makes a free parameter's
+    prior one on its *difference* from another parameter: the value is that parameter plus a
+    sampled offset with this prior. A link with scatter, e.g. a mass ellipticity drawn around the
+    lens light's: ``e1: {prior_type: gaussian, prior_settings: [0, 0.1], relative_to:
+    {component_type: lens_light_list, component_idx: 0, parameter: e1}}``.
     """
 
     prior_type: PriorType | None = None
@@ -136,6 +142,7 @@ class ParamSpec(StrictModel):
     fixed: bool = False
     fixed_value: FixedValue | None = None
     use_linear: bool = False
+    relative_to: ParamLink | None = None
 
     @property
     def is_free(self) -> bool:
@@ -151,6 +158,14 @@ class ParamSpec(StrictModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> ParamSpec:
+        if self.relative_to is not None and not self.is_free:
+            how = "solved linearly ('use_linear: true')" if self.use_linear else "fixed ('fixed: true')"
+            raise fail(
+                f"'relative_to' puts a free parameter's prior on its difference from another "
+                f"parameter, but this one is {how}; remove 'relative_to', or make the parameter free "
+                "with a prior on the difference",
+                key="relative_to",
+            )
         if self.use_linear:
             return self
         if self.limits is not None:
@@ -263,23 +278,29 @@ class ModelComponents(StrictModel):
             raise fail(
                 "at least one light component is needed: lens_light_list and source_light_list are both empty"
             )
-        for list_name, idx, name, link in self.links():
-            _check_link(self, list_name, idx, name, link)
+        for list_name, idx, name, link, field in self.links():
+            _check_link(self, list_name, idx, name, link, field)
         return self
 
-    def links(self) -> list[tuple[str, int, str, ParamLink]]:
-        """Every linked parameter as ``(list_name, component_idx, parameter, link)``."""
+    def links(self) -> list[tuple[str, int, str, ParamLink, str]]:
+        """Every link as ``(list_name, component_idx, parameter, link, field)``, ``field`` being
+        ``fixed_value`` (a fixed link) or ``relative_to`` (a link with a prior on the offset)."""
         out = []
         for list_name in COMPONENT_LISTS:
             for idx, comp in enumerate(getattr(self, list_name)):
-                out += [(list_name, idx, name, spec.link) for name, spec in comp.params.items() if spec.link]
+                for name, spec in comp.params.items():
+                    if spec.link:
+                        out.append((list_name, idx, name, spec.link, "fixed_value"))
+                    if spec.relative_to is not None:
+                        out.append((list_name, idx, name, spec.relative_to, "relative_to"))
         return out
 
 
-def _check_link(comps: ModelComponents, list_name: str, idx: int, name: str, link: ParamLink) -> None:
+def _check_link(comps: ModelComponents, list_name: str, idx: int, name: str, link: ParamLink,
+                field: str = "fixed_value") -> None:
     """Structural check only: the target component exists. Loops (a parameter linked to itself,
     directly or not) and unknown parameter names are found by :mod:`tinylens.config.model_spec`."""
-    key = f"{list_name}[{idx}].params.{name}.fixed_value"
+    key = f"{list_name}[{idx}].params.{name}.{field}"
     n = len(getattr(comps, link.component_type))
     if link.component_idx >= n:
         have = f"only {n} component{'s' if n != 1 else ''}" if n else "no components"

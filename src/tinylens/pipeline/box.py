@@ -17,6 +17,7 @@ import dataclasses
 
 import numpy as np
 
+from tinylens.config.model_spec import OFFSET_SUFFIX
 from tinylens.priors import Prior
 
 #: (floor, ceiling) of the half-width by parameter name: absolute, or relative to |best| ("rel").
@@ -62,7 +63,7 @@ def half_widths(names: tuple[str, ...], priors: tuple[Prior, ...], best: np.ndar
     :data:`UNCLIPPED_COMPONENTS` wider than their ceiling get the whole prior range."""
     out = np.empty(len(names))
     for i, (name, prior) in enumerate(zip(names, priors)):
-        key = name.rsplit(".", 1)[-1]
+        key = name.rsplit(".", 1)[-1].removesuffix(OFFSET_SUFFIX)  # an offset's width is its parameter's
         lo, hi = prior.bounds()
         if key in WIDTHS:
             floor, ceil, mode = WIDTHS[key]

@@ -10,15 +10,16 @@ from tinylens.config.model_spec import Component, ModelSpec
 
 
 def free_index(comp: Component, name: str) -> int | None:
-    """Index of ``comp``'s parameter ``name`` in the free vector (following links), or None."""
+    """Index of ``comp``'s parameter ``name`` in the free vector (following links), or None
+    (also for a parameter ``relative_to`` another, which is no one entry of the vector)."""
     ref = comp.params.get(name)
     return ref.index if ref is not None and ref.kind == "free" else None
 
 
 def free_indices(comps: Iterable[Component]) -> list[int]:
-    """Sorted free indices that any parameter of ``comps`` reads."""
-    out = {ref.index for c in comps for ref in c.params.values() if ref.kind == "free"}
-    out |= {c.amplitude.index for c in comps if c.amplitude is not None and c.amplitude.kind == "free"}
+    """Sorted free indices that any parameter of ``comps`` reads (an offset and its base both)."""
+    out = {i for c in comps for ref in c.params.values() for i in ref.indices}
+    out |= {i for c in comps if c.amplitude is not None for i in c.amplitude.indices}
     return sorted(out)
 
 
@@ -29,19 +30,24 @@ def light_only_indices(spec: ModelSpec) -> list[int]:
 
 
 def set_param(theta: np.ndarray, comp: Component, name: str, value: float, spec: ModelSpec) -> None:
-    """Set ``comp.name`` to ``value`` (clipped into its prior's support) if it is free."""
-    i = free_index(comp, name)
-    if i is not None:
-        lo, hi = spec.priors[i].bounds()
-        theta[i] = float(np.clip(value, lo + 1e-6 * (hi - lo), hi - 1e-6 * (hi - lo)))
+    """Set ``comp.name`` to ``value`` if it is free (clipped into its prior's support); for a
+    parameter ``relative_to`` another, its offset is set (the other parameter stays)."""
+    ref = comp.params.get(name)
+    if ref is None or ref.kind not in ("free", "offset"):
+        return
+    i = ref.index
+    if ref.kind == "offset":
+        value = value - float(ref.base.read(theta))
+    lo, hi = spec.priors[i].bounds()
+    theta[i] = float(np.clip(value, lo + 1e-6 * (hi - lo), hi - 1e-6 * (hi - lo)))
 
 
 def get_param(theta: np.ndarray, comp: Component, name: str, default: float = np.nan) -> float:
     """Value of ``comp.name``: the free entry of ``theta``, the constant, or ``default``."""
     ref = comp.params.get(name)
-    if ref is None:
+    if ref is None or ref.kind == "linear":
         return default
-    return float(theta[ref.index]) if ref.kind == "free" else float(ref.value)
+    return float(ref.read(np.asarray(theta, dtype=float)))
 
 
 def prior_middle(problem) -> np.ndarray:

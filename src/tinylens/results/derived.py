@@ -6,6 +6,8 @@ For every sample ``theta`` (all vectorised over samples):
   ``(e1, e2)`` in lenstronomy's convention: ``q = (1 - |e|) / (1 + |e|)``,
   ``phi = arctan2(e2, e1) / 2`` counter-clockwise from the x-axis, in degrees in (-90, 90];
 * ``<label>.gamma_ext`` and ``<label>.phi_ext_deg`` of an external shear;
+* ``<label>.<name>`` of each parameter sampled ``relative_to`` another (the free vector holds
+  its offset, ``<label>.<name>_offset``; this is the parameter's value);
 * ``<label>.flux`` (and ``<label>.mag`` when ``dataset.zeropoint`` is set) of each light
   component, and ``source.flux``, ``source.mag``, ``source.magnification`` for the whole source.
 
@@ -41,10 +43,8 @@ MAX_DERIVED_SAMPLES = 200
 
 def _values(comp, samples: np.ndarray, name: str) -> np.ndarray:
     """A component parameter for each sample (free, fixed or linked)."""
-    ref = comp.params[name]
-    if ref.kind == "free":
-        return samples[:, ref.index]
-    return np.full(len(samples), ref.value)
+    value = np.asarray(comp.params[name].read(np.asarray(samples)), dtype=float)
+    return np.broadcast_to(value, (len(samples),)).copy()
 
 
 def unwrap_angle(phi_deg: np.ndarray) -> np.ndarray:
@@ -56,6 +56,13 @@ def unwrap_angle(phi_deg: np.ndarray) -> np.ndarray:
     two_phi = np.radians(2 * np.asarray(phi_deg, dtype=float))
     centre = np.degrees(np.arctan2(np.mean(np.sin(two_phi)), np.mean(np.cos(two_phi)))) / 2
     return centre + (phi_deg - centre + 90.0) % 180.0 - 90.0
+
+
+def relative_quantities(problem, samples: np.ndarray) -> dict[str, np.ndarray]:
+    """The value of each parameter sampled ``relative_to`` another (base plus offset)."""
+    return {f"{comp.label}.{name}": _values(comp, samples, name)
+            for comp in problem.spec.lens_mass + problem.spec.light
+            for name, ref in comp.params.items() if ref.kind == "offset"}
 
 
 def shape_quantities(problem, samples: np.ndarray) -> dict[str, np.ndarray]:
@@ -151,5 +158,6 @@ def derived_samples(problem, samples: np.ndarray, weights: Sequence[float] | Non
     samples = np.atleast_2d(np.asarray(samples, dtype=float))
     if weights is not None:
         samples = samples[thin(np.asarray(weights))]
-    cols = {**shape_quantities(problem, samples), **flux_quantities(problem, samples)}
+    cols = {**relative_quantities(problem, samples), **shape_quantities(problem, samples),
+            **flux_quantities(problem, samples)}
     return pd.DataFrame(cols)
