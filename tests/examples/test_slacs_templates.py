@@ -27,6 +27,7 @@ def lens_folder(tmp_path_factory):
     ("template_mge.yaml", True, ["MGE"]),
     ("template_mge_sie.yaml", False, ["MGE"]),
     ("template_2mge_sie.yaml", False, ["MGE", "MGE"]),
+    ("template_2mge_sie_aligned.yaml", False, ["MGE", "MGE"]),
 ])
 def test_slacs_template_loads_with_its_model(lens_folder, tmp_path, name, shear, lens_light):
     config = lens_config(load_template(SLACS / name), find_lenses(lens_folder)[0], tmp_path)
@@ -52,6 +53,20 @@ def test_the_two_mge_template_is_the_shear_free_one_with_a_second_mge():
     for part in (first, second):
         assert part["params"] == light["params"]
         assert part["settings"] == {**light["settings"], "n_gauss": 10}
+
+
+def test_the_aligned_template_is_the_two_mge_one_with_the_mass_drawn_around_the_light():
+    """template_2mge_sie_aligned.yaml: the mass's e1/e2 have a N(0, 0.1) prior on their difference
+    from the first MGE's (``relative_to``); nothing else differs from template_2mge_sie.yaml."""
+    two = load_template(SLACS / "template_2mge_sie.yaml")
+    aligned = load_template(SLACS / "template_2mge_sie_aligned.yaml")
+    mine, theirs = (t["model_components"]["lens_mass_list"][0]["params"] for t in (aligned, two))
+    for name in ("e1", "e2"):
+        assert mine.pop(name) == {"prior_type": "gaussian", "prior_settings": [0.0, 0.1], "limits": [-0.9, 0.9],
+                                  "fixed": False, "relative_to": {"component_type": "lens_light_list",
+                                                                   "component_idx": 0, "parameter": name}}
+        theirs.pop(name)
+    assert aligned == two
 
 
 def test_the_shear_free_template_is_the_mge_one_without_its_shear():
