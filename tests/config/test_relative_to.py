@@ -10,6 +10,7 @@ import copy
 
 import numpy as np
 import pytest
+import yaml
 
 import tinylens
 from tinylens.errors import ConfigError
@@ -125,3 +126,17 @@ def test_loops_and_linear_targets_are_refused(tmp_path):
     missing["model_components"]["lens_mass_list"][0]["params"]["e1"]["relative_to"] = {**SOURCE0, "parameter": "gamma"}
     text = _error(missing, tmp_path)
     assert "lens_mass_list[0].params.e1.relative_to" in text and "source_light_list[0].gamma" in text
+
+
+def test_validate_names_what_an_offset_is_relative_to(tmp_path):
+    from typer.testing import CliRunner
+
+    from tinylens.cli.main import app
+
+    _, relative = _configs(tmp_path)
+    path = tmp_path / "relative.yaml"
+    path.write_text(yaml.safe_dump(relative))
+    result = CliRunner().invoke(app, ["validate", str(path)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "lens_mass.0.e1_offset" in result.output
+    assert "N(0, 0.1) in [-0.9, 0.9], the difference from source_light.0.e1" in result.output

@@ -27,7 +27,8 @@ def priors_table(problem) -> Table:
     table.add_column("parameter")
     table.add_column("prior")
     for i, (name, prior) in enumerate(zip(problem.param_names, problem.priors)):
-        table.add_row(str(i), name, prior.describe())
+        about = problem.spec.relative_to.get(i)
+        table.add_row(str(i), name, prior.describe() + (f", the difference from {about}" if about else ""))
     return table
 
 

@@ -86,6 +86,8 @@ class ModelSpec:
     source_light: tuple[Component, ...]
     param_names: tuple[str, ...]
     priors: tuple[Prior, ...]
+    #: free index of each offset -> the parameter it is relative to, e.g. ``lens_light.0.e1``
+    relative_to: Mapping[int, str] = field(default_factory=dict)
 
     @property
     def light(self) -> tuple[Component, ...]:
@@ -156,6 +158,7 @@ def build_model_spec(components: Any) -> ModelSpec:
 
     free_names: list[str] = []
     free_priors: list[Prior] = []
+    relative_to: dict[int, str] = {}
     resolved: dict[tuple[str, int, str], Ref] = {}
 
     def resolve(key: tuple[str, int, str], chain: tuple, field: str = "fixed_value") -> Ref:
@@ -215,6 +218,8 @@ def build_model_spec(components: Any) -> ModelSpec:
                     raise ConfigError(f"{where}.relative_to: cannot be relative to a linear amplitude.")
             label = f"{list_name.removesuffix('_list')}.{idx}.{name}"
             ref = Ref("free", index=len(free_names)) if base is None else Ref("offset", index=len(free_names), base=base)
+            if base is not None:
+                relative_to[ref.index] = f"{target[0].removesuffix('_list')}.{target[1]}.{target[2]}"
             free_names.append(label if base is None else f"{label}{OFFSET_SUFFIX}")
             free_priors.append(prior)
         resolved[key] = ref
@@ -243,4 +248,5 @@ def build_model_spec(components: Any) -> ModelSpec:
         source_light=tuple(built["source_light_list"]),
         param_names=tuple(free_names),
         priors=tuple(free_priors),
+        relative_to=relative_to,
     )
