@@ -161,6 +161,14 @@ def build_model_spec(components: Any) -> ModelSpec:
     relative_to: dict[int, str] = {}
     resolved: dict[tuple[str, int, str], Ref] = {}
 
+    def target_of(link: Any) -> tuple[str, int, str]:
+        """The ``(list, idx, canonical parameter name)`` a link points to."""
+        target = (link.component_type, int(link.component_idx), link.parameter)
+        if (target[0], target[1]) in raw:
+            profile = raw[(target[0], target[1])][0]
+            target = (target[0], target[1], profile.aliases.get(target[2], target[2]))
+        return target
+
     def resolve(key: tuple[str, int, str], chain: tuple, field: str = "fixed_value") -> Ref:
         if key in resolved:
             return resolved[key]
@@ -197,22 +205,14 @@ def build_model_spec(components: Any) -> ModelSpec:
             if isinstance(fv, (int, float)):
                 ref = Ref("const", value=float(fv))
             else:
-                target = (fv.component_type, int(fv.component_idx), fv.parameter)
-                if target[0] in LISTS and (target[0], target[1]) in raw:
-                    tprof = raw[(target[0], target[1])][0]
-                    target = (target[0], target[1], tprof.aliases.get(target[2], target[2]))
-                ref = resolve(target, chain + (key,))
+                ref = resolve(target_of(fv), chain + (key,))
                 if ref.kind == "linear":
                     raise ConfigError(f"{where}: cannot link to a linear amplitude.")
         else:
             prior = _prior(spec, where)
             base = None
             if spec.relative_to is not None:
-                rel = spec.relative_to
-                target = (rel.component_type, int(rel.component_idx), rel.parameter)
-                if target[0] in LISTS and (target[0], target[1]) in raw:
-                    tprof = raw[(target[0], target[1])][0]
-                    target = (target[0], target[1], tprof.aliases.get(target[2], target[2]))
+                target = target_of(spec.relative_to)
                 base = resolve(target, chain + (key,), "relative_to")
                 if base.kind == "linear":
                     raise ConfigError(f"{where}.relative_to: cannot be relative to a linear amplitude.")
