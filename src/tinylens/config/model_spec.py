@@ -98,6 +98,11 @@ class ModelSpec:
         return sum(c.n_basis for c in self.light if c.linear)
 
 
+def _label(list_name: str, idx: int, name: str) -> str:
+    """A parameter's name in tables and the free vector, e.g. ``lens_mass.0.theta_E``."""
+    return f"{list_name.removesuffix('_list')}.{idx}.{name}"
+
+
 def _path(list_name: str, idx: int, *rest: str) -> str:
     return "model_components." + f"{list_name}[{idx}]" + "".join("." + r for r in rest)
 
@@ -216,11 +221,14 @@ def build_model_spec(components: Any) -> ModelSpec:
                 base = resolve(target, chain + (key,), "relative_to")
                 if base.kind == "linear":
                     raise ConfigError(f"{where}.relative_to: cannot be relative to a linear amplitude.")
-            label = f"{list_name.removesuffix('_list')}.{idx}.{name}"
-            ref = Ref("free", index=len(free_names)) if base is None else Ref("offset", index=len(free_names), base=base)
-            if base is not None:
-                relative_to[ref.index] = f"{target[0].removesuffix('_list')}.{target[1]}.{target[2]}"
-            free_names.append(label if base is None else f"{label}{OFFSET_SUFFIX}")
+            label = _label(list_name, idx, name)
+            if base is None:
+                ref = Ref("free", index=len(free_names))
+            else:
+                ref = Ref("offset", index=len(free_names), base=base)
+                relative_to[ref.index] = _label(*target)
+                label += OFFSET_SUFFIX
+            free_names.append(label)
             free_priors.append(prior)
         resolved[key] = ref
         return ref

@@ -43,7 +43,8 @@ def set_param(theta: np.ndarray, comp: Component, name: str, value: float, spec:
 
 
 def get_param(theta: np.ndarray, comp: Component, name: str, default: float = np.nan) -> float:
-    """Value of ``comp.name``: the free entry of ``theta``, the constant, or ``default``."""
+    """Value of ``comp.name``: the free entry of ``theta`` (base plus offset for a parameter
+    ``relative_to`` another), the constant, or ``default`` (absent or solved linearly)."""
     ref = comp.params.get(name)
     if ref is None or ref.kind == "linear":
         return default
