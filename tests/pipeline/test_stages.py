@@ -229,3 +229,47 @@ def test_stages_find_mock_lens_00040_where_stage_1_sits_on_an_arc_image(tmp_path
     assert best["lens_mass.0.theta_E"] == pytest.approx(truth["lens_mass.0.theta_E"], rel=0.01)
     assert np.hypot(best["lens_mass.0.center_x"] - truth["lens_mass.0.center_x"],
                     best["lens_mass.0.center_y"] - truth["lens_mass.0.center_y"]) < 0.05
+
+
+def test_peak_source_guess_meets_the_images_where_the_arc_pixels_do_not(write_fits):
+    """SLACS J2303+1422 with two-MGE lens light: the arc region also held light that is not the
+    source's (lens-light leftovers, a neighbour), so the arc pixels mapped to the source plane
+    put a large source where the NNLS left it dark at every start near the right Einstein
+    radius. The images' peaks (here exact, from lenstronomy's image finder, plus a leftover on
+    the lens centre that must be ignored) meet where the source is."""
+    from lenstronomy.LensModel.lens_model import LensModel
+    from lenstronomy.LensModel.Solver.lens_equation_solver import LensEquationSolver
+
+    from tinylens.numerics.grid import pixel_coordinates
+    from tinylens.pipeline.arc import Arc
+    from tinylens.pipeline.mass_source import peak_source_guess, source_guess, starts
+
+    image, kernel = lenstronomy_image()
+    problem = _problem(write_fits, image, kernel)
+    truth = np.array(truth_vector(problem.param_names), dtype=float)
+    mass = [dict(LENS_TRUTH["lens_mass"][0]), dict(LENS_TRUTH["lens_mass"][1], ra_0=0.0, dec_0=0.0)]
+    src = LENS_TRUTH["source_light"][0]
+    x, y = LensEquationSolver(LensModel(["SIE", "SHEAR"])).image_position_from_source(
+        src["center_x"], src["center_y"], mass, min_distance=0.02, search_window=4.0, precision_limit=1e-8)
+    assert len(x) >= 2
+    center = (LENS_TRUTH["lens_mass"][0]["center_x"], LENS_TRUTH["lens_mass"][0]["center_y"])
+    peaks = np.vstack([np.stack([x, y], axis=1), [[center[0] + 0.1, center[1]]]])  # + a leftover on the lens
+    gx, gy = pixel_coordinates(problem.dataset.data.shape, PIX)
+    polluted = np.hypot(gx - 1.5, gy + 1.5) < 0.3  # the arc region holds only a neighbour's light
+    arc = Arc(polluted, np.zeros_like(gx), 1.2, peaks, int(polluted.sum()))
+
+    sx, sy, size = peak_source_guess(problem, truth, arc, center, r_min=3 * PIX)
+    assert (sx, sy) == (pytest.approx(src["center_x"], abs=0.01), pytest.approx(src["center_y"], abs=0.01))
+    assert size == pytest.approx(2 * PIX)  # the images meet to a point: the smallest size
+    px, py, _ = source_guess(problem, truth, arc)
+    assert np.hypot(px - sx, py - sy) > 3 * PIX  # the arc pixels' guess is elsewhere
+    one = Arc(polluted, np.zeros_like(gx), 1.2, peaks[:1], int(polluted.sum()))
+    assert peak_source_guess(problem, truth, one, center, r_min=3 * PIX) is None  # one image: no meeting point
+
+    out = starts(problem, truth, arc, 1.2, factors=(1.0,))
+    names = problem.param_names
+    ix, iy = names.index("source_light.0.center_x"), names.index("source_light.0.center_y")
+    for pixels_start, peaks_start in zip(out[::2], out[1::2]):  # each mass start: both guesses
+        assert (pixels_start[ix], pixels_start[iy]) == pytest.approx(source_guess(problem, pixels_start, arc)[:2], abs=1e-6)
+        assert (peaks_start[ix], peaks_start[iy]) == pytest.approx(
+            peak_source_guess(problem, peaks_start, arc, center, r_min=3 * PIX)[:2], abs=1e-3)

@@ -3,7 +3,8 @@
 Starting points combine the lens light of stage 1 with mass models whose Einstein radius is the
 arc's radius (times 0.85, 1 and 1.2) and whose ellipticity is the lens light's or zero. For each,
 the source is put where the arc pixels land on the source plane (their flux-weighted mean) with
-a size from their spread. Every start is optimised with the lens light held (mass and source
+a size from their spread, and, when that is elsewhere, a second time where the arc's peaks land
+(their median: under the right mass, the images of one source meet there). Every start is optimised with the lens light held (mass and source
 free), then the best few with everything free; last, the lens light of the best is fitted again
 with the source in the model (:func:`relight`). Also tried: the median radius of the arc's peaks
 when it disagrees with the first guess (leftovers of a bright galaxy's centre pull that guess in),
@@ -43,6 +44,12 @@ INNER_PEAK_FRACTION = 0.3
 #: Gain in log P by which the lens light fitted again (:func:`relight`) must beat the best fit to
 #: be polished jointly, and a revived source (:func:`revive`) to replace it.
 RELIGHT_GAIN = 0.5
+#: Peaks nearer the lens centre than this many pixels are never taken for images
+#: (:func:`image_peaks` in :func:`starts`; the pipeline uses the same for :func:`theta_E_floor`).
+PEAK_R_MIN_PIXELS = 3
+#: A start from the peaks (:func:`peak_source_guess`) is added when it puts the source this many
+#: pixels or more from the arc pixels' guess (:func:`source_guess`).
+PEAK_GUESS_APART_PIXELS = 3
 #: Sizes (arcsec) at which a source component with zero amplitude is tried again (:func:`revive`).
 REVIVE_SIZES = (0.05, 0.1, 0.2, 0.4)
 
@@ -70,6 +77,29 @@ def source_guess(problem, theta: np.ndarray, arc: Arc) -> tuple[float, float, fl
     return float(mx), float(my), float(max(size, 2 * d.pixel_scale))
 
 
+def peak_source_guess(problem, theta: np.ndarray, arc: Arc, center: tuple[float, float],
+                      r_min: float) -> tuple[float, float, float] | None:
+    """``(x, y, size)`` from the arc's image peaks (:func:`image_peaks`) mapped to the source
+    plane: their median position and robust spread; None with fewer than two peaks.
+
+    The images of one source meet on the source plane under the right mass, and the peaks are
+    where they are brightest. The flux-weighted mean of all arc pixels (:func:`source_guess`) is
+    pulled away by whatever else the arc region holds: leftovers of the lens light at its centre,
+    a neighbour. On SLACS J2303+1422 (two-MGE lens light) that guess put a 0.6" source on the
+    lens centre, where the NNLS gave it no flux at every start near Bolton's theta_E, while its
+    two images' peaks (1.2" and 2.1" from the centre) meet within 0.1".
+    """
+    peaks = image_peaks(arc, center, r_min)
+    if len(peaks) < 2:
+        return None
+    dt = problem.dtype
+    bx, by = ray_shoot(problem.spec, jnp.asarray(theta, dt), jnp.asarray(peaks[:, 0], dt), jnp.asarray(peaks[:, 1], dt))
+    bx, by = np.asarray(bx, float), np.asarray(by, float)
+    mx, my = float(np.median(bx)), float(np.median(by))
+    size = float(np.median(np.hypot(bx - mx, by - my)))
+    return mx, my, max(size, 2 * problem.dataset.pixel_scale)
+
+
 def starts(problem, theta_light: np.ndarray, arc: Arc, theta_E_guess: float,
            factors: tuple[float, ...] = THETA_E_FACTORS) -> list[np.ndarray]:
     """Starting vectors for the mass and source (see the module docstring)."""
@@ -80,6 +110,8 @@ def starts(problem, theta_light: np.ndarray, arc: Arc, theta_E_guess: float,
         e_light = (get_param(theta_light, light, "e1", 0.0), get_param(theta_light, light, "e2", 0.0))
         if np.hypot(*e_light) > 0.02:
             shapes.insert(0, e_light)
+    center = ll.lens_center(problem, theta_light)
+    r_min = PEAK_R_MIN_PIXELS * problem.dataset.pixel_scale
     out = []
     for factor in factors:
         for e1, e2 in shapes:
@@ -93,16 +125,28 @@ def starts(problem, theta_light: np.ndarray, arc: Arc, theta_E_guess: float,
                 if light is not None:
                     set_param(t, comp, "center_x", get_param(theta_light, light, "center_x", 0.0), spec)
                     set_param(t, comp, "center_y", get_param(theta_light, light, "center_y", 0.0), spec)
-            sx, sy, size = source_guess(problem, t, arc)
-            for k, comp in enumerate(spec.source_light):
-                set_param(t, comp, "center_x", sx, spec)
-                set_param(t, comp, "center_y", sy, spec)
-                set_param(t, comp, "e1", 0.0, spec)
-                set_param(t, comp, "e2", 0.0, spec)
-                set_param(t, comp, "R_sersic", size * 2.0 ** (k - (len(spec.source_light) - 1) / 2), spec)
-                set_param(t, comp, "n_sersic", 1.0, spec)
-            out.append(t)
+            guesses = [source_guess(problem, t, arc)]
+            by_peaks = peak_source_guess(problem, t, arc, center, r_min)
+            if by_peaks is not None and np.hypot(by_peaks[0] - guesses[0][0], by_peaks[1] - guesses[0][1]) > (
+                    PEAK_GUESS_APART_PIXELS * problem.dataset.pixel_scale):
+                guesses.append(by_peaks)
+            for guess in guesses:
+                out.append(_with_source(t, spec, *guess))
     return out
+
+
+def _with_source(theta: np.ndarray, spec, x: float, y: float, size: float) -> np.ndarray:
+    """A copy of ``theta`` with every source component round at ``(x, y)``, sizes about ``size``
+    (spread by factors of 2 between components) and Sersic index 1."""
+    t = np.array(theta, dtype=float)
+    for k, comp in enumerate(spec.source_light):
+        set_param(t, comp, "center_x", x, spec)
+        set_param(t, comp, "center_y", y, spec)
+        set_param(t, comp, "e1", 0.0, spec)
+        set_param(t, comp, "e2", 0.0, spec)
+        set_param(t, comp, "R_sersic", size * 2.0 ** (k - (len(spec.source_light) - 1) / 2), spec)
+        set_param(t, comp, "n_sersic", 1.0, spec)
+    return t
 
 
 def peak_radius(arc: Arc, center: tuple[float, float], r_min: float = 0.0) -> float:
@@ -122,6 +166,18 @@ def peak_radii(arc: Arc, center: tuple[float, float], r_min: float) -> np.ndarra
         return np.zeros(0)
     r = np.hypot(arc.peaks[:, 0] - center[0], arc.peaks[:, 1] - center[1])
     return r[r > r_min]
+
+
+def image_peaks(arc: Arc, center: tuple[float, float], r_min: float, inner: float = INNER_PEAK_FRACTION) -> np.ndarray:
+    """``(k, 2)`` positions of the arc's peaks that may be images: beyond ``r_min`` from ``center``
+    and beyond ``inner`` times the median radius of those (nearer ones are taken for leftovers
+    of the lens light, as in :func:`theta_E_floor`)."""
+    if not arc.found or len(arc.peaks) == 0:
+        return np.zeros((0, 2))
+    r = np.hypot(arc.peaks[:, 0] - center[0], arc.peaks[:, 1] - center[1])
+    far = r > r_min
+    keep = far & (r >= inner * np.median(r[far])) if far.any() else far
+    return arc.peaks[keep]
 
 
 def other_radii(arc: Arc, center: tuple[float, float], theta_E_guess: float, r_min: float,
@@ -146,8 +202,8 @@ def theta_E_floor(arc: Arc, center: tuple[float, float], r_min: float,
     leaving out a faint counter-image close to the centre instead is harmless, as the floor then
     comes from another image, which lies within twice the Einstein radius too.
     """
-    r = peak_radii(arc, center, r_min) if arc.found else np.zeros(0)
-    r = r[r >= inner * np.median(r)] if r.size else r
+    peaks = image_peaks(arc, center, r_min, inner)
+    r = np.hypot(peaks[:, 0] - center[0], peaks[:, 1] - center[1])
     return float(fraction * r.min()) if r.size else 0.0
 
 

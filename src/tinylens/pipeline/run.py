@@ -29,7 +29,7 @@ from tinylens.inference.common import fingerprint
 from tinylens.pipeline import box as bx
 from tinylens.pipeline.arc import find_arc
 from tinylens.pipeline.lens_light import fit_lens_light, lens_center
-from tinylens.pipeline.mass_source import fit_mass_source, other_radii, theta_E_floor
+from tinylens.pipeline.mass_source import PEAK_R_MIN_PIXELS, fit_mass_source, other_radii, theta_E_floor
 from tinylens.pipeline.optimize import Objective
 from tinylens.pipeline.params import free_index, get_param, prior_middle
 
@@ -86,10 +86,10 @@ def optimise(objective: Objective, settings, progress: bool = False) -> dict[str
     _say(progress, f"2/4 arc: {arc.n_pixels} pixels, theta_E ~ {theta_E_guess:.3f}\"" if arc.found else "2/4 no arc found")
     t1 = time.perf_counter()
     center = lens_center(problem, theta)
-    others = (other_radii(arc, center, theta_E_guess, r_min=3 * d.pixel_scale)
+    others = (other_radii(arc, center, theta_E_guess, r_min=PEAK_R_MIN_PIXELS * d.pixel_scale)
               if (settings.arc and arc.found) else [])
     stages["arc"]["theta_E_others"] = others
-    floor = theta_E_floor(arc, center, 3 * d.pixel_scale, settings.min_theta_E_fraction) if settings.arc else 0.0
+    floor = theta_E_floor(arc, center, PEAK_R_MIN_PIXELS * d.pixel_scale, settings.min_theta_E_fraction) if settings.arc else 0.0
     ms = fit_mass_source(objective, theta, arc, theta_E_guess, other_theta_E=others, min_theta_E=floor)
     if problem.spec.lens_mass and get_param(ms.fit.theta, problem.spec.lens_mass[0], "theta_E", np.inf) < floor:
         floor = 0.0  # no fit reached it: the box is not cut (and the quality flags will tell)
