@@ -8,7 +8,7 @@ lenses against Bolton et al. (2008) or mocks against their truth::
         -o stages_2mge.csv [--lenses J2303+1422 J1204+0358]
 
 The CSV has one row per lens: the best fit's Einstein radius, its ``log P`` (log likelihood plus
-log prior), the arc's first guess and the time; a lens whose stages raise an error gets the
+log prior), the arc's first guess, the gradient calls and the time; a lens whose stages raise an error gets the
 message instead. Rows are written as each lens finishes (to a temporary file, then renamed).
 """
 
@@ -38,7 +38,8 @@ def stages(problem) -> dict:
     arc = state["stages"]["arc"]
     return {"theta_E": get_param(best, mass, "theta_E") if mass is not None else np.nan,
             "log_P": state["stages"]["mass_source"]["log_posterior"], "theta_E_arc": arc.get("theta_E_start"),
-            "theta_E_floor": arc.get("theta_E_floor"), "time_s": time.perf_counter() - t0, "error": ""}
+            "theta_E_floor": arc.get("theta_E_floor"), "n_evals": state["n_evals"],
+            "time_s": time.perf_counter() - t0, "error": ""}
 
 
 def write_csv(rows: list[dict], path: Path) -> None:
