@@ -8,8 +8,9 @@ lenses against Bolton et al. (2008) or mocks against their truth::
         -o stages_2mge.csv [--lenses J2303+1422 J1204+0358]
 
 The CSV has one row per lens: the best fit's Einstein radius, its ``log P`` (log likelihood plus
-log prior), the arc's first guess, the gradient calls and the time; a lens whose stages raise an error gets the
-message instead. Rows are written as each lens finishes (to a temporary file, then renamed).
+log prior), the arc's first guess, the gradient calls and the time; a lens whose stages raise an
+error gets the message instead. Rows are written as each lens finishes (to a temporary file,
+then renamed).
 """
 
 from __future__ import annotations
