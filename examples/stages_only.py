@@ -5,12 +5,13 @@ Use it to check a change to the early stages on many lenses before a full survey
 lenses against Bolton et al. (2008) or mocks against their truth::
 
     python examples/stages_only.py ../shared/data/slacs_dev --template examples/slacs/template_2mge_sie.yaml \\
-        -o stages_2mge.csv [--lenses J2303+1422 J1204+0358]
+        -o stages_2mge.csv [--lenses J2303+1422 J1204+0358] [--states states_2mge]
 
 The CSV has one row per lens: the best fit's Einstein radius, its ``log P`` (log likelihood plus
 log prior), the arc's first guess, the gradient calls and the time; a lens whose stages raise an
 error gets the message instead. Rows are written as each lens finishes (to a temporary file,
-then renamed).
+then renamed). ``--states DIR`` also keeps each lens's stages (best fit, arc, candidates) as
+``DIR/LENS.json``, for ``examples/slacs/stage_fits.py``.
 """
 
 from __future__ import annotations
@@ -27,13 +28,17 @@ import tinylens
 from tinylens.pipeline.optimize import Objective
 from tinylens.pipeline.params import get_param
 from tinylens.pipeline.run import optimise
+from tinylens.results.tables import write_json
 from tinylens.survey.runner import find_lenses, lens_config, load_template
 
 
-def stages(problem) -> dict:
-    """Stages 1-3 of ``problem`` (its config's pipeline settings): a row of the table."""
+def stages(problem, keep: Path | None = None) -> dict:
+    """Stages 1-3 of ``problem`` (its config's pipeline settings): a row of the table; the whole
+    state is written to ``keep`` if given."""
     t0 = time.perf_counter()
     state = optimise(Objective(problem), problem.config.pipeline)
+    if keep is not None:
+        write_json(keep, {**state, "param_names": list(problem.param_names)})
     best = np.asarray(state["best"], dtype=float)
     mass = problem.spec.lens_mass[0] if problem.spec.lens_mass else None
     arc = state["stages"]["arc"]
@@ -55,6 +60,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--template", required=True)
     ap.add_argument("--lenses", nargs="*", help="only these lens folders (default: all)")
     ap.add_argument("-o", "--output", default="stages.csv")
+    ap.add_argument("--states", help="folder for each lens's stages as LENS.json")
     args = ap.parse_args(argv)
     warnings.simplefilter("ignore")
     template = load_template(args.template)
@@ -65,9 +71,12 @@ def main(argv: list[str] | None = None) -> None:
             raise SystemExit(f"error: no lens {', '.join(sorted(missing))} in {args.lens_dir}")
         lenses = [lens for lens in lenses if lens.lens_id in args.lenses]
     rows, out = [], Path(args.output)
+    if args.states:
+        Path(args.states).mkdir(parents=True, exist_ok=True)
     for lens in lenses:
         try:
-            row = stages(tinylens.load(lens_config(template, lens, "stages_out")))
+            keep = Path(args.states) / f"{lens.lens_id}.json" if args.states else None
+            row = stages(tinylens.load(lens_config(template, lens, "stages_out")), keep)
         except tinylens.TinyLensError as err:
             row = {"error": str(err)}
         rows.append({"lens": lens.lens_id, **row})
