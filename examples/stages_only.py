@@ -28,7 +28,7 @@ import tinylens
 from tinylens.pipeline.optimize import Objective
 from tinylens.pipeline.params import get_param
 from tinylens.pipeline.run import optimise
-from tinylens.results.tables import write_json
+from tinylens.results.tables import write_csv, write_json
 from tinylens.survey.runner import find_lenses, lens_config, load_template
 
 
@@ -46,12 +46,6 @@ def stages(problem, keep: Path | None = None) -> dict:
             "log_P": state["stages"]["mass_source"]["log_posterior"], "theta_E_arc": arc.get("theta_E_start"),
             "theta_E_floor": arc.get("theta_E_floor"), "n_evals": state["n_evals"],
             "time_s": time.perf_counter() - t0, "error": ""}
-
-
-def write_csv(rows: list[dict], path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    pd.DataFrame(rows).to_csv(tmp, index=False)
-    tmp.replace(path)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -82,7 +76,7 @@ def main(argv: list[str] | None = None) -> None:
         rows.append({"lens": lens.lens_id, **row})
         print(f"{lens.lens_id}: theta_E {row.get('theta_E', np.nan):.3f}  log P {row.get('log_P', np.nan):.1f}  "
               f"{row.get('time_s', 0):.0f} s {row['error']}", flush=True)
-        write_csv(rows, out)
+        write_csv(out, pd.DataFrame(rows))
     print(f"wrote {out}")
 
 

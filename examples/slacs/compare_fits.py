@@ -18,6 +18,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from tinylens.results.report import save_figure  # noqa: E402
 from tinylens.results.stored import load_stored  # noqa: E402
 
 
@@ -77,9 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("no result: " + ", ".join(missing))
     fig = figure(args.lens, args.runs, labels, args.reference)
     out = Path(args.output)
-    tmp = out.with_name(out.stem + ".partial" + out.suffix)
-    fig.savefig(tmp, dpi=80, bbox_inches="tight")
-    tmp.replace(out)
+    save_figure(fig, out, dpi=80, bbox_inches="tight")
     print(f"wrote {out}")
     return 0
 

@@ -30,6 +30,7 @@ from matplotlib.figure import Figure
 
 import tinylens
 from tinylens.results import plots
+from tinylens.results.report import save_figure
 
 THETA = "lens_mass.0.theta_E"
 
@@ -106,9 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     axes = np.atleast_2d(fig.subplots(len(rows), 3))
     for ax, (folder, lens) in zip(axes, rows):
         lens_row(fig, ax, folder / "lenses" / lens / "result.json", float(ref[lens]))
-    tmp = a.output.with_name(a.output.name + ".tmp.png")
-    fig.savefig(tmp, dpi=a.dpi)
-    tmp.replace(a.output)
+    save_figure(fig, a.output, dpi=a.dpi)
     print(f"wrote {a.output} ({len(lenses)} lenses: {', '.join(lenses)})")
     return 0
 

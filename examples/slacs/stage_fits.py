@@ -35,6 +35,7 @@ from tinylens.pipeline.arc import Arc  # noqa: E402
 from tinylens.pipeline.lens_light import lens_center  # noqa: E402
 from tinylens.pipeline.params import get_param  # noqa: E402
 from tinylens.results.plots import image_extent  # noqa: E402
+from tinylens.results.report import save_figure  # noqa: E402
 from tinylens.survey.runner import find_lenses, lens_config, load_template  # noqa: E402
 
 COLOURS = ("tab:red", "tab:blue", "tab:green", "tab:orange")
@@ -107,9 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             ap.error(f"{path}: its parameters are not those of {args.template}")
     fig = figure(problem, states, labels, args.lens, args.reference)
     out = Path(args.output)
-    tmp = out.with_name(out.stem + ".partial" + out.suffix)
-    fig.savefig(tmp, dpi=80, bbox_inches="tight")
-    tmp.replace(out)
+    save_figure(fig, out, dpi=80, bbox_inches="tight")
     print(f"wrote {out}")
     return 0
 

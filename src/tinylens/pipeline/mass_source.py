@@ -4,9 +4,10 @@ Starting points combine the lens light of stage 1 with mass models whose Einstei
 arc's radius (times 0.85, 1 and 1.2) and whose ellipticity is the lens light's or zero. For each,
 the source is put where the arc pixels land on the source plane (their flux-weighted mean) with
 a size from their spread, and, when that is elsewhere, a second time where the arc's peaks land
-(their median: under the right mass, the images of one source meet there). Every start is optimised with the lens light held (mass and source
-free), then the best few with everything free; last, the lens light of the best is fitted again
-with the source in the model (:func:`relight`). Also tried: the median radius of the arc's peaks
+(their median: under the right mass, the images of one source meet there). Every start is
+optimised with the lens light held (mass and source free), then the best few with everything
+free; last, the lens light of the best is fitted again with the source in the model
+(:func:`relight`). Also tried: the median radius of the arc's peaks
 when it disagrees with the first guess (leftovers of a bright galaxy's centre pull that guess in),
 and a compact, de Vaucouleurs-like lens light (for an arc brighter than the lens galaxy, which
 stage 1 may have taken for lens light).

@@ -297,11 +297,11 @@ def _panel(top, bottom, joined: pd.DataFrame, q: Quantity, stat: pd.Series, t_la
     bottom.tick_params(labelsize=8)
 
 
-def save_figure(fig, path: str | Path, dpi: int = 110) -> Path:
-    """Write ``fig`` as a PNG atomically."""
+def save_figure(fig, path: str | Path, dpi: int = 110, **savefig) -> Path:
+    """Write ``fig`` as a PNG atomically (``savefig``: more options of ``Figure.savefig``)."""
     from tinylens.results.tables import write_atomic
 
-    return write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format="png", facecolor="white"))
+    return write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format="png", facecolor="white", **savefig))
 
 
 # -- input ------------------------------------------------------------------------------------
