@@ -18,17 +18,9 @@ import sys
 from pathlib import Path
 
 from tinylens.results.quality import source_image_counts
-from tinylens.results.stored import load_stored
+from tinylens.results.stored import load_stored, result_files
 
 FLAG = "not_multiply_imaged"
-
-
-def result_files(folders) -> list[Path]:
-    """``result.json`` files in ``folders`` (a survey's ``lenses/*`` or the folders themselves)."""
-    out = []
-    for folder in map(Path, folders):
-        out += sorted(folder.glob("lenses/*/result.json")) or sorted(folder.glob("result.json"))
-    return out
 
 
 def recheck(path: Path) -> dict | None:

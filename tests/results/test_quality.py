@@ -146,6 +146,28 @@ def test_an_einstein_radius_under_two_pixels_is_not_a_lens(tiny_problem):
     assert "tiny_einstein_radius" in tiny["flags"] and not tiny["trusted"]
 
 
+def test_peaks_apart_sees_a_counter_image_the_model_leaves_out(tiny_problem):
+    """SLACS J2303+1422's failure: a mass too small, the source on one image, the other image left
+    out. The tiny lens is an SIS (theta_E 1") with the source at beta = (0.1, -0.06): images at
+    (1 + |beta|) and -(1 - |beta|) along beta's direction, which meet at the source under the
+    truth. Under theta_E 0.55" with the source where the outer image lands, (1.117 - 0.55) along
+    beta, the inner image lands at -(0.883 - 0.55): 0.9" = 1.64 theta_E from the source."""
+    problem = tiny_problem
+    names = problem.param_names
+    truth = np.array([FREE_TRUTH[n] for n in names])
+    good = assess(problem, _result(problem, truth[None, :]))
+    assert good["metrics"]["peaks_apart_theta_E"] < 0.2 and "peaks_apart" not in good["flags"]
+
+    beta = np.array([0.1, -0.06])
+    unit = beta / np.hypot(*beta)
+    wrong = truth.copy()
+    wrong[names.index("lens_mass.0.theta_E")] = 0.55
+    wrong[names.index("source_light.0.center_x")], wrong[names.index("source_light.0.center_y")] = (1 + np.hypot(*beta) - 0.55) * unit
+    bad = assess(problem, _result(problem, wrong[None, :]))
+    assert np.isclose(bad["metrics"]["peaks_apart_theta_E"], 0.9 / 0.55, rtol=0.1), bad["metrics"]
+    assert "peaks_apart" in bad["flags"] and not bad["trusted"]
+
+
 def test_config_chooses_the_critical_flags(tmp_path):
     """quality.critical in the config decides which flags make a result untrusted."""
     names_truth = FREE_TRUTH

@@ -411,7 +411,7 @@ class Pipeline(StrictModel):
 
 
 QualityFlag = Literal["unconverged", "prior_edge", "light_prior_edge", "box_edge", "multimodal", "unmodelled_flux",
-                      "arc_residuals", "not_multiply_imaged", "no_arc", "tiny_einstein_radius"]
+                      "arc_residuals", "not_multiply_imaged", "peaks_apart", "no_arc", "tiny_einstein_radius"]
 
 
 class Quality(StrictModel):

@@ -93,12 +93,19 @@ def peak_source_guess(problem, theta: np.ndarray, arc: Arc, center: tuple[float,
     peaks = image_peaks(arc, center, r_min)
     if len(peaks) < 2:
         return None
-    dt = problem.dtype
-    bx, by = ray_shoot(problem.spec, jnp.asarray(theta, dt), jnp.asarray(peaks[:, 0], dt), jnp.asarray(peaks[:, 1], dt))
-    bx, by = np.asarray(bx, float), np.asarray(by, float)
+    bx, by = to_source_plane(problem, theta, peaks).T
     mx, my = float(np.median(bx)), float(np.median(by))
     size = float(np.median(np.hypot(bx - mx, by - my)))
     return mx, my, max(size, 2 * problem.dataset.pixel_scale)
+
+
+def to_source_plane(problem, theta: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """``(k, 2)``: image-plane ``points`` (``(k, 2)``, arcsec) mapped to the source plane by the
+    mass in ``theta``."""
+    dt = problem.dtype
+    points = np.asarray(points, float).reshape(-1, 2)
+    bx, by = ray_shoot(problem.spec, jnp.asarray(theta, dt), jnp.asarray(points[:, 0], dt), jnp.asarray(points[:, 1], dt))
+    return np.stack([np.asarray(bx, float), np.asarray(by, float)], axis=1)
 
 
 def starts(problem, theta_light: np.ndarray, arc: Arc, theta_E_guess: float,

@@ -11,6 +11,14 @@ import numpy as np
 import tinylens
 
 
+def result_files(folders) -> list[Path]:
+    """``result.json`` files in ``folders``: a survey's ``lenses/*/`` or the folders themselves."""
+    out = []
+    for folder in map(Path, folders):
+        out += sorted(folder.glob("lenses/*/result.json")) or sorted(folder.glob("result.json"))
+    return out
+
+
 def load_stored(path: str | Path) -> tuple[dict[str, Any], Any, np.ndarray]:
     """``(content, problem, best)`` of the ``result.json`` at ``path``: the problem from its config
     (relative paths against its ``config_dir``; older results, without it, against the current
