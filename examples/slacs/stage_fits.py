@@ -23,14 +23,12 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import jax.numpy as jnp  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 import tinylens  # noqa: E402
-from tinylens.forward import ray_shoot  # noqa: E402
 from tinylens.numerics.grid import pixel_coordinates  # noqa: E402
-from tinylens.pipeline.mass_source import PEAK_R_MIN_PIXELS, image_peaks  # noqa: E402
+from tinylens.pipeline.mass_source import PEAK_R_MIN_PIXELS, image_peaks, to_source_plane  # noqa: E402
 from tinylens.pipeline.arc import Arc  # noqa: E402
 from tinylens.pipeline.lens_light import lens_center  # noqa: E402
 from tinylens.pipeline.params import get_param  # noqa: E402
@@ -39,13 +37,6 @@ from tinylens.results.report import save_figure  # noqa: E402
 from tinylens.survey.runner import find_lenses, lens_config, load_template  # noqa: E402
 
 COLOURS = ("tab:red", "tab:blue", "tab:green", "tab:orange")
-
-
-def source_plane_peaks(problem, theta: np.ndarray, peaks: np.ndarray) -> np.ndarray:
-    """``(k, 2)``: ``peaks`` (image plane, arcsec) mapped to the source plane by the mass in ``theta``."""
-    dt = problem.dtype
-    bx, by = ray_shoot(problem.spec, jnp.asarray(theta, dt), jnp.asarray(peaks[:, 0], dt), jnp.asarray(peaks[:, 1], dt))
-    return np.stack([np.asarray(bx, float), np.asarray(by, float)], axis=1)
 
 
 def figure(problem, states: list[dict], labels: list[str], lens: str, reference: float | None):
@@ -69,7 +60,7 @@ def figure(problem, states: list[dict], labels: list[str], lens: str, reference:
         ref = f' ({reference}" ref.)' if reference else ""
         axes[k].set_title(f'{label}: $\\theta_E$ = {theta_E:.3f}"{ref}\nlog P = {state["stages"]["mass_source"]["log_posterior"]:.0f}'
                           f", $\\chi^2/N$ = {np.nanmean(chi ** 2):.2f}", fontsize=9)
-        beta = source_plane_peaks(problem, theta, peaks)
+        beta = to_source_plane(problem, theta, peaks)
         colour = COLOURS[k % len(COLOURS)]
         axes[-1].plot(beta[:, 0], beta[:, 1], "x", color=colour, ms=8, mew=2, label=f"{label}: arc peaks")
         centre = (get_param(theta, source, "center_x"), get_param(theta, source, "center_y"))

@@ -38,7 +38,7 @@ def test_stages_find_the_lens_and_its_peaks_meet_under_the_right_mass_only(tmp_p
     wrong[problem.param_names.index("lens_mass.0.theta_E")] *= 0.7
 
     def spread(theta):
-        beta = stage_fits.source_plane_peaks(problem, theta, peaks)
+        beta = stage_fits.to_source_plane(problem, theta, peaks)
         return np.median(np.hypot(*(beta - np.median(beta, axis=0)).T))
 
     assert spread(best) < 0.1 < spread(wrong)  # the images meet on the source plane under the right mass only
