@@ -28,7 +28,7 @@ def test_recheck_peaks_withdraws_trust_from_a_fit_that_leaves_an_image_out(tmp_p
         write_stored_result(run / name, problem, theta, quality={"trusted": True, "flags": []})
 
     rows = {r["result"].rsplit("/", 1)[-1]: r for r in map(script.recheck, script.result_files([tmp_path / "run"]))}
-    assert rows["right"]["peaks_apart_theta_E"] < 0.2 and not rows["right"]["flag_now"] and rows["right"]["trusted_now"]
+    assert rows["right"]["peaks_apart_theta_E"] == 0.0 and not rows["right"]["flag_now"] and rows["right"]["trusted_now"]
     assert np.isclose(rows["wrong"]["peaks_apart_theta_E"], 0.9 / 0.55, rtol=0.1)
     assert rows["wrong"]["flag_now"] and rows["wrong"]["critical"] and not rows["wrong"]["trusted_now"]
 

@@ -22,15 +22,16 @@ when any of :data:`CRITICAL` is raised. The checks:
   outside the caustics, so the "arc" is not lensed light. Testing the centre alone raised false
   alarms on elongated sources whose centre sits just outside a caustic the source straddles
   (SLACS J0216-0813 with MGE lens light: within 1.1 % of Bolton et al.);
-* ``peaks_apart``: under the best-fit mass, one of the arc's significant image peaks (the
-  peaks of :func:`~tinylens.pipeline.arc.find_arc` on ``data - lens light`` that stage 3 takes
-  for images, at least ``PEAKS_MIN_SIGNIFICANCE`` in its smoothed significance map) lands
-  farther than ``PEAKS_APART_THETA_E`` Einstein radii from the source's centre on the source
-  plane (:func:`peaks_apart`): the model's source does not make that image. Under the right mass
-  the images of one source meet on the source plane. Raised by SLACS J2303+1422's wrong fit
-  (theta_E 0.89" against Bolton et al.'s 1.62": its two brightest peaks, the counter-image, land
-  2.1-2.2 theta_E from the source), which the other critical checks passed. Fainter peaks are
-  left out: noise bumps in the wings of a bright arc map anywhere;
+* ``peaks_apart``: an image the model leaves out. One of the arc's significant peaks (those of
+  :func:`~tinylens.pipeline.arc.find_arc` on ``data - lens light`` that stage 3 takes for images,
+  at least ``PEAKS_MIN_SIGNIFICANCE`` in its smoothed significance map) where the model's lensed
+  source holds less than ``PEAKS_EXPLAINED_FRACTION`` of the data lands farther than
+  ``PEAKS_APART_THETA_E`` Einstein radii from the source's centre under the best-fit mass
+  (:func:`peaks_apart`). Under the right mass the images of one source meet on the source plane.
+  Raised by SLACS J2303+1422's wrong fit (theta_E 0.89" against Bolton et al.'s 1.62": its two
+  brightest peaks, the counter-image, land 2.1-2.2 theta_E from the source with no model flux),
+  which the other critical checks passed. Fainter peaks are left out (noise bumps in a bright
+  arc's wings map anywhere), and so are those the model makes (an extended source's far parts);
 * ``no_arc``: the pipeline found no arc in the lens-subtracted data;
 * ``tiny_einstein_radius``: the best-fit Einstein radius is below ``MIN_THETA_E_PIXELS`` pixels,
   i.e. the "source" sits unlensed on the lens centre and models what the lens light missed
@@ -50,7 +51,7 @@ import numpy as np
 
 from tinylens.lens_equation import count_images_of_points
 from tinylens.numerics.grid import pixel_coordinates
-from tinylens.pipeline.arc import find_arc
+from tinylens.pipeline.arc import find_arc, significance
 from tinylens.pipeline.mass_source import PEAK_R_MIN_PIXELS, image_peaks, to_source_plane
 from tinylens.pipeline.params import get_param
 from tinylens.profiles.ellipticity import clip_e1e2
@@ -65,6 +66,7 @@ MIN_THETA_E_PIXELS = 2.0
 HALF_LIGHT_POINTS = 8
 PEAKS_APART_THETA_E = 1.0
 PEAKS_MIN_SIGNIFICANCE = 8.0
+PEAKS_EXPLAINED_FRACTION = 0.5
 CRITICAL = ("unconverged", "prior_edge", "box_edge", "multimodal", "unmodelled_flux", "not_multiply_imaged",
             "peaks_apart", "tiny_einstein_radius")
 
@@ -154,7 +156,7 @@ def assess(problem, result, arc_mask: np.ndarray | None = None) -> dict[str, Any
     left = find_arc(resid, d.noise, d.pixel_scale, center, used=used)
     metrics["unmodelled_pixels"] = int(left.n_pixels)
     flags["unmodelled_flux"] = left.n_pixels >= max(UNMODELLED_MIN_PIXELS, UNMODELLED_FRACTION * metrics["arc_pixels"])
-    apart = peaks_apart(problem, best, images["lens_light"], center)
+    apart = peaks_apart(problem, best, images, center)
     metrics["peaks_apart_theta_E"] = apart
     flags["peaks_apart"] = apart is not None and apart > PEAKS_APART_THETA_E
     flags["no_arc"] = bool(pipeline) and not (pipeline.get("stages", {}).get("arc", {}).get("found", True))
@@ -225,31 +227,40 @@ def source_image_counts(problem, theta, center: tuple[float, float] | None = Non
         points, center, 3 * theta_E)
 
 
-def peaks_apart(problem, theta, lens_light: np.ndarray | None = None,
+def peaks_apart(problem, theta, images: dict[str, np.ndarray] | None = None,
                 center: tuple[float, float] | None = None) -> float | None:
     """The largest distance from the (first) source's centre, in Einstein radii, at which the mass
-    in ``theta`` puts the arc's image peaks on the source plane. The arc is found in ``data -
-    lens_light`` (default: the lens light of ``theta``) about ``center`` (default: the mass's
-    centre), its peaks chosen as stage 3 does
-    (:func:`~tinylens.pipeline.mass_source.image_peaks`) and kept where the arc's significance is
-    at least :data:`PEAKS_MIN_SIGNIFICANCE`. None without such a peak, a source or a positive
-    Einstein radius."""
+    in ``theta`` puts an arc peak that its model leaves out.
+
+    The arc is found in ``data - lens light`` (``images``: :meth:`~tinylens.problem.Problem.model_image`
+    of ``theta``, computed when not given) about ``center`` (default: the mass's centre) and its
+    peaks chosen as stage 3 does (:func:`~tinylens.pipeline.mass_source.image_peaks`). A peak
+    counts when it is significant (at least :data:`PEAKS_MIN_SIGNIFICANCE` in the arc's
+    significance map) and the model's lensed source, smoothed as the data are, holds less than
+    :data:`PEAKS_EXPLAINED_FRACTION` of the data there: far parts of an extended source that the
+    model does make are no failure. 0 when every such peak is made by the model; None without a
+    peak, a source or a positive Einstein radius."""
     spec, d = problem.spec, problem.dataset
     if not spec.source_light or not spec.lens_mass:
         return None
     theta_E = get_param(theta, spec.lens_mass[0], "theta_E")
     if not (np.isfinite(theta_E) and theta_E > 0):
         return None
-    lens_light = problem.model_image(theta)["lens_light"] if lens_light is None else lens_light
+    images = problem.model_image(theta) if images is None else images
     center = _lens_center(problem, theta) if center is None else center
-    arc = find_arc(d.data - lens_light, d.noise, d.pixel_scale, center, used=d.mask)
+    residual = d.data - images["lens_light"]
+    arc = find_arc(residual, d.noise, d.pixel_scale, center, used=d.mask)
     peaks = image_peaks(arc, center, PEAK_R_MIN_PIXELS * d.pixel_scale)
-    x, y = pixel_coordinates(d.data.shape, d.pixel_scale)
-    at = [np.argmin(np.hypot(x - px, y - py)) for px, py in peaks]
-    peaks = peaks[arc.significance.ravel()[at] >= PEAKS_MIN_SIGNIFICANCE] if at else peaks
     if len(peaks) == 0:
         return None
-    beta = to_source_plane(problem, theta, peaks)
+    x, y = pixel_coordinates(d.data.shape, d.pixel_scale)
+    at = np.array([np.argmin(np.hypot(x - px, y - py)) for px, py in peaks])
+    data_s = arc.significance.ravel()[at]  # find_arc's smoothing: one pixel
+    model_s = significance(np.where(d.mask, images["lensed_source"], 0.0), d.noise, 1.0).ravel()[at]
+    left_out = (data_s >= PEAKS_MIN_SIGNIFICANCE) & (model_s < PEAKS_EXPLAINED_FRACTION * data_s)
+    if not left_out.any():
+        return 0.0
+    beta = to_source_plane(problem, theta, peaks[left_out])
     source = spec.source_light[0]
     cx, cy = get_param(theta, source, "center_x", 0.0), get_param(theta, source, "center_y", 0.0)
     return float(np.max(np.hypot(beta[:, 0] - cx, beta[:, 1] - cy)) / theta_E)
