@@ -8,6 +8,11 @@ single result folders), computes the check at its best fit and writes one row pe
 
     python examples/recheck_peaks.py slacs_run [more_runs ...] [-o peaks.csv]
 
+or at the best fits of stages 1-3 kept by ``examples/stages_only.py --states DIR``::
+
+    python examples/recheck_peaks.py DIR/*.json --lens-dir ../shared/data/slacs_dev \
+        --template examples/slacs/template_2mge_sie.yaml
+
 ``trusted_now`` is the stored verdict, withdrawn where the check is raised and critical under the
 result's own ``quality.critical`` (or the default list). Nothing stored is rewritten.
 """
@@ -15,15 +20,20 @@ result's own ``quality.critical`` (or the default list). Nothing stored is rewri
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+
+import tinylens
 
 from tinylens.results.quality import PEAKS_APART_THETA_E, critical_flags, peaks_apart
 from tinylens.results.stored import load_stored, result_files
 from tinylens.results.tables import write_csv
+from tinylens.survey.runner import find_lenses, lens_config, load_template
 
 FLAG = "peaks_apart"
 
@@ -40,21 +50,42 @@ def recheck(path: Path) -> dict:
             "trusted_now": bool(quality.get("trusted")) and not (raised and critical)}
 
 
+def recheck_state(path: Path, lenses: dict, template: dict) -> dict:
+    """The check at the stage-3 best fit kept in ``path`` (``LENS.json`` of ``stages_only.py``)."""
+    state = json.loads(Path(path).read_text())
+    problem = tinylens.load(lens_config(template, lenses[Path(path).stem], "recheck_out"))
+    names = state.get("param_names") or [None] * len(state["best"])  # older states: only their length
+    if len(names) != len(problem.param_names) or any(n not in (None, m) for n, m in zip(names, problem.param_names)):
+        raise SystemExit(f"error: {path}: its parameters are not those of the template")
+    apart = peaks_apart(problem, np.asarray(state["best"], float))
+    return {"result": str(path), "peaks_apart_theta_E": apart, "flag_now": apart is not None and apart > PEAKS_APART_THETA_E,
+            "critical": FLAG in critical_flags(problem), "trusted_stored": None, "trusted_now": None}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("folders", nargs="+", help="survey outputs or result folders")
+    ap.add_argument("folders", nargs="+", help="survey outputs or result folders (or state files, with --template)")
     ap.add_argument("-o", "--output", help="also write the rows as CSV")
+    ap.add_argument("--template", help="the template the states were made with")
+    ap.add_argument("--lens-dir", help="the lens folders of the states")
     args = ap.parse_args(argv)
     warnings.simplefilter("ignore")
-    files = result_files(args.folders)
-    if not files:
-        print(f"no result.json under {', '.join(args.folders)}", file=sys.stderr)
-        return 1
-    rows = [recheck(f) for f in files]
+    if args.template:
+        if not args.lens_dir:
+            ap.error("--template needs --lens-dir")
+        lenses = {lens.lens_id: lens for lens in find_lenses(args.lens_dir)}
+        template = load_template(args.template)
+        rows = [recheck_state(Path(f), lenses, template) for f in args.folders]
+    else:
+        files = result_files(args.folders)
+        if not files:
+            print(f"no result.json under {', '.join(args.folders)}", file=sys.stderr)
+            return 1
+        rows = [recheck(f) for f in files]
     for r in rows:
         apart = "-" if r["peaks_apart_theta_E"] is None else f"{r['peaks_apart_theta_E']:.2f}"
-        print(f"{r['result']}: peaks_apart {apart} theta_E{'  RAISED' if r['flag_now'] else ''}"
-              f"  trusted {r['trusted_stored']} -> {r['trusted_now']}")
+        trust = "" if r["trusted_stored"] is None else f"  trusted {r['trusted_stored']} -> {r['trusted_now']}"
+        print(f"{r['result']}: peaks_apart {apart} theta_E{'  RAISED' if r['flag_now'] else ''}{trust}")
     print(f"{len(rows)} results, {sum(r['flag_now'] for r in rows)} with {FLAG}")
     if args.output:
         write_csv(args.output, pd.DataFrame(rows))

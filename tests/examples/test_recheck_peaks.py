@@ -3,7 +3,10 @@ that leaves a counter-image out."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
+import pytest
 
 import tinylens
 from scripts import load_script
@@ -36,3 +39,21 @@ def test_recheck_peaks_withdraws_trust_from_a_fit_that_leaves_an_image_out(tmp_p
     assert "2 results, 1 with peaks_apart" in capsys.readouterr().out
     assert (tmp_path / "peaks.csv").read_text().count("\n") == 3
     assert script.main([str(tmp_path / "nothing")]) == 1
+
+
+def test_recheck_peaks_reads_stages_only_states(tmp_path, capsys):
+    """A state file as stages_only.py --states writes it: the check at its best fit; a state of
+    another template is refused."""
+    script = load_script("examples/recheck_peaks.py")
+    cfg = write_tiny_lens(tmp_path / "lenses" / "tiny")  # the lens folder, its config the template
+    problem = tinylens.load(cfg)
+    truth = [FREE_TRUTH[n] for n in problem.param_names]
+    states = tmp_path / "states"
+    states.mkdir()
+    (states / "tiny.json").write_text(json.dumps({"best": truth, "param_names": list(problem.param_names)}))
+    args = ["--template", str(cfg), "--lens-dir", str(tmp_path / "lenses")]
+    assert script.main([str(states / "tiny.json"), *args]) == 0
+    assert "peaks_apart 0.00 theta_E" in capsys.readouterr().out
+    (states / "tiny.json").write_text(json.dumps({"best": truth[:-1]}))
+    with pytest.raises(SystemExit, match="not those of the template"):
+        script.main([str(states / "tiny.json"), *args])
