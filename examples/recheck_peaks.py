@@ -29,7 +29,6 @@ import numpy as np
 import pandas as pd
 
 import tinylens
-
 from tinylens.results.quality import PEAKS_APART_THETA_E, critical_flags, peaks_apart
 from tinylens.results.stored import load_stored, result_files
 from tinylens.results.tables import write_csv
@@ -38,16 +37,23 @@ from tinylens.survey.runner import find_lenses, lens_config, load_template
 FLAG = "peaks_apart"
 
 
+def _row(where: str, problem, theta: np.ndarray, quality: dict | None) -> dict:
+    """The check at ``theta``; ``quality``: the stored result's (None for a state, which has none)."""
+    apart = peaks_apart(problem, theta)
+    raised = apart is not None and apart > PEAKS_APART_THETA_E
+    critical = FLAG in critical_flags(problem)
+    row = {"result": where, "peaks_apart_theta_E": apart, "flag_now": raised, "critical": critical,
+           "trusted_stored": None, "trusted_now": None}
+    if quality is not None:
+        row.update(trusted_stored=quality.get("trusted"),
+                   trusted_now=bool(quality.get("trusted")) and not (raised and critical))
+    return row
+
+
 def recheck(path: Path) -> dict:
     """The check at the best fit of the ``result.json`` at ``path``, as a row."""
     stored, problem, best = load_stored(path)
-    apart = peaks_apart(problem, best)
-    raised = apart is not None and apart > PEAKS_APART_THETA_E
-    critical = FLAG in critical_flags(problem)
-    quality = stored.get("quality", {})
-    return {"result": str(path.parent), "peaks_apart_theta_E": apart, "flag_now": raised, "critical": critical,
-            "trusted_stored": quality.get("trusted"),
-            "trusted_now": bool(quality.get("trusted")) and not (raised and critical)}
+    return _row(str(path.parent), problem, best, stored.get("quality", {}))
 
 
 def recheck_state(path: Path, lenses: dict, template: dict) -> dict:
@@ -57,9 +63,7 @@ def recheck_state(path: Path, lenses: dict, template: dict) -> dict:
     names = state.get("param_names") or [None] * len(state["best"])  # older states: only their length
     if len(names) != len(problem.param_names) or any(n not in (None, m) for n, m in zip(names, problem.param_names)):
         raise SystemExit(f"error: {path}: its parameters are not those of the template")
-    apart = peaks_apart(problem, np.asarray(state["best"], float))
-    return {"result": str(path), "peaks_apart_theta_E": apart, "flag_now": apart is not None and apart > PEAKS_APART_THETA_E,
-            "critical": FLAG in critical_flags(problem), "trusted_stored": None, "trusted_now": None}
+    return _row(str(path), problem, np.asarray(state["best"], float), None)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -70,9 +70,7 @@ def source_guess(problem, theta: np.ndarray, arc: Arc) -> tuple[float, float, fl
     if not sel.any():
         return 0.0, 0.0, 0.1
     w = d.data[sel]
-    bx, by = ray_shoot(problem.spec, jnp.asarray(theta, problem.dtype), jnp.asarray(x[sel], problem.dtype),
-                       jnp.asarray(y[sel], problem.dtype))
-    bx, by = np.asarray(bx, float), np.asarray(by, float)
+    bx, by = to_source_plane(problem, theta, np.stack([x[sel], y[sel]], axis=1)).T
     mx, my = np.average(bx, weights=w), np.average(by, weights=w)
     size = np.sqrt(np.average((bx - mx) ** 2 + (by - my) ** 2, weights=w))
     return float(mx), float(my), float(max(size, 2 * d.pixel_scale))
