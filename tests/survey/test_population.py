@@ -123,6 +123,37 @@ def test_noise_snr_and_magnitude_follow_the_stated_model(populations, name):
     assert truth["derived"]["source.mag"] == pytest.approx(opts["zeropoint"] - 2.5 * np.log10(flux), abs=1e-4)
 
 
+def _total_snr(arc: np.ndarray, noise: np.ndarray) -> float:
+    """Summed arc SNR over the pixels where the arc alone is above the noise (numpy, from the files)."""
+    used = arc / noise > 1
+    return float(arc[used].sum() / np.sqrt((noise[used] ** 2).sum()))
+
+
+def test_detection_floor_redraws_lenses_below_it(populations, tmp_path):
+    from tinylens.survey.population import simulate_population
+
+    first = json.loads((populations["one"] / "lens_00000" / "truth.json").read_text())
+    floor = 1.5 * first["derived"]["arc_snr_total"]  # seed 11's first draw is below it
+    simulate_population(1, tmp_path / "floor", seed=SEED, snr_total_min=floor, **OPTIONS)
+    folder = tmp_path / "floor" / "lens_00000"
+    truth = json.loads((folder / "truth.json").read_text())
+    assert truth["params"] != first["params"]  # drawn again
+    arc = _noise_free(truth["components"], truth["observation"], _image(folder, "psf"))["lensed_source"]
+    total = _total_snr(arc, _image(folder, "noise"))
+    assert total == pytest.approx(truth["derived"]["arc_snr_total"], rel=1e-3)
+    assert total >= floor
+
+
+def test_unreachable_detection_floor_is_a_config_error(tmp_path, monkeypatch):
+    from tinylens.errors import ConfigError
+    from tinylens.survey import population
+
+    monkeypatch.setattr(population, "MAX_DRAWS", 2)
+    with pytest.raises(ConfigError, match="lower snr_total_min"):
+        population.simulate_population(1, tmp_path / "pop", seed=SEED, snr_total_min=1e9, **OPTIONS)
+    assert not (tmp_path / "pop" / "truth.csv").exists()
+
+
 @pytest.mark.parametrize("name", ["lens_00000", "lens_00001"])
 def test_source_is_multiply_imaged_by_lenstronomy(populations, name):
     from lenstronomy.LensModel.lens_model import LensModel
@@ -232,6 +263,7 @@ def test_disc_fraction_out_of_range_is_refused(tmp_path, value):
         (["0", "{out}"], "number of lenses must be >= 1"),
         (["2", "{out}", "--set", "snr_range=5"], "snr_range must be a pair"),
         (["2", "{out}", "--set", "size=abc"], "size must be an integer"),
+        (["2", "{out}", "--set", "snr_total_min=-1"], "snr_total_min must be >= 0"),
         (["2", "{out}", "--set", "colour=red"], "unknown population option(s) ['colour']"),
         (["2", "{out}", "--set", "nokey"], "--set expects KEY=VALUE"),
         (["2", "{out}", "--psf", "airy"], "psf_type must be 'gaussian' or 'moffat'"),

@@ -47,7 +47,9 @@ def simulate_population_command(
     """Simulate N CSST-like strong lenses (SIE + shear, de Vaucouleurs lens light, Sersic source) with truth tables.
 
     --set lens_disc_fraction_range=[0.3,0.7] adds an exponential disc to each lens galaxy;
-    --set shear_max=0 gives lenses without external shear (the paper's mocks).
+    --set shear_max=0 gives lenses without external shear (the paper's mocks);
+    --set snr_total_min=20 keeps only lenses above a detection floor in summed arc SNR (the
+    paper's CSST mocks, Cao et al. 2024: ~20 to ~1000).
     """
     from tinylens.survey.population import simulate_population
 
