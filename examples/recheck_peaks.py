@@ -20,7 +20,6 @@ result's own ``quality.critical`` (or the default list). Nothing stored is rewri
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import warnings
 from pathlib import Path
@@ -30,7 +29,7 @@ import pandas as pd
 
 import tinylens
 from tinylens.results.quality import PEAKS_APART_THETA_E, critical_flags, peaks_apart
-from tinylens.results.stored import load_stored, result_files
+from tinylens.results.stored import load_stage_state, load_stored, result_files
 from tinylens.results.tables import write_csv
 from tinylens.survey.runner import find_lenses, lens_config, load_template
 
@@ -58,12 +57,12 @@ def recheck(path: Path) -> dict:
 
 def recheck_state(path: Path, lenses: dict, template: dict) -> dict:
     """The check at the stage-3 best fit kept in ``path`` (``LENS.json`` of ``stages_only.py``)."""
-    state = json.loads(Path(path).read_text())
     problem = tinylens.load(lens_config(template, lenses[Path(path).stem], "recheck_out"))
-    names = state.get("param_names") or [None] * len(state["best"])  # older states: only their length
-    if len(names) != len(problem.param_names) or any(n not in (None, m) for n, m in zip(names, problem.param_names)):
-        raise SystemExit(f"error: {path}: its parameters are not those of the template")
-    return _row(str(path), problem, np.asarray(state["best"], float), None)
+    try:
+        _, best = load_stage_state(path, problem.param_names)
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    return _row(str(path), problem, best, None)
 
 
 def main(argv: list[str] | None = None) -> int:

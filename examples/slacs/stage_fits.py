@@ -16,7 +16,6 @@ scatter, and the residuals show the image the model left out.
 from __future__ import annotations
 
 import argparse
-import json
 import warnings
 from pathlib import Path
 
@@ -34,6 +33,7 @@ from tinylens.pipeline.lens_light import lens_center  # noqa: E402
 from tinylens.pipeline.params import get_param  # noqa: E402
 from tinylens.results.plots import image_extent  # noqa: E402
 from tinylens.results.report import save_figure  # noqa: E402
+from tinylens.results.stored import load_stage_state  # noqa: E402
 from tinylens.survey.runner import find_lenses, lens_config, load_template  # noqa: E402
 
 COLOURS = ("tab:red", "tab:blue", "tab:green", "tab:orange")
@@ -93,10 +93,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.lens not in lenses:
         ap.error(f"no lens {args.lens!r} in {args.lens_dir}")
     problem = tinylens.load(lens_config(load_template(args.template), lenses[args.lens], "stage_fits_out"))
-    states = [json.loads(Path(s).read_text()) for s in args.states]
-    for path, state in zip(args.states, states):
-        if list(state.get("param_names", problem.param_names)) != list(problem.param_names):
-            ap.error(f"{path}: its parameters are not those of {args.template}")
+    try:
+        states = [load_stage_state(path, problem.param_names)[0] for path in args.states]
+    except ValueError as exc:
+        ap.error(f"{exc} ({args.template})")
     fig = figure(problem, states, labels, args.lens, args.reference)
     out = Path(args.output)
     save_figure(fig, out, dpi=80, bbox_inches="tight")

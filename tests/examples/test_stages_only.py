@@ -47,5 +47,8 @@ def test_stages_find_the_lens_and_its_peaks_meet_under_the_right_mass_only(tmp_p
     assert stage_fits.main([str(tmp_path / "lenses"), "tiny", str(states / "tiny.json"), str(states / "wrong.json"),
                             "--template", str(template), "-o", str(out)]) == 0
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and not list(tmp_path.glob("*.partial*"))
+    (states / "renamed.json").write_text(json.dumps({**state, "param_names": ["x"] * len(best)}))
+    with pytest.raises(SystemExit):  # a state of another model is refused, naming the file
+        stage_fits.main([str(tmp_path / "lenses"), "tiny", str(states / "renamed.json"), "--template", str(template)])
     with pytest.raises(SystemExit):
         stages_only.main([str(tmp_path / "lenses"), "--template", str(template), "--lenses", "nowhere"])

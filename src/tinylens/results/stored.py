@@ -27,3 +27,15 @@ def load_stored(path: str | Path) -> tuple[dict[str, Any], Any, np.ndarray]:
     problem = tinylens.load(stored["config"], base_dir=stored.get("config_dir"))
     best = np.array([stored["max_likelihood"][name] for name in problem.param_names], float)
     return stored, problem, best
+
+
+def load_stage_state(path: str | Path, param_names) -> tuple[dict[str, Any], np.ndarray]:
+    """``(state, best)`` of a file of stages 1-3 (``examples/stages_only.py --states``), checked
+    against ``param_names`` (older states keep no names, only their length); a mismatch is a
+    ValueError naming the file."""
+    state = json.loads(Path(path).read_text())
+    best = np.asarray(state["best"], float)
+    names = state.get("param_names") or [None] * len(best)
+    if len(names) != len(param_names) or any(n not in (None, m) for n, m in zip(names, param_names)):
+        raise ValueError(f"{path}: its parameters are not those of the template")
+    return state, best
