@@ -21,6 +21,7 @@ from matplotlib import colors
 from matplotlib.figure import Figure
 
 from tinylens.forward import ray_shoot
+from tinylens.pipeline.mass_source import to_source_plane
 from tinylens.results.tables import weighted_percentiles, write_atomic
 
 IMAGE_CMAP = "magma"
@@ -160,11 +161,7 @@ def critical_curves_and_caustics(problem, theta: np.ndarray, n: int = 400):
     fig = Figure()
     cs = fig.subplots().contour(g, g, det, levels=[0.0])
     crit = long_segments(cs.allsegs[0], MIN_CURVE_PIXELS * d.pixel_scale)
-    caus = []
-    for seg in crit:
-        sx, sy = ray_shoot(spec, t, jnp.asarray(seg[:, 0], problem.dtype), jnp.asarray(seg[:, 1], problem.dtype))
-        caus.append(np.column_stack([np.asarray(sx, dtype=float), np.asarray(sy, dtype=float)]))
-    return crit, caus
+    return crit, [to_source_plane(problem, theta, seg) for seg in crit]
 
 
 def long_segments(segments, min_size: float) -> list[np.ndarray]:
