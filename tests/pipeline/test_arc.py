@@ -148,3 +148,35 @@ def test_plausible_passes_over_fits_that_cannot_have_made_the_arc(tmp_path):
     lower, upper = np.zeros(problem.ndim), np.ones(problem.ndim) * 3
     assert _floored(problem, lower, upper, 0.5)[i] == 0.5 and _floored(problem, lower, upper, 0.5).sum() == 0.5
     assert _floored(problem, lower, upper, 5.0)[i] == 3.0  # never above the upper edge
+
+
+def test_double_radius_is_the_einstein_radius_of_a_double():
+    """An isothermal sphere images a source at beta to theta_E + beta and, opposite, theta_E - beta;
+    the arc's bright outer image alone would put the Einstein radius at the outer one."""
+    from tinylens.pipeline.arc import Arc
+    from tinylens.pipeline.mass_source import double_radius, other_radii
+
+    center, theta_E, beta, phi = np.array([0.1, -0.2]), 1.2, 0.5, np.radians(30.0)
+    unit = lambda a: np.array([np.cos(a), np.sin(a)])  # noqa: E731
+    peaks = np.array([center + (theta_E + beta) * unit(phi), center + 1.68 * unit(phi + np.radians(10)),
+                      center - (theta_E - beta) * unit(phi)])
+    arc = Arc(np.zeros((4, 4), bool), np.zeros((4, 4)), 1.7, peaks, 100)
+    assert double_radius(arc, tuple(center), r_min=0.2) == pytest.approx(theta_E)
+    assert other_radii(arc, tuple(center), 1.7, r_min=0.2) == [pytest.approx(theta_E)]  # the peaks' median (1.68) is not
+    one_side = Arc(np.zeros((4, 4), bool), np.zeros((4, 4)), 1.7, peaks[:2], 100)
+    assert np.isnan(double_radius(one_side, tuple(center), r_min=0.2))
+
+
+def test_double_radius_of_an_elliptical_lens_by_lenstronomy():
+    """SIE q = 0.75 (lenstronomy's image positions as truth): within 10 % of theta_E."""
+    from lenstronomy.LensModel.lens_model import LensModel
+    from lenstronomy.LensModel.Solver.lens_equation_solver import LensEquationSolver
+    from tinylens.pipeline.arc import Arc
+    from tinylens.pipeline.mass_source import double_radius
+
+    kwargs = [{"theta_E": 1.0, "e1": 0.14, "e2": 0.0, "center_x": 0.0, "center_y": 0.0}]
+    for beta in ((0.35, 0.2), (-0.1, 0.45)):
+        x, y = LensEquationSolver(LensModel(["SIE"])).image_position_from_source(*beta, kwargs, min_distance=0.01, search_window=5)
+        assert len(x) == 2  # a double
+        arc = Arc(np.zeros((4, 4), bool), np.zeros((4, 4)), 1.0, np.column_stack([x, y]), 100)
+        assert double_radius(arc, (0.0, 0.0), r_min=0.1) == pytest.approx(1.0, rel=0.1)
