@@ -1,0 +1,84 @@
+"""Was a mock's miss the search or the data? The objective at the truth against the fit's.
+
+For each lens of a survey of mocks: log P (log likelihood + log prior, the objective of the
+pipeline's stages) at the true parameters, at the fit's maximum-likelihood sample, and at the
+optimum that L-BFGS reaches from the truth (all parameters free). When the optimum from the truth
+beats the fit by more than ``--gain`` (default 5), a better mode was there to find: the **search**
+failed. Otherwise the data themselves prefer the fit's values (noise, or a degeneracy the images
+cannot break)::
+
+    python examples/mocks/truth_check.py runSIE2 mocksSIE2 lens_00078 lens_00004 [-o truth_check.csv]
+
+RUN is a survey output (``RUN/lenses/LENS/result.json``), LENS_DIR the population
+(``LENS_DIR/LENS/truth.json`` of ``tinylens simulate-population``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from tinylens.pipeline.optimize import Objective
+from tinylens.results.stored import load_stored
+from tinylens.results.tables import write_csv
+
+THETA = "lens_mass.0.theta_E"
+#: log P by which the optimum from the truth must beat the fit to call the miss the search's.
+SEARCH_GAIN = 5.0
+
+
+def true_vector(truth_path: Path, names) -> np.ndarray:
+    """The true parameters of ``truth.json`` (its ``params``) in the order ``names``."""
+    params = json.loads(Path(truth_path).read_text())["params"]
+    missing = [n for n in names if n not in params]
+    if missing:
+        raise SystemExit(f"error: {truth_path} has no true value for {missing}: was the lens fitted with another model?")
+    return np.array([params[n] for n in names], float)
+
+
+def check(problem, truth: np.ndarray, fit: np.ndarray, gain: float = SEARCH_GAIN) -> dict:
+    """log P at ``truth``, at ``fit`` and at the optimum from ``truth``; the verdict."""
+    objective = Objective(problem)
+    every = np.ones(problem.ndim, bool)
+    log_p = lambda theta: -objective.value_and_grad(theta, every)[0]  # noqa: E731
+    from_truth = objective.minimize(truth)
+    i = problem.param_names.index(THETA) if THETA in problem.param_names else None
+    theta_E = (lambda t: float(t[i])) if i is not None else (lambda t: float("nan"))
+    row = {"theta_E_true": theta_E(truth), "theta_E_fit": theta_E(fit), "theta_E_from_truth": theta_E(from_truth.theta),
+           "log_P_truth": log_p(truth), "log_P_fit": log_p(fit), "log_P_from_truth": from_truth.log_post}
+    row["verdict"] = "search" if row["log_P_from_truth"] > row["log_P_fit"] + gain else "data"
+    return row
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("run", type=Path, help="survey output folder")
+    ap.add_argument("lens_dir", type=Path, help="the population's folder (LENS/truth.json)")
+    ap.add_argument("lenses", nargs="+", help="lens names")
+    ap.add_argument("--gain", type=float, default=SEARCH_GAIN, help="log P margin for a search failure")
+    ap.add_argument("-o", "--output", type=Path, help="also write the table as CSV")
+    args = ap.parse_args(argv)
+    warnings.simplefilter("ignore")
+    rows = []
+    for lens in args.lenses:
+        stored_path = args.run / "lenses" / lens / "result.json"
+        if not stored_path.is_file():
+            raise SystemExit(f"error: no {stored_path}")
+        _, problem, fit = load_stored(stored_path)
+        row = {"lens": lens, **check(problem, true_vector(args.lens_dir / lens / "truth.json", problem.param_names), fit, args.gain)}
+        rows.append(row)
+        print(f"{lens}: theta_E true {row['theta_E_true']:.4f} fit {row['theta_E_fit']:.4f} from truth "
+              f"{row['theta_E_from_truth']:.4f}; log P truth {row['log_P_truth']:.1f} fit {row['log_P_fit']:.1f} "
+              f"from truth {row['log_P_from_truth']:.1f} -> {row['verdict']}")
+    if args.output:
+        write_csv(args.output, pd.DataFrame(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
