@@ -7,11 +7,11 @@ a size from their spread, and, when that is elsewhere, a second time where the a
 (their median: under the right mass, the images of one source meet there). Every start is
 optimised with the lens light held (mass and source free), then the best few with everything
 free; last, the lens light of the best is fitted again with the source in the model
-(:func:`relight`). Also tried: the median radius of the arc's peaks
-when it disagrees with the first guess (leftovers of a bright galaxy's centre pull that guess in),
-the mean radius of two peaks on opposite sides (a double's Einstein radius, where the bright
-outer image sets the arc's radius), and a compact, de Vaucouleurs-like lens light (for an arc brighter than the lens galaxy, which
-stage 1 may have taken for lens light).
+(:func:`relight`). Also tried: the median radius of the arc's peaks when it disagrees with the
+first guess (leftovers of a bright galaxy's centre pull that guess in), the mean radius of two
+peaks on opposite sides (a double's Einstein radius, where the bright outer image sets the arc's
+radius), and a compact, de Vaucouleurs-like lens light (for an arc brighter than the lens galaxy,
+which stage 1 may have taken for lens light).
 
 A fit whose Einstein radius is far smaller than the arc's radius cannot have made that arc: the
 images of a multiply imaged source lie within about twice the Einstein radius (``theta_E +
@@ -194,8 +194,8 @@ def double_radius(arc: Arc, center: tuple[float, float], r_min: float) -> float:
 
     A singular isothermal sphere images a source at ``beta`` to ``theta_E + beta`` and, on the
     other side, ``theta_E - beta``; their mean is ``theta_E`` whatever ``beta``. The arc's radius
-    follows the bright outer image instead (mock lens_00078 of ``--seed 2``: peaks at 2.8" and,
-    opposite, 0.9"; arc radius 2.75", true theta_E 1.96").
+    follows the bright outer image instead (docs/mocks.md, seed-2 mock lens_00078: peaks at 2.8"
+    and, opposite, 0.9"; arc radius 2.75", true theta_E 1.96").
     """
     peaks = image_peaks(arc, center, r_min)
     if len(peaks) < 2:
