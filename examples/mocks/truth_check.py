@@ -24,10 +24,10 @@ import numpy as np
 import pandas as pd
 
 from tinylens.pipeline.optimize import Objective
+from tinylens.pipeline.params import get_param
 from tinylens.results.stored import load_stored
 from tinylens.results.tables import write_csv
 
-THETA = "lens_mass.0.theta_E"
 #: log P by which the optimum from the truth must beat the fit to call the miss the search's.
 SEARCH_GAIN = 5.0
 
@@ -47,8 +47,8 @@ def check(problem, truth: np.ndarray, fit: np.ndarray, gain: float = SEARCH_GAIN
     every = np.ones(problem.ndim, bool)
     log_p = lambda theta: -objective.value_and_grad(theta, every)[0]  # noqa: E731
     from_truth = objective.minimize(truth)
-    i = problem.param_names.index(THETA) if THETA in problem.param_names else None
-    theta_E = (lambda t: float(t[i])) if i is not None else (lambda t: float("nan"))
+    mass = problem.spec.lens_mass[0] if problem.spec.lens_mass else None
+    theta_E = lambda t: get_param(t, mass, "theta_E") if mass is not None else float("nan")  # noqa: E731
     row = {"theta_E_true": theta_E(truth), "theta_E_fit": theta_E(fit), "theta_E_from_truth": theta_E(from_truth.theta),
            "log_P_truth": log_p(truth), "log_P_fit": log_p(fit), "log_P_from_truth": from_truth.log_post}
     row["verdict"] = "search" if row["log_P_from_truth"] > row["log_P_fit"] + gain else "data"
