@@ -21,21 +21,27 @@ from pathlib import Path
 
 import pandas as pd
 
+from tinylens.errors import TinyLensError
 from tinylens.results.report import read_table
 from tinylens.results.tables import write_csv
 
 
 def stack(runs: list[tuple[str, str, str]]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``(catalog, truth)`` of ``runs`` = ``[(label, catalog path, truth path), ...]`` with
-    ``lens_id`` prefixed ``label/``; a label used twice is a ValueError."""
+    ``lens_id`` prefixed ``label/``. A label used twice, or a catalogue naming lenses its truth
+    table lacks (the wrong truth.csv for that run), is a ValueError."""
     labels = [label for label, _, _ in runs]
     if len(set(labels)) != len(labels):
         raise ValueError(f"each --run needs its own label, got {labels}")
     catalogs, truths = [], []
     for label, catalog_path, truth_path in runs:
-        for frames, path, what in ((catalogs, catalog_path, "catalogue"), (truths, truth_path, "truth table")):
-            table = read_table(Path(path), what)
-            frames.append(table.assign(lens_id=label + "/" + table["lens_id"].astype(str)))
+        catalog, truth = read_table(Path(catalog_path), "catalogue"), read_table(Path(truth_path), "truth table")
+        unknown = sorted(set(catalog["lens_id"].astype(str)) - set(truth["lens_id"].astype(str)))
+        if unknown:
+            raise ValueError(f"run {label!r}: {len(unknown)} lenses of {catalog_path} are not in {truth_path} "
+                             f"(first: {unknown[0]}); is that the truth table of this run's population?")
+        catalogs.append(catalog.assign(lens_id=label + "/" + catalog["lens_id"].astype(str)))
+        truths.append(truth.assign(lens_id=label + "/" + truth["lens_id"].astype(str)))
     return pd.concat(catalogs, ignore_index=True), pd.concat(truths, ignore_index=True)
 
 
@@ -45,7 +51,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--run", nargs=3, action="append", required=True, metavar=("LABEL", "CATALOG", "TRUTH"),
                         help="one survey: a short label, its catalog.csv and the population's truth.csv (repeatable)")
     args = parser.parse_args(argv)
-    catalog, truth = stack([tuple(r) for r in args.run])
+    try:
+        catalog, truth = stack([tuple(r) for r in args.run])
+    except (ValueError, TinyLensError) as err:
+        raise SystemExit(f"error: {err}") from None
     args.out.mkdir(parents=True, exist_ok=True)
     write_csv(args.out / "catalog.csv", catalog)
     write_csv(args.out / "truth.csv", truth)

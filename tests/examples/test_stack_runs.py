@@ -45,3 +45,14 @@ def test_a_label_used_twice_is_refused(tmp_path):
     run = _run(tmp_path, "s1", [1.0], [0.0])
     with pytest.raises(ValueError, match="its own label"):
         module.stack([run, run])
+
+
+def test_a_catalogue_with_lenses_its_truth_lacks_is_refused(tmp_path):
+    module = load_script("examples/mocks/stack_runs.py")
+    big = _run(tmp_path, "big", [1.0, 2.0, 1.5], [0.0, 0.0, 0.0])
+    small = _run(tmp_path, "small", [1.0], [0.0])
+    with pytest.raises(ValueError, match="lens_00001"):
+        module.stack([("s1", big[1], small[2])])
+    with pytest.raises(SystemExit, match="not in"):
+        module.main([str(tmp_path / "out"), "--run", "s1", big[1], small[2]])
+    assert not (tmp_path / "out" / "catalog.csv").exists()
