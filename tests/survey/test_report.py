@@ -296,3 +296,29 @@ def test_expected_outliers_from_posterior_widths():
     assert joined["lens_mass.0.theta_E_sigma"].to_numpy() == pytest.approx(np.full(8, 0.002))
     (row,) = rp.stats_table(joined, [rp.THETA_E]).to_dict(orient="records")
     assert row["n_outliers"] == 1 and row["n_outliers_expected"] < 0.5  # the 30 % miss is a failure, not noise
+
+
+@pytest.mark.parametrize("claimed_over_true, expected", [(1.0, 0.6827), (2.0, 0.9545), (0.5, 0.3829)])
+def test_coverage_68_is_the_normal_probability_of_the_claimed_width(claimed_over_true, expected):
+    """Errors drawn N(0, s) with 68 % intervals of half-width k s: the truth is inside with
+    probability P(|N(0, 1)| < k) (0.683, 0.954, 0.383 for k = 1, 2, 0.5)."""
+    rng = np.random.default_rng(11)
+    n = 4000
+    true = rng.uniform(0.5, 2.0, n)
+    s = 0.01 * true
+    model = true + s * rng.standard_normal(n)
+    half = claimed_over_true * s
+    catalog = pd.DataFrame({"lens_id": [f"l{i}" for i in range(n)], "status": "ok",
+                            "lens_mass.0.theta_E_median": model,
+                            "lens_mass.0.theta_E_lo68": model - half, "lens_mass.0.theta_E_hi68": model + half,
+                            "lens_mass.0.theta_E_lo997": model - 3 * half, "lens_mass.0.theta_E_hi997": model + 3 * half})
+    truth = pd.DataFrame({"lens_id": catalog["lens_id"], "lens_mass.0.theta_E": true})
+    qs = [rp.quantity_for("lens_mass.0.theta_E")]
+    row = rp.stats_table(rp.comparison_frame(catalog, truth, qs), qs).iloc[0]
+    assert row["coverage_68"] == pytest.approx(expected, abs=4 * np.sqrt(expected * (1 - expected) / n))
+
+
+def test_coverage_68_is_nan_without_68_intervals():
+    catalog, truth = _catalog_and_truth()
+    qs = [rp.quantity_for("lens_mass.0.theta_E")]
+    assert np.isnan(rp.stats_table(rp.comparison_frame(catalog, truth, qs), qs).iloc[0]["coverage_68"])

@@ -30,7 +30,7 @@ def stats_rich_table(stats, title: str) -> Table:
     table = Table(title=title, title_justify="left")
     table.add_column("parameter", no_wrap=True)
     for name in ("deviation", "N", "median dev.", "NMAD", "outliers > 4 NMAD", "expected from widths", "within 10%",
-                 "beyond 20%", "truth outside 99.7%"):
+                 "beyond 20%", "truth outside 99.7%", "truth within 68%"):
         table.add_column(name, justify="left" if name == "deviation" else "right")
     for row in stats.itertuples(index=False):
         relative = row.deviation == "relative"
@@ -39,7 +39,8 @@ def stats_rich_table(stats, title: str) -> Table:
         table.add_row(row.parameter, row.deviation, str(row.n), fmt(row.median_deviation), fmt(row.nmad),
                       "-" if math.isnan(row.n_outliers) else f"{int(row.n_outliers)} ({100 * row.outlier_fraction:.1f}%)",
                       "-" if math.isnan(row.n_outliers_expected) else f"{row.n_outliers_expected:.1f}", *bands,
-                      "-" if math.isnan(row.n_truth_outside_997) else str(int(row.n_truth_outside_997)))
+                      "-" if math.isnan(row.n_truth_outside_997) else str(int(row.n_truth_outside_997)),
+                      "-" if math.isnan(row.coverage_68) else f"{100 * row.coverage_68:.0f}%")
     return table
 
 

@@ -62,7 +62,7 @@ PAPER_QUANTITIES: tuple[Quantity, ...] = (
 THETA_E = PAPER_QUANTITIES[0]
 
 STATS_COLUMNS = ("parameter", "deviation", "n", "median_deviation", "nmad", "n_outliers", "outlier_fraction",
-                 "n_outliers_expected", "n_within_10pct", "n_beyond_20pct", "n_truth_outside_997")
+                 "n_outliers_expected", "n_within_10pct", "n_beyond_20pct", "n_truth_outside_997", "coverage_68")
 #: Fixed relative bands counted for relative deviations (e.g. Einstein radii against a published table).
 WITHIN, BEYOND = 0.10, 0.20
 
@@ -127,8 +127,9 @@ def comparison_frame(
     """The ``ok`` lenses of ``catalog`` joined with ``truth`` on ``lens_id``.
 
     Columns per quantity ``q``: ``q.name`` + ``_model``, ``_lo``, ``_hi`` (99.7 % interval; NaN
-    when the catalogue has none), ``_true``, ``_dev`` and ``_sigma`` (half the 68 % interval, in
-    the units of the deviation: relative for relative deviations; NaN without intervals).
+    when the catalogue has none), ``_lo68``, ``_hi68`` (the 68 % interval), ``_true``, ``_dev``
+    and ``_sigma`` (half the 68 % interval, in the units of the deviation: relative for relative
+    deviations; NaN without intervals).
     ``truth_columns`` maps a quantity name to the truth column holding it (default: the same name).
     """
     truth_columns = dict(truth_columns or {})
@@ -160,6 +161,7 @@ def comparison_frame(
         true = pd.to_numeric(truth_rows.loc[ids, true_col], errors="coerce").to_numpy(float)
         out[f"{q.name}_model"] = model
         out[f"{q.name}_lo"], out[f"{q.name}_hi"] = interval_end("_lo997"), interval_end("_hi997")
+        out[f"{q.name}_lo68"], out[f"{q.name}_hi68"] = interval_end("_lo68"), interval_end("_hi68")
         out[f"{q.name}_true"] = true
         out[f"{q.name}_dev"] = deviations(model, true, q.kind)
         half = (interval_end("_hi68") - interval_end("_lo68")) / 2
@@ -176,20 +178,34 @@ def band_counts(zeta: np.ndarray) -> dict[str, int]:
     return {"n_within_10pct": int((zeta <= WITHIN).sum()), "n_beyond_20pct": int((zeta > BEYOND).sum())}
 
 
+def _outside(joined: pd.DataFrame, q: Quantity, lo_col: str, hi_col: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(outside, usable)``: whether each lens's truth lies outside its interval
+    ``[lo_col, hi_col]`` (angles wrapped), and whether the lens has what that takes."""
+    model, true = joined[f"{q.name}_model"].to_numpy(float), joined[f"{q.name}_true"].to_numpy(float)
+    lo, hi = joined[f"{q.name}{lo_col}"].to_numpy(float), joined[f"{q.name}{hi_col}"].to_numpy(float)
+    usable = np.isfinite(model) & np.isfinite(true) & np.isfinite(lo) & np.isfinite(hi)
+    d = model - true
+    if q.kind == "angle":
+        d = wrap_angle(d)
+    return (d > model - lo) | (-d > hi - model), usable
+
+
 def truth_outside(joined: pd.DataFrame, q: Quantity) -> float:
     """How many lenses have the truth outside their own 99.7 % interval (NaN when the catalogue
     gives no intervals). A catastrophic outlier with the truth inside is a wide, honest
     posterior (a faint arc); one with the truth outside is a wrong answer."""
-    model, true = joined[f"{q.name}_model"].to_numpy(float), joined[f"{q.name}_true"].to_numpy(float)
-    lo, hi = joined[f"{q.name}_lo"].to_numpy(float), joined[f"{q.name}_hi"].to_numpy(float)
-    ok = np.isfinite(model) & np.isfinite(true) & np.isfinite(lo) & np.isfinite(hi)
-    if not ok.any():
+    outside, usable = _outside(joined, q, "_lo", "_hi")
+    return int(outside[usable].sum()) if usable.any() else float("nan")
+
+
+def coverage_68(joined: pd.DataFrame, q: Quantity) -> float:
+    """The fraction of lenses whose truth lies inside their own 68 % interval (NaN without such
+    intervals): 0.68 when the posteriors are calibrated, more when they are too wide, less when
+    too narrow (give it tens of lenses: its scatter is ``sqrt(0.68 * 0.32 / N)``)."""
+    if f"{q.name}_lo68" not in joined:
         return float("nan")
-    d = model - true
-    if q.kind == "angle":
-        d = wrap_angle(d)
-    outside = (d > model - lo) | (-d > hi - model)
-    return int(outside[ok].sum())
+    outside, usable = _outside(joined, q, "_lo68", "_hi68")
+    return float(1 - outside[usable].mean()) if usable.any() else float("nan")
 
 
 def expected_outliers(zeta: np.ndarray, sigma: np.ndarray, k: float = OUTLIER_SIGMA) -> float:
@@ -216,7 +232,8 @@ def expected_outliers(zeta: np.ndarray, sigma: np.ndarray, k: float = OUTLIER_SI
 def stats_table(joined: pd.DataFrame, quantities: Sequence[Quantity], k: float = OUTLIER_SIGMA) -> pd.DataFrame:
     """One row per quantity: ``parameter, deviation, n, median_deviation, nmad, n_outliers,
     outlier_fraction, n_outliers_expected`` (:func:`expected_outliers`), for relative deviations
-    ``n_within_10pct, n_beyond_20pct``, and ``n_truth_outside_997`` (:func:`truth_outside`)."""
+    ``n_within_10pct, n_beyond_20pct``, ``n_truth_outside_997`` (:func:`truth_outside`) and
+    ``coverage_68`` (:func:`coverage_68`)."""
     rows = []
     for q in quantities:
         zeta = joined[f"{q.name}_dev"].to_numpy()
@@ -224,7 +241,7 @@ def stats_table(joined: pd.DataFrame, quantities: Sequence[Quantity], k: float =
         bands = band_counts(zeta) if q.kind == "relative" else {}
         rows.append({"parameter": q.name, "deviation": q.kind, **deviation_stats(zeta, k),
                      "n_outliers_expected": expected_outliers(zeta, sigma, k), **bands,
-                     "n_truth_outside_997": truth_outside(joined, q)})
+                     "n_truth_outside_997": truth_outside(joined, q), "coverage_68": coverage_68(joined, q)})
     return pd.DataFrame(rows, columns=list(STATS_COLUMNS))
 
 
