@@ -40,11 +40,21 @@ def test_same_names_from_two_runs_join_their_own_truths(tmp_path):
                                            "s2/lens_00002"], f"{THETA}_dev"], [0.01, -0.02, 0.0, 0.03, -0.01], atol=1e-12)
 
 
-def test_a_label_used_twice_is_refused(tmp_path):
+def test_a_label_given_again_replaces_the_lenses_it_refits(tmp_path):
     module = load_script("examples/mocks/stack_runs.py")
-    run = _run(tmp_path, "s1", [1.0], [0.0])
-    with pytest.raises(ValueError, match="its own label"):
-        module.stack([run, run])
+    first = _run(tmp_path, "s1", [1.0, 2.0, 1.5], [0.01, 0.02, 0.03])
+    refit = _run(tmp_path, "refit", [1.0, 2.0], [0.0, -0.005])  # lens_00000 and lens_00001 again
+    catalog, truth = module.stack([first, ("s1", refit[1], first[2])])
+    assert sorted(catalog["lens_id"]) == ["s1/lens_00000", "s1/lens_00001", "s1/lens_00002"] and len(truth) == 3
+    theta = catalog.set_index("lens_id")[f"{THETA}_median"]
+    np.testing.assert_allclose(theta[["s1/lens_00000", "s1/lens_00001", "s1/lens_00002"]], [1.0, 1.99, 1.545])
+
+
+def test_a_label_given_again_with_another_truth_is_refused(tmp_path):
+    module = load_script("examples/mocks/stack_runs.py")
+    run, other = _run(tmp_path, "s1", [1.0], [0.0]), _run(tmp_path, "s2", [1.0], [0.0])
+    with pytest.raises(ValueError, match="two truth tables"):
+        module.stack([run, ("s1", other[1], other[2])])
 
 
 def test_a_catalogue_with_lenses_its_truth_lacks_is_refused(tmp_path):
