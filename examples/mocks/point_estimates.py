@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tinylens.results.report import read_table
+from tinylens.results.report import deviation_stats, read_table
+from tinylens.results.tables import weighted_percentiles
 
 THETA = "lens_mass.0.theta_E"
 #: (population range, e1 name, e2 name) of the two ellipticities the reweighting replaces.
@@ -35,13 +36,6 @@ ELLIPTICITIES = {"lens_q_range": ("lens_mass.0.e1", "lens_mass.0.e2"),
                  "source_q_range": ("source_light.0.e1", "source_light.0.e2")}
 #: (population range, parameter) of the uniform ranges the reweighting applies.
 RANGES = {"theta_E_range": THETA, "source_re_range": "source_light.0.R_sersic"}
-
-
-def weighted_quantile(x: np.ndarray, w: np.ndarray, q: float) -> float:
-    """The ``q`` quantile of samples ``x`` with weights ``w`` (linear in the cumulative weight)."""
-    order = np.argsort(x)
-    cum = np.cumsum(w[order]) / np.sum(w)
-    return float(np.interp(q, cum - 0.5 * w[order] / np.sum(w), x[order]))
 
 
 def e_density(e1: np.ndarray, e2: np.ndarray, q_range) -> np.ndarray:
@@ -87,21 +81,23 @@ def estimates(samples: pd.DataFrame, config: dict, population: dict) -> dict[str
     theta = samples[THETA].to_numpy(float)
     w = samples["weight"].to_numpy(float)
     pop = population_weights(samples, config, population)
-    out = {"median": weighted_quantile(theta, w, 0.5), "mean": float(np.sum(w * theta) / np.sum(w)),
+    # the catalogue's median (tinylens.results.tables.statistics)
+    median = lambda weights: float(weighted_percentiles(theta, weights, 50.0))  # noqa: E731
+    out = {"median": median(w), "mean": float(np.sum(w * theta) / np.sum(w)),
            "max_likelihood": float(theta[np.argmax(samples["log_likelihood"].to_numpy())])}
     if pop.sum() > 0:
-        out["population_prior_median"] = weighted_quantile(theta, pop, 0.5)
+        out["population_prior_median"] = median(pop)
         out["population_prior_ess"] = float(pop.sum() ** 2 / np.sum(pop**2))
     else:
         out["population_prior_median"], out["population_prior_ess"] = np.nan, 0.0
     return out
 
 
-def paper_statistics(estimate: pd.Series, truth: pd.Series) -> tuple[float, int]:
-    """(NMAD of the relative deviations, number beyond 4 NMAD of their median), as ``tinylens report``."""
-    dev = (estimate - truth) / truth
-    nmad = 1.48 * float(np.median(np.abs(dev - dev.median())))
-    return nmad, int((np.abs(dev - dev.median()) > 4 * nmad).sum())
+def paper_statistics(estimate: pd.Series, truth: pd.Series) -> tuple[float, float]:
+    """(NMAD of the relative deviations, number beyond 4 NMAD), by ``tinylens report``'s own
+    :func:`~tinylens.results.report.deviation_stats` (the count NaN for too few lenses)."""
+    stats = deviation_stats(((estimate - truth) / truth).to_numpy(float))
+    return stats["nmad"], stats["n_outliers"]
 
 
 def collect(runs: list[tuple[str, str, str]]) -> pd.DataFrame:
@@ -142,7 +138,8 @@ def main(argv: list[str] | None = None) -> None:
     for name in ("median", "mean", "max_likelihood", "population_prior_median"):
         nmad, beyond = paper_statistics(table[name], table["truth"])
         extra = f"; smallest effective sample {table['population_prior_ess'].min():.0f}" if name.startswith("population") else ""
-        print(f"{name:>24}: theta_E NMAD {100 * nmad:.3f} %, {beyond} beyond 4 NMAD{extra}")
+        count = "-" if np.isnan(beyond) else f"{beyond:.0f}"
+        print(f"{name:>24}: theta_E NMAD {100 * nmad:.3f} %, {count} beyond 4 NMAD{extra}")
 
 
 if __name__ == "__main__":

@@ -84,9 +84,9 @@ def test_paper_statistics_by_hand(module):
     assert beyond == 1  # only +5 %; -0.4 % is 2.7 NMAD out
 
 
-def _write_run(root, lenses: dict[str, tuple[float, np.ndarray]], rng):
+def _write_run(root, lenses: dict[str, float], rng):
     """A survey folder whose lenses have Gaussian posteriors in theta_E around given centres."""
-    for lens, (centre, _) in lenses.items():
+    for lens, centre in lenses.items():
         folder = root / "lenses" / lens
         folder.mkdir(parents=True)
         samples = _prior_samples(4000, rng, e_sigma=0.05)
@@ -105,8 +105,8 @@ def test_main_reads_runs_and_a_refit_replaces_its_lenses(module, tmp_path, capsy
     pd.DataFrame({"lens_id": [f"lens_{i:05d}" for i in range(4)], "lens_mass.0.theta_E": truths,
                   "arc_snr_total": [50.0, 50.0, 50.0, 10.0]}).to_csv(pop / "truth.csv", index=False)
     (pop / "population.json").write_text(json.dumps({"observation": POPULATION}))
-    _write_run(tmp_path / "run", {f"lens_{i:05d}": (t * 1.1, None) for i, t in enumerate(truths)}, rng)
-    _write_run(tmp_path / "refit", {"lens_00001": (1.5, None)}, rng)
+    _write_run(tmp_path / "run", {f"lens_{i:05d}": t * 1.1 for i, t in enumerate(truths)}, rng)
+    _write_run(tmp_path / "refit", {"lens_00001": 1.5}, rng)
     runs = [("a", str(tmp_path / "run"), str(pop / "truth.csv")), ("a", str(tmp_path / "refit"), str(pop / "truth.csv"))]
     table = module.collect(runs).set_index("lens_id")
     assert len(table) == 4
