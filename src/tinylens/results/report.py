@@ -202,8 +202,6 @@ def coverage_68(joined: pd.DataFrame, q: Quantity) -> float:
     """The fraction of lenses whose truth lies inside their own 68 % interval (NaN without such
     intervals): 0.68 when the posteriors are calibrated, more when they are too wide, less when
     too narrow (give it tens of lenses: its scatter is ``sqrt(0.68 * 0.32 / N)``)."""
-    if f"{q.name}_lo68" not in joined:
-        return float("nan")
     outside, usable = _outside(joined, q, "_lo68", "_hi68")
     return float(1 - outside[usable].mean()) if usable.any() else float("nan")
 
