@@ -19,6 +19,7 @@ import numpy as np
 
 from tinylens.config.model_spec import OFFSET_SUFFIX
 from tinylens.priors import Prior
+from tinylens.results.tables import weighted_percentiles
 
 #: (floor, ceiling) of the half-width by parameter name: absolute, or relative to |best| ("rel").
 WIDTHS: dict[str, tuple[float, float, str]] = {
@@ -133,7 +134,7 @@ def widen(lower: np.ndarray, upper: np.ndarray, samples: np.ndarray, weights: np
     next run crowd another; moving the centre fixes a best fit that was only roughly optimal.
     """
     w = np.asarray(weights, float) / np.sum(weights)
-    centre = np.array([_weighted_quantile(samples[:, i], w, 0.5) for i in range(samples.shape[1])])
+    centre = np.array([float(weighted_percentiles(samples[:, i], w, 50.0)) for i in range(samples.shape[1])])
     std = np.sqrt(w @ (samples - w @ samples) ** 2)
     half = 0.5 * (upper - lower)
     crowded = sorted({i for i, _ in edges})
@@ -147,9 +148,3 @@ def widen(lower: np.ndarray, upper: np.ndarray, samples: np.ndarray, weights: np
     for i in crowded:
         new_half[i] = max(new_half[i], factor * half[i])
     return box_around(priors, centre, new_half)
-
-
-def _weighted_quantile(x: np.ndarray, w: np.ndarray, q: float) -> float:
-    order = np.argsort(x)
-    cum = np.cumsum(w[order])
-    return float(x[order][min(np.searchsorted(cum, q * cum[-1]), len(x) - 1)])
