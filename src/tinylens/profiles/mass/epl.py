@@ -24,8 +24,11 @@ therefore at most ``(1 + c) / (1 - c) c^N = c^N / q``. With ``N_TERMS = 40``: <=
 q = 0.2 (measured against lenstronomy: 4.7e-8 at q = 0.2, gamma = 2.8), 3.7e-5 at q = 0.15
 and 3.3e-3 at q = 0.1 (raise ``N_TERMS`` for flatter lenses).
 
-``R`` is floored at ``R_MIN`` (lenstronomy floors the major-axis radius at 1e-9 too), so the
-deflection is finite everywhere and goes linearly to 0 inside ``R_MIN``.
+A point with ``R < R_MIN`` is evaluated at ``x~ + i y~ = R_MIN`` (:func:`off_centre`; lenstronomy
+floors the radius at 1e-9 too, but sets the deflection to 0 at the exact centre). So
+the deflection is finite everywhere and a ray that lands exactly on the centre (an odd sub-pixel
+grid about a centre fixed on a pixel) gets the deflection its neighbours have, not 0, which would
+make it image the source behind the lens: a spurious central image.
 """
 
 from __future__ import annotations
@@ -43,6 +46,21 @@ PARAMS = ("theta_E", "gamma", "e1", "e2", "center_x", "center_y")
 ALIASES = {"slope": "gamma"}
 N_TERMS = 40
 R_MIN = 1e-9  # arcsec
+R_FLOOR = 1e-13  # arcsec; guards the division where R_MIN x sqrt(q) is smaller than any use
+
+
+def off_centre(ux: Array, uy: Array, radius: float = R_MIN) -> tuple[Array, Array]:
+    """Coordinates ``(ux, uy)`` about a lens centre, with those nearer than ``radius`` moved to
+    ``(radius, 0)``.
+
+    A singular lens's deflection has no value at its centre, only limits (for an isothermal lens
+    ``|alpha|`` tends to ``theta_E`` from every direction; steeper lenses diverge, shallower ones
+    go to 0). The limit from +x keeps a ray at the exact centre with its neighbours instead of
+    at the source behind the lens. Moved points are constants: no gradient flows through them
+    (which for a steep lens would overflow float32).
+    """
+    tiny = ux * ux + uy * uy < radius * radius
+    return jnp.where(tiny, radius, ux), jnp.where(tiny, 0.0, uy)
 
 
 def ellipse_geometry(x: Array, y: Array, p: Mapping[str, Array]):
@@ -52,8 +70,8 @@ def ellipse_geometry(x: Array, y: Array, p: Mapping[str, Array]):
     the series argument ``v = -conj(eps) (u / |u|)^2`` and ``s = sqrt(1 - c^2)``.
     """
     e1, e2 = clip_e1e2(p["e1"], p["e2"])
-    ux, uy = circularize(x, y, e1, e2, p["center_x"], p["center_y"])
-    r2 = jnp.maximum(ux * ux + uy * uy, R_MIN**2)
+    ux, uy = off_centre(*circularize(x, y, e1, e2, p["center_x"], p["center_y"]))
+    r2 = jnp.maximum(ux * ux + uy * uy, R_FLOOR**2)
     cos2, sin2 = (ux * ux - uy * uy) / r2, 2 * ux * uy / r2
     vr = -(e1 * cos2 + e2 * sin2)
     vi = e2 * cos2 - e1 * sin2

@@ -27,7 +27,7 @@ from jax import Array, lax
 
 from tinylens.numerics.fastmath import arctan
 from tinylens.profiles.ellipticity import clip_e1e2
-from tinylens.profiles.mass.epl import R_MIN, ellipse_geometry
+from tinylens.profiles.mass.epl import R_FLOOR, R_MIN, ellipse_geometry
 
 PARAMS = ("theta_E", "e1", "e2", "center_x", "center_y")
 E_SERIES = 1e-3  # |e| below which the Taylor series in v is used (error < |e|^5 / 11)
@@ -51,7 +51,14 @@ def _deflection_real(x: Array, y: Array, p: Mapping[str, Array], c: Array) -> tu
     dx, dy = x - p["center_x"], y - p["center_y"]
     xr = cp * dx + sp * dy
     yr = -sp * dx + cp * dy
-    psi = jnp.sqrt(jnp.maximum(q * q * xr * xr + yr * yr, R_MIN**2))
+    # as the series form (epl.off_centre): R < R_MIN (psi^2 = q R^2) moves to where
+    # x~ + i y~ = R_MIN, i.e. R_MIN (1 + eps) / sqrt(1 - |eps|^2) on the sky (one point per lens)
+    psi2 = q * q * xr * xr + yr * yr
+    tiny = psi2 < q * R_MIN**2
+    s = jnp.sqrt(1 - e1 * e1 - e2 * e2)
+    mx, my = R_MIN * (1 + e1) / s, R_MIN * e2 / s
+    xr, yr = jnp.where(tiny, cp * mx + sp * my, xr), jnp.where(tiny, -sp * mx + cp * my, yr)
+    psi = jnp.sqrt(jnp.where(tiny, q * R_MIN**2, jnp.maximum(psi2, R_FLOOR**2)))
     t = jnp.sqrt(1 - q * q)
     b = p["theta_E"] * jnp.sqrt(q) / t
     axr = b * arctan(t * xr / psi)
