@@ -416,8 +416,15 @@ def test_inf_noise_pixels_masked(tmp_path):
         ({"method": "nautilius"}, ["inference.method", "'nautilius'", "nautilus", "dynesty"]),
         ({"settings": {"nlvie": 100}}, ["inference.settings.nlvie", "not a setting of nautilus", "n_live"]),
         ({"type": "optimizer", "method": "lbfgs", "settings": {"popsize": 5}}, ["inference.settings.popsize", "lbfgs"]),
+        ({"settings": {"nlive": -5}}, ["inference.settings.nlive", "whole number >= 1", "-5"]),
+        ({"settings": {"batch_size": "lots"}}, ["inference.settings.batch_size", "whole number", "'lots'"]),
+        ({"settings": {"f_live": 2.0}}, ["inference.settings.f_live", "between 0 and 1"]),
+        ({"settings": {"resume": "yes"}}, ["inference.settings.resume", "true or false"]),
+        ({"method": "dynesty", "settings": {"dlogz": 0}}, ["inference.settings.dlogz", "> 0", "dynesty"]),
+        ({"type": "optimizer", "method": "lbfgs", "settings": {"n_starts": 2.5}}, ["inference.settings.n_starts", "whole number"]),
     ],
-    ids=["method", "nautilus-setting", "optimiser-setting"],
+    ids=["method", "nautilus-setting", "optimiser-setting", "nlive-negative", "batch-string", "f_live-range",
+         "resume-string", "dynesty-dlogz", "lbfgs-starts"],
 )
 def test_bad_inference_settings(tmp_path, setting, fragments):
     def edit(cfg, _):

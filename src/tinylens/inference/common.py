@@ -26,14 +26,47 @@ def keyword_names(*funcs: Callable, exclude: Iterable[str] = ()) -> set[str]:
     return names - set(exclude)
 
 
+def _whole(minimum: int) -> tuple[str, Callable[[Any], bool]]:
+    return (f"a whole number >= {minimum}",
+            lambda v: isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= minimum)
+
+
+def _number(test: Callable[[float], bool], what: str) -> tuple[str, Callable[[Any], bool]]:
+    return what, lambda v: isinstance(v, (int, float, np.number)) and not isinstance(v, bool) and bool(test(float(v)))
+
+
+_FLAG = ("true or false", lambda v: isinstance(v, bool))
+_SEED = ("a whole number >= 0 or null",
+         lambda v: v is None or (isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 0))
+
+#: What the common settings' values must be, checked before a run starts (a sampler's own
+#: complaint would come after the pipeline's minutes of work, as a traceback). Others are
+#: passed on as they are.
+VALUE_RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
+    **{k: _whole(1) for k in ("nlive", "n_live", "batch_size", "n_batch", "queue_size", "n_update", "maxiter",
+                              "maxcall", "popsize", "n_starts", "n_draws", "walks")},
+    "n_eff": _number(lambda v: v >= 0, "a number >= 0"),
+    "n_like_max": _number(lambda v: v >= 1, "a number >= 1 (.inf for no limit)"),
+    "f_live": _number(lambda v: 0 < v < 1, "a number between 0 and 1"),
+    "dlogz": _number(lambda v: v > 0, "a number > 0"),
+    "timeout": _number(lambda v: v > 0, "a number of seconds > 0"),
+    "tol": _number(lambda v: v >= 0, "a number >= 0"),
+    "seed": _SEED,
+    **{k: _FLAG for k in ("resume", "verbose", "polish", "discard_exploration")},
+}
+
+
 def check_settings(method: str, settings: Mapping[str, Any], allowed: Iterable[str]) -> None:
-    """Raise ConfigError naming ``inference.settings.<key>`` for a setting ``method`` lacks."""
+    """Raise ConfigError naming ``inference.settings.<key>`` for a setting ``method`` lacks or a
+    value :data:`VALUE_RULES` refuses."""
     allowed = set(allowed)
-    for key in settings:
+    for key, value in settings.items():
         if key not in allowed:
             raise ConfigError(
                 f"inference.settings.{key}: not a setting of {method}. Allowed: {', '.join(sorted(allowed))}."
             )
+        if key in VALUE_RULES and not VALUE_RULES[key][1](value):
+            raise ConfigError(f"inference.settings.{key}: must be {VALUE_RULES[key][0]} for {method}, got {value!r}.")
 
 
 def split(settings: Mapping[str, Any], *groups: Iterable[str]) -> list[dict[str, Any]]:

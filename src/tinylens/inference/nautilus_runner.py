@@ -40,7 +40,7 @@ CHECKPOINT_NAME = "checkpoint.hdf5"
 def _settings(settings: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Canonical names, defaults filled in, split into Sampler and run keywords."""
     canon = {ALIASES.get(k, k): v for k, v in settings.items()}
-    check_settings("nautilus", canon, SAMPLER_KEYS | RUN_KEYS | set(ALIASES))
+    check_settings("nautilus", settings, SAMPLER_KEYS | RUN_KEYS | set(ALIASES))
     merged = {**DEFAULTS, **canon}
     return tuple(split(merged, SAMPLER_KEYS, RUN_KEYS))  # type: ignore[return-value]
 
