@@ -146,6 +146,21 @@ def test_survey_cli_out_is_a_file(survey_inputs):
     assert "cannot be written" in " ".join(result.output.split()) and "--out" in result.output
 
 
+def test_survey_in_which_every_lens_failed_exits_non_zero(tmp_path, mock_survey):
+    """Some failures are normal (exit 0); none ok must not read as success to a batch script."""
+    lenses = tmp_path / "lenses"
+    lenses.mkdir()
+    (lenses / "lens_bad").symlink_to(mock_survey["lenses"] / "lens_bad", target_is_directory=True)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["survey", str(lenses), "-c", str(mock_survey["template"]), "--out", str(out),
+                                      "--workers", "1", "--quiet"])
+    text = " ".join(result.output.split())
+    assert result.exit_code == 1, result.output
+    assert "0 ok" in text and "1 failed" in text and "Every lens failed" in text and "lens_bad/image.fits" in text
+    assert "Traceback" not in result.output
+    assert pd.read_csv(out / "catalog.csv")["status"].tolist() == ["failed"]  # the failure is still recorded
+
+
 def test_fit_lens_waits_for_a_running_fit_of_the_same_lens_and_returns_its_row(tmp_path):
     """A task left running by a killed survey holds the lens's lock; the new task waits, then finds
     the lens done and returns that row instead of fitting it a second time."""

@@ -9,12 +9,15 @@ import time
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from tinylens.cli.common import console
 from tinylens.errors import TinyLensError
 
 #: Local worker processes when neither --workers nor --scheduler is given.
 DEFAULT_WORKERS = 2
+#: Exit code of a survey in which no lens was fitted (some failing is normal, and exits 0).
+EXIT_ALL_FAILED = 1
 
 
 def summary_line(frame, out: Path, seconds: float) -> str:
@@ -53,6 +56,13 @@ def survey(
     frame = run_survey(lens_dir, config, out, workers=DEFAULT_WORKERS if workers is None else workers,
                        scheduler=scheduler, progress=not quiet, retry_failed=retry_failed)
     console.print(summary_line(frame, out.expanduser().resolve(), time.perf_counter() - start), soft_wrap=True)
+    status = list(frame["status"]) if len(frame) else []
+    if status and "ok" not in status:
+        # a batch script must not read a survey in which nothing worked as a success
+        reasons = sorted(set(frame["reason"]))
+        console.print(f"[red]Every lens failed.[/] Reasons ({len(reasons)} distinct, the catalogue's "
+                      f"'reason' column): {escape(reasons[0])}" + (" ..." if len(reasons) > 1 else ""), soft_wrap=True)
+        raise typer.Exit(EXIT_ALL_FAILED)
 
 
 def register(app: typer.Typer) -> None:
