@@ -242,8 +242,12 @@ def write_results(problem, res: InferenceResult, out: Path) -> FitResult:
     return result
 
 
-def fit(config: str | Path | dict, *, progress: bool = True, output: str | Path | None = None) -> FitResult:
+def fit(config: str | Path | dict, *, progress: bool = True, output: str | Path | None = None,
+        base_dir: str | Path | None = None) -> FitResult:
     """Fit the lens that ``config`` (YAML path or dict) describes and write all outputs.
+
+    Relative paths in ``config`` are taken from ``base_dir`` if given, else from the YAML file's
+    folder (the current folder for a dict), as in :func:`tinylens.load`.
 
     The inference settings and the output folder (:class:`~tinylens.errors.OutputError`) are
     checked before the output folder is touched or anything is sampled.
@@ -252,7 +256,7 @@ def fit(config: str | Path | dict, *, progress: bool = True, output: str | Path 
     from tinylens.problem import load
     from tinylens.results import tables
 
-    problem = load(config)
+    problem = load(config, base_dir=base_dir)
     check_inference(problem.config)
     corner_names(list(problem.param_names), problem.config.output.corner_parameters)  # checked before sampling
     out = tables.ensure_writable(output_dir(problem, output))

@@ -79,3 +79,16 @@ def test_ctrl_c_ends_with_one_line_exit_130_and_how_to_resume(tmp_path, data, mo
                                                          "settings": FAST_NAUTILUS}, data))
     assert code == 130
     assert out.startswith("Interrupted.") and "run the same command again to resume" in out
+
+
+def test_fit_of_a_dict_config_takes_relative_paths_from_base_dir(tmp_path, data, monkeypatch):
+    import yaml
+
+    import tinylens
+
+    config = yaml.safe_load(write_tiny_lens(tmp_path / "lens", {"type": "optimizer", "method": "lbfgs",
+                                                                 "settings": {"n_starts": 1, "n_draws": 64}}, data).read_text())
+    monkeypatch.chdir(tmp_path)  # the config's data paths are relative to tmp_path / "lens", not here
+    result = tinylens.fit(config, progress=False, base_dir=tmp_path / "lens", output=tmp_path / "out")
+    assert abs(result.median["lens_mass.0.theta_E"] - 1.0) < 0.01
+    assert (tmp_path / "out" / "result.json").is_file()

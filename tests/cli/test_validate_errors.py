@@ -195,7 +195,29 @@ def test_missing_fits(tmp_path):
     def edit(cfg, _):
         cfg["dataset"]["data_path"] = "missing.fits"
 
-    assert_user_error(invoke("validate", write_case(tmp_path, edit=edit)), "missing.fits")
+    out = assert_user_error(invoke("validate", write_case(tmp_path, edit=edit)), "missing.fits")
+    # the hint says where a relative path was looked for
+    assert f"The relative path 'missing.fits' was taken from {tmp_path.resolve()}" in out
+
+
+def test_missing_fits_at_an_absolute_path_gets_no_relative_path_hint(tmp_path):
+    def edit(cfg, _):
+        cfg["dataset"]["noise_path"] = str(tmp_path / "elsewhere" / "noise.fits")
+
+    out = assert_user_error(invoke("validate", write_case(tmp_path / "lens", edit=edit)),
+                            f"dataset.noise_path file not found: {tmp_path / 'elsewhere' / 'noise.fits'}.")
+    assert "relative" not in out
+
+
+def test_a_dict_config_reads_its_relative_paths_from_base_dir(tmp_path, monkeypatch):
+    import tinylens
+    from tinylens.errors import DataError
+
+    config = yaml.safe_load(write_case(tmp_path / "lens").read_text())
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(DataError, match=f"taken from {tmp_path.resolve()} .*base_dir"):
+        tinylens.load(config)
+    assert tinylens.load(config, base_dir=tmp_path / "lens").dataset.data.shape == base_arrays()["image"].shape
 
 
 def test_corrupt_fits(tmp_path):

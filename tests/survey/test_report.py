@@ -168,17 +168,23 @@ def test_report_cli_with_truth_writes_stats_for_each_parameter(tmp_path):
         (["{cat}", "--reference", "{noid}"], "no lens id column"),
         (["{truth}", "--truth", "{truth}"], "has no 'status' column"),
         (["{cat}", "--truth", "{other_ids}"], "ids do not match"),
+        (["{cat}", "--truth", "{truth}", "--out", "{garbage}/sub"], "Choose another --out."),
+        (["{failed}", "--truth", "{truth}"], "has status 'ok' (4 rows, 4 failed; their 'reason' column"),
+        (["{failed}", "--truth", "{truth}", "--trusted-only"], "has status 'ok'"),
     ],
 )
 def test_report_cli_errors_are_one_paragraph_without_traceback(tmp_path, args, expected):
     catalog, truth = _catalog_and_truth()
     paths = {"cat": tmp_path / "catalog.csv", "truth": tmp_path / "truth.csv", "garbage": tmp_path / "garbage.parquet",
-             "noid": tmp_path / "noid.csv", "other_ids": tmp_path / "other.csv", "tmp": tmp_path}
+             "noid": tmp_path / "noid.csv", "other_ids": tmp_path / "other.csv", "tmp": tmp_path,
+             "failed": tmp_path / "failed.csv"}
     catalog.to_csv(paths["cat"], index=False)
     truth.to_csv(paths["truth"], index=False)
     paths["garbage"].write_bytes(b"not parquet at all")
     truth.drop(columns="lens_id").to_csv(paths["noid"], index=False)
     truth.assign(lens_id=truth["lens_id"] + "_other").to_csv(paths["other_ids"], index=False)
+    n = min(len(truth), 4)  # a survey in which every lens failed writes no fit columns (and no 'trusted')
+    pd.DataFrame({"lens_id": truth["lens_id"][:n], "status": "failed", "reason": "DataError: x"}).to_csv(paths["failed"], index=False)
     result = CliRunner().invoke(app, ["report", *[a.format(**paths) for a in args]])
     assert result.exit_code == 2, result.output
     text = " ".join(result.output.split())

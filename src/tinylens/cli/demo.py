@@ -169,7 +169,7 @@ def write_demo(directory: Path, seed: int | None = None) -> Path:
 
     from tinylens.results.tables import ensure_writable
 
-    directory = ensure_writable(Path(directory))
+    directory = ensure_writable(Path(directory), "another folder for the demo (tinylens demo FOLDER)")
     data = simulate_demo(seed)
     for name in ("image", "noise", "psf"):
         fits.writeto(directory / f"{name}.fits", np.asarray(data[name], dtype=np.float64), overwrite=True)

@@ -67,6 +67,9 @@ def build_report(
         raise TinyLensError(f"{catalog_path} has no 'status' column: give the catalog.parquet or catalog.csv "
                             "written by 'tinylens survey'.")
     n_all, status = len(catalog), catalog["status"].astype(str)
+    if not (status == "ok").any():
+        raise TinyLensError(f"No lens of {catalog_path} has status 'ok' ({n_all} rows, {int((status == 'failed').sum())} "
+                            "failed; their 'reason' column says why): there is nothing to compare yet.")
     if trusted_only:
         if "trusted" not in catalog.columns:
             raise TinyLensError(f"{catalog_path} has no 'trusted' column, so --trusted-only cannot select lenses; "
@@ -151,7 +154,7 @@ def write_report(report: dict[str, Any], out: Path) -> dict[str, Path]:
     from tinylens.results import report as rp
     from tinylens.results.tables import ensure_writable, write_csv, write_json
 
-    out = ensure_writable(out)
+    out = ensure_writable(out, "another --out")
     stats = report["stats"]
     paths = {"csv": write_csv(out / STATS_CSV, stats),
              "json": write_json(out / STATS_JSON, {**report["summary"], "parameters": stats.to_dict(orient="records")})}

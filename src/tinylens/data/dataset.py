@@ -69,15 +69,26 @@ class Dataset:
         return int(self.mask.sum())
 
 
+def relative_hint(path: str | None, base_dir: str | Path) -> str:
+    """Where a relative ``path`` of the config was looked for (empty for an absolute one)."""
+    if not path or Path(path).expanduser().is_absolute():
+        return ""
+    return (f"The relative path '{path}' was taken from {Path(base_dir).expanduser().resolve()} (the config file's "
+            "folder; for a config given as a dict, the base_dir given to tinylens.load / tinylens.fit, else the "
+            "current folder).")
+
+
 def load_dataset(cfg: schema.Dataset, base_dir: str | Path) -> Dataset:
     """Read and check the files of ``cfg`` (paths relative to ``base_dir``); see the module doc."""
-    paths = {key: resolve_path(base_dir, getattr(cfg, key)) for key in ("data_path", "noise_path", "psf_path")}
-    data = read_fits_image(paths["data_path"], "dataset.data_path")
-    noise = read_fits_image(paths["noise_path"], "dataset.noise_path")
+    keys = ("data_path", "noise_path", "psf_path")
+    paths = {key: resolve_path(base_dir, getattr(cfg, key)) for key in keys}
+    hints = {key: relative_hint(getattr(cfg, key), base_dir) for key in (*keys, "mask_path")}
+    data = read_fits_image(paths["data_path"], "dataset.data_path", hints["data_path"])
+    noise = read_fits_image(paths["noise_path"], "dataset.noise_path", hints["noise_path"])
     check_same_shape(noise, data, paths["noise_path"], paths["data_path"], "noise map")
-    psf = prepare_psf(read_fits_image(paths["psf_path"], "dataset.psf_path"), paths["psf_path"])
+    psf = prepare_psf(read_fits_image(paths["psf_path"], "dataset.psf_path", hints["psf_path"]), paths["psf_path"])
     mask_path = resolve_path(base_dir, cfg.mask_path) if cfg.mask_path else None
-    user = user_mask(cfg, mask_path, data.shape, paths["data_path"])
+    user = user_mask(cfg, mask_path, data.shape, paths["data_path"], hints["mask_path"])
     good_data = np.isfinite(data)
     good_noise = np.isfinite(noise) & (noise > 0)
     mask = user & good_data & good_noise
@@ -144,11 +155,12 @@ def check_enough_pixels(
 
 
 # -- mask ---------------------------------------------------------------------------------------
-def user_mask(cfg: schema.Dataset, mask_path: Path | None, shape: tuple[int, int], data_path: Path) -> np.ndarray:
+def user_mask(cfg: schema.Dataset, mask_path: Path | None, shape: tuple[int, int], data_path: Path,
+              hint: str = "") -> np.ndarray:
     """The mask the config asks for (True = used): file AND shape; all True when neither is given."""
     mask = np.ones(shape, dtype=bool)
     if mask_path is not None:
-        values = read_fits_image(mask_path, "dataset.mask_path")
+        values = read_fits_image(mask_path, "dataset.mask_path", hint)
         check_same_shape(values, mask, mask_path, data_path, "mask")
         mask &= np.isfinite(values) & (values != 0)
     if cfg.mask is not None:

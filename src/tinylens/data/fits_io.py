@@ -28,10 +28,11 @@ IMAGE_HDUS = (fits.PrimaryHDU, fits.ImageHDU, fits.CompImageHDU)
 _READ_ERRORS = (OSError, ValueError, TypeError, IndexError, KeyError, EOFError, fits.VerifyError)
 
 
-def read_fits_image(path: str | Path, role: str = "image") -> np.ndarray:
-    """The 2-D float64 image in ``path``; ``role`` (e.g. ``"data_path"``) names it in errors."""
+def read_fits_image(path: str | Path, role: str = "image", hint: str = "") -> np.ndarray:
+    """The 2-D float64 image in ``path``; ``role`` (e.g. ``"data_path"``) names it in errors,
+    ``hint`` is added to a file-not-found message (e.g. where relative paths are taken from)."""
     path = Path(path)
-    check_readable_file(path, role)
+    check_readable_file(path, role, hint)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", AstropyWarning)
@@ -47,10 +48,10 @@ def read_fits_image(path: str | Path, role: str = "image") -> np.ndarray:
     return as_2d(array, path, role)
 
 
-def check_readable_file(path: Path, role: str) -> None:
-    """Raise a DataError unless ``path`` is an existing, readable file."""
+def check_readable_file(path: Path, role: str, hint: str = "") -> None:
+    """Raise a DataError unless ``path`` is an existing, readable file (``hint``: added when missing)."""
     if not path.exists():
-        raise DataError(f"{role} file not found: {path}. Relative paths are taken from the config file's folder.")
+        raise DataError(f"{role} file not found: {path}." + (f" {hint}" if hint else ""))
     if path.is_dir():
         raise DataError(f"{role} {path} is a folder, not a FITS file.")
     if not os.access(path, os.R_OK):

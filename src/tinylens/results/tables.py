@@ -24,8 +24,9 @@ INTERVALS = {"interval_68": (16.0, 84.0), "interval_997": (0.135, 99.865)}
 SUMMARY_COLUMNS = ("parameter", "median", "percentile_16", "percentile_84")
 
 
-def ensure_writable(folder: str | Path) -> Path:
-    """Create ``folder`` if needed and check a file can be written there, else OutputError."""
+def ensure_writable(folder: str | Path, choose: str = "another output.path in the config (or --output)") -> Path:
+    """Create ``folder`` if needed and check a file can be written there, else OutputError
+    ending "Choose ``choose``." (what the caller's user sets to pick the folder)."""
     folder = Path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -34,7 +35,7 @@ def ensure_writable(folder: str | Path) -> Path:
     except OSError as err:
         raise OutputError(
             f"Output folder {folder} cannot be written ({err.strerror or type(err).__name__}). "
-            "Choose another output.path in the config (or --output)."
+            f"Choose {choose}."
         ) from None
     return folder
 
