@@ -46,7 +46,7 @@ PARAMS = ("theta_E", "gamma", "e1", "e2", "center_x", "center_y")
 ALIASES = {"slope": "gamma"}
 N_TERMS = 40
 R_MIN = 1e-9  # arcsec
-R_FLOOR = 1e-13  # arcsec; guards the division where R_MIN x sqrt(q) is smaller than any use
+R_FLOOR = 1e-13  # arcsec; a last guard against 0 / 0 (after off_centre R >= R_MIN and the SIE's psi >= sqrt(q) R_MIN)
 
 
 def off_centre(ux: Array, uy: Array, radius: float = R_MIN) -> tuple[Array, Array]:
