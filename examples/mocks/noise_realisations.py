@@ -33,6 +33,7 @@ from tinylens.results.stored import load_stored
 from tinylens.results.tables import write_csv
 from tinylens.simulate import add_noise, simulate_images
 from tinylens.survey.population import PopulationOptions, components
+from truth_check import catalogue_widths, true_vector  # the sibling script (this folder is on sys.path)
 
 
 def true_image(truth: dict, psf: np.ndarray) -> np.ndarray:
@@ -97,10 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     stored, problem, _ = load_stored(stored_path)
     truth = json.loads(truth_path.read_text())
     names = list(problem.param_names)
-    missing = [n for n in names if n not in truth["params"]]
-    if missing:
-        raise SystemExit(f"error: {truth_path} has no true value for {missing}: was the lens fitted with another model?")
-    start = np.array([truth["params"][n] for n in names], float)
+    start = true_vector(truth_path, names)
     parameters = args.parameter or ["lens_mass.0.theta_E"]
     unknown = [p for p in parameters if p not in names]
     if unknown:
@@ -108,12 +106,10 @@ def main(argv: list[str] | None = None) -> int:
     psf = fits.getdata(args.lens_dir / args.lens / "psf.fits").astype(float)
     found = optima(stored, true_image(truth, psf), psf, truth["observation"], start, args.n, args.seed)
     widths = fisher_widths(problem, start)
-    catalog_path = args.run / "catalog.csv"
-    row = pd.read_csv(catalog_path).set_index("lens_id").loc[args.lens] if catalog_path.is_file() else None
+    fit_widths = catalogue_widths(args.run, args.lens)
     for p in parameters:
         i = names.index(p)
-        fit_width = 0.5 * (row[f"{p}_hi68"] - row[f"{p}_lo68"]) if row is not None else np.nan
-        s = summary(found[:, i], start[i], float(widths[i]), float(fit_width))
+        s = summary(found[:, i], start[i], float(widths[i]), float(fit_widths.get(p, np.nan)))
         print(f"{args.lens} {p}: true {s['truth']:.5g}; optima over {args.n} realisations: std {s['std']:.3g}, "
               f"NMAD {s['nmad']:.3g}, mean offset {s['offset_in_fisher']:+.2f} Fisher widths; Fisher width "
               f"{s['width_fisher']:.3g} (std / it {s['std_over_fisher']:.2f}, NMAD / it {s['nmad_over_fisher']:.2f} "
