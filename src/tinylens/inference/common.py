@@ -26,9 +26,12 @@ def keyword_names(*funcs: Callable, exclude: Iterable[str] = ()) -> set[str]:
     return names - set(exclude)
 
 
+def _is_whole(v: Any) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)  # YAML's true is an int to Python
+
+
 def _whole(minimum: int) -> tuple[str, Callable[[Any], bool]]:
-    return (f"a whole number >= {minimum}",
-            lambda v: isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= minimum)
+    return f"a whole number >= {minimum}", lambda v: _is_whole(v) and v >= minimum
 
 
 def _number(test: Callable[[float], bool], what: str) -> tuple[str, Callable[[Any], bool]]:
@@ -36,8 +39,7 @@ def _number(test: Callable[[float], bool], what: str) -> tuple[str, Callable[[An
 
 
 _FLAG = ("true or false", lambda v: isinstance(v, bool))
-_SEED = ("a whole number >= 0 or null",
-         lambda v: v is None or (isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 0))
+_SEED = ("a whole number >= 0 or null", lambda v: v is None or (_is_whole(v) and v >= 0))
 
 #: What the common settings' values must be, checked before a run starts (a sampler's own
 #: complaint would come after the pipeline's minutes of work, as a traceback). Others are
