@@ -94,3 +94,23 @@ def test_crowded_edges_and_widen():
     assert lo3[1] <= -1.0 and np.isclose(up3[1], np.median(s[:, 1]) + max(3.0, 20 * s[:, 1].std()), rtol=1e-3)
     # an edge that is the prior's own is never crowded
     assert bx.crowded_edges(s, np.ones(len(s)), (priors[0], Prior("uniform", -1, 1)), lower, upper) == []
+
+
+def test_widening_one_parameter_uses_that_parameters_own_prior():
+    """A single crowded parameter is widened within its own prior's support, not the first
+    parameter's: an ellipticity whose posterior crowds a box edge at -0.03 must be able to go
+    below 0 even when the first parameter is theta_E ~ U(0, 3.5)."""
+    rng = np.random.default_rng(5)
+    priors = (Prior("uniform", 0.0, 3.5), Prior("gaussian", 0.0, 0.3, -1.0, 1.0))
+    lower, upper = np.array([0.9, -0.03]), np.array([1.1, 0.5])
+    e = rng.normal(0.0, 0.05, 20000)
+    s = np.column_stack([rng.normal(1.0, 0.005, e.size), e])
+    s = s[(s[:, 1] > lower[1]) & (s[:, 1] < upper[1])]
+    edges = bx.crowded_edges(s, np.ones(len(s)), priors, lower, upper)
+    assert edges == [(1, "lower")]
+    lo, up = bx.widen(lower, upper, s, np.ones(len(s)), edges, priors)
+    assert lo[0] == 0.9 and up[0] == 1.1  # the other parameter keeps its range
+    assert -1.0 <= lo[1] < -0.1  # grown below 0, down to at most the prior's own limit
+    assert 0.5 <= up[1] <= 1.0  # never beyond the prior's support
+    # widened to the prior's own limit, the edge is no longer a box edge
+    assert bx.crowded_edges(s, np.ones(len(s)), priors, np.array([0.9, -1.0]), upper) == []

@@ -94,7 +94,7 @@ def fingerprint(problem, **extra: Any) -> str:
         h.update(np.ascontiguousarray(arr).tobytes())
     meta = {
         "params": list(problem.param_names),
-        "priors": [p.describe() for p in problem.priors],
+        "priors": [[p.kind, p.a, p.b, p.lo, p.hi] for p in problem.priors],  # exact: a box widened a little is a new problem
         "pixel_scale": float(d.pixel_scale),
         "nsub": int(d.nsub),
         "solver": str(problem.config.solver_type),

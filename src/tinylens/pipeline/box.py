@@ -90,8 +90,10 @@ def boxed(priors: tuple[Prior, ...], lower: np.ndarray, upper: np.ndarray) -> tu
 
 
 def box_around(priors: tuple[Prior, ...], best: np.ndarray, widths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``best -+ widths`` inside each prior's support."""
-    support = np.array([p.support for p in priors], dtype=float)
+    """``best -+ widths`` inside each prior's support (one prior per entry of ``best``)."""
+    support = np.array([p.support for p in priors], dtype=float).reshape(-1, 2)
+    if support.shape[0] != np.shape(best)[0]:
+        raise ValueError(f"box_around: {support.shape[0]} priors for {np.shape(best)[0]} parameters")
     lower = np.maximum(best - widths, support[:, 0])
     upper = np.minimum(best + widths, support[:, 1])
     return lower, upper
@@ -140,7 +142,7 @@ def widen(lower: np.ndarray, upper: np.ndarray, samples: np.ndarray, weights: np
     crowded = sorted({i for i, _ in edges})
     if len(crowded) == 1:  # one parameter (often a nuisance, e.g. a faint lens's size): only it moves
         (i,) = crowded
-        lo, hi = box_around(priors, centre[i : i + 1], np.array([max(factor * half[i], n_sigma * std[i])]))
+        lo, hi = box_around(priors[i : i + 1], centre[i : i + 1], np.array([max(factor * half[i], n_sigma * std[i])]))
         lower, upper = lower.copy(), upper.copy()
         lower[i], upper[i] = min(lo[0], lower[i]), max(hi[0], upper[i])
         return lower, upper

@@ -178,9 +178,12 @@ def run_pipeline(problem, sampler, settings, *, progress: bool = True,
                      "crowded": [f"{problem.param_names[i]}:{side}" for i, side in edges]})
         if not edges or len(runs) > settings.max_widen:
             break
+        wider = bx.widen(lower, upper, res.samples, res.weights, edges, priors)
+        wider = (_floored(problem, wider[0], wider[1], floor), wider[1])
+        if np.array_equal(wider[0], lower) and np.array_equal(wider[1], upper):
+            break  # nothing left to widen: sampling the same box again would give the same answer
         _say(progress, "posterior reaches the box at " + ", ".join(runs[-1]["crowded"]) + ": widening")
-        lower, upper = bx.widen(lower, upper, res.samples, res.weights, edges, priors)
-        lower = _floored(problem, lower, upper, floor)
+        lower, upper = wider
         _save_box(state, state_path, lower, upper)
     log_mass = bx.log_box_mass(priors, lower, upper)
     info = dict(res.info)
