@@ -124,6 +124,36 @@ def test_box_is_widened_when_the_posterior_reaches_it(write_fits, monkeypatch):
     assert not res.converged
 
 
+def test_box_that_widening_cannot_move_is_not_sampled_again(write_fits, monkeypatch):
+    """If widening leaves the box as it was, the pipeline stops (flagged unconverged) instead
+    of sampling the same box again (a resumed checkpoint: the same answer, at a cost)."""
+    from tinylens.inference import InferenceResult
+    from tinylens.pipeline import run as run_mod
+    from tinylens.pipeline import box as bx
+
+    image, kernel = lenstronomy_image()
+    problem = _problem(write_fits, image, kernel)
+    names = problem.param_names
+    i_te = names.index("lens_mass.0.theta_E")
+    best = truth_vector(names)
+    monkeypatch.setattr(run_mod, "optimise", lambda objective, settings, progress=False: {
+        "best": best.tolist(), "stages": {}, "n_evals": 7, "arc_mask": [], "time_s": 0.0})
+    monkeypatch.setattr(bx, "widen", lambda lower, upper, *args, **kw: (lower.copy(), upper.copy()))
+    calls = []
+
+    def sampler(boxed, settings, progress=False, checkpoint_dir=None):
+        calls.append(1)
+        hi = boxed.priors[i_te].support[1]
+        s = boxed.prior_transform(np.random.default_rng(0).uniform(size=(1000, boxed.ndim)))
+        s[:, i_te] = hi  # piled on the box's upper edge
+        return InferenceResult("fake", names, s, np.full(1000, -np.log(1000)), np.zeros(1000), -10.0, 1000, 1.0,
+                               True, {})
+
+    res = run_mod.run_pipeline(problem, sampler, Pipeline(max_widen=2), progress=False)
+    assert len(calls) == 1
+    assert "lens_mass.0.theta_E:upper" in res.info["pipeline"]["crowded_edges"] and not res.converged
+
+
 def test_prior_centred_moves_an_improbable_stage_1_centre(write_fits):
     """Stage 1 can centre the 'lens light' on a bright image of the arc (mock lens_00069: 5 prior
     sigmas off); prior_centred then gives the starts the mass prior's centre, and only then."""
