@@ -250,8 +250,26 @@ def fit_lens(lens_id: str, config: dict[str, Any], lens_out: str) -> dict[str, A
             for name in CHECKPOINT_FILES:
                 (folder / name).unlink(missing_ok=True)
             raise
+        finally:
+            release_compiled()
         write_row(folder, row)
     return row
+
+
+def release_compiled() -> None:
+    """Drop JAX's compiled functions once a lens is done.
+
+    Every lens compiles its own functions (its data are constants of them), and XLA maps the
+    machine code of each into memory. A worker that kept them all would reach the kernel's limit
+    on memory maps (``vm.max_map_count``, 65530 by default: about 20 lenses) and die with "LLVM
+    compilation error: Cannot allocate memory".
+    """
+    import gc
+
+    import jax
+
+    jax.clear_caches()
+    gc.collect()
 
 
 @contextlib.contextmanager
