@@ -86,6 +86,20 @@ def test_stages_1_to_3_find_a_faint_lens_inside_a_bright_ring(write_fits):
     assert best["source_light.0.center_y"] == pytest.approx(0.38, abs=0.03)
 
 
+def _stages_at_the_truth(write_fits, monkeypatch):
+    """The test lens's problem with stages 1-3 replaced by the truth (for orchestration tests):
+    ``(problem, param_names, index of theta_E, best vector)``."""
+    from tinylens.pipeline import run as run_mod
+
+    image, kernel = lenstronomy_image()
+    problem = _problem(write_fits, image, kernel)
+    names = problem.param_names
+    best = truth_vector(names)
+    monkeypatch.setattr(run_mod, "optimise", lambda objective, settings, progress=False: {
+        "best": best.tolist(), "stages": {}, "n_evals": 7, "arc_mask": [], "time_s": 0.0})
+    return problem, names, names.index("lens_mass.0.theta_E"), best
+
+
 def test_box_is_widened_when_the_posterior_reaches_it(write_fits, monkeypatch):
     """Orchestration with a stand-in sampler whose 'posterior' is a Gaussian in theta_E wider
     than the first box: the pipeline widens the box, samples again, and corrects the evidence."""
@@ -93,13 +107,7 @@ def test_box_is_widened_when_the_posterior_reaches_it(write_fits, monkeypatch):
     from tinylens.pipeline import run as run_mod
     from tinylens.pipeline import box as bx
 
-    image, kernel = lenstronomy_image()
-    problem = _problem(write_fits, image, kernel)
-    names = problem.param_names
-    i_te = names.index("lens_mass.0.theta_E")
-    best = truth_vector(names)
-    monkeypatch.setattr(run_mod, "optimise", lambda objective, settings, progress=False: {
-        "best": best.tolist(), "stages": {}, "n_evals": 7, "arc_mask": [], "time_s": 0.0})
+    problem, names, i_te, best = _stages_at_the_truth(write_fits, monkeypatch)
     boxes = []
 
     def sampler(boxed, settings, progress=False, checkpoint_dir=None):
@@ -131,13 +139,7 @@ def test_box_that_widening_cannot_move_is_not_sampled_again(write_fits, monkeypa
     from tinylens.pipeline import run as run_mod
     from tinylens.pipeline import box as bx
 
-    image, kernel = lenstronomy_image()
-    problem = _problem(write_fits, image, kernel)
-    names = problem.param_names
-    i_te = names.index("lens_mass.0.theta_E")
-    best = truth_vector(names)
-    monkeypatch.setattr(run_mod, "optimise", lambda objective, settings, progress=False: {
-        "best": best.tolist(), "stages": {}, "n_evals": 7, "arc_mask": [], "time_s": 0.0})
+    problem, names, i_te, best = _stages_at_the_truth(write_fits, monkeypatch)
     monkeypatch.setattr(bx, "widen", lambda lower, upper, *args, **kw: (lower.copy(), upper.copy()))
     calls = []
 
