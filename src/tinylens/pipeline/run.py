@@ -178,12 +178,12 @@ def run_pipeline(problem, sampler, settings, *, progress: bool = True,
                      "crowded": [f"{problem.param_names[i]}:{side}" for i, side in edges]})
         if not edges or len(runs) > settings.max_widen:
             break
-        wider = bx.widen(lower, upper, res.samples, res.weights, edges, priors)
-        wider = (_floored(problem, wider[0], wider[1], floor), wider[1])
-        if np.array_equal(wider[0], lower) and np.array_equal(wider[1], upper):
+        new_lower, new_upper = bx.widen(lower, upper, res.samples, res.weights, edges, priors)
+        new_lower = _floored(problem, new_lower, new_upper, floor)
+        if np.array_equal(new_lower, lower) and np.array_equal(new_upper, upper):
             break  # nothing left to widen: sampling the same box again would give the same answer
         _say(progress, "posterior reaches the box at " + ", ".join(runs[-1]["crowded"]) + ": widening")
-        lower, upper = wider
+        lower, upper = new_lower, new_upper
         _save_box(state, state_path, lower, upper)
     log_mass = bx.log_box_mass(priors, lower, upper)
     info = dict(res.info)
