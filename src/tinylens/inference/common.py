@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import inspect
 import json
@@ -94,7 +95,7 @@ def fingerprint(problem, **extra: Any) -> str:
         h.update(np.ascontiguousarray(arr).tobytes())
     meta = {
         "params": list(problem.param_names),
-        "priors": [[p.kind, p.a, p.b, p.lo, p.hi] for p in problem.priors],  # exact: a box widened a little is a new problem
+        "priors": [dataclasses.astuple(p) for p in problem.priors],  # exact: a box widened a little is a new problem
         "pixel_scale": float(d.pixel_scale),
         "nsub": int(d.nsub),
         "solver": str(problem.config.solver_type),
