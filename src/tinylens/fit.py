@@ -250,12 +250,16 @@ def fit(config: str | Path | dict, *, progress: bool = True, output: str | Path 
     folder (the current folder for a dict), as in :func:`tinylens.load`.
 
     The inference settings and the output folder (:class:`~tinylens.errors.OutputError`) are
-    checked before the output folder is touched or anything is sampled.
+    checked before the output folder is touched or anything is sampled. Calls in a loop are
+    safe: compiled code of earlier fits is dropped when it crowds the process
+    (:func:`tinylens.compilation.release_if_crowded`).
     """
+    from tinylens.compilation import release_if_crowded
     from tinylens.inference import check_inference, run_inference
     from tinylens.problem import load
     from tinylens.results import tables
 
+    release_if_crowded()  # so that a loop over many lenses does not reach the kernel's limit on memory maps
     problem = load(config, base_dir=base_dir)
     check_inference(problem.config)
     corner_names(list(problem.param_names), problem.config.output.corner_parameters)  # checked before sampling

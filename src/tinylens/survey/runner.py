@@ -232,6 +232,7 @@ def fit_lens(lens_id: str, config: dict[str, Any], lens_out: str) -> dict[str, A
     what broke (a fit killed while writing it), so the retry starts afresh.
     """
     import tinylens
+    from tinylens.compilation import release_compiled
 
     folder = Path(lens_out)
     with lens_lock(folder):
@@ -251,25 +252,9 @@ def fit_lens(lens_id: str, config: dict[str, Any], lens_out: str) -> dict[str, A
                 (folder / name).unlink(missing_ok=True)
             raise
         finally:
-            release_compiled()
+            release_compiled()  # the next lens's compilations must not crowd this worker's memory maps
         write_row(folder, row)
     return row
-
-
-def release_compiled() -> None:
-    """Drop JAX's compiled functions once a lens is done.
-
-    Every lens compiles its own functions (its data are constants of them), and XLA maps the
-    machine code of each into memory. A worker that kept them all would reach the kernel's limit
-    on memory maps (``vm.max_map_count``, 65530 by default: about 20 lenses) and die with "LLVM
-    compilation error: Cannot allocate memory".
-    """
-    import gc
-
-    import jax
-
-    jax.clear_caches()
-    gc.collect()
 
 
 @contextlib.contextmanager

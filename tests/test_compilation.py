@@ -1,0 +1,68 @@
+"""The release of in-memory compiled code (tinylens.compilation), on the real process."""
+
+from __future__ import annotations
+
+import mmap
+import sys
+
+import jax
+import jax.numpy as jnp
+import pytest
+
+import tinylens
+from tinylens import compilation
+from tinylens.errors import TinyLensError
+
+linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="counts memory maps in /proc")
+
+
+def _compiled() -> jax.stages.Wrapped:
+    f = jax.jit(lambda x: 2 * x + 1)
+    f(jnp.ones(3))
+    assert f._cache_size() == 1
+    return f
+
+
+@linux_only
+def test_memory_maps_counts_new_maps(tmp_path):
+    files = [tmp_path / f"m{i}" for i in range(20)]
+    for p in files:
+        p.write_bytes(b"x" * mmap.PAGESIZE)
+    before = compilation.memory_maps()
+    handles = [open(p, "r+b") for p in files]
+    maps = [mmap.mmap(h.fileno(), 0) for h in handles]  # one file each: no two can merge
+    try:
+        assert compilation.memory_maps() >= before + 20
+    finally:
+        for m, h in zip(maps, handles):
+            m.close()
+            h.close()
+    limit = compilation.max_memory_maps()
+    assert limit is not None and limit > compilation.memory_maps()
+
+
+@linux_only
+def test_release_if_crowded_drops_compiled_code_only_above_the_threshold():
+    f = _compiled()
+    assert not compilation.release_if_crowded(fraction=1.0)  # a process never holds more than the limit
+    assert f._cache_size() == 1
+    assert compilation.release_if_crowded(fraction=0.0)
+    assert f._cache_size() == 0
+
+
+def test_release_if_crowded_does_nothing_without_counts(monkeypatch):
+    monkeypatch.setattr(compilation, "memory_maps", lambda: None)
+    f = _compiled()
+    assert not compilation.release_if_crowded(fraction=0.0)
+    assert f._cache_size() == 1
+
+
+@linux_only
+def test_every_fit_checks_the_maps_before_it_starts(monkeypatch, tmp_path):
+    """A loop over ``tinylens.fit`` releases compiled code when the process is crowded (here:
+    always), before it reads the config."""
+    monkeypatch.setattr(compilation, "CROWDED_FRACTION", 0.0)
+    f = _compiled()
+    with pytest.raises(TinyLensError):
+        tinylens.fit(tmp_path / "missing.yaml")
+    assert f._cache_size() == 0
