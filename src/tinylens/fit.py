@@ -255,14 +255,13 @@ def fit(config: str | Path | dict, *, progress: bool = True, output: str | Path 
     (:func:`tinylens.compilation.release_if_crowded`).
     """
     from tinylens.compilation import release_if_crowded
-    from tinylens.inference import check_inference, run_inference
+    from tinylens.inference import run_inference
     from tinylens.problem import load
     from tinylens.results import tables
 
     release_if_crowded()  # so that a loop over many lenses does not reach the kernel's limit on memory maps
     problem = load(config, base_dir=base_dir)
-    check_inference(problem.config)
-    corner_names(list(problem.param_names), problem.config.output.corner_parameters)  # checked before sampling
+    check_settings(problem)
     out = tables.ensure_writable(output_dir(problem, output))
     (out / RESULT_JSON).unlink(missing_ok=True)  # an old result must not look like this fit's
     res = run_inference(problem, progress=progress, checkpoint_dir=out)
@@ -270,6 +269,16 @@ def fit(config: str | Path | dict, *, progress: bool = True, output: str | Path 
     if res.converged and not problem.config.output.keep_checkpoint:
         _remove_checkpoint(res.info.get("checkpoint"))
     return result
+
+
+def check_settings(problem: Any) -> None:
+    """What a fit checks of a loaded problem before it touches its output folder or samples
+    (raises ConfigError): the inference method and its settings, and
+    ``output.corner_parameters``. ``tinylens validate`` and a survey's template check run it too."""
+    from tinylens.inference import check_inference
+
+    check_inference(problem.config)
+    corner_names(list(problem.param_names), problem.config.output.corner_parameters)
 
 
 def _remove_checkpoint(path: str | None) -> None:

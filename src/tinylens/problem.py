@@ -21,6 +21,7 @@ from tinylens import likelihood as lk
 from tinylens.config import Config, load_config
 from tinylens.config.model_spec import ModelSpec, build_model_spec
 from tinylens.data import Dataset, load_dataset
+from tinylens.errors import ConfigError
 from tinylens.forward import blurred_columns, column_owner, component_values, amplitude_value, _light
 from tinylens.numerics.adaptive import groups_from_map, nsub_map
 from tinylens.numerics.convolution import kernel_fft
@@ -233,6 +234,11 @@ def load(config: str | Path | dict, *, dtype=None, base_dir: str | Path | None =
     enable_persistent_cache()
     cfg, default_dir = load_config(config)
     base_dir = Path(base_dir).expanduser() if base_dir is not None else default_dir
-    spec = build_model_spec(cfg.model_components)
+    try:
+        spec = build_model_spec(cfg.model_components)
+    except ConfigError as exc:
+        if not isinstance(config, (str, Path)):
+            raise
+        raise ConfigError(f"In config file {Path(config).expanduser()}: {exc}") from None
     dataset = load_dataset(cfg.dataset, base_dir)
     return Problem(cfg, base_dir, dataset, spec, dtype or get_dtype())

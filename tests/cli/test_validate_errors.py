@@ -485,3 +485,78 @@ def test_fit_read_only_output(tmp_path):
         assert_user_error(invoke("fit", write_case(tmp_path), "--quiet"), "output", "cannot be written")
     finally:
         (tmp_path / "output").chmod(0o755)
+
+
+# -- what validate refuses that a fit would otherwise get wrong or refuse later ------------------
+def _mge_lens_light(cfg: dict, settings: dict) -> None:
+    link = lambda p: {"fixed": True, "fixed_value": {"component_type": "lens_mass_list", "component_idx": 0, "parameter": p}}
+    cfg["model_components"]["lens_light_list"] = [{
+        "type": "MGE", "settings": settings,
+        "params": {"e1": _free("gaussian", 0.0, 0.2), "e2": _free("gaussian", 0.0, 0.2),
+                   "center_x": link("center_x"), "center_y": link("center_y"), "amps": {"use_linear": True}},
+    }]
+
+
+def test_use_linear_on_a_non_linear_parameter_is_refused(tmp_path):
+    """It used to fix theta_E at 0 silently (a lens without mass) and report 'OK'."""
+    def edit(cfg, _):
+        cfg["model_components"]["lens_mass_list"][0]["params"]["theta_E"] = {"use_linear": True}
+
+    out = assert_user_error(invoke("validate", write_case(tmp_path, edit=edit)),
+                            "lens_mass_list[0].params.theta_E", "use_linear", "non-linearly")
+    assert str(tmp_path / "model_config.yaml") in out  # the config file is named
+
+
+def test_use_linear_on_a_light_shape_parameter_is_refused(tmp_path):
+    def edit(cfg, _):
+        cfg["model_components"]["source_light_list"][0]["params"]["R_sersic"] = {"use_linear": True}
+
+    assert_user_error(invoke("validate", write_case(tmp_path, edit=edit)),
+                      "source_light_list[0].params.R_sersic", "amplitude 'Ie'")
+
+
+@pytest.mark.parametrize("settings, fragments", [
+    ({"n_gauss": 12, "sigma_min": 0, "sigma_max": 5.0}, ["sigma_min=0"]),
+    ({"n_gauss": "twelve"}, ["n_gauss='twelve'"]),
+    ({"n_gauss": 2.5}, ["n_gauss=2.5"]),
+    ({"sigma_min": 2.0, "sigma_max": 1.0}, ["sigma_max=1.0"]),
+])
+def test_bad_mge_settings_name_the_key(tmp_path, settings, fragments):
+    out = assert_user_error(invoke("validate", write_case(tmp_path, edit=lambda cfg, _: _mge_lens_light(cfg, settings))),
+                            "lens_light_list[0].settings", *fragments)
+    assert "ValueError" not in out
+
+
+def test_unknown_component_settings_are_refused(tmp_path):
+    assert_user_error(invoke("validate", write_case(tmp_path / "a", edit=lambda cfg, _: _mge_lens_light(cfg, {"n_gaus": 3}))),
+                      "lens_light_list[0].settings.n_gaus", "n_gauss, sigma_max, sigma_min")
+
+    def sersic(cfg, _):
+        cfg["model_components"]["source_light_list"][0]["settings"] = {"n_gauss": 3}
+
+    assert_user_error(invoke("validate", write_case(tmp_path / "b", edit=sersic)),
+                      "source_light_list[0].settings.n_gauss", "Sersic takes no settings")
+
+
+def test_good_mge_settings_pass(tmp_path):
+    settings = {"n_gauss": 6, "sigma_min": 0.05, "sigma_max": 2.0}
+    out = assert_ok(invoke("validate", write_case(tmp_path, edit=lambda cfg, _: _mge_lens_light(cfg, settings))))
+    assert "ready to fit" in out
+
+
+@pytest.mark.parametrize("key, name", [("tables", "tables/summary.csv"), ("figures", "../corner.png")])
+def test_output_file_names_must_not_hold_folders(tmp_path, key, name):
+    """A folder in a table's name used to pass validate and fail after the whole search."""
+    field = "summary" if key == "tables" else "corner"
+
+    def edit(cfg, _):
+        cfg["output"][key] = {field: name}
+
+    assert_user_error(invoke("validate", write_case(tmp_path, edit=edit)), f"output.{key}.{field}", "plain file name", name)
+
+
+def test_validate_checks_the_corner_parameters_as_fit_does(tmp_path):
+    def edit(cfg, _):
+        cfg["output"]["corner_parameters"] = ["lens_mass.0.thetaE"]
+
+    assert_user_error(invoke("validate", write_case(tmp_path, edit=edit)), "output.corner_parameters", "lens_mass.0.thetaE")

@@ -109,10 +109,19 @@ def survey_inputs(tmp_path, mock_survey):
     config = yaml.safe_load(mock_survey["template"].read_text())
     config["model_components"]["lens_mass_list"][0]["type"] = "NFW_typo"
     unknown_key.write_text(yaml.safe_dump(config))
+    bad_setting = tmp_path / "bad_setting.yaml"
+    config = yaml.safe_load(mock_survey["template"].read_text())
+    config["inference"]["settings"]["nlives"] = 100
+    bad_setting.write_text(yaml.safe_dump(config))
+    bad_corner = tmp_path / "bad_corner.yaml"
+    config = yaml.safe_load(mock_survey["template"].read_text())
+    config.setdefault("output", {})["corner_parameters"] = ["lens_mass.0.thetaE"]
+    bad_corner.write_text(yaml.safe_dump(config))
     (tmp_path / "empty").mkdir()
     (tmp_path / "a_file").write_text("x")
     return {"lenses": mock_survey["lenses"], "template": mock_survey["template"], "bad_yaml": bad_yaml,
-            "unknown": unknown_key, "empty": tmp_path / "empty", "file": tmp_path / "a_file", "tmp": tmp_path}
+            "unknown": unknown_key, "bad_setting": bad_setting, "bad_corner": bad_corner,
+            "empty": tmp_path / "empty", "file": tmp_path / "a_file", "tmp": tmp_path}
 
 
 @pytest.mark.parametrize(
@@ -123,6 +132,10 @@ def survey_inputs(tmp_path, mock_survey):
         (["{lenses}", "-c", "{tmp}/missing.yaml"], "missing.yaml"),
         (["{lenses}", "-c", "{bad_yaml}"], "bad.yaml"),
         (["{lenses}", "-c", "{unknown}"], "NFW_typo"),
+        # checked as a fit checks them before sampling, so that no lens is started (and failed) with them
+        (["{lenses}", "-c", "{bad_setting}"], "bad_setting.yaml does not work (checked with lens"),
+        (["{lenses}", "-c", "{bad_setting}"], "inference.settings.nlives"),
+        (["{lenses}", "-c", "{bad_corner}"], "output.corner_parameters: lens_mass.0.thetaE"),
         (["{lenses}", "-c", "{template}", "--workers", "2", "--scheduler", "tcp://127.0.0.1:1"], "not both"),
         (["{lenses}", "-c", "{template}", "--workers", "0"], "at least 1"),
         (["{lenses}", "-c", "{template}", "--scheduler", "tcp://127.0.0.1:1"], "Cannot connect to the Dask scheduler"),

@@ -57,6 +57,10 @@ def survey(
                        scheduler=scheduler, progress=not quiet, retry_failed=retry_failed)
     console.print(summary_line(frame, out.expanduser().resolve(), time.perf_counter() - start), soft_wrap=True)
     status = list(frame["status"]) if len(frame) else []
+    if "failed" in status and not retry_failed:
+        console.print("A failed lens is not fitted again when the survey is rerun unless you add "
+                      "[bold]--retry-failed[/] (e.g. after fixing the template); the reasons are in the "
+                      "catalogue's 'reason' column.", soft_wrap=True)
     if status and "ok" not in status:
         # a batch script must not read a survey in which nothing worked as a success
         reasons = sorted(set(frame["reason"]))

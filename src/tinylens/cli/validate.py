@@ -54,10 +54,10 @@ def summary_table(problem, log_l: float, seconds: float) -> Table:
 def validate(config: Path = typer.Argument(..., help="The model_config.yaml to check.", show_default=False)) -> None:
     """Check a config and its data: load them, evaluate the likelihood once at the prior median
     (u = 0.5), and list the free parameters with their priors."""
-    from tinylens.inference import check_inference
+    from tinylens.fit import check_settings
 
     problem = load_problem(config)
-    check_inference(problem.config)
+    check_settings(problem)
     theta = problem.prior_transform(np.full(problem.ndim, 0.5))
     start = time.perf_counter()
     with reported_warnings():

@@ -128,6 +128,23 @@ def _prior(spec: Any, where: str) -> Prior:
         ) from None
 
 
+def _settings(profile: Any, given: Mapping[str, Any], list_name: str, idx: int) -> dict[str, Any]:
+    """A component's ``settings``, its profile's defaults filled in, checked: unknown keys and
+    values the profile cannot use raise ConfigError."""
+    defaults = dict(getattr(profile, "settings_defaults", {}) or {})
+    unknown = sorted(set(given) - set(defaults))
+    if unknown:
+        allowed = f"Allowed: {', '.join(sorted(defaults))}." if defaults else f"{profile.name} takes no settings."
+        raise ConfigError(f"{_path(list_name, idx, 'settings', unknown[0])}: unknown setting '{unknown[0]}'. {allowed}")
+    settings = {**defaults, **given}
+    if isinstance(profile, LightProfile):
+        try:
+            profile.n_basis(settings)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{_path(list_name, idx, 'settings')}: {exc} (given: {dict(given)}).") from None
+    return settings
+
+
 def build_model_spec(components: Any) -> ModelSpec:
     """Resolve ``config.model_components`` into a :class:`ModelSpec` or raise ConfigError."""
     raw: dict[tuple[str, int], tuple[Any, Any]] = {}  # (list, idx) -> (profile, component cfg)
@@ -202,6 +219,13 @@ def build_model_spec(components: Any) -> ModelSpec:
             else:
                 raise ConfigError(f"{where}: required parameter of {profile.name} is missing from the config.")
         elif getattr(spec, "use_linear", False):
+            amplitude = getattr(profile, "amplitude", None)
+            if name != amplitude:
+                which = f"{profile.name}'s amplitude '{amplitude}'" if amplitude else f"no parameter of {profile.name}"
+                raise ConfigError(
+                    f"{where}: 'use_linear: true' is for a light profile's amplitude ({which}); "
+                    f"'{name}' enters the model non-linearly: give it a prior, or fix it ('fixed: true' with a 'fixed_value')."
+                )
             ref = Ref("linear")
         elif spec.fixed:
             fv = spec.fixed_value
@@ -237,8 +261,7 @@ def build_model_spec(components: Any) -> ModelSpec:
     for (list_name, idx), (profile, comp) in raw.items():
         params = {name: resolve((list_name, idx, name), ()) for name in profile.params}
         amplitude = None
-        settings = dict(getattr(profile, "settings_defaults", {}) or {})
-        settings.update(getattr(comp, "settings", None) or {})
+        settings = _settings(profile, getattr(comp, "settings", None) or {}, list_name, idx)
         if isinstance(profile, LightProfile):
             if profile.amplitude in specs[(list_name, idx)]:
                 amplitude = resolve((list_name, idx, profile.amplitude), ())

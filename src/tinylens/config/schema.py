@@ -20,7 +20,7 @@ import math
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 #: The three component lists of ``model_components``, in TinyLensGpu's order.
@@ -425,24 +425,34 @@ class Quality(StrictModel):
     critical: Optional[list[QualityFlag]] = Field(None, description="flags that make a result untrusted")
 
 
+def _plain_file_name(name: str) -> str:
+    """An output file's name: written inside ``output.path``, so no folders in it."""
+    if not name.strip() or "/" in name or "\\" in name or name in (".", ".."):
+        raise fail("should be a plain file name (written inside output.path; no folders)", value=name)
+    return name
+
+
+FileName = Annotated[str, AfterValidator(_plain_file_name)]
+
+
 class Figures(StrictModel):
     """File names of the result figures (inside ``output.path``)."""
 
-    results: str = "model_results.png"
-    corner: str = "model_corner.png"
+    results: FileName = "model_results.png"
+    corner: FileName = "model_corner.png"
 
 
 class Tables(StrictModel):
     """File names of the result tables (inside ``output.path``)."""
 
-    samples: str = "result_samples.csv"
-    summary: str = "result_summary.csv"
+    samples: FileName = "result_samples.csv"
+    summary: FileName = "result_summary.csv"
 
 
 class DatasetFigures(StrictModel):
     """File names of the data figures (inside ``output.path``)."""
 
-    subplot: str = "dataset_subplot.png"
+    subplot: FileName = "dataset_subplot.png"
 
 
 class Output(StrictModel):

@@ -148,21 +148,24 @@ def lens_config(template: Mapping[str, Any], lens: Lens, out: str | Path) -> dic
     return config
 
 
-def check_template(template: Mapping[str, Any], lenses: list[Lens], out: str | Path, tries: int = 3) -> None:
-    """Load ``template`` against the first lenses: a :class:`ConfigError` is the template's and
-    is raised; a :class:`DataError` is one lens's (that lens will fail alone), so the next is tried."""
+def check_template(template: Mapping[str, Any], lenses: list[Lens], out: str | Path, tries: int = 3,
+                   name: str = "template") -> None:
+    """Load ``template`` against the first lenses and check it as a fit would before sampling
+    (:func:`tinylens.fit.check_settings`): a :class:`ConfigError` is the template's and is raised;
+    a :class:`DataError` is one lens's (that lens will fail alone), so the next is tried."""
     import tinylens
+    from tinylens.fit import check_settings
 
     for lens in lenses[:tries]:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                tinylens.load(lens_config(template, lens, out))
+                check_settings(tinylens.load(lens_config(template, lens, out)))
             return
         except DataError:
             continue
         except ConfigError as exc:
-            raise ConfigError(f"The template does not work (checked with lens {lens.lens_id}): {exc}") from None
+            raise ConfigError(f"The {name} does not work (checked with lens {lens.lens_id}): {exc}") from None
 
 
 # -- rows -------------------------------------------------------------------------------------
@@ -581,7 +584,7 @@ def run_survey(
     rows = {k: v for k, v in read_rows(out).items() if k in {lens.lens_id for lens in lenses}}
     todo = plan(lenses, rows, out, retry_failed)
     if todo:
-        check_template(config, todo, out)
+        check_template(config, todo, out, name=f"template {Path(template).expanduser()}")
     try:
         ensure_writable(out)
     except OutputError:

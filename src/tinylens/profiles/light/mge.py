@@ -11,6 +11,7 @@ flux, and the amplitudes ``amps`` (one per Gaussian) are always solved linearly.
 
 from __future__ import annotations
 
+from numbers import Real
 from typing import Mapping
 
 import jax.numpy as jnp
@@ -27,9 +28,14 @@ SETTINGS_DEFAULTS = {"n_gauss": 15, "sigma_min": 0.01, "sigma_max": 3.0}
 def sigmas(settings: Mapping | None = None) -> np.ndarray:
     """The fixed, log-spaced widths (static, from the settings)."""
     s = {**SETTINGS_DEFAULTS, **(settings or {})}
-    n, lo, hi = int(s["n_gauss"]), float(s["sigma_min"]), float(s["sigma_max"])
-    if n < 1 or not 0 < lo <= hi:
-        raise ValueError(f"MGE needs n_gauss >= 1 and 0 < sigma_min <= sigma_max, got {n}, {lo}, {hi}")
+    n, lo, hi = s["n_gauss"], s["sigma_min"], s["sigma_max"]
+    numeric = all(isinstance(v, Real) and not isinstance(v, bool) for v in (n, lo, hi))
+    if not numeric or n != int(n) or n < 1 or not 0 < lo <= hi < np.inf:
+        raise ValueError(
+            "MGE needs an integer n_gauss >= 1 and widths 0 < sigma_min <= sigma_max (arcsec), "
+            f"got n_gauss={n!r}, sigma_min={lo!r}, sigma_max={hi!r}"
+        )
+    n, lo, hi = int(n), float(lo), float(hi)
     return np.geomspace(lo, hi, n)
 
 
