@@ -193,6 +193,31 @@ def test_report_cli_errors_are_one_paragraph_without_traceback(tmp_path, args, e
     assert not (tmp_path / "report" / "report_stats.json").exists()
 
 
+def test_a_truth_value_that_is_not_a_number_is_refused_not_turned_into_nan(tmp_path):
+    """A unit in a reference column ('1.31 arcsec') used to give N = 0 and a report written with exit 0."""
+    catalog, truth = _catalog_and_truth()
+    catalog.to_csv(tmp_path / "catalog.csv", index=False)
+    ref = pd.DataFrame({"lens_id": truth["lens_id"], "theta_E_ref": [f"{v} arcsec" for v in truth["lens_mass.0.theta_E"]]})
+    ref.to_csv(tmp_path / "ref.csv", index=False)
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv"), "--reference", str(tmp_path / "ref.csv"),
+                                      "--out", str(tmp_path / "r")])
+    text = " ".join(result.output.split())
+    assert result.exit_code == 2, result.output
+    assert "ref.csv's column 'theta_E_ref'" in text and "arcsec" in text and "not a number" in text
+    assert not (tmp_path / "r").exists()
+
+
+def test_empty_truth_values_leave_those_lenses_out():
+    catalog, truth = _catalog_and_truth()
+    truth = truth.astype({"lens_mass.0.theta_E": object})
+    truth.loc[0, "lens_mass.0.theta_E"] = ""
+    truth.loc[1, "lens_mass.0.theta_E"] = None
+    joined = rp.comparison_frame(catalog, truth, [rp.THETA_E])
+    values = joined.set_index("lens_id")["lens_mass.0.theta_E_true"]
+    assert np.isnan(values[str(truth.loc[0, "lens_id"])]) and np.isnan(values[str(truth.loc[1, "lens_id"])])
+    assert np.isfinite(values.drop([str(truth.loc[0, "lens_id"]), str(truth.loc[1, "lens_id"])])).all()
+
+
 def test_comparison_frame_names_missing_truth_column():
     catalog, truth = _catalog_and_truth()
     with pytest.raises(TinyLensError, match="truth table has no column 'source_light.0.q'"):

@@ -97,7 +97,8 @@ def build_report(
         quantities, columns, source = [rp.quantity_for(name)], {name: column}, f"{reference_path} ({column})"
     if where:
         catalog = select(catalog, other, where)
-    joined = rp.comparison_frame(catalog, other, quantities, columns)
+    joined = rp.comparison_frame(catalog, other, quantities, columns,
+                                 truth_name=f"truth table {truth_path}" if truth_path is not None else f"reference table {reference_path}")
     if joined.empty:
         raise TinyLensError(f"No lens of {catalog_path} with status 'ok' is in {source}: the lens ids do not match "
                             f"(e.g. {_first(catalog)} vs {_first(other)}).")

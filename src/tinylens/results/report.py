@@ -123,6 +123,7 @@ def comparison_frame(
     truth: pd.DataFrame,
     quantities: Sequence[Quantity],
     truth_columns: Mapping[str, str] | None = None,
+    truth_name: str = "truth table",
 ) -> pd.DataFrame:
     """The ``ok`` lenses of ``catalog`` joined with ``truth`` on ``lens_id``.
 
@@ -131,6 +132,8 @@ def comparison_frame(
     and ``_sigma`` (half the 68 % interval, in the units of the deviation: relative for relative
     deviations; NaN without intervals).
     ``truth_columns`` maps a quantity name to the truth column holding it (default: the same name).
+    A truth value that is given but is not a number raises TinyLensError (``truth_name`` names
+    the table); an empty one is NaN (that lens is left out of the statistics).
     """
     truth_columns = dict(truth_columns or {})
     for frame, what in ((catalog, "catalogue"), (truth, "truth table")):
@@ -158,7 +161,7 @@ def comparison_frame(
             return pd.to_numeric(model_rows.loc[ids, col], errors="coerce").to_numpy(float)
 
         model = pd.to_numeric(model_rows.loc[ids, median], errors="coerce").to_numpy(float)
-        true = pd.to_numeric(truth_rows.loc[ids, true_col], errors="coerce").to_numpy(float)
+        true = numbers(truth_rows.loc[ids, true_col], f"{truth_name}'s column '{true_col}'")
         out[f"{q.name}_model"] = model
         out[f"{q.name}_lo"], out[f"{q.name}_hi"] = interval_end("_lo997"), interval_end("_hi997")
         out[f"{q.name}_lo68"], out[f"{q.name}_hi68"] = interval_end("_lo68"), interval_end("_hi68")
@@ -168,6 +171,18 @@ def comparison_frame(
         with np.errstate(divide="ignore", invalid="ignore"):
             out[f"{q.name}_sigma"] = np.abs(half / true) if q.kind == "relative" else half
     return out
+
+
+def numbers(values: pd.Series, what: str) -> np.ndarray:
+    """``values`` as floats, empty ones NaN; one that is there but is not a number raises
+    TinyLensError (a unit or a note in a table column must not turn into a silent NaN)."""
+    out = pd.to_numeric(values, errors="coerce")
+    bad = out.isna() & values.notna() & (values.astype(str).str.strip() != "")
+    if bad.any():
+        raise TinyLensError(f"The {what} holds {values[bad].iloc[0]!r} for {values.index[bad][0]}, which is not a "
+                            f"number ({int(bad.sum())} such value{'s' if bad.sum() > 1 else ''}); give plain numbers "
+                            "(units as in the catalogue), or leave the cell empty to skip that lens.")
+    return out.to_numpy(float)
 
 
 def band_counts(zeta: np.ndarray) -> dict[str, int]:
