@@ -65,3 +65,17 @@ def test_demo_truth_fits_the_data(demo_dir):
     amps = problem.amplitudes(theta)
     assert amps["lens_light.0"][0] == pytest.approx(truth["lens_light.0.Ie"], rel=0.02)
     assert amps["source_light.0"][0] == pytest.approx(truth["source_light.0.Ie"], rel=0.02)
+
+
+def test_demo_refuses_a_folder_with_files_it_did_not_write(tmp_path):
+    (tmp_path / "model_config.yaml").write_text("mine\n")
+    result = CliRunner().invoke(app, ["demo", str(tmp_path), "--no-fit"])
+    assert result.exit_code == 2, result.output
+    assert "model_config.yaml" in result.output and "not written by 'tinylens demo'" in " ".join(result.output.split())
+    assert (tmp_path / "model_config.yaml").read_text() == "mine\n"
+    assert not (tmp_path / "image.fits").exists()
+
+
+def test_demo_runs_again_in_its_own_folder(demo_dir):
+    result = CliRunner().invoke(app, ["demo", str(demo_dir), "--no-fit"])
+    assert result.exit_code == 0, result.output

@@ -18,6 +18,7 @@ import yaml
 from rich.table import Table
 
 from tinylens.cli.common import console
+from tinylens.errors import OutputError
 
 #: Observation set-up: CSST-like pixels and PSF, 300 s exposure; image units are e-/s.
 OBSERVATION: dict[str, Any] = {
@@ -163,12 +164,34 @@ def simulate_demo(seed: int | None = None) -> dict[str, np.ndarray]:
     return {"image": image, "noise": noise, "psf": psf, "model": model}
 
 
+DEMO_FILES = ("image.fits", "noise.fits", "psf.fits", "truth.json", "model_config.yaml")
+DEMO_HEADER = "# tinylens demo:"
+
+
+def check_not_users(directory: Path) -> None:
+    """Refuse a folder that holds files of the demo's names that an earlier demo did not write
+    (its model_config.yaml does not start with the demo's header): they would be overwritten."""
+    present = [name for name in DEMO_FILES if (directory / name).exists()]
+    if not present:
+        return
+    config = directory / "model_config.yaml"
+    try:
+        ours = config.is_file() and config.read_text(errors="replace").startswith(DEMO_HEADER)
+    except OSError:
+        ours = False
+    if not ours:
+        raise OutputError(f"{directory} already holds {', '.join(present)}, not written by 'tinylens demo'; the demo "
+                          f"would overwrite {'it' if len(present) == 1 else 'them'}. Give another folder: tinylens demo FOLDER.")
+
+
 def write_demo(directory: Path, seed: int | None = None) -> Path:
-    """Write image.fits, noise.fits, psf.fits, truth.json and model_config.yaml; return the config path."""
+    """Write image.fits, noise.fits, psf.fits, truth.json and model_config.yaml; return the config path.
+    A folder that holds such files from anything but an earlier demo is refused (OutputError)."""
     from astropy.io import fits
 
     from tinylens.results.tables import ensure_writable
 
+    check_not_users(Path(directory).expanduser())
     directory = ensure_writable(Path(directory), "another folder for the demo (tinylens demo FOLDER)")
     data = simulate_demo(seed)
     for name in ("image", "noise", "psf"):
@@ -183,7 +206,7 @@ def write_demo(directory: Path, seed: int | None = None) -> Path:
     (directory / "truth.json").write_text(json.dumps(truth, indent=2) + "\n")
     config_path = directory / "model_config.yaml"
     header = (
-        "# tinylens demo: a simulated CSST-like lens (0.074\"/pixel) with the priors of Table 1 of\n"
+        f"{DEMO_HEADER} a simulated CSST-like lens (0.074\"/pixel) with the priors of Table 1 of\n"
         "# Cao et al. (TinyLensGPU). Paths are relative to this file. Fit with:\n"
         f"#   tinylens fit {config_path}\n"
     )
