@@ -19,3 +19,8 @@ class DataError(TinyLensError):
 
 class OutputError(TinyLensError):
     """The output folder cannot be written."""
+
+
+class DataWarning(UserWarning):
+    """Something in the data was fixed or chosen automatically (pixels masked, PSF normalised,
+    one of several images in a FITS file used)."""

@@ -289,3 +289,18 @@ def test_annulus_mask_and_file_combined(tmp_path, files):
 def test_mask_excluding_everything_refused(tmp_path, files):
     text = data_error(config(mask={"type": "circle", "r_max": 0.05, "center_x": 50.0}), tmp_path)
     assert "mask" in text and f"at least {MIN_USABLE_PIXELS}" in text
+
+
+def test_a_fits_file_with_several_images_warns_which_it_uses(tmp_path):
+    from tinylens.data.fits_io import read_fits_image
+    from tinylens.errors import DataWarning
+
+    dq, sci = np.zeros((5, 5)), np.arange(25.0).reshape(5, 5)
+    fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(dq, name="DQ"), fits.ImageHDU(sci, name="SCI")]).writeto(tmp_path / "two.fits")
+    with pytest.warns(DataWarning, match=r"HDU \[1\] 'DQ' is used, not \[2\] 'SCI'"):
+        np.testing.assert_array_equal(read_fits_image(tmp_path / "two.fits"), dq)
+
+    fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(sci, name="SCI")]).writeto(tmp_path / "one.fits")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(read_fits_image(tmp_path / "one.fits"), sci)

@@ -31,16 +31,12 @@ from tinylens.config import schema
 from tinylens.config.loader import resolve_path
 from tinylens.data.fits_io import read_fits_image
 from tinylens.data.mask import shape_mask
-from tinylens.errors import DataError
+from tinylens.errors import DataError, DataWarning  # noqa: F401 (DataWarning: also imported from here)
 
 #: A fit needs at least this many usable pixels.
 MIN_USABLE_PIXELS = 10
 #: A PSF whose sum differs from 1 by more than this is normalised with a warning.
 PSF_SUM_TOLERANCE = 1e-3
-
-
-class DataWarning(UserWarning):
-    """Something in the data was fixed automatically (pixels masked, PSF normalised)."""
 
 
 @dataclass(frozen=True)

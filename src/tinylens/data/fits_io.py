@@ -19,7 +19,7 @@ import numpy as np
 from astropy.io import fits
 from astropy.utils.exceptions import AstropyWarning
 
-from tinylens.errors import DataError, OutputError
+from tinylens.errors import DataError, DataWarning, OutputError
 
 #: HDU classes that hold an image.
 IMAGE_HDUS = (fits.PrimaryHDU, fits.ImageHDU, fits.CompImageHDU)
@@ -59,12 +59,19 @@ def check_readable_file(path: Path, role: str, hint: str = "") -> None:
 
 
 def _image_data(hdul: fits.HDUList, path: Path, role: str) -> np.ndarray:
-    """The data of the first image HDU that has any, as float64."""
-    for hdu in hdul:
-        if isinstance(hdu, IMAGE_HDUS) and not isinstance(hdu, fits.GroupsHDU):
-            data = hdu.data
-            if data is not None and data.size > 0:
-                return np.array(data, dtype=np.float64)
+    """The data of the first image HDU that has any, as float64 (with a DataWarning naming it
+    when other HDUs hold images too, e.g. an HST file's SCI, ERR and DQ)."""
+    with_pixels = [
+        (i, hdu) for i, hdu in enumerate(hdul)
+        if isinstance(hdu, IMAGE_HDUS) and not isinstance(hdu, fits.GroupsHDU) and hdu.data is not None and hdu.data.size > 0
+    ]
+    if with_pixels:
+        index, hdu = with_pixels[0]
+        if len(with_pixels) > 1:
+            others = ", ".join(f"[{i}] '{h.name}'" for i, h in with_pixels[1:])
+            warnings.warn(f"{role} file {path} holds several images; HDU [{index}] '{hdu.name}' is used, not {others}. "
+                          "If that is the wrong one, write the image you mean to a file of its own.", DataWarning, stacklevel=4)
+        return np.array(hdu.data, dtype=np.float64)
     found = ", ".join(f"[{i}] {type(h).__name__} '{h.name}'" for i, h in enumerate(hdul)) or "none"
     raise DataError(
         f"{role} file {path} holds no image data: no primary or image extension HDU has pixels "
