@@ -560,3 +560,14 @@ def test_validate_checks_the_corner_parameters_as_fit_does(tmp_path):
         cfg["output"]["corner_parameters"] = ["lens_mass.0.thetaE"]
 
     assert_user_error(invoke("validate", write_case(tmp_path, edit=edit)), "output.corner_parameters", "lens_mass.0.thetaE")
+
+
+def test_validate_does_not_call_a_config_ready_when_its_likelihood_is_not_finite(tmp_path):
+    """e1 fixed outside the unit disc: every likelihood is -inf; a warning, and no 'OK'."""
+    def edit(cfg, _):
+        cfg["model_components"]["lens_mass_list"][0]["params"]["e1"] = {"fixed": True, "fixed_value": 1.5}
+
+    result = invoke("validate", write_case(tmp_path, edit=edit))
+    out = flat(result.output)
+    assert result.exit_code == 0 and "Traceback" not in result.output
+    assert "prior median" in out and "ready to fit" not in out and "check the warning above" in out

@@ -70,6 +70,8 @@ def validate(config: Path = typer.Argument(..., help="The model_config.yaml to c
             f"the log-likelihood at the prior median is {log_l}; check the priors and the noise map "
             "(the fit may still work if other parts of the prior give finite values)."
         )
+        console.print(f"[yellow]Loaded[/]: {config} loads, but check the warning above before fitting it.")
+        return
     console.print(f"[green]OK[/]: {config} is ready to fit.")
 
 
