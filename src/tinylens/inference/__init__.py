@@ -6,8 +6,9 @@
 A sampler runs inside the automated pipeline (:mod:`tinylens.pipeline`) unless the config's
 ``pipeline: {enabled: false}``. ``config.inference.type`` is ``sampler`` (``method``: ``nautilus``, the default, or ``dynesty``)
 or ``optimizer`` (``differential_evolution`` or ``lbfgs``). ``config.inference.settings``
-holds the method's settings; each runner documents its own and rejects unknown ones, and
-:func:`check_inference` does so before anything runs (each runner ``run_x`` has a ``check_x``).
+holds the method's settings; each runner documents its own and rejects unknown ones and values
+it would fail on, and :func:`check_inference` does so before anything runs (each runner ``run_x``
+has a ``check_x``, which also sets the method up on a dummy problem to try the settings).
 """
 
 from __future__ import annotations
@@ -81,12 +82,24 @@ def _resolve(kind: str, method: str | None) -> str:
     return METHODS[kind][method]
 
 
-def check_inference(config) -> None:
-    """Raise ConfigError for an unknown inference type, method or setting, without running anything."""
+def _n_free(config) -> int:
+    """The number of free parameters of ``config``'s model."""
+    from tinylens.config.model_spec import build_model_spec
+
+    return len(build_model_spec(config.model_components).param_names)
+
+
+def check_inference(config, n_dim: int | None = None) -> None:
+    """Raise ConfigError for an unknown inference type, method or setting, or a setting value the
+    method would fail on, without running anything or writing a file.
+
+    ``n_dim``: the number of free parameters (default: counted from ``config.model_components``);
+    the method is set up on a dummy problem of that dimension to try the settings.
+    """
     inf = config.inference
     module, func = _resolve(getattr(inf, "type", None) or "sampler", getattr(inf, "method", None)).split(":")
     checker = getattr(importlib.import_module(module), func.replace("run", "check", 1))
-    checker(dict(getattr(inf, "settings", None) or {}))
+    checker(dict(getattr(inf, "settings", None) or {}), _n_free(config) if n_dim is None else n_dim)
 
 
 def run_inference(

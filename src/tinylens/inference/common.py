@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import inspect
 import json
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -47,15 +48,24 @@ _SEED = ("a whole number >= 0 or null", lambda v: v is None or (_is_whole(v) and
 #: passed on as they are.
 VALUE_RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     **{k: _whole(1) for k in ("nlive", "n_live", "batch_size", "n_batch", "queue_size", "n_update", "maxiter",
-                              "maxcall", "popsize", "n_starts", "n_draws", "walks")},
+                              "maxcall", "popsize", "n_starts", "n_draws", "walks", "n_shell", "slices")},
+    **{k: _whole(0) for k in ("n_networks", "n_like_new_bound")},
     "n_eff": _number(lambda v: v >= 0, "a number >= 0"),
     "n_like_max": _number(lambda v: v >= 1, "a number >= 1 (.inf for no limit)"),
     "f_live": _number(lambda v: 0 < v < 1, "a number between 0 and 1"),
     "dlogz": _number(lambda v: v > 0, "a number > 0"),
     "timeout": _number(lambda v: v > 0, "a number of seconds > 0"),
     "tol": _number(lambda v: v >= 0, "a number >= 0"),
+    "atol": _number(lambda v: v >= 0, "a number >= 0"),
+    "split_threshold": _number(lambda v: v > 0, "a number > 0"),
+    "enlarge_per_dim": _number(lambda v: v >= 1, "a number >= 1"),
+    "facc": _number(lambda v: 0 < v <= 1, "a number > 0 and <= 1"),
+    "checkpoint_every": _number(lambda v: v >= 0, "a number of seconds >= 0"),
+    "logl_max": _number(lambda v: True, "a number (.inf for no limit)"),
+    "first_update": ("a mapping of numbers (min_ncall, min_eff)", lambda v: isinstance(v, Mapping) and all(
+        isinstance(x, (int, float, np.number)) and not isinstance(x, bool) for x in v.values())),
     "seed": _SEED,
-    **{k: _FLAG for k in ("resume", "verbose", "polish", "discard_exploration")},
+    **{k: _FLAG for k in ("resume", "verbose", "polish", "discard_exploration", "disp")},
 }
 
 
@@ -70,6 +80,50 @@ def check_settings(method: str, settings: Mapping[str, Any], allowed: Iterable[s
             )
         if key in VALUE_RULES and not VALUE_RULES[key][1](value):
             raise ConfigError(f"inference.settings.{key}: must be {VALUE_RULES[key][0]} for {method}, got {value!r}.")
+
+
+def check_indices(method: str, settings: Mapping[str, Any], keys: Iterable[str], n_dim: int) -> None:
+    """Raise ConfigError unless each of ``keys`` in ``settings`` is null or a list of distinct
+    parameter indices ``0 .. n_dim - 1`` (``periodic``, ``reflective``)."""
+    for key in keys:
+        value = settings.get(key)
+        if value is None:
+            continue
+        ok = isinstance(value, (list, tuple)) and all(_is_whole(i) and 0 <= i < n_dim for i in value)
+        if not ok or len(set(value)) != len(value):
+            raise ConfigError(
+                f"inference.settings.{key}: must be a list of distinct parameter indices from 0 to {n_dim - 1} "
+                f"(the model has {n_dim} free parameters) or null for {method}, got {value!r}."
+            )
+
+
+def _refuses(build: Callable[[dict[str, Any]], Any], settings: dict[str, Any]) -> Exception | None:
+    """The error ``build(settings)`` raises (warnings silenced), or None."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            build(settings)
+    except Exception as err:  # the dummy problem is sound: any error is the settings'
+        return err
+    return None
+
+
+def try_settings(method: str, settings: Mapping[str, Any], build: Callable[[dict[str, Any]], Any]) -> None:
+    """Raise ConfigError if ``build`` fails on ``settings``, naming the setting that fails on its own.
+
+    ``build(settings)`` sets ``method`` up with ``settings`` on a dummy problem of the real
+    dimension: cheap (milliseconds) and without side effects (no files, no output), so that a
+    value the sampler refuses is reported before a run instead of as a traceback during it.
+    """
+    settings = dict(settings)
+    err = _refuses(build, settings)
+    if err is None:
+        return
+    key = next((k for k in settings if _refuses(build, {k: settings[k]}) is not None), None)
+    reason = str(err).strip().rstrip(".") or type(err).__name__
+    if key is None:
+        raise ConfigError(f"inference.settings: {method} refuses these settings together ({reason}).")
+    raise ConfigError(f"inference.settings.{key}: {method} refuses {settings[key]!r} ({reason}).")
 
 
 def split(settings: Mapping[str, Any], *groups: Iterable[str]) -> list[dict[str, Any]]:

@@ -25,7 +25,17 @@ import numpy as np
 from scipy.special import logsumexp
 
 from tinylens.inference import InferenceResult
-from tinylens.inference.common import check_settings, fingerprint, keyword_names, prepare_checkpoint, split
+from tinylens.errors import ConfigError
+from tinylens.inference.common import (
+    _is_whole,
+    check_indices,
+    check_settings,
+    fingerprint,
+    keyword_names,
+    prepare_checkpoint,
+    split,
+    try_settings,
+)
 from tinylens.inference.progress import LiveStatus
 from tinylens.priors import prior_transform
 
@@ -136,9 +146,43 @@ def _settings(settings: dict[str, Any]) -> tuple[dict, dict, dict]:
     return tuple(split(merged, OWN_KEYS, SAMPLER_KEYS, RUN_KEYS))  # type: ignore[return-value]
 
 
-def check(settings: dict[str, Any]) -> None:
-    """Raise ConfigError for a setting dynesty does not have."""
-    _settings(settings)
+class _ListPool:
+    """A serial stand-in for :class:`BatchingPool` (for :func:`check`)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+    def map(self, func: Callable, iterable) -> list:
+        return list(map(func, iterable))
+
+
+def _dummy_sampler(n_dim: int) -> Callable[[dict[str, Any]], Any]:
+    """``settings -> NestedSampler`` as :func:`run` builds it, on a dummy problem of ``n_dim``
+    parameters: ``nlive`` calls of a constant likelihood, no file (the evaluation history is off)."""
+
+    def build(settings: dict[str, Any]) -> Any:
+        own, init, _ = _settings(settings)
+        return dynesty.NestedSampler(
+            lambda x: 0.0, lambda u: u, n_dim, pool=_ListPool(init["queue_size"]),
+            use_pool={"prior_transform": False, "update_bound": False}, rstate=np.random.default_rng(own["seed"]),
+            **{**init, "save_evaluation_history": False},
+        )
+
+    return build
+
+
+def check(settings: dict[str, Any], n_dim: int) -> None:
+    """Raise ConfigError for a setting dynesty does not have or a value it refuses, for a model
+    of ``n_dim`` free parameters, without running anything."""
+    _, init, _ = _settings(settings)
+    check_indices("dynesty", init, ["periodic", "reflective"], n_dim)
+    ncdim = init.get("ncdim")
+    if ncdim is not None and not (_is_whole(ncdim) and 1 <= ncdim <= n_dim):
+        raise ConfigError(
+            f"inference.settings.ncdim: must be a whole number from 1 to {n_dim} (the number of free parameters) "
+            f"or null for dynesty, got {ncdim!r}."
+        )
+    try_settings("dynesty", settings, _dummy_sampler(n_dim))
 
 
 def _sampler(problem, batcher: Batcher, init: dict, seed, checkpoint: Path | None, resume: bool):
@@ -164,6 +208,7 @@ def run(
     checkpoint_dir: str | Path | None = None,
 ) -> InferenceResult:
     """Sample ``problem``'s posterior with dynesty's static nested sampler."""
+    check(settings, problem.ndim)
     own, init, run_kw = _settings(settings)
     key = fingerprint(problem, **init, seed=own["seed"])
     checkpoint, resume = None, False

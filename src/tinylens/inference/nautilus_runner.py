@@ -16,15 +16,29 @@ Settings (``config.inference.settings``), TinyLensGpu's names first:
 
 from __future__ import annotations
 
+import io
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import h5py
 import numpy as np
 from nautilus import Sampler
+from sklearn.neural_network import MLPRegressor
 
+from tinylens.errors import ConfigError
 from tinylens.inference import InferenceResult
-from tinylens.inference.common import check_settings, fingerprint, keyword_names, prepare_checkpoint, split
+from tinylens.inference.common import (
+    _is_whole,
+    check_indices,
+    check_settings,
+    fingerprint,
+    keyword_names,
+    prepare_checkpoint,
+    split,
+    try_settings,
+)
 from tinylens.inference.progress import LiveStatus
 
 DEFAULTS: dict[str, Any] = {"n_live": 300, "n_batch": 256, "seed": 0, "resume": True, "verbose": False}
@@ -45,9 +59,82 @@ def _settings(settings: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]
     return tuple(split(merged, SAMPLER_KEYS, RUN_KEYS))  # type: ignore[return-value]
 
 
-def check(settings: dict[str, Any]) -> None:
-    """Raise ConfigError for a setting nautilus does not have."""
-    _settings(settings)
+def _user_key(settings: dict[str, Any], name: str) -> str:
+    """How the config spells the setting ``name`` (an alias or the name itself)."""
+    return next((k for k in settings if ALIASES.get(k, k) == name), name)
+
+
+def _check_network(value: Any) -> None:
+    """``neural_network_kwargs``: MLPRegressor settings that scikit-learn accepts and that a
+    checkpoint can store (nautilus writes them as HDF5 attributes)."""
+    where = "inference.settings.neural_network_kwargs"
+    if not isinstance(value, Mapping):
+        raise ConfigError(
+            f"{where}: must be a mapping of scikit-learn MLPRegressor settings for nautilus, got {value!r}."
+        )
+    allowed = keyword_names(MLPRegressor.__init__)
+    for name, v in value.items():
+        if name not in allowed:
+            raise ConfigError(
+                f"{where}.{name}: not a setting of MLPRegressor (nautilus's networks). "
+                f"Allowed: {', '.join(sorted(allowed))}."
+            )
+        try:
+            validate = getattr(MLPRegressor(**{name: v}), "_validate_params", None)  # scikit-learn >= 1.2
+            if validate is not None:
+                validate()
+        except (TypeError, ValueError) as err:
+            raise ConfigError(f"{where}.{name}: {str(err).rstrip('.')} for nautilus.") from None
+        try:
+            with h5py.File(io.BytesIO(), "w") as f:  # in memory
+                f.attrs[name] = v
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}.{name}: nautilus cannot store {v!r} in its checkpoint; "
+                              "use a number, a string or a list of numbers.") from None
+        sizes = v if isinstance(v, (list, tuple)) else [v]
+        if name == "hidden_layer_sizes" and not all(_is_whole(n) and n >= 1 for n in sizes):
+            raise ConfigError(f"{where}.{name}: must be a whole number >= 1 or a list of them for nautilus, got {v!r}.")
+
+
+def _check_dimension(settings: dict[str, Any], init: dict[str, Any], n_dim: int) -> None:
+    """Settings whose valid values depend on the number of free parameters ``n_dim``."""
+    if n_dim < 2:
+        raise ConfigError(
+            f"inference.method: nautilus needs at least 2 free parameters, the model has {n_dim}. "
+            "Use method dynesty or an optimizer."
+        )
+    if init["n_live"] <= n_dim:  # nautilus bounds the live points by an ellipsoid: it needs more than n_dim
+        raise ConfigError(
+            f"inference.settings.{_user_key(settings, 'n_live')}: must be more than the number of free parameters "
+            f"({n_dim}) for nautilus, got {init['n_live']!r}."
+        )
+    n_min = init.get("n_points_min")
+    if n_min is not None and not (_is_whole(n_min) and n_min > n_dim):
+        raise ConfigError(
+            f"inference.settings.n_points_min: must be a whole number >= {n_dim + 1} (the number of free "
+            f"parameters + 1) or null for nautilus, got {n_min!r}."
+        )
+    check_indices("nautilus", init, ["periodic"], n_dim)
+    if "neural_network_kwargs" in init:
+        _check_network(init["neural_network_kwargs"])
+
+
+def _dummy_sampler(n_dim: int) -> Callable[[dict[str, Any]], Sampler]:
+    """``settings -> Sampler`` on a dummy problem of ``n_dim`` parameters: no likelihood calls, no file."""
+
+    def build(settings: dict[str, Any]) -> Sampler:
+        init, _ = _settings(settings)
+        return Sampler(lambda u: u, lambda x: np.zeros(len(x)), n_dim=n_dim, vectorized=True, pass_dict=False, **init)
+
+    return build
+
+
+def check(settings: dict[str, Any], n_dim: int) -> None:
+    """Raise ConfigError for a setting nautilus does not have or a value it would fail on, for a
+    model of ``n_dim`` free parameters, without running anything."""
+    init, _ = _settings(settings)
+    _check_dimension(settings, init, n_dim)
+    try_settings("nautilus", settings, _dummy_sampler(n_dim))
 
 
 def _stats(sampler: Sampler) -> dict[str, Any]:
@@ -66,6 +153,7 @@ def run(
     checkpoint_dir: str | Path | None = None,
 ) -> InferenceResult:
     """Sample ``problem``'s posterior with nautilus; weighted samples and evidence."""
+    check(settings, problem.ndim)
     init, run_kw = _settings(settings)
     filepath = None
     resumed = False

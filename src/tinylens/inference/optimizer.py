@@ -26,7 +26,7 @@ import numpy as np
 from scipy import optimize
 
 from tinylens.inference import InferenceResult
-from tinylens.inference.common import check_settings, keyword_names
+from tinylens.inference.common import check_settings, keyword_names, try_settings
 from tinylens.inference.progress import LiveStatus
 
 #: Objective value standing in for a non-finite posterior (optimisers need finite numbers).
@@ -101,13 +101,30 @@ def _result(problem, method: str, x: np.ndarray, status: LiveStatus, wall: float
     )
 
 
-def check_differential_evolution(settings: dict[str, Any]) -> None:
-    """Raise ConfigError for a setting differential evolution does not have."""
+def _dummy_de(n_dim: int) -> Callable[[dict[str, Any]], Any]:
+    """``settings -> one generation of differential evolution`` on a quadratic in ``n_dim``
+    parameters, as :func:`run_differential_evolution` calls it (population capped, no output)."""
+
+    def build(settings: dict[str, Any]) -> Any:
+        kw = {**DE_DEFAULTS, **settings}
+        seed = kw.pop("seed")
+        kw.update(polish=False, disp=False, maxiter=1, popsize=min(kw["popsize"], 15))
+        return optimize.differential_evolution(
+            lambda x: np.sum(np.atleast_2d(x.T) ** 2, axis=1), [(0.0, 1.0)] * n_dim, vectorized=True, rng=seed, **kw
+        )
+
+    return build
+
+
+def check_differential_evolution(settings: dict[str, Any], n_dim: int) -> None:
+    """Raise ConfigError for a setting differential evolution does not have or a value it refuses,
+    for a model of ``n_dim`` free parameters."""
     check_settings("differential_evolution", settings, DE_KEYS)
+    try_settings("differential_evolution", settings, _dummy_de(n_dim))
 
 
-def check_lbfgs(settings: dict[str, Any]) -> None:
-    """Raise ConfigError for a setting of lbfgs it does not have."""
+def check_lbfgs(settings: dict[str, Any], n_dim: int) -> None:
+    """Raise ConfigError for a setting of lbfgs it does not have (any ``n_dim`` will do)."""
     check_settings("lbfgs", settings, LBFGS_DEFAULTS)
 
 
@@ -115,7 +132,7 @@ def run_differential_evolution(
     problem, settings: dict[str, Any], *, progress: bool = True, checkpoint_dir: str | Path | None = None
 ) -> InferenceResult:
     """Global search by differential evolution, one batched likelihood call per generation."""
-    check_differential_evolution(settings)
+    check_differential_evolution(settings, problem.ndim)
     kw = {**DE_DEFAULTS, **settings}
     seed, polish = kw.pop("seed"), kw.pop("polish")
     status = LiveStatus("differential_evolution", enabled=progress)
@@ -147,7 +164,7 @@ def run_lbfgs(
     problem, settings: dict[str, Any], *, progress: bool = True, checkpoint_dir: str | Path | None = None
 ) -> InferenceResult:
     """L-BFGS-B with ``jax.grad`` gradients from the best of many prior draws."""
-    check_lbfgs(settings)
+    check_lbfgs(settings, problem.ndim)
     kw = {**LBFGS_DEFAULTS, **settings}
     rng = np.random.default_rng(kw["seed"])
     status = LiveStatus("lbfgs", enabled=progress)

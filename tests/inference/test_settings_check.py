@@ -1,0 +1,169 @@
+"""Sampler and optimiser settings that the method would fail on are refused before a search
+starts (:func:`tinylens.inference.check_inference`, ``tinylens validate``, ``tinylens.fit`` and the
+runners), with a ConfigError naming the setting: never a traceback minutes into a fit, nor a
+checkpoint left behind. The tiny lens has 4 free parameters."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from typer.testing import CliRunner
+
+import tinylens
+from tiny_lens import FAST_NAUTILUS, tiny_config, write_tiny_lens
+from tinylens.cli.main import app
+from tinylens.config.loader import load_config
+from tinylens.errors import ConfigError
+from tinylens.inference import check_inference
+
+NAUTILUS = {"type": "sampler", "method": "nautilus"}
+DYNESTY = {"type": "sampler", "method": "dynesty"}
+DE = {"type": "optimizer", "method": "differential_evolution"}
+LBFGS = {"type": "optimizer", "method": "lbfgs"}
+
+#: The audit's reproducers: (inference, the setting the message must name, fragments of the message).
+NAUTILUS_CASE = ({**NAUTILUS, "settings": {"nlive": 50, "batch_size": 64, "n_eff": 100, "split_threshold": "100"}},
+                 "split_threshold", ["'100'", "number"])
+DYNESTY_CASE = ({**DYNESTY, "settings": {"nlive": 50, "bound": "elipsoid"}}, "bound",
+                ["'elipsoid'", "Unknown bounding method"])
+DE_CASE = ({**DE, "settings": {"strategy": "best1bn", "maxiter": 2}}, "strategy", ["'best1bn'", "mutation strategy"])
+REPRODUCERS = {"nautilus": NAUTILUS_CASE, "dynesty": DYNESTY_CASE, "differential_evolution": DE_CASE}
+
+#: Each passed the old checks and failed only once the sampler ran (a traceback, exit 1).
+REFUSED = [
+    NAUTILUS_CASE,
+    ({**NAUTILUS, "settings": {"n_networks": "4"}}, "n_networks", ["'4'", "whole number"]),
+    ({**NAUTILUS, "settings": {"n_networks": 1.5}}, "n_networks", ["1.5", "whole number"]),
+    ({**NAUTILUS, "settings": {"periodic": [4]}}, "periodic", ["[4]", "from 0 to 3"]),
+    ({**NAUTILUS, "settings": {"periodic": 1}}, "periodic", ["got 1"]),
+    ({**NAUTILUS, "settings": {"enlarge_per_dim": 0.9}}, "enlarge_per_dim", ["0.9", ">= 1"]),
+    ({**NAUTILUS, "settings": {"enlarge_per_dim": "1.1"}}, "enlarge_per_dim", ["'1.1'"]),
+    ({**NAUTILUS, "settings": {"neural_network_kwargs": {"alpha": "x"}}}, "neural_network_kwargs.alpha", ["'x'"]),
+    ({**NAUTILUS, "settings": {"neural_network_kwargs": {"hidden_layer_sizes": [0]}}},
+     "neural_network_kwargs.hidden_layer_sizes", ["[0]"]),
+    ({**NAUTILUS, "settings": {"neural_network_kwargs": {"hidden_layers": [8]}}},
+     "neural_network_kwargs.hidden_layers", ["not a setting of MLPRegressor"]),
+    ({**NAUTILUS, "settings": {"neural_network_kwargs": [8]}}, "neural_network_kwargs", ["mapping", "[8]"]),
+    ({**NAUTILUS, "settings": {"n_points_min": 4}}, "n_points_min", [">= 5", "got 4"]),
+    ({**NAUTILUS, "settings": {"n_points_min": "60"}}, "n_points_min", ["'60'"]),
+    ({**NAUTILUS, "settings": {"nlive": 4}}, "nlive", ["more than the number of free parameters (4)", "got 4"]),
+    ({**NAUTILUS, "settings": {"n_shell": "x"}}, "n_shell", ["'x'"]),
+    DYNESTY_CASE,
+    ({**DYNESTY, "settings": {"sample": "rwlak"}}, "sample", ["'rwlak'"]),
+    ({**DYNESTY, "settings": {"update_interval": "x"}}, "update_interval", ["'x'"]),
+    ({**DYNESTY, "settings": {"first_update": {"min_calls": 10}}}, "first_update", ["min_calls"]),
+    ({**DYNESTY, "settings": {"reflective": [0, 9]}}, "reflective", ["[0, 9]", "from 0 to 3"]),
+    ({**DYNESTY, "settings": {"checkpoint_every": "1 min"}}, "checkpoint_every", ["'1 min'"]),
+    DE_CASE,
+    ({**DE, "settings": {"mutation": 3}}, "mutation", ["3"]),
+    ({**DE, "settings": {"recombination": "high"}}, "recombination", ["'high'"]),
+    ({**DE, "settings": {"init": "sobl"}}, "init", ["'sobl'"]),
+    ({**DE, "settings": {"updating": "later"}}, "updating", ["'later'"]),
+    ({**DE, "settings": {"atol": "x"}}, "atol", ["'x'"]),
+]
+REFUSED_IDS = [f"{inf['method']}-{key}-{i}" for i, (inf, key, _) in enumerate(REFUSED)]
+
+ACCEPTED = [
+    {**NAUTILUS, "settings": FAST_NAUTILUS},
+    {**NAUTILUS, "settings": {"nlive": 5, "n_networks": 0, "periodic": [0, 3], "enlarge_per_dim": 1.2,
+                              "n_points_min": 5, "split_threshold": 50, "n_like_new_bound": 1000, "n_shell": 2,
+                              "neural_network_kwargs": {"hidden_layer_sizes": [32, 16], "alpha": 0.01}}},
+    {**DYNESTY, "settings": {"nlive": 50, "bound": "single", "sample": "unif", "first_update": {"min_ncall": 100},
+                             "periodic": [1], "checkpoint_every": 30}},
+    {**DYNESTY, "settings": {"bound": "multi", "sample": "rwalk", "walks": 30, "batch_size": 16}},
+    {**DE, "settings": {"strategy": "best2exp", "mutation": [0.5, 1.0], "recombination": 0.9, "init": "sobol",
+                        "updating": "deferred", "popsize": 400, "atol": 0.1}},
+    {**LBFGS, "settings": {"n_starts": 2, "maxiter": 50}},
+]
+
+
+def _config(inference: dict):
+    return load_config(tiny_config(inference))[0]
+
+
+@pytest.mark.parametrize("inference, key, fragments", REFUSED, ids=REFUSED_IDS)
+def test_refused_before_running(inference, key, fragments):
+    with pytest.raises(ConfigError) as err:
+        check_inference(_config(inference))
+    message = str(err.value)
+    assert message.startswith(f"inference.settings.{key}:"), message
+    assert inference["method"] in message
+    for fragment in fragments:
+        assert fragment in message, (fragment, message)
+
+
+@pytest.mark.parametrize("inference", ACCEPTED, ids=lambda inf: inf["method"])
+def test_valid_settings_pass(inference):
+    check_inference(_config(inference))
+
+
+def test_nautilus_needs_two_parameters():
+    config = tiny_config()
+    for name in ("R_sersic", "center_x", "center_y"):
+        config["model_components"]["source_light_list"][0]["params"][name] = {"fixed": True, "fixed_value": 0.1}
+    message = r"^inference.method: nautilus needs at least 2 free parameters, the model has 1\."
+    with pytest.raises(ConfigError, match=message):
+        check_inference(load_config(config)[0])
+    check_inference(load_config({**config, "inference": {**DYNESTY, "settings": {"nlive": 50}}})[0])
+
+
+def test_check_is_cheap_and_writes_nothing(tmp_path, monkeypatch):
+    """The dummy set-ups take milliseconds and leave no file (dynesty's evaluation history is off)."""
+    monkeypatch.chdir(tmp_path)
+    for inference in [*ACCEPTED, {**DYNESTY, "settings": {"save_evaluation_history": True}}]:
+        config = _config(inference)
+        check_inference(config)  # imports
+        start = time.perf_counter()
+        check_inference(config)
+        assert time.perf_counter() - start < 1.0, inference
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture(scope="module")
+def lens_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tiny")
+    write_tiny_lens(folder)
+    return folder
+
+
+def _absolute(lens_dir, inference: dict, output) -> dict:
+    config = tiny_config(inference, output=str(output))
+    for key in ("data_path", "noise_path", "psf_path"):
+        config["dataset"][key] = str(lens_dir / config["dataset"][key])
+    return config
+
+
+@pytest.mark.parametrize("method", REPRODUCERS)
+def test_fit_refuses_before_touching_output(lens_dir, tmp_path, method):
+    """``tinylens.fit`` (pipeline on, as by default) raises before its output folder exists."""
+    inference, key, _ = REPRODUCERS[method]
+    with pytest.raises(ConfigError, match=f"^inference.settings.{key}:"):
+        tinylens.fit(_absolute(lens_dir, inference, tmp_path / "out"), progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("method", ["nautilus", "dynesty"])
+def test_runner_refuses_before_checkpoint(lens_dir, tmp_path, method):
+    """A runner called directly checks too, before it writes its checkpoint."""
+    from tinylens.inference import dynesty_runner, nautilus_runner
+
+    inference, key, _ = REPRODUCERS[method]
+    runner = {"nautilus": nautilus_runner, "dynesty": dynesty_runner}[inference["method"]]
+    problem = tinylens.load(_absolute(lens_dir, inference, tmp_path / "out"))
+    with pytest.raises(ConfigError, match=f"^inference.settings.{key}:"):
+        runner.run(problem, inference["settings"], progress=False, checkpoint_dir=tmp_path / "ckpt")
+    assert not (tmp_path / "ckpt").exists()
+
+
+@pytest.mark.parametrize("method", REPRODUCERS)
+def test_validate_exits_2_without_traceback(tmp_path, method):
+    inference, key, fragments = REPRODUCERS[method]
+    path = write_tiny_lens(tmp_path, inference)
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    out = " ".join(result.output.split())
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in result.output
+    assert out.startswith(f"Error: inference.settings.{key}:"), out
+    assert all(fragment in out for fragment in fragments), out
