@@ -277,7 +277,7 @@ def check_settings(problem: Any) -> None:
     ``output.corner_parameters``. ``tinylens validate`` and a survey's template check run it too."""
     from tinylens.inference import check_inference
 
-    check_inference(problem.config)
+    check_inference(problem.config, problem.ndim)
     corner_names(list(problem.param_names), problem.config.output.corner_parameters)
 
 
