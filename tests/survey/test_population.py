@@ -278,3 +278,18 @@ def test_cli_errors(tmp_path, args, expected):
     assert expected in " ".join(result.output.split())
     assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
     assert not (tmp_path / "pop" / "truth.csv").exists()
+
+
+def test_a_population_that_cannot_be_made_leaves_no_folder_behind(tmp_path):
+    """An unreachable detection floor: the folder this call created is removed; one the user made stays."""
+    from tinylens.errors import ConfigError
+    from tinylens.survey.population import simulate_population
+
+    with pytest.raises(ConfigError, match="snr_total_min"):
+        simulate_population(1, tmp_path / "new", snr_total_min=1e9)
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep")
+    with pytest.raises(ConfigError, match="snr_total_min"):
+        simulate_population(1, tmp_path / "mine", snr_total_min=1e9)
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep"

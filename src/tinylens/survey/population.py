@@ -46,6 +46,7 @@ precision: float32 by default).
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -433,13 +434,24 @@ def simulate_population(
         raise ConfigError(f"the number of lenses must be >= 1, got {n}")
     n = int(n)
     opts = PopulationOptions.from_kwargs(**options)
+    created = not Path(outdir).expanduser().exists()
     outdir = writable_folder(Path(outdir).expanduser())
+    try:
+        return _simulate_into(outdir, n, seed, opts, progress)
+    except BaseException:
+        if created:  # a folder this call made holds nothing of the user's: no half population left behind
+            shutil.rmtree(outdir, ignore_errors=True)
+        raise
+
+
+def _simulate_into(outdir: Path, n: int, seed: int, opts: PopulationOptions, progress: bool) -> pd.DataFrame:
+    """The lens folders, truth tables, population.json and template.yaml of :func:`simulate_population`."""
     psf = make_psf(opts)
     names = [lens_name(i, n) for i in range(n)]
     stale = _stale_folders(outdir, names)
     if stale:
         warnings.warn(f"{outdir} holds {len(stale)} lens folder(s) not in this population (e.g. {stale[0]}); "
-                      "they are not listed in truth.csv", stacklevel=2)
+                      "they are not listed in truth.csv", stacklevel=3)
     meta = {"seed": int(seed), "observation": dataclasses.asdict(opts)}
     rows = []
     streams = np.random.SeedSequence(int(seed)).spawn(n)
