@@ -33,10 +33,9 @@ def ensure_writable(folder: str | Path, choose: str = "another output.path in th
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
             pass
     except OSError as err:
-        raise OutputError(
-            f"Output folder {folder} cannot be written ({err.strerror or type(err).__name__}). "
-            f"Choose {choose}."
-        ) from None
+        blocked = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+        why = f"{blocked} is a file, not a folder" if blocked is not None else err.strerror or type(err).__name__
+        raise OutputError(f"Output folder {folder} cannot be written ({why}). Choose {choose}.") from None
     return folder
 
 
