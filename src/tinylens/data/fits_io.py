@@ -58,14 +58,19 @@ def check_readable_file(path: Path, role: str, hint: str = "") -> None:
         raise DataError(f"{role} file {path} cannot be read: permission denied.")
 
 
+def _has_pixels(hdu: Any) -> bool:
+    """Whether ``hdu`` is an image HDU with pixels, from its header (no data read)."""
+    if not isinstance(hdu, IMAGE_HDUS) or isinstance(hdu, fits.GroupsHDU):
+        return False
+    naxis = hdu.header.get("NAXIS", 0)
+    return naxis > 0 and all(hdu.header.get(f"NAXIS{k}", 0) > 0 for k in range(1, naxis + 1))
+
+
 def _image_data(hdul: fits.HDUList, path: Path, role: str) -> np.ndarray:
     """The data of the first image HDU that has any, as float64 (with a DataWarning naming it
     when other HDUs hold images too, e.g. an HST file's SCI, ERR and DQ)."""
-    with_pixels = [
-        (i, hdu) for i, hdu in enumerate(hdul)
-        if isinstance(hdu, IMAGE_HDUS) and not isinstance(hdu, fits.GroupsHDU) and hdu.data is not None and hdu.data.size > 0
-    ]
-    if with_pixels:
+    with_pixels = [(i, hdu) for i, hdu in enumerate(hdul) if _has_pixels(hdu)]
+    if with_pixels and with_pixels[0][1].data is not None:
         index, hdu = with_pixels[0]
         if len(with_pixels) > 1:
             others = ", ".join(f"[{i}] '{h.name}'" for i, h in with_pixels[1:])
