@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tinylens.errors import ConfigError
+
 if TYPE_CHECKING:  # imported lazily: ``import tinylens`` stays light (tinylens.fit is re-exported)
     import pandas as pd
 
@@ -262,6 +264,7 @@ def fit(config: str | Path | dict, *, progress: bool = True, output: str | Path 
     release_if_crowded()  # so that a loop over many lenses does not reach the kernel's limit on memory maps
     problem = load(config, base_dir=base_dir)
     check_settings(problem)
+    check_likelihood(problem, config if isinstance(config, (str, Path)) else None)
     out = tables.ensure_writable(output_dir(problem, output))
     (out / RESULT_JSON).unlink(missing_ok=True)  # an old result must not look like this fit's
     res = run_inference(problem, progress=progress, checkpoint_dir=out)
@@ -279,6 +282,34 @@ def check_settings(problem: Any) -> None:
 
     check_inference(problem.config, problem.ndim)
     corner_names(list(problem.param_names), problem.config.output.corner_parameters)
+
+
+#: Random draws from the prior that :func:`check_likelihood` tries after the prior median.
+LIKELIHOOD_DRAWS = 64
+
+
+def check_likelihood(problem: Any, config: str | Path | None = None, draws: int = LIKELIHOOD_DRAWS) -> float:
+    """The log-likelihood at the prior median (``u = 0.5``), after making sure that it is finite
+    somewhere: if it is not finite there nor at ``draws`` random draws from the prior, no sampler
+    or optimiser can fit the problem (nautilus would search forever), so raise ConfigError.
+
+    Draws are evaluated ``problem.min_chunk`` at a time, the batch shape a fit compiles anyway,
+    and only until one is finite.
+    """
+    median = float(problem.log_likelihood(problem.prior_transform(np.full(problem.ndim, 0.5))))
+    if np.isfinite(median):
+        return median
+    u = np.random.default_rng(0).uniform(size=(draws, problem.ndim))
+    for start in range(0, draws, problem.min_chunk):
+        if np.isfinite(problem.log_likelihood(problem.prior_transform(u[start : start + problem.min_chunk]))).any():
+            return median
+    where = f"In config file {Path(config).expanduser()}: " if config is not None else ""
+    raise ConfigError(
+        f"{where}the log-likelihood is not finite at the prior median nor at any of {draws} random draws "
+        "from the priors, so nothing can be fitted. Usual causes: a fixed ellipticity with "
+        "e1² + e2² ≥ 1, a fixed size (theta_E, R_sersic, sigma) ≤ 0, or priors that allow only such "
+        "values."
+    )
 
 
 def _remove_checkpoint(path: str | None) -> None:

@@ -562,12 +562,26 @@ def test_validate_checks_the_corner_parameters_as_fit_does(tmp_path):
     assert_user_error(invoke("validate", write_case(tmp_path, edit=edit)), "output.corner_parameters", "lens_mass.0.thetaE")
 
 
-def test_validate_does_not_call_a_config_ready_when_its_likelihood_is_not_finite(tmp_path):
-    """e1 fixed outside the unit disc: every likelihood is -inf; a warning, and no 'OK'."""
+def test_a_likelihood_that_is_nowhere_finite_is_refused_by_validate_and_fit(tmp_path):
+    """e1 fixed outside the unit disc: the likelihood is -inf for every parameter vector, so no
+    fit can work (nautilus would search forever): validate and fit both stop with exit 2, and fit
+    before it writes anything."""
     def edit(cfg, _):
         cfg["model_components"]["lens_mass_list"][0]["params"]["e1"] = {"fixed": True, "fixed_value": 1.5}
 
+    path = write_case(tmp_path, edit=edit)
+    for command in ("validate", "fit"):
+        assert_user_error(invoke(command, path), str(path), "not finite at the prior median", "64 random draws")
+    assert not (tmp_path / "output").exists()
+
+
+def test_validate_warns_when_the_likelihood_is_not_finite_at_the_prior_median_only(tmp_path):
+    """e1's prior centred on 1: -inf at the prior median (e1 = 1, e2 = 0: q = 0), finite for the
+    draws with e1 < 1: a warning and no 'OK', but exit 0 (a sampler can start)."""
+    def edit(cfg, _):
+        cfg["model_components"]["lens_mass_list"][0]["params"]["e1"] = _free("uniform", 0.6, 1.4)
+
     result = invoke("validate", write_case(tmp_path, edit=edit))
-    out = flat(result.output)
-    assert result.exit_code == 0 and "Traceback" not in result.output
-    assert "prior median" in out and "ready to fit" not in out and "check the warning above" in out
+    out = assert_ok(result)
+    assert "prior median" in out and "finite elsewhere in the prior" in out
+    assert "ready to fit" not in out and "check the warning above" in out

@@ -54,21 +54,20 @@ def summary_table(problem, log_l: float, seconds: float) -> Table:
 def validate(config: Path = typer.Argument(..., help="The model_config.yaml to check.", show_default=False)) -> None:
     """Check a config and its data: load them, evaluate the likelihood once at the prior median
     (u = 0.5), and list the free parameters with their priors."""
-    from tinylens.fit import check_settings
+    from tinylens.fit import check_likelihood, check_settings
 
     problem = load_problem(config)
     check_settings(problem)
-    theta = problem.prior_transform(np.full(problem.ndim, 0.5))
     start = time.perf_counter()
     with reported_warnings():
-        log_l = float(problem.log_likelihood(theta))
+        log_l = check_likelihood(problem, config)
     seconds = time.perf_counter() - start
     console.print(priors_table(problem))
     console.print(summary_table(problem, log_l, seconds))
     if not np.isfinite(log_l):
         print_warning(
-            f"the log-likelihood at the prior median is {log_l}; check the priors and the noise map "
-            "(the fit may still work if other parts of the prior give finite values)."
+            f"the log-likelihood at the prior median is {log_l} (it is finite elsewhere in the prior, "
+            "so a fit can start; check that the priors are meant to reach such values)."
         )
         console.print(f"[yellow]Loaded[/]: {config} loads, but check the warning above before fitting it.")
         return
