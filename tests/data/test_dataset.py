@@ -304,3 +304,54 @@ def test_a_fits_file_with_several_images_warns_which_it_uses(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         np.testing.assert_array_equal(read_fits_image(tmp_path / "one.fits"), sci)
+    with pytest.warns(DataWarning, match=r"name the one you mean, e.g. two.fits\[SCI\]"):
+        read_fits_image(tmp_path / "two.fits")
+
+
+def hst_like(path: Path) -> dict[str, np.ndarray]:
+    """An HST-like file: empty primary, SCI, ERR, DQ and a second SCI (EXTVER 2)."""
+    rng = np.random.default_rng(2)
+    arrays = {"SCI": rng.normal(size=SHAPE), "ERR": np.full(SHAPE, 0.5), "DQ": np.zeros(SHAPE), "SCI2": rng.normal(size=SHAPE)}
+    hdus = [fits.PrimaryHDU()] + [fits.ImageHDU(arrays[n], name=n) for n in ("SCI", "ERR", "DQ")]
+    hdus.append(fits.ImageHDU(arrays["SCI2"], name="SCI", ver=2))
+    fits.HDUList(hdus).writeto(path)
+    return arrays
+
+
+def test_a_path_may_name_the_hdu_by_index_extname_or_extver(tmp_path):
+    arrays = hst_like(tmp_path / "drz.fits")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # naming the HDU silences the several-images warning
+        for suffix, expected in [("[1]", "SCI"), ("[SCI]", "SCI"), ("[err]", "ERR"), ("[ERR]", "ERR"), ("[SCI,2]", "SCI2"),
+                                 ("[ SCI , 2 ]", "SCI2"), ("[4]", "SCI2")]:
+            np.testing.assert_array_equal(read_fits_image(f"{tmp_path / 'drz.fits'}{suffix}"), arrays[expected], err_msg=suffix)
+
+
+def test_science_and_error_images_of_one_file_make_a_dataset(tmp_path, files):
+    arrays = hst_like(tmp_path / "drz.fits")
+    d = load_quietly(config(data_path="drz.fits[SCI]", noise_path="drz.fits[ERR]"), tmp_path)
+    np.testing.assert_array_equal(d.data, arrays["SCI"])
+    np.testing.assert_array_equal(d.noise, arrays["ERR"])
+
+
+@pytest.mark.parametrize("suffix, fragments", [
+    ("[WHT]", ["has no HDU [WHT]", "[1] ImageHDU 'SCI'", "[2] ImageHDU 'ERR'"]),
+    ("[7]", ["has no HDU [7]", "[3] ImageHDU 'DQ'"]),
+    ("[SCI,3]", ["has no HDU [SCI,3]"]),
+    ("[0]", ["HDU [0] (PrimaryHDU 'PRIMARY') holds no image"]),
+])
+def test_a_named_hdu_that_is_missing_or_empty_is_refused_with_the_list(tmp_path, suffix, fragments):
+    hst_like(tmp_path / "drz.fits")
+    text = data_error(config(data_path=f"drz.fits{suffix}"), tmp_path)
+    for fragment in ["dataset.data_path", str(tmp_path / "drz.fits"), *fragments]:
+        assert fragment in text, (fragment, text)
+
+
+def test_a_missing_file_with_an_hdu_names_the_file(tmp_path, files):
+    text = data_error(config(data_path="nothere.fits[SCI]"), tmp_path)
+    assert f"file not found: {tmp_path / 'nothere.fits'}." in text
+
+
+def test_a_file_whose_name_ends_in_brackets_is_read_as_it_is(tmp_path):
+    put(tmp_path / "odd[1]", np.ones(SHAPE))
+    np.testing.assert_array_equal(read_fits_image(tmp_path / "odd[1]"), np.ones(SHAPE))

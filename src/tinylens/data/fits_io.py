@@ -4,11 +4,16 @@
 returns it as a float64 array, row 0 being the first row stored in the file (the bottom row in
 DS9; nothing is flipped). A cube whose extra axes all have length 1 (e.g. shape ``(1, ny, nx)``)
 is squeezed to ``(ny, nx)``; a cube with several planes is refused.
+
+A path may name the HDU to read, as CFITSIO and DS9 do: ``drz.fits[1]`` (by index, 0 the
+primary), ``drz.fits[SCI]`` (by EXTNAME) or ``drz.fits[SCI,2]`` (EXTNAME and EXTVER). So an HST
+file's science and error images serve as ``data_path`` and ``noise_path`` without splitting it.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import uuid
 import warnings
 from collections.abc import Mapping
@@ -28,24 +33,51 @@ IMAGE_HDUS = (fits.PrimaryHDU, fits.ImageHDU, fits.CompImageHDU)
 _READ_ERRORS = (OSError, ValueError, TypeError, IndexError, KeyError, EOFError, fits.VerifyError)
 
 
+#: ``file.fits[ext]``: an HDU named after the file name (index, EXTNAME or "EXTNAME,EXTVER").
+_WITH_EXTENSION = re.compile(r"^(?P<file>.+)\[(?P<ext>[^\[\]]+)\]$")
+
+Extension = int | str | tuple[str, int]
+
+
+def split_extension(path: str | Path) -> tuple[Path, Extension | None]:
+    """``path`` without a trailing ``[ext]`` and the HDU it names (``None``: not named).
+
+    ``[2]`` is an index, ``[SCI]`` an EXTNAME, ``[SCI,2]`` an EXTNAME and EXTVER. A file whose
+    name really ends in brackets is taken as it is.
+    """
+    text = str(path)
+    match = _WITH_EXTENSION.match(text)
+    if match is None or Path(text).exists():
+        return Path(text), None
+    ext = match["ext"].strip()
+    name, _, version = (part.strip() for part in ext.partition(","))
+    if ext.isdigit():
+        return Path(match["file"]), int(ext)
+    if version.isdigit() and name:
+        return Path(match["file"]), (name, int(version))
+    return Path(match["file"]), ext
+
+
 def read_fits_image(path: str | Path, role: str = "image", hint: str = "") -> np.ndarray:
-    """The 2-D float64 image in ``path``; ``role`` (e.g. ``"data_path"``) names it in errors,
-    ``hint`` is added to a file-not-found message (e.g. where relative paths are taken from)."""
-    path = Path(path)
-    check_readable_file(path, role, hint)
+    """The 2-D float64 image in ``path`` (which may end in ``[ext]``, see the module doc);
+    ``role`` (e.g. ``"data_path"``) names it in errors, ``hint`` is added to a file-not-found
+    message (e.g. where relative paths are taken from)."""
+    full = Path(path)
+    file, ext = split_extension(full)
+    check_readable_file(file, role, hint)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", AstropyWarning)
-            with fits.open(path, memmap=False) as hdul:
-                array = _image_data(hdul, path, role)
+            with fits.open(file, memmap=False) as hdul:
+                array = _image_data(hdul, file, role) if ext is None else _named_image_data(hdul, file, ext, role)
     except DataError:
         raise
     except _READ_ERRORS as exc:
         raise DataError(
-            f"{role} file {path} could not be read as a FITS image ({exc}). "
+            f"{role} file {file} could not be read as a FITS image ({exc}). "
             "The file may be truncated, corrupt or not FITS at all; check it with e.g. DS9 or astropy."
         ) from None
-    return as_2d(array, path, role)
+    return as_2d(array, full, role)
 
 
 def check_readable_file(path: Path, role: str, hint: str = "") -> None:
@@ -74,14 +106,32 @@ def _image_data(hdul: fits.HDUList, path: Path, role: str) -> np.ndarray:
         index, hdu = with_pixels[0]
         if len(with_pixels) > 1:
             others = ", ".join(f"[{i}] '{h.name}'" for i, h in with_pixels[1:])
+            others_first = with_pixels[1][1].name or with_pixels[1][0]
             warnings.warn(f"{role} file {path} holds several images; HDU [{index}] '{hdu.name}' is used, not {others}. "
-                          "If that is the wrong one, write the image you mean to a file of its own.", DataWarning, stacklevel=4)
+                          f"If that is the wrong one, name the one you mean, e.g. {path.name}[{others_first}].", DataWarning, stacklevel=4)
         return np.array(hdu.data, dtype=np.float64)
-    found = ", ".join(f"[{i}] {type(h).__name__} '{h.name}'" for i, h in enumerate(hdul)) or "none"
     raise DataError(
         f"{role} file {path} holds no image data: no primary or image extension HDU has pixels "
-        f"(HDUs found: {found}). Give a FITS file with the 2-D image in its primary HDU or an image extension."
+        f"(HDUs found: {_hdu_list(hdul)}). Give a FITS file with the 2-D image in its primary HDU or an image extension."
     )
+
+
+def _hdu_list(hdul: fits.HDUList) -> str:
+    return ", ".join(f"[{i}] {type(h).__name__} '{h.name}'" for i, h in enumerate(hdul)) or "none"
+
+
+def _named_image_data(hdul: fits.HDUList, path: Path, ext: Extension, role: str) -> np.ndarray:
+    """The data of HDU ``ext`` (index, EXTNAME or (EXTNAME, EXTVER)) as float64."""
+    shown = f"{ext[0]},{ext[1]}" if isinstance(ext, tuple) else ext
+    try:
+        hdu = hdul[ext]
+    except (KeyError, IndexError):
+        raise DataError(f"{role} file {path} has no HDU [{shown}]. Its HDUs: {_hdu_list(hdul)}. Name one of them "
+                        "by index (file.fits[1]) or EXTNAME (file.fits[SCI]).") from None
+    if not _has_pixels(hdu) or hdu.data is None:
+        raise DataError(f"{role} file {path}: HDU [{shown}] ({type(hdu).__name__} '{hdu.name}') holds no image. "
+                        f"Its HDUs: {_hdu_list(hdul)}.")
+    return np.array(hdu.data, dtype=np.float64)
 
 
 def as_2d(array: np.ndarray, path: Path, role: str) -> np.ndarray:
