@@ -251,7 +251,8 @@ def fit(config: str | Path | dict, *, progress: bool = True, output: str | Path 
     Relative paths in ``config`` are taken from ``base_dir`` if given, else from the YAML file's
     folder (the current folder for a dict), as in :func:`tinylens.load`.
 
-    The inference settings and the output folder (:class:`~tinylens.errors.OutputError`) are
+    The inference settings, that the likelihood is finite somewhere in the prior
+    (:func:`check_likelihood`) and the output folder (:class:`~tinylens.errors.OutputError`) are
     checked before the output folder is touched or anything is sampled. Calls in a loop are
     safe: compiled code of earlier fits is dropped when it crowds the process
     (:func:`tinylens.compilation.release_if_crowded`).
