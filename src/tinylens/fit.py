@@ -307,9 +307,9 @@ def check_likelihood(problem: Any, config: str | Path | None = None, draws: int 
     where = f"In config file {Path(config).expanduser()}: " if config is not None else ""
     raise ConfigError(
         f"{where}the log-likelihood is not finite at the prior median nor at any of {draws} random draws "
-        "from the priors, so nothing can be fitted. Usual causes: a fixed ellipticity with "
-        "e1² + e2² ≥ 1, a fixed size (theta_E, R_sersic, sigma) ≤ 0, or priors that allow only such "
-        "values."
+        "from the priors, so nothing can be fitted. Usual causes: a fixed ellipticity so close to 1 "
+        "that the axis ratio is nearly 0, priors that allow only such values, or data (image, noise, "
+        "mask) that leave no usable pixel."
     )
 
 

@@ -563,11 +563,11 @@ def test_validate_checks_the_corner_parameters_as_fit_does(tmp_path):
 
 
 def test_a_likelihood_that_is_nowhere_finite_is_refused_by_validate_and_fit(tmp_path):
-    """e1 fixed outside the unit disc: the likelihood is -inf for every parameter vector, so no
-    fit can work (nautilus would search forever): validate and fit both stop with exit 2, and fit
-    before it writes anything."""
+    """e1 fixed at 0.99995 (axis ratio 2.5e-5): the likelihood is -inf for every parameter vector,
+    so no fit can work (nautilus would search forever): validate and fit both stop with exit 2,
+    and fit before it writes anything."""
     def edit(cfg, _):
-        cfg["model_components"]["lens_mass_list"][0]["params"]["e1"] = {"fixed": True, "fixed_value": 1.5}
+        cfg["model_components"]["lens_mass_list"][0]["params"]["e1"] = {"fixed": True, "fixed_value": 0.99995}
 
     path = write_case(tmp_path, edit=edit)
     for command in ("validate", "fit"):
@@ -585,3 +585,31 @@ def test_validate_warns_when_the_likelihood_is_not_finite_at_the_prior_median_on
     out = assert_ok(result)
     assert "prior median" in out and "finite elsewhere in the prior" in out
     assert "ready to fit" not in out and "check the warning above" in out
+
+
+@pytest.mark.parametrize(
+    "params, fragments",
+    [
+        ({"e1": {"fixed": True, "fixed_value": 1.5}}, ("params.e1", "fixed value 1.5", "(-1, 1)")),
+        (
+            {"e1": {"fixed": True, "fixed_value": 0.8}, "e2": {"fixed": True, "fixed_value": -0.7}},
+            ("lens_mass_list[0].params", "e1 = 0.8 and e2 = -0.7", "|e| = 1.06"),
+        ),
+        ({"theta_E": {"fixed": True, "fixed_value": 0.0}}, ("params.theta_E", "fixed value 0", "> 0")),
+        ({"theta_E": _free("uniform", -2.0, -0.5)}, ("params.theta_E", "the prior allows only [-2, -0.5]", "> 0")),
+        ({"e2": _free("uniform", 1.2, 1.5)}, ("params.e2", "[1.2, 1.5]", "(-1, 1)")),
+    ],
+    ids=["e1_outside", "e_modulus_over_1", "theta_E_zero", "theta_E_prior_negative", "e2_prior_outside"],
+)
+def test_a_parameter_fixed_or_confined_outside_its_domain_is_refused_by_name(tmp_path, params, fragments):
+    """A fixed value, or a whole prior range, where the profile describes no galaxy (|e| >= 1, a
+    size <= 0) is refused when the config is read, naming the key; validate and fit exit 2 and
+    write nothing (a clipped ellipticity used to give a finite but meaningless likelihood, and a
+    fit that sampled it for ever)."""
+    def edit(cfg, _):
+        cfg["model_components"]["lens_mass_list"][0]["params"].update(params)
+
+    path = write_case(tmp_path, edit=edit)
+    for command in ("validate", "fit"):
+        assert_user_error(invoke(command, path), str(path), *fragments)
+    assert not (tmp_path / "output").exists()

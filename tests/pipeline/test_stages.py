@@ -305,3 +305,19 @@ def test_peak_source_guess_meets_the_images_where_the_arc_pixels_do_not(write_fi
         assert (pixels_start[ix], pixels_start[iy]) == pytest.approx(source_guess(problem, pixels_start, arc)[:2], abs=1e-6)
         assert (peaks_start[ix], peaks_start[iy]) == pytest.approx(
             peak_source_guess(problem, peaks_start, arc, center, r_min=3 * PIX)[:2], abs=1e-3)
+
+
+def test_stage_3_stops_when_no_start_has_a_finite_posterior(write_fits):
+    """With the lens's e1 fixed at 0.99995 (axis ratio 2.5e-5) no mass model gives a finite
+    likelihood: stage 3 must say so rather than hand nautilus a box around nothing (it used to
+    sample such a model for as long as it was let)."""
+    from oracle import table1_components
+
+    from tinylens.errors import ConfigError
+
+    components = table1_components()
+    components["lens_mass_list"][0]["params"]["e1"] = {"fixed": True, "fixed_value": 0.99995}
+    image, kernel = lenstronomy_image()
+    problem = _problem(write_fits, image, kernel, components)
+    with pytest.raises(ConfigError, match="stage 3 .* not finite at any of its"):
+        optimise(Objective(problem), Pipeline())

@@ -117,11 +117,17 @@ def survey_inputs(tmp_path, mock_survey):
     config = yaml.safe_load(mock_survey["template"].read_text())
     config.setdefault("output", {})["corner_parameters"] = ["lens_mass.0.thetaE"]
     bad_corner.write_text(yaml.safe_dump(config))
+    nowhere = tmp_path / "nowhere_finite.yaml"  # an SIE of axis ratio 2.5e-5: no finite likelihood
+    config = yaml.safe_load(mock_survey["template"].read_text())
+    config["model_components"]["lens_mass_list"][0]["type"] = "SIE"
+    config["model_components"]["lens_mass_list"][0]["params"].update(
+        e1={"fixed": True, "fixed_value": 0.99995}, e2={"fixed": True, "fixed_value": 0.0})
+    nowhere.write_text(yaml.safe_dump(config))
     (tmp_path / "empty").mkdir()
     (tmp_path / "a_file").write_text("x")
     return {"lenses": mock_survey["lenses"], "template": mock_survey["template"], "bad_yaml": bad_yaml,
             "unknown": unknown_key, "bad_setting": bad_setting, "bad_corner": bad_corner,
-            "empty": tmp_path / "empty", "file": tmp_path / "a_file", "tmp": tmp_path}
+            "nowhere_finite": nowhere, "empty": tmp_path / "empty", "file": tmp_path / "a_file", "tmp": tmp_path}
 
 
 @pytest.mark.parametrize(
@@ -136,6 +142,9 @@ def survey_inputs(tmp_path, mock_survey):
         (["{lenses}", "-c", "{bad_setting}"], "bad_setting.yaml does not work (checked with lens"),
         (["{lenses}", "-c", "{bad_setting}"], "inference.settings.nlives"),
         (["{lenses}", "-c", "{bad_corner}"], "output.corner_parameters: lens_mass.0.thetaE"),
+        # validate's likelihood check: a template finite nowhere would fail (or be sampled) lens after lens
+        (["{lenses}", "-c", "{nowhere_finite}"], "nowhere_finite.yaml does not work (checked with lens"),
+        (["{lenses}", "-c", "{nowhere_finite}"], "not finite at the prior median nor at any of 64"),
         (["{lenses}", "-c", "{template}", "--workers", "2", "--scheduler", "tcp://127.0.0.1:1"], "not both"),
         (["{lenses}", "-c", "{template}", "--workers", "0"], "at least 1"),
         (["{lenses}", "-c", "{template}", "--scheduler", "tcp://127.0.0.1:1"], "Cannot connect to the Dask scheduler"),

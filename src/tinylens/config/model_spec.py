@@ -22,6 +22,19 @@ from tinylens.profiles.mass import MASS_PROFILES, MassProfile
 LISTS = ("lens_mass_list", "lens_light_list", "source_light_list")
 #: Suffix of a free offset's name: ``lens_mass.0.e1_offset`` for an ``e1`` ``relative_to`` another.
 OFFSET_SUFFIX = "_offset"
+#: Open intervals outside which a parameter describes no galaxy (an ellipticity of modulus 1 or
+#: more, a size or slope the profile's formula does not accept). A fixed value outside, or a prior
+#: that lies wholly outside, is refused when the config is read: the likelihood would be clipped
+#: to nonsense or be non-finite there, and a sampler would search it for ever.
+DOMAINS: Mapping[str, tuple[float, float, str]] = {
+    "e1": (-1.0, 1.0, "an ellipticity component is in (-1, 1)"),
+    "e2": (-1.0, 1.0, "an ellipticity component is in (-1, 1)"),
+    "theta_E": (0.0, np.inf, "an Einstein radius is > 0"),
+    "R_sersic": (0.0, np.inf, "a Sérsic half-light radius is > 0"),
+    "n_sersic": (0.0, np.inf, "a Sérsic index is > 0"),
+    "sigma": (0.0, np.inf, "a Gaussian's width is > 0"),
+    "gamma": (1.0, 3.0, "the EPL slope gamma is in (1, 3)"),
+}
 
 
 @dataclass(frozen=True)
@@ -273,6 +286,7 @@ def build_model_spec(components: Any) -> ModelSpec:
                     f"{profile.n_basis(settings)} amplitudes; they must be solved linearly (use_linear: true)."
                 )
         built[list_name].append(Component(list_name, idx, profile, params, settings, amplitude))
+        _check_domains(list_name, idx, params, free_priors)
     return ModelSpec(
         lens_mass=tuple(built["lens_mass_list"]),
         lens_light=tuple(built["lens_light_list"]),
@@ -281,3 +295,29 @@ def build_model_spec(components: Any) -> ModelSpec:
         priors=tuple(free_priors),
         relative_to=relative_to,
     )
+
+
+def _check_domains(list_name: str, idx: int, params: Mapping[str, Ref], priors: list[Prior]) -> None:
+    """Refuse a constant outside its parameter's :data:`DOMAINS`, a free parameter whose prior lies
+    wholly outside it, and fixed ellipticities with ``e1^2 + e2^2 >= 1``."""
+    for name, ref in params.items():
+        if name not in DOMAINS:
+            continue
+        lo, hi, rule = DOMAINS[name]
+        where = _path(list_name, idx, "params", name)
+        if ref.kind == "const" and not lo < ref.value < hi:
+            raise ConfigError(f"{where}: fixed value {ref.value:g} is not allowed: {rule}.")
+        if ref.kind == "free":
+            a, b = priors[ref.index].support
+            if b <= lo or a >= hi:
+                raise ConfigError(
+                    f"{where}: the prior allows only [{a:g}, {b:g}], where no value is allowed: {rule}. "
+                    "Change the prior or its limits."
+                )
+    e1, e2 = params.get("e1"), params.get("e2")
+    if e1 is not None and e2 is not None and e1.kind == e2.kind == "const" and e1.value**2 + e2.value**2 >= 1:
+        raise ConfigError(
+            f"{_path(list_name, idx, 'params')}: fixed e1 = {e1.value:g} and e2 = {e2.value:g} give "
+            f"|e| = {np.hypot(e1.value, e2.value):.3g}; an ellipticity's modulus must be < 1 "
+            "(|e| = (1 - q) / (1 + q) for axis ratio q)."
+        )

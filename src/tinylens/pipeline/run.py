@@ -24,7 +24,9 @@ from typing import Any
 
 import numpy as np
 
+from tinylens.errors import ConfigError
 from tinylens.inference import InferenceResult
+from tinylens.inference.optimizer import BAD
 from tinylens.inference.common import fingerprint
 from tinylens.pipeline import box as bx
 from tinylens.pipeline.arc import find_arc
@@ -91,6 +93,13 @@ def optimise(objective: Objective, settings, progress: bool = False) -> dict[str
     stages["arc"]["theta_E_others"] = others
     floor = theta_E_floor(arc, center, PEAK_R_MIN_PIXELS * d.pixel_scale, settings.min_theta_E_fraction) if settings.arc else 0.0
     ms = fit_mass_source(objective, theta, arc, theta_E_guess, other_theta_E=others, min_theta_E=floor)
+    if not ms.fit.log_post > -BAD / 2:  # every start scored the optimiser's "non-finite" value
+        raise ConfigError(
+            f"pipeline stage 3 (mass and source): the posterior is not finite at any of its "
+            f"{len(ms.candidates)} starts, so the model cannot describe these data (nautilus would "
+            "search for ever). Check the priors of the mass and source (an ellipticity near 1, sizes "
+            "near 0) and the data (image, noise, mask); `tinylens validate` tells which values it tried."
+        )
     if problem.spec.lens_mass and get_param(ms.fit.theta, problem.spec.lens_mass[0], "theta_E", np.inf) < floor:
         floor = 0.0  # no fit reached it: the box is not cut (and the quality flags will tell)
     stages["arc"]["theta_E_floor"] = floor

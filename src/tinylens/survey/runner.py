@@ -150,22 +150,35 @@ def lens_config(template: Mapping[str, Any], lens: Lens, out: str | Path) -> dic
 
 def check_template(template: Mapping[str, Any], lenses: list[Lens], out: str | Path, tries: int = 3,
                    name: str = "template") -> None:
-    """Load ``template`` against the first lenses and check it as a fit would before sampling
-    (:func:`tinylens.fit.check_settings`): a :class:`ConfigError` is the template's and is raised;
-    a :class:`DataError` is one lens's (that lens will fail alone), so the next is tried."""
-    import tinylens
-    from tinylens.fit import check_settings
+    """Load ``template`` against the first lenses and check it as ``tinylens validate`` does
+    (:func:`tinylens.fit.check_settings`, then :func:`tinylens.fit.check_likelihood`).
 
+    A :class:`ConfigError` from loading or the settings is the template's and is raised at once.
+    A :class:`DataError` is one lens's (that lens will fail alone), and so may be a likelihood that
+    is finite nowhere: the next lens is tried, and the template is blamed only when every lens
+    tried has a likelihood finite nowhere.
+    """
+    import tinylens
+    from tinylens.fit import check_likelihood, check_settings
+
+    nowhere: ConfigError | None = None
     for lens in lenses[:tries]:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                check_settings(tinylens.load(lens_config(template, lens, out)))
-            return
+                problem = tinylens.load(lens_config(template, lens, out))
+                check_settings(problem)
         except DataError:
             continue
         except ConfigError as exc:
             raise ConfigError(f"The {name} does not work (checked with lens {lens.lens_id}): {exc}") from None
+        try:
+            check_likelihood(problem)
+            return
+        except ConfigError as exc:
+            nowhere = ConfigError(f"The {name} does not work (checked with lens {lens.lens_id}): {exc}")
+    if nowhere is not None:
+        raise nowhere
 
 
 # -- rows -------------------------------------------------------------------------------------
