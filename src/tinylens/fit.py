@@ -4,7 +4,8 @@
 >>> result.median["lens_mass.0.theta_E"], result.interval_997["lens_mass.0.theta_E"]
 >>> result.summary            # pandas DataFrame, also in result_summary.csv
 
-Outputs go to ``output.path`` (relative to the YAML's folder; ``output=`` overrides it), with
+Outputs go to ``output.path`` (relative to the YAML's folder), or to ``output=`` (relative to
+the current folder) when given, with
 the file names of ``config.output``. The nested sampler checkpoints there, so a fit that is
 stopped resumes when started again. ``result.json`` is written last: its presence means the
 search ended. A search that stopped early (``n_like_max`` or ``timeout`` reached, so
@@ -88,10 +89,11 @@ def versions() -> dict[str, str]:
 
 
 def output_dir(problem, output: str | Path | None = None) -> Path:
-    """``output`` or the config's ``output.path`` (default ``output``), relative to the YAML."""
-    if output is None:
-        output = getattr(getattr(problem.config, "output", None), "path", None) or "output"
-    path = Path(output)
+    """``output`` (a relative one from the current folder, as any path a user types), else the
+    config's ``output.path`` (default ``output``), a relative one from the YAML's folder."""
+    if output is not None:
+        return Path(output).expanduser().absolute()
+    path = Path(getattr(getattr(problem.config, "output", None), "path", None) or "output").expanduser()
     return path if path.is_absolute() else Path(problem.base_dir) / path
 
 

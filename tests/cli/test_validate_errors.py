@@ -291,6 +291,19 @@ def test_fit_unwritable_output_fails_before_sampling(tmp_path):
     assert sorted(p.name for p in tmp_path.rglob("*")) == before
 
 
+def test_fit_output_option_is_relative_to_the_current_folder(tmp_path, monkeypatch):
+    """``-o run2`` means ./run2, as every path typed on a command line (output.path in the YAML is
+    the one taken from the config's folder). A file in the way in the current folder, and none in
+    the config's, makes fit refuse before anything is sampled and name the current folder's path."""
+    path = write_case(tmp_path / "case")
+    here = tmp_path / "elsewhere"
+    here.mkdir()
+    (here / "run2").write_text("a regular file\n")
+    monkeypatch.chdir(here)
+    assert_user_error(invoke("fit", path, "--quiet", "-o", "run2/x"), str(here / "run2"))
+    assert not (tmp_path / "case" / "run2").exists()
+
+
 # -- the real console script: no traceback on stderr --------------------------------------------
 @pytest.mark.parametrize("case", ["missing-config", "corrupt-fits"])
 def test_no_traceback_from_python_m(tmp_path, case):

@@ -58,7 +58,7 @@ def run_fit(config: Path | str | dict, output: Path | None = None, quiet: bool =
 def fit_command(
     config: Path = typer.Argument(..., help="The model_config.yaml to fit.", show_default=False),
     quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
-    output: Path | None = typer.Option(None, "--output", "-o", help="Output folder (overrides output.path)."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Output folder, relative to the current folder (overrides output.path, which is relative to the config's folder)."),
 ) -> None:
     """Fit a lens model: sample the posterior, write tables and figures; a stopped fit resumes when run again."""
     result = run_fit(config, output=output, quiet=quiet)
