@@ -162,12 +162,10 @@ def _figure(files: dict[str, str], key: str, save, *args) -> None:
 
 def _derived(problem, res: InferenceResult) -> dict[str, dict[str, Any]]:
     """Summaries of the derived quantities; none (with a warning) if deriving them fails."""
-    from tinylens.results import tables
-    from tinylens.results.derived import derived_samples
+    from tinylens.results.derived import derived_summaries
 
     try:
-        frame = derived_samples(problem, res.samples, res.weights)
-        return tables.summarize({c: frame[c].to_numpy() for c in frame.columns})
+        return derived_summaries(problem, res.samples, res.weights)
     except Exception as exc:  # noqa: BLE001 - a finished fit is worth more than its derived columns
         warnings.warn(f"Derived quantities (q, phi, fluxes, ...) could not be computed ({type(exc).__name__}: {exc}); "
                       "the fit is written without them.", RuntimeWarning, stacklevel=3)

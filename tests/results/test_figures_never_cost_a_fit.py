@@ -42,7 +42,7 @@ def test_failing_derived_quantities_and_quality_checks_do_not_lose_the_fit(tmp_p
     def broken(*args, **kwargs):
         raise FloatingPointError("an unforeseen corner case")
 
-    monkeypatch.setattr(derived, "derived_samples", broken)
+    monkeypatch.setattr(derived, "derived_summaries", broken)
     monkeypatch.setattr(quality, "assess", broken)
     config = write_tiny_lens(tmp_path, {"type": "optimizer", "method": "lbfgs",
                                         "settings": {"n_starts": 1, "n_draws": 64}}, tiny_data())
