@@ -153,6 +153,11 @@ def test_report_cli_with_truth_writes_stats_for_each_parameter(tmp_path):
     assert saved["n_lenses"] == 7 and saved["n_ok"] == 6 and saved["n_failed"] == 1 and saved["n_matched"] == 5
     assert saved["parameters"][0]["nmad"] == pytest.approx(0.0296)
     assert (out / "report.png").stat().st_size > 10_000
+    # the paper's other three are named, with the table that lacks them, not silently dropped
+    assert set(saved["not_compared"]) == {"lens_mass.0.q", "source_light.0.R_sersic", "source_light.0.q"}
+    text = " ".join(result.output.split())
+    for name, why in saved["not_compared"].items():
+        assert why.startswith("not in the catalogue") and f"Not compared: {name}, {why}" in text
 
 
 @pytest.mark.parametrize(

@@ -77,12 +77,14 @@ def build_report(
         catalog = catalog[catalog["trusted"].map(_is_true)]
         if catalog.empty:
             raise TinyLensError(f"No lens of {catalog_path} is trusted (see its 'flags' column); run without --trusted-only.")
+    skipped: dict[str, str] = {}  # the paper's quantities left out of a default comparison, and why
     if truth_path is not None:
         other = rp.read_table(truth_path, "truth table")
         if parameters:
             quantities = [rp.quantity_for(p) for p in parameters]
         else:
             quantities = rp.available_quantities(catalog, other)
+            skipped = {q.name: rp.missing_reason(q, catalog, other) for q in rp.PAPER_QUANTITIES if q not in quantities}
             if not quantities:
                 raise TinyLensError(f"None of the paper's parameters ({', '.join(q.name for q in rp.PAPER_QUANTITIES)}) "
                                     f"is in both {catalog_path} and {truth_path}; choose some with --parameter.")
@@ -109,6 +111,7 @@ def build_report(
         "n_ok": int((status == "ok").sum()), "n_failed": int((status == "failed").sum()), "n_matched": int(len(joined)),
         "outlier_definition": f"|deviation| > {rp.OUTLIER_SIGMA:g} x NMAD",
         "nmad_definition": f"{rp.NMAD_FACTOR} x median(|deviation - median(deviation)|)",
+        "not_compared": skipped,
     }
     return {"summary": summary, "stats": stats, "joined": joined, "quantities": quantities,
             "truth_label": "T" if truth_path is not None else "ref"}
@@ -191,6 +194,9 @@ def report(
     wide.print(stats_rich_table(result["stats"], f"{s['n_matched']} lenses compared with {s['compared_with']} "
                                    f"({s['n_ok']} ok, {s['n_failed']} failed in the catalogue"
                                    + _selection(s) + ")"))
+    for name, why in s["not_compared"].items():
+        hint = " (fit with dataset.zeropoint set to get magnitudes)" if name.endswith(".mag") else ""
+        console.print(f"Not compared: {name}, {why}{hint}.", soft_wrap=True)
     console.print(f"Written: [bold]{paths['csv']}[/], {paths['json'].name}, {paths['png'].name}", soft_wrap=True)
 
 

@@ -383,4 +383,11 @@ def quantity_for(name: str) -> Quantity:
 
 def available_quantities(catalog: pd.DataFrame, truth: pd.DataFrame) -> list[Quantity]:
     """The paper's quantities that both ``catalog`` (``<name>_median``) and ``truth`` hold."""
-    return [q for q in PAPER_QUANTITIES if f"{q.name}_median" in catalog.columns and q.name in truth.columns]
+    return [q for q in PAPER_QUANTITIES if not missing_reason(q, catalog, truth)]
+
+
+def missing_reason(quantity: Quantity, catalog: pd.DataFrame, truth: pd.DataFrame) -> str:
+    """Why ``quantity`` cannot be compared (``""`` when it can): which table lacks its column."""
+    lacks = [what for what, present in (("catalogue", f"{quantity.name}_median" in catalog.columns),
+                                        ("truth table", quantity.name in truth.columns)) if not present]
+    return f"not in the {' nor the '.join(lacks)}" if lacks else ""
