@@ -51,6 +51,8 @@ def test_progress_quiet_and_resume_of_a_capped_fit(tmp_path, data, monkeypatch):
     second = json.loads((tmp_path / "output" / "result.json").read_text())
     assert second["info"]["resumed"] is True and second["info"]["n_like_this_run"] == 0
     assert second["n_likelihood_evals"] == first["n_likelihood_evals"]
+    # the closing line's count covers every run, its time only this one: it says so
+    assert "resumed from its checkpoint: 0 of them in this run" in " ".join(out.split())
 
 
 def test_optimiser_from_the_cli(tmp_path, data):

@@ -180,7 +180,11 @@ def test_survey_in_which_every_lens_failed_exits_non_zero(tmp_path, mock_survey)
     assert result.exit_code == 1, result.output
     assert "0 ok" in text and "1 failed" in text and "Every lens failed" in text and "lens_bad/image.fits" in text
     assert "Traceback" not in result.output
-    assert pd.read_csv(out / "catalog.csv")["status"].tolist() == ["failed"]  # the failure is still recorded
+    catalog = pd.read_csv(out / "catalog.csv")
+    assert catalog["status"].tolist() == ["failed"]  # the failure is still recorded
+    # with the documented columns, so that filters written for a good survey still run on it
+    assert {"trusted", "flags", "warnings", "log_evidence", "wall_time_s"} <= set(catalog.columns)
+    assert pd.read_parquet(out / "catalog.parquet")["trusted"].isna().all()
 
 
 def test_fit_lens_waits_for_a_running_fit_of_the_same_lens_and_returns_its_row(tmp_path):
@@ -304,3 +308,41 @@ def test_local_cluster_quiet_when_another_survey_holds_the_http_port():
     finally:
         holder.close()
     assert not [w for w in caught if "already in use" in str(w.message)]
+
+
+def test_catalogue_has_every_documented_column_whatever_its_rows_hold():
+    """Rows recovered from result.json carry no warnings; failed rows no quality or statistics;
+    an empty survey no rows: the columns are there all the same, in the documented order."""
+    ok = {"lens_id": "a", "status": "ok", "reason": "", "trusted": True, "flags": "", "x_median": 1.5,
+          "log_evidence": -3.0, "n_likelihood_evals": 100, "wall_time_s": 2.0}
+    failed = runner.failed_row("b", "broken FITS")
+    for rows in ({"a": ok, "b": failed}, {"b": failed}, {}):
+        frame = runner.catalog_frame(rows)
+        assert list(frame.columns[:5]) == ["lens_id", "status", "reason", "trusted", "flags"]
+        assert list(frame.columns[-4:]) == ["log_evidence", "n_likelihood_evals", "wall_time_s", "warnings"]
+        assert len(frame) == len(rows)
+    frame = runner.catalog_frame({"a": ok, "b": failed})
+    assert frame["trusted"].tolist()[0] is True and frame["trusted"].isna().tolist() == [False, True]
+    assert frame["warnings"].tolist() == ["", ""] and frame["x_median"].iloc[0] == 1.5
+
+
+def test_an_unexpected_error_removes_every_checkpoint_before_the_retry(tmp_path, monkeypatch):
+    """The sampler's checkpoint and the pipeline stages' state may be what broke the fit: both go,
+    so that Dask's retry starts from scratch; the error is raised (for Dask to retry), no row written."""
+    import tinylens
+    from tinylens.pipeline.run import STATE_FILE
+
+    folder = tmp_path / "lens_a"
+    folder.mkdir()
+    names = (*runner.CHECKPOINT_FILES, STATE_FILE)
+
+    def broken_fit(config, **kwargs):
+        for name in names:
+            (folder / name).write_text("half written")
+        raise RuntimeError("an unforeseen failure")
+
+    monkeypatch.setattr(tinylens, "fit", broken_fit)
+    with pytest.raises(RuntimeError, match="unforeseen"):
+        runner.fit_lens("lens_a", {}, str(folder))
+    assert not any((folder / name).exists() for name in names)
+    assert not (folder / runner.ROW_FILE).exists()

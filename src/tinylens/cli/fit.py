@@ -36,7 +36,10 @@ def print_result(result: Any) -> None:
     """Where the results are, the evidence, the cost, and the medians."""
     console.print(medians_table(result))
     evidence = f"log Z = {result.log_evidence:.2f}; " if result.log_evidence is not None else ""
-    console.print(f"{evidence}{result.n_likelihood_evals:,} likelihood evaluations in {result.wall_time_s:.1f} s.")
+    info = getattr(result, "info", None) or {}
+    resumed = (f" (resumed from its checkpoint: {info['n_like_this_run']:,} of them in this run)"
+               if info.get("resumed") and "n_like_this_run" in info else "")
+    console.print(f"{evidence}{result.n_likelihood_evals:,} likelihood evaluations{resumed} in {result.wall_time_s:.1f} s.")
     console.print(f"Results written to [bold]{result.output_dir}[/]")
     if not result.converged:
         print_warning(

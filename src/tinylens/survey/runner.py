@@ -244,8 +244,9 @@ def fit_lens(lens_id: str, config: dict[str, Any], lens_out: str) -> dict[str, A
     The lens's folder is locked meanwhile: a task still running for a survey that was killed
     (on a cluster the workers outlive their client) is waited for, and its row returned.
     A user error in this lens's data or config gives a ``failed`` row. Any other error is
-    raised so that Dask retries the task; the lens's checkpoint is removed first, in case it is
-    what broke (a fit killed while writing it), so the retry starts afresh.
+    raised so that Dask retries the task; the lens's checkpoints (the sampler's and the pipeline
+    stages') are removed first, in case they are what broke (a fit killed while writing one), so
+    the retry starts afresh.
     """
     import tinylens
     from tinylens.compilation import release_compiled
@@ -264,7 +265,9 @@ def fit_lens(lens_id: str, config: dict[str, Any], lens_out: str) -> dict[str, A
         except TinyLensError as exc:
             row = failed_row(lens_id, describe_exception(exc))
         except Exception:
-            for name in CHECKPOINT_FILES:
+            from tinylens.pipeline.run import STATE_FILE
+
+            for name in (*CHECKPOINT_FILES, STATE_FILE):  # the sampler's and the stages'
                 (folder / name).unlink(missing_ok=True)
             raise
         finally:
@@ -350,27 +353,22 @@ def forget(todo: list[Lens], rows: dict[str, dict[str, Any]], out: Path) -> None
 
 # -- catalogue --------------------------------------------------------------------------------
 def catalog_frame(rows: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
-    """One row per lens, sorted by ``lens_id``: ids and status first, then the statistics."""
+    """One row per lens, sorted by ``lens_id``: ids, status and quality first, then the
+    statistics, the scalars and ``warnings``. Every column the documentation lists is there even
+    when no row has it (all lenses failed, rows recovered from ``result.json`` without warnings)."""
+    fixed = [*ID_COLUMNS, *QUALITY_COLUMNS, *SCALARS, "warnings"]
     frame = pd.DataFrame([dict(rows[k], lens_id=k) for k in sorted(rows)])
-    if frame.empty:
-        return pd.DataFrame(columns=[*ID_COLUMNS, *SCALARS])
-    for column in (*ID_COLUMNS, *SCALARS):
+    for column in fixed:
         if column not in frame:
             frame[column] = None
-    frame["reason"] = frame["reason"].fillna("").astype(str)
-    if "warnings" in frame:
-        frame["warnings"] = frame["warnings"].fillna("").astype(str)
-    quality = [c for c in QUALITY_COLUMNS if c in frame]
-    if "trusted" in frame:
-        frame["trusted"] = frame["trusted"].astype("boolean")
-    if "flags" in frame:
-        frame["flags"] = frame["flags"].fillna("").astype(str)
+    for column in ("reason", "flags", "warnings"):
+        frame[column] = frame[column].fillna("").astype(str)
+    frame["trusted"] = frame["trusted"].astype("boolean")
     frame["n_likelihood_evals"] = pd.to_numeric(frame["n_likelihood_evals"]).astype("Int64")
-    stats = [c for c in frame.columns if c not in (*ID_COLUMNS, *QUALITY_COLUMNS, *SCALARS, "warnings")]
+    stats = [c for c in frame.columns if c not in fixed]
     for column in [*stats, "log_evidence", "wall_time_s"]:
         frame[column] = pd.to_numeric(frame[column]).astype(float)
-    extra = ["warnings"] if "warnings" in frame else []
-    return frame[[*ID_COLUMNS, *quality, *stats, *SCALARS, *extra]].reset_index(drop=True)
+    return frame[[*ID_COLUMNS, *QUALITY_COLUMNS, *stats, *SCALARS, "warnings"]].reset_index(drop=True)
 
 
 def write_catalog(rows: Mapping[str, Mapping[str, Any]], out: str | Path) -> pd.DataFrame:
