@@ -7,11 +7,16 @@ One switch: ``tinylens.set_precision("float64")`` (or the environment variable
 from __future__ import annotations
 
 import os
+import warnings
 
 import jax
 import jax.numpy as jnp
 
-_PRECISION = os.environ.get("TINYLENS_PRECISION", "float32")
+_PRECISION = os.environ.get("TINYLENS_PRECISION", "float32").strip().lower() or "float32"
+if _PRECISION not in ("float32", "float64"):
+    warnings.warn(f"TINYLENS_PRECISION={os.environ['TINYLENS_PRECISION']!r} is neither 'float32' nor 'float64'; "
+                  "float32 is used.", UserWarning, stacklevel=2)
+    _PRECISION = "float32"
 
 
 def set_precision(precision: str) -> None:

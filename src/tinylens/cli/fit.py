@@ -12,7 +12,8 @@ from tinylens.cli.common import console, print_warning, reported_warnings
 
 
 QUIET_HELP = ("No progress display. Without it, a status line on stderr shows the likelihood calls, the current "
-              "log-evidence and effective sample size, and the elapsed time (without a terminal, e.g. in a log "
+              "log-evidence (of the pipeline's box of the prior: the result adds the box's log prior mass) and effective "
+              "sample size, and the elapsed time (without a terminal, e.g. in a log "
               "file, a plain line every 30 s).")
 
 
