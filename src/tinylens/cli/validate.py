@@ -1,4 +1,4 @@
-"""``tinylens validate CONFIG``: load data and model, evaluate the likelihood once, report."""
+"""``tinylens validate CONFIG``: load data and model, evaluate the likelihood, report."""
 
 from __future__ import annotations
 
@@ -52,8 +52,9 @@ def summary_table(problem, log_l: float, seconds: float) -> Table:
 
 
 def validate(config: Path = typer.Argument(..., help="The model_config.yaml to check.", show_default=False)) -> None:
-    """Check a config and its data: load them, evaluate the likelihood once at the prior median
-    (u = 0.5), and list the free parameters with their priors."""
+    """Check a config and its data: load them, evaluate the likelihood at the prior median
+    (u = 0.5; where it is not finite there, at up to 64 draws from the prior), and list the free
+    parameters with their priors."""
     from tinylens.fit import check_likelihood, check_settings
 
     problem = load_problem(config)
