@@ -52,9 +52,10 @@ def summary_table(problem, log_l: float, seconds: float) -> Table:
 
 
 def validate(config: Path = typer.Argument(..., help="The model_config.yaml to check.", show_default=False)) -> None:
-    """Check a config and its data: load them, evaluate the likelihood at the prior median
-    (u = 0.5; where it is not finite there, at up to 64 draws from the prior), and list the free
-    parameters with their priors."""
+    """Check a config and its data: load them, evaluate the likelihood, list the free parameters with their priors.
+
+    The likelihood is evaluated at the prior median (u = 0.5) and, where it is not finite there, at up to 64 draws from the prior; a likelihood finite nowhere is an error (exit 2).
+    """
     from tinylens.fit import check_likelihood, check_settings
 
     problem = load_problem(config)
