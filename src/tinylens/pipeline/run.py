@@ -26,8 +26,8 @@ import numpy as np
 
 from tinylens.errors import ConfigError
 from tinylens.inference import InferenceResult
-from tinylens.inference.optimizer import BAD
 from tinylens.inference.common import fingerprint
+from tinylens.inference.optimizer import BAD
 from tinylens.pipeline import box as bx
 from tinylens.pipeline.arc import find_arc
 from tinylens.pipeline.lens_light import fit_lens_light, lens_center
@@ -98,7 +98,7 @@ def optimise(objective: Objective, settings, progress: bool = False) -> dict[str
             f"pipeline stage 3 (mass and source): the posterior is not finite at any of its "
             f"{len(ms.candidates)} starts, so the model cannot describe these data (nautilus would "
             "search for ever). Check the priors of the mass and source (an ellipticity near 1, sizes "
-            "near 0) and the data (image, noise, mask); `tinylens validate` tells which values it tried."
+            "near 0) and the data (image, noise, mask); `tinylens validate` lists the priors."
         )
     if problem.spec.lens_mass and get_param(ms.fit.theta, problem.spec.lens_mass[0], "theta_E", np.inf) < floor:
         floor = 0.0  # no fit reached it: the box is not cut (and the quality flags will tell)

@@ -154,9 +154,9 @@ def check_template(template: Mapping[str, Any], lenses: list[Lens], out: str | P
     (:func:`tinylens.fit.check_settings`, then :func:`tinylens.fit.check_likelihood`).
 
     A :class:`ConfigError` from loading or the settings is the template's and is raised at once.
-    A :class:`DataError` is one lens's (that lens will fail alone), and so may be a likelihood that
-    is finite nowhere: the next lens is tried, and the template is blamed only when every lens
-    tried has a likelihood finite nowhere.
+    A :class:`DataError` is one lens's (that lens will fail alone), so the next lens is tried. A
+    likelihood finite nowhere may also be one lens's doing (its data): the next is tried too, and
+    the template is blamed only when no lens tried gives a finite likelihood.
     """
     import tinylens
     from tinylens.fit import check_likelihood, check_settings
