@@ -54,7 +54,7 @@ def _truth(lens_dir: Path) -> dict[str, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("-n", type=int, default=5, help="number of mocks (when --lens-dir is not given)")
+    ap.add_argument("-n", type=int, default=5, help="number of lenses: mocks simulated, or the first n of --lens-dir")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--lens-dir", type=Path)
     ap.add_argument("--config", type=Path, help="template YAML (default: LENS_DIR/template.yaml)")

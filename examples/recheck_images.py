@@ -38,9 +38,9 @@ def recheck(path: Path) -> dict | None:
 
 
 def main(argv: list[str]) -> int:
-    if not argv:
+    if not argv or argv[0] in ("-h", "--help"):
         print(__doc__)
-        return 2
+        return 0 if argv else 2
     files = result_files(argv)
     if not files:
         print(f"no result.json under {', '.join(argv)}", file=sys.stderr)

@@ -6,7 +6,7 @@ source of the best fit with its critical curve, and the normalised residuals. It
 glance whether the arc sits on the reference ring and what the source model fitted instead.
 
     python examples/slacs/failure_gallery.py SURVEY_OUT REFERENCE.csv -o gallery.png \
-        [--threshold 0.10] [--lens J0405-0455 ...] [--also OTHER_SURVEY_OUT]
+        [--threshold 0.10] [--lens J0405-0455 [--lens J1142+1001 ...]] [--also OTHER_SURVEY_OUT]
 
 SURVEY_OUT is the output folder of ``tinylens survey`` (``catalog.csv`` and
 ``lenses/<id>/result.json``); REFERENCE.csv has ``lens_name`` and the reference column

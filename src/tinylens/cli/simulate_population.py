@@ -41,12 +41,12 @@ def simulate_population_command(
     pixel_scale: float | None = typer.Option(None, "--pixel-scale", help="Arcsec per pixel (default 0.074)."),
     psf_fwhm: float | None = typer.Option(None, "--psf-fwhm", help="PSF FWHM in arcsec (default 0.15)."),
     settings: list[str] | None = typer.Option(None, "--set", help="Any other population option as KEY=VALUE, e.g. "
-                                              "snr_range=[5,50], theta_E_range=[0.5,2], sky_sigma=0.03 (repeatable)."),
+                                              "\"snr_range=[5,50]\", \"theta_E_range=[0.5,2]\", sky_sigma=0.03 (repeatable; quote values with brackets for zsh)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Simulate N CSST-like strong lenses (SIE + shear, de Vaucouleurs lens light, Sersic source) with truth tables.
 
-    --set lens_disc_fraction_range=[0.3,0.7] adds an exponential disc to each lens galaxy;
+    --set "lens_disc_fraction_range=[0.3,0.7]" adds an exponential disc to each lens galaxy;
     --set shear_max=0 gives lenses without external shear (the paper's mocks);
     --set snr_total_min=20 keeps only lenses above a detection floor in summed arc SNR (the
     paper's CSST mocks, Cao et al. 2024: ~20 to ~1000).
