@@ -24,3 +24,8 @@ class OutputError(TinyLensError):
 class DataWarning(UserWarning):
     """Something in the data was fixed or chosen automatically (pixels masked, PSF normalised,
     one of several images in a FITS file used)."""
+
+
+class ConfigWarning(UserWarning):
+    """The config loads but asks for something that is probably not meant (a prior reaching far
+    outside the values its parameter can take)."""

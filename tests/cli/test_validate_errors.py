@@ -598,6 +598,33 @@ def test_validate_warns_when_the_likelihood_is_not_finite_at_the_prior_median_on
     out = assert_ok(result)
     assert "prior median" in out and "finite elsewhere in the prior" in out
     assert "ready to fit" not in out and "check the warning above" in out
+    # the prior itself is named: half of U(0.6, 1.4) lies where |e1| >= 1
+    assert "lens_mass_list[0].params.e1: 50 % of the prior (U(0.6, 1.4))" in " ".join(out.split())
+
+
+@pytest.mark.parametrize(
+    "prior, warned",
+    [
+        (_free("uniform", 0.9, 1.1), True),  # half of it beyond 1
+        (_free("uniform", -0.5, 0.5), False),
+        (_free("gaussian", 0.0, 0.3), False),  # 9e-4 of the mass beyond |e1| = 1: not worth a word
+        (_free("gaussian", 0.0, 0.6), True),  # 9.6 % beyond
+    ],
+    ids=["uniform_half_out", "uniform_inside", "gaussian_narrow", "gaussian_wide"],
+)
+def test_a_prior_reaching_outside_its_domain_is_warned_about_by_name(tmp_path, prior, warned):
+    """A prior with more than 1 % of its mass outside the parameter's allowed values (computed from
+    its CDF) gets a warning that names the key and the share; validate still exits 0."""
+    def edit(cfg, _):
+        cfg["model_components"]["lens_mass_list"][0]["params"]["e1"] = prior
+
+    out = " ".join(assert_ok(invoke("validate", write_case(tmp_path, edit=edit))).split())
+    expected = {0.9: "50 %", 0.0: "9.56 %"}.get(prior["prior_settings"][0])
+    if warned:
+        assert f"lens_mass_list[0].params.e1: {expected} of the prior" in out
+        assert "Narrow the prior" in out
+    else:
+        assert "of the prior" not in out
 
 
 @pytest.mark.parametrize(

@@ -9,12 +9,13 @@ parameter}``) are followed here, once, so the likelihood never sees them. A para
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import numpy as np
 
-from tinylens.errors import ConfigError
+from tinylens.errors import ConfigError, ConfigWarning
 from tinylens.priors import Prior
 from tinylens.profiles.light import LIGHT_PROFILES, LightProfile
 from tinylens.profiles.mass import MASS_PROFILES, MassProfile
@@ -22,6 +23,8 @@ from tinylens.profiles.mass import MASS_PROFILES, MassProfile
 LISTS = ("lens_mass_list", "lens_light_list", "source_light_list")
 #: Suffix of a free offset's name: ``lens_mass.0.e1_offset`` for an ``e1`` ``relative_to`` another.
 OFFSET_SUFFIX = "_offset"
+#: A prior with more than this fraction of its mass outside its parameter's domain gets a warning.
+OUTSIDE_WARN_FRACTION = 0.01
 #: Open intervals outside which a parameter describes no galaxy (an ellipticity of modulus 1 or
 #: more, a size or slope the profile's formula does not accept). A fixed value outside, or a prior
 #: that lies wholly outside, is refused when the config is read: the likelihood would be clipped
@@ -297,6 +300,13 @@ def build_model_spec(components: Any) -> ModelSpec:
     )
 
 
+def _mass_outside(prior: Prior, lo: float, hi: float) -> float:
+    """The prior probability of a value ``<= lo`` or ``>= hi``."""
+    below = float(prior.cdf(lo)) if np.isfinite(lo) else 0.0
+    above = 1.0 - float(prior.cdf(hi)) if np.isfinite(hi) else 0.0
+    return below + above
+
+
 def _check_domains(list_name: str, idx: int, params: Mapping[str, Ref], priors: list[Prior]) -> None:
     """Refuse a constant outside its parameter's :data:`DOMAINS`, a free parameter whose prior lies
     wholly outside it, and fixed ellipticities with ``e1^2 + e2^2 >= 1``."""
@@ -313,6 +323,15 @@ def _check_domains(list_name: str, idx: int, params: Mapping[str, Ref], priors: 
                 raise ConfigError(
                     f"{where}: the prior allows only [{a:g}, {b:g}], where no value is allowed: {rule}. "
                     "Change the prior or its limits."
+                )
+            outside = _mass_outside(priors[ref.index], lo, hi)
+            if outside > OUTSIDE_WARN_FRACTION:
+                warnings.warn(
+                    f"{where}: {100 * outside:.3g} % of the prior ({priors[ref.index].describe()}) lies where "
+                    f"no value is allowed ({rule}); a sampler spends that part of the prior on a clipped or "
+                    "non-finite model. Narrow the prior or give it limits inside the allowed values.",
+                    ConfigWarning,
+                    stacklevel=2,
                 )
     e1, e2 = params.get("e1"), params.get("e2")
     if e1 is not None and e2 is not None and e1.kind == e2.kind == "const" and e1.value**2 + e2.value**2 >= 1:
