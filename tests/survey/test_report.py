@@ -358,3 +358,144 @@ def test_coverage_68_is_nan_without_68_intervals():
     catalog, truth = _catalog_and_truth()
     qs = [rp.quantity_for("lens_mass.0.theta_E")]
     assert np.isnan(rp.stats_table(rp.comparison_frame(catalog, truth, qs), qs).iloc[0]["coverage_68"])
+
+
+# -- input checks and all-or-nothing output ----------------------------------------------------
+def _run(tmp_path, catalog: pd.DataFrame, truth: pd.DataFrame, *args: str, cat_name: str = "catalog.csv",
+         truth_name: str = "truth.csv"):
+    """Write the tables (CSV or Parquet by name) and run ``tinylens report`` into ``tmp_path/rep``."""
+    for frame, name in ((catalog, cat_name), (truth, truth_name)):
+        path = tmp_path / name
+        frame.to_parquet(path, index=False) if name.endswith(".parquet") else frame.to_csv(path, index=False)
+    return CliRunner().invoke(app, ["report", str(tmp_path / cat_name), "--truth", str(tmp_path / truth_name),
+                                    "--out", str(tmp_path / "rep"), *args])
+
+
+def _saved(tmp_path) -> dict:
+    return json.loads((tmp_path / "rep" / "report_stats.json").read_text())
+
+
+def _user_error(result) -> str:
+    """The one-paragraph message of a refused run (exit 2, no traceback)."""
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
+    return " ".join(result.output.split())
+
+
+def test_a_parameter_given_twice_is_compared_once(tmp_path):
+    catalog, truth = _catalog_and_truth()
+    result = _run(tmp_path, catalog, truth, "-p", "lens_mass.0.theta_E", "-p", "source.mag", "-p", "lens_mass.0.theta_E")
+    assert result.exit_code == 0, result.output
+    assert [p["parameter"] for p in _saved(tmp_path)["parameters"]] == ["lens_mass.0.theta_E", "source.mag"]
+    assert (tmp_path / "rep" / "report.png").stat().st_size > 10_000
+
+
+def test_a_failure_while_writing_keeps_the_previous_report_whole(tmp_path, monkeypatch):
+    """Stats and figure are renamed into place together: a figure that cannot be written leaves
+    the earlier report_stats.* and report.png as they were, and no temporary files."""
+    from tinylens.cli import report as cli_report
+
+    catalog, truth = _catalog_and_truth()
+    assert _run(tmp_path, catalog, truth, "-p", "lens_mass.0.theta_E").exit_code == 0
+    out = tmp_path / "rep"
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert set(before) == {"report_stats.csv", "report_stats.json", "report.png"}
+
+    def broken(fig, path, **kwargs):
+        raise RuntimeError("disk full while drawing")
+
+    monkeypatch.setattr(rp, "save_figure", broken)
+    new = cli_report.build_report(tmp_path / "catalog.csv", tmp_path / "truth.csv", None, None, ["source.mag"])
+    with pytest.raises(RuntimeError, match="disk full"):
+        cli_report.write_report(new, out)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    with pytest.raises(RuntimeError, match="disk full"):  # a first report: nothing at all
+        cli_report.write_report(new, tmp_path / "fresh")
+    assert list((tmp_path / "fresh").iterdir()) == []
+
+
+def test_no_comparable_lens_at_all_is_an_error_and_writes_nothing(tmp_path):
+    catalog, truth = _catalog_and_truth()
+    catalog["lens_mass.0.theta_E_median"] = np.nan
+    text = _user_error(_run(tmp_path, catalog, truth, "-p", "lens_mass.0.theta_E"))
+    assert "Nothing to compare between" in text and "catalog.csv" in text and "lens_mass.0.theta_E" in text
+    assert "no lens has both a fitted median and a finite true value" in text
+    assert not (tmp_path / "rep").exists()
+
+
+def test_a_parameter_no_lens_can_be_compared_on_is_warned_about_and_left_out(tmp_path):
+    catalog, truth = _catalog_and_truth()
+    truth["lens_mass.0.phi_deg"] = np.nan
+    result = _run(tmp_path, catalog, truth)
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "Warning: lens_mass.0.phi_deg is left out of the report (N = 0)" in text
+    assert "0 a finite true value" in text
+    saved = _saved(tmp_path)
+    assert [p["parameter"] for p in saved["parameters"]] == ["lens_mass.0.theta_E", "source.mag"]
+    assert "no lens has both" in saved["no_lens_compared"]["lens_mass.0.phi_deg"]
+    assert "nan%" not in result.output
+
+
+@pytest.mark.parametrize("column", ["lens_mass.0.theta_E_median", "lens_mass.0.theta_E_lo997"])
+def test_a_catalogue_value_that_is_not_a_number_is_refused(tmp_path, column):
+    catalog, truth = _catalog_and_truth()
+    catalog = catalog.astype({column: object})
+    catalog.loc[catalog["lens_id"] == "b", column] = "1.2 arcsec"
+    text = _user_error(_run(tmp_path, catalog, truth, "-p", "lens_mass.0.theta_E"))
+    assert f"catalog.csv's column '{column}' holds '1.2 arcsec' for b, which is not a number" in text
+    assert not (tmp_path / "rep").exists()
+
+
+def test_a_catalogue_row_repeated_exactly_is_counted_once(tmp_path):
+    catalog, truth = _catalog_and_truth()
+    result = _run(tmp_path, pd.concat([catalog, catalog.iloc[[0, 1]]]), truth, "-p", "lens_mass.0.theta_E")
+    assert result.exit_code == 0, result.output
+    assert "repeats 2 rows exactly (e.g. e, d); each lens is counted once" in " ".join(result.output.split())
+    saved = _saved(tmp_path)
+    assert saved["n_lenses"] == 7 and saved["parameters"][0]["n"] == 5
+
+
+@pytest.mark.parametrize("table", ["catalogue", "truth table"])
+def test_two_different_rows_for_one_lens_are_refused(tmp_path, table):
+    catalog, truth = _catalog_and_truth()
+    if table == "catalogue":
+        catalog = pd.concat([catalog, catalog.iloc[[2]].assign(**{"lens_mass.0.theta_E_median": 1.2})])
+    else:
+        truth = pd.concat([truth, truth.iloc[[2]].assign(**{"lens_mass.0.theta_E": 3.0})])
+    text = _user_error(_run(tmp_path, catalog, truth, "-p", "lens_mass.0.theta_E"))
+    name = "catalog.csv" if table == "catalogue" else "truth.csv"
+    assert f"The {table} {tmp_path / name} has 1 lens id on more than one row with different values (e.g. c)" in text
+    assert not (tmp_path / "rep").exists()
+
+
+@pytest.mark.parametrize(("cat_name", "truth_name"), [("catalog.parquet", "truth.csv"), ("catalog.csv", "truth.parquet")])
+def test_ids_are_compared_as_text_in_csv_and_parquet(tmp_path, cat_name, truth_name):
+    """'0001' in a CSV is the id '0001' (not the integer 1), as in a Parquet copy of the table."""
+    catalog, truth = _catalog_and_truth()
+    ids = {old: f"{i:04d}" for i, old in enumerate("abcdefx", start=1)}
+    catalog, truth = catalog.assign(lens_id=catalog["lens_id"].map(ids)), truth.assign(lens_id=truth["lens_id"].map(ids))
+    result = _run(tmp_path, catalog, truth, "-p", "lens_mass.0.theta_E", cat_name=cat_name, truth_name=truth_name)
+    assert result.exit_code == 0, result.output
+    assert _saved(tmp_path)["parameters"][0]["n"] == 5
+    csv = tmp_path / (cat_name if cat_name.endswith(".csv") else truth_name)
+    assert all(len(i) == 4 for i in rp.read_table(csv, "table")["lens_id"])
+
+
+def test_a_lens_left_out_of_n_is_left_out_of_the_interval_counts_too(tmp_path):
+    """A true theta_E of 0 has no relative deviation: the lens is in neither N nor 'truth outside 99.7 %'."""
+    catalog, truth = _catalog_and_truth()
+    truth.loc[truth["lens_id"] == "e", "lens_mass.0.theta_E"] = 0.0  # e was the one lens with the truth outside
+    result = _run(tmp_path, catalog, truth, "-p", "lens_mass.0.theta_E")
+    assert result.exit_code == 0, result.output
+    (row,) = _saved(tmp_path)["parameters"]
+    assert row["n"] == 4 and row["n_truth_outside_997"] == 0
+    assert _saved(tmp_path)["left_out"] == {"lens_mass.0.theta_E": ["e"]}
+    assert "lens_mass.0.theta_E: 1 lens left out of every count (e)" in " ".join(result.output.split())
+
+
+def test_no_ok_row_names_the_status_values_found(tmp_path):
+    catalog, truth = _catalog_and_truth()
+    text = _user_error(_run(tmp_path, catalog.assign(status=["OK"] * 6 + ["failed"]), truth))
+    assert "has status 'ok' (7 rows; status values found: 'OK' x6, 'failed' x1" in text
+    assert not (tmp_path / "rep").exists()

@@ -10,6 +10,7 @@ e.g. SLACS ``catalog.csv``) the Einstein radius is (Figure 7). Writes ``report_s
 from __future__ import annotations
 
 import math
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from tinylens.cli.common import console
+from tinylens.cli.common import console, print_warning
 from tinylens.errors import TinyLensError
 
 STATS_CSV = "report_stats.csv"
@@ -56,20 +57,27 @@ def build_report(
     """Read the tables, join them and compute the statistics (no files written); with
     ``trusted_only``, of the lenses whose quality flags say they can be trusted; with ``where``
     (a pandas query over the columns of the catalogue and of the truth or reference table), of
-    the lenses it selects."""
+    the lenses it selects.
+
+    Nothing is written, so a mistake found here leaves ``--out`` as it was. The result's
+    ``warnings`` are for the user: rows repeated exactly, parameters that no lens could be
+    compared on (left out of the statistics), lenses left out of a parameter's counts.
+    """
     from tinylens.results import report as rp
 
     if (truth_path is None) == (reference_path is None):
         raise TinyLensError("Give exactly one of --truth (a truth table such as simulate-population's truth.csv) "
                             "or --reference (a table of published Einstein radii, e.g. SLACS catalog.csv).")
-    catalog = rp.read_table(catalog_path, "catalogue")
+    parameters = list(dict.fromkeys(parameters)) if parameters else None  # -p given twice is one parameter
+    warnings: list[str] = []
+    catalog = _one_row_per_lens(rp.read_table(catalog_path, "catalogue"), f"catalogue {catalog_path}", warnings)
     if "status" not in catalog.columns:
         raise TinyLensError(f"{catalog_path} has no 'status' column: give the catalog.parquet or catalog.csv "
                             "written by 'tinylens survey'.")
     n_all, status = len(catalog), catalog["status"].astype(str)
     if not (status == "ok").any():
-        raise TinyLensError(f"No lens of {catalog_path} has status 'ok' ({n_all} rows, {int((status == 'failed').sum())} "
-                            "failed; their 'reason' column says why): there is nothing to compare yet.")
+        raise TinyLensError(f"No lens of {catalog_path} has status 'ok' ({_status_counts(status)}): "
+                            "there is nothing to compare yet.")
     if trusted_only:
         if "trusted" not in catalog.columns:
             raise TinyLensError(f"{catalog_path} has no 'trusted' column, so --trusted-only cannot select lenses; "
@@ -79,7 +87,7 @@ def build_report(
             raise TinyLensError(f"No lens of {catalog_path} is trusted (see its 'flags' column); run without --trusted-only.")
     skipped: dict[str, str] = {}  # the paper's quantities left out of a default comparison, and why
     if truth_path is not None:
-        other = rp.read_table(truth_path, "truth table")
+        other = _one_row_per_lens(rp.read_table(truth_path, "truth table"), f"truth table {truth_path}", warnings)
         if parameters:
             quantities = [rp.quantity_for(p) for p in parameters]
         else:
@@ -90,7 +98,8 @@ def build_report(
                                     f"is in both {catalog_path} and {truth_path}; choose some with --parameter.")
         columns, source = {}, str(truth_path)
     else:
-        other = rp.read_table(reference_path, "reference table")
+        other = _one_row_per_lens(rp.read_table(reference_path, "reference table"),
+                                  f"reference table {reference_path}", warnings)
         column = rp.reference_column(other, reference_col, reference_path)
         name = parameters[0] if parameters else rp.THETA_E.name
         if parameters and len(parameters) > 1:
@@ -100,21 +109,60 @@ def build_report(
     if where:
         catalog = select(catalog, other, where)
     joined = rp.comparison_frame(catalog, other, quantities, columns,
-                                 truth_name=f"truth table {truth_path}" if truth_path is not None else f"reference table {reference_path}")
+                                 truth_name=f"truth table {truth_path}" if truth_path is not None else f"reference table {reference_path}",
+                                 catalog_name=f"catalogue {catalog_path}")
     if joined.empty:
         raise TinyLensError(f"No lens of {catalog_path} with status 'ok' is in {source}: the lens ids do not match "
                             f"(e.g. {_first(catalog)} vs {_first(other)}).")
     stats = rp.stats_table(joined, quantities)
+    empty = {q.name: rp.empty_reason(joined, q) for q, n in zip(quantities, stats["n"]) if n == 0}
+    if len(empty) == len(quantities):
+        raise TinyLensError(f"Nothing to compare between {catalog_path} and {source}: {_by_reason(empty)}.")
+    quantities = [q for q in quantities if q.name not in empty]
+    stats = stats[~stats["parameter"].isin(list(empty))].reset_index(drop=True)
+    left_out = {q.name: ids for q in quantities if (ids := rp.undefined_deviations(joined, q))}
+    warnings += _coverage_warnings(empty, left_out)
     summary = {
         "catalog": str(catalog_path), "compared_with": source, "n_lenses": int(n_all),
         "trusted_only": bool(trusted_only), "where": where, "n_selected": int(len(catalog)),
         "n_ok": int((status == "ok").sum()), "n_failed": int((status == "failed").sum()), "n_matched": int(len(joined)),
         "outlier_definition": f"|deviation| > {rp.OUTLIER_SIGMA:g} x NMAD",
         "nmad_definition": f"{rp.NMAD_FACTOR} x median(|deviation - median(deviation)|)",
-        "not_compared": skipped,
+        "not_compared": skipped, "no_lens_compared": empty, "left_out": left_out,
     }
     return {"summary": summary, "stats": stats, "joined": joined, "quantities": quantities,
-            "truth_label": "T" if truth_path is not None else "ref"}
+            "truth_label": "T" if truth_path is not None else "ref", "warnings": warnings}
+
+
+def _one_row_per_lens(frame, what: str, warnings: list[str]):
+    """``frame`` with exact repeats of a row dropped (noted in ``warnings``); two different rows
+    for one lens id raise TinyLensError (see :func:`tinylens.results.report.one_row_per_lens`)."""
+    from tinylens.results import report as rp
+
+    frame, repeated = rp.one_row_per_lens(frame, what)
+    if repeated:
+        warnings.append(f"The {what} repeats {len(repeated)} row{'s' if len(repeated) > 1 else ''} exactly "
+                        f"(e.g. {_few(repeated)}); each lens is counted once.")
+    return frame
+
+
+def _coverage_warnings(empty: dict[str, str], left_out: dict[str, list[str]]) -> list[str]:
+    """What the statistics leave out: the parameters with N = 0 (and why), and per parameter
+    the lenses whose deviation is not finite (not in N, nor in the interval counts)."""
+    return ([f"{name} is left out of the report (N = 0): {why}." for name, why in empty.items()]
+            + [f"{name}: {len(ids)} lens{'es' if len(ids) > 1 else ''} left out of every count ({_few(ids)}): the "
+               "deviation is not finite (a true value of 0 for a relative deviation, or an infinite value)."
+               for name, ids in left_out.items()])
+
+
+def _status_counts(status) -> str:
+    """``4 rows, 4 failed; their 'reason' column says why`` when every fit failed, else the
+    status values found (``3 rows; status values found: 'OK' x3; only 'ok' is compared``)."""
+    counts = status.value_counts()
+    if set(counts.index) <= {"failed"}:
+        return f"{len(status)} rows, {len(status)} failed; their 'reason' column says why"
+    found = ", ".join(f"{value!r} x{n}" for value, n in counts.items())
+    return f"{len(status)} rows; status values found: {found}; only rows with status 'ok' are compared"
 
 
 def select(catalog, other, where: str):
@@ -149,21 +197,39 @@ def _is_true(value: Any) -> bool:
     return str(value).strip().lower() in ("true", "1", "1.0")
 
 
+def _by_reason(reasons: dict[str, str]) -> str:
+    """``a, b: why; c: other reason``: the names grouped by their reason."""
+    grouped: dict[str, list[str]] = {}
+    for name, why in reasons.items():
+        grouped.setdefault(why, []).append(name)
+    return "; ".join(f"{', '.join(names)}: {why}" for why, names in grouped.items())
+
+
+def _few(ids: list[str], limit: int = 5) -> str:
+    """``a, b, c, ...``: the first ``limit`` of ``ids``."""
+    return ", ".join(ids[:limit]) + (", ..." if len(ids) > limit else "")
+
+
 def _first(frame) -> str:
     return str(frame["lens_id"].iloc[0]) if len(frame) else "(empty)"
 
 
 def write_report(report: dict[str, Any], out: Path) -> dict[str, Path]:
-    """``report_stats.csv``, ``report_stats.json`` and ``report.png`` in ``out`` (atomically)."""
+    """``report_stats.csv``, ``report_stats.json`` and ``report.png`` in ``out``, all or none:
+    each is written to a hidden temporary name in ``out`` and the three are renamed into place
+    only once all are written, so a failure leaves the previous report (or none) untouched."""
     from tinylens.results import report as rp
-    from tinylens.results.tables import ensure_writable, write_csv, write_json
+    from tinylens.results.tables import atomic_path, ensure_writable, write_csv, write_json
 
-    out = ensure_writable(out, "another --out")
     stats = report["stats"]
-    paths = {"csv": write_csv(out / STATS_CSV, stats),
-             "json": write_json(out / STATS_JSON, {**report["summary"], "parameters": stats.to_dict(orient="records")})}
     fig = rp.comparison_figure(report["joined"], report["quantities"], stats, truth_label=report["truth_label"])
-    paths["png"] = rp.save_figure(fig, out / FIGURE)
+    out = ensure_writable(out, "another --out")
+    paths = {"csv": out / STATS_CSV, "json": out / STATS_JSON, "png": out / FIGURE}
+    with ExitStack() as stack:  # each atomic_path renames on a clean exit, and removes its file on an error
+        tmp = {key: stack.enter_context(atomic_path(path)) for key, path in paths.items()}
+        write_csv(tmp["csv"], stats)
+        write_json(tmp["json"], {**report["summary"], "parameters": stats.to_dict(orient="records")})
+        rp.save_figure(fig, tmp["png"])
     return paths
 
 
@@ -187,6 +253,8 @@ def report(
 ) -> None:
     """Accuracy of a survey: median deviation, NMAD and catastrophic outliers per parameter (paper, Figs. 4 and 7)."""
     result = build_report(catalog, truth, reference, reference_column, parameter, trusted_only, where)
+    for message in result["warnings"]:
+        print_warning(message)
     paths = write_report(result, out if out is not None else catalog.expanduser().resolve().parent / "report")
     s = result["summary"]
     # written to a file or a pipe, rich would squeeze the table into 80 columns

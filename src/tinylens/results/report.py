@@ -124,6 +124,7 @@ def comparison_frame(
     quantities: Sequence[Quantity],
     truth_columns: Mapping[str, str] | None = None,
     truth_name: str = "truth table",
+    catalog_name: str = "catalogue",
 ) -> pd.DataFrame:
     """The ``ok`` lenses of ``catalog`` joined with ``truth`` on ``lens_id``.
 
@@ -132,8 +133,9 @@ def comparison_frame(
     and ``_sigma`` (half the 68 % interval, in the units of the deviation: relative for relative
     deviations; NaN without intervals).
     ``truth_columns`` maps a quantity name to the truth column holding it (default: the same name).
-    A truth value that is given but is not a number raises TinyLensError (``truth_name`` names
-    the table); an empty one is NaN (that lens is left out of the statistics).
+    A value used (truth, median or interval end) that is given but is not a number raises
+    TinyLensError (``truth_name`` and ``catalog_name`` name the tables); an empty one is NaN
+    (that lens is left out of the statistics).
     """
     truth_columns = dict(truth_columns or {})
     for frame, what in ((catalog, "catalogue"), (truth, "truth table")):
@@ -158,9 +160,9 @@ def comparison_frame(
             col = f"{q.name}{suffix}"
             if col not in model_rows.columns:
                 return np.full(len(ids), np.nan)
-            return pd.to_numeric(model_rows.loc[ids, col], errors="coerce").to_numpy(float)
+            return numbers(model_rows.loc[ids, col], f"{catalog_name}'s column '{col}'", CATALOG_HINT)
 
-        model = pd.to_numeric(model_rows.loc[ids, median], errors="coerce").to_numpy(float)
+        model = numbers(model_rows.loc[ids, median], f"{catalog_name}'s column '{median}'", CATALOG_HINT)
         true = numbers(truth_rows.loc[ids, true_col], f"{truth_name}'s column '{true_col}'")
         out[f"{q.name}_model"] = model
         out[f"{q.name}_lo"], out[f"{q.name}_hi"] = interval_end("_lo997"), interval_end("_hi997")
@@ -173,15 +175,19 @@ def comparison_frame(
     return out
 
 
-def numbers(values: pd.Series, what: str) -> np.ndarray:
+TRUTH_HINT = "give plain numbers (units as in the catalogue), or leave the cell empty to skip that lens"
+CATALOG_HINT = ("give the catalogue as 'tinylens survey' wrote it (plain numbers), or leave the cell empty "
+                "to skip that lens")
+
+
+def numbers(values: pd.Series, what: str, hint: str = TRUTH_HINT) -> np.ndarray:
     """``values`` as floats, empty ones NaN; one that is there but is not a number raises
     TinyLensError (a unit or a note in a table column must not turn into a silent NaN)."""
     out = pd.to_numeric(values, errors="coerce")
     bad = out.isna() & values.notna() & (values.astype(str).str.strip() != "")
     if bad.any():
         raise TinyLensError(f"The {what} holds {values[bad].iloc[0]!r} for {values.index[bad][0]}, which is not a "
-                            f"number ({int(bad.sum())} such value{'s' if bad.sum() > 1 else ''}); give plain numbers "
-                            "(units as in the catalogue), or leave the cell empty to skip that lens.")
+                            f"number ({int(bad.sum())} such value{'s' if bad.sum() > 1 else ''}); {hint}.")
     return out.to_numpy(float)
 
 
@@ -195,10 +201,13 @@ def band_counts(zeta: np.ndarray) -> dict[str, int]:
 
 def _outside(joined: pd.DataFrame, q: Quantity, lo_col: str, hi_col: str) -> tuple[np.ndarray, np.ndarray]:
     """``(outside, usable)``: whether each lens's truth lies outside its interval
-    ``[lo_col, hi_col]`` (angles wrapped), and whether the lens has what that takes."""
+    ``[lo_col, hi_col]`` (angles wrapped), and whether the lens has what that takes: its
+    interval and a finite deviation (so a lens left out of ``n``, e.g. a true value of 0 for a
+    relative deviation, is left out of these counts too)."""
     model, true = joined[f"{q.name}_model"].to_numpy(float), joined[f"{q.name}_true"].to_numpy(float)
     lo, hi = joined[f"{q.name}{lo_col}"].to_numpy(float), joined[f"{q.name}{hi_col}"].to_numpy(float)
-    usable = np.isfinite(model) & np.isfinite(true) & np.isfinite(lo) & np.isfinite(hi)
+    dev = joined[f"{q.name}_dev"].to_numpy(float)
+    usable = np.isfinite(model) & np.isfinite(true) & np.isfinite(lo) & np.isfinite(hi) & np.isfinite(dev)
     d = model - true
     if q.kind == "angle":
         d = wrap_angle(d)
@@ -256,6 +265,27 @@ def stats_table(joined: pd.DataFrame, quantities: Sequence[Quantity], k: float =
                      "n_outliers_expected": expected_outliers(zeta, sigma, k), **bands,
                      "n_truth_outside_997": truth_outside(joined, q), "coverage_68": coverage_68(joined, q)})
     return pd.DataFrame(rows, columns=list(STATS_COLUMNS))
+
+
+def undefined_deviations(joined: pd.DataFrame, q: Quantity) -> list[str]:
+    """The lenses that have both values of ``q`` but no finite deviation (a true value of 0 for a
+    relative deviation, or an infinite value): left out of every count, so the caller can say so."""
+    model, true = joined[f"{q.name}_model"].to_numpy(float), joined[f"{q.name}_true"].to_numpy(float)
+    dev = joined[f"{q.name}_dev"].to_numpy(float)
+    left = ~np.isnan(model) & ~np.isnan(true) & ~np.isfinite(dev)
+    return [str(i) for i in joined[ID_COLUMN].to_numpy()[left]]
+
+
+def empty_reason(joined: pd.DataFrame, q: Quantity) -> str:
+    """Why ``q`` has no deviation at all (N = 0): how many matched lenses have each value."""
+    model = np.isfinite(joined[f"{q.name}_model"].to_numpy(float))
+    true = np.isfinite(joined[f"{q.name}_true"].to_numpy(float))
+    both = int((model & true).sum())
+    if both:
+        return (f"the deviation is undefined for all {both} lenses that have both values "
+                "(a true value of 0 for a relative deviation, or an infinite value)")
+    return (f"no lens has both a fitted median and a finite true value ({int(model.sum())} of the {len(joined)} "
+            f"matched lenses have a median, {int(true.sum())} a finite true value)")
 
 
 def _some(names, limit: int = 12) -> str:
@@ -340,21 +370,61 @@ ID_ALIASES = ("lens_id", "lens_name", "name", "id")
 
 
 def read_table(path: str | Path, what: str) -> pd.DataFrame:
-    """A CSV or Parquet table (by suffix), its id column (one of :data:`ID_ALIASES`) named ``lens_id``."""
+    """A CSV or Parquet table (by suffix), its id column (one of :data:`ID_ALIASES`) named
+    ``lens_id`` and held as text (:func:`id_text`)."""
     path = Path(path).expanduser()
     if not path.is_file():
         raise TinyLensError(f"The {what} {path} does not exist or is not a file.")
+    parquet = path.suffix.lower() in (".parquet", ".pq")
     try:
-        frame = pd.read_parquet(path) if path.suffix.lower() in (".parquet", ".pq") else pd.read_csv(path)
+        if parquet:
+            frame = pd.read_parquet(path)
+        else:  # the id column as text: pandas would read 0001 as the integer 1
+            alias = id_column(pd.read_csv(path, nrows=0).columns)
+            frame = pd.read_csv(path, dtype={alias: str} if alias else None)
     except Exception as exc:  # pandas/pyarrow raise many types for a corrupt file
         detail = " ".join(str(exc).split())[:200]
         raise TinyLensError(f"The {what} {path} could not be read as a "
-                            f"{'Parquet' if path.suffix.lower() in ('.parquet', '.pq') else 'CSV'} table ({detail}).") from None
-    for alias in ID_ALIASES:
-        if alias in frame.columns:
-            return frame.rename(columns={alias: ID_COLUMN}) if alias != ID_COLUMN else frame
-    raise TinyLensError(f"The {what} {path} has no lens id column (one of {', '.join(ID_ALIASES)}); "
-                        f"its columns are: {_some(frame.columns)}.")
+                            f"{'Parquet' if parquet else 'CSV'} table ({detail}).") from None
+    alias = id_column(frame.columns)
+    if alias is None:
+        raise TinyLensError(f"The {what} {path} has no lens id column (one of {', '.join(ID_ALIASES)}); "
+                            f"its columns are: {_some(frame.columns)}.")
+    frame = frame.rename(columns={alias: ID_COLUMN}) if alias != ID_COLUMN else frame
+    return frame.assign(**{ID_COLUMN: id_text(frame[ID_COLUMN])})
+
+
+def id_column(columns) -> str | None:
+    """The first of :data:`ID_ALIASES` among ``columns`` (None if none is)."""
+    return next((alias for alias in ID_ALIASES if alias in columns), None)
+
+
+def id_text(ids: pd.Series) -> pd.Series:
+    """Lens ids as text, empty ones kept empty. CSV ids are read as text (``0001`` stays
+    ``0001``), so a CSV and a Parquet copy of one table give the same ids."""
+    return ids.astype(object).where(ids.isna(), ids.astype(str))
+
+
+def one_row_per_lens(frame: pd.DataFrame, what: str) -> tuple[pd.DataFrame, list[str]]:
+    """``frame`` with one row per lens id, and the ids whose rows were dropped.
+
+    A row that repeats another row exactly (a table concatenated with itself) adds nothing: it
+    is dropped (the caller warns), since either copy gives the same statistics. Two *different*
+    rows for one id are ambiguous (which fit, which truth?) and raise TinyLensError naming
+    ``what`` (the table and its file) and a few of the ids.
+    """
+    ids = frame[ID_COLUMN].astype(str)
+    if not ids.duplicated().any():
+        return frame, []
+    rows = frame.astype(str)  # text compares every cell (NaN equal to NaN, lists hashable)
+    exact = rows.duplicated(keep=False)
+    clash = list(dict.fromkeys(ids[ids.duplicated(keep=False) & ~exact]))
+    if clash:
+        raise TinyLensError(f"The {what} has {len(clash)} lens id{'s' if len(clash) > 1 else ''} on more than one row "
+                            f"with different values (e.g. {_some(clash, 5)}); keep one row per lens (were two "
+                            "tables concatenated?).")
+    repeated = rows.duplicated()
+    return frame[~repeated], list(dict.fromkeys(ids[repeated]))
 
 
 def reference_column(reference: pd.DataFrame, column: str | None, path: str | Path = "reference table") -> str:
