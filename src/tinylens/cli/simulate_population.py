@@ -32,10 +32,30 @@ def parse_settings(items: list[str]) -> dict[str, Any]:
     return options
 
 
+#: Arguments of :func:`simulate_population` that are not population options: what sets each instead.
+NOT_SETTINGS = {"n": "the N argument", "outdir": "the OUTDIR argument", "seed": "--seed", "progress": "--quiet"}
+
+
+def merge_options(settings: dict[str, Any], named: dict[str, tuple[str, Any]]) -> dict[str, Any]:
+    """``--set`` options and the named ones (``{key: (flag, value or None)}``) as population options;
+    a ConfigError for a ``--set`` key that is not an option or that a named option contradicts."""
+    for key in settings:
+        if key in NOT_SETTINGS:
+            raise ConfigError(f"--set {key}: {key} is not a population option; use {NOT_SETTINGS[key]} instead.")
+    options = dict(settings)
+    for key, (flag, value) in named.items():
+        if value is None:
+            continue
+        if key in settings and settings[key] != value:
+            raise ConfigError(f"{flag} {value} and --set {key}={settings[key]} disagree; give {key} once.")
+        options[key] = value
+    return options
+
+
 def simulate_population_command(
     n: int = typer.Argument(..., metavar="N", help="Number of lenses.", show_default=False),
     outdir: Path = typer.Argument(..., metavar="OUTDIR", help="Output folder (one sub-folder per lens).", show_default=False),
-    seed: int = typer.Option(0, "--seed", "-s", help="Random seed: the same seed and options give the same lenses."),
+    seed: int = typer.Option(0, "--seed", "-s", help="Random seed (>= 0): the same seed and options give the same lenses."),
     psf: str | None = typer.Option(None, "--psf", help="PSF shape: gaussian (default) or moffat."),
     size: int | None = typer.Option(None, "--size", help="Image size in pixels (default 100)."),
     pixel_scale: float | None = typer.Option(None, "--pixel-scale", help="Arcsec per pixel (default 0.074)."),
@@ -50,12 +70,14 @@ def simulate_population_command(
     --set shear_max=0 gives lenses without external shear (the paper's mocks);
     --set snr_total_min=20 keeps only lenses above a detection floor in summed arc SNR (the
     paper's CSST mocks, Cao et al. 2024: ~20 to ~1000).
+
+    OUTDIR holds one population: a folder made with another N, seed or option is refused.
     """
     from tinylens.survey.population import simulate_population
 
-    options = parse_settings(settings or [])
-    named = {"psf_type": psf, "size": size, "pixel_scale": pixel_scale, "psf_fwhm": psf_fwhm}
-    options.update({k: v for k, v in named.items() if v is not None})
+    named = {"psf_type": ("--psf", psf), "size": ("--size", size), "pixel_scale": ("--pixel-scale", pixel_scale),
+             "psf_fwhm": ("--psf-fwhm", psf_fwhm)}
+    options = merge_options(parse_settings(settings or []), named)
     with reported_warnings():
         truth = simulate_population(n, outdir, seed=seed, progress=not quiet, **options)
     snr = truth["arc_snr_max"]

@@ -38,6 +38,17 @@ paper's one-Sersic lens light; fit such populations with a richer lens light (tw
 of the lens centre and redrawn until it has at least two images (counted by mapping a fine grid
 of image-plane triangles to the source plane, :func:`count_images`).
 
+**One population per folder.** ``population.json`` (``n``, ``seed`` and the options) is written
+before any lens, with ``"complete": false`` until the truth tables and ``template.yaml`` are
+written. A folder whose ``population.json`` records other settings is refused (OutputError), so
+an interrupted run never leaves lenses and truth tables of two populations side by side; the
+same settings again regenerate the same files.
+
+**Checks.** :func:`option_problems` refuses option values that cannot make a population
+(non-finite numbers, negative scatters or maxima, ``low > high``); :func:`scale_warnings`
+warns (ConfigWarning) when the Einstein radii span under 2 pixels or the field is too small
+for the arcs (a pixel scale typed in milliarcseconds, a size too small).
+
 Lens ``i`` uses its own random stream (``SeedSequence(seed).spawn``), so a lens does not depend
 on how many were simulated; the same seed and options give identical files (at the same JAX
 precision: float32 by default).
@@ -46,6 +57,7 @@ precision: float32 by default).
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 import warnings
 from collections.abc import Iterable, Mapping
@@ -60,7 +72,7 @@ import pandas as pd
 import yaml
 from scipy import optimize
 
-from tinylens.errors import ConfigError, OutputError
+from tinylens.errors import ConfigError, ConfigWarning, OutputError
 from tinylens import lens_equation
 from tinylens.profiles.ellipticity import e1e2_to_qphi, qphi_to_e1e2, shear_to_polar
 from tinylens.profiles.light.sersic import total_flux
@@ -131,25 +143,9 @@ class PopulationOptions:
     source_offset_max: float = 0.5
 
     def __post_init__(self) -> None:
-        if self.psf_type not in ("gaussian", "moffat"):
-            raise ConfigError(f"psf_type must be 'gaussian' or 'moffat', got {self.psf_type!r}")
-        if self.psf_size < 1 or self.psf_size % 2 == 0:
-            raise ConfigError(f"psf_size must be a positive odd number of pixels, got {self.psf_size}")
-        for name in ("pixel_scale", "psf_fwhm", "exposure_time", "sky_sigma", "source_offset_max"):
-            if not getattr(self, name) > 0:
-                raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
-        if not 0 <= self.snr_total_min < np.inf:
-            raise ConfigError(f"snr_total_min must be >= 0 (0: no detection floor), got {self.snr_total_min}")
-        if self.size < 8 or self.nsub < 1 or self.fit_nsub < 1:
-            raise ConfigError("size must be >= 8 pixels and nsub, fit_nsub >= 1")
-        for f in dataclasses.fields(self):
-            if f.name.endswith("_range") and f.name != "lens_disc_fraction_range":
-                lo, hi = getattr(self, f.name)
-                if not 0 < lo <= hi:
-                    raise ConfigError(f"{f.name} must be (low, high) with 0 < low <= high, got {(lo, hi)}")
-        lo, hi = self.lens_disc_fraction_range
-        if not 0 <= lo <= hi < 1:
-            raise ConfigError(f"lens_disc_fraction_range must be (low, high) with 0 <= low <= high < 1, got {(lo, hi)}")
+        problems = option_problems(self)
+        if problems:
+            raise ConfigError("; ".join(problems))
 
     @property
     def has_disc(self) -> bool:
@@ -171,7 +167,7 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
     """``value`` as the type of ``default`` (a ``(low, high)`` pair of floats for ranges)."""
     try:
         if isinstance(default, tuple):
-            pair = tuple(float(x) for x in value)
+            pair = tuple(_number(x) for x in value)
             if len(pair) != 2:
                 raise ValueError
             return pair
@@ -183,11 +179,85 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
             if isinstance(value, bool) or float(value) != int(value):
                 raise ValueError
             return int(value)
-        return float(value)
-    except (TypeError, ValueError):
+        return _number(value)
+    except (TypeError, ValueError, OverflowError):
         names = {bool: "true or false", str: "a string", int: "an integer", float: "a number"}
         kind = "a pair [low, high]" if isinstance(default, tuple) else names[type(default)]
         raise ConfigError(f"population option {name} must be {kind} (like {default!r}), got {value!r}") from None
+
+
+def _number(value: Any) -> float:
+    """``value`` as a float; ``true``/``false`` are not numbers."""
+    if isinstance(value, bool):
+        raise TypeError
+    return float(value)
+
+
+#: Options that must be finite and > 0 (scales, widths, times, the sky noise).
+POSITIVE = ("pixel_scale", "psf_fwhm", "exposure_time", "sky_sigma", "source_offset_max")
+#: Scatters (normal sigmas), maxima and floors: finite and >= 0.
+NON_NEGATIVE = ("lens_center_sigma", "lens_light_q_sigma", "lens_light_phi_sigma_deg", "shear_max", "snr_total_min")
+#: Ranges of axis ratios: within (0, 1].
+AXIS_RATIO_RANGES = ("lens_q_range", "source_q_range", "lens_disc_q_range")
+
+
+def option_problems(opts: PopulationOptions) -> list[str]:
+    """Every option value that cannot make a population, one sentence each naming the option."""
+    problems = []
+    for f in dataclasses.fields(opts):
+        value = getattr(opts, f.name)
+        numbers = value if isinstance(value, tuple) else (value,)
+        if any(isinstance(v, float) and not np.isfinite(v) for v in numbers):
+            problems.append(f"{f.name} must be finite, got {value}")
+    if problems:
+        return problems
+    if opts.psf_type not in ("gaussian", "moffat"):
+        problems.append(f"psf_type must be 'gaussian' or 'moffat', got {opts.psf_type!r}")
+    if opts.psf_size < 1 or opts.psf_size % 2 == 0:
+        problems.append(f"psf_size must be a positive odd number of pixels, got {opts.psf_size}")
+    if opts.size < 8:
+        problems.append(f"size must be >= 8 pixels, got {opts.size}")
+    problems += [f"{name} must be >= 1, got {getattr(opts, name)}" for name in ("nsub", "fit_nsub") if getattr(opts, name) < 1]
+    problems += [f"{name} must be > 0, got {getattr(opts, name)}" for name in POSITIVE if not getattr(opts, name) > 0]
+    problems += [f"{name} must be >= 0, got {getattr(opts, name)}" for name in NON_NEGATIVE if not getattr(opts, name) >= 0]
+    if opts.shear_max >= 1:
+        problems.append(f"shear_max must be < 1 (a shear of 1 or more is not a lens), got {opts.shear_max}")
+    if not opts.moffat_beta > 1:
+        problems.append(f"moffat_beta must be > 1 (a Moffat PSF of beta <= 1 has infinite flux), got {opts.moffat_beta}")
+    return problems + _range_problems(opts)
+
+
+def _range_problems(opts: PopulationOptions) -> list[str]:
+    """The ``*_range`` options that are not ``(low, high)`` with ``low <= high`` inside their bounds."""
+    problems = []
+    for f in dataclasses.fields(opts):
+        if not f.name.endswith("_range"):
+            continue
+        lo, hi = getattr(opts, f.name)
+        if f.name == "lens_disc_fraction_range":
+            if not 0 <= lo <= hi < 1:
+                problems.append(f"{f.name} must be (low, high) with 0 <= low <= high < 1, got {(lo, hi)}")
+        elif f.name in AXIS_RATIO_RANGES:
+            if not 0 < lo <= hi <= 1:
+                problems.append(f"{f.name} must be (low, high) with 0 < low <= high <= 1 (axis ratios), got {(lo, hi)}")
+        elif not 0 < lo <= hi:
+            problems.append(f"{f.name} must be (low, high) with 0 < low <= high, got {(lo, hi)}")
+    return problems
+
+
+def scale_warnings(opts: PopulationOptions) -> list[str]:
+    """Sizes that are probably unit mistakes: Einstein radii under 2 pixels, or a field too small for the arcs."""
+    theta, scale = opts.theta_E_range[1], opts.pixel_scale
+    out = []
+    if theta < 2 * scale:
+        out.append(f"The largest Einstein radius (theta_E_range up to {theta:g}\") is under 2 pixels of pixel_scale "
+                   f"{scale:g}\": the arcs are not resolved. pixel_scale is in arcsec per pixel (CSST: 0.074).")
+    half = opts.size * scale / 2
+    if half < 1.5 * theta:
+        out.append(f"The image ({opts.size} pixels of {scale:g}\") reaches only {half:.3g}\" from the lens centre, "
+                   f"under 1.5 x the largest Einstein radius ({theta:g}\"): arcs fall outside the image. "
+                   "Raise size or pixel_scale, or lower theta_E_range.")
+    return out
 
 
 def components(opts: PopulationOptions) -> dict[str, list[str]]:
@@ -305,8 +375,15 @@ def noise_sigma(image: np.ndarray, opts: PopulationOptions) -> np.ndarray:
 
 def source_scale(arc: np.ndarray, lens: np.ndarray, target: float, opts: PopulationOptions) -> float:
     """Factor ``s`` such that the arc ``s * arc`` has maximum per-pixel SNR ``target``."""
+    if not arc.max() > 0:
+        raise ConfigError(f"the lensed source puts no light in any pixel of the {opts.size} x {opts.size} image of "
+                          f"{opts.pixel_scale:g}\" pixels (it falls outside the image or between pixel centres): check "
+                          "size, pixel_scale (arcsec per pixel), nsub and theta_E_range.")
     f = lambda log_s: np.log(arc_snr(np.exp(log_s) * arc, lens, opts)[0] / target)
     lo, hi = -30.0, 30.0
+    if not f(lo) < 0 < f(hi):
+        raise ConfigError(f"no source brightness gives an arc of maximum SNR {target:.3g} (snr_range) with sky_sigma = "
+                          f"{opts.sky_sigma:g} and exposure_time = {opts.exposure_time:g}: change one of these options.")
     return float(np.exp(optimize.brentq(f, lo, hi, xtol=1e-10)))
 
 
@@ -430,10 +507,10 @@ def simulate_population(
     ``options`` are :class:`PopulationOptions` fields (``pixel_scale``, ``size``, ``psf_type``,
     ``psf_fwhm``, ``exposure_time``, ``sky_sigma``, ``zeropoint``, ``snr_range``, ...).
     """
-    if int(n) < 1:
-        raise ConfigError(f"the number of lenses must be >= 1, got {n}")
-    n = int(n)
+    n, seed = check_count_and_seed(n, seed)
     opts = PopulationOptions.from_kwargs(**options)
+    for message in scale_warnings(opts):
+        warnings.warn(message, ConfigWarning, stacklevel=2)
     created = not Path(outdir).expanduser().exists()
     outdir = writable_folder(Path(outdir).expanduser())
     try:
@@ -444,17 +521,83 @@ def simulate_population(
         raise
 
 
+def check_count_and_seed(n: Any, seed: Any) -> tuple[int, int]:
+    """``(n, seed)`` as integers, else a ConfigError: at least one lens, a non-negative seed."""
+    try:
+        whole = not isinstance(n, bool) and float(n) == int(n)
+    except (TypeError, ValueError, OverflowError):
+        whole = False
+    if not whole or int(n) < 1:
+        raise ConfigError(f"the number of lenses must be >= 1 (a whole number), got {n!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ConfigError(f"the random seed (--seed) must be a non-negative integer, got {seed!r}")
+    return int(n), int(seed)
+
+
+# -- the folder's population ------------------------------------------------------------------
+#: What makes a population: ``population.json`` holds these, and a folder holds one population.
+SETTINGS = ("n", "seed", "observation")
+TRUTH_TABLES = ("truth.csv", "truth.parquet")
+
+
+def population_settings(n: int, seed: int, opts: PopulationOptions) -> dict[str, Any]:
+    """The settings that fix every file of a population, as they read back from JSON."""
+    return json.loads(json.dumps({"n": n, "seed": seed, "observation": dataclasses.asdict(opts)}))
+
+
+def settings_differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """``'seed 1 there, 2 now'`` for each setting that differs (options missing in ``old``: their defaults)."""
+    defaults = population_settings(1, 0, PopulationOptions())["observation"]
+    old_obs = {**defaults, **(old.get("observation") or {})}
+    pairs = [(k, old.get(k), new[k]) for k in SETTINGS if k != "observation"]
+    pairs += [(k, old_obs.get(k), v) for k, v in new["observation"].items()]
+    pairs += [(k, v, None) for k, v in old_obs.items() if k not in new["observation"]]
+    return [f"{k} {a} there, {b} now" for k, a, b in pairs if a != b]
+
+
+def existing_population(outdir: Path, settings: Mapping[str, Any]) -> bool:
+    """Whether ``outdir`` already holds a population of these ``settings``; an OutputError if it
+    holds another one (or truth tables of an unknown one), so that no run mixes two populations."""
+    record = outdir / "population.json"
+    advice = f"Choose a new output folder, or delete {outdir} to replace that population."
+    if not record.exists():
+        tables = [name for name in TRUTH_TABLES if (outdir / name).exists()]
+        if tables:
+            raise OutputError(f"{outdir} holds {tables[0]} but no population.json: it may be another population. {advice}")
+        return False
+    try:
+        old = json.loads(record.read_text())
+        if not isinstance(old, dict):
+            raise ValueError
+    except (OSError, ValueError):
+        raise OutputError(f"{record} cannot be read, so the population in {outdir} is unknown. {advice}") from None
+    differences = settings_differences(old, settings)
+    if differences:
+        shown = "; ".join(differences[:6]) + (f"; and {len(differences) - 6} more" if len(differences) > 6 else "")
+        which = "an unfinished population" if old.get("complete") is False else "a population"
+        raise OutputError(f"{outdir} already holds {which} made with other settings ({shown}). {advice}")
+    return True
+
+
 def _simulate_into(outdir: Path, n: int, seed: int, opts: PopulationOptions, progress: bool) -> pd.DataFrame:
-    """The lens folders, truth tables, population.json and template.yaml of :func:`simulate_population`."""
+    """The lens folders, truth tables, population.json and template.yaml of :func:`simulate_population`.
+
+    ``population.json`` is written before any lens (``"complete": false`` until the end), so
+    the folder always says which population its files belong to."""
+    settings = population_settings(n, seed, opts)
+    record = {**settings, "snr": "arc_snr_max = max over pixels of the noise-free lensed source / the noise map "
+                                 "(paper, Figure 1)"}
+    if not existing_population(outdir, settings):
+        write_json(outdir / "population.json", {**record, "complete": False})
     psf = make_psf(opts)
     names = [lens_name(i, n) for i in range(n)]
     stale = _stale_folders(outdir, names)
     if stale:
         warnings.warn(f"{outdir} holds {len(stale)} lens folder(s) not in this population (e.g. {stale[0]}); "
                       "they are not listed in truth.csv", stacklevel=3)
-    meta = {"seed": int(seed), "observation": dataclasses.asdict(opts)}
+    meta = {"seed": seed, "observation": dataclasses.asdict(opts)}
     rows = []
-    streams = np.random.SeedSequence(int(seed)).spawn(n)
+    streams = np.random.SeedSequence(seed).spawn(n)
     for name, stream in _progress(list(zip(names, streams)), progress, "Simulating lenses"):
         lens = simulate_lens(np.random.default_rng(stream), opts, psf)
         write_lens(outdir / name, lens, psf, opts, {"lens_id": name, **meta})
@@ -462,13 +605,12 @@ def _simulate_into(outdir: Path, n: int, seed: int, opts: PopulationOptions, pro
     table = pd.DataFrame(rows)
     write_csv(outdir / "truth.csv", table)
     write_atomic(outdir / "truth.parquet", lambda tmp: table.to_parquet(tmp, index=False))
-    write_json(outdir / "population.json", {"n": n, **meta, "snr": "arc_snr_max = max over pixels of the noise-free "
-                                            "lensed source / the noise map (paper, Figure 1)"})
     header = ("# tinylens simulate-population: Table 1 priors (Cao et al., TinyLensGPU). The data paths\n"
               "# are the file names inside each lens folder. Fit all lenses with:\n"
               f"#   tinylens survey {outdir} --config {outdir / 'template.yaml'} --out RESULTS\n")
     text = header + yaml.safe_dump(template_config(opts), sort_keys=False, default_flow_style=None)
     write_atomic(outdir / "template.yaml", lambda tmp: tmp.write_text(text))
+    write_json(outdir / "population.json", {**record, "complete": True})
     return table
 
 

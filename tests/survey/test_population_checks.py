@@ -1,0 +1,210 @@
+"""``tinylens simulate-population``: option values refused as user errors, one population per
+output folder (also after an interrupted run), and warnings for unit mistakes in the image size."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from tinylens.cli.main import app
+from tinylens.errors import ConfigError, ConfigWarning, OutputError
+from tinylens.survey import population
+from tinylens.survey.population import PopulationOptions, scale_warnings, simulate_population
+
+SEED = 3
+#: A tiny field and no supersampling: one lens in a few seconds, no scale warning.
+TINY = {"size": 24, "nsub": 1, "theta_E_range": [0.3, 0.5], "snr_range": [10.0, 20.0]}
+FILES = ("truth.csv", "truth.parquet", "population.json", "template.yaml", "lens_00000/image.fits", "lens_00000/truth.json")
+
+
+def _text(result) -> str:
+    return " ".join(result.output.split())
+
+
+def _digests(folder: Path) -> dict[str, str | None]:
+    """md5 of each population file (None: missing)."""
+    return {f: hashlib.md5((folder / f).read_bytes()).hexdigest() if (folder / f).exists() else None for f in FILES}
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory) -> Path:
+    """A finished one-lens population (seed 3, TINY options)."""
+    folder = tmp_path_factory.mktemp("finished") / "pop"
+    simulate_population(1, folder, seed=SEED, **TINY)
+    return folder
+
+
+def _copy(finished: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(finished, tmp_path / "pop"))
+
+
+# -- option values ------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--seed", "-1"], "the random seed (--seed) must be a non-negative integer, got -1"),
+        (["--set", "seed=5"], "--set seed: seed is not a population option; use --seed instead"),
+        (["--set", "n=5"], "use the N argument instead"),
+        (["--set", "outdir=elsewhere"], "use the OUTDIR argument instead"),
+        (["--set", "progress=false"], "use --quiet instead"),
+        (["--size", "50", "--set", "size=60"], "--size 50 and --set size=60 disagree"),
+        (["--set", "lens_center_sigma=-1"], "lens_center_sigma must be >= 0, got -1.0"),
+        (["--set", "lens_light_q_sigma=-0.1"], "lens_light_q_sigma must be >= 0, got -0.1"),
+        (["--set", "lens_light_phi_sigma_deg=-5"], "lens_light_phi_sigma_deg must be >= 0, got -5.0"),
+        (["--set", "shear_max=-1"], "shear_max must be >= 0, got -1.0"),
+        (["--set", "shear_max=1.5"], "shear_max must be < 1"),
+        (["--psf", "moffat", "--set", "moffat_beta=-1"], "moffat_beta must be > 1"),
+        (["--set", "pixel_scale=.inf"], "pixel_scale must be finite, got inf"),
+        (["--pixel-scale", "inf"], "pixel_scale must be finite, got inf"),
+        (["--set", "sky_sigma=.inf"], "sky_sigma must be finite, got inf"),
+        (["--set", "exposure_time=.nan"], "exposure_time must be finite, got nan"),
+        (["--set", "zeropoint=.inf"], "zeropoint must be finite"),
+        (["--set", "theta_E_range=[0.5,.inf]"], "theta_E_range must be finite"),
+        (["--set", "size=.inf"], "size must be an integer"),
+        (["--set", "sky_sigma=true"], "sky_sigma must be a number"),
+        (["--set", "lens_q_range=[0.5,1.5]"], "lens_q_range must be (low, high) with 0 < low <= high <= 1"),
+        (["--set", "snr_range=[50,5]"], "snr_range must be (low, high) with 0 < low <= high"),
+    ],
+)
+def test_bad_option_values_are_refused_by_name(tmp_path, args, expected):
+    out = tmp_path / "pop"
+    result = CliRunner().invoke(app, ["simulate-population", "1", str(out), "-q", *args])
+    assert result.exit_code == 2, result.output
+    assert expected in _text(result)
+    assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
+    assert not out.exists()
+
+
+def test_every_bad_value_is_reported_at_once():
+    with pytest.raises(ConfigError) as err:
+        PopulationOptions(lens_center_sigma=-1.0, psf_fwhm=float("inf"), source_q_range=(0.8, 0.4))
+    assert "psf_fwhm must be finite" in str(err.value)
+    with pytest.raises(ConfigError) as err:
+        PopulationOptions(lens_center_sigma=-1.0, shear_max=-0.1, source_q_range=(0.8, 0.4))
+    assert all(name in str(err.value) for name in ("lens_center_sigma", "shear_max", "source_q_range"))
+
+
+def test_unreachable_arc_snr_is_a_config_error():
+    """The noise (sky_sigma, exposure_time) or the field decide whether any source brightness gives the SNR."""
+    arc, lens = np.zeros((8, 8)), np.zeros((8, 8))
+    arc[4, 4] = 1.0
+    assert population.source_scale(arc, lens, 10.0, PopulationOptions()) > 0
+    with pytest.raises(ConfigError, match="exposure_time = 1e-20"):
+        population.source_scale(arc, lens, 10.0, PopulationOptions(exposure_time=1e-20))
+    with pytest.raises(ConfigError, match="no light in any pixel"):
+        population.source_scale(np.zeros((8, 8)), lens, 10.0, PopulationOptions())
+
+
+# -- unit mistakes ----------------------------------------------------------------------------
+def test_scale_warnings_for_unit_mistakes_but_not_the_defaults():
+    assert scale_warnings(PopulationOptions()) == []
+    assert scale_warnings(PopulationOptions.from_kwargs(**TINY)) == []
+    [pixels] = scale_warnings(PopulationOptions(pixel_scale=74.0))
+    assert "under 2 pixels of pixel_scale 74" in pixels
+    [field] = scale_warnings(PopulationOptions(size=8))
+    assert "arcs fall outside the image" in field and "Raise size" in field
+
+
+def test_cli_prints_the_unit_warning(tmp_path):
+    result = CliRunner().invoke(app, ["simulate-population", "1", str(tmp_path / "pop"), "-q", "--pixel-scale", "74",
+                                      "--size", "8"])
+    assert result.exit_code == 0, result.output
+    assert "Warning: The largest Einstein radius" in _text(result) and "pixel_scale is in arcsec" in _text(result)
+
+
+def test_api_warns_for_a_field_smaller_than_the_arcs(finished, tmp_path):
+    pop = _copy(finished, tmp_path)
+    with pytest.warns(ConfigWarning, match="arcs fall outside the image"), pytest.raises(OutputError):
+        simulate_population(1, pop, seed=SEED, **{**TINY, "size": 8})  # warned, then refused: another population
+
+
+# -- one population per folder ----------------------------------------------------------------
+def test_a_folder_holding_another_population_is_refused(finished, tmp_path):
+    pop = _copy(finished, tmp_path)
+    before = _digests(pop)
+    sets = [f"--set={k}={json.dumps(v)}" for k, v in TINY.items()]
+    result = CliRunner().invoke(app, ["simulate-population", "2", str(pop), "--seed", str(SEED + 1), "-q", *sets])
+    assert result.exit_code == 2, result.output
+    text = _text(result)
+    assert f"{pop} already holds a population made with other settings" in text
+    assert "n 1 there, 2 now" in text and f"seed {SEED} there, {SEED + 1} now" in text
+    assert "Choose a new output folder, or delete" in text and "Traceback" not in result.output
+    assert _digests(pop) == before and not (pop / "lens_00001").exists()
+    with pytest.raises(OutputError, match=r"sky_sigma 0.03 there, 0.05 now"):
+        simulate_population(1, pop, seed=SEED, sky_sigma=0.05, **TINY)
+    assert _digests(pop) == before
+
+
+def test_the_same_settings_regenerate_identical_files(finished, tmp_path):
+    pop = _copy(finished, tmp_path)
+    (pop / "truth.csv").write_text("stale\n")  # replaced, not kept
+    simulate_population(1, pop, seed=SEED, **TINY)
+    same = lambda digests: {f: d for f, d in digests.items() if f != "template.yaml"}  # its comment names the folder
+    assert same(_digests(pop)) == same(_digests(finished))
+    assert json.loads((pop / "population.json").read_text())["complete"] is True
+
+
+def _interrupt_at_lens(monkeypatch, index: int) -> None:
+    """Make the run stop (as Ctrl-C does) when it is about to write lens ``index``."""
+    calls = []
+    write = population.write_lens
+
+    def write_or_stop(*args, **kwargs):
+        calls.append(1)
+        if len(calls) > index:
+            raise KeyboardInterrupt
+        return write(*args, **kwargs)
+
+    monkeypatch.setattr(population, "write_lens", write_or_stop)
+
+
+def test_an_interrupted_run_leaves_no_truth_table_of_another_population(tmp_path, monkeypatch):
+    """In a folder the user made: the settings are recorded before any lens, no truth table is written."""
+    pop = tmp_path / "mine"
+    pop.mkdir()
+    _interrupt_at_lens(monkeypatch, 1)
+    with pytest.raises(KeyboardInterrupt):
+        simulate_population(2, pop, seed=SEED, **TINY)
+    record = json.loads((pop / "population.json").read_text())
+    assert (record["n"], record["seed"], record["complete"]) == (2, SEED, False)
+    assert (pop / "lens_00000" / "image.fits").exists() and not (pop / "lens_00001").exists()
+    assert not (pop / "truth.csv").exists() and not (pop / "truth.parquet").exists()
+    # another population may not be written beside those lenses
+    with pytest.raises(OutputError, match="already holds an unfinished population made with other settings"):
+        simulate_population(2, pop, seed=SEED + 1, **TINY)
+
+
+def test_an_interrupted_rerun_keeps_the_finished_population(finished, tmp_path, monkeypatch):
+    pop = _copy(finished, tmp_path)
+    _interrupt_at_lens(monkeypatch, 0)
+    with pytest.raises(KeyboardInterrupt):
+        simulate_population(1, pop, seed=SEED, **TINY)
+    assert _digests(pop) == _digests(finished)
+
+
+@pytest.mark.parametrize(("name", "content", "expected"), [
+    ("truth.csv", "lens_id\nmine\n", "holds truth.csv but no population.json"),
+    ("population.json", "{not json", "population.json cannot be read"),
+])
+def test_unknown_population_files_are_not_overwritten(tmp_path, name, content, expected):
+    pop = tmp_path / "pop"
+    pop.mkdir()
+    (pop / name).write_text(content)
+    result = CliRunner().invoke(app, ["simulate-population", "1", str(pop), "-q", "--size", "24"])
+    assert result.exit_code == 2, result.output
+    assert expected in _text(result) and "Choose a new output folder" in _text(result)
+    assert (pop / name).read_text() == content and not (pop / "lens_00000").exists()
+
+
+def test_options_missing_from_an_older_population_json_count_as_their_defaults():
+    new = population.population_settings(1, 0, PopulationOptions())
+    old = {**new, "observation": {k: v for k, v in new["observation"].items() if not k.startswith("lens_disc")}}
+    assert population.settings_differences(old, new) == []
+    other = population.population_settings(1, 0, PopulationOptions(lens_disc_fraction_range=(0.2, 0.4)))
+    assert population.settings_differences(old, other) == ["lens_disc_fraction_range [0.0, 0.0] there, [0.2, 0.4] now"]
