@@ -148,6 +148,7 @@ def survey_inputs(tmp_path, mock_survey):
         (["{lenses}", "-c", "{template}", "--workers", "2", "--scheduler", "tcp://127.0.0.1:1"], "not both"),
         (["{lenses}", "-c", "{template}", "--workers", "0"], "at least 1"),
         (["{lenses}", "-c", "{template}", "--scheduler", "tcp://127.0.0.1:1"], "Cannot connect to the Dask scheduler"),
+        (["{lenses}", "-c", "{template}", "--scheduler", "tls://127.0.0.1:1"], "Cannot connect to the Dask scheduler"),
         (["{lenses}", "-c", "{template}", "--scheduler", "nonsense"], "missing port number"),
     ],
 )

@@ -81,6 +81,28 @@ def reported_warnings() -> Iterator[list[warnings.WarningMessage]]:
                     print_warning(text)
 
 
+@contextlib.contextmanager
+def warnings_as_they_come() -> Iterator[None]:
+    """Print tinylens's own warnings (about the user's data and config) readably the moment
+    they are raised, for commands that run for hours; other warnings print as Python's do."""
+    from tinylens.errors import ConfigWarning, DataWarning
+
+    ours = (ConfigWarning, DataWarning)
+    with warnings.catch_warnings():
+        previous = warnings.showwarning
+
+        def show(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+            if issubclass(category, ours):
+                print_warning(str(message))
+            else:
+                previous(message, category, *args, **kwargs)
+
+        warnings.showwarning = show
+        for category in ours:
+            warnings.simplefilter("always", category)
+        yield
+
+
 class TinyLensGroup(TyperGroup):
     """The command group: turns user errors raised by any command into a message and exit 2."""
 

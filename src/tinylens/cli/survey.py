@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from tinylens.cli.common import console
+from tinylens.cli.common import console, warnings_as_they_come
 from tinylens.errors import TinyLensError
 
 #: Local worker processes when neither --workers nor --scheduler is given.
@@ -45,6 +45,9 @@ def survey(
     scheduler: str | None = typer.Option(None, "--scheduler", help="Address of a running Dask scheduler "
                                          "(e.g. tcp://10.0.0.1:8786) instead of a local cluster."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Fit again the lenses that failed in an earlier run."),
+    reuse_finished: bool = typer.Option(False, "--reuse-finished", help="Keep the finished lenses of --out although "
+                                        "they were fitted with another template or from another lens folder "
+                                        "(refused otherwise)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Fit every lens in LENS_DIR on a Dask cluster and collect a catalogue; run it again to resume."""
@@ -53,14 +56,16 @@ def survey(
     if workers is not None and scheduler is not None:
         raise TinyLensError("Give either --workers (a local cluster) or --scheduler (an existing one), not both.")
     start = time.perf_counter()
-    frame = run_survey(lens_dir, config, out, workers=DEFAULT_WORKERS if workers is None else workers,
-                       scheduler=scheduler, progress=not quiet, retry_failed=retry_failed)
+    with warnings_as_they_come():
+        frame = run_survey(lens_dir, config, out, workers=DEFAULT_WORKERS if workers is None else workers,
+                           scheduler=scheduler, progress=not quiet, retry_failed=retry_failed,
+                           reuse_finished=reuse_finished)
     console.print(summary_line(frame, out.expanduser().resolve(), time.perf_counter() - start), soft_wrap=True)
     status = list(frame["status"]) if len(frame) else []
     if "failed" in status and not retry_failed:
         console.print("A failed lens is not fitted again when the survey is rerun unless you add "
-                      "[bold]--retry-failed[/] (e.g. after fixing the template); the reasons are in the "
-                      "catalogue's 'reason' column.", soft_wrap=True)
+                      "[bold]--retry-failed[/] (after fixing the template, add --reuse-finished to keep the finished "
+                      "ones; a lens whose files you replace is fitted again anyway); the reasons are in the catalogue's 'reason' column.", soft_wrap=True)
     if status and "ok" not in status:
         # a batch script must not read a survey in which nothing worked as a success
         reasons = sorted(set(frame["reason"]))

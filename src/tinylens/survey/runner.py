@@ -32,7 +32,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tinylens.errors import ConfigError, DataError, OutputError, TinyLensError
+from tinylens.errors import ConfigError, DataError, DataWarning, OutputError, TinyLensError
+from tinylens.survey.provenance import (
+    INPUTS_FILE,
+    MANIFEST_FILE,
+    changed_inputs,
+    inputs_stamp,
+    manifest,
+    manifest_conflict,
+    read_json,
+)
 
 #: Files of a lens folder, by the ``dataset`` key they fill in.
 LENS_FILES: dict[str, str] = {"data_path": "image.fits", "noise_path": "noise.fits", "psf_path": "psf.fits"}
@@ -250,12 +259,14 @@ def fit_lens(lens_id: str, config: dict[str, Any], lens_out: str) -> dict[str, A
     """
     import tinylens
     from tinylens.compilation import release_compiled
+    from tinylens.results.tables import write_json
 
     folder = Path(lens_out)
     with lens_lock(folder):
         previous = read_row(folder / ROW_FILE)
         if previous is not None and previous.get("status") == "ok" and is_done(previous, folder):
             return previous
+        write_json(folder / INPUTS_FILE, inputs_stamp(config))  # what this fit is made from
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
@@ -351,6 +362,63 @@ def forget(todo: list[Lens], rows: dict[str, dict[str, Any]], out: Path) -> None
             (lens.output(out) / ROW_FILE).unlink(missing_ok=True)
 
 
+def check_manifest(out: Path, current: Mapping[str, Any], template: str | Path) -> None:
+    """Refuse to reuse ``out`` when its finished fits were made from another lens folder or
+    template (``survey.json``); a folder without finished fits may be reused freely."""
+    recorded = read_json(out / MANIFEST_FILE)
+    if recorded is None or not any((out / LENSES_DIR).glob(f"*/{RESULT_FILE}")):
+        return
+    why = manifest_conflict(recorded, current)
+    if why is not None:
+        raise ConfigError(
+            f"The survey output folder {out} holds fits that {why}; they would be reused as if made "
+            f"with this one. Give a new --out for template {template}, or delete {out} to fit everything "
+            "again, or add --reuse-finished to keep them (e.g. the lens folder only moved, or the new "
+            "template is for the lenses that failed, with --retry-failed)."
+        )
+
+
+def changed_lenses(lenses: list[Lens], template: Mapping[str, Any], out: Path) -> dict[str, list[str]]:
+    """The lenses whose input files differ from those their last fit started from, with the
+    files that changed (lenses never started, or fitted before stamps were kept, are not listed)."""
+    changed = {}
+    for lens in lenses:
+        recorded = read_json(lens.output(out) / INPUTS_FILE)
+        if recorded is not None:
+            keys = changed_inputs(recorded, lens_config(template, lens, out))
+            if keys:
+                changed[lens.lens_id] = keys
+    return changed
+
+
+def set_aside(lens_ids: list[str], out: Path) -> None:
+    """Make changed lenses be fitted again: remove their row and rename their ``result.json``
+    to ``result.previous.json`` (kept, but no longer taken for this lens's result)."""
+    for lens_id in lens_ids:
+        folder = Path(out) / LENSES_DIR / lens_id
+        (folder / ROW_FILE).unlink(missing_ok=True)
+        if (folder / RESULT_FILE).exists():
+            (folder / RESULT_FILE).replace(folder / "result.previous.json")
+
+
+def adopt_stamps(lenses: list[Lens], template: Mapping[str, Any], out: Path) -> None:
+    """Stamp the inputs of lenses fitted by a survey that kept no stamps (before they existed),
+    so that later changes to their files are noticed."""
+    from tinylens.results.tables import write_json
+
+    for lens in lenses:
+        folder = lens.output(out)
+        if not (folder / INPUTS_FILE).exists() and ((folder / ROW_FILE).exists() or (folder / RESULT_FILE).exists()):
+            write_json(folder / INPUTS_FILE, inputs_stamp(lens_config(template, lens, out)))
+
+
+def _changed_text(changed: Mapping[str, list[str]]) -> str:
+    names = {"data_path": "image", "noise_path": "noise", "psf_path": "PSF", "mask_path": "mask"}
+    listed = [f"{k} ({', '.join(names.get(x, x) for x in v)})" for k, v in sorted(changed.items())[:5]]
+    more = f" and {len(changed) - 5} more" if len(changed) > 5 else ""
+    return ", ".join(listed) + more
+
+
 # -- catalogue --------------------------------------------------------------------------------
 def catalog_frame(rows: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
     """One row per lens, sorted by ``lens_id``: ids, status and quality first, then the
@@ -395,7 +463,7 @@ def dask_client(workers: int = 2, scheduler: str | None = None) -> Iterator[Any]
         check_scheduler(scheduler)
         try:
             client = Client(scheduler, timeout=CONNECT_TIMEOUT)
-        except (OSError, TimeoutError, ValueError) as exc:
+        except (OSError, TimeoutError, ValueError, TypeError) as exc:  # TypeError: tls:// without TLS settings
             raise TinyLensError(f"Cannot connect to the Dask scheduler at {scheduler}: {describe_exception(exc)}") from None
         with client:
             yield client
@@ -422,7 +490,7 @@ def check_scheduler(address: str, timeout: float = 10.0) -> None:
         scheme, location = parse_address(address)
         if scheme not in backends:
             raise ValueError(f"unknown address scheme '{scheme}' (known: {', '.join(sorted(backends))})")
-        if scheme != "tcp":
+        if scheme not in ("tcp", "tls"):  # both run over TCP: see that something listens
             return
         host, port = parse_host_port(location)
         socket.create_connection((host, port), timeout=timeout).close()
@@ -574,16 +642,19 @@ def run_survey(
     scheduler: str | None = None,
     progress: bool = True,
     retry_failed: bool = False,
+    reuse_finished: bool = False,
 ) -> pd.DataFrame:
     """Fit every lens folder in ``lens_dir`` with the ``template`` config; return the catalogue.
 
     Runs on a new local Dask cluster of ``workers`` processes, or on the existing one at
     ``scheduler`` (whose workers must see the same files). Lenses already done in ``out`` are
-    skipped; interrupted ones resume; failed ones are fitted again only with ``retry_failed``.
+    skipped; interrupted ones resume; failed ones are fitted again only with ``retry_failed``;
+    a lens whose files changed since its fit is fitted again. An ``out`` whose fits were made
+    with another template or lens folder is refused, unless ``reuse_finished``.
     """
     from distributed import as_completed
 
-    from tinylens.results.tables import ensure_writable
+    from tinylens.results.tables import ensure_writable, write_json
 
     if scheduler is None and workers < 1:
         raise TinyLensError(f"The number of workers must be at least 1; got {workers}.")
@@ -592,7 +663,11 @@ def run_survey(
     lenses = find_lenses(lens_dir)
     config = load_template(template)
     out = Path(out).expanduser().resolve()
-    rows = {k: v for k, v in read_rows(out).items() if k in {lens.lens_id for lens in lenses}}
+    current = manifest(Path(lens_dir).expanduser().resolve(), Path(template).expanduser().resolve(), config)
+    if not reuse_finished:
+        check_manifest(out, current, Path(template).expanduser())
+    changed = changed_lenses(lenses, config, out)
+    rows = {k: v for k, v in read_rows(out).items() if k in {lens.lens_id for lens in lenses} and k not in changed}
     todo = plan(lenses, rows, out, retry_failed)
     if todo:
         check_template(config, todo, out, name=f"template {Path(template).expanduser()}")
@@ -601,18 +676,24 @@ def run_survey(
     except OutputError:
         raise OutputError(f"The survey output folder {out} cannot be written (a file is in the way, or no "
                           "permission); choose another --out.") from None
+    write_json(out / MANIFEST_FILE, current)
+    if changed:
+        warnings.warn(f"{len(changed)} lens(es) changed since their fit started: {_changed_text(changed)}. They are "
+                      "fitted again (an earlier result is kept as result.previous.json).", DataWarning, stacklevel=2)
+        set_aside(sorted(changed), out)
+    adopt_stamps(lenses, config, out)
     recover_rows(lenses, out, rows)
     todo = plan(lenses, rows, out, retry_failed)
     forget(todo, rows, out)
-    write_catalog(rows, out)
     if not todo:
-        return catalog_frame(rows)
+        return write_catalog(rows, out)
     done = list(rows.values())
 
     queue = iter(todo)
     dropped: list[str] = []
     flushed_at, unflushed = time.monotonic(), 0
     with dask_client(workers, scheduler) as client, SurveyProgress(len(lenses), done, progress) as bar:
+        write_catalog(rows, out)  # once connected: a cluster that cannot be reached leaves no catalogue
         lens_of: dict[Any, Lens] = {}
         running = as_completed()
 

@@ -1,0 +1,144 @@
+"""What a survey's results were made from, so that a rerun does not reuse them for other inputs.
+
+Two records live in the survey's output folder:
+
+* ``survey.json``: the lens folder and the template (as parsed, without its ``output`` block,
+  which does not change a fit). A rerun with another template or another lens folder is
+  refused while the folder holds results: its finished lenses would otherwise be reused for a
+  model they were not fitted with.
+* ``lenses/<lens_id>/inputs.json``: size, modification time and SHA-256 of each input file of
+  the lens (image, noise, PSF, mask), written when its fit starts. A lens whose files changed
+  since is fitted again. Files are compared by size and modification time first and hashed only
+  when those differ, so a resumed survey of many lenses does not read all its data again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+MANIFEST_FILE = "survey.json"
+INPUTS_FILE = "inputs.json"
+#: ``dataset`` keys naming a lens's input files.
+INPUT_KEYS = ("data_path", "noise_path", "psf_path", "mask_path")
+#: Differences listed in a refusal, at most.
+MAX_LISTED = 4
+
+
+def file_stamp(path: str | Path) -> dict[str, Any]:
+    """Size, modification time (ns) and SHA-256 of the file ``path``."""
+    path = Path(path)
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    info = path.stat()
+    return {"size": info.st_size, "mtime_ns": info.st_mtime_ns, "sha256": digest.hexdigest()}
+
+
+def input_files(config: Mapping[str, Any]) -> dict[str, Path]:
+    """The input files a lens's config names, by ``dataset`` key (a ``[HDU]`` suffix removed)."""
+    dataset = config.get("dataset") or {}
+    files = {}
+    for key in INPUT_KEYS:
+        value = dataset.get(key)
+        if isinstance(value, str) and value:
+            files[key] = Path(value[: value.rindex("[")] if value.endswith("]") and "[" in value else value)
+    return files
+
+
+def inputs_stamp(config: Mapping[str, Any]) -> dict[str, dict[str, Any] | None]:
+    """A stamp of every input file of ``config`` (``None`` for one that cannot be read)."""
+    stamps: dict[str, dict[str, Any] | None] = {}
+    for key, path in input_files(config).items():
+        try:
+            stamps[key] = file_stamp(path)
+        except OSError:
+            stamps[key] = None
+    return stamps
+
+
+def changed_inputs(recorded: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
+    """The ``dataset`` keys whose file differs from the ``recorded`` stamp (added, removed or
+    with other content); size and modification time equal count as unchanged."""
+    files = input_files(config)
+    changed = []
+    for key in sorted(set(files) | set(recorded)):
+        if key not in recorded or key not in files:
+            changed.append(key)  # a file added to the config, or no longer in it
+            continue
+        old, path = recorded[key], files[key]
+        if old is None:  # it could not be read when the fit started
+            if path.is_file():
+                changed.append(key)
+            continue
+        try:
+            info = path.stat()
+        except OSError:
+            changed.append(key)
+            continue
+        if info.st_size == old.get("size") and info.st_mtime_ns == old.get("mtime_ns"):
+            continue
+        try:
+            same = info.st_size == old.get("size") and file_stamp(path)["sha256"] == old.get("sha256")
+        except OSError:
+            same = False
+        if not same:
+            changed.append(key)
+    return changed
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    """The JSON object in ``path``; ``None`` if missing or unreadable."""
+    try:
+        content = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return content if isinstance(content, dict) else None
+
+
+def template_key(template: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of a template that decides a fit: all of it but ``output``, JSON-normalised."""
+    return json.loads(json.dumps({k: v for k, v in template.items() if k != "output"}, sort_keys=True, default=str))
+
+
+def differences(old: Any, new: Any, prefix: str = "") -> list[str]:
+    """Dotted keys where two parsed templates differ (``inference.settings.n_live: 200 -> 100``)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        found: list[str] = []
+        for key in sorted(set(old) | set(new), key=str):
+            where = f"{prefix}.{key}" if prefix else str(key)
+            if key not in old:
+                found.append(f"{where} added")
+            elif key not in new:
+                found.append(f"{where} removed")
+            else:
+                found.extend(differences(old[key], new[key], where))
+        return found
+    if old != new:
+        return [f"{prefix or 'the template'}: {_short(old)} -> {_short(new)}"]
+    return []
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def manifest(lens_dir: Path, template_path: Path, template: Mapping[str, Any]) -> dict[str, Any]:
+    """The content of ``survey.json``."""
+    return {"lens_dir": str(lens_dir), "template_path": str(template_path), "template": template_key(template)}
+
+
+def manifest_conflict(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> str | None:
+    """Why results made under ``recorded`` must not be reused under ``current``; ``None`` if they may."""
+    if recorded.get("lens_dir") != current["lens_dir"]:
+        return f"were fitted from the lens folder {recorded.get('lens_dir')}, not {current['lens_dir']}"
+    found = differences(recorded.get("template"), current["template"])
+    if found:
+        listed = "; ".join(found[:MAX_LISTED]) + (f"; and {len(found) - MAX_LISTED} more" if len(found) > MAX_LISTED else "")
+        return f"were fitted with another template ({recorded.get('template_path')}; differences: {listed})"
+    return None

@@ -1,0 +1,169 @@
+"""A rerun survey reuses a lens's result only for the files and template it was fitted with."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from tinylens.cli.main import app
+from tinylens.results.tables import write_json
+from tinylens.survey import provenance, runner
+
+RESULT = {
+    "median": {"lens_mass.0.theta_E": 1.01},
+    "interval_68": {"lens_mass.0.theta_E": [1.0, 1.02]},
+    "interval_997": {"lens_mass.0.theta_E": [0.97, 1.05]},
+    "log_evidence": -123.5, "n_likelihood_evals": 3840, "wall_time_s": 12.5,
+    "quality": {"trusted": True, "flags": []},
+}
+
+
+def _config(folder: Path, mask: bool = False) -> dict:
+    dataset = {"data_path": str(folder / "image.fits"), "noise_path": str(folder / "noise.fits"),
+               "psf_path": str(folder / "psf.fits")}
+    if mask:
+        dataset["mask_path"] = str(folder / "mask.fits") + "[1]"
+    return {"dataset": dataset}
+
+
+def _files(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("image.fits", "noise.fits", "psf.fits", "mask.fits"):
+        (folder / name).write_bytes(name.encode() * 100)
+    return folder
+
+
+def test_unchanged_touched_or_copied_files_are_the_same_inputs(tmp_path):
+    folder = _files(tmp_path / "a")
+    stamp = provenance.inputs_stamp(_config(folder, mask=True))
+    assert set(stamp) == {"data_path", "noise_path", "psf_path", "mask_path"}  # the [HDU] suffix is not the file's
+    assert stamp["noise_path"]["size"] == 1000 and len(stamp["noise_path"]["sha256"]) == 64
+    assert provenance.changed_inputs(stamp, _config(folder, mask=True)) == []
+    os.utime(folder / "image.fits", ns=(1, 1))  # touched: other time, same bytes (hashed, found equal)
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy)  # copied: every time differs
+    assert provenance.changed_inputs(stamp, _config(folder, mask=True)) == []
+    copied = {k: {**v} for k, v in provenance.inputs_stamp(_config(copy, mask=True)).items()}
+    assert provenance.changed_inputs(copied, _config(folder, mask=True)) == []
+
+
+def test_new_content_a_removed_file_or_a_new_mask_are_changes(tmp_path):
+    folder = _files(tmp_path / "a")
+    stamp = provenance.inputs_stamp(_config(folder))
+    (folder / "noise.fits").write_bytes(b"x" * 1000)  # same size, other bytes
+    assert provenance.changed_inputs(stamp, _config(folder)) == ["noise_path"]
+    (folder / "psf.fits").unlink()
+    assert provenance.changed_inputs(stamp, _config(folder)) == ["noise_path", "psf_path"]
+    assert provenance.changed_inputs(provenance.inputs_stamp(_config(folder)), _config(folder, mask=True)) == ["mask_path"]
+    # a file that could not be read when the fit started counts as changed once it can be
+    unreadable = provenance.inputs_stamp(_config(folder))
+    assert unreadable["psf_path"] is None
+    assert provenance.changed_inputs(unreadable, _config(folder)) == []
+    (folder / "psf.fits").write_bytes(b"psf")
+    assert provenance.changed_inputs(unreadable, _config(folder)) == ["psf_path"]
+
+
+def test_template_differences_are_named_by_dotted_key():
+    old = {"inference": {"settings": {"nlive": 200}}, "dataset": {"nsub": 4}, "output": {"path": "a"}}
+    new = {"inference": {"settings": {"nlive": 100, "seed": 1}}, "dataset": {"nsub": 4}, "output": {"path": "b"}}
+    found = provenance.differences(provenance.template_key(old), provenance.template_key(new))
+    assert found == ["inference.settings.nlive: 200 -> 100", "inference.settings.seed added"]  # output ignored
+    a = provenance.manifest(Path("/l"), Path("/t.yaml"), old)
+    assert provenance.manifest_conflict(a, provenance.manifest(Path("/l"), Path("/u.yaml"), dict(old))) is None
+    assert "nlive: 200 -> 100" in provenance.manifest_conflict(a, provenance.manifest(Path("/l"), Path("/t.yaml"), new))
+    assert "lens folder /l, not /m" in provenance.manifest_conflict(a, provenance.manifest(Path("/m"), Path("/t.yaml"), old))
+
+
+# -- the survey ---------------------------------------------------------------------------------
+def _finished(lenses_dir: Path, template: Path, out: Path, names: list[str]) -> None:
+    """``out`` as a survey leaves it after fitting ``names`` ok (the fits faked: RESULT)."""
+    config = runner.load_template(template)
+    lenses = {lens.lens_id: lens for lens in runner.find_lenses(lenses_dir)}
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / provenance.MANIFEST_FILE,
+                      provenance.manifest(lenses_dir.resolve(), template.resolve(), config))
+    for name in names:
+        folder = lenses[name].output(out)
+        folder.mkdir(parents=True)
+        (folder / "result.json").write_text(json.dumps(RESULT))
+        write_json(folder / provenance.INPUTS_FILE, provenance.inputs_stamp(runner.lens_config(config, lenses[name], out)))
+        runner.write_row(folder, runner.flat_row(name, RESULT))
+
+
+@pytest.fixture
+def one_lens(tmp_path, mock_survey) -> dict[str, Path]:
+    lenses = tmp_path / "lenses"
+    shutil.copytree(mock_survey["lenses"] / "lens_a", lenses / "lens_a")
+    out = tmp_path / "out"
+    _finished(lenses, mock_survey["template"], out, ["lens_a"])
+    return {"lenses": lenses, "out": out, "template": mock_survey["template"], "tmp": tmp_path}
+
+
+def _survey(case: dict[str, Path], template: Path | None = None, lenses: Path | None = None, *extra: str):
+    return CliRunner().invoke(app, ["survey", str(lenses or case["lenses"]), "-c", str(template or case["template"]),
+                                    "--out", str(case["out"]), "--workers", "1", "--quiet", *extra])
+
+
+def test_a_finished_survey_rerun_unchanged_fits_nothing(one_lens):
+    result = _survey(one_lens)
+    assert result.exit_code == 0, result.output
+    assert "1 lenses: 1 ok" in " ".join(result.output.split()) and "changed since" not in result.output
+    assert pd.read_csv(one_lens["out"] / "catalog.csv")["lens_mass.0.theta_E_median"].tolist() == [1.01]
+
+
+def test_another_template_or_lens_folder_is_refused_while_results_exist(one_lens):
+    other = one_lens["tmp"] / "other.yaml"
+    config = yaml.safe_load(one_lens["template"].read_text())
+    config["inference"]["settings"]["nlive"] = 77
+    other.write_text(yaml.safe_dump(config))
+    result = _survey(one_lens, template=other)
+    text = " ".join(result.output.split())
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert "another template" in text and "inference.settings.nlive:" in text and "-> 77" in text and "new --out" in text
+    assert not (one_lens["out"] / "catalog.csv").exists()  # nothing written
+
+    moved = one_lens["tmp"] / "moved"
+    shutil.copytree(one_lens["lenses"], moved)
+    result = _survey(one_lens, None, moved)
+    text = " ".join(result.output.split())
+    assert result.exit_code == 2 and f"lens folder {one_lens['lenses'].resolve()}, not {moved.resolve()}" in text
+    assert "--reuse-finished" in text
+    # moved, same files: --reuse-finished keeps the finished lens, and records the new folder
+    result = _survey(one_lens, None, moved, "--reuse-finished")
+    assert result.exit_code == 0 and "1 ok" in result.output, result.output
+    assert _survey(one_lens, None, moved).exit_code == 0
+    assert _survey(one_lens, other, moved, "--reuse-finished").exit_code == 0
+    assert pd.read_csv(one_lens["out"] / "catalog.csv")["lens_mass.0.theta_E_median"].tolist() == [1.01]
+
+
+def test_a_lens_whose_data_changed_is_fitted_again(one_lens):
+    """The lens's image replaced (here by a broken file, so that its new fit fails at once):
+    the survey says so, fits it again, and keeps the earlier result aside."""
+    folder = one_lens["out"] / "lenses" / "lens_a"
+    (one_lens["lenses"] / "lens_a" / "image.fits").write_bytes(b"not a FITS file" * 200)
+    result = _survey(one_lens)
+    text = " ".join(result.output.split())
+    assert "1 lens(es) changed since their fit started: lens_a (image)" in text, result.output
+    catalog = pd.read_csv(one_lens["out"] / "catalog.csv")
+    assert catalog["status"].tolist() == ["failed"] and "image.fits" in catalog["reason"][0]
+    assert json.loads((folder / "result.previous.json").read_text()) == RESULT
+    assert not (folder / "result.json").exists()
+    # the new stamp is the new file's: a third run changes nothing
+    result = _survey(one_lens)
+    assert "changed since" not in result.output and "1 failed" in result.output
+
+
+def test_stamps_are_added_to_a_survey_made_before_they_were_kept(one_lens):
+    stamp = one_lens["out"] / "lenses" / "lens_a" / provenance.INPUTS_FILE
+    stamp.unlink()
+    (one_lens["out"] / "survey.json").unlink()
+    assert _survey(one_lens).exit_code == 0
+    assert json.loads(stamp.read_text())["data_path"]["size"] > 0
+    assert json.loads((one_lens["out"] / "survey.json").read_text())["lens_dir"] == str(one_lens["lenses"].resolve())
