@@ -136,9 +136,9 @@ def manifest(lens_dir: Path, template_path: Path, template: Mapping[str, Any]) -
 def manifest_conflict(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> str | None:
     """Why results made under ``recorded`` must not be reused under ``current``; ``None`` if they may."""
     if recorded.get("lens_dir") != current["lens_dir"]:
-        return f"were fitted from the lens folder {recorded.get('lens_dir')}, not {current['lens_dir']}"
+        return f"were made from the lens folder {recorded.get('lens_dir')}, not {current['lens_dir']}"
     found = differences(recorded.get("template"), current["template"])
     if found:
         listed = "; ".join(found[:MAX_LISTED]) + (f"; and {len(found) - MAX_LISTED} more" if len(found) > MAX_LISTED else "")
-        return f"were fitted with another template ({recorded.get('template_path')}; differences: {listed})"
+        return f"were made with another template ({recorded.get('template_path')}; differences: {listed})"
     return None

@@ -371,7 +371,7 @@ def check_manifest(out: Path, current: Mapping[str, Any], template: str | Path) 
     why = manifest_conflict(recorded, current)
     if why is not None:
         raise ConfigError(
-            f"The survey output folder {out} holds fits that {why}; they would be reused as if made "
+            f"The survey output folder {out} holds finished fits that {why}; they would be reused as if made "
             f"with this one. Give a new --out for template {template}, or delete {out} to fit everything "
             "again, or add --reuse-finished to keep them (e.g. the lens folder only moved, or the new "
             "template is for the lenses that failed, with --retry-failed)."
