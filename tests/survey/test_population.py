@@ -280,10 +280,13 @@ def test_cli_errors(tmp_path, args, expected):
     assert not (tmp_path / "pop" / "truth.csv").exists()
 
 
-def test_a_population_that_cannot_be_made_leaves_no_folder_behind(tmp_path):
+def test_a_population_that_cannot_be_made_leaves_no_folder_behind(tmp_path, monkeypatch):
     """An unreachable detection floor: the folder this call created is removed; one the user made stays."""
     from tinylens.errors import ConfigError
+    from tinylens.survey import population
     from tinylens.survey.population import simulate_population
+
+    monkeypatch.setattr(population, "MAX_DRAWS", 3)  # the floor is given up on sooner; 100 draws cost minutes
 
     with pytest.raises(ConfigError, match="snr_total_min"):
         simulate_population(1, tmp_path / "new", snr_total_min=1e9)
