@@ -128,15 +128,18 @@ def test_loops_and_linear_targets_are_refused(tmp_path):
     assert "lens_mass_list[0].params.e1.relative_to" in text and "source_light_list[0].gamma" in text
 
 
-def test_validate_names_what_an_offset_is_relative_to(tmp_path):
+def test_validate_names_what_an_offset_is_relative_to(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
+    from tinylens.cli import common
     from tinylens.cli.main import app
 
+    # A wide table, whatever COLUMNS was when the console was made (pytest-xdist's workers set 80).
+    monkeypatch.setattr(common.console, "_width", 200)
     _, relative = _configs(tmp_path)
     path = tmp_path / "relative.yaml"
     path.write_text(yaml.safe_dump(relative))
-    result = CliRunner().invoke(app, ["validate", str(path)], env={"COLUMNS": "200"})
+    result = CliRunner().invoke(app, ["validate", str(path)])
     assert result.exit_code == 0, result.output
     assert "lens_mass.0.e1_offset" in result.output
     assert "N(0, 0.1) in [-0.9, 0.9], the difference from source_light.0.e1" in result.output
