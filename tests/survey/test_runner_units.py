@@ -347,3 +347,20 @@ def test_an_unexpected_error_removes_every_checkpoint_before_the_retry(tmp_path,
         runner.fit_lens("lens_a", {}, str(folder))
     assert not any((folder / name).exists() for name in names)
     assert not (folder / runner.ROW_FILE).exists()
+
+
+def test_gpu_memory_is_shared_by_the_survey_and_its_local_workers(monkeypatch):
+    """JAX's 75 % preallocation per process is turned off for the survey's processes (one GPU,
+    several workers), and reaches the local cluster's workers; a user's own setting is kept."""
+    import os
+
+    for name in (runner.PREALLOCATE_VARIABLE, "XLA_PYTHON_CLIENT_MEM_FRACTION"):
+        monkeypatch.delenv(name, raising=False)
+    assert runner.share_gpu_memory() is True
+    with runner.dask_client(workers=1) as client:
+        assert client.submit(os.environ.get, runner.PREALLOCATE_VARIABLE).result() == "false"
+    monkeypatch.setenv(runner.PREALLOCATE_VARIABLE, "true")
+    assert runner.share_gpu_memory() is False and os.environ[runner.PREALLOCATE_VARIABLE] == "true"
+    monkeypatch.delenv(runner.PREALLOCATE_VARIABLE)
+    monkeypatch.setenv("XLA_PYTHON_CLIENT_MEM_FRACTION", ".3")
+    assert runner.share_gpu_memory() is False and runner.PREALLOCATE_VARIABLE not in os.environ

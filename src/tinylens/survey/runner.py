@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+import os
 import threading
 import time
 import warnings
@@ -451,6 +452,27 @@ def write_catalog(rows: Mapping[str, Mapping[str, Any]], out: str | Path) -> pd.
 
 
 # -- dask -------------------------------------------------------------------------------------
+#: JAX's switch for taking most of a GPU's memory at a process's first computation.
+PREALLOCATE_VARIABLE = "XLA_PYTHON_CLIENT_PREALLOCATE"
+
+
+def share_gpu_memory() -> bool:
+    """Let the survey's processes share one GPU; True where this call changed anything.
+
+    By default JAX takes 75 % of a GPU's memory in each process at its first computation, so on a
+    node with one GPU the main process (which checks the template) and the local cluster's
+    workers take it in turn: the second logs CUDA out-of-memory errors while JAX retries smaller
+    amounts, and later ones are left less and less. With preallocation off each process takes what
+    it uses (a two-worker survey on an H200: 2.7 GB in all). Left alone where the user set
+    ``XLA_PYTHON_CLIENT_PREALLOCATE`` or ``XLA_PYTHON_CLIENT_MEM_FRACTION``; no effect on a CPU,
+    nor on a process whose JAX has already computed something.
+    """
+    if PREALLOCATE_VARIABLE in os.environ or "XLA_PYTHON_CLIENT_MEM_FRACTION" in os.environ:
+        return False
+    os.environ[PREALLOCATE_VARIABLE] = "false"
+    return True
+
+
 @contextlib.contextmanager
 def dask_client(workers: int = 2, scheduler: str | None = None) -> Iterator[Any]:
     """A client of the scheduler at ``scheduler``, or of a new local cluster of ``workers``
@@ -656,6 +678,7 @@ def run_survey(
 
     from tinylens.results.tables import ensure_writable, write_json
 
+    share_gpu_memory()  # before the template check's first JAX computation; local workers inherit it
     if scheduler is None and workers < 1:
         raise TinyLensError(f"The number of workers must be at least 1; got {workers}.")
     if scheduler is not None:
