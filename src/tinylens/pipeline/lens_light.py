@@ -88,8 +88,9 @@ def starts(problem, moments: Moments, base: np.ndarray) -> list[np.ndarray]:
 
 
 def fit_lens_light(problem, base: np.ndarray | None = None, rounds: int = 2, counter=None,
-                   threshold: float = 3.0) -> LensLightResult | None:
-    """Fit the lens light of ``problem`` without the source (None if it has no lens light)."""
+                   threshold: float = 3.0, threads: int = 1) -> LensLightResult | None:
+    """Fit the lens light of ``problem`` without the source (None if it has no lens light); the
+    starts of each round in ``threads`` threads (:meth:`.Objective.minimize_many`)."""
     spec = problem.spec
     if not spec.lens_light:
         return None
@@ -98,8 +99,8 @@ def fit_lens_light(problem, base: np.ndarray | None = None, rounds: int = 2, cou
     light_only = problem.derive(spec=dataclasses.replace(spec, source_light=()))
     free = free_indices(spec.lens_light)
     moments = image_moments(d.data, d.noise, d.pixel_scale)
-    objective = Objective(light_only, counter)
-    fits = [objective.minimize(t, free) for t in starts(light_only, moments, base)]
+    objective = Objective(light_only, counter, threads)
+    fits = objective.minimize_many([(t, free) for t in starts(light_only, moments, base)])
     n_evals = sum(f.n_evals for f in fits)
     best = best_of(fits)
     arc = _arc(light_only, best.theta, threshold)
@@ -111,7 +112,7 @@ def fit_lens_light(problem, base: np.ndarray | None = None, rounds: int = 2, cou
         # from the previous best, and afresh from the shape of the light outside the arc: an arc
         # brighter than the lens galaxy drags the first fit into a ring no local step undoes
         clean = image_moments(d.data, d.noise, d.pixel_scale, exclude=arc.mask)
-        refits = [objective.minimize(t, free, weight=weight) for t in [best.theta, *starts(light_only, clean, base)]]
+        refits = objective.minimize_many([(t, free) for t in [best.theta, *starts(light_only, clean, base)]], weight)
         n_evals += sum(f.n_evals for f in refits)
         refit = best_of(refits)
         best = Fit(refit.theta, float(light_only.log_likelihood(refit.theta)), refit.n_evals, refit.message)

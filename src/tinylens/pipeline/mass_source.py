@@ -296,7 +296,7 @@ def relight(objective: Objective, theta: np.ndarray) -> Fit | None:
     for t in ll.starts(problem, moments, base):
         t[held] = theta[held]  # starts() also sets linked centres: keep the mass where it is
         tries.append(t)
-    return best_of([objective.minimize(t, light_only) for t in tries])
+    return best_of(objective.minimize_many([(t, light_only) for t in tries]))
 
 
 def dark_sources(problem, theta: np.ndarray) -> list[int]:
@@ -329,16 +329,17 @@ def revive(objective: Objective, theta: np.ndarray, arc: Arc, min_theta_E: float
         for comp in spec.source_light:
             set_param(base, comp, "center_x", sx, spec)
             set_param(base, comp, "center_y", sy, spec)
-    tries = []
+    from_here = []
     for k in dark:
         comp = spec.source_light[k]
         size = next((n for n in ("R_sersic", "sigma") if free_index(comp, n) is not None), None)
         for value in REVIVE_SIZES if size is not None else ():
             t = base.copy()
             set_param(t, comp, size, value, spec)
-            tries.append(objective.minimize(t))
-    if not tries and whole:
-        tries.append(objective.minimize(base))  # no size to change (e.g. an MGE): moved only
+            from_here.append(t)
+    if not from_here and whole:
+        from_here.append(base)  # no size to change (e.g. an MGE): moved only
+    tries = objective.minimize_many([(t, None) for t in from_here])
     return best_of(plausible(tries, spec, min_theta_E)) if tries else None
 
 
@@ -369,8 +370,8 @@ def fit_mass_source(objective: Objective, theta_light: np.ndarray, arc: Arc, the
     spec = problem.spec
     light_only = set(light_only_indices(spec))
     held = [i for i in range(problem.ndim) if i not in light_only]
-    first = [objective.minimize(t, held) for t in starts(problem, theta_light, arc, theta_E_guess)]
-    ranked = sorted(plausible(first, spec, min_theta_E), key=lambda f: -f.log_post)[:n_joint]
+    jobs = [(t, held) for t in starts(problem, theta_light, arc, theta_E_guess)]
+    n_first = len(jobs)
     # Every factor of the other radii, each its own group: from the one start at SLACS J1204+0358's
     # peak radius (1.33") the whole source went dark, from 0.85 times it the fit reached 1.36";
     # and one group for all three would send J0822's best held start (1.52") on, not the one
@@ -389,15 +390,22 @@ def fit_mass_source(objective: Objective, theta_light: np.ndarray, arc: Arc, the
         centre = mass_centre_indices(spec)
         pinned = [i for i in held if i not in centre]
         groups += [(centred, radius, THETA_E_FACTORS, pinned) for radius in (theta_E_guess, *other_theta_E)]
-    for light, radius, factors, free in groups:  # the best start of each group goes on to the joint fit
-        extra = [objective.minimize(t, free) for t in starts(problem, light, arc, radius, factors=factors)]
-        first += extra
-        ranked.append(best_of(plausible(extra, spec, min_theta_E)))
-    joint = [objective.minimize(f.theta) for f in ranked]
+    sizes = []
+    for light, radius, factors, free in groups:
+        group = [(t, free) for t in starts(problem, light, arc, radius, factors=factors)]
+        jobs += group
+        sizes.append(len(group))
+    first = objective.minimize_many(jobs)  # every group's starts at once (they are independent)
+    ranked = sorted(plausible(first[:n_first], spec, min_theta_E), key=lambda f: -f.log_post)[:n_joint]
+    i = n_first
+    for size in sizes:  # the best start of each group goes on to the joint fit
+        ranked.append(best_of(plausible(first[i:i + size], spec, min_theta_E)))
+        i += size
+    joint = objective.minimize_many([(f.theta, None) for f in ranked])
     best = best_of(plausible(joint + first, spec, min_theta_E))
     relit = relight(objective, best.theta)
     if relit is not None and relit.log_post > best.log_post + RELIGHT_GAIN:
-        joint += [relit, objective.minimize(relit.theta)]
+        joint += [relit, *objective.minimize_many([(relit.theta, None)])]
         best = best_of(plausible(joint + first, spec, min_theta_E))
     revived = revive(objective, best.theta, arc, min_theta_E)
     if revived is not None and revived.log_post > best.log_post + RELIGHT_GAIN:

@@ -10,8 +10,10 @@ priors (``z = (theta - lo) / (hi - lo)``, so every coordinate has the same scale
 from __future__ import annotations
 
 import dataclasses
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -42,11 +44,13 @@ class Fit:
 class Objective:
     """``-(log L + log prior)`` of ``problem`` in the unit box of its priors; jitted once."""
 
-    def __init__(self, problem, counter: Callable[[int], None] | None = None):
+    def __init__(self, problem, counter: Callable[[int], None] | None = None, threads: int = 1):
         self.problem = problem
         box = np.asarray(prior_bounds(problem), dtype=float)
         self.lo, self.hi = box[:, 0], box[:, 1]
         self.counter = counter or (lambda n: None)
+        self.threads = max(1, int(threads))
+        self._lock = threading.Lock()
         spec, solver, priors = problem.spec, problem.solver, problem.priors
 
         def neg_log_post(z, base, free, imaging, lo, width):
@@ -54,6 +58,8 @@ class Objective:
             return -(lk.log_likelihood(spec, imaging, theta, solver) + log_prior_jax(priors, theta))
 
         self._vg = jax.jit(jax.value_and_grad(neg_log_post))
+        # many starts' evaluations in one call (minimize_many with threads > 1)
+        self._vg_many = jax.jit(jax.vmap(jax.value_and_grad(neg_log_post), in_axes=(0, 0, 0, None, None, None)))
         self._jac = None  # the Jacobian of the residuals, compiled on first use (fisher)
 
     def to_unit(self, theta: np.ndarray) -> np.ndarray:
@@ -62,22 +68,36 @@ class Objective:
     def from_unit(self, z: np.ndarray) -> np.ndarray:
         return self.lo + np.asarray(z, float) * (self.hi - self.lo)
 
+    def _imaging(self, weight=None):
+        imaging = self.problem.imaging
+        if weight is not None:
+            imaging = dataclasses.replace(imaging, weight=jnp.asarray(weight, self.problem.dtype))
+        return imaging
+
+    def _box(self) -> tuple[jnp.ndarray, jnp.ndarray]:
+        dt = self.problem.dtype
+        return jnp.asarray(self.lo, dt), jnp.asarray(self.hi - self.lo, dt)
+
     def value_and_grad(self, theta: np.ndarray, free: np.ndarray, weight=None) -> tuple[float, np.ndarray]:
         """Objective and its gradient in the unit coordinates of all parameters (zero where held)."""
         dt = self.problem.dtype
-        imaging = self.problem.imaging
-        if weight is not None:
-            imaging = dataclasses.replace(imaging, weight=jnp.asarray(weight, dt))
-        val, grad = self._vg(jnp.asarray(self.to_unit(theta), dt), jnp.asarray(theta, dt), jnp.asarray(free), imaging,
-                             jnp.asarray(self.lo, dt), jnp.asarray(self.hi - self.lo, dt))
-        self.counter(1)
-        val, grad = float(val), np.asarray(grad, dtype=float)
-        if not (np.isfinite(val) and np.all(np.isfinite(grad))):
-            return BAD, np.zeros_like(grad)
-        return val, grad
+        val, grad = self._vg(jnp.asarray(self.to_unit(theta), dt), jnp.asarray(theta, dt), jnp.asarray(free),
+                             self._imaging(weight), *self._box())
+        with self._lock:
+            self.counter(1)
+        return _checked(float(val), np.asarray(grad, dtype=float))
+
+    def value_and_grad_many(self, thetas: np.ndarray, frees: np.ndarray, weight=None) -> list[tuple[float, np.ndarray]]:
+        """:meth:`value_and_grad` of each row of ``thetas`` (with the row of ``frees``), in one call."""
+        dt = self.problem.dtype
+        vals, grads = self._vg_many(jnp.asarray(self.to_unit(thetas), dt), jnp.asarray(thetas, dt), jnp.asarray(frees),
+                                    self._imaging(weight), *self._box())
+        vals, grads = np.asarray(vals, dtype=float), np.asarray(grads, dtype=float)
+        return [_checked(float(v), g) for v, g in zip(vals, grads)]
 
     def minimize(self, start: np.ndarray, free: np.ndarray | list[int] | None = None, weight=None,
-                 maxiter: int = 300, rounds: int = MAX_ROUNDS, tol: float = ROUND_TOL) -> Fit:
+                 maxiter: int = 300, rounds: int = MAX_ROUNDS, tol: float = ROUND_TOL,
+                 evaluate: Callable | None = None) -> Fit:
         """L-BFGS-B over ``theta[free]`` (default: all) from ``start`` (clipped into the box).
 
         L-BFGS-B's first step is the gradient itself (its first Hessian guess is the identity),
@@ -85,7 +105,9 @@ class Objective:
         objective is scaled to make that step :data:`FIRST_STEP` long, and since the scaled
         objective's convergence tests are then loose, the search is restarted (re-scaled to the
         new gradient) until a round gains less than ``tol`` in ``log P`` or ``rounds`` are done.
+        ``evaluate`` replaces :meth:`value_and_grad` (as :meth:`minimize_many` does).
         """
+        evaluate = evaluate or self.value_and_grad
         free_idx = np.arange(self.problem.ndim) if free is None else np.asarray(free, dtype=int)
         mask = np.zeros(self.problem.ndim, bool)
         mask[free_idx] = True
@@ -97,7 +119,7 @@ class Objective:
             calls[0] += 1
             full = self.to_unit(base)
             full[free_idx] = zf
-            val, grad = self.value_and_grad(self.from_unit(full), mask, weight)
+            val, grad = evaluate(self.from_unit(full), mask, weight)
             return val, grad[free_idx]
 
         value, grad = raw(z)
@@ -116,6 +138,34 @@ class Objective:
         full = self.to_unit(base)
         full[free_idx] = z
         return Fit(self.from_unit(full), -value, calls[0], message)
+
+    def minimize_many(self, jobs: Sequence[tuple], weight=None) -> list[Fit]:
+        """:meth:`minimize` of each ``(start, free)`` in ``jobs``; the fits in the order of ``jobs``.
+
+        With ``self.threads`` > 1 the starts run in that many threads in step: every thread's
+        next evaluation waits until each running start has asked for one, and they are made in
+        one batched call (:meth:`value_and_grad_many`, always ``self.threads`` rows: one
+        compilation). One start's L-BFGS-B is a chain of small calls, each waiting for the last,
+        that leaves a GPU mostly idle; a batch of starts costs the GPU about as much as one. On
+        a CPU a batch costs as much as its rows one by one, so one thread (the default there,
+        :func:`tinylens.pipeline.run.stage_threads`) is fastest. The fits match those made one
+        by one up to the rounding of the batched call (float32: last digits, and a start's
+        path of steps can branch on them).
+        """
+        jobs = list(jobs)
+        if self.threads <= 1:
+            return [self.minimize(start, free, weight) for start, free in jobs]
+        step = _Lockstep(self, weight)
+
+        def one(job):
+            step.enter()
+            try:
+                return self.minimize(job[0], job[1], weight, evaluate=step.evaluate)
+            finally:
+                step.leave()
+
+        with ThreadPoolExecutor(self.threads, thread_name_prefix="tinylens-start") as pool:
+            return list(pool.map(one, jobs))
 
     def fisher(self, theta: np.ndarray) -> np.ndarray:
         """Fisher matrix of the parameters at ``theta``: ``J^T J`` for the Jacobian ``J`` of the
@@ -140,6 +190,62 @@ class Objective:
             if prior.kind == "gaussian":
                 fisher[i, i] += 1.0 / prior.b**2
         return fisher
+
+
+def _checked(val: float, grad: np.ndarray) -> tuple[float, np.ndarray]:
+    """``(val, grad)``, or the optimiser's "non-finite" value with a zero gradient."""
+    if not (np.isfinite(val) and np.all(np.isfinite(grad))):
+        return BAD, np.zeros_like(grad)
+    return val, grad
+
+
+class _Lockstep:
+    """The evaluations of the starts of one :meth:`Objective.minimize_many`, gathered: a start
+    that asks for one waits until every running start has asked, and the last to ask makes the
+    batched call (padded to ``objective.threads`` rows with copies of the first) for all."""
+
+    def __init__(self, objective: Objective, weight=None):
+        self.objective, self.weight = objective, weight
+        self.cond = threading.Condition()
+        self.running = 0
+        self.waiting: list[tuple[np.ndarray, np.ndarray, dict]] = []
+
+    def enter(self) -> None:
+        with self.cond:
+            self.running += 1
+
+    def leave(self) -> None:
+        with self.cond:
+            self.running -= 1
+            self._flush_if_all_wait()
+
+    def evaluate(self, theta: np.ndarray, free: np.ndarray, weight=None) -> tuple[float, np.ndarray]:
+        slot: dict = {}
+        with self.cond:
+            self.waiting.append((np.asarray(theta, float), np.asarray(free, bool), slot))
+            self._flush_if_all_wait()
+            while not slot:
+                self.cond.wait()
+        if "error" in slot:
+            raise slot["error"]
+        return slot["out"]
+
+    def _flush_if_all_wait(self) -> None:
+        """The batched call, once every running start waits (the lock is held)."""
+        if not self.waiting or len(self.waiting) < self.running:
+            return
+        batch, self.waiting = self.waiting, []
+        rows = batch + [batch[0]] * (self.objective.threads - len(batch))
+        try:
+            outs = self.objective.value_and_grad_many(np.stack([r[0] for r in rows]), np.stack([r[1] for r in rows]),
+                                                      self.weight)
+            self.objective.counter(len(batch))
+            for (_, _, slot), out in zip(batch, outs):
+                slot["out"] = out
+        except BaseException as exc:  # every waiting start must hear of it, or it waits for ever
+            for _, _, slot in batch:
+                slot["error"] = exc
+        self.cond.notify_all()
 
 
 def best_of(fits: list[Fit]) -> Fit:

@@ -1,0 +1,139 @@
+"""Optimisation of many starts at once (Objective.minimize_many) against the starts one by one."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+import tinylens
+from oracle import lenstronomy_image, noisy_problem, truth_vector
+from tinylens.config.schema import Pipeline
+from tinylens.errors import ConfigError
+from tinylens.inference.optimizer import BAD
+from tinylens.pipeline.optimize import Objective
+from tinylens.pipeline.run import _stage_fingerprint, stage_threads
+
+
+@pytest.fixture(scope="module")
+def problem(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("optimize")
+
+    def write_fits(name, array):
+        from astropy.io import fits
+
+        path = folder / name
+        fits.writeto(path, np.asarray(array, dtype=float), overwrite=True)
+        return str(path)
+
+    image, kernel = lenstronomy_image()
+    return noisy_problem(write_fits, image, kernel)
+
+
+def _jobs(problem):
+    """Three starts that must end apart: theta_E held at 1.0, 1.2 and 1.4, the source free."""
+    names = problem.param_names
+    truth = truth_vector(names)
+    free = [names.index(n) for n in ("source_light.0.center_x", "source_light.0.center_y", "source_light.0.R_sersic")]
+    jobs = []
+    for theta_E in (1.0, 1.2, 1.4):
+        start = truth.copy()
+        start[names.index("lens_mass.0.theta_E")] = theta_E
+        start[free[0]] += 0.05
+        start[free[1]] -= 0.05
+        jobs.append((start, free))
+    return jobs
+
+
+def test_batched_evaluations_equal_the_single_ones(problem):
+    objective = Objective(problem)
+    rng = np.random.default_rng(1)
+    truth = truth_vector(problem.param_names)
+    thetas = truth + rng.normal(0, 0.01, (3, problem.ndim))
+    frees = np.ones((3, problem.ndim), bool)
+    frees[1, :5] = False
+    many = objective.value_and_grad_many(thetas, frees)
+    for theta, free, (value, grad) in zip(thetas, frees, many):
+        one_value, one_grad = objective.value_and_grad(theta, free)
+        assert value == pytest.approx(one_value, rel=1e-5)
+        np.testing.assert_allclose(grad, one_grad, rtol=1e-3, atol=1e-3 * np.abs(one_grad).max())
+        assert np.all(grad[~free] == 0)
+
+
+def test_a_nan_row_leaves_the_rest_of_its_batch_alone(problem):
+    objective = Objective(problem)
+    truth = truth_vector(problem.param_names)
+    thetas = np.stack([truth, np.full(problem.ndim, np.nan), truth * 1.01])
+    frees = np.ones((3, problem.ndim), bool)
+    many = objective.value_and_grad_many(thetas, frees)
+    assert many[1][0] == BAD and np.all(many[1][1] == 0)  # the optimiser's "non-finite" value
+    for i in (0, 2):
+        value, grad = objective.value_and_grad(thetas[i], frees[i])
+        assert many[i][0] == pytest.approx(value, rel=1e-5) and np.all(np.isfinite(many[i][1]))
+
+
+def test_starts_in_step_match_the_starts_one_by_one(problem):
+    jobs = _jobs(problem)
+    i_E = problem.param_names.index("lens_mass.0.theta_E")
+    counts = {"one": 0, "many": 0}
+    one_by_one = Objective(problem, counter=lambda n: counts.__setitem__("one", counts["one"] + n))
+    in_step = Objective(problem, counter=lambda n: counts.__setitem__("many", counts["many"] + n), threads=2)
+    serial = one_by_one.minimize_many(jobs)
+    batched = in_step.minimize_many(jobs)  # three starts in two threads: a thread takes a second start
+    assert [f.theta[i_E] for f in batched] == pytest.approx([1.0, 1.2, 1.4])  # each fit in its job's place
+    for a, b in zip(serial, batched):
+        assert b.log_post == pytest.approx(a.log_post, abs=0.05)
+        np.testing.assert_allclose(b.theta, a.theta, atol=2e-3)
+    best = max(batched, key=lambda f: f.log_post)
+    assert best.theta[i_E] == pytest.approx(1.2)  # the truth's start wins
+    # evaluations counted once each; the rows that pad a batch are not counted
+    assert counts["many"] == sum(f.n_evals for f in batched)
+    assert counts["one"] == sum(f.n_evals for f in serial)
+
+
+def test_a_failing_batch_reaches_every_waiting_start(problem, monkeypatch):
+    objective = Objective(problem, threads=3)
+    calls = {"n": 0}
+    real = objective.value_and_grad_many
+
+    def failing(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("device lost")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(objective, "value_and_grad_many", failing)
+    outcome = {}
+
+    def run():
+        try:
+            objective.minimize_many(_jobs(problem))
+        except RuntimeError as exc:
+            outcome["error"] = str(exc)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(120)
+    assert not worker.is_alive(), "minimize_many hung after a failed batch"
+    assert outcome == {"error": "device lost"}
+
+
+def test_threads_come_from_the_config_or_the_device():
+    assert stage_threads(Pipeline(threads=3)) == 3
+    import jax
+
+    assert stage_threads(Pipeline()) == (1 if jax.default_backend() == "cpu" else 8)
+
+
+def test_threads_do_not_invalidate_a_pipeline_checkpoint(problem):
+    plain = _stage_fingerprint(problem, Pipeline())
+    assert _stage_fingerprint(problem, Pipeline(threads=8)) == plain
+    assert _stage_fingerprint(problem, Pipeline(n_sigma=5)) != plain
+
+
+def test_a_thread_count_below_one_is_refused_by_name(problem):
+    config = problem.config.model_dump()
+    config["pipeline"] = {"threads": 0}
+    with pytest.raises(ConfigError, match="pipeline.threads"):
+        tinylens.load(config, base_dir=problem.base_dir)
