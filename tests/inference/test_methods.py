@@ -15,6 +15,7 @@ import tinylens
 from oracle import x64
 from tiny_lens import FREE_TRUTH, tiny_config, write_tiny_lens
 from tinylens.inference import run_inference
+from tinylens.pipeline.run import stage_threads
 from tinylens.results.tables import summarize
 
 
@@ -63,6 +64,7 @@ def test_dynesty_recovers_truth(lens_dir, reference):
     # the pipeline's stages count their (gradient) evaluations too
     stages = res.info["pipeline"]["stage_gradient_evals"]
     assert res.n_likelihood_evals == res.info["n_like_this_run"] + stages and res.info["n_like_this_run"] > 1000
+    assert res.info["pipeline"]["threads"] == stage_threads(problem.config.pipeline)  # 1 on a CPU
     stats = summarize(dict(zip(problem.param_names, res.samples.T)), res.weights)
     for name, true, sig in zip(problem.param_names, reference["truth"], reference["sigma"]):
         lo, hi = stats[name]["interval_997"]

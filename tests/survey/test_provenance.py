@@ -81,6 +81,17 @@ def test_template_differences_are_named_by_dotted_key():
     assert "lens folder /l, not /m" in provenance.manifest_conflict(a, provenance.manifest(Path("/m"), Path("/t.yaml"), old))
 
 
+def test_the_number_of_pipeline_threads_is_not_a_new_template():
+    """``pipeline.threads`` changes how fast stages 1 and 3 run (CPU 1, GPU 8), not what they find."""
+    plain = {"inference": {"settings": {"n_live": 200}}}
+    threaded = {**plain, "pipeline": {"threads": 8}}
+    assert provenance.differences(provenance.template_key(plain), provenance.template_key(threaded)) == []
+    wide = {**plain, "pipeline": {"threads": 8, "n_sigma": 10}}
+    narrow = {**plain, "pipeline": {"threads": 1, "n_sigma": 5}}
+    assert provenance.differences(provenance.template_key(wide), provenance.template_key(narrow)) == [
+        "pipeline.n_sigma: 10 -> 5"]
+
+
 # -- the survey ---------------------------------------------------------------------------------
 def _finished(lenses_dir: Path, template: Path, out: Path, names: list[str]) -> None:
     """``out`` as a survey leaves it after fitting ``names`` ok (the fits faked: RESULT)."""

@@ -47,7 +47,32 @@ def _say(progress: bool, text: str) -> None:
 
 
 def _stage_fingerprint(problem, settings: Any) -> str:
-    return fingerprint(problem, pipeline=settings.model_dump() if hasattr(settings, "model_dump") else settings)
+    dumped = dict(settings.model_dump() if hasattr(settings, "model_dump") else settings)
+    dumped.pop("threads", None)  # the time, not the result: a checkpoint stays valid with other threads
+    return fingerprint(problem, pipeline=dumped)
+
+
+#: Starts optimised at once on a GPU when the config does not say (see :func:`stage_threads`).
+GPU_THREADS = 8
+
+
+def stage_threads(settings: Any) -> int:
+    """How many starts of stages 1 and 3 are optimised at once (in step, their evaluations
+    batched: :meth:`.Objective.minimize_many`): ``pipeline.threads`` if set, else 1 on a CPU and
+    :data:`GPU_THREADS` on a GPU.
+
+    One start's L-BFGS-B is a chain of small compiled calls, each waiting for the last, which
+    leaves a GPU mostly idle; a batch of starts costs it about as much as one. Measured on an
+    NVIDIA H200 (2026-12-04), the demo lens's stages 1-3, compiled: 32.7 s one start at a time,
+    16.6 s eight in step. On a CPU a batch costs what its rows do one by one (2 cores: see
+    ``benchmarks/bench_stages.py``), so there one start at a time is fastest.
+    """
+    threads = getattr(settings, "threads", None)
+    if threads:
+        return int(threads)
+    import jax
+
+    return 1 if jax.default_backend() == "cpu" else GPU_THREADS
 
 
 def _load_state(path: Path | None, stamp: str) -> dict[str, Any] | None:
@@ -75,7 +100,8 @@ def optimise(objective: Objective, settings, progress: bool = False) -> dict[str
     stages: dict[str, Any] = {}
     arc = None
     if settings.lens_light and problem.spec.lens_light:
-        ll = fit_lens_light(problem, theta, counter=counter, threshold=settings.arc_threshold)
+        ll = fit_lens_light(problem, theta, counter=counter, threshold=settings.arc_threshold,
+                            threads=objective.threads)
         theta, arc = ll.fit.theta, ll.arc
         stages["lens_light"] = {"log_likelihood": ll.fit.log_post, "n_evals": ll.n_evals,
                                 "time_s": time.perf_counter() - t0}
@@ -107,7 +133,8 @@ def optimise(objective: Objective, settings, progress: bool = False) -> dict[str
                              "candidates": [c.log_post for c in ms.candidates], "time_s": time.perf_counter() - t1}
     _say(progress, f"3/4 mass and source fitted: log P {ms.fit.log_post:.1f} ({time.perf_counter() - t1:.1f} s)")
     return {"best": ms.fit.theta.tolist(), "stages": stages, "n_evals": counts["n"],
-            "arc_mask": np.flatnonzero(arc.mask.ravel()).tolist(), "time_s": time.perf_counter() - t0}
+            "arc_mask": np.flatnonzero(arc.mask.ravel()).tolist(), "time_s": time.perf_counter() - t0,
+            "threads": objective.threads}
 
 
 def _theta_E_middle(problem) -> float:
@@ -157,7 +184,7 @@ def run_pipeline(problem, sampler, settings, *, progress: bool = True,
     state_path = Path(checkpoint_dir) / STATE_FILE if checkpoint_dir is not None else None
     stamp = _stage_fingerprint(problem, settings)
     state = _load_state(state_path, stamp)
-    objective = Objective(problem)
+    objective = Objective(problem, threads=stage_threads(settings))
     if state is None:
         state = {"fingerprint": stamp, **optimise(objective, settings, progress)}
     else:
@@ -205,6 +232,7 @@ def run_pipeline(problem, sampler, settings, *, progress: bool = True,
         "sampling_runs": runs,
         "crowded_edges": runs[-1]["crowded"],
         "stage_time_s": state["time_s"],
+        "threads": state.get("threads", 1),  # of the run that made stages 1-3 (older checkpoints: 1)
         "arc_mask_pixels": len(state.get("arc_mask", [])),
     }
     return dataclasses.replace(

@@ -100,9 +100,20 @@ def read_json(path: Path) -> dict[str, Any] | None:
     return content if isinstance(content, dict) else None
 
 
+#: Keys of a template that change how fast a fit runs, not what it finds (left out of the comparison).
+SPEED_ONLY = (("pipeline", "threads"),)
+
+
 def template_key(template: Mapping[str, Any]) -> dict[str, Any]:
-    """The part of a template that decides a fit: all of it but ``output``, JSON-normalised."""
-    return json.loads(json.dumps({k: v for k, v in template.items() if k != "output"}, sort_keys=True, default=str))
+    """The part of a template that decides a fit: all of it but ``output`` and :data:`SPEED_ONLY`,
+    JSON-normalised."""
+    key = json.loads(json.dumps({k: v for k, v in template.items() if k != "output"}, sort_keys=True, default=str))
+    for section, name in SPEED_ONLY:
+        if isinstance(key.get(section), dict):
+            key[section].pop(name, None)
+            if not key[section]:
+                del key[section]
+    return key
 
 
 def differences(old: Any, new: Any, prefix: str = "") -> list[str]:
