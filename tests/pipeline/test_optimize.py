@@ -119,6 +119,34 @@ def test_a_failing_batch_reaches_every_waiting_start(problem, monkeypatch):
     assert outcome == {"error": "device lost"}
 
 
+@pytest.mark.parametrize("bad_at", [0, 3])
+def test_a_start_that_fails_stops_the_others_and_its_error_is_raised(problem, bad_at):
+    jobs = _jobs(problem)
+    good_start, free = jobs[1]
+    jobs.insert(bad_at, (good_start, [problem.ndim + 5]))  # no such parameter: IndexError at once
+    counted = {"n": 0}
+    objective = Objective(problem, counter=lambda n: counted.__setitem__("n", counted["n"] + n), threads=2)
+    outcome = {}
+
+    def run():
+        try:
+            objective.minimize_many(jobs)
+        except Exception as exc:  # noqa: BLE001 - the type is the assertion
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(120)
+    assert not worker.is_alive()
+    assert isinstance(outcome.get("error"), IndexError), outcome  # the real failure, not a cancelled start
+    # the starts still running stop at their next evaluation. Bad first: the one start beside it
+    # stops after at most one. Bad last: it starts when the first good start ends, and the third
+    # good start, running since the second ended, stops short of its end.
+    n_evals = [f.n_evals for f in Objective(problem, threads=2).minimize_many(_jobs(problem))]
+    allowed = 1 if bad_at == 0 else sum(n_evals) - 10
+    assert counted["n"] <= allowed, (counted["n"], n_evals)
+
+
 def test_threads_come_from_the_config_or_the_device():
     assert stage_threads(Pipeline(threads=3)) == 3
     import jax

@@ -150,7 +150,8 @@ class Objective:
         a CPU a batch costs as much as its rows one by one, so one thread (the default there,
         :func:`tinylens.pipeline.run.stage_threads`) is fastest. The fits match those made one
         by one up to the rounding of the batched call (float32: last digits, and a start's
-        path of steps can branch on them).
+        path of steps can branch on them). When a start fails, or the caller is interrupted
+        (Ctrl-C), the other starts stop at their next evaluation and the first failure is raised.
         """
         jobs = list(jobs)
         if self.threads <= 1:
@@ -161,11 +162,22 @@ class Objective:
             step.enter()
             try:
                 return self.minimize(job[0], job[1], weight, evaluate=step.evaluate)
+            except BaseException as exc:
+                step.cancel(exc)  # the call fails anyway: the other starts need not finish
+                raise
             finally:
                 step.leave()
 
-        with ThreadPoolExecutor(self.threads, thread_name_prefix="tinylens-start") as pool:
+        pool = ThreadPoolExecutor(self.threads, thread_name_prefix="tinylens-start")
+        try:
             return list(pool.map(one, jobs))
+        except StartsCancelled as cancelled:
+            raise (step.error or cancelled) from None  # the failure that stopped them, not a start it stopped
+        except BaseException:  # e.g. Ctrl-C: stop the starts at their next evaluation
+            step.cancel()
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def fisher(self, theta: np.ndarray) -> np.ndarray:
         """Fisher matrix of the parameters at ``theta``: ``J^T J`` for the Jacobian ``J`` of the
@@ -199,6 +211,10 @@ def _checked(val: float, grad: np.ndarray) -> tuple[float, np.ndarray]:
     return val, grad
 
 
+class StartsCancelled(RuntimeError):
+    """Raised in the starts of :meth:`Objective.minimize_many` still running when another fails."""
+
+
 class _Lockstep:
     """The evaluations of the starts of one :meth:`Objective.minimize_many`, gathered: a start
     that asks for one waits until every running start has asked, and the last to ask makes the
@@ -208,7 +224,18 @@ class _Lockstep:
         self.objective, self.weight = objective, weight
         self.cond = threading.Condition()
         self.running = 0
+        self.cancelled = False
+        self.error: BaseException | None = None  # the first failure of a start
         self.waiting: list[tuple[np.ndarray, np.ndarray, dict]] = []
+
+    def cancel(self, error: BaseException | None = None) -> None:
+        """Make every waiting and later evaluation raise :class:`StartsCancelled`; ``error``,
+        if it is the first real failure, is kept in ``self.error``."""
+        with self.cond:
+            if self.error is None and error is not None and not isinstance(error, StartsCancelled):
+                self.error = error
+            self.cancelled = True
+            self.cond.notify_all()
 
     def enter(self) -> None:
         with self.cond:
@@ -222,17 +249,20 @@ class _Lockstep:
     def evaluate(self, theta: np.ndarray, free: np.ndarray, weight=None) -> tuple[float, np.ndarray]:
         slot: dict = {}
         with self.cond:
-            self.waiting.append((np.asarray(theta, float), np.asarray(free, bool), slot))
-            self._flush_if_all_wait()
-            while not slot:
+            if not self.cancelled:
+                self.waiting.append((np.asarray(theta, float), np.asarray(free, bool), slot))
+                self._flush_if_all_wait()
+            while not slot and not self.cancelled:
                 self.cond.wait()
+        if not slot:
+            raise StartsCancelled("another start of the same stage failed or was interrupted")
         if "error" in slot:
             raise slot["error"]
         return slot["out"]
 
     def _flush_if_all_wait(self) -> None:
         """The batched call, once every running start waits (the lock is held)."""
-        if not self.waiting or len(self.waiting) < self.running:
+        if self.cancelled or not self.waiting or len(self.waiting) < self.running:
             return
         batch, self.waiting = self.waiting, []
         rows = batch + [batch[0]] * (self.objective.threads - len(batch))
