@@ -4,7 +4,8 @@ An :class:`Objective` is ``-(log L + log prior)`` of a :class:`~tinylens.problem
 compiled once (value and gradient) with the held values, the set of optimised parameters and
 the pixel weights as run-time arguments, so that every stage on the same model shares one
 compilation. It is optimised by L-BFGS-B with ``jax.grad`` gradients in the unit box of the
-priors (``z = (theta - lo) / (hi - lo)``, so every coordinate has the same scale).
+priors (``z = (theta - lo) / (hi - lo)``, so every coordinate has the same scale). Independent
+starts can run in step, their evaluations batched by ``jax.vmap`` (:meth:`Objective.minimize_many`).
 """
 
 from __future__ import annotations
