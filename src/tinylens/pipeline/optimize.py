@@ -51,7 +51,6 @@ class Objective:
         self.lo, self.hi = box[:, 0], box[:, 1]
         self.counter = counter or (lambda n: None)
         self.threads = max(1, int(threads))
-        self._lock = threading.Lock()
         spec, solver, priors = problem.spec, problem.solver, problem.priors
 
         def neg_log_post(z, base, free, imaging, lo, width):
@@ -84,8 +83,7 @@ class Objective:
         dt = self.problem.dtype
         val, grad = self._vg(jnp.asarray(self.to_unit(theta), dt), jnp.asarray(theta, dt), jnp.asarray(free),
                              self._imaging(weight), *self._box())
-        with self._lock:
-            self.counter(1)
+        self.counter(1)
         return _checked(float(val), np.asarray(grad, dtype=float))
 
     def value_and_grad_many(self, thetas: np.ndarray, frees: np.ndarray, weight=None) -> list[tuple[float, np.ndarray]]:
