@@ -388,6 +388,11 @@ class Inference(StrictModel):
         return {} if value is None else value
 
 
+#: Keys that set how fast a fit runs, not what it finds, by config section: a saved stage
+#: checkpoint and a survey's record of its template leave them out when comparing.
+SPEED_ONLY_KEYS: dict[str, tuple[str, ...]] = {"pipeline": ("threads",)}
+
+
 class Pipeline(StrictModel):
     """The automated pipeline around the sampler (a tinylens key; see :mod:`tinylens.pipeline`).
 

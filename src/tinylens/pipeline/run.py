@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from tinylens.config.schema import SPEED_ONLY_KEYS
 from tinylens.errors import ConfigError
 from tinylens.inference import InferenceResult
 from tinylens.inference.common import fingerprint
@@ -48,7 +49,8 @@ def _say(progress: bool, text: str) -> None:
 
 def _stage_fingerprint(problem, settings: Any) -> str:
     dumped = dict(settings.model_dump() if hasattr(settings, "model_dump") else settings)
-    dumped.pop("threads", None)  # the time, not the result: a checkpoint stays valid with other threads
+    for name in SPEED_ONLY_KEYS["pipeline"]:  # the time, not the result: the checkpoint stays valid
+        dumped.pop(name, None)
     return fingerprint(problem, pipeline=dumped)
 
 

@@ -20,6 +20,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from tinylens.config.schema import SPEED_ONLY_KEYS
+
 MANIFEST_FILE = "survey.json"
 INPUTS_FILE = "inputs.json"
 #: ``dataset`` keys naming a lens's input files.
@@ -100,17 +102,14 @@ def read_json(path: Path) -> dict[str, Any] | None:
     return content if isinstance(content, dict) else None
 
 
-#: Keys of a template that change how fast a fit runs, not what it finds (left out of the comparison).
-SPEED_ONLY = (("pipeline", "threads"),)
-
-
 def template_key(template: Mapping[str, Any]) -> dict[str, Any]:
-    """The part of a template that decides a fit: all of it but ``output`` and :data:`SPEED_ONLY`,
-    JSON-normalised."""
+    """The part of a template that decides a fit: all of it but ``output`` and the keys in
+    :data:`~tinylens.config.schema.SPEED_ONLY_KEYS`, JSON-normalised."""
     key = json.loads(json.dumps({k: v for k, v in template.items() if k != "output"}, sort_keys=True, default=str))
-    for section, name in SPEED_ONLY:
+    for section, names in SPEED_ONLY_KEYS.items():
         if isinstance(key.get(section), dict):
-            key[section].pop(name, None)
+            for name in names:
+                key[section].pop(name, None)
             if not key[section]:
                 del key[section]
     return key
