@@ -26,6 +26,10 @@ class DataWarning(UserWarning):
     one of several images in a FITS file used)."""
 
 
+class CheckpointWarning(UserWarning):
+    """A checkpoint could not be read, so the run it belonged to started again."""
+
+
 class ConfigWarning(UserWarning):
     """The config loads but asks for something that is probably not meant (a prior reaching far
     outside the values its parameter can take)."""

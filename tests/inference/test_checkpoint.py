@@ -1,10 +1,13 @@
 """A nautilus fit that stops (a likelihood-call cap, or Ctrl-C) resumes from its checkpoint when
-started again; a changed config (priors, sampler settings, data) starts afresh."""
+started again; a changed config (priors, sampler settings, data) starts afresh; a job killed
+while writing leaves the previous checkpoint whole, and one that cannot be read is replaced."""
 
 from __future__ import annotations
 
 import json
 
+import h5py
+import nautilus
 import numpy as np
 import pytest
 import yaml
@@ -12,7 +15,8 @@ import yaml
 import tinylens
 from tiny_lens import FAST_NAUTILUS, FREE_TRUTH, tiny_config, tiny_data, write_tiny_lens
 from tinylens.fit import RESULT_JSON
-from tinylens.inference import nautilus_runner, run_inference
+from tinylens.errors import CheckpointWarning
+from tinylens.inference import dynesty_runner, nautilus_runner, run_inference
 from tinylens.inference.nautilus_runner import CHECKPOINT_NAME
 from tinylens.problem import Problem
 
@@ -71,8 +75,10 @@ def test_capped_fit_keeps_checkpoint_and_resumes(tmp_path, data, fresh_calls):
 
 
 def test_interrupted_fit_resumes(tmp_path, data, fresh_calls, monkeypatch):
-    """Ctrl-C in the middle of sampling: no result.json, the checkpoint stays and is resumed."""
-    config = write_tiny_lens(tmp_path, _inference(), data)
+    """Ctrl-C in the middle of sampling: no result.json, the checkpoint stays and is resumed.
+    (``checkpoint_every: 0``: written wherever nautilus writes, so that the tiny fit's checkpoint
+    is recent; the default, 60 s, is longer than the whole fit.)"""
+    config = write_tiny_lens(tmp_path, _inference(checkpoint_every=0), data)
     out = tmp_path / "output"
     calls = {"n": 0}
     original = Problem.log_likelihood
@@ -136,3 +142,87 @@ def test_changed_config_starts_fresh(tmp_path, data, change):
     second = run(cfg, arrays)
     assert not second.info["resumed"]
     assert second.info["n_like_this_run"] == second.n_likelihood_evals >= 2 * SMALL_CAP
+
+
+def _problem(folder, data, method: str = "nautilus", **settings):
+    """The tiny lens loaded with ``method`` and ``settings`` (the runners are called directly)."""
+    base = FAST_NAUTILUS if method == "nautilus" else {"nlive": 60, "sample": "unif", "seed": 1}
+    config = write_tiny_lens(folder, {"type": "sampler", "method": method, "settings": {**base, **settings}}, data)
+    return tinylens.load(config)
+
+
+def _run(problem, folder, runner=nautilus_runner):
+    return runner.run(problem, dict(problem.config.inference.settings), progress=False, checkpoint_dir=folder)
+
+
+def _stored_calls(path) -> int:
+    with h5py.File(path, "r") as f:
+        return int(f["sampler"].attrs["n_like"])
+
+
+def test_checkpoint_is_written_at_most_every_interval(tmp_path, data, monkeypatch):
+    """nautilus would rewrite the file after every batch; with ``checkpoint_every`` longer than
+    the run it is written at the first batch and once when the run returns, with the last state."""
+    writes = {"n": 0}
+    original = nautilus.Sampler.write
+
+    def counted(self, filepath, overwrite=False):
+        writes["n"] += 1
+        return original(self, filepath, overwrite=overwrite)
+
+    monkeypatch.setattr(nautilus.Sampler, "write", counted)
+    every_time = _run(_problem(tmp_path / "a", data, n_like_max=SMALL_CAP, checkpoint_every=0), tmp_path / "a")
+    n_every_time = writes["n"]
+    assert n_every_time >= 4  # one per batch: nautilus's own rhythm
+
+    writes["n"] = 0
+    rare = _run(_problem(tmp_path / "b", data, n_like_max=SMALL_CAP, checkpoint_every=1e6), tmp_path / "b")
+    assert writes["n"] == 2
+    assert _stored_calls(tmp_path / "b" / CHECKPOINT_NAME) == rare.n_likelihood_evals  # flushed at the end
+    np.testing.assert_array_equal(rare.samples, every_time.samples)  # writing never changes the sampling
+    assert rare.info["settings"]["checkpoint_every"] == 1e6
+
+
+def test_a_job_killed_while_writing_leaves_the_previous_checkpoint(tmp_path, data, monkeypatch):
+    problem = _problem(tmp_path, data, n_like_max=SMALL_CAP, checkpoint_every=0)
+    _run(problem, tmp_path)
+    path = tmp_path / CHECKPOINT_NAME
+    before = _stored_calls(path)
+    original = nautilus.Sampler.write
+
+    def killed_halfway(self, filepath, overwrite=False):
+        original(self, filepath, overwrite=overwrite)
+        with open(filepath, "r+b") as f:  # what a kill in the middle of writing leaves
+            f.truncate(f.seek(0, 2) // 2)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(nautilus.Sampler, "write", killed_halfway)
+    more = _problem(tmp_path, data, n_like_max=2 * SMALL_CAP, checkpoint_every=0)
+    with pytest.raises(KeyboardInterrupt):
+        _run(more, tmp_path)
+    monkeypatch.undo()
+    assert _stored_calls(path) == before  # whole, and the one written before
+    assert not list(tmp_path.glob(".checkpoint-*"))  # no half-written file beside it
+    resumed = _run(more, tmp_path)
+    assert resumed.info["resumed"] and resumed.n_likelihood_evals - resumed.info["n_like_this_run"] == before
+
+
+@pytest.mark.parametrize("method", ["nautilus", "dynesty"])
+def test_an_unreadable_checkpoint_is_replaced(tmp_path, data, method):
+    """A checkpoint cut short (a full disk, or a job killed while an older version wrote it)
+    gives a warning that names it, and the sampling starts again instead of a traceback."""
+    runner = {"nautilus": nautilus_runner, "dynesty": dynesty_runner}[method]
+    cap = {"n_like_max": SMALL_CAP} if method == "nautilus" else {"maxcall": 300}
+    problem = _problem(tmp_path, data, method, checkpoint_every=0, **cap)
+    first = _run(problem, tmp_path, runner)
+    path = tmp_path / runner.CHECKPOINT_NAME
+    assert path.is_file()
+    with open(path, "r+b") as f:
+        f.truncate(f.seek(0, 2) // 2)
+
+    with pytest.warns(CheckpointWarning, match=rf"checkpoint {path} could not be read .*starts again"):
+        again = _run(problem, tmp_path, runner)
+    assert not again.info["resumed"]
+    assert again.info["n_like_this_run"] == again.n_likelihood_evals >= first.n_likelihood_evals * 0.9
+    assert path.is_file()
+

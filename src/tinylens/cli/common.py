@@ -85,9 +85,9 @@ def reported_warnings() -> Iterator[list[warnings.WarningMessage]]:
 def warnings_as_they_come() -> Iterator[None]:
     """Print tinylens's own warnings (about the user's data and config) readably the moment
     they are raised, for commands that run for hours; other warnings print as Python's do."""
-    from tinylens.errors import ConfigWarning, DataWarning
+    from tinylens.errors import CheckpointWarning, ConfigWarning, DataWarning
 
-    ours = (ConfigWarning, DataWarning)
+    ours = (CheckpointWarning, ConfigWarning, DataWarning)
     with warnings.catch_warnings():
         previous = warnings.showwarning
 

@@ -9,11 +9,13 @@ import json
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
-from tinylens.errors import ConfigError
+from tinylens.errors import CheckpointWarning, ConfigError
+
+T = TypeVar("T")
 
 
 def keyword_names(*funcs: Callable, exclude: Iterable[str] = ()) -> set[str]:
@@ -137,6 +139,22 @@ def split(settings: Mapping[str, Any], *groups: Iterable[str]) -> list[dict[str,
     return out
 
 
+def open_checkpoint(build: Callable[[bool], T], path: Path | None, resume: bool) -> tuple[T, bool]:
+    """``(build(resume), resume)``, or, when reading the checkpoint at ``path`` fails (a file cut
+    short by a full disk or an older tinylens killed while writing), a warning that names it,
+    the file deleted and ``(build(False), False)``: the run starts again instead of stopping."""
+    if not resume or path is None:
+        return build(False), False
+    try:
+        return build(True), True
+    except Exception as err:  # noqa: BLE001 (any failure to read it; a real bug fails again below)
+        reason = f"{type(err).__name__}: {str(err).strip() or 'unreadable'}"
+        warnings.warn(f"The checkpoint {path} could not be read ({reason}); it is deleted and the sampling "
+                      "starts again.", CheckpointWarning, stacklevel=3)
+        path.unlink(missing_ok=True)
+        return build(False), False
+
+
 def fingerprint(problem, **extra: Any) -> str:
     """A hash of the data, the free parameters, their priors and ``extra`` sampler settings.
 
@@ -166,6 +184,8 @@ def prepare_checkpoint(path: Path, stamp: str, resume: bool) -> bool:
     returns True when an existing checkpoint of the same problem will be resumed.
     """
     stamp_file = path.with_name(path.name + ".fingerprint")
+    for tmp in path.parent.glob(f".{path.stem}-*{path.suffix}"):  # a write a killed job left unfinished
+        tmp.unlink(missing_ok=True)
     same = stamp_file.exists() and stamp_file.read_text().strip() == stamp
     resumable = resume and same and path.exists()
     if not resumable and path.exists():

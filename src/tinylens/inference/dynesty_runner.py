@@ -32,6 +32,7 @@ from tinylens.inference.common import (
     check_settings,
     fingerprint,
     keyword_names,
+    open_checkpoint,
     prepare_checkpoint,
     split,
     try_settings,
@@ -188,7 +189,7 @@ def check(settings: dict[str, Any], n_dim: int) -> None:
 def _sampler(problem, batcher: Batcher, init: dict, seed, checkpoint: Path | None, resume: bool):
     pool = BatchingPool(batcher, init["queue_size"])
     if checkpoint is not None and resume:
-        return dynesty.NestedSampler.restore(str(checkpoint), pool=pool), True
+        return dynesty.NestedSampler.restore(str(checkpoint), pool=pool)
     return dynesty.NestedSampler(
         batcher,
         PriorTransform(problem.priors),
@@ -197,7 +198,7 @@ def _sampler(problem, batcher: Batcher, init: dict, seed, checkpoint: Path | Non
         use_pool={"prior_transform": False, "update_bound": False},
         rstate=np.random.default_rng(seed),
         **init,
-    ), False
+    )
 
 
 def run(
@@ -217,7 +218,9 @@ def run(
         resume = prepare_checkpoint(checkpoint, key, own["resume"])
     status = LiveStatus("dynesty", enabled=progress)
     _LIKELIHOODS[key] = status.wrap(problem.log_likelihood)
-    sampler, resumed = _sampler(problem, Batcher(key), init, own["seed"], checkpoint, resume)
+    sampler, resumed = open_checkpoint(
+        lambda r: _sampler(problem, Batcher(key), init, own["seed"], checkpoint, r), checkpoint, resume
+    )
     latest: dict[str, Any] = {}
     status.stats = lambda: {"log Z": latest.get("logz"), "dlogz": latest.get("dlogz")}
 
