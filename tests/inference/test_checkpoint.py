@@ -19,6 +19,7 @@ from tinylens.errors import CheckpointWarning
 from tinylens.inference import dynesty_runner, nautilus_runner, run_inference
 from tinylens.inference.nautilus_runner import CHECKPOINT_NAME
 from tinylens.problem import Problem
+from tinylens.results.tables import summarize
 
 CAP = 1500  # likelihood calls of the first, interrupted run: a fraction of a full one
 SMALL_CAP = 512  # enough for a checkpoint with a few bounds
@@ -226,3 +227,16 @@ def test_an_unreadable_checkpoint_is_replaced(tmp_path, data, method):
     assert again.info["n_like_this_run"] == again.n_likelihood_evals >= first.n_likelihood_evals * 0.9
     assert path.is_file()
 
+
+def test_a_capped_dynesty_run_is_not_converged_and_resumes(tmp_path, data):
+    """dynesty stopped by ``maxcall`` before its dlogz criterion reports ``converged: false`` (so
+    tinylens.fit keeps its checkpoint), and the same problem without the cap continues it."""
+    capped = _run(_problem(tmp_path, data, "dynesty", maxcall=300, checkpoint_every=0), tmp_path, dynesty_runner)
+    assert not capped.converged
+    full = _run(_problem(tmp_path, data, "dynesty", checkpoint_every=0), tmp_path, dynesty_runner)
+    assert full.converged and full.info["resumed"]
+    assert 0 < full.info["n_like_this_run"] < full.n_likelihood_evals
+    stats = summarize(dict(zip(full.param_names, full.samples.T)), full.weights)
+    for name, true in FREE_TRUTH.items():
+        lo, hi = stats[name]["interval_997"]
+        assert lo <= true <= hi, (name, true, lo, hi)

@@ -60,7 +60,7 @@ def test_dynesty_recovers_truth(lens_dir, reference):
     problem = load(lens_dir, {"type": "sampler", "method": "dynesty",
                               "settings": {"nlive": 100, "sample": "unif", "dlogz": 0.5, "batch_size": 32, "seed": 1}})
     res = run_inference(problem, progress=False)
-    assert res.method == "dynesty" and np.isfinite(res.log_evidence)
+    assert res.method == "dynesty" and np.isfinite(res.log_evidence) and res.converged
     # the pipeline's stages count their (gradient) evaluations too
     stages = res.info["pipeline"]["stage_gradient_evals"]
     assert res.n_likelihood_evals == res.info["n_like_this_run"] + stages and res.info["n_like_this_run"] > 1000

@@ -22,6 +22,7 @@ from typing import Any, Callable
 
 import dynesty
 import numpy as np
+from dynesty.utils import compute_integrals
 from scipy.special import logsumexp
 
 from tinylens.inference import InferenceResult
@@ -201,6 +202,21 @@ def _sampler(problem, batcher: Batcher, init: dict, seed, checkpoint: Path | Non
     )
 
 
+def _converged(sampler, dlogz: float | None) -> bool:
+    """Whether dynesty stopped on its evidence criterion (the live points' remaining share
+    ``delta log Z < dlogz``) rather than on ``maxiter`` or ``maxcall``: recomputed from the
+    finished run, whose last ``nlive`` samples are the live points it stopped with."""
+    if dlogz is None:
+        dlogz = 1e-3 * (sampler.nlive - 1.0) + 0.01  # dynesty's own default when live points are added
+    logl = np.asarray(sampler.saved_run["logl"])
+    logvol = np.asarray(sampler.saved_run["logvol"])
+    n_dead = len(logl) - sampler.nlive
+    if n_dead < 1:
+        return False
+    log_z = compute_integrals(logl=logl[:n_dead], logvol=logvol[:n_dead])[1][-1]
+    return bool(np.logaddexp(0.0, np.max(logl[n_dead:]) + logvol[n_dead - 1] - log_z) < dlogz)
+
+
 def run(
     problem,
     settings: dict[str, Any],
@@ -221,6 +237,11 @@ def run(
     sampler, resumed = open_checkpoint(
         lambda r: _sampler(problem, Batcher(key), init, own["seed"], checkpoint, r), checkpoint, resume
     )
+    take_back = getattr(sampler, "_remove_live_points", None)  # dynesty >= 2.0
+    if resumed and getattr(sampler, "added_live", False) and take_back is not None:
+        # The checkpoint is of a run that ended (on maxcall or maxiter; a converged fit deletes
+        # its checkpoint): dynesty would not continue it while its live points are in the samples.
+        take_back()
     latest: dict[str, Any] = {}
     status.stats = lambda: {"log Z": latest.get("logz"), "dlogz": latest.get("dlogz")}
 
@@ -251,6 +272,7 @@ def run(
         log_evidence=float(res.logz[-1]),
         n_likelihood_evals=int(sampler.ncall),
         wall_time_s=wall,
+        converged=_converged(sampler, run_kw.get("dlogz")),
         info={
             "log_evidence_err": float(res.logzerr[-1]),
             "n_like_this_run": int(sampler.ncall) - ncall_before,
