@@ -269,6 +269,10 @@ def fit(config: str | Path | dict, *, progress: bool = True, output: str | Path 
     out = tables.ensure_writable(output_dir(problem, output))
     (out / RESULT_JSON).unlink(missing_ok=True)  # an old result must not look like this fit's
     res = run_inference(problem, progress=progress, checkpoint_dir=out)
+    if progress:  # derived quantities and figures take seconds (about 12 s for the demo on 2 cores)
+        from rich.console import Console
+
+        Console(stderr=True, highlight=False).print(f"[bold]outputs[/] writing result.json, tables and figures to {out}")
     result = write_results(problem, res, out)
     if res.converged and not problem.config.output.keep_checkpoint:
         _remove_checkpoint(res.info.get("checkpoint"))

@@ -40,6 +40,7 @@ def test_progress_quiet_and_resume_of_a_capped_fit(tmp_path, data, monkeypatch):
     code, out = invoke("fit", config)
     assert code == 0
     assert STATUS in out and "log Z" in out and "elapsed" in out  # the status line, at least its last state
+    assert "outputs writing result.json, tables and figures to" in out  # the seconds after sampling
     assert "Posterior medians" in out and "68 % interval" in out and "lens_mass.0.theta_E" in out
     assert "Warning:" in out and "stopped before converging" in out and "again" in out
     first = json.loads((tmp_path / "output" / "result.json").read_text())
@@ -47,7 +48,7 @@ def test_progress_quiet_and_resume_of_a_capped_fit(tmp_path, data, monkeypatch):
 
     # --quiet: no status line; the same command resumes (the cap is reached, so no new calls).
     code, out = invoke("fit", config, "--quiet")
-    assert code == 0 and STATUS not in out and "stopped before converging" in out
+    assert code == 0 and STATUS not in out and "stopped before converging" in out and "outputs writing" not in out
     second = json.loads((tmp_path / "output" / "result.json").read_text())
     assert second["info"]["resumed"] is True and second["info"]["n_like_this_run"] == 0
     assert second["n_likelihood_evals"] == first["n_likelihood_evals"]
