@@ -259,6 +259,7 @@ def fit(config: str | Path | dict, *, progress: bool = True, output: str | Path 
     """
     from tinylens.compilation import release_if_crowded
     from tinylens.inference import run_inference
+    from tinylens.inference.progress import announce
     from tinylens.problem import load
     from tinylens.results import tables
 
@@ -269,10 +270,8 @@ def fit(config: str | Path | dict, *, progress: bool = True, output: str | Path 
     out = tables.ensure_writable(output_dir(problem, output))
     (out / RESULT_JSON).unlink(missing_ok=True)  # an old result must not look like this fit's
     res = run_inference(problem, progress=progress, checkpoint_dir=out)
-    if progress:  # derived quantities and figures take seconds (about 12 s for the demo on 2 cores)
-        from rich.console import Console
-
-        Console(stderr=True, highlight=False).print(f"[bold]outputs[/] writing result.json, tables and figures to {out}")
+    # derived quantities and figures take seconds (about 12 s for the demo on 2 cores)
+    announce(progress, "outputs", f"writing result.json, tables and figures to {out}")
     result = write_results(problem, res, out)
     if res.converged and not problem.config.output.keep_checkpoint:
         _remove_checkpoint(res.info.get("checkpoint"))

@@ -23,6 +23,13 @@ Stats = Callable[[], dict[str, Any]]
 PLAIN_EVERY_S = 30.0
 
 
+def announce(enabled: bool, who: str, text: str) -> None:
+    """Print ``who text`` on stderr (``who`` in bold) when ``enabled``: a step of a fit that
+    has no status line of its own (the pipeline's stages, the writing of the outputs)."""
+    if enabled:
+        Console(stderr=True, highlight=False).print(f"[bold]{who}[/] {text}")
+
+
 def _fmt(value: Any) -> str:
     if value is None:
         return "n/a"

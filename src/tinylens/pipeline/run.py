@@ -28,6 +28,7 @@ from tinylens.config.schema import SPEED_ONLY_KEYS
 from tinylens.errors import ConfigError
 from tinylens.inference import InferenceResult
 from tinylens.inference.common import fingerprint
+from tinylens.inference.progress import announce
 from tinylens.inference.optimizer import BAD
 from tinylens.pipeline import box as bx
 from tinylens.pipeline.arc import find_arc
@@ -41,10 +42,7 @@ STATE_FILE = "checkpoint.pipeline.json"
 
 
 def _say(progress: bool, text: str) -> None:
-    if progress:
-        from rich.console import Console
-
-        Console(stderr=True, highlight=False).print(f"[bold]pipeline[/] {text}")
+    announce(progress, "pipeline", text)
 
 
 def _stage_fingerprint(problem, settings: Any) -> str:
