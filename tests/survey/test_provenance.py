@@ -92,6 +92,21 @@ def test_the_number_of_pipeline_threads_is_not_a_new_template():
         "pipeline.n_sigma: 10 -> 5"]
 
 
+
+@pytest.mark.parametrize("key, a, b", [("checkpoint_every", 60, 0), ("verbose", False, True)])
+def test_how_often_a_sampler_checkpoints_or_prints_is_not_a_new_template(key, a, b):
+    """``inference.settings.checkpoint_every`` and ``verbose`` change the files and the terminal,
+    not the samples; the other settings beside them still count."""
+    old = {"inference": {"method": "nautilus", "settings": {"nlive": 200, key: a}}}
+    assert provenance.differences(provenance.template_key(old), provenance.template_key(
+        {"inference": {"method": "nautilus", "settings": {"nlive": 200, key: b}}})) == []
+    assert provenance.differences(provenance.template_key(old), provenance.template_key(
+        {"inference": {"method": "nautilus", "settings": {"nlive": 100}}})) == ["inference.settings.nlive: 200 -> 100"]
+    # a survey.json written when the key still counted holds it: no conflict with the same template
+    recorded = {"lens_dir": "/l", "template_path": "/t.yaml", "template": json.loads(json.dumps(old))}
+    assert provenance.manifest_conflict(recorded, provenance.manifest(Path("/l"), Path("/t.yaml"), old)) is None
+
+
 # -- the survey ---------------------------------------------------------------------------------
 def _finished(lenses_dir: Path, template: Path, out: Path, names: list[str]) -> None:
     """``out`` as a survey leaves it after fitting ``names`` ok (the fits faked: RESULT)."""

@@ -15,6 +15,7 @@ one readable :class:`~tinylens.errors.ConfigError`.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import math
 from collections.abc import Mapping
@@ -388,9 +389,33 @@ class Inference(StrictModel):
         return {} if value is None else value
 
 
-#: Keys that set how fast a fit runs, not what it finds, by config section: a saved stage
-#: checkpoint and a survey's record of its template leave them out when comparing.
-SPEED_ONLY_KEYS: dict[str, tuple[str, ...]] = {"pipeline": ("threads",)}
+#: Keys (dotted paths) that set how fast a fit runs or what it prints, not what it finds: a
+#: saved stage checkpoint and a survey's record of its template leave them out when comparing.
+SPEED_ONLY_KEYS: tuple[str, ...] = ("pipeline.threads", "inference.settings.checkpoint_every",
+                                    "inference.settings.verbose")
+
+
+def without_speed_only(config: Mapping[str, Any], section: str = "") -> dict[str, Any]:
+    """A copy of ``config`` (a parsed template, or its ``section``) without the
+    :data:`SPEED_ONLY_KEYS`; a block they leave empty is dropped too."""
+    out = copy.deepcopy(dict(config))
+    prefix = f"{section}." if section else ""
+    for key in SPEED_ONLY_KEYS:
+        if key.startswith(prefix):
+            _remove(out, key.removeprefix(prefix).split("."))
+    return out
+
+
+def _remove(block: Any, path: list[str]) -> None:
+    head, *rest = path
+    if not isinstance(block, dict) or head not in block:
+        return
+    if rest:
+        _remove(block[head], rest)
+        if block[head] == {}:
+            del block[head]
+    else:
+        del block[head]
 
 
 class Pipeline(StrictModel):

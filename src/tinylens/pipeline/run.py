@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from tinylens.config.schema import SPEED_ONLY_KEYS
+from tinylens.config.schema import without_speed_only
 from tinylens.errors import ConfigError
 from tinylens.inference import InferenceResult
 from tinylens.inference.common import fingerprint
@@ -47,9 +47,8 @@ def _say(progress: bool, text: str) -> None:
 
 def _stage_fingerprint(problem, settings: Any) -> str:
     dumped = dict(settings.model_dump() if hasattr(settings, "model_dump") else settings)
-    for name in SPEED_ONLY_KEYS["pipeline"]:  # the time, not the result: the checkpoint stays valid
-        dumped.pop(name, None)
-    return fingerprint(problem, pipeline=dumped)
+    # the time, not the result: the checkpoint stays valid
+    return fingerprint(problem, pipeline=without_speed_only(dumped, "pipeline"))
 
 
 #: Starts optimised at once on a GPU when the config does not say (see :func:`stage_threads`).

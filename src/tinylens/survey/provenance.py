@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from tinylens.config.schema import SPEED_ONLY_KEYS
+from tinylens.config.schema import without_speed_only
 
 MANIFEST_FILE = "survey.json"
 INPUTS_FILE = "inputs.json"
@@ -106,13 +106,7 @@ def template_key(template: Mapping[str, Any]) -> dict[str, Any]:
     """The part of a template that decides a fit: all of it but ``output`` and the keys in
     :data:`~tinylens.config.schema.SPEED_ONLY_KEYS`, JSON-normalised."""
     key = json.loads(json.dumps({k: v for k, v in template.items() if k != "output"}, sort_keys=True, default=str))
-    for section, names in SPEED_ONLY_KEYS.items():
-        if isinstance(key.get(section), dict):
-            for name in names:
-                key[section].pop(name, None)
-            if not key[section]:
-                del key[section]
-    return key
+    return without_speed_only(key)
 
 
 def differences(old: Any, new: Any, prefix: str = "") -> list[str]:
@@ -147,7 +141,8 @@ def manifest_conflict(recorded: Mapping[str, Any], current: Mapping[str, Any]) -
     """Why results made under ``recorded`` must not be reused under ``current``; ``None`` if they may."""
     if recorded.get("lens_dir") != current["lens_dir"]:
         return f"were made from the lens folder {recorded.get('lens_dir')}, not {current['lens_dir']}"
-    found = differences(recorded.get("template"), current["template"])
+    # Keyed again: a survey.json written before a key counted as speed-only still holds it.
+    found = differences(template_key(recorded.get("template") or {}), current["template"])
     if found:
         listed = "; ".join(found[:MAX_LISTED]) + (f"; and {len(found) - MAX_LISTED} more" if len(found) > MAX_LISTED else "")
         return f"were made with another template ({recorded.get('template_path')}; differences: {listed})"
