@@ -354,7 +354,7 @@ def test_gpu_memory_is_shared_by_the_survey_and_its_local_workers(monkeypatch):
     several workers), and reaches the local cluster's workers; a user's own setting is kept."""
     import os
 
-    for name in (runner.PREALLOCATE_VARIABLE, "XLA_PYTHON_CLIENT_MEM_FRACTION"):
+    for name in runner.GPU_MEMORY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     assert runner.share_gpu_memory() is True
     with runner.dask_client(workers=1) as client:
@@ -363,4 +363,7 @@ def test_gpu_memory_is_shared_by_the_survey_and_its_local_workers(monkeypatch):
     assert runner.share_gpu_memory() is False and os.environ[runner.PREALLOCATE_VARIABLE] == "true"
     monkeypatch.delenv(runner.PREALLOCATE_VARIABLE)
     monkeypatch.setenv("XLA_PYTHON_CLIENT_MEM_FRACTION", ".3")
+    assert runner.share_gpu_memory() is False and runner.PREALLOCATE_VARIABLE not in os.environ
+    monkeypatch.delenv("XLA_PYTHON_CLIENT_MEM_FRACTION")
+    monkeypatch.setenv("XLA_PYTHON_CLIENT_ALLOCATOR", "platform")  # allocates on demand already
     assert runner.share_gpu_memory() is False and runner.PREALLOCATE_VARIABLE not in os.environ

@@ -454,6 +454,8 @@ def write_catalog(rows: Mapping[str, Mapping[str, Any]], out: str | Path) -> pd.
 # -- dask -------------------------------------------------------------------------------------
 #: JAX's switch for taking most of a GPU's memory at a process's first computation.
 PREALLOCATE_VARIABLE = "XLA_PYTHON_CLIENT_PREALLOCATE"
+#: The variables by which a user sets JAX's GPU memory themselves (then left alone).
+GPU_MEMORY_VARIABLES = (PREALLOCATE_VARIABLE, "XLA_PYTHON_CLIENT_MEM_FRACTION", "XLA_PYTHON_CLIENT_ALLOCATOR")
 
 
 def share_gpu_memory() -> bool:
@@ -463,11 +465,11 @@ def share_gpu_memory() -> bool:
     node with one GPU the main process (which checks the template) and the local cluster's
     workers take it in turn: the second logs CUDA out-of-memory errors while JAX retries smaller
     amounts, and later ones are left less and less. With preallocation off each process takes what
-    it uses (a two-worker survey on an H200: 2.7 GB in all). Left alone where the user set
-    ``XLA_PYTHON_CLIENT_PREALLOCATE`` or ``XLA_PYTHON_CLIENT_MEM_FRACTION``; no effect on a CPU,
-    nor on a process whose JAX has already computed something.
+    it uses (a two-worker survey on an H200: 2.7 GB in all). Left alone where the user set any
+    of :data:`GPU_MEMORY_VARIABLES`; no effect on a CPU, nor on a process whose JAX has already
+    computed something.
     """
-    if PREALLOCATE_VARIABLE in os.environ or "XLA_PYTHON_CLIENT_MEM_FRACTION" in os.environ:
+    if any(name in os.environ for name in GPU_MEMORY_VARIABLES):
         return False
     os.environ[PREALLOCATE_VARIABLE] = "false"
     return True
