@@ -269,6 +269,7 @@ def fit(config: str | Path | dict, *, progress: bool = True, output: str | Path 
     check_likelihood(problem, config if isinstance(config, (str, Path)) else None)
     out = tables.ensure_writable(output_dir(problem, output))
     (out / RESULT_JSON).unlink(missing_ok=True)  # an old result must not look like this fit's
+    tables.remove_unfinished(out / RESULT_JSON, *(out / name for name in file_names(problem.config).values()))
     res = run_inference(problem, progress=progress, checkpoint_dir=out)
     # derived quantities and figures take seconds (about 12 s for the demo on 2 cores)
     announce(progress, "outputs", f"writing result.json, tables and figures to {out}")

@@ -59,6 +59,11 @@ def test_progress_quiet_and_resume_of_a_capped_fit(tmp_path, data, monkeypatch):
 def test_optimiser_from_the_cli(tmp_path, data):
     config = write_tiny_lens(tmp_path, {"type": "optimizer", "method": "lbfgs",
                                         "settings": {"n_starts": 2, "n_draws": 128}}, data)
+    (tmp_path / "opt").mkdir()
+    strays = [tmp_path / "opt" / n for n in (".result-k1ll3d00.json", ".model_results-k1ll3d00.png")]
+    for stray in strays:  # what a fit SIGKILLed while writing its outputs leaves
+        stray.write_text("half")
+    (tmp_path / "opt" / ".notes-mine.txt").write_text("a user's file")
     code, out = invoke("fit", config, "--quiet", "--output", tmp_path / "opt")
     assert code == 0, out
     assert "log Z" not in out and "likelihood evaluations" in out and "Warning" not in out
@@ -68,6 +73,7 @@ def test_optimiser_from_the_cli(tmp_path, data):
     assert abs(res["median"]["lens_mass.0.theta_E"] - 1.0) < 0.01
     assert "corner" not in res["files"] and not (tmp_path / "opt" / "model_corner.png").exists()
     assert (tmp_path / "opt" / "model_results.png").stat().st_size > 0
+    assert not any(stray.exists() for stray in strays) and (tmp_path / "opt" / ".notes-mine.txt").exists()
 
 
 def test_ctrl_c_ends_with_one_line_exit_130_and_how_to_resume(tmp_path, data, monkeypatch):

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
 import pytest
 
 from tinylens.errors import OutputError
-from tinylens.results.tables import ensure_writable
+from tinylens.results.tables import ensure_writable, remove_unfinished
 
 
 def test_ensure_writable_creates_nested_folders(tmp_path):
@@ -20,3 +22,24 @@ def test_a_file_in_the_way_is_named(tmp_path, below):
     target = tmp_path / "afile" / below if below else tmp_path / "afile"
     with pytest.raises(OutputError, match=re.escape(f"{tmp_path / 'afile'} is a file, not a folder). Choose another --out.")):
         ensure_writable(target, "another --out")
+
+
+def test_remove_unfinished_deletes_what_a_killed_write_left_and_nothing_else(tmp_path):
+    """A process SIGKILLed inside ``atomic_path`` leaves its temporary file (no ``finally`` runs)."""
+    killed = (
+        "import os, signal, sys\n"
+        "from tinylens.results.tables import atomic_path\n"
+        "with atomic_path(sys.argv[1]) as tmp:\n"
+        "    tmp.write_text('half')\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    (tmp_path / "result.json").write_text("{}")  # the last finished result
+    for name in ("result.json", "result_summary.csv"):
+        assert subprocess.run([sys.executable, "-c", killed, str(tmp_path / name)]).returncode != 0
+    left = sorted(p.name for p in tmp_path.glob(".*"))
+    assert len(left) == 2 and left[0].startswith(".result-") and left[1].startswith(".result_summary-")
+    (tmp_path / ".result-notes.txt").write_text("other suffix")
+
+    remove_unfinished(tmp_path / "result.json")
+    assert sorted(p.name for p in tmp_path.glob(".*")) == [".result-notes.txt", left[1]]
+    assert (tmp_path / "result.json").read_text() == "{}"

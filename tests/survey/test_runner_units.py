@@ -207,9 +207,13 @@ def test_fit_lens_waits_for_a_running_fit_of_the_same_lens_and_returns_its_row(t
 def test_fit_lens_turns_a_bad_lens_into_a_failed_row(tmp_path, mock_survey):
     template = runner.load_template(mock_survey["template"])
     lens = runner.Lens("lens_bad", mock_survey["lenses"] / "lens_bad")
-    row = runner.fit_lens("lens_bad", runner.lens_config(template, lens, tmp_path), str(lens.output(tmp_path)))
+    folder = lens.output(tmp_path)
+    folder.mkdir(parents=True)
+    stray = folder / ".row-k1ll3d00.json"  # a worker SIGKILLed while writing the row left it
+    stray.write_text("{")
+    row = runner.fit_lens("lens_bad", runner.lens_config(template, lens, tmp_path), str(folder))
     assert row["status"] == "failed" and "lens_bad/image.fits" in row["reason"]
-    assert runner.read_row(lens.output(tmp_path) / "row.json") == row
+    assert runner.read_row(folder / "row.json") == row and not stray.exists()
 
 
 def test_fit_lens_releases_compiled_functions(tmp_path, mock_survey):

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from tinylens.errors import CheckpointWarning, ConfigError
+from tinylens.results.tables import remove_unfinished
 
 T = TypeVar("T")
 
@@ -184,8 +185,7 @@ def prepare_checkpoint(path: Path, stamp: str, resume: bool) -> bool:
     returns True when an existing checkpoint of the same problem will be resumed.
     """
     stamp_file = path.with_name(path.name + ".fingerprint")
-    for tmp in path.parent.glob(f".{path.stem}-*{path.suffix}"):  # a write a killed job left unfinished
-        tmp.unlink(missing_ok=True)
+    remove_unfinished(path)  # a write that a killed job left unfinished
     same = stamp_file.exists() and stamp_file.read_text().strip() == stamp
     resumable = resume and same and path.exists()
     if not resumable and path.exists():

@@ -6,6 +6,7 @@ so an interrupted fit never leaves a half-written file under a final name.
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import tempfile
@@ -56,6 +57,15 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def remove_unfinished(*paths: str | Path) -> None:
+    """Delete the temporary files that :func:`atomic_path` writes of ``paths`` left behind when
+    their process was killed mid-write (``.<stem>-XXXXXXXX<suffix>`` beside each). Only for a
+    folder that no other process is writing the same files in."""
+    for path in map(Path, paths):
+        for tmp in path.parent.glob(f".{glob.escape(path.stem)}-*{glob.escape(path.suffix)}"):
+            tmp.unlink(missing_ok=True)
 
 
 def write_atomic(path: str | Path, writer: Callable[[Path], Any]) -> Path:

@@ -260,10 +260,11 @@ def fit_lens(lens_id: str, config: dict[str, Any], lens_out: str) -> dict[str, A
     """
     import tinylens
     from tinylens.compilation import release_compiled
-    from tinylens.results.tables import write_json
+    from tinylens.results.tables import remove_unfinished, write_json
 
     folder = Path(lens_out)
     with lens_lock(folder):
+        remove_unfinished(folder / ROW_FILE, folder / INPUTS_FILE)  # a killed worker's, if any
         previous = read_row(folder / ROW_FILE)
         if previous is not None and previous.get("status") == "ok" and is_done(previous, folder):
             return previous
