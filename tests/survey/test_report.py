@@ -163,8 +163,10 @@ def test_report_cli_with_truth_writes_stats_for_each_parameter(tmp_path):
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["{cat}"], "exactly one of --truth"),
-        (["{cat}", "--truth", "{truth}", "--reference", "{truth}"], "exactly one of --truth"),
+        (["{cat}", "--truth", "{truth}", "--reference", "{truth}"], "not both"),
+        (["{cat}", "-p", "lens_mass.0.gamma"], "no column lens_mass.0.gamma_median"),  # the overview's
+        (["{truth}"], "has no 'status' column"),
+        (["{cat}", "--where", "no_such_column > 1"], "--where 'no_such_column > 1'"),
         (["{tmp}/missing.csv", "--truth", "{truth}"], "missing.csv does not exist"),
         (["{cat}", "--truth", "{tmp}/nothere.parquet"], "nothere.parquet does not exist"),
         (["{cat}", "--truth", "{garbage}"], "could not be read as a Parquet table"),
@@ -196,6 +198,7 @@ def test_report_cli_errors_are_one_paragraph_without_traceback(tmp_path, args, e
     assert expected in text
     assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
     assert not (tmp_path / "report" / "report_stats.json").exists()
+    assert not (tmp_path / "report" / "overview.json").exists()
 
 
 def test_a_truth_value_that_is_not_a_number_is_refused_not_turned_into_nan(tmp_path):

@@ -1,10 +1,15 @@
-"""``tinylens report CATALOG --truth TRUTH | --reference TABLE``: survey accuracy statistics.
+"""``tinylens report CATALOG [--truth TRUTH | --reference TABLE]``: what a survey found.
 
 With ``--truth`` (e.g. ``truth.csv`` of ``tinylens simulate-population``) the paper's six
 parameters are compared (Figure 4); with ``--reference`` (a table of published Einstein radii,
 e.g. SLACS ``catalog.csv``) the Einstein radius is (Figure 7). Writes ``report_stats.csv``,
 ``report_stats.json`` and ``report.png`` into ``--out`` and prints the statistics. See
 :mod:`tinylens.results.report` for the definitions.
+
+With neither (a survey of real lenses), an overview (:mod:`tinylens.results.overview`): how many
+fits are trusted and why not, how precise they are, what they cost, and which lenses to look at.
+Writes ``overview.json``, ``overview_parameters.csv``, ``overview_flags.csv``, ``inspect.csv``
+and ``overview.png``.
 """
 
 from __future__ import annotations
@@ -20,10 +25,13 @@ from rich.table import Table
 
 from tinylens.cli.common import console, print_warning
 from tinylens.errors import TinyLensError
+from tinylens.results.overview import is_true
 
 STATS_CSV = "report_stats.csv"
 STATS_JSON = "report_stats.json"
 FIGURE = "report.png"
+OVERVIEW_FILES = {"json": "overview.json", "parameters": "overview_parameters.csv", "flags": "overview_flags.csv",
+                  "inspect": "inspect.csv", "png": "overview.png"}
 
 
 def stats_rich_table(stats, title: str) -> Table:
@@ -65,26 +73,18 @@ def build_report(
     """
     from tinylens.results import report as rp
 
-    if (truth_path is None) == (reference_path is None):
-        raise TinyLensError("Give exactly one of --truth (a truth table such as simulate-population's truth.csv) "
-                            "or --reference (a table of published Einstein radii, e.g. SLACS catalog.csv).")
+    if truth_path is not None and reference_path is not None:
+        raise TinyLensError("Give one of --truth (a truth table such as simulate-population's truth.csv) "
+                            "or --reference (a table of published Einstein radii, e.g. SLACS catalog.csv), not both.")
     parameters = list(dict.fromkeys(parameters)) if parameters else None  # -p given twice is one parameter
     warnings: list[str] = []
-    catalog = _one_row_per_lens(rp.read_table(catalog_path, "catalogue"), f"catalogue {catalog_path}", warnings)
-    if "status" not in catalog.columns:
-        raise TinyLensError(f"{catalog_path} has no 'status' column: give the catalog.parquet or catalog.csv "
-                            "written by 'tinylens survey'.")
+    catalog = read_catalog(catalog_path, warnings)
     n_all, status = len(catalog), catalog["status"].astype(str)
     if not (status == "ok").any():
         raise TinyLensError(f"No lens of {catalog_path} has status 'ok' ({_status_counts(status)}): "
                             "there is nothing to compare yet.")
     if trusted_only:
-        if "trusted" not in catalog.columns:
-            raise TinyLensError(f"{catalog_path} has no 'trusted' column, so --trusted-only cannot select lenses; "
-                                "run without it (or with a catalogue written by this version of 'tinylens survey').")
-        catalog = catalog[catalog["trusted"].map(_is_true)]
-        if catalog.empty:
-            raise TinyLensError(f"No lens of {catalog_path} is trusted (see its 'flags' column); run without --trusted-only.")
+        catalog = only_trusted(catalog, catalog_path)
     skipped: dict[str, str] = {}  # the paper's quantities left out of a default comparison, and why
     if truth_path is not None:
         other = _one_row_per_lens(rp.read_table(truth_path, "truth table"), f"truth table {truth_path}", warnings)
@@ -132,6 +132,135 @@ def build_report(
     }
     return {"summary": summary, "stats": stats, "joined": joined, "quantities": quantities,
             "truth_label": "T" if truth_path is not None else "ref", "warnings": warnings}
+
+
+def read_catalog(catalog_path: Path, warnings: list[str]):
+    """A survey's catalogue, one row per lens, checked for its ``status`` column."""
+    from tinylens.results import report as rp
+
+    catalog = _one_row_per_lens(rp.read_table(catalog_path, "catalogue"), f"catalogue {catalog_path}", warnings)
+    if "status" not in catalog.columns:
+        raise TinyLensError(f"{catalog_path} has no 'status' column: give the catalog.parquet or catalog.csv "
+                            "written by 'tinylens survey'.")
+    return catalog
+
+
+def only_trusted(catalog, catalog_path: Path):
+    """The rows whose ``trusted`` cell is true; TinyLensError if there is no such column or row."""
+    if "trusted" not in catalog.columns:
+        raise TinyLensError(f"{catalog_path} has no 'trusted' column, so --trusted-only cannot select lenses; "
+                            "run without it (or with a catalogue written by this version of 'tinylens survey').")
+    catalog = catalog[catalog["trusted"].map(is_true)]
+    if catalog.empty:
+        raise TinyLensError(f"No lens of {catalog_path} is trusted (see its 'flags' column); run without --trusted-only.")
+    return catalog
+
+
+def build_overview(catalog_path: Path, parameters: list[str] | None, trusted_only: bool = False,
+                   where: str | None = None) -> dict[str, Any]:
+    """The overview of a catalogue with nothing to compare it to (no files written): see
+    :mod:`tinylens.results.overview`. ``trusted_only`` and ``where`` select lenses as for a
+    comparison (``where`` over the catalogue's columns)."""
+    import pandas as pd
+
+    from tinylens.results import overview as ov
+    from tinylens.results import report as rp
+
+    warnings: list[str] = []
+    catalog = read_catalog(catalog_path, warnings)
+    n_all = len(catalog)
+    if trusted_only:
+        catalog = only_trusted(catalog, catalog_path)
+    if where:
+        catalog = select(catalog, pd.DataFrame({"lens_id": pd.Series([], dtype=object)}), where)
+    if parameters:
+        quantities = [rp.quantity_for(p) for p in dict.fromkeys(parameters)]
+        missing = [q.name for q in quantities if f"{q.name}_median" not in catalog.columns]
+        if missing:
+            known = sorted(c.removesuffix("_median") for c in catalog.columns if c.endswith("_median"))
+            raise TinyLensError(f"{catalog_path} has no column {missing[0]}_median, so --parameter {missing[0]} cannot "
+                                f"be summarised; parameters in the catalogue: {rp._some(known)}.")
+    else:
+        quantities = ov.default_quantities(catalog)
+    result = ov.overview(catalog, quantities, Path(catalog_path).expanduser().resolve().parent)
+    result.update(catalog=catalog, quantities=quantities, warnings=warnings, selection={
+        "catalog": str(catalog_path), "n_lenses": int(n_all), "trusted_only": bool(trusted_only), "where": where,
+        "n_selected": int(len(catalog))})
+    return result
+
+
+def write_overview(result: dict[str, Any], out: Path) -> dict[str, Path]:
+    """The overview's files in ``out``, all or none (as :func:`write_report`)."""
+    from tinylens.results import overview as ov
+    from tinylens.results import report as rp
+    from tinylens.results.tables import atomic_path, ensure_writable, write_csv, write_json
+
+    fig = None
+    if result["quantities"]:
+        fig = ov.overview_figure(result["catalog"], result["quantities"][0], result["flags"])
+    out = ensure_writable(out, "another --out")
+    paths = {key: out / name for key, name in OVERVIEW_FILES.items() if key != "png" or fig is not None}
+    # n_lenses: the whole catalogue's (as in report_stats.json); the counts are of the n_selected
+    content = {**result["counts"], **result["selection"], "time": result["time"],
+               "failure_reasons": result["failure_reasons"], "n_to_inspect": int(len(result["inspect"])),
+               "flags": result["flags"].to_dict(orient="records"),
+               "parameters": result["parameters"].to_dict(orient="records")}
+    with ExitStack() as stack:
+        tmp = {key: stack.enter_context(atomic_path(path)) for key, path in paths.items()}
+        write_json(tmp["json"], content)
+        write_csv(tmp["parameters"], result["parameters"])
+        write_csv(tmp["flags"], result["flags"])
+        write_csv(tmp["inspect"], result["inspect"])
+        if fig is not None:
+            rp.save_figure(fig, tmp["png"])
+    return paths
+
+
+def print_overview(result: dict[str, Any], paths: dict[str, Path]) -> None:
+    """The overview on the terminal: counts, flags, parameters, time, failures, what to inspect."""
+    n, sel = result["counts"], result["selection"]
+    rules = (["trusted"] if sel["trusted_only"] else []) + ([sel["where"]] if sel["where"] else [])
+    which = (f"{sel['n_selected']} of {sel['n_lenses']} lenses in {sel['catalog']} (selected: {', '.join(rules)})"
+             if rules else f"{n['n_lenses']} lenses in {sel['catalog']}")
+    console.print(f"[bold]{which}[/]: "
+                  f"[green]{n['n_ok']} ok[/] ({n['n_trusted']} trusted, {n['n_untrusted']} not), "
+                  f"[red]{n['n_failed']} failed[/]"
+                  + (f", {n['n_other_status']} with another status" if n["n_other_status"] else "") + ".", soft_wrap=True)
+    wide = console if console.is_terminal else Console(highlight=False, width=max(console.width, 160))
+    if len(result["flags"]):
+        table = Table(title="Quality flags of the ok lenses", title_justify="left")
+        for name in ("flag", "lenses", "of them untrusted"):
+            table.add_column(name, justify="left" if name == "flag" else "right")
+        for row in result["flags"].itertuples(index=False):
+            table.add_row(row.flag, str(row.n_lenses), str(row.n_untrusted))
+        wide.print(table)
+    else:
+        console.print("No quality flag is raised on any ok lens.")
+    if len(result["parameters"]):
+        table = Table(title="Posterior medians across the ok lenses, and each lens's precision", title_justify="left")
+        for name in ("parameter", "N", "median", "16-84 % of lenses", "median 68 % half-width"):
+            table.add_column(name, justify="left" if name == "parameter" else "right")
+        for row in result["parameters"].itertuples(index=False):
+            width = "-" if math.isnan(row.half_width_68) else f"{row.half_width_68:.3g}"
+            if not math.isnan(row.relative_half_width_68):
+                width += f" ({100 * row.relative_half_width_68:.2g} %)"
+            spread = "-" if math.isnan(row.median) else f"{row.percentile_16:.3g} to {row.percentile_84:.3g}"
+            table.add_row(row.parameter, str(row.n), "-" if math.isnan(row.median) else f"{row.median:.4g}", spread, width)
+        wide.print(table)
+    t = result["time"]
+    if t["n"]:
+        console.print(f"Time per lens: median {t['median_s']:.0f} s (16-84 %: {t['percentile_16_s']:.0f}-"
+                      f"{t['percentile_84_s']:.0f} s), {t['total_h']:.2f} h in all"
+                      + ("" if math.isnan(t["median_likelihood_evals"])
+                         else f"; median {t['median_likelihood_evals']:,.0f} likelihood calls") + ".", soft_wrap=True)
+    for entry in result["failure_reasons"]:
+        console.print(f"Failed ({entry['n']}): {entry['reason']}", soft_wrap=True, markup=False)
+    inspect = result["inspect"]
+    if len(inspect):
+        console.print(f"To inspect: {len(inspect)} lens{'es' if len(inspect) > 1 else ''} (untrusted or failed), listed "
+                      f"with their flags, folders and figures in [bold]{paths['inspect']}[/].", soft_wrap=True)
+    console.print(f"Written: [bold]{paths['json']}[/], " + ", ".join(p.name for k, p in paths.items() if k != "json"),
+                  soft_wrap=True)
 
 
 def _one_row_per_lens(frame, what: str, warnings: list[str]):
@@ -192,11 +321,6 @@ def _selection(summary: dict[str, Any]) -> str:
     return f"; {summary['n_selected']} of {summary['n_lenses']} selected: {', '.join(rules)}" if rules else ""
 
 
-def _is_true(value: Any) -> bool:
-    """A catalogue's ``trusted`` cell (bool, or text in a CSV) as a bool."""
-    return str(value).strip().lower() in ("true", "1", "1.0")
-
-
 def _by_reason(reasons: dict[str, str]) -> str:
     """``a, b: why; c: other reason``: the names grouped by their reason."""
     grouped: dict[str, list[str]] = {}
@@ -251,7 +375,15 @@ def report(
                                      "columns of the catalogue and of the truth/reference table, e.g. "
                                      "'arc_snr_max >= 10' (names with dots in backticks)."),
 ) -> None:
-    """Accuracy of a survey: median deviation, NMAD and catastrophic outliers per parameter (paper, Figs. 4 and 7)."""
+    """What a survey found: with --truth or --reference, its accuracy (median deviation, NMAD, catastrophic
+    outliers per parameter; paper, Figs. 4 and 7); with neither, an overview (trusted fits, flags, precision,
+    time, the lenses to look at)."""
+    if truth is None and reference is None:
+        overview = build_overview(catalog, parameter, trusted_only, where)
+        for message in overview["warnings"]:
+            print_warning(message)
+        print_overview(overview, write_overview(overview, out if out is not None else catalog.expanduser().resolve().parent / "report"))
+        return
     result = build_report(catalog, truth, reference, reference_column, parameter, trusted_only, where)
     for message in result["warnings"]:
         print_warning(message)

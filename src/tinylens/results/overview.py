@@ -1,0 +1,247 @@
+"""What a survey found, with nothing to compare it to: ``tinylens report CATALOG`` alone.
+
+A survey of real lenses has no truth table. Its first questions are how many lenses were
+fitted, how many fits can be trusted and why the others cannot, how precisely the lenses are
+measured, what the fits cost, and which lenses someone should look at. From the catalogue that
+``tinylens survey`` writes (one row per lens):
+
+* **counts**: lenses; ``status`` ``ok`` and ``failed``; of the ok ones, how many are ``trusted``
+  (the quality flags, :mod:`tinylens.results.quality`);
+* **flags**: for each quality flag, how many ok lenses carry it and how many of those are
+  untrusted (a flag that is not critical leaves a lens trusted);
+* **parameters**: per parameter, the spread of the lenses' posterior medians (median and 16th-84th
+  percentiles across lenses) and the median of their posterior 68 % half-widths, also relative
+  to each lens's median for sizes such as the Einstein radius;
+* **time**: median wall time and likelihood calls per lens, and the wall time summed;
+* **to inspect**: every failed or untrusted lens, its reason or flags, its output folder and
+  its model figure (a survey keeps them in ``lenses/<lens_id>/``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tinylens.results.report import CATALOG_HINT, PAPER_QUANTITIES, Quantity, numbers
+
+FLAG_COLUMNS = ("flag", "n_lenses", "n_untrusted")
+PARAMETER_COLUMNS = ("parameter", "n", "median", "percentile_16", "percentile_84", "half_width_68",
+                     "relative_half_width_68")
+INSPECT_COLUMNS = ("lens_id", "status", "trusted", "flags", "reason", "folder", "figure")
+#: Where a survey keeps each lens's outputs, below the catalogue's folder.
+LENSES_DIR = "lenses"
+#: The model figure's name when the lens's ``result.json`` does not say.
+DEFAULT_FIGURE = "model_results.png"
+
+
+def is_true(value: Any) -> bool:
+    """A catalogue's ``trusted`` cell (bool, or text in a CSV) as a bool."""
+    return str(value).strip().lower() in ("true", "1", "1.0")
+
+
+def split_flags(cell: Any) -> list[str]:
+    """The flags of a ``flags`` cell (comma-separated text; empty or missing: none)."""
+    if cell is None or (isinstance(cell, float) and np.isnan(cell)):
+        return []
+    return [f.strip() for f in str(cell).split(",") if f.strip()]
+
+
+def _ok(catalog: pd.DataFrame) -> pd.DataFrame:
+    return catalog[catalog["status"].astype(str) == "ok"]
+
+
+def _trusted(frame: pd.DataFrame) -> np.ndarray:
+    if "trusted" not in frame.columns:
+        return np.zeros(len(frame), dtype=bool)
+    return frame["trusted"].map(is_true).to_numpy(bool)
+
+
+def counts(catalog: pd.DataFrame) -> dict[str, int]:
+    """Lenses, ok, failed (and any other status), and trusted / untrusted among the ok ones."""
+    status = catalog["status"].astype(str)
+    ok = _ok(catalog)
+    n_trusted = int(_trusted(ok).sum())
+    return {"n_lenses": int(len(catalog)), "n_ok": int(len(ok)), "n_failed": int((status == "failed").sum()),
+            "n_other_status": int((~status.isin(["ok", "failed"])).sum()),
+            "n_trusted": n_trusted, "n_untrusted": int(len(ok) - n_trusted)}
+
+
+def flag_table(catalog: pd.DataFrame) -> pd.DataFrame:
+    """For each flag of the ok lenses: on how many it is raised, and how many of those are
+    untrusted; the most frequent first."""
+    ok = _ok(catalog)
+    found: dict[str, list[int]] = {}
+    if "flags" in ok.columns:
+        for cell, trusted in zip(ok["flags"], _trusted(ok)):
+            for flag in dict.fromkeys(split_flags(cell)):
+                entry = found.setdefault(flag, [0, 0])
+                entry[0] += 1
+                entry[1] += int(not trusted)
+    rows = sorted(((flag, n, bad) for flag, (n, bad) in found.items()), key=lambda r: (-r[1], r[0]))
+    return pd.DataFrame(rows, columns=list(FLAG_COLUMNS))
+
+
+def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
+    if name not in frame.columns:
+        return np.full(len(frame), np.nan)
+    return numbers(frame[name], f"catalogue column {name}", CATALOG_HINT)
+
+
+def parameter_row(ok: pd.DataFrame, q: Quantity) -> dict[str, Any]:
+    """The spread of the lenses' medians of ``q`` and their median 68 % half-width (relative to
+    each lens's median for a relative quantity; NaN otherwise)."""
+    median = _column(ok, f"{q.name}_median")
+    half = (_column(ok, f"{q.name}_hi68") - _column(ok, f"{q.name}_lo68")) / 2
+    good = np.isfinite(median)
+    row: dict[str, Any] = {"parameter": q.name, "n": int(good.sum())}
+    if not good.any():
+        return {**row, **{k: np.nan for k in PARAMETER_COLUMNS[2:]}}
+    p50, p16, p84 = np.percentile(median[good], [50, 16, 84])
+    halves = half[good & np.isfinite(half)]
+    relative = np.nan
+    if q.kind == "relative":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = half / np.abs(median)
+        ratio = ratio[good & np.isfinite(ratio)]
+        relative = float(np.median(ratio)) if len(ratio) else np.nan
+    return {**row, "median": float(p50), "percentile_16": float(p16), "percentile_84": float(p84),
+            "half_width_68": float(np.median(halves)) if len(halves) else np.nan, "relative_half_width_68": relative}
+
+
+def parameter_table(catalog: pd.DataFrame, quantities: Sequence[Quantity]) -> pd.DataFrame:
+    """:func:`parameter_row` of each quantity, over the ok lenses."""
+    ok = _ok(catalog)
+    return pd.DataFrame([parameter_row(ok, q) for q in quantities], columns=list(PARAMETER_COLUMNS))
+
+
+def default_quantities(catalog: pd.DataFrame) -> list[Quantity]:
+    """The paper's six parameters that the catalogue holds (``<name>_median``)."""
+    return [q for q in PAPER_QUANTITIES if f"{q.name}_median" in catalog.columns]
+
+
+def time_summary(catalog: pd.DataFrame) -> dict[str, float]:
+    """Median and 16th-84th percentiles of the ok lenses' wall time (s), its sum (h), and the
+    median number of likelihood calls."""
+    ok = _ok(catalog)
+    wall = _column(ok, "wall_time_s")
+    wall = wall[np.isfinite(wall)]
+    calls = _column(ok, "n_likelihood_evals")
+    calls = calls[np.isfinite(calls)]
+    if not len(wall):
+        return {"n": 0, "median_s": np.nan, "percentile_16_s": np.nan, "percentile_84_s": np.nan,
+                "total_h": np.nan, "median_likelihood_evals": float(np.median(calls)) if len(calls) else np.nan}
+    p50, p16, p84 = np.percentile(wall, [50, 16, 84])
+    return {"n": int(len(wall)), "median_s": float(p50), "percentile_16_s": float(p16), "percentile_84_s": float(p84),
+            "total_h": float(wall.sum() / 3600), "median_likelihood_evals": float(np.median(calls)) if len(calls) else np.nan}
+
+
+def failure_reasons(catalog: pd.DataFrame, limit: int = 5) -> list[dict[str, Any]]:
+    """The most frequent reasons of the failed lenses, with their counts."""
+    failed = catalog[catalog["status"].astype(str) == "failed"]
+    if "reason" not in failed.columns or failed.empty:
+        return []
+    found = failed["reason"].fillna("").astype(str).replace("", "(no reason recorded)").value_counts()
+    return [{"reason": reason, "n": int(n)} for reason, n in found.head(limit).items()]
+
+
+def _figure_path(folder: Path) -> str:
+    """The model figure in a lens's output folder (as its ``result.json`` names it), or ``""``."""
+    name = DEFAULT_FIGURE
+    try:
+        name = json.loads((folder / "result.json").read_text())["files"]["results"]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    path = folder / str(name)
+    return str(path) if path.is_file() else ""
+
+
+def to_inspect(catalog: pd.DataFrame, survey_dir: str | Path) -> pd.DataFrame:
+    """The failed, untrusted (and other-status) lenses, with their flags or reason, output
+    folder and model figure (``""`` where the survey folder does not hold it)."""
+    status = catalog["status"].astype(str)
+    trusted = _trusted(catalog)
+    pick = catalog[~((status == "ok").to_numpy() & trusted)]
+    rows = []
+    for _, row in pick.iterrows():
+        folder = Path(survey_dir) / LENSES_DIR / str(row["lens_id"])
+        rows.append({"lens_id": row["lens_id"], "status": row["status"],
+                     "trusted": bool(is_true(row.get("trusted"))) if row["status"] == "ok" else None,
+                     "flags": ",".join(split_flags(row.get("flags"))),
+                     "reason": "" if pd.isna(row.get("reason")) else str(row.get("reason") or ""),
+                     "folder": str(folder) if folder.is_dir() else "", "figure": _figure_path(folder)})
+    return pd.DataFrame(rows, columns=list(INSPECT_COLUMNS))
+
+
+def overview(catalog: pd.DataFrame, quantities: Sequence[Quantity], survey_dir: str | Path) -> dict[str, Any]:
+    """Everything above, for one catalogue: ``counts``, ``flags``, ``parameters``, ``time``,
+    ``failure_reasons`` and ``inspect``."""
+    return {"counts": counts(catalog), "flags": flag_table(catalog), "parameters": parameter_table(catalog, quantities),
+            "time": time_summary(catalog), "failure_reasons": failure_reasons(catalog),
+            "inspect": to_inspect(catalog, survey_dir)}
+
+
+def overview_figure(catalog: pd.DataFrame, q: Quantity, flags: pd.DataFrame):
+    """Four panels: the lenses' medians of ``q`` (trusted and not), each lens's 68 % half-width
+    against its median, the flags' counts, and the wall time per lens."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    ok = _ok(catalog)
+    trusted = _trusted(ok)
+    median = _column(ok, f"{q.name}_median")
+    half = (_column(ok, f"{q.name}_hi68") - _column(ok, f"{q.name}_lo68")) / 2
+    if q.kind == "relative":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            half = half / np.abs(median)
+    fig, axes = plt.subplots(2, 2, figsize=(10, 7.5))
+    (a, b), (c, d) = axes
+    good = np.isfinite(median)
+    groups = [(good & trusted, "trusted", "C0"), (good & ~trusted, "untrusted", "C3")]
+    if good.any():
+        bins = np.histogram_bin_edges(median[good], bins=min(30, max(5, int(np.sqrt(good.sum())))))
+        a.hist([median[m] for m, _, _ in groups], bins=bins, stacked=True, color=[g[2] for g in groups],
+               label=[f"{label} ({int(m.sum())})" for m, label, _ in groups])
+        a.legend(frameon=False)
+    a.set_xlabel(f"{q.label} (posterior median)")
+    a.set_ylabel("lenses")
+    a.yaxis.set_major_locator(MaxNLocator(integer=True))
+    for m, label, colour in groups:
+        keep = m & np.isfinite(half) & (half > 0)
+        b.scatter(median[keep], half[keep], s=12, color=colour, label=label, marker="o" if label == "trusted" else "x")
+    if np.any(np.isfinite(half) & (half > 0)):
+        b.set_yscale("log")
+    b.set_xlabel(f"{q.label} (posterior median)")
+    b.set_ylabel("68 % half-width" + (" / median" if q.kind == "relative" else ""))
+    if len(flags):
+        shown = flags.head(12).iloc[::-1]
+        y = np.arange(len(shown))
+        c.barh(y, shown["n_lenses"], color="0.7", label="all ok lenses")
+        c.barh(y, shown["n_untrusted"], color="C3", label="of them untrusted")
+        c.set_yticks(y, shown["flag"])
+        c.xaxis.set_major_locator(MaxNLocator(integer=True))
+        c.legend(frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2)
+    else:
+        c.text(0.5, 0.5, "no quality flag raised", ha="center", va="center", transform=c.transAxes)
+        c.set_yticks([])
+    c.set_xlabel("lenses with the flag")
+    wall = _column(ok, "wall_time_s")
+    wall = wall[np.isfinite(wall)]
+    if len(wall):
+        d.hist(wall, bins=min(30, max(5, int(np.sqrt(len(wall))))), color="0.5")
+        d.axvline(np.median(wall), color="k", ls="--", label=f"median {np.median(wall):.0f} s")
+        d.legend(frameon=False)
+    d.set_xlabel("wall time per lens [s]")
+    d.set_ylabel("lenses")
+    d.yaxis.set_major_locator(MaxNLocator(integer=True))
+    n = counts(catalog)
+    fig.suptitle(f"{n['n_lenses']} lenses: {n['n_ok']} ok ({n['n_trusted']} trusted), {n['n_failed']} failed")
+    fig.tight_layout()
+    return fig

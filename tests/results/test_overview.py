@@ -1,0 +1,130 @@
+"""The overview of a survey with no truth (``tinylens report CATALOG``), against numbers worked
+out by hand and numpy, and the command's files."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from tinylens.cli.main import app
+from tinylens.results import overview as ov
+from tinylens.results.report import PAPER_QUANTITIES, quantity_for
+
+
+def _catalog() -> pd.DataFrame:
+    """Six ok lenses (two untrusted), one failed, one with an unknown status; CSV-like cells."""
+    return pd.DataFrame({
+        "lens_id": ["a", "b", "c", "d", "e", "f", "g", "h"],
+        "status": ["ok", "ok", "ok", "ok", "ok", "ok", "failed", "queued"],
+        "reason": ["", "", "", "", "", "", "DataError: image.fits is not a FITS file", ""],
+        "trusted": ["True", "True", "False", "True", "False", "1.0", None, None],
+        "flags": ["", "light_prior_edge", "unmodelled_flux,arc_residuals", "light_prior_edge",
+                  "unmodelled_flux", np.nan, None, None],
+        # relative 68 % half-widths: 0.01, 0.02, 0.005, 0.04, 0.1, 0.03
+        "lens_mass.0.theta_E_median": [1.0, 2.0, 1.0, 0.5, 1.0, 1.5, np.nan, np.nan],
+        "lens_mass.0.theta_E_lo68": [0.99, 1.96, 0.995, 0.48, 0.9, 1.455, np.nan, np.nan],
+        "lens_mass.0.theta_E_hi68": [1.01, 2.04, 1.005, 0.52, 1.1, 1.545, np.nan, np.nan],
+        "lens_mass.0.q_median": [0.5, 0.6, 0.7, 0.8, 0.9, 0.75, np.nan, np.nan],
+        "lens_mass.0.q_lo68": [0.49, 0.58, 0.69, 0.79, 0.85, 0.74, np.nan, np.nan],
+        "lens_mass.0.q_hi68": [0.51, 0.62, 0.71, 0.81, 0.95, 0.76, np.nan, np.nan],
+        "wall_time_s": [60.0, 120.0, 90.0, 30.0, 300.0, 150.0, np.nan, np.nan],
+        "n_likelihood_evals": [1000, 2000, 3000, 4000, 5000, 6000, np.nan, np.nan],
+    })
+
+
+def test_counts_and_flags_by_hand():
+    catalog = _catalog()
+    assert ov.counts(catalog) == {"n_lenses": 8, "n_ok": 6, "n_failed": 1, "n_other_status": 1,
+                                  "n_trusted": 4, "n_untrusted": 2}
+    flags = ov.flag_table(catalog)
+    assert flags.to_dict(orient="records") == [
+        {"flag": "light_prior_edge", "n_lenses": 2, "n_untrusted": 0},  # raised on trusted lenses only
+        {"flag": "unmodelled_flux", "n_lenses": 2, "n_untrusted": 2},
+        {"flag": "arc_residuals", "n_lenses": 1, "n_untrusted": 1},
+    ]
+    assert ov.split_flags(" a, b ,,") == ["a", "b"] and ov.split_flags(np.nan) == [] and ov.split_flags(None) == []
+
+
+def test_parameter_spread_and_precision_match_numpy():
+    catalog = _catalog()
+    table = ov.parameter_table(catalog, [quantity_for("lens_mass.0.theta_E"), quantity_for("lens_mass.0.q")])
+    theta, q = table.to_dict(orient="records")
+    medians = np.array([1.0, 2.0, 1.0, 0.5, 1.0, 1.5])
+    assert theta["n"] == 6
+    assert theta["median"] == pytest.approx(1.0)
+    assert (theta["percentile_16"], theta["percentile_84"]) == pytest.approx(tuple(np.percentile(medians, [16, 84])))
+    assert theta["half_width_68"] == pytest.approx(np.median([0.01, 0.04, 0.005, 0.02, 0.1, 0.045]))
+    assert theta["relative_half_width_68"] == pytest.approx(np.median([0.01, 0.02, 0.005, 0.04, 0.1, 0.03]))
+    assert q["half_width_68"] == pytest.approx(np.median([0.01, 0.02, 0.01, 0.01, 0.05, 0.01]))
+    assert np.isnan(q["relative_half_width_68"])  # an axis ratio's width is not relative
+    # only the paper's parameters that the catalogue holds are summarised by default
+    assert ov.default_quantities(catalog) == [PAPER_QUANTITIES[0], PAPER_QUANTITIES[1]]
+
+
+def test_time_and_failure_reasons():
+    catalog = _catalog()
+    t = ov.time_summary(catalog)
+    wall = [60.0, 120.0, 90.0, 30.0, 300.0, 150.0]
+    assert t["n"] == 6 and t["median_s"] == pytest.approx(105.0) and t["total_h"] == pytest.approx(750 / 3600)
+    assert (t["percentile_16_s"], t["percentile_84_s"]) == pytest.approx(tuple(np.percentile(wall, [16, 84])))
+    assert t["median_likelihood_evals"] == pytest.approx(3500)
+    assert ov.failure_reasons(catalog) == [{"reason": "DataError: image.fits is not a FITS file", "n": 1}]
+
+
+def test_to_inspect_lists_the_untrusted_and_failed_with_their_figures(tmp_path):
+    catalog = _catalog()
+    (tmp_path / "lenses" / "c").mkdir(parents=True)
+    (tmp_path / "lenses" / "c" / "model_results.png").write_bytes(b"png")
+    (tmp_path / "lenses" / "e").mkdir(parents=True)  # its figure renamed in its config: result.json says so
+    (tmp_path / "lenses" / "e" / "fit.png").write_bytes(b"png")
+    (tmp_path / "lenses" / "e" / "result.json").write_text(json.dumps({"files": {"results": "fit.png"}}))
+    inspect = ov.to_inspect(catalog, tmp_path)
+    assert inspect["lens_id"].tolist() == ["c", "e", "g", "h"]
+    rows = inspect.set_index("lens_id")
+    assert rows.loc["c", "figure"] == str(tmp_path / "lenses" / "c" / "model_results.png")
+    assert rows.loc["e", "figure"] == str(tmp_path / "lenses" / "e" / "fit.png")
+    assert rows.loc["c", "flags"] == "unmodelled_flux,arc_residuals" and rows.loc["c", "trusted"] is False
+    assert rows.loc["g", "reason"].startswith("DataError") and rows.loc["g", "folder"] == ""
+
+
+def test_report_without_truth_writes_the_overview(tmp_path):
+    catalog = _catalog()
+    catalog.to_csv(tmp_path / "catalog.csv", index=False)
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv")])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "8 lenses in" in text and "6 ok (4 trusted, 2 not), 1 failed, 1 with another status" in text
+    assert "unmodelled_flux" in text and "Time per lens: median 105 s" in text
+    assert "Failed (1): DataError: image.fits is not a FITS file" in text and "To inspect: 4 lenses" in text
+    out = tmp_path / "report"
+    saved = json.loads((out / "overview.json").read_text())
+    assert saved["n_trusted"] == 4 and saved["n_to_inspect"] == 4 and saved["time"]["median_s"] == 105.0
+    assert [p["parameter"] for p in saved["parameters"]] == ["lens_mass.0.theta_E", "lens_mass.0.q"]
+    assert pd.read_csv(out / "inspect.csv")["lens_id"].tolist() == ["c", "e", "g", "h"]
+    assert pd.read_csv(out / "overview_flags.csv")["flag"].tolist()[0] == "light_prior_edge"
+    assert (out / "overview.png").stat().st_size > 10_000
+
+    # --trusted-only and --where select as they do for a comparison
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv"), "--trusted-only",
+                                      "--where", "wall_time_s < 125", "-o", str(tmp_path / "r2")])
+    assert result.exit_code == 0, result.output
+    saved = json.loads((tmp_path / "r2" / "overview.json").read_text())
+    assert saved["n_selected"] == 3 and saved["n_lenses"] == 8 and saved["n_ok"] == saved["n_trusted"] == 3
+    assert "3 of 8 lenses in" in " ".join(result.output.split())
+
+
+def test_an_all_failed_survey_still_gets_an_overview(tmp_path):
+    """Every fit failed: no parameter to summarise and no figure, but the reasons and the list."""
+    pd.DataFrame({"lens_id": ["a", "b", "c"], "status": "failed",
+                  "reason": ["DataError: x", "DataError: x", "ConfigError: y"]}).to_csv(tmp_path / "c.csv", index=False)
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "c.csv")])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "0 ok" in text and "3 failed" in text and "Failed (2): DataError: x" in text
+    saved = json.loads((tmp_path / "report" / "overview.json").read_text())
+    assert saved["failure_reasons"] == [{"reason": "DataError: x", "n": 2}, {"reason": "ConfigError: y", "n": 1}]
+    assert saved["parameters"] == [] and not (tmp_path / "report" / "overview.png").exists()
