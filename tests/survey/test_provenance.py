@@ -140,7 +140,9 @@ def _survey(case: dict[str, Path], template: Path | None = None, lenses: Path | 
 def test_a_finished_survey_rerun_unchanged_fits_nothing(one_lens):
     result = _survey(one_lens)
     assert result.exit_code == 0, result.output
-    assert "1 lenses: 1 ok" in " ".join(result.output.split()) and "changed since" not in result.output
+    text = " ".join(result.output.split())
+    assert "1 lenses: 1 ok (1 trusted), 0 failed" in text and "changed since" not in result.output
+    assert f"an overview: tinylens report {one_lens['out'].resolve() / 'catalog.parquet'}" in text
     assert pd.read_csv(one_lens["out"] / "catalog.csv")["lens_mass.0.theta_E_median"].tolist() == [1.01]
 
 

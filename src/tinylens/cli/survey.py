@@ -21,17 +21,18 @@ EXIT_ALL_FAILED = 1
 
 
 def summary_line(frame, out: Path, seconds: float) -> str:
-    """``4 lenses: 3 ok, 1 failed in 1m 23s. Catalogue: OUT/catalog.parquet (and .csv)``."""
+    """``4 lenses: 3 ok (2 trusted), 1 failed in 1m 23s. Catalogue: OUT/catalog.parquet (and
+    .csv); an overview: tinylens report OUT/catalog.parquet``."""
+    from tinylens.results.overview import counts
     from tinylens.survey.runner import CATALOG_CSV, CATALOG_PARQUET
 
-    status = frame["status"] if len(frame) else []
-    ok = int(sum(s == "ok" for s in status))
-    failed = int(sum(s == "failed" for s in status))
+    n = counts(frame) if len(frame) else {"n_ok": 0, "n_failed": 0, "n_trusted": 0}
     minutes, secs = divmod(int(round(seconds)), 60)
     took = f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
     parquet = Path(out) / CATALOG_PARQUET
-    return (f"{len(frame)} lenses: [green]{ok} ok[/], [red]{failed} failed[/] in {took}. "
-            f"Catalogue: [bold]{parquet}[/] (and {CATALOG_CSV}).")
+    trusted = f" ({n['n_trusted']} trusted)" if n["n_ok"] else ""
+    return (f"{len(frame)} lenses: [green]{n['n_ok']} ok[/]{trusted}, [red]{n['n_failed']} failed[/] in {took}. "
+            f"Catalogue: [bold]{parquet}[/] (and {CATALOG_CSV}); an overview: tinylens report {parquet}")
 
 
 def survey(
