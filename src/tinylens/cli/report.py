@@ -179,7 +179,7 @@ def build_overview(catalog_path: Path, parameters: list[str] | None, trusted_onl
         if missing:
             known = sorted(c.removesuffix("_median") for c in catalog.columns if c.endswith("_median"))
             raise TinyLensError(f"{catalog_path} has no column {missing[0]}_median, so --parameter {missing[0]} cannot "
-                                f"be summarised; parameters in the catalogue: {rp._some(known)}.")
+                                f"be summarised; parameters in the catalogue: {_few(known, 12)}.")
     else:
         quantities = ov.default_quantities(catalog)
     result = ov.overview(catalog, quantities, Path(catalog_path).expanduser().resolve().parent)

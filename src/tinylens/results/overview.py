@@ -27,16 +27,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tinylens.fit import DEFAULT_FILES, RESULT_JSON
 from tinylens.results.report import CATALOG_HINT, PAPER_QUANTITIES, Quantity, numbers
 
 FLAG_COLUMNS = ("flag", "n_lenses", "n_untrusted")
 PARAMETER_COLUMNS = ("parameter", "n", "median", "percentile_16", "percentile_84", "half_width_68",
                      "relative_half_width_68")
 INSPECT_COLUMNS = ("lens_id", "status", "trusted", "flags", "reason", "folder", "figure")
-#: Where a survey keeps each lens's outputs, below the catalogue's folder.
-LENSES_DIR = "lenses"
-#: The model figure's name when the lens's ``result.json`` does not say.
-DEFAULT_FIGURE = "model_results.png"
 
 
 def is_true(value: Any) -> bool:
@@ -92,25 +89,34 @@ def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
     return numbers(frame[name], f"catalogue column {name}", CATALOG_HINT)
 
 
+def medians_and_widths(ok: pd.DataFrame, q: Quantity) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each lens's posterior median of ``q``, its 68 % half-width, and that width over the median's
+    size (NaN unless ``q`` is a relative quantity)."""
+    median = _column(ok, f"{q.name}_median")
+    half = (_column(ok, f"{q.name}_hi68") - _column(ok, f"{q.name}_lo68")) / 2
+    relative = np.full(len(ok), np.nan)
+    if q.kind == "relative":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            relative = half / np.abs(median)
+    return median, half, relative
+
+
+def _median_of_finite(values: np.ndarray) -> float:
+    values = values[np.isfinite(values)]
+    return float(np.median(values)) if len(values) else np.nan
+
+
 def parameter_row(ok: pd.DataFrame, q: Quantity) -> dict[str, Any]:
     """The spread of the lenses' medians of ``q`` and their median 68 % half-width (relative to
     each lens's median for a relative quantity; NaN otherwise)."""
-    median = _column(ok, f"{q.name}_median")
-    half = (_column(ok, f"{q.name}_hi68") - _column(ok, f"{q.name}_lo68")) / 2
+    median, half, relative = medians_and_widths(ok, q)
     good = np.isfinite(median)
     row: dict[str, Any] = {"parameter": q.name, "n": int(good.sum())}
     if not good.any():
         return {**row, **{k: np.nan for k in PARAMETER_COLUMNS[2:]}}
     p50, p16, p84 = np.percentile(median[good], [50, 16, 84])
-    halves = half[good & np.isfinite(half)]
-    relative = np.nan
-    if q.kind == "relative":
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = half / np.abs(median)
-        ratio = ratio[good & np.isfinite(ratio)]
-        relative = float(np.median(ratio)) if len(ratio) else np.nan
     return {**row, "median": float(p50), "percentile_16": float(p16), "percentile_84": float(p84),
-            "half_width_68": float(np.median(halves)) if len(halves) else np.nan, "relative_half_width_68": relative}
+            "half_width_68": _median_of_finite(half[good]), "relative_half_width_68": _median_of_finite(relative[good])}
 
 
 def parameter_table(catalog: pd.DataFrame, quantities: Sequence[Quantity]) -> pd.DataFrame:
@@ -130,14 +136,13 @@ def time_summary(catalog: pd.DataFrame) -> dict[str, float]:
     ok = _ok(catalog)
     wall = _column(ok, "wall_time_s")
     wall = wall[np.isfinite(wall)]
-    calls = _column(ok, "n_likelihood_evals")
-    calls = calls[np.isfinite(calls)]
+    calls = _median_of_finite(_column(ok, "n_likelihood_evals"))
     if not len(wall):
         return {"n": 0, "median_s": np.nan, "percentile_16_s": np.nan, "percentile_84_s": np.nan,
-                "total_h": np.nan, "median_likelihood_evals": float(np.median(calls)) if len(calls) else np.nan}
+                "total_h": np.nan, "median_likelihood_evals": calls}
     p50, p16, p84 = np.percentile(wall, [50, 16, 84])
     return {"n": int(len(wall)), "median_s": float(p50), "percentile_16_s": float(p16), "percentile_84_s": float(p84),
-            "total_h": float(wall.sum() / 3600), "median_likelihood_evals": float(np.median(calls)) if len(calls) else np.nan}
+            "total_h": float(wall.sum() / 3600), "median_likelihood_evals": calls}
 
 
 def failure_reasons(catalog: pd.DataFrame, limit: int = 5) -> list[dict[str, Any]]:
@@ -151,9 +156,9 @@ def failure_reasons(catalog: pd.DataFrame, limit: int = 5) -> list[dict[str, Any
 
 def _figure_path(folder: Path) -> str:
     """The model figure in a lens's output folder (as its ``result.json`` names it), or ``""``."""
-    name = DEFAULT_FIGURE
+    name = DEFAULT_FILES["results"]
     try:
-        name = json.loads((folder / "result.json").read_text())["files"]["results"]
+        name = json.loads((folder / RESULT_JSON).read_text())["files"]["results"]
     except (OSError, ValueError, KeyError, TypeError):
         pass
     path = folder / str(name)
@@ -163,6 +168,8 @@ def _figure_path(folder: Path) -> str:
 def to_inspect(catalog: pd.DataFrame, survey_dir: str | Path) -> pd.DataFrame:
     """The failed, untrusted (and other-status) lenses, with their flags or reason, output
     folder and model figure (``""`` where the survey folder does not hold it)."""
+    from tinylens.survey.runner import LENSES_DIR
+
     status = catalog["status"].astype(str)
     trusted = _trusted(catalog)
     pick = catalog[~((status == "ok").to_numpy() & trusted)]
@@ -196,11 +203,9 @@ def overview_figure(catalog: pd.DataFrame, q: Quantity, flags: pd.DataFrame):
 
     ok = _ok(catalog)
     trusted = _trusted(ok)
-    median = _column(ok, f"{q.name}_median")
-    half = (_column(ok, f"{q.name}_hi68") - _column(ok, f"{q.name}_lo68")) / 2
+    median, half, relative = medians_and_widths(ok, q)
     if q.kind == "relative":
-        with np.errstate(divide="ignore", invalid="ignore"):
-            half = half / np.abs(median)
+        half = relative
     fig, axes = plt.subplots(2, 2, figsize=(10, 7.5))
     (a, b), (c, d) = axes
     good = np.isfinite(median)
