@@ -25,7 +25,6 @@ from rich.table import Table
 
 from tinylens.cli.common import console, print_warning
 from tinylens.errors import TinyLensError
-from tinylens.results.overview import is_true
 
 STATS_CSV = "report_stats.csv"
 STATS_JSON = "report_stats.json"
@@ -147,6 +146,8 @@ def read_catalog(catalog_path: Path, warnings: list[str]):
 
 def only_trusted(catalog, catalog_path: Path):
     """The rows whose ``trusted`` cell is true; TinyLensError if there is no such column or row."""
+    from tinylens.results.overview import is_true
+
     if "trusted" not in catalog.columns:
         raise TinyLensError(f"{catalog_path} has no 'trusted' column, so --trusted-only cannot select lenses; "
                             "run without it (or with a catalogue written by this version of 'tinylens survey').")
