@@ -146,6 +146,17 @@ def corner_names(names: list[str], choice) -> list[str]:
     return list(choice)
 
 
+#: The roles of :func:`file_names` that are figures.
+FIGURE_KEYS = ("subplot", "results", "corner")
+
+
+def draws_figures(config, quality: dict[str, Any]) -> bool:
+    """Whether a fit draws its figures: ``output.draw_figures`` is ``all``, or ``untrusted`` and
+    the quality assessment does not trust the fit."""
+    when = getattr(getattr(config, "output", None), "draw_figures", "all")
+    return when == "all" or (when == "untrusted" and not quality.get("trusted", False))
+
+
 def _figure(files: dict[str, str], key: str, save, *args) -> None:
     """Call ``save(*args)``; a figure that fails is left out (with a warning), never the fit.
 
@@ -205,15 +216,19 @@ def write_results(problem, res: InferenceResult, out: Path) -> FitResult:
 
     tables.write_csv(out / files["samples"], tables.samples_frame(names, res.samples, weights, res.log_likelihood))
     tables.write_csv(out / files["summary"], summary)
-    _figure(files, "subplot", plots.save_dataset_figure, problem.dataset, out / files["subplot"])
-    _figure(files, "results", plots.save_model_figure, problem, best, out / files["results"],
-            _summary_lines(res, median, quality))
-    if len(res.samples) > len(names):  # a corner plot of an optimiser's single point says nothing
+    if draws_figures(problem.config, quality):
+        _figure(files, "subplot", plots.save_dataset_figure, problem.dataset, out / files["subplot"])
+        _figure(files, "results", plots.save_model_figure, problem, best, out / files["results"],
+                _summary_lines(res, median, quality))
+    else:
+        for key in FIGURE_KEYS:
+            (out / files.pop(key)).unlink(missing_ok=True)  # an earlier fit's figure is not this one's
+    if "corner" in files and len(res.samples) > len(names):  # a corner plot of one point says nothing
         shown = corner_names(names, getattr(problem.config.output, "corner_parameters", "mass"))
         idx = [names.index(n) for n in shown]
         _figure(files, "corner", plots.save_corner_figure, shown, res.samples[:, idx], weights, out / files["corner"])
     else:
-        files.pop("corner")
+        files.pop("corner", None)
 
     result = FitResult(
         method=res.method,

@@ -56,3 +56,32 @@ def test_failing_derived_quantities_and_quality_checks_do_not_lose_the_fit(tmp_p
     assert "FloatingPointError" in saved["quality"]["metrics"]["error"]
     assert abs(saved["median"]["lens_mass.0.theta_E"] - 1.0) < 0.02
     assert (result.output_dir / "model_results.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize(("when", "trusted", "drawn"), [("all", True, True), ("untrusted", True, False),
+                                                        ("untrusted", False, True), ("none", False, False)])
+def test_output_draw_figures_chooses_which_fits_draw_them(tmp_path, monkeypatch, when, trusted, drawn):
+    """``untrusted``: only the fits a survey's reader must look at; a figure left from an earlier
+    fit in the folder goes, so that no figure shows another fit than result.json's."""
+    import yaml
+
+    from tinylens.results import quality
+
+    verdict = {"trusted": trusted, "flags": [] if trusted else ["arc_residuals"], "critical": ["arc_residuals"],
+               "metrics": {}}
+    monkeypatch.setattr(quality, "assess", lambda *args, **kwargs: verdict)
+    path = write_tiny_lens(tmp_path / "lens", {"type": "sampler", "method": "nautilus",
+                                               "settings": {"n_live": 50, "n_like_max": 600}}, tiny_data())
+    config = yaml.safe_load(path.read_text())
+    config["output"] = {"draw_figures": when}
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "model_results.png").write_bytes(b"an earlier fit's figure")
+    result = tinylens.fit(config, progress=False, base_dir=tmp_path / "lens", output=tmp_path / "out")
+    saved = json.loads((tmp_path / "out" / "result.json").read_text())
+    names = {"subplot": "dataset_subplot.png", "results": "model_results.png", "corner": "model_corner.png"}
+    for key, name in names.items():
+        assert (key in saved["files"]) is drawn and (tmp_path / "out" / name).exists() is drawn
+    if drawn:
+        assert (tmp_path / "out" / "model_results.png").stat().st_size > 10_000
+    assert saved["quality"]["trusted"] is trusted and result.files == saved["files"]
+    assert (tmp_path / "out" / "result_summary.csv").is_file()  # the tables are written whatever the choice

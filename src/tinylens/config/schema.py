@@ -501,6 +501,12 @@ class Output(StrictModel):
         description="tinylens key: parameters of the corner plot: 'mass' (the lens-mass parameters, "
         "as the paper's Figure 3; all parameters if the model has no free mass parameter), 'all', or a list of names",
     )
+    draw_figures: Literal["all", "untrusted", "none"] = Field(
+        "all",
+        description="tinylens key: which fits draw their three figures: 'all', 'untrusted' (only a fit that its "
+        "quality flags do not trust, the ones to look at in a large survey; drawing takes about 4 s per fit), "
+        "or 'none'",
+    )
     keep_checkpoint: bool = Field(
         False,
         description="tinylens key: keep the sampler's checkpoint file after a fit completes (it is large; "
