@@ -15,6 +15,7 @@ converged one deletes the checkpoint unless ``output.keep_checkpoint`` is true.
 
 from __future__ import annotations
 
+import time
 import warnings
 
 from dataclasses import asdict, dataclass, field
@@ -70,6 +71,9 @@ class FitResult:
     weights: np.ndarray = field(repr=False)
     log_likelihood: np.ndarray = field(repr=False)
     summary: pd.DataFrame = field(repr=False)
+    #: Seconds of the whole :func:`fit` call up to writing ``result.json`` (loading, checks,
+    #: compilation, search, derived quantities, tables, figures); ``None`` outside :func:`fit`.
+    total_time_s: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The content of ``result.json`` (no arrays)."""
@@ -195,8 +199,9 @@ def _quality(problem, res: InferenceResult) -> dict[str, Any]:
         return failed_assessment(problem, exc)
 
 
-def write_results(problem, res: InferenceResult, out: Path) -> FitResult:
+def write_results(problem, res: InferenceResult, out: Path, started: float | None = None) -> FitResult:
     """Derive quantities, write every table and figure, then ``result.json``; return them.
+    ``started``: the ``time.perf_counter()`` at which the fit began (gives ``total_time_s``).
 
     Only the sampler's output is essential: derived quantities, quality checks and figures that
     fail are left out with a warning (the quality then says ``quality_check_failed``), so that
@@ -254,6 +259,7 @@ def write_results(problem, res: InferenceResult, out: Path) -> FitResult:
         weights=weights,
         log_likelihood=res.log_likelihood,
         summary=summary,
+        total_time_s=None if started is None else time.perf_counter() - started,
     )
     tables.write_json(out / RESULT_JSON, result.to_json())
     return result
@@ -278,6 +284,7 @@ def fit(config: str | Path | dict, *, progress: bool = True, output: str | Path 
     from tinylens.problem import load
     from tinylens.results import tables
 
+    started = time.perf_counter()
     release_if_crowded()  # so that a loop over many lenses does not reach the kernel's limit on memory maps
     problem = load(config, base_dir=base_dir)
     check_settings(problem)
@@ -288,7 +295,7 @@ def fit(config: str | Path | dict, *, progress: bool = True, output: str | Path 
     res = run_inference(problem, progress=progress, checkpoint_dir=out)
     # derived quantities and figures take seconds (about 12 s for the demo on 2 cores)
     announce(progress, "outputs", f"writing result.json, tables and figures to {out}")
-    result = write_results(problem, res, out)
+    result = write_results(problem, res, out, started)
     if res.converged and not problem.config.output.keep_checkpoint:
         _remove_checkpoint(res.info.get("checkpoint"))
     return result

@@ -50,7 +50,7 @@ NAUTILUS = {
 OUTPUT_FILES = ("dataset_subplot.png", "model_results.png", "model_corner.png", "result.json",
                 "result_samples.csv", "result_summary.csv")
 JSON_KEYS = ("param_names", "median", "max_likelihood", "interval_68", "interval_997", "log_evidence",
-             "n_likelihood_evals", "wall_time_s", "versions", "config", "config_dir", "derived")
+             "n_likelihood_evals", "wall_time_s", "total_time_s", "versions", "config", "config_dir", "derived")
 
 
 def source_only_truth() -> dict[str, list[dict[str, float]]]:
@@ -164,6 +164,7 @@ def test_result_json_content(source_fit):
         assert lo <= res["max_likelihood"][name] <= hi, name
     assert np.isfinite(res["log_evidence"]) and res["log_evidence"] < res["max_log_likelihood"]
     assert res["n_likelihood_evals"] > 1000 and res["wall_time_s"] > 0
+    assert res["total_time_s"] > res["wall_time_s"]  # loading, checks and the outputs besides the search
     assert {"tinylens", "jax", "nautilus", "numpy"} <= set(res["versions"])
     assert res["config"]["dataset"]["zeropoint"] == ZEROPOINT
     assert res["config"]["inference"]["settings"]["nlive"] == NAUTILUS["nlive"]

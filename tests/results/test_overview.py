@@ -32,6 +32,7 @@ def _catalog() -> pd.DataFrame:
         "lens_mass.0.q_lo68": [0.49, 0.58, 0.69, 0.79, 0.85, 0.74, np.nan, np.nan],
         "lens_mass.0.q_hi68": [0.51, 0.62, 0.71, 0.81, 0.95, 0.76, np.nan, np.nan],
         "wall_time_s": [60.0, 120.0, 90.0, 30.0, 300.0, 150.0, np.nan, np.nan],
+        "total_time_s": [70.0, 130.0, 100.0, 40.0, 310.0, 160.0, np.nan, np.nan],
         "n_likelihood_evals": [1000, 2000, 3000, 4000, 5000, 6000, np.nan, np.nan],
     })
 
@@ -69,9 +70,13 @@ def test_time_and_failure_reasons():
     catalog = _catalog()
     t = ov.time_summary(catalog)
     wall = [60.0, 120.0, 90.0, 30.0, 300.0, 150.0]
-    assert t["n"] == 6 and t["median_s"] == pytest.approx(105.0) and t["total_h"] == pytest.approx(750 / 3600)
-    assert (t["percentile_16_s"], t["percentile_84_s"]) == pytest.approx(tuple(np.percentile(wall, [16, 84])))
+    search = t["search"]
+    assert search["n"] == 6 and search["median_s"] == pytest.approx(105.0) and search["total_h"] == pytest.approx(750 / 3600)
+    assert (search["percentile_16_s"], search["percentile_84_s"]) == pytest.approx(tuple(np.percentile(wall, [16, 84])))
+    assert t["whole_fit"]["median_s"] == pytest.approx(115.0) and t["whole_fit"]["total_h"] == pytest.approx(810 / 3600)
     assert t["median_likelihood_evals"] == pytest.approx(3500)
+    older = ov.time_summary(catalog.drop(columns="total_time_s"))  # a catalogue from before the column
+    assert older["whole_fit"]["n"] == 0 and older["search"] == search
     assert ov.failure_reasons(catalog) == [{"reason": "DataError: image.fits is not a FITS file", "n": 1}]
 
 
@@ -98,11 +103,12 @@ def test_report_without_truth_writes_the_overview(tmp_path):
     assert result.exit_code == 0, result.output
     text = " ".join(result.output.split())
     assert "8 lenses in" in text and "6 ok (4 trusted, 2 not), 1 failed, 1 with another status" in text
-    assert "unmodelled_flux" in text and "Time per lens: median 105 s" in text
+    assert "unmodelled_flux" in text and "Time per lens, the whole fit: median 115 s" in text
+    assert "the search: median 105 s" in text
     assert "Failed (1): DataError: image.fits is not a FITS file" in text and "To inspect: 4 lenses" in text
     out = tmp_path / "report"
     saved = json.loads((out / "overview.json").read_text())
-    assert saved["n_trusted"] == 4 and saved["n_to_inspect"] == 4 and saved["time"]["median_s"] == 105.0
+    assert saved["n_trusted"] == 4 and saved["n_to_inspect"] == 4 and saved["time"]["search"]["median_s"] == 105.0
     assert [p["parameter"] for p in saved["parameters"]] == ["lens_mass.0.theta_E", "lens_mass.0.q"]
     assert pd.read_csv(out / "inspect.csv")["lens_id"].tolist() == ["c", "e", "g", "h"]
     assert pd.read_csv(out / "overview_flags.csv")["flag"].tolist()[0] == "light_prior_edge"

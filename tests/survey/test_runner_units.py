@@ -24,7 +24,7 @@ RESULT = {
     "interval_68": {"lens_mass.0.theta_E": [1.0, 1.02], "source_light.0.R_sersic": [0.19, 0.21]},
     "interval_997": {"lens_mass.0.theta_E": [0.97, 1.05], "source_light.0.R_sersic": [0.15, 0.25]},
     "derived": {"source.mag": {"median": 24.1, "interval_68": [24.0, 24.2], "interval_997": [23.8, 24.4]}},
-    "log_evidence": -123.5, "n_likelihood_evals": 3840, "wall_time_s": 12.5,
+    "log_evidence": -123.5, "n_likelihood_evals": 3840, "wall_time_s": 12.5, "total_time_s": 20.5,
     "quality": {"trusted": False, "flags": ["multimodal", "arc_residuals"]},
 }
 
@@ -37,8 +37,8 @@ def test_flat_row_has_every_statistic_of_parameters_and_derived_quantities():
     assert (row["source_light.0.R_sersic_lo997"], row["source_light.0.R_sersic_hi997"]) == (0.15, 0.25)
     assert (row["source.mag_median"], row["source.mag_lo997"], row["source.mag_hi68"]) == (24.1, 23.8, 24.2)
     assert row["log_evidence"] == -123.5 and row["n_likelihood_evals"] == 3840 and row["wall_time_s"] == 12.5
-    assert row["trusted"] is False and row["flags"] == "multimodal,arc_residuals"
-    assert len(row) == 3 + 2 + 3 * 5 + 3
+    assert row["trusted"] is False and row["flags"] == "multimodal,arc_residuals" and row["total_time_s"] == 20.5
+    assert len(row) == 3 + 2 + 3 * 5 + 4
 
 
 def test_catalog_has_one_row_per_lens_failed_rows_empty(tmp_path):
@@ -324,7 +324,9 @@ def test_catalogue_has_every_documented_column_whatever_its_rows_hold():
     for rows in ({"a": ok, "b": failed}, {"b": failed}, {}):
         frame = runner.catalog_frame(rows)
         assert list(frame.columns[:5]) == ["lens_id", "status", "reason", "trusted", "flags"]
-        assert list(frame.columns[-4:]) == ["log_evidence", "n_likelihood_evals", "wall_time_s", "warnings"]
+        assert list(frame.columns[-5:]) == ["log_evidence", "n_likelihood_evals", "wall_time_s", "total_time_s",
+                                            "warnings"]
+        assert frame["total_time_s"].dtype == float  # a row without it (an older result.json) is NaN
         assert len(frame) == len(rows)
     frame = runner.catalog_frame({"a": ok, "b": failed})
     assert frame["trusted"].tolist()[0] is True and frame["trusted"].isna().tolist() == [False, True]

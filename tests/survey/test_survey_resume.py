@@ -62,6 +62,7 @@ def _check_catalogue(out: Path, good: list[str] = GOOD) -> pd.DataFrame:
         assert ok.loc[lens_id, "lens_mass.0.theta_E_median"] == pytest.approx(THETA_E[lens_id], rel=0.03)
         assert ok.loc[lens_id, "lens_mass.0.theta_E_lo997"] < ok.loc[lens_id, "lens_mass.0.theta_E_hi997"]
     assert (ok["n_likelihood_evals"] > 0).all() and ok["log_evidence"].notna().all() and (ok["wall_time_s"] > 0).all()
+    assert (ok["total_time_s"] > ok["wall_time_s"]).all()  # the whole fit: the search and more
     csv = pd.read_csv(out / "catalog.csv")
     assert list(csv["lens_id"]) == list(frame["lens_id"]) and list(csv["status"]) == list(frame["status"])
     for lens_id in good:

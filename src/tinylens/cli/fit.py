@@ -40,7 +40,10 @@ def print_result(result: Any) -> None:
     info = getattr(result, "info", None) or {}
     resumed = (f" (resumed from its checkpoint: {info['n_like_this_run']:,} of them in this run)"
                if info.get("resumed") and "n_like_this_run" in info else "")
-    console.print(f"{evidence}{result.n_likelihood_evals:,} likelihood evaluations{resumed} in {result.wall_time_s:.1f} s.")
+    total = getattr(result, "total_time_s", None)
+    whole = f" (the whole fit, loading and outputs included: {total:.1f} s)" if total is not None else ""
+    console.print(f"{evidence}{result.n_likelihood_evals:,} likelihood evaluations{resumed} in "
+                  f"{result.wall_time_s:.1f} s{whole}.")
     console.print(f"Results written to [bold]{result.output_dir}[/]")
     if not result.converged:
         print_warning(

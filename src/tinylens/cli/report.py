@@ -249,11 +249,13 @@ def print_overview(result: dict[str, Any], paths: dict[str, Path]) -> None:
             table.add_row(row.parameter, str(row.n), "-" if math.isnan(row.median) else f"{row.median:.4g}", spread, width)
         wide.print(table)
     t = result["time"]
-    if t["n"]:
-        console.print(f"Time per lens: median {t['median_s']:.0f} s (16-84 %: {t['percentile_16_s']:.0f}-"
-                      f"{t['percentile_84_s']:.0f} s), {t['total_h']:.2f} h in all"
-                      + ("" if math.isnan(t["median_likelihood_evals"])
-                         else f"; median {t['median_likelihood_evals']:,.0f} likelihood calls") + ".", soft_wrap=True)
+    parts = [f"{what}: median {s['median_s']:.0f} s (16-84 %: {s['percentile_16_s']:.0f}-{s['percentile_84_s']:.0f} s), "
+             f"{s['total_h']:.2f} h in all" for what, s in (("the whole fit", t["whole_fit"]), ("the search", t["search"]))
+             if s["n"]]
+    if not math.isnan(t["median_likelihood_evals"]):
+        parts.append(f"median {t['median_likelihood_evals']:,.0f} likelihood calls")
+    if parts:
+        console.print("Time per lens, " + "; ".join(parts) + ".", soft_wrap=True)
     for entry in result["failure_reasons"]:
         console.print(f"Failed ({entry['n']}): {entry['reason']}", soft_wrap=True, markup=False)
     inspect = result["inspect"]

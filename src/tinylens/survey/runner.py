@@ -86,7 +86,7 @@ STATISTICS: dict[str, tuple[str, int | None]] = {
     "lo997": ("interval_997", 0),
     "hi997": ("interval_997", 1),
 }
-SCALARS = ("log_evidence", "n_likelihood_evals", "wall_time_s")
+SCALARS = ("log_evidence", "n_likelihood_evals", "wall_time_s", "total_time_s")
 ID_COLUMNS = ("lens_id", "status", "reason")
 #: From the fit's quality assessment (tinylens.results.quality): filter a catalogue on ``trusted``.
 QUALITY_COLUMNS = ("trusted", "flags")
@@ -197,7 +197,8 @@ def flat_row(lens_id: str, result: Mapping[str, Any]) -> dict[str, Any]:
 
     ``trusted`` and ``flags`` (comma-separated) of the quality assessment; for every free
     parameter and derived quantity ``<name>``: ``<name>_median``, ``_lo68``, ``_hi68``,
-    ``_lo997``, ``_hi997``; then ``log_evidence``, ``n_likelihood_evals``, ``wall_time_s``.
+    ``_lo997``, ``_hi997``; then ``log_evidence``, ``n_likelihood_evals``, ``wall_time_s``,
+    ``total_time_s``.
     """
     stats = {
         name: {"median": result["median"][name], "interval_68": result["interval_68"][name],
@@ -436,7 +437,7 @@ def catalog_frame(rows: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
     frame["trusted"] = frame["trusted"].astype("boolean")
     frame["n_likelihood_evals"] = pd.to_numeric(frame["n_likelihood_evals"]).astype("Int64")
     stats = [c for c in frame.columns if c not in fixed]
-    for column in [*stats, "log_evidence", "wall_time_s"]:
+    for column in [*stats, "log_evidence", "wall_time_s", "total_time_s"]:
         frame[column] = pd.to_numeric(frame[column]).astype(float)
     return frame[[*ID_COLUMNS, *QUALITY_COLUMNS, *stats, *SCALARS, "warnings"]].reset_index(drop=True)
 
