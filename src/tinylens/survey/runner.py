@@ -437,7 +437,7 @@ def catalog_frame(rows: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
     frame["trusted"] = frame["trusted"].astype("boolean")
     frame["n_likelihood_evals"] = pd.to_numeric(frame["n_likelihood_evals"]).astype("Int64")
     stats = [c for c in frame.columns if c not in fixed]
-    for column in [*stats, "log_evidence", "wall_time_s", "total_time_s"]:
+    for column in [*stats, *(c for c in SCALARS if c != "n_likelihood_evals")]:  # the count is an Int64 above
         frame[column] = pd.to_numeric(frame[column]).astype(float)
     return frame[[*ID_COLUMNS, *QUALITY_COLUMNS, *stats, *SCALARS, "warnings"]].reset_index(drop=True)
 
