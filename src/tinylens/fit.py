@@ -221,19 +221,19 @@ def write_results(problem, res: InferenceResult, out: Path, started: float | Non
 
     tables.write_csv(out / files["samples"], tables.samples_frame(names, res.samples, weights, res.log_likelihood))
     tables.write_csv(out / files["summary"], summary)
-    if draws_figures(problem.config, quality):
+    if not draws_figures(problem.config, quality):
+        for key in FIGURE_KEYS:
+            (out / files.pop(key)).unlink(missing_ok=True)  # an earlier fit's figure is not this one's
+    else:
         _figure(files, "subplot", plots.save_dataset_figure, problem.dataset, out / files["subplot"])
         _figure(files, "results", plots.save_model_figure, problem, best, out / files["results"],
                 _summary_lines(res, median, quality))
-    else:
-        for key in FIGURE_KEYS:
-            (out / files.pop(key)).unlink(missing_ok=True)  # an earlier fit's figure is not this one's
-    if "corner" in files and len(res.samples) > len(names):  # a corner plot of one point says nothing
-        shown = corner_names(names, getattr(problem.config.output, "corner_parameters", "mass"))
-        idx = [names.index(n) for n in shown]
-        _figure(files, "corner", plots.save_corner_figure, shown, res.samples[:, idx], weights, out / files["corner"])
-    else:
-        files.pop("corner", None)
+        if len(res.samples) > len(names):  # a corner plot of an optimiser's single point says nothing
+            shown = corner_names(names, getattr(problem.config.output, "corner_parameters", "mass"))
+            idx = [names.index(n) for n in shown]
+            _figure(files, "corner", plots.save_corner_figure, shown, res.samples[:, idx], weights, out / files["corner"])
+        else:
+            files.pop("corner")
 
     result = FitResult(
         method=res.method,
