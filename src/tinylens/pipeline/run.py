@@ -46,7 +46,7 @@ def _say(progress: bool, text: str) -> None:
 
 
 def _stage_fingerprint(problem, settings: Any) -> str:
-    dumped = dict(settings.model_dump() if hasattr(settings, "model_dump") else settings)
+    dumped = settings.model_dump() if hasattr(settings, "model_dump") else settings
     # the time, not the result: the checkpoint stays valid
     return fingerprint(problem, pipeline=without_speed_only(dumped, "pipeline"))
 
