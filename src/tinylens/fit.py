@@ -33,6 +33,8 @@ if TYPE_CHECKING:  # imported lazily: ``import tinylens`` stays light (tinylens.
     from tinylens.inference import InferenceResult
 
 RESULT_JSON = "result.json"
+#: Held in a fit's output folder while it runs (tinylens.locks): a second fit there is refused.
+FIT_LOCK_FILE = ".fit.lock"
 DEFAULT_FILES = {
     "samples": "result_samples.csv",
     "summary": "result_summary.csv",
@@ -281,6 +283,7 @@ def fit(config: str | Path | dict, *, progress: bool = True, output: str | Path 
     from tinylens.compilation import release_if_crowded
     from tinylens.inference import run_inference
     from tinylens.inference.progress import announce
+    from tinylens.locks import folder_lock
     from tinylens.problem import load
     from tinylens.results import tables
 
@@ -290,14 +293,18 @@ def fit(config: str | Path | dict, *, progress: bool = True, output: str | Path 
     check_settings(problem)
     check_likelihood(problem, config if isinstance(config, (str, Path)) else None)
     out = tables.ensure_writable(output_dir(problem, output))
-    (out / RESULT_JSON).unlink(missing_ok=True)  # an old result must not look like this fit's
-    tables.remove_unfinished(out / RESULT_JSON, *(out / name for name in file_names(problem.config).values()))
-    res = run_inference(problem, progress=progress, checkpoint_dir=out)
-    # derived quantities and figures take seconds (about 12 s for the demo on 2 cores)
-    announce(progress, "outputs", f"writing result.json, tables and figures to {out}")
-    result = write_results(problem, res, out, started)
-    if res.converged and not problem.config.output.keep_checkpoint:
-        _remove_checkpoint(res.info.get("checkpoint"))
+    busy = (f"Output folder {out} is being written by another tinylens fit{{holder}}; two fits in one folder "
+            "would overwrite each other's checkpoint and results. Wait for it to finish, or choose another "
+            "output.path in the config (or --output).")
+    with folder_lock(out, FIT_LOCK_FILE, busy=busy):
+        (out / RESULT_JSON).unlink(missing_ok=True)  # an old result must not look like this fit's
+        tables.remove_unfinished(out / RESULT_JSON, *(out / name for name in file_names(problem.config).values()))
+        res = run_inference(problem, progress=progress, checkpoint_dir=out)
+        # derived quantities and figures take seconds (about 12 s for the demo on 2 cores)
+        announce(progress, "outputs", f"writing result.json, tables and figures to {out}")
+        result = write_results(problem, res, out, started)
+        if res.converged and not problem.config.output.keep_checkpoint:
+            _remove_checkpoint(res.info.get("checkpoint"))
     return result
 
 

@@ -1,0 +1,85 @@
+"""Folder locks: one process at a time writes a fit's, or a survey's, output folder.
+
+Two jobs given the same output folder (a SLURM array whose tasks share one config, a survey
+started twice on one ``--out``) would overwrite each other's checkpoints and tables. A lock is a
+hidden file in the folder holding an exclusive ``flock``; the kernel releases it when its
+holder dies, so a killed job never leaves a folder locked. The file records who holds it
+(process, host, start time) for the message of the job that is refused, and is removed when the
+lock is released.
+
+>>> with folder_lock(Path("run1"), ".fit.lock", busy="run1 is in use{holder}."):
+...     ...  # write into run1
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from tinylens.errors import OutputError
+
+#: ``flock`` errors that mean "another process holds it" (the rest: locks not supported here).
+_HELD = (errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES)
+
+
+def holder_text(path: Path) -> str:
+    """Who holds the lock file ``path``, as written by :func:`folder_lock` ("" if unknown)."""
+    try:
+        return " ".join(path.read_text().split())
+    except OSError:
+        return ""
+
+
+def _acquire(path: Path, wait: bool) -> tuple[str, int | None]:
+    """Open ``path`` and ``flock`` it: ``("held", fd)``; ``("busy", None)`` where another process
+    holds it (and not ``wait``); ``("unsupported", None)`` where this file system has no locks."""
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except OSError as exc:
+            os.close(fd)
+            return ("busy" if exc.errno in _HELD else "unsupported"), None  # e.g. ENOLCK on some NFS mounts
+        try:
+            same = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            return "held", fd
+        os.close(fd)  # the holder removed the file as we waited for it: lock the new one
+
+
+@contextlib.contextmanager
+def folder_lock(folder: Path, name: str, *, busy: str = "", wait: bool = False) -> Iterator[None]:
+    """Hold the lock ``folder/name`` for the ``with`` block.
+
+    Where another process holds it, wait for it if ``wait``, else raise :class:`OutputError`
+    with the message ``busy``, its ``{holder}`` replaced by who holds it (`` (process 12 on
+    node3, since ...)``, or nothing where that is not known). On a file system without ``flock`` the block runs
+    unlocked. The folder must exist.
+    """
+    path = Path(folder) / name
+    state, fd = _acquire(path, wait)
+    if state == "busy":
+        holder = holder_text(path)
+        raise OutputError(busy.replace("{holder}", f" ({holder})" if holder else ""))
+    if fd is None:  # no locks here: run unlocked, leaving no empty lock file behind
+        with contextlib.suppress(OSError):
+            path.unlink()
+        yield
+        return
+    try:
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime())
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"process {os.getpid()} on {socket.gethostname()}, since {stamp}".encode(), 0)
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)  # before the release: a waiter then sees that its file is gone
+        os.close(fd)

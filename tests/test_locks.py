@@ -1,0 +1,83 @@
+"""Folder locks: a second holder is refused (or waits), a killed holder leaves nothing locked."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from tinylens.errors import OutputError
+from tinylens.locks import folder_lock, holder_text
+
+BUSY = "folder in use{holder}; try later"
+
+
+def test_second_holder_is_refused_with_the_first_ones_name(tmp_path):
+    with folder_lock(tmp_path, ".x.lock", busy=BUSY):
+        assert f"process {os.getpid()} on " in holder_text(tmp_path / ".x.lock")
+        with pytest.raises(OutputError, match=rf"^folder in use \(process {os.getpid()} on .+, since .+\); try later$"):
+            with folder_lock(tmp_path, ".x.lock", busy=BUSY):
+                pass
+        with folder_lock(tmp_path, ".y.lock", busy=BUSY):  # another name is another lock
+            pass
+    assert not (tmp_path / ".x.lock").exists()  # released and removed
+    with folder_lock(tmp_path, ".x.lock", busy=BUSY):
+        pass
+
+
+def test_lock_of_a_killed_process_is_free(tmp_path):
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; from tinylens.locks import folder_lock\n"
+         "with folder_lock(Path(sys.argv[1]), '.x.lock'):\n print('held', flush=True); time.sleep(60)", str(tmp_path)],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(OutputError, match=rf"process {holder.pid} on "):
+            with folder_lock(tmp_path, ".x.lock", busy=BUSY):
+                pass
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(10)
+    assert (tmp_path / ".x.lock").exists()  # a killed holder cannot remove its file, but the lock is gone
+    with folder_lock(tmp_path, ".x.lock", busy=BUSY):
+        assert f"process {os.getpid()} on " in holder_text(tmp_path / ".x.lock")
+
+
+def test_waiter_gets_the_lock_when_the_holder_releases_it(tmp_path):
+    """The holder removes the lock file on release; a process that waited on that file must lock
+    the new one, or a third process could hold the lock at the same time."""
+    order: list[str] = []
+    release = threading.Event()
+
+    def hold() -> None:
+        with folder_lock(tmp_path, ".x.lock", busy=BUSY):
+            order.append("first")
+            release.wait(10)
+
+    def wait_for_it() -> None:
+        with folder_lock(tmp_path, ".x.lock", wait=True):
+            order.append("second")
+            time.sleep(0.5)
+            try:
+                with folder_lock(tmp_path, ".x.lock", busy=BUSY):
+                    order.append("third")
+            except OutputError:
+                order.append("third refused")
+
+    first = threading.Thread(target=hold)
+    first.start()
+    while not order:
+        time.sleep(0.01)
+    second = threading.Thread(target=wait_for_it)
+    second.start()
+    time.sleep(0.3)
+    assert order == ["first"]  # the second waits
+    release.set()
+    first.join(10)
+    second.join(10)
+    assert order == ["first", "second", "third refused"]
