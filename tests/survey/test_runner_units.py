@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import socket
 import threading
 import time
 import warnings
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pandas as pd
@@ -167,6 +169,29 @@ def test_survey_cli_out_is_a_file(survey_inputs):
                                       "--out", str(survey_inputs["file"] / "sub")])
     assert result.exit_code == 2
     assert "cannot be written" in " ".join(result.output.split()) and "--out" in result.output
+
+
+def test_survey_refuses_an_out_another_survey_is_writing(tmp_path, mock_survey):
+    """A survey started twice on one --out (a job resubmitted while the first still runs) is
+    refused before it writes anything, naming the survey that holds the folder; stray temporary
+    catalogues of a killed survey are removed by the next one."""
+    from tinylens.locks import folder_lock
+
+    out = tmp_path / "out"
+    out.mkdir()
+    args = ["survey", str(mock_survey["lenses"]), "-c", str(mock_survey["template"]), "--out", str(out), "-q"]
+    with folder_lock(out, runner.SURVEY_LOCK_FILE, busy="{holder}"):
+        result = CliRunner().invoke(app, args)
+    text = " ".join(result.output.split())
+    assert result.exit_code == 2, result.output
+    assert text.startswith("Error:") and "being written by another tinylens survey" in text
+    assert f"(process {os.getpid()} on" in text and "--out" in text and "Traceback" not in result.output
+    assert sorted(p.name for p in out.iterdir()) == []
+    stray = out / ".catalog-k1ll3d00.parquet"  # a survey killed while writing its catalogue left it
+    stray.write_bytes(b"PAR1")
+    with mock.patch.object(runner, "_fit_lenses", return_value=None) as fitted:
+        runner.run_survey(mock_survey["lenses"], mock_survey["template"], out, progress=False)
+    assert fitted.called and not stray.exists() and not (out / runner.SURVEY_LOCK_FILE).exists()
 
 
 def test_survey_in_which_every_lens_failed_exits_non_zero(tmp_path, mock_survey):

@@ -52,6 +52,8 @@ MASK_FILE = "mask.fits"
 LENSES_DIR = "lenses"
 ROW_FILE = "row.json"
 LOCK_FILE = ".lock"
+#: Held in ``out`` by the survey writing it: a second survey on the same ``out`` is refused.
+SURVEY_LOCK_FILE = ".survey.lock"
 RESULT_FILE = "result.json"
 CHECKPOINT_FILES = ("checkpoint.hdf5", "checkpoint.hdf5.fingerprint")
 CATALOG_PARQUET = "catalog.parquet"
@@ -292,16 +294,12 @@ def fit_lens(lens_id: str, config: dict[str, Any], lens_out: str) -> dict[str, A
 
 @contextlib.contextmanager
 def lens_lock(folder: Path) -> Iterator[None]:
-    """Hold an exclusive ``flock`` on ``folder/.lock`` (released when the holder dies)."""
-    import fcntl
+    """Hold the lock ``folder/.lock`` (waiting for another holder; released when the holder dies)."""
+    from tinylens.locks import folder_lock
 
     folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / LOCK_FILE, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with folder_lock(folder, LOCK_FILE, wait=True):
+        yield
 
 
 def read_row(path: Path) -> dict[str, Any] | None:
@@ -678,9 +676,8 @@ def run_survey(
     a lens whose files changed since its fit is fitted again. An ``out`` whose fits were made
     with another template or lens folder is refused, unless ``reuse_finished``.
     """
-    from distributed import as_completed
-
-    from tinylens.results.tables import ensure_writable, write_json
+    from tinylens.locks import folder_lock
+    from tinylens.results.tables import ensure_writable, remove_unfinished, write_json
 
     share_gpu_memory()  # before the template check's first JAX computation; local workers inherit it
     if scheduler is None and workers < 1:
@@ -703,23 +700,36 @@ def run_survey(
     except OutputError:
         raise OutputError(f"The survey output folder {out} cannot be written (a file is in the way, or no "
                           "permission); choose another --out.") from None
-    write_json(out / MANIFEST_FILE, current)
-    if changed:
-        warnings.warn(f"{len(changed)} lens(es) changed since their fit started: {_changed_text(changed)}. They are "
-                      "fitted again (an earlier result is kept as result.previous.json).", DataWarning, stacklevel=2)
-        set_aside(sorted(changed), out)
-    adopt_stamps(lenses, config, out)
-    recover_rows(lenses, out, rows)
-    todo = plan(lenses, rows, out, retry_failed)
-    forget(todo, rows, out)
-    if not todo:
-        return write_catalog(rows, out)
-    done = list(rows.values())
+    busy = (f"The survey output folder {out} is being written by another tinylens survey{{holder}}. Wait for it "
+            "to finish, or give another --out.")
+    with folder_lock(out, SURVEY_LOCK_FILE, busy=busy):
+        remove_unfinished(out / MANIFEST_FILE, out / CATALOG_PARQUET, out / CATALOG_CSV)  # a killed survey's
+        write_json(out / MANIFEST_FILE, current)
+        if changed:
+            warnings.warn(f"{len(changed)} lens(es) changed since their fit started: {_changed_text(changed)}. They "
+                          "are fitted again (an earlier result is kept as result.previous.json).", DataWarning,
+                          stacklevel=2)
+            set_aside(sorted(changed), out)
+        adopt_stamps(lenses, config, out)
+        recover_rows(lenses, out, rows)
+        todo = plan(lenses, rows, out, retry_failed)
+        forget(todo, rows, out)
+        if not todo:
+            return write_catalog(rows, out)
+        return _fit_lenses(todo, rows, config, out, len(lenses), workers, scheduler, progress)
 
+
+def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mapping[str, Any], out: Path,
+                total: int, workers: int, scheduler: str | None, progress: bool) -> pd.DataFrame:
+    """Fit the lenses ``todo`` on the Dask cluster, adding their rows to ``rows`` and rewriting
+    the catalogue as they come; return the catalogue of all ``total`` lenses."""
+    from distributed import as_completed
+
+    done = list(rows.values())
     queue = iter(todo)
     dropped: list[str] = []
     flushed_at, unflushed = time.monotonic(), 0
-    with dask_client(workers, scheduler) as client, SurveyProgress(len(lenses), done, progress) as bar:
+    with dask_client(workers, scheduler) as client, SurveyProgress(total, done, progress) as bar:
         write_catalog(rows, out)  # once connected: a cluster that cannot be reached leaves no catalogue
         lens_of: dict[Any, Lens] = {}
         running = as_completed()
