@@ -96,6 +96,24 @@ def test_to_inspect_lists_the_untrusted_and_failed_with_their_figures(tmp_path):
     assert rows.loc["g", "reason"].startswith("DataError") and rows.loc["g", "folder"] == ""
 
 
+def test_parameters_figure_has_a_panel_per_parameter_holding_every_ok_lens():
+    import matplotlib.pyplot as plt
+
+    catalog = _catalog()
+    quantities = [quantity_for("lens_mass.0.theta_E"), quantity_for("lens_mass.0.q"), PAPER_QUANTITIES[2],
+                  PAPER_QUANTITIES[3]]
+    catalog[f"{quantities[2].name}_median"] = [10.0, np.nan, 30.0, 40.0, 50.0, 60.0, np.nan, np.nan]
+    fig = ov.parameters_figure(catalog, quantities)
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(panels) == 4 and len(fig.axes) == 6  # a 2 x 3 grid, its last two hidden
+    for ax, n_lenses in zip(panels, [6, 6, 5, 0]):  # the third lacks one median; the fourth is not in the catalogue
+        # the stacked histogram's two layers (trusted, untrusted) hold every lens with a finite median
+        assert sum(bar.get_height() for layer in ax.containers for bar in layer) == n_lenses
+    assert panels[0].get_title() == "median 68 % half-width 2.5 %"  # relative, as in the parameter table
+    assert panels[1].get_title() == "median 68 % half-width 0.01" and panels[3].get_title() == ""
+    plt.close(fig)
+
+
 def test_report_without_truth_writes_the_overview(tmp_path):
     catalog = _catalog()
     catalog.to_csv(tmp_path / "catalog.csv", index=False)
@@ -113,6 +131,7 @@ def test_report_without_truth_writes_the_overview(tmp_path):
     assert pd.read_csv(out / "inspect.csv")["lens_id"].tolist() == ["c", "e", "g", "h"]
     assert pd.read_csv(out / "overview_flags.csv")["flag"].tolist()[0] == "light_prior_edge"
     assert (out / "overview.png").stat().st_size > 10_000
+    assert (out / "overview_parameters.png").stat().st_size > 10_000
 
     # --trusted-only and --where select as they do for a comparison
     result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv"), "--trusted-only",
@@ -134,3 +153,4 @@ def test_an_all_failed_survey_still_gets_an_overview(tmp_path):
     saved = json.loads((tmp_path / "report" / "overview.json").read_text())
     assert saved["failure_reasons"] == [{"reason": "DataError: x", "n": 2}, {"reason": "ConfigError: y", "n": 1}]
     assert saved["parameters"] == [] and not (tmp_path / "report" / "overview.png").exists()
+    assert not (tmp_path / "report" / "overview_parameters.png").exists()

@@ -8,8 +8,8 @@ e.g. SLACS ``catalog.csv``) the Einstein radius is (Figure 7). Writes ``report_s
 
 With neither (a survey of real lenses), an overview (:mod:`tinylens.results.overview`): how many
 fits are trusted and why not, how precise they are, what they cost, and which lenses to look at.
-Writes ``overview.json``, ``overview_parameters.csv``, ``overview_flags.csv``, ``inspect.csv``
-and ``overview.png``.
+Writes ``overview.json``, ``overview_parameters.csv``, ``overview_flags.csv``, ``inspect.csv``,
+``overview.png`` and ``overview_parameters.png``.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ STATS_CSV = "report_stats.csv"
 STATS_JSON = "report_stats.json"
 FIGURE = "report.png"
 OVERVIEW_FILES = {"json": "overview.json", "parameters": "overview_parameters.csv", "flags": "overview_flags.csv",
-                  "inspect": "inspect.csv", "png": "overview.png"}
+                  "inspect": "inspect.csv", "png": "overview.png", "parameters_png": "overview_parameters.png"}
 
 
 def stats_rich_table(stats, title: str) -> Table:
@@ -196,11 +196,12 @@ def write_overview(result: dict[str, Any], out: Path) -> dict[str, Path]:
     from tinylens.results import report as rp
     from tinylens.results.tables import atomic_path, ensure_writable, write_csv, write_json
 
-    fig = None
+    figures = {}
     if result["quantities"]:
-        fig = ov.overview_figure(result["catalog"], result["quantities"][0], result["flags"])
+        figures = {"png": ov.overview_figure(result["catalog"], result["quantities"][0], result["flags"]),
+                   "parameters_png": ov.parameters_figure(result["catalog"], result["quantities"])}
     out = ensure_writable(out, "another --out")
-    paths = {key: out / name for key, name in OVERVIEW_FILES.items() if key != "png" or fig is not None}
+    paths = {key: out / name for key, name in OVERVIEW_FILES.items() if not key.endswith("png") or key in figures}
     # n_lenses: the whole catalogue's (as in report_stats.json); the counts are of the n_selected
     content = {**result["counts"], **result["selection"], "time": result["time"],
                "failure_reasons": result["failure_reasons"], "n_to_inspect": int(len(result["inspect"])),
@@ -212,8 +213,8 @@ def write_overview(result: dict[str, Any], out: Path) -> dict[str, Path]:
         write_csv(tmp["parameters"], result["parameters"])
         write_csv(tmp["flags"], result["flags"])
         write_csv(tmp["inspect"], result["inspect"])
-        if fig is not None:
-            rp.save_figure(fig, tmp["png"])
+        for key, fig in figures.items():
+            rp.save_figure(fig, tmp[key])
     return paths
 
 

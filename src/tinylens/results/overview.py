@@ -202,6 +202,55 @@ def overview(catalog: pd.DataFrame, quantities: Sequence[Quantity], survey_dir: 
             "inspect": to_inspect(catalog, survey_dir)}
 
 
+def _median_histogram(ax: Any, median: np.ndarray, trusted: np.ndarray, q: Quantity,
+                      legend: bool = True) -> list[tuple[np.ndarray, str, str]]:
+    """The lenses' medians of ``q`` on ``ax``, trusted and untrusted stacked; return the groups
+    (mask, label, colour) of lenses with a finite median."""
+    from matplotlib.ticker import MaxNLocator
+
+    good = np.isfinite(median)
+    groups = [(good & trusted, "trusted", "C0"), (good & ~trusted, "untrusted", "C3")]
+    if good.any():
+        bins = np.histogram_bin_edges(median[good], bins=min(30, max(5, int(np.sqrt(good.sum())))))
+        ax.hist([median[m] for m, _, _ in groups], bins=bins, stacked=True, color=[g[2] for g in groups],
+                label=[f"{label} ({int(m.sum())})" for m, label, _ in groups])
+        if legend:
+            ax.legend(frameon=False)
+    ax.set_xlabel(f"{q.label} (posterior median)")
+    ax.set_ylabel("lenses")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    return groups
+
+
+def parameters_figure(catalog: pd.DataFrame, quantities: Sequence[Quantity], columns: int = 3):
+    """One panel per quantity: the ok lenses' posterior medians, trusted and untrusted stacked,
+    titled with the median of the lenses' 68 % half-widths."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    ok = _ok(catalog)
+    trusted = _trusted(ok)
+    columns = max(1, min(columns, len(quantities)))
+    rows = -(-len(quantities) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4.0 * columns, 3.3 * rows), squeeze=False)
+    for ax, q in zip(axes.flat, quantities):
+        median, half, relative = medians_and_widths(ok, q)
+        _median_histogram(ax, median, trusted, q, legend=False)
+        width = _median_of_finite(relative if q.kind == "relative" else half)
+        if np.isfinite(width):
+            ax.set_title(f"median 68 % half-width {100 * width:.2g} %" if q.kind == "relative"
+                         else f"median 68 % half-width {width:.2g}", fontsize=10)
+    for ax in list(axes.flat)[len(quantities):]:
+        ax.set_visible(False)
+    n = counts(catalog)
+    fig.suptitle(f"Posterior medians of the {n['n_ok']} ok lenses: trusted ({n['n_trusted']}, blue) "
+                 f"and untrusted ({n['n_untrusted']}, red)")
+    fig.tight_layout()
+    return fig
+
+
 def overview_figure(catalog: pd.DataFrame, q: Quantity, flags: pd.DataFrame):
     """Four panels: the lenses' medians of ``q`` (trusted and not), each lens's 68 % half-width
     against its median, the flags' counts, and the wall time per lens."""
@@ -218,16 +267,7 @@ def overview_figure(catalog: pd.DataFrame, q: Quantity, flags: pd.DataFrame):
         half = relative
     fig, axes = plt.subplots(2, 2, figsize=(10, 7.5))
     (a, b), (c, d) = axes
-    good = np.isfinite(median)
-    groups = [(good & trusted, "trusted", "C0"), (good & ~trusted, "untrusted", "C3")]
-    if good.any():
-        bins = np.histogram_bin_edges(median[good], bins=min(30, max(5, int(np.sqrt(good.sum())))))
-        a.hist([median[m] for m, _, _ in groups], bins=bins, stacked=True, color=[g[2] for g in groups],
-               label=[f"{label} ({int(m.sum())})" for m, label, _ in groups])
-        a.legend(frameon=False)
-    a.set_xlabel(f"{q.label} (posterior median)")
-    a.set_ylabel("lenses")
-    a.yaxis.set_major_locator(MaxNLocator(integer=True))
+    groups = _median_histogram(a, median, trusted, q)
     for m, label, colour in groups:
         keep = m & np.isfinite(half) & (half > 0)
         b.scatter(median[keep], half[keep], s=12, color=colour, label=label, marker="o" if label == "trusted" else "x")
