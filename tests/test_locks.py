@@ -81,3 +81,20 @@ def test_waiter_gets_the_lock_when_the_holder_releases_it(tmp_path):
     first.join(10)
     second.join(10)
     assert order == ["first", "second", "third refused"]
+
+
+def test_without_a_lockable_file_the_block_runs_unlocked(tmp_path):
+    """A lock path that cannot be opened (here a folder of that name, as a file system without
+    locks would be) must not stop a fit: the block runs, and nothing is left behind."""
+    (tmp_path / ".x.lock").mkdir()
+    ran = []
+    with folder_lock(tmp_path, ".x.lock"):
+        ran.append(True)
+    assert ran == [True] and (tmp_path / ".x.lock").is_dir()
+
+
+def test_default_message_names_the_folder(tmp_path):
+    with folder_lock(tmp_path, ".x.lock"):
+        with pytest.raises(OutputError, match=rf"^{tmp_path} is in use by another tinylens process \(process "):
+            with folder_lock(tmp_path, ".x.lock"):
+                pass

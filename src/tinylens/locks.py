@@ -40,7 +40,10 @@ def _acquire(path: Path, wait: bool) -> tuple[str, int | None]:
     """Open ``path`` and ``flock`` it: ``("held", fd)``; ``("busy", None)`` where another process
     holds it (and not ``wait``); ``("unsupported", None)`` where this file system has no locks."""
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError:  # not a file one can lock (a folder of that name): do without
+            return "unsupported", None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except OSError as exc:
@@ -61,17 +64,19 @@ def folder_lock(folder: Path, name: str, *, busy: str = "", wait: bool = False) 
 
     Where another process holds it, wait for it if ``wait``, else raise :class:`OutputError`
     with the message ``busy``, its ``{holder}`` replaced by who holds it (`` (process 12 on
-    node3, since ...)``, or nothing where that is not known). On a file system without ``flock`` the block runs
-    unlocked. The folder must exist.
+    node3, since ...)``, or nothing where that is not known). On a file system without
+    ``flock`` the block runs unlocked. The folder must exist.
     """
     path = Path(folder) / name
     state, fd = _acquire(path, wait)
     if state == "busy":
         holder = holder_text(path)
+        busy = busy or f"{folder} is in use by another tinylens process{{holder}}."
         raise OutputError(busy.replace("{holder}", f" ({holder})" if holder else ""))
     if fd is None:  # no locks here: run unlocked, leaving no empty lock file behind
         with contextlib.suppress(OSError):
-            path.unlink()
+            if path.is_file() and path.stat().st_size == 0:
+                path.unlink()
         yield
         return
     try:
