@@ -171,6 +171,37 @@ def test_survey_cli_out_is_a_file(survey_inputs):
     assert "cannot be written" in " ".join(result.output.split()) and "--out" in result.output
 
 
+def test_survey_only_fits_the_chosen_lenses_and_keeps_the_others_rows(tmp_path, mock_survey):
+    """--only lens_b on an --out that already holds lens_a: lens_b alone is fitted, lens_a's row
+    stays in the catalogue, and the progress counts the chosen lens only."""
+    out = tmp_path / "out"
+    (out / "lenses" / "lens_a").mkdir(parents=True)
+    (out / "lenses" / "lens_a" / "result.json").write_text(json.dumps(RESULT))
+    runner.write_row(out / "lenses" / "lens_a", runner.flat_row("lens_a", RESULT))
+    with mock.patch.object(runner, "_fit_lenses", return_value="fitted") as fitted:
+        assert runner.run_survey(mock_survey["lenses"], mock_survey["template"], out, progress=False,
+                                 only=["lens_b"]) == "fitted"
+    todo, rows, _, _, done = fitted.call_args.args[:5]
+    assert [lens.lens_id for lens in todo] == ["lens_b"] and done == [] and set(rows) == {"lens_a"}
+    with mock.patch.object(runner, "_fit_lenses") as fitted:  # a chosen lens that is done: nothing to fit
+        catalog = runner.run_survey(mock_survey["lenses"], mock_survey["template"], out, progress=False,
+                                    only=["lens_a"])
+    assert not fitted.called and catalog["lens_id"].tolist() == ["lens_a"]
+
+
+def test_survey_cli_only_from_a_file_and_an_unknown_id(tmp_path, mock_survey):
+    out = tmp_path / "out"
+    (tmp_path / "redo.txt").write_text("lens_bad\n")
+    args = ["survey", str(mock_survey["lenses"]), "-c", str(mock_survey["template"]), "--out", str(out), "-q"]
+    result = CliRunner().invoke(app, [*args, "--only", str(tmp_path / "redo.txt")])
+    assert result.exit_code == 1, result.output  # the one lens chosen fails on its broken image
+    assert pd.read_csv(out / "catalog.csv")["lens_id"].tolist() == ["lens_bad"]
+    assert sorted(p.name for p in (out / "lenses").iterdir()) == ["lens_bad"]
+    result = CliRunner().invoke(app, [*args, "--only", "lens_a,lens_zz"])
+    text = " ".join(result.output.split())
+    assert result.exit_code == 2 and "not lens folders of" in text and "lens_zz" in text and "Traceback" not in text
+
+
 def test_survey_refuses_an_out_another_survey_is_writing(tmp_path, mock_survey):
     """A survey started twice on one --out (a job resubmitted while the first still runs) is
     refused before it writes anything, naming the survey that holds the folder; stray temporary

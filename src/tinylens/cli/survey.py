@@ -31,7 +31,7 @@ def summary_line(frame, out: Path, seconds: float) -> str:
     took = f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
     parquet = Path(out) / CATALOG_PARQUET
     trusted = f" ({n['n_trusted']} trusted)" if n["n_ok"] else ""
-    return (f"{len(frame)} lenses: [green]{n['n_ok']} ok[/]{trusted}, [red]{n['n_failed']} failed[/] in {took}. "
+    return (f"{len(frame)} lens{'' if len(frame) == 1 else 'es'}: [green]{n['n_ok']} ok[/]{trusted}, [red]{n['n_failed']} failed[/] in {took}. "
             f"Catalogue: [bold]{parquet}[/] (and {CATALOG_CSV}); an overview: tinylens report {parquet}")
 
 
@@ -49,10 +49,14 @@ def survey(
     reuse_finished: bool = typer.Option(False, "--reuse-finished", help="Keep the finished lenses of --out although "
                                         "they were fitted with another template or from another lens folder "
                                         "(refused otherwise)."),
+    only: str | None = typer.Option(None, "--only", metavar="IDS|FILE", help="Fit only these lenses: ids separated "
+                                    "by commas, a CSV or Parquet table with a lens_id column (e.g. inspect.csv of "
+                                    "'tinylens report'), or a file of one id per line."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Fit every lens in LENS_DIR on a Dask cluster and collect a catalogue; run it again to resume."""
     from tinylens.survey.runner import run_survey
+    from tinylens.survey.selection import read_lens_ids
 
     if workers is not None and scheduler is not None:
         raise TinyLensError("Give either --workers (a local cluster) or --scheduler (an existing one), not both.")
@@ -60,7 +64,7 @@ def survey(
     with warnings_as_they_come():
         frame = run_survey(lens_dir, config, out, workers=DEFAULT_WORKERS if workers is None else workers,
                            scheduler=scheduler, progress=not quiet, retry_failed=retry_failed,
-                           reuse_finished=reuse_finished)
+                           reuse_finished=reuse_finished, only=None if only is None else read_lens_ids(only))
     console.print(summary_line(frame, out.expanduser().resolve(), time.perf_counter() - start), soft_wrap=True)
     status = list(frame["status"]) if len(frame) else []
     if "failed" in status and not retry_failed:

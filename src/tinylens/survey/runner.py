@@ -25,7 +25,7 @@ import os
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,7 @@ from tinylens.survey.provenance import (
     manifest_conflict,
     read_json,
 )
+from tinylens.survey.selection import select_lenses
 
 #: Files of a lens folder, by the ``dataset`` key they fill in.
 LENS_FILES: dict[str, str] = {"data_path": "image.fits", "noise_path": "noise.fits", "psf_path": "psf.fits"}
@@ -667,6 +668,7 @@ def run_survey(
     progress: bool = True,
     retry_failed: bool = False,
     reuse_finished: bool = False,
+    only: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Fit every lens folder in ``lens_dir`` with the ``template`` config; return the catalogue.
 
@@ -675,6 +677,9 @@ def run_survey(
     skipped; interrupted ones resume; failed ones are fitted again only with ``retry_failed``;
     a lens whose files changed since its fit is fitted again. An ``out`` whose fits were made
     with another template or lens folder is refused, unless ``reuse_finished``.
+
+    With ``only`` (lens ids), only those lenses are fitted (or checked for changed files); the
+    catalogue still holds every lens of ``lens_dir`` that ``out`` has a row for.
     """
     from tinylens.locks import folder_lock
     from tinylens.results.tables import ensure_writable, remove_unfinished, write_json
@@ -685,14 +690,15 @@ def run_survey(
     if scheduler is not None:
         check_scheduler(scheduler)
     lenses = find_lenses(lens_dir)
+    chosen = lenses if only is None else select_lenses(lenses, only, lens_dir)
     config = load_template(template)
     out = Path(out).expanduser().resolve()
     current = manifest(Path(lens_dir).expanduser().resolve(), Path(template).expanduser().resolve(), config)
     if not reuse_finished:
         check_manifest(out, current, Path(template).expanduser())
-    changed = changed_lenses(lenses, config, out)
+    changed = changed_lenses(chosen, config, out)
     rows = {k: v for k, v in read_rows(out).items() if k in {lens.lens_id for lens in lenses} and k not in changed}
-    todo = plan(lenses, rows, out, retry_failed)
+    todo = plan(chosen, rows, out, retry_failed)
     if todo:
         check_template(config, todo, out, name=f"template {Path(template).expanduser()}")
     try:
@@ -712,20 +718,22 @@ def run_survey(
             set_aside(sorted(changed), out)
         adopt_stamps(lenses, config, out)
         recover_rows(lenses, out, rows)
-        todo = plan(lenses, rows, out, retry_failed)
+        todo = plan(chosen, rows, out, retry_failed)
         forget(todo, rows, out)
         if not todo:
             return write_catalog(rows, out)
-        return _fit_lenses(todo, rows, config, out, len(lenses), workers, scheduler, progress)
+        done = [rows[lens.lens_id] for lens in chosen if lens.lens_id in rows]
+        return _fit_lenses(todo, rows, config, out, done, workers, scheduler, progress)
 
 
 def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mapping[str, Any], out: Path,
-                total: int, workers: int, scheduler: str | None, progress: bool) -> pd.DataFrame:
+                done: list[dict[str, Any]], workers: int, scheduler: str | None, progress: bool) -> pd.DataFrame:
     """Fit the lenses ``todo`` on the Dask cluster, adding their rows to ``rows`` and rewriting
-    the catalogue as they come; return the catalogue of all ``total`` lenses."""
+    the catalogue as they come; return the catalogue. The progress counts ``todo`` and the
+    rows ``done`` of the other lenses the survey is about."""
     from distributed import as_completed
 
-    done = list(rows.values())
+    total = len(todo) + len(done)
     queue = iter(todo)
     dropped: list[str] = []
     flushed_at, unflushed = time.monotonic(), 0

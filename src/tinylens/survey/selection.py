@@ -1,0 +1,60 @@
+"""Which lenses of a survey to fit: ``tinylens survey ... --only``.
+
+After a survey, the lenses worth a second look are a list: ``inspect.csv`` of ``tinylens
+report`` (the untrusted and failed fits), a selection made with pandas, a few ids typed by hand.
+``--only`` takes any of them, so that those lenses can be fitted again with a richer template
+(into a new ``--out``) without building a second lens folder:
+
+* lens ids separated by commas: ``--only lens_0003,lens_0017``;
+* a CSV or Parquet table with a lens id column (``lens_id``, or one of
+  :data:`tinylens.results.report.ID_ALIASES`), such as ``inspect.csv`` or a filtered catalogue;
+* any other file: one id per line (blank lines and ``#`` comments skipped).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from tinylens.errors import TinyLensError
+
+TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
+
+
+def read_lens_ids(value: str) -> list[str]:
+    """The lens ids that ``value`` names (a file, or ids separated by commas), in order, each once."""
+    path = Path(value).expanduser()
+    if path.is_file():
+        if path.suffix.lower() in TABLE_SUFFIXES:
+            from tinylens.results.report import read_table
+
+            ids = [i for i in read_table(path, "--only table")["lens_id"] if isinstance(i, str)]
+        else:
+            try:
+                lines = path.read_text().splitlines()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise TinyLensError(f"The --only file {path} cannot be read as text ({exc}).") from None
+            ids = [line.split("#", 1)[0].strip() for line in lines]
+        where = f"The --only file {path}"
+    elif path.suffix.lower() in (*TABLE_SUFFIXES, ".txt") or "/" in value:
+        raise TinyLensError(f"The --only file {path} does not exist. Give an existing file (e.g. inspect.csv of "
+                            "'tinylens report') or lens ids separated by commas.")
+    else:
+        ids = [part.strip() for part in value.split(",")]
+        where = f"--only {value!r}"
+    ids = list(dict.fromkeys(i for i in ids if i))
+    if not ids:
+        raise TinyLensError(f"{where} names no lens.")
+    return ids
+
+
+def select_lenses(lenses: Sequence, ids: Sequence[str], lens_dir: str | Path) -> list:
+    """The lenses (:class:`tinylens.survey.runner.Lens`) whose ids are ``ids``; TinyLensError
+    naming the ids that are not lens folders of ``lens_dir``."""
+    by_id = {lens.lens_id: lens for lens in lenses}
+    unknown = [i for i in ids if i not in by_id]
+    if unknown:
+        listed = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+        raise TinyLensError(f"--only names {len(unknown)} lens(es) that are not lens folders of {lens_dir}: {listed}. "
+                            "The ids are the names of the lens folders.")
+    return [by_id[i] for i in ids]

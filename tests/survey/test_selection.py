@@ -1,0 +1,56 @@
+"""``tinylens survey --only``: the lens ids it reads from a list, a table or a text file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tinylens.errors import TinyLensError
+from tinylens.survey.runner import Lens
+from tinylens.survey.selection import read_lens_ids, select_lenses
+
+
+def test_ids_separated_by_commas_in_order_each_once():
+    assert read_lens_ids("lens_b, lens_a,,lens_b ") == ["lens_b", "lens_a"]
+
+
+def test_ids_from_inspect_csv_and_parquet(tmp_path):
+    """inspect.csv of 'tinylens report' lists the lenses to look at; ids like 0007 stay text."""
+    frame = pd.DataFrame({"lens_id": ["0007", "lens_c", "0007"], "status": ["ok", "failed", "ok"],
+                          "flags": ["unmodelled_flux", "", "unmodelled_flux"]})
+    frame.to_csv(tmp_path / "inspect.csv", index=False)
+    assert read_lens_ids(str(tmp_path / "inspect.csv")) == ["0007", "lens_c"]
+    frame.rename(columns={"lens_id": "name"}).to_parquet(tmp_path / "chosen.parquet")  # an id alias
+    assert read_lens_ids(str(tmp_path / "chosen.parquet")) == ["0007", "lens_c"]
+
+
+def test_ids_from_a_text_file(tmp_path):
+    (tmp_path / "redo.txt").write_text("# lenses to fit again\nlens_a\n\n lens_c  # faint arc\n")
+    assert read_lens_ids(str(tmp_path / "redo.txt")) == ["lens_a", "lens_c"]
+
+
+@pytest.mark.parametrize(
+    ("content", "name", "expected"),
+    [
+        (None, "missing.csv", "does not exist"),
+        ("a,b\n1,2\n", "t.csv", "has no lens id column"),
+        ("# nothing\n\n", "empty.txt", "names no lens"),
+        (None, ",,", "names no lens"),
+    ],
+)
+def test_bad_selections_are_named(tmp_path, content, name, expected):
+    value = name if content is None and "," in name else str(tmp_path / name)
+    if content is not None:
+        (tmp_path / name).write_text(content)
+    with pytest.raises(TinyLensError, match=expected) as err:
+        read_lens_ids(value)
+    assert name in str(err.value)
+
+
+def test_select_lenses_refuses_ids_that_are_not_lens_folders(tmp_path):
+    lenses = [Lens(n, tmp_path / n) for n in ("lens_a", "lens_b", "lens_c")]
+    assert [lens.lens_id for lens in select_lenses(lenses, ["lens_c", "lens_a"], tmp_path)] == ["lens_c", "lens_a"]
+    with pytest.raises(TinyLensError, match=r"2 lens\(es\) that are not lens folders of .*: lens_x, lens_y"):
+        select_lenses(lenses, ["lens_a", "lens_x", "lens_y"], Path(tmp_path))
