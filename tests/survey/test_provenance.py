@@ -141,7 +141,7 @@ def test_a_finished_survey_rerun_unchanged_fits_nothing(one_lens):
     result = _survey(one_lens)
     assert result.exit_code == 0, result.output
     text = " ".join(result.output.split())
-    assert "1 lenses: 1 ok (1 trusted), 0 failed" in text and "changed since" not in result.output
+    assert "1 lens: 1 ok (1 trusted), 0 failed" in text and "changed since" not in result.output
     assert f"an overview: tinylens report {one_lens['out'].resolve() / 'catalog.parquet'}" in text
     assert pd.read_csv(one_lens["out"] / "catalog.csv")["lens_mass.0.theta_E_median"].tolist() == [1.01]
 
