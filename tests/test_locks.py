@@ -98,3 +98,17 @@ def test_default_message_names_the_folder(tmp_path):
         with pytest.raises(OutputError, match=rf"^{tmp_path} is in use by another tinylens process \(process "):
             with folder_lock(tmp_path, ".x.lock"):
                 pass
+
+
+def test_held_by_reads_who_holds_a_lock_without_taking_it(tmp_path):
+    from tinylens.locks import held_by
+
+    path = tmp_path / ".x.lock"
+    assert held_by(path) is None and not path.exists()  # nothing created
+    with folder_lock(tmp_path, ".x.lock"):
+        assert held_by(path).startswith(f"process {os.getpid()} on ")
+        with pytest.raises(OutputError):  # still held: held_by took nothing away
+            with folder_lock(tmp_path, ".x.lock"):
+                pass
+    path.write_text("process 1 on gone, since long ago")  # the file of a killed holder: not held
+    assert held_by(path) is None

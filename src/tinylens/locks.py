@@ -36,6 +36,22 @@ def holder_text(path: Path) -> str:
         return ""
 
 
+def held_by(path: Path) -> str | None:
+    """Who holds the lock file ``path`` now ("" if its holder is not recorded), or ``None`` when
+    nobody does; reads only (a missing file is not created)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError as exc:
+        return holder_text(path) if exc.errno in _HELD else None
+    finally:
+        os.close(fd)  # also drops the shared lock, if taken
+    return None
+
+
 def _acquire(path: Path, wait: bool) -> tuple[str, int | None]:
     """Open ``path`` and ``flock`` it: ``("held", fd)``; ``("busy", None)`` where another process
     holds it (and not ``wait``); ``("unsupported", None)`` where this file system has no locks."""
