@@ -202,6 +202,63 @@ def test_survey_cli_only_from_a_file_and_an_unknown_id(tmp_path, mock_survey):
     assert result.exit_code == 2 and "not lens folders of" in text and "lens_zz" in text and "Traceback" not in text
 
 
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_survey_plan_sorts_the_lenses_by_what_a_run_would_do_and_writes_nothing(tmp_path, mock_survey):
+    out = tmp_path / "out"
+    lenses = {name: out / "lenses" / name for name in ("lens_a", "lens_b", "lens_bad", "lens_c")}
+    for folder in lenses.values():
+        folder.mkdir(parents=True)
+    (lenses["lens_a"] / "result.json").write_text(json.dumps(RESULT))  # done
+    runner.write_row(lenses["lens_a"], runner.flat_row("lens_a", RESULT))
+    (lenses["lens_b"] / "result.json").write_text(json.dumps(RESULT))  # finished, killed before its row
+    runner.write_row(lenses["lens_bad"], runner.failed_row("lens_bad", "DataError: broken"))
+    (lenses["lens_c"] / "checkpoint.hdf5").write_bytes(b"")  # interrupted
+    before = _tree(out)
+    plan = runner.survey_plan(mock_survey["lenses"], mock_survey["template"], out, check=False)
+    assert (plan["n_folders"], plan["n_chosen"]) == (4, 4)
+    assert plan["ok"] == ["lens_a"] and plan["failed"] == ["lens_bad"] and plan["recover"] == ["lens_b"]
+    assert plan["to_fit"] == {"new": [], "resume": ["lens_c"], "changed": [], "retry": []}
+    # lens_a's image replaced since its fit: fitted again; the failed lens retried on request
+    stamp = runner.inputs_stamp(runner.lens_config(runner.load_template(mock_survey["template"]),
+                                                   runner.Lens("lens_a", mock_survey["lenses"] / "lens_a"), out))
+    stamp["data_path"] = {"size": 1, "mtime_ns": 0, "sha256": "0"}
+    (lenses["lens_a"] / "inputs.json").write_text(json.dumps(stamp))
+    before = _tree(out)
+    plan = runner.survey_plan(mock_survey["lenses"], mock_survey["template"], out, retry_failed=True, check=False)
+    assert plan["ok"] == [] and plan["failed"] == []
+    assert plan["to_fit"] == {"new": [], "resume": ["lens_c"], "changed": ["lens_a"], "retry": ["lens_bad"]}
+    assert _tree(out) == before  # nothing written
+
+
+def test_survey_dry_run_cli_checks_the_template_and_starts_nothing(tmp_path, mock_survey, survey_inputs):
+    out = tmp_path / "out"
+    args = ["survey", str(mock_survey["lenses"]), "-c", str(mock_survey["template"]), "--out", str(out), "--dry-run"]
+    with mock.patch.object(runner, "dask_client") as cluster:
+        result = CliRunner().invoke(app, [*args, "--only", "lens_c,lens_a"])
+        assert result.exit_code == 0, result.output
+        assert not cluster.called and not out.exists()
+    text = " ".join(result.output.split())
+    assert "4 lens folders in" in text and "(2 chosen by --only)" in text
+    assert "the template works (checked with lens_c as" in text
+    assert "To fit: 2 lenses: 2 new: lens_c, lens_a" in text
+    # a template the survey would refuse is refused by the dry run too, with the same message
+    result = CliRunner().invoke(app, ["survey", str(mock_survey["lenses"]), "-c", str(survey_inputs["bad_setting"]),
+                                      "--out", str(out), "--dry-run"])
+    assert result.exit_code == 2 and "nlives" in result.output and not out.exists()
+    # a survey writing --out now is named
+    from tinylens.locks import folder_lock
+
+    out.mkdir()
+    with folder_lock(out, runner.SURVEY_LOCK_FILE):
+        result = CliRunner().invoke(app, [*args, "--only", "lens_bad"])
+    text = " ".join(result.output.split())
+    assert result.exit_code == 0 and f"A survey is writing {out} now (process {os.getpid()} on" in text
+    assert "the template could not be checked: the first lenses to fit have broken data" in text  # lens_bad's
+
+
 def test_survey_refuses_an_out_another_survey_is_writing(tmp_path, mock_survey):
     """A survey started twice on one --out (a job resubmitted while the first still runs) is
     refused before it writes anything, naming the survey that holds the folder; stray temporary

@@ -35,6 +35,36 @@ def summary_line(frame, out: Path, seconds: float) -> str:
             f"Catalogue: [bold]{parquet}[/] (and {CATALOG_CSV}); an overview: tinylens report {parquet}")
 
 
+def _some(ids: list[str], limit: int = 8) -> str:
+    return ", ".join(ids[:limit]) + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
+
+
+def print_plan(found: dict, retry_failed: bool) -> None:
+    """What a survey would do (:func:`tinylens.survey.runner.survey_plan`), on the terminal."""
+    to_fit = found["to_fit"]
+    n_fit = sum(map(len, to_fit.values()))
+    chosen = f" ({found['n_chosen']} chosen by --only)" if found["n_chosen"] != found["n_folders"] else ""
+    head = f"Dry run: nothing started, nothing written. {found['n_folders']} lens folders in {found['lens_dir']}{chosen}"
+    if found["checked_with"]:
+        head += f"; the template works (checked with {found['checked_with']} as 'tinylens validate' does)."
+    elif n_fit:
+        head += "; the template could not be checked: the first lenses to fit have broken data (they will fail)."
+    lines = [head if head.endswith(".") else head + ".",
+             f"In {found['out']}: {len(found['ok'])} done (ok), {len(found['failed'])} failed"
+             + (" (kept: --retry-failed fits them again)." if found["failed"] and not retry_failed else ".")]
+    whys = {"new": "new", "resume": "resume from a checkpoint", "changed": "fitted again: their files changed",
+            "retry": "failed before, fitted again"}
+    lines.append(f"To fit: {n_fit} lens{'' if n_fit == 1 else 'es'}" + (":" if n_fit else "."))
+    lines += [f"  {len(ids)} {whys[why]}: {_some(ids)}" for why, ids in to_fit.items() if ids]
+    if found["recover"]:
+        lines.append(f"Rows rebuilt from result.json, no fit: {_some(found['recover'])}")
+    if found["running"] is not None:
+        holder = f" ({found['running']})" if found["running"] else ""
+        lines.append(f"A survey is writing {found['out']} now{holder}: a second one there would be refused until it ends.")
+    for line in lines:
+        console.print(line, soft_wrap=True, markup=False, highlight=False)
+
+
 def survey(
     lens_dir: Path = typer.Argument(..., metavar="LENS_DIR", help="Folder with one sub-folder per lens (image.fits, noise.fits, psf.fits, "
                                     "optionally mask.fits).", show_default=False),
@@ -52,19 +82,30 @@ def survey(
     only: str | None = typer.Option(None, "--only", metavar="IDS|FILE", help="Fit only these lenses: ids separated "
                                     "by commas, a CSV or Parquet table with a lens_id column (e.g. inspect.csv of "
                                     "'tinylens report'), or a file of one id per line."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only say what the survey would do (lenses done, to "
+                                 "fit, to resume) after checking the template; start nothing, write nothing."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Fit every lens in LENS_DIR on a Dask cluster and collect a catalogue; run it again to resume."""
-    from tinylens.survey.runner import run_survey
+    from tinylens.survey.runner import check_scheduler, run_survey, survey_plan
     from tinylens.survey.selection import read_lens_ids
 
     if workers is not None and scheduler is not None:
         raise TinyLensError("Give either --workers (a local cluster) or --scheduler (an existing one), not both.")
+    chosen = None if only is None else read_lens_ids(only)
+    if dry_run:
+        if scheduler is not None:
+            check_scheduler(scheduler)
+        with warnings_as_they_come():
+            found = survey_plan(lens_dir, config, out, retry_failed=retry_failed, reuse_finished=reuse_finished,
+                                only=chosen)
+        print_plan(found, retry_failed)
+        return
     start = time.perf_counter()
     with warnings_as_they_come():
         frame = run_survey(lens_dir, config, out, workers=DEFAULT_WORKERS if workers is None else workers,
                            scheduler=scheduler, progress=not quiet, retry_failed=retry_failed,
-                           reuse_finished=reuse_finished, only=None if only is None else read_lens_ids(only))
+                           reuse_finished=reuse_finished, only=chosen)
     console.print(summary_line(frame, out.expanduser().resolve(), time.perf_counter() - start), soft_wrap=True)
     status = list(frame["status"]) if len(frame) else []
     if "failed" in status and not retry_failed:

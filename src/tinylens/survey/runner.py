@@ -162,9 +162,10 @@ def lens_config(template: Mapping[str, Any], lens: Lens, out: str | Path) -> dic
 
 
 def check_template(template: Mapping[str, Any], lenses: list[Lens], out: str | Path, tries: int = 3,
-                   name: str = "template") -> None:
+                   name: str = "template") -> str | None:
     """Load ``template`` against the first lenses and check it as ``tinylens validate`` does
-    (:func:`tinylens.fit.check_settings`, then :func:`tinylens.fit.check_likelihood`).
+    (:func:`tinylens.fit.check_settings`, then :func:`tinylens.fit.check_likelihood`); return
+    the id of the lens it was checked with (``None``: every lens tried has broken data).
 
     A :class:`ConfigError` from loading or the settings is the template's and is raised at once.
     A :class:`DataError` is one lens's (that lens will fail alone), so the next lens is tried. A
@@ -187,11 +188,12 @@ def check_template(template: Mapping[str, Any], lenses: list[Lens], out: str | P
             raise ConfigError(f"The {name} does not work (checked with lens {lens.lens_id}): {exc}") from None
         try:
             check_likelihood(problem)
-            return
+            return lens.lens_id
         except ConfigError as exc:
             nowhere = ConfigError(f"The {name} does not work (checked with lens {lens.lens_id}): {exc}")
     if nowhere is not None:
         raise nowhere
+    return None
 
 
 # -- rows -------------------------------------------------------------------------------------
@@ -659,6 +661,86 @@ def _task_row(future: Any, lens: Lens, out: Path) -> dict[str, Any] | None:
     return row
 
 
+@dataclass(frozen=True)
+class _State:
+    """What a survey finds before it writes anything: the lens folders (all, and those chosen
+    by ``only``), the template, ``out`` (resolved), the manifest of this run, the lenses whose
+    files changed, the rows of ``out`` to keep, and the chosen lenses still to fit."""
+
+    lenses: list[Lens]
+    chosen: list[Lens]
+    config: dict[str, Any]
+    out: Path
+    current: dict[str, Any]
+    changed: dict[str, list[str]]
+    rows: dict[str, dict[str, Any]]
+    todo: list[Lens]
+
+
+def _prepare(lens_dir: str | Path, template: str | Path, out: str | Path, reuse_finished: bool,
+             only: Sequence[str] | None, retry_failed: bool) -> _State:
+    """Read the lens folders, the template and ``out`` (nothing is written); ConfigError if
+    ``out`` holds fits of another template or lens folder (unless ``reuse_finished``)."""
+    lenses = find_lenses(lens_dir)
+    chosen = lenses if only is None else select_lenses(lenses, only, lens_dir)
+    config = load_template(template)
+    out = Path(out).expanduser().resolve()
+    current = manifest(Path(lens_dir).expanduser().resolve(), Path(template).expanduser().resolve(), config)
+    if not reuse_finished:
+        check_manifest(out, current, Path(template).expanduser())
+    changed = changed_lenses(chosen, config, out)
+    rows = {k: v for k, v in read_rows(out).items() if k in {lens.lens_id for lens in lenses} and k not in changed}
+    return _State(lenses, chosen, config, out, current, changed, rows, plan(chosen, rows, out, retry_failed))
+
+
+#: Files whose presence in a lens's folder means that its fit was started and will resume.
+RESUME_FILES = (*CHECKPOINT_FILES, "checkpoint_dynesty.pkl", "checkpoint.pipeline.json")
+
+
+def survey_plan(lens_dir: str | Path, template: str | Path, out: str | Path, retry_failed: bool = False,
+                reuse_finished: bool = False, only: Sequence[str] | None = None,
+                check: bool = True) -> dict[str, Any]:
+    """What :func:`run_survey` with these arguments would do, without writing anything.
+
+    Raises as the survey would for a template or ``out`` it would refuse (the template is
+    checked against the lenses to fit when ``check``). Returns the counts of lens folders
+    (``n_folders``) and chosen ones (``n_chosen``), the lens ids of ``ok`` and ``failed`` rows
+    that are kept, of lenses whose ``result.json`` lacks a row (``recover``: its row is rebuilt,
+    no fit), and of the lenses to fit by why: ``new``, ``resume`` (a checkpoint is there),
+    ``changed`` (their files changed since their fit), ``retry`` (failed, ``retry_failed``);
+    ``running``: who runs a survey on ``out`` now (``None``: nobody); ``checked_with``: the lens
+    the template was checked with (``None``: not checked, or no lens tried had readable data).
+    """
+    state = _prepare(lens_dir, template, out, reuse_finished, only, retry_failed)
+    checked = None
+    if check and state.todo:
+        checked = check_template(state.config, state.todo, state.out, name=f"template {Path(template).expanduser()}")
+    chosen = {lens.lens_id for lens in state.chosen}.difference(lens.lens_id for lens in state.todo)
+    kept = {key: row.get("status") for key, row in sorted(state.rows.items()) if key in chosen}
+    todo = {"new": [], "resume": [], "changed": [], "retry": []}
+    recover = []
+    for lens in state.todo:
+        folder, row = lens.output(state.out), state.rows.get(lens.lens_id)
+        if lens.lens_id in state.changed:
+            todo["changed"].append(lens.lens_id)
+        elif row is not None and row.get("status") == "failed":
+            todo["retry"].append(lens.lens_id)
+        elif row is None and (folder / RESULT_FILE).exists():
+            recover.append(lens.lens_id)
+        elif any((folder / name).exists() for name in RESUME_FILES):
+            todo["resume"].append(lens.lens_id)
+        else:
+            todo["new"].append(lens.lens_id)
+    from tinylens.locks import held_by
+
+    return {"lens_dir": str(Path(lens_dir).expanduser().resolve()), "out": str(state.out),
+            "running": held_by(state.out / SURVEY_LOCK_FILE), "checked_with": checked,
+            "n_folders": len(state.lenses), "n_chosen": len(state.chosen),
+            "ok": [key for key, status in kept.items() if status == "ok"],
+            "failed": [key for key, status in kept.items() if status == "failed"],
+            "recover": recover, "to_fit": todo}
+
+
 def run_survey(
     lens_dir: str | Path,
     template: str | Path,
@@ -689,18 +771,11 @@ def run_survey(
         raise TinyLensError(f"The number of workers must be at least 1; got {workers}.")
     if scheduler is not None:
         check_scheduler(scheduler)
-    lenses = find_lenses(lens_dir)
-    chosen = lenses if only is None else select_lenses(lenses, only, lens_dir)
-    config = load_template(template)
-    out = Path(out).expanduser().resolve()
-    current = manifest(Path(lens_dir).expanduser().resolve(), Path(template).expanduser().resolve(), config)
-    if not reuse_finished:
-        check_manifest(out, current, Path(template).expanduser())
-    changed = changed_lenses(chosen, config, out)
-    rows = {k: v for k, v in read_rows(out).items() if k in {lens.lens_id for lens in lenses} and k not in changed}
-    todo = plan(chosen, rows, out, retry_failed)
-    if todo:
-        check_template(config, todo, out, name=f"template {Path(template).expanduser()}")
+    state = _prepare(lens_dir, template, out, reuse_finished, only, retry_failed)
+    lenses, chosen, config, out = state.lenses, state.chosen, state.config, state.out
+    current, changed, rows = state.current, state.changed, state.rows
+    if state.todo:
+        check_template(config, state.todo, out, name=f"template {Path(template).expanduser()}")
     try:
         ensure_writable(out)
     except OutputError:
