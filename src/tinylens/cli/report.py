@@ -302,8 +302,6 @@ def select(catalog, other, where: str):
     """The rows of ``catalog`` whose lens, joined with ``other`` on ``lens_id``, satisfies the pandas
     query ``where`` (column names with dots in backticks; a column in both tables is the
     catalogue's, the other table's gets the suffix ``_other``)."""
-    import pandas as pd
-
     ids = catalog["lens_id"].astype(str)
     joined = catalog.assign(lens_id=ids).merge(other.assign(lens_id=other["lens_id"].astype(str)),
                                                on="lens_id", how="left", suffixes=("", "_other"))
