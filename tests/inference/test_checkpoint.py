@@ -5,6 +5,7 @@ while writing leaves the previous checkpoint whole, and one that cannot be read 
 from __future__ import annotations
 
 import json
+import time
 
 import h5py
 import nautilus
@@ -70,6 +71,9 @@ def test_capped_fit_keeps_checkpoint_and_resumes(tmp_path, data, fresh_calls):
     assert second.info["resumed"] and second.converged
     assert second.info["n_like_this_run"] == second.n_likelihood_evals - first.n_likelihood_evals
     assert second.info["n_like_this_run"] < fresh_calls - CAP // 2
+    # its time includes the first run's, up to that run's checkpoint
+    assert 0.5 * first.wall_time_s <= second.info["earlier_time_s"] <= first.wall_time_s
+    assert second.total_time_s > second.wall_time_s > second.info["earlier_time_s"]
     _check_posterior(second)
     assert not (out / CHECKPOINT_NAME).exists()  # a converged fit removes it
     assert json.loads((out / RESULT_JSON).read_text())["info"]["resumed"] is True
@@ -240,3 +244,22 @@ def test_a_capped_dynesty_run_is_not_converged_and_resumes(tmp_path, data):
     for name, true in FREE_TRUTH.items():
         lo, hi = stats[name]["interval_997"]
         assert lo <= true <= hi, (name, true, lo, hi)
+
+
+def test_a_resumed_run_reports_the_sampling_time_of_all_runs(tmp_path, data):
+    """Each checkpoint records the seconds of sampling behind its state; a run resumed from it
+    adds them to its own, so a fit stopped and resumed (a SLURM time limit) reports its whole cost."""
+    first = _run(_problem(tmp_path, data, n_like_max=SMALL_CAP, checkpoint_every=0), tmp_path)
+    path = tmp_path / CHECKPOINT_NAME
+    recorded = nautilus_runner.sampling_time_in(path)
+    assert first.info["earlier_time_s"] == 0.0
+    assert 0.5 * first.wall_time_s <= recorded <= first.wall_time_s  # written at the end, before the clock stopped
+    with h5py.File(path, "r+") as f:  # as if the stopped run had sampled for 1000 s
+        f.attrs[nautilus_runner.SAMPLING_TIME_ATTR] = 1000.0
+    started = time.perf_counter()
+    second = _run(_problem(tmp_path, data, n_like_max=2 * SMALL_CAP, checkpoint_every=0), tmp_path)
+    here = time.perf_counter() - started
+    assert second.info["resumed"] and second.info["earlier_time_s"] == 1000.0
+    assert 1000.0 < second.wall_time_s < 1000.0 + here
+    assert second.wall_time_s - 0.5 * here <= nautilus_runner.sampling_time_in(path) <= second.wall_time_s
+    assert nautilus_runner.sampling_time_in(tmp_path / "missing.hdf5") == 0.0

@@ -60,6 +60,8 @@ RESERVED = {"prior", "likelihood", "n_dim", "vectorized", "pass_dict", "filepath
 SAMPLER_KEYS = keyword_names(Sampler.__init__, exclude=RESERVED)
 RUN_KEYS = keyword_names(Sampler.run)
 CHECKPOINT_NAME = "checkpoint.hdf5"
+#: The checkpoint's attribute holding the seconds of sampling its state took (all runs).
+SAMPLING_TIME_ATTR = "tinylens_sampling_time_s"
 
 
 def _settings(settings: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
@@ -80,11 +82,25 @@ class CheckpointedSampler(Sampler):
     seconds, at the points where nautilus writes (its state is whole there). :meth:`flush`
     writes the last state when a run returns. A stopped job loses at most ``checkpoint_every``
     seconds of sampling; the samples are the same as nautilus's own, written or not.
+
+    Each checkpoint also records, as the file attribute :data:`SAMPLING_TIME_ATTR`, the seconds
+    of sampling that made its state, in this run (since :meth:`start_clock`) and the earlier
+    runs it resumed (``sampling_before``), so that a resumed fit reports the time of all runs.
     """
 
     checkpoint_every: float = DEFAULTS["checkpoint_every"]
+    sampling_before: float = 0.0
+    _started: float | None = None
     _written_at: float = -math.inf
     _unsaved: bool = False
+
+    def start_clock(self) -> None:
+        """Mark the start of this run's sampling."""
+        self._started = time.monotonic()
+
+    def sampling_time(self) -> float:
+        """Seconds of sampling so far: the earlier runs' and this one's."""
+        return self.sampling_before + (0.0 if self._started is None else time.monotonic() - self._started)
 
     def write(self, filepath, overwrite=False):  # noqa: ARG002 (the file is always replaced)
         self._save(filepath, force=False)
@@ -101,9 +117,25 @@ class CheckpointedSampler(Sampler):
         if not force and time.monotonic() - self._written_at < self.checkpoint_every:
             self._unsaved = True
             return
-        write_atomic(filepath, lambda tmp: Sampler.write(self, tmp, overwrite=True))
+        write_atomic(filepath, self._write_whole)
         self._written_at = time.monotonic()  # after the write: a slow disk spaces the writes out
         self._unsaved = False
+
+
+    def _write_whole(self, path: Path) -> None:
+        Sampler.write(self, path, overwrite=True)
+        with h5py.File(path, "r+") as handle:
+            handle.attrs[SAMPLING_TIME_ATTR] = self.sampling_time()
+
+
+def sampling_time_in(path: Path | None) -> float:
+    """The seconds of sampling recorded in the checkpoint ``path`` (0 when none is)."""
+    try:
+        with h5py.File(path, "r") as handle:
+            value = float(handle.attrs.get(SAMPLING_TIME_ATTR, 0.0))
+    except (OSError, TypeError, ValueError):
+        return 0.0
+    return value if math.isfinite(value) and value > 0 else 0.0
 
 
 def _user_key(settings: dict[str, Any], name: str) -> str:
@@ -223,9 +255,11 @@ def run(
 
     sampler, resumed = open_checkpoint(build, filepath, resumed)
     sampler.checkpoint_every = float(own["checkpoint_every"])
+    sampler.sampling_before = sampling_time_in(filepath) if resumed else 0.0
     status.stats = lambda: _stats(sampler)
     n_like_before = sampler.n_like
     start = time.perf_counter()
+    sampler.start_clock()
     with status:
         converged = sampler.run(**run_kw)
         sampler.flush()
@@ -239,12 +273,13 @@ def run(
         log_likelihood=np.asarray(log_l),
         log_evidence=float(sampler.log_z),
         n_likelihood_evals=int(sampler.n_like),
-        wall_time_s=wall,
+        wall_time_s=wall + sampler.sampling_before,
         converged=bool(converged),
         info={
             "n_eff": float(sampler.n_eff),
             "n_like_this_run": int(sampler.n_like - n_like_before),
             "resumed": resumed,
+            "earlier_time_s": sampler.sampling_before,
             "likelihood_time_s": status.likelihood_time_s,
             "checkpoint": str(filepath) if filepath else None,
             "settings": {**init, **run_kw, **own},
