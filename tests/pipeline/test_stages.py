@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -154,6 +156,49 @@ def test_box_that_widening_cannot_move_is_not_sampled_again(write_fits, monkeypa
     res = run_mod.run_pipeline(problem, sampler, Pipeline(max_widen=2), progress=False)
     assert len(calls) == 1
     assert "lens_mass.0.theta_E:upper" in res.info["pipeline"]["crowded_edges"] and not res.converged
+
+
+def test_a_resumed_pipeline_counts_the_time_and_calls_of_its_earlier_runs(write_fits, monkeypatch, tmp_path):
+    """A fit killed in its second sampling run (after widening the box) and started again: the
+    stages and the first run are not redone, and the result's time and likelihood calls include
+    theirs (and what the resumed sampler's checkpoint recorded), not only the last process's."""
+    from tinylens.inference import InferenceResult
+    from tinylens.pipeline import run as run_mod
+
+    problem, names, i_te, best = _stages_at_the_truth(write_fits, monkeypatch)
+    monkeypatch.setattr(run_mod, "optimise", lambda objective, settings, progress=False: {
+        "best": best.tolist(), "stages": {}, "n_evals": 7, "arc_mask": [], "time_s": 5.0})
+    rng = np.random.default_rng(0)
+
+    def result(boxed, sigma, n, wall, info):
+        lo, hi = boxed.priors[i_te].support
+        s = boxed.prior_transform(rng.uniform(size=(n, boxed.ndim)))
+        s[:, i_te] = np.clip(rng.normal(best[i_te], sigma, n), lo, hi)
+        return InferenceResult("fake", names, s, np.full(n, -np.log(n)), np.zeros(n), -10.0, n, wall, True, info)
+
+    def killed(boxed, settings, progress=False, checkpoint_dir=None):
+        if "killed" in calls:
+            raise KeyboardInterrupt  # the second run: the job is killed
+        calls.append("killed")
+        return result(boxed, 0.15, 4000, 1.0, {})  # wider than the box: widened
+
+    calls: list[str] = []
+    with pytest.raises(KeyboardInterrupt):
+        run_mod.run_pipeline(problem, killed, Pipeline(max_widen=1), progress=False, checkpoint_dir=tmp_path)
+
+    def resumed(boxed, settings, progress=False, checkpoint_dir=None):
+        calls.append("resumed")  # its checkpoint held 0.5 s of sampling; 2.0 s in all
+        return result(boxed, 1e-4, 3000, 2.0, {"earlier_time_s": 0.5})
+
+    monkeypatch.setattr(run_mod, "optimise", lambda *a, **k: pytest.fail("stages 1-3 run again"))
+    started = time.perf_counter()
+    res = run_mod.run_pipeline(problem, resumed, Pipeline(max_widen=1), progress=False, checkpoint_dir=tmp_path)
+    here = time.perf_counter() - started
+    assert calls == ["killed", "resumed"]  # max_widen=1 counts the earlier run: no third box
+    assert [r["n_likelihood_evals"] for r in res.info["pipeline"]["sampling_runs"]] == [4000, 3000]
+    assert res.n_likelihood_evals == 4000 + 3000 + 7
+    assert res.info["earlier_time_s"] == pytest.approx(5.0 + 1.0 + 0.5)  # stages, first run, checkpoint
+    assert 6.5 <= res.wall_time_s <= 6.5 + here
 
 
 def test_prior_centred_moves_an_improbable_stage_1_centre(write_fits):

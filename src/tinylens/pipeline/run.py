@@ -184,10 +184,12 @@ def run_pipeline(problem, sampler, settings, *, progress: bool = True,
     stamp = _stage_fingerprint(problem, settings)
     state = _load_state(state_path, stamp)
     objective = Objective(problem, threads=stage_threads(settings))
+    earlier = 0.0  # seconds spent by earlier runs of this fit, up to what they saved
     if state is None:
         state = {"fingerprint": stamp, **optimise(objective, settings, progress)}
     else:
         _say(progress, f"stages 1-3 reused from {STATE_FILE}")
+        earlier = float(state["time_s"])
     best = np.asarray(state["best"], dtype=float)
     priors = problem.priors
     if "box" in state:
@@ -202,12 +204,14 @@ def run_pipeline(problem, sampler, settings, *, progress: bool = True,
     floor = float(state["stages"].get("arc", {}).get("theta_E_floor", 0.0))
     lower = _floored(problem, lower, upper, floor)
     _save_box(state, state_path, lower, upper)
-    runs = []
+    runs = list(state.get("runs", []))  # finished by earlier runs of this fit, in boxes since widened
+    earlier += sum(float(r["wall_time_s"]) for r in runs)
     n_stage = int(state["n_evals"])
     while True:
         boxed = problem.derive(spec=dataclasses.replace(problem.spec, priors=bx.boxed(priors, lower, upper)))
         _say(progress, f"4/4 sampling in the box (run {len(runs) + 1})")
         res = sampler(boxed, sampler_defaults(sampler, sampler_settings), progress=progress, checkpoint_dir=checkpoint_dir)
+        earlier += float(res.info.get("earlier_time_s", 0.0))  # of a run resumed from its checkpoint
         edges = bx.crowded_edges(res.samples, res.weights, priors, lower, upper) if settings.bounded else []
         runs.append({"n_likelihood_evals": res.n_likelihood_evals, "wall_time_s": res.wall_time_s,
                      "crowded": [f"{problem.param_names[i]}:{side}" for i, side in edges]})
@@ -219,9 +223,10 @@ def run_pipeline(problem, sampler, settings, *, progress: bool = True,
             break  # nothing left to widen: sampling the same box again would give the same answer
         _say(progress, "posterior reaches the box at " + ", ".join(runs[-1]["crowded"]) + ": widening")
         lower, upper = new_lower, new_upper
+        state["runs"] = runs  # saved with the box that supersedes them (a resumed fit counts them)
         _save_box(state, state_path, lower, upper)
     log_mass = bx.log_box_mass(priors, lower, upper)
-    info = dict(res.info)
+    info = dict(res.info, earlier_time_s=earlier)
     info["pipeline"] = {
         "stages": state["stages"],
         "stage_gradient_evals": n_stage,
@@ -238,7 +243,7 @@ def run_pipeline(problem, sampler, settings, *, progress: bool = True,
         res,
         log_evidence=None if res.log_evidence is None else float(res.log_evidence + log_mass),
         n_likelihood_evals=int(sum(r["n_likelihood_evals"] for r in runs) + n_stage),
-        wall_time_s=time.perf_counter() - start,
+        wall_time_s=time.perf_counter() - start + earlier,
         converged=bool(res.converged and not runs[-1]["crowded"]),
         info=info,
     )
