@@ -74,7 +74,8 @@ class FitResult:
     log_likelihood: np.ndarray = field(repr=False)
     summary: pd.DataFrame = field(repr=False)
     #: Seconds of the whole :func:`fit` call up to writing ``result.json`` (loading, checks,
-    #: compilation, search, derived quantities, tables, figures); ``None`` outside :func:`fit`.
+    #: compilation, search, derived quantities, tables, figures), plus the search time of the
+    #: earlier runs a resumed fit continued (``info["earlier_time_s"]``); ``None`` outside :func:`fit`.
     total_time_s: float | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -201,6 +202,11 @@ def _quality(problem, res: InferenceResult) -> dict[str, Any]:
         return failed_assessment(problem, exc)
 
 
+def _earlier(res: InferenceResult) -> float:
+    """Seconds of search spent by the earlier runs that ``res`` resumed (what they checkpointed)."""
+    return float(res.info.get("earlier_time_s", 0.0) or 0.0)
+
+
 def write_results(problem, res: InferenceResult, out: Path, started: float | None = None) -> FitResult:
     """Derive quantities, write every table and figure, then ``result.json``; return them.
     ``started``: the ``time.perf_counter()`` at which the fit began (gives ``total_time_s``).
@@ -261,7 +267,7 @@ def write_results(problem, res: InferenceResult, out: Path, started: float | Non
         weights=weights,
         log_likelihood=res.log_likelihood,
         summary=summary,
-        total_time_s=None if started is None else time.perf_counter() - started,
+        total_time_s=None if started is None else time.perf_counter() - started + _earlier(res),
     )
     tables.write_json(out / RESULT_JSON, result.to_json())
     return result
