@@ -31,7 +31,8 @@ def summary_line(frame, out: Path, seconds: float) -> str:
     took = f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
     parquet = Path(out) / CATALOG_PARQUET
     trusted = f" ({n['n_trusted']} trusted)" if n["n_ok"] else ""
-    return (f"{len(frame)} lens{'' if len(frame) == 1 else 'es'}: [green]{n['n_ok']} ok[/]{trusted}, [red]{n['n_failed']} failed[/] in {took}. "
+    lenses = f"{len(frame)} lens{'' if len(frame) == 1 else 'es'}"
+    return (f"{lenses}: [green]{n['n_ok']} ok[/]{trusted}, [red]{n['n_failed']} failed[/] in {took}. "
             f"Catalogue: [bold]{parquet}[/] (and {CATALOG_CSV}); an overview: tinylens report {parquet}")
 
 

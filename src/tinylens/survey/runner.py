@@ -693,8 +693,13 @@ def _prepare(lens_dir: str | Path, template: str | Path, out: str | Path, reuse_
     return _State(lenses, chosen, config, out, current, changed, rows, plan(chosen, rows, out, retry_failed))
 
 
-#: Files whose presence in a lens's folder means that its fit was started and will resume.
-RESUME_FILES = (*CHECKPOINT_FILES, "checkpoint_dynesty.pkl", "checkpoint.pipeline.json")
+def resume_files() -> tuple[str, ...]:
+    """Files whose presence in a lens's folder means that its fit was started and will resume:
+    the samplers' checkpoints and the pipeline's stages."""
+    from tinylens.inference.dynesty_runner import CHECKPOINT_NAME as DYNESTY_CHECKPOINT
+    from tinylens.pipeline.run import STATE_FILE
+
+    return (*CHECKPOINT_FILES, DYNESTY_CHECKPOINT, STATE_FILE)
 
 
 def survey_plan(lens_dir: str | Path, template: str | Path, out: str | Path, retry_failed: bool = False,
@@ -727,7 +732,7 @@ def survey_plan(lens_dir: str | Path, template: str | Path, out: str | Path, ret
             todo["retry"].append(lens.lens_id)
         elif row is None and (folder / RESULT_FILE).exists():
             recover.append(lens.lens_id)
-        elif any((folder / name).exists() for name in RESUME_FILES):
+        elif any((folder / name).exists() for name in resume_files()):
             todo["resume"].append(lens.lens_id)
         else:
             todo["new"].append(lens.lens_id)
