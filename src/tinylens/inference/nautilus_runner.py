@@ -121,8 +121,8 @@ class CheckpointedSampler(Sampler):
         self._written_at = time.monotonic()  # after the write: a slow disk spaces the writes out
         self._unsaved = False
 
-
     def _write_whole(self, path: Path) -> None:
+        """nautilus's whole state, then the sampling time behind it, into ``path``."""
         Sampler.write(self, path, overwrite=True)
         with h5py.File(path, "r+") as handle:
             handle.attrs[SAMPLING_TIME_ATTR] = self.sampling_time()
