@@ -450,11 +450,12 @@ def test_an_unexpected_error_removes_every_checkpoint_before_the_retry(tmp_path,
     """The sampler's checkpoint and the pipeline stages' state may be what broke the fit: both go,
     so that Dask's retry starts from scratch; the error is raised (for Dask to retry), no row written."""
     import tinylens
-    from tinylens.pipeline.run import STATE_FILE
 
     folder = tmp_path / "lens_a"
     folder.mkdir()
-    names = (*runner.CHECKPOINT_FILES, STATE_FILE)
+    names = ("checkpoint.hdf5", "checkpoint.hdf5.fingerprint", "checkpoint_dynesty.pkl",
+             "checkpoint_dynesty.pkl.fingerprint", "checkpoint.pipeline.json")
+    assert set(runner.checkpoint_files()) == set(names)
 
     def broken_fit(config, **kwargs):
         for name in names:

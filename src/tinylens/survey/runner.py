@@ -284,9 +284,7 @@ def fit_lens(lens_id: str, config: dict[str, Any], lens_out: str) -> dict[str, A
         except TinyLensError as exc:
             row = failed_row(lens_id, describe_exception(exc))
         except Exception:
-            from tinylens.pipeline.run import STATE_FILE
-
-            for name in (*CHECKPOINT_FILES, STATE_FILE):  # the sampler's and the stages'
+            for name in checkpoint_files():  # the samplers' and the stages'
                 (folder / name).unlink(missing_ok=True)
             raise
         finally:
@@ -693,13 +691,13 @@ def _prepare(lens_dir: str | Path, template: str | Path, out: str | Path, reuse_
     return _State(lenses, chosen, config, out, current, changed, rows, plan(chosen, rows, out, retry_failed))
 
 
-def resume_files() -> tuple[str, ...]:
-    """Files whose presence in a lens's folder means that its fit was started and will resume:
-    the samplers' checkpoints and the pipeline's stages."""
+def checkpoint_files() -> tuple[str, ...]:
+    """The files of a lens's folder that a stopped fit resumes from: the samplers' checkpoints
+    (nautilus's and dynesty's, with their fingerprints) and the pipeline's stages."""
     from tinylens.inference.dynesty_runner import CHECKPOINT_NAME as DYNESTY_CHECKPOINT
     from tinylens.pipeline.run import STATE_FILE
 
-    return (*CHECKPOINT_FILES, DYNESTY_CHECKPOINT, STATE_FILE)
+    return (*CHECKPOINT_FILES, DYNESTY_CHECKPOINT, f"{DYNESTY_CHECKPOINT}.fingerprint", STATE_FILE)
 
 
 def survey_plan(lens_dir: str | Path, template: str | Path, out: str | Path, retry_failed: bool = False,
@@ -732,7 +730,7 @@ def survey_plan(lens_dir: str | Path, template: str | Path, out: str | Path, ret
             todo["retry"].append(lens.lens_id)
         elif row is None and (folder / RESULT_FILE).exists():
             recover.append(lens.lens_id)
-        elif any((folder / name).exists() for name in resume_files()):
+        elif any((folder / name).exists() for name in checkpoint_files()):
             todo["resume"].append(lens.lens_id)
         else:
             todo["new"].append(lens.lens_id)
