@@ -36,12 +36,10 @@ def summary_line(frame, out: Path, seconds: float) -> str:
             f"Catalogue: [bold]{parquet}[/] (and {CATALOG_CSV}); an overview: tinylens report {parquet}")
 
 
-def _some(ids: list[str], limit: int = 8) -> str:
-    return ", ".join(ids[:limit]) + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
-
-
 def print_plan(found: dict, retry_failed: bool) -> None:
     """What a survey would do (:func:`tinylens.survey.runner.survey_plan`), on the terminal."""
+    from tinylens.survey.selection import listed
+
     to_fit = found["to_fit"]
     n_fit = sum(map(len, to_fit.values()))
     chosen = f" ({found['n_chosen']} chosen by --only)" if found["n_chosen"] != found["n_folders"] else ""
@@ -56,9 +54,9 @@ def print_plan(found: dict, retry_failed: bool) -> None:
     whys = {"new": "new", "resume": "resume from a checkpoint", "changed": "fitted again: their files changed",
             "retry": "failed before, fitted again"}
     lines.append(f"To fit: {n_fit} lens{'' if n_fit == 1 else 'es'}" + (":" if n_fit else "."))
-    lines += [f"  {len(ids)} {whys[why]}: {_some(ids)}" for why, ids in to_fit.items() if ids]
+    lines += [f"  {len(ids)} {whys[why]}: {listed(ids, 8)}" for why, ids in to_fit.items() if ids]
     if found["recover"]:
-        lines.append(f"Rows rebuilt from result.json, no fit: {_some(found['recover'])}")
+        lines.append(f"Rows rebuilt from result.json, no fit: {listed(found['recover'], 8)}")
     if found["running"] is not None:
         holder = f" ({found['running']})" if found["running"] else ""
         lines.append(f"A survey is writing {found['out']} now{holder}: a second one there would be refused until it ends.")

@@ -43,7 +43,7 @@ from tinylens.survey.provenance import (
     manifest_conflict,
     read_json,
 )
-from tinylens.survey.selection import select_lenses
+from tinylens.survey.selection import listed, select_lenses
 
 #: Files of a lens folder, by the ``dataset`` key they fill in.
 LENS_FILES: dict[str, str] = {"data_path": "image.fits", "noise_path": "noise.fits", "psf_path": "psf.fits"}
@@ -416,9 +416,7 @@ def adopt_stamps(lenses: list[Lens], template: Mapping[str, Any], out: Path) -> 
 
 def _changed_text(changed: Mapping[str, list[str]]) -> str:
     names = {"data_path": "image", "noise_path": "noise", "psf_path": "PSF", "mask_path": "mask"}
-    listed = [f"{k} ({', '.join(names.get(x, x) for x in v)})" for k, v in sorted(changed.items())[:5]]
-    more = f" and {len(changed) - 5} more" if len(changed) > 5 else ""
-    return ", ".join(listed) + more
+    return listed([f"{k} ({', '.join(names.get(x, x) for x in v)})" for k, v in sorted(changed.items())])
 
 
 # -- catalogue --------------------------------------------------------------------------------
@@ -722,6 +720,7 @@ def survey_plan(lens_dir: str | Path, template: str | Path, out: str | Path, ret
     kept = {key: row.get("status") for key, row in sorted(state.rows.items()) if key in chosen}
     todo = {"new": [], "resume": [], "changed": [], "retry": []}
     recover = []
+    started = checkpoint_files()
     for lens in state.todo:
         folder, row = lens.output(state.out), state.rows.get(lens.lens_id)
         if lens.lens_id in state.changed:
@@ -730,7 +729,7 @@ def survey_plan(lens_dir: str | Path, template: str | Path, out: str | Path, ret
             todo["retry"].append(lens.lens_id)
         elif row is None and (folder / RESULT_FILE).exists():
             recover.append(lens.lens_id)
-        elif any((folder / name).exists() for name in checkpoint_files()):
+        elif any((folder / name).exists() for name in started):
             todo["resume"].append(lens.lens_id)
         else:
             todo["new"].append(lens.lens_id)

@@ -48,13 +48,19 @@ def read_lens_ids(value: str) -> list[str]:
     return ids
 
 
+def listed(items: Sequence[str], limit: int = 5) -> str:
+    """``a, b, c and 4 more``: the first ``limit`` of ``items`` and how many are left out."""
+    items = list(items)
+    return ", ".join(items[:limit]) + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
 def select_lenses(lenses: Sequence, ids: Sequence[str], lens_dir: str | Path) -> list:
     """The lenses (:class:`tinylens.survey.runner.Lens`) whose ids are ``ids``; TinyLensError
     naming the ids that are not lens folders of ``lens_dir``."""
     by_id = {lens.lens_id: lens for lens in lenses}
     unknown = [i for i in ids if i not in by_id]
     if unknown:
-        listed = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
-        raise TinyLensError(f"--only names {len(unknown)} lens(es) that are not lens folders of {lens_dir}: {listed}. "
+        raise TinyLensError(f"--only names {len(unknown)} lens(es) that are not lens folders of {lens_dir}: "
+                            f"{listed(unknown)}. "
                             "The ids are the names of the lens folders.")
     return [by_id[i] for i in ids]
