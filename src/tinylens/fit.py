@@ -273,12 +273,25 @@ def write_results(problem, res: InferenceResult, out: Path, started: float | Non
     return result
 
 
+def checkpoint_files() -> tuple[str, ...]:
+    """The files of an output folder that a stopped fit resumes from: the samplers' checkpoints
+    (nautilus's and dynesty's, with their fingerprints) and the pipeline stages' state."""
+    from tinylens.inference.dynesty_runner import CHECKPOINT_NAME as DYNESTY_CHECKPOINT
+    from tinylens.inference.nautilus_runner import CHECKPOINT_NAME as NAUTILUS_CHECKPOINT
+    from tinylens.pipeline.run import STATE_FILE
+
+    return tuple(name for sampler in (NAUTILUS_CHECKPOINT, DYNESTY_CHECKPOINT)
+                 for name in (sampler, f"{sampler}.fingerprint")) + (STATE_FILE,)
+
+
 def fit(config: str | Path | dict, *, progress: bool = True, output: str | Path | None = None,
-        base_dir: str | Path | None = None) -> FitResult:
+        base_dir: str | Path | None = None, fresh: bool = False) -> FitResult:
     """Fit the lens that ``config`` (YAML path or dict) describes and write all outputs.
 
     Relative paths in ``config`` are taken from ``base_dir`` if given, else from the YAML file's
-    folder (the current folder for a dict), as in :func:`tinylens.load`.
+    folder (the current folder for a dict), as in :func:`tinylens.load`. A fit stopped earlier
+    in the same output folder is resumed from its checkpoints, unless ``fresh``: then they are
+    deleted first and everything (the pipeline's stages too) is done again.
 
     The inference settings, that the likelihood is finite somewhere in the prior
     (:func:`check_likelihood`) and the output folder (:class:`~tinylens.errors.OutputError`) are
@@ -304,6 +317,8 @@ def fit(config: str | Path | dict, *, progress: bool = True, output: str | Path 
             "output.path in the config (or --output).")
     with folder_lock(out, FIT_LOCK_FILE, busy=busy):
         (out / RESULT_JSON).unlink(missing_ok=True)  # an old result must not look like this fit's
+        for name in checkpoint_files() if fresh else ():
+            (out / name).unlink(missing_ok=True)
         tables.remove_unfinished(out / RESULT_JSON, *(out / name for name in file_names(problem.config).values()))
         res = run_inference(problem, progress=progress, checkpoint_dir=out)
         # derived quantities and figures take seconds (about 12 s for the demo on 2 cores)

@@ -263,3 +263,22 @@ def test_a_resumed_run_reports_the_sampling_time_of_all_runs(tmp_path, data):
     assert 1000.0 < second.wall_time_s < 1000.0 + here
     assert second.wall_time_s - 0.5 * here <= nautilus_runner.sampling_time_in(path) <= second.wall_time_s
     assert nautilus_runner.sampling_time_in(tmp_path / "missing.hdf5") == 0.0
+
+
+def test_fresh_deletes_the_checkpoints_and_starts_again(tmp_path, data):
+    """``tinylens fit --fresh``: a stopped fit's checkpoints (the sampler's and the pipeline
+    stages') are deleted, and the same capped search runs again from its start."""
+    from tinylens.pipeline.run import STATE_FILE
+
+    config = write_tiny_lens(tmp_path, _inference(n_like_max=SMALL_CAP), data)
+    out = tmp_path / "output"
+    first = tinylens.fit(config, progress=False)
+    assert (out / CHECKPOINT_NAME).is_file() and (out / STATE_FILE).is_file()
+    state = json.loads((out / STATE_FILE).read_text())
+    (out / STATE_FILE).write_text(json.dumps({**state, "time_s": 1000.0}))  # marks the stages if reused
+    again = tinylens.fit(config, progress=False, fresh=True)
+    assert not again.info["resumed"] and again.info["n_like_this_run"] == again.n_likelihood_evals - again.info[
+        "pipeline"]["stage_gradient_evals"]
+    assert again.info["earlier_time_s"] == 0.0  # the stages were run again, not read back
+    assert again.n_likelihood_evals == first.n_likelihood_evals  # the same seeded search, from its start
+    assert json.loads((out / STATE_FILE).read_text())["time_s"] < 1000.0

@@ -56,7 +56,6 @@ LOCK_FILE = ".lock"
 #: Held in ``out`` by the survey writing it: a second survey on the same ``out`` is refused.
 SURVEY_LOCK_FILE = ".survey.lock"
 RESULT_FILE = "result.json"
-CHECKPOINT_FILES = ("checkpoint.hdf5", "checkpoint.hdf5.fingerprint")
 CATALOG_PARQUET = "catalog.parquet"
 CATALOG_CSV = "catalog.csv"
 
@@ -284,6 +283,8 @@ def fit_lens(lens_id: str, config: dict[str, Any], lens_out: str) -> dict[str, A
         except TinyLensError as exc:
             row = failed_row(lens_id, describe_exception(exc))
         except Exception:
+            from tinylens.fit import checkpoint_files
+
             for name in checkpoint_files():  # the samplers' and the stages'
                 (folder / name).unlink(missing_ok=True)
             raise
@@ -689,15 +690,6 @@ def _prepare(lens_dir: str | Path, template: str | Path, out: str | Path, reuse_
     return _State(lenses, chosen, config, out, current, changed, rows, plan(chosen, rows, out, retry_failed))
 
 
-def checkpoint_files() -> tuple[str, ...]:
-    """The files of a lens's folder that a stopped fit resumes from: the samplers' checkpoints
-    (nautilus's and dynesty's, with their fingerprints) and the pipeline's stages."""
-    from tinylens.inference.dynesty_runner import CHECKPOINT_NAME as DYNESTY_CHECKPOINT
-    from tinylens.pipeline.run import STATE_FILE
-
-    return (*CHECKPOINT_FILES, DYNESTY_CHECKPOINT, f"{DYNESTY_CHECKPOINT}.fingerprint", STATE_FILE)
-
-
 def survey_plan(lens_dir: str | Path, template: str | Path, out: str | Path, retry_failed: bool = False,
                 reuse_finished: bool = False, only: Sequence[str] | None = None,
                 check: bool = True) -> dict[str, Any]:
@@ -718,6 +710,8 @@ def survey_plan(lens_dir: str | Path, template: str | Path, out: str | Path, ret
         checked = check_template(state.config, state.todo, state.out, name=f"template {Path(template).expanduser()}")
     chosen = {lens.lens_id for lens in state.chosen}.difference(lens.lens_id for lens in state.todo)
     kept = {key: row.get("status") for key, row in sorted(state.rows.items()) if key in chosen}
+    from tinylens.fit import checkpoint_files
+
     todo = {"new": [], "resume": [], "changed": [], "retry": []}
     recover = []
     started = checkpoint_files()
