@@ -29,7 +29,7 @@ def data():
 def test_help_describes_progress_and_quiet():
     code, out = invoke("fit", "--help")
     assert code == 0
-    for text in ("--quiet", "--output", "likelihood calls", "log-evidence", "elapsed time", "resumes"):
+    for text in ("--quiet", "--output", "--fresh", "likelihood calls", "log-evidence", "elapsed time", "resumes"):
         assert text in out, text
 
 
@@ -52,8 +52,15 @@ def test_progress_quiet_and_resume_of_a_capped_fit(tmp_path, data, monkeypatch):
     second = json.loads((tmp_path / "output" / "result.json").read_text())
     assert second["info"]["resumed"] is True and second["info"]["n_like_this_run"] == 0
     assert second["n_likelihood_evals"] == first["n_likelihood_evals"]
-    # the closing line's count covers every run, its time only this one: it says so
-    assert "resumed from its checkpoint: 0 of them in this run" in " ".join(out.split())
+    # the closing line's count and time cover every run; it says what this one added
+    assert "resumed from its checkpoint: 0 of them in this run" in out
+    assert "s of it in earlier runs; the whole fit" in out and second["wall_time_s"] >= first["wall_time_s"] * 0.5
+
+    # --fresh: the checkpoints are deleted and the same capped search runs again from its start
+    code, out = invoke("fit", config, "--quiet", "--fresh")
+    third = json.loads((tmp_path / "output" / "result.json").read_text())
+    assert code == 0 and third["info"]["resumed"] is False and "earlier runs" not in out
+    assert third["n_likelihood_evals"] == first["n_likelihood_evals"] and third["info"]["earlier_time_s"] == 0.0
 
 
 def test_optimiser_from_the_cli(tmp_path, data):

@@ -41,7 +41,10 @@ def print_result(result: Any) -> None:
     resumed = (f" (resumed from its checkpoint: {info['n_like_this_run']:,} of them in this run)"
                if info.get("resumed") and "n_like_this_run" in info else "")
     total = getattr(result, "total_time_s", None)
-    whole = f" (the whole fit, loading and outputs included: {total:.1f} s)" if total is not None else ""
+    earlier = float(info.get("earlier_time_s") or 0.0)
+    parts = ([f"{earlier:.1f} s of it in earlier runs"] if earlier > 0 else []) + (
+        [f"the whole fit, loading and outputs included: {total:.1f} s"] if total is not None else [])
+    whole = f" ({'; '.join(parts)})" if parts else ""
     console.print(f"{evidence}{result.n_likelihood_evals:,} likelihood evaluations{resumed} in "
                   f"{result.wall_time_s:.1f} s{whole}.")
     console.print(f"Results written to [bold]{result.output_dir}[/]")
@@ -53,22 +56,25 @@ def print_result(result: Any) -> None:
         )
 
 
-def run_fit(config: Path | str | dict, output: Path | None = None, quiet: bool = False) -> Any:
+def run_fit(config: Path | str | dict, output: Path | None = None, quiet: bool = False, fresh: bool = False) -> Any:
     """:func:`tinylens.fit` (which checks the output folder before sampling) with its warnings
     printed readably."""
     from tinylens.fit import fit
 
     with reported_warnings():
-        return fit(config, progress=not quiet, output=output)
+        return fit(config, progress=not quiet, output=output, fresh=fresh)
 
 
 def fit_command(
     config: Path = typer.Argument(..., help="The model_config.yaml to fit.", show_default=False),
     quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
     output: Path | None = typer.Option(None, "--output", "-o", help="Output folder, relative to the current folder (overrides output.path, which is relative to the config's folder)."),
+    fresh: bool = typer.Option(False, "--fresh", help="Start again from scratch: delete the checkpoints of a fit "
+                               "stopped earlier in the output folder (the sampler's and the pipeline stages') "
+                               "instead of resuming it."),
 ) -> None:
     """Fit a lens model: sample the posterior, write tables and figures; a stopped fit resumes when run again."""
-    result = run_fit(config, output=output, quiet=quiet)
+    result = run_fit(config, output=output, quiet=quiet, fresh=fresh)
     print_result(result)
 
 
