@@ -112,3 +112,13 @@ def test_held_by_reads_who_holds_a_lock_without_taking_it(tmp_path):
                 pass
     path.write_text("process 1 on gone, since long ago")  # the file of a killed holder: not held
     assert held_by(path) is None
+
+
+def test_refuse_if_held_raises_what_the_lock_would_and_writes_nothing(tmp_path):
+    from tinylens.locks import refuse_if_held
+
+    refuse_if_held(tmp_path, ".x.lock", BUSY)  # free: nothing raised, nothing created
+    assert not (tmp_path / ".x.lock").exists()
+    with folder_lock(tmp_path, ".x.lock"):
+        with pytest.raises(OutputError, match=rf"^folder in use \(process {os.getpid()} on .+\); try later$"):
+            refuse_if_held(tmp_path, ".x.lock", BUSY)

@@ -52,6 +52,20 @@ def held_by(path: Path) -> str | None:
     return None
 
 
+def _busy(folder: Path, holder: str, busy: str) -> OutputError:
+    """The error for a lock of ``folder`` held by ``holder`` (see :func:`folder_lock`)."""
+    busy = busy or f"{folder} is in use by another tinylens process{{holder}}."
+    return OutputError(busy.replace("{holder}", f" ({holder})" if holder else ""))
+
+
+def refuse_if_held(folder: Path, name: str, busy: str = "") -> None:
+    """Raise the error :func:`folder_lock` would raise if ``folder/name`` is held now (reading
+    only: for a refusal before slow work that precedes taking the lock)."""
+    holder = held_by(Path(folder) / name)
+    if holder is not None:
+        raise _busy(folder, holder, busy)
+
+
 def _acquire(path: Path, wait: bool) -> tuple[str, int | None]:
     """Open ``path`` and ``flock`` it: ``("held", fd)``; ``("busy", None)`` where another process
     holds it (and not ``wait``); ``("unsupported", None)`` where this file system has no locks."""
@@ -86,9 +100,7 @@ def folder_lock(folder: Path, name: str, *, busy: str = "", wait: bool = False) 
     path = Path(folder) / name
     state, fd = _acquire(path, wait)
     if state == "busy":
-        holder = holder_text(path)
-        busy = busy or f"{folder} is in use by another tinylens process{{holder}}."
-        raise OutputError(busy.replace("{holder}", f" ({holder})" if holder else ""))
+        raise _busy(folder, holder_text(path), busy)
     if fd is None:  # no locks here: run unlocked, leaving no empty lock file behind
         with contextlib.suppress(OSError):
             if path.is_file() and path.stat().st_size == 0:

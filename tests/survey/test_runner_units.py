@@ -268,8 +268,10 @@ def test_survey_refuses_an_out_another_survey_is_writing(tmp_path, mock_survey):
     out = tmp_path / "out"
     out.mkdir()
     args = ["survey", str(mock_survey["lenses"]), "-c", str(mock_survey["template"]), "--out", str(out), "-q"]
-    with folder_lock(out, runner.SURVEY_LOCK_FILE, busy="{holder}"):
+    with folder_lock(out, runner.SURVEY_LOCK_FILE, busy="{holder}"), \
+            mock.patch.object(runner, "check_template") as checked:
         result = CliRunner().invoke(app, args)
+    assert not checked.called  # refused at once, not after the template check's seconds of compilation
     text = " ".join(result.output.split())
     assert result.exit_code == 2, result.output
     assert text.startswith("Error:") and "being written by another tinylens survey" in text

@@ -704,14 +704,15 @@ def survey_plan(lens_dir: str | Path, template: str | Path, out: str | Path, ret
     ``running``: who runs a survey on ``out`` now (``None``: nobody); ``checked_with``: the lens
     the template was checked with (``None``: not checked, or no lens tried had readable data).
     """
+    from tinylens.fit import checkpoint_files
+    from tinylens.locks import held_by
+
     state = _prepare(lens_dir, template, out, reuse_finished, only, retry_failed)
     checked = None
     if check and state.todo:
         checked = check_template(state.config, state.todo, state.out, name=f"template {Path(template).expanduser()}")
     chosen = {lens.lens_id for lens in state.chosen}.difference(lens.lens_id for lens in state.todo)
     kept = {key: row.get("status") for key, row in sorted(state.rows.items()) if key in chosen}
-    from tinylens.fit import checkpoint_files
-
     todo = {"new": [], "resume": [], "changed": [], "retry": []}
     recover = []
     started = checkpoint_files()
@@ -727,8 +728,6 @@ def survey_plan(lens_dir: str | Path, template: str | Path, out: str | Path, ret
             todo["resume"].append(lens.lens_id)
         else:
             todo["new"].append(lens.lens_id)
-    from tinylens.locks import held_by
-
     return {"lens_dir": str(Path(lens_dir).expanduser().resolve()), "out": str(state.out),
             "running": held_by(state.out / SURVEY_LOCK_FILE), "checked_with": checked,
             "n_folders": len(state.lenses), "n_chosen": len(state.chosen),
@@ -759,7 +758,7 @@ def run_survey(
     With ``only`` (lens ids), only those lenses are fitted (or checked for changed files); the
     catalogue still holds every lens of ``lens_dir`` that ``out`` has a row for.
     """
-    from tinylens.locks import folder_lock
+    from tinylens.locks import folder_lock, refuse_if_held
     from tinylens.results.tables import ensure_writable, remove_unfinished, write_json
 
     share_gpu_memory()  # before the template check's first JAX computation; local workers inherit it
@@ -770,6 +769,9 @@ def run_survey(
     state = _prepare(lens_dir, template, out, reuse_finished, only, retry_failed)
     lenses, chosen, config, out = state.lenses, state.chosen, state.config, state.out
     current, changed, rows = state.current, state.changed, state.rows
+    busy = (f"The survey output folder {out} is being written by another tinylens survey{{holder}}. Wait for it "
+            "to finish, or give another --out.")
+    refuse_if_held(out, SURVEY_LOCK_FILE, busy)  # at once, not after the template check's compilation
     if state.todo:
         check_template(config, state.todo, out, name=f"template {Path(template).expanduser()}")
     try:
@@ -777,8 +779,6 @@ def run_survey(
     except OutputError:
         raise OutputError(f"The survey output folder {out} cannot be written (a file is in the way, or no "
                           "permission); choose another --out.") from None
-    busy = (f"The survey output folder {out} is being written by another tinylens survey{{holder}}. Wait for it "
-            "to finish, or give another --out.")
     with folder_lock(out, SURVEY_LOCK_FILE, busy=busy):
         remove_unfinished(out / MANIFEST_FILE, out / CATALOG_PARQUET, out / CATALOG_CSV)  # a killed survey's
         write_json(out / MANIFEST_FILE, current)
