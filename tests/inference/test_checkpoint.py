@@ -282,3 +282,19 @@ def test_fresh_deletes_the_checkpoints_and_starts_again(tmp_path, data):
     assert again.info["earlier_time_s"] == 0.0  # the stages were run again, not read back
     assert again.n_likelihood_evals == first.n_likelihood_evals  # the same seeded search, from its start
     assert json.loads((out / STATE_FILE).read_text())["time_s"] < 1000.0
+
+
+def test_resume_false_runs_the_pipeline_stages_again(tmp_path, data):
+    """``resume: false`` in the sampler's settings starts the whole fit again: the pipeline's
+    stages are not read back from an earlier run's state, as the sampler's checkpoint is not."""
+    from tinylens.pipeline.run import STATE_FILE
+
+    config = write_tiny_lens(tmp_path, _inference(n_like_max=SMALL_CAP, resume=False), data)
+    out = tmp_path / "output"
+    first = tinylens.fit(config, progress=False)
+    state = json.loads((out / STATE_FILE).read_text())
+    (out / STATE_FILE).write_text(json.dumps({**state, "time_s": 1000.0}))  # marks the stages if reused
+    again = tinylens.fit(config, progress=False)
+    assert not again.info["resumed"] and again.info["earlier_time_s"] == 0.0
+    assert again.n_likelihood_evals == first.n_likelihood_evals
+    assert json.loads((out / STATE_FILE).read_text())["time_s"] < 1000.0

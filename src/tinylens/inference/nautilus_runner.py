@@ -7,7 +7,8 @@ Settings (``config.inference.settings``), TinyLensGpu's names first:
   one ``vmap``-ed call of the likelihood; 256 keeps a CPU busy and the per-call overhead
   small, while staying close to ``nlive`` so bounds are refreshed often (on a GPU, 512-2048);
 * ``resume`` (default true): continue from ``checkpoint.hdf5`` in the output folder when it
-  belongs to the same data, priors and settings;
+  belongs to the same data, priors and settings (false: start again, and the pipeline's
+  stages with it);
 * ``seed`` (default 0, reproducible), ``verbose`` (nautilus's own table, default false);
 * ``checkpoint_every`` (seconds, default 60): how often ``checkpoint.hdf5`` is written. nautilus
   rewrites its whole file after every batch, which on a CPU was a tenth of the sampling time;

@@ -182,7 +182,9 @@ def run_pipeline(problem, sampler, settings, *, progress: bool = True,
     start = time.perf_counter()
     state_path = Path(checkpoint_dir) / STATE_FILE if checkpoint_dir is not None else None
     stamp = _stage_fingerprint(problem, settings)
-    state = _load_state(state_path, stamp)
+    # the sampler's ``resume: false`` means a fresh fit: the stages are done again too
+    resume = bool(sampler_defaults(sampler, sampler_settings).get("resume", True))
+    state = _load_state(state_path, stamp) if resume else None
     objective = Objective(problem, threads=stage_threads(settings))
     earlier = 0.0  # seconds spent by earlier runs of this fit, up to what they saved
     if state is None:
