@@ -231,6 +231,12 @@ def test_survey_plan_sorts_the_lenses_by_what_a_run_would_do_and_writes_nothing(
     assert plan["ok"] == [] and plan["failed"] == []
     assert plan["to_fit"] == {"new": [], "resume": ["lens_c"], "changed": ["lens_a"], "retry": ["lens_bad"]}
     assert _tree(out) == before  # nothing written
+    # a template with resume: false starts the interrupted lens again
+    cfg = yaml.safe_load(Path(mock_survey["template"]).read_text())
+    cfg["inference"]["settings"] = {**(cfg["inference"].get("settings") or {}), "resume": False}
+    (tmp_path / "afresh.yaml").write_text(yaml.safe_dump(cfg))
+    plan = runner.survey_plan(mock_survey["lenses"], tmp_path / "afresh.yaml", out, check=False)
+    assert plan["to_fit"]["resume"] == [] and "lens_c" in plan["to_fit"]["new"]
 
 
 def test_survey_dry_run_cli_checks_the_template_and_starts_nothing(tmp_path, mock_survey, survey_inputs):

@@ -699,7 +699,8 @@ def survey_plan(lens_dir: str | Path, template: str | Path, out: str | Path, ret
     checked against the lenses to fit when ``check``). Returns the counts of lens folders
     (``n_folders``) and chosen ones (``n_chosen``), the lens ids of ``ok`` and ``failed`` rows
     that are kept, of lenses whose ``result.json`` lacks a row (``recover``: its row is rebuilt,
-    no fit), and of the lenses to fit by why: ``new``, ``resume`` (a checkpoint is there),
+    no fit), and of the lenses to fit by why: ``new``, ``resume`` (a checkpoint is there
+    and the template does not set ``resume: false``),
     ``changed`` (their files changed since their fit), ``retry`` (failed, ``retry_failed``);
     ``running``: who runs a survey on ``out`` now (``None``: nobody); ``checked_with``: the lens
     the template was checked with (``None``: not checked, or no lens tried had readable data).
@@ -715,7 +716,8 @@ def survey_plan(lens_dir: str | Path, template: str | Path, out: str | Path, ret
     kept = {key: row.get("status") for key, row in sorted(state.rows.items()) if key in chosen}
     todo = {"new": [], "resume": [], "changed": [], "retry": []}
     recover = []
-    started = checkpoint_files()
+    settings = (state.config.get("inference") or {}).get("settings") or {}
+    started = checkpoint_files() if settings.get("resume", True) is not False else ()  # resume: false starts afresh
     for lens in state.todo:
         folder, row = lens.output(state.out), state.rows.get(lens.lens_id)
         if lens.lens_id in state.changed:
