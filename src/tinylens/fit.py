@@ -317,15 +317,15 @@ def fit(config: str | Path | dict, *, progress: bool = True, output: str | Path 
             "output.path in the config (or --output).")
     with folder_lock(out, FIT_LOCK_FILE, busy=busy):
         (out / RESULT_JSON).unlink(missing_ok=True)  # an old result must not look like this fit's
-        for name in checkpoint_files() if fresh else ():
-            (out / name).unlink(missing_ok=True)
+        if fresh:
+            _remove_checkpoints(out)
         tables.remove_unfinished(out / RESULT_JSON, *(out / name for name in file_names(problem.config).values()))
         res = run_inference(problem, progress=progress, checkpoint_dir=out)
         # derived quantities and figures take seconds (about 12 s for the demo on 2 cores)
         announce(progress, "outputs", f"writing result.json, tables and figures to {out}")
         result = write_results(problem, res, out, started)
         if res.converged and not problem.config.output.keep_checkpoint:
-            _remove_checkpoint(res.info.get("checkpoint"))
+            _remove_checkpoints(out)
     return result
 
 
@@ -367,11 +367,8 @@ def check_likelihood(problem: Any, config: str | Path | None = None, draws: int 
     )
 
 
-def _remove_checkpoint(path: str | None) -> None:
-    """Delete a finished fit's checkpoints (the sampler's: tens of MB per lens; the pipeline's):
-    useless once result.json exists."""
-    if path:
-        from tinylens.pipeline.run import STATE_FILE
-
-        for p in (Path(path), Path(f"{path}.fingerprint"), Path(path).with_name(STATE_FILE)):
-            p.unlink(missing_ok=True)
+def _remove_checkpoints(out: Path) -> None:
+    """Delete the files of :func:`checkpoint_files` from ``out``: those of a finished fit (the
+    sampler's are tens of MB per lens) are useless once result.json exists."""
+    for name in checkpoint_files():
+        (out / name).unlink(missing_ok=True)

@@ -15,7 +15,7 @@ import yaml
 
 import tinylens
 from tiny_lens import FAST_NAUTILUS, FREE_TRUTH, tiny_config, tiny_data, write_tiny_lens
-from tinylens.fit import RESULT_JSON
+from tinylens.fit import RESULT_JSON, checkpoint_files
 from tinylens.errors import CheckpointWarning
 from tinylens.inference import dynesty_runner, nautilus_runner, run_inference
 from tinylens.inference.nautilus_runner import CHECKPOINT_NAME
@@ -75,7 +75,8 @@ def test_capped_fit_keeps_checkpoint_and_resumes(tmp_path, data, fresh_calls):
     assert 0.5 * first.wall_time_s <= second.info["earlier_time_s"] <= first.wall_time_s
     assert second.total_time_s > second.wall_time_s > second.info["earlier_time_s"]
     _check_posterior(second)
-    assert not (out / CHECKPOINT_NAME).exists()  # a converged fit removes it
+    assert not (out / CHECKPOINT_NAME).exists()  # a converged fit removes it, and the others
+    assert [name for name in checkpoint_files() if (out / name).exists()] == []
     assert json.loads((out / RESULT_JSON).read_text())["info"]["resumed"] is True
 
 
