@@ -1,8 +1,20 @@
-"""Exceptions for mistakes in user input.
+"""Exceptions for mistakes in user input, and :func:`listed` for their messages.
 
 The CLI turns a :class:`TinyLensError` into a one-paragraph message and a non-zero exit
 code, never a traceback; anything else is a bug in tinylens.
 """
+
+from collections.abc import Sequence
+
+
+def listed(items: Sequence[str], limit: int = 5, sep: str = ", ") -> str:
+    """``a, b, c and 4 more``: the first ``limit`` of ``items`` joined by ``sep``, and how many
+    are left out (after ``sep`` too when it is not a comma: ``a; b; and 4 more``)."""
+    items = list(items)
+    if len(items) <= limit:
+        return sep.join(items)
+    before_and = "" if sep.strip() == "," else sep.rstrip()
+    return sep.join(items[:limit]) + f"{before_and} and {len(items) - limit} more"
 
 
 class TinyLensError(Exception):

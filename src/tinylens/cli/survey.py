@@ -38,7 +38,7 @@ def summary_line(frame, out: Path, seconds: float) -> str:
 
 def print_plan(found: dict, retry_failed: bool) -> None:
     """What a survey would do (:func:`tinylens.survey.runner.survey_plan`), on the terminal."""
-    from tinylens.survey.selection import listed
+    from tinylens.errors import listed
 
     to_fit = found["to_fit"]
     n_fit = sum(map(len, to_fit.values()))

@@ -72,7 +72,7 @@ import pandas as pd
 import yaml
 from scipy import optimize
 
-from tinylens.errors import ConfigError, ConfigWarning, OutputError
+from tinylens.errors import ConfigError, ConfigWarning, OutputError, listed
 from tinylens import lens_equation
 from tinylens.profiles.ellipticity import e1e2_to_qphi, qphi_to_e1e2, shear_to_polar
 from tinylens.profiles.light.sersic import total_flux
@@ -573,7 +573,7 @@ def existing_population(outdir: Path, settings: Mapping[str, Any]) -> bool:
         raise OutputError(f"{record} cannot be read, so the population in {outdir} is unknown. {advice}") from None
     differences = settings_differences(old, settings)
     if differences:
-        shown = "; ".join(differences[:6]) + (f"; and {len(differences) - 6} more" if len(differences) > 6 else "")
+        shown = listed(differences, 6, sep="; ")
         which = "an unfinished population" if old.get("complete") is False else "a population"
         raise OutputError(f"{outdir} already holds {which} made with other settings ({shown}). {advice}")
     return True

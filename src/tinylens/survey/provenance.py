@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from tinylens.config.schema import without_speed_only
+from tinylens.errors import listed
 
 MANIFEST_FILE = "survey.json"
 INPUTS_FILE = "inputs.json"
@@ -144,6 +145,6 @@ def manifest_conflict(recorded: Mapping[str, Any], current: Mapping[str, Any]) -
     # Keyed again: a survey.json written before a key counted as speed-only still holds it.
     found = differences(template_key(recorded.get("template") or {}), current["template"])
     if found:
-        listed = "; ".join(found[:MAX_LISTED]) + (f"; and {len(found) - MAX_LISTED} more" if len(found) > MAX_LISTED else "")
-        return f"were made with another template ({recorded.get('template_path')}; differences: {listed})"
+        shown = listed(found, MAX_LISTED, sep="; ")
+        return f"were made with another template ({recorded.get('template_path')}; differences: {shown})"
     return None

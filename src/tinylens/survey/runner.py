@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tinylens.errors import ConfigError, DataError, DataWarning, OutputError, TinyLensError
+from tinylens.errors import ConfigError, DataError, DataWarning, OutputError, TinyLensError, listed
 from tinylens.survey.provenance import (
     INPUTS_FILE,
     MANIFEST_FILE,
@@ -43,7 +43,7 @@ from tinylens.survey.provenance import (
     manifest_conflict,
     read_json,
 )
-from tinylens.survey.selection import listed, select_lenses
+from tinylens.survey.selection import select_lenses
 
 #: Files of a lens folder, by the ``dataset`` key they fill in.
 LENS_FILES: dict[str, str] = {"data_path": "image.fits", "noise_path": "noise.fits", "psf_path": "psf.fits"}

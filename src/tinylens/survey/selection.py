@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from tinylens.errors import TinyLensError
+from tinylens.errors import TinyLensError, listed
 
 TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
 
@@ -46,12 +46,6 @@ def read_lens_ids(value: str) -> list[str]:
     if not ids:
         raise TinyLensError(f"{where} names no lens.")
     return ids
-
-
-def listed(items: Sequence[str], limit: int = 5) -> str:
-    """``a, b, c and 4 more``: the first ``limit`` of ``items`` and how many are left out."""
-    items = list(items)
-    return ", ".join(items[:limit]) + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
 def select_lenses(lenses: Sequence, ids: Sequence[str], lens_dir: str | Path) -> list:
