@@ -142,6 +142,15 @@ def test_report_without_truth_writes_the_overview(tmp_path):
     assert "3 of 8 lenses in" in " ".join(result.output.split())
 
 
+def test_report_parameter_missing_from_the_catalogue_is_named(tmp_path):
+    _catalog().to_csv(tmp_path / "catalog.csv", index=False)
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv"), "--parameter", "source_light.0.q"])
+    text = " ".join(result.output.split())
+    assert result.exit_code != 0 and "Traceback" not in text
+    assert "no column 'source_light.0.q_median', so --parameter source_light.0.q cannot be summarised" in text
+    assert "lens_mass.0.theta_E" in text and not (tmp_path / "report").exists()
+
+
 def test_an_all_failed_survey_still_gets_an_overview(tmp_path):
     """Every fit failed: no parameter to summarise and no figure, but the reasons and the list."""
     pd.DataFrame({"lens_id": ["a", "b", "c"], "status": "failed",

@@ -164,7 +164,7 @@ def test_report_cli_with_truth_writes_stats_for_each_parameter(tmp_path):
     ("args", "expected"),
     [
         (["{cat}", "--truth", "{truth}", "--reference", "{truth}"], "not both"),
-        (["{cat}", "-p", "lens_mass.0.gamma"], "no column lens_mass.0.gamma_median"),  # the overview's
+        (["{cat}", "-p", "lens_mass.0.gamma"], "no column 'lens_mass.0.gamma_median'"),  # the overview's
         (["{truth}"], "has no 'status' column"),
         (["{cat}", "--where", "no_such_column > 1"], "--where 'no_such_column > 1'"),
         (["{tmp}/missing.csv", "--truth", "{truth}"], "missing.csv does not exist"),
@@ -230,6 +230,13 @@ def test_comparison_frame_names_missing_truth_column():
     catalog, truth = _catalog_and_truth()
     with pytest.raises(TinyLensError, match="truth table has no column 'source_light.0.q'"):
         rp.comparison_frame(catalog.assign(**{"source_light.0.q_median": 0.5}), truth, [rp.quantity_for("source_light.0.q")])
+
+
+def test_comparison_frame_names_a_missing_median_column_and_the_ones_there():
+    catalog, truth = _catalog_and_truth()
+    with pytest.raises(TinyLensError, match="catalogue has no column 'source_light.0.q_median'") as err:
+        rp.comparison_frame(catalog, truth.assign(**{"source_light.0.q": 0.5}), [rp.quantity_for("source_light.0.q")])
+    assert "lens_mass.0.theta_E" in str(err.value).split("are:")[1]
 
 
 def test_report_trusted_only_keeps_the_trusted_rows(tmp_path):

@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tinylens.cli.common import console, print_warning
-from tinylens.errors import TinyLensError
+from tinylens.errors import TinyLensError, listed
 
 STATS_CSV = "report_stats.csv"
 STATS_JSON = "report_stats.json"
@@ -176,11 +176,8 @@ def build_overview(catalog_path: Path, parameters: list[str] | None, trusted_onl
         catalog = select(catalog, pd.DataFrame({"lens_id": pd.Series([], dtype=object)}), where)
     if parameters:
         quantities = [rp.quantity_for(p) for p in dict.fromkeys(parameters)]
-        missing = [q.name for q in quantities if f"{q.name}_median" not in catalog.columns]
-        if missing:
-            known = sorted(c.removesuffix("_median") for c in catalog.columns if c.endswith("_median"))
-            raise TinyLensError(f"{catalog_path} has no column {missing[0]}_median, so --parameter {missing[0]} cannot "
-                                f"be summarised; parameters in the catalogue: {_few(known, 12)}.")
+        for q in quantities:
+            rp.require_medians(catalog, [q.name], str(catalog_path), f", so --parameter {q.name} cannot be summarised")
     else:
         quantities = ov.default_quantities(catalog)
     result = ov.overview(catalog, quantities, Path(catalog_path).expanduser().resolve().parent)
@@ -275,7 +272,7 @@ def _one_row_per_lens(frame, what: str, warnings: list[str]):
     frame, repeated = rp.one_row_per_lens(frame, what)
     if repeated:
         warnings.append(f"The {what} repeats {len(repeated)} row{'s' if len(repeated) > 1 else ''} exactly "
-                        f"(e.g. {_few(repeated)}); each lens is counted once.")
+                        f"(e.g. {listed(repeated)}); each lens is counted once.")
     return frame
 
 
@@ -283,7 +280,7 @@ def _coverage_warnings(empty: dict[str, str], left_out: dict[str, list[str]]) ->
     """What the statistics leave out: the parameters with N = 0 (and why), and per parameter
     the lenses whose deviation is not finite (not in N, nor in the interval counts)."""
     return ([f"{name} is left out of the report (N = 0): {why}." for name, why in empty.items()]
-            + [f"{name}: {len(ids)} lens{'es' if len(ids) > 1 else ''} left out of every count ({_few(ids)}): the "
+            + [f"{name}: {len(ids)} lens{'es' if len(ids) > 1 else ''} left out of every count ({listed(ids)}): the "
                "deviation is not finite (a true value of 0 for a relative deviation, or an infinite value)."
                for name, ids in left_out.items()])
 
@@ -329,11 +326,6 @@ def _by_reason(reasons: dict[str, str]) -> str:
     for name, why in reasons.items():
         grouped.setdefault(why, []).append(name)
     return "; ".join(f"{', '.join(names)}: {why}" for why, names in grouped.items())
-
-
-def _few(ids: list[str], limit: int = 5) -> str:
-    """``a, b, c, ...``: the first ``limit`` of ``ids``."""
-    return ", ".join(ids[:limit]) + (", ..." if len(ids) > limit else "")
 
 
 def _first(frame) -> str:

@@ -211,7 +211,7 @@ def _median_histogram(ax: Any, median: np.ndarray, trusted: np.ndarray, q: Quant
     good = np.isfinite(median)
     groups = [(good & trusted, "trusted", "C0"), (good & ~trusted, "untrusted", "C3")]
     if good.any():
-        bins = np.histogram_bin_edges(median[good], bins=min(30, max(5, int(np.sqrt(good.sum())))))
+        bins = np.histogram_bin_edges(median[good], bins=_n_bins(int(good.sum())))
         ax.hist([median[m] for m, _, _ in groups], bins=bins, stacked=True, color=[g[2] for g in groups],
                 label=[f"{label} ({int(m.sum())})" for m, label, _ in groups])
         if legend:
@@ -291,7 +291,7 @@ def overview_figure(catalog: pd.DataFrame, q: Quantity, flags: pd.DataFrame):
     wall = _column(ok, TIME_COLUMNS[timed])
     wall = wall[np.isfinite(wall)]
     if len(wall):
-        d.hist(wall, bins=min(30, max(5, int(np.sqrt(len(wall))))), color="0.5")
+        d.hist(wall, bins=_n_bins(len(wall)), color="0.5")
         d.axvline(np.median(wall), color="k", ls="--", label=f"median {np.median(wall):.0f} s")
         d.legend(frameon=False)
     d.set_xlabel("wall time per lens [s]" + (" (the whole fit)" if timed == "whole_fit" else " (the search)"))
@@ -301,3 +301,8 @@ def overview_figure(catalog: pd.DataFrame, q: Quantity, flags: pd.DataFrame):
     fig.suptitle(f"{n['n_lenses']} lenses: {n['n_ok']} ok ({n['n_trusted']} trusted), {n['n_failed']} failed")
     fig.tight_layout()
     return fig
+
+
+def _n_bins(n: int) -> int:
+    """Histogram bins for ``n`` values: about sqrt(n), between 5 and 30."""
+    return min(30, max(5, int(np.sqrt(n))))

@@ -26,7 +26,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from tinylens.errors import TinyLensError
+from tinylens.errors import TinyLensError, listed
 
 Kind = Literal["relative", "absolute", "angle"]
 
@@ -147,11 +147,9 @@ def comparison_frame(
     model_rows = ok.assign(**{ID_COLUMN: ok[ID_COLUMN].astype(str)}).drop_duplicates(ID_COLUMN).set_index(ID_COLUMN)
     truth_rows = truth.assign(**{ID_COLUMN: truth[ID_COLUMN].astype(str)}).drop_duplicates(ID_COLUMN).set_index(ID_COLUMN)
     ids = out[ID_COLUMN]
+    require_medians(catalog, [q.name for q in quantities], "The catalogue")
     for q in quantities:
         median = f"{q.name}_median"
-        if median not in model_rows.columns:
-            raise TinyLensError(f"The catalogue has no column '{median}' for {q.name}; "
-                                f"its parameter columns are: {_some(c for c in catalog.columns if c.endswith('_median'))}.")
         true_col = truth_columns.get(q.name, q.name)
         if true_col not in truth_rows.columns:
             raise TinyLensError(f"The truth table has no column '{true_col}'; its columns are: {_some(truth.columns)}.")
@@ -289,8 +287,18 @@ def empty_reason(joined: pd.DataFrame, q: Quantity) -> str:
 
 
 def _some(names, limit: int = 12) -> str:
-    names = [str(n) for n in names]
-    return ", ".join(names[:limit]) + (", ..." if len(names) > limit else "") if names else "(none)"
+    return listed([str(n) for n in names], limit) or "(none)"
+
+
+def require_medians(catalog: pd.DataFrame, names: Sequence[str], where: str, why: str = "") -> None:
+    """Raise TinyLensError naming the first of ``names`` whose posterior-median column
+    ``<name>_median`` ``catalog`` (``where``) lacks, and the parameters it has; ``why`` follows
+    the name (``", so ... cannot be summarised"``)."""
+    for name in names:
+        if f"{name}_median" not in catalog.columns:
+            known = sorted(c.removesuffix("_median") for c in catalog.columns if c.endswith("_median"))
+            raise TinyLensError(f"{where} has no column '{name}_median'{why}; the parameters in it are: "
+                                f"{_some(known)}.")
 
 
 # -- figure -----------------------------------------------------------------------------------
