@@ -241,6 +241,9 @@ def test_a_capped_dynesty_run_is_not_converged_and_resumes(tmp_path, data):
     full = _run(_problem(tmp_path, data, "dynesty", checkpoint_every=0), tmp_path, dynesty_runner)
     assert full.converged and full.info["resumed"]
     assert 0 < full.info["n_like_this_run"] < full.n_likelihood_evals
+    # the checkpoint recorded the capped run's sampling time, which the resumed run counts
+    assert capped.info["earlier_time_s"] == 0.0
+    assert 0.5 * capped.wall_time_s <= full.info["earlier_time_s"] <= capped.wall_time_s < full.wall_time_s
     stats = summarize(dict(zip(full.param_names, full.samples.T)), full.weights)
     for name, true in FREE_TRUTH.items():
         lo, hi = stats[name]["interval_997"]

@@ -44,7 +44,8 @@ class InferenceResult:
     ``samples`` are parameter vectors in ``param_names`` order with normalised ``log_weights``
     (an optimiser returns its best fit as one sample of weight 1 and no evidence).
     ``wall_time_s`` covers every run that the result was resumed from, up to its checkpoint:
-    ``info["earlier_time_s"]`` of it was spent before this run (nautilus; 0 for the others).
+    ``info["earlier_time_s"]`` of it was spent before this run (the samplers, nautilus and dynesty,
+    record it in their checkpoints; 0 for the optimisers).
     """
 
     method: str

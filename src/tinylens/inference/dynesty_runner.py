@@ -58,6 +58,33 @@ CHECKPOINT_NAME = "checkpoint_dynesty.pkl"
 _LIKELIHOODS: dict[str, Callable[[np.ndarray], np.ndarray]] = {}
 
 
+class SamplingClock:
+    """Seconds of sampling behind a sampler's state, kept on the sampler as ``tinylens_clock``
+    so that dynesty's checkpoint (a pickle of the sampler) records them: it pickles as the
+    seconds so far, earlier runs' included, and a resumed run continues from them."""
+
+    def __init__(self, before: float = 0.0) -> None:
+        self.before = float(before)
+        self._started = time.monotonic()
+
+    def seconds(self) -> float:
+        """The earlier runs' seconds and this run's so far."""
+        return self.before + (time.monotonic() - self._started if self._started is not None else 0.0)
+
+    def __getstate__(self) -> dict[str, float]:
+        return {"seconds": self.seconds()}
+
+    def __setstate__(self, state: dict[str, float]) -> None:
+        self.before, self._started = float(state["seconds"]), None
+
+
+def sampling_before(sampler) -> float:
+    """Seconds of sampling recorded in a restored sampler (0 for a checkpoint written before
+    tinylens recorded them)."""
+    clock = getattr(sampler, "tinylens_clock", None)
+    return clock.seconds() if isinstance(clock, SamplingClock) else 0.0
+
+
 class PriorTransform:
     """Picklable unit-cube transform for one point."""
 
@@ -251,6 +278,8 @@ def run(
         status.update()
 
     ncall_before = int(sampler.ncall) if resumed else 0
+    before = sampling_before(sampler) if resumed else 0.0
+    sampler.tinylens_clock = SamplingClock(before)
     start = time.perf_counter()
     try:
         with status:
@@ -271,12 +300,13 @@ def run(
         log_likelihood=np.asarray(res.logl),
         log_evidence=float(res.logz[-1]),
         n_likelihood_evals=int(sampler.ncall),
-        wall_time_s=wall,
+        wall_time_s=wall + before,
         converged=_converged(sampler, run_kw.get("dlogz")),
         info={
             "log_evidence_err": float(res.logzerr[-1]),
             "n_like_this_run": int(sampler.ncall) - ncall_before,
             "resumed": resumed,
+            "earlier_time_s": before,
             "likelihood_time_s": status.likelihood_time_s,
             "checkpoint": str(checkpoint) if checkpoint else None,
             "settings": {**own, **init, **run_kw},
