@@ -176,8 +176,8 @@ def build_overview(catalog_path: Path, parameters: list[str] | None, trusted_onl
         catalog = select(catalog, pd.DataFrame({"lens_id": pd.Series([], dtype=object)}), where)
     if parameters:
         quantities = [rp.quantity_for(p) for p in dict.fromkeys(parameters)]
-        for q in quantities:
-            rp.require_medians(catalog, [q.name], str(catalog_path), f", so --parameter {q.name} cannot be summarised")
+        rp.require_medians(catalog, [q.name for q in quantities], str(catalog_path),
+                           ", so --parameter {name} cannot be summarised")
     else:
         quantities = ov.default_quantities(catalog)
     result = ov.overview(catalog, quantities, Path(catalog_path).expanduser().resolve().parent)

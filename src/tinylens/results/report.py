@@ -293,12 +293,12 @@ def _some(names, limit: int = 12) -> str:
 def require_medians(catalog: pd.DataFrame, names: Sequence[str], where: str, why: str = "") -> None:
     """Raise TinyLensError naming the first of ``names`` whose posterior-median column
     ``<name>_median`` ``catalog`` (``where``) lacks, and the parameters it has; ``why`` follows
-    the name (``", so ... cannot be summarised"``)."""
+    the column's name, with ``{name}`` replaced by the parameter's."""
     for name in names:
         if f"{name}_median" not in catalog.columns:
             known = sorted(c.removesuffix("_median") for c in catalog.columns if c.endswith("_median"))
-            raise TinyLensError(f"{where} has no column '{name}_median'{why}; the parameters in it are: "
-                                f"{_some(known)}.")
+            raise TinyLensError(f"{where} has no column '{name}_median'{why.format(name=name)}; "
+                                f"the parameters in it are: {_some(known)}.")
 
 
 # -- figure -----------------------------------------------------------------------------------
