@@ -194,7 +194,7 @@ def _dummy_sampler(n_dim: int) -> Callable[[dict[str, Any]], Any]:
         return dynesty.NestedSampler(
             lambda x: 0.0, lambda u: u, n_dim, pool=_ListPool(init["queue_size"]),
             use_pool={"prior_transform": False, "update_bound": False}, rstate=np.random.default_rng(own["seed"]),
-            **{**init, "save_evaluation_history": False},
+            **{**init, **({"save_evaluation_history": False} if init.get("save_evaluation_history") else {})},
         )
 
     return build
