@@ -17,3 +17,12 @@ def write_fits(tmp_path):
         return str(path)
 
     return _write
+
+
+@pytest.fixture
+def x64():
+    """JAX in float64 for the test (:func:`oracle.x64`)."""
+    from oracle import x64 as float64
+
+    with float64():
+        yield

@@ -233,7 +233,7 @@ def test_unit_weights_and_bad_method():
 
 
 @pytest.mark.parametrize("k", [3, 9])
-def test_gradient_matches_finite_differences(k):
+def test_gradient_matches_finite_differences(k, x64):
     """Reverse-mode derivatives of the amplitudes (enumeration for small k, active set plus
     implicit differentiation on the support for large k) against central differences."""
     import jax
@@ -241,13 +241,13 @@ def test_gradient_matches_finite_differences(k):
     rng = np.random.default_rng(k)
     A = rng.normal(size=(60, k))
     b = A @ (np.abs(rng.normal(size=k)) * np.where(np.arange(k) % 3 == 0, -1, 1)) + rng.normal(0, 0.1, 60)  # some amplitudes hit 0
-    with jax.enable_x64(True):
-        def f(t):
-            Q, c = gram(jnp.asarray(A) * (1 + t), jnp.asarray(b))
-            return jnp.sum(nnls_gram(Q, c) ** 2)
 
-        g = float(jax.grad(f)(0.0))
-        h = 1e-6
-        fd = (float(f(h)) - float(f(-h))) / (2 * h)
-        assert float(f(0.0)) > 0
-        assert g == pytest.approx(fd, rel=1e-4, abs=1e-8)
+    def f(t):
+        Q, c = gram(jnp.asarray(A) * (1 + t), jnp.asarray(b))
+        return jnp.sum(nnls_gram(Q, c) ** 2)
+
+    g = float(jax.grad(f)(0.0))
+    h = 1e-6
+    fd = (float(f(h)) - float(f(-h))) / (2 * h)
+    assert float(f(0.0)) > 0
+    assert g == pytest.approx(fd, rel=1e-4, abs=1e-8)

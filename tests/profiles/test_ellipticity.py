@@ -5,7 +5,6 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pytest
 
 from tinylens.profiles.ellipticity import (
     C_MAX,
@@ -19,12 +18,6 @@ from tinylens.profiles.ellipticity import (
 
 RNG = np.random.default_rng(1)
 E1, E2 = RNG.uniform(-0.7, 0.7, 50), RNG.uniform(-0.7, 0.7, 50)
-
-
-@pytest.fixture
-def x64():
-    with jax.enable_x64(True):
-        yield
 
 
 def test_e1e2_to_qphi_matches_lenstronomy(x64):

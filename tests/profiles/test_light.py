@@ -17,12 +17,6 @@ from tinylens.profiles.light.sersic import sersic_bn, sersic_profile
 SHAPES = [(1.0, 0.0), (0.9, 0.4), (0.5, -1.0), (0.2, 2.0)]
 
 
-@pytest.fixture
-def x64():
-    with jax.enable_x64(True):
-        yield
-
-
 def _points(cx: float, cy: float) -> tuple[np.ndarray, np.ndarray]:
     """A 31x31 grid over +-3 arcsec plus the centre and points 1e-5 .. 1e-3 arcsec from it."""
     g = np.linspace(-3, 3, 31) + 0.0123

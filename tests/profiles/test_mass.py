@@ -19,12 +19,6 @@ SHAPES = [(1.0, 0.0), (0.99, 0.3), (0.8, -0.7), (0.5, 1.2), (0.2, 0.0), (0.2, 2.
 SLOPES = [1.2, 1.5, 2.0, 2.5, 2.8]
 
 
-@pytest.fixture
-def x64():
-    with jax.enable_x64(True):
-        yield
-
-
 @functools.lru_cache(maxsize=None)
 def _jit(name: str):
     """The profile's jitted deflection (cached: compiled once per dtype and shape)."""
