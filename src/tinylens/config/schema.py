@@ -21,7 +21,9 @@ import math
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+from annotated_types import Ge, Gt
+from pydantic import (AfterValidator, AllowInfNan, BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator,
+                      model_validator)
 from pydantic_core import PydanticCustomError
 
 #: The three component lists of ``model_components``, in TinyLensGpu's order.
@@ -34,9 +36,11 @@ ERROR_TYPE = "tinylens"
 #: A Gaussian prior whose mean lies more than this many sigma outside ``limits`` is refused.
 MAX_GAUSSIAN_SIGMAS_OUTSIDE = 6.0
 
-FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
-PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-NonNegativeFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+# Constraints as metadata, not Field(): pydantic < 2.10 shares one Field object among the uses
+# of an alias, so one field's default (tolerance: 1e-3) became another's (a missing pixel_scale).
+FiniteFloat = Annotated[float, AllowInfNan(False)]
+PositiveFloat = Annotated[float, Gt(0), AllowInfNan(False)]
+NonNegativeFloat = Annotated[float, Ge(0), AllowInfNan(False)]
 ListName = Literal["lens_mass_list", "source_light_list", "lens_light_list"]
 PriorType = Literal["uniform", "gaussian", "log_uniform"]
 
@@ -65,7 +69,9 @@ def fail(message: str, key: str | None = None, value: Any = ...) -> PydanticCust
 class StrictModel(BaseModel):
     """Base of every section: unknown keys are refused, an empty section means defaults."""
 
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    # protected_namespaces: TinyLensGpu's key ``model_components`` starts with ``model_``, which
+    # pydantic < 2.10 warns about on every load
+    model_config = ConfigDict(extra="forbid", validate_default=True, protected_namespaces=())
 
     @model_validator(mode="before")
     @classmethod
