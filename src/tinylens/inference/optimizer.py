@@ -33,9 +33,11 @@ from tinylens.inference.progress import LiveStatus
 BAD = 1e30
 
 DE_DEFAULTS: dict[str, Any] = {"seed": 0, "polish": True, "popsize": 15, "maxiter": 1000, "tol": 0.01}
+# ``seed`` is tinylens's own (passed on as ``rng``): scipy 1.15 takes it through a
+# decorator, so its signature does not name it
 DE_KEYS = keyword_names(
     optimize.differential_evolution, exclude={"func", "bounds", "args", "vectorized", "workers", "callback", "rng", "x0"}
-)
+) | {"seed"}
 LBFGS_DEFAULTS: dict[str, Any] = {"n_starts": 8, "n_draws": 1024, "maxiter": 500, "seed": 0}
 
 
