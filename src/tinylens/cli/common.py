@@ -67,9 +67,12 @@ def print_warning(message: str) -> None:
 @contextlib.contextmanager
 def reported_warnings() -> Iterator[list[warnings.WarningMessage]]:
     """Collect the Python warnings raised inside the block and print them readably at its end
-    (also when the block fails), once each."""
+    (also when the block fails), once each. Deprecation warnings, which libraries address to
+    programmers (an older matplotlib calling a newer pyparsing), are left out as Python does."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        for category in (DeprecationWarning, PendingDeprecationWarning):
+            warnings.simplefilter("ignore", category)
         try:
             yield caught
         finally:
