@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import inspect
 import json
+import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -193,3 +194,24 @@ def prepare_checkpoint(path: Path, stamp: str, resume: bool) -> bool:
     path.parent.mkdir(parents=True, exist_ok=True)
     stamp_file.write_text(stamp + "\n")
     return resumable
+
+
+class SamplingClock:
+    """Seconds of sampling behind a sampler's state: ``before`` (recorded in the checkpoint
+    this run resumed) plus this run's, counted from the clock's creation. A checkpoint records
+    :meth:`seconds` (nautilus: a file attribute; dynesty: the clock is pickled with the sampler,
+    as those seconds), so that a resumed fit reports the time of all its runs."""
+
+    def __init__(self, before: float = 0.0) -> None:
+        self.before = float(before)
+        self._started: float | None = time.monotonic()
+
+    def seconds(self) -> float:
+        """The earlier runs' seconds and this run's so far."""
+        return self.before + (time.monotonic() - self._started if self._started is not None else 0.0)
+
+    def __getstate__(self) -> dict[str, float]:
+        return {"seconds": self.seconds()}
+
+    def __setstate__(self, state: dict[str, float]) -> None:
+        self.before, self._started = float(state["seconds"]), None

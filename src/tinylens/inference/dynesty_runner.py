@@ -28,6 +28,7 @@ from scipy.special import logsumexp
 from tinylens.inference import InferenceResult
 from tinylens.errors import ConfigError
 from tinylens.inference.common import (
+    SamplingClock,
     _is_whole,
     check_indices,
     check_settings,
@@ -58,29 +59,9 @@ CHECKPOINT_NAME = "checkpoint_dynesty.pkl"
 _LIKELIHOODS: dict[str, Callable[[np.ndarray], np.ndarray]] = {}
 
 
-class SamplingClock:
-    """Seconds of sampling behind a sampler's state, kept on the sampler as ``tinylens_clock``
-    so that dynesty's checkpoint (a pickle of the sampler) records them: it pickles as the
-    seconds so far, earlier runs' included, and a resumed run continues from them."""
-
-    def __init__(self, before: float = 0.0) -> None:
-        self.before = float(before)
-        self._started = time.monotonic()
-
-    def seconds(self) -> float:
-        """The earlier runs' seconds and this run's so far."""
-        return self.before + (time.monotonic() - self._started if self._started is not None else 0.0)
-
-    def __getstate__(self) -> dict[str, float]:
-        return {"seconds": self.seconds()}
-
-    def __setstate__(self, state: dict[str, float]) -> None:
-        self.before, self._started = float(state["seconds"]), None
-
-
 def sampling_before(sampler) -> float:
-    """Seconds of sampling recorded in a restored sampler (0 for a checkpoint written before
-    tinylens recorded them)."""
+    """Seconds of sampling recorded in a restored sampler: its ``tinylens_clock``, pickled with
+    it in the checkpoint (0 for a checkpoint written before tinylens recorded them)."""
     clock = getattr(sampler, "tinylens_clock", None)
     return clock.seconds() if isinstance(clock, SamplingClock) else 0.0
 

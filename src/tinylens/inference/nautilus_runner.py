@@ -37,6 +37,7 @@ from sklearn.neural_network import MLPRegressor
 from tinylens.errors import ConfigError
 from tinylens.inference import InferenceResult
 from tinylens.inference.common import (
+    SamplingClock,
     _is_whole,
     check_indices,
     check_settings,
@@ -85,23 +86,14 @@ class CheckpointedSampler(Sampler):
     seconds of sampling; the samples are the same as nautilus's own, written or not.
 
     Each checkpoint also records, as the file attribute :data:`SAMPLING_TIME_ATTR`, the seconds
-    of sampling that made its state, in this run (since :meth:`start_clock`) and the earlier
-    runs it resumed (``sampling_before``), so that a resumed fit reports the time of all runs.
+    of sampling that made its state (``clock``: this run's and the earlier runs' it resumed), so
+    that a resumed fit reports the time of all runs.
     """
 
     checkpoint_every: float = DEFAULTS["checkpoint_every"]
-    sampling_before: float = 0.0
-    _started: float | None = None
+    clock: SamplingClock | None = None  # set when the run starts
     _written_at: float = -math.inf
     _unsaved: bool = False
-
-    def start_clock(self) -> None:
-        """Mark the start of this run's sampling."""
-        self._started = time.monotonic()
-
-    def sampling_time(self) -> float:
-        """Seconds of sampling so far: the earlier runs' and this one's."""
-        return self.sampling_before + (0.0 if self._started is None else time.monotonic() - self._started)
 
     def write(self, filepath, overwrite=False):  # noqa: ARG002 (the file is always replaced)
         self._save(filepath, force=False)
@@ -126,7 +118,7 @@ class CheckpointedSampler(Sampler):
         """nautilus's whole state, then the sampling time behind it, into ``path``."""
         Sampler.write(self, path, overwrite=True)
         with h5py.File(path, "r+") as handle:
-            handle.attrs[SAMPLING_TIME_ATTR] = self.sampling_time()
+            handle.attrs[SAMPLING_TIME_ATTR] = self.clock.seconds() if self.clock is not None else 0.0
 
 
 def sampling_time_in(path: Path | None) -> float:
@@ -256,11 +248,10 @@ def run(
 
     sampler, resumed = open_checkpoint(build, filepath, resumed)
     sampler.checkpoint_every = float(own["checkpoint_every"])
-    sampler.sampling_before = sampling_time_in(filepath) if resumed else 0.0
     status.stats = lambda: _stats(sampler)
     n_like_before = sampler.n_like
     start = time.perf_counter()
-    sampler.start_clock()
+    sampler.clock = SamplingClock(sampling_time_in(filepath) if resumed else 0.0)
     with status:
         converged = sampler.run(**run_kw)
         sampler.flush()
@@ -274,13 +265,13 @@ def run(
         log_likelihood=np.asarray(log_l),
         log_evidence=float(sampler.log_z),
         n_likelihood_evals=int(sampler.n_like),
-        wall_time_s=wall + sampler.sampling_before,
+        wall_time_s=wall + sampler.clock.before,
         converged=bool(converged),
         info={
             "n_eff": float(sampler.n_eff),
             "n_like_this_run": int(sampler.n_like - n_like_before),
             "resumed": resumed,
-            "earlier_time_s": sampler.sampling_before,
+            "earlier_time_s": sampler.clock.before,
             "likelihood_time_s": status.likelihood_time_s,
             "checkpoint": str(filepath) if filepath else None,
             "settings": {**init, **run_kw, **own},
