@@ -182,9 +182,9 @@ def run_pipeline(problem, sampler, settings, *, progress: bool = True,
     start = time.perf_counter()
     state_path = Path(checkpoint_dir) / STATE_FILE if checkpoint_dir is not None else None
     stamp = _stage_fingerprint(problem, settings)
+    sampler_kw = sampler_defaults(sampler, sampler_settings)
     # the sampler's ``resume: false`` means a fresh fit: the stages are done again too
-    resume = bool(sampler_defaults(sampler, sampler_settings).get("resume", True))
-    state = _load_state(state_path, stamp) if resume else None
+    state = _load_state(state_path, stamp) if sampler_kw.get("resume", True) else None
     objective = Objective(problem, threads=stage_threads(settings))
     earlier = 0.0  # seconds spent by earlier runs of this fit, up to what they saved
     if state is None:
@@ -212,7 +212,7 @@ def run_pipeline(problem, sampler, settings, *, progress: bool = True,
     while True:
         boxed = problem.derive(spec=dataclasses.replace(problem.spec, priors=bx.boxed(priors, lower, upper)))
         _say(progress, f"4/4 sampling in the box (run {len(runs) + 1})")
-        res = sampler(boxed, sampler_defaults(sampler, sampler_settings), progress=progress, checkpoint_dir=checkpoint_dir)
+        res = sampler(boxed, dict(sampler_kw), progress=progress, checkpoint_dir=checkpoint_dir)
         earlier += float(res.info.get("earlier_time_s", 0.0))  # of a run resumed from its checkpoint
         edges = bx.crowded_edges(res.samples, res.weights, priors, lower, upper) if settings.bounded else []
         runs.append({"n_likelihood_evals": res.n_likelihood_evals, "wall_time_s": res.wall_time_s,
