@@ -18,6 +18,7 @@ from __future__ import annotations
 import time
 import warnings
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -202,9 +203,10 @@ def _quality(problem, res: InferenceResult) -> dict[str, Any]:
         return failed_assessment(problem, exc)
 
 
-def _earlier(res: InferenceResult) -> float:
-    """Seconds of search spent by the earlier runs that ``res`` resumed (what they checkpointed)."""
-    return float(res.info.get("earlier_time_s", 0.0) or 0.0)
+def earlier_time(info: Mapping[str, Any]) -> float:
+    """Seconds of search spent by the earlier runs that a result resumed (what they
+    checkpointed), from its ``info``."""
+    return float(info.get("earlier_time_s") or 0.0)
 
 
 def write_results(problem, res: InferenceResult, out: Path, started: float | None = None) -> FitResult:
@@ -267,7 +269,7 @@ def write_results(problem, res: InferenceResult, out: Path, started: float | Non
         weights=weights,
         log_likelihood=res.log_likelihood,
         summary=summary,
-        total_time_s=None if started is None else time.perf_counter() - started + _earlier(res),
+        total_time_s=None if started is None else time.perf_counter() - started + earlier_time(res.info),
     )
     tables.write_json(out / RESULT_JSON, result.to_json())
     return result

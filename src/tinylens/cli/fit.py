@@ -35,13 +35,15 @@ def medians_table(result: Any, max_rows: int = 40) -> Table:
 
 def print_result(result: Any) -> None:
     """Where the results are, the evidence, the cost, and the medians."""
+    from tinylens.fit import earlier_time
+
     console.print(medians_table(result))
     evidence = f"log Z = {result.log_evidence:.2f}; " if result.log_evidence is not None else ""
     info = getattr(result, "info", None) or {}
     resumed = (f" (resumed from its checkpoint: {info['n_like_this_run']:,} of them in this run)"
                if info.get("resumed") and "n_like_this_run" in info else "")
     total = getattr(result, "total_time_s", None)
-    earlier = float(info.get("earlier_time_s") or 0.0)
+    earlier = earlier_time(info)
     parts = ([f"{earlier:.1f} s of it in earlier runs"] if earlier > 0 else []) + (
         [f"the whole fit, loading and outputs included: {total:.1f} s"] if total is not None else [])
     whole = f" ({'; '.join(parts)})" if parts else ""
