@@ -224,7 +224,7 @@ def _median_histogram(ax: Any, median: np.ndarray, trusted: np.ndarray, q: Quant
 
 def parameters_figure(catalog: pd.DataFrame, quantities: Sequence[Quantity], columns: int = 3):
     """One panel per quantity: the ok lenses' posterior medians, trusted and untrusted stacked,
-    titled with the median of the lenses' 68 % half-widths."""
+    titled with the median of the lenses' 68 % half-widths (as in overview_parameters.csv)."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -236,9 +236,8 @@ def parameters_figure(catalog: pd.DataFrame, quantities: Sequence[Quantity], col
     rows = -(-len(quantities) // columns)
     fig, axes = plt.subplots(rows, columns, figsize=(4.0 * columns, 3.3 * rows), squeeze=False)
     for ax, q in zip(axes.flat, quantities):
-        median, half, relative = medians_and_widths(ok, q)
-        _median_histogram(ax, median, trusted, q, legend=False)
-        width = _median_of_finite(relative if q.kind == "relative" else half)
+        _median_histogram(ax, medians_and_widths(ok, q)[0], trusted, q, legend=False)
+        width = parameter_row(ok, q)["relative_half_width_68" if q.kind == "relative" else "half_width_68"]
         if np.isfinite(width):
             ax.set_title(f"median 68 % half-width {100 * width:.2g} %" if q.kind == "relative"
                          else f"median 68 % half-width {width:.2g}", fontsize=10)
