@@ -24,6 +24,8 @@ def _catalog() -> pd.DataFrame:
         "trusted": ["True", "True", "False", "True", "False", "1.0", None, None],
         "flags": ["", "light_prior_edge", "unmodelled_flux,arc_residuals", "light_prior_edge",
                   "unmodelled_flux", np.nan, None, None],
+        # c is untrusted for arc_residuals alone: its unmodelled_flux is not why
+        "critical_flags": ["", "", "arc_residuals", "", "unmodelled_flux", np.nan, None, None],
         # relative 68 % half-widths: 0.01, 0.02, 0.005, 0.04, 0.1, 0.03
         "lens_mass.0.theta_E_median": [1.0, 2.0, 1.0, 0.5, 1.0, 1.5, np.nan, np.nan],
         "lens_mass.0.theta_E_lo68": [0.99, 1.96, 0.995, 0.48, 0.9, 1.455, np.nan, np.nan],
@@ -43,10 +45,12 @@ def test_counts_and_flags_by_hand():
                                   "n_trusted": 4, "n_untrusted": 2}
     flags = ov.flag_table(catalog)
     assert flags.to_dict(orient="records") == [
-        {"flag": "light_prior_edge", "n_lenses": 2, "n_untrusted": 0},  # raised on trusted lenses only
-        {"flag": "unmodelled_flux", "n_lenses": 2, "n_untrusted": 2},
-        {"flag": "arc_residuals", "n_lenses": 1, "n_untrusted": 1},
+        {"flag": "light_prior_edge", "n_lenses": 2, "n_untrusted": 0, "n_critical": 0},  # on trusted lenses only
+        {"flag": "unmodelled_flux", "n_lenses": 2, "n_untrusted": 2, "n_critical": 1},
+        {"flag": "arc_residuals", "n_lenses": 1, "n_untrusted": 1, "n_critical": 1},
     ]
+    older = ov.flag_table(catalog.drop(columns="critical_flags"))  # a catalogue from before the column
+    assert older["n_critical"].isna().all() and older["n_untrusted"].tolist() == [0, 2, 1]
     assert ov.split_flags(" a, b ,,") == ["a", "b"] and ov.split_flags(np.nan) == [] and ov.split_flags(None) == []
 
 
@@ -93,6 +97,7 @@ def test_to_inspect_lists_the_untrusted_and_failed_with_their_figures(tmp_path):
     assert rows.loc["c", "figure"] == str(tmp_path / "lenses" / "c" / "model_results.png")
     assert rows.loc["e", "figure"] == str(tmp_path / "lenses" / "e" / "fit.png")
     assert rows.loc["c", "flags"] == "unmodelled_flux,arc_residuals" and rows.loc["c", "trusted"] is False
+    assert rows.loc["c", "critical_flags"] == "arc_residuals" and rows.loc["g", "critical_flags"] == ""
     assert rows.loc["g", "reason"].startswith("DataError") and rows.loc["g", "folder"] == ""
 
 
@@ -114,6 +119,21 @@ def test_parameters_figure_has_a_panel_per_parameter_holding_every_ok_lens():
     plt.close(fig)
 
 
+def test_overview_figure_flags_panel_shows_why_lenses_are_untrusted():
+    import matplotlib.pyplot as plt
+
+    q = quantity_for("lens_mass.0.theta_E")
+    for catalog, label, red in ((_catalog(), "critical on (made untrusted)", [1, 1, 0]),  # bottom to top
+                                (_catalog().drop(columns="critical_flags"), "of them untrusted", [1, 2, 0])):
+        fig = ov.overview_figure(catalog, q, ov.flag_table(catalog))
+        panel = fig.axes[2]
+        bars = {c.get_label(): [bar.get_width() for bar in c] for c in panel.containers}
+        assert bars["all ok lenses"] == [1, 2, 2] and bars[label] == red
+        assert [t.get_text() for t in panel.get_yticklabels()] == ["arc_residuals", "unmodelled_flux",
+                                                                   "light_prior_edge"]
+        plt.close(fig)
+
+
 def test_report_without_truth_writes_the_overview(tmp_path):
     catalog = _catalog()
     catalog.to_csv(tmp_path / "catalog.csv", index=False)
@@ -129,7 +149,9 @@ def test_report_without_truth_writes_the_overview(tmp_path):
     assert saved["n_trusted"] == 4 and saved["n_to_inspect"] == 4 and saved["time"]["search"]["median_s"] == 105.0
     assert [p["parameter"] for p in saved["parameters"]] == ["lens_mass.0.theta_E", "lens_mass.0.q"]
     assert pd.read_csv(out / "inspect.csv")["lens_id"].tolist() == ["c", "e", "g", "h"]
-    assert pd.read_csv(out / "overview_flags.csv")["flag"].tolist()[0] == "light_prior_edge"
+    flags = pd.read_csv(out / "overview_flags.csv")
+    assert flags["flag"].tolist()[0] == "light_prior_edge" and flags["n_critical"].tolist() == [0, 1, 1]
+    assert [f["n_critical"] for f in saved["flags"]] == [0, 1, 1]
     assert (out / "overview.png").stat().st_size > 10_000
     assert (out / "overview_parameters.png").stat().st_size > 10_000
 

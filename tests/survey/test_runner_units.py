@@ -27,7 +27,8 @@ RESULT = {
     "interval_997": {"lens_mass.0.theta_E": [0.97, 1.05], "source_light.0.R_sersic": [0.15, 0.25]},
     "derived": {"source.mag": {"median": 24.1, "interval_68": [24.0, 24.2], "interval_997": [23.8, 24.4]}},
     "log_evidence": -123.5, "n_likelihood_evals": 3840, "wall_time_s": 12.5, "total_time_s": 20.5,
-    "quality": {"trusted": False, "flags": ["multimodal", "arc_residuals"]},
+    "quality": {"trusted": False, "flags": ["multimodal", "arc_residuals"],
+                "critical": ["unconverged", "multimodal", "prior_edge"]},
 }
 
 
@@ -40,7 +41,8 @@ def test_flat_row_has_every_statistic_of_parameters_and_derived_quantities():
     assert (row["source.mag_median"], row["source.mag_lo997"], row["source.mag_hi68"]) == (24.1, 23.8, 24.2)
     assert row["log_evidence"] == -123.5 and row["n_likelihood_evals"] == 3840 and row["wall_time_s"] == 12.5
     assert row["trusted"] is False and row["flags"] == "multimodal,arc_residuals" and row["total_time_s"] == 20.5
-    assert len(row) == 3 + 2 + 3 * 5 + 4
+    assert row["critical_flags"] == "multimodal"  # arc_residuals is raised but not critical in RESULT
+    assert len(row) == 3 + 3 + 3 * 5 + 4
 
 
 def test_catalog_has_one_row_per_lens_failed_rows_empty(tmp_path):
@@ -53,9 +55,10 @@ def test_catalog_has_one_row_per_lens_failed_rows_empty(tmp_path):
         assert np.isnan(read.loc[0, "lens_mass.0.theta_E_median"]) and read.loc[1, "lens_mass.0.theta_E_median"] == 1.01
     assert str(frame["n_likelihood_evals"].dtype) == "Int64"
     assert frame.loc[0, "reason"] == "bad image"
-    assert frame.columns[3:5].tolist() == ["trusted", "flags"]
+    assert frame.columns[3:6].tolist() == ["trusted", "flags", "critical_flags"]
     assert frame["trusted"].isna()[0] and frame.loc[1, "trusted"] == False  # noqa: E712 (pandas' nullable boolean)
     assert frame.loc[1, "flags"] == "multimodal,arc_residuals" and frame.loc[0, "flags"] == ""
+    assert frame.loc[1, "critical_flags"] == "multimodal" and frame.loc[0, "critical_flags"] == ""
 
 
 def _lens(root: Path, name: str) -> runner.Lens:
@@ -444,7 +447,7 @@ def test_catalogue_has_every_documented_column_whatever_its_rows_hold():
     failed = runner.failed_row("b", "broken FITS")
     for rows in ({"a": ok, "b": failed}, {"b": failed}, {}):
         frame = runner.catalog_frame(rows)
-        assert list(frame.columns[:5]) == ["lens_id", "status", "reason", "trusted", "flags"]
+        assert list(frame.columns[:6]) == ["lens_id", "status", "reason", "trusted", "flags", "critical_flags"]
         assert list(frame.columns[-5:]) == ["log_evidence", "n_likelihood_evals", "wall_time_s", "total_time_s",
                                             "warnings"]
         assert frame["total_time_s"].dtype == float  # a row without it (an older result.json) is NaN

@@ -228,10 +228,11 @@ def print_overview(result: dict[str, Any], paths: dict[str, Path]) -> None:
     wide = console if console.is_terminal else Console(highlight=False, width=max(console.width, 160))
     if len(result["flags"]):
         table = Table(title="Quality flags of the ok lenses", title_justify="left")
-        for name in ("flag", "lenses", "of them untrusted"):
+        for name in ("flag", "lenses", "of them untrusted", "critical on (made untrusted)"):
             table.add_column(name, justify="left" if name == "flag" else "right")
         for row in result["flags"].itertuples(index=False):
-            table.add_row(row.flag, str(row.n_lenses), str(row.n_untrusted))
+            table.add_row(row.flag, str(row.n_lenses), str(row.n_untrusted),
+                          "?" if row.n_critical is None else str(row.n_critical))
         wide.print(table)
     else:
         console.print("No quality flag is raised on any ok lens.")

@@ -7,8 +7,9 @@ measured, what the fits cost, and which lenses someone should look at. From the 
 
 * **counts**: lenses; ``status`` ``ok`` and ``failed``; of the ok ones, how many are ``trusted``
   (the quality flags, :mod:`tinylens.results.quality`);
-* **flags**: for each quality flag, how many ok lenses carry it and how many of those are
-  untrusted (a flag that is not critical leaves a lens trusted);
+* **flags**: for each quality flag, how many ok lenses carry it, how many of those are
+  untrusted, and on how many it is one of the critical flags that made the lens untrusted (the
+  catalogue's ``critical_flags``; a flag that is not critical leaves a lens trusted);
 * **parameters**: per parameter, the spread of the lenses' posterior medians (median and 16th-84th
   percentiles across lenses) and the median of their posterior 68 % half-widths, also relative
   to each lens's median for sizes such as the Einstein radius;
@@ -31,10 +32,10 @@ import pandas as pd
 from tinylens.fit import DEFAULT_FILES, RESULT_JSON
 from tinylens.results.report import CATALOG_HINT, PAPER_QUANTITIES, Quantity, numbers
 
-FLAG_COLUMNS = ("flag", "n_lenses", "n_untrusted")
+FLAG_COLUMNS = ("flag", "n_lenses", "n_untrusted", "n_critical")
 PARAMETER_COLUMNS = ("parameter", "n", "median", "percentile_16", "percentile_84", "half_width_68",
                      "relative_half_width_68")
-INSPECT_COLUMNS = ("lens_id", "status", "trusted", "flags", "reason", "folder", "figure")
+INSPECT_COLUMNS = ("lens_id", "status", "trusted", "flags", "critical_flags", "reason", "folder", "figure")
 
 
 def is_true(value: Any) -> bool:
@@ -70,18 +71,25 @@ def counts(catalog: pd.DataFrame) -> dict[str, int]:
 
 
 def flag_table(catalog: pd.DataFrame) -> pd.DataFrame:
-    """For each flag of the ok lenses: on how many it is raised, and how many of those are
-    untrusted; the most frequent first."""
+    """For each flag of the ok lenses: on how many it is raised, how many of those are
+    untrusted, and on how many it is critical (in ``critical_flags``: it made the lens
+    untrusted; ``None`` for a catalogue without that column); the most frequent first."""
     ok = _ok(catalog)
+    known = "critical_flags" in ok.columns
     found: dict[str, list[int]] = {}
     if "flags" in ok.columns:
-        for cell, trusted in zip(ok["flags"], _trusted(ok)):
+        why = ok["critical_flags"] if known else [None] * len(ok)
+        for cell, trusted, critical in zip(ok["flags"], _trusted(ok), why):
+            critical = set(split_flags(critical))
             for flag in dict.fromkeys(split_flags(cell)):
-                entry = found.setdefault(flag, [0, 0])
+                entry = found.setdefault(flag, [0, 0, 0])
                 entry[0] += 1
                 entry[1] += int(not trusted)
-    rows = sorted(((flag, n, bad) for flag, (n, bad) in found.items()), key=lambda r: (-r[1], r[0]))
-    return pd.DataFrame(rows, columns=list(FLAG_COLUMNS))
+                entry[2] += int(flag in critical)
+    rows = sorted(((flag, n, bad, crit if known else None) for flag, (n, bad, crit) in found.items()),
+                  key=lambda r: (-r[1], r[0]))
+    return pd.DataFrame(rows, columns=list(FLAG_COLUMNS), dtype=object).astype(
+        {"n_lenses": int, "n_untrusted": int})
 
 
 def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
@@ -189,6 +197,7 @@ def to_inspect(catalog: pd.DataFrame, survey_dir: str | Path) -> pd.DataFrame:
         rows.append({"lens_id": row["lens_id"], "status": row["status"],
                      "trusted": bool(is_true(row.get("trusted"))) if row["status"] == "ok" else None,
                      "flags": ",".join(split_flags(row.get("flags"))),
+                     "critical_flags": ",".join(split_flags(row.get("critical_flags"))),
                      "reason": "" if pd.isna(row.get("reason")) else str(row.get("reason") or ""),
                      "folder": str(folder) if folder.is_dir() else "", "figure": _figure_path(folder)})
     return pd.DataFrame(rows, columns=list(INSPECT_COLUMNS))
@@ -278,7 +287,9 @@ def overview_figure(catalog: pd.DataFrame, q: Quantity, flags: pd.DataFrame):
         shown = flags.head(12).iloc[::-1]
         y = np.arange(len(shown))
         c.barh(y, shown["n_lenses"], color="0.7", label="all ok lenses")
-        c.barh(y, shown["n_untrusted"], color="C3", label="of them untrusted")
+        known = shown["n_critical"].notna().all()
+        c.barh(y, shown["n_critical" if known else "n_untrusted"], color="C3",
+               label="critical on (made untrusted)" if known else "of them untrusted")
         c.set_yticks(y, shown["flag"])
         c.xaxis.set_major_locator(MaxNLocator(integer=True))
         c.legend(frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2)

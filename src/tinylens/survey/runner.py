@@ -90,8 +90,9 @@ STATISTICS: dict[str, tuple[str, int | None]] = {
 }
 SCALARS = ("log_evidence", "n_likelihood_evals", "wall_time_s", "total_time_s")
 ID_COLUMNS = ("lens_id", "status", "reason")
-#: From the fit's quality assessment (tinylens.results.quality): filter a catalogue on ``trusted``.
-QUALITY_COLUMNS = ("trusted", "flags")
+#: From the fit's quality assessment (tinylens.results.quality): filter a catalogue on ``trusted``;
+#: ``critical_flags`` are the raised flags that made a lens untrusted (the template's ``quality.critical``).
+QUALITY_COLUMNS = ("trusted", "flags", "critical_flags")
 
 
 @dataclass(frozen=True)
@@ -199,7 +200,8 @@ def check_template(template: Mapping[str, Any], lenses: list[Lens], out: str | P
 def flat_row(lens_id: str, result: Mapping[str, Any]) -> dict[str, Any]:
     """One catalogue row from a fit's ``result.json`` content (or ``FitResult.to_json()``).
 
-    ``trusted`` and ``flags`` (comma-separated) of the quality assessment; for every free
+    ``trusted``, ``flags`` and ``critical_flags`` (comma-separated: the raised flags, and those
+    of them that the fit's ``quality.critical`` holds) of the quality assessment; for every free
     parameter and derived quantity ``<name>``: ``<name>_median``, ``_lo68``, ``_hi68``,
     ``_lo997``, ``_hi997``; then ``log_evidence``, ``n_likelihood_evals``, ``wall_time_s``,
     ``total_time_s``.
@@ -214,6 +216,7 @@ def flat_row(lens_id: str, result: Mapping[str, Any]) -> dict[str, Any]:
     quality = result.get("quality") or {}
     row["trusted"] = quality.get("trusted")
     row["flags"] = ",".join(quality.get("flags", []))
+    row["critical_flags"] = ",".join(f for f in quality.get("flags", []) if f in quality.get("critical", ()))
     for name, entry in stats.items():
         for suffix, (key, index) in STATISTICS.items():
             value = entry.get(key)
@@ -430,7 +433,7 @@ def catalog_frame(rows: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
     for column in fixed:
         if column not in frame:
             frame[column] = None
-    for column in ("reason", "flags", "warnings"):
+    for column in ("reason", "flags", "critical_flags", "warnings"):
         frame[column] = frame[column].fillna("").astype(str)
     frame["trusted"] = frame["trusted"].astype("boolean")
     frame["n_likelihood_evals"] = pd.to_numeric(frame["n_likelihood_evals"]).astype("Int64")
