@@ -141,6 +141,12 @@ def split(settings: Mapping[str, Any], *groups: Iterable[str]) -> list[dict[str,
     return out
 
 
+def resumes(settings: Mapping[str, Any] | None) -> bool:
+    """Whether a fit with these ``inference.settings`` resumes from its checkpoints: unless
+    ``resume: false`` (every sampler's default is to resume)."""
+    return bool((settings or {}).get("resume", True))
+
+
 def open_checkpoint(build: Callable[[bool], T], path: Path | None, resume: bool) -> tuple[T, bool]:
     """``(build(resume), resume)``, or, when reading the checkpoint at ``path`` fails (a file cut
     short by a full disk or an older tinylens killed while writing), a warning that names it,

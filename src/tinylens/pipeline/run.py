@@ -27,7 +27,7 @@ import numpy as np
 from tinylens.config.schema import without_speed_only
 from tinylens.errors import ConfigError
 from tinylens.inference import InferenceResult
-from tinylens.inference.common import fingerprint
+from tinylens.inference.common import fingerprint, resumes
 from tinylens.inference.progress import announce
 from tinylens.inference.optimizer import BAD
 from tinylens.pipeline import box as bx
@@ -184,7 +184,7 @@ def run_pipeline(problem, sampler, settings, *, progress: bool = True,
     stamp = _stage_fingerprint(problem, settings)
     sampler_kw = sampler_defaults(sampler, sampler_settings)
     # the sampler's ``resume: false`` means a fresh fit: the stages are done again too
-    state = _load_state(state_path, stamp) if sampler_kw.get("resume", True) else None
+    state = _load_state(state_path, stamp) if resumes(sampler_kw) else None
     objective = Objective(problem, threads=stage_threads(settings))
     earlier = 0.0  # seconds spent by earlier runs of this fit, up to what they saved
     if state is None:

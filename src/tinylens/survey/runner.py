@@ -709,6 +709,7 @@ def survey_plan(lens_dir: str | Path, template: str | Path, out: str | Path, ret
     the template was checked with (``None``: not checked, or no lens tried had readable data).
     """
     from tinylens.fit import checkpoint_files
+    from tinylens.inference.common import resumes
     from tinylens.locks import held_by
 
     state = _prepare(lens_dir, template, out, reuse_finished, only, retry_failed)
@@ -719,8 +720,8 @@ def survey_plan(lens_dir: str | Path, template: str | Path, out: str | Path, ret
     kept = {key: row.get("status") for key, row in sorted(state.rows.items()) if key in chosen}
     todo = {"new": [], "resume": [], "changed": [], "retry": []}
     recover = []
-    settings = (state.config.get("inference") or {}).get("settings") or {}
-    started = checkpoint_files() if settings.get("resume", True) is not False else ()  # resume: false starts afresh
+    settings = (state.config.get("inference") or {}).get("settings")
+    started = checkpoint_files() if resumes(settings) else ()  # resume: false starts afresh
     for lens in state.todo:
         folder, row = lens.output(state.out), state.rows.get(lens.lens_id)
         if lens.lens_id in state.changed:
