@@ -4,6 +4,7 @@ out by hand and numpy, and the command's files."""
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pandas as pd
@@ -185,3 +186,32 @@ def test_an_all_failed_survey_still_gets_an_overview(tmp_path):
     assert saved["failure_reasons"] == [{"reason": "DataError: x", "n": 2}, {"reason": "ConfigError: y", "n": 1}]
     assert saved["parameters"] == [] and not (tmp_path / "report" / "overview.png").exists()
     assert not (tmp_path / "report" / "overview_parameters.png").exists()
+
+
+def test_figures_leave_the_users_backend_and_pyplot_figures_alone(tmp_path):
+    """A notebook's backend and open figures survive tinylens's figures (they once switched
+    matplotlib to Agg, closing every pyplot figure, and piled their own into pyplot)."""
+    import subprocess
+    import sys
+
+    catalog = tmp_path / "catalog.csv"
+    _catalog().to_csv(catalog, index=False)
+    script = f"""
+import matplotlib.pyplot as plt
+import pandas as pd
+mine = plt.figure()
+from tinylens.results import overview as ov, plots
+from tinylens.results.report import quantity_for
+catalog = pd.read_csv({str(catalog)!r})
+q = quantity_for("lens_mass.0.theta_E")
+figs = [ov.overview_figure(catalog, q, ov.flag_table(catalog)), ov.parameters_figure(catalog, [q])]
+for i, fig in enumerate(figs):
+    fig.savefig({str(tmp_path)!r} + f"/{{i}}.png")
+print(plt.get_backend(), plt.get_fignums(), plt.fignum_exists(mine.number))
+"""
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    env["MPLBACKEND"] = "svg"  # a backend that is not Agg, as a notebook's inline one is not
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["svg", "[1]", "True"]
+    assert all((tmp_path / f"{i}.png").stat().st_size > 10_000 for i in range(2))

@@ -234,16 +234,14 @@ def _median_histogram(ax: Any, median: np.ndarray, trusted: np.ndarray, q: Quant
 def parameters_figure(catalog: pd.DataFrame, quantities: Sequence[Quantity], columns: int = 3):
     """One panel per quantity: the ok lenses' posterior medians, trusted and untrusted stacked,
     titled with the median of the lenses' 68 % half-widths (as in overview_parameters.csv)."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     ok = _ok(catalog)
     trusted = _trusted(ok)
     columns = max(1, min(columns, len(quantities)))
     rows = -(-len(quantities) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(4.0 * columns, 3.3 * rows), squeeze=False)
+    fig = Figure(figsize=(4.0 * columns, 3.3 * rows))
+    axes = fig.subplots(rows, columns, squeeze=False)
     for ax, q in zip(axes.flat, quantities):
         _median_histogram(ax, medians_and_widths(ok, q)[0], trusted, q, legend=False)
         width = parameter_row(ok, q)["relative_half_width_68" if q.kind == "relative" else "half_width_68"]
@@ -262,10 +260,7 @@ def parameters_figure(catalog: pd.DataFrame, quantities: Sequence[Quantity], col
 def overview_figure(catalog: pd.DataFrame, q: Quantity, flags: pd.DataFrame):
     """Four panels: the lenses' medians of ``q`` (trusted and not), each lens's 68 % half-width
     against its median, the flags' counts, and the wall time per lens."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
     ok = _ok(catalog)
@@ -273,7 +268,8 @@ def overview_figure(catalog: pd.DataFrame, q: Quantity, flags: pd.DataFrame):
     median, half, relative = medians_and_widths(ok, q)
     if q.kind == "relative":
         half = relative
-    fig, axes = plt.subplots(2, 2, figsize=(10, 7.5))
+    fig = Figure(figsize=(10, 7.5))
+    axes = fig.subplots(2, 2)
     (a, b), (c, d) = axes
     groups = _median_histogram(a, median, trusted, q)
     for m, label, colour in groups:

@@ -1,19 +1,17 @@
 """Figures: the dataset, the best-fit model, and the corner plot.
 
-Built on :class:`matplotlib.figure.Figure` (Agg, no pyplot state), images in an ``asinh``
-stretch so that faint arcs and the bright lens both show, axes in arcsec with ``y`` up, every
-panel with a title and a colour bar. Files are written atomically (:mod:`.tables`).
+Built on :class:`matplotlib.figure.Figure`: no pyplot state, and the backend is left as the user
+set it (a notebook keeps its inline figures). Images in an ``asinh`` stretch so that faint arcs
+and the bright lens both show, axes in arcsec with ``y`` up, every panel with a title and a
+colour bar. Files are written atomically (:mod:`.tables`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-
 import corner
+import matplotlib
 import matplotlib.ticker
 import jax.numpy as jnp
 import numpy as np
