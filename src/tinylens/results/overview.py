@@ -79,8 +79,8 @@ def flag_table(catalog: pd.DataFrame) -> pd.DataFrame:
     found: dict[str, list[int]] = {}
     if "flags" in ok.columns:
         why = ok["critical_flags"] if known else [None] * len(ok)
-        for cell, trusted, critical in zip(ok["flags"], _trusted(ok), why):
-            critical = set(split_flags(critical))
+        for cell, trusted, why_cell in zip(ok["flags"], _trusted(ok), why):
+            critical = set(split_flags(why_cell))
             for flag in dict.fromkeys(split_flags(cell)):
                 entry = found.setdefault(flag, [0, 0, 0])
                 entry[0] += 1
