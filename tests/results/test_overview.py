@@ -190,7 +190,7 @@ def test_an_all_failed_survey_still_gets_an_overview(tmp_path):
 
 def test_figures_leave_the_users_backend_and_pyplot_figures_alone(tmp_path):
     """A notebook's backend and open figures survive tinylens's figures (they once switched
-    matplotlib to Agg, closing every pyplot figure, and piled their own into pyplot)."""
+    matplotlib to Agg and left their own figures open in pyplot)."""
     import subprocess
     import sys
 
