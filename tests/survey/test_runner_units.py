@@ -94,6 +94,23 @@ def test_resume_plan_reads_rows_recovers_results_and_forgets_stale_rows(tmp_path
     assert not (lenses[1].output(out) / "row.json").exists() and not (lenses[2].output(out) / "row.json").exists()
 
 
+def test_rows_written_before_critical_flags_get_them_from_result_json(tmp_path):
+    """A resumed survey's older rows: the catalogue column comes from the fit's quality."""
+    out = tmp_path / "out"
+    for name in ("old", "old_no_result", "new"):
+        (out / "lenses" / name).mkdir(parents=True)
+        row = runner.flat_row(name, RESULT)
+        if name.startswith("old"):
+            del row["critical_flags"]
+        runner.write_row(out / "lenses" / name, row)
+    (out / "lenses" / "old" / "result.json").write_text(json.dumps(RESULT))
+    rows = runner.read_rows(out)
+    assert rows["old"]["critical_flags"] == "multimodal" and rows["new"]["critical_flags"] == "multimodal"
+    assert "critical_flags" not in rows["old_no_result"]  # nothing to read it from: empty in the catalogue
+    assert runner.catalog_frame(rows).set_index("lens_id")["critical_flags"].to_dict() == {
+        "new": "multimodal", "old": "multimodal", "old_no_result": ""}
+
+
 def test_progress_line_counts_rate_and_eta():
     times = itertools.chain([1000.0], itertools.repeat(2800.0))  # the start, then 30 min later
     done = [{"status": "ok"}, {"status": "failed"}]
