@@ -18,3 +18,17 @@ def test_reported_warnings_prints_each_once_and_leaves_out_deprecations(monkeypa
         warnings.warn("old keyword", PendingDeprecationWarning, stacklevel=1)
         warnings.warn("the sampler did not converge", RuntimeWarning, stacklevel=1)
     assert shown == ["12 pixels masked", "the sampler did not converge"]
+
+
+def test_main_help_gives_each_command_one_line():
+    """``tinylens --help`` on a wide terminal: one row per command, in the documented order, no
+    summary broken over lines by its docstring's line breaks."""
+    from typer.testing import CliRunner
+
+    from tinylens.cli.main import app
+
+    result = CliRunner().invoke(app, ["--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    panel = result.output.split("Commands")[1].split("╰")[0]
+    rows = [line.strip("│ ").split()[0] for line in panel.splitlines()[1:] if line.strip("│ ")]
+    assert rows == ["fit", "validate", "demo", "simulate-population", "survey", "report"]

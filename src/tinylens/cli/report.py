@@ -397,4 +397,6 @@ def report(
 
 def register(app: typer.Typer) -> None:
     """Add the ``report`` command to ``app``."""
-    app.command("report")(report)
+    # one line in `tinylens --help` (the docstring's line breaks would show there)
+    app.command("report", short_help="What a survey found: its accuracy against --truth or --reference, "
+                "or else an overview (trusted fits, flags, precision, time, lenses to inspect).")(report)
