@@ -123,7 +123,9 @@ def _config_dict(config) -> dict[str, Any]:
 
 
 def _summary_lines(res: InferenceResult, median: dict[str, float], quality: dict[str, Any]) -> list[str]:
-    critical = [f for f in quality["flags"] if f in quality["critical"]]
+    from tinylens.results.quality import raised_critical
+
+    critical = raised_critical(quality)
     verdict = "NOT trusted: " + ", ".join(critical) if critical else "trusted"
     lines = [f"method  {res.method}", verdict]
     if res.log_evidence is not None:

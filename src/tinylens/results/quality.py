@@ -45,6 +45,7 @@ e.g. the SLACS cut-outs) give 0.6-0.8.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -181,6 +182,13 @@ def failed_assessment(problem, error: BaseException) -> dict[str, Any]:
     return {"trusted": False, "flags": [CHECK_FAILED], "checks": {CHECK_FAILED: True},
             "metrics": {"error": f"{type(error).__name__}: {error}"},
             "critical": [*critical_flags(problem), CHECK_FAILED]}
+
+
+def raised_critical(assessment: Mapping[str, Any]) -> list[str]:
+    """The raised flags of an assessment (``result.json``'s ``quality``) that its ``critical``
+    list holds: why the result is untrusted (empty when trusted)."""
+    critical = set(assessment.get("critical") or ())
+    return [f for f in assessment.get("flags") or () if f in critical]
 
 
 def critical_flags(problem) -> tuple[str, ...]:

@@ -197,12 +197,6 @@ def check_template(template: Mapping[str, Any], lenses: list[Lens], out: str | P
 
 
 # -- rows -------------------------------------------------------------------------------------
-def critical_flags(quality: Mapping[str, Any]) -> str:
-    """The raised flags of a quality assessment that its ``critical`` list holds, comma-separated."""
-    critical = set(quality.get("critical") or ())
-    return ",".join(f for f in quality.get("flags") or () if f in critical)
-
-
 def flat_row(lens_id: str, result: Mapping[str, Any]) -> dict[str, Any]:
     """One catalogue row from a fit's ``result.json`` content (or ``FitResult.to_json()``).
 
@@ -212,6 +206,8 @@ def flat_row(lens_id: str, result: Mapping[str, Any]) -> dict[str, Any]:
     ``_lo997``, ``_hi997``; then ``log_evidence``, ``n_likelihood_evals``, ``wall_time_s``,
     ``total_time_s``.
     """
+    from tinylens.results.quality import raised_critical
+
     stats = {
         name: {"median": result["median"][name], "interval_68": result["interval_68"][name],
                "interval_997": result["interval_997"][name]}
@@ -222,7 +218,7 @@ def flat_row(lens_id: str, result: Mapping[str, Any]) -> dict[str, Any]:
     quality = result.get("quality") or {}
     row["trusted"] = quality.get("trusted")
     row["flags"] = ",".join(quality.get("flags", []))
-    row["critical_flags"] = critical_flags(quality)
+    row["critical_flags"] = ",".join(raised_critical(quality))
     for name, entry in stats.items():
         for suffix, (key, index) in STATISTICS.items():
             value = entry.get(key)
@@ -331,17 +327,20 @@ def _warning_text(caught: list[warnings.WarningMessage]) -> str:
 def read_rows(out: str | Path) -> dict[str, dict[str, Any]]:
     """The rows in ``out/lenses/*/row.json``, by lens id (unreadable files are skipped); an ok
     row written before ``critical_flags`` existed gets it from its fit's ``result.json``."""
+    from tinylens.results.quality import raised_critical
+
     rows = {}
     for path in sorted((Path(out) / LENSES_DIR).glob(f"*/{ROW_FILE}")):
         row = read_row(path)
-        if row is not None and row["status"] == "ok" and "critical_flags" not in row:
+        if row is None:
+            continue
+        if row["status"] == "ok" and "critical_flags" not in row:
             try:
                 quality = json.loads((path.parent / RESULT_FILE).read_text()).get("quality") or {}
-                row["critical_flags"] = critical_flags(quality)
+                row["critical_flags"] = ",".join(raised_critical(quality))
             except (OSError, ValueError, AttributeError):
-                pass  # left empty in the catalogue, as documented
-        if row is not None:
-            rows[path.parent.name] = row
+                pass  # no readable result.json: the column stays empty
+        rows[path.parent.name] = row
     return rows
 
 
