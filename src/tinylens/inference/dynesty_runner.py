@@ -172,10 +172,12 @@ def _dummy_sampler(n_dim: int) -> Callable[[dict[str, Any]], Any]:
 
     def build(settings: dict[str, Any]) -> Any:
         own, init, _ = _settings(settings)
+        if "save_evaluation_history" in init:  # a setting of dynesty >= 3 only: off, when the user set it
+            init = {**init, "save_evaluation_history": False}
         return dynesty.NestedSampler(
             lambda x: 0.0, lambda u: u, n_dim, pool=_ListPool(init["queue_size"]),
             use_pool={"prior_transform": False, "update_bound": False}, rstate=np.random.default_rng(own["seed"]),
-            **{**init, **({"save_evaluation_history": False} if init.get("save_evaluation_history") else {})},
+            **init,
         )
 
     return build
