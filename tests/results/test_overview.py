@@ -103,8 +103,6 @@ def test_to_inspect_lists_the_untrusted_and_failed_with_their_figures(tmp_path):
 
 
 def test_parameters_figure_has_a_panel_per_parameter_holding_every_ok_lens():
-    import matplotlib.pyplot as plt
-
     catalog = _catalog()
     quantities = [quantity_for("lens_mass.0.theta_E"), quantity_for("lens_mass.0.q"), PAPER_QUANTITIES[2],
                   PAPER_QUANTITIES[3]]
@@ -117,12 +115,9 @@ def test_parameters_figure_has_a_panel_per_parameter_holding_every_ok_lens():
         assert sum(bar.get_height() for layer in ax.containers for bar in layer) == n_lenses
     assert panels[0].get_title() == "median 68 % half-width 2.5 %"  # relative, as in the parameter table
     assert panels[1].get_title() == "median 68 % half-width 0.01" and panels[3].get_title() == ""
-    plt.close(fig)
 
 
 def test_overview_figure_flags_panel_shows_why_lenses_are_untrusted():
-    import matplotlib.pyplot as plt
-
     q = quantity_for("lens_mass.0.theta_E")
     for catalog, label, red in ((_catalog(), "critical on (made untrusted)", [1, 1, 0]),  # bottom to top
                                 (_catalog().drop(columns="critical_flags"), "of them untrusted", [1, 2, 0])):
@@ -132,7 +127,6 @@ def test_overview_figure_flags_panel_shows_why_lenses_are_untrusted():
         assert bars["all ok lenses"] == [1, 2, 2] and bars[label] == red
         assert [t.get_text() for t in panel.get_yticklabels()] == ["arc_residuals", "unmodelled_flux",
                                                                    "light_prior_edge"]
-        plt.close(fig)
 
 
 def test_report_without_truth_writes_the_overview(tmp_path):
