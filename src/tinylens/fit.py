@@ -280,11 +280,10 @@ def write_results(problem, res: InferenceResult, out: Path, started: float | Non
 def checkpoint_files() -> tuple[str, ...]:
     """The files of an output folder that a stopped fit resumes from: the samplers' checkpoints
     (nautilus's and dynesty's, with their fingerprints) and the pipeline stages' state."""
-    from tinylens.inference.dynesty_runner import CHECKPOINT_NAME as DYNESTY_CHECKPOINT
-    from tinylens.inference.nautilus_runner import CHECKPOINT_NAME as NAUTILUS_CHECKPOINT
+    from tinylens.inference.common import CHECKPOINT_NAMES
     from tinylens.pipeline.run import STATE_FILE
 
-    return tuple(name for sampler in (NAUTILUS_CHECKPOINT, DYNESTY_CHECKPOINT)
+    return tuple(name for sampler in CHECKPOINT_NAMES.values()
                  for name in (sampler, f"{sampler}.fingerprint")) + (STATE_FILE,)
 
 

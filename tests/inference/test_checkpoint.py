@@ -302,3 +302,17 @@ def test_resume_false_runs_the_pipeline_stages_again(tmp_path, data):
     assert not again.info["resumed"] and again.info["earlier_time_s"] == 0.0
     assert again.n_likelihood_evals == first.n_likelihood_evals
     assert json.loads((out / STATE_FILE).read_text())["time_s"] < 1000.0
+
+
+def test_checkpoint_names_are_known_without_importing_the_samplers():
+    """``--fresh``, a survey's dry run and its retry list the checkpoint files by name only: that
+    must not import nautilus (and scikit-learn) or dynesty. The names are still the runners' own."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from tinylens.fit import checkpoint_files; names = checkpoint_files(); "
+            "print(sorted(m for m in ('nautilus', 'dynesty', 'sklearn') if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert loaded.stdout.split("\n")[-2] == "[]"
+    for runner in (nautilus_runner, dynesty_runner):
+        assert {runner.CHECKPOINT_NAME, f"{runner.CHECKPOINT_NAME}.fingerprint"} <= set(checkpoint_files())

@@ -28,6 +28,7 @@ from scipy.special import logsumexp
 from tinylens.inference import InferenceResult
 from tinylens.errors import ConfigError
 from tinylens.inference.common import (
+    CHECKPOINT_NAMES,
     SamplingClock,
     _is_whole,
     check_indices,
@@ -53,7 +54,7 @@ RESERVED = {"loglikelihood", "prior_transform", "ndim", "pool", "use_pool", "rst
 OWN_KEYS = {"seed", "resume"}
 SAMPLER_KEYS = keyword_names(dynesty.NestedSampler.__new__, exclude=RESERVED | {"cls"})
 RUN_KEYS = keyword_names(dynesty.NestedSampler.run_nested, exclude=RESERVED)
-CHECKPOINT_NAME = "checkpoint_dynesty.pkl"
+CHECKPOINT_NAME = CHECKPOINT_NAMES["dynesty"]
 
 #: Batched likelihoods by key, so a pickled checkpoint holds only the key.
 _LIKELIHOODS: dict[str, Callable[[np.ndarray], np.ndarray]] = {}

@@ -37,6 +37,7 @@ from sklearn.neural_network import MLPRegressor
 from tinylens.errors import ConfigError
 from tinylens.inference import InferenceResult
 from tinylens.inference.common import (
+    CHECKPOINT_NAMES,
     SamplingClock,
     _is_whole,
     check_indices,
@@ -61,7 +62,7 @@ RESERVED = {"prior", "likelihood", "n_dim", "vectorized", "pass_dict", "filepath
             "prior_args", "prior_kwargs", "likelihood_args", "likelihood_kwargs"}
 SAMPLER_KEYS = keyword_names(Sampler.__init__, exclude=RESERVED)
 RUN_KEYS = keyword_names(Sampler.run)
-CHECKPOINT_NAME = "checkpoint.hdf5"
+CHECKPOINT_NAME = CHECKPOINT_NAMES["nautilus"]
 #: The checkpoint's attribute holding the seconds of sampling its state took (all runs).
 SAMPLING_TIME_ATTR = "tinylens_sampling_time_s"
 
