@@ -123,15 +123,21 @@ def _change_data(cfg: dict, data: dict) -> None:
     data["image"] = data["image"] + np.random.default_rng(9).normal(0, 0.01, data["image"].shape)
 
 
-@pytest.mark.parametrize("change", [_change_prior, _change_sampler, _change_data], ids=["prior", "sampler", "data"])
+def _change_supersampling(cfg: dict, data: dict) -> None:
+    cfg["dataset"] = {"supersampling": {"mode": "adaptive"}}  # the tiny lens's nsub: 2 unchanged
+
+
+@pytest.mark.parametrize("change", [_change_prior, _change_sampler, _change_data, _change_supersampling],
+                         ids=["prior", "sampler", "data", "supersampling"])
 def test_changed_config_starts_fresh(tmp_path, data, change):
-    """The runner resumes only the same data, priors and sampler settings."""
+    """The runner resumes only the same data, supersampling, priors and sampler settings."""
 
     def run(cfg: dict, arrays: dict):
         folder = tmp_path / "lens"
         write_tiny_lens(folder, cfg["inference"], arrays)
         config = tiny_config(cfg["inference"])
         config["model_components"] = cfg["model_components"]
+        config["dataset"].update(cfg.get("dataset", {}))
         for key in ("data_path", "noise_path", "psf_path"):
             config["dataset"][key] = str(folder / config["dataset"][key])
         problem = tinylens.load(config)

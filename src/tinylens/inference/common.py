@@ -175,13 +175,17 @@ def fingerprint(problem, **extra: Any) -> str:
     """
     h = hashlib.sha256()
     d = problem.dataset
-    for arr in (d.data, d.noise, d.psf, d.mask):
+    # the supersampling as the fit uses it: one factor (uniform) or the per-pixel map (adaptive),
+    # so that a changed mode, tolerance or levels is a new problem and dataset.nsub, which only
+    # uniform mode reads, is not
+    supersampling = np.asarray(problem.nsub_map, dtype=np.int64)
+    for arr in (d.data, d.noise, d.psf, d.mask, supersampling):
         h.update(np.ascontiguousarray(arr).tobytes())
     meta = {
         "params": list(problem.param_names),
         "priors": [dataclasses.astuple(p) for p in problem.priors],  # exact: a box widened a little is a new problem
         "pixel_scale": float(d.pixel_scale),
-        "nsub": int(d.nsub),
+        "supersampling_shape": list(supersampling.shape),
         "solver": str(problem.config.solver_type),
         "extra": {k: repr(v) for k, v in sorted(extra.items())},
     }
