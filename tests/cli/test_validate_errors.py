@@ -119,6 +119,27 @@ def test_validate_happy_path(tmp_path):
     assert "Warning" not in out
 
 
+def test_validate_states_the_supersampling_the_fit_uses(tmp_path):
+    """Adaptive (the default): the pixels at each factor of the map the fit uses, not
+    dataset.nsub, which that mode does not read; uniform: the one factor."""
+    import re
+
+    import tinylens
+
+    path = write_case(tmp_path / "adaptive")
+    out = assert_ok(invoke("validate", path))
+    listed = {int(n): int(c) for n, c in re.findall(r"(\d+)x\1 for (\d+) pixels", out)}
+    levels, counts = np.unique(np.asarray(tinylens.load(path).nsub_map), return_counts=True)
+    assert "supersampling adaptive," in out and listed == dict(zip(levels.tolist(), counts.tolist()))
+    assert sum(listed.values()) == 40 * 40
+
+    def uniform(config, arrays):
+        config["dataset"].update(nsub=3, supersampling={"mode": "uniform"})
+
+    out = assert_ok(invoke("validate", write_case(tmp_path / "uniform", edit=uniform)))
+    assert "supersampling uniform, 3x3 per pixel" in out
+
+
 # -- the config file ----------------------------------------------------------------------------
 def test_missing_config(tmp_path):
     assert_user_error(invoke("validate", tmp_path / "nope.yaml"), "nope.yaml", "not found")

@@ -32,6 +32,16 @@ def priors_table(problem) -> Table:
     return table
 
 
+def supersampling_text(problem) -> str:
+    """The supersampling the fit uses: one factor (uniform), or how many pixels get each factor of
+    the adaptive map (where ``dataset.nsub`` is not read)."""
+    factors = problem.nsub_map
+    if np.isscalar(factors):
+        return f"uniform, {factors}x{factors} per pixel"
+    levels, counts = np.unique(np.asarray(factors), return_counts=True)
+    return "adaptive, " + ", ".join(f"{n}x{n} for {c} pixels" for n, c in zip(levels, counts))
+
+
 def summary_table(problem, log_l: float, seconds: float) -> Table:
     """Image size, pixels used, linear amplitudes and the likelihood at the prior median."""
     d = problem.dataset
@@ -40,7 +50,8 @@ def summary_table(problem, log_l: float, seconds: float) -> Table:
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="bold")
     table.add_column()
-    table.add_row("image", f"{ny} x {nx} pixels at {d.pixel_scale:g}\"/pixel, supersampling {d.nsub}x{d.nsub}")
+    table.add_row("image", f"{ny} x {nx} pixels at {d.pixel_scale:g}\"/pixel")
+    table.add_row("supersampling", supersampling_text(problem))
     table.add_row("pixels used", f"{used} of {ny * nx}")
     table.add_row("PSF", f"{d.psf.shape[0]} x {d.psf.shape[1]}")
     table.add_row("linear amplitudes", str(problem.spec.n_linear))
