@@ -1,0 +1,125 @@
+"""docs/config.md, the reference of every config key, against the schema and the registries it
+describes: each key listed with the schema's default, each profile with its parameters, each
+quality flag and inference method, and its example a valid config."""
+
+from __future__ import annotations
+
+import re
+import typing
+from pathlib import Path
+
+import pytest
+import yaml
+from pydantic import BaseModel
+from pydantic_core import PydanticUndefined
+
+from tinylens.config import schema
+from tinylens.config.loader import validate_config
+from tinylens.config.model_spec import build_model_spec
+from tinylens.inference import METHODS
+from tinylens.profiles.light import LIGHT_PROFILES
+from tinylens.profiles.mass import MASS_PROFILES
+from tinylens.results.quality import CRITICAL
+
+DOC = (Path(__file__).parents[2] / "docs" / "config.md").read_text()
+#: Sections whose keys the doc describes by name rather than by dotted path.
+BY_NAME = {"model_components"}
+
+
+def _model(annotation) -> type[BaseModel] | None:
+    """The pydantic model inside ``annotation`` (``Optional[...]`` and the like unwrapped)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _keys(model: type[BaseModel], prefix: str = ""):
+    """``(dotted key, field)`` of every field below ``model``."""
+    for name, field in model.model_fields.items():
+        key = prefix + name
+        if key in BY_NAME:
+            continue
+        yield key, field
+        inner = _model(field.annotation)
+        if inner is not None:
+            yield from _keys(inner, key + ".")
+
+
+def _rows() -> dict[str, str]:
+    """The doc's table rows ``| `key` | default | ...`` by key."""
+    return {m.group(1): m.group(2).strip() for m in re.finditer(r"^\| `([\w.]+)` \| ([^|]+) \|", DOC, re.M)}
+
+
+def _as_yaml(value) -> str:
+    return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
+
+
+def test_every_key_is_listed_with_the_schemas_default():
+    rows = _rows()
+    keys = list(_keys(schema.Config))
+    assert len(keys) > 40
+    missing = [key for key, field in keys if key not in rows and _model(field.annotation) is None]
+    assert missing == [], f"keys the doc does not list: {missing}"
+    for key, field in keys:
+        if key not in rows:
+            continue  # a section, whose keys are rows of their own
+        listed = rows[key]
+        if field.is_required():
+            assert listed == "required", key
+        elif field.default is None:
+            assert listed in ("none", "see below"), key
+        elif field.default is PydanticUndefined:  # a default_factory
+            made = field.default_factory()
+            if isinstance(made, BaseModel):
+                continue  # a section, whose keys are rows of their own
+            assert listed == f"`{_as_yaml(made)}`", (key, listed)
+        else:
+            assert listed == f"`{_as_yaml(field.default)}`", (key, listed)
+    unknown = {key for key in rows if "." in key} - {key for key, _ in keys}
+    assert unknown == set(), f"rows for keys the schema does not have: {unknown}"
+
+
+def test_every_parameter_key_is_described():
+    rows = _rows()
+    assert set(schema.ParamSpec.model_fields) <= set(rows)
+    for name in (*schema.Component.model_fields, *schema.ModelComponents.model_fields,
+                 *schema.ParamLink.model_fields):
+        assert f"`{name}`" in DOC, name
+
+
+@pytest.mark.parametrize("name", [*MASS_PROFILES, *LIGHT_PROFILES])
+def test_every_profile_is_listed_with_its_parameters(name):
+    profile = {**MASS_PROFILES, **LIGHT_PROFILES}[name]
+    row = next((line for line in DOC.splitlines() if line.startswith("| `") and f"`{name}`" in line), None)
+    assert row is not None, f"no row for {name}"
+    for param in profile.params:
+        default = profile.defaults.get(param)
+        assert (f"`{param}` ({default:g})" if default is not None else f"`{param}`") in row, (name, param)
+    for alias, canonical in profile.aliases.items():
+        assert f"`{canonical}` (alias `{alias}`)" in row or f"(alias `{alias}`)" in row, (name, alias)
+    if hasattr(profile, "amplitude"):
+        assert f"`{profile.amplitude}`" in row, name
+    for setting, default in getattr(profile, "settings_defaults", {}).items():
+        assert re.search(rf"`{setting}` \({default:g}″?\)", row), (name, setting)
+
+
+def test_quality_flags_methods_and_the_default_critical_set():
+    flags = typing.get_args(schema.QualityFlag)
+    for flag in flags:
+        assert f"`{flag}`" in DOC, flag
+    left_out = re.search(r"all\s+of them but ((?:`\w+`,?\s*(?:and\s+)?)+)", DOC).group(1)
+    assert set(re.findall(r"`(\w+)`", left_out)) == set(flags) - set(CRITICAL)
+    for methods in METHODS.values():
+        for method in methods:
+            assert f"`{method}`" in DOC, method
+
+
+def test_the_example_is_a_valid_config():
+    example = re.search(r"```yaml\n(.*?)```", DOC, re.S).group(1)
+    config = validate_config(yaml.safe_load(example), "docs/config.md")
+    spec = build_model_spec(config.model_components)
+    assert spec.n_linear == 2 and len(spec.param_names) == 15
