@@ -37,9 +37,12 @@ def test_remove_unfinished_deletes_what_a_killed_write_left_and_nothing_else(tmp
     for name in ("result.json", "result_summary.csv"):
         assert subprocess.run([sys.executable, "-c", killed, str(tmp_path / name)]).returncode != 0
     left = sorted(p.name for p in tmp_path.glob(".*"))
-    assert len(left) == 2 and left[0].startswith(".result-") and left[1].startswith(".result_summary-")
-    (tmp_path / ".result-notes.txt").write_text("other suffix")
+    assert len(left) == 2 and left[0].startswith(".result.unfinished-") and left[1].startswith(".result_summary.")
+    users = [".result-notes.txt", ".result-my-notes.json", ".result-mynotes1.json",
+             ".result.unfinished-notes.json", ".result_summary-v1-final.csv"]  # a user's own hidden files
+    for name in users:
+        (tmp_path / name).write_text("mine")
 
     remove_unfinished(tmp_path / "result.json")
-    assert sorted(p.name for p in tmp_path.glob(".*")) == [".result-notes.txt", left[1]]
+    assert sorted(p.name for p in tmp_path.glob(".*")) == sorted([*users, left[1]])
     assert (tmp_path / "result.json").read_text() == "{}"

@@ -303,7 +303,7 @@ def test_survey_refuses_an_out_another_survey_is_writing(tmp_path, mock_survey):
     assert text.startswith("Error:") and "being written by another tinylens survey" in text
     assert f"(process {os.getpid()} on" in text and "--out" in text and "Traceback" not in result.output
     assert sorted(p.name for p in out.iterdir()) == []
-    stray = out / ".catalog-k1ll3d00.parquet"  # a survey killed while writing its catalogue left it
+    stray = out / ".catalog.unfinished-k1ll3d00.parquet"  # a survey killed while writing its catalogue left it
     stray.write_bytes(b"PAR1")
     with mock.patch.object(runner, "_fit_lenses", return_value=None) as fitted:
         runner.run_survey(mock_survey["lenses"], mock_survey["template"], out, progress=False)
@@ -350,7 +350,7 @@ def test_fit_lens_turns_a_bad_lens_into_a_failed_row(tmp_path, mock_survey):
     lens = runner.Lens("lens_bad", mock_survey["lenses"] / "lens_bad")
     folder = lens.output(tmp_path)
     folder.mkdir(parents=True)
-    stray = folder / ".row-k1ll3d00.json"  # a worker SIGKILLed while writing the row left it
+    stray = folder / ".row.unfinished-k1ll3d00.json"  # a worker SIGKILLed while writing the row left it
     stray.write_text("{")
     row = runner.fit_lens("lens_bad", runner.lens_config(template, lens, tmp_path), str(folder))
     assert row["status"] == "failed" and "lens_bad/image.fits" in row["reason"]

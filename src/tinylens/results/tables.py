@@ -48,7 +48,7 @@ os.umask(_UMASK)
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success it replaces ``path`` atomically."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=path.suffix)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_unfinished_prefix(path), suffix=path.suffix)
     os.close(fd)
     try:
         yield Path(tmp)
@@ -59,12 +59,19 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             os.unlink(tmp)
 
 
+def _unfinished_prefix(path: Path) -> str:
+    return f".{path.stem}.unfinished-"
+
+
 def remove_unfinished(*paths: str | Path) -> None:
     """Delete the temporary files that :func:`atomic_path` writes of ``paths`` left behind when
-    their process was killed mid-write (``.<stem>-XXXXXXXX<suffix>`` beside each). Only for a
-    folder that no other process is writing the same files in."""
+    their process was killed mid-write (``.<stem>.unfinished-XXXXXXXX<suffix>`` beside each, the
+    X's eight of ``tempfile``'s random characters; nothing else, so a user's own hidden files
+    stay). Only for a folder that no other process is writing the same files in."""
+    random_part = "[a-z0-9_]" * 8
     for path in map(Path, paths):
-        for tmp in path.parent.glob(f".{glob.escape(path.stem)}-*{glob.escape(path.suffix)}"):
+        pattern = glob.escape(_unfinished_prefix(path)) + random_part + glob.escape(path.suffix)
+        for tmp in path.parent.glob(pattern):
             tmp.unlink(missing_ok=True)
 
 
