@@ -32,3 +32,23 @@ def test_main_help_gives_each_command_one_line():
     panel = result.output.split("Commands")[1].split("╰")[0]
     rows = [line.strip("│ ").split()[0] for line in panel.splitlines()[1:] if line.strip("│ ")]
     assert rows == ["fit", "validate", "demo", "simulate-population", "survey", "report"]
+
+
+def test_an_empty_path_is_refused_before_anything_runs(tmp_path, monkeypatch):
+    """``-o "$OUT"`` with ``OUT`` unset: an empty path would be the current folder (a fit would
+    write its results among the user's files there). Every path a command takes refuses it."""
+    from typer.testing import CliRunner
+
+    from tinylens.cli.main import app
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "model_config.yaml").write_text("not: read\n")
+    cases = [["fit", "model_config.yaml", "-o", ""], ["fit", ""], ["validate", ""], ["demo", "", "--no-fit"],
+             ["survey", "", "-c", "model_config.yaml", "-o", "run"],
+             ["survey", "lenses", "-c", "", "-o", "run"], ["survey", "lenses", "-c", "model_config.yaml", "-o", ""]]
+    for args in cases:
+        result = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
+        assert result.exit_code == 2, (args, result.output)
+        assert "an empty path (an unset shell variable?)" in result.output, (args, result.output)
+        assert "Traceback" not in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model_config.yaml"]  # nothing written

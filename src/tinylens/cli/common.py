@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -39,6 +40,14 @@ USER_ERRORS: tuple[type[BaseException], ...] = (TinyLensError, FileNotFoundError
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
+
+
+def path_value(value: str) -> Path:
+    """Parse a path argument; an empty one is refused. (``Path("")`` is the current folder, so a
+    ``-o "$OUT"`` whose variable is unset would write results among whatever is there.)"""
+    if not str(value).strip():
+        raise typer.BadParameter("an empty path (an unset shell variable?); give a file or folder name")
+    return Path(value)
 
 
 def one_paragraph(text: str) -> str:

@@ -17,7 +17,7 @@ import typer
 import yaml
 from rich.table import Table
 
-from tinylens.cli.common import console
+from tinylens.cli.common import console, path_value
 from tinylens.errors import OutputError
 
 #: Observation set-up: CSST-like pixels and PSF, 300 s exposure; image units are e-/s.
@@ -236,7 +236,7 @@ def comparison_table(median: dict[str, float], truth: dict[str, float]) -> Table
 
 
 def demo(
-    directory: Path = typer.Argument(Path("tinylens_demo"), help="Folder for the data, config and results."),
+    directory: Path = typer.Argument(Path("tinylens_demo"), parser=path_value, metavar="DIRECTORY", help="Folder for the data, config and results."),
     no_fit: bool = typer.Option(False, "--no-fit", help="Only write the simulated data and the config."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output from the sampler."),
 ) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from tinylens.cli.common import console, print_warning, reported_warnings
+from tinylens.cli.common import console, path_value, print_warning, reported_warnings
 
 
 QUIET_HELP = ("No progress display. Without it, a status line on stderr shows the likelihood calls, the current "
@@ -68,9 +68,9 @@ def run_fit(config: Path | str | dict, output: Path | None = None, quiet: bool =
 
 
 def fit_command(
-    config: Path = typer.Argument(..., help="The model_config.yaml to fit.", show_default=False),
+    config: Path = typer.Argument(..., parser=path_value, metavar="CONFIG", help="The model_config.yaml to fit.", show_default=False),
     quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
-    output: Path | None = typer.Option(None, "--output", "-o", help="Output folder, relative to the current folder (overrides output.path, which is relative to the config's folder)."),
+    output: Path | None = typer.Option(None, "--output", "-o", parser=path_value, metavar="FOLDER", help="Output folder, relative to the current folder (overrides output.path, which is relative to the config's folder)."),
     fresh: bool = typer.Option(False, "--fresh", help="Start again from scratch: delete the checkpoints of a fit "
                                "stopped earlier in the output folder (the sampler's and the pipeline stages') "
                                "instead of resuming it."),

@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from tinylens.cli.common import console, warnings_as_they_come
+from tinylens.cli.common import console, path_value, warnings_as_they_come
 from tinylens.errors import TinyLensError
 
 #: Local worker processes when neither --workers nor --scheduler is given.
@@ -65,11 +65,11 @@ def print_plan(found: dict, retry_failed: bool) -> None:
 
 
 def survey(
-    lens_dir: Path = typer.Argument(..., metavar="LENS_DIR", help="Folder with one sub-folder per lens (image.fits, noise.fits, psf.fits, "
+    lens_dir: Path = typer.Argument(..., parser=path_value, metavar="LENS_DIR", help="Folder with one sub-folder per lens (image.fits, noise.fits, psf.fits, "
                                     "optionally mask.fits).", show_default=False),
-    config: Path = typer.Option(..., "--config", "-c", help="Template model_config.yaml; its data paths and output.path "
+    config: Path = typer.Option(..., "--config", "-c", parser=path_value, metavar="FILE", help="Template model_config.yaml; its data paths and output.path "
                                 "are set per lens.", show_default=False),
-    out: Path = typer.Option(..., "--out", "-o", help="Survey output folder (catalogue and one folder per lens).",
+    out: Path = typer.Option(..., "--out", "-o", parser=path_value, metavar="FOLDER", help="Survey output folder (catalogue and one folder per lens).",
                              show_default=False),
     workers: int | None = typer.Option(None, "--workers", "-w", help=f"Local worker processes (default {DEFAULT_WORKERS})."),
     scheduler: str | None = typer.Option(None, "--scheduler", help="Address of a running Dask scheduler "

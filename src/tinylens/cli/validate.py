@@ -9,7 +9,7 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from tinylens.cli.common import console, print_warning, reported_warnings
+from tinylens.cli.common import console, path_value, print_warning, reported_warnings
 
 
 def load_problem(config: Path):
@@ -62,7 +62,7 @@ def summary_table(problem, log_l: float, seconds: float) -> Table:
     return table
 
 
-def validate(config: Path = typer.Argument(..., help="The model_config.yaml to check.", show_default=False)) -> None:
+def validate(config: Path = typer.Argument(..., parser=path_value, metavar="CONFIG", help="The model_config.yaml to check.", show_default=False)) -> None:
     """Check a config and its data: load them, evaluate the likelihood, list the free parameters with their priors.
 
     The likelihood is evaluated at the prior median (u = 0.5) and, where it is not finite there, at up to 64 draws from the prior; a likelihood finite nowhere is an error (exit 2).
