@@ -283,6 +283,23 @@ def test_survey_dry_run_cli_checks_the_template_and_starts_nothing(tmp_path, moc
     text = " ".join(result.output.split())
     assert result.exit_code == 0 and f"A survey is writing {out} now (process {os.getpid()} on" in text
     assert "the template could not be checked: the first lenses to fit have broken data" in text  # lens_bad's
+    assert "(they will fail): lens_bad: " in text and "image.fits" in text  # which lens, and why
+
+
+def test_survey_dry_run_refuses_what_a_run_would(tmp_path, mock_survey):
+    """An --out that is a file (or below one) and fewer than one worker: the run refuses them, so
+    the dry run does too, with nothing written."""
+    afile = tmp_path / "afile.txt"
+    afile.write_text("mine")
+    base = ["survey", str(mock_survey["lenses"]), "-c", str(mock_survey["template"])]
+    for out in (afile, afile / "below"):
+        result = CliRunner().invoke(app, [*base, "--out", str(out), "--dry-run"])
+        assert result.exit_code == 2, result.output
+        assert f"({afile} is a file, not a folder); choose another --out" in " ".join(result.output.split())
+    for workers in ("0", "-2"):
+        result = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "out"), "--workers", workers, "--dry-run"])
+        assert result.exit_code == 2 and "--workers" in result.output, result.output
+    assert afile.read_text() == "mine" and sorted(p.name for p in tmp_path.iterdir()) == ["afile.txt"]
 
 
 def test_survey_refuses_an_out_another_survey_is_writing(tmp_path, mock_survey):

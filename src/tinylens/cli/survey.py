@@ -47,7 +47,9 @@ def print_plan(found: dict, retry_failed: bool) -> None:
     if found["checked_with"]:
         head += f"; the template works (checked with {found['checked_with']} as 'tinylens validate' does)."
     elif n_fit:
-        head += "; the template could not be checked: the first lenses to fit have broken data (they will fail)."
+        tried = "; ".join(f"{lens_id}: {why.rstrip('.')}" for lens_id, why in found.get("broken", {}).items())
+        head += ("; the template could not be checked: the first lenses to fit have broken data (they will fail)"
+                 + (f": {tried}" if tried else "") + ".")
     lines = [head if head.endswith(".") else head + ".",
              f"In {found['out']}: {len(found['ok'])} done (ok), {len(found['failed'])} failed"
              + (" (kept: --retry-failed fits them again)." if found["failed"] and not retry_failed else ".")]
@@ -71,7 +73,7 @@ def survey(
                                 "are set per lens.", show_default=False),
     out: Path = typer.Option(..., "--out", "-o", parser=path_value, metavar="FOLDER", help="Survey output folder (catalogue and one folder per lens).",
                              show_default=False),
-    workers: int | None = typer.Option(None, "--workers", "-w", help=f"Local worker processes (default {DEFAULT_WORKERS})."),
+    workers: int | None = typer.Option(None, "--workers", "-w", min=1, help=f"Local worker processes (default {DEFAULT_WORKERS})."),
     scheduler: str | None = typer.Option(None, "--scheduler", help="Address of a running Dask scheduler "
                                          "(e.g. tcp://10.0.0.1:8786) instead of a local cluster."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Fit again the lenses that failed in an earlier run."),

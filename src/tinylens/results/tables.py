@@ -25,6 +25,12 @@ INTERVALS = {"interval_68": (16.0, 84.0), "interval_997": (0.135, 99.865)}
 SUMMARY_COLUMNS = ("parameter", "median", "percentile_16", "percentile_84")
 
 
+def file_in_the_way(folder: str | Path) -> Path | None:
+    """The file at ``folder``, or at one of its parents, that stops it being a folder (None: none)."""
+    folder = Path(folder)
+    return next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+
+
 def ensure_writable(folder: str | Path, choose: str = "another output.path in the config (or --output)") -> Path:
     """Create ``folder`` if needed and check a file can be written there, else OutputError
     ending "Choose ``choose``." (what the caller's user sets to pick the folder)."""
@@ -34,7 +40,7 @@ def ensure_writable(folder: str | Path, choose: str = "another output.path in th
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
             pass
     except OSError as err:
-        blocked = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+        blocked = file_in_the_way(folder)
         why = f"{blocked} is a file, not a folder" if blocked is not None else err.strerror or type(err).__name__
         raise OutputError(f"Output folder {folder} cannot be written ({why}). Choose {choose}.") from None
     return folder

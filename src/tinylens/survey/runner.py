@@ -162,10 +162,11 @@ def lens_config(template: Mapping[str, Any], lens: Lens, out: str | Path) -> dic
 
 
 def check_template(template: Mapping[str, Any], lenses: list[Lens], out: str | Path, tries: int = 3,
-                   name: str = "template") -> str | None:
+                   name: str = "template", broken: dict[str, str] | None = None) -> str | None:
     """Load ``template`` against the first lenses and check it as ``tinylens validate`` does
     (:func:`tinylens.fit.check_settings`, then :func:`tinylens.fit.check_likelihood`); return
-    the id of the lens it was checked with (``None``: every lens tried has broken data).
+    the id of the lens it was checked with (``None``: every lens tried has broken data; each
+    such lens's id and message are added to ``broken`` when given).
 
     A :class:`ConfigError` from loading or the settings is the template's and is raised at once.
     A :class:`DataError` is one lens's (that lens will fail alone), so the next lens is tried. A
@@ -182,7 +183,9 @@ def check_template(template: Mapping[str, Any], lenses: list[Lens], out: str | P
                 warnings.simplefilter("ignore")
                 problem = tinylens.load(lens_config(template, lens, out))
                 check_settings(problem)
-        except DataError:
+        except DataError as exc:
+            if broken is not None:
+                broken[lens.lens_id] = str(exc)
             continue
         except ConfigError as exc:
             raise ConfigError(f"The {name} does not work (checked with lens {lens.lens_id}): {exc}") from None
@@ -718,16 +721,23 @@ def survey_plan(lens_dir: str | Path, template: str | Path, out: str | Path, ret
     and the template does not set ``resume: false``),
     ``changed`` (their files changed since their fit), ``retry`` (failed, ``retry_failed``);
     ``running``: who runs a survey on ``out`` now (``None``: nobody); ``checked_with``: the lens
-    the template was checked with (``None``: not checked, or no lens tried had readable data).
+    the template was checked with (``None``: not checked, or no lens tried had readable data);
+    ``broken``: then, each lens tried and why its data could not be read.
     """
     from tinylens.fit import checkpoint_files
     from tinylens.inference.common import resumes
     from tinylens.locks import held_by
+    from tinylens.results.tables import file_in_the_way
 
+    blocked = file_in_the_way(Path(out).expanduser())
+    if blocked is not None:  # as run_survey's ensure_writable would find, without creating the folder
+        raise OutputError(f"The survey output folder {out} cannot be written ({blocked} is a file, not a "
+                          "folder); choose another --out.")
     state = _prepare(lens_dir, template, out, reuse_finished, only, retry_failed)
-    checked = None
+    checked, broken = None, {}
     if check and state.todo:
-        checked = check_template(state.config, state.todo, state.out, name=f"template {Path(template).expanduser()}")
+        checked = check_template(state.config, state.todo, state.out, name=f"template {Path(template).expanduser()}",
+                                 broken=broken)
     chosen = {lens.lens_id for lens in state.chosen}.difference(lens.lens_id for lens in state.todo)
     kept = {key: row.get("status") for key, row in sorted(state.rows.items()) if key in chosen}
     todo = {"new": [], "resume": [], "changed": [], "retry": []}
@@ -748,6 +758,7 @@ def survey_plan(lens_dir: str | Path, template: str | Path, out: str | Path, ret
             todo["new"].append(lens.lens_id)
     return {"lens_dir": str(Path(lens_dir).expanduser().resolve()), "out": str(state.out),
             "running": held_by(state.out / SURVEY_LOCK_FILE), "checked_with": checked,
+            "broken": broken if checked is None else {},
             "n_folders": len(state.lenses), "n_chosen": len(state.chosen),
             "ok": [key for key, status in kept.items() if status == "ok"],
             "failed": [key for key, status in kept.items() if status == "failed"],
