@@ -32,6 +32,8 @@ from tinylens.priors import log_prior, prior_transform
 
 #: Largest number of ray-traced points evaluated at once (batch x sub-pixels), to bound memory.
 MAX_POINTS_PER_CALL = 2**22
+#: The most supersampled points one model image may have (a few GB while the grid is built).
+MAX_SUPERSAMPLED_POINTS = 2**25
 
 
 def _chunks(n: int, max_chunk: int, pad_to: int) -> list[int]:
@@ -94,9 +96,28 @@ class Problem:
     def _groups(self, select: np.ndarray | None = None):
         """Pixel groups of the supersampling (``select``: the pixels evaluated; default all)."""
         d = self.dataset
+        self._check_points(select)
         if np.isscalar(self.nsub_map):
             return uniform_groups(d.data.shape, d.pixel_scale, self.nsub_map, select)
         return groups_from_map(self.nsub_map, d.pixel_scale, select)
+
+    def _check_points(self, select: np.ndarray | None) -> None:
+        """Refuse a supersampling that would not fit in memory, before any grid is built."""
+        factors = np.broadcast_to(np.asarray(self.nsub_map, dtype=np.int64), self.dataset.data.shape)
+        n_points = int(np.sum(factors[select] ** 2 if select is not None else factors**2))
+        if n_points <= MAX_SUPERSAMPLED_POINTS:
+            return
+        ss = self.config.dataset.supersampling
+        if ss.mode == "uniform":
+            key = "dataset.supersampling.nsub" if ss.nsub else "dataset.nsub"
+            what = f"{self.nsub_map} per axis (uniform supersampling)"
+        else:
+            key, what = "dataset.supersampling.levels", f"{ss.levels} (adaptive supersampling)"
+        raise ConfigError(
+            f"{key}: {what} makes {n_points:,} supersampled points for {int(np.sum(select)) if select is not None else factors.size:,} "
+            f"pixels, more than the {MAX_SUPERSAMPLED_POINTS:,} a model image may have (it would not fit in memory). "
+            "Use smaller factors, a mask, or a smaller cut-out of the image."
+        )
 
     @cached_property
     def nsub_map(self) -> np.ndarray | int:

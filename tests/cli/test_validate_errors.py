@@ -140,6 +140,37 @@ def test_validate_states_the_supersampling_the_fit_uses(tmp_path):
     assert "supersampling uniform, 3x3 per pixel" in out
 
 
+@pytest.mark.parametrize("supersampling, key", [({"mode": "uniform", "nsub": 65}, "dataset.supersampling.nsub"),
+                                                 ({"mode": "adaptive", "levels": [1, 100]}, "dataset.supersampling.levels")])
+def test_a_supersampling_factor_above_64_is_refused(tmp_path, supersampling, key):
+    def edit(config, arrays):
+        config["dataset"]["supersampling"] = supersampling
+
+    assert_user_error(invoke("validate", write_case(tmp_path, edit=edit)), key)
+
+
+def test_a_supersampling_too_large_for_memory_is_refused_before_the_grid_is_built(tmp_path, monkeypatch):
+    """40 x 40 pixels at 3 x 3 are 14,400 points: with a limit of 10,000, uniform mode names
+    dataset.nsub and adaptive mode its levels; the grid is never built."""
+    import tinylens.problem
+
+    monkeypatch.setattr(tinylens.problem, "MAX_SUPERSAMPLED_POINTS", 10_000)
+    monkeypatch.setattr(tinylens.problem, "uniform_groups", None)  # building a grid would fail
+    monkeypatch.setattr(tinylens.problem, "groups_from_map", None)
+
+    def uniform(config, arrays):
+        config["dataset"].update(nsub=3, supersampling={"mode": "uniform"})
+
+    assert_user_error(invoke("validate", write_case(tmp_path / "u", edit=uniform)),
+                      "dataset.nsub: 3 per axis (uniform supersampling) makes 14,400 supersampled points for 1,600 pixels")
+
+    def adaptive(config, arrays):
+        config["dataset"]["supersampling"] = {"levels": [3]}  # every pixel at 3 x 3
+
+    assert_user_error(invoke("validate", write_case(tmp_path / "a", edit=adaptive)),
+                      "dataset.supersampling.levels: [3] (adaptive supersampling) makes 14,400")
+
+
 # -- the config file ----------------------------------------------------------------------------
 def test_missing_config(tmp_path):
     assert_user_error(invoke("validate", tmp_path / "nope.yaml"), "nope.yaml", "not found")

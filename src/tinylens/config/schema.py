@@ -345,6 +345,10 @@ class MaskShape(StrictModel):
         return self
 
 
+#: The largest supersampling factor per axis (pixels of 1/64 of a pixel are plenty for any profile).
+MAX_NSUB = 64
+
+
 class Supersampling(StrictModel):
     """How pixels are supersampled (a tinylens key, not in TinyLensGpu's schema).
 
@@ -357,13 +361,13 @@ class Supersampling(StrictModel):
     mode: Literal["adaptive", "uniform"] = "adaptive"
     levels: list[int] = Field(default_factory=lambda: [1, 2, 4, 8, 16], min_length=1)
     tolerance: PositiveFloat = 1e-3
-    nsub: int | None = Field(None, ge=1, description="uniform mode only: overrides dataset.nsub")
+    nsub: int | None = Field(None, ge=1, le=MAX_NSUB, description="uniform mode only: overrides dataset.nsub")
 
     @field_validator("levels")
     @classmethod
     def _levels(cls, value: list[int]) -> list[int]:
-        if any(v < 1 for v in value):
-            raise ValueError(f"levels must be integers >= 1, got {value}")
+        if any(v < 1 or v > MAX_NSUB for v in value):
+            raise ValueError(f"levels must be integers from 1 to {MAX_NSUB} (factors per axis)")
         return sorted(set(value))
 
 
@@ -374,7 +378,7 @@ class Dataset(StrictModel):
     noise_path: str = Field(min_length=1, description="path to the noise (1-sigma) FITS file")
     psf_path: str = Field(min_length=1, description="path to the PSF FITS file (odd-sized)")
     pixel_scale: PositiveFloat = Field(description="arcsec per pixel, a number > 0")
-    nsub: int = Field(4, ge=1, description="supersampling factor per axis, an integer >= 1")
+    nsub: int = Field(4, ge=1, le=MAX_NSUB, description=f"supersampling factor per axis, an integer from 1 to {MAX_NSUB}")
     mask_path: str | None = Field(None, min_length=1, description="FITS mask, nonzero = pixel used")
     mask: MaskShape | None = None
     zeropoint: FiniteFloat | None = Field(None, description="magnitude zeropoint")
