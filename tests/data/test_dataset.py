@@ -267,6 +267,25 @@ def test_mask_from_file(tmp_path, files):
     assert d.mask_path == tmp_path / "mask.fits"
 
 
+def test_a_mask_of_another_convention_is_announced(tmp_path, files):
+    """Values other than 0, 1 and NaN (a bitmask, -1/+1), or a mask using under 5 % of the image
+    (a data-quality mask, non-zero for bad pixels, as most pipelines write them): a warning each,
+    naming the file; the mask is still read as non-zero = used."""
+    bits = np.zeros(SHAPE)
+    bits[2:18, 2:20] = 4.0
+    bits[3, 3] = -1.0
+    put(tmp_path / "bits.fits", bits)
+    d, shown = load_warning(config(mask_path="bits.fits"), tmp_path)
+    assert d.n_used == 16 * 18 and len(shown) == 1
+    assert "bits.fits: the mask holds 288 values other than 0, 1 and NaN (e.g. -1, 4)" in shown[0]
+    quality = np.zeros(SHAPE)
+    quality[:3, :4] = 1  # 12 bad pixels flagged, 2.5 % of the image
+    put(tmp_path / "dq.fits", quality)
+    d, shown = load_warning(config(mask_path="dq.fits"), tmp_path)
+    assert d.n_used == 12 and len(shown) == 1
+    assert "dq.fits: the mask uses 12 of 480 pixels (2.5 %)" in shown[0] and "must be inverted" in shown[0]
+
+
 def test_mask_file_shape_mismatch(tmp_path, files):
     put(tmp_path / "mask.fits", np.ones((5, 5)))
     text = data_error(config(mask_path="mask.fits"), tmp_path)

@@ -158,10 +158,30 @@ def user_mask(cfg: schema.Dataset, mask_path: Path | None, shape: tuple[int, int
     if mask_path is not None:
         values = read_fits_image(mask_path, "dataset.mask_path", hint)
         check_same_shape(values, mask, mask_path, data_path, "mask")
-        mask &= np.isfinite(values) & (values != 0)
+        used = np.isfinite(values) & (values != 0)
+        _warn_unusual_mask(values, used, mask_path)
+        mask &= used
     if cfg.mask is not None:
         mask &= shape_mask(cfg.mask, shape, cfg.pixel_scale)
     return mask
+
+
+#: A mask file that uses less than this share of the image is announced (an inverted mask?).
+FEW_PIXELS_SHARE = 0.05
+
+
+def _warn_unusual_mask(values: np.ndarray, used: np.ndarray, path: Path) -> None:
+    """Announce what suggests a mask of another convention: values other than 0, 1 and NaN, or very
+    few pixels used (a data-quality mask, non-zero for bad pixels, read as tinylens's)."""
+    odd = np.isfinite(values) & ~np.isin(values, (0, 1))  # NaN: not used, as documented
+    if odd.any():
+        examples = ", ".join(f"{v:g}" for v in np.unique(values[odd])[:3])
+        warnings.warn(f"{path}: the mask holds {int(odd.sum())} values other than 0, 1 and NaN (e.g. {examples}); "
+                      "tinylens uses the pixels where it is non-zero and finite.", DataWarning, stacklevel=3)
+    if used.mean() < FEW_PIXELS_SHARE:
+        warnings.warn(f"{path}: the mask uses {int(used.sum())} of {used.size} pixels ({100 * used.mean():.2g} %). "
+                      "tinylens uses the pixels where the mask is non-zero; a data-quality mask, non-zero for "
+                      "bad pixels, must be inverted first.", DataWarning, stacklevel=3)
 
 
 # -- PSF ----------------------------------------------------------------------------------------
