@@ -264,6 +264,19 @@ BAD = {
     "bad_solver": (lambda d: d.update(solver_type="lsq"), "solver_type", "'nnls'"),
     "bad_inference_type": (lambda d: d["inference"].update(type="mcmc"), "inference.type", "'sampler'"),
     "section_not_mapping": (lambda d: d.update(dataset="image.fits"), "dataset", "mapping"),
+    # YAML's true/false/yes/no is read by Python as 1/0: no number is taken from it
+    "pixel_scale_true": (lambda d: d["dataset"].update(pixel_scale=True), "dataset.pixel_scale", "not true (true/false)"),
+    "nsub_true": (lambda d: d["dataset"].update(nsub=True), "dataset.nsub", "should be a number, not true"),
+    "prior_settings_false": (lambda d: mass0(d)["theta_E"].update(prior_settings=[False, 3.0]),
+                             f"{MASS0}.theta_E.prior_settings[0]", "not false"),
+    "limits_true": (lambda d: mass0(d)["e1"].update(limits=[-1.0, True]), f"{MASS0}.e1.limits[1]", "not true"),
+    "fixed_value_true": (lambda d: mass0(d).update(center_x={"fixed": True, "fixed_value": True}),
+                         f"{MASS0}.center_x.fixed_value", "not true"),
+    "link_idx_false": (lambda d: mass0(d).update(center_x=link("lens_light_list", False)),
+                       f"{MASS0}.center_x.fixed_value.component_idx", "not false"),
+    "threads_true": (lambda d: d.update(pipeline={"threads": True}), "pipeline.threads", "not true"),
+    "levels_true": (lambda d: d["dataset"].update(supersampling={"levels": [True, 4]}),
+                    "dataset.supersampling.levels[0]", "not true"),
 }
 
 

@@ -22,8 +22,8 @@ from collections.abc import Mapping
 from typing import Annotated, Any, Literal, Optional, Union
 
 from annotated_types import Ge, Gt
-from pydantic import (AfterValidator, AllowInfNan, BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator,
-                      model_validator)
+from pydantic import (AfterValidator, AllowInfNan, BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag,
+                      field_validator, model_validator)
 from pydantic_core import PydanticCustomError
 
 #: The three component lists of ``model_components``, in TinyLensGpu's order.
@@ -38,9 +38,19 @@ MAX_GAUSSIAN_SIGMAS_OUTSIDE = 6.0
 
 # Constraints as metadata, not Field(): pydantic < 2.10 shares one Field object among the uses
 # of an alias, so one field's default (tolerance: 1e-3) became another's (a missing pixel_scale).
-FiniteFloat = Annotated[float, AllowInfNan(False)]
-PositiveFloat = Annotated[float, Gt(0), AllowInfNan(False)]
-NonNegativeFloat = Annotated[float, Ge(0), AllowInfNan(False)]
+def _not_bool(value: Any) -> Any:
+    """YAML's true/false (also yes/no, on/off) is no number, though Python reads it as 1/0."""
+    if isinstance(value, bool):
+        raise fail(f"should be a number, not {str(value).lower()} (true/false)")
+    return value
+
+
+NotBool = BeforeValidator(_not_bool)
+FiniteFloat = Annotated[float, NotBool, AllowInfNan(False)]
+PositiveFloat = Annotated[float, NotBool, Gt(0), AllowInfNan(False)]
+NonNegativeFloat = Annotated[float, NotBool, Ge(0), AllowInfNan(False)]
+Number = Annotated[float, NotBool]
+Whole = Annotated[int, NotBool]
 ListName = Literal["lens_mass_list", "source_light_list", "lens_light_list"]
 PriorType = Literal["uniform", "gaussian", "log_uniform"]
 
@@ -113,7 +123,7 @@ class ParamLink(StrictModel):
     """``fixed_value`` that ties a parameter to another component's parameter."""
 
     component_type: ListName = Field(description="lens_mass_list, source_light_list or lens_light_list")
-    component_idx: int = Field(ge=0, description="index in that list, starting at 0")
+    component_idx: Whole = Field(ge=0, description="index in that list, starting at 0")
     parameter: str = Field(min_length=1, description="the parameter's name, e.g. center_x")
 
 
@@ -145,7 +155,7 @@ class ParamSpec(StrictModel):
 
     prior_type: PriorType | None = None
     prior_settings: tuple[FiniteFloat, FiniteFloat] | None = None
-    limits: tuple[float, float] | None = None
+    limits: tuple[Number, Number] | None = None
     fixed: bool = False
     fixed_value: FixedValue | None = None
     use_linear: bool = False
@@ -359,9 +369,9 @@ class Supersampling(StrictModel):
     """
 
     mode: Literal["adaptive", "uniform"] = "adaptive"
-    levels: list[int] = Field(default_factory=lambda: [1, 2, 4, 8, 16], min_length=1)
+    levels: list[Whole] = Field(default_factory=lambda: [1, 2, 4, 8, 16], min_length=1)
     tolerance: PositiveFloat = 1e-3
-    nsub: int | None = Field(None, ge=1, le=MAX_NSUB, description="uniform mode only: overrides dataset.nsub")
+    nsub: Whole | None = Field(None, ge=1, le=MAX_NSUB, description="uniform mode only: overrides dataset.nsub")
 
     @field_validator("levels")
     @classmethod
@@ -378,7 +388,7 @@ class Dataset(StrictModel):
     noise_path: str = Field(min_length=1, description="path to the noise (1-sigma) FITS file")
     psf_path: str = Field(min_length=1, description="path to the PSF FITS file (odd-sized)")
     pixel_scale: PositiveFloat = Field(description="arcsec per pixel, a number > 0")
-    nsub: int = Field(4, ge=1, le=MAX_NSUB, description=f"supersampling factor per axis, an integer from 1 to {MAX_NSUB}")
+    nsub: Whole = Field(4, ge=1, le=MAX_NSUB, description=f"supersampling factor per axis, an integer from 1 to {MAX_NSUB}")
     mask_path: str | None = Field(None, min_length=1, description="FITS mask, nonzero = pixel used")
     mask: MaskShape | None = None
     zeropoint: FiniteFloat | None = Field(None, description="magnitude zeropoint")
@@ -445,11 +455,11 @@ class Pipeline(StrictModel):
     arc: bool = Field(True, description="stage 2: start the mass at the arc's radius")
     bounded: bool = Field(True, description="stage 4: sample in a box around the best fit")
     n_sigma: PositiveFloat = Field(10.0, description="box half-width in Laplace standard deviations")
-    max_widen: int = Field(2, ge=0, description="how often the box may be widened")
+    max_widen: Whole = Field(2, ge=0, description="how often the box may be widened")
     arc_threshold: PositiveFloat = Field(3.0, description="significance (sigma) of arc pixels")
-    min_theta_E_fraction: float = Field(0.4, ge=0.0, lt=1.0, description="stages 3-4 keep theta_E above this "
+    min_theta_E_fraction: Number = Field(0.4, ge=0.0, lt=1.0, description="stages 3-4 keep theta_E above this "
                                         "fraction of the arc peaks' radius (0: no floor)")
-    threads: Optional[int] = Field(None, ge=1, le=256, description="starts of stages 1 and 3 optimised at once, "
+    threads: Optional[Whole] = Field(None, ge=1, le=256, description="starts of stages 1 and 3 optimised at once, "
                                    "their evaluations batched (default: 1 on a CPU, 8 on a GPU); the fits "
                                    "agree up to float rounding")
 
