@@ -77,10 +77,17 @@ VALUE_RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
 }
 
 
-def check_settings(method: str, settings: Mapping[str, Any], allowed: Iterable[str]) -> None:
-    """Raise ConfigError naming ``inference.settings.<key>`` for a setting ``method`` lacks or a
-    value :data:`VALUE_RULES` refuses."""
+def check_settings(method: str, settings: Mapping[str, Any], allowed: Iterable[str],
+                   aliases: Mapping[str, str] | None = None) -> None:
+    """Raise ConfigError naming ``inference.settings.<key>`` for a setting ``method`` lacks, a
+    value :data:`VALUE_RULES` refuses, or one setting given under two names (``aliases``: other
+    name -> the method's own)."""
     allowed = set(allowed)
+    aliases = aliases or {}
+    for alias, name in aliases.items():
+        if alias in settings and name in settings:
+            raise ConfigError(f"inference.settings.{alias}: the same setting of {method} as '{name}' "
+                              f"(got {settings[alias]!r} and {settings[name]!r}); give one of them.")
     for key, value in settings.items():
         if key not in allowed:
             raise ConfigError(

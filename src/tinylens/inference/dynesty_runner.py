@@ -152,7 +152,7 @@ class BatchingPool:
 
 def _settings(settings: dict[str, Any]) -> tuple[dict, dict, dict]:
     canon = {ALIASES.get(k, k): v for k, v in settings.items()}
-    check_settings("dynesty", settings, SAMPLER_KEYS | RUN_KEYS | OWN_KEYS | set(ALIASES))
+    check_settings("dynesty", settings, SAMPLER_KEYS | RUN_KEYS | OWN_KEYS | set(ALIASES), ALIASES)
     merged = {**DEFAULTS, **canon}
     return tuple(split(merged, OWN_KEYS, SAMPLER_KEYS, RUN_KEYS))  # type: ignore[return-value]
 

@@ -70,7 +70,7 @@ SAMPLING_TIME_ATTR = "tinylens_sampling_time_s"
 def _settings(settings: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """Canonical names, defaults filled in, split into Sampler, run and tinylens's own keywords."""
     canon = {ALIASES.get(k, k): v for k, v in settings.items()}
-    check_settings("nautilus", settings, SAMPLER_KEYS | RUN_KEYS | OWN_KEYS | set(ALIASES))
+    check_settings("nautilus", settings, SAMPLER_KEYS | RUN_KEYS | OWN_KEYS | set(ALIASES), ALIASES)
     merged = {**DEFAULTS, **canon}
     return tuple(split(merged, SAMPLER_KEYS, RUN_KEYS, OWN_KEYS))  # type: ignore[return-value]
 
