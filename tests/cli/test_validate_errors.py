@@ -171,6 +171,17 @@ def test_a_supersampling_too_large_for_memory_is_refused_before_the_grid_is_buil
                       "dataset.supersampling.levels: [3] (adaptive supersampling) makes 14,400")
 
 
+def test_an_output_path_that_is_a_file_is_refused_by_validate_as_by_fit(tmp_path):
+    def edit(config, arrays):
+        config["output"] = {"path": "image.fits"}
+
+    path = write_case(tmp_path, edit=edit)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    for command in ("validate", "fit"):
+        assert_user_error(invoke(command, path), f"{tmp_path / 'image.fits'} is a file, not a folder")
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
 # -- the config file ----------------------------------------------------------------------------
 def test_missing_config(tmp_path):
     assert_user_error(invoke("validate", tmp_path / "nope.yaml"), "nope.yaml", "not found")
