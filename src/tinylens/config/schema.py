@@ -348,7 +348,6 @@ class MaskShape(StrictModel):
                 raise fail(
                     f"an annulus needs r_min < r_max; got r_min {self.r_min:g} and r_max {self.r_max:g}",
                     key="r_min",
-                    value=self.r_min,
                 )
         elif self.r_min is not None:
             raise fail("'r_min' only applies to type: annulus (a circle has only r_max)", key="r_min", value=self.r_min)
