@@ -286,6 +286,13 @@ def test_a_mask_of_another_convention_is_announced(tmp_path, files):
     assert "dq.fits: the mask uses 12 of 480 pixels (2.5 %)" in shown[0] and "must be inverted" in shown[0]
 
 
+def test_an_image_of_one_value_is_announced(tmp_path, files):
+    put(tmp_path / "blank.fits", np.zeros(SHAPE))
+    d, shown = load_warning(config(data_path="blank.fits"), tmp_path)
+    assert d.n_used == SHAPE[0] * SHAPE[1]
+    assert len(shown) == 1 and "blank.fits: the image holds 0 in every used pixel" in shown[0]
+
+
 def test_mask_file_shape_mismatch(tmp_path, files):
     put(tmp_path / "mask.fits", np.ones((5, 5)))
     text = data_error(config(mask_path="mask.fits"), tmp_path)

@@ -91,6 +91,7 @@ def load_dataset(cfg: schema.Dataset, base_dir: str | Path) -> Dataset:
     check_enough_pixels(mask, user, good_data, good_noise, paths["data_path"])  # an error needs no warnings first
     _warn_bad(user & ~good_data, paths["data_path"], "with a NaN or infinite data value")
     _warn_bad(user & good_data & ~good_noise, paths["noise_path"], "with a noise value that is NaN, infinite, zero or negative")
+    _warn_flat(data[mask], paths["data_path"])
     return Dataset(
         data=_frozen(np.where(good_data, data, 0.0)),
         noise=_frozen(np.where(good_noise, noise, np.inf)),
@@ -104,6 +105,13 @@ def load_dataset(cfg: schema.Dataset, base_dir: str | Path) -> Dataset:
         psf_path=paths["psf_path"],
         mask_path=mask_path,
     )
+
+
+def _warn_flat(used: np.ndarray, path: Path) -> None:
+    """Announce an image with one value in every used pixel (the wrong file or HDU?)."""
+    if used.size and np.all(used == used[0]):
+        warnings.warn(f"{path}: the image holds {used[0]:g} in every used pixel: no lens to fit. The wrong file, "
+                      "or the wrong image of the file (name it with [EXTNAME] or [index])?", DataWarning, stacklevel=3)
 
 
 def _frozen(array: np.ndarray) -> np.ndarray:
