@@ -70,6 +70,9 @@ def _copy(finished: Path, tmp_path: Path) -> Path:
         (["--set", "sky_sigma=true"], "sky_sigma must be a number"),
         (["--set", "lens_q_range=[0.5,1.5]"], "lens_q_range must be (low, high) with 0 < low <= high <= 1"),
         (["--set", "snr_range=[50,5]"], "snr_range must be (low, high) with 0 < low <= high"),
+        (["--size", "100000"], "size x nsub must be <= 6400, got 100000 x 8 = 800000: each lens is simulated on "
+                               "(size x nsub)^2 points, about 4 GB of memory"),
+        (["--set", "nsub=1000"], "size x nsub must be <= 6400, got 100 x 1000 = 100000"),
     ],
 )
 def test_bad_option_values_are_refused_by_name(tmp_path, args, expected):
@@ -88,6 +91,14 @@ def test_every_bad_value_is_reported_at_once():
     with pytest.raises(ConfigError) as err:
         PopulationOptions(lens_center_sigma=-1.0, shear_max=-0.1, source_q_range=(0.8, 0.4))
     assert all(name in str(err.value) for name in ("lens_center_sigma", "shear_max", "source_q_range"))
+
+
+def test_the_largest_supersampled_grid_is_allowed():
+    """The limit on size x nsub (memory) leaves the defaults' multiples up to 800 x 8 pixels."""
+    PopulationOptions(size=800, nsub=8)  # accepted: 6400 points on a side
+    PopulationOptions(size=6400, nsub=1)
+    with pytest.raises(ConfigError, match="size x nsub must be <= 6400, got 801 x 8"):
+        PopulationOptions(size=801)
 
 
 def test_unreachable_arc_snr_is_a_config_error():
