@@ -5,6 +5,7 @@ lenstronomy's lens-equation solver for the image count)."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import jax
@@ -261,6 +262,7 @@ def test_disc_fraction_out_of_range_is_refused(tmp_path, value):
     ("args", "expected"),
     [
         (["0", "{out}"], "number of lenses must be >= 1"),
+        (["99999999999999999999", "{out}"], "number of lenses must be <= 1000000 (each takes seconds to simulate"),
         (["2", "{out}", "--set", "snr_range=5"], "snr_range must be a pair"),
         (["2", "{out}", "--set", "size=abc"], "size must be an integer"),
         (["2", "{out}", "--set", "snr_total_min=-1"], "snr_total_min must be >= 0"),
@@ -278,6 +280,17 @@ def test_cli_errors(tmp_path, args, expected):
     assert expected in " ".join(result.output.split())
     assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
     assert not (tmp_path / "pop" / "truth.csv").exists()
+
+
+def test_the_number_of_lenses_has_an_upper_limit():
+    """Too many lenses is said to be too many (it was 'must be >= 1' for 10**20: float() rounded it)."""
+    from tinylens.errors import ConfigError
+    from tinylens.survey.population import MAX_LENSES, check_count_and_seed
+
+    assert check_count_and_seed(MAX_LENSES, 0) == (MAX_LENSES, 0)
+    for n in (MAX_LENSES + 1, 10**20, 1e20):
+        with pytest.raises(ConfigError, match=f"number of lenses must be <= {MAX_LENSES} .*, got {re.escape(repr(n))}$"):
+            check_count_and_seed(n, 0)
 
 
 def test_a_population_that_cannot_be_made_leaves_no_folder_behind(tmp_path, monkeypatch):

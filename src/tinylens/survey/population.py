@@ -529,14 +529,21 @@ def simulate_population(
         raise
 
 
+#: Most lenses in one population: each takes seconds to simulate and ~0.2 MB of disk at the default size.
+MAX_LENSES = 1_000_000
+
+
 def check_count_and_seed(n: Any, seed: Any) -> tuple[int, int]:
-    """``(n, seed)`` as integers, else a ConfigError: at least one lens, a non-negative seed."""
-    try:
-        whole = not isinstance(n, bool) and float(n) == int(n)
+    """``(n, seed)`` as integers, else a ConfigError: 1 to :data:`MAX_LENSES` lenses, a non-negative seed."""
+    try:  # an int is whole as it is (float() would round one above 2**53)
+        whole = not isinstance(n, bool) and (isinstance(n, (int, np.integer)) or float(n) == int(n))
     except (TypeError, ValueError, OverflowError):
         whole = False
     if not whole or int(n) < 1:
         raise ConfigError(f"the number of lenses must be >= 1 (a whole number), got {n!r}")
+    if int(n) > MAX_LENSES:
+        raise ConfigError(f"the number of lenses must be <= {MAX_LENSES} (each takes seconds to simulate and ~0.2 MB "
+                          f"of disk at the default size: a million take weeks and ~200 GB), got {n!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ConfigError(f"the random seed (--seed) must be a non-negative integer, got {seed!r}")
     return int(n), int(seed)
