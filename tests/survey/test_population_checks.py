@@ -213,6 +213,32 @@ def test_unknown_population_files_are_not_overwritten(tmp_path, name, content, e
     assert (pop / name).read_text() == content and not (pop / "lens_00000").exists()
 
 
+@pytest.mark.parametrize(("files", "listed"), [
+    ({"template.yaml": "my template\n", "lens_00000/image.fits": "my image\n"}, "lens_00000, template.yaml"),
+    ({"image.fits": "demo image\n", "model_config.yaml": "# tinylens demo: config\n"}, "image.fits, model_config.yaml"),
+])
+def test_a_folder_of_other_files_is_refused_and_left_as_it_was(tmp_path, files, listed):
+    """The user's own files (or a demo's) in OUTDIR, no population.json: they used to be overwritten, exit 0."""
+    pop = tmp_path / "pop"
+    for name, content in files.items():
+        (pop / name).parent.mkdir(parents=True, exist_ok=True)
+        (pop / name).write_text(content)
+    sets = [f"--set={k}={json.dumps(v)}" for k, v in TINY.items()]
+    result = CliRunner().invoke(app, ["simulate-population", "2", str(pop), "-q", *sets])
+    assert result.exit_code == 2, result.output
+    text = _text(result)
+    assert f"{pop} holds {listed} but no population.json, so not a population written by" in text
+    assert "Choose a new output folder" in text and "Traceback" not in result.output
+    assert {name: (pop / name).read_text() for name in files} == files
+    assert sorted(p.name for p in pop.iterdir()) == sorted({name.split("/")[0] for name in files})
+
+
+def test_hidden_files_do_not_make_a_folder_the_users(tmp_path):
+    (tmp_path / ".DS_Store").write_text("finder")
+    settings = population.population_settings(1, 0, PopulationOptions())
+    assert population.existing_population(tmp_path, settings) is False
+
+
 def test_options_missing_from_an_older_population_json_count_as_their_defaults():
     new = population.population_settings(1, 0, PopulationOptions())
     old = {**new, "observation": {k: v for k, v in new["observation"].items() if not k.startswith("lens_disc")}}

@@ -71,7 +71,8 @@ def simulate_population_command(
     --set snr_total_min=20 keeps only lenses above a detection floor in summed arc SNR (the
     paper's CSST mocks, Cao et al. 2024: ~20 to ~1000).
 
-    OUTDIR holds one population: a folder made with another N, seed or option is refused.
+    OUTDIR holds one population: a folder made with another N, seed or option is refused, and so
+    is one holding other files (no population.json).
     """
     from tinylens.survey.population import simulate_population
 

@@ -42,7 +42,9 @@ of image-plane triangles to the source plane, :func:`count_images`).
 before any lens, with ``"complete": false`` until the truth tables and ``template.yaml`` are
 written. A folder whose ``population.json`` records other settings is refused (OutputError), so
 an interrupted run never leaves lenses and truth tables of two populations side by side; the
-same settings again regenerate the same files.
+same settings again regenerate the same files. A folder that holds files but no
+``population.json`` (the user's own, a ``tinylens demo``'s) is refused too: nothing in it is
+overwritten.
 
 **Checks.** :func:`option_problems` refuses option values that cannot make a population
 (non-finite numbers, negative scatters or maxima, ``low > high``, an image whose supersampled
@@ -552,7 +554,6 @@ def check_count_and_seed(n: Any, seed: Any) -> tuple[int, int]:
 # -- the folder's population ------------------------------------------------------------------
 #: What makes a population: ``population.json`` holds these, and a folder holds one population.
 SETTINGS = ("n", "seed", "observation")
-TRUTH_TABLES = ("truth.csv", "truth.parquet")
 
 
 def population_settings(n: int, seed: int, opts: PopulationOptions) -> dict[str, Any]:
@@ -572,13 +573,17 @@ def settings_differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list
 
 def existing_population(outdir: Path, settings: Mapping[str, Any]) -> bool:
     """Whether ``outdir`` already holds a population of these ``settings``; an OutputError if it
-    holds another one (or truth tables of an unknown one), so that no run mixes two populations."""
+    holds another one, or anything without a ``population.json`` (the user's files, a demo's),
+    so that no run overwrites files it did not write or mixes two populations. Hidden files
+    (``.DS_Store``) do not count: no population file has such a name."""
     record = outdir / "population.json"
     advice = f"Choose a new output folder, or delete {outdir} to replace that population."
     if not record.exists():
-        tables = [name for name in TRUTH_TABLES if (outdir / name).exists()]
-        if tables:
-            raise OutputError(f"{outdir} holds {tables[0]} but no population.json: it may be another population. {advice}")
+        theirs = sorted(p.name for p in outdir.iterdir() if not p.name.startswith("."))
+        if theirs:
+            raise OutputError(f"{outdir} holds {listed(theirs)} but no population.json, so not a population written by "
+                              "'tinylens simulate-population': its files would be overwritten or mixed with the "
+                              "population's. Choose a new output folder (or an empty one).")
         return False
     try:
         old = json.loads(record.read_text())
