@@ -167,6 +167,12 @@ def test_report_cli_with_truth_writes_stats_for_each_parameter(tmp_path):
         (["{cat}", "-p", "lens_mass.0.gamma"], "no column 'lens_mass.0.gamma_median'"),  # the overview's
         (["{truth}"], "has no 'status' column"),
         (["{cat}", "--where", "no_such_column > 1"], "--where 'no_such_column > 1'"),
+        # an expression that is not true/false per lens gave pandas' "KeyError: None of [Index([...])]"
+        (["{cat}", "--where", "status"], "--where 'status' is not a condition: it must be true or false for each "
+                                          "lens (e.g. --where 'arc_snr_max >= 10'), but it gives values such as 'ok'."),
+        (["{cat}", "--truth", "{truth}", "--where", "`source.mag` + 1"], "--where '`source.mag` + 1' is not a condition"),
+        (["{cat}", "--where", "1 > 0"], "is not a condition: it must be true or false for each lens (e.g. --where "
+                                        "'arc_snr_max >= 10'), but it gives the one value True."),
         (["{tmp}/missing.csv", "--truth", "{truth}"], "missing.csv does not exist"),
         (["{cat}", "--truth", "{tmp}/nothere.parquet"], "nothere.parquet does not exist"),
         (["{cat}", "--truth", "{garbage}"], "could not be read as a Parquet table"),

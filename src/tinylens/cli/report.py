@@ -300,19 +300,33 @@ def select(catalog, other, where: str):
     """The rows of ``catalog`` whose lens, joined with ``other`` on ``lens_id``, satisfies the pandas
     query ``where`` (column names with dots in backticks; a column in both tables is the
     catalogue's, the other table's gets the suffix ``_other``)."""
+    import pandas as pd
+
     ids = catalog["lens_id"].astype(str)
     joined = catalog.assign(lens_id=ids).merge(other.assign(lens_id=other["lens_id"].astype(str)),
                                                on="lens_id", how="left", suffixes=("", "_other"))
     try:
-        keep = joined.query(where, engine="python")
+        mask = joined.eval(where, engine="python", target=None)  # target=None: no assignment (as query)
     except Exception as err:  # pandas raises many kinds (SyntaxError, UndefinedVariableError, TypeError)
         raise TinyLensError(f"--where {where!r}: {type(err).__name__}: {err}. Use the columns of the catalogue or of "
                             "the truth/reference table, with backticks around names that contain dots "
                             "(e.g. --where 'arc_snr_max >= 10').") from None
+    if not (isinstance(mask, pd.Series) and pd.api.types.is_bool_dtype(mask.dtype)):
+        raise TinyLensError(f"--where {where!r} is not a condition: it must be true or false for each lens "
+                            f"(e.g. --where 'arc_snr_max >= 10'), but it gives {_not_a_condition(mask)}.")
+    keep = joined[mask.fillna(False).astype(bool)]
     out = catalog[ids.isin(set(keep["lens_id"]))]
     if out.empty:
         raise TinyLensError(f"--where {where!r} selects no lens.")
     return out
+
+
+def _not_a_condition(value: Any) -> str:
+    """What a --where expression gave instead of true or false per lens: ``values such as 'ok'``."""
+    shown = lambda v: repr(v) if isinstance(v, str) else str(v)
+    if hasattr(value, "iloc"):
+        return f"values such as {shown(value.iloc[0])}" if len(value) else "no values"
+    return f"the one value {shown(value)}"
 
 
 def _selection(summary: dict[str, Any]) -> str:
