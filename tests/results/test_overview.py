@@ -168,6 +168,18 @@ def test_report_parameter_missing_from_the_catalogue_is_named(tmp_path):
     assert "lens_mass.0.theta_E" in text and not (tmp_path / "report").exists()
 
 
+def test_a_cell_that_is_not_a_number_is_named_by_its_lens_id(tmp_path):
+    """It was named by its row number ('holds 'abc' for 1')."""
+    catalog = _catalog().astype({"lens_mass.0.theta_E_median": object})
+    catalog.loc[1, "lens_mass.0.theta_E_median"] = "abc"
+    catalog.to_csv(tmp_path / "catalog.csv", index=False)
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv")])
+    text = " ".join(result.output.split())
+    assert result.exit_code == 2 and "Traceback" not in text, result.output
+    assert "The catalogue column lens_mass.0.theta_E_median holds 'abc' for b, which is not a number" in text
+    assert not (tmp_path / "report").exists()
+
+
 def test_an_all_failed_survey_still_gets_an_overview(tmp_path):
     """Every fit failed: no parameter to summarise and no figure, but the reasons and the list."""
     pd.DataFrame({"lens_id": ["a", "b", "c"], "status": "failed",

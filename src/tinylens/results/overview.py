@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from tinylens.fit import DEFAULT_FILES, RESULT_JSON
-from tinylens.results.report import CATALOG_HINT, PAPER_QUANTITIES, Quantity, numbers
+from tinylens.results.report import CATALOG_HINT, ID_COLUMN, PAPER_QUANTITIES, Quantity, numbers
 
 FLAG_COLUMNS = ("flag", "n_lenses", "n_untrusted", "n_critical")
 PARAMETER_COLUMNS = ("parameter", "n", "median", "percentile_16", "percentile_84", "half_width_68",
@@ -93,9 +93,13 @@ def flag_table(catalog: pd.DataFrame) -> pd.DataFrame:
 
 
 def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
+    """The numbers of column ``name`` (NaN when absent); a cell that is not one is named by its lens id."""
     if name not in frame.columns:
         return np.full(len(frame), np.nan)
-    return numbers(frame[name], f"catalogue column {name}", CATALOG_HINT)
+    values = frame[name]
+    if ID_COLUMN in frame.columns:
+        values = values.set_axis(frame[ID_COLUMN].astype(str))
+    return numbers(values, f"catalogue column {name}", CATALOG_HINT)
 
 
 def medians_and_widths(ok: pd.DataFrame, q: Quantity) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
