@@ -171,6 +171,11 @@ def test_report_cli_with_truth_writes_stats_for_each_parameter(tmp_path):
         (["{cat}", "--where", "status"], "--where 'status' is not a condition: it must be true or false for each "
                                           "lens (e.g. --where 'arc_snr_max >= 10'), but it gives values such as 'ok'."),
         (["{cat}", "--truth", "{truth}", "--where", "`source.mag` + 1"], "--where '`source.mag` + 1' is not a condition"),
+        # options that were silently ignored
+        (["{cat}", "--reference-column", "theta_E"], "--reference-column theta_E needs --reference"),
+        (["{cat}", "--truth", "{truth}", "--reference-column", "theta_E"], "--reference-column theta_E needs --reference"),
+        (["{cat}", "--where", ""], "--where is empty: give a condition on the columns"),
+        (["{cat}", "--truth", "{truth}", "--where", "  "], "--where is empty"),
         (["{cat}", "--where", "1 > 0"], "is not a condition: it must be true or false for each lens (e.g. --where "
                                         "'arc_snr_max >= 10'), but it gives the one value True."),
         (["{tmp}/missing.csv", "--truth", "{truth}"], "missing.csv does not exist"),

@@ -387,6 +387,7 @@ def report(
     """What a survey found: with --truth or --reference, its accuracy (median deviation, NMAD, catastrophic
     outliers per parameter; paper, Figs. 4 and 7); with neither, an overview (trusted fits, flags, precision,
     time, the lenses to look at)."""
+    check_options(reference, reference_column, where)
     if truth is None and reference is None:
         overview = build_overview(catalog, parameter, trusted_only, where)
         for message in overview["warnings"]:
@@ -407,6 +408,17 @@ def report(
         hint = " (fit with dataset.zeropoint set to get magnitudes)" if name.endswith(".mag") else ""
         console.print(f"Not compared: {name}, {why}{hint}.", soft_wrap=True)
     console.print(f"Written: [bold]{paths['csv']}[/], {paths['json'].name}, {paths['png'].name}", soft_wrap=True)
+
+
+def check_options(reference: Path | None, reference_column: str | None, where: str | None) -> None:
+    """TinyLensError for an option that would be ignored: --reference-column without --reference,
+    an empty --where."""
+    if reference_column is not None and reference is None:
+        raise TinyLensError(f"--reference-column {reference_column} needs --reference (the table that holds that "
+                            "column, e.g. SLACS catalog.csv); without it the option would be ignored.")
+    if where is not None and not where.strip():
+        raise TinyLensError("--where is empty: give a condition on the columns, e.g. --where 'arc_snr_max >= 10', "
+                            "or leave the option out to use every lens.")
 
 
 def register(app: typer.Typer) -> None:
