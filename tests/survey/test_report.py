@@ -189,14 +189,18 @@ def test_report_cli_with_truth_writes_stats_for_each_parameter(tmp_path):
         (["{cat}", "--truth", "{truth}", "--out", "{garbage}/sub"], "Choose another --out."),
         (["{failed}", "--truth", "{truth}"], "has status 'ok' (4 rows, 4 failed; their 'reason' column"),
         (["{failed}", "--truth", "{truth}", "--trusted-only"], "has status 'ok'"),
+        # a header and no rows: the overview said "0 lenses" and wrote its files (exit 0)
+        (["{empty}"], "empty.csv holds no lenses (no rows), so there is nothing to report"),
+        (["{empty}", "--truth", "{truth}"], "empty.csv holds no lenses (no rows)"),
     ],
 )
 def test_report_cli_errors_are_one_paragraph_without_traceback(tmp_path, args, expected):
     catalog, truth = _catalog_and_truth()
     paths = {"cat": tmp_path / "catalog.csv", "truth": tmp_path / "truth.csv", "garbage": tmp_path / "garbage.parquet",
              "noid": tmp_path / "noid.csv", "other_ids": tmp_path / "other.csv", "tmp": tmp_path,
-             "failed": tmp_path / "failed.csv"}
+             "failed": tmp_path / "failed.csv", "empty": tmp_path / "empty.csv"}
     catalog.to_csv(paths["cat"], index=False)
+    catalog.iloc[:0].to_csv(paths["empty"], index=False)
     truth.to_csv(paths["truth"], index=False)
     paths["garbage"].write_bytes(b"not parquet at all")
     truth.drop(columns="lens_id").to_csv(paths["noid"], index=False)
@@ -208,8 +212,7 @@ def test_report_cli_errors_are_one_paragraph_without_traceback(tmp_path, args, e
     text = " ".join(result.output.split())
     assert expected in text
     assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
-    assert not (tmp_path / "report" / "report_stats.json").exists()
-    assert not (tmp_path / "report" / "overview.json").exists()
+    assert not (tmp_path / "report").exists()
 
 
 def test_a_truth_value_that_is_not_a_number_is_refused_not_turned_into_nan(tmp_path):

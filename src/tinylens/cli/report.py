@@ -134,10 +134,13 @@ def build_report(
 
 
 def read_catalog(catalog_path: Path, warnings: list[str]):
-    """A survey's catalogue, one row per lens, checked for its ``status`` column."""
+    """A survey's catalogue, one row per lens, checked for rows and its ``status`` column."""
     from tinylens.results import report as rp
 
     catalog = _one_row_per_lens(rp.read_table(catalog_path, "catalogue"), f"catalogue {catalog_path}", warnings)
+    if catalog.empty:
+        raise TinyLensError(f"{catalog_path} holds no lenses (no rows), so there is nothing to report: a survey's "
+                            "catalogue has a row for each lens once it is fitted (or has failed).")
     if "status" not in catalog.columns:
         raise TinyLensError(f"{catalog_path} has no 'status' column: give the catalog.parquet or catalog.csv "
                             "written by 'tinylens survey'.")
