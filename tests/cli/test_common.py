@@ -45,7 +45,9 @@ def test_an_empty_path_is_refused_before_anything_runs(tmp_path, monkeypatch):
     (tmp_path / "model_config.yaml").write_text("not: read\n")
     cases = [["fit", "model_config.yaml", "-o", ""], ["fit", ""], ["validate", ""], ["demo", "", "--no-fit"],
              ["survey", "", "-c", "model_config.yaml", "-o", "run"],
-             ["survey", "lenses", "-c", "", "-o", "run"], ["survey", "lenses", "-c", "model_config.yaml", "-o", ""]]
+             ["survey", "lenses", "-c", "", "-o", "run"], ["survey", "lenses", "-c", "model_config.yaml", "-o", ""],
+             ["simulate-population", "2", ""], ["report", ""], ["report", "catalog.csv", "-o", ""],
+             ["report", "catalog.csv", "--truth", ""], ["report", "catalog.csv", "--reference", ""]]
     for args in cases:
         result = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
         assert result.exit_code == 2, (args, result.output)

@@ -23,7 +23,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from tinylens.cli.common import console, print_warning
+from tinylens.cli.common import console, path_value, print_warning
 from tinylens.errors import TinyLensError, listed
 
 STATS_CSV = "report_stats.csv"
@@ -370,16 +370,16 @@ def write_report(report: dict[str, Any], out: Path) -> dict[str, Path]:
 
 
 def report(
-    catalog: Path = typer.Argument(..., metavar="CATALOG", help="catalog.parquet or catalog.csv of 'tinylens survey'.", show_default=False),
-    truth: Path | None = typer.Option(None, "--truth", "-t", help="Truth table (CSV or Parquet with lens_id), e.g. "
+    catalog: Path = typer.Argument(..., parser=path_value, metavar="CATALOG", help="catalog.parquet or catalog.csv of 'tinylens survey'.", show_default=False),
+    truth: Path | None = typer.Option(None, "--truth", "-t", parser=path_value, metavar="FILE", help="Truth table (CSV or Parquet with lens_id), e.g. "
                                       "truth.csv of 'tinylens simulate-population'."),
-    reference: Path | None = typer.Option(None, "--reference", "-r", help="Table of published Einstein radii "
+    reference: Path | None = typer.Option(None, "--reference", "-r", parser=path_value, metavar="FILE", help="Table of published Einstein radii "
                                           "(CSV or Parquet; id column lens_id or lens_name), e.g. SLACS catalog.csv."),
     reference_column: str | None = typer.Option(None, "--reference-column", help="Column of --reference to compare "
                                                 "with (default: the first whose name starts with theta_E)."),
     parameter: list[str] | None = typer.Option(None, "--parameter", "-p", help="Parameter to compare (repeatable; "
                                                "default: the paper's six, or theta_E with --reference)."),
-    out: Path | None = typer.Option(None, "--out", "-o", help="Folder for the stats tables and figure "
+    out: Path | None = typer.Option(None, "--out", "-o", parser=path_value, metavar="FOLDER", help="Folder for the stats tables and figure "
                                     "(default: 'report' next to the catalogue)."),
     trusted_only: bool = typer.Option(False, "--trusted-only", help="Only the lenses whose quality flags say they "
                                       "can be trusted (the catalogue's 'trusted' column)."),

@@ -12,7 +12,7 @@ from typing import Any
 
 import typer
 
-from tinylens.cli.common import console, reported_warnings
+from tinylens.cli.common import console, path_value, reported_warnings
 from tinylens.errors import ConfigError
 
 
@@ -54,7 +54,7 @@ def merge_options(settings: dict[str, Any], named: dict[str, tuple[str, Any]]) -
 
 def simulate_population_command(
     n: int = typer.Argument(..., metavar="N", help="Number of lenses.", show_default=False),
-    outdir: Path = typer.Argument(..., metavar="OUTDIR", help="Output folder (one sub-folder per lens).", show_default=False),
+    outdir: Path = typer.Argument(..., parser=path_value, metavar="OUTDIR", help="Output folder (one sub-folder per lens).", show_default=False),
     seed: int = typer.Option(0, "--seed", "-s", help="Random seed (>= 0): the same seed and options give the same lenses."),
     psf: str | None = typer.Option(None, "--psf", help="PSF shape: gaussian (default) or moffat."),
     size: int | None = typer.Option(None, "--size", help="Image size in pixels (default 100)."),
