@@ -372,17 +372,6 @@ class Supersampling(StrictModel):
     tolerance: PositiveFloat = 1e-3
     nsub: Whole | None = Field(None, ge=1, le=MAX_NSUB, description="uniform mode only: overrides dataset.nsub")
 
-    @model_validator(mode="after")
-    def _keys_of_the_mode(self) -> Supersampling:
-        """A key the chosen mode does not read is a mistake, not a setting silently ignored."""
-        other = ("levels", "tolerance") if self.mode == "uniform" else ("nsub",)
-        given = [key for key in other if key in self.model_fields_set]
-        if given:
-            reads = "nsub (or dataset.nsub)" if self.mode == "uniform" else "levels and tolerance"
-            raise fail(f"'{given[0]}' is not read in mode: {self.mode}, which reads {reads}; remove it, "
-                       f"or set mode: {'adaptive' if self.mode == 'uniform' else 'uniform'}", key=given[0])
-        return self
-
     @field_validator("levels")
     @classmethod
     def _levels(cls, value: list[int]) -> list[int]:
