@@ -73,7 +73,7 @@ def survey(
                                 "are set per lens.", show_default=False),
     out: Path = typer.Option(..., "--out", "-o", parser=path_value, metavar="FOLDER", help="Survey output folder (catalogue and one folder per lens).",
                              show_default=False),
-    workers: int | None = typer.Option(None, "--workers", "-w", min=1, help=f"Local worker processes (default {DEFAULT_WORKERS})."),
+    workers: int | None = typer.Option(None, "--workers", "-w", help=f"Local worker processes (default {DEFAULT_WORKERS})."),
     scheduler: str | None = typer.Option(None, "--scheduler", help="Address of a running Dask scheduler "
                                          "(e.g. tcp://10.0.0.1:8786) instead of a local cluster."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Fit again the lenses that failed in an earlier run."),
@@ -88,11 +88,13 @@ def survey(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Fit every lens in LENS_DIR on a Dask cluster and collect a catalogue; run it again to resume."""
-    from tinylens.survey.runner import check_scheduler, run_survey, survey_plan
+    from tinylens.survey.runner import check_scheduler, check_workers, run_survey, survey_plan
     from tinylens.survey.selection import read_lens_ids
 
     if workers is not None and scheduler is not None:
         raise TinyLensError("Give either --workers (a local cluster) or --scheduler (an existing one), not both.")
+    if workers is not None:
+        check_workers(workers)  # as the run would, before a dry run too
     chosen = None if only is None else read_lens_ids(only)
     if dry_run:
         if scheduler is not None:

@@ -708,6 +708,12 @@ def _prepare(lens_dir: str | Path, template: str | Path, out: str | Path, reuse_
     return _State(lenses, chosen, config, out, current, changed, rows, plan(chosen, rows, out, retry_failed))
 
 
+def check_workers(workers: int) -> None:
+    """TinyLensError unless a local cluster can have ``workers`` worker processes."""
+    if workers < 1:
+        raise TinyLensError(f"The number of workers must be at least 1; got {workers}.")
+
+
 def survey_plan(lens_dir: str | Path, template: str | Path, out: str | Path, retry_failed: bool = False,
                 reuse_finished: bool = False, only: Sequence[str] | None = None,
                 check: bool = True) -> dict[str, Any]:
@@ -791,8 +797,8 @@ def run_survey(
     from tinylens.results.tables import ensure_writable, remove_unfinished, write_json
 
     share_gpu_memory()  # before the template check's first JAX computation; local workers inherit it
-    if scheduler is None and workers < 1:
-        raise TinyLensError(f"The number of workers must be at least 1; got {workers}.")
+    if scheduler is None:
+        check_workers(workers)
     if scheduler is not None:
         check_scheduler(scheduler)
     state = _prepare(lens_dir, template, out, reuse_finished, only, retry_failed)
