@@ -107,7 +107,9 @@ class Problem:
     def _check_points(self, select: np.ndarray | None) -> None:
         """Refuse a supersampling that would not fit in memory, before any grid is built."""
         factors = np.broadcast_to(np.asarray(self.nsub_map, dtype=np.int64), self.dataset.data.shape)
-        n_points = int(np.sum(factors[select] ** 2 if select is not None else factors**2))
+        if select is not None:
+            factors = factors[select]
+        n_points = int(np.sum(factors**2))
         if n_points <= MAX_SUPERSAMPLED_POINTS:
             return
         ss = self.config.dataset.supersampling
@@ -117,9 +119,9 @@ class Problem:
         else:
             key, what = "dataset.supersampling.levels", f"{ss.levels} (adaptive supersampling)"
         raise ConfigError(
-            f"{key}: {what} makes {n_points:,} supersampled points for {int(np.sum(select)) if select is not None else factors.size:,} "
-            f"pixels, more than the {MAX_SUPERSAMPLED_POINTS:,} a model image may have (it would not fit in memory). "
-            "Use smaller factors, a mask, or a smaller cut-out of the image."
+            f"{key}: {what} makes {n_points:,} supersampled points for {factors.size:,} pixels, more than the "
+            f"{MAX_SUPERSAMPLED_POINTS:,} a model image may have (it would not fit in memory). Use smaller "
+            "factors, a mask, or a smaller cut-out of the image."
         )
 
     @cached_property
