@@ -110,3 +110,27 @@ def test_masked_pixels_carry_no_weight(clean_image, write_fits, tmp_path):
     cfg["dataset"]["data_path"] = write_fits("image2.fits", corrupted)
     assert tinylens.load(cfg).log_likelihood(theta) == pytest.approx(ll, rel=1e-6)
     assert problem.imaging.n_used == problem.dataset.mask.sum() < image.size
+
+
+def test_a_vector_of_the_wrong_shape_is_refused_by_name(clean_image, write_fits):
+    """A vector one entry short or long, a 3-D batch, a scalar or text: every method that takes
+    parameters refuses it (it used to give the full vector's value, or a JAX broadcasting error),
+    naming n and the parameters; the shapes it takes still work."""
+    from tinylens.errors import ParameterError, TinyLensError
+
+    image, kernel = clean_image
+    problem = tinylens.load(_config(write_fits, image, np.full_like(image, SIGMA), kernel))
+    n = problem.ndim
+    theta = problem.prior_transform(np.full(n, 0.5))
+    wrong = [theta[:-1], np.r_[theta, 0.0], np.stack([theta] * 2)[None], 1.0, None, "abc"]
+    methods = {"log_likelihood": True, "log_prior": True, "prior_transform": True, "model_image": False,
+               "amplitudes": False}
+    for name, takes_batch in methods.items():
+        for value in wrong + ([] if takes_batch else [np.stack([theta] * 2)]):
+            with pytest.raises(ParameterError) as err:
+                getattr(problem, name)(value)
+            message = str(err.value)
+            assert f"with n = {n}, the free parameters ({problem.param_names[0]}, " in message, message
+            assert isinstance(err.value, TinyLensError) and isinstance(err.value, ValueError)
+    assert np.isfinite(problem.log_likelihood(theta)) and problem.log_likelihood(np.stack([theta] * 3)).shape == (3,)
+    assert problem.model_image(theta)["total"].shape == image.shape

@@ -33,6 +33,10 @@ class OutputError(TinyLensError):
     """The output folder cannot be written."""
 
 
+class ParameterError(TinyLensError, ValueError):
+    """A parameter vector given to a :class:`~tinylens.problem.Problem` has the wrong shape."""
+
+
 class DataWarning(UserWarning):
     """Something in the data was fixed or chosen automatically (pixels masked, PSF normalised,
     one of several images in a FITS file used)."""

@@ -22,7 +22,7 @@ from tinylens.config import Config, load_config
 from tinylens.config.model_spec import ModelSpec, build_model_spec
 from tinylens.data import Dataset, load_dataset
 from tinylens.data.value_range import check_float32_range
-from tinylens.errors import ConfigError
+from tinylens.errors import ConfigError, ParameterError, listed
 from tinylens.forward import blurred_columns, column_owner, component_values, amplitude_value, _light
 from tinylens.numerics.adaptive import groups_from_map, nsub_map
 from tinylens.numerics.convolution import kernel_fft
@@ -152,17 +152,31 @@ class Problem:
     def priors(self):
         return self.spec.priors
 
+    def vector(self, theta: Any, batch: bool = True, what: str = "theta") -> np.ndarray:
+        """``theta`` as a float array of shape ``(n,)`` (or ``(B, n)`` where ``batch``), else a
+        :class:`~tinylens.errors.ParameterError` that names the shape and the parameters."""
+        shapes = "(n,) or a batch (B, n)" if batch else "(n,)"
+        expected = (f"{what} of shape {shapes} with n = {self.ndim}, the free parameters "
+                    f"({listed(self.param_names)}, in this order)")
+        try:
+            array = np.asarray(theta, dtype=float)
+        except (TypeError, ValueError):
+            raise ParameterError(f"expected {expected}; got {type(theta).__name__} {theta!r:.60}") from None
+        if array.ndim not in ((1, 2) if batch else (1,)) or array.shape[-1] != self.ndim:
+            raise ParameterError(f"expected {expected}; got shape {array.shape}")
+        return array
+
     def prior_transform(self, u: np.ndarray) -> np.ndarray:
         """Unit cube to parameters, ``(n,)`` or ``(B, n)``."""
-        return prior_transform(self.spec.priors, u)
+        return prior_transform(self.spec.priors, self.vector(u, what="u"))
 
     def log_prior(self, theta: np.ndarray) -> np.ndarray:
-        return log_prior(self.spec.priors, theta)
+        return log_prior(self.spec.priors, self.vector(theta))
 
     # -- likelihood -------------------------------------------------------------------------
     def log_likelihood(self, theta: np.ndarray) -> np.ndarray | float:
         """Eq. 5 for ``(n,)`` (a float) or a batch ``(B, n)`` (an array ``(B,)``)."""
-        theta = np.asarray(theta, dtype=float)
+        theta = self.vector(theta)
         if theta.ndim == 1:
             return float(self.log_likelihood(theta[None, :])[0])
         b = theta.shape[0]
@@ -192,7 +206,7 @@ class Problem:
 
     def amplitudes(self, theta: np.ndarray) -> dict[str, np.ndarray]:
         """Amplitudes of each light component (solved, sampled or fixed), by label."""
-        t = jnp.asarray(theta, self.dtype)
+        t = jnp.asarray(self.vector(theta, batch=False), self.dtype)
         fit = self._solve(t, self.imaging)
         owners = column_owner(self.spec)
         amps = np.asarray(fit.amplitudes)
@@ -214,7 +228,7 @@ class Problem:
         """Images for ``theta``: ``total``, ``lens_light``, ``lensed_source`` (PSF-convolved,
         amplitudes solved) and ``source_plane`` (unlensed source on :meth:`source_grid`)."""
         xs, ys = self.source_grid()
-        planes = self._images(jnp.asarray(theta, self.dtype), self.imaging, self._full,
+        planes = self._images(jnp.asarray(self.vector(theta, batch=False), self.dtype), self.imaging, self._full,
                               jnp.asarray(xs, self.dtype), jnp.asarray(ys, self.dtype))
         return {k: np.asarray(v, dtype=float) for k, v in planes.items()}
 
