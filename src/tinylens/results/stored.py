@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 import tinylens
+from tinylens.errors import OutputError, listed
 
 
 def result_files(folders) -> list[Path]:
@@ -22,9 +23,23 @@ def result_files(folders) -> list[Path]:
 def load_stored(path: str | Path) -> tuple[dict[str, Any], Any, np.ndarray]:
     """``(content, problem, best)`` of the ``result.json`` at ``path``: the problem from its config
     (relative paths against its ``config_dir``; older results, without it, against the current
-    directory) and the maximum-likelihood vector in the problem's parameter order."""
-    stored = json.loads(Path(path).read_text())
+    directory) and the maximum-likelihood vector in the problem's parameter order. A file that is
+    missing, unreadable or not a result is an :class:`~tinylens.errors.OutputError` naming it."""
+    path = Path(path)
+    try:
+        stored = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise OutputError(f"{path}: no such file (a fit's result.json is in its output folder)") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise OutputError(f"{path}: not a readable result.json ({type(err).__name__}: {err})") from None
+    missing = [key for key in ("config", "max_likelihood") if not isinstance(stored, dict) or key not in stored]
+    if missing:
+        raise OutputError(f"{path}: not a tinylens result.json (it lacks {', '.join(missing)})")
     problem = tinylens.load(stored["config"], base_dir=stored.get("config_dir"))
+    absent = [name for name in problem.param_names if name not in stored["max_likelihood"]]
+    if absent:
+        raise OutputError(f"{path}: its max_likelihood lacks {listed(absent)}, free parameters of its own config "
+                          "(written by another version of tinylens, or edited?)")
     best = np.array([stored["max_likelihood"][name] for name in problem.param_names], float)
     return stored, problem, best
 
