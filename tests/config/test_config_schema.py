@@ -137,6 +137,14 @@ def test_resolve_path(tmp_path):
 
 
 # -- file and YAML errors -----------------------------------------------------------------------
+def test_yaml_text_instead_of_a_path_is_named_as_such(example):
+    text = yaml.safe_dump(example)
+    with pytest.raises(ConfigError) as err:
+        load_config(text)
+    assert "looks like the YAML text itself: give yaml.safe_load(text)" in str(err.value)
+    assert "model_components" not in str(err.value)  # not the whole text in the message
+
+
 def test_missing_file_names_the_path(tmp_path):
     text = error_of(tmp_path / "nope.yaml")
     assert "nope.yaml" in text and "not found" in text

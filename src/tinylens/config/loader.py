@@ -38,6 +38,9 @@ def load_config(source: str | Path | Mapping[str, Any] | Config) -> tuple[Config
         return validate_config(source, "configuration mapping"), Path.cwd()
     if not isinstance(source, (str, Path)):
         raise ConfigError(f"A configuration must be a YAML file path or a mapping; got a {type(source).__name__}.")
+    if isinstance(source, str) and "\n" in source:
+        raise ConfigError("A configuration must be a YAML file path or a mapping; this string holds several lines, "
+                          "so it looks like the YAML text itself: give yaml.safe_load(text) (a mapping) instead.")
     path = Path(source).expanduser()
     data = parse_yaml(read_text(path), path)
     return validate_config(data, f"config file {path}"), path.resolve().parent
