@@ -175,6 +175,8 @@ def test_a_lens_whose_data_changed_is_fitted_again(one_lens):
     """The lens's image replaced (here by a broken file, so that its new fit fails at once):
     the survey says so, fits it again, and keeps the earlier result aside."""
     folder = one_lens["out"] / "lenses" / "lens_a"
+    for name in ("result_summary.csv", "model_results.png"):  # the earlier fit's tables and figures
+        (folder / name).write_text("the earlier fit's")
     (one_lens["lenses"] / "lens_a" / "image.fits").write_bytes(b"not a FITS file" * 200)
     result = _survey(one_lens)
     text = " ".join(result.output.split())
@@ -183,6 +185,10 @@ def test_a_lens_whose_data_changed_is_fitted_again(one_lens):
     assert catalog["status"].tolist() == ["failed"] and "image.fits" in catalog["reason"][0]
     assert json.loads((folder / "result.previous.json").read_text()) == RESULT
     assert not (folder / "result.json").exists()
+    # nothing of the earlier fit beside the failed row looks like its result
+    assert not (folder / "result_summary.csv").exists() and not (folder / "model_results.png").exists()
+    assert (folder / "result_summary.previous.csv").read_text() == "the earlier fit's"
+    assert (folder / "model_results.previous.png").exists()
     # the new stamp is the new file's: a third run changes nothing
     result = _survey(one_lens)
     assert "changed since" not in result.output and "1 failed" in result.output

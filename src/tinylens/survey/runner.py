@@ -412,14 +412,21 @@ def changed_lenses(lenses: list[Lens], template: Mapping[str, Any], out: Path) -
     return changed
 
 
-def set_aside(lens_ids: list[str], out: Path) -> None:
+def set_aside(lens_ids: list[str], out: Path, template: Mapping[str, Any] | None = None) -> None:
     """Make changed lenses be fitted again: remove their row and rename their ``result.json``
-    to ``result.previous.json`` (kept, but no longer taken for this lens's result)."""
+    to ``result.previous.json`` (kept, but no longer taken for this lens's result), and so the
+    fit's tables and figures (named by the ``template``'s ``output``): ``result_summary.csv`` to
+    ``result_summary.previous.csv``, so that a new fit that fails leaves none beside its row."""
+    from tinylens.config import load_config
+    from tinylens.fit import file_names
+
+    names = [RESULT_FILE, *file_names(load_config(template)[0] if template is not None else None).values()]
     for lens_id in lens_ids:
         folder = Path(out) / LENSES_DIR / lens_id
         (folder / ROW_FILE).unlink(missing_ok=True)
-        if (folder / RESULT_FILE).exists():
-            (folder / RESULT_FILE).replace(folder / "result.previous.json")
+        for name in map(Path, names):
+            if (folder / name).exists():
+                (folder / name).replace(folder / f"{name.stem}.previous{name.suffix}")
 
 
 def adopt_stamps(lenses: list[Lens], template: Mapping[str, Any], out: Path) -> None:
@@ -819,9 +826,10 @@ def run_survey(
         write_json(out / MANIFEST_FILE, current)
         if changed:
             warnings.warn(f"{len(changed)} lens(es) changed since their fit started: {_changed_text(changed)}. They "
-                          "are fitted again (an earlier result is kept as result.previous.json).", DataWarning,
+                          "are fitted again (an earlier result is kept as result.previous.json, its tables and figures as "
+                          "*.previous.*).", DataWarning,
                           stacklevel=2)
-            set_aside(sorted(changed), out)
+            set_aside(sorted(changed), out, config)
         adopt_stamps(lenses, config, out)
         recover_rows(lenses, out, rows)
         todo = plan(chosen, rows, out, retry_failed)
