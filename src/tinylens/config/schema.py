@@ -36,8 +36,6 @@ ERROR_TYPE = "tinylens"
 #: A Gaussian prior whose mean lies more than this many sigma outside ``limits`` is refused.
 MAX_GAUSSIAN_SIGMAS_OUTSIDE = 6.0
 
-# Constraints as metadata, not Field(): pydantic < 2.10 shares one Field object among the uses
-# of an alias, so one field's default (tolerance: 1e-3) became another's (a missing pixel_scale).
 def _not_bool(value: Any) -> Any:
     """YAML's true/false (also yes/no, on/off) is no number, though Python reads it as 1/0."""
     if isinstance(value, bool):
@@ -46,6 +44,8 @@ def _not_bool(value: Any) -> Any:
 
 
 NotBool = BeforeValidator(_not_bool)
+# Constraints as metadata, not Field(): pydantic < 2.10 shares one Field object among the uses
+# of an alias, so one field's default (tolerance: 1e-3) became another's (a missing pixel_scale).
 FiniteFloat = Annotated[float, NotBool, AllowInfNan(False)]
 PositiveFloat = Annotated[float, NotBool, Gt(0), AllowInfNan(False)]
 NonNegativeFloat = Annotated[float, NotBool, Ge(0), AllowInfNan(False)]
