@@ -94,6 +94,29 @@ def test_resume_plan_reads_rows_recovers_results_and_forgets_stale_rows(tmp_path
     assert not (lenses[1].output(out) / "row.json").exists() and not (lenses[2].output(out) / "row.json").exists()
 
 
+def test_a_row_or_result_copied_from_another_lens_folder_is_not_taken_for_this_lens(tmp_path):
+    """A user copying ``lenses/a/`` to ``lenses/b/`` must not give b the fit of a."""
+    out = tmp_path / "out"
+    lenses = [_lens(tmp_path, n) for n in ("a", "b", "c")]
+    for lens in lenses:
+        lens.output(out).mkdir(parents=True)
+    runner.write_row(lenses[0].output(out), runner.flat_row("a", RESULT))
+    result_a = {**RESULT, "output_dir": str(lenses[0].output(out))}
+    (lenses[0].output(out) / "result.json").write_text(json.dumps(result_a))
+    for name in ("row.json", "result.json"):  # b: a's folder copied whole
+        (lenses[1].output(out) / name).write_bytes((lenses[0].output(out) / name).read_bytes())
+    (lenses[2].output(out) / "result.json").write_text(json.dumps(result_a))  # c: a's result alone
+
+    with pytest.warns(runner.DataWarning, match=r"b holds a\b.*fitted again"):
+        rows = runner.read_rows(out)
+    assert sorted(rows) == ["a"]
+    runner.recover_rows(lenses, out, rows)
+    assert sorted(rows) == ["a"]
+    assert [lens.lens_id for lens in runner.plan(lenses, rows, out)] == ["b", "c"]
+    assert runner.read_row(lenses[1].output(out) / "row.json", "b") is None  # what fit_lens asks
+    assert runner.read_row(lenses[0].output(out) / "row.json", "a")["lens_id"] == "a"
+
+
 def test_rows_written_before_critical_flags_get_them_from_result_json(tmp_path):
     """A resumed survey's older rows: the catalogue column comes from the fit's quality."""
     out = tmp_path / "out"

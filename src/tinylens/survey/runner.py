@@ -278,7 +278,7 @@ def fit_lens(lens_id: str, config: dict[str, Any], lens_out: str) -> dict[str, A
     folder = Path(lens_out)
     with lens_lock(folder):
         remove_unfinished(folder / ROW_FILE, folder / INPUTS_FILE)  # a killed worker's, if any
-        previous = read_row(folder / ROW_FILE)
+        previous = read_row(folder / ROW_FILE, lens_id)
         if previous is not None and previous.get("status") == "ok" and is_done(previous, folder):
             return previous
         write_json(folder / INPUTS_FILE, inputs_stamp(config))  # what this fit is made from
@@ -312,13 +312,23 @@ def lens_lock(folder: Path) -> Iterator[None]:
         yield
 
 
-def read_row(path: Path) -> dict[str, Any] | None:
-    """The row in ``path`` (``None`` if missing, unreadable or not a row)."""
+def read_row(path: Path, lens_id: str | None = None) -> dict[str, Any] | None:
+    """The row in ``path`` (``None`` if missing, unreadable, not a row, or the row of another
+    lens than ``lens_id`` when that is given)."""
     try:
         row = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    return row if isinstance(row, dict) and row.get("status") in ("ok", "failed") else None
+    if not (isinstance(row, dict) and row.get("status") in ("ok", "failed")):
+        return None
+    return row if lens_id is None or row.get("lens_id") == lens_id else None
+
+
+def _foreign(path: Path) -> str | None:
+    """The lens id in the row ``path`` when it is another lens's than its folder's."""
+    row = read_row(path)
+    lens_id = row.get("lens_id") if row is not None else None
+    return str(lens_id) if row is not None and lens_id != path.parent.name else None
 
 
 def _warning_text(caught: list[warnings.WarningMessage]) -> str:
@@ -332,10 +342,13 @@ def read_rows(out: str | Path) -> dict[str, dict[str, Any]]:
     row written before ``critical_flags`` existed gets it from its fit's ``result.json``."""
     from tinylens.results.quality import raised_critical
 
-    rows = {}
+    rows, foreign = {}, {}
     for path in sorted((Path(out) / LENSES_DIR).glob(f"*/{ROW_FILE}")):
-        row = read_row(path)
+        row = read_row(path, path.parent.name)
         if row is None:
+            other = _foreign(path)
+            if other is not None:
+                foreign[path.parent.name] = other
             continue
         if row["status"] == "ok" and "critical_flags" not in row:
             try:
@@ -344,6 +357,11 @@ def read_rows(out: str | Path) -> dict[str, dict[str, Any]]:
             except (OSError, ValueError, AttributeError):
                 pass  # no readable result.json: the column stays empty
         rows[path.parent.name] = row
+    if foreign:
+        warnings.warn(f"{len(foreign)} row.json file(s) in {Path(out) / LENSES_DIR} hold another lens's row (copied "
+                      f"between lens folders?): {listed([f'{k} holds {v}' for k, v in sorted(foreign.items())])}. "
+                      "They are not taken for these lenses' results, which are fitted again.", DataWarning,
+                      stacklevel=2)
     return rows
 
 
@@ -363,9 +381,13 @@ def recover_rows(lenses: list[Lens], out: Path, rows: dict[str, dict[str, Any]])
         if lens.lens_id in rows or not result_path.exists():
             continue  # a failed row next to an old result.json stays failed
         try:
-            row = flat_row(lens.lens_id, json.loads(result_path.read_text()))
-        except (OSError, ValueError, KeyError, TypeError, IndexError):
+            result = json.loads(result_path.read_text())
+            row = flat_row(lens.lens_id, result)
+        except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
             continue  # not a result we can read: the lens is fitted again
+        written_in = result.get("output_dir")
+        if isinstance(written_in, str) and Path(written_in).name != lens.lens_id:
+            continue  # another lens's result (copied here): the lens is fitted again
         rows[lens.lens_id] = row
         write_row(lens.output(out), row)
 
