@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -272,13 +273,22 @@ def load(config: str | Path | dict, *, dtype=None, base_dir: str | Path | None =
     ``load(r["config"], base_dir=r["config_dir"])``.
     """
     enable_persistent_cache()
+    if base_dir is not None and not isinstance(base_dir, (str, os.PathLike)):
+        raise ConfigError(f"base_dir must be a folder (a str or pathlib.Path); got {type(base_dir).__name__} "
+                          f"{base_dir!r}.")
     cfg, default_dir = load_config(config)
-    base_dir = Path(base_dir).expanduser() if base_dir is not None else default_dir
+    if base_dir is not None:
+        base_dir, origin = Path(base_dir).expanduser(), "the base_dir given to tinylens.load / tinylens.fit"
+    elif isinstance(config, (str, Path)):
+        base_dir, origin = default_dir, "the config file's folder"
+    else:
+        base_dir, origin = default_dir, ("the current folder, as the config is not a file: give base_dir= to "
+                                         "tinylens.load / tinylens.fit to take them from elsewhere")
     try:
         spec = build_model_spec(cfg.model_components)
     except ConfigError as exc:
         if not isinstance(config, (str, Path)):
             raise
         raise ConfigError(f"In config file {Path(config).expanduser()}: {exc}") from None
-    dataset = load_dataset(cfg.dataset, base_dir)
+    dataset = load_dataset(cfg.dataset, base_dir, origin)
     return Problem(cfg, base_dir, dataset, spec, dtype or get_dtype())

@@ -65,20 +65,25 @@ class Dataset:
         return int(self.mask.sum())
 
 
-def relative_hint(path: str | None, base_dir: str | Path) -> str:
-    """Where a relative ``path`` of the config was looked for (empty for an absolute one)."""
+#: What ``base_dir`` is, when its caller does not say.
+BASE_DIR_ORIGIN = ("the config file's folder; for a config given as a dict, the base_dir given to tinylens.load / "
+                   "tinylens.fit, else the current folder")
+
+
+def relative_hint(path: str | None, base_dir: str | Path, origin: str = BASE_DIR_ORIGIN) -> str:
+    """Where a relative ``path`` of the config was looked for (empty for an absolute one);
+    ``origin`` says what ``base_dir`` is."""
     if not path or Path(path).expanduser().is_absolute():
         return ""
-    return (f"The relative path '{path}' was taken from {Path(base_dir).expanduser().resolve()} (the config file's "
-            "folder; for a config given as a dict, the base_dir given to tinylens.load / tinylens.fit, else the "
-            "current folder).")
+    return f"The relative path '{path}' was taken from {Path(base_dir).expanduser().resolve()} ({origin})."
 
 
-def load_dataset(cfg: schema.Dataset, base_dir: str | Path) -> Dataset:
-    """Read and check the files of ``cfg`` (paths relative to ``base_dir``); see the module doc."""
+def load_dataset(cfg: schema.Dataset, base_dir: str | Path, origin: str = BASE_DIR_ORIGIN) -> Dataset:
+    """Read and check the files of ``cfg`` (paths relative to ``base_dir``, which ``origin``
+    describes in messages); see the module doc."""
     keys = ("data_path", "noise_path", "psf_path")
     paths = {key: resolve_path(base_dir, getattr(cfg, key)) for key in keys}
-    hints = {key: relative_hint(getattr(cfg, key), base_dir) for key in (*keys, "mask_path")}
+    hints = {key: relative_hint(getattr(cfg, key), base_dir, origin) for key in (*keys, "mask_path")}
     data = read_fits_image(paths["data_path"], "dataset.data_path", hints["data_path"])
     noise = read_fits_image(paths["noise_path"], "dataset.noise_path", hints["noise_path"])
     check_same_shape(noise, data, paths["noise_path"], paths["data_path"], "noise map")
