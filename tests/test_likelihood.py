@@ -134,3 +134,20 @@ def test_a_vector_of_the_wrong_shape_is_refused_by_name(clean_image, write_fits)
             assert isinstance(err.value, TinyLensError) and isinstance(err.value, ValueError)
     assert np.isfinite(problem.log_likelihood(theta)) and problem.log_likelihood(np.stack([theta] * 3)).shape == (3,)
     assert problem.model_image(theta)["total"].shape == image.shape
+
+
+def test_prior_transform_refuses_u_outside_the_unit_cube_and_takes_its_edges(clean_image, write_fits):
+    """u of -0.1, 1.5 or NaN used to be mapped outside the prior without a word."""
+    from tinylens.errors import ParameterError
+
+    image, kernel = clean_image
+    problem = tinylens.load(_config(write_fits, image, np.full_like(image, SIGMA), kernel))
+    n = problem.ndim
+    for bad in (-0.1, 1.5, np.nan):
+        u = np.full((3, n), 0.5)
+        u[1, n - 1] = bad
+        with pytest.raises(ParameterError, match=rf"unit cube \[0, 1\]; got .* for {problem.param_names[-1]} \(1 value"):
+            problem.prior_transform(u)
+    edges = problem.prior_transform(np.stack([np.zeros(n), np.ones(n)]))
+    lows = [p.transform(np.array(0.0)) for p in problem.priors]
+    assert np.array_equal(edges[0], np.asarray(lows, dtype=float))

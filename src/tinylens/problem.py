@@ -168,8 +168,14 @@ class Problem:
         return array
 
     def prior_transform(self, u: np.ndarray) -> np.ndarray:
-        """Unit cube to parameters, ``(n,)`` or ``(B, n)``."""
-        return prior_transform(self.spec.priors, self.vector(u, what="u"))
+        """Unit cube to parameters, ``(n,)`` or ``(B, n)``; a ParameterError for u outside [0, 1]."""
+        u = self.vector(u, what="u")
+        outside = ~((u >= 0.0) & (u <= 1.0))  # NaN too
+        if outside.any():
+            where = np.argwhere(outside)[0]
+            raise ParameterError(f"u must lie in the unit cube [0, 1]; got {u[tuple(where)]!r} for "
+                                 f"{self.param_names[where[-1]]} ({int(outside.sum())} value(s) outside).")
+        return prior_transform(self.spec.priors, u)
 
     def log_prior(self, theta: np.ndarray) -> np.ndarray:
         return log_prior(self.spec.priors, self.vector(theta))
