@@ -7,7 +7,7 @@ import pytest
 
 import tinylens
 from tiny_lens import FREE_TRUTH, write_tiny_lens
-from tinylens.results.plots import critical_curves_and_caustics
+from tinylens.results.plots import critical_curves_and_caustics, cuts
 
 
 @pytest.fixture(scope="module")
@@ -27,6 +27,54 @@ def test_isothermal_sphere_has_a_circular_critical_curve_and_a_point_caustic(tin
     assert len(points) > 100
     np.testing.assert_allclose(np.hypot(*points.T), theta_E, atol=step)
     assert np.hypot(*np.concatenate(caus).T).max() < step
+
+
+def test_the_cut_of_an_isothermal_sphere_is_the_circle_of_radius_theta_E(tiny_problem):
+    """Round SIS: a ray just beside the centre is deflected by theta_E towards it, so the cut is the
+    circle |beta| = theta_E about the centre: sources inside it have two images. The det A contour
+    cannot show it (the radial critical curve shrinks to the centre)."""
+    problem = tiny_problem
+    theta = np.array([{**FREE_TRUTH, "lens_mass.0.theta_E": 1.1}[n] for n in problem.param_names])
+    (curve,) = cuts(problem, theta, radius=0.005)
+    np.testing.assert_allclose(np.hypot(*curve.T), 1.1 - 0.005, rtol=1e-5)
+
+
+@pytest.mark.parametrize("mass", [
+    {"type": "SIE", "theta_E": 1.2, "e1": 0.2, "e2": -0.1, "center_x": 0.1, "center_y": -0.05},
+    {"type": "EPL", "theta_E": 1.2, "gamma": 2.2, "e1": -0.1, "e2": 0.15, "center_x": 0.0, "center_y": 0.1},
+    {"type": "EPL", "theta_E": 1.2, "gamma": 1.7, "e1": 0.1, "e2": 0.0, "center_x": 0.0, "center_y": 0.0},
+])
+def test_cuts_are_lenstronomys_lens_equation_on_a_circle_about_the_centre(tmp_path, mass):
+    """The cut of an elliptical lens, and the curves for slopes steeper and shallower than
+    isothermal (a circle of the resolution radius, or of the radial critical radius), against
+    lenstronomy's ray shooting of the same points."""
+    from lenstronomy.LensModel.lens_model import LensModel
+
+    import yaml
+
+    from tiny_lens import tiny_config
+
+    config = tiny_config()
+    kind, values = mass["type"], {k: v for k, v in mass.items() if k != "type"}
+    config["model_components"]["lens_mass_list"] = [
+        {"type": kind, "params": {k: {"fixed": True, "fixed_value": v} for k, v in values.items() if k != "theta_E"}
+         | {"theta_E": {"prior_type": "uniform", "prior_settings": [0.5, 1.5]}}}]
+    folder = tmp_path / "lens"
+    write_tiny_lens(folder)
+    (folder / "model_config.yaml").write_text(yaml.safe_dump(config))
+    problem = tinylens.load(folder / "model_config.yaml")
+    theta = np.array([1.2 if n.endswith("theta_E") else FREE_TRUTH[n] for n in problem.param_names])
+    (curve,) = cuts(problem, theta, radius=0.004, n=90)
+
+    gamma = values.get("gamma", 2.0)
+    radius = max(0.004, 1.2 * (2 - gamma) ** (1 / (gamma - 1))) if gamma < 2 else 0.004
+    phi = np.linspace(0, 2 * np.pi, 90)
+    x, y = values["center_x"] + radius * np.cos(phi), values["center_y"] + radius * np.sin(phi)
+    lens = LensModel(["SIE" if kind == "SIE" else "EPL"])
+    bx, by = lens.ray_shooting(x, y, [values])
+    np.testing.assert_allclose(curve, np.stack([bx, by], axis=1), atol=2e-5 * 1.2)
+    if gamma == 2.0:  # the cut encloses the caustic's centre, at about theta_E from it
+        assert 0.5 * 1.2 < np.hypot(*(curve - curve.mean(axis=0)).T).mean() < 1.5 * 1.2
 
 
 def test_readme_notebook_snippet_redraws_a_finished_fit(tmp_path):

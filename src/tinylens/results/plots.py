@@ -28,6 +28,8 @@ CORNER_COLOR = "#1f4e79"
 DPI = 110
 #: Critical curves smaller than this many pixels (e.g. around a singular centre) are not drawn.
 MIN_CURVE_PIXELS = 3
+#: The cuts are the images of circles of this many image pixels about the mass centres (see ``cuts``).
+CUT_RADIUS_PIXELS = 0.05
 #: 2-D contour levels of the corner plot: 1, 2 and 3 sigma.
 SIGMA_LEVELS = tuple(1 - np.exp(-0.5 * np.arange(1, 4) ** 2))
 
@@ -162,6 +164,39 @@ def critical_curves_and_caustics(problem, theta: np.ndarray, n: int = 400):
     return crit, [to_source_plane(problem, theta, seg) for seg in crit]
 
 
+def cuts(problem, theta: np.ndarray, radius: float, n: int = 720) -> list[np.ndarray]:
+    """The source-plane images of a circle of ``radius`` (arcsec) about each mass centre, as
+    ``(n, 2)`` arrays: the "cuts" that the zero contour of ``det A`` cannot show.
+
+    Near the centre of an isothermal profile (SIS, SIE, EPL with gamma = 2) the deflection keeps a
+    finite size in every direction, so as ``radius`` shrinks the image tends to a closed curve, the
+    cut (pseudo-caustic): a source inside it has two images or more, one outside has one (Kormann,
+    Schneider & Bartelmann 1994, A&A 284, 285). For gamma > 2 the deflection grows towards the
+    centre and the curve is the cut at that resolution (images closer to the centre than
+    ``radius`` are not resolved); for gamma < 2 the circle is widened to the radial critical
+    radius of the round profile, theta_E (2 - gamma)^(1 / (gamma - 1)), and its image is close to
+    the radial caustic. The curve of a centre whose profile is not centred (shear) is not drawn.
+    """
+    from tinylens.forward import component_values
+
+    t = jnp.asarray(theta, problem.dtype)
+    phi = np.linspace(0.0, 2.0 * np.pi, n)
+    out = []
+    for comp in problem.spec.lens_mass:
+        values = {k: float(v) for k, v in component_values(comp, t).items()}
+        if "center_x" not in values or "center_y" not in values or not values.get("theta_E", 0.0) > 0.0:
+            continue
+        r = radius
+        gamma = values.get("gamma", 2.0)
+        if gamma < 2.0:
+            r = max(r, values["theta_E"] * (2.0 - gamma) ** (1.0 / (gamma - 1.0)))
+        ring = np.stack([values["center_x"] + r * np.cos(phi), values["center_y"] + r * np.sin(phi)], axis=1)
+        curve = to_source_plane(problem, theta, ring)
+        if np.isfinite(curve).all():
+            out.append(curve)
+    return out
+
+
 def long_segments(segments, min_size: float) -> list[np.ndarray]:
     """The contour segments whose extent reaches ``min_size`` (empty and one-point ones dropped)."""
     return [seg for seg in segments if len(seg) >= 2 and np.ptp(seg, axis=0).max() >= min_size]
@@ -216,8 +251,12 @@ def model_figure(problem, theta: np.ndarray, summary_lines: list[str] | None = N
     s_extent = image_extent(src.shape, float(sx[0, 1] - sx[0, 0]))
     show_image(fig, ax[1, 2], src, "Reconstructed source (source plane)", s_extent, "data units / image pixel",
                cmap=IMAGE_CMAP, norm=asinh_norm(src, noise_level))
-    for seg in caus:
-        ax[1, 2].plot(seg[:, 0], seg[:, 1], color="cyan", lw=0.8)
+    for i, seg in enumerate(caus):
+        ax[1, 2].plot(seg[:, 0], seg[:, 1], color="cyan", lw=0.8, label="caustic" if i == 0 else None)
+    for i, seg in enumerate(cuts(problem, theta, CUT_RADIUS_PIXELS * d.pixel_scale)):
+        ax[1, 2].plot(seg[:, 0], seg[:, 1], color="cyan", lw=0.8, ls="--", label="cut" if i == 0 else None)
+    if ax[1, 2].get_legend_handles_labels()[0]:
+        ax[1, 2].legend(loc="upper right", fontsize=8, framealpha=0.6)
     ax[1, 2].set_xlim(s_extent[:2])
     ax[1, 2].set_ylim(s_extent[2:])
     _text_panel(ax[1, 3], (summary_lines or []) + [f"chi^2 = {chi2:.1f} ({int(d.mask.sum())} pixels)"])
