@@ -122,7 +122,16 @@ def _config_dict(config) -> dict[str, Any]:
     return dict(config)
 
 
-def _summary_lines(res: InferenceResult, median: dict[str, float], quality: dict[str, Any]) -> list[str]:
+#: Lines of parameters in the model figure's summary panel (the rest: result_summary.csv).
+SUMMARY_PANEL_LINES = 16
+#: Units of the quantities, by the end of their name, for the summary panel.
+UNITS = {"theta_E": '"', "center_x": '"', "center_y": '"', "R_sersic": '"', "sigma": '"', "phi_deg": " deg",
+         "phi_ext_deg": " deg"}
+
+
+def _summary_lines(res: InferenceResult, stats: Mapping[str, Mapping[str, Any]], quality: dict[str, Any]) -> list[str]:
+    """The model figure's summary: the fit, then the posterior median and 68 % half-width of the
+    mass's parameters and derived q and phi, then the source's, then the lens light's."""
     from tinylens.results.quality import raised_critical
 
     critical = raised_critical(quality)
@@ -131,13 +140,24 @@ def _summary_lines(res: InferenceResult, median: dict[str, float], quality: dict
     if res.log_evidence is not None:
         lines.append(f"log Z   {res.log_evidence:.2f}")
     lines += [f"max log L {np.max(res.log_likelihood):.2f}", f"calls   {res.n_likelihood_evals:,}",
-              f"time    {res.wall_time_s:.1f} s", ""]
+              f"time    {res.wall_time_s:.1f} s", "", "posterior median ± 68 % half-width:"]
     short = {"lens_mass": "mass", "lens_light": "light", "source_light": "src"}
-    for name, value in list(median.items())[:18]:
+    order = ("lens_mass.", "source_light.", "lens_light.")
+
+    def place(name: str) -> tuple[int, int]:  # by model part, then component
+        index = name.split(".")[1]
+        return [name.startswith(o) for o in order].index(True), int(index) if index.isdigit() else 99
+
+    names = sorted((n for n in stats if n.startswith(order)), key=place)
+    for name in names[:SUMMARY_PANEL_LINES]:
+        s = stats[name]
+        err = (s["interval_68"][1] - s["interval_68"][0]) / 2
         parts = name.split(".")
-        if len(parts) == 3:
-            name = f"{short.get(parts[0], parts[0])}{parts[1]}.{parts[2]}"
-        lines.append(f"{name}: {value:.4g}")
+        unit = next((u for end, u in UNITS.items() if parts[-1] == end), "")
+        shown = f"{short.get(parts[0], parts[0])}{parts[1]}.{parts[2]}" if len(parts) == 3 else name
+        lines.append(f"{shown}: {s['median']:.4g} ± {err:.2g}{unit}")
+    if len(names) > SUMMARY_PANEL_LINES:
+        lines.append(f"... {len(names) - SUMMARY_PANEL_LINES} more in the summary table")
     return lines
 
 
@@ -239,7 +259,7 @@ def write_results(problem, res: InferenceResult, out: Path, started: float | Non
     else:
         _figure(files, "subplot", plots.save_dataset_figure, problem.dataset, out / files["subplot"])
         _figure(files, "results", plots.save_model_figure, problem, best, out / files["results"],
-                _summary_lines(res, median, quality))
+                _summary_lines(res, {**params, **derived}, quality))
         if len(res.samples) > len(names):  # a corner plot of an optimiser's single point says nothing
             shown = corner_names(names, getattr(problem.config.output, "corner_parameters", "mass"))
             idx = [names.index(n) for n in shown]

@@ -51,3 +51,32 @@ def test_result_holds_the_tables(fitted):
     medians = summary.set_index("parameter")["median"]
     for name in names:
         assert medians[name] == pytest.approx(result.median[name], rel=1e-6)
+    rows = summary.set_index("parameter")
+    for name in names:  # the 99.7 % interval too, as in result.json and the survey catalogue
+        lo, hi = result.interval_997[name]
+        assert (rows.loc[name, "percentile_0.135"], rows.loc[name, "percentile_99.865"]) == pytest.approx((lo, hi), rel=1e-6)
+    lo, hi = result.derived["lens_mass.0.q"]["interval_997"]
+    assert rows.loc["lens_mass.0.q", "percentile_0.135"] == pytest.approx(lo, rel=1e-6)
+
+
+def test_model_figure_summary_gives_median_and_68_half_width_with_units_in_model_order(fitted):
+    """The figure's panel said bare medians beside the maximum-likelihood model, and cut a long
+    model off without a word."""
+    from tinylens.fit import SUMMARY_PANEL_LINES, _summary_lines
+
+    result, _ = fitted
+    stats = {n: {"median": result.median[n], "interval_68": result.interval_68[n]} for n in result.param_names}
+    stats |= result.derived
+    lines = _summary_lines(result, stats, result.quality)
+    start = lines.index("posterior median ± 68 % half-width:") + 1
+    shown = lines[start:]
+    lo, hi = result.interval_68["lens_mass.0.theta_E"]
+    assert shown[0] == f"mass0.theta_E: {result.median['lens_mass.0.theta_E']:.4g} ± {(hi - lo) / 2:.2g}\""
+    groups = [line.split(".")[0].rstrip("0123456789") for line in shown]
+    assert groups == sorted(groups, key=["mass", "src", "light"].index)  # mass, then source, then lens light
+    assert any(line.startswith("mass0.q: ") for line in shown) and any(line.startswith("src0.R_sersic") and line.endswith('"') for line in shown)
+    few = {n: stats[n] for n in list(stats)[:3]}
+    many = {f"source_light.{i}.e1": stats["lens_mass.0.theta_E"] for i in range(SUMMARY_PANEL_LINES + 4)}
+    assert not _summary_lines(result, few, result.quality)[-1].startswith("...")  # nothing left out
+    cut = _summary_lines(result, many, result.quality)
+    assert cut[-1] == "... 4 more in the summary table" and len(cut) == start + SUMMARY_PANEL_LINES + 1

@@ -259,7 +259,7 @@ def model_figure(problem, theta: np.ndarray, summary_lines: list[str] | None = N
         ax[1, 2].legend(loc="upper right", fontsize=8, framealpha=0.6)
     ax[1, 2].set_xlim(s_extent[:2])
     ax[1, 2].set_ylim(s_extent[2:])
-    _text_panel(ax[1, 3], (summary_lines or []) + [f"chi^2 = {chi2:.1f} ({int(d.mask.sum())} pixels)"])
+    _text_panel(ax[1, 3], [f"chi^2 = {chi2:.1f} ({int(d.mask.sum())} pixels)", *(summary_lines or [])])
     return fig
 
 

@@ -22,7 +22,7 @@ from tinylens.errors import OutputError
 
 #: Percentiles of the 68 % and 99.7 % (3 sigma) central intervals.
 INTERVALS = {"interval_68": (16.0, 84.0), "interval_997": (0.135, 99.865)}
-SUMMARY_COLUMNS = ("parameter", "median", "percentile_16", "percentile_84")
+SUMMARY_COLUMNS = ("parameter", "median", "percentile_16", "percentile_84", "percentile_0.135", "percentile_99.865")
 
 
 def file_in_the_way(folder: str | Path) -> Path | None:
@@ -120,13 +120,18 @@ def summary_frame(
 ) -> pd.DataFrame:
     """One row per free parameter, then per derived quantity, then ``log_evidence``.
 
-    Columns: ``parameter, median, percentile_16, percentile_84, kind`` (free | derived | evidence).
+    Columns: ``parameter, median, percentile_16, percentile_84, percentile_0.135, percentile_99.865,
+    kind`` (free | derived | evidence): the median, the 68 % and the 99.7 % central intervals.
     """
-    rows = [{"parameter": k, **{c: s[c] for c in SUMMARY_COLUMNS[1:]}, "kind": "free"} for k, s in params.items()]
-    rows += [{"parameter": k, **{c: s[c] for c in SUMMARY_COLUMNS[1:]}, "kind": "derived"} for k, s in derived.items()]
+    def values(s: Mapping[str, Any]) -> dict[str, Any]:
+        (lo68, hi68), (lo997, hi997) = s["interval_68"], s["interval_997"]
+        return {"median": s["median"], "percentile_16": lo68, "percentile_84": hi68, "percentile_0.135": lo997,
+                "percentile_99.865": hi997}
+
+    rows = [{"parameter": k, **values(s), "kind": "free"} for k, s in params.items()]
+    rows += [{"parameter": k, **values(s), "kind": "derived"} for k, s in derived.items()]
     if log_evidence is not None:
-        rows.append({"parameter": "log_evidence", "median": log_evidence, "percentile_16": np.nan,
-                     "percentile_84": np.nan, "kind": "evidence"})
+        rows.append({"parameter": "log_evidence", "median": log_evidence, "kind": "evidence"})
     return pd.DataFrame(rows, columns=[*SUMMARY_COLUMNS, "kind"])
 
 
