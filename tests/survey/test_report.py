@@ -110,6 +110,30 @@ def test_stats_table_joins_on_lens_id_and_skips_failed_and_unmatched():
     assert mag["median_deviation"] == pytest.approx(0.0, abs=1e-12) and mag["nmad"] == pytest.approx(0.148)
 
 
+def test_figure_draws_the_outlier_band_only_where_outliers_are_counted_and_says_what_is_what():
+    """The dashed band was drawn for fewer than five lenses, whose points beyond it stayed blue;
+    the 1:1 line was as red as the outliers, there was no legend, and relative deviations were
+    fractions under a percentage."""
+    catalog, truth = _catalog_and_truth()
+    qs = [rp.quantity_for(n) for n in ("lens_mass.0.theta_E", "lens_mass.0.phi_deg")]
+    for kept, counted in ((["a", "b", "c", "d", "e"], True), (["a", "b", "c"], False)):
+        joined = rp.comparison_frame(catalog[catalog["lens_id"].isin(kept)], truth, qs)
+        stats = rp.stats_table(joined, qs)
+        fig = rp.comparison_figure(joined, qs, stats)
+        top, bottom = fig.axes[0], fig.axes[1]
+        dashed = [line for line in top.get_lines() if line.get_linestyle() == "--"]
+        assert len(dashed) == (2 if counted else 0)
+        labels = top.get_legend_handles_labels()[1]
+        assert labels[:2] == ["1:1", "±4 NMAD"] if counted else labels[:1] == ["1:1"]
+        assert "lenses (99.7 % intervals)" in labels and ("outliers" in labels) == counted  # e is 50 % off
+        one_to_one = next(line for line in top.get_lines() if line.get_label() == "1:1")
+        assert one_to_one.get_color() not in ("red", "#d62728")
+        assert top.get_ylabel().endswith(", model") and bottom.get_xlabel().endswith(", truth")
+        assert bottom.get_ylabel() == "relative deviation [%]" and fig.axes[3].get_ylabel() == "deviation [deg]"
+        shown = np.concatenate([line.get_ydata() for line in bottom.get_lines() if line.get_marker() == "o"])
+        assert np.sort(shown) == pytest.approx(np.sort(100 * joined["lens_mass.0.theta_E_dev"].to_numpy()))
+
+
 @pytest.mark.skipif(SLACS is None, reason="shared/data/slacs_dev/catalog.csv not found beside the repository")
 def test_slacs_reference_statistics_match_numpy(tmp_path):
     """Figure 7 from the shared SLACS table: the published TinyLensGPU radii against Bolton et al."""

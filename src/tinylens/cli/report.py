@@ -130,7 +130,7 @@ def build_report(
         "not_compared": skipped, "no_lens_compared": empty, "left_out": left_out,
     }
     return {"summary": summary, "stats": stats, "joined": joined, "quantities": quantities,
-            "truth_label": "T" if truth_path is not None else "ref", "warnings": warnings}
+            "truth_label": "truth" if truth_path is not None else "reference", "warnings": warnings}
 
 
 def read_catalog(catalog_path: Path, warnings: list[str]):

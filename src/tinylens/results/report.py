@@ -303,9 +303,10 @@ def require_medians(catalog: pd.DataFrame, names: Sequence[str], where: str, why
 
 # -- figure -----------------------------------------------------------------------------------
 def comparison_figure(joined: pd.DataFrame, quantities: Sequence[Quantity], stats: pd.DataFrame,
-                      truth_label: str = "T", model_label: str = "M", k: float = OUTLIER_SIGMA):
+                      truth_label: str = "truth", model_label: str = "model", k: float = OUTLIER_SIGMA):
     """A Figure-4-style figure: per quantity, model vs truth (99.7 % error bars, 1:1 line, the
-    ``k sigma`` band dashed, outliers in red) above the deviations."""
+    ``k`` NMAD band dashed where outliers are counted, outliers in red, a legend) above the
+    deviations (relative ones in %)."""
     from matplotlib.figure import Figure
 
     n = len(quantities)
@@ -337,19 +338,20 @@ def _panel(top, bottom, joined: pd.DataFrame, q: Quantity, stat: pd.Series, t_la
     sigma = float(stat["nmad"])
     counted = np.isfinite(sigma) and np.isfinite(float(stat["n_outliers"]))
     bad = is_outlier(dev, sigma, k) if counted else np.zeros(len(dev), bool)
-    for sel, colour, name in ((~bad, "#1f4e79", "lenses"), (bad, "#d62728", "outliers")):
+    scale = 100.0 if q.kind == "relative" else 1.0  # relative deviations are shown in %
+    for sel, colour, name in ((~bad, "#1f4e79", "lenses (99.7 % intervals)"), (bad, "#d62728", "outliers")):
         if sel.any():
             top.errorbar(true[sel], model[sel], yerr=yerr[:, sel], fmt="o", ms=3, lw=0.6, color=colour, label=name)
-            bottom.plot(true[sel], dev[sel], "o", ms=3, color=colour)
+            bottom.plot(true[sel], scale * dev[sel], "o", ms=3, color=colour)
     span = np.array([true.min(), true.max()]) if true.size else np.array([0.0, 1.0])
     span = span + np.array([-0.05, 0.05]) * max(np.ptp(span), 0.2 * np.abs(span).max(), 1e-3)
-    top.plot(span, span, "-", color="red", lw=1)
-    bottom.axhline(0, color="red", lw=1)
-    if np.isfinite(sigma):
+    top.plot(span, span, "-", color="black", lw=0.8, label="1:1")
+    bottom.axhline(0, color="black", lw=0.8)
+    if counted:  # the band that decides the outliers; none is drawn where they are not counted
         for sign in (-1, 1):
             band = span * (1 + sign * k * sigma) if q.kind == "relative" else span + sign * k * sigma
-            top.plot(span, band, "--", color="0.4", lw=0.8)
-            bottom.axhline(sign * k * sigma, ls="--", color="0.4", lw=0.8)
+            top.plot(span, band, "--", color="0.4", lw=0.8, label=f"±{k:g} NMAD" if sign > 0 else None)
+            bottom.axhline(sign * k * sigma * scale, ls="--", color="0.4", lw=0.8)
     top.set_xlim(*span)
     sigma_text = f"{100 * sigma:.2g}%" if q.kind == "relative" else f"{sigma:.3g}"
     f_c = (f"{100 * float(stat['outlier_fraction']):.1f}% ({int(stat['n_outliers'])}/{int(stat['n'])})" if counted
@@ -357,12 +359,21 @@ def _panel(top, bottom, joined: pd.DataFrame, q: Quantity, stat: pd.Series, t_la
     expected = float(stat.get("n_outliers_expected", np.nan))
     if counted and np.isfinite(expected):
         f_c += f"\n{expected:.1f} expected from the widths"
-    top.text(0.04, 0.96, f"$\\sigma$ = {sigma_text}\n$f_c$ = {f_c}", transform=top.transAxes, va="top", fontsize=9)
-    top.set_ylabel(f"{q.label} ({m_label})", fontsize=9)
-    bottom.set_xlabel(f"{q.label} ({t_label})", fontsize=9)
-    bottom.set_ylabel("relative dev." if q.kind == "relative" else "deviation", fontsize=8)
+    top.text(0.04, 0.96, f"NMAD $\\sigma$ = {sigma_text}\n$f_c$ = {f_c}", transform=top.transAxes, va="top", fontsize=9)
+    top.legend(loc="lower right", fontsize=7, framealpha=0.7)
+    top.set_ylabel(f"{q.label}, {m_label}", fontsize=9)
+    bottom.set_xlabel(f"{q.label}, {t_label}", fontsize=9)
+    unit = "%" if q.kind == "relative" else "deg" if q.kind == "angle" else _unit(q.label)
+    bottom.set_ylabel(f"{'relative ' if q.kind == 'relative' else ''}deviation" + (f" [{unit}]" if unit else ""),
+                      fontsize=8)
     top.tick_params(labelbottom=False, labelsize=8)
     bottom.tick_params(labelsize=8)
+
+
+def _unit(label: str) -> str:
+    """The unit in a label's brackets (``$m$ [mag]``: ``mag``), or ``""``."""
+    start, end = label.rfind("["), label.rfind("]")
+    return label[start + 1 : end] if 0 <= start < end else ""
 
 
 def save_figure(fig, path: str | Path, dpi: int = 110, **savefig) -> Path:
