@@ -97,3 +97,16 @@ def test_readme_notebook_snippet_redraws_a_finished_fit(tmp_path):
     model_panel = next(ax for ax in figures[0].axes if ax.get_title() == "Model (maximum likelihood)")
     np.testing.assert_allclose(model_panel.images[0].get_array(), problem.model_image(best)["total"], rtol=1e-5)
     assert len(figures[2].axes) == len(result.param_names) ** 2
+
+
+def test_corner_axes_name_the_model_part_and_unit_and_titles_stay_short():
+    """The corner plot said "M0 x_c" with no unit and no word for what M0 is."""
+    from tinylens.results.plots import corner_figure
+
+    rng = np.random.default_rng(2)
+    names = ["lens_mass.0.theta_E", "lens_mass.1.gamma1", "source_light.0.R_sersic"]
+    fig = corner_figure(names, rng.normal([1.2, 0.02, 0.2], 0.01, size=(400, 3)), np.ones(400))
+    axes = np.array(fig.axes).reshape(3, 3)
+    assert [ax.get_xlabel() for ax in axes[-1]] == [r"mass0 $\theta_{\rm E}$ [arcsec]", r"mass1 $\gamma_1$",
+                                                    r"source0 $R_{\rm s}$ [arcsec]"]
+    assert axes[0, 0].get_title().startswith(r"mass0 $\theta_{\rm E}$ = ") and "arcsec" not in axes[0, 0].get_title()

@@ -30,6 +30,9 @@ DPI = 110
 MIN_CURVE_PIXELS = 3
 #: The cuts are the images of circles of this many image pixels about the mass centres (see ``cuts``).
 CUT_RADIUS_PIXELS = 0.05
+#: Resolution of the corner plot's PNG (it is 2 inches a parameter; at 60 its titles' error
+#: digits were 5 pixels high).
+CORNER_DPI = 90
 #: 2-D contour levels of the corner plot: 1, 2 and 3 sigma.
 SIGMA_LEVELS = tuple(1 - np.exp(-0.5 * np.arange(1, 4) ** 2))
 
@@ -38,16 +41,20 @@ SYMBOLS = {
     "gamma1": r"\gamma_1", "gamma2": r"\gamma_2", "gamma": r"\gamma", "R_sersic": r"R_{\rm s}",
     "n_sersic": "n", "q": "q", "phi_deg": r"\phi", "gamma_ext": r"\gamma_{\rm ext}", "phi_ext_deg": r"\phi_{\rm ext}",
 }
-PREFIX = {"lens_mass": "M", "lens_light": "L", "source_light": "S"}
+PREFIX = {"lens_mass": "mass", "lens_light": "light", "source_light": "source"}
+#: Units of parameters, by name (the others have none).
+UNITS = {"theta_E": "arcsec", "center_x": "arcsec", "center_y": "arcsec", "R_sersic": "arcsec", "sigma": "arcsec",
+         "phi_deg": "deg", "phi_ext_deg": "deg"}
 
 
-def label(name: str) -> str:
-    """Short axis label for ``lens_mass.0.theta_E`` -> ``M0 $\\theta_{\\rm E}$``."""
+def label(name: str, unit: bool = True) -> str:
+    """Short axis label, with the unit if ``unit``: ``lens_mass.0.theta_E`` -> ``mass0 $\\theta_{\\rm E}$ [arcsec]``."""
     parts = name.split(".")
     if len(parts) == 3 and parts[0] in PREFIX:
         kind, idx, p = parts
         sym = SYMBOLS.get(p, p.replace("_", r"\_"))
-        return f"{PREFIX[kind]}{idx} ${sym}$"
+        shown = f" [{UNITS[p]}]" if unit and p in UNITS else ""
+        return f"{PREFIX[kind]}{idx} ${sym}${shown}"
     return name.replace("_", " ")
 
 
@@ -308,10 +315,10 @@ def corner_figure(
     size = 2.0 * k + 1.5
     fig = Figure(figsize=(size, size))
     corner.corner(
-        samples, weights=weights, labels=[label(n) for n in names],
+        samples, weights=weights, labels=[label(n) for n in names], titles=[label(n, unit=False) for n in names],
         truths=truths, range=plot_ranges(samples, weights), smooth=1.0, levels=SIGMA_LEVELS, bins=30, color=CORNER_COLOR,
         quantiles=[0.16, 0.5, 0.84], show_titles=True, title_fmt=title_formats(samples, weights), fig=fig, plot_datapoints=False,
-        fill_contours=True, title_kwargs={"fontsize": 11}, label_kwargs={"fontsize": 14}, max_n_ticks=3,
+        fill_contours=True, title_kwargs={"fontsize": 10}, label_kwargs={"fontsize": 14}, max_n_ticks=3,
         labelpad=0.08, truth_color="#d62728",
     )
     for ax in fig.axes:
@@ -320,4 +327,4 @@ def corner_figure(
 
 
 def save_corner_figure(names, samples, weights, path: str | Path, truths=None) -> Path:
-    return _save(corner_figure(names, samples, weights, truths), path, dpi=60)
+    return _save(corner_figure(names, samples, weights, truths), path, dpi=CORNER_DPI)
