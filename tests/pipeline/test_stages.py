@@ -102,7 +102,7 @@ def _stages_at_the_truth(write_fits, monkeypatch):
     return problem, names, names.index("lens_mass.0.theta_E"), best
 
 
-def test_box_is_widened_when_the_posterior_reaches_it(write_fits, monkeypatch):
+def test_box_is_widened_when_the_posterior_reaches_it(write_fits, monkeypatch, capsys):
     """Orchestration with a stand-in sampler whose 'posterior' is a Gaussian in theta_E wider
     than the first box: the pipeline widens the box, samples again, and corrects the evidence."""
     from tinylens.inference import InferenceResult
@@ -122,7 +122,7 @@ def test_box_is_widened_when_the_posterior_reaches_it(write_fits, monkeypatch):
         s[:, i_te] = np.clip(rng.normal(best[i_te], 0.15, n), lo[i_te], hi[i_te])  # sigma 0.15" >> box
         return InferenceResult("fake", names, s, np.full(n, -np.log(n)), np.zeros(n), -10.0, n, 1.0, True, {})
 
-    res = run_mod.run_pipeline(problem, sampler, Pipeline(max_widen=1), progress=False)
+    res = run_mod.run_pipeline(problem, sampler, Pipeline(max_widen=1), progress=True)
     assert len(boxes) == 2
     w1 = boxes[0][1][i_te] - boxes[0][0][i_te]
     w2 = boxes[1][1][i_te] - boxes[1][0][i_te]
@@ -130,6 +130,10 @@ def test_box_is_widened_when_the_posterior_reaches_it(write_fits, monkeypatch):
     assert res.n_likelihood_evals == 2 * 4000 + 7
     lo, hi = boxes[-1]
     assert res.log_evidence == pytest.approx(-10.0 + bx.log_box_mass(problem.priors, lo, hi))
+    # the sampler's live log Z is the box's: the line before it says what the result adds
+    said = " ".join(capsys.readouterr().err.split())
+    assert (f"sampling in the box (run 2; the log Z shown is the box's, the result adds the box's log prior mass, "
+            f"{bx.log_box_mass(problem.priors, lo, hi):.2f})") in said
     assert res.info["pipeline"]["crowded_edges"]  # still crowded after the allowed widening
     assert not res.converged
 

@@ -211,7 +211,8 @@ def run_pipeline(problem, sampler, settings, *, progress: bool = True,
     n_stage = int(state["n_evals"])
     while True:
         boxed = problem.derive(spec=dataclasses.replace(problem.spec, priors=bx.boxed(priors, lower, upper)))
-        _say(progress, f"4/4 sampling in the box (run {len(runs) + 1})")
+        _say(progress, f"4/4 sampling in the box (run {len(runs) + 1}; the log Z shown is the box's, the result adds "
+                       f"the box's log prior mass, {bx.log_box_mass(priors, lower, upper):.2f})")
         res = sampler(boxed, dict(sampler_kw), progress=progress, checkpoint_dir=checkpoint_dir)
         earlier += float(res.info.get("earlier_time_s", 0.0))  # of a run resumed from its checkpoint
         edges = bx.crowded_edges(res.samples, res.weights, priors, lower, upper) if settings.bounded else []
