@@ -79,3 +79,27 @@ def test_demo_refuses_a_folder_with_files_it_did_not_write(tmp_path):
 def test_demo_runs_again_in_its_own_folder(demo_dir):
     result = CliRunner().invoke(app, ["demo", str(demo_dir), "--no-fit"])
     assert result.exit_code == 0, result.output
+
+
+def test_demo_marks_the_true_values_on_the_corner_plot(tmp_path, monkeypatch):
+    """The demo knows its truth: its corner plot shows it, for the parameters the plot has."""
+    from types import SimpleNamespace
+
+    from tinylens.cli.demo import flat_truth, mark_truth
+    from tinylens.results import plots
+
+    names = ("lens_mass.0.theta_E", "lens_mass.0.e1", "source_light.0.R_sersic")
+    rng = np.random.default_rng(0)
+    result = SimpleNamespace(files={"corner": "corner.png"}, output_dir=tmp_path, param_names=names,
+                             config={"output": {"corner_parameters": "mass"}},
+                             samples=rng.normal([1.25, 0.1, 0.15], 0.01, size=(300, 3)), weights=np.full(300, 1 / 300))
+    mark_truth(result, flat_truth())
+    assert not (tmp_path / "corner.png").exists()  # the fit drew none (draw_figures): none is added
+    (tmp_path / "corner.png").write_bytes(b"the fit's")
+    drawn = []
+    draw = plots.corner_figure
+    monkeypatch.setattr(plots, "corner_figure", lambda *a, **k: drawn.append((a, k)) or draw(*a, **k))
+    mark_truth(result, flat_truth())
+    assert (tmp_path / "corner.png").read_bytes()[:4] == b"\x89PNG"
+    (shown, samples, _, truths), _ = drawn[0]
+    assert shown == list(names[:2]) and truths == [1.25, 0.1] and samples.shape == (300, 2)  # the mass only

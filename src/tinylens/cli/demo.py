@@ -235,6 +235,20 @@ def comparison_table(median: dict[str, float], truth: dict[str, float]) -> Table
     return table
 
 
+def mark_truth(result, truth: dict[str, float]) -> None:
+    """Redraw the fit's corner plot with the true values marked (where the fit drew one)."""
+    from tinylens.fit import corner_names
+    from tinylens.results.plots import save_corner_figure
+
+    name = (result.files or {}).get("corner")
+    if name is None or not (result.output_dir / name).exists():
+        return
+    shown = corner_names(list(result.param_names), result.config["output"].get("corner_parameters", "mass"))
+    idx = [result.param_names.index(n) for n in shown]
+    save_corner_figure(shown, result.samples[:, idx], result.weights, result.output_dir / name,
+                       truths=[truth.get(n) for n in shown])
+
+
 def demo(
     directory: Path = typer.Argument(Path("tinylens_demo"), parser=path_value, metavar="DIRECTORY", help="Folder for the data, config and results."),
     no_fit: bool = typer.Option(False, "--no-fit", help="Only write the simulated data and the config."),
@@ -251,6 +265,7 @@ def demo(
     start = time.perf_counter()
     result = run_fit(config_path, quiet=quiet)
     print_result(result)
+    mark_truth(result, flat_truth())
     console.print(comparison_table(dict(result.median), flat_truth()))
     console.print(f"Demo finished in {time.perf_counter() - start:.0f} s.")
 
