@@ -115,6 +115,11 @@ def test_parameters_figure_has_a_panel_per_parameter_holding_every_ok_lens():
         assert sum(bar.get_height() for layer in ax.containers for bar in layer) == n_lenses
     assert panels[0].get_title() == "median 68 % half-width 2.5 %"  # relative, as in the parameter table
     assert panels[1].get_title() == "median 68 % half-width 0.01" and panels[3].get_title() == ""
+    # an angle's width has its unit (it read "median 68 % half-width 1")
+    catalog["lens_mass.0.phi_deg_lo68"] = catalog["lens_mass.0.phi_deg_median"] - 1.007
+    catalog["lens_mass.0.phi_deg_hi68"] = catalog["lens_mass.0.phi_deg_median"] + 1.007
+    fig = ov.parameters_figure(catalog, quantities)
+    assert [ax for ax in fig.axes if ax.get_visible()][2].get_title() == "median 68 % half-width 1.01 deg"
 
 
 def test_overview_figure_flags_panel_shows_why_lenses_are_untrusted():
