@@ -216,3 +216,24 @@ def test_a_ray_on_the_exact_centre_does_not_image_the_source_behind_the_lens(mas
                                           (41, 41), 0.065, np.ones((1, 1)), nsub=nsub)["lensed_source"])
     for at_centre, moved in zip(images[:2], images[2:]):
         assert np.max(np.abs(at_centre - moved)) < 1e-3 * moved.max()
+
+
+@pytest.mark.parametrize("e", [0.99, 0.9995, 0.9999, 1.0])
+def test_sie_float32_stays_finite_and_right_for_the_flattest_lenses(e):
+    """|e| from about 0.9996 (q^2 below float32's resolution of 1 - q^2) gave inf and NaN
+    deflections, and -inf or wrong log-likelihoods, although every template's limits allow |e| up
+    to 1 (clipped to C_MAX). Against lenstronomy in float64 at the clipped ellipticity."""
+    from lenstronomy.LensModel.lens_model import LensModel
+
+    from tinylens.profiles.ellipticity import C_MAX
+
+    x, y = _points(0.013, 0.0)
+    phi = 0.4
+    kw = {"theta_E": 1.0, "e1": e * np.cos(2 * phi), "e2": e * np.sin(2 * phi), "center_x": 0.013, "center_y": 0.0}
+    used = min(e, C_MAX)
+    ax, ay = LensModel(["SIE"]).alpha(x, y, [{**kw, "e1": used * np.cos(2 * phi), "e2": used * np.sin(2 * phi)}])
+    bx, by = _jit("SIE")(jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32), _f32(kw))
+    assert np.isfinite(bx).all() and np.isfinite(by).all()
+    assert np.max(np.hypot(bx - ax, by - ay)) < 1e-4 * kw["theta_E"]
+    grad = jax.grad(lambda p: jnp.sum(_jit("SIE")(jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32), p)[1]))(_f32(kw))
+    assert all(np.isfinite(v) for v in grad.values())
