@@ -251,3 +251,28 @@ def test_gradient_matches_finite_differences(k, x64):
     fd = (float(f(h)) - float(f(-h))) / (2 * h)
     assert float(f(0.0)) > 0
     assert g == pytest.approx(fd, rel=1e-4, abs=1e-8)
+
+
+@pytest.mark.parametrize("solver", [nnls_gram, solve_normal])
+@pytest.mark.parametrize("norm2", [1e-20, 1e-26, 1e-34])
+def test_a_column_of_negligible_norm_keeps_the_float32_gradient_finite(solver, norm2):
+    """A light profile whose image is almost all outside the mask: its column's norm is far below
+    float32's resolution of the others'. The value and amplitudes were right (amplitude 0), but
+    the derivative of Q_jj^-1/2 overflowed and made the gradient NaN (below Q_jj ~ 2e-26), so the
+    optimiser rejected the point. Against scipy without the column."""
+    rng = np.random.default_rng(5)
+    a, b = rng.random(NPIX), rng.random(NPIX)
+    data = 0.1 * a + 0.05 * rng.random(NPIX) + rng.normal(0, 0.01, NPIX)
+    A = np.stack([a, rng.random(NPIX), b * np.sqrt(norm2 / np.sum(b * b))], axis=1)
+
+    def loss(Q, c):
+        x = solver(Q, c)
+        return 0.5 * x @ Q @ x - c @ x
+
+    Q, c = (jnp.asarray(v, jnp.float32) for v in (A.T @ A, A.T @ data))
+    x = np.asarray(solver(Q, c))
+    gQ, gc = jax.grad(loss, argnums=(0, 1))(Q, c)
+    assert np.isfinite(np.asarray(gQ)).all() and np.isfinite(np.asarray(gc)).all()
+    expected = scipy_nnls(A[:, :2], data)[0] if solver is nnls_gram else np.linalg.lstsq(A[:, :2], data, rcond=None)[0]
+    np.testing.assert_allclose(x[:2], expected, rtol=1e-3)
+    assert x[2] == 0.0
