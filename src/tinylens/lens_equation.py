@@ -17,6 +17,18 @@ from tinylens.config.model_spec import ModelSpec
 from tinylens.forward import ray_shoot
 
 
+#: Cells within this many grid steps of the centre are not images (see the module docstring).
+CENTRAL_CELLS = 3
+#: Grid cells per side of the image search.
+N_GRID = 601
+
+
+def unresolved_radius(extent: float, n_grid: int = N_GRID) -> float:
+    """The radius about the centre within which the search of half-size ``extent`` counts no
+    image: images nearer the centre of a singular profile are not counted."""
+    return CENTRAL_CELLS * 2.0 * extent / (n_grid - 1)
+
+
 def _contains_origin(x1, y1, x2, y2, x3, y3) -> np.ndarray:
     """Whether each triangle (vertices relative to the point) contains the origin."""
     d1 = x1 * y2 - x2 * y1
@@ -26,14 +38,14 @@ def _contains_origin(x1, y1, x2, y2, x3, y3) -> np.ndarray:
 
 
 def count_images(spec: ModelSpec, theta, beta: tuple[float, float], center: tuple[float, float],
-                 extent: float, n_grid: int = 601) -> int:
+                 extent: float, n_grid: int = N_GRID) -> int:
     """Number of images of the source-plane point ``beta`` for the mass of ``spec`` at ``theta``,
     searched within ``center +- extent`` on an ``n_grid`` x ``n_grid`` grid."""
     return int(count_images_of_points(spec, theta, [beta], center, extent, n_grid)[0])
 
 
 def count_images_of_points(spec: ModelSpec, theta, betas, center: tuple[float, float],
-                           extent: float, n_grid: int = 601) -> np.ndarray:
+                           extent: float, n_grid: int = N_GRID) -> np.ndarray:
     """:func:`count_images` for each of the source-plane points ``betas`` (shape ``(n, 2)``),
     shooting the grid to the source plane once."""
     g = np.linspace(-extent, extent, n_grid)
@@ -48,6 +60,6 @@ def count_images_of_points(spec: ModelSpec, theta, betas, center: tuple[float, f
         ux, uy = bx - b[0], by - b[1]
         c = [(ux[:-1, :-1], uy[:-1, :-1]), (ux[:-1, 1:], uy[:-1, 1:]), (ux[1:, :-1], uy[1:, :-1]), (ux[1:, 1:], uy[1:, 1:])]
         hit = _contains_origin(*c[0], *c[1], *c[2]) | _contains_origin(*c[3], *c[2], *c[1])
-        hit &= r_cell > 3 * step
+        hit &= r_cell > CENTRAL_CELLS * step
         counts.append(ndimage.label(hit, structure=np.ones((3, 3)))[1])
     return np.asarray(counts, dtype=int)

@@ -39,6 +39,25 @@ def test_the_cut_of_an_isothermal_sphere_is_the_circle_of_radius_theta_E(tiny_pr
     np.testing.assert_allclose(np.hypot(*curve.T), 1.1 - 0.005, rtol=1e-5)
 
 
+def _lens_problem(tmp_path, mass):
+    """The tiny lens with its mass replaced by ``mass`` (fixed, but theta_E free)."""
+    import yaml
+
+    from tiny_lens import tiny_config
+
+    config = tiny_config()
+    values = {k: v for k, v in mass.items() if k != "type"}
+    config["model_components"]["lens_mass_list"] = [
+        {"type": mass["type"], "params": {k: {"fixed": True, "fixed_value": v} for k, v in values.items() if k != "theta_E"}
+         | {"theta_E": {"prior_type": "uniform", "prior_settings": [0.5, 1.5]}}}]
+    folder = tmp_path / "lens"
+    write_tiny_lens(folder)
+    (folder / "model_config.yaml").write_text(yaml.safe_dump(config))
+    problem = tinylens.load(folder / "model_config.yaml")
+    theta = np.array([values["theta_E"] if n.endswith("theta_E") else FREE_TRUTH[n] for n in problem.param_names])
+    return problem, theta
+
+
 @pytest.mark.parametrize("mass", [
     {"type": "SIE", "theta_E": 1.2, "e1": 0.2, "e2": -0.1, "center_x": 0.1, "center_y": -0.05},
     {"type": "EPL", "theta_E": 1.2, "gamma": 2.2, "e1": -0.1, "e2": 0.15, "center_x": 0.0, "center_y": 0.1},
@@ -46,35 +65,40 @@ def test_the_cut_of_an_isothermal_sphere_is_the_circle_of_radius_theta_E(tiny_pr
 ])
 def test_cuts_are_lenstronomys_lens_equation_on_a_circle_about_the_centre(tmp_path, mass):
     """The cut of an elliptical lens, and the curves for slopes steeper and shallower than
-    isothermal (a circle of the resolution radius, or of the radial critical radius), against
+    isothermal (a circle of the given radius, or of the radial critical radius), against
     lenstronomy's ray shooting of the same points."""
     from lenstronomy.LensModel.lens_model import LensModel
 
-    import yaml
-
-    from tiny_lens import tiny_config
-
-    config = tiny_config()
-    kind, values = mass["type"], {k: v for k, v in mass.items() if k != "type"}
-    config["model_components"]["lens_mass_list"] = [
-        {"type": kind, "params": {k: {"fixed": True, "fixed_value": v} for k, v in values.items() if k != "theta_E"}
-         | {"theta_E": {"prior_type": "uniform", "prior_settings": [0.5, 1.5]}}}]
-    folder = tmp_path / "lens"
-    write_tiny_lens(folder)
-    (folder / "model_config.yaml").write_text(yaml.safe_dump(config))
-    problem = tinylens.load(folder / "model_config.yaml")
-    theta = np.array([1.2 if n.endswith("theta_E") else FREE_TRUTH[n] for n in problem.param_names])
+    problem, theta = _lens_problem(tmp_path, mass)
+    values = {k: v for k, v in mass.items() if k != "type"}
     (curve,) = cuts(problem, theta, radius=0.004, n=90)
-
     gamma = values.get("gamma", 2.0)
     radius = max(0.004, 1.2 * (2 - gamma) ** (1 / (gamma - 1))) if gamma < 2 else 0.004
     phi = np.linspace(0, 2 * np.pi, 90)
     x, y = values["center_x"] + radius * np.cos(phi), values["center_y"] + radius * np.sin(phi)
-    lens = LensModel(["SIE" if kind == "SIE" else "EPL"])
-    bx, by = lens.ray_shooting(x, y, [values])
+    bx, by = LensModel([mass["type"]]).ray_shooting(x, y, [values])
     np.testing.assert_allclose(curve, np.stack([bx, by], axis=1), atol=2e-5 * 1.2)
     if gamma == 2.0:  # the cut encloses the caustic's centre, at about theta_E from it
         assert 0.5 * 1.2 < np.hypot(*(curve - curve.mean(axis=0)).T).mean() < 1.5 * 1.2
+
+
+@pytest.mark.parametrize("gamma", [2.0, 2.1, 2.2])
+def test_a_source_inside_the_drawn_cut_has_the_images_the_quality_flags_count(tmp_path, gamma):
+    """The drawn curve and ``n_images`` agree: for slopes steeper than isothermal the image of a
+    tiny circle (the first version) grew beyond where a counter-image is counted (6.7" against
+    2.9" at gamma = 2.3), so a source inside it could be 'not multiply imaged'."""
+    from tinylens.lens_equation import count_images_of_points
+    from tinylens.results.quality import SEARCH_THETA_E
+
+    mass = {"type": "EPL", "theta_E": 1.0, "gamma": gamma, "e1": 0.0, "e2": 0.0, "center_x": 0.0, "center_y": 0.0}
+    problem, theta = _lens_problem(tmp_path, mass)
+    (curve,) = cuts(problem, theta)
+    size = float(np.hypot(*curve.T).mean())
+    if gamma == 2.0:
+        assert size == pytest.approx(0.97, abs=0.005)  # the cut, theta_E, less the 3 % not searched
+    counts = count_images_of_points(problem.spec, theta, [(0.97 * size, 0.0), (1.03 * size, 0.0)], (0.0, 0.0),
+                                    SEARCH_THETA_E * 1.0)
+    assert counts[0] >= 2 and counts[1] == 1
 
 
 def test_readme_notebook_snippet_redraws_a_finished_fit(tmp_path):

@@ -28,8 +28,6 @@ CORNER_COLOR = "#1f4e79"
 DPI = 110
 #: Critical curves smaller than this many pixels (e.g. around a singular centre) are not drawn.
 MIN_CURVE_PIXELS = 3
-#: The cuts are the images of circles of this many image pixels about the mass centres (see ``cuts``).
-CUT_RADIUS_PIXELS = 0.05
 #: Resolution of the corner plot's PNG (it is 2 inches a parameter; at 60 its titles' error
 #: digits were 5 pixels high).
 CORNER_DPI = 90
@@ -171,20 +169,26 @@ def critical_curves_and_caustics(problem, theta: np.ndarray, n: int = 400):
     return crit, [to_source_plane(problem, theta, seg) for seg in crit]
 
 
-def cuts(problem, theta: np.ndarray, radius: float, n: int = 720) -> list[np.ndarray]:
-    """The source-plane images of a circle of ``radius`` (arcsec) about each mass centre, as
-    ``(n, 2)`` arrays: the "cuts" that the zero contour of ``det A`` cannot show.
+def cuts(problem, theta: np.ndarray, radius: float | None = None, n: int = 720) -> list[np.ndarray]:
+    """The source-plane images of a circle about each mass centre, as ``(n, 2)`` arrays: the
+    "cuts" that the zero contour of ``det A`` cannot show.
 
     Near the centre of an isothermal profile (SIS, SIE, EPL with gamma = 2) the deflection keeps a
-    finite size in every direction, so as ``radius`` shrinks the image tends to a closed curve, the
-    cut (pseudo-caustic): a source inside it has two images or more, one outside has one (Kormann,
-    Schneider & Bartelmann 1994, A&A 284, 285). For gamma > 2 the deflection grows towards the
-    centre and the curve is the cut at that resolution (images closer to the centre than
-    ``radius`` are not resolved); for gamma < 2 the circle is widened to the radial critical
-    radius of the round profile, theta_E (2 - gamma)^(1 / (gamma - 1)), and its image is close to
-    the radial caustic. The curve of a centre whose profile is not centred (shear) is not drawn.
+    finite size in every direction, so as the circle shrinks its image tends to a closed curve,
+    the cut (pseudo-caustic): a source inside it has two images or more, one outside has one
+    (Kormann, Schneider & Bartelmann 1994, A&A 284, 285). The circle's ``radius`` is by default
+    the one within which the image count of the quality flags (``n_images``,
+    ``not_multiply_imaged``) finds no image, so a source inside the curve has an image it counts
+    on the far side: for gamma = 2 the curve is then 3 % inside the cut; for gamma > 2, where
+    the deflection grows towards the centre, it is wider (a central image nearer than that is not
+    counted, nor seen in data; about 2 theta_E at gamma = 2.2, and past the 3 theta_E that the
+    count searches from gamma = 2.3). For gamma < 2 the circle is widened to the radial critical radius
+    of the round profile, theta_E (2 - gamma)^(1 / (gamma - 1)), and its image is close to the
+    radial caustic. Profiles without a centre (shear) have no curve.
     """
     from tinylens.forward import component_values
+    from tinylens.lens_equation import unresolved_radius
+    from tinylens.results.quality import SEARCH_THETA_E
 
     t = jnp.asarray(theta, problem.dtype)
     phi = np.linspace(0.0, 2.0 * np.pi, n)
@@ -193,7 +197,7 @@ def cuts(problem, theta: np.ndarray, radius: float, n: int = 720) -> list[np.nda
         values = {k: float(v) for k, v in component_values(comp, t).items()}
         if "center_x" not in values or "center_y" not in values or not values.get("theta_E", 0.0) > 0.0:
             continue
-        r = radius
+        r = radius if radius is not None else unresolved_radius(SEARCH_THETA_E * values["theta_E"])
         gamma = values.get("gamma", 2.0)
         if gamma < 2.0:
             r = max(r, values["theta_E"] * (2.0 - gamma) ** (1.0 / (gamma - 1.0)))
@@ -260,7 +264,7 @@ def model_figure(problem, theta: np.ndarray, summary_lines: list[str] | None = N
                cmap=IMAGE_CMAP, norm=asinh_norm(src, noise_level))
     for i, seg in enumerate(caus):
         ax[1, 2].plot(seg[:, 0], seg[:, 1], color="cyan", lw=0.8, label="caustic" if i == 0 else None)
-    for i, seg in enumerate(cuts(problem, theta, CUT_RADIUS_PIXELS * d.pixel_scale)):
+    for i, seg in enumerate(cuts(problem, theta)):
         ax[1, 2].plot(seg[:, 0], seg[:, 1], color="cyan", lw=0.8, ls="--", label="cut" if i == 0 else None)
     if ax[1, 2].get_legend_handles_labels()[0]:
         ax[1, 2].legend(loc="upper right", fontsize=8, framealpha=0.6)

@@ -57,6 +57,9 @@ from tinylens.pipeline.mass_source import PEAK_R_MIN_PIXELS, image_peaks, to_sou
 from tinylens.pipeline.params import get_param
 from tinylens.profiles.ellipticity import clip_e1e2
 
+#: Images of the source are searched within this many Einstein radii of the lens centre.
+SEARCH_THETA_E = 3.0
+
 EDGE_FRACTION = 0.01
 EDGE_MASS = 0.05
 UNMODELLED_MIN_PIXELS = 12
@@ -220,7 +223,7 @@ def _arc_of(problem, theta, images) -> np.ndarray:
 
 def source_image_counts(problem, theta, center: tuple[float, float] | None = None) -> np.ndarray | None:
     """Images of the (first) source's centre and of the points on its half-light ellipse
-    (:func:`half_light_points`) under the mass at ``theta``, searched within ``3 theta_E`` of
+    (:func:`half_light_points`) under the mass at ``theta``, searched within ``SEARCH_THETA_E theta_E`` of
     ``center`` (default: the lens centre); None without a source or theta_E."""
     spec = problem.spec
     center = _lens_center(problem, theta) if center is None else center
@@ -232,7 +235,7 @@ def source_image_counts(problem, theta, center: tuple[float, float] | None = Non
         return None
     return count_images_of_points(
         spec, np.asarray(theta, float).astype(np.float32) if problem.dtype != np.float64 else theta,
-        points, center, 3 * theta_E)
+        points, center, SEARCH_THETA_E * theta_E)
 
 
 def peaks_apart(problem, theta, images: dict[str, np.ndarray] | None = None,
