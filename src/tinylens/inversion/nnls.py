@@ -19,8 +19,7 @@ numbers: if ``Q`` or ``c`` contains NaN/inf the amplitudes come back as all-NaN 
 caller can map that sample to ``log L = -inf``).
 
 Internally ``Q`` is Jacobi-scaled to unit diagonal (columns of very different norms are
-then harmless); a column with ``Q_jj <= 0`` (all-zero, or masked out), or one whose norm is
-below the float's resolution of the largest column's, gets amplitude 0.
+then harmless); a column with ``Q_jj <= 0`` (all-zero, or masked out) gets amplitude 0.
 """
 
 from __future__ import annotations
@@ -61,13 +60,16 @@ def _sanitize(Q: Array, c: Array) -> tuple[Array, Array, Array]:
 
 
 def _jacobi_scale(Q: Array, c: Array) -> tuple[Array, Array, Array]:
-    """``(D Q D, D c, D)`` with ``D = diag(Q)^-1/2``; ``D_j = 0`` where ``Q_jj`` is zero next to
-    the largest, ``Q_jj <= eps^2 max_i Q_ii`` (a column whose norm is below the float's
-    resolution of the largest; in float32 the derivative of ``Q_jj^-1/2`` also overflows there,
-    which made the gradient NaN where the value was finite)."""
+    """``(D Q D, D c, D)`` with ``D = diag(Q)^-1/2``; ``D_j = 0`` where ``Q_jj <= 0``.
+
+    ``D`` is a constant to differentiation: the solution ``x = D y`` of the scaled system is the
+    same for every positive diagonal ``D``, so its derivatives are exact with ``D`` held fixed.
+    Differentiating ``Q_jj^-1/2`` itself overflowed float32 for a column of negligible norm
+    (``Q_jj`` below about 2e-26), and made the gradient NaN where the value was finite.
+    """
     diag = jnp.diagonal(Q)
-    usable = diag > jnp.finfo(diag.dtype).eps ** 2 * jnp.max(diag)
-    scale = jnp.where(usable, jax.lax.rsqrt(jnp.where(usable, diag, 1.0)), 0.0)
+    usable = diag > 0
+    scale = jax.lax.stop_gradient(jnp.where(usable, jax.lax.rsqrt(jnp.where(usable, diag, 1.0)), 0.0))
     return Q * scale[:, None] * scale[None, :], c * scale, scale
 
 
