@@ -140,7 +140,9 @@ def _summary_lines(res: InferenceResult, stats: Mapping[str, Mapping[str, Any]],
     if res.log_evidence is not None:
         lines.append(f"log Z   {res.log_evidence:.2f}")
     lines += [f"max log L {np.max(res.log_likelihood):.2f}", f"calls   {res.n_likelihood_evals:,}",
-              f"time    {res.wall_time_s:.1f} s", "", "posterior median ± 68 % half-width:"]
+              f"time    {res.wall_time_s:.1f} s", ""]
+    one_point = len(res.samples) <= 1  # an optimiser's result: no width to give
+    lines.append("best fit (an optimiser: no uncertainties):" if one_point else "posterior median ± 68 % half-width:")
     short = {"lens_mass": "mass", "lens_light": "light", "source_light": "src"}
     order = ("lens_mass.", "source_light.", "lens_light.")
 
@@ -155,7 +157,7 @@ def _summary_lines(res: InferenceResult, stats: Mapping[str, Mapping[str, Any]],
         parts = name.split(".")
         unit = next((u for end, u in UNITS.items() if parts[-1] == end), "")
         shown = f"{short.get(parts[0], parts[0])}{parts[1]}.{parts[2]}" if len(parts) == 3 else name
-        lines.append(f"{shown}: {s['median']:.4g} ± {err:.2g}{unit}")
+        lines.append(f"{shown}: {s['median']:.4g}{unit}" if one_point else f"{shown}: {s['median']:.4g} ± {err:.2g}{unit}")
     if len(names) > SUMMARY_PANEL_LINES:
         lines.append(f"... {len(names) - SUMMARY_PANEL_LINES} more in the summary table")
     return lines

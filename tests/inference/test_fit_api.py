@@ -80,3 +80,10 @@ def test_model_figure_summary_gives_median_and_68_half_width_with_units_in_model
     assert not _summary_lines(result, few, result.quality)[-1].startswith("...")  # nothing left out
     cut = _summary_lines(result, many, result.quality)
     assert cut[-1] == "... 4 more in the summary table" and len(cut) == start + SUMMARY_PANEL_LINES + 1
+    from types import SimpleNamespace
+
+    point = SimpleNamespace(**{k: getattr(result, k) for k in ("method", "log_evidence", "log_likelihood",
+                                                                "n_likelihood_evals", "wall_time_s")},
+                            samples=result.samples[:1])
+    lines = _summary_lines(point, few, result.quality)  # an optimiser's one point: no "± 0"
+    assert "best fit (an optimiser: no uncertainties):" in lines and not any("±" in line for line in lines)
