@@ -124,14 +124,14 @@ def _config_dict(config) -> dict[str, Any]:
 
 #: Lines of parameters in the model figure's summary panel (the rest: result_summary.csv).
 SUMMARY_PANEL_LINES = 16
-#: Units of the quantities, by the end of their name, for the summary panel.
-UNITS = {"theta_E": '"', "center_x": '"', "center_y": '"', "R_sersic": '"', "sigma": '"', "phi_deg": " deg",
-         "phi_ext_deg": " deg"}
+#: How the summary panel writes the units of :data:`tinylens.results.plots.UNITS`.
+UNIT_MARKS = {"arcsec": '"', "deg": " deg"}
 
 
 def _summary_lines(res: InferenceResult, stats: Mapping[str, Mapping[str, Any]], quality: dict[str, Any]) -> list[str]:
     """The model figure's summary: the fit, then the posterior median and 68 % half-width of the
     mass's parameters and derived q and phi, then the source's, then the lens light's."""
+    from tinylens.results.plots import UNITS
     from tinylens.results.quality import raised_critical
 
     critical = raised_critical(quality)
@@ -155,7 +155,7 @@ def _summary_lines(res: InferenceResult, stats: Mapping[str, Mapping[str, Any]],
         s = stats[name]
         err = (s["interval_68"][1] - s["interval_68"][0]) / 2
         parts = name.split(".")
-        unit = next((u for end, u in UNITS.items() if parts[-1] == end), "")
+        unit = UNIT_MARKS[UNITS[parts[-1]]] if parts[-1] in UNITS else ""
         shown = f"{short.get(parts[0], parts[0])}{parts[1]}.{parts[2]}" if len(parts) == 3 else name
         lines.append(f"{shown}: {s['median']:.4g}{unit}" if one_point else f"{shown}: {s['median']:.4g} ± {err:.2g}{unit}")
     if len(names) > SUMMARY_PANEL_LINES:

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from tinylens.fit import DEFAULT_FILES, RESULT_JSON
-from tinylens.results.report import CATALOG_HINT, ID_COLUMN, PAPER_QUANTITIES, Quantity, numbers, unit_of
+from tinylens.results.report import CATALOG_HINT, ID_COLUMN, PAPER_QUANTITIES, Quantity, numbers, quantity_unit
 
 FLAG_COLUMNS = ("flag", "n_lenses", "n_untrusted", "n_critical")
 PARAMETER_COLUMNS = ("parameter", "n", "median", "percentile_16", "percentile_84", "half_width_68",
@@ -250,9 +250,8 @@ def parameters_figure(catalog: pd.DataFrame, quantities: Sequence[Quantity], col
         _median_histogram(ax, medians_and_widths(ok, q)[0], trusted, q, legend=False)
         width = parameter_row(ok, q)["relative_half_width_68" if q.kind == "relative" else "half_width_68"]
         if np.isfinite(width):
-            unit = " deg" if q.kind == "angle" else f" {unit_of(q.label)}" if unit_of(q.label) else ""
             ax.set_title(f"median 68 % half-width {100 * width:.2g} %" if q.kind == "relative"
-                         else f"median 68 % half-width {width:.3g}{unit}", fontsize=10)
+                         else f"median 68 % half-width {width:.3g} {quantity_unit(q)}".rstrip(), fontsize=10)
     for ax in list(axes.flat)[len(quantities):]:
         ax.set_visible(False)
     n = counts(catalog)

@@ -363,17 +363,20 @@ def _panel(top, bottom, joined: pd.DataFrame, q: Quantity, stat: pd.Series, t_la
     top.legend(loc="lower right", fontsize=7, framealpha=0.7)
     top.set_ylabel(f"{q.label}, {m_label}", fontsize=9)
     bottom.set_xlabel(f"{q.label}, {t_label}", fontsize=9)
-    unit = "%" if q.kind == "relative" else "deg" if q.kind == "angle" else unit_of(q.label)
+    unit = "%" if q.kind == "relative" else quantity_unit(q)
     bottom.set_ylabel(f"{'relative ' if q.kind == 'relative' else ''}deviation" + (f" [{unit}]" if unit else ""),
                       fontsize=8)
     top.tick_params(labelbottom=False, labelsize=8)
     bottom.tick_params(labelsize=8)
 
 
-def unit_of(label: str) -> str:
-    """The unit in a label's brackets (``$m$ [mag]``: ``mag``), or ``""``."""
-    start, end = label.rfind("["), label.rfind("]")
-    return label[start + 1 : end] if 0 <= start < end else ""
+def quantity_unit(q: Quantity) -> str:
+    """The unit of a quantity's values: ``deg`` for angles, else the one in its label's brackets
+    (``$m$ [mag]``: ``mag``), or ``""``."""
+    if q.kind == "angle":
+        return "deg"
+    start, end = q.label.rfind("["), q.label.rfind("]")
+    return q.label[start + 1 : end] if 0 <= start < end else ""
 
 
 def save_figure(fig, path: str | Path, dpi: int = 110, **savefig) -> Path:

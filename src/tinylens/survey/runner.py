@@ -324,13 +324,6 @@ def read_row(path: Path, lens_id: str | None = None) -> dict[str, Any] | None:
     return row if lens_id is None or row.get("lens_id") == lens_id else None
 
 
-def _foreign(path: Path) -> str | None:
-    """The lens id in the row ``path`` when it is another lens's than its folder's."""
-    row = read_row(path)
-    lens_id = row.get("lens_id") if row is not None else None
-    return str(lens_id) if row is not None and lens_id != path.parent.name else None
-
-
 def _warning_text(caught: list[warnings.WarningMessage]) -> str:
     """Distinct warning messages as one line."""
     texts = dict.fromkeys(" ".join(str(w.message).split()) for w in caught)
@@ -344,11 +337,11 @@ def read_rows(out: str | Path) -> dict[str, dict[str, Any]]:
 
     rows, foreign = {}, {}
     for path in sorted((Path(out) / LENSES_DIR).glob(f"*/{ROW_FILE}")):
-        row = read_row(path, path.parent.name)
+        row = read_row(path)
         if row is None:
-            other = _foreign(path)
-            if other is not None:
-                foreign[path.parent.name] = other
+            continue
+        if row.get("lens_id") != path.parent.name:
+            foreign[path.parent.name] = str(row.get("lens_id"))
             continue
         if row["status"] == "ok" and "critical_flags" not in row:
             try:
