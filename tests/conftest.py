@@ -26,3 +26,26 @@ def x64():
 
     with float64():
         yield
+
+
+@pytest.fixture
+def nan_sie(monkeypatch):
+    """``install(when)``: make the SIE's deflection NaN where ``when(p)`` holds (default: for every
+    parameter set), for the checks that must refuse a likelihood that is finite nowhere, or not at
+    the prior median. No real profile gives one: an SIE of axis ratio 2.5e-5 did, in float32, until
+    its deflection was made finite there."""
+    import jax.numpy as jnp
+
+    from tinylens.profiles.mass import MASS_PROFILES, MassProfile
+
+    def install(when=lambda p: True) -> None:
+        real = MASS_PROFILES["SIE"]
+
+        def deflection(x, y, p):
+            ax, ay = real.deflection(x, y, p)
+            bad = when(p)
+            return jnp.where(bad, jnp.nan, ax), jnp.where(bad, jnp.nan, ay)
+
+        monkeypatch.setitem(MASS_PROFILES, "SIE", MassProfile("SIE", real.params, deflection, real.defaults, real.aliases))
+
+    return install

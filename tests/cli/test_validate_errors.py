@@ -638,22 +638,23 @@ def test_validate_checks_the_corner_parameters_as_fit_does(tmp_path):
     assert_user_error(invoke("validate", write_case(tmp_path, edit=edit)), "output.corner_parameters", "lens_mass.0.thetaE")
 
 
-def test_a_likelihood_that_is_nowhere_finite_is_refused_by_validate_and_fit(tmp_path):
-    """e1 fixed at 0.99995 (axis ratio 2.5e-5): the likelihood is -inf for every parameter vector,
-    so no fit can work (nautilus would search forever): validate and fit both stop with exit 2,
-    and fit before it writes anything."""
-    def edit(cfg, _):
-        cfg["model_components"]["lens_mass_list"][0]["params"]["e1"] = {"fixed": True, "fixed_value": 0.99995}
-
-    path = write_case(tmp_path, edit=edit)
+def test_a_likelihood_that_is_nowhere_finite_is_refused_by_validate_and_fit(tmp_path, nan_sie):
+    """An SIE made NaN (nan_sie): the likelihood is -inf for every parameter vector, so no fit
+    can work (nautilus would search forever): validate and fit both stop with exit 2, and fit
+    before it writes anything."""
+    nan_sie()
+    path = write_case(tmp_path)
     for command in ("validate", "fit"):
         assert_user_error(invoke(command, path), str(path), "not finite at the prior median", "64 random draws")
     assert not (tmp_path / "output").exists()
 
 
-def test_validate_warns_when_the_likelihood_is_not_finite_at_the_prior_median_only(tmp_path):
-    """e1's prior centred on 1: -inf at the prior median (e1 = 1, e2 = 0: q = 0), finite for the
-    draws with e1 < 1: a warning and no 'OK', but exit 0 (a sampler can start)."""
+def test_validate_warns_when_the_likelihood_is_not_finite_at_the_prior_median_only(tmp_path, nan_sie):
+    """e1's prior centred on 1, and an SIE made NaN from e1 = 0.999 (nan_sie; a real one is
+    clipped to |e| = 0.9999 and finite): -inf at the prior median, finite for the draws with
+    e1 < 0.999: a warning and no 'OK', but exit 0 (a sampler can start)."""
+    nan_sie(lambda p: p["e1"] >= 0.999)
+
     def edit(cfg, _):
         cfg["model_components"]["lens_mass_list"][0]["params"]["e1"] = _free("uniform", 0.6, 1.4)
 

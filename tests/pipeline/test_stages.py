@@ -356,20 +356,14 @@ def test_peak_source_guess_meets_the_images_where_the_arc_pixels_do_not(write_fi
             peak_source_guess(problem, peaks_start, arc, center, r_min=3 * PIX)[:2], abs=1e-3)
 
 
-def test_stage_3_stops_when_no_start_has_a_finite_posterior(write_fits, monkeypatch):
-    """A mass model whose deflection is nowhere finite (this test used an SIE with e1 fixed at
-    0.99995, until float32 SIE deflections became finite there too): stage 3 must say so rather
-    than hand nautilus a box around nothing (it used to sample such a model for as long as it was
-    let)."""
-    import jax.numpy as jnp
-
+def test_stage_3_stops_when_no_start_has_a_finite_posterior(write_fits, nan_sie):
+    """A mass model that is finite nowhere (nan_sie): stage 3 must say so rather than hand
+    nautilus a box around nothing (it used to sample such a model for as long as it was let)."""
     from oracle import table1_components
 
     from tinylens.errors import ConfigError
-    from tinylens.profiles.mass import MASS_PROFILES, MassProfile
 
-    broken = MassProfile("SIE", MASS_PROFILES["SIE"].params, lambda x, y, p: (x * jnp.nan, y * jnp.nan))
-    monkeypatch.setitem(MASS_PROFILES, "SIE", broken)
+    nan_sie()
     image, kernel = lenstronomy_image()
     problem = _problem(write_fits, image, kernel, table1_components())
     with pytest.raises(ConfigError, match="stage 3 .* not finite at any of its"):

@@ -162,11 +162,11 @@ def survey_inputs(tmp_path, mock_survey):
     config = yaml.safe_load(mock_survey["template"].read_text())
     config.setdefault("output", {})["corner_parameters"] = ["lens_mass.0.thetaE"]
     bad_corner.write_text(yaml.safe_dump(config))
-    nowhere = tmp_path / "nowhere_finite.yaml"  # an SIE of axis ratio 2.5e-5: no finite likelihood
+    nowhere = tmp_path / "nowhere_finite.yaml"  # an SIE, which the test makes NaN (nan_sie): no finite likelihood
     config = yaml.safe_load(mock_survey["template"].read_text())
     config["model_components"]["lens_mass_list"][0]["type"] = "SIE"
     config["model_components"]["lens_mass_list"][0]["params"].update(
-        e1={"fixed": True, "fixed_value": 0.99995}, e2={"fixed": True, "fixed_value": 0.0})
+        e1={"fixed": True, "fixed_value": 0.1}, e2={"fixed": True, "fixed_value": 0.0})
     nowhere.write_text(yaml.safe_dump(config))
     (tmp_path / "empty").mkdir()
     (tmp_path / "a_file").write_text("x")
@@ -197,8 +197,10 @@ def survey_inputs(tmp_path, mock_survey):
         (["{lenses}", "-c", "{template}", "--scheduler", "nonsense"], "missing port number"),
     ],
 )
-def test_survey_cli_errors(survey_inputs, args, expected):
+def test_survey_cli_errors(survey_inputs, args, expected, nan_sie):
     out = survey_inputs["tmp"] / "out"
+    if "{nowhere_finite}" in args:
+        nan_sie()
     result = CliRunner().invoke(app, ["survey", *[a.format(**survey_inputs) for a in args], "--out", str(out)])
     assert result.exit_code == 2, result.output
     text = " ".join(result.output.split())
