@@ -99,12 +99,10 @@ def weighted_percentiles(values: np.ndarray, weights: np.ndarray | None, q: Any)
 
 
 def statistics(values: np.ndarray, weights: np.ndarray | None = None) -> dict[str, Any]:
-    """Median, 16th/84th percentiles and the 68 % / 99.7 % intervals of one quantity."""
+    """Median and the 68 % / 99.7 % central intervals of one quantity."""
     p = weighted_percentiles(values, weights, [50.0, *INTERVALS["interval_68"], *INTERVALS["interval_997"]])
     return {
         "median": float(p[0]),
-        "percentile_16": float(p[1]),
-        "percentile_84": float(p[2]),
         "interval_68": [float(p[1]), float(p[2])],
         "interval_997": [float(p[3]), float(p[4])],
     }
