@@ -62,22 +62,23 @@ def _deflection_real(x: Array, y: Array, p: Mapping[str, Array], c: Array) -> tu
     t = jnp.sqrt(1 - q * q)
     b = p["theta_E"] * jnp.sqrt(q) / t
     axr = b * arctan(t * xr / psi)
-    raised = jnp.where(tiny, 0.0, jnp.maximum(R_FLOOR**2 - psi2, 0.0))  # what the floor adds to psi^2
-    ayr = b * _arctanh_ratio(xr, yr, q, t, psi, raised)
+    ayr = b * _arctanh_ratio(xr, yr, q, t, psi)
     return cp * axr - sp * ayr, sp * axr + cp * ayr
 
 
-def _arctanh_ratio(xr: Array, yr: Array, q: Array, t: Array, psi: Array, raised: Array) -> Array:
+def _arctanh_ratio(xr: Array, yr: Array, q: Array, t: Array, psi: Array) -> Array:
     """``arctanh(z)``, ``z = t y' / psi``, as ``(log(1 + z) - log(1 - z)) / 2``, with the factor
-    near zero, ``1 - |z|``, from its exact form ``(q^2 (x'^2 + y'^2) + raised) / (psi (psi + t |y'|))``
-    (``raised``: what a floor added to ``psi^2``) instead of by cancellation.
+    near zero, ``1 - |z|``, from its exact form ``q^2 (x'^2 + y'^2) / (psi (psi + t |y'|))``
+    instead of by cancellation. (It needs ``psi^2 = q^2 x'^2 + y'^2``: the ``R_FLOOR`` guard on
+    ``psi`` never acts, as ``psi^2 >= q R_MIN^2 >= 5e-23 > R_FLOOR^2`` for ``q >= 5e-5``, the
+    clipped ``|e|``'s.)
 
     For a very flat lens ``q^2`` is below float32's resolution of ``1 - q^2``: ``t`` rounds to 1,
     ``|z|`` to 1 on most rays, and ``jnp.arctanh`` gave inf (from |e| = 0.9996, within every
     template's limits). Here ``1 - |z|`` keeps its ``q^2`` and the deflection stays finite and right.
     """
     z = t * yr / psi
-    near = (q * q * (xr * xr + yr * yr) + raised) / (psi * (psi + t * jnp.abs(yr)))
+    near = q * q * (xr * xr + yr * yr) / (psi * (psi + t * jnp.abs(yr)))
     up = jnp.where(z >= 0, 1.0 + z, near)
     down = jnp.where(z >= 0, near, 1.0 - z)
     return 0.5 * (jnp.log(up) - jnp.log(down))
