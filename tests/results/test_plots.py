@@ -134,3 +134,16 @@ def test_corner_axes_name_the_model_part_and_unit_and_titles_stay_short():
     assert [ax.get_xlabel() for ax in axes[-1]] == [r"mass0 $\theta_{\rm E}$ [arcsec]", r"mass1 $\gamma_1$",
                                                     r"source0 $R_{\rm s}$ [arcsec]"]
     assert axes[0, 0].get_title().startswith(r"mass0 $\theta_{\rm E}$ = ") and "arcsec" not in axes[0, 0].get_title()
+
+
+@pytest.mark.parametrize("k", [1, 2])
+def test_corner_marks_the_true_values_also_of_a_single_parameter(k):
+    """corner.corner cannot mark the truth of a one-parameter plot ('Axes' object is not
+    subscriptable): the figure of a fit with one mass parameter was lost with --truth."""
+    from tinylens.results.plots import TRUTH_COLOR, corner_figure
+
+    rng = np.random.default_rng(3)
+    names, truths = ["lens_mass.0.theta_E", "lens_mass.0.e1"][:k], [1.21, None][:k]
+    fig = corner_figure(names, rng.normal([1.2, 0.05][:k], 0.01, size=(400, k)), np.ones(400), truths)
+    marks = [line for line in fig.axes[0].lines if line.get_color() == TRUTH_COLOR]
+    assert len(marks) == 1 and np.allclose(marks[0].get_xdata(), 1.21)

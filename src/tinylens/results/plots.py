@@ -25,6 +25,8 @@ from tinylens.results.tables import weighted_percentiles, write_atomic
 IMAGE_CMAP = "magma"
 RESID_CMAP = "RdBu_r"
 CORNER_COLOR = "#1f4e79"
+#: Colour of the true values marked on a corner plot (``tinylens fit --truth``).
+TRUTH_COLOR = "#d62728"
 DPI = 110
 #: Critical curves smaller than this many pixels (e.g. around a singular centre) are not drawn.
 MIN_CURVE_PIXELS = 3
@@ -318,13 +320,16 @@ def corner_figure(
     samples, weights = np.asarray(samples)[keep], weights[keep]
     size = 2.0 * k + 1.5
     fig = Figure(figsize=(size, size))
+    marked = None if truths is None else [None if t is None else float(t) for t in truths]
     corner.corner(
         samples, weights=weights, labels=[label(n) for n in names], titles=[label(n, unit=False) for n in names],
-        truths=truths, range=plot_ranges(samples, weights), smooth=1.0, levels=SIGMA_LEVELS, bins=30, color=CORNER_COLOR,
+        truths=marked if k > 1 else None, range=plot_ranges(samples, weights), smooth=1.0, levels=SIGMA_LEVELS, bins=30, color=CORNER_COLOR,
         quantiles=[0.16, 0.5, 0.84], show_titles=True, title_fmt=title_formats(samples, weights), fig=fig, plot_datapoints=False,
         fill_contours=True, title_kwargs={"fontsize": 10}, label_kwargs={"fontsize": 14}, max_n_ticks=3,
-        labelpad=0.08, truth_color="#d62728",
+        labelpad=0.08, truth_color=TRUTH_COLOR,
     )
+    if k == 1 and marked and marked[0] is not None:  # corner cannot mark the truth of one parameter
+        fig.axes[0].axvline(marked[0], color=TRUTH_COLOR)
     for ax in fig.axes:
         ax.tick_params(labelsize=10)
     return fig
