@@ -233,9 +233,11 @@ def earlier_time(info: Mapping[str, Any]) -> float:
     return float(info.get("earlier_time_s") or 0.0)
 
 
-def write_results(problem, res: InferenceResult, out: Path, started: float | None = None) -> FitResult:
+def write_results(problem, res: InferenceResult, out: Path, started: float | None = None,
+                  truth: Mapping[str, float] | None = None) -> FitResult:
     """Derive quantities, write every table and figure, then ``result.json``; return them.
-    ``started``: the ``time.perf_counter()`` at which the fit began (gives ``total_time_s``).
+    ``started``: the ``time.perf_counter()`` at which the fit began (gives ``total_time_s``);
+    ``truth``: true values (parameter name -> value) to mark on the corner plot.
 
     Only the sampler's output is essential: derived quantities, quality checks and figures that
     fail are left out with a warning (the quality then says ``quality_check_failed``), so that
@@ -265,7 +267,9 @@ def write_results(problem, res: InferenceResult, out: Path, started: float | Non
         if len(res.samples) > len(names):  # a corner plot of an optimiser's single point says nothing
             shown = corner_names(names, getattr(problem.config.output, "corner_parameters", "mass"))
             idx = [names.index(n) for n in shown]
-            _figure(files, "corner", plots.save_corner_figure, shown, res.samples[:, idx], weights, out / files["corner"])
+            truths = None if truth is None else [truth.get(n) for n in shown]
+            _figure(files, "corner", plots.save_corner_figure, shown, res.samples[:, idx], weights, out / files["corner"],
+                    truths)
         else:
             files.pop("corner")
 
@@ -310,13 +314,19 @@ def checkpoint_files() -> tuple[str, ...]:
 
 
 def fit(config: str | Path | dict, *, progress: bool = True, output: str | Path | None = None,
-        base_dir: str | Path | None = None, fresh: bool = False) -> FitResult:
+        base_dir: str | Path | None = None, fresh: bool = False,
+        truth: Mapping[str, float] | str | Path | None = None) -> FitResult:
     """Fit the lens that ``config`` (YAML path or dict) describes and write all outputs.
 
     Relative paths in ``config`` are taken from ``base_dir`` if given, else from the YAML file's
     folder (the current folder for a dict), as in :func:`tinylens.load`. A fit stopped earlier
     in the same output folder is resumed from its checkpoints, unless ``fresh``: then they are
     deleted first and everything (the pipeline's stages too) is done again.
+
+    ``truth``, for a simulated lens: the true values, as a mapping of parameter name
+    (``lens_mass.0.theta_E``) to value or the path of a ``truth.json`` (that of ``tinylens demo``
+    or ``simulate-population``, see :func:`tinylens.results.truth.read_truth`), marked on the
+    corner plot; those of fixed parameters are ignored.
 
     The inference settings, that the likelihood is finite somewhere in the prior
     (:func:`check_likelihood`) and the output folder (:class:`~tinylens.errors.OutputError`) are
@@ -330,10 +340,14 @@ def fit(config: str | Path | dict, *, progress: bool = True, output: str | Path 
     from tinylens.locks import folder_lock
     from tinylens.problem import load
     from tinylens.results import tables
+    from tinylens.results.truth import check_truth, read_truth
 
     started = time.perf_counter()
     release_if_crowded()  # so that a loop over many lenses does not reach the kernel's limit on memory maps
     problem = load(config, base_dir=base_dir)
+    if truth is not None:
+        source = str(truth) if isinstance(truth, (str, Path)) else "truth"
+        truth = check_truth(read_truth(truth) if isinstance(truth, (str, Path)) else truth, problem.param_names, source)
     check_settings(problem)
     check_likelihood(problem, config if isinstance(config, (str, Path)) else None)
     out = tables.ensure_writable(output_dir(problem, output))
@@ -348,7 +362,7 @@ def fit(config: str | Path | dict, *, progress: bool = True, output: str | Path 
         res = run_inference(problem, progress=progress, checkpoint_dir=out)
         # derived quantities and figures take seconds (about 12 s for the demo on 2 cores)
         announce(progress, "outputs", f"writing result.json, tables and figures to {out}")
-        result = write_results(problem, res, out, started)
+        result = write_results(problem, res, out, started, truth)
         if res.converged and not problem.config.output.keep_checkpoint:
             _remove_checkpoints(out)
     return result

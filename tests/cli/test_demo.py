@@ -81,25 +81,25 @@ def test_demo_runs_again_in_its_own_folder(demo_dir):
     assert result.exit_code == 0, result.output
 
 
-def test_demo_marks_the_true_values_on_the_corner_plot(tmp_path, monkeypatch):
-    """The demo knows its truth: its corner plot shows it, for the parameters the plot has."""
+def test_demo_fits_with_its_truth_and_prints_the_fit_beside_it(tmp_path, monkeypatch):
+    """The demo knows its truth: it gives it to the fit (marked on the corner plot, see
+    tests/cli/test_fit_cli.py) and prints the compared parameters beside it."""
     from types import SimpleNamespace
 
-    from tinylens.cli.demo import flat_truth, mark_truth
-    from tinylens.results import plots
+    import tinylens.cli.fit as cli_fit
+    from tinylens.cli.demo import COMPARED, flat_truth
 
-    names = ("lens_mass.0.theta_E", "lens_mass.0.e1", "source_light.0.R_sersic")
-    rng = np.random.default_rng(0)
-    result = SimpleNamespace(files={"corner": "corner.png"}, output_dir=tmp_path, param_names=names,
-                             config={"output": {"corner_parameters": "mass"}},
-                             samples=rng.normal([1.25, 0.1, 0.15], 0.01, size=(300, 3)), weights=np.full(300, 1 / 300))
-    mark_truth(result, flat_truth())
-    assert not (tmp_path / "corner.png").exists()  # the fit drew none (draw_figures): none is added
-    (tmp_path / "corner.png").write_bytes(b"the fit's")
-    drawn = []
-    draw = plots.corner_figure
-    monkeypatch.setattr(plots, "corner_figure", lambda *a, **k: drawn.append((a, k)) or draw(*a, **k))
-    mark_truth(result, flat_truth())
-    assert (tmp_path / "corner.png").read_bytes()[:4] == b"\x89PNG"
-    (shown, samples, _, truths), _ = drawn[0]
-    assert shown == list(names[:2]) and truths == [1.25, 0.1] and samples.shape == (300, 2)  # the mass only
+    calls = []
+    truth = flat_truth()
+    fitted = {name: truth[name] + 0.01 for name in COMPARED}
+    result = SimpleNamespace(median=fitted, interval_68={n: (v - 0.02, v + 0.02) for n, v in fitted.items()},
+                             param_names=tuple(fitted), log_evidence=1.0, info={}, total_time_s=1.0, n_likelihood_evals=10,
+                             wall_time_s=1.0, output_dir=tmp_path / "output", converged=True, method="nautilus")
+    monkeypatch.setattr(cli_fit, "run_fit", lambda *a, **k: calls.append(k) or result)
+    out = CliRunner().invoke(app, ["demo", str(tmp_path)])
+    assert out.exit_code == 0, out.output
+    assert calls[0]["truth"] == truth
+    text = " ".join(out.output.split())
+    table = text[text.index("Fitted vs true"):]
+    table = " ".join(table.replace("│", " ").split())
+    assert "lens_mass.0.theta_E 1.25 1.26 1.24 - 1.28 +0.5" in table

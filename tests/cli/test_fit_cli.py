@@ -109,3 +109,47 @@ def test_fit_of_a_dict_config_takes_relative_paths_from_base_dir(tmp_path, data,
     result = tinylens.fit(config, progress=False, base_dir=tmp_path / "lens", output=tmp_path / "out")
     assert abs(result.median["lens_mass.0.theta_E"] - 1.0) < 0.01
     assert (tmp_path / "out" / "result.json").is_file()
+
+
+def test_truth_is_marked_on_the_corner_plot_and_printed_beside_the_fit(tmp_path, data, monkeypatch):
+    """``--truth truth.json`` (a simulated lens): the corner plot, drawn once, marks the true values
+    of the parameters it shows; the fit is printed beside every free parameter's true value."""
+    from tiny_lens import FREE_TRUTH
+    from tinylens.results import plots
+
+    config = write_tiny_lens(tmp_path, {"type": "sampler", "method": "nautilus",
+                                        "settings": {**FAST_NAUTILUS, "n_like_max": 1000}}, data)
+    truth = tmp_path / "truth.json"  # as tinylens demo / simulate-population write it, a fixed parameter too
+    truth.write_text(json.dumps({"description": "tiny", "params": {**FREE_TRUTH, "lens_mass.0.e1": 0.0}}))
+    drawn = []
+    draw = plots.corner_figure
+    monkeypatch.setattr(plots, "corner_figure", lambda *a, **k: drawn.append(a) or draw(*a, **k))
+    code, out = invoke("fit", config, "--quiet", "--truth", truth)
+    assert code == 0, out
+    assert len(drawn) == 1
+    shown, samples, _, truths = drawn[0]
+    assert shown == ["lens_mass.0.theta_E"] and truths == [1.0]
+    corner = json.loads((tmp_path / "output" / "result.json").read_text())["files"].get("corner", out)
+    assert (tmp_path / "output" / corner).read_bytes()[:4] == b"\x89PNG"
+    assert "Fitted vs true" in out and "pull" in out
+    table = out[out.index("Fitted vs true"):]
+    for name in FREE_TRUTH:
+        assert name in table, name
+    assert "lens_mass.0.e1" not in table  # fixed: not fitted
+
+
+@pytest.mark.parametrize("content, expected", [
+    (None, "truth.json"),  # no such file
+    ("{not json", "not a JSON file of true parameter values"),
+    ('{"params": {"lens_mass.0.theta_E": "one"}}', "lens_mass.0.theta_E is not a finite number"),
+    ('{"lens_mass.0.theta_e": 1.0}', "none of its parameters (lens_mass.0.theta_e) is a free parameter"),
+])
+def test_a_bad_truth_file_is_refused_before_anything_is_written(tmp_path, data, content, expected):
+    config = write_tiny_lens(tmp_path, {"type": "sampler", "method": "nautilus", "settings": FAST_NAUTILUS}, data)
+    truth = tmp_path / "truth.json"
+    if content is not None:
+        truth.write_text(content)
+    code, out = invoke("fit", config, "--truth", truth)
+    assert code == 2, out
+    assert expected in out and str(truth.name) in out
+    assert not (tmp_path / "output").exists()

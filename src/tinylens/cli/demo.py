@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 import typer
 import yaml
-from rich.table import Table
 
 from tinylens.cli.common import console, path_value
 from tinylens.errors import OutputError
@@ -149,7 +148,9 @@ def demo_config() -> dict[str, Any]:
 # -- data -------------------------------------------------------------------------------------
 def flat_truth(truth: dict[str, list[dict[str, float]]] = TRUTH) -> dict[str, float]:
     """Truth keyed like fitted parameters: ``lens_mass.0.theta_E`` etc."""
-    return {f"{kind}.{i}.{name}": float(v) for kind, comps in truth.items() for i, c in enumerate(comps) for name, v in c.items()}
+    from tinylens.results.truth import flat_params
+
+    return flat_params(truth)
 
 
 def simulate_demo(seed: int | None = None) -> dict[str, np.ndarray]:
@@ -222,33 +223,6 @@ _ConfigDumper.add_representer(list, lambda d, v: d.represent_sequence("tag:yaml.
     isinstance(x, (int, float, str)) for x in v)))
 
 
-# -- report -----------------------------------------------------------------------------------
-def comparison_table(median: dict[str, float], truth: dict[str, float]) -> Table:
-    """Fitted medians next to the true values."""
-    table = Table(title="Fitted vs true", title_justify="left")
-    table.add_column("parameter")
-    table.add_column("true", justify="right")
-    table.add_column("fitted (median)", justify="right")
-    for name in COMPARED:
-        if name in median and name in truth:
-            table.add_row(name, f"{truth[name]:.4g}", f"{median[name]:.4g}")
-    return table
-
-
-def mark_truth(result, truth: dict[str, float]) -> None:
-    """Redraw the fit's corner plot with the true values marked (where the fit drew one)."""
-    from tinylens.fit import corner_names
-    from tinylens.results.plots import save_corner_figure
-
-    name = (result.files or {}).get("corner")
-    if name is None or not (result.output_dir / name).exists():
-        return
-    shown = corner_names(list(result.param_names), result.config["output"].get("corner_parameters", "mass"))
-    idx = [result.param_names.index(n) for n in shown]
-    save_corner_figure(shown, result.samples[:, idx], result.weights, result.output_dir / name,
-                       truths=[truth.get(n) for n in shown])
-
-
 def demo(
     directory: Path = typer.Argument(Path("tinylens_demo"), parser=path_value, metavar="DIRECTORY", help="Folder for the data, config and results."),
     no_fit: bool = typer.Option(False, "--no-fit", help="Only write the simulated data and the config."),
@@ -260,13 +234,12 @@ def demo(
     if no_fit:
         console.print(f"Fit it with: tinylens fit {config_path}")
         return
-    from tinylens.cli.fit import print_result, run_fit
+    from tinylens.cli.fit import print_result, run_fit, truth_table
 
     start = time.perf_counter()
-    result = run_fit(config_path, quiet=quiet)
+    result = run_fit(config_path, quiet=quiet, truth=flat_truth())
     print_result(result)
-    mark_truth(result, flat_truth())
-    console.print(comparison_table(dict(result.median), flat_truth()))
+    console.print(truth_table(result, flat_truth(), COMPARED))
     console.print(f"Demo finished in {time.perf_counter() - start:.0f} s.")
 
 

@@ -33,6 +33,24 @@ def medians_table(result: Any, max_rows: int = 40) -> Table:
     return table
 
 
+def truth_table(result: Any, truth: dict[str, float], names: tuple[str, ...] | None = None) -> Table:
+    """The fitted medians beside the true values of ``names`` (default: every free parameter
+    with a true value), and the pull: (median - true) in units of the 68 % interval's half-width."""
+    median, intervals = dict(result.median), dict(getattr(result, "interval_68", None) or {})
+    rows = [name for name in names or tuple(result.param_names) if name in median and name in truth]
+    table = Table(title="Fitted vs true (pull: median - true, in 68 % half-widths)", title_justify="left")
+    table.add_column("parameter", no_wrap=True, min_width=max(map(len, rows), default=9))
+    for column in ("true", "median", "68 % interval", "pull"):
+        table.add_column(column, justify="right")
+    for name in rows:
+        lo, hi = intervals.get(name, (None, None))
+        sigma = None if lo is None else (hi - lo) / 2
+        pull = f"{(median[name] - truth[name]) / sigma:+.1f}" if sigma else ""
+        table.add_row(name, f"{truth[name]:.5g}", f"{median[name]:.5g}",
+                      f"{lo:.5g} - {hi:.5g}" if lo is not None else "", pull)
+    return table
+
+
 def print_result(result: Any) -> None:
     """Where the results are, the evidence, the cost, and the medians."""
     from tinylens.fit import earlier_time
@@ -58,13 +76,14 @@ def print_result(result: Any) -> None:
         )
 
 
-def run_fit(config: Path | str | dict, output: Path | None = None, quiet: bool = False, fresh: bool = False) -> Any:
+def run_fit(config: Path | str | dict, output: Path | None = None, quiet: bool = False, fresh: bool = False,
+            truth: Path | dict[str, float] | None = None) -> Any:
     """:func:`tinylens.fit` (which checks the output folder before sampling) with its warnings
     printed readably."""
     from tinylens.fit import fit
 
     with reported_warnings():
-        return fit(config, progress=not quiet, output=output, fresh=fresh)
+        return fit(config, progress=not quiet, output=output, fresh=fresh, truth=truth)
 
 
 def fit_command(
@@ -74,10 +93,21 @@ def fit_command(
     fresh: bool = typer.Option(False, "--fresh", help="Start again from scratch: delete the checkpoints of a fit "
                                "stopped earlier in the output folder (the sampler's and the pipeline stages') "
                                "instead of resuming it."),
+    truth: Path | None = typer.Option(None, "--truth", parser=path_value, metavar="JSON", help="For a simulated lens: "
+                                      "the truth.json of tinylens demo or simulate-population (or a JSON object of "
+                                      "parameter name: true value). The true values are marked on the corner plot "
+                                      "and printed beside the fit."),
 ) -> None:
     """Fit a lens model: sample the posterior, write tables and figures; a stopped fit resumes when run again."""
-    result = run_fit(config, output=output, quiet=quiet, fresh=fresh)
+    truth_values = None
+    if truth is not None:
+        from tinylens.results.truth import read_truth
+
+        truth_values = read_truth(truth)  # a bad file is reported before anything is loaded or sampled
+    result = run_fit(config, output=output, quiet=quiet, fresh=fresh, truth=truth)
     print_result(result)
+    if truth_values is not None:
+        console.print(truth_table(result, truth_values))
 
 
 def register(app: typer.Typer) -> None:

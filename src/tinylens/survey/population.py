@@ -81,6 +81,7 @@ from tinylens.profiles.ellipticity import e1e2_to_qphi, qphi_to_e1e2, shear_to_p
 from tinylens.profiles.light.sersic import total_flux
 from tinylens.results.derived import magnitude
 from tinylens.results.tables import ensure_writable, write_atomic, write_csv, write_json
+from tinylens.results.truth import flat_params
 from tinylens.simulate import add_noise, gaussian_psf, model_spec_from_truth, moffat_psf, simulate_images
 
 __all__ = ["PopulationOptions", "components", "simulate_population", "draw_lens", "simulate_lens", "count_images", "lens_name"]
@@ -459,11 +460,6 @@ def derived_truth(truth: Mapping[str, Any], opts: PopulationOptions, lensed_flux
     out["source.mag"] = out["source_light.0.mag"]
     out["source.magnification"] = lensed_flux / out["source.flux"]
     return out
-
-
-def flat_params(truth: Mapping[str, Any]) -> dict[str, float]:
-    """``{'lens_mass.0.theta_E': ..., ...}``: every true parameter keyed like fitted ones."""
-    return {f"{kind}.{i}.{name}": float(v) for kind, comps in truth.items() for i, c in enumerate(comps) for name, v in c.items()}
 
 
 # -- files ------------------------------------------------------------------------------------

@@ -1,0 +1,65 @@
+"""True parameter values of a simulated lens, keyed like the fitted parameters.
+
+``tinylens demo`` and ``tinylens simulate-population`` write a ``truth.json`` beside each lens
+whose ``params`` maps every parameter (``lens_mass.0.theta_E``, ``source_light.0.e1``...) to its
+true value. ``tinylens fit --truth truth.json`` (``tinylens.fit(..., truth=...)``) marks those
+values on the corner plot and prints the fit beside them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import numbers
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from tinylens.errors import DataError, listed
+
+
+def flat_params(components: Mapping[str, Sequence[Mapping[str, float]]]) -> dict[str, float]:
+    """``{'lens_mass.0.theta_E': ..., ...}`` from ``{'lens_mass': [{'theta_E': ...}, ...], ...}``."""
+    return {f"{kind}.{i}.{name}": float(value)
+            for kind, comps in components.items() for i, comp in enumerate(comps) for name, value in comp.items()}
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def read_truth(path: str | Path) -> dict[str, float]:
+    """The true values in the JSON file ``path``: its ``params`` mapping (the ``truth.json`` of
+    ``tinylens demo`` or ``simulate-population``), else the file's own mapping of names to numbers.
+
+    A file that is not such JSON, or a value that is not a finite number, raises
+    :class:`~tinylens.errors.DataError` naming the file (and the key).
+    """
+    path = Path(path)
+    try:
+        content = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"{path}: not a JSON file of true parameter values ({exc}).") from None
+    values = content.get("params", content) if isinstance(content, dict) else None
+    if not isinstance(values, dict) or not values:
+        raise DataError(f"{path}: expected a JSON object of true values, e.g. "
+                        '{"lens_mass.0.theta_E": 1.2}, or one with such a "params" object (as the truth.json '
+                        "that tinylens demo and simulate-population write).")
+    bad = [str(key) for key, value in values.items() if not _is_number(value)]
+    if bad:
+        raise DataError(f"{path}: the true value of {listed(bad)} is not a finite number.")
+    return {str(key): float(value) for key, value in values.items()}
+
+
+def check_truth(truth: Mapping[str, float], param_names: Sequence[str], source: str = "truth") -> dict[str, float]:
+    """The values of ``truth`` (name -> true value) for the free parameters ``param_names``, in
+    their order (the rest, e.g. fixed parameters, are dropped). None of them free, or a value that
+    is not a finite number, raises :class:`~tinylens.errors.DataError` naming ``source``."""
+    bad = [str(name) for name, value in truth.items() if not _is_number(value)]
+    if bad:
+        raise DataError(f"{source}: the true value of {listed(bad)} is not a finite number.")
+    kept = {name: float(truth[name]) for name in param_names if name in truth}
+    if not kept:
+        raise DataError(f"{source}: none of its parameters ({listed(list(map(str, truth)))}) is a free parameter of "
+                        f"the model ({listed(list(param_names))}); the names are like lens_mass.0.theta_E.")
+    return kept

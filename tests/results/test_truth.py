@@ -1,0 +1,52 @@
+"""True values of simulated lenses: the truth.json files of demo and simulate-population, read
+back keyed like the fitted parameters."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from tinylens.errors import DataError
+from tinylens.results.truth import check_truth, flat_params, read_truth
+
+
+def test_flat_params_names_each_value_like_a_fitted_parameter():
+    components = {"lens_mass": [{"theta_E": 1.2, "e1": 0.1}, {"gamma1": 0.01}], "source_light": [{"R_sersic": np.float32(0.25)}]}
+    assert flat_params(components) == pytest.approx({
+        "lens_mass.0.theta_E": 1.2, "lens_mass.0.e1": 0.1, "lens_mass.1.gamma1": 0.01, "source_light.0.R_sersic": 0.25})
+
+
+def test_read_truth_takes_params_or_a_flat_object(tmp_path):
+    nested = tmp_path / "truth.json"
+    nested.write_text(json.dumps({"description": "x", "params": {"lens_mass.0.theta_E": 1.5}, "derived": {"q": "text"}}))
+    assert read_truth(nested) == {"lens_mass.0.theta_E": 1.5}
+    flat = tmp_path / "flat.json"
+    flat.write_text(json.dumps({"lens_mass.0.theta_E": 2, "source_light.0.n_sersic": 1.5}))
+    assert read_truth(flat) == {"lens_mass.0.theta_E": 2.0, "source_light.0.n_sersic": 1.5}
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[1, 2]", "expected a JSON object of true values"),
+    ("{}", "expected a JSON object of true values"),
+    ('{"a": true}', "a is not a finite number"),
+    ('{"a": NaN}', "a is not a finite number"),
+    ("\x00\xff", "not a JSON file"),
+])
+def test_read_truth_names_the_file_and_key_of_a_bad_value(tmp_path, text, message):
+    path = tmp_path / "t.json"
+    path.write_text(text, encoding="latin-1")
+    with pytest.raises(DataError, match="t.json") as info:
+        read_truth(path)
+    assert message in str(info.value)
+
+
+def test_check_truth_keeps_free_parameters_in_their_order_and_refuses_none():
+    names = ("lens_mass.0.theta_E", "source_light.0.R_sersic")
+    truth = {"source_light.0.R_sersic": 0.2, "lens_mass.0.center_x": 0.0, "lens_mass.0.theta_E": 1.1}
+    assert list(check_truth(truth, names).items()) == [("lens_mass.0.theta_E", 1.1), ("source_light.0.R_sersic", 0.2)]
+    with pytest.raises(DataError, match="mine: none of its parameters"):
+        check_truth({"theta_E": 1.0}, names, "mine")
+    with pytest.raises(DataError, match="lens_mass.0.theta_E is not a finite number"):
+        check_truth({"lens_mass.0.theta_E": float("inf")}, names)
