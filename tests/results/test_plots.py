@@ -147,3 +147,17 @@ def test_corner_marks_the_true_values_also_of_a_single_parameter(k):
     fig = corner_figure(names, rng.normal([1.2, 0.05][:k], 0.01, size=(400, k)), np.ones(400), truths)
     marks = [line for line in fig.axes[0].lines if line.get_color() == TRUTH_COLOR]
     assert len(marks) == 1 and np.allclose(marks[0].get_xdata(), 1.21)
+
+
+def test_corner_ticks_of_a_narrow_posterior_have_no_offset():
+    """A posterior 0.0004 wide about 1.25 was ticked "0.000 0.001" with "+1.25" in a corner."""
+    from tinylens.results.plots import corner_figure
+
+    rng = np.random.default_rng(4)
+    fig = corner_figure(["lens_mass.0.theta_E", "lens_mass.0.e1"], rng.normal([1.2505, 0.1], [0.0004, 0.001], size=(2000, 2)),
+                        np.ones(2000))
+    fig.canvas.draw()
+    bottom_left = fig.axes[2]
+    assert bottom_left.xaxis.get_offset_text().get_text() == ""
+    ticks = [t.get_text() for t in bottom_left.get_xticklabels() if t.get_text()]
+    assert ticks and all(float(t.replace("\u2212", "-")) > 1.24 for t in ticks), ticks

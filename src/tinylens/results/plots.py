@@ -332,6 +332,9 @@ def corner_figure(
         fig.axes[0].axvline(marked[0], color=TRUTH_COLOR)
     for ax in fig.axes:
         ax.tick_params(labelsize=10)
+        for axis in (ax.xaxis, ax.yaxis):  # "0.001 +1.25" under a narrow posterior: write 1.251
+            if isinstance(axis.get_major_formatter(), matplotlib.ticker.ScalarFormatter):
+                axis.get_major_formatter().set_useOffset(False)
     return fig
 
 
