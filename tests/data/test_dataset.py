@@ -120,6 +120,16 @@ def test_truncated_file(tmp_path):
         read_fits_image(path, "data_path")
 
 
+@pytest.mark.parametrize("start", [b"\x1f\x8b\x08\x00", b"PK\x03\x04"], ids=["gzip", "zip"])
+def test_corrupt_compressed_file(tmp_path, start):
+    """A file that starts like a gzip or zip archive (astropy decompresses those) but is corrupt
+    is a DataError naming it, not zlib's or zipfile's own error (a survey's lens fails alone)."""
+    path = tmp_path / "image.fits"
+    path.write_bytes(start + bytes(100))
+    with pytest.raises(DataError, match="image.fits.*could not be read"):
+        read_fits_image(path, "data_path")
+
+
 def test_cube_with_several_planes_refused(tmp_path, files):
     put(files["data_path"], np.ones((3, *SHAPE)))
     text = data_error(config(), tmp_path)

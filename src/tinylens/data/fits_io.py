@@ -16,6 +16,8 @@ import os
 import re
 import uuid
 import warnings
+import zipfile
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -29,8 +31,11 @@ from tinylens.errors import DataError, DataWarning, OutputError
 #: HDU classes that hold an image.
 IMAGE_HDUS = (fits.PrimaryHDU, fits.ImageHDU, fits.CompImageHDU)
 
-#: What astropy raises on files that are not FITS, truncated or otherwise corrupt.
-_READ_ERRORS = (OSError, ValueError, TypeError, IndexError, KeyError, EOFError, fits.VerifyError)
+#: What astropy raises on files that are not FITS, truncated or otherwise corrupt (a file that
+#: starts like a gzip or zip archive is decompressed first: a corrupt one raises zlib's or
+#: zipfile's own error).
+_READ_ERRORS = (OSError, ValueError, TypeError, IndexError, KeyError, EOFError, fits.VerifyError, zlib.error,
+                zipfile.BadZipFile)
 
 
 #: ``file.fits[ext]``: an HDU named after the file name (index, EXTNAME or "EXTNAME,EXTVER").
