@@ -83,3 +83,24 @@ def write_broken_lens(folder: Path, seed: int = 0) -> Path:
     write_lens(folder, 1.0, seed)
     (folder / "image.fits").write_bytes(np.random.default_rng(seed).bytes(2880))
     return folder
+
+
+def fit_or_kill_worker(lens_id: str, config: dict[str, Any], lens_out: str) -> dict[str, Any]:
+    """A stand-in for ``runner.fit_lens`` (run on Dask workers: importable by name): the fit of
+    ``lens_kill`` kills its worker process, as running out of memory would; any other lens gives
+    an ``ok`` row at once."""
+    import os
+    import signal
+    import time
+
+    from tinylens.survey import runner
+
+    folder = Path(lens_out)
+    folder.mkdir(parents=True, exist_ok=True)
+    getattr(runner, "note_attempt", lambda folder: None)(folder)  # as fit_lens does when its fit starts
+    if lens_id == "lens_kill":
+        time.sleep(1.0)  # the lenses submitted after it are queued on this worker by now
+        os.kill(os.getpid(), signal.SIGKILL)
+    row = {"lens_id": lens_id, "status": "ok", "reason": ""}
+    runner.write_row(folder, row)
+    return row

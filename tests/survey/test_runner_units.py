@@ -441,6 +441,39 @@ def test_task_outcomes_give_ok_failed_or_no_row(tmp_path):
     assert runner.read_row(lens.output(tmp_path) / "row.json") == row
 
 
+def test_a_lens_that_kills_its_worker_fails_alone(tmp_path, monkeypatch):
+    """Dask counts a worker's death against every task the worker held, the lenses queued there
+    behind the one it was fitting too: those are submitted again instead of being recorded as
+    KilledWorker failures. (One worker, no death allowed: ~10 s.)"""
+    import dask
+    from distributed import LocalCluster
+
+    from survey_mocks import fit_or_kill_worker
+
+    monkeypatch.setattr(runner, "fit_lens", fit_or_kill_worker)
+    names = ["lens_kill", "lens_next", "lens_last"]
+    lenses = [runner.Lens(name, tmp_path / "in" / name) for name in names]
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}), \
+            LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        frame = runner._fit_lenses(lenses, {}, {}, tmp_path, [], 1, cluster.scheduler_address, False)
+    assert list(frame["lens_id"]) == sorted(names)
+    status = dict(zip(frame["lens_id"], frame["status"]))
+    assert status == {"lens_kill": "failed", "lens_next": "ok", "lens_last": "ok"}
+    assert frame.set_index("lens_id").loc["lens_kill", "reason"].startswith("KilledWorker")
+    assert runner.attempts(lenses[0].output(tmp_path)) == 1  # killed once: not submitted again
+
+
+def test_only_a_task_killed_while_its_lens_was_not_fitted_is_submitted_again():
+    from distributed import KilledWorker
+
+    killed = _Future("error", error=KilledWorker("fit_lens-1", "tcp://w", 1))
+    assert runner.killed_while_waiting(killed, fits=0, allowed=0)
+    assert runner.killed_while_waiting(killed, fits=3, allowed=3)
+    assert not runner.killed_while_waiting(killed, fits=4, allowed=3)  # its own fits killed its workers
+    assert not runner.killed_while_waiting(_Future("error", error=MemoryError("out of memory")), fits=0, allowed=3)
+    assert not runner.killed_while_waiting(_Future("cancelled"), fits=0, allowed=3)
+
+
 def test_progress_without_terminal_logs_plain_lines(capsys):
     times = itertools.chain([0.0], itertools.repeat(3600.0))
     with runner.SurveyProgress(3, [{"status": "failed"}], enabled=True, clock=lambda: next(times)) as bar:

@@ -61,6 +61,13 @@ CATALOG_CSV = "catalog.csv"
 
 #: Reruns of a task that raised an unexpected error (a lens's own bad data fails at once).
 RETRIES = 2
+#: One line per fit of a lens started (by a task holding its lock), in its output folder.
+ATTEMPTS_FILE = ".attempts"
+#: Dask gives up on a task (KilledWorker) when the workers holding it died more than
+#: ``allowed-failures`` times, counting the deaths while it only waited there behind the lens
+#: being fitted. A lens fitted during at most that many of the deaths is submitted again, at
+#: most this many times (a cluster whose workers die before fitting anything still ends).
+RESUBMITS = 3
 #: The catalogue is rewritten after this many new rows (but not within MIN_FLUSH_SECONDS of the
 #: last time: rewriting a large catalogue takes seconds), or FLUSH_SECONDS, and at the end.
 FLUSH_EVERY = 10
@@ -282,6 +289,7 @@ def fit_lens(lens_id: str, config: dict[str, Any], lens_out: str) -> dict[str, A
         if previous is not None and previous.get("status") == "ok" and is_done(previous, folder):
             return previous
         write_json(folder / INPUTS_FILE, inputs_stamp(config))  # what this fit is made from
+        note_attempt(folder)
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
@@ -310,6 +318,22 @@ def lens_lock(folder: Path) -> Iterator[None]:
     folder.mkdir(parents=True, exist_ok=True)
     with folder_lock(folder, LOCK_FILE, wait=True):
         yield
+
+
+def note_attempt(folder: Path) -> None:
+    """Record in ``folder``'s :data:`ATTEMPTS_FILE` that a fit of its lens starts."""
+    import socket
+
+    with open(folder / ATTEMPTS_FILE, "a") as handle:
+        handle.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} process {os.getpid()} on {socket.gethostname()}\n")
+
+
+def attempts(folder: Path) -> int:
+    """How many fits of the lens whose output folder is ``folder`` have started (:func:`note_attempt`)."""
+    try:
+        return len((folder / ATTEMPTS_FILE).read_text().splitlines())
+    except (OSError, UnicodeDecodeError):
+        return 0
 
 
 def read_row(path: Path, lens_id: str | None = None) -> dict[str, Any] | None:
@@ -561,6 +585,28 @@ def check_scheduler(address: str, timeout: float = 10.0) -> None:
     except (OSError, ValueError, TypeError) as exc:
         raise TinyLensError(f"Cannot connect to the Dask scheduler at {address}: {describe_exception(exc)}. Give its "
                             "address as tcp://HOST:PORT (printed by 'dask scheduler' or cluster.scheduler_address).") from None
+
+
+def _allowed_failures(client: Any) -> int:
+    """The scheduler's ``distributed.scheduler.allowed-failures`` (this process's setting if it
+    cannot be asked)."""
+    import dask
+
+    try:
+        return int(client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.allowed_failures))
+    except Exception:  # a scheduler that refuses to run functions: its default is everyone's
+        return int(dask.config.get("distributed.scheduler.allowed-failures"))
+
+
+def killed_while_waiting(future: Any, fits: int, allowed: int) -> bool:
+    """Whether a task that Dask gave up on because the workers holding it died (KilledWorker)
+    was not to blame: its lens was fitted (``fits``: fits started since it was submitted) in at
+    most ``allowed`` of the deaths. Dask counts a death against every task the worker held,
+    those queued behind the one it was running too, so a lens that kills its workers would
+    otherwise take the lens waiting behind it down with it."""
+    from distributed import KilledWorker
+
+    return future.status == "error" and isinstance(future.exception(), KilledWorker) and fits <= allowed
 
 
 def _in_flight_limit(client: Any) -> int:
@@ -870,19 +916,32 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
         write_catalog(rows, out)  # once connected: a cluster that cannot be reached leaves no catalogue
         lens_of: dict[Any, Lens] = {}
         running = as_completed()
+        allowed = _allowed_failures(client)
+        started: dict[str, int] = {}  # fits of each lens started before its first submission
+        resubmitted: dict[str, int] = {}
+
+        def submit(lens: Lens) -> None:
+            started.setdefault(lens.lens_id, attempts(lens.output(out)))
+            future = client.submit(fit_lens, lens.lens_id, lens_config(config, lens, out),
+                                   str(lens.output(out)), pure=False, retries=RETRIES)
+            lens_of[future] = lens
+            running.add(future)
 
         def submit_more() -> None:
             limit = _in_flight_limit(client)
             while running.count() < limit and (lens := next(queue, None)) is not None:
-                future = client.submit(fit_lens, lens.lens_id, lens_config(config, lens, out),
-                                       str(lens.output(out)), pure=False, retries=RETRIES)
-                lens_of[future] = lens
-                running.add(future)
+                submit(lens)
 
         try:
             submit_more()
             for future in running:
                 lens = lens_of.pop(future)
+                fits = attempts(lens.output(out)) - started[lens.lens_id]
+                if resubmitted.get(lens.lens_id, 0) < RESUBMITS and killed_while_waiting(future, fits, allowed):
+                    resubmitted[lens.lens_id] = resubmitted.get(lens.lens_id, 0) + 1
+                    future.release()
+                    submit(lens)
+                    continue
                 row = _task_row(future, lens, out)
                 future.release()
                 if row is None:
