@@ -19,6 +19,7 @@ import yaml
 from typer.testing import CliRunner
 
 from tinylens.cli.main import app
+from tinylens.errors import TinyLensError
 from tinylens.survey import runner
 
 RESULT = {
@@ -207,6 +208,22 @@ def test_survey_cli_errors(survey_inputs, args, expected, nan_sie):
     assert text.startswith("Error:") and expected in text
     assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
     assert not (out / "catalog.csv").exists()
+
+
+def test_a_tcp_address_where_no_dask_scheduler_answers_is_refused_at_once():
+    """Dask's client waits for ever on a server that accepts connections but sends no Dask
+    handshake (an address with the dashboard's port): the check refuses it instead."""
+    with socket.socket() as silent, socket.socket() as greeter:
+        for server in (silent, greeter):
+            server.bind(("127.0.0.1", 0))
+            server.listen()
+        greet = threading.Thread(target=lambda: greeter.accept()[0].sendall(b"handshake"), daemon=True)
+        greet.start()
+        runner.check_scheduler(f"tcp://127.0.0.1:{greeter.getsockname()[1]}", timeout=5)  # a scheduler speaks first
+        start = time.monotonic()
+        with pytest.raises(TinyLensError, match="not a Dask scheduler"):
+            runner.check_scheduler(f"tcp://127.0.0.1:{silent.getsockname()[1]}", timeout=0.5)
+        assert time.monotonic() - start < 5
 
 
 def test_survey_cli_out_is_a_file(survey_inputs):

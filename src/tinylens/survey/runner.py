@@ -568,7 +568,11 @@ def dask_client(workers: int = 2, scheduler: str | None = None) -> Iterator[Any]
 
 def check_scheduler(address: str, timeout: float = 10.0) -> None:
     """Fail early, with a clear message, on a malformed scheduler address or a TCP scheduler that
-    does not answer (before any output is written)."""
+    does not answer (before any output is written).
+
+    A Dask scheduler greets each new connection (its handshake) at once; a plain ``tcp://``
+    address where something listens but says nothing (the dashboard's port, another service) is
+    refused: Dask's client would wait for its greeting for ever."""
     import socket
 
     from distributed.comm.addressing import parse_address, parse_host_port
@@ -581,7 +585,19 @@ def check_scheduler(address: str, timeout: float = 10.0) -> None:
         if scheme not in ("tcp", "tls"):  # both run over TCP: see that something listens
             return
         host, port = parse_host_port(location)
-        socket.create_connection((host, port), timeout=timeout).close()
+        with socket.create_connection((host, port), timeout=timeout) as conn:
+            if scheme == "tcp":  # (over TLS the client speaks first)
+                try:
+                    conn.settimeout(timeout)
+                    greeted = bool(conn.recv(1))
+                except TimeoutError:
+                    greeted = False
+                if not greeted:
+                    raise TinyLensError(
+                        f"Something listens at {address} but it is not a Dask scheduler (it sent no Dask "
+                        f"handshake within {timeout:g} s; the dashboard's port, e.g. 8787, is not the "
+                        "scheduler's). Give the scheduler's address as tcp://HOST:PORT (printed by 'dask "
+                        "scheduler' or cluster.scheduler_address).")
     except (OSError, ValueError, TypeError) as exc:
         raise TinyLensError(f"Cannot connect to the Dask scheduler at {address}: {describe_exception(exc)}. Give its "
                             "address as tcp://HOST:PORT (printed by 'dask scheduler' or cluster.scheduler_address).") from None
