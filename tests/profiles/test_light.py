@@ -151,6 +151,17 @@ def test_sersic_total_flux_is_the_integral(x64, n, shape):
     np.testing.assert_allclose(_polar_flux("Sersic", p, {}, r_max=5e3), expected, rtol=1e-5)
 
 
+@pytest.mark.parametrize("n, r_sersic", [(8.0, 1e-3), (8.0, 1e-2), (4.0, 1e-2), (1.0, 3e-4), (4.0, 5e-5)])
+def test_compact_sersic_total_flux_is_the_integral_of_its_flat_centre(x64, n, r_sersic):
+    """The profile is flat inside R = SMOOTHING (as lenstronomy's); the analytic total alone was
+    10% too high at n = 8, R_sersic = 0.001" and 0.9% at 0.01" (so were derived fluxes, magnitudes
+    and the source magnification)."""
+    e1, e2 = _e1e2(0.6, 0.4)
+    p = {"R_sersic": r_sersic, "n_sersic": n, "e1": e1, "e2": e2, "center_x": 0.3, "center_y": -0.2}
+    expected = LIGHT_PROFILES["Sersic"].total_flux(p, {})
+    np.testing.assert_allclose(_polar_flux("Sersic", p, {}, r_max=5e3 * max(r_sersic, 1e-4)), expected, rtol=2e-5)
+
+
 def test_gaussian_and_mge_total_flux_is_the_integral(x64):
     p = {"sigma": 0.3, "e1": 0.3, "e2": -0.2, "center_x": 0.0, "center_y": 0.0}
     np.testing.assert_allclose(_polar_flux("Gaussian", p, {}, 50.0), [1.0], rtol=1e-6)

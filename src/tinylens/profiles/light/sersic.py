@@ -121,9 +121,19 @@ def n_basis(settings: Mapping | None = None) -> int:
 
 
 def total_flux(p: Mapping[str, Array], settings: Mapping | None = None) -> Array:
-    """``(1,)``: total flux of the unit-``Ie`` profile."""
+    """``(1,)``: total flux of the unit-``Ie`` profile, i.e. the integral of :func:`intensity`.
+
+    That is ``L`` of the module docstring but for the centre, where the profile is flat inside
+    ``R = SMOOTHING``: the cusp's share of ``L`` there, ``P(2n, x_s)`` with
+    ``x_s = b_n (SMOOTHING / R_sersic)^(1/n)``, is replaced by the plateau's ``pi SMOOTHING^2 I(SMOOTHING)``.
+    (It matters for compact, steep profiles: ``L`` alone is 0.09% too high at n = 4 and 0.9% at
+    n = 8 for R_sersic = 0.01", 10% at n = 8 for 0.001".)
+    """
     n = jnp.maximum(p["n_sersic"], N_MIN)
     b = sersic_bn(n)
     r = jnp.maximum(p["R_sersic"], SMOOTHING)
     log_l = jnp.log(2 * jnp.pi * n) + 2 * jnp.log(r) + b + gammaln(2 * n) - 2 * n * jnp.log(b)
-    return jnp.exp(log_l)[None]
+    # floored at the smallest normal number: an underflow to 0 would make P's derivative (x^(2n-1)) infinite
+    x_s = jnp.maximum(b * (SMOOTHING / r) ** (1 / n), jnp.finfo(log_l.dtype).tiny)
+    plateau = jnp.pi * SMOOTHING**2 * jnp.exp(b - x_s)
+    return (jnp.exp(log_l) * (1 - gammainc(2 * n, x_s)) + plateau)[None]
