@@ -130,6 +130,22 @@ def test_component_settings_and_optimizer_accepted(example):
     assert cfg.inference.type == "optimizer" and cfg.solver_type == "normal"
 
 
+def test_method_left_out_is_the_types_default(example):
+    """docs/config.md: an optimizer's method defaults to differential_evolution (not the
+    sampler's nautilus, which check_inference would refuse for an optimizer)."""
+    from tinylens.inference import check_inference
+
+    example["inference"] = {"type": "optimizer"}
+    cfg, _ = load_config(example)
+    assert cfg.inference.method == "differential_evolution"
+    check_inference(cfg, n_dim=3)
+    example["inference"] = {"type": "sampler"}
+    assert load_config(example)[0].inference.method == "nautilus"
+    assert load_config({**example, "inference": None})[0].inference.method == "nautilus"
+    example["inference"] = {"type": "optimizer", "method": "lbfgs"}
+    assert load_config(example)[0].inference.method == "lbfgs"
+
+
 def test_resolve_path(tmp_path):
     assert resolve_path(tmp_path, "data/image.fits") == tmp_path / "data" / "image.fits"
     assert resolve_path(tmp_path, "/abs/image.fits") == Path("/abs/image.fits")

@@ -395,12 +395,26 @@ class Dataset(StrictModel):
 
 
 # -- inference, output ------------------------------------------------------------------------
+#: The method of each inference type when ``inference.method`` is left out.
+DEFAULT_METHODS = {"sampler": "nautilus", "optimizer": "differential_evolution"}
+
+
 class Inference(StrictModel):
-    """Which search to run; ``method`` and ``settings`` are checked by :mod:`tinylens.inference`."""
+    """Which search to run; ``method`` and ``settings`` are checked by :mod:`tinylens.inference`.
+
+    ``method`` left out is the type's default (:data:`DEFAULT_METHODS`): ``nautilus`` for a
+    sampler, ``differential_evolution`` for an optimizer."""
 
     type: Literal["sampler", "optimizer"] = "sampler"
     method: str = Field("nautilus", min_length=1)
     settings: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _type_default_method(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and data.get("method") is None and data.get("type") in DEFAULT_METHODS:
+            data = {**data, "method": DEFAULT_METHODS[data["type"]]}
+        return data
 
     @field_validator("settings", mode="before")
     @classmethod

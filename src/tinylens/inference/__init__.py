@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from scipy.special import softmax
 
+from tinylens.config.schema import DEFAULT_METHODS
 from tinylens.errors import ConfigError
 
 #: method -> "module:function" of its runner, by inference type.
@@ -34,7 +35,7 @@ METHODS: dict[str, dict[str, str]] = {
         "lbfgs": "tinylens.inference.optimizer:run_lbfgs",
     },
 }
-DEFAULT_METHOD = {"sampler": "nautilus", "optimizer": "differential_evolution"}
+DEFAULT_METHOD = DEFAULT_METHODS
 
 
 @dataclass
