@@ -226,3 +226,15 @@ print(plt.get_backend(), plt.get_fignums(), plt.fignum_exists(mine.number))
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["svg", "[1]", "True"]
     assert all((tmp_path / f"{i}.png").stat().st_size > 10_000 for i in range(2))
+
+
+def test_a_selection_without_an_ok_lens_draws_no_figure(tmp_path):
+    """docs/survey.md: the two figures only when at least one lens is ok; a --where that keeps
+    only the failed lenses of a catalogue with parameter columns drew them empty."""
+    _catalog().to_csv(tmp_path / "catalog.csv", index=False)
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv"), "--where", "status != 'ok'"])
+    assert result.exit_code == 0, result.output
+    saved = json.loads((tmp_path / "report" / "overview.json").read_text())
+    assert saved["n_selected"] == 2 and saved["n_ok"] == 0 and saved["n_to_inspect"] == 2
+    assert not (tmp_path / "report" / "overview.png").exists()
+    assert not (tmp_path / "report" / "overview_parameters.png").exists()

@@ -197,7 +197,7 @@ def write_overview(result: dict[str, Any], out: Path) -> dict[str, Path]:
     from tinylens.results.tables import atomic_path, ensure_writable, write_csv, write_json
 
     figures = {}
-    if result["quantities"]:
+    if result["quantities"] and result["counts"]["n_ok"]:  # no ok lens (--where status != 'ok'): nothing to draw
         figures = {"png": ov.overview_figure(result["catalog"], result["quantities"][0], result["flags"]),
                    "parameters_png": ov.parameters_figure(result["catalog"], result["quantities"])}
     out = ensure_writable(out, "another --out")
