@@ -336,3 +336,27 @@ def test_fixed_parameter_ignores_leftover_prior(example):
     mass0(example)["center_x"] = {"fixed": True, "fixed_value": 0.0, "prior_type": "uniform", "prior_settings": [1.0, 0.0]}
     cfg, _ = load_config(example)
     assert cfg.model_components.lens_mass_list[0].params["center_x"].fixed_value == 0.0
+
+
+# -- output file names ----------------------------------------------------------------------------
+@pytest.mark.parametrize("output, key, fragment", [
+    ({"tables": {"samples": "result_summary.csv"}}, "output.tables.summary", "the same file as output.tables.samples"),
+    ({"figures": {"corner": "Model_Results.png"}}, "output.figures.corner", "the same file as output.figures.results"),
+    ({"tables": {"samples": "result.json"}}, "output.tables.samples", "writes itself"),
+    ({"datasets": {"subplot": "checkpoint.hdf5"}}, "output.datasets.subplot", "writes itself"),
+])
+def test_output_files_that_would_overwrite_each_other_are_refused(example, output, key, fragment):
+    """A table or figure named as another, or as result.json or a checkpoint, was written and
+    then silently overwritten (or deleted with the checkpoints)."""
+    example["output"] = output
+    text = error_of(example)
+    assert key in text and fragment in text
+
+
+def test_reserved_output_names_are_the_files_tinylens_writes():
+    from tinylens.config.schema import RESERVED_OUTPUT_NAMES
+    from tinylens.fit import FIT_LOCK_FILE, RESULT_JSON, checkpoint_files
+    from tinylens.survey.provenance import INPUTS_FILE
+    from tinylens.survey.runner import LOCK_FILE, ROW_FILE
+
+    assert set(RESERVED_OUTPUT_NAMES) == {RESULT_JSON, FIT_LOCK_FILE, *checkpoint_files(), ROW_FILE, INPUTS_FILE, LOCK_FILE}

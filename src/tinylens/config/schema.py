@@ -501,6 +501,13 @@ def _plain_file_name(name: str) -> str:
 
 FileName = Annotated[str, AfterValidator(_plain_file_name)]
 
+#: Files that tinylens writes in an output folder itself: a fit's result, checkpoints and lock
+#: (``tinylens.fit``), and a survey's row, inputs and lock beside them (``tinylens.survey.runner``).
+#: A table or figure of that name would overwrite one of them, or be deleted with the checkpoints.
+RESERVED_OUTPUT_NAMES = ("result.json", "checkpoint.hdf5", "checkpoint.hdf5.fingerprint", "checkpoint_dynesty.pkl",
+                         "checkpoint_dynesty.pkl.fingerprint", "checkpoint.pipeline.json", ".fit.lock",
+                         "row.json", "inputs.json", ".lock")
+
 
 class Figures(StrictModel):
     """File names of the result figures (inside ``output.path``)."""
@@ -545,6 +552,27 @@ class Output(StrictModel):
         description="tinylens key: keep the sampler's checkpoint file after a fit completes (it is large; "
         "by default it is removed once result.json is written)",
     )
+
+    @model_validator(mode="after")
+    def _distinct_files(self) -> Output:
+        """Each table and figure gets a file of its own, none of tinylens's own files (compared
+        ignoring case, as macOS and Windows file systems do)."""
+        reserved = {name.casefold() for name in RESERVED_OUTPUT_NAMES}
+        seen: dict[str, str] = {}
+        for key, name in self.file_names().items():
+            if name.casefold() in reserved:
+                raise fail(f"'{name}' is a file tinylens writes itself in output.path (its own files: "
+                           f"{', '.join(RESERVED_OUTPUT_NAMES)}); choose another name", key=key, value=name)
+            if name.casefold() in seen:
+                raise fail(f"the same file as output.{seen[name.casefold()]}: one would overwrite the other; "
+                           "give each table and figure its own name", key=key, value=name)
+            seen[name.casefold()] = key
+        return self
+
+    def file_names(self) -> dict[str, str]:
+        """The output files by their dotted key under ``output`` (``tables.samples``, ...)."""
+        sections = {"tables": self.tables, "figures": self.figures, "datasets": self.datasets}
+        return {f"{section}.{key}": name for section, model in sections.items() for key, name in model.model_dump().items()}
 
 
 class Config(StrictModel):
