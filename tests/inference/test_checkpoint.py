@@ -322,3 +322,31 @@ def test_checkpoint_names_are_known_without_importing_the_samplers():
     assert loaded.stdout.split("\n")[-2] == "[]"
     for runner in (nautilus_runner, dynesty_runner):
         assert {runner.CHECKPOINT_NAME, f"{runner.CHECKPOINT_NAME}.fingerprint"} <= set(checkpoint_files())
+
+
+def test_ctrl_c_while_a_network_trains_stops_the_run(tmp_path, data, monkeypatch):
+    """scikit-learn catches KeyboardInterrupt in MLPRegressor's training loop (nautilus's networks)
+    and only warns "Training interrupted by user."; the run then sampled on to its end. Ctrl-C there
+    must stop it as anywhere else, and the SIGINT handler is Python's own again afterwards."""
+    import signal
+    import warnings
+
+    from sklearn.neural_network import MLPRegressor
+
+    problem = _problem(tmp_path, data)
+    original = MLPRegressor._update_no_improvement_count  # called in the loop that catches Ctrl-C
+    sent = {"n": 0}
+
+    def ctrl_c_once(self, *args, **kwargs):
+        if not sent["n"]:
+            sent["n"] += 1
+            signal.raise_signal(signal.SIGINT)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(MLPRegressor, "_update_no_improvement_count", ctrl_c_once)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "Training interrupted by user."
+        with pytest.raises(KeyboardInterrupt):
+            _run(problem, tmp_path)
+    assert sent["n"] == 1
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

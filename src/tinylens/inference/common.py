@@ -6,6 +6,8 @@ import dataclasses
 import hashlib
 import inspect
 import json
+import signal
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping
@@ -236,3 +238,47 @@ class SamplingClock:
 
     def __setstate__(self, state: dict[str, float]) -> None:
         self.before, self._started = float(state["seconds"]), None
+
+
+class KeptInterrupt:
+    """Ctrl-C that a library cannot swallow, as a context manager around a run.
+
+    scikit-learn's MLPRegressor, which trains nautilus's neural networks (most of nautilus's own
+    time), catches KeyboardInterrupt and only warns "Training interrupted by user.": nautilus
+    then sampled on, and a fit stopped with Ctrl-C went on to its end. Inside this context a
+    SIGINT is also recorded, and a :meth:`guard`-ed function (the likelihood, called between
+    two trainings) or :meth:`check` raises KeyboardInterrupt once one was. It acts only in the
+    main thread and only where SIGINT has Python's own handler (an ignored SIGINT stays ignored).
+    """
+
+    def __init__(self) -> None:
+        self.interrupted = False
+        self._previous: Any = None
+
+    def __enter__(self) -> KeptInterrupt:
+        if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self._previous = signal.signal(signal.SIGINT, self._record)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+    def _record(self, signum: int, frame: Any) -> None:
+        self.interrupted = True
+        signal.default_int_handler(signum, frame)  # raises KeyboardInterrupt where the program is
+
+    def check(self) -> None:
+        """Raise KeyboardInterrupt if a SIGINT came (and was perhaps caught by a library)."""
+        if self.interrupted:
+            raise KeyboardInterrupt
+
+    def guard(self, func: Callable[..., T]) -> Callable[..., T]:
+        """``func`` that first raises KeyboardInterrupt if a SIGINT came."""
+
+        def guarded(*args: Any, **kwargs: Any) -> T:
+            self.check()
+            return func(*args, **kwargs)
+
+        return guarded

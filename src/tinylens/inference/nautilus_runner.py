@@ -38,6 +38,7 @@ from tinylens.errors import ConfigError
 from tinylens.inference import InferenceResult
 from tinylens.inference.common import (
     CHECKPOINT_NAMES,
+    KeptInterrupt,
     SamplingClock,
     _is_whole,
     check_indices,
@@ -235,11 +236,12 @@ def run(
         stamp = fingerprint(problem, n_live=init["n_live"], n_batch=init["n_batch"], seed=init.get("seed"))
         resumed = prepare_checkpoint(filepath, stamp, init["resume"])
     status = LiveStatus("nautilus", enabled=progress)
+    interrupt = KeptInterrupt()  # Ctrl-C during a network's training is caught by scikit-learn
 
     def build(resume: bool) -> CheckpointedSampler:  # noqa: ARG001 (a removed checkpoint is not read)
         return CheckpointedSampler(
             problem.prior_transform,
-            status.wrap(problem.log_likelihood),
+            interrupt.guard(status.wrap(problem.log_likelihood)),
             n_dim=problem.ndim,
             vectorized=True,
             pass_dict=False,
@@ -253,8 +255,9 @@ def run(
     n_like_before = sampler.n_like
     start = time.perf_counter()
     sampler.clock = SamplingClock(sampling_time_in(filepath) if resumed else 0.0)
-    with status:
+    with interrupt, status:
         converged = sampler.run(**run_kw)
+        interrupt.check()
         sampler.flush()
     wall = time.perf_counter() - start
     points, log_w, log_l = sampler.posterior()
