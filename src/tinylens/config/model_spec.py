@@ -183,6 +183,7 @@ def build_model_spec(components: Any) -> ModelSpec:
     for (list_name, idx), (profile, comp) in raw.items():
         allowed = set(profile.params) | ({profile.amplitude} if isinstance(profile, LightProfile) else set())
         out: dict[str, Any] = {}
+        given_as: dict[str, str] = {}
         for name, spec in (comp.params or {}).items():
             canon = profile.aliases.get(name, name)
             if canon not in allowed:
@@ -191,7 +192,13 @@ def build_model_spec(components: Any) -> ModelSpec:
                     f"{_path(list_name, idx, 'params', name)}: unknown parameter '{name}' for "
                     f"{comp.type}. Allowed: {', '.join(names)}."
                 )
+            if canon in out:  # an alias and its parameter: one of them would be ignored
+                raise ConfigError(
+                    f"{_path(list_name, idx, 'params', name)}: the same parameter of {comp.type} as "
+                    f"'{given_as[canon]}' ('{name}' is another name for '{canon}'); give one of them."
+                )
             out[canon] = spec
+            given_as[canon] = name
         specs[(list_name, idx)] = out
 
     free_names: list[str] = []
