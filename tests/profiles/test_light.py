@@ -233,3 +233,13 @@ def test_registry():
     x, y = jnp.asarray([0.3, 0.0]), jnp.asarray([0.0, 0.3])
     img = _basis("Sersic")(x, y, {"R_sersic": 0.5, "n_sersic": 2.0, "center_x": 0.0, "center_y": 0.0})
     np.testing.assert_allclose(img[0], img[1], rtol=1e-6)
+
+
+@pytest.mark.parametrize("n_gauss", [0, 61, 10000, float("inf"), float("nan"), 2.5])
+def test_mge_refuses_a_number_of_gaussians_outside_1_to_60(n_gauss):
+    """10000 Gaussians made validate run for minutes; inf raised an OverflowError."""
+    from tinylens.profiles.light import mge
+
+    with pytest.raises(ValueError, match="n_gauss from 1 to 60"):
+        mge.sigmas({"n_gauss": n_gauss})
+    assert len(mge.sigmas({"n_gauss": 60})) == 60
