@@ -146,6 +146,14 @@ def test_method_left_out_is_the_types_default(example):
     assert load_config(example)[0].inference.method == "lbfgs"
 
 
+@pytest.mark.parametrize("kind", [["optimizer"], {"optimizer": 1}])
+def test_an_inference_type_that_is_not_a_string_is_a_config_error(example, kind):
+    """The default method is looked up by type: a list or mapping there (unhashable) raised a
+    TypeError with a traceback instead of the type's message."""
+    example["inference"] = {"type": kind}
+    assert "inference.type" in error_of(example)
+
+
 def test_resolve_path(tmp_path):
     assert resolve_path(tmp_path, "data/image.fits") == tmp_path / "data" / "image.fits"
     assert resolve_path(tmp_path, "/abs/image.fits") == Path("/abs/image.fits")

@@ -412,7 +412,8 @@ class Inference(StrictModel):
     @model_validator(mode="before")
     @classmethod
     def _type_default_method(cls, data: Any) -> Any:
-        if isinstance(data, Mapping) and data.get("method") is None and data.get("type") in DEFAULT_METHODS:
+        if isinstance(data, Mapping) and data.get("method") is None and isinstance(data.get("type"), str) \
+                and data["type"] in DEFAULT_METHODS:
             data = {**data, "method": DEFAULT_METHODS[data["type"]]}
         return data
 
