@@ -365,6 +365,7 @@ def test_reserved_output_names_are_the_files_tinylens_writes():
     from tinylens.config.schema import RESERVED_OUTPUT_NAMES
     from tinylens.fit import FIT_LOCK_FILE, RESULT_JSON, checkpoint_files
     from tinylens.survey.provenance import INPUTS_FILE
-    from tinylens.survey.runner import LOCK_FILE, ROW_FILE
+    from tinylens.survey.runner import ATTEMPTS_FILE, LOCK_FILE, ROW_FILE
 
-    assert set(RESERVED_OUTPUT_NAMES) == {RESULT_JSON, FIT_LOCK_FILE, *checkpoint_files(), ROW_FILE, INPUTS_FILE, LOCK_FILE}
+    assert set(RESERVED_OUTPUT_NAMES) == {RESULT_JSON, FIT_LOCK_FILE, *checkpoint_files(), ROW_FILE, INPUTS_FILE, LOCK_FILE,
+                                          ATTEMPTS_FILE}

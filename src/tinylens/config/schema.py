@@ -503,11 +503,11 @@ def _plain_file_name(name: str) -> str:
 FileName = Annotated[str, AfterValidator(_plain_file_name)]
 
 #: Files that tinylens writes in an output folder itself: a fit's result, checkpoints and lock
-#: (``tinylens.fit``), and a survey's row, inputs and lock beside them (``tinylens.survey.runner``).
+#: (``tinylens.fit``), and a survey's row, inputs, lock and fit attempts beside them (``tinylens.survey.runner``).
 #: A table or figure of that name would overwrite one of them, or be deleted with the checkpoints.
 RESERVED_OUTPUT_NAMES = ("result.json", "checkpoint.hdf5", "checkpoint.hdf5.fingerprint", "checkpoint_dynesty.pkl",
                          "checkpoint_dynesty.pkl.fingerprint", "checkpoint.pipeline.json", ".fit.lock",
-                         "row.json", "inputs.json", ".lock")
+                         "row.json", "inputs.json", ".lock", ".attempts")
 
 
 class Figures(StrictModel):
