@@ -32,6 +32,7 @@ def test_read_truth_takes_params_or_a_flat_object(tmp_path):
     ("{}", "expected a JSON object of true values"),
     ('{"a": true}', "a is not a finite number"),
     ('{"a": NaN}', "a is not a finite number"),
+    ('{"a": 1' + "0" * 400 + "}", "a is not a finite number"),
     ("\x00\xff", "not a JSON file"),
 ])
 def test_read_truth_names_the_file_and_key_of_a_bad_value(tmp_path, text, message):

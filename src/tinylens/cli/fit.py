@@ -95,8 +95,8 @@ def fit_command(
                                "instead of resuming it."),
     truth: Path | None = typer.Option(None, "--truth", parser=path_value, metavar="JSON", help="For a simulated lens: "
                                       "the truth.json of tinylens demo or simulate-population (or a JSON object of "
-                                      "parameter name: true value). The true values are marked on the corner plot "
-                                      "and printed beside the fit."),
+                                      "parameter name: true value), relative to the current folder. The true values are "
+                                      "marked on the corner plot and printed beside the fit."),
 ) -> None:
     """Fit a lens model: sample the posterior, write tables and figures; a stopped fit resumes when run again."""
     truth_values = None

@@ -25,7 +25,12 @@ def flat_params(components: Mapping[str, Sequence[Mapping[str, float]]]) -> dict
 
 
 def _is_number(value: object) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # an integer beyond float's range
+        return False
 
 
 def read_truth(path: str | Path) -> dict[str, float]:
