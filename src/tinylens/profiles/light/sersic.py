@@ -30,6 +30,7 @@ from typing import Mapping
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import Array, lax
 from jax.scipy.special import gammainc, gammaln
 
@@ -133,7 +134,13 @@ def total_flux(p: Mapping[str, Array], settings: Mapping | None = None) -> Array
     b = sersic_bn(n)
     r = jnp.maximum(p["R_sersic"], SMOOTHING)
     log_l = jnp.log(2 * jnp.pi * n) + 2 * jnp.log(r) + b + gammaln(2 * n) - 2 * n * jnp.log(b)
-    # floored at the smallest normal number: an underflow to 0 would make P's derivative (x^(2n-1)) infinite
-    x_s = jnp.maximum(b * (SMOOTHING / r) ** (1 / n), jnp.finfo(log_l.dtype).tiny)
+    log_xs = jnp.log(b) + (jnp.log(SMOOTHING) - jnp.log(r)) / n
+    x_s = jnp.exp(log_xs)
+    # P(2n, x_s) for x_s < 1e-6 by its series' first term (relative error < x_s), in logs: x_s
+    # underflows for small n (n = 0.05, R_sersic = 1": log x_s = -180), and P's derivative
+    # (x^(2n-1)) at 0 is infinite; gammainc is then evaluated at a harmless x = 1.
+    series = log_xs < np.log(1e-6)
+    p_cusp = jnp.where(series, jnp.exp(2 * n * log_xs - x_s - gammaln(2 * n + 1)),
+                       gammainc(2 * n, jnp.where(series, 1.0, x_s)))
     plateau = jnp.pi * SMOOTHING**2 * jnp.exp(b - x_s)
-    return (jnp.exp(log_l) * (1 - gammainc(2 * n, x_s)) + plateau)[None]
+    return (jnp.exp(log_l) * (1 - p_cusp) + plateau)[None]
