@@ -41,3 +41,26 @@ def test_relative_paths_come_from_the_config_file_folder_or_the_base_dir(lens, t
     (lens.parent / "psf.fits").unlink()
     with pytest.raises(DataError, match=r"taken from .*lens \(the config file's folder\)"):
         tinylens.load(lens)
+
+
+def test_params_dict_and_log_likelihood_jax_refuse_a_vector_of_the_wrong_length(lens):
+    """Both indexed the vector in JAX, which clamps an index past its end: a vector one entry short
+    gave the last free parameter's value to the missing ones, without a word; a batch was a
+    TypeError from deep inside."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from tinylens.errors import ParameterError
+
+    problem = tinylens.load(lens)
+    theta = problem.prior_transform(np.full(problem.ndim, 0.5))
+    for wrong in (theta[:-1], np.r_[theta, 0.0], np.stack([theta] * 2)):
+        with pytest.raises(ParameterError, match=rf"with n = {problem.ndim}, the free parameters"):
+            problem.params_dict(wrong)
+        with pytest.raises(ParameterError, match=rf"with n = {problem.ndim}, the free parameters"):
+            problem.log_likelihood_jax(jnp.asarray(wrong, problem.dtype))
+    assert problem.params_dict(list(theta))["source_light.0"]["center_x"] == pytest.approx(theta[2])
+    value = jax.jit(problem.log_likelihood_jax)(jnp.asarray(theta, problem.dtype))
+    assert float(problem.log_likelihood_jax(list(theta))) == pytest.approx(float(value), rel=1e-5)
+    assert float(value) == pytest.approx(problem.log_likelihood(theta), rel=1e-5)

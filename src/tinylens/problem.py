@@ -153,12 +153,15 @@ class Problem:
     def priors(self):
         return self.spec.priors
 
+    def _expected(self, what: str, batch: bool) -> str:
+        shapes = "(n,) or a batch (B, n)" if batch else "(n,)"
+        return (f"{what} of shape {shapes} with n = {self.ndim}, the free parameters "
+                f"({listed(self.param_names)}, in this order)")
+
     def vector(self, theta: Any, batch: bool = True, what: str = "theta") -> np.ndarray:
         """``theta`` as a float array of shape ``(n,)`` (or ``(B, n)`` where ``batch``), else a
         :class:`~tinylens.errors.ParameterError` that names the shape and the parameters."""
-        shapes = "(n,) or a batch (B, n)" if batch else "(n,)"
-        expected = (f"{what} of shape {shapes} with n = {self.ndim}, the free parameters "
-                    f"({listed(self.param_names)}, in this order)")
+        expected = self._expected(what, batch)
         try:
             array = np.asarray(theta, dtype=float)
         except (TypeError, ValueError):
@@ -199,7 +202,12 @@ class Problem:
         return out
 
     def log_likelihood_jax(self, theta: jnp.ndarray) -> jnp.ndarray:
-        """Pure JAX eq. 5 for one vector: differentiable, for use under jit/vmap/grad."""
+        """Pure JAX eq. 5 for one vector: differentiable, for use under jit/vmap/grad. A vector
+        of another length is a ParameterError (JAX would clamp the missing indices silently)."""
+        theta = jnp.asarray(theta)
+        if theta.shape != (self.ndim,):
+            raise ParameterError(f"expected {self._expected('theta', batch=False)}; got shape {theta.shape} "
+                                 "(under vmap: the shape of one vector)")
         return lk.log_likelihood(self.spec, self.imaging, theta, self.solver)
 
     # -- images -----------------------------------------------------------------------------
@@ -264,7 +272,7 @@ class Problem:
 
     def params_dict(self, theta: np.ndarray) -> dict[str, dict[str, float]]:
         """All parameter values (free, fixed and linked) of every component, by label."""
-        t = jnp.asarray(theta, self.dtype)
+        t = jnp.asarray(self.vector(theta, batch=False), self.dtype)
         out = {}
         for comp in self.spec.lens_mass + self.spec.light:
             out[comp.label] = {k: float(v) for k, v in component_values(comp, t).items()}
