@@ -80,9 +80,12 @@ class FitResult:
     total_time_s: float | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """The content of ``result.json`` (no arrays)."""
+        """The content of ``result.json`` (no arrays), as it reads back from the file: plain
+        JSON types (``json.dumps`` takes it), paths as text, non-finite numbers as ``None``."""
+        from tinylens.results.tables import _jsonable
+
         skip = {"samples", "weights", "log_likelihood", "summary"}
-        return {k: v for k, v in asdict(self).items() if k not in skip}
+        return _jsonable({k: v for k, v in asdict(self).items() if k not in skip})
 
 
 def versions() -> dict[str, str]:
