@@ -33,3 +33,28 @@ def test_what_is_not_a_result_is_named(tmp_path):
         assert str(err.value).startswith(f"{tmp_path / name}: ") and fragment in str(err.value), str(err.value)
     with pytest.raises(OutputError, match="not a readable result.json"):
         load_stored(tmp_path)  # a folder
+
+
+def test_a_result_whose_data_moved_loads_with_base_dir(tmp_path):
+    """A lens folder moved (or copied to another machine) after its fit: its result.json names
+    the old config_dir; load_stored said only 'the base_dir given to tinylens.load' and took
+    none, so the result could not be loaded without editing the file."""
+    import shutil
+
+    import numpy as np
+
+    import tinylens
+    from tinylens.errors import DataError
+    from tiny_lens import write_stored_result
+
+    problem = tinylens.load(write_tiny_lens(tmp_path / "lens"))
+    theta = problem.prior_transform(np.full(problem.ndim, 0.5))
+    path = write_stored_result(tmp_path / "lens" / "output", problem, theta)
+    shutil.move(tmp_path / "lens", tmp_path / "moved")
+    moved = tmp_path / "moved" / "output" / "result.json"
+    with pytest.raises(DataError) as err:
+        load_stored(moved)
+    assert str(err.value).startswith(f"{moved}: the data of this fit cannot be loaded") and "base_dir=" in str(err.value)
+    stored, again, best = load_stored(moved, base_dir=tmp_path / "moved")
+    assert again.base_dir == tmp_path / "moved" and np.array_equal(best, theta) and not path.exists()
+    assert again.log_likelihood(best) == pytest.approx(problem.log_likelihood(theta))

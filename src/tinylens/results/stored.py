@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 import tinylens
-from tinylens.errors import OutputError, listed
+from tinylens.errors import DataError, OutputError, listed
 
 
 def result_files(folders) -> list[Path]:
@@ -20,11 +20,14 @@ def result_files(folders) -> list[Path]:
     return out
 
 
-def load_stored(path: str | Path) -> tuple[dict[str, Any], Any, np.ndarray]:
+def load_stored(path: str | Path, base_dir: str | Path | None = None) -> tuple[dict[str, Any], Any, np.ndarray]:
     """``(content, problem, best)`` of the ``result.json`` at ``path``: the problem from its config
-    (relative paths against its ``config_dir``; older results, without it, against the current
-    directory) and the maximum-likelihood vector in the problem's parameter order. A file that is
-    missing, unreadable or not a result is an :class:`~tinylens.errors.OutputError` naming it."""
+    (relative paths against ``base_dir`` if given, else its ``config_dir``; older results, without
+    it, against the current directory) and the maximum-likelihood vector in the problem's parameter
+    order. A file that is missing, unreadable or not a result is an
+    :class:`~tinylens.errors.OutputError` naming it; data that cannot be loaded (moved since the
+    fit: give ``base_dir``, the folder they are in now) a :class:`~tinylens.errors.DataError`
+    naming it."""
     path = Path(path)
     try:
         stored = json.loads(path.read_text())
@@ -35,7 +38,14 @@ def load_stored(path: str | Path) -> tuple[dict[str, Any], Any, np.ndarray]:
     missing = [key for key in ("config", "max_likelihood") if not isinstance(stored, dict) or key not in stored]
     if missing:
         raise OutputError(f"{path}: not a tinylens result.json (it lacks {', '.join(missing)})")
-    problem = tinylens.load(stored["config"], base_dir=stored.get("config_dir"))
+    try:
+        problem = tinylens.load(stored["config"], base_dir=stored.get("config_dir") if base_dir is None else base_dir)
+    except DataError as err:
+        if base_dir is not None:
+            raise
+        raise DataError(f"{path}: the data of this fit cannot be loaded: {err} If they moved since the fit, give "
+                        "load_stored(path, base_dir=...) the folder that the config's relative paths start from "
+                        "now.") from None
     absent = [name for name in problem.param_names if name not in stored["max_likelihood"]]
     if absent:
         raise OutputError(f"{path}: its max_likelihood lacks {listed(absent)}, free parameters of its own config "
