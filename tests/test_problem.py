@@ -64,3 +64,25 @@ def test_params_dict_and_log_likelihood_jax_refuse_a_vector_of_the_wrong_length(
     value = jax.jit(problem.log_likelihood_jax)(jnp.asarray(theta, problem.dtype))
     assert float(problem.log_likelihood_jax(list(theta))) == pytest.approx(float(value), rel=1e-5)
     assert float(value) == pytest.approx(problem.log_likelihood(theta), rel=1e-5)
+
+
+def test_a_problem_pickles_so_its_methods_go_to_other_processes(lens):
+    """multiprocessing (a Pool's map of problem.log_likelihood, a sampler's pool) pickles the
+    problem; its compiled functions are local closures, so that was "Can't pickle local object
+    'Problem.__post_init__.<locals>.batch'". They are rebuilt on unpickling."""
+    import multiprocessing
+    import pickle
+
+    import numpy as np
+
+    problem = tinylens.load(lens)
+    theta = problem.prior_transform(np.random.default_rng(1).uniform(size=(3, problem.ndim)))
+    expected = problem.log_likelihood(theta)
+    problem.model_image(theta[0])  # its compiled image function is cached: left out too
+    copy = pickle.loads(pickle.dumps(problem))
+    assert copy.dtype == problem.dtype and copy.param_names == problem.param_names
+    np.testing.assert_array_equal(copy.log_likelihood(theta), expected)
+    np.testing.assert_array_equal(copy.model_image(theta[0])["total"], problem.model_image(theta[0])["total"])
+    np.testing.assert_array_equal(copy.amplitudes(theta[1])["source_light.0"], problem.amplitudes(theta[1])["source_light.0"])
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        np.testing.assert_allclose(pool.map(problem.log_likelihood, list(theta)), expected, rtol=1e-6)

@@ -75,6 +75,10 @@ class Problem:
                 check_float32_range(d)
             self.imaging = lk.make_imaging(d.data, d.noise, d.psf, d.mask, d.pixel_scale, d.nsub, self.dtype,
                                            self._groups(lk.evaluated_pixels(d.mask, d.psf.shape)))
+        self._compile()
+
+    def _compile(self) -> None:
+        """The batch sizes for this machine's backend and the jitted likelihood and solver."""
         self.solver = self.config.solver_type
         spec, solver = self.spec, self.solver
         self.max_chunk = max(1, 1 << int(np.log2(max(1, MAX_POINTS_PER_CALL // max(self.imaging.grid.n_points, 1)))))
@@ -96,6 +100,23 @@ class Problem:
 
         self._batch = jax.jit(batch)
         self._solve = jax.jit(lambda t, im: lk.solve(spec, im, t, solver))
+
+    #: Compiled functions and caches of a problem, rebuilt after pickling (multiprocessing).
+    _UNPICKLED = ("_batch", "_solve", "_images", "_full")
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Without the compiled functions (local closures: not picklable) and with the imaging's
+        arrays as numpy ones, so that a problem (or its bound methods) can go to other processes."""
+        state = {k: v for k, v in self.__dict__.items() if k not in self._UNPICKLED}
+        state["imaging"] = jax.tree.map(lambda a: np.asarray(a) if isinstance(a, jax.Array) else a, self.imaging)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        if jnp.dtype(state["dtype"]) == jnp.float64 and not jax.config.jax_enable_x64:
+            jax.config.update("jax_enable_x64", True)  # as tinylens.precision does for a float64 problem
+        self.__dict__.update(state)
+        self.imaging = jax.tree.map(lambda a: jnp.asarray(a) if isinstance(a, np.ndarray) else a, self.imaging)
+        self._compile()
 
     def _groups(self, select: np.ndarray | None = None):
         """Pixel groups of the supersampling (``select``: the pixels evaluated; default all)."""
