@@ -161,3 +161,21 @@ def test_corner_ticks_of_a_narrow_posterior_have_no_offset():
     assert bottom_left.xaxis.get_offset_text().get_text() == ""
     ticks = [t.get_text() for t in bottom_left.get_xticklabels() if t.get_text()]
     assert ticks and all(float(t.replace("\u2212", "-")) > 1.24 for t in ticks), ticks
+
+
+def test_corner_refuses_samples_or_weights_that_do_not_match_the_names():
+    """Samples with a column more than the names, or weights of another length, were an
+    IndexError from inside corner / numpy ('list index out of range'); weights None (an MCMC
+    chain's equal weights) was a TypeError."""
+    from tinylens.results.plots import corner_figure
+
+    names = ["lens_mass.0.theta_E", "lens_mass.0.e1"]
+    samples = np.random.default_rng(5).normal([1.2, 0.05], 0.01, size=(300, 2))
+    with pytest.raises(ValueError, match=r"samples must have shape \(N, 2\).* got shape \(300, 3\)"):
+        corner_figure(names, np.c_[samples, samples[:, 0]], np.ones(300))
+    with pytest.raises(ValueError, match=r"samples must have shape \(N, 2\).* got shape \(300,\)"):
+        corner_figure(names, samples[:, 0], np.ones(300))
+    with pytest.raises(ValueError, match=r"weights must have shape \(300,\).* got shape \(150,\)"):
+        corner_figure(names, samples, np.ones(150))
+    equal = corner_figure(names, samples.tolist(), None)
+    assert equal.axes[0].get_title() == corner_figure(names, samples, np.ones(300)).axes[0].get_title()

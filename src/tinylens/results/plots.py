@@ -309,15 +309,23 @@ def title_formats(samples: np.ndarray, weights: np.ndarray) -> list[str]:
 
 
 def corner_figure(
-    names, samples: np.ndarray, weights: np.ndarray, truths: np.ndarray | None = None
+    names, samples: np.ndarray, weights: np.ndarray | None, truths: np.ndarray | None = None
 ) -> Figure:
-    """Corner plot of weighted samples with 1, 2, 3 sigma contours and 16/50/84 % titles."""
+    """Corner plot of weighted samples with 1, 2, 3 sigma contours and 16/50/84 % titles
+    (``weights`` None: equal weights). Samples or weights of shapes that do not match ``names``
+    are a ValueError naming them."""
     k = len(names)
-    weights = np.asarray(weights, dtype=float)
+    samples = np.asarray(samples, dtype=float)
+    if samples.ndim != 2 or samples.shape[1] != k:
+        raise ValueError(f"samples must have shape (N, {k}), one column for each of the {k} names; got shape "
+                         f"{samples.shape}")
+    weights = np.ones(len(samples)) if weights is None else np.asarray(weights, dtype=float)
+    if weights.shape != (len(samples),):
+        raise ValueError(f"weights must have shape ({len(samples)},), one for each sample; got shape {weights.shape}")
     keep = weights > weights.max() * 1e-8  # negligible points change no histogram
     if keep.sum() <= k:  # a search stopped early: too few weighted points to leave any out
         keep[:] = True
-    samples, weights = np.asarray(samples)[keep], weights[keep]
+    samples, weights = samples[keep], weights[keep]
     size = 2.0 * k + 1.5
     fig = Figure(figsize=(size, size))
     marked = None if truths is None else [None if t is None else float(t) for t in truths]
