@@ -13,6 +13,9 @@ answer there (for example a source that is made to model lens light).
         --template examples/slacs/template.yaml --reference 0.80 -o j0405_profile.png \
         [--core-gaussian] [--grid 0.3,1.0,0.05]
 
+``--template`` defaults to ``template.yaml`` beside this script (the paper's SLACS model), whatever
+the current folder; other paths are taken from the current folder.
+
 ``--core-gaussian`` adds a lens-light component to the template: a Gaussian with its own centre,
 ellipticity and width (a compact core off the galaxy's centre, as the data of J0405 ask for).
 """
@@ -35,10 +38,14 @@ import tinylens
 from tinylens.pipeline.lens_light import fit_lens_light
 from tinylens.pipeline.optimize import Objective
 from tinylens.pipeline.params import light_only_indices, prior_middle, set_param
+from tinylens.errors import TinyLensError
 from tinylens.results.plots import image_extent
+from tinylens.results.report import save_figure
 from tinylens.survey.runner import find_lenses, lens_config, load_template
 
 THETA = "lens_mass.0.theta_E"
+#: The default template: the paper's SLACS model beside this script (not the current folder's).
+TEMPLATE = Path(__file__).resolve().parent / "template.yaml"
 
 CORE_GAUSSIAN = {
     "type": "Gaussian",
@@ -113,22 +120,32 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("lens_dir")
     ap.add_argument("lens")
-    ap.add_argument("--template", default="examples/slacs/template.yaml")
+    ap.add_argument("--template", default=str(TEMPLATE), help="survey template (default: template.yaml beside this script)")
     ap.add_argument("--reference", type=float, required=True, help="the reference theta_E (arcsec)")
     ap.add_argument("--grid", default="0.3,1.0,0.05", help="start,stop,step of the theta_E grid")
     ap.add_argument("--core-gaussian", action="store_true")
     ap.add_argument("-o", "--output", default="profile_theta_E.png")
     args = ap.parse_args(argv)
     warnings.simplefilter("ignore")
-    template = load_template(args.template)
-    if args.core_gaussian:
-        template = with_core_gaussian(template)
-    lenses = {lens.lens_id: lens for lens in find_lenses(args.lens_dir)}
-    if args.lens not in lenses:
-        raise SystemExit(f"error: no lens {args.lens!r} in {args.lens_dir}")
-    problem = tinylens.load(lens_config(template, lenses[args.lens], "profile_out"))
+    try:
+        start, stop, step = (float(v) for v in args.grid.split(","))
+    except ValueError:
+        ap.error(f"--grid {args.grid!r}: give start,stop,step, e.g. 0.3,1.0,0.05")
+    if not 0 < step <= stop - start:
+        ap.error(f"--grid {args.grid!r}: the step must be positive and the stop beyond the start")
+    if not Path(args.output).parent.is_dir():  # checked before the minutes of fitting, not after
+        ap.error(f"-o {args.output}: no folder {Path(args.output).parent}")
+    try:
+        template = load_template(args.template)
+        lenses = {lens.lens_id: lens for lens in find_lenses(args.lens_dir)}
+        if args.lens not in lenses:
+            raise SystemExit(f"error: no lens {args.lens!r} in {args.lens_dir}")
+        if args.core_gaussian:
+            template = with_core_gaussian(template)
+        problem = tinylens.load(lens_config(template, lenses[args.lens], "profile_out"))
+    except TinyLensError as err:
+        raise SystemExit(f"error: {err}") from None
     stage1 = fit_lens_light(problem, prior_middle(problem)).fit.theta
-    start, stop, step = (float(v) for v in args.grid.split(","))
     x, logp, fits = profile(problem, stage1, args.reference, np.arange(start, stop + step / 2, step))
     names = problem.param_names
     size = names.index("source_light.0.R_sersic") if "source_light.0.R_sersic" in names else None
@@ -136,7 +153,7 @@ def main(argv: list[str] | None = None) -> None:
         source = f"  source R_sersic {theta[size]:.3f}\"" if size is not None else ""
         print(f"theta_E {value:.3f}  log P {lp:.1f}{source}")
     label = Path(args.template).name + (" + core Gaussian" if args.core_gaussian else "")
-    figure(problem, stage1, x, logp, args.reference, args.lens, label).savefig(args.output, dpi=90)
+    save_figure(figure(problem, stage1, x, logp, args.reference, args.lens, label), args.output, dpi=90)
     print(f"wrote {args.output}")
 
 

@@ -45,3 +45,20 @@ def test_core_gaussian_is_a_free_lens_light_component(write_fits):
     names = problem.param_names
     for p in ("sigma", "e1", "e2", "center_x", "center_y"):
         assert f"lens_light.{n}.{p}" in names
+
+
+def test_default_template_is_found_from_any_folder_and_mistakes_are_one_line(tmp_path, monkeypatch):
+    """The default --template is the one beside the script, not ``examples/slacs/template.yaml`` of
+    the current folder; a missing lens folder or output folder is an error line, not a traceback."""
+    from tiny_lens import write_tiny_lens
+
+    script = _script()
+    write_tiny_lens(tmp_path / "lenses" / "J0000+0000")
+    monkeypatch.chdir(tmp_path)  # no examples/ here
+    with pytest.raises(SystemExit, match="no lens 'J9999'"):
+        script.main(["lenses", "J9999", "--reference", "1.0"])
+    with pytest.raises(SystemExit, match="does not exist"):
+        script.main(["nowhere", "J0000+0000", "--reference", "1.0"])
+    with pytest.raises(SystemExit) as exc:  # refused before any fitting
+        script.main(["lenses", "J0000+0000", "--reference", "1.0", "-o", "no_folder/profile.png"])
+    assert exc.value.code == 2
