@@ -17,7 +17,6 @@ row from another survey's output (e.g. the same lens fitted by a newer version).
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import matplotlib
@@ -28,9 +27,10 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-import tinylens
+from tinylens.errors import TinyLensError
 from tinylens.results import plots
-from tinylens.results.report import save_figure
+from tinylens.results.report import read_table, save_figure
+from tinylens.results.stored import load_stored
 
 THETA = "lens_mass.0.theta_E"
 
@@ -49,10 +49,8 @@ def _circle(ax, cx: float, cy: float, r: float, **kw) -> None:
 
 def lens_row(fig: Figure, ax, result_path: Path, ref_theta: float) -> None:
     """Draw one lens's three panels from its stored result."""
-    res = json.loads(result_path.read_text())
-    problem = tinylens.load(res["config"])
+    res, problem, theta = load_stored(result_path)
     best = res["max_likelihood"]
-    theta = np.array([best[n] for n in problem.param_names])
     m = problem.model_image(theta)
     d = problem.dataset
     extent = plots.image_extent(d.data.shape, d.pixel_scale)
@@ -96,13 +94,29 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dpi", type=int, default=70)
     a = p.parse_args(argv)
 
-    catalog = pd.read_csv(a.survey_out / "catalog.csv")
-    ref = pd.read_csv(a.reference).set_index("lens_name")[a.reference_column]
+    if not a.output.parent.is_dir():
+        p.error(f"-o {a.output}: no folder {a.output.parent}")
+    try:
+        catalog = read_table(a.survey_out / "catalog.csv", "catalogue of the survey output")
+        reference = read_table(a.reference, "reference table")
+    except TinyLensError as err:
+        raise SystemExit(f"error: {err}") from None
+    if a.reference_column not in reference.columns:
+        raise SystemExit(f"error: the reference table {a.reference} has no column {a.reference_column!r}; "
+                         f"its columns: {', '.join(map(str, reference.columns))}")
+    ref = reference.set_index("lens_id")[a.reference_column]
     lenses = a.lens or far_lenses(catalog, ref, a.threshold)
     if not lenses:
         print("no lens beyond the threshold")
         return 0
     rows = [(folder, lens) for lens in lenses for folder in (a.survey_out, a.also) if folder is not None]
+    unknown = sorted(set(lenses) - set(ref.dropna().index))
+    missing = [str(folder / "lenses" / lens / "result.json") for folder, lens in rows
+               if not (folder / "lenses" / lens / "result.json").is_file()]
+    if unknown:
+        raise SystemExit(f"error: no {a.reference_column} for {', '.join(unknown)} in {a.reference}")
+    if missing:
+        raise SystemExit(f"error: no result: {', '.join(missing)}")
     fig = Figure(figsize=(13, 4.1 * len(rows)), layout="constrained")
     axes = np.atleast_2d(fig.subplots(len(rows), 3))
     for ax, (folder, lens) in zip(axes, rows):
