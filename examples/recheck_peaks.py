@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 import tinylens
+from tinylens.errors import TinyLensError
 from tinylens.results.quality import PEAKS_APART_THETA_E, critical_flags, peaks_apart
 from tinylens.results.stored import load_stage_state, load_stored, result_files
 from tinylens.results.tables import write_csv
@@ -57,7 +58,10 @@ def recheck(path: Path) -> dict:
 
 def recheck_state(path: Path, lenses: dict, template: dict) -> dict:
     """The check at the stage-3 best fit kept in ``path`` (``LENS.json`` of ``stages_only.py``)."""
-    problem = tinylens.load(lens_config(template, lenses[Path(path).stem], "recheck_out"))
+    lens = Path(path).stem
+    if lens not in lenses:
+        raise SystemExit(f"error: {path}: no lens {lens!r} in --lens-dir (a state file is named LENS.json)")
+    problem = tinylens.load(lens_config(template, lenses[lens], "recheck_out"))
     try:
         _, best = load_stage_state(path, problem.param_names)
     except ValueError as exc:
@@ -76,8 +80,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.template:
         if not args.lens_dir:
             ap.error("--template needs --lens-dir")
-        lenses = {lens.lens_id: lens for lens in find_lenses(args.lens_dir)}
-        template = load_template(args.template)
+        try:
+            lenses = {lens.lens_id: lens for lens in find_lenses(args.lens_dir)}
+            template = load_template(args.template)
+        except TinyLensError as err:
+            raise SystemExit(f"error: {err}") from None
         rows = [recheck_state(Path(f), lenses, template) for f in args.folders]
     else:
         files = result_files(args.folders)

@@ -26,6 +26,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 import tinylens  # noqa: E402
+from tinylens.errors import TinyLensError  # noqa: E402
 from tinylens.numerics.grid import pixel_coordinates  # noqa: E402
 from tinylens.pipeline.mass_source import PEAK_R_MIN_PIXELS, image_peaks, to_source_plane  # noqa: E402
 from tinylens.pipeline.arc import Arc  # noqa: E402
@@ -89,14 +90,17 @@ def main(argv: list[str] | None = None) -> int:
     if len(labels) != len(args.states):
         ap.error(f"{len(args.states)} states but {len(labels)} labels")
     warnings.simplefilter("ignore")
-    lenses = {lens.lens_id: lens for lens in find_lenses(args.lens_dir)}
-    if args.lens not in lenses:
-        ap.error(f"no lens {args.lens!r} in {args.lens_dir}")
-    problem = tinylens.load(lens_config(load_template(args.template), lenses[args.lens], "stage_fits_out"))
+    try:
+        lenses = {lens.lens_id: lens for lens in find_lenses(args.lens_dir)}
+        if args.lens not in lenses:
+            ap.error(f"no lens {args.lens!r} in {args.lens_dir}")
+        problem = tinylens.load(lens_config(load_template(args.template), lenses[args.lens], "stage_fits_out"))
+    except TinyLensError as err:
+        raise SystemExit(f"error: {err}") from None
     try:
         states = [load_stage_state(path, problem.param_names)[0] for path in args.states]
     except ValueError as exc:
-        ap.error(f"{exc} ({args.template})")
+        ap.error(str(exc))
     fig = figure(problem, states, labels, args.lens, args.reference)
     out = Path(args.output)
     save_figure(fig, out, dpi=80, bbox_inches="tight")

@@ -57,3 +57,29 @@ def test_recheck_peaks_reads_stages_only_states(tmp_path, capsys):
     (states / "tiny.json").write_text(json.dumps({"best": truth[:-1]}))
     with pytest.raises(SystemExit, match="not those of the template"):
         script.main([str(states / "tiny.json"), *args])
+
+
+@pytest.mark.parametrize("name, text, message", [
+    ("tiny.json", None, "no such file"),
+    ("tiny.json", "not json", "not a readable state"),
+    ("tiny.json", '{"stages": {}}', "it has no 'best'"),
+    ("other.json", '{"best": [1.0]}', "no lens 'other' in --lens-dir"),
+])
+def test_recheck_peaks_refuses_a_state_file_that_is_not_one_in_a_line(tmp_path, name, text, message):
+    """A missing, unreadable or foreign state file, or one not named after a lens, is an error
+    line naming it (SystemExit), not a traceback; stage_fits.py reads states the same way."""
+    script = load_script("examples/recheck_peaks.py")
+    stage_fits = load_script("examples/slacs/stage_fits.py")
+    cfg = write_tiny_lens(tmp_path / "lenses" / "tiny")
+    state = tmp_path / "states" / name
+    state.parent.mkdir()
+    if text is not None:
+        state.write_text(text)
+    with pytest.raises(SystemExit, match=message):
+        script.main([str(state), "--template", str(cfg), "--lens-dir", str(tmp_path / "lenses")])
+    if name == "tiny.json":
+        with pytest.raises(SystemExit) as exc:
+            stage_fits.main([str(tmp_path / "lenses"), "tiny", str(state), "--template", str(cfg)])
+        assert exc.value.code == 2
+    with pytest.raises(SystemExit, match="does not exist"):
+        script.main([str(state), "--template", str(cfg), "--lens-dir", str(tmp_path / "nowhere")])

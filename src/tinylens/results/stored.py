@@ -56,9 +56,16 @@ def load_stored(path: str | Path, base_dir: str | Path | None = None) -> tuple[d
 
 def load_stage_state(path: str | Path, param_names) -> tuple[dict[str, Any], np.ndarray]:
     """``(state, best)`` of a file of stages 1-3 (``examples/stages_only.py --states``), checked
-    against ``param_names`` (older states keep no names, only their length); a mismatch is a
-    ValueError naming the file."""
-    state = json.loads(Path(path).read_text())
+    against ``param_names`` (older states keep no names, only their length); a file that is
+    missing, unreadable or not such a state, or a mismatch, is a ValueError naming the file."""
+    try:
+        state = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path}: not a readable state of stages_only.py ({type(err).__name__}: {err})") from None
+    if not isinstance(state, dict) or "best" not in state:
+        raise ValueError(f"{path}: not a state of stages_only.py --states (it has no 'best')")
     best = np.asarray(state["best"], float)
     names = state.get("param_names") or [None] * len(best)
     if len(names) != len(param_names) or any(n not in (None, m) for n, m in zip(names, param_names)):
