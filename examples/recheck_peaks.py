@@ -76,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--template", help="the template the states were made with")
     ap.add_argument("--lens-dir", help="the lens folders of the states")
     args = ap.parse_args(argv)
+    if args.output and not Path(args.output).parent.is_dir():
+        ap.error(f"-o {args.output}: no folder {Path(args.output).parent}")
     warnings.simplefilter("ignore")
     if args.template:
         if not args.lens_dir:

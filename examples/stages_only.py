@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 import tinylens
+from tinylens.errors import TinyLensError
 from tinylens.pipeline.optimize import Objective
 from tinylens.pipeline.params import get_param
 from tinylens.pipeline.run import optimise
@@ -57,8 +58,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--states", help="folder for each lens's stages as LENS.json")
     args = ap.parse_args(argv)
     warnings.simplefilter("ignore")
-    template = load_template(args.template)
-    lenses = find_lenses(args.lens_dir)
+    if not Path(args.output).parent.is_dir():
+        ap.error(f"-o {args.output}: no folder {Path(args.output).parent}")
+    try:
+        template = load_template(args.template)
+        lenses = find_lenses(args.lens_dir)
+    except TinyLensError as err:
+        raise SystemExit(f"error: {err}") from None
     if args.lenses:
         missing = set(args.lenses) - {lens.lens_id for lens in lenses}
         if missing:

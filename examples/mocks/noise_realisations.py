@@ -89,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.n < 2:
         raise SystemExit("error: -n must be at least 2 (a spread needs two optima)")
+    if args.output is not None and not args.output.parent.is_dir():
+        ap.error(f"-o {args.output}: no folder {args.output.parent}")
     warnings.simplefilter("ignore")
     stored_path = args.run / "lenses" / args.lens / "result.json"
     truth_path = args.lens_dir / args.lens / "truth.json"

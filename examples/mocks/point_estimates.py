@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from tinylens.errors import TinyLensError
 from tinylens.results.report import deviation_stats, read_table
 from tinylens.results.tables import weighted_percentiles
 
@@ -113,8 +114,14 @@ def collect(runs: list[tuple[str, str, str]]) -> pd.DataFrame:
     rows, truths, populations = [], {}, {}
     for lens_id, (folder, truth_path) in fits.items():
         if truth_path not in truths:
-            truths[truth_path] = read_table(truth_path, "truth table").set_index("lens_id")
-            populations[truth_path] = json.loads((truth_path.parent / "population.json").read_text())["observation"]
+            population = truth_path.parent / "population.json"
+            try:
+                truths[truth_path] = read_table(truth_path, "truth table").set_index("lens_id")
+            except TinyLensError as err:
+                raise SystemExit(f"error: {err}") from None
+            if not population.is_file():
+                raise SystemExit(f"error: no {population} beside the truth table (written by tinylens simulate-population)")
+            populations[truth_path] = json.loads(population.read_text())["observation"]
         truth = truths[truth_path]
         lens = lens_id.split("/", 1)[1]
         if lens not in truth.index:
@@ -133,6 +140,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--snr-min", type=float, default=0.0, help="keep lenses with arc_snr_total >= this")
     args = parser.parse_args(argv)
     table = collect([tuple(r) for r in args.run])
+    if table.empty:
+        raise SystemExit("error: no fitted lens (lenses/*/result_samples.csv) in " + ", ".join(r[1] for r in args.run))
     table = table[~(table["arc_snr_total"] < args.snr_min)]
     print(f"{len(table)} lenses")
     for name in ("median", "mean", "max_likelihood", "population_prior_median"):

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from tinylens.errors import TinyLensError
 from tinylens.results.report import NMAD_FACTOR, OUTLIER_SIGMA, PAPER_QUANTITIES, comparison_frame, read_table
 
 SNR_COLUMN = "arc_snr_max"
@@ -71,13 +72,23 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     quantities = {q.name: q for q in PAPER_QUANTITIES}
     parser.add_argument("--parameter", default="lens_mass.0.theta_E", choices=quantities, help="compared parameter")
     args = parser.parse_args(argv)
-    catalog, truth = read_table(args.catalog, "catalogue"), read_table(args.truth, "truth table")
+    try:
+        slopes = [float(s) for s in args.slopes.split(",")]
+    except ValueError:
+        parser.error(f"--slopes {args.slopes!r}: give numbers separated by commas, e.g. 0,0.5,1")
+    try:
+        catalog, truth = read_table(args.catalog, "catalogue"), read_table(args.truth, "truth table")
+    except TinyLensError as err:
+        raise SystemExit(f"error: {err}") from None
+    if SNR_COLUMN not in truth.columns:
+        raise SystemExit(f"error: the truth table {args.truth} has no {SNR_COLUMN} column "
+                         "(is it the truth.csv of tinylens simulate-population?)")
     quantity = quantities[args.parameter]
     joined = comparison_frame(catalog, truth, [quantity]).merge(
         truth[["lens_id", SNR_COLUMN]].astype({"lens_id": str}), on="lens_id")
     zeta, sigma = joined[f"{quantity.name}_dev"].to_numpy(float), joined[f"{quantity.name}_sigma"].to_numpy(float)
     snr = joined[SNR_COLUMN].to_numpy(float)
-    table = pd.DataFrame([reweighted_stats(zeta, sigma, snr, float(s)) for s in args.slopes.split(",")])
+    table = pd.DataFrame([reweighted_stats(zeta, sigma, snr, s) for s in slopes])
     print(f"{quantity.name}: {len(joined)} lenses")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     return table

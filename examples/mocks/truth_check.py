@@ -112,12 +112,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--nsub", type=int, help="also re-optimise with every pixel supersampled NSUB x NSUB")
     ap.add_argument("-o", "--output", type=Path, help="also write the table as CSV")
     args = ap.parse_args(argv)
+    if args.output is not None and not args.output.parent.is_dir():
+        ap.error(f"-o {args.output}: no folder {args.output.parent}")
     warnings.simplefilter("ignore")
+    for lens in args.lenses:  # every input checked before the first (slow) lens
+        for path in (args.run / "lenses" / lens / "result.json", args.lens_dir / lens / "truth.json"):
+            if not path.is_file():
+                raise SystemExit(f"error: no {path}")
     rows = []
     for lens in args.lenses:
         stored_path = args.run / "lenses" / lens / "result.json"
-        if not stored_path.is_file():
-            raise SystemExit(f"error: no {stored_path}")
         stored, problem, fit = load_stored(stored_path)
         row = {"lens": lens, **check(problem, true_vector(args.lens_dir / lens / "truth.json", problem.param_names), fit, args.gain)}
         if args.nsub:

@@ -1,0 +1,67 @@
+"""A user's mistake on an example script's command line (a wrong path, a missing table, an output
+folder that does not exist) is one error line and a non-zero exit (SystemExit), not a traceback,
+and is found before any slow work."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+import tinylens
+from scripts import load_script
+from tiny_lens import FREE_TRUTH, tiny_config, write_stored_result, write_tiny_lens
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """A lens folder (``lenses/tiny``), a template, and a survey-like output ``run/`` holding that
+    lens's stored result (no posterior samples) and a catalogue."""
+    root = tmp_path_factory.mktemp("mistakes")
+    problem = tinylens.load(write_tiny_lens(root / "lenses" / "tiny"))
+    (root / "template.yaml").write_text(yaml.safe_dump(tiny_config()))
+    truth = np.array([FREE_TRUTH[n] for n in problem.param_names])
+    write_stored_result(root / "run" / "lenses" / "tiny", problem, truth, quality={"trusted": True, "flags": []})
+    pd.DataFrame({"lens_id": ["tiny"], "status": ["ok"]}).to_csv(root / "run" / "catalog.csv", index=False)
+    pd.DataFrame({"lens_id": ["tiny"], "lens_mass.0.theta_E": [1.0], "arc_snr_max": [10.0]}).to_csv(
+        root / "truth.csv", index=False)
+    return root
+
+
+CASES = [
+    ("examples/stages_only.py", ["nowhere", "--template", "template.yaml"], "does not exist"),
+    ("examples/stages_only.py", ["lenses", "--template", "nowhere.yaml"], "not found"),
+    ("examples/stages_only.py", ["lenses", "--template", "template.yaml", "-o", "no_folder/stages.csv"], None),
+    ("examples/recheck_peaks.py", ["run", "-o", "no_folder/peaks.csv"], None),
+    ("examples/mocks/reweight_snr.py", ["nowhere.csv", "truth.csv"], "does not exist"),
+    ("examples/mocks/reweight_snr.py", ["run/catalog.csv", "truth.csv", "--slopes", "0,one"], None),
+    ("examples/mocks/truth_check.py", ["run", "nowhere", "tiny"], "no nowhere/tiny/truth.json"),
+    ("examples/mocks/truth_check.py", ["run", "lenses", "tiny", "-o", "no_folder/check.csv"], None),
+    ("examples/mocks/noise_realisations.py", ["run", "lenses", "tiny", "-o", "no_folder/optima.csv"], None),
+    ("examples/mocks/point_estimates.py", ["--run", "s1", "run", "nowhere.csv"], "no fitted lens"),
+]
+
+
+@pytest.mark.parametrize("script, args, message", CASES, ids=[f"{s.rsplit('/', 1)[-1]}:{' '.join(a)}" for s, a, _ in CASES])
+def test_a_mistake_is_one_line(files, monkeypatch, script, args, message):
+    """``message``: what the error line says (None: argparse's usage error, exit code 2)."""
+    monkeypatch.chdir(files)
+    with pytest.raises(SystemExit) as exc:
+        load_script(script).main(args)
+    if message is None:
+        assert exc.value.code == 2
+    else:
+        assert message in str(exc.value.code)
+
+
+def test_point_estimates_refuses_a_missing_truth_table(files, monkeypatch, tmp_path):
+    """A run with fitted lenses whose truth table is missing: an error line naming it."""
+    monkeypatch.chdir(files)
+    samples = files / "run" / "lenses" / "tiny" / "result_samples.csv"
+    samples.write_text("lens_mass.0.theta_E,weight,log_likelihood\n1.0,1.0,0.0\n")
+    try:
+        with pytest.raises(SystemExit, match="truth table nowhere.csv does not exist"):
+            load_script("examples/mocks/point_estimates.py").main(["--run", "s1", "run", "nowhere.csv"])
+    finally:
+        samples.unlink()
