@@ -261,6 +261,18 @@ def test_missing_fits(tmp_path):
     out = assert_user_error(invoke("validate", write_case(tmp_path, edit=edit)), "missing.fits")
     # the hint says where a relative path was looked for
     assert f"The relative path 'missing.fits' was taken from {tmp_path.resolve()}" in out
+    assert "survey" not in out
+
+
+def test_validate_of_a_survey_template_says_how_to_check_one(tmp_path):
+    """A survey template names each lens folder's image.fits: validate alone cannot find it."""
+    def edit(cfg, _):
+        cfg["dataset"]["data_path"] = "image.fits"
+
+    config = write_case(tmp_path / "templates", edit=edit)
+    (config.parent / "image.fits").unlink()  # the lenses' files are in their own folders
+    out = assert_user_error(invoke("validate", config), "image.fits")
+    assert "If this is a survey template" in out and "--dry-run" in out
 
 
 def test_missing_fits_at_an_absolute_path_gets_no_relative_path_hint(tmp_path):

@@ -70,12 +70,20 @@ BASE_DIR_ORIGIN = ("the config file's folder; for a config given as a dict, the 
                    "tinylens.fit, else the current folder")
 
 
+#: The data file names that ``tinylens survey`` fills in for each lens folder.
+SURVEY_FILE_NAMES = ("image.fits", "noise.fits", "psf.fits")
+
+
 def relative_hint(path: str | None, base_dir: str | Path, origin: str = BASE_DIR_ORIGIN) -> str:
     """Where a relative ``path`` of the config was looked for (empty for an absolute one);
-    ``origin`` says what ``base_dir`` is."""
+    ``origin`` says what ``base_dir`` is. A survey's file name adds how to check a survey template."""
     if not path or Path(path).expanduser().is_absolute():
         return ""
-    return f"The relative path '{path}' was taken from {Path(base_dir).expanduser().resolve()} ({origin})."
+    hint = f"The relative path '{path}' was taken from {Path(base_dir).expanduser().resolve()} ({origin})."
+    if path in SURVEY_FILE_NAMES:
+        hint += (" If this is a survey template (tinylens survey fills in each lens folder's files), check it "
+                 "with: tinylens survey LENS_DIR --config TEMPLATE --out FOLDER --dry-run.")
+    return hint
 
 
 def load_dataset(cfg: schema.Dataset, base_dir: str | Path, origin: str = BASE_DIR_ORIGIN) -> Dataset:
