@@ -86,3 +86,24 @@ def test_a_problem_pickles_so_its_methods_go_to_other_processes(lens):
     np.testing.assert_array_equal(copy.amplitudes(theta[1])["source_light.0"], problem.amplitudes(theta[1])["source_light.0"])
     with multiprocessing.get_context("spawn").Pool(1) as pool:
         np.testing.assert_allclose(pool.map(problem.log_likelihood, list(theta)), expected, rtol=1e-6)
+
+
+def test_unpickling_keeps_the_precision_a_problem_computed_in(lens):
+    """A problem loaded with dtype=float64 while x64 was off computes in float32; its copy
+    (pickle, copy.deepcopy) turned x64 on for the whole process and computed in float64:
+    other likelihood values, and every later JAX array float64."""
+    import copy
+
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+    from oracle import x64
+
+    with x64():  # restored whatever happens
+        jax.config.update("jax_enable_x64", False)
+        problem = tinylens.load(lens, dtype=jnp.float64)
+        theta = problem.prior_transform(np.random.default_rng(2).uniform(size=(2, problem.ndim)))
+        expected = problem.log_likelihood(theta)
+        again = copy.deepcopy(problem)
+        assert not jax.config.jax_enable_x64
+        np.testing.assert_array_equal(again.log_likelihood(theta), expected)

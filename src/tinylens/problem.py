@@ -112,8 +112,10 @@ class Problem:
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        if jnp.dtype(state["dtype"]) == jnp.float64 and not jax.config.jax_enable_x64:
-            jax.config.update("jax_enable_x64", True)  # as tinylens.precision does for a float64 problem
+        # A float64 problem's arrays are float64 only where x64 was on: turn it on for those (as
+        # tinylens.precision does), not for a problem whose float64 dtype fell back to float32.
+        if np.asarray(state["imaging"].data).dtype == np.float64 and not jax.config.jax_enable_x64:
+            jax.config.update("jax_enable_x64", True)
         self.__dict__.update(state)
         self.imaging = jax.tree.map(lambda a: jnp.asarray(a) if isinstance(a, np.ndarray) else a, self.imaging)
         self._compile()
