@@ -131,8 +131,10 @@ def main(argv: list[str] | None = None) -> None:
         start, stop, step = (float(v) for v in args.grid.split(","))
     except ValueError:
         ap.error(f"--grid {args.grid!r}: give start,stop,step, e.g. 0.3,1.0,0.05")
-    if not 0 < step <= stop - start:
-        ap.error(f"--grid {args.grid!r}: the step must be positive and the stop beyond the start")
+    # at least two points (0.35 - 0.3 < 0.05 in floating point: no comparison of step and stop - start)
+    grid = np.arange(start, stop + step / 2, step) if step > 0 and np.isfinite([start, stop, step]).all() else []
+    if len(grid) < 2:
+        ap.error(f"--grid {args.grid!r}: the step must be positive and the stop at least one step beyond the start")
     if not Path(args.output).parent.is_dir():  # checked before the minutes of fitting, not after
         ap.error(f"-o {args.output}: no folder {Path(args.output).parent}")
     try:
@@ -146,7 +148,7 @@ def main(argv: list[str] | None = None) -> None:
     except TinyLensError as err:
         raise SystemExit(f"error: {err}") from None
     stage1 = fit_lens_light(problem, prior_middle(problem)).fit.theta
-    x, logp, fits = profile(problem, stage1, args.reference, np.arange(start, stop + step / 2, step))
+    x, logp, fits = profile(problem, stage1, args.reference, grid)
     names = problem.param_names
     size = names.index("source_light.0.R_sersic") if "source_light.0.R_sersic" in names else None
     for value, lp, theta in zip(x, logp, fits):

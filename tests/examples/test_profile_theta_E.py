@@ -62,3 +62,14 @@ def test_default_template_is_found_from_any_folder_and_mistakes_are_one_line(tmp
     with pytest.raises(SystemExit) as exc:  # refused before any fitting
         script.main(["lenses", "J0000+0000", "--reference", "1.0", "-o", "no_folder/profile.png"])
     assert exc.value.code == 2
+
+
+@pytest.mark.parametrize("grid, refused", [("0.3,0.35,0.05", False), ("0.6,0.9,0.1", False), ("0.3,0.3,0.05", True),
+                                           ("0.3,1.0,0", True), ("0.3,1.0,-0.1", True), ("nan,1.0,0.1", True)])
+def test_grid_of_two_points_or_more_is_taken(tmp_path, capsys, grid, refused):
+    """0.35 - 0.3 < 0.05 in floating point: a grid of two points was refused as 'the stop [not]
+    beyond the start'. An -o into no folder shows that the grid passed (checked next, before any fit)."""
+    with pytest.raises(SystemExit):
+        _script().main([str(tmp_path), "J0000", "--reference", "1.0", "--grid", grid, "-o", str(tmp_path / "no" / "p.png")])
+    err = capsys.readouterr().err
+    assert ("error: --grid" in err) == refused and ("no folder" in err) != refused, err
