@@ -35,7 +35,6 @@ METHODS: dict[str, dict[str, str]] = {
         "lbfgs": "tinylens.inference.optimizer:run_lbfgs",
     },
 }
-DEFAULT_METHOD = DEFAULT_METHODS
 
 
 @dataclass
@@ -78,7 +77,7 @@ class InferenceResult:
 def _resolve(kind: str, method: str | None) -> str:
     if kind not in METHODS:
         raise ConfigError(f"inference.type: unknown type '{kind}'. Allowed: {', '.join(METHODS)}.")
-    method = method or DEFAULT_METHOD[kind]
+    method = method or DEFAULT_METHODS[kind]
     if method not in METHODS[kind]:
         raise ConfigError(
             f"inference.method: unknown {kind} method '{method}'. Allowed: {', '.join(METHODS[kind])}."
