@@ -73,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     labels = args.labels or args.runs
     if len(labels) != len(args.runs):
         parser.error(f"{len(args.runs)} runs but {len(labels)} labels")
+    if not Path(args.output).parent.is_dir():
+        parser.error(f"-o {args.output}: no folder {Path(args.output).parent}")
     missing = [str(result_path(r, args.lens)) for r in args.runs if not result_path(r, args.lens).exists()]
     if missing:
         parser.error("no result: " + ", ".join(missing))

@@ -89,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     labels = args.labels or [Path(s).parent.name for s in args.states]
     if len(labels) != len(args.states):
         ap.error(f"{len(args.states)} states but {len(labels)} labels")
+    if not Path(args.output).parent.is_dir():
+        ap.error(f"-o {args.output}: no folder {Path(args.output).parent}")
     warnings.simplefilter("ignore")
     try:
         lenses = {lens.lens_id: lens for lens in find_lenses(args.lens_dir)}

@@ -40,6 +40,7 @@ CASES = [
     ("examples/mocks/truth_check.py", ["run", "lenses", "tiny", "-o", "no_folder/check.csv"], None),
     ("examples/mocks/noise_realisations.py", ["run", "lenses", "tiny", "-o", "no_folder/optima.csv"], None),
     ("examples/mocks/point_estimates.py", ["--run", "s1", "run", "nowhere.csv"], "no fitted lens"),
+    ("examples/slacs/compare_fits.py", ["tiny", "run", "-o", "no_folder/compare.png"], None),
 ]
 
 
@@ -65,3 +66,17 @@ def test_point_estimates_refuses_a_missing_truth_table(files, monkeypatch, tmp_p
             load_script("examples/mocks/point_estimates.py").main(["--run", "s1", "run", "nowhere.csv"])
     finally:
         samples.unlink()
+
+
+def test_stage_fits_refuses_an_output_folder_that_does_not_exist_before_drawing(files, monkeypatch):
+    import json
+
+    monkeypatch.chdir(files)
+    problem = tinylens.load(files / "lenses" / "tiny" / "model_config.yaml")
+    state = files / "tiny.json"
+    state.write_text(json.dumps({"best": [FREE_TRUTH[n] for n in problem.param_names],
+                                 "param_names": list(problem.param_names)}))
+    with pytest.raises(SystemExit) as exc:
+        load_script("examples/slacs/stage_fits.py").main(
+            ["lenses", "tiny", str(state), "--template", "template.yaml", "-o", "no_folder/stages.png"])
+    assert exc.value.code == 2
