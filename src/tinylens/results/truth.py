@@ -33,6 +33,15 @@ def _is_number(value: object) -> bool:
         return False
 
 
+def _numbers(values: Mapping, source: str) -> dict[str, float]:
+    """``values`` as ``{str: float}``; a value that is not a finite number is a DataError naming
+    ``source`` and the key."""
+    bad = [str(key) for key, value in values.items() if not _is_number(value)]
+    if bad:
+        raise DataError(f"{source}: the true value of {listed(bad)} is not a finite number.")
+    return {str(key): float(value) for key, value in values.items()}
+
+
 def read_truth(path: str | Path) -> dict[str, float]:
     """The true values in the JSON file ``path``: its ``params`` mapping (the ``truth.json`` of
     ``tinylens demo`` or ``simulate-population``), else the file's own mapping of names to numbers.
@@ -50,20 +59,15 @@ def read_truth(path: str | Path) -> dict[str, float]:
         raise DataError(f"{path}: expected a JSON object of true values, e.g. "
                         '{"lens_mass.0.theta_E": 1.2}, or one with such a "params" object (as the truth.json '
                         "that tinylens demo and simulate-population write).")
-    bad = [str(key) for key, value in values.items() if not _is_number(value)]
-    if bad:
-        raise DataError(f"{path}: the true value of {listed(bad)} is not a finite number.")
-    return {str(key): float(value) for key, value in values.items()}
+    return _numbers(values, str(path))
 
 
 def check_truth(truth: Mapping[str, float], param_names: Sequence[str], source: str = "truth") -> dict[str, float]:
     """The values of ``truth`` (name -> true value) for the free parameters ``param_names``, in
     their order (the rest, e.g. fixed parameters, are dropped). None of them free, or a value that
     is not a finite number, raises :class:`~tinylens.errors.DataError` naming ``source``."""
-    bad = [str(name) for name, value in truth.items() if not _is_number(value)]
-    if bad:
-        raise DataError(f"{source}: the true value of {listed(bad)} is not a finite number.")
-    kept = {name: float(truth[name]) for name in param_names if name in truth}
+    truth = _numbers(truth, source)
+    kept = {name: truth[name] for name in param_names if name in truth}
     if not kept:
         raise DataError(f"{source}: none of its parameters ({listed(list(map(str, truth)))}) is a free parameter of "
                         f"the model ({listed(list(param_names))}); the names are like lens_mass.0.theta_E.")
