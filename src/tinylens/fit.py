@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tinylens import filenames
 from tinylens.errors import ConfigError
 
 if TYPE_CHECKING:  # imported lazily: ``import tinylens`` stays light (tinylens.fit is re-exported)
@@ -33,9 +34,9 @@ if TYPE_CHECKING:  # imported lazily: ``import tinylens`` stays light (tinylens.
 
     from tinylens.inference import InferenceResult
 
-RESULT_JSON = "result.json"
+RESULT_JSON = filenames.RESULT
 #: Held in a fit's output folder while it runs (tinylens.locks): a second fit there is refused.
-FIT_LOCK_FILE = ".fit.lock"
+FIT_LOCK_FILE = filenames.FIT_LOCK
 DEFAULT_FILES = {
     "samples": "result_samples.csv",
     "summary": "result_summary.csv",
@@ -309,11 +310,7 @@ def write_results(problem, res: InferenceResult, out: Path, started: float | Non
 def checkpoint_files() -> tuple[str, ...]:
     """The files of an output folder that a stopped fit resumes from: the samplers' checkpoints
     (nautilus's and dynesty's, with their fingerprints) and the pipeline stages' state."""
-    from tinylens.inference.common import CHECKPOINT_NAMES
-    from tinylens.pipeline.run import STATE_FILE
-
-    return tuple(name for sampler in CHECKPOINT_NAMES.values()
-                 for name in (sampler, f"{sampler}.fingerprint")) + (STATE_FILE,)
+    return filenames.checkpoint_names()
 
 
 def fit(config: str | Path | dict, *, progress: bool = True, output: str | Path | None = None,

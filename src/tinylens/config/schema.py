@@ -26,6 +26,8 @@ from pydantic import (AfterValidator, AllowInfNan, BaseModel, BeforeValidator, C
                       field_validator, model_validator)
 from pydantic_core import PydanticCustomError
 
+from tinylens import filenames
+
 #: The three component lists of ``model_components``, in TinyLensGpu's order.
 COMPONENT_LISTS = ("lens_mass_list", "source_light_list", "lens_light_list")
 LIGHT_LISTS = ("source_light_list", "lens_light_list")
@@ -502,12 +504,10 @@ def _plain_file_name(name: str) -> str:
 
 FileName = Annotated[str, AfterValidator(_plain_file_name)]
 
-#: Files that tinylens writes in an output folder itself: a fit's result, checkpoints and lock
-#: (``tinylens.fit``), and a survey's row, inputs, lock and fit attempts beside them (``tinylens.survey.runner``).
+#: Files that tinylens writes in an output folder itself (:data:`tinylens.filenames.RESERVED`): a
+#: fit's result, checkpoints and lock, and a survey's row, inputs, lock and fit attempts beside them.
 #: A table or figure of that name would overwrite one of them, or be deleted with the checkpoints.
-RESERVED_OUTPUT_NAMES = ("result.json", "checkpoint.hdf5", "checkpoint.hdf5.fingerprint", "checkpoint_dynesty.pkl",
-                         "checkpoint_dynesty.pkl.fingerprint", "checkpoint.pipeline.json", ".fit.lock",
-                         "row.json", "inputs.json", ".lock", ".attempts")
+RESERVED_OUTPUT_NAMES = filenames.RESERVED
 
 
 class Figures(StrictModel):

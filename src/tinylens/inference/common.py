@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from tinylens import filenames
 from tinylens.errors import CheckpointWarning, ConfigError
 from tinylens.results.tables import remove_unfinished
 
@@ -23,7 +24,7 @@ T = TypeVar("T")
 
 #: Each sampler's checkpoint in the output folder; :func:`prepare_checkpoint` keeps its
 #: fingerprint beside it, under the same name plus ``.fingerprint``.
-CHECKPOINT_NAMES = {"nautilus": "checkpoint.hdf5", "dynesty": "checkpoint_dynesty.pkl"}
+CHECKPOINT_NAMES = filenames.CHECKPOINTS
 
 
 def keyword_names(*funcs: Callable, exclude: Iterable[str] = ()) -> set[str]:
@@ -208,7 +209,7 @@ def prepare_checkpoint(path: Path, stamp: str, resume: bool) -> bool:
     Writes the fingerprint ``stamp`` next to the checkpoint (``<path>.fingerprint``) and
     returns True when an existing checkpoint of the same problem will be resumed.
     """
-    stamp_file = path.with_name(path.name + ".fingerprint")
+    stamp_file = path.with_name(filenames.fingerprint_name(path.name))
     remove_unfinished(path)  # a write that a killed job left unfinished
     same = stamp_file.exists() and stamp_file.read_text().strip() == stamp
     resumable = resume and same and path.exists()

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from tinylens import filenames
 from tinylens.config.schema import without_speed_only
 from tinylens.errors import ConfigError
 from tinylens.inference import InferenceResult
@@ -38,7 +39,7 @@ from tinylens.pipeline.optimize import Objective
 from tinylens.pipeline.params import free_index, get_param, prior_middle
 
 #: The pipeline's own checkpoint (stages 1-3 and the box), next to the sampler's.
-STATE_FILE = "checkpoint.pipeline.json"
+STATE_FILE = filenames.PIPELINE_STATE
 
 
 def _say(progress: bool, text: str) -> None:

@@ -10,13 +10,14 @@ import numpy as np
 
 import tinylens
 from tinylens.errors import DataError, OutputError, listed
+from tinylens.filenames import RESULT
 
 
 def result_files(folders) -> list[Path]:
     """``result.json`` files in ``folders``: a survey's ``lenses/*/`` or the folders themselves."""
     out = []
     for folder in map(Path, folders):
-        out += sorted(folder.glob("lenses/*/result.json")) or sorted(folder.glob("result.json"))
+        out += sorted(folder.glob(f"lenses/*/{RESULT}")) or sorted(folder.glob(RESULT))
     return out
 
 

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tinylens import filenames
 from tinylens.errors import ConfigError, DataError, DataWarning, OutputError, TinyLensError, listed
 from tinylens.survey.provenance import (
     INPUTS_FILE,
@@ -51,18 +52,18 @@ LENS_FILES: dict[str, str] = {"data_path": "image.fits", "noise_path": "noise.fi
 MASK_FILE = "mask.fits"
 #: Per-lens output folder under ``out`` and the row file inside it.
 LENSES_DIR = "lenses"
-ROW_FILE = "row.json"
-LOCK_FILE = ".lock"
+ROW_FILE = filenames.ROW
+LOCK_FILE = filenames.LENS_LOCK
 #: Held in ``out`` by the survey writing it: a second survey on the same ``out`` is refused.
 SURVEY_LOCK_FILE = ".survey.lock"
-RESULT_FILE = "result.json"
+RESULT_FILE = filenames.RESULT
 CATALOG_PARQUET = "catalog.parquet"
 CATALOG_CSV = "catalog.csv"
 
 #: Reruns of a task that raised an unexpected error (a lens's own bad data fails at once).
 RETRIES = 2
 #: One line per fit of a lens started (by a task holding its lock), in its output folder.
-ATTEMPTS_FILE = ".attempts"
+ATTEMPTS_FILE = filenames.ATTEMPTS
 #: Dask gives up on a task (KilledWorker) when the workers holding it died more than
 #: ``allowed-failures`` times, counting the deaths while it only waited there behind the lens
 #: being fitted. A lens fitted during at most that many of the deaths is submitted again, at

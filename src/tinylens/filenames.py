@@ -1,0 +1,44 @@
+"""The files tinylens writes itself into a fit's output folder (a survey's ``lenses/<id>/``).
+
+One place for these names: the modules that write the files take them from here, and so does
+the config's check that no user-chosen output file (``output.tables``, ``.figures``,
+``.datasets``) would overwrite one (:data:`RESERVED`). Imports nothing, so that the config
+schema stays light.
+"""
+
+from __future__ import annotations
+
+#: Written last by a fit: its presence means the search ended.
+RESULT = "result.json"
+#: Held in a fit's output folder while it runs (tinylens.locks).
+FIT_LOCK = ".fit.lock"
+#: Each sampler's checkpoint; its fingerprint is beside it (:func:`fingerprint_name`).
+CHECKPOINTS = {"nautilus": "checkpoint.hdf5", "dynesty": "checkpoint_dynesty.pkl"}
+#: The pipeline's own checkpoint (stages 1-3 and the sampling box).
+PIPELINE_STATE = "checkpoint.pipeline.json"
+
+#: A survey lens's catalogue row, next to its fit's result.
+ROW = "row.json"
+#: Size, time and SHA-256 of the lens's input files its fit was made from.
+INPUTS = "inputs.json"
+#: Held by the survey task fitting the lens.
+LENS_LOCK = ".lock"
+#: One line per fit of the lens started.
+ATTEMPTS = ".attempts"
+
+
+def fingerprint_name(checkpoint: str) -> str:
+    """The file holding the fingerprint of the checkpoint ``checkpoint``."""
+    return f"{checkpoint}.fingerprint"
+
+
+def checkpoint_names() -> tuple[str, ...]:
+    """The files a stopped fit resumes from: each sampler's checkpoint and its fingerprint,
+    then the pipeline's state."""
+    return tuple(name for sampler in CHECKPOINTS.values()
+                 for name in (sampler, fingerprint_name(sampler))) + (PIPELINE_STATE,)
+
+
+#: Every file tinylens writes into an output folder under its own name: a fit's, then the
+#: survey's per-lens files.
+RESERVED = (RESULT, *checkpoint_names(), FIT_LOCK, ROW, INPUTS, LENS_LOCK, ATTEMPTS)
