@@ -79,13 +79,16 @@ class FitResult:
     #: compilation, search, derived quantities, tables, figures), plus the search time of the
     #: earlier runs a resumed fit continued (``info["earlier_time_s"]``); ``None`` outside :func:`fit`.
     total_time_s: float | None = None
+    #: The true values given to :func:`fit` (of the free parameters), marked on the corner plot;
+    #: not written to ``result.json``.
+    truth: dict[str, float] | None = field(default=None, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         """The content of ``result.json`` (no arrays), as it reads back from the file: plain
         JSON types (``json.dumps`` takes it), paths as text, non-finite numbers as ``None``."""
         from tinylens.results.tables import _jsonable
 
-        skip = {"samples", "weights", "log_likelihood", "summary"}
+        skip = {"samples", "weights", "log_likelihood", "summary", "truth"}
         return _jsonable({k: v for k, v in asdict(self).items() if k not in skip})
 
 
@@ -302,6 +305,7 @@ def write_results(problem, res: InferenceResult, out: Path, started: float | Non
         log_likelihood=res.log_likelihood,
         summary=summary,
         total_time_s=None if started is None else time.perf_counter() - started + earlier_time(res.info),
+        truth=None if truth is None else dict(truth),
     )
     tables.write_json(out / RESULT_JSON, result.to_json())
     return result
@@ -326,7 +330,8 @@ def fit(config: str | Path | dict, *, progress: bool = True, output: str | Path 
     ``truth``, for a simulated lens: the true values, as a mapping of parameter name
     (``lens_mass.0.theta_E``) to value or the path of a ``truth.json`` (that of ``tinylens demo``
     or ``simulate-population``, see :func:`tinylens.results.truth.read_truth`), marked on the
-    corner plot; those of fixed parameters are ignored.
+    corner plot (and kept as the result's ``truth``); those of fixed parameters are ignored. A
+    file is read once, before the data are loaded.
 
     The inference settings, that the likelihood is finite somewhere in the prior
     (:func:`check_likelihood`) and the output folder (:class:`~tinylens.errors.OutputError`) are
@@ -344,10 +349,12 @@ def fit(config: str | Path | dict, *, progress: bool = True, output: str | Path 
 
     started = time.perf_counter()
     release_if_crowded()  # so that a loop over many lenses does not reach the kernel's limit on memory maps
+    source = str(truth) if isinstance(truth, (str, Path)) else "truth"
+    if isinstance(truth, (str, Path)):
+        truth = read_truth(truth)  # a bad file is reported before the data are loaded
     problem = load(config, base_dir=base_dir)
     if truth is not None:
-        source = str(truth) if isinstance(truth, (str, Path)) else "truth"
-        truth = check_truth(read_truth(truth) if isinstance(truth, (str, Path)) else truth, problem.param_names, source)
+        truth = check_truth(truth, problem.param_names, source)
     check_settings(problem)
     check_likelihood(problem, config if isinstance(config, (str, Path)) else None)
     out = tables.ensure_writable(output_dir(problem, output))

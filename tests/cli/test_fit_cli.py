@@ -112,10 +112,12 @@ def test_fit_of_a_dict_config_takes_relative_paths_from_base_dir(tmp_path, data,
 
 
 def test_truth_is_marked_on_the_corner_plot_and_printed_beside_the_fit(tmp_path, data, monkeypatch):
-    """``--truth truth.json`` (a simulated lens): the corner plot, drawn once, marks the true values
-    of the parameters it shows; the fit is printed beside every free parameter's true value."""
+    """``--truth truth.json`` (a simulated lens): the file is read once; the corner plot, drawn
+    once, marks the true values of the parameters it shows; the fit is printed beside every free
+    parameter's true value."""
     from tiny_lens import FREE_TRUTH
     from tinylens.results import plots
+    from tinylens.results import truth as truth_module
 
     config = write_tiny_lens(tmp_path, {"type": "sampler", "method": "nautilus",
                                         "settings": {**FAST_NAUTILUS, "n_like_max": 1000}}, data)
@@ -124,8 +126,12 @@ def test_truth_is_marked_on_the_corner_plot_and_printed_beside_the_fit(tmp_path,
     drawn = []
     draw = plots.corner_figure
     monkeypatch.setattr(plots, "corner_figure", lambda *a, **k: drawn.append(a) or draw(*a, **k))
+    reads = []
+    read = truth_module.read_truth
+    monkeypatch.setattr(truth_module, "read_truth", lambda path: reads.append(path) or read(path))
     code, out = invoke("fit", config, "--quiet", "--truth", truth)
     assert code == 0, out
+    assert reads == [truth]
     assert len(drawn) == 1
     shown, samples, _, truths = drawn[0]
     assert shown == ["lens_mass.0.theta_E"] and truths == [1.0]

@@ -99,15 +99,10 @@ def fit_command(
                                       "marked on the corner plot and printed beside the fit."),
 ) -> None:
     """Fit a lens model: sample the posterior, write tables and figures; a stopped fit resumes when run again."""
-    truth_values = None
-    if truth is not None:
-        from tinylens.results.truth import read_truth
-
-        truth_values = read_truth(truth)  # a bad file is reported before anything is loaded or sampled
-    result = run_fit(config, output=output, quiet=quiet, fresh=fresh, truth=truth)
+    result = run_fit(config, output=output, quiet=quiet, fresh=fresh, truth=truth)  # reads truth before the data
     print_result(result)
-    if truth_values is not None:
-        console.print(truth_table(result, truth_values))
+    if result.truth is not None:
+        console.print(truth_table(result, result.truth))
 
 
 def register(app: typer.Typer) -> None:
