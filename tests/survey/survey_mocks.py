@@ -85,7 +85,7 @@ def write_broken_lens(folder: Path, seed: int = 0) -> Path:
     return folder
 
 
-def fit_or_kill_worker(lens_id: str, config: dict[str, Any], lens_out: str) -> dict[str, Any]:
+def fit_or_kill_worker(lens_id: str, config: dict[str, Any], lens_out: str, truth_path: str | None = None) -> dict[str, Any]:
     """A stand-in for ``runner.fit_lens`` (run on Dask workers: importable by name): the fit of
     ``lens_kill`` kills its worker process, as running out of memory would; any other lens gives
     an ``ok`` row at once."""
@@ -103,4 +103,14 @@ def fit_or_kill_worker(lens_id: str, config: dict[str, Any], lens_out: str) -> d
         os.kill(os.getpid(), signal.SIGKILL)
     row = {"lens_id": lens_id, "status": "ok", "reason": ""}
     runner.write_row(folder, row)
+    return row
+
+
+def echo_truth_path(lens_id: str, config: dict[str, Any], lens_out: str, truth_path: str | None = None) -> dict[str, Any]:
+    """A stand-in for ``runner.fit_lens`` (importable by name, for Dask workers): an ``ok`` row
+    whose ``reason`` is the ``truth_path`` the survey gave the task."""
+    from tinylens.survey import runner
+
+    row = {"lens_id": lens_id, "status": "ok", "reason": str(truth_path)}
+    runner.write_row(Path(lens_out), row)
     return row

@@ -17,6 +17,9 @@ from pathlib import Path
 
 from tinylens.errors import DataError, listed
 
+#: A simulated lens's true values, in its folder beside its images.
+TRUTH_FILE = "truth.json"
+
 
 def flat_params(components: Mapping[str, Sequence[Mapping[str, float]]]) -> dict[str, float]:
     """``{'lens_mass.0.theta_E': ..., ...}`` from ``{'lens_mass': [{'theta_E': ...}, ...], ...}``."""

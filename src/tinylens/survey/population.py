@@ -81,7 +81,7 @@ from tinylens.profiles.ellipticity import e1e2_to_qphi, qphi_to_e1e2, shear_to_p
 from tinylens.profiles.light.sersic import total_flux
 from tinylens.results.derived import magnitude
 from tinylens.results.tables import ensure_writable, write_atomic, write_csv, write_json
-from tinylens.results.truth import flat_params
+from tinylens.results.truth import TRUTH_FILE, flat_params
 from tinylens.simulate import add_noise, gaussian_psf, model_spec_from_truth, moffat_psf, simulate_images
 
 __all__ = ["PopulationOptions", "components", "simulate_population", "draw_lens", "simulate_lens", "count_images", "lens_name"]
@@ -100,7 +100,7 @@ def _lensed_source_truth(truth: Mapping[str, Any]) -> dict[str, Any]:
     return {"lens_mass": truth["lens_mass"], "source_light": truth["source_light"]}
 
 
-FILES = ("image.fits", "noise.fits", "psf.fits", "truth.json")
+FILES = ("image.fits", "noise.fits", "psf.fits", TRUTH_FILE)
 
 
 @dataclass(frozen=True)
@@ -487,8 +487,8 @@ def write_lens(folder: Path, lens: Mapping[str, Any], psf: np.ndarray, opts: Pop
     write_fits_image(folder / "image.fits", lens["image"], header)
     write_fits_image(folder / "noise.fits", lens["noise"], header)
     write_fits_image(folder / "psf.fits", psf)
-    write_json(folder / "truth.json", {**meta, "params": flat_params(lens["truth"]), "derived": lens["derived"],
-                                       "components": lens["truth"]})
+    write_json(folder / TRUTH_FILE, {**meta, "params": flat_params(lens["truth"]), "derived": lens["derived"],
+                                     "components": lens["truth"]})
 
 
 def writable_folder(folder: Path) -> Path:

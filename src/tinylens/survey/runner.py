@@ -6,7 +6,8 @@
 ``lens_dir`` holds one folder per lens (``image.fits``, ``noise.fits``, ``psf.fits`` and
 optionally ``mask.fits``); the folder name is the ``lens_id``. Each lens is fitted with
 :func:`tinylens.fit` and the template's settings, its outputs going to
-``out/lenses/<lens_id>/``. Each task returns one flat row (see :func:`flat_row`), also written
+``out/lenses/<lens_id>/``; the true values in a simulated lens's ``truth.json`` are marked on
+its corner plot (:func:`lens_truth`). Each task returns one flat row (see :func:`flat_row`), also written
 as ``row.json`` next to the fit's ``result.json``; ``out/catalog.parquet`` and
 ``out/catalog.csv`` hold one row per lens and are rewritten as results arrive.
 
@@ -35,6 +36,7 @@ import pandas as pd
 
 from tinylens import filenames
 from tinylens.errors import ConfigError, DataError, DataWarning, OutputError, TinyLensError, listed
+from tinylens.results.truth import TRUTH_FILE
 from tinylens.survey.provenance import (
     INPUTS_FILE,
     MANIFEST_FILE,
@@ -269,7 +271,30 @@ def write_row(folder: str | Path, row: Mapping[str, Any]) -> Path:
     return write_json(folder / ROW_FILE, row)
 
 
-def fit_lens(lens_id: str, config: dict[str, Any], lens_out: str) -> dict[str, Any]:
+def lens_truth(path: Path, config: Mapping[str, Any]) -> dict[str, float] | None:
+    """The true values in a lens's ``truth.json`` (``simulate-population`` writes one) of the free
+    parameters of ``config``'s model, to mark on its corner plot; ``None`` without such a file.
+
+    A file that cannot be read, is not one of true values, or names no free parameter is a
+    :class:`~tinylens.errors.DataWarning` (in the lens's row) and ``None``: the lens is fitted
+    without it.
+    """
+    from tinylens.config import load_config
+    from tinylens.config.model_spec import build_model_spec
+    from tinylens.results.truth import check_truth, read_truth
+
+    if not path.exists():
+        return None
+    try:
+        values = read_truth(path)
+        return check_truth(values, build_model_spec(load_config(config)[0].model_components).param_names, str(path))
+    except (DataError, OSError) as exc:
+        text = str(exc) if isinstance(exc, DataError) else f"{path}: could not be read ({exc.strerror or exc})."
+        warnings.warn(f"{text} The truth is not marked on the corner plot.", DataWarning, stacklevel=2)
+        return None
+
+
+def fit_lens(lens_id: str, config: dict[str, Any], lens_out: str, truth_path: str | None = None) -> dict[str, Any]:
     """Fit one lens (the task a worker runs); write and return its row.
 
     The lens's folder is locked meanwhile: a task still running for a survey that was killed
@@ -277,7 +302,8 @@ def fit_lens(lens_id: str, config: dict[str, Any], lens_out: str) -> dict[str, A
     A user error in this lens's data or config gives a ``failed`` row. Any other error is
     raised so that Dask retries the task; the lens's checkpoints (the sampler's and the pipeline
     stages') are removed first, in case they are what broke (a fit killed while writing one), so
-    the retry starts afresh.
+    the retry starts afresh. The true values in ``truth_path`` (a simulated lens's ``truth.json``),
+    if any, are marked on the corner plot (:func:`lens_truth`).
     """
     import tinylens
     from tinylens.compilation import release_compiled
@@ -294,7 +320,8 @@ def fit_lens(lens_id: str, config: dict[str, Any], lens_out: str) -> dict[str, A
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                result = tinylens.fit(config, progress=False, output=folder)
+                truth = lens_truth(Path(truth_path), config) if truth_path is not None else None
+                result = tinylens.fit(config, progress=False, output=folder, truth=truth)
             row = flat_row(lens_id, result.to_json())
             row["warnings"] = _warning_text(caught)
         except TinyLensError as exc:
@@ -939,8 +966,8 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
 
         def submit(lens: Lens) -> None:
             started.setdefault(lens.lens_id, attempts(lens.output(out)))
-            future = client.submit(fit_lens, lens.lens_id, lens_config(config, lens, out),
-                                   str(lens.output(out)), pure=False, retries=RETRIES)
+            future = client.submit(fit_lens, lens.lens_id, lens_config(config, lens, out), str(lens.output(out)),
+                                   truth_path=str(lens.folder / TRUTH_FILE), pure=False, retries=RETRIES)
             lens_of[future] = lens
             running.add(future)
 

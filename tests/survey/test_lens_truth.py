@@ -1,0 +1,90 @@
+"""A survey marks a simulated lens's true values (its folder's ``truth.json``, as
+``simulate-population`` writes it) on the lens's corner plot, as ``tinylens fit --truth`` does; a
+lens without one is fitted as before, and one whose truth.json is broken is fitted without it."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import pytest
+
+from tinylens.errors import DataWarning
+from tinylens.survey import runner
+
+#: The template's free parameters, one of them a different value, plus a parameter it does not fit.
+TRUTH = {"lens_mass.0.theta_E": 1.0, "source_light.0.R_sersic": 0.15, "lens_light.0.R_sersic": 0.5}
+
+
+def _config(mock_survey, tmp_path, lens_id: str = "lens_b", **inference) -> dict:
+    template = runner.load_template(mock_survey["template"])
+    if inference:
+        template["inference"] = inference
+    return runner.lens_config(template, runner.Lens(lens_id, mock_survey["lenses"] / lens_id), tmp_path / "out")
+
+
+def test_lens_truth_keeps_the_free_parameters_and_is_none_without_a_file(tmp_path, mock_survey):
+    config = _config(mock_survey, tmp_path)
+    path = tmp_path / "truth.json"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert runner.lens_truth(path, config) is None  # no truth.json: a real lens, no warning
+        path.write_text(json.dumps({"params": TRUTH}))
+        assert runner.lens_truth(path, config) == {name: TRUTH[name] for name in TRUTH if name.startswith(("lens_mass",
+                                                                                                      "source_light"))}
+
+
+@pytest.mark.parametrize("content, expected", [
+    ("{not json", "not a JSON file of true parameter values"),
+    ('{"params": {"lens_mass.0.theta_E": "one"}}', "lens_mass.0.theta_E is not a finite number"),
+    ('{"lens_mass.0.theta_e": 1.0}', "none of its parameters (lens_mass.0.theta_e) is a free parameter"),
+    (None, "could not be read"),  # a folder of that name
+])
+def test_a_broken_truth_file_is_a_warning_naming_it(tmp_path, mock_survey, content, expected):
+    path = tmp_path / "truth.json"
+    if content is None:
+        path.mkdir()
+    else:
+        path.write_text(content)
+    with pytest.warns(DataWarning) as caught:
+        assert runner.lens_truth(path, _config(mock_survey, tmp_path)) is None
+    text = str(caught[0].message)
+    assert expected in text and str(path) in text and "not marked on the corner plot" in text
+
+
+def test_a_lens_with_a_broken_truth_file_is_fitted_and_its_row_says_why_no_truth(tmp_path, mock_survey):
+    truth = tmp_path / "truth.json"
+    truth.write_text("{not json")
+    config = _config(mock_survey, tmp_path, type="optimizer", method="lbfgs", settings={"n_starts": 1, "n_draws": 64})
+    row = runner.fit_lens("lens_b", config, str(tmp_path / "out"), truth_path=str(truth))
+    assert row["status"] == "ok", row
+    assert "truth.json: not a JSON file of true parameter values" in row["warnings"]
+
+
+def test_a_lens_truth_is_marked_on_its_corner_plot(tmp_path, mock_survey, monkeypatch):
+    from tinylens.results import plots
+
+    truth = tmp_path / "truth.json"
+    truth.write_text(json.dumps({"params": TRUTH}))
+    drawn = []
+    draw = plots.corner_figure
+    monkeypatch.setattr(plots, "corner_figure", lambda *a, **k: drawn.append(a) or draw(*a, **k))
+    config = _config(mock_survey, tmp_path)
+    config["inference"]["settings"].update(n_like_max=400, seed=1)
+    row = runner.fit_lens("lens_b", config, str(tmp_path / "out"), truth_path=str(truth))
+    assert row["status"] == "ok", row
+    shown, _, _, truths = drawn[0]
+    assert shown == ["lens_mass.0.theta_E"] and truths == [TRUTH["lens_mass.0.theta_E"]]
+
+
+def test_the_survey_gives_each_lens_task_its_folders_truth_file(tmp_path, monkeypatch):
+    from distributed import LocalCluster
+
+    from survey_mocks import echo_truth_path
+
+    monkeypatch.setattr(runner, "fit_lens", echo_truth_path)
+    lenses = [runner.Lens(name, tmp_path / "in" / name) for name in ("lens_a", "lens_b")]
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        frame = runner._fit_lenses(lenses, {}, {}, tmp_path, [], 1, cluster.scheduler_address, False)
+    assert dict(zip(frame["lens_id"], frame["reason"])) == {lens.lens_id: str(lens.folder / "truth.json")
+                                                                 for lens in lenses}
