@@ -18,6 +18,7 @@ import yaml
 
 from tinylens.cli.common import console, path_value
 from tinylens.errors import OutputError
+from tinylens.results.truth import TRUTH_FILE
 
 #: Observation set-up: CSST-like pixels and PSF, 300 s exposure; image units are e-/s.
 OBSERVATION: dict[str, Any] = {
@@ -165,7 +166,7 @@ def simulate_demo(seed: int | None = None) -> dict[str, np.ndarray]:
     return {"image": image, "noise": noise, "psf": psf, "model": model}
 
 
-DEMO_FILES = ("image.fits", "noise.fits", "psf.fits", "truth.json", "model_config.yaml")
+DEMO_FILES = ("image.fits", "noise.fits", "psf.fits", TRUTH_FILE, "model_config.yaml")
 DEMO_HEADER = "# tinylens demo:"
 
 
@@ -204,7 +205,7 @@ def write_demo(directory: Path, seed: int | None = None) -> Path:
         "observation": {**OBSERVATION, "seed": OBSERVATION["seed"] if seed is None else seed},
         "max_snr_per_pixel": float(np.max(data["model"] / data["noise"])),
     }
-    (directory / "truth.json").write_text(json.dumps(truth, indent=2) + "\n")
+    (directory / TRUTH_FILE).write_text(json.dumps(truth, indent=2) + "\n")
     config_path = directory / "model_config.yaml"
     header = (
         f"{DEMO_HEADER} a simulated CSST-like lens (0.074\"/pixel) with the priors of Table 1 of\n"
