@@ -107,3 +107,22 @@ def test_unpickling_keeps_the_precision_a_problem_computed_in(lens):
         again = copy.deepcopy(problem)
         assert not jax.config.jax_enable_x64
         np.testing.assert_array_equal(again.log_likelihood(theta), expected)
+
+
+def test_amplitudes_are_float64_like_the_images_in_either_precision(lens):
+    """amplitudes() gave float32 arrays for a float32 problem while model_image(), log_likelihood()
+    and params_dict() give float64 (arrays or floats): the public outputs are float64 whatever
+    the precision, with the float32 problem's values (compared with a float64 problem's)."""
+    import jax.numpy as jnp
+    import numpy as np
+    from oracle import x64
+
+    p32 = tinylens.load(lens)
+    theta = p32.prior_transform(np.full(p32.ndim, 0.5))
+    amps32, images32 = p32.amplitudes(theta), p32.model_image(theta)
+    with x64():
+        amps64 = tinylens.load(lens, dtype=jnp.float64).amplitudes(theta)
+    assert set(amps32) == set(amps64) == {c.label for c in p32.spec.light}
+    for label, value in amps32.items():
+        assert value.dtype == images32["total"].dtype == np.float64, label
+        np.testing.assert_allclose(value, amps64[label], rtol=1e-4, atol=1e-6)

@@ -59,7 +59,12 @@ def _chunks(n: int, max_chunk: int, pad_to: int) -> list[int]:
 
 @dataclass
 class Problem:
-    """Data + model + priors. Build with :func:`tinylens.load`."""
+    """Data + model + priors. Build with :func:`tinylens.load`.
+
+    ``dtype`` is the precision the problem computes in (:mod:`tinylens.precision`); what its
+    methods return is float64 numpy (arrays, or Python floats) in either precision, the values
+    of a float32 problem being its float32 results widened.
+    """
 
     config: Config
     base_dir: Path
@@ -243,17 +248,18 @@ class Problem:
         return dataclasses.replace(self.imaging, grid=grid, kernel=kernel, crop=(0, shape[0], 0, shape[1]))
 
     def amplitudes(self, theta: np.ndarray) -> dict[str, np.ndarray]:
-        """Amplitudes of each light component (solved, sampled or fixed), by label."""
+        """Amplitudes of each light component (solved, sampled or fixed), by label: float64 arrays,
+        as :meth:`model_image`'s images, in either precision."""
         t = jnp.asarray(self.vector(theta, batch=False), self.dtype)
         fit = self._solve(t, self.imaging)
         owners = column_owner(self.spec)
-        amps = np.asarray(fit.amplitudes)
+        amps = np.asarray(fit.amplitudes, dtype=float)
         out: dict[str, np.ndarray] = {}
         for comp in self.spec.light:
             if comp.linear:
                 out[comp.label] = amps[[i for i, o in enumerate(owners) if o == comp.label]]
             else:
-                out[comp.label] = np.atleast_1d(np.asarray(amplitude_value(comp, t)))
+                out[comp.label] = np.atleast_1d(np.asarray(amplitude_value(comp, t), dtype=float))
         return out
 
     def source_grid(self, shape: tuple[int, int] | None = None):
