@@ -36,7 +36,7 @@ def tinylens_truth(truth=LENS_TRUTH, pixel_scale=PIX) -> dict:
 def test_matches_lenstronomy_pixel_by_pixel(nsub):
     expected, kernel = lenstronomy_image(shape=(64, 64), pixel_scale=PIX, psf_size=11, fwhm_pix=2.0, nsub=nsub)
     with x64():
-        image = simulate_image(COMPONENTS, tinylens_truth(), (64, 64), PIX, kernel, nsub=nsub)
+        image = simulate_image(COMPONENTS, tinylens_truth(), (64, 64), PIX, kernel, nsub=nsub, dtype=np.float64)
     assert image.shape == expected.shape
     peak = np.abs(expected).max()
     assert np.max(np.abs(image - expected)) / peak < 1e-5

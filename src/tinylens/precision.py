@@ -1,7 +1,10 @@
 """Floating-point precision: float32 by default, float64 on request.
 
 One switch: ``tinylens.set_precision("float64")`` (or the environment variable
-``TINYLENS_PRECISION=float64`` before import). float64 turns on JAX's ``jax_enable_x64``.
+``TINYLENS_PRECISION=float64`` before import). float64 turns on JAX's ``jax_enable_x64``;
+``set_precision("float32")`` afterwards leaves it on (problems built in float64 still need it),
+but new problems and simulations compute in float32 again, as in a fresh process. What they
+compute follows this switch alone, not JAX's x64 setting.
 """
 
 from __future__ import annotations

@@ -31,7 +31,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 from scipy import special
@@ -40,6 +39,7 @@ from tinylens.config.model_spec import LISTS, Component, ModelSpec, Ref
 from tinylens.forward import blurred_columns, column_owner
 from tinylens.numerics.convolution import kernel_fft
 from tinylens.numerics.grid import point_grid, uniform_groups
+from tinylens.precision import get_dtype
 
 __all__ = ["simulate_image", "simulate_images", "add_noise", "gaussian_psf", "moffat_psf", "model_spec_from_truth"]
 
@@ -158,10 +158,6 @@ def model_spec_from_truth(
     return spec, np.asarray(amp_vec, dtype=float)
 
 
-def _default_dtype():
-    return jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
-
-
 def simulate_images(
     config_or_components: Any,
     truth: Mapping[str, Sequence[Mapping[str, float]]],
@@ -174,14 +170,15 @@ def simulate_images(
 ) -> dict[str, np.ndarray]:
     """Noise-free images ``total``, ``lens_light`` and ``lensed_source`` (PSF-convolved).
 
-    ``psf`` must be odd-sized; it is normalised to unit sum here. Computed in float64 when JAX
-    runs with x64 enabled, otherwise float32 (relative error ~1e-6).
+    ``psf`` must be odd-sized; it is normalised to unit sum here. Computed in ``dtype``, by
+    default tinylens's precision (:mod:`tinylens.precision`: float32, relative error ~1e-6,
+    unless ``set_precision("float64")``), whether or not JAX's x64 is on.
     """
     spec, amps = model_spec_from_truth(config_or_components, truth, amplitudes)
     psf = np.asarray(psf, dtype=float)
     if psf.ndim != 2 or psf.shape[0] % 2 == 0 or psf.shape[1] % 2 == 0:
         raise ValueError(f"psf must be a 2-D odd-sized kernel, got shape {psf.shape}")
-    dtype = dtype or _default_dtype()
+    dtype = dtype or get_dtype()
     shape = (int(shape[0]), int(shape[1]))
     grid = point_grid(uniform_groups(shape, float(pixel_scale), int(nsub)), shape, dtype)
     kernel = kernel_fft(np.asarray(psf / psf.sum(), dtype=dtype), shape)
@@ -204,6 +201,7 @@ def simulate_image(
     psf: np.ndarray,
     nsub: int = 8,
     amplitudes: Mapping[str, Any] | None = None,
+    dtype: Any = None,
 ) -> np.ndarray:
     """Noise-free, PSF-convolved image of the components with parameters ``truth``.
 
@@ -211,8 +209,9 @@ def simulate_image(
     TinyLensGpu component entries (only ``type``, ``settings`` and numeric fixed values are
     read), or a whole config dict. ``truth``: per list (``lens_mass``, ``lens_light``,
     ``source_light``, with or without ``_list``) one dict of parameter values per component.
+    ``dtype``: as in :func:`simulate_images`.
     """
-    return simulate_images(config_or_components, truth, shape, pixel_scale, psf, nsub, amplitudes)["total"]
+    return simulate_images(config_or_components, truth, shape, pixel_scale, psf, nsub, amplitudes, dtype)["total"]
 
 
 # -- noise ------------------------------------------------------------------------------------

@@ -53,8 +53,8 @@ warns (ConfigWarning) when the Einstein radii span under 2 pixels or the field i
 for the arcs (a pixel scale typed in milliarcseconds, a size too small).
 
 Lens ``i`` uses its own random stream (``SeedSequence(seed).spawn``), so a lens does not depend
-on how many were simulated; the same seed and options give identical files (at the same JAX
-precision: float32 by default).
+on how many were simulated; the same seed and options give identical files (at the same
+precision, :mod:`tinylens.precision`: float32 by default).
 """
 
 from __future__ import annotations
