@@ -32,6 +32,11 @@ def set_precision(precision: str) -> None:
     _PRECISION = precision
 
 
+def get_precision() -> str:
+    """The precision new problems are built in: ``"float32"`` or ``"float64"``."""
+    return _PRECISION
+
+
 def get_dtype():
     """The JAX dtype new problems are built with."""
     if _PRECISION == "float64":

@@ -85,7 +85,8 @@ def write_broken_lens(folder: Path, seed: int = 0) -> Path:
     return folder
 
 
-def fit_or_kill_worker(lens_id: str, config: dict[str, Any], lens_out: str, truth_path: str | None = None) -> dict[str, Any]:
+def fit_or_kill_worker(lens_id: str, config: dict[str, Any], lens_out: str, truth_path: str | None = None,
+                       precision: str | None = None) -> dict[str, Any]:
     """A stand-in for ``runner.fit_lens`` (run on Dask workers: importable by name): the fit of
     ``lens_kill`` kills its worker process, as running out of memory would; any other lens gives
     an ``ok`` row at once."""
@@ -106,7 +107,8 @@ def fit_or_kill_worker(lens_id: str, config: dict[str, Any], lens_out: str, trut
     return row
 
 
-def echo_truth_path(lens_id: str, config: dict[str, Any], lens_out: str, truth_path: str | None = None) -> dict[str, Any]:
+def echo_truth_path(lens_id: str, config: dict[str, Any], lens_out: str, truth_path: str | None = None,
+                    precision: str | None = None) -> dict[str, Any]:
     """A stand-in for ``runner.fit_lens`` (importable by name, for Dask workers): an ``ok`` row
     whose ``reason`` is the ``truth_path`` the survey gave the task."""
     from tinylens.survey import runner
@@ -114,3 +116,19 @@ def echo_truth_path(lens_id: str, config: dict[str, Any], lens_out: str, truth_p
     row = {"lens_id": lens_id, "status": "ok", "reason": str(truth_path)}
     runner.write_row(Path(lens_out), row)
     return row
+
+
+def fit_telling_the_dtype(lens_id: str, config: dict[str, Any], lens_out: str, truth_path: str | None = None,
+                          precision: str | None = None) -> dict[str, Any]:
+    """A stand-in for ``runner.fit_lens`` (run on Dask workers: importable by name): the real
+    ``fit_lens`` with a ``tinylens.fit`` that fails at once, saying the dtype it would fit in."""
+    import tinylens
+    from tinylens.errors import TinyLensError
+    from tinylens.precision import get_dtype
+    from tinylens.survey import runner
+
+    def fit(*args: Any, **kwargs: Any) -> None:
+        raise TinyLensError(f"would fit in {np.dtype(get_dtype()).name}")
+
+    tinylens.fit = fit
+    return runner.fit_lens(lens_id, config, lens_out, **({} if precision is None else {"precision": precision}))

@@ -610,3 +610,25 @@ def test_gpu_memory_is_shared_by_the_survey_and_its_local_workers(monkeypatch):
     monkeypatch.delenv("XLA_PYTHON_CLIENT_MEM_FRACTION")
     monkeypatch.setenv("XLA_PYTHON_CLIENT_ALLOCATOR", "platform")  # allocates on demand already
     assert runner.share_gpu_memory() is False and runner.PREALLOCATE_VARIABLE not in os.environ
+
+
+def test_workers_fit_in_the_precision_of_the_survey_process(tmp_path, monkeypatch):
+    """set_precision("float64") before run_survey reached no worker: Dask's workers are other
+    processes (remote ones on a cluster), built in their own default precision, float32."""
+    from distributed import LocalCluster
+
+    import tinylens
+    from oracle import x64
+    from survey_mocks import fit_telling_the_dtype
+
+    monkeypatch.setattr(runner, "fit_lens", fit_telling_the_dtype)
+    lenses = [runner.Lens("lens_a", tmp_path / "in" / "lens_a")]
+    with x64(), LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        for precision in ("float64", "float32"):
+            (tmp_path / precision).mkdir()
+            tinylens.set_precision(precision)
+            try:
+                frame = runner._fit_lenses(lenses, {}, {}, tmp_path / precision, [], 1, cluster.scheduler_address, False)
+            finally:
+                tinylens.set_precision("float32")
+            assert list(frame["reason"]) == [f"would fit in {precision}"]

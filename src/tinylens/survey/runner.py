@@ -36,6 +36,7 @@ import pandas as pd
 
 from tinylens import filenames
 from tinylens.errors import ConfigError, DataError, DataWarning, OutputError, TinyLensError, listed
+from tinylens.precision import get_precision
 from tinylens.results.truth import TRUTH_FILE
 from tinylens.survey.provenance import (
     INPUTS_FILE,
@@ -294,8 +295,10 @@ def lens_truth(path: Path, config: Mapping[str, Any]) -> dict[str, float] | None
         return None
 
 
-def fit_lens(lens_id: str, config: dict[str, Any], lens_out: str, truth_path: str | None = None) -> dict[str, Any]:
-    """Fit one lens (the task a worker runs); write and return its row.
+def fit_lens(lens_id: str, config: dict[str, Any], lens_out: str, truth_path: str | None = None,
+             precision: str | None = None) -> dict[str, Any]:
+    """Fit one lens (the task a worker runs); write and return its row. ``precision``: that of
+    the survey's process (:func:`tinylens.set_precision`), which the worker's own need not be.
 
     The lens's folder is locked meanwhile: a task still running for a survey that was killed
     (on a cluster the workers outlive their client) is waited for, and its row returned.
@@ -309,6 +312,8 @@ def fit_lens(lens_id: str, config: dict[str, Any], lens_out: str, truth_path: st
     from tinylens.compilation import release_compiled
     from tinylens.results.tables import remove_unfinished, write_json
 
+    if precision is not None:
+        tinylens.set_precision(precision)
     folder = Path(lens_out)
     with lens_lock(folder):
         remove_unfinished(folder / ROW_FILE, folder / INPUTS_FILE)  # a killed worker's, if any
@@ -967,7 +972,8 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
         def submit(lens: Lens) -> None:
             started.setdefault(lens.lens_id, attempts(lens.output(out)))
             future = client.submit(fit_lens, lens.lens_id, lens_config(config, lens, out), str(lens.output(out)),
-                                   truth_path=str(lens.folder / TRUTH_FILE), pure=False, retries=RETRIES)
+                                   truth_path=str(lens.folder / TRUTH_FILE), precision=get_precision(),
+                                   pure=False, retries=RETRIES)
             lens_of[future] = lens
             running.add(future)
 
