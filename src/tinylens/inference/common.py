@@ -178,7 +178,8 @@ def open_checkpoint(build: Callable[[bool], T], path: Path | None, resume: bool)
 
 
 def fingerprint(problem, **extra: Any) -> str:
-    """A hash of the data, the free parameters, their priors and ``extra`` sampler settings.
+    """A hash of the data, the free parameters, their priors, the precision and ``extra`` sampler
+    settings.
 
     A checkpoint is resumed only if its fingerprint matches: a changed config or dataset
     starts a fresh run instead of silently continuing a different problem.
@@ -197,6 +198,9 @@ def fingerprint(problem, **extra: Any) -> str:
         "pixel_scale": float(d.pixel_scale),
         "supersampling_shape": list(supersampling.shape),
         "solver": str(problem.config.solver_type),
+        # the precision it computes in (float32 where x64 is off, whatever dtype was asked):
+        # float32 and float64 likelihoods differ, so one run must not continue the other's
+        "dtype": np.dtype(problem.imaging.data.dtype).name,
         "extra": {k: repr(v) for k, v in sorted(extra.items())},
     }
     h.update(json.dumps(meta, sort_keys=True).encode())
