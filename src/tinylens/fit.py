@@ -298,7 +298,7 @@ def write_results(problem, res: InferenceResult, out: Path, started: float | Non
         config=_config_dict(problem.config),
         config_dir=str(Path(problem.base_dir).resolve()),
         files=files,
-        info=res.info,
+        info={**res.info, "precision": np.dtype(problem.imaging.data.dtype).name},  # what it computed in
         output_dir=out,
         samples=res.samples,
         weights=weights,

@@ -87,3 +87,27 @@ def test_model_figure_summary_gives_median_and_68_half_width_with_units_in_model
                             samples=result.samples[:1])
     lines = _summary_lines(point, few, result.quality)  # an optimiser's one point: no "± 0"
     assert "best fit (an optimiser: no uncertainties):" in lines and not any("±" in line for line in lines)
+
+
+def test_the_fit_computes_and_records_the_precision_chosen(fitted, tmp_path):
+    """result.json did not say which precision its likelihood was computed in. Its maximum
+    log-likelihood is that of a problem loaded in the same precision, at its best vector."""
+    import jax.numpy as jnp
+
+    from oracle import x64
+
+    result, out = fitted
+    best = [result.max_likelihood[n] for n in result.param_names]
+    config = write_tiny_lens(tmp_path / "lens", {"type": "optimizer", "method": "lbfgs"})
+    assert json.loads((out / "result.json").read_text())["info"]["precision"] == "float32"
+    with x64():
+        tinylens.set_precision("float64")
+        try:
+            fit64 = tinylens.fit(config, progress=False)
+        finally:
+            tinylens.set_precision("float32")
+        p64 = tinylens.load(config, dtype=jnp.float64)
+        best64 = [fit64.max_likelihood[n] for n in fit64.param_names]
+        assert fit64.max_log_likelihood == p64.log_likelihood(best64) != tinylens.load(config).log_likelihood(best64)
+    assert json.loads((fit64.output_dir / "result.json").read_text())["info"]["precision"] == "float64"
+    assert tinylens.load(result.config, base_dir=result.config_dir).log_likelihood(best) == result.max_log_likelihood
