@@ -126,3 +126,24 @@ def test_amplitudes_are_float64_like_the_images_in_either_precision(lens):
     for label, value in amps32.items():
         assert value.dtype == images32["total"].dtype == np.float64, label
         np.testing.assert_allclose(value, amps64[label], rtol=1e-4, atol=1e-6)
+
+
+def test_log_likelihood_jax_computes_in_the_problem_dtype_whatever_the_vector(lens):
+    """With JAX's x64 on (after set_precision("float64") then ("float32"), say) a float32
+    problem given a float64 vector computed in float64 where theta entered, and returned float64:
+    another number than log_likelihood() gives for the same problem and vector."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+    from oracle import x64
+
+    with x64():
+        problem = tinylens.load(lens)
+        theta = problem.prior_transform(np.random.default_rng(1).uniform(size=problem.ndim))
+        value = problem.log_likelihood_jax(theta)
+        assert problem.imaging.data.dtype == value.dtype == np.float32
+        assert value == problem.log_likelihood_jax(jnp.asarray(theta, jnp.float32))
+        grad64 = jax.grad(problem.log_likelihood_jax)(jnp.asarray(theta))
+        grad32 = jax.grad(problem.log_likelihood_jax)(jnp.asarray(theta, jnp.float32))
+        assert grad64.dtype == np.float64
+        np.testing.assert_array_equal(grad64, np.asarray(grad32, np.float64))

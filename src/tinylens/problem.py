@@ -231,12 +231,14 @@ class Problem:
 
     def log_likelihood_jax(self, theta: jnp.ndarray) -> jnp.ndarray:
         """Pure JAX eq. 5 for one vector: differentiable, for use under jit/vmap/grad. A vector
-        of another length is a ParameterError (JAX would clamp the missing indices silently)."""
+        of another length is a ParameterError (JAX would clamp the missing indices silently).
+        Computed in the problem's dtype, whatever ``theta``'s (its gradient has ``theta``'s), and
+        returned as a JAX scalar of that dtype."""
         theta = jnp.asarray(theta)
         if theta.shape != (self.ndim,):
             raise ParameterError(f"expected {self._expected('theta', batch=False)}; got shape {theta.shape} "
                                  "(under vmap: the shape of one vector)")
-        return lk.log_likelihood(self.spec, self.imaging, theta, self.solver)
+        return lk.log_likelihood(self.spec, self.imaging, theta.astype(self.imaging.data.dtype), self.solver)
 
     # -- images -----------------------------------------------------------------------------
     @cached_property
