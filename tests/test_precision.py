@@ -68,3 +68,22 @@ def test_back_to_float32_computes_as_a_fresh_float32_process(tmp_path):
     assert lines[0] == "problem float32 True"
     assert lines[1] == "float64 problem kept float64 True True"
     assert lines[2] == "simulation True True"
+
+
+def test_set_precision_reads_its_value_as_the_environment_variable_does():
+    """TINYLENS_PRECISION=FLOAT64 gives float64 but set_precision("FLOAT64") was a ValueError."""
+    import jax.numpy as jnp
+
+    import tinylens
+    from oracle import x64
+    from tinylens.precision import get_dtype
+
+    with x64():
+        try:
+            tinylens.set_precision(" Float64 ")
+            assert get_dtype() == jnp.float64
+        finally:
+            tinylens.set_precision("float32")
+    assert get_dtype() == jnp.float32
+    with pytest.raises(ValueError, match=r"precision must be 'float32' or 'float64', got 'double'"):
+        tinylens.set_precision("double")

@@ -23,10 +23,12 @@ if _PRECISION not in ("float32", "float64"):
 
 
 def set_precision(precision: str) -> None:
-    """Use ``"float32"`` (default, fastest) or ``"float64"`` for new problems."""
+    """Use ``"float32"`` (default, fastest) or ``"float64"`` for new problems (any case, as
+    ``TINYLENS_PRECISION``)."""
     global _PRECISION
+    given, precision = precision, str(precision).strip().lower()
     if precision not in ("float32", "float64"):
-        raise ValueError(f"precision must be 'float32' or 'float64', got {precision!r}")
+        raise ValueError(f"precision must be 'float32' or 'float64', got {given!r}")
     if precision == "float64":
         jax.config.update("jax_enable_x64", True)
     _PRECISION = precision
