@@ -87,3 +87,20 @@ def test_set_precision_reads_its_value_as_the_environment_variable_does():
     assert get_dtype() == jnp.float32
     with pytest.raises(ValueError, match=r"precision must be 'float32' or 'float64', got 'double'"):
         tinylens.set_precision("double")
+
+
+def test_the_command_line_help_names_the_variable_that_gives_float64():
+    """Nothing on the command line said how to fit in float64 (there is no option: a variable)."""
+    import re
+
+    from typer.testing import CliRunner
+
+    from tinylens.cli.main import app
+
+    result = CliRunner().invoke(app, ["--help"], env={"COLUMNS": "300"})
+    assert result.exit_code == 0
+    name, value = re.search(r"\b([A-Z_]+)=(\w+) makes every command compute in float64", result.output).groups()
+    env = {**os.environ, name: value, "JAX_PLATFORMS": "cpu"}
+    run = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, env=env, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split()[-1] == "float64"
