@@ -58,6 +58,8 @@ CHECKPOINT_NAME = CHECKPOINT_NAMES["dynesty"]
 
 #: Batched likelihoods by key, so a pickled checkpoint holds only the key.
 _LIKELIHOODS: dict[str, Callable[[np.ndarray], np.ndarray]] = {}
+#: The running fits' batchers by key: unpickling one gives the one its pool uses (:func:`batcher_for`).
+_BATCHERS: dict[str, "Batcher"] = {}
 
 
 def sampling_before(sampler) -> float:
@@ -77,15 +79,23 @@ class PriorTransform:
         return prior_transform(self.priors, u)
 
 
+def batcher_for(key: str) -> Batcher:
+    """The batcher registered for ``key`` by the running fit (a new one if none is): a sampler
+    restored from its checkpoint calls the likelihood through the batcher that its pool waits on."""
+    return _BATCHERS.get(key) or Batcher(key)
+
+
 class Batcher:
-    """Single-point likelihood that evaluates the calls of concurrent threads as one batch."""
+    """Single-point likelihood that evaluates the calls of concurrent threads as one batch.
+
+    Pickled as its key (:func:`batcher_for`): a restored sampler with a batcher of its own would
+    never see the proposals its pool runs, and would evaluate every point alone."""
 
     def __init__(self, key: str) -> None:
-        self.key = key
         self.__setstate__({"key": key})
 
-    def __getstate__(self) -> dict:
-        return {"key": self.key}
+    def __reduce__(self) -> tuple:
+        return batcher_for, (self.key,)
 
     def __setstate__(self, state: dict) -> None:
         self.key = state["key"]
@@ -245,8 +255,9 @@ def run(
         resume = prepare_checkpoint(checkpoint, key, own["resume"])
     status = LiveStatus("dynesty", enabled=progress)
     _LIKELIHOODS[key] = status.wrap(problem.log_likelihood)
+    _BATCHERS[key] = Batcher(key)
     sampler, resumed = open_checkpoint(
-        lambda r: _sampler(problem, Batcher(key), init, own["seed"], checkpoint, r), checkpoint, resume
+        lambda r: _sampler(problem, _BATCHERS[key], init, own["seed"], checkpoint, r), checkpoint, resume
     )
     take_back = getattr(sampler, "_remove_live_points", None)  # dynesty >= 2.0
     if resumed and getattr(sampler, "added_live", False) and take_back is not None:
@@ -273,6 +284,7 @@ def run(
             )
     finally:
         _LIKELIHOODS.pop(key, None)
+        _BATCHERS.pop(key, None)
     wall = time.perf_counter() - start
     res = sampler.results
     log_w = res.logwt - logsumexp(res.logwt)
