@@ -391,3 +391,32 @@ def test_a_checkpoint_of_the_other_precision_is_not_resumed(tmp_path, data):
         assert fingerprint(p64, seed=1) != fingerprint(p32, seed=1)
         jax.config.update("jax_enable_x64", False)  # float64 asked, float32 computed: the same run
         assert fingerprint(tinylens.load(config, dtype=jnp.float64), seed=1) == fingerprint(p32, seed=1)
+
+
+def test_ctrl_c_that_a_gc_callback_swallows_stops_a_dynesty_run(tmp_path, data):
+    """A SIGINT that arrives while a garbage-collector callback runs (JAX registers one) raises
+    KeyboardInterrupt inside it, where Python only prints "Exception ignored": dynesty sampled
+    on to its end. The run must stop as after any Ctrl-C, keeping its checkpoint."""
+    import gc
+    import signal
+    import threading
+
+    problem = _problem(tmp_path, data, "dynesty", maxcall=3000, checkpoint_every=0)
+    checkpoint = tmp_path / dynesty_runner.CHECKPOINT_NAME
+    sent = {"n": 0}
+
+    def ctrl_c_once(phase, info):  # in the main thread, once the sampling has written a checkpoint
+        main = threading.current_thread() is threading.main_thread()
+        if phase == "start" and not sent["n"] and main and checkpoint.is_file():
+            sent["n"] += 1
+            signal.raise_signal(signal.SIGINT)
+
+    gc.callbacks.append(ctrl_c_once)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            _run(problem, tmp_path, dynesty_runner)
+    finally:
+        gc.callbacks.remove(ctrl_c_once)
+    assert sent["n"] == 1
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert checkpoint.is_file()

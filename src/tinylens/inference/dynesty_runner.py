@@ -29,6 +29,7 @@ from tinylens.inference import InferenceResult
 from tinylens.errors import ConfigError
 from tinylens.inference.common import (
     CHECKPOINT_NAMES,
+    KeptInterrupt,
     SamplingClock,
     _is_whole,
     check_indices,
@@ -254,7 +255,8 @@ def run(
         checkpoint = Path(checkpoint_dir) / CHECKPOINT_NAME
         resume = prepare_checkpoint(checkpoint, key, own["resume"])
     status = LiveStatus("dynesty", enabled=progress)
-    _LIKELIHOODS[key] = status.wrap(problem.log_likelihood)
+    interrupt = KeptInterrupt()  # Ctrl-C during a garbage-collector callback (JAX's) is only printed
+    _LIKELIHOODS[key] = interrupt.guard(status.wrap(problem.log_likelihood))
     _BATCHERS[key] = Batcher(key)
     sampler, resumed = open_checkpoint(
         lambda r: _sampler(problem, _BATCHERS[key], init, own["seed"], checkpoint, r), checkpoint, resume
@@ -277,11 +279,12 @@ def run(
     sampler.tinylens_clock = SamplingClock(before)
     start = time.perf_counter()
     try:
-        with status:
+        with interrupt, status:
             sampler.run_nested(
                 print_progress=progress, print_func=show,
                 checkpoint_file=str(checkpoint) if checkpoint else None, resume=resumed, **run_kw,
             )
+            interrupt.check()
     finally:
         _LIKELIHOODS.pop(key, None)
         _BATCHERS.pop(key, None)
