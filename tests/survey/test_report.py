@@ -354,6 +354,34 @@ def test_too_few_lenses_count_no_outliers(tmp_path):
     assert "100.0%" not in result.output
 
 
+def test_a_zero_nmad_counts_no_outliers(tmp_path):
+    """Deviations of which more than half are equal (a uniform bias; a parameter that most fits
+    hold at its true value) have an NMAD of 0: no scale, so no outlier count, rather than every
+    lens off by anything at all called a catastrophic outlier, nor every lens expected to be one."""
+    s = rp.deviation_stats(np.full(6, 0.01))
+    assert s["nmad"] == 0 and np.isnan(s["n_outliers"]) and np.isnan(s["outlier_fraction"])
+    assert np.isnan(rp.expected_outliers(np.full(6, 0.01), np.full(6, 0.005)))
+    ids = [f"lens_{i}" for i in range(6)]
+    q = np.linspace(0.5, 0.9, 6)
+    fitted = q + [0, 0, 0, 0, 0.001, -0.002]  # four lenses exactly at the truth, two a hair off
+    pd.DataFrame({"lens_id": ids, "lens_mass.0.q": q}).to_csv(tmp_path / "truth.csv", index=False)
+    pd.DataFrame({"lens_id": ids, "status": "ok", "lens_mass.0.q_median": fitted,
+                  "lens_mass.0.q_lo68": fitted - 0.01, "lens_mass.0.q_hi68": fitted + 0.01}
+                 ).to_csv(tmp_path / "catalog.csv", index=False)
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv"), "--truth", str(tmp_path / "truth.csv"),
+                                      "--out", str(tmp_path / "rep")])
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads((tmp_path / "rep" / "report_stats.json").read_text())["parameters"]
+    assert row["n"] == 6 and row["median_deviation"] == 0 and row["nmad"] == 0
+    assert row["n_outliers"] is None and row["n_outliers_expected"] is None
+    assert "33.3%" not in result.output and "NMAD is 0" in " ".join(result.output.split())
+    quantity = [rp.quantity_for("lens_mass.0.q")]
+    joined = rp.comparison_frame(pd.read_csv(tmp_path / "catalog.csv"), pd.read_csv(tmp_path / "truth.csv"), quantity)
+    fig = rp.comparison_figure(joined, quantity, rp.stats_table(joined, quantity))
+    text = " ".join(t.get_text() for t in fig.axes[0].texts)
+    assert "NMAD = 0" in text and "< 5" not in text and "outliers" not in fig.axes[0].get_legend_handles_labels()[1]
+
+
 def test_expected_outliers_from_posterior_widths():
     """Lenses whose errors are drawn from their own posterior widths: the observed outliers match
     expected_outliers (an independent Monte Carlo count), and a wrong answer is in excess of it."""

@@ -120,7 +120,7 @@ def build_report(
     quantities = [q for q in quantities if q.name not in empty]
     stats = stats[~stats["parameter"].isin(list(empty))].reset_index(drop=True)
     left_out = {q.name: ids for q in quantities if (ids := rp.undefined_deviations(joined, q))}
-    warnings += _coverage_warnings(empty, left_out)
+    warnings += _coverage_warnings(empty, left_out) + _zero_nmad_warnings(stats)
     summary = {
         "catalog": str(catalog_path), "compared_with": source, "n_lenses": int(n_all),
         "trusted_only": bool(trusted_only), "where": where, "n_selected": int(len(catalog)),
@@ -287,6 +287,15 @@ def _coverage_warnings(empty: dict[str, str], left_out: dict[str, list[str]]) ->
             + [f"{name}: {len(ids)} lens{'es' if len(ids) > 1 else ''} left out of every count ({listed(ids)}): the "
                "deviation is not finite (a true value of 0 for a relative deviation, or an infinite value)."
                for name, ids in left_out.items()])
+
+
+def _zero_nmad_warnings(stats) -> list[str]:
+    """One line per parameter whose NMAD is 0 with enough lenses to count outliers: none are."""
+    from tinylens.results.report import MIN_FOR_OUTLIERS
+
+    return [f"{row.parameter}: the NMAD is 0 (more than half of the {row.n} deviations are equal), which gives "
+            "no scale for catastrophic outliers: none are counted." for row in stats.itertuples(index=False)
+            if row.n >= MIN_FOR_OUTLIERS and row.nmad == 0]
 
 
 def _status_counts(status) -> str:

@@ -100,14 +100,22 @@ def is_outlier(zeta: np.ndarray, sigma: float, k: float = OUTLIER_SIGMA) -> np.n
     return np.abs(np.asarray(zeta, dtype=float)) > k * sigma
 
 
+def counts_outliers(n: int, sigma: float) -> bool:
+    """Whether ``n`` finite deviations of NMAD ``sigma`` give a scale to call some outliers: at
+    least :data:`MIN_FOR_OUTLIERS` of them (the NMAD of one or two deviations is no scatter), and
+    an NMAD above 0 (more than half of them equal, e.g. a parameter most fits hold at its true
+    value, is no scatter either). Without one, every deviation other than the median would be
+    an outlier."""
+    return n >= MIN_FOR_OUTLIERS and bool(sigma > 0)
+
+
 def deviation_stats(zeta: np.ndarray, k: float = OUTLIER_SIGMA) -> dict[str, float | int]:
     """``n``, ``median_deviation``, ``nmad``, ``n_outliers`` and ``outlier_fraction`` of the finite ``zeta``
-    (the last two NaN for fewer than :data:`MIN_FOR_OUTLIERS` values: the NMAD of one or two
-    deviations is no scatter, and would make every other deviation an outlier)."""
+    (the last two NaN unless :func:`counts_outliers`)."""
     zeta = np.asarray(zeta, dtype=float)
     zeta = zeta[np.isfinite(zeta)]
     sigma = nmad(zeta)
-    n_out = float(is_outlier(zeta, sigma, k).sum()) if zeta.size >= MIN_FOR_OUTLIERS else float("nan")
+    n_out = float(is_outlier(zeta, sigma, k).sum()) if counts_outliers(zeta.size, sigma) else float("nan")
     return {
         "n": int(zeta.size),
         "median_deviation": float(np.median(zeta)) if zeta.size else float("nan"),
@@ -231,7 +239,7 @@ def coverage_68(joined: pd.DataFrame, q: Quantity) -> float:
 def expected_outliers(zeta: np.ndarray, sigma: np.ndarray, k: float = OUTLIER_SIGMA) -> float:
     """How many of the deviations ``zeta`` would lie beyond ``k`` NMAD if each lens's error were
     what its own posterior says: ``sum_i P(|N(0, sigma_i)| > k NMAD)``, with ``sigma_i`` half its
-    68 % interval (NaN without widths, or for fewer than :data:`MIN_FOR_OUTLIERS` lenses).
+    68 % interval (NaN without widths, or where outliers are not counted: :func:`counts_outliers`).
 
     The outlier fraction of the paper counts every lens whose posterior is wider than the
     population's typical scatter, however right it is: a faint double can be 4 NMAD off and
@@ -243,9 +251,10 @@ def expected_outliers(zeta: np.ndarray, sigma: np.ndarray, k: float = OUTLIER_SI
     zeta, sigma = np.asarray(zeta, dtype=float), np.asarray(sigma, dtype=float)
     have = np.isfinite(zeta)
     width = np.isfinite(sigma) & (sigma > 0) & have
-    if have.sum() < MIN_FOR_OUTLIERS or not width.any():
+    sigma_all = nmad(zeta[have])
+    if not counts_outliers(int(have.sum()), sigma_all) or not width.any():
         return float("nan")
-    band = k * nmad(zeta[have])
+    band = k * sigma_all
     return float(np.sum(2 * norm.sf(band / sigma[width])))
 
 
@@ -355,7 +364,8 @@ def _panel(top, bottom, joined: pd.DataFrame, q: Quantity, stat: pd.Series, t_la
     top.set_xlim(*span)
     sigma_text = f"{100 * sigma:.2g}%" if q.kind == "relative" else f"{sigma:.3g}"
     f_c = (f"{100 * float(stat['outlier_fraction']):.1f}% ({int(stat['n_outliers'])}/{int(stat['n'])})" if counted
-           else f"- (N = {int(stat['n'])} < {MIN_FOR_OUTLIERS})")
+           else f"- (N = {int(stat['n'])} < {MIN_FOR_OUTLIERS})" if int(stat["n"]) < MIN_FOR_OUTLIERS
+           else "- (NMAD = 0: no scale)")
     expected = float(stat.get("n_outliers_expected", np.nan))
     if counted and np.isfinite(expected):
         f_c += f"\n{expected:.1f} expected from the widths"
