@@ -238,3 +238,23 @@ def test_a_selection_without_an_ok_lens_draws_no_figure(tmp_path):
     assert saved["n_selected"] == 2 and saved["n_ok"] == 0 and saved["n_to_inspect"] == 2
     assert not (tmp_path / "report" / "overview.png").exists()
     assert not (tmp_path / "report" / "overview_parameters.png").exists()
+
+
+def test_the_overview_figure_shows_a_parameter_that_some_lens_has(tmp_path, monkeypatch):
+    """The overview figure drew the first parameter's panels even when no ok lens had a finite
+    median of it (two empty panels), while the next parameter had one for every lens."""
+    catalog = _catalog().assign(**{"lens_mass.0.theta_E_median": np.nan})
+    catalog.to_csv(tmp_path / "catalog.csv", index=False)
+    drawn = []
+    original = ov.overview_figure
+    monkeypatch.setattr(ov, "overview_figure", lambda cat, q, flags: drawn.append(q.name) or original(cat, q, flags))
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv")])
+    assert result.exit_code == 0, result.output
+    saved = {p["parameter"]: p["n"] for p in json.loads((tmp_path / "report" / "overview.json").read_text())["parameters"]}
+    assert saved == {"lens_mass.0.theta_E": 0, "lens_mass.0.q": 6}
+    assert drawn == ["lens_mass.0.q"]
+
+    _catalog().to_csv(tmp_path / "catalog.csv", index=False)  # with both, the first (theta_E) as before
+    drawn.clear()
+    assert CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv")]).exit_code == 0
+    assert drawn == ["lens_mass.0.theta_E"]

@@ -198,7 +198,8 @@ def write_overview(result: dict[str, Any], out: Path) -> dict[str, Path]:
 
     figures = {}
     if result["quantities"] and result["counts"]["n_ok"]:  # no ok lens (--where status != 'ok'): nothing to draw
-        figures = {"png": ov.overview_figure(result["catalog"], result["quantities"][0], result["flags"]),
+        figures = {"png": ov.overview_figure(result["catalog"], ov.figure_quantity(result["quantities"], result["parameters"]),
+                                             result["flags"]),
                    "parameters_png": ov.parameters_figure(result["catalog"], result["quantities"])}
     out = ensure_writable(out, "another --out")
     paths = {key: out / name for key, name in OVERVIEW_FILES.items() if not key.endswith("png") or key in figures}

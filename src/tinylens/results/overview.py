@@ -215,6 +215,13 @@ def overview(catalog: pd.DataFrame, quantities: Sequence[Quantity], survey_dir: 
             "inspect": to_inspect(catalog, survey_dir)}
 
 
+def figure_quantity(quantities: Sequence[Quantity], parameters: pd.DataFrame) -> Quantity:
+    """The quantity the overview figure shows: the first that some ok lens has a finite median
+    of (its ``n`` in ``parameters``, :func:`parameter_table`), else the first."""
+    n = dict(zip(parameters["parameter"], parameters["n"]))
+    return next((q for q in quantities if n.get(q.name, 0) > 0), quantities[0])
+
+
 def _median_histogram(ax: Any, median: np.ndarray, trusted: np.ndarray, q: Quantity,
                       legend: bool = True) -> list[tuple[np.ndarray, str, str]]:
     """The lenses' medians of ``q`` on ``ax``, trusted and untrusted stacked; return the groups
