@@ -258,3 +258,22 @@ def test_the_overview_figure_shows_a_parameter_that_some_lens_has(tmp_path, monk
     drawn.clear()
     assert CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv")]).exit_code == 0
     assert drawn == ["lens_mass.0.theta_E"]
+
+
+def test_a_catalogue_without_a_trusted_column_does_not_call_every_fit_untrusted(tmp_path):
+    """A catalogue without quality columns (an older tinylens's, or one made by hand) said
+    '6 ok (0 trusted, 6 not)', drew every lens as untrusted and listed all of them to inspect."""
+    catalog = _catalog().drop(columns=["trusted", "flags", "critical_flags"])
+    catalog.to_csv(tmp_path / "catalog.csv", index=False)
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv")])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "0 trusted" not in text and "6 ok (trust not recorded" in text and "no 'trusted' column" in text
+    saved = json.loads((tmp_path / "report" / "overview.json").read_text())
+    assert saved["n_ok"] == 6 and saved["n_trusted"] is None and saved["n_untrusted"] is None
+    assert pd.read_csv(tmp_path / "report" / "inspect.csv")["lens_id"].tolist() == ["g", "h"]  # failed, queued
+    q = quantity_for("lens_mass.0.theta_E")
+    for fig in (ov.overview_figure(catalog, q, ov.flag_table(catalog)), ov.parameters_figure(catalog, [q])):
+        labels = fig.axes[0].get_legend_handles_labels()[1] or [p.get_label() for p in fig.axes[0].containers]
+        assert not any("untrusted" in label for label in labels), labels
+        assert "untrusted" not in fig.get_suptitle() and "0 trusted" not in fig.get_suptitle()

@@ -173,6 +173,9 @@ def build_overview(catalog_path: Path, parameters: list[str] | None, trusted_onl
     warnings: list[str] = []
     catalog = read_catalog(catalog_path, warnings)
     n_all = len(catalog)
+    if not ov.records_trust(catalog):
+        warnings.append(f"{catalog_path} has no 'trusted' column (a catalogue of an older tinylens?): which fits "
+                        "can be trusted is not known, and only the lenses that did not end ok are listed to inspect.")
     if trusted_only:
         catalog = only_trusted(catalog, catalog_path)
     if where:
@@ -221,12 +224,14 @@ def write_overview(result: dict[str, Any], out: Path) -> dict[str, Path]:
 
 def print_overview(result: dict[str, Any], paths: dict[str, Path]) -> None:
     """The overview on the terminal: counts, flags, parameters, time, failures, what to inspect."""
+    from tinylens.results import overview as ov
+
     n, sel = result["counts"], result["selection"]
     rules = (["trusted"] if sel["trusted_only"] else []) + ([sel["where"]] if sel["where"] else [])
     which = (f"{sel['n_selected']} of {sel['n_lenses']} lenses in {sel['catalog']} (selected: {', '.join(rules)})"
              if rules else f"{n['n_lenses']} lenses in {sel['catalog']}")
     console.print(f"[bold]{which}[/]: "
-                  f"[green]{n['n_ok']} ok[/] ({n['n_trusted']} trusted, {n['n_untrusted']} not), "
+                  f"[green]{n['n_ok']} ok[/] ({ov.trust_text(n)}), "
                   f"[red]{n['n_failed']} failed[/]"
                   + (f", {n['n_other_status']} with another status" if n["n_other_status"] else "") + ".", soft_wrap=True)
     wide = console if console.is_terminal else Console(highlight=False, width=max(console.width, 160))

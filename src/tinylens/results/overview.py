@@ -60,14 +60,26 @@ def _trusted(frame: pd.DataFrame) -> np.ndarray:
     return frame["trusted"].map(is_true).to_numpy(bool)
 
 
-def counts(catalog: pd.DataFrame) -> dict[str, int]:
-    """Lenses, ok, failed (and any other status), and trusted / untrusted among the ok ones."""
+def records_trust(catalog: pd.DataFrame) -> bool:
+    """Whether ``catalog`` says which fits are trusted: its ``trusted`` column (a catalogue of an
+    older tinylens, or one made by hand, may lack it; then no fit is called trusted or untrusted)."""
+    return "trusted" in catalog.columns
+
+
+def counts(catalog: pd.DataFrame) -> dict[str, int | None]:
+    """Lenses, ok, failed (and any other status), and trusted / untrusted among the ok ones
+    (``None`` when the catalogue does not record it: :func:`records_trust`)."""
     status = catalog["status"].astype(str)
     ok = _ok(catalog)
-    n_trusted = int(_trusted(ok).sum())
+    n_trusted = int(_trusted(ok).sum()) if records_trust(catalog) else None
     return {"n_lenses": int(len(catalog)), "n_ok": int(len(ok)), "n_failed": int((status == "failed").sum()),
             "n_other_status": int((~status.isin(["ok", "failed"])).sum()),
-            "n_trusted": n_trusted, "n_untrusted": int(len(ok) - n_trusted)}
+            "n_trusted": n_trusted, "n_untrusted": None if n_trusted is None else int(len(ok) - n_trusted)}
+
+
+def trust_text(n: dict[str, int | None]) -> str:
+    """``4 trusted, 2 not`` of the ok lenses of :func:`counts`, or ``trust not recorded``."""
+    return "trust not recorded" if n["n_trusted"] is None else f"{n['n_trusted']} trusted, {n['n_untrusted']} not"
 
 
 def flag_table(catalog: pd.DataFrame) -> pd.DataFrame:
@@ -193,7 +205,7 @@ def to_inspect(catalog: pd.DataFrame, survey_dir: str | Path) -> pd.DataFrame:
     from tinylens.survey.runner import LENSES_DIR
 
     status = catalog["status"].astype(str)
-    trusted = _trusted(catalog)
+    trusted = _trusted(catalog) if records_trust(catalog) else np.ones(len(catalog), dtype=bool)
     pick = catalog[~((status == "ok").to_numpy() & trusted)]
     rows = []
     for _, row in pick.iterrows():
@@ -222,14 +234,16 @@ def figure_quantity(quantities: Sequence[Quantity], parameters: pd.DataFrame) ->
     return next((q for q in quantities if n.get(q.name, 0) > 0), quantities[0])
 
 
-def _median_histogram(ax: Any, median: np.ndarray, trusted: np.ndarray, q: Quantity,
+def _median_histogram(ax: Any, median: np.ndarray, trusted: np.ndarray | None, q: Quantity,
                       legend: bool = True) -> list[tuple[np.ndarray, str, str]]:
-    """The lenses' medians of ``q`` on ``ax``, trusted and untrusted stacked; return the groups
-    (mask, label, colour) of lenses with a finite median."""
+    """The lenses' medians of ``q`` on ``ax``, trusted and untrusted stacked (one group of ok
+    lenses where ``trusted`` is None: not recorded); return the groups (mask, label, colour) of
+    lenses with a finite median."""
     from matplotlib.ticker import MaxNLocator
 
     good = np.isfinite(median)
-    groups = [(good & trusted, "trusted", "C0"), (good & ~trusted, "untrusted", "C3")]
+    groups = ([(good, "ok", "C0")] if trusted is None
+              else [(good & trusted, "trusted", "C0"), (good & ~trusted, "untrusted", "C3")])
     if good.any():
         bins = np.histogram_bin_edges(median[good], bins=_n_bins(int(good.sum())))
         ax.hist([median[m] for m, _, _ in groups], bins=bins, stacked=True, color=[g[2] for g in groups],
@@ -248,7 +262,7 @@ def parameters_figure(catalog: pd.DataFrame, quantities: Sequence[Quantity], col
     from matplotlib.figure import Figure
 
     ok = _ok(catalog)
-    trusted = _trusted(ok)
+    trusted = _trusted(ok) if records_trust(ok) else None
     columns = max(1, min(columns, len(quantities)))
     rows = -(-len(quantities) // columns)
     fig = Figure(figsize=(4.0 * columns, 3.3 * rows))
@@ -262,8 +276,9 @@ def parameters_figure(catalog: pd.DataFrame, quantities: Sequence[Quantity], col
     for ax in list(axes.flat)[len(quantities):]:
         ax.set_visible(False)
     n = counts(catalog)
-    fig.suptitle(f"Posterior medians of the {n['n_ok']} ok lenses: trusted ({n['n_trusted']}, blue) "
-                 f"and untrusted ({n['n_untrusted']}, red)")
+    fig.suptitle(f"Posterior medians of the {n['n_ok']} ok lenses: " + (
+        "trust not recorded in the catalogue" if trusted is None
+        else f"trusted ({n['n_trusted']}, blue) and untrusted ({n['n_untrusted']}, red)"))
     fig.tight_layout()
     return fig
 
@@ -275,7 +290,7 @@ def overview_figure(catalog: pd.DataFrame, q: Quantity, flags: pd.DataFrame):
     from matplotlib.ticker import MaxNLocator
 
     ok = _ok(catalog)
-    trusted = _trusted(ok)
+    trusted = _trusted(ok) if records_trust(ok) else None
     median, half, relative = medians_and_widths(ok, q)
     if q.kind == "relative":
         half = relative
@@ -285,7 +300,7 @@ def overview_figure(catalog: pd.DataFrame, q: Quantity, flags: pd.DataFrame):
     groups = _median_histogram(a, median, trusted, q)
     for m, label, colour in groups:
         keep = m & np.isfinite(half) & (half > 0)
-        b.scatter(median[keep], half[keep], s=12, color=colour, label=label, marker="o" if label == "trusted" else "x")
+        b.scatter(median[keep], half[keep], s=12, color=colour, label=label, marker="x" if label == "untrusted" else "o")
     if np.any(np.isfinite(half) & (half > 0)):
         b.set_yscale("log")
     b.set_xlabel(f"{q.label} (posterior median)")
@@ -315,7 +330,7 @@ def overview_figure(catalog: pd.DataFrame, q: Quantity, flags: pd.DataFrame):
     d.set_ylabel("lenses")
     d.yaxis.set_major_locator(MaxNLocator(integer=True))
     n = counts(catalog)
-    fig.suptitle(f"{n['n_lenses']} lenses: {n['n_ok']} ok ({n['n_trusted']} trusted), {n['n_failed']} failed")
+    fig.suptitle(f"{n['n_lenses']} lenses: {n['n_ok']} ok ({trust_text(n)}), {n['n_failed']} failed")
     fig.tight_layout()
     return fig
 
