@@ -420,3 +420,26 @@ def test_ctrl_c_that_a_gc_callback_swallows_stops_a_dynesty_run(tmp_path, data):
     assert sent["n"] == 1
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     assert checkpoint.is_file()
+
+
+@pytest.mark.skipif("save_evaluation_history" not in dynesty_runner.SAMPLER_KEYS,
+                    reason="dynesty < 3.0 has no evaluation history")
+def test_dynestys_evaluation_history_goes_to_the_output_folder(tmp_path, data, monkeypatch):
+    """``save_evaluation_history: true`` wrote dynesty_logl_history.h5 into whatever folder the fit
+    was started from (every lens of a survey into the same file); a relative name is now one in the
+    fit's output folder, as the checkpoint is, and an absolute one stays where it says."""
+    elsewhere = tmp_path / "started_here"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    out = tmp_path / "out"
+    _run(_problem(tmp_path / "lens", data, "dynesty", maxcall=300, save_evaluation_history=True), out, dynesty_runner)
+    assert list(elsewhere.iterdir()) == []
+    with h5py.File(out / "dynesty_logl_history.h5", "r") as f:
+        assert "evaluation_logl" in f
+    mine = tmp_path / "mine" / "calls.h5"
+    mine.parent.mkdir()
+    _run(_problem(tmp_path / "lens", data, "dynesty", maxcall=300, save_evaluation_history=True,
+                  history_filename="calls.h5"), out, dynesty_runner)
+    _run(_problem(tmp_path / "lens", data, "dynesty", maxcall=300, save_evaluation_history=True,
+                  history_filename=str(mine)), out, dynesty_runner)
+    assert (out / "calls.h5").is_file() and mine.is_file() and list(elsewhere.iterdir()) == []

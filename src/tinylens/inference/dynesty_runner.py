@@ -9,7 +9,8 @@ Settings (``config.inference.settings``): ``nlive`` (default 300), ``batch_size`
 (``queue_size``, default 64: proposals made in parallel with the same bound), ``dlogz``
 (default 0.1), ``bound`` (``multi``), ``sample`` (``rwalk``), ``seed`` (0), ``resume`` (true),
 ``checkpoint_every`` (seconds, 60), and any other keyword of ``dynesty.NestedSampler`` or of
-``run_nested`` (``maxiter``, ``maxcall``, ``walks``, ...).
+``run_nested`` (``maxiter``, ``maxcall``, ``walks``, ...). ``save_evaluation_history`` (dynesty >= 3)
+writes ``history_filename`` (default :data:`HISTORY_NAME`) into the output folder.
 """
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ OWN_KEYS = {"seed", "resume"}
 SAMPLER_KEYS = keyword_names(dynesty.NestedSampler.__new__, exclude=RESERVED | {"cls"})
 RUN_KEYS = keyword_names(dynesty.NestedSampler.run_nested, exclude=RESERVED)
 CHECKPOINT_NAME = CHECKPOINT_NAMES["dynesty"]
+#: dynesty's name of its evaluation history (``save_evaluation_history``), in the output folder.
+HISTORY_NAME = "dynesty_logl_history.h5"
 
 #: Batched likelihoods by key, so a pickled checkpoint holds only the key.
 _LIKELIHOODS: dict[str, Callable[[np.ndarray], np.ndarray]] = {}
@@ -209,6 +212,16 @@ def check(settings: dict[str, Any], n_dim: int) -> None:
     try_settings("dynesty", settings, _dummy_sampler(n_dim))
 
 
+def _history_in(init: dict[str, Any], folder: str | Path | None) -> dict[str, Any]:
+    """``init`` with dynesty's evaluation history (``save_evaluation_history``) written into the
+    output ``folder``: a relative ``history_filename`` (dynesty's default one too) is taken from
+    there, not from the folder the fit was started from; an absolute one is kept."""
+    if not init.get("save_evaluation_history") or folder is None:
+        return init
+    name = Path(init.get("history_filename") or HISTORY_NAME).expanduser()
+    return {**init, "history_filename": str(name if name.is_absolute() else Path(folder) / name)}
+
+
 def _sampler(problem, batcher: Batcher, init: dict, seed, checkpoint: Path | None, resume: bool):
     pool = BatchingPool(batcher, init["queue_size"])
     if checkpoint is not None and resume:
@@ -259,7 +272,8 @@ def run(
     _LIKELIHOODS[key] = interrupt.guard(status.wrap(problem.log_likelihood))
     _BATCHERS[key] = Batcher(key)
     sampler, resumed = open_checkpoint(
-        lambda r: _sampler(problem, _BATCHERS[key], init, own["seed"], checkpoint, r), checkpoint, resume
+        lambda r: _sampler(problem, _BATCHERS[key], _history_in(init, checkpoint_dir), own["seed"], checkpoint, r),
+        checkpoint, resume,
     )
     take_back = getattr(sampler, "_remove_live_points", None)  # dynesty >= 2.0
     if resumed and getattr(sampler, "added_live", False) and take_back is not None:
