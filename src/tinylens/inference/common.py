@@ -72,6 +72,10 @@ VALUE_RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "enlarge_per_dim": _number(lambda v: v >= 1, "a number >= 1"),
     "facc": _number(lambda v: 0 < v <= 1, "a number > 0 and <= 1"),
     "checkpoint_every": _number(lambda v: v >= 0, "a number of seconds >= 0"),
+    # dynesty's, which it only asserts (null: dynesty chooses)
+    "enlarge": ("a number >= 1 or null", lambda v: v is None or _number(lambda x: x >= 1, "")[1](v)),
+    "bootstrap": ("0 (none) or a whole number >= 2, or null",
+                  lambda v: v is None or (_is_whole(v) and (v == 0 or v >= 2))),
     "logl_max": _number(lambda v: True, "a number (.inf for no limit)"),
     "first_update": ("a mapping of numbers (min_ncall, min_eff)", lambda v: isinstance(v, Mapping) and all(
         isinstance(x, (int, float, np.number)) and not isinstance(x, bool) for x in v.values())),
