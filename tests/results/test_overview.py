@@ -277,3 +277,20 @@ def test_a_catalogue_without_a_trusted_column_does_not_call_every_fit_untrusted(
         labels = fig.axes[0].get_legend_handles_labels()[1] or [p.get_label() for p in fig.axes[0].containers]
         assert not any("untrusted" in label for label in labels), labels
         assert "untrusted" not in fig.get_suptitle() and "0 trusted" not in fig.get_suptitle()
+
+
+def test_a_catalogue_without_a_flags_column_does_not_say_no_flag_was_raised(tmp_path):
+    """Without a 'flags' column nothing is known of the flags: 'No quality flag is raised on any
+    ok lens' (and 'no quality flag raised' in the figure) said the opposite of that."""
+    catalog = _catalog().drop(columns=["flags", "critical_flags"])
+    catalog.to_csv(tmp_path / "catalog.csv", index=False)
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv")])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "No quality flag is raised" not in text and "no 'flags' column" in text
+    fig = ov.overview_figure(catalog, quantity_for("lens_mass.0.theta_E"), ov.flag_table(catalog))
+    shown = " ".join(t.get_text() for t in fig.axes[2].texts)
+    assert "not recorded" in shown and "no quality flag raised" not in shown
+    with_flags = _catalog().assign(flags="", critical_flags="")  # recorded, and none raised: as before
+    fig = ov.overview_figure(with_flags, quantity_for("lens_mass.0.theta_E"), ov.flag_table(with_flags))
+    assert "no quality flag raised" in " ".join(t.get_text() for t in fig.axes[2].texts)

@@ -243,8 +243,10 @@ def print_overview(result: dict[str, Any], paths: dict[str, Path]) -> None:
             table.add_row(row.flag, str(row.n_lenses), str(row.n_untrusted),
                           "?" if row.n_critical is None else str(row.n_critical))
         wide.print(table)
-    else:
+    elif ov.records_flags(result["catalog"]):
         console.print("No quality flag is raised on any ok lens.")
+    else:
+        console.print("Quality flags: not recorded (the catalogue has no 'flags' column).")
     if len(result["parameters"]):
         table = Table(title="Posterior medians across the ok lenses, and each lens's precision", title_justify="left")
         for name in ("parameter", "N", "median", "16-84 % of lenses", "median 68 % half-width"):

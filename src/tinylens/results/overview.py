@@ -66,6 +66,11 @@ def records_trust(catalog: pd.DataFrame) -> bool:
     return "trusted" in catalog.columns
 
 
+def records_flags(catalog: pd.DataFrame) -> bool:
+    """Whether ``catalog`` records the quality flags of its fits (its ``flags`` column)."""
+    return "flags" in catalog.columns
+
+
 def counts(catalog: pd.DataFrame) -> dict[str, int | None]:
     """Lenses, ok, failed (and any other status), and trusted / untrusted among the ok ones
     (``None`` when the catalogue does not record it: :func:`records_trust`)."""
@@ -316,7 +321,8 @@ def overview_figure(catalog: pd.DataFrame, q: Quantity, flags: pd.DataFrame):
         c.xaxis.set_major_locator(MaxNLocator(integer=True))
         c.legend(frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2)
     else:
-        c.text(0.5, 0.5, "no quality flag raised", ha="center", va="center", transform=c.transAxes)
+        c.text(0.5, 0.5, "no quality flag raised" if records_flags(catalog) else "quality flags not recorded",
+               ha="center", va="center", transform=c.transAxes)
         c.set_yticks([])
     c.set_xlabel("lenses with the flag")
     timed = next((k for k in TIME_COLUMNS if np.isfinite(_column(ok, TIME_COLUMNS[k])).any()), "search")
