@@ -147,3 +147,26 @@ def test_log_likelihood_jax_computes_in_the_problem_dtype_whatever_the_vector(le
         grad32 = jax.grad(problem.log_likelihood_jax)(jnp.asarray(theta, jnp.float32))
         assert grad64.dtype == np.float64
         np.testing.assert_array_equal(grad64, np.asarray(grad32, np.float64))
+
+
+@pytest.mark.parametrize("key, value, fragment", [("data", float("nan"), "NaN or infinite data value"),
+                                                  ("noise", 0.0, "noise that is NaN, infinite, zero or negative")])
+def test_a_hand_built_dataset_with_a_bad_used_pixel_is_refused(lens, key, value, fragment):
+    """A Dataset built from arrays skips load_dataset's masking: a NaN in a used pixel made the
+    log-likelihood -inf for every parameter vector, silently. The same pixel masked is fine."""
+    import dataclasses
+
+    import numpy as np
+
+    from tinylens.problem import Problem
+
+    loaded = tinylens.load(lens)
+    d = loaded.dataset
+    bad = np.array(getattr(d, key))
+    bad[16, 16] = value
+    with pytest.raises(DataError, match=f"1 pixel with a {fragment}"):
+        Problem(loaded.config, loaded.base_dir, dataclasses.replace(d, **{key: bad}), loaded.spec)
+    mask = np.array(d.mask)
+    mask[16, 16] = False
+    problem = Problem(loaded.config, loaded.base_dir, dataclasses.replace(d, **{key: bad}, mask=mask), loaded.spec)
+    assert np.isfinite(problem.log_likelihood(problem.prior_transform(np.full(problem.ndim, 0.5))))

@@ -22,6 +22,7 @@ from tinylens import likelihood as lk
 from tinylens.config import Config, load_config
 from tinylens.config.model_spec import ModelSpec, build_model_spec
 from tinylens.data import Dataset, load_dataset
+from tinylens.data.dataset import check_used_pixels
 from tinylens.data.value_range import check_float32_range
 from tinylens.errors import ConfigError, ParameterError, listed
 from tinylens.forward import blurred_columns, column_owner, component_values, amplitude_value, _light
@@ -76,6 +77,7 @@ class Problem:
     def __post_init__(self) -> None:
         if self.imaging is None:
             d = self.dataset
+            check_used_pixels(d)
             if jnp.zeros((), self.dtype).dtype == jnp.float32:  # float64 without x64 is float32 too
                 check_float32_range(d)
             self.imaging = lk.make_imaging(d.data, d.noise, d.psf, d.mask, d.pixel_scale, d.nsub, self.dtype,

@@ -153,6 +153,24 @@ def _warn_bad(bad: np.ndarray, path: Path, what: str) -> None:
         )
 
 
+def check_used_pixels(dataset: Dataset) -> None:
+    """Raise a DataError when a pixel the mask uses has a NaN/inf data value or a noise that is
+    not finite and positive: a :class:`Dataset` built by hand skips :func:`load_dataset`, which
+    masks such pixels, and would give a log-likelihood of -inf or NaN for every parameter."""
+    used = np.asarray(dataset.mask, dtype=bool)
+    data, noise = np.asarray(dataset.data, dtype=np.float64), np.asarray(dataset.noise, dtype=np.float64)
+    problems = [
+        (int((used & ~np.isfinite(data)).sum()), "a NaN or infinite data value"),
+        (int((used & ~(np.isfinite(noise) & (noise > 0))).sum()), "a noise that is NaN, infinite, zero or negative"),
+    ]
+    found = [f"{n} pixel{'s' if n != 1 else ''} with {what}" for n, what in problems if n]
+    if found:
+        raise DataError(
+            f"The dataset's mask uses {' and '.join(found)}: every log-likelihood would be -inf or NaN. "
+            "Set the mask to False there, or build the Dataset with tinylens.data.load_dataset, which masks them."
+        )
+
+
 def check_enough_pixels(
     mask: np.ndarray, user: np.ndarray, good_data: np.ndarray, good_noise: np.ndarray, data_path: Path
 ) -> None:
