@@ -4,7 +4,9 @@ The likelihood (paper eq. 5) weighs each pixel by ``1 / sigma^2`` and sums ``(d 
 In float32 (largest number about 3.4e38) a noise map in the wrong units (1e-30 instead of
 0.01) or an image in physical flux units (1e-19 erg/s/cm^2/A, noise 1e-20) makes those
 weights overflow, and every likelihood becomes NaN or infinite. Checked in float64 before the
-arrays are cast, with a factor of 10^6 to spare for the sums and the model's own scale.
+arrays are cast, with a factor of 10^6 to spare for the sums and the model's own scale; weights
+too small for float32 are refused only when the median one is (a few pixels of huge noise, a
+bad-pixel convention, just get a weight of 0).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ def float32_range_problem(data: np.ndarray, noise: np.ndarray, used: np.ndarray)
     if not d.size:
         return None
     weights = 1.0 / s**2
-    if weights.max() > high or weights.min() < low:
+    if weights.max() > high or typical_weight(weights) < low:
         return "noise_path", (f"noise values from {s.min():.3g} to {s.max():.3g} make the pixel weights "
                               f"1/sigma^2 range from {weights.min():.3g} to {weights.max():.3g}")
     peak = float(np.abs(d).max())
@@ -33,6 +35,13 @@ def float32_range_problem(data: np.ndarray, noise: np.ndarray, used: np.ndarray)
     if peak > high or chi2 > high:
         return "data_path", f"image values up to {peak:.3g}, {np.sqrt(chi2 / d.size):.3g} times the noise"
     return None
+
+
+def typical_weight(weights: np.ndarray) -> float:
+    """The median pixel weight: the low end of float32's range matters only when typical pixels
+    reach it. A few pixels of huge noise (1e30, SExtractor's RMS for a bad pixel) get a weight that
+    rounds to 0 in float32: they count for nothing, as their noise says, in float64 too."""
+    return float(np.median(weights))
 
 
 def check_float32_range(dataset) -> None:
