@@ -141,6 +141,16 @@ def test_single_plane_cube_is_squeezed(tmp_path):
     np.testing.assert_array_equal(read_fits_image(path, "data_path"), np.arange(12.0).reshape(3, 4))
 
 
+@pytest.mark.parametrize("shape", [(3, 4, 1), (1, 3, 1, 4)])
+def test_a_cube_with_two_axes_longer_than_one_is_squeezed_in_order(tmp_path, shape):
+    """A (ny, nx, 1) array (channels-last, as numpy writes it) was refused as a cube of ny planes."""
+    image = np.arange(12.0).reshape(3, 4)
+    path = put(tmp_path / "cube.fits", image.reshape(shape))
+    np.testing.assert_array_equal(read_fits_image(path, "data_path"), image)
+    with pytest.raises(DataError, match="2 planes"):
+        read_fits_image(put(tmp_path / "two.fits", np.stack([image, image])), "data_path")
+
+
 def test_one_dimensional_refused(tmp_path):
     with pytest.raises(DataError, match="2-D"):
         read_fits_image(put(tmp_path / "line.fits", np.ones(10)), "data_path")

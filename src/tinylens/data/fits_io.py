@@ -2,8 +2,8 @@
 
 :func:`read_fits_image` takes the first image HDU that holds data (primary or extension) and
 returns it as a float64 array, row 0 being the first row stored in the file (the bottom row in
-DS9; nothing is flipped). A cube whose extra axes all have length 1 (e.g. shape ``(1, ny, nx)``)
-is squeezed to ``(ny, nx)``; a cube with several planes is refused.
+DS9; nothing is flipped). A cube with only two axes longer than 1 (e.g. shape ``(1, ny, nx)`` or
+``(ny, nx, 1)``) is squeezed to ``(ny, nx)``; a cube with several planes is refused.
 
 A path may name the HDU to read, as CFITSIO and DS9 do: ``drz.fits[1]`` (by index, 0 the
 primary), ``drz.fits[SCI]`` (by EXTNAME) or ``drz.fits[SCI,2]`` (EXTNAME and EXTVER). So an HST
@@ -140,11 +140,16 @@ def _named_image_data(hdul: fits.HDUList, path: Path, ext: Extension, role: str)
 
 
 def as_2d(array: np.ndarray, path: Path, role: str) -> np.ndarray:
-    """``array`` as 2-D: leading axes of length 1 are dropped, anything else is refused."""
+    """``array`` as 2-D: leading axes of length 1 are dropped, and so are length-1 axes elsewhere
+    when two axes are left (e.g. ``(ny, nx, 1)``, written from a channels-last array); anything
+    else is refused."""
     if array.ndim == 2:
         return array
     if array.ndim > 2 and all(n == 1 for n in array.shape[:-2]):
         return array.reshape(array.shape[-2:])
+    kept = tuple(n for n in array.shape if n != 1)
+    if array.ndim > 2 and len(kept) == 2:
+        return array.reshape(kept)
     if array.ndim > 2:
         raise DataError(
             f"{role} file {path} holds a {array.ndim}-D cube of shape {array.shape} "
