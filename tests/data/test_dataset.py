@@ -401,3 +401,19 @@ def test_a_missing_file_with_an_hdu_names_the_file(tmp_path, files):
 def test_a_file_whose_name_ends_in_brackets_is_read_as_it_is(tmp_path):
     put(tmp_path / "odd[1]", np.ones(SHAPE))
     np.testing.assert_array_equal(read_fits_image(tmp_path / "odd[1]"), np.ones(SHAPE))
+
+
+@pytest.mark.parametrize("as_given, fragment", [(lambda s: s**2, "a variance map"),
+                                                (lambda s: 1 / s**2, "an inverse-variance (weight) map")])
+def test_a_variance_or_weight_map_given_as_noise_is_announced(tmp_path, files, as_given, fragment):
+    """The noise must be 1 sigma; a variance or a weight map (an HST drizzle's WHT) loaded
+    silently, and the fit's uncertainties were wrong by orders of magnitude."""
+    sigma = 0.05
+    image = circle_mask(SHAPE, PIXEL_SCALE, 0.8) * 3.0 + np.random.default_rng(2).normal(0, sigma, SHAPE)
+    put(files["data_path"], image)
+    put(files["noise_path"], np.full(SHAPE, sigma))
+    load_quietly(config(), tmp_path)  # the right noise map
+    put(files["noise_path"], as_given(np.full(SHAPE, sigma)))
+    dataset, messages = load_warning(config(), tmp_path)
+    assert len(messages) == 1 and "noise.fits" in messages[0] and fragment in messages[0]
+    np.testing.assert_array_equal(dataset.noise, as_given(np.full(SHAPE, sigma)))  # announced, not changed

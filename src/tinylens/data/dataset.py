@@ -7,6 +7,9 @@ Choices (all announced with a :class:`DataWarning` or refused with a :class:`Dat
   noise by +inf, i.e. zero weight) so that later arithmetic stays finite. A warning gives the
   count and the file, counting only pixels the mask would otherwise have used. Fewer than
   :data:`MIN_USABLE_PIXELS` usable pixels is an error.
+* **Noise** is one standard deviation per pixel. A noise map whose median is more than
+  :data:`NOISE_SCALE_FACTOR` times above or below the image's own pixel-to-pixel scatter is
+  announced (a variance or an inverse-variance weight map?), not changed.
 * **PSF**: must be 2-D, odd-sized on both axes (so that its centre is a pixel), finite, with a
   positive sum. It is always normalised to unit sum; a warning is given when the sum was off by
   more than :data:`PSF_SUM_TOLERANCE`, and when the peak is more than one pixel from the centre.
@@ -105,6 +108,7 @@ def load_dataset(cfg: schema.Dataset, base_dir: str | Path, origin: str = BASE_D
     _warn_bad(user & ~good_data, paths["data_path"], "with a NaN or infinite data value")
     _warn_bad(user & good_data & ~good_noise, paths["noise_path"], "with a noise value that is NaN, infinite, zero or negative")
     _warn_flat(data[mask], paths["data_path"])
+    _warn_noise_scale(data, noise, mask, paths["noise_path"])
     return Dataset(
         data=_frozen(np.where(good_data, data, 0.0)),
         noise=_frozen(np.where(good_noise, noise, np.inf)),
@@ -125,6 +129,42 @@ def _warn_flat(used: np.ndarray, path: Path) -> None:
     if used.size and np.all(used == used[0]):
         warnings.warn(f"{path}: the image holds {used[0]:g} in every used pixel: no lens to fit. The wrong file, "
                       "or the wrong image of the file (name it with [EXTNAME] or [index])?", DataWarning, stacklevel=3)
+
+
+#: A noise map whose median differs from the image's pixel-to-pixel scatter by more than this
+#: factor (either way) is announced: a variance or an inverse-variance (weight) map?
+NOISE_SCALE_FACTOR = 10.0
+#: Fewer runs of three neighbouring used pixels than this: no scatter is estimated.
+MIN_PAIRS = 50
+
+
+def pixel_scatter(data: np.ndarray, used: np.ndarray) -> float | None:
+    """A robust estimate of the image's 1-sigma pixel noise: 1.4826 x the median absolute
+    deviation of the second differences ``d[i-1] - 2 d[i] + d[i+1]`` along rows of used pixels,
+    over sqrt(6) (light that varies linearly cancels). None with fewer than :data:`MIN_PAIRS`."""
+    triples = used[:, 2:] & used[:, 1:-1] & used[:, :-2]
+    diff = (data[:, 2:] - 2 * data[:, 1:-1] + data[:, :-2])[triples]
+    if diff.size < MIN_PAIRS:
+        return None
+    return float(1.4826 * np.median(np.abs(diff - np.median(diff))) / np.sqrt(6))
+
+
+def _warn_noise_scale(data: np.ndarray, noise: np.ndarray, used: np.ndarray, path: Path) -> None:
+    """Announce a noise map far from the image's own scatter (a variance or weight map given as
+    the 1-sigma noise). SLACS's drizzled HST images (correlated noise) give 1.1 to 1.9."""
+    scatter = pixel_scatter(data, used)
+    if not scatter:  # too few pixels, or a flat image (announced by _warn_flat)
+        return
+    typical = float(np.median(noise[used]))
+    ratio = typical / scatter
+    if 1 / NOISE_SCALE_FACTOR <= ratio <= NOISE_SCALE_FACTOR:
+        return
+    guess = ("an inverse-variance (weight) map (noise = 1 / sqrt(weight)), or an image without noise (a noiseless mock)?"
+             if ratio > 1 else "a variance map (noise = sqrt(variance))?")
+    times = f"{ratio:.3g} times" if ratio > 1 else f"{1 / ratio:.3g} times smaller than"
+    warnings.warn(f"{path}: the median noise {typical:.3g} is {times} the pixel-to-pixel scatter of the image "
+                  f"({scatter:.3g}); tinylens expects one standard deviation per pixel, in the image's units. Is it "
+                  f"{guess}", DataWarning, stacklevel=3)
 
 
 def _frozen(array: np.ndarray) -> np.ndarray:
