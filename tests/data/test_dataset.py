@@ -417,3 +417,17 @@ def test_a_variance_or_weight_map_given_as_noise_is_announced(tmp_path, files, a
     dataset, messages = load_warning(config(), tmp_path)
     assert len(messages) == 1 and "noise.fits" in messages[0] and fragment in messages[0]
     np.testing.assert_array_equal(dataset.noise, as_given(np.full(SHAPE, sigma)))  # announced, not changed
+
+
+def test_a_psf_with_much_negative_light_is_announced(tmp_path, files):
+    """A PSF whose background was over-subtracted (negative wings summing to a quarter of its
+    light) was used silently; an empirical PSF's few small negative noise pixels still pass."""
+    noisy = gaussian_psf(9, 1.5) + np.random.default_rng(3).normal(0, 1e-4, (9, 9))
+    put(files["psf_path"], noisy / noisy.sum())
+    assert (noisy < 0).any()
+    load_quietly(config(), tmp_path)
+    put(files["psf_path"], gaussian_psf(9, 1.5) - 0.25 / 81)
+    dataset, messages = load_warning(config(), tmp_path)
+    negative = [m for m in messages if "negative pixels" in m]
+    assert len(negative) == 1 and "psf.fits" in negative[0] and "over-subtracted" in negative[0]
+    assert dataset.psf.sum() == pytest.approx(1.0)

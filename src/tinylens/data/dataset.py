@@ -12,7 +12,8 @@ Choices (all announced with a :class:`DataWarning` or refused with a :class:`Dat
   announced (a variance or an inverse-variance weight map?), not changed.
 * **PSF**: must be 2-D, odd-sized on both axes (so that its centre is a pixel), finite, with a
   positive sum. It is always normalised to unit sum; a warning is given when the sum was off by
-  more than :data:`PSF_SUM_TOLERANCE`, and when the peak is more than one pixel from the centre.
+  more than :data:`PSF_SUM_TOLERANCE`, when the peak is more than one pixel from the centre, and
+  when its negative pixels sum to over :data:`PSF_NEGATIVE_SHARE` of its positive ones.
 * **Mask**: ``True`` = pixel used. From ``mask_path`` (a FITS image of the data's shape; nonzero
   finite values = used) and/or ``mask`` (circle or annulus in arcsec, pixel centres at
   ``x = (col - (nx - 1) / 2) * pixel_scale``, ``y = (row - (ny - 1) / 2) * pixel_scale``, row 0
@@ -283,7 +284,26 @@ def prepare_psf(psf: np.ndarray, path: Path) -> np.ndarray:
     if abs(total - 1.0) > PSF_SUM_TOLERANCE:
         warnings.warn(f"The PSF {path} sums to {total:.6g}, not 1; it was normalised to unit sum.", DataWarning, stacklevel=3)
     _warn_off_centre(psf, path)
+    _warn_negative(psf, path)
     return psf / total
+
+
+#: Negative PSF pixels summing to more than this share of the positive ones are announced.
+PSF_NEGATIVE_SHARE = 0.05
+
+
+def _warn_negative(psf: np.ndarray, path: Path) -> None:
+    """Announce a PSF whose negative pixels weigh much (an over-subtracted background?); the few
+    small negative pixels of an empirical PSF's noise are normal and pass silently."""
+    negative, positive = float(-psf[psf < 0].sum()), float(psf[psf > 0].sum())
+    if negative > PSF_NEGATIVE_SHARE * positive:
+        warnings.warn(
+            f"The PSF {path} has {int((psf < 0).sum())} negative pixels (down to {psf.min():.3g}), summing to "
+            f"{100 * negative / positive:.3g} % of its positive ones in absolute value: an over-subtracted "
+            "background? It is used as it is (normalised to unit sum); clip or re-subtract it if that is not intended.",
+            DataWarning,
+            stacklevel=3,
+        )
 
 
 def _warn_off_centre(psf: np.ndarray, path: Path) -> None:
