@@ -179,3 +179,19 @@ def test_corner_refuses_samples_or_weights_that_do_not_match_the_names():
         corner_figure(names, samples, np.ones(150))
     equal = corner_figure(names, samples.tolist(), None)
     assert equal.axes[0].get_title() == corner_figure(names, samples, np.ones(300)).axes[0].get_title()
+
+
+def test_the_noise_panel_is_scaled_to_the_typical_noise_not_a_few_huge_pixels(tiny_problem):
+    """A few bad pixels of noise 1e30 (an RMS map's convention) set the colour scale to 0..1e30:
+    the noise map panel was one flat colour."""
+    import dataclasses
+
+    from tinylens.results.plots import dataset_figure
+
+    d = tiny_problem.dataset
+    noise = np.array(d.noise)
+    noise[0, :4] = 1e30
+    fig = dataset_figure(dataclasses.replace(d, noise=noise))
+    vmin, vmax = fig.axes[1].images[0].get_clim()
+    typical = np.median(noise[d.mask])
+    assert "Noise map" in fig.axes[1].get_title() and vmin <= typical <= vmax < 100 * typical

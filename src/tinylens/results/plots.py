@@ -118,6 +118,17 @@ def _mask_outline(ax, mask: np.ndarray, extent) -> None:
 
 
 # -- dataset ---------------------------------------------------------------------------------
+def noise_limits(noise: np.ndarray, used: np.ndarray) -> tuple[float | None, float | None]:
+    """Colour limits of the noise map: its 1st and 99th percentiles over the used pixels (all
+    finite ones when none is used), so that a few bad pixels of huge noise (1e30) do not turn the
+    rest into one colour; ``(None, None)`` (matplotlib's own) when no value is finite."""
+    values = noise[used & np.isfinite(noise)] if used.any() else noise[np.isfinite(noise)]
+    if not values.size:
+        return None, None
+    low, high = np.percentile(values, [1, 99])
+    return float(low), float(high)
+
+
 def dataset_figure(dataset) -> Figure:
     """Data, noise map, signal-to-noise, PSF and mask."""
     d = dataset
@@ -128,7 +139,9 @@ def dataset_figure(dataset) -> Figure:
     show_image(fig, axes[0], d.data, "Data (asinh stretch)", extent, "data units / pixel",
                cmap=IMAGE_CMAP, norm=asinh_norm(d.data, noise_level))
     _mask_outline(axes[0], d.mask, extent)
-    show_image(fig, axes[1], d.noise, r"Noise map ($1\sigma$)", extent, "data units / pixel", cmap="viridis")
+    vmin, vmax = noise_limits(d.noise, d.mask)
+    show_image(fig, axes[1], d.noise, r"Noise map ($1\sigma$)", extent, "data units / pixel", cmap="viridis",
+               vmin=vmin, vmax=vmax)
     snr = d.data / d.noise
     show_image(fig, axes[2], snr, "Signal-to-noise", extent, "S/N", cmap="viridis",
                norm=colors.AsinhNorm(linear_width=3.0, vmin=-3.0, vmax=max(float(np.nanmax(snr)), 5.0)))
