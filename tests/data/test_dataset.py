@@ -431,3 +431,30 @@ def test_a_psf_with_much_negative_light_is_announced(tmp_path, files):
     negative = [m for m in messages if "negative pixels" in m]
     assert len(negative) == 1 and "psf.fits" in negative[0] and "over-subtracted" in negative[0]
     assert dataset.psf.sum() == pytest.approx(1.0)
+
+
+def _with_wcs(array: np.ndarray, scale_arcsec: float) -> fits.PrimaryHDU:
+    from astropy.wcs import WCS
+
+    wcs = WCS(naxis=2)
+    wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    wcs.wcs.crval = [150.0, 2.0]
+    wcs.wcs.crpix = [SHAPE[1] / 2, SHAPE[0] / 2]
+    wcs.wcs.cd = np.array([[-scale_arcsec, 0.0], [0.0, scale_arcsec]]) / 3600.0
+    return fits.PrimaryHDU(array, header=wcs.to_header())
+
+
+def test_a_pixel_scale_that_the_image_wcs_contradicts_is_announced(tmp_path, files):
+    """A config copied from HST (0.05") for a Euclid VIS cutout (0.1") loaded silently, and every
+    size in arcsec was off by two."""
+    image = read_fits_image(files["data_path"])
+    _with_wcs(image, PIXEL_SCALE).writeto(files["data_path"], overwrite=True)
+    load_quietly(config(), tmp_path)  # the WCS agrees
+    _with_wcs(image, 2 * PIXEL_SCALE).writeto(files["data_path"], overwrite=True)
+    dataset, messages = load_warning(config(), tmp_path)
+    assert len(messages) == 1 and f"pixel_scale is {PIXEL_SCALE:g}" in messages[0] and f"{2 * PIXEL_SCALE:g}\"/pixel" in messages[0]
+    assert dataset.pixel_scale == PIXEL_SCALE  # announced; the config's value is used
+    from tinylens.data.fits_io import wcs_pixel_scale
+
+    # a header without a scale: WCS's default of 1 degree per pixel is not the file's statement
+    assert wcs_pixel_scale(fits.Header([("CTYPE1", "RA---TAN"), ("CTYPE2", "DEC--TAN")])) is None

@@ -10,6 +10,8 @@ Choices (all announced with a :class:`DataWarning` or refused with a :class:`Dat
 * **Noise** is one standard deviation per pixel. A noise map whose median is more than
   :data:`NOISE_SCALE_FACTOR` times above or below the image's own pixel-to-pixel scatter is
   announced (a variance or an inverse-variance weight map?), not changed.
+* **Pixel scale**: a ``pixel_scale`` more than :data:`PIXEL_SCALE_TOLERANCE` off the one the
+  image's celestial WCS gives (if it has one) is announced; the config's value is used.
 * **PSF**: must be 2-D, odd-sized on both axes (so that its centre is a pixel), finite, with a
   positive sum. It is always normalised to unit sum; a warning is given when the sum was off by
   more than :data:`PSF_SUM_TOLERANCE`, when the peak is more than one pixel from the centre, and
@@ -33,7 +35,7 @@ import numpy as np
 
 from tinylens.config import schema
 from tinylens.config.loader import resolve_path
-from tinylens.data.fits_io import read_fits_image
+from tinylens.data.fits_io import read_fits_image, read_fits_image_and_header, wcs_pixel_scale
 from tinylens.data.mask import shape_mask
 from tinylens.errors import DataError, DataWarning  # noqa: F401 (DataWarning: also imported from here)
 
@@ -96,7 +98,7 @@ def load_dataset(cfg: schema.Dataset, base_dir: str | Path, origin: str = BASE_D
     keys = ("data_path", "noise_path", "psf_path")
     paths = {key: resolve_path(base_dir, getattr(cfg, key)) for key in keys}
     hints = {key: relative_hint(getattr(cfg, key), base_dir, origin) for key in (*keys, "mask_path")}
-    data = read_fits_image(paths["data_path"], "dataset.data_path", hints["data_path"])
+    data, header = read_fits_image_and_header(paths["data_path"], "dataset.data_path", hints["data_path"])
     noise = read_fits_image(paths["noise_path"], "dataset.noise_path", hints["noise_path"])
     check_same_shape(noise, data, paths["noise_path"], paths["data_path"], "noise map")
     psf = prepare_psf(read_fits_image(paths["psf_path"], "dataset.psf_path", hints["psf_path"]), paths["psf_path"])
@@ -109,6 +111,7 @@ def load_dataset(cfg: schema.Dataset, base_dir: str | Path, origin: str = BASE_D
     _warn_bad(user & ~good_data, paths["data_path"], "with a NaN or infinite data value")
     _warn_bad(user & good_data & ~good_noise, paths["noise_path"], "with a noise value that is NaN, infinite, zero or negative")
     _warn_flat(data[mask], paths["data_path"])
+    _warn_pixel_scale(wcs_pixel_scale(header), float(cfg.pixel_scale), paths["data_path"])
     _warn_noise_scale(data, noise, mask, paths["noise_path"])
     return Dataset(
         data=_frozen(np.where(good_data, data, 0.0)),
@@ -130,6 +133,20 @@ def _warn_flat(used: np.ndarray, path: Path) -> None:
     if used.size and np.all(used == used[0]):
         warnings.warn(f"{path}: the image holds {used[0]:g} in every used pixel: no lens to fit. The wrong file, "
                       "or the wrong image of the file (name it with [EXTNAME] or [index])?", DataWarning, stacklevel=3)
+
+
+#: A pixel_scale that differs from the image's WCS by more than this share is announced.
+PIXEL_SCALE_TOLERANCE = 0.02
+
+
+def _warn_pixel_scale(from_wcs: float | None, pixel_scale: float, path: Path) -> None:
+    """Announce a ``dataset.pixel_scale`` that the image's own WCS contradicts (HST/ACS 0.05",
+    Euclid VIS 0.1": a config copied from another instrument?)."""
+    if from_wcs is None or abs(pixel_scale / from_wcs - 1) <= PIXEL_SCALE_TOLERANCE:
+        return
+    warnings.warn(f"dataset.pixel_scale is {pixel_scale:g}\"/pixel but the WCS of {path} gives {from_wcs:.4g}\"/pixel; "
+                  "every size and position of the model (Einstein radius, priors, mask) is in arcsec through "
+                  "pixel_scale. Check which one is right.", DataWarning, stacklevel=3)
 
 
 #: A noise map whose median differs from the image's pixel-to-pixel scatter by more than this

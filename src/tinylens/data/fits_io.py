@@ -67,6 +67,11 @@ def read_fits_image(path: str | Path, role: str = "image", hint: str = "") -> np
     """The 2-D float64 image in ``path`` (which may end in ``[ext]``, see the module doc);
     ``role`` (e.g. ``"data_path"``) names it in errors, ``hint`` is added to a file-not-found
     message (e.g. where relative paths are taken from)."""
+    return read_fits_image_and_header(path, role, hint)[0]
+
+
+def read_fits_image_and_header(path: str | Path, role: str = "image", hint: str = "") -> tuple[np.ndarray, fits.Header]:
+    """:func:`read_fits_image` and the header of the HDU it was read from."""
     full = Path(path)
     file, ext = split_extension(full)
     check_readable_file(file, role, hint)
@@ -74,7 +79,8 @@ def read_fits_image(path: str | Path, role: str = "image", hint: str = "") -> np
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", AstropyWarning)
             with fits.open(file, memmap=False) as hdul:
-                array = _image_data(hdul, file, role) if ext is None else _named_image_data(hdul, file, ext, role)
+                hdu = _image_hdu(hdul, file, role) if ext is None else _named_image_hdu(hdul, file, ext, role)
+                array, header = np.array(hdu.data, dtype=np.float64), hdu.header.copy()
     except DataError:
         raise
     except _READ_ERRORS as exc:
@@ -82,7 +88,29 @@ def read_fits_image(path: str | Path, role: str = "image", hint: str = "") -> np
             f"{role} file {file} could not be read as a FITS image ({exc}). "
             "The file may be truncated, corrupt or not FITS at all; check it with e.g. DS9 or astropy."
         ) from None
-    return as_2d(array, full, role)
+    return as_2d(array, full, role), header
+
+
+def wcs_pixel_scale(header: fits.Header) -> float | None:
+    """The pixel scale in arcsec that the header's celestial WCS gives (the mean of its two
+    axes), or None without a usable one (no WCS, not celestial, unreadable, non-square pixels)."""
+    from astropy.wcs import WCS
+    from astropy.wcs.utils import proj_plane_pixel_scales
+
+    if not any(isinstance(header.get(key), (int, float)) for key in ("CD1_1", "CD1_2", "CDELT1")):
+        return None  # WCS's default scale, 1 degree per pixel, is no statement of the file
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            wcs = WCS(header, naxis=2)
+            if not wcs.has_celestial:
+                return None
+            scales = proj_plane_pixel_scales(wcs.celestial) * 3600.0  # degrees (FITS's unit) to arcsec
+    except Exception:  # a broken WCS is no reason to refuse the image
+        return None
+    if not (np.all(np.isfinite(scales)) and np.all(scales > 0)) or abs(scales[0] / scales[1] - 1) > 0.01:
+        return None
+    return float(np.mean(scales))
 
 
 def check_readable_file(path: Path, role: str, hint: str = "") -> None:
@@ -103,9 +131,9 @@ def _has_pixels(hdu: Any) -> bool:
     return naxis > 0 and all(hdu.header.get(f"NAXIS{k}", 0) > 0 for k in range(1, naxis + 1))
 
 
-def _image_data(hdul: fits.HDUList, path: Path, role: str) -> np.ndarray:
-    """The data of the first image HDU that has any, as float64 (with a DataWarning naming it
-    when other HDUs hold images too, e.g. an HST file's SCI, ERR and DQ)."""
+def _image_hdu(hdul: fits.HDUList, path: Path, role: str) -> Any:
+    """The first image HDU that has data (with a DataWarning naming it when other HDUs hold
+    images too, e.g. an HST file's SCI, ERR and DQ)."""
     with_pixels = [(i, hdu) for i, hdu in enumerate(hdul) if _has_pixels(hdu)]
     if with_pixels and with_pixels[0][1].data is not None:
         index, hdu = with_pixels[0]
@@ -113,8 +141,8 @@ def _image_data(hdul: fits.HDUList, path: Path, role: str) -> np.ndarray:
             others = ", ".join(f"[{i}] '{h.name}'" for i, h in with_pixels[1:])
             others_first = with_pixels[1][1].name or with_pixels[1][0]
             warnings.warn(f"{role} file {path} holds several images; HDU [{index}] '{hdu.name}' is used, not {others}. "
-                          f"If that is the wrong one, name the one you mean, e.g. {path.name}[{others_first}].", DataWarning, stacklevel=4)
-        return np.array(hdu.data, dtype=np.float64)
+                          f"If that is the wrong one, name the one you mean, e.g. {path.name}[{others_first}].", DataWarning, stacklevel=5)
+        return hdu
     raise DataError(
         f"{role} file {path} holds no image data: no primary or image extension HDU has pixels "
         f"(HDUs found: {_hdu_list(hdul)}). Give a FITS file with the 2-D image in its primary HDU or an image extension."
@@ -125,8 +153,8 @@ def _hdu_list(hdul: fits.HDUList) -> str:
     return ", ".join(f"[{i}] {type(h).__name__} '{h.name}'" for i, h in enumerate(hdul)) or "none"
 
 
-def _named_image_data(hdul: fits.HDUList, path: Path, ext: Extension, role: str) -> np.ndarray:
-    """The data of HDU ``ext`` (index, EXTNAME or (EXTNAME, EXTVER)) as float64."""
+def _named_image_hdu(hdul: fits.HDUList, path: Path, ext: Extension, role: str) -> Any:
+    """HDU ``ext`` (index, EXTNAME or (EXTNAME, EXTVER)), which must hold an image."""
     shown = f"{ext[0]},{ext[1]}" if isinstance(ext, tuple) else ext
     try:
         hdu = hdul[ext]
@@ -136,7 +164,7 @@ def _named_image_data(hdul: fits.HDUList, path: Path, ext: Extension, role: str)
     if not _has_pixels(hdu) or hdu.data is None:
         raise DataError(f"{role} file {path}: HDU [{shown}] ({type(hdu).__name__} '{hdu.name}') holds no image. "
                         f"Its HDUs: {_hdu_list(hdul)}.")
-    return np.array(hdu.data, dtype=np.float64)
+    return hdu
 
 
 def as_2d(array: np.ndarray, path: Path, role: str) -> np.ndarray:
