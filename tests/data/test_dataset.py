@@ -458,3 +458,10 @@ def test_a_pixel_scale_that_the_image_wcs_contradicts_is_announced(tmp_path, fil
 
     # a header without a scale: WCS's default of 1 degree per pixel is not the file's statement
     assert wcs_pixel_scale(fits.Header([("CTYPE1", "RA---TAN"), ("CTYPE2", "DEC--TAN")])) is None
+
+
+def test_the_image_given_as_its_own_noise_map_is_refused(tmp_path, files):
+    """noise_path naming the image (a copied config line) loaded: the image's negative pixels
+    were masked with a warning and the others weighted by their own flux."""
+    text = data_error(config(noise_path="image.fits"), tmp_path)
+    assert "noise map" in text and "same values as the data image" in text and "image.fits" in text

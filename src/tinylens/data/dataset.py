@@ -101,6 +101,7 @@ def load_dataset(cfg: schema.Dataset, base_dir: str | Path, origin: str = BASE_D
     data, header = read_fits_image_and_header(paths["data_path"], "dataset.data_path", hints["data_path"])
     noise = read_fits_image(paths["noise_path"], "dataset.noise_path", hints["noise_path"])
     check_same_shape(noise, data, paths["noise_path"], paths["data_path"], "noise map")
+    check_not_the_image(noise, data, paths["noise_path"], paths["data_path"])
     psf = prepare_psf(read_fits_image(paths["psf_path"], "dataset.psf_path", hints["psf_path"]), paths["psf_path"])
     mask_path = resolve_path(base_dir, cfg.mask_path) if cfg.mask_path else None
     user = user_mask(cfg, mask_path, data.shape, paths["data_path"], hints["mask_path"])
@@ -197,6 +198,16 @@ def check_same_shape(array: np.ndarray, data: np.ndarray, path: Path, data_path:
         raise DataError(
             f"The {what} {path} has shape {array.shape[0]} x {array.shape[1]} (rows x columns) but the data "
             f"image {data_path} has {data.shape[0]} x {data.shape[1]}; they must cover the same pixels."
+        )
+
+
+def check_not_the_image(noise: np.ndarray, data: np.ndarray, noise_path: Path, data_path: Path) -> None:
+    """Raise a DataError when the noise map holds the very values of the image (the same file or
+    HDU given twice): its negative pixels would be masked and the rest weighted by their own flux."""
+    if np.array_equal(noise, data, equal_nan=True):
+        raise DataError(
+            f"The noise map {noise_path} holds the same values as the data image {data_path}: the same file or "
+            "HDU given twice? dataset.noise_path must be the 1-sigma noise map (e.g. an HST file's [ERR] extension)."
         )
 
 
