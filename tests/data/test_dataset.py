@@ -465,3 +465,16 @@ def test_the_image_given_as_its_own_noise_map_is_refused(tmp_path, files):
     were masked with a warning and the others weighted by their own flux."""
     text = data_error(config(noise_path="image.fits"), tmp_path)
     assert "noise map" in text and "same values as the data image" in text and "image.fits" in text
+
+
+def test_infinite_data_pixels_are_masked_without_numpy_warnings(tmp_path, files):
+    """The noise-scale check subtracted the masked infinite pixels too: 'invalid value
+    encountered in subtract' was printed by tinylens validate beside the masking warning."""
+    image = read_fits_image(files["data_path"])
+    image[:3, :3] = np.inf
+    put(files["data_path"], image)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        load_dataset(config(), tmp_path)
+    messages = [f"{w.category.__name__}: {w.message}" for w in caught]
+    assert len(messages) == 1 and "DataWarning" in messages[0] and "9 pixels with a NaN or infinite" in messages[0], messages

@@ -162,6 +162,7 @@ def pixel_scatter(data: np.ndarray, used: np.ndarray) -> float | None:
     deviation of the second differences ``d[i-1] - 2 d[i] + d[i+1]`` along rows of used pixels,
     over sqrt(6) (light that varies linearly cancels). None with fewer than :data:`MIN_PAIRS`."""
     triples = used[:, 2:] & used[:, 1:-1] & used[:, :-2]
+    data = np.where(used, data, 0.0)  # unused pixels may be NaN or infinite
     diff = (data[:, 2:] - 2 * data[:, 1:-1] + data[:, :-2])[triples]
     if diff.size < MIN_PAIRS:
         return None
