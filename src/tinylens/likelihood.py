@@ -107,8 +107,8 @@ def make_imaging(
         kernel=kernel_fft(np.asarray(psf, dtype=dtype), grid.shape, margin=not _far_from_edges(mask, psf.shape)),
         used=jnp.asarray(np.concatenate([used, np.zeros(n_pad, int)]), jnp.int32),
         data=jnp.asarray(np.concatenate([np.asarray(data, dtype=float).ravel()[used], np.zeros(n_pad)]), dtype),
-        weight=jnp.asarray(np.concatenate([1.0 / sigma**2, np.zeros(n_pad)]), dtype),
-        log_norm=float(0.5 * np.sum(np.log(2 * np.pi * sigma**2))),
+        weight=jnp.asarray(np.concatenate([(1.0 / sigma) ** 2, np.zeros(n_pad)]), dtype),
+        log_norm=float(np.sum(0.5 * np.log(2 * np.pi) + np.log(sigma))),  # sigma**2 overflows above 1e154
         crop=crop,
     )
 

@@ -26,7 +26,7 @@ def float32_range_problem(data: np.ndarray, noise: np.ndarray, used: np.ndarray)
     d, s = np.asarray(data, dtype=np.float64)[used], np.asarray(noise, dtype=np.float64)[used]
     if not d.size:
         return None
-    weights = 1.0 / s**2
+    weights = (1.0 / s) ** 2  # s**2 would overflow for a bad pixel's noise of 1e300
     if weights.max() > high or typical_weight(weights) < low:
         return "noise_path", (f"noise values from {s.min():.3g} to {s.max():.3g} make the pixel weights "
                               f"1/sigma^2 range from {weights.min():.3g} to {weights.max():.3g}")
