@@ -478,3 +478,14 @@ def test_infinite_data_pixels_are_masked_without_numpy_warnings(tmp_path, files)
         load_dataset(config(), tmp_path)
     messages = [f"{w.category.__name__}: {w.message}" for w in caught]
     assert len(messages) == 1 and "DataWarning" in messages[0] and "9 pixels with a NaN or infinite" in messages[0], messages
+
+
+def test_pixels_of_huge_noise_are_masked_with_a_warning(tmp_path, files):
+    """A noise of 1e30 (RMS maps' bad pixels) was kept with a weight of ~0: the fit ignored those
+    pixels, but the arc search's smoothed variance, the noise figure and the pixel counts did not."""
+    noise = read_fits_image(files["noise_path"])
+    noise[0, :4] = 1e30
+    put(files["noise_path"], noise)
+    dataset, messages = load_warning(config(), tmp_path)
+    assert len(messages) == 1 and "noise.fits: 4 pixels with a noise over 1e+10 times the median" in messages[0]
+    assert not dataset.mask[0, :4].any() and dataset.mask[0, 4:].all() and np.isinf(dataset.noise[0, :4]).all()

@@ -57,17 +57,23 @@ def test_the_same_data_in_float64_and_physical_units_that_fit_are_accepted(tmp_p
 @pytest.mark.parametrize("value", [1e30, 1e300])
 def test_a_few_pixels_of_huge_noise_weigh_nothing_instead_of_being_refused(tmp_path, data, value):
     """Noise 1e30 for bad pixels (SExtractor's RMS-map convention) made their weights fall below
-    float32's range and the whole dataset was refused; they count for nothing, as with an
-    infinite noise (masked), up to the constant that their noise adds to the log-likelihood.
-    Noise 1e300 (float64 FITS) overflowed sigma**2 in that constant: every log-likelihood was -inf."""
+    float32's range and the whole dataset was refused; they count for nothing, as when masked, up
+    to the constant that their noise adds to the log-likelihood. Noise 1e300 overflowed sigma**2
+    in that constant: every log-likelihood was -inf. (load_dataset masks such pixels; a Dataset
+    built by hand keeps them.)"""
+    import dataclasses
+
+    from tinylens.problem import Problem
+
+    masked = tinylens.load(write_tiny_lens(tmp_path, None, data), dtype=np.float32)
     bad = (slice(0, 2), slice(0, 3))
+    d = masked.dataset
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)  # no overflow on the way
-        huge = tinylens.load(write_tiny_lens(tmp_path / "huge", None, {**data, "noise": _set(data["noise"], bad, value)}),
-                             dtype=np.float32)
-    with pytest.warns(UserWarning, match="6 pixels with a noise value"):
-        masked = tinylens.load(write_tiny_lens(tmp_path / "inf", None, {**data, "noise": _set(data["noise"], bad, np.inf)}),
-                               dtype=np.float32)
+        huge = Problem(masked.config, masked.base_dir, dataclasses.replace(d, noise=_set(d.noise, bad, value)),
+                       masked.spec, np.float32)
+    masked = Problem(masked.config, masked.base_dir, dataclasses.replace(d, mask=_set(d.mask, bad, False)),
+                     masked.spec, np.float32)
     theta = masked.prior_transform(np.random.default_rng(4).uniform(size=(3, masked.ndim)))
     constant = 6 * (0.5 * np.log(2 * np.pi) + np.log(value))
     np.testing.assert_allclose(huge.log_likelihood(theta) + constant, masked.log_likelihood(theta), rtol=1e-5)

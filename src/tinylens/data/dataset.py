@@ -3,7 +3,8 @@
 Choices (all announced with a :class:`DataWarning` or refused with a :class:`DataError`):
 
 * **Bad pixels are masked, not refused.** Data pixels that are NaN/inf, and noise pixels that
-  are NaN/inf, zero or negative, are removed from the fit; their values are replaced (data by 0,
+  are NaN/inf, zero, negative or over :data:`HUGE_NOISE_FACTOR` times the median noise (a
+  bad-pixel value such as 1e30), are removed from the fit; their values are replaced (data by 0,
   noise by +inf, i.e. zero weight) so that later arithmetic stays finite. A warning gives the
   count and the file, counting only pixels the mask would otherwise have used. Fewer than
   :data:`MIN_USABLE_PIXELS` usable pixels is an error.
@@ -106,11 +107,15 @@ def load_dataset(cfg: schema.Dataset, base_dir: str | Path, origin: str = BASE_D
     mask_path = resolve_path(base_dir, cfg.mask_path) if cfg.mask_path else None
     user = user_mask(cfg, mask_path, data.shape, paths["data_path"], hints["mask_path"])
     good_data = np.isfinite(data)
-    good_noise = np.isfinite(noise) & (noise > 0)
+    valid_noise = np.isfinite(noise) & (noise > 0)
+    huge = huge_noise(noise, valid_noise)
+    good_noise = valid_noise & ~huge
     mask = user & good_data & good_noise
     check_enough_pixels(mask, user, good_data, good_noise, paths["data_path"])  # an error needs no warnings first
     _warn_bad(user & ~good_data, paths["data_path"], "with a NaN or infinite data value")
-    _warn_bad(user & good_data & ~good_noise, paths["noise_path"], "with a noise value that is NaN, infinite, zero or negative")
+    _warn_bad(user & good_data & ~valid_noise, paths["noise_path"], "with a noise value that is NaN, infinite, zero or negative")
+    _warn_bad(user & good_data & huge, paths["noise_path"],
+              f"with a noise over {HUGE_NOISE_FACTOR:g} times the median one (a bad-pixel value, e.g. 1e30 in RMS maps)")
     _warn_flat(data[mask], paths["data_path"])
     _warn_pixel_scale(wcs_pixel_scale(header), float(cfg.pixel_scale), paths["data_path"])
     _warn_noise_scale(data, noise, mask, paths["noise_path"])
@@ -200,6 +205,20 @@ def check_same_shape(array: np.ndarray, data: np.ndarray, path: Path, data_path:
             f"The {what} {path} has shape {array.shape[0]} x {array.shape[1]} (rows x columns) but the data "
             f"image {data_path} has {data.shape[0]} x {data.shape[1]}; they must cover the same pixels."
         )
+
+
+#: A noise over this many times the median one marks a bad pixel (RMS maps write 1e30): masked.
+HUGE_NOISE_FACTOR = 1e10
+
+
+def huge_noise(noise: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """The ``valid`` pixels whose noise exceeds :data:`HUGE_NOISE_FACTOR` times the median valid
+    one: their weight is under 1e-20 of a typical pixel's, so masking them changes no fit, but
+    keeps them out of the arc search, the figures' colour scales and the pixel counts."""
+    if not valid.any():
+        return np.zeros(noise.shape, dtype=bool)
+    with np.errstate(invalid="ignore"):
+        return valid & (noise > HUGE_NOISE_FACTOR * np.median(noise[valid]))
 
 
 def check_not_the_image(noise: np.ndarray, data: np.ndarray, noise_path: Path, data_path: Path) -> None:
