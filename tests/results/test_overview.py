@@ -294,3 +294,18 @@ def test_a_catalogue_without_a_flags_column_does_not_say_no_flag_was_raised(tmp_
     with_flags = _catalog().assign(flags="", critical_flags="")  # recorded, and none raised: as before
     fig = ov.overview_figure(with_flags, quantity_for("lens_mass.0.theta_E"), ov.flag_table(with_flags))
     assert "no quality flag raised" in " ".join(t.get_text() for t in fig.axes[2].texts)
+
+
+def test_a_catalogue_with_flags_but_no_trusted_column_counts_no_flagged_lens_untrusted(tmp_path):
+    """Without a 'trusted' column the flag table still counted every flagged lens as untrusted
+    (and the figure drew them so), though which fits are trusted is not known."""
+    catalog = _catalog().drop(columns=["trusted", "critical_flags"])
+    flags = ov.flag_table(catalog)
+    assert flags["n_lenses"].tolist() == [2, 2, 1] and flags["n_untrusted"].isna().all(), flags
+    fig = ov.overview_figure(catalog, quantity_for("lens_mass.0.theta_E"), flags)
+    assert not any("untrusted" in label for label in fig.axes[2].get_legend_handles_labels()[1])
+    catalog.to_csv(tmp_path / "catalog.csv", index=False)
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv")])
+    assert result.exit_code == 0, result.output
+    saved = json.loads((tmp_path / "report" / "overview.json").read_text())
+    assert all(row["n_untrusted"] is None for row in saved["flags"]), saved["flags"]

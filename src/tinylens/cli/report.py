@@ -240,7 +240,7 @@ def print_overview(result: dict[str, Any], paths: dict[str, Path]) -> None:
         for name in ("flag", "lenses", "of them untrusted", "critical on (made untrusted)"):
             table.add_column(name, justify="left" if name == "flag" else "right")
         for row in result["flags"].itertuples(index=False):
-            table.add_row(row.flag, str(row.n_lenses), str(row.n_untrusted),
+            table.add_row(row.flag, str(row.n_lenses), "?" if row.n_untrusted is None else str(row.n_untrusted),
                           "?" if row.n_critical is None else str(row.n_critical))
         wide.print(table)
     elif ov.records_flags(result["catalog"]):

@@ -89,10 +89,12 @@ def trust_text(n: dict[str, int | None]) -> str:
 
 def flag_table(catalog: pd.DataFrame) -> pd.DataFrame:
     """For each flag of the ok lenses: on how many it is raised, how many of those are
-    untrusted, and on how many it is critical (in ``critical_flags``: it made the lens
-    untrusted; ``None`` for a catalogue without that column); the most frequent first."""
+    untrusted (``None`` for a catalogue without a ``trusted`` column, :func:`records_trust`), and
+    on how many it is critical (in ``critical_flags``: it made the lens untrusted; ``None`` for a
+    catalogue without that column); the most frequent first."""
     ok = _ok(catalog)
     known = "critical_flags" in ok.columns
+    trust_known = records_trust(ok)
     found: dict[str, list[int]] = {}
     if "flags" in ok.columns:
         why = ok["critical_flags"] if known else [None] * len(ok)
@@ -103,10 +105,10 @@ def flag_table(catalog: pd.DataFrame) -> pd.DataFrame:
                 entry[0] += 1
                 entry[1] += int(not trusted)
                 entry[2] += int(flag in critical)
-    rows = sorted(((flag, n, bad, crit if known else None) for flag, (n, bad, crit) in found.items()),
-                  key=lambda r: (-r[1], r[0]))
+    rows = sorted(((flag, n, bad if trust_known else None, crit if known else None)
+                   for flag, (n, bad, crit) in found.items()), key=lambda r: (-r[1], r[0]))
     return pd.DataFrame(rows, columns=list(FLAG_COLUMNS), dtype=object).astype(
-        {"n_lenses": int, "n_untrusted": int})
+        {"n_lenses": int, **({"n_untrusted": int} if trust_known else {})})
 
 
 def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
@@ -315,8 +317,9 @@ def overview_figure(catalog: pd.DataFrame, q: Quantity, flags: pd.DataFrame):
         y = np.arange(len(shown))
         c.barh(y, shown["n_lenses"], color="0.7", label="all ok lenses")
         known = shown["n_critical"].notna().all()
-        c.barh(y, shown["n_critical" if known else "n_untrusted"], color="C3",
-               label="critical on (made untrusted)" if known else "of them untrusted")
+        if known or shown["n_untrusted"].notna().all():  # neither recorded: no share to draw
+            c.barh(y, shown["n_critical" if known else "n_untrusted"], color="C3",
+                   label="critical on (made untrusted)" if known else "of them untrusted")
         c.set_yticks(y, shown["flag"])
         c.xaxis.set_major_locator(MaxNLocator(integer=True))
         c.legend(frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2)
