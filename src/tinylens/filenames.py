@@ -16,6 +16,8 @@ FIT_LOCK = ".fit.lock"
 CHECKPOINTS = {"nautilus": "checkpoint.hdf5", "dynesty": "checkpoint_dynesty.pkl"}
 #: The pipeline's own checkpoint (stages 1-3 and the sampling box).
 PIPELINE_STATE = "checkpoint.pipeline.json"
+#: dynesty's evaluation history (``save_evaluation_history``), under dynesty's default name.
+DYNESTY_HISTORY = "dynesty_logl_history.h5"
 
 #: A survey lens's catalogue row, next to its fit's result.
 ROW = "row.json"
@@ -41,4 +43,4 @@ def checkpoint_names() -> tuple[str, ...]:
 
 #: Every file tinylens writes into an output folder under its own name: a fit's, then the
 #: survey's per-lens files.
-RESERVED = (RESULT, *checkpoint_names(), FIT_LOCK, ROW, INPUTS, LENS_LOCK, ATTEMPTS)
+RESERVED = (RESULT, *checkpoint_names(), FIT_LOCK, DYNESTY_HISTORY, ROW, INPUTS, LENS_LOCK, ATTEMPTS)

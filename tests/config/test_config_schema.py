@@ -352,6 +352,7 @@ def test_fixed_parameter_ignores_leftover_prior(example):
     ({"figures": {"corner": "Model_Results.png"}}, "output.figures.corner", "the same file as output.figures.results"),
     ({"tables": {"samples": "result.json"}}, "output.tables.samples", "writes itself"),
     ({"datasets": {"subplot": "checkpoint.hdf5"}}, "output.datasets.subplot", "writes itself"),
+    ({"tables": {"samples": "dynesty_logl_history.h5"}}, "output.tables.samples", "writes itself"),
 ])
 def test_output_files_that_would_overwrite_each_other_are_refused(example, output, key, fragment):
     """A table or figure named as another, or as result.json or a checkpoint, was written and
@@ -364,8 +365,9 @@ def test_output_files_that_would_overwrite_each_other_are_refused(example, outpu
 def test_reserved_output_names_are_the_files_tinylens_writes():
     from tinylens.config.schema import RESERVED_OUTPUT_NAMES
     from tinylens.fit import FIT_LOCK_FILE, RESULT_JSON, checkpoint_files
+    from tinylens.inference.dynesty_runner import HISTORY_NAME
     from tinylens.survey.provenance import INPUTS_FILE
     from tinylens.survey.runner import ATTEMPTS_FILE, LOCK_FILE, ROW_FILE
 
-    assert set(RESERVED_OUTPUT_NAMES) == {RESULT_JSON, FIT_LOCK_FILE, *checkpoint_files(), ROW_FILE, INPUTS_FILE, LOCK_FILE,
-                                          ATTEMPTS_FILE}
+    assert set(RESERVED_OUTPUT_NAMES) == {RESULT_JSON, FIT_LOCK_FILE, *checkpoint_files(), HISTORY_NAME, ROW_FILE,
+                                          INPUTS_FILE, LOCK_FILE, ATTEMPTS_FILE}

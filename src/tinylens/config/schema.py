@@ -505,7 +505,8 @@ def _plain_file_name(name: str) -> str:
 FileName = Annotated[str, AfterValidator(_plain_file_name)]
 
 #: Files that tinylens writes in an output folder itself (:data:`tinylens.filenames.RESERVED`): a
-#: fit's result, checkpoints and lock, and a survey's row, inputs, lock and fit attempts beside them.
+#: fit's result, checkpoints, lock and dynesty's evaluation history, and a survey's row, inputs, lock and
+#: fit attempts beside them.
 #: A table or figure of that name would overwrite one of them, or be deleted with the checkpoints.
 RESERVED_OUTPUT_NAMES = filenames.RESERVED
 

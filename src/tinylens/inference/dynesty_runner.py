@@ -26,6 +26,7 @@ import numpy as np
 from dynesty.utils import compute_integrals
 from scipy.special import logsumexp
 
+from tinylens import filenames
 from tinylens.inference import InferenceResult
 from tinylens.errors import ConfigError
 from tinylens.inference.common import (
@@ -58,7 +59,7 @@ SAMPLER_KEYS = keyword_names(dynesty.NestedSampler.__new__, exclude=RESERVED | {
 RUN_KEYS = keyword_names(dynesty.NestedSampler.run_nested, exclude=RESERVED)
 CHECKPOINT_NAME = CHECKPOINT_NAMES["dynesty"]
 #: dynesty's name of its evaluation history (``save_evaluation_history``), in the output folder.
-HISTORY_NAME = "dynesty_logl_history.h5"
+HISTORY_NAME = filenames.DYNESTY_HISTORY
 
 #: Batched likelihoods by key, so a pickled checkpoint holds only the key.
 _LIKELIHOODS: dict[str, Callable[[np.ndarray], np.ndarray]] = {}
