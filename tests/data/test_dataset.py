@@ -489,3 +489,17 @@ def test_pixels_of_huge_noise_are_masked_with_a_warning(tmp_path, files):
     dataset, messages = load_warning(config(), tmp_path)
     assert len(messages) == 1 and "noise.fits: 4 pixels with a noise over 1e+10 times the median" in messages[0]
     assert not dataset.mask[0, :4].any() and dataset.mask[0, 4:].all() and np.isinf(dataset.noise[0, :4]).all()
+
+
+def test_too_few_pixels_for_huge_noise_says_so(tmp_path, files):
+    """The refusal counted the pixels masked for a huge noise among those 'with a NaN/inf/zero/
+    negative noise', which none of them had."""
+    noise = read_fits_image(files["noise_path"])
+    noise[:5, :] = 1e30  # the only rows the mask uses
+    put(files["noise_path"], noise)
+    mask = np.zeros(SHAPE)
+    mask[:5, :] = 1
+    put(tmp_path / "mask.fits", mask)
+    message = data_error(config(mask_path="mask.fits"), tmp_path)
+    assert "0 have a NaN/inf/zero/negative noise" in message, message
+    assert f"{5 * SHAPE[1]} have a noise over 1e+10 times the median one" in message, message
