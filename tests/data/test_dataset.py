@@ -503,3 +503,18 @@ def test_too_few_pixels_for_huge_noise_says_so(tmp_path, files):
     message = data_error(config(mask_path="mask.fits"), tmp_path)
     assert "0 have a NaN/inf/zero/negative noise" in message, message
     assert f"{5 * SHAPE[1]} have a noise over 1e+10 times the median one" in message, message
+
+
+def test_a_noisy_empirical_psf_with_a_right_background_is_not_announced(tmp_path, files):
+    """The negative pixels of a star's noise alone summed to over 5 % of its light (a star of
+    peak S/N 300 in 31 x 31 pixels: about 10 %), and the PSF was said over-subtracted."""
+    r = np.arange(31) - 15.0
+    star = 300 * np.exp(-0.5 * (r[:, None] ** 2 + r[None, :] ** 2) / 1.27**2)
+    noisy = star + np.random.default_rng(0).normal(0, 1, star.shape)  # background 0, well subtracted
+    assert -noisy[noisy < 0].sum() > 0.05 * noisy[noisy > 0].sum()
+    put(files["psf_path"], noisy / noisy.sum())
+    load_quietly(config(), tmp_path)
+    low = noisy - 0.5  # over-subtracted by half a sigma: announced
+    put(files["psf_path"], low / low.sum())
+    _, messages = load_warning(config(), tmp_path)
+    assert any("negative pixels" in m and "over-subtracted" in m for m in messages), messages
