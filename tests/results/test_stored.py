@@ -58,3 +58,27 @@ def test_a_result_whose_data_moved_loads_with_base_dir(tmp_path):
     stored, again, best = load_stored(moved, base_dir=tmp_path / "moved")
     assert again.base_dir == tmp_path / "moved" and np.array_equal(best, theta) and not path.exists()
     assert again.log_likelihood(best) == pytest.approx(problem.log_likelihood(theta))
+
+
+def test_a_stored_fit_is_rebuilt_in_the_precision_it_was_fitted_in(tmp_path):
+    """A float64 fit (info.precision) reloaded in a float32 session was recomputed in float32: the
+    examples' re-checks of its best fit gave another log-likelihood than the fit's own."""
+    import jax.numpy as jnp
+    import numpy as np
+
+    import tinylens
+    from oracle import x64
+    from tiny_lens import write_stored_result
+
+    config = write_tiny_lens(tmp_path / "lens")
+    p32 = tinylens.load(config)
+    theta = p32.prior_transform(np.full(p32.ndim, 0.5))
+    with x64():
+        p64 = tinylens.load(config, dtype=jnp.float64)
+        assert p64.log_likelihood(theta) != p32.log_likelihood(theta)
+        path = write_stored_result(tmp_path / "fit64", p64, theta, info={"precision": "float64"})
+        _, again, _ = load_stored(path)
+        assert again.dtype == jnp.float64 and again.log_likelihood(theta) == p64.log_likelihood(theta)
+        path = write_stored_result(tmp_path / "fit32", p32, theta, info={"precision": "float32"})
+        _, again, _ = load_stored(path)
+        assert again.log_likelihood(theta) == p32.log_likelihood(theta)

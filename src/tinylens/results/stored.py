@@ -21,10 +21,25 @@ def result_files(folders) -> list[Path]:
     return out
 
 
+def stored_dtype(stored: dict[str, Any]) -> Any:
+    """The dtype the fit of ``stored`` computed in (its ``info.precision``), to rebuild its problem
+    in: float64 turns JAX's x64 on, as :func:`tinylens.set_precision` does. ``None`` (the current
+    precision) for results that do not record it."""
+    import jax
+    import jax.numpy as jnp
+
+    info = stored.get("info")
+    precision = info.get("precision") if isinstance(info, dict) else None
+    if precision == "float64":
+        jax.config.update("jax_enable_x64", True)
+        return jnp.float64
+    return jnp.float32 if precision == "float32" else None
+
+
 def load_stored(path: str | Path, base_dir: str | Path | None = None) -> tuple[dict[str, Any], Any, np.ndarray]:
     """``(content, problem, best)`` of the ``result.json`` at ``path``: the problem from its config
     (relative paths against ``base_dir`` if given, else its ``config_dir``; older results, without
-    it, against the current directory) and the maximum-likelihood vector in the problem's parameter
+    it, against the current directory; in the precision the fit computed in, :func:`stored_dtype`) and the maximum-likelihood vector in the problem's parameter
     order. A file that is missing, unreadable or not a result is an
     :class:`~tinylens.errors.OutputError` naming it; data that cannot be loaded (moved since the
     fit: give ``base_dir``, the folder they are in now) a :class:`~tinylens.errors.DataError`
@@ -40,7 +55,8 @@ def load_stored(path: str | Path, base_dir: str | Path | None = None) -> tuple[d
     if missing:
         raise OutputError(f"{path}: not a tinylens result.json (it lacks {', '.join(missing)})")
     try:
-        problem = tinylens.load(stored["config"], base_dir=stored.get("config_dir") if base_dir is None else base_dir)
+        problem = tinylens.load(stored["config"], base_dir=stored.get("config_dir") if base_dir is None else base_dir,
+                                dtype=stored_dtype(stored))
     except DataError as err:
         if base_dir is not None:
             raise
