@@ -107,6 +107,19 @@ def test_how_often_a_sampler_checkpoints_or_prints_is_not_a_new_template(key, a,
     assert provenance.manifest_conflict(recorded, provenance.manifest(Path("/l"), Path("/t.yaml"), old)) is None
 
 
+
+def test_another_precision_is_a_conflict_and_an_unrecorded_one_is_float32():
+    """A survey.json written before the precision was recorded is float32's (the only one then)."""
+    template = {"inference": {"settings": {"nlive": 200}}}
+    single = provenance.manifest(Path("/l"), Path("/t.yaml"), template, "float32")
+    double = provenance.manifest(Path("/l"), Path("/t.yaml"), template, "float64")
+    why = provenance.manifest_conflict(single, double)
+    assert why is not None and "float32 precision, not float64" in why and "TINYLENS_PRECISION=float32" in why
+    assert "float64 precision, not float32" in provenance.manifest_conflict(double, single)
+    unrecorded = {k: v for k, v in single.items() if k != "precision"}
+    assert provenance.manifest_conflict(unrecorded, single) is None
+    assert "float32 precision, not float64" in provenance.manifest_conflict(unrecorded, double)
+
 # -- the survey ---------------------------------------------------------------------------------
 def _finished(lenses_dir: Path, template: Path, out: Path, names: list[str]) -> None:
     """``out`` as a survey leaves it after fitting ``names`` ok (the fits faked: RESULT)."""
@@ -169,6 +182,31 @@ def test_another_template_or_lens_folder_is_refused_while_results_exist(one_lens
     assert _survey(one_lens, None, moved).exit_code == 0
     assert _survey(one_lens, other, moved, "--reuse-finished").exit_code == 0
     assert pd.read_csv(one_lens["out"] / "catalog.csv")["lens_mass.0.theta_E_median"].tolist() == [1.01]
+
+
+
+def test_a_survey_resumed_in_another_precision_is_refused(one_lens, monkeypatch):
+    """Begun in float32 and resumed in float64, a survey would keep its float32 lenses beside
+    new float64 ones: refused as another template is, unless --reuse-finished."""
+    from tinylens import precision
+
+    monkeypatch.setattr(precision, "_PRECISION", "float64")  # as set_precision, without turning JAX's x64 on
+    result = _survey(one_lens)
+    text = " ".join(result.output.split())
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert "were computed in float32 precision, not float64" in text and "--reuse-finished" in text
+    assert not (one_lens["out"] / "catalog.csv").exists()  # nothing written
+    # a survey.json from before the precision was recorded: float32's, as every survey then
+    manifest = one_lens["out"] / provenance.MANIFEST_FILE
+    manifest.write_text(json.dumps({k: v for k, v in json.loads(manifest.read_text()).items() if k != "precision"}))
+    assert _survey(one_lens).exit_code == 2
+    result = _survey(one_lens, None, None, "--reuse-finished")
+    assert result.exit_code == 0 and "1 ok" in result.output, result.output
+    assert json.loads(manifest.read_text())["precision"] == "float64"
+    monkeypatch.setattr(precision, "_PRECISION", "float32")
+    assert _survey(one_lens).exit_code == 2  # now recorded float64
+    manifest.write_text(json.dumps({k: v for k, v in json.loads(manifest.read_text()).items() if k != "precision"}))
+    assert _survey(one_lens).exit_code == 0  # unrecorded, resumed in float32
 
 
 def test_a_lens_whose_data_changed_is_fitted_again(one_lens):

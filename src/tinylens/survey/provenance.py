@@ -2,10 +2,11 @@
 
 Two records live in the survey's output folder:
 
-* ``survey.json``: the lens folder and the template (as parsed, without its ``output`` block,
-  which does not change a fit). A rerun with another template or another lens folder is
-  refused while the folder holds results: its finished lenses would otherwise be reused for a
-  model they were not fitted with.
+* ``survey.json``: the lens folder, the template (as parsed, without its ``output`` block,
+  which does not change a fit) and the precision the lenses are fitted in
+  (:func:`tinylens.precision.get_precision`). A rerun with another template, lens folder or
+  precision is refused while the folder holds results: its finished lenses would otherwise be
+  reused for a model they were not fitted with, or in a catalogue of mixed precision.
 * ``lenses/<lens_id>/inputs.json``: size, modification time and SHA-256 of each input file of
   the lens (image, noise, PSF, mask), written when its fit starts. A lens whose files changed
   since is fitted again. Files are compared by size and modification time first and hashed only
@@ -30,6 +31,9 @@ INPUTS_FILE = filenames.INPUTS
 INPUT_KEYS = ("data_path", "noise_path", "psf_path", "mask_path")
 #: Differences listed in a refusal, at most.
 MAX_LISTED = 4
+#: The precision of a ``survey.json`` that records none: written before it was, when every
+#: survey fitted in float32 (workers ignored the survey process's precision).
+UNRECORDED_PRECISION = "float32"
 
 
 def file_stamp(path: str | Path) -> dict[str, Any]:
@@ -134,15 +138,31 @@ def _short(value: Any, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def manifest(lens_dir: Path, template_path: Path, template: Mapping[str, Any]) -> dict[str, Any]:
-    """The content of ``survey.json``."""
-    return {"lens_dir": str(lens_dir), "template_path": str(template_path), "template": template_key(template)}
+def manifest(lens_dir: Path, template_path: Path, template: Mapping[str, Any],
+             precision: str | None = None) -> dict[str, Any]:
+    """The content of ``survey.json``; ``precision`` defaults to the current one
+    (:func:`tinylens.precision.get_precision`)."""
+    if precision is None:
+        from tinylens.precision import get_precision
+
+        precision = get_precision()
+    return {"lens_dir": str(lens_dir), "template_path": str(template_path), "template": template_key(template),
+            "precision": precision}
+
+
+def recorded_precision(recorded: Mapping[str, Any]) -> str:
+    """The precision a ``survey.json`` records (:data:`UNRECORDED_PRECISION` where it records none)."""
+    return recorded.get("precision") or UNRECORDED_PRECISION
 
 
 def manifest_conflict(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> str | None:
     """Why results made under ``recorded`` must not be reused under ``current``; ``None`` if they may."""
     if recorded.get("lens_dir") != current["lens_dir"]:
         return f"were made from the lens folder {recorded.get('lens_dir')}, not {current['lens_dir']}"
+    old, new = recorded_precision(recorded), recorded_precision(current)
+    if old != new:
+        return (f"were computed in {old} precision, not {new} (set by TINYLENS_PRECISION or tinylens.set_precision; "
+                f"TINYLENS_PRECISION={old} continues the survey as it was begun)")
     # Keyed again: a survey.json written before a key counted as speed-only still holds it.
     found = differences(template_key(recorded.get("template") or {}), current["template"])
     if found:

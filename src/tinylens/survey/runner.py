@@ -457,7 +457,8 @@ def forget(todo: list[Lens], rows: dict[str, dict[str, Any]], out: Path) -> None
 
 def check_manifest(out: Path, current: Mapping[str, Any], template: str | Path) -> None:
     """Refuse to reuse ``out`` when its finished fits were made from another lens folder or
-    template (``survey.json``); a folder without finished fits may be reused freely."""
+    template, or in another precision (``survey.json``); a folder without finished fits may be
+    reused freely."""
     recorded = read_json(out / MANIFEST_FILE)
     if recorded is None or not any((out / LENSES_DIR).glob(f"*/{RESULT_FILE}")):
         return
@@ -465,7 +466,7 @@ def check_manifest(out: Path, current: Mapping[str, Any], template: str | Path) 
     if why is not None:
         raise ConfigError(
             f"The survey output folder {out} holds finished fits that {why}; they would be reused as if made "
-            f"with this one. Give a new --out for template {template}, or delete {out} to fit everything "
+            f"by this run. Give a new --out for template {template}, or delete {out} to fit everything "
             "again, or add --reuse-finished to keep them (e.g. the lens folder only moved, or the new "
             "template is for the lenses that failed, with --retry-failed)."
         )
@@ -817,7 +818,8 @@ def _prepare(lens_dir: str | Path, template: str | Path, out: str | Path, reuse_
     chosen = lenses if only is None else select_lenses(lenses, only, lens_dir)
     config = load_template(template)
     out = Path(out).expanduser().resolve()
-    current = manifest(Path(lens_dir).expanduser().resolve(), Path(template).expanduser().resolve(), config)
+    current = manifest(Path(lens_dir).expanduser().resolve(), Path(template).expanduser().resolve(), config,
+                       get_precision())
     if not reuse_finished:
         check_manifest(out, current, Path(template).expanduser())
     changed = changed_lenses(chosen, config, out)
