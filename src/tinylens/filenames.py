@@ -2,11 +2,14 @@
 
 One place for these names: the modules that write the files take them from here, and so does
 the config's check that no user-chosen output file (``output.tables``, ``.figures``,
-``.datasets``) would overwrite one (:data:`RESERVED`). Imports nothing, so that the config
-schema stays light.
+``.datasets``) would overwrite one (:data:`RESERVED`), or be overwritten when a survey sets
+an earlier fit's files aside (:func:`previous_name`). Imports nothing of tinylens, so that the
+config schema stays light.
 """
 
 from __future__ import annotations
+
+from pathlib import PurePath
 
 #: Written last by a fit: its presence means the search ended.
 RESULT = "result.json"
@@ -32,6 +35,13 @@ ATTEMPTS = ".attempts"
 def fingerprint_name(checkpoint: str) -> str:
     """The file holding the fingerprint of the checkpoint ``checkpoint``."""
     return f"{checkpoint}.fingerprint"
+
+
+def previous_name(name: str) -> str:
+    """Where a survey keeps the file ``name`` of a lens's earlier fit when the lens's input files
+    changed: ``result.json`` -> ``result.previous.json``, ``corner.png`` -> ``corner.previous.png``."""
+    path = PurePath(name)
+    return f"{path.stem}.previous{path.suffix}"
 
 
 def checkpoint_names() -> tuple[str, ...]:

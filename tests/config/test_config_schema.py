@@ -353,10 +353,17 @@ def test_fixed_parameter_ignores_leftover_prior(example):
     ({"tables": {"samples": "result.json"}}, "output.tables.samples", "writes itself"),
     ({"datasets": {"subplot": "checkpoint.hdf5"}}, "output.datasets.subplot", "writes itself"),
     ({"tables": {"samples": "dynesty_logl_history.h5"}}, "output.tables.samples", "writes itself"),
+    # a survey renames an earlier fit's files to these when its lens's files change
+    ({"tables": {"samples": "Result.Previous.JSON"}}, "output.tables.samples", "where a survey keeps result.json"),
+    ({"figures": {"corner": "model_results.previous.png"}}, "output.figures.corner",
+     "keeps output.figures.results ('model_results.png')"),
+    ({"tables": {"samples": "fit", "summary": "fit.previous"}}, "output.tables.summary",
+     "keeps output.tables.samples ('fit')"),
 ])
 def test_output_files_that_would_overwrite_each_other_are_refused(example, output, key, fragment):
     """A table or figure named as another, or as result.json or a checkpoint, was written and
-    then silently overwritten (or deleted with the checkpoints)."""
+    then silently overwritten (or deleted with the checkpoints); one named as a survey sets
+    another aside (result.previous.json) was overwritten when the lens's files changed."""
     example["output"] = output
     text = error_of(example)
     assert key in text and fragment in text

@@ -511,6 +511,13 @@ FileName = Annotated[str, AfterValidator(_plain_file_name)]
 RESERVED_OUTPUT_NAMES = filenames.RESERVED
 
 
+def previous_names(names: Mapping[str, str]) -> dict[str, str]:
+    """The names (casefolded) a survey renames ``result.json`` and the output files ``names``
+    (by dotted key under ``output``) to when a lens's files changed, each with what it holds."""
+    held = {filenames.RESULT: filenames.RESULT, **{name: f"output.{key} ('{name}')" for key, name in names.items()}}
+    return {filenames.previous_name(name).casefold(): what for name, what in held.items()}
+
+
 class Figures(StrictModel):
     """File names of the result figures (inside ``output.path``)."""
 
@@ -557,14 +564,21 @@ class Output(StrictModel):
 
     @model_validator(mode="after")
     def _distinct_files(self) -> Output:
-        """Each table and figure gets a file of its own, none of tinylens's own files (compared
-        ignoring case, as macOS and Windows file systems do)."""
+        """Each table and figure gets a file of its own, none of tinylens's own files, nor the name
+        a survey sets one of them aside under (compared ignoring case, as macOS and Windows file
+        systems do)."""
         reserved = {name.casefold() for name in RESERVED_OUTPUT_NAMES}
+        names = self.file_names()
+        set_aside = previous_names(names)
         seen: dict[str, str] = {}
-        for key, name in self.file_names().items():
+        for key, name in names.items():
             if name.casefold() in reserved:
                 raise fail(f"'{name}' is a file tinylens writes itself in output.path (its own files: "
                            f"{', '.join(RESERVED_OUTPUT_NAMES)}); choose another name", key=key, value=name)
+            if name.casefold() in set_aside:
+                raise fail(f"'{name}' is where a survey keeps {set_aside[name.casefold()]} of a lens's earlier fit "
+                           "when the lens's files changed: one would overwrite the other; choose another name",
+                           key=key, value=name)
             if name.casefold() in seen:
                 raise fail(f"the same file as output.{seen[name.casefold()]}: one would overwrite the other; "
                            "give each table and figure its own name", key=key, value=name)

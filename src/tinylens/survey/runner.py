@@ -497,9 +497,9 @@ def set_aside(lens_ids: list[str], out: Path, template: Mapping[str, Any] | None
     for lens_id in lens_ids:
         folder = Path(out) / LENSES_DIR / lens_id
         (folder / ROW_FILE).unlink(missing_ok=True)
-        for name in map(Path, names):
+        for name in names:
             if (folder / name).exists():
-                (folder / name).replace(folder / f"{name.stem}.previous{name.suffix}")
+                (folder / name).replace(folder / filenames.previous_name(name))
 
 
 def adopt_stamps(lenses: list[Lens], template: Mapping[str, Any], out: Path) -> None:
