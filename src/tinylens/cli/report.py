@@ -298,12 +298,13 @@ def _coverage_warnings(empty: dict[str, str], left_out: dict[str, list[str]]) ->
 
 
 def _zero_nmad_warnings(stats) -> list[str]:
-    """One line per parameter whose NMAD is 0 with enough lenses to count outliers: none are."""
-    from tinylens.results.report import MIN_FOR_OUTLIERS
+    """One line per parameter with enough lenses to count outliers whose NMAD is still no scale
+    to count them by (:func:`~tinylens.results.report.counts_outliers`: it is 0): none are."""
+    from tinylens.results.report import MIN_FOR_OUTLIERS, counts_outliers
 
     return [f"{row.parameter}: the NMAD is 0 (more than half of the {row.n} deviations are equal), which gives "
             "no scale for catastrophic outliers: none are counted." for row in stats.itertuples(index=False)
-            if row.n >= MIN_FOR_OUTLIERS and row.nmad == 0]
+            if row.n >= MIN_FOR_OUTLIERS and not counts_outliers(row.n, row.nmad)]
 
 
 def _status_counts(status) -> str:
