@@ -107,8 +107,7 @@ def load_dataset(cfg: schema.Dataset, base_dir: str | Path, origin: str = BASE_D
     psf = prepare_psf(read_fits_image(paths["psf_path"], "dataset.psf_path", hints["psf_path"]), paths["psf_path"])
     mask_path = resolve_path(base_dir, cfg.mask_path) if cfg.mask_path else None
     user = user_mask(cfg, mask_path, data.shape, paths["data_path"], hints["mask_path"])
-    good_data = np.isfinite(data)
-    valid_noise = np.isfinite(noise) & (noise > 0)
+    good_data, valid_noise = valid_values(data, noise)
     huge = huge_noise(noise, valid_noise)
     good_noise = valid_noise & ~huge
     mask = user & good_data & good_noise
@@ -211,6 +210,12 @@ def check_same_shape(array: np.ndarray, data: np.ndarray, path: Path, data_path:
         )
 
 
+def valid_values(data: np.ndarray, noise: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where the data are finite, and where the noise is finite and positive (a huge one,
+    :func:`huge_noise`, still counted valid): the pixels a fit can use, mask aside."""
+    return np.isfinite(data), np.isfinite(noise) & (noise > 0)
+
+
 #: A noise over this many times the median one marks a bad pixel (RMS maps write 1e30): masked.
 HUGE_NOISE_FACTOR = 1e10
 
@@ -251,10 +256,11 @@ def check_used_pixels(dataset: Dataset) -> None:
     not finite and positive: a :class:`Dataset` built by hand skips :func:`load_dataset`, which
     masks such pixels, and would give a log-likelihood of -inf or NaN for every parameter."""
     used = np.asarray(dataset.mask, dtype=bool)
-    data, noise = np.asarray(dataset.data, dtype=np.float64), np.asarray(dataset.noise, dtype=np.float64)
+    good_data, valid_noise = valid_values(np.asarray(dataset.data, dtype=np.float64),
+                                          np.asarray(dataset.noise, dtype=np.float64))
     problems = [
-        (int((used & ~np.isfinite(data)).sum()), "a NaN or infinite data value"),
-        (int((used & ~(np.isfinite(noise) & (noise > 0))).sum()), "a noise that is NaN, infinite, zero or negative"),
+        (int((used & ~good_data).sum()), "a NaN or infinite data value"),
+        (int((used & ~valid_noise).sum()), "a noise that is NaN, infinite, zero or negative"),
     ]
     found = [f"{n} pixel{'s' if n != 1 else ''} with {what}" for n, what in problems if n]
     if found:
