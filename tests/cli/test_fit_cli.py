@@ -159,3 +159,13 @@ def test_a_bad_truth_file_is_refused_before_anything_is_written(tmp_path, data, 
     assert code == 2, out
     assert expected in out and str(truth.name) in out
     assert not (tmp_path / "output").exists()
+
+
+@pytest.mark.parametrize("method, named, not_named", [("nautilus", "n_like_max", "maxcall"),
+                                                       ("dynesty", "maxcall", "n_like_max")])
+def test_the_unconverged_warning_names_the_samplers_own_limits(method, named, not_named):
+    from tinylens.cli.fit import unconverged_message
+
+    text = unconverged_message(method)
+    assert f"the {method} search stopped before converging" in text
+    assert named in text and not_named not in text  # dynesty has no n_like_max setting (it is refused)

@@ -69,11 +69,21 @@ def print_result(result: Any) -> None:
                   f"{result.wall_time_s:.1f} s{whole}.")
     console.print(f"Results written to [bold]{result.output_dir}[/]")
     if not result.converged:
-        print_warning(
-            f"the {result.method} search stopped before converging (its n_like_max, timeout or maxiter was "
-            "reached), so these results are preliminary. Run the same command again to continue a nested "
-            "sampler from its checkpoint (after raising or removing the limit)."
-        )
+        print_warning(unconverged_message(result.method))
+
+
+#: The settings that stop each search before it converges (a nested sampler's are its own names:
+#: dynesty has no n_like_max, nautilus no maxcall).
+STOP_LIMITS = {"nautilus": "n_like_max or timeout", "dynesty": "maxcall or maxiter",
+               "differential_evolution": "maxiter", "lbfgs": "maxiter"}
+
+
+def unconverged_message(method: str) -> str:
+    """The warning for a search that stopped before converging, naming the method's own limits."""
+    limits = STOP_LIMITS.get(method, "n_like_max, timeout or maxiter")
+    return (f"the {method} search stopped before converging (its {limits} was reached), so these results are "
+            "preliminary. Run the same command again to continue a nested sampler from its checkpoint (after "
+            "raising or removing the limit).")
 
 
 def run_fit(config: Path | str | dict, output: Path | None = None, quiet: bool = False, fresh: bool = False,
