@@ -443,3 +443,32 @@ def test_dynestys_evaluation_history_goes_to_the_output_folder(tmp_path, data, m
     _run(_problem(tmp_path / "lens", data, "dynesty", maxcall=300, save_evaluation_history=True,
                   history_filename=str(mine)), out, dynesty_runner)
     assert (out / "calls.h5").is_file() and mine.is_file() and list(elsewhere.iterdir()) == []
+
+
+@pytest.mark.parametrize("method, cap", [("nautilus", {"n_like_max": CAP}), ("dynesty", {"maxcall": CAP})])
+def test_a_call_budget_is_the_whole_fits_across_a_resume(tmp_path, data, monkeypatch, method, cap):
+    """``n_like_max`` (nautilus) and ``maxcall`` (dynesty) cap the calls of the whole fit: a run
+    stopped by Ctrl-C and resumed with the same settings gets what is left of the budget, not a
+    fresh one (dynesty counts its ``maxcall`` per ``run_nested``; a resumed fit had made about
+    1.5 times its cap)."""
+    runner = nautilus_runner if method == "nautilus" else dynesty_runner
+    whole = _run(_problem(tmp_path / "whole", data, method, **cap), tmp_path / "whole", runner)
+    assert not whole.converged and whole.n_likelihood_evals >= CAP
+    calls = {"n": 0}
+    original = Problem.log_likelihood
+
+    def interrupting(self, theta):
+        calls["n"] += len(np.atleast_2d(theta))
+        if calls["n"] > CAP // 2:
+            raise KeyboardInterrupt
+        return original(self, theta)
+
+    folder = tmp_path / "stopped"
+    monkeypatch.setattr(Problem, "log_likelihood", interrupting)
+    with pytest.raises(KeyboardInterrupt):
+        _run(_problem(folder, data, method, checkpoint_every=0, **cap), folder, runner)
+    monkeypatch.undo()
+    resumed = _run(_problem(folder, data, method, checkpoint_every=0, **cap), folder, runner)
+    assert resumed.info["resumed"] and not resumed.converged
+    assert 0 < resumed.info["n_like_this_run"] < resumed.n_likelihood_evals
+    assert resumed.n_likelihood_evals <= 1.2 * whole.n_likelihood_evals, (resumed.n_likelihood_evals, whole.n_likelihood_evals)

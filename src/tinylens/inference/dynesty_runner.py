@@ -11,6 +11,9 @@ Settings (``config.inference.settings``): ``nlive`` (default 300), ``batch_size`
 ``checkpoint_every`` (seconds, 60), and any other keyword of ``dynesty.NestedSampler`` or of
 ``run_nested`` (``maxiter``, ``maxcall``, ``walks``, ...). ``save_evaluation_history`` (dynesty >= 3)
 writes ``history_filename`` (default :data:`HISTORY_NAME`) into the output folder.
+
+``maxcall`` and ``maxiter`` are budgets of the whole fit, as nautilus's ``n_like_max`` is: a run
+resumed from its checkpoint gets what its earlier runs left (:func:`budget_left`), not a fresh one.
 """
 
 from __future__ import annotations
@@ -253,6 +256,19 @@ def _converged(sampler, dlogz: float | None) -> bool:
     return bool(np.logaddexp(0.0, np.max(logl[n_dead:]) + logvol[n_dead - 1] - log_z) < dlogz)
 
 
+def budget_left(run_kw: dict[str, Any], calls_done: int, iterations_done: int) -> dict[str, Any]:
+    """``run_kw`` with ``maxcall`` and ``maxiter`` less what the earlier runs of a resumed sampler
+    spent: dynesty counts them from 0 in each ``run_nested``, so that a stopped fit would get a
+    fresh budget at every resume. ``calls_done`` counts the calls of dynesty's iterations (its
+    ``ncall`` less the ``nlive`` first ones, which ``maxcall`` does not count either), so that the resumed
+    run stops where an uninterrupted one would have."""
+    left = dict(run_kw)
+    for key, done in (("maxcall", calls_done), ("maxiter", iterations_done)):
+        if left.get(key) is not None:
+            left[key] = int(left[key]) - done
+    return left
+
+
 def run(
     problem,
     settings: dict[str, Any],
@@ -297,7 +313,8 @@ def run(
         with interrupt, status:
             sampler.run_nested(
                 print_progress=progress, print_func=show,
-                checkpoint_file=str(checkpoint) if checkpoint else None, resume=resumed, **run_kw,
+                checkpoint_file=str(checkpoint) if checkpoint else None, resume=resumed,
+                **budget_left(run_kw, int(sampler.ncall) - int(sampler.nlive), int(sampler.it) - 1),
             )
             interrupt.check()
     finally:
