@@ -15,10 +15,11 @@ converged one deletes the checkpoint unless ``output.keep_checkpoint`` is true.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import warnings
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -317,6 +318,27 @@ def checkpoint_files() -> tuple[str, ...]:
     return filenames.checkpoint_names()
 
 
+#: The attribute of a KeyboardInterrupt out of :func:`fit` that names the fit's output folder
+#: (absent when the fit was stopped before it knew the folder, while loading the config and data).
+INTERRUPTED_FOLDER_ATTR = "tinylens_output_dir"
+
+
+@contextlib.contextmanager
+def folder_on_interrupt(folder: Path) -> Iterator[None]:
+    """Name ``folder`` on a KeyboardInterrupt raised inside (:data:`INTERRUPTED_FOLDER_ATTR`), so
+    that whoever catches it can tell what the stopped fit kept there (:func:`kept_checkpoints`)."""
+    try:
+        yield
+    except KeyboardInterrupt as exc:
+        setattr(exc, INTERRUPTED_FOLDER_ATTR, folder)
+        raise
+
+
+def kept_checkpoints(folder: Path) -> list[str]:
+    """The files of :func:`checkpoint_files` in ``folder``: what a fit started again resumes from."""
+    return [name for name in checkpoint_files() if (Path(folder) / name).is_file()]
+
+
 def fit(config: str | Path | dict, *, progress: bool = True, output: str | Path | None = None,
         base_dir: str | Path | None = None, fresh: bool = False,
         truth: Mapping[str, float] | str | Path | None = None) -> FitResult:
@@ -353,25 +375,26 @@ def fit(config: str | Path | dict, *, progress: bool = True, output: str | Path 
     if isinstance(truth, (str, Path)):
         truth = read_truth(truth)  # a bad file is reported before the data are loaded
     problem = load(config, base_dir=base_dir)
-    if truth is not None:
-        truth = check_truth(truth, problem.param_names, source)
-    check_settings(problem)
-    check_likelihood(problem, config if isinstance(config, (str, Path)) else None)
-    out = tables.ensure_writable(output_dir(problem, output))
-    busy = (f"Output folder {out} is being written by another tinylens fit{{holder}}; two fits in one folder "
-            "would overwrite each other's checkpoint and results. Wait for it to finish, or choose another "
-            "output.path in the config (or --output).")
-    with folder_lock(out, FIT_LOCK_FILE, busy=busy):
-        (out / RESULT_JSON).unlink(missing_ok=True)  # an old result must not look like this fit's
-        if fresh:
-            _remove_checkpoints(out)
-        tables.remove_unfinished(out / RESULT_JSON, *(out / name for name in file_names(problem.config).values()))
-        res = run_inference(problem, progress=progress, checkpoint_dir=out)
-        # derived quantities and figures take seconds (about 12 s for the demo on 2 cores)
-        announce(progress, "outputs", f"writing result.json, tables and figures to {out}")
-        result = write_results(problem, res, out, started, truth)
-        if res.converged and not problem.config.output.keep_checkpoint:
-            _remove_checkpoints(out)
+    with folder_on_interrupt(output_dir(problem, output)):
+        if truth is not None:
+            truth = check_truth(truth, problem.param_names, source)
+        check_settings(problem)
+        check_likelihood(problem, config if isinstance(config, (str, Path)) else None)
+        out = tables.ensure_writable(output_dir(problem, output))
+        busy = (f"Output folder {out} is being written by another tinylens fit{{holder}}; two fits in one folder "
+                "would overwrite each other's checkpoint and results. Wait for it to finish, or choose another "
+                "output.path in the config (or --output).")
+        with folder_lock(out, FIT_LOCK_FILE, busy=busy):
+            (out / RESULT_JSON).unlink(missing_ok=True)  # an old result must not look like this fit's
+            if fresh:
+                _remove_checkpoints(out)
+            tables.remove_unfinished(out / RESULT_JSON, *(out / name for name in file_names(problem.config).values()))
+            res = run_inference(problem, progress=progress, checkpoint_dir=out)
+            # derived quantities and figures take seconds (about 12 s for the demo on 2 cores)
+            announce(progress, "outputs", f"writing result.json, tables and figures to {out}")
+            result = write_results(problem, res, out, started, truth)
+            if res.converged and not problem.config.output.keep_checkpoint:
+                _remove_checkpoints(out)
     return result
 
 

@@ -84,18 +84,53 @@ def test_optimiser_from_the_cli(tmp_path, data):
     assert not any(stray.exists() for stray in strays) and (tmp_path / "opt" / ".notes-mine.txt").exists()
 
 
-def test_ctrl_c_ends_with_one_line_exit_130_and_how_to_resume(tmp_path, data, monkeypatch):
-    """Ctrl-C during a fit: no traceback, the shell's exit code for SIGINT, and the way to resume."""
-    import tinylens.cli.fit as cli_fit
+def _stop_while(phase: str, monkeypatch) -> None:
+    """Make a fit raise KeyboardInterrupt (Ctrl-C) while ``phase``: loading the config and data,
+    compiling the likelihood (its first call, checked before anything is written), or sampling
+    (after a few batches, so that the sampler has written its checkpoint)."""
+    import importlib
 
-    def interrupted(*args, **kwargs):
+    import numpy as np
+
+    import tinylens.problem
+    from tinylens.problem import Problem
+
+    def stop(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli_fit, "run_fit", interrupted)
-    code, out = invoke("fit", write_tiny_lens(tmp_path, {"type": "sampler", "method": "nautilus",
-                                                         "settings": FAST_NAUTILUS}, data))
+    if phase == "loading":
+        monkeypatch.setattr(tinylens.problem, "load", stop)
+    elif phase == "compiling":
+        monkeypatch.setattr(importlib.import_module("tinylens.fit"), "check_likelihood", stop)  # not tinylens.fit(): the module
+    else:
+        calls, original = {"n": 0}, Problem.log_likelihood
+
+        def stop_later(self, theta):
+            calls["n"] += len(np.atleast_2d(theta))
+            if calls["n"] > 1000:
+                raise KeyboardInterrupt
+            return original(self, theta)
+
+        monkeypatch.setattr(Problem, "log_likelihood", stop_later)
+
+
+@pytest.mark.parametrize("phase, said", [
+    ("loading", "before it wrote anything"),
+    ("compiling", "No checkpoint had been written"),
+    ("sampling", "The sampler's checkpoint is kept in"),
+])
+def test_ctrl_c_ends_with_one_line_exit_130_and_what_was_kept(tmp_path, data, monkeypatch, phase, said):
+    """Ctrl-C during a fit: no traceback, the shell's exit code for SIGINT, and what running it
+    again does: a checkpoint is promised only when the fit had written one."""
+    config = write_tiny_lens(tmp_path, {"type": "sampler", "method": "nautilus",
+                                        "settings": {**FAST_NAUTILUS, "checkpoint_every": 0}}, data)
+    _stop_while(phase, monkeypatch)
+    code, out = invoke("fit", config, "--quiet")
     assert code == 130
-    assert out.startswith("Interrupted.") and "run the same command again to resume" in out
+    assert out.startswith("Interrupted.") and said in out, out
+    kept = (tmp_path / "output" / "checkpoint.hdf5").is_file()
+    assert kept == (phase == "sampling")
+    assert ("run the same command again to resume" in out) == kept, out
 
 
 def test_fit_of_a_dict_config_takes_relative_paths_from_base_dir(tmp_path, data, monkeypatch):

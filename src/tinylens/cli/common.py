@@ -28,9 +28,9 @@ EXIT_USER_ERROR = 2
 #: Exit code after Ctrl-C (128 + SIGINT, as shells report it).
 EXIT_INTERRUPTED = 130
 
-#: What to do after Ctrl-C, for the commands whose work is kept and resumed.
+#: What to do after Ctrl-C, for the commands whose work is kept and resumed (``fit``'s depends on
+#: what it had written: :func:`fit_hint`).
 RESUME_HINTS = {
-    "fit": "The sampler's checkpoint is kept: run the same command again to resume the fit.",
     "survey": "Finished lenses are kept in the catalogue and the output folder: run the same command again "
               "to fit the rest (interrupted lenses resume from their checkpoints).",
 }
@@ -115,6 +115,31 @@ def warnings_as_they_come() -> Iterator[None]:
         yield
 
 
+def fit_hint(folder: Path | None) -> str:
+    """What a ``tinylens fit`` stopped by Ctrl-C kept, from the checkpoints in its output
+    ``folder`` (``None``: stopped while loading, before the fit knew its folder)."""
+    from tinylens import filenames
+
+    if folder is None:
+        return "It was stopped while loading, before it wrote anything: run the same command again to fit."
+    if any((folder / name).is_file() for name in filenames.CHECKPOINTS.values()):
+        return f"The sampler's checkpoint is kept in {folder}: run the same command again to resume the fit."
+    if (folder / filenames.PIPELINE_STATE).is_file():
+        return (f"The pipeline stages' results are kept in {folder}: run the same command again to resume the "
+                "fit from them (the sampling starts from the beginning).")
+    return (f"No checkpoint had been written in {folder} yet: running the same command again starts the fit "
+            "from the beginning.")
+
+
+def interrupted_hint(command: str, exc: BaseException) -> str:
+    """The line after ``Interrupted.`` for ``command`` stopped by ``exc`` (a KeyboardInterrupt)."""
+    if command == "fit":
+        from tinylens.fit import INTERRUPTED_FOLDER_ATTR
+
+        return fit_hint(getattr(exc, INTERRUPTED_FOLDER_ATTR, None))
+    return RESUME_HINTS.get(command, "")
+
+
 class TinyLensGroup(TyperGroup):
     """The command group: turns user errors raised by any command into a message and exit 2."""
 
@@ -124,7 +149,7 @@ class TinyLensGroup(TyperGroup):
         except USER_ERRORS as exc:
             print_error(describe_user_error(exc))
             raise typer.Exit(EXIT_USER_ERROR) from None
-        except KeyboardInterrupt:
-            hint = RESUME_HINTS.get(ctx.invoked_subcommand or "", "")
+        except KeyboardInterrupt as exc:
+            hint = interrupted_hint(ctx.invoked_subcommand or "", exc)
             err_console.print(f"[bold yellow]Interrupted.[/] {escape(hint)}".rstrip(), soft_wrap=True)
             raise typer.Exit(EXIT_INTERRUPTED) from None
