@@ -472,3 +472,15 @@ def test_a_call_budget_is_the_whole_fits_across_a_resume(tmp_path, data, monkeyp
     assert resumed.info["resumed"] and not resumed.converged
     assert 0 < resumed.info["n_like_this_run"] < resumed.n_likelihood_evals
     assert resumed.n_likelihood_evals <= 1.2 * whole.n_likelihood_evals, (resumed.n_likelihood_evals, whole.n_likelihood_evals)
+
+
+def test_a_capped_dynesty_fit_resumed_with_the_same_cap_samples_no_more(tmp_path, data):
+    """A dynesty run that ended on its ``maxcall`` and is started again unchanged has spent its
+    budget: it makes no call (raising the cap continues it, up to the new total)."""
+    capped = _run(_problem(tmp_path, data, "dynesty", maxcall=300, checkpoint_every=0), tmp_path, dynesty_runner)
+    again = _run(_problem(tmp_path, data, "dynesty", maxcall=300, checkpoint_every=0), tmp_path, dynesty_runner)
+    assert again.info["resumed"] and not again.converged
+    assert again.info["n_like_this_run"] == 0 and again.n_likelihood_evals == capped.n_likelihood_evals
+    raised = _run(_problem(tmp_path, data, "dynesty", maxcall=600, checkpoint_every=0), tmp_path, dynesty_runner)
+    assert raised.info["resumed"] and 0 < raised.info["n_like_this_run"] <= 1.5 * 300
+    assert raised.n_likelihood_evals <= 2 * capped.n_likelihood_evals
