@@ -209,6 +209,24 @@ def test_a_survey_resumed_in_another_precision_is_refused(one_lens, monkeypatch)
     assert _survey(one_lens).exit_code == 0  # unrecorded, resumed in float32
 
 
+def test_an_older_survey_json_takes_the_precision_its_fits_record(one_lens, monkeypatch):
+    """A survey.json from before the precision was recorded, of a survey whose workers fitted in
+    float64 (TINYLENS_PRECISION=float64 in their environment): resumed in float64 it is not refused
+    as float32's, and resumed in float32 it is."""
+    from tinylens import precision
+
+    manifest = one_lens["out"] / provenance.MANIFEST_FILE
+    manifest.write_text(json.dumps({k: v for k, v in json.loads(manifest.read_text()).items() if k != "precision"}))
+    result_path = next((one_lens["out"] / "lenses").glob("*/result.json"))
+    result_path.write_text(json.dumps({**RESULT, "info": {"precision": "float64"}}))
+    monkeypatch.setattr(precision, "_PRECISION", "float32")
+    result = _survey(one_lens)
+    assert result.exit_code == 2 and "float64 precision, not float32" in " ".join(result.output.split()), result.output
+    monkeypatch.setattr(precision, "_PRECISION", "float64")  # as set_precision, without turning JAX's x64 on
+    result = _survey(one_lens)
+    assert result.exit_code == 0 and "1 ok" in result.output, result.output
+
+
 def test_a_lens_whose_data_changed_is_fitted_again(one_lens):
     """The lens's image replaced (here by a broken file, so that its new fit fails at once):
     the survey says so, fits it again, and keeps the earlier result aside."""

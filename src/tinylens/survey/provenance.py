@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +31,10 @@ INPUTS_FILE = filenames.INPUTS
 INPUT_KEYS = ("data_path", "noise_path", "psf_path", "mask_path")
 #: Differences listed in a refusal, at most.
 MAX_LISTED = 4
-#: The precision of a ``survey.json`` that records none: written before it was, when every
-#: survey fitted in float32 (workers ignored the survey process's precision).
+#: The precision of a ``survey.json`` that records none, and whose finished fits record none
+#: either (:func:`fitted_precision`): written before it was, when a survey's workers ignored the
+#: survey process's ``set_precision`` and fitted in float32 unless ``TINYLENS_PRECISION`` said
+#: otherwise in their own environment.
 UNRECORDED_PRECISION = "float32"
 
 
@@ -153,6 +155,19 @@ def manifest(lens_dir: Path, template_path: Path, template: Mapping[str, Any],
 def recorded_precision(recorded: Mapping[str, Any]) -> str:
     """The precision a ``survey.json`` records (:data:`UNRECORDED_PRECISION` where it records none)."""
     return recorded.get("precision") or UNRECORDED_PRECISION
+
+
+def fitted_precision(results: Iterable[Path]) -> str | None:
+    """The precision the finished fits ``results`` (``result.json`` files) computed in, by their
+    ``info.precision``, where those that record one agree; ``None`` otherwise. A survey.json older
+    than its precision record says nothing of it, and its workers fitted in float64 when
+    ``TINYLENS_PRECISION=float64`` was in their environment."""
+    found = set()
+    for path in results:
+        info = (read_json(path) or {}).get("info")
+        if isinstance(info, dict) and info.get("precision") in ("float32", "float64"):
+            found.add(info["precision"])
+    return found.pop() if len(found) == 1 else None
 
 
 def manifest_conflict(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> str | None:

@@ -42,6 +42,7 @@ from tinylens.survey.provenance import (
     INPUTS_FILE,
     MANIFEST_FILE,
     changed_inputs,
+    fitted_precision,
     inputs_stamp,
     manifest,
     manifest_conflict,
@@ -460,8 +461,11 @@ def check_manifest(out: Path, current: Mapping[str, Any], template: str | Path) 
     template, or in another precision (``survey.json``); a folder without finished fits may be
     reused freely."""
     recorded = read_json(out / MANIFEST_FILE)
-    if recorded is None or not any((out / LENSES_DIR).glob(f"*/{RESULT_FILE}")):
+    results = list((out / LENSES_DIR).glob(f"*/{RESULT_FILE}"))
+    if recorded is None or not results:
         return
+    if not recorded.get("precision"):  # an older survey.json: its fits say what they computed in
+        recorded = {**recorded, "precision": fitted_precision(results)}
     why = manifest_conflict(recorded, current)
     if why is not None:
         raise ConfigError(
