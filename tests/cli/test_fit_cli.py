@@ -204,3 +204,12 @@ def test_the_unconverged_warning_names_the_samplers_own_limits(method, named, no
     text = unconverged_message(method)
     assert f"the {method} search stopped before converging" in text
     assert named in text and not_named not in text  # dynesty has no n_like_max setting (it is refused)
+
+
+def test_the_unconverged_warning_of_an_optimizer_gives_scipys_reason():
+    """L-BFGS-B stopped by a failed line search was said to have reached its maxiter."""
+    from tinylens.cli.fit import unconverged_message
+
+    text = unconverged_message("lbfgs", "ABNORMAL_TERMINATION_IN_LNSRCH")
+    assert "ABNORMAL_TERMINATION_IN_LNSRCH" in text and "maxiter was reached" not in text
+    assert "checkpoint" not in text  # an optimizer keeps none

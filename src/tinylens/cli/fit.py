@@ -69,7 +69,7 @@ def print_result(result: Any) -> None:
                   f"{result.wall_time_s:.1f} s{whole}.")
     console.print(f"Results written to [bold]{result.output_dir}[/]")
     if not result.converged:
-        print_warning(unconverged_message(result.method))
+        print_warning(unconverged_message(result.method, info.get("message")))
 
 
 #: The settings that stop each search before it converges (a nested sampler's are its own names:
@@ -78,9 +78,18 @@ STOP_LIMITS = {"nautilus": "n_like_max or timeout", "dynesty": "maxcall or maxit
                "differential_evolution": "maxiter", "lbfgs": "maxiter"}
 
 
-def unconverged_message(method: str) -> str:
-    """The warning for a search that stopped before converging, naming the method's own limits."""
+#: The searches that keep no checkpoint: scipy's optimizers, whose ``info.message`` says why they stopped.
+OPTIMIZERS = ("differential_evolution", "lbfgs")
+
+
+def unconverged_message(method: str, message: str | None = None) -> str:
+    """The warning for a search that stopped before converging, naming the method's own limits;
+    for an optimizer, scipy's ``message`` (L-BFGS-B also stops unconverged on a failed line search,
+    with its maxiter far from reached)."""
     limits = STOP_LIMITS.get(method, "n_like_max, timeout or maxiter")
+    if method in OPTIMIZERS and message:
+        return (f"the {method} search stopped before converging (scipy: {message}), so these results are "
+                f"preliminary. Raise its {limits} if that was reached.")
     return (f"the {method} search stopped before converging (its {limits} was reached), so these results are "
             "preliminary. Run the same command again to continue a nested sampler from its checkpoint (after "
             "raising or removing the limit).")
