@@ -60,7 +60,7 @@ def test_a_result_whose_data_moved_loads_with_base_dir(tmp_path):
     assert again.log_likelihood(best) == pytest.approx(problem.log_likelihood(theta))
 
 
-def test_a_stored_fit_is_rebuilt_in_the_precision_it_was_fitted_in(tmp_path):
+def test_a_stored_fit_is_rebuilt_in_the_precision_it_was_fitted_in(tmp_path, monkeypatch):
     """A float64 fit (info.precision) reloaded in a float32 session was recomputed in float32: the
     examples' re-checks of its best fit gave another log-likelihood than the fit's own."""
     import jax.numpy as jnp
@@ -80,5 +80,8 @@ def test_a_stored_fit_is_rebuilt_in_the_precision_it_was_fitted_in(tmp_path):
         _, again, _ = load_stored(path)
         assert again.dtype == jnp.float64 and again.log_likelihood(theta) == p64.log_likelihood(theta)
         path = write_stored_result(tmp_path / "fit32", p32, theta, info={"precision": "float32"})
-        _, again, _ = load_stored(path)
-        assert again.log_likelihood(theta) == p32.log_likelihood(theta)
+        with monkeypatch.context() as patch:  # a float64 session (as set_precision("float64") leaves it)
+            patch.setattr(tinylens.precision, "_PRECISION", "float64")
+            assert tinylens.load(config).dtype == jnp.float64
+            _, again, _ = load_stored(path)
+        assert again.dtype == jnp.float32 and again.log_likelihood(theta) == p32.log_likelihood(theta)
