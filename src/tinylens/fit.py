@@ -35,9 +35,6 @@ if TYPE_CHECKING:  # imported lazily: ``import tinylens`` stays light (tinylens.
 
     from tinylens.inference import InferenceResult
 
-RESULT_JSON = filenames.RESULT
-#: Held in a fit's output folder while it runs (tinylens.locks): a second fit there is refused.
-FIT_LOCK_FILE = filenames.FIT_LOCK
 DEFAULT_FILES = {
     "samples": "result_samples.csv",
     "summary": "result_summary.csv",
@@ -308,14 +305,8 @@ def write_results(problem, res: InferenceResult, out: Path, started: float | Non
         total_time_s=None if started is None else time.perf_counter() - started + earlier_time(res.info),
         truth=None if truth is None else dict(truth),
     )
-    tables.write_json(out / RESULT_JSON, result.to_json())
+    tables.write_json(out / filenames.RESULT, result.to_json())
     return result
-
-
-def checkpoint_files() -> tuple[str, ...]:
-    """The files of an output folder that a stopped fit resumes from: the samplers' checkpoints
-    (nautilus's and dynesty's, with their fingerprints) and the pipeline stages' state."""
-    return filenames.checkpoint_names()
 
 
 #: The attribute of a KeyboardInterrupt out of :func:`fit` that names the fit's output folder
@@ -335,8 +326,8 @@ def folder_on_interrupt(folder: Path) -> Iterator[None]:
 
 
 def kept_checkpoints(folder: Path) -> list[str]:
-    """The files of :func:`checkpoint_files` in ``folder``: what a fit started again resumes from."""
-    return [name for name in checkpoint_files() if (Path(folder) / name).is_file()]
+    """The files of :func:`tinylens.filenames.checkpoint_names` in ``folder``: what a fit started again resumes from."""
+    return [name for name in filenames.checkpoint_names() if (Path(folder) / name).is_file()]
 
 
 def fit(config: str | Path | dict, *, progress: bool = True, output: str | Path | None = None,
@@ -384,11 +375,11 @@ def fit(config: str | Path | dict, *, progress: bool = True, output: str | Path 
         busy = (f"Output folder {out} is being written by another tinylens fit{{holder}}; two fits in one folder "
                 "would overwrite each other's checkpoint and results. Wait for it to finish, or choose another "
                 "output.path in the config (or --output).")
-        with folder_lock(out, FIT_LOCK_FILE, busy=busy):
-            (out / RESULT_JSON).unlink(missing_ok=True)  # an old result must not look like this fit's
+        with folder_lock(out, filenames.FIT_LOCK, busy=busy):
+            (out / filenames.RESULT).unlink(missing_ok=True)  # an old result must not look like this fit's
             if fresh:
                 _remove_checkpoints(out)
-            tables.remove_unfinished(out / RESULT_JSON, *(out / name for name in file_names(problem.config).values()))
+            tables.remove_unfinished(out / filenames.RESULT, *(out / name for name in file_names(problem.config).values()))
             res = run_inference(problem, progress=progress, checkpoint_dir=out)
             # derived quantities and figures take seconds (about 12 s for the demo on 2 cores)
             announce(progress, "outputs", f"writing result.json, tables and figures to {out}")
@@ -437,7 +428,7 @@ def check_likelihood(problem: Any, config: str | Path | None = None, draws: int 
 
 
 def _remove_checkpoints(out: Path) -> None:
-    """Delete the files of :func:`checkpoint_files` from ``out``: those of a finished fit (the
+    """Delete the files of :func:`tinylens.filenames.checkpoint_names` from ``out``: those of a finished fit (the
     sampler's are tens of MB per lens) are useless once result.json exists."""
-    for name in checkpoint_files():
+    for name in filenames.checkpoint_names():
         (out / name).unlink(missing_ok=True)

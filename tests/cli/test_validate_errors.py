@@ -734,13 +734,13 @@ def test_a_parameter_fixed_or_confined_outside_its_domain_is_refused_by_name(tmp
 def test_fit_refuses_a_folder_another_fit_is_writing(tmp_path):
     """Two jobs with one output folder (an array job whose tasks share a config) would overwrite
     each other's checkpoint; the second is refused, naming the first, and leaves the folder as it was."""
-    from tinylens.fit import FIT_LOCK_FILE
+    from tinylens import filenames
     from tinylens.locks import folder_lock
 
     path = write_case(tmp_path)
     (tmp_path / "output").mkdir()
     (tmp_path / "output" / "result.json").write_text("{}\n")
-    with folder_lock(tmp_path / "output", FIT_LOCK_FILE, busy="{holder}"):
+    with folder_lock(tmp_path / "output", filenames.FIT_LOCK, busy="{holder}"):
         out = assert_user_error(invoke("fit", path, "--quiet"), "is being written by another tinylens fit",
                                 f"(process {os.getpid()} on", "another output.path")
         assert "output" in out

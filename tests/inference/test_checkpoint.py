@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 import tinylens
+from tinylens import filenames
 from tiny_lens import FAST_NAUTILUS, FREE_TRUTH, tiny_config, tiny_data, write_tiny_lens
-from tinylens.fit import RESULT_JSON, checkpoint_files
 from tinylens.errors import CheckpointWarning
 from tinylens.inference import dynesty_runner, nautilus_runner, run_inference
 from tinylens.inference.nautilus_runner import CHECKPOINT_NAME
@@ -64,7 +64,7 @@ def test_capped_fit_keeps_checkpoint_and_resumes(tmp_path, data, fresh_calls):
     assert not first.converged and not first.info["resumed"]
     assert CAP <= first.n_likelihood_evals < fresh_calls
     assert (out / CHECKPOINT_NAME).is_file()  # an unfinished search keeps its checkpoint
-    assert json.loads((out / RESULT_JSON).read_text())["converged"] is False
+    assert json.loads((out / filenames.RESULT).read_text())["converged"] is False
 
     _set_settings(config, **FAST_NAUTILUS)  # run it again without the cap
     second = tinylens.fit(config, progress=False)
@@ -76,8 +76,8 @@ def test_capped_fit_keeps_checkpoint_and_resumes(tmp_path, data, fresh_calls):
     assert second.total_time_s > second.wall_time_s > second.info["earlier_time_s"]
     _check_posterior(second)
     assert not (out / CHECKPOINT_NAME).exists()  # a converged fit removes it, and the others
-    assert [name for name in checkpoint_files() if (out / name).exists()] == []
-    assert json.loads((out / RESULT_JSON).read_text())["info"]["resumed"] is True
+    assert [name for name in filenames.checkpoint_names() if (out / name).exists()] == []
+    assert json.loads((out / filenames.RESULT).read_text())["info"]["resumed"] is True
 
 
 def test_interrupted_fit_resumes(tmp_path, data, fresh_calls, monkeypatch):
@@ -100,7 +100,7 @@ def test_interrupted_fit_resumes(tmp_path, data, fresh_calls, monkeypatch):
         tinylens.fit(config, progress=False)
     monkeypatch.undo()
     assert (out / CHECKPOINT_NAME).is_file()
-    assert not (out / RESULT_JSON).exists()
+    assert not (out / filenames.RESULT).exists()
     left = [p.name for p in out.iterdir() if p.suffix in (".png", ".csv", ".json")]
     assert left in ([], ["checkpoint.pipeline.json"]), left  # nothing that looks like a result
 
@@ -337,12 +337,12 @@ def test_checkpoint_names_are_known_without_importing_the_samplers():
     import subprocess
     import sys
 
-    code = ("import sys; from tinylens.fit import checkpoint_files; names = checkpoint_files(); "
+    code = ("import sys; import tinylens.fit; from tinylens.filenames import checkpoint_names; names = checkpoint_names(); "
             "print(sorted(m for m in ('nautilus', 'dynesty', 'sklearn') if m in sys.modules))")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert loaded.stdout.split("\n")[-2] == "[]"
     for runner in (nautilus_runner, dynesty_runner):
-        assert {runner.CHECKPOINT_NAME, f"{runner.CHECKPOINT_NAME}.fingerprint"} <= set(checkpoint_files())
+        assert {runner.CHECKPOINT_NAME, f"{runner.CHECKPOINT_NAME}.fingerprint"} <= set(filenames.checkpoint_names())
 
 
 def test_ctrl_c_while_a_network_trains_stops_the_run(tmp_path, data, monkeypatch):

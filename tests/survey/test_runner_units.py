@@ -576,9 +576,9 @@ def test_an_unexpected_error_removes_every_checkpoint_before_the_retry(tmp_path,
     folder.mkdir()
     names = ("checkpoint.hdf5", "checkpoint.hdf5.fingerprint", "checkpoint_dynesty.pkl",
              "checkpoint_dynesty.pkl.fingerprint", "checkpoint.pipeline.json")
-    from tinylens.fit import checkpoint_files
+    from tinylens import filenames
 
-    assert set(checkpoint_files()) == set(names)
+    assert set(filenames.checkpoint_names()) == set(names)
 
     def broken_fit(config, **kwargs):
         for name in names:

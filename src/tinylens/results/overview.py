@@ -29,7 +29,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tinylens.fit import DEFAULT_FILES, RESULT_JSON
+from tinylens import filenames
+from tinylens.fit import DEFAULT_FILES
 from tinylens.results.report import CATALOG_HINT, ID_COLUMN, PAPER_QUANTITIES, Quantity, numbers, quantity_unit
 
 FLAG_COLUMNS = ("flag", "n_lenses", "n_untrusted", "n_critical")
@@ -199,7 +200,7 @@ def _figure_path(folder: Path) -> str:
     """The model figure in a lens's output folder (as its ``result.json`` names it), or ``""``."""
     name = DEFAULT_FILES["results"]
     try:
-        name = json.loads((folder / RESULT_JSON).read_text())["files"]["results"]
+        name = json.loads((folder / filenames.RESULT).read_text())["files"]["results"]
     except (OSError, ValueError, KeyError, TypeError):
         pass
     path = folder / str(name)

@@ -333,9 +333,7 @@ def fit_lens(lens_id: str, config: dict[str, Any], lens_out: str, truth_path: st
         except TinyLensError as exc:
             row = failed_row(lens_id, describe_exception(exc))
         except Exception:
-            from tinylens.fit import checkpoint_files
-
-            for name in checkpoint_files():  # the samplers' and the stages'
+            for name in filenames.checkpoint_names():  # the samplers' and the stages'
                 (folder / name).unlink(missing_ok=True)
             raise
         finally:
@@ -853,7 +851,6 @@ def survey_plan(lens_dir: str | Path, template: str | Path, out: str | Path, ret
     the template was checked with (``None``: not checked, or no lens tried had readable data);
     ``broken``: then, each lens tried and why its data could not be read.
     """
-    from tinylens.fit import checkpoint_files
     from tinylens.inference.common import resumes
     from tinylens.locks import held_by
     from tinylens.results.tables import file_in_the_way
@@ -872,7 +869,7 @@ def survey_plan(lens_dir: str | Path, template: str | Path, out: str | Path, ret
     todo = {"new": [], "resume": [], "changed": [], "retry": []}
     recover = []
     settings = (state.config.get("inference") or {}).get("settings")
-    started = checkpoint_files() if resumes(settings) else ()  # resume: false starts afresh
+    started = filenames.checkpoint_names() if resumes(settings) else ()  # resume: false starts afresh
     for lens in state.todo:
         folder, row = lens.output(state.out), state.rows.get(lens.lens_id)
         if lens.lens_id in state.changed:
