@@ -18,7 +18,6 @@ from tinylens import filenames
 from tiny_lens import FAST_NAUTILUS, FREE_TRUTH, tiny_config, tiny_data, write_tiny_lens
 from tinylens.errors import CheckpointWarning
 from tinylens.inference import dynesty_runner, nautilus_runner, run_inference
-from tinylens.inference.nautilus_runner import CHECKPOINT_NAME
 from tinylens.problem import Problem
 from tinylens.results.tables import summarize
 
@@ -63,7 +62,7 @@ def test_capped_fit_keeps_checkpoint_and_resumes(tmp_path, data, fresh_calls):
     first = tinylens.fit(config, progress=False)
     assert not first.converged and not first.info["resumed"]
     assert CAP <= first.n_likelihood_evals < fresh_calls
-    assert (out / CHECKPOINT_NAME).is_file()  # an unfinished search keeps its checkpoint
+    assert (out / filenames.CHECKPOINTS["nautilus"]).is_file()  # an unfinished search keeps its checkpoint
     assert json.loads((out / filenames.RESULT).read_text())["converged"] is False
 
     _set_settings(config, **FAST_NAUTILUS)  # run it again without the cap
@@ -75,7 +74,7 @@ def test_capped_fit_keeps_checkpoint_and_resumes(tmp_path, data, fresh_calls):
     assert 0.5 * first.wall_time_s <= second.info["earlier_time_s"] <= first.wall_time_s
     assert second.total_time_s > second.wall_time_s > second.info["earlier_time_s"]
     _check_posterior(second)
-    assert not (out / CHECKPOINT_NAME).exists()  # a converged fit removes it, and the others
+    assert not (out / filenames.CHECKPOINTS["nautilus"]).exists()  # a converged fit removes it, and the others
     assert [name for name in filenames.checkpoint_names() if (out / name).exists()] == []
     assert json.loads((out / filenames.RESULT).read_text())["info"]["resumed"] is True
 
@@ -99,7 +98,7 @@ def test_interrupted_fit_resumes(tmp_path, data, fresh_calls, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         tinylens.fit(config, progress=False)
     monkeypatch.undo()
-    assert (out / CHECKPOINT_NAME).is_file()
+    assert (out / filenames.CHECKPOINTS["nautilus"]).is_file()
     assert not (out / filenames.RESULT).exists()
     left = [p.name for p in out.iterdir() if p.suffix in (".png", ".csv", ".json")]
     assert left in ([], ["checkpoint.pipeline.json"]), left  # nothing that looks like a result
@@ -145,7 +144,7 @@ def test_changed_config_starts_fresh(tmp_path, data, change):
 
     cfg, arrays = tiny_config(_inference(n_like_max=SMALL_CAP)), dict(data)
     first = run(cfg, arrays)
-    assert (tmp_path / CHECKPOINT_NAME).is_file() and not first.converged
+    assert (tmp_path / filenames.CHECKPOINTS["nautilus"]).is_file() and not first.converged
     same = run(cfg, arrays)  # the same problem resumes (and is already at its cap)
     assert same.info["resumed"] and same.info["n_like_this_run"] == 0
 
@@ -190,7 +189,7 @@ def test_checkpoint_is_written_at_most_every_interval(tmp_path, data, monkeypatc
     writes["n"] = 0
     rare = _run(_problem(tmp_path / "b", data, n_like_max=SMALL_CAP, checkpoint_every=1e6), tmp_path / "b")
     assert writes["n"] == 2
-    assert _stored_calls(tmp_path / "b" / CHECKPOINT_NAME) == rare.n_likelihood_evals  # flushed at the end
+    assert _stored_calls(tmp_path / "b" / filenames.CHECKPOINTS["nautilus"]) == rare.n_likelihood_evals  # flushed at the end
     np.testing.assert_array_equal(rare.samples, every_time.samples)  # writing never changes the sampling
     assert rare.info["settings"]["checkpoint_every"] == 1e6
 
@@ -198,7 +197,7 @@ def test_checkpoint_is_written_at_most_every_interval(tmp_path, data, monkeypatc
 def test_a_job_killed_while_writing_leaves_the_previous_checkpoint(tmp_path, data, monkeypatch):
     problem = _problem(tmp_path, data, n_like_max=SMALL_CAP, checkpoint_every=0)
     _run(problem, tmp_path)
-    path = tmp_path / CHECKPOINT_NAME
+    path = tmp_path / filenames.CHECKPOINTS["nautilus"]
     before = _stored_calls(path)
     original = nautilus.Sampler.write
 
@@ -227,7 +226,7 @@ def test_an_unreadable_checkpoint_is_replaced(tmp_path, data, method):
     cap = {"n_like_max": SMALL_CAP} if method == "nautilus" else {"maxcall": 300}
     problem = _problem(tmp_path, data, method, checkpoint_every=0, **cap)
     first = _run(problem, tmp_path, runner)
-    path = tmp_path / runner.CHECKPOINT_NAME
+    path = tmp_path / filenames.CHECKPOINTS[method]
     assert path.is_file()
     with open(path, "r+b") as f:
         f.truncate(f.seek(0, 2) // 2)
@@ -281,7 +280,7 @@ def test_a_resumed_run_reports_the_sampling_time_of_all_runs(tmp_path, data):
     """Each checkpoint records the seconds of sampling behind its state; a run resumed from it
     adds them to its own, so a fit stopped and resumed (a SLURM time limit) reports its whole cost."""
     first = _run(_problem(tmp_path, data, n_like_max=SMALL_CAP, checkpoint_every=0), tmp_path)
-    path = tmp_path / CHECKPOINT_NAME
+    path = tmp_path / filenames.CHECKPOINTS["nautilus"]
     recorded = nautilus_runner.sampling_time_in(path)
     assert first.info["earlier_time_s"] == 0.0
     assert 0.5 * first.wall_time_s <= recorded <= first.wall_time_s  # written at the end, before the clock stopped
@@ -299,41 +298,37 @@ def test_a_resumed_run_reports_the_sampling_time_of_all_runs(tmp_path, data):
 def test_fresh_deletes_the_checkpoints_and_starts_again(tmp_path, data):
     """``tinylens fit --fresh``: a stopped fit's checkpoints (the sampler's and the pipeline
     stages') are deleted, and the same capped search runs again from its start."""
-    from tinylens.pipeline.run import STATE_FILE
-
     config = write_tiny_lens(tmp_path, _inference(n_like_max=SMALL_CAP), data)
     out = tmp_path / "output"
     first = tinylens.fit(config, progress=False)
-    assert (out / CHECKPOINT_NAME).is_file() and (out / STATE_FILE).is_file()
-    state = json.loads((out / STATE_FILE).read_text())
-    (out / STATE_FILE).write_text(json.dumps({**state, "time_s": 1000.0}))  # marks the stages if reused
+    assert (out / filenames.CHECKPOINTS["nautilus"]).is_file() and (out / filenames.PIPELINE_STATE).is_file()
+    state = json.loads((out / filenames.PIPELINE_STATE).read_text())
+    (out / filenames.PIPELINE_STATE).write_text(json.dumps({**state, "time_s": 1000.0}))  # marks the stages if reused
     again = tinylens.fit(config, progress=False, fresh=True)
     assert not again.info["resumed"] and again.info["n_like_this_run"] == again.n_likelihood_evals - again.info[
         "pipeline"]["stage_gradient_evals"]
     assert again.info["earlier_time_s"] == 0.0  # the stages were run again, not read back
     assert again.n_likelihood_evals == first.n_likelihood_evals  # the same seeded search, from its start
-    assert json.loads((out / STATE_FILE).read_text())["time_s"] < 1000.0
+    assert json.loads((out / filenames.PIPELINE_STATE).read_text())["time_s"] < 1000.0
 
 
 def test_resume_false_runs_the_pipeline_stages_again(tmp_path, data):
     """``resume: false`` in the sampler's settings starts the whole fit again: the pipeline's
     stages are not read back from an earlier run's state, as the sampler's checkpoint is not."""
-    from tinylens.pipeline.run import STATE_FILE
-
     config = write_tiny_lens(tmp_path, _inference(n_like_max=SMALL_CAP, resume=False), data)
     out = tmp_path / "output"
     first = tinylens.fit(config, progress=False)
-    state = json.loads((out / STATE_FILE).read_text())
-    (out / STATE_FILE).write_text(json.dumps({**state, "time_s": 1000.0}))  # marks the stages if reused
+    state = json.loads((out / filenames.PIPELINE_STATE).read_text())
+    (out / filenames.PIPELINE_STATE).write_text(json.dumps({**state, "time_s": 1000.0}))  # marks the stages if reused
     again = tinylens.fit(config, progress=False)
     assert not again.info["resumed"] and again.info["earlier_time_s"] == 0.0
     assert again.n_likelihood_evals == first.n_likelihood_evals
-    assert json.loads((out / STATE_FILE).read_text())["time_s"] < 1000.0
+    assert json.loads((out / filenames.PIPELINE_STATE).read_text())["time_s"] < 1000.0
 
 
 def test_checkpoint_names_are_known_without_importing_the_samplers():
     """``--fresh``, a survey's dry run and its retry list the checkpoint files by name only: that
-    must not import nautilus (and scikit-learn) or dynesty. The names are still the runners' own."""
+    must not import nautilus (and scikit-learn) or dynesty."""
     import subprocess
     import sys
 
@@ -341,8 +336,6 @@ def test_checkpoint_names_are_known_without_importing_the_samplers():
             "print(sorted(m for m in ('nautilus', 'dynesty', 'sklearn') if m in sys.modules))")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert loaded.stdout.split("\n")[-2] == "[]"
-    for runner in (nautilus_runner, dynesty_runner):
-        assert {runner.CHECKPOINT_NAME, f"{runner.CHECKPOINT_NAME}.fingerprint"} <= set(filenames.checkpoint_names())
 
 
 def test_ctrl_c_while_a_network_trains_stops_the_run(tmp_path, data, monkeypatch):
@@ -402,7 +395,7 @@ def test_ctrl_c_that_a_gc_callback_swallows_stops_a_dynesty_run(tmp_path, data):
     import threading
 
     problem = _problem(tmp_path, data, "dynesty", maxcall=3000, checkpoint_every=0)
-    checkpoint = tmp_path / dynesty_runner.CHECKPOINT_NAME
+    checkpoint = tmp_path / filenames.CHECKPOINTS["dynesty"]
     sent = {"n": 0}
 
     def ctrl_c_once(phase, info):  # in the main thread, once the sampling has written a checkpoint

@@ -22,10 +22,6 @@ from tinylens.results.tables import remove_unfinished
 
 T = TypeVar("T")
 
-#: Each sampler's checkpoint in the output folder; :func:`prepare_checkpoint` keeps its
-#: fingerprint beside it, under the same name plus ``.fingerprint``.
-CHECKPOINT_NAMES = filenames.CHECKPOINTS
-
 
 def keyword_names(*funcs: Callable, exclude: Iterable[str] = ()) -> set[str]:
     """Keyword parameters accepted by ``funcs`` (from their signatures), minus ``exclude``."""

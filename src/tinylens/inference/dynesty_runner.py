@@ -10,7 +10,7 @@ Settings (``config.inference.settings``): ``nlive`` (default 300), ``batch_size`
 (default 0.1), ``bound`` (``multi``), ``sample`` (``rwalk``), ``seed`` (0), ``resume`` (true),
 ``checkpoint_every`` (seconds, 60), and any other keyword of ``dynesty.NestedSampler`` or of
 ``run_nested`` (``maxiter``, ``maxcall``, ``walks``, ...). ``save_evaluation_history`` (dynesty >= 3)
-writes ``history_filename`` (default :data:`HISTORY_NAME`) into the output folder.
+writes ``history_filename`` (default :data:`tinylens.filenames.DYNESTY_HISTORY`) into the output folder.
 
 ``maxcall`` and ``maxiter`` are budgets of the whole fit, as nautilus's ``n_like_max`` is: a run
 resumed from its checkpoint gets what its earlier runs left (:func:`budget_left`), not a fresh one.
@@ -33,7 +33,6 @@ from tinylens import filenames
 from tinylens.inference import InferenceResult
 from tinylens.errors import ConfigError
 from tinylens.inference.common import (
-    CHECKPOINT_NAMES,
     KeptInterrupt,
     SamplingClock,
     _is_whole,
@@ -60,9 +59,6 @@ RESERVED = {"loglikelihood", "prior_transform", "ndim", "pool", "use_pool", "rst
 OWN_KEYS = {"seed", "resume"}
 SAMPLER_KEYS = keyword_names(dynesty.NestedSampler.__new__, exclude=RESERVED | {"cls"})
 RUN_KEYS = keyword_names(dynesty.NestedSampler.run_nested, exclude=RESERVED)
-CHECKPOINT_NAME = CHECKPOINT_NAMES["dynesty"]
-#: dynesty's name of its evaluation history (``save_evaluation_history``), in the output folder.
-HISTORY_NAME = filenames.DYNESTY_HISTORY
 
 #: Batched likelihoods by key, so a pickled checkpoint holds only the key.
 _LIKELIHOODS: dict[str, Callable[[np.ndarray], np.ndarray]] = {}
@@ -222,7 +218,7 @@ def _history_in(init: dict[str, Any], folder: str | Path | None) -> dict[str, An
     there, not from the folder the fit was started from; an absolute one is kept."""
     if not init.get("save_evaluation_history") or folder is None:
         return init
-    name = Path(init.get("history_filename") or HISTORY_NAME).expanduser()
+    name = Path(init.get("history_filename") or filenames.DYNESTY_HISTORY).expanduser()
     return {**init, "history_filename": str(name if name.is_absolute() else Path(folder) / name)}
 
 
@@ -282,7 +278,7 @@ def run(
     key = fingerprint(problem, **init, seed=own["seed"])
     checkpoint, resume = None, False
     if checkpoint_dir is not None:
-        checkpoint = Path(checkpoint_dir) / CHECKPOINT_NAME
+        checkpoint = Path(checkpoint_dir) / filenames.CHECKPOINTS["dynesty"]
         resume = prepare_checkpoint(checkpoint, key, own["resume"])
     status = LiveStatus("dynesty", enabled=progress)
     interrupt = KeptInterrupt()  # Ctrl-C during a garbage-collector callback (JAX's) is only printed

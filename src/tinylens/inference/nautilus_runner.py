@@ -34,10 +34,10 @@ import numpy as np
 from nautilus import Sampler
 from sklearn.neural_network import MLPRegressor
 
+from tinylens import filenames
 from tinylens.errors import ConfigError
 from tinylens.inference import InferenceResult
 from tinylens.inference.common import (
-    CHECKPOINT_NAMES,
     KeptInterrupt,
     SamplingClock,
     _is_whole,
@@ -63,7 +63,6 @@ RESERVED = {"prior", "likelihood", "n_dim", "vectorized", "pass_dict", "filepath
             "prior_args", "prior_kwargs", "likelihood_args", "likelihood_kwargs"}
 SAMPLER_KEYS = keyword_names(Sampler.__init__, exclude=RESERVED)
 RUN_KEYS = keyword_names(Sampler.run)
-CHECKPOINT_NAME = CHECKPOINT_NAMES["nautilus"]
 #: The checkpoint's attribute holding the seconds of sampling its state took (all runs).
 SAMPLING_TIME_ATTR = "tinylens_sampling_time_s"
 
@@ -232,7 +231,7 @@ def run(
     filepath = None
     resumed = False
     if checkpoint_dir is not None:
-        filepath = Path(checkpoint_dir) / CHECKPOINT_NAME
+        filepath = Path(checkpoint_dir) / filenames.CHECKPOINTS["nautilus"]
         stamp = fingerprint(problem, n_live=init["n_live"], n_batch=init["n_batch"], seed=init.get("seed"))
         resumed = prepare_checkpoint(filepath, stamp, init["resume"])
     status = LiveStatus("nautilus", enabled=progress)

@@ -38,9 +38,6 @@ from tinylens.pipeline.mass_source import PEAK_R_MIN_PIXELS, fit_mass_source, ot
 from tinylens.pipeline.optimize import Objective
 from tinylens.pipeline.params import free_index, get_param, prior_middle
 
-#: The pipeline's own checkpoint (stages 1-3 and the box), next to the sampler's.
-STATE_FILE = filenames.PIPELINE_STATE
-
 
 def _say(progress: bool, text: str) -> None:
     announce(progress, "pipeline", text)
@@ -181,7 +178,7 @@ def run_pipeline(problem, sampler, settings, *, progress: bool = True,
     """Stages 1-3, then ``sampler(problem, settings, ...)`` (a runner of :mod:`tinylens.inference`)
     in the boxed priors, widened while the posterior crowds an edge."""
     start = time.perf_counter()
-    state_path = Path(checkpoint_dir) / STATE_FILE if checkpoint_dir is not None else None
+    state_path = Path(checkpoint_dir) / filenames.PIPELINE_STATE if checkpoint_dir is not None else None
     stamp = _stage_fingerprint(problem, settings)
     sampler_kw = sampler_defaults(sampler, sampler_settings)
     # the sampler's ``resume: false`` means a fresh fit: the stages are done again too
@@ -191,7 +188,7 @@ def run_pipeline(problem, sampler, settings, *, progress: bool = True,
     if state is None:
         state = {"fingerprint": stamp, **optimise(objective, settings, progress)}
     else:
-        _say(progress, f"stages 1-3 reused from {STATE_FILE}")
+        _say(progress, f"stages 1-3 reused from {filenames.PIPELINE_STATE}")
         earlier = float(state["time_s"])
     best = np.asarray(state["best"], dtype=float)
     priors = problem.priors
