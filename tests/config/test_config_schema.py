@@ -372,8 +372,7 @@ def test_output_files_that_would_overwrite_each_other_are_refused(example, outpu
 def test_reserved_output_names_are_the_files_tinylens_writes():
     from tinylens.config.schema import RESERVED_OUTPUT_NAMES
     from tinylens import filenames
-    from tinylens.survey.provenance import INPUTS_FILE
-    from tinylens.survey.runner import ATTEMPTS_FILE, LOCK_FILE, ROW_FILE
 
-    assert set(RESERVED_OUTPUT_NAMES) == {filenames.RESULT, filenames.FIT_LOCK, *filenames.checkpoint_names(), filenames.DYNESTY_HISTORY, ROW_FILE,
-                                          INPUTS_FILE, LOCK_FILE, ATTEMPTS_FILE}
+    assert set(RESERVED_OUTPUT_NAMES) == {filenames.RESULT, filenames.FIT_LOCK, *filenames.checkpoint_names(),
+                                          filenames.DYNESTY_HISTORY, filenames.ROW, filenames.INPUTS,
+                                          filenames.LENS_LOCK, filenames.ATTEMPTS}

@@ -12,6 +12,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from tinylens import filenames
 from tinylens.cli.main import app
 from tinylens.results.tables import write_json
 from tinylens.survey import provenance, runner
@@ -132,7 +133,7 @@ def _finished(lenses_dir: Path, template: Path, out: Path, names: list[str]) -> 
         folder = lenses[name].output(out)
         folder.mkdir(parents=True)
         (folder / "result.json").write_text(json.dumps(RESULT))
-        write_json(folder / provenance.INPUTS_FILE, provenance.inputs_stamp(runner.lens_config(config, lenses[name], out)))
+        write_json(folder / filenames.INPUTS, provenance.inputs_stamp(runner.lens_config(config, lenses[name], out)))
         runner.write_row(folder, runner.flat_row(name, RESULT))
 
 
@@ -251,7 +252,7 @@ def test_a_lens_whose_data_changed_is_fitted_again(one_lens):
 
 
 def test_stamps_are_added_to_a_survey_made_before_they_were_kept(one_lens):
-    stamp = one_lens["out"] / "lenses" / "lens_a" / provenance.INPUTS_FILE
+    stamp = one_lens["out"] / "lenses" / "lens_a" / filenames.INPUTS
     stamp.unlink()
     (one_lens["out"] / "survey.json").unlink()
     assert _survey(one_lens).exit_code == 0

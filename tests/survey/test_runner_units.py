@@ -18,6 +18,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from tinylens import filenames
 from tinylens.cli.main import app
 from tinylens.errors import TinyLensError
 from tinylens.survey import runner
@@ -576,8 +577,6 @@ def test_an_unexpected_error_removes_every_checkpoint_before_the_retry(tmp_path,
     folder.mkdir()
     names = ("checkpoint.hdf5", "checkpoint.hdf5.fingerprint", "checkpoint_dynesty.pkl",
              "checkpoint_dynesty.pkl.fingerprint", "checkpoint.pipeline.json")
-    from tinylens import filenames
-
     assert set(filenames.checkpoint_names()) == set(names)
 
     def broken_fit(config, **kwargs):
@@ -589,7 +588,7 @@ def test_an_unexpected_error_removes_every_checkpoint_before_the_retry(tmp_path,
     with pytest.raises(RuntimeError, match="unforeseen"):
         runner.fit_lens("lens_a", {}, str(folder))
     assert not any((folder / name).exists() for name in names)
-    assert not (folder / runner.ROW_FILE).exists()
+    assert not (folder / filenames.ROW).exists()
 
 
 def test_gpu_memory_is_shared_by_the_survey_and_its_local_workers(monkeypatch):

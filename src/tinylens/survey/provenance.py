@@ -21,12 +21,10 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from tinylens import filenames
 from tinylens.config.schema import without_speed_only
 from tinylens.errors import listed
 
 MANIFEST_FILE = "survey.json"
-INPUTS_FILE = filenames.INPUTS
 #: ``dataset`` keys naming a lens's input files.
 INPUT_KEYS = ("data_path", "noise_path", "psf_path", "mask_path")
 #: Differences listed in a refusal, at most.

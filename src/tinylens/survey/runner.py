@@ -39,7 +39,6 @@ from tinylens.errors import ConfigError, DataError, DataWarning, OutputError, Ti
 from tinylens.precision import get_precision
 from tinylens.results.truth import TRUTH_FILE
 from tinylens.survey.provenance import (
-    INPUTS_FILE,
     MANIFEST_FILE,
     changed_inputs,
     fitted_precision,
@@ -54,20 +53,15 @@ from tinylens.survey.selection import select_lenses
 LENS_FILES: dict[str, str] = {"data_path": "image.fits", "noise_path": "noise.fits", "psf_path": "psf.fits"}
 #: Optional per-lens mask; when present it becomes ``dataset.mask_path``.
 MASK_FILE = "mask.fits"
-#: Per-lens output folder under ``out`` and the row file inside it.
+#: Per-lens output folder under ``out`` (its files: :mod:`tinylens.filenames`).
 LENSES_DIR = "lenses"
-ROW_FILE = filenames.ROW
-LOCK_FILE = filenames.LENS_LOCK
 #: Held in ``out`` by the survey writing it: a second survey on the same ``out`` is refused.
 SURVEY_LOCK_FILE = ".survey.lock"
-RESULT_FILE = filenames.RESULT
 CATALOG_PARQUET = "catalog.parquet"
 CATALOG_CSV = "catalog.csv"
 
 #: Reruns of a task that raised an unexpected error (a lens's own bad data fails at once).
 RETRIES = 2
-#: One line per fit of a lens started (by a task holding its lock), in its output folder.
-ATTEMPTS_FILE = filenames.ATTEMPTS
 #: Dask gives up on a task (KilledWorker) when the workers holding it died more than
 #: ``allowed-failures`` times, counting the deaths while it only waited there behind the lens
 #: being fitted. A lens fitted during at most that many of the deaths is submitted again, at
@@ -270,7 +264,7 @@ def write_row(folder: str | Path, row: Mapping[str, Any]) -> Path:
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    return write_json(folder / ROW_FILE, row)
+    return write_json(folder / filenames.ROW, row)
 
 
 def lens_truth(path: Path, config: Mapping[str, Any]) -> dict[str, float] | None:
@@ -317,11 +311,11 @@ def fit_lens(lens_id: str, config: dict[str, Any], lens_out: str, truth_path: st
         tinylens.set_precision(precision)
     folder = Path(lens_out)
     with lens_lock(folder):
-        remove_unfinished(folder / ROW_FILE, folder / INPUTS_FILE)  # a killed worker's, if any
-        previous = read_row(folder / ROW_FILE, lens_id)
+        remove_unfinished(folder / filenames.ROW, folder / filenames.INPUTS)  # a killed worker's, if any
+        previous = read_row(folder / filenames.ROW, lens_id)
         if previous is not None and previous.get("status") == "ok" and is_done(previous, folder):
             return previous
-        write_json(folder / INPUTS_FILE, inputs_stamp(config))  # what this fit is made from
+        write_json(folder / filenames.INPUTS, inputs_stamp(config))  # what this fit is made from
         note_attempt(folder)
         try:
             with warnings.catch_warnings(record=True) as caught:
@@ -348,22 +342,22 @@ def lens_lock(folder: Path) -> Iterator[None]:
     from tinylens.locks import folder_lock
 
     folder.mkdir(parents=True, exist_ok=True)
-    with folder_lock(folder, LOCK_FILE, wait=True):
+    with folder_lock(folder, filenames.LENS_LOCK, wait=True):
         yield
 
 
 def note_attempt(folder: Path) -> None:
-    """Record in ``folder``'s :data:`ATTEMPTS_FILE` that a fit of its lens starts."""
+    """Record in ``folder``'s :data:`tinylens.filenames.ATTEMPTS` that a fit of its lens starts."""
     import socket
 
-    with open(folder / ATTEMPTS_FILE, "a") as handle:
+    with open(folder / filenames.ATTEMPTS, "a") as handle:
         handle.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} process {os.getpid()} on {socket.gethostname()}\n")
 
 
 def attempts(folder: Path) -> int:
     """How many fits of the lens whose output folder is ``folder`` have started (:func:`note_attempt`)."""
     try:
-        return len((folder / ATTEMPTS_FILE).read_text().splitlines())
+        return len((folder / filenames.ATTEMPTS).read_text().splitlines())
     except (OSError, UnicodeDecodeError):
         return 0
 
@@ -392,7 +386,7 @@ def read_rows(out: str | Path) -> dict[str, dict[str, Any]]:
     from tinylens.results.quality import raised_critical
 
     rows, foreign = {}, {}
-    for path in sorted((Path(out) / LENSES_DIR).glob(f"*/{ROW_FILE}")):
+    for path in sorted((Path(out) / LENSES_DIR).glob(f"*/{filenames.ROW}")):
         row = read_row(path)
         if row is None:
             continue
@@ -401,7 +395,7 @@ def read_rows(out: str | Path) -> dict[str, dict[str, Any]]:
             continue
         if row["status"] == "ok" and "critical_flags" not in row:
             try:
-                quality = json.loads((path.parent / RESULT_FILE).read_text()).get("quality") or {}
+                quality = json.loads((path.parent / filenames.RESULT).read_text()).get("quality") or {}
                 row["critical_flags"] = ",".join(raised_critical(quality))
             except (OSError, ValueError, AttributeError):
                 pass  # no readable result.json: the column stays empty
@@ -419,14 +413,14 @@ def is_done(row: Mapping[str, Any] | None, lens_out: Path, retry_failed: bool = 
     if row is None:
         return False
     if row.get("status") == "ok":
-        return (lens_out / RESULT_FILE).exists()
+        return (lens_out / filenames.RESULT).exists()
     return row.get("status") == "failed" and not retry_failed
 
 
 def recover_rows(lenses: list[Lens], out: Path, rows: dict[str, dict[str, Any]]) -> None:
     """Add rows for lenses whose fit finished (``result.json``) but whose row was never written."""
     for lens in lenses:
-        result_path = lens.output(out) / RESULT_FILE
+        result_path = lens.output(out) / filenames.RESULT
         if lens.lens_id in rows or not result_path.exists():
             continue  # a failed row next to an old result.json stays failed
         try:
@@ -451,7 +445,7 @@ def forget(todo: list[Lens], rows: dict[str, dict[str, Any]], out: Path) -> None
     result is gone), from ``rows`` and from disk, so that no stale row outlives an interrupted fit."""
     for lens in todo:
         if rows.pop(lens.lens_id, None) is not None:
-            (lens.output(out) / ROW_FILE).unlink(missing_ok=True)
+            (lens.output(out) / filenames.ROW).unlink(missing_ok=True)
 
 
 def check_manifest(out: Path, current: Mapping[str, Any], template: str | Path) -> None:
@@ -459,7 +453,7 @@ def check_manifest(out: Path, current: Mapping[str, Any], template: str | Path) 
     template, or in another precision (``survey.json``); a folder without finished fits may be
     reused freely."""
     recorded = read_json(out / MANIFEST_FILE)
-    results = list((out / LENSES_DIR).glob(f"*/{RESULT_FILE}"))
+    results = list((out / LENSES_DIR).glob(f"*/{filenames.RESULT}"))
     if recorded is None or not results:
         return
     if not recorded.get("precision"):  # an older survey.json: its fits say what they computed in
@@ -479,7 +473,7 @@ def changed_lenses(lenses: list[Lens], template: Mapping[str, Any], out: Path) -
     files that changed (lenses never started, or fitted before stamps were kept, are not listed)."""
     changed = {}
     for lens in lenses:
-        recorded = read_json(lens.output(out) / INPUTS_FILE)
+        recorded = read_json(lens.output(out) / filenames.INPUTS)
         if recorded is not None:
             keys = changed_inputs(recorded, lens_config(template, lens, out))
             if keys:
@@ -495,10 +489,10 @@ def set_aside(lens_ids: list[str], out: Path, template: Mapping[str, Any] | None
     from tinylens.config import load_config
     from tinylens.fit import file_names
 
-    names = [RESULT_FILE, *file_names(load_config(template)[0] if template is not None else None).values()]
+    names = [filenames.RESULT, *file_names(load_config(template)[0] if template is not None else None).values()]
     for lens_id in lens_ids:
         folder = Path(out) / LENSES_DIR / lens_id
-        (folder / ROW_FILE).unlink(missing_ok=True)
+        (folder / filenames.ROW).unlink(missing_ok=True)
         for name in names:
             if (folder / name).exists():
                 (folder / name).replace(folder / filenames.previous_name(name))
@@ -511,8 +505,9 @@ def adopt_stamps(lenses: list[Lens], template: Mapping[str, Any], out: Path) -> 
 
     for lens in lenses:
         folder = lens.output(out)
-        if not (folder / INPUTS_FILE).exists() and ((folder / ROW_FILE).exists() or (folder / RESULT_FILE).exists()):
-            write_json(folder / INPUTS_FILE, inputs_stamp(lens_config(template, lens, out)))
+        if not (folder / filenames.INPUTS).exists() and ((folder / filenames.ROW).exists()
+                                                           or (folder / filenames.RESULT).exists()):
+            write_json(folder / filenames.INPUTS, inputs_stamp(lens_config(template, lens, out)))
 
 
 def _changed_text(changed: Mapping[str, list[str]]) -> str:
@@ -876,7 +871,7 @@ def survey_plan(lens_dir: str | Path, template: str | Path, out: str | Path, ret
             todo["changed"].append(lens.lens_id)
         elif row is not None and row.get("status") == "failed":
             todo["retry"].append(lens.lens_id)
-        elif row is None and (folder / RESULT_FILE).exists():
+        elif row is None and (folder / filenames.RESULT).exists():
             recover.append(lens.lens_id)
         elif any((folder / name).exists() for name in started):
             todo["resume"].append(lens.lens_id)
