@@ -370,9 +370,8 @@ def test_output_files_that_would_overwrite_each_other_are_refused(example, outpu
 
 
 def test_reserved_output_names_are_the_files_tinylens_writes():
-    from tinylens.config.schema import RESERVED_OUTPUT_NAMES
     from tinylens import filenames
 
-    assert set(RESERVED_OUTPUT_NAMES) == {filenames.RESULT, filenames.FIT_LOCK, *filenames.checkpoint_names(),
-                                          filenames.DYNESTY_HISTORY, filenames.ROW, filenames.INPUTS,
-                                          filenames.LENS_LOCK, filenames.ATTEMPTS}
+    assert set(filenames.RESERVED) == {filenames.RESULT, filenames.FIT_LOCK, *filenames.checkpoint_names(),
+                                    filenames.DYNESTY_HISTORY, filenames.ROW, filenames.INPUTS,
+                                    filenames.LENS_LOCK, filenames.ATTEMPTS}

@@ -3,8 +3,8 @@ config's ``output``) or tinylens's own, reserved names: a user cannot pick a nam
 
 from __future__ import annotations
 
+from tinylens import filenames
 from tinylens.config import load_config
-from tinylens.config.schema import RESERVED_OUTPUT_NAMES
 from tinylens.fit import file_names
 from tinylens.survey import runner
 
@@ -26,4 +26,4 @@ def test_every_file_a_lens_fit_writes_is_reserved_or_chosen_by_the_user(tmp_path
     written = {path.name for path in folder.iterdir()}
     assert chosen <= written  # the user's names were taken
     assert {"checkpoint.hdf5", "checkpoint.pipeline.json", "row.json"} <= written  # a fit's and a survey's own
-    assert written - chosen <= set(RESERVED_OUTPUT_NAMES), written - chosen - set(RESERVED_OUTPUT_NAMES)
+    assert written - chosen <= set(filenames.RESERVED), written - chosen - set(filenames.RESERVED)

@@ -504,13 +504,6 @@ def _plain_file_name(name: str) -> str:
 
 FileName = Annotated[str, AfterValidator(_plain_file_name)]
 
-#: Files that tinylens writes in an output folder itself (:data:`tinylens.filenames.RESERVED`): a
-#: fit's result, checkpoints, lock and dynesty's evaluation history, and a survey's row, inputs, lock and
-#: fit attempts beside them.
-#: A table or figure of that name would overwrite one of them, or be deleted with the checkpoints.
-RESERVED_OUTPUT_NAMES = filenames.RESERVED
-
-
 def previous_names(names: Mapping[str, str]) -> dict[str, str]:
     """The names (casefolded) a survey renames ``result.json`` and the output files ``names``
     (by dotted key under ``output``) to when a lens's files changed, each with what it holds."""
@@ -566,15 +559,16 @@ class Output(StrictModel):
     def _distinct_files(self) -> Output:
         """Each table and figure gets a file of its own, none of tinylens's own files, nor the name
         a survey sets one of them aside under (compared ignoring case, as macOS and Windows file
-        systems do)."""
-        reserved = {name.casefold() for name in RESERVED_OUTPUT_NAMES}
+        systems do). A table or figure named as one of tinylens's own files
+        (:data:`tinylens.filenames.RESERVED`) would overwrite it, or be deleted with the checkpoints."""
+        reserved = {name.casefold() for name in filenames.RESERVED}
         names = self.file_names()
         set_aside = previous_names(names)
         seen: dict[str, str] = {}
         for key, name in names.items():
             if name.casefold() in reserved:
                 raise fail(f"'{name}' is a file tinylens writes itself in output.path (its own files: "
-                           f"{', '.join(RESERVED_OUTPUT_NAMES)}); choose another name", key=key, value=name)
+                           f"{', '.join(filenames.RESERVED)}); choose another name", key=key, value=name)
             if name.casefold() in set_aside:
                 raise fail(f"'{name}' is where a survey keeps {set_aside[name.casefold()]} of a lens's earlier fit "
                            "when the lens's files changed: one would overwrite the other; choose another name",
