@@ -63,6 +63,19 @@ def main() -> None:
 
     import tinylens
 
+    if args.n < 1:
+        ap.error(f"-n {args.n}: give at least one lens")
+    if args.lens_dir is not None and not args.lens_dir.is_dir():
+        ap.error(f"--lens-dir {args.lens_dir}: no such folder")
+    try:
+        return run(args)
+    except (tinylens.TinyLensError, OSError, yaml.YAMLError) as err:
+        raise SystemExit(f"error: {err}") from None
+
+
+def run(args: argparse.Namespace) -> None:
+    import tinylens
+
     work = Path(tempfile.mkdtemp(prefix="bench_fit_"))
     lens_dir = args.lens_dir
     if lens_dir is None:
@@ -72,6 +85,8 @@ def main() -> None:
         simulate_population(args.n, lens_dir, seed=args.seed, progress=False)
     template = yaml.safe_load(Path(args.config or lens_dir / "template.yaml").read_text())
     lenses = lens_folders(lens_dir)[: args.n]
+    if not lenses:
+        raise SystemExit(f"error: no lens folder (with image.fits) in {lens_dir}")
     print(f"{len(lenses)} lenses from {lens_dir}; CPUs: {os.cpu_count()}")
     print(f"{'lens':>12} {'wall s':>8} {'stages s':>8} {'calls':>8} {'like s':>8} {'ms/call':>8} {'sampler s':>9} "
           f"{'outputs s':>9} {'theta_E':>8} {'true':>8}")

@@ -40,14 +40,24 @@ def main() -> None:
     from tinylens.pipeline.run import optimise
     from tinylens.problem import load
 
-    threads = [int(t) for t in args.threads.split(",")]
+    from tinylens.errors import TinyLensError
+
+    try:
+        threads = [int(t) for t in args.threads.split(",")]
+    except ValueError:
+        ap.error(f"--threads {args.threads!r}: give whole numbers separated by commas, e.g. 1,2,8")
+    if min(threads) < 1 or args.reps < 1:
+        ap.error("--threads and --reps must be at least 1")
     with tempfile.TemporaryDirectory() as tmp:
         config = args.config
         if config is None:
             from tinylens.cli.demo import write_demo
 
             config = write_demo(Path(tmp) / "demo")
-        problem = load(str(config))
+        try:
+            problem = load(str(config))
+        except TinyLensError as err:
+            raise SystemExit(f"error: {err}") from None
     settings = problem.config.pipeline
     print(f"{config}: {problem.ndim} free parameters, JAX on {jax.default_backend()} ({jax.devices()[0]})")
     rows, reference = [], None
