@@ -84,10 +84,16 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         raise SystemExit(f"error: the truth table {args.truth} has no {SNR_COLUMN} column "
                          "(is it the truth.csv of tinylens simulate-population?)")
     quantity = quantities[args.parameter]
-    joined = comparison_frame(catalog, truth, [quantity]).merge(
-        truth[["lens_id", SNR_COLUMN]].astype({"lens_id": str}), on="lens_id")
+    try:
+        compared = comparison_frame(catalog, truth, [quantity])
+    except TinyLensError as err:
+        raise SystemExit(f"error: {err}") from None
+    joined = compared.merge(truth[["lens_id", SNR_COLUMN]].astype({"lens_id": str}), on="lens_id")
     zeta, sigma = joined[f"{quantity.name}_dev"].to_numpy(float), joined[f"{quantity.name}_sigma"].to_numpy(float)
     snr = joined[SNR_COLUMN].to_numpy(float)
+    if not (np.isfinite(zeta) & np.isfinite(snr)).any():
+        raise SystemExit(f"error: no lens of {args.catalog} has both a fitted and a true {quantity.name} "
+                         f"and an {SNR_COLUMN} in {args.truth}")
     table = pd.DataFrame([reweighted_stats(zeta, sigma, snr, s) for s in slopes])
     print(f"{quantity.name}: {len(joined)} lenses")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))

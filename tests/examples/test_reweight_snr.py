@@ -61,3 +61,17 @@ def test_slope_zero_gives_the_report_statistics(tmp_path):
     assert row["outlier_fraction"] == pytest.approx(ref["outlier_fraction"])
     assert row["expected_fraction"] * n == pytest.approx(expected_outliers(zeta, sigma), rel=1e-6)
     assert table.iloc[1]["n_eff"] < n
+
+
+def test_a_catalogue_without_fits_is_an_error_line(tmp_path):
+    """A survey that has finished no lens yet: one line naming the problem, not a traceback."""
+    pd.DataFrame({"lens_id": ["lens_00000"], "lens_mass.0.theta_E": [1.0], "arc_snr_max": [10.0]}).to_csv(
+        tmp_path / "t.csv", index=False)
+    pd.DataFrame({"lens_id": ["lens_00000"], "status": ["failed"]}).to_csv(tmp_path / "c.csv", index=False)
+    with pytest.raises(SystemExit, match="^error: .*lens_mass.0.theta_E"):
+        _script().main([str(tmp_path / "c.csv"), str(tmp_path / "t.csv")])
+    pd.DataFrame({"lens_id": ["lens_00000"], "status": ["failed"], "lens_mass.0.theta_E_median": [np.nan],
+                  "lens_mass.0.theta_E_lo68": [np.nan], "lens_mass.0.theta_E_hi68": [np.nan]}).to_csv(
+        tmp_path / "c.csv", index=False)
+    with pytest.raises(SystemExit, match="^error: no lens"):
+        _script().main([str(tmp_path / "c.csv"), str(tmp_path / "t.csv")])
