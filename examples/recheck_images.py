@@ -17,6 +17,7 @@ import json
 import sys
 from pathlib import Path
 
+from tinylens.errors import TinyLensError
 from tinylens.results.quality import source_image_counts
 from tinylens.results.stored import load_stored, result_files
 
@@ -25,9 +26,15 @@ FLAG = "not_multiply_imaged"
 
 def recheck(path: Path) -> dict | None:
     """The image counts of a stored result flagged ``not_multiply_imaged``; None if not flagged."""
-    if FLAG not in json.loads(path.read_text()).get("quality", {}).get("flags", []):
-        return None
-    stored, problem, best = load_stored(path)
+    try:
+        flags = json.loads(path.read_text()).get("quality", {}).get("flags", [])
+        if FLAG not in flags:
+            return None
+        stored, problem, best = load_stored(path)
+    except (OSError, ValueError, AttributeError) as err:
+        raise SystemExit(f"error: {path}: not a readable result.json ({type(err).__name__}: {err})") from None
+    except TinyLensError as err:  # moved data
+        raise SystemExit(f"error: {err}") from None
     counts = source_image_counts(problem, best)
     critical = set(stored["quality"].get("critical", [])) - {FLAG}
     others = [f for f in stored["quality"]["flags"] if f in critical]

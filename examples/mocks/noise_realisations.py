@@ -29,6 +29,7 @@ from astropy.io import fits
 
 import tinylens
 from tinylens.pipeline.optimize import Objective
+from tinylens.errors import TinyLensError
 from tinylens.results.stored import load_stored
 from tinylens.results.tables import write_csv
 from tinylens.simulate import add_noise, simulate_images
@@ -97,7 +98,10 @@ def main(argv: list[str] | None = None) -> int:
     for path in (stored_path, truth_path):
         if not path.is_file():
             raise SystemExit(f"error: no {path}")
-    stored, problem, _ = load_stored(stored_path)
+    try:
+        stored, problem, _ = load_stored(stored_path)
+    except TinyLensError as err:  # moved data, an unreadable result.json
+        raise SystemExit(f"error: {err}") from None
     truth = json.loads(truth_path.read_text())
     names = list(problem.param_names)
     start = true_vector(truth_path, names)

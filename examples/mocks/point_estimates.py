@@ -126,7 +126,10 @@ def collect(runs: list[tuple[str, str, str]]) -> pd.DataFrame:
         lens = lens_id.split("/", 1)[1]
         if lens not in truth.index:
             raise SystemExit(f"error: {lens} of {folder.parent.parent} is not in {truth_path}")
-        config = json.loads((folder / "result.json").read_text())["config"]
+        try:
+            config = json.loads((folder / "result.json").read_text())["config"]
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise SystemExit(f"error: {folder / 'result.json'}: not a readable result.json ({type(err).__name__}: {err})") from None
         row = estimates(pd.read_csv(folder / "result_samples.csv"), config, populations[truth_path])
         rows.append({"lens_id": lens_id, "truth": truth.loc[lens, THETA],
                      "arc_snr_total": truth.loc[lens].get("arc_snr_total", np.nan), **row})

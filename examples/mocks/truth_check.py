@@ -32,6 +32,7 @@ import tinylens
 from tinylens.pipeline.optimize import Objective
 from tinylens.pipeline.params import get_param
 from tinylens.results.derived import shape_quantities
+from tinylens.errors import TinyLensError
 from tinylens.results.stored import load_stored
 from tinylens.results.tables import write_csv
 
@@ -122,7 +123,10 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for lens in args.lenses:
         stored_path = args.run / "lenses" / lens / "result.json"
-        stored, problem, fit = load_stored(stored_path)
+        try:
+            stored, problem, fit = load_stored(stored_path)
+        except TinyLensError as err:  # moved data, an unreadable result.json
+            raise SystemExit(f"error: {err}") from None
         row = {"lens": lens, **check(problem, true_vector(args.lens_dir / lens / "truth.json", problem.param_names), fit, args.gain)}
         if args.nsub:
             row.update(grid_shift(problem, on_grid(stored, args.nsub), fit, catalogue_widths(args.run, lens)))

@@ -19,6 +19,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from tinylens.results.report import save_figure  # noqa: E402
+from tinylens.errors import TinyLensError  # noqa: E402
 from tinylens.results.stored import load_stored  # noqa: E402
 
 
@@ -31,7 +32,10 @@ def result_path(run: str | Path, lens: str) -> Path:
 
 def residuals(path: Path) -> tuple[dict, object, np.ndarray]:
     """The stored result, its problem, and ``(data - model) / noise`` (NaN off the mask)."""
-    stored, problem, best = load_stored(path)
+    try:
+        stored, problem, best = load_stored(path)
+    except TinyLensError as err:  # moved data, an unreadable result.json
+        raise SystemExit(f"error: {err}") from None
     d = problem.dataset
     chi = np.where(d.mask, (d.data - problem.model_image(best)["total"]) / d.noise, np.nan)
     return stored, problem, chi

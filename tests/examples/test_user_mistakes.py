@@ -80,3 +80,35 @@ def test_stage_fits_refuses_an_output_folder_that_does_not_exist_before_drawing(
         load_script("examples/slacs/stage_fits.py").main(
             ["lenses", "tiny", str(state), "--template", "template.yaml", "-o", "no_folder/stages.png"])
     assert exc.value.code == 2
+
+
+BROKEN_RESULT = [
+    ("examples/recheck_images.py", ["broken"]),
+    ("examples/recheck_peaks.py", ["broken"]),
+    ("examples/slacs/compare_fits.py", ["tiny", "broken"]),
+    ("examples/slacs/failure_gallery.py", ["broken", "truth.csv", "--reference-column", "lens_mass.0.theta_E",
+                                           "--lens", "tiny"]),
+    ("examples/mocks/truth_check.py", ["broken", "broken_truth", "tiny"]),
+    ("examples/mocks/noise_realisations.py", ["broken", "broken_truth", "tiny", "-n", "2"]),
+    ("examples/mocks/point_estimates.py", ["--run", "s1", "broken", "broken_truth/truth.csv"]),
+]
+
+
+@pytest.mark.parametrize("script, args", BROKEN_RESULT, ids=[s.rsplit("/", 1)[-1] for s, _ in BROKEN_RESULT])
+def test_an_unreadable_result_is_one_line(files, monkeypatch, script, args):
+    """A survey output whose ``result.json`` is cut short (a copy interrupted, a hand edit): one
+    error line naming the file, not a traceback of json or of load_stored's OutputError."""
+    monkeypatch.chdir(files)
+    lens = files / "broken" / "lenses" / "tiny"
+    lens.mkdir(parents=True, exist_ok=True)
+    (lens / "result.json").write_text('{"median": ')
+    (lens / "result_samples.csv").write_text("lens_mass.0.theta_E,weight,log_likelihood\n1.0,1.0,0.0\n")
+    (files / "broken" / "catalog.csv").write_text("lens_id,status\ntiny,ok\n")
+    truth = files / "broken_truth"  # the population: its truth table and the lens's truth.json
+    (truth / "tiny").mkdir(parents=True, exist_ok=True)
+    (truth / "tiny" / "truth.json").write_text("{}")
+    (truth / "truth.csv").write_text((files / "truth.csv").read_text())
+    (truth / "population.json").write_text('{"observation": {}}')
+    with pytest.raises(SystemExit) as exc:
+        load_script(script).main(args)
+    assert str(exc.value.code).startswith("error: ") and "result.json" in str(exc.value.code)
