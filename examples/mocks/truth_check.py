@@ -115,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.output is not None and not args.output.parent.is_dir():
         ap.error(f"-o {args.output}: no folder {args.output.parent}")
+    if args.nsub is not None and args.nsub < 1:  # found before the optimisations, not by the grid's config after them
+        ap.error(f"--nsub {args.nsub}: give a supersampling factor of at least 1")
     warnings.simplefilter("ignore")
     for lens in args.lenses:  # every input checked before the first (slow) lens
         for path in (args.run / "lenses" / lens / "result.json", args.lens_dir / lens / "truth.json"):

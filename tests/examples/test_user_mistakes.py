@@ -38,6 +38,7 @@ CASES = [
     ("examples/mocks/reweight_snr.py", ["run/catalog.csv", "truth.csv", "--slopes", "0,one"], None),
     ("examples/mocks/truth_check.py", ["run", "nowhere", "tiny"], "no nowhere/tiny/truth.json"),
     ("examples/mocks/truth_check.py", ["run", "lenses", "tiny", "-o", "no_folder/check.csv"], None),
+    ("examples/mocks/truth_check.py", ["run", "lenses", "tiny", "--nsub", "0"], None),
     ("examples/mocks/noise_realisations.py", ["run", "lenses", "tiny", "-o", "no_folder/optima.csv"], None),
     ("examples/mocks/point_estimates.py", ["--run", "s1", "run", "nowhere.csv"], "no fitted lens"),
     ("examples/slacs/compare_fits.py", ["tiny", "run", "-o", "no_folder/compare.png"], None),
