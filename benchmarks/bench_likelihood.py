@@ -106,6 +106,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
+    if args.json is not None and not args.json.parent.is_dir():  # found now, not after the timings
+        ap.error(f"--json {args.json}: no folder {args.json.parent}")
     repeats = 5 if args.quick else 11
     results: dict = {"device": str(jax.devices()[0]), "cpu_count": os.cpu_count()}
     tmp = Path(tempfile.mkdtemp())
