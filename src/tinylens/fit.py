@@ -317,17 +317,13 @@ INTERRUPTED_FOLDER_ATTR = "tinylens_output_dir"
 @contextlib.contextmanager
 def folder_on_interrupt(folder: Path) -> Iterator[None]:
     """Name ``folder`` on a KeyboardInterrupt raised inside (:data:`INTERRUPTED_FOLDER_ATTR`), so
-    that whoever catches it can tell what the stopped fit kept there (:func:`kept_checkpoints`)."""
+    that whoever catches it can tell what the stopped fit kept there
+    (:func:`tinylens.cli.common.fit_hint`)."""
     try:
         yield
     except KeyboardInterrupt as exc:
         setattr(exc, INTERRUPTED_FOLDER_ATTR, folder)
         raise
-
-
-def kept_checkpoints(folder: Path) -> list[str]:
-    """The files of :func:`tinylens.filenames.checkpoint_names` in ``folder``: what a fit started again resumes from."""
-    return [name for name in filenames.checkpoint_names() if (Path(folder) / name).is_file()]
 
 
 def fit(config: str | Path | dict, *, progress: bool = True, output: str | Path | None = None,
@@ -366,12 +362,13 @@ def fit(config: str | Path | dict, *, progress: bool = True, output: str | Path 
     if isinstance(truth, (str, Path)):
         truth = read_truth(truth)  # a bad file is reported before the data are loaded
     problem = load(config, base_dir=base_dir)
-    with folder_on_interrupt(output_dir(problem, output)):
+    folder = output_dir(problem, output)
+    with folder_on_interrupt(folder):
         if truth is not None:
             truth = check_truth(truth, problem.param_names, source)
         check_settings(problem)
         check_likelihood(problem, config if isinstance(config, (str, Path)) else None)
-        out = tables.ensure_writable(output_dir(problem, output))
+        out = tables.ensure_writable(folder)
         busy = (f"Output folder {out} is being written by another tinylens fit{{holder}}; two fits in one folder "
                 "would overwrite each other's checkpoint and results. Wait for it to finish, or choose another "
                 "output.path in the config (or --output).")
