@@ -111,7 +111,7 @@ def load_dataset(cfg: schema.Dataset, base_dir: str | Path, origin: str = BASE_D
     huge = huge_noise(noise, valid_noise)
     good_noise = valid_noise & ~huge
     mask = user & good_data & good_noise
-    check_enough_pixels(mask, user, good_data, good_noise, paths["data_path"], huge)  # an error needs no warnings first
+    check_enough_pixels(mask, user, good_data, valid_noise, huge, paths["data_path"])  # an error needs no warnings first
     _warn_bad(user & ~good_data, paths["data_path"], "with a NaN or infinite data value")
     _warn_bad(user & good_data & ~valid_noise, paths["noise_path"], "with a noise value that is NaN, infinite, zero or negative")
     _warn_bad(user & good_data & huge, paths["noise_path"],
@@ -271,19 +271,18 @@ def check_used_pixels(dataset: Dataset) -> None:
 
 
 def check_enough_pixels(
-    mask: np.ndarray, user: np.ndarray, good_data: np.ndarray, good_noise: np.ndarray, data_path: Path,
-    huge: np.ndarray | None = None,
+    mask: np.ndarray, user: np.ndarray, good_data: np.ndarray, valid_noise: np.ndarray, huge: np.ndarray,
+    data_path: Path,
 ) -> None:
     """Refuse a dataset with fewer than :data:`MIN_USABLE_PIXELS` usable pixels, saying why
-    (``huge``: the pixels of :func:`huge_noise`, left out of ``good_noise``, counted apart)."""
+    (``valid_noise`` and ``good_data``: :func:`valid_values`; ``huge``: :func:`huge_noise`)."""
     n = int(mask.sum())
     if n >= MIN_USABLE_PIXELS:
         return
-    huge = np.zeros(mask.shape, dtype=bool) if huge is None else huge
     reasons = [
         f"the mask excludes {int((~user).sum())}",
         f"{int((~good_data).sum())} are NaN/inf in the data",
-        f"{int((~good_noise & ~huge).sum())} have a NaN/inf/zero/negative noise",
+        f"{int((~valid_noise).sum())} have a NaN/inf/zero/negative noise",
     ] + ([f"{int(huge.sum())} have a noise over {HUGE_NOISE_FACTOR:g} times the median one"] if huge.any() else [])
     raise DataError(
         f"Only {n} of the {mask.size} pixels of {data_path} can be used (at least {MIN_USABLE_PIXELS} are "
