@@ -296,7 +296,7 @@ def write_results(problem, res: InferenceResult, out: Path, started: float | Non
         config=_config_dict(problem.config),
         config_dir=str(Path(problem.base_dir).resolve()),
         files=files,
-        info={**res.info, "precision": np.dtype(problem.imaging.data.dtype).name},  # what it computed in
+        info={**res.info, "precision": problem.precision},
         output_dir=out,
         samples=res.samples,
         weights=weights,

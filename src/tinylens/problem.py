@@ -183,6 +183,12 @@ class Problem:
     def priors(self):
         return self.spec.priors
 
+    @property
+    def precision(self) -> str:
+        """``"float32"`` or ``"float64"``: what the problem computes in (float32 where float64
+        was asked with JAX's x64 off)."""
+        return np.dtype(self.imaging.data.dtype).name
+
     def _expected(self, what: str, batch: bool) -> str:
         shapes = "(n,) or a batch (B, n)" if batch else "(n,)"
         return (f"{what} of shape {shapes} with n = {self.ndim}, the free parameters "

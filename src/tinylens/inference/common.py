@@ -198,9 +198,8 @@ def fingerprint(problem, **extra: Any) -> str:
         "pixel_scale": float(d.pixel_scale),
         "supersampling_shape": list(supersampling.shape),
         "solver": str(problem.config.solver_type),
-        # the precision it computes in (float32 where x64 is off, whatever dtype was asked):
         # float32 and float64 likelihoods differ, so one run must not continue the other's
-        "dtype": np.dtype(problem.imaging.data.dtype).name,
+        "dtype": problem.precision,
         "extra": {k: repr(v) for k, v in sorted(extra.items())},
     }
     h.update(json.dumps(meta, sort_keys=True).encode())
