@@ -39,8 +39,8 @@ def stored_dtype(stored: dict[str, Any]) -> Any:
 def load_stored(path: str | Path, base_dir: str | Path | None = None) -> tuple[dict[str, Any], Any, np.ndarray]:
     """``(content, problem, best)`` of the ``result.json`` at ``path``: the problem from its config
     (relative paths against ``base_dir`` if given, else its ``config_dir``; older results, without
-    it, against the current directory; in the precision the fit computed in, :func:`stored_dtype`) and the maximum-likelihood vector in the problem's parameter
-    order. A file that is missing, unreadable or not a result is an
+    it, against the current directory; in the precision the fit computed in, :func:`stored_dtype`)
+    and the maximum-likelihood vector in the problem's parameter order. A file that is missing, unreadable or not a result is an
     :class:`~tinylens.errors.OutputError` naming it; data that cannot be loaded (moved since the
     fit: give ``base_dir``, the folder they are in now) a :class:`~tinylens.errors.DataError`
     naming it."""
