@@ -491,6 +491,26 @@ def test_pixels_of_huge_noise_are_masked_with_a_warning(tmp_path, files):
     assert not dataset.mask[0, :4].any() and dataset.mask[0, 4:].all() and np.isinf(dataset.noise[0, :4]).all()
 
 
+def test_a_cutout_mostly_of_huge_noise_has_those_pixels_masked(tmp_path, files):
+    """At a mosaic's edge over half the cutout carries 1e30: the median noise was 1e30, so none of
+    them was masked, and the noise-scale check called the map a weight map."""
+    noise = read_fits_image(files["noise_path"])
+    noise[:13, :] = 1e30  # 13 of 20 rows
+    put(files["noise_path"], noise)
+    dataset, messages = load_warning(config(), tmp_path)
+    assert len(messages) == 1 and f"noise.fits: {13 * SHAPE[1]} pixels with a noise over" in messages[0], messages
+    assert not dataset.mask[:13].any() and dataset.mask[13:].all()
+
+
+def test_a_noise_map_with_a_bright_centre_masks_nothing(tmp_path, files):
+    """A lens galaxy's Poisson noise, 100 times the sky's at its centre, is no bad pixel."""
+    y, x = np.indices(SHAPE)
+    noise = 0.5 * (1 + 99 * np.exp(-0.5 * ((y - 10) ** 2 + (x - 12) ** 2) / 2.0**2))
+    put(files["noise_path"], noise)
+    dataset, messages = load_warning(config(), tmp_path)
+    assert dataset.mask.all() and not any("masked" in m for m in messages), messages
+
+
 def test_too_few_pixels_for_huge_noise_says_so(tmp_path, files):
     """The refusal counted the pixels masked for a huge noise among those 'with a NaN/inf/zero/
     negative noise', which none of them had."""

@@ -4,8 +4,9 @@ Choices (all announced with a :class:`DataWarning` or refused with a :class:`Dat
 
 * **Bad pixels are masked, not refused.** Data pixels that are NaN/inf, and noise pixels that
   are NaN/inf, zero, negative or over :data:`HUGE_NOISE_FACTOR` times the median noise (a
-  bad-pixel value such as 1e30), are removed from the fit; their values are replaced (data by 0,
-  noise by +inf, i.e. zero weight) so that later arithmetic stays finite. A warning gives the
+  bad-pixel value such as 1e30; the median is that of the other pixels, :func:`typical_noise`,
+  even where such values fill most of the cutout) are removed from the fit; their values are
+  replaced (data by 0, noise by +inf, i.e. zero weight) so that later arithmetic stays finite. A warning gives the
   count and the file, counting only pixels the mask would otherwise have used. Fewer than
   :data:`MIN_USABLE_PIXELS` usable pixels is an error.
 * **Noise** is one standard deviation per pixel. A noise map whose median is more than
@@ -218,16 +219,28 @@ def valid_values(data: np.ndarray, noise: np.ndarray) -> tuple[np.ndarray, np.nd
 
 #: A noise over this many times the median one marks a bad pixel (RMS maps write 1e30): masked.
 HUGE_NOISE_FACTOR = 1e10
+#: The quantile of the valid noise that bounds, times :data:`HUGE_NOISE_FACTOR`, the pixels
+#: whose median :func:`huge_noise` compares with: a cutout up to 99 % bad pixels still has one.
+LOW_NOISE_QUANTILE = 0.01
+
+
+def typical_noise(values: np.ndarray) -> float:
+    """The median of the (finite, positive) noise ``values`` that are at most
+    :data:`HUGE_NOISE_FACTOR` times their :data:`LOW_NOISE_QUANTILE` quantile: the median of the
+    sane pixels, even when bad ones (1e30) fill over half of the cutout (a mosaic's edge)."""
+    sane = values[values <= HUGE_NOISE_FACTOR * np.quantile(values, LOW_NOISE_QUANTILE)]
+    return float(np.median(sane))
 
 
 def huge_noise(noise: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """The ``valid`` pixels whose noise exceeds :data:`HUGE_NOISE_FACTOR` times the median valid
-    one: their weight is under 1e-20 of a typical pixel's, so masking them changes no fit, but
-    keeps them out of the arc search, the figures' colour scales and the pixel counts."""
+    """The ``valid`` pixels whose noise exceeds :data:`HUGE_NOISE_FACTOR` times the median of the
+    sane ones (:func:`typical_noise`): their weight is under 1e-20 of a typical pixel's, so masking
+    them changes no fit, but keeps them out of the arc search, the noise-scale check, the figures'
+    colour scales and the pixel counts."""
     if not valid.any():
         return np.zeros(noise.shape, dtype=bool)
     with np.errstate(invalid="ignore"):
-        return valid & (noise > HUGE_NOISE_FACTOR * np.median(noise[valid]))
+        return valid & (noise > HUGE_NOISE_FACTOR * typical_noise(noise[valid]))
 
 
 def check_not_the_image(noise: np.ndarray, data: np.ndarray, noise_path: Path, data_path: Path) -> None:
