@@ -318,12 +318,14 @@ class Problem:
         return out
 
 
-def load(config: str | Path | dict, *, dtype=None, base_dir: str | Path | None = None) -> Problem:
+def load(config: str | Path | dict, *, dtype=None, base_dir: str | Path | None = None,
+         base_dir_origin: str | None = None) -> Problem:
     """Load a TinyLensGpu-schema YAML (path or dict) and its data into a :class:`Problem`.
 
     Relative paths in the config resolve against ``base_dir`` if given, else the YAML file's
     folder (the current directory for a dict). A stored ``result.json`` reloads with
-    ``load(r["config"], base_dir=r["config_dir"])``.
+    ``load(r["config"], base_dir=r["config_dir"])``. ``base_dir_origin`` says where a given
+    ``base_dir`` came from in the message for a missing file (default: given to tinylens.load).
     """
     enable_persistent_cache()
     if base_dir is not None and not isinstance(base_dir, (str, os.PathLike)):
@@ -331,7 +333,8 @@ def load(config: str | Path | dict, *, dtype=None, base_dir: str | Path | None =
                           f"{base_dir!r}.")
     cfg, default_dir = load_config(config)
     if base_dir is not None:
-        base_dir, origin = Path(base_dir).expanduser(), "the base_dir given to tinylens.load / tinylens.fit"
+        base_dir = Path(base_dir).expanduser()
+        origin = base_dir_origin or "the base_dir given to tinylens.load / tinylens.fit"
     elif isinstance(config, (str, Path)):
         base_dir, origin = default_dir, "the config file's folder"
     else:

@@ -60,6 +60,28 @@ def test_a_result_whose_data_moved_loads_with_base_dir(tmp_path):
     assert again.log_likelihood(best) == pytest.approx(problem.log_likelihood(theta))
 
 
+def test_a_moved_result_says_where_its_relative_paths_were_taken_from(tmp_path):
+    """The message said the paths were taken from 'the base_dir given to tinylens.load /
+    tinylens.fit', which a load_stored user gave none of: they came from the result's config_dir,
+    or from load_stored's own base_dir."""
+    import shutil
+
+    import numpy as np
+
+    import tinylens
+    from tinylens.errors import DataError
+    from tiny_lens import write_stored_result
+
+    problem = tinylens.load(write_tiny_lens(tmp_path / "lens"))
+    write_stored_result(tmp_path / "lens" / "output", problem, problem.prior_transform(np.full(problem.ndim, 0.5)))
+    shutil.move(tmp_path / "lens", tmp_path / "moved")
+    moved = tmp_path / "moved" / "output" / "result.json"
+    for base_dir, origin in ((None, "result.json's config_dir"), (tmp_path / "elsewhere", "base_dir given to load_stored")):
+        with pytest.raises(DataError) as err:
+            load_stored(moved, base_dir=base_dir)
+        assert origin in str(err.value) and "tinylens.load" not in str(err.value), str(err.value)
+
+
 def test_a_stored_fit_is_rebuilt_in_the_precision_it_was_fitted_in(tmp_path, monkeypatch):
     """A float64 fit (info.precision) reloaded in a float32 session was recomputed in float32: the
     examples' re-checks of its best fit gave another log-likelihood than the fit's own."""

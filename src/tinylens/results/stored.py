@@ -36,6 +36,17 @@ def stored_dtype(stored: dict[str, Any]) -> Any:
     return jnp.float32 if precision == "float32" else None
 
 
+def stored_base_dir(stored: dict[str, Any], base_dir: str | Path | None) -> dict[str, Any]:
+    """``tinylens.load``'s ``base_dir`` and ``base_dir_origin`` for a result: ``base_dir`` if
+    given, else the result's ``config_dir``, else (older results) none, the current folder."""
+    if base_dir is not None:
+        return {"base_dir": base_dir, "base_dir_origin": "the base_dir given to load_stored"}
+    if stored.get("config_dir") is not None:
+        return {"base_dir": stored["config_dir"],
+                "base_dir_origin": "the folder of the fit's config, as its result.json's config_dir records"}
+    return {"base_dir": Path.cwd(), "base_dir_origin": "the current folder: the result.json records no config_dir"}
+
+
 def load_stored(path: str | Path, base_dir: str | Path | None = None) -> tuple[dict[str, Any], Any, np.ndarray]:
     """``(content, problem, best)`` of the ``result.json`` at ``path``: the problem from its config
     (relative paths against ``base_dir`` if given, else its ``config_dir``; older results, without
@@ -55,8 +66,7 @@ def load_stored(path: str | Path, base_dir: str | Path | None = None) -> tuple[d
     if missing:
         raise OutputError(f"{path}: not a tinylens result.json (it lacks {', '.join(missing)})")
     try:
-        problem = tinylens.load(stored["config"], base_dir=stored.get("config_dir") if base_dir is None else base_dir,
-                                dtype=stored_dtype(stored))
+        problem = tinylens.load(stored["config"], dtype=stored_dtype(stored), **stored_base_dir(stored, base_dir))
     except DataError as err:
         if base_dir is not None:
             raise
