@@ -82,6 +82,31 @@ def test_a_moved_result_says_where_its_relative_paths_were_taken_from(tmp_path):
         assert origin in str(err.value) and "tinylens.load" not in str(err.value), str(err.value)
 
 
+def test_a_moved_survey_result_is_not_told_to_give_base_dir(tmp_path):
+    """A survey's lens config names its files by absolute paths: the message said to give
+    load_stored a base_dir, which moves only relative ones, so it changed nothing."""
+    import json
+    import shutil
+
+    import numpy as np
+
+    import tinylens
+    from tinylens.errors import DataError
+    from tiny_lens import write_stored_result
+
+    config = yaml.safe_load(write_tiny_lens(tmp_path / "lens").read_text())
+    for key in ("data_path", "noise_path", "psf_path"):
+        config["dataset"][key] = str(tmp_path / "lens" / config["dataset"][key])
+    problem = tinylens.load(config)
+    path = write_stored_result(tmp_path / "out", problem, problem.prior_transform(np.full(problem.ndim, 0.5)))
+    assert json.loads(path.read_text())["config"]["dataset"]["data_path"] == str(tmp_path / "lens" / "image.fits")
+    shutil.move(tmp_path / "lens", tmp_path / "moved")
+    with pytest.raises(DataError) as err:
+        load_stored(path)
+    assert "base_dir" not in str(err.value) and "absolute paths" in str(err.value), str(err.value)
+    assert f"edit the paths of config.dataset in {path}" in str(err.value), str(err.value)
+
+
 def test_a_stored_fit_is_rebuilt_in_the_precision_it_was_fitted_in(tmp_path, monkeypatch):
     """A float64 fit (info.precision) reloaded in a float32 session was recomputed in float32: the
     examples' re-checks of its best fit gave another log-likelihood than the fit's own."""
