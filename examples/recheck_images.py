@@ -30,7 +30,7 @@ def recheck(path: Path) -> dict | None:
         flags = json.loads(path.read_text()).get("quality", {}).get("flags", [])
         if FLAG not in flags:
             return None
-        stored, problem, best = load_stored(path)
+        stored, problem, best = load_stored(path, base_dir_option=None)
     except (OSError, ValueError, AttributeError) as err:
         raise SystemExit(f"error: {path}: not a readable result.json ({type(err).__name__}: {err})") from None
     except TinyLensError as err:  # moved data

@@ -53,7 +53,7 @@ def _row(where: str, problem, theta: np.ndarray, quality: dict | None) -> dict:
 def recheck(path: Path) -> dict:
     """The check at the best fit of the ``result.json`` at ``path``, as a row."""
     try:
-        stored, problem, best = load_stored(path)
+        stored, problem, best = load_stored(path, base_dir_option=None)
     except TinyLensError as err:  # moved data, an unreadable result.json
         raise SystemExit(f"error: {err}") from None
     return _row(str(path.parent), problem, best, stored.get("quality", {}))

@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         if not path.is_file():
             raise SystemExit(f"error: no {path}")
     try:
-        stored, problem, _ = load_stored(stored_path)
+        stored, problem, _ = load_stored(stored_path, base_dir_option=None)
     except TinyLensError as err:  # moved data, an unreadable result.json
         raise SystemExit(f"error: {err}") from None
     truth = json.loads(truth_path.read_text())

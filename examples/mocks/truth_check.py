@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     for lens in args.lenses:
         stored_path = args.run / "lenses" / lens / "result.json"
         try:
-            stored, problem, fit = load_stored(stored_path)
+            stored, problem, fit = load_stored(stored_path, base_dir_option=None)
         except TinyLensError as err:  # moved data, an unreadable result.json
             raise SystemExit(f"error: {err}") from None
         row = {"lens": lens, **check(problem, true_vector(args.lens_dir / lens / "truth.json", problem.param_names), fit, args.gain)}

@@ -33,7 +33,7 @@ def result_path(run: str | Path, lens: str) -> Path:
 def residuals(path: Path) -> tuple[dict, object, np.ndarray]:
     """The stored result, its problem, and ``(data - model) / noise`` (NaN off the mask)."""
     try:
-        stored, problem, best = load_stored(path)
+        stored, problem, best = load_stored(path, base_dir_option=None)
     except TinyLensError as err:  # moved data, an unreadable result.json
         raise SystemExit(f"error: {err}") from None
     d = problem.dataset

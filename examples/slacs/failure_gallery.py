@@ -50,7 +50,7 @@ def _circle(ax, cx: float, cy: float, r: float, **kw) -> None:
 def lens_row(fig: Figure, ax, result_path: Path, ref_theta: float) -> None:
     """Draw one lens's three panels from its stored result."""
     try:
-        res, problem, theta = load_stored(result_path)
+        res, problem, theta = load_stored(result_path, base_dir_option=None)
     except TinyLensError as err:  # moved data, an unreadable result.json
         raise SystemExit(f"error: {err}") from None
     best = res["max_likelihood"]

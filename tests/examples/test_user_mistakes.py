@@ -4,6 +4,8 @@ and is found before any slow work."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -113,3 +115,22 @@ def test_an_unreadable_result_is_one_line(files, monkeypatch, script, args):
     with pytest.raises(SystemExit) as exc:
         load_script(script).main(args)
     assert str(exc.value.code).startswith("error: ") and "result.json" in str(exc.value.code)
+
+
+@pytest.mark.parametrize("script, args", [("examples/recheck_peaks.py", ["moved/output"]),
+                                          ("examples/slacs/compare_fits.py", ["tiny", "moved/output"])],
+                         ids=["recheck_peaks", "compare_fits"])
+def test_a_result_whose_data_moved_is_told_what_a_script_user_can_do(tmp_path, monkeypatch, script, args):
+    """The error line said to give load_stored(path, base_dir=...) the folder the data are in
+    now: a script takes no such argument; its user can only edit the result's config_dir."""
+    import shutil
+
+    problem = tinylens.load(write_tiny_lens(tmp_path / "lens"))
+    write_stored_result(tmp_path / "lens" / "output", problem, np.array([FREE_TRUTH[n] for n in problem.param_names]))
+    shutil.move(tmp_path / "lens", tmp_path / "moved")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exc:
+        load_script(script).main(args)
+    message = str(exc.value.code)
+    assert message.startswith("error: ") and "load_stored" not in message, message
+    assert f"set config_dir in {Path('moved/output/result.json')} to the folder" in message, message

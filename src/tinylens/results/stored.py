@@ -47,6 +47,10 @@ def stored_base_dir(stored: dict[str, Any], base_dir: str | Path | None) -> dict
     return {"base_dir": Path.cwd(), "base_dir_origin": "the current folder: the result.json records no config_dir"}
 
 
+#: How :func:`load_stored` takes the folder that moved data are in now, for its messages.
+BASE_DIR_OPTION = "load_stored(path, base_dir=...)"
+
+
 def data_paths(config: Any) -> list[str]:
     """The file paths (``*_path``) of a stored config's ``dataset`` section."""
     dataset = config.get("dataset") if isinstance(config, dict) else None
@@ -55,25 +59,30 @@ def data_paths(config: Any) -> list[str]:
     return [value for key, value in dataset.items() if key.endswith("_path") and isinstance(value, str)]
 
 
-def moved_data_hint(stored: dict[str, Any], path: Path) -> str:
-    """What to do when the data of the result at ``path`` moved: ``base_dir`` moves relative
-    paths only; a survey's lens configs name their files by absolute paths."""
+def moved_data_hint(stored: dict[str, Any], path: Path, base_dir_option: str | None = BASE_DIR_OPTION) -> str:
+    """What to do when the data of the result at ``path`` moved: ``base_dir`` (which the caller
+    takes as ``base_dir_option``; None: it takes none) moves relative paths only; a survey's lens
+    configs name their files by absolute paths."""
     paths = data_paths(stored["config"])
     if paths and all(Path(p).expanduser().is_absolute() for p in paths):
         return (f"Its config names the files by absolute paths: if they moved since the fit, put them back, or "
                 f"edit the paths of config.dataset in {path}.")
-    return ("If they moved since the fit, give load_stored(path, base_dir=...) the folder that the config's relative "
-            "paths start from now.")
+    if base_dir_option is None:
+        return (f"If they moved since the fit, set config_dir in {path} to the folder that the config's relative "
+                "paths start from now.")
+    return f"If they moved since the fit, give {base_dir_option} the folder that the config's relative paths start from now."
 
 
-def load_stored(path: str | Path, base_dir: str | Path | None = None) -> tuple[dict[str, Any], Any, np.ndarray]:
+def load_stored(path: str | Path, base_dir: str | Path | None = None, *,
+                base_dir_option: str | None = BASE_DIR_OPTION) -> tuple[dict[str, Any], Any, np.ndarray]:
     """``(content, problem, best)`` of the ``result.json`` at ``path``: the problem from its config
     (relative paths against ``base_dir`` if given, else its ``config_dir``; older results, without
     it, against the current directory; in the precision the fit computed in, :func:`stored_dtype`)
     and the maximum-likelihood vector in the problem's parameter order. A file that is missing, unreadable or not a result is an
     :class:`~tinylens.errors.OutputError` naming it; data that cannot be loaded (moved since the
     fit: give ``base_dir``, the folder they are in now, for relative paths) a
-    :class:`~tinylens.errors.DataError` naming it."""
+    :class:`~tinylens.errors.DataError` naming it, and ``base_dir_option``: how the caller takes
+    ``base_dir`` (a script's option; None: it takes none, and the message says to edit config_dir)."""
     path = Path(path)
     try:
         stored = json.loads(path.read_text())
@@ -89,7 +98,8 @@ def load_stored(path: str | Path, base_dir: str | Path | None = None) -> tuple[d
     except DataError as err:
         if base_dir is not None:
             raise
-        raise DataError(f"{path}: the data of this fit cannot be loaded: {err} {moved_data_hint(stored, path)}") from None
+        hint = moved_data_hint(stored, path, base_dir_option)
+        raise DataError(f"{path}: the data of this fit cannot be loaded: {err} {hint}") from None
     absent = [name for name in problem.param_names if name not in stored["max_likelihood"]]
     if absent:
         raise OutputError(f"{path}: its max_likelihood lacks {listed(absent)}, free parameters of its own config "
