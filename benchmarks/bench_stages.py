@@ -26,6 +26,15 @@ from pathlib import Path
 import numpy as np
 
 
+#: How the timings name the demo lens, whose temporary folder is deleted before they start.
+DEMO = "the demo lens (tinylens demo)"
+
+
+def lens_name(config: Path | None) -> str:
+    """The lens the timings are of: its YAML, or :data:`DEMO` without one."""
+    return DEMO if config is None else str(config)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", type=Path, help="a lens's YAML (default: the demo lens, written to a temporary folder)")
@@ -61,7 +70,8 @@ def main() -> None:
         except TinyLensError as err:
             raise SystemExit(f"error: {err}") from None
     settings = problem.config.pipeline
-    print(f"{config}: {problem.ndim} free parameters, JAX on {jax.default_backend()} ({jax.devices()[0]})")
+    name = lens_name(args.config)  # the demo's temporary folder is gone by now
+    print(f"{name}: {problem.ndim} free parameters, JAX on {jax.default_backend()} ({jax.devices()[0]})")
     rows, reference = [], None
     for n in threads:
         t0 = time.perf_counter()
@@ -86,7 +96,7 @@ def main() -> None:
     for row in rows[1:]:
         print(f"threads {row['threads']}: {base / row['median_s']:.2f}x the speed of threads {rows[0]['threads']}")
     if args.json:
-        args.json.write_text(json.dumps({"config": str(config), "backend": jax.default_backend(), "runs": rows}, indent=2))
+        args.json.write_text(json.dumps({"config": name, "backend": jax.default_backend(), "runs": rows}, indent=2))
 
 
 if __name__ == "__main__":
