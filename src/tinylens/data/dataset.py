@@ -4,7 +4,7 @@ Choices (all announced with a :class:`DataWarning` or refused with a :class:`Dat
 
 * **Bad pixels are masked, not refused.** Data pixels that are NaN/inf, and noise pixels that
   are NaN/inf, zero, negative or over :data:`HUGE_NOISE_FACTOR` times the median noise (a
-  bad-pixel value such as 1e30; the median is that of the other pixels, :func:`typical_noise`,
+  bad-pixel value such as 1e30 or 1e8; the median is that of the other pixels, :func:`typical_noise`,
   even where such values fill most of the cutout) are removed from the fit; their values are
   replaced (data by 0, noise by +inf, i.e. zero weight) so that later arithmetic stays finite. A warning gives the
   count and the file, counting only pixels the mask would otherwise have used. Fewer than
@@ -116,7 +116,8 @@ def load_dataset(cfg: schema.Dataset, base_dir: str | Path, origin: str = BASE_D
     _warn_bad(user & ~good_data, paths["data_path"], "with a NaN or infinite data value")
     _warn_bad(user & good_data & ~valid_noise, paths["noise_path"], "with a noise value that is NaN, infinite, zero or negative")
     _warn_bad(user & good_data & huge, paths["noise_path"],
-              f"with a noise over {HUGE_NOISE_FACTOR:g} times the median one (a bad-pixel value, e.g. 1e30 in RMS maps)")
+              f"with a noise over {HUGE_NOISE_FACTOR:g} times the median one (a bad-pixel value, e.g. 1e30 in RMS "
+              "maps, 1e8 in SLACS's)")
     _warn_flat(data[mask], paths["data_path"])
     _warn_pixel_scale(wcs_pixel_scale(header), float(cfg.pixel_scale), paths["data_path"])
     _warn_noise_scale(data, noise, mask, paths["noise_path"])
@@ -217,8 +218,10 @@ def valid_values(data: np.ndarray, noise: np.ndarray) -> tuple[np.ndarray, np.nd
     return np.isfinite(data), np.isfinite(noise) & (noise > 0)
 
 
-#: A noise over this many times the median one marks a bad pixel (RMS maps write 1e30): masked.
-HUGE_NOISE_FACTOR = 1e10
+#: A noise over this many times the median one marks a bad pixel (RMS maps write 1e30, SLACS's
+#: HST maps 1e8 beside a sky noise of 0.01: 1e10 was right at the edge of that): masked. A real
+#: noise map spans far less (a bright lens centre's Poisson noise: 10-100 times the sky's).
+HUGE_NOISE_FACTOR = 1e6
 #: The quantile of the valid noise that bounds, times :data:`HUGE_NOISE_FACTOR`, the pixels
 #: whose median :func:`huge_noise` compares with: a cutout up to 99 % bad pixels still has one.
 LOW_NOISE_QUANTILE = 0.01
@@ -234,7 +237,7 @@ def typical_noise(values: np.ndarray) -> float:
 
 def huge_noise(noise: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """The ``valid`` pixels whose noise exceeds :data:`HUGE_NOISE_FACTOR` times the median of the
-    sane ones (:func:`typical_noise`): their weight is under 1e-20 of a typical pixel's, so masking
+    sane ones (:func:`typical_noise`): their weight is under 1e-12 of a typical pixel's, so masking
     them changes no fit, but keeps them out of the arc search, the noise-scale check, the figures'
     colour scales and the pixel counts."""
     if not valid.any():
