@@ -537,6 +537,19 @@ def test_too_few_pixels_for_huge_noise_says_so(tmp_path, files):
     assert f"{5 * SHAPE[1]} have a noise over 1e+06 times the median one" in message, message
 
 
+def test_a_psf_whose_header_gives_other_pixels_than_the_image_is_announced(tmp_path, files):
+    """WebbPSF's first HDU is oversampled 4 times (its header's PIXELSCL says so): tinylens used it
+    pixel for pixel at the image's scale, a PSF 4 times too wide, without a word."""
+    header = fits.Header({"PIXELSCL": PIXEL_SCALE / 4})
+    fits.PrimaryHDU(gaussian_psf(), header=header).writeto(files["psf_path"], overwrite=True)
+    _, messages = load_warning(config(), tmp_path)
+    assert len(messages) == 1 and "PIXELSCL" in messages[0] and "4 times too wide" in messages[0], messages
+    header = fits.Header({"CTYPE1": "RA---TAN", "CTYPE2": "DEC--TAN", "CDELT1": -PIXEL_SCALE / 3600,
+                          "CDELT2": PIXEL_SCALE / 3600})  # a cutout of the image itself: same pixels
+    fits.PrimaryHDU(gaussian_psf(), header=header).writeto(files["psf_path"], overwrite=True)
+    load_quietly(config(), tmp_path)
+
+
 def test_a_noisy_empirical_psf_with_a_right_background_is_not_announced(tmp_path, files):
     """The negative pixels of a star's noise alone summed to over 5 % of its light (a star of
     peak S/N 300 in 31 x 31 pixels: about 10 %), and the PSF was said over-subtracted."""

@@ -18,7 +18,8 @@ Choices (all announced with a :class:`DataWarning` or refused with a :class:`Dat
   positive sum. It is always normalised to unit sum; a warning is given when the sum was off by
   more than :data:`PSF_SUM_TOLERANCE`, when the peak is more than one pixel from the centre, and
   when its negative pixels sum to over :data:`PSF_NEGATIVE_SHARE` of its positive ones while its
-  border is on average below 0 (not just noise).
+  border is on average below 0 (not just noise), and when its header (WebbPSF's ``PIXELSCL`` or a
+  WCS) gives pixels more than :data:`PIXEL_SCALE_TOLERANCE` off ``pixel_scale`` (oversampled?).
 * **Mask**: ``True`` = pixel used. From ``mask_path`` (a FITS image of the data's shape; nonzero
   finite values = used) and/or ``mask`` (circle or annulus in arcsec, pixel centres at
   ``x = (col - (nx - 1) / 2) * pixel_scale``, ``y = (row - (ny - 1) / 2) * pixel_scale``, row 0
@@ -35,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from astropy.io import fits
 
 from tinylens.config import schema
 from tinylens.config.loader import resolve_path
@@ -105,7 +107,8 @@ def load_dataset(cfg: schema.Dataset, base_dir: str | Path, origin: str = BASE_D
     noise = read_fits_image(paths["noise_path"], "dataset.noise_path", hints["noise_path"])
     check_same_shape(noise, data, paths["noise_path"], paths["data_path"], "noise map")
     check_not_the_image(noise, data, paths["noise_path"], paths["data_path"])
-    psf = prepare_psf(read_fits_image(paths["psf_path"], "dataset.psf_path", hints["psf_path"]), paths["psf_path"])
+    psf, psf_header = read_fits_image_and_header(paths["psf_path"], "dataset.psf_path", hints["psf_path"])
+    psf = prepare_psf(psf, paths["psf_path"])
     mask_path = resolve_path(base_dir, cfg.mask_path) if cfg.mask_path else None
     user = user_mask(cfg, mask_path, data.shape, paths["data_path"], hints["mask_path"])
     good_data, valid_noise = valid_values(data, noise)
@@ -120,6 +123,7 @@ def load_dataset(cfg: schema.Dataset, base_dir: str | Path, origin: str = BASE_D
               "maps, 1e8 in SLACS's)")
     _warn_flat(data[mask], paths["data_path"])
     _warn_pixel_scale(wcs_pixel_scale(header), float(cfg.pixel_scale), paths["data_path"])
+    _warn_psf_pixel_scale(psf_pixel_scale(psf_header), float(cfg.pixel_scale), paths["psf_path"])
     _warn_noise_scale(data, noise, mask, paths["noise_path"])
     return Dataset(
         data=_frozen(np.where(good_data, data, 0.0)),
@@ -155,6 +159,30 @@ def _warn_pixel_scale(from_wcs: float | None, pixel_scale: float, path: Path) ->
     warnings.warn(f"dataset.pixel_scale is {pixel_scale:g}\"/pixel but the WCS of {path} gives {from_wcs:.4g}\"/pixel; "
                   "every size and position of the model (Einstein radius, priors, mask) is in arcsec through "
                   "pixel_scale. Check which one is right.", DataWarning, stacklevel=3)
+
+
+def psf_pixel_scale(header: fits.Header) -> tuple[float, str] | None:
+    """The PSF's pixel scale in arcsec and where its header gives it: WebbPSF's ``PIXELSCL``, else
+    a celestial WCS; None when it gives none."""
+    value = header.get("PIXELSCL")
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+        return float(value), "PIXELSCL"
+    from_wcs = wcs_pixel_scale(header)
+    return None if from_wcs is None else (from_wcs, "WCS")
+
+
+def _warn_psf_pixel_scale(found: tuple[float, str] | None, pixel_scale: float, path: Path) -> None:
+    """Announce a PSF whose header gives other pixels than the image's: tinylens convolves with it
+    pixel for pixel, so a PSF oversampled 4 times (WebbPSF's first HDU) is 4 times too wide."""
+    if found is None or abs(pixel_scale / found[0] - 1) <= PIXEL_SCALE_TOLERANCE:
+        return
+    scale, source = found
+    how = f"{pixel_scale / scale:.3g} times too wide" if scale < pixel_scale else f"{scale / pixel_scale:.3g} times too narrow"
+    warnings.warn(f"The PSF {path} has pixels of {scale:.4g}\" (its header's {source}), the image {pixel_scale:g}\" "
+                  f"(dataset.pixel_scale); tinylens takes the PSF's pixels as the image's, so it is used {how}. "
+                  "Give a PSF sampled at the image's pixels (WebbPSF's first HDU is oversampled; its DET_SAMP "
+                  "HDU, psf.fits[DET_SAMP], is not).",
+                  DataWarning, stacklevel=3)
 
 
 #: A noise map whose median differs from the image's pixel-to-pixel scatter by more than this
