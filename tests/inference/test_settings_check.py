@@ -197,3 +197,23 @@ def test_validate_exits_2_without_traceback(tmp_path, method):
     assert "Traceback" not in result.output
     assert out.startswith(f"Error: inference.settings.{key}:"), out
     assert all(fragment in out for fragment in fragments), out
+
+
+@pytest.mark.parametrize("name", ["result.json", "checkpoint_dynesty.pkl", "./Checkpoint.Pipeline.json", "row.json"])
+def test_dynesty_history_may_not_overwrite_tinylens_files(name):
+    """A relative ``history_filename`` is written into the output folder: one named as a file
+    tinylens writes there itself (not only dynesty's default history name) would overwrite it."""
+    inference = {**DYNESTY, "settings": {"save_evaluation_history": True, "history_filename": name}}
+    with pytest.raises(ConfigError, match=r"^inference.settings.history_filename: .* writes itself") as err:
+        check_inference(_config(inference))
+    assert f"'{name}'" in str(err.value)
+
+
+def test_dynesty_history_name_is_a_string():
+    with pytest.raises(ConfigError, match=r"^inference.settings.history_filename: must be a file name.*got 3\.$"):
+        check_inference(_config({**DYNESTY, "settings": {"history_filename": 3}}))
+
+
+def test_dynesty_history_elsewhere_passes(tmp_path):
+    for name in ("calls.h5", "dynesty_logl_history.h5", "sub/result.json", str(tmp_path / "result.json")):
+        check_inference(_config({**DYNESTY, "settings": {"save_evaluation_history": True, "history_filename": name}}))

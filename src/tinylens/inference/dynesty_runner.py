@@ -209,7 +209,25 @@ def check(settings: dict[str, Any], n_dim: int) -> None:
             f"inference.settings.ncdim: must be a whole number from 1 to {n_dim} (the number of free parameters) "
             f"or null for dynesty, got {ncdim!r}."
         )
+    _check_history_name(init.get("history_filename"))
     try_settings("dynesty", settings, _dummy_sampler(n_dim))
+
+
+def _check_history_name(name: Any) -> None:
+    """Raise ConfigError unless ``history_filename`` is null or a file name, and a relative one
+    none of tinylens's other files in the output folder (:data:`tinylens.filenames.RESERVED`),
+    which the history would overwrite (compared ignoring case, as macOS and Windows do)."""
+    if name is None:
+        return
+    if not isinstance(name, str):
+        raise ConfigError(f"inference.settings.history_filename: must be a file name for dynesty, got {name!r}.")
+    path = Path(name).expanduser()
+    reserved = {own.casefold() for own in filenames.RESERVED if own != filenames.DYNESTY_HISTORY}
+    if not path.is_absolute() and str(path).casefold() in reserved:
+        raise ConfigError(
+            f"inference.settings.history_filename: '{name}' is a file tinylens writes itself in the output folder "
+            f"(its own files: {', '.join(filenames.RESERVED)}); choose another name for dynesty's history."
+        )
 
 
 def _history_in(init: dict[str, Any], folder: str | Path | None) -> dict[str, Any]:
