@@ -438,6 +438,41 @@ def test_dynestys_evaluation_history_goes_to_the_output_folder(tmp_path, data, m
     assert (out / "calls.h5").is_file() and mine.is_file() and list(elsewhere.iterdir()) == []
 
 
+def _history_rows(path) -> int:
+    with h5py.File(path, "r") as f:
+        return len(f["evaluation_logl"])
+
+
+@pytest.mark.skipif("save_evaluation_history" not in dynesty_runner.SAMPLER_KEYS,
+                    reason="dynesty < 3.0 has no evaluation history")
+@pytest.mark.parametrize("removed", [False, True], ids=["kept", "removed"])
+def test_a_resumed_dynesty_fit_goes_on_saving_its_evaluation_history(tmp_path, data, monkeypatch, removed):
+    """dynesty switches the history off in the sampler it pickles: a fit stopped by Ctrl-C and
+    resumed saved none of its later evaluations. The resumed run now saves them too, after the
+    checkpoint's (one row per likelihood call of the fit), even when the file was removed meanwhile."""
+    calls = {"n": 0}
+    original = Problem.log_likelihood
+
+    def interrupting(self, theta):
+        calls["n"] += len(np.atleast_2d(theta))
+        if calls["n"] > 600:
+            raise KeyboardInterrupt
+        return original(self, theta)
+
+    settings = {"maxcall": 1200, "save_evaluation_history": True, "checkpoint_every": 0}
+    history = tmp_path / filenames.DYNESTY_HISTORY
+    monkeypatch.setattr(Problem, "log_likelihood", interrupting)
+    with pytest.raises(KeyboardInterrupt):
+        _run(_problem(tmp_path, data, "dynesty", **settings), tmp_path, dynesty_runner)
+    monkeypatch.undo()
+    stopped = _history_rows(history)
+    if removed:
+        history.unlink()
+    resumed = _run(_problem(tmp_path, data, "dynesty", **settings), tmp_path, dynesty_runner)
+    assert resumed.info["resumed"] and resumed.n_likelihood_evals > stopped
+    assert _history_rows(history) == resumed.n_likelihood_evals
+
+
 @pytest.mark.parametrize("method, cap", [("nautilus", {"n_like_max": CAP}), ("dynesty", {"maxcall": CAP})])
 def test_a_call_budget_is_the_whole_fits_across_a_resume(tmp_path, data, monkeypatch, method, cap):
     """``n_like_max`` (nautilus) and ``maxcall`` (dynesty) cap the calls of the whole fit: a run

@@ -10,7 +10,8 @@ Settings (``config.inference.settings``): ``nlive`` (default 300), ``batch_size`
 (default 0.1), ``bound`` (``multi``), ``sample`` (``rwalk``), ``seed`` (0), ``resume`` (true),
 ``checkpoint_every`` (seconds, 60), and any other keyword of ``dynesty.NestedSampler`` or of
 ``run_nested`` (``maxiter``, ``maxcall``, ``walks``, ...). ``save_evaluation_history`` (dynesty >= 3)
-writes ``history_filename`` (default :data:`tinylens.filenames.DYNESTY_HISTORY`) into the output folder.
+writes ``history_filename`` (default :data:`tinylens.filenames.DYNESTY_HISTORY`) into the output folder,
+and a run resumed from its checkpoint goes on writing it (:func:`_resume_history`).
 
 ``maxcall`` and ``maxiter`` are budgets of the whole fit, as nautilus's ``n_like_max`` is: a run
 resumed from its checkpoint gets what its earlier runs left (:func:`budget_left`), not a fresh one.
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import dynesty
+import h5py
 import numpy as np
 from dynesty.utils import compute_integrals
 from scipy.special import logsumexp
@@ -240,10 +242,33 @@ def _history_in(init: dict[str, Any], folder: str | Path | None) -> dict[str, An
     return {**init, "history_filename": str(name if name.is_absolute() else Path(folder) / name)}
 
 
+def _history_rows(path: str) -> int:
+    """The evaluations saved in the history file ``path`` (-1: no file, or not a history)."""
+    try:
+        with h5py.File(path, "r") as f:
+            return len(f["evaluation_logl"])
+    except (OSError, KeyError):
+        return -1
+
+
+def _resume_history(loglikelihood, path: str) -> None:
+    """Switch the evaluation history of a sampler restored from its checkpoint back on (dynesty
+    switches it off when it pickles one): the file ``path`` then goes on from the checkpoint's
+    evaluations, and loses those made after it, as the sampler does. A file that no longer holds
+    them (removed meanwhile) is started again with the evaluations the checkpoint had not saved."""
+    loglikelihood.history_filename = path
+    loglikelihood.save_evaluation_history = True
+    if _history_rows(path) < loglikelihood.evaluation_history_counter:  # -1 for a missing file
+        loglikelihood.history_init()
+
+
 def _sampler(problem, batcher: Batcher, init: dict, seed, checkpoint: Path | None, resume: bool):
     pool = BatchingPool(batcher, init["queue_size"])
     if checkpoint is not None and resume:
-        return dynesty.NestedSampler.restore(str(checkpoint), pool=pool)
+        sampler = dynesty.NestedSampler.restore(str(checkpoint), pool=pool)
+        if init.get("save_evaluation_history"):
+            _resume_history(sampler.loglikelihood, init["history_filename"])
+        return sampler
     return dynesty.NestedSampler(
         batcher,
         PriorTransform(problem.priors),
