@@ -473,6 +473,30 @@ def test_a_resumed_dynesty_fit_goes_on_saving_its_evaluation_history(tmp_path, d
     assert _history_rows(history) == resumed.n_likelihood_evals
 
 
+@pytest.mark.skipif("save_evaluation_history" not in dynesty_runner.SAMPLER_KEYS,
+                    reason="dynesty < 3.0 has no evaluation history")
+def test_each_sampling_run_of_the_pipeline_keeps_its_own_dynesty_history(tmp_path, data, monkeypatch):
+    """The pipeline samples again when it widens the box: the second run wrote its history over
+    the first's. Run 2 now has a file of its own (``dynesty_logl_history.run2.h5``), and each
+    file holds one row per likelihood call of its run."""
+    from tinylens.config.schema import Pipeline
+    from tinylens.pipeline import box as bx
+    from tinylens.pipeline import run as run_mod
+
+    problem = _problem(tmp_path, data, "dynesty", maxcall=300, save_evaluation_history=True)
+    best = [FREE_TRUTH[name] for name in problem.param_names]
+    monkeypatch.setattr(run_mod, "optimise", lambda objective, settings, progress=False: {
+        "best": best, "stages": {}, "n_evals": 0, "arc_mask": [], "time_s": 0.0})
+    crowded = iter([[(0, "upper")]])
+    monkeypatch.setattr(bx, "crowded_edges", lambda *args: next(crowded, []))
+    res = run_mod.run_pipeline(problem, dynesty_runner.run, Pipeline(max_widen=1), progress=False,
+                               sampler_settings=dict(problem.config.inference.settings), checkpoint_dir=tmp_path)
+    runs = [r["n_likelihood_evals"] for r in res.info["pipeline"]["sampling_runs"]]
+    assert len(runs) == 2
+    assert _history_rows(tmp_path / "dynesty_logl_history.h5") == runs[0]
+    assert _history_rows(tmp_path / "dynesty_logl_history.run2.h5") == runs[1]
+
+
 @pytest.mark.parametrize("method, cap", [("nautilus", {"n_like_max": CAP}), ("dynesty", {"maxcall": CAP})])
 def test_a_call_budget_is_the_whole_fits_across_a_resume(tmp_path, data, monkeypatch, method, cap):
     """``n_like_max`` (nautilus) and ``maxcall`` (dynesty) cap the calls of the whole fit: a run

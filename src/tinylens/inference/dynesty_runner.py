@@ -11,7 +11,8 @@ Settings (``config.inference.settings``): ``nlive`` (default 300), ``batch_size`
 ``checkpoint_every`` (seconds, 60), and any other keyword of ``dynesty.NestedSampler`` or of
 ``run_nested`` (``maxiter``, ``maxcall``, ``walks``, ...). ``save_evaluation_history`` (dynesty >= 3)
 writes ``history_filename`` (default :data:`tinylens.filenames.DYNESTY_HISTORY`) into the output folder,
-and a run resumed from its checkpoint goes on writing it (:func:`_resume_history`).
+and a run resumed from its checkpoint goes on writing it (:func:`_resume_history`). Each sampling
+run of the pipeline (one more each time it widens the box) has a file of its own (:func:`settings_for_run`).
 
 ``maxcall`` and ``maxiter`` are budgets of the whole fit, as nautilus's ``n_like_max`` is: a run
 resumed from its checkpoint gets what its earlier runs left (:func:`budget_left`), not a fresh one.
@@ -230,6 +231,17 @@ def _check_history_name(name: Any) -> None:
             f"inference.settings.history_filename: '{name}' is a file tinylens writes itself in the output folder "
             f"(its own files: {', '.join(filenames.RESERVED)}); choose another name for dynesty's history."
         )
+
+
+def settings_for_run(settings: dict[str, Any], run: int) -> dict[str, Any]:
+    """``settings`` for sampling run ``run`` of a fit (1, then one more each time the pipeline
+    widens the box and samples again): from the second run on, the evaluation history goes to a
+    file of its own, ``<name>.run<run><suffix>`` (``dynesty_logl_history.run2.h5``), so that a run
+    does not overwrite the evaluations of the box before it."""
+    if run == 1 or not settings.get("save_evaluation_history"):
+        return dict(settings)
+    path = Path(settings.get("history_filename") or filenames.DYNESTY_HISTORY)
+    return {**settings, "history_filename": str(path.with_name(f"{path.stem}.run{run}{path.suffix}"))}
 
 
 def _history_in(init: dict[str, Any], folder: str | Path | None) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -153,6 +154,14 @@ def sampler_defaults(sampler, settings: dict | None) -> dict:
     return {**BOXED_SAMPLER_DEFAULTS.get(method, {}), **(settings or {})}
 
 
+def settings_for_run(sampler, settings: dict, run: int) -> dict:
+    """``settings`` for sampling run ``run`` of the fit (1, then one more each time the box is
+    widened), as the runner's module adapts them (its ``settings_for_run``: dynesty gives each
+    run's evaluation history a file of its own)."""
+    adapt = getattr(sys.modules.get(getattr(sampler, "__module__", "")), "settings_for_run", None)
+    return adapt(settings, run) if adapt is not None else dict(settings)
+
+
 def _save_box(state: dict[str, Any], path: Path | None, lower: np.ndarray, upper: np.ndarray) -> None:
     """Record the sampling box (so a restarted fit samples the same box, and resumes)."""
     state["box"] = [[float(v) for v in lower], [float(v) for v in upper]]
@@ -211,7 +220,8 @@ def run_pipeline(problem, sampler, settings, *, progress: bool = True,
         boxed = problem.derive(spec=dataclasses.replace(problem.spec, priors=bx.boxed(priors, lower, upper)))
         _say(progress, f"4/4 sampling in the box (run {len(runs) + 1}; the log Z shown is the box's, the result adds "
                        f"the box's log prior mass, {bx.log_box_mass(priors, lower, upper):.2f})")
-        res = sampler(boxed, dict(sampler_kw), progress=progress, checkpoint_dir=checkpoint_dir)
+        res = sampler(boxed, settings_for_run(sampler, sampler_kw, len(runs) + 1), progress=progress,
+                      checkpoint_dir=checkpoint_dir)
         earlier += float(res.info.get("earlier_time_s", 0.0))  # of a run resumed from its checkpoint
         edges = bx.crowded_edges(res.samples, res.weights, priors, lower, upper) if settings.bounded else []
         runs.append({"n_likelihood_evals": res.n_likelihood_evals, "wall_time_s": res.wall_time_s,
