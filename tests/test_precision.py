@@ -9,17 +9,50 @@ import sys
 import pytest
 
 PROBE = "import warnings; warnings.simplefilter('always'); import tinylens.precision as p; print(p.get_dtype().__name__)"
+TYPO = "TINYLENS_PRECISION='double': must be 'float32' or 'float64' (any case; unset or empty: float32)."
 
 
-@pytest.mark.parametrize(("value", "dtype", "warned"),
-                         [("float64", "float64", False), ("FLOAT64", "float64", False), ("", "float32", False),
-                          ("double", "float32", True)])
-def test_environment_variable_picks_the_dtype_and_a_typo_is_said(value, dtype, warned):
-    env = {**os.environ, "TINYLENS_PRECISION": value, "JAX_PLATFORMS": "cpu"}
-    run = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, env=env, timeout=120)
+def _python(code: str | None, precision: str, *args: str) -> subprocess.CompletedProcess:
+    """``python -c code`` (or ``-m tinylens`` for code ``None``) with TINYLENS_PRECISION=precision."""
+    env = {**os.environ, "TINYLENS_PRECISION": precision, "JAX_PLATFORMS": "cpu"}
+    command = ["-m", "tinylens"] if code is None else ["-c", code]
+    return subprocess.run([sys.executable, *command, *args], capture_output=True, text=True, env=env, timeout=120)
+
+
+@pytest.mark.parametrize(("value", "dtype"), [("float64", "float64"), ("FLOAT64", "float64"), ("", "float32")])
+def test_environment_variable_picks_the_dtype(value, dtype):
+    run = _python(PROBE, value)
     assert run.returncode == 0, run.stderr
     assert run.stdout.split()[-1] == dtype
-    assert ("neither 'float32' nor 'float64'" in run.stderr) is warned
+    assert "Warning" not in run.stderr
+
+
+USE_AFTER_TYPO = """
+import tinylens, tinylens.precision as p
+try:
+    p.get_dtype()
+except tinylens.ConfigError as err:
+    print("refused:", err)
+tinylens.set_precision("float64")
+print(p.get_dtype().__name__)
+"""
+
+
+def test_a_typo_in_the_environment_variable_is_an_error_on_first_use():
+    """TINYLENS_PRECISION=double only warned and fitted in float32, which a float64 run did not
+    mean: the import still works, the first use is a ConfigError naming the variable and the
+    values it may take, and set_precision chooses the precision instead."""
+    run = _python(USE_AFTER_TYPO, "double")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == [f"refused: {TYPO}", "float64"]
+
+
+def test_a_typo_in_the_environment_variable_stops_every_command():
+    """Each command stops at once with the message and exit 2, before reading its arguments'
+    files (here a config that does not exist), and without a traceback."""
+    run = _python(None, "double", "validate", "missing.yaml")
+    assert run.returncode == 2, run.stderr
+    assert " ".join(run.stderr.split()) == f"Error: {TYPO}"
 
 
 SWITCH_BACK = """

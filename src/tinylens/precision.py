@@ -5,21 +5,44 @@ One switch: ``tinylens.set_precision("float64")`` (or the environment variable
 ``set_precision("float32")`` afterwards leaves it on (problems built in float64 still need it),
 but new problems and simulations compute in float32 again, as in a fresh process. What they
 compute follows this switch alone, not JAX's x64 setting.
+
+Any other value of ``TINYLENS_PRECISION`` (a typo: ``double``) is a
+:class:`~tinylens.errors.ConfigError` on first use: when a problem is built or a simulation
+made, or at once for a ``tinylens`` command (:func:`check_environment`), unless
+``set_precision`` has chosen the precision meanwhile. The import itself does not fail.
 """
 
 from __future__ import annotations
 
 import os
-import warnings
 
 import jax
 import jax.numpy as jnp
 
-_PRECISION = os.environ.get("TINYLENS_PRECISION", "float32").strip().lower() or "float32"
-if _PRECISION not in ("float32", "float64"):
-    warnings.warn(f"TINYLENS_PRECISION={os.environ['TINYLENS_PRECISION']!r} is neither 'float32' nor 'float64'; "
-                  "float32 is used.", UserWarning, stacklevel=2)
-    _PRECISION = "float32"
+from tinylens.errors import ConfigError
+
+#: The environment variable read at import, and the values it may take (any case; empty: unset).
+ENV_VARIABLE = "TINYLENS_PRECISION"
+PRECISIONS = ("float32", "float64")
+
+
+def _from_environment() -> str | None:
+    """The precision :data:`ENV_VARIABLE` asks for (float32 when unset or empty), or None for
+    a value that is neither."""
+    value = os.environ.get(ENV_VARIABLE, "").strip().lower() or "float32"
+    return value if value in PRECISIONS else None
+
+
+#: None: the environment variable held neither precision, and set_precision was not called.
+_PRECISION: str | None = _from_environment()
+
+
+def check_environment() -> None:
+    """Raise ConfigError if :data:`ENV_VARIABLE` holds neither precision (and ``set_precision``
+    has not chosen one since)."""
+    if _PRECISION is None:
+        raise ConfigError(f"{ENV_VARIABLE}={os.environ.get(ENV_VARIABLE, '')!r}: must be 'float32' or 'float64' "
+                          "(any case; unset or empty: float32).")
 
 
 def set_precision(precision: str) -> None:
@@ -27,7 +50,7 @@ def set_precision(precision: str) -> None:
     ``TINYLENS_PRECISION``)."""
     global _PRECISION
     given, precision = precision, str(precision).strip().lower()
-    if precision not in ("float32", "float64"):
+    if precision not in PRECISIONS:
         raise ValueError(f"precision must be 'float32' or 'float64', got {given!r}")
     if precision == "float64":
         jax.config.update("jax_enable_x64", True)
@@ -36,12 +59,13 @@ def set_precision(precision: str) -> None:
 
 def get_precision() -> str:
     """The precision new problems are built in: ``"float32"`` or ``"float64"``."""
-    return _PRECISION
+    check_environment()
+    return _PRECISION  # type: ignore[return-value]
 
 
 def get_dtype():
     """The JAX dtype new problems are built with."""
-    if _PRECISION == "float64":
+    if get_precision() == "float64":
         if not jax.config.jax_enable_x64:
             jax.config.update("jax_enable_x64", True)
         return jnp.float64
