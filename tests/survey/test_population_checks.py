@@ -245,3 +245,19 @@ def test_options_missing_from_an_older_population_json_count_as_their_defaults()
     assert population.settings_differences(old, new) == []
     other = population.population_settings(1, 0, PopulationOptions(lens_disc_fraction_range=(0.2, 0.4)))
     assert population.settings_differences(old, other) == ["lens_disc_fraction_range [0.0, 0.0] there, [0.2, 0.4] now"]
+
+
+@pytest.mark.parametrize("args, shown", [(["-3", "pop"], "-3"), (["-q", "--seed", "2", "-2.5", "pop"], "-2.5")])
+def test_a_negative_count_is_refused_as_the_count(tmp_path, monkeypatch, args, shown):
+    """``simulate-population -3 OUT`` said "No such option: -3" (click reads -3 as an option)."""
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["simulate-population", *args])
+    assert result.exit_code == 2, result.output
+    assert f"the number of lenses must be >= 1 (a whole number), got {shown}" in _text(result)
+    assert "No such option" not in _text(result) and isinstance(result.exception, SystemExit)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_negative_option_value_is_still_the_options(tmp_path):
+    result = CliRunner().invoke(app, ["simulate-population", "1", str(tmp_path / "pop"), "--seed", "-1"])
+    assert result.exit_code == 2 and "the random seed (--seed) must be a non-negative integer, got -1" in _text(result)

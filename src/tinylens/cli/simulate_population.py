@@ -7,13 +7,50 @@ Writes one folder per lens (``image.fits``, ``noise.fits``, ``psf.fits``, ``trut
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import typer
+from typer.core import TyperCommand
 
 from tinylens.cli.common import console, path_value, reported_warnings
 from tinylens.errors import ConfigError
+
+
+#: A token click would read as a short option but that is a negative number (``-3``, ``-2.5``).
+NEGATIVE_NUMBER = re.compile(r"-\d+(\.\d*)?")
+
+
+def first_argument(args: list[str], takes_value: set[str]) -> str | None:
+    """The first positional token of ``args``, skipping options and the values of those in
+    ``takes_value`` (``--seed 1``); None when there is none, or it follows ``--``."""
+    skip = False
+    for token in args:
+        if skip:
+            skip = False
+        elif token == "--":
+            return None
+        elif token in takes_value:
+            skip = True
+        elif not token.startswith("-") or NEGATIVE_NUMBER.fullmatch(token):
+            return token
+    return None
+
+
+class CountCommand(TyperCommand):
+    """The command, with a negative count N (``-3``), which click would take for an unknown
+    option ("No such option: -3"), refused as the count it is."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        takes_value = {name for p in self.params if p.param_type_name == "option" and not getattr(p, "is_flag", False)
+                       for name in (*p.opts, *p.secondary_opts)}
+        n = first_argument(args, takes_value)
+        if n is not None and NEGATIVE_NUMBER.fullmatch(n):
+            from tinylens.survey.population import check_count_and_seed
+
+            check_count_and_seed(float(n) if "." in n else int(n), 0)  # a ConfigError: it is below 1
+        return super().parse_args(ctx, args)
 
 
 def parse_settings(items: list[str]) -> dict[str, Any]:
@@ -89,4 +126,4 @@ def simulate_population_command(
 
 def register(app: typer.Typer) -> None:
     """Add the ``simulate-population`` command to ``app``."""
-    app.command("simulate-population")(simulate_population_command)
+    app.command("simulate-population", cls=CountCommand)(simulate_population_command)
