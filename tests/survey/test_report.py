@@ -205,6 +205,8 @@ def test_report_cli_with_truth_writes_stats_for_each_parameter(tmp_path):
         (["{tmp}/missing.csv", "--truth", "{truth}"], "missing.csv does not exist"),
         (["{cat}", "--truth", "{tmp}/nothere.parquet"], "nothere.parquet does not exist"),
         (["{cat}", "--truth", "{garbage}"], "could not be read as a Parquet table"),
+        # a lens's truth.json was read as CSV: "has no lens id column ...; its columns are: {"a":"
+        (["{cat}", "--truth", "{json}"], "truth table {json} is a JSON file; give a table, CSV or Parquet"),
         (["{cat}", "--truth", "{truth}", "-p", "lens_mass.0.gamma"], "no column 'lens_mass.0.gamma_median'"),
         (["{cat}", "--reference", "{truth}", "--reference-column", "theta_E_x"], "no column 'theta_E_x'"),
         (["{cat}", "--reference", "{noid}"], "no lens id column"),
@@ -222,11 +224,12 @@ def test_report_cli_errors_are_one_paragraph_without_traceback(tmp_path, args, e
     catalog, truth = _catalog_and_truth()
     paths = {"cat": tmp_path / "catalog.csv", "truth": tmp_path / "truth.csv", "garbage": tmp_path / "garbage.parquet",
              "noid": tmp_path / "noid.csv", "other_ids": tmp_path / "other.csv", "tmp": tmp_path,
-             "failed": tmp_path / "failed.csv", "empty": tmp_path / "empty.csv"}
+             "failed": tmp_path / "failed.csv", "empty": tmp_path / "empty.csv", "json": tmp_path / "truth.json"}
     catalog.to_csv(paths["cat"], index=False)
     catalog.iloc[:0].to_csv(paths["empty"], index=False)
     truth.to_csv(paths["truth"], index=False)
     paths["garbage"].write_bytes(b"not parquet at all")
+    paths["json"].write_text('{"params": {"lens_mass.0.theta_E": 1.2}}')
     truth.drop(columns="lens_id").to_csv(paths["noid"], index=False)
     truth.assign(lens_id=truth["lens_id"] + "_other").to_csv(paths["other_ids"], index=False)
     n = min(len(truth), 4)  # a survey in which every lens failed writes no fit columns (and no 'trusted')
@@ -234,7 +237,7 @@ def test_report_cli_errors_are_one_paragraph_without_traceback(tmp_path, args, e
     result = CliRunner().invoke(app, ["report", *[a.format(**paths) for a in args]])
     assert result.exit_code == 2, result.output
     text = " ".join(result.output.split())
-    assert expected in text
+    assert expected.format(**paths) in text
     assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
     assert not (tmp_path / "report").exists()
 

@@ -407,6 +407,9 @@ def read_table(path: str | Path, what: str) -> pd.DataFrame:
     path = Path(path).expanduser()
     if not path.is_file():
         raise TinyLensError(f"The {what} {path} does not exist or is not a file.")
+    if path.suffix.lower() == ".json":  # read as CSV, its first line was shown as the column names
+        raise TinyLensError(f"The {what} {path} is a JSON file; give a table, CSV or Parquet, with one row per lens "
+                            "(simulate-population writes truth.csv, beside each lens's truth.json).")
     parquet = path.suffix.lower() in (".parquet", ".pq")
     try:
         if parquet:
