@@ -21,6 +21,7 @@ import warnings
 
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -328,7 +329,7 @@ def folder_on_interrupt(folder: Path) -> Iterator[None]:
 
 def fit(config: str | Path | dict, *, progress: bool = True, output: str | Path | None = None,
         base_dir: str | Path | None = None, fresh: bool = False,
-        truth: Mapping[str, float] | str | Path | None = None) -> FitResult:
+        truth: Mapping[str, float] | str | Path | None = None, truth_errors: str = "raise") -> FitResult:
     """Fit the lens that ``config`` (YAML path or dict) describes and write all outputs.
 
     Relative paths in ``config`` are taken from ``base_dir`` if given, else from the YAML file's
@@ -340,7 +341,10 @@ def fit(config: str | Path | dict, *, progress: bool = True, output: str | Path 
     (``lens_mass.0.theta_E``) to value or the path of a ``truth.json`` (that of ``tinylens demo``
     or ``simulate-population``, see :func:`tinylens.results.truth.read_truth`), marked on the
     corner plot (and kept as the result's ``truth``); those of fixed parameters are ignored. A
-    file is read once, before the data are loaded.
+    file is read once, before the data are loaded. A truth that cannot be used (a file that cannot
+    be read, a value that is not a number, no free parameter named) raises
+    :class:`~tinylens.errors.DataError`, or with ``truth_errors="warn"`` (a survey's) is a
+    :class:`~tinylens.errors.DataWarning` and the lens is fitted without it.
 
     The inference settings, that the likelihood is finite somewhere in the prior
     (:func:`check_likelihood`) and the output folder (:class:`~tinylens.errors.OutputError`) are
@@ -354,18 +358,20 @@ def fit(config: str | Path | dict, *, progress: bool = True, output: str | Path 
     from tinylens.locks import folder_lock
     from tinylens.problem import load
     from tinylens.results import tables
-    from tinylens.results.truth import check_truth, read_truth
+    from tinylens.results.truth import TRUTH_ERRORS, check_truth, read_truth, truth_step
 
+    if truth_errors not in TRUTH_ERRORS:
+        raise ValueError(f"truth_errors must be one of {', '.join(TRUTH_ERRORS)}; got {truth_errors!r}.")
     started = time.perf_counter()
     release_if_crowded()  # so that a loop over many lenses does not reach the kernel's limit on memory maps
     source = str(truth) if isinstance(truth, (str, Path)) else "truth"
-    if isinstance(truth, (str, Path)):
-        truth = read_truth(truth)  # a bad file is reported before the data are loaded
+    if isinstance(truth, (str, Path)):  # a bad file is reported before the data are loaded
+        truth = truth_step(partial(read_truth, truth), source, truth_errors)
     problem = load(config, base_dir=base_dir)
     folder = output_dir(problem, output)
     with folder_on_interrupt(folder):
         if truth is not None:
-            truth = check_truth(truth, problem.param_names, source)
+            truth = truth_step(partial(check_truth, truth, problem.param_names, source), source, truth_errors)
         check_settings(problem)
         check_likelihood(problem, config if isinstance(config, (str, Path)) else None)
         out = tables.ensure_writable(folder)

@@ -7,9 +7,12 @@ from __future__ import annotations
 import json
 import warnings
 
+from functools import partial
+
 import pytest
 
-from tinylens.errors import DataWarning
+from tinylens.errors import DataError, DataWarning
+from tinylens.results.truth import check_truth, read_truth, truth_step
 from tinylens.survey import runner
 
 #: The template's free parameters, one of them a different value, plus a parameter it does not fit.
@@ -23,42 +26,48 @@ def _config(mock_survey, tmp_path, lens_id: str = "lens_b", **inference) -> dict
     return runner.lens_config(template, runner.Lens(lens_id, mock_survey["lenses"] / lens_id), tmp_path / "out")
 
 
-def test_lens_truth_keeps_the_free_parameters_and_is_none_without_a_file(tmp_path, mock_survey):
-    config = _config(mock_survey, tmp_path)
-    path = tmp_path / "truth.json"
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        assert runner.lens_truth(path, config) is None  # no truth.json: a real lens, no warning
-        path.write_text(json.dumps({"params": TRUTH}))
-        assert runner.lens_truth(path, config) == {name: TRUTH[name] for name in TRUTH if name.startswith(("lens_mass",
-                                                                                                      "source_light"))}
-
-
 @pytest.mark.parametrize("content, expected", [
     ("{not json", "not a JSON file of true parameter values"),
     ('{"params": {"lens_mass.0.theta_E": "one"}}', "lens_mass.0.theta_E is not a finite number"),
-    ('{"lens_mass.0.theta_e": 1.0}', "none of its parameters (lens_mass.0.theta_e) is a free parameter"),
     (None, "could not be read"),  # a folder of that name
 ])
-def test_a_broken_truth_file_is_a_warning_naming_it(tmp_path, mock_survey, content, expected):
+def test_a_truth_file_that_cannot_be_read_is_a_warning_naming_it(tmp_path, content, expected):
     path = tmp_path / "truth.json"
     if content is None:
         path.mkdir()
     else:
         path.write_text(content)
     with pytest.warns(DataWarning) as caught:
-        assert runner.lens_truth(path, _config(mock_survey, tmp_path)) is None
+        assert truth_step(partial(read_truth, path), str(path), "warn") is None
     text = str(caught[0].message)
     assert expected in text and str(path) in text and "not marked on the corner plot" in text
+    with pytest.raises((DataError, OSError)):
+        truth_step(partial(read_truth, path), str(path))  # tinylens fit --truth: an error
 
 
-def test_a_lens_with_a_broken_truth_file_is_fitted_and_its_row_says_why_no_truth(tmp_path, mock_survey):
+def test_a_truth_naming_no_free_parameter_is_a_warning_naming_it():
+    names = ["lens_mass.0.theta_E"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert truth_step(partial(check_truth, TRUTH, names, "t.json"), "t.json", "warn") == {names[0]: 1.0}
+    with pytest.warns(DataWarning, match="t.json: none of its parameters .lens_mass.0.theta_e. is a free parameter"):
+        assert truth_step(partial(check_truth, {"lens_mass.0.theta_e": 1.0}, names, "t.json"), "t.json", "warn") is None
+
+
+@pytest.mark.parametrize("content, expected", [
+    ("{not json", "truth.json: not a JSON file of true parameter values"),
+    ('{"lens_mass.0.theta_e": 1.0}', "truth.json: none of its parameters (lens_mass.0.theta_e) is a free parameter"),
+    (None, None),  # no truth.json: a real lens, fitted without a word of truth
+])
+def test_a_lens_with_a_broken_truth_file_is_fitted_and_its_row_says_why_no_truth(tmp_path, mock_survey, content,
+                                                                                expected):
     truth = tmp_path / "truth.json"
-    truth.write_text("{not json")
+    if content is not None:
+        truth.write_text(content)
     config = _config(mock_survey, tmp_path, type="optimizer", method="lbfgs", settings={"n_starts": 1, "n_draws": 64})
     row = runner.fit_lens("lens_b", config, str(tmp_path / "out"), truth_path=str(truth))
     assert row["status"] == "ok", row
-    assert "truth.json: not a JSON file of true parameter values" in row["warnings"]
+    assert expected in row["warnings"] if expected else "truth" not in row["warnings"]
 
 
 def test_a_lens_truth_is_marked_on_its_corner_plot(tmp_path, mock_survey, monkeypatch):

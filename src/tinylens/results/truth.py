@@ -11,14 +11,18 @@ from __future__ import annotations
 import json
 import math
 import numbers
+import warnings
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from tinylens.errors import DataError, listed
+from tinylens.errors import DataError, DataWarning, listed
 
 #: A simulated lens's true values, in its folder beside its images.
 TRUTH_FILE = "truth.json"
+#: What :func:`tinylens.fit` does with true values it cannot use (``truth_errors=``): raise the
+#: error, or warn (a :class:`~tinylens.errors.DataWarning`) and fit without them.
+TRUTH_ERRORS = ("raise", "warn")
 
 
 def flat_params(components: Mapping[str, Sequence[Mapping[str, float]]]) -> dict[str, float]:
@@ -75,3 +79,16 @@ def check_truth(truth: Mapping[str, float], param_names: Sequence[str], source: 
         raise DataError(f"{source}: none of its parameters ({listed(list(map(str, truth)))}) is a free parameter of "
                         f"the model ({listed(list(param_names))}); the names are like lens_mass.0.theta_E.")
     return kept
+
+
+def truth_step(step: Callable[[], dict[str, float]], source: str, errors: str = "raise") -> dict[str, float] | None:
+    """``step()`` (:func:`read_truth` or :func:`check_truth`). With ``errors="warn"`` a DataError
+    or OSError out of it is a :class:`~tinylens.errors.DataWarning` naming ``source``, and ``None``."""
+    if errors == "raise":
+        return step()
+    try:
+        return step()
+    except (DataError, OSError) as exc:
+        text = str(exc) if isinstance(exc, DataError) else f"{source}: could not be read ({exc.strerror or exc})."
+        warnings.warn(f"{text} The truth is not marked on the corner plot.", DataWarning, stacklevel=3)
+        return None

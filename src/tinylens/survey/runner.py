@@ -7,7 +7,7 @@
 optionally ``mask.fits``); the folder name is the ``lens_id``. Each lens is fitted with
 :func:`tinylens.fit` and the template's settings, its outputs going to
 ``out/lenses/<lens_id>/``; the true values in a simulated lens's ``truth.json`` are marked on
-its corner plot (:func:`lens_truth`). Each task returns one flat row (see :func:`flat_row`), also written
+its corner plot (:func:`fit_lens`). Each task returns one flat row (see :func:`flat_row`), also written
 as ``row.json`` next to the fit's ``result.json``; ``out/catalog.parquet`` and
 ``out/catalog.csv`` hold one row per lens and are rewritten as results arrive.
 
@@ -267,29 +267,6 @@ def write_row(folder: str | Path, row: Mapping[str, Any]) -> Path:
     return write_json(folder / filenames.ROW, row)
 
 
-def lens_truth(path: Path, config: Mapping[str, Any]) -> dict[str, float] | None:
-    """The true values in a lens's ``truth.json`` (``simulate-population`` writes one) of the free
-    parameters of ``config``'s model, to mark on its corner plot; ``None`` without such a file.
-
-    A file that cannot be read, is not one of true values, or names no free parameter is a
-    :class:`~tinylens.errors.DataWarning` (in the lens's row) and ``None``: the lens is fitted
-    without it.
-    """
-    from tinylens.config import load_config
-    from tinylens.config.model_spec import build_model_spec
-    from tinylens.results.truth import check_truth, read_truth
-
-    if not path.exists():
-        return None
-    try:
-        values = read_truth(path)
-        return check_truth(values, build_model_spec(load_config(config)[0].model_components).param_names, str(path))
-    except (DataError, OSError) as exc:
-        text = str(exc) if isinstance(exc, DataError) else f"{path}: could not be read ({exc.strerror or exc})."
-        warnings.warn(f"{text} The truth is not marked on the corner plot.", DataWarning, stacklevel=2)
-        return None
-
-
 def fit_lens(lens_id: str, config: dict[str, Any], lens_out: str, truth_path: str | None = None,
              precision: str | None = None) -> dict[str, Any]:
     """Fit one lens (the task a worker runs); write and return its row. ``precision``: that of
@@ -301,7 +278,8 @@ def fit_lens(lens_id: str, config: dict[str, Any], lens_out: str, truth_path: st
     raised so that Dask retries the task; the lens's checkpoints (the sampler's and the pipeline
     stages') are removed first, in case they are what broke (a fit killed while writing one), so
     the retry starts afresh. The true values in ``truth_path`` (a simulated lens's ``truth.json``),
-    if any, are marked on the corner plot (:func:`lens_truth`).
+    if there is such a file, are marked on the corner plot; one that cannot be used (unreadable,
+    no free parameter named) is a DataWarning in the row, and the lens is fitted without it.
     """
     import tinylens
     from tinylens.compilation import release_compiled
@@ -320,8 +298,8 @@ def fit_lens(lens_id: str, config: dict[str, Any], lens_out: str, truth_path: st
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                truth = lens_truth(Path(truth_path), config) if truth_path is not None else None
-                result = tinylens.fit(config, progress=False, output=folder, truth=truth)
+                truth = truth_path if truth_path is not None and Path(truth_path).exists() else None
+                result = tinylens.fit(config, progress=False, output=folder, truth=truth, truth_errors="warn")
             row = flat_row(lens_id, result.to_json())
             row["warnings"] = _warning_text(caught)
         except TinyLensError as exc:
