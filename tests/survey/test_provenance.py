@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from tinylens import filenames
 from tinylens.cli.main import app
+from tinylens.precision import get_precision
 from tinylens.results.tables import write_json
 from tinylens.survey import provenance, runner
 
@@ -76,10 +77,10 @@ def test_template_differences_are_named_by_dotted_key():
     new = {"inference": {"settings": {"nlive": 100, "seed": 1}}, "dataset": {"nsub": 4}, "output": {"path": "b"}}
     found = provenance.differences(provenance.template_key(old), provenance.template_key(new))
     assert found == ["inference.settings.nlive: 200 -> 100", "inference.settings.seed added"]  # output ignored
-    a = provenance.manifest(Path("/l"), Path("/t.yaml"), old)
-    assert provenance.manifest_conflict(a, provenance.manifest(Path("/l"), Path("/u.yaml"), dict(old))) is None
-    assert "nlive: 200 -> 100" in provenance.manifest_conflict(a, provenance.manifest(Path("/l"), Path("/t.yaml"), new))
-    assert "lens folder /l, not /m" in provenance.manifest_conflict(a, provenance.manifest(Path("/m"), Path("/t.yaml"), old))
+    a = provenance.manifest(Path("/l"), Path("/t.yaml"), old, "float32")
+    assert provenance.manifest_conflict(a, provenance.manifest(Path("/l"), Path("/u.yaml"), dict(old), "float32")) is None
+    assert "nlive: 200 -> 100" in provenance.manifest_conflict(a, provenance.manifest(Path("/l"), Path("/t.yaml"), new, "float32"))
+    assert "lens folder /l, not /m" in provenance.manifest_conflict(a, provenance.manifest(Path("/m"), Path("/t.yaml"), old, "float32"))
 
 
 def test_the_number_of_pipeline_threads_is_not_a_new_template():
@@ -105,7 +106,7 @@ def test_how_often_a_sampler_checkpoints_or_prints_is_not_a_new_template(key, a,
         {"inference": {"method": "nautilus", "settings": {"nlive": 100}}})) == ["inference.settings.nlive: 200 -> 100"]
     # a survey.json written when the key still counted holds it: no conflict with the same template
     recorded = {"lens_dir": "/l", "template_path": "/t.yaml", "template": json.loads(json.dumps(old))}
-    assert provenance.manifest_conflict(recorded, provenance.manifest(Path("/l"), Path("/t.yaml"), old)) is None
+    assert provenance.manifest_conflict(recorded, provenance.manifest(Path("/l"), Path("/t.yaml"), old, "float32")) is None
 
 
 
@@ -128,7 +129,7 @@ def _finished(lenses_dir: Path, template: Path, out: Path, names: list[str]) -> 
     lenses = {lens.lens_id: lens for lens in runner.find_lenses(lenses_dir)}
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / provenance.MANIFEST_FILE,
-                      provenance.manifest(lenses_dir.resolve(), template.resolve(), config))
+                      provenance.manifest(lenses_dir.resolve(), template.resolve(), config, get_precision()))
     for name in names:
         folder = lenses[name].output(out)
         folder.mkdir(parents=True)

@@ -138,14 +138,9 @@ def _short(value: Any, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def manifest(lens_dir: Path, template_path: Path, template: Mapping[str, Any],
-             precision: str | None = None) -> dict[str, Any]:
-    """The content of ``survey.json``; ``precision`` defaults to the current one
-    (:func:`tinylens.precision.get_precision`)."""
-    if precision is None:
-        from tinylens.precision import get_precision
-
-        precision = get_precision()
+def manifest(lens_dir: Path, template_path: Path, template: Mapping[str, Any], precision: str) -> dict[str, Any]:
+    """The content of ``survey.json``: ``precision`` is the one the lenses are fitted in
+    (:func:`tinylens.precision.get_precision` of the survey's process)."""
     return {"lens_dir": str(lens_dir), "template_path": str(template_path), "template": template_key(template),
             "precision": precision}
 
