@@ -310,16 +310,17 @@ def write_results(problem, res: InferenceResult, out: Path, started: float | Non
     return result
 
 
-#: The attribute of a KeyboardInterrupt out of :func:`fit` that names the fit's output folder
-#: (absent when the fit was stopped before it knew the folder, while loading the config and data).
+#: The attribute of a KeyboardInterrupt out of :func:`fit` (or a survey's
+#: :func:`tinylens.survey.runner.run_survey`) that names its output folder (absent when a fit was
+#: stopped before it knew the folder, while loading the config and data).
 INTERRUPTED_FOLDER_ATTR = "tinylens_output_dir"
 
 
 @contextlib.contextmanager
 def folder_on_interrupt(folder: Path) -> Iterator[None]:
     """Name ``folder`` on a KeyboardInterrupt raised inside (:data:`INTERRUPTED_FOLDER_ATTR`), so
-    that whoever catches it can tell what the stopped fit kept there
-    (:func:`tinylens.cli.common.fit_hint`)."""
+    that whoever catches it can tell what the stopped fit or survey kept there
+    (:func:`tinylens.cli.common.fit_hint`, :func:`~tinylens.cli.common.survey_hint`)."""
     try:
         yield
     except KeyboardInterrupt as exc:

@@ -10,6 +10,7 @@ keeps its traceback. Ctrl-C (``KeyboardInterrupt``) ends any command with one li
 from __future__ import annotations
 
 import contextlib
+import shlex
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,12 +29,9 @@ EXIT_USER_ERROR = 2
 #: Exit code after Ctrl-C (128 + SIGINT, as shells report it).
 EXIT_INTERRUPTED = 130
 
-#: What to do after Ctrl-C, for the commands whose work is kept and resumed (``fit``'s depends on
-#: what it had written: :func:`fit_hint`).
-RESUME_HINTS = {
-    "survey": "Finished lenses are kept in the catalogue and the output folder: run the same command again "
-              "to fit the rest (interrupted lenses resume from their checkpoints).",
-}
+#: ``ctx.meta`` key of the arguments the command line was given after the program's name
+#: (:meth:`TinyLensGroup.parse_args`), to say after Ctrl-C which command resumes.
+ARGS_KEY = "tinylens.args"
 
 #: Exceptions that are the user's to fix: shown as a message, never as a traceback.
 USER_ERRORS: tuple[type[BaseException], ...] = (TinyLensError, FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
@@ -131,17 +129,51 @@ def fit_hint(folder: Path | None) -> str:
             "from the beginning.")
 
 
-def interrupted_hint(command: str, exc: BaseException) -> str:
-    """The line after ``Interrupted.`` for ``command`` stopped by ``exc`` (a KeyboardInterrupt)."""
-    if command == "fit":
-        from tinylens.fit import INTERRUPTED_FOLDER_ATTR
+def finished_counts(catalog: Path) -> dict[str, int] | None:
+    """Lenses ``ok`` and ``failed`` in a survey's ``catalog`` (Parquet); ``None`` where it is
+    missing or cannot be read."""
+    import pandas as pd
 
+    try:
+        status = pd.read_parquet(catalog, columns=["status"])["status"]
+    except Exception:  # noqa: BLE001 - missing, cut short or not a catalogue: no counts to give
+        return None
+    return {"ok": int((status == "ok").sum()), "failed": int((status == "failed").sum())}
+
+
+def survey_hint(out: Path | None, command: str) -> str:
+    """What a ``tinylens survey`` stopped by Ctrl-C kept in its output folder ``out`` (``None``:
+    stopped before the survey began, a dry run), and ``command``, which fits the rest."""
+    from tinylens.survey.runner import CATALOG_CSV, CATALOG_PARQUET, LENSES_DIR
+
+    if out is None:
+        return f"It was stopped before it wrote anything. To start again, run: {command}"
+    again = f"To fit the rest (interrupted lenses resume from their checkpoints), run: {command}"
+    counts = finished_counts(out / CATALOG_PARQUET)
+    if not counts or not sum(counts.values()):
+        return f"No lens had finished. {again}"
+    return (f"Finished lenses kept: {sum(counts.values())} ({counts['ok']} ok, {counts['failed']} failed), their rows "
+            f"in {out / CATALOG_PARQUET} (and {CATALOG_CSV}), their fits in {out / LENSES_DIR}. {again}")
+
+
+def interrupted_hint(name: str, exc: BaseException, command: str) -> str:
+    """The line after ``Interrupted.`` for the command ``name`` (run as the shell line
+    ``command``) stopped by ``exc`` (a KeyboardInterrupt)."""
+    from tinylens.fit import INTERRUPTED_FOLDER_ATTR
+
+    if name == "fit":
         return fit_hint(getattr(exc, INTERRUPTED_FOLDER_ATTR, None))
-    return RESUME_HINTS.get(command, "")
+    if name == "survey":
+        return survey_hint(getattr(exc, INTERRUPTED_FOLDER_ATTR, None), command)
+    return ""
 
 
 class TinyLensGroup(TyperGroup):
     """The command group: turns user errors raised by any command into a message and exit 2."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        ctx.meta[ARGS_KEY] = list(args)
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -150,6 +182,7 @@ class TinyLensGroup(TyperGroup):
             print_error(describe_user_error(exc))
             raise typer.Exit(EXIT_USER_ERROR) from None
         except KeyboardInterrupt as exc:
-            hint = interrupted_hint(ctx.invoked_subcommand or "", exc)
+            command = shlex.join([ctx.info_name or "tinylens", *ctx.meta.get(ARGS_KEY, [])])
+            hint = interrupted_hint(ctx.invoked_subcommand or "", exc, command)
             err_console.print(f"[bold yellow]Interrupted.[/] {escape(hint)}".rstrip(), soft_wrap=True)
             raise typer.Exit(EXIT_INTERRUPTED) from None

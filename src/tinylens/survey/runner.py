@@ -884,8 +884,19 @@ def run_survey(
     with another template or lens folder is refused, unless ``reuse_finished``.
 
     With ``only`` (lens ids), only those lenses are fitted (or checked for changed files); the
-    catalogue still holds every lens of ``lens_dir`` that ``out`` has a row for.
+    catalogue still holds every lens of ``lens_dir`` that ``out`` has a row for. A
+    KeyboardInterrupt out of it names ``out`` (:data:`tinylens.fit.INTERRUPTED_FOLDER_ATTR`), whose
+    catalogue then holds the lenses finished.
     """
+    from tinylens.fit import folder_on_interrupt
+
+    with folder_on_interrupt(Path(out).expanduser().resolve()):
+        return _run_survey(lens_dir, template, out, workers, scheduler, progress, retry_failed, reuse_finished, only)
+
+
+def _run_survey(lens_dir: str | Path, template: str | Path, out: str | Path, workers: int, scheduler: str | None,
+                progress: bool, retry_failed: bool, reuse_finished: bool, only: Sequence[str] | None) -> pd.DataFrame:
+    """:func:`run_survey`'s work."""
     from tinylens.locks import folder_lock, refuse_if_held
     from tinylens.results.tables import ensure_writable, remove_unfinished, write_json
 

@@ -1,0 +1,89 @@
+"""Ctrl-C stops ``tinylens survey`` with one line: what is finished and kept (the catalogue's
+rows, the lens folders), and the command that fits the rest."""
+
+from __future__ import annotations
+
+import json
+import shlex
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from tinylens.cli.main import app
+from tinylens.survey import runner
+
+RESULT = {"median": {"lens_mass.0.theta_E": 1.0}, "interval_68": {"lens_mass.0.theta_E": [0.9, 1.1]},
+          "interval_997": {"lens_mass.0.theta_E": [0.8, 1.2]}}
+
+
+def _interrupted(args: list[str]) -> str:
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 130, result.output
+    assert "Traceback" not in result.output
+    return " ".join(result.output.split())
+
+
+def _args(mock_survey, out) -> list[str]:
+    return ["survey", str(mock_survey["lenses"]), "-c", str(mock_survey["template"]), "--out", str(out),
+            "--workers", "1", "-q"]
+
+
+@pytest.mark.parametrize("finished", [False, True])
+def test_ctrl_c_before_fitting_says_what_is_kept_and_the_command_to_resume(tmp_path, mock_survey, monkeypatch,
+                                                                           finished):
+    """Stopped during the template check: an earlier run's finished lenses are still there."""
+    out = tmp_path / "out"
+    if finished:
+        folder = out / runner.LENSES_DIR / "lens_a"
+        folder.mkdir(parents=True)
+        (folder / "result.json").write_text(json.dumps(RESULT))
+        rows = {"lens_a": runner.flat_row("lens_a", RESULT), "lens_bad": runner.failed_row("lens_bad", "broken")}
+        runner.write_catalog(rows, out)
+
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "check_template", stop)
+    args = _args(mock_survey, out)
+    text = _interrupted(args)
+    assert text.startswith("Interrupted.")
+    assert text.endswith("To fit the rest (interrupted lenses resume from their checkpoints), run: "
+                         + shlex.join(["tinylens", *args])), text
+    if finished:
+        assert (f"Finished lenses kept: 2 (1 ok, 1 failed), their rows in {out / 'catalog.parquet'} (and catalog.csv), "
+                f"their fits in {out / 'lenses'}.") in text
+    else:
+        assert "No lens had finished." in text
+
+
+def test_ctrl_c_in_a_dry_run_says_nothing_was_written(tmp_path, mock_survey, monkeypatch):
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "check_template", stop)
+    args = [*_args(mock_survey, tmp_path / "out"), "--dry-run"]
+    assert _interrupted(args) == ("Interrupted. It was stopped before it wrote anything. To start again, run: "
+                                  + shlex.join(["tinylens", *args]))
+    assert not (tmp_path / "out").exists()
+
+
+def test_ctrl_c_while_fitting_keeps_the_finished_rows_in_the_catalogue(tmp_path, mock_survey, monkeypatch):
+    """Stopped on a Dask cluster after one lens finished: its row is in the catalogue and the
+    hint counts it. (A local cluster of one worker process, fits faked: ~10 s.)"""
+    from survey_mocks import echo_truth_path
+
+    monkeypatch.setattr(runner, "fit_lens", echo_truth_path)
+    monkeypatch.setattr(runner, "check_template", lambda *args, **kwargs: None)
+    update = runner.SurveyProgress.update
+
+    def stop_at_the_second(self, row):
+        if self.ok:
+            raise KeyboardInterrupt
+        update(self, row)
+
+    monkeypatch.setattr(runner.SurveyProgress, "update", stop_at_the_second)
+    out = tmp_path / "out"
+    text = _interrupted(_args(mock_survey, out))
+    assert "Finished lenses kept: 1 (1 ok, 0 failed)" in text, text
+    assert pd.read_csv(out / "catalog.csv")["status"].tolist() == ["ok"]
