@@ -406,6 +406,26 @@ def test_fit_lens_waits_for_a_running_fit_of_the_same_lens_and_returns_its_row(t
     assert returned == [runner.flat_row("lens_a", RESULT)]
 
 
+def test_fit_lens_of_a_lens_already_done_leaves_the_workers_precision_alone(tmp_path):
+    """The task of a lens that another task (one of a killed survey) finished while this one
+    waited for its lock fits nothing: it does not switch the worker to its survey's precision."""
+    from oracle import x64
+    from tinylens.precision import get_precision, set_precision
+
+    folder = tmp_path / "lenses" / "lens_a"
+    folder.mkdir(parents=True)
+    (folder / "result.json").write_text(json.dumps(RESULT))
+    runner.write_row(folder, runner.flat_row("lens_a", RESULT))
+    before = get_precision()
+    other = "float64" if before == "float32" else "float32"
+    with x64():
+        try:
+            assert runner.fit_lens("lens_a", {"not": "a config"}, str(folder), precision=other)["status"] == "ok"
+            assert get_precision() == before
+        finally:
+            set_precision(before)
+
+
 def test_fit_lens_turns_a_bad_lens_into_a_failed_row(tmp_path, mock_survey):
     template = runner.load_template(mock_survey["template"])
     lens = runner.Lens("lens_bad", mock_survey["lenses"] / "lens_bad")

@@ -285,14 +285,14 @@ def fit_lens(lens_id: str, config: dict[str, Any], lens_out: str, truth_path: st
     from tinylens.compilation import release_compiled
     from tinylens.results.tables import remove_unfinished, write_json
 
-    if precision is not None:
-        tinylens.set_precision(precision)
     folder = Path(lens_out)
     with lens_lock(folder):
         remove_unfinished(folder / filenames.ROW, folder / filenames.INPUTS)  # a killed worker's, if any
         previous = read_row(folder / filenames.ROW, lens_id)
         if previous is not None and previous.get("status") == "ok" and is_done(previous, folder):
             return previous
+        if precision is not None:  # the worker's, for the lenses it fits from now on
+            tinylens.set_precision(precision)
         write_json(folder / filenames.INPUTS, inputs_stamp(config))  # what this fit is made from
         note_attempt(folder)
         try:
