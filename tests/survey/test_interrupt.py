@@ -87,3 +87,27 @@ def test_ctrl_c_while_fitting_keeps_the_finished_rows_in_the_catalogue(tmp_path,
     text = _interrupted(_args(mock_survey, out))
     assert "Finished lenses kept: 1 (1 ok, 0 failed)" in text, text
     assert pd.read_csv(out / "catalog.csv")["status"].tolist() == ["ok"]
+
+
+@pytest.mark.parametrize("fitting", [False, True])
+def test_ctrl_c_with_retry_failed_keeps_the_flag_only_while_the_failed_rows_are_there(tmp_path, mock_survey,
+                                                                                     monkeypatch, fitting):
+    """Once the survey has deleted the failed rows it retries, the command to resume drops
+    --retry-failed: the lens not retried yet has no row and is fitted anyway, and a lens that
+    failed again in the stopped run is not retried once more. Stopped before that (during the
+    template check), the failed row is still there and the flag is kept."""
+    out = tmp_path / "out"
+    runner.write_row(out / runner.LENSES_DIR / "lens_bad", runner.failed_row("lens_bad", "broken"))
+
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "check_template", (lambda *args, **kwargs: None) if fitting else stop)
+    monkeypatch.setattr(runner, "_fit_lenses", stop)
+    args = [*_args(mock_survey, out), "--retry-failed"]
+    text = _interrupted(args)
+    resume = [arg for arg in args if arg != "--retry-failed"] if fitting else args
+    assert text.endswith("run: " + shlex.join(["tinylens", *resume])), text
+    plan = runner.survey_plan(mock_survey["lenses"], mock_survey["template"], out, check=False)
+    assert ("lens_bad" in plan["to_fit"]["new"]) is fitting
+    assert plan["failed"] == ([] if fitting else ["lens_bad"])

@@ -156,14 +156,25 @@ def survey_hint(out: Path | None, command: str) -> str:
             f"in {out / CATALOG_PARQUET} (and {CATALOG_CSV}), their fits in {out / LENSES_DIR}. {again}")
 
 
+def without_flag(command: str, flag: str) -> str:
+    """The shell line ``command`` without the option ``flag`` (one that takes no value)."""
+    return shlex.join(word for word in shlex.split(command) if word != flag)
+
+
 def interrupted_hint(name: str, exc: BaseException, command: str) -> str:
     """The line after ``Interrupted.`` for the command ``name`` (run as the shell line
-    ``command``) stopped by ``exc`` (a KeyboardInterrupt)."""
+    ``command``) stopped by ``exc`` (a KeyboardInterrupt). A survey stopped once it had deleted
+    the failed rows it retries is resumed without ``--retry-failed``: the lenses it had not
+    retried yet have no row and are fitted anyway, and those that failed again stay failed."""
     from tinylens.fit import INTERRUPTED_FOLDER_ATTR
 
     if name == "fit":
         return fit_hint(getattr(exc, INTERRUPTED_FOLDER_ATTR, None))
     if name == "survey":
+        from tinylens.survey.runner import FORGOTTEN_ATTR
+
+        if getattr(exc, FORGOTTEN_ATTR, False):
+            command = without_flag(command, "--retry-failed")
         return survey_hint(getattr(exc, INTERRUPTED_FOLDER_ATTR, None), command)
     return ""
 

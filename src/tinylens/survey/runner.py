@@ -418,6 +418,12 @@ def plan(lenses: list[Lens], rows: Mapping[str, Mapping[str, Any]], out: Path, r
     return [lens for lens in lenses if not is_done(rows.get(lens.lens_id), lens.output(out), retry_failed)]
 
 
+#: Set (True) on a KeyboardInterrupt out of :func:`run_survey` once the rows of the lenses it
+#: fits again were deleted (:func:`forget`): a failed lens it retried and did not finish has no
+#: row left, so a rerun without ``retry_failed`` fits it, and keeps the failures of this run.
+FORGOTTEN_ATTR = "tinylens_rows_forgotten"
+
+
 def forget(todo: list[Lens], rows: dict[str, dict[str, Any]], out: Path) -> None:
     """Drop the old rows of lenses about to be fitted (a retried failure, an ``ok`` row whose
     result is gone), from ``rows`` and from disk, so that no stale row outlives an interrupted fit."""
@@ -931,10 +937,21 @@ def _run_survey(lens_dir: str | Path, template: str | Path, out: str | Path, wor
         recover_rows(lenses, out, rows)
         todo = plan(chosen, rows, out, retry_failed)
         forget(todo, rows, out)
-        if not todo:
-            return write_catalog(rows, out)
-        done = [rows[lens.lens_id] for lens in chosen if lens.lens_id in rows]
-        return _fit_lenses(todo, rows, config, out, done, workers, scheduler, progress)
+        with _marked_on_interrupt(FORGOTTEN_ATTR):
+            if not todo:
+                return write_catalog(rows, out)
+            done = [rows[lens.lens_id] for lens in chosen if lens.lens_id in rows]
+            return _fit_lenses(todo, rows, config, out, done, workers, scheduler, progress)
+
+
+@contextlib.contextmanager
+def _marked_on_interrupt(attr: str) -> Iterator[None]:
+    """Set ``attr`` (True) on a KeyboardInterrupt raised inside."""
+    try:
+        yield
+    except KeyboardInterrupt as exc:
+        setattr(exc, attr, True)
+        raise
 
 
 def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mapping[str, Any], out: Path,
