@@ -651,3 +651,22 @@ def test_workers_fit_in_the_precision_of_the_survey_process(tmp_path, monkeypatc
             finally:
                 tinylens.set_precision("float32")
             assert list(frame["reason"]) == [f"would fit in {precision}"]
+
+
+def test_a_survey_on_a_running_scheduler_checks_it_once(tmp_path, mock_survey, monkeypatch):
+    """The scheduler is checked (a connection, up to 10 s for a silent one) before anything is
+    written, and not again when the survey connects to it. (An in-process cluster, fits faked.)"""
+    from distributed import LocalCluster
+
+    from survey_mocks import echo_truth_path
+
+    checked = []
+    check = runner.check_scheduler
+    monkeypatch.setattr(runner, "check_scheduler", lambda address: checked.append(address) or check(address))
+    monkeypatch.setattr(runner, "check_template", lambda *args, **kwargs: None)
+    monkeypatch.setattr(runner, "fit_lens", echo_truth_path)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        frame = runner.run_survey(mock_survey["lenses"], mock_survey["template"], tmp_path / "out",
+                                  scheduler=cluster.scheduler_address, progress=False)
+    assert set(frame["status"]) == {"ok"} and len(frame) == 4
+    assert checked == [cluster.scheduler_address]

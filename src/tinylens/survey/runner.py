@@ -556,14 +556,13 @@ def share_gpu_memory() -> bool:
 
 @contextlib.contextmanager
 def dask_client(workers: int = 2, scheduler: str | None = None) -> Iterator[Any]:
-    """A client of the scheduler at ``scheduler``, or of a new local cluster of ``workers``
-    single-threaded worker processes (closed on exit)."""
+    """A client of the scheduler at ``scheduler`` (which the caller checked: :func:`check_scheduler`),
+    or of a new local cluster of ``workers`` single-threaded worker processes (closed on exit)."""
     import logging
 
     from distributed import Client, LocalCluster
 
     if scheduler:
-        check_scheduler(scheduler)
         try:
             client = Client(scheduler, timeout=CONNECT_TIMEOUT)
         except (OSError, TimeoutError, ValueError, TypeError) as exc:  # TypeError: tls:// without TLS settings
