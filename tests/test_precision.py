@@ -137,3 +137,11 @@ def test_the_command_line_help_names_the_variable_that_gives_float64():
     run = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, env=env, timeout=120)
     assert run.returncode == 0, run.stderr
     assert run.stdout.split()[-1] == "float64"
+
+
+def test_a_typo_in_the_environment_variable_leaves_help_working():
+    """``tinylens COMMAND --help`` printed the precision error instead of the help: the check ran
+    before the command read its options. It now runs as the command starts."""
+    run = _python(None, "double", "validate", "--help")
+    assert run.returncode == 0, run.stderr
+    assert "Usage:" in run.stdout and "CONFIG" in run.stdout and not run.stderr

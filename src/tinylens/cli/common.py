@@ -10,9 +10,10 @@ keeps its traceback. Ctrl-C (``KeyboardInterrupt``) ends any command with one li
 from __future__ import annotations
 
 import contextlib
+import functools
 import shlex
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -179,8 +180,28 @@ def interrupted_hint(name: str, exc: BaseException, command: str) -> str:
     return ""
 
 
+def run_first(check: Callable[[], None], callback: Callable[..., Any]) -> Callable[..., Any]:
+    """``callback`` that calls ``check()`` before it starts."""
+    @functools.wraps(callback)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        check()
+        return callback(*args, **kwargs)
+
+    return checked
+
+
 class TinyLensGroup(TyperGroup):
-    """The command group: turns user errors raised by any command into a message and exit 2."""
+    """The command group: turns user errors raised by any command into a message and exit 2, and
+    stops each command at once on a TINYLENS_PRECISION typo (once its arguments are read, so that
+    ``tinylens COMMAND --help`` still works)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from tinylens.precision import check_environment
+
+        super().__init__(*args, **kwargs)
+        for command in self.commands.values():
+            if command.callback is not None:
+                command.callback = run_first(check_environment, command.callback)
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         ctx.meta[ARGS_KEY] = list(args)

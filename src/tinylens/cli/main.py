@@ -14,7 +14,6 @@ import typer
 
 from tinylens import __version__
 from tinylens.cli.common import TinyLensGroup, console
-from tinylens.precision import check_environment
 
 #: Modules (under tinylens.cli) that each register one or more commands, in help order.
 COMMAND_MODULES: tuple[str, ...] = ("fit", "validate", "demo", "simulate_population", "survey", "report")
@@ -41,7 +40,6 @@ def _main(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
 ) -> None:
     """Fast, automated modelling of galaxy-galaxy strong lenses (JAX + nested sampling)."""
-    check_environment()  # a TINYLENS_PRECISION typo stops every command before it starts
 
 
 def _register_all(target: typer.Typer) -> None:
