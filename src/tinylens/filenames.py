@@ -9,6 +9,7 @@ config schema stays light.
 
 from __future__ import annotations
 
+import re
 from pathlib import PurePath
 
 #: Written last by a fit: its presence means the search ended.
@@ -51,6 +52,27 @@ def checkpoint_names() -> tuple[str, ...]:
                  for name in (sampler, fingerprint_name(sampler))) + (PIPELINE_STATE,)
 
 
+def run_name(name: str, run: int | str) -> str:
+    """Where sampling run ``run`` (2, 3, ...) of a fit writes a file that each run writes anew
+    (dynesty's evaluation history): ``dynesty_logl_history.h5`` -> ``dynesty_logl_history.run2.h5``."""
+    path = PurePath(name)
+    return str(path.with_name(f"{path.stem}.run{run}{path.suffix}"))
+
+
 #: Every file tinylens writes into an output folder under its own name: a fit's, then the
 #: survey's per-lens files.
 RESERVED = (RESULT, *checkpoint_names(), FIT_LOCK, DYNESTY_HISTORY, ROW, INPUTS, LENS_LOCK, ATTEMPTS)
+
+#: dynesty's default history of the later sampling runs of a fit, for messages.
+RUN_HISTORIES = run_name(DYNESTY_HISTORY, "<N>")
+
+
+def is_reserved(name: str) -> bool:
+    """Whether tinylens writes a file ``name`` into an output folder (ignoring case, as macOS and
+    Windows file systems do): one of :data:`RESERVED`, or dynesty's default history of a later
+    sampling run (:data:`RUN_HISTORIES`)."""
+    folded = name.casefold()
+    if folded in {own.casefold() for own in RESERVED}:
+        return True
+    stem, suffix = PurePath(DYNESTY_HISTORY.casefold()).stem, PurePath(DYNESTY_HISTORY.casefold()).suffix
+    return re.fullmatch(rf"{re.escape(stem)}\.run\d+{re.escape(suffix)}", folded) is not None

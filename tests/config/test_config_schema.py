@@ -353,6 +353,8 @@ def test_fixed_parameter_ignores_leftover_prior(example):
     ({"tables": {"samples": "result.json"}}, "output.tables.samples", "writes itself"),
     ({"datasets": {"subplot": "checkpoint.hdf5"}}, "output.datasets.subplot", "writes itself"),
     ({"tables": {"samples": "dynesty_logl_history.h5"}}, "output.tables.samples", "writes itself"),
+    # dynesty's history of each later sampling run of a fit (the pipeline widens the box and samples again)
+    ({"figures": {"corner": "Dynesty_LogL_History.run2.h5"}}, "output.figures.corner", "writes itself"),
     # a survey renames an earlier fit's files to these when its lens's files change
     ({"tables": {"samples": "Result.Previous.JSON"}}, "output.tables.samples", "where a survey keeps result.json"),
     ({"figures": {"corner": "model_results.previous.png"}}, "output.figures.corner",
@@ -367,6 +369,18 @@ def test_output_files_that_would_overwrite_each_other_are_refused(example, outpu
     example["output"] = output
     text = error_of(example)
     assert key in text and fragment in text
+
+
+def test_the_history_names_of_later_runs_are_reserved():
+    """The pattern covers what the dynesty runner names each run's history, and only that."""
+    from tinylens import filenames
+    from tinylens.inference.dynesty_runner import settings_for_run
+
+    for run in (2, 3, 12):
+        name = settings_for_run({"save_evaluation_history": True}, run)["history_filename"]
+        assert name == f"dynesty_logl_history.run{run}.h5" and filenames.is_reserved(name)
+    for name in ("dynesty_logl_history.run2.png", "dynesty_logl_history.runs.h5", "my_history.run2.h5"):
+        assert not filenames.is_reserved(name)
 
 
 def test_reserved_output_names_are_the_files_tinylens_writes():

@@ -560,15 +560,15 @@ class Output(StrictModel):
         """Each table and figure gets a file of its own, none of tinylens's own files, nor the name
         a survey sets one of them aside under (compared ignoring case, as macOS and Windows file
         systems do). A table or figure named as one of tinylens's own files
-        (:data:`tinylens.filenames.RESERVED`) would overwrite it, or be deleted with the checkpoints."""
-        reserved = {name.casefold() for name in filenames.RESERVED}
+        (:func:`tinylens.filenames.is_reserved`) would overwrite it, or be deleted with the checkpoints."""
         names = self.file_names()
         set_aside = previous_names(names)
         seen: dict[str, str] = {}
         for key, name in names.items():
-            if name.casefold() in reserved:
+            if filenames.is_reserved(name):
                 raise fail(f"'{name}' is a file tinylens writes itself in output.path (its own files: "
-                           f"{', '.join(filenames.RESERVED)}); choose another name", key=key, value=name)
+                           f"{', '.join(filenames.RESERVED)}, {filenames.RUN_HISTORIES}); choose another name",
+                           key=key, value=name)
             if name.casefold() in set_aside:
                 raise fail(f"'{name}' is where a survey keeps {set_aside[name.casefold()]} of a lens's earlier fit "
                            "when the lens's files changed: one would overwrite the other; choose another name",

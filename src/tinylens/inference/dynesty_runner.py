@@ -240,8 +240,8 @@ def settings_for_run(settings: dict[str, Any], run: int) -> dict[str, Any]:
     does not overwrite the evaluations of the box before it."""
     if run == 1 or not settings.get("save_evaluation_history"):
         return dict(settings)
-    path = Path(settings.get("history_filename") or filenames.DYNESTY_HISTORY)
-    return {**settings, "history_filename": str(path.with_name(f"{path.stem}.run{run}{path.suffix}"))}
+    name = settings.get("history_filename") or filenames.DYNESTY_HISTORY
+    return {**settings, "history_filename": filenames.run_name(name, run)}
 
 
 def _history_in(init: dict[str, Any], folder: str | Path | None) -> dict[str, Any]:
