@@ -325,7 +325,9 @@ def load(config: str | Path | dict, *, dtype=None, base_dir: str | Path | None =
     Relative paths in the config resolve against ``base_dir`` if given, else the YAML file's
     folder (the current directory for a dict). A stored ``result.json`` reloads with
     ``load(r["config"], base_dir=r["config_dir"])``. ``base_dir_origin`` says where a given
-    ``base_dir`` came from in the message for a missing file (default: given to tinylens.load).
+    ``base_dir`` came from in the message for a missing file (default: given to tinylens.load);
+    a caller that gives it (:func:`tinylens.results.stored.load_stored`) loads a fit's own config,
+    not a survey template, and that message says nothing of survey templates.
     """
     enable_persistent_cache()
     if base_dir is not None and not isinstance(base_dir, (str, os.PathLike)):
@@ -346,5 +348,5 @@ def load(config: str | Path | dict, *, dtype=None, base_dir: str | Path | None =
         if not isinstance(config, (str, Path)):
             raise
         raise ConfigError(f"In config file {Path(config).expanduser()}: {exc}") from None
-    dataset = load_dataset(cfg.dataset, base_dir, origin)
+    dataset = load_dataset(cfg.dataset, base_dir, origin, survey_hint=base_dir_origin is None)
     return Problem(cfg, base_dir, dataset, spec, dtype or get_dtype())

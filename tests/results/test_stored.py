@@ -132,3 +132,26 @@ def test_a_stored_fit_is_rebuilt_in_the_precision_it_was_fitted_in(tmp_path, mon
             assert tinylens.load(config).dtype == jnp.float64
             _, again, _ = load_stored(path)
         assert again.dtype == jnp.float32 and again.log_likelihood(theta) == p32.log_likelihood(theta)
+
+
+def test_a_moved_result_is_not_told_to_check_a_survey_template(tmp_path):
+    """Its data files are called image.fits, noise.fits and psf.fits, the names a survey fills in:
+    the message added 'If this is a survey template ... --dry-run', which a fit's stored config
+    is not. (validate or fit on such a config still say it.)"""
+    import shutil
+
+    import numpy as np
+
+    import tinylens
+    from tinylens.errors import DataError
+    from tiny_lens import write_stored_result
+
+    problem = tinylens.load(write_tiny_lens(tmp_path / "lens"))
+    write_stored_result(tmp_path / "lens" / "output", problem, problem.prior_transform(np.full(problem.ndim, 0.5)))
+    shutil.move(tmp_path / "lens", tmp_path / "moved")
+    moved = tmp_path / "moved" / "output" / "result.json"
+    with pytest.raises(DataError) as err:
+        load_stored(moved)
+    assert "'image.fits' was taken from" in str(err.value) and "survey" not in str(err.value), str(err.value)
+    with pytest.raises(DataError, match="If this is a survey template"):
+        tinylens.load(problem.config.model_dump(mode="json"), base_dir=tmp_path)

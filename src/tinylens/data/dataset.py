@@ -85,24 +85,27 @@ BASE_DIR_ORIGIN = ("the config file's folder; for a config given as a dict, the 
 SURVEY_FILE_NAMES = ("image.fits", "noise.fits", "psf.fits")
 
 
-def relative_hint(path: str | None, base_dir: str | Path, origin: str = BASE_DIR_ORIGIN) -> str:
+def relative_hint(path: str | None, base_dir: str | Path, origin: str = BASE_DIR_ORIGIN,
+                  survey_hint: bool = True) -> str:
     """Where a relative ``path`` of the config was looked for (empty for an absolute one);
-    ``origin`` says what ``base_dir`` is. A survey's file name adds how to check a survey template."""
+    ``origin`` says what ``base_dir`` is. A survey's file name adds how to check a survey template,
+    if ``survey_hint`` (not for a config that a fit already ran with)."""
     if not path or Path(path).expanduser().is_absolute():
         return ""
     hint = f"The relative path '{path}' was taken from {Path(base_dir).expanduser().resolve()} ({origin})."
-    if path in SURVEY_FILE_NAMES:
+    if survey_hint and path in SURVEY_FILE_NAMES:
         hint += (" If this is a survey template (tinylens survey fills in each lens folder's files), check it "
                  "with: tinylens survey LENS_DIR --config TEMPLATE --out FOLDER --dry-run.")
     return hint
 
 
-def load_dataset(cfg: schema.Dataset, base_dir: str | Path, origin: str = BASE_DIR_ORIGIN) -> Dataset:
+def load_dataset(cfg: schema.Dataset, base_dir: str | Path, origin: str = BASE_DIR_ORIGIN,
+                 survey_hint: bool = True) -> Dataset:
     """Read and check the files of ``cfg`` (paths relative to ``base_dir``, which ``origin``
-    describes in messages); see the module doc."""
+    describes in messages; ``survey_hint``: :func:`relative_hint`); see the module doc."""
     keys = ("data_path", "noise_path", "psf_path")
     paths = {key: resolve_path(base_dir, getattr(cfg, key)) for key in keys}
-    hints = {key: relative_hint(getattr(cfg, key), base_dir, origin) for key in (*keys, "mask_path")}
+    hints = {key: relative_hint(getattr(cfg, key), base_dir, origin, survey_hint) for key in (*keys, "mask_path")}
     data, header = read_fits_image_and_header(paths["data_path"], "dataset.data_path", hints["data_path"])
     noise = read_fits_image(paths["noise_path"], "dataset.noise_path", hints["noise_path"])
     check_same_shape(noise, data, paths["noise_path"], paths["data_path"], "noise map")
