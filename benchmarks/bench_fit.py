@@ -76,9 +76,15 @@ def main() -> None:
 
 
 def run(args: argparse.Namespace) -> None:
+    """Time the fits in a temporary folder (the mocks and the fits' outputs), deleted at the end."""
+    with tempfile.TemporaryDirectory(prefix="bench_fit_") as work:
+        time_fits(args, Path(work))
+
+
+def time_fits(args: argparse.Namespace, work: Path) -> None:
+    """Fit each lens into ``work`` (where the mocks are made, without --lens-dir) and print the timings."""
     import tinylens
 
-    work = Path(tempfile.mkdtemp(prefix="bench_fit_"))
     lens_dir = args.lens_dir
     if lens_dir is None:
         from tinylens.survey.population import simulate_population
@@ -89,7 +95,8 @@ def run(args: argparse.Namespace) -> None:
     lenses = lens_folders(lens_dir)[: args.n]
     if not lenses:
         raise SystemExit(f"error: no lens folder (with image.fits) in {lens_dir}")
-    print(f"{len(lenses)} lenses from {lens_dir}; CPUs: {os.cpu_count()}")
+    source = lens_dir if args.lens_dir is not None else f"the mock population of seed {args.seed}"
+    print(f"{len(lenses)} lenses from {source}; CPUs: {os.cpu_count()}")
     print(f"{'lens':>12} {'wall s':>8} {'stages s':>8} {'calls':>8} {'like s':>8} {'ms/call':>8} {'sampler s':>9} "
           f"{'outputs s':>9} {'theta_E':>8} {'true':>8}")
     rows = []

@@ -108,9 +108,16 @@ def main() -> None:
     args = ap.parse_args()
     if args.json is not None and not args.json.parent.is_dir():  # found now, not after the timings
         ap.error(f"--json {args.json}: no folder {args.json.parent}")
-    repeats = 5 if args.quick else 11
+    with tempfile.TemporaryDirectory(prefix="bench_likelihood_") as tmp:
+        results = measure(Path(tmp), args.quick)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+def measure(tmp: Path, quick: bool) -> dict:
+    """Print the timings and accuracies, and return them; the benchmark lens's files go to ``tmp``."""
+    repeats = 5 if quick else 11
     results: dict = {"device": str(jax.devices()[0]), "cpu_count": os.cpu_count()}
-    tmp = Path(tempfile.mkdtemp())
     print(f"device: {results['device']}, CPUs: {results['cpu_count']}")
 
     print("\n== Benchmark lens 200x200, SIE+shear, Sersic lens + source (linear), 21x21 PSF ==")
@@ -120,7 +127,7 @@ def main() -> None:
     problem = tinylens_problem(tmp, 200)
     results["tinylens"] = {}
     best = np.inf
-    batches = [1, 4, 16, 64, 256] if args.quick else [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]
+    batches = [1, 4, 16, 64, 256] if quick else [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]
     for b in batches:
         per, comp = time_tinylens(problem, b, repeats)
         best = min(best, per)
@@ -137,7 +144,7 @@ def main() -> None:
 
     print("\n== Scaling with image size (best of batch 1 and 64) ==")
     results["scaling"] = {}
-    sizes = [50, 100, 200] if args.quick else [50, 100, 200, 300, 400]
+    sizes = [50, 100, 200] if quick else [50, 100, 200, 300, 400]
     for n in sizes:
         p = tinylens_problem(tmp, n)
         t1, _ = time_tinylens(p, 1, repeats)
@@ -149,8 +156,7 @@ def main() -> None:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     results["peak_rss_mb"] = peak
     print(f"\npeak memory (RSS of this process): {peak:.0f} MB")
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
+    return results
 
 
 if __name__ == "__main__":
