@@ -577,3 +577,16 @@ def test_a_right_noise_map_of_correlated_noise_is_not_announced(tmp_path, files)
     put(files["data_path"], circle_mask(SHAPE, PIXEL_SCALE, 0.8) * 3.0 + sigma * correlated / correlated.std())
     put(files["noise_path"], np.full(SHAPE, sigma))
     load_quietly(config(), tmp_path)
+
+
+def test_a_mask_file_leaving_too_few_pixels_is_an_error_without_warnings_first(tmp_path, files):
+    """A mask file using 4 pixels, of odd values: its two warnings (few pixels used, values other
+    than 0 and 1) came before the 'too few pixels' error, which says all there is to fix."""
+    values = np.zeros(SHAPE)
+    values[:2, :2] = 4.0
+    put(tmp_path / "tiny.fits", values)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        text = data_error(config(mask_path="tiny.fits"), tmp_path)
+    assert "Only 4 of the 480 pixels" in text and "the mask excludes 476" in text
+    assert [str(w.message) for w in caught] == []

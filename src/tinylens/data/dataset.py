@@ -113,12 +113,16 @@ def load_dataset(cfg: schema.Dataset, base_dir: str | Path, origin: str = BASE_D
     psf, psf_header = read_fits_image_and_header(paths["psf_path"], "dataset.psf_path", hints["psf_path"])
     psf = prepare_psf(psf, paths["psf_path"])
     mask_path = resolve_path(base_dir, cfg.mask_path) if cfg.mask_path else None
-    user = user_mask(cfg, mask_path, data.shape, paths["data_path"], hints["mask_path"])
+    mask_values = (read_mask_file(mask_path, data, paths["data_path"], hints["mask_path"])
+                   if mask_path is not None else None)
+    user = user_mask(cfg, mask_values, data.shape)
     good_data, valid_noise = valid_values(data, noise)
     huge = huge_noise(noise, valid_noise)
     good_noise = valid_noise & ~huge
     mask = user & good_data & good_noise
     check_enough_pixels(mask, user, good_data, valid_noise, huge, paths["data_path"])  # an error needs no warnings first
+    if mask_values is not None:
+        _warn_unusual_mask(mask_values, mask_file_used(mask_values), mask_path)
     _warn_bad(user & ~good_data, paths["data_path"], "with a NaN or infinite data value")
     _warn_bad(user & good_data & ~valid_noise, paths["noise_path"], "with a noise value that is NaN, infinite, zero or negative")
     _warn_bad(user & good_data & huge, paths["noise_path"],
@@ -338,16 +342,24 @@ def check_enough_pixels(
 
 
 # -- mask ---------------------------------------------------------------------------------------
-def user_mask(cfg: schema.Dataset, mask_path: Path | None, shape: tuple[int, int], data_path: Path,
-              hint: str = "") -> np.ndarray:
-    """The mask the config asks for (True = used): file AND shape; all True when neither is given."""
+def read_mask_file(mask_path: Path, data: np.ndarray, data_path: Path, hint: str = "") -> np.ndarray:
+    """The values of the mask file ``mask_path``, checked to have the shape of the ``data`` image."""
+    values = read_fits_image(mask_path, "dataset.mask_path", hint)
+    check_same_shape(values, data, mask_path, data_path, "mask")
+    return values
+
+
+def mask_file_used(values: np.ndarray) -> np.ndarray:
+    """The pixels a mask file's ``values`` use: finite and non-zero."""
+    return np.isfinite(values) & (values != 0)
+
+
+def user_mask(cfg: schema.Dataset, file_values: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray:
+    """The mask the config asks for (True = used): the mask file's (``file_values``,
+    :func:`read_mask_file`) AND the shape's; all True when neither is given."""
     mask = np.ones(shape, dtype=bool)
-    if mask_path is not None:
-        values = read_fits_image(mask_path, "dataset.mask_path", hint)
-        check_same_shape(values, mask, mask_path, data_path, "mask")
-        used = np.isfinite(values) & (values != 0)
-        _warn_unusual_mask(values, used, mask_path)
-        mask &= used
+    if file_values is not None:
+        mask &= mask_file_used(file_values)
     if cfg.mask is not None:
         mask &= shape_mask(cfg.mask, shape, cfg.pixel_scale)
     return mask
