@@ -206,7 +206,7 @@ def test_report_cli_with_truth_writes_stats_for_each_parameter(tmp_path):
         (["{cat}", "--truth", "{tmp}/nothere.parquet"], "nothere.parquet does not exist"),
         (["{cat}", "--truth", "{garbage}"], "could not be read as a Parquet table"),
         # a lens's truth.json was read as CSV: "has no lens id column ...; its columns are: {"a":"
-        (["{cat}", "--truth", "{json}"], "truth table {json} is a JSON file; give a table, CSV or Parquet"),
+        (["{cat}", "--truth", "{json}"], "truth table {json} is a JSON file, not a CSV or Parquet table"),
         (["{cat}", "--truth", "{truth}", "-p", "lens_mass.0.gamma"], "no column 'lens_mass.0.gamma_median'"),
         (["{cat}", "--reference", "{truth}", "--reference-column", "theta_E_x"], "no column 'theta_E_x'"),
         (["{cat}", "--reference", "{noid}"], "no lens id column"),
@@ -218,18 +218,28 @@ def test_report_cli_with_truth_writes_stats_for_each_parameter(tmp_path):
         # a header and no rows: the overview said "0 lenses" and wrote its files (exit 0)
         (["{empty}"], "empty.csv holds no lenses (no rows), so there is nothing to report"),
         (["{empty}", "--truth", "{truth}"], "empty.csv holds no lenses (no rows)"),
+        # a single fit's output, read as CSV, was refused for lacking an id column: "its columns are: {."
+        (["{fit}/result.json"], "result.json is a JSON file, not a CSV or Parquet table. 'tinylens report' "
+                                "summarises a survey"),
+        (["{fit}"], "fit is a single fit's output folder, not a table. 'tinylens report' summarises a survey"),
+        (["{cat}", "--truth", "{fit}/truth.json"], "truth.json is a JSON file, not a CSV or Parquet table"),
+        (["{tmp}"], "is a folder, not a table: give the table in it, {cat}."),
     ],
 )
 def test_report_cli_errors_are_one_paragraph_without_traceback(tmp_path, args, expected):
     catalog, truth = _catalog_and_truth()
     paths = {"cat": tmp_path / "catalog.csv", "truth": tmp_path / "truth.csv", "garbage": tmp_path / "garbage.parquet",
              "noid": tmp_path / "noid.csv", "other_ids": tmp_path / "other.csv", "tmp": tmp_path,
-             "failed": tmp_path / "failed.csv", "empty": tmp_path / "empty.csv", "json": tmp_path / "truth.json"}
+             "failed": tmp_path / "failed.csv", "empty": tmp_path / "empty.csv", "json": tmp_path / "truth.json",
+             "fit": tmp_path / "fit"}
     catalog.to_csv(paths["cat"], index=False)
     catalog.iloc[:0].to_csv(paths["empty"], index=False)
     truth.to_csv(paths["truth"], index=False)
     paths["garbage"].write_bytes(b"not parquet at all")
     paths["json"].write_text('{"params": {"lens_mass.0.theta_E": 1.2}}')
+    (tmp_path / "fit").mkdir()
+    for name in ("result.json", "truth.json"):
+        (tmp_path / "fit" / name).write_text('{"median": {"lens_mass.0.theta_E": 1.2}}')
     truth.drop(columns="lens_id").to_csv(paths["noid"], index=False)
     truth.assign(lens_id=truth["lens_id"] + "_other").to_csv(paths["other_ids"], index=False)
     n = min(len(truth), 4)  # a survey in which every lens failed writes no fit columns (and no 'trusted')

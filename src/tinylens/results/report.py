@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from tinylens.errors import TinyLensError, listed
+from tinylens.filenames import RESULT
 
 Kind = Literal["relative", "absolute", "angle"]
 
@@ -405,11 +406,9 @@ def read_table(path: str | Path, what: str) -> pd.DataFrame:
     """A CSV or Parquet table (by suffix), its id column (one of :data:`ID_ALIASES`) named
     ``lens_id`` and held as text (:func:`id_text`)."""
     path = Path(path).expanduser()
+    not_a_table(path, what)
     if not path.is_file():
         raise TinyLensError(f"The {what} {path} does not exist or is not a file.")
-    if path.suffix.lower() == ".json":  # read as CSV, its first line was shown as the column names
-        raise TinyLensError(f"The {what} {path} is a JSON file; give a table, CSV or Parquet, with one row per lens "
-                            "(simulate-population writes truth.csv, beside each lens's truth.json).")
     parquet = path.suffix.lower() in (".parquet", ".pq")
     try:
         if parquet:
@@ -427,6 +426,29 @@ def read_table(path: str | Path, what: str) -> pd.DataFrame:
                             f"its columns are: {_some(frame.columns)}.")
     frame = frame.rename(columns={alias: ID_COLUMN}) if alias != ID_COLUMN else frame
     return frame.assign(**{ID_COLUMN: id_text(frame[ID_COLUMN])})
+
+
+#: What ``tinylens report`` reads, and where a single fit's results are instead.
+SINGLE_FIT = ("'tinylens report' summarises a survey: the catalog.parquet or catalog.csv of 'tinylens survey' (and, "
+              "with --truth, a table of many lenses such as simulate-population's truth.csv). A single fit's medians "
+              "and intervals are in result_summary.csv beside its result.json (which also holds its quality flags); "
+              "'tinylens fit CONFIG --truth truth.json' compares one fit with its truth")
+
+
+def not_a_table(path: Path, what: str) -> None:
+    """TinyLensError for a folder or a JSON file given as a table, saying what to give instead: a
+    survey's folder has its catalogue in it; a fit's folder, its ``result.json`` or a lens's
+    ``truth.json`` are a single lens's (read as CSV, a JSON file was refused for its id column,
+    its "columns" being ``{``)."""
+    if path.is_dir():
+        inside = [path / name for name in ("catalog.parquet", "catalog.csv") if (path / name).is_file()]
+        if inside:
+            raise TinyLensError(f"The {what} {path} is a folder, not a table: give the table in it, {inside[0]}.")
+        if (path / RESULT).is_file():
+            raise TinyLensError(f"The {what} {path} is a single fit's output folder, not a table. {SINGLE_FIT}.")
+        raise TinyLensError(f"The {what} {path} is a folder, not a CSV or Parquet table.")
+    if path.is_file() and path.suffix.lower() == ".json":
+        raise TinyLensError(f"The {what} {path} is a JSON file, not a CSV or Parquet table. {SINGLE_FIT}.")
 
 
 def id_column(columns) -> str | None:
