@@ -213,3 +213,32 @@ def test_the_unconverged_warning_of_an_optimizer_gives_scipys_reason():
     text = unconverged_message("lbfgs", "ABNORMAL_TERMINATION_IN_LNSRCH")
     assert "ABNORMAL_TERMINATION_IN_LNSRCH" in text and "maxiter was reached" not in text
     assert "checkpoint" not in text  # an optimizer keeps none
+
+
+@pytest.mark.parametrize(
+    ("flags", "said"),
+    [
+        ([], "Quality: trusted."),
+        (["arc_residuals"], "Quality: trusted (also raised, not critical: arc_residuals)."),
+        (["prior_edge", "arc_residuals", "multimodal"],
+         "Quality: NOT trusted, flagged prior_edge, multimodal (also raised, not critical: arc_residuals); "
+         "see 'quality' in result.json"),
+    ],
+)
+def test_the_closing_lines_say_whether_the_quality_flags_trust_the_fit(flags, said):
+    """They gave the medians, evidence and cost alike for a fit its flags do not trust."""
+    from types import SimpleNamespace
+
+    from tinylens.cli.common import console
+    from tinylens.cli.fit import print_result
+
+    quality = {"flags": flags, "critical": ["prior_edge", "multimodal", "unconverged"],
+               "trusted": not {"prior_edge", "multimodal"} & set(flags)}
+    result = SimpleNamespace(median={"lens_mass.0.theta_E": 1.25}, interval_68={"lens_mass.0.theta_E": (1.2, 1.3)},
+                             log_evidence=10.0, info={}, total_time_s=3.0, n_likelihood_evals=100, wall_time_s=2.0,
+                             output_dir="out", converged=True, method="nautilus", quality=quality)
+    with console.capture() as captured:
+        print_result(result)
+    text = " ".join(captured.get().split())
+    assert said in text
+    assert text.index("Quality:") < text.index("Results written to")

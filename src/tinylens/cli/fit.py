@@ -67,9 +67,29 @@ def print_result(result: Any) -> None:
     whole = f" ({'; '.join(parts)})" if parts else ""
     console.print(f"{evidence}{result.n_likelihood_evals:,} likelihood evaluations{resumed} in "
                   f"{result.wall_time_s:.1f} s{whole}.")
+    verdict = quality_line(getattr(result, "quality", None) or {})
+    if verdict:
+        console.print(verdict)
     console.print(f"Results written to [bold]{result.output_dir}[/]")
     if not result.converged:
         print_warning(unconverged_message(result.method, info.get("message")))
+
+
+def quality_line(quality: dict[str, Any]) -> str:
+    """Whether the quality flags (``result.json``'s ``quality``) trust the fit, and the flags raised;
+    empty without an assessment. The closing lines said nothing of it: an untrusted fit printed its
+    medians as a trusted one did."""
+    from tinylens.results.quality import raised_critical
+
+    if "flags" not in quality:
+        return ""
+    critical = raised_critical(quality)
+    others = [flag for flag in quality["flags"] if flag not in critical]
+    also = f" (also raised, not critical: {', '.join(others)})" if others else ""
+    if critical:
+        return (f"[bold yellow]Quality: NOT trusted[/], flagged {', '.join(critical)}{also}; see 'quality' in "
+                "result.json and \"Quality flags\" in the README.")
+    return f"Quality: trusted{also}."
 
 
 #: The settings that stop each search before it converges (a nested sampler's are its own names:
