@@ -146,7 +146,7 @@ def test_prior_transform_refuses_u_outside_the_unit_cube_and_takes_its_edges(cle
     for bad in (-0.1, 1.5, np.nan):
         u = np.full((3, n), 0.5)
         u[1, n - 1] = bad
-        with pytest.raises(ParameterError, match=rf"unit cube \[0, 1\]; got .* for {problem.param_names[-1]} \(1 value"):
+        with pytest.raises(ParameterError, match=rf"unit cube \[0, 1\]; got {bad} for {problem.param_names[-1]} \(1 value"):
             problem.prior_transform(u)
     edges = problem.prior_transform(np.stack([np.zeros(n), np.ones(n)]))
     lows = [p.transform(np.array(0.0)) for p in problem.priors]

@@ -212,7 +212,7 @@ class Problem:
         outside = ~((u >= 0.0) & (u <= 1.0))  # NaN too
         if outside.any():
             where = np.argwhere(outside)[0]
-            raise ParameterError(f"u must lie in the unit cube [0, 1]; got {u[tuple(where)]!r} for "
+            raise ParameterError(f"u must lie in the unit cube [0, 1]; got {float(u[tuple(where)])} for "
                                  f"{self.param_names[where[-1]]} ({int(outside.sum())} value(s) outside).")
         return prior_transform(self.spec.priors, u)
 
