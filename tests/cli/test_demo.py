@@ -20,6 +20,11 @@ def demo_dir(tmp_path_factory):
     result = CliRunner().invoke(app, ["demo", str(folder), "--no-fit"])
     assert result.exit_code == 0, result.output
     assert "Traceback" not in result.output
+    # the command it suggests fits with the truth, as the demo's own fit does (without --truth
+    # the fit neither printed nor plotted the true values)
+    command = f"tinylens fit {folder / 'model_config.yaml'} --truth {folder / 'truth.json'}"
+    assert f"Fit it with: {command}" in " ".join(result.output.split())
+    assert f"#   {command}\n" in (folder / "model_config.yaml").read_text()
     return folder
 
 

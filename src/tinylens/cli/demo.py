@@ -209,11 +209,18 @@ def write_demo(directory: Path, seed: int | None = None) -> Path:
     config_path = directory / "model_config.yaml"
     header = (
         f"{DEMO_HEADER} a simulated CSST-like lens (0.074\"/pixel) with the priors of Table 1 of\n"
-        "# Cao et al. (TinyLensGPU). Paths are relative to this file. Fit with:\n"
-        f"#   tinylens fit {config_path}\n"
+        "# Cao et al. (TinyLensGPU). Paths are relative to this file. Fit with (--truth: the true values\n"
+        "# beside the fit and on the corner plot, as the demo's own fit shows them):\n"
+        f"#   {fit_command(directory)}\n"
     )
     config_path.write_text(header + yaml.dump(demo_config(), Dumper=_ConfigDumper, sort_keys=False))
     return config_path
+
+
+def fit_command(directory: Path) -> str:
+    """The command that fits the demo written to ``directory`` with its truth, as the demo does
+    (without --truth, a fit of it neither prints nor plots the true values)."""
+    return f"tinylens fit {directory / 'model_config.yaml'} --truth {directory / TRUTH_FILE}"
 
 
 class _ConfigDumper(yaml.SafeDumper):
@@ -233,7 +240,8 @@ def demo(
     config_path = write_demo(directory)
     console.print(f"Wrote image.fits, noise.fits, psf.fits, truth.json and model_config.yaml to [bold]{directory}[/]")
     if no_fit:
-        console.print(f"Fit it with: tinylens fit {config_path}")
+        console.print(f"Fit it with: {fit_command(directory)}\n(--truth: the true values beside the fit and on "
+                      "the corner plot, as the demo's own fit shows them)", soft_wrap=True)
         return
     from tinylens.cli.fit import print_result, run_fit, truth_table
 
