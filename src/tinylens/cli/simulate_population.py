@@ -105,12 +105,10 @@ def simulate_population_command(
 
     --set "lens_disc_fraction_range=[0.3,0.7]" adds an exponential disc to each lens galaxy;
     --set shear_max=0 gives lenses without external shear (the paper's mocks);
-    --set snr_total_min=20 keeps only lenses above a detection floor in summed arc SNR (the
-    paper's CSST mocks, Cao et al. 2024: ~20 to ~1000).
+    --set snr_total_min=20 keeps only lenses above a detection floor in summed arc SNR (the paper's CSST mocks, Cao et al. 2024: ~20 to ~1000).
 
-    OUTDIR holds one population: a folder made with another N, seed or option is refused, and so
-    is one holding other files (no population.json).
-    """
+    OUTDIR holds one population: a folder made with another N, seed or option is refused, and so is one holding other files (no population.json).
+    """  # each line one line of source: typer keeps the line breaks after the first paragraph
     from tinylens.survey.population import simulate_population
 
     named = {"psf_type": ("--psf", psf), "size": ("--size", size), "pixel_scale": ("--pixel-scale", pixel_scale),
