@@ -57,6 +57,9 @@ def read_truth(path: str | Path) -> dict[str, float]:
     :class:`~tinylens.errors.DataError` naming the file (and the key).
     """
     path = Path(path)
+    if not path.is_file():
+        raise DataError(f"The truth file {path} {'is a folder' if path.is_dir() else 'does not exist'}: give the "
+                        "truth.json of tinylens demo or simulate-population.")
     try:
         content = json.loads(path.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
