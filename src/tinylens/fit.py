@@ -180,7 +180,13 @@ def corner_names(names: list[str], choice) -> list[str]:
     if unknown:
         from tinylens.errors import ConfigError
 
-        raise ConfigError(f"output.corner_parameters: {', '.join(unknown)} not free parameters. Allowed: {', '.join(names)}.")
+        import difflib
+
+        close = difflib.get_close_matches(unknown[0], names, n=1, cutoff=0.6)
+        hint = f" Did you mean '{close[0]}' instead of '{unknown[0]}'?" if close else ""
+        what = (f"'{unknown[0]}' is not a free parameter" if len(unknown) == 1
+                else f"{', '.join(repr(n) for n in unknown)} are not free parameters")
+        raise ConfigError(f"output.corner_parameters: {what} of this model.{hint} Allowed: {', '.join(names)}.")
     return list(choice)
 
 

@@ -647,7 +647,8 @@ def test_validate_checks_the_corner_parameters_as_fit_does(tmp_path):
     def edit(cfg, _):
         cfg["output"]["corner_parameters"] = ["lens_mass.0.thetaE"]
 
-    assert_user_error(invoke("validate", write_case(tmp_path, edit=edit)), "output.corner_parameters", "lens_mass.0.thetaE")
+    assert_user_error(invoke("validate", write_case(tmp_path, edit=edit)), "output.corner_parameters: 'lens_mass.0.thetaE' is "
+                      "not a free parameter of this model. Did you mean 'lens_mass.0.theta_E' instead of 'lens_mass.0.thetaE'?")
 
 
 def test_a_likelihood_that_is_nowhere_finite_is_refused_by_validate_and_fit(tmp_path, nan_sie):

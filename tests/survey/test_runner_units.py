@@ -188,7 +188,7 @@ def survey_inputs(tmp_path, mock_survey):
         # checked as a fit checks them before sampling, so that no lens is started (and failed) with them
         (["{lenses}", "-c", "{bad_setting}"], "bad_setting.yaml does not work (checked with lens"),
         (["{lenses}", "-c", "{bad_setting}"], "inference.settings.nlives"),
-        (["{lenses}", "-c", "{bad_corner}"], "output.corner_parameters: lens_mass.0.thetaE"),
+        (["{lenses}", "-c", "{bad_corner}"], "output.corner_parameters: 'lens_mass.0.thetaE' is not a free parameter"),
         # validate's likelihood check: a template finite nowhere would fail (or be sampled) lens after lens
         (["{lenses}", "-c", "{nowhere_finite}"], "nowhere_finite.yaml does not work (checked with lens"),
         (["{lenses}", "-c", "{nowhere_finite}"], "not finite at the prior median nor at any of 64"),
