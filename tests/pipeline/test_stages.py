@@ -368,3 +368,25 @@ def test_stage_3_stops_when_no_start_has_a_finite_posterior(write_fits, nan_sie)
     problem = _problem(write_fits, image, kernel, table1_components())
     with pytest.raises(ConfigError, match="stage 3 .* not finite at any of its"):
         optimise(Objective(problem), Pipeline())
+
+
+def test_stages_1_to_3_take_a_model_of_the_lens_light_alone(tmp_path):
+    """TinyLensGpu's lens-light-only models (lens_mass_list and source_light_list empty): stage 3
+    holds the lens light and fits mass and source, of which there is nothing, and scipy's
+    L-BFGS-B refused the empty vector ('not enough values to unpack'), a traceback from tinylens fit."""
+    from tiny_lens import tiny_config, write_tiny_lens
+
+    write_tiny_lens(tmp_path)
+    config = tiny_config()
+    config["model_components"] = {"lens_mass_list": [], "source_light_list": [], "lens_light_list": [{
+        "type": "Sersic", "params": {
+            "R_sersic": {"prior_type": "uniform", "prior_settings": [0.05, 2.0]},
+            "n_sersic": {"prior_type": "uniform", "prior_settings": [0.5, 6.0]},
+            "center_x": {"fixed": True, "fixed_value": 0.0}, "center_y": {"fixed": True, "fixed_value": 0.0},
+            "Ie": {"use_linear": True}}}]}
+    problem = tinylens.load(config, base_dir=tmp_path)
+    state = optimise(Objective(problem), Pipeline())
+    best = np.asarray(state["best"])
+    assert list(problem.param_names) == ["lens_light.0.R_sersic", "lens_light.0.n_sersic"]
+    assert best.shape == (2,) and np.all(np.isfinite(best)) and np.isfinite(problem.log_likelihood(best))
+    assert np.isfinite(state["stages"]["mass_source"]["log_posterior"])
