@@ -74,6 +74,9 @@ def test_optimiser_from_the_cli(tmp_path, data):
     code, out = invoke("fit", config, "--quiet", "--output", tmp_path / "opt")
     assert code == 0, out
     assert "log Z" not in out and "likelihood evaluations" in out and "Warning" not in out
+    # a point, not a posterior: no "Posterior medians" with 68 % intervals of width zero
+    assert "Best fit (an optimiser: no uncertainties)" in out and "Posterior medians" not in out
+    assert "68 % interval" not in out
     assert "(the whole fit, loading and outputs included:" in out
     res = json.loads((tmp_path / "opt" / "result.json").read_text())
     assert res["method"] == "lbfgs" and res["log_evidence"] is None and res["converged"] is True

@@ -18,18 +18,22 @@ QUIET_HELP = ("No progress display. Without it, a status line on stderr shows th
 
 
 def medians_table(result: Any, max_rows: int = 40) -> Table:
-    """Posterior medians with their 68 % intervals."""
-    table = Table(title="Posterior medians", title_justify="left")
+    """Posterior medians with their 68 % intervals; an optimiser's best fit alone (its "interval"
+    is the point itself, which read as a posterior of width zero)."""
+    point = getattr(result, "method", None) in OPTIMIZERS
+    table = Table(title="Best fit (an optimiser: no uncertainties)" if point else "Posterior medians",
+                  title_justify="left")
     table.add_column("parameter")
-    table.add_column("median", justify="right")
-    table.add_column("68 % interval", justify="right")
+    table.add_column("best fit" if point else "median", justify="right")
+    if not point:
+        table.add_column("68 % interval", justify="right")
     intervals = dict(getattr(result, "interval_68", None) or {})
     for i, (name, value) in enumerate(dict(result.median).items()):
         if i == max_rows:
-            table.add_row("...", "", "")
+            table.add_row("...", "", *(() if point else ("",)))
             break
         lo, hi = intervals.get(name, (None, None))
-        table.add_row(name, f"{value:.5g}", f"{lo:.5g} - {hi:.5g}" if lo is not None else "")
+        table.add_row(name, f"{value:.5g}", *(() if point else (f"{lo:.5g} - {hi:.5g}" if lo is not None else "",)))
     return table
 
 
