@@ -171,10 +171,13 @@ def survey_inputs(tmp_path, mock_survey):
         e1={"fixed": True, "fixed_value": 0.1}, e2={"fixed": True, "fixed_value": 0.0})
     nowhere.write_text(yaml.safe_dump(config))
     (tmp_path / "empty").mkdir()
+    (tmp_path / "one_lens").mkdir()
+    for name in ("image.fits", "noise.fits", "psf.fits"):
+        (tmp_path / "one_lens" / name).write_bytes(b"")
     (tmp_path / "a_file").write_text("x")
     return {"lenses": mock_survey["lenses"], "template": mock_survey["template"], "bad_yaml": bad_yaml,
             "unknown": unknown_key, "bad_setting": bad_setting, "bad_corner": bad_corner,
-            "nowhere_finite": nowhere, "empty": tmp_path / "empty", "file": tmp_path / "a_file", "tmp": tmp_path}
+            "nowhere_finite": nowhere, "empty": tmp_path / "empty", "one_lens": tmp_path / "one_lens", "file": tmp_path / "a_file", "tmp": tmp_path}
 
 
 @pytest.mark.parametrize(
@@ -182,6 +185,9 @@ def survey_inputs(tmp_path, mock_survey):
     [
         (["{tmp}/nowhere", "-c", "{template}"], "nowhere does not exist"),
         (["{empty}", "-c", "{template}"], "No lens folders found"),
+        # one lens's own folder: its files were not named
+        (["{one_lens}", "-c", "{template}"], "one_lens itself holds image.fits, noise.fits, psf.fits, as one lens's "
+                                              "folder does: give the folder above it"),
         (["{lenses}", "-c", "{tmp}/missing.yaml"], "missing.yaml"),
         (["{lenses}", "-c", "{bad_yaml}"], "bad.yaml"),
         (["{lenses}", "-c", "{unknown}"], "NFW_typo"),

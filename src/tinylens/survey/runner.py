@@ -128,9 +128,12 @@ def find_lenses(lens_dir: str | Path) -> list[Lens]:
         if p.is_dir() and not p.name.startswith(".") and any((p / n).exists() for n in names)
     ]
     if not lenses:
+        itself = [n for n in names if (root / n).exists()]
+        hint = (f" {root} itself holds {', '.join(sorted(itself))}, as one lens's folder does: give the folder "
+                "above it, or fit this lens alone with tinylens fit." if itself else "")
         raise TinyLensError(
             f"No lens folders found in {root}: each lens needs its own sub-folder holding "
-            f"{', '.join(LENS_FILES.values())} (and optionally {MASK_FILE})."
+            f"{', '.join(LENS_FILES.values())} (and optionally {MASK_FILE}).{hint}"
         )
     return lenses
 
