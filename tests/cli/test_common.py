@@ -20,6 +20,21 @@ def test_reported_warnings_prints_each_once_and_leaves_out_deprecations(monkeypa
     assert shown == ["12 pixels masked", "the sampler did not converge"]
 
 
+def test_reported_warnings_are_printed_as_they_come(monkeypatch):
+    """A fit's warnings about its data and priors were printed after its sampling (hours, for a
+    large image), and not at all when it was stopped before its end."""
+    shown: list[str] = []
+    monkeypatch.setattr(common, "print_warning", shown.append)
+    try:
+        with common.reported_warnings():
+            warnings.warn("the noise map's median is 30 times the scatter", DataWarning, stacklevel=1)
+            assert shown == ["the noise map's median is 30 times the scatter"]  # before the fit goes on
+            raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        pass
+    assert shown == ["the noise map's median is 30 times the scatter"]
+
+
 def test_main_help_gives_each_command_one_line():
     """``tinylens --help`` on a wide terminal: one row per command, in the documented order, no
     summary broken over lines by its docstring's line breaks."""

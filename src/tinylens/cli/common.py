@@ -73,23 +73,26 @@ def print_warning(message: str) -> None:
 
 
 @contextlib.contextmanager
-def reported_warnings() -> Iterator[list[warnings.WarningMessage]]:
-    """Collect the Python warnings raised inside the block and print them readably at its end
-    (also when the block fails), once each. Deprecation warnings, which libraries address to
-    programmers (an older matplotlib calling a newer pyparsing), are left out as Python does."""
-    with warnings.catch_warnings(record=True) as caught:
+def reported_warnings() -> Iterator[None]:
+    """Print the Python warnings raised inside the block readably, each the moment it is raised,
+    once each. (Collected until the block's end, a fit's warnings about its data and priors came
+    after the sampling, minutes or hours later, and never for a fit stopped before its end.)
+    Deprecation warnings, which libraries address to programmers (an older matplotlib calling a
+    newer pyparsing), are left out as Python does."""
+    seen: set[str] = set()
+
+    def show(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+        text = one_paragraph(str(message))
+        if text not in seen:
+            seen.add(text)
+            print_warning(text)
+
+    with warnings.catch_warnings():  # restores showwarning and the filters on leaving
         warnings.simplefilter("always")
         for category in (DeprecationWarning, PendingDeprecationWarning):
             warnings.simplefilter("ignore", category)
-        try:
-            yield caught
-        finally:
-            seen: set[str] = set()
-            for w in caught:
-                text = one_paragraph(str(w.message))
-                if text not in seen:
-                    seen.add(text)
-                    print_warning(text)
+        warnings.showwarning = show
+        yield
 
 
 @contextlib.contextmanager
