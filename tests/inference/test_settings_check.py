@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 import tinylens
 from tiny_lens import FAST_NAUTILUS, tiny_config, write_tiny_lens
+from tinylens import filenames
 from tinylens.cli.main import app
 from tinylens.config.loader import load_config
 from tinylens.errors import ConfigError
@@ -207,6 +208,7 @@ def test_dynesty_history_may_not_overwrite_tinylens_files(name):
     with pytest.raises(ConfigError, match=r"^inference.settings.history_filename: .* writes itself") as err:
         check_inference(_config(inference))
     assert f"'{name}'" in str(err.value)
+    assert filenames.DYNESTY_HISTORY not in str(err.value)  # the history's own default name is no other file
 
 
 def test_dynesty_history_name_is_a_string():

@@ -225,11 +225,11 @@ def _check_history_name(name: Any) -> None:
     if not isinstance(name, str):
         raise ConfigError(f"inference.settings.history_filename: must be a file name for dynesty, got {name!r}.")
     path = Path(name).expanduser()
-    reserved = {own.casefold() for own in filenames.RESERVED if own != filenames.DYNESTY_HISTORY}
-    if not path.is_absolute() and str(path).casefold() in reserved:
+    others = [own for own in filenames.RESERVED if own != filenames.DYNESTY_HISTORY]
+    if not path.is_absolute() and str(path).casefold() in {own.casefold() for own in others}:
         raise ConfigError(
             f"inference.settings.history_filename: '{name}' is a file tinylens writes itself in the output folder "
-            f"(its own files: {', '.join(filenames.RESERVED)}); choose another name for dynesty's history."
+            f"(its own files: {', '.join(others)}); choose another name for dynesty's history."
         )
 
 
