@@ -318,17 +318,21 @@ class Problem:
         return out
 
 
-def load(config: str | Path | dict, *, dtype=None, base_dir: str | Path | None = None,
-         base_dir_origin: str | None = None) -> Problem:
+def load(config: str | Path | dict, *, dtype=None, base_dir: str | Path | None = None) -> Problem:
     """Load a TinyLensGpu-schema YAML (path or dict) and its data into a :class:`Problem`.
 
     Relative paths in the config resolve against ``base_dir`` if given, else the YAML file's
     folder (the current directory for a dict). A stored ``result.json`` reloads with
-    ``load(r["config"], base_dir=r["config_dir"])``. ``base_dir_origin`` says where a given
-    ``base_dir`` came from in the message for a missing file (default: given to tinylens.load);
-    a caller that gives it (:func:`tinylens.results.stored.load_stored`) loads a fit's own config,
-    not a survey template, and that message says nothing of survey templates.
+    ``load(r["config"], base_dir=r["config_dir"])``.
     """
+    return load_from(config, base_dir, "the base_dir given to tinylens.load / tinylens.fit", dtype=dtype)
+
+
+def load_from(config: str | Path | dict, base_dir: str | Path | None, origin: str, *, dtype=None,
+              survey_hint: bool = True) -> Problem:
+    """:func:`load`, where ``origin`` says what a given ``base_dir`` is in the message for a
+    missing file, which with ``survey_hint`` also says how to check a survey template (not for
+    a fit's own stored config: :func:`tinylens.results.stored.load_stored`)."""
     enable_persistent_cache()
     if base_dir is not None and not isinstance(base_dir, (str, os.PathLike)):
         raise ConfigError(f"base_dir must be a folder (a str or pathlib.Path); got {type(base_dir).__name__} "
@@ -336,7 +340,6 @@ def load(config: str | Path | dict, *, dtype=None, base_dir: str | Path | None =
     cfg, default_dir = load_config(config)
     if base_dir is not None:
         base_dir = Path(base_dir).expanduser()
-        origin = base_dir_origin or "the base_dir given to tinylens.load / tinylens.fit"
     elif isinstance(config, (str, Path)):
         base_dir, origin = default_dir, "the config file's folder"
     else:
@@ -348,5 +351,5 @@ def load(config: str | Path | dict, *, dtype=None, base_dir: str | Path | None =
         if not isinstance(config, (str, Path)):
             raise
         raise ConfigError(f"In config file {Path(config).expanduser()}: {exc}") from None
-    dataset = load_dataset(cfg.dataset, base_dir, origin, survey_hint=base_dir_origin is None)
+    dataset = load_dataset(cfg.dataset, base_dir, origin, survey_hint)
     return Problem(cfg, base_dir, dataset, spec, dtype or get_dtype())

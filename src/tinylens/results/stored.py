@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 
-import tinylens
 from tinylens.errors import DataError, OutputError, listed
 from tinylens.filenames import RESULT
 
@@ -36,15 +35,14 @@ def stored_dtype(stored: dict[str, Any]) -> Any:
     return jnp.float32 if precision == "float32" else None
 
 
-def stored_base_dir(stored: dict[str, Any], base_dir: str | Path | None) -> dict[str, Any]:
-    """``tinylens.load``'s ``base_dir`` and ``base_dir_origin`` for a result: ``base_dir`` if
-    given, else the result's ``config_dir``, else (older results) none, the current folder."""
+def stored_base_dir(stored: dict[str, Any], base_dir: str | Path | None) -> tuple[str | Path, str]:
+    """The folder a result's relative paths start from, and what it is (for messages):
+    ``base_dir`` if given, else the result's ``config_dir``, else (older results) the current folder."""
     if base_dir is not None:
-        return {"base_dir": base_dir, "base_dir_origin": "the base_dir given to load_stored"}
+        return base_dir, "the base_dir given to load_stored"
     if stored.get("config_dir") is not None:
-        return {"base_dir": stored["config_dir"],
-                "base_dir_origin": "the folder of the fit's config, as its result.json's config_dir records"}
-    return {"base_dir": Path.cwd(), "base_dir_origin": "the current folder: the result.json records no config_dir"}
+        return stored["config_dir"], "the folder of the fit's config, as its result.json's config_dir records"
+    return Path.cwd(), "the current folder: the result.json records no config_dir"
 
 
 #: How :func:`load_stored` takes the folder that moved data are in now, for its messages.
@@ -83,6 +81,8 @@ def load_stored(path: str | Path, base_dir: str | Path | None = None, *,
     fit: give ``base_dir``, the folder they are in now, for relative paths) a
     :class:`~tinylens.errors.DataError` naming it, and ``base_dir_option``: how the caller takes
     ``base_dir`` (a script's option; None: it takes none, and the message says to edit config_dir)."""
+    from tinylens.problem import load_from
+
     path = Path(path)
     try:
         stored = json.loads(path.read_text())
@@ -94,7 +94,8 @@ def load_stored(path: str | Path, base_dir: str | Path | None = None, *,
     if missing:
         raise OutputError(f"{path}: not a tinylens result.json (it lacks {', '.join(missing)})")
     try:
-        problem = tinylens.load(stored["config"], dtype=stored_dtype(stored), **stored_base_dir(stored, base_dir))
+        problem = load_from(stored["config"], *stored_base_dir(stored, base_dir), dtype=stored_dtype(stored),
+                            survey_hint=False)  # a fit's own config, not a survey template
     except DataError as err:
         if base_dir is not None:
             raise
