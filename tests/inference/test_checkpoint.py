@@ -479,7 +479,7 @@ def test_each_sampling_run_of_the_pipeline_keeps_its_own_dynesty_history(tmp_pat
     """The pipeline samples again when it widens the box: the second run wrote its history over
     the first's. Run 2 now has a file of its own (``dynesty_logl_history.run2.h5``), and each
     file holds one row per likelihood call of its run."""
-    from tinylens.config.schema import Pipeline
+    from tinylens.inference import run_inference
     from tinylens.pipeline import box as bx
     from tinylens.pipeline import run as run_mod
 
@@ -489,8 +489,7 @@ def test_each_sampling_run_of_the_pipeline_keeps_its_own_dynesty_history(tmp_pat
         "best": best, "stages": {}, "n_evals": 0, "arc_mask": [], "time_s": 0.0})
     crowded = iter([[(0, "upper")]])
     monkeypatch.setattr(bx, "crowded_edges", lambda *args: next(crowded, []))
-    res = run_mod.run_pipeline(problem, dynesty_runner.run, Pipeline(max_widen=1), progress=False,
-                               sampler_settings=dict(problem.config.inference.settings), checkpoint_dir=tmp_path)
+    res = run_inference(problem, progress=False, checkpoint_dir=tmp_path)  # the pipeline's default max_widen: 2
     runs = [r["n_likelihood_evals"] for r in res.info["pipeline"]["sampling_runs"]]
     assert len(runs) == 2
     assert _history_rows(tmp_path / "dynesty_logl_history.h5") == runs[0]

@@ -8,7 +8,9 @@ A sampler runs inside the automated pipeline (:mod:`tinylens.pipeline`) unless t
 or ``optimizer`` (``differential_evolution`` or ``lbfgs``). ``config.inference.settings``
 holds the method's settings; each runner documents its own and rejects unknown ones and values
 it would fail on, and :func:`check_inference` does so before anything runs (each runner ``run_x``
-has a ``check_x``, which also sets the method up on a dummy problem to try the settings).
+has a ``check_x``, which also sets the method up on a dummy problem to try the settings). A
+sampler's module may define ``settings_for_run(settings, run)``, its settings for each sampling
+run of the pipeline (:func:`tinylens.pipeline.run_pipeline`).
 """
 
 from __future__ import annotations
@@ -116,15 +118,16 @@ def run_inference(
     inf = problem.config.inference
     kind = getattr(inf, "type", None) or "sampler"
     target = _resolve(kind, getattr(inf, "method", None))
-    module, func = target.split(":")
-    runner = getattr(importlib.import_module(module), func)
+    module_name, func = target.split(":")
+    module = importlib.import_module(module_name)
+    runner = getattr(module, func)
     settings = dict(getattr(inf, "settings", None) or {})
     pipeline = getattr(problem.config, "pipeline", None)
     if kind == "sampler" and pipeline is not None and pipeline.enabled:
         from tinylens.pipeline import run_pipeline
 
         return run_pipeline(problem, runner, pipeline, progress=progress, checkpoint_dir=checkpoint_dir,
-                            sampler_settings=settings)
+                            sampler_settings=settings, settings_for_run=getattr(module, "settings_for_run", None))
     return runner(problem, settings, progress=progress, checkpoint_dir=checkpoint_dir)
 
 

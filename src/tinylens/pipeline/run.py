@@ -18,10 +18,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -154,14 +153,6 @@ def sampler_defaults(sampler, settings: dict | None) -> dict:
     return {**BOXED_SAMPLER_DEFAULTS.get(method, {}), **(settings or {})}
 
 
-def settings_for_run(sampler, settings: dict, run: int) -> dict:
-    """``settings`` for sampling run ``run`` of the fit (1, then one more each time the box is
-    widened), as the runner's module adapts them (its ``settings_for_run``: dynesty gives each
-    run's evaluation history a file of its own)."""
-    adapt = getattr(sys.modules.get(getattr(sampler, "__module__", "")), "settings_for_run", None)
-    return adapt(settings, run) if adapt is not None else dict(settings)
-
-
 def _save_box(state: dict[str, Any], path: Path | None, lower: np.ndarray, upper: np.ndarray) -> None:
     """Record the sampling box (so a restarted fit samples the same box, and resumes)."""
     state["box"] = [[float(v) for v in lower], [float(v) for v in upper]]
@@ -183,9 +174,12 @@ def _floored(problem, lower: np.ndarray, upper: np.ndarray, floor: float) -> np.
 
 
 def run_pipeline(problem, sampler, settings, *, progress: bool = True,
-                 checkpoint_dir: str | Path | None = None, sampler_settings: dict | None = None) -> InferenceResult:
+                 checkpoint_dir: str | Path | None = None, sampler_settings: dict | None = None,
+                 settings_for_run: Callable[[dict, int], dict] | None = None) -> InferenceResult:
     """Stages 1-3, then ``sampler(problem, settings, ...)`` (a runner of :mod:`tinylens.inference`)
-    in the boxed priors, widened while the posterior crowds an edge."""
+    in the boxed priors, widened while the posterior crowds an edge. ``settings_for_run(settings,
+    run)``: the sampler's settings for its run ``run`` (1, then one more each time the box is
+    widened; dynesty gives each run's evaluation history a file of its own); None: the same each run."""
     start = time.perf_counter()
     state_path = Path(checkpoint_dir) / filenames.PIPELINE_STATE if checkpoint_dir is not None else None
     stamp = _stage_fingerprint(problem, settings)
@@ -220,8 +214,8 @@ def run_pipeline(problem, sampler, settings, *, progress: bool = True,
         boxed = problem.derive(spec=dataclasses.replace(problem.spec, priors=bx.boxed(priors, lower, upper)))
         _say(progress, f"4/4 sampling in the box (run {len(runs) + 1}; the log Z shown is the box's, the result adds "
                        f"the box's log prior mass, {bx.log_box_mass(priors, lower, upper):.2f})")
-        res = sampler(boxed, settings_for_run(sampler, sampler_kw, len(runs) + 1), progress=progress,
-                      checkpoint_dir=checkpoint_dir)
+        run_kw = dict(sampler_kw) if settings_for_run is None else settings_for_run(sampler_kw, len(runs) + 1)
+        res = sampler(boxed, run_kw, progress=progress, checkpoint_dir=checkpoint_dir)
         earlier += float(res.info.get("earlier_time_s", 0.0))  # of a run resumed from its checkpoint
         edges = bx.crowded_edges(res.samples, res.weights, priors, lower, upper) if settings.bounded else []
         runs.append({"n_likelihood_evals": res.n_likelihood_evals, "wall_time_s": res.wall_time_s,
