@@ -200,7 +200,8 @@ def test_validate_exits_2_without_traceback(tmp_path, method):
     assert all(fragment in out for fragment in fragments), out
 
 
-@pytest.mark.parametrize("name", ["result.json", "checkpoint_dynesty.pkl", "./Checkpoint.Pipeline.json", "row.json"])
+@pytest.mark.parametrize("name", ["result.json", "checkpoint_dynesty.pkl", "./Checkpoint.Pipeline.json", "row.json",
+                                  "sub/../result.json"])
 def test_dynesty_history_may_not_overwrite_tinylens_files(name):
     """A relative ``history_filename`` is written into the output folder: one named as a file
     tinylens writes there itself (not only dynesty's default history name) would overwrite it."""

@@ -20,6 +20,7 @@ resumed from its checkpoint gets what its earlier runs left (:func:`budget_left`
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -226,7 +227,7 @@ def _check_history_name(name: Any) -> None:
         raise ConfigError(f"inference.settings.history_filename: must be a file name for dynesty, got {name!r}.")
     path = Path(name).expanduser()
     others = [own for own in filenames.RESERVED if own != filenames.DYNESTY_HISTORY]
-    if not path.is_absolute() and str(path).casefold() in {own.casefold() for own in others}:
+    if not path.is_absolute() and os.path.normpath(path).casefold() in {own.casefold() for own in others}:
         raise ConfigError(
             f"inference.settings.history_filename: '{name}' is a file tinylens writes itself in the output folder "
             f"(its own files: {', '.join(others)}); choose another name for dynesty's history."
