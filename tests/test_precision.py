@@ -47,6 +47,16 @@ def test_a_typo_in_the_environment_variable_is_an_error_on_first_use():
     assert run.stdout.splitlines() == [f"refused: {TYPO}", "float64"]
 
 
+def test_the_typo_named_is_the_value_read_at_import():
+    """Fixing the variable after the import (a notebook's %env) does not undo the typo tinylens
+    read: the message named the corrected value as the one refused."""
+    code = ("import os, tinylens, tinylens.precision as p; os.environ['TINYLENS_PRECISION'] = 'float64'\n"
+            "try:\n    p.get_dtype()\nexcept tinylens.ConfigError as err:\n    print(err)")
+    run = _python(code, "double")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == TYPO
+
+
 def test_a_typo_in_the_environment_variable_stops_every_command():
     """Each command stops at once with the message and exit 2, before reading its arguments'
     files (here a config that does not exist), and without a traceback."""

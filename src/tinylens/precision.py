@@ -26,22 +26,24 @@ ENV_VARIABLE = "TINYLENS_PRECISION"
 PRECISIONS = ("float32", "float64")
 
 
-def _from_environment() -> str | None:
-    """The precision :data:`ENV_VARIABLE` asks for (float32 when unset or empty), or None for
-    a value that is neither."""
-    value = os.environ.get(ENV_VARIABLE, "").strip().lower() or "float32"
+def _from_environment(given: str) -> str | None:
+    """The precision that ``given``, the value of :data:`ENV_VARIABLE`, asks for (float32 when
+    unset or empty), or None for a value that is neither."""
+    value = given.strip().lower() or "float32"
     return value if value in PRECISIONS else None
 
 
+#: The value of :data:`ENV_VARIABLE` when tinylens was imported, the one it follows.
+_GIVEN = os.environ.get(ENV_VARIABLE, "")
 #: None: the environment variable held neither precision, and set_precision was not called.
-_PRECISION: str | None = _from_environment()
+_PRECISION: str | None = _from_environment(_GIVEN)
 
 
 def check_environment() -> None:
     """Raise ConfigError if :data:`ENV_VARIABLE` holds neither precision (and ``set_precision``
     has not chosen one since)."""
     if _PRECISION is None:
-        raise ConfigError(f"{ENV_VARIABLE}={os.environ.get(ENV_VARIABLE, '')!r}: must be 'float32' or 'float64' "
+        raise ConfigError(f"{ENV_VARIABLE}={_GIVEN!r}: must be 'float32' or 'float64' "
                           "(any case; unset or empty: float32).")
 
 
