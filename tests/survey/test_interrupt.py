@@ -3,6 +3,7 @@ rows, the lens folders), and the command that fits the rest."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shlex
 
@@ -111,3 +112,24 @@ def test_ctrl_c_with_retry_failed_keeps_the_flag_only_while_the_failed_rows_are_
     plan = runner.survey_plan(mock_survey["lenses"], mock_survey["template"], out, check=False)
     assert ("lens_bad" in plan["to_fit"]["new"]) is fitting
     assert plan["failed"] == ([] if fitting else ["lens_bad"])
+
+
+def test_ctrl_c_while_the_cluster_starts_counts_no_forgotten_row(tmp_path, mock_survey, monkeypatch):
+    """Stopped while the cluster started, after the survey had deleted the failed row it retries:
+    the catalogue still held that row until the first lens finished, and the hint counted it
+    among the lenses kept ('1 failed'), beside a resume command without --retry-failed."""
+    out = tmp_path / "out"
+    rows = {"lens_bad": runner.failed_row("lens_bad", "broken")}
+    runner.write_row(out / runner.LENSES_DIR / "lens_bad", rows["lens_bad"])
+    runner.write_catalog(rows, out)
+
+    @contextlib.contextmanager
+    def starting(*args, **kwargs):
+        raise KeyboardInterrupt
+        yield
+
+    monkeypatch.setattr(runner, "check_template", lambda *args, **kwargs: None)
+    monkeypatch.setattr(runner, "dask_client", starting)
+    text = _interrupted([*_args(mock_survey, out), "--retry-failed"])
+    assert "No lens had finished." in text and "--retry-failed" not in text, text
+    assert pd.read_parquet(out / "catalog.parquet").empty and pd.read_csv(out / "catalog.csv").empty

@@ -429,10 +429,13 @@ FORGOTTEN_ATTR = "tinylens_rows_forgotten"
 
 def forget(todo: list[Lens], rows: dict[str, dict[str, Any]], out: Path) -> None:
     """Drop the old rows of lenses about to be fitted (a retried failure, an ``ok`` row whose
-    result is gone), from ``rows`` and from disk, so that no stale row outlives an interrupted fit."""
-    for lens in todo:
-        if rows.pop(lens.lens_id, None) is not None:
-            (lens.output(out) / filenames.ROW).unlink(missing_ok=True)
+    result is gone), from ``rows`` and from disk, the catalogue's included, so that no stale row
+    outlives an interrupted fit (one stopped before the first lens of this run finished too)."""
+    dropped = [lens for lens in todo if rows.pop(lens.lens_id, None) is not None]
+    for lens in dropped:
+        (lens.output(out) / filenames.ROW).unlink(missing_ok=True)
+    if dropped and (out / CATALOG_PARQUET).exists():
+        write_catalog(rows, out)
 
 
 def check_manifest(out: Path, current: Mapping[str, Any], template: str | Path) -> None:
