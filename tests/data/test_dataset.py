@@ -523,6 +523,25 @@ def test_a_noise_map_with_a_bright_centre_masks_nothing(tmp_path, files):
     assert dataset.mask.all() and not any("masked" in m for m in messages), messages
 
 
+def test_a_few_tiny_noise_values_do_not_make_the_others_huge(tmp_path, files):
+    """With the reference at the 1 % quantile, 2 % of pixels at 1e-9 beside 0.01 set it, and
+    every other pixel was masked as 'a noise over 1e6 times the median one'."""
+    noise = np.full(SHAPE, 0.01)
+    noise.flat[:: 50] = 1e-9  # 2 % of the pixels
+    put(files["noise_path"], noise)
+    dataset, messages = load_warning(config(), tmp_path)
+    assert dataset.mask.all() and not any("masked" in m or "times the median" in m for m in messages), messages
+
+
+def test_a_mosaic_corner_of_three_quarters_huge_noise_is_masked(tmp_path, files):
+    """Up to 80 % of the cutout at 1e30 (a mosaic's corner) still leaves a sane reference."""
+    noise = read_fits_image(files["noise_path"])
+    noise[:15, :] = 1e30  # 15 of 20 rows
+    put(files["noise_path"], noise)
+    dataset, messages = load_warning(config(), tmp_path)
+    assert not dataset.mask[:15].any() and dataset.mask[15:].all(), messages
+
+
 def test_too_few_pixels_for_huge_noise_says_so(tmp_path, files):
     """The refusal counted the pixels masked for a huge noise among those 'with a NaN/inf/zero/
     negative noise', which none of them had."""

@@ -258,14 +258,17 @@ def valid_values(data: np.ndarray, noise: np.ndarray) -> tuple[np.ndarray, np.nd
 #: noise map spans far less (a bright lens centre's Poisson noise: 10-100 times the sky's).
 HUGE_NOISE_FACTOR = 1e6
 #: The quantile of the valid noise that bounds, times :data:`HUGE_NOISE_FACTOR`, the pixels
-#: whose median :func:`huge_noise` compares with: a cutout up to 99 % bad pixels still has one.
-LOW_NOISE_QUANTILE = 0.01
+#: whose median :func:`huge_noise` compares with. Two opposite risks fix it: a cutout up to 80 %
+#: bad pixels (a mosaic's corner) still has a sane median, and up to 20 % of tiny noise values
+#: (1e-9 beside 0.01) cannot make every other pixel look huge, as a 1 % quantile did.
+LOW_NOISE_QUANTILE = 0.2
 
 
 def typical_noise(values: np.ndarray) -> float:
     """The median of the (finite, positive) noise ``values`` that are at most
     :data:`HUGE_NOISE_FACTOR` times their :data:`LOW_NOISE_QUANTILE` quantile: the median of the
-    sane pixels, even when bad ones (1e30) fill over half of the cutout (a mosaic's edge)."""
+    sane pixels, even when bad ones (1e30) fill over half of the cutout (a mosaic's edge), and
+    still when a few are tiny."""
     sane = values[values <= HUGE_NOISE_FACTOR * np.quantile(values, LOW_NOISE_QUANTILE)]
     return float(np.median(sane))
 
