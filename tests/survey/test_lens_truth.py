@@ -29,7 +29,7 @@ def _config(mock_survey, tmp_path, lens_id: str = "lens_b", **inference) -> dict
 @pytest.mark.parametrize("content, expected", [
     ("{not json", "not a JSON file of true parameter values"),
     ('{"params": {"lens_mass.0.theta_E": "one"}}', "lens_mass.0.theta_E is not a finite number"),
-    (None, "could not be read"),  # a folder of that name
+    (None, "is a folder"),  # a folder of that name
 ])
 def test_a_truth_file_that_cannot_be_read_is_a_warning_naming_it(tmp_path, content, expected):
     path = tmp_path / "truth.json"
