@@ -69,3 +69,23 @@ def test_an_empty_path_is_refused_before_anything_runs(tmp_path, monkeypatch):
         assert "an empty path (an unset shell variable?)" in result.output, (args, result.output)
         assert "Traceback" not in result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model_config.yaml"]  # nothing written
+
+
+def test_a_warning_during_a_status_line_is_printed_above_it(capsys):
+    """Printed the moment it is raised, a warning met the sampler's live status line: rich's
+    console wrote it to the real stderr after the line (``calls 3 0:00:05Warning: ...``) and
+    the line was redrawn below it. Written to ``sys.stderr``, which rich redirects while a
+    status line is shown, it is printed above the line by the status line's own console."""
+    import io
+
+    from rich.console import Console
+    from rich.progress import Progress, TextColumn
+
+    screen = io.StringIO()
+    with common.reported_warnings(), Progress(TextColumn("nautilus calls 3"),
+                                              console=Console(file=screen, force_terminal=True, width=80)):
+        warnings.warn("a prior half outside the allowed values", DataWarning, stacklevel=1)
+    assert "a prior half outside the allowed values" not in capsys.readouterr().err
+    lines = screen.getvalue().splitlines()
+    (line,) = [line for line in lines if "a prior half outside" in line]
+    assert "nautilus calls 3" not in line and "Warning:" in line

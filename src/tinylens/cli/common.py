@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import shlex
+import sys
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -68,8 +69,12 @@ def print_error(message: str) -> None:
 
 
 def print_warning(message: str) -> None:
-    """Print ``Warning: message`` on stderr."""
-    err_console.print(f"[bold yellow]Warning:[/] {escape(one_paragraph(message))}", soft_wrap=True)
+    """Print ``Warning: message`` on stderr, written to ``sys.stderr`` itself: while a live status
+    line or progress bar is shown, rich redirects it to print above the line (``err_console``
+    writes past the redirection, and a warning raised during a fit ran into the status line)."""
+    with err_console.capture() as captured:
+        err_console.print(f"[bold yellow]Warning:[/] {escape(one_paragraph(message))}", soft_wrap=True)
+    sys.stderr.write(captured.get())
 
 
 @contextlib.contextmanager
