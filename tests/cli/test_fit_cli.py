@@ -245,3 +245,20 @@ def test_the_closing_lines_say_whether_the_quality_flags_trust_the_fit(flags, sa
     text = " ".join(captured.get().split())
     assert said in text
     assert text.index("Quality:") < text.index("Results written to")
+
+
+def test_the_truth_table_of_an_optimiser_gives_no_intervals_nor_pulls():
+    """fit --truth with an optimiser: the truth table still read 'median' with a '68 % interval'
+    of width zero (1.25 - 1.25) and an empty pull column, as the medians table did."""
+    from types import SimpleNamespace
+
+    from tinylens.cli.common import console
+    from tinylens.cli.fit import truth_table
+
+    result = SimpleNamespace(median={"lens_mass.0.theta_E": 1.25}, interval_68={"lens_mass.0.theta_E": (1.25, 1.25)},
+                             param_names=["lens_mass.0.theta_E"], method="lbfgs")
+    with console.capture() as captured:
+        console.print(truth_table(result, {"lens_mass.0.theta_E": 1.2}))
+    text = captured.get()
+    assert "best fit" in text and "1.25" in text and "1.2" in text
+    assert "median" not in text and "68 %" not in text and "pull" not in text and "1.25 - 1.25" not in text

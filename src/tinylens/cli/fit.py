@@ -17,10 +17,15 @@ QUIET_HELP = ("No progress display. Without it, a status line on stderr shows th
               "file, a plain line every 30 s).")
 
 
+def is_point(result: Any) -> bool:
+    """Whether ``result`` is an optimiser's best fit: a point, without uncertainties."""
+    return getattr(result, "method", None) in OPTIMIZERS
+
+
 def medians_table(result: Any, max_rows: int = 40) -> Table:
     """Posterior medians with their 68 % intervals; an optimiser's best fit alone (its "interval"
     is the point itself, which read as a posterior of width zero)."""
-    point = getattr(result, "method", None) in OPTIMIZERS
+    point = is_point(result)
     table = Table(title="Best fit (an optimiser: no uncertainties)" if point else "Posterior medians",
                   title_justify="left")
     table.add_column("parameter")
@@ -39,9 +44,18 @@ def medians_table(result: Any, max_rows: int = 40) -> Table:
 
 def truth_table(result: Any, truth: dict[str, float], names: tuple[str, ...] | None = None) -> Table:
     """The fitted medians beside the true values of ``names`` (default: every free parameter
-    with a true value), and the pull: (median - true) in units of the 68 % interval's half-width."""
+    with a true value), and the pull: (median - true) in units of the 68 % interval's half-width;
+    an optimiser's best fit beside them alone."""
     median, intervals = dict(result.median), dict(getattr(result, "interval_68", None) or {})
     rows = [name for name in names or tuple(result.param_names) if name in median and name in truth]
+    if is_point(result):  # no interval, so no pull (its "interval" is the point itself)
+        table = Table(title="Fitted vs true (an optimiser's best fit: no uncertainties)", title_justify="left")
+        table.add_column("parameter", no_wrap=True, min_width=max(map(len, rows), default=9))
+        for column in ("true", "best fit"):
+            table.add_column(column, justify="right")
+        for name in rows:
+            table.add_row(name, f"{truth[name]:.5g}", f"{median[name]:.5g}")
+        return table
     table = Table(title="Fitted vs true (pull: median - true, in 68 % half-widths)", title_justify="left")
     table.add_column("parameter", no_wrap=True, min_width=max(map(len, rows), default=9))
     for column in ("true", "median", "68 % interval", "pull"):
