@@ -224,6 +224,9 @@ def test_report_cli_with_truth_writes_stats_for_each_parameter(tmp_path):
         (["{fit}"], "fit is a single fit's output folder, not a table. 'tinylens report' summarises a survey"),
         (["{cat}", "--truth", "{fit}/truth.json"], "truth.json is a JSON file, not a CSV or Parquet table"),
         (["{tmp}"], "is a folder, not a table: give the table in it, {cat}."),
+        # a folder holding both a catalogue and a truth table: the catalogue was offered as the truth
+        (["{cat}", "--truth", "{tmp}"], "truth table {tmp} is a folder, not a table: give the table in it, {truth}."),
+        (["{cat}", "--reference", "{tmp}"], "reference table {tmp} is a folder, not a CSV or Parquet table."),
     ],
 )
 def test_report_cli_errors_are_one_paragraph_without_traceback(tmp_path, args, expected):

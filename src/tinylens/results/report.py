@@ -435,13 +435,18 @@ SINGLE_FIT = ("'tinylens report' summarises a survey: the catalog.parquet or cat
               "'tinylens fit CONFIG --truth truth.json' compares one fit with its truth")
 
 
+#: The tables a folder given as the ``what`` of :func:`read_table` may hold: a survey's catalogue,
+#: simulate-population's truth table (a folder's other table is not this one: the catalogue is no truth).
+TABLES_IN_FOLDER = {"catalogue": ("catalog.parquet", "catalog.csv"), "truth table": ("truth.parquet", "truth.csv")}
+
+
 def not_a_table(path: Path, what: str) -> None:
     """TinyLensError for a folder or a JSON file given as a table, saying what to give instead: a
-    survey's folder has its catalogue in it; a fit's folder, its ``result.json`` or a lens's
-    ``truth.json`` are a single lens's (read as CSV, a JSON file was refused for its id column,
-    its "columns" being ``{``)."""
+    survey's folder has its catalogue in it, a population's its truth table; a fit's folder, its
+    ``result.json`` or a lens's ``truth.json`` are a single lens's (read as CSV, a JSON file was
+    refused for its id column, its "columns" being ``{``)."""
     if path.is_dir():
-        inside = [path / name for name in ("catalog.parquet", "catalog.csv") if (path / name).is_file()]
+        inside = [path / name for name in TABLES_IN_FOLDER.get(what, ()) if (path / name).is_file()]
         if inside:
             raise TinyLensError(f"The {what} {path} is a folder, not a table: give the table in it, {inside[0]}.")
         if (path / RESULT).is_file():
