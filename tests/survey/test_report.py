@@ -227,6 +227,9 @@ def test_report_cli_with_truth_writes_stats_for_each_parameter(tmp_path):
         # a folder holding both a catalogue and a truth table: the catalogue was offered as the truth
         (["{cat}", "--truth", "{tmp}"], "truth table {tmp} is a folder, not a table: give the table in it, {truth}."),
         (["{cat}", "--reference", "{tmp}"], "reference table {tmp} is a folder, not a CSV or Parquet table."),
+        # a JSON file of published radii was told about single fits and 'tinylens fit --truth'
+        (["{cat}", "--reference", "{json}"], "reference table {json} is a JSON file, not a CSV or Parquet table. Give "
+                                             "the reference table as a CSV or Parquet table, one row per lens with its id"),
     ],
 )
 def test_report_cli_errors_are_one_paragraph_without_traceback(tmp_path, args, expected):

@@ -445,15 +445,17 @@ def not_a_table(path: Path, what: str) -> None:
     survey's folder has its catalogue in it, a population's its truth table; a fit's folder, its
     ``result.json`` or a lens's ``truth.json`` are a single lens's (read as CSV, a JSON file was
     refused for its id column, its "columns" being ``{``)."""
+    advice = SINGLE_FIT if what in TABLES_IN_FOLDER else (  # a reference table is no fit's, nor a truth
+        f"Give the {what} as a CSV or Parquet table, one row per lens with its id ({', '.join(ID_ALIASES)})")
     if path.is_dir():
         inside = [path / name for name in TABLES_IN_FOLDER.get(what, ()) if (path / name).is_file()]
         if inside:
             raise TinyLensError(f"The {what} {path} is a folder, not a table: give the table in it, {inside[0]}.")
         if (path / RESULT).is_file():
-            raise TinyLensError(f"The {what} {path} is a single fit's output folder, not a table. {SINGLE_FIT}.")
+            raise TinyLensError(f"The {what} {path} is a single fit's output folder, not a table. {advice}.")
         raise TinyLensError(f"The {what} {path} is a folder, not a CSV or Parquet table.")
     if path.is_file() and path.suffix.lower() == ".json":
-        raise TinyLensError(f"The {what} {path} is a JSON file, not a CSV or Parquet table. {SINGLE_FIT}.")
+        raise TinyLensError(f"The {what} {path} is a JSON file, not a CSV or Parquet table. {advice}.")
 
 
 def id_column(columns) -> str | None:
