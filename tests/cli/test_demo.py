@@ -108,3 +108,18 @@ def test_demo_fits_with_its_truth_and_prints_the_fit_beside_it(tmp_path, monkeyp
     table = text[text.index("Fitted vs true"):]
     table = " ".join(table.replace("│", " ").split())
     assert "lens_mass.0.theta_E 1.25 1.26 1.24 - 1.28 +0.5" in table
+
+
+def test_the_suggested_fit_command_runs_from_a_folder_with_a_space(tmp_path):
+    """The command --no-fit suggests (and the config's header) split a folder with a space in it
+    into two arguments: 'tinylens fit my demo/model_config.yaml' fits nothing."""
+    import shlex
+
+    folder = tmp_path / "my demo"
+    result = CliRunner().invoke(app, ["demo", str(folder), "--no-fit"], env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    line = next(line for line in result.output.splitlines() if line.startswith("Fit it with: "))
+    header = next(line for line in (folder / "model_config.yaml").read_text().splitlines() if "tinylens fit" in line)
+    expected = ["tinylens", "fit", str(folder / "model_config.yaml"), "--truth", str(folder / "truth.json")]
+    assert shlex.split(line.removeprefix("Fit it with: ")) == expected
+    assert shlex.split(header.removeprefix("#")) == expected

@@ -8,6 +8,7 @@ paper's Table 1 priors in the written ``model_config.yaml``.
 from __future__ import annotations
 
 import json
+import shlex
 import time
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import numpy as np
 import typer
 import yaml
+from rich.markup import escape
 
 from tinylens.cli.common import console, path_value
 from tinylens.errors import OutputError
@@ -220,7 +222,7 @@ def write_demo(directory: Path, seed: int | None = None) -> Path:
 def fit_command(directory: Path) -> str:
     """The command that fits the demo written to ``directory`` with its truth, as the demo does
     (without --truth, a fit of it neither prints nor plots the true values)."""
-    return f"tinylens fit {directory / 'model_config.yaml'} --truth {directory / TRUTH_FILE}"
+    return shlex.join(["tinylens", "fit", str(directory / "model_config.yaml"), "--truth", str(directory / TRUTH_FILE)])
 
 
 class _ConfigDumper(yaml.SafeDumper):
@@ -240,7 +242,7 @@ def demo(
     config_path = write_demo(directory)
     console.print(f"Wrote image.fits, noise.fits, psf.fits, truth.json and model_config.yaml to [bold]{directory}[/]")
     if no_fit:
-        console.print(f"Fit it with: {fit_command(directory)}\n(--truth: the true values beside the fit and on "
+        console.print(f"Fit it with: {escape(fit_command(directory))}\n(--truth: the true values beside the fit and on "
                       "the corner plot, as the demo's own fit shows them)", soft_wrap=True)
         return
     from tinylens.cli.fit import print_result, run_fit, truth_table
