@@ -1,9 +1,10 @@
-"""Exceptions for mistakes in user input, and :func:`listed` for their messages.
+"""Exceptions for mistakes in user input, and :func:`listed` and :func:`did_you_mean` for their messages.
 
 The CLI turns a :class:`TinyLensError` into a one-paragraph message and a non-zero exit
 code, never a traceback; anything else is a bug in tinylens.
 """
 
+import difflib
 from collections.abc import Sequence
 
 
@@ -15,6 +16,17 @@ def listed(items: Sequence[str], limit: int = 5, sep: str = ", ") -> str:
         return sep.join(items)
     before_and = "" if sep.strip() == "," else sep.rstrip()
     return sep.join(items[:limit]) + f"{before_and} and {len(items) - limit} more"
+
+
+def did_you_mean(unknown: Sequence[object], allowed: Sequence[str]) -> str:
+    """`` Did you mean 'theta_E' instead of 'thetaE'?`` for each of ``unknown`` close to one of
+    ``allowed`` (with its leading space; empty when none is)."""
+    hints = []
+    for name in unknown:
+        close = difflib.get_close_matches(str(name), list(allowed), n=1, cutoff=0.6)
+        if close:
+            hints.append(f"Did you mean '{close[0]}' instead of '{name}'?")
+    return (" " + " ".join(hints)) if hints else ""
 
 
 class TinyLensError(Exception):

@@ -178,15 +178,12 @@ def corner_names(names: list[str], choice) -> list[str]:
         return mass or list(names)
     unknown = [n for n in choice if n not in names]
     if unknown:
-        from tinylens.errors import ConfigError
+        from tinylens.errors import ConfigError, did_you_mean
 
-        import difflib
-
-        close = difflib.get_close_matches(unknown[0], names, n=1, cutoff=0.6)
-        hint = f" Did you mean '{close[0]}' instead of '{unknown[0]}'?" if close else ""
         what = (f"'{unknown[0]}' is not a free parameter" if len(unknown) == 1
                 else f"{', '.join(repr(n) for n in unknown)} are not free parameters")
-        raise ConfigError(f"output.corner_parameters: {what} of this model.{hint} Allowed: {', '.join(names)}.")
+        raise ConfigError(f"output.corner_parameters: {what} of this model.{did_you_mean(unknown, names)} "
+                          f"Allowed: {', '.join(names)}.")
     return list(choice)
 
 

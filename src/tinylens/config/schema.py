@@ -16,7 +16,6 @@ one readable :class:`~tinylens.errors.ConfigError`.
 from __future__ import annotations
 
 import copy
-import difflib
 import math
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal, Optional, Union
@@ -27,6 +26,7 @@ from pydantic import (AfterValidator, AllowInfNan, BaseModel, BeforeValidator, C
 from pydantic_core import PydanticCustomError
 
 from tinylens import filenames
+from tinylens.errors import did_you_mean
 
 #: The three component lists of ``model_components``, in TinyLensGpu's order.
 COMPONENT_LISTS = ("lens_mass_list", "source_light_list", "lens_light_list")
@@ -107,12 +107,7 @@ class StrictModel(BaseModel):
 def _unknown_keys(unknown: list[Any], allowed: list[str]) -> PydanticCustomError:
     """The error for keys a section does not have, with the closest allowed key."""
     names = ", ".join(repr(k) for k in unknown)
-    hints = []
-    for key in unknown:
-        close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
-        if close:
-            hints.append(f"Did you mean '{close[0]}' instead of '{key}'?")
-    hint = (" " + " ".join(hints)) if hints else ""
+    hint = did_you_mean(unknown, allowed)
     noun = "key" if len(unknown) == 1 else "keys"
     return fail(
         f"unknown {noun} {names}.{hint} Allowed keys here: {', '.join(allowed)}",
