@@ -89,3 +89,18 @@ def test_a_warning_during_a_status_line_is_printed_above_it(capsys):
     lines = screen.getvalue().splitlines()
     (line,) = [line for line in lines if "a prior half outside" in line]
     assert "nautilus calls 3" not in line and "Warning:" in line
+
+
+def test_no_command_help_breaks_a_sentence_at_its_docstrings_line_breaks():
+    """typer keeps the line breaks of a docstring's paragraphs after the first, so a sentence
+    wrapped in the source broke mid-line in the help ('in summed arc' / 'SNR (the' in
+    simulate-population --help). Such a paragraph's lines are one each, or items (--set ...)."""
+    import inspect
+
+    from tinylens.cli.main import app
+
+    for command in app.registered_commands:
+        paragraphs = inspect.cleandoc(command.callback.__doc__ or "").split("\n\n")[1:]
+        for paragraph in paragraphs:
+            lines = paragraph.splitlines()
+            assert all(line.startswith("-") for line in lines) or len(lines) == 1, (command.name, paragraph)
