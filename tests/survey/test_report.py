@@ -594,3 +594,12 @@ def test_no_ok_row_names_the_status_values_found(tmp_path):
     text = _user_error(_run(tmp_path, catalog.assign(status=["OK"] * 6 + ["failed"]), truth))
     assert "has status 'ok' (7 rows; status values found: 'OK' x6, 'failed' x1" in text
     assert not (tmp_path / "rep").exists()
+
+
+def test_the_table_looked_for_in_a_folder_is_named_not_read_from_the_wording(tmp_path):
+    """A folder given as a table is searched for the files named, whatever the table is called."""
+    (tmp_path / "catalog.csv").write_text("lens_id\na\n")
+    with pytest.raises(TinyLensError, match=r"give the table in it, .*catalog\.csv"):
+        rp.read_table(tmp_path, "survey catalogue", rp.CATALOGUE_FILES)
+    with pytest.raises(TinyLensError, match="is a folder, not a CSV or Parquet table"):
+        rp.read_table(tmp_path, "catalogue")

@@ -86,7 +86,7 @@ def build_report(
         catalog = only_trusted(catalog, catalog_path)
     skipped: dict[str, str] = {}  # the paper's quantities left out of a default comparison, and why
     if truth_path is not None:
-        other = _one_row_per_lens(rp.read_table(truth_path, "truth table"), f"truth table {truth_path}", warnings)
+        other = _one_row_per_lens(rp.read_table(truth_path, "truth table", rp.TRUTH_TABLE_FILES), f"truth table {truth_path}", warnings)
         if parameters:
             quantities = [rp.quantity_for(p) for p in parameters]
         else:
@@ -137,7 +137,7 @@ def read_catalog(catalog_path: Path, warnings: list[str]):
     """A survey's catalogue, one row per lens, checked for rows and its ``status`` column."""
     from tinylens.results import report as rp
 
-    catalog = _one_row_per_lens(rp.read_table(catalog_path, "catalogue"), f"catalogue {catalog_path}", warnings)
+    catalog = _one_row_per_lens(rp.read_table(catalog_path, "catalogue", rp.CATALOGUE_FILES), f"catalogue {catalog_path}", warnings)
     if catalog.empty:
         raise TinyLensError(f"{catalog_path} holds no lenses (no rows), so there is nothing to report: a survey's "
                             "catalogue has a row for each lens once it is fitted (or has failed).")

@@ -402,11 +402,12 @@ def save_figure(fig, path: str | Path, dpi: int = 110, **savefig) -> Path:
 ID_ALIASES = ("lens_id", "lens_name", "name", "id")
 
 
-def read_table(path: str | Path, what: str) -> pd.DataFrame:
+def read_table(path: str | Path, what: str, in_folder: tuple[str, ...] = ()) -> pd.DataFrame:
     """A CSV or Parquet table (by suffix), its id column (one of :data:`ID_ALIASES`) named
-    ``lens_id`` and held as text (:func:`id_text`)."""
+    ``lens_id`` and held as text (:func:`id_text`). ``what`` names it in messages; ``in_folder``
+    are the files a folder given instead may hold (see :func:`not_a_table`)."""
     path = Path(path).expanduser()
-    not_a_table(path, what)
+    not_a_table(path, what, in_folder)
     if not path.is_file():
         raise TinyLensError(f"The {what} {path} does not exist or is not a file.")
     parquet = path.suffix.lower() in (".parquet", ".pq")
@@ -435,20 +436,23 @@ SINGLE_FIT = ("'tinylens report' summarises a survey: the catalog.parquet or cat
               "'tinylens fit CONFIG --truth truth.json' compares one fit with its truth")
 
 
-#: The tables a folder given as the ``what`` of :func:`read_table` may hold: a survey's catalogue,
-#: simulate-population's truth table (a folder's other table is not this one: the catalogue is no truth).
-TABLES_IN_FOLDER = {"catalogue": ("catalog.parquet", "catalog.csv"), "truth table": ("truth.parquet", "truth.csv")}
+#: The tables a folder may hold in place of a table: a survey's catalogue, simulate-population's
+#: truth table (a folder's other table is not the one asked for: the catalogue is no truth).
+CATALOGUE_FILES = ("catalog.parquet", "catalog.csv")
+TRUTH_TABLE_FILES = ("truth.parquet", "truth.csv")
 
 
-def not_a_table(path: Path, what: str) -> None:
-    """TinyLensError for a folder or a JSON file given as a table, saying what to give instead: a
-    survey's folder has its catalogue in it, a population's its truth table; a fit's folder, its
-    ``result.json`` or a lens's ``truth.json`` are a single lens's (read as CSV, a JSON file was
-    refused for its id column, its "columns" being ``{``)."""
-    advice = SINGLE_FIT if what in TABLES_IN_FOLDER else (  # a reference table is no fit's, nor a truth
+def not_a_table(path: Path, what: str, in_folder: tuple[str, ...] = ()) -> None:
+    """TinyLensError for a folder or a JSON file given as the table ``what``, saying what to give
+    instead: a folder holding one of ``in_folder`` (a survey's catalogue, a population's truth
+    table), that file; a fit's folder, its ``result.json`` or a lens's ``truth.json`` are a single
+    lens's (read as CSV, a JSON file was refused for its id column, its "columns" being ``{``).
+    Tables with no ``in_folder`` (a reference table) are no fit's output, nor a truth: their
+    advice is only to give a table."""
+    advice = SINGLE_FIT if in_folder else (
         f"Give the {what} as a CSV or Parquet table, one row per lens with its id ({', '.join(ID_ALIASES)})")
     if path.is_dir():
-        inside = [path / name for name in TABLES_IN_FOLDER.get(what, ()) if (path / name).is_file()]
+        inside = [path / name for name in in_folder if (path / name).is_file()]
         if inside:
             raise TinyLensError(f"The {what} {path} is a folder, not a table: give the table in it, {inside[0]}.")
         if (path / RESULT).is_file():
