@@ -308,3 +308,21 @@ def test_a_population_that_cannot_be_made_leaves_no_folder_behind(tmp_path, monk
     with pytest.raises(ConfigError, match="snr_total_min"):
         simulate_population(1, tmp_path / "mine", snr_total_min=1e9)
     assert (tmp_path / "mine").is_dir()
+
+
+def test_the_suggested_survey_command_runs_from_a_folder_with_a_space(tmp_path, monkeypatch):
+    """The closing 'Fit them with:' line split a folder with a space (or '[' markup) in it."""
+    import shlex
+
+    import pandas as pd
+
+    from tinylens.survey import population
+
+    monkeypatch.setattr(population, "simulate_population", lambda n, outdir, **k: pd.DataFrame({"arc_snr_max": [5.0]}))
+    folder = tmp_path / "my [bold]pop"
+    result = CliRunner().invoke(app, ["simulate-population", "1", str(folder), "-q"], env={"COLUMNS": "400"})
+    assert result.exit_code == 0, result.output
+    command = " ".join(result.output.split()).split("Fit them with: ")[1]
+    assert shlex.split(command) == ["tinylens", "survey", str(folder), "--config", str(folder / "template.yaml"),
+                                    "--out", "RESULTS"]
+    assert f"lenses in {folder} (arc SNR" in result.output

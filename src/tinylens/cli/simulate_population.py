@@ -8,10 +8,12 @@ Writes one folder per lens (``image.fits``, ``noise.fits``, ``psf.fits``, ``trut
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 from typer.core import TyperCommand
 
 from tinylens.cli.common import console, path_value, reported_warnings
@@ -117,9 +119,14 @@ def simulate_population_command(
     with reported_warnings():
         truth = simulate_population(n, outdir, seed=seed, progress=not quiet, **options)
     snr = truth["arc_snr_max"]
-    console.print(f"{len(truth)} lenses in [bold]{outdir}[/] (arc SNR {snr.min():.1f} - {snr.max():.1f}); truth table "
-                  f"{outdir / 'truth.csv'}. Fit them with: tinylens survey {outdir} --config {outdir / 'template.yaml'} "
-                  "--out RESULTS", soft_wrap=True)
+    console.print(f"{len(truth)} lenses in [bold]{escape(str(outdir))}[/] (arc SNR {snr.min():.1f} - {snr.max():.1f}); "
+                  f"truth table {escape(str(outdir / 'truth.csv'))}. Fit them with: {escape(survey_command(outdir))}",
+                  soft_wrap=True)
+
+
+def survey_command(outdir: Path) -> str:
+    """The command that fits the population in ``outdir`` (results to a folder RESULTS), its paths quoted."""
+    return shlex.join(["tinylens", "survey", str(outdir), "--config", str(outdir / "template.yaml"), "--out", "RESULTS"])
 
 
 def register(app: typer.Typer) -> None:
