@@ -170,6 +170,8 @@ def simulate_demo(seed: int | None = None) -> dict[str, np.ndarray]:
 
 DEMO_FILES = ("image.fits", "noise.fits", "psf.fits", TRUTH_FILE, "model_config.yaml")
 DEMO_HEADER = "# tinylens demo:"
+#: What the suggested fit command's --truth is for (the config's header and --no-fit say it).
+TRUTH_NOTE = "--truth: the true values beside the fit and on the corner plot, as the demo's own fit shows them"
 
 
 def check_not_users(directory: Path) -> None:
@@ -211,15 +213,15 @@ def write_demo(directory: Path, seed: int | None = None) -> Path:
     config_path = directory / "model_config.yaml"
     header = (
         f"{DEMO_HEADER} a simulated CSST-like lens (0.074\"/pixel) with the priors of Table 1 of\n"
-        "# Cao et al. (TinyLensGPU). Paths are relative to this file. Fit with (--truth: the true values\n"
-        "# beside the fit and on the corner plot, as the demo's own fit shows them):\n"
-        f"#   {fit_command(directory)}\n"
+        "# Cao et al. (TinyLensGPU). Paths are relative to this file. Fit with\n"
+        f"# ({TRUTH_NOTE}):\n"
+        f"#   {demo_fit_command(directory)}\n"
     )
     config_path.write_text(header + yaml.dump(demo_config(), Dumper=_ConfigDumper, sort_keys=False))
     return config_path
 
 
-def fit_command(directory: Path) -> str:
+def demo_fit_command(directory: Path) -> str:
     """The command that fits the demo written to ``directory`` with its truth, as the demo does
     (without --truth, a fit of it neither prints nor plots the true values)."""
     return shlex.join(["tinylens", "fit", str(directory / "model_config.yaml"), "--truth", str(directory / TRUTH_FILE)])
@@ -242,8 +244,7 @@ def demo(
     config_path = write_demo(directory)
     console.print(f"Wrote image.fits, noise.fits, psf.fits, truth.json and model_config.yaml to [bold]{directory}[/]")
     if no_fit:
-        console.print(f"Fit it with: {escape(fit_command(directory))}\n(--truth: the true values beside the fit and on "
-                      "the corner plot, as the demo's own fit shows them)", soft_wrap=True)
+        console.print(f"Fit it with: {escape(demo_fit_command(directory))}\n({TRUTH_NOTE})", soft_wrap=True)
         return
     from tinylens.cli.fit import print_result, run_fit, truth_table
 
