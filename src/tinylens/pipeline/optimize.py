@@ -122,9 +122,11 @@ class Objective:
             return val, grad[free_idx]
 
         value, grad = raw(z)
-        message = "" if free_idx.size else "nothing to optimise: no parameter is free"
-        for _ in range(rounds if free_idx.size else 0):  # scipy refuses an empty vector (TinyLensGpu's
-            # lens-light-only models have no mass or source parameter for stage 3's held fits)
+        if not free_idx.size:  # scipy refuses an empty vector (TinyLensGpu's lens-light-only
+            # models have no mass or source parameter for stage 3's held fits)
+            return Fit(self.from_unit(self.to_unit(base)), -value, calls[0], "nothing to optimise: no parameter is free")
+        message = ""
+        for _ in range(rounds):
             scale = FIRST_STEP / max(float(np.linalg.norm(grad)), 1e-30) if value < BAD else 1.0
             res = optimize.minimize(lambda zf: tuple(v * scale for v in raw(zf)), z, jac=True, method="L-BFGS-B",
                                     bounds=[(0.0, 1.0)] * len(z), options={"maxiter": maxiter, "ftol": 1e-12, "gtol": 1e-9})
