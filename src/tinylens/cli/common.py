@@ -13,6 +13,7 @@ import contextlib
 import functools
 import shlex
 import sys
+import threading
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -83,14 +84,18 @@ def reported_warnings() -> Iterator[None]:
     once each. (Collected until the block's end, a fit's warnings about its data and priors came
     after the sampling, minutes or hours later, and never for a fit stopped before its end.)
     Deprecation warnings, which libraries address to programmers (an older matplotlib calling a
-    newer pyparsing), are left out as Python does."""
+    newer pyparsing), are left out as Python does. Thread-safe: the pipeline's starts warn from
+    threads of their own."""
     seen: set[str] = set()
+    lock = threading.Lock()
 
     def show(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
         text = one_paragraph(str(message))
-        if text not in seen:
+        with lock:  # checked and added at once: two threads raising one warning print it once
+            if text in seen:
+                return
             seen.add(text)
-            print_warning(text)
+        print_warning(text)
 
     with warnings.catch_warnings():  # restores showwarning and the filters on leaving
         warnings.simplefilter("always")
