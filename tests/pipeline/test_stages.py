@@ -370,10 +370,11 @@ def test_stage_3_stops_when_no_start_has_a_finite_posterior(write_fits, nan_sie)
         optimise(Objective(problem), Pipeline())
 
 
-def test_stages_1_to_3_take_a_model_of_the_lens_light_alone(tmp_path):
+def test_stages_1_to_3_take_a_model_of_the_lens_light_alone(tmp_path, capsys):
     """TinyLensGpu's lens-light-only models (lens_mass_list and source_light_list empty): stage 3
     holds the lens light and fits mass and source, of which there is nothing, and scipy's
-    L-BFGS-B refused the empty vector ('not enough values to unpack'), a traceback from tinylens fit."""
+    L-BFGS-B refused the empty vector ('not enough values to unpack'), a traceback from tinylens fit.
+    Its progress line said '3/4 mass and source fitted' all the same."""
     from tiny_lens import tiny_config, write_tiny_lens
 
     write_tiny_lens(tmp_path)
@@ -385,8 +386,10 @@ def test_stages_1_to_3_take_a_model_of_the_lens_light_alone(tmp_path):
             "center_x": {"fixed": True, "fixed_value": 0.0}, "center_y": {"fixed": True, "fixed_value": 0.0},
             "Ie": {"use_linear": True}}}]}
     problem = tinylens.load(config, base_dir=tmp_path)
-    state = optimise(Objective(problem), Pipeline())
+    state = optimise(Objective(problem), Pipeline(), progress=True)
     best = np.asarray(state["best"])
+    said = " ".join(capsys.readouterr().err.split())
+    assert "3/4 no mass or source to fit, lens light fitted again: log P" in said and "mass and source fitted" not in said
     assert list(problem.param_names) == ["lens_light.0.R_sersic", "lens_light.0.n_sersic"]
     assert best.shape == (2,) and np.all(np.isfinite(best)) and np.isfinite(problem.log_likelihood(best))
     assert np.isfinite(state["stages"]["mass_source"]["log_posterior"])

@@ -128,10 +128,18 @@ def optimise(objective: Objective, settings, progress: bool = False) -> dict[str
     stages["arc"]["theta_E_floor"] = floor
     stages["mass_source"] = {"log_posterior": ms.fit.log_post, "n_evals": ms.n_evals,
                              "candidates": [c.log_post for c in ms.candidates], "time_s": time.perf_counter() - t1}
-    _say(progress, f"3/4 mass and source fitted: log P {ms.fit.log_post:.1f} ({time.perf_counter() - t1:.1f} s)")
+    _say(progress, f"3/4 {stage3_done(problem.spec)}: log P {ms.fit.log_post:.1f} ({time.perf_counter() - t1:.1f} s)")
     return {"best": ms.fit.theta.tolist(), "stages": stages, "n_evals": counts["n"],
             "arc_mask": np.flatnonzero(arc.mask.ravel()).tolist(), "time_s": time.perf_counter() - t0,
             "threads": objective.threads}
+
+
+def stage3_done(spec) -> str:
+    """What stage 3 did, for its progress line: a model of the lens light alone has no mass or
+    source to fit, and only its lens light is fitted again."""
+    if spec.lens_mass or spec.source_light:
+        return "mass and source fitted"
+    return "no mass or source to fit, lens light fitted again"
 
 
 def _theta_E_middle(problem) -> float:
