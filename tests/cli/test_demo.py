@@ -123,3 +123,11 @@ def test_the_suggested_fit_command_runs_from_a_folder_with_a_space(tmp_path):
     expected = ["tinylens", "fit", str(folder / "model_config.yaml"), "--truth", str(folder / "truth.json")]
     assert shlex.split(line.removeprefix("Fit it with: ")) == expected
     assert shlex.split(header.removeprefix("#")) == expected
+
+
+def test_the_demo_folder_is_printed_as_given(tmp_path):
+    """A '[' in the folder's name was read as rich markup in the 'Wrote ... to FOLDER' line."""
+    folder = tmp_path / "my [bold]demo"
+    result = CliRunner().invoke(app, ["demo", str(folder), "--no-fit"], env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    assert f"model_config.yaml to {folder}" in " ".join(result.output.split())

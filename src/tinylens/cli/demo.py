@@ -242,7 +242,7 @@ def demo(
 ) -> None:
     """Simulate a realistic lens (no downloads), write it with a config, and fit it."""
     config_path = write_demo(directory)
-    console.print(f"Wrote image.fits, noise.fits, psf.fits, truth.json and model_config.yaml to [bold]{directory}[/]")
+    console.print(f"Wrote image.fits, noise.fits, psf.fits, truth.json and model_config.yaml to [bold]{escape(str(directory))}[/]")
     if no_fit:
         console.print(f"Fit it with: {escape(demo_fit_command(directory))}\n({TRUTH_NOTE})", soft_wrap=True)
         return
