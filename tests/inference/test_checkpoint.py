@@ -338,7 +338,25 @@ def test_checkpoint_names_are_known_without_importing_the_samplers():
     assert loaded.stdout.split("\n")[-2] == "[]"
 
 
-def test_ctrl_c_while_a_network_trains_stops_the_run(tmp_path, data, monkeypatch):
+@pytest.fixture
+def python_sigint():
+    """SIGINT with Python's own handler for the test, as in a ``tinylens`` started from a
+    terminal: the Ctrl-C tests below need it (KeptInterrupt leaves any other handler alone). A
+    test run started in the background by a shell without job control (``(bash .ci/run &)``, a
+    batch script's ``&``) inherits SIGINT ignored, Python then keeps SIG_IGN, and both tests
+    failed without raising."""
+    import signal
+
+    found = signal.signal(signal.SIGINT, signal.default_int_handler)
+    if found is not signal.default_int_handler:  # named in the warnings summary, to find who set it
+        import warnings
+
+        warnings.warn(f"SIGINT's handler was {found!r} when this test started", UserWarning, stacklevel=2)
+    yield found
+    signal.signal(signal.SIGINT, found)
+
+
+def test_ctrl_c_while_a_network_trains_stops_the_run(tmp_path, data, monkeypatch, python_sigint):
     """scikit-learn catches KeyboardInterrupt in MLPRegressor's training loop (nautilus's networks)
     and only warns "Training interrupted by user."; the run then sampled on to its end. Ctrl-C there
     must stop it as anywhere else, and the SIGINT handler is Python's own again afterwards."""
@@ -386,7 +404,7 @@ def test_a_checkpoint_of_the_other_precision_is_not_resumed(tmp_path, data):
         assert fingerprint(tinylens.load(config, dtype=jnp.float64), seed=1) == fingerprint(p32, seed=1)
 
 
-def test_ctrl_c_that_a_gc_callback_swallows_stops_a_dynesty_run(tmp_path, data):
+def test_ctrl_c_that_a_gc_callback_swallows_stops_a_dynesty_run(tmp_path, data, python_sigint):
     """A SIGINT that arrives while a garbage-collector callback runs (JAX registers one) raises
     KeyboardInterrupt inside it, where Python only prints "Exception ignored": dynesty sampled
     on to its end. The run must stop as after any Ctrl-C, keeping its checkpoint."""
