@@ -376,7 +376,7 @@ def fit(config: str | Path | dict, *, progress: bool = True, output: str | Path 
     with folder_on_interrupt(folder):
         if truth is not None:
             truth = truth_step(partial(check_truth, truth, problem.param_names, source), source, truth_errors)
-        check_settings(problem)
+        check_settings(problem, folder)
         check_likelihood(problem, config if isinstance(config, (str, Path)) else None)
         out = tables.ensure_writable(folder)
         busy = (f"Output folder {out} is being written by another tinylens fit{{holder}}; two fits in one folder "
@@ -396,14 +396,22 @@ def fit(config: str | Path | dict, *, progress: bool = True, output: str | Path 
     return result
 
 
-def check_settings(problem: Any) -> None:
+def check_settings(problem: Any, folder: Path | None = None) -> None:
     """What a fit checks of a loaded problem before it touches its output folder or samples
     (raises ConfigError): the inference method and its settings, and
-    ``output.corner_parameters``. ``tinylens validate`` and a survey's template check run it too."""
+    ``output.corner_parameters``. ``tinylens validate`` and a survey's template check run it too.
+    With the output ``folder`` (a fit's), also that dynesty's evaluation history is not one of
+    tinylens's own files there."""
     from tinylens.inference import check_inference
 
     check_inference(problem.config, problem.ndim)
     corner_names(list(problem.param_names), problem.config.output.corner_parameters)
+    inf = problem.config.inference
+    if folder is not None and (getattr(inf, "type", None) or "sampler") == "sampler" \
+            and getattr(inf, "method", None) == "dynesty":
+        from tinylens.inference import dynesty_runner
+
+        dynesty_runner.check_history_folder(dict(getattr(inf, "settings", None) or {}), folder)
 
 
 #: Random draws from the prior that :func:`check_likelihood` tries after the prior median.

@@ -5,6 +5,7 @@ checkpoint left behind. The tiny lens has 4 free parameters."""
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -220,3 +221,33 @@ def test_dynesty_history_name_is_a_string():
 def test_dynesty_history_elsewhere_passes(tmp_path):
     for name in ("calls.h5", "dynesty_logl_history.h5", "sub/result.json", str(tmp_path / "result.json")):
         check_inference(_config({**DYNESTY, "settings": {"save_evaluation_history": True, "history_filename": name}}))
+
+
+@pytest.mark.skipif(not DYNESTY_HISTORY, reason="dynesty < 3.0 has no evaluation history")
+@pytest.mark.parametrize("name", ["../out/result.json", "../out/sub/../Checkpoint_Dynesty.pkl", "../link/row.json",
+                                  "<absolute>"])
+def test_dynesty_history_may_not_reach_tinylens_files_from_outside(lens_dir, tmp_path, name):
+    """The check of the name alone passed a relative name that leaves the output folder and comes
+    back (``../out/result.json`` for the folder ``out``), one through a link to it, and an absolute
+    path into it: dynesty wrote its history over tinylens's own file. Resolved against the output
+    folder, it is refused by tinylens.fit before the folder exists, and by the runner before it
+    writes its checkpoint or touches the file; a path to another folder still passes."""
+    out = tmp_path / "out"
+    (tmp_path / "link").symlink_to(out, target_is_directory=True)
+    name = str(out / "result.json") if name == "<absolute>" else name
+    settings = {"save_evaluation_history": True, "history_filename": name}
+    inference = {**DYNESTY, "settings": settings}
+    check_inference(_config(inference))  # the name alone passes: only the output folder tells
+    refused = rf"^inference.settings.history_filename: '{re.escape(name)}' is the file .* tinylens writes itself"
+    with pytest.raises(ConfigError, match=refused) as err:
+        tinylens.fit(_absolute(lens_dir, inference, out), progress=False)
+    assert "choose another name for dynesty's history" in str(err.value)
+    assert not out.exists()
+    out.mkdir()
+    (out / filenames.RESULT).write_text("finished")
+    problem = tinylens.load(_absolute(lens_dir, inference, out))
+    with pytest.raises(ConfigError, match=refused):
+        dynesty_runner.run(problem, settings, progress=False, checkpoint_dir=out)
+    assert [p.name for p in out.iterdir()] == [filenames.RESULT] and (out / filenames.RESULT).read_text() == "finished"
+    elsewhere = {**settings, "history_filename": "../elsewhere/result.json"}
+    assert dynesty_runner._history_in(elsewhere, out)["history_filename"] == str(out / "../elsewhere/result.json")

@@ -234,6 +234,13 @@ def _check_history_name(name: Any) -> None:
         )
 
 
+def check_history_folder(settings: dict[str, Any], folder: str | Path) -> None:
+    """Raise ConfigError when dynesty's evaluation history (``save_evaluation_history``) would be
+    written over one of tinylens's own files in the output ``folder`` (:func:`_history_in`), so
+    that a fit can refuse it before its pipeline's stages, not only when sampling starts."""
+    _history_in(_settings(settings)[1], folder)
+
+
 def settings_for_run(settings: dict[str, Any], run: int) -> dict[str, Any]:
     """``settings`` for sampling run ``run`` of a fit (1, then one more each time the pipeline
     widens the box and samples again): from the second run on, the evaluation history goes to a
@@ -248,11 +255,35 @@ def settings_for_run(settings: dict[str, Any], run: int) -> dict[str, Any]:
 def _history_in(init: dict[str, Any], folder: str | Path | None) -> dict[str, Any]:
     """``init`` with dynesty's evaluation history (``save_evaluation_history``) written into the
     output ``folder``: a relative ``history_filename`` (dynesty's default one too) is taken from
-    there, not from the folder the fit was started from; an absolute one is kept."""
+    there, not from the folder the fit was started from; an absolute one is kept. Raise
+    ConfigError when the history would be one of tinylens's other files in ``folder``
+    (:func:`_check_history_path`)."""
     if not init.get("save_evaluation_history") or folder is None:
         return init
     name = Path(init.get("history_filename") or filenames.DYNESTY_HISTORY).expanduser()
-    return {**init, "history_filename": str(name if name.is_absolute() else Path(folder) / name)}
+    path = name if name.is_absolute() else Path(folder) / name
+    _check_history_path(init.get("history_filename"), path, Path(folder))
+    return {**init, "history_filename": str(path)}
+
+
+def _check_history_path(name: Any, path: Path, folder: Path) -> None:
+    """Raise ConfigError when the history file ``path`` (``history_filename`` ``name`` resolved
+    against the output ``folder``) is one of tinylens's other files in ``folder``, which the
+    history would overwrite: reached by a name the check of the name alone lets through (one
+    that leaves the folder and comes back, ``../out/result.json``, an absolute path to it, a
+    link), compared after resolving both, and ignoring case as :func:`_check_history_name` does."""
+    others = [own for own in filenames.RESERVED if own != filenames.DYNESTY_HISTORY]
+    resolved = path.resolve()
+    if resolved.name.casefold() not in {own.casefold() for own in others}:
+        return
+    here, parent = folder.resolve(), resolved.parent
+    if parent != here and not (parent.is_dir() and here.is_dir() and os.path.samefile(parent, here)):
+        return
+    raise ConfigError(
+        f"inference.settings.history_filename: '{name}' is the file {resolved.name} that tinylens writes itself "
+        f"in the output folder {folder} (its own files: {', '.join(others)}); choose another name for dynesty's "
+        f"history, or a path outside the output folder."
+    )
 
 
 def _history_rows(path: str) -> int:
@@ -331,6 +362,7 @@ def run(
     """Sample ``problem``'s posterior with dynesty's static nested sampler."""
     check(settings, problem.ndim)
     own, init, run_kw = _settings(settings)
+    history_init = _history_in(init, checkpoint_dir)  # refused here, before any file is touched
     key = fingerprint(problem, **init, seed=own["seed"])
     checkpoint, resume = None, False
     if checkpoint_dir is not None:
@@ -341,7 +373,7 @@ def run(
     _LIKELIHOODS[key] = interrupt.guard(status.wrap(problem.log_likelihood))
     _BATCHERS[key] = Batcher(key)
     sampler, resumed = open_checkpoint(
-        lambda r: _sampler(problem, _BATCHERS[key], _history_in(init, checkpoint_dir), own["seed"], checkpoint, r),
+        lambda r: _sampler(problem, _BATCHERS[key], history_init, own["seed"], checkpoint, r),
         checkpoint, resume,
     )
     take_back = getattr(sampler, "_remove_live_points", None)  # dynesty >= 2.0
