@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from oracle import LENS_TRUTH, exact_r_sersic, lenstronomy_image, noisy_problem,
 from tinylens.config.schema import Pipeline
 from tinylens.pipeline.lens_light import fit_lens_light, image_moments
 from tinylens.pipeline.optimize import Objective
-from tinylens.pipeline.run import optimise
+from tinylens.pipeline.run import optimise, stage2_done
 
 PIX = 0.074
 SIGMA = 0.1
@@ -374,7 +375,8 @@ def test_stages_1_to_3_take_a_model_of_the_lens_light_alone(tmp_path, capsys):
     """TinyLensGpu's lens-light-only models (lens_mass_list and source_light_list empty): stage 3
     holds the lens light and fits mass and source, of which there is nothing, and scipy's
     L-BFGS-B refused the empty vector ('not enough values to unpack'), a traceback from tinylens fit.
-    Its progress line said '3/4 mass and source fitted' all the same."""
+    Its progress line said '3/4 mass and source fitted' all the same, and stage 2's an Einstein
+    radius of the arc ('theta_E ~ 1.012"') for a model with no mass to have one."""
     from tiny_lens import tiny_config, write_tiny_lens
 
     write_tiny_lens(tmp_path)
@@ -390,6 +392,10 @@ def test_stages_1_to_3_take_a_model_of_the_lens_light_alone(tmp_path, capsys):
     best = np.asarray(state["best"])
     said = " ".join(capsys.readouterr().err.split())
     assert "3/4 no mass or source to fit, lens light fitted again: log P" in said and "mass and source fitted" not in said
+    assert "2/4 arc: " in said and "pixels, no mass to estimate an Einstein radius for" in said, said
+    assert "theta_E" not in said, said
+    arc = SimpleNamespace(found=True, n_pixels=268)  # a model with a mass still has its estimate
+    assert stage2_done(SimpleNamespace(lens_mass=[object()]), arc, 1.0123) == 'arc: 268 pixels, theta_E ~ 1.012"'
     assert list(problem.param_names) == ["lens_light.0.R_sersic", "lens_light.0.n_sersic"]
     assert best.shape == (2,) and np.all(np.isfinite(best)) and np.isfinite(problem.log_likelihood(best))
     assert np.isfinite(state["stages"]["mass_source"]["log_posterior"])

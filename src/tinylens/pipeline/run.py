@@ -108,7 +108,7 @@ def optimise(objective: Objective, settings, progress: bool = False) -> dict[str
                        threshold=settings.arc_threshold)
     theta_E_guess = arc.theta_E if (settings.arc and arc.found) else _theta_E_middle(problem)
     stages["arc"] = {**arc.summary(), "theta_E_start": theta_E_guess}
-    _say(progress, f"2/4 arc: {arc.n_pixels} pixels, theta_E ~ {theta_E_guess:.3f}\"" if arc.found else "2/4 no arc found")
+    _say(progress, f"2/4 {stage2_done(problem.spec, arc, theta_E_guess)}")
     t1 = time.perf_counter()
     center = lens_center(problem, theta)
     others = (other_radii(arc, center, theta_E_guess, r_min=PEAK_R_MIN_PIXELS * d.pixel_scale)
@@ -132,6 +132,16 @@ def optimise(objective: Objective, settings, progress: bool = False) -> dict[str
     return {"best": ms.fit.theta.tolist(), "stages": stages, "n_evals": counts["n"],
             "arc_mask": np.flatnonzero(arc.mask.ravel()).tolist(), "time_s": time.perf_counter() - t0,
             "threads": objective.threads}
+
+
+def stage2_done(spec, arc, theta_E: float) -> str:
+    """What stage 2 found, for its progress line: the arc and the Einstein radius it suggests,
+    which a model without a lens mass (of the lens light alone) does not have."""
+    if not arc.found:
+        return "no arc found"
+    if not spec.lens_mass:
+        return f"arc: {arc.n_pixels} pixels, no mass to estimate an Einstein radius for"
+    return f"arc: {arc.n_pixels} pixels, theta_E ~ {theta_E:.3f}\""
 
 
 def stage3_done(spec) -> str:
