@@ -48,3 +48,12 @@ def test_a_parameter_given_also_by_its_alias_is_refused(mass, source, key, other
     with pytest.raises(ConfigError) as info:
         _spec(mass, source)
     assert key in str(info.value) and f"'{other}'" in str(info.value)
+
+
+def test_the_alias_is_named_as_the_other_name_whichever_comes_first():
+    """slope before gamma: the message said "'gamma' is another name for 'gamma'"."""
+    mass = {"slope": _uniform(1.5, 2.5)} | MASS
+    with pytest.raises(ConfigError) as info:
+        _spec(mass, SOURCE)
+    assert "lens_mass_list[0].params.gamma" in str(info.value)
+    assert "'slope' is another name for 'gamma'" in str(info.value)

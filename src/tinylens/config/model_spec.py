@@ -193,9 +193,10 @@ def build_model_spec(components: Any) -> ModelSpec:
                     f"{comp.type}. Allowed: {', '.join(names)}."
                 )
             if canon in out:  # an alias and its parameter: one of them would be ignored
+                alias = name if name != canon else given_as[canon]
                 raise ConfigError(
                     f"{_path(list_name, idx, 'params', name)}: the same parameter of {comp.type} as "
-                    f"'{given_as[canon]}' ('{name}' is another name for '{canon}'); give one of them."
+                    f"'{given_as[canon]}' ('{alias}' is another name for '{canon}'); give one of them."
                 )
             out[canon] = spec
             given_as[canon] = name
