@@ -296,6 +296,15 @@ def test_comparison_frame_names_a_missing_median_column_and_the_ones_there():
     assert "lens_mass.0.theta_E" in str(err.value).split("are:")[1]
 
 
+def test_a_misspelt_parameter_is_answered_with_the_close_name_though_the_list_is_cut():
+    """--parameter lens_mass.0.thetaE on a real catalogue: the list of its parameters stops after
+    12 (the lens_light ones, alphabetically first), so the message named no theta_E at all."""
+    catalog, _ = _catalog_and_truth()
+    catalog = catalog.assign(**{f"lens_light.0.p{i:02d}_median": 1.0 for i in range(15)})
+    with pytest.raises(TinyLensError) as err:
+        rp.require_medians(catalog, ["lens_mass.0.thetaE"], "The catalogue")
+    assert "Did you mean 'lens_mass.0.theta_E' instead of 'lens_mass.0.thetaE'?" in str(err.value)
+
 def test_report_trusted_only_keeps_the_trusted_rows(tmp_path):
     """--trusted-only computes the statistics over the rows flagged trusted (CSV text 'True'/'False')."""
     rng = np.random.default_rng(7)

@@ -26,7 +26,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from tinylens.errors import TinyLensError, listed
+from tinylens.errors import TinyLensError, did_you_mean, listed
 from tinylens.filenames import RESULT
 
 Kind = Literal["relative", "absolute", "angle"]
@@ -308,7 +308,7 @@ def require_medians(catalog: pd.DataFrame, names: Sequence[str], where: str, why
         if f"{name}_median" not in catalog.columns:
             known = sorted(c.removesuffix("_median") for c in catalog.columns if c.endswith("_median"))
             raise TinyLensError(f"{where} has no column '{name}_median'{why.format(name=name)}; "
-                                f"the parameters in it are: {_some(known)}.")
+                                f"the parameters in it are: {_some(known)}.{did_you_mean([name], known)}")
 
 
 # -- figure -----------------------------------------------------------------------------------
