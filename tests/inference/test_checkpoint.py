@@ -456,6 +456,21 @@ def test_dynestys_evaluation_history_goes_to_the_output_folder(tmp_path, data, m
     assert (out / "calls.h5").is_file() and mine.is_file() and list(elsewhere.iterdir()) == []
 
 
+
+@pytest.mark.skipif("save_evaluation_history" not in dynesty_runner.SAMPLER_KEYS,
+                    reason="dynesty < 3.0 has no evaluation history")
+def test_a_history_filename_in_a_folder_not_yet_made_is_written_there(tmp_path, data):
+    """``history_filename: hist/calls.h5`` (or an absolute path into a new folder) passed the
+    config check and then stopped the fit with h5py's "Unable to synchronously create file ...
+    No such file or directory"; the folder is now made."""
+    out = tmp_path / "out"
+    _run(_problem(tmp_path / "lens", data, "dynesty", maxcall=300, save_evaluation_history=True,
+                  history_filename="hist/calls.h5"), out, dynesty_runner)
+    absolute = tmp_path / "new" / "deeper" / "calls.h5"
+    _run(_problem(tmp_path / "lens", data, "dynesty", maxcall=300, save_evaluation_history=True,
+                  history_filename=str(absolute)), out, dynesty_runner)
+    assert _history_rows(out / "hist" / "calls.h5") > 0 and _history_rows(absolute) > 0
+
 def _history_rows(path) -> int:
     with h5py.File(path, "r") as f:
         return len(f["evaluation_logl"])

@@ -308,6 +308,9 @@ def _resume_history(loglikelihood, path: str) -> None:
 
 def _sampler(problem, batcher: Batcher, init: dict, seed, checkpoint: Path | None, resume: bool):
     pool = BatchingPool(batcher, init["queue_size"])
+    if init.get("save_evaluation_history") and init.get("history_filename"):
+        # a history_filename in a folder (hist/calls.h5): dynesty creates the file, not its folder
+        Path(init["history_filename"]).parent.mkdir(parents=True, exist_ok=True)
     if checkpoint is not None and resume:
         sampler = dynesty.NestedSampler.restore(str(checkpoint), pool=pool)
         if init.get("save_evaluation_history"):
