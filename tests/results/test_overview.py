@@ -240,6 +240,18 @@ def test_a_selection_without_an_ok_lens_draws_no_figure(tmp_path):
     assert not (tmp_path / "report" / "overview_parameters.png").exists()
 
 
+
+def test_a_where_on_a_truth_column_without_truth_says_it_needs_truth(tmp_path):
+    """--where 'arc_snr_max >= 10' (docs/survey.md's example, a truth-table column) without --truth
+    was answered "Use the columns of the catalogue or of the truth/reference table", though no
+    truth table was given."""
+    _catalog().to_csv(tmp_path / "catalog.csv", index=False)
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv"), "--where", "arc_snr_max >= 10"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    text = " ".join(result.output.split())
+    assert "arc_snr_max" in text and "only with --truth" in text and "truth/reference table" not in text
+    assert "e.g. --where 'arc_snr_max" not in text  # nor given as the example to follow
+
 def test_the_overview_figure_shows_a_parameter_that_some_lens_has(tmp_path, monkeypatch):
     """The overview figure drew the first parameter's panels even when no ok lens had a finite
     median of it (two empty panels), while the next parameter had one for every lens."""

@@ -179,7 +179,9 @@ def build_overview(catalog_path: Path, parameters: list[str] | None, trusted_onl
     if trusted_only:
         catalog = only_trusted(catalog, catalog_path)
     if where:
-        catalog = select(catalog, pd.DataFrame({"lens_id": pd.Series([], dtype=object)}), where)
+        catalog = select(catalog, pd.DataFrame({"lens_id": pd.Series([], dtype=object)}), where,
+                         "the catalogue (a truth table's, such as arc_snr_max, only with --truth)",
+                         "`lens_mass.0.theta_E_median` > 1.5")
     if parameters:
         quantities = [rp.quantity_for(p) for p in dict.fromkeys(parameters)]
         rp.require_medians(catalog, [q.name for q in quantities], str(catalog_path),
@@ -317,7 +319,8 @@ def _status_counts(status) -> str:
     return f"{len(status)} rows; status values found: {found}; only rows with status 'ok' are compared"
 
 
-def select(catalog, other, where: str):
+def select(catalog, other, where: str, columns_of: str = "the catalogue or of the truth/reference table",
+           example: str = "arc_snr_max >= 10"):
     """The rows of ``catalog`` whose lens, joined with ``other`` on ``lens_id``, satisfies the pandas
     query ``where`` (column names with dots in backticks; a column in both tables is the
     catalogue's, the other table's gets the suffix ``_other``)."""
@@ -329,9 +332,9 @@ def select(catalog, other, where: str):
     try:
         mask = joined.eval(where, engine="python", target=None)  # target=None: no assignment (as query)
     except Exception as err:  # pandas raises many kinds (SyntaxError, UndefinedVariableError, TypeError)
-        raise TinyLensError(f"--where {where!r}: {type(err).__name__}: {err}. Use the columns of the catalogue or of "
-                            "the truth/reference table, with backticks around names that contain dots "
-                            "(e.g. --where 'arc_snr_max >= 10').") from None
+        raise TinyLensError(f"--where {where!r}: {type(err).__name__}: {err}. Use the columns of {columns_of}, "
+                            "with backticks around names that contain dots "
+                            f"(e.g. --where '{example}').") from None
     if not (isinstance(mask, pd.Series) and pd.api.types.is_bool_dtype(mask.dtype)):
         raise TinyLensError(f"--where {where!r} is not a condition: it must be true or false for each lens "
                             f"(e.g. --where 'arc_snr_max >= 10'), but it gives {_not_a_condition(mask)}.")
