@@ -261,3 +261,11 @@ def test_a_negative_count_is_refused_as_the_count(tmp_path, monkeypatch, args, s
 def test_a_negative_option_value_is_still_the_options(tmp_path):
     result = CliRunner().invoke(app, ["simulate-population", "1", str(tmp_path / "pop"), "--seed", "-1"])
     assert result.exit_code == 2 and "the random seed (--seed) must be a non-negative integer, got -1" in _text(result)
+
+
+def test_the_summary_counts_one_lens_in_the_singular(tmp_path):
+    """``simulate-population 1 OUT`` said "1 lenses in OUT"."""
+    sets = [f"--set={k}={json.dumps(v)}" for k, v in TINY.items()]
+    result = CliRunner().invoke(app, ["simulate-population", "1", str(tmp_path / "pop"), "-q", *sets])
+    assert result.exit_code == 0, result.output
+    assert f"1 lens in {tmp_path / 'pop'} (arc SNR" in _text(result) and "1 lenses" not in _text(result)

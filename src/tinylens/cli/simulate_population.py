@@ -119,7 +119,7 @@ def simulate_population_command(
     with reported_warnings():
         truth = simulate_population(n, outdir, seed=seed, progress=not quiet, **options)
     snr = truth["arc_snr_max"]
-    console.print(f"{len(truth)} lenses in [bold]{escape(str(outdir))}[/] (arc SNR {snr.min():.1f} - {snr.max():.1f}); "
+    console.print(f"{len(truth)} {'lens' if len(truth) == 1 else 'lenses'} in [bold]{escape(str(outdir))}[/] (arc SNR {snr.min():.1f} - {snr.max():.1f}); "
                   f"truth table {escape(str(outdir / 'truth.csv'))}. Fit them with: {escape(survey_command(outdir))}",
                   soft_wrap=True)
 
