@@ -247,7 +247,8 @@ def test_options_missing_from_an_older_population_json_count_as_their_defaults()
     assert population.settings_differences(old, other) == ["lens_disc_fraction_range [0.0, 0.0] there, [0.2, 0.4] now"]
 
 
-@pytest.mark.parametrize("args, shown", [(["-3", "pop"], "-3"), (["-q", "--seed", "2", "-2.5", "pop"], "-2.5")])
+@pytest.mark.parametrize("args, shown", [(["-3", "pop"], "-3"), (["-q", "--seed", "2", "-2.5", "pop"], "-2.5"),
+                                         (["-1e3", "pop"], "-1000.0"), (["-.5", "pop"], "-0.5"), (["-inf", "pop"], "-inf")])
 def test_a_negative_count_is_refused_as_the_count(tmp_path, monkeypatch, args, shown):
     """``simulate-population -3 OUT`` said "No such option: -3" (click reads -3 as an option)."""
     monkeypatch.chdir(tmp_path)
@@ -256,6 +257,23 @@ def test_a_negative_count_is_refused_as_the_count(tmp_path, monkeypatch, args, s
     assert f"the number of lenses must be >= 1 (a whole number), got {shown}" in _text(result)
     assert "No such option" not in _text(result) and isinstance(result.exception, SystemExit)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("args", [["-3", "pop", "--help"], ["--help", "-1e3", "pop"], ["-q", "-2.5", "--help"]])
+def test_help_is_shown_even_with_a_negative_count(tmp_path, monkeypatch, args):
+    """``simulate-population -3 OUT --help`` gave the count's error instead of the help."""
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["simulate-population", *args])
+    assert result.exit_code == 0, result.output
+    assert "Usage: tinylens simulate-population" in result.output and "Simulate N CSST-like" in result.output
+    assert "number of lenses" not in result.output and list(tmp_path.iterdir()) == []
+
+
+def test_a_help_after_double_dash_or_as_a_value_is_not_a_help_request(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for args in (["-3", "pop", "--", "--help"], ["--psf", "--help", "-3", "pop"]):
+        result = CliRunner().invoke(app, ["simulate-population", *args])
+        assert result.exit_code == 2 and "the number of lenses must be >= 1" in _text(result), result.output
 
 
 def test_a_negative_option_value_is_still_the_options(tmp_path):

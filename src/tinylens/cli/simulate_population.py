@@ -7,11 +7,12 @@ Writes one folder per lens (``image.fits``, ``noise.fits``, ``psf.fits``, ``trut
 
 from __future__ import annotations
 
-import re
+import math
 import shlex
 from pathlib import Path
 from typing import Any
 
+import click
 import typer
 from rich.markup import escape
 from typer.core import TyperCommand
@@ -20,8 +21,15 @@ from tinylens.cli.common import console, path_value, reported_warnings
 from tinylens.errors import ConfigError
 
 
-#: A token click would read as a short option but that is a negative number (``-3``, ``-2.5``).
-NEGATIVE_NUMBER = re.compile(r"-\d+(\.\d*)?")
+def negative_number(token: str) -> bool:
+    """Whether ``token``, which click would read as a short option, is a negative number in any
+    form Python reads (``-3``, ``-2.5``, ``-.5``, ``-1e3``, ``-inf``); not ``-nan``."""
+    if not token.startswith("-"):
+        return False
+    try:
+        return not math.isnan(float(token))
+    except ValueError:
+        return False
 
 
 def first_argument(args: list[str], takes_value: set[str]) -> str | None:
@@ -35,9 +43,25 @@ def first_argument(args: list[str], takes_value: set[str]) -> str | None:
             return None
         elif token in takes_value:
             skip = True
-        elif not token.startswith("-") or NEGATIVE_NUMBER.fullmatch(token):
+        elif not token.startswith("-") or negative_number(token):
             return token
     return None
+
+
+def asks_for_help(args: list[str], takes_value: set[str], help_names: list[str]) -> bool:
+    """Whether ``args`` hold a help option (``--help``) as click would read it: anywhere before
+    ``--``, and not as the value of an option in ``takes_value`` (``--psf --help``)."""
+    skip = False
+    for token in args:
+        if skip:
+            skip = False
+        elif token == "--":
+            return False
+        elif token in help_names:
+            return True
+        elif token in takes_value:
+            skip = True
+    return False
 
 
 class CountCommand(TyperCommand):
@@ -48,10 +72,18 @@ class CountCommand(TyperCommand):
         takes_value = {name for p in self.params if p.param_type_name == "option" and not getattr(p, "is_flag", False)
                        for name in (*p.opts, *p.secondary_opts)}
         n = first_argument(args, takes_value)
-        if n is not None and NEGATIVE_NUMBER.fullmatch(n):
+        if n is not None and negative_number(n):
+            help_names = self.get_help_option_names(ctx) if self.add_help_option else []
+            if asks_for_help(args, takes_value, help_names) and not ctx.resilient_parsing:
+                click.echo(ctx.get_help(), color=ctx.color)  # as click's --help: click would stop at -3 first
+                ctx.exit()
             from tinylens.survey.population import check_count_and_seed
 
-            check_count_and_seed(float(n) if "." in n else int(n), 0)  # a ConfigError: it is below 1
+            try:
+                count: int | float = int(n)
+            except ValueError:
+                count = float(n)  # -2.5, -1e3, -inf
+            check_count_and_seed(count, 0)  # a ConfigError: it is below 1
         return super().parse_args(ctx, args)
 
 
