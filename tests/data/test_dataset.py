@@ -609,3 +609,22 @@ def test_a_mask_file_leaving_too_few_pixels_is_an_error_without_warnings_first(t
         text = data_error(config(mask_path="tiny.fits"), tmp_path)
     assert "Only 4 of the 480 pixels" in text and "the mask excludes 476" in text
     assert [str(w.message) for w in caught] == []
+
+
+def test_a_psf_s_warnings_do_not_come_before_a_too_few_pixels_error(tmp_path, files):
+    """An unnormalised, off-centre PSF with an over-subtracted background: its three warnings (sum,
+    centring, negative pixels) came before the 'too few pixels' error, which says all there is to fix."""
+    psf = np.full((9, 9), -0.01)
+    psf[2, 2] = 3.0
+    put(files["psf_path"], psf)
+    data = np.full(SHAPE, np.nan)
+    data[:2, :2] = 1.0
+    put(files["data_path"], data)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        text = data_error(config(), tmp_path)
+    assert "Only 4 of the 480 pixels" in text
+    assert [str(w.message) for w in caught] == []
+    put(files["data_path"], np.random.default_rng(1).normal(size=SHAPE))  # a dataset that loads: all three warnings
+    _, messages = load_warning(config(), tmp_path)
+    assert [m.split(" ")[3] for m in messages if m.startswith("The PSF")] == ["sums", "peaks", "has"]

@@ -110,8 +110,8 @@ def load_dataset(cfg: schema.Dataset, base_dir: str | Path, origin: str = BASE_D
     noise = read_fits_image(paths["noise_path"], "dataset.noise_path", hints["noise_path"])
     check_same_shape(noise, data, paths["noise_path"], paths["data_path"], "noise map")
     check_not_the_image(noise, data, paths["noise_path"], paths["data_path"])
-    psf, psf_header = read_fits_image_and_header(paths["psf_path"], "dataset.psf_path", hints["psf_path"])
-    psf = prepare_psf(psf, paths["psf_path"])
+    psf_file, psf_header = read_fits_image_and_header(paths["psf_path"], "dataset.psf_path", hints["psf_path"])
+    psf_sum = check_psf(psf_file, paths["psf_path"])
     mask_path = resolve_path(base_dir, cfg.mask_path) if cfg.mask_path else None
     mask_values = (read_mask_file(mask_path, data, paths["data_path"], hints["mask_path"])
                    if mask_path is not None else None)
@@ -121,6 +121,7 @@ def load_dataset(cfg: schema.Dataset, base_dir: str | Path, origin: str = BASE_D
     good_noise = valid_noise & ~huge
     mask = user & good_data & good_noise
     check_enough_pixels(mask, user, good_data, valid_noise, huge, paths["data_path"])  # an error needs no warnings first
+    _warn_unusual_psf(psf_file, psf_sum, paths["psf_path"])
     if mask_values is not None:
         _warn_unusual_mask(mask_values, mask_file_used(mask_values), mask_path)
     _warn_bad(user & ~good_data, paths["data_path"], "with a NaN or infinite data value")
@@ -135,7 +136,7 @@ def load_dataset(cfg: schema.Dataset, base_dir: str | Path, origin: str = BASE_D
     return Dataset(
         data=_frozen(np.where(good_data, data, 0.0)),
         noise=_frozen(np.where(good_noise, noise, np.inf)),
-        psf=_frozen(psf),
+        psf=_frozen(psf_file / psf_sum),
         mask=_frozen(mask),
         pixel_scale=float(cfg.pixel_scale),
         nsub=int(cfg.nsub),
@@ -388,7 +389,16 @@ def _warn_unusual_mask(values: np.ndarray, used: np.ndarray, path: Path) -> None
 
 # -- PSF ----------------------------------------------------------------------------------------
 def prepare_psf(psf: np.ndarray, path: Path) -> np.ndarray:
-    """Check the PSF (odd-sized, finite, positive sum) and return it normalised to unit sum."""
+    """Check the PSF (odd-sized, finite, positive sum; :func:`check_psf`), announce an unusual one
+    (:func:`_warn_unusual_psf`) and return it normalised to unit sum."""
+    total = check_psf(psf, path)
+    _warn_unusual_psf(psf, total, path)
+    return psf / total
+
+
+def check_psf(psf: np.ndarray, path: Path) -> float:
+    """The sum of the PSF's pixels, after a DataError for a PSF that cannot be used: not odd-sized,
+    a pixel not finite, or a sum not positive."""
     ny, nx = psf.shape
     if ny % 2 == 0 or nx % 2 == 0:
         raise DataError(
@@ -403,11 +413,16 @@ def prepare_psf(psf: np.ndarray, path: Path) -> np.ndarray:
     total = float(psf.sum())
     if not total > 0:
         raise DataError(f"The PSF {path} sums to {total:.6g}; its pixels must sum to a positive number (ideally 1).")
+    return total
+
+
+def _warn_unusual_psf(psf: np.ndarray, total: float, path: Path) -> None:
+    """Announce a PSF (of sum ``total``, :func:`check_psf`) that is not normalised, not centred on
+    its peak, or has much negative light."""
     if abs(total - 1.0) > PSF_SUM_TOLERANCE:
         warnings.warn(f"The PSF {path} sums to {total:.6g}, not 1; it was normalised to unit sum.", DataWarning, stacklevel=3)
     _warn_off_centre(psf, path)
     _warn_negative(psf, path)
-    return psf / total
 
 
 #: Negative PSF pixels summing to more than this share of the positive ones are announced, when
