@@ -289,6 +289,32 @@ def test_comparison_frame_names_missing_truth_column():
         rp.comparison_frame(catalog.assign(**{"source_light.0.q_median": 0.5}), truth, [rp.quantity_for("source_light.0.q")])
 
 
+@pytest.mark.parametrize(("table", "args", "expected"), [
+    ("reference", ["--reference-column", "theta_E_x"], "has no column 'theta_E_x'; its columns are: lens_name, theta_E_sie."),
+    ("reference", [], "Columns: name, thetaE."),
+    # the id column itself: "has no column 'lens_name'; its columns are: lens_name, ..."
+    ("reference", ["--reference-column", "lens_name"], "--reference-column lens_name: that is the lens id column"),
+    ("truth", ["-p", "lens_mass.0.phi_deg"], "truth table has no column 'lens_mass.0.phi_deg'; its columns are: "
+                                            "lens_name, lens_mass.0.theta_E."),
+])
+def test_a_missing_column_message_lists_the_id_column_by_the_name_in_the_file(tmp_path, table, args, expected):
+    """A reference table of SLACS-like lens_name ids (or a truth table's) was listed as having a
+    'lens_id' column, the name it is renamed to when read, which is not in the user's file."""
+    catalog, truth = _catalog_and_truth()
+    catalog.to_csv(tmp_path / "catalog.csv", index=False)
+    if table == "truth":
+        other = truth[["lens_id", "lens_mass.0.theta_E"]].rename(columns={"lens_id": "lens_name"})
+    elif args:
+        other = pd.DataFrame({"lens_name": truth["lens_id"], "theta_E_sie": truth["lens_mass.0.theta_E"]})
+    else:
+        other = pd.DataFrame({"name": truth["lens_id"], "thetaE": truth["lens_mass.0.theta_E"]})
+    other.to_csv(tmp_path / "other.csv", index=False)
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv"), f"--{table}", str(tmp_path / "other.csv"),
+                                      *args, "--out", str(tmp_path / "rep")])
+    text = _user_error(result)
+    assert expected in text and "lens_id" not in text
+
+
 def test_comparison_frame_names_a_missing_median_column_and_the_ones_there():
     catalog, truth = _catalog_and_truth()
     with pytest.raises(TinyLensError, match="catalogue has no column 'source_light.0.q_median'") as err:

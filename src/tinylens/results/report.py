@@ -161,7 +161,8 @@ def comparison_frame(
         median = f"{q.name}_median"
         true_col = truth_columns.get(q.name, q.name)
         if true_col not in truth_rows.columns:
-            raise TinyLensError(f"The truth table has no column '{true_col}'; its columns are: {_some(truth.columns)}.")
+            raise TinyLensError(f"The truth table has no column '{true_col}'; its columns are: "
+                                f"{_some(columns_as_read(truth))}.")
         def interval_end(suffix: str) -> np.ndarray:
             """The catalogue column ``q.name + suffix`` for these lenses (NaN when absent)."""
             col = f"{q.name}{suffix}"
@@ -400,6 +401,8 @@ def save_figure(fig, path: str | Path, dpi: int = 110, **savefig) -> Path:
 # -- input ------------------------------------------------------------------------------------
 #: Names accepted for the lens id column of a truth or reference table, in order.
 ID_ALIASES = ("lens_id", "lens_name", "name", "id")
+#: The key of a table's ``attrs`` under which :func:`read_table` keeps its id column's own name.
+ID_READ_AS = "tinylens_id_column"
 
 
 def read_table(path: str | Path, what: str, in_folder: tuple[str, ...] = ()) -> pd.DataFrame:
@@ -426,7 +429,16 @@ def read_table(path: str | Path, what: str, in_folder: tuple[str, ...] = ()) -> 
         raise TinyLensError(f"The {what} {path} has no lens id column (one of {', '.join(ID_ALIASES)}); "
                             f"its columns are: {_some(frame.columns)}.")
     frame = frame.rename(columns={alias: ID_COLUMN}) if alias != ID_COLUMN else frame
-    return frame.assign(**{ID_COLUMN: id_text(frame[ID_COLUMN])})
+    frame = frame.assign(**{ID_COLUMN: id_text(frame[ID_COLUMN])})
+    frame.attrs[ID_READ_AS] = alias  # messages list the columns as the file names them
+    return frame
+
+
+def columns_as_read(frame: pd.DataFrame) -> list[str]:
+    """``frame``'s columns as its file names them: the id column under the name :func:`read_table`
+    found (``lens_name``, ...), not the ``lens_id`` it was renamed to."""
+    read_as = frame.attrs.get(ID_READ_AS, ID_COLUMN)
+    return [read_as if c == ID_COLUMN else str(c) for c in frame.columns]
 
 
 #: What ``tinylens report`` reads, and where a single fit's results are instead.
@@ -501,10 +513,14 @@ def reference_column(reference: pd.DataFrame, column: str | None, path: str | Pa
         found = [c for c in reference.columns if str(c).startswith("theta_E")]
         if not found:
             raise TinyLensError(f"The reference table {path} has no column starting with 'theta_E'; "
-                                f"name the Einstein-radius column with --reference-column. Columns: {_some(reference.columns)}.")
+                                f"name the Einstein-radius column with --reference-column. Columns: {_some(columns_as_read(reference))}.")
         return found[0]
+    if column in (ID_COLUMN, reference.attrs.get(ID_READ_AS)):
+        raise TinyLensError(f"--reference-column {column}: that is the lens id column of the reference table {path}; "
+                            "name the column of its Einstein radii.")
     if column not in reference.columns:
-        raise TinyLensError(f"The reference table {path} has no column '{column}'; its columns are: {_some(reference.columns)}.")
+        raise TinyLensError(f"The reference table {path} has no column '{column}'; its columns are: "
+                            f"{_some(columns_as_read(reference))}.")
     return column
 
 
