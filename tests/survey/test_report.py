@@ -490,6 +490,25 @@ def test_coverage_68_is_nan_without_68_intervals():
     assert np.isnan(rp.stats_table(rp.comparison_frame(catalog, truth, qs), qs).iloc[0]["coverage_68"])
 
 
+@pytest.mark.parametrize(("where", "with_truth", "expected"), [
+    ("arc_snr_totl >= 20", False, "Did you mean 'arc_snr_total' instead of 'arc_snr_totl'?"),
+    ("`lens_mass.0.thetaE_median` > 1", False,
+     "Did you mean 'lens_mass.0.theta_E_median' instead of 'lens_mass.0.thetaE_median'?"),
+    ("arc_snr_mx >= 10", True, "Did you mean 'arc_snr_max' instead of 'arc_snr_mx'?"),
+])
+def test_a_misspelt_where_column_is_answered_with_the_close_name(tmp_path, where, with_truth, expected):
+    """--where 'arc_snr_totl >= 20' got pandas's "UndefinedVariableError: name 'arc_snr_totl' is not
+    defined" and no hint of the column meant (a dotted name in backticks is reported mangled)."""
+    catalog, truth = _catalog_and_truth()
+    catalog.assign(arc_snr_total=20.0).to_csv(tmp_path / "catalog.csv", index=False)
+    truth.assign(arc_snr_max=20.0).to_csv(tmp_path / "truth.csv", index=False)
+    extra = ["--truth", str(tmp_path / "truth.csv")] if with_truth else []
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv"), *extra, "--where", where,
+                                      "--out", str(tmp_path / "rep")])
+    assert expected in _user_error(result)
+    assert not (tmp_path / "rep").exists()
+
+
 # -- input checks and all-or-nothing output ----------------------------------------------------
 def _run(tmp_path, catalog: pd.DataFrame, truth: pd.DataFrame, *args: str, cat_name: str = "catalog.csv",
          truth_name: str = "truth.csv"):

@@ -15,6 +15,7 @@ Writes ``overview.json``, ``overview_parameters.csv``, ``overview_flags.csv``, `
 from __future__ import annotations
 
 import math
+import re
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tinylens.cli.common import console, path_value, print_warning
-from tinylens.errors import TinyLensError, listed
+from tinylens.errors import TinyLensError, did_you_mean, listed
 
 STATS_CSV = "report_stats.csv"
 STATS_JSON = "report_stats.json"
@@ -332,9 +333,11 @@ def select(catalog, other, where: str, columns_of: str = "the catalogue or of th
     try:
         mask = joined.eval(where, engine="python", target=None)  # target=None: no assignment (as query)
     except Exception as err:  # pandas raises many kinds (SyntaxError, UndefinedVariableError, TypeError)
+        hint = (did_you_mean(_unknown_names(where, str(err), joined.columns), [str(c) for c in joined.columns])
+                if isinstance(err, pd.errors.UndefinedVariableError) else "")
         raise TinyLensError(f"--where {where!r}: {type(err).__name__}: {err}. Use the columns of {columns_of}, "
                             "with backticks around names that contain dots "
-                            f"(e.g. --where '{example}').") from None
+                            f"(e.g. --where '{example}').{hint}") from None
     if not (isinstance(mask, pd.Series) and pd.api.types.is_bool_dtype(mask.dtype)):
         raise TinyLensError(f"--where {where!r} is not a condition: it must be true or false for each lens "
                             f"(e.g. --where 'arc_snr_max >= 10'), but it gives {_not_a_condition(mask)}.")
@@ -343,6 +346,17 @@ def select(catalog, other, where: str, columns_of: str = "the catalogue or of th
     if out.empty:
         raise TinyLensError(f"--where {where!r} selects no lens.")
     return out
+
+
+def _unknown_names(where: str, message: str, columns) -> list[str]:
+    """The names in the query ``where`` that pandas found no column for (its ``message``: "name
+    'x' is not defined"); a name in backticks, which pandas reports mangled
+    (BACKTICK_QUOTED_STRING_...), as the user wrote it."""
+    found = re.search(r"name '(.*?)' is not defined", message)
+    if found and not found.group(1).startswith("BACKTICK_QUOTED_STRING_"):
+        return [found.group(1)]
+    known = {str(c) for c in columns}
+    return [name for name in dict.fromkeys(re.findall(r"`([^`]*)`", where)) if name not in known]
 
 
 def _not_a_condition(value: Any) -> str:
