@@ -81,6 +81,22 @@ def test_demo_refuses_a_folder_with_files_it_did_not_write(tmp_path):
     assert not (tmp_path / "image.fits").exists()
 
 
+def test_demo_refuses_a_population_folder(tmp_path):
+    """simulate-population refuses a demo's folder, but the demo wrote its five files among a
+    population's lens folders and truth tables."""
+    population = tmp_path / "pop"
+    made = CliRunner().invoke(app, ["simulate-population", "1", str(population), "--quiet"])
+    assert made.exit_code == 0, made.output
+    before = sorted(p.name for p in population.iterdir())
+    result = CliRunner().invoke(app, ["demo", str(population), "--no-fit"])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
+    text = " ".join(result.output.split())
+    assert f"{population} holds a population written by 'tinylens simulate-population'" in text
+    assert "Give a new or empty folder: tinylens demo FOLDER." in text
+    assert sorted(p.name for p in population.iterdir()) == before
+
+
 def test_demo_runs_again_in_its_own_folder(demo_dir):
     result = CliRunner().invoke(app, ["demo", str(demo_dir), "--no-fit"])
     assert result.exit_code == 0, result.output
