@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import shlex
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import click
 import typer
@@ -32,36 +32,30 @@ def negative_number(token: str) -> bool:
         return False
 
 
-def first_argument(args: list[str], takes_value: set[str]) -> str | None:
-    """The first positional token of ``args``, skipping options and the values of those in
-    ``takes_value`` (``--seed 1``); None when there is none, or it follows ``--``."""
+def free_tokens(args: list[str], takes_value: set[str]) -> Iterator[str]:
+    """The tokens of ``args`` before ``--``, less the values of the options in ``takes_value``
+    (the ``1`` of ``--seed 1``), as click reads them."""
     skip = False
     for token in args:
         if skip:
             skip = False
-        elif token == "--":
-            return None
-        elif token in takes_value:
-            skip = True
-        elif not token.startswith("-") or negative_number(token):
-            return token
-    return None
+            continue
+        if token == "--":
+            return
+        yield token
+        skip = token in takes_value
+
+
+def first_argument(args: list[str], takes_value: set[str]) -> str | None:
+    """The first positional token of ``args``, skipping options and the values of those in
+    ``takes_value`` (``--seed 1``); None when there is none, or it follows ``--``."""
+    return next((t for t in free_tokens(args, takes_value) if not t.startswith("-") or negative_number(t)), None)
 
 
 def asks_for_help(args: list[str], takes_value: set[str], help_names: list[str]) -> bool:
     """Whether ``args`` hold a help option (``--help``) as click would read it: anywhere before
     ``--``, and not as the value of an option in ``takes_value`` (``--psf --help``)."""
-    skip = False
-    for token in args:
-        if skip:
-            skip = False
-        elif token == "--":
-            return False
-        elif token in help_names:
-            return True
-        elif token in takes_value:
-            skip = True
-    return False
+    return any(t in help_names for t in free_tokens(args, takes_value))
 
 
 class CountCommand(TyperCommand):
