@@ -325,4 +325,4 @@ def test_the_suggested_survey_command_runs_from_a_folder_with_a_space(tmp_path, 
     command = " ".join(result.output.split()).split("Fit them with: ")[1]
     assert shlex.split(command) == ["tinylens", "survey", str(folder), "--config", str(folder / "template.yaml"),
                                     "--out", "RESULTS"]
-    assert f"lenses in {folder} (arc SNR" in result.output
+    assert f"1 lens in {folder} (arc SNR" in result.output
