@@ -174,15 +174,13 @@ DEMO_HEADER = "# tinylens demo:"
 TRUTH_NOTE = "--truth: the true values beside the fit and on the corner plot, as the demo's own fit shows them"
 
 
-#: What marks a folder as the output of ``tinylens simulate-population`` (as it recognises its own).
-POPULATION_RECORD = "population.json"
-
-
 def check_not_users(directory: Path) -> None:
     """Refuse a folder that holds files of the demo's names that an earlier demo did not write
     (its model_config.yaml does not start with the demo's header): they would be overwritten.
     A population of ``tinylens simulate-population`` (its ``population.json``) is refused too,
     as that command refuses a demo's folder: the two would be mixed in one folder."""
+    from tinylens.survey.population import POPULATION_RECORD
+
     if (directory / POPULATION_RECORD).exists():
         raise OutputError(f"{directory} holds a population written by 'tinylens simulate-population' (its "
                           f"{POPULATION_RECORD}); the demo's files would be mixed with the population's. Give a new "

@@ -86,6 +86,10 @@ from tinylens.simulate import add_noise, gaussian_psf, model_spec_from_truth, mo
 
 __all__ = ["PopulationOptions", "components", "simulate_population", "draw_lens", "simulate_lens", "count_images", "lens_name"]
 
+#: The record of a population in its folder (options, seed, whether complete); it marks the folder as
+#: one of ``tinylens simulate-population``'s.
+POPULATION_RECORD = "population.json"
+
 #: The simulated model without a disc; :func:`components` gives a population's own.
 COMPONENTS: dict[str, list[str]] = {
     "lens_mass_list": ["SIE", "SHEAR"],
@@ -572,7 +576,7 @@ def existing_population(outdir: Path, settings: Mapping[str, Any]) -> bool:
     holds another one, or anything without a ``population.json`` (the user's files, a demo's),
     so that no run overwrites files it did not write or mixes two populations. Hidden files
     (``.DS_Store``) do not count: no population file has such a name."""
-    record = outdir / "population.json"
+    record = outdir / POPULATION_RECORD
     advice = f"Choose a new output folder, or delete {outdir} to replace that population."
     if not record.exists():
         theirs = sorted(p.name for p in outdir.iterdir() if not p.name.startswith("."))
@@ -604,7 +608,7 @@ def _simulate_into(outdir: Path, n: int, seed: int, opts: PopulationOptions, pro
     record = {**settings, "snr": "arc_snr_max = max over pixels of the noise-free lensed source / the noise map "
                                  "(paper, Figure 1)"}
     if not existing_population(outdir, settings):
-        write_json(outdir / "population.json", {**record, "complete": False})
+        write_json(outdir / POPULATION_RECORD, {**record, "complete": False})
     psf = make_psf(opts)
     names = [lens_name(i, n) for i in range(n)]
     stale = _stale_folders(outdir, names)
@@ -626,7 +630,7 @@ def _simulate_into(outdir: Path, n: int, seed: int, opts: PopulationOptions, pro
               f"#   tinylens survey {outdir} --config {outdir / 'template.yaml'} --out RESULTS\n")
     text = header + yaml.safe_dump(template_config(opts), sort_keys=False, default_flow_style=None)
     write_atomic(outdir / "template.yaml", lambda tmp: tmp.write_text(text))
-    write_json(outdir / "population.json", {**record, "complete": True})
+    write_json(outdir / POPULATION_RECORD, {**record, "complete": True})
     return table
 
 
