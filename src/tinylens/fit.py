@@ -320,15 +320,20 @@ INTERRUPTED_FOLDER_ATTR = "tinylens_output_dir"
 
 
 @contextlib.contextmanager
-def folder_on_interrupt(folder: Path) -> Iterator[None]:
-    """Name ``folder`` on a KeyboardInterrupt raised inside (:data:`INTERRUPTED_FOLDER_ATTR`), so
-    that whoever catches it can tell what the stopped fit or survey kept there
-    (:func:`tinylens.cli.common.fit_hint`, :func:`~tinylens.cli.common.survey_hint`)."""
+def marked_on_interrupt(attr: str, value: Any) -> Iterator[None]:
+    """Set ``attr`` to ``value`` on a KeyboardInterrupt raised inside, for whoever catches it."""
     try:
         yield
     except KeyboardInterrupt as exc:
-        setattr(exc, INTERRUPTED_FOLDER_ATTR, folder)
+        setattr(exc, attr, value)
         raise
+
+
+def folder_on_interrupt(folder: Path) -> contextlib.AbstractContextManager[None]:
+    """Name ``folder`` on a KeyboardInterrupt raised inside (:data:`INTERRUPTED_FOLDER_ATTR`), so
+    that whoever catches it can tell what the stopped fit or survey kept there
+    (:func:`tinylens.cli.common.fit_hint`, :func:`~tinylens.cli.common.survey_hint`)."""
+    return marked_on_interrupt(INTERRUPTED_FOLDER_ATTR, folder)
 
 
 def fit(config: str | Path | dict, *, progress: bool = True, output: str | Path | None = None,

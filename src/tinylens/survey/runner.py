@@ -908,6 +908,7 @@ def run_survey(
 def _run_survey(lens_dir: str | Path, template: str | Path, out: str | Path, workers: int, scheduler: str | None,
                 progress: bool, retry_failed: bool, reuse_finished: bool, only: Sequence[str] | None) -> pd.DataFrame:
     """:func:`run_survey`'s work."""
+    from tinylens.fit import marked_on_interrupt
     from tinylens.locks import folder_lock, refuse_if_held
     from tinylens.results.tables import ensure_writable, remove_unfinished, write_json
 
@@ -942,21 +943,11 @@ def _run_survey(lens_dir: str | Path, template: str | Path, out: str | Path, wor
         recover_rows(lenses, out, rows)
         todo = plan(chosen, rows, out, retry_failed)
         forget(todo, rows, out)
-        with _marked_on_interrupt(FORGOTTEN_ATTR):
+        with marked_on_interrupt(FORGOTTEN_ATTR, True):
             if not todo:
                 return write_catalog(rows, out)
             done = [rows[lens.lens_id] for lens in chosen if lens.lens_id in rows]
             return _fit_lenses(todo, rows, config, out, done, workers, scheduler, progress)
-
-
-@contextlib.contextmanager
-def _marked_on_interrupt(attr: str) -> Iterator[None]:
-    """Set ``attr`` (True) on a KeyboardInterrupt raised inside."""
-    try:
-        yield
-    except KeyboardInterrupt as exc:
-        setattr(exc, attr, True)
-        raise
 
 
 def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mapping[str, Any], out: Path,
