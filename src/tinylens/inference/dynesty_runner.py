@@ -226,12 +226,21 @@ def _check_history_name(name: Any) -> None:
     if not isinstance(name, str):
         raise ConfigError(f"inference.settings.history_filename: must be a file name for dynesty, got {name!r}.")
     path = Path(name).expanduser()
-    others = [own for own in filenames.RESERVED if own != filenames.DYNESTY_HISTORY]
-    if not path.is_absolute() and os.path.normpath(path).casefold() in {own.casefold() for own in others}:
+    if not path.is_absolute() and _is_other_own_file(os.path.normpath(path)):
         raise ConfigError(
             f"inference.settings.history_filename: '{name}' is a file tinylens writes itself in the output folder "
-            f"(its own files: {', '.join(others)}); choose another name for dynesty's history."
+            f"(its own files: {', '.join(_OTHER_OWN_FILES)}); choose another name for dynesty's history."
         )
+
+
+#: tinylens's own files in an output folder that dynesty's history may not be written over (all
+#: but the history's own default name).
+_OTHER_OWN_FILES = tuple(own for own in filenames.RESERVED if own != filenames.DYNESTY_HISTORY)
+
+
+def _is_other_own_file(name: str) -> bool:
+    """Whether ``name`` is one of :data:`_OTHER_OWN_FILES`, ignoring case as macOS and Windows do."""
+    return name.casefold() in {own.casefold() for own in _OTHER_OWN_FILES}
 
 
 def check_history_folder(settings: dict[str, Any], folder: str | Path) -> None:
@@ -272,16 +281,15 @@ def _check_history_path(name: Any, path: Path, folder: Path) -> None:
     history would overwrite: reached by a name the check of the name alone lets through (one
     that leaves the folder and comes back, ``../out/result.json``, an absolute path to it, a
     link), compared after resolving both, and ignoring case as :func:`_check_history_name` does."""
-    others = [own for own in filenames.RESERVED if own != filenames.DYNESTY_HISTORY]
     resolved = path.resolve()
-    if resolved.name.casefold() not in {own.casefold() for own in others}:
+    if not _is_other_own_file(resolved.name):
         return
     here, parent = folder.resolve(), resolved.parent
     if parent != here and not (parent.is_dir() and here.is_dir() and os.path.samefile(parent, here)):
         return
     raise ConfigError(
         f"inference.settings.history_filename: '{name}' is the file {resolved.name} that tinylens writes itself "
-        f"in the output folder {folder} (its own files: {', '.join(others)}); choose another name for dynesty's "
+        f"in the output folder {folder} (its own files: {', '.join(_OTHER_OWN_FILES)}); choose another name for dynesty's "
         f"history, or a path outside the output folder."
     )
 
