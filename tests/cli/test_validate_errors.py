@@ -715,14 +715,23 @@ def test_a_prior_reaching_outside_its_domain_is_warned_about_by_name(tmp_path, p
         ({"theta_E": {"fixed": True, "fixed_value": 0.0}}, ("params.theta_E", "fixed value 0", "> 0")),
         ({"theta_E": _free("uniform", -2.0, -0.5)}, ("params.theta_E", "the prior allows only [-2, -0.5]", "> 0")),
         ({"e2": _free("uniform", 1.2, 1.5)}, ("params.e2", "[1.2, 1.5]", "(-1, 1)")),
+        (
+            {"e1": _free("uniform", 0.75, 0.9), "e2": _free("uniform", 0.75, 0.9)},
+            ("lens_mass_list[0].params", "e1 with prior U(0.75, 0.9) and e2 with prior U(0.75, 0.9)", "|e| = 1.06"),
+        ),
+        (
+            {"e1": {"fixed": True, "fixed_value": 0.9}, "e2": _free("gaussian", 0.0, 0.3) | {"limits": [0.5, 1.0]}},
+            ("lens_mass_list[0].params", "e1 fixed at 0.9 and e2 with prior N(0, 0.3) in [0.5, 1]", "|e| = 1.03"),
+        ),
     ],
-    ids=["e1_outside", "e_modulus_over_1", "theta_E_zero", "theta_E_prior_negative", "e2_prior_outside"],
+    ids=["e1_outside", "e_modulus_over_1", "theta_E_zero", "theta_E_prior_negative", "e2_prior_outside",
+         "e_priors_modulus_over_1", "e_fixed_and_prior_modulus_over_1"],
 )
 def test_a_parameter_fixed_or_confined_outside_its_domain_is_refused_by_name(tmp_path, params, fragments):
     """A fixed value, or a whole prior range, where the profile describes no galaxy (|e| >= 1, a
-    size <= 0) is refused when the config is read, naming the key; validate and fit exit 2 and
-    write nothing (a clipped ellipticity used to give a finite but meaningless likelihood, and a
-    fit that sampled it for ever)."""
+    size <= 0; e1 and e2 whose priors allow no pair with |e| < 1) is refused when the config is
+    read, naming the key; validate and fit exit 2 and write nothing (a clipped ellipticity used to
+    give a finite but meaningless likelihood, and a fit that sampled it for ever)."""
     def edit(cfg, _):
         cfg["model_components"]["lens_mass_list"][0]["params"].update(params)
 

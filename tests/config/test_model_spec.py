@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import warnings
+from pathlib import Path
+
 import pytest
+import yaml
 
 from tinylens.config.loader import validate_config
 from tinylens.config.model_spec import build_model_spec
 from tinylens.errors import ConfigError
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def _uniform(a: float, b: float) -> dict:
@@ -57,3 +63,73 @@ def test_the_alias_is_named_as_the_other_name_whichever_comes_first():
         _spec(mass, SOURCE)
     assert "lens_mass_list[0].params.gamma" in str(info.value)
     assert "'slope' is another name for 'gamma'" in str(info.value)
+
+
+def _gaussian(mean: float, sigma: float, limits: list[float] | None = None) -> dict:
+    return {"prior_type": "gaussian", "prior_settings": [mean, sigma]} | ({"limits": limits} if limits else {})
+
+
+def _fixed(value: float) -> dict:
+    return {"fixed": True, "fixed_value": value}
+
+
+@pytest.mark.parametrize("mass_e, source_e, fragments", [
+    ({"e1": _uniform(0.75, 0.9), "e2": _uniform(0.75, 0.9)}, {},
+     ("model_components.lens_mass_list[0].params:", "e1 with prior U(0.75, 0.9)", "e2 with prior U(0.75, 0.9)",
+      "|e| = 1.06, at e1 = 0.75, e2 = 0.75")),
+    ({"e1": _uniform(-0.9, -0.75), "e2": _uniform(0.75, 0.9)}, {},
+     ("lens_mass_list[0].params:", "|e| = 1.06, at e1 = -0.75, e2 = 0.75")),
+    ({"e1": _fixed(0.9), "e2": _uniform(0.5, 0.8)}, {},
+     ("lens_mass_list[0].params:", "e1 fixed at 0.9 and e2 with prior U(0.5, 0.8)", "|e| = 1.03")),
+    ({"e1": _uniform(0.4, 0.6), "e2": _fixed(-0.95)}, {},
+     ("e1 with prior U(0.4, 0.6) and e2 fixed at -0.95", "|e| = 1.03")),
+    ({"e1": _gaussian(0.8, 0.1, [0.75, 0.95]), "e2": _gaussian(-0.8, 0.1, [-0.95, -0.75])}, {},
+     ("e1 with prior N(0.8, 0.1) in [0.75, 0.95]", "|e| = 1.06")),
+    ({}, {"e1": _uniform(0.75, 0.9), "e2": _uniform(0.75, 0.9)},
+     ("model_components.source_light_list[0].params:", "e1 with prior U(0.75, 0.9)", "|e| = 1.06")),
+    ({"e1": _uniform(0.35, 0.4) | {"relative_to": {"component_type": "source_light_list", "component_idx": 0,
+                                                   "parameter": "e1"}},
+      "e2": _uniform(0.75, 0.9)}, {"e1": _uniform(0.4, 0.5)},
+     ("lens_mass_list[0].params:", "e1 in [0.75, 0.9] (source_light.0.e1 plus an offset with prior U(0.35, 0.4))",
+      "|e| = 1.06")),
+], ids=["both_uniform", "other_quadrant", "e1_fixed", "e2_fixed", "truncated_gaussians", "source_light",
+        "relative_to"])
+def test_ellipticity_priors_that_allow_no_modulus_below_1_are_refused(mass_e, source_e, fragments):
+    """e1 and e2 each inside (-1, 1), but no pair the priors allow has |e| < 1 (the e1 x e2 box's
+    point nearest the origin is outside the unit circle): every model a fit tries is invalid.
+    Only fixed pairs were checked; such priors loaded without a word."""
+    with pytest.raises(ConfigError) as info:
+        _spec(MASS | mass_e, SOURCE | source_e)
+    message = str(info.value)
+    for fragment in fragments:
+        assert fragment in message
+    assert "must be < 1" in message and "Change the priors or their limits" in message
+
+
+@pytest.mark.parametrize("e", [
+    {"e1": _uniform(-1.0, 1.0), "e2": _uniform(-1.0, 1.0)},
+    {"e1": _uniform(-0.5, 0.5), "e2": _uniform(-0.5, 0.5)},
+    {"e1": _gaussian(0.0, 0.3), "e2": _gaussian(0.0, 0.3)},
+    {"e1": _gaussian(0.0, 0.3, [-1.0, 1.0]), "e2": _gaussian(0.0, 0.3, [-1.0, 1.0])},
+    {"e1": _uniform(0.5, 0.9), "e2": _uniform(0.5, 0.9)},  # reaches |e| = 0.71 at its corner
+    {"e1": _fixed(0.9), "e2": _uniform(-0.5, 0.5)},
+    {"e1": _fixed(0.6), "e2": _fixed(0.7)},
+], ids=["uniform_1", "uniform_half", "gaussian", "gaussian_in_limits", "corner_inside", "fixed_and_uniform", "fixed"])
+def test_ellipticity_priors_that_reach_a_modulus_below_1_load_silently(e):
+    """The usual templates (U(-1, 1), U(-0.5, 0.5), Gaussians, truncated or not), and priors
+    that reach |e| < 1 in only part of their box, load with no error and no warning, for mass
+    and light alike."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        spec = _spec(MASS | e, SOURCE | e)
+    assert spec.lens_mass[0].params["e1"].kind in ("free", "const")
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*/*.yaml")), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_the_example_templates_load_silently(path):
+    """The shipped templates (Gaussian ellipticity priors in [-1, 1], links between e1 and e2 of
+    light and mass) are not refused or warned about by the ellipticity checks."""
+    config = validate_config(yaml.safe_load(path.read_text()), str(path))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        build_model_spec(config.model_components)

@@ -297,7 +297,7 @@ def build_model_spec(components: Any) -> ModelSpec:
                     f"{profile.n_basis(settings)} amplitudes; they must be solved linearly (use_linear: true)."
                 )
         built[list_name].append(Component(list_name, idx, profile, params, settings, amplitude))
-        _check_domains(list_name, idx, params, free_priors)
+        _check_domains(list_name, idx, params, free_priors, relative_to)
     return ModelSpec(
         lens_mass=tuple(built["lens_mass_list"]),
         lens_light=tuple(built["lens_light_list"]),
@@ -315,9 +315,36 @@ def _mass_outside(prior: Prior, lo: float, hi: float) -> float:
     return below + above
 
 
-def _check_domains(list_name: str, idx: int, params: Mapping[str, Ref], priors: list[Prior]) -> None:
+def _interval(ref: Ref, priors: list[Prior]) -> tuple[float, float]:
+    """The closed interval a parameter's value can take: a constant's value, a free parameter's
+    prior :attr:`~tinylens.priors.Prior.support` (infinite for an untruncated Gaussian), or an
+    offset's support added to its base's interval."""
+    if ref.kind == "const":
+        return ref.value, ref.value
+    lo, hi = priors[ref.index].support
+    if ref.kind == "offset":
+        base_lo, base_hi = _interval(ref.base, priors)
+        lo, hi = base_lo + lo, base_hi + hi
+    return float(lo), float(hi)
+
+
+def _allows(name: str, ref: Ref, priors: list[Prior], relative_to: Mapping[int, str]) -> str:
+    """What the config allows for ``name``, for a message: ``e1 fixed at 0.8``, ``e1 with prior
+    U(0.75, 0.9)``, or the interval of a value relative to another parameter."""
+    if ref.kind == "const":
+        return f"{name} fixed at {ref.value:g}"
+    if ref.kind == "free":
+        return f"{name} with prior {priors[ref.index].describe()}"
+    lo, hi = _interval(ref, priors)
+    return (f"{name} in [{lo:g}, {hi:g}] ({relative_to[ref.index]} plus an offset with prior "
+            f"{priors[ref.index].describe()})")
+
+
+def _check_domains(list_name: str, idx: int, params: Mapping[str, Ref], priors: list[Prior],
+                   relative_to: Mapping[int, str]) -> None:
     """Refuse a constant outside its parameter's :data:`DOMAINS`, a free parameter whose prior lies
-    wholly outside it, and fixed ellipticities with ``e1^2 + e2^2 >= 1``."""
+    wholly outside it, and ellipticities with ``e1^2 + e2^2 >= 1``: fixed, or everywhere the
+    priors of ``e1`` and ``e2`` (one of them possibly fixed) allow."""
     for name, ref in params.items():
         if name not in DOMAINS:
             continue
@@ -342,9 +369,23 @@ def _check_domains(list_name: str, idx: int, params: Mapping[str, Ref], priors: 
                     stacklevel=2,
                 )
     e1, e2 = params.get("e1"), params.get("e2")
-    if e1 is not None and e2 is not None and e1.kind == e2.kind == "const" and e1.value**2 + e2.value**2 >= 1:
+    if e1 is None or e2 is None:
+        return
+    if e1.kind == e2.kind == "const" and e1.value**2 + e2.value**2 >= 1:
         raise ConfigError(
             f"{_path(list_name, idx, 'params')}: fixed e1 = {e1.value:g} and e2 = {e2.value:g} give "
             f"|e| = {np.hypot(e1.value, e2.value):.3g}; an ellipticity's modulus must be < 1 "
             "(|e| = (1 - q) / (1 + q) for axis ratio q)."
+        )
+    # The e1 x e2 box the priors allow (it holds every pair they allow, so this never refuses a
+    # config that reaches |e| < 1); its point nearest the origin has the smallest |e| in it.
+    (lo1, hi1), (lo2, hi2) = _interval(e1, priors), _interval(e2, priors)
+    near1, near2 = float(np.clip(0.0, lo1, hi1)), float(np.clip(0.0, lo2, hi2))
+    if near1**2 + near2**2 >= 1:
+        raise ConfigError(
+            f"{_path(list_name, idx, 'params')}: {_allows('e1', e1, priors, relative_to)} and "
+            f"{_allows('e2', e2, priors, relative_to)} allow no ellipticity with |e| < 1: the smallest is "
+            f"|e| = {np.hypot(near1, near2):.3g}, at e1 = {near1:g}, e2 = {near2:g}; an ellipticity's "
+            "modulus must be < 1 (|e| = (1 - q) / (1 + q) for axis ratio q), so every model a fit tries "
+            "would be invalid. Change the priors or their limits."
         )
