@@ -509,6 +509,18 @@ def test_a_misspelt_where_column_is_answered_with_the_close_name(tmp_path, where
     assert not (tmp_path / "rep").exists()
 
 
+@pytest.mark.parametrize(("where", "name"), [("`lens_mass.0.thetaE_median` > 1", "lens_mass.0.thetaE_median"),
+                                             ("`lens mass` > 1", "lens mass"), ("arc_snr_totl >= 20", "arc_snr_totl")])
+def test_an_unknown_where_column_is_named_as_written(tmp_path, where, name):
+    """A name in backticks that is no column was reported as pandas mangles it, "name
+    'BACKTICK_QUOTED_STRING_lens_mass_DOT_0_DOT_thetaE_median' is not defined"."""
+    catalog, _ = _catalog_and_truth()
+    catalog.to_csv(tmp_path / "catalog.csv", index=False)
+    text = _user_error(CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv"), "--where", where]))
+    assert f"--where '{where}': no column '{name}'. Use the columns of the catalogue" in text
+    assert "BACKTICK_QUOTED_STRING" not in text and "UndefinedVariableError" not in text
+
+
 # -- input checks and all-or-nothing output ----------------------------------------------------
 def _run(tmp_path, catalog: pd.DataFrame, truth: pd.DataFrame, *args: str, cat_name: str = "catalog.csv",
          truth_name: str = "truth.csv"):

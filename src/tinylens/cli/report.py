@@ -333,9 +333,12 @@ def select(catalog, other, where: str, columns_of: str = "the catalogue or of th
     try:
         mask = joined.eval(where, engine="python", target=None)  # target=None: no assignment (as query)
     except Exception as err:  # pandas raises many kinds (SyntaxError, UndefinedVariableError, TypeError)
-        hint = (did_you_mean(_unknown_names(where, str(err), joined.columns), [str(c) for c in joined.columns])
-                if isinstance(err, pd.errors.UndefinedVariableError) else "")
-        raise TinyLensError(f"--where {where!r}: {type(err).__name__}: {err}. Use the columns of {columns_of}, "
+        unknown = (_unknown_names(where, str(err), joined.columns)
+                   if isinstance(err, pd.errors.UndefinedVariableError) else [])
+        # the names as written: pandas's own text has a name in backticks mangled (BACKTICK_QUOTED_STRING_...)
+        detail = f"no column {listed([repr(n) for n in unknown])}" if unknown else f"{type(err).__name__}: {err}"
+        hint = did_you_mean(unknown, [str(c) for c in joined.columns])
+        raise TinyLensError(f"--where {where!r}: {detail}. Use the columns of {columns_of}, "
                             "with backticks around names that contain dots "
                             f"(e.g. --where '{example}').{hint}") from None
     if not (isinstance(mask, pd.Series) and pd.api.types.is_bool_dtype(mask.dtype)):
