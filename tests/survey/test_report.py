@@ -389,6 +389,22 @@ def test_report_where_selects_by_a_truth_column(tmp_path):
         assert bad.exit_code != 0 and expected in bad.output and "Traceback" not in bad.output, bad.output
 
 
+@pytest.mark.parametrize("id_name", ["lens_name", "name"])
+def test_report_where_names_the_id_as_the_reference_table_does(tmp_path, id_name):
+    """--where "lens_name == 'J0001'" with a reference table whose ids are in a lens_name column
+    (SLACS catalog.csv) was "name 'lens_name' is not defined": the table is read with that column
+    renamed lens_id."""
+    names = [f"J{i:04d}" for i in range(6)]
+    pd.DataFrame({id_name: names, "theta_E_bolton2008": np.linspace(1.0, 1.5, 6)}).to_csv(tmp_path / "reference.csv", index=False)
+    pd.DataFrame({"lens_id": names, "status": "ok", "lens_mass.0.theta_E_median": np.linspace(1.0, 1.5, 6) * 1.01}
+                 ).to_csv(tmp_path / "catalog.csv", index=False)
+    for where in (f"{id_name} in ['J0001', 'J0003']", "lens_id in ['J0001', 'J0003']"):
+        result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv"), "--reference", str(tmp_path / "reference.csv"),
+                                          "--where", where, "--out", str(tmp_path / "rep")])
+        assert result.exit_code == 0, result.output
+        assert _saved(tmp_path)["n_selected"] == 2 and _saved(tmp_path)["parameters"][0]["n"] == 2
+
+
 def test_too_few_lenses_count_no_outliers(tmp_path):
     """With fewer than MIN_FOR_OUTLIERS deviations the NMAD is no scale: no outlier count (not 100 %)."""
     s = rp.deviation_stats(np.array([0.01, 0.03]))

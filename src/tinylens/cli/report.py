@@ -324,12 +324,18 @@ def select(catalog, other, where: str, columns_of: str = "the catalogue or of th
            example: str = "arc_snr_max >= 10"):
     """The rows of ``catalog`` whose lens, joined with ``other`` on ``lens_id``, satisfies the pandas
     query ``where`` (column names with dots in backticks; a column in both tables is the
-    catalogue's, the other table's gets the suffix ``_other``)."""
+    catalogue's, the other table's gets the suffix ``_other``). The id answers to the name the other
+    table's file gives it too (``lens_name == 'J0029-0055'`` with a SLACS table)."""
     import pandas as pd
+
+    from tinylens.results.report import ID_READ_AS
 
     ids = catalog["lens_id"].astype(str)
     joined = catalog.assign(lens_id=ids).merge(other.assign(lens_id=other["lens_id"].astype(str)),
                                                on="lens_id", how="left", suffixes=("", "_other"))
+    read_as = other.attrs.get(ID_READ_AS, "lens_id")  # read_table renamed it lens_id
+    if read_as not in joined.columns:
+        joined[read_as] = joined["lens_id"]
     try:
         mask = joined.eval(where, engine="python", target=None)  # target=None: no assignment (as query)
     except Exception as err:  # pandas raises many kinds (SyntaxError, UndefinedVariableError, TypeError)
