@@ -248,9 +248,11 @@ def test_options_missing_from_an_older_population_json_count_as_their_defaults()
 
 
 @pytest.mark.parametrize("args, shown", [(["-3", "pop"], "-3"), (["-q", "--seed", "2", "-2.5", "pop"], "-2.5"),
-                                         (["-1e3", "pop"], "-1000.0"), (["-.5", "pop"], "-0.5"), (["-inf", "pop"], "-inf")])
+                                         (["-1e3", "pop"], "-1000.0"), (["-.5", "pop"], "-0.5"), (["-inf", "pop"], "-inf"),
+                                         (["-nan", "pop"], "nan"), (["-q", "-NaN", "pop"], "nan")])
 def test_a_negative_count_is_refused_as_the_count(tmp_path, monkeypatch, args, shown):
-    """``simulate-population -3 OUT`` said "No such option: -3" (click reads -3 as an option)."""
+    """``simulate-population -3 OUT`` said "No such option: -3" (click reads -3 as an option), and
+    ``-nan OUT`` "No such option: -n"."""
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(app, ["simulate-population", *args])
     assert result.exit_code == 2, result.output
@@ -259,7 +261,8 @@ def test_a_negative_count_is_refused_as_the_count(tmp_path, monkeypatch, args, s
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("args", [["-3", "pop", "--help"], ["--help", "-1e3", "pop"], ["-q", "-2.5", "--help"]])
+@pytest.mark.parametrize("args", [["-3", "pop", "--help"], ["--help", "-1e3", "pop"], ["-q", "-2.5", "--help"],
+                                  ["-nan", "pop", "--help"]])
 def test_help_is_shown_even_with_a_negative_count(tmp_path, monkeypatch, args):
     """``simulate-population -3 OUT --help`` gave the count's error instead of the help."""
     monkeypatch.chdir(tmp_path)

@@ -7,7 +7,6 @@ Writes one folder per lens (``image.fits``, ``noise.fits``, ``psf.fits``, ``trut
 
 from __future__ import annotations
 
-import math
 import shlex
 from pathlib import Path
 from typing import Any, Iterator
@@ -21,15 +20,16 @@ from tinylens.cli.common import console, path_value, reported_warnings
 from tinylens.errors import ConfigError
 
 
-def negative_number(token: str) -> bool:
-    """Whether ``token``, which click would read as a short option, is a negative number in any
-    form Python reads (``-3``, ``-2.5``, ``-.5``, ``-1e3``, ``-inf``); not ``-nan``."""
+def dashed_number(token: str) -> bool:
+    """Whether ``token``, which click would read as a short option, is a number after a minus in
+    any form Python reads (``-3``, ``-2.5``, ``-.5``, ``-1e3``, ``-inf``, ``-nan``)."""
     if not token.startswith("-"):
         return False
     try:
-        return not math.isnan(float(token))
+        float(token)
     except ValueError:
         return False
+    return True
 
 
 def free_tokens(args: list[str], takes_value: set[str]) -> Iterator[str]:
@@ -49,7 +49,7 @@ def free_tokens(args: list[str], takes_value: set[str]) -> Iterator[str]:
 def first_argument(args: list[str], takes_value: set[str]) -> str | None:
     """The first positional token of ``args``, skipping options and the values of those in
     ``takes_value`` (``--seed 1``); None when there is none, or it follows ``--``."""
-    return next((t for t in free_tokens(args, takes_value) if not t.startswith("-") or negative_number(t)), None)
+    return next((t for t in free_tokens(args, takes_value) if not t.startswith("-") or dashed_number(t)), None)
 
 
 def asks_for_help(args: list[str], takes_value: set[str], help_names: list[str]) -> bool:
@@ -59,14 +59,14 @@ def asks_for_help(args: list[str], takes_value: set[str], help_names: list[str])
 
 
 class CountCommand(TyperCommand):
-    """The command, with a negative count N (``-3``), which click would take for an unknown
-    option ("No such option: -3"), refused as the count it is."""
+    """The command, with a count N after a minus (``-3``, ``-nan``), which click would take for an
+    unknown option ("No such option: -3"), refused as the count it is."""
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         takes_value = {name for p in self.params if p.param_type_name == "option" and not getattr(p, "is_flag", False)
                        for name in (*p.opts, *p.secondary_opts)}
         n = first_argument(args, takes_value)
-        if n is not None and negative_number(n):
+        if n is not None and dashed_number(n):
             help_names = self.get_help_option_names(ctx) if self.add_help_option else []
             if asks_for_help(args, takes_value, help_names) and not ctx.resilient_parsing:
                 click.echo(ctx.get_help(), color=ctx.color)  # as click's --help: click would stop at -3 first
@@ -76,8 +76,8 @@ class CountCommand(TyperCommand):
             try:
                 count: int | float = int(n)
             except ValueError:
-                count = float(n)  # -2.5, -1e3, -inf
-            check_count_and_seed(count, 0)  # a ConfigError: it is below 1
+                count = float(n)  # -2.5, -1e3, -inf, -nan
+            check_count_and_seed(count, 0)  # a ConfigError: below 1, or no number
         return super().parse_args(ctx, args)
 
 
