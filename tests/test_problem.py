@@ -88,25 +88,23 @@ def test_a_problem_pickles_so_its_methods_go_to_other_processes(lens):
         np.testing.assert_allclose(pool.map(problem.log_likelihood, list(theta)), expected, rtol=1e-6)
 
 
-def test_unpickling_keeps_the_precision_a_problem_computed_in(lens):
-    """A problem loaded with dtype=float64 while x64 was off computes in float32; its copy
-    (pickle, copy.deepcopy) turned x64 on for the whole process and computed in float64:
-    other likelihood values, and every later JAX array float64."""
-    import copy
-
+def test_float64_while_x64_is_off_is_refused_not_computed_in_float32(lens):
+    """A problem loaded with dtype=float64 while x64 was off computed in float32 and said float64
+    (its dtype; only JAX's truncation warnings told): it is a ConfigError that says how to turn
+    x64 on, and leaves it off; with x64 on, the dtype it says is that of its arrays."""
     import jax
     import jax.numpy as jnp
-    import numpy as np
     from oracle import x64
 
     with x64():  # restored whatever happens
         jax.config.update("jax_enable_x64", False)
-        problem = tinylens.load(lens, dtype=jnp.float64)
-        theta = problem.prior_transform(np.random.default_rng(2).uniform(size=(2, problem.ndim)))
-        expected = problem.log_likelihood(theta)
-        again = copy.deepcopy(problem)
+        with pytest.raises(ConfigError, match=r"^dtype=float64 needs JAX's x64 mode, which is off: JAX would compute "
+                                              r"in float32\. Turn it on first, with tinylens\.set_precision\('float64'\)"):
+            tinylens.load(lens, dtype=jnp.float64)
         assert not jax.config.jax_enable_x64
-        np.testing.assert_array_equal(again.log_likelihood(theta), expected)
+        jax.config.update("jax_enable_x64", True)
+        problem = tinylens.load(lens, dtype=jnp.float64)
+        assert problem.dtype == problem.imaging.data.dtype == jnp.float64 and problem.precision == "float64"
 
 
 def test_amplitudes_are_float64_like_the_images_in_either_precision(lens):

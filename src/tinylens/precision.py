@@ -65,6 +65,15 @@ def get_precision() -> str:
     return _PRECISION  # type: ignore[return-value]
 
 
+def check_dtype(dtype) -> None:
+    """Raise ConfigError for a float64 ``dtype`` while JAX's x64 is off: JAX would compute in
+    float32 (as a ``TINYLENS_PRECISION`` typo is refused, not fitted in float32)."""
+    if jnp.dtype(dtype) == jnp.float64 and not jax.config.jax_enable_x64:
+        raise ConfigError("dtype=float64 needs JAX's x64 mode, which is off: JAX would compute in float32. Turn it on "
+                          "first, with tinylens.set_precision('float64') (or jax.config.update('jax_enable_x64', "
+                          "True)), or ask for float32.")
+
+
 def get_dtype():
     """The JAX dtype new problems are built with."""
     if get_precision() == "float64":

@@ -30,7 +30,7 @@ from tinylens.numerics.adaptive import groups_from_map, nsub_map
 from tinylens.numerics.convolution import kernel_fft
 from tinylens.numerics.grid import pixel_coordinates, point_grid, uniform_groups
 from tinylens.compilation import enable_persistent_cache
-from tinylens.precision import get_dtype
+from tinylens.precision import check_dtype, get_dtype
 from tinylens.priors import log_prior, prior_transform
 
 #: Largest number of ray-traced points evaluated at once (batch x sub-pixels), to bound memory.
@@ -77,8 +77,9 @@ class Problem:
     def __post_init__(self) -> None:
         if self.imaging is None:
             d = self.dataset
+            check_dtype(self.dtype)
             check_used_pixels(d)
-            if jnp.zeros((), self.dtype).dtype == jnp.float32:  # float64 without x64 is float32 too
+            if jnp.dtype(self.dtype) == jnp.float32:
                 check_float32_range(d)
             self.imaging = lk.make_imaging(d.data, d.noise, d.psf, d.mask, d.pixel_scale, d.nsub, self.dtype,
                                            self._groups(lk.evaluated_pixels(d.mask, d.psf.shape)))
@@ -119,8 +120,7 @@ class Problem:
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        # A float64 problem's arrays are float64 only where x64 was on: turn it on for those (as
-        # tinylens.precision does), not for a problem whose float64 dtype fell back to float32.
+        # A problem whose arrays are float64 needs x64: turn it on (as tinylens.precision does).
         if np.asarray(state["imaging"].data).dtype == np.float64 and not jax.config.jax_enable_x64:
             jax.config.update("jax_enable_x64", True)
         self.__dict__.update(state)
@@ -185,8 +185,7 @@ class Problem:
 
     @property
     def precision(self) -> str:
-        """``"float32"`` or ``"float64"``: what the problem computes in (float32 where float64
-        was asked with JAX's x64 off)."""
+        """``"float32"`` or ``"float64"``: what the problem computes in."""
         return np.dtype(self.imaging.data.dtype).name
 
     def _expected(self, what: str, batch: bool) -> str:
@@ -323,7 +322,8 @@ def load(config: str | Path | dict, *, dtype=None, base_dir: str | Path | None =
 
     Relative paths in the config resolve against ``base_dir`` if given, else the YAML file's
     folder (the current directory for a dict). A stored ``result.json`` reloads with
-    ``load(r["config"], base_dir=r["config_dir"])``.
+    ``load(r["config"], base_dir=r["config_dir"])``. ``dtype``: float32 or float64 (default: the
+    precision of :mod:`tinylens.precision`); float64 while JAX's x64 is off is a ConfigError.
     """
     return load_from(config, base_dir, "the base_dir given to tinylens.load / tinylens.fit", dtype=dtype)
 

@@ -39,9 +39,8 @@ def test_the_same_data_in_float64_and_physical_units_that_fit_are_accepted(tmp_p
     likelihood is the float32 one's of the unscaled data up to the constant the noise's units add."""
     scaled = write_tiny_lens(tmp_path / "scaled", None, {**data, "image": data["image"] * 1e-30,
                                                          "noise": data["noise"] * 1e-30})
-    for dtype in (np.float32, np.float64):  # float64 without JAX's x64 mode is float32
-        with pytest.raises(DataError):
-            tinylens.load(scaled, dtype=dtype)
+    with pytest.raises(DataError):
+        tinylens.load(scaled, dtype=np.float32)
     plain = tinylens.load(write_tiny_lens(tmp_path / "plain", None, data), dtype=np.float32)
     theta = plain.prior_transform(np.full(plain.ndim, 0.5))
     with x64():
