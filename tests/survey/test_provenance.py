@@ -72,6 +72,17 @@ def test_new_content_a_removed_file_or_a_new_mask_are_changes(tmp_path):
     assert provenance.changed_inputs(unreadable, _config(folder)) == ["psf_path"]
 
 
+def test_the_precision_recorded_beside_the_stamps_is_no_input_file(tmp_path):
+    folder = _files(tmp_path / "a")
+    stamp = provenance.inputs_stamp(_config(folder), "float64")
+    assert stamp["precision"] == "float64" and provenance.changed_inputs(stamp, _config(folder)) == []
+    current = provenance.manifest(Path("/l"), Path("/t.yaml"), {}, "float64")
+    assert provenance.stamps_conflict({"a": stamp, "b": provenance.inputs_stamp(_config(folder))}, current) is None
+    why = provenance.stamps_conflict({"b": stamp, "a": provenance.inputs_stamp(_config(folder), "float32")}, current)
+    assert why == ("were computed in float32 precision, not float64 (set by TINYLENS_PRECISION or "
+                   "tinylens.set_precision; recorded in the inputs.json of a)")
+
+
 def test_template_differences_are_named_by_dotted_key():
     old = {"inference": {"settings": {"nlive": 200}}, "dataset": {"nsub": 4}, "output": {"path": "a"}}
     new = {"inference": {"settings": {"nlive": 100, "seed": 1}}, "dataset": {"nsub": 4}, "output": {"path": "b"}}
@@ -134,7 +145,8 @@ def _finished(lenses_dir: Path, template: Path, out: Path, names: list[str]) -> 
         folder = lenses[name].output(out)
         folder.mkdir(parents=True)
         (folder / "result.json").write_text(json.dumps(RESULT))
-        write_json(folder / filenames.INPUTS, provenance.inputs_stamp(runner.lens_config(config, lenses[name], out)))
+        write_json(folder / filenames.INPUTS, provenance.inputs_stamp(runner.lens_config(config, lenses[name], out),
+                                                                      get_precision()))
         runner.write_row(folder, runner.flat_row(name, RESULT))
 
 
@@ -145,6 +157,11 @@ def one_lens(tmp_path, mock_survey) -> dict[str, Path]:
     out = tmp_path / "out"
     _finished(lenses, mock_survey["template"], out, ["lens_a"])
     return {"lenses": lenses, "out": out, "template": mock_survey["template"], "tmp": tmp_path}
+
+
+def _drop_precision(path: Path) -> None:
+    """Remove the precision that ``path`` (a survey.json or inputs.json) records, as older ones have none."""
+    path.write_text(json.dumps({k: v for k, v in json.loads(path.read_text()).items() if k != "precision"}))
 
 
 def _survey(case: dict[str, Path], template: Path | None = None, lenses: Path | None = None, *extra: str):
@@ -200,14 +217,14 @@ def test_a_survey_resumed_in_another_precision_is_refused(one_lens, monkeypatch)
     assert not (one_lens["out"] / "catalog.csv").exists()  # nothing written
     # a survey.json from before the precision was recorded: float32's, as every survey then
     manifest = one_lens["out"] / provenance.MANIFEST_FILE
-    manifest.write_text(json.dumps({k: v for k, v in json.loads(manifest.read_text()).items() if k != "precision"}))
+    _drop_precision(manifest)
     assert _survey(one_lens).exit_code == 2
     result = _survey(one_lens, None, None, "--reuse-finished")
     assert result.exit_code == 0 and "1 ok" in result.output, result.output
     assert json.loads(manifest.read_text())["precision"] == "float64"
     monkeypatch.setattr(precision, "_PRECISION", "float32")
     assert _survey(one_lens).exit_code == 2  # now recorded float64
-    manifest.write_text(json.dumps({k: v for k, v in json.loads(manifest.read_text()).items() if k != "precision"}))
+    _drop_precision(manifest)
     assert _survey(one_lens).exit_code == 0  # unrecorded, resumed in float32
 
 
@@ -218,7 +235,8 @@ def test_an_older_survey_json_takes_the_precision_its_fits_record(one_lens, monk
     from tinylens import precision
 
     manifest = one_lens["out"] / provenance.MANIFEST_FILE
-    manifest.write_text(json.dumps({k: v for k, v in json.loads(manifest.read_text()).items() if k != "precision"}))
+    _drop_precision(manifest)
+    _drop_precision(one_lens["out"] / "lenses" / "lens_a" / filenames.INPUTS)  # as old as survey.json
     result_path = next((one_lens["out"] / "lenses").glob("*/result.json"))
     result_path.write_text(json.dumps({**RESULT, "info": {"precision": "float64"}}))
     monkeypatch.setattr(precision, "_PRECISION", "float32")
@@ -227,6 +245,24 @@ def test_an_older_survey_json_takes_the_precision_its_fits_record(one_lens, monk
     monkeypatch.setattr(precision, "_PRECISION", "float64")  # as set_precision, without turning JAX's x64 on
     result = _survey(one_lens)
     assert result.exit_code == 0 and "1 ok" in result.output, result.output
+
+
+def test_a_lens_kept_in_another_precision_is_not_reused_by_a_later_run(one_lens, monkeypatch):
+    """Fitted in float32 and kept by a float64 run with --reuse-finished, which recorded float64 in
+    survey.json: the next float64 run took lens_a for one of its own, silently (inputs.json said
+    nothing of the precision). Refused as survey.json's precision is, naming the lens."""
+    from tinylens import precision
+
+    monkeypatch.setattr(precision, "_PRECISION", "float64")  # as set_precision, without turning JAX's x64 on
+    assert _survey(one_lens, None, None, "--reuse-finished").exit_code == 0
+    result = _survey(one_lens)
+    text = " ".join(result.output.split())
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert "were computed in float32 precision, not float64" in text and "the inputs.json of lens_a" in text
+    assert "--reuse-finished" in text
+    assert _survey(one_lens, None, None, "--reuse-finished").exit_code == 0
+    _drop_precision(one_lens["out"] / "lenses" / "lens_a" / filenames.INPUTS)  # stamped before it was recorded
+    assert _survey(one_lens).exit_code == 0
 
 
 def test_a_lens_whose_data_changed_is_fitted_again(one_lens):

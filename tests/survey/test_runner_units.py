@@ -657,6 +657,8 @@ def test_workers_fit_in_the_precision_of_the_survey_process(tmp_path, monkeypatc
             finally:
                 tinylens.set_precision("float32")
             assert list(frame["reason"]) == [f"would fit in {precision}"]
+            assert json.loads(lenses[0].output(tmp_path / precision).joinpath(filenames.INPUTS).read_text())[
+                "precision"] == precision  # inputs.json records it too
 
 
 def test_a_survey_on_a_running_scheduler_checks_it_once(tmp_path, mock_survey, monkeypatch):

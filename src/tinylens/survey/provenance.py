@@ -8,9 +8,11 @@ Two records live in the survey's output folder:
   precision is refused while the folder holds results: its finished lenses would otherwise be
   reused for a model they were not fitted with, or in a catalogue of mixed precision.
 * ``lenses/<lens_id>/inputs.json``: size, modification time and SHA-256 of each input file of
-  the lens (image, noise, PSF, mask), written when its fit starts. A lens whose files changed
-  since is fitted again. Files are compared by size and modification time first and hashed only
-  when those differ, so a resumed survey of many lenses does not read all its data again.
+  the lens (image, noise, PSF, mask), and the precision of its fit, written when its fit starts.
+  A lens whose files changed since is fitted again; one finished in another precision (kept by a
+  run with ``--reuse-finished``) is refused as survey.json's precision is. Files are compared by
+  size and modification time first and hashed only when those differ, so a resumed survey of
+  many lenses does not read all its data again.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from tinylens.errors import listed
 MANIFEST_FILE = "survey.json"
 #: ``dataset`` keys naming a lens's input files.
 INPUT_KEYS = ("data_path", "noise_path", "psf_path", "mask_path")
+#: The key of ``inputs.json`` that records the precision of the lens's fit (the others: files).
+PRECISION_KEY = "precision"
 #: Differences listed in a refusal, at most.
 MAX_LISTED = 4
 #: The precision of a ``survey.json`` that records none, and whose finished fits record none
@@ -58,14 +62,17 @@ def input_files(config: Mapping[str, Any]) -> dict[str, Path]:
     return files
 
 
-def inputs_stamp(config: Mapping[str, Any]) -> dict[str, dict[str, Any] | None]:
-    """A stamp of every input file of ``config`` (``None`` for one that cannot be read)."""
-    stamps: dict[str, dict[str, Any] | None] = {}
+def inputs_stamp(config: Mapping[str, Any], precision: str | None = None) -> dict[str, Any]:
+    """A stamp of every input file of ``config`` (``None`` for one that cannot be read), and the
+    ``precision`` the lens is fitted in, where given."""
+    stamps: dict[str, Any] = {}
     for key, path in input_files(config).items():
         try:
             stamps[key] = file_stamp(path)
         except OSError:
             stamps[key] = None
+    if precision is not None:
+        stamps[PRECISION_KEY] = precision
     return stamps
 
 
@@ -73,6 +80,7 @@ def changed_inputs(recorded: Mapping[str, Any], config: Mapping[str, Any]) -> li
     """The ``dataset`` keys whose file differs from the ``recorded`` stamp (added, removed or
     with other content); size and modification time equal count as unchanged."""
     files = input_files(config)
+    recorded = {k: v for k, v in recorded.items() if k != PRECISION_KEY}
     changed = []
     for key in sorted(set(files) | set(recorded)):
         if key not in recorded or key not in files:
@@ -169,11 +177,26 @@ def manifest_conflict(recorded: Mapping[str, Any], current: Mapping[str, Any]) -
         return f"were made from the lens folder {recorded.get('lens_dir')}, not {current['lens_dir']}"
     old, new = recorded_precision(recorded), recorded_precision(current)
     if old != new:
-        return (f"were computed in {old} precision, not {new} (set by TINYLENS_PRECISION or tinylens.set_precision; "
-                f"TINYLENS_PRECISION={old} continues the survey as it was begun)")
+        return _precision_conflict(old, new, f"TINYLENS_PRECISION={old} continues the survey as it was begun")
     # Keyed again: a survey.json written before a key counted as speed-only still holds it.
     found = differences(template_key(recorded.get("template") or {}), current["template"])
     if found:
         shown = listed(found, MAX_LISTED, sep="; ")
         return f"were made with another template ({recorded.get('template_path')}; differences: {shown})"
     return None
+
+
+def stamps_conflict(stamps: Mapping[str, Mapping[str, Any]], current: Mapping[str, Any]) -> str | None:
+    """Why the finished lenses whose ``inputs.json`` are ``stamps`` (by lens id) must not be reused
+    under ``current`` (a ``survey.json``'s content): some were fitted in another precision (kept by
+    a run with ``--reuse-finished``, which recorded its own in survey.json); ``None`` if none was."""
+    new = recorded_precision(current)
+    others = {k: v[PRECISION_KEY] for k, v in stamps.items() if v.get(PRECISION_KEY, new) != new}
+    if not others:
+        return None
+    ids = sorted(others)
+    return _precision_conflict(others[ids[0]], new, f"recorded in the inputs.json of {listed(ids, MAX_LISTED)}")
+
+
+def _precision_conflict(old: str, new: str, detail: str) -> str:
+    return f"were computed in {old} precision, not {new} (set by TINYLENS_PRECISION or tinylens.set_precision; {detail})"

@@ -46,6 +46,7 @@ from tinylens.survey.provenance import (
     manifest,
     manifest_conflict,
     read_json,
+    stamps_conflict,
 )
 from tinylens.survey.selection import select_lenses
 
@@ -296,7 +297,7 @@ def fit_lens(lens_id: str, config: dict[str, Any], lens_out: str, truth_path: st
             return previous
         if precision is not None:  # the worker's, for the lenses it fits from now on
             tinylens.set_precision(precision)
-        write_json(folder / filenames.INPUTS, inputs_stamp(config))  # what this fit is made from
+        write_json(folder / filenames.INPUTS, inputs_stamp(config, get_precision()))  # what this fit is made from
         note_attempt(folder)
         try:
             with warnings.catch_warnings(record=True) as caught:
@@ -440,15 +441,16 @@ def forget(todo: list[Lens], rows: dict[str, dict[str, Any]], out: Path) -> None
 
 def check_manifest(out: Path, current: Mapping[str, Any], template: str | Path) -> None:
     """Refuse to reuse ``out`` when its finished fits were made from another lens folder or
-    template, or in another precision (``survey.json``); a folder without finished fits may be
-    reused freely."""
+    template, or in another precision (``survey.json``, and each lens's ``inputs.json``); a folder
+    without finished fits may be reused freely."""
     recorded = read_json(out / MANIFEST_FILE)
     results = list((out / LENSES_DIR).glob(f"*/{filenames.RESULT}"))
     if recorded is None or not results:
         return
     if not recorded.get("precision"):  # an older survey.json: its fits say what they computed in
         recorded = {**recorded, "precision": fitted_precision(results)}
-    why = manifest_conflict(recorded, current)
+    stamps = {path.parent.name: read_json(path.parent / filenames.INPUTS) or {} for path in results}
+    why = manifest_conflict(recorded, current) or stamps_conflict(stamps, current)
     if why is not None:
         raise ConfigError(
             f"The survey output folder {out} holds finished fits that {why}; they would be reused as if made "
