@@ -133,3 +133,26 @@ def test_ctrl_c_while_the_cluster_starts_counts_no_forgotten_row(tmp_path, mock_
     text = _interrupted([*_args(mock_survey, out), "--retry-failed"])
     assert "No lens had finished." in text and "--retry-failed" not in text, text
     assert pd.read_parquet(out / "catalog.parquet").empty and pd.read_csv(out / "catalog.csv").empty
+
+
+def test_ctrl_c_while_the_summary_prints_says_everything_is_written(tmp_path, mock_survey, monkeypatch):
+    """Stopped once run_survey had returned, while the summary printed: the hint said the survey
+    'was stopped before it wrote anything', when every lens was done and the catalogue written."""
+    from tinylens.cli import survey as survey_cli
+
+    out = tmp_path / "out"
+    folder = out / runner.LENSES_DIR / "lens_a"
+    folder.mkdir(parents=True)
+    (folder / "result.json").write_text(json.dumps(RESULT))
+    runner.write_row(folder, runner.flat_row("lens_a", RESULT))
+
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(survey_cli, "summary_line", stop)
+    text = _interrupted([*_args(mock_survey, out), "--only", "lens_a"])
+    parquet = out.resolve() / "catalog.parquet"
+    assert text == ("Interrupted. It was stopped after the survey had finished and written everything. Finished "
+                    f"lenses kept: 1 (1 ok, 0 failed), their rows in {parquet} (and catalog.csv), their fits in "
+                    f"{out.resolve() / 'lenses'}. For an overview, run: tinylens report {parquet}"), text
+    assert pd.read_csv(out / "catalog.csv")["status"].tolist() == ["ok"]

@@ -155,19 +155,36 @@ def finished_counts(catalog: Path) -> dict[str, int] | None:
     return {"ok": int((status == "ok").sum()), "failed": int((status == "failed").sum())}
 
 
-def survey_hint(out: Path | None, command: str) -> str:
+#: Set on a KeyboardInterrupt raised once ``run_survey`` has returned (:func:`survey_written`).
+SURVEY_WRITTEN_ATTR = "tinylens_survey_written"
+
+
+@contextlib.contextmanager
+def survey_written(out: Path) -> Iterator[None]:
+    """Mark a KeyboardInterrupt raised inside, after ``run_survey`` returned (while its summary
+    prints), as one that stopped a survey which had written everything in ``out``."""
+    from tinylens.fit import folder_on_interrupt, marked_on_interrupt
+
+    with folder_on_interrupt(out), marked_on_interrupt(SURVEY_WRITTEN_ATTR, True):
+        yield
+
+
+def survey_hint(out: Path | None, command: str, written: bool = False) -> str:
     """What a ``tinylens survey`` stopped by Ctrl-C kept in its output folder ``out`` (``None``:
-    stopped before the survey began, a dry run), and ``command``, which fits the rest."""
+    stopped before the survey began, a dry run), and ``command``, which fits the rest; ``written``:
+    stopped once the survey had written everything (:func:`survey_written`)."""
     from tinylens.survey.runner import CATALOG_CSV, CATALOG_PARQUET, LENSES_DIR
 
     if out is None:
         return f"It was stopped before it wrote anything. To start again, run: {command}"
-    again = f"To fit the rest (interrupted lenses resume from their checkpoints), run: {command}"
     counts = finished_counts(out / CATALOG_PARQUET)
-    if not counts or not sum(counts.values()):
-        return f"No lens had finished. {again}"
-    return (f"Finished lenses kept: {sum(counts.values())} ({counts['ok']} ok, {counts['failed']} failed), their rows "
-            f"in {out / CATALOG_PARQUET} (and {CATALOG_CSV}), their fits in {out / LENSES_DIR}. {again}")
+    kept = "No lens had finished." if not counts or not sum(counts.values()) else (
+        f"Finished lenses kept: {sum(counts.values())} ({counts['ok']} ok, {counts['failed']} failed), their rows "
+        f"in {out / CATALOG_PARQUET} (and {CATALOG_CSV}), their fits in {out / LENSES_DIR}.")
+    if written:
+        return (f"It was stopped after the survey had finished and written everything. {kept} For an overview, "
+                f"run: tinylens report {out / CATALOG_PARQUET}")
+    return f"{kept} To fit the rest (interrupted lenses resume from their checkpoints), run: {command}"
 
 
 def without_flag(command: str, flag: str) -> str:
@@ -189,7 +206,7 @@ def interrupted_hint(name: str, exc: BaseException, command: str) -> str:
 
         if getattr(exc, FORGOTTEN_ATTR, False):
             command = without_flag(command, "--retry-failed")
-        return survey_hint(getattr(exc, INTERRUPTED_FOLDER_ATTR, None), command)
+        return survey_hint(getattr(exc, INTERRUPTED_FOLDER_ATTR, None), command, getattr(exc, SURVEY_WRITTEN_ATTR, False))
     return ""
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from tinylens.cli.common import console, path_value, warnings_as_they_come
+from tinylens.cli.common import console, path_value, survey_written, warnings_as_they_come
 from tinylens.errors import TinyLensError
 
 #: Local worker processes when neither --workers nor --scheduler is given.
@@ -109,7 +109,15 @@ def survey(
         frame = run_survey(lens_dir, config, out, workers=DEFAULT_WORKERS if workers is None else workers,
                            scheduler=scheduler, progress=not quiet, retry_failed=retry_failed,
                            reuse_finished=reuse_finished, only=chosen)
-    console.print(summary_line(frame, out.expanduser().resolve(), time.perf_counter() - start), soft_wrap=True)
+    resolved = out.expanduser().resolve()
+    with survey_written(resolved):  # a Ctrl-C from here on finds everything written
+        _print_summary(frame, resolved, time.perf_counter() - start, retry_failed)
+
+
+def _print_summary(frame, out: Path, seconds: float, retry_failed: bool) -> None:
+    """The lines after a survey (:func:`summary_line`, what to do of its failed lenses); exit
+    :data:`EXIT_ALL_FAILED` if every lens failed."""
+    console.print(summary_line(frame, out, seconds), soft_wrap=True)
     status = list(frame["status"]) if len(frame) else []
     if "failed" in status and not retry_failed:
         console.print("A failed lens is not fitted again when the survey is rerun unless you add "
