@@ -39,7 +39,7 @@ from tinylens.config.model_spec import LISTS, Component, ModelSpec, Ref
 from tinylens.forward import blurred_columns, column_owner
 from tinylens.numerics.convolution import kernel_fft
 from tinylens.numerics.grid import point_grid, uniform_groups
-from tinylens.precision import get_dtype
+from tinylens.precision import check_dtype, get_dtype
 
 __all__ = ["simulate_image", "simulate_images", "add_noise", "gaussian_psf", "moffat_psf", "model_spec_from_truth"]
 
@@ -172,13 +172,14 @@ def simulate_images(
 
     ``psf`` must be odd-sized; it is normalised to unit sum here. Computed in ``dtype``, by
     default tinylens's precision (:mod:`tinylens.precision`: float32, relative error ~1e-6,
-    unless ``set_precision("float64")``), whether or not JAX's x64 is on.
+    unless ``set_precision("float64")``); float64 while JAX's x64 is off is a ConfigError.
     """
     spec, amps = model_spec_from_truth(config_or_components, truth, amplitudes)
     psf = np.asarray(psf, dtype=float)
     if psf.ndim != 2 or psf.shape[0] % 2 == 0 or psf.shape[1] % 2 == 0:
         raise ValueError(f"psf must be a 2-D odd-sized kernel, got shape {psf.shape}")
     dtype = dtype or get_dtype()
+    check_dtype(dtype)
     shape = (int(shape[0]), int(shape[1]))
     grid = point_grid(uniform_groups(shape, float(pixel_scale), int(nsub)), shape, dtype)
     kernel = kernel_fft(np.asarray(psf / psf.sum(), dtype=dtype), shape)
