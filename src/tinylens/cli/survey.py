@@ -78,8 +78,8 @@ def survey(
                                          "(e.g. tcp://10.0.0.1:8786) instead of a local cluster."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Fit again the lenses that failed in an earlier run."),
     reuse_finished: bool = typer.Option(False, "--reuse-finished", help="Keep the finished lenses of --out although "
-                                        "they were fitted with another template or from another lens folder "
-                                        "(refused otherwise)."),
+                                        "they were fitted with another template, from another lens folder or in "
+                                        "another precision (refused otherwise)."),
     only: str | None = typer.Option(None, "--only", metavar="IDS|FILE", help="Fit only these lenses: ids separated "
                                     "by commas, a CSV or Parquet table with a lens_id column (e.g. inspect.csv of "
                                     "'tinylens report'), or a file of one id per line."),
