@@ -351,7 +351,7 @@ def fit(config: str | Path | dict, *, progress: bool = True, output: str | Path 
     or ``simulate-population``, see :func:`tinylens.results.truth.read_truth`), marked on the
     corner plot (and kept as the result's ``truth``); those of fixed parameters are ignored. A
     file is read once, before the data are loaded. A truth that cannot be used (a file that cannot
-    be read, a value that is not a number, no free parameter named) raises
+    be read, neither a mapping nor a path, a value that is not a number, no free parameter named) raises
     :class:`~tinylens.errors.DataError`, or with ``truth_errors="warn"`` (a survey's) is a
     :class:`~tinylens.errors.DataWarning` and the lens is fitted without it.
 

@@ -51,3 +51,15 @@ def test_check_truth_keeps_free_parameters_in_their_order_and_refuses_none():
         check_truth({"theta_E": 1.0}, names, "mine")
     with pytest.raises(DataError, match="lens_mass.0.theta_E is not a finite number"):
         check_truth({"lens_mass.0.theta_E": float("inf")}, names)
+
+
+@pytest.mark.parametrize("truth", [3, [1.2, 0.2], None])
+def test_check_truth_refuses_what_is_no_mapping_naming_its_type(truth):
+    with pytest.raises(DataError, match=f"truth: expected a mapping of parameter name to true value.*got {type(truth).__name__}"):
+        check_truth(truth, ("lens_mass.0.theta_E",))
+
+
+def test_check_truth_takes_a_pandas_series():
+    import pandas as pd
+
+    assert check_truth(pd.Series({"lens_mass.0.theta_E": 1.1}), ("lens_mass.0.theta_E",)) == {"lens_mass.0.theta_E": 1.1}

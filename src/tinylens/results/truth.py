@@ -75,7 +75,12 @@ def read_truth(path: str | Path) -> dict[str, float]:
 def check_truth(truth: Mapping[str, float], param_names: Sequence[str], source: str = "truth") -> dict[str, float]:
     """The values of ``truth`` (name -> true value) for the free parameters ``param_names``, in
     their order (the rest, e.g. fixed parameters, are dropped). None of them free, or a value that
-    is not a finite number, raises :class:`~tinylens.errors.DataError` naming ``source``."""
+    is not a finite number, raises :class:`~tinylens.errors.DataError` naming ``source``; so does a
+    ``truth`` that is no mapping (a pandas Series, whose ``items`` are name and value, is one)."""
+    if not callable(getattr(truth, "items", None)):
+        raise DataError(f"{source}: expected a mapping of parameter name to true value, e.g. "
+                        f"{{'lens_mass.0.theta_E': 1.2}}, or the path of a truth.json; got {type(truth).__name__} "
+                        f"{truth!r:.60}.")
     truth = _numbers(truth, source)
     kept = {name: truth[name] for name in param_names if name in truth}
     if not kept:
