@@ -149,6 +149,20 @@ def test_corner_marks_the_true_values_also_of_a_single_parameter(k):
     assert len(marks) == 1 and np.allclose(marks[0].get_xdata(), 1.21)
 
 
+def test_corner_marks_the_true_values_of_a_mapping_by_name():
+    """result.truth (a dict of name -> value) as truths was 'could not convert string to float:
+    'lens_mass.0.theta_E'': its keys were taken for the values."""
+    from tinylens.results.plots import TRUTH_COLOR, corner_figure
+
+    rng = np.random.default_rng(3)
+    names = ["lens_mass.0.theta_E", "lens_mass.0.e1"]
+    fig = corner_figure(names, rng.normal([1.2, 0.05], 0.01, size=(400, 2)), np.ones(400),
+                        {"lens_mass.0.e1": 0.06, "source_light.0.e1": 0.3})
+    marks = [line for line in fig.axes[3].lines if line.get_color() == TRUTH_COLOR]
+    assert len(marks) == 1 and np.allclose(marks[0].get_xdata(), 0.06)
+    assert not [line for line in fig.axes[0].lines if line.get_color() == TRUTH_COLOR]
+
+
 def test_corner_ticks_of_a_narrow_posterior_have_no_offset():
     """A posterior 0.0004 wide about 1.25 was ticked "0.000 0.001" with "+1.25" in a corner."""
     from tinylens.results.plots import corner_figure

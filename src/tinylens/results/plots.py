@@ -8,6 +8,7 @@ colour bar. Files are written atomically (:mod:`.tables`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import corner
@@ -322,11 +323,14 @@ def title_formats(samples: np.ndarray, weights: np.ndarray) -> list[str]:
 
 
 def corner_figure(
-    names, samples: np.ndarray, weights: np.ndarray | None, truths: np.ndarray | None = None
+    names, samples: np.ndarray, weights: np.ndarray | None, truths: np.ndarray | Mapping | None = None
 ) -> Figure:
     """Corner plot of weighted samples with 1, 2, 3 sigma contours and 16/50/84 % titles
     (``weights`` None: equal weights). Samples or weights of shapes that do not match ``names``
-    are a ValueError naming them."""
+    are a ValueError naming them. ``truths``, values marked on it: one per name (None: none), or
+    a mapping of name to value (a fit's ``result.truth``; names it lacks are not marked)."""
+    if isinstance(truths, Mapping):
+        truths = [truths.get(n) for n in names]
     k = len(names)
     samples = np.asarray(samples, dtype=float)
     if samples.ndim != 2 or samples.shape[1] != k:
