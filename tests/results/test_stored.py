@@ -31,8 +31,9 @@ def test_what_is_not_a_result_is_named(tmp_path):
         with pytest.raises(OutputError) as err:
             load_stored(tmp_path / name)
         assert str(err.value).startswith(f"{tmp_path / name}: ") and fragment in str(err.value), str(err.value)
-    with pytest.raises(OutputError, match="not a readable result.json"):
-        load_stored(tmp_path)  # a folder
+    with pytest.raises(OutputError) as err:  # was "not a readable result.json (IsADirectoryError: ...)"
+        load_stored(tmp_path)  # a folder, the fit's output folder say
+    assert str(err.value) == f"{tmp_path} is a folder; give the result.json inside it ({tmp_path / 'result.json'})."
 
 
 def test_a_result_whose_data_moved_loads_with_base_dir(tmp_path):

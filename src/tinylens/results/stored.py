@@ -84,6 +84,8 @@ def load_stored(path: str | Path, base_dir: str | Path | None = None, *,
     from tinylens.problem import load_from
 
     path = Path(path)
+    if path.is_dir():
+        raise OutputError(f"{path} is a folder; give the result.json inside it ({path / RESULT}).")
     try:
         stored = json.loads(path.read_text())
     except FileNotFoundError:
