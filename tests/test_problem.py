@@ -17,6 +17,14 @@ def lens(tmp_path) -> Path:
     return write_tiny_lens(tmp_path / "lens")
 
 
+def test_load_shows_its_keywords_to_help():
+    """help(tinylens.load) showed (config, **kwargs): base_dir and dtype were not to be seen."""
+    import inspect
+
+    assert list(inspect.signature(tinylens.load).parameters) == ["config", "dtype", "base_dir"]
+    assert "base_dir" in tinylens.load.__doc__
+
+
 def test_base_dir_of_another_type_is_refused_by_name(lens):
     with pytest.raises(ConfigError, match=r"base_dir must be a folder .*got int 5"):
         tinylens.load(lens, base_dir=5)

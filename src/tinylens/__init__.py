@@ -15,11 +15,16 @@ from tinylens.precision import set_precision
 __version__ = "0.1.0"
 
 
-def load(config, **kwargs):
-    """Load a config (YAML path or dict) and its data; see :func:`tinylens.problem.load`."""
+def load(config, *, dtype=None, base_dir=None):
+    """Load a config (YAML path or dict) and its data into a :class:`~tinylens.problem.Problem`.
+
+    Relative paths in the config start from ``base_dir`` if given, else the YAML file's folder
+    (the current folder for a dict); ``dtype``: the precision to compute in (default that of
+    :func:`set_precision`). See :func:`tinylens.problem.load`.
+    """
     from tinylens.problem import load as _load
 
-    return _load(config, **kwargs)
+    return _load(config, dtype=dtype, base_dir=base_dir)
 
 
 __all__ = ["ConfigError", "DataError", "TinyLensError", "fit", "load", "set_precision", "__version__"]
