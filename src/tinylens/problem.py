@@ -177,10 +177,12 @@ class Problem:
 
     @property
     def ndim(self) -> int:
+        """The number of free parameters: the length of a parameter vector ``theta``."""
         return len(self.spec.param_names)
 
     @property
     def priors(self):
+        """The prior of each free parameter (:class:`tinylens.priors.Prior`), in :attr:`param_names`'s order."""
         return self.spec.priors
 
     @property
@@ -216,6 +218,8 @@ class Problem:
         return prior_transform(self.spec.priors, u)
 
     def log_prior(self, theta: np.ndarray) -> np.ndarray:
+        """Sum of the priors' log densities for ``(n,)`` (a float) or a batch ``(B, n)`` (an array
+        ``(B,)``); ``-inf`` outside a prior's support or ``limits``."""
         return log_prior(self.spec.priors, self.vector(theta))
 
     # -- likelihood -------------------------------------------------------------------------
