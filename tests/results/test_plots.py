@@ -118,6 +118,8 @@ def test_readme_notebook_snippet_redraws_a_finished_fit(tmp_path):
     figures = [plots.model_figure(problem, best), plots.dataset_figure(problem.dataset),
                plots.corner_figure(result.param_names, result.samples, result.weights)]
     assert all(isinstance(fig, Figure) for fig in figures)
+    # a notebook shows them inline without %matplotlib inline (they showed as "<Figure size ...>" text)
+    assert all(fig._repr_png_()[:8] == b"\x89PNG\r\n\x1a\n" for fig in figures)
     model_panel = next(ax for ax in figures[0].axes if ax.get_title() == "Model (maximum likelihood)")
     np.testing.assert_allclose(model_panel.images[0].get_array(), problem.model_image(best)["total"], rtol=1e-5)
     assert len(figures[2].axes) == len(result.param_names) ** 2

@@ -8,6 +8,7 @@ colour bar. Files are written atomically (:mod:`.tables`).
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -105,6 +106,17 @@ def show_image(fig: Figure, ax, image: np.ndarray, title: str, extent, cbar_labe
     return im
 
 
+class NotebookFigure(Figure):
+    """A :class:`~matplotlib.figure.Figure` that a notebook shows inline as it is: one made
+    without pyplot shows there only as ``<Figure size ...>`` text until ``%matplotlib inline``
+    (or a pyplot figure) has loaded the backend, which tinylens leaves to the user."""
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", facecolor="white", bbox_inches="tight")
+        return buffer.getvalue()
+
+
 def _save(fig: Figure, path: str | Path, dpi: int = DPI) -> Path:
     return write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format="png", facecolor="white"))
 
@@ -135,7 +147,7 @@ def dataset_figure(dataset) -> Figure:
     d = dataset
     extent = image_extent(d.data.shape, d.pixel_scale)
     noise_level = float(np.median(d.noise[d.mask])) if d.mask.any() else float(np.median(d.noise))
-    fig = Figure(figsize=(21, 3.9), layout="constrained")
+    fig = NotebookFigure(figsize=(21, 3.9), layout="constrained")
     axes = fig.subplots(1, 5)
     show_image(fig, axes[0], d.data, "Data (asinh stretch)", extent, "data units / pixel",
                cmap=IMAGE_CMAP, norm=asinh_norm(d.data, noise_level))
@@ -256,7 +268,7 @@ def model_figure(problem, theta: np.ndarray, summary_lines: list[str] | None = N
     chi2 = float(np.nansum(resid**2))
     crit, caus = critical_curves_and_caustics(problem, theta)
 
-    fig = Figure(figsize=(19, 9), layout="constrained")
+    fig = NotebookFigure(figsize=(19, 9), layout="constrained")
     ax = fig.subplots(2, 4)
     img = dict(cmap=IMAGE_CMAP, norm=norm)
     show_image(fig, ax[0, 0], d.data, "Data", extent, "data units / pixel", **img)
@@ -344,7 +356,7 @@ def corner_figure(
         keep[:] = True
     samples, weights = samples[keep], weights[keep]
     size = 2.0 * k + 1.5
-    fig = Figure(figsize=(size, size))
+    fig = NotebookFigure(figsize=(size, size))
     marked = None if truths is None else [None if t is None else float(t) for t in truths]
     corner.corner(
         samples, weights=weights, labels=[label(n) for n in names], titles=[label(n, unit=False) for n in names],
