@@ -30,6 +30,15 @@ def test_base_dir_of_another_type_is_refused_by_name(lens):
         tinylens.load(lens, base_dir=5)
 
 
+def test_an_output_of_another_type_is_refused_by_name_before_the_data_are_read(lens, monkeypatch):
+    """tinylens.fit(config, output=5) was a raw TypeError out of pathlib, after loading the data."""
+    import tinylens.problem
+
+    monkeypatch.setattr(tinylens.problem, "load_dataset", lambda *a: pytest.fail("the data were read"))
+    with pytest.raises(ConfigError, match=r"output must be a folder .*got int 5"):
+        tinylens.fit(lens, output=5)
+
+
 def test_relative_paths_come_from_the_config_file_folder_or_the_base_dir(lens, tmp_path, monkeypatch):
     assert tinylens.load(lens).base_dir == lens.parent
     elsewhere = tmp_path / "elsewhere"

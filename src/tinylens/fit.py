@@ -365,12 +365,13 @@ def fit(config: str | Path | dict, *, progress: bool = True, output: str | Path 
     from tinylens.inference import run_inference
     from tinylens.inference.progress import announce
     from tinylens.locks import folder_lock
-    from tinylens.problem import load
+    from tinylens.problem import check_folder_argument, load
     from tinylens.results import tables
     from tinylens.results.truth import TRUTH_ERRORS, check_truth, read_truth, truth_step
 
     if truth_errors not in TRUTH_ERRORS:
         raise ValueError(f"truth_errors must be one of {', '.join(TRUTH_ERRORS)}; got {truth_errors!r}.")
+    check_folder_argument("output", output)
     started = time.perf_counter()
     release_if_crowded()  # so that a loop over many lenses does not reach the kernel's limit on memory maps
     source = str(truth) if isinstance(truth, (str, Path)) else "truth"

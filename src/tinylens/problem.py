@@ -321,6 +321,12 @@ class Problem:
         return out
 
 
+def check_folder_argument(name: str, value: Any) -> None:
+    """A ConfigError naming the argument ``name`` when its ``value`` is neither None nor a path."""
+    if value is not None and not isinstance(value, (str, os.PathLike)):
+        raise ConfigError(f"{name} must be a folder (a str or pathlib.Path); got {type(value).__name__} {value!r}.")
+
+
 def load(config: str | Path | dict, *, dtype=None, base_dir: str | Path | None = None) -> Problem:
     """Load a TinyLensGpu-schema YAML (path or dict) and its data into a :class:`Problem`.
 
@@ -338,9 +344,7 @@ def load_from(config: str | Path | dict, base_dir: str | Path | None, origin: st
     missing file, which with ``survey_hint`` also says how to check a survey template (not for
     a fit's own stored config: :func:`tinylens.results.stored.load_stored`)."""
     enable_persistent_cache()
-    if base_dir is not None and not isinstance(base_dir, (str, os.PathLike)):
-        raise ConfigError(f"base_dir must be a folder (a str or pathlib.Path); got {type(base_dir).__name__} "
-                          f"{base_dir!r}.")
+    check_folder_argument("base_dir", base_dir)
     cfg, default_dir = load_config(config)
     if base_dir is not None:
         base_dir = Path(base_dir).expanduser()
