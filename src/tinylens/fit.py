@@ -65,10 +65,10 @@ class FitResult:
     derived: dict[str, dict[str, Any]]
     quality: dict[str, Any]
     versions: dict[str, str]
-    config: dict[str, Any]
+    config: dict[str, Any] = field(repr=False)  # printed, thousands of characters in a notebook
     config_dir: str  # the folder the config's relative paths resolve against
     files: dict[str, str]
-    info: dict[str, Any]
+    info: dict[str, Any] = field(repr=False)  # the sampler's and the pipeline's details
     output_dir: Path
     samples: np.ndarray = field(repr=False)
     weights: np.ndarray = field(repr=False)

@@ -37,6 +37,16 @@ def test_result_equals_result_json(fitted):
         assert lo <= true <= hi, (name, true, lo, hi)
 
 
+def test_the_printed_result_leaves_out_the_config_and_the_details(fitted):
+    """A result typed in a notebook printed its whole config and sampler details (most of
+    ~10,000 characters); they stay attributes, and the answers are printed."""
+    result, _ = fitted
+    text = repr(result)
+    assert "model_components" not in text and "'data_path'" not in text and "'likelihood_time_s'" not in text
+    assert "median=" in text and "quality=" in text and "model_components" in result.config
+    assert len(text) < 4000
+
+
 def test_result_holds_the_tables(fitted):
     result, out = fitted
     samples = pd.read_csv(out / "result_samples.csv")
