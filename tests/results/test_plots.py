@@ -165,6 +165,26 @@ def test_corner_marks_the_true_values_of_a_mapping_by_name():
     assert not [line for line in fig.axes[0].lines if line.get_color() == TRUTH_COLOR]
 
 
+def test_corner_marks_the_true_values_of_a_series_by_name():
+    """A pandas Series indexed by the names (a truth table's row) was read in its own order: in
+    another order than the names, each truth was marked on another parameter, without a word;
+    with more entries than names (the row's other columns), it was corner's ValueError."""
+    import pandas as pd
+
+    from tinylens.results.plots import TRUTH_COLOR, corner_figure
+
+    rng = np.random.default_rng(3)
+    names = ["lens_mass.0.theta_E", "lens_mass.0.e1"]
+    samples = rng.normal([1.2, 0.05], 0.01, size=(400, 2))
+    for truths in (pd.Series({"lens_mass.0.e1": 0.06, "lens_mass.0.theta_E": 1.21}),
+                   pd.Series({"lens_id": "lens_0001", "lens_mass.0.e1": 0.06, "lens_mass.0.theta_E": 1.21}, dtype=object)):
+        fig = corner_figure(names, samples, np.ones(400), truths)
+        marks = [[line.get_xdata()[0] for line in fig.axes[i].lines if line.get_color() == TRUTH_COLOR] for i in (0, 3)]
+        assert np.allclose(marks, [[1.21], [0.06]]), marks
+    fig = corner_figure(names, samples, np.ones(400), pd.Series([1.21, 0.06]))  # no names: one per name, in order
+    assert np.allclose([line.get_xdata()[0] for line in fig.axes[0].lines if line.get_color() == TRUTH_COLOR], 1.21)
+
+
 def test_corner_ticks_of_a_narrow_posterior_have_no_offset():
     """A posterior 0.0004 wide about 1.25 was ticked "0.000 0.001" with "+1.25" in a corner."""
     from tinylens.results.plots import corner_figure

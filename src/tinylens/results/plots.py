@@ -340,8 +340,9 @@ def corner_figure(
     """Corner plot of weighted samples with 1, 2, 3 sigma contours and 16/50/84 % titles
     (``weights`` None: equal weights). Samples or weights of shapes that do not match ``names``
     are a ValueError naming them. ``truths``, values marked on it: one per name (None: none), or
-    a mapping of name to value (a fit's ``result.truth``; names it lacks are not marked)."""
-    if isinstance(truths, Mapping):
+    a mapping of name to value (a fit's ``result.truth``, or a pandas Series indexed by the names,
+    such as a truth table's row; names it lacks are not marked)."""
+    if isinstance(truths, Mapping) or (hasattr(truths, "keys") and any(n in truths.keys() for n in names)):
         truths = [truths.get(n) for n in names]
     k = len(names)
     samples = np.asarray(samples, dtype=float)
