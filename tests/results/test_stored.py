@@ -34,6 +34,13 @@ def test_what_is_not_a_result_is_named(tmp_path):
     with pytest.raises(OutputError) as err:  # was "not a readable result.json (IsADirectoryError: ...)"
         load_stored(tmp_path)  # a folder, the fit's output folder say
     assert str(err.value) == f"{tmp_path} is a folder; give the result.json inside it ({tmp_path / 'result.json'})."
+    survey = tmp_path / "survey_out"  # a survey's output folder: its results are one per lens
+    (survey / "lenses" / "lens_a").mkdir(parents=True)
+    with pytest.raises(OutputError) as err:  # pointed to survey_out/result.json, which no survey writes
+        load_stored(survey)
+    assert str(err.value) == (f"{survey} is a folder; it holds a survey, whose fits each have a result.json in "
+                              f"{survey / 'lenses'}/<lens_id>/: give one of those "
+                              f"(e.g. {survey / 'lenses' / '<lens_id>' / 'result.json'}).")
 
 
 def test_a_result_whose_data_moved_loads_with_base_dir(tmp_path):

@@ -71,6 +71,17 @@ def moved_data_hint(stored: dict[str, Any], path: Path, base_dir_option: str | N
     return f"If they moved since the fit, give {base_dir_option} the folder that the config's relative paths start from now."
 
 
+def _result_in(folder: Path) -> str:
+    """Where the ``result.json`` of ``folder`` is, for a message: in it (a fit's output folder),
+    or one per lens under ``lenses/`` (a survey's output folder)."""
+    from tinylens.survey.runner import LENSES_DIR
+
+    if (folder / RESULT).is_file() or not (folder / LENSES_DIR).is_dir():
+        return f"give the result.json inside it ({folder / RESULT})."
+    return (f"it holds a survey, whose fits each have a result.json in {folder / LENSES_DIR}/<lens_id>/: "
+            f"give one of those (e.g. {folder / LENSES_DIR / '<lens_id>' / RESULT}).")
+
+
 def load_stored(path: str | Path, base_dir: str | Path | None = None, *,
                 base_dir_option: str | None = BASE_DIR_OPTION) -> tuple[dict[str, Any], Any, np.ndarray]:
     """``(content, problem, best)`` of the ``result.json`` at ``path``: the problem from its config
@@ -85,7 +96,7 @@ def load_stored(path: str | Path, base_dir: str | Path | None = None, *,
 
     path = Path(path)
     if path.is_dir():
-        raise OutputError(f"{path} is a folder; give the result.json inside it ({path / RESULT}).")
+        raise OutputError(f"{path} is a folder; {_result_in(path)}")
     try:
         stored = json.loads(path.read_text())
     except FileNotFoundError:
