@@ -261,10 +261,23 @@ def test_a_negative_count_is_refused_as_the_count(tmp_path, monkeypatch, args, s
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("args, shown", [(["nan", "pop"], "nan"), (["-q", "--seed", "2", "1.5", "pop"], "1.5"),
+                                         (["inf", "pop"], "inf"), (["abc", "pop"], "'abc'")])
+def test_a_count_that_is_no_whole_number_is_refused_as_the_count(tmp_path, monkeypatch, args, shown):
+    """``simulate-population 1.5 OUT`` (or ``nan``, ``abc``) got typer's "Invalid value for 'N':
+    Input should be a valid integer", not the count's own message that ``-1.5`` got."""
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["simulate-population", *args])
+    assert result.exit_code == 2, result.output
+    assert f"the number of lenses must be >= 1 (a whole number), got {shown}" in _text(result)
+    assert "Invalid value" not in _text(result) and isinstance(result.exception, SystemExit)
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("args", [["-3", "pop", "--help"], ["--help", "-1e3", "pop"], ["-q", "-2.5", "--help"],
-                                  ["-nan", "pop", "--help"]])
-def test_help_is_shown_even_with_a_negative_count(tmp_path, monkeypatch, args):
-    """``simulate-population -3 OUT --help`` gave the count's error instead of the help."""
+                                  ["-nan", "pop", "--help"], ["1.5", "pop", "--help"], ["--help", "abc"]])
+def test_help_is_shown_even_with_a_refused_count(tmp_path, monkeypatch, args):
+    """``simulate-population -3 OUT --help`` (or ``1.5 OUT --help``) gave the count's error instead of the help."""
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(app, ["simulate-population", *args])
     assert result.exit_code == 0, result.output

@@ -58,26 +58,35 @@ def asks_for_help(args: list[str], takes_value: set[str], help_names: list[str])
     return any(t in help_names for t in free_tokens(args, takes_value))
 
 
+def count_value(token: str) -> int | float | str:
+    """``token`` as an integer (``3``), else as a float (``1.5``, ``nan``, ``-inf``), else the
+    text itself (``abc``)."""
+    for read in (int, float):
+        try:
+            return read(token)
+        except ValueError:
+            pass
+    return token
+
+
 class CountCommand(TyperCommand):
-    """The command, with a count N after a minus (``-3``, ``-nan``), which click would take for an
-    unknown option ("No such option: -3"), refused as the count it is."""
+    """The command, with a count N that click would refuse in its own words refused as the count it
+    is: one after a minus (``-3``, ``-nan``), which click takes for an unknown option ("No such
+    option: -3"), and one that is no whole number (``1.5``, ``nan``, ``abc``: "Input should be a
+    valid integer"). A whole one written as a float (``2.0``) is left to typer to read."""
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         takes_value = {name for p in self.params if p.param_type_name == "option" and not getattr(p, "is_flag", False)
                        for name in (*p.opts, *p.secondary_opts)}
         n = first_argument(args, takes_value)
-        if n is not None and dashed_number(n):
+        if n is not None and (dashed_number(n) or not isinstance(count_value(n), int)):
             help_names = self.get_help_option_names(ctx) if self.add_help_option else []
             if asks_for_help(args, takes_value, help_names) and not ctx.resilient_parsing:
-                click.echo(ctx.get_help(), color=ctx.color)  # as click's --help: click would stop at -3 first
+                click.echo(ctx.get_help(), color=ctx.color)  # as click's --help: the check (or click, at -3) would stop first
                 ctx.exit()
             from tinylens.survey.population import check_count_and_seed
 
-            try:
-                count: int | float = int(n)
-            except ValueError:
-                count = float(n)  # -2.5, -1e3, -inf, -nan
-            check_count_and_seed(count, 0)  # a ConfigError: below 1, or no number
+            check_count_and_seed(count_value(n), 0)  # a ConfigError: below 1, or no whole number
         return super().parse_args(ctx, args)
 
 
