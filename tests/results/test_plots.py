@@ -231,3 +231,15 @@ def test_the_noise_panel_is_scaled_to_the_typical_noise_not_a_few_huge_pixels(ti
     vmin, vmax = fig.axes[1].images[0].get_clim()
     typical = np.median(noise[d.mask])
     assert "Noise map" in fig.axes[1].get_title() and vmin <= typical <= vmax < 100 * typical
+
+
+def test_a_problem_given_for_a_dataset_or_the_other_way_round_says_what_to_pass(tiny_problem):
+    """``dataset_figure(problem)`` (README shows ``dataset_figure(problem.dataset)``) was a raw
+    AttributeError from deep inside, and so was ``model_figure(problem.dataset, theta)``."""
+    from tinylens.results.plots import dataset_figure, model_figure
+
+    with pytest.raises(TypeError, match=r"dataset_figure takes a Dataset; got Problem\. Pass problem\.dataset\."):
+        dataset_figure(tiny_problem)
+    theta = np.array([FREE_TRUTH[n] for n in tiny_problem.param_names])
+    with pytest.raises(TypeError, match=r"model_figure takes a Problem; got Dataset\. Pass the problem: tinylens\.load"):
+        model_figure(tiny_problem.dataset, theta)

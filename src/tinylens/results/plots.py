@@ -20,8 +20,10 @@ import numpy as np
 from matplotlib import colors
 from matplotlib.figure import Figure
 
+from tinylens.data.dataset import Dataset
 from tinylens.forward import ray_shoot
 from tinylens.pipeline.mass_source import to_source_plane
+from tinylens.problem import Problem
 from tinylens.results.tables import weighted_percentiles, write_atomic
 
 IMAGE_CMAP = "magma"
@@ -142,8 +144,16 @@ def noise_limits(noise: np.ndarray, used: np.ndarray) -> tuple[float | None, flo
     return float(low), float(high)
 
 
+def check_first_argument(function: str, value, wanted: type, hint: str) -> None:
+    """A TypeError saying what to pass (``hint``) when ``value`` is no ``wanted``: a Problem given
+    to :func:`dataset_figure`, which takes its dataset (it failed deep inside, an AttributeError)."""
+    if not isinstance(value, wanted):
+        raise TypeError(f"{function} takes a {wanted.__name__}; got {type(value).__name__}. {hint}")
+
+
 def dataset_figure(dataset) -> Figure:
     """Data, noise map, signal-to-noise, PSF and mask."""
+    check_first_argument("dataset_figure", dataset, Dataset, "Pass problem.dataset.")
     d = dataset
     extent = image_extent(d.data.shape, d.pixel_scale)
     noise_level = float(np.median(d.noise[d.mask])) if d.mask.any() else float(np.median(d.noise))
@@ -259,6 +269,8 @@ def _empty_panel(ax, title: str, text: str) -> None:
 def model_figure(problem, theta: np.ndarray, summary_lines: list[str] | None = None) -> Figure:
     """Data, model, normalised residuals, lens light, lensed source, data - lens light and the
     reconstructed source (with caustics), for the parameters ``theta``."""
+    check_first_argument("model_figure", problem, Problem, "Pass the problem: tinylens.load(config), or the one "
+                         "load_stored('output/result.json') returns.")
     d = problem.dataset
     m = problem.model_image(theta)
     extent = image_extent(d.data.shape, d.pixel_scale)
