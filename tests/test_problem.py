@@ -60,6 +60,20 @@ def test_relative_paths_come_from_the_config_file_folder_or_the_base_dir(lens, t
         tinylens.load(lens)
 
 
+def test_a_dict_config_is_not_told_to_check_a_survey_template(lens, tmp_path, monkeypatch):
+    """tinylens.load(dict) or tinylens.fit(dict) in a notebook, its image.fits missing, added 'If
+    this is a survey template ... tinylens survey ... --dry-run': a template is a config file."""
+    config = yaml.safe_load(lens.read_text())
+    monkeypatch.chdir(tmp_path)  # holds no image.fits
+    for call in (tinylens.load, tinylens.fit):
+        with pytest.raises(DataError) as err:
+            call(config)
+        assert "'image.fits' was taken from" in str(err.value) and "survey" not in str(err.value), str(err.value)
+    (lens.parent / "image.fits").unlink()
+    with pytest.raises(DataError, match="If this is a survey template"):  # a config file still is told
+        tinylens.load(lens)
+
+
 def test_params_dict_and_log_likelihood_jax_refuse_a_vector_of_the_wrong_length(lens):
     """Both indexed the vector in JAX, which clamps an index past its end: a vector one entry short
     gave the last free parameter's value to the missing ones, without a word; a batch was a

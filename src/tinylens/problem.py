@@ -338,11 +338,10 @@ def load(config: str | Path | dict, *, dtype=None, base_dir: str | Path | None =
     return load_from(config, base_dir, "the base_dir given to tinylens.load / tinylens.fit", dtype=dtype)
 
 
-def load_from(config: str | Path | dict, base_dir: str | Path | None, origin: str, *, dtype=None,
-              survey_hint: bool = True) -> Problem:
+def load_from(config: str | Path | dict, base_dir: str | Path | None, origin: str, *, dtype=None) -> Problem:
     """:func:`load`, where ``origin`` says what a given ``base_dir`` is in the message for a
-    missing file, which with ``survey_hint`` also says how to check a survey template (not for
-    a fit's own stored config: :func:`tinylens.results.stored.load_stored`)."""
+    missing file, which for a config file also says how to check a survey template (a template is
+    a file, ``--config TEMPLATE``: not a notebook's dict, nor a fit's stored config)."""
     enable_persistent_cache()
     check_folder_argument("base_dir", base_dir)
     cfg, default_dir = load_config(config)
@@ -359,5 +358,5 @@ def load_from(config: str | Path | dict, base_dir: str | Path | None, origin: st
         if not isinstance(config, (str, Path)):
             raise
         raise ConfigError(f"In config file {Path(config).expanduser()}: {exc}") from None
-    dataset = load_dataset(cfg.dataset, base_dir, origin, survey_hint)
+    dataset = load_dataset(cfg.dataset, base_dir, origin, survey_hint=isinstance(config, (str, Path)))
     return Problem(cfg, base_dir, dataset, spec, dtype or get_dtype())

@@ -161,5 +161,6 @@ def test_a_moved_result_is_not_told_to_check_a_survey_template(tmp_path):
     with pytest.raises(DataError) as err:
         load_stored(moved)
     assert "'image.fits' was taken from" in str(err.value) and "survey" not in str(err.value), str(err.value)
-    with pytest.raises(DataError, match="If this is a survey template"):
-        tinylens.load(problem.config.model_dump(mode="json"), base_dir=tmp_path)
+    (tmp_path / "template.yaml").write_text(yaml.safe_dump(problem.config.model_dump(mode="json")))
+    with pytest.raises(DataError, match="If this is a survey template"):  # as a config file, a template
+        tinylens.load(tmp_path / "template.yaml")

@@ -89,7 +89,7 @@ def relative_hint(path: str | None, base_dir: str | Path, origin: str = BASE_DIR
                   survey_hint: bool = True) -> str:
     """Where a relative ``path`` of the config was looked for (empty for an absolute one);
     ``origin`` says what ``base_dir`` is. A survey's file name adds how to check a survey template,
-    if ``survey_hint`` (not for a config that a fit already ran with)."""
+    if ``survey_hint`` (for a config file, as a template is: not a dict, nor a fit's stored config)."""
     if not path or Path(path).expanduser().is_absolute():
         return ""
     hint = f"The relative path '{path}' was taken from {Path(base_dir).expanduser().resolve()} ({origin})."

@@ -107,8 +107,7 @@ def load_stored(path: str | Path, base_dir: str | Path | None = None, *,
     if missing:
         raise OutputError(f"{path}: not a tinylens result.json (it lacks {', '.join(missing)})")
     try:
-        problem = load_from(stored["config"], *stored_base_dir(stored, base_dir), dtype=stored_dtype(stored),
-                            survey_hint=False)  # a fit's own config, not a survey template
+        problem = load_from(stored["config"], *stored_base_dir(stored, base_dir), dtype=stored_dtype(stored))
     except DataError as err:
         if base_dir is not None:
             raise
