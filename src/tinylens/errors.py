@@ -5,7 +5,7 @@ code, never a traceback; anything else is a bug in tinylens.
 """
 
 import difflib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 
 def listed(items: Sequence[str], limit: int = 5, sep: str = ", ") -> str:
@@ -18,12 +18,14 @@ def listed(items: Sequence[str], limit: int = 5, sep: str = ", ") -> str:
     return sep.join(items[:limit]) + f"{before_and} and {len(items) - limit} more"
 
 
-def did_you_mean(unknown: Sequence[object], allowed: Sequence[str]) -> str:
+def did_you_mean(unknown: Sequence[object], allowed: Sequence[str], aliases: Mapping[str, str] | None = None) -> str:
     """`` Did you mean 'theta_E' instead of 'thetaE'?`` for each of ``unknown`` close to one of
-    ``allowed`` (with its leading space; empty when none is)."""
-    hints = []
+    ``allowed``, or one of ``aliases`` (pointed to its name however far: ``name`` to ``lens_id``),
+    with its leading space; empty when none is."""
+    hints, aliases = [], aliases or {}
     for name in unknown:
-        close = difflib.get_close_matches(str(name), list(allowed), n=1, cutoff=0.6)
+        close = ([aliases[str(name)]] if str(name) in aliases
+                 else difflib.get_close_matches(str(name), list(allowed), n=1, cutoff=0.6))
         if close:
             hints.append(f"Did you mean '{close[0]}' instead of '{name}'?")
     return (" " + " ".join(hints)) if hints else ""

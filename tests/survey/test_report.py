@@ -511,10 +511,13 @@ def test_coverage_68_is_nan_without_68_intervals():
     ("`lens_mass.0.thetaE_median` > 1", False,
      "Did you mean 'lens_mass.0.theta_E_median' instead of 'lens_mass.0.thetaE_median'?"),
     ("arc_snr_mx >= 10", True, "Did you mean 'arc_snr_max' instead of 'arc_snr_mx'?"),
+    ("name == 'x'", False, "Did you mean 'lens_id' instead of 'name'?"),  # the names read_table takes for the id
+    ("id == 'x'", True, "Did you mean 'lens_id' instead of 'id'?"),
 ])
 def test_a_misspelt_where_column_is_answered_with_the_close_name(tmp_path, where, with_truth, expected):
     """--where 'arc_snr_totl >= 20' got pandas's "UndefinedVariableError: name 'arc_snr_totl' is not
-    defined" and no hint of the column meant (a dotted name in backticks is reported mangled)."""
+    defined" and no hint of the column meant (a dotted name in backticks is reported mangled);
+    --where "name == 'x'", no table naming its ids so, "no column 'name'" and no pointer to lens_id."""
     catalog, truth = _catalog_and_truth()
     catalog.assign(arc_snr_total=20.0).to_csv(tmp_path / "catalog.csv", index=False)
     truth.assign(arc_snr_max=20.0).to_csv(tmp_path / "truth.csv", index=False)

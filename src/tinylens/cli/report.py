@@ -325,10 +325,11 @@ def select(catalog, other, where: str, columns_of: str = "the catalogue or of th
     """The rows of ``catalog`` whose lens, joined with ``other`` on ``lens_id``, satisfies the pandas
     query ``where`` (column names with dots in backticks; a column in both tables is the
     catalogue's, the other table's gets the suffix ``_other``). The id answers to the name the other
-    table's file gives it too (``lens_name == 'J0029-0055'`` with a SLACS table)."""
+    table's file gives it too (``lens_name == 'J0029-0055'`` with a SLACS table); another of
+    the id's names (``name``, ``id``) is pointed to ``lens_id``."""
     import pandas as pd
 
-    from tinylens.results.report import ID_READ_AS
+    from tinylens.results.report import ID_ALIASES, ID_READ_AS
 
     ids = catalog["lens_id"].astype(str)
     joined = catalog.assign(lens_id=ids).merge(other.assign(lens_id=other["lens_id"].astype(str)),
@@ -343,7 +344,7 @@ def select(catalog, other, where: str, columns_of: str = "the catalogue or of th
                    if isinstance(err, pd.errors.UndefinedVariableError) else [])
         # the names as written: pandas's own text has a name in backticks mangled (BACKTICK_QUOTED_STRING_...)
         detail = f"no column {listed([repr(n) for n in unknown])}" if unknown else f"{type(err).__name__}: {err}"
-        hint = did_you_mean(unknown, [str(c) for c in joined.columns])
+        hint = did_you_mean(unknown, [str(c) for c in joined.columns], aliases=dict.fromkeys(ID_ALIASES, "lens_id"))
         raise TinyLensError(f"--where {where!r}: {detail}. Use the columns of {columns_of}, "
                             "with backticks around names that contain dots "
                             f"(e.g. --where '{example}').{hint}") from None
