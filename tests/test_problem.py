@@ -119,7 +119,7 @@ def test_a_problem_pickles_so_its_methods_go_to_other_processes(lens):
         np.testing.assert_allclose(pool.map(problem.log_likelihood, list(theta)), expected, rtol=1e-6)
 
 
-def test_float64_while_x64_is_off_is_refused_not_computed_in_float32(lens):
+def test_float64_while_x64_is_off_is_refused_not_computed_in_float32(lens, tmp_path):
     """A problem loaded with dtype=float64 while x64 was off computed in float32 and said float64
     (its dtype; only JAX's truncation warnings told): it is a ConfigError that says how to turn
     x64 on, and leaves it off; with x64 on, the dtype it says is that of its arrays."""
@@ -133,6 +133,8 @@ def test_float64_while_x64_is_off_is_refused_not_computed_in_float32(lens):
                                               r"in float32\. Turn it on first, with tinylens\.set_precision\('float64'\)"):
             tinylens.load(lens, dtype=jnp.float64)
         assert not jax.config.jax_enable_x64
+        with pytest.raises(ConfigError, match=r"^dtype=float64 needs JAX's x64 mode"):  # before the data are read
+            tinylens.load(tmp_path / "nowhere.yaml", dtype=jnp.float64)
         jax.config.update("jax_enable_x64", True)
         problem = tinylens.load(lens, dtype=jnp.float64)
         assert problem.dtype == problem.imaging.data.dtype == jnp.float64 and problem.precision == "float64"

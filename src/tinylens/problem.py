@@ -344,6 +344,8 @@ def load_from(config: str | Path | dict, base_dir: str | Path | None, origin: st
     a file, ``--config TEMPLATE``: not a notebook's dict, nor a fit's stored config)."""
     enable_persistent_cache()
     check_folder_argument("base_dir", base_dir)
+    dtype = dtype or get_dtype()
+    check_dtype(dtype)  # before any file is read
     cfg, default_dir = load_config(config)
     if base_dir is not None:
         base_dir = Path(base_dir).expanduser()
@@ -359,4 +361,4 @@ def load_from(config: str | Path | dict, base_dir: str | Path | None, origin: st
             raise
         raise ConfigError(f"In config file {Path(config).expanduser()}: {exc}") from None
     dataset = load_dataset(cfg.dataset, base_dir, origin, survey_hint=isinstance(config, (str, Path)))
-    return Problem(cfg, base_dir, dataset, spec, dtype or get_dtype())
+    return Problem(cfg, base_dir, dataset, spec, dtype)
