@@ -134,6 +134,14 @@ def test_overview_figure_flags_panel_shows_why_lenses_are_untrusted():
                                                                    "light_prior_edge"]
 
 
+def test_overview_figures_show_inline_in_a_notebook():
+    """Made without pyplot, they showed in a fresh notebook kernel only as ``<Figure size ...>``
+    text, as the fit's figures once did."""
+    catalog, q = _catalog(), quantity_for("lens_mass.0.theta_E")
+    for fig in (ov.overview_figure(catalog, q, ov.flag_table(catalog)), ov.parameters_figure(catalog, [q])):
+        assert fig._repr_png_()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_report_without_truth_writes_the_overview(tmp_path):
     catalog = _catalog()
     catalog.to_csv(tmp_path / "catalog.csv", index=False)

@@ -110,6 +110,24 @@ def test_stats_table_joins_on_lens_id_and_skips_failed_and_unmatched():
     assert mag["median_deviation"] == pytest.approx(0.0, abs=1e-12) and mag["nmad"] == pytest.approx(0.148)
 
 
+def test_figure_shows_inline_in_a_notebook_and_the_module_stays_light():
+    """Made without pyplot, the figure showed in a fresh notebook kernel only as ``<Figure size
+    ...>`` text; the figure class it now shares with the fit's figures must not bring their
+    imports (corner, the forward model) into the report and overview modules."""
+    import subprocess
+    import sys
+
+    catalog, truth = _catalog_and_truth()
+    qs = [rp.quantity_for("lens_mass.0.theta_E")]
+    joined = rp.comparison_frame(catalog, truth, qs)
+    assert rp.comparison_figure(joined, qs, rp.stats_table(joined, qs))._repr_png_()[:8] == b"\x89PNG\r\n\x1a\n"
+    code = ("import sys; import tinylens.results.report, tinylens.results.overview; heavy = lambda: sorted(m for m in "
+            "('matplotlib', 'corner', 'tinylens.forward', 'tinylens.results.plots') if m in sys.modules); "
+            "print(heavy()); import tinylens.results.figure; print(heavy())")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert loaded.stdout.split("\n")[-3:] == ["[]", "['matplotlib']", ""]
+
+
 def test_figure_draws_the_outlier_band_only_where_outliers_are_counted_and_says_what_is_what():
     """The dashed band was drawn for fewer than five lenses, whose points beyond it stayed blue;
     the 1:1 line was as red as the outliers, there was no legend, and relative deviations were

@@ -267,13 +267,13 @@ def _median_histogram(ax: Any, median: np.ndarray, trusted: np.ndarray | None, q
 def parameters_figure(catalog: pd.DataFrame, quantities: Sequence[Quantity], columns: int = 3):
     """One panel per quantity: the ok lenses' posterior medians, trusted and untrusted stacked,
     titled with the median of the lenses' 68 % half-widths (as in overview_parameters.csv)."""
-    from matplotlib.figure import Figure
+    from tinylens.results.figure import NotebookFigure
 
     ok = _ok(catalog)
     trusted = _trusted(ok) if records_trust(ok) else None
     columns = max(1, min(columns, len(quantities)))
     rows = -(-len(quantities) // columns)
-    fig = Figure(figsize=(4.0 * columns, 3.3 * rows))
+    fig = NotebookFigure(figsize=(4.0 * columns, 3.3 * rows))
     axes = fig.subplots(rows, columns, squeeze=False)
     for ax, q in zip(axes.flat, quantities):
         _median_histogram(ax, medians_and_widths(ok, q)[0], trusted, q, legend=False)
@@ -294,15 +294,16 @@ def parameters_figure(catalog: pd.DataFrame, quantities: Sequence[Quantity], col
 def overview_figure(catalog: pd.DataFrame, q: Quantity, flags: pd.DataFrame):
     """Four panels: the lenses' medians of ``q`` (trusted and not), each lens's 68 % half-width
     against its median, the flags' counts, and the wall time per lens."""
-    from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
+
+    from tinylens.results.figure import NotebookFigure
 
     ok = _ok(catalog)
     trusted = _trusted(ok) if records_trust(ok) else None
     median, half, relative = medians_and_widths(ok, q)
     if q.kind == "relative":
         half = relative
-    fig = Figure(figsize=(10, 7.5))
+    fig = NotebookFigure(figsize=(10, 7.5))
     axes = fig.subplots(2, 2)
     (a, b), (c, d) = axes
     groups = _median_histogram(a, median, trusted, q)

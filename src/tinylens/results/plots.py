@@ -8,7 +8,6 @@ colour bar. Files are written atomically (:mod:`.tables`).
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from tinylens.data.dataset import Dataset
 from tinylens.forward import ray_shoot
 from tinylens.pipeline.mass_source import to_source_plane
 from tinylens.problem import Problem
+from tinylens.results.figure import NotebookFigure
 from tinylens.results.tables import weighted_percentiles, write_atomic
 
 IMAGE_CMAP = "magma"
@@ -106,17 +106,6 @@ def show_image(fig: Figure, ax, image: np.ndarray, title: str, extent, cbar_labe
     if cbar_label:
         cb.set_label(cbar_label, fontsize=8)
     return im
-
-
-class NotebookFigure(Figure):
-    """A :class:`~matplotlib.figure.Figure` that a notebook shows inline as it is: one made
-    without pyplot shows there only as ``<Figure size ...>`` text until ``%matplotlib inline``
-    (or a pyplot figure) has loaded the backend, which tinylens leaves to the user."""
-
-    def _repr_png_(self) -> bytes:
-        buffer = io.BytesIO()
-        self.savefig(buffer, format="png", facecolor="white", bbox_inches="tight")
-        return buffer.getvalue()
 
 
 def _save(fig: Figure, path: str | Path, dpi: int = DPI) -> Path:

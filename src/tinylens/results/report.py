@@ -318,12 +318,12 @@ def comparison_figure(joined: pd.DataFrame, quantities: Sequence[Quantity], stat
     """A Figure-4-style figure: per quantity, model vs truth (99.7 % error bars, 1:1 line, the
     ``k`` NMAD band dashed where outliers are counted, outliers in red, a legend) above the
     deviations (relative ones in %)."""
-    from matplotlib.figure import Figure
+    from tinylens.results.figure import NotebookFigure
 
     n = len(quantities)
     ncols = min(3, n)
     nrows = -(-n // ncols)
-    fig = Figure(figsize=(4.2 * ncols, 5.0 * nrows), layout="constrained")
+    fig = NotebookFigure(figsize=(4.2 * ncols, 5.0 * nrows), layout="constrained")
     grid = fig.add_gridspec(2 * nrows, ncols, height_ratios=[3, 1] * nrows)
     by_name = stats.set_index("parameter")
     for i, q in enumerate(quantities):
