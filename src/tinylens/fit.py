@@ -317,6 +317,10 @@ def write_results(problem, res: InferenceResult, out: Path, started: float | Non
 #: :func:`tinylens.survey.runner.run_survey`) that names its output folder (absent when a fit was
 #: stopped before it knew the folder, while loading the config and data).
 INTERRUPTED_FOLDER_ATTR = "tinylens_output_dir"
+#: The attribute of a KeyboardInterrupt out of :func:`fit` that holds its problem, set with
+#: :data:`INTERRUPTED_FOLDER_ATTR`: which checkpoints there are its own (whose fingerprint is this
+#: fit's) tells what running it again resumes.
+INTERRUPTED_PROBLEM_ATTR = "tinylens_problem"
 
 
 @contextlib.contextmanager
@@ -379,7 +383,7 @@ def fit(config: str | Path | dict, *, progress: bool = True, output: str | Path 
         truth = truth_step(partial(read_truth, truth), source, truth_errors)
     problem = load(config, base_dir=base_dir)
     folder = output_dir(problem, output)
-    with folder_on_interrupt(folder):
+    with folder_on_interrupt(folder), marked_on_interrupt(INTERRUPTED_PROBLEM_ATTR, problem):
         if truth is not None:
             truth = truth_step(partial(check_truth, truth, problem.param_names, source), source, truth_errors)
         check_settings(problem, folder)

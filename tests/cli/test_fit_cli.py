@@ -136,6 +136,36 @@ def test_ctrl_c_ends_with_one_line_exit_130_and_what_was_kept(tmp_path, data, mo
     assert ("run the same command again to resume" in out) == kept, out
 
 
+@pytest.mark.parametrize("change, said", [
+    ({}, "The sampler's checkpoint is kept in"),
+    ({"seed": 5}, "The pipeline stages' results are kept in"),  # the stages' fingerprint leaves out the sampler
+    ({"prior": [0.6, 1.5]}, "is not one this config resumes"),
+])
+def test_ctrl_c_while_loading_promises_only_a_checkpoint_of_this_config(tmp_path, data, monkeypatch, change, said):
+    """A fit stopped before it sampled, in a folder holding the checkpoint of an earlier fit of
+    another config (or sampler settings), said that the checkpoint was kept and that running the
+    command again resumed it: that fit deletes it when its sampler starts."""
+    import yaml
+
+    config = write_tiny_lens(tmp_path, {"type": "sampler", "method": "nautilus",
+                                        "settings": {**FAST_NAUTILUS, "checkpoint_every": 0}}, data)
+    _stop_while("sampling", monkeypatch)
+    assert invoke("fit", config, "--quiet")[0] == 130 and (tmp_path / "output" / "checkpoint.hdf5").is_file()
+    monkeypatch.undo()
+    changed = yaml.safe_load(config.read_text())
+    changed["inference"]["settings"]["seed"] = change.get("seed", FAST_NAUTILUS["seed"])
+    theta_E = changed["model_components"]["lens_mass_list"][0]["params"]["theta_E"]
+    theta_E["prior_settings"] = change.get("prior", theta_E["prior_settings"])
+    config.write_text(yaml.safe_dump(changed, sort_keys=False))
+    _stop_while("compiling", monkeypatch)
+    code, out = invoke("fit", config, "--quiet")
+    assert code == 130 and said in out, out
+    monkeypatch.undo()
+    assert invoke("fit", config, "--quiet")[0] == 0  # does what the hint said
+    info = json.loads((tmp_path / "output" / "result.json").read_text())["info"]
+    assert info["resumed"] == (not change) and (info["earlier_time_s"] > 0) == ("prior" not in change)
+
+
 def test_fit_of_a_dict_config_takes_relative_paths_from_base_dir(tmp_path, data, monkeypatch):
     import yaml
 

@@ -127,18 +127,28 @@ def warnings_as_they_come() -> Iterator[None]:
         yield
 
 
-def fit_hint(folder: Path | None) -> str:
-    """What a ``tinylens fit`` stopped by Ctrl-C kept, from the checkpoints in its output
-    ``folder`` (``None``: stopped while loading, before the fit knew its folder)."""
+def fit_hint(folder: Path | None, problem: Any) -> str:
+    """What a ``tinylens fit`` of ``problem`` stopped by Ctrl-C kept, from the checkpoints in its
+    output ``folder`` that it resumes (``None``: stopped while loading, before the fit knew its
+    folder). One of another config there (a fit stopped before its sampler replaced it) is not
+    promised."""
     from tinylens import filenames
+    from tinylens.inference import resumed_checkpoints
 
     if folder is None:
         return "It was stopped while loading, before it wrote anything: run the same command again to fit."
-    if any((folder / name).is_file() for name in filenames.CHECKPOINTS.values()):
+    try:
+        kept = resumed_checkpoints(problem, folder)
+    except TinyLensError:  # settings the fit refuses (stopped before it checked them): it resumes nothing
+        kept = []
+    if any(name in kept for name in filenames.CHECKPOINTS.values()):
         return f"The sampler's checkpoint is kept in {folder}: run the same command again to resume the fit."
-    if (folder / filenames.PIPELINE_STATE).is_file():
+    if filenames.PIPELINE_STATE in kept:
         return (f"The pipeline stages' results are kept in {folder}: run the same command again to resume the "
                 "fit from them (the sampling starts from the beginning).")
+    if any((folder / name).is_file() for name in (*filenames.CHECKPOINTS.values(), filenames.PIPELINE_STATE)):
+        return (f"The checkpoint in {folder} is not one this config resumes (it is of another config, or of other "
+                "settings): running the same command again starts the fit from the beginning and replaces it.")
     return (f"No checkpoint had been written in {folder} yet: running the same command again starts the fit "
             "from the beginning.")
 
@@ -197,10 +207,10 @@ def interrupted_hint(name: str, exc: BaseException, command: str) -> str:
     ``command``) stopped by ``exc`` (a KeyboardInterrupt). A survey stopped once it had deleted
     the failed rows it retries is resumed without ``--retry-failed``: the lenses it had not
     retried yet have no row and are fitted anyway, and those that failed again stay failed."""
-    from tinylens.fit import INTERRUPTED_FOLDER_ATTR
+    from tinylens.fit import INTERRUPTED_FOLDER_ATTR, INTERRUPTED_PROBLEM_ATTR
 
     if name == "fit":
-        return fit_hint(getattr(exc, INTERRUPTED_FOLDER_ATTR, None))
+        return fit_hint(getattr(exc, INTERRUPTED_FOLDER_ATTR, None), getattr(exc, INTERRUPTED_PROBLEM_ATTR, None))
     if name == "survey":
         from tinylens.survey.runner import FORGOTTEN_ATTR
 

@@ -115,15 +115,8 @@ def run_inference(
     ``checkpoint_dir``: where samplers keep their resumable state (``None``: no checkpoints).
     Unknown types, methods or settings raise :class:`~tinylens.errors.ConfigError`.
     """
-    inf = problem.config.inference
-    kind = getattr(inf, "type", None) or "sampler"
-    target = _resolve(kind, getattr(inf, "method", None))
-    module_name, func = target.split(":")
-    module = importlib.import_module(module_name)
-    runner = getattr(module, func)
-    settings = dict(getattr(inf, "settings", None) or {})
-    pipeline = getattr(problem.config, "pipeline", None)
-    if kind == "sampler" and pipeline is not None and pipeline.enabled:
+    module, runner, settings, pipeline = _search(problem)
+    if pipeline is not None:
         from tinylens.pipeline import run_pipeline
 
         return run_pipeline(problem, runner, pipeline, progress=progress, checkpoint_dir=checkpoint_dir,
@@ -131,4 +124,42 @@ def run_inference(
     return runner(problem, settings, progress=progress, checkpoint_dir=checkpoint_dir)
 
 
-__all__ = ["InferenceResult", "METHODS", "check_inference", "run_inference"]
+def _search(problem) -> tuple[Any, Any, dict[str, Any], Any]:
+    """The search that ``problem.config.inference`` describes: the runner's module, the runner,
+    its settings and the pipeline's settings (None where a sampler runs without the pipeline, or
+    an optimiser runs)."""
+    inf = problem.config.inference
+    kind = getattr(inf, "type", None) or "sampler"
+    module_name, func = _resolve(kind, getattr(inf, "method", None)).split(":")
+    module = importlib.import_module(module_name)
+    pipeline = getattr(problem.config, "pipeline", None)
+    staged = kind == "sampler" and pipeline is not None and pipeline.enabled
+    return module, getattr(module, func), dict(getattr(inf, "settings", None) or {}), pipeline if staged else None
+
+
+def resumed_checkpoints(problem, folder: Path) -> list[str]:
+    """The checkpoint files in ``folder`` that :func:`run_inference` of ``problem`` there would
+    resume, by their fingerprints: the pipeline's state (stages 1-3 and the box) and the
+    sampler's checkpoint (of that box). The others it replaces."""
+    from tinylens import filenames
+    from tinylens.inference.common import resumable, resumes
+
+    module, runner, settings, pipeline = _search(problem)
+    if not hasattr(module, "checkpoint_stamp"):  # an optimiser keeps no checkpoint
+        return []
+    name = filenames.CHECKPOINTS[getattr(problem.config.inference, "method", None) or DEFAULT_METHODS["sampler"]]
+    kept = []
+    if pipeline is not None:
+        from tinylens.pipeline.run import resumed_sampling
+
+        sampling = resumed_sampling(problem, runner, pipeline, folder, settings, getattr(module, "settings_for_run", None))
+        if sampling is None:
+            return []
+        kept.append(filenames.PIPELINE_STATE)
+        problem, settings = sampling
+    if resumable(Path(folder) / name, module.checkpoint_stamp(problem, settings), resumes(settings)):
+        kept.append(name)
+    return kept
+
+
+__all__ = ["InferenceResult", "METHODS", "check_inference", "resumed_checkpoints", "run_inference"]

@@ -206,21 +206,27 @@ def fingerprint(problem, **extra: Any) -> str:
     return h.hexdigest()
 
 
+def resumable(path: Path, stamp: str, resume: bool = True) -> bool:
+    """Whether the checkpoint ``path`` is resumed by a run whose fingerprint is ``stamp``: it
+    exists, the fingerprint next to it is ``stamp``, and ``resume``."""
+    stamp_file = path.with_name(filenames.fingerprint_name(path.name))
+    return resume and path.exists() and stamp_file.exists() and stamp_file.read_text().strip() == stamp
+
+
 def prepare_checkpoint(path: Path, stamp: str, resume: bool) -> bool:
-    """Decide whether ``path`` can be resumed; remove it (and its stamp) if not.
+    """Decide whether ``path`` can be resumed (:func:`resumable`); remove it if not.
 
     Writes the fingerprint ``stamp`` next to the checkpoint (``<path>.fingerprint``) and
     returns True when an existing checkpoint of the same problem will be resumed.
     """
     stamp_file = path.with_name(filenames.fingerprint_name(path.name))
     remove_unfinished(path)  # a write that a killed job left unfinished
-    same = stamp_file.exists() and stamp_file.read_text().strip() == stamp
-    resumable = resume and same and path.exists()
-    if not resumable and path.exists():
+    resumed = resumable(path, stamp, resume)
+    if not resumed and path.exists():
         path.unlink()
     path.parent.mkdir(parents=True, exist_ok=True)
     stamp_file.write_text(stamp + "\n")
-    return resumable
+    return resumed
 
 
 class SamplingClock:

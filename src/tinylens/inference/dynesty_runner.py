@@ -363,6 +363,13 @@ def budget_left(run_kw: dict[str, Any], calls_done: int, iterations_done: int) -
     return left
 
 
+def checkpoint_stamp(problem, settings: dict[str, Any]) -> str:
+    """The fingerprint of the checkpoint that :func:`run` keeps for ``problem`` with ``settings``
+    (also the key of its likelihood and batcher)."""
+    own, init, _ = _settings(settings)
+    return fingerprint(problem, **init, seed=own["seed"])
+
+
 def run(
     problem,
     settings: dict[str, Any],
@@ -374,7 +381,7 @@ def run(
     check(settings, problem.ndim)
     own, init, run_kw = _settings(settings)
     history_init = _history_in(init, checkpoint_dir)  # refused here, before any file is touched
-    key = fingerprint(problem, **init, seed=own["seed"])
+    key = checkpoint_stamp(problem, settings)
     checkpoint, resume = None, False
     if checkpoint_dir is not None:
         checkpoint = Path(checkpoint_dir) / filenames.CHECKPOINTS["dynesty"]

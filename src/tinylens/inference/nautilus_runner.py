@@ -218,6 +218,12 @@ def _stats(sampler: Sampler) -> dict[str, Any]:
     return stats
 
 
+def checkpoint_stamp(problem, settings: dict[str, Any]) -> str:
+    """The fingerprint of the checkpoint that :func:`run` keeps for ``problem`` with ``settings``."""
+    init = _settings(settings)[0]
+    return fingerprint(problem, n_live=init["n_live"], n_batch=init["n_batch"], seed=init.get("seed"))
+
+
 def run(
     problem,
     settings: dict[str, Any],
@@ -232,8 +238,7 @@ def run(
     resumed = False
     if checkpoint_dir is not None:
         filepath = Path(checkpoint_dir) / filenames.CHECKPOINTS["nautilus"]
-        stamp = fingerprint(problem, n_live=init["n_live"], n_batch=init["n_batch"], seed=init.get("seed"))
-        resumed = prepare_checkpoint(filepath, stamp, init["resume"])
+        resumed = prepare_checkpoint(filepath, checkpoint_stamp(problem, settings), init["resume"])
     status = LiveStatus("nautilus", enabled=progress)
     interrupt = KeptInterrupt()  # Ctrl-C during a network's training is caught by scikit-learn
 

@@ -191,6 +191,35 @@ def _floored(problem, lower: np.ndarray, upper: np.ndarray, floor: float) -> np.
     return out
 
 
+def _reused_state(path: Path | None, stamp: str, sampler_kw: dict) -> dict[str, Any] | None:
+    """The stages' state in ``path`` that a fit reuses: one of its fingerprint ``stamp``, and only
+    if the sampler resumes (its ``resume: false`` means a fresh fit: the stages are done again too)."""
+    return _load_state(path, stamp) if resumes(sampler_kw) else None
+
+
+def _boxed(problem, lower: np.ndarray, upper: np.ndarray):
+    """``problem`` with its priors truncated to the box ``lower``, ``upper``."""
+    return problem.derive(spec=dataclasses.replace(problem.spec, priors=bx.boxed(problem.priors, lower, upper)))
+
+
+def _run_settings(sampler_kw: dict, settings_for_run: Callable[[dict, int], dict] | None, run: int) -> dict:
+    return dict(sampler_kw) if settings_for_run is None else settings_for_run(sampler_kw, run)
+
+
+def resumed_sampling(problem, sampler, settings, checkpoint_dir: str | Path, sampler_settings: dict | None = None,
+                     settings_for_run: Callable[[dict, int], dict] | None = None) -> tuple[Any, dict] | None:
+    """What :func:`run_pipeline` started in ``checkpoint_dir`` would sample first, from the
+    stages' state there: the boxed problem and the sampler's settings; None where it does the
+    stages again (no state of this fit's there). The box is stored as it is sampled (floored)."""
+    sampler_kw = sampler_defaults(sampler, sampler_settings)
+    path = Path(checkpoint_dir) / filenames.PIPELINE_STATE
+    state = _reused_state(path, _stage_fingerprint(problem, settings), sampler_kw)
+    if state is None or "box" not in state:
+        return None
+    lower, upper = (np.asarray(b, dtype=float) for b in state["box"])
+    return _boxed(problem, lower, upper), _run_settings(sampler_kw, settings_for_run, len(state.get("runs", [])) + 1)
+
+
 def run_pipeline(problem, sampler, settings, *, progress: bool = True,
                  checkpoint_dir: str | Path | None = None, sampler_settings: dict | None = None,
                  settings_for_run: Callable[[dict, int], dict] | None = None) -> InferenceResult:
@@ -202,8 +231,7 @@ def run_pipeline(problem, sampler, settings, *, progress: bool = True,
     state_path = Path(checkpoint_dir) / filenames.PIPELINE_STATE if checkpoint_dir is not None else None
     stamp = _stage_fingerprint(problem, settings)
     sampler_kw = sampler_defaults(sampler, sampler_settings)
-    # the sampler's ``resume: false`` means a fresh fit: the stages are done again too
-    state = _load_state(state_path, stamp) if resumes(sampler_kw) else None
+    state = _reused_state(state_path, stamp, sampler_kw)
     objective = Objective(problem, threads=stage_threads(settings))
     earlier = 0.0  # seconds spent by earlier runs of this fit, up to what they saved
     if state is None:
@@ -229,10 +257,10 @@ def run_pipeline(problem, sampler, settings, *, progress: bool = True,
     earlier += sum(float(r["wall_time_s"]) for r in runs)
     n_stage = int(state["n_evals"])
     while True:
-        boxed = problem.derive(spec=dataclasses.replace(problem.spec, priors=bx.boxed(priors, lower, upper)))
+        boxed = _boxed(problem, lower, upper)
         _say(progress, f"4/4 sampling in the box (run {len(runs) + 1}; the log Z shown is the box's, the result adds "
                        f"the box's log prior mass, {bx.log_box_mass(priors, lower, upper):.2f})")
-        run_kw = dict(sampler_kw) if settings_for_run is None else settings_for_run(sampler_kw, len(runs) + 1)
+        run_kw = _run_settings(sampler_kw, settings_for_run, len(runs) + 1)
         res = sampler(boxed, run_kw, progress=progress, checkpoint_dir=checkpoint_dir)
         earlier += float(res.info.get("earlier_time_s", 0.0))  # of a run resumed from its checkpoint
         edges = bx.crowded_edges(res.samples, res.weights, priors, lower, upper) if settings.bounded else []
