@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
+import logging
 import os
 import socket
 import threading
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from unittest import mock
 
@@ -485,10 +488,37 @@ def test_task_outcomes_give_ok_failed_or_no_row(tmp_path):
     assert runner.read_row(lens.output(tmp_path) / "row.json") == row
 
 
-def test_a_lens_that_kills_its_worker_fails_alone(tmp_path, monkeypatch):
+class _Records(logging.Handler):
+    """The records a logger passes on (after its filters)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def errors(self) -> list[str]:
+        return [r.getMessage() for r in self.records if r.levelno >= logging.ERROR]
+
+
+@contextlib.contextmanager
+def _scheduler_records() -> Iterator[_Records]:
+    handler = _Records()
+    logger = logging.getLogger(runner.SCHEDULER_LOGGER)
+    logger.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+
+
+def test_a_lens_that_kills_its_worker_fails_alone(tmp_path, monkeypatch, capsys):
     """Dask counts a worker's death against every task the worker held, the lenses queued there
     behind the one it was fitting too: those are submitted again instead of being recorded as
-    KilledWorker failures. (One worker, no death allowed: ~10 s.)"""
+    KilledWorker failures, and the survey says so instead of the scheduler's ERROR line 'Task ...
+    marked as failed because 1 workers died', which made a survey that lost nothing look failed;
+    the line of the lens that failed for good is still shown. (One worker, no death allowed: ~10 s.)"""
     import dask
     from distributed import LocalCluster
 
@@ -498,13 +528,62 @@ def test_a_lens_that_kills_its_worker_fails_alone(tmp_path, monkeypatch):
     names = ["lens_kill", "lens_next", "lens_last"]
     lenses = [runner.Lens(name, tmp_path / "in" / name) for name in names]
     with dask.config.set({"distributed.scheduler.allowed-failures": 0}), \
-            LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+            LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            _scheduler_records() as seen:
         frame = runner._fit_lenses(lenses, {}, {}, tmp_path, [], 1, cluster.scheduler_address, False)
     assert list(frame["lens_id"]) == sorted(names)
     status = dict(zip(frame["lens_id"], frame["status"]))
     assert status == {"lens_kill": "failed", "lens_next": "ok", "lens_last": "ok"}
-    assert frame.set_index("lens_id").loc["lens_kill", "reason"].startswith("KilledWorker")
+    reason = frame.set_index("lens_id").loc["lens_kill", "reason"]
+    assert reason.startswith("KilledWorker")
     assert runner.attempts(lenses[0].output(tmp_path)) == 1  # killed once: not submitted again
+    # the scheduler's ERROR line for the lens that failed for good only
+    assert len(seen.errors()) == 1 and "marked as failed because 1 workers died" in seen.errors()[0], seen.errors()
+    assert runner.KilledWorkerLines.task_of(next(r for r in seen.records if r.levelno >= logging.ERROR)) in reason
+    err = " ".join(capsys.readouterr().err.split())
+    assert "lens_next: the Dask worker(s) holding it died before its fit started" in err, err
+    assert "it is fitted again (resubmission 1 of at most 3)" in err and "lens_kill:" not in err, err
+    assert runner.SCHEDULER_LOGGER not in err  # the filter is gone with the survey
+    assert not logging.getLogger(runner.SCHEDULER_LOGGER).filters
+
+
+def test_the_scheduler_line_of_a_resubmitted_task_is_dropped_and_every_other_shown():
+    """KilledWorkerLines, with records as the scheduler logs them: the line of a survey task is held
+    until the survey settles the task (whichever comes first), dropped if its lens is submitted
+    again, shown otherwise; other tasks' lines and other errors pass at once; lines of unsettled
+    tasks are shown when the survey ends, and the filter is gone after it."""
+    scheduler = logging.getLogger(runner.SCHEDULER_LOGGER)
+
+    def died(key: str) -> None:
+        scheduler.error(runner.KILLED_WORKER_LOG, key, 1)
+
+    def line(key: str) -> str:
+        return runner.KILLED_WORKER_LOG % (key, 1)
+
+    with _scheduler_records() as seen:
+        with runner.killed_worker_lines() as lines:
+            for key in ("fit_lens-a", "fit_lens-b", "fit_lens-d", "fit_lens-e", "fit_lens-f"):
+                lines.watch(key)
+            died("fit_lens-a")
+            died("fit_lens-b")
+            died("sum-c")  # not a survey task: at once
+            scheduler.error("Couldn't gather keys: %s", {"x": "memory"})  # another error: at once
+            assert seen.errors() == [line("sum-c"), "Couldn't gather keys: {'x': 'memory'}"]
+            lines.settle("fit_lens-a", resubmitted=True)
+            lines.settle("fit_lens-b", resubmitted=False)  # failed for good
+            lines.settle("fit_lens-d", resubmitted=True)  # settled before its line came
+            lines.settle("fit_lens-e", resubmitted=False)
+            died("fit_lens-d")
+            died("fit_lens-e")
+            died("fit_lens-f")  # never settled (the survey stopped)
+            assert seen.errors()[2:] == [line("fit_lens-b"), line("fit_lens-e")]
+        assert seen.errors()[4:] == [line("fit_lens-f")]
+        assert not scheduler.filters
+        died("fit_lens-a")  # another survey's, later
+        assert seen.errors()[5:] == [line("fit_lens-a")]
+    assert runner.resubmit_note("lens_x", 2, 1) == (
+        "lens_x: the Dask worker(s) holding it died while fitting it 2 times, at most as often as Dask allows, and "
+        "Dask gave up on its task (KilledWorker); nothing is lost: it is fitted again (resubmission 1 of at most 3).")
 
 
 def test_only_a_task_killed_while_its_lens_was_not_fitted_is_submitted_again():

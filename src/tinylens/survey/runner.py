@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+import logging
 import os
 import threading
 import time
@@ -566,8 +567,6 @@ def share_gpu_memory() -> bool:
 def dask_client(workers: int = 2, scheduler: str | None = None) -> Iterator[Any]:
     """A client of the scheduler at ``scheduler`` (which the caller checked: :func:`check_scheduler`),
     or of a new local cluster of ``workers`` single-threaded worker processes (closed on exit)."""
-    import logging
-
     from distributed import Client, LocalCluster
 
     if scheduler:
@@ -647,6 +646,95 @@ def killed_while_waiting(future: Any, fits: int, allowed: int) -> bool:
     return future.status == "error" and isinstance(future.exception(), KilledWorker) and fits <= allowed
 
 
+#: The Dask scheduler's logger, and the ERROR line it logs when it gives up on a task because the
+#: workers holding it died more than ``allowed-failures`` times (the task then fails: KilledWorker).
+SCHEDULER_LOGGER = "distributed.scheduler"
+KILLED_WORKER_LOG = "Task %s marked as failed because %d workers died while trying to run it"
+
+
+class KilledWorkerLines(logging.Filter):
+    """Holds back the scheduler's :data:`KILLED_WORKER_LOG` ERROR line of a survey task until the
+    survey has decided what to do with the task (:meth:`settle`): dropped when the lens is
+    submitted again (:func:`killed_while_waiting`; the survey says so in its own words, nothing is
+    lost), shown as it came when the lens fails for good. Every other record, that line for other
+    tasks included, passes at once. It sees only a scheduler in this process (the local cluster
+    the survey starts, or one started in the same Python session); a remote scheduler's log is
+    its own."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+        self._pending: set[str] = set()  # the survey's tasks not settled yet
+        self._dropped: set[str] = set()  # tasks submitted again: their line is not shown
+        self._held: dict[str, logging.LogRecord] = {}
+
+    @staticmethod
+    def task_of(record: logging.LogRecord) -> str | None:
+        """The task whose workers died, for a :data:`KILLED_WORKER_LOG` record (else ``None``)."""
+        if record.msg != KILLED_WORKER_LOG or not isinstance(record.args, tuple) or not record.args:
+            return None
+        return str(record.args[0])
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = self.task_of(record)
+        if key is None:
+            return True
+        with self._lock:
+            if key in self._dropped:
+                return False
+            if key in self._pending:
+                self._held[key] = record
+                return False
+        return True
+
+    def watch(self, key: str) -> None:
+        """Hold the line of the survey task ``key`` (just submitted) until it is settled."""
+        with self._lock:
+            self._pending.add(str(key))
+
+    def settle(self, key: str, resubmitted: bool) -> None:
+        """The task ``key`` is done with: its line, held or still to come, is dropped if its lens is
+        ``resubmitted``, else shown."""
+        key = str(key)
+        with self._lock:
+            self._pending.discard(key)
+            if resubmitted:
+                self._dropped.add(key)
+            record = self._held.pop(key, None)
+        if record is not None and not resubmitted:
+            logging.getLogger(record.name).handle(record)
+
+    def release(self) -> None:
+        """Show the lines still held (the survey ends before it settled their tasks)."""
+        with self._lock:
+            held, self._held = list(self._held.values()), {}
+            self._pending.clear()
+        for record in held:
+            logging.getLogger(record.name).handle(record)
+
+
+@contextlib.contextmanager
+def killed_worker_lines() -> Iterator[KilledWorkerLines]:
+    """A :class:`KilledWorkerLines` on the Dask scheduler's logger while the block runs; the
+    lines it still holds at the end are shown."""
+    lines = KilledWorkerLines()
+    logger = logging.getLogger(SCHEDULER_LOGGER)
+    logger.addFilter(lines)
+    try:
+        yield lines
+    finally:
+        logger.removeFilter(lines)
+        lines.release()
+
+
+def resubmit_note(lens_id: str, fits: int, resubmission: int) -> str:
+    """What the survey says of a lens it submits again after Dask gave up on it (KilledWorker)."""
+    died = ("before its fit started" if fits == 0 else
+            f"while fitting it {fits} time{'' if fits == 1 else 's'}, at most as often as Dask allows")
+    return (f"{lens_id}: the Dask worker(s) holding it died {died}, and Dask gave up on its task (KilledWorker); "
+            f"nothing is lost: it is fitted again (resubmission {resubmission} of at most {RESUBMITS}).")
+
+
 def _in_flight_limit(client: Any) -> int:
     """How many tasks to keep submitted: a few per worker thread the scheduler knows of now."""
     try:
@@ -671,6 +759,7 @@ class SurveyProgress:
         self.ok = sum(r.get("status") == "ok" for r in done)
         self.failed = sum(r.get("status") == "failed" for r in done)
         self._console = Console(stderr=True, highlight=False) if enabled else None
+        self._notes = self._console if self._console is not None else Console(stderr=True, highlight=False)
         self._progress = None
         if self._console is not None and self._console.is_terminal:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -726,6 +815,11 @@ class SurveyProgress:
         with self._lock:
             self._logged = self._clock()
             self._console.print(text, markup=False, soft_wrap=True)
+
+    def note(self, text: str) -> None:
+        """Print ``text`` on stderr (above the bar on a terminal), with or without the progress."""
+        with self._lock:
+            self._notes.print(text, markup=False, soft_wrap=True, highlight=False)
 
     def heartbeat(self) -> None:
         """Without a terminal: log the counts and the time elapsed if nothing was logged for
@@ -963,7 +1057,8 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
     queue = iter(todo)
     dropped: list[str] = []
     flushed_at, unflushed = time.monotonic(), 0
-    with dask_client(workers, scheduler) as client, SurveyProgress(total, done, progress) as bar:
+    with dask_client(workers, scheduler) as client, SurveyProgress(total, done, progress) as bar, \
+            killed_worker_lines() as lines:
         write_catalog(rows, out)  # once connected: a cluster that cannot be reached leaves no catalogue
         lens_of: dict[Any, Lens] = {}
         running = as_completed()
@@ -977,6 +1072,7 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
                                    truth_path=str(lens.folder / TRUTH_FILE), precision=get_precision(),
                                    pure=False, retries=RETRIES)
             lens_of[future] = lens
+            lines.watch(future.key)
             running.add(future)
 
         def submit_more() -> None:
@@ -991,9 +1087,12 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
                 fits = attempts(lens.output(out)) - started[lens.lens_id]
                 if resubmitted.get(lens.lens_id, 0) < RESUBMITS and killed_while_waiting(future, fits, allowed):
                     resubmitted[lens.lens_id] = resubmitted.get(lens.lens_id, 0) + 1
+                    lines.settle(future.key, resubmitted=True)  # said below instead of Dask's ERROR line
+                    bar.note(resubmit_note(lens.lens_id, fits, resubmitted[lens.lens_id]))
                     future.release()
                     submit(lens)
                     continue
+                lines.settle(future.key, resubmitted=False)
                 row = _task_row(future, lens, out)
                 future.release()
                 if row is None:
