@@ -166,6 +166,30 @@ def test_ctrl_c_while_loading_promises_only_a_checkpoint_of_this_config(tmp_path
     assert info["resumed"] == (not change) and (info["earlier_time_s"] > 0) == ("prior" not in change)
 
 
+def test_ctrl_c_in_a_folder_whose_checkpoint_cannot_be_read_still_ends_with_one_line(tmp_path, data, monkeypatch):
+    """The hint reads the checkpoints' fingerprints (and the pipeline's state) to tell whether the
+    fit resumes them: one that could not be read (bytes that are no text, a folder in its place),
+    or a stop that named no problem, turned Ctrl-C into a traceback inside the handler of Ctrl-C."""
+    from tinylens.cli.common import fit_hint
+
+    config = write_tiny_lens(tmp_path, {"type": "sampler", "method": "nautilus",
+                                        "settings": {**FAST_NAUTILUS, "checkpoint_every": 0}}, data)
+    _stop_while("sampling", monkeypatch)
+    assert invoke("fit", config, "--quiet")[0] == 130
+    monkeypatch.undo()
+    folder = tmp_path / "output"
+    stamp = folder / "checkpoint.hdf5.fingerprint"
+    stamp.write_bytes(b"\xff\xfe not text")
+    _stop_while("compiling", monkeypatch)
+    code, out = invoke("fit", config, "--quiet")  # no traceback (invoke checks)
+    assert code == 130 and "whether this config resumes them could not be told" in out, out
+    stamp.unlink()
+    stamp.mkdir()
+    assert "could not be told" in fit_hint(folder, None) and "could not be told" in fit_hint(folder, "no problem")
+    stamp.rmdir()
+    assert "No checkpoint had been written" in fit_hint(tmp_path, None)
+
+
 def test_fit_of_a_dict_config_takes_relative_paths_from_base_dir(tmp_path, data, monkeypatch):
     import yaml
 

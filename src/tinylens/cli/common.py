@@ -137,16 +137,23 @@ def fit_hint(folder: Path | None, problem: Any) -> str:
 
     if folder is None:
         return "It was stopped while loading, before it wrote anything: run the same command again to fit."
+    files = (*filenames.CHECKPOINTS.values(), filenames.PIPELINE_STATE)
     try:
         kept = resumed_checkpoints(problem, folder)
     except TinyLensError:  # settings the fit refuses (stopped before it checked them): it resumes nothing
+        kept = []
+    except Exception:  # noqa: BLE001 - an unreadable fingerprint or state file: the hint must not be a traceback
+        if any((folder / name).is_file() for name in files):
+            return (f"Checkpoints are kept in {folder}, but whether this config resumes them could not be told: "
+                    "running the same command again resumes the fit if they are its own, else starts it from "
+                    "the beginning.")
         kept = []
     if any(name in kept for name in filenames.CHECKPOINTS.values()):
         return f"The sampler's checkpoint is kept in {folder}: run the same command again to resume the fit."
     if filenames.PIPELINE_STATE in kept:
         return (f"The pipeline stages' results are kept in {folder}: run the same command again to resume the "
                 "fit from them (the sampling starts from the beginning).")
-    if any((folder / name).is_file() for name in (*filenames.CHECKPOINTS.values(), filenames.PIPELINE_STATE)):
+    if any((folder / name).is_file() for name in files):
         return (f"The checkpoint in {folder} is not one this config resumes (it is of another config, or of other "
                 "settings): running the same command again starts the fit from the beginning and replaces it.")
     return (f"No checkpoint had been written in {folder} yet: running the same command again starts the fit "
