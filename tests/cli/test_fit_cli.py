@@ -190,6 +190,20 @@ def test_ctrl_c_in_a_folder_whose_checkpoint_cannot_be_read_still_ends_with_one_
     assert "No checkpoint had been written" in fit_hint(tmp_path, None)
 
 
+def test_ctrl_c_of_a_fresh_fit_says_to_resume_without_fresh(tmp_path, data, monkeypatch):
+    """``tinylens fit CONFIG --fresh`` stopped while sampling said 'run the same command again to
+    resume the fit', though that command (its --fresh) deletes the checkpoint first."""
+    config = write_tiny_lens(tmp_path, {"type": "sampler", "method": "nautilus",
+                                        "settings": {**FAST_NAUTILUS, "checkpoint_every": 0}}, data)
+    _stop_while("sampling", monkeypatch)
+    code, out = invoke("fit", config, "--quiet", "--fresh")
+    assert code == 130 and (tmp_path / "output" / "checkpoint.hdf5").is_file()
+    assert "run the command again without --fresh to resume the fit" in out and "same command" not in out, out
+    monkeypatch.undo()
+    assert invoke("fit", config, "--quiet")[0] == 0  # does what the hint said
+    assert json.loads((tmp_path / "output" / "result.json").read_text())["info"]["resumed"] is True
+
+
 def test_fit_of_a_dict_config_takes_relative_paths_from_base_dir(tmp_path, data, monkeypatch):
     import yaml
 

@@ -127,17 +127,18 @@ def warnings_as_they_come() -> Iterator[None]:
         yield
 
 
-def fit_hint(folder: Path | None, problem: Any) -> str:
+def fit_hint(folder: Path | None, problem: Any, fresh: bool = False) -> str:
     """What a ``tinylens fit`` of ``problem`` stopped by Ctrl-C kept, from the checkpoints in its
     output ``folder`` that it resumes (``None``: stopped while loading, before the fit knew its
     folder). One of another config there (a fit stopped before its sampler replaced it) is not
-    promised."""
+    promised. A fit run with ``--fresh`` (``fresh``) resumes only when run again without it."""
     from tinylens import filenames
     from tinylens.inference import resumed_checkpoints
 
     if folder is None:
         return "It was stopped while loading, before it wrote anything: run the same command again to fit."
     files = (*filenames.CHECKPOINTS.values(), filenames.PIPELINE_STATE)
+    again = "the command again without --fresh" if fresh else "the same command again"  # --fresh deletes them
     try:
         kept = resumed_checkpoints(problem, folder)
     except TinyLensError:  # settings the fit refuses (stopped before it checked them): it resumes nothing
@@ -145,14 +146,13 @@ def fit_hint(folder: Path | None, problem: Any) -> str:
     except Exception:  # noqa: BLE001 - an unreadable fingerprint or state file: the hint must not be a traceback
         if any((folder / name).is_file() for name in files):
             return (f"Checkpoints are kept in {folder}, but whether this config resumes them could not be told: "
-                    "running the same command again resumes the fit if they are its own, else starts it from "
-                    "the beginning.")
+                    f"running {again} resumes the fit if they are its own, else starts it from the beginning.")
         kept = []
     if any(name in kept for name in filenames.CHECKPOINTS.values()):
-        return f"The sampler's checkpoint is kept in {folder}: run the same command again to resume the fit."
+        return f"The sampler's checkpoint is kept in {folder}: run {again} to resume the fit."
     if filenames.PIPELINE_STATE in kept:
-        return (f"The pipeline stages' results are kept in {folder}: run the same command again to resume the "
-                "fit from them (the sampling starts from the beginning).")
+        return (f"The pipeline stages' results are kept in {folder}: run {again} to resume the fit from them "
+                "(the sampling starts from the beginning).")
     if any((folder / name).is_file() for name in files):
         return (f"The checkpoint in {folder} is not one this config resumes (it is of another config, or of other "
                 "settings): running the same command again starts the fit from the beginning and replaces it.")
@@ -217,7 +217,8 @@ def interrupted_hint(name: str, exc: BaseException, command: str) -> str:
     from tinylens.fit import INTERRUPTED_FOLDER_ATTR, INTERRUPTED_PROBLEM_ATTR
 
     if name == "fit":
-        return fit_hint(getattr(exc, INTERRUPTED_FOLDER_ATTR, None), getattr(exc, INTERRUPTED_PROBLEM_ATTR, None))
+        return fit_hint(getattr(exc, INTERRUPTED_FOLDER_ATTR, None), getattr(exc, INTERRUPTED_PROBLEM_ATTR, None),
+                        fresh="--fresh" in shlex.split(command))
     if name == "survey":
         from tinylens.survey.runner import FORGOTTEN_ATTR
 
