@@ -13,7 +13,7 @@ from oracle import LENS_TRUTH, exact_r_sersic, lenstronomy_image, noisy_problem,
 from tinylens.config.schema import Pipeline
 from tinylens.pipeline.lens_light import fit_lens_light, image_moments
 from tinylens.pipeline.optimize import Objective
-from tinylens.pipeline.run import optimise, stage2_done
+from tinylens.pipeline.run import _load_state, optimise, stage2_done
 
 PIX = 0.074
 SIGMA = 0.1
@@ -399,3 +399,14 @@ def test_stages_1_to_3_take_a_model_of_the_lens_light_alone(tmp_path, capsys):
     assert list(problem.param_names) == ["lens_light.0.R_sersic", "lens_light.0.n_sersic"]
     assert best.shape == (2,) and np.all(np.isfinite(best)) and np.isfinite(problem.log_likelihood(best))
     assert np.isfinite(state["stages"]["mass_source"]["log_posterior"])
+
+
+@pytest.mark.parametrize("text", ["[]", "null", "3", "{not json", '{"fingerprint": "other"}'])
+def test_a_stage_state_that_is_not_this_fits_is_not_reused(tmp_path, text):
+    """A checkpoint.pipeline.json holding JSON that is no object ([] say) made the fit stop with
+    "'list' object has no attribute 'get'"; like an unreadable one or another fit's, it is ignored."""
+    path = tmp_path / "checkpoint.pipeline.json"
+    path.write_text(text)
+    assert _load_state(path, "stamp") is None
+    path.write_text('{"fingerprint": "stamp", "n_evals": 3}')
+    assert _load_state(path, "stamp") == {"fingerprint": "stamp", "n_evals": 3}

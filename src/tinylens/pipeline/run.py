@@ -73,13 +73,15 @@ def stage_threads(settings: Any) -> int:
 
 
 def _load_state(path: Path | None, stamp: str) -> dict[str, Any] | None:
+    """The stages' state saved at ``path`` if it is this fit's (its fingerprint is ``stamp``);
+    None for a missing, unreadable or foreign one (the stages are done again)."""
     if path is None or not path.exists():
         return None
     try:
         state = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    return state if state.get("fingerprint") == stamp else None
+    return state if isinstance(state, dict) and state.get("fingerprint") == stamp else None
 
 
 def optimise(objective: Objective, settings, progress: bool = False) -> dict[str, Any]:
