@@ -9,7 +9,6 @@ from tinylens.data.dataset import (
     DataWarning,
     Dataset,
     load_dataset,
-    prepare_psf,
 )
 from tinylens.data.fits_io import read_fits_image, write_fits_image
 from tinylens.data.mask import annulus_mask, circle_mask, pixel_coordinates, shape_mask
@@ -23,7 +22,6 @@ __all__ = [
     "circle_mask",
     "load_dataset",
     "pixel_coordinates",
-    "prepare_psf",
     "read_fits_image",
     "shape_mask",
     "write_fits_image",

@@ -388,14 +388,6 @@ def _warn_unusual_mask(values: np.ndarray, used: np.ndarray, path: Path) -> None
 
 
 # -- PSF ----------------------------------------------------------------------------------------
-def prepare_psf(psf: np.ndarray, path: Path) -> np.ndarray:
-    """Check the PSF (odd-sized, finite, positive sum; :func:`check_psf`), announce an unusual one
-    (:func:`_warn_unusual_psf`) and return it normalised to unit sum."""
-    total = check_psf(psf, path)
-    _warn_unusual_psf(psf, total, path)
-    return psf / total
-
-
 def check_psf(psf: np.ndarray, path: Path) -> float:
     """The sum of the PSF's pixels, after a DataError for a PSF that cannot be used: not odd-sized,
     a pixel not finite, or a sum not positive."""
