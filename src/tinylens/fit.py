@@ -412,16 +412,14 @@ def check_settings(problem: Any, folder: Path | None = None) -> None:
     ``output.corner_parameters``. ``tinylens validate`` and a survey's template check run it too.
     With the output ``folder`` (a fit's), also that dynesty's evaluation history is not one of
     tinylens's own files there."""
-    from tinylens.inference import check_inference
+    from tinylens.inference import check_inference, search_of
 
     check_inference(problem.config, problem.ndim)
     corner_names(list(problem.param_names), problem.config.output.corner_parameters)
-    inf = problem.config.inference
-    if folder is not None and (getattr(inf, "type", None) or "sampler") == "sampler" \
-            and getattr(inf, "method", None) == "dynesty":
-        from tinylens.inference import dynesty_runner
-
-        dynesty_runner.check_history_folder(dict(getattr(inf, "settings", None) or {}), folder)
+    if folder is not None:
+        module, _, settings, _ = search_of(problem)
+        if hasattr(module, "check_history_folder"):  # dynesty's
+            module.check_history_folder(settings, folder)
 
 
 #: Random draws from the prior that :func:`check_likelihood` tries after the prior median.

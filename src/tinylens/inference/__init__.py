@@ -115,7 +115,7 @@ def run_inference(
     ``checkpoint_dir``: where samplers keep their resumable state (``None``: no checkpoints).
     Unknown types, methods or settings raise :class:`~tinylens.errors.ConfigError`.
     """
-    module, runner, settings, pipeline = _search(problem)
+    module, runner, settings, pipeline = search_of(problem)
     if pipeline is not None:
         from tinylens.pipeline import run_pipeline
 
@@ -124,7 +124,7 @@ def run_inference(
     return runner(problem, settings, progress=progress, checkpoint_dir=checkpoint_dir)
 
 
-def _search(problem) -> tuple[Any, Any, dict[str, Any], Any]:
+def search_of(problem) -> tuple[Any, Any, dict[str, Any], Any]:
     """The search that ``problem.config.inference`` describes: the runner's module, the runner,
     its settings and the pipeline's settings (None where a sampler runs without the pipeline, or
     an optimiser runs)."""
@@ -144,7 +144,7 @@ def resumed_checkpoints(problem, folder: Path) -> list[str]:
     from tinylens import filenames
     from tinylens.inference.common import resumable, resumes
 
-    module, runner, settings, pipeline = _search(problem)
+    module, runner, settings, pipeline = search_of(problem)
     if not hasattr(module, "checkpoint_stamp"):  # an optimiser keeps no checkpoint
         return []
     name = filenames.CHECKPOINTS[getattr(problem.config.inference, "method", None) or DEFAULT_METHODS["sampler"]]
@@ -162,4 +162,4 @@ def resumed_checkpoints(problem, folder: Path) -> list[str]:
     return kept
 
 
-__all__ = ["InferenceResult", "METHODS", "check_inference", "resumed_checkpoints", "run_inference"]
+__all__ = ["InferenceResult", "METHODS", "check_inference", "resumed_checkpoints", "run_inference", "search_of"]
