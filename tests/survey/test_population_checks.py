@@ -264,6 +264,25 @@ def test_a_count_below_one_or_no_whole_number_is_refused_as_the_count(tmp_path, 
     assert isinstance(result.exception, SystemExit) and list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("count", ["1e0", "1.0", "0.1e1"])
+def test_a_whole_count_written_as_a_float_is_that_many_lenses(tmp_path, count):
+    """``simulate-population 1e3 OUT`` said "Invalid value for 'N': Input should be a valid integer"
+    while ``1000.0 OUT`` made 1000 lenses: each whole number is read as the count it is."""
+    sets = [f"--set={k}={json.dumps(v)}" for k, v in TINY.items()]
+    result = CliRunner().invoke(app, ["simulate-population", "-q", count, str(tmp_path / "pop"), *sets])
+    assert result.exit_code == 0, result.output
+    assert f"1 lens in {tmp_path / 'pop'}" in _text(result)
+    assert json.loads((tmp_path / "pop" / "population.json").read_text())["n"] == 1
+
+
+@pytest.mark.parametrize("count, shown", [("2e6", "2000000.0"), ("1e-3", "0.001"), ("1.5e0", "1.5")])
+def test_a_count_in_exponent_form_gets_the_counts_own_message(tmp_path, monkeypatch, count, shown):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["simulate-population", count, "pop"])
+    assert result.exit_code == 2 and f"got {shown}" in _text(result), result.output
+    assert "Invalid value" not in _text(result) and list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("args", [["-3", "pop", "--help"], ["--help", "-1e3", "pop"], ["-q", "-2.5", "--help"],
                                   ["-nan", "pop", "--help"], ["1.5", "pop", "--help"], ["--help", "abc"]])
 def test_help_is_shown_even_with_a_refused_count(tmp_path, monkeypatch, args):

@@ -32,24 +32,29 @@ def dashed_number(token: str) -> bool:
     return True
 
 
-def free_tokens(args: list[str], takes_value: set[str]) -> Iterator[str]:
-    """The tokens of ``args`` before ``--``, less the values of the options in ``takes_value``
-    (the ``1`` of ``--seed 1``), as click reads them."""
+def free_positions(args: list[str], takes_value: set[str]) -> Iterator[tuple[int, str]]:
+    """The tokens of ``args`` before ``--`` with their places, less the values of the options in
+    ``takes_value`` (the ``1`` of ``--seed 1``), as click reads them."""
     skip = False
-    for token in args:
+    for i, token in enumerate(args):
         if skip:
             skip = False
             continue
         if token == "--":
             return
-        yield token
+        yield i, token
         skip = token in takes_value
 
 
-def first_argument(args: list[str], takes_value: set[str]) -> str | None:
-    """The first positional token of ``args``, skipping options and the values of those in
-    ``takes_value`` (``--seed 1``); None when there is none, or it follows ``--``."""
-    return next((t for t in free_tokens(args, takes_value) if not t.startswith("-") or dashed_number(t)), None)
+def free_tokens(args: list[str], takes_value: set[str]) -> Iterator[str]:
+    """The tokens of :func:`free_positions`, without their places."""
+    return (token for _, token in free_positions(args, takes_value))
+
+
+def first_position(args: list[str], takes_value: set[str]) -> int | None:
+    """The place in ``args`` of the first positional token, skipping options and the values of those
+    in ``takes_value`` (``--seed 1``); None when there is none, or it follows ``--``."""
+    return next((i for i, t in free_positions(args, takes_value) if not t.startswith("-") or dashed_number(t)), None)
 
 
 def asks_for_help(args: list[str], takes_value: set[str], help_names: list[str]) -> bool:
@@ -73,12 +78,14 @@ class CountCommand(TyperCommand):
     """The command, with a count N that click would refuse in its own words refused as the count it
     is: one after a minus (``-3``, ``-nan``), which click takes for an unknown option ("No such
     option: -3"), and one that is no whole number (``1.5``, ``nan``, ``abc``: "Input should be a
-    valid integer"). A whole one written as a float (``2.0``) is left to typer to read."""
+    valid integer"). A whole one written as a float (``2.0``, ``1e3``) is passed on as the integer
+    it is, which typer reads (it refused ``1e3``)."""
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         takes_value = {name for p in self.params if p.param_type_name == "option" and not getattr(p, "is_flag", False)
                        for name in (*p.opts, *p.secondary_opts)}
-        n = first_argument(args, takes_value)
+        i = first_position(args, takes_value)
+        n = None if i is None else args[i]
         if n is not None and (dashed_number(n) or not isinstance(count_value(n), int)):
             help_names = self.get_help_option_names(ctx) if self.add_help_option else []
             if asks_for_help(args, takes_value, help_names) and not ctx.resilient_parsing:
@@ -86,7 +93,8 @@ class CountCommand(TyperCommand):
                 ctx.exit()
             from tinylens.survey.population import check_count_and_seed
 
-            check_count_and_seed(count_value(n), 0)  # a ConfigError: below 1, or no whole number
+            count, _ = check_count_and_seed(count_value(n), 0)  # a ConfigError: below 1, or no whole number
+            args = [*args[:i], str(count), *args[i + 1:]]
         return super().parse_args(ctx, args)
 
 
