@@ -706,3 +706,28 @@ def test_the_table_looked_for_in_a_folder_is_named_not_read_from_the_wording(tmp
         rp.read_table(tmp_path, "survey catalogue", rp.CATALOGUE_FILES)
     with pytest.raises(TinyLensError, match="is a folder, not a CSV or Parquet table"):
         rp.read_table(tmp_path, "catalogue")
+
+
+@pytest.mark.parametrize(("where", "name", "meant"), [("median(`source.mag_median`) > 1", "median", None),
+                                                      ("sqr(`lens_mass.0.theta_E_median`) > 1", "sqr", "sqrt"),
+                                                      ("max(`source.mag_median`) > 1", "max", None)])
+def test_an_unknown_where_function_is_named_with_those_it_can_call(tmp_path, where, name, meant):
+    """--where 'foo(x) > 1' got pandas's 'ValueError: "foo" is not a supported function' and the
+    advice to use the catalogue's columns, but not which functions it can call."""
+    catalog, _ = _catalog_and_truth()
+    catalog.to_csv(tmp_path / "catalog.csv", index=False)
+    text = _user_error(CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv"), "--where", where]))
+    assert f"--where '{where}': '{name}' is no function --where can call; it can call abs, arccos," in text
+    assert "log10, log1p, sin, sinh, sqrt, tan, tanh." in text and "ValueError" not in text
+    assert text.endswith(f" Did you mean '{meant}' instead of '{name}'?" if meant else "tan, tanh.")
+    assert not (tmp_path / "report").exists()
+
+
+def test_a_where_function_called_through_numpy_is_told_its_bare_name(tmp_path):
+    """--where 'np.log10(x) > 1' said only "no column 'np'"."""
+    catalog, _ = _catalog_and_truth()
+    catalog.to_csv(tmp_path / "catalog.csv", index=False)
+    where = "np.log10(`lens_mass.0.theta_E_median`) > 0"
+    text = _user_error(CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv"), "--where", where]))
+    assert f"--where '{where}': no column 'np'." in text
+    assert text.endswith("Functions are called by their bare names: log10(x), not np.log10(x).")

@@ -340,11 +340,16 @@ def select(catalog, other, where: str, columns_of: str = "the catalogue or of th
     try:
         mask = joined.eval(where, engine="python", target=None)  # target=None: no assignment (as query)
     except Exception as err:  # pandas raises many kinds (SyntaxError, UndefinedVariableError, TypeError)
+        function = re.search(r'"(.*?)" is not a supported function', str(err)) if isinstance(err, ValueError) else None
+        if function:
+            raise TinyLensError(_unknown_function(where, function.group(1))) from None
         unknown = (_unknown_names(where, str(err), joined.columns)
                    if isinstance(err, pd.errors.UndefinedVariableError) else [])
         # the names as written: pandas's own text has a name in backticks mangled (BACKTICK_QUOTED_STRING_...)
         detail = f"no column {listed([repr(n) for n in unknown])}" if unknown else f"{type(err).__name__}: {err}"
         hint = did_you_mean(unknown, [str(c) for c in joined.columns], aliases=dict.fromkeys(ID_ALIASES, "lens_id"))
+        if set(unknown) & {"np", "numpy"}:  # np.log10(x): pandas knows the functions by their bare names
+            hint += f" {WHERE_FUNCTIONS_ARE}"
         raise TinyLensError(f"--where {where!r}: {detail}. Use the columns of {columns_of}, "
                             "with backticks around names that contain dots "
                             f"(e.g. --where '{example}').{hint}") from None
@@ -356,6 +361,27 @@ def select(catalog, other, where: str, columns_of: str = "the catalogue or of th
     if out.empty:
         raise TinyLensError(f"--where {where!r} selects no lens.")
     return out
+
+
+def where_functions() -> list[str]:
+    """The functions a --where query can call (numpy's, by name: ``log10(x)``), as pandas lists them."""
+    try:
+        from pandas.core.computation.ops import MATHOPS
+    except ImportError:  # a pandas that keeps them elsewhere: the message names none
+        return []
+    return sorted(MATHOPS)
+
+
+#: How a --where query calls a function.
+WHERE_FUNCTIONS_ARE = "Functions are called by their bare names: log10(x), not np.log10(x)."
+
+
+def _unknown_function(where: str, name: str) -> str:
+    """The message for a --where query calling ``name``, which pandas cannot call, with the functions
+    it can call (and the one meant, for a near miss: ``sqr``)."""
+    known = where_functions()
+    can = f"; it can call {listed(known, limit=len(known))}" if known else ""
+    return f"--where {where!r}: {name!r} is no function --where can call{can}.{did_you_mean([name], known)}"
 
 
 def _unknown_names(where: str, message: str, columns) -> list[str]:
