@@ -156,3 +156,37 @@ def test_ctrl_c_while_the_summary_prints_says_everything_is_written(tmp_path, mo
                     f"lenses kept: 1 (1 ok, 0 failed), their rows in {parquet} (and catalog.csv), their fits in "
                     f"{out.resolve() / 'lenses'}. For an overview, run: tinylens report {parquet}"), text
     assert pd.read_csv(out / "catalog.csv")["status"].tolist() == ["ok"]
+
+
+@pytest.mark.parametrize("fitting", [False, True])
+@pytest.mark.parametrize(("inference", "why"), [
+    ({"type": "sampler", "method": "nautilus", "settings": {"nlive": 50, "n_eff": 200, "n_networks": 1, "resume": False}},
+     "the template sets resume: false"),
+    ({"type": "optimizer", "method": "lbfgs"}, "the template runs an optimiser, which keeps no checkpoint"),
+])
+def test_ctrl_c_with_a_template_that_keeps_no_checkpoint_does_not_promise_a_resume(tmp_path, mock_survey, monkeypatch,
+                                                                                   inference, why, fitting):
+    """A template that sets resume: false (or runs an optimiser) fits an interrupted lens again from
+    the beginning, but the hint said "interrupted lenses resume from their checkpoints"."""
+    import yaml
+
+    template = tmp_path / "template.yaml"
+    template.write_text(yaml.safe_dump({**yaml.safe_load(mock_survey["template"].read_text()), "inference": inference}))
+
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "check_template", (lambda *args, **kwargs: None) if fitting else stop)
+    monkeypatch.setattr(runner, "_fit_lenses", stop)
+    args = ["survey", str(mock_survey["lenses"]), "-c", str(template), "--out", str(tmp_path / "out"), "--workers", "1", "-q"]
+    text = _interrupted(args)
+    assert text.endswith(f"To fit the rest (interrupted lenses start again from the beginning: {why}), run: "
+                         + shlex.join(["tinylens", *args])), text
+    assert "resume from their checkpoints" not in text
+
+
+def test_the_restart_reason_reads_what_the_fits_would():
+    assert runner.restart_reason({"inference": {"type": "sampler", "settings": {"nlive": 50}}}) is None
+    assert runner.restart_reason({"inference": {"method": "dynesty", "settings": {"resume": True}}}) is None
+    assert runner.restart_reason({}) is None and runner.restart_reason({"inference": ["not", "a", "mapping"]}) is None
+    assert runner.restart_reason({"inference": {"settings": {"resume": False}}}) == "the template sets resume: false"

@@ -186,10 +186,11 @@ def survey_written(out: Path) -> Iterator[None]:
         yield
 
 
-def survey_hint(out: Path | None, command: str, written: bool = False) -> str:
+def survey_hint(out: Path | None, command: str, written: bool = False, restart: str | None = None) -> str:
     """What a ``tinylens survey`` stopped by Ctrl-C kept in its output folder ``out`` (``None``:
     stopped before the survey began, a dry run), and ``command``, which fits the rest; ``written``:
-    stopped once the survey had written everything (:func:`survey_written`)."""
+    stopped once the survey had written everything (:func:`survey_written`); ``restart``: why
+    its template's fits resume no checkpoint (:func:`tinylens.survey.runner.restart_reason`)."""
     from tinylens.survey.runner import CATALOG_CSV, CATALOG_PARQUET, LENSES_DIR
 
     if out is None:
@@ -201,7 +202,9 @@ def survey_hint(out: Path | None, command: str, written: bool = False) -> str:
     if written:
         return (f"It was stopped after the survey had finished and written everything. {kept} For an overview, "
                 f"run: tinylens report {out / CATALOG_PARQUET}")
-    return f"{kept} To fit the rest (interrupted lenses resume from their checkpoints), run: {command}"
+    interrupted = (f"interrupted lenses start again from the beginning: {restart}" if restart
+                   else "interrupted lenses resume from their checkpoints")
+    return f"{kept} To fit the rest ({interrupted}), run: {command}"
 
 
 def without_flag(command: str, flag: str) -> str:
@@ -220,11 +223,12 @@ def interrupted_hint(name: str, exc: BaseException, command: str) -> str:
         return fit_hint(getattr(exc, INTERRUPTED_FOLDER_ATTR, None), getattr(exc, INTERRUPTED_PROBLEM_ATTR, None),
                         fresh="--fresh" in shlex.split(command))
     if name == "survey":
-        from tinylens.survey.runner import FORGOTTEN_ATTR
+        from tinylens.survey.runner import FORGOTTEN_ATTR, RESTART_ATTR
 
         if getattr(exc, FORGOTTEN_ATTR, False):
             command = without_flag(command, "--retry-failed")
-        return survey_hint(getattr(exc, INTERRUPTED_FOLDER_ATTR, None), command, getattr(exc, SURVEY_WRITTEN_ATTR, False))
+        return survey_hint(getattr(exc, INTERRUPTED_FOLDER_ATTR, None), command, getattr(exc, SURVEY_WRITTEN_ATTR, False),
+                           getattr(exc, RESTART_ATTR, None))
     return ""
 
 

@@ -428,6 +428,27 @@ def plan(lenses: list[Lens], rows: Mapping[str, Mapping[str, Any]], out: Path, r
 #: row left, so a rerun without ``retry_failed`` fits it, and keeps the failures of this run.
 FORGOTTEN_ATTR = "tinylens_rows_forgotten"
 
+#: Set on a KeyboardInterrupt out of :func:`run_survey` once its template is read: why the lenses
+#: it interrupted start again from the beginning when it is run again (:func:`restart_reason`),
+#: or None where they resume from their checkpoints.
+RESTART_ATTR = "tinylens_survey_restarts"
+
+
+def restart_reason(config: Mapping[str, Any]) -> str | None:
+    """Why the fits of the template ``config`` keep no checkpoint to resume, so that a lens whose
+    fit was interrupted starts again from the beginning (``the template sets resume: false``, or
+    it runs an optimiser); None where they resume (a sampler's default)."""
+    from tinylens.inference.common import resumes
+
+    inference = config.get("inference")
+    inference = inference if isinstance(inference, Mapping) else {}
+    settings = inference.get("settings")
+    if inference.get("type") == "optimizer":
+        return "the template runs an optimiser, which keeps no checkpoint"
+    if isinstance(settings, Mapping) and not resumes(settings):
+        return "the template sets resume: false"
+    return None
+
 
 def forget(todo: list[Lens], rows: dict[str, dict[str, Any]], out: Path) -> None:
     """Drop the old rows of lenses about to be fitted (a retried failure, an ``ok`` row whose
@@ -1019,14 +1040,16 @@ def _run_survey(lens_dir: str | Path, template: str | Path, out: str | Path, wor
     busy = (f"The survey output folder {out} is being written by another tinylens survey{{holder}}. Wait for it "
             "to finish, or give another --out.")
     refuse_if_held(out, SURVEY_LOCK_FILE, busy)  # at once, not after the template check's compilation
+    restart = restart_reason(config)
     if state.todo:
-        check_template(config, state.todo, out, name=f"template {Path(template).expanduser()}")
+        with marked_on_interrupt(RESTART_ATTR, restart):
+            check_template(config, state.todo, out, name=f"template {Path(template).expanduser()}")
     try:
         ensure_writable(out)
     except OutputError:
         raise OutputError(f"The survey output folder {out} cannot be written (a file is in the way, or no "
                           "permission); choose another --out.") from None
-    with folder_lock(out, SURVEY_LOCK_FILE, busy=busy):
+    with folder_lock(out, SURVEY_LOCK_FILE, busy=busy), marked_on_interrupt(RESTART_ATTR, restart):
         remove_unfinished(out / MANIFEST_FILE, out / CATALOG_PARQUET, out / CATALOG_CSV)  # a killed survey's
         write_json(out / MANIFEST_FILE, current)
         if changed:
