@@ -389,3 +389,22 @@ def test_reserved_output_names_are_the_files_tinylens_writes():
     assert set(filenames.RESERVED) == {filenames.RESULT, filenames.FIT_LOCK, *filenames.checkpoint_names(),
                                     filenames.DYNESTY_HISTORY, filenames.ROW, filenames.INPUTS,
                                     filenames.LENS_LOCK, filenames.ATTEMPTS}
+
+
+def test_settings_in_exponent_notation_are_numbers(tmp_path):
+    """PyYAML reads 1e6 and 1e-2 (no dot, or no sign in the exponent) as text; in the settings the
+    schema passes on untyped they are the numbers they write, so the checks and the samplers take
+    them (``n_like_max: 1e6`` was refused as "must be a number ... got '1e6'")."""
+    from tinylens.inference import check_inference
+
+    text = EXAMPLE.replace("settings: {nlive: 200, batch_size: 800}",
+                           "settings: {nlive: 2e2, n_like_max: 1e6, f_live: 1e-2, n_eff: 1.5e3, timeout: 3.5e+3}")
+    cfg, _ = load_config(write(tmp_path, text))
+    settings = cfg.inference.settings
+    assert settings == {"nlive": 200, "n_like_max": 1_000_000, "f_live": 0.01, "n_eff": 1500, "timeout": 3500.0}
+    assert isinstance(settings["nlive"], int) and isinstance(settings["f_live"], float)
+    check_inference(cfg, n_dim=3)
+    example = yaml.safe_load(EXAMPLE)
+    example["model_components"]["lens_light_list"][0]["settings"] = yaml.safe_load("{n_gauss: 2e1, sigma_min: 1e-2}")
+    cfg, _ = load_config(example)
+    assert cfg.model_components.lens_light_list[0].settings == {"n_gauss": 20, "sigma_min": 0.01}

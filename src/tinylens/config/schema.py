@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal, Optional, Union
 
@@ -55,6 +56,29 @@ Number = Annotated[float, NotBool]
 Whole = Annotated[int, NotBool]
 ListName = Literal["lens_mass_list", "source_light_list", "lens_light_list"]
 PriorType = Literal["uniform", "gaussian", "log_uniform"]
+
+
+#: A number in exponent notation that PyYAML (YAML 1.1) reads as text: ``1e6``, ``1e-2``, ``1.5e3``
+#: (it needs a dot and a signed exponent, ``1.0e+6``); YAML 1.2 and a reader's eye take it as a number.
+EXPONENT_NUMBER = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)[eE][-+]?\d+")
+#: The largest whole number kept exactly by a float.
+MAX_EXACT_WHOLE = 2**53
+
+
+def exponent_numbers(value: Any) -> Any:
+    """``value`` (mappings and lists searched too) with each string in exponent notation made the
+    number it writes: an int when whole (``maxcall: 1e6``), else a float (``dlogz: 1e-2``).
+
+    For the keys the schema passes on untyped (``inference.settings``, a component's ``settings``);
+    its typed numbers already read such text as numbers."""
+    if isinstance(value, str) and EXPONENT_NUMBER.fullmatch(value.strip()):
+        number = float(value)
+        return int(number) if number.is_integer() and abs(number) <= MAX_EXACT_WHOLE else number
+    if isinstance(value, Mapping):
+        return {k: exponent_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [exponent_numbers(v) for v in value]
+    return value
 
 
 def show(value: Any, width: int = 100) -> str:
@@ -268,10 +292,15 @@ class Component(StrictModel):
     params: dict[str, ParamSpec] = Field(default_factory=dict)
     settings: dict[str, Any] = Field(default_factory=dict)
 
-    @field_validator("params", "settings", mode="before")
+    @field_validator("params", mode="before")
     @classmethod
     def _none_is_empty(cls, value: Any) -> Any:
         return {} if value is None else value
+
+    @field_validator("settings", mode="before")
+    @classmethod
+    def _settings(cls, value: Any) -> Any:
+        return {} if value is None else exponent_numbers(value)
 
 
 class ModelComponents(StrictModel):
@@ -417,7 +446,7 @@ class Inference(StrictModel):
     @field_validator("settings", mode="before")
     @classmethod
     def _none_is_empty(cls, value: Any) -> Any:
-        return {} if value is None else value
+        return {} if value is None else exponent_numbers(value)
 
 
 #: Keys (dotted paths) that set how fast a fit runs or what it prints, not what it finds: a
