@@ -5,6 +5,7 @@ code, never a traceback; anything else is a bug in tinylens.
 """
 
 import difflib
+import re
 from collections.abc import Mapping, Sequence
 
 
@@ -24,11 +25,26 @@ def did_you_mean(unknown: Sequence[object], allowed: Sequence[str], aliases: Map
     with its leading space; empty when none is."""
     hints, aliases = [], aliases or {}
     for name in unknown:
-        close = ([aliases[str(name)]] if str(name) in aliases
-                 else difflib.get_close_matches(str(name), list(allowed), n=1, cutoff=0.6))
+        close = aliases.get(str(name)) or closest(str(name), allowed)
         if close:
-            hints.append(f"Did you mean '{close[0]}' instead of '{name}'?")
+            hints.append(f"Did you mean '{close}' instead of '{name}'?")
     return (" " + " ".join(hints)) if hints else ""
+
+
+def _words(name: str) -> list[str]:
+    return sorted(re.split(r"[._]", name.casefold()))
+
+
+def closest(name: str, allowed: Sequence[str]) -> str | None:
+    """The one of ``allowed`` that ``name`` most likely misspells: the same but for case
+    (``theta_e``), the same words in another order (``sersic_R`` for ``R_sersic``, which by
+    spelling alone is nearer ``n_sersic``), else the nearest spelling; ``None`` when none is near."""
+    for same in (lambda a: a.casefold() == name.casefold(), lambda a: _words(a) == _words(name)):
+        found = next((a for a in allowed if same(a)), None)
+        if found is not None:
+            return found
+    close = difflib.get_close_matches(name, list(allowed), n=1, cutoff=0.6)
+    return close[0] if close else None
 
 
 class TinyLensError(Exception):

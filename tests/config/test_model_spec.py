@@ -133,3 +133,39 @@ def test_the_example_templates_load_silently(path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         build_model_spec(config.model_components)
+
+
+def _error(mass: dict, source: dict, mass_type: str = "EPL", source_type: str = "Sersic", settings=None) -> str:
+    components = _components(mass, source)
+    components["lens_mass_list"][0]["type"] = mass_type
+    components["source_light_list"][0].update(type=source_type, settings=settings or {})
+    config = validate_config({"dataset": {"data_path": "i.fits", "noise_path": "n.fits", "psf_path": "p.fits",
+                                          "pixel_scale": 0.1}, "model_components": components}, "test")
+    with pytest.raises(ConfigError) as err:
+        build_model_spec(config.model_components)
+    return str(err.value)
+
+
+def _renamed(params: dict, old: str, new: str) -> dict:
+    return {new if name == old else name: spec for name, spec in params.items()}
+
+
+@pytest.mark.parametrize("case, hint", [
+    # the words of R_sersic swapped: by spelling alone the nearest name is n_sersic, which would mislead
+    (lambda: _error(MASS, _renamed(SOURCE, "R_sersic", "sersic_R")), "Did you mean 'R_sersic' instead of 'sersic_R'?"),
+    (lambda: _error(_renamed(MASS, "theta_E", "theta_e"), SOURCE), "Did you mean 'theta_E' instead of 'theta_e'?"),
+    (lambda: _error(MASS, SOURCE, mass_type="EPLL"), "Did you mean 'EPL' instead of 'EPLL'?"),
+    (lambda: _error(MASS, SOURCE, source_type="sersic"), "Did you mean 'Sersic' instead of 'sersic'?"),
+    (lambda: _error(MASS, SOURCE, mass_type="Sersic"), "'Sersic' is a profile of lens_light_list or source_light_list"),
+    (lambda: _error(MASS, {"center_x": {"fixed": True, "fixed_value": 0.0}, "center_y": {"fixed": True, "fixed_value": 0.0}},
+                    source_type="MGE", settings={"ngauss": 10}),
+     "Did you mean 'n_gauss' instead of 'ngauss'?"),
+    (lambda: _error(MASS, {**SOURCE, "e1": {"fixed": True, "fixed_value": {
+        "component_type": "lens_mass_list", "component_idx": 0, "parameter": "E1"}}}),
+     "Did you mean 'e1' instead of 'E1'?"),
+])
+def test_a_misspelt_name_gets_the_name_it_misspells(case, hint):
+    """docs/config.md: a misspelt key gets a "did you mean" when one is close; so does a misspelt
+    parameter, profile, setting or link target (they named the mistake but not the fix)."""
+    message = case()
+    assert hint in message and message.count("Did you mean") <= 1

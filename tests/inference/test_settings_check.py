@@ -251,3 +251,16 @@ def test_dynesty_history_may_not_reach_tinylens_files_from_outside(lens_dir, tmp
     assert [p.name for p in out.iterdir()] == [filenames.RESULT] and (out / filenames.RESULT).read_text() == "finished"
     elsewhere = {**settings, "history_filename": "../elsewhere/result.json"}
     assert dynesty_runner._history_in(elsewhere, out)["history_filename"] == str(out / "../elsewhere/result.json")
+
+
+@pytest.mark.parametrize("inference, hint", [
+    ({**NAUTILUS, "settings": {"nlvie": 50}}, "Did you mean 'nlive' instead of 'nlvie'?"),
+    ({**DYNESTY, "settings": {"dlgoz": 0.1}}, "Did you mean 'dlogz' instead of 'dlgoz'?"),
+    ({**DE, "settings": {"popsze": 10}}, "Did you mean 'popsize' instead of 'popsze'?"),
+    ({"type": "sampler", "method": "nautilius"}, "Did you mean 'nautilus' instead of 'nautilius'?"),
+    ({"type": "optimizer", "method": "lbgfs"}, "Did you mean 'lbfgs' instead of 'lbgfs'?"),
+])
+def test_a_misspelt_setting_or_method_gets_the_name_it_misspells(inference, hint):
+    with pytest.raises(ConfigError) as err:
+        check_inference(_config(inference))
+    assert hint in str(err.value)

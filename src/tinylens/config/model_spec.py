@@ -15,7 +15,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from tinylens.errors import ConfigError, ConfigWarning
+from tinylens.errors import ConfigError, ConfigWarning, did_you_mean
 from tinylens.priors import Prior
 from tinylens.profiles.light import LIGHT_PROFILES, LightProfile
 from tinylens.profiles.mass import MASS_PROFILES, MassProfile
@@ -127,6 +127,20 @@ def _registry(list_name: str) -> Mapping[str, Any]:
     return MASS_PROFILES if list_name == "lens_mass_list" else LIGHT_PROFILES
 
 
+def _names(profile: Any) -> list[str]:
+    """Every name a profile's parameters go by: its parameters, amplitude and aliases."""
+    return sorted({*profile.params, getattr(profile, "amplitude", None) or "", *profile.aliases} - {""})
+
+
+def _hint(name: str, registry: Mapping[str, Any], list_name: str) -> str:
+    """A "did you mean" for a profile name: one of ``registry``, or one that belongs in another list."""
+    elsewhere, other = ((LIGHT_PROFILES, "lens_light_list or source_light_list") if registry is MASS_PROFILES
+                        else (MASS_PROFILES, "lens_mass_list"))
+    if name in elsewhere:
+        return f" '{name}' is a profile of {other}, not of {list_name}."
+    return did_you_mean([name], sorted(registry))
+
+
 def _prior(spec: Any, where: str) -> Prior:
     if spec.prior_type is None or spec.prior_settings is None:
         raise ConfigError(
@@ -151,7 +165,8 @@ def _settings(profile: Any, given: Mapping[str, Any], list_name: str, idx: int) 
     unknown = sorted(set(given) - set(defaults))
     if unknown:
         allowed = f"Allowed: {', '.join(sorted(defaults))}." if defaults else f"{profile.name} takes no settings."
-        raise ConfigError(f"{_path(list_name, idx, 'settings', unknown[0])}: unknown setting '{unknown[0]}'. {allowed}")
+        hint = did_you_mean(unknown[:1], sorted(defaults))
+        raise ConfigError(f"{_path(list_name, idx, 'settings', unknown[0])}: unknown setting '{unknown[0]}'.{hint} {allowed}")
     settings = {**defaults, **given}
     if isinstance(profile, LightProfile):
         try:
@@ -169,7 +184,7 @@ def build_model_spec(components: Any) -> ModelSpec:
         for idx, comp in enumerate(getattr(components, list_name) or []):
             if comp.type not in registry:
                 raise ConfigError(
-                    f"{_path(list_name, idx, 'type')}: unknown profile '{comp.type}'. "
+                    f"{_path(list_name, idx, 'type')}: unknown profile '{comp.type}'.{_hint(comp.type, registry, list_name)} "
                     f"Allowed in {list_name}: {', '.join(sorted(registry))}."
                 )
             raw[(list_name, idx)] = (registry[comp.type], comp)
@@ -190,7 +205,7 @@ def build_model_spec(components: Any) -> ModelSpec:
                 names = sorted(allowed | set(profile.aliases))
                 raise ConfigError(
                     f"{_path(list_name, idx, 'params', name)}: unknown parameter '{name}' for "
-                    f"{comp.type}. Allowed: {', '.join(names)}."
+                    f"{comp.type}.{did_you_mean([name], names)} Allowed: {', '.join(names)}."
                 )
             if canon in out:  # an alias and its parameter: one of them would be ignored
                 alias = name if name != canon else given_as[canon]
@@ -239,6 +254,7 @@ def build_model_spec(components: Any) -> ModelSpec:
                 raise ConfigError(
                     f"{_path(src[0], src[1], 'params', src[2], field)}: the link points to "
                     f"{list_name}[{idx}].{name}, which {profile.name} does not have or the config does not set."
+                    f"{did_you_mean([name], _names(profile)) if name not in _names(profile) else ''}"
                 )
             else:
                 raise ConfigError(f"{where}: required parameter of {profile.name} is missing from the config.")

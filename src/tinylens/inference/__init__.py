@@ -24,7 +24,7 @@ import numpy as np
 from scipy.special import softmax
 
 from tinylens.config.schema import DEFAULT_METHODS
-from tinylens.errors import ConfigError
+from tinylens.errors import ConfigError, did_you_mean
 
 #: method -> "module:function" of its runner, by inference type.
 METHODS: dict[str, dict[str, str]] = {
@@ -82,7 +82,8 @@ def _resolve(kind: str, method: str | None) -> str:
     method = method or DEFAULT_METHODS[kind]
     if method not in METHODS[kind]:
         raise ConfigError(
-            f"inference.method: unknown {kind} method '{method}'. Allowed: {', '.join(METHODS[kind])}."
+            f"inference.method: unknown {kind} method '{method}'.{did_you_mean([method], list(METHODS[kind]))} "
+            f"Allowed: {', '.join(METHODS[kind])}."
         )
     return METHODS[kind][method]
 

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from tinylens import filenames
-from tinylens.errors import CheckpointWarning, ConfigError
+from tinylens.errors import CheckpointWarning, ConfigError, did_you_mean
 from tinylens.results.tables import remove_unfinished
 
 T = TypeVar("T")
@@ -94,7 +94,8 @@ def check_settings(method: str, settings: Mapping[str, Any], allowed: Iterable[s
     for key, value in settings.items():
         if key not in allowed:
             raise ConfigError(
-                f"inference.settings.{key}: not a setting of {method}. Allowed: {', '.join(sorted(allowed))}."
+                f"inference.settings.{key}: not a setting of {method}.{did_you_mean([key], sorted(allowed))} "
+                f"Allowed: {', '.join(sorted(allowed))}."
             )
         if key in VALUE_RULES and not VALUE_RULES[key][1](value):
             raise ConfigError(f"inference.settings.{key}: must be {VALUE_RULES[key][0]} for {method}, got {value!r}.")
