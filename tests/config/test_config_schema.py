@@ -408,3 +408,13 @@ def test_settings_in_exponent_notation_are_numbers(tmp_path):
     example["model_components"]["lens_light_list"][0]["settings"] = yaml.safe_load("{n_gauss: 2e1, sigma_min: 1e-2}")
     cfg, _ = load_config(example)
     assert cfg.model_components.lens_light_list[0].settings == {"n_gauss": 20, "sigma_min": 0.01}
+
+
+@pytest.mark.parametrize("value", ["mas", 3, ["lens_mass.0.theta_E", 1], {"mass": True}])
+def test_corner_parameters_not_a_choice_nor_names_is_one_problem(example, value):
+    """Was two problems under pydantic's names for the union's members
+    (``output.corner_parameters.literal['mass','all']`` and ``output.corner_parameters.list[str]``)."""
+    example["output"]["corner_parameters"] = value
+    text = error_of(example)
+    assert "(1 problem)" in text and "output.corner_parameters: should be 'mass', 'all' or a list" in text, text
+    assert "literal[" not in text and "list[str]" not in text

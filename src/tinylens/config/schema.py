@@ -579,6 +579,17 @@ class Output(StrictModel):
         "by default it is removed once result.json is written)",
     )
 
+    @field_validator("corner_parameters", mode="before")
+    @classmethod
+    def _corner_parameters(cls, value: Any) -> Any:
+        """One message for a value that is neither choice nor a list of names (pydantic gave one per
+        member of the union, under its internal names: ``corner_parameters.literal['mass','all']``)."""
+        if (isinstance(value, str) and value in ("mass", "all")) or \
+                (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            return value
+        raise fail("should be 'mass', 'all' or a list of parameter names (e.g. [lens_mass.0.theta_E, lens_mass.0.e1])",
+                   value=value)
+
     @model_validator(mode="after")
     def _distinct_files(self) -> Output:
         """Each table and figure gets a file of its own, none of tinylens's own files, nor the name
