@@ -123,3 +123,19 @@ def test_the_example_is_a_valid_config():
     config = validate_config(yaml.safe_load(example), "docs/config.md")
     spec = build_model_spec(config.model_components)
     assert spec.n_linear == 2 and len(spec.param_names) == 15
+
+
+@pytest.mark.parametrize("method", ["nautilus", "dynesty"])
+def test_each_samplers_defaults_and_other_names_are_listed(method):
+    """The bullet of ``inference.settings`` for each sampler gives every default tinylens sets and
+    every other name a setting goes by (dynesty's ``n_live`` for ``nlive`` was missing)."""
+    from tinylens.inference import dynesty_runner, nautilus_runner
+
+    runner = {"nautilus": nautilus_runner, "dynesty": dynesty_runner}[method]
+    bullet = re.search(rf"^- `{method}`: (.*?)(?=^- )", DOC, re.S | re.M).group(1)
+    names = {name: {name} | {alias for alias, canon in runner.ALIASES.items() if canon == name} for name in runner.DEFAULTS}
+    for name, default in runner.DEFAULTS.items():
+        shown = re.escape(_as_yaml(int(default) if isinstance(default, float) and default.is_integer() else default))
+        assert any(re.search(rf"`{n}`\s+\((?:[^)]*?, )?`?{shown}`?[);]", bullet) for n in names[name]), (method, name)
+    for alias in runner.ALIASES:
+        assert f"`{alias}`" in bullet, (method, alias)
