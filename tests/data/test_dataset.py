@@ -628,3 +628,33 @@ def test_a_psf_s_warnings_do_not_come_before_a_too_few_pixels_error(tmp_path, fi
     put(files["data_path"], np.random.default_rng(1).normal(size=SHAPE))  # a dataset that loads: all three warnings
     _, messages = load_warning(config(), tmp_path)
     assert [m.split(" ")[3] for m in messages if m.startswith("The PSF")] == ["sums", "peaks", "has"]
+
+
+@pytest.mark.parametrize("change, fragment", [
+    ({"mask": "int"}, "mask is an array of int64; it must be boolean"),
+    ({"mask": "small"}, "mask has shape (10, 12) but its data (20, 24)"),
+    ({"noise": "small"}, "noise has shape (10, 12) but its data (20, 24)"),
+    ({"psf": "nan"}, "PSF of the dataset (Dataset.psf) has 1 NaN or infinite pixel"),
+    ({"psf": "even"}, "PSF of the dataset (Dataset.psf) is 4 x 4 pixels"),
+    ({"psf": "flat"}, "PSF must be a 2-D kernel; got an array of shape (5,)"),
+])
+def test_a_hand_built_dataset_whose_arrays_do_not_fit_is_refused(tmp_path, files, change, fragment):
+    """A Dataset built by hand skips load_dataset's checks: an integer 0/1 mask (e.g. read from
+    FITS) selected rows 0 and 1 by index and gave a wrong likelihood silently, a NaN PSF made it
+    -inf everywhere, an even or 1-D PSF, or a noise or mask of another shape, raised a bare
+    ValueError or IndexError. Each is now a DataError saying which array is wrong."""
+    import dataclasses
+
+    from tinylens.data.dataset import check_used_pixels
+
+    loaded = load_quietly(config(), tmp_path)
+    check_used_pixels(loaded)  # what load_dataset gives passes
+    nan_psf = np.array(loaded.psf)
+    nan_psf[0, 0] = np.nan
+    arrays = {"int": np.ones(SHAPE, dtype=np.int64), "small": np.ones((10, 12), dtype=bool), "nan": nan_psf,
+              "even": np.full((4, 4), 1 / 16), "flat": np.full(5, 0.2)}
+    (key, which), = change.items()
+    value = arrays[which].astype(float) if key == "noise" else arrays[which]
+    with pytest.raises(DataError) as info:
+        check_used_pixels(dataclasses.replace(loaded, **{key: value}))
+    assert fragment in str(info.value)

@@ -306,10 +306,34 @@ def _warn_bad(bad: np.ndarray, path: Path, what: str) -> None:
         )
 
 
+def check_arrays(dataset: Dataset) -> None:
+    """Raise a DataError when the arrays of a :class:`Dataset` built by hand (which skips
+    :func:`load_dataset`'s checks) do not fit together: data not 2-D, noise or mask of another
+    shape, a mask that is not boolean (an integer 0/1 mask, e.g. read from FITS, selected rows 0
+    and 1 by index and gave a wrong likelihood, silently), or a PSF that :func:`check_psf` refuses."""
+    data = np.asarray(dataset.data)
+    if data.ndim != 2:
+        raise DataError(f"The dataset's data must be a 2-D image; got an array of shape {data.shape}.")
+    for key in ("noise", "mask"):
+        shape = np.shape(getattr(dataset, key))
+        if shape != data.shape:
+            raise DataError(f"The dataset's {key} has shape {shape} but its data {data.shape}; they must cover the same pixels.")
+    mask_type = np.asarray(dataset.mask).dtype
+    if mask_type != bool:
+        raise DataError(f"The dataset's mask is an array of {mask_type}; it must be boolean (True = pixel used), "
+                        "e.g. mask=np.asarray(values) != 0.")
+    psf = np.asarray(dataset.psf, dtype=np.float64)
+    if psf.ndim != 2:
+        raise DataError(f"The dataset's PSF must be a 2-D kernel; got an array of shape {psf.shape}.")
+    check_psf(psf, "of the dataset (Dataset.psf)")
+
+
 def check_used_pixels(dataset: Dataset) -> None:
     """Raise a DataError when a pixel the mask uses has a NaN/inf data value or a noise that is
     not finite and positive: a :class:`Dataset` built by hand skips :func:`load_dataset`, which
-    masks such pixels, and would give a log-likelihood of -inf or NaN for every parameter."""
+    masks such pixels, and would give a log-likelihood of -inf or NaN for every parameter. Its
+    arrays are checked first (:func:`check_arrays`)."""
+    check_arrays(dataset)
     used = np.asarray(dataset.mask, dtype=bool)
     good_data, valid_noise = valid_values(np.asarray(dataset.data, dtype=np.float64),
                                           np.asarray(dataset.noise, dtype=np.float64))
@@ -388,7 +412,7 @@ def _warn_unusual_mask(values: np.ndarray, used: np.ndarray, path: Path) -> None
 
 
 # -- PSF ----------------------------------------------------------------------------------------
-def check_psf(psf: np.ndarray, path: Path) -> float:
+def check_psf(psf: np.ndarray, path: Path | str) -> float:
     """The sum of the PSF's pixels, after a DataError for a PSF that cannot be used: not odd-sized,
     a pixel not finite, or a sum not positive."""
     ny, nx = psf.shape
