@@ -398,6 +398,17 @@ def test_a_missing_file_with_an_hdu_names_the_file(tmp_path, files):
     assert f"file not found: {tmp_path / 'nothere.fits'}." in text
 
 
+@pytest.mark.parametrize("suffix, section", [("[SCI][5:15,2:12]", "5:15,2:12"), ("[1:10,1:10]", "1:10,1:10"),
+                                             ("[1][*,3:8]", "*,3:8")])
+def test_a_cfitsio_image_section_is_refused_as_such(tmp_path, files, suffix, section):
+    """CFITSIO's image section (drz.fits[SCI][5:15,2:12]), which the [HDU] syntax invites, was taken as
+    part of the file name: "file not found: drz.fits[SCI]" for a file that is there, or "no HDU [1:10,1:10]"."""
+    hst_like(tmp_path / "drz.fits")
+    text = data_error(config(data_path=f"drz.fits{suffix}"), tmp_path)
+    assert f"dataset.data_path {tmp_path / 'drz.fits'}{suffix} ends in the image section [{section}]" in text
+    assert "not found" not in text and "no HDU" not in text
+
+
 def test_a_file_whose_name_ends_in_brackets_is_read_as_it_is(tmp_path):
     put(tmp_path / "odd[1]", np.ones(SHAPE))
     np.testing.assert_array_equal(read_fits_image(tmp_path / "odd[1]"), np.ones(SHAPE))

@@ -43,6 +43,21 @@ _WITH_EXTENSION = re.compile(r"^(?P<file>.+)\[(?P<ext>[^\[\]]+)\]$")
 
 Extension = int | str | tuple[str, int]
 
+#: A trailing CFITSIO image section, ``[x1:x2,y1:y2]`` or with ``*`` (``[*,100:200]``): not read.
+_IMAGE_SECTION = re.compile(r"\[(?P<section>[^\[\]]*[:*][^\[\]]*)\]$")
+
+
+def check_no_image_section(path: str | Path, role: str) -> None:
+    """Raise a DataError naming ``role`` when ``path`` (not an existing file) ends in a CFITSIO
+    image section such as ``drz.fits[SCI][1000:1200,800:1000]``: tinylens reads whole HDUs, and
+    the section was taken as part of the file name ("file not found: drz.fits[SCI]")."""
+    match = _IMAGE_SECTION.search(str(path))
+    if match is None or Path(path).exists():
+        return
+    raise DataError(f"{role} {path} ends in the image section [{match['section']}]; tinylens reads whole images and "
+                    "takes no sections. Name the file, or the file and its HDU (e.g. drz.fits[SCI]), of an image "
+                    "already cut out (e.g. with astropy.nddata.Cutout2D, keeping its WCS).")
+
 
 def split_extension(path: str | Path) -> tuple[Path, Extension | None]:
     """``path`` without a trailing ``[ext]`` and the HDU it names (``None``: not named).
@@ -73,6 +88,7 @@ def read_fits_image(path: str | Path, role: str = "image", hint: str = "") -> np
 def read_fits_image_and_header(path: str | Path, role: str = "image", hint: str = "") -> tuple[np.ndarray, fits.Header]:
     """:func:`read_fits_image` and the header of the HDU it was read from."""
     full = Path(path)
+    check_no_image_section(full, role)
     file, ext = split_extension(full)
     check_readable_file(file, role, hint)
     try:
