@@ -430,6 +430,27 @@ def test_a_variance_or_weight_map_given_as_noise_is_announced(tmp_path, files, a
     np.testing.assert_array_equal(dataset.noise, as_given(np.full(SHAPE, sigma)))  # announced, not changed
 
 
+@pytest.mark.parametrize("exptime, image_scale, noise_scale, fragment", [
+    (2000.0, 2000.0, 1.0, "an image in counts beside a noise in counts/s (multiply the noise by EXPTIME"),
+    (2000.0, 1.0, 2000.0, "an image in counts/s beside a noise in counts (divide the noise by EXPTIME"),
+])
+def test_a_noise_in_counts_per_second_beside_an_image_in_counts_is_named(tmp_path, files, exptime, image_scale,
+                                                                         noise_scale, fragment):
+    """An image in counts (EXPTIME in its header) with its noise map in counts/s was announced only as
+    'a variance map (noise = sqrt(variance))?', a fix that makes it worse; the factor matching the
+    image's EXPTIME now names the units, and the fix."""
+    sigma = 0.05
+    image = circle_mask(SHAPE, PIXEL_SCALE, 0.8) * 3.0 + np.random.default_rng(2).normal(0, sigma, SHAPE)
+    fits.PrimaryHDU(image * image_scale, header=fits.Header({"EXPTIME": exptime})).writeto(files["data_path"], overwrite=True)
+    put(files["noise_path"], np.full(SHAPE, sigma * noise_scale))
+    _, messages = load_warning(config(), tmp_path)
+    assert len(messages) == 1 and f"about the image's EXPTIME (2000 s): {fragment}" in messages[0], messages
+    fits.PrimaryHDU(image, header=fits.Header({"EXPTIME": exptime})).writeto(files["data_path"], overwrite=True)
+    put(files["noise_path"], np.full(SHAPE, sigma**2))  # a variance map: no word of EXPTIME
+    _, messages = load_warning(config(), tmp_path)
+    assert len(messages) == 1 and "a variance map" in messages[0] and "EXPTIME" not in messages[0]
+
+
 def test_a_psf_with_much_negative_light_is_announced(tmp_path, files):
     """A PSF whose background was over-subtracted (negative wings summing to a quarter of its
     light) was used silently; an empirical PSF's few small negative noise pixels still pass."""

@@ -11,7 +11,8 @@ Choices (all announced with a :class:`DataWarning` or refused with a :class:`Dat
   :data:`MIN_USABLE_PIXELS` usable pixels is an error.
 * **Noise** is one standard deviation per pixel. A noise map whose median is more than
   :data:`NOISE_SCALE_FACTOR` times above or below the image's own pixel-to-pixel scatter is
-  announced (a variance or an inverse-variance weight map?), not changed.
+  announced (a variance or an inverse-variance weight map? counts/s beside counts, named when the
+  factor is about the image's ``EXPTIME``?), not changed.
 * **Pixel scale**: a ``pixel_scale`` more than :data:`PIXEL_SCALE_TOLERANCE` off the one the
   image's celestial WCS gives (if it has one) is announced; the config's value is used.
 * **PSF**: must be 2-D, odd-sized on both axes (so that its centre is a pixel), finite, with a
@@ -132,7 +133,7 @@ def load_dataset(cfg: schema.Dataset, base_dir: str | Path, origin: str = BASE_D
     _warn_flat(data[mask], paths["data_path"])
     _warn_pixel_scale(wcs_pixel_scale(header), float(cfg.pixel_scale), paths["data_path"])
     _warn_psf_pixel_scale(psf_pixel_scale(psf_header), float(cfg.pixel_scale), paths["psf_path"])
-    _warn_noise_scale(data, noise, mask, paths["noise_path"])
+    _warn_noise_scale(data, noise, mask, paths["noise_path"], exposure_time(header))
     return Dataset(
         data=_frozen(np.where(good_data, data, 0.0)),
         noise=_frozen(np.where(good_noise, noise, np.inf)),
@@ -214,9 +215,39 @@ def pixel_scatter(data: np.ndarray, used: np.ndarray) -> float | None:
     return float(1.4826 * np.median(np.abs(diff - np.median(diff))) / np.sqrt(6))
 
 
-def _warn_noise_scale(data: np.ndarray, noise: np.ndarray, used: np.ndarray, path: Path) -> None:
+#: A noise-to-scatter ratio within this factor of the image's exposure time (or of its inverse)
+#: is announced as a noise in other units than the image (counts/s beside counts, or the reverse).
+EXPTIME_MATCH_FACTOR = 3.0
+
+
+def exposure_time(header: fits.Header) -> float | None:
+    """The header's ``EXPTIME`` in seconds, if it is a number above 1 (else None)."""
+    value = header.get("EXPTIME")
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value) and value > 1:
+        return float(value)
+    return None
+
+
+def _exptime_note(ratio: float, exptime: float | None) -> str:
+    """A sentence saying that a noise-to-scatter ``ratio`` is about the image's ``exptime`` (or its
+    inverse): a noise in counts/s beside an image in counts, or the reverse; empty otherwise."""
+    if exptime is None:
+        return ""
+    limit = np.log(EXPTIME_MATCH_FACTOR)
+    if abs(np.log(ratio * exptime)) <= limit:
+        units, fix = "counts beside a noise in counts/s", "multiply the noise by EXPTIME, or divide the image by it"
+    elif abs(np.log(ratio / exptime)) <= limit:
+        units, fix = "counts/s beside a noise in counts", "divide the noise by EXPTIME, or multiply the image by it"
+    else:
+        return ""
+    return f" The factor is about the image's EXPTIME ({exptime:g} s): an image in {units} ({fix})?"
+
+
+def _warn_noise_scale(data: np.ndarray, noise: np.ndarray, used: np.ndarray, path: Path,
+                      exptime: float | None = None) -> None:
     """Announce a noise map far from the image's own scatter (a variance or weight map given as
-    the 1-sigma noise). SLACS's drizzled HST images (correlated noise) give 1.1 to 1.9."""
+    the 1-sigma noise, or a noise in counts/s beside an image in counts: ``exptime``, the image's
+    EXPTIME, names that). SLACS's drizzled HST images (correlated noise) give 1.1 to 1.9."""
     scatter = pixel_scatter(data, used)
     if not scatter:  # too few pixels, or a flat image (announced by _warn_flat)
         return
@@ -224,13 +255,16 @@ def _warn_noise_scale(data: np.ndarray, noise: np.ndarray, used: np.ndarray, pat
     ratio = typical / scatter
     if 1 / NOISE_SCALE_FACTOR <= ratio <= NOISE_SCALE_FACTOR:
         return
-    guess = ("an inverse-variance (weight) map (noise = 1 / sqrt(weight)), or an image without noise (a noiseless mock)? "
-             "(Noise strongly correlated between pixels, as in smoothed or finely resampled images, also gives this.)"
-             if ratio > 1 else "a variance map (noise = sqrt(variance))?")
+    guess = (
+        "an inverse-variance (weight) map (noise = 1 / sqrt(weight)), a noise in counts beside an image in counts/s "
+        "(noise / exposure time), or an image without noise (a noiseless mock)? (Noise strongly correlated between "
+        "pixels, as in smoothed or finely resampled images, also gives this.)"
+        if ratio > 1 else "a variance map (noise = sqrt(variance)), or a noise in counts/s beside an image in counts "
+        "(noise x exposure time)?")
     times = f"{ratio:.3g} times" if ratio > 1 else f"{1 / ratio:.3g} times smaller than"
     warnings.warn(f"{path}: the median noise {typical:.3g} is {times} the pixel-to-pixel scatter of the image "
                   f"({scatter:.3g}); tinylens expects one standard deviation per pixel, in the image's units. Is it "
-                  f"{guess}", DataWarning, stacklevel=3)
+                  f"{guess}{_exptime_note(ratio, exptime)}", DataWarning, stacklevel=3)
 
 
 def _frozen(array: np.ndarray) -> np.ndarray:
