@@ -690,3 +690,18 @@ def test_a_hand_built_dataset_whose_arrays_do_not_fit_is_refused(tmp_path, files
     with pytest.raises(DataError) as info:
         check_used_pixels(dataclasses.replace(loaded, **{key: value}))
     assert fragment in str(info.value)
+
+
+def test_a_shape_mask_given_in_pixels_is_named(tmp_path, files):
+    """dataset.mask is in arcsec; one given in pixels either used every pixel silently (r_max 30 on a
+    2.4" x 2" image) or left none, with an error that did not say where the shape lay."""
+    _, messages = load_warning(config(mask={"type": "circle", "r_max": 30.0}), tmp_path)
+    assert messages == ["dataset.mask's r_max of 30\" is 19.2 times the image's half-diagonal (1.56\"), so it leaves out "
+                        "little or nothing: is it in pixels? dataset.mask is in arcsec (30 pixels would be r_max: 3)."]
+    _, messages = load_warning(config(mask={"type": "circle", "r_max": 1.5}), tmp_path)  # a bit over the corners
+    assert messages == []
+    text = data_error(config(mask={"type": "circle", "r_max": 5.0, "center_x": 12.0, "center_y": 10.0}), tmp_path)
+    assert ("dataset.mask alone (circle, r_max 5\" around x = 12\", y = 10\") uses 0 pixels: its centre and radii are in "
+            "arcsec from the image's centre, not pixels, and the image reaches 1.2\" either side in x and 1\" in y.") in text
+    put(tmp_path / "none.fits", np.zeros(SHAPE))
+    assert "dataset.mask alone" not in data_error(config(mask_path="none.fits"), tmp_path)  # the file's doing

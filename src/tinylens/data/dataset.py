@@ -121,7 +121,9 @@ def load_dataset(cfg: schema.Dataset, base_dir: str | Path, origin: str = BASE_D
     huge = huge_noise(noise, valid_noise)
     good_noise = valid_noise & ~huge
     mask = user & good_data & good_noise
-    check_enough_pixels(mask, user, good_data, valid_noise, huge, paths["data_path"])  # an error needs no warnings first
+    check_enough_pixels(mask, user, good_data, valid_noise, huge, paths["data_path"],  # an error needs no warnings first
+                        shape_mask_note(cfg, data.shape))
+    _warn_pixel_radius(cfg, data.shape)
     _warn_unusual_psf(psf_file, psf_sum, paths["psf_path"])
     if mask_values is not None:
         _warn_unusual_mask(mask_values, mask_file_used(mask_values), mask_path)
@@ -385,10 +387,11 @@ def check_used_pixels(dataset: Dataset) -> None:
 
 def check_enough_pixels(
     mask: np.ndarray, user: np.ndarray, good_data: np.ndarray, valid_noise: np.ndarray, huge: np.ndarray,
-    data_path: Path,
+    data_path: Path, note: str = "",
 ) -> None:
     """Refuse a dataset with fewer than :data:`MIN_USABLE_PIXELS` usable pixels, saying why
-    (``valid_noise`` and ``good_data``: :func:`valid_values`; ``huge``: :func:`huge_noise`)."""
+    (``valid_noise`` and ``good_data``: :func:`valid_values`; ``huge``: :func:`huge_noise`;
+    ``note``: added to the message, e.g. :func:`shape_mask_note`)."""
     n = int(mask.sum())
     if n >= MIN_USABLE_PIXELS:
         return
@@ -399,7 +402,7 @@ def check_enough_pixels(
     ] + ([f"{int(huge.sum())} have a noise over {HUGE_NOISE_FACTOR:g} times the median one"] if huge.any() else [])
     raise DataError(
         f"Only {n} of the {mask.size} pixels of {data_path} can be used (at least {MIN_USABLE_PIXELS} are "
-        f"needed): {', '.join(reasons)}. Check dataset.mask / dataset.mask_path and the noise map."
+        f"needed): {', '.join(reasons)}. Check dataset.mask / dataset.mask_path and the noise map." + (f" {note}" if note else "")
     )
 
 
@@ -425,6 +428,43 @@ def user_mask(cfg: schema.Dataset, file_values: np.ndarray | None, shape: tuple[
     if cfg.mask is not None:
         mask &= shape_mask(cfg.mask, shape, cfg.pixel_scale)
     return mask
+
+
+def half_extent(shape: tuple[int, int], pixel_scale: float) -> tuple[float, float]:
+    """How far the image reaches from its centre in x and y, in arcsec (to its outer pixel edges)."""
+    return shape[1] * pixel_scale / 2, shape[0] * pixel_scale / 2
+
+
+def shape_mask_note(cfg: schema.Dataset, shape: tuple[int, int]) -> str:
+    """Where the config's ``dataset.mask`` lies against the image, when it alone leaves fewer than
+    :data:`MIN_USABLE_PIXELS` pixels (a centre or radii given in pixels?); empty otherwise."""
+    spec = cfg.mask
+    n = 0 if spec is None else int(shape_mask(spec, shape, cfg.pixel_scale).sum())
+    if spec is None or n >= MIN_USABLE_PIXELS:
+        return ""
+    hx, hy = half_extent(shape, cfg.pixel_scale)
+    inner = f"r_min {spec.r_min:g}\", " if spec.type == "annulus" else ""
+    return (f"dataset.mask alone ({spec.type}, {inner}r_max {spec.r_max:g}\" around x = {spec.center_x:g}\", "
+            f"y = {spec.center_y:g}\") uses {n} pixel{'' if n == 1 else 's'}: its centre and radii are in arcsec from "
+            f"the image's centre, not pixels, and the image reaches {hx:.3g}\" either side in x and {hy:.3g}\" in y.")
+
+
+#: A ``dataset.mask`` whose r_max is over this many times the image's half-diagonal is announced
+#: (radii given in pixels?): a template's radius a little over a small cutout's stays silent.
+PIXEL_RADIUS_FACTOR = 3.0
+
+
+def _warn_pixel_radius(cfg: schema.Dataset, shape: tuple[int, int]) -> None:
+    """Announce a ``dataset.mask`` whose r_max reaches far beyond the image's corners: a radius
+    meant in pixels masks nothing (or far less than meant) in arcsec."""
+    spec = cfg.mask
+    half_diagonal = float(np.hypot(*half_extent(shape, cfg.pixel_scale)))
+    if spec is None or spec.r_max <= PIXEL_RADIUS_FACTOR * half_diagonal:
+        return
+    warnings.warn(f"dataset.mask's r_max of {spec.r_max:g}\" is {spec.r_max / half_diagonal:.3g} times the image's "
+                  f"half-diagonal ({half_diagonal:.3g}\"), so it leaves out little or nothing: is it in pixels? "
+                  f"dataset.mask is in arcsec ({spec.r_max:g} pixels would be r_max: {spec.r_max * cfg.pixel_scale:.4g}).",
+                  DataWarning, stacklevel=3)
 
 
 #: A mask file that uses less than this share of the image is announced (an inverted mask?).
