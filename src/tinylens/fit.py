@@ -136,8 +136,9 @@ UNIT_MARKS = {"arcsec": '"', "deg": " deg"}
 
 def _summary_lines(res: InferenceResult, stats: Mapping[str, Mapping[str, Any]], quality: dict[str, Any]) -> list[str]:
     """The model figure's summary: the fit, then the posterior median and 68 % half-width of the
-    mass's parameters and derived q and phi, then the source's, then the lens light's."""
-    from tinylens.results.plots import UNITS
+    mass's parameters and derived q and phi, then the source's, then the lens light's (each
+    median to two significant digits of its half-width, as the corner plot's titles)."""
+    from tinylens.results.plots import UNITS, decimals
     from tinylens.results.quality import raised_critical
 
     critical = raised_critical(quality)
@@ -163,7 +164,9 @@ def _summary_lines(res: InferenceResult, stats: Mapping[str, Mapping[str, Any]],
         parts = name.split(".")
         unit = UNIT_MARKS[UNITS[parts[-1]]] if parts[-1] in UNITS else ""
         shown = f"{short.get(parts[0], parts[0])}{parts[1]}.{parts[2]}" if len(parts) == 3 else name
-        lines.append(f"{shown}: {s['median']:.4g}{unit}" if one_point else f"{shown}: {s['median']:.4g} ± {err:.2g}{unit}")
+        places = None if one_point else decimals(err)
+        value = f"{s['median']:.4g}" if places is None else f"{s['median']:.{places}f}"
+        lines.append(f"{shown}: {value}{unit}" if one_point else f"{shown}: {value} ± {err:.2g}{unit}")
     if len(names) > SUMMARY_PANEL_LINES:
         lines.append(f"... {len(names) - SUMMARY_PANEL_LINES} more in the summary table")
     return lines

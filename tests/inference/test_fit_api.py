@@ -73,6 +73,7 @@ def test_model_figure_summary_gives_median_and_68_half_width_with_units_in_model
     """The figure's panel said bare medians beside the maximum-likelihood model, and cut a long
     model off without a word."""
     from tinylens.fit import SUMMARY_PANEL_LINES, _summary_lines
+    from tinylens.results.plots import decimals
 
     result, _ = fitted
     stats = {n: {"median": result.median[n], "interval_68": result.interval_68[n]} for n in result.param_names}
@@ -81,7 +82,8 @@ def test_model_figure_summary_gives_median_and_68_half_width_with_units_in_model
     start = lines.index("posterior median ± 68 % half-width:") + 1
     shown = lines[start:]
     lo, hi = result.interval_68["lens_mass.0.theta_E"]
-    assert shown[0] == f"mass0.theta_E: {result.median['lens_mass.0.theta_E']:.4g} ± {(hi - lo) / 2:.2g}\""
+    places = decimals((hi - lo) / 2)  # the median to two digits of the half-width
+    assert shown[0] == f"mass0.theta_E: {result.median['lens_mass.0.theta_E']:.{places}f} ± {(hi - lo) / 2:.2g}\""
     groups = [line.split(".")[0].rstrip("0123456789") for line in shown]
     assert groups == sorted(groups, key=["mass", "src", "light"].index)  # mass, then source, then lens light
     assert any(line.startswith("mass0.q: ") for line in shown) and any(line.startswith("src0.R_sersic") and line.endswith('"') for line in shown)

@@ -323,15 +323,22 @@ def plot_ranges(samples: np.ndarray, weights: np.ndarray, mass: float = 0.999) -
     return out
 
 
+def decimals(err: float) -> int | None:
+    """Decimal places that show a value to two significant digits of its error ``err`` (0 to 8;
+    None for an error that is not a positive number)."""
+    if not (np.isfinite(err) and err > 0):
+        return None
+    return int(np.clip(1 - np.floor(np.log10(err)), 0, 8))
+
+
 def title_formats(samples: np.ndarray, weights: np.ndarray) -> list[str]:
     """A format per column that shows its median to two significant digits of its 68 % error
     (``.3g`` would print 1.2016 +- 0.0014 as 1.2 +- 0.0014)."""
     out = []
     for col in np.asarray(samples, dtype=float).T:
         lo, mid, hi = weighted_percentiles(col, weights, [16.0, 50.0, 84.0])
-        err = min(mid - lo, hi - mid)
-        digits = 3 if not (np.isfinite(err) and err > 0) else int(np.clip(1 - np.floor(np.log10(err)), 0, 8))
-        out.append(f".{digits}f")
+        digits = decimals(min(mid - lo, hi - mid))
+        out.append(f".{3 if digits is None else digits}f")
     return out
 
 
