@@ -29,7 +29,8 @@ draws, uncertain by about one draw at each end).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -145,6 +146,27 @@ def magnitude(flux: np.ndarray, zeropoint: float) -> np.ndarray:
         return np.where(flux > 0, zeropoint - 2.5 * np.log10(flux), np.nan)
 
 
+def magnitude_summaries(stats: Mapping[str, Mapping[str, Any]], zeropoint: float) -> dict[str, dict[str, Any]]:
+    """The statistics of each ``<name>.mag`` from those of its ``<name>.flux`` in ``stats``.
+
+    A magnitude falls as its flux grows, so its median and interval ends are the magnitudes of the
+    flux's median and ends (ends swapped). A draw without flux (a component the non-negative
+    amplitudes switched off) has no magnitude but still counts: it is fainter than any other, so
+    where the flux's median or lower end is 0 the magnitude's median or upper end is NaN
+    (unbounded), rather than a median and interval of the draws with flux alone.
+    """
+    def mag(flux: float) -> float:
+        return float(magnitude(flux, zeropoint))
+
+    out = {}
+    for name, s in stats.items():
+        if name.endswith(".flux"):
+            (lo68, hi68), (lo997, hi997) = s["interval_68"], s["interval_997"]
+            out[name.removesuffix(".flux") + ".mag"] = {
+                "median": mag(s["median"]), "interval_68": [mag(hi68), mag(lo68)], "interval_997": [mag(hi997), mag(lo997)]}
+    return out
+
+
 def thin(weights: np.ndarray, n: int = MAX_DERIVED_SAMPLES, seed: int = 0) -> np.ndarray:
     """Indices of up to ``n`` equal-weight draws (with replacement) from weighted samples."""
     weights = np.asarray(weights, dtype=float)
@@ -173,7 +195,8 @@ def derived_summaries(problem, samples: np.ndarray, weights: Sequence[float] | N
 
     Shapes and ``relative_to`` values come from all ``samples`` with their ``weights`` (so their
     99.7 % intervals are as good as the free parameters'); fluxes, magnitudes and the
-    magnification from up to :data:`MAX_DERIVED_SAMPLES` equal-weight draws.
+    magnification from up to :data:`MAX_DERIVED_SAMPLES` equal-weight draws, the magnitudes'
+    from their fluxes' (:func:`magnitude_summaries`).
     """
     from tinylens.results.tables import summarize
 
@@ -181,4 +204,7 @@ def derived_summaries(problem, samples: np.ndarray, weights: Sequence[float] | N
     w = None if weights is None else np.asarray(weights, dtype=float)
     cheap = {**relative_quantities(problem, samples), **shape_quantities(problem, samples, w)}
     drawn = samples if w is None else samples[thin(w)]
-    return {**summarize(cheap, w), **summarize(flux_quantities(problem, drawn))}
+    fluxes = summarize(flux_quantities(problem, drawn))
+    if problem.dataset.zeropoint is not None:
+        fluxes.update(magnitude_summaries(fluxes, problem.dataset.zeropoint))
+    return {**summarize(cheap, w), **fluxes}
