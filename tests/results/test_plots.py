@@ -243,3 +243,19 @@ def test_a_problem_given_for_a_dataset_or_the_other_way_round_says_what_to_pass(
     theta = np.array([FREE_TRUTH[n] for n in tiny_problem.param_names])
     with pytest.raises(TypeError, match=r"model_figure takes a Problem; got Dataset\. Pass the problem: tinylens\.load"):
         model_figure(tiny_problem.dataset, theta)
+
+
+@pytest.mark.parametrize("name, magic", [("corner.pdf", b"%PDF"), ("corner.PDF", b"%PDF"), ("corner.svg", b"<?xml"),
+                                         ("corner.jpg", b"\xff\xd8"), ("corner.png", b"\x89PNG"),
+                                         ("corner", b"\x89PNG"), ("corner.fig", b"\x89PNG")])
+def test_a_figure_is_written_in_the_format_its_name_says(tmp_path, name, magic):
+    """output.figures.corner: model_corner.pdf (for a paper) gave a PNG under a .pdf name, which
+    PDF viewers and LaTeX refuse; a figure is now written in the format of its name's suffix, and
+    in PNG for a name whose suffix is no format matplotlib writes."""
+    from tinylens.results.plots import save_corner_figure
+
+    rng = np.random.default_rng(0)
+    path = save_corner_figure(["lens_mass.0.theta_E", "lens_mass.0.e1"], rng.normal(size=(200, 2)), None,
+                              tmp_path / name)
+    assert path.read_bytes()[:len(magic)] == magic
+    assert [p.name for p in tmp_path.iterdir()] == [name]  # no temporary file left beside it

@@ -108,8 +108,17 @@ def show_image(fig: Figure, ax, image: np.ndarray, title: str, extent, cbar_labe
     return im
 
 
+def file_format(fig: Figure, path: str | Path) -> str:
+    """The image format that ``path``'s suffix names (``model_results.pdf``: ``pdf``), if
+    matplotlib writes it; else ``png``."""
+    suffix = Path(path).suffix.lower().removeprefix(".")
+    return suffix if suffix in fig.canvas.get_supported_filetypes() else "png"
+
+
 def _save(fig: Figure, path: str | Path, dpi: int = DPI) -> Path:
-    return write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format="png", facecolor="white"))
+    """Write ``fig`` to ``path`` in the format its suffix names (:func:`file_format`)."""
+    kind = file_format(fig, path)
+    return write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format=kind, facecolor="white"))
 
 
 def _mask_outline(ax, mask: np.ndarray, extent) -> None:
