@@ -259,3 +259,29 @@ def test_a_figure_is_written_in_the_format_its_name_says(tmp_path, name, magic):
                               tmp_path / name)
     assert path.read_bytes()[:len(magic)] == magic
     assert [p.name for p in tmp_path.iterdir()] == [name]  # no temporary file left beside it
+
+
+def test_a_long_verdict_in_the_summary_panel_leaves_the_images_their_size(tiny_problem):
+    """An untrusted fit's verdict names its flags on one line ("NOT trusted: unconverged,
+    prior_edge, box_edge, multimodal, unmodelled_flux, peaks_apart", 88 characters): the layout
+    made room for it by shrinking every image of model_results.png (the data panel to about 70 %
+    of its width) and pushing the lens light's colour bar to the figure's edge. Long lines are
+    now wrapped inside the panel, and the images keep the size they have beside a short summary."""
+    from tinylens.results.plots import model_figure
+
+    theta = np.array([FREE_TRUTH[n] for n in tiny_problem.param_names])
+    verdict = "NOT trusted: unconverged, prior_edge, box_edge, multimodal, unmodelled_flux, peaks_apart"
+
+    def data_panel_and_text(lines):
+        fig = model_figure(tiny_problem, theta, lines)
+        fig.draw_without_rendering()
+        panel = next(ax for ax in fig.axes if ax.get_title() == "Fit summary")
+        return fig.axes[0].get_position().width, panel.texts[0].get_text()
+
+    short_width, _ = data_panel_and_text(["method  nautilus", "trusted"])
+    long_width, text = data_panel_and_text(["method  nautilus", verdict])
+    assert long_width == pytest.approx(short_width, rel=0.02)
+    from tinylens.results.plots import TEXT_PANEL_WIDTH
+
+    assert max(map(len, text.splitlines())) <= TEXT_PANEL_WIDTH
+    assert " ".join(text.split()).endswith(verdict)  # wrapped, nothing left out

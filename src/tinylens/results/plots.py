@@ -8,6 +8,7 @@ colour bar. Files are written atomically (:mod:`.tables`).
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -249,10 +250,22 @@ def long_segments(segments, min_size: float) -> list[np.ndarray]:
     return [seg for seg in segments if len(seg) >= 2 and np.ptp(seg, axis=0).max() >= min_size]
 
 
+#: Characters of the model figure's summary panel's widest line: longer ones (a verdict naming
+#: several flags) are wrapped, as the layout would otherwise shrink every image to make room.
+TEXT_PANEL_WIDTH = 44
+
+
+def wrapped(lines: list[str], width: int = TEXT_PANEL_WIDTH) -> list[str]:
+    """``lines``, each longer than ``width`` characters broken at spaces into lines indented by two."""
+    return [part for line in lines
+            for part in (textwrap.wrap(line, width, subsequent_indent="  ") if len(line) > width else [line])]
+
+
 def _text_panel(ax, lines: list[str]) -> None:
     ax.axis("off")
     ax.set_title("Fit summary", fontsize=11)
-    ax.text(0.02, 0.98, "\n".join(lines), va="top", ha="left", family="monospace", fontsize=9, transform=ax.transAxes)
+    ax.text(0.02, 0.98, "\n".join(wrapped(lines)), va="top", ha="left", family="monospace", fontsize=9,
+            transform=ax.transAxes)
 
 
 def _empty_panel(ax, title: str, text: str) -> None:
