@@ -267,8 +267,8 @@ def write_results(problem, res: InferenceResult, out: Path, started: float | Non
     median = {n: s["median"] for n, s in params.items()}
     quality = _quality(problem, res)
 
-    tables.write_csv(out / files["samples"], tables.samples_frame(names, res.samples, weights, res.log_likelihood))
-    tables.write_csv(out / files["summary"], summary)
+    tables.write_table(out / files["samples"], tables.samples_frame(names, res.samples, weights, res.log_likelihood))
+    tables.write_table(out / files["summary"], summary)
     if not draws_figures(problem.config, quality):
         for key in FIGURE_KEYS:
             (out / files.pop(key)).unlink(missing_ok=True)  # an earlier fit's figure is not this one's

@@ -46,3 +46,23 @@ def test_remove_unfinished_deletes_what_a_killed_write_left_and_nothing_else(tmp
     remove_unfinished(tmp_path / "result.json")
     assert sorted(p.name for p in tmp_path.glob(".*")) == sorted([*users, left[1]])
     assert (tmp_path / "result.json").read_text() == "{}"
+
+
+@pytest.mark.parametrize("name, magic", [("summary.parquet", b"PAR1"), ("summary.PQ", b"PAR1"),
+                                         ("summary.csv", b"parameter,"), ("summary.txt", b"parameter,")])
+def test_a_table_is_written_in_the_format_its_name_says(tmp_path, name, magic):
+    """output.tables.summary: result_summary.parquet gave CSV text under a .parquet name, which
+    pandas.read_parquet and astropy refuse; a name ending in .parquet (or .pq) is now written as
+    Parquet, any other as CSV, and either reads back as the frame that was written."""
+    import numpy as np
+    import pandas as pd
+
+    from tinylens.results.tables import summarize, summary_frame, write_table
+
+    rng = np.random.default_rng(1)
+    frame = summary_frame(summarize({"lens_mass.0.theta_E": rng.normal(1.2, 0.01, 500)}), {}, -12.5)
+    path = write_table(tmp_path / name, frame)
+    assert path.read_bytes()[:len(magic)] == magic
+    back = pd.read_parquet(path) if magic == b"PAR1" else pd.read_csv(path)
+    pd.testing.assert_frame_equal(back, frame, rtol=1e-7)
+    assert [p.name for p in tmp_path.iterdir()] == [name]  # no temporary file left beside it

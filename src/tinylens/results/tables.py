@@ -154,6 +154,14 @@ def write_csv(path: str | Path, frame: pd.DataFrame) -> Path:
     return write_atomic(path, lambda tmp: frame.to_csv(tmp, index=False, float_format="%.8g"))
 
 
+def write_table(path: str | Path, frame: pd.DataFrame) -> Path:
+    """Write ``frame`` in the format its name's suffix says: Parquet for ``.parquet`` (``.pq``),
+    else CSV (:func:`write_csv`)."""
+    if Path(path).suffix.lower() in (".parquet", ".pq"):
+        return write_atomic(path, lambda tmp: frame.to_parquet(tmp, index=False))
+    return write_csv(path, frame)
+
+
 def _jsonable(obj: Any) -> Any:
     """numpy scalars/arrays and paths as plain JSON; non-finite floats as null."""
     if isinstance(obj, Mapping):
