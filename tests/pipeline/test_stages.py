@@ -410,3 +410,27 @@ def test_a_stage_state_that_is_not_this_fits_is_not_reused(tmp_path, text):
     assert _load_state(path, "stamp") is None
     path.write_text('{"fingerprint": "stamp", "n_evals": 3}')
     assert _load_state(path, "stamp") == {"fingerprint": "stamp", "n_evals": 3}
+
+
+def test_a_resumed_fit_over_the_full_priors_keeps_their_infinite_bounds(write_fits, monkeypatch, tmp_path):
+    """``pipeline: {bounded: false}`` samples the full priors, whose Gaussian centres have no
+    bounds: checkpoint.pipeline.json stored them as null (JSON has no infinity), a resumed fit read
+    them back as NaN, and its log-evidence came out NaN (null in result.json). The resumed fit
+    samples the same priors and reports the same log-evidence as the first."""
+    from tinylens.inference import InferenceResult
+    from tinylens.pipeline import run as run_mod
+
+    problem, names, i_te, best = _stages_at_the_truth(write_fits, monkeypatch)
+    assert not np.isfinite(problem.priors[names.index("lens_mass.0.center_x")].support).all()
+    seen = []
+
+    def sampler(boxed, settings, progress=False, checkpoint_dir=None):
+        seen.append([p.support for p in boxed.priors])
+        s = boxed.prior_transform(np.random.default_rng(0).uniform(size=(500, boxed.ndim)))
+        return InferenceResult("fake", names, s, np.full(500, -np.log(500)), np.zeros(500), -10.0, 500, 1.0, True, {})
+
+    first = run_mod.run_pipeline(problem, sampler, Pipeline(bounded=False), progress=False, checkpoint_dir=tmp_path)
+    again = run_mod.run_pipeline(problem, sampler, Pipeline(bounded=False), progress=False, checkpoint_dir=tmp_path)
+    assert seen[0] == seen[1]
+    assert np.isfinite(first.log_evidence) and again.log_evidence == pytest.approx(first.log_evidence)
+    assert again.info["pipeline"]["box"] == first.info["pipeline"]["box"]

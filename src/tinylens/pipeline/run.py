@@ -182,6 +182,15 @@ def _save_box(state: dict[str, Any], path: Path | None, lower: np.ndarray, upper
         write_json(path, state)
 
 
+def saved_box(state: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """The box that :func:`_save_box` recorded in ``state``: JSON has no infinity, so an unbounded
+    side (a Gaussian prior without limits, sampled whole with ``bounded: false``) is stored as
+    null, read back here as -inf (lower) or +inf (upper), not NaN."""
+    lower, upper = ([np.nan if v is None else v for v in side] for side in state["box"])
+    lower, upper = np.asarray(lower, dtype=float), np.asarray(upper, dtype=float)
+    return np.where(np.isnan(lower), -np.inf, lower), np.where(np.isnan(upper), np.inf, upper)
+
+
 def _floored(problem, lower: np.ndarray, upper: np.ndarray, floor: float) -> np.ndarray:
     """``lower`` with the first mass component's theta_E raised to ``floor`` (the smallest
     Einstein radius that can have made the arc; see :func:`.mass_source.theta_E_floor`)."""
@@ -218,7 +227,7 @@ def resumed_sampling(problem, sampler, settings, checkpoint_dir: str | Path, sam
     state = _reused_state(path, _stage_fingerprint(problem, settings), sampler_kw)
     if state is None or "box" not in state:
         return None
-    lower, upper = (np.asarray(b, dtype=float) for b in state["box"])
+    lower, upper = saved_box(state)
     return _boxed(problem, lower, upper), _run_settings(sampler_kw, settings_for_run, len(state.get("runs", [])) + 1)
 
 
@@ -244,7 +253,7 @@ def run_pipeline(problem, sampler, settings, *, progress: bool = True,
     best = np.asarray(state["best"], dtype=float)
     priors = problem.priors
     if "box" in state:
-        lower, upper = (np.asarray(b, dtype=float) for b in state["box"])
+        lower, upper = saved_box(state)
     elif settings.bounded:
         sigmas = bx.laplace_sigmas(objective.fisher(best))
         widths = bx.half_widths(problem.param_names, priors, best, sigmas, settings.n_sigma)
