@@ -13,7 +13,7 @@ from oracle import LENS_TRUTH, exact_r_sersic, lenstronomy_image, noisy_problem,
 from tinylens.config.schema import Pipeline
 from tinylens.pipeline.lens_light import fit_lens_light, image_moments
 from tinylens.pipeline.optimize import Objective
-from tinylens.pipeline.run import _load_state, optimise, stage2_done
+from tinylens.pipeline.run import _load_state, optimise, stage1_skipped, stage2_done
 
 PIX = 0.074
 SIGMA = 0.1
@@ -434,3 +434,46 @@ def test_a_resumed_fit_over_the_full_priors_keeps_their_infinite_bounds(write_fi
     assert seen[0] == seen[1]
     assert np.isfinite(first.log_evidence) and again.log_evidence == pytest.approx(first.log_evidence)
     assert again.info["pipeline"]["box"] == first.info["pipeline"]["box"]
+
+
+def test_the_stage_lines_say_which_stages_the_config_switched_off(tmp_path, capsys):
+    """``pipeline: {arc: false}`` starts theta_E at its prior's median with no floor, but stage 2's
+    line read 'arc: 268 pixels, theta_E ~ 1.000"', the median given as the arc's radius; and with
+    stage 1 off (or no lens light in the model) no '1/4' line said so. The lines now say it."""
+    from tiny_lens import tiny_config, write_tiny_lens
+
+    write_tiny_lens(tmp_path)
+    problem = tinylens.load(tiny_config(), base_dir=tmp_path)  # no lens light; theta_E U(0.5, 1.5)
+    state = optimise(Objective(problem), Pipeline(arc=False), progress=True)
+    said = " ".join(capsys.readouterr().err.split())
+    assert "1/4 no lens light in the model: the arc is searched in the data as they are" in said, said
+    assert ("pixels; theta_E starts at its prior's median, 1.000\", with no floor (pipeline.arc: false)"
+            in said), said
+    arc = state["stages"]["arc"]
+    assert arc["theta_E_start"] == pytest.approx(1.0) and arc["theta_E_floor"] == 0.0
+    with_light = SimpleNamespace(lens_light=[object()])
+    assert stage1_skipped(with_light) == ("lens light not fitted alone (pipeline.lens_light: false): "
+                                          "the arc is searched in the data as they are")
+    mass = SimpleNamespace(lens_mass=[object()])
+    assert stage2_done(mass, SimpleNamespace(found=False), 1.75, used=False) == (
+        "no arc found; theta_E starts at its prior's median, 1.750\", with no floor (pipeline.arc: false)")
+    assert stage2_done(mass, SimpleNamespace(found=False), 1.75) == "no arc found"
+    assert "theta_E ~" not in said  # the median is no estimate of the arc's
+
+
+def test_the_sampling_line_says_the_full_priors_are_sampled_when_bounded_is_off(write_fits, monkeypatch, capsys):
+    """``pipeline: {bounded: false}``: stage 4's line said 'sampling in the box'; it says the full priors."""
+    from tinylens.inference import InferenceResult
+    from tinylens.pipeline import run as run_mod
+
+    problem, names, i_te, best = _stages_at_the_truth(write_fits, monkeypatch)
+
+    def sampler(boxed, settings, progress=False, checkpoint_dir=None):
+        s = boxed.prior_transform(np.random.default_rng(0).uniform(size=(200, boxed.ndim)))
+        return InferenceResult("fake", names, s, np.full(200, -np.log(200)), np.zeros(200), -10.0, 200, 1.0, True, {})
+
+    run_mod.run_pipeline(problem, sampler, Pipeline(bounded=False), progress=True)
+    said = " ".join(capsys.readouterr().err.split())
+    assert "4/4 sampling the full priors (pipeline.bounded: false; theta_E above stage 3's floor) (run 1;" in said, said
+    run_mod.run_pipeline(problem, sampler, Pipeline(), progress=True)
+    assert "4/4 sampling in the box (run 1;" in " ".join(capsys.readouterr().err.split())

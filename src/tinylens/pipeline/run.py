@@ -105,12 +105,14 @@ def optimise(objective: Objective, settings, progress: bool = False) -> dict[str
         stages["lens_light"] = {"log_likelihood": ll.fit.log_post, "n_evals": ll.n_evals,
                                 "time_s": time.perf_counter() - t0}
         _say(progress, f"1/4 lens light fitted ({ll.n_evals} gradient calls, {time.perf_counter() - t0:.1f} s)")
+    else:
+        _say(progress, f"1/4 {stage1_skipped(problem.spec)}")
     if arc is None:  # no lens light: the data are the residual
         arc = find_arc(d.data, d.noise, d.pixel_scale, lens_center(problem, theta), used=d.mask,
                        threshold=settings.arc_threshold)
     theta_E_guess = arc.theta_E if (settings.arc and arc.found) else _theta_E_middle(problem)
     stages["arc"] = {**arc.summary(), "theta_E_start": theta_E_guess}
-    _say(progress, f"2/4 {stage2_done(problem.spec, arc, theta_E_guess)}")
+    _say(progress, f"2/4 {stage2_done(problem.spec, arc, theta_E_guess, used=settings.arc)}")
     t1 = time.perf_counter()
     center = lens_center(problem, theta)
     others = (other_radii(arc, center, theta_E_guess, r_min=PEAK_R_MIN_PIXELS * d.pixel_scale)
@@ -136,14 +138,24 @@ def optimise(objective: Objective, settings, progress: bool = False) -> dict[str
             "threads": objective.threads}
 
 
-def stage2_done(spec, arc, theta_E: float) -> str:
+def stage1_skipped(spec) -> str:
+    """Why stage 1 did not run, for its progress line: the model has no lens light, or the
+    config switched the stage off (the arc is then searched in the data as they are)."""
+    if not spec.lens_light:
+        return "no lens light in the model: the arc is searched in the data as they are"
+    return "lens light not fitted alone (pipeline.lens_light: false): the arc is searched in the data as they are"
+
+
+def stage2_done(spec, arc, theta_E: float, used: bool = True) -> str:
     """What stage 2 found, for its progress line: the arc and the Einstein radius it suggests,
-    which a model without a lens mass (of the lens light alone) does not have."""
-    if not arc.found:
-        return "no arc found"
+    which a model without a lens mass (of the lens light alone) does not have. ``used``: false
+    where ``pipeline.arc`` is, and ``theta_E`` (the prior's median) is not the arc's."""
+    found = f"arc: {arc.n_pixels} pixels" if arc.found else "no arc found"
     if not spec.lens_mass:
-        return f"arc: {arc.n_pixels} pixels, no mass to estimate an Einstein radius for"
-    return f"arc: {arc.n_pixels} pixels, theta_E ~ {theta_E:.3f}\""
+        return found + (", no mass to estimate an Einstein radius for" if arc.found else "")
+    if not used:
+        return f"{found}; theta_E starts at its prior's median, {theta_E:.3f}\", with no floor (pipeline.arc: false)"
+    return f"{found}, theta_E ~ {theta_E:.3f}\"" if arc.found else found
 
 
 def stage3_done(spec) -> str:
@@ -269,7 +281,8 @@ def run_pipeline(problem, sampler, settings, *, progress: bool = True,
     n_stage = int(state["n_evals"])
     while True:
         boxed = _boxed(problem, lower, upper)
-        _say(progress, f"4/4 sampling in the box (run {len(runs) + 1}; the log Z shown is the box's, the result adds "
+        where = "in the box" if settings.bounded else "the full priors (pipeline.bounded: false; theta_E above stage 3's floor)"
+        _say(progress, f"4/4 sampling {where} (run {len(runs) + 1}; the log Z shown is the box's, the result adds "
                        f"the box's log prior mass, {bx.log_box_mass(priors, lower, upper):.2f})")
         run_kw = _run_settings(sampler_kw, settings_for_run, len(runs) + 1)
         res = sampler(boxed, run_kw, progress=progress, checkpoint_dir=checkpoint_dir)
