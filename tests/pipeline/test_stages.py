@@ -477,3 +477,37 @@ def test_the_sampling_line_says_the_full_priors_are_sampled_when_bounded_is_off(
     assert "4/4 sampling the full priors (pipeline.bounded: false; theta_E above stage 3's floor) (run 1;" in said, said
     run_mod.run_pipeline(problem, sampler, Pipeline(), progress=True)
     assert "4/4 sampling in the box (run 1;" in " ".join(capsys.readouterr().err.split())
+
+
+@pytest.mark.parametrize("bounded", [True, False])
+def test_a_posterior_against_the_theta_E_floor_is_a_box_edge_with_or_without_the_box(write_fits, monkeypatch,
+                                                                                     bounded):
+    """Stage 3's theta_E floor is the one edge of the sampling box that ``pipeline: {bounded:
+    false}`` keeps. A posterior piled against it was flagged (box_edge, unconverged) in the box,
+    but not without it: nothing told the user the fit wanted a smaller Einstein radius than the
+    floor allowed. Now both say which edge."""
+    from tinylens.inference import InferenceResult
+    from tinylens.pipeline import run as run_mod
+    from tinylens.results.quality import assess
+
+    problem, names, i_te, best = _stages_at_the_truth(write_fits, monkeypatch)
+    floor = best[i_te] - 1e-3  # inside the box; the 'posterior' below piles on it
+    monkeypatch.setattr(run_mod, "optimise", lambda objective, settings, progress=False: {
+        "best": best.tolist(), "stages": {"arc": {"theta_E_floor": floor}}, "n_evals": 7, "arc_mask": [],
+        "time_s": 0.0})
+    calls = []
+
+    def sampler(boxed, settings, progress=False, checkpoint_dir=None):
+        calls.append(1)
+        lo = boxed.priors[i_te].support[0]
+        assert lo == pytest.approx(floor)
+        s = boxed.prior_transform(np.random.default_rng(0).uniform(size=(500, boxed.ndim)))
+        s[:, i_te] = lo + np.abs(np.random.default_rng(1).normal(0, 1e-4, 500))
+        return InferenceResult("fake", names, s, np.full(500, -np.log(500)), np.zeros(500), -10.0, 500, 1.0, True, {})
+
+    res = run_mod.run_pipeline(problem, sampler, Pipeline(bounded=bounded), progress=False)
+    assert res.info["pipeline"]["crowded_edges"] == ["lens_mass.0.theta_E:lower"] and not res.converged
+    assert not bounded or len(calls) <= 3  # the box is widened at most max_widen times
+    assert bounded or len(calls) == 1  # without the box there is nothing to widen
+    checks = assess(problem, res)["checks"]
+    assert checks["box_edge"] and checks["unconverged"]

@@ -287,10 +287,11 @@ def run_pipeline(problem, sampler, settings, *, progress: bool = True,
         run_kw = _run_settings(sampler_kw, settings_for_run, len(runs) + 1)
         res = sampler(boxed, run_kw, progress=progress, checkpoint_dir=checkpoint_dir)
         earlier += float(res.info.get("earlier_time_s", 0.0))  # of a run resumed from its checkpoint
-        edges = bx.crowded_edges(res.samples, res.weights, priors, lower, upper) if settings.bounded else []
+        # without the box (bounded: false) its one edge is stage 3's theta_E floor, and nothing to widen
+        edges = bx.crowded_edges(res.samples, res.weights, priors, lower, upper)
         runs.append({"n_likelihood_evals": res.n_likelihood_evals, "wall_time_s": res.wall_time_s,
                      "crowded": [f"{problem.param_names[i]}:{side}" for i, side in edges]})
-        if not edges or len(runs) > settings.max_widen:
+        if not edges or not settings.bounded or len(runs) > settings.max_widen:
             break
         new_lower, new_upper = bx.widen(lower, upper, res.samples, res.weights, edges, priors)
         new_lower = _floored(problem, new_lower, new_upper, floor)

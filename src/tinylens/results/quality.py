@@ -10,7 +10,8 @@ when any of :data:`CRITICAL` is raised. The checks:
 * ``light_prior_edge``: the same for a light parameter (not critical: on real galaxies a
   component of a two-Sersic model often goes unused, its size at the smallest allowed, and the
   mass is still right; seen on SLACS J0044+0113, within 1 % of Bolton et al.);
-* ``box_edge``: the pipeline's sampling box was too small even after widening;
+* ``box_edge``: the pipeline's sampling box was too small even after widening (or, with
+  ``pipeline.bounded: false``, the posterior reaches stage 3's theta_E floor);
 * ``multimodal``: a mass parameter's posterior has separated modes (:func:`separated_modes`);
 * ``unmodelled_flux``: the residual of the best fit still holds an arc-like structure
   (:func:`tinylens.pipeline.arc.find_arc` on ``data - model``, at least ``UNMODELLED_MIN_PIXELS``
