@@ -418,3 +418,15 @@ def test_corner_parameters_not_a_choice_nor_names_is_one_problem(example, value)
     text = error_of(example)
     assert "(1 problem)" in text and "output.corner_parameters: should be 'mass', 'all' or a list" in text, text
     assert "literal[" not in text and "list[str]" not in text
+
+
+@pytest.mark.parametrize("value", [False, True])
+def test_pipeline_given_as_a_bare_switch_names_the_enabled_key(example, value):
+    """``pipeline: false`` (the pipeline switched off, as one would write it) was refused with
+    'expected a mapping ... got the bool False' and no word of how to switch it off."""
+    example["pipeline"] = value
+    text = error_of(example)
+    assert "pipeline: expected a mapping" in text
+    assert f"; write {{enabled: {str(value).lower()}}} to switch it {'on' if value else 'off'}" in text, text
+    example["pipeline"] = 3
+    assert "switch it" not in error_of(example)

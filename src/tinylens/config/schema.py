@@ -118,9 +118,11 @@ class StrictModel(BaseModel):
             return data
         allowed = list(cls.model_fields)
         if not isinstance(data, Mapping):
+            switch = f"; write {{enabled: {str(data).lower()}}} to switch it {'on' if data else 'off'}" \
+                if isinstance(data, bool) and "enabled" in allowed else ""
             raise fail(
                 f"expected a mapping (key: value pairs) with keys {', '.join(allowed)}; "
-                f"got the {type(data).__name__} {show(data)}"
+                f"got the {type(data).__name__} {show(data)}{switch}"
             )
         unknown = [k for k in data if k not in cls.model_fields]
         if unknown:
