@@ -114,3 +114,17 @@ def test_widening_one_parameter_uses_that_parameters_own_prior():
     assert 0.5 <= up[1] <= 1.0  # never beyond the prior's support
     # widened to the prior's own limit, the edge is no longer a box edge
     assert bx.crowded_edges(s, np.ones(len(s)), priors, np.array([0.9, -1.0]), upper) == []
+
+
+def test_a_floor_below_an_unbounded_side_is_crowded_only_when_the_posterior_reaches_it():
+    """With pipeline.bounded: false the box is the priors, less stage 3's theta_E floor; under a
+    Gaussian theta_E prior (no upper bound) the box is infinitely wide, and its 2 % "near the
+    edge" band was infinite too, so every posterior was said to crowd the floor (box_edge, an
+    untrusted fit) wherever it lay. The band is now measured on the posterior's own spread."""
+    rng = np.random.default_rng(5)
+    priors = (Prior("gaussian", 1.2, 0.5),)
+    lower, upper = np.array([0.6]), np.array([np.inf])
+    far = rng.normal(1.2, 0.01, 4000)[:, None]
+    assert bx.crowded_edges(far, np.ones(len(far)), priors, lower, upper) == []
+    piled = (0.6 + np.abs(rng.normal(0.0, 0.02, 4000)))[:, None]
+    assert bx.crowded_edges(piled, np.ones(len(piled)), priors, lower, upper) == [(0, "lower")]

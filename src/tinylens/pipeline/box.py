@@ -111,12 +111,16 @@ def log_box_mass(priors: tuple[Prior, ...], lower: np.ndarray, upper: np.ndarray
 def crowded_edges(samples: np.ndarray, weights: np.ndarray, priors: tuple[Prior, ...], lower: np.ndarray,
                   upper: np.ndarray, edge: float = 0.02, threshold: float = 0.01) -> list[tuple[int, str]]:
     """``(index, 'lower' | 'upper')`` of box edges (not prior edges) with more than ``threshold`` of
-    the posterior weight within ``edge`` x the box width of them."""
+    the posterior weight within ``edge`` x the box width of them (x the posterior's range where the
+    box is unbounded on the other side: stage 3's theta_E floor under a Gaussian prior, sampled
+    with ``pipeline.bounded: false``)."""
     support = np.array([p.support for p in priors], dtype=float)
     out = []
     w = weights / weights.sum()
     for i in range(samples.shape[1]):
         width = upper[i] - lower[i]
+        if not np.isfinite(width):
+            width = float(np.ptp(samples[:, i]))
         if lower[i] > support[i, 0] and w[samples[:, i] < lower[i] + edge * width].sum() > threshold:
             out.append((i, "lower"))
         if upper[i] < support[i, 1] and w[samples[:, i] > upper[i] - edge * width].sum() > threshold:
