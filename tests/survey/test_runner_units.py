@@ -757,3 +757,30 @@ def test_a_survey_on_a_running_scheduler_checks_it_once(tmp_path, mock_survey, m
                                   scheduler=cluster.scheduler_address, progress=False)
     assert set(frame["status"]) == {"ok"} and len(frame) == 4
     assert checked == [cluster.scheduler_address]
+
+
+
+def test_workers_that_cannot_import_tinylens_are_refused_with_their_addresses(tmp_path, mock_survey, monkeypatch):
+    """A `dask worker` started without tinylens (no PYTHONPATH, another environment) died on the
+    survey's first task and the survey then waited silently for ever; the workers are now asked
+    first, and such a cluster is refused with the error and what to do. (In-process workers, fits
+    faked: a module they lack stands for tinylens.)"""
+    from distributed import LocalCluster
+
+    from survey_mocks import echo_truth_path
+
+    monkeypatch.setattr(runner, "check_template", lambda *args, **kwargs: None)
+    monkeypatch.setattr(runner, "fit_lens", echo_truth_path)
+    monkeypatch.setattr(runner, "TASK_MODULE", "tinylens_not_installed.runner", raising=False)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        addresses = list(cluster.workers[name].address for name in cluster.workers)
+        with pytest.raises(TinyLensError) as caught:
+            runner.run_survey(mock_survey["lenses"], mock_survey["template"], tmp_path / "out",
+                              scheduler=cluster.scheduler_address, progress=False)
+        monkeypatch.setattr(runner, "TASK_MODULE", "tinylens.survey.runner")  # what they import: no complaint
+        frame = runner.run_survey(mock_survey["lenses"], mock_survey["template"], tmp_path / "out",
+                                  scheduler=cluster.scheduler_address, progress=False)
+    text = str(caught.value)
+    assert "2 of the 2 Dask workers cannot import tinylens" in text and all(a in text for a in addresses), text
+    assert "No module named 'tinylens_not_installed'" in text and "PYTHONPATH" in text, text
+    assert len(frame) == 4

@@ -596,6 +596,7 @@ def dask_client(workers: int = 2, scheduler: str | None = None) -> Iterator[Any]
         except (OSError, TimeoutError, ValueError, TypeError) as exc:  # TypeError: tls:// without TLS settings
             raise TinyLensError(f"Cannot connect to the Dask scheduler at {scheduler}: {describe_exception(exc)}") from None
         with client:
+            check_worker_imports(client)
             yield client
         return
     with warnings.catch_warnings():
@@ -643,6 +644,34 @@ def check_scheduler(address: str, timeout: float = 10.0) -> None:
     except (OSError, ValueError, TypeError) as exc:
         raise TinyLensError(f"Cannot connect to the Dask scheduler at {address}: {describe_exception(exc)}. Give its "
                             "address as tcp://HOST:PORT (printed by 'dask scheduler' or cluster.scheduler_address).") from None
+
+
+#: The module a worker imports to run a survey task (:func:`fit_lens` lives there).
+TASK_MODULE = "tinylens.survey.runner"
+
+
+def check_worker_imports(client: Any, module: str | None = None) -> None:
+    """TinyLensError naming the workers of ``client``'s cluster that cannot import ``module``
+    (default :data:`TASK_MODULE`).
+
+    A worker started without tinylens (another environment, no ``PYTHONPATH``) cannot even read
+    a survey task: Dask closes it on the first one, and the survey would wait silently for
+    workers that no longer exist. Workers that join later are not checked."""
+    import pkgutil
+
+    try:  # resolve_name imports the module and returns a plain string, which any worker can send
+        answers = client.run(pkgutil.resolve_name, f"{module or TASK_MODULE}:__name__", on_error="return")
+    except Exception:  # a cluster that cannot be asked: its workers will tell by their logs
+        return
+    failed = {address: answer for address, answer in answers.items() if isinstance(answer, BaseException)}
+    if not failed:
+        return
+    error = failed[min(failed)]
+    raise TinyLensError(
+        f"{len(failed)} of the {len(answers)} Dask workers cannot import tinylens ({listed(sorted(failed), 3)}: "
+        f"{describe_exception(error)}), so they could not run a survey task. Start the workers in an "
+        "environment where tinylens is installed (the same one as this command, or with PYTHONPATH set "
+        "as for it), then run the same command again.")
 
 
 def _allowed_failures(client: Any) -> int:
