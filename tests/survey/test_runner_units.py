@@ -784,3 +784,40 @@ def test_workers_that_cannot_import_tinylens_are_refused_with_their_addresses(tm
     assert "2 of the 2 Dask workers cannot import tinylens" in text and all(a in text for a in addresses), text
     assert "No module named 'tinylens_not_installed'" in text and "PYTHONPATH" in text, text
     assert len(frame) == 4
+
+
+def test_a_scheduler_without_workers_is_said_to_have_none(tmp_path, monkeypatch, capsys):
+    """A survey on a scheduler with no workers (batch jobs still queued, or none started) waited
+    without a word, then logged 'still fitting' every ten minutes; it now says at once that the
+    scheduler has no workers, and the heartbeat that none is connected, until one comes.
+    (An in-process cluster that gets its worker after a few heartbeats; fits faked.)"""
+    from distributed import LocalCluster
+
+    from survey_mocks import echo_truth_path
+
+    monkeypatch.setattr(runner, "fit_lens", echo_truth_path)
+    monkeypatch.setattr(runner, "HEARTBEAT_SECONDS", 0.2)
+    lenses = [runner.Lens("lens_a", tmp_path / "in" / "lens_a")]
+    with LocalCluster(n_workers=0, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        later = threading.Timer(1.5, cluster.scale, args=(1,))
+        later.start()
+        try:
+            frame = runner._fit_lenses(lenses, {}, {}, tmp_path, [], 1, cluster.scheduler_address, True)
+        finally:
+            later.cancel()
+    assert list(frame["status"]) == ["ok"]
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"the Dask scheduler at {cluster.scheduler_address} has no workers yet" in err, err
+    assert "; no Dask worker connected," in err, err
+
+
+def test_heartbeat_says_when_no_worker_is_connected(capsys):
+    now, workers = [0.0], [0]
+    with runner.SurveyProgress(2, [], enabled=True, clock=lambda: now[0], workers=lambda: workers[0]) as bar:
+        now[0] = runner.HEARTBEAT_SECONDS + 5
+        bar.heartbeat()
+        now[0], workers[0] = 2 * runner.HEARTBEAT_SECONDS + 10, 3
+        bar.heartbeat()
+    err = capsys.readouterr().err.splitlines()
+    assert err[1].endswith("; no Dask worker connected, 10m 05s elapsed"), err
+    assert err[2].endswith("; still fitting, 20m 10s elapsed"), err

@@ -785,6 +785,20 @@ def resubmit_note(lens_id: str, fits: int, resubmission: int) -> str:
             f"nothing is lost: it is fitted again (resubmission {resubmission} of at most {RESUBMITS}).")
 
 
+def connected_workers(client: Any) -> int | None:
+    """How many workers the client's scheduler has now (``None`` if it cannot be asked)."""
+    try:
+        return int(client.scheduler_info()["n_workers"])
+    except Exception:  # an info call failing must not stop the survey
+        return None
+
+
+def no_workers_note(address: str) -> str:
+    """What the survey says when the scheduler at ``address`` has no workers."""
+    return (f"survey: the Dask scheduler at {address} has no workers yet; the lenses wait until some connect "
+            f"(e.g. 'dask worker {address}', with tinylens importable).")
+
+
 def _in_flight_limit(client: Any) -> int:
     """How many tasks to keep submitted: a few per worker thread the scheduler knows of now."""
     try:
@@ -801,10 +815,12 @@ class SurveyProgress:
     one with the time elapsed when none was for :data:`HEARTBEAT_SECONDS`."""
 
     def __init__(self, total: int, done: list[Mapping[str, Any]], enabled: bool = True,
-                 clock: Callable[[], float] = time.perf_counter) -> None:
+                 clock: Callable[[], float] = time.perf_counter,
+                 workers: Callable[[], int | None] | None = None) -> None:
         from rich.console import Console
 
         self._clock = clock
+        self._workers = workers  # the cluster's worker count, for the heartbeat
         self.total = total
         self.ok = sum(r.get("status") == "ok" for r in done)
         self.failed = sum(r.get("status") == "failed" for r in done)
@@ -873,9 +889,11 @@ class SurveyProgress:
 
     def heartbeat(self) -> None:
         """Without a terminal: log the counts and the time elapsed if nothing was logged for
-        :data:`HEARTBEAT_SECONDS` (called from a background thread while the survey runs)."""
+        :data:`HEARTBEAT_SECONDS` (called from a background thread while the survey runs); that
+        no worker is connected, rather than 'still fitting', when the cluster has none."""
         if self._progress is None and self._console is not None and self._clock() - self._logged >= HEARTBEAT_SECONDS:
-            self._log(f"{self.line()}; still fitting, {_duration(self._clock() - self._start)} elapsed")
+            doing = "no Dask worker connected" if self._workers is not None and self._workers() == 0 else "still fitting"
+            self._log(f"{self.line()}; {doing}, {_duration(self._clock() - self._start)} elapsed")
 
     def _beat_loop(self) -> None:
         while not self._stop.wait(min(HEARTBEAT_SECONDS / 10, 60.0)):
@@ -1109,9 +1127,12 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
     queue = iter(todo)
     dropped: list[str] = []
     flushed_at, unflushed = time.monotonic(), 0
-    with dask_client(workers, scheduler) as client, SurveyProgress(total, done, progress) as bar, \
+    with dask_client(workers, scheduler) as client, \
+            SurveyProgress(total, done, progress, workers=lambda: connected_workers(client)) as bar, \
             killed_worker_lines() as lines:
         write_catalog(rows, out)  # once connected: a cluster that cannot be reached leaves no catalogue
+        if scheduler and connected_workers(client) == 0:  # workers queued on a batch system, or none started
+            bar.note(no_workers_note(scheduler))
         lens_of: dict[Any, Lens] = {}
         running = as_completed()
         allowed = _allowed_failures(client)
