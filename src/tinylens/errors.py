@@ -9,6 +9,11 @@ import re
 from collections.abc import Mapping, Sequence
 
 
+def lens_count(n: int) -> str:
+    """``1 lens``, ``0 lenses``, ``12 lenses``."""
+    return f"{n} lens" if n == 1 else f"{n} lenses"
+
+
 def listed(items: Sequence[str], limit: int = 5, sep: str = ", ") -> str:
     """``a, b, c and 4 more``: the first ``limit`` of ``items`` joined by ``sep``, and how many
     are left out (after ``sep`` too when it is not a comma: ``a; b; and 4 more``)."""

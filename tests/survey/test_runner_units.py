@@ -821,3 +821,12 @@ def test_heartbeat_says_when_no_worker_is_connected(capsys):
     err = capsys.readouterr().err.splitlines()
     assert err[1].endswith("; no Dask worker connected, 10m 05s elapsed"), err
     assert err[2].endswith("; still fitting, 20m 10s elapsed"), err
+
+
+@pytest.mark.parametrize("total, start", [(1, "survey: 1 lens, 0 already done, 1 to fit"),
+                                          (2, "survey: 2 lenses, 0 already done, 2 to fit")])
+def test_the_start_line_counts_one_lens_as_one(capsys, total, start):
+    """A survey of one lens (a single lens retried with --only) began 'survey: 1 lenses, ...'."""
+    with runner.SurveyProgress(total, [], enabled=True):
+        pass
+    assert capsys.readouterr().err.splitlines()[0] == start

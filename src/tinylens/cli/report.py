@@ -25,7 +25,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tinylens.cli.common import console, path_value, print_warning
-from tinylens.errors import TinyLensError, did_you_mean, listed
+from tinylens.errors import TinyLensError, did_you_mean, lens_count, listed
 
 STATS_CSV = "report_stats.csv"
 STATS_JSON = "report_stats.json"
@@ -231,8 +231,8 @@ def print_overview(result: dict[str, Any], paths: dict[str, Path]) -> None:
 
     n, sel = result["counts"], result["selection"]
     rules = (["trusted"] if sel["trusted_only"] else []) + ([sel["where"]] if sel["where"] else [])
-    which = (f"{sel['n_selected']} of {sel['n_lenses']} lenses in {sel['catalog']} (selected: {', '.join(rules)})"
-             if rules else f"{n['n_lenses']} lenses in {sel['catalog']}")
+    which = (f"{sel['n_selected']} of {lens_count(sel['n_lenses'])} in {sel['catalog']} (selected: {', '.join(rules)})"
+             if rules else f"{lens_count(n['n_lenses'])} in {sel['catalog']}")
     console.print(f"[bold]{which}[/]: "
                   f"[green]{n['n_ok']} ok[/] ({ov.trust_text(n)}), "
                   f"[red]{n['n_failed']} failed[/]"
@@ -475,7 +475,7 @@ def report(
     s = result["summary"]
     # written to a file or a pipe, rich would squeeze the table into 80 columns
     wide = console if console.is_terminal else Console(highlight=False, width=max(console.width, 160))
-    wide.print(stats_rich_table(result["stats"], f"{s['n_matched']} lenses compared with {s['compared_with']} "
+    wide.print(stats_rich_table(result["stats"], f"{lens_count(s['n_matched'])} compared with {s['compared_with']} "
                                    f"({s['n_ok']} ok, {s['n_failed']} failed in the catalogue"
                                    + _selection(s) + ")"))
     for name, why in s["not_compared"].items():

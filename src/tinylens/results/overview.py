@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from tinylens import filenames
+from tinylens.errors import lens_count
 from tinylens.fit import DEFAULT_FILES
 from tinylens.results.report import CATALOG_HINT, ID_COLUMN, PAPER_QUANTITIES, Quantity, numbers, quantity_unit
 
@@ -341,7 +342,7 @@ def overview_figure(catalog: pd.DataFrame, q: Quantity, flags: pd.DataFrame):
     d.set_ylabel("lenses")
     d.yaxis.set_major_locator(MaxNLocator(integer=True))
     n = counts(catalog)
-    fig.suptitle(f"{n['n_lenses']} lenses: {n['n_ok']} ok ({trust_text(n)}), {n['n_failed']} failed")
+    fig.suptitle(f"{lens_count(n['n_lenses'])}: {n['n_ok']} ok ({trust_text(n)}), {n['n_failed']} failed")
     fig.tight_layout()
     return fig
 

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from tinylens import filenames
-from tinylens.errors import ConfigError, DataError, DataWarning, OutputError, TinyLensError, listed
+from tinylens.errors import ConfigError, DataError, DataWarning, OutputError, TinyLensError, lens_count, listed
 from tinylens.precision import get_precision
 from tinylens.results.truth import TRUTH_FILE
 from tinylens.survey.provenance import (
@@ -903,7 +903,7 @@ class SurveyProgress:
         if self._progress is not None:
             self._progress.start()
         elif self._console is not None:
-            self._console.print(f"survey: {self.total} lenses, {self.ok + self.failed} already done, {self.left} to fit",
+            self._console.print(f"survey: {lens_count(self.total)}, {self.ok + self.failed} already done, {self.left} to fit",
                                 markup=False, soft_wrap=True)
             self._beat = threading.Thread(target=self._beat_loop, name="survey-heartbeat", daemon=True)
             self._beat.start()
