@@ -20,7 +20,7 @@ import time
 import warnings
 
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from importlib import metadata
 from pathlib import Path
@@ -401,10 +401,13 @@ def fit(config: str | Path | dict, *, progress: bool = True, output: str | Path 
                 _remove_checkpoints(out)
             tables.remove_unfinished(out / filenames.RESULT, *(out / name for name in file_names(problem.config).values()))
             res = run_inference(problem, progress=progress, checkpoint_dir=out)
+            removed = res.converged and not problem.config.output.keep_checkpoint
+            if removed:  # result.json must not name a checkpoint deleted once it is written
+                res = replace(res, info={**res.info, "checkpoint": None})
             # derived quantities and figures take seconds (about 12 s for the demo on 2 cores)
             announce(progress, "outputs", f"writing result.json, tables and figures to {out}")
             result = write_results(problem, res, out, started, truth)
-            if res.converged and not problem.config.output.keep_checkpoint:
+            if removed:
                 _remove_checkpoints(out)
     return result
 

@@ -63,7 +63,9 @@ def test_capped_fit_keeps_checkpoint_and_resumes(tmp_path, data, fresh_calls):
     assert not first.converged and not first.info["resumed"]
     assert CAP <= first.n_likelihood_evals < fresh_calls
     assert (out / filenames.CHECKPOINTS["nautilus"]).is_file()  # an unfinished search keeps its checkpoint
-    assert json.loads((out / filenames.RESULT).read_text())["converged"] is False
+    stored = json.loads((out / filenames.RESULT).read_text())
+    assert stored["converged"] is False
+    assert stored["info"]["checkpoint"] == str(out / filenames.CHECKPOINTS["nautilus"])  # kept, and named
 
     _set_settings(config, **FAST_NAUTILUS)  # run it again without the cap
     second = tinylens.fit(config, progress=False)
@@ -76,7 +78,9 @@ def test_capped_fit_keeps_checkpoint_and_resumes(tmp_path, data, fresh_calls):
     _check_posterior(second)
     assert not (out / filenames.CHECKPOINTS["nautilus"]).exists()  # a converged fit removes it, and the others
     assert [name for name in filenames.checkpoint_names() if (out / name).exists()] == []
-    assert json.loads((out / filenames.RESULT).read_text())["info"]["resumed"] is True
+    stored = json.loads((out / filenames.RESULT).read_text())
+    assert stored["info"]["resumed"] is True
+    assert stored["info"]["checkpoint"] is None and second.info["checkpoint"] is None  # deleted: not named
 
 
 def test_interrupted_fit_resumes(tmp_path, data, fresh_calls, monkeypatch):
