@@ -430,3 +430,11 @@ def test_pipeline_given_as_a_bare_switch_names_the_enabled_key(example, value):
     assert f"; write {{enabled: {str(value).lower()}}} to switch it {'on' if value else 'off'}" in text, text
     example["pipeline"] = 3
     assert "switch it" not in error_of(example)
+
+
+def test_corner_parameters_as_a_tuple_of_names_is_a_list(example):
+    """A config dict built in Python may give the names as a tuple, which pydantic reads as a
+    list; the one-message check of corner_parameters refused it as 'neither a choice nor names'."""
+    example["output"]["corner_parameters"] = ("lens_mass.0.theta_E", "lens_mass.0.e1")
+    cfg, _ = load_config(example)
+    assert cfg.output.corner_parameters == ["lens_mass.0.theta_E", "lens_mass.0.e1"]

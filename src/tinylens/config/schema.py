@@ -585,9 +585,10 @@ class Output(StrictModel):
     @classmethod
     def _corner_parameters(cls, value: Any) -> Any:
         """One message for a value that is neither choice nor a list of names (pydantic gave one per
-        member of the union, under its internal names: ``corner_parameters.literal['mass','all']``)."""
+        member of the union, under its internal names: ``corner_parameters.literal['mass','all']``);
+        a tuple of names, from Python, is a list as pydantic reads it."""
         if (isinstance(value, str) and value in ("mass", "all")) or \
-                (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+                (isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)):
             return value
         raise fail("should be 'mass', 'all' or a list of parameter names (e.g. [lens_mass.0.theta_E, lens_mass.0.e1])",
                    value=value)
