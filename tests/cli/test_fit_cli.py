@@ -330,3 +330,30 @@ def test_the_truth_table_of_an_optimiser_gives_no_intervals_nor_pulls():
     text = captured.get()
     assert "best fit" in text and "1.25" in text and "1.2" in text
     assert "median" not in text and "68 %" not in text and "pull" not in text and "1.25 - 1.25" not in text
+
+
+@pytest.mark.parametrize("sampler_converged", [True, False])
+def test_a_posterior_against_the_box_is_not_said_to_have_hit_the_samplers_limit(capsys, sampler_converged):
+    """A fit whose sampler converged but whose posterior still reached stage 3's theta_E floor (or
+    the box after its widenings) is unconverged by the pipeline's verdict; the closing warning said
+    its n_like_max or timeout was reached and to run the same command again, which samples the same
+    box and gives the same answer. It now names the edges (and the limit only where the sampler
+    itself stopped short)."""
+    from types import SimpleNamespace
+
+    from tinylens.cli.common import console
+    from tinylens.cli.fit import print_result
+
+    pipeline = {"crowded_edges": ["lens_mass.0.theta_E:lower", "lens_mass.0.e1:upper"],
+                "box": {"lens_mass.0.theta_E": [0.5, 3.5], "lens_mass.0.e1": [-0.2, 0.1]},
+                "stages": {"arc": {"theta_E_floor": 0.5}}, "sampler_converged": sampler_converged}
+    result = SimpleNamespace(median={"lens_mass.0.theta_E": 0.51}, interval_68={"lens_mass.0.theta_E": (0.5, 0.52)},
+                             log_evidence=10.0, info={"pipeline": pipeline}, total_time_s=3.0, n_likelihood_evals=100,
+                             wall_time_s=2.0, output_dir="out", converged=False, method="nautilus", quality={})
+    with console.capture():
+        print_result(result)
+    text = " ".join(capsys.readouterr().err.split())
+    assert "stage 3's theta_E floor of 0.5\" at lens_mass.0.theta_E:lower" in text, text
+    assert "sampling box at lens_mass.0.e1:upper after its widenings" in text, text
+    assert ("its n_like_max or timeout was reached" in text) is not sampler_converged, text
+    assert ("gives the same answer" in text) is sampler_converged, text

@@ -90,7 +90,12 @@ def print_result(result: Any) -> None:
         console.print(verdict)
     console.print(f"Results written to [bold]{result.output_dir}[/]")
     if not result.converged:
-        print_warning(unconverged_message(result.method, info.get("message")))
+        pipeline = info.get("pipeline") or {}
+        crowded = list(pipeline.get("crowded_edges") or [])
+        if crowded:
+            print_warning(crowded_message(pipeline))
+        if not crowded or not pipeline.get("sampler_converged", True):
+            print_warning(unconverged_message(result.method, info.get("message")))
 
 
 def quality_line(quality: dict[str, Any]) -> str:
@@ -131,6 +136,28 @@ def unconverged_message(method: str, message: str | None = None) -> str:
     return (f"the {method} search stopped before converging (its {limits} was reached), so these results are "
             "preliminary. Run the same command again to continue a nested sampler from its checkpoint (after "
             "raising or removing the limit).")
+
+
+def crowded_message(pipeline: dict[str, Any]) -> str:
+    """The warning for a fit whose posterior still reaches an edge of the pipeline's sampling box
+    (``pipeline``: ``result.info["pipeline"]``, its ``crowded_edges`` ``name:lower`` or
+    ``name:upper``) after the widenings, or stage 3's theta_E floor (the one edge ``bounded:
+    false`` keeps). Running the same command again samples the same box: the same answer."""
+    floor = float(((pipeline.get("stages") or {}).get("arc") or {}).get("theta_E_floor") or 0.0)
+    box = pipeline.get("box") or {}
+    edges = list(pipeline.get("crowded_edges") or [])
+    at_floor = [e for e in edges if e.endswith(":lower") and floor > 0
+                and (box.get(e.removesuffix(":lower")) or [None])[0] == floor]
+    parts = ([f"stage 3's theta_E floor of {floor:.3g}\" at {', '.join(at_floor)} (the data want a smaller Einstein "
+              "radius: see pipeline.min_theta_E_fraction)"] if at_floor else [])
+    others = [e for e in edges if e not in at_floor]
+    if others:
+        parts.append(f"the edge of the pipeline's sampling box at {', '.join(others)} after its widenings "
+                     "(see pipeline.max_widen and pipeline.bounded)")
+    again = ("; running the same command again samples the same box and gives the same answer"
+             if pipeline.get("sampler_converged", True) else "")
+    return (f"the posterior still reaches {' and '.join(parts)}, flagged box_edge and unconverged, so these results "
+            f"are preliminary{again}.")
 
 
 def run_fit(config: Path | str | dict, output: Path | None = None, quiet: bool = False, fresh: bool = False,

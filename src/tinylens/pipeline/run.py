@@ -311,6 +311,7 @@ def run_pipeline(problem, sampler, settings, *, progress: bool = True,
         "log_box_prior_mass": log_mass,
         "sampling_runs": runs,
         "crowded_edges": runs[-1]["crowded"],
+        "sampler_converged": bool(res.converged),  # the result's converged is also false where it crowds
         "stage_time_s": state["time_s"],
         "threads": state.get("threads", 1),  # of the run that made stages 1-3 (older checkpoints: 1)
         "arc_mask_pixels": len(state.get("arc_mask", [])),
