@@ -474,9 +474,19 @@ def test_the_sampling_line_says_the_full_priors_are_sampled_when_bounded_is_off(
 
     run_mod.run_pipeline(problem, sampler, Pipeline(bounded=False), progress=True)
     said = " ".join(capsys.readouterr().err.split())
-    assert "4/4 sampling the full priors (pipeline.bounded: false; theta_E above stage 3's floor) (run 1;" in said, said
+    assert "4/4 sampling the full priors (pipeline.bounded: false) (run 1;" in said, said  # no floor: none named
     run_mod.run_pipeline(problem, sampler, Pipeline(), progress=True)
     assert "4/4 sampling in the box (run 1;" in " ".join(capsys.readouterr().err.split())
+
+
+def test_the_sampling_line_names_stage_3s_floor_only_where_there_is_one():
+    """With ``bounded: false`` the line said 'theta_E above stage 3's floor' also where there was none
+    (``pipeline.arc: false``, whose stage 2 line says 'with no floor', or no fit reached it)."""
+    from tinylens.pipeline.run import sampling_where
+
+    assert sampling_where(False, 0.0) == "the full priors (pipeline.bounded: false)"
+    assert sampling_where(False, 0.512) == "the full priors (pipeline.bounded: false; theta_E above stage 3's floor of 0.512\")"
+    assert sampling_where(True, 0.512) == "in the box"
 
 
 @pytest.mark.parametrize("bounded", [True, False])

@@ -166,6 +166,15 @@ def stage3_done(spec) -> str:
     return "no mass or source to fit, lens light fitted again"
 
 
+def sampling_where(bounded: bool, floor: float) -> str:
+    """Where stage 4 samples, for its progress line: in the box, or (``bounded: false``) the full
+    priors, theta_E above stage 3's ``floor`` where there is one (none: 0)."""
+    if bounded:
+        return "in the box"
+    above = f"; theta_E above stage 3's floor of {floor:.3f}\"" if floor > 0 else ""
+    return f"the full priors (pipeline.bounded: false{above})"
+
+
 def _theta_E_middle(problem) -> float:
     """The prior median of the first mass component's theta_E (1 arcsec if it is not free)."""
     if not problem.spec.lens_mass:
@@ -281,7 +290,7 @@ def run_pipeline(problem, sampler, settings, *, progress: bool = True,
     n_stage = int(state["n_evals"])
     while True:
         boxed = _boxed(problem, lower, upper)
-        where = "in the box" if settings.bounded else "the full priors (pipeline.bounded: false; theta_E above stage 3's floor)"
+        where = sampling_where(settings.bounded, floor)
         _say(progress, f"4/4 sampling {where} (run {len(runs) + 1}; the log Z shown is the box's, the result adds "
                        f"the box's log prior mass, {bx.log_box_mass(priors, lower, upper):.2f})")
         run_kw = _run_settings(sampler_kw, settings_for_run, len(runs) + 1)
