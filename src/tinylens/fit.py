@@ -134,6 +134,11 @@ SUMMARY_PANEL_LINES = 16
 UNIT_MARKS = {"arcsec": '"', "deg": " deg"}
 
 
+def _or_none(value: float) -> str:
+    """``value`` to four significant digits, or ``none`` where it is not finite (null in result.json)."""
+    return f"{value:.4g}" if np.isfinite(value) else "none"
+
+
 def _summary_lines(res: InferenceResult, stats: Mapping[str, Mapping[str, Any]], quality: dict[str, Any]) -> list[str]:
     """The model figure's summary: the fit, then the posterior median and 68 % half-width of the
     mass's parameters and derived q and phi, then the source's, then the lens light's (each
@@ -164,6 +169,9 @@ def _summary_lines(res: InferenceResult, stats: Mapping[str, Mapping[str, Any]],
         parts = name.split(".")
         unit = UNIT_MARKS[UNITS[parts[-1]]] if parts[-1] in UNITS else ""
         shown = f"{short.get(parts[0], parts[0])}{parts[1]}.{parts[2]}" if len(parts) == 3 else name
+        if not one_point and not np.isfinite(err):  # an open end: a magnitude where some draws have no flux
+            lines.append(f"{shown}: {_or_none(s['median'])}{unit} (68 %: {' to '.join(map(_or_none, s['interval_68']))})")
+            continue
         places = None if one_point else decimals(err)
         value = f"{s['median']:.4g}" if places is None else f"{s['median']:.{places}f}"
         lines.append(f"{shown}: {value}{unit}" if one_point else f"{shown}: {value} ± {err:.2g}{unit}")

@@ -43,3 +43,16 @@ def test_decimals_give_two_significant_digits_of_the_error(err, places):
     from tinylens.results.plots import decimals
 
     assert decimals(err) == places
+
+
+def test_a_magnitude_with_an_open_end_is_shown_as_its_interval_not_nan():
+    """Since f4bfb14 a magnitude's median or faint end is NaN (null in result.json) where part of
+    the posterior has no flux; the panel printed "src0.mag: nan ± nan" and "light0.mag: 20 ± nan"."""
+    from tinylens.results.derived import magnitude_summaries
+
+    flux = {"source_light.0.flux": {"median": 0.0, "interval_68": [0.0, 50.0], "interval_997": [0.0, 200.0]},
+            "lens_light.0.flux": {"median": 100.0, "interval_68": [0.0, 150.0], "interval_997": [0.0, 200.0]}}
+    lines = _summary_lines(_result(), {**flux, **magnitude_summaries(flux, 25.0)}, {"flags": [], "critical": []})
+    assert "src0.mag: none (68 %: 20.75 to none)" in lines, lines
+    assert "light0.mag: 20 (68 %: 19.56 to none)" in lines, lines
+    assert not any("nan" in line for line in lines), lines
