@@ -128,3 +128,17 @@ def test_a_floor_below_an_unbounded_side_is_crowded_only_when_the_posterior_reac
     assert bx.crowded_edges(far, np.ones(len(far)), priors, lower, upper) == []
     piled = (0.6 + np.abs(rng.normal(0.0, 0.02, 4000)))[:, None]
     assert bx.crowded_edges(piled, np.ones(len(piled)), priors, lower, upper) == [(0, "lower")]
+
+
+def test_without_the_box_a_posterior_well_above_the_floor_of_a_wide_prior_is_not_crowded():
+    """pipeline.bounded: false under a wide uniform theta_E prior, U(0, 10) with a floor of 0.1":
+    the 'within 2 %' band was 2 % of the prior's range above the floor (0.2"), so a posterior at
+    0.30" +- 0.01", twenty of its widths clear of the floor, was flagged box_edge (untrusted).
+    Measured on the posterior's own range, it is not, and one piled at the floor still is."""
+    rng = np.random.default_rng(7)
+    priors = (Prior("uniform", 0.0, 10.0),)
+    lower, upper = np.array([0.1]), np.array([10.0])
+    clear = rng.normal(0.3, 0.01, 4000)[:, None]
+    assert bx.crowded_edges(clear, np.ones(len(clear)), priors, lower, upper, own_range=True) == []
+    piled = (0.1 + np.abs(rng.normal(0.0, 0.02, 4000)))[:, None]
+    assert bx.crowded_edges(piled, np.ones(len(piled)), priors, lower, upper, own_range=True) == [(0, "lower")]

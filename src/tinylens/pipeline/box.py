@@ -109,17 +109,18 @@ def log_box_mass(priors: tuple[Prior, ...], lower: np.ndarray, upper: np.ndarray
 
 
 def crowded_edges(samples: np.ndarray, weights: np.ndarray, priors: tuple[Prior, ...], lower: np.ndarray,
-                  upper: np.ndarray, edge: float = 0.02, threshold: float = 0.01) -> list[tuple[int, str]]:
+                  upper: np.ndarray, edge: float = 0.02, threshold: float = 0.01,
+                  own_range: bool = False) -> list[tuple[int, str]]:
     """``(index, 'lower' | 'upper')`` of box edges (not prior edges) with more than ``threshold`` of
-    the posterior weight within ``edge`` x the box width of them (x the posterior's range where the
-    box is unbounded on the other side: stage 3's theta_E floor under a Gaussian prior, sampled
-    with ``pipeline.bounded: false``)."""
+    the posterior weight within ``edge`` x the box width of them, or x the posterior's own range
+    where ``own_range`` (the box is the priors, whose width says nothing of how close the posterior
+    comes to stage 3's theta_E floor: ``pipeline.bounded: false``) or the box is unbounded."""
     support = np.array([p.support for p in priors], dtype=float)
     out = []
     w = weights / weights.sum()
     for i in range(samples.shape[1]):
         width = upper[i] - lower[i]
-        if not np.isfinite(width):
+        if own_range or not np.isfinite(width):
             width = float(np.ptp(samples[:, i]))
         if lower[i] > support[i, 0] and w[samples[:, i] < lower[i] + edge * width].sum() > threshold:
             out.append((i, "lower"))

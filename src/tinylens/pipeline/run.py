@@ -297,7 +297,7 @@ def run_pipeline(problem, sampler, settings, *, progress: bool = True,
         res = sampler(boxed, run_kw, progress=progress, checkpoint_dir=checkpoint_dir)
         earlier += float(res.info.get("earlier_time_s", 0.0))  # of a run resumed from its checkpoint
         # without the box (bounded: false) its one edge is stage 3's theta_E floor, and nothing to widen
-        edges = bx.crowded_edges(res.samples, res.weights, priors, lower, upper)
+        edges = bx.crowded_edges(res.samples, res.weights, priors, lower, upper, own_range=not settings.bounded)
         runs.append({"n_likelihood_evals": res.n_likelihood_evals, "wall_time_s": res.wall_time_s,
                      "crowded": [f"{problem.param_names[i]}:{side}" for i, side in edges]})
         if not edges or not settings.bounded or len(runs) > settings.max_widen:
