@@ -101,6 +101,20 @@ def test_sersic_basis_is_lenstronomy_with_exact_bn(x64, n, shape):
     np.testing.assert_allclose((2.0 * np.exp(b_approx - b) * basis[..., 0])[mask], ref[mask], rtol=1e-9)
 
 
+@pytest.mark.parametrize("q, phi", [(0.5, 0.0), (0.3, 1.1)])
+def test_sersic_radius_is_the_intermediate_axis_one_not_the_papers_eq_10(x64, q, phi):
+    """sersic.py: the ellipse R = R_sersic has semi-axes R_sersic / sqrt(q) (major) and
+    R_sersic sqrt(q) (minor), where I = Ie; the paper's eq. 10 would put R_sersic on the major axis."""
+    e1, e2 = _e1e2(q, phi)
+    p = {"R_sersic": 0.8, "n_sersic": 2.0, "e1": e1, "e2": e2, "center_x": 0.1, "center_y": -0.3}
+    a, b = 0.8 / np.sqrt(q), 0.8 * np.sqrt(q)
+    x = 0.1 + np.array([a * np.cos(phi), -b * np.sin(phi), 0.8 * np.cos(phi)])
+    y = -0.3 + np.array([a * np.sin(phi), b * np.cos(phi), 0.8 * np.sin(phi)])
+    img = np.asarray(_basis("Sersic")(jnp.asarray(x), jnp.asarray(y), p)[..., 0])
+    np.testing.assert_allclose(img[:2], 1.0, rtol=1e-12)
+    assert img[2] > 1.2  # R_sersic along the major axis (eq. 10's r_e) lies well inside
+
+
 @pytest.mark.parametrize("shape", SHAPES)
 def test_gaussian_matches_lenstronomy(x64, shape):
     e1, e2 = _e1e2(*shape)

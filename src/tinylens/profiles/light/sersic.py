@@ -1,9 +1,13 @@
-"""Elliptical Sersic profile (Sersic 1963; the paper's eqs. 8-10).
+"""Elliptical Sersic profile (Sersic 1963; the paper's eqs. 8-9).
 
     I(R) = Ie exp(-b_n [(R / R_sersic)^(1/n) - 1]),    R^2 = q x'^2 + y'^2 / q,
 
 with ``(x', y')`` in the major-axis frame (lenstronomy's ``SERSIC_ELLIPSE`` radius, computed by
-:func:`~tinylens.profiles.ellipticity.circularize`). ``R_sersic`` is the half-light radius:
+:func:`~tinylens.profiles.ellipticity.circularize`; TinyLensGpu's code uses it too). This is not
+the paper's eq. 10 radius ``sqrt(x'^2 + y'^2 / q^2) = R / sqrt(q)``: the ellipse ``R = R_sersic``
+has semi-axes ``R_sersic / sqrt(q)`` and ``R_sersic sqrt(q)``, so ``R_sersic`` is the
+intermediate-axis (geometric-mean) radius, ``sqrt(q)`` times the major-axis one of eq. 10.
+``R_sersic`` is the half-light radius of ``R``:
 ``b_n`` solves ``Gamma(2n) = 2 gamma(2n, b_n)``, i.e. ``P(2n, b_n) = 1/2`` (``P`` the regularised
 lower incomplete gamma function). The total flux is (e.g. Graham & Driver 2005, PASA 22, 118)
 
