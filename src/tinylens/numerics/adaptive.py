@@ -10,8 +10,9 @@ understate the model's curvature) get the highest level. Faint and flat pixels, 
 image, get a factor of 1.
 
 Measured on the seed paper's benchmark lens (``benchmarks/bench_likelihood.py``), the
-default settings reproduce the 16x16-supersampled model more closely than uniform 4x4 does,
-with under a third of its ray-traced points (48k instead of 160k on 200x200 pixels).
+default settings reproduce the 16x16-supersampled model more closely than uniform 4x4 does
+(largest pixel error 1.7e-3 instead of 4.1e-3 of the peak), with under a tenth of its
+ray-traced points (48k instead of 640k on 200x200 pixels).
 """
 
 from __future__ import annotations
