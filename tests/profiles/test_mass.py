@@ -92,6 +92,25 @@ def test_shear_matches_lenstronomy(x64, ra0):
     assert _max_rel_err("SHEAR", kw) < RTOL
 
 
+def test_shear_is_the_gradient_of_the_documented_polar_potential(x64):
+    """shear.py: alpha = grad psi, psi = +gamma_ext r^2 cos 2(phi - phi_ext) / 2 with shear_to_polar's
+    (gamma_ext, phi_ext); the paper's eq. 13 (minus sign) gives the opposite deflection."""
+    from tinylens.profiles.ellipticity import shear_to_polar
+
+    p = {"gamma1": 0.05, "gamma2": -0.03, "ra_0": 0.2, "dec_0": -0.1}
+    g, phi_ext = shear_to_polar(jnp.float64(p["gamma1"]), jnp.float64(p["gamma2"]))
+
+    def psi(x, y):
+        dx, dy = x - p["ra_0"], y - p["dec_0"]
+        return 0.5 * g * (dx * dx + dy * dy) * jnp.cos(2 * (jnp.arctan2(dy, dx) - phi_ext))
+
+    x, y = _points(0.0, 0.0)
+    gx, gy = jax.vmap(jax.grad(psi, argnums=(0, 1)))(jnp.asarray(x), jnp.asarray(y))
+    ax, ay = _jit("SHEAR")(jnp.asarray(x), jnp.asarray(y), p)
+    np.testing.assert_allclose(ax, gx, atol=1e-12)
+    np.testing.assert_allclose(ay, gy, atol=1e-12)
+
+
 def test_epl_with_gamma_2_is_sie(x64):
     x, y = _points(0.1, 0.0)
     e1, e2 = _e1e2(0.6, 0.4)

@@ -5,7 +5,12 @@ Potential ``psi = (gamma1 (x^2 - y^2) + 2 gamma2 x y) / 2`` about ``(ra_0, dec_0
     alpha_x = gamma1 x + gamma2 y,    alpha_y = gamma2 x - gamma1 y,
 
 with ``x = x - ra_0``, ``y = y - dec_0`` (e.g. Keeton, Kochanek & Seljak 1997, ApJ 482, 604).
-Parameters as lenstronomy's ``'SHEAR'``: ``gamma1, gamma2, ra_0 = 0, dec_0 = 0``.
+Parameters as lenstronomy's ``'SHEAR'``: ``gamma1, gamma2, ra_0 = 0, dec_0 = 0``. In polar form
+``psi = gamma_ext r^2 cos 2(phi - phi_ext) / 2`` with ``gamma_ext = |gamma1 + i gamma2|`` and
+``phi_ext = arctan2(gamma2, gamma1) / 2``
+(:func:`~tinylens.profiles.ellipticity.shear_to_polar`). The paper's eq. 13 has a minus sign
+here, which (with its eq. 14) would flip the sign of ``gamma1, gamma2`` for the same lens;
+lenstronomy, TinyLensGpu's code and tinylens use the plus sign.
 """
 
 from __future__ import annotations
