@@ -451,6 +451,25 @@ def test_a_noise_in_counts_per_second_beside_an_image_in_counts_is_named(tmp_pat
     assert len(messages) == 1 and "a variance map" in messages[0] and "EXPTIME" not in messages[0]
 
 
+def test_the_exptime_of_an_hst_like_file_is_read_from_its_primary_header(tmp_path, files):
+    """HST's drizzled files keep EXPTIME in the primary header, not in the SCI extension's the image
+    is read from (drz.fits[SCI]); the units mismatch was then announced without the EXPTIME that
+    names it. An extension's own EXPTIME, where it has one, is still the one used."""
+    sigma, exptime = 0.05, 2000.0
+    image = circle_mask(SHAPE, PIXEL_SCALE, 0.8) * 3.0 + np.random.default_rng(2).normal(0, sigma, SHAPE)
+    primary = fits.PrimaryHDU(header=fits.Header({"TELESCOP": "HST", "INSTRUME": "ACS", "EXPTIME": exptime}))
+    sci = fits.ImageHDU(image * exptime, name="SCI")  # in counts, its ERR in counts/s
+    err = fits.ImageHDU(np.full(SHAPE, sigma), name="ERR")
+    fits.HDUList([primary, sci, err, fits.ImageHDU(np.ones(SHAPE), name="WHT")]).writeto(tmp_path / "drz.fits")
+    cfg = config(data_path="drz.fits[SCI]", noise_path="drz.fits[ERR]")
+    _, messages = load_warning(cfg, tmp_path)
+    assert len(messages) == 1 and "about the image's EXPTIME (2000 s): an image in counts beside" in messages[0], messages
+    sci.header["EXPTIME"] = 1.0e5  # the extension's own, far from the factor: no word of EXPTIME
+    fits.HDUList([primary, sci, err]).writeto(tmp_path / "drz.fits", overwrite=True)
+    _, messages = load_warning(cfg, tmp_path)
+    assert len(messages) == 1 and "EXPTIME" not in messages[0], messages
+
+
 def test_a_psf_with_much_negative_light_is_announced(tmp_path, files):
     """A PSF whose background was over-subtracted (negative wings summing to a quarter of its
     light) was used silently; an empirical PSF's few small negative noise pixels still pass."""

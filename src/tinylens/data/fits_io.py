@@ -85,8 +85,23 @@ def read_fits_image(path: str | Path, role: str = "image", hint: str = "") -> np
     return read_fits_image_and_header(path, role, hint)[0]
 
 
+#: Keywords an extension's header takes from the primary header where it has none of its own:
+#: HST's drizzled and calibrated files (``drz.fits[SCI]``) keep EXPTIME in the primary header only.
+PRIMARY_KEYS = ("EXPTIME",)
+
+
+def with_primary_keys(header: fits.Header, primary: fits.Header) -> fits.Header:
+    """A copy of ``header`` with the :data:`PRIMARY_KEYS` of ``primary`` that it lacks."""
+    merged = header.copy()
+    for key in PRIMARY_KEYS:
+        if key not in merged and key in primary:
+            merged[key] = primary[key]
+    return merged
+
+
 def read_fits_image_and_header(path: str | Path, role: str = "image", hint: str = "") -> tuple[np.ndarray, fits.Header]:
-    """:func:`read_fits_image` and the header of the HDU it was read from."""
+    """:func:`read_fits_image` and the header of the HDU it was read from (an extension's with
+    the primary header's :data:`PRIMARY_KEYS` where it has none of its own)."""
     full = Path(path)
     check_no_image_section(full, role)
     file, ext = split_extension(full)
@@ -96,7 +111,7 @@ def read_fits_image_and_header(path: str | Path, role: str = "image", hint: str 
             warnings.simplefilter("ignore", AstropyWarning)
             with fits.open(file, memmap=False) as hdul:
                 hdu = _image_hdu(hdul, file, role) if ext is None else _named_image_hdu(hdul, file, ext, role)
-                array, header = np.array(hdu.data, dtype=np.float64), hdu.header.copy()
+                array, header = np.array(hdu.data, dtype=np.float64), with_primary_keys(hdu.header, hdul[0].header)
     except DataError:
         raise
     except _READ_ERRORS as exc:
