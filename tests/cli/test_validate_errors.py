@@ -140,6 +140,39 @@ def test_validate_states_the_supersampling_the_fit_uses(tmp_path):
     assert "supersampling uniform, 3x3 per pixel" in out
 
 
+@pytest.mark.parametrize("pipeline, inference, expected", [
+    ({}, {}, "1 lens light, 2 arc, 3 mass and source, 4 nautilus (n_networks=1: the pipeline's default) in a box of 10 "
+             "Laplace widths around the best fit, widened up to 2 times"),
+    ({"lens_light": False, "arc": False, "n_sigma": 5, "max_widen": 1}, {"settings": {"nlive": 50, "n_networks": 4}},
+     "1 skipped (pipeline.lens_light: false), 2 arc, theta_E not started from it (pipeline.arc: false), 3 mass and "
+     "source, 4 nautilus in a box of 5 Laplace widths around the best fit, widened up to 1 time"),
+    ({"bounded": False}, {"method": "dynesty", "settings": {}},
+     "1 lens light, 2 arc, 3 mass and source, 4 dynesty over the full priors (pipeline.bounded: false)"),
+    ({"max_widen": 0}, {}, "1 lens light, 2 arc, 3 mass and source, 4 nautilus (n_networks=1: the pipeline's default) in "
+                           "a box of 10 Laplace widths around the best fit, never widened"),
+    ({"enabled": False}, {}, "off (pipeline.enabled: false): one nautilus run over the full priors"),
+    ({}, {"type": "optimizer", "method": "lbfgs", "settings": {}}, "none: the lbfgs optimiser searches the full priors"),
+])
+def test_validate_says_which_pipeline_stages_run(tmp_path, pipeline, inference, expected):
+    """validate listed the sampler and its settings but not the stages a fit runs around it, which
+    the config's pipeline section switches: a user checking a config before a long survey could not
+    see them (nor the sampler's n_networks the pipeline sets) without starting a fit."""
+    def edit(config, arrays):
+        config["pipeline"] = pipeline
+        config["inference"].update(inference)
+
+    out = assert_ok(invoke("validate", write_case(tmp_path, edit=edit)))
+    assert f"pipeline stages {expected} log L" in out, out
+
+
+def test_validate_says_stage_1_is_skipped_without_lens_light(tmp_path):
+    def edit(config, arrays):
+        del config["model_components"]["lens_light_list"]
+
+    out = assert_ok(invoke("validate", write_case(tmp_path, edit=edit)))
+    assert "pipeline stages 1 skipped (no lens light in the model), 2 arc, 3 mass and source, 4 nautilus" in out, out
+
+
 @pytest.mark.parametrize("supersampling, key", [({"mode": "uniform", "nsub": 65}, "dataset.supersampling.nsub"),
                                                  ({"mode": "adaptive", "levels": [1, 100]}, "dataset.supersampling.levels")])
 def test_a_supersampling_factor_above_64_is_refused(tmp_path, supersampling, key):

@@ -42,8 +42,37 @@ def supersampling_text(problem) -> str:
     return "adaptive, " + ", ".join(f"{n}x{n} for {c} pixels" for n, c in zip(levels, counts))
 
 
+def pipeline_text(problem) -> str:
+    """The stages ``tinylens fit`` runs, from the config's ``pipeline`` section and the model
+    (README, "The automated pipeline"): stages 1-3, then the sampler in a box or the full priors;
+    one plain run where the pipeline is off or an optimiser searches."""
+    from tinylens.inference import search_of
+    from tinylens.pipeline.run import BOXED_SAMPLER_DEFAULTS
+
+    inf, spec = problem.config.inference, problem.spec
+    settings = search_of(problem)[3]
+    if inf.type != "sampler":
+        return f"none: the {inf.method} optimiser searches the full priors"
+    if settings is None:
+        return f"off (pipeline.enabled: false): one {inf.method} run over the full priors"
+    if not spec.lens_light:
+        stage1 = "1 skipped (no lens light in the model)"
+    else:
+        stage1 = "1 lens light" if settings.lens_light else "1 skipped (pipeline.lens_light: false)"
+    stage2 = "2 arc" if settings.arc else "2 arc, theta_E not started from it (pipeline.arc: false)"
+    stage3 = "3 mass and source" if spec.lens_mass or spec.source_light else "3 lens light again"
+    n = settings.max_widen
+    widened = f"widened up to {n} time{'s' if n != 1 else ''}" if n else "never widened"
+    where = (f"in a box of {settings.n_sigma:g} Laplace widths around the best fit, {widened}" if settings.bounded
+             else "over the full priors (pipeline.bounded: false)")
+    added = {k: v for k, v in BOXED_SAMPLER_DEFAULTS.get(inf.method, {}).items() if k not in inf.settings}
+    also = f" ({', '.join(f'{k}={v}' for k, v in added.items())}: the pipeline's default)" if added else ""
+    return f"{stage1}, {stage2}, {stage3}, 4 {inf.method}{also} {where}"
+
+
 def summary_table(problem, log_l: float, seconds: float) -> Table:
-    """Image size, pixels used, linear amplitudes and the likelihood at the prior median."""
+    """Image size, pixels used, linear amplitudes, the search (the pipeline's stages) and the
+    likelihood at the prior median."""
     d = problem.dataset
     ny, nx = d.data.shape
     used = int(np.asarray(d.mask, dtype=bool).sum())
@@ -58,12 +87,13 @@ def summary_table(problem, log_l: float, seconds: float) -> Table:
     inf = problem.config.inference
     settings = ", ".join(f"{k}={v}" for k, v in inf.settings.items())
     table.add_row("inference", f"{inf.type} {inf.method}" + (f" ({settings})" if settings else ""))
+    table.add_row("pipeline stages", pipeline_text(problem))
     table.add_row("log L at prior median", f"{log_l:.6g}  ({seconds * 1e3:.0f} ms incl. compilation)")
     return table
 
 
 def validate(config: Path = typer.Argument(..., parser=path_value, metavar="CONFIG", help="The model_config.yaml to check.", show_default=False)) -> None:
-    """Check a config and its data: load them, evaluate the likelihood, list the free parameters with their priors.
+    """Check a config and its data: load them, evaluate the likelihood, list the free parameters with their priors and the stages a fit runs.
 
     The likelihood is evaluated at the prior median (u = 0.5) and, where it is not finite there, at up to 64 draws from the prior; a likelihood finite nowhere is an error (exit 2).
     """
