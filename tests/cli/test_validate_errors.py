@@ -534,15 +534,27 @@ def test_unusable_noise_map_refused(tmp_path, bad_value):
     def edit(_, arrays):
         arrays["noise"] = np.full(SHAPE, bad_value)
 
-    assert_user_error(invoke("validate", write_case(tmp_path, edit=edit)), "image.fits", "Only 0 of the 1600 pixels",
-                      "1600 have a NaN/inf/zero/negative noise")
+    out = assert_user_error(invoke("validate", write_case(tmp_path, edit=edit)), "image.fits", "Only 0 of the 1600 pixels",
+                            "1600 have a NaN/inf/zero/negative noise", f"Check the noise map {tmp_path / 'noise.fits'}.")
+    assert "dataset.mask" not in out  # no mask was given: not among what to check
 
 
 def test_all_nan_image_refused(tmp_path):
+    """The message sent the user to 'check dataset.mask / dataset.mask_path and the noise map',
+    neither of which was at fault; it now names the image."""
     def edit(_, arrays):
         arrays["image"] = np.full(SHAPE, np.nan)
 
-    assert_user_error(invoke("validate", write_case(tmp_path, edit=edit)), "image.fits", "1600 are NaN/inf in the data")
+    out = assert_user_error(invoke("validate", write_case(tmp_path, edit=edit)), "image.fits", "1600 are NaN/inf in the data",
+                            f"Check the image {tmp_path / 'image.fits'}.")
+    assert "noise map" not in out and "dataset.mask" not in out
+
+
+def test_a_mask_leaving_too_few_pixels_is_named_as_what_to_check(tmp_path):
+    def edit(config, arrays):
+        config["dataset"]["mask"] = {"type": "circle", "r_max": 0.03}
+
+    assert_user_error(invoke("validate", write_case(tmp_path, edit=edit)), "Check dataset.mask / dataset.mask_path.")
 
 
 def test_inf_noise_pixels_masked(tmp_path):

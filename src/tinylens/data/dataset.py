@@ -122,7 +122,7 @@ def load_dataset(cfg: schema.Dataset, base_dir: str | Path, origin: str = BASE_D
     good_noise = valid_noise & ~huge
     mask = user & good_data & good_noise
     check_enough_pixels(mask, user, good_data, valid_noise, huge, paths["data_path"],  # an error needs no warnings first
-                        shape_mask_note(cfg, data.shape))
+                        shape_mask_note(cfg, data.shape), paths["noise_path"])
     _warn_pixel_radius(cfg, data.shape)
     _warn_unusual_psf(psf_file, psf_sum, paths["psf_path"])
     if mask_values is not None:
@@ -387,9 +387,10 @@ def check_used_pixels(dataset: Dataset) -> None:
 
 def check_enough_pixels(
     mask: np.ndarray, user: np.ndarray, good_data: np.ndarray, valid_noise: np.ndarray, huge: np.ndarray,
-    data_path: Path, note: str = "",
+    data_path: Path, note: str = "", noise_path: Path | None = None,
 ) -> None:
-    """Refuse a dataset with fewer than :data:`MIN_USABLE_PIXELS` usable pixels, saying why
+    """Refuse a dataset with fewer than :data:`MIN_USABLE_PIXELS` usable pixels, saying why and
+    what to check: the mask, the image or the noise map ``noise_path``, those that leave pixels out
     (``valid_noise`` and ``good_data``: :func:`valid_values`; ``huge``: :func:`huge_noise`;
     ``note``: added to the message, e.g. :func:`shape_mask_note`)."""
     n = int(mask.sum())
@@ -400,9 +401,13 @@ def check_enough_pixels(
         f"{int((~good_data).sum())} are NaN/inf in the data",
         f"{int((~valid_noise).sum())} have a NaN/inf/zero/negative noise",
     ] + ([f"{int(huge.sum())} have a noise over {HUGE_NOISE_FACTOR:g} times the median one"] if huge.any() else [])
+    checks = ((["dataset.mask / dataset.mask_path"] if (~user).any() else [])
+              + ([f"the image {data_path}"] if (~good_data).any() else [])
+              + ([f"the noise map{f' {noise_path}' if noise_path else ''}"] if (~valid_noise | huge).any() else []))
+    check = " and ".join(checks) or "dataset.mask / dataset.mask_path and the noise map"
     raise DataError(
         f"Only {n} of the {mask.size} pixels of {data_path} can be used (at least {MIN_USABLE_PIXELS} are "
-        f"needed): {', '.join(reasons)}. Check dataset.mask / dataset.mask_path and the noise map." + (f" {note}" if note else "")
+        f"needed): {', '.join(reasons)}. Check {check}." + (f" {note}" if note else "")
     )
 
 
