@@ -3,8 +3,9 @@
 The check first tested only the source's centre; it now tests the centre and points of the
 source's half-light ellipse (:func:`tinylens.results.quality.source_image_counts`), so results
 stored before the change can carry a false alarm (SLACS J0216-0813). This reads each
-``result.json`` under the given folders (survey outputs or single result folders) that carries
-the flag, recounts the images at its best fit, and prints one row per such result::
+``result.json`` under the given folders (survey outputs or single result folders; a result.json
+itself is taken too) that carries the flag, recounts the images at its best fit, and prints one
+row per such result::
 
     python examples/recheck_images.py slacs_run [more_runs ...]
 
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from tinylens.errors import TinyLensError
 from tinylens.results.quality import source_image_counts
-from tinylens.results.stored import load_stored, result_files
+from tinylens.results.stored import load_stored, result_files, without_results
 
 FLAG = "not_multiply_imaged"
 
@@ -48,10 +49,12 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(__doc__)
         return 0 if argv else 2
-    files = result_files(argv)
-    if not files:
-        print(f"no result.json under {', '.join(argv)}", file=sys.stderr)
+    empty = without_results(argv)
+    if empty:  # each named: a mistyped folder among several is not skipped unseen
+        print(f"no result.json under {', '.join(empty)} (give survey outputs, result folders or result.json files)",
+              file=sys.stderr)
         return 1
+    files = result_files(argv)
     rows = [r for r in map(recheck, files) if r is not None]
     print(f"{len(files)} results, {len(rows)} flagged {FLAG}")
     for r in rows:

@@ -4,7 +4,8 @@
 image peaks meet on the source plane under the best-fit mass; a peak that lands more than one
 Einstein radius from the source is an image the model leaves out (SLACS J2303+1422's wrong fit,
 0.89" against 1.62"). This reads each ``result.json`` under the given folders (survey outputs or
-single result folders), computes the check at its best fit and writes one row per result::
+single result folders; a result.json itself is taken too), computes the check at its best fit and
+writes one row per result::
 
     python examples/recheck_peaks.py slacs_run [more_runs ...] [-o peaks.csv]
 
@@ -30,7 +31,7 @@ import pandas as pd
 import tinylens
 from tinylens.errors import TinyLensError
 from tinylens.results.quality import PEAKS_APART_THETA_E, critical_flags, peaks_apart
-from tinylens.results.stored import load_stage_state, load_stored, result_files
+from tinylens.results.stored import load_stage_state, load_stored, result_files, without_results
 from tinylens.results.tables import write_csv
 from tinylens.survey.runner import find_lenses, lens_config, load_template
 
@@ -74,7 +75,8 @@ def recheck_state(path: Path, lenses: dict, template: dict) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("folders", nargs="+", help="survey outputs or result folders (or state files, with --template)")
+    ap.add_argument("folders", nargs="+",
+                    help="survey outputs, result folders or result.json files (or state files, with --template)")
     ap.add_argument("-o", "--output", help="also write the rows as CSV")
     ap.add_argument("--template", help="the template the states were made with")
     ap.add_argument("--lens-dir", help="the lens folders of the states")
@@ -82,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.output and not Path(args.output).parent.is_dir():
         ap.error(f"-o {args.output}: no folder {Path(args.output).parent}")
     warnings.simplefilter("ignore")
+    if args.lens_dir and not args.template:
+        ap.error("--lens-dir needs --template (the template the states were made with)")
     if args.template:
         if not args.lens_dir:
             ap.error("--template needs --lens-dir")
@@ -92,10 +96,14 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"error: {err}") from None
         rows = [recheck_state(Path(f), lenses, template) for f in args.folders]
     else:
-        files = result_files(args.folders)
-        if not files:
-            print(f"no result.json under {', '.join(args.folders)}", file=sys.stderr)
+        empty = without_results(args.folders)
+        if empty:  # each named: a mistyped folder among several is not skipped unseen
+            states = any(Path(f).is_file() and Path(f).suffix == ".json" for f in empty)
+            hint = "; a state file of stages_only.py --states needs --template and --lens-dir" if states else ""
+            print(f"no result.json under {', '.join(empty)} (give survey outputs, result folders or result.json "
+                  f"files{hint})", file=sys.stderr)
             return 1
+        files = result_files(args.folders)
         rows = [recheck(f) for f in files]
     for r in rows:
         apart = "-" if r["peaks_apart_theta_E"] is None else f"{r['peaks_apart_theta_E']:.2f}"

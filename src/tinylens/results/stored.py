@@ -13,11 +13,20 @@ from tinylens.filenames import RESULT
 
 
 def result_files(folders) -> list[Path]:
-    """``result.json`` files in ``folders``: a survey's ``lenses/*/`` or the folders themselves."""
+    """``result.json`` files in ``folders``: a survey's ``lenses/*/``, the folders themselves, or
+    each one that is itself a ``result.json``."""
     out = []
     for folder in map(Path, folders):
-        out += sorted(folder.glob(f"lenses/*/{RESULT}")) or sorted(folder.glob(RESULT))
+        if folder.name == RESULT and folder.is_file():
+            out.append(folder)
+        else:
+            out += sorted(folder.glob(f"lenses/*/{RESULT}")) or sorted(folder.glob(RESULT))
     return out
+
+
+def without_results(folders) -> list[str]:
+    """The entries of ``folders`` that hold no ``result.json`` (see :func:`result_files`)."""
+    return [str(folder) for folder in folders if not result_files([folder])]
 
 
 def stored_dtype(stored: dict[str, Any]) -> Any:
