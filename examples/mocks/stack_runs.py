@@ -39,6 +39,9 @@ def stack(runs: list[tuple[str, str, str]]) -> tuple[pd.DataFrame, pd.DataFrame]
     truths: dict[str, tuple[Path, pd.DataFrame]] = {}
     for label, catalog_path, truth_path in runs:
         catalog = read_table(Path(catalog_path), "catalogue")
+        if "status" not in catalog.columns:  # e.g. the truth table given first: stacked, the report refuses it
+            raise ValueError(f"run {label!r}: the catalogue {catalog_path} has no 'status' column; give the "
+                             "catalog.csv of 'tinylens survey' first, then the population's truth.csv")
         if label in truths:
             if Path(truth_path).resolve() != truths[label][0]:
                 raise ValueError(f"run {label!r} is given with two truth tables ({truths[label][0]} and {truth_path}); "
@@ -68,6 +71,12 @@ def main(argv: list[str] | None = None) -> None:
                         help="one survey: a short label, its catalog.csv and the population's truth.csv "
                              "(repeatable; a label given again replaces that run's rows of the lenses it holds)")
     args = parser.parse_args(argv)
+    if args.out.exists() and not args.out.is_dir():
+        parser.error(f"{args.out} is a file: give a folder for the stacked catalog.csv and truth.csv")
+    inputs = {Path(path).resolve() for run in args.run for path in run[1:]}
+    clash = [str(args.out / name) for name in ("catalog.csv", "truth.csv") if (args.out / name).resolve() in inputs]
+    if clash:
+        parser.error(f"{args.out}: the stacked tables would replace the input {clash[0]}; give another folder")
     try:
         catalog, truth = stack([tuple(r) for r in args.run])
     except (ValueError, TinyLensError) as err:

@@ -66,3 +66,29 @@ def test_a_catalogue_with_lenses_its_truth_lacks_is_refused(tmp_path):
     with pytest.raises(SystemExit, match="not in"):
         module.main([str(tmp_path / "out"), "--run", "s1", big[1], small[2]])
     assert not (tmp_path / "out" / "catalog.csv").exists()
+
+
+def test_a_truth_table_given_as_the_catalogue_is_refused(tmp_path):
+    """Catalogue and truth table swapped were stacked ('2 fits and 2 true lenses') and only
+    ``tinylens report`` refused the result; now stack_runs says which file is not a catalogue."""
+    module = load_script("examples/mocks/stack_runs.py")
+    label, catalog, truth = _run(tmp_path, "s1", [1.0, 2.0], [0.0, 0.0])
+    with pytest.raises(SystemExit, match=f"the catalogue {truth} has no 'status' column"):
+        module.main([str(tmp_path / "out"), "--run", label, truth, catalog])
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_output_that_is_a_file_or_would_replace_an_input_is_refused(tmp_path, capsys):
+    """OUT a file was a FileExistsError traceback; OUT the population's folder overwrote its
+    truth.csv with the stacked one."""
+    module = load_script("examples/mocks/stack_runs.py")
+    label, catalog, truth = _run(tmp_path, "s1", [1.0, 2.0], [0.0, 0.0])
+    (tmp_path / "pop").mkdir()
+    population_truth = tmp_path / "pop" / "truth.csv"
+    pd.read_csv(truth).to_csv(population_truth, index=False)
+    before = population_truth.read_text()
+    for out, message in [(catalog, "is a file"), (str(tmp_path / "pop"), f"would replace the input {population_truth}")]:
+        with pytest.raises(SystemExit) as exc:
+            module.main([out, "--run", label, catalog, str(population_truth)])
+        assert exc.value.code == 2 and message in capsys.readouterr().err
+    assert population_truth.read_text() == before
