@@ -11,7 +11,7 @@ writes one row per result::
 
 or at the best fits of stages 1-3 kept by ``examples/stages_only.py --states DIR``::
 
-    python examples/recheck_peaks.py DIR/*.json --lens-dir ../shared/data/slacs_dev \
+    python examples/recheck_peaks.py DIR/*.json --lens-dir ../shared/data/slacs_dev \\
         --template examples/slacs/template_2mge_sie.yaml
 
 ``trusted_now`` is the stored verdict, withdrawn where the check is raised and critical under the

@@ -1,7 +1,7 @@
 """One lens fitted two ways: the data and each fit's normalised residuals, side by side.
 
-    python examples/slacs/compare_fits.py J1032+5322 slacsSIE slacs2MGE \\
-        --labels "one MGE" "two MGEs" --reference 1.03 -o slacs_J1032_two_mge.png
+    python examples/slacs/compare_fits.py J1032+5322 slacs_sie slacs_2mge --reference 1.03 \\
+        --labels "one MGE (one ellipticity)" "two MGEs (own ellipticities)" -o slacs_J1032_two_mge.png
 
 Each RUN is a survey output folder (``RUN/lenses/LENS/result.json``) or a single fit's folder;
 the residuals are of each fit's maximum-likelihood model, over its own mask.

@@ -5,7 +5,7 @@ tinylens Einstein radius; dashed: the reference one, e.g. Bolton et al. 2008), t
 source of the best fit with its critical curve, and the normalised residuals. It shows at a
 glance whether the arc sits on the reference ring and what the source model fitted instead.
 
-    python examples/slacs/failure_gallery.py SURVEY_OUT REFERENCE.csv -o gallery.png \
+    python examples/slacs/failure_gallery.py SURVEY_OUT REFERENCE.csv -o gallery.png \\
         [--threshold 0.10] [--lens J0405-0455 [--lens J1142+1001 ...]] [--also OTHER_SURVEY_OUT]
 
 SURVEY_OUT is the output folder of ``tinylens survey`` (``catalog.csv`` and

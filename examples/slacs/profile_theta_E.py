@@ -9,8 +9,8 @@ first, then everything), keeping the better. A maximum of the profile near the r
 search missed it; a profile that keeps rising away from it means that the model prefers another
 answer there (for example a source that is made to model lens light).
 
-    python examples/slacs/profile_theta_E.py ../shared/data/slacs_dev J0405-0455 \
-        --template examples/slacs/template.yaml --reference 0.80 -o j0405_profile.png \
+    python examples/slacs/profile_theta_E.py ../shared/data/slacs_dev J0405-0455 \\
+        --template examples/slacs/template.yaml --reference 0.80 -o j0405_profile.png \\
         [--core-gaussian] [--grid 0.3,1.0,0.05]
 
 ``--template`` defaults to ``template.yaml`` beside this script (the paper's SLACS model), whatever

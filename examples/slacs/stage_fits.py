@@ -1,8 +1,8 @@
 """Stage-3 fits of one lens side by side: their residuals, and where each mass sends the arc's peaks.
 
 Each STATE is a lens's stages: the ``checkpoint.pipeline.json`` of a fit (in a survey, in
-``OUT/lenses/LENS/``) or a file of ``examples/stages_only.py --states DIR`` (e.g. run with two
-versions of the code). Under the right mass the images of one source meet on the source
+``OUT/lenses/LENS/``; deleted when the fit finishes, unless ``output.keep_checkpoint: true``) or a
+file of ``examples/stages_only.py --states DIR`` (e.g. run with two versions of the code). Under the right mass the images of one source meet on the source
 plane, so the arc's image peaks (stage 2, marked x) land together there; under a wrong one they
 scatter, and the residuals show the image the model left out.
 
@@ -10,7 +10,7 @@ scatter, and the residuals show the image the model left out.
         --lenses J2303+1422 --states states_new -o new.csv
     python examples/slacs/stage_fits.py ../shared/data/slacs_dev J2303+1422 states_old/J2303+1422.json \\
         states_new/J2303+1422.json --template examples/slacs/template_2mge_sie.yaml \\
-        --labels "before" "after" --reference 1.62 -o slacs_J2303_stage3.png
+        --labels "before (40509ba)" "after" --reference 1.62 -o slacs_J2303_stage3.png
 """
 
 from __future__ import annotations
