@@ -60,8 +60,10 @@ def main() -> None:
     ap.add_argument("--config", type=Path, help="template YAML (default: LENS_DIR/template.yaml)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
-    if args.json is not None and not args.json.parent.is_dir():  # found now, not after the timings
-        ap.error(f"--json {args.json}: no folder {args.json.parent}")
+    from tinylens.results.tables import unwritable_file
+
+    if args.json is not None and (why := unwritable_file(args.json)):  # found now, not after the timings
+        ap.error(f"--json {args.json}: {why}")
 
     import tinylens
 

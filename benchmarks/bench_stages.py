@@ -42,8 +42,10 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=1, help="timed runs per setting (default 1)")
     ap.add_argument("--json", type=Path, help="write the timings here")
     args = ap.parse_args()
-    if args.json is not None and not args.json.parent.is_dir():  # found now, not after the timings
-        ap.error(f"--json {args.json}: no folder {args.json.parent}")
+    from tinylens.results.tables import unwritable_file
+
+    if args.json is not None and (why := unwritable_file(args.json)):  # found now, not after the timings
+        ap.error(f"--json {args.json}: {why}")
 
     import jax
 

@@ -32,7 +32,7 @@ import tinylens
 from tinylens.errors import TinyLensError
 from tinylens.results.quality import PEAKS_APART_THETA_E, critical_flags, peaks_apart
 from tinylens.results.stored import load_stage_state, load_stored, result_files, without_results
-from tinylens.results.tables import write_csv
+from tinylens.results.tables import unwritable_file, write_csv
 from tinylens.survey.runner import find_lenses, lens_config, load_template
 
 FLAG = "peaks_apart"
@@ -81,8 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--template", help="the template the states were made with")
     ap.add_argument("--lens-dir", help="the lens folders of the states")
     args = ap.parse_args(argv)
-    if args.output and not Path(args.output).parent.is_dir():
-        ap.error(f"-o {args.output}: no folder {Path(args.output).parent}")
+    if args.output and (why := unwritable_file(args.output)):
+        ap.error(f"-o {args.output}: {why}")
     warnings.simplefilter("ignore")
     if args.lens_dir and not args.template:
         ap.error("--lens-dir needs --template (the template the states were made with)")

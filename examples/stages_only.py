@@ -29,7 +29,7 @@ from tinylens.errors import TinyLensError
 from tinylens.pipeline.optimize import Objective
 from tinylens.pipeline.params import get_param
 from tinylens.pipeline.run import optimise
-from tinylens.results.tables import write_csv, write_json
+from tinylens.results.tables import unwritable_file, write_csv, write_json
 from tinylens.survey.runner import find_lenses, lens_config, load_template
 
 
@@ -58,8 +58,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--states", help="folder for each lens's stages as LENS.json")
     args = ap.parse_args(argv)
     warnings.simplefilter("ignore")
-    if not Path(args.output).parent.is_dir():
-        ap.error(f"-o {args.output}: no folder {Path(args.output).parent}")
+    if why := unwritable_file(args.output):
+        ap.error(f"-o {args.output}: {why}")
+    if args.states and Path(args.states).exists() and not Path(args.states).is_dir():
+        ap.error(f"--states {args.states} is a file; give a folder for the LENS.json files")
     try:
         template = load_template(args.template)
         lenses = find_lenses(args.lens_dir)

@@ -31,7 +31,7 @@ import tinylens
 from tinylens.pipeline.optimize import Objective
 from tinylens.errors import TinyLensError
 from tinylens.results.stored import load_stored
-from tinylens.results.tables import write_csv
+from tinylens.results.tables import unwritable_file, write_csv
 from tinylens.simulate import add_noise, simulate_images
 from tinylens.survey.population import PopulationOptions, components
 from truth_check import catalogue_widths, true_vector  # the sibling script (this folder is on sys.path)
@@ -90,8 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.n < 2:
         raise SystemExit("error: -n must be at least 2 (a spread needs two optima)")
-    if args.output is not None and not args.output.parent.is_dir():
-        ap.error(f"-o {args.output}: no folder {args.output.parent}")
+    if args.output is not None and (why := unwritable_file(args.output)):
+        ap.error(f"-o {args.output}: {why}")
     warnings.simplefilter("ignore")
     stored_path = args.run / "lenses" / args.lens / "result.json"
     truth_path = args.lens_dir / args.lens / "truth.json"

@@ -34,7 +34,7 @@ from tinylens.pipeline.params import get_param
 from tinylens.results.derived import shape_quantities
 from tinylens.errors import TinyLensError
 from tinylens.results.stored import load_stored
-from tinylens.results.tables import write_csv
+from tinylens.results.tables import unwritable_file, write_csv
 
 #: log P by which the optimum from the truth must beat the fit to call the miss the search's.
 SEARCH_GAIN = 5.0
@@ -113,8 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--nsub", type=int, help="also re-optimise with every pixel supersampled NSUB x NSUB")
     ap.add_argument("-o", "--output", type=Path, help="also write the table as CSV")
     args = ap.parse_args(argv)
-    if args.output is not None and not args.output.parent.is_dir():
-        ap.error(f"-o {args.output}: no folder {args.output.parent}")
+    if args.output is not None and (why := unwritable_file(args.output)):
+        ap.error(f"-o {args.output}: {why}")
     if args.nsub is not None and args.nsub < 1:  # found before the optimisations, not by the grid's config after them
         ap.error(f"--nsub {args.nsub}: give a supersampling factor of at least 1")
     warnings.simplefilter("ignore")

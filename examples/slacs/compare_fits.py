@@ -21,6 +21,7 @@ import numpy as np  # noqa: E402
 from tinylens.results.report import save_figure  # noqa: E402
 from tinylens.errors import TinyLensError  # noqa: E402
 from tinylens.results.stored import load_stored  # noqa: E402
+from tinylens.results.tables import unwritable_file  # noqa: E402
 
 
 def result_path(run: str | Path, lens: str) -> Path:
@@ -77,8 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     labels = args.labels or args.runs
     if len(labels) != len(args.runs):
         parser.error(f"{len(args.runs)} runs but {len(labels)} labels")
-    if not Path(args.output).parent.is_dir():
-        parser.error(f"-o {args.output}: no folder {Path(args.output).parent}")
+    if why := unwritable_file(args.output):
+        parser.error(f"-o {args.output}: {why}")
     missing = [str(result_path(r, args.lens)) for r in args.runs if not result_path(r, args.lens).exists()]
     if missing:
         parser.error("no result: " + ", ".join(missing))

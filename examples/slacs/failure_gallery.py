@@ -31,6 +31,7 @@ from tinylens.errors import TinyLensError
 from tinylens.results import plots
 from tinylens.results.report import read_table, save_figure
 from tinylens.results.stored import load_stored
+from tinylens.results.tables import unwritable_file
 
 THETA = "lens_mass.0.theta_E"
 
@@ -97,8 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dpi", type=int, default=70)
     a = p.parse_args(argv)
 
-    if not a.output.parent.is_dir():
-        p.error(f"-o {a.output}: no folder {a.output.parent}")
+    if why := unwritable_file(a.output):
+        p.error(f"-o {a.output}: {why}")
     try:
         catalog = read_table(a.survey_out / "catalog.csv", "catalogue of the survey output")
         reference = read_table(a.reference, "reference table")

@@ -41,6 +41,7 @@ from tinylens.pipeline.params import light_only_indices, prior_middle, set_param
 from tinylens.errors import TinyLensError
 from tinylens.results.plots import image_extent
 from tinylens.results.report import save_figure
+from tinylens.results.tables import unwritable_file
 from tinylens.survey.runner import find_lenses, lens_config, load_template
 
 THETA = "lens_mass.0.theta_E"
@@ -135,8 +136,8 @@ def main(argv: list[str] | None = None) -> None:
     grid = np.arange(start, stop + step / 2, step) if step > 0 and np.isfinite([start, stop, step]).all() else []
     if len(grid) < 2:
         ap.error(f"--grid {args.grid!r}: the step must be positive and the stop at least one step beyond the start")
-    if not Path(args.output).parent.is_dir():  # checked before the minutes of fitting, not after
-        ap.error(f"-o {args.output}: no folder {Path(args.output).parent}")
+    if why := unwritable_file(args.output):  # checked before the minutes of fitting, not after
+        ap.error(f"-o {args.output}: {why}")
     try:
         template = load_template(args.template)
         lenses = {lens.lens_id: lens for lens in find_lenses(args.lens_dir)}

@@ -35,6 +35,7 @@ from tinylens.pipeline.params import get_param  # noqa: E402
 from tinylens.results.plots import image_extent  # noqa: E402
 from tinylens.results.report import save_figure  # noqa: E402
 from tinylens.results.stored import load_stage_state  # noqa: E402
+from tinylens.results.tables import unwritable_file  # noqa: E402
 from tinylens.survey.runner import find_lenses, lens_config, load_template  # noqa: E402
 
 COLOURS = ("tab:red", "tab:blue", "tab:green", "tab:orange")
@@ -89,8 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     labels = args.labels or [Path(s).parent.name for s in args.states]
     if len(labels) != len(args.states):
         ap.error(f"{len(args.states)} states but {len(labels)} labels")
-    if not Path(args.output).parent.is_dir():
-        ap.error(f"-o {args.output}: no folder {Path(args.output).parent}")
+    if why := unwritable_file(args.output):
+        ap.error(f"-o {args.output}: {why}")
     warnings.simplefilter("ignore")
     try:
         lenses = {lens.lens_id: lens for lens in find_lenses(args.lens_dir)}

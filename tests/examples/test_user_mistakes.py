@@ -134,3 +134,43 @@ def test_a_result_whose_data_moved_is_told_what_a_script_user_can_do(tmp_path, m
     message = str(exc.value.code)
     assert message.startswith("error: ") and "load_stored" not in message, message
     assert f"set config_dir in {Path('moved/output/result.json')} to the folder" in message, message
+
+
+FOLDER_AS_FILE = [
+    ("examples/stages_only.py", ["lenses", "--template", "template.yaml", "-o", "run"]),
+    ("examples/stages_only.py", ["lenses", "--template", "template.yaml", "--states", "template.yaml"]),
+    ("examples/recheck_peaks.py", ["run", "-o", "run"]),
+    ("examples/mocks/truth_check.py", ["run", "lenses", "tiny", "-o", "run"]),
+    ("examples/mocks/noise_realisations.py", ["run", "lenses", "tiny", "-n", "2", "-o", "run"]),
+    ("examples/slacs/compare_fits.py", ["tiny", "run", "-o", "run"]),
+    ("examples/slacs/profile_theta_E.py", ["lenses", "tiny", "--template", "template.yaml", "--reference", "1",
+                                           "--grid", "0.9,1.0,0.1", "-o", "run"]),
+    ("examples/slacs/failure_gallery.py", ["run", "truth.csv", "-o", "run"]),
+]
+
+
+@pytest.mark.parametrize("script, args", FOLDER_AS_FILE,
+                         ids=[f"{s.rsplit('/', 1)[-1]}:{' '.join(a[-2:])}" for s, a in FOLDER_AS_FILE])
+def test_an_output_file_that_is_a_folder_is_refused_before_the_work(files, monkeypatch, capsys, script, args):
+    """``-o`` naming a folder (or ``--states`` a file) was an IsADirectoryError or FileExistsError
+    traceback, after the minutes of work that the file was to hold; now a usage error first."""
+    monkeypatch.chdir(files)
+    with pytest.raises(SystemExit) as exc:
+        load_script(script).main(args)
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and ("run is a folder; give a file name" in err or "template.yaml is a file" in err)
+
+
+@pytest.mark.parametrize("bench, other", [("bench_fit.py", ["-n", "0"]), ("bench_stages.py", ["--threads", "0"]),
+                                          ("bench_likelihood.py", [])])
+def test_a_bench_json_that_is_a_folder_is_refused_before_the_timings(tmp_path, monkeypatch, capsys, bench, other):
+    """``--json`` naming a folder passed the check of its parent and failed after the timings.
+    (``other``: a later usage error, or timings that fail, so that a missed check ends at once.)"""
+    import sys
+
+    monkeypatch.setattr(sys, "argv", [bench, "--json", str(tmp_path), *other])
+    script = load_script(f"benchmarks/{bench}")
+    monkeypatch.setattr(script, "measure", lambda *a: pytest.fail("timed"), raising=False)
+    with pytest.raises(SystemExit) as exc:
+        script.main()
+    assert exc.value.code == 2 and f"{tmp_path} is a folder; give a file name" in capsys.readouterr().err

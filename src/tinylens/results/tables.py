@@ -46,6 +46,17 @@ def ensure_writable(folder: str | Path, choose: str = "another output.path in th
     return folder
 
 
+def unwritable_file(path: str | Path) -> str | None:
+    """Why a file could not be written at ``path`` (a folder there, or no folder for it), for a
+    script to say before its work rather than fail after it; None when nothing stands in the way."""
+    path = Path(path)
+    if path.is_dir():
+        return f"{path} is a folder; give a file name"
+    if not path.parent.is_dir():
+        return f"no folder {path.parent}"
+    return None
+
+
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
