@@ -27,6 +27,7 @@ import numpy as np  # noqa: E402
 
 import tinylens  # noqa: E402
 from tinylens.errors import TinyLensError  # noqa: E402
+from tinylens.filenames import PIPELINE_STATE  # noqa: E402
 from tinylens.numerics.grid import pixel_coordinates  # noqa: E402
 from tinylens.pipeline.mass_source import PEAK_R_MIN_PIXELS, image_peaks, to_source_plane  # noqa: E402
 from tinylens.pipeline.arc import Arc  # noqa: E402
@@ -77,6 +78,14 @@ def figure(problem, states: list[dict], labels: list[str], lens: str, reference:
     return fig
 
 
+def state_lens(path: str | Path, lenses) -> str | None:
+    """The lens of ``lenses`` a state file is named after: ``LENS.json`` of stages_only.py, or
+    ``LENS/checkpoint.pipeline.json`` of a fit; None for another name (e.g. ``before.json``)."""
+    path = Path(path)
+    name = path.parent.name if path.name == PIPELINE_STATE else path.stem
+    return name if name in lenses else None
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("lens_dir")
@@ -97,6 +106,9 @@ def main(argv: list[str] | None = None) -> int:
         lenses = {lens.lens_id: lens for lens in find_lenses(args.lens_dir)}
         if args.lens not in lenses:
             ap.error(f"no lens {args.lens!r} in {args.lens_dir}")
+        other = [(path, state_lens(path, lenses)) for path in args.states if state_lens(path, lenses) not in (None, args.lens)]
+        if other:  # its mass and source drawn over this lens's data: a wrong fit that is no fit's
+            ap.error(f"{other[0][0]} is the state of lens {other[0][1]}, not of {args.lens}")
         problem = tinylens.load(lens_config(load_template(args.template), lenses[args.lens], "stage_fits_out"))
     except TinyLensError as err:
         raise SystemExit(f"error: {err}") from None

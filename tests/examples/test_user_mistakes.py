@@ -174,3 +174,26 @@ def test_a_bench_json_that_is_a_folder_is_refused_before_the_timings(tmp_path, m
     with pytest.raises(SystemExit) as exc:
         script.main()
     assert exc.value.code == 2 and f"{tmp_path} is a folder; give a file name" in capsys.readouterr().err
+
+
+def test_stage_fits_refuses_the_state_of_another_lens(tmp_path, capsys):
+    """``states/J0008.json`` given for J2303 was drawn over J2303's data (a 'wrong fit' that is
+    no fit's); a state named after another lens of LENS_DIR is now a usage error naming both."""
+    import json
+
+    script = load_script("examples/slacs/stage_fits.py")
+    cfg = write_tiny_lens(tmp_path / "lenses" / "tiny")
+    write_tiny_lens(tmp_path / "lenses" / "other")
+    problem = tinylens.load(cfg)
+    state = tmp_path / "states" / "other.json"
+    state.parent.mkdir()
+    state.write_text(json.dumps({"best": [FREE_TRUTH[n] for n in problem.param_names],
+                                 "param_names": list(problem.param_names)}))
+    with pytest.raises(SystemExit) as exc:
+        script.main([str(tmp_path / "lenses"), "tiny", str(state), "--template", str(cfg),
+                     "-o", str(tmp_path / "fits.png")])
+    assert exc.value.code == 2 and f"{state} is the state of lens other, not of tiny" in capsys.readouterr().err
+    lenses = {"tiny": None, "other": None}
+    assert script.state_lens("states/tiny.json", lenses) == "tiny"
+    assert script.state_lens("run/lenses/other/checkpoint.pipeline.json", lenses) == "other"
+    assert script.state_lens("before.json", lenses) is None
