@@ -173,7 +173,7 @@ def _summary_lines(res: InferenceResult, stats: Mapping[str, Mapping[str, Any]],
             lines.append(f"{shown}: {_or_none(s['median'])}{unit} (68 %: {' to '.join(map(_or_none, s['interval_68']))})")
             continue
         places = None if one_point else decimals(err)
-        value = f"{s['median']:.4g}" if places is None else f"{s['median']:.{places}f}"
+        value = _or_none(s["median"]) if places is None else f"{s['median']:.{places}f}"
         lines.append(f"{shown}: {value}{unit}" if one_point else f"{shown}: {value} ± {err:.2g}{unit}")
     if len(names) > SUMMARY_PANEL_LINES:
         lines.append(f"... {len(names) - SUMMARY_PANEL_LINES} more in the summary table")

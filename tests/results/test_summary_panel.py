@@ -56,3 +56,13 @@ def test_a_magnitude_with_an_open_end_is_shown_as_its_interval_not_nan():
     assert "src0.mag: none (68 %: 20.75 to none)" in lines, lines
     assert "light0.mag: 20 (68 %: 19.56 to none)" in lines, lines
     assert not any("nan" in line for line in lines), lines
+
+
+def test_an_optimisers_magnitude_without_flux_is_none_not_nan():
+    """An optimiser's best fit with a component switched off (flux 0) has no magnitude (null in
+    result.json); the panel printed "src0.mag: nan"."""
+    from tinylens.results.derived import magnitude_summaries
+
+    flux = {"source_light.0.flux": {"median": 0.0, "interval_68": [0.0, 0.0], "interval_997": [0.0, 0.0]}}
+    lines = _summary_lines(_result(1), {**flux, **magnitude_summaries(flux, 25.0)}, {"flags": [], "critical": []})
+    assert "src0.mag: none" in lines and not any("nan" in line for line in lines), lines
