@@ -830,3 +830,12 @@ def test_the_start_line_counts_one_lens_as_one(capsys, total, start):
     with runner.SurveyProgress(total, [], enabled=True):
         pass
     assert capsys.readouterr().err.splitlines()[0] == start
+
+
+@pytest.mark.parametrize("info, count", [({"n_workers": 7, "workers": {}}, 7),  # distributed from 2025
+                                         ({"workers": {}}, 0),  # before: no n_workers, every worker listed
+                                         ({"workers": {"tcp://a:1": {}, "tcp://b:2": {}}}, 2)])
+def test_connected_workers_on_every_supported_distributed(info, count):
+    """distributed 2024.x (pyproject allows 2024.1) gives no n_workers in scheduler_info, so
+    a survey on a scheduler without workers said nothing and its heartbeat kept 'still fitting'."""
+    assert runner.connected_workers(mock.Mock(scheduler_info=lambda: info)) == count

@@ -786,9 +786,11 @@ def resubmit_note(lens_id: str, fits: int, resubmission: int) -> str:
 
 
 def connected_workers(client: Any) -> int | None:
-    """How many workers the client's scheduler has now (``None`` if it cannot be asked)."""
+    """How many workers the client's scheduler has now (``None`` if it cannot be asked): its
+    ``n_workers``, or (older distributed, 2024.x, without it) the workers it lists."""
     try:
-        return int(client.scheduler_info()["n_workers"])
+        info = client.scheduler_info()
+        return int(info["n_workers"]) if "n_workers" in info else len(info["workers"])
     except Exception:  # an info call failing must not stop the survey
         return None
 
