@@ -522,7 +522,7 @@ def test_each_sampling_run_of_the_pipeline_keeps_its_own_dynesty_history(tmp_pat
     monkeypatch.setattr(run_mod, "optimise", lambda objective, settings, progress=False: {
         "best": best, "stages": {}, "n_evals": 0, "arc_mask": [], "time_s": 0.0})
     crowded = iter([[(0, "upper")]])
-    monkeypatch.setattr(bx, "crowded_edges", lambda *args: next(crowded, []))
+    monkeypatch.setattr(bx, "crowded_edges", lambda *args, **kwargs: next(crowded, []))
     res = run_inference(problem, progress=False, checkpoint_dir=tmp_path)  # the pipeline's default max_widen: 2
     runs = [r["n_likelihood_evals"] for r in res.info["pipeline"]["sampling_runs"]]
     assert len(runs) == 2
