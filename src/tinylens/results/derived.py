@@ -204,7 +204,8 @@ def derived_summaries(problem, samples: np.ndarray, weights: Sequence[float] | N
     w = None if weights is None else np.asarray(weights, dtype=float)
     cheap = {**relative_quantities(problem, samples), **shape_quantities(problem, samples, w)}
     drawn = samples if w is None else samples[thin(w)]
-    fluxes = summarize(flux_quantities(problem, drawn))
+    # each draw's magnitude (NaN without flux) is for the samples table; the summaries take the fluxes'
+    fluxes = summarize({k: v for k, v in flux_quantities(problem, drawn).items() if not k.endswith(".mag")})
     if problem.dataset.zeropoint is not None:
         fluxes.update(magnitude_summaries(fluxes, problem.dataset.zeropoint))
     return {**summarize(cheap, w), **fluxes}
