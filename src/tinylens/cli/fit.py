@@ -142,7 +142,8 @@ def crowded_message(pipeline: dict[str, Any]) -> str:
     """The warning for a fit whose posterior still reaches an edge of the pipeline's sampling box
     (``pipeline``: ``result.info["pipeline"]``, its ``crowded_edges`` ``name:lower`` or
     ``name:upper``) after the widenings, or stage 3's theta_E floor (the one edge ``bounded:
-    false`` keeps). Running the same command again samples the same box: the same answer."""
+    false`` keeps). Running the same command again samples the same region (the box, or the
+    priors above the floor): the same answer."""
     floor = float(((pipeline.get("stages") or {}).get("arc") or {}).get("theta_E_floor") or 0.0)
     box = pipeline.get("box") or {}
     edges = list(pipeline.get("crowded_edges") or [])
@@ -154,7 +155,7 @@ def crowded_message(pipeline: dict[str, Any]) -> str:
     if others:
         parts.append(f"the edge of the pipeline's sampling box at {', '.join(others)} after its widenings "
                      "(see pipeline.max_widen and pipeline.bounded)")
-    again = ("; running the same command again samples the same box and gives the same answer"
+    again = ("; running the same command again samples the same region and gives the same answer"
              if pipeline.get("sampler_converged", True) else "")
     return (f"the posterior still reaches {' and '.join(parts)}, flagged box_edge and unconverged, so these results "
             f"are preliminary{again}.")
