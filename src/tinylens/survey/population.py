@@ -80,7 +80,7 @@ from tinylens import lens_equation
 from tinylens.profiles.ellipticity import e1e2_to_qphi, qphi_to_e1e2, shear_to_polar
 from tinylens.profiles.light.sersic import total_flux
 from tinylens.results.derived import magnitude
-from tinylens.results.tables import ensure_writable, write_atomic, write_csv, write_json
+from tinylens.results.tables import ensure_writable, write_atomic, write_csv, write_json, write_table
 from tinylens.results.truth import TRUTH_FILE, flat_params
 from tinylens.simulate import add_noise, gaussian_psf, model_spec_from_truth, moffat_psf, simulate_images
 
@@ -624,7 +624,7 @@ def _simulate_into(outdir: Path, n: int, seed: int, opts: PopulationOptions, pro
         rows.append({"lens_id": name, **flat_params(lens["truth"]), **lens["derived"]})
     table = pd.DataFrame(rows)
     write_csv(outdir / "truth.csv", table)
-    write_atomic(outdir / "truth.parquet", lambda tmp: table.to_parquet(tmp, index=False))
+    write_table(outdir / "truth.parquet", table)
     header = ("# tinylens simulate-population: Table 1 priors (Cao et al., TinyLensGPU). The data paths\n"
               "# are the file names inside each lens folder. Fit all lenses with:\n"
               f"#   tinylens survey {outdir} --config {outdir / 'template.yaml'} --out RESULTS\n")
