@@ -16,7 +16,6 @@ Medians are reported: the machines are shared and noisy. Not a test.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import os
 import sys
@@ -33,12 +32,11 @@ def lens_folders(lens_dir: Path) -> list[Path]:
 
 
 def config_for(template: dict, lens: Path, out: Path) -> dict:
-    cfg = copy.deepcopy(template)
-    ds = cfg["dataset"]
-    for key, name in (("data_path", "image.fits"), ("noise_path", "noise.fits"), ("psf_path", "psf.fits")):
-        ds[key] = str(lens / name)
-    cfg.setdefault("output", {})["path"] = str(out)
-    return cfg
+    """``template`` filled in for the lens folder ``lens`` as ``tinylens survey`` does (its mask.fits
+    included, when it has one), its outputs under ``out``."""
+    from tinylens.survey.runner import Lens, lens_config
+
+    return lens_config(template, Lens(lens.name, lens.resolve()), out)
 
 
 def _truth(lens_dir: Path) -> dict[str, float]:
@@ -93,7 +91,9 @@ def time_fits(args: argparse.Namespace, work: Path) -> None:
 
         lens_dir = work / "mocks"
         simulate_population(args.n, lens_dir, seed=args.seed, progress=False)
-    template = yaml.safe_load(Path(args.config or lens_dir / "template.yaml").read_text())
+    from tinylens.survey.runner import load_template
+
+    template = load_template(args.config or lens_dir / "template.yaml")
     lenses = lens_folders(lens_dir)[: args.n]
     if not lenses:
         raise SystemExit(f"error: no lens folder (with image.fits) in {lens_dir}")
@@ -105,7 +105,7 @@ def time_fits(args: argparse.Namespace, work: Path) -> None:
     truth = _truth(lens_dir)
     for lens in lenses:
         t0 = time.perf_counter()
-        res = tinylens.fit(config_for(template, lens, work / "out" / lens.name), progress=False)
+        res = tinylens.fit(config_for(template, lens, work / "out"), progress=False)
         total = time.perf_counter() - t0
         like = float(res.info.get("likelihood_time_s", np.nan))
         pipe = res.info.get("pipeline") or {}
