@@ -16,9 +16,6 @@ from __future__ import annotations
 
 import os
 
-import jax
-import jax.numpy as jnp
-
 from tinylens.errors import ConfigError
 
 #: The environment variable read at import, and the values it may take (any case; empty: unset).
@@ -55,6 +52,8 @@ def set_precision(precision: str) -> None:
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be 'float32' or 'float64', got {given!r}")
     if precision == "float64":
+        import jax  # here, not at the top: ``import tinylens`` and ``tinylens --help`` stay fast
+
         jax.config.update("jax_enable_x64", True)
     _PRECISION = precision
 
@@ -68,6 +67,9 @@ def get_precision() -> str:
 def check_dtype(dtype) -> None:
     """Raise ConfigError for a float64 ``dtype`` while JAX's x64 is off: JAX would compute in
     float32 (as a ``TINYLENS_PRECISION`` typo is refused, not fitted in float32)."""
+    import jax
+    import jax.numpy as jnp
+
     if jnp.dtype(dtype) == jnp.float64 and not jax.config.jax_enable_x64:
         raise ConfigError("dtype=float64 needs JAX's x64 mode, which is off: JAX would compute in float32. Turn it on "
                           "first, with tinylens.set_precision('float64') (or jax.config.update('jax_enable_x64', "
@@ -76,6 +78,9 @@ def check_dtype(dtype) -> None:
 
 def get_dtype():
     """The JAX dtype new problems are built with."""
+    import jax
+    import jax.numpy as jnp
+
     if get_precision() == "float64":
         if not jax.config.jax_enable_x64:
             jax.config.update("jax_enable_x64", True)

@@ -1,0 +1,53 @@
+"""Start-up: ``import tinylens`` and the command line's help load no heavy library (JAX first)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+#: Libraries that take seconds to import, or that only a running command needs.
+HEAVY = ("jax", "jaxlib", "matplotlib", "pandas", "dask", "distributed", "astropy", "nautilus", "dynesty",
+         "lenstronomy", "corner")
+
+
+def _python(*args: str, precision: str = "") -> subprocess.CompletedProcess:
+    env = {**os.environ, "TINYLENS_PRECISION": precision, "JAX_PLATFORMS": "cpu", "MPLBACKEND": "Agg"}
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env, timeout=120)
+
+
+def _imported(importtime: str) -> set[str]:
+    """The top-level packages that ``python -X importtime`` reports having imported."""
+    rows = (line.rpartition("|")[2].strip() for line in importtime.splitlines() if line.startswith("import time:"))
+    return {row.partition(".")[0] for row in rows}
+
+
+def test_import_tinylens_does_not_import_jax():
+    """``import tinylens`` imported JAX (through tinylens.precision): a second or more before the
+    first line of a script or notebook ran. JAX now loads when something first computes."""
+    code = ("import sys, tinylens; from tinylens import ConfigError, DataError, TinyLensError, fit, load, "
+            f"set_precision; print(sorted(m for m in {HEAVY!r} if m in sys.modules))")
+    run = _python("-c", code)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "[]"
+
+
+def test_float64_from_the_environment_still_turns_on_x64_at_import():
+    """TINYLENS_PRECISION=float64 still turns on JAX's x64 as tinylens is imported, before any
+    array a script makes afterwards."""
+    code = "import tinylens, jax.numpy as jnp; print(jnp.ones(2).dtype)"
+    run = _python("-c", code, precision="float64")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "float64"
+
+
+@pytest.mark.parametrize("args", [["--help"], ["fit", "--help"], ["survey", "--help"], ["report", "--help"],
+                                  ["fti"]], ids=" ".join)
+def test_command_line_help_does_not_import_heavy_libraries(args):
+    """``tinylens --help``, a command's help, or a mistyped command name waited seconds for JAX
+    to load (and a Ctrl-C meanwhile printed a traceback from inside it); they now answer without."""
+    run = _python("-X", "importtime", "-m", "tinylens", *args)
+    assert run.returncode == (2 if args == ["fti"] else 0), run.stderr[-2000:]
+    assert _imported(run.stderr) & set(HEAVY) == set()
