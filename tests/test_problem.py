@@ -201,3 +201,15 @@ def test_a_hand_built_dataset_with_a_bad_used_pixel_is_refused(lens, key, value,
     mask[16, 16] = False
     problem = Problem(loaded.config, loaded.base_dir, dataclasses.replace(d, **{key: bad}, mask=mask), loaded.spec)
     assert np.isfinite(problem.log_likelihood(problem.prior_transform(np.full(problem.ndim, 0.5))))
+
+
+@pytest.mark.parametrize("dtype", ["float16", "int32", "double64", 5])
+def test_a_dtype_neither_float32_nor_float64_is_refused_by_name(lens, dtype, monkeypatch):
+    """tinylens.load(config, dtype="float16") failed deep inside JAX's FFT ("RFFT input must be
+    float32 or float64"), after reading the data; "int32" or a non-dtype failed elsewhere in JAX:
+    a ConfigError names the value and the two precisions, before any file is read."""
+    import tinylens.problem
+
+    monkeypatch.setattr(tinylens.problem, "load_dataset", lambda *a, **k: pytest.fail("the data were read"))
+    with pytest.raises(ConfigError, match=rf"^dtype={dtype!r}: must be float32 or float64"):
+        tinylens.load(lens, dtype=dtype)

@@ -64,13 +64,29 @@ def get_precision() -> str:
     return _PRECISION  # type: ignore[return-value]
 
 
-def check_dtype(dtype) -> None:
-    """Raise ConfigError for a float64 ``dtype`` while JAX's x64 is off: JAX would compute in
-    float32 (as a ``TINYLENS_PRECISION`` typo is refused, not fitted in float32)."""
-    import jax
-    import jax.numpy as jnp
+def dtype_name(dtype) -> str | None:
+    """``"float32"`` or ``"float64"`` for a ``dtype`` that names one (``jnp.float32``,
+    ``"float64"``, ``np.dtype("float64")``), else None."""
+    import jax.numpy as jnp  # here, not at the top: ``import tinylens`` stays fast
 
-    if jnp.dtype(dtype) == jnp.float64 and not jax.config.jax_enable_x64:
+    try:
+        name = jnp.dtype(dtype).name
+    except TypeError:  # not a dtype at all: "double64", 5
+        return None
+    return name if name in PRECISIONS else None
+
+
+def check_dtype(dtype) -> None:
+    """Raise ConfigError for a ``dtype`` that is neither float32 nor float64 (JAX failed on it
+    deep inside, or computed in it), and for float64 while JAX's x64 is off: JAX would compute
+    in float32 (as a ``TINYLENS_PRECISION`` typo is refused, not fitted in float32)."""
+    import jax
+
+    name = dtype_name(dtype)
+    if name is None:
+        raise ConfigError(f"dtype={dtype!r}: must be float32 or float64 (jnp.float32, 'float64', ...), the "
+                          "precision to compute in; leave it out for that of tinylens.set_precision.")
+    if name == "float64" and not jax.config.jax_enable_x64:
         raise ConfigError("dtype=float64 needs JAX's x64 mode, which is off: JAX would compute in float32. Turn it on "
                           "first, with tinylens.set_precision('float64') (or jax.config.update('jax_enable_x64', "
                           "True)), or ask for float32.")
