@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -189,3 +191,17 @@ def test_config_chooses_the_critical_flags(tmp_path):
     strict_cfg.write_text(yaml.safe_dump(cfg))
     with pytest.raises(tinylens.errors.ConfigError, match="quality.critical"):
         tinylens.load(strict_cfg)
+
+
+def test_the_checks_are_plain_bools_that_json_takes(tiny_problem):
+    """result.quality["checks"] held numpy bools (not_multiply_imaged always, arc_residuals when
+    raised), so that json.dumps(result.quality) in a notebook failed ("Object of type bool is not
+    JSON serializable") and `checks[...] is False` was false though result.json said false."""
+    problem = tiny_problem
+    names = problem.param_names
+    wrong = np.array([FREE_TRUTH[n] for n in names])
+    wrong[names.index("lens_mass.0.theta_E")] *= 0.75  # raises arc_residuals
+    quality = assess(problem, _result(problem, wrong[None, :]))
+    assert quality["checks"]["arc_residuals"]
+    assert all(type(v) is bool for v in quality["checks"].values()), quality["checks"]
+    assert json.loads(json.dumps(quality)) == quality

@@ -171,6 +171,7 @@ def assess(problem, result, arc_mask: np.ndarray | None = None) -> dict[str, Any
     metrics["n_images"] = None if n_img is None else int(n_img[0])  # of the source centre
     metrics["n_images_half_light"] = None if n_img is None else int(n_img.max())  # most, over the ellipse
     flags["not_multiply_imaged"] = n_img is not None and n_img.max() < 2
+    flags = {k: bool(v) for k, v in flags.items()}  # numpy's bools (of comparisons) are no JSON, nor ``is True``
     raised = [k for k, v in flags.items() if v]
     critical = critical_flags(problem)
     return {"trusted": not any(flags[k] for k in critical if k in flags), "flags": raised,
