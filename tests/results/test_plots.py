@@ -217,6 +217,19 @@ def test_corner_refuses_samples_or_weights_that_do_not_match_the_names():
     assert equal.axes[0].get_title() == corner_figure(names, samples, np.ones(300)).axes[0].get_title()
 
 
+@pytest.mark.parametrize(("k", "n"), [(3, 1), (3, 2), (1, 1)])
+def test_corner_of_too_few_samples_says_so(k, n):
+    """plots.corner_figure(result.param_names, result.samples, result.weights) of an optimiser's
+    fit (one sample) was an AssertionError from inside corner ("I don't believe that you want more
+    dimensions than samples!"; one parameter: an IndexError): a ValueError that says why."""
+    from tinylens.results.plots import corner_figure
+
+    names = ["lens_mass.0.theta_E", "lens_mass.0.e1", "lens_mass.0.e2"][:k]
+    with pytest.raises(ValueError, match=rf"corner plot of {k} parameter\(s\) needs at least {max(k, 2)} samples; "
+                                         rf"got {n} \(an optimiser's result is one point"):
+        corner_figure(names, np.ones((n, k)), np.ones(n))
+    assert corner_figure(names, np.random.default_rng(0).normal(size=(max(k, 2), k)), None).axes
+
 def test_the_noise_panel_is_scaled_to_the_typical_noise_not_a_few_huge_pixels(tiny_problem):
     """A few bad pixels of noise 1e30 (an RMS map's convention) set the colour scale to 0..1e30:
     the noise map panel was one flat colour."""

@@ -369,7 +369,7 @@ def corner_figure(
 ) -> Figure:
     """Corner plot of weighted samples with 1, 2, 3 sigma contours and 16/50/84 % titles
     (``weights`` None: equal weights). Samples or weights of shapes that do not match ``names``
-    are a ValueError naming them. ``truths``, values marked on it: one per name (None: none), or
+    are a ValueError naming them, as are fewer samples than names (or than 2): an optimiser's one point. ``truths``, values marked on it: one per name (None: none), or
     a mapping of name to value (a fit's ``result.truth``, or a pandas Series indexed by the names,
     such as a truth table's row; names it lacks are not marked)."""
     if isinstance(truths, Mapping) or (hasattr(truths, "keys") and any(n in truths.keys() for n in names)):
@@ -382,6 +382,9 @@ def corner_figure(
     weights = np.ones(len(samples)) if weights is None else np.asarray(weights, dtype=float)
     if weights.shape != (len(samples),):
         raise ValueError(f"weights must have shape ({len(samples)},), one for each sample; got shape {weights.shape}")
+    if len(samples) < max(k, 2):  # corner's own check is an AssertionError about dimensions
+        raise ValueError(f"a corner plot of {k} parameter(s) needs at least {max(k, 2)} samples; got {len(samples)} "
+                         "(an optimiser's result is one point, its best fit: no posterior to plot)")
     keep = weights > weights.max() * 1e-8  # negligible points change no histogram
     if keep.sum() <= k:  # a search stopped early: too few weighted points to leave any out
         keep[:] = True
