@@ -66,3 +66,20 @@ def test_a_table_is_written_in_the_format_its_name_says(tmp_path, name, magic):
     back = pd.read_parquet(path) if magic == b"PAR1" else pd.read_csv(path)
     pd.testing.assert_frame_equal(back, frame, rtol=1e-7)
     assert [p.name for p in tmp_path.iterdir()] == [name]  # no temporary file left beside it
+
+
+def test_a_write_that_cannot_be_made_names_the_file_asked_for_not_a_temporary_one(tmp_path):
+    """plots.save_model_figure(problem, best, "figs/model.png") with no folder figs, or a table
+    written over a folder, failed naming a hidden temporary file ('figs/.model.unfinished-1tnw2smz.png',
+    '... -> figs'): the error is of the same type and names the path given, as open() would."""
+    from tinylens.results.tables import write_atomic
+
+    missing = tmp_path / "figs" / "model.png"
+    with pytest.raises(FileNotFoundError) as err:
+        write_atomic(missing, lambda tmp: tmp.write_text("x"))
+    assert err.value.filename == str(missing) and str(err.value).endswith(f": '{missing}'")
+    (tmp_path / "table.csv").mkdir()
+    with pytest.raises(IsADirectoryError) as err:
+        write_atomic(tmp_path / "table.csv", lambda tmp: tmp.write_text("x"))
+    assert err.value.filename == str(tmp_path / "table.csv") and "unfinished" not in str(err.value)
+    assert [p.name for p in tmp_path.iterdir()] == ["table.csv"]  # no temporary file left beside it

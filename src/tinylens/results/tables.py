@@ -63,17 +63,29 @@ os.umask(_UMASK)
 
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; on success it replaces ``path`` atomically."""
+    """Yield a temporary path next to ``path``; on success it replaces ``path`` atomically. An
+    OSError of creating or replacing it (no such folder, a folder at ``path``) names ``path``."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_unfinished_prefix(path), suffix=path.suffix)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_unfinished_prefix(path), suffix=path.suffix)
+    except OSError as err:
+        raise _naming(err, path) from None
     os.close(fd)
     try:
         yield Path(tmp)
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give results the usual permissions
-        os.replace(tmp, path)
+        try:
+            os.replace(tmp, path)
+        except OSError as err:
+            raise _naming(err, path) from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _naming(err: OSError, path: Path) -> OSError:
+    """``err`` (of the same type) about ``path``, not the hidden temporary file it was about."""
+    return type(err)(err.errno, err.strerror, str(path))
 
 
 def _unfinished_prefix(path: Path) -> str:
