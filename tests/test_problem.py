@@ -213,3 +213,21 @@ def test_a_dtype_neither_float32_nor_float64_is_refused_by_name(lens, dtype, mon
     monkeypatch.setattr(tinylens.problem, "load_dataset", lambda *a, **k: pytest.fail("the data were read"))
     with pytest.raises(ConfigError, match=rf"^dtype={dtype!r}: must be float32 or float64"):
         tinylens.load(lens, dtype=dtype)
+
+
+def test_a_dict_config_takes_pathlib_paths_as_their_text(lens, tmp_path):
+    """A notebook's dict config with data_path=folder / "image.fits" (a pathlib.Path) was refused,
+    "dataset.data_path: should be a valid string; got PosixPath(...)", though tinylens.load and
+    fit take Paths for the config, base_dir and output: Paths in the dataset's paths and
+    output.path are taken as their text, and stored (model_dump) as text."""
+    config = yaml.safe_load(lens.read_text())
+    folder = lens.parent
+    for key in ("data_path", "noise_path", "psf_path"):
+        config["dataset"][key] = folder / config["dataset"][key]
+    config["output"] = {"path": tmp_path / "out"}
+    problem = tinylens.load(config)
+    assert problem.config.dataset.data_path == str(folder / "image.fits")
+    assert problem.config.output.path == str(tmp_path / "out")
+    assert problem.config.model_dump(mode="json")["dataset"]["psf_path"] == str(folder / "psf.fits")
+    with pytest.raises(ConfigError, match=r"dataset\.data_path: should be a valid string; got 5"):
+        tinylens.load({**config, "dataset": {**config["dataset"], "data_path": 5}})

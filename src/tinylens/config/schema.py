@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal, Optional, Union
@@ -54,6 +55,15 @@ PositiveFloat = Annotated[float, NotBool, Gt(0), AllowInfNan(False)]
 NonNegativeFloat = Annotated[float, NotBool, Ge(0), AllowInfNan(False)]
 Number = Annotated[float, NotBool]
 Whole = Annotated[int, NotBool]
+
+
+def _path_text(value: Any) -> Any:
+    """A ``pathlib.Path`` (any ``os.PathLike``), as a notebook's config dict may hold, as its text."""
+    return os.fspath(value) if isinstance(value, os.PathLike) else value
+
+
+#: A file or folder path: text, or a ``pathlib.Path`` taken as its text (``str`` refused it).
+PathText = Annotated[str, BeforeValidator(_path_text)]
 ListName = Literal["lens_mass_list", "source_light_list", "lens_light_list"]
 PriorType = Literal["uniform", "gaussian", "log_uniform"]
 
@@ -411,12 +421,12 @@ class Supersampling(StrictModel):
 class Dataset(StrictModel):
     """Where the data are and how to sample them. Paths are relative to the YAML's folder."""
 
-    data_path: str = Field(min_length=1, description="path to the image FITS file")
-    noise_path: str = Field(min_length=1, description="path to the noise (1-sigma) FITS file")
-    psf_path: str = Field(min_length=1, description="path to the PSF FITS file (odd-sized)")
+    data_path: PathText = Field(min_length=1, description="path to the image FITS file")
+    noise_path: PathText = Field(min_length=1, description="path to the noise (1-sigma) FITS file")
+    psf_path: PathText = Field(min_length=1, description="path to the PSF FITS file (odd-sized)")
     pixel_scale: PositiveFloat = Field(description="arcsec per pixel, a number > 0")
     nsub: Whole = Field(4, ge=1, le=MAX_NSUB, description=f"supersampling factor per axis, an integer from 1 to {MAX_NSUB}")
-    mask_path: str | None = Field(None, min_length=1, description="FITS mask, nonzero = pixel used")
+    mask_path: PathText | None = Field(None, min_length=1, description="FITS mask, nonzero = pixel used")
     mask: MaskShape | None = None
     zeropoint: FiniteFloat | None = Field(None, description="magnitude zeropoint")
     supersampling: Supersampling = Field(default_factory=Supersampling)
@@ -560,7 +570,7 @@ class DatasetFigures(StrictModel):
 class Output(StrictModel):
     """Where results go; relative ``path`` is relative to the YAML's folder."""
 
-    path: str = Field("output", min_length=1)
+    path: PathText = Field("output", min_length=1)
     figures: Figures = Field(default_factory=Figures)
     tables: Tables = Field(default_factory=Tables)
     datasets: DatasetFigures = Field(default_factory=DatasetFigures)
