@@ -25,6 +25,16 @@ def test_load_shows_its_keywords_to_help():
     assert "base_dir" in tinylens.load.__doc__
 
 
+def test_fit_documents_each_of_its_keywords_to_help():
+    """help(tinylens.fit) said nothing of output= (where the outputs go instead of output.path)
+    nor of progress= (what it prints), nor what it returns."""
+    import inspect
+
+    for name in inspect.signature(tinylens.fit).parameters:
+        assert f"``{name}``" in tinylens.fit.__doc__, name
+    assert "FitResult" in tinylens.fit.__doc__
+
+
 def test_base_dir_of_another_type_is_refused_by_name(lens):
     with pytest.raises(ConfigError, match=r"base_dir must be a folder .*got int 5"):
         tinylens.load(lens, base_dir=5)

@@ -354,10 +354,14 @@ def folder_on_interrupt(folder: Path) -> contextlib.AbstractContextManager[None]
 def fit(config: str | Path | dict, *, progress: bool = True, output: str | Path | None = None,
         base_dir: str | Path | None = None, fresh: bool = False,
         truth: Mapping[str, float] | str | Path | None = None, truth_errors: str = "raise") -> FitResult:
-    """Fit the lens that ``config`` (YAML path or dict) describes and write all outputs.
+    """Fit the lens that ``config`` (YAML path or dict) describes, write all outputs and return
+    them as a :class:`FitResult` (``result.median``, ``result.summary``, ``result.samples``, ...).
 
     Relative paths in ``config`` are taken from ``base_dir`` if given, else from the YAML file's
-    folder (the current folder for a dict), as in :func:`tinylens.load`. A fit stopped earlier
+    folder (the current folder for a dict), as in :func:`tinylens.load`. Outputs go to
+    ``output`` if given (a relative one from the current folder), else to the config's
+    ``output.path``. ``progress``: print each stage as it starts and a live status line of the
+    search (``False``: nothing, for loops and batch jobs). A fit stopped earlier
     in the same output folder is resumed from its checkpoints, unless ``fresh``: then they are
     deleted first and everything (the pipeline's stages too) is done again.
 
@@ -367,7 +371,7 @@ def fit(config: str | Path | dict, *, progress: bool = True, output: str | Path 
     corner plot (and kept as the result's ``truth``); those of fixed parameters are ignored. A
     file is read once, before the data are loaded. A truth that cannot be used (a file that cannot
     be read, neither a mapping nor a path, a value that is not a number, no free parameter named) raises
-    :class:`~tinylens.errors.DataError`, or with ``truth_errors="warn"`` (a survey's) is a
+    :class:`~tinylens.errors.DataError`, or with ``truth_errors`` "warn" (a survey's) is a
     :class:`~tinylens.errors.DataWarning` and the lens is fitted without it.
 
     The inference settings, that the likelihood is finite somewhere in the prior
