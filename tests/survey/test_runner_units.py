@@ -839,3 +839,27 @@ def test_connected_workers_on_every_supported_distributed(info, count):
     """distributed 2024.x (pyproject allows 2024.1) gives no n_workers in scheduler_info, so
     a survey on a scheduler without workers said nothing and its heartbeat kept 'still fitting'."""
     assert runner.connected_workers(mock.Mock(scheduler_info=lambda: info)) == count
+
+
+def _info(workers: int, threads: int, listed: int | None, totals: bool) -> dict:
+    """A ``scheduler_info()`` of ``workers`` workers of ``threads`` threads, listing ``listed``
+    of them (None: all), with the cluster's totals or (distributed 2024.x) without."""
+    shown = {f"tcp://10.0.0.{i}:1": {"nthreads": threads} for i in range(workers if listed is None else listed)}
+    totals = {"n_workers": workers, "total_threads": workers * threads} if totals else {}
+    return {**totals, "workers": shown}
+
+
+@pytest.mark.parametrize("info", [_info(64, 16, 5, True),  # distributed 2025.4 to 2026.6: five workers listed
+                                  _info(64, 16, None, True),  # from 2026.7: every worker
+                                  _info(64, 16, None, False)])  # 2024.x: every worker, no totals
+def test_a_large_cluster_gets_a_task_for_every_thread_and_a_bounded_queue(info):
+    """With distributed 2025.4 to 2026.6, scheduler_info() lists only five workers, so a cluster
+    of 64 workers x 16 threads was counted as 80 threads and got 1000 tasks in flight: 24 of its
+    1024 threads stayed idle for the whole survey. Its total_threads is now read."""
+    limit = runner._in_flight_limit(mock.Mock(scheduler_info=lambda: info))
+    assert 1024 <= limit <= runner.IN_FLIGHT_PER_THREAD * 1024
+
+
+def test_the_tasks_in_flight_when_the_cluster_cannot_be_asked():
+    client = mock.Mock(scheduler_info=mock.Mock(side_effect=OSError("gone")))
+    assert runner._in_flight_limit(client) == runner.MIN_IN_FLIGHT

@@ -801,10 +801,19 @@ def no_workers_note(address: str) -> str:
             f"(e.g. 'dask worker {address}', with tinylens importable).")
 
 
+def cluster_threads(info: Mapping[str, Any]) -> int:
+    """The worker threads of a cluster, from its scheduler's ``scheduler_info()``: its
+    ``total_threads``, or (distributed 2024.x, without it) the sum over the workers it lists.
+    distributed 2025.4 to 2026.6 lists only the first five workers there by default."""
+    if "total_threads" in info:
+        return int(info["total_threads"])
+    return sum(int(w.get("nthreads", 1)) for w in info["workers"].values())
+
+
 def _in_flight_limit(client: Any) -> int:
     """How many tasks to keep submitted: a few per worker thread the scheduler knows of now."""
     try:
-        threads = sum(w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values())
+        threads = cluster_threads(client.scheduler_info())
     except Exception:  # an info call failing must not stop the survey
         threads = 0
     return max(MIN_IN_FLIGHT, IN_FLIGHT_PER_THREAD * threads)
