@@ -863,3 +863,50 @@ def test_a_large_cluster_gets_a_task_for_every_thread_and_a_bounded_queue(info):
 def test_the_tasks_in_flight_when_the_cluster_cannot_be_asked():
     client = mock.Mock(scheduler_info=mock.Mock(side_effect=OSError("gone")))
     assert runner._in_flight_limit(client) == runner.MIN_IN_FLIGHT
+
+
+class _Workers:
+    """A client whose workers import the tinylens ``copies`` (address -> version, package file)."""
+
+    def __init__(self, copies: dict[str, tuple[str, str]]) -> None:
+        self.copies = copies
+
+    def run(self, function, target, on_error="raise"):
+        name = target.split(":")[1]
+        if name not in ("__version__", "__file__"):  # the import check: every worker imports the runner
+            return {address: function(target) for address in self.copies}
+        return {address: copy[name == "__file__"] for address, copy in self.copies.items()}
+
+
+def test_workers_importing_another_tinylens_version_are_refused_by_name():
+    """A `dask worker` started in another environment, with another tinylens installed, fitted the
+    survey's lenses with that copy without a word (the template checked, and the catalogue's
+    provenance, are this command's); it is now refused, naming the worker and both versions and files."""
+    import tinylens
+
+    mine = (tinylens.__version__, tinylens.__file__)
+    client = _Workers({"tcp://10.0.0.1:1": mine, "tcp://10.0.0.2:1": ("0.0.9", "/opt/old/tinylens/__init__.py")})
+    with pytest.raises(TinyLensError) as caught:
+        runner.check_worker_imports(client)
+    text = str(caught.value)
+    assert "1 of the 2 Dask workers import another version of tinylens" in text, text
+    assert "tcp://10.0.0.2:1: tinylens 0.0.9 from /opt/old/tinylens/__init__.py" in text, text
+    assert f"this command runs tinylens {mine[0]} from {mine[1]}" in text and "10.0.0.1" not in text, text
+
+
+def test_workers_importing_tinylens_from_another_place_are_warned_of_by_name():
+    """Workers started with PYTHONPATH pointing at another checkout of the same version fitted with
+    that checkout's code silently; the survey now warns, naming the worker and both files."""
+    import tinylens
+
+    from tinylens.errors import ConfigWarning
+
+    mine = (tinylens.__version__, tinylens.__file__)
+    other = (mine[0], "/home/me/old-checkout/src/tinylens/__init__.py")
+    with pytest.warns(ConfigWarning) as caught:
+        runner.check_worker_imports(_Workers({"tcp://10.0.0.1:1": mine, "tcp://10.0.0.2:1": other}))
+    text = str(caught[0].message)
+    assert f"tcp://10.0.0.2:1: tinylens {mine[0]} from {other[1]}" in text and mine[1] in text, text
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        runner.check_worker_imports(_Workers({"tcp://10.0.0.1:1": mine}))  # the same copy: no word

@@ -656,7 +656,8 @@ def check_worker_imports(client: Any, module: str | None = None) -> None:
 
     A worker started without tinylens (another environment, no ``PYTHONPATH``) cannot even read
     a survey task: Dask closes it on the first one, and the survey would wait silently for
-    workers that no longer exist. Workers that join later are not checked."""
+    workers that no longer exist. Then :func:`check_worker_copies`: the workers must import the
+    same tinylens as this process. Workers that join later are not checked."""
     import pkgutil
 
     try:  # resolve_name imports the module and returns a plain string, which any worker can send
@@ -664,14 +665,69 @@ def check_worker_imports(client: Any, module: str | None = None) -> None:
     except Exception:  # a cluster that cannot be asked: its workers will tell by their logs
         return
     failed = {address: answer for address, answer in answers.items() if isinstance(answer, BaseException)}
-    if not failed:
+    if failed:
+        error = failed[min(failed)]
+        raise TinyLensError(
+            f"{len(failed)} of the {len(answers)} Dask workers cannot import tinylens ({listed(sorted(failed), 3)}: "
+            f"{describe_exception(error)}), so they could not run a survey task. Start the workers in an "
+            "environment where tinylens is installed (the same one as this command, or with PYTHONPATH set "
+            "as for it), then run the same command again.")
+    check_worker_copies(client)
+
+
+def worker_copies(client: Any) -> dict[str, tuple[str, str]]:
+    """The tinylens each worker of ``client``'s cluster imports, by address: its version and the
+    file of its package (``?`` for what a worker cannot tell). Asked of plain strings, which a
+    worker with any copy of tinylens can send."""
+    import pkgutil
+
+    def ask(name: str) -> dict[str, Any]:
+        return client.run(pkgutil.resolve_name, f"tinylens:{name}", on_error="return")
+
+    versions, files = ask("__version__"), ask("__file__")
+    return {address: tuple(str(answer) if isinstance(answer, str) else "?" for answer in (version, files.get(address)))
+            for address, version in versions.items()}
+
+
+def other_copies(copies: Mapping[str, tuple[str, str]], mine: tuple[str, str]) -> tuple[dict, dict]:
+    """Of the workers' tinylens ``copies`` (:func:`worker_copies`), those of another version than
+    ``mine`` (this process's version and package file), and those of the same version imported
+    from another file."""
+    version = {address: copy for address, copy in copies.items() if copy[0] != mine[0]}
+    path = {address: copy for address, copy in copies.items() if address not in version and copy[1] != mine[1]}
+    return version, path
+
+
+def check_worker_copies(client: Any) -> None:
+    """TinyLensError naming the workers of ``client``'s cluster that import another version of
+    tinylens than this process (their fits would not be those the template was checked with, nor
+    what the catalogue says made them); a ConfigWarning naming those that import the same version
+    from another file (another checkout, or the same installation seen by another path)."""
+    import tinylens
+    from tinylens.errors import ConfigWarning
+
+    try:
+        copies = worker_copies(client)
+    except Exception:  # a cluster that cannot be asked
         return
-    error = failed[min(failed)]
-    raise TinyLensError(
-        f"{len(failed)} of the {len(answers)} Dask workers cannot import tinylens ({listed(sorted(failed), 3)}: "
-        f"{describe_exception(error)}), so they could not run a survey task. Start the workers in an "
-        "environment where tinylens is installed (the same one as this command, or with PYTHONPATH set "
-        "as for it), then run the same command again.")
+    mine = (tinylens.__version__, str(tinylens.__file__))
+    version, path = other_copies(copies, mine)
+
+    def which(found: Mapping[str, tuple[str, str]]) -> str:
+        return listed([f"{address}: tinylens {v} from {f}" for address, (v, f) in sorted(found.items())], 3)
+
+    here = f"this command runs tinylens {mine[0]} from {mine[1]}"
+    if version:
+        raise TinyLensError(
+            f"{len(version)} of the {len(copies)} Dask workers import another version of tinylens than this command "
+            f"({which(version)}; {here}), so their fits would not be what the template was checked with. Start "
+            "the workers in the same environment as this command (or with PYTHONPATH set as for it), then run "
+            "the same command again.")
+    if path:
+        warnings.warn(
+            f"{len(path)} of the {len(copies)} Dask workers import tinylens from another place than this command "
+            f"({which(path)}; {here}); they fit the lenses with their copy. If it is another checkout, start the "
+            "workers with PYTHONPATH set as for this command.", ConfigWarning, stacklevel=3)
 
 
 def _allowed_failures(client: Any) -> int:
