@@ -190,3 +190,50 @@ def test_the_restart_reason_reads_what_the_fits_would():
     assert runner.restart_reason({"inference": {"method": "dynesty", "settings": {"resume": True}}}) is None
     assert runner.restart_reason({}) is None and runner.restart_reason({"inference": ["not", "a", "mapping"]}) is None
     assert runner.restart_reason({"inference": {"settings": {"resume": False}}}) == "the template sets resume: false"
+
+
+def test_ctrl_c_while_the_local_cluster_starts_stops_once_it_is_up_and_closes_it(monkeypatch, capsys):
+    """A Ctrl-C while the local cluster started left it half-started: Dask printed tracebacks of
+    workers that failed to start, and an AssertionError when it tried to close it at exit. The
+    Ctrl-C is now held until the cluster is up (said on stderr), which is then closed, and the
+    survey stops with its one line. (An in-process cluster; the Ctrl-C comes as it starts.)"""
+    import signal
+
+    import distributed
+
+    started, local_cluster = [], distributed.LocalCluster
+
+    def cluster(**kwargs):
+        started.append(local_cluster(**{**kwargs, "processes": False}))
+        signal.raise_signal(signal.SIGINT)  # as if pressed while it started
+        return started[0]
+
+    monkeypatch.setattr(distributed, "LocalCluster", cluster)
+    entered = []
+    with pytest.raises(KeyboardInterrupt):
+        with runner.dask_client(workers=1):
+            entered.append(True)
+    assert len(started) == 1 and started[0].status.name == "closed" and not entered
+    assert runner.HELD_INTERRUPT_NOTE in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_second_ctrl_c_while_the_cluster_starts_stops_at_once():
+    import signal
+
+    reached = []
+    with pytest.raises(KeyboardInterrupt):
+        with runner.interrupt_held(note=""):
+            signal.raise_signal(signal.SIGINT)
+            reached.append("after the first")
+            signal.raise_signal(signal.SIGINT)
+            reached.append("after the second")
+    assert reached == ["after the first"]
+    with pytest.raises(KeyboardInterrupt):  # what fails once the Ctrl-C came (its workers died) is a Ctrl-C
+        with runner.interrupt_held(note=""):
+            signal.raise_signal(signal.SIGINT)
+            raise RuntimeError("Cluster failed to start")
+    with pytest.raises(RuntimeError):  # and without one, the error
+        with runner.interrupt_held(note=""):
+            raise RuntimeError("Cluster failed to start")
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -24,6 +24,8 @@ import copy
 import json
 import logging
 import os
+import signal
+import sys
 import threading
 import time
 import warnings
@@ -599,14 +601,51 @@ def dask_client(workers: int = 2, scheduler: str | None = None) -> Iterator[Any]
             check_worker_imports(client)
             yield client
         return
-    with warnings.catch_warnings():
-        # Without a dashboard the scheduler still serves HTTP (health checks) on port 8787, and
-        # takes another port, with a warning, when a second survey on the node holds it.
-        warnings.filterwarnings("ignore", message=r"Port \d+ is already in use")
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=logging.ERROR)
-    with cluster, Client(cluster) as client:
+    with contextlib.ExitStack() as stack:
+        with interrupt_held(), warnings.catch_warnings():
+            # Without a dashboard the scheduler still serves HTTP (health checks) on port 8787, and
+            # takes another port, with a warning, when a second survey on the node holds it.
+            warnings.filterwarnings("ignore", message=r"Port \d+ is already in use")
+            cluster = stack.enter_context(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                                       dashboard_address=None, silence_logs=logging.ERROR))
+            client = stack.enter_context(Client(cluster))
         yield client
+
+
+#: Said on stderr when a Ctrl-C comes while the local cluster starts (:func:`interrupt_held`).
+HELD_INTERRUPT_NOTE = "survey: stopping once the Dask cluster has started (press Ctrl-C again to stop at once)"
+
+
+@contextlib.contextmanager
+def interrupt_held(note: str = HELD_INTERRUPT_NOTE) -> Iterator[None]:
+    """Hold back a Ctrl-C (SIGINT) while the block runs, saying ``note``; its KeyboardInterrupt
+    comes at the end of the block. A second Ctrl-C interrupts at once.
+
+    A local cluster interrupted while it starts is left half-started: Dask cannot close it and
+    prints tracebacks (workers that failed to start, an AssertionError at exit). Only where
+    Python's own Ctrl-C handler is in place (the main thread of a program that kept it)."""
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield
+        return
+    pressed = []
+
+    def hold(signum: int, frame: Any) -> None:
+        if pressed:
+            raise KeyboardInterrupt
+        pressed.append(signum)
+        print(note, file=sys.stderr, flush=True)
+
+    signal.signal(signal.SIGINT, hold)
+    try:
+        yield
+    except Exception:
+        if not pressed:
+            raise  # (else the Ctrl-C's doing: a terminal's reaches the processes the block starts too)
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if pressed:
+        raise KeyboardInterrupt
 
 
 def check_scheduler(address: str, timeout: float = 10.0) -> None:
