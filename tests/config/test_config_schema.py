@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import copy
+import warnings
 from pathlib import Path
 
 import pytest
 import yaml
 
 from tinylens.config import Config, ParamLink, load_config, resolve_path
-from tinylens.errors import ConfigError, TinyLensError
+from tinylens.errors import ConfigError, ConfigWarning, TinyLensError
 
 EXAMPLE = """\
 dataset:
@@ -438,3 +439,44 @@ def test_corner_parameters_as_a_tuple_of_names_is_a_list(example):
     example["output"]["corner_parameters"] = ("lens_mass.0.theta_E", "lens_mass.0.e1")
     cfg, _ = load_config(example)
     assert cfg.output.corner_parameters == ["lens_mass.0.theta_E", "lens_mass.0.e1"]
+
+
+@pytest.mark.parametrize("edit, keys, switch", [
+    (lambda d: d.update(pipeline={"enabled": False, "n_sigma": 5, "threads": 2}),
+     "pipeline.n_sigma, pipeline.threads", "pipeline.enabled: false"),
+    (lambda d: d.update(pipeline={"bounded": False, "max_widen": 4}), "pipeline.max_widen", "pipeline.bounded: false"),
+    (lambda d: d.update(pipeline={"arc": False, "min_theta_E_fraction": 0.2}),
+     "pipeline.min_theta_E_fraction", "pipeline.arc: false"),
+    (lambda d: d.update(pipeline={"n_sigma": 5}, inference={"type": "optimizer"}),
+     "pipeline.n_sigma", "inference.type: optimizer"),
+    (lambda d: d["dataset"].update(supersampling={"nsub": 8}), "dataset.supersampling.nsub",
+     "dataset.supersampling.mode: uniform, not in adaptive mode (the default)"),
+    (lambda d: d["dataset"].update(supersampling={"mode": "uniform", "tolerance": 0.01}),
+     "dataset.supersampling.tolerance", "dataset.supersampling.mode: adaptive, not in uniform mode"),
+])
+def test_a_key_its_switch_turns_off_loads_with_a_warning(tmp_path, example, edit, keys, switch):
+    """A pipeline or supersampling key that the config's other keys switch off (pipeline.n_sigma
+    with bounded: false, or around an optimiser; supersampling.nsub in adaptive mode) was ignored
+    without a word: the user believed it set the box, the factor... It now loads with a warning
+    naming the key, the switch and the file."""
+    edit(example)
+    path = write(tmp_path, yaml.safe_dump(example))
+    with pytest.warns(ConfigWarning) as caught:
+        load_config(path)
+    text = " ".join(str(w.message) for w in caught)
+    assert f"In config file {path}: {keys}: " in text and switch in text, text
+
+
+@pytest.mark.parametrize("edit", [
+    lambda d: d.update(pipeline={"enabled": False}),
+    lambda d: d.update(pipeline={"enabled": False, "n_sigma": 10.0}),  # its default: as a result.json lists it
+    lambda d: d.update(pipeline={"bounded": False, "arc": False, "arc_threshold": 4}),
+    lambda d: d.update(pipeline={"enabled": False}, inference={"type": "optimizer"}),
+    lambda d: d["dataset"].update(nsub=8),  # TinyLensGpu's key, documented as read in uniform mode only
+    lambda d: d["dataset"].update(supersampling={"mode": "uniform", "nsub": 2}),
+])
+def test_keys_that_are_used_or_left_at_their_defaults_load_quietly(example, edit):
+    edit(example)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConfigWarning)
+        load_config(example)

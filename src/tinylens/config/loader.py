@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import types
 import typing
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -16,8 +17,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from tinylens.config.schema import ERROR_TYPE, FIXED_VALUE_TAGS, Config, show
-from tinylens.errors import ConfigError
+from tinylens.config.schema import ERROR_TYPE, FIXED_VALUE_TAGS, Config, show, unused_keys
+from tinylens.errors import ConfigError, ConfigWarning
 
 #: At most this many schema problems are listed in one error.
 MAX_LISTED_ERRORS = 20
@@ -115,16 +116,21 @@ def _yaml_error_message(exc: yaml.MarkedYAMLError, path: Path | str) -> str:
 
 # -- validation -------------------------------------------------------------------------------
 def validate_config(data: Any, origin: str) -> Config:
-    """Validate parsed YAML; ``origin`` names it in messages (e.g. ``config file a.yaml``)."""
+    """Validate parsed YAML; ``origin`` names it in messages (e.g. ``config file a.yaml``). A key
+    that the config's other keys switch off (:func:`~tinylens.config.schema.unused_keys`) loads
+    with a :class:`ConfigWarning`."""
     if not isinstance(data, Mapping):
         raise ConfigError(
             f"The top level of {origin} must be a mapping with the sections "
             f"{', '.join(Config.model_fields)}; got a {type(data).__name__} ({show(data)})."
         )
     try:
-        return Config.model_validate(dict(data))
+        config = Config.model_validate(dict(data))
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, origin)) from None
+    for line in unused_keys(config):
+        warnings.warn(f"In {origin}: {line}.", ConfigWarning, stacklevel=3)
+    return config
 
 
 def format_validation_error(exc: ValidationError, origin: str) -> str:

@@ -643,3 +643,51 @@ class Config(StrictModel):
     quality: Quality = Field(default_factory=Quality)
     solver_type: Literal["nnls", "normal"] = "nnls"
     output: Output = Field(default_factory=Output)
+
+
+#: Keys of a switched-off part of the config, by the switch: (section, keys, what switches them
+#: off, what happens instead). A key of these given a value other than its default does nothing.
+_PIPELINE_OFF = {"n_sigma": "bounded", "max_widen": "bounded", "min_theta_E_fraction": "arc"}
+_PIPELINE_INSTEAD = {"bounded": "the sampler runs over the full priors, with no box",
+                     "arc": "theta_E starts at its prior's median, with no floor"}
+_SUPERSAMPLING_MODE = {"nsub": "uniform", "levels": "adaptive", "tolerance": "adaptive"}
+
+
+def _changed(model: BaseModel) -> list[str]:
+    """The keys of ``model`` whose value is not their default, in the schema's order (a value
+    equal to its default leaves a reloaded ``result.json`` config, which lists every key, unflagged)."""
+    defaults = type(model)()
+    return [k for k in type(model).model_fields if getattr(model, k) != getattr(defaults, k)]
+
+
+def unused_keys(config: Config) -> list[str]:
+    """One line per key ``config`` sets (to other than its default) that its other keys switch
+    off, so that it does nothing: the ``pipeline`` around an optimiser, or with ``enabled: false``;
+    the box's keys with ``bounded: false``; the theta_E floor with ``arc: false``; and a
+    supersampling key of the other mode. TinyLensGpu's own keys (``dataset.nsub``) are not listed."""
+    out: list[str] = []
+    pipe = config.pipeline
+    changed = [k for k in _changed(pipe) if k != "enabled"]
+    if config.inference.type != "sampler" and changed:
+        keys = ", ".join(f"pipeline.{k}" for k in changed)
+        out.append(f"{keys}: not used with inference.type: {config.inference.type}; the pipeline runs only "
+                   "around a sampler (remove the pipeline section, or set inference.type: sampler)")
+    elif not pipe.enabled and changed:
+        out.append(f"{', '.join(f'pipeline.{k}' for k in changed)}: not used with pipeline.enabled: false, which "
+                   "runs the sampler alone over the full priors (remove them, or set pipeline.enabled: true)")
+    elif pipe.enabled:
+        for switch in ("bounded", "arc"):
+            keys = [k for k in changed if _PIPELINE_OFF.get(k) == switch]
+            if keys and not getattr(pipe, switch):
+                out.append(f"{', '.join(f'pipeline.{k}' for k in keys)}: not used with pipeline.{switch}: false "
+                           f"({_PIPELINE_INSTEAD[switch]}); remove {'them' if len(keys) > 1 else 'it'}, "
+                           f"or set pipeline.{switch}: true")
+    ss = config.dataset.supersampling
+    keys = [k for k in _changed(ss) if _SUPERSAMPLING_MODE.get(k, ss.mode) != ss.mode]
+    if keys:
+        other = "uniform" if ss.mode == "adaptive" else "adaptive"
+        out.append(f"{', '.join(f'dataset.supersampling.{k}' for k in keys)}: only read with dataset.supersampling."
+                   f"mode: {other}, not in {ss.mode} mode{' (the default)' if ss.mode == 'adaptive' else ''}; "
+                   f"set mode: {other} to use {'them' if len(keys) > 1 else 'it'}, or remove "
+                   f"{'them' if len(keys) > 1 else 'it'}")
+    return out
