@@ -910,3 +910,21 @@ def test_workers_importing_tinylens_from_another_place_are_warned_of_by_name():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         runner.check_worker_imports(_Workers({"tcp://10.0.0.1:1": mine}))  # the same copy: no word
+
+
+def test_a_survey_dry_run_shows_the_templates_config_warnings(tmp_path, mock_survey):
+    """The template was checked with every warning silenced, so one about the template itself (a
+    key it switches off, a prior reaching where its parameter has no values) reached a user only
+    in each lens's catalogue row, after the fits. The check now shows them, naming the template."""
+    template = yaml.safe_load(mock_survey["template"].read_text())
+    template["pipeline"] = {"bounded": False, "n_sigma": 5}
+    template["model_components"]["lens_mass_list"][0]["params"]["theta_E"]["prior_settings"] = [-0.5, 1.5]
+    path = tmp_path / "template.yaml"
+    path.write_text(yaml.safe_dump(template))
+    args = ["survey", str(mock_survey["lenses"]), "-c", str(path), "--out", str(tmp_path / "out"), "--dry-run"]
+    result = CliRunner().invoke(app, [*args, "--only", "lens_a"])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert f"The template {path}: pipeline.n_sigma: not used with pipeline.bounded: false" in text, text
+    assert f"The template {path}: model_components.lens_mass_list[0].params.theta_E: 25 % of the prior" in text, text
+    assert text.count("pipeline.n_sigma: not used") == 1

@@ -23,6 +23,9 @@ from tinylens.errors import ConfigError, ConfigWarning
 #: At most this many schema problems are listed in one error.
 MAX_LISTED_ERRORS = 20
 
+#: What a config given as a mapping (not a file) is called in messages.
+MAPPING = "configuration mapping"
+
 #: Keys whose value is a list of exactly two numbers.
 PAIR_KEYS = ("prior_settings", "limits")
 
@@ -36,7 +39,7 @@ def load_config(source: str | Path | Mapping[str, Any] | Config) -> tuple[Config
     if isinstance(source, Config):
         return source, Path.cwd()
     if isinstance(source, Mapping):
-        return validate_config(source, "configuration mapping"), Path.cwd()
+        return validate_config(source, MAPPING), Path.cwd()
     if not isinstance(source, (str, Path)):
         raise ConfigError(f"A configuration must be a YAML file path or a mapping; got a {type(source).__name__}.")
     if isinstance(source, str) and "\n" in source:
@@ -128,8 +131,9 @@ def validate_config(data: Any, origin: str) -> Config:
         config = Config.model_validate(dict(data))
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, origin)) from None
+    where = "" if origin == MAPPING else f"In {origin}: "
     for line in unused_keys(config):
-        warnings.warn(f"In {origin}: {line}.", ConfigWarning, stacklevel=3)
+        warnings.warn(f"{where}{line}.", ConfigWarning, stacklevel=3)
     return config
 
 

@@ -38,7 +38,8 @@ import numpy as np
 import pandas as pd
 
 from tinylens import filenames
-from tinylens.errors import ConfigError, DataError, DataWarning, OutputError, TinyLensError, lens_count, listed
+from tinylens.errors import (ConfigError, ConfigWarning, DataError, DataWarning, OutputError, TinyLensError, lens_count,
+                             listed)
 from tinylens.precision import get_precision
 from tinylens.results.truth import TRUTH_FILE
 from tinylens.survey.provenance import (
@@ -192,10 +193,11 @@ def check_template(template: Mapping[str, Any], lenses: list[Lens], out: str | P
     nowhere: ConfigError | None = None
     for lens in lenses[:tries]:
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
                 problem = tinylens.load(lens_config(template, lens, out))
                 check_settings(problem)
+            _warn_of_template(caught, name)
         except DataError as exc:
             if broken is not None:
                 broken[lens.lens_id] = str(exc)
@@ -210,6 +212,14 @@ def check_template(template: Mapping[str, Any], lenses: list[Lens], out: str | P
     if nowhere is not None:
         raise nowhere
     return None
+
+
+def _warn_of_template(caught: list[warnings.WarningMessage], name: str) -> None:
+    """Raise again, once each and naming the template, the ConfigWarnings among ``caught`` (the
+    template's: a prior reaching outside its parameter's values, a key that does nothing); the
+    checked lens's own warnings (its data's) are left to its fit."""
+    for text in dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, ConfigWarning)):
+        warnings.warn(f"The {name}: {text}", ConfigWarning, stacklevel=3)
 
 
 # -- rows -------------------------------------------------------------------------------------
