@@ -411,7 +411,8 @@ def fit(config: str | Path | dict, *, progress: bool = True, output: str | Path 
             (out / filenames.RESULT).unlink(missing_ok=True)  # an old result must not look like this fit's
             if fresh:
                 _remove_checkpoints(out)
-            tables.remove_unfinished(out / filenames.RESULT, *(out / name for name in file_names(problem.config).values()))
+            tables.remove_unfinished(out / filenames.RESULT, out / filenames.PIPELINE_STATE,
+                                     *(out / name for name in file_names(problem.config).values()))
             res = run_inference(problem, progress=progress, checkpoint_dir=out)
             removed = res.converged and not problem.config.output.keep_checkpoint
             if removed:  # result.json must not name a checkpoint deleted once it is written

@@ -67,7 +67,8 @@ def test_optimiser_from_the_cli(tmp_path, data):
     config = write_tiny_lens(tmp_path, {"type": "optimizer", "method": "lbfgs",
                                         "settings": {"n_starts": 2, "n_draws": 128}}, data)
     (tmp_path / "opt").mkdir()
-    strays = [tmp_path / "opt" / n for n in (".result.unfinished-k1ll3d00.json", ".model_results.unfinished-k1ll3d00.png")]
+    strays = [tmp_path / "opt" / n for n in (".result.unfinished-k1ll3d00.json", ".model_results.unfinished-k1ll3d00.png",
+                                             ".checkpoint.pipeline.unfinished-k1ll3d00.json")]
     for stray in strays:  # what a fit SIGKILLed while writing its outputs leaves
         stray.write_text("half")
     (tmp_path / "opt" / ".notes-mine.txt").write_text("a user's file")
