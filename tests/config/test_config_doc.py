@@ -139,3 +139,14 @@ def test_each_samplers_defaults_and_other_names_are_listed(method):
         assert any(re.search(rf"`{n}`\s+\((?:[^)]*?, )?`?{shown}`?[);]", bullet) for n in names[name]), (method, name)
     for alias in runner.ALIASES:
         assert f"`{alias}`" in bullet, (method, alias)
+
+
+@pytest.mark.parametrize("method", ["nautilus", "dynesty"])
+def test_each_samplers_pipeline_defaults_are_listed(method):
+    """The settings the pipeline gives a sampler unless the config sets them (nautilus's
+    ``n_networks`` 1, not nautilus's 4) are in that sampler's bullet, with their values."""
+    from tinylens.pipeline.run import BOXED_SAMPLER_DEFAULTS
+
+    bullet = re.search(rf"^- `{method}`: (.*?)(?=^- )", DOC, re.S | re.M).group(1)
+    for name, default in BOXED_SAMPLER_DEFAULTS.get(method, {}).items():
+        assert re.search(rf"`{name}`\s+\({re.escape(_as_yaml(default))}\)", bullet), (method, name)
