@@ -167,6 +167,48 @@ def test_ctrl_c_while_loading_promises_only_a_checkpoint_of_this_config(tmp_path
     assert info["resumed"] == (not change) and (info["earlier_time_s"] > 0) == ("prior" not in change)
 
 
+def test_ctrl_c_inside_jaxs_garbage_collector_callback_stops_the_fit(tmp_path, data, monkeypatch):
+    """A Ctrl-C in a fit's first seconds (loading, compiling) often came while JAX's callback in
+    ``gc.callbacks`` ran, where Python only printed "Exception ignored in: <function
+    _xla_gc_callback ...>": the fit then ran to its end. It must stop the fit, once."""
+    import gc
+    import signal
+    import sys
+    import threading
+
+    import tinylens.problem
+
+    swallowed: list[BaseException | None] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda info: swallowed.append(info.exc_value))
+
+    def ctrl_c(phase, info):
+        if phase == "start":
+            signal.raise_signal(signal.SIGINT)  # handled at once, inside this callback
+
+    def load(*args, **kwargs):
+        gc.callbacks.append(ctrl_c)
+        try:
+            gc.collect()
+        finally:
+            gc.callbacks.remove(ctrl_c)
+        if swallowed:
+            raise AssertionError(f"the Ctrl-C was lost: Python only printed {swallowed!r}")
+        threading.Event().wait(60.0)  # the loading goes on; only the Ctrl-C sent again ends this wait
+        raise AssertionError("the Ctrl-C was lost")
+
+    config = write_tiny_lens(tmp_path, None, data)
+    monkeypatch.setattr(tinylens.problem, "load", load)
+    found = signal.signal(signal.SIGINT, signal.default_int_handler)  # as from a terminal
+    try:
+        code, out = invoke("fit", config, "--quiet")
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler found is restored
+    finally:
+        signal.signal(signal.SIGINT, found)
+    assert code == 130, out
+    assert out == "Interrupted. It was stopped while loading, before it wrote anything: run the same command again to fit."
+    assert swallowed == []
+
+
 def test_ctrl_c_in_a_folder_whose_checkpoint_cannot_be_read_still_ends_with_one_line(tmp_path, data, monkeypatch):
     """The hint reads the checkpoints' fingerprints (and the pipeline's state) to tell whether the
     fit resumes them: one that could not be read (bytes that are no text, a folder in its place),

@@ -25,6 +25,7 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from tinylens.errors import TinyLensError
+from tinylens.interrupts import UnswallowedInterrupt
 
 #: Exit code for mistakes in user input (bad config, data or paths); typer uses 2 for bad options too.
 EXIT_USER_ERROR = 2
@@ -261,7 +262,8 @@ class TinyLensGroup(TyperGroup):
 
     def invoke(self, ctx: Any) -> Any:
         try:
-            return super().invoke(ctx)
+            with UnswallowedInterrupt():  # Ctrl-C inside JAX's garbage-collector callback was only printed
+                return super().invoke(ctx)
         except USER_ERRORS as exc:
             print_error(describe_user_error(exc))
             raise typer.Exit(EXIT_USER_ERROR) from None

@@ -18,6 +18,7 @@ import numpy as np
 
 from tinylens import filenames
 from tinylens.errors import CheckpointWarning, ConfigError, did_you_mean
+from tinylens.interrupts import raises_like_python
 from tinylens.results.tables import remove_unfinished
 
 T = TypeVar("T")
@@ -259,7 +260,8 @@ class KeptInterrupt:
     then sampled on, and a fit stopped with Ctrl-C went on to its end. Inside this context a
     SIGINT is also recorded, and a :meth:`guard`-ed function (the likelihood, called between
     two trainings) or :meth:`check` raises KeyboardInterrupt once one was. It acts only in the
-    main thread and only where SIGINT has Python's own handler (an ignored SIGINT stays ignored).
+    main thread and only where SIGINT has Python's own handler, or the command line's
+    (:class:`tinylens.interrupts.UnswallowedInterrupt`); an ignored SIGINT stays ignored.
     """
 
     def __init__(self) -> None:
@@ -267,7 +269,7 @@ class KeptInterrupt:
         self._previous: Any = None
 
     def __enter__(self) -> KeptInterrupt:
-        if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        if threading.current_thread() is threading.main_thread() and raises_like_python(signal.getsignal(signal.SIGINT)):
             self._previous = signal.signal(signal.SIGINT, self._record)
         return self
 

@@ -1,0 +1,128 @@
+"""Ctrl-C that a garbage-collector callback or a ``__del__`` cannot swallow.
+
+Python raises KeyboardInterrupt wherever the main thread is when SIGINT comes. Inside a
+garbage-collector callback (JAX registers one, run at every collection), a ``__del__`` method or a
+``weakref.finalize`` callback, Python only prints "Exception ignored in: ..." and carries on:
+a ``tinylens`` command stopped with Ctrl-C in its first seconds (loading, compiling) then ran to
+its end. :class:`UnswallowedInterrupt` is a SIGINT handler, for the command line, that raises
+KeyboardInterrupt as Python's own does, except there: it sends SIGINT again a moment later, when
+the main thread has left the callback. One Ctrl-C is still one KeyboardInterrupt.
+"""
+
+from __future__ import annotations
+
+import _thread
+import gc
+import os
+import queue
+import signal
+import threading
+import time
+import weakref
+from types import FrameType
+from typing import Any
+
+#: Seconds between a SIGINT that came inside a callback and the one sent again.
+REDELIVERY_DELAY_S = 0.05
+
+
+def swallowed_in(frame: FrameType | None) -> bool:
+    """Whether an exception raised in ``frame`` is only printed by Python: ``frame`` or one it
+    was called from runs a garbage-collector callback, a ``__del__`` or a ``weakref.finalize``."""
+    codes = {getattr(getattr(callback, "__func__", callback), "__code__", None) for callback in list(gc.callbacks)}
+    codes.add(weakref.finalize.__call__.__code__)
+    while frame is not None:
+        if frame.f_code in codes or frame.f_code.co_name == "__del__":
+            return True
+        frame = frame.f_back
+    return False
+
+
+def raises_like_python(handler: Any) -> bool:
+    """Whether SIGINT's ``handler`` raises KeyboardInterrupt where the program is: Python's own,
+    or an :class:`UnswallowedInterrupt`'s."""
+    return handler is signal.default_int_handler or isinstance(getattr(handler, "__self__", None), UnswallowedInterrupt)
+
+
+def _send_sigint() -> None:
+    """SIGINT to the main thread, which wakes it from a wait as a Ctrl-C does."""
+    if hasattr(signal, "pthread_kill"):
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+    else:  # Windows
+        _thread.interrupt_main()
+
+
+class UnswallowedInterrupt:
+    """Context manager: SIGINT's handler inside is :meth:`handle`. It acts only in the main
+    thread and only where SIGINT has Python's own handler (an ignored SIGINT stays ignored); the
+    handler found is restored on leaving. A SIGINT deferred out of a callback, or one that comes
+    while the block is left, raises KeyboardInterrupt on leaving (unless the block raised)."""
+
+    def __init__(self, delay: float = REDELIVERY_DELAY_S) -> None:
+        self.delay = float(delay)
+        self._previous: Any = None
+        self._deferred = False  # a SIGINT came inside a callback (or while leaving), not raised yet
+        self._sent = False  # the SIGINT sent again has not reached the handler yet
+        self._active = False  # SIGINTs are sent again
+        self._closing = False
+        self._pid = os.getpid()
+        self._lock = threading.Lock()  # never taken by the handler
+        self._requests: queue.SimpleQueue[bool] = queue.SimpleQueue()  # put() is safe in a handler
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> UnswallowedInterrupt:
+        if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self._pid, self._active, self._closing = os.getpid(), True, False
+            self._thread = threading.Thread(target=self._redeliver, name="tinylens-ctrl-c", daemon=True)
+            self._thread.start()  # here, not in the handler: starting a thread takes locks
+            try:
+                self._previous = signal.signal(signal.SIGINT, self.handle)
+            except BaseException:  # a Ctrl-C just before: the handler is unchanged
+                self._active = False
+                self._stop.set()
+                self._requests.put(False)
+                raise
+        return self
+
+    def __exit__(self, exc_type: Any, *exc: Any) -> None:
+        self._closing = True  # from here (and its first line) the handler defers: this raises on leaving
+        if self._previous is None:
+            return
+        with self._lock:  # after this no SIGINT is sent again
+            self._active = False
+        for _ in range(100):  # one already sent reaches this handler, not the one restored
+            if not self._sent:
+                break
+            time.sleep(0.001)
+        self._stop.set()
+        self._requests.put(False)
+        signal.signal(signal.SIGINT, self._previous)
+        self._previous = None
+        if self._thread is not None:
+            self._thread.join(timeout=1.0)
+            self._thread = None
+        if self._deferred and exc_type is None:
+            self._deferred = False
+            raise KeyboardInterrupt
+
+    def handle(self, signum: int, frame: FrameType | None) -> None:
+        """Raise KeyboardInterrupt, as Python's own handler; inside a callback that would swallow
+        it, send SIGINT again a moment later instead."""
+        self._sent = False
+        if self._closing or (frame is not None and frame.f_code is UnswallowedInterrupt.__exit__.__code__):
+            self._deferred = True
+            return
+        if self._active and os.getpid() == self._pid and swallowed_in(frame):
+            self._deferred = True
+            self._requests.put(True)
+            return
+        self._deferred = False
+        signal.default_int_handler(signum, frame)
+
+    def _redeliver(self) -> None:
+        while self._requests.get() and not self._stop.wait(self.delay):
+            with self._lock:
+                if self._active and self._deferred:
+                    self._deferred, self._sent = False, True
+                    _send_sigint()

@@ -1,0 +1,167 @@
+"""Ctrl-C inside a garbage-collector callback (JAX registers one) or a ``__del__``, where Python
+only prints "Exception ignored", still stops a ``tinylens`` command, once.
+
+No test here races a clock: a Ctrl-C is raised synchronously (``signal.raise_signal``) inside a
+callback, and the one sent again is awaited by a wait that only a signal ends (its timeout is a
+safety net, never the result)."""
+
+from __future__ import annotations
+
+import gc
+import signal
+import sys
+import threading
+
+import pytest
+
+from tinylens.inference.common import KeptInterrupt
+from tinylens.interrupts import UnswallowedInterrupt, swallowed_in
+
+#: Seconds a test waits for the SIGINT sent again before it calls the Ctrl-C lost (it comes in ~50 ms).
+LOST_AFTER_S = 60.0
+
+
+@pytest.fixture
+def python_sigint():
+    """SIGINT with Python's own handler, as in a ``tinylens`` started from a terminal (a test run
+    started in the background by a shell without job control inherits SIGINT ignored)."""
+    found = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, found)
+
+
+@pytest.fixture
+def unraisable(monkeypatch):
+    """What Python printed as "Exception ignored in: ..." during the test."""
+    seen: list[BaseException | None] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda info: seen.append(info.exc_value))
+    return seen
+
+
+def ctrl_c_in_a_gc_callback() -> None:
+    """A Ctrl-C that arrives while a garbage-collector callback runs in the main thread: the
+    handler runs at once, inside the callback."""
+    sent: list[int] = []
+
+    def ctrl_c_once(phase, info):
+        if not sent and threading.current_thread() is threading.main_thread():
+            sent.append(1)
+            signal.raise_signal(signal.SIGINT)
+
+    gc.callbacks.append(ctrl_c_once)
+    try:
+        gc.collect()
+    finally:
+        gc.callbacks.remove(ctrl_c_once)
+    assert sent == [1]
+
+
+def wait_for_ctrl_c() -> None:
+    """Go on (as a command loading its data) until a KeyboardInterrupt ends the wait."""
+    threading.Event().wait(LOST_AFTER_S)
+    pytest.fail("the Ctrl-C was lost")
+
+
+def test_a_ctrl_c_in_a_gc_callback_is_raised_once_after_it(python_sigint, unraisable):
+    with pytest.raises(KeyboardInterrupt), UnswallowedInterrupt() as handler:
+        ctrl_c_in_a_gc_callback()
+        assert unraisable == []  # without the handler: "Exception ignored in: <function ctrl_c_once ...>"
+        wait_for_ctrl_c()
+    assert unraisable == []
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    # one Ctrl-C, one KeyboardInterrupt: nothing is sent any more, and none sent is still on its way
+    assert handler._thread is None and not handler._active and not handler._sent and not handler._deferred
+
+
+def test_a_ctrl_c_in_a_gc_callback_at_the_end_of_the_block_is_raised_on_leaving(python_sigint, unraisable):
+    with pytest.raises(KeyboardInterrupt), UnswallowedInterrupt(delay=3600.0) as handler:
+        ctrl_c_in_a_gc_callback()
+        assert handler._deferred  # not raised inside the callback, nor sent again before the hour
+    assert unraisable == [] and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert not handler._sent and not handler._deferred
+
+
+def test_a_ctrl_c_deferred_while_the_block_raises_is_not_raised_again(python_sigint, unraisable):
+    with pytest.raises(ValueError), UnswallowedInterrupt(delay=3600.0):
+        ctrl_c_in_a_gc_callback()
+        raise ValueError("the command's own error")
+    assert unraisable == [] and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_ctrl_c_elsewhere_is_raised_where_the_program_is(python_sigint):
+    with pytest.raises(KeyboardInterrupt), UnswallowedInterrupt(delay=3600.0):
+        signal.raise_signal(signal.SIGINT)
+        pytest.fail("went on after Ctrl-C")
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_the_handler_defers_only_inside_a_callback(python_sigint):
+    """:meth:`UnswallowedInterrupt.handle` called as Python calls it, with the frame it interrupts."""
+    frames: dict[str, object] = {}
+
+    def callback(phase, info):
+        frames.setdefault("gc", sys._getframe())
+
+    with UnswallowedInterrupt(delay=3600.0) as handler:
+        gc.callbacks.append(callback)
+        try:
+            gc.collect()
+            try:
+                handler.handle(signal.SIGINT, frames["gc"])  # returns: sent again later, not raised
+            except KeyboardInterrupt:
+                pytest.fail("raised inside the callback, where Python only prints it")
+            assert handler._deferred
+            with pytest.raises(KeyboardInterrupt):
+                handler.handle(signal.SIGINT, sys._getframe())  # a second Ctrl-C, outside: raised now
+            assert not handler._deferred  # ... and stands for the first, not sent again
+        finally:
+            gc.callbacks.remove(callback)
+
+
+def test_in_a_thread_or_under_an_ignored_sigint_nothing_changes(python_sigint):
+    found: list[object] = []
+
+    def in_a_thread():
+        with UnswallowedInterrupt() as handler:
+            found.append((signal.getsignal(signal.SIGINT), handler._thread))
+
+    thread = threading.Thread(target=in_a_thread)
+    thread.start()
+    thread.join()
+    assert found == [(signal.default_int_handler, None)]
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with UnswallowedInterrupt() as handler:
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN and handler._thread is None
+    assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+
+
+def test_the_samplers_guard_against_scikit_learn_still_acts_inside(python_sigint):
+    """KeptInterrupt (Ctrl-C that scikit-learn catches while nautilus trains) acted only over
+    Python's own handler: under the command line's it would have stood aside."""
+    with UnswallowedInterrupt() as outer:
+        with KeptInterrupt() as kept:
+            assert signal.getsignal(signal.SIGINT) == kept._record
+        assert signal.getsignal(signal.SIGINT) == outer.handle
+
+
+def test_which_frames_swallow_an_exception():
+    """A garbage-collector callback's frame (while it is registered) and a ``__del__``'s do, and
+    the frames they were called from; others do not."""
+    frames: dict[str, object] = {}
+
+    class Dying:
+        def __del__(self):
+            frames["del"] = sys._getframe()
+
+    def callback(phase, info):
+        frames.setdefault("gc", sys._getframe())
+
+    Dying()
+    gc.callbacks.append(callback)
+    try:
+        gc.collect()
+        assert swallowed_in(frames["gc"])
+    finally:
+        gc.callbacks.remove(callback)
+    assert swallowed_in(frames["del"]) and not swallowed_in(sys._getframe())
