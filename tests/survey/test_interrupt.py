@@ -237,3 +237,20 @@ def test_a_second_ctrl_c_while_the_cluster_starts_stops_at_once():
         with runner.interrupt_held(note=""):
             raise RuntimeError("Cluster failed to start")
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_ctrl_c_while_the_cluster_starts_is_held_under_the_command_lines_handler_too(capsys):
+    """Every command runs under the command line's SIGINT handler (UnswallowedInterrupt), not
+    Python's own: the Ctrl-C must be held there as well, and that handler restored after."""
+    import signal
+
+    from tinylens.interrupts import UnswallowedInterrupt
+
+    reached = []
+    with UnswallowedInterrupt() as command_line:
+        with pytest.raises(KeyboardInterrupt):
+            with runner.interrupt_held(note="held"):
+                signal.raise_signal(signal.SIGINT)
+                reached.append("after the Ctrl-C")
+        assert signal.getsignal(signal.SIGINT) == command_line.handle
+    assert reached == ["after the Ctrl-C"] and "held" in capsys.readouterr().err

@@ -40,6 +40,7 @@ import pandas as pd
 from tinylens import filenames
 from tinylens.errors import (ConfigError, ConfigWarning, DataError, DataWarning, OutputError, TinyLensError, lens_count,
                              listed)
+from tinylens.interrupts import raises_like_python
 from tinylens.precision import get_precision
 from tinylens.results.truth import TRUTH_FILE
 from tinylens.survey.provenance import (
@@ -633,9 +634,10 @@ def interrupt_held(note: str = HELD_INTERRUPT_NOTE) -> Iterator[None]:
 
     A local cluster interrupted while it starts is left half-started: Dask cannot close it and
     prints tracebacks (workers that failed to start, an AssertionError at exit). Only where
-    Python's own Ctrl-C handler is in place (the main thread of a program that kept it)."""
+    Python's own Ctrl-C handler, or the command line's, is in place (the main thread of a program
+    that kept it); that handler is restored after the block."""
     if threading.current_thread() is not threading.main_thread() or \
-            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+            not raises_like_python(signal.getsignal(signal.SIGINT)):
         yield
         return
     pressed = []
@@ -646,14 +648,14 @@ def interrupt_held(note: str = HELD_INTERRUPT_NOTE) -> Iterator[None]:
         pressed.append(signum)
         print(note, file=sys.stderr, flush=True)
 
-    signal.signal(signal.SIGINT, hold)
+    previous = signal.signal(signal.SIGINT, hold)
     try:
         yield
     except Exception:
         if not pressed:
             raise  # (else the Ctrl-C's doing: a terminal's reaches the processes the block starts too)
     finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGINT, previous)
     if pressed:
         raise KeyboardInterrupt
 
