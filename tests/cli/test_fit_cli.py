@@ -137,6 +137,37 @@ def test_ctrl_c_ends_with_one_line_exit_130_and_what_was_kept(tmp_path, data, mo
     assert ("run the same command again to resume" in out) == kept, out
 
 
+def test_ctrl_c_while_a_compiled_module_is_imported_ends_with_one_line_exit_130(tmp_path, data, monkeypatch):
+    """JAX is imported once a command runs: a Ctrl-C while jaxlib's extension initialises comes
+    out as "ImportError: Encountered an error while initializing the extension", raised from the
+    KeyboardInterrupt, which printed a traceback and exit code 1. An error that no Ctrl-C caused
+    still propagates, as does one whose interrupt a ``raise ... from None`` hid."""
+    import tinylens.problem
+
+    def importing(*args, **kwargs):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as exc:
+            raise ImportError("Encountered an error while initializing the extension.") from exc
+
+    config = write_tiny_lens(tmp_path, None, data)
+    monkeypatch.setattr(tinylens.problem, "load", importing)
+    code, out = invoke("fit", config, "--quiet")
+    assert code == 130, out
+    assert out == "Interrupted. It was stopped while loading, before it wrote anything: run the same command again to fit."
+
+    def broken(*args, **kwargs):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise ImportError("no module named x") from None
+
+    for load in (broken, lambda *a, **k: (_ for _ in ()).throw(ImportError("no module named x"))):
+        monkeypatch.setattr(tinylens.problem, "load", load)
+        result = CliRunner().invoke(app, ["fit", str(config), "--quiet"])
+        assert isinstance(result.exception, ImportError), result.output
+
+
 @pytest.mark.parametrize("change, said", [
     ({}, "The sampler's checkpoint is kept in"),
     ({"seed": 5}, "The pipeline stages' results are kept in"),  # the stages' fingerprint leaves out the sampler

@@ -17,8 +17,9 @@ import threading
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
+import click
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -268,7 +269,35 @@ class TinyLensGroup(TyperGroup):
             print_error(describe_user_error(exc))
             raise typer.Exit(EXIT_USER_ERROR) from None
         except KeyboardInterrupt as exc:
-            command = shlex.join([ctx.info_name or "tinylens", *ctx.meta.get(ARGS_KEY, [])])
-            hint = interrupted_hint(ctx.invoked_subcommand or "", exc, command)
-            err_console.print(f"[bold yellow]Interrupted.[/] {escape(hint)}".rstrip(), soft_wrap=True)
-            raise typer.Exit(EXIT_INTERRUPTED) from None
+            interrupted(ctx, exc)
+        except Exception as exc:
+            interrupt = None if isinstance(exc, CLICK_EXITS) else interrupt_behind(exc)
+            if interrupt is None:
+                raise
+            interrupted(ctx, interrupt)
+
+
+#: What commands raise to end with a chosen exit code or message: never taken for an error.
+CLICK_EXITS = (click.exceptions.Exit, click.exceptions.ClickException, click.exceptions.Abort)
+
+
+def interrupt_behind(exc: BaseException) -> KeyboardInterrupt | None:
+    """The KeyboardInterrupt that ``exc`` was raised from or while handling, if any: a Ctrl-C
+    while a compiled module (jaxlib's) is imported comes out as "ImportError: Encountered an
+    error while initializing the extension", raised from it. The chain followed is the one
+    Python's traceback shows (no context a ``raise ... from None`` hid)."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ if exc.__cause__ is not None or exc.__suppress_context__ else exc.__context__
+    return None
+
+
+def interrupted(ctx: Any, exc: KeyboardInterrupt) -> NoReturn:
+    """End the command ``ctx`` stopped by ``exc`` with one line and exit code 130."""
+    command = shlex.join([ctx.info_name or "tinylens", *ctx.meta.get(ARGS_KEY, [])])
+    hint = interrupted_hint(ctx.invoked_subcommand or "", exc, command)
+    err_console.print(f"[bold yellow]Interrupted.[/] {escape(hint)}".rstrip(), soft_wrap=True)
+    raise typer.Exit(EXIT_INTERRUPTED) from None
