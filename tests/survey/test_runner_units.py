@@ -928,3 +928,41 @@ def test_a_survey_dry_run_shows_the_templates_config_warnings(tmp_path, mock_sur
     assert f"The template {path}: pipeline.n_sigma: not used with pipeline.bounded: false" in text, text
     assert f"The template {path}: model_components.lens_mass_list[0].params.theta_E: 25 % of the prior" in text, text
     assert text.count("pipeline.n_sigma: not used") == 1
+
+
+def test_the_templates_warnings_are_shown_once_whichever_lenses_it_is_checked_with(mock_survey, monkeypatch):
+    """The template's warnings were shown again for each lens tried after one whose likelihood was
+    finite nowhere (its data), and not at all when every lens tried had broken data: each is now
+    shown once, whichever lenses the check tried."""
+    import sys
+
+    from tinylens.errors import ConfigError, ConfigWarning
+
+    template = yaml.safe_load(mock_survey["template"].read_text())
+    template["pipeline"] = {"bounded": False, "n_sigma": 5}
+    lenses = {lens.lens_id: lens for lens in runner.find_lenses(mock_survey["lenses"])}
+    fit_module = sys.modules["tinylens.fit"]
+    checked, check_likelihood = [], fit_module.check_likelihood
+
+    def nowhere_first(problem):
+        checked.append(problem)
+        if len(checked) == 1:
+            raise ConfigError("the likelihood is finite nowhere (lens_a's data)")
+        return check_likelihood(problem)
+
+    monkeypatch.setattr(fit_module, "check_likelihood", nowhere_first)
+
+    def shown(tried: list[str], out: Path) -> tuple[str | None, list[str]]:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            lens_id = runner.check_template(template, [lenses[n] for n in tried], out, name="template T")
+        return lens_id, [str(w.message) for w in caught if issubclass(w.category, ConfigWarning)]
+
+    lens_id, texts = shown(["lens_a", "lens_b"], mock_survey["lenses"].parent / "out_nowhere")
+    assert lens_id == "lens_b" and len(checked) == 2
+    assert [t for t in texts if "pipeline.n_sigma" in t] == [
+        "The template T: pipeline.n_sigma: not used with pipeline.bounded: false (the sampler runs over the full "
+        "priors, with no box); remove it, or set pipeline.bounded: true."], texts
+    lens_id, texts = shown(["lens_bad"], mock_survey["lenses"].parent / "out_broken")
+    assert lens_id is None
+    assert len([t for t in texts if t.startswith("The template T: pipeline.n_sigma: not used")]) == 1, texts

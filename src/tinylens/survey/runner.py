@@ -192,19 +192,22 @@ def check_template(template: Mapping[str, Any], lenses: list[Lens], out: str | P
     from tinylens.fit import check_likelihood, check_settings
 
     nowhere: ConfigError | None = None
+    shown: set[str] = set()  # the template's warnings, each shown once whichever lenses are tried
     for lens in lenses[:tries]:
+        caught: list[warnings.WarningMessage] = []
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 problem = tinylens.load(lens_config(template, lens, out))
                 check_settings(problem)
-            _warn_of_template(caught, name)
         except DataError as exc:
             if broken is not None:
                 broken[lens.lens_id] = str(exc)
             continue
         except ConfigError as exc:
             raise ConfigError(f"The {name} does not work (checked with lens {lens.lens_id}): {exc}") from None
+        finally:  # also of a lens whose data are broken: the config's warnings came before its data were read
+            _warn_of_template(caught, name, shown)
         try:
             check_likelihood(problem)
             return lens.lens_id
@@ -215,12 +218,14 @@ def check_template(template: Mapping[str, Any], lenses: list[Lens], out: str | P
     return None
 
 
-def _warn_of_template(caught: list[warnings.WarningMessage], name: str) -> None:
-    """Raise again, once each and naming the template, the ConfigWarnings among ``caught`` (the
-    template's: a prior reaching outside its parameter's values, a key that does nothing); the
-    checked lens's own warnings (its data's) are left to its fit."""
+def _warn_of_template(caught: list[warnings.WarningMessage], name: str, shown: set[str]) -> None:
+    """Raise again, naming the template, the ConfigWarnings among ``caught`` (the template's: a
+    prior reaching outside its parameter's values, a key that does nothing) not in ``shown``, and
+    add them to it; the checked lens's own warnings (its data's) are left to its fit."""
     for text in dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, ConfigWarning)):
-        warnings.warn(f"The {name}: {text}", ConfigWarning, stacklevel=3)
+        if text not in shown:
+            shown.add(text)
+            warnings.warn(f"The {name}: {text}", ConfigWarning, stacklevel=3)
 
 
 # -- rows -------------------------------------------------------------------------------------
