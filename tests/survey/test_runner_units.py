@@ -966,3 +966,18 @@ def test_the_templates_warnings_are_shown_once_whichever_lenses_it_is_checked_wi
     lens_id, texts = shown(["lens_bad"], mock_survey["lenses"].parent / "out_broken")
     assert lens_id is None
     assert len([t for t in texts if t.startswith("The template T: pipeline.n_sigma: not used")]) == 1, texts
+
+
+def test_setting_aside_a_changed_lens_does_not_warn_of_the_template_again(tmp_path, mock_survey):
+    """A survey whose lenses changed since their fit read the template's output names by loading
+    it once more, so a warning about the template (a key it switches off), shown by its check,
+    came again without naming it; the lens's result is set aside without a word."""
+    template = yaml.safe_load(mock_survey["template"].read_text())
+    template["pipeline"] = {"bounded": False, "n_sigma": 5}
+    folder = tmp_path / runner.LENSES_DIR / "lens_a"
+    folder.mkdir(parents=True)
+    (folder / filenames.RESULT).write_text("{}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        runner.set_aside(["lens_a"], tmp_path, template)
+    assert sorted(p.name for p in folder.iterdir()) == [filenames.previous_name(filenames.RESULT)]

@@ -521,7 +521,9 @@ def set_aside(lens_ids: list[str], out: Path, template: Mapping[str, Any] | None
     from tinylens.config import load_config
     from tinylens.fit import file_names
 
-    names = [filenames.RESULT, *file_names(load_config(template)[0] if template is not None else None).values()]
+    with warnings.catch_warnings():  # the template's own warnings: shown once, by its check
+        warnings.simplefilter("ignore", ConfigWarning)
+        names = [filenames.RESULT, *file_names(load_config(template)[0] if template is not None else None).values()]
     for lens_id in lens_ids:
         folder = Path(out) / LENSES_DIR / lens_id
         (folder / filenames.ROW).unlink(missing_ok=True)
