@@ -100,7 +100,7 @@ class Problem:
         self.min_chunk = min(8, self.max_chunk) if on_cpu else self.max_chunk
 
         # The compiled functions take the imaging as an argument (not as constants), so problems
-        # with equal shapes share their compilation (JAX's persistent cache, see tinylens.precision).
+        # with equal shapes share their compilation (JAX's persistent cache, see tinylens.compilation).
         def batch(tb, im):
             one = lambda t: lk.log_likelihood(spec, im, t, solver)
             # batch_size=None is a plain loop (no vmap inside), so lax.cond branches stay branches.
