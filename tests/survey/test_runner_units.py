@@ -13,6 +13,7 @@ import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from unittest import mock
 
 import numpy as np
@@ -757,6 +758,76 @@ def test_a_survey_on_a_running_scheduler_checks_it_once(tmp_path, mock_survey, m
                                   scheduler=cluster.scheduler_address, progress=False)
     assert set(frame["status"]) == {"ok"} and len(frame) == 4
     assert checked == [cluster.scheduler_address]
+
+
+def _cluster_with_file(path: Path) -> Any:
+    """An in-process cluster whose scheduler listens on TCP and writes the scheduler file ``path``,
+    as ``dask scheduler --scheduler-file PATH`` does."""
+    from distributed import LocalCluster
+
+    return LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp", host="127.0.0.1",
+                        dashboard_address=None, scheduler_kwargs={"scheduler_file": str(path)})
+
+
+def test_the_scheduler_may_be_given_as_its_scheduler_file(tmp_path, mock_survey, monkeypatch):
+    """--scheduler ~/sched.json (the file 'dask scheduler --scheduler-file' writes) was taken for an
+    address and refused; the address is now read from it, '~' expanded, also by a dry run. Run
+    again with the same file after the scheduler was restarted (another port), the survey resumes
+    on the new one. (In-process clusters, fits faked.)"""
+    from survey_mocks import echo_truth_path
+
+    monkeypatch.setattr(runner, "check_template", lambda *args, **kwargs: None)
+    monkeypatch.setattr(runner, "fit_lens", echo_truth_path)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    args = ["survey", str(mock_survey["lenses"]), "-c", str(mock_survey["template"]), "--out", str(tmp_path / "out"),
+            "--scheduler", "~/sched.json", "--quiet"]
+    addresses = []
+    for only in ("lens_a", "lens_b,lens_c,lens_bad"):
+        with _cluster_with_file(tmp_path / "sched.json") as cluster:
+            addresses.append(cluster.scheduler_address)
+            planned = CliRunner().invoke(app, [*args, "--only", only, "--dry-run"])
+            assert planned.exit_code == 0, planned.output
+            result = CliRunner().invoke(app, [*args, "--only", only])
+        assert result.exit_code == 0, result.output
+    assert addresses[0] != addresses[1]
+    frame = pd.read_csv(tmp_path / "out" / "catalog.csv")
+    assert len(frame) == 4 and set(frame["status"]) == {"ok"}
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+@pytest.mark.parametrize(
+    "name, content, expected",
+    [
+        ("missing.json", None, "The scheduler file {path} does not exist: 'dask scheduler --scheduler-file "
+                               "{path}' writes it when it starts (has the scheduler started yet?)"),
+        ("sched.json", "", "The scheduler file {path} is not JSON"),
+        ("sched.json", "address: tcp://127.0.0.1:8786\n", "The scheduler file {path} is not JSON"),
+        ("sched.json", json.dumps({"type": "Scheduler"}), "The scheduler file {path} has no \"address\""),
+        ("sched.json", json.dumps(["tcp://127.0.0.1:8786"]), "The scheduler file {path} has no \"address\""),
+        ("folder", "", "{path} is a folder, not a scheduler file"),
+        # left by a scheduler that has stopped: nothing answers at its address
+        ("sched.json", json.dumps({"address": "tcp://127.0.0.1:1"}),
+         "Cannot connect to the Dask scheduler at tcp://127.0.0.1:1: ConnectionRefusedError: [Errno 111] Connection "
+         "refused. The address was read from the scheduler file {path}: is it left by a scheduler that has stopped?"),
+    ],
+)
+def test_a_scheduler_file_that_gives_no_address_is_refused_naming_it(survey_inputs, monkeypatch, name, content,
+                                                                       expected, dry_run):
+    tmp = survey_inputs["tmp"]
+    monkeypatch.setenv("HOME", str(tmp))
+    path = tmp / name
+    if name == "folder":
+        path.mkdir()
+    elif content is not None:
+        path.write_text(content)
+    out = tmp / "out"
+    result = CliRunner().invoke(app, ["survey", str(survey_inputs["lenses"]), "-c", str(survey_inputs["template"]),
+                                      "--out", str(out), "--scheduler", f"~/{name}", *(["--dry-run"] if dry_run else [])])
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    assert text.startswith("Error:") and expected.format(path=path) in text, text
+    assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
+    assert not out.exists()
 
 
 

@@ -74,8 +74,10 @@ def survey(
     out: Path = typer.Option(..., "--out", "-o", parser=path_value, metavar="FOLDER", help="Survey output folder (catalogue and one folder per lens).",
                              show_default=False),
     workers: int | None = typer.Option(None, "--workers", "-w", help=f"Local worker processes (default {DEFAULT_WORKERS})."),
-    scheduler: str | None = typer.Option(None, "--scheduler", help="Address of a running Dask scheduler "
-                                         "(e.g. tcp://10.0.0.1:8786) instead of a local cluster."),
+    scheduler: str | None = typer.Option(None, "--scheduler", metavar="ADDRESS|FILE", help="A running Dask "
+                                         "scheduler instead of a local cluster: its address (e.g. tcp://10.0.0.1:8786) "
+                                         "or its scheduler file (e.g. ~/sched.json, written by 'dask scheduler "
+                                         "--scheduler-file')."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Fit again the lenses that failed in an earlier run."),
     reuse_finished: bool = typer.Option(False, "--reuse-finished", help="Keep the finished lenses of --out although "
                                         "they were fitted with another template, from another lens folder or in "
@@ -88,7 +90,7 @@ def survey(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Fit every lens in LENS_DIR on a Dask cluster and collect a catalogue; run it again to resume."""
-    from tinylens.survey.runner import check_scheduler, check_workers, run_survey, survey_plan
+    from tinylens.survey.runner import check_workers, checked_scheduler, run_survey, survey_plan
     from tinylens.survey.selection import read_lens_ids
 
     if workers is not None and scheduler is not None:
@@ -98,7 +100,7 @@ def survey(
     chosen = None if only is None else read_lens_ids(only)
     if dry_run:
         if scheduler is not None:
-            check_scheduler(scheduler)
+            checked_scheduler(scheduler)
         with warnings_as_they_come():
             found = survey_plan(lens_dir, config, out, retry_failed=retry_failed, reuse_finished=reuse_finished,
                                 only=chosen)

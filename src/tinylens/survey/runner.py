@@ -667,13 +667,18 @@ def interrupt_held(note: str = HELD_INTERRUPT_NOTE) -> Iterator[None]:
         raise KeyboardInterrupt
 
 
-def check_scheduler(address: str, timeout: float = 10.0) -> None:
+#: What :func:`check_scheduler` tells a user to give instead of an address that does not work.
+SCHEDULER_ADVICE = ("Give the scheduler's address as tcp://HOST:PORT (printed by 'dask scheduler' or "
+                    "cluster.scheduler_address), or its scheduler file ('dask scheduler --scheduler-file FILE').")
+
+
+def check_scheduler(address: str, timeout: float = 10.0, advice: str = SCHEDULER_ADVICE) -> None:
     """Fail early, with a clear message, on a malformed scheduler address or a TCP scheduler that
     does not answer (before any output is written).
 
     A Dask scheduler greets each new connection (its handshake) at once; a plain ``tcp://``
     address where something listens but says nothing (the dashboard's port, another service) is
-    refused: Dask's client would wait for its greeting for ever."""
+    refused: Dask's client would wait for its greeting for ever. ``advice`` ends the message."""
     import socket
 
     from distributed.comm.addressing import parse_address, parse_host_port
@@ -697,11 +702,57 @@ def check_scheduler(address: str, timeout: float = 10.0) -> None:
                     raise TinyLensError(
                         f"Something listens at {address} but it is not a Dask scheduler (it sent no Dask "
                         f"handshake within {timeout:g} s; the dashboard's port, e.g. 8787, is not the "
-                        "scheduler's). Give the scheduler's address as tcp://HOST:PORT (printed by 'dask "
-                        "scheduler' or cluster.scheduler_address).")
+                        f"scheduler's). {advice}")
     except (OSError, ValueError, TypeError) as exc:
-        raise TinyLensError(f"Cannot connect to the Dask scheduler at {address}: {describe_exception(exc)}. Give its "
-                            "address as tcp://HOST:PORT (printed by 'dask scheduler' or cluster.scheduler_address).") from None
+        raise TinyLensError(f"Cannot connect to the Dask scheduler at {address}: {describe_exception(exc)}. "
+                            f"{advice}") from None
+
+
+def names_scheduler_file(value: str) -> bool:
+    """Whether ``--scheduler VALUE`` names a scheduler file rather than an address: no
+    ``scheme://`` and a path that exists, ends in ``.json``, or has a ``/`` or a leading ``~``."""
+    if "://" in value:
+        return False
+    return value.endswith(".json") or "/" in value or value.startswith("~") or Path(value).expanduser().exists()
+
+
+def read_scheduler_file(path: Path) -> str:
+    """The ``"address"`` of the scheduler file ``path`` (JSON, as ``dask scheduler --scheduler-file``
+    writes); a TinyLensError naming the file where it is missing, not JSON or has none."""
+    if path.is_dir():
+        raise TinyLensError(f"{path} is a folder, not a scheduler file: give the file 'dask scheduler "
+                            "--scheduler-file FILE' writes, or the scheduler's address (tcp://HOST:PORT).")
+    try:
+        info = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise TinyLensError(f"The scheduler file {path} does not exist: 'dask scheduler --scheduler-file {path}' "
+                            "writes it when it starts (has the scheduler started yet?). Or give the scheduler's "
+                            "address (tcp://HOST:PORT).") from None
+    except OSError as exc:
+        raise TinyLensError(f"Cannot read the scheduler file {path}: {describe_exception(exc)}.") from None
+    except ValueError as exc:
+        raise TinyLensError(f"The scheduler file {path} is not JSON ({exc}); 'dask scheduler --scheduler-file' "
+                            "writes a JSON file with the scheduler's \"address\" (is it still writing it?).") from None
+    address = info.get("address") if isinstance(info, dict) else None
+    if not isinstance(address, str) or not address:
+        raise TinyLensError(f"The scheduler file {path} has no \"address\" (the scheduler's, e.g. "
+                            "\"tcp://10.0.0.1:8786\", as 'dask scheduler --scheduler-file' writes it).")
+    return address
+
+
+def checked_scheduler(value: str) -> str:
+    """The scheduler address ``value`` gives (itself, or read from the scheduler file it names:
+    :func:`read_scheduler_file`), checked by :func:`check_scheduler`; a failed check of an address
+    read from a file names the file (left by a scheduler that has stopped?)."""
+    if not names_scheduler_file(value):
+        check_scheduler(value)
+        return value
+    path = Path(value).expanduser()
+    address = read_scheduler_file(path)
+    check_scheduler(address, advice=f"The address was read from the scheduler file {path}: is it left by a "
+                                    f"scheduler that has stopped? 'dask scheduler --scheduler-file {path}' writes "
+                                    "it anew when started.")
+    return address
 
 
 #: The module a worker imports to run a survey task (:func:`fit_lens` lives there).
@@ -1178,7 +1229,8 @@ def run_survey(
     """Fit every lens folder in ``lens_dir`` with the ``template`` config; return the catalogue.
 
     Runs on a new local Dask cluster of ``workers`` processes, or on the existing one at
-    ``scheduler`` (whose workers must see the same files). Lenses already done in ``out`` are
+    ``scheduler`` (an address, or the scheduler file that ``dask scheduler --scheduler-file``
+    writes; its workers must see the same files). Lenses already done in ``out`` are
     skipped; interrupted ones resume; failed ones are fitted again only with ``retry_failed``;
     a lens whose files changed since its fit is fitted again. An ``out`` whose fits were made
     with another template or lens folder is refused, unless ``reuse_finished``.
@@ -1205,7 +1257,7 @@ def _run_survey(lens_dir: str | Path, template: str | Path, out: str | Path, wor
     if scheduler is None:
         check_workers(workers)
     if scheduler is not None:
-        check_scheduler(scheduler)
+        scheduler = checked_scheduler(scheduler)
     state = _prepare(lens_dir, template, out, reuse_finished, only, retry_failed)
     lenses, chosen, config, out = state.lenses, state.chosen, state.config, state.out
     current, changed, rows = state.current, state.changed, state.rows
