@@ -83,3 +83,26 @@ def test_a_write_that_cannot_be_made_names_the_file_asked_for_not_a_temporary_on
         write_atomic(tmp_path / "table.csv", lambda tmp: tmp.write_text("x"))
     assert err.value.filename == str(tmp_path / "table.csv") and "unfinished" not in str(err.value)
     assert [p.name for p in tmp_path.iterdir()] == ["table.csv"]  # no temporary file left beside it
+
+
+def test_a_table_named_json_is_json_that_pandas_and_astropy_read_back_exactly(tmp_path):
+    """output.tables.summary: result_summary.json was CSV text under a .json name, which
+    pandas.read_json and astropy refuse; it is now a JSON list of rows, read back with every
+    float in full precision and the missing percentiles of log_evidence as NaN."""
+    import io
+
+    import numpy as np
+    import pandas as pd
+    from astropy.table import Table
+
+    from tinylens.results.tables import summarize, summary_frame, write_table
+
+    rng = np.random.default_rng(1)
+    frame = summary_frame(summarize({"lens_mass.0.theta_E": rng.normal(1.2, 0.01, 500)}), {}, -12.345678901234567)
+    path = write_table(tmp_path / "summary.json", frame)
+    back = pd.read_json(io.StringIO(path.read_text()), precise_float=True)  # pandas parses loosely by default
+    pd.testing.assert_frame_equal(back, frame, rtol=0, atol=0)
+    assert np.isnan(back["percentile_16"].iloc[-1])
+    table = Table.read(path, format="pandas.json", precise_float=True).to_pandas()
+    pd.testing.assert_frame_equal(table, frame, rtol=0, atol=0)
+    assert [p.name for p in tmp_path.iterdir()] == ["summary.json"]

@@ -179,10 +179,21 @@ def write_csv(path: str | Path, frame: pd.DataFrame) -> Path:
 
 def write_table(path: str | Path, frame: pd.DataFrame) -> Path:
     """Write ``frame`` in the format its name's suffix says: Parquet for ``.parquet`` (``.pq``),
-    else CSV (:func:`write_csv`)."""
-    if Path(path).suffix.lower() in (".parquet", ".pq"):
+    JSON for ``.json`` (:func:`write_json_records`), else CSV (:func:`write_csv`)."""
+    suffix = Path(path).suffix.lower()
+    if suffix in (".parquet", ".pq"):
         return write_atomic(path, lambda tmp: frame.to_parquet(tmp, index=False))
+    if suffix == ".json":
+        return write_json_records(path, frame)
     return write_csv(path, frame)
+
+
+def write_json_records(path: str | Path, frame: pd.DataFrame) -> Path:
+    """``frame`` as a JSON list of one object per row (``pandas.read_json`` reads it back), each
+    float in full precision and a missing value as null; one row a line."""
+    rows = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
+    text = "[\n" + ",\n".join(json.dumps(_jsonable(row)) for row in rows) + "\n]\n"
+    return write_atomic(path, lambda tmp: tmp.write_text(text))
 
 
 def _jsonable(obj: Any) -> Any:
