@@ -106,3 +106,30 @@ def test_a_table_named_json_is_json_that_pandas_and_astropy_read_back_exactly(tm
     table = Table.read(path, format="pandas.json", precise_float=True).to_pandas()
     pd.testing.assert_frame_equal(table, frame, rtol=0, atol=0)
     assert [p.name for p in tmp_path.iterdir()] == ["summary.json"]
+
+
+@pytest.mark.parametrize("name", ["summary.csv", "summary.parquet", "summary.json"])
+def test_every_table_format_keeps_the_floats_of_result_json(tmp_path, name):
+    """result_summary.csv held 8 significant digits (theta_E 1.0007441 where result.json and the
+    Parquet copy say 1.0007440931132088), so the CSV disagreed with both; every format now reads
+    back the very floats written, and a missing value as NaN."""
+    import io
+
+    import numpy as np
+    import pandas as pd
+    from astropy.table import Table
+
+    from tinylens.results.tables import summarize, summary_frame, write_table
+
+    rng = np.random.default_rng(2)
+    frame = summary_frame(summarize({"lens_mass.0.theta_E": rng.normal(1.2, 0.01, 500)}), {}, 1589.839140351386)
+    path = write_table(tmp_path / name, frame)
+    if name.endswith(".json"):
+        back = pd.read_json(io.StringIO(path.read_text()), precise_float=True)
+        astro = Table.read(path, format="pandas.json", precise_float=True).to_pandas()
+    else:
+        back = pd.read_parquet(path) if name.endswith(".parquet") else pd.read_csv(path)
+        astro = Table.read(path).to_pandas()
+    for read in (back, astro):
+        pd.testing.assert_frame_equal(read, frame, rtol=0, atol=0)
+        assert np.isnan(read["percentile_84"].iloc[-1]) and read["median"].iloc[-1] == 1589.839140351386

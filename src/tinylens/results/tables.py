@@ -174,7 +174,8 @@ def samples_frame(param_names, samples: np.ndarray, weights: np.ndarray, log_lik
 
 
 def write_csv(path: str | Path, frame: pd.DataFrame) -> Path:
-    return write_atomic(path, lambda tmp: frame.to_csv(tmp, index=False, float_format="%.8g"))
+    """``frame`` as CSV, each float in full precision (as ``result.json`` and the Parquet copy)."""
+    return write_atomic(path, lambda tmp: frame.to_csv(tmp, index=False))
 
 
 def write_table(path: str | Path, frame: pd.DataFrame) -> Path:
