@@ -571,12 +571,12 @@ def catalog_frame(rows: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
 
 def write_catalog(rows: Mapping[str, Mapping[str, Any]], out: str | Path) -> pd.DataFrame:
     """Write ``catalog.parquet`` and ``catalog.csv`` in ``out`` atomically; return the frame."""
-    from tinylens.results.tables import write_atomic, write_table
+    from tinylens.results.tables import write_table
 
     frame = catalog_frame(rows)
     out = Path(out)
     write_table(out / CATALOG_PARQUET, frame)
-    write_atomic(out / CATALOG_CSV, lambda tmp: frame.to_csv(tmp, index=False))
+    write_table(out / CATALOG_CSV, frame)
     return frame
 
 
