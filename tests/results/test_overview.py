@@ -329,3 +329,37 @@ def test_a_catalogue_with_flags_but_no_trusted_column_counts_no_flagged_lens_unt
     assert result.exit_code == 0, result.output
     saved = json.loads((tmp_path / "report" / "overview.json").read_text())
     assert all(row["n_untrusted"] is None for row in saved["flags"]), saved["flags"]
+
+
+def _collapsed(catalog: pd.DataFrame, ids: list[str]) -> pd.DataFrame:
+    """``catalog`` with the 68 % intervals of ``ids`` shrunk onto their medians, as a nautilus fit
+    stopped by n_like_max with an effective sample size of 1 writes them."""
+    catalog = catalog.copy()
+    rows = catalog["lens_id"].isin(ids)
+    for name in ("lens_mass.0.theta_E", "lens_mass.0.q"):
+        for end in ("lo68", "hi68"):
+            catalog.loc[rows, f"{name}_{end}"] = catalog.loc[rows, f"{name}_median"]
+    return catalog
+
+
+def test_a_zero_width_interval_is_no_precision_of_0(tmp_path):
+    """A lens whose posterior sits on one sample (lo68 == hi68) made the overview report
+    half_width_68 = 0.0 for the survey (with --where picking it), a precise-looking 0; such widths
+    are now counted apart (n_collapsed) and left out of the median, NaN/null when no other is."""
+    catalog = _collapsed(_catalog(), ["a", "c"])
+    theta = ov.parameter_table(catalog, [quantity_for("lens_mass.0.theta_E")]).iloc[0]
+    assert theta["n"] == 6 and theta["n_collapsed"] == 2
+    assert theta["half_width_68"] == pytest.approx(np.median([0.04, 0.02, 0.1, 0.045]))
+    assert theta["relative_half_width_68"] == pytest.approx(np.median([0.02, 0.04, 0.1, 0.03]))
+    catalog.to_csv(tmp_path / "catalog.csv", index=False)
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv"), "--where", "lens_id == 'a'"])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "0 (0 %)" not in text and "Zero width:" in text
+    saved = json.loads((tmp_path / "report" / "overview.json").read_text())
+    theta = saved["parameters"][0]
+    assert theta["half_width_68"] is None and theta["relative_half_width_68"] is None and theta["n_collapsed"] == 1
+    table = pd.read_csv(tmp_path / "report" / "overview_parameters.csv")
+    assert table["half_width_68"].isna().all() and table["n_collapsed"].tolist() == [1, 1]
+    fig = ov.parameters_figure(catalog, [quantity_for("lens_mass.0.theta_E")])
+    assert fig.axes[0].get_title() == "median 68 % half-width 3.5 %\nzero-width 68 % interval on 2 lenses"

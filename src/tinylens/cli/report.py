@@ -252,15 +252,21 @@ def print_overview(result: dict[str, Any], paths: dict[str, Path]) -> None:
         console.print("Quality flags: not recorded (the catalogue has no 'flags' column).")
     if len(result["parameters"]):
         table = Table(title="Posterior medians across the ok lenses, and each lens's precision", title_justify="left")
-        for name in ("parameter", "N", "median", "16-84 % of lenses", "median 68 % half-width"):
+        point = bool(result["parameters"]["n_collapsed"].any())
+        for name in ("parameter", "N", "median", "16-84 % of lenses", "median 68 % half-width") + (("zero width",) if point else ()):
             table.add_column(name, justify="left" if name == "parameter" else "right")
         for row in result["parameters"].itertuples(index=False):
             width = "-" if math.isnan(row.half_width_68) else f"{row.half_width_68:.3g}"
             if not math.isnan(row.relative_half_width_68):
                 width += f" ({100 * row.relative_half_width_68:.2g} %)"
             spread = "-" if math.isnan(row.median) else f"{row.percentile_16:.3g} to {row.percentile_84:.3g}"
-            table.add_row(row.parameter, str(row.n), "-" if math.isnan(row.median) else f"{row.median:.4g}", spread, width)
+            table.add_row(row.parameter, str(row.n), "-" if math.isnan(row.median) else f"{row.median:.4g}", spread, width,
+                          *([str(row.n_collapsed)] if point else []))
         wide.print(table)
+        if point:
+            console.print("Zero width: lenses whose 68 % interval is a single value, a posterior on one sample (a fit "
+                          "stopped long before it converged, e.g. by n_like_max); their width is no precision and is "
+                          "left out of the median half-width ('-' when no lens has another).", soft_wrap=True)
     t = result["time"]
     parts = [f"{what}: median {s['median_s']:.0f} s (16-84 %: {s['percentile_16_s']:.0f}-{s['percentile_84_s']:.0f} s), "
              f"{s['total_h']:.2f} h in all" for what, s in (("the whole fit", t["whole_fit"]), ("the search", t["search"]))

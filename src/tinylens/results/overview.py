@@ -36,7 +36,7 @@ from tinylens.results.report import CATALOG_HINT, ID_COLUMN, PAPER_QUANTITIES, Q
 
 FLAG_COLUMNS = ("flag", "n_lenses", "n_untrusted", "n_critical")
 PARAMETER_COLUMNS = ("parameter", "n", "median", "percentile_16", "percentile_84", "half_width_68",
-                     "relative_half_width_68")
+                     "relative_half_width_68", "n_collapsed")
 INSPECT_COLUMNS = ("lens_id", "status", "trusted", "flags", "critical_flags", "reason", "folder", "figure")
 
 
@@ -135,6 +135,13 @@ def medians_and_widths(ok: pd.DataFrame, q: Quantity) -> tuple[np.ndarray, np.nd
     return median, half, relative
 
 
+def collapsed(half: np.ndarray) -> np.ndarray:
+    """Which lenses' 68 % interval has no width: their posterior sits on one sample (an effective
+    sample size near 1, e.g. a fit stopped by ``n_like_max`` long before it converged), so its
+    width says nothing of how precise the lens is."""
+    return np.isfinite(half) & (half == 0)
+
+
 def _median_of_finite(values: np.ndarray) -> float:
     values = values[np.isfinite(values)]
     return float(np.median(values)) if len(values) else np.nan
@@ -142,15 +149,20 @@ def _median_of_finite(values: np.ndarray) -> float:
 
 def parameter_row(ok: pd.DataFrame, q: Quantity) -> dict[str, Any]:
     """The spread of the lenses' medians of ``q`` and their median 68 % half-width (relative to
-    each lens's median for a relative quantity; NaN otherwise)."""
+    each lens's median for a relative quantity; NaN otherwise), of the lenses whose interval has
+    a width: ``n_collapsed`` counts the others (:func:`collapsed`), and with no other the
+    half-width is NaN, not a precise 0."""
     median, half, relative = medians_and_widths(ok, q)
     good = np.isfinite(median)
     row: dict[str, Any] = {"parameter": q.name, "n": int(good.sum())}
     if not good.any():
-        return {**row, **{k: np.nan for k in PARAMETER_COLUMNS[2:]}}
+        return {**row, **{k: np.nan for k in PARAMETER_COLUMNS[2:-1]}, "n_collapsed": 0}
     p50, p16, p84 = np.percentile(median[good], [50, 16, 84])
+    point = collapsed(half) & good
+    wide = good & ~point
     return {**row, "median": float(p50), "percentile_16": float(p16), "percentile_84": float(p84),
-            "half_width_68": _median_of_finite(half[good]), "relative_half_width_68": _median_of_finite(relative[good])}
+            "half_width_68": _median_of_finite(half[wide]), "relative_half_width_68": _median_of_finite(relative[wide]),
+            "n_collapsed": int(point.sum())}
 
 
 def parameter_table(catalog: pd.DataFrame, quantities: Sequence[Quantity]) -> pd.DataFrame:
@@ -278,10 +290,15 @@ def parameters_figure(catalog: pd.DataFrame, quantities: Sequence[Quantity], col
     axes = fig.subplots(rows, columns, squeeze=False)
     for ax, q in zip(axes.flat, quantities):
         _median_histogram(ax, medians_and_widths(ok, q)[0], trusted, q, legend=False)
-        width = parameter_row(ok, q)["relative_half_width_68" if q.kind == "relative" else "half_width_68"]
+        row = parameter_row(ok, q)
+        width = row["relative_half_width_68" if q.kind == "relative" else "half_width_68"]
+        title = ""
         if np.isfinite(width):
-            ax.set_title(f"median 68 % half-width {100 * width:.2g} %" if q.kind == "relative"
-                         else f"median 68 % half-width {width:.3g} {quantity_unit(q)}".rstrip(), fontsize=10)
+            title = (f"median 68 % half-width {100 * width:.2g} %" if q.kind == "relative"
+                     else f"median 68 % half-width {width:.3g} {quantity_unit(q)}".rstrip())
+        if row["n_collapsed"]:
+            title = "\n".join(filter(None, [title, collapsed_text(row["n_collapsed"])]))
+        ax.set_title(title, fontsize=10)
     for ax in list(axes.flat)[len(quantities):]:
         ax.set_visible(False)
     n = counts(catalog)
@@ -313,6 +330,9 @@ def overview_figure(catalog: pd.DataFrame, q: Quantity, flags: pd.DataFrame):
         b.scatter(median[keep], half[keep], s=12, color=colour, label=label, marker="x" if label == "untrusted" else "o")
     if np.any(np.isfinite(half) & (half > 0)):
         b.set_yscale("log")
+    n_point = int((collapsed(half) & np.isfinite(median)).sum())
+    if n_point:  # a width of 0 has no place on a log axis, nor is it a precision
+        b.set_title(collapsed_text(n_point) + ", not shown", fontsize=10)
     b.set_xlabel(f"{q.label} (posterior median)")
     b.set_ylabel("68 % half-width" + (" / median" if q.kind == "relative" else ""))
     if len(flags):
@@ -345,6 +365,11 @@ def overview_figure(catalog: pd.DataFrame, q: Quantity, flags: pd.DataFrame):
     fig.suptitle(f"{lens_count(n['n_lenses'])}: {n['n_ok']} ok ({trust_text(n)}), {n['n_failed']} failed")
     fig.tight_layout()
     return fig
+
+
+def collapsed_text(n: int) -> str:
+    """``zero-width 68 % interval on 2 lenses`` (:func:`collapsed`)."""
+    return f"zero-width 68 % interval on {lens_count(n)}"
 
 
 def _n_bins(n: int) -> int:
