@@ -193,6 +193,10 @@ def test_report_cli_with_truth_writes_stats_for_each_parameter(tmp_path):
     saved = json.loads((out / "report_stats.json").read_text())
     assert [p["parameter"] for p in saved["parameters"]] == ["lens_mass.0.theta_E", "lens_mass.0.phi_deg", "source.mag"]
     assert saved["n_lenses"] == 7 and saved["n_ok"] == 6 and saved["n_failed"] == 1 and saved["n_matched"] == 5
+    # the ok lens without a truth row was left out with no word: 5 compared of 6 ok, and no id said which
+    assert saved["not_matched"] == ["x"]
+    assert (f"Warning: 1 lens with status 'ok' in {tmp_path / 'catalog.csv'} is not in {tmp_path / 'truth.csv'} "
+            "and left out of the comparison (x)") in " ".join(result.output.split())
     assert saved["parameters"][0]["nmad"] == pytest.approx(0.0296)
     assert (out / "report.png").stat().st_size > 10_000
     # the paper's other three are named, with the table that lacks them, not silently dropped

@@ -114,6 +114,11 @@ def build_report(
     if joined.empty:
         raise TinyLensError(f"No lens of {catalog_path} with status 'ok' is in {source}: the lens ids do not match "
                             f"(e.g. {_first(catalog)} vs {_first(other)}).")
+    unmatched = _unmatched(catalog, joined)
+    if unmatched:
+        warnings.append(f"{lens_count(len(unmatched))} with status 'ok' in {catalog_path} "
+                        f"{'is' if len(unmatched) == 1 else 'are'} not in {source} and left out of the comparison "
+                        f"({listed(unmatched)}).")
     stats = rp.stats_table(joined, quantities)
     empty = {q.name: rp.empty_reason(joined, q) for q, n in zip(quantities, stats["n"]) if n == 0}
     if len(empty) == len(quantities):
@@ -126,6 +131,7 @@ def build_report(
         "catalog": str(catalog_path), "compared_with": source, "n_lenses": int(n_all),
         "trusted_only": bool(trusted_only), "where": where, "n_selected": int(len(catalog)),
         "n_ok": int((status == "ok").sum()), "n_failed": int((status == "failed").sum()), "n_matched": int(len(joined)),
+        "not_matched": unmatched,
         "outlier_definition": f"|deviation| > {rp.OUTLIER_SIGMA:g} x NMAD",
         "nmad_definition": f"{rp.NMAD_FACTOR} x median(|deviation - median(deviation)|)",
         "not_compared": skipped, "no_lens_compared": empty, "left_out": left_out,
@@ -421,6 +427,13 @@ def _by_reason(reasons: dict[str, str]) -> str:
     for name, why in reasons.items():
         grouped.setdefault(why, []).append(name)
     return "; ".join(f"{', '.join(names)}: {why}" for why, names in grouped.items())
+
+
+def _unmatched(catalog, joined) -> list[str]:
+    """The ids of the ok lenses of ``catalog`` that the comparison ``joined`` lacks (the truth or
+    reference table has no row for them)."""
+    ok = catalog[catalog["status"].astype(str) == "ok"]["lens_id"].astype(str)
+    return list(dict.fromkeys(ok[~ok.isin(set(joined["lens_id"].astype(str)))]))
 
 
 def _first(frame) -> str:
