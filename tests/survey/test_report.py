@@ -344,6 +344,21 @@ def test_comparison_frame_names_a_missing_median_column_and_the_ones_there():
     assert "lens_mass.0.theta_E" in str(err.value).split("are:")[1]
 
 
+@pytest.mark.parametrize(("truth", "given", "meant"), [
+    (False, "theta_E", "'lens_mass.0.theta_E'"), (True, "theta_e", "'lens_mass.0.theta_E'"),
+    (False, "phi_deg", "'lens_mass.0.phi_deg'"), (True, "mag", "'source.mag'")])
+def test_a_parameter_given_by_its_short_name_is_answered_with_its_full_name(tmp_path, truth, given, meant):
+    """-p theta_E, the name the paper and the truth's own figure use, was refused with the first
+    12 parameters of the catalogue (not theta_E among them) and no hint, and with --truth the
+    message did not say which catalogue it meant."""
+    catalog, table = _catalog_and_truth()
+    catalog.to_csv(tmp_path / "catalog.csv", index=False)
+    table.to_csv(tmp_path / "truth.csv", index=False)
+    args = ["report", str(tmp_path / "catalog.csv"), "-p", given] + (["--truth", str(tmp_path / "truth.csv")] if truth else [])
+    text = _user_error(CliRunner().invoke(app, args))
+    assert f"Did you mean {meant}?" in text and str(tmp_path / "catalog.csv") in text
+
+
 def test_a_misspelt_parameter_is_answered_with_the_close_name_though_the_list_is_cut():
     """--parameter lens_mass.0.thetaE on a real catalogue: the list of its parameters stops after
     12 (the lens_light ones, alphabetically first), so the message named no theta_E at all."""

@@ -156,7 +156,7 @@ def comparison_frame(
     model_rows = ok.assign(**{ID_COLUMN: ok[ID_COLUMN].astype(str)}).drop_duplicates(ID_COLUMN).set_index(ID_COLUMN)
     truth_rows = truth.assign(**{ID_COLUMN: truth[ID_COLUMN].astype(str)}).drop_duplicates(ID_COLUMN).set_index(ID_COLUMN)
     ids = out[ID_COLUMN]
-    require_medians(catalog, [q.name for q in quantities], "The catalogue")
+    require_medians(catalog, [q.name for q in quantities], f"The {catalog_name}")
     for q in quantities:
         median = f"{q.name}_median"
         true_col = truth_columns.get(q.name, q.name)
@@ -309,7 +309,17 @@ def require_medians(catalog: pd.DataFrame, names: Sequence[str], where: str, why
         if f"{name}_median" not in catalog.columns:
             known = sorted(c.removesuffix("_median") for c in catalog.columns if c.endswith("_median"))
             raise TinyLensError(f"{where} has no column '{name}_median'{why.format(name=name)}; "
-                                f"the parameters in it are: {_some(known)}.{did_you_mean([name], known)}")
+                                f"the parameters in it are: {_some(known)}."
+                                f"{did_you_mean([name], known) or _full_names(name, known)}")
+
+
+def _full_names(name: str, known: Sequence[str]) -> str:
+    """`` Did you mean 'lens_mass.0.theta_E'?`` for a parameter given by its last part alone
+    (``theta_E``; ``q``: each component's), or ``""`` when no name of ``known`` ends so."""
+    full = [k for k in known if k.casefold().endswith(f".{name.casefold()}")]
+    if not full:
+        return ""
+    return f" Did you mean {' or '.join(repr(k) for k in full)}? Give the full name, component and index included."
 
 
 # -- figure -----------------------------------------------------------------------------------
