@@ -397,6 +397,21 @@ def test_report_trusted_only_keeps_the_trusted_rows(tmp_path):
     assert none.exit_code != 0 and "No lens" in none.output and "Traceback" not in none.output
 
 
+def test_the_comparison_says_how_many_of_the_lenses_compared_are_trusted(tmp_path):
+    """A survey of fits all flagged untrusted (unconverged at n_like_max) was compared with its
+    truth under '3 lenses compared with truth.csv (3 ok, 0 failed in the catalogue)': nothing
+    in the table or report_stats.json said that none of them could be trusted."""
+    catalog, truth = _catalog_and_truth()
+    catalog["trusted"] = ["True", "False", "False", "True", "False", "", "True"]  # e, b trusted; x has no truth
+    result = _run(tmp_path, catalog, truth)
+    assert result.exit_code == 0, result.output
+    assert "5 lenses (2 of them trusted) compared with" in " ".join(result.output.split())
+    assert json.loads((tmp_path / "rep" / "report_stats.json").read_text())["n_matched_trusted"] == 2
+    result = _run(tmp_path, catalog.drop(columns="trusted"), truth)  # an older catalogue: not known, not 0
+    assert "5 lenses compared with" in " ".join(result.output.split())
+    assert json.loads((tmp_path / "rep" / "report_stats.json").read_text())["n_matched_trusted"] is None
+
+
 def test_report_where_selects_by_a_truth_column(tmp_path):
     """--where filters on columns of the truth table (here the arc's S/N) before the statistics."""
     rng = np.random.default_rng(3)

@@ -131,7 +131,7 @@ def build_report(
         "catalog": str(catalog_path), "compared_with": source, "n_lenses": int(n_all),
         "trusted_only": bool(trusted_only), "where": where, "n_selected": int(len(catalog)),
         "n_ok": int((status == "ok").sum()), "n_failed": int((status == "failed").sum()), "n_matched": int(len(joined)),
-        "not_matched": unmatched,
+        "n_matched_trusted": _n_trusted(catalog, joined), "not_matched": unmatched,
         "outlier_definition": f"|deviation| > {rp.OUTLIER_SIGMA:g} x NMAD",
         "nmad_definition": f"{rp.NMAD_FACTOR} x median(|deviation - median(deviation)|)",
         "not_compared": skipped, "no_lens_compared": empty, "left_out": left_out,
@@ -429,6 +429,24 @@ def _by_reason(reasons: dict[str, str]) -> str:
     return "; ".join(f"{', '.join(names)}: {why}" for why, names in grouped.items())
 
 
+def _n_trusted(catalog, joined) -> int | None:
+    """How many of the lenses compared (``joined``) the catalogue calls trusted; ``None`` when it
+    has no ``trusted`` column."""
+    from tinylens.results.overview import is_true, records_trust
+
+    if not records_trust(catalog):
+        return None
+    trusted = catalog[catalog["trusted"].map(is_true)]["lens_id"].astype(str)
+    return int(joined["lens_id"].astype(str).isin(set(trusted)).sum())
+
+
+def _trusted_text(summary: dict[str, Any]) -> str:
+    """`` (2 of them trusted)`` for the lenses compared; empty with --trusted-only or without a
+    ``trusted`` column."""
+    n = summary.get("n_matched_trusted")
+    return "" if summary["trusted_only"] or n is None else f" ({n} of them trusted)"
+
+
 def _unmatched(catalog, joined) -> list[str]:
     """The ids of the ok lenses of ``catalog`` that the comparison ``joined`` lacks (the truth or
     reference table has no row for them)."""
@@ -494,7 +512,7 @@ def report(
     s = result["summary"]
     # written to a file or a pipe, rich would squeeze the table into 80 columns
     wide = console if console.is_terminal else Console(highlight=False, width=max(console.width, 160))
-    wide.print(stats_rich_table(result["stats"], f"{lens_count(s['n_matched'])} compared with {s['compared_with']} "
+    wide.print(stats_rich_table(result["stats"], f"{lens_count(s['n_matched'])}{_trusted_text(s)} compared with {s['compared_with']} "
                                    f"({s['n_ok']} ok, {s['n_failed']} failed in the catalogue"
                                    + _selection(s) + ")"))
     for name, why in s["not_compared"].items():
