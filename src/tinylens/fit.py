@@ -30,6 +30,7 @@ import numpy as np
 
 from tinylens import filenames
 from tinylens.errors import ConfigError
+from tinylens.interrupts import interrupt_behind
 
 if TYPE_CHECKING:  # imported lazily: ``import tinylens`` stays light (tinylens.fit is re-exported)
     import pandas as pd
@@ -336,11 +337,14 @@ INTERRUPTED_PROBLEM_ATTR = "tinylens_problem"
 
 @contextlib.contextmanager
 def marked_on_interrupt(attr: str, value: Any) -> Iterator[None]:
-    """Set ``attr`` to ``value`` on a KeyboardInterrupt raised inside, for whoever catches it."""
+    """Set ``attr`` to ``value`` on a KeyboardInterrupt raised inside, or the one behind an error
+    raised inside (:func:`tinylens.interrupts.interrupt_behind`), for whoever catches it."""
     try:
         yield
-    except KeyboardInterrupt as exc:
-        setattr(exc, attr, value)
+    except BaseException as exc:
+        interrupt = interrupt_behind(exc)
+        if interrupt is not None:
+            setattr(interrupt, attr, value)
         raise
 
 

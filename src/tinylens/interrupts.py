@@ -44,6 +44,20 @@ def raises_like_python(handler: Any) -> bool:
     return handler is signal.default_int_handler or isinstance(getattr(handler, "__self__", None), UnswallowedInterrupt)
 
 
+def interrupt_behind(exc: BaseException) -> KeyboardInterrupt | None:
+    """The KeyboardInterrupt that ``exc`` was raised from or while handling, if any: a Ctrl-C
+    while a compiled module (jaxlib's) is imported comes out as "ImportError: Encountered an
+    error while initializing the extension", raised from it. The chain followed is the one
+    Python's traceback shows (no context a ``raise ... from None`` hid)."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ if exc.__cause__ is not None or exc.__suppress_context__ else exc.__context__
+    return None
+
+
 def _send_sigint() -> None:
     """SIGINT to the main thread, which wakes it from a wait as a Ctrl-C does."""
     if hasattr(signal, "pthread_kill"):

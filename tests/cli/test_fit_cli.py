@@ -168,6 +168,34 @@ def test_ctrl_c_while_a_compiled_module_is_imported_ends_with_one_line_exit_130(
         assert isinstance(result.exception, ImportError), result.output
 
 
+def test_ctrl_c_that_a_compiled_module_turned_into_an_error_still_says_what_was_kept(tmp_path, data, monkeypatch):
+    """A Ctrl-C while the fit imports a compiled module (pybind11/nanobind: "ImportError: ...
+    initialization failed", raised from the KeyboardInterrupt) once sampling has written its
+    checkpoint: the line must promise that checkpoint, not "before it wrote anything"."""
+    import numpy as np
+
+    from tinylens.problem import Problem
+
+    calls, original = {"n": 0}, Problem.log_likelihood
+
+    def import_stopped_later(self, theta):
+        calls["n"] += len(np.atleast_2d(theta))
+        if calls["n"] > 1000:
+            try:
+                raise KeyboardInterrupt
+            except KeyboardInterrupt as exc:
+                raise ImportError("initialization failed") from exc
+        return original(self, theta)
+
+    config = write_tiny_lens(tmp_path, {"type": "sampler", "method": "nautilus",
+                                        "settings": {**FAST_NAUTILUS, "checkpoint_every": 0}}, data)
+    monkeypatch.setattr(Problem, "log_likelihood", import_stopped_later)
+    code, out = invoke("fit", config, "--quiet")
+    assert code == 130, out
+    assert (tmp_path / "output" / "checkpoint.hdf5").is_file()
+    assert "The sampler's checkpoint is kept in" in out and "run the same command again to resume" in out, out
+
+
 @pytest.mark.parametrize("change, said", [
     ({}, "The sampler's checkpoint is kept in"),
     ({"seed": 5}, "The pipeline stages' results are kept in"),  # the stages' fingerprint leaves out the sampler

@@ -26,7 +26,7 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from tinylens.errors import TinyLensError
-from tinylens.interrupts import UnswallowedInterrupt
+from tinylens.interrupts import UnswallowedInterrupt, interrupt_behind
 
 #: Exit code for mistakes in user input (bad config, data or paths); typer uses 2 for bad options too.
 EXIT_USER_ERROR = 2
@@ -279,20 +279,6 @@ class TinyLensGroup(TyperGroup):
 
 #: What commands raise to end with a chosen exit code or message: never taken for an error.
 CLICK_EXITS = (click.exceptions.Exit, click.exceptions.ClickException, click.exceptions.Abort)
-
-
-def interrupt_behind(exc: BaseException) -> KeyboardInterrupt | None:
-    """The KeyboardInterrupt that ``exc`` was raised from or while handling, if any: a Ctrl-C
-    while a compiled module (jaxlib's) is imported comes out as "ImportError: Encountered an
-    error while initializing the extension", raised from it. The chain followed is the one
-    Python's traceback shows (no context a ``raise ... from None`` hid)."""
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        if isinstance(exc, KeyboardInterrupt):
-            return exc
-        seen.add(id(exc))
-        exc = exc.__cause__ if exc.__cause__ is not None or exc.__suppress_context__ else exc.__context__
-    return None
 
 
 def interrupted(ctx: Any, exc: KeyboardInterrupt) -> NoReturn:
