@@ -794,6 +794,22 @@ def test_the_scheduler_may_be_given_as_its_scheduler_file(tmp_path, mock_survey,
     assert len(frame) == 4 and set(frame["status"]) == {"ok"}
 
 
+def test_run_survey_takes_the_scheduler_file_as_a_path(tmp_path, mock_survey, monkeypatch):
+    """run_survey(..., scheduler=Path.home() / "sched.json"), as the other paths it takes, failed
+    with "TypeError: argument of type 'PosixPath' is not iterable"; the file is read as when it is
+    given as text. (In-process cluster, fits faked.)"""
+    from survey_mocks import echo_truth_path
+
+    monkeypatch.setattr(runner, "check_template", lambda *args, **kwargs: None)
+    monkeypatch.setattr(runner, "fit_lens", echo_truth_path)
+    with _cluster_with_file(tmp_path / "sched.json"):
+        frame = runner.run_survey(mock_survey["lenses"], mock_survey["template"], tmp_path / "out",
+                                  scheduler=tmp_path / "sched.json", progress=False, only=["lens_a"])
+    assert frame["status"].tolist() == ["ok"]
+    with pytest.raises(TinyLensError, match="The scheduler file .*missing.json does not exist"):
+        runner.checked_scheduler(tmp_path / "missing.json")
+
+
 @pytest.mark.parametrize("dry_run", [False, True])
 @pytest.mark.parametrize(
     "name, content, expected",

@@ -740,10 +740,12 @@ def read_scheduler_file(path: Path) -> str:
     return address
 
 
-def checked_scheduler(value: str) -> str:
-    """The scheduler address ``value`` gives (itself, or read from the scheduler file it names:
-    :func:`read_scheduler_file`), checked by :func:`check_scheduler`; a failed check of an address
-    read from a file names the file (left by a scheduler that has stopped?)."""
+def checked_scheduler(value: str | os.PathLike[str]) -> str:
+    """The scheduler address ``value`` gives (itself, or read from the scheduler file it names,
+    also as a path object: :func:`read_scheduler_file`), checked by :func:`check_scheduler`; a
+    failed check of an address read from a file names the file (left by a scheduler that has stopped?)."""
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
     if not names_scheduler_file(value):
         check_scheduler(value)
         return value
@@ -1220,7 +1222,7 @@ def run_survey(
     template: str | Path,
     out: str | Path,
     workers: int = 2,
-    scheduler: str | None = None,
+    scheduler: str | Path | None = None,
     progress: bool = True,
     retry_failed: bool = False,
     reuse_finished: bool = False,
@@ -1246,7 +1248,7 @@ def run_survey(
         return _run_survey(lens_dir, template, out, workers, scheduler, progress, retry_failed, reuse_finished, only)
 
 
-def _run_survey(lens_dir: str | Path, template: str | Path, out: str | Path, workers: int, scheduler: str | None,
+def _run_survey(lens_dir: str | Path, template: str | Path, out: str | Path, workers: int, scheduler: str | Path | None,
                 progress: bool, retry_failed: bool, reuse_finished: bool, only: Sequence[str] | None) -> pd.DataFrame:
     """:func:`run_survey`'s work."""
     from tinylens.fit import marked_on_interrupt
