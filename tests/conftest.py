@@ -20,6 +20,19 @@ def write_fits(tmp_path):
 
 
 @pytest.fixture
+def python_sigint():
+    """SIGINT with Python's own handler for the test, as in a ``tinylens`` started from a
+    terminal. A test run started in the background by a shell without job control (``(bash
+    .ci/run &)``, a batch script's ``&``) inherits SIGINT ignored, Python then keeps SIG_IGN, and
+    the Ctrl-C tests failed without raising."""
+    import signal
+
+    found = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield found
+    signal.signal(signal.SIGINT, found)
+
+
+@pytest.fixture
 def x64():
     """JAX in float64 for the test (:func:`oracle.x64`)."""
     from oracle import x64 as float64

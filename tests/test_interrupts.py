@@ -22,15 +22,6 @@ LOST_AFTER_S = 60.0
 
 
 @pytest.fixture
-def python_sigint():
-    """SIGINT with Python's own handler, as in a ``tinylens`` started from a terminal (a test run
-    started in the background by a shell without job control inherits SIGINT ignored)."""
-    found = signal.signal(signal.SIGINT, signal.default_int_handler)
-    yield
-    signal.signal(signal.SIGINT, found)
-
-
-@pytest.fixture
 def unraisable(monkeypatch):
     """What Python printed as "Exception ignored in: ..." during the test."""
     seen: list[BaseException | None] = []

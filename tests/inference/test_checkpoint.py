@@ -342,24 +342,6 @@ def test_checkpoint_names_are_known_without_importing_the_samplers():
     assert loaded.stdout.split("\n")[-2] == "[]"
 
 
-@pytest.fixture
-def python_sigint():
-    """SIGINT with Python's own handler for the test, as in a ``tinylens`` started from a
-    terminal: the Ctrl-C tests below need it (KeptInterrupt leaves any other handler alone). A
-    test run started in the background by a shell without job control (``(bash .ci/run &)``, a
-    batch script's ``&``) inherits SIGINT ignored, Python then keeps SIG_IGN, and both tests
-    failed without raising."""
-    import signal
-
-    found = signal.signal(signal.SIGINT, signal.default_int_handler)
-    if found is not signal.default_int_handler:  # named in the warnings summary, to find who set it
-        import warnings
-
-        warnings.warn(f"SIGINT's handler was {found!r} when this test started", UserWarning, stacklevel=2)
-    yield found
-    signal.signal(signal.SIGINT, found)
-
-
 def test_ctrl_c_while_a_network_trains_stops_the_run(tmp_path, data, monkeypatch, python_sigint):
     """scikit-learn catches KeyboardInterrupt in MLPRegressor's training loop (nautilus's networks)
     and only warns "Training interrupted by user."; the run then sampled on to its end. Ctrl-C there

@@ -192,7 +192,7 @@ def test_the_restart_reason_reads_what_the_fits_would():
     assert runner.restart_reason({"inference": {"settings": {"resume": False}}}) == "the template sets resume: false"
 
 
-def test_ctrl_c_while_the_local_cluster_starts_stops_once_it_is_up_and_closes_it(monkeypatch, capsys):
+def test_ctrl_c_while_the_local_cluster_starts_stops_once_it_is_up_and_closes_it(monkeypatch, capsys, python_sigint):
     """A Ctrl-C while the local cluster started left it half-started: Dask printed tracebacks of
     workers that failed to start, and an AssertionError when it tried to close it at exit. The
     Ctrl-C is now held until the cluster is up (said on stderr), which is then closed, and the
@@ -218,7 +218,7 @@ def test_ctrl_c_while_the_local_cluster_starts_stops_once_it_is_up_and_closes_it
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
-def test_a_second_ctrl_c_while_the_cluster_starts_stops_at_once():
+def test_a_second_ctrl_c_while_the_cluster_starts_stops_at_once(python_sigint):
     import signal
 
     reached = []
@@ -239,7 +239,7 @@ def test_a_second_ctrl_c_while_the_cluster_starts_stops_at_once():
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
-def test_ctrl_c_while_the_cluster_starts_is_held_under_the_command_lines_handler_too(capsys):
+def test_ctrl_c_while_the_cluster_starts_is_held_under_the_command_lines_handler_too(capsys, python_sigint):
     """Every command runs under the command line's SIGINT handler (UnswallowedInterrupt), not
     Python's own: the Ctrl-C must be held there as well, and that handler restored after."""
     import signal
