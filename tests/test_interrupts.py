@@ -15,7 +15,7 @@ import threading
 import pytest
 
 from tinylens.inference.common import KeptInterrupt
-from tinylens.interrupts import UnswallowedInterrupt, swallowed_in
+from tinylens.interrupts import UnswallowedInterrupt, interrupt_held, swallowed_in
 
 #: Seconds a test waits for the SIGINT sent again before it calls the Ctrl-C lost (it comes in ~50 ms).
 LOST_AFTER_S = 60.0
@@ -156,3 +156,35 @@ def test_which_frames_swallow_an_exception():
     finally:
         gc.callbacks.remove(callback)
     assert swallowed_in(frames["del"]) and not swallowed_in(sys._getframe())
+
+
+def test_a_second_ctrl_c_while_the_cluster_starts_stops_at_once(python_sigint):
+    reached = []
+    with pytest.raises(KeyboardInterrupt):
+        with interrupt_held(note=""):
+            signal.raise_signal(signal.SIGINT)
+            reached.append("after the first")
+            signal.raise_signal(signal.SIGINT)
+            reached.append("after the second")
+    assert reached == ["after the first"]
+    with pytest.raises(KeyboardInterrupt):  # what fails once the Ctrl-C came (its workers died) is a Ctrl-C
+        with interrupt_held(note=""):
+            signal.raise_signal(signal.SIGINT)
+            raise RuntimeError("Cluster failed to start")
+    with pytest.raises(RuntimeError):  # and without one, the error
+        with interrupt_held(note=""):
+            raise RuntimeError("Cluster failed to start")
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_ctrl_c_while_the_cluster_starts_is_held_under_the_command_lines_handler_too(capsys, python_sigint):
+    """Every command runs under the command line's SIGINT handler (UnswallowedInterrupt), not
+    Python's own: the Ctrl-C must be held there as well, and that handler restored after."""
+    reached = []
+    with UnswallowedInterrupt() as command_line:
+        with pytest.raises(KeyboardInterrupt):
+            with interrupt_held(note="held"):
+                signal.raise_signal(signal.SIGINT)
+                reached.append("after the Ctrl-C")
+        assert signal.getsignal(signal.SIGINT) == command_line.handle
+    assert reached == ["after the Ctrl-C"] and "held" in capsys.readouterr().err

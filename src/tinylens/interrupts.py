@@ -12,13 +12,16 @@ the main thread has left the callback. One Ctrl-C is still one KeyboardInterrupt
 from __future__ import annotations
 
 import _thread
+import contextlib
 import gc
 import os
 import queue
 import signal
+import sys
 import threading
 import time
 import weakref
+from collections.abc import Iterator
 from types import FrameType
 from typing import Any
 
@@ -42,6 +45,13 @@ def raises_like_python(handler: Any) -> bool:
     """Whether SIGINT's ``handler`` raises KeyboardInterrupt where the program is: Python's own,
     or an :class:`UnswallowedInterrupt`'s."""
     return handler is signal.default_int_handler or isinstance(getattr(handler, "__self__", None), UnswallowedInterrupt)
+
+
+def ctrl_c_raises_here() -> bool:
+    """Whether a Ctrl-C raises KeyboardInterrupt where this code runs, so that a context may
+    put its own SIGINT handler in place: the main thread, with Python's own handler or an
+    :class:`UnswallowedInterrupt`'s (an ignored SIGINT stays ignored; other threads get none)."""
+    return threading.current_thread() is threading.main_thread() and raises_like_python(signal.getsignal(signal.SIGINT))
 
 
 def interrupt_behind(exc: BaseException) -> KeyboardInterrupt | None:
@@ -140,3 +150,38 @@ class UnswallowedInterrupt:
                 if self._active and self._deferred:
                     self._deferred, self._sent = False, True
                     _send_sigint()
+
+
+#: Said on stderr when a Ctrl-C comes inside :func:`interrupt_held` (a survey's local cluster starting).
+HELD_INTERRUPT_NOTE = "survey: stopping once the Dask cluster has started (press Ctrl-C again to stop at once)"
+
+
+@contextlib.contextmanager
+def interrupt_held(note: str = HELD_INTERRUPT_NOTE) -> Iterator[None]:
+    """Hold back a Ctrl-C (SIGINT) while the block runs, saying ``note``; its KeyboardInterrupt
+    comes at the end of the block. A second Ctrl-C interrupts at once.
+
+    A Dask local cluster interrupted while it starts is left half-started: Dask cannot close it
+    and prints tracebacks (workers that failed to start, an AssertionError at exit). Only where
+    :func:`ctrl_c_raises_here`; the handler found is restored after the block."""
+    if not ctrl_c_raises_here():
+        yield
+        return
+    pressed = []
+
+    def hold(signum: int, frame: Any) -> None:
+        if pressed:
+            raise KeyboardInterrupt
+        pressed.append(signum)
+        print(note, file=sys.stderr, flush=True)
+
+    previous = signal.signal(signal.SIGINT, hold)
+    try:
+        yield
+    except Exception:
+        if not pressed:
+            raise  # (else the Ctrl-C's doing: a terminal's reaches the processes the block starts too)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if pressed:
+        raise KeyboardInterrupt

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from tinylens import interrupts
 from tinylens.cli.main import app
 from tinylens.survey import runner
 
@@ -214,43 +215,5 @@ def test_ctrl_c_while_the_local_cluster_starts_stops_once_it_is_up_and_closes_it
         with runner.dask_client(workers=1):
             entered.append(True)
     assert len(started) == 1 and started[0].status.name == "closed" and not entered
-    assert runner.HELD_INTERRUPT_NOTE in capsys.readouterr().err
+    assert interrupts.HELD_INTERRUPT_NOTE in capsys.readouterr().err
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-
-
-def test_a_second_ctrl_c_while_the_cluster_starts_stops_at_once(python_sigint):
-    import signal
-
-    reached = []
-    with pytest.raises(KeyboardInterrupt):
-        with runner.interrupt_held(note=""):
-            signal.raise_signal(signal.SIGINT)
-            reached.append("after the first")
-            signal.raise_signal(signal.SIGINT)
-            reached.append("after the second")
-    assert reached == ["after the first"]
-    with pytest.raises(KeyboardInterrupt):  # what fails once the Ctrl-C came (its workers died) is a Ctrl-C
-        with runner.interrupt_held(note=""):
-            signal.raise_signal(signal.SIGINT)
-            raise RuntimeError("Cluster failed to start")
-    with pytest.raises(RuntimeError):  # and without one, the error
-        with runner.interrupt_held(note=""):
-            raise RuntimeError("Cluster failed to start")
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-
-
-def test_ctrl_c_while_the_cluster_starts_is_held_under_the_command_lines_handler_too(capsys, python_sigint):
-    """Every command runs under the command line's SIGINT handler (UnswallowedInterrupt), not
-    Python's own: the Ctrl-C must be held there as well, and that handler restored after."""
-    import signal
-
-    from tinylens.interrupts import UnswallowedInterrupt
-
-    reached = []
-    with UnswallowedInterrupt() as command_line:
-        with pytest.raises(KeyboardInterrupt):
-            with runner.interrupt_held(note="held"):
-                signal.raise_signal(signal.SIGINT)
-                reached.append("after the Ctrl-C")
-        assert signal.getsignal(signal.SIGINT) == command_line.handle
-    assert reached == ["after the Ctrl-C"] and "held" in capsys.readouterr().err

@@ -7,7 +7,6 @@ import hashlib
 import inspect
 import json
 import signal
-import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping
@@ -18,7 +17,7 @@ import numpy as np
 
 from tinylens import filenames
 from tinylens.errors import CheckpointWarning, ConfigError, did_you_mean
-from tinylens.interrupts import raises_like_python
+from tinylens.interrupts import ctrl_c_raises_here
 from tinylens.results.tables import remove_unfinished
 
 T = TypeVar("T")
@@ -269,7 +268,7 @@ class KeptInterrupt:
         self._previous: Any = None
 
     def __enter__(self) -> KeptInterrupt:
-        if threading.current_thread() is threading.main_thread() and raises_like_python(signal.getsignal(signal.SIGINT)):
+        if ctrl_c_raises_here():
             self._previous = signal.signal(signal.SIGINT, self._record)
         return self
 

@@ -24,8 +24,6 @@ import copy
 import json
 import logging
 import os
-import signal
-import sys
 import threading
 import time
 import warnings
@@ -40,7 +38,7 @@ import pandas as pd
 from tinylens import filenames
 from tinylens.errors import (ConfigError, ConfigWarning, DataError, DataWarning, OutputError, TinyLensError, lens_count,
                              listed)
-from tinylens.interrupts import raises_like_python
+from tinylens.interrupts import interrupt_held
 from tinylens.precision import get_precision
 from tinylens.results.truth import TRUTH_FILE
 from tinylens.survey.provenance import (
@@ -628,43 +626,6 @@ def dask_client(workers: int = 2, scheduler: str | None = None) -> Iterator[Any]
                                                        dashboard_address=None, silence_logs=logging.ERROR))
             client = stack.enter_context(Client(cluster))
         yield client
-
-
-#: Said on stderr when a Ctrl-C comes while the local cluster starts (:func:`interrupt_held`).
-HELD_INTERRUPT_NOTE = "survey: stopping once the Dask cluster has started (press Ctrl-C again to stop at once)"
-
-
-@contextlib.contextmanager
-def interrupt_held(note: str = HELD_INTERRUPT_NOTE) -> Iterator[None]:
-    """Hold back a Ctrl-C (SIGINT) while the block runs, saying ``note``; its KeyboardInterrupt
-    comes at the end of the block. A second Ctrl-C interrupts at once.
-
-    A local cluster interrupted while it starts is left half-started: Dask cannot close it and
-    prints tracebacks (workers that failed to start, an AssertionError at exit). Only where
-    Python's own Ctrl-C handler, or the command line's, is in place (the main thread of a program
-    that kept it); that handler is restored after the block."""
-    if threading.current_thread() is not threading.main_thread() or \
-            not raises_like_python(signal.getsignal(signal.SIGINT)):
-        yield
-        return
-    pressed = []
-
-    def hold(signum: int, frame: Any) -> None:
-        if pressed:
-            raise KeyboardInterrupt
-        pressed.append(signum)
-        print(note, file=sys.stderr, flush=True)
-
-    previous = signal.signal(signal.SIGINT, hold)
-    try:
-        yield
-    except Exception:
-        if not pressed:
-            raise  # (else the Ctrl-C's doing: a terminal's reaches the processes the block starts too)
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if pressed:
-        raise KeyboardInterrupt
 
 
 #: What :func:`check_scheduler` tells a user to give instead of an address that does not work.
