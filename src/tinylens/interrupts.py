@@ -7,6 +7,10 @@ a ``tinylens`` command stopped with Ctrl-C in its first seconds (loading, compil
 its end. :class:`UnswallowedInterrupt` is a SIGINT handler, for the command line, that raises
 KeyboardInterrupt as Python's own does, except there: it sends SIGINT again a moment later, when
 the main thread has left the callback. One Ctrl-C is still one KeyboardInterrupt.
+
+Also here: :func:`interrupt_behind`, the Ctrl-C behind an error it caused (an extension module's
+import turns one into an ImportError), and :func:`interrupt_held`, which holds a Ctrl-C back
+until a block that must not be cut short (a Dask cluster starting) has ended.
 """
 
 from __future__ import annotations
