@@ -147,3 +147,24 @@ def test_the_demo_folder_is_printed_as_given(tmp_path):
     result = CliRunner().invoke(app, ["demo", str(folder), "--no-fit"], env={"COLUMNS": "300"})
     assert result.exit_code == 0, result.output
     assert f"model_config.yaml to {folder}" in " ".join(result.output.split())
+
+
+def test_a_folder_given_with_a_tilde_is_in_the_home_folder(tmp_path, monkeypatch):
+    """'tinylens demo "~/my demo"' (quoted, so the shell leaves '~') made a folder named '~' in the
+    current folder, then failed writing image.fits into ~/my demo (astropy expands '~'), or, where
+    that folder existed, split the demo's files between the two."""
+    import shlex
+
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(work)
+    result = CliRunner().invoke(app, ["demo", "~/my demo", "--no-fit"], env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    folder = home / "my demo"
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        ["image.fits", "noise.fits", "psf.fits", "truth.json", "model_config.yaml"])
+    assert list(work.iterdir()) == []
+    line = next(line for line in result.output.splitlines() if line.startswith("Fit it with: "))
+    assert shlex.split(line.removeprefix("Fit it with: "))[2] == str(folder / "model_config.yaml")

@@ -200,13 +200,15 @@ def check_not_users(directory: Path) -> None:
 
 def write_demo(directory: Path, seed: int | None = None) -> Path:
     """Write image.fits, noise.fits, psf.fits, truth.json and model_config.yaml; return the config path.
-    A folder that holds such files from anything but an earlier demo is refused (OutputError)."""
+    A folder that holds such files from anything but an earlier demo is refused (OutputError).
+    A leading ``~`` is the home folder."""
     from astropy.io import fits
 
     from tinylens.results.tables import ensure_writable
 
-    check_not_users(Path(directory).expanduser())
-    directory = ensure_writable(Path(directory), "another folder for the demo (tinylens demo FOLDER)")
+    directory = Path(directory).expanduser()
+    check_not_users(directory)
+    directory = ensure_writable(directory, "another folder for the demo (tinylens demo FOLDER)")
     data = simulate_demo(seed)
     for name in ("image", "noise", "psf"):
         fits.writeto(directory / f"{name}.fits", np.asarray(data[name], dtype=np.float64), overwrite=True)
@@ -249,6 +251,7 @@ def demo(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output from the sampler."),
 ) -> None:
     """Simulate a realistic lens (no downloads), write it with a config, and fit it."""
+    directory = directory.expanduser()  # a quoted "~/demo": the suggested command quotes it, and a shell would not expand it
     config_path = write_demo(directory)
     console.print(f"Wrote image.fits, noise.fits, psf.fits, truth.json and model_config.yaml to [bold]{escape(str(directory))}[/]")
     if no_fit:
