@@ -168,3 +168,13 @@ def test_a_folder_given_with_a_tilde_is_in_the_home_folder(tmp_path, monkeypatch
     assert list(work.iterdir()) == []
     line = next(line for line in result.output.splitlines() if line.startswith("Fit it with: "))
     assert shlex.split(line.removeprefix("Fit it with: "))[2] == str(folder / "model_config.yaml")
+
+
+def test_the_wrote_line_keeps_the_folder_on_one_line(tmp_path):
+    """At 80 columns (a pipe, a narrow terminal) rich broke the 'Wrote ... to FOLDER' line at a
+    space inside the folder's name, so a copied path was two lines; the line now soft-wraps, as
+    the 'Fit it with:' line does."""
+    folder = tmp_path / "my demo"
+    result = CliRunner().invoke(app, ["demo", str(folder), "--no-fit"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    assert f"model_config.yaml to {folder}\n" in result.output

@@ -253,7 +253,8 @@ def demo(
     """Simulate a realistic lens (no downloads), write it with a config, and fit it."""
     directory = directory.expanduser()  # a quoted "~/demo": the suggested command quotes it, and a shell would not expand it
     config_path = write_demo(directory)
-    console.print(f"Wrote image.fits, noise.fits, psf.fits, truth.json and model_config.yaml to [bold]{escape(str(directory))}[/]")
+    console.print(f"Wrote image.fits, noise.fits, psf.fits, truth.json and model_config.yaml to [bold]{escape(str(directory))}[/]",
+                  soft_wrap=True)
     if no_fit:
         console.print(f"Fit it with: {escape(demo_fit_command(directory))}\n({TRUTH_NOTE})", soft_wrap=True)
         return
