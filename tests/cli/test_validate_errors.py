@@ -119,6 +119,17 @@ def test_validate_happy_path(tmp_path):
     assert "Warning" not in out
 
 
+
+def test_validate_names_the_config_as_given(tmp_path):
+    """A '[' in the config's path was read as rich markup ('my [bold]case' printed 'my case'), and
+    at 80 columns a long path was broken across two lines in the closing 'OK: CONFIG' line."""
+    folder = tmp_path / "my [bold]case with a folder name long enough to wrap at eighty columns"
+    folder.mkdir()
+    config = write_case(folder)
+    result = CliRunner().invoke(app, ["validate", str(config)], env={"COLUMNS": "80"})
+    assert_ok(result)
+    assert f"OK: {config} is ready to fit.\n" in result.output
+
 def test_validate_states_the_supersampling_the_fit_uses(tmp_path):
     """Adaptive (the default): the pixels at each factor of the map the fit uses, not
     dataset.nsub, which that mode does not read; uniform: the one factor."""

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from tinylens.cli.common import console, path_value, print_warning, reported_warnings
@@ -119,9 +120,10 @@ def validate(config: Path = typer.Argument(..., parser=path_value, metavar="CONF
             f"the log-likelihood at the prior median is {log_l} (it is finite elsewhere in the prior, "
             "so a fit can start; check that the priors are meant to reach such values)."
         )
-        console.print(f"[yellow]Loaded[/]: {config} loads, but check the warning above before fitting it.")
+        console.print(f"[yellow]Loaded[/]: {escape(str(config))} loads, but check the warning above before fitting it.",
+                      soft_wrap=True)
         return
-    console.print(f"[green]OK[/]: {config} is ready to fit.")
+    console.print(f"[green]OK[/]: {escape(str(config))} is ready to fit.", soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
