@@ -326,3 +326,17 @@ def test_the_suggested_survey_command_runs_from_a_folder_with_a_space(tmp_path, 
     assert shlex.split(command) == ["tinylens", "survey", str(folder), "--config", str(folder / "template.yaml"),
                                     "--out", "RESULTS"]
     assert f"1 lens in {folder} (arc SNR" in result.output
+
+
+def test_the_template_header_command_runs_from_a_folder_with_a_space(tmp_path):
+    """template.yaml's header wrote 'tinylens survey my pop --config my pop/template.yaml', which
+    a shell splits into extra arguments; its paths are quoted, as the command line's closing line's are."""
+    import shlex
+
+    from tinylens.survey.population import simulate_population
+
+    folder = tmp_path / "my pop"
+    simulate_population(1, folder)
+    line = next(line for line in (folder / "template.yaml").read_text().splitlines() if "tinylens survey" in line)
+    assert shlex.split(line.removeprefix("#")) == ["tinylens", "survey", str(folder), "--config",
+                                                   str(folder / "template.yaml"), "--out", "RESULTS"]

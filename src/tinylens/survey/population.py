@@ -61,6 +61,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shlex
 import shutil
 import warnings
 from collections.abc import Iterable, Mapping
@@ -627,7 +628,7 @@ def _simulate_into(outdir: Path, n: int, seed: int, opts: PopulationOptions, pro
     write_table(outdir / "truth.parquet", table)
     header = ("# tinylens simulate-population: Table 1 priors (Cao et al., TinyLensGPU). The data paths\n"
               "# are the file names inside each lens folder. Fit all lenses with:\n"
-              f"#   tinylens survey {outdir} --config {outdir / 'template.yaml'} --out RESULTS\n")
+              f"#   {shlex.join(['tinylens', 'survey', str(outdir), '--config', str(outdir / 'template.yaml'), '--out', 'RESULTS'])}\n")
     text = header + yaml.safe_dump(template_config(opts), sort_keys=False, default_flow_style=None)
     write_atomic(outdir / "template.yaml", lambda tmp: tmp.write_text(text))
     write_json(outdir / POPULATION_RECORD, {**record, "complete": True})
