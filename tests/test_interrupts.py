@@ -188,3 +188,31 @@ def test_ctrl_c_while_the_cluster_starts_is_held_under_the_command_lines_handler
                 reached.append("after the Ctrl-C")
         assert signal.getsignal(signal.SIGINT) == command_line.handle
     assert reached == ["after the Ctrl-C"] and "held" in capsys.readouterr().err
+
+
+def test_a_ctrl_c_in_a_weakref_callback_run_by_the_collector_is_raised_after_it(python_sigint, unraisable):
+    """A plain ``weakref.ref(obj, callback)`` callback run while the collector frees a cycle has no
+    frame the handler can recognise, and Python only prints what it raises. A Ctrl-C sent again
+    (~50 ms after one deferred) reached one during a slow ``gc.collect`` in CI and was lost."""
+    import weakref
+
+    class Node:
+        pass
+
+    sent: list[int] = []
+
+    def ctrl_c_once(ref):
+        if not sent:
+            sent.append(1)
+            signal.raise_signal(signal.SIGINT)
+
+    with pytest.raises(KeyboardInterrupt), UnswallowedInterrupt():
+        node = Node()
+        node.cycle = node  # freed by the collector only
+        ref = weakref.ref(node, ctrl_c_once)
+        del node
+        gc.collect()
+        assert sent == [1] and ref() is None
+        assert unraisable == []  # without the fix: "Exception ignored in: <function ctrl_c_once ...>"
+        wait_for_ctrl_c()
+    assert unraisable == []

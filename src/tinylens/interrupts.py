@@ -93,6 +93,7 @@ class UnswallowedInterrupt:
         self._sent = False  # the SIGINT sent again has not reached the handler yet
         self._active = False  # SIGINTs are sent again
         self._closing = False
+        self._collecting = False  # the garbage collector runs (its callbacks, __del__s, weakref callbacks)
         self._pid = os.getpid()
         self._lock = threading.Lock()  # never taken by the handler
         self._requests: queue.SimpleQueue[bool] = queue.SimpleQueue()  # put() is safe in a handler
@@ -101,13 +102,15 @@ class UnswallowedInterrupt:
 
     def __enter__(self) -> UnswallowedInterrupt:
         if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-            self._pid, self._active, self._closing = os.getpid(), True, False
+            self._pid, self._active, self._closing, self._collecting = os.getpid(), True, False, False
+            gc.callbacks.append(self._track)
             self._thread = threading.Thread(target=self._redeliver, name="tinylens-ctrl-c", daemon=True)
             self._thread.start()  # here, not in the handler: starting a thread takes locks
             try:
                 self._previous = signal.signal(signal.SIGINT, self.handle)
             except BaseException:  # a Ctrl-C just before: the handler is unchanged
                 self._active = False
+                self._untrack()
                 self._stop.set()
                 self._requests.put(False)
                 raise
@@ -127,6 +130,7 @@ class UnswallowedInterrupt:
         self._requests.put(False)
         signal.signal(signal.SIGINT, self._previous)
         self._previous = None
+        self._untrack()
         if self._thread is not None:
             self._thread.join(timeout=1.0)
             self._thread = None
@@ -136,17 +140,27 @@ class UnswallowedInterrupt:
 
     def handle(self, signum: int, frame: FrameType | None) -> None:
         """Raise KeyboardInterrupt, as Python's own handler; inside a callback that would swallow
-        it, send SIGINT again a moment later instead."""
+        it (also anywhere while the garbage collector runs: a plain weakref callback has no frame
+        to tell it by), send SIGINT again a moment later instead."""
         self._sent = False
         if self._closing or (frame is not None and frame.f_code is UnswallowedInterrupt.__exit__.__code__):
             self._deferred = True
             return
-        if self._active and os.getpid() == self._pid and swallowed_in(frame):
+        if self._active and os.getpid() == self._pid and (self._collecting or swallowed_in(frame)):
             self._deferred = True
             self._requests.put(True)
             return
         self._deferred = False
         signal.default_int_handler(signum, frame)
+
+    def _track(self, phase: str, info: dict[str, Any]) -> None:
+        """A garbage-collector callback: whether a collection runs."""
+        self._collecting = phase == "start"
+
+    def _untrack(self) -> None:
+        self._collecting = False
+        if self._track in gc.callbacks:
+            gc.callbacks.remove(self._track)
 
     def _redeliver(self) -> None:
         while self._requests.get() and not self._stop.wait(self.delay):
