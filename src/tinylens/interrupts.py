@@ -45,6 +45,20 @@ def swallowed_in(frame: FrameType | None) -> bool:
     return False
 
 
+def initialising_extension(frame: FrameType | None) -> bool:
+    """Whether ``frame`` or one it was called from creates or runs a compiled module's start-up
+    (``ExtensionFileLoader.create_module``/``exec_module``): a KeyboardInterrupt raised there can
+    leave the module half-made, and jaxlib's then crashed the process (a segmentation fault)."""
+    from importlib.machinery import ExtensionFileLoader
+
+    codes = {ExtensionFileLoader.create_module.__code__, ExtensionFileLoader.exec_module.__code__}
+    while frame is not None:
+        if frame.f_code in codes:
+            return True
+        frame = frame.f_back
+    return False
+
+
 def raises_like_python(handler: Any) -> bool:
     """Whether SIGINT's ``handler`` raises KeyboardInterrupt where the program is: Python's own,
     or an :class:`UnswallowedInterrupt`'s."""
@@ -141,12 +155,14 @@ class UnswallowedInterrupt:
     def handle(self, signum: int, frame: FrameType | None) -> None:
         """Raise KeyboardInterrupt, as Python's own handler; inside a callback that would swallow
         it (also anywhere while the garbage collector runs: a plain weakref callback has no frame
-        to tell it by), send SIGINT again a moment later instead."""
+        to tell it by), or while a compiled module starts up, send SIGINT again a moment later
+        instead."""
         self._sent = False
         if self._closing or (frame is not None and frame.f_code is UnswallowedInterrupt.__exit__.__code__):
             self._deferred = True
             return
-        if self._active and os.getpid() == self._pid and (self._collecting or swallowed_in(frame)):
+        if self._active and os.getpid() == self._pid and (self._collecting or swallowed_in(frame)
+                                                          or initialising_extension(frame)):
             self._deferred = True
             self._requests.put(True)
             return
