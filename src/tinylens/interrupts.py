@@ -5,8 +5,9 @@ garbage-collector callback (JAX registers one, run at every collection), a ``__d
 ``weakref.finalize`` callback, Python only prints "Exception ignored in: ..." and carries on:
 a ``tinylens`` command stopped with Ctrl-C in its first seconds (loading, compiling) then ran to
 its end. :class:`UnswallowedInterrupt` is a SIGINT handler, for the command line, that raises
-KeyboardInterrupt as Python's own does, except there: it sends SIGINT again a moment later, when
-the main thread has left the callback. One Ctrl-C is still one KeyboardInterrupt.
+KeyboardInterrupt as Python's own does, except there (and anywhere while a collection runs, or
+while a compiled module starts up, where a KeyboardInterrupt crashed jaxlib's): it sends SIGINT
+again a moment later, once the main thread has left. One Ctrl-C is still one KeyboardInterrupt.
 
 Also here: :func:`interrupt_behind`, the Ctrl-C behind an error it caused (an extension module's
 import turns one into an ImportError), and :func:`interrupt_held`, which holds a Ctrl-C back
@@ -38,11 +39,7 @@ def swallowed_in(frame: FrameType | None) -> bool:
     was called from runs a garbage-collector callback, a ``__del__`` or a ``weakref.finalize``."""
     codes = {getattr(getattr(callback, "__func__", callback), "__code__", None) for callback in list(gc.callbacks)}
     codes.add(weakref.finalize.__call__.__code__)
-    while frame is not None:
-        if frame.f_code in codes or frame.f_code.co_name == "__del__":
-            return True
-        frame = frame.f_back
-    return False
+    return _called_from(frame, codes, names=("__del__",))
 
 
 def initialising_extension(frame: FrameType | None) -> bool:
@@ -51,9 +48,13 @@ def initialising_extension(frame: FrameType | None) -> bool:
     leave the module half-made, and jaxlib's then crashed the process (a segmentation fault)."""
     from importlib.machinery import ExtensionFileLoader
 
-    codes = {ExtensionFileLoader.create_module.__code__, ExtensionFileLoader.exec_module.__code__}
+    return _called_from(frame, {ExtensionFileLoader.create_module.__code__, ExtensionFileLoader.exec_module.__code__})
+
+
+def _called_from(frame: FrameType | None, codes: set[Any], names: tuple[str, ...] = ()) -> bool:
+    """Whether ``frame`` or one it was called from runs one of ``codes``, or a function named in ``names``."""
     while frame is not None:
-        if frame.f_code in codes:
+        if frame.f_code in codes or frame.f_code.co_name in names:
             return True
         frame = frame.f_back
     return False
