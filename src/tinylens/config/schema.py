@@ -645,8 +645,9 @@ class Config(StrictModel):
     output: Output = Field(default_factory=Output)
 
 
-#: Keys of a switched-off part of the config, by the switch: (section, keys, what switches them
-#: off, what happens instead). A key of these given a value other than its default does nothing.
+#: Keys that another key switches off (:func:`unused_keys`): each pipeline key by the pipeline switch
+#: that must be on for it to be read, what happens instead when that switch is off, and each
+#: supersampling key by the mode that reads it. Given a value other than its default, it does nothing.
 _PIPELINE_OFF = {"n_sigma": "bounded", "max_widen": "bounded", "min_theta_E_fraction": "arc"}
 _PIPELINE_INSTEAD = {"bounded": "the sampler runs over the full priors, with no box",
                      "arc": "theta_E starts at its prior's median, with no floor"}
