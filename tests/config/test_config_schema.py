@@ -147,6 +147,19 @@ def test_method_left_out_is_the_types_default(example):
     assert load_config(example)[0].inference.method == "lbfgs"
 
 
+@pytest.mark.parametrize("kind, method", [("Sampler", "Nautilus"), ("SAMPLER", "dynesty"),
+                                          ("Optimizer", "Differential_Evolution")])
+def test_inference_type_and_method_in_any_case_as_tinylensgpu(example, kind, method):
+    """TinyLensGpu lowercases inference.type and inference.method before reading them, so a
+    config of its with 'type: Sampler, method: Nautilus' runs there; it was refused here."""
+    from tinylens.inference import check_inference
+
+    example["inference"] = {"type": kind, "method": method, "settings": {}}
+    cfg, _ = load_config(example)
+    assert (cfg.inference.type, cfg.inference.method) == (kind.lower(), method.lower())
+    check_inference(cfg, n_dim=3)
+
+
 @pytest.mark.parametrize("kind", [["optimizer"], {"optimizer": 1}])
 def test_an_inference_type_that_is_not_a_string_is_a_config_error(example, kind):
     """The default method is looked up by type: a list or mapping there (unhashable) raised a

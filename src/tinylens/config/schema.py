@@ -441,7 +441,8 @@ class Inference(StrictModel):
     """Which search to run; ``method`` and ``settings`` are checked by :mod:`tinylens.inference`.
 
     ``method`` left out is the type's default (:data:`DEFAULT_METHODS`): ``nautilus`` for a
-    sampler, ``differential_evolution`` for an optimizer."""
+    sampler, ``differential_evolution`` for an optimizer. ``type`` and ``method`` are read in
+    lower case, as TinyLensGpu reads them (``type: Sampler, method: Nautilus``)."""
 
     type: Literal["sampler", "optimizer"] = "sampler"
     method: str = Field("nautilus", min_length=1)
@@ -450,6 +451,8 @@ class Inference(StrictModel):
     @model_validator(mode="before")
     @classmethod
     def _type_default_method(cls, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            data = {**data, **{k: data[k].lower() for k in ("type", "method") if isinstance(data.get(k), str)}}
         if isinstance(data, Mapping) and data.get("method") is None and isinstance(data.get("type"), str) \
                 and data["type"] in DEFAULT_METHODS:
             data = {**data, "method": DEFAULT_METHODS[data["type"]]}
