@@ -160,6 +160,31 @@ def test_inference_type_and_method_in_any_case_as_tinylensgpu(example, kind, met
     check_inference(cfg, n_dim=3)
 
 
+def test_tinylensgpus_older_sampling_section_is_its_inference(example):
+    """TinyLensGpu's RunLensModel reads a config without 'inference' by its older section
+    'sampling: {sampler: ..., nlive: ...}' (a sampler run, the rest its settings); here
+    'sampling' was an unknown key."""
+    from tinylens.inference import check_inference
+
+    del example["inference"]
+    example["sampling"] = {"sampler": "dynesty", "nlive": 200, "dlogz": 0.05}
+    cfg, _ = load_config(example)
+    assert (cfg.inference.type, cfg.inference.method, cfg.inference.settings) == \
+        ("sampler", "dynesty", {"nlive": 200, "dlogz": 0.05})
+    check_inference(cfg, n_dim=3)
+    example["sampling"] = {"nlive": 200, "batch_size": 100}  # no sampler: nautilus, as there
+    cfg, _ = load_config(example)
+    assert (cfg.inference.method, cfg.inference.settings) == ("nautilus", {"nlive": 200, "batch_size": 100})
+
+
+def test_sampling_beside_inference_is_not_read_and_says_so(example):
+    """With both, TinyLensGpu reads 'inference' only; the unread 'sampling' is named."""
+    example["sampling"] = {"sampler": "dynesty", "nlive": 50}
+    with pytest.warns(ConfigWarning, match="sampling"):
+        cfg, _ = load_config(example)
+    assert cfg.inference.method == "nautilus" and cfg.inference.settings == {"nlive": 200, "batch_size": 800}
+
+
 @pytest.mark.parametrize("kind", [["optimizer"], {"optimizer": 1}])
 def test_an_inference_type_that_is_not_a_string_is_a_config_error(example, kind):
     """The default method is looked up by type: a list or mapping there (unhashable) raised a

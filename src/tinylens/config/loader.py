@@ -26,6 +26,9 @@ MAX_LISTED_ERRORS = 20
 #: What a config given as a mapping (not a file) is called in messages.
 MAPPING = "configuration mapping"
 
+#: TinyLensGpu's older name of the ``inference`` section (:func:`legacy_sampling`).
+LEGACY_SAMPLING = "sampling"
+
 #: Keys whose value is a list of exactly two numbers.
 PAIR_KEYS = ("prior_settings", "limits")
 
@@ -127,14 +130,39 @@ def validate_config(data: Any, origin: str) -> Config:
             f"The top level of {origin} must be a mapping with the sections "
             f"{', '.join(Config.model_fields)}; got a {type(data).__name__} ({show(data)})."
         )
+    data, unread = legacy_sampling(data)
     try:
-        config = Config.model_validate(dict(data))
+        config = Config.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, origin)) from None
     where = "" if origin == MAPPING else f"In {origin}: "
-    for line in unused_keys(config):
+    for line in [*unread, *unused_keys(config)]:
         warnings.warn(f"{where}{line}.", ConfigWarning, stacklevel=3)
     return config
+
+
+def legacy_sampling(data: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """``data`` with TinyLensGpu's older section ``sampling: {sampler: nautilus, nlive: 200, ...}``
+    read as its RunLensModel reads it, and a warning line for each section left unread.
+
+    Without ``inference``, ``sampling`` is a sampler run: ``method`` its ``sampler`` (the type's
+    default when left out), ``settings`` its other keys. Beside ``inference`` TinyLensGpu does
+    not read it: it is dropped, with a warning. A ``sampling`` that is no mapping stays, and is
+    reported as an unknown key."""
+    out = dict(data)
+    if LEGACY_SAMPLING not in out:
+        return out, []
+    if "inference" in out:
+        del out[LEGACY_SAMPLING]
+        return out, [f"{LEGACY_SAMPLING} (TinyLensGpu's older name of inference): not read, as the config "
+                     "has an inference section; remove it"]
+    section = out[LEGACY_SAMPLING]
+    if section is not None and not isinstance(section, Mapping):
+        return out, []
+    settings = dict(section or {})
+    del out[LEGACY_SAMPLING]
+    out["inference"] = {"type": "sampler", "method": settings.pop("sampler", None), "settings": settings}
+    return out, []
 
 
 def format_validation_error(exc: ValidationError, origin: str) -> str:
