@@ -178,15 +178,31 @@ def write_csv(path: str | Path, frame: pd.DataFrame) -> Path:
     return write_atomic(path, lambda tmp: frame.to_csv(tmp, index=False))
 
 
+#: Table names written by astropy (as TinyLensGpu writes every table), by the format they name.
+ASTROPY_TABLE_SUFFIXES = {"fits": (".fits", ".fit", ".fts", ".fits.gz", ".fit.gz", ".fts.gz"), "ascii.ecsv": (".ecsv",)}
+
+
 def write_table(path: str | Path, frame: pd.DataFrame) -> Path:
     """Write ``frame`` in the format its name's suffix says: Parquet for ``.parquet`` (``.pq``),
-    JSON for ``.json`` (:func:`write_json_records`), else CSV (:func:`write_csv`)."""
+    JSON for ``.json`` (:func:`write_json_records`), a FITS table for ``.fits`` (``.fit``,
+    ``.fts``, each also gzipped: ``.fits.gz``), ECSV for ``.ecsv``, else CSV (:func:`write_csv`)."""
+    name = Path(path).name.lower()
     suffix = Path(path).suffix.lower()
     if suffix in (".parquet", ".pq"):
         return write_atomic(path, lambda tmp: frame.to_parquet(tmp, index=False))
     if suffix == ".json":
         return write_json_records(path, frame)
+    for kind, suffixes in ASTROPY_TABLE_SUFFIXES.items():
+        if name.endswith(suffixes):
+            return write_atomic(path, lambda tmp, kind=kind: _astropy_table(frame).write(tmp, format=kind, overwrite=True))
     return write_csv(path, frame)
+
+
+def _astropy_table(frame: pd.DataFrame):
+    """``frame`` as an astropy ``Table`` (a missing value masked)."""
+    from astropy.table import Table
+
+    return Table.from_pandas(frame)
 
 
 def write_json_records(path: str | Path, frame: pd.DataFrame) -> Path:
