@@ -584,6 +584,27 @@ def test_a_few_tiny_noise_values_do_not_make_the_others_huge(tmp_path, files):
     assert dataset.mask.all() and not any("masked" in m or "times the median" in m for m in messages), messages
 
 
+def test_pixels_of_tiny_noise_are_announced(tmp_path, files):
+    """Four pixels with a noise of 1e-12 beside 0.5 (a placeholder for no data?) weigh 1e23 times
+    the others: they alone decided the fit, and validate said the data were ready to fit."""
+    noise = np.full(SHAPE, 0.5)
+    noise[3:5, 3:5] = 1e-12
+    put(files["noise_path"], noise)
+    dataset, messages = load_warning(config(), tmp_path)
+    assert len(messages) == 1 and "noise.fits: 4 pixels with a noise below 1/1000 of the median noise (0.5)" in messages[0]
+    assert "down to 1e-12" in messages[0], messages
+    assert dataset.mask.all()  # announced, not changed
+
+
+def test_a_noise_map_spanning_a_factor_of_100_is_not_announced(tmp_path, files):
+    """A bright lens centre's Poisson noise is 10-100 times the sky's: no pixel is tiny beside it."""
+    y, x = np.indices(SHAPE)
+    noise = 0.05 * (1 + 99 * np.exp(-0.5 * ((y - 10) ** 2 + (x - 12) ** 2) / 4.0**2))
+    put(files["noise_path"], noise)
+    _, messages = load_warning(config(), tmp_path)
+    assert not any("1/1000" in m for m in messages), messages
+
+
 def test_a_mosaic_corner_of_three_quarters_huge_noise_is_masked(tmp_path, files):
     """Up to 80 % of the cutout at 1e30 (a mosaic's corner) still leaves a sane reference."""
     noise = read_fits_image(files["noise_path"])

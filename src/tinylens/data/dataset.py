@@ -8,7 +8,8 @@ Choices (all announced with a :class:`DataWarning` or refused with a :class:`Dat
   even where such values fill most of the cutout) are removed from the fit; their values are
   replaced (data by 0, noise by +inf, i.e. zero weight) so that later arithmetic stays finite. A warning gives the
   count and the file, counting only pixels the mask would otherwise have used. Fewer than
-  :data:`MIN_USABLE_PIXELS` usable pixels is an error.
+  :data:`MIN_USABLE_PIXELS` usable pixels is an error. Used pixels whose noise is under
+  :data:`TINY_NOISE_FACTOR` times the median are announced, not changed.
 * **Noise** is one standard deviation per pixel. A noise map whose median is more than
   :data:`NOISE_SCALE_FACTOR` times above or below the image's own pixel-to-pixel scatter is
   announced (a variance or an inverse-variance weight map? counts/s beside counts, named when the
@@ -132,6 +133,7 @@ def load_dataset(cfg: schema.Dataset, base_dir: str | Path, origin: str = BASE_D
     _warn_bad(user & good_data & huge, paths["noise_path"],
               f"with a noise over {HUGE_NOISE_FACTOR:g} times the median one (a bad-pixel value, e.g. 1e30 in RMS "
               "maps, 1e8 in SLACS's)")
+    _warn_tiny_noise(noise, mask, typical_noise(noise[good_noise]) if good_noise.any() else None, paths["noise_path"])
     _warn_flat(data[mask], paths["data_path"])
     _warn_pixel_scale(wcs_pixel_scale(header), float(cfg.pixel_scale), paths["data_path"])
     _warn_psf_pixel_scale(psf_pixel_scale(psf_header), float(cfg.pixel_scale), paths["psf_path"])
@@ -319,6 +321,26 @@ def huge_noise(noise: np.ndarray, valid: np.ndarray) -> np.ndarray:
         return np.zeros(noise.shape, dtype=bool)
     with np.errstate(invalid="ignore"):
         return valid & (noise > HUGE_NOISE_FACTOR * typical_noise(noise[valid]))
+
+
+#: A used pixel whose noise is under this share of the median one is announced: it weighs over
+#: 1e6 times a typical pixel (a placeholder such as 1e-12 for no data?). A real noise map's
+#: floor, the sky's noise, is near its median.
+TINY_NOISE_FACTOR = 1e-3
+
+
+def _warn_tiny_noise(noise: np.ndarray, used: np.ndarray, typical: float | None, path: Path) -> None:
+    """Announce used pixels whose noise is under :data:`TINY_NOISE_FACTOR` times ``typical`` (the
+    median noise, :func:`typical_noise`): their weights drown every other pixel's in the fit."""
+    tiny = used & (noise < TINY_NOISE_FACTOR * typical) if typical else np.zeros(noise.shape, dtype=bool)
+    n = int(tiny.sum())
+    if not n:
+        return
+    warnings.warn(f"{path}: {n} pixel{'s' if n != 1 else ''} with a noise below 1/{1 / TINY_NOISE_FACTOR:g} of the "
+                  f"median noise ({typical:.3g}), down to {float(noise[tiny].min()):.3g}: each weighs over "
+                  f"{TINY_NOISE_FACTOR ** -2:g} times a typical pixel and can outweigh the rest of the image. A placeholder "
+                  "value (for no data)? Set their noise to 0 or NaN to leave them out, or leave them out with "
+                  "dataset.mask_path.", DataWarning, stacklevel=3)
 
 
 def check_not_the_image(noise: np.ndarray, data: np.ndarray, noise_path: Path, data_path: Path) -> None:
