@@ -308,6 +308,22 @@ def test_missing_fits(tmp_path):
     assert "survey" not in out
 
 
+def test_a_path_written_from_the_current_folder_says_what_to_write(tmp_path, monkeypatch):
+    """'tinylens validate configs/lens.yaml' run from the project folder, whose config names
+    data/image.fits as seen from there: the error said only that the file was not found in
+    configs/data/, not that it is in the current folder and how to name it."""
+    def edit(cfg, _):
+        cfg["dataset"]["data_path"] = "data/image.fits[0]"
+
+    config = write_case(tmp_path / "configs", edit=edit)
+    (tmp_path / "data").mkdir()
+    (config.parent / "image.fits").rename(tmp_path / "data" / "image.fits")
+    monkeypatch.chdir(tmp_path)
+    out = assert_user_error(invoke("validate", "configs/model_config.yaml"), "data/image.fits")
+    assert f"It is in the current folder ({tmp_path.resolve() / 'data' / 'image.fits'})" in out, out
+    assert "write '../data/image.fits[0]'" in out, out
+
+
 def test_validate_of_a_survey_template_says_how_to_check_one(tmp_path):
     """A survey template names each lens folder's image.fits: validate alone cannot find it."""
     def edit(cfg, _):

@@ -33,6 +33,7 @@ The returned arrays are read-only.
 
 from __future__ import annotations
 
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +43,7 @@ from astropy.io import fits
 
 from tinylens.config import schema
 from tinylens.config.loader import resolve_path
-from tinylens.data.fits_io import read_fits_image, read_fits_image_and_header, wcs_pixel_scale
+from tinylens.data.fits_io import read_fits_image, read_fits_image_and_header, split_extension, wcs_pixel_scale
 from tinylens.data.mask import shape_mask
 from tinylens.errors import DataError, DataWarning  # noqa: F401 (DataWarning: also imported from here)
 
@@ -95,10 +96,26 @@ def relative_hint(path: str | None, base_dir: str | Path, origin: str = BASE_DIR
     if not path or Path(path).expanduser().is_absolute():
         return ""
     hint = f"The relative path '{path}' was taken from {Path(base_dir).expanduser().resolve()} ({origin})."
+    hint += current_folder_hint(path, base_dir)
     if survey_hint and path in SURVEY_FILE_NAMES:
         hint += (" If this is a survey template (tinylens survey fills in each lens folder's files), check it "
                  "with: tinylens survey LENS_DIR --config TEMPLATE --out FOLDER --dry-run.")
     return hint
+
+
+def current_folder_hint(path: str, base_dir: str | Path) -> str:
+    """Where the relative ``path`` (perhaps ending in ``[ext]``) is found when taken from the
+    current folder rather than ``base_dir``, and how to write it from ``base_dir``; empty when
+    it is not there, or when ``base_dir`` is the current folder."""
+    file, ext = split_extension(path)
+    here, base = Path.cwd().resolve(), Path(base_dir).expanduser().resolve()
+    found = here / file.expanduser()
+    if base == here or not found.is_file():
+        return ""
+    suffix = "" if ext is None else path[path.rindex("["):]
+    written = Path(os.path.relpath(found, base)).as_posix() + suffix
+    return (f" It is in the current folder ({found}), but relative paths are not taken from there: write "
+            f"'{written}', or an absolute path.")
 
 
 def load_dataset(cfg: schema.Dataset, base_dir: str | Path, origin: str = BASE_DIR_ORIGIN,
