@@ -683,6 +683,19 @@ def test_a_mask_file_leaving_too_few_pixels_is_an_error_without_warnings_first(t
     assert [str(w.message) for w in caught] == []
 
 
+def test_a_data_quality_mask_leaving_too_few_pixels_says_what_the_mask_means(tmp_path, files):
+    """An HST DQ array given as mask_path (0 = good, flags on 3 bad pixels) uses those 3 pixels
+    only: the error said 'the mask excludes 477 ... Check dataset.mask / dataset.mask_path' but
+    not the convention that explains it, which the warning kept back by the error gives."""
+    dq = np.zeros(SHAPE, dtype=np.int16)
+    dq[1, 1], dq[2, 5], dq[7, 3] = 4, 512, 4096
+    put(tmp_path / "dq.fits", dq)
+    text = data_error(config(mask_path="dq.fits"), tmp_path)
+    assert "Only 3 of the 480 pixels" in text, text
+    assert f"dataset.mask_path ({tmp_path / 'dq.fits'}) uses 3 of the 480 pixels" in text, text
+    assert "a data-quality mask, non-zero for bad pixels, must be inverted first" in text, text
+
+
 def test_a_psf_s_warnings_do_not_come_before_a_too_few_pixels_error(tmp_path, files):
     """An unnormalised, off-centre PSF with an over-subtracted background: its three warnings (sum,
     centring, negative pixels) came before the 'too few pixels' error, which says all there is to fix."""

@@ -139,8 +139,9 @@ def load_dataset(cfg: schema.Dataset, base_dir: str | Path, origin: str = BASE_D
     huge = huge_noise(noise, valid_noise)
     good_noise = valid_noise & ~huge
     mask = user & good_data & good_noise
+    note = " ".join(filter(None, (shape_mask_note(cfg, data.shape), mask_file_note(mask_values, mask_path))))
     check_enough_pixels(mask, user, good_data, valid_noise, huge, paths["data_path"],  # an error needs no warnings first
-                        shape_mask_note(cfg, data.shape), paths["noise_path"])
+                        note, paths["noise_path"])
     _warn_pixel_radius(cfg, data.shape)
     _warn_unusual_psf(psf_file, psf_sum, paths["psf_path"])
     if mask_values is not None:
@@ -461,6 +462,16 @@ def read_mask_file(mask_path: Path, data: np.ndarray, data_path: Path, hint: str
 def mask_file_used(values: np.ndarray) -> np.ndarray:
     """The pixels a mask file's ``values`` use: finite and non-zero."""
     return np.isfinite(values) & (values != 0)
+
+
+def mask_file_note(values: np.ndarray | None, path: Path | None) -> str:
+    """What the mask file's ``values`` mean, when they alone leave fewer than
+    :data:`MIN_USABLE_PIXELS` pixels (a data-quality mask, non-zero for bad pixels?); empty otherwise."""
+    n = 0 if values is None else int(mask_file_used(values).sum())
+    if values is None or n >= MIN_USABLE_PIXELS:
+        return ""
+    return (f"dataset.mask_path ({path}) uses {n} of the {values.size} pixels: tinylens uses the pixels where it is "
+            "non-zero; a data-quality mask, non-zero for bad pixels, must be inverted first (1 where it is 0).")
 
 
 def user_mask(cfg: schema.Dataset, file_values: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray:
