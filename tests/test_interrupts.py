@@ -15,7 +15,7 @@ import threading
 import pytest
 
 from tinylens.inference.common import KeptInterrupt
-from tinylens.interrupts import UnswallowedInterrupt, interrupt_held, swallowed_in
+from tinylens.interrupts import AT_END_ATTR, UnswallowedInterrupt, interrupt_held, swallowed_in
 
 #: Seconds a test waits for the SIGINT sent again before it calls the Ctrl-C lost (it comes in ~50 ms).
 LOST_AFTER_S = 60.0
@@ -65,9 +65,10 @@ def test_a_ctrl_c_in_a_gc_callback_is_raised_once_after_it(python_sigint, unrais
 
 
 def test_a_ctrl_c_in_a_gc_callback_at_the_end_of_the_block_is_raised_on_leaving(python_sigint, unraisable):
-    with pytest.raises(KeyboardInterrupt), UnswallowedInterrupt(delay=3600.0) as handler:
+    with pytest.raises(KeyboardInterrupt) as raised, UnswallowedInterrupt(delay=3600.0) as handler:
         ctrl_c_in_a_gc_callback()
         assert handler._deferred  # not raised inside the callback, nor sent again before the hour
+    assert getattr(raised.value, AT_END_ATTR) is True  # the block had ended: the command line says so
     assert unraisable == [] and signal.getsignal(signal.SIGINT) is signal.default_int_handler
     assert not handler._sent and not handler._deferred
 

@@ -33,6 +33,10 @@ from typing import Any
 #: Seconds between a SIGINT that came inside a callback and the one sent again.
 REDELIVERY_DELAY_S = 0.05
 
+#: Set (True) on the KeyboardInterrupt that :class:`UnswallowedInterrupt` raises on leaving a block
+#: that ended without error: the Ctrl-C came as it ended, once all of it was done.
+AT_END_ATTR = "tinylens_at_end"
+
 
 def swallowed_in(frame: FrameType | None) -> bool:
     """Whether an exception raised in ``frame`` is only printed by Python: ``frame`` or one it
@@ -99,7 +103,8 @@ class UnswallowedInterrupt:
     """Context manager: SIGINT's handler inside is :meth:`handle`. It acts only in the main
     thread and only where SIGINT has Python's own handler (an ignored SIGINT stays ignored); the
     handler found is restored on leaving. A SIGINT deferred out of a callback, or one that comes
-    while the block is left, raises KeyboardInterrupt on leaving (unless the block raised)."""
+    while the block is left, raises KeyboardInterrupt on leaving (unless the block raised),
+    marked :data:`AT_END_ATTR`."""
 
     def __init__(self, delay: float = REDELIVERY_DELAY_S) -> None:
         self.delay = float(delay)
@@ -151,7 +156,9 @@ class UnswallowedInterrupt:
             self._thread = None
         if self._deferred and exc_type is None:
             self._deferred = False
-            raise KeyboardInterrupt
+            interrupt = KeyboardInterrupt()
+            setattr(interrupt, AT_END_ATTR, True)
+            raise interrupt
 
     def handle(self, signum: int, frame: FrameType | None) -> None:
         """Raise KeyboardInterrupt, as Python's own handler; inside a callback that would swallow

@@ -217,3 +217,45 @@ def test_ctrl_c_while_the_local_cluster_starts_stops_once_it_is_up_and_closes_it
     assert len(started) == 1 and started[0].status.name == "closed" and not entered
     assert interrupts.HELD_INTERRUPT_NOTE in capsys.readouterr().err
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_ctrl_c_deferred_to_the_end_of_a_finished_survey_does_not_say_nothing_was_written(
+        tmp_path, mock_survey, monkeypatch, python_sigint):
+    """A Ctrl-C that came inside a garbage-collector callback as the summary printed was raised
+    once the command had returned (UnswallowedInterrupt, on leaving): the hint then said the survey
+    'was stopped before it wrote anything. To start again, run: ...', of a survey that had fitted
+    every lens and written its catalogue."""
+    import functools
+    import gc
+    import signal
+
+    from tinylens.cli import common
+    from tinylens.cli import survey as survey_cli
+
+    out = tmp_path / "out"
+    folder = out / runner.LENSES_DIR / "lens_a"
+    folder.mkdir(parents=True)
+    (folder / "result.json").write_text(json.dumps(RESULT))
+    runner.write_row(folder, runner.flat_row("lens_a", RESULT))
+    # the Ctrl-C sent again (an hour later) is still on its way when the command ends
+    monkeypatch.setattr(common, "UnswallowedInterrupt", functools.partial(interrupts.UnswallowedInterrupt, delay=3600.0))
+    line = survey_cli.summary_line
+
+    def summary_with_a_ctrl_c(*args, **kwargs):
+        def ctrl_c(phase, info):
+            if phase == "start":
+                signal.raise_signal(signal.SIGINT)  # handled at once, inside this callback
+
+        gc.callbacks.append(ctrl_c)
+        try:
+            gc.collect()
+        finally:
+            gc.callbacks.remove(ctrl_c)
+        return line(*args, **kwargs)
+
+    monkeypatch.setattr(survey_cli, "summary_line", summary_with_a_ctrl_c)
+    text = _interrupted([*_args(mock_survey, out), "--only", "lens_a"])
+    assert "before it wrote anything" not in text and "To start again" not in text, text
+    assert text.endswith("Interrupted. It came as the command ended, once it had done everything: "
+                         "there is nothing to run again."), text
+    assert pd.read_csv(out / "catalog.csv")["status"].tolist() == ["ok"]

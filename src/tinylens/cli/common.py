@@ -26,7 +26,7 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from tinylens.errors import TinyLensError
-from tinylens.interrupts import UnswallowedInterrupt, interrupt_behind
+from tinylens.interrupts import AT_END_ATTR, UnswallowedInterrupt, interrupt_behind
 
 #: Exit code for mistakes in user input (bad config, data or paths); typer uses 2 for bad options too.
 EXIT_USER_ERROR = 2
@@ -221,6 +221,8 @@ def interrupted_hint(name: str, exc: BaseException, command: str) -> str:
     retried yet have no row and are fitted anyway, and those that failed again stay failed."""
     from tinylens.fit import INTERRUPTED_FOLDER_ATTR, INTERRUPTED_PROBLEM_ATTR
 
+    if getattr(exc, AT_END_ATTR, False):  # no folder marked on it: the fit's or survey's hint would say "nothing written"
+        return "It came as the command ended, once it had done everything: there is nothing to run again."
     if name == "fit":
         return fit_hint(getattr(exc, INTERRUPTED_FOLDER_ATTR, None), getattr(exc, INTERRUPTED_PROBLEM_ATTR, None),
                         fresh="--fresh" in shlex.split(command))
