@@ -33,8 +33,9 @@ from typing import Any
 #: Seconds between a SIGINT that came inside a callback and the one sent again.
 REDELIVERY_DELAY_S = 0.05
 
-#: Set (True) on the KeyboardInterrupt that :class:`UnswallowedInterrupt` raises on leaving a block
-#: that ended without error: the Ctrl-C came as it ended, once all of it was done.
+#: Set (True) on a KeyboardInterrupt that came as a command ended, once all of it was done: the one
+#: :class:`UnswallowedInterrupt` raises on leaving a block that ended without error, or one while
+#: ``tinylens fit`` prints the results it has written.
 AT_END_ATTR = "tinylens_at_end"
 
 

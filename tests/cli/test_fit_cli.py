@@ -459,3 +459,23 @@ def test_a_posterior_against_the_box_is_not_said_to_have_hit_the_samplers_limit(
     assert "sampling box at lens_mass.0.e1:upper after its widenings" in text, text
     assert ("its n_like_max or timeout was reached" in text) is not sampler_converged, text
     assert ("gives the same answer" in text) is sampler_converged, text
+
+
+def test_ctrl_c_while_the_results_print_does_not_say_nothing_was_written(tmp_path, data, monkeypatch):
+    """A Ctrl-C once the fit had written result.json, its tables and figures, while its medians
+    printed, ended with 'It was stopped while loading, before it wrote anything: run the same
+    command again to fit' (which fits it all again); it now says the fit had finished."""
+    from tinylens.cli import fit as fit_cli
+
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    config = write_tiny_lens(tmp_path, {"type": "optimizer", "method": "lbfgs",
+                                        "settings": {"n_starts": 2, "n_draws": 128}}, data)
+    monkeypatch.setattr(fit_cli, "medians_table", stop)
+    code, out = invoke("fit", config, "--quiet")
+    assert code == 130, out
+    assert (tmp_path / "output" / "result.json").is_file()
+    assert "before it wrote anything" not in out and "run the same command again" not in out, out
+    assert out.endswith("Interrupted. It came as the command ended, once it had done everything: "
+                        "there is nothing to run again."), out

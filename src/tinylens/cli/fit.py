@@ -184,10 +184,14 @@ def fit_command(
                                       "marked on the corner plot and printed beside the fit."),
 ) -> None:
     """Fit a lens model: sample the posterior, write tables and figures; a stopped fit resumes when run again."""
+    from tinylens.fit import marked_on_interrupt
+    from tinylens.interrupts import AT_END_ATTR
+
     result = run_fit(config, output=output, quiet=quiet, fresh=fresh, truth=truth)  # reads truth before the data
-    print_result(result)
-    if result.truth is not None:
-        console.print(truth_table(result, result.truth))
+    with marked_on_interrupt(AT_END_ATTR, True):  # a Ctrl-C from here on finds everything written
+        print_result(result)
+        if result.truth is not None:
+            console.print(truth_table(result, result.truth))
 
 
 def register(app: typer.Typer) -> None:
