@@ -278,32 +278,51 @@ def test_circle_and_annulus_masks():
 
 
 def test_mask_from_file(tmp_path, files):
-    values = np.zeros(SHAPE)
-    values[5:15, 6:18] = 1.0
-    values[7, 7] = np.nan  # NaN counts as "not used"
+    """As TinyLensGpu reads mask_path (its load_data: pixels where the mask is True get a noise of
+    1e8): 0 = used, non-zero = left out; NaN is left out too."""
+    values = np.ones(SHAPE)
+    values[5:15, 6:18] = 0.0
+    values[7, 7] = np.nan
     put(tmp_path / "mask.fits", values)
     d = load_quietly(config(mask_path="mask.fits"), tmp_path)
     assert d.n_used == 10 * 12 - 1 and d.mask[5, 6] and not d.mask[4, 6] and not d.mask[7, 7]
     assert d.mask_path == tmp_path / "mask.fits"
 
 
+def test_a_tinylensgpu_mask_leaving_out_the_outskirts_is_read_as_there(tmp_path, files):
+    """TinyLensGpu's own example masks (mask = r > R) leave out the pixels far from the lens; they
+    were read the other way round (the lens and arcs left out, the outskirts fitted)."""
+    x, y = pixel_coordinates(SHAPE, PIXEL_SCALE)
+    put(tmp_path / "mask.fits", (np.hypot(x, y) > 0.5).astype(float))
+    d = load_quietly(config(mask_path="mask.fits"), tmp_path)
+    np.testing.assert_array_equal(d.mask, np.hypot(x, y) <= 0.5)
+
+
 def test_a_mask_of_another_convention_is_announced(tmp_path, files):
-    """Values other than 0, 1 and NaN (a bitmask, -1/+1), or a mask using under 5 % of the image
-    (a data-quality mask, non-zero for bad pixels, as most pipelines write them): a warning each,
-    naming the file; the mask is still read as non-zero = used."""
+    """Values other than 0, 1 and NaN (a bitmask, -1/+1), a mask using under 5 % of the image, or
+    one leaving out the image's centre (a mask that is 1 on the pixels to fit, as lenstronomy's):
+    a warning each, naming the file and saying how it is read; the mask is still read as 0 = used."""
     bits = np.zeros(SHAPE)
     bits[2:18, 2:20] = 4.0
     bits[3, 3] = -1.0
+    bits[9:11, 10:12] = 0.0  # the centre used
     put(tmp_path / "bits.fits", bits)
     d, shown = load_warning(config(mask_path="bits.fits"), tmp_path)
-    assert d.n_used == 16 * 18 and len(shown) == 1
-    assert "bits.fits: the mask holds 288 values other than 0, 1 and NaN (e.g. -1, 4)" in shown[0]
-    quality = np.zeros(SHAPE)
-    quality[:3, :4] = 1  # 12 bad pixels flagged, 2.5 % of the image
-    put(tmp_path / "dq.fits", quality)
-    d, shown = load_warning(config(mask_path="dq.fits"), tmp_path)
+    assert d.n_used == SHAPE[0] * SHAPE[1] - 16 * 18 + 4 and len(shown) == 1
+    assert "bits.fits: the mask holds 284 values other than 0, 1 and NaN (e.g. -1, 4)" in shown[0]
+    fit_here = np.zeros(SHAPE)
+    fit_here[:3, :4] = 1  # 1 on the 12 pixels to fit, 2.5 % of the image: 97.5 % used
+    fit_here = 1 - fit_here
+    put(tmp_path / "few.fits", fit_here)
+    d, shown = load_warning(config(mask_path="few.fits"), tmp_path)
     assert d.n_used == 12 and len(shown) == 1
-    assert "dq.fits: the mask uses 12 of 480 pixels (2.5 %)" in shown[0] and "must be inverted" in shown[0]
+    assert "few.fits: the mask uses 12 of 480 pixels (2.5 %)" in shown[0] and "inverted" in shown[0]
+    x, y = pixel_coordinates(SHAPE, PIXEL_SCALE)
+    disc = (np.hypot(x, y) < 0.6).astype(float)  # 1 on the lens and its arcs, the pixels to fit
+    put(tmp_path / "disc.fits", disc)
+    d, shown = load_warning(config(mask_path="disc.fits"), tmp_path)
+    assert d.n_used == int((disc == 0).sum()) and len(shown) == 1
+    assert "disc.fits: the mask leaves out the image's centre" in shown[0] and "1 - mask" in shown[0]
 
 
 def test_an_image_of_one_value_is_announced(tmp_path, files):
@@ -329,7 +348,7 @@ def test_annulus_mask_and_file_combined(tmp_path, files):
     left[:, : SHAPE[1] // 2] = 1
     put(tmp_path / "left.fits", left)
     both = load_quietly(config(mask=annulus, mask_path="left.fits"), tmp_path)
-    np.testing.assert_array_equal(both.mask, d.mask & (left > 0))
+    np.testing.assert_array_equal(both.mask, d.mask & (left == 0))
 
 
 def test_mask_excluding_everything_refused(tmp_path, files):
@@ -620,8 +639,8 @@ def test_too_few_pixels_for_huge_noise_says_so(tmp_path, files):
     noise = read_fits_image(files["noise_path"])
     noise[:5, :] = 1e30  # the only rows the mask uses
     put(files["noise_path"], noise)
-    mask = np.zeros(SHAPE)
-    mask[:5, :] = 1
+    mask = np.ones(SHAPE)
+    mask[:5, :] = 0
     put(tmp_path / "mask.fits", mask)
     message = data_error(config(mask_path="mask.fits"), tmp_path)
     assert "0 have a NaN/inf/zero/negative noise" in message, message
@@ -673,8 +692,8 @@ def test_a_right_noise_map_of_correlated_noise_is_not_announced(tmp_path, files)
 def test_a_mask_file_leaving_too_few_pixels_is_an_error_without_warnings_first(tmp_path, files):
     """A mask file using 4 pixels, of odd values: its two warnings (few pixels used, values other
     than 0 and 1) came before the 'too few pixels' error, which says all there is to fix."""
-    values = np.zeros(SHAPE)
-    values[:2, :2] = 4.0
+    values = np.full(SHAPE, 4.0)
+    values[:2, :2] = 0.0
     put(tmp_path / "tiny.fits", values)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -683,17 +702,28 @@ def test_a_mask_file_leaving_too_few_pixels_is_an_error_without_warnings_first(t
     assert [str(w.message) for w in caught] == []
 
 
-def test_a_data_quality_mask_leaving_too_few_pixels_says_what_the_mask_means(tmp_path, files):
-    """An HST DQ array given as mask_path (0 = good, flags on 3 bad pixels) uses those 3 pixels
-    only: the error said 'the mask excludes 477 ... Check dataset.mask / dataset.mask_path' but
-    not the convention that explains it, which the warning kept back by the error gives."""
+def test_a_data_quality_mask_is_read_as_meant(tmp_path, files):
+    """An HST DQ array given as mask_path (0 = good, flags on 3 bad pixels) leaves those 3 pixels
+    out, as TinyLensGpu reads it; it used to use those 3 pixels only, and the fit was refused."""
     dq = np.zeros(SHAPE, dtype=np.int16)
     dq[1, 1], dq[2, 5], dq[7, 3] = 4, 512, 4096
     put(tmp_path / "dq.fits", dq)
-    text = data_error(config(mask_path="dq.fits"), tmp_path)
+    d, shown = load_warning(config(mask_path="dq.fits"), tmp_path)
+    assert d.n_used == 480 - 3 and not d.mask[1, 1] and not d.mask[2, 5] and not d.mask[7, 3]
+    assert len(shown) == 1 and "values other than 0, 1 and NaN" in shown[0]  # bit flags
+
+
+def test_a_mask_of_ones_on_a_few_pixels_to_fit_says_what_the_mask_means(tmp_path, files):
+    """A mask that is 1 on the 3 pixels to fit uses the other 477; 1 everywhere but 3 pixels uses
+    those 3 only, and the refusal says how the mask is read, which the warning kept back by the
+    error would have said."""
+    ones = np.ones(SHAPE)
+    ones[1, 1] = ones[2, 5] = ones[7, 3] = 0
+    put(tmp_path / "ones.fits", ones)
+    text = data_error(config(mask_path="ones.fits"), tmp_path)
     assert "Only 3 of the 480 pixels" in text, text
-    assert f"dataset.mask_path ({tmp_path / 'dq.fits'}) uses 3 of the 480 pixels" in text, text
-    assert "a data-quality mask, non-zero for bad pixels, must be inverted first" in text, text
+    assert f"dataset.mask_path ({tmp_path / 'ones.fits'}) uses 3 of the 480 pixels" in text, text
+    assert "leaves out the pixels where the mask is non-zero" in text and "(1 - mask)" in text, text
 
 
 def test_a_psf_s_warnings_do_not_come_before_a_too_few_pixels_error(tmp_path, files):
@@ -756,5 +786,5 @@ def test_a_shape_mask_given_in_pixels_is_named(tmp_path, files):
     text = data_error(config(mask={"type": "circle", "r_max": 5.0, "center_x": 12.0, "center_y": 10.0}), tmp_path)
     assert ("dataset.mask alone (circle, r_max 5\" around x = 12\", y = 10\") uses 0 pixels: its centre and radii are in "
             "arcsec from the image's centre, not pixels, and the image reaches 1.2\" either side in x and 1\" in y.") in text
-    put(tmp_path / "none.fits", np.zeros(SHAPE))
+    put(tmp_path / "none.fits", np.ones(SHAPE))
     assert "dataset.mask alone" not in data_error(config(mask_path="none.fits"), tmp_path)  # the file's doing

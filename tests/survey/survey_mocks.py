@@ -74,7 +74,7 @@ def write_lens(folder: Path, theta_e: float, seed: int, mask: bool = False) -> P
         write_fits_image(folder / f"{name}.fits", array)
     if mask:
         yy, xx = np.indices(SHAPE)
-        write_fits_image(folder / "mask.fits", np.hypot(yy - 15.5, xx - 15.5) < 15)
+        write_fits_image(folder / "mask.fits", np.hypot(yy - 15.5, xx - 15.5) >= 15)  # non-zero: left out
     return folder
 
 

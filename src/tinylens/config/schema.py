@@ -426,7 +426,7 @@ class Dataset(StrictModel):
     psf_path: PathText = Field(min_length=1, description="path to the PSF FITS file (odd-sized)")
     pixel_scale: PositiveFloat = Field(description="arcsec per pixel, a number > 0")
     nsub: Whole = Field(4, ge=1, le=MAX_NSUB, description=f"supersampling factor per axis, an integer from 1 to {MAX_NSUB}")
-    mask_path: PathText | None = Field(None, min_length=1, description="FITS mask, nonzero = pixel used")
+    mask_path: PathText | None = Field(None, min_length=1, description="FITS mask, as in TinyLensGpu: 0 = pixel used, non-zero or NaN = left out")
     mask: MaskShape | None = None
     zeropoint: FiniteFloat | None = Field(None, description="magnitude zeropoint")
     supersampling: Supersampling = Field(default_factory=Supersampling)

@@ -22,8 +22,8 @@ Choices (all announced with a :class:`DataWarning` or refused with a :class:`Dat
   when its negative pixels sum to over :data:`PSF_NEGATIVE_SHARE` of its positive ones while its
   border is on average below 0 (not just noise), and when its header (WebbPSF's ``PIXELSCL`` or a
   WCS) gives pixels more than :data:`PIXEL_SCALE_TOLERANCE` off ``pixel_scale`` (oversampled?).
-* **Mask**: ``True`` = pixel used. From ``mask_path`` (a FITS image of the data's shape; nonzero
-  finite values = used) and/or ``mask`` (circle or annulus in arcsec, pixel centres at
+* **Mask**: ``True`` = pixel used. From ``mask_path`` (a FITS image of the data's shape; as in
+  TinyLensGpu, 0 = used, non-zero or NaN = left out) and/or ``mask`` (circle or annulus in arcsec, pixel centres at
   ``x = (col - (nx - 1) / 2) * pixel_scale``, ``y = (row - (ny - 1) / 2) * pixel_scale``, row 0
   being the first row in the FITS file, nothing flipped). Both given: a pixel is used only if
   both use it (AND), and only if its data and noise are valid.
@@ -460,18 +460,18 @@ def read_mask_file(mask_path: Path, data: np.ndarray, data_path: Path, hint: str
 
 
 def mask_file_used(values: np.ndarray) -> np.ndarray:
-    """The pixels a mask file's ``values`` use: finite and non-zero."""
-    return np.isfinite(values) & (values != 0)
+    """The pixels a mask file's ``values`` use: those that are 0. A non-zero or NaN value leaves its
+    pixel out, as TinyLensGpu reads ``mask_path`` (and as data-quality masks mark bad pixels)."""
+    return values == 0
 
 
 def mask_file_note(values: np.ndarray | None, path: Path | None) -> str:
     """What the mask file's ``values`` mean, when they alone leave fewer than
-    :data:`MIN_USABLE_PIXELS` pixels (a data-quality mask, non-zero for bad pixels?); empty otherwise."""
+    :data:`MIN_USABLE_PIXELS` pixels (a mask that is 1 on the pixels to fit?); empty otherwise."""
     n = 0 if values is None else int(mask_file_used(values).sum())
     if values is None or n >= MIN_USABLE_PIXELS:
         return ""
-    return (f"dataset.mask_path ({path}) uses {n} of the {values.size} pixels: tinylens uses the pixels where it is "
-            "non-zero; a data-quality mask, non-zero for bad pixels, must be inverted first (1 where it is 0).")
+    return f"dataset.mask_path ({path}) uses {n} of the {values.size} pixels: {MASK_CONVENTION}"
 
 
 def user_mask(cfg: schema.Dataset, file_values: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray:
@@ -525,19 +525,32 @@ def _warn_pixel_radius(cfg: schema.Dataset, shape: tuple[int, int]) -> None:
 #: A mask file that uses less than this share of the image is announced (an inverted mask?).
 FEW_PIXELS_SHARE = 0.05
 
+#: How a mask file is read, said in each warning that suggests it was meant the other way round.
+MASK_CONVENTION = ("tinylens, as TinyLensGpu, leaves out the pixels where the mask is non-zero (or NaN) and fits those "
+                   "where it is 0; a mask that is 1 on the pixels to fit (lenstronomy's likelihood mask) must be "
+                   "inverted first (1 - mask).")
+
 
 def _warn_unusual_mask(values: np.ndarray, used: np.ndarray, path: Path) -> None:
-    """Announce what suggests a mask of another convention: values other than 0, 1 and NaN, or very
-    few pixels used (a data-quality mask, non-zero for bad pixels, read as tinylens's)."""
-    odd = np.isfinite(values) & ~np.isin(values, (0, 1))  # NaN: not used, as documented
+    """Announce what suggests a mask meant another way: values other than 0, 1 and NaN, very few
+    pixels used, or the image's centre (where the lens is) left out, as by a mask that is 1 on the
+    pixels to fit, read with TinyLensGpu's convention."""
+    odd = np.isfinite(values) & ~np.isin(values, (0, 1))
     if odd.any():
         examples = ", ".join(f"{v:g}" for v in np.unique(values[odd])[:3])
         warnings.warn(f"{path}: the mask holds {int(odd.sum())} values other than 0, 1 and NaN (e.g. {examples}); "
-                      "tinylens uses the pixels where it is non-zero and finite.", DataWarning, stacklevel=3)
+                      "tinylens fits the pixels where it is 0 and leaves out the others.", DataWarning, stacklevel=3)
     if used.mean() < FEW_PIXELS_SHARE:
         warnings.warn(f"{path}: the mask uses {int(used.sum())} of {used.size} pixels ({100 * used.mean():.2g} %). "
-                      "tinylens uses the pixels where the mask is non-zero; a data-quality mask, non-zero for "
-                      "bad pixels, must be inverted first.", DataWarning, stacklevel=3)
+                      f"{MASK_CONVENTION}", DataWarning, stacklevel=3)
+    elif not used[centre_pixels(used.shape)].any():
+        warnings.warn(f"{path}: the mask leaves out the image's centre, where the lens is, and uses "
+                      f"{int(used.sum())} of {used.size} pixels. {MASK_CONVENTION}", DataWarning, stacklevel=3)
+
+
+def centre_pixels(shape: tuple[int, int]) -> tuple[slice, slice]:
+    """The image's central pixel (odd sides) or the 2 pixels either side of its centre (even)."""
+    return tuple(slice((n - 1) // 2, n // 2 + 1) for n in shape)
 
 
 # -- PSF ----------------------------------------------------------------------------------------
