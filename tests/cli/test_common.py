@@ -104,3 +104,23 @@ def test_no_command_help_breaks_a_sentence_at_its_docstrings_line_breaks():
         for paragraph in paragraphs:
             lines = paragraph.splitlines()
             assert all(line.startswith("-") for line in lines) or len(lines) == 1, (command.name, paragraph)
+
+
+def test_a_home_folder_of_no_known_user_is_refused_by_name(tmp_path, monkeypatch):
+    """``~nosuchuser/...`` (a typo in a user name) ended every command in Python's traceback
+    'RuntimeError: Could not determine home directory'; a path argument now names the user."""
+    from typer.testing import CliRunner
+
+    from tinylens.cli.main import app
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "model_config.yaml").write_text("not: read\n")
+    cases = [["validate", "~tl_no_such_user/c.yaml"], ["fit", "model_config.yaml", "-o", "~tl_no_such_user/run"],
+             ["demo", "~tl_no_such_user/demo", "--no-fit"], ["simulate-population", "2", "~tl_no_such_user/mocks"],
+             ["survey", "lenses", "-c", "model_config.yaml", "-o", "run", "--scheduler", "~tl_no_such_user/s.json"]]
+    for args in cases:
+        result = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
+        assert result.exit_code == 2, (args, result.output)
+        assert "there is no user 'tl_no_such_user' on this machine" in " ".join(result.output.split()), (args, result.output)
+        assert "Traceback" not in result.output and result.exception is None or isinstance(result.exception, SystemExit)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model_config.yaml"]  # nothing written

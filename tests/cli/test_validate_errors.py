@@ -828,3 +828,13 @@ def test_fit_refuses_a_folder_another_fit_is_writing(tmp_path):
         assert "output" in out
     assert sorted(p.name for p in (tmp_path / "output").iterdir()) == ["result.json"]
     assert (tmp_path / "output" / "result.json").read_text() == "{}\n"
+
+
+def test_a_data_path_in_the_home_of_no_known_user_is_named(tmp_path):
+    """dataset.data_path '~tl_no_such_user/image.fits' ended 'tinylens validate' in a traceback
+    (RuntimeError: Could not determine home directory); it is now a user error naming the path."""
+    def edit(config, arrays):
+        config["dataset"]["data_path"] = "~tl_no_such_user/image.fits"
+
+    assert_user_error(invoke("validate", write_case(tmp_path, edit=edit)), "~tl_no_such_user/image.fits: there is no user "
+                      "'tl_no_such_user' on this machine")

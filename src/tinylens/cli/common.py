@@ -50,7 +50,12 @@ def path_value(value: str) -> Path:
     ``-o "$OUT"`` whose variable is unset would write results among whatever is there.)"""
     if not str(value).strip():
         raise typer.BadParameter("an empty path (an unset shell variable?); give a file or folder name")
-    return Path(value)
+    try:
+        return Path(value).expanduser()
+    except RuntimeError:
+        from tinylens.config.loader import unknown_home
+
+        raise typer.BadParameter(f"{value}: {unknown_home(value)}") from None
 
 
 def one_paragraph(text: str) -> str:

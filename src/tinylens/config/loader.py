@@ -48,15 +48,31 @@ def load_config(source: str | Path | Mapping[str, Any] | Config) -> tuple[Config
     if isinstance(source, str) and "\n" in source:
         raise ConfigError("A configuration must be a YAML file path or a mapping; this string holds several lines, "
                           "so it looks like the YAML text itself: give yaml.safe_load(text) (a mapping) instead.")
-    path = Path(source).expanduser()
+    path = home_expanded(source)
     data = parse_yaml(read_text(path), path)
     return validate_config(data, f"config file {path}"), path.resolve().parent
 
 
 def resolve_path(base_dir: str | Path, p: str | Path) -> Path:
     """``p`` with ``~`` expanded; a relative path is taken relative to ``base_dir``."""
-    path = Path(p).expanduser()
-    return path if path.is_absolute() else Path(base_dir).expanduser() / path
+    path = home_expanded(p)
+    return path if path.is_absolute() else home_expanded(base_dir) / path
+
+
+def home_expanded(p: str | Path) -> Path:
+    """``p`` with a leading ``~`` or ``~user`` expanded; a ConfigError naming ``p`` when that home
+    folder is unknown (no such user), where :meth:`Path.expanduser` raises a bare RuntimeError."""
+    try:
+        return Path(p).expanduser()
+    except RuntimeError:
+        raise ConfigError(f"{p}: {unknown_home(p)}") from None
+
+
+def unknown_home(p: str | Path) -> str:
+    """Why ``p``'s leading ``~...`` cannot be expanded: the user it names is not known here."""
+    user = Path(p).parts[0][1:]
+    return (f"there is no user '{user}' on this machine, so '~{user}' cannot be expanded; give the full path" if user
+            else "the home folder ('~') is not known here ($HOME is not set); give the full path")
 
 
 # -- reading ----------------------------------------------------------------------------------

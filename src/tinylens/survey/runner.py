@@ -705,12 +705,14 @@ def checked_scheduler(value: str | os.PathLike[str]) -> str:
     """The scheduler address ``value`` gives (itself, or read from the scheduler file it names,
     also as a path object: :func:`read_scheduler_file`), checked by :func:`check_scheduler`; a
     failed check of an address read from a file names the file (left by a scheduler that has stopped?)."""
+    from tinylens.config.loader import home_expanded
+
     if isinstance(value, os.PathLike):
         value = os.fspath(value)
     if not names_scheduler_file(value):
         check_scheduler(value)
         return value
-    path = Path(value).expanduser()
+    path = home_expanded(value)
     address = read_scheduler_file(path)
     check_scheduler(address, advice=f"The address was read from the scheduler file {path}: is it left by a "
                                     f"scheduler that has stopped? 'dask scheduler --scheduler-file {path}' writes "
