@@ -106,10 +106,11 @@ def versions() -> dict[str, str]:
 def output_dir(problem, output: str | Path | None = None) -> Path:
     """``output`` (a relative one from the current folder, as any path a user types), else the
     config's ``output.path`` (default ``output``), a relative one from the YAML's folder."""
+    from tinylens.config.loader import home_expanded, resolve_path
+
     if output is not None:
-        return Path(output).expanduser().absolute()
-    path = Path(getattr(getattr(problem.config, "output", None), "path", None) or "output").expanduser()
-    return path if path.is_absolute() else Path(problem.base_dir) / path
+        return home_expanded(output).absolute()
+    return resolve_path(problem.base_dir, getattr(getattr(problem.config, "output", None), "path", None) or "output")
 
 
 def file_names(config) -> dict[str, str]:

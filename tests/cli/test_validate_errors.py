@@ -838,3 +838,12 @@ def test_a_data_path_in_the_home_of_no_known_user_is_named(tmp_path):
 
     assert_user_error(invoke("validate", write_case(tmp_path, edit=edit)), "~tl_no_such_user/image.fits: there is no user "
                       "'tl_no_such_user' on this machine")
+
+
+def test_an_output_path_in_the_home_of_no_known_user_is_named(tmp_path):
+    """output.path '~tl_no_such_user/run' ended 'tinylens fit' in a traceback (RuntimeError:
+    Could not determine home directory) before anything ran; it is now a user error naming it."""
+    def edit(config, arrays):
+        config["output"] = {"path": "~tl_no_such_user/run"}
+
+    assert_user_error(invoke("fit", write_case(tmp_path, edit=edit)), "~tl_no_such_user/run: there is no user")
