@@ -193,6 +193,17 @@ def test_the_restart_reason_reads_what_the_fits_would():
     assert runner.restart_reason({"inference": {"settings": {"resume": False}}}) == "the template sets resume: false"
 
 
+def test_the_restart_reason_reads_tinylensgpus_spellings_as_the_fits_do():
+    """A template with 'type: Optimizer' (TinyLensGpu's capitals) or the older section 'sampling:
+    {resume: false}' fits an interrupted lens again from the beginning, as tinylens reads both, but
+    the hint after Ctrl-C said "interrupted lenses resume from their checkpoints"."""
+    optimiser = "the template runs an optimiser, which keeps no checkpoint"
+    assert runner.restart_reason({"inference": {"type": "Optimizer", "method": "LBFGS"}}) == optimiser
+    assert runner.restart_reason({"sampling": {"sampler": "nautilus", "resume": False}}) == "the template sets resume: false"
+    assert runner.restart_reason({"sampling": {"sampler": "Dynesty", "nlive": 50}}) is None
+    assert runner.restart_reason({"inference": {"type": "mcmc"}}) is None  # refused by the template check
+
+
 def test_ctrl_c_while_the_local_cluster_starts_stops_once_it_is_up_and_closes_it(monkeypatch, capsys, python_sigint):
     """A Ctrl-C while the local cluster started left it half-started: Dask printed tracebacks of
     workers that failed to start, and an AssertionError when it tried to close it at exit. The

@@ -312,6 +312,21 @@ def test_survey_plan_sorts_the_lenses_by_what_a_run_would_do_and_writes_nothing(
     assert plan["to_fit"]["resume"] == [] and "lens_c" in plan["to_fit"]["new"]
 
 
+def test_survey_plan_reads_resume_false_in_tinylensgpus_older_sampling_section(tmp_path, mock_survey):
+    """A template written with TinyLensGpu's older section 'sampling: {..., resume: false}' (read as
+    inference.settings) starts an interrupted lens afresh, but --dry-run listed it as 'resume from a
+    checkpoint'."""
+    out = tmp_path / "out"
+    (out / "lenses" / "lens_c").mkdir(parents=True)
+    (out / "lenses" / "lens_c" / "checkpoint.hdf5").write_bytes(b"")  # interrupted
+    cfg = yaml.safe_load(Path(mock_survey["template"]).read_text())
+    inference = cfg.pop("inference")
+    cfg["sampling"] = {"sampler": inference.get("method", "nautilus"), **(inference.get("settings") or {}), "resume": False}
+    (tmp_path / "afresh.yaml").write_text(yaml.safe_dump(cfg))
+    plan = runner.survey_plan(mock_survey["lenses"], tmp_path / "afresh.yaml", out, check=False)
+    assert plan["to_fit"]["resume"] == [] and "lens_c" in plan["to_fit"]["new"]
+
+
 def test_survey_dry_run_cli_checks_the_template_and_starts_nothing(tmp_path, mock_survey, survey_inputs):
     out = tmp_path / "out"
     args = ["survey", str(mock_survey["lenses"]), "-c", str(mock_survey["template"]), "--out", str(out), "--dry-run"]

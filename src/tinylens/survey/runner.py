@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from tinylens import filenames
+from tinylens.config.schema import Inference
 from tinylens.errors import (ConfigError, ConfigWarning, DataError, DataWarning, OutputError, TinyLensError, lens_count,
                              listed)
 from tinylens.interrupts import interrupt_held
@@ -450,18 +451,33 @@ FORGOTTEN_ATTR = "tinylens_rows_forgotten"
 RESTART_ATTR = "tinylens_survey_restarts"
 
 
+def template_inference(config: Mapping[str, Any]) -> Inference | None:
+    """The template ``config``'s ``inference`` section as its fits read it (``type: Optimizer`` in
+    any case, TinyLensGpu's older ``sampling`` section; :func:`tinylens.config.loader.legacy_sampling`);
+    None where it is not valid (the template check refuses it)."""
+    from pydantic import ValidationError
+
+    from tinylens.config.loader import legacy_sampling
+
+    section = legacy_sampling(config)[0].get("inference")
+    try:
+        return Inference.model_validate(section)
+    except ValidationError:
+        return None
+
+
 def restart_reason(config: Mapping[str, Any]) -> str | None:
     """Why the fits of the template ``config`` keep no checkpoint to resume, so that a lens whose
     fit was interrupted starts again from the beginning (``the template sets resume: false``, or
     it runs an optimiser); None where they resume (a sampler's default)."""
     from tinylens.inference.common import resumes
 
-    inference = config.get("inference")
-    inference = inference if isinstance(inference, Mapping) else {}
-    settings = inference.get("settings")
-    if inference.get("type") == "optimizer":
+    inference = template_inference(config)
+    if inference is None:
+        return None
+    if inference.type == "optimizer":
         return "the template runs an optimiser, which keeps no checkpoint"
-    if isinstance(settings, Mapping) and not resumes(settings):
+    if not resumes(inference.settings):
         return "the template sets resume: false"
     return None
 
@@ -1157,8 +1173,8 @@ def survey_plan(lens_dir: str | Path, template: str | Path, out: str | Path, ret
     kept = {key: row.get("status") for key, row in sorted(state.rows.items()) if key in chosen}
     todo = {"new": [], "resume": [], "changed": [], "retry": []}
     recover = []
-    settings = (state.config.get("inference") or {}).get("settings")
-    started = filenames.checkpoint_names() if resumes(settings) else ()  # resume: false starts afresh
+    inference = template_inference(state.config)
+    started = filenames.checkpoint_names() if resumes(inference and inference.settings) else ()  # resume: false: afresh
     for lens in state.todo:
         folder, row = lens.output(state.out), state.rows.get(lens.lens_id)
         if lens.lens_id in state.changed:
