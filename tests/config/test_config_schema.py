@@ -185,6 +185,22 @@ def test_sampling_beside_inference_is_not_read_and_says_so(example):
     assert cfg.inference.method == "nautilus" and cfg.inference.settings == {"nlive": 200, "batch_size": 800}
 
 
+def test_tinylensgpus_position_likelihood_is_refused_as_not_supported(example):
+    """TinyLensGpu's later section 'position_likelihood' (a penalty on models tracing the given
+    image positions apart) was refused as "unknown key 'position_likelihood'. Allowed keys here:
+    ...", as if misspelt; the message now says tinylens does not support it and what to do. Other
+    unknown keys beside it are still named."""
+    example["position_likelihood"] = {"positions": [[0.1, -1.0], [0.9, 1.5]], "threshold_arcsec": 0.3,
+                                      "min_log_like": -1e10}
+    text = error_of(example)
+    assert "position_likelihood: TinyLensGpu's position likelihood" in text
+    assert "is not supported by tinylens" in text and "remove the section" in text
+    assert "unknown key" not in text and "Allowed keys here" not in text
+    example["posterior"] = {}
+    text = error_of(example)
+    assert "is not supported by tinylens" in text and "unknown key 'posterior'" in text
+
+
 @pytest.mark.parametrize("kind", [["optimizer"], {"optimizer": 1}])
 def test_an_inference_type_that_is_not_a_string_is_a_config_error(example, kind):
     """The default method is looked up by type: a list or mapping there (unhashable) raised a

@@ -20,7 +20,7 @@ import math
 import os
 import re
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import Annotated, Any, ClassVar, Literal, Optional, Union
 
 from annotated_types import Ge, Gt
 from pydantic import (AfterValidator, AllowInfNan, BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag,
@@ -118,6 +118,8 @@ class StrictModel(BaseModel):
     # protected_namespaces: TinyLensGpu's key ``model_components`` starts with ``model_``, which
     # pydantic < 2.10 warns about on every load
     model_config = ConfigDict(extra="forbid", validate_default=True, protected_namespaces=())
+    #: Keys of TinyLensGpu's that this section does not support, each with why it is refused.
+    unsupported_keys: ClassVar[dict[str, str]] = {}
 
     @model_validator(mode="before")
     @classmethod
@@ -136,19 +138,21 @@ class StrictModel(BaseModel):
             )
         unknown = [k for k in data if k not in cls.model_fields]
         if unknown:
-            raise _unknown_keys(unknown, allowed)
+            raise _unknown_keys(unknown, allowed, cls.unsupported_keys)
         return data
 
 
-def _unknown_keys(unknown: list[Any], allowed: list[str]) -> PydanticCustomError:
-    """The error for keys a section does not have, with the closest allowed key."""
-    names = ", ".join(repr(k) for k in unknown)
-    hint = did_you_mean(unknown, allowed)
-    noun = "key" if len(unknown) == 1 else "keys"
-    return fail(
-        f"unknown {noun} {names}.{hint} Allowed keys here: {', '.join(allowed)}",
-        key=str(unknown[0]) if len(unknown) == 1 else None,
-    )
+def _unknown_keys(unknown: list[Any], allowed: list[str], unsupported: Mapping[str, str]) -> PydanticCustomError:
+    """The error for keys a section does not have, with the closest allowed key; a key of
+    TinyLensGpu's that tinylens does not support (``unsupported``) is said to be one."""
+    key = str(unknown[0]) if len(unknown) == 1 else None
+    notes = [unsupported[k] if key else f"{k}: {unsupported[k]}" for k in unknown if k in unsupported]
+    rest = [k for k in unknown if k not in unsupported]
+    if rest:
+        noun = "key" if len(rest) == 1 else "keys"
+        notes.append(f"unknown {noun} {', '.join(repr(k) for k in rest)}.{did_you_mean(rest, allowed)} "
+                     f"Allowed keys here: {', '.join(allowed)}")
+    return fail("; ".join(notes), key=key)
 
 
 # -- parameters -------------------------------------------------------------------------------
@@ -638,6 +642,12 @@ class Output(StrictModel):
 
 class Config(StrictModel):
     """A whole configuration file."""
+
+    unsupported_keys: ClassVar[dict[str, str]] = {
+        "position_likelihood": "TinyLensGpu's position likelihood (which lowers the likelihood of models that trace "
+                               "the listed image positions to source-plane points more than threshold_arcsec apart) is "
+                               "not supported by tinylens: remove the section; tinylens fits the image's pixels alone",
+    }
 
     dataset: Dataset = Field(description="data_path, noise_path, psf_path and pixel_scale")
     model_components: ModelComponents = Field(description="lens_mass_list, source_light_list, lens_light_list")
