@@ -241,3 +241,15 @@ def test_a_dict_config_takes_pathlib_paths_as_their_text(lens, tmp_path):
     assert problem.config.model_dump(mode="json")["dataset"]["psf_path"] == str(folder / "psf.fits")
     with pytest.raises(ConfigError, match=r"dataset\.data_path: should be a valid string; got 5"):
         tinylens.load({**config, "dataset": {**config["dataset"], "data_path": 5}})
+
+
+def test_a_problem_typed_in_a_notebook_prints_one_line_not_its_arrays(lens):
+    """``problem = tinylens.load(...); problem`` printed the dataclass's repr: the whole config,
+    the dataset's and the imaging's arrays (20,000 characters for the demo). It says what the
+    problem is in one line; the parts stay attributes."""
+    problem = tinylens.load(lens)
+    text = repr(problem)
+    assert "\n" not in text and len(text) < 400 and "Array(" not in text and "array(" not in text
+    assert text.startswith("Problem(") and f"{problem.ndim} free parameters" in text
+    assert "lens_mass.0.theta_E" in text and "32 x 32 pixels" in text and problem.precision in text
+    assert str(problem.base_dir) in text

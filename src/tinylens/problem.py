@@ -109,6 +109,13 @@ class Problem:
         self._batch = jax.jit(batch)
         self._solve = jax.jit(lambda t, im: lk.solve(spec, im, t, solver))
 
+    def __repr__(self) -> str:
+        """One line for a notebook: the free parameters, the data and the precision (the
+        dataclass's own repr printed the config and every array)."""
+        ny, nx = self.dataset.data.shape
+        return (f"Problem({self.ndim} free parameters: {listed(self.param_names)}; data {ny} x {nx} pixels of "
+                f"{self.dataset.pixel_scale:g}\"; {self.precision}; base_dir={str(self.base_dir)!r})")
+
     #: Compiled functions and caches of a problem, rebuilt after pickling (multiprocessing).
     _UNPICKLED = ("_batch", "_solve", "_images", "_full")
 
