@@ -281,7 +281,7 @@ def write_results(problem, res: InferenceResult, out: Path, started: float | Non
     tables.write_table(out / files["summary"], summary)
     if not draws_figures(problem.config, quality):
         for key in FIGURE_KEYS:
-            (out / files.pop(key)).unlink(missing_ok=True)  # an earlier fit's figure is not this one's
+            files.pop(key)
     else:
         _figure(files, "subplot", plots.save_dataset_figure, problem.dataset, out / files["subplot"])
         _figure(files, "results", plots.save_model_figure, problem, best, out / files["results"],
@@ -294,6 +294,9 @@ def write_results(problem, res: InferenceResult, out: Path, started: float | Non
                     truths)
         else:
             files.pop("corner")
+    for key in FIGURE_KEYS:  # not drawn (not asked for, an optimiser's corner plot) or failed:
+        if key not in files:  # an earlier fit's figure there is not this one's
+            (out / file_names(problem.config)[key]).unlink(missing_ok=True)
 
     result = FitResult(
         method=res.method,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import numpy as np
@@ -85,3 +86,24 @@ def test_output_draw_figures_chooses_which_fits_draw_them(tmp_path, monkeypatch,
         assert (tmp_path / "out" / "model_results.png").stat().st_size > 10_000
     assert saved["quality"]["trusted"] is trusted and result.files == saved["files"]
     assert (tmp_path / "out" / "result_summary.csv").is_file()  # the tables are written whatever the choice
+
+
+@pytest.mark.parametrize("broken", [None, "save_corner_figure"])
+def test_a_figure_this_fit_does_not_draw_leaves_no_earlier_one_in_the_folder(tmp_path, monkeypatch, broken):
+    """An optimiser's fit (no corner plot) or a figure that failed, in a folder where an earlier
+    fit drew it, left that earlier figure beside the new result.json as if it were this fit's."""
+    def failing(*args, **kwargs):
+        raise ValueError("a plotting corner case")
+
+    method = ({"type": "optimizer", "method": "lbfgs", "settings": {"n_starts": 1, "n_draws": 64}} if broken is None
+              else {"type": "sampler", "method": "nautilus", "settings": {"n_live": 50, "n_like_max": 600}})
+    if broken:
+        monkeypatch.setattr(plots, broken, failing)
+    config = write_tiny_lens(tmp_path, method, tiny_data())
+    (tmp_path / "output").mkdir()
+    (tmp_path / "output" / "model_corner.png").write_bytes(b"an earlier fit's corner plot")
+    with pytest.warns(RuntimeWarning) if broken else contextlib.nullcontext():
+        result = tinylens.fit(config, progress=False)
+    assert result.output_dir == tmp_path / "output" and "corner" not in result.files
+    assert not (tmp_path / "output" / "model_corner.png").exists()
+    assert (tmp_path / "output" / "model_results.png").stat().st_size > 10_000
