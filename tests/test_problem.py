@@ -35,6 +35,15 @@ def test_fit_documents_each_of_its_keywords_to_help():
     assert "FitResult" in tinylens.fit.__doc__
 
 
+def test_the_result_of_fit_is_a_class_of_the_package_for_help_and_isinstance():
+    """help(tinylens.fit) says it returns a FitResult, but tinylens.FitResult was an AttributeError,
+    and so was tinylens.fit.FitResult (tinylens.fit is the function, as is ``import tinylens.fit``):
+    help() on it or isinstance() needed ``from tinylens.fit import FitResult``."""
+    assert "FitResult" in tinylens.__all__
+    assert tinylens.FitResult is tinylens.fit.__globals__["FitResult"]
+    assert "median" in tinylens.FitResult.__dataclass_fields__
+
+
 def test_base_dir_of_another_type_is_refused_by_name(lens):
     with pytest.raises(ConfigError, match=r"base_dir must be a folder .*got int 5"):
         tinylens.load(lens, base_dir=5)

@@ -27,8 +27,8 @@ def _imported(importtime: str) -> set[str]:
 def test_import_tinylens_does_not_import_jax():
     """``import tinylens`` imported JAX (through tinylens.precision): a second or more before the
     first line of a script or notebook ran. JAX now loads when something first computes."""
-    code = ("import sys, tinylens; from tinylens import ConfigError, DataError, TinyLensError, fit, load, "
-            f"set_precision; print(sorted(m for m in {HEAVY!r} if m in sys.modules))")
+    code = ("import sys, tinylens; from tinylens import ConfigError, DataError, FitResult, TinyLensError, fit, "
+            f"load, set_precision; print(sorted(m for m in {HEAVY!r} if m in sys.modules))")
     run = _python("-c", code)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "[]"

@@ -9,7 +9,7 @@ Quick start::
 """
 
 from tinylens.errors import ConfigError, DataError, TinyLensError
-from tinylens.fit import fit  # a light module; bound eagerly so `tinylens.fit` stays the function
+from tinylens.fit import FitResult, fit  # a light module; bound eagerly so `tinylens.fit` stays the function
 from tinylens.precision import set_precision
 
 __version__ = "0.1.0"
@@ -27,4 +27,4 @@ def load(config, *, dtype=None, base_dir=None):
     return _load(config, dtype=dtype, base_dir=base_dir)
 
 
-__all__ = ["ConfigError", "DataError", "TinyLensError", "fit", "load", "set_precision", "__version__"]
+__all__ = ["ConfigError", "DataError", "FitResult", "TinyLensError", "fit", "load", "set_precision", "__version__"]
