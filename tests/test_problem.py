@@ -262,3 +262,19 @@ def test_a_problem_typed_in_a_notebook_prints_one_line_not_its_arrays(lens):
     assert text.startswith("Problem(") and f"{problem.ndim} free parameters" in text
     assert "lens_mass.0.theta_E" in text and "32 x 32 pixels" in text and problem.precision in text
     assert str(problem.base_dir) in text
+
+
+def test_values_by_parameter_name_are_refused_with_how_to_give_them_as_a_vector(lens):
+    """``problem.model_image(result.max_likelihood)`` (a fit's values are by name) was "expected
+    theta of shape (n,) ...; got dict {...}", leaving the user to work out the order and how to
+    build the vector; the message now gives the expression that builds it."""
+    from tinylens.errors import ParameterError
+
+    problem = tinylens.load(lens)
+    by_name = dict(zip(problem.param_names, problem.prior_transform([0.5] * problem.ndim)))
+    for method in (problem.model_image, problem.log_likelihood, problem.amplitudes):
+        with pytest.raises(ParameterError, match=r"got a mapping by parameter name; give its values in the order of "
+                                                 r"problem\.param_names: \[theta\[name\] for name in problem\.param_names\]"):
+            method(by_name)
+    vector = [by_name[name] for name in problem.param_names]
+    assert problem.log_likelihood(vector) == problem.log_likelihood(problem.prior_transform([0.5] * problem.ndim))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -206,6 +207,9 @@ class Problem:
         """``theta`` as a float array of shape ``(n,)`` (or ``(B, n)`` where ``batch``), else a
         :class:`~tinylens.errors.ParameterError` that names the shape and the parameters."""
         expected = self._expected(what, batch)
+        if isinstance(theta, Mapping):  # a fit's values (result.median, ...) are by name
+            raise ParameterError(f"expected {expected}; got a mapping by parameter name; give its values in the order "
+                                 f"of problem.param_names: [{what}[name] for name in problem.param_names]")
         try:
             array = np.asarray(theta, dtype=float)
         except (TypeError, ValueError):
