@@ -278,3 +278,30 @@ def test_values_by_parameter_name_are_refused_with_how_to_give_them_as_a_vector(
             method(by_name)
     vector = [by_name[name] for name in problem.param_names]
     assert problem.log_likelihood(vector) == problem.log_likelihood(problem.prior_transform([0.5] * problem.ndim))
+
+
+def test_warnings_of_load_and_fit_name_the_users_line_not_one_of_tinylens(tmp_path):
+    """In a notebook, a warning about the user's data or config (a PSF normalised, a key with no
+    effect) was shown at a line inside tinylens (``problem.py:374: DataWarning ...`` followed by
+    ``dataset = load_dataset(cfg.dataset, ...)``); it now names the user's own call."""
+    import warnings
+
+    import numpy as np
+
+    from tinylens.errors import ConfigWarning, DataWarning
+    from tiny_lens import tiny_data
+
+    data = tiny_data()
+    data["psf"] = 2 * np.asarray(data["psf"])
+    path = write_tiny_lens(tmp_path, {"type": "optimizer", "method": "lbfgs", "settings": {"n_starts": 1, "n_draws": 64}},
+                           data)
+    config = yaml.safe_load(path.read_text())
+    config["pipeline"] = {"n_sigma": 5}  # unused by an optimiser
+    for call in (lambda: tinylens.load(config, base_dir=tmp_path),
+                 lambda: tinylens.fit(config, base_dir=tmp_path, progress=False)):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            call()
+        ours = [w for w in caught if issubclass(w.category, (ConfigWarning, DataWarning))]
+        assert {w.category for w in ours} == {ConfigWarning, DataWarning}
+        assert all(w.filename == __file__ for w in ours), [(w.filename, w.lineno) for w in ours]

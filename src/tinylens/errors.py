@@ -6,6 +6,7 @@ code, never a traceback; anything else is a bug in tinylens.
 
 import difflib
 import re
+import sys
 from collections.abc import Mapping, Sequence
 
 
@@ -22,6 +23,16 @@ def listed(items: Sequence[str], limit: int = 5, sep: str = ", ") -> str:
         return sep.join(items)
     before_and = "" if sep.strip() == "," else sep.rstrip()
     return sep.join(items[:limit]) + f"{before_and} and {len(items) - limit} more"
+
+
+def outside_stacklevel() -> int:
+    """The ``stacklevel`` for a ``warnings.warn`` in the function calling this one that shows the
+    warning at the first line outside tinylens on the way to it (the user's own call in a notebook
+    or script), not at a line of tinylens's own, whatever the path that led there."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_globals.get("__name__", "").partition(".")[0] == "tinylens":
+        frame, level = frame.f_back, level + 1
+    return level if frame is not None else 1
 
 
 def did_you_mean(unknown: Sequence[object], allowed: Sequence[str], aliases: Mapping[str, str] | None = None) -> str:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tinylens import filenames
-from tinylens.errors import ConfigError
+from tinylens.errors import ConfigError, outside_stacklevel
 from tinylens.interrupts import interrupt_behind
 
 if TYPE_CHECKING:  # imported lazily: ``import tinylens`` stays light (tinylens.fit is re-exported)
@@ -221,7 +221,8 @@ def _figure(files: dict[str, str], key: str, save, *args) -> None:
         save(*args)
     except Exception as exc:  # noqa: BLE001 - any plotting failure
         warnings.warn(f"The figure {files[key]} could not be drawn ({type(exc).__name__}: {exc}); "
-                      "the fit's tables and result.json are written without it.", RuntimeWarning, stacklevel=3)
+                      "the fit's tables and result.json are written without it.",
+                      RuntimeWarning, stacklevel=outside_stacklevel())
         files.pop(key)
 
 
@@ -233,7 +234,7 @@ def _derived(problem, res: InferenceResult) -> dict[str, dict[str, Any]]:
         return derived_summaries(problem, res.samples, res.weights)
     except Exception as exc:  # noqa: BLE001 - a finished fit is worth more than its derived columns
         warnings.warn(f"Derived quantities (q, phi, fluxes, ...) could not be computed ({type(exc).__name__}: {exc}); "
-                      "the fit is written without them.", RuntimeWarning, stacklevel=3)
+                      "the fit is written without them.", RuntimeWarning, stacklevel=outside_stacklevel())
         return {}
 
 
@@ -245,7 +246,7 @@ def _quality(problem, res: InferenceResult) -> dict[str, Any]:
         return assess(problem, res)
     except Exception as exc:  # noqa: BLE001 - same reason as _derived
         warnings.warn(f"The quality checks failed ({type(exc).__name__}: {exc}); the fit is written and flagged "
-                      "quality_check_failed (untrusted).", RuntimeWarning, stacklevel=3)
+                      "quality_check_failed (untrusted).", RuntimeWarning, stacklevel=outside_stacklevel())
         return failed_assessment(problem, exc)
 
 

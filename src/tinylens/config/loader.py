@@ -18,7 +18,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from tinylens.config.schema import ERROR_TYPE, FIXED_VALUE_TAGS, Config, show, unused_keys
-from tinylens.errors import ConfigError, ConfigWarning
+from tinylens.errors import ConfigError, ConfigWarning, outside_stacklevel
 
 #: At most this many schema problems are listed in one error.
 MAX_LISTED_ERRORS = 20
@@ -153,7 +153,7 @@ def validate_config(data: Any, origin: str) -> Config:
         raise ConfigError(format_validation_error(exc, origin)) from None
     where = "" if origin == MAPPING else f"In {origin}: "
     for line in [*unread, *unused_keys(config)]:
-        warnings.warn(f"{where}{line}.", ConfigWarning, stacklevel=3)
+        warnings.warn(f"{where}{line}.", ConfigWarning, stacklevel=outside_stacklevel())
     return config
 
 

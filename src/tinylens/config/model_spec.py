@@ -15,7 +15,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from tinylens.errors import ConfigError, ConfigWarning, did_you_mean
+from tinylens.errors import ConfigError, ConfigWarning, did_you_mean, outside_stacklevel
 from tinylens.priors import Prior
 from tinylens.profiles.light import LIGHT_PROFILES, LightProfile
 from tinylens.profiles.mass import MASS_PROFILES, MassProfile
@@ -382,7 +382,7 @@ def _check_domains(list_name: str, idx: int, params: Mapping[str, Ref], priors: 
                     f"no value is allowed ({rule}); a sampler spends that part of the prior on a clipped or "
                     "non-finite model. Narrow the prior or give it limits inside the allowed values.",
                     ConfigWarning,
-                    stacklevel=2,
+                    stacklevel=outside_stacklevel(),
                 )
     e1, e2 = params.get("e1"), params.get("e2")
     if e1 is None or e2 is None:

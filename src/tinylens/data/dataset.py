@@ -45,7 +45,8 @@ from tinylens.config import schema
 from tinylens.config.loader import resolve_path
 from tinylens.data.fits_io import read_fits_image, read_fits_image_and_header, split_extension, wcs_pixel_scale
 from tinylens.data.mask import shape_mask
-from tinylens.errors import DataError, DataWarning  # noqa: F401 (DataWarning: also imported from here)
+from tinylens.errors import (DataError, DataWarning,  # noqa: F401 (DataWarning: also imported from here)
+                             outside_stacklevel)
 
 #: A fit needs at least this many usable pixels.
 MIN_USABLE_PIXELS = 10
@@ -175,7 +176,8 @@ def _warn_flat(used: np.ndarray, path: Path) -> None:
     """Announce an image with one value in every used pixel (the wrong file or HDU?)."""
     if used.size and np.all(used == used[0]):
         warnings.warn(f"{path}: the image holds {used[0]:g} in every used pixel: no lens to fit. The wrong file, "
-                      "or the wrong image of the file (name it with [EXTNAME] or [index])?", DataWarning, stacklevel=3)
+                      "or the wrong image of the file (name it with [EXTNAME] or [index])?",
+                      DataWarning, stacklevel=outside_stacklevel())
 
 
 #: A pixel_scale that differs from the image's WCS by more than this share is announced.
@@ -189,7 +191,7 @@ def _warn_pixel_scale(from_wcs: float | None, pixel_scale: float, path: Path) ->
         return
     warnings.warn(f"dataset.pixel_scale is {pixel_scale:g}\"/pixel but the WCS of {path} gives {from_wcs:.4g}\"/pixel; "
                   "every size and position of the model (Einstein radius, priors, mask) is in arcsec through "
-                  "pixel_scale. Check which one is right.", DataWarning, stacklevel=3)
+                  "pixel_scale. Check which one is right.", DataWarning, stacklevel=outside_stacklevel())
 
 
 def psf_pixel_scale(header: fits.Header) -> tuple[float, str] | None:
@@ -213,7 +215,7 @@ def _warn_psf_pixel_scale(found: tuple[float, str] | None, pixel_scale: float, p
                   f"(dataset.pixel_scale); tinylens takes the PSF's pixels as the image's, so it is used {how}. "
                   "Give a PSF sampled at the image's pixels (WebbPSF's first HDU is oversampled; its DET_SAMP "
                   "HDU, psf.fits[DET_SAMP], is not).",
-                  DataWarning, stacklevel=3)
+                  DataWarning, stacklevel=outside_stacklevel())
 
 
 #: A noise map whose median differs from the image's pixel-to-pixel scatter by more than this
@@ -286,7 +288,7 @@ def _warn_noise_scale(data: np.ndarray, noise: np.ndarray, used: np.ndarray, pat
     times = f"{ratio:.3g} times" if ratio > 1 else f"{1 / ratio:.3g} times smaller than"
     warnings.warn(f"{path}: the median noise {typical:.3g} is {times} the pixel-to-pixel scatter of the image "
                   f"({scatter:.3g}); tinylens expects one standard deviation per pixel, in the image's units. Is it "
-                  f"{guess}{_exptime_note(ratio, exptime)}", DataWarning, stacklevel=3)
+                  f"{guess}{_exptime_note(ratio, exptime)}", DataWarning, stacklevel=outside_stacklevel())
 
 
 def _frozen(array: np.ndarray) -> np.ndarray:
@@ -358,7 +360,7 @@ def _warn_tiny_noise(noise: np.ndarray, used: np.ndarray, typical: float | None,
                   f"median noise ({typical:.3g}), down to {float(noise[tiny].min()):.3g}: each weighs over "
                   f"{TINY_NOISE_FACTOR ** -2:g} times a typical pixel and can outweigh the rest of the image. A placeholder "
                   "value (for no data)? Set their noise to 0 or NaN to leave them out, or leave them out with "
-                  "dataset.mask_path.", DataWarning, stacklevel=3)
+                  "dataset.mask_path.", DataWarning, stacklevel=outside_stacklevel())
 
 
 def check_not_the_image(noise: np.ndarray, data: np.ndarray, noise_path: Path, data_path: Path) -> None:
@@ -378,7 +380,7 @@ def _warn_bad(bad: np.ndarray, path: Path, what: str) -> None:
         warnings.warn(
             f"{path}: {n} pixel{s} {what}; masked (left out of the fit).",
             DataWarning,
-            stacklevel=3,
+            stacklevel=outside_stacklevel(),
         )
 
 
@@ -519,7 +521,7 @@ def _warn_pixel_radius(cfg: schema.Dataset, shape: tuple[int, int]) -> None:
     warnings.warn(f"dataset.mask's r_max of {spec.r_max:g}\" is {spec.r_max / half_diagonal:.3g} times the image's "
                   f"half-diagonal ({half_diagonal:.3g}\"), so it leaves out little or nothing: is it in pixels? "
                   f"dataset.mask is in arcsec ({spec.r_max:g} pixels would be r_max: {spec.r_max * cfg.pixel_scale:.4g}).",
-                  DataWarning, stacklevel=3)
+                  DataWarning, stacklevel=outside_stacklevel())
 
 
 #: A mask file that uses less than this share of the image is announced (an inverted mask?).
@@ -539,13 +541,13 @@ def _warn_unusual_mask(values: np.ndarray, used: np.ndarray, path: Path) -> None
     if odd.any():
         examples = ", ".join(f"{v:g}" for v in np.unique(values[odd])[:3])
         warnings.warn(f"{path}: the mask holds {int(odd.sum())} values other than 0, 1 and NaN (e.g. {examples}); "
-                      "tinylens fits the pixels where it is 0 and leaves out the others.", DataWarning, stacklevel=3)
+                      "tinylens fits the pixels where it is 0 and leaves out the others.", DataWarning, stacklevel=outside_stacklevel())
     if used.mean() < FEW_PIXELS_SHARE:
         warnings.warn(f"{path}: the mask uses {int(used.sum())} of {used.size} pixels ({100 * used.mean():.2g} %). "
-                      f"{MASK_CONVENTION}", DataWarning, stacklevel=3)
+                      f"{MASK_CONVENTION}", DataWarning, stacklevel=outside_stacklevel())
     elif not used[centre_pixels(used.shape)].any():
         warnings.warn(f"{path}: the mask leaves out the image's centre, where the lens is, and uses "
-                      f"{int(used.sum())} of {used.size} pixels. {MASK_CONVENTION}", DataWarning, stacklevel=3)
+                      f"{int(used.sum())} of {used.size} pixels. {MASK_CONVENTION}", DataWarning, stacklevel=outside_stacklevel())
 
 
 def centre_pixels(shape: tuple[int, int]) -> tuple[slice, slice]:
@@ -578,7 +580,8 @@ def _warn_unusual_psf(psf: np.ndarray, total: float, path: Path) -> None:
     """Announce a PSF (of sum ``total``, :func:`check_psf`) that is not normalised, not centred on
     its peak, or has much negative light."""
     if abs(total - 1.0) > PSF_SUM_TOLERANCE:
-        warnings.warn(f"The PSF {path} sums to {total:.6g}, not 1; it was normalised to unit sum.", DataWarning, stacklevel=3)
+        warnings.warn(f"The PSF {path} sums to {total:.6g}, not 1; it was normalised to unit sum.",
+                      DataWarning, stacklevel=outside_stacklevel())
     _warn_off_centre(psf, path)
     _warn_negative(psf, path)
 
@@ -611,7 +614,7 @@ def _warn_negative(psf: np.ndarray, path: Path) -> None:
             f"{background:.3g}: an over-subtracted background? It is used as it is (normalised to unit sum); clip "
             "or re-subtract it if that is not intended.",
             DataWarning,
-            stacklevel=3,
+            stacklevel=outside_stacklevel(),
         )
 
 
@@ -623,5 +626,5 @@ def _warn_off_centre(psf: np.ndarray, path: Path) -> None:
             f"The PSF {path} peaks at pixel (row {row}, column {col}), not at its centre (row {cy}, column {cx}); "
             "the model will be shifted accordingly. Re-centre the PSF on its peak if that is not intended.",
             DataWarning,
-            stacklevel=3,
+            stacklevel=outside_stacklevel(),
         )

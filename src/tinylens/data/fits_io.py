@@ -26,7 +26,7 @@ import numpy as np
 from astropy.io import fits
 from astropy.utils.exceptions import AstropyWarning
 
-from tinylens.errors import DataError, DataWarning, OutputError
+from tinylens.errors import DataError, DataWarning, OutputError, outside_stacklevel
 
 #: HDU classes that hold an image.
 IMAGE_HDUS = (fits.PrimaryHDU, fits.ImageHDU, fits.CompImageHDU)
@@ -172,7 +172,8 @@ def _image_hdu(hdul: fits.HDUList, path: Path, role: str) -> Any:
             others = ", ".join(f"[{i}] '{h.name}'" for i, h in with_pixels[1:])
             others_first = with_pixels[1][1].name or with_pixels[1][0]
             warnings.warn(f"{role} file {path} holds several images; HDU [{index}] '{hdu.name}' is used, not {others}. "
-                          f"If that is the wrong one, name the one you mean, e.g. {path.name}[{others_first}].", DataWarning, stacklevel=5)
+                          f"If that is the wrong one, name the one you mean, e.g. {path.name}[{others_first}].",
+                          DataWarning, stacklevel=outside_stacklevel())
         return hdu
     raise DataError(
         f"{role} file {path} holds no image data: no primary or image extension HDU has pixels "

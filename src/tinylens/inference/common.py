@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from tinylens import filenames
-from tinylens.errors import CheckpointWarning, ConfigError, did_you_mean
+from tinylens.errors import CheckpointWarning, ConfigError, did_you_mean, outside_stacklevel
 from tinylens.interrupts import ctrl_c_raises_here
 from tinylens.results.tables import remove_unfinished
 
@@ -173,7 +173,7 @@ def open_checkpoint(build: Callable[[bool], T], path: Path | None, resume: bool)
     except Exception as err:  # noqa: BLE001 (any failure to read it; a real bug fails again below)
         reason = f"{type(err).__name__}: {str(err).strip() or 'unreadable'}"
         warnings.warn(f"The checkpoint {path} could not be read ({reason}); it is deleted and the sampling "
-                      "starts again.", CheckpointWarning, stacklevel=3)
+                      "starts again.", CheckpointWarning, stacklevel=outside_stacklevel())
         path.unlink(missing_ok=True)
         return build(False), False
 

@@ -16,7 +16,7 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from tinylens.errors import DataError, DataWarning, listed
+from tinylens.errors import DataError, DataWarning, listed, outside_stacklevel
 
 #: A simulated lens's true values, in its folder beside its images.
 TRUTH_FILE = "truth.json"
@@ -98,5 +98,6 @@ def truth_step(step: Callable[[], dict[str, float]], source: str, errors: str = 
         return step()
     except (DataError, OSError) as exc:
         text = str(exc) if isinstance(exc, DataError) else f"{source}: could not be read ({exc.strerror or exc})."
-        warnings.warn(f"{text} The truth is not marked on the corner plot.", DataWarning, stacklevel=3)
+        warnings.warn(f"{text} The truth is not marked on the corner plot.",
+                      DataWarning, stacklevel=outside_stacklevel())
         return None
