@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+import yaml
 
 import tinylens
 from tiny_lens import FREE_TRUTH, write_tiny_lens
@@ -205,3 +206,22 @@ def test_the_checks_are_plain_bools_that_json_takes(tiny_problem):
     assert quality["checks"]["arc_residuals"]
     assert all(type(v) is bool for v in quality["checks"].values()), quality["checks"]
     assert json.loads(json.dumps(quality)) == quality
+
+
+def test_a_shear_listed_before_the_main_deflector_keeps_the_lensing_checks(tmp_path):
+    """With ``lens_mass_list: [SHEAR, SIE]`` the checks read theta_E and the lens centre of the
+    SHEAR, which has neither: tiny_einstein_radius, peaks_apart and not_multiply_imaged were never
+    raised and n_images was None, whatever the fit."""
+    path = write_tiny_lens(tmp_path)
+    cfg = yaml.safe_load(path.read_text())
+    shear = {"type": "SHEAR", "params": {"gamma1": {"fixed": True, "fixed_value": 0.0},
+                                         "gamma2": {"fixed": True, "fixed_value": 0.0}}}
+    cfg["model_components"]["lens_mass_list"].insert(0, shear)
+    path.write_text(yaml.safe_dump(cfg))
+    problem = tinylens.load(path)
+    names = problem.param_names
+    best = np.array([FREE_TRUTH[n.replace("lens_mass.1.", "lens_mass.0.")] for n in names])
+    good = assess(problem, _result(problem, best[None, :]))
+    assert good["metrics"]["n_images"] >= 2 and good["trusted"], good
+    best[names.index("lens_mass.1.theta_E")] = 1.9 * problem.dataset.pixel_scale
+    assert "tiny_einstein_radius" in assess(problem, _result(problem, best[None, :]))["flags"]

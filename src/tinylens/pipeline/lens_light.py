@@ -18,7 +18,7 @@ import numpy as np
 from tinylens.numerics.grid import pixel_coordinates
 from tinylens.pipeline.arc import Arc, find_arc
 from tinylens.pipeline.optimize import Fit, Objective, best_of
-from tinylens.pipeline.params import free_indices, get_param, prior_middle, set_param
+from tinylens.pipeline.params import free_indices, get_param, main_mass, prior_middle, set_param
 from tinylens.profiles.ellipticity import qphi_to_e1e2
 
 
@@ -143,11 +143,10 @@ def compact_light(problem, theta_light: np.ndarray, arc: Arc, theta_E: float) ->
 
 
 def lens_center(problem, theta: np.ndarray) -> tuple[float, float]:
-    """The centre of the first lens-light (else lens-mass) component."""
-    comps = problem.spec.lens_light or problem.spec.lens_mass
-    if not comps:
+    """The centre of the first lens-light component, else of the main mass (:func:`.params.main_mass`)."""
+    c = next(iter(problem.spec.lens_light), None) or main_mass(problem.spec)
+    if c is None:
         return (0.0, 0.0)
-    c = comps[0]
     return (get_param(theta, c, "center_x", 0.0), get_param(theta, c, "center_y", 0.0))
 
 

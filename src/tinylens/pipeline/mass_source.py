@@ -34,7 +34,7 @@ from tinylens.pipeline.arc import Arc
 from tinylens.pipeline import lens_light as ll
 from tinylens.pipeline.lens_light import compact_light
 from tinylens.pipeline.optimize import Fit, Objective, best_of
-from tinylens.pipeline.params import free_index, get_param, light_only_indices, prior_middle, set_param
+from tinylens.pipeline.params import free_index, get_param, light_only_indices, main_mass, prior_middle, set_param
 
 THETA_E_FACTORS = (0.85, 1.0, 1.2)
 #: Default fraction of the innermost arc peak's radius below which a fit's Einstein radius cannot
@@ -252,7 +252,7 @@ def prior_centred(problem, theta_light: np.ndarray, n_sigma: float = 3.0) -> np.
         return None
     moved, far = np.array(theta_light, dtype=float), False
     for name in ("center_x", "center_y"):
-        i = free_index(spec.lens_mass[0], name)
+        i = free_index(main_mass(spec), name)
         if i is None or spec.priors[i].kind != "gaussian":
             return None
         prior = spec.priors[i]
@@ -344,10 +344,11 @@ def revive(objective: Objective, theta: np.ndarray, arc: Arc, min_theta_E: float
 
 
 def plausible(fits: list[Fit], spec, min_theta_E: float) -> list[Fit]:
-    """The fits whose first mass component has ``theta_E >= min_theta_E`` (all of them if none has)."""
+    """The fits whose main mass component (:func:`.params.main_mass`) has ``theta_E >=
+    min_theta_E`` (all of them if none has)."""
     if min_theta_E <= 0 or not spec.lens_mass:
         return fits
-    kept = [f for f in fits if get_param(f.theta, spec.lens_mass[0], "theta_E", np.inf) >= min_theta_E]
+    kept = [f for f in fits if get_param(f.theta, main_mass(spec), "theta_E", np.inf) >= min_theta_E]
     return kept or fits
 
 

@@ -29,6 +29,12 @@ def light_only_indices(spec: ModelSpec) -> list[int]:
     return sorted(set(free_indices(spec.lens_light)) - set(free_indices(spec.lens_mass + spec.source_light)))
 
 
+def main_mass(spec: ModelSpec) -> Component | None:
+    """The lens's main deflector: the first mass component with an Einstein radius (a ``SHEAR``
+    may be listed before it), else the first mass component; None without one."""
+    return next((c for c in spec.lens_mass if "theta_E" in c.params), spec.lens_mass[0] if spec.lens_mass else None)
+
+
 def set_param(theta: np.ndarray, comp: Component, name: str, value: float, spec: ModelSpec) -> None:
     """Set ``comp.name`` to ``value`` if it is free (clipped into its prior's support); for a
     parameter ``relative_to`` another, its offset is set (the other parameter stays)."""

@@ -36,7 +36,7 @@ from tinylens.pipeline.arc import find_arc
 from tinylens.pipeline.lens_light import fit_lens_light, lens_center
 from tinylens.pipeline.mass_source import PEAK_R_MIN_PIXELS, fit_mass_source, other_radii, theta_E_floor
 from tinylens.pipeline.optimize import Objective
-from tinylens.pipeline.params import free_index, get_param, prior_middle
+from tinylens.pipeline.params import free_index, get_param, main_mass, prior_middle
 
 
 def _say(progress: bool, text: str) -> None:
@@ -127,7 +127,7 @@ def optimise(objective: Objective, settings, progress: bool = False) -> dict[str
             "search for ever). Check the priors of the mass and source (an ellipticity near 1, sizes "
             "near 0) and the data (image, noise, mask); `tinylens validate` lists the priors."
         )
-    if problem.spec.lens_mass and get_param(ms.fit.theta, problem.spec.lens_mass[0], "theta_E", np.inf) < floor:
+    if problem.spec.lens_mass and get_param(ms.fit.theta, main_mass(problem.spec), "theta_E", np.inf) < floor:
         floor = 0.0  # no fit reached it: the box is not cut (and the quality flags will tell)
     stages["arc"]["theta_E_floor"] = floor
     stages["mass_source"] = {"log_posterior": ms.fit.log_post, "n_evals": ms.n_evals,
@@ -176,10 +176,10 @@ def sampling_where(bounded: bool, floor: float) -> str:
 
 
 def _theta_E_middle(problem) -> float:
-    """The prior median of the first mass component's theta_E (1 arcsec if it is not free)."""
+    """The prior median of the main mass component's theta_E (1 arcsec if it is not free)."""
     if not problem.spec.lens_mass:
         return 1.0
-    return get_param(prior_middle(problem), problem.spec.lens_mass[0], "theta_E", 1.0)
+    return get_param(prior_middle(problem), main_mass(problem.spec), "theta_E", 1.0)
 
 
 #: Sampler settings the pipeline changes from their defaults (unless the config sets them): in the
@@ -213,9 +213,9 @@ def saved_box(state: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _floored(problem, lower: np.ndarray, upper: np.ndarray, floor: float) -> np.ndarray:
-    """``lower`` with the first mass component's theta_E raised to ``floor`` (the smallest
+    """``lower`` with the main mass component's theta_E raised to ``floor`` (the smallest
     Einstein radius that can have made the arc; see :func:`.mass_source.theta_E_floor`)."""
-    i = free_index(problem.spec.lens_mass[0], "theta_E") if problem.spec.lens_mass else None
+    i = free_index(main_mass(problem.spec), "theta_E") if problem.spec.lens_mass else None
     if floor <= 0 or i is None:
         return lower
     out = np.array(lower, dtype=float)

@@ -55,7 +55,7 @@ from tinylens.lens_equation import count_images_of_points
 from tinylens.numerics.grid import pixel_coordinates
 from tinylens.pipeline.arc import find_arc, significance
 from tinylens.pipeline.mass_source import PEAK_R_MIN_PIXELS, image_peaks, to_source_plane
-from tinylens.pipeline.params import get_param
+from tinylens.pipeline.params import get_param, main_mass
 from tinylens.profiles.ellipticity import clip_e1e2
 
 #: Images of the source are searched within this many Einstein radii of the lens centre.
@@ -165,7 +165,7 @@ def assess(problem, result, arc_mask: np.ndarray | None = None) -> dict[str, Any
     metrics["peaks_apart_theta_E"] = apart
     flags["peaks_apart"] = apart is not None and apart > PEAKS_APART_THETA_E
     flags["no_arc"] = bool(pipeline) and not (pipeline.get("stages", {}).get("arc", {}).get("found", True))
-    theta_E = get_param(best, problem.spec.lens_mass[0], "theta_E") if problem.spec.lens_mass else np.nan
+    theta_E = get_param(best, main_mass(problem.spec), "theta_E") if problem.spec.lens_mass else np.nan
     flags["tiny_einstein_radius"] = bool(np.isfinite(theta_E) and theta_E < MIN_THETA_E_PIXELS * d.pixel_scale)
     n_img = source_image_counts(problem, best, center)
     metrics["n_images"] = None if n_img is None else int(n_img[0])  # of the source centre
@@ -211,10 +211,10 @@ def _robust_std(x: np.ndarray) -> float | None:
 
 
 def _lens_center(problem, theta) -> tuple[float, float]:
-    comps = problem.spec.lens_mass or problem.spec.lens_light
-    if not comps:
+    comp = main_mass(problem.spec) or next(iter(problem.spec.lens_light), None)
+    if comp is None:
         return (0.0, 0.0)
-    return (get_param(theta, comps[0], "center_x", 0.0), get_param(theta, comps[0], "center_y", 0.0))
+    return (get_param(theta, comp, "center_x", 0.0), get_param(theta, comp, "center_y", 0.0))
 
 
 def _arc_of(problem, theta, images) -> np.ndarray:
@@ -232,7 +232,7 @@ def source_image_counts(problem, theta, center: tuple[float, float] | None = Non
     if not spec.source_light or not spec.lens_mass:
         return None
     points = half_light_points(theta, spec.source_light[0])
-    theta_E = get_param(theta, spec.lens_mass[0], "theta_E")
+    theta_E = get_param(theta, main_mass(spec), "theta_E")
     if not (np.all(np.isfinite(points)) and np.isfinite(theta_E) and theta_E > 0):
         return None
     return count_images_of_points(
@@ -256,7 +256,7 @@ def peaks_apart(problem, theta, images: dict[str, np.ndarray] | None = None,
     spec, d = problem.spec, problem.dataset
     if not spec.source_light or not spec.lens_mass:
         return None
-    theta_E = get_param(theta, spec.lens_mass[0], "theta_E")
+    theta_E = get_param(theta, main_mass(spec), "theta_E")
     if not (np.isfinite(theta_E) and theta_E > 0):
         return None
     images = problem.model_image(theta) if images is None else images
