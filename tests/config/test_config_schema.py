@@ -507,6 +507,9 @@ def test_corner_parameters_as_a_tuple_of_names_is_a_list(example):
      "dataset.supersampling.mode: uniform, not in adaptive mode (the default)"),
     (lambda d: d["dataset"].update(supersampling={"mode": "uniform", "tolerance": 0.01}),
      "dataset.supersampling.tolerance", "dataset.supersampling.mode: adaptive, not in uniform mode"),
+    # a lens mass and no source: it lensed nothing, its parameters were sampled (and reported) as if fitted
+    (lambda d: d["model_components"].pop("source_light_list"), "model_components.lens_mass_list",
+     "without a source_light_list"),
 ])
 def test_a_key_its_switch_turns_off_loads_with_a_warning(tmp_path, example, edit, keys, switch):
     """A pipeline or supersampling key that the config's other keys switch off (pipeline.n_sigma

@@ -677,8 +677,8 @@ def _changed(model: BaseModel) -> list[str]:
 def unused_keys(config: Config) -> list[str]:
     """One line per key ``config`` sets (to other than its default) that its other keys switch
     off, so that it does nothing: the ``pipeline`` around an optimiser, or with ``enabled: false``;
-    the box's keys with ``bounded: false``; the theta_E floor with ``arc: false``; and a
-    supersampling key of the other mode. TinyLensGpu's own keys (``dataset.nsub``) are not listed."""
+    the box's keys with ``bounded: false``; the theta_E floor with ``arc: false``; a lens mass
+    without a source to lens; and a supersampling key of the other mode. TinyLensGpu's own keys (``dataset.nsub``) are not listed."""
     out: list[str] = []
     pipe = config.pipeline
     changed = [k for k in _changed(pipe) if k != "enabled"]
@@ -696,6 +696,11 @@ def unused_keys(config: Config) -> list[str]:
                 out.append(f"{', '.join(f'pipeline.{k}' for k in keys)}: not used with pipeline.{switch}: false "
                            f"({_PIPELINE_INSTEAD[switch]}); remove {'them' if len(keys) > 1 else 'it'}, "
                            f"or set pipeline.{switch}: true")
+    comps = config.model_components
+    if comps.lens_mass_list and not comps.source_light_list:
+        out.append("model_components.lens_mass_list: not used without a source_light_list, as only a source is "
+                   "lensed: the data do not constrain the mass, whose parameters are sampled over their priors "
+                   "(remove the lens_mass_list, or add a source)")
     ss = config.dataset.supersampling
     keys = [k for k in _changed(ss) if _SUPERSAMPLING_MODE.get(k, ss.mode) != ss.mode]
     if keys:
