@@ -68,14 +68,19 @@ def fisher_widths(problem, theta: np.ndarray) -> np.ndarray:
     return np.sqrt(np.diag(np.linalg.pinv(Objective(problem).fisher(theta))))
 
 
+def _over(value: float, width: float) -> float:
+    """``value / width``; NaN for a width of 0 (a fit stopped on one sample) or NaN."""
+    return value / width if width > 0 else float("nan")
+
+
 def summary(values: np.ndarray, truth: float, width_fisher: float, width_fit: float) -> dict[str, float]:
     """Spread (std, NMAD) and mean offset of ``values``, against the two widths."""
     std = float(np.std(values, ddof=1))
     nmad = float(1.4826 * np.median(np.abs(values - np.median(values))))
     return {"truth": truth, "mean": float(np.mean(values)), "std": std, "nmad": nmad,
-            "width_fisher": width_fisher, "width_fit": width_fit, "std_over_fisher": std / width_fisher,
-            "nmad_over_fisher": nmad / width_fisher, "std_over_fit": std / width_fit,
-            "offset_in_fisher": (float(np.mean(values)) - truth) / width_fisher}
+            "width_fisher": width_fisher, "width_fit": width_fit, "std_over_fisher": _over(std, width_fisher),
+            "nmad_over_fisher": _over(nmad, width_fisher), "std_over_fit": _over(std, width_fit),
+            "offset_in_fisher": _over(float(np.mean(values)) - truth, width_fisher)}
 
 
 def main(argv: list[str] | None = None) -> int:

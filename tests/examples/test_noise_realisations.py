@@ -29,6 +29,13 @@ def test_summary_by_hand():
     assert s["nmad"] == pytest.approx(1.4826 * 0.1) and s["offset_in_fisher"] == pytest.approx(0.0)
 
 
+
+def test_summary_of_a_fit_with_a_zero_width():
+    """A fit stopped on one posterior sample (n_like_max) has a 68 % half-width of 0: the ratio to it
+    is NaN, where it was a ZeroDivisionError after every realisation had been optimised."""
+    s = script.summary(np.array([1.0, 1.2, 0.8]), truth=1.0, width_fisher=0.2, width_fit=0.0)
+    assert np.isnan(s["std_over_fit"]) and s["std_over_fisher"] == pytest.approx(1.0)
+
 def test_optima_over_fresh_noise_of_a_population_lens(tmp_path, capsys):
     simulate_population(1, tmp_path / "mocks", seed=5, size=48, nsub=2, shear_max=0, snr_range=(30.0, 50.0))
     (lens,) = find_lenses(tmp_path / "mocks")
