@@ -298,3 +298,20 @@ def test_a_long_verdict_in_the_summary_panel_leaves_the_images_their_size(tiny_p
 
     assert max(map(len, text.splitlines())) <= TEXT_PANEL_WIDTH
     assert " ".join(text.split()).endswith(verdict)  # wrapped, nothing left out
+
+
+def test_the_signal_to_noise_panel_is_scaled_to_the_lens_not_one_hot_pixel(tiny_problem):
+    """One cosmic ray (S/N 1e5, outside the mask) set the top of the S/N colour scale: the arcs
+    and the lens sat in its bottom colours, the panel one flat colour but for that pixel."""
+    import dataclasses
+
+    from tinylens.results.plots import dataset_figure
+
+    d = tiny_problem.dataset
+    data, mask = np.array(d.data), np.array(d.mask)
+    data[0, 0] = 1e5 * float(d.noise[0, 0])
+    mask[0, 0] = False
+    fig = dataset_figure(dataclasses.replace(d, data=data, mask=mask))
+    top = fig.axes[2].images[0].norm.vmax
+    lens = np.max((np.array(d.data) / np.array(d.noise))[np.array(d.mask)])
+    assert "Signal-to-noise" in fig.axes[2].get_title() and top <= lens

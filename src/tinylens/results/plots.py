@@ -143,6 +143,14 @@ def noise_limits(noise: np.ndarray, used: np.ndarray) -> tuple[float | None, flo
     return float(low), float(high)
 
 
+def snr_limit(snr: np.ndarray, used: np.ndarray) -> float:
+    """Top of the signal-to-noise colour scale: the 99.9th percentile of the used pixels' finite
+    S/N (all finite ones when none is used), at least 5, so that one cosmic ray or hot pixel
+    (S/N 1e4, often masked out) does not leave the arcs in the bottom colours."""
+    values = snr[used & np.isfinite(snr)] if used.any() else snr[np.isfinite(snr)]
+    return max(float(np.percentile(values, 99.9)), 5.0) if values.size else 5.0
+
+
 def check_first_argument(function: str, value, wanted: type, hint: str) -> None:
     """A TypeError saying what to pass (``hint``) when ``value`` is no ``wanted``: a Problem given
     to :func:`dataset_figure`, which takes its dataset (it failed deep inside, an AttributeError)."""
@@ -166,7 +174,7 @@ def dataset_figure(dataset) -> Figure:
                vmin=vmin, vmax=vmax)
     snr = d.data / d.noise
     show_image(fig, axes[2], snr, "Signal-to-noise", extent, "S/N", cmap="viridis",
-               norm=colors.AsinhNorm(linear_width=3.0, vmin=-3.0, vmax=max(float(np.nanmax(snr)), 5.0)))
+               norm=colors.AsinhNorm(linear_width=3.0, vmin=-3.0, vmax=snr_limit(snr, d.mask)))
     psf = np.asarray(d.psf, dtype=float)
     peak = float(psf.max())
     show_image(fig, axes[3], np.where(psf > 0, psf, np.nan), "PSF (log stretch)", image_extent(psf.shape, d.pixel_scale),
