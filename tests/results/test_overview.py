@@ -363,3 +363,27 @@ def test_a_zero_width_interval_is_no_precision_of_0(tmp_path):
     assert table["half_width_68"].isna().all() and table["n_collapsed"].tolist() == [1, 1]
     fig = ov.parameters_figure(catalog, [quantity_for("lens_mass.0.theta_E")])
     assert fig.axes[0].get_title() == "median 68 % half-width 3.5 %\nzero-width 68 % interval on 2 lenses"
+
+
+@pytest.mark.parametrize("kept", [["a", "b"], ["a", "b", "c", "d", "e", "f"]])
+def test_the_legends_of_the_overview_cover_no_bar(kept):
+    """In a small survey the histograms' bars reach the top of their panels: the legend of the
+    theta_E panel ('trusted (2)', 'untrusted (2)') lay over bars, as did 'median 74 s' over a
+    bar of the wall-time panel."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.patches import Rectangle
+
+    catalog = _catalog()
+    catalog = catalog[catalog["lens_id"].isin(kept)]
+    fig = ov.overview_figure(catalog, quantity_for("lens_mass.0.theta_E"), ov.flag_table(catalog))
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    legends = 0
+    for ax in fig.axes:
+        if ax.get_legend() is None:
+            continue
+        legends += 1
+        box = ax.get_legend().get_window_extent(renderer)
+        bars = [p.get_window_extent(renderer) for p in ax.patches if isinstance(p, Rectangle) and p.get_height() > 0]
+        assert bars and not any(box.overlaps(bar) for bar in bars), ax.get_xlabel()
+    assert legends == 3

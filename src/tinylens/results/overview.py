@@ -270,7 +270,7 @@ def _median_histogram(ax: Any, median: np.ndarray, trusted: np.ndarray | None, q
         ax.hist([median[m] for m, _, _ in groups], bins=bins, stacked=True, color=[g[2] for g in groups],
                 label=[f"{label} ({int(m.sum())})" for m, label, _ in groups])
         if legend:
-            ax.legend(frameon=False)
+            _legend_above(ax)
     ax.set_xlabel(f"{q.label} (posterior median)")
     ax.set_ylabel("lenses")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
@@ -345,7 +345,7 @@ def overview_figure(catalog: pd.DataFrame, q: Quantity, flags: pd.DataFrame):
                    label="critical on (made untrusted)" if known else "of them untrusted")
         c.set_yticks(y, shown["flag"])
         c.xaxis.set_major_locator(MaxNLocator(integer=True))
-        c.legend(frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2)
+        _legend_above(c)
     else:
         c.text(0.5, 0.5, "no quality flag raised" if records_flags(catalog) else "quality flags not recorded",
                ha="center", va="center", transform=c.transAxes)
@@ -357,7 +357,7 @@ def overview_figure(catalog: pd.DataFrame, q: Quantity, flags: pd.DataFrame):
     if len(wall):
         d.hist(wall, bins=_n_bins(len(wall)), color="0.5")
         d.axvline(np.median(wall), color="k", ls="--", label=f"median {np.median(wall):.0f} s")
-        d.legend(frameon=False)
+        _legend_above(d)
     d.set_xlabel("wall time per lens [s]" + (" (the whole fit)" if timed == "whole_fit" else " (the search)"))
     d.set_ylabel("lenses")
     d.yaxis.set_major_locator(MaxNLocator(integer=True))
@@ -365,6 +365,12 @@ def overview_figure(catalog: pd.DataFrame, q: Quantity, flags: pd.DataFrame):
     fig.suptitle(f"{lens_count(n['n_lenses'])}: {n['n_ok']} ok ({trust_text(n)}), {n['n_failed']} failed")
     fig.tight_layout()
     return fig
+
+
+def _legend_above(ax: Any) -> None:
+    """``ax``'s legend in one row above it: inside, a histogram of a few lenses has bars up to its
+    top edge everywhere, and the legend covered some of them."""
+    ax.legend(frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2)
 
 
 def collapsed_text(n: int) -> str:
