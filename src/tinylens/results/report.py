@@ -326,8 +326,9 @@ def _full_names(name: str, known: Sequence[str]) -> str:
 def comparison_figure(joined: pd.DataFrame, quantities: Sequence[Quantity], stats: pd.DataFrame,
                       truth_label: str = "truth", model_label: str = "model", k: float = OUTLIER_SIGMA):
     """A Figure-4-style figure: per quantity, model vs truth (99.7 % error bars, 1:1 line, the
-    ``k`` NMAD band dashed where outliers are counted, outliers in red, a legend) above the
-    deviations (relative ones in %)."""
+    ``k`` NMAD band dashed where outliers are counted, outliers in red) above the deviations
+    (relative ones in %); each panel's NMAD and outlier fraction in its title and one legend above
+    them all, so that neither covers a lens."""
     from tinylens.results.figure import NotebookFigure
 
     n = len(quantities)
@@ -341,6 +342,9 @@ def comparison_figure(joined: pd.DataFrame, quantities: Sequence[Quantity], stat
         top = fig.add_subplot(grid[2 * r, c])
         bottom = fig.add_subplot(grid[2 * r + 1, c], sharex=top)
         _panel(top, bottom, joined, q, by_name.loc[q.name], truth_label, model_label, k)
+    shown = {name: handle for ax in fig.axes for handle, name in zip(*ax.get_legend_handles_labels())}
+    fig.legend(list(shown.values()), list(shown), loc="outside upper center", ncols=len(shown), frameon=False,
+               fontsize=9)
     return fig
 
 
@@ -381,8 +385,7 @@ def _panel(top, bottom, joined: pd.DataFrame, q: Quantity, stat: pd.Series, t_la
     expected = float(stat.get("n_outliers_expected", np.nan))
     if counted and np.isfinite(expected):
         f_c += f"\n{expected:.1f} expected from the widths"
-    top.text(0.04, 0.96, f"NMAD $\\sigma$ = {sigma_text}\n$f_c$ = {f_c}", transform=top.transAxes, va="top", fontsize=9)
-    top.legend(loc="lower right", fontsize=7, framealpha=0.7)
+    top.set_title(f"NMAD $\\sigma$ = {sigma_text}, $f_c$ = {f_c}", loc="left", fontsize=9)
     top.set_ylabel(f"{q.label}, {m_label}", fontsize=9)
     bottom.set_xlabel(f"{q.label}, {t_label}", fontsize=9)
     unit = "%" if q.kind == "relative" else quantity_unit(q)
