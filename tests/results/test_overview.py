@@ -387,3 +387,22 @@ def test_the_legends_of_the_overview_cover_no_bar(kept):
         bars = [p.get_window_extent(renderer) for p in ax.patches if isinstance(p, Rectangle) and p.get_height() > 0]
         assert bars and not any(box.overlaps(bar) for bar in bars), ax.get_xlabel()
     assert legends == 3
+
+
+@pytest.mark.parametrize("drop, said", [((), "has a width"), (("_lo68", "_hi68"), "no 68 % interval"),
+                                        (("_time_s",), "no wall time")])
+def test_an_overview_panel_with_nothing_to_draw_says_why(drop, said):
+    """Fits stopped at n_like_max (every 68 % interval of zero width), a catalogue without the
+    68 % columns or without times: the precision or time panel was a blank frame with ticks from
+    -0.04 to 0.04 and no word."""
+    catalog = _catalog()
+    if not drop:
+        for side in ("lo68", "hi68"):
+            catalog[f"lens_mass.0.theta_E_{side}"] = catalog["lens_mass.0.theta_E_median"]
+    catalog = catalog.drop(columns=[c for c in catalog.columns if c.endswith(drop)] if drop else [])
+    fig = ov.overview_figure(catalog, quantity_for("lens_mass.0.theta_E"), ov.flag_table(catalog))
+    panel = fig.axes[3 if "time" in said else 1]
+    assert said in " ".join(t.get_text() for t in panel.texts)
+    assert not panel.get_xticks().size and not panel.get_yticks().size
+    other = fig.axes[1 if "time" in said else 3]
+    assert not other.texts and other.get_yticks().size

@@ -328,9 +328,12 @@ def overview_figure(catalog: pd.DataFrame, q: Quantity, flags: pd.DataFrame):
     for m, label, colour in groups:
         keep = m & np.isfinite(half) & (half > 0)
         b.scatter(median[keep], half[keep], s=12, color=colour, label=label, marker="x" if label == "untrusted" else "o")
-    if np.any(np.isfinite(half) & (half > 0)):
-        b.set_yscale("log")
     n_point = int((collapsed(half) & np.isfinite(median)).sum())
+    if np.any(np.isfinite(median) & np.isfinite(half) & (half > 0)):
+        b.set_yscale("log")
+    else:
+        _say_empty(b, "no lens's 68 % interval has a width" if n_point else "no 68 % interval in the catalogue\n"
+                   f"(columns {q.name}_lo68, _hi68)")
     if n_point:  # a width of 0 has no place on a log axis, nor is it a precision
         b.set_title(collapsed_text(n_point) + ", not shown", fontsize=10)
     b.set_xlabel(f"{q.label} (posterior median)")
@@ -361,6 +364,8 @@ def overview_figure(catalog: pd.DataFrame, q: Quantity, flags: pd.DataFrame):
     d.set_xlabel("wall time per lens [s]" + (" (the whole fit)" if timed == "whole_fit" else " (the search)"))
     d.set_ylabel("lenses")
     d.yaxis.set_major_locator(MaxNLocator(integer=True))
+    if not len(wall):
+        _say_empty(d, "no wall time in the catalogue\n(columns total_time_s, wall_time_s)")
     n = counts(catalog)
     fig.suptitle(f"{lens_count(n['n_lenses'])}: {n['n_ok']} ok ({trust_text(n)}), {n['n_failed']} failed")
     fig.tight_layout()
@@ -371,6 +376,13 @@ def _legend_above(ax: Any) -> None:
     """``ax``'s legend in one row above it: inside, a histogram of a few lenses has bars up to its
     top edge everywhere, and the legend covered some of them."""
     ax.legend(frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2)
+
+
+def _say_empty(ax: Any, text: str) -> None:
+    """Say on ``ax`` why it shows nothing (it was a blank frame with ticks from -0.04 to 0.04)."""
+    ax.text(0.5, 0.5, text, ha="center", va="center", color="0.4", transform=ax.transAxes)
+    ax.set_xticks([])
+    ax.set_yticks([])
 
 
 def collapsed_text(n: int) -> str:
