@@ -138,6 +138,15 @@ def test_corner_axes_name_the_model_part_and_unit_and_titles_stay_short():
     assert axes[0, 0].get_title().startswith(r"mass0 $\theta_{\rm E}$ = ") and "arcsec" not in axes[0, 0].get_title()
 
 
+def test_a_gaussian_width_is_labelled_sigma():
+    """A Gaussian light's width was labelled in math italics as the word: 'light1 $sigma$ [arcsec]',
+    the longest label of a corner plot, which ran into its neighbour's."""
+    from tinylens.results.plots import label
+
+    assert label("lens_light.1.sigma") == r"light1 $\sigma$ [arcsec]"
+    assert label("source_light.0.sigma", unit=False) == r"source0 $\sigma$"
+
+
 @pytest.mark.parametrize("k", [1, 2])
 def test_corner_marks_the_true_values_also_of_a_single_parameter(k):
     """corner.corner cannot mark the truth of a one-parameter plot ('Axes' object is not

@@ -45,6 +45,7 @@ SYMBOLS = {
     "theta_E": r"\theta_{\rm E}", "e1": "e_1", "e2": "e_2", "center_x": r"x_{\rm c}", "center_y": r"y_{\rm c}",
     "gamma1": r"\gamma_1", "gamma2": r"\gamma_2", "gamma": r"\gamma", "R_sersic": r"R_{\rm s}",
     "n_sersic": "n", "q": "q", "phi_deg": r"\phi", "gamma_ext": r"\gamma_{\rm ext}", "phi_ext_deg": r"\phi_{\rm ext}",
+    "sigma": r"\sigma",
 }
 PREFIX = {"lens_mass": "mass", "lens_light": "light", "source_light": "source"}
 #: Units of parameters, by name (the others have none).
