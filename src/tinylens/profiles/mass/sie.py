@@ -71,14 +71,17 @@ def _arctanh_ratio(xr: Array, yr: Array, q: Array, t: Array, psi: Array) -> Arra
     near zero, ``1 - |z|``, from its exact form ``q^2 (x'^2 + y'^2) / (psi (psi + t |y'|))``
     instead of by cancellation. (It needs ``psi^2 = q^2 x'^2 + y'^2``: the ``R_FLOOR`` guard on
     ``psi`` never acts, as ``psi^2 >= q R_MIN^2 >= 5e-23 > R_FLOOR^2`` for ``q >= 5e-5``, the
-    clipped ``|e|``'s.)
+    clipped ``|e|``'s.) It is written in ``x' / psi`` and ``y' / psi`` (at most ``1 / q`` and 1):
+    at the centre ``psi^2 ~ q R_MIN^2``, whose square, in the derivative of a quotient by
+    ``psi^2``, underflowed float32 for ``q`` below about 0.1 and made the gradient NaN.
 
     For a very flat lens ``q^2`` is below float32's resolution of ``1 - q^2``: ``t`` rounds to 1,
     ``|z|`` to 1 on most rays, and ``jnp.arctanh`` gave inf (from |e| = 0.9996, within every
     template's limits). Here ``1 - |z|`` keeps its ``q^2`` and the deflection stays finite and right.
     """
-    z = t * yr / psi
-    near = q * q * (xr * xr + yr * yr) / (psi * (psi + t * jnp.abs(yr)))
+    a, b = xr / psi, yr / psi
+    z = t * b
+    near = q * q * (a * a + b * b) / (1 + t * jnp.abs(b))
     up = jnp.where(z >= 0, 1.0 + z, near)
     down = jnp.where(z >= 0, near, 1.0 - z)
     return 0.5 * (jnp.log(up) - jnp.log(down))
