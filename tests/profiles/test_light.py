@@ -256,6 +256,21 @@ def test_no_nan_in_value_or_gradient_float32(name):
         assert np.all(np.isfinite(leaf)), name
 
 
+
+@pytest.mark.parametrize("n, r_sersic", [(0.05, 0.01), (0.08, 1e-3), (0.1, 1e-6)])
+def test_sersic_gradient_is_finite_far_out_for_a_small_index(n, r_sersic):
+    """For a small index (n <~ 0.1) and a compact profile, (R / R_sersic)^(1/n) overflowed float32
+    a few arcsec out: the value there was 0, as it should be, but its gradient inf * 0 = NaN at
+    every parameter, so the gradient of a log-likelihood with such a light profile was NaN."""
+    p = {k: jnp.float32(v) for k, v in
+         {"R_sersic": r_sersic, "n_sersic": n, "e1": 0.1, "e2": 0.0, "center_x": 0.0, "center_y": 0.0}.items()}
+    x = jnp.asarray(np.linspace(-3, 3, 61), jnp.float32)
+    y = jnp.full_like(x, 0.013)
+    grad = jax.grad(lambda p: jnp.sum(_basis("Sersic")(x, y, p)))(p)
+    assert all(np.isfinite(v) for v in grad.values()), grad
+    assert float(jnp.max(_basis("Sersic")(x, y, p)[np.abs(x) > 1.0])) == 0.0
+
+
 def test_float32_sersic_accuracy():
     p = {"R_sersic": 0.6, "n_sersic": 3.0, "e1": 0.2, "e2": -0.1, "center_x": 0.1, "center_y": 0.0}
     x, y = _points(0.1, 0.0)

@@ -48,6 +48,10 @@ NEWTON_STEPS = 4
 # float32 incomplete gamma functions are good to ~5e-6 only; where the asymptotic series alone
 # is better than that (relative error < 5e-7 for n >= 2.5) float32 uses it without Newton steps.
 N_ASYMPTOTIC_F32 = 2.5
+# log (R / R_sersic)^(1/n) is capped here: beyond it the profile is exp(-b_n e^80) = 0 even for the
+# smallest b_n (5.9e-4 at N_MIN), and the uncapped power overflowed float32 (n <~ 0.1, compact
+# profiles), whose inf * 0 made the gradient NaN where the value was a plain 0.
+LOG_POWER_MAX = 80.0
 
 
 def _bn_start(n: Array) -> Array:
@@ -103,7 +107,7 @@ def sersic_profile(R: Array, R_sersic: Array, n_sersic: Array, b_n: Array) -> Ar
     """Unit-amplitude Sersic ``exp(-b_n [(R / R_sersic)^(1/n) - 1])`` at radius ``R``."""
     r = jnp.maximum(R, SMOOTHING) / jnp.maximum(R_sersic, SMOOTHING)
     n = jnp.maximum(n_sersic, N_MIN)
-    return jnp.exp(-b_n * (jnp.exp(jnp.log(r) / n) - 1))
+    return jnp.exp(-b_n * (jnp.exp(jnp.minimum(jnp.log(r) / n, LOG_POWER_MAX)) - 1))
 
 
 def intensity(x: Array, y: Array, p: Mapping[str, Array]) -> Array:
