@@ -124,3 +124,24 @@ def test_a_home_folder_of_no_known_user_is_refused_by_name(tmp_path, monkeypatch
         assert "there is no user 'tl_no_such_user' on this machine" in " ".join(result.output.split()), (args, result.output)
         assert "Traceback" not in result.output and result.exception is None or isinstance(result.exception, SystemExit)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model_config.yaml"]  # nothing written
+
+
+def test_a_survey_path_in_the_home_of_no_known_user_is_named(tmp_path, monkeypatch):
+    """A survey template's ``dataset.mask_path`` or an ``--only`` file beginning ``~nosuchuser/``
+    ended 'tinylens survey' in the traceback 'RuntimeError: Could not determine home directory'."""
+    from typer.testing import CliRunner
+
+    from tinylens.cli.main import app
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "t.yaml").write_text("dataset: {pixel_scale: 0.05, mask_path: ~tl_no_such_user/mask.fits}\n")
+    (tmp_path / "plain.yaml").write_text("dataset: {pixel_scale: 0.05}\n")
+    (tmp_path / "lenses" / "a").mkdir(parents=True)
+    for name in ("image", "noise", "psf"):
+        (tmp_path / "lenses" / "a" / f"{name}.fits").touch()
+    for template, extra in (("t.yaml", []), ("plain.yaml", ["--only", "~tl_no_such_user/ids.txt"])):
+        args = ["survey", "lenses", "-c", template, "-o", "run", "--dry-run", *extra]
+        result = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
+        assert result.exit_code == 2, (args, result.output)
+        assert "there is no user 'tl_no_such_user' on this machine" in " ".join(result.output.split()), (args, result.output)
+        assert result.exception is None or isinstance(result.exception, SystemExit), (args, result.output)

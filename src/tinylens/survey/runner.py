@@ -145,16 +145,16 @@ def find_lenses(lens_dir: str | Path) -> list[Lens]:
 
 def load_template(path: str | Path) -> dict[str, Any]:
     """The template YAML as a dict, its relative ``dataset.mask_path`` made absolute."""
-    from tinylens.config.loader import parse_yaml, read_text
+    from tinylens.config.loader import home_expanded, parse_yaml, read_text
 
-    path = Path(path).expanduser()
+    path = home_expanded(path)
     data = parse_yaml(read_text(path), path)
     if not isinstance(data, dict):
         raise ConfigError(f"The top level of template {path} must be a mapping with 'dataset', 'model_components', ...")
     data = copy.deepcopy(data)
     dataset = data.get("dataset")
     if isinstance(dataset, dict) and isinstance(dataset.get("mask_path"), str):
-        mask = Path(dataset["mask_path"]).expanduser()
+        mask = home_expanded(dataset["mask_path"])
         dataset["mask_path"] = str(mask if mask.is_absolute() else path.resolve().parent / mask)
     return data
 

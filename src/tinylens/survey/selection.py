@@ -23,7 +23,9 @@ TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
 
 def read_lens_ids(value: str) -> list[str]:
     """The lens ids that ``value`` names (a file, or ids separated by commas), in order, each once."""
-    path = Path(value).expanduser()
+    from tinylens.config.loader import home_expanded
+
+    path = home_expanded(value)
     if path.is_file():
         if path.suffix.lower() in TABLE_SUFFIXES:
             from tinylens.results.report import read_table
