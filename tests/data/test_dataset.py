@@ -325,6 +325,18 @@ def test_a_mask_of_another_convention_is_announced(tmp_path, files):
     assert "disc.fits: the mask leaves out the image's centre" in shown[0] and "1 - mask" in shown[0]
 
 
+def test_a_mask_meant_to_leave_out_the_centre_is_not_announced(tmp_path, files):
+    """An annulus in TinyLensGpu's convention (1 inside r_min and outside r_max: the lens light's
+    core and the outskirts left out), or one leaving out only a small core, is meant as read: it
+    was told, like a lenstronomy mask, that it leaves out the centre and to invert it."""
+    x, y = pixel_coordinates(SHAPE, PIXEL_SCALE)
+    r = np.hypot(x, y)
+    for name, left_out in (("annulus", (r < 0.3) | (r > 0.9)), ("core", r < 0.15)):
+        put(tmp_path / f"{name}.fits", left_out.astype(float))
+        d, shown = load_warning(config(mask_path=f"{name}.fits"), tmp_path)
+        assert d.n_used == int((~left_out).sum()) and shown == [], (name, shown)
+
+
 def test_an_image_of_one_value_is_announced(tmp_path, files):
     put(tmp_path / "blank.fits", np.zeros(SHAPE))
     d, shown = load_warning(config(data_path="blank.fits"), tmp_path)

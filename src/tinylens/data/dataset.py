@@ -535,8 +535,9 @@ MASK_CONVENTION = ("tinylens, as TinyLensGpu, leaves out the pixels where the ma
 
 def _warn_unusual_mask(values: np.ndarray, used: np.ndarray, path: Path) -> None:
     """Announce what suggests a mask meant another way: values other than 0, 1 and NaN, very few
-    pixels used, or the image's centre (where the lens is) left out, as by a mask that is 1 on the
-    pixels to fit, read with TinyLensGpu's convention."""
+    pixels used, or the image's centre (where the lens is) left out with the outskirts used, as by
+    a mask that is 1 on the pixels to fit, read with TinyLensGpu's convention (an annulus, whose
+    outskirts are left out too, or a small core left out, is meant as it is read)."""
     odd = np.isfinite(values) & ~np.isin(values, (0, 1))
     if odd.any():
         examples = ", ".join(f"{v:g}" for v in np.unique(values[odd])[:3])
@@ -545,9 +546,14 @@ def _warn_unusual_mask(values: np.ndarray, used: np.ndarray, path: Path) -> None
     if used.mean() < FEW_PIXELS_SHARE:
         warnings.warn(f"{path}: the mask uses {int(used.sum())} of {used.size} pixels ({100 * used.mean():.2g} %). "
                       f"{MASK_CONVENTION}", DataWarning, stacklevel=outside_stacklevel())
-    elif not used[centre_pixels(used.shape)].any():
+    elif not used[centre_pixels(used.shape)].any() and uses_border(used) and (~used).mean() >= FEW_PIXELS_SHARE:
         warnings.warn(f"{path}: the mask leaves out the image's centre, where the lens is, and uses "
                       f"{int(used.sum())} of {used.size} pixels. {MASK_CONVENTION}", DataWarning, stacklevel=outside_stacklevel())
+
+
+def uses_border(used: np.ndarray) -> bool:
+    """Whether any of the image's outermost pixels (its first and last rows and columns) is used."""
+    return bool(used[[0, -1], :].any() or used[:, [0, -1]].any())
 
 
 def centre_pixels(shape: tuple[int, int]) -> tuple[slice, slice]:
