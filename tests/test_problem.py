@@ -305,3 +305,10 @@ def test_warnings_of_load_and_fit_name_the_users_line_not_one_of_tinylens(tmp_pa
         ours = [w for w in caught if issubclass(w.category, (ConfigWarning, DataWarning))]
         assert {w.category for w in ours} == {ConfigWarning, DataWarning}
         assert all(w.filename == __file__ for w in ours), [(w.filename, w.lineno) for w in ours]
+
+
+def test_a_base_dir_in_the_home_of_no_known_user_is_a_config_error(lens):
+    """tinylens.load(config, base_dir='~tl_no_such_user/x') raised Python's bare 'RuntimeError:
+    Could not determine home directory'; it is a ConfigError naming the path, as for a config's paths."""
+    with pytest.raises(ConfigError, match="there is no user 'tl_no_such_user' on this machine"):
+        tinylens.load(lens, base_dir="~tl_no_such_user/x")

@@ -21,6 +21,7 @@ import numpy as np
 
 from tinylens import likelihood as lk
 from tinylens.config import Config, load_config
+from tinylens.config.loader import home_expanded
 from tinylens.config.model_spec import ModelSpec, build_model_spec
 from tinylens.data import Dataset, load_dataset
 from tinylens.data.dataset import check_used_pixels
@@ -359,7 +360,7 @@ def load_from(config: str | Path | dict, base_dir: str | Path | None, origin: st
     check_dtype(dtype)  # before any file is read
     cfg, default_dir = load_config(config)
     if base_dir is not None:
-        base_dir = Path(base_dir).expanduser()
+        base_dir = home_expanded(base_dir)
     elif isinstance(config, (str, Path)):
         base_dir, origin = default_dir, "the config file's folder"
     else:
