@@ -534,15 +534,16 @@ MASK_CONVENTION = ("tinylens, as TinyLensGpu, leaves out the pixels where the ma
 
 
 def _warn_unusual_mask(values: np.ndarray, used: np.ndarray, path: Path) -> None:
-    """Announce what suggests a mask meant another way: values other than 0, 1 and NaN, very few
+    """Announce what suggests a mask meant another way: negative or fractional values, very few
     pixels used, or the image's centre (where the lens is) left out with the outskirts used, as by
     a mask that is 1 on the pixels to fit, read with TinyLensGpu's convention (an annulus, whose
     outskirts are left out too, or a small core left out, is meant as it is read)."""
-    odd = np.isfinite(values) & ~np.isin(values, (0, 1))
+    odd = np.isfinite(values) & ((values < 0) | (values != np.round(values)))  # bit flags (4, 512) are as meant
     if odd.any():
         examples = ", ".join(f"{v:g}" for v in np.unique(values[odd])[:3])
-        warnings.warn(f"{path}: the mask holds {int(odd.sum())} values other than 0, 1 and NaN (e.g. {examples}); "
-                      "tinylens fits the pixels where it is 0 and leaves out the others.", DataWarning, stacklevel=outside_stacklevel())
+        warnings.warn(f"{path}: the mask holds {int(odd.sum())} values that are not 0, NaN or a positive whole number "
+                      f"(a flag) (e.g. {examples}): a weight map? tinylens fits the pixels where it is 0 and leaves out "
+                      "the others.", DataWarning, stacklevel=outside_stacklevel())
     if used.mean() < FEW_PIXELS_SHARE:
         warnings.warn(f"{path}: the mask uses {int(used.sum())} of {used.size} pixels ({100 * used.mean():.2g} %). "
                       f"{MASK_CONVENTION}", DataWarning, stacklevel=outside_stacklevel())
