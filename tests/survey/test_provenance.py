@@ -295,3 +295,15 @@ def test_stamps_are_added_to_a_survey_made_before_they_were_kept(one_lens):
     assert _survey(one_lens).exit_code == 0
     assert json.loads(stamp.read_text())["data_path"]["size"] > 0
     assert json.loads((one_lens["out"] / "survey.json").read_text())["lens_dir"] == str(one_lens["lenses"].resolve())
+
+
+def test_a_lens_whose_mask_was_read_the_other_way_round_is_fitted_again(tmp_path):
+    """A lens finished before mask files were read as TinyLensGpu reads them (0 = used; before,
+    non-zero = used) was fitted with its mask inverted; its stamp, with the same file bytes, made a
+    rerun reuse that result. Its stamp records no reading, so its mask now counts as changed."""
+    folder = _files(tmp_path / "a")
+    stamp = provenance.inputs_stamp(_config(folder, mask=True))
+    assert stamp["mask_path"]["read_as"] == provenance.MASK_READ_AS
+    assert provenance.changed_inputs(stamp, _config(folder, mask=True)) == []
+    before = {**stamp, "mask_path": {k: v for k, v in stamp["mask_path"].items() if k != "read_as"}}
+    assert provenance.changed_inputs(before, _config(folder, mask=True)) == ["mask_path"]

@@ -8,8 +8,10 @@ Two records live in the survey's output folder:
   precision is refused while the folder holds results: its finished lenses would otherwise be
   reused for a model they were not fitted with, or in a catalogue of mixed precision.
 * ``lenses/<lens_id>/inputs.json``: size, modification time and SHA-256 of each input file of
-  the lens (image, noise, PSF, mask), and the precision of its fit, written when its fit starts.
-  A lens whose files changed since is fitted again; one finished in another precision (kept by a
+  the lens (image, noise, PSF, mask; the mask's also how it is read, :data:`MASK_READ_AS`), and
+  the precision of its fit, written when its fit starts. A lens whose files changed since (or
+  whose mask was read the other way round, before tinylens read masks as TinyLensGpu does) is
+  fitted again; one finished in another precision (kept by a
   run with ``--reuse-finished``) is refused as survey.json's precision is. Files are compared by
   size and modification time first and hashed only when those differ, so a resumed survey of
   many lenses does not read all its data again.
@@ -31,6 +33,9 @@ MANIFEST_FILE = "survey.json"
 INPUT_KEYS = ("data_path", "noise_path", "psf_path", "mask_path")
 #: The key of ``inputs.json`` that records the precision of the lens's fit (the others: files).
 PRECISION_KEY = "precision"
+#: How a mask file is read, recorded in its stamp (``read_as``): a lens fitted before mask files were
+#: read as TinyLensGpu reads them (0 = used; before, non-zero = used) has none, and is fitted again.
+MASK_READ_AS = "0 = used"
 #: Differences listed in a refusal, at most.
 MAX_LISTED = 4
 #: The precision of a ``survey.json`` that records none, and whose finished fits record none
@@ -71,6 +76,8 @@ def inputs_stamp(config: Mapping[str, Any], precision: str | None = None) -> dic
             stamps[key] = file_stamp(path)
         except OSError:
             stamps[key] = None
+        if key == "mask_path" and stamps[key] is not None:
+            stamps[key]["read_as"] = MASK_READ_AS
     if precision is not None:
         stamps[PRECISION_KEY] = precision
     return stamps
@@ -90,6 +97,9 @@ def changed_inputs(recorded: Mapping[str, Any], config: Mapping[str, Any]) -> li
         if old is None:  # it could not be read when the fit started
             if path.is_file():
                 changed.append(key)
+            continue
+        if key == "mask_path" and old.get("read_as") != MASK_READ_AS:  # the same file, read the other way
+            changed.append(key)
             continue
         try:
             info = path.stat()
