@@ -646,6 +646,58 @@ def test_a_parameter_given_twice_is_compared_once(tmp_path):
     assert (tmp_path / "rep" / "report.png").stat().st_size > 10_000
 
 
+def _main_mass_at(frame: pd.DataFrame, index: int, shear_index: int, suffix: str = "") -> pd.DataFrame:
+    """``frame`` with its main deflector's columns (``lens_mass.0.*``) moved to ``lens_mass.<index>``
+    and a shear's column at ``lens_mass.<shear_index>``."""
+    moved = frame.rename(columns=lambda c: c.replace("lens_mass.0.", f"lens_mass.{index}.", 1))
+    return moved.assign(**{f"lens_mass.{shear_index}.gamma1{suffix}": 0.01})
+
+
+@pytest.mark.parametrize(("catalog_at", "truth_at"), [(1, 0), (0, 1)])
+def test_the_main_deflector_is_compared_wherever_each_table_lists_it(tmp_path, catalog_at, truth_at):
+    """A survey fitted with ``lens_mass_list: [SHEAR, SIE]`` writes its SIE as lens_mass.1.*, while
+    simulate-population's truth lists the SIE first (lens_mass.0.*, its shear lens_mass.1.*):
+    'tinylens report --truth' left the three lens-mass panels out as 'not in the catalogue', and
+    '--reference' stopped on 'no column lens_mass.0.theta_E_median'; each table's main deflector
+    (the first with an Einstein radius) is now compared with the other's."""
+    catalog, truth = _catalog_and_truth()
+    catalog = _main_mass_at(catalog, catalog_at, 1 - catalog_at, "_median")
+    truth = _main_mass_at(truth, truth_at, 1 - truth_at)
+    result = _run(tmp_path, catalog, truth)
+    assert result.exit_code == 0, result.output
+    saved = _saved(tmp_path)
+    names = [f"lens_mass.{catalog_at}.theta_E", f"lens_mass.{catalog_at}.phi_deg"]
+    assert [p["parameter"] for p in saved["parameters"]] == [*names, "source.mag"]
+    theta, phi = saved["parameters"][:2]
+    assert theta["nmad"] == pytest.approx(0.0296) and phi["nmad"] == pytest.approx(1.48)  # as with both at 0
+    assert saved["truth_columns"] == {name: name.replace(f".{catalog_at}.", f".{truth_at}.") for name in names}
+    assert "lens_mass.0.theta_E" not in saved["not_compared"] and "lens_mass.1.theta_E" not in saved["not_compared"]
+    text = " ".join(result.output.split())
+    assert (f"Lens mass: the catalogue's lens_mass.{catalog_at} against the truth table's lens_mass.{truth_at}"
+            in text)
+
+    reference = truth.rename(columns={f"lens_mass.{truth_at}.theta_E": "theta_E_ref"})
+    reference.to_csv(tmp_path / "reference.csv", index=False)
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv"), "--reference", str(tmp_path / "reference.csv"),
+                                      "--out", str(tmp_path / "rep")])
+    assert result.exit_code == 0, result.output
+    (row,) = _saved(tmp_path)["parameters"]
+    assert row["parameter"] == names[0] and row["nmad"] == pytest.approx(0.0296)
+    from tinylens.cli.report import build_report  # the figure's axes read theta_E [arcsec], not the column name
+
+    (shown,) = build_report(tmp_path / "catalog.csv", None, tmp_path / "reference.csv", None, None)["quantities"]
+    assert shown == rp.for_main_mass(rp.THETA_E, catalog_at)
+
+
+def test_explicit_parameters_are_compared_under_their_own_names(tmp_path):
+    """--parameter names one column in both tables, as before: no main-deflector mapping."""
+    catalog, truth = _catalog_and_truth()
+    catalog = _main_mass_at(catalog, 1, 0, "_median")
+    truth = _main_mass_at(truth, 0, 1)
+    result = _run(tmp_path, catalog, truth, "-p", "lens_mass.1.theta_E")
+    assert "The truth table has no column 'lens_mass.1.theta_E'" in _user_error(result)
+
+
 def test_a_failure_while_writing_keeps_the_previous_report_whole(tmp_path, monkeypatch):
     """Stats and figure are renamed into place together: a figure that cannot be written leaves
     the earlier report_stats.* and report.png as they were, and no temporary files."""

@@ -88,24 +88,27 @@ def build_report(
     skipped: dict[str, str] = {}  # the paper's quantities left out of a default comparison, and why
     if truth_path is not None:
         other = _one_row_per_lens(rp.read_table(truth_path, "truth table", rp.TRUTH_TABLE_FILES), f"truth table {truth_path}", warnings)
+        columns: dict[str, str] = {}
         if parameters:
             quantities = [rp.quantity_for(p) for p in parameters]
-        else:
+        else:  # each table's main deflector, wherever its model lists it
+            paper, columns = rp.paper_quantities(catalog), rp.main_mass_truth_columns(catalog, other)
             quantities = rp.available_quantities(catalog, other)
-            skipped = {q.name: rp.missing_reason(q, catalog, other) for q in rp.PAPER_QUANTITIES if q not in quantities}
+            skipped = {q.name: rp.missing_reason(q, catalog, other, columns) for q in paper if q not in quantities}
             if not quantities:
-                raise TinyLensError(f"None of the paper's parameters ({', '.join(q.name for q in rp.PAPER_QUANTITIES)}) "
+                raise TinyLensError(f"None of the paper's parameters ({', '.join(q.name for q in paper)}) "
                                     f"is in both {catalog_path} and {truth_path}; choose some with --parameter.")
-        columns, source = {}, str(truth_path)
+            columns = {q.name: columns[q.name] for q in quantities if q.name in columns}
+        source = str(truth_path)
     else:
         other = _one_row_per_lens(rp.read_table(reference_path, "reference table"),
                                   f"reference table {reference_path}", warnings)
         column = rp.reference_column(other, reference_col, reference_path)
-        name = parameters[0] if parameters else rp.THETA_E.name
         if parameters and len(parameters) > 1:
             raise TinyLensError("With --reference, give at most one --parameter (the catalogue column compared "
                                 "with the reference column).")
-        quantities, columns, source = [rp.quantity_for(name)], {name: column}, f"{reference_path} ({column})"
+        quantity = rp.quantity_for(parameters[0]) if parameters else rp.paper_quantities(catalog)[0]  # the main deflector's
+        quantities, columns, source = [quantity], {quantity.name: column}, f"{reference_path} ({column})"
     if where:
         catalog = select(catalog, other, where)
     joined = rp.comparison_frame(catalog, other, quantities, columns,
@@ -135,6 +138,7 @@ def build_report(
         "outlier_definition": f"|deviation| > {rp.OUTLIER_SIGMA:g} x NMAD",
         "nmad_definition": f"{rp.NMAD_FACTOR} x median(|deviation - median(deviation)|)",
         "not_compared": skipped, "no_lens_compared": empty, "left_out": left_out,
+        "truth_columns": {q.name: columns[q.name] for q in quantities if q.name in columns} if truth_path else {},
     }
     return {"summary": summary, "stats": stats, "joined": joined, "quantities": quantities,
             "truth_label": "truth" if truth_path is not None else "reference", "warnings": warnings}
@@ -515,10 +519,20 @@ def report(
     wide.print(stats_rich_table(result["stats"], f"{lens_count(s['n_matched'])}{_trusted_text(s)} compared with {s['compared_with']} "
                                    f"({s['n_ok']} ok, {s['n_failed']} failed in the catalogue"
                                    + _selection(s) + ")"))
+    if s["truth_columns"]:
+        console.print(main_mass_text(s["truth_columns"]), soft_wrap=True)
     for name, why in s["not_compared"].items():
         hint = " (fit with dataset.zeropoint set to get magnitudes)" if name.endswith(".mag") else ""
         console.print(f"Not compared: {name}, {why}{hint}.", soft_wrap=True)
     console.print(f"Written: [bold]{paths['csv']}[/], {paths['json'].name}, {paths['png'].name}", soft_wrap=True)
+
+
+def main_mass_text(truth_columns: dict[str, str]) -> str:
+    """``Lens mass: the catalogue's lens_mass.1 against the truth table's lens_mass.0 (...)``, for
+    the paper's quantities compared under other names in the truth (``truth_columns``)."""
+    name, true = next(iter(truth_columns.items()))
+    return (f"Lens mass: the catalogue's {name.rsplit('.', 1)[0]} against the truth table's {true.rsplit('.', 1)[0]} "
+            "(the main deflector of each, the first with an Einstein radius).")
 
 
 def check_options(reference: Path | None, reference_column: str | None, where: str | None) -> None:

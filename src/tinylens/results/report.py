@@ -19,7 +19,7 @@ The model value is the catalogue's posterior median ``<name>_median``; error bar
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -61,6 +61,44 @@ PAPER_QUANTITIES: tuple[Quantity, ...] = (
     Quantity("source.mag", "absolute", r"$m_{\rm s}$ [mag]"),
 )
 THETA_E = PAPER_QUANTITIES[0]
+#: The lens-mass component :data:`PAPER_QUANTITIES` name; a table's main deflector may be another.
+PAPER_LENS_MASS = "lens_mass.0."
+
+
+def main_mass_index(columns: Sequence[str], suffix: str = "") -> int:
+    """The index ``i`` of a table's main deflector: the first ``lens_mass.<i>`` with a column
+    ``lens_mass.<i>.theta_E<suffix>`` (a SHEAR may be listed before it, as
+    :func:`tinylens.pipeline.params.main_mass` reads a model), else 0."""
+    found = []
+    for column in map(str, columns):
+        kind, _, rest = column.partition(".")
+        index, _, name = rest.partition(".")
+        if kind == "lens_mass" and index.isdigit() and name == f"theta_E{suffix}":
+            found.append(int(index))
+    return min(found, default=0)
+
+
+def for_main_mass(q: Quantity, index: int) -> Quantity:
+    """``q``, named for the main deflector ``lens_mass.<index>`` if it is one of the lens mass's."""
+    if not q.name.startswith(PAPER_LENS_MASS):
+        return q
+    return replace(q, name=f"lens_mass.{index}.{q.name.removeprefix(PAPER_LENS_MASS)}")
+
+
+def paper_quantities(catalog: pd.DataFrame) -> list[Quantity]:
+    """:data:`PAPER_QUANTITIES`, the lens mass's named for the catalogue's main deflector
+    (:func:`main_mass_index` of its ``<name>_median`` columns)."""
+    index = main_mass_index(catalog.columns, "_median")
+    return [for_main_mass(q, index) for q in PAPER_QUANTITIES]
+
+
+def main_mass_truth_columns(catalog: pd.DataFrame, truth: pd.DataFrame) -> dict[str, str]:
+    """For :func:`paper_quantities` of ``catalog``: the truth column of each lens-mass quantity
+    where the two tables list their main deflector at different indices (a catalogue fitted
+    with ``[SHEAR, SIE]`` against simulate-population's ``SIE`` first); ``{}`` where they agree."""
+    index = main_mass_index(truth.columns)
+    return {q.name: for_main_mass(paper, index).name for q, paper in zip(paper_quantities(catalog), PAPER_QUANTITIES)
+            if q.name != for_main_mass(paper, index).name}
 
 STATS_COLUMNS = ("parameter", "deviation", "n", "median_deviation", "nmad", "n_outliers", "outlier_fraction",
                  "n_outliers_expected", "n_within_10pct", "n_beyond_20pct", "n_truth_outside_997", "coverage_68")
@@ -549,12 +587,17 @@ def quantity_for(name: str) -> Quantity:
 
 
 def available_quantities(catalog: pd.DataFrame, truth: pd.DataFrame) -> list[Quantity]:
-    """The paper's quantities that both ``catalog`` (``<name>_median``) and ``truth`` hold."""
-    return [q for q in PAPER_QUANTITIES if not missing_reason(q, catalog, truth)]
+    """The paper's quantities (:func:`paper_quantities`) that both ``catalog`` (``<name>_median``)
+    and ``truth`` (under :func:`main_mass_truth_columns`) hold."""
+    columns = main_mass_truth_columns(catalog, truth)
+    return [q for q in paper_quantities(catalog) if not missing_reason(q, catalog, truth, columns)]
 
 
-def missing_reason(quantity: Quantity, catalog: pd.DataFrame, truth: pd.DataFrame) -> str:
-    """Why ``quantity`` cannot be compared (``""`` when it can): which table lacks its column."""
+def missing_reason(quantity: Quantity, catalog: pd.DataFrame, truth: pd.DataFrame,
+                   truth_columns: Mapping[str, str] | None = None) -> str:
+    """Why ``quantity`` cannot be compared (``""`` when it can): which table lacks its column
+    (the truth's named by ``truth_columns``, by default the same)."""
+    true_col = (truth_columns or {}).get(quantity.name, quantity.name)
     lacks = [what for what, present in (("catalogue", f"{quantity.name}_median" in catalog.columns),
-                                        ("truth table", quantity.name in truth.columns)) if not present]
+                                        ("truth table", true_col in truth.columns)) if not present]
     return f"not in the {' nor the '.join(lacks)}" if lacks else ""
