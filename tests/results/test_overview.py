@@ -406,3 +406,25 @@ def test_an_overview_panel_with_nothing_to_draw_says_why(drop, said):
     assert not panel.get_xticks().size and not panel.get_yticks().size
     other = fig.axes[1 if "time" in said else 3]
     assert not other.texts and other.get_yticks().size
+
+
+def test_the_overview_summarises_the_main_deflector_wherever_the_catalogue_lists_it(tmp_path, monkeypatch):
+    """A survey fitted with ``lens_mass_list: [SHEAR, SIE]`` writes its SIE as lens_mass.1.*: the
+    overview summarised source_light.0.R_sersic and the like alone, with no word of the lens mass
+    (nor a theta_E panel in overview.png); it now summarises the main deflector's theta_E and q,
+    the first component with an Einstein radius, as the pipeline reads it."""
+    moved = {c: c.replace("lens_mass.0.", "lens_mass.1.") for c in _catalog().columns if c.startswith("lens_mass.0.")}
+    catalog = _catalog().rename(columns=moved).assign(**{"lens_mass.0.gamma1_median": 0.01})
+    catalog.to_csv(tmp_path / "catalog.csv", index=False)
+    drawn = []
+    original = ov.overview_figure
+    monkeypatch.setattr(ov, "overview_figure", lambda cat, q, flags: drawn.append(q.name) or original(cat, q, flags))
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv")])
+    assert result.exit_code == 0, result.output
+    saved = json.loads((tmp_path / "report" / "overview.json").read_text())["parameters"]
+    assert [(p["parameter"], p["n"]) for p in saved] == [("lens_mass.1.theta_E", 6), ("lens_mass.1.q", 6)]
+    assert drawn == ["lens_mass.1.theta_E"]
+    assert [q.label for q in ov.default_quantities(catalog)] == [q.label for q in PAPER_QUANTITIES[:2]]
+    # --parameter names its column as given
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv"), "-p", "lens_mass.0.gamma1"])
+    assert result.exit_code == 0, result.output

@@ -32,7 +32,7 @@ import pandas as pd
 from tinylens import filenames
 from tinylens.errors import lens_count
 from tinylens.fit import DEFAULT_FILES
-from tinylens.results.report import CATALOG_HINT, ID_COLUMN, PAPER_QUANTITIES, Quantity, numbers, quantity_unit
+from tinylens.results.report import CATALOG_HINT, ID_COLUMN, Quantity, numbers, paper_quantities, quantity_unit
 
 FLAG_COLUMNS = ("flag", "n_lenses", "n_untrusted", "n_critical")
 PARAMETER_COLUMNS = ("parameter", "n", "median", "percentile_16", "percentile_84", "half_width_68",
@@ -172,8 +172,9 @@ def parameter_table(catalog: pd.DataFrame, quantities: Sequence[Quantity]) -> pd
 
 
 def default_quantities(catalog: pd.DataFrame) -> list[Quantity]:
-    """The paper's six parameters that the catalogue holds (``<name>_median``)."""
-    return [q for q in PAPER_QUANTITIES if f"{q.name}_median" in catalog.columns]
+    """The paper's six parameters that the catalogue holds (``<name>_median``), the lens mass's
+    of its main deflector (:func:`~tinylens.results.report.paper_quantities`)."""
+    return [q for q in paper_quantities(catalog) if f"{q.name}_median" in catalog.columns]
 
 
 #: The catalogue's time columns, by what they time: the whole fit (loading, compilation, search,
