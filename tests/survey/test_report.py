@@ -841,3 +841,23 @@ def test_a_where_function_called_through_numpy_is_told_its_bare_name(tmp_path):
     text = _user_error(CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv"), "--where", where]))
     assert f"--where '{where}': no column 'np'." in text
     assert text.endswith("Functions are called by their bare names: log10(x), not np.log10(x).")
+
+
+def test_the_legend_of_a_one_panel_comparison_figure_fits_in_the_figure():
+    """With --reference (Figure 7) the figure has one 4.2-inch panel, and its legend of four entries
+    in one row ran off both sides of the image ('1:1' and 'outliers' cut off)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    truth = pd.DataFrame({"lens_id": list("abcdef"), "lens_mass.0.theta_E": [0.5, 0.8, 1.0, 1.2, 1.5, 2.0]})
+    model = [1.9, 0.8, 1.01, 1.19, 1.5, 0.6]
+    catalog = pd.DataFrame({"lens_id": list("abcdef"), "status": "ok", "lens_mass.0.theta_E_median": model,
+                            "lens_mass.0.theta_E_lo997": np.subtract(model, 0.02),
+                            "lens_mass.0.theta_E_hi997": np.add(model, 0.02)})
+    qs = [rp.quantity_for("lens_mass.0.theta_E")]
+    joined = rp.comparison_frame(catalog, truth, qs)
+    fig = rp.comparison_figure(joined, qs, rp.stats_table(joined, qs))
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    legend, page = fig.legends[0].get_window_extent(renderer), fig.bbox
+    assert len(fig.legends[0].get_texts()) == 4
+    assert page.x0 <= legend.x0 and legend.x1 <= page.x1 and legend.y1 <= page.y1, (legend, page)

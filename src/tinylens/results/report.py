@@ -381,8 +381,8 @@ def comparison_figure(joined: pd.DataFrame, quantities: Sequence[Quantity], stat
         bottom = fig.add_subplot(grid[2 * r + 1, c], sharex=top)
         _panel(top, bottom, joined, q, by_name.loc[q.name], truth_label, model_label, k)
     shown = {name: handle for ax in fig.axes for handle, name in zip(*ax.get_legend_handles_labels())}
-    fig.legend(list(shown.values()), list(shown), loc="outside upper center", ncols=len(shown), frameon=False,
-               fontsize=9)
+    fig.legend(list(shown.values()), list(shown), loc="outside upper center", frameon=False, fontsize=9,
+               ncols=len(shown) if ncols > 1 else 2)  # one panel is too narrow for a row of four
     return fig
 
 
