@@ -113,6 +113,17 @@ def write_tiny_lens(folder: Path, inference: dict[str, Any] | None = None, data:
     return path
 
 
+def write_tiny_lens_shear_first(folder: Path) -> Path:
+    """:func:`write_tiny_lens` with a fixed, zero SHEAR listed before the main deflector
+    (``lens_mass_list: [SHEAR, SIE]``), whose parameters are then ``lens_mass.1.*``."""
+    path = write_tiny_lens(folder)
+    cfg = yaml.safe_load(path.read_text())
+    shear = {"type": "SHEAR", "params": {"gamma1": _fixed(0.0), "gamma2": _fixed(0.0)}}
+    cfg["model_components"]["lens_mass_list"].insert(0, shear)
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path
+
+
 def write_stored_result(folder: Path, problem, theta, **content: Any) -> Path:
     """``folder/result.json`` as a fit stores it, for ``problem`` with best fit ``theta``: its config
     and ``config_dir``, ``max_likelihood`` and ``median`` (both ``theta``), and ``content``."""

@@ -527,20 +527,12 @@ def test_a_posterior_against_the_theta_E_floor_is_a_box_edge_with_or_without_the
 def test_stage_3s_theta_E_floor_holds_with_a_shear_listed_first(tmp_path):
     """With ``lens_mass_list: [SHEAR, SIE]`` the floor read the SHEAR's theta_E, which it has not:
     stage 3 kept fits far inside the arc and the sampling box was never cut at the floor."""
-    import yaml
-
-    from tiny_lens import write_tiny_lens
+    from tiny_lens import write_tiny_lens_shear_first
     from tinylens.pipeline.mass_source import plausible
     from tinylens.pipeline.optimize import Fit
     from tinylens.pipeline.run import _floored, _theta_E_middle
 
-    path = write_tiny_lens(tmp_path)
-    cfg = yaml.safe_load(path.read_text())
-    shear = {"type": "SHEAR", "params": {"gamma1": {"fixed": True, "fixed_value": 0.0},
-                                         "gamma2": {"fixed": True, "fixed_value": 0.0}}}
-    cfg["model_components"]["lens_mass_list"].insert(0, shear)
-    path.write_text(yaml.safe_dump(cfg))
-    problem = tinylens.load(path)
+    problem = tinylens.load(write_tiny_lens_shear_first(tmp_path))
     i = problem.param_names.index("lens_mass.1.theta_E")
     lower = np.array([p.support[0] for p in problem.priors])
     upper = np.array([p.support[1] for p in problem.priors])

@@ -260,18 +260,25 @@ def test_a_where_on_a_truth_column_without_truth_says_it_needs_truth(tmp_path):
     assert "arc_snr_max" in text and "only with --truth" in text and "truth/reference table" not in text
     assert "e.g. --where 'arc_snr_max" not in text  # nor given as the example to follow
 
-def test_the_overview_figure_shows_a_parameter_that_some_lens_has(tmp_path, monkeypatch):
-    """The overview figure drew the first parameter's panels even when no ok lens had a finite
-    median of it (two empty panels), while the next parameter had one for every lens."""
-    catalog = _catalog().assign(**{"lens_mass.0.theta_E_median": np.nan})
+def _overview_of(catalog, tmp_path, monkeypatch) -> tuple[list[str], list[tuple[str, int]]]:
+    """Run ``tinylens report`` on ``catalog`` alone (an overview); the parameters whose figure it
+    drew (a list that later runs in the test extend), and (parameter, n) of overview.json."""
     catalog.to_csv(tmp_path / "catalog.csv", index=False)
     drawn = []
     original = ov.overview_figure
     monkeypatch.setattr(ov, "overview_figure", lambda cat, q, flags: drawn.append(q.name) or original(cat, q, flags))
     result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv")])
     assert result.exit_code == 0, result.output
-    saved = {p["parameter"]: p["n"] for p in json.loads((tmp_path / "report" / "overview.json").read_text())["parameters"]}
-    assert saved == {"lens_mass.0.theta_E": 0, "lens_mass.0.q": 6}
+    saved = json.loads((tmp_path / "report" / "overview.json").read_text())["parameters"]
+    return drawn, [(p["parameter"], p["n"]) for p in saved]
+
+
+def test_the_overview_figure_shows_a_parameter_that_some_lens_has(tmp_path, monkeypatch):
+    """The overview figure drew the first parameter's panels even when no ok lens had a finite
+    median of it (two empty panels), while the next parameter had one for every lens."""
+    catalog = _catalog().assign(**{"lens_mass.0.theta_E_median": np.nan})
+    drawn, saved = _overview_of(catalog, tmp_path, monkeypatch)
+    assert dict(saved) == {"lens_mass.0.theta_E": 0, "lens_mass.0.q": 6}
     assert drawn == ["lens_mass.0.q"]
 
     _catalog().to_csv(tmp_path / "catalog.csv", index=False)  # with both, the first (theta_E) as before
@@ -415,14 +422,8 @@ def test_the_overview_summarises_the_main_deflector_wherever_the_catalogue_lists
     the first component with an Einstein radius, as the pipeline reads it."""
     moved = {c: c.replace("lens_mass.0.", "lens_mass.1.") for c in _catalog().columns if c.startswith("lens_mass.0.")}
     catalog = _catalog().rename(columns=moved).assign(**{"lens_mass.0.gamma1_median": 0.01})
-    catalog.to_csv(tmp_path / "catalog.csv", index=False)
-    drawn = []
-    original = ov.overview_figure
-    monkeypatch.setattr(ov, "overview_figure", lambda cat, q, flags: drawn.append(q.name) or original(cat, q, flags))
-    result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv")])
-    assert result.exit_code == 0, result.output
-    saved = json.loads((tmp_path / "report" / "overview.json").read_text())["parameters"]
-    assert [(p["parameter"], p["n"]) for p in saved] == [("lens_mass.1.theta_E", 6), ("lens_mass.1.q", 6)]
+    drawn, saved = _overview_of(catalog, tmp_path, monkeypatch)
+    assert saved == [("lens_mass.1.theta_E", 6), ("lens_mass.1.q", 6)]
     assert drawn == ["lens_mass.1.theta_E"]
     assert [q.label for q in ov.default_quantities(catalog)] == [q.label for q in PAPER_QUANTITIES[:2]]
     # --parameter names its column as given

@@ -6,10 +6,9 @@ import json
 
 import numpy as np
 import pytest
-import yaml
 
 import tinylens
-from tiny_lens import FREE_TRUTH, write_tiny_lens
+from tiny_lens import FREE_TRUTH, write_tiny_lens, write_tiny_lens_shear_first
 from tinylens.inference import InferenceResult
 from tinylens.priors import Prior
 from tinylens.results.quality import CRITICAL, assess, edge_parameters, half_light_points, separated_modes
@@ -212,13 +211,7 @@ def test_a_shear_listed_before_the_main_deflector_keeps_the_lensing_checks(tmp_p
     """With ``lens_mass_list: [SHEAR, SIE]`` the checks read theta_E and the lens centre of the
     SHEAR, which has neither: tiny_einstein_radius, peaks_apart and not_multiply_imaged were never
     raised and n_images was None, whatever the fit."""
-    path = write_tiny_lens(tmp_path)
-    cfg = yaml.safe_load(path.read_text())
-    shear = {"type": "SHEAR", "params": {"gamma1": {"fixed": True, "fixed_value": 0.0},
-                                         "gamma2": {"fixed": True, "fixed_value": 0.0}}}
-    cfg["model_components"]["lens_mass_list"].insert(0, shear)
-    path.write_text(yaml.safe_dump(cfg))
-    problem = tinylens.load(path)
+    problem = tinylens.load(write_tiny_lens_shear_first(tmp_path))
     names = problem.param_names
     best = np.array([FREE_TRUTH[n.replace("lens_mass.1.", "lens_mass.0.")] for n in names])
     good = assess(problem, _result(problem, best[None, :]))

@@ -152,15 +152,13 @@ def test_figure_draws_the_outlier_band_only_where_outliers_are_counted_and_says_
         assert np.sort(shown) == pytest.approx(np.sort(100 * joined["lens_mass.0.theta_E_dev"].to_numpy()))
 
 
-def test_no_text_or_legend_of_the_comparison_figure_covers_a_lens():
-    """The NMAD and f_c text sat in each panel's top-left corner and the legend in its bottom-right
-    one, where a lens fitted far too large or too small (an outlier, the lens to look at) is drawn:
-    an r_s outlier's point lay on 'NMAD sigma = 25%', error bars crossed the text. They are now the
-    panel's title and one legend above all panels."""
+def _one_panel_with_outliers():
+    """A drawn one-panel theta_E comparison figure (and its renderer) of six lenses, two of them
+    outliers (a: far too large at the smallest truth; f: far too small), with the truth and model values."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     truth = pd.DataFrame({"lens_id": list("abcdef"), "lens_mass.0.theta_E": [0.5, 0.8, 1.0, 1.2, 1.5, 2.0]})
-    model = [1.9, 0.8, 1.01, 1.19, 1.5, 0.6]  # a: far too large at the smallest truth; f: far too small
+    model = [1.9, 0.8, 1.01, 1.19, 1.5, 0.6]
     catalog = pd.DataFrame({"lens_id": list("abcdef"), "status": "ok", "lens_mass.0.theta_E_median": model,
                             "lens_mass.0.theta_E_lo997": np.subtract(model, 0.02),
                             "lens_mass.0.theta_E_hi997": np.add(model, 0.02)})
@@ -169,6 +167,15 @@ def test_no_text_or_legend_of_the_comparison_figure_covers_a_lens():
     fig = rp.comparison_figure(joined, qs, rp.stats_table(joined, qs))
     renderer = FigureCanvasAgg(fig).get_renderer()
     fig.draw(renderer)
+    return fig, renderer, truth, model
+
+
+def test_no_text_or_legend_of_the_comparison_figure_covers_a_lens():
+    """The NMAD and f_c text sat in each panel's top-left corner and the legend in its bottom-right
+    one, where a lens fitted far too large or too small (an outlier, the lens to look at) is drawn:
+    an r_s outlier's point lay on 'NMAD sigma = 25%', error bars crossed the text. They are now the
+    panel's title and one legend above all panels."""
+    fig, renderer, truth, model = _one_panel_with_outliers()
     top = fig.axes[0]
     points = top.transData.transform(np.column_stack([truth["lens_mass.0.theta_E"], model]))
     covers = [a.get_window_extent(renderer) for a in [*top.texts, top.get_legend(), *fig.legends] if a is not None]
@@ -846,18 +853,7 @@ def test_a_where_function_called_through_numpy_is_told_its_bare_name(tmp_path):
 def test_the_legend_of_a_one_panel_comparison_figure_fits_in_the_figure():
     """With --reference (Figure 7) the figure has one 4.2-inch panel, and its legend of four entries
     in one row ran off both sides of the image ('1:1' and 'outliers' cut off)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    truth = pd.DataFrame({"lens_id": list("abcdef"), "lens_mass.0.theta_E": [0.5, 0.8, 1.0, 1.2, 1.5, 2.0]})
-    model = [1.9, 0.8, 1.01, 1.19, 1.5, 0.6]
-    catalog = pd.DataFrame({"lens_id": list("abcdef"), "status": "ok", "lens_mass.0.theta_E_median": model,
-                            "lens_mass.0.theta_E_lo997": np.subtract(model, 0.02),
-                            "lens_mass.0.theta_E_hi997": np.add(model, 0.02)})
-    qs = [rp.quantity_for("lens_mass.0.theta_E")]
-    joined = rp.comparison_frame(catalog, truth, qs)
-    fig = rp.comparison_figure(joined, qs, rp.stats_table(joined, qs))
-    renderer = FigureCanvasAgg(fig).get_renderer()
-    fig.draw(renderer)
+    fig, renderer, _, _ = _one_panel_with_outliers()
     legend, page = fig.legends[0].get_window_extent(renderer), fig.bbox
     assert len(fig.legends[0].get_texts()) == 4
     assert page.x0 <= legend.x0 and legend.x1 <= page.x1 and legend.y1 <= page.y1, (legend, page)
