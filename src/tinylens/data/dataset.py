@@ -152,7 +152,7 @@ def load_dataset(cfg: schema.Dataset, base_dir: str | Path, origin: str = BASE_D
     _warn_bad(user & good_data & huge, paths["noise_path"],
               f"with a noise over {HUGE_NOISE_FACTOR:g} times the median one (a bad-pixel value, e.g. 1e30 in RMS "
               "maps, 1e8 in SLACS's)")
-    _warn_tiny_noise(noise, mask, typical_noise(noise[good_noise]) if good_noise.any() else None, paths["noise_path"])
+    _warn_tiny_noise(noise, mask, good_noise, paths["noise_path"])
     _warn_flat(data[mask], paths["data_path"])
     _warn_pixel_scale(wcs_pixel_scale(header), float(cfg.pixel_scale), paths["data_path"])
     _warn_psf_pixel_scale(psf_pixel_scale(psf_header), float(cfg.pixel_scale), paths["psf_path"])
@@ -349,10 +349,11 @@ def huge_noise(noise: np.ndarray, valid: np.ndarray) -> np.ndarray:
 TINY_NOISE_FACTOR = 1e-3
 
 
-def _warn_tiny_noise(noise: np.ndarray, used: np.ndarray, typical: float | None, path: Path) -> None:
-    """Announce used pixels whose noise is under :data:`TINY_NOISE_FACTOR` times ``typical`` (the
-    median noise, :func:`typical_noise`): their weights drown every other pixel's in the fit."""
-    tiny = used & (noise < TINY_NOISE_FACTOR * typical) if typical else np.zeros(noise.shape, dtype=bool)
+def _warn_tiny_noise(noise: np.ndarray, used: np.ndarray, good: np.ndarray, path: Path) -> None:
+    """Announce ``used`` pixels whose noise is under :data:`TINY_NOISE_FACTOR` times the median of
+    the ``good`` ones (:func:`typical_noise`): their weights drown every other pixel's in the fit."""
+    typical = typical_noise(noise[good]) if good.any() else 0.0
+    tiny = used & (noise < TINY_NOISE_FACTOR * typical)
     n = int(tiny.sum())
     if not n:
         return
