@@ -847,3 +847,14 @@ def test_an_output_path_in_the_home_of_no_known_user_is_named(tmp_path):
         config["output"] = {"path": "~tl_no_such_user/run"}
 
     assert_user_error(invoke("fit", write_case(tmp_path, edit=edit)), "~tl_no_such_user/run: there is no user")
+
+
+def test_a_mask_path_in_the_home_of_no_known_user_is_named(tmp_path):
+    """dataset.mask_path '~tl_no_such_user/mask.fits' still ended 'tinylens validate' in the traceback
+    'RuntimeError: Could not determine home directory': the hint about relative paths expanded it
+    before the path itself was resolved."""
+    def edit(config, arrays):
+        config["dataset"]["mask_path"] = "~tl_no_such_user/mask.fits"
+
+    assert_user_error(invoke("validate", write_case(tmp_path, edit=edit)), "~tl_no_such_user/mask.fits: there is no user "
+                      "'tl_no_such_user' on this machine")
