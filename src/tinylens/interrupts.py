@@ -195,6 +195,37 @@ class UnswallowedInterrupt:
                     _send_sigint()
 
 
+class TerminateAsInterrupt:
+    """Context manager: SIGTERM (a batch system's time limit, ``scancel``, ``kill``) stops the block
+    as Ctrl-C does: a SIGINT to the main thread (so :class:`UnswallowedInterrupt` and
+    :func:`interrupt_held` act on it as on a Ctrl-C), or, where SIGINT is ignored (a command run
+    in the background of a script), KeyboardInterrupt at once. What a Ctrl-C leaves written (a
+    survey's catalogue) is then written; :attr:`terminated` tells the two apart. Acts only in the
+    main thread and not where SIGTERM is ignored; the handler found is restored on leaving."""
+
+    def __init__(self) -> None:
+        self.terminated = False
+        self._previous: Any = None
+
+    def __enter__(self) -> TerminateAsInterrupt:
+        if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) is not signal.SIG_IGN:
+            self._previous = signal.signal(signal.SIGTERM, self.handle)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)
+            self._previous = None
+
+    def handle(self, signum: int, frame: FrameType | None) -> None:
+        """Stop as a Ctrl-C would (see the class)."""
+        self.terminated = True
+        if raises_like_python(signal.getsignal(signal.SIGINT)):
+            _send_sigint()
+        else:
+            raise KeyboardInterrupt
+
+
 #: Said on stderr when a Ctrl-C comes inside :func:`interrupt_held` (a survey's local cluster starting).
 HELD_INTERRUPT_NOTE = "survey: stopping once the Dask cluster has started (press Ctrl-C again to stop at once)"
 

@@ -270,3 +270,43 @@ def test_a_ctrl_c_deferred_to_the_end_of_a_finished_survey_does_not_say_nothing_
     assert text.endswith("Interrupted. It came as the command ended, once it had done everything: "
                          "there is nothing to run again."), text
     assert pd.read_csv(out / "catalog.csv")["status"].tolist() == ["ok"]
+
+
+class _Unhandled(Exception):
+    """Raised by the test's own SIGTERM handler: the command did not handle SIGTERM."""
+
+
+def test_sigterm_while_fitting_stops_as_ctrl_c_does_and_says_so(tmp_path, mock_survey, monkeypatch):
+    """A batch system's time limit (or scancel) sends SIGTERM: the survey writes its catalogue,
+    says what is kept and how to go on, and exits 143, as a Ctrl-C would (with 130)."""
+    import signal
+
+    from survey_mocks import echo_truth_path
+
+    monkeypatch.setattr(runner, "fit_lens", echo_truth_path)
+    monkeypatch.setattr(runner, "check_template", lambda *args, **kwargs: None)
+    update = runner.SurveyProgress.update
+
+    def terminated_at_the_second(self, row):
+        if self.ok:
+            signal.raise_signal(signal.SIGTERM)
+        update(self, row)
+
+    def unhandled(signum, frame):
+        raise _Unhandled
+
+    monkeypatch.setattr(runner.SurveyProgress, "update", terminated_at_the_second)
+    previous = signal.signal(signal.SIGTERM, unhandled)  # Python's default would end pytest itself
+    try:
+        out = tmp_path / "out"
+        args = _args(mock_survey, out)
+        result = CliRunner().invoke(app, args)
+        assert signal.getsignal(signal.SIGTERM) is unhandled  # restored
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    text = " ".join(result.output.split())
+    assert result.exit_code == 143, (result.exception, text)
+    assert text.startswith("Terminated (SIGTERM"), text
+    assert "Finished lenses kept: 1 (1 ok, 0 failed)" in text, text
+    assert text.endswith("run: " + shlex.join(["tinylens", *args])), text
+    assert pd.read_csv(out / "catalog.csv")["status"].tolist() == ["ok"]

@@ -4,7 +4,8 @@ A :class:`tinylens.errors.TinyLensError` (or a missing/unreadable user path) is 
 the user's input: :class:`TinyLensGroup` prints it as one paragraph on stderr and exits with
 :data:`EXIT_USER_ERROR`, without a traceback. Any other exception is a bug in tinylens and
 keeps its traceback. Ctrl-C (``KeyboardInterrupt``) ends any command with one line, exit code
-:data:`EXIT_INTERRUPTED`, and for the commands that resume, how to resume.
+:data:`EXIT_INTERRUPTED`, and for the commands that resume, how to resume; SIGTERM (a batch
+system's time limit) as Ctrl-C, with :data:`EXIT_TERMINATED`.
 """
 
 from __future__ import annotations
@@ -26,13 +27,16 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from tinylens.errors import TinyLensError
-from tinylens.interrupts import AT_END_ATTR, UnswallowedInterrupt, interrupt_behind
+from tinylens.interrupts import AT_END_ATTR, TerminateAsInterrupt, UnswallowedInterrupt, interrupt_behind
 
 #: Exit code for mistakes in user input (bad config, data or paths); typer uses 2 for bad options too.
 EXIT_USER_ERROR = 2
 
 #: Exit code after Ctrl-C (128 + SIGINT, as shells report it).
 EXIT_INTERRUPTED = 130
+#: Exit code after SIGTERM (128 + SIGTERM: a batch system's time limit or scancel), which stops a
+#: command as Ctrl-C does.
+EXIT_TERMINATED = 143
 
 #: ``ctx.meta`` key of the arguments the command line was given after the program's name
 #: (:meth:`TinyLensGroup.parse_args`), to say after Ctrl-C which command resumes.
@@ -269,28 +273,31 @@ class TinyLensGroup(TyperGroup):
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx: Any) -> Any:
+        term = TerminateAsInterrupt()  # a batch job's time limit: the catalogue written, the hint shown
         try:
-            with UnswallowedInterrupt():  # Ctrl-C inside JAX's garbage-collector callback was only printed
+            with UnswallowedInterrupt(), term:  # Ctrl-C inside JAX's garbage-collector callback was only printed
                 return super().invoke(ctx)
         except USER_ERRORS as exc:
             print_error(describe_user_error(exc))
             raise typer.Exit(EXIT_USER_ERROR) from None
         except KeyboardInterrupt as exc:
-            interrupted(ctx, exc)
+            interrupted(ctx, exc, term.terminated)
         except Exception as exc:
             interrupt = None if isinstance(exc, CLICK_EXITS) else interrupt_behind(exc)
             if interrupt is None:
                 raise
-            interrupted(ctx, interrupt)
+            interrupted(ctx, interrupt, term.terminated)
 
 
 #: What commands raise to end with a chosen exit code or message: never taken for an error.
 CLICK_EXITS = (click.exceptions.Exit, click.exceptions.ClickException, click.exceptions.Abort)
 
 
-def interrupted(ctx: Any, exc: KeyboardInterrupt) -> NoReturn:
-    """End the command ``ctx`` stopped by ``exc`` with one line and exit code 130."""
+def interrupted(ctx: Any, exc: KeyboardInterrupt, terminated: bool = False) -> NoReturn:
+    """End the command ``ctx`` stopped by ``exc`` with one line and exit code 130, or 143 where
+    SIGTERM stopped it (``terminated``)."""
     command = shlex.join([ctx.info_name or "tinylens", *ctx.meta.get(ARGS_KEY, [])])
     hint = interrupted_hint(ctx.invoked_subcommand or "", exc, command)
-    err_console.print(f"[bold yellow]Interrupted.[/] {escape(hint)}".rstrip(), soft_wrap=True)
-    raise typer.Exit(EXIT_INTERRUPTED) from None
+    what = "Terminated (SIGTERM: a batch system's time limit, scancel or kill)." if terminated else "Interrupted."
+    err_console.print(f"[bold yellow]{escape(what)}[/] {escape(hint)}".rstrip(), soft_wrap=True)
+    raise typer.Exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED) from None
