@@ -15,7 +15,7 @@ import threading
 import pytest
 
 from tinylens.inference.common import KeptInterrupt
-from tinylens.interrupts import AT_END_ATTR, UnswallowedInterrupt, interrupt_held, swallowed_in
+from tinylens.interrupts import AT_END_ATTR, TerminateAsInterrupt, UnswallowedInterrupt, interrupt_held, swallowed_in
 
 #: Seconds a test waits for the SIGINT sent again before it calls the Ctrl-C lost (it comes in ~50 ms).
 LOST_AFTER_S = 60.0
@@ -244,3 +244,19 @@ def test_a_ctrl_c_while_a_compiled_module_starts_up_is_deferred(python_sigint):
     from tinylens.interrupts import initialising_extension
 
     assert initialising_extension(frames["inside"]) and not initialising_extension(sys._getframe())
+
+
+def test_sigterm_during_a_sampler_run_is_kept_as_a_ctrl_c_is(python_sigint):
+    """SIGTERM (a SLURM time limit) during a sampler run raised KeyboardInterrupt itself, past the
+    run's KeptInterrupt, which records a Ctrl-C that scikit-learn's training (most of nautilus's
+    time) catches and drops: the fit sampled on until SLURM's SIGKILL. SIGTERM now sends the
+    SIGINT that KeptInterrupt records."""
+    import time
+
+    term, kept = TerminateAsInterrupt(), KeptInterrupt()
+    with pytest.raises(KeyboardInterrupt):
+        with term, kept:
+            signal.raise_signal(signal.SIGTERM)
+            for _ in range(2000):  # the SIGINT sent to the main thread comes at a later bytecode
+                time.sleep(0.001)
+    assert term.terminated and kept.interrupted

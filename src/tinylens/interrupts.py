@@ -218,9 +218,11 @@ class TerminateAsInterrupt:
             self._previous = None
 
     def handle(self, signum: int, frame: FrameType | None) -> None:
-        """Stop as a Ctrl-C would (see the class)."""
+        """Stop as a Ctrl-C would (see the class): SIGINT's handler, whichever is in place (a
+        sampler run's :class:`~tinylens.inference.common.KeptInterrupt`, which a library cannot
+        swallow), gets a SIGINT; KeyboardInterrupt at once only where SIGINT is ignored."""
         self.terminated = True
-        if raises_like_python(signal.getsignal(signal.SIGINT)):
+        if callable(signal.getsignal(signal.SIGINT)):
             _send_sigint()
         else:
             raise KeyboardInterrupt
