@@ -307,3 +307,18 @@ def test_a_lens_whose_mask_was_read_the_other_way_round_is_fitted_again(tmp_path
     assert provenance.changed_inputs(stamp, _config(folder, mask=True)) == []
     before = {**stamp, "mask_path": {k: v for k, v in stamp["mask_path"].items() if k != "read_as"}}
     assert provenance.changed_inputs(before, _config(folder, mask=True)) == ["mask_path"]
+
+
+def test_a_masked_lens_fitted_before_stamps_were_kept_is_fitted_again(tmp_path, mock_survey):
+    """A lens fitted before stamps were kept was fitted with its mask read the other way round
+    (non-zero = used), yet the rerun stamped it as read '0 = used' and kept its result; its mask
+    now counts as changed. A lens without a mask is kept, as before."""
+    lenses = tmp_path / "lenses"
+    for name in ("lens_a", "lens_c"):  # lens_c has a mask.fits
+        shutil.copytree(mock_survey["lenses"] / name, lenses / name)
+    out = tmp_path / "out"
+    _finished(lenses, mock_survey["template"], out, ["lens_a", "lens_c"])
+    for name in ("lens_a", "lens_c"):
+        (out / "lenses" / name / filenames.INPUTS).unlink()
+    found = runner.find_lenses(lenses)
+    assert runner.changed_lenses(found, runner.load_template(mock_survey["template"]), out) == {"lens_c": ["mask_path"]}

@@ -117,6 +117,13 @@ def changed_inputs(recorded: Mapping[str, Any], config: Mapping[str, Any]) -> li
     return changed
 
 
+def unstamped_changes(config: Mapping[str, Any]) -> list[str]:
+    """The ``dataset`` keys of a lens fitted before stamps were kept that count as changed: its
+    ``mask_path``, whose file was then read the other way round (non-zero = used), as it was
+    until masks were read as TinyLensGpu reads them (:data:`MASK_READ_AS`)."""
+    return ["mask_path"] if "mask_path" in input_files(config) else []
+
+
 def read_json(path: Path) -> dict[str, Any] | None:
     """The JSON object in ``path``; ``None`` if missing or unreadable."""
     try:

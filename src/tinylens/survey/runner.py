@@ -51,6 +51,7 @@ from tinylens.survey.provenance import (
     manifest_conflict,
     read_json,
     stamps_conflict,
+    unstamped_changes,
 )
 from tinylens.survey.selection import select_lenses
 
@@ -516,14 +517,20 @@ def check_manifest(out: Path, current: Mapping[str, Any], template: str | Path) 
 
 def changed_lenses(lenses: list[Lens], template: Mapping[str, Any], out: Path) -> dict[str, list[str]]:
     """The lenses whose input files differ from those their last fit started from, with the
-    files that changed (lenses never started, or fitted before stamps were kept, are not listed)."""
+    files that changed (lenses never started are not listed; one fitted before stamps were kept
+    only for its mask, then read the other way round: :func:`unstamped_changes`)."""
     changed = {}
     for lens in lenses:
-        recorded = read_json(lens.output(out) / filenames.INPUTS)
+        folder = lens.output(out)
+        recorded = read_json(folder / filenames.INPUTS)
         if recorded is not None:
             keys = changed_inputs(recorded, lens_config(template, lens, out))
-            if keys:
-                changed[lens.lens_id] = keys
+        elif (folder / filenames.ROW).exists() or (folder / filenames.RESULT).exists():
+            keys = unstamped_changes(lens_config(template, lens, out))
+        else:
+            keys = []
+        if keys:
+            changed[lens.lens_id] = keys
     return changed
 
 
