@@ -858,3 +858,15 @@ def test_a_mask_path_in_the_home_of_no_known_user_is_named(tmp_path):
 
     assert_user_error(invoke("validate", write_case(tmp_path, edit=edit)), "~tl_no_such_user/mask.fits: there is no user "
                       "'tl_no_such_user' on this machine")
+
+
+def test_a_dynesty_history_in_the_home_of_no_known_user_is_named(tmp_path):
+    """inference.settings.history_filename '~tl_no_such_user/h.h5' ended 'tinylens validate' (and
+    fit) in the traceback 'RuntimeError: Could not determine home directory'; it is now a user
+    error naming the key and the path."""
+    def edit(config, arrays):
+        config["inference"] = {"type": "sampler", "method": "dynesty", "settings": {
+            "nlive": 20, "save_evaluation_history": True, "history_filename": "~tl_no_such_user/h.h5"}}
+
+    assert_user_error(invoke("validate", write_case(tmp_path, edit=edit)), "inference.settings.history_filename: "
+                      "~tl_no_such_user/h.h5: there is no user 'tl_no_such_user' on this machine")

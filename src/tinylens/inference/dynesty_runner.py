@@ -225,12 +225,23 @@ def _check_history_name(name: Any) -> None:
         return
     if not isinstance(name, str):
         raise ConfigError(f"inference.settings.history_filename: must be a file name for dynesty, got {name!r}.")
-    path = Path(name).expanduser()
+    path = _history_path(name)
     if not path.is_absolute() and _is_other_own_file(os.path.normpath(path)):
         raise ConfigError(
             f"inference.settings.history_filename: '{name}' is a file tinylens writes itself in the output folder "
             f"(its own files: {', '.join(_OTHER_OWN_FILES)}); choose another name for dynesty's history."
         )
+
+
+def _history_path(name: str) -> Path:
+    """``history_filename`` ``name`` with a leading ``~`` or ``~user`` expanded; a ConfigError
+    naming the key where that home folder is not known here."""
+    from tinylens.config.loader import home_expanded
+
+    try:
+        return home_expanded(name)
+    except ConfigError as exc:
+        raise ConfigError(f"inference.settings.history_filename: {exc}.") from None
 
 
 #: tinylens's own files in an output folder that dynesty's history may not be written over (all
@@ -269,7 +280,7 @@ def _history_in(init: dict[str, Any], folder: str | Path | None) -> dict[str, An
     (:func:`_check_history_path`)."""
     if not init.get("save_evaluation_history") or folder is None:
         return init
-    name = Path(init.get("history_filename") or filenames.DYNESTY_HISTORY).expanduser()
+    name = _history_path(init.get("history_filename") or filenames.DYNESTY_HISTORY)
     path = name if name.is_absolute() else Path(folder) / name
     _check_history_path(init.get("history_filename"), path, Path(folder))
     return {**init, "history_filename": str(path)}
