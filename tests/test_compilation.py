@@ -66,3 +66,25 @@ def test_every_fit_checks_the_maps_before_it_starts(monkeypatch, tmp_path):
     with pytest.raises(TinyLensError):
         tinylens.fit(tmp_path / "missing.yaml")
     assert f._cache_size() == 0
+
+
+def test_a_cache_folder_in_the_home_of_no_known_user_is_named(monkeypatch, tmp_path):
+    """TINYLENS_CACHE_DIR='~tl_no_such_user/cache' ended every command that loads a config (and
+    tinylens.load) in the traceback 'RuntimeError: Could not determine home directory'; it is now a
+    ConfigError naming the variable. A home folder unknown here, with no TINYLENS_CACHE_DIR or
+    XDG_CACHE_HOME, leaves the cache off, as a home folder that cannot be written does."""
+    from pathlib import Path
+
+    from tinylens.errors import ConfigError
+
+    monkeypatch.setenv("TINYLENS_CACHE_DIR", "~tl_no_such_user/cache")
+    with pytest.raises(ConfigError, match=r"TINYLENS_CACHE_DIR .*~tl_no_such_user/cache: there is no user"):
+        compilation.default_cache_dir()
+    monkeypatch.delenv("TINYLENS_CACHE_DIR")
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+
+    def unknown_home(cls=None):
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(Path, "home", classmethod(unknown_home))
+    assert compilation.default_cache_dir() is None

@@ -32,13 +32,25 @@ CROWDED_FRACTION = 0.5
 
 
 def default_cache_dir() -> Path | None:
-    """Where the cache goes, or None when disabled."""
+    """Where the cache goes, or None when disabled or when no home folder is known here (nor
+    ``$XDG_CACHE_HOME``). A ``$TINYLENS_CACHE_DIR`` in the home of no known user is a ConfigError
+    naming it."""
+    from tinylens.config.loader import home_expanded
+    from tinylens.errors import ConfigError
+
     value = os.environ.get("TINYLENS_CACHE_DIR")
     if value is not None and value.strip().lower() in ("", "off", "0", "false", "none"):
         return None
     if value:
-        return Path(value).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+        try:
+            return home_expanded(value)
+        except ConfigError as exc:
+            raise ConfigError(f"The environment variable TINYLENS_CACHE_DIR (where compiled code is kept): {exc}, "
+                              "or TINYLENS_CACHE_DIR=off.") from None
+    try:
+        base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    except RuntimeError:  # no $HOME, and a user the system does not know
+        return None
     return Path(base) / "tinylens" / "jax"
 
 
