@@ -260,3 +260,23 @@ def test_sigterm_during_a_sampler_run_is_kept_as_a_ctrl_c_is(python_sigint):
             for _ in range(2000):  # the SIGINT sent to the main thread comes at a later bytecode
                 time.sleep(0.001)
     assert term.terminated and kept.interrupted
+
+
+def test_sigterm_during_a_sampler_run_with_sigint_ignored_is_kept(python_sigint):
+    """A command run in a script's background has SIGINT ignored, so SIGTERM (a SLURM time limit)
+    raised KeyboardInterrupt at once, past the sampler run's KeptInterrupt (which stands aside
+    under an ignored SIGINT): scikit-learn's training (most of nautilus's time) caught and dropped
+    it, and the fit sampled on until SLURM's SIGKILL. KeptInterrupt now records that SIGTERM."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    term, kept = TerminateAsInterrupt(), KeptInterrupt()
+    with term:
+        with kept:
+            try:
+                signal.raise_signal(signal.SIGTERM)
+            except KeyboardInterrupt:
+                pass  # as scikit-learn's training does
+            with pytest.raises(KeyboardInterrupt):
+                kept.check()  # the likelihood, called after the training: the stop is not lost
+        assert signal.getsignal(signal.SIGTERM) == term.handle  # restored on leaving
+    assert term.terminated and kept.interrupted
+    assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN

@@ -78,6 +78,13 @@ def ctrl_c_raises_here() -> bool:
     return threading.current_thread() is threading.main_thread() and raises_like_python(signal.getsignal(signal.SIGINT))
 
 
+def terminate_stops_here() -> bool:
+    """Whether a SIGTERM stops this code as a Ctrl-C does: the main thread, with a
+    :class:`TerminateAsInterrupt`'s handler in place (the command line's)."""
+    handler = getattr(signal.getsignal(signal.SIGTERM), "__self__", None)
+    return threading.current_thread() is threading.main_thread() and isinstance(handler, TerminateAsInterrupt)
+
+
 def interrupt_behind(exc: BaseException) -> KeyboardInterrupt | None:
     """The KeyboardInterrupt that ``exc`` was raised from or while handling, if any: a Ctrl-C
     while a compiled module (jaxlib's) is imported comes out as "ImportError: Encountered an

@@ -17,7 +17,7 @@ import numpy as np
 
 from tinylens import filenames
 from tinylens.errors import CheckpointWarning, ConfigError, did_you_mean, outside_stacklevel
-from tinylens.interrupts import ctrl_c_raises_here
+from tinylens.interrupts import ctrl_c_raises_here, terminate_stops_here
 from tinylens.results.tables import remove_unfinished
 
 T = TypeVar("T")
@@ -260,26 +260,38 @@ class KeptInterrupt:
     SIGINT is also recorded, and a :meth:`guard`-ed function (the likelihood, called between
     two trainings) or :meth:`check` raises KeyboardInterrupt once one was. It acts only in the
     main thread and only where SIGINT has Python's own handler, or the command line's
-    (:class:`tinylens.interrupts.UnswallowedInterrupt`); an ignored SIGINT stays ignored.
+    (:class:`tinylens.interrupts.UnswallowedInterrupt`); an ignored SIGINT stays ignored. A
+    SIGTERM that the command line stops on (:class:`tinylens.interrupts.TerminateAsInterrupt`,
+    which raises at once where SIGINT is ignored, as in a script's background) is recorded too.
     """
 
     def __init__(self) -> None:
         self.interrupted = False
         self._previous: Any = None
+        self._previous_term: Any = None
 
     def __enter__(self) -> KeptInterrupt:
         if ctrl_c_raises_here():
             self._previous = signal.signal(signal.SIGINT, self._record)
+        if terminate_stops_here():
+            self._previous_term = signal.signal(signal.SIGTERM, self._record_term)
         return self
 
     def __exit__(self, *exc: Any) -> None:
         if self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)
             self._previous = None
+        if self._previous_term is not None:
+            signal.signal(signal.SIGTERM, self._previous_term)
+            self._previous_term = None
 
     def _record(self, signum: int, frame: Any) -> None:
         self.interrupted = True
         signal.default_int_handler(signum, frame)  # raises KeyboardInterrupt where the program is
+
+    def _record_term(self, signum: int, frame: Any) -> None:
+        self.interrupted = True
+        self._previous_term(signum, frame)  # a SIGINT sent, or KeyboardInterrupt where the program is
 
     def check(self) -> None:
         """Raise KeyboardInterrupt if a SIGINT came (and was perhaps caught by a library)."""
