@@ -120,6 +120,18 @@ def test_how_often_a_sampler_checkpoints_or_prints_is_not_a_new_template(key, a,
     assert provenance.manifest_conflict(recorded, provenance.manifest(Path("/l"), Path("/t.yaml"), old, "float32")) is None
 
 
+@pytest.mark.parametrize("key, a, b", [("checkpoint_every", 60, 0), ("verbose", False, True)])
+def test_in_tinylensgpus_older_sampling_section_too(key, a, b):
+    """A template with TinyLensGpu's older section 'sampling: {sampler: nautilus, ...}' (read as
+    its inference) changed only in checkpoint_every or verbose was refused by the rerun survey as
+    'made with another template (differences: sampling.verbose: False -> True)'; it is the same
+    template, as under 'inference'. Its other settings still count, under their inference names."""
+    old = {"sampling": {"sampler": "nautilus", "nlive": 200, key: a}}
+    assert provenance.differences(provenance.template_key(old), provenance.template_key(
+        {"sampling": {"sampler": "nautilus", "nlive": 200, key: b}})) == []
+    assert provenance.differences(provenance.template_key(old), provenance.template_key(
+        {"sampling": {"sampler": "nautilus", "nlive": 100}})) == ["inference.settings.nlive: 200 -> 100"]
+
 
 def test_another_precision_is_a_conflict_and_an_unrecorded_one_is_float32():
     """A survey.json written before the precision was recorded is float32's (the only one then)."""

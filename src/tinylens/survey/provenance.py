@@ -25,6 +25,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from tinylens.config.loader import legacy_sampling
 from tinylens.config.schema import without_speed_only
 from tinylens.errors import listed
 
@@ -135,7 +136,9 @@ def read_json(path: Path) -> dict[str, Any] | None:
 
 def template_key(template: Mapping[str, Any]) -> dict[str, Any]:
     """The part of a template that decides a fit: all of it but ``output`` and the keys in
-    :data:`~tinylens.config.schema.SPEED_ONLY_KEYS`, JSON-normalised."""
+    :data:`~tinylens.config.schema.SPEED_ONLY_KEYS`, JSON-normalised; TinyLensGpu's older
+    ``sampling`` section read as its fits read it (:func:`~tinylens.config.loader.legacy_sampling`)."""
+    template = legacy_sampling(template)[0]
     key = json.loads(json.dumps({k: v for k, v in template.items() if k != "output"}, sort_keys=True, default=str))
     return without_speed_only(key)
 
