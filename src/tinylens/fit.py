@@ -48,6 +48,10 @@ VERSIONED = {"tinylens": "tinylens", "jax": "jax", "nautilus": "nautilus-sampler
              "dynesty": "dynesty", "scipy": "scipy"}
 
 
+#: The array fields of :class:`FitResult` (not in ``result.json``).
+ARRAY_FIELDS = ("samples", "weights", "log_likelihood")
+
+
 @dataclass
 class FitResult:
     """What ``result.json`` holds, plus the samples and the summary table."""
@@ -90,6 +94,20 @@ class FitResult:
 
         skip = {"samples", "weights", "log_likelihood", "summary", "truth"}
         return _jsonable({k: v for k, v in asdict(self).items() if k not in skip})
+
+    def __eq__(self, other: object) -> bool:
+        """Whether ``other`` is a result of the same content: that of ``result.json``, the
+        samples, weights and log-likelihoods, the summary table and the truth (NaN equal to NaN),
+        so that ``result in results`` and ``results.index(result)`` work."""
+        if not isinstance(other, FitResult):
+            return NotImplemented
+        from tinylens.results.tables import _jsonable
+
+        return (all(np.array_equal(getattr(self, k), getattr(other, k), equal_nan=True) for k in ARRAY_FIELDS)
+                and self.summary.equals(other.summary) and _jsonable(self.truth) == _jsonable(other.truth)
+                and self.to_json() == other.to_json())
+
+    __hash__ = None  # its fields change (dicts, arrays): as a dict, it cannot be a set's member
 
 
 def versions() -> dict[str, str]:

@@ -1,0 +1,51 @@
+"""The :class:`tinylens.FitResult` a notebook user holds: comparing, printing."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from tinylens import FitResult
+from tinylens.results.tables import summarize, summary_frame
+
+NAMES = ("lens_mass.0.theta_E", "source_light.0.R_sersic")
+
+
+def a_result(seed: int = 0, **changes) -> FitResult:
+    """A small FitResult as :func:`tinylens.fit` returns, without fitting (a NaN among the derived)."""
+    rng = np.random.default_rng(seed)
+    samples = rng.normal([1.2, 0.3], 0.01, size=(50, 2))
+    weights = np.full(50, 1 / 50)
+    params = summarize(dict(zip(NAMES, samples.T)), weights)
+    derived = {"source.mag": {"median": float("nan"), "interval_68": [float("nan")] * 2,
+                              "interval_997": [float("nan")] * 2}}
+    result = FitResult(
+        method="nautilus", param_names=NAMES, median={n: s["median"] for n, s in params.items()},
+        max_likelihood=dict(zip(NAMES, samples[0].tolist())), max_log_likelihood=12.5,
+        interval_68={n: s["interval_68"] for n, s in params.items()},
+        interval_997={n: s["interval_997"] for n, s in params.items()}, log_evidence=3.25,
+        n_likelihood_evals=1234, wall_time_s=5.0, converged=True, derived=derived,
+        quality={"trusted": False, "flags": ["prior_edge", "arc_residuals"], "critical": ["prior_edge"]},
+        versions={"tinylens": "0.1.0"},
+        config={"dataset": {"data_path": "image.fits"}, "model_components": {"lens_mass": ["SIE"]}},
+        config_dir="/data/lens", files={"summary": "result_summary.csv"}, info={"n_eff": 400.0},
+        output_dir=Path("/data/lens/output"), samples=samples, weights=weights,
+        log_likelihood=rng.normal(size=50), summary=summary_frame(params, derived, 3.25), total_time_s=9.0)
+    return replace(result, **changes)
+
+
+def test_results_compare_by_content_and_are_found_in_a_list():
+    """``result == other`` and ``result in results`` raised 'The truth value of an array with more
+    than one element is ambiguous' for any two results but the same object."""
+    result = a_result()
+    same = copy.deepcopy(result)
+    other = a_result(seed=1)
+    assert result == same and not result != same  # NaN medians and all
+    assert result != other and result != replace(result, samples=result.samples + 1e-9)
+    assert result != replace(result, summary=result.summary.iloc[:1]) and result != replace(result, truth={"x": 1.0})
+    assert result in [other, same] and [other, same].index(result) == 1 and result not in [other]
+    assert result != "result" and result != None  # noqa: E711
