@@ -109,6 +109,58 @@ class FitResult:
 
     __hash__ = None  # its fields change (dicts, arrays): as a dict, it cannot be a set's member
 
+    def __repr__(self) -> str:
+        """A few lines (the whole content is thousands of characters: the config, the sampler's
+        details, every parameter's intervals): see :func:`result_lines`."""
+        return "\n".join(result_lines(self))
+
+
+def main_einstein_radius(param_names: tuple[str, ...]) -> str | None:
+    """The free ``lens_mass.<i>.theta_E`` of the lowest ``i`` (the main deflector), or None."""
+    found = [n for n in param_names if n.startswith("lens_mass.") and n.endswith(".theta_E") and n.count(".") == 2]
+    return min(found, key=lambda n: int(n.split(".")[1]) if n.split(".")[1].isdigit() else 1 << 30, default=None)
+
+
+def _places(half_width: float) -> int | None:
+    """Decimal places that show a value to two significant digits of its ``half_width`` (None
+    for a width that is not a positive number: an optimiser's single point)."""
+    if not (np.isfinite(half_width) and half_width > 0):
+        return None
+    return int(np.clip(1 - np.floor(np.log10(half_width)), 0, 8))
+
+
+def _shown(value: float | None, places: int | None) -> str:
+    """``value`` with ``places`` decimals (four significant digits without), ``none`` if not finite."""
+    if value is None or not np.isfinite(value):
+        return "none"
+    return f"{value:.4g}" if places is None else f"{value:.{places}f}"
+
+
+def result_lines(result: FitResult) -> list[str]:
+    """The printed :class:`FitResult`: its lens (data file), method, whether it converged, the
+    evidence, the main Einstein radius with its 68 % and 99.7 % intervals, the trust verdict and
+    flags, the output folder, and the attributes holding the rest."""
+    dataset = result.config.get("dataset") if isinstance(result.config, dict) else None
+    lens = dataset.get("data_path") if isinstance(dataset, dict) else None
+    state = "converged" if result.converged else "NOT converged (stopped early)"
+    lines = [f"FitResult of {lens or result.output_dir}: {result.method}, {state}, "
+             f"{result.n_likelihood_evals:,} likelihood calls in {result.wall_time_s:.1f} s"]
+    evidence = "none" if result.log_evidence is None else f"{result.log_evidence:.2f}"
+    lines.append(f"  log Z = {evidence}, max log L = {result.max_log_likelihood:.2f}")
+    theta_E = main_einstein_radius(result.param_names)
+    if theta_E is not None:
+        values = [result.median[theta_E], *result.interval_68[theta_E], *result.interval_997[theta_E]]
+        median, lo68, hi68, lo997, hi997 = map(partial(_shown, places=_places((values[2] - values[1]) / 2)), values)
+        lines.append(f"  {theta_E} = {median} (68 %: {lo68} to {hi68}; 99.7 %: {lo997} to {hi997})")
+    quality = result.quality if isinstance(result.quality, dict) else {}
+    flags = list(quality.get("flags") or ())
+    critical = [f for f in flags if f in set(quality.get("critical") or ())]
+    verdict = "trusted" if quality.get("trusted") else "NOT trusted" + (f": {', '.join(critical)}" if critical else "")
+    lines.append(f"  {verdict}; flags: {', '.join(flags) or 'none'}")
+    lines.append(f"  output: {result.output_dir}")
+    lines.append("  more: .median .interval_68 .interval_997 .derived .quality .summary .samples .config .info")
+    return lines
+
 
 def versions() -> dict[str, str]:
     """Installed versions of tinylens and the packages its results depend on."""

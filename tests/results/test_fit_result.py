@@ -49,3 +49,24 @@ def test_results_compare_by_content_and_are_found_in_a_list():
     assert result != replace(result, summary=result.summary.iloc[:1]) and result != replace(result, truth={"x": 1.0})
     assert result in [other, same] and [other, same].index(result) == 1 and result not in [other]
     assert result != "result" and result != None  # noqa: E711
+
+
+def test_the_printed_result_is_a_short_summary():
+    """A result typed in a notebook printed every field: about 8000 characters for a lens with
+    lens light and shear (each parameter's median, intervals, the quality's metrics, ...). It is
+    now a few lines: the lens, the sampler, log Z, the Einstein radius with its intervals, the
+    trust verdict and flags; the rest stays in the attributes it names."""
+    result = a_result()
+    text = repr(result)
+    lines = text.splitlines()
+    assert len(lines) <= 8 and len(text) < 600 and str(result) == text
+    assert lines[0] == "FitResult of image.fits: nautilus, converged, 1,234 likelihood calls in 5.0 s"
+    assert "log Z = 3.25" in text
+    median, (lo, hi) = result.median[NAMES[0]], result.interval_997[NAMES[0]]
+    assert f"lens_mass.0.theta_E = {median:.4f} (68 %: " in text and f"99.7 %: {lo:.4f} to {hi:.4f})" in text
+    assert "NOT trusted: prior_edge; flags: prior_edge, arc_residuals" in text
+    assert "/data/lens/output" in text and ".summary" in text and "model_components" not in text
+    stopped = replace(result, converged=False, log_evidence=None, param_names=NAMES[1:],
+                      quality={"trusted": True, "flags": []})
+    text = repr(stopped)
+    assert "NOT converged" in text and "log Z = none" in text and "theta_E" not in text and "trusted; flags: none" in text
