@@ -237,6 +237,29 @@ def test_report_cli_with_truth_writes_stats_for_each_parameter(tmp_path):
         assert why.startswith("not in the catalogue") and f"Not compared: {name}, {why}" in text
 
 
+def test_report_stats_write_counts_as_integers(tmp_path):
+    """report_stats.json and .csv wrote the counts of lenses as floats (n_outliers 1.0,
+    n_within_10pct 4.0, ...), as their columns also hold NaN for the parameters they are not
+    counted for; they are integers now, and a count not made is null (an empty cell)."""
+    catalog, truth = _catalog_and_truth()
+    catalog.to_csv(tmp_path / "catalog.csv", index=False)
+    truth.to_csv(tmp_path / "truth.csv", index=False)
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv"), "--truth", str(tmp_path / "truth.csv")])
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "report"
+    theta, phi, _ = json.loads((out / "report_stats.json").read_text())["parameters"]
+    counts = ("n", "n_outliers", "n_within_10pct", "n_beyond_20pct", "n_truth_outside_997")
+    assert {k: theta[k] for k in counts} == {"n": 5, "n_outliers": 1, "n_within_10pct": 4, "n_beyond_20pct": 1,
+                                             "n_truth_outside_997": 1}
+    assert all(type(theta[k]) is int for k in counts), theta
+    assert phi["n_outliers"] == 0 and type(phi["n_outliers"]) is int and phi["n_within_10pct"] is None
+    rows = (out / "report_stats.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    cells = dict(zip(header, rows[1].split(",")))
+    assert [cells[k] for k in counts] == ["5", "1", "4", "1", "1"]
+    assert dict(zip(header, rows[2].split(",")))["n_within_10pct"] == ""
+
+
 @pytest.mark.parametrize(
     ("args", "expected"),
     [

@@ -467,7 +467,7 @@ def write_report(report: dict[str, Any], out: Path) -> dict[str, Path]:
     each is written to a hidden temporary name in ``out`` and the three are renamed into place
     only once all are written, so a failure leaves the previous report (or none) untouched."""
     from tinylens.results import report as rp
-    from tinylens.results.tables import atomic_path, ensure_writable, write_csv, write_json
+    from tinylens.results.tables import atomic_path, ensure_writable, json_records, write_csv, write_json
 
     stats = report["stats"]
     fig = rp.comparison_figure(report["joined"], report["quantities"], stats, truth_label=report["truth_label"])
@@ -475,8 +475,9 @@ def write_report(report: dict[str, Any], out: Path) -> dict[str, Path]:
     paths = {"csv": out / STATS_CSV, "json": out / STATS_JSON, "png": out / FIGURE}
     with ExitStack() as stack:  # each atomic_path renames on a clean exit, and removes its file on an error
         tmp = {key: stack.enter_context(atomic_path(path)) for key, path in paths.items()}
-        write_csv(tmp["csv"], stats)
-        write_json(tmp["json"], {**report["summary"], "parameters": stats.to_dict(orient="records")})
+        counted = rp.counts_as_integers(stats)
+        write_csv(tmp["csv"], counted)
+        write_json(tmp["json"], {**report["summary"], "parameters": json_records(counted)})
         rp.save_figure(fig, tmp["png"])
     return paths
 

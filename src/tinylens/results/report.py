@@ -102,6 +102,8 @@ def main_mass_truth_columns(catalog: pd.DataFrame, truth: pd.DataFrame) -> dict[
 
 STATS_COLUMNS = ("parameter", "deviation", "n", "median_deviation", "nmad", "n_outliers", "outlier_fraction",
                  "n_outliers_expected", "n_within_10pct", "n_beyond_20pct", "n_truth_outside_997", "coverage_68")
+#: The columns of :data:`STATS_COLUMNS` that count lenses (NaN where not counted).
+COUNT_COLUMNS = ("n", "n_outliers", "n_within_10pct", "n_beyond_20pct", "n_truth_outside_997")
 #: Fixed relative bands counted for relative deviations (e.g. Einstein radii against a published table).
 WITHIN, BEYOND = 0.10, 0.20
 
@@ -312,6 +314,12 @@ def stats_table(joined: pd.DataFrame, quantities: Sequence[Quantity], k: float =
                      "n_outliers_expected": expected_outliers(zeta, sigma, k), **bands,
                      "n_truth_outside_997": truth_outside(joined, q), "coverage_68": coverage_68(joined, q)})
     return pd.DataFrame(rows, columns=list(STATS_COLUMNS))
+
+
+def counts_as_integers(stats: pd.DataFrame) -> pd.DataFrame:
+    """``stats`` (:func:`stats_table`) with its :data:`COUNT_COLUMNS` as integers, a count not
+    made missing (``21``, not the ``21.0`` of a column that also holds NaN), as the files give them."""
+    return stats.astype({column: "Int64" for column in COUNT_COLUMNS if column in stats.columns})
 
 
 def undefined_deviations(joined: pd.DataFrame, q: Quantity) -> list[str]:

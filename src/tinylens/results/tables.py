@@ -208,9 +208,14 @@ def _astropy_table(frame: pd.DataFrame):
 def write_json_records(path: str | Path, frame: pd.DataFrame) -> Path:
     """``frame`` as a JSON list of one object per row (``pandas.read_json`` reads it back), each
     float in full precision and a missing value as null; one row a line."""
-    rows = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
+    rows = json_records(frame)
     text = "[\n" + ",\n".join(json.dumps(_jsonable(row)) for row in rows) + "\n]\n"
     return write_atomic(path, lambda tmp: tmp.write_text(text))
+
+
+def json_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """``frame``'s rows as dicts of plain values, a missing value (NaN, ``pd.NA``) as None."""
+    return frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
 
 
 def _jsonable(obj: Any) -> Any:
