@@ -51,3 +51,27 @@ def test_command_line_help_does_not_import_heavy_libraries(args):
     run = _python("-X", "importtime", "-m", "tinylens", *args)
     assert run.returncode == (2 if args == ["fti"] else 0), run.stderr[-2000:]
     assert _imported(run.stderr) & set(HEAVY) == set()
+
+
+def test_the_version_is_the_installed_one_and_the_results_record_it(tmp_path, monkeypatch):
+    """``tinylens.__version__`` (and ``tinylens --version``) was a fixed "0.1.0" whatever the
+    installed package's version, while result.json recorded the installed one: a release that
+    forgot to edit it would say 0.1.0 in one place and another version in the other."""
+    import tinylens
+    from importlib import metadata
+
+    dist = tmp_path / "tinylens-9.8.7.dist-info"  # an installed tinylens of another version, found first
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: tinylens\nVersion: 9.8.7\n")
+    src = os.path.dirname(os.path.dirname(tinylens.__file__))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), src]))
+    run = _python("-c", "import tinylens; from tinylens.fit import versions; "
+                        "print(tinylens.__version__, versions()['tinylens'])")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["9.8.7", "9.8.7"]
+
+    def not_installed(name):
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(metadata, "version", not_installed)  # run from a source tree, not installed
+    assert tinylens._installed_version() == "0+unknown"

@@ -12,7 +12,19 @@ from tinylens.errors import ConfigError, DataError, TinyLensError
 from tinylens.fit import FitResult, fit  # a light module; bound eagerly so `tinylens.fit` stays the function
 from tinylens.precision import set_precision
 
-__version__ = "0.1.0"
+
+def _installed_version(distribution: str = "tinylens") -> str:
+    """The version of the installed ``distribution`` (tinylens's: that of its pyproject.toml when
+    installed), or ``0+unknown`` where it is not installed (run from a source tree on PYTHONPATH)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+__version__ = _installed_version()
 
 
 def load(config, *, dtype=None, base_dir=None):

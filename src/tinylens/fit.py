@@ -163,14 +163,17 @@ def result_lines(result: FitResult) -> list[str]:
 
 
 def versions() -> dict[str, str]:
-    """Installed versions of tinylens and the packages its results depend on."""
+    """Installed versions of tinylens (``tinylens.__version__``) and the packages its results
+    depend on."""
+    import tinylens
+
     out = {}
     for key, dist in VERSIONED.items():
         try:
             out[key] = metadata.version(dist)
         except metadata.PackageNotFoundError:
             out[key] = "unknown"
-    return out
+    return {**out, "tinylens": tinylens.__version__}
 
 
 def output_dir(problem, output: str | Path | None = None) -> Path:
