@@ -164,3 +164,19 @@ def test_a_moved_result_is_not_told_to_check_a_survey_template(tmp_path):
     (tmp_path / "template.yaml").write_text(yaml.safe_dump(problem.config.model_dump(mode="json")))
     with pytest.raises(DataError, match="If this is a survey template"):  # as a config file, a template
         tinylens.load(tmp_path / "template.yaml")
+
+
+def test_a_result_in_the_home_folder_is_loaded_by_a_tilde_path(tmp_path, monkeypatch):
+    """load_stored('~/fits/output/result.json') said 'no such file', though the file was there:
+    the path was not expanded, where tinylens.fit and tinylens.load expand a leading '~'."""
+    import numpy as np
+
+    import tinylens
+    from tiny_lens import write_stored_result
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    problem = tinylens.load(write_tiny_lens(tmp_path / "lens"))
+    theta = problem.prior_transform(np.full(problem.ndim, 0.5))
+    write_stored_result(tmp_path / "lens" / "output", problem, theta)
+    stored, again, best = load_stored("~/lens/output/result.json")
+    assert np.array_equal(best, theta) and again.base_dir == problem.base_dir

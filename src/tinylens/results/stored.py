@@ -101,9 +101,10 @@ def load_stored(path: str | Path, base_dir: str | Path | None = None, *,
     fit: give ``base_dir``, the folder they are in now, for relative paths) a
     :class:`~tinylens.errors.DataError` naming it, and ``base_dir_option``: how the caller takes
     ``base_dir`` (a script's option; None: it takes none, and the message says to edit config_dir)."""
+    from tinylens.config.loader import home_expanded
     from tinylens.problem import load_from
 
-    path = Path(path)
+    path = home_expanded(path)
     if path.is_dir():
         raise OutputError(f"{path} is a folder; {_result_in(path)}")
     try:
