@@ -245,6 +245,23 @@ def test_duplicate_key_is_refused_with_line(tmp_path):
     assert "data_path" in text and "twice" in text and "line 3" in text
 
 
+@pytest.mark.parametrize("text, where, fragment", [
+    ('dataset:\n  data_path: "a.fits\n  noise_path: b.fits\n  pixel_scale: 0.1\n', "line 5, column 1",
+     'The quote " opened at line 2, column 14 is not closed before line 5: add the closing " on line 2.'),
+    ("dataset:\n  data_path: 'a.fits\n  noise_path: b.fits\n", "line 4, column 1",
+     "The quote ' opened at line 2, column 14 is not closed before line 4: add the closing ' on line 2."),
+    ("model_components:\n  lens_mass_list:\n  - type: SIE\n    params:\n      theta_E:\n"
+     "        prior_settings: [0.5, 2.0\n        prior_type: uniform\n", "line 7, column 19",
+     "The bracket [ opened at line 6, column 25 is not closed before line 7: add the closing ] on line 6."),
+])
+def test_an_unclosed_quote_or_bracket_is_found_where_it_was_opened(tmp_path, text, where, fragment):
+    """An unclosed quote was reported only at the end of the file ('line 5, column 1: found
+    unexpected end of stream'), where nothing is wrong, with the hint to check that line: the
+    message now also says where the quote (or bracket) was opened and what closes it."""
+    text = error_of(write(tmp_path, text))
+    assert where in text and fragment in text, text
+
+
 @pytest.mark.parametrize("text, fragment", [("", "empty"), ("- 1\n- 2\n", "mapping")])
 def test_empty_or_non_mapping_top_level(tmp_path, text, fragment):
     assert fragment in error_of(write(tmp_path, text))

@@ -127,13 +127,42 @@ def _yaml_error_message(exc: yaml.MarkedYAMLError, path: Path | str) -> str:
     mark = exc.problem_mark or exc.context_mark
     where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
     problem = exc.problem or "invalid YAML"
-    context = f" ({exc.context})" if exc.context else ""
+    context = f" ({exc.context}{_started_at(exc)})" if exc.context else ""
     hint = "Check the indentation, colons and quotes on that line and the one before it."
     if "\\t" in repr(problem):
         hint = "YAML does not allow tab characters for indentation; use spaces."
     elif "twice" in problem:
         hint = "Remove or rename one of them."
+    elif _unclosed(exc):
+        hint = _unclosed(exc)
     return f"YAML syntax error in config file {path}{where}: {problem}{context}. {hint}"
+
+
+#: Each character that opens a YAML quoted value or bracketed list or mapping: what it is, and what closes it.
+CLOSERS = {'"': ("quote", '"'), "'": ("quote", "'"), "[": ("bracket", "]"), "{": ("brace", "}")}
+
+
+def _started_at(exc: yaml.MarkedYAMLError) -> str:
+    """`` that starts at line L, column C`` for an error's context (a quoted value, a bracketed
+    list) begun on an earlier line than the problem was found on, else ``""``."""
+    start, end = exc.context_mark, exc.problem_mark
+    if start is None or end is None or start.line == end.line or "line" in (exc.context or ""):
+        return ""
+    return f" that starts at line {start.line + 1}, column {start.column + 1}"
+
+
+def _unclosed(exc: yaml.MarkedYAMLError) -> str | None:
+    """The hint for a quote or bracket opened on an earlier line than the error and not closed
+    before it (PyYAML reports where it gave up: the end of the file, for a quote), else None."""
+    start, end = exc.context_mark, exc.problem_mark
+    if start is None or end is None or start.line == end.line or not start.buffer:
+        return None
+    opener = start.buffer[start.pointer:start.pointer + 1]
+    if opener not in CLOSERS:
+        return None
+    what, closer = CLOSERS[opener]
+    return (f"The {what} {opener} opened at line {start.line + 1}, column {start.column + 1} is not closed before "
+            f"line {end.line + 1}: add the closing {closer} on line {start.line + 1}.")
 
 
 # -- validation -------------------------------------------------------------------------------
