@@ -483,8 +483,9 @@ def fit(config: str | Path | dict, *, progress: bool = True, output: str | Path 
     with folder_on_interrupt(folder), marked_on_interrupt(INTERRUPTED_PROBLEM_ATTR, problem):
         if truth is not None:
             truth = truth_step(partial(check_truth, truth, problem.param_names, source), source, truth_errors)
-        check_settings(problem, folder)
-        check_likelihood(problem, config if isinstance(config, (str, Path)) else None)
+        path = config if isinstance(config, (str, Path)) else None
+        check_settings(problem, folder, path)
+        check_likelihood(problem, path)
         out = tables.ensure_writable(folder)
         busy = (f"Output folder {out} is being written by another tinylens fit{{holder}}; two fits in one folder "
                 "would overwrite each other's checkpoint and results. Wait for it to finish, or choose another "
@@ -507,20 +508,25 @@ def fit(config: str | Path | dict, *, progress: bool = True, output: str | Path 
     return result
 
 
-def check_settings(problem: Any, folder: Path | None = None) -> None:
+def check_settings(problem: Any, folder: Path | None = None, config: str | Path | None = None) -> None:
     """What a fit checks of a loaded problem before it touches its output folder or samples
     (raises ConfigError): the inference method and its settings, and
     ``output.corner_parameters``. ``tinylens validate`` and a survey's template check run it too.
     With the output ``folder`` (a fit's), also that dynesty's evaluation history is not one of
-    tinylens's own files there."""
+    tinylens's own files there. With ``config``, the config file's path, the error names it."""
     from tinylens.inference import check_inference, search_of
 
-    check_inference(problem.config, problem.ndim)
-    corner_names(list(problem.param_names), problem.config.output.corner_parameters)
-    if folder is not None:
-        module, _, settings, _ = search_of(problem)
-        if hasattr(module, "check_history_folder"):  # dynesty's
-            module.check_history_folder(settings, folder)
+    try:
+        check_inference(problem.config, problem.ndim)
+        corner_names(list(problem.param_names), problem.config.output.corner_parameters)
+        if folder is not None:
+            module, _, settings, _ = search_of(problem)
+            if hasattr(module, "check_history_folder"):  # dynesty's
+                module.check_history_folder(settings, folder)
+    except ConfigError as exc:
+        if config is None:
+            raise
+        raise ConfigError(f"In config file {Path(config).expanduser()}: {exc}") from None
 
 
 #: Random draws from the prior that :func:`check_likelihood` tries after the prior median.

@@ -609,15 +609,16 @@ def test_inf_noise_pixels_masked(tmp_path):
          "resume-string", "dynesty-dlogz", "lbfgs-starts"],
 )
 def test_bad_inference_settings(tmp_path, setting, fragments):
+    """The message names the config file, as for any other key of it (it named the key alone)."""
     def edit(cfg, _):
         cfg["inference"].update(setting)
 
     path = write_case(tmp_path, edit=edit)
-    assert_user_error(invoke("validate", path), *fragments)
+    assert_user_error(invoke("validate", path), f"Error: In config file {path}: {fragments[0]}", *fragments)
     # fit refuses it before touching the output folder (an old result there is left alone)
     (tmp_path / "output").mkdir()
     (tmp_path / "output" / "result.json").write_text("{}\n")
-    assert_user_error(invoke("fit", path, "--quiet"), *fragments)
+    assert_user_error(invoke("fit", path, "--quiet"), f"Error: In config file {path}: {fragments[0]}", *fragments)
     assert sorted(p.name for p in (tmp_path / "output").iterdir()) == ["result.json"]
 
 
@@ -719,8 +720,12 @@ def test_validate_checks_the_corner_parameters_as_fit_does(tmp_path):
     def edit(cfg, _):
         cfg["output"]["corner_parameters"] = ["lens_mass.0.thetaE"]
 
-    assert_user_error(invoke("validate", write_case(tmp_path, edit=edit)), "output.corner_parameters: 'lens_mass.0.thetaE' is "
-                      "not a free parameter of this model. Did you mean 'lens_mass.0.theta_E' instead of 'lens_mass.0.thetaE'?")
+    path = write_case(tmp_path, edit=edit)
+    for command in ("validate", "fit"):
+        assert_user_error(invoke(command, path), f"Error: In config file {path}: output.corner_parameters: "
+                          "'lens_mass.0.thetaE' is not a free parameter of this model. Did you mean "
+                          "'lens_mass.0.theta_E' instead of 'lens_mass.0.thetaE'?")
+    assert not (tmp_path / "output").exists()
 
 
 def test_a_likelihood_that_is_nowhere_finite_is_refused_by_validate_and_fit(tmp_path, nan_sie):

@@ -197,7 +197,7 @@ def test_validate_exits_2_without_traceback(tmp_path, method):
     assert result.exit_code == 2, (result.output, result.exception)
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     assert "Traceback" not in result.output
-    assert out.startswith(f"Error: inference.settings.{key}:"), out
+    assert out.startswith(f"Error: In config file {path}: inference.settings.{key}:"), out
     assert all(fragment in out for fragment in fragments), out
 
 

@@ -103,7 +103,7 @@ def validate(config: Path = typer.Argument(..., parser=path_value, metavar="CONF
     from tinylens.results.tables import file_in_the_way
 
     problem = load_problem(config)
-    check_settings(problem)
+    check_settings(problem, config=config)
     out = output_dir(problem)
     blocked = file_in_the_way(out)
     if blocked is not None:  # what fit would refuse first, found without creating the folder
