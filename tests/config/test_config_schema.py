@@ -262,6 +262,20 @@ def test_an_unclosed_quote_or_bracket_is_found_where_it_was_opened(tmp_path, tex
     assert where in text and fragment in text, text
 
 
+@pytest.mark.parametrize("text, fragment", [
+    ("dataset:\r\n  data_path: a.fits\r\n  pixel_scale: 0.1\r\n" + "\0" * 40,
+     "at line 4, column 1: the NUL character (U+0000) is not allowed in YAML. A file cut short"),
+    ("\ufeffdataset:\n  data_path: a\x1b[0m.fits\n",
+     "at line 2, column 15: the control character U+001B is not allowed in YAML. Delete it"),
+])
+def test_a_character_yaml_does_not_allow_is_found_by_line_and_column(tmp_path, text, fragment):
+    """A control character (a NUL of a file padded after a crash, a terminal's colour code) was
+    reported at its offset in "<unicode string>" ('position 61'), which no editor shows: the
+    message now gives its line and column, as for any other YAML syntax error."""
+    text = error_of(write(tmp_path, text))
+    assert "model_config.yaml" in text and fragment in text and "position" not in text, text
+
+
 @pytest.mark.parametrize("text, fragment", [("", "empty"), ("- 1\n- 2\n", "mapping")])
 def test_empty_or_non_mapping_top_level(tmp_path, text, fragment):
     assert fragment in error_of(write(tmp_path, text))

@@ -7,8 +7,10 @@ offending value and what was expected; never a raw yaml/pydantic traceback.
 
 from __future__ import annotations
 
+import re
 import types
 import typing
+import unicodedata
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -116,6 +118,8 @@ def parse_yaml(text: str, path: Path | str) -> Any:
         data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         raise ConfigError(_yaml_error_message(exc, path)) from None
+    except yaml.reader.ReaderError as exc:
+        raise ConfigError(_reader_error_message(exc, text, path)) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"YAML syntax error in config file {path}: {exc}.") from None
     if data is None:
@@ -136,6 +140,26 @@ def _yaml_error_message(exc: yaml.MarkedYAMLError, path: Path | str) -> str:
     elif _unclosed(exc):
         hint = _unclosed(exc)
     return f"YAML syntax error in config file {path}{where}: {problem}{context}. {hint}"
+
+
+#: YAML's line breaks (YAML 1.1, as PyYAML reads it).
+LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+#: The byte order mark some editors write first, which YAML skips.
+BOM = "\ufeff"
+
+
+def _reader_error_message(exc: yaml.reader.ReaderError, text: str, path: Path | str) -> str:
+    """A character that YAML does not allow anywhere (a control character such as NUL), found
+    by its line and column: PyYAML gives only its offset, in "<unicode string>"."""
+    start = len(BOM) if text.startswith(BOM) else 0
+    lines = LINE_BREAK.split(text[start:exc.position])
+    where = f"YAML syntax error in config file {path} at line {len(lines)}, column {len(lines[-1]) + 1}"
+    code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+    if code == 0:
+        return (f"{where}: the NUL character (U+0000) is not allowed in YAML. A file cut short by a crash or a "
+                "full disk is often padded with NUL characters: check that the file is complete, and delete them.")
+    kind = "control character" if unicodedata.category(chr(code)) == "Cc" else "character"
+    return f"{where}: the {kind} U+{code:04X} is not allowed in YAML. Delete it (an editor may not show it)."
 
 
 #: Each character that opens a YAML quoted value or bracketed list or mapping: what it is, and what closes it.
