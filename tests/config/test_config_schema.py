@@ -263,6 +263,22 @@ def test_an_unclosed_quote_or_bracket_is_found_where_it_was_opened(tmp_path, tex
 
 
 @pytest.mark.parametrize("text, fragment", [
+    ("dataset:\n  data_path: a.fits\n  pixel_scale:\u00a00.1\n  nsub: 2\n",
+     "Line 3, column 15 holds a no-break space (U+00A0), which looks like a space but is not one to YAML"),
+    ("dataset:\n  data_path: a.fits\n\u00a0 pixel_scale: 0.1\n  nsub: 2\n",
+     "Line 3, column 1 holds a no-break space (U+00A0), which looks like a space but is not one to YAML"),
+    ("dataset:\n  data_path: a.fits\n  pixel_scale\uff1a 0.1\n  nsub: 2\n",
+     "Line 3, column 14 holds a fullwidth colon (U+FF1A), which looks like a colon but is not one to YAML"),
+])
+def test_a_space_or_colon_that_yaml_does_not_read_as_one_is_pointed_at(tmp_path, text, fragment):
+    """A no-break space (as text copied from a web page holds) after a colon or in the indentation
+    looks like a space: the error ('could not find expected ':'') came with the hint to check
+    the indentation, colons and quotes of lines that look right. The hint now names the character."""
+    text = error_of(write(tmp_path, text))
+    assert "YAML syntax error" in text and fragment in text, text
+
+
+@pytest.mark.parametrize("text, fragment", [
     ("dataset:\r\n  data_path: a.fits\r\n  pixel_scale: 0.1\r\n" + "\0" * 40,
      "at line 4, column 1: the NUL character (U+0000) is not allowed in YAML. A file cut short"),
     ("\ufeffdataset:\n  data_path: a\x1b[0m.fits\n",

@@ -139,7 +139,34 @@ def _yaml_error_message(exc: yaml.MarkedYAMLError, path: Path | str) -> str:
         hint = "Remove or rename one of them."
     elif _unclosed(exc):
         hint = _unclosed(exc)
+    elif _lookalike(exc):
+        hint = _lookalike(exc)
     return f"YAML syntax error in config file {path}{where}: {problem}{context}. {hint}"
+
+
+#: Characters that look like a space (or, the last, a colon) but that YAML does not read as one:
+#: a no-break space, typographic and zero-width spaces, and the fullwidth colon, as text copied
+#: from a web page or a document may hold.
+LOOKALIKES = re.compile("[\u00a0\u1680\u2000-\u200d\u202f\u205f\u2060\u3000\ufeff\uff1a]")
+FULLWIDTH_COLON = "\uff1a"
+
+
+def _lookalike(exc: yaml.MarkedYAMLError) -> str | None:
+    """The hint for a character that looks like a space or colon but is not one to YAML, on the
+    line of the error, of its context or the line before them, else None."""
+    marks = [m for m in (exc.context_mark, exc.problem_mark) if m is not None]
+    if not marks or not marks[-1].buffer:
+        return None
+    lines = LINE_BREAK.split(marks[-1].buffer.removeprefix(BOM))
+    for number in range(max(min(m.line for m in marks) - 1, 0), min(max(m.line for m in marks) + 1, len(lines))):
+        found = LOOKALIKES.search(lines[number])
+        if found:
+            char = found.group()
+            looks = "a colon" if char == FULLWIDTH_COLON else "a space"
+            return (f"Line {number + 1}, column {found.start() + 1} holds a {unicodedata.name(char, 'space').lower()} "
+                    f"(U+{ord(char):04X}), which looks like {looks} but is not one to YAML (text copied from a web "
+                    f"page or a document?): where {looks} is meant, type one.")
+    return None
 
 
 #: YAML's line breaks (YAML 1.1, as PyYAML reads it).
