@@ -423,6 +423,16 @@ def test_bad_input_names_key_path(example, name):
     assert fragment in text, text
 
 
+@pytest.mark.parametrize("section, key", [("dataset", "data_path"), ("dataset", "mask_path"), ("output", "path")])
+def test_an_empty_path_is_said_to_be_empty(example, section, key):
+    """An empty path read 'String should have at least 1 character' or, for the optional
+    mask_path, 'Value should have at least 1 item after validation, not 0'."""
+    example.setdefault(section, {})[key] = ""
+    text = error_of(example)
+    assert f"{section}.{key}: should not be empty; got ''." in text, text
+    assert "at least 1" not in text
+
+
 def test_error_shows_offending_value(example):
     mass0(example)["theta_E"]["prior_settings"] = [3.0, 1.0]
     assert "got [3.0, 1.0]" in error_of(example)

@@ -34,6 +34,9 @@ LEGACY_SAMPLING = "sampling"
 #: Keys whose value is a list of exactly two numbers.
 PAIR_KEYS = ("prior_settings", "limits")
 
+#: pydantic's error types for a value shorter than allowed (``too_short`` where the key may be null).
+TOO_SHORT = ("string_too_short", "too_short")
+
 
 def load_config(source: str | Path | Mapping[str, Any] | Config) -> tuple[Config, Path]:
     """Validate a YAML file (path) or an already-parsed mapping.
@@ -285,6 +288,8 @@ def describe_error(err: Mapping[str, Any]) -> str:
         message, value = "should be a list of two numbers [a, b]", show(err.get("input"))
     elif err["type"] == "missing":
         message, value = _missing_message(loc), None
+    elif err["type"] in TOO_SHORT and err.get("input") == "":
+        message, value = "should not be empty", show("")
     else:
         message, value = _pydantic_message(err["msg"]), show(err.get("input"))
     where = dotted(loc) or "top level"
