@@ -169,3 +169,23 @@ def test_a_misspelt_name_gets_the_name_it_misspells(case, hint):
     parameter, profile, setting or link target (they named the mistake but not the fix)."""
     message = case()
     assert hint in message and message.count("Did you mean") <= 1
+
+
+@pytest.mark.parametrize("mass, source, expected", [
+    ({}, SOURCE, "model_components.lens_mass_list[0].params: required parameters of EPL are missing from the config: "
+                 "theta_E, gamma, e1, e2, center_x, center_y; give each a prior (prior_type, prior_settings), "
+                 "or 'fixed: true' with a 'fixed_value'."),
+    (MASS, {"Ie": {"use_linear": True}, "n_sersic": SOURCE["n_sersic"]},
+     "model_components.source_light_list[0].params: required parameters of Sersic are missing from the config: "
+     "R_sersic, center_x, center_y; give each"),
+    ({k: v for k, v in MASS.items() if k != "gamma"}, SOURCE,
+     "model_components.lens_mass_list[0].params.gamma: required parameter of EPL is missing from the config; "
+     "give it a prior (prior_type, prior_settings), or 'fixed: true' with a 'fixed_value'."),
+])
+def test_every_missing_parameter_of_a_component_is_named_at_once(mass, source, expected):
+    """A component with no (or few) parameters was refused one parameter at a time ('params.theta_E:
+    required parameter of EPL is missing'): a user adding them ran validate once per parameter.
+    The parameters with a default (a Sersic's e1, e2) are not required."""
+    with pytest.raises(ConfigError) as info:
+        _spec(mass, source)
+    assert expected in str(info.value), str(info.value)

@@ -176,6 +176,22 @@ def _settings(profile: Any, given: Mapping[str, Any], list_name: str, idx: int) 
     return settings
 
 
+#: What a parameter the config must give is given as, for the message that it is missing.
+GIVE_IT = "a prior (prior_type, prior_settings), or 'fixed: true' with a 'fixed_value'"
+
+
+def _check_required(profile: Any, given: Mapping[str, Any], list_name: str, idx: int) -> None:
+    """Raise ConfigError naming every parameter of ``profile`` without a default that ``given``
+    (a component's parameters, by canonical name) leaves out, all at once."""
+    missing = [name for name in profile.params if name not in given and name not in profile.defaults]
+    if len(missing) == 1:
+        raise ConfigError(f"{_path(list_name, idx, 'params', missing[0])}: required parameter of {profile.name} is "
+                          f"missing from the config; give it {GIVE_IT}.")
+    if missing:
+        raise ConfigError(f"{_path(list_name, idx, 'params')}: required parameters of {profile.name} are missing from "
+                          f"the config: {', '.join(missing)}; give each {GIVE_IT}.")
+
+
 def build_model_spec(components: Any) -> ModelSpec:
     """Resolve ``config.model_components`` into a :class:`ModelSpec` or raise ConfigError."""
     raw: dict[tuple[str, int], tuple[Any, Any]] = {}  # (list, idx) -> (profile, component cfg)
@@ -215,6 +231,7 @@ def build_model_spec(components: Any) -> ModelSpec:
                 )
             out[canon] = spec
             given_as[canon] = name
+        _check_required(profile, out, list_name, idx)
         specs[(list_name, idx)] = out
 
     free_names: list[str] = []
