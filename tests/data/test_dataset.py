@@ -544,6 +544,20 @@ def test_a_pixel_scale_that_the_image_wcs_contradicts_is_announced(tmp_path, fil
     assert wcs_pixel_scale(fits.Header([("CTYPE1", "RA---TAN"), ("CTYPE2", "DEC--TAN")])) is None
 
 
+def test_a_pixel_scale_that_the_image_header_s_pixscale_contradicts_is_announced(tmp_path, files):
+    """tinylens simulate-population writes PIXSCALE in each image.fits; a population simulated at
+    0.05" and fitted with a CSST template (0.074") loaded silently, every size in arcsec wrong."""
+    image = read_fits_image(files["data_path"])
+    write_fits_image(files["data_path"], image, {"PIXSCALE": PIXEL_SCALE})
+    load_quietly(config(), tmp_path)  # the header agrees
+    write_fits_image(files["data_path"], image, {"PIXSCALE": PIXEL_SCALE / 2})
+    dataset, messages = load_warning(config(), tmp_path)
+    assert len(messages) == 1, messages
+    assert f"pixel_scale is {PIXEL_SCALE:g}" in messages[0] and "PIXSCALE keyword" in messages[0], messages
+    assert f"{PIXEL_SCALE / 2:g}\"/pixel" in messages[0] and str(files["data_path"]) in messages[0], messages
+    assert dataset.pixel_scale == PIXEL_SCALE
+
+
 def test_the_image_given_as_its_own_noise_map_is_refused(tmp_path, files):
     """noise_path naming the image (a copied config line) loaded: the image's negative pixels
     were masked with a warning and the others weighted by their own flux."""

@@ -15,13 +15,14 @@ Choices (all announced with a :class:`DataWarning` or refused with a :class:`Dat
   announced (a variance or an inverse-variance weight map? counts/s beside counts, named when the
   factor is about the image's ``EXPTIME``?), not changed.
 * **Pixel scale**: a ``pixel_scale`` more than :data:`PIXEL_SCALE_TOLERANCE` off the one the
-  image's celestial WCS gives (if it has one) is announced; the config's value is used.
+  image's header gives (its ``PIXELSCL`` or ``PIXSCALE`` keyword, as simulate-population writes,
+  else its celestial WCS) is announced; the config's value is used.
 * **PSF**: must be 2-D, odd-sized on both axes (so that its centre is a pixel), finite, with a
   positive sum. It is always normalised to unit sum; a warning is given when the sum was off by
   more than :data:`PSF_SUM_TOLERANCE`, when the peak is more than one pixel from the centre, and
   when its negative pixels sum to over :data:`PSF_NEGATIVE_SHARE` of its positive ones while its
-  border is on average below 0 (not just noise), and when its header (WebbPSF's ``PIXELSCL`` or a
-  WCS) gives pixels more than :data:`PIXEL_SCALE_TOLERANCE` off ``pixel_scale`` (oversampled?).
+  border is on average below 0 (not just noise), and when its header (WebbPSF's ``PIXELSCL``,
+  ``PIXSCALE`` or a WCS) gives pixels more than :data:`PIXEL_SCALE_TOLERANCE` off ``pixel_scale`` (oversampled?).
 * **Mask**: ``True`` = pixel used. From ``mask_path`` (a FITS image of the data's shape; as in
   TinyLensGpu, 0 = used, non-zero or NaN = left out) and/or ``mask`` (circle or annulus in arcsec, pixel centres at
   ``x = (col - (nx - 1) / 2) * pixel_scale``, ``y = (row - (ny - 1) / 2) * pixel_scale``, row 0
@@ -154,8 +155,8 @@ def load_dataset(cfg: schema.Dataset, base_dir: str | Path, origin: str = BASE_D
               "maps, 1e8 in SLACS's)")
     _warn_tiny_noise(noise, mask, good_noise, paths["noise_path"])
     _warn_flat(data[mask], paths["data_path"])
-    _warn_pixel_scale(wcs_pixel_scale(header), float(cfg.pixel_scale), paths["data_path"])
-    _warn_psf_pixel_scale(psf_pixel_scale(psf_header), float(cfg.pixel_scale), paths["psf_path"])
+    _warn_pixel_scale(header_pixel_scale(header), float(cfg.pixel_scale), paths["data_path"])
+    _warn_psf_pixel_scale(header_pixel_scale(psf_header), float(cfg.pixel_scale), paths["psf_path"])
     _warn_noise_scale(data, noise, mask, paths["noise_path"], exposure_time(header))
     return Dataset(
         data=_frozen(np.where(good_data, data, 0.0)),
@@ -184,22 +185,31 @@ def _warn_flat(used: np.ndarray, path: Path) -> None:
 PIXEL_SCALE_TOLERANCE = 0.02
 
 
-def _warn_pixel_scale(from_wcs: float | None, pixel_scale: float, path: Path) -> None:
-    """Announce a ``dataset.pixel_scale`` that the image's own WCS contradicts (HST/ACS 0.05",
-    Euclid VIS 0.1": a config copied from another instrument?)."""
-    if from_wcs is None or abs(pixel_scale / from_wcs - 1) <= PIXEL_SCALE_TOLERANCE:
+def _warn_pixel_scale(found: tuple[float, str] | None, pixel_scale: float, path: Path) -> None:
+    """Announce a ``dataset.pixel_scale`` that the image's own header (``found``:
+    :func:`header_pixel_scale`) contradicts (HST/ACS 0.05", Euclid VIS 0.1": a config copied from
+    another instrument, or a template used on a population simulated at another scale?)."""
+    if found is None or abs(pixel_scale / found[0] - 1) <= PIXEL_SCALE_TOLERANCE:
         return
-    warnings.warn(f"dataset.pixel_scale is {pixel_scale:g}\"/pixel but the WCS of {path} gives {from_wcs:.4g}\"/pixel; "
+    scale, source = found
+    where = f"the WCS of {path}" if source == "WCS" else f"the {source} keyword of {path}"
+    warnings.warn(f"dataset.pixel_scale is {pixel_scale:g}\"/pixel but {where} gives {scale:.4g}\"/pixel; "
                   "every size and position of the model (Einstein radius, priors, mask) is in arcsec through "
                   "pixel_scale. Check which one is right.", DataWarning, stacklevel=outside_stacklevel())
 
 
-def psf_pixel_scale(header: fits.Header) -> tuple[float, str] | None:
-    """The PSF's pixel scale in arcsec and where its header gives it: WebbPSF's ``PIXELSCL``, else
-    a celestial WCS; None when it gives none."""
-    value = header.get("PIXELSCL")
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
-        return float(value), "PIXELSCL"
+#: Header keywords that give the pixel scale in arcsec: WebbPSF's, and the one tinylens
+#: simulate-population writes in each image.fits and noise.fits.
+PIXEL_SCALE_KEYS = ("PIXELSCL", "PIXSCALE")
+
+
+def header_pixel_scale(header: fits.Header) -> tuple[float, str] | None:
+    """The pixel scale in arcsec that a header gives and where: a :data:`PIXEL_SCALE_KEYS`
+    keyword, else a celestial WCS; None when it gives none."""
+    for key in PIXEL_SCALE_KEYS:
+        value = header.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value) and value > 0:
+            return float(value), key
     from_wcs = wcs_pixel_scale(header)
     return None if from_wcs is None else (from_wcs, "WCS")
 
