@@ -558,6 +558,20 @@ def test_a_pixel_scale_that_the_image_header_s_pixscale_contradicts_is_announced
     assert dataset.pixel_scale == PIXEL_SCALE
 
 
+@pytest.mark.parametrize(("given", "unit", "arcsec"), [(0.074 / 3600, "degrees", "0.074\""),
+                                                     (74.0, "milliarcseconds", "0.074\"")])
+def test_a_pixel_scale_in_degrees_or_milliarcseconds_is_announced(tmp_path, files, given, unit, arcsec):
+    """A header's CDELT (2.06e-5, in degrees) copied into dataset.pixel_scale made the image
+    0.002" wide, beside Einstein radius priors of arcseconds, and 'tinylens validate' said it was
+    ready to fit; in milliarcseconds (74) it was 2 degrees wide."""
+    _, messages = load_warning(config(pixel_scale=given), tmp_path)
+    assert len(messages) == 1, messages
+    assert f"pixel_scale is {given:g}" in messages[0] and f"is it in {unit}" in messages[0], messages
+    assert arcsec in messages[0] and str(files["data_path"]) in messages[0], messages
+    load_quietly(config(pixel_scale=0.01), tmp_path)  # adaptive optics' pixels
+    load_quietly(config(pixel_scale=1.0), tmp_path)  # a ground-based survey's
+
+
 def test_the_image_given_as_its_own_noise_map_is_refused(tmp_path, files):
     """noise_path naming the image (a copied config line) loaded: the image's negative pixels
     were masked with a warning and the others weighted by their own flux."""

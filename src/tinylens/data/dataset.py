@@ -16,7 +16,8 @@ Choices (all announced with a :class:`DataWarning` or refused with a :class:`Dat
   factor is about the image's ``EXPTIME``?), not changed.
 * **Pixel scale**: a ``pixel_scale`` more than :data:`PIXEL_SCALE_TOLERANCE` off the one the
   image's header gives (its ``PIXELSCL`` or ``PIXSCALE`` keyword, as simulate-population writes,
-  else its celestial WCS) is announced; the config's value is used.
+  else its celestial WCS) is announced; the config's value is used. Without a scale in the header,
+  one outside :data:`PLAUSIBLE_PIXEL_SCALE` is announced (in degrees or milliarcseconds?).
 * **PSF**: must be 2-D, odd-sized on both axes (so that its centre is a pixel), finite, with a
   positive sum. It is always normalised to unit sum; a warning is given when the sum was off by
   more than :data:`PSF_SUM_TOLERANCE`, when the peak is more than one pixel from the centre, and
@@ -189,6 +190,8 @@ def _warn_pixel_scale(found: tuple[float, str] | None, pixel_scale: float, path:
     """Announce a ``dataset.pixel_scale`` that the image's own header (``found``:
     :func:`header_pixel_scale`) contradicts (HST/ACS 0.05", Euclid VIS 0.1": a config copied from
     another instrument, or a template used on a population simulated at another scale?)."""
+    if found is None:
+        _warn_pixel_scale_units(pixel_scale, path)
     if found is None or abs(pixel_scale / found[0] - 1) <= PIXEL_SCALE_TOLERANCE:
         return
     scale, source = found
@@ -196,6 +199,27 @@ def _warn_pixel_scale(found: tuple[float, str] | None, pixel_scale: float, path:
     warnings.warn(f"dataset.pixel_scale is {pixel_scale:g}\"/pixel but {where} gives {scale:.4g}\"/pixel; "
                   "every size and position of the model (Einstein radius, priors, mask) is in arcsec through "
                   "pixel_scale. Check which one is right.", DataWarning, stacklevel=outside_stacklevel())
+
+
+#: The pixel scales, in arcsec, of imagers that resolve galaxy-scale lenses (adaptive optics'
+#: 0.01" to ground-based surveys' 1"), with a wide margin: a ``dataset.pixel_scale`` outside is a
+#: unit mistake (CDELT's degrees: 2e-5; milliarcseconds: 74).
+PLAUSIBLE_PIXEL_SCALE = (1e-3, 10.0)
+
+
+def _warn_pixel_scale_units(pixel_scale: float, path: Path) -> None:
+    """Announce a ``dataset.pixel_scale`` outside :data:`PLAUSIBLE_PIXEL_SCALE`, naming the unit it
+    was probably given in (degrees below, milliarcseconds above), where the header gives no scale."""
+    low, high = PLAUSIBLE_PIXEL_SCALE
+    if low <= pixel_scale <= high:
+        return
+    unit, source, arcsec = (("degrees", " (a FITS header's CDELT or CD)", pixel_scale * 3600) if pixel_scale < low
+                            else ("milliarcseconds", "", pixel_scale / 1000))
+    warnings.warn(f"dataset.pixel_scale is {pixel_scale:g}\"/pixel, outside the {low:g}\" to {high:g}\" of any imager "
+                  f"that resolves a lens, and the header of {path} gives no scale to check it against: is it in "
+                  f"{unit}{source}? pixel_scale is in arcsec per pixel ({pixel_scale:g} {unit} is {arcsec:.4g}\"); "
+                  "every size and position of the model (Einstein radius, priors, mask) is in arcsec through it.",
+                  DataWarning, stacklevel=outside_stacklevel())
 
 
 #: Header keywords that give the pixel scale in arcsec: WebbPSF's, and the one tinylens
