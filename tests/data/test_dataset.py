@@ -484,6 +484,29 @@ def test_a_noise_in_counts_per_second_beside_an_image_in_counts_is_named(tmp_pat
     assert len(messages) == 1 and "a variance map" in messages[0] and "EXPTIME" not in messages[0]
 
 
+def test_a_noise_map_named_as_a_variance_or_weight_map_is_announced(tmp_path, files):
+    """HSC's cutout.fits[VARIANCE] given as the noise, with a sky noise of 0.3 (a variance of 0.09,
+    3 times below: inside the factor of 15 the scatter check allows), loaded silently, and the fit
+    took every pixel for 3 times less noisy than it is. The HDU's or the file's name now says so."""
+    sigma = 0.3
+    image = circle_mask(SHAPE, PIXEL_SCALE, 0.8) * 3.0 + np.random.default_rng(2).normal(0, sigma, SHAPE)
+    put(files["data_path"], image)
+    hdus = [fits.PrimaryHDU(), fits.ImageHDU(np.full(SHAPE, sigma**2), name="VARIANCE"),
+            fits.ImageHDU(np.full(SHAPE, sigma), name="ERR"), fits.ImageHDU(np.full(SHAPE, sigma**-2), name="IVAR")]
+    fits.HDUList(hdus).writeto(tmp_path / "cutout.fits")
+    _, messages = load_warning(config(noise_path="cutout.fits[VARIANCE]"), tmp_path)
+    assert len(messages) == 1 and "cutout.fits[VARIANCE]" in messages[0], messages
+    assert "named as a variance map ('variance')" in messages[0] and "sqrt(variance)" in messages[0], messages
+    _, messages = load_warning(config(noise_path="cutout.fits[IVAR]"), tmp_path)  # also 11 x the scatter: one word
+    assert len(messages) == 1 and "inverse-variance (weight) map ('ivar')" in messages[0], messages
+    load_quietly(config(noise_path="cutout.fits[ERR]"), tmp_path)
+    put(tmp_path / "noise_var.fits", np.full(SHAPE, sigma))  # a variance map already made a noise map
+    load_quietly(config(noise_path="noise_var.fits"), tmp_path)
+    put(tmp_path / "noise_var.fits", np.full(SHAPE, sigma**2))
+    _, messages = load_warning(config(noise_path="noise_var.fits"), tmp_path)
+    assert len(messages) == 1 and "variance map ('var')" in messages[0], messages
+
+
 def test_the_exptime_of_an_hst_like_file_is_read_from_its_primary_header(tmp_path, files):
     """HST's drizzled files keep EXPTIME in the primary header, not in the SCI extension's the image
     is read from (drz.fits[SCI]); the units mismatch was then announced without the EXPTIME that

@@ -13,7 +13,9 @@ Choices (all announced with a :class:`DataWarning` or refused with a :class:`Dat
 * **Noise** is one standard deviation per pixel. A noise map whose median is more than
   :data:`NOISE_SCALE_FACTOR` times above or below the image's own pixel-to-pixel scatter is
   announced (a variance or an inverse-variance weight map? counts/s beside counts, named when the
-  factor is about the image's ``EXPTIME``?), not changed.
+  factor is about the image's ``EXPTIME``?), not changed; so is one whose HDU or file is named as a
+  variance or weight map (:func:`noise_map_kind`: HSC's ``[VARIANCE]``, ``...-invvar-r.fits``) unless
+  its values are nearer the image's scatter than that map's.
 * **Pixel scale**: a ``pixel_scale`` more than :data:`PIXEL_SCALE_TOLERANCE` off the one the
   image's header gives (its ``PIXELSCL`` or ``PIXSCALE`` keyword, as simulate-population writes,
   else its celestial WCS) is announced; the config's value is used. Without a scale in the header,
@@ -36,6 +38,7 @@ The returned arrays are read-only.
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,7 +132,7 @@ def load_dataset(cfg: schema.Dataset, base_dir: str | Path, origin: str = BASE_D
     paths = {key: resolve_path(base_dir, getattr(cfg, key)) for key in keys}
     hints = {key: relative_hint(getattr(cfg, key), base_dir, origin, survey_hint) for key in (*keys, "mask_path")}
     data, header = read_fits_image_and_header(paths["data_path"], "dataset.data_path", hints["data_path"])
-    noise = read_fits_image(paths["noise_path"], "dataset.noise_path", hints["noise_path"])
+    noise, noise_header = read_fits_image_and_header(paths["noise_path"], "dataset.noise_path", hints["noise_path"])
     check_same_shape(noise, data, paths["noise_path"], paths["data_path"], "noise map")
     check_not_the_image(noise, data, paths["noise_path"], paths["data_path"])
     psf_file, psf_header = read_fits_image_and_header(paths["psf_path"], "dataset.psf_path", hints["psf_path"])
@@ -158,7 +161,8 @@ def load_dataset(cfg: schema.Dataset, base_dir: str | Path, origin: str = BASE_D
     _warn_flat(data[mask], paths["data_path"])
     _warn_pixel_scale(header_pixel_scale(header), float(cfg.pixel_scale), paths["data_path"])
     _warn_psf_pixel_scale(header_pixel_scale(psf_header), float(cfg.pixel_scale), paths["psf_path"])
-    _warn_noise_scale(data, noise, mask, paths["noise_path"], exposure_time(header))
+    if not _warn_named_noise(noise_map_kind(noise_header, paths["noise_path"]), data, noise, mask, paths["noise_path"]):
+        _warn_noise_scale(data, noise, mask, paths["noise_path"], exposure_time(header))
     return Dataset(
         data=_frozen(np.where(good_data, data, 0.0)),
         noise=_frozen(np.where(good_noise, noise, np.inf)),
@@ -323,6 +327,47 @@ def _warn_noise_scale(data: np.ndarray, noise: np.ndarray, used: np.ndarray, pat
     warnings.warn(f"{path}: the median noise {typical:.3g} is {times} the pixel-to-pixel scatter of the image "
                   f"({scatter:.3g}); tinylens expects one standard deviation per pixel, in the image's units. Is it "
                   f"{guess}{_exptime_note(ratio, exptime)}", DataWarning, stacklevel=outside_stacklevel())
+
+
+#: Words that name a map of the variance, or of the inverse variance (a weight), not of the 1-sigma
+#: noise: the noise HDU's EXTNAME (HSC's and Rubin's [VARIANCE], HST's [WHT]) or a word of its file
+#: name (the Legacy Surveys' ...-invvar-r.fits.fz).
+VARIANCE_WORDS = ("var", "variance")
+WEIGHT_WORDS = ("ivar", "invvar", "wht", "weight", "weights", "wgt")
+
+
+def noise_map_kind(header: fits.Header, path: Path) -> tuple[str, str] | None:
+    """``("variance" or "weight", the word)`` when the noise HDU's EXTNAME or a word of its file
+    name is one of :data:`VARIANCE_WORDS` or :data:`WEIGHT_WORDS`; None otherwise."""
+    extname = str(header.get("EXTNAME", "")).strip().lower()
+    for word in [extname, *re.split(r"[^a-z0-9]+", split_extension(path)[0].name.lower())]:
+        if word in VARIANCE_WORDS:
+            return "variance", word
+        if word in WEIGHT_WORDS:
+            return "weight", word
+    return None
+
+
+def _warn_named_noise(kind: tuple[str, str] | None, data: np.ndarray, noise: np.ndarray, used: np.ndarray,
+                      path: Path) -> bool:
+    """Announce a noise map named as a variance or weight map (``kind``: :func:`noise_map_kind`),
+    unless its values are nearer a 1-sigma noise (the image's pixel-to-pixel scatter) than that map
+    (the scatter squared, or its inverse): :func:`_warn_noise_scale` misses a variance map where the
+    noise is near 1 (0.33 gives a variance of 0.11, 3 times below). Whether it warned."""
+    if kind is None or not used.any():
+        return False
+    typical, scatter = float(np.median(noise[used])), pixel_scatter(data, used)
+    expected = None if not scatter else scatter ** 2 if kind[0] == "variance" else scatter ** -2
+    if expected is not None and abs(np.log(typical / expected)) > abs(np.log(typical / scatter)):
+        return False  # a 1-sigma noise, whatever its name
+    what, square, fix = (("a variance", "square", "sqrt(variance)") if kind[0] == "variance"
+                         else ("an inverse-variance (weight)", "inverse square", "1 / sqrt(inverse variance)"))
+    values = "" if expected is None else (f", and its median {typical:.3g} is nearer the {square} of the image's "
+                                          f"pixel-to-pixel scatter ({expected:.3g}) than the scatter ({scatter:.3g})")
+    warnings.warn(f"{path}: the noise map is named as {what} map ('{kind[1]}'){values}; tinylens expects one standard "
+                  f"deviation per pixel, in the image's units. Give a noise map of {fix} as dataset.noise_path.",
+                  DataWarning, stacklevel=outside_stacklevel())
+    return True
 
 
 def _frozen(array: np.ndarray) -> np.ndarray:
