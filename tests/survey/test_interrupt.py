@@ -106,6 +106,7 @@ def test_ctrl_c_with_retry_failed_keeps_the_flag_only_while_the_failed_rows_are_
 
     monkeypatch.setattr(runner, "check_template", (lambda *args, **kwargs: None) if fitting else stop)
     monkeypatch.setattr(runner, "_fit_lenses", stop)
+    monkeypatch.setattr(runner, "dask_client", lambda *args: contextlib.nullcontext())  # no cluster started for it
     args = [*_args(mock_survey, out), "--retry-failed"]
     text = _interrupted(args)
     resume = [arg for arg in args if arg != "--retry-failed"] if fitting else args
@@ -115,10 +116,10 @@ def test_ctrl_c_with_retry_failed_keeps_the_flag_only_while_the_failed_rows_are_
     assert plan["failed"] == ([] if fitting else ["lens_bad"])
 
 
-def test_ctrl_c_while_the_cluster_starts_counts_no_forgotten_row(tmp_path, mock_survey, monkeypatch):
-    """Stopped while the cluster started, after the survey had deleted the failed row it retries:
-    the catalogue still held that row until the first lens finished, and the hint counted it
-    among the lenses kept ('1 failed'), beside a resume command without --retry-failed."""
+def test_ctrl_c_while_the_cluster_starts_keeps_the_failed_row_and_the_flag(tmp_path, mock_survey, monkeypatch):
+    """Stopped while the cluster started: the survey deleted the failed row it retries (and, once,
+    the hint counted it among the lenses kept beside a resume command without --retry-failed);
+    it now writes nothing before the cluster is up, so the row, the catalogue and the flag stay."""
     out = tmp_path / "out"
     rows = {"lens_bad": runner.failed_row("lens_bad", "broken")}
     runner.write_row(out / runner.LENSES_DIR / "lens_bad", rows["lens_bad"])
@@ -131,9 +132,11 @@ def test_ctrl_c_while_the_cluster_starts_counts_no_forgotten_row(tmp_path, mock_
 
     monkeypatch.setattr(runner, "check_template", lambda *args, **kwargs: None)
     monkeypatch.setattr(runner, "dask_client", starting)
-    text = _interrupted([*_args(mock_survey, out), "--retry-failed"])
-    assert "No lens had finished." in text and "--retry-failed" not in text, text
-    assert pd.read_parquet(out / "catalog.parquet").empty and pd.read_csv(out / "catalog.csv").empty
+    args = [*_args(mock_survey, out), "--retry-failed"]
+    text = _interrupted(args)
+    assert "Finished lenses kept: 1 (0 ok, 1 failed)" in text and text.endswith(shlex.join(["tinylens", *args])), text
+    assert pd.read_csv(out / "catalog.csv")["status"].tolist() == ["failed"]
+    assert runner.read_rows(out) == rows and not (out / runner.MANIFEST_FILE).exists()
 
 
 def test_ctrl_c_while_the_summary_prints_says_everything_is_written(tmp_path, mock_survey, monkeypatch):
@@ -179,6 +182,7 @@ def test_ctrl_c_with_a_template_that_keeps_no_checkpoint_does_not_promise_a_resu
 
     monkeypatch.setattr(runner, "check_template", (lambda *args, **kwargs: None) if fitting else stop)
     monkeypatch.setattr(runner, "_fit_lenses", stop)
+    monkeypatch.setattr(runner, "dask_client", lambda *args: contextlib.nullcontext())  # no cluster started for it
     args = ["survey", str(mock_survey["lenses"]), "-c", str(template), "--out", str(tmp_path / "out"), "--workers", "1", "-q"]
     text = _interrupted(args)
     assert text.endswith(f"To fit the rest (interrupted lenses start again from the beginning: {why}), run: "

@@ -251,7 +251,8 @@ def test_survey_only_fits_the_chosen_lenses_and_keeps_the_others_rows(tmp_path, 
     (out / "lenses" / "lens_a").mkdir(parents=True)
     (out / "lenses" / "lens_a" / "result.json").write_text(json.dumps(RESULT))
     runner.write_row(out / "lenses" / "lens_a", runner.flat_row("lens_a", RESULT))
-    with mock.patch.object(runner, "_fit_lenses", return_value="fitted") as fitted:
+    with mock.patch.object(runner, "_fit_lenses", return_value="fitted") as fitted, \
+            mock.patch.object(runner, "dask_client"):
         assert runner.run_survey(mock_survey["lenses"], mock_survey["template"], out, progress=False,
                                  only=["lens_b"]) == "fitted"
     todo, rows, _, _, done = fitted.call_args.args[:5]
@@ -391,7 +392,7 @@ def test_survey_refuses_an_out_another_survey_is_writing(tmp_path, mock_survey):
     assert sorted(p.name for p in out.iterdir()) == []
     stray = out / ".catalog.unfinished-k1ll3d00.parquet"  # a survey killed while writing its catalogue left it
     stray.write_bytes(b"PAR1")
-    with mock.patch.object(runner, "_fit_lenses", return_value=None) as fitted:
+    with mock.patch.object(runner, "_fit_lenses", return_value=None) as fitted, mock.patch.object(runner, "dask_client"):
         runner.run_survey(mock_survey["lenses"], mock_survey["template"], out, progress=False)
     assert fitted.called and not stray.exists() and not (out / runner.SURVEY_LOCK_FILE).exists()
 
@@ -886,6 +887,35 @@ def test_workers_that_cannot_import_tinylens_are_refused_with_their_addresses(tm
     assert "2 of the 2 Dask workers cannot import tinylens" in text and all(a in text for a in addresses), text
     assert "No module named 'tinylens_not_installed'" in text and "PYTHONPATH" in text, text
     assert len(frame) == 4
+
+
+def test_a_refused_cluster_leaves_the_output_folder_as_it_was(tmp_path, mock_survey, monkeypatch):
+    """Workers that cannot import tinylens (or import another version) were refused only after the
+    survey had written survey.json (a new --out then looked like a real run's) and, with
+    --retry-failed, deleted the failed rows and rewritten the catalogue without them; the cluster is
+    now connected and checked before anything is written. (In-process workers, fits faked.)"""
+    from distributed import LocalCluster
+
+    from survey_mocks import echo_truth_path
+
+    monkeypatch.setattr(runner, "check_template", lambda *args, **kwargs: None)
+    monkeypatch.setattr(runner, "fit_lens", echo_truth_path)
+    monkeypatch.setattr(runner, "TASK_MODULE", "tinylens_not_installed.runner", raising=False)
+    old = tmp_path / "old"
+    (old / "lenses" / "lens_a").mkdir(parents=True)
+    (old / "lenses" / "lens_a" / "result.json").write_text(json.dumps(RESULT))
+    rows = {"lens_a": runner.flat_row("lens_a", RESULT), "lens_bad": runner.failed_row("lens_bad", "broken")}
+    for lens_id, row in rows.items():
+        runner.write_row(old / "lenses" / lens_id, row)
+    runner.write_catalog(rows, old)
+    before = _tree(old)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        for out, retry in ((tmp_path / "new" / "out", False), (old, True)):
+            with pytest.raises(TinyLensError, match="cannot import tinylens"):
+                runner.run_survey(mock_survey["lenses"], mock_survey["template"], out,
+                                  scheduler=cluster.scheduler_address, progress=False, retry_failed=retry)
+    assert sorted(p.name for p in (tmp_path / "new").iterdir()) == []
+    assert _tree(old) == before
 
 
 def test_a_scheduler_without_workers_is_said_to_have_none(tmp_path, monkeypatch, capsys):

@@ -418,22 +418,39 @@ def is_done(row: Mapping[str, Any] | None, lens_out: Path, retry_failed: bool = 
     return row.get("status") == "failed" and not retry_failed
 
 
+def recovered_row(lens: Lens, out: Path) -> dict[str, Any] | None:
+    """The row of ``lens`` rebuilt from its ``result.json`` (``None``: there is none, it cannot
+    be read, or it is another lens's, copied here; the lens is then fitted again)."""
+    result_path = lens.output(out) / filenames.RESULT
+    if not result_path.exists():
+        return None
+    try:
+        result = json.loads(result_path.read_text())
+        row = flat_row(lens.lens_id, result)
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
+        return None
+    written_in = result.get("output_dir")
+    if isinstance(written_in, str) and Path(written_in).name != lens.lens_id:
+        return None
+    return row
+
+
+def recoverable_rows(lenses: list[Lens], out: Path, rows: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The rows :func:`recover_rows` would add (reading only)."""
+    found = {}
+    for lens in lenses:
+        if lens.lens_id not in rows:  # a failed row next to an old result.json stays failed
+            row = recovered_row(lens, out)
+            if row is not None:
+                found[lens.lens_id] = row
+    return found
+
+
 def recover_rows(lenses: list[Lens], out: Path, rows: dict[str, dict[str, Any]]) -> None:
     """Add rows for lenses whose fit finished (``result.json``) but whose row was never written."""
-    for lens in lenses:
-        result_path = lens.output(out) / filenames.RESULT
-        if lens.lens_id in rows or not result_path.exists():
-            continue  # a failed row next to an old result.json stays failed
-        try:
-            result = json.loads(result_path.read_text())
-            row = flat_row(lens.lens_id, result)
-        except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
-            continue  # not a result we can read: the lens is fitted again
-        written_in = result.get("output_dir")
-        if isinstance(written_in, str) and Path(written_in).name != lens.lens_id:
-            continue  # another lens's result (copied here): the lens is fitted again
-        rows[lens.lens_id] = row
-        write_row(lens.output(out), row)
+    for lens_id, row in recoverable_rows(lenses, out, rows).items():
+        rows[lens_id] = row
+        write_row(out / LENSES_DIR / lens_id, row)
 
 
 def plan(lenses: list[Lens], rows: Mapping[str, Mapping[str, Any]], out: Path, retry_failed: bool = False) -> list[Lens]:
@@ -1256,43 +1273,55 @@ def _run_survey(lens_dir: str | Path, template: str | Path, out: str | Path, wor
     if state.todo:
         with marked_on_interrupt(RESTART_ATTR, restart):
             check_template(config, state.todo, out, name=f"template {Path(template).expanduser()}")
+    new_folder = not out.exists()
     try:
         ensure_writable(out)
     except OutputError:
         raise OutputError(f"The survey output folder {out} cannot be written (a file is in the way, or no "
                           "permission); choose another --out.") from None
-    with folder_lock(out, SURVEY_LOCK_FILE, busy=busy), marked_on_interrupt(RESTART_ATTR, restart):
-        remove_unfinished(out / MANIFEST_FILE, out / CATALOG_PARQUET, out / CATALOG_CSV)  # a killed survey's
-        write_json(out / MANIFEST_FILE, current)
-        if changed:
-            warnings.warn(f"{len(changed)} lens(es) changed since their fit started: {_changed_text(changed)}. They "
-                          "are fitted again (an earlier result is kept as result.previous.json, its tables and figures as "
-                          "*.previous.*).", DataWarning,
-                          stacklevel=2)
-            set_aside(sorted(changed), out, config)
-        adopt_stamps(lenses, config, out)
-        recover_rows(lenses, out, rows)
-        todo = plan(chosen, rows, out, retry_failed)
-        forget(todo, rows, out)
-        with marked_on_interrupt(FORGOTTEN_ATTR, True):
-            if not todo:
-                return write_catalog(rows, out)
-            done = [rows[lens.lens_id] for lens in chosen if lens.lens_id in rows]
-            return _fit_lenses(todo, rows, config, out, done, workers, scheduler, progress)
+    try:
+        with folder_lock(out, SURVEY_LOCK_FILE, busy=busy), marked_on_interrupt(RESTART_ATTR, restart):
+            todo = plan(chosen, {**rows, **recoverable_rows([x for x in lenses if x.lens_id not in changed], out, rows)},
+                        out, retry_failed)
+            # connected (the workers checked) before anything is written: a refused cluster leaves out as it was
+            with dask_client(workers, scheduler) if todo else contextlib.nullcontext() as client:
+                remove_unfinished(out / MANIFEST_FILE, out / CATALOG_PARQUET, out / CATALOG_CSV)  # a killed survey's
+                write_json(out / MANIFEST_FILE, current)
+                if changed:
+                    warnings.warn(f"{len(changed)} lens(es) changed since their fit started: {_changed_text(changed)}. "
+                                  "They are fitted again (an earlier result is kept as result.previous.json, its tables "
+                                  "and figures as *.previous.*).", DataWarning,
+                                  stacklevel=2)
+                    set_aside(sorted(changed), out, config)
+                adopt_stamps(lenses, config, out)
+                recover_rows(lenses, out, rows)
+                forget(todo, rows, out)
+                with marked_on_interrupt(FORGOTTEN_ATTR, True):
+                    if not todo:
+                        return write_catalog(rows, out)
+                    done = [rows[lens.lens_id] for lens in chosen if lens.lens_id in rows]
+                    return _fit_lenses(todo, rows, config, out, done, workers, scheduler, progress, client=client)
+    except BaseException:
+        if new_folder:  # refused (or stopped) before writing anything: no empty folder left to puzzle over
+            with contextlib.suppress(OSError):
+                out.rmdir()
+        raise
 
 
 def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mapping[str, Any], out: Path,
-                done: list[dict[str, Any]], workers: int, scheduler: str | None, progress: bool) -> pd.DataFrame:
-    """Fit the lenses ``todo`` on the Dask cluster, adding their rows to ``rows`` and rewriting
-    the catalogue as they come; return the catalogue. The progress counts ``todo`` and the
-    rows ``done`` of the other lenses the survey is about."""
+                done: list[dict[str, Any]], workers: int, scheduler: str | None, progress: bool,
+                client: Any = None) -> pd.DataFrame:
+    """Fit the lenses ``todo`` on the Dask cluster (``client``'s, else a :func:`dask_client` of
+    ``workers`` and ``scheduler``), adding their rows to ``rows`` and rewriting the catalogue as
+    they come; return the catalogue. The progress counts ``todo`` and the rows ``done`` of the
+    other lenses the survey is about."""
     from distributed import as_completed
 
     total = len(todo) + len(done)
     queue = iter(todo)
     dropped: list[str] = []
     flushed_at, unflushed = time.monotonic(), 0
-    with dask_client(workers, scheduler) as client, \
+    with contextlib.nullcontext(client) if client is not None else dask_client(workers, scheduler) as client, \
             SurveyProgress(total, done, progress, workers=lambda: connected_workers(client)) as bar, \
             killed_worker_lines() as lines:
         write_catalog(rows, out)  # once connected: a cluster that cannot be reached leaves no catalogue
