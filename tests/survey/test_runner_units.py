@@ -464,6 +464,27 @@ def test_fit_lens_turns_a_bad_lens_into_a_failed_row(tmp_path, mock_survey):
     assert runner.read_row(folder / "row.json") == row and not stray.exists()
 
 
+def test_tables_and_figures_of_a_fit_killed_while_writing_them_do_not_outlive_it(tmp_path, mock_survey):
+    """A worker killed while a lens's outputs were written left its tables and figures but no
+    result.json; when the lens then failed, they stayed beside its failed row looking like its
+    result. A fit's outputs without a result.json are now removed; a finished fit's are kept."""
+    template = runner.load_template(mock_survey["template"])
+    lens = runner.Lens("lens_bad", mock_survey["lenses"] / "lens_bad")
+    folder = lens.output(tmp_path)
+    folder.mkdir(parents=True)
+    orphans = ["result_samples.csv", "result_summary.csv", "dataset_subplot.png", "model_results.png"]
+    for name in orphans:
+        (folder / name).write_text("of the killed fit")
+    row = runner.fit_lens("lens_bad", runner.lens_config(template, lens, tmp_path), str(folder))
+    assert row["status"] == "failed" and runner.read_row(folder / "row.json") == row
+    assert [name for name in orphans if (folder / name).exists()] == []
+    (folder / "result.json").write_text(json.dumps(RESULT))  # a finished fit's outputs stay
+    for name in orphans:
+        (folder / name).write_text("of the finished fit")
+    runner.remove_orphan_outputs(folder, runner.lens_config(template, lens, tmp_path))
+    assert all((folder / name).exists() for name in orphans)
+
+
 def test_fit_lens_releases_compiled_functions(tmp_path, mock_survey):
     """A worker drops JAX's compiled code after each lens: kept, ~2,700 memory maps per lens
     reach the kernel's 65,530 after about 20 lenses and the worker dies."""

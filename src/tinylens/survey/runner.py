@@ -316,6 +316,7 @@ def fit_lens(lens_id: str, config: dict[str, Any], lens_out: str, truth_path: st
             return previous
         if precision is not None:  # the worker's, for the lenses it fits from now on
             tinylens.set_precision(precision)
+        remove_orphan_outputs(folder, config)  # of a fit killed while writing them
         write_json(folder / filenames.INPUTS, inputs_stamp(config, get_precision()))  # what this fit is made from
         note_attempt(folder)
         try:
@@ -333,6 +334,7 @@ def fit_lens(lens_id: str, config: dict[str, Any], lens_out: str, truth_path: st
             raise
         finally:
             release_compiled()  # the next lens's compilations must not crowd this worker's memory maps
+            remove_orphan_outputs(folder, config)  # of this fit, if it failed while writing them
         write_row(folder, row)
     return row
 
@@ -556,18 +558,40 @@ def set_aside(lens_ids: list[str], out: Path, template: Mapping[str, Any] | None
     to ``result.previous.json`` (kept, but no longer taken for this lens's result), and so the
     fit's tables and figures (named by the ``template``'s ``output``): ``result_summary.csv`` to
     ``result_summary.previous.csv``, so that a new fit that fails leaves none beside its row."""
-    from tinylens.config import load_config
-    from tinylens.fit import file_names
-
-    with warnings.catch_warnings():  # the template's own warnings: shown once, by its check
-        warnings.simplefilter("ignore", ConfigWarning)
-        names = [filenames.RESULT, *file_names(load_config(template)[0] if template is not None else None).values()]
+    names = fit_output_names(template)
     for lens_id in lens_ids:
         folder = Path(out) / LENSES_DIR / lens_id
         (folder / filenames.ROW).unlink(missing_ok=True)
         for name in names:
             if (folder / name).exists():
                 (folder / name).replace(folder / filenames.previous_name(name))
+
+
+def fit_output_names(config: Mapping[str, Any] | None) -> list[str]:
+    """The files of a fit of ``config`` (a template, or a lens's config; ``None``: the defaults)
+    that make its result: ``result.json``, then its tables and figures as its ``output`` names them."""
+    from tinylens.config import load_config
+    from tinylens.fit import file_names
+
+    with warnings.catch_warnings():  # the template's own warnings: shown once, by its check
+        warnings.simplefilter("ignore", ConfigWarning)
+        return [filenames.RESULT, *file_names(load_config(config)[0] if config is not None else None).values()]
+
+
+def remove_orphan_outputs(folder: Path, config: Mapping[str, Any]) -> None:
+    """Delete the tables and figures in ``folder`` of a fit of ``config`` that wrote no ``result.json``
+    (killed while writing them, or failed): they are not a result, and must not look like one
+    beside a failed row or an interrupted fit. Nothing is deleted where ``result.json`` is there,
+    or where ``config`` cannot be read (its fit fails before writing anything)."""
+    if (folder / filenames.RESULT).exists():
+        return
+    try:
+        names = fit_output_names(config)[1:]
+    except TinyLensError:
+        return
+    for name in names:
+        with contextlib.suppress(OSError):  # (in a finally: must not hide the fit's own error)
+            (folder / name).unlink(missing_ok=True)
 
 
 def adopt_stamps(lenses: list[Lens], template: Mapping[str, Any], out: Path) -> None:
