@@ -63,3 +63,35 @@ def test_check_truth_takes_a_pandas_series():
     import pandas as pd
 
     assert check_truth(pd.Series({"lens_mass.0.theta_E": 1.1}), ("lens_mass.0.theta_E",)) == {"lens_mass.0.theta_E": 1.1}
+
+
+POPULATION_MASS = {"lens_mass.0.theta_E": 1.3, "lens_mass.0.e1": 0.1, "lens_mass.0.e2": -0.2, "lens_mass.0.center_x": 0.01,
+                   "lens_mass.0.center_y": -0.02, "lens_mass.1.gamma1": 0.03, "lens_mass.1.gamma2": -0.04}
+
+
+def test_the_truth_of_a_model_listing_its_shear_first_is_that_of_each_component():
+    """simulate-population's truth lists [SIE, SHEAR]; a model of [SHEAR, SIE] got no mass truth
+    at all (its names lens_mass.0.gamma1, lens_mass.1.theta_E... are none of the truth's)."""
+    names = ("lens_mass.0.gamma1", "lens_mass.0.gamma2", "lens_mass.1.theta_E", "lens_mass.1.e1", "lens_mass.1.e2",
+             "lens_mass.1.center_x", "lens_mass.1.center_y", "source_light.0.R_sersic")
+    kept = check_truth({**POPULATION_MASS, "source_light.0.R_sersic": 0.2}, names)
+    assert kept == {"lens_mass.0.gamma1": 0.03, "lens_mass.0.gamma2": -0.04, "lens_mass.1.theta_E": 1.3,
+                    "lens_mass.1.e1": 0.1, "lens_mass.1.e2": -0.2, "lens_mass.1.center_x": 0.01,
+                    "lens_mass.1.center_y": -0.02, "source_light.0.R_sersic": 0.2}
+
+
+def test_a_truth_component_goes_to_the_model_component_sharing_most_names():
+    """A satellite SIS listed before the main SIE: theta_E and the centre are both's, the
+    ellipticity the SIE's alone; components of one kind and names keep their index."""
+    names = ("lens_mass.0.theta_E", "lens_mass.0.center_x", "lens_mass.1.theta_E", "lens_mass.1.e1",
+             "lens_mass.1.center_x", "lens_light.0.R_sersic", "lens_light.1.R_sersic")
+    truth = {"lens_mass.0.theta_E": 1.3, "lens_mass.0.e1": 0.1, "lens_mass.0.center_x": 0.0,
+             "lens_mass.1.theta_E": 0.2, "lens_mass.1.center_x": 2.0,
+             "lens_light.0.R_sersic": 1.0, "lens_light.1.R_sersic": 3.0}
+    assert check_truth(truth, names) == {"lens_mass.0.theta_E": 0.2, "lens_mass.0.center_x": 2.0,
+                                         "lens_mass.1.theta_E": 1.3, "lens_mass.1.e1": 0.1,
+                                         "lens_mass.1.center_x": 0.0, "lens_light.0.R_sersic": 1.0,
+                                         "lens_light.1.R_sersic": 3.0}
+    same_order = ("lens_mass.0.theta_E", "lens_mass.0.e1", "lens_mass.1.gamma1")
+    assert check_truth(POPULATION_MASS, same_order) == {"lens_mass.0.theta_E": 1.3, "lens_mass.0.e1": 0.1,
+                                                        "lens_mass.1.gamma1": 0.03}

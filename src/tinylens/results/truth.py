@@ -16,6 +16,8 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
+
 from tinylens.errors import DataError, DataWarning, listed, outside_stacklevel
 
 #: A simulated lens's true values, in its folder beside its images.
@@ -74,7 +76,9 @@ def read_truth(path: str | Path) -> dict[str, float]:
 
 def check_truth(truth: Mapping[str, float], param_names: Sequence[str], source: str = "truth") -> dict[str, float]:
     """The values of ``truth`` (name -> true value) for the free parameters ``param_names``, in
-    their order (the rest, e.g. fixed parameters, are dropped). None of them free, or a value that
+    their order (the rest, e.g. fixed parameters, are dropped), each component's values those of
+    the model's component they describe (:func:`in_model_order`: a truth of ``[SIE, SHEAR]`` for a
+    model of ``[SHEAR, SIE]``). None of them free, or a value that
     is not a finite number, raises :class:`~tinylens.errors.DataError` naming ``source``; so does a
     ``truth`` that is no mapping (a pandas Series, whose ``items`` are name and value, is one)."""
     if not callable(getattr(truth, "items", None)):
@@ -82,11 +86,64 @@ def check_truth(truth: Mapping[str, float], param_names: Sequence[str], source: 
                         f"{{'lens_mass.0.theta_E': 1.2}}, or the path of a truth.json; got {type(truth).__name__} "
                         f"{truth!r:.60}.")
     truth = _numbers(truth, source)
-    kept = {name: truth[name] for name in param_names if name in truth}
+    matched = in_model_order(truth, param_names)
+    kept = {name: matched[name] for name in param_names if name in matched}
     if not kept:
         raise DataError(f"{source}: none of its parameters ({listed(list(map(str, truth)))}) is a free parameter of "
                         f"the model ({listed(list(param_names))}); the names are like lens_mass.0.theta_E.")
     return kept
+
+
+def _component(name: str) -> tuple[str, int, str] | None:
+    """``('lens_mass', 1, 'theta_E')`` of ``lens_mass.1.theta_E``; None for a name of no component."""
+    kind, index, param = (name.split(".", 2) + ["", ""])[:3]
+    return (kind, int(index), param) if index.isdigit() and param else None
+
+
+def _by_component(names: Sequence[str]) -> dict[tuple[str, int], set[str]]:
+    """The parameter names of each ``(kind, index)`` component among ``names``."""
+    out: dict[tuple[str, int], set[str]] = {}
+    for parts in filter(None, map(_component, names)):
+        out.setdefault(parts[:2], set()).add(parts[2])
+    return out
+
+
+def component_matches(truth_names: Sequence[str], param_names: Sequence[str]) -> dict[tuple[str, int], int]:
+    """For each component of the truth, ``(kind, index)``, the index of the model's component of
+    that kind it describes: the pairing that shares the most parameter names, the same index
+    where two pairings share as many. A truth listing ``[SIE, SHEAR]`` (simulate-population's)
+    for a model listing ``[SHEAR, SIE]`` is thus read crosswise; one that shares no name with
+    any component of the model is left out."""
+    from scipy.optimize import linear_sum_assignment
+
+    truth_parts, model_parts = _by_component(truth_names), _by_component(param_names)
+    out: dict[tuple[str, int], int] = {}
+    for kind in {k for k, _ in truth_parts}:
+        ours = sorted(i for k, i in truth_parts if k == kind)
+        theirs = sorted(i for k, i in model_parts if k == kind)
+        shared = np.array([[len(truth_parts[kind, t] & model_parts[kind, m]) for m in theirs] for t in ours])
+        if not shared.size:
+            continue
+        score = shared * (len(ours) + len(theirs) + 1) + np.equal.outer(ours, theirs)  # a tie keeps the index
+        for t, m in zip(*linear_sum_assignment(score, maximize=True)):
+            if shared[t, m]:
+                out[kind, ours[t]] = theirs[m]
+    return out
+
+
+def in_model_order(truth: Mapping[str, float], param_names: Sequence[str]) -> dict[str, float]:
+    """``truth`` with each component's values named for the model's component they describe
+    (:func:`component_matches`); a truth component that describes none is dropped, names of no
+    component are kept as they are."""
+    matches = component_matches(list(truth), param_names)
+    out: dict[str, float] = {}
+    for name, value in truth.items():
+        parts = _component(name)
+        if parts is None:
+            out[name] = value
+        elif parts[:2] in matches:
+            out[f"{parts[0]}.{matches[parts[:2]]}.{parts[2]}"] = value
+    return out
 
 
 def truth_step(step: Callable[[], dict[str, float]], source: str, errors: str = "raise") -> dict[str, float] | None:
