@@ -138,6 +138,33 @@ def test_corner_axes_name_the_model_part_and_unit_and_titles_stay_short():
     assert axes[0, 0].get_title().startswith(r"mass0 $\theta_{\rm E}$ = ") and "arcsec" not in axes[0, 0].get_title()
 
 
+def test_corner_text_of_many_parameters_keeps_its_size_against_the_figure(tmp_path):
+    """With 17 parameters the corner plot was 36 inches wide with its text at the size of 3
+    parameters': seen whole (a notebook, an image viewer) its labels were 5 pixels high. Past 8
+    parameters the text now grows with the figure, the axis labels at 45 degrees to pass each
+    other, and the saved image holds them all."""
+    from PIL import Image
+
+    from tinylens.results.plots import CORNER_DPI, corner_figure, save_corner_figure
+
+    rng = np.random.default_rng(5)
+    names = [f"source_light.{i}.center_x" for i in range(17)]
+    samples = rng.normal(0.0, 0.01, size=(400, 17))
+    fig = corner_figure(names, samples, None)
+    axes = np.array(fig.axes).reshape(17, 17)
+    few = corner_figure(names[:8], samples[:, :8], None)
+    per_inch = [f.axes[-1].xaxis.label.get_fontsize() / f.get_figwidth() for f in (fig, few)]
+    assert per_inch[0] >= 0.99 * per_inch[1], per_inch
+    assert {ax.xaxis.label.get_rotation() for ax in axes[-1]} == {45.0}
+    assert {ax.yaxis.label.get_rotation() for ax in axes[1:, 0]} == {45.0}
+    assert few.axes[-1].xaxis.label.get_rotation() == 0.0 and few.axes[-1].xaxis.label.get_fontsize() == 14
+    path = save_corner_figure(names, samples, None, tmp_path / "corner.png")
+    fig.canvas.draw()
+    drawn = fig.get_tightbbox().padded(0.2)
+    assert np.allclose(Image.open(path).size, (drawn.width * CORNER_DPI, drawn.height * CORNER_DPI), atol=2)
+    assert drawn.x0 < 0 and drawn.y0 < 0  # the labels reach past the plain figure's edge, and are kept
+
+
 def test_a_gaussian_width_is_labelled_sigma():
     """A Gaussian light's width was labelled in math italics as the word: 'light1 $sigma$ [arcsec]',
     the longest label of a corner plot, which ran into its neighbour's."""

@@ -117,10 +117,11 @@ def file_format(fig: Figure, path: str | Path) -> str:
     return suffix if suffix in fig.canvas.get_supported_filetypes() else "png"
 
 
-def _save(fig: Figure, path: str | Path, dpi: int = DPI) -> Path:
-    """Write ``fig`` to ``path`` in the format its suffix names (:func:`file_format`)."""
+def _save(fig: Figure, path: str | Path, dpi: int = DPI, **savefig) -> Path:
+    """Write ``fig`` to ``path`` in the format its suffix names (:func:`file_format`); ``savefig``:
+    more options of ``Figure.savefig``."""
     kind = file_format(fig, path)
-    return write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format=kind, facecolor="white"))
+    return write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format=kind, facecolor="white", **savefig))
 
 
 def _mask_outline(ax, mask: np.ndarray, extent) -> None:
@@ -373,6 +374,30 @@ def title_formats(samples: np.ndarray, weights: np.ndarray) -> list[str]:
     return out
 
 
+#: Parameters up to which a corner plot's text has its plain size; with more, the figure (2 inches
+#: a parameter) is scaled down to be seen whole, and its text is drawn larger to stay legible.
+CORNER_PLAIN_TEXT = 8
+
+
+def corner_text_scale(k: int) -> float:
+    """How many times its plain size a corner plot of ``k`` parameters draws its text: 1 up to
+    :data:`CORNER_PLAIN_TEXT` parameters, then in proportion to ``k`` (its size against the whole
+    figure then stays that of 8 parameters)."""
+    return max(1.0, k / CORNER_PLAIN_TEXT)
+
+
+def _enlarge_corner_text(fig: Figure, k: int) -> None:
+    """Draw the axis labels of a corner plot of many parameters (:func:`corner_text_scale`) at
+    45 degrees, so that their larger text passes its neighbour's instead of running into it."""
+    if k <= CORNER_PLAIN_TEXT:
+        return
+    for ax in fig.axes:
+        if ax.get_xlabel():
+            ax.xaxis.label.set(rotation=45, ha="right", va="top", rotation_mode="anchor")
+        if ax.get_ylabel():
+            ax.yaxis.label.set(rotation=45, ha="right", va="center", rotation_mode="anchor")
+
+
 def corner_figure(
     names, samples: np.ndarray, weights: np.ndarray | None, truths: np.ndarray | Mapping | None = None
 ) -> Figure:
@@ -399,19 +424,22 @@ def corner_figure(
         keep[:] = True
     samples, weights = samples[keep], weights[keep]
     size = 2.0 * k + 1.5
+    scale = corner_text_scale(k)
     fig = NotebookFigure(figsize=(size, size))
     marked = None if truths is None else [None if t is None else float(t) for t in truths]
     corner.corner(
         samples, weights=weights, labels=[label(n) for n in names], titles=[label(n, unit=False) for n in names],
         truths=marked if k > 1 else None, range=plot_ranges(samples, weights), smooth=1.0, levels=SIGMA_LEVELS, bins=30, color=CORNER_COLOR,
         quantiles=[0.16, 0.5, 0.84], show_titles=True, title_fmt=title_formats(samples, weights), fig=fig, plot_datapoints=False,
-        fill_contours=True, title_kwargs={"fontsize": 10}, label_kwargs={"fontsize": 14}, max_n_ticks=3,
-        labelpad=0.08, truth_color=TRUTH_COLOR,
+        fill_contours=True, title_kwargs={"fontsize": 10 * scale, "loc": "left" if scale > 1 else "center"},
+        label_kwargs={"fontsize": 14 * scale}, max_n_ticks=3, labelpad=0.08 + 0.2 * (scale - 1),
+        truth_color=TRUTH_COLOR,
     )
     if k == 1 and marked and marked[0] is not None:  # corner cannot mark the truth of one parameter
         fig.axes[0].axvline(marked[0], color=TRUTH_COLOR)
+    _enlarge_corner_text(fig, k)
     for ax in fig.axes:
-        ax.tick_params(labelsize=10)
+        ax.tick_params(labelsize=10 * np.sqrt(scale))  # ticks at the panels' edges meet: less larger
         for axis in (ax.xaxis, ax.yaxis):  # "0.001 +1.25" under a narrow posterior: write 1.251
             if isinstance(axis.get_major_formatter(), matplotlib.ticker.ScalarFormatter):
                 axis.get_major_formatter().set_useOffset(False)
@@ -419,4 +447,5 @@ def corner_figure(
 
 
 def save_corner_figure(names, samples, weights, path: str | Path, truths=None) -> Path:
-    return _save(corner_figure(names, samples, weights, truths), path, dpi=CORNER_DPI)
+    return _save(corner_figure(names, samples, weights, truths), path, dpi=CORNER_DPI, bbox_inches="tight",
+                 pad_inches=0.2)
