@@ -134,6 +134,26 @@ def test_overview_figure_flags_panel_shows_why_lenses_are_untrusted():
                                                                    "light_prior_edge"]
 
 
+def test_overview_width_panel_gives_its_unit_in_plain_digits():
+    """The width panel gave an Einstein radius's relative widths as fractions (0.02) where the
+    parameters figure and the table give per cent, ticked '2.075 x 10^-2' over a range within a
+    decade, and an angle's widths with no unit; now per cent, plain digits, and the unit."""
+    catalog = _catalog()
+    fig = ov.overview_figure(catalog, quantity_for("lens_mass.0.theta_E"), ov.flag_table(catalog))
+    fig.canvas.draw()
+    panel = fig.axes[1]
+    assert panel.get_ylabel() == "68 % half-width / median [%]"
+    widths = np.concatenate([c.get_offsets()[:, 1] for c in panel.collections])
+    assert sorted(widths) == pytest.approx([0.5, 1, 2, 3, 4, 10])  # the lenses' relative half-widths, in %
+    ticks = [t.get_text() for t in panel.get_yticklabels() + panel.get_yticklabels(minor=True) if t.get_text()]
+    assert "10" in ticks and not [t for t in ticks if "times" in t or "^" in t], ticks
+    catalog["lens_mass.0.phi_deg_median"] = catalog["lens_mass.0.q_median"] * 100
+    catalog["lens_mass.0.phi_deg_lo68"] = catalog["lens_mass.0.phi_deg_median"] - 2.0
+    catalog["lens_mass.0.phi_deg_hi68"] = catalog["lens_mass.0.phi_deg_median"] + 2.0
+    fig = ov.overview_figure(catalog, PAPER_QUANTITIES[2], ov.flag_table(catalog))
+    assert fig.axes[1].get_ylabel() == "68 % half-width [deg]"
+
+
 def test_overview_figures_show_inline_in_a_notebook():
     """Made without pyplot, they showed in a fresh notebook kernel only as ``<Figure size ...>``
     text, as the fit's figures once did."""

@@ -320,8 +320,8 @@ def overview_figure(catalog: pd.DataFrame, q: Quantity, flags: pd.DataFrame):
     ok = _ok(catalog)
     trusted = _trusted(ok) if records_trust(ok) else None
     median, half, relative = medians_and_widths(ok, q)
-    if q.kind == "relative":
-        half = relative
+    if q.kind == "relative":  # in %, as the parameters figure and the table give it
+        half = 100 * relative
     fig = NotebookFigure(figsize=(10, 7.5))
     axes = fig.subplots(2, 2)
     (a, b), (c, d) = axes
@@ -332,13 +332,15 @@ def overview_figure(catalog: pd.DataFrame, q: Quantity, flags: pd.DataFrame):
     n_point = int((collapsed(half) & np.isfinite(median)).sum())
     if np.any(np.isfinite(median) & np.isfinite(half) & (half > 0)):
         b.set_yscale("log")
+        b.yaxis.set_major_formatter(plain_log_formatter())  # 0.5 and 2, not 5 x 10^-1 and 2 x 10^0
+        b.yaxis.set_minor_formatter(plain_log_formatter(minor=True))
     else:
         _say_empty(b, "no lens's 68 % interval has a width" if n_point else "no 68 % interval in the catalogue\n"
                    f"(columns {q.name}_lo68, _hi68)")
     if n_point:  # a width of 0 has no place on a log axis, nor is it a precision
         b.set_title(collapsed_text(n_point) + ", not shown", fontsize=10)
     b.set_xlabel(f"{q.label} (posterior median)")
-    b.set_ylabel("68 % half-width" + (" / median" if q.kind == "relative" else ""))
+    b.set_ylabel(width_label(q))
     if len(flags):
         shown = flags.head(12).iloc[::-1]
         y = np.arange(len(shown))
@@ -371,6 +373,25 @@ def overview_figure(catalog: pd.DataFrame, q: Quantity, flags: pd.DataFrame):
     fig.suptitle(f"{lens_count(n['n_lenses'])}: {n['n_ok']} ok ({trust_text(n)}), {n['n_failed']} failed")
     fig.tight_layout()
     return fig
+
+
+def width_label(q: Quantity) -> str:
+    """The axis label of the lenses' 68 % half-widths of ``q``, with its unit: % of the median
+    for a relative quantity, else the quantity's own (:func:`quantity_unit`)."""
+    unit = "%" if q.kind == "relative" else quantity_unit(q)
+    return "68 % half-width" + (" / median" if q.kind == "relative" else "") + (f" [{unit}]" if unit else "")
+
+
+def plain_log_formatter(minor: bool = False):
+    """Tick labels of a log axis in plain digits (``0.5``, ``2``, ``10``), the minor ticks labelled
+    where matplotlib's own labels them (an axis spanning about a decade or less)."""
+    from matplotlib.ticker import LogFormatter
+
+    class Plain(LogFormatter):
+        def _num_to_string(self, x: float, vmin: float, vmax: float) -> str:
+            return f"{x:.4g}"
+
+    return Plain(labelOnlyBase=False, minor_thresholds=(1, 0.4)) if minor else Plain(labelOnlyBase=False)
 
 
 def _legend_above(ax: Any) -> None:
