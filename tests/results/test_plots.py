@@ -351,3 +351,21 @@ def test_the_signal_to_noise_panel_is_scaled_to_the_lens_not_one_hot_pixel(tiny_
     top = fig.axes[2].images[0].norm.vmax
     lens = np.max((np.array(d.data) / np.array(d.noise))[np.array(d.mask)])
     assert "Signal-to-noise" in fig.axes[2].get_title() and top <= lens
+
+
+def test_the_source_panel_names_only_the_curves_it_shows(tiny_problem):
+    """The tiny lens's source panel spans 0.8" about the centre; its cut (theta_E = 1.5") lies
+    outside it, yet the legend named a 'cut' that the panel did not show. Now the legend names
+    the curves that lie in the panel, and a cut within it is named."""
+    from tinylens.results.plots import model_figure
+
+    problem = tiny_problem
+    for theta_E, named in ((1.5, ["caustic"]), (0.6, ["caustic", "cut"])):
+        theta = np.array([{**FREE_TRUTH, "lens_mass.0.theta_E": theta_E}[n] for n in problem.param_names])
+        panel = next(ax for ax in model_figure(problem, theta).axes
+                     if ax.get_title() == "Reconstructed source (source plane)")
+        assert panel.get_legend_handles_labels()[1] == named
+        (left, right), (bottom, top) = panel.get_xlim(), panel.get_ylim()
+        for line in panel.lines:
+            x, y = line.get_xdata(), line.get_ydata()
+            assert np.any((x >= left) & (x <= right) & (y >= bottom) & (y <= top))

@@ -260,6 +260,14 @@ def long_segments(segments, min_size: float) -> list[np.ndarray]:
     return [seg for seg in segments if len(seg) >= 2 and np.ptp(seg, axis=0).max() >= min_size]
 
 
+def in_view(curves: list[np.ndarray], extent) -> list[np.ndarray]:
+    """The ``(N, 2)`` curves with a point inside ``extent`` (``[left, right, bottom, top]``): the
+    others would be drawn outside the panel, and named in its legend all the same."""
+    left, right, bottom, top = extent
+    return [c for c in curves
+            if np.any((c[:, 0] >= left) & (c[:, 0] <= right) & (c[:, 1] >= bottom) & (c[:, 1] <= top))]
+
+
 #: Characters of the model figure's summary panel's widest line: longer ones (a verdict naming
 #: several flags) are wrapped, as the layout would otherwise shrink every image to make room.
 TEXT_PANEL_WIDTH = 44
@@ -323,9 +331,9 @@ def model_figure(problem, theta: np.ndarray, summary_lines: list[str] | None = N
     s_extent = image_extent(src.shape, float(sx[0, 1] - sx[0, 0]))
     show_image(fig, ax[1, 2], src, "Reconstructed source (source plane)", s_extent, "data units / image pixel",
                cmap=IMAGE_CMAP, norm=asinh_norm(src, noise_level))
-    for i, seg in enumerate(caus):
+    for i, seg in enumerate(in_view(caus, s_extent)):
         ax[1, 2].plot(seg[:, 0], seg[:, 1], color="cyan", lw=0.8, label="caustic" if i == 0 else None)
-    for i, seg in enumerate(cuts(problem, theta)):
+    for i, seg in enumerate(in_view(cuts(problem, theta), s_extent)):
         ax[1, 2].plot(seg[:, 0], seg[:, 1], color="cyan", lw=0.8, ls="--", label="cut" if i == 0 else None)
     if ax[1, 2].get_legend_handles_labels()[0]:
         ax[1, 2].legend(loc="upper right", fontsize=8, framealpha=0.6)
