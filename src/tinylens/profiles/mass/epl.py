@@ -71,11 +71,14 @@ def ellipse_geometry(x: Array, y: Array, p: Mapping[str, Array]):
     """
     e1, e2 = clip_e1e2(p["e1"], p["e2"])
     ux, uy = off_centre(*circularize(x, y, e1, e2, p["center_x"], p["center_y"]))
-    r2 = jnp.maximum(ux * ux + uy * uy, R_FLOOR**2)
-    cos2, sin2 = (ux * ux - uy * uy) / r2, 2 * ux * uy / r2
+    r = jnp.sqrt(jnp.maximum(ux * ux + uy * uy, R_FLOOR**2))
+    # the direction first: a quotient by r^2 has 1 / r^4 ~ 1e36 in its reverse-mode derivative,
+    # which, times a steep lens's cotangent, overflowed float32 just outside R_MIN (NaN gradients)
+    nx, ny = ux / r, uy / r
+    cos2, sin2 = nx * nx - ny * ny, 2 * nx * ny
     vr = -(e1 * cos2 + e2 * sin2)
     vi = e2 * cos2 - e1 * sin2
-    return ux, uy, jnp.sqrt(r2), vr, vi, jnp.sqrt(1 - e1 * e1 - e2 * e2)
+    return ux, uy, r, vr, vi, jnp.sqrt(1 - e1 * e1 - e2 * e2)
 
 
 def _scaled_power(theta_E: Array, r: Array, t: Array) -> Array:
