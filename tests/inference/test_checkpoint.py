@@ -130,10 +130,20 @@ def _change_supersampling(cfg: dict, data: dict) -> None:
     cfg["dataset"] = {"supersampling": {"mode": "adaptive"}}  # the tiny lens's nsub: 2 unchanged
 
 
-@pytest.mark.parametrize("change", [_change_prior, _change_sampler, _change_data, _change_supersampling],
-                         ids=["prior", "sampler", "data", "supersampling"])
+def _change_fixed_value(cfg: dict, data: dict) -> None:
+    cfg["model_components"]["source_light_list"][0]["params"]["n_sersic"]["fixed_value"] = 2.0  # same free parameters
+
+
+def _change_profile(cfg: dict, data: dict) -> None:
+    mass = cfg["model_components"]["lens_mass_list"][0]
+    mass["type"], mass["params"]["gamma"] = "EPL", {"fixed": True, "fixed_value": 2.2}  # same free parameters
+
+
+@pytest.mark.parametrize("change", [_change_prior, _change_sampler, _change_data, _change_supersampling,
+                                    _change_fixed_value, _change_profile],
+                         ids=["prior", "sampler", "data", "supersampling", "fixed value", "profile"])
 def test_changed_config_starts_fresh(tmp_path, data, change):
-    """The runner resumes only the same data, supersampling, priors and sampler settings."""
+    """The runner resumes only the same data, supersampling, model, priors and sampler settings."""
 
     def run(cfg: dict, arrays: dict):
         folder = tmp_path / "lens"

@@ -178,9 +178,25 @@ def open_checkpoint(build: Callable[[bool], T], path: Path | None, resume: bool)
         return build(False), False
 
 
+def _ref_meta(ref: Any) -> list[Any] | None:
+    """A parameter's :class:`~tinylens.config.model_spec.Ref` as JSON: kind, index, value, base."""
+    if ref is None:
+        return None
+    return [ref.kind, int(ref.index), float(ref.value), _ref_meta(ref.base)]
+
+
+def model_meta(spec: Any) -> list[Any]:
+    """Each component of the model ``spec`` as JSON: its label, profile, where each of its
+    parameters comes from (free, a fixed value, a link), its settings and its amplitude, so that
+    a changed profile or fixed value is a new problem even where the free parameters are not."""
+    return [[c.label, c.profile.name, {k: _ref_meta(r) for k, r in sorted(c.params.items())},
+             {k: repr(v) for k, v in sorted(c.settings.items())}, _ref_meta(c.amplitude)]
+            for c in (*spec.lens_mass, *spec.lens_light, *spec.source_light)]
+
+
 def fingerprint(problem, **extra: Any) -> str:
-    """A hash of the data, the free parameters, their priors, the precision and ``extra`` sampler
-    settings.
+    """A hash of the data, the model (profiles, fixed values, links), the free parameters, their
+    priors, the precision and ``extra`` sampler settings.
 
     A checkpoint is resumed only if its fingerprint matches: a changed config or dataset
     starts a fresh run instead of silently continuing a different problem.
@@ -195,6 +211,7 @@ def fingerprint(problem, **extra: Any) -> str:
         h.update(np.ascontiguousarray(arr).tobytes())
     meta = {
         "params": list(problem.param_names),
+        "model": model_meta(problem.spec),
         "priors": [dataclasses.astuple(p) for p in problem.priors],  # exact: a box widened a little is a new problem
         "pixel_scale": float(d.pixel_scale),
         "supersampling_shape": list(supersampling.shape),
