@@ -16,6 +16,7 @@ converged one deletes the checkpoint unless ``output.keep_checkpoint`` is true.
 from __future__ import annotations
 
 import contextlib
+import errno
 import time
 import warnings
 
@@ -29,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tinylens import filenames
-from tinylens.errors import ConfigError, outside_stacklevel
+from tinylens.errors import ConfigError, OutputError, outside_stacklevel
 from tinylens.interrupts import interrupt_behind
 
 if TYPE_CHECKING:  # imported lazily: ``import tinylens`` stays light (tinylens.fit is re-exported)
@@ -433,6 +434,27 @@ def folder_on_interrupt(folder: Path) -> contextlib.AbstractContextManager[None]
     return marked_on_interrupt(INTERRUPTED_FOLDER_ATTR, folder)
 
 
+#: The errors of a write that found no space: a full disk, or a full quota on it.
+DISK_FULL = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
+
+
+@contextlib.contextmanager
+def disk_full_reported(folder: Path) -> Iterator[None]:
+    """Raise an OSError of a full disk (:data:`DISK_FULL`) inside as an OutputError naming the
+    output ``folder`` and what is kept there: every file is written under a temporary name
+    first, so none is left half-written and the checkpoints written before are whole."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in DISK_FULL:
+            raise
+        raise OutputError(
+            f"Output folder {folder}: no space left to write the fit's files ({exc.strerror or 'disk full'}: the disk, "
+            "or your quota on it, is full). Nothing there is half-written, and the checkpoints written before are "
+            "kept: free some space and run the fit again to resume it."
+        ) from None
+
+
 def fit(config: str | Path | dict, *, progress: bool = True, output: str | Path | None = None,
         base_dir: str | Path | None = None, fresh: bool = False,
         truth: Mapping[str, float] | str | Path | None = None, truth_errors: str = "raise") -> FitResult:
@@ -458,7 +480,8 @@ def fit(config: str | Path | dict, *, progress: bool = True, output: str | Path 
 
     The inference settings, that the likelihood is finite somewhere in the prior
     (:func:`check_likelihood`) and the output folder (:class:`~tinylens.errors.OutputError`) are
-    checked before the output folder is touched or anything is sampled. Calls in a loop are
+    checked before the output folder is touched or anything is sampled; a disk that fills while the
+    fit writes is an OutputError too (:func:`disk_full_reported`). Calls in a loop are
     safe: compiled code of earlier fits is dropped when it crowds the process
     (:func:`tinylens.compilation.release_if_crowded`).
     """
@@ -490,7 +513,7 @@ def fit(config: str | Path | dict, *, progress: bool = True, output: str | Path 
         busy = (f"Output folder {out} is being written by another tinylens fit{{holder}}; two fits in one folder "
                 "would overwrite each other's checkpoint and results. Wait for it to finish, or choose another "
                 "output.path in the config (or --output).")
-        with folder_lock(out, filenames.FIT_LOCK, busy=busy):
+        with folder_lock(out, filenames.FIT_LOCK, busy=busy), disk_full_reported(out):
             (out / filenames.RESULT).unlink(missing_ok=True)  # an old result must not look like this fit's
             if fresh:
                 _remove_checkpoints(out)

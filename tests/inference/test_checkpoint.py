@@ -4,8 +4,11 @@ while writing leaves the previous checkpoint whole, and one that cannot be read 
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import time
+from pathlib import Path
 
 import h5py
 import nautilus
@@ -561,3 +564,34 @@ def test_a_capped_dynesty_fit_resumed_with_the_same_cap_samples_no_more(tmp_path
     raised = _run(_problem(tmp_path, data, "dynesty", maxcall=600, checkpoint_every=0), tmp_path, dynesty_runner)
     assert raised.info["resumed"] and 0 < raised.info["n_like_this_run"] <= 1.5 * 300
     assert raised.n_likelihood_evals <= 2 * capped.n_likelihood_evals
+
+
+def test_a_full_disk_is_said_and_the_fit_resumes(tmp_path, data, monkeypatch):
+    """A disk that fills while the outputs are written: one message that names the output folder
+    and says the fit resumes (it was a traceback), no result.json, the checkpoint kept; run again
+    once there is space, the fit resumes its finished search and writes its result."""
+    from typer.testing import CliRunner
+
+    from tinylens.cli.main import app
+    from tinylens.results import tables
+
+    config = write_tiny_lens(tmp_path, _inference(n_like_max=SMALL_CAP), data)
+    out = tmp_path / "output"
+    real = tables.write_json
+
+    def full(path, content):
+        if Path(path).name == filenames.RESULT:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(path, content)
+
+    monkeypatch.setattr(tables, "write_json", full)
+    run = CliRunner().invoke(app, ["fit", str(config), "-q"])
+    assert run.exit_code == 2 and isinstance(run.exception, SystemExit), repr(run.exception)
+    said = " ".join(run.output.split())
+    assert "Traceback" not in said and f"Output folder {out}: no space left" in said and "resume" in said, said
+    assert not (out / filenames.RESULT).exists() and (out / filenames.CHECKPOINTS["nautilus"]).is_file()
+    monkeypatch.undo()
+
+    again = tinylens.fit(config, progress=False)
+    assert again.info["resumed"] and again.info["n_like_this_run"] == 0
+    assert (out / filenames.RESULT).is_file()
