@@ -89,7 +89,8 @@ class DataWarning(UserWarning):
 
 
 class CheckpointWarning(UserWarning):
-    """A checkpoint could not be read, so the run it belonged to started again."""
+    """A checkpoint is not resumed (it could not be read, or it is of another fit), so the run
+    starts again."""
 
 
 class ConfigWarning(UserWarning):

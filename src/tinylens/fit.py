@@ -517,6 +517,8 @@ def fit(config: str | Path | dict, *, progress: bool = True, output: str | Path 
             (out / filenames.RESULT).unlink(missing_ok=True)  # an old result must not look like this fit's
             if fresh:
                 _remove_checkpoints(out)
+            else:
+                _warn_unresumed(problem, out)
             tables.remove_unfinished(out / filenames.RESULT, out / filenames.PIPELINE_STATE,
                                      *(out / name for name in file_names(problem.config).values()))
             res = run_inference(problem, progress=progress, checkpoint_dir=out)
@@ -578,6 +580,48 @@ def check_likelihood(problem: Any, config: str | Path | None = None, draws: int 
         "that the axis ratio is nearly 0, priors that allow only such values, or data (image, noise, "
         "mask) that leave no usable pixel."
     )
+
+
+def unresumed_checkpoints(problem: Any, out: Path) -> tuple[list[str], bool]:
+    """The checkpoints in ``out`` that a fit of ``problem`` there would resume if they were its
+    own (its sampler's, and the pipeline's state where it runs the pipeline) but does not, as they
+    are of another fit (other data, model, priors, precision or settings), and whether it reuses
+    the pipeline stages' results; none where its settings say ``resume: false``, it runs an
+    optimiser, or the fingerprints cannot be read."""
+    from tinylens.config.schema import DEFAULT_METHODS
+    from tinylens.inference import resumed_checkpoints, search_of
+    from tinylens.inference.common import resumes
+
+    module, _, settings, pipeline = search_of(problem)
+    if not hasattr(module, "checkpoint_stamp") or not resumes(settings):  # an optimiser's, or resume: false
+        return [], False
+    method = getattr(problem.config.inference, "method", None) or DEFAULT_METHODS["sampler"]
+    own = (filenames.CHECKPOINTS[method], *((filenames.PIPELINE_STATE,) if pipeline is not None else ()))
+    present = [name for name in own if (out / name).is_file()]
+    if not present:
+        return [], False
+    try:
+        kept = resumed_checkpoints(problem, out)
+    except Exception:  # noqa: BLE001 - an unreadable fingerprint: the runners replace it, the warning is only a courtesy
+        return [], False
+    return [name for name in present if name not in kept], filenames.PIPELINE_STATE in kept
+
+
+def _warn_unresumed(problem: Any, out: Path) -> None:
+    """Warn (CheckpointWarning) that the checkpoints in ``out`` of another fit are not resumed
+    but replaced (:func:`unresumed_checkpoints`): a config changed by mistake must not throw
+    hours of sampling away unsaid."""
+    from tinylens.errors import CheckpointWarning, listed
+
+    unresumed, stages = unresumed_checkpoints(problem, out)
+    if not unresumed:
+        return
+    again = ("its sampling starts from the beginning (the pipeline stages' results are reused)" if stages
+             else "it starts from the beginning")
+    it = "it" if len(unresumed) == 1 else "them"
+    warnings.warn(f"{listed(unresumed)} in {out}: of another fit (other data, model, priors, precision or sampler "
+                  f"settings than this config's), so this fit does not resume {it}: {again}, and replaces {it}.",
+                  CheckpointWarning, stacklevel=outside_stacklevel())
 
 
 def _remove_checkpoints(out: Path) -> None:

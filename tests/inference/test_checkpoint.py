@@ -8,6 +8,7 @@ import errno
 import json
 import os
 import time
+import warnings
 from pathlib import Path
 
 import h5py
@@ -595,3 +596,28 @@ def test_a_full_disk_is_said_and_the_fit_resumes(tmp_path, data, monkeypatch):
     again = tinylens.fit(config, progress=False)
     assert again.info["resumed"] and again.info["n_like_this_run"] == 0
     assert (out / filenames.RESULT).is_file()
+
+
+def test_a_checkpoint_of_another_config_is_said_to_be_replaced(tmp_path, data):
+    """A stopped fit run again after its config changed starts again (its checkpoints are of
+    another problem); it said nothing, so that a config changed by mistake threw hours of sampling
+    away unseen. It now warns, naming the files; the same config resumes without a word."""
+    config = write_tiny_lens(tmp_path, _inference(n_like_max=SMALL_CAP), data)
+    out = tmp_path / "output"
+    tinylens.fit(config, progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CheckpointWarning)
+        assert tinylens.fit(config, progress=False).info["resumed"]  # the same config: resumed, no warning
+
+    _set_settings(config, **{**FAST_NAUTILUS, "n_like_max": SMALL_CAP, "seed": 5})  # the sampler's settings only
+    with pytest.warns(CheckpointWarning, match=rf"^checkpoint.hdf5 in {out}: of another fit .* does not resume it: "
+                      r"its sampling starts from the beginning \(the pipeline stages' results are reused\)"):
+        again = tinylens.fit(config, progress=False)
+    assert not again.info["resumed"]
+
+    cfg = yaml.safe_load(config.read_text())
+    _change_prior(cfg, data)
+    config.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    with pytest.warns(CheckpointWarning, match=rf"^checkpoint.hdf5, checkpoint.pipeline.json in {out}: .* does not "
+                      "resume them: it starts from the beginning, and replaces them"):
+        assert not tinylens.fit(config, progress=False).info["resumed"]
