@@ -191,6 +191,34 @@ def test_an_interrupted_run_leaves_no_truth_table_of_another_population(tmp_path
         simulate_population(2, pop, seed=SEED + 1, **TINY)
 
 
+def test_a_lens_stopped_while_written_leaves_no_lens_folder_for_a_survey(tmp_path, monkeypatch):
+    """Stopped after lens_00001's image.fits: no lens_00001 missing its noise map, which a survey
+    would take for a lens; a rerun of the same settings finishes the population."""
+    from tinylens.data import fits_io
+    from tinylens.survey.runner import find_lenses
+
+    pop = tmp_path / "mine"
+    pop.mkdir()
+    written, write = [], fits_io.write_fits_image
+
+    def write_or_stop(path, *args, **kwargs):
+        written.append(path)
+        if len(written) == 5:  # lens_00001's noise.fits
+            raise KeyboardInterrupt
+        return write(path, *args, **kwargs)
+
+    monkeypatch.setattr(fits_io, "write_fits_image", write_or_stop)
+    with pytest.raises(KeyboardInterrupt):
+        simulate_population(2, pop, seed=SEED, **TINY)
+    assert not (pop / "lens_00001").exists()
+    assert [lens.lens_id for lens in find_lenses(pop)] == ["lens_00000"]
+    monkeypatch.setattr(fits_io, "write_fits_image", write)
+    simulate_population(2, pop, seed=SEED, **TINY)
+    assert sorted(p.name for p in pop.iterdir()) == ["lens_00000", "lens_00001", "population.json", "template.yaml",
+                                                    "truth.csv", "truth.parquet"]
+    assert all((pop / "lens_00001" / name).is_file() for name in population.FILES)
+
+
 def test_an_interrupted_rerun_keeps_the_finished_population(finished, tmp_path, monkeypatch):
     pop = _copy(finished, tmp_path)
     _interrupt_at_lens(monkeypatch, 0)

@@ -42,7 +42,8 @@ of image-plane triangles to the source plane, :func:`count_images`).
 before any lens, with ``"complete": false`` until the truth tables and ``template.yaml`` are
 written. A folder whose ``population.json`` records other settings is refused (OutputError), so
 an interrupted run never leaves lenses and truth tables of two populations side by side; the
-same settings again regenerate the same files. A folder that holds files but no
+same settings again regenerate the same files. Each lens folder is written whole (into a hidden
+folder, then moved into place), so a stopped run leaves no lens missing a file. A folder that holds files but no
 ``population.json`` (the user's own, a ``tinylens demo``'s) is refused too: nothing in it is
 overwritten.
 
@@ -484,16 +485,32 @@ def template_config(opts: PopulationOptions) -> dict[str, Any]:
 
 
 def write_lens(folder: Path, lens: Mapping[str, Any], psf: np.ndarray, opts: PopulationOptions, meta: Mapping[str, Any]) -> None:
-    """image.fits, noise.fits, psf.fits and truth.json of one lens (each written atomically)."""
+    """image.fits, noise.fits, psf.fits and truth.json of one lens, written into a hidden folder
+    beside ``folder`` and then moved into place: a run stopped part-way never leaves a lens
+    folder that lacks a file (``tinylens survey`` would take it for a lens and fit it)."""
     from tinylens.data.fits_io import write_fits_image
 
-    folder.mkdir(parents=True, exist_ok=True)
+    partial = folder.with_name(f".{folder.name}.partial")  # hidden: a survey and the folder check pass it by
+    shutil.rmtree(partial, ignore_errors=True)  # left by a run that was killed
+    partial.mkdir(parents=True)
     header = {"BUNIT": "e-/s", "PIXSCALE": opts.pixel_scale, "MAGZP": opts.zeropoint, "EXPTIME": opts.exposure_time}
-    write_fits_image(folder / "image.fits", lens["image"], header)
-    write_fits_image(folder / "noise.fits", lens["noise"], header)
-    write_fits_image(folder / "psf.fits", psf)
-    write_json(folder / TRUTH_FILE, {**meta, "params": flat_params(lens["truth"]), "derived": lens["derived"],
-                                     "components": lens["truth"]})
+    write_fits_image(partial / "image.fits", lens["image"], header)
+    write_fits_image(partial / "noise.fits", lens["noise"], header)
+    write_fits_image(partial / "psf.fits", psf)
+    write_json(partial / TRUTH_FILE, {**meta, "params": flat_params(lens["truth"]), "derived": lens["derived"],
+                                      "components": lens["truth"]})
+    replace_folder(partial, folder)
+
+
+def replace_folder(new: Path, folder: Path) -> None:
+    """Move the folder ``new`` to ``folder``, in place of any folder there: at every moment
+    ``folder`` is either the old one, whole, or the new one (or, briefly, absent)."""
+    old = folder.with_name(f".{folder.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if folder.exists():
+        folder.rename(old)
+    new.rename(folder)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def writable_folder(folder: Path) -> Path:
