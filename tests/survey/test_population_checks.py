@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shlex
 import shutil
 from pathlib import Path
 
@@ -217,6 +218,28 @@ def test_a_lens_stopped_while_written_leaves_no_lens_folder_for_a_survey(tmp_pat
     assert sorted(p.name for p in pop.iterdir()) == ["lens_00000", "lens_00001", "population.json", "template.yaml",
                                                     "truth.csv", "truth.parquet"]
     assert all((pop / "lens_00001" / name).is_file() for name in population.FILES)
+
+
+@pytest.mark.parametrize("made", ["by the user", "by the run", "finished before"])
+def test_a_stopped_run_says_what_it_kept_and_what_to_run(finished, tmp_path, monkeypatch, made):
+    pop = _copy(finished, tmp_path) if made == "finished before" else tmp_path / "pop"
+    if made == "by the user":
+        pop.mkdir()
+    n = 1 if made == "finished before" else 2
+    _interrupt_at_lens(monkeypatch, 1 if n == 2 else 0)
+    args = ["simulate-population", str(n), str(pop), "-q", "--seed", str(SEED), "--size", "24", "--set", "nsub=1",
+            "--set", "theta_E_range=[0.3,0.5]", "--set", "snr_range=[10,20]"]
+    result = CliRunner().invoke(app, args)
+    text = _text(result)
+    assert result.exit_code == 130 and "Traceback" not in result.output, result.output
+    command = shlex.join(["tinylens", *args])
+    expected = {
+        "by the user": f"Interrupted. {pop} holds an unfinished population (1 of 2 lenses, no truth table): a survey "
+                       f"of it would fit only those. To make all of it (from the first lens), run: {command} (or delete {pop}).",
+        "by the run": f"Interrupted. Nothing was kept. To start again, run: {command}",
+        "finished before": f"Interrupted. {pop} holds its finished population as before (the run writes the same files again).",
+    }[made]
+    assert text == expected
 
 
 def test_an_interrupted_rerun_keeps_the_finished_population(finished, tmp_path, monkeypatch):

@@ -242,6 +242,10 @@ def interrupted_hint(name: str, exc: BaseException, command: str) -> str:
             command = without_flag(command, "--retry-failed")
         return survey_hint(getattr(exc, INTERRUPTED_FOLDER_ATTR, None), command, getattr(exc, SURVEY_WRITTEN_ATTR, False),
                            getattr(exc, RESTART_ATTR, None))
+    if name == "simulate-population":
+        from tinylens.cli.simulate_population import stopped_hint
+
+        return stopped_hint(getattr(exc, INTERRUPTED_FOLDER_ATTR, None), command)
     return ""
 
 

@@ -172,6 +172,28 @@ def survey_command(outdir: Path) -> str:
     return shlex.join(["tinylens", "survey", str(outdir), "--config", str(outdir / "template.yaml"), "--out", "RESULTS"])
 
 
+def stopped_hint(outdir: Path | None, command: str) -> str:
+    """What a run stopped by Ctrl-C or SIGTERM kept in ``outdir`` (None: stopped before it had the
+    folder), and the command (``command``) that makes the population again."""
+    import json
+
+    from tinylens.survey.population import POPULATION_RECORD
+
+    if outdir is None or not outdir.is_dir():
+        return f"Nothing was kept. To start again, run: {command}"
+    try:
+        record = json.loads((outdir / POPULATION_RECORD).read_text())
+    except (OSError, ValueError):
+        record = None
+    if not isinstance(record, dict):
+        return f"To start again, run: {command}"
+    if record.get("complete"):
+        return f"{outdir} holds its finished population as before (the run writes the same files again)."
+    lenses = sum(1 for p in outdir.glob("lens_*") if p.is_dir())
+    return (f"{outdir} holds an unfinished population ({lenses} of {record.get('n')} lenses, no truth table): a survey "
+            f"of it would fit only those. To make all of it (from the first lens), run: {command} (or delete {outdir}).")
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``simulate-population`` command to ``app``."""
     app.command("simulate-population", cls=CountCommand)(simulate_population_command)

@@ -541,8 +541,11 @@ def simulate_population(
         warnings.warn(message, ConfigWarning, stacklevel=2)
     created = not Path(outdir).expanduser().exists()
     outdir = writable_folder(Path(outdir).expanduser())
+    from tinylens.fit import folder_on_interrupt
+
     try:
-        return _simulate_into(outdir, n, seed, opts, progress)
+        with folder_on_interrupt(outdir):  # for the command line's line on what a stopped run kept
+            return _simulate_into(outdir, n, seed, opts, progress)
     except BaseException:
         if created:  # a folder this call made holds nothing of the user's: no half population left behind
             shutil.rmtree(outdir, ignore_errors=True)
