@@ -457,7 +457,7 @@ def test_the_stage_lines_say_which_stages_the_config_switched_off(tmp_path, caps
     mass = SimpleNamespace(lens_mass=[object()])
     assert stage2_done(mass, SimpleNamespace(found=False), 1.75, used=False) == (
         "no arc found; theta_E starts at its prior's median, 1.750\", with no floor (pipeline.arc: false)")
-    assert stage2_done(mass, SimpleNamespace(found=False), 1.75) == "no arc found"
+    assert stage2_done(mass, SimpleNamespace(found=False), 1.75).startswith("no arc found")
     assert "theta_E ~" not in said  # the median is no estimate of the arc's
 
 
@@ -542,3 +542,20 @@ def test_stage_3s_theta_E_floor_holds_with_a_shear_listed_first(tmp_path):
     inside[i], outside[i] = 0.6, 1.0
     fits = [Fit(inside, 10.0, 1, ""), Fit(outside, 0.0, 1, "")]
     assert [f.log_post for f in plausible(fits, problem.spec, 0.8)] == [0.0]
+
+
+def test_the_stage_2_line_says_where_theta_E_starts_when_no_arc_is_found(tmp_path, capsys):
+    """An arc too faint for the arc finder: stage 3 started theta_E at its prior's median, with no
+    floor, as with ``pipeline.arc: false``, but stage 2's line said only 'no arc found', neither
+    where the Einstein radius then starts nor why nothing was found. It now says both."""
+    from tiny_lens import tiny_config, tiny_data, write_tiny_lens
+
+    data = tiny_data()
+    data["image"] = 0.03 * data["image"] + np.random.default_rng(7).normal(0, 0.05, data["image"].shape)  # arc 30 times fainter
+    write_tiny_lens(tmp_path, data=data)
+    problem = tinylens.load(tiny_config(), base_dir=tmp_path)  # no lens light; theta_E U(0.5, 1.5)
+    state = optimise(Objective(problem), Pipeline(), progress=True)
+    said = " ".join(capsys.readouterr().err.split())
+    assert not state["stages"]["arc"]["found"] and state["stages"]["arc"]["theta_E_floor"] == 0.0
+    assert ("2/4 no arc found (no 12 pixels together above pipeline.arc_threshold, 3 sigma, beyond the lens "
+            "centre; flagged no_arc): theta_E starts at its prior's median, 1.000\", with no floor") in said, said

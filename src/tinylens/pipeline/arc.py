@@ -21,6 +21,8 @@ from scipy import ndimage
 
 from tinylens.numerics.grid import pixel_coordinates
 
+#: The fewest connected pixels above the threshold that make an arc (:func:`find_arc`'s ``min_pixels``).
+MIN_ARC_PIXELS = 12
 
 @dataclass(frozen=True)
 class Arc:
@@ -66,7 +68,7 @@ def find_arc(
     used: np.ndarray | None = None,
     threshold: float = 3.0,
     smooth_pix: float = 1.0,
-    min_pixels: int = 12,
+    min_pixels: int = MIN_ARC_PIXELS,
     r_min: float | None = None,
     grow_pix: int = 2,
 ) -> Arc:

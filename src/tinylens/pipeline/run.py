@@ -32,7 +32,7 @@ from tinylens.inference.common import fingerprint, resumes
 from tinylens.inference.progress import announce
 from tinylens.inference.optimizer import BAD
 from tinylens.pipeline import box as bx
-from tinylens.pipeline.arc import find_arc
+from tinylens.pipeline.arc import MIN_ARC_PIXELS, find_arc
 from tinylens.pipeline.lens_light import fit_lens_light, lens_center
 from tinylens.pipeline.mass_source import PEAK_R_MIN_PIXELS, fit_mass_source, other_radii, theta_E_floor
 from tinylens.pipeline.optimize import Objective
@@ -112,7 +112,7 @@ def optimise(objective: Objective, settings, progress: bool = False) -> dict[str
                        threshold=settings.arc_threshold)
     theta_E_guess = arc.theta_E if (settings.arc and arc.found) else _theta_E_middle(problem)
     stages["arc"] = {**arc.summary(), "theta_E_start": theta_E_guess}
-    _say(progress, f"2/4 {stage2_done(problem.spec, arc, theta_E_guess, used=settings.arc)}")
+    _say(progress, f"2/4 {stage2_done(problem.spec, arc, theta_E_guess, used=settings.arc, threshold=settings.arc_threshold)}")
     t1 = time.perf_counter()
     center = lens_center(problem, theta)
     others = (other_radii(arc, center, theta_E_guess, r_min=PEAK_R_MIN_PIXELS * d.pixel_scale)
@@ -146,16 +146,21 @@ def stage1_skipped(spec) -> str:
     return "lens light not fitted alone (pipeline.lens_light: false): the arc is searched in the data as they are"
 
 
-def stage2_done(spec, arc, theta_E: float, used: bool = True) -> str:
+def stage2_done(spec, arc, theta_E: float, used: bool = True, threshold: float | None = None) -> str:
     """What stage 2 found, for its progress line: the arc and the Einstein radius it suggests,
     which a model without a lens mass (of the lens light alone) does not have. ``used``: false
-    where ``pipeline.arc`` is, and ``theta_E`` (the prior's median) is not the arc's."""
+    where ``pipeline.arc`` is, and ``theta_E`` (the prior's median) is not the arc's; so it is
+    where no arc is found (the line says so, and the ``threshold`` the arc's pixels had to pass)."""
     found = f"arc: {arc.n_pixels} pixels" if arc.found else "no arc found"
     if not spec.lens_mass:
         return found + (", no mass to estimate an Einstein radius for" if arc.found else "")
     if not used:
         return f"{found}; theta_E starts at its prior's median, {theta_E:.3f}\", with no floor (pipeline.arc: false)"
-    return f"{found}, theta_E ~ {theta_E:.3f}\"" if arc.found else found
+    if not arc.found:
+        above = f" above pipeline.arc_threshold, {threshold:g} sigma" if threshold is not None else ""
+        return (f"{found} (no {MIN_ARC_PIXELS} pixels together{above}, beyond the lens centre; flagged no_arc): "
+                f"theta_E starts at its prior's median, {theta_E:.3f}\", with no floor")
+    return f"{found}, theta_E ~ {theta_E:.3f}\""
 
 
 def stage3_done(spec) -> str:
