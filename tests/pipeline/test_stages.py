@@ -559,3 +559,68 @@ def test_the_stage_2_line_says_where_theta_E_starts_when_no_arc_is_found(tmp_pat
     assert not state["stages"]["arc"]["found"] and state["stages"]["arc"]["theta_E_floor"] == 0.0
     assert ("2/4 no arc found (no 12 pixels together above pipeline.arc_threshold, 3 sigma, beyond the lens "
             "centre; flagged no_arc): theta_E starts at its prior's median, 1.000\", with no floor") in said, said
+
+
+@pytest.mark.parametrize("change", ["fixed value", "profile", "source's fixed index"])
+def test_stages_of_another_model_with_the_same_free_parameters_are_not_reused(tmp_path, change):
+    """The stages' checkpoint (and the sampler's) was told by the data, the free parameters and
+    their priors alone: a stopped fit started again after a fixed value was changed (e1: 0 -> 0.3),
+    SIE replaced by SIS (e1, e2 fixed), or a source's fixed Sersic index changed (1 -> 4), said 'stages 1-3
+    reused from checkpoint.pipeline.json' and sampled the old model's box (and resumed its sampler),
+    a result of the old model presented as the new one's."""
+    import copy
+
+    from tiny_lens import tiny_config, write_tiny_lens
+    from tinylens.pipeline.run import _stage_fingerprint
+
+    write_tiny_lens(tmp_path)
+    config = tiny_config()
+    changed = copy.deepcopy(config)
+    mass = changed["model_components"]["lens_mass_list"][0]
+    if change == "fixed value":
+        mass["params"]["e1"] = {"fixed": True, "fixed_value": 0.3}
+    elif change == "profile":
+        mass["type"] = "SIS"
+        del mass["params"]["e1"], mass["params"]["e2"]
+    else:
+        changed["model_components"]["source_light_list"][0]["params"]["n_sersic"] = {"fixed": True, "fixed_value": 4.0}
+    before, after = (tinylens.load(c, base_dir=tmp_path) for c in (config, changed))
+    assert before.param_names == after.param_names and before.priors == after.priors
+    assert _stage_fingerprint(before, Pipeline()) != _stage_fingerprint(after, Pipeline())
+    assert _stage_fingerprint(before, Pipeline()) == _stage_fingerprint(tinylens.load(config, base_dir=tmp_path), Pipeline())
+
+
+def test_the_compact_lens_light_start_is_measured_about_an_off_centre_lens(write_fits):
+    """Stage 3's compact lens-light start (for an arc that outshines the lens galaxy) measured the
+    light within half the Einstein radius of the image centre, not of the lens: for a lens 0.64"
+    off centre it put the lens light, and the mass centre of its starts, at (0.14", -0.13"), on the
+    lens galaxy's wing. It is measured about stage 1's lens centre."""
+    from tinylens.cli.demo import _free, table1_model_components
+    from tinylens.pipeline.arc import Arc
+    from tinylens.pipeline.lens_light import compact_light
+    from tinylens.pipeline.params import get_param, prior_middle, set_param
+    from tinylens.simulate import gaussian_psf, simulate_image
+
+    truth = {"lens_mass": [{"theta_E": 1.0, "e1": 0.1, "e2": -0.05, "center_x": 0.5, "center_y": -0.4},
+                           {"gamma1": 0.0, "gamma2": 0.0}],
+             "lens_light": [{"R_sersic": 0.6, "n_sersic": 4.0, "e1": 0.0, "e2": 0.0, "center_x": 0.5, "center_y": -0.4,
+                             "Ie": 0.8}]}
+    psf = gaussian_psf(0.15, 0.08, 15)
+    image = simulate_image({"lens_mass_list": ["SIE", "SHEAR"], "lens_light_list": ["Sersic"]}, truth, (50, 50), 0.08,
+                           psf, nsub=2)
+    components = table1_model_components()
+    for name in ("center_x", "center_y"):
+        components["lens_mass_list"][0]["params"][name] = _free("uniform", -1.0, 1.0)
+    config = {"dataset": {"data_path": write_fits("image.fits", image), "pixel_scale": 0.08,
+                          "noise_path": write_fits("noise.fits", np.full(image.shape, 0.03)),
+                          "psf_path": write_fits("psf.fits", psf), "supersampling": {"mode": "uniform", "nsub": 1}},
+              "model_components": components}
+    problem = tinylens.load(config)
+    theta = prior_middle(problem)
+    light = problem.spec.lens_light[0]
+    set_param(theta, light, "center_x", 0.5, problem.spec)  # where stage 1 found it
+    set_param(theta, light, "center_y", -0.4, problem.spec)
+    no_arc = Arc(np.zeros(image.shape, bool), np.zeros(image.shape), float("nan"))
+    compact = compact_light(problem, theta, no_arc, 1.0)
+    got = (get_param(compact, light, "center_x"), get_param(compact, light, "center_y"))
+    assert got == pytest.approx((0.5, -0.4), abs=0.03), got

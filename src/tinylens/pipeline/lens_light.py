@@ -33,13 +33,13 @@ class Moments:
 
 
 def image_moments(data: np.ndarray, noise: np.ndarray, pixel_scale: float, radius: float | None = None,
-                  exclude: np.ndarray | None = None) -> Moments:
-    """Centroid, ellipticity and half-light radius of the positive, significant light near the
-    image centre (within ``radius`` arcsec; default a third of the image), leaving out the
-    pixels in ``exclude`` (e.g. the arc)."""
+                  exclude: np.ndarray | None = None, center: tuple[float, float] = (0.0, 0.0)) -> Moments:
+    """Centroid, ellipticity and half-light radius of the positive, significant light near
+    ``center`` (default the image centre; within ``radius`` arcsec of it, default a third of the
+    image), leaving out the pixels in ``exclude`` (e.g. the arc)."""
     x, y = pixel_coordinates(data.shape, pixel_scale)
     radius = radius or min(data.shape) * pixel_scale / 3
-    keep = (np.hypot(x, y) < radius) & (data > 2 * noise) & np.isfinite(data)
+    keep = (np.hypot(x - center[0], y - center[1]) < radius) & (data > 2 * noise) & np.isfinite(data)
     if exclude is not None:
         keep &= ~np.asarray(exclude, bool)
     w = np.where(keep, data, 0.0)
@@ -121,15 +121,17 @@ def fit_lens_light(problem, base: np.ndarray | None = None, rounds: int = 2, cou
 
 
 def compact_light(problem, theta_light: np.ndarray, arc: Arc, theta_E: float) -> np.ndarray | None:
-    """``theta_light`` with the lens light re-measured inside half the Einstein radius (arc left
-    out): a concentrated, de Vaucouleurs-like start (``n = 4``). When the arc outshines the lens
-    galaxy, stage 1 can spread the lens light into a disc that fills the ring; this start lets
-    stage 3 try the alternative. None without lens light or an Einstein-radius estimate."""
+    """``theta_light`` with the lens light re-measured inside half the Einstein radius of its
+    centre in ``theta_light`` (arc left out): a concentrated, de Vaucouleurs-like start (``n =
+    4``). When the arc outshines the lens galaxy, stage 1 can spread the lens light into a disc
+    that fills the ring; this start lets stage 3 try the alternative. None without lens light or
+    an Einstein-radius estimate."""
     spec = problem.spec
     if not spec.lens_light or not (np.isfinite(theta_E) and theta_E > 0):
         return None
     d = problem.dataset
-    inner = image_moments(d.data, d.noise, d.pixel_scale, radius=0.5 * theta_E, exclude=arc.mask)
+    inner = image_moments(d.data, d.noise, d.pixel_scale, radius=0.5 * theta_E, exclude=arc.mask,
+                          center=lens_center(problem, theta_light))
     t = np.array(theta_light, dtype=float)
     for k, comp in enumerate(spec.lens_light):
         spread = 2.0 ** (k - (len(spec.lens_light) - 1) / 2)
