@@ -1134,3 +1134,79 @@ def test_setting_aside_a_changed_lens_does_not_warn_of_the_template_again(tmp_pa
         warnings.simplefilter("error")
         runner.set_aside(["lens_a"], tmp_path, template)
     assert sorted(p.name for p in folder.iterdir()) == [filenames.previous_name(filenames.RESULT)]
+
+
+def test_a_task_runs_only_with_the_tinylens_of_its_survey(tmp_path, monkeypatch):
+    """checked_task, as a worker runs it: the fit where the worker's tinylens is the survey's (its
+    package file by any path to it: here through a symbolic link to the same folder), a refusal
+    naming the worker's otherwise, the lens's folder untouched."""
+    import tinylens
+    from survey_mocks import echo_truth_path
+
+    version, file = runner.my_copy()
+    linked = tmp_path / "link"
+    linked.symlink_to(Path(file).parent)
+    monkeypatch.setattr(tinylens, "__file__", str(linked / "__init__.py"))  # as the worker imported it
+    fit = f"{echo_truth_path.__module__}:{echo_truth_path.__name__}"
+    folder = tmp_path / "lenses" / "lens_a"
+    assert runner.checked_task((version, (file,)), fit, "lens_a", {}, str(folder), truth_path="t.json")["reason"] == "t.json"
+    other = tmp_path / "lenses" / "lens_b"
+    refusal = runner.checked_task(("0.0.9", (file,)), fit, "lens_b", {}, str(other))
+    assert refusal == {"lens_id": "lens_b", "status": runner.REFUSED, "worker": "?", "version": version,
+                       "file": str(linked / "__init__.py")}
+    assert not other.exists()
+
+
+@contextlib.contextmanager
+def _late_worker(address: str, preload: Path) -> Iterator[None]:
+    """A `dask worker` process of the scheduler at ``address`` that runs ``preload`` when it starts."""
+    import subprocess
+    import sys
+
+    paths = [str(Path(runner.__file__).parents[2]), str(Path(__file__).parent)]  # tinylens, survey_mocks
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([*paths, os.environ.get("PYTHONPATH", "")])}
+    worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address, "--nthreads", "1",
+                               "--no-nanny", "--preload", str(preload)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield
+    finally:
+        worker.terminate()
+        worker.wait(30)
+
+
+@pytest.mark.parametrize("preload, runs", [
+    ("import tinylens\ntinylens.__version__ = '0.0.9'\n", "runs tinylens 0.0.9 from"),
+    ("import sys\nsys.modules['tinylens'] = None\n", "cannot import tinylens (ModuleNotFoundError"),
+])
+def test_a_worker_that_joins_with_another_tinylens_fits_no_lens(tmp_path, monkeypatch, capsys, preload, runs):
+    """Workers were checked once, when the survey started: one that joined later (a batch job
+    starting late, a worker restarted after a death) with another tinylens fitted lenses with it
+    silently, and one without tinylens died on its first task. Each task now checks its worker:
+    there, it fits nothing and is given to the other workers, and the survey names the worker; a
+    lens that only such workers could take is left for the next run, with an error saying why.
+    (An in-process scheduler and good worker, and a `dask worker` process; fits faked.)"""
+    from distributed import Client, LocalCluster
+
+    from survey_mocks import echo_truth_path
+
+    monkeypatch.setattr(runner, "fit_lens", echo_truth_path)
+    (tmp_path / "preload.py").write_text(preload)
+    lenses = [runner.Lens(f"lens_{i}", tmp_path / "in" / f"lens_{i}") for i in range(6)]
+    with LocalCluster(n_workers=0, threads_per_worker=1, processes=False, protocol="tcp", host="127.0.0.1",
+                      dashboard_address=None) as cluster, Client(cluster) as client, \
+            _late_worker(cluster.scheduler_address, tmp_path / "preload.py"):
+        client.wait_for_workers(1, timeout=60)
+        bad = next(iter(client.scheduler_info()["workers"]))
+        with pytest.raises(TinyLensError) as caught:  # only the bad worker: nothing fitted
+            runner._fit_lenses(lenses, {}, {}, tmp_path, [], 1, None, False, client=client)
+        assert not (tmp_path / "lenses").exists() and pd.read_csv(tmp_path / "catalog.csv").empty
+        cluster.scale(1)  # a good worker joins: the next run fits every lens there
+        client.wait_for_workers(2, timeout=60)
+        frame = runner._fit_lenses(lenses, {}, {}, tmp_path, [], 1, None, False, client=client)
+    text = " ".join(str(caught.value).split())
+    assert text.startswith("6 lens(es) were not fitted because every Dask worker given them runs another tinylens "
+                           f"than this command (e.g. lens_0; {bad}; see above)"), text
+    assert frame["status"].tolist() == ["ok"] * 6
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"survey: the Dask worker {bad} {runs}" in err and "it fits no lens of the survey" in err, err

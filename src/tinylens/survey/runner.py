@@ -795,7 +795,7 @@ def check_worker_imports(client: Any, module: str | None = None) -> None:
     A worker started without tinylens (another environment, no ``PYTHONPATH``) cannot even read
     a survey task: Dask closes it on the first one, and the survey would wait silently for
     workers that no longer exist. Then :func:`check_worker_copies`: the workers must import the
-    same tinylens as this process. Workers that join later are not checked."""
+    same tinylens as this process. Workers that join later are checked by each survey task (:data:`checked_task`)."""
     import pkgutil
 
     try:  # resolve_name imports the module and returns a plain string, which any worker can send
@@ -866,6 +866,92 @@ def check_worker_copies(client: Any) -> None:
             f"{len(path)} of the {len(copies)} Dask workers import tinylens from another place than this command "
             f"({which(path)}; {here}); they fit the lenses with their copy. If it is another checkout, start the "
             "workers with PYTHONPATH set as for this command.", ConfigWarning, stacklevel=3)
+
+
+def my_copy() -> tuple[str, str]:
+    """This process's tinylens: its version and the file of its package."""
+    import tinylens
+
+    return tinylens.__version__, str(tinylens.__file__)
+
+
+def task_copies(client: Any) -> tuple[str, tuple[str, ...]]:
+    """The tinylens a survey task may run on its worker (:data:`checked_task`): this process's
+    version, imported from this process's package file (by any path to it) or from that of a
+    worker of the same version connected now (warned of by :func:`check_worker_copies` when the
+    survey started)."""
+    mine = my_copy()
+    try:
+        copies = worker_copies(client)
+    except Exception:  # a cluster that cannot be asked: this process's copy only
+        copies = {}
+    files = dict.fromkeys([mine[1], os.path.realpath(mine[1]),
+                           *(file for version, file in copies.values() if version == mine[0] and file != "?")])
+    return mine[0], tuple(files)
+
+
+#: The ``status`` of what a survey task returns, without fitting its lens, on a worker that runs
+#: another tinylens than the survey's (:data:`checked_task`); the survey gives the lens to another.
+REFUSED = "refused"
+
+
+def _task_on_a_checked_worker() -> Callable[..., dict[str, Any]]:
+    """:data:`checked_task`, made here so that it is local: Dask then pickles it by value."""
+
+    def checked_task(allowed: tuple[str, tuple[str, ...]], fit: str, lens_id: str, *args: Any,
+                     **kwargs: Any) -> dict[str, Any]:
+        import importlib
+        import os
+
+        try:
+            import tinylens
+            version, file = str(tinylens.__version__), str(tinylens.__file__)
+        except Exception as exc:  # a worker without tinylens, or with a broken one
+            version, file = None, f"{type(exc).__name__}: {exc}"
+        if version != allowed[0] or (file not in allowed[1] and os.path.realpath(file) not in allowed[1]):
+            try:
+                from distributed import get_worker
+                worker = get_worker().address
+            except ValueError:  # not on a worker
+                worker = "?"
+            return {"lens_id": lens_id, "status": "refused",  # REFUSED (a literal: this function is pickled by value)
+                    "worker": worker, "version": version, "file": file}
+        module, _, name = fit.partition(":")
+        return getattr(importlib.import_module(module), name)(lens_id, *args, **kwargs)
+
+    return checked_task
+
+
+#: What a survey task runs on its worker: ``checked_task(allowed, fit, lens_id, *args, **kwargs)``
+#: calls the function named ``fit`` (``module:name``, :func:`fit_lens`) where the worker runs the
+#: tinylens ``allowed`` (:func:`task_copies`), else returns a :data:`REFUSED` row naming the
+#: worker and its tinylens, its lens untouched. Workers that join a cluster after the survey
+#: checked it (a batch system starting them late, a worker restarted after a death) are checked
+#: so. It is pickled by value, so that a worker without tinylens can run it too.
+checked_task = _task_on_a_checked_worker()
+
+
+def refused_worker_note(refusal: Mapping[str, Any], mine: tuple[str, str]) -> str:
+    """What the survey says of a worker whose task refused its lens (:data:`checked_task`)."""
+    runs = (f"runs tinylens {refusal.get('version')} from {refusal.get('file')}" if refusal.get("version") is not None
+            else f"cannot import tinylens ({refusal.get('file')})")
+    return (f"survey: the Dask worker {refusal.get('worker')} {runs}, not the tinylens {mine[0]} from {mine[1]} of this "
+            "command (it joined the cluster after the survey checked its workers?): it fits no lens of the survey, "
+            "and its lenses are given to the other workers. Stop it, and start workers in the same environment as "
+            "this command (or with PYTHONPATH set as for it).")
+
+
+def good_workers(client: Any, refused: Mapping[str, Any]) -> list[str] | None:
+    """The workers of ``client``'s cluster not among those ``refused`` (``None``: none, or the
+    scheduler cannot be asked)."""
+    try:
+        try:
+            info = client.scheduler_info(n_workers=-1)
+        except TypeError:  # distributed 2024.x: every worker is listed
+            info = client.scheduler_info()
+        return [address for address in info["workers"] if address not in refused] or None
+    except Exception:  # an info call failing must not stop the survey
+        return None
 
 
 def _allowed_failures(client: Any) -> int:
@@ -1149,6 +1235,14 @@ def _task_row(future: Any, lens: Lens, out: Path) -> dict[str, Any] | None:
     return row
 
 
+def _refusal(future: Any) -> dict[str, Any] | None:
+    """What a finished task returned when its worker refused its lens (:data:`checked_task`), else ``None``."""
+    if future.status != "finished":
+        return None
+    row = future.result()
+    return row if isinstance(row, dict) and row.get("status") == REFUSED else None
+
+
 @dataclass(frozen=True)
 class _State:
     """What a survey finds before it writes anything: the lens folders (all, and those chosen
@@ -1356,12 +1450,19 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
         allowed = _allowed_failures(client)
         started: dict[str, int] = {}  # fits of each lens started before its first submission
         resubmitted: dict[str, int] = {}
+        copies = task_copies(client)
+        fit = f"{fit_lens.__module__}:{fit_lens.__qualname__}"  # (a test's stand-in where it is one)
+        refused: dict[str, dict[str, Any]] = {}  # workers of another tinylens, by address
+        refusals: dict[str, int] = {}
+        unfitted: list[str] = []  # refused by every worker they were given to
 
         def submit(lens: Lens) -> None:
             started.setdefault(lens.lens_id, attempts(lens.output(out)))
-            future = client.submit(fit_lens, lens.lens_id, lens_config(config, lens, out), str(lens.output(out)),
-                                   truth_path=str(lens.folder / TRUTH_FILE), precision=get_precision(),
-                                   pure=False, retries=RETRIES)
+            where = good_workers(client, refused) if refused else None  # preferred, while there are some
+            future = client.submit(checked_task, copies, fit, lens.lens_id, lens_config(config, lens, out),
+                                   str(lens.output(out)), truth_path=str(lens.folder / TRUTH_FILE),
+                                   precision=get_precision(), pure=False, retries=RETRIES, workers=where,
+                                   allow_other_workers=where is not None)
             lens_of[future] = lens
             lines.watch(future.key)
             running.add(future)
@@ -1383,6 +1484,20 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
                     future.release()
                     submit(lens)
                     continue
+                refusal = _refusal(future)
+                if refusal is not None:  # not fitted: given to another worker, or left for the next run
+                    lines.settle(future.key, resubmitted=True)
+                    future.release()
+                    if refusal["worker"] not in refused:
+                        refused[refusal["worker"]] = refusal
+                        bar.note(refused_worker_note(refusal, my_copy()))
+                    refusals[lens.lens_id] = refusals.get(lens.lens_id, 0) + 1
+                    if refusals[lens.lens_id] <= RESUBMITS:
+                        submit(lens)
+                    else:
+                        unfitted.append(lens.lens_id)
+                        submit_more()
+                    continue
                 lines.settle(future.key, resubmitted=False)
                 row = _task_row(future, lens, out)
                 future.release()
@@ -1399,6 +1514,12 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
                 submit_more()
         finally:
             frame = write_catalog(rows, out)
+    if unfitted:
+        raise TinyLensError(
+            f"{len(unfitted)} lens(es) were not fitted because every Dask worker given them runs another tinylens than "
+            f"this command (e.g. {unfitted[0]}; {listed(sorted(refused), 3)}; see above). The catalogue holds the "
+            f"{len(frame)} finished ones. Start workers in the same environment as this command (or with PYTHONPATH "
+            "set as for it), then run the same command again to fit the rest.")
     if dropped:
         raise TinyLensError(f"{len(dropped)} lens(es) were not fitted because the Dask cluster dropped their tasks "
                             f"(e.g. {dropped[0]}; was the scheduler stopped?). The catalogue holds the "
