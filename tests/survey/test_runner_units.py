@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import itertools
 import json
 import logging
@@ -1210,3 +1211,71 @@ def test_a_worker_that_joins_with_another_tinylens_fits_no_lens(tmp_path, monkey
     assert frame["status"].tolist() == ["ok"] * 6
     err = " ".join(capsys.readouterr().err.split())
     assert f"survey: the Dask worker {bad} {runs}" in err and "it fits no lens of the survey" in err, err
+
+
+def test_a_task_run_again_after_its_fit_finished_adopts_the_fit(tmp_path, mock_survey):
+    """A worker that died after a lens's result.json was written but before its row.json: Dask
+    ran the task again, and it threw the finished fit away and fitted the lens again (from the
+    beginning: the fit had removed its checkpoint). The task now adopts a finished fit of the same
+    lens, config, precision and unchanged input files, and removes the checkpoint the fit had left;
+    one of another template, precision or input files is not adopted."""
+    import shutil
+
+    from tinylens.precision import get_precision
+
+    template = runner.load_template(mock_survey["template"])
+    lens = runner.Lens("lens_a", tmp_path / "in" / "lens_a")
+    shutil.copytree(mock_survey["lenses"] / "lens_a", lens.folder)
+    config, folder = runner.lens_config(template, lens, tmp_path), lens.output(tmp_path)
+    row = runner.fit_lens("lens_a", config, str(folder))
+    assert row["status"] == "ok" and runner.attempts(folder) == 1
+    (folder / "row.json").unlink()  # the worker died here
+    checkpoint = folder / filenames.checkpoint_names()[0]
+    checkpoint.write_text("left by the fit")
+    written = (folder / "result.json").stat().st_mtime_ns
+    adopted = runner.fit_lens("lens_a", config, str(folder))
+    assert adopted == runner.flat_row("lens_a", json.loads((folder / "result.json").read_text()))
+    assert runner.read_row(folder / "row.json") == adopted and not checkpoint.exists()
+    assert runner.attempts(folder) == 1 and (folder / "result.json").stat().st_mtime_ns == written  # no fit
+    precision = get_precision()
+    assert runner.adoptable_row("lens_a", folder, config, precision) == adopted
+    other = copy.deepcopy(config)
+    other["inference"]["settings"]["nlive"] = 60
+    assert runner.adoptable_row("lens_a", folder, other, precision) is None  # another template
+    assert runner.adoptable_row("lens_a", folder, config, "float64" if precision == "float32" else "float32") is None
+    assert runner.adoptable_row("lens_b", folder, config, precision) is None  # another lens's
+    (lens.folder / "noise.fits").write_bytes((lens.folder / "noise.fits").read_bytes()[::-1])
+    assert runner.adoptable_row("lens_a", folder, config, precision) is None  # its noise changed since
+
+
+def test_a_retried_failure_is_fitted_again_not_adopted(tmp_path, mock_survey, monkeypatch):
+    """--retry-failed must fit a failed lens again, even beside a finished result.json of the same
+    template and files (a fit whose worker kept dying after writing it): that result is set aside
+    (result.previous.json) before the task starts, so that the task does not adopt it.
+    (An in-process cluster; the fit fails at once, saying it was started.)"""
+    from distributed import LocalCluster
+
+    import tinylens
+    from tinylens.precision import get_precision
+    from tinylens.survey.provenance import inputs_stamp
+
+    def fit(*args: Any, **kwargs: Any) -> None:
+        raise runner.DataError("fitted again")
+
+    monkeypatch.setattr(runner, "check_template", lambda *args, **kwargs: None)
+    monkeypatch.setattr(tinylens, "fit", fit)
+    out = (tmp_path / "out").resolve()
+    lens = next(x for x in runner.find_lenses(mock_survey["lenses"]) if x.lens_id == "lens_a")
+    config, folder = runner.lens_config(runner.load_template(mock_survey["template"]), lens, out), lens.output(out)
+    folder.mkdir(parents=True)
+    precision = get_precision()
+    result = {**RESULT, "config": runner.fitted_config(config), "info": {"precision": precision, "checkpoint": None}}
+    (folder / "result.json").write_text(json.dumps(result))
+    (folder / "inputs.json").write_text(json.dumps(inputs_stamp(config, precision)))
+    runner.write_row(folder, runner.failed_row("lens_a", "KilledWorker: ..."))
+    assert runner.adoptable_row("lens_a", folder, config, precision) is not None  # what the task would adopt
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        frame = runner.run_survey(mock_survey["lenses"], mock_survey["template"], out, only=["lens_a"],
+                                  scheduler=cluster.scheduler_address, progress=False, retry_failed=True)
+    assert frame.set_index("lens_id").loc["lens_a", "reason"] == "fitted again"
+    assert not (folder / "result.json").exists() and json.loads((folder / "result.previous.json").read_text()) == result

@@ -44,6 +44,7 @@ from tinylens.precision import get_precision
 from tinylens.results.truth import TRUTH_FILE
 from tinylens.survey.provenance import (
     MANIFEST_FILE,
+    PRECISION_KEY,
     changed_inputs,
     fitted_precision,
     inputs_stamp,
@@ -296,7 +297,9 @@ def fit_lens(lens_id: str, config: dict[str, Any], lens_out: str, truth_path: st
     the survey's process (:func:`tinylens.set_precision`), which the worker's own need not be.
 
     The lens's folder is locked meanwhile: a task still running for a survey that was killed
-    (on a cluster the workers outlive their client) is waited for, and its row returned.
+    (on a cluster the workers outlive their client) is waited for, and its row returned. A fit
+    that finished but whose task did not write its row (its worker died; Dask runs the task
+    again) is adopted, not made again, where it is this task's (:func:`adoptable_row`).
     A user error in this lens's data or config gives a ``failed`` row. Any other error is
     raised so that Dask retries the task; the lens's checkpoints (the sampler's and the pipeline
     stages') are removed first, in case they are what broke (a fit killed while writing one), so
@@ -314,6 +317,10 @@ def fit_lens(lens_id: str, config: dict[str, Any], lens_out: str, truth_path: st
         previous = read_row(folder / filenames.ROW, lens_id)
         if previous is not None and previous.get("status") == "ok" and is_done(previous, folder):
             return previous
+        adopted = adoptable_row(lens_id, folder, config, precision or get_precision())
+        if adopted is not None:  # fitted by this task before its worker died: not fitted again
+            finish_adopted(folder, adopted)
+            return adopted
         if precision is not None:  # the worker's, for the lenses it fits from now on
             tinylens.set_precision(precision)
         remove_orphan_outputs(folder, config)  # of a fit killed while writing them
@@ -423,18 +430,63 @@ def is_done(row: Mapping[str, Any] | None, lens_out: Path, retry_failed: bool = 
 def recovered_row(lens: Lens, out: Path) -> dict[str, Any] | None:
     """The row of ``lens`` rebuilt from its ``result.json`` (``None``: there is none, it cannot
     be read, or it is another lens's, copied here; the lens is then fitted again)."""
-    result_path = lens.output(out) / filenames.RESULT
+    return result_row(lens.lens_id, lens.output(out) / filenames.RESULT)
+
+
+def result_row(lens_id: str, result_path: Path) -> dict[str, Any] | None:
+    """The row of lens ``lens_id`` from the ``result.json`` at ``result_path`` (``None``: there is
+    none, it cannot be read, or it is another lens's, copied there)."""
     if not result_path.exists():
         return None
     try:
         result = json.loads(result_path.read_text())
-        row = flat_row(lens.lens_id, result)
+        row = flat_row(lens_id, result)
     except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
         return None
     written_in = result.get("output_dir")
-    if isinstance(written_in, str) and Path(written_in).name != lens.lens_id:
+    if isinstance(written_in, str) and Path(written_in).name != lens_id:
         return None
     return row
+
+
+def fitted_config(config: Mapping[str, Any]) -> dict[str, Any] | None:
+    """``config`` as a fit of it records it in its ``result.json`` (``config``); ``None`` where
+    it cannot be read."""
+    from tinylens.config import load_config
+    from tinylens.results.tables import _jsonable
+
+    try:
+        with warnings.catch_warnings():  # the template's: shown by its check; the lens's: by its fit
+            warnings.simplefilter("ignore")
+            return json.loads(json.dumps(_jsonable(load_config(config)[0].model_dump(mode="json"))))
+    except TinyLensError:
+        return None
+
+
+def adoptable_row(lens_id: str, folder: Path, config: Mapping[str, Any], precision: str) -> dict[str, Any] | None:
+    """The row of the finished fit in ``folder`` (its ``result.json``) whose task did not live to
+    write its row (its worker died; Dask runs the task again), where that fit is the one the task
+    would make: of ``config`` (the template and this lens's files), in ``precision``, from the
+    input files its ``inputs.json`` stamped, unchanged since. ``None`` otherwise: the lens is fitted."""
+    row = result_row(lens_id, folder / filenames.RESULT)
+    recorded = read_json(folder / filenames.INPUTS)
+    if row is None or recorded is None or recorded.get(PRECISION_KEY) != precision:
+        return None
+    result = read_json(folder / filenames.RESULT) or {}
+    if (result.get("info") or {}).get("precision") != precision or changed_inputs(recorded, config):
+        return None
+    fitted = fitted_config(config)
+    return row if fitted is not None and result.get("config") == fitted else None
+
+
+def finish_adopted(folder: Path, row: Mapping[str, Any]) -> None:
+    """What the task of the fit adopted in ``folder`` (:func:`adoptable_row`) had left to do: remove
+    the checkpoints where its ``result.json`` names none (the fit removes them once it is written),
+    and write its ``row``."""
+    if ((read_json(folder / filenames.RESULT) or {}).get("info") or {}).get("checkpoint") is None:
+        for name in filenames.checkpoint_names():
+            (folder / name).unlink(missing_ok=True)
+    write_row(folder, row)
 
 
 def recoverable_rows(lenses: list[Lens], out: Path, rows: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -554,7 +606,7 @@ def changed_lenses(lenses: list[Lens], template: Mapping[str, Any], out: Path) -
 
 
 def set_aside(lens_ids: list[str], out: Path, template: Mapping[str, Any] | None = None) -> None:
-    """Make changed lenses be fitted again: remove their row and rename their ``result.json``
+    """Make changed lenses (or retried ones) be fitted again: remove their row and rename their ``result.json``
     to ``result.previous.json`` (kept, but no longer taken for this lens's result), and so the
     fit's tables and figures (named by the ``template``'s ``output``): ``result_summary.csv`` to
     ``result_summary.previous.csv``, so that a new fit that fails leaves none beside its row."""
@@ -1414,6 +1466,8 @@ def _run_survey(lens_dir: str | Path, template: str | Path, out: str | Path, wor
                 adopt_stamps(lenses, config, out)
                 recover_rows(lenses, out, rows)
                 forget(todo, rows, out)
+                # a retried failure's result.json (or one that cannot be read): not this run's, which a task may adopt
+                set_aside([lens.lens_id for lens in todo if (lens.output(out) / filenames.RESULT).exists()], out, config)
                 with marked_on_interrupt(FORGOTTEN_ATTR, True):
                     if not todo:
                         return write_catalog(rows, out)
