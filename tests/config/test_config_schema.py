@@ -262,6 +262,25 @@ def test_an_unclosed_quote_or_bracket_is_found_where_it_was_opened(tmp_path, tex
     assert where in text and fragment in text, text
 
 
+@pytest.mark.parametrize("text, where, fragment", [
+    ('"dataset":\n  "data_path": a.fits\n "noise_path": b.fits\n', "line 3, column 2",
+     "Check the indentation, colons and quotes on that line and the one before it."),
+    ("model_components:\n  lens_mass_list:\n  - type: SIE\n    params:\n      theta_E: {prior_type: uniform,\n"
+     "                prior_settings: [0.5, 2.0]\n                fixed: false}\n", "line 7, column 17",
+     "The brace { opened at line 5, column 16 is closed on line 7: is a comma missing between its items, "
+     "before line 7, column 17?"),
+    ("dataset: {data_path: a.fits, mask: [1, 2,\n  nsub: 2}\n", "line 2, column 10",  # ] missing, not a comma
+     "The bracket [ opened at line 1, column 36 is not closed before line 2: add the closing ] on line 1."),
+])
+def test_a_closed_quote_or_bracket_is_not_said_to_be_unclosed(tmp_path, text, where, fragment):
+    """A mis-indented key under a mapping whose first key is quoted was said to be an unclosed
+    quote ('The quote " opened at line 1, column 1 is not closed before line 3: add the closing "
+    on line 1.'), and a comma missing in a brace spanning lines gave the advice to close the brace
+    on its first line, which would cut off its last items."""
+    text = error_of(write(tmp_path, text))
+    assert where in text and fragment in text and ("not closed" not in text or "[" in fragment), text
+
+
 @pytest.mark.parametrize("text, fragment", [
     ("dataset:\n  data_path: a.fits\n  pixel_scale:\u00a00.1\n  nsub: 2\n",
      "Line 3, column 15 holds a no-break space (U+00A0), which looks like a space but is not one to YAML"),

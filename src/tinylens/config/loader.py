@@ -207,16 +207,43 @@ def _started_at(exc: yaml.MarkedYAMLError) -> str:
 
 def _unclosed(exc: yaml.MarkedYAMLError) -> str | None:
     """The hint for a quote or bracket opened on an earlier line than the error and not closed
-    before it (PyYAML reports where it gave up: the end of the file, for a quote), else None."""
+    before it (PyYAML reports where it gave up: the end of the file, for a quote), or, for a
+    bracket closed after the error, for the comma missing between its items; else None (a
+    block mapping whose first key is quoted begins with a quote, but its error is elsewhere)."""
     start, end = exc.context_mark, exc.problem_mark
     if start is None or end is None or start.line == end.line or not start.buffer:
         return None
     opener = start.buffer[start.pointer:start.pointer + 1]
-    if opener not in CLOSERS:
+    if opener not in CLOSERS or OPENED_CONTEXT[opener] not in (exc.context or ""):
         return None
     what, closer = CLOSERS[opener]
+    closed = _closed_on(start.buffer, start.pointer, end.pointer) if opener in "[{" else None
+    if closed is not None:
+        return (f"The {what} {opener} opened at line {start.line + 1}, column {start.column + 1} is closed on line "
+                f"{closed + 1}: is a comma missing between its items, before line {end.line + 1}, column "
+                f"{end.column + 1}?")
     return (f"The {what} {opener} opened at line {start.line + 1}, column {start.column + 1} is not closed before "
             f"line {end.line + 1}: add the closing {closer} on line {start.line + 1}.")
+
+
+#: How PyYAML's error context names what each of :data:`CLOSERS` opened.
+OPENED_CONTEXT = {'"': "quoted scalar", "'": "quoted scalar", "[": "flow sequence", "{": "flow mapping"}
+
+
+def _closed_on(text: str, opened: int, failed: int) -> int | None:
+    """The line (from 0) on which the bracket or brace at offset ``opened`` of ``text`` is closed,
+    where that is after the offset ``failed`` of an error inside it; None where it is not."""
+    pending = []  # the closers of the brackets open at each point
+    for offset in range(opened, len(text)):
+        char = text[offset]
+        if char in "[{":
+            pending.append(CLOSERS[char][1])
+        elif char in "]}":
+            if char != pending.pop():  # closed by the other kind: this bracket is not closed
+                return None
+            if not pending:
+                return len(LINE_BREAK.findall(text, 0, offset)) if offset >= failed else None
+    return None
 
 
 # -- validation -------------------------------------------------------------------------------
