@@ -334,3 +334,21 @@ def test_a_masked_lens_fitted_before_stamps_were_kept_is_fitted_again(tmp_path, 
         (out / "lenses" / name / filenames.INPUTS).unlink()
     found = runner.find_lenses(lenses)
     assert runner.changed_lenses(found, runner.load_template(mock_survey["template"]), out) == {"lens_c": ["mask_path"]}
+
+
+def test_a_masked_lens_fitted_before_stamps_stays_changed_through_a_run_of_other_lenses(tmp_path, mock_survey):
+    """A run with --only other lenses stamped every lens fitted before stamps were kept, the one
+    whose mask was then read the other way round too, as read '0 = used': its result was kept
+    for good, as if its mask had never changed. It stays unstamped, and is fitted again once
+    it is chosen; the others are stamped as before."""
+    lenses = tmp_path / "lenses"
+    for name in ("lens_a", "lens_c"):  # lens_c has a mask.fits
+        shutil.copytree(mock_survey["lenses"] / name, lenses / name)
+    out = tmp_path / "out"
+    _finished(lenses, mock_survey["template"], out, ["lens_a", "lens_c"])
+    for name in ("lens_a", "lens_c"):
+        (out / "lenses" / name / filenames.INPUTS).unlink()
+    runner.run_survey(lenses, mock_survey["template"], out, progress=False, only=["lens_a"])  # nothing to fit
+    assert (out / "lenses" / "lens_a" / filenames.INPUTS).exists()
+    found = runner.find_lenses(lenses)
+    assert runner.changed_lenses(found, runner.load_template(mock_survey["template"]), out) == {"lens_c": ["mask_path"]}

@@ -648,14 +648,18 @@ def remove_orphan_outputs(folder: Path, config: Mapping[str, Any]) -> None:
 
 def adopt_stamps(lenses: list[Lens], template: Mapping[str, Any], out: Path) -> None:
     """Stamp the inputs of lenses fitted by a survey that kept no stamps (before they existed),
-    so that later changes to their files are noticed."""
+    so that later changes to their files are noticed; not those whose unstamped fit counts as
+    changed (:func:`unstamped_changes`: a mask, then read the other way round), which a stamp
+    would keep for good where this run does not fit them again (``--only`` other lenses)."""
     from tinylens.results.tables import write_json
 
     for lens in lenses:
         folder = lens.output(out)
         if not (folder / filenames.INPUTS).exists() and ((folder / filenames.ROW).exists()
                                                            or (folder / filenames.RESULT).exists()):
-            write_json(folder / filenames.INPUTS, inputs_stamp(lens_config(template, lens, out)))
+            config = lens_config(template, lens, out)
+            if not unstamped_changes(config):
+                write_json(folder / filenames.INPUTS, inputs_stamp(config))
 
 
 def _changed_text(changed: Mapping[str, list[str]]) -> str:
