@@ -137,13 +137,27 @@ def _shown(value: float | None, places: int | None) -> str:
     return f"{value:.4g}" if places is None else f"{value:.{places}f}"
 
 
+def convergence_state(converged: bool, info: Any) -> str:
+    """Whether a fit converged, and why not: its search stopped early, or (the pipeline's
+    ``crowded_edges``) its posterior still reaches the edge of the sampling box, where the
+    sampler itself converged and running it again gives the same answer."""
+    if converged:
+        return "converged"
+    pipeline = info.get("pipeline") if isinstance(info, dict) else None
+    pipeline = pipeline if isinstance(pipeline, dict) else {}
+    if not pipeline.get("crowded_edges"):
+        return "NOT converged (stopped early)"
+    edge = "the posterior reaches the sampling box's edge"
+    return f"NOT converged ({edge})" if pipeline.get("sampler_converged", True) else f"NOT converged (stopped early; {edge})"
+
+
 def result_lines(result: FitResult) -> list[str]:
     """The printed :class:`FitResult`: its lens (data file), method, whether it converged, the
     evidence, the main Einstein radius with its 68 % and 99.7 % intervals, the trust verdict and
     flags, the output folder, and the attributes holding the rest."""
     dataset = result.config.get("dataset") if isinstance(result.config, dict) else None
     lens = dataset.get("data_path") if isinstance(dataset, dict) else None
-    state = "converged" if result.converged else "NOT converged (stopped early)"
+    state = convergence_state(result.converged, result.info)
     lines = [f"FitResult of {lens or result.output_dir}: {result.method}, {state}, "
              f"{result.n_likelihood_evals:,} likelihood calls in {result.wall_time_s:.1f} s"]
     evidence = "none" if result.log_evidence is None else f"{result.log_evidence:.2f}"

@@ -70,3 +70,15 @@ def test_the_printed_result_is_a_short_summary():
                       quality={"trusted": True, "flags": []})
     text = repr(stopped)
     assert "NOT converged" in text and "log Z = none" in text and "theta_E" not in text and "trusted; flags: none" in text
+
+
+def test_a_result_whose_posterior_reaches_the_box_edge_is_not_said_to_have_stopped_early():
+    """A pipeline fit whose sampler converged but whose posterior still reached the sampling box's
+    edge (converged false, flagged box_edge) printed 'NOT converged (stopped early)', which sends
+    the user to raise limits that were never reached; it now says what happened."""
+    crowded = {"pipeline": {"crowded_edges": ["lens_mass.0.theta_E:upper"], "sampler_converged": True}}
+    text = repr(replace(a_result(), converged=False, info=crowded))
+    assert "NOT converged (the posterior reaches the sampling box's edge)" in text and "stopped early" not in text
+    both = {"pipeline": {**crowded["pipeline"], "sampler_converged": False}}
+    assert "NOT converged (stopped early; the posterior reaches" in repr(replace(a_result(), converged=False, info=both))
+    assert "NOT converged (stopped early)," in repr(replace(a_result(), converged=False))
