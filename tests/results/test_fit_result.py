@@ -7,7 +7,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from tinylens import FitResult
 from tinylens.results.tables import summarize, summary_frame
