@@ -88,3 +88,29 @@ def test_a_cache_folder_in_the_home_of_no_known_user_is_named(monkeypatch, tmp_p
 
     monkeypatch.setattr(Path, "home", classmethod(unknown_home))
     assert compilation.default_cache_dir() is None
+
+
+def test_a_cache_folder_that_takes_no_file_leaves_the_cache_off(monkeypatch, tmp_path):
+    """A cache folder that existed but could not be written (a read-only home, another user's
+    folder) was handed to JAX, and a fit printed 'Warning: Error writing
+    persistent compilation cache entry for 'jit_neg_log_post': PermissionError: ...' six times
+    (into every row's warnings in a survey); the cache is now left off, as for a folder that
+    cannot be made, and nothing is said."""
+    import tempfile
+
+    folder = tmp_path / "cache"
+    folder.mkdir()
+
+    def refused(*args, dir=None, **kwargs):
+        raise PermissionError(13, "Permission denied", str(dir))  # as a read-only folder answers
+
+    given = jax.config.jax_compilation_cache_dir  # this session's, if a test built a problem
+    jax.config.update("jax_compilation_cache_dir", None)
+    try:
+        with monkeypatch.context() as patched:
+            patched.setattr(tempfile, "mkstemp", refused)
+            assert compilation.enable_persistent_cache(folder) is None
+        assert jax.config.jax_compilation_cache_dir is None
+    finally:
+        jax.config.update("jax_compilation_cache_dir", given)
+    assert compilation.takes_files(folder) and list(folder.iterdir()) == []  # the probe leaves nothing

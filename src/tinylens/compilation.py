@@ -7,8 +7,9 @@ image shape, model and (bucketed) number of ray-traced points reuses it, across 
 runs: a resumed fit, the next lens of a survey, a Dask worker on the same file system.
 
 The cache lives in ``$TINYLENS_CACHE_DIR``, by default ``$XDG_CACHE_HOME/tinylens/jax`` (that is
-``~/.cache/tinylens/jax``). ``TINYLENS_CACHE_DIR=off`` disables it; a cache directory that the
-user already gave JAX (``jax_compilation_cache_dir``) is left alone.
+``~/.cache/tinylens/jax``). ``TINYLENS_CACHE_DIR=off`` disables it, and so does a folder that
+cannot be written (a read-only home); a cache directory that the user already gave JAX
+(``jax_compilation_cache_dir``) is left alone.
 
 In memory, each fit leaves its compiled functions behind, and XLA maps their machine code into
 the process: about 4 600 memory maps per lens (measured on a with-shear mock). Linux stops a
@@ -20,7 +21,9 @@ the limit is used; a survey worker drops them after every lens (:func:`release_c
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 from pathlib import Path
 
 import jax
@@ -67,9 +70,24 @@ def enable_persistent_cache(path: str | Path | None = None) -> Path | None:
         path.mkdir(parents=True, exist_ok=True)
     except OSError:
         return None  # a read-only home directory must not stop a fit
+    if not takes_files(path):
+        return None  # nor fill its log with JAX's warning at every compilation
     jax.config.update("jax_compilation_cache_dir", str(path))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", MIN_COMPILE_TIME_S)
     return path
+
+
+def takes_files(folder: Path) -> bool:
+    """Whether a file can be created in ``folder``, which exists: not so in a read-only home,
+    or another user's folder."""
+    try:
+        handle, name = tempfile.mkstemp(prefix=".tinylens-probe-", dir=folder)
+    except OSError:
+        return False
+    os.close(handle)
+    with contextlib.suppress(OSError):
+        os.unlink(name)
+    return True
 
 
 def memory_maps() -> int | None:
