@@ -132,3 +132,25 @@ def fit_telling_the_dtype(lens_id: str, config: dict[str, Any], lens_out: str, t
 
     tinylens.fit = fit
     return runner.fit_lens(lens_id, config, lens_out, **({} if precision is None else {"precision": precision}))
+
+
+def fit_or_use_too_much_memory(lens_id: str, config: dict[str, Any], lens_out: str, truth_path: str | None = None,
+                               precision: str | None = None) -> dict[str, Any]:
+    """A stand-in for ``runner.fit_lens`` (run on Dask workers: importable by name): the fit of
+    ``lens_big`` takes memory, 100 MB every 20 ms up to 4 GB, as a lens too large for its worker
+    would; any other lens gives an ``ok`` row at once."""
+    import time
+
+    from tinylens.survey import runner
+
+    folder = Path(lens_out)
+    folder.mkdir(parents=True, exist_ok=True)
+    runner.note_attempt(folder)
+    if lens_id == "lens_big":
+        held = []
+        for _ in range(40):
+            held.append(np.ones(100_000_000 // 8))
+            time.sleep(0.02)
+    row = {"lens_id": lens_id, "status": "ok", "reason": ""}
+    runner.write_row(folder, row)
+    return row

@@ -586,6 +586,43 @@ def test_a_lens_that_kills_its_worker_fails_alone(tmp_path, monkeypatch, capsys)
     assert not logging.getLogger(runner.SCHEDULER_LOGGER).filters
 
 
+def test_a_lens_whose_worker_runs_out_of_memory_fails_saying_so(tmp_path, monkeypatch):
+    """A worker that Dask's nanny stopped for going over its memory limit left the lens the reason
+    'KilledWorker: Attempted to run task ... Inspecting worker logs is often a good next step',
+    while the survey's local cluster kept those logs silent: nothing said memory. The reason now
+    says the worker ran out of memory at how much, and to use fewer --workers (a local cluster)
+    or give the workers more memory (another). (One worker of 1.2 GB, no death allowed: ~10 s.)"""
+    import dask
+    import distributed.system
+
+    from survey_mocks import fit_or_use_too_much_memory
+
+    monkeypatch.setattr(runner, "fit_lens", fit_or_use_too_much_memory)
+    monkeypatch.setattr(distributed.system, "MEMORY_LIMIT", int(1.2e9))  # the machine's, as Dask reads it
+    names = ["lens_big", "lens_small"]
+    lenses = [runner.Lens(name, tmp_path / "in" / name) for name in names]
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        frame = runner._fit_lenses(lenses, {}, {}, tmp_path, [], 1, None, False)
+    status = dict(zip(frame["lens_id"], frame["status"]))
+    assert status == {"lens_big": "failed", "lens_small": "ok"}
+    reason = frame.set_index("lens_id").loc["lens_big", "reason"]
+    assert reason.startswith("Out of memory (KilledWorker): Dask stopped the worker fitting it at 1."), reason
+    assert "GB, over its memory limit, and gave up after 1 worker died on it; run the survey with fewer --workers" in reason
+
+
+def test_only_a_worker_stopped_for_its_memory_makes_an_out_of_memory_reason():
+    from distributed import KilledWorker
+
+    killed = KilledWorker("fit_lens-1", "tcp://w:1", 3)
+    restarts = {"tcp://w:1": int(7.26e9)}
+    reason = runner.out_of_memory_reason(killed, restarts, local=False)
+    assert reason.startswith("Out of memory (KilledWorker): Dask stopped the worker fitting it at 7.3 GB"), reason
+    assert "after 4 workers died on it; give the Dask workers more memory each (dask worker --memory-limit" in reason
+    assert len(reason) <= runner.MAX_REASON
+    assert runner.out_of_memory_reason(killed, {"tcp://other:1": 1}, local=True) is None  # killed otherwise
+    assert runner.out_of_memory_reason(MemoryError("x"), restarts, local=True) is None
+
+
 def test_the_scheduler_line_of_a_resubmitted_task_is_dropped_and_every_other_shown():
     """KilledWorkerLines, with records as the scheduler logs them: the line of a survey task is held
     until the survey settles the task (whichever comes first), dropped if its lens is submitted

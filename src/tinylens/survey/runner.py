@@ -1121,6 +1121,46 @@ def resubmit_note(lens_id: str, fits: int, resubmission: int) -> str:
             f"nothing is lost: it is fitted again (resubmission {resubmission} of at most {RESUBMITS}).")
 
 
+#: The event a Dask nanny logs (to the scheduler) when it stops its worker for using more than
+#: ``distributed.worker.memory.terminate`` (95 %) of its memory limit; ``worker``: its address.
+MEMORY_RESTART_EVENT = "worker-restart-memory"
+#: Seconds to wait for that event when a task's workers died and it has not come yet.
+MEMORY_EVENT_WAIT = 1.0
+#: What a lens whose workers kept running out of memory is told to do, on a local cluster and on another.
+LOCAL_MEMORY_ADVICE = ("run the survey with fewer --workers (each local worker may use the memory of the machine, "
+                       "or of the batch job, divided by their number) or where there is more memory")
+CLUSTER_MEMORY_ADVICE = ("give the Dask workers more memory each (dask worker --memory-limit; fewer workers per node, "
+                         "or more memory per job)")
+
+
+def memory_restarts(client: Any) -> dict[str, int]:
+    """The workers of ``client``'s cluster that their nannies stopped for using too much memory,
+    by address: the bytes each used then. Empty where the scheduler cannot be asked."""
+    try:
+        events = client.get_events(MEMORY_RESTART_EVENT)
+    except Exception:  # an older or unreachable scheduler: the reason stays Dask's own
+        return {}
+    return {str(msg["worker"]): int(msg.get("rss") or 0) for _, msg in events
+            if isinstance(msg, Mapping) and "worker" in msg}
+
+
+def out_of_memory_reason(exc: BaseException, restarts: Mapping[str, int], local: bool) -> str | None:
+    """The reason of a lens whose task Dask gave up on (KilledWorker) after the last worker
+    fitting it was stopped for using too much memory (``restarts``: :func:`memory_restarts`),
+    with what to do (``local``: on the survey's own cluster); ``None`` for any other failure."""
+    from distributed import KilledWorker
+
+    if not isinstance(exc, KilledWorker):
+        return None
+    used = restarts.get(str(getattr(exc.last_worker, "address", exc.last_worker)))
+    if used is None:
+        return None
+    tries = exc.allowed_failures + 1
+    return (f"Out of memory (KilledWorker): Dask stopped the worker fitting it at {used / 1e9:.1f} GB, over its "
+            f"memory limit, and gave up after {tries} worker{'' if tries == 1 else 's'} died on it; "
+            f"{LOCAL_MEMORY_ADVICE if local else CLUSTER_MEMORY_ADVICE}.")
+
+
 def connected_workers(client: Any) -> int | None:
     """How many workers the client's scheduler has now (``None`` if it cannot be asked): its
     ``n_workers``, or (older distributed, 2024.x, without it) the workers it lists."""
@@ -1278,15 +1318,17 @@ def _duration(seconds: float) -> str:
 
 
 # -- the survey -------------------------------------------------------------------------------
-def _task_row(future: Any, lens: Lens, out: Path) -> dict[str, Any] | None:
+def _task_row(future: Any, lens: Lens, out: Path, client: Any = None, local: bool = True) -> dict[str, Any] | None:
     """The row a finished task returned, a ``failed`` row (written) for a task that raised after
-    its retries or whose workers kept dying, or ``None`` for a task the cluster dropped
+    its retries or whose workers kept dying (of ``client``'s cluster, ``local`` or not: the
+    reason says so when they ran out of memory), or ``None`` for a task the cluster dropped
     (cancelled: the scheduler went away), which stays to be fitted by the next run."""
     if future.status == "finished":
         return future.result()
     if future.status != "error":
         return None
-    row = failed_row(lens.lens_id, describe_exception(future.exception()))
+    exc = future.exception()
+    row = failed_row(lens.lens_id, _memory_reason(exc, client, local) or describe_exception(exc))
     write_row(lens.output(out), row)
     return row
 
@@ -1297,6 +1339,20 @@ def _refusal(future: Any) -> dict[str, Any] | None:
         return None
     row = future.result()
     return row if isinstance(row, dict) and row.get("status") == REFUSED else None
+
+
+def _memory_reason(exc: BaseException, client: Any, local: bool) -> str | None:
+    """:func:`out_of_memory_reason` for ``client``'s cluster, asked again after
+    :data:`MEMORY_EVENT_WAIT` for a KilledWorker: the nanny's event may come after the death."""
+    from distributed import KilledWorker
+
+    if client is None or not isinstance(exc, KilledWorker):
+        return None
+    reason = out_of_memory_reason(exc, memory_restarts(client), local)
+    if reason is None:
+        time.sleep(MEMORY_EVENT_WAIT)
+        reason = out_of_memory_reason(exc, memory_restarts(client), local)
+    return reason
 
 
 @dataclass(frozen=True)
@@ -1557,7 +1613,7 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
                         submit_more()
                     continue
                 lines.settle(future.key, resubmitted=False)
-                row = _task_row(future, lens, out)
+                row = _task_row(future, lens, out, client, local=not scheduler)
                 future.release()
                 if row is None:
                     dropped.append(lens.lens_id)
