@@ -8,6 +8,7 @@ import itertools
 import json
 import logging
 import os
+import shutil
 import socket
 import threading
 import time
@@ -770,6 +771,39 @@ def test_an_unexpected_error_removes_every_checkpoint_before_the_retry(tmp_path,
         runner.fit_lens("lens_a", {}, str(folder))
     assert not any((folder / name).exists() for name in names)
     assert not (folder / filenames.ROW).exists()
+
+
+def test_the_default_workers_are_fewer_on_one_core(tmp_path, monkeypatch):
+    """'tinylens survey' without --workers started two local workers wherever it ran, so that in a
+    SLURM job of one CPU (or under taskset) two fits shared the core, no faster than one, each
+    with half the job's memory; the default is now 2, or 1 where one core is available."""
+    seen = []
+
+    def survey(lens_dir, template, out, workers, *args):
+        seen.append(workers)
+        return pd.DataFrame()
+
+    monkeypatch.setattr(runner, "_run_survey", survey)
+    for cores, workers in ((1, 1), (2, 2), (64, 2)):
+        monkeypatch.setattr(runner, "available_cores", lambda cores=cores: cores, raising=False)
+        result = CliRunner().invoke(app, ["survey", str(tmp_path), "-c", str(tmp_path / "t.yaml"), "-o",
+                                          str(tmp_path / "out"), "-q"])
+        assert result.exit_code == 0, result.output
+        assert seen.pop() == workers  # what the command started
+        assert runner.default_workers() == workers
+        runner.run_survey(tmp_path, tmp_path / "t.yaml", tmp_path / "out", progress=False)
+        assert seen.pop() == workers
+
+
+@pytest.mark.skipif(not shutil.which("taskset"), reason="needs taskset to restrict the CPU affinity")
+def test_the_cores_available_follow_the_cpu_affinity():
+    import subprocess
+    import sys
+
+    code = "from tinylens.survey.runner import available_cores, default_workers; print(available_cores(), default_workers())"
+    done = subprocess.run(["taskset", "-c", "0", sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, env={**os.environ, "PYTHONPATH": str(Path(runner.__file__).parents[2])})
+    assert done.stdout.split() == ["1", "1"]
 
 
 def test_gpu_memory_is_shared_by_the_survey_and_its_local_workers(monkeypatch):

@@ -14,8 +14,6 @@ from rich.markup import escape
 from tinylens.cli.common import console, path_value, survey_written, warnings_as_they_come
 from tinylens.errors import TinyLensError
 
-#: Local worker processes when neither --workers nor --scheduler is given.
-DEFAULT_WORKERS = 2
 #: Exit code of a survey in which no lens was fitted (some failing is normal, and exits 0).
 EXIT_ALL_FAILED = 1
 
@@ -73,7 +71,9 @@ def survey(
                                 "are set per lens.", show_default=False),
     out: Path = typer.Option(..., "--out", "-o", parser=path_value, metavar="FOLDER", help="Survey output folder (catalogue and one folder per lens).",
                              show_default=False),
-    workers: int | None = typer.Option(None, "--workers", "-w", help=f"Local worker processes (default {DEFAULT_WORKERS})."),
+    workers: int | None = typer.Option(None, "--workers", "-w", help="Local worker processes (default 2, or 1 where "
+                                         "one core is available: CPU affinity, cgroup quota, a SLURM job's "
+                                         "--cpus-per-task=1)."),
     scheduler: str | None = typer.Option(None, "--scheduler", metavar="ADDRESS|FILE", help="A running Dask "
                                          "scheduler instead of a local cluster: its address (e.g. tcp://10.0.0.1:8786) "
                                          "or its scheduler file (e.g. ~/sched.json, written by 'dask scheduler "
@@ -108,7 +108,7 @@ def survey(
         return
     start = time.perf_counter()
     with warnings_as_they_come():
-        frame = run_survey(lens_dir, config, out, workers=DEFAULT_WORKERS if workers is None else workers,
+        frame = run_survey(lens_dir, config, out, workers=workers,
                            scheduler=scheduler, progress=not quiet, retry_failed=retry_failed,
                            reuse_finished=reuse_finished, only=chosen)
     resolved = out.expanduser().resolve()

@@ -67,6 +67,9 @@ SURVEY_LOCK_FILE = ".survey.lock"
 CATALOG_PARQUET = "catalog.parquet"
 CATALOG_CSV = "catalog.csv"
 
+#: Local worker processes when neither their number nor a scheduler is given (fewer on fewer
+#: cores: :func:`default_workers`).
+DEFAULT_WORKERS = 2
 #: Reruns of a task that raised an unexpected error (a lens's own bad data fails at once).
 RETRIES = 2
 #: Dask gives up on a task (KilledWorker) when the workers holding it died more than
@@ -1388,6 +1391,21 @@ def _prepare(lens_dir: str | Path, template: str | Path, out: str | Path, reuse_
     return _State(lenses, chosen, config, out, current, changed, rows, plan(chosen, rows, out, retry_failed))
 
 
+def available_cores() -> int:
+    """The cores this process may run on, as Dask counts them: the fewest of the machine's, of
+    its CPU affinity (the cores a SLURM job or ``taskset`` gives it) and of its cgroup's quota."""
+    from dask.system import cpu_count
+
+    return cpu_count()
+
+
+def default_workers() -> int:
+    """Local worker processes when none are asked for: :data:`DEFAULT_WORKERS`, or fewer where
+    fewer cores are available (:func:`available_cores`), as in a SLURM job of one CPU: two
+    workers on one core fit no faster than one, and each has half the memory."""
+    return max(1, min(DEFAULT_WORKERS, available_cores()))
+
+
 def check_workers(workers: int) -> None:
     """TinyLensError unless a local cluster can have ``workers`` worker processes."""
     if workers < 1:
@@ -1454,7 +1472,7 @@ def run_survey(
     lens_dir: str | Path,
     template: str | Path,
     out: str | Path,
-    workers: int = 2,
+    workers: int | None = None,
     scheduler: str | Path | None = None,
     progress: bool = True,
     retry_failed: bool = False,
@@ -1463,7 +1481,8 @@ def run_survey(
 ) -> pd.DataFrame:
     """Fit every lens folder in ``lens_dir`` with the ``template`` config; return the catalogue.
 
-    Runs on a new local Dask cluster of ``workers`` processes, or on the existing one at
+    Runs on a new local Dask cluster of ``workers`` processes (default :func:`default_workers`:
+    2, or 1 where one core is available), or on the existing one at
     ``scheduler`` (an address, or the scheduler file that ``dask scheduler --scheduler-file``
     writes; its workers must see the same files). Lenses already done in ``out`` are
     skipped; interrupted ones resume; failed ones are fitted again only with ``retry_failed``;
@@ -1477,6 +1496,7 @@ def run_survey(
     """
     from tinylens.fit import folder_on_interrupt
 
+    workers = default_workers() if workers is None else workers
     with folder_on_interrupt(Path(out).expanduser().resolve()):
         return _run_survey(lens_dir, template, out, workers, scheduler, progress, retry_failed, reuse_finished, only)
 
