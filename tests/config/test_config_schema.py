@@ -452,6 +452,24 @@ def test_an_empty_path_is_said_to_be_empty(example, section, key):
     assert "at least 1" not in text
 
 
+@pytest.mark.parametrize("value", [".nan", "nan", "-.inf"])
+@pytest.mark.parametrize("key", ["dataset.pixel_scale", "dataset.mask.r_min", "pipeline.n_sigma",
+                                 "pipeline.min_theta_E_fraction"])
+def test_a_nan_or_minus_infinity_is_said_not_to_be_finite(tmp_path, example, key, value):
+    """A NaN (YAML's .nan, or the text 'nan') or -inf read 'should be greater than 0' (or '... less
+    than 1'), as if a finite number of the wrong size had been written."""
+    example["dataset"]["mask"] = {"type": "annulus", "r_max": 1.0, "r_min": 0.5}
+    section, *inner, name = key.split(".")
+    block = example.setdefault(section, {}) or {}
+    example[section] = block
+    for part in inner:
+        block = block[part]
+    block[name] = "PLACEHOLDER"
+    message = error_of(write(tmp_path, yaml.safe_dump(example).replace("PLACEHOLDER", value)))
+    assert f"{key}: should be a finite number" in message, message
+    assert "greater than" not in message and "less than" not in message
+
+
 def test_error_shows_offending_value(example):
     mass0(example)["theta_E"]["prior_settings"] = [3.0, 1.0]
     assert "got [3.0, 1.0]" in error_of(example)

@@ -22,7 +22,7 @@ import re
 from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Literal, Optional, Union
 
-from annotated_types import Ge, Gt
+from annotated_types import Ge, Gt, Lt
 from pydantic import (AfterValidator, AllowInfNan, BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag,
                       field_validator, model_validator)
 from pydantic_core import PydanticCustomError
@@ -51,8 +51,9 @@ NotBool = BeforeValidator(_not_bool)
 # Constraints as metadata, not Field(): pydantic < 2.10 shares one Field object among the uses
 # of an alias, so one field's default (tolerance: 1e-3) became another's (a missing pixel_scale).
 FiniteFloat = Annotated[float, NotBool, AllowInfNan(False)]
-PositiveFloat = Annotated[float, NotBool, Gt(0), AllowInfNan(False)]
-NonNegativeFloat = Annotated[float, NotBool, Ge(0), AllowInfNan(False)]
+# AllowInfNan before the bound: a NaN (or -inf) is "not a finite number", not "not greater than 0"
+PositiveFloat = Annotated[float, NotBool, AllowInfNan(False), Gt(0)]
+NonNegativeFloat = Annotated[float, NotBool, AllowInfNan(False), Ge(0)]
 Number = Annotated[float, NotBool]
 Whole = Annotated[int, NotBool]
 
@@ -516,8 +517,8 @@ class Pipeline(StrictModel):
     n_sigma: PositiveFloat = Field(10.0, description="box half-width in Laplace standard deviations")
     max_widen: Whole = Field(2, ge=0, description="how often the box may be widened")
     arc_threshold: PositiveFloat = Field(3.0, description="significance (sigma) of arc pixels")
-    min_theta_E_fraction: Number = Field(0.4, ge=0.0, lt=1.0, description="stages 3-4 keep theta_E above this "
-                                        "fraction of the arc peaks' radius (0: no floor)")
+    min_theta_E_fraction: Annotated[FiniteFloat, Ge(0.0), Lt(1.0)] = Field(
+        0.4, description="stages 3-4 keep theta_E above this fraction of the arc peaks' radius (0: no floor)")
     threads: Optional[Whole] = Field(None, ge=1, le=256, description="starts of stages 1 and 3 optimised at once, "
                                    "their evaluations batched (default: 1 on a CPU, 8 on a GPU); the fits "
                                    "agree up to float rounding")
