@@ -452,6 +452,26 @@ def test_an_empty_path_is_said_to_be_empty(example, section, key):
     assert "at least 1" not in text
 
 
+@pytest.mark.parametrize("written", ["", " ~", " null"])
+@pytest.mark.parametrize("key, fragment", [
+    ("data_path", "give it a value: path to the image FITS file"),
+    ("pixel_scale", "give it a value: arcsec per pixel, a number > 0"),
+])
+def test_a_key_with_no_value_is_said_to_have_none(tmp_path, key, fragment, written):
+    """A key given no value (``data_path:`` on its own, or ``~``), which YAML reads as null,
+    read 'should be a valid string; got None'."""
+    lines = [f"  {key}:{written}" if line.startswith(f"  {key}:") else line for line in EXAMPLE.splitlines()]
+    text = error_of(write(tmp_path, "\n".join(lines)))
+    assert f"dataset.{key}: has no value (nothing after the colon, or null); {fragment}." in text, text
+    assert "None" not in text
+
+
+def test_a_null_in_a_list_is_said_to_be_null(example):
+    mass0(example)["theta_E"]["limits"] = [0.0, None]
+    text = error_of(example)
+    assert f"{MASS0}.theta_E.limits[1]: is null; give it a value: a valid number." in text, text
+
+
 @pytest.mark.parametrize("value", [".nan", "nan", "-.inf"])
 @pytest.mark.parametrize("key", ["dataset.pixel_scale", "dataset.mask.r_min", "pipeline.n_sigma",
                                  "pipeline.min_theta_E_fraction"])

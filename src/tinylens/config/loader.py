@@ -317,6 +317,8 @@ def describe_error(err: Mapping[str, Any]) -> str:
         message, value = _missing_message(loc), None
     elif err["type"] in TOO_SHORT and err.get("input") == "":
         message, value = "should not be empty", show("")
+    elif err.get("input", ...) is None:
+        message, value = _no_value_message(loc, _pydantic_message(err["msg"])), None
     else:
         message, value = _pydantic_message(err["msg"]), show(err.get("input"))
     where = dotted(loc) or "top level"
@@ -358,6 +360,15 @@ def dotted(loc: tuple[Any, ...]) -> str:
 def _pydantic_message(msg: str) -> str:
     msg = msg.removeprefix("Value error, ")
     return msg.replace("Input should be", "should be").replace("Input ", "value ")
+
+
+def _no_value_message(loc: tuple[Any, ...], expected: str) -> str:
+    """For a key given with no value (``data_path:`` on its own, or ``~``/``null``), which YAML
+    reads as null: say so, and what to write (the field's description, else pydantic's
+    ``expected``, e.g. "should be a valid number")."""
+    what = _field_description(loc) or expected.removeprefix("should be ")
+    empty = "is null" if loc and isinstance(loc[-1], int) else "has no value (nothing after the colon, or null)"
+    return f"{empty}; give it a value: {what}"
 
 
 def _missing_message(loc: tuple[Any, ...]) -> str:
