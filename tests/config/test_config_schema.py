@@ -245,6 +245,20 @@ def test_duplicate_key_is_refused_with_line(tmp_path):
     assert "data_path" in text and "twice" in text and "line 3" in text
 
 
+@pytest.mark.parametrize("path, where", [
+    ("C:\\data\\image.fits", "line 2, column 18"),  # \d: no escape sequence
+    ("C:\\x1\\image.fits", "line 2, column 19"),  # \x needs 2 hex digits
+    ("C:\\Users\\me\\image.fits", "line 2, column 19"),  # \U needs 8 hex digits
+])
+def test_a_windows_path_in_double_quotes_is_said_to_need_single_quotes(tmp_path, path, where):
+    """A backslash in double quotes that starts no escape sequence got the generic hint to check
+    the indentation, colons and quotes."""
+    text = error_of(write(tmp_path, f'dataset:\n  data_path: "{path}"\n'))
+    assert where in text and "escape" in text, text
+    assert "single quotes ('C:\\data\\image.fits')" in text and "forward slashes (C:/data/image.fits)" in text, text
+    assert "indentation" not in text
+
+
 @pytest.mark.parametrize("text, where, fragment", [
     ('dataset:\n  data_path: "a.fits\n  noise_path: b.fits\n  pixel_scale: 0.1\n', "line 5, column 1",
      'The quote " opened at line 2, column 14 is not closed before line 5: add the closing " on line 2.'),

@@ -140,11 +140,20 @@ def _yaml_error_message(exc: yaml.MarkedYAMLError, path: Path | str) -> str:
         hint = "YAML does not allow tab characters for indentation; use spaces."
     elif "twice" in problem:
         hint = "Remove or rename one of them."
+    elif "escape" in problem and "double-quoted" in (exc.context or ""):
+        hint = BACKSLASH_HINT
     elif _unclosed(exc):
         hint = _unclosed(exc)
     elif _lookalike(exc):
         hint = _lookalike(exc)
     return f"YAML syntax error in config file {path}{where}: {problem}{context}. {hint}"
+
+
+#: The hint for a backslash in double quotes that starts no escape sequence YAML knows
+#: (``\d`` of ``"C:\data\image.fits"``): a Windows path, most likely.
+BACKSLASH_HINT = ("In double quotes a backslash starts an escape sequence (\\n, \\t, \\x..), so a Windows path "
+                  "cannot be written there as it is: put it in single quotes ('C:\\data\\image.fits'), or write it "
+                  "with forward slashes (C:/data/image.fits).")
 
 
 #: Characters that look like a space (or, the last, a colon) but that YAML does not read as one:
