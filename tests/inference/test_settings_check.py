@@ -37,6 +37,8 @@ REFUSED = [
     NAUTILUS_CASE,
     ({**NAUTILUS, "settings": {"n_networks": "4"}}, "n_networks", ["'4'", "whole number"]),
     ({**NAUTILUS, "settings": {"n_networks": 1.5}}, "n_networks", ["1.5", "whole number"]),
+    ({**NAUTILUS, "settings": {"nlive": 200.5}}, "nlive", ["200.5", "whole number"]),
+    ({**DE, "settings": {"seed": 4.5}}, "seed", ["4.5", "whole number"]),
     ({**NAUTILUS, "settings": {"periodic": [4]}}, "periodic", ["[4]", "from 0 to 3"]),
     ({**NAUTILUS, "settings": {"periodic": 1}}, "periodic", ["got 1"]),
     ({**NAUTILUS, "settings": {"enlarge_per_dim": 0.9}}, "enlarge_per_dim", ["0.9", ">= 1"]),
@@ -127,6 +129,38 @@ def test_refused_before_running(inference, key, fragments):
 @pytest.mark.parametrize("inference", [_case(inf) for inf in ACCEPTED], ids=lambda inf: inf["method"])
 def test_valid_settings_pass(inference):
     check_inference(_config(inference))
+
+
+#: Whole-number settings written as floats with no fraction (``nlive: 200.0``), per method.
+WHOLE_AS_FLOAT = [
+    {**NAUTILUS, "settings": {"nlive": 200.0, "n_batch": 64.0, "n_networks": 1.0, "seed": 4.0, "n_points_min": 50.0,
+                              "n_like_new_bound": 1000.0, "n_shell": 2.0}},
+    {**DYNESTY, "settings": {"nlive": 50.0, "bound": "multi", "sample": "rwalk", "walks": 30.0, "bootstrap": 2.0,
+                             "batch_size": 16.0, "maxcall": 1000.0, "ncdim": 4.0}},
+    {**DE, "settings": {"popsize": 40.0, "maxiter": 10.0, "seed": 0.0}},
+    {**LBFGS, "settings": {"n_starts": 2.0, "maxiter": 50.0}},
+]
+
+
+@pytest.mark.parametrize("inference", WHOLE_AS_FLOAT, ids=lambda inf: inf["method"])
+def test_a_whole_number_written_with_a_fraction_of_zero_is_taken(inference):
+    """``nlive: 200.0`` was refused ("must be a whole number >= 1 for nautilus, got 200.0") while
+    ``2e2`` was taken: it is the whole number it writes, for every setting that is a count or a seed."""
+    config = _config(inference)
+    check_inference(config)
+    settings = config.inference.settings
+    assert settings == {k: int(v) if isinstance(v, float) else v for k, v in inference["settings"].items()}
+    assert all(type(v) is int for v in settings.values() if not isinstance(v, str))
+
+
+def test_every_whole_number_setting_takes_a_float_with_no_fraction():
+    """Each setting that :data:`VALUE_RULES` checks to be a whole number is one that the schema
+    reads ``200.0`` of as ``200``."""
+    from tinylens.config.schema import WHOLE_SETTINGS
+    from tinylens.inference.common import VALUE_RULES
+
+    whole = {key for key, (what, _) in VALUE_RULES.items() if "whole number" in what}
+    assert whole and whole <= WHOLE_SETTINGS, whole - WHOLE_SETTINGS
 
 
 def test_nautilus_needs_two_parameters():

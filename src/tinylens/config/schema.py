@@ -92,6 +92,28 @@ def exponent_numbers(value: Any) -> Any:
     return value
 
 
+#: The ``inference.settings`` that are whole numbers (counts, a seed), which the samplers size
+#: arrays and loops with: :func:`whole_settings` takes a float with no fraction written for one
+#: (``nlive: 200.0``) as the whole number. :data:`tinylens.inference.common.VALUE_RULES` checks them.
+WHOLE_SETTINGS = frozenset({"nlive", "n_live", "batch_size", "n_batch", "queue_size", "n_update", "maxiter", "maxcall",
+                            "popsize", "n_starts", "n_draws", "walks", "n_shell", "slices", "n_networks",
+                            "n_like_new_bound", "bootstrap", "seed", "n_points_min", "ncdim"})
+
+
+def whole_settings(settings: Any) -> Any:
+    """``settings`` (a mapping; anything else as it is) with each of :data:`WHOLE_SETTINGS` given
+    as a float with no fraction (``200.0``, not ``200.5``) made the int it writes, as
+    :func:`exponent_numbers` makes ``2e2``."""
+    if not isinstance(settings, Mapping):
+        return settings
+    return {k: int(v) if k in WHOLE_SETTINGS and _whole_float(v) else v for k, v in settings.items()}
+
+
+def _whole_float(value: Any) -> bool:
+    """A float that is exactly a whole number a float keeps exactly (not a NaN or an infinity)."""
+    return isinstance(value, float) and value.is_integer() and abs(value) <= MAX_EXACT_WHOLE
+
+
 def show(value: Any, width: int = 100) -> str:
     """A short, readable form of a value for error messages."""
     if isinstance(value, BaseModel):
@@ -466,7 +488,7 @@ class Inference(StrictModel):
     @field_validator("settings", mode="before")
     @classmethod
     def _none_is_empty(cls, value: Any) -> Any:
-        return {} if value is None else exponent_numbers(value)
+        return {} if value is None else whole_settings(exponent_numbers(value))
 
 
 #: Keys (dotted paths) that set how fast a fit runs or what it prints, not what it finds: a
