@@ -590,10 +590,24 @@ def check_likelihood(problem: Any, config: str | Path | None = None, draws: int 
     where = f"In config file {Path(config).expanduser()}: " if config is not None else ""
     raise ConfigError(
         f"{where}the log-likelihood is not finite at the prior median nor at any of {draws} random draws "
-        "from the priors, so nothing can be fitted. Usual causes: a fixed ellipticity so close to 1 "
-        "that the axis ratio is nearly 0, priors that allow only such values, or data (image, noise, "
-        "mask) that leave no usable pixel."
+        f"from the priors, so nothing can be fitted. {_unfittable_causes(float(problem.dataset.pixel_scale))}"
     )
+
+
+def _unfittable_causes(pixel_scale: float) -> str:
+    """The likely causes of a likelihood finite nowhere: first ``dataset.pixel_scale``, where it
+    is outside :data:`~tinylens.data.dataset.PLAUSIBLE_PIXEL_SCALE` (the grid's coordinates, in
+    arcsec, may then overflow), else the usual ones."""
+    from tinylens.data.dataset import PLAUSIBLE_PIXEL_SCALE
+
+    usual = ("a fixed ellipticity so close to 1 that the axis ratio is nearly 0, priors that allow only such "
+             "values, or data (image, noise, mask) that leave no usable pixel.")
+    low, high = PLAUSIBLE_PIXEL_SCALE
+    if low <= pixel_scale <= high:
+        return f"Usual causes: {usual}"
+    return (f"Likely cause: dataset.pixel_scale is {pixel_scale:g}\"/pixel, far outside the {low:g}\" to {high:g}\" "
+            "of any imager that resolves a lens: it is in arcsec per pixel, and the pixels' coordinates it gives "
+            f"are too large (or small) to compute with; correct it. Other causes: {usual}")
 
 
 def unresumed_checkpoints(problem: Any, out: Path) -> tuple[list[str], bool]:

@@ -739,6 +739,23 @@ def test_a_likelihood_that_is_nowhere_finite_is_refused_by_validate_and_fit(tmp_
     assert not (tmp_path / "output").exists()
 
 
+def test_a_likelihood_nowhere_finite_from_an_absurd_pixel_scale_names_pixel_scale(tmp_path):
+    """pixel_scale: 1e300 (a positive number, so the schema takes it) overflows the pixels'
+    coordinates: the error listed only the usual causes (ellipticity, priors, data), never
+    pixel_scale."""
+    def edit(cfg, _):
+        cfg["dataset"]["pixel_scale"] = 1e300
+
+    path = write_case(tmp_path, edit=edit)
+    for command in ("validate", "fit"):
+        result = invoke(command, path)
+        out = flat(result.output)
+        assert result.exit_code == 2 and "Traceback" not in out, out
+        error = out[out.index("Error:"):]  # after the warning that pixel_scale is implausible
+        assert 'Likely cause: dataset.pixel_scale is 1e+300"/pixel, far outside the 0.001" to 10"' in error, error
+    assert not (tmp_path / "output").exists()
+
+
 def test_validate_warns_when_the_likelihood_is_not_finite_at_the_prior_median_only(tmp_path, nan_sie):
     """e1's prior centred on 1, and an SIE made NaN from e1 = 0.999 (nan_sie; a real one is
     clipped to |e| = 0.9999 and finite): -inf at the prior median, finite for the draws with
