@@ -308,6 +308,18 @@ def test_missing_fits(tmp_path):
     assert "survey" not in out
 
 
+def test_a_windows_path_in_double_quotes_is_said_to_hold_the_escapes_yaml_made(tmp_path):
+    """'data_path: "C:\\temp\\new.fits"' parses without a YAML error, as \\t and \\n are escapes in
+    double quotes: the path held a tab and a line break, and the error said only 'file not found',
+    its path broken over two lines. It names the characters and says to use single quotes."""
+    config = write_case(tmp_path)
+    text = config.read_text()
+    config.write_text(re.sub(r"data_path: .*", lambda _: 'data_path: "C:\\temp\\new.fits"', text))
+    out = assert_user_error(invoke("validate", config), "C:\\temp\\new.fits'.", "The relative path 'C:\\temp\\new.fits' was taken",
+                            "holds a tab (\\t) and a line break (\\n)", "single quotes", "C:/temp/new.fits")
+    assert "\t" not in out
+
+
 def test_a_path_written_from_the_current_folder_says_what_to_write(tmp_path, monkeypatch):
     """'tinylens validate configs/lens.yaml' run from the project folder, whose config names
     data/image.fits as seen from there: the error said only that the file was not found in

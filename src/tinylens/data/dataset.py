@@ -48,7 +48,8 @@ from astropy.io import fits
 
 from tinylens.config import schema
 from tinylens.config.loader import home_expanded, resolve_path
-from tinylens.data.fits_io import read_fits_image, read_fits_image_and_header, split_extension, wcs_pixel_scale
+from tinylens.data.fits_io import (escaped_path_note, read_fits_image, read_fits_image_and_header, split_extension,
+                                   wcs_pixel_scale)
 from tinylens.data.mask import shape_mask
 from tinylens.errors import (DataError, DataWarning,  # noqa: F401 (DataWarning: also imported from here)
                              outside_stacklevel)
@@ -101,7 +102,8 @@ def relative_hint(path: str | None, base_dir: str | Path, origin: str = BASE_DIR
     if ``survey_hint`` (for a config file, as a template is: not a dict, nor a fit's stored config)."""
     if not path or home_expanded(path).is_absolute():
         return ""
-    hint = f"The relative path '{path}' was taken from {home_expanded(base_dir).resolve()} ({origin})."
+    shown = repr(path) if escaped_path_note(Path(path)) else f"'{path}'"  # a tab, a line break: as escapes
+    hint = f"The relative path {shown} was taken from {home_expanded(base_dir).resolve()} ({origin})."
     hint += current_folder_hint(path, base_dir)
     if survey_hint and path in SURVEY_FILE_NAMES:
         hint += (" If this is a survey template (tinylens survey fills in each lens folder's files), check it "

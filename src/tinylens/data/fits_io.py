@@ -144,10 +144,31 @@ def wcs_pixel_scale(header: fits.Header) -> float | None:
     return float(np.mean(scales))
 
 
+#: What YAML's double quotes make of a backslash and a letter of a Windows path ("C:\temp\new.fits").
+ESCAPED_CHARACTERS = {"\t": "a tab (\\t)", "\n": "a line break (\\n)", "\r": "a carriage return (\\r)",
+                      "\a": "a bell (\\a)", "\b": "a backspace (\\b)", "\f": "a form feed (\\f)",
+                      "\v": "a vertical tab (\\v)", "\x00": "a NUL (\\0)", "\x1b": "an escape (\\e)"}
+
+
+def escaped_path_note(path: Path) -> str:
+    """For a ``path`` holding a character that YAML's double quotes make of a backslash and a
+    letter (``"C:\temp\new.fits"`` holds a tab and a line break), what happened and what to write;
+    ``""`` for any other path."""
+    found = [name for char, name in ESCAPED_CHARACTERS.items() if char in str(path)]
+    if not found:
+        return ""
+    return (f" The path holds {' and '.join(found)}: in double quotes YAML reads a backslash and the letter after it "
+            "as such a character, as in a Windows path (\"C:\\temp\\new.fits\"). Put the path in single quotes "
+            "('C:\\temp\\new.fits'), or write it with forward slashes (C:/temp/new.fits).")
+
+
 def check_readable_file(path: Path, role: str, hint: str = "") -> None:
-    """Raise a DataError unless ``path`` is an existing, readable file (``hint``: added when missing)."""
+    """Raise a DataError unless ``path`` is an existing, readable file (``hint``: added when missing;
+    so is :func:`escaped_path_note`)."""
     if not path.exists():
-        raise DataError(f"{role} file not found: {path}." + (f" {hint}" if hint else ""))
+        note = escaped_path_note(path)
+        shown = repr(str(path)) if note else str(path)  # a tab or line break shown as one would break the line
+        raise DataError(f"{role} file not found: {shown}." + (f" {hint}" if hint else "") + note)
     if path.is_dir():
         raise DataError(f"{role} {path} is a folder, not a FITS file.")
     if not os.access(path, os.R_OK):
