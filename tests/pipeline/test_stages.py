@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import tinylens
-from oracle import LENS_TRUTH, exact_r_sersic, lenstronomy_image, noisy_problem, truth_vector
+from oracle import LENS_TRUTH, exact_r_sersic, lenstronomy_image, noisy_problem, table1_components, truth_vector
 from tinylens.config.schema import Pipeline
 from tinylens.pipeline.lens_light import fit_lens_light, image_moments
 from tinylens.pipeline.optimize import Objective
@@ -624,3 +624,72 @@ def test_the_compact_lens_light_start_is_measured_about_an_off_centre_lens(write
     compact = compact_light(problem, theta, no_arc, 1.0)
     got = (get_param(compact, light, "center_x"), get_param(compact, light, "center_y"))
     assert got == pytest.approx((0.5, -0.4), abs=0.03), got
+
+
+STAR = (0.45, -0.35)  # a bright star beside the lens, inside a third of the image and half theta_E
+
+
+def _problem_with_a_masked_star(write_fits):
+    """The oracle lens with a bright star added beside it, masked by a mask file (0 = used)."""
+    from tinylens.numerics.grid import pixel_coordinates
+
+    image, kernel = lenstronomy_image()
+    x, y = pixel_coordinates(image.shape, PIX)
+    r_star = np.hypot(x - STAR[0], y - STAR[1])
+    star = 500.0 * np.exp(-0.5 * (r_star / 0.06) ** 2)
+    noisy = image + star + np.random.default_rng(5).normal(0, SIGMA, image.shape)
+    return tinylens.load({
+        "dataset": {"data_path": write_fits("image.fits", noisy), "noise_path": write_fits("noise.fits", np.full_like(image, SIGMA)),
+                    "psf_path": write_fits("psf.fits", kernel), "mask_path": write_fits("mask.fits", (r_star < 0.3).astype(float)),
+                    "pixel_scale": PIX, "nsub": 2, "supersampling": {"mode": "uniform"}},
+        "model_components": table1_components(),
+    })
+
+
+class _Started(Exception):
+    """Raised by a spy of :func:`.lens_light.starts` once it has seen the measured moments."""
+
+
+def _first_moments(monkeypatch, call):
+    """The moments that ``call()`` hands to :func:`.lens_light.starts` first (nothing is fitted)."""
+    from tinylens.pipeline import lens_light as ll
+
+    seen = []
+
+    def spy(problem, moments, base):
+        seen.append(moments)
+        raise _Started
+
+    monkeypatch.setattr(ll, "starts", spy)
+    with pytest.raises(_Started):
+        call()
+    return seen[0]
+
+
+def _near_the_lens(moments, tol=0.1):
+    light = LENS_TRUTH["lens_light"][0]
+    return np.hypot(moments.center[0] - light["center_x"], moments.center[1] - light["center_y"]) < tol
+
+
+def test_image_moments_leave_out_the_pixels_the_fit_does_not_use(write_fits):
+    """A masked star pulled the moments' centre 0.4" towards it; the pixels the fit uses do not."""
+    problem = _problem_with_a_masked_star(write_fits)
+    d = problem.dataset
+    assert not _near_the_lens(image_moments(d.data, d.noise, PIX))  # every pixel: the star counts
+    assert _near_the_lens(image_moments(d.data, d.noise, PIX, used=d.mask))
+
+
+def test_stage_1_and_stage_3_starts_are_measured_on_the_pixels_the_fit_uses(write_fits, monkeypatch):
+    """Stage 1's starts, stage 3's compact lens light and relit lens light were measured on every
+    pixel, a masked star's too."""
+    from tinylens.pipeline.arc import Arc
+    from tinylens.pipeline.lens_light import compact_light, lens_center
+    from tinylens.pipeline.mass_source import relight
+
+    problem = _problem_with_a_masked_star(write_fits)
+    truth = np.array(truth_vector(problem.param_names), dtype=float)
+    no_arc = Arc(np.zeros(problem.dataset.data.shape, bool), np.zeros(problem.dataset.data.shape), float("nan"))
+    compact = compact_light(problem, truth, no_arc, LENS_TRUTH["lens_mass"][0]["theta_E"])
+    assert _near_the_lens(SimpleNamespace(center=lens_center(problem, compact)))
+    assert _near_the_lens(_first_moments(monkeypatch, lambda: fit_lens_light(problem)))
+    assert _near_the_lens(_first_moments(monkeypatch, lambda: relight(Objective(problem), truth)))

@@ -33,15 +33,19 @@ class Moments:
 
 
 def image_moments(data: np.ndarray, noise: np.ndarray, pixel_scale: float, radius: float | None = None,
-                  exclude: np.ndarray | None = None, center: tuple[float, float] = (0.0, 0.0)) -> Moments:
+                  exclude: np.ndarray | None = None, center: tuple[float, float] = (0.0, 0.0),
+                  used: np.ndarray | None = None) -> Moments:
     """Centroid, ellipticity and half-light radius of the positive, significant light near
     ``center`` (default the image centre; within ``radius`` arcsec of it, default a third of the
-    image), leaving out the pixels in ``exclude`` (e.g. the arc)."""
+    image), leaving out the pixels in ``exclude`` (e.g. the arc) and those not ``used`` (the
+    dataset's mask: a masked star or neighbour would pull the centre and shape towards it)."""
     x, y = pixel_coordinates(data.shape, pixel_scale)
     radius = radius or min(data.shape) * pixel_scale / 3
     keep = (np.hypot(x - center[0], y - center[1]) < radius) & (data > 2 * noise) & np.isfinite(data)
     if exclude is not None:
         keep &= ~np.asarray(exclude, bool)
+    if used is not None:
+        keep &= np.asarray(used, bool)
     w = np.where(keep, data, 0.0)
     if w.sum() <= 0:
         return Moments((0.0, 0.0), 0.0, 0.0, 4 * pixel_scale)
@@ -98,7 +102,7 @@ def fit_lens_light(problem, base: np.ndarray | None = None, rounds: int = 2, cou
     d = problem.dataset
     light_only = problem.derive(spec=dataclasses.replace(spec, source_light=()))
     free = free_indices(spec.lens_light)
-    moments = image_moments(d.data, d.noise, d.pixel_scale)
+    moments = image_moments(d.data, d.noise, d.pixel_scale, used=d.mask)
     objective = Objective(light_only, counter, threads)
     fits = objective.minimize_many([(t, free) for t in starts(light_only, moments, base)])
     n_evals = sum(f.n_evals for f in fits)
@@ -111,7 +115,7 @@ def fit_lens_light(problem, base: np.ndarray | None = None, rounds: int = 2, cou
         weight = problem.imaging.weight * keep
         # from the previous best, and afresh from the shape of the light outside the arc: an arc
         # brighter than the lens galaxy drags the first fit into a ring no local step undoes
-        clean = image_moments(d.data, d.noise, d.pixel_scale, exclude=arc.mask)
+        clean = image_moments(d.data, d.noise, d.pixel_scale, exclude=arc.mask, used=d.mask)
         refits = objective.minimize_many([(t, free) for t in [best.theta, *starts(light_only, clean, base)]], weight)
         n_evals += sum(f.n_evals for f in refits)
         refit = best_of(refits)
@@ -131,7 +135,7 @@ def compact_light(problem, theta_light: np.ndarray, arc: Arc, theta_E: float) ->
         return None
     d = problem.dataset
     inner = image_moments(d.data, d.noise, d.pixel_scale, radius=0.5 * theta_E, exclude=arc.mask,
-                          center=lens_center(problem, theta_light))
+                          center=lens_center(problem, theta_light), used=d.mask)
     t = np.array(theta_light, dtype=float)
     for k, comp in enumerate(spec.lens_light):
         spread = 2.0 ** (k - (len(spec.lens_light) - 1) / 2)

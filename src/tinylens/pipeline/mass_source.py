@@ -287,7 +287,7 @@ def relight(objective: Objective, theta: np.ndarray) -> Fit | None:
     d = problem.dataset
     theta = np.asarray(theta, dtype=float)
     source = problem.model_image(theta)["lensed_source"]
-    moments = ll.image_moments(d.data - source, d.noise, d.pixel_scale)
+    moments = ll.image_moments(d.data - source, d.noise, d.pixel_scale, used=d.mask)
     middle = prior_middle(problem)
     base = theta.copy()
     base[light_only] = middle[light_only]
