@@ -180,3 +180,16 @@ def test_double_radius_of_an_elliptical_lens_by_lenstronomy():
         assert len(x) == 2  # a double
         arc = Arc(np.zeros((4, 4), bool), np.zeros((4, 4)), 1.0, np.column_stack([x, y]), 100)
         assert double_radius(arc, (0.0, 0.0), r_min=0.1) == pytest.approx(1.0, rel=0.1)
+
+
+def test_significance_beside_masked_pixels_is_unit_variance_on_noise():
+    """Masked pixels (cosmic rays, bad columns) gave no residual to the smoothed map but their
+    noise to its variance, so the significance of the pixels beside them was too low (std 0.93
+    with a fifth of the pixels masked) and a faint arc's pixels beside them were not taken."""
+    rng = np.random.default_rng(3)
+    used = rng.random((200, 200)) > 0.2
+    arc = find_arc(rng.normal(0, 0.1, (200, 200)), np.full((200, 200), 0.1), PIX, used=used)
+    inner = np.zeros((200, 200), bool)
+    inner[20:-20, 20:-20] = True
+    assert abs(arc.significance[used & inner].std() - 1) < 0.05
+

@@ -75,7 +75,8 @@ def find_arc(
     """Locate the arc in ``residual`` (data minus the lens light); see the module docstring."""
     shape = residual.shape
     used = np.ones(shape, bool) if used is None else np.asarray(used, bool)
-    sig = significance(np.where(used, residual, 0.0), noise, smooth_pix)
+    # masked pixels give neither residual nor noise to the smoothed map (infinite noise: left out)
+    sig = significance(np.where(used, residual, 0.0), np.where(used, noise, np.inf), smooth_pix)
     x, y = pixel_coordinates(shape, pixel_scale)
     r = np.hypot(x - center[0], y - center[1])
     r_min = 2.5 * pixel_scale if r_min is None else r_min
