@@ -321,17 +321,24 @@ def test_a_lens_whose_mask_was_read_the_other_way_round_is_fitted_again(tmp_path
     assert provenance.changed_inputs(before, _config(folder, mask=True)) == ["mask_path"]
 
 
-def test_a_masked_lens_fitted_before_stamps_were_kept_is_fitted_again(tmp_path, mock_survey):
-    """A lens fitted before stamps were kept was fitted with its mask read the other way round
-    (non-zero = used), yet the rerun stamped it as read '0 = used' and kept its result; its mask
-    now counts as changed. A lens without a mask is kept, as before."""
+def _fitted_before_stamps(tmp_path, mock_survey):
+    """The lens folders and survey output of lens_a and lens_c (with a mask.fits), both finished,
+    their inputs.json stamps removed, as a survey from before stamps were kept left them."""
     lenses = tmp_path / "lenses"
-    for name in ("lens_a", "lens_c"):  # lens_c has a mask.fits
+    for name in ("lens_a", "lens_c"):
         shutil.copytree(mock_survey["lenses"] / name, lenses / name)
     out = tmp_path / "out"
     _finished(lenses, mock_survey["template"], out, ["lens_a", "lens_c"])
     for name in ("lens_a", "lens_c"):
         (out / "lenses" / name / filenames.INPUTS).unlink()
+    return lenses, out
+
+
+def test_a_masked_lens_fitted_before_stamps_were_kept_is_fitted_again(tmp_path, mock_survey):
+    """A lens fitted before stamps were kept was fitted with its mask read the other way round
+    (non-zero = used), yet the rerun stamped it as read '0 = used' and kept its result; its mask
+    now counts as changed. A lens without a mask is kept, as before."""
+    lenses, out = _fitted_before_stamps(tmp_path, mock_survey)
     found = runner.find_lenses(lenses)
     assert runner.changed_lenses(found, runner.load_template(mock_survey["template"]), out) == {"lens_c": ["mask_path"]}
 
@@ -341,13 +348,7 @@ def test_a_masked_lens_fitted_before_stamps_stays_changed_through_a_run_of_other
     whose mask was then read the other way round too, as read '0 = used': its result was kept
     for good, as if its mask had never changed. It stays unstamped, and is fitted again once
     it is chosen; the others are stamped as before."""
-    lenses = tmp_path / "lenses"
-    for name in ("lens_a", "lens_c"):  # lens_c has a mask.fits
-        shutil.copytree(mock_survey["lenses"] / name, lenses / name)
-    out = tmp_path / "out"
-    _finished(lenses, mock_survey["template"], out, ["lens_a", "lens_c"])
-    for name in ("lens_a", "lens_c"):
-        (out / "lenses" / name / filenames.INPUTS).unlink()
+    lenses, out = _fitted_before_stamps(tmp_path, mock_survey)
     runner.run_survey(lenses, mock_survey["template"], out, progress=False, only=["lens_a"])  # nothing to fit
     assert (out / "lenses" / "lens_a" / filenames.INPUTS).exists()
     found = runner.find_lenses(lenses)
