@@ -212,7 +212,9 @@ def file_names(config) -> dict[str, str]:
     return names
 
 
-def _config_dict(config) -> dict[str, Any]:
+def config_dict(config) -> dict[str, Any]:
+    """``config`` (a loaded :class:`~tinylens.config.schema.Config`, or a mapping) as the plain
+    mapping ``result.json`` records."""
     if hasattr(config, "model_dump"):
         return config.model_dump(mode="json")
     return dict(config)
@@ -402,7 +404,7 @@ def write_results(problem, res: InferenceResult, out: Path, started: float | Non
         derived={n: {k: s[k] for k in ("median", "interval_68", "interval_997")} for n, s in derived.items()},
         quality=quality,
         versions=versions(),
-        config=_config_dict(problem.config),
+        config=config_dict(problem.config),
         config_dir=str(Path(problem.base_dir).resolve()),
         files=files,
         info={**res.info, "precision": problem.precision},

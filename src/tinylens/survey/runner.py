@@ -456,12 +456,13 @@ def fitted_config(config: Mapping[str, Any]) -> dict[str, Any] | None:
     """``config`` as a fit of it records it in its ``result.json`` (``config``); ``None`` where
     it cannot be read."""
     from tinylens.config import load_config
+    from tinylens.fit import config_dict
     from tinylens.results.tables import _jsonable
 
     try:
         with warnings.catch_warnings():  # the template's: shown by its check; the lens's: by its fit
             warnings.simplefilter("ignore")
-            return json.loads(json.dumps(_jsonable(load_config(config)[0].model_dump(mode="json"))))
+            return json.loads(json.dumps(_jsonable(config_dict(load_config(config)[0]))))
     except TinyLensError:
         return None
 
