@@ -117,9 +117,12 @@ class FitResult:
 
 
 def main_einstein_radius(param_names: tuple[str, ...]) -> str | None:
-    """The free ``lens_mass.<i>.theta_E`` of the lowest ``i`` (the main deflector), or None."""
-    found = [n for n in param_names if n.startswith("lens_mass.") and n.endswith(".theta_E") and n.count(".") == 2]
-    return min(found, key=lambda n: int(n.split(".")[1]) if n.split(".")[1].isdigit() else 1 << 30, default=None)
+    """The free ``lens_mass.<i>.theta_E`` of the main deflector
+    (:func:`tinylens.results.report.main_mass_index`), or None."""
+    from tinylens.results.report import main_mass_index
+
+    name = f"lens_mass.{main_mass_index(param_names)}.theta_E"
+    return name if name in param_names else None
 
 
 def _places(half_width: float) -> int | None:
