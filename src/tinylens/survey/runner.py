@@ -443,8 +443,17 @@ def result_row(lens_id: str, result_path: Path) -> dict[str, Any] | None:
         return None
     try:
         result = json.loads(result_path.read_text())
+    except (OSError, ValueError):
+        return None
+    return row_of_result(lens_id, result)
+
+
+def row_of_result(lens_id: str, result: Any) -> dict[str, Any] | None:
+    """The row of lens ``lens_id`` from the parsed ``result.json`` ``result`` (``None``: not a
+    result this row can be made of, or another lens's, copied there)."""
+    try:
         row = flat_row(lens_id, result)
-    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError):
         return None
     written_in = result.get("output_dir")
     if isinstance(written_in, str) and Path(written_in).name != lens_id:
@@ -472,12 +481,11 @@ def adoptable_row(lens_id: str, folder: Path, config: Mapping[str, Any], precisi
     write its row (its worker died; Dask runs the task again), where that fit is the one the task
     would make: of ``config`` (the template and this lens's files), in ``precision``, from the
     input files its ``inputs.json`` stamped, unchanged since. ``None`` otherwise: the lens is fitted."""
-    row = result_row(lens_id, folder / filenames.RESULT)
-    recorded = read_json(folder / filenames.INPUTS)
-    if row is None or recorded is None or recorded.get(PRECISION_KEY) != precision:
+    result, recorded = read_json(folder / filenames.RESULT), read_json(folder / filenames.INPUTS)
+    if result is None or recorded is None or recorded.get(PRECISION_KEY) != precision:
         return None
-    result = read_json(folder / filenames.RESULT) or {}
-    if (result.get("info") or {}).get("precision") != precision or changed_inputs(recorded, config):
+    row = row_of_result(lens_id, result)
+    if row is None or (result.get("info") or {}).get("precision") != precision or changed_inputs(recorded, config):
         return None
     fitted = fitted_config(config)
     return row if fitted is not None and result.get("config") == fitted else None
