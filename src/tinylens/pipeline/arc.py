@@ -48,9 +48,12 @@ def _float(value: float) -> float | None:
     return float(value) if np.isfinite(value) else None
 
 
-def significance(residual: np.ndarray, noise: np.ndarray, smooth_pix: float) -> np.ndarray:
-    """Gaussian-smoothed residual over the noise of that smoothed residual, per pixel."""
-    noise = np.where(np.isfinite(noise) & (noise > 0), noise, np.inf)
+def significance(residual: np.ndarray, noise: np.ndarray, smooth_pix: float,
+                 used: np.ndarray | None = None) -> np.ndarray:
+    """Gaussian-smoothed residual over the noise of that smoothed residual, per pixel; the pixels
+    not ``used`` (the mask's), like those of no valid noise, give neither residual nor noise."""
+    valid = np.isfinite(noise) & (noise > 0)
+    noise = np.where(valid if used is None else valid & np.asarray(used, bool), noise, np.inf)
     var = noise**2
     res = np.where(np.isfinite(var), residual, 0.0)
     smooth = ndimage.gaussian_filter(res, smooth_pix, mode="constant")
@@ -75,8 +78,7 @@ def find_arc(
     """Locate the arc in ``residual`` (data minus the lens light); see the module docstring."""
     shape = residual.shape
     used = np.ones(shape, bool) if used is None else np.asarray(used, bool)
-    # masked pixels give neither residual nor noise to the smoothed map (infinite noise: left out)
-    sig = significance(np.where(used, residual, 0.0), np.where(used, noise, np.inf), smooth_pix)
+    sig = significance(residual, noise, smooth_pix, used)
     x, y = pixel_coordinates(shape, pixel_scale)
     r = np.hypot(x - center[0], y - center[1])
     r_min = 2.5 * pixel_scale if r_min is None else r_min

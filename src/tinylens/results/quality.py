@@ -269,7 +269,7 @@ def peaks_apart(problem, theta, images: dict[str, np.ndarray] | None = None,
     x, y = pixel_coordinates(d.data.shape, d.pixel_scale)
     at = np.array([np.argmin(np.hypot(x - px, y - py)) for px, py in peaks])
     data_s = arc.significance.ravel()[at]  # find_arc's smoothing: one pixel
-    model_s = significance(np.where(d.mask, images["lensed_source"], 0.0), np.where(d.mask, d.noise, np.inf), 1.0).ravel()[at]
+    model_s = significance(images["lensed_source"], d.noise, 1.0, d.mask).ravel()[at]
     left_out = (data_s >= PEAKS_MIN_SIGNIFICANCE) & (model_s < PEAKS_EXPLAINED_FRACTION * data_s)
     if not left_out.any():
         return 0.0
