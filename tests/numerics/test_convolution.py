@@ -84,3 +84,24 @@ def test_likelihood_uses_the_circular_transform_only_for_masks_inside():
     assert im.shape == (28, 38) and im.kernel.fft_shape == (30, 40)  # cut-out, no margin
     full = make_imaging(data, np.ones_like(data), psf, np.ones((60, 60), bool), 0.1, 1, jnp.float32)
     assert full.kernel.fft_shape[0] >= 60 + 4  # pixels at the edge are used: linear convolution
+
+
+def test_a_kernel_larger_than_the_image_convolves_at_the_image_s_cost():
+    """A PSF wider than twice the image (a 3" TinyTim or WebbPSF PSF on a 2" cutout) set the FFT's
+    size: 216 x 216 pixels for a 201 x 201 PSF on a 41 x 41 image, where its pixels further than
+    40 from the centre link no two pixels of the image. It is cut to those that do, with the same
+    convolution, scipy's, on every pixel, edges included."""
+    rng = np.random.default_rng(6)
+    img = _image(rng, (41, 23))
+    k = rng.uniform(size=(201, 15))
+    k /= k.sum()
+    kern = kernel_fft(k, img.shape)
+    assert kern.fft_shape[0] <= 2 * 41  # the image's cost: 81 (2 x 41 - 1) rows reach it
+    ref = signal.convolve2d(img, k, mode="same")
+    np.testing.assert_allclose(np.asarray(convolve(img, kern)), ref, atol=1e-5)
+    wide = rng.uniform(size=(9, 301))
+    wide /= wide.sum()
+    ref = signal.convolve2d(img, wide, mode="same")
+    kern = kernel_fft(wide, img.shape)
+    assert kern.fft_shape[1] <= 2 * 23
+    np.testing.assert_allclose(np.asarray(convolve(img, kern)), ref, atol=1e-5)

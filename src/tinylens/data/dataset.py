@@ -26,6 +26,9 @@ Choices (all announced with a :class:`DataWarning` or refused with a :class:`Dat
   when its negative pixels sum to over :data:`PSF_NEGATIVE_SHARE` of its positive ones while its
   border is on average below 0 (not just noise), and when its header (WebbPSF's ``PIXELSCL``,
   ``PIXSCALE`` or a WCS) gives pixels more than :data:`PIXEL_SCALE_TOLERANCE` off ``pixel_scale`` (oversampled?).
+  A PSF larger than the image is taken as it is (its light from one edge of the image reaches the
+  other); the convolution uses only the part that reaches the image
+  (:func:`tinylens.numerics.convolution.reaching_kernel`).
 * **Mask**: ``True`` = pixel used. From ``mask_path`` (a FITS image of the data's shape; as in
   TinyLensGpu, 0 = used, non-zero or NaN = left out) and/or ``mask`` (circle or annulus in arcsec, pixel centres at
   ``x = (col - (nx - 1) / 2) * pixel_scale``, ``y = (row - (ny - 1) / 2) * pixel_scale``, row 0

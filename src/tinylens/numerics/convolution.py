@@ -2,7 +2,9 @@
 
 The PSF is a pixelated kernel: odd-sized, normalised to unit sum and centred on its middle
 pixel. Convolution is the discrete 'same'-size convolution with zero padding, done by FFT;
-the kernel's transform is computed once per dataset (:func:`kernel_fft`).
+the kernel's transform is computed once per dataset (:func:`kernel_fft`). A kernel wider than
+twice the image is cut down to what reaches the image (:func:`reaching_kernel`): the same
+convolution, at the cost of the image's size rather than the kernel's.
 """
 
 from __future__ import annotations
@@ -42,6 +44,16 @@ def _good_size(n: int) -> int:
     return best
 
 
+def reaching_kernel(kernel: np.ndarray, image_shape: tuple[int, int]) -> np.ndarray:
+    """The odd-sized ``kernel`` cut, about its centre, to at most ``2 n - 1`` pixels on each axis
+    where the image has ``n``: a pixel further from the centre links no two pixels of the image, so
+    the 'same' convolution is unchanged (a 201 x 201 PSF on a 41 x 41 cutout took FFTs of 216 x 216
+    pixels rather than 81 x 81). What the cut pixels held would only fall outside the image."""
+    keep = [min(k, 2 * n - 1) for k, n in zip(kernel.shape, image_shape)]
+    r0, c0 = ((k - m) // 2 for k, m in zip(kernel.shape, keep))
+    return kernel[r0:r0 + keep[0], c0:c0 + keep[1]]
+
+
 def kernel_fft(kernel: np.ndarray, image_shape: tuple[int, int], margin: bool = True) -> KernelFFT:
     """Precompute the FFT of ``kernel`` for convolving images of ``image_shape``.
 
@@ -56,6 +68,8 @@ def kernel_fft(kernel: np.ndarray, image_shape: tuple[int, int], margin: bool = 
     if ky % 2 == 0 or kx % 2 == 0:
         raise ValueError(f"PSF kernel must be odd-sized, got {kernel.shape}")
     ny, nx = image_shape
+    kernel = reaching_kernel(kernel, (ny, nx))
+    ky, kx = kernel.shape
     pad_y, pad_x = (ky // 2, kx // 2) if margin else (0, 0)
     fft_shape = (_good_size(max(ny + pad_y, ky)), _good_size(max(nx + pad_x, kx)))
     wrapped = np.zeros(fft_shape, dtype=kernel.dtype)
