@@ -38,6 +38,21 @@ def test_image_moments_of_an_elliptical_gaussian():
     assert abs(float(q_m) - q) < 0.03 and abs(float(phi_m) - phi) < 0.03
 
 
+
+def test_image_moments_without_significant_light_stay_at_the_centre_they_were_asked_about():
+    """With no significant light within ``radius`` of ``center`` (stage 3's compact start, measured
+    about stage 1's lens centre inside half the Einstein radius, with the arc left out), the
+    moments fell back to the image centre, (0, 0): the compact start moved the lens light, and a
+    linked mass centre, off the lens onto whatever lay at the image's middle. They stay at ``center``."""
+    from tinylens.numerics.grid import pixel_coordinates
+
+    x, y = pixel_coordinates((50, 50), 0.08)
+    img = 100 * np.exp(-0.5 * (x**2 + y**2) / 0.2**2)  # a neighbour at the image centre
+    noise = np.full(img.shape, 1.0)
+    m = image_moments(img, noise, 0.08, radius=0.3, center=(1.2, -1.0))
+    assert m.center == pytest.approx((1.2, -1.0)) and (m.e1, m.e2) == (0.0, 0.0)
+    assert image_moments(np.zeros(img.shape), noise, 0.08).center == (0.0, 0.0)  # the default centre
+
 def test_lens_light_stage_recovers_the_lens_galaxy(write_fits):
     truth = {**LENS_TRUTH, "source_light": [dict(LENS_TRUTH["source_light"][0], amp=0.0)]}
     image, kernel = lenstronomy_image(truth=truth)

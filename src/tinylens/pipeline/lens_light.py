@@ -38,7 +38,8 @@ def image_moments(data: np.ndarray, noise: np.ndarray, pixel_scale: float, radiu
     """Centroid, ellipticity and half-light radius of the positive, significant light near
     ``center`` (default the image centre; within ``radius`` arcsec of it, default a third of the
     image), leaving out the pixels in ``exclude`` (e.g. the arc) and those not ``used`` (the
-    dataset's mask: a masked star or neighbour would pull the centre and shape towards it)."""
+    dataset's mask: a masked star or neighbour would pull the centre and shape towards it).
+    Without such light: round, 4 pixels in radius, at ``center``."""
     x, y = pixel_coordinates(data.shape, pixel_scale)
     radius = radius or min(data.shape) * pixel_scale / 3
     keep = (np.hypot(x - center[0], y - center[1]) < radius) & (data > 2 * noise) & np.isfinite(data)
@@ -48,7 +49,7 @@ def image_moments(data: np.ndarray, noise: np.ndarray, pixel_scale: float, radiu
         keep &= np.asarray(used, bool)
     w = np.where(keep, data, 0.0)
     if w.sum() <= 0:
-        return Moments((0.0, 0.0), 0.0, 0.0, 4 * pixel_scale)
+        return Moments((float(center[0]), float(center[1])), 0.0, 0.0, 4 * pixel_scale)
     xc, yc = (w * x).sum() / w.sum(), (w * y).sum() / w.sum()
     dx, dy = x - xc, y - yc
     qxx, qyy, qxy = ((w * dx * dx).sum(), (w * dy * dy).sum(), (w * dx * dy).sum())
