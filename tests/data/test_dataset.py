@@ -853,3 +853,22 @@ def test_a_shape_mask_given_in_pixels_is_named(tmp_path, files):
             "arcsec from the image's centre, not pixels, and the image reaches 1.2\" either side in x and 1\" in y.") in text
     put(tmp_path / "none.fits", np.ones(SHAPE))
     assert "dataset.mask alone" not in data_error(config(mask_path="none.fits"), tmp_path)  # the file's doing
+
+
+@pytest.mark.parametrize("shape, core", [((5, 5), np.s_[:, :]), ((9, 9), np.s_[2:7, 2:7])])
+def test_a_psf_with_a_flat_top_centred_is_not_said_off_centre(tmp_path, files, shape, core):
+    """The peak was the first of the highest pixels: a box kernel, or a saturated star's flat 5 x 5
+    core, "peaked" at its corner, 2 pixels from the centre, and was said to shift the model, which a
+    symmetric kernel does not. The middle of the highest pixels is the peak."""
+    psf = np.full(shape, 0.01)
+    psf[core] = 1.0
+    put(files["psf_path"], psf / psf.sum())
+    load_quietly(config(), tmp_path)
+
+
+def test_a_psf_with_a_flat_top_off_centre_is_announced_where_its_middle_is(tmp_path, files):
+    psf = np.full((9, 9), 0.01)
+    psf[2:7, 5:8] = 1.0  # 3 columns wide, its middle 2 columns right of the centre
+    put(files["psf_path"], psf / psf.sum())
+    _, messages = load_warning(config(), tmp_path)
+    assert [m for m in messages if "peaks at pixel (row 4, column 6), not at its centre (row 4, column 4)" in m], messages

@@ -710,12 +710,19 @@ def _warn_negative(psf: np.ndarray, path: Path) -> None:
         )
 
 
+def psf_peak(psf: np.ndarray) -> tuple[float, float]:
+    """Row and column of the PSF's peak: the middle of its highest pixels where several share the
+    highest value (a saturated star's flat core, a box kernel), not the first of them."""
+    rows, cols = np.nonzero(psf == psf.max())
+    return float(rows.mean()), float(cols.mean())
+
+
 def _warn_off_centre(psf: np.ndarray, path: Path) -> None:
-    row, col = np.unravel_index(int(np.argmax(psf)), psf.shape)
+    row, col = psf_peak(psf)
     cy, cx = (psf.shape[0] - 1) // 2, (psf.shape[1] - 1) // 2
     if max(abs(row - cy), abs(col - cx)) > 1:
         warnings.warn(
-            f"The PSF {path} peaks at pixel (row {row}, column {col}), not at its centre (row {cy}, column {cx}); "
+            f"The PSF {path} peaks at pixel (row {row:g}, column {col:g}), not at its centre (row {cy}, column {cx}); "
             "the model will be shifted accordingly. Re-centre the PSF on its peak if that is not intended.",
             DataWarning,
             stacklevel=outside_stacklevel(),
