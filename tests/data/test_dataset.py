@@ -817,12 +817,15 @@ def test_a_psf_s_warnings_do_not_come_before_a_too_few_pixels_error(tmp_path, fi
     ({"psf": "nan"}, "PSF of the dataset (Dataset.psf) has 1 NaN or infinite pixel"),
     ({"psf": "even"}, "PSF of the dataset (Dataset.psf) is 4 x 4 pixels"),
     ({"psf": "flat"}, "PSF must be a 2-D kernel; got an array of shape (5,)"),
+    ({"psf": "unnormalised"}, "PSF of the dataset (Dataset.psf) sums to 3, not 1"),
 ])
 def test_a_hand_built_dataset_whose_arrays_do_not_fit_is_refused(tmp_path, files, change, fragment):
     """A Dataset built by hand skips load_dataset's checks: an integer 0/1 mask (e.g. read from
     FITS) selected rows 0 and 1 by index and gave a wrong likelihood silently, a NaN PSF made it
     -inf everywhere, an even or 1-D PSF, or a noise or mask of another shape, raised a bare
-    ValueError or IndexError. Each is now a DataError saying which array is wrong."""
+    ValueError or IndexError; a PSF not of unit sum (a PSF array swapped in with
+    dataclasses.replace) scaled the model, so every amplitude, silently. Each is now a DataError
+    saying which array is wrong."""
     import dataclasses
 
     from tinylens.data.dataset import check_used_pixels
@@ -832,7 +835,7 @@ def test_a_hand_built_dataset_whose_arrays_do_not_fit_is_refused(tmp_path, files
     nan_psf = np.array(loaded.psf)
     nan_psf[0, 0] = np.nan
     arrays = {"int": np.ones(SHAPE, dtype=np.int64), "small": np.ones((10, 12), dtype=bool), "nan": nan_psf,
-              "even": np.full((4, 4), 1 / 16), "flat": np.full(5, 0.2)}
+              "even": np.full((4, 4), 1 / 16), "flat": np.full(5, 0.2), "unnormalised": 3 * np.asarray(loaded.psf)}
     (key, which), = change.items()
     value = arrays[which].astype(float) if key == "noise" else arrays[which]
     with pytest.raises(DataError) as info:

@@ -473,7 +473,8 @@ def check_arrays(dataset: Dataset) -> None:
     """Raise a DataError when the arrays of a :class:`Dataset` built by hand (which skips
     :func:`load_dataset`'s checks) do not fit together: data not 2-D, noise or mask of another
     shape, a mask that is not boolean (an integer 0/1 mask, e.g. read from FITS, selected rows 0
-    and 1 by index and gave a wrong likelihood, silently), or a PSF that :func:`check_psf` refuses."""
+    and 1 by index and gave a wrong likelihood, silently), a PSF that :func:`check_psf` refuses, or
+    one whose sum is more than :data:`PSF_SUM_TOLERANCE` off 1 (the Dataset's PSF has unit sum)."""
     data = np.asarray(dataset.data)
     if data.ndim != 2:
         raise DataError(f"The dataset's data must be a 2-D image; got an array of shape {data.shape}.")
@@ -488,7 +489,11 @@ def check_arrays(dataset: Dataset) -> None:
     psf = np.asarray(dataset.psf, dtype=np.float64)
     if psf.ndim != 2:
         raise DataError(f"The dataset's PSF must be a 2-D kernel; got an array of shape {psf.shape}.")
-    check_psf(psf, "of the dataset (Dataset.psf)")
+    total = check_psf(psf, "of the dataset (Dataset.psf)")
+    if abs(total - 1.0) > PSF_SUM_TOLERANCE:
+        raise DataError(f"The PSF of the dataset (Dataset.psf) sums to {total:.6g}, not 1: the model's light, and so "
+                        "every amplitude and magnitude, would be scaled by that. Normalise it (psf / psf.sum()), as "
+                        "load_dataset does a PSF file.")
 
 
 def check_used_pixels(dataset: Dataset) -> None:
