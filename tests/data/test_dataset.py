@@ -602,6 +602,18 @@ def test_the_image_given_as_its_own_noise_map_is_refused(tmp_path, files):
     assert "noise map" in text and "same values as the data image" in text and "image.fits" in text
 
 
+
+@pytest.mark.parametrize("given, what", [("image.fits", "data image"), ("noise.fits", "noise map")])
+def test_the_image_or_noise_map_given_as_the_psf_is_refused(tmp_path, files, given, what):
+    """psf_path naming the image (a copied config line) of an odd-sized cutout loaded with a
+    warning only that its PSF did not sum to 1: the model was blurred by the lens itself."""
+    rng = np.random.default_rng(2)
+    put(files["data_path"], 5 + rng.normal(size=(21, 25)))  # positive, odd-sized: a PSF check_psf takes
+    put(files["noise_path"], np.full((21, 25), 0.5))
+    load_quietly(config(), tmp_path)  # with its own PSF
+    text = data_error(config(psf_path=given), tmp_path)
+    assert f"The PSF {tmp_path / given} holds the same values as the {what} {tmp_path / given}" in text, text
+
 def test_infinite_data_pixels_are_masked_without_numpy_warnings(tmp_path, files):
     """The noise-scale check subtracted the masked infinite pixels too: 'invalid value
     encountered in subtract' was printed by tinylens validate beside the masking warning."""

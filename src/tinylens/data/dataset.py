@@ -21,8 +21,9 @@ Choices (all announced with a :class:`DataWarning` or refused with a :class:`Dat
   else its celestial WCS) is announced; the config's value is used. Without a scale in the header,
   one outside :data:`PLAUSIBLE_PIXEL_SCALE` is announced (in degrees or milliarcseconds?).
 * **PSF**: must be 2-D, odd-sized on both axes (so that its centre is a pixel), finite, with a
-  positive sum. It is always normalised to unit sum; a warning is given when the sum was off by
-  more than :data:`PSF_SUM_TOLERANCE`, when the peak is more than one pixel from the centre, and
+  positive sum, and not the data image or noise map again. It is always normalised to unit sum; a
+  warning is given when the sum was off by more than :data:`PSF_SUM_TOLERANCE`, when the peak is
+  more than one pixel from the centre, and
   when its negative pixels sum to over :data:`PSF_NEGATIVE_SHARE` of its positive ones while its
   border is on average below 0 (not just noise), and when its header (WebbPSF's ``PIXELSCL``,
   ``PIXSCALE`` or a WCS) gives pixels more than :data:`PIXEL_SCALE_TOLERANCE` off ``pixel_scale`` (oversampled?).
@@ -141,6 +142,8 @@ def load_dataset(cfg: schema.Dataset, base_dir: str | Path, origin: str = BASE_D
     check_same_shape(noise, data, paths["noise_path"], paths["data_path"], "noise map")
     check_not_the_image(noise, data, paths["noise_path"], paths["data_path"])
     psf_file, psf_header = read_fits_image_and_header(paths["psf_path"], "dataset.psf_path", hints["psf_path"])
+    check_psf_not_an_image(psf_file, paths["psf_path"], {"data image": (data, paths["data_path"]),
+                                                         "noise map": (noise, paths["noise_path"])})
     psf_sum = check_psf(psf_file, paths["psf_path"])
     mask_path = resolve_path(base_dir, cfg.mask_path) if cfg.mask_path else None
     mask_values = (read_mask_file(mask_path, data, paths["data_path"], hints["mask_path"])
@@ -671,6 +674,18 @@ def check_psf(psf: np.ndarray, path: Path | str) -> float:
     if not total > 0:
         raise DataError(f"The PSF {path} sums to {total:.6g}; its pixels must sum to a positive number (ideally 1).")
     return total
+
+
+def check_psf_not_an_image(psf: np.ndarray, path: Path, images: dict[str, tuple[np.ndarray, Path]]) -> None:
+    """Raise a DataError when the PSF holds the very values of one of ``images`` (what: (values,
+    path)), the data image or the noise map: a config whose psf_path repeats data_path. An
+    odd-sized image passed as a unit-sum PSF, with a warning about its sum only, and blurred the
+    model by the lens itself."""
+    for what, (values, image_path) in images.items():
+        if np.array_equal(psf, values, equal_nan=True):
+            raise DataError(f"The PSF {path} holds the same values as the {what} {image_path}: the same file or HDU "
+                            "given twice? dataset.psf_path must be the image of a point source (a star, or a PSF "
+                            "model), sampled at the image's pixels.")
 
 
 def _warn_unusual_psf(psf: np.ndarray, total: float, path: Path) -> None:
