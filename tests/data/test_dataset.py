@@ -306,10 +306,10 @@ def test_a_mask_of_another_convention_is_announced(tmp_path, files):
     bits[2:18, 2:20] = 4.0
     bits[3, 3] = -1.0
     bits[4, 4] = 0.5
-    bits[9:11, 10:12] = 0.0  # the centre used
+    bits[9:11, 10:20] = 0.0  # the centre used, joined to the outskirts (not cut off by a left-out ring)
     put(tmp_path / "bits.fits", bits)
     d, shown = load_warning(config(mask_path="bits.fits"), tmp_path)
-    assert d.n_used == SHAPE[0] * SHAPE[1] - 16 * 18 + 4 and len(shown) == 1
+    assert d.n_used == SHAPE[0] * SHAPE[1] - 16 * 18 + 20 and len(shown) == 1
     assert "bits.fits: the mask holds 2 values that are not 0, NaN or a positive whole number (a flag) (e.g. -1, 0.5)" \
         in shown[0]
     fit_here = np.zeros(SHAPE)
@@ -325,6 +325,28 @@ def test_a_mask_of_another_convention_is_announced(tmp_path, files):
     d, shown = load_warning(config(mask_path="disc.fits"), tmp_path)
     assert d.n_used == int((disc == 0).sum()) and len(shown) == 1
     assert "disc.fits: the mask leaves out the image's centre" in shown[0] and "1 - mask" in shown[0]
+
+
+def test_a_lenstronomy_annulus_mask_read_the_other_way_is_announced(tmp_path, files):
+    """A lenstronomy likelihood mask of an annulus (1 from r_min to r_max, on the arcs), read as 0 =
+    used, leaves out the arcs and fits the lens's core and the outskirts: the centre is used, so the
+    'leaves out the image's centre' warning never came, and the fit went on without a word. It is
+    announced now; a mask merely leaving out scattered pixels or a neighbour is not."""
+    x, y = pixel_coordinates(SHAPE, PIXEL_SCALE)
+    r = np.hypot(x, y)
+    ring = ((r >= 0.25) & (r <= 0.75)).astype(float)
+    put(tmp_path / "ring.fits", ring)
+    d, shown = load_warning(config(mask_path="ring.fits"), tmp_path)
+    assert d.n_used == int((ring == 0).sum()) and len(shown) == 1, shown  # still read as 0 = used
+    core = int((r < 0.25).sum())
+    assert (f"ring.fits: the mask leaves out a ring around the image's centre, where the lens and its arcs are, and "
+            f"uses {core} pixels inside it and {d.n_used - core} outside it") in shown[0] and "1 - mask" in shown[0]
+    neighbour = (np.hypot(x - 0.6, y + 0.4) < 0.3).astype(float)  # a star masked beside the lens
+    scattered = (np.random.default_rng(3).random(SHAPE) < 0.2).astype(float)  # bad pixels, a fifth of them
+    for name, left_out in (("neighbour", neighbour), ("scattered", scattered)):
+        put(tmp_path / f"{name}.fits", left_out)
+        d, shown = load_warning(config(mask_path=f"{name}.fits"), tmp_path)
+        assert d.n_used == int((left_out == 0).sum()) and shown == [], (name, shown)
 
 
 def test_a_mask_meant_to_leave_out_the_centre_is_not_announced(tmp_path, files):

@@ -628,9 +628,10 @@ MASK_CONVENTION = ("tinylens, as TinyLensGpu, leaves out the pixels where the ma
 
 def _warn_unusual_mask(values: np.ndarray, used: np.ndarray, path: Path) -> None:
     """Announce what suggests a mask meant another way: negative or fractional values, very few
-    pixels used, or the image's centre (where the lens is) left out with the outskirts used, as by
-    a mask that is 1 on the pixels to fit, read with TinyLensGpu's convention (an annulus, whose
-    outskirts are left out too, or a small core left out, is meant as it is read)."""
+    pixels used, or the image's centre (where the lens is) left out, or cut off by a left-out ring,
+    with the outskirts used, as by a mask that is 1 on the pixels to fit (a disc or an annulus),
+    read with TinyLensGpu's convention (an annulus, whose outskirts are left out too, or a small
+    core left out, is meant as it is read)."""
     odd = np.isfinite(values) & ((values < 0) | (values != np.round(values)))  # bit flags (4, 512) are as meant
     if odd.any():
         examples = ", ".join(f"{v:g}" for v in np.unique(values[odd])[:3])
@@ -640,9 +641,32 @@ def _warn_unusual_mask(values: np.ndarray, used: np.ndarray, path: Path) -> None
     if used.mean() < FEW_PIXELS_SHARE:
         warnings.warn(f"{path}: the mask uses {int(used.sum())} of {used.size} pixels ({100 * used.mean():.2g} %). "
                       f"{MASK_CONVENTION}", DataWarning, stacklevel=outside_stacklevel())
-    elif not used[centre_pixels(used.shape)].any() and uses_border(used) and (~used).mean() >= FEW_PIXELS_SHARE:
+        return
+    if (~used).mean() < FEW_PIXELS_SHARE:
+        return
+    if not used[centre_pixels(used.shape)].any() and uses_border(used):
         warnings.warn(f"{path}: the mask leaves out the image's centre, where the lens is, and uses "
                       f"{int(used.sum())} of {used.size} pixels. {MASK_CONVENTION}", DataWarning, stacklevel=outside_stacklevel())
+    elif (core := centre_cut_off(used)) is not None:
+        warnings.warn(f"{path}: the mask leaves out a ring around the image's centre, where the lens and its arcs are, "
+                      f"and uses {int(core.sum())} pixels inside it and {int(used.sum() - core.sum())} outside it, out "
+                      f"to the image's edges (an annulus that is 1 on the pixels to fit?). {MASK_CONVENTION}",
+                      DataWarning, stacklevel=outside_stacklevel())
+
+
+def centre_cut_off(used: np.ndarray) -> np.ndarray | None:
+    """The used pixels joined to the image's centre, where a ring of left-out pixels cuts them off
+    from every used pixel of the image's edges (pixels touching at a corner count as joined), as
+    an annulus mask that is 1 on the pixels to fit (lenstronomy's) leaves them when read as 0 =
+    used; ``None`` otherwise (the centre joined to the edges, or either using no pixel)."""
+    from scipy import ndimage
+
+    labels, _ = ndimage.label(used, structure=np.ones((3, 3), bool))
+    centre = set(np.unique(labels[centre_pixels(used.shape)]).tolist()) - {0}
+    edges = np.concatenate([labels[[0, -1], :].ravel(), labels[:, [0, -1]].ravel()])
+    if not centre or not edges.any() or centre & set(edges.tolist()):
+        return None
+    return np.isin(labels, list(centre))
 
 
 def uses_border(used: np.ndarray) -> bool:
