@@ -176,6 +176,16 @@ def test_write_fits_image_round_trip(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mask.fits"]  # no temporary left behind
 
 
+
+def test_a_dataset_mask_written_as_its_docstring_says_reads_back_as_mask_path(tmp_path, files):
+    """write_fits_image's docstring called a boolean array 'a mask' written 1 = True, so a
+    dataset's mask (True = used) written as it is came back from mask_path inverted; written as
+    ~mask, as the docstring now says, it is the same mask again."""
+    first = load_quietly(config(mask={"type": "circle", "r_max": 0.7}), tmp_path)
+    write_fits_image(tmp_path / "mask.fits", ~first.mask)
+    again = load_quietly(config(mask_path="mask.fits"), tmp_path)
+    np.testing.assert_array_equal(again.mask, first.mask)
+
 # -- noise and data checks ----------------------------------------------------------------------
 def test_shape_mismatch_gives_both_shapes(tmp_path, files):
     put(files["noise_path"], np.ones((20, 20)))

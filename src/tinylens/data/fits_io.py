@@ -243,8 +243,12 @@ def as_2d(array: np.ndarray, path: Path, role: str) -> np.ndarray:
 def write_fits_image(path: str | Path, array: np.ndarray, header: fits.Header | Mapping[str, Any] | None = None) -> Path:
     """Write ``array`` as the primary HDU of ``path`` atomically (temporary file, then rename).
 
-    A boolean array (a mask) is written as uint8, 1 = True. Returns ``path``; raises
-    :class:`OutputError` if the folder is missing or not writable.
+    A boolean array is written as uint8: 1 where True, 0 where False. A file given as
+    ``dataset.mask_path`` is read the other way round from a :class:`~tinylens.data.Dataset`'s
+    ``mask`` (True = used): 0 = used, non-zero = left out (TinyLensGpu's convention), so write a
+    dataset's mask as ``~dataset.mask``, or a boolean array of the pixels to leave out, to give it
+    back as ``mask_path``. Returns ``path``; raises :class:`OutputError` if the folder is missing
+    or not writable.
     """
     path = Path(path)
     data = np.asarray(array)
