@@ -114,3 +114,87 @@ def test_a_cache_folder_that_takes_no_file_leaves_the_cache_off(monkeypatch, tmp
     finally:
         jax.config.update("jax_compilation_cache_dir", given)
     assert compilation.takes_files(folder) and list(folder.iterdir()) == []  # the probe leaves nothing
+
+
+#: A process that turns tinylens's cache on in the folder argv[1] and compiles one function into it.
+_COMPILE_INTO = """
+import sys, jax, jax.numpy as jnp
+from tinylens import compilation
+compilation.enable_persistent_cache(sys.argv[1])
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)  # a file even for this small one
+print(jax.jit(lambda x: jnp.sin(x) * 2 + jnp.cos(x))(jnp.ones(3)).sum())
+"""
+
+
+def _compile_into(folder) -> str:
+    """Run :data:`_COMPILE_INTO` in a fresh process (JAX opens its cache once per process); its stderr."""
+    import os
+    import subprocess
+
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    env.pop("JAX_COMPILATION_CACHE_DIR", None)
+    run = subprocess.run([sys.executable, "-c", _COMPILE_INTO, str(folder)], capture_output=True, text=True,
+                         env=env, timeout=120)
+    assert run.returncode == 0, run.stderr
+    return run.stderr
+
+
+def test_a_cache_entry_cut_short_is_removed_once_and_compiled_again(tmp_path):
+    """JAX writes a cache entry in place and never rewrites one that exists, so an entry cut short
+    (a fit killed while JAX wrote it, a full disk) made every later fit print 'Warning: Error
+    reading persistent compilation cache entry for 'jit_batch': error: Error -5 while decompressing
+    data: incomplete or truncated stream', forever (into every lens's row in a survey). Turning the
+    cache on now removes it with one notice; the code is compiled and written again, whole."""
+    import os
+    import time
+
+    folder = tmp_path / "cache"
+    assert _compile_into(folder) == ""
+    entries = {p: p.read_bytes() for p in folder.glob("*-cache")}
+    assert entries
+    old = time.time() - 3600  # cut short an hour ago, not being written now
+    for p, data in entries.items():
+        p.write_bytes(data[: len(data) // 2])
+        os.utime(p, (old, old))
+    said = _compile_into(folder)
+    assert "Error reading persistent compilation cache" not in said
+    assert said.count(f"Removed {len(entries)} damaged entr") == 1 and str(folder) in said
+    assert {p: len(p.read_bytes()) for p in folder.glob("*-cache")} == {p: len(d) for p, d in entries.items()}
+    assert _compile_into(folder) == ""  # whole again: read without a word
+
+
+def test_only_entries_that_do_not_decompress_are_removed_once_written_and_new(monkeypatch, tmp_path):
+    """An entry another process may still be writing (written in the last FRESH_ENTRY_S) is left
+    for the next look, and so is a whole one, and one this Python cannot read (zstd's, written by
+    another environment sharing the folder); a broken one goes with its access time (kept by JAX
+    when its size is bounded). Entries already looked at (before CHECKED_MARK's time) are not read
+    again, so that a large cache does not slow every start."""
+    import os
+    import time
+    import zlib
+
+    monkeypatch.setattr(compilation, "zstd_decompress", lambda: None)  # as where zstd is not installed
+    names = ("good", "cut", "empty", "zstd", "unknown", "writing")
+    good, cut, empty, zstd, unknown, writing = (tmp_path / f"jit_{name}-0a1b-cache" for name in names)
+    whole = zlib.compress(b"executable" * 100)
+    good.write_bytes(whole)
+    cut.write_bytes(whole[: len(whole) - 4])
+    empty.write_bytes(b"")
+    zstd.write_bytes(compilation.ZSTD_MAGIC + b"\0" * 20)
+    unknown.write_bytes(b"not a format known here")
+    writing.write_bytes(whole[:20])
+    atime = tmp_path / "jit_cut-0a1b-atime"
+    atime.write_bytes(b"\0" * 8)
+    old = time.time() - 2 * compilation.FRESH_ENTRY_S
+    for p in (good, cut, empty, zstd, unknown, atime):
+        os.utime(p, (old, old))
+    assert compilation.remove_broken_entries(tmp_path) == [cut, empty]
+    left = {good.name, zstd.name, unknown.name, writing.name, compilation.CHECKED_MARK}
+    assert {p.name for p in tmp_path.iterdir()} == left
+    assert compilation.remove_broken_entries(tmp_path, fresh_s=0) == [writing]  # its turn came
+
+    seen = time.time() + 3600  # as if looked at after the next entry was written
+    cut.write_bytes(whole[:20])
+    os.utime(cut, (old, old))
+    os.utime(tmp_path / compilation.CHECKED_MARK, (seen, seen))
+    assert compilation.remove_broken_entries(tmp_path) == [] and cut.exists()

@@ -9,7 +9,10 @@ runs: a resumed fit, the next lens of a survey, a Dask worker on the same file s
 The cache lives in ``$TINYLENS_CACHE_DIR``, by default ``$XDG_CACHE_HOME/tinylens/jax`` (that is
 ``~/.cache/tinylens/jax``). ``TINYLENS_CACHE_DIR=off`` disables it, and so does a folder that
 cannot be written (a read-only home); a cache directory that the user already gave JAX
-(``jax_compilation_cache_dir``) is left alone.
+(``jax_compilation_cache_dir``) is left alone. JAX writes an entry in place, so a process stopped
+while it wrote one (or a full disk) leaves it cut short, and JAX, which never writes an entry that
+exists, would warn at every later use; :func:`remove_broken_entries` removes them as the cache is
+turned on.
 
 In memory, each fit leaves its compiled functions behind, and XLA maps their machine code into
 the process: about 4 600 memory maps per lens (measured on a with-shear mock). Linux stops a
@@ -24,12 +27,24 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import time
+import warnings
+import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import jax
 
 #: Compilations faster than this are not worth a file.
 MIN_COMPILE_TIME_S = 1.0
+#: An entry written less than this many seconds ago may still be being written by another process.
+FRESH_ENTRY_S = 60.0
+#: The end of the name of JAX's cache entries, and of the access times it keeps beside them.
+ENTRY_SUFFIX, ATIME_SUFFIX = "-cache", "-atime"
+#: A file in the cache folder whose time says up to when its entries were found whole.
+CHECKED_MARK = ".tinylens-checked"
+#: The first bytes of a zstd frame.
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 #: The share of ``vm.max_map_count`` above which :func:`release_if_crowded` drops compiled code.
 CROWDED_FRACTION = 0.5
 
@@ -72,6 +87,11 @@ def enable_persistent_cache(path: str | Path | None = None) -> Path | None:
         return None  # a read-only home directory must not stop a fit
     if not takes_files(path):
         return None  # nor fill its log with JAX's warning at every compilation
+    removed = remove_broken_entries(path)
+    if removed:
+        warnings.warn(f"Removed {len(removed)} damaged entr{'y' if len(removed) == 1 else 'ies'} from the compilation "
+                      f"cache {path} (cut short: a process stopped while writing, or a full disk); that code is "
+                      "compiled again.", stacklevel=2)
     jax.config.update("jax_compilation_cache_dir", str(path))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", MIN_COMPILE_TIME_S)
     return path
@@ -88,6 +108,89 @@ def takes_files(folder: Path) -> bool:
     with contextlib.suppress(OSError):
         os.unlink(name)
     return True
+
+
+def remove_broken_entries(folder: Path, fresh_s: float | None = None) -> list[Path]:
+    """Remove the entries of JAX's cache in ``folder`` that do not decompress (cut short), with
+    their access times, and return them. Only entries written since the last look are read (the
+    time of :data:`CHECKED_MARK`, which this one then sets); those younger than ``fresh_s``
+    (default :data:`FRESH_ENTRY_S`) are left for the next, as another process may be writing them,
+    and so is what cannot be read or removed (JAX says so itself)."""
+    mark = folder / CHECKED_MARK
+    since, until = checked_until(mark), time.time() - (FRESH_ENTRY_S if fresh_s is None else fresh_s)
+    removed = []
+    for entry in sorted(folder.glob(f"*{ENTRY_SUFFIX}")):
+        if not is_broken(entry, since, until):
+            continue
+        try:
+            entry.unlink()
+        except OSError:  # another process's removal, or another user's entry
+            continue
+        with contextlib.suppress(OSError):
+            entry.with_name(entry.name.removesuffix(ENTRY_SUFFIX) + ATIME_SUFFIX).unlink()
+        removed.append(entry)
+    with contextlib.suppress(OSError):
+        mark.touch()
+        os.utime(mark, (until, until))
+    return removed
+
+
+def checked_until(mark: Path) -> float:
+    """Up to when the entries beside ``mark`` were found whole: its time; -inf without it."""
+    try:
+        return mark.stat().st_mtime
+    except OSError:
+        return float("-inf")
+
+
+def is_broken(entry: Path, since: float, until: float) -> bool:
+    """Whether the cache entry ``entry``, if changed since ``since`` (its inode's change time: also
+    an entry copied in with an old time), last written before ``until`` and readable, is cut short:
+    empty, or in a format known here (:func:`decompressor`) that does not decompress."""
+    try:
+        stat = entry.stat()
+        if stat.st_ctime < since or stat.st_mtime >= until:
+            return False
+        data = entry.read_bytes()
+    except OSError:
+        return False
+    if len(data) < len(ZSTD_MAGIC):
+        return True  # no compressor writes an entry this short
+    decompress = decompressor(data[: len(ZSTD_MAGIC)])
+    if decompress is None:
+        return False
+    try:
+        decompress(data)
+    except Exception:  # noqa: BLE001 - zlib.error, zstd's ZstdError: each compressor has its own
+        return True
+    return False
+
+
+def decompressor(head: bytes) -> Callable[[bytes], bytes] | None:
+    """How an entry beginning with ``head`` decompresses: JAX writes zstd where Python has it,
+    zlib otherwise. None for a format not known or not readable here: an entry of another
+    environment sharing the folder, which it reads itself (removing it would make them take turns
+    compiling it)."""
+    if head.startswith(ZSTD_MAGIC):
+        return zstd_decompress()
+    if len(head) >= 2 and head[0] & 0x0F == 8 and head[0] >> 4 <= 7 and (head[0] << 8 | head[1]) % 31 == 0:
+        return zlib.decompress
+    return None
+
+
+def zstd_decompress() -> Callable[[bytes], bytes] | None:
+    """zstd's decompression where this Python has it (3.14's compression.zstd, or zstandard)."""
+    try:
+        from compression import zstd  # type: ignore[import-not-found]
+
+        return zstd.decompress
+    except ImportError:
+        pass
+    try:
+        import zstandard  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    return zstandard.ZstdDecompressor().decompress
 
 
 def memory_maps() -> int | None:
