@@ -198,3 +198,21 @@ def test_only_entries_that_do_not_decompress_are_removed_once_written_and_new(mo
     os.utime(cut, (old, old))
     os.utime(tmp_path / compilation.CHECKED_MARK, (seen, seen))
     assert compilation.remove_broken_entries(tmp_path) == [] and cut.exists()
+
+
+def test_a_relative_cache_folder_is_taken_from_the_current_folder_once(monkeypatch, tmp_path):
+    """TINYLENS_CACHE_DIR=cache went to JAX as 'cache', which JAX took from the current folder at
+    each compilation: after an os.chdir (a notebook's %cd) every compilation printed 'Error
+    writing persistent compilation cache entry for ...: FileNotFoundError: ... 'cache/jit_...''.
+    The folder is now made absolute when the cache is turned on."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TINYLENS_CACHE_DIR", "cache")
+    given = jax.config.jax_compilation_cache_dir, jax.config.jax_persistent_cache_min_compile_time_secs
+    jax.config.update("jax_compilation_cache_dir", None)
+    try:
+        assert compilation.enable_persistent_cache() == tmp_path / "cache"
+        assert jax.config.jax_compilation_cache_dir == str(tmp_path / "cache")
+    finally:
+        jax.config.update("jax_compilation_cache_dir", given[0])
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", given[1])
+    assert (tmp_path / "cache").is_dir()

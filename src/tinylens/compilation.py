@@ -74,13 +74,16 @@ def default_cache_dir() -> Path | None:
 
 def enable_persistent_cache(path: str | Path | None = None) -> Path | None:
     """Turn JAX's persistent compilation cache on at ``path`` (default :func:`default_cache_dir`)
-    unless JAX already has one; return the directory in use (None if off or not writable)."""
+    unless JAX already has one; return the directory in use (None if off or not writable). A
+    relative path is taken from the current folder now: JAX would take it from the current folder
+    at each compilation, and fail to write after an ``os.chdir``."""
     current = jax.config.jax_compilation_cache_dir
     if current:
         return Path(current)
     path = Path(path) if path is not None else default_cache_dir()
     if path is None:
         return None
+    path = path.absolute()
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError:
