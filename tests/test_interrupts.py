@@ -15,7 +15,14 @@ import threading
 import pytest
 
 from tinylens.inference.common import KeptInterrupt
-from tinylens.interrupts import AT_END_ATTR, TerminateAsInterrupt, UnswallowedInterrupt, interrupt_held, swallowed_in
+from tinylens.interrupts import (
+    AT_END_ATTR,
+    TerminateAsInterrupt,
+    UnswallowedInterrupt,
+    handler_in_place,
+    interrupt_held,
+    swallowed_in,
+)
 
 #: Seconds a test waits for the SIGINT sent again before it calls the Ctrl-C lost (it comes in ~50 ms).
 LOST_AFTER_S = 60.0
@@ -280,3 +287,21 @@ def test_sigterm_during_a_sampler_run_with_sigint_ignored_is_kept(python_sigint)
         assert signal.getsignal(signal.SIGTERM) == term.handle  # restored on leaving
     assert term.terminated and kept.interrupted
     assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+
+
+def test_a_handler_in_place_is_put_back_however_the_block_ends(python_sigint):
+    """The block gets the handler found, and that handler is back after the block, also after an
+    error or a KeyboardInterrupt raised inside it."""
+    calls: list[int] = []
+
+    def record(signum, frame):
+        calls.append(signum)
+
+    with handler_in_place(signal.SIGINT, record) as found:
+        assert found is signal.default_int_handler and signal.getsignal(signal.SIGINT) is record
+        signal.raise_signal(signal.SIGINT)
+    assert calls == [signal.SIGINT] and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    for error in (ValueError, KeyboardInterrupt):
+        with pytest.raises(error), handler_in_place(signal.SIGINT, record):
+            raise error
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

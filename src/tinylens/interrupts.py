@@ -99,6 +99,19 @@ def interrupt_behind(exc: BaseException) -> KeyboardInterrupt | None:
     return None
 
 
+@contextlib.contextmanager
+def handler_in_place(signum: int, handler: Any) -> Iterator[Any]:
+    """``handler`` is signal ``signum``'s handler while the block runs; the handler found, which
+    the block gets, is put back on leaving, however the block ends (one not set from Python,
+    which :func:`signal.signal` gives as None, cannot be: ``handler`` then stays)."""
+    previous = signal.signal(signum, handler)
+    try:
+        yield previous
+    finally:
+        if previous is not None:
+            signal.signal(signum, previous)
+
+
 def _send_sigint() -> None:
     """SIGINT to the main thread, which wakes it from a wait as a Ctrl-C does."""
     if hasattr(signal, "pthread_kill"):
@@ -212,17 +225,15 @@ class TerminateAsInterrupt:
 
     def __init__(self) -> None:
         self.terminated = False
-        self._previous: Any = None
+        self._handlers = contextlib.ExitStack()
 
     def __enter__(self) -> TerminateAsInterrupt:
         if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) is not signal.SIG_IGN:
-            self._previous = signal.signal(signal.SIGTERM, self.handle)
+            self._handlers.enter_context(handler_in_place(signal.SIGTERM, self.handle))
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGTERM, self._previous)
-            self._previous = None
+        self._handlers.close()
 
     def handle(self, signum: int, frame: FrameType | None) -> None:
         """Stop as a Ctrl-C would (see the class): SIGINT's handler, whichever is in place (a
@@ -258,13 +269,11 @@ def interrupt_held(note: str = HELD_INTERRUPT_NOTE) -> Iterator[None]:
         pressed.append(signum)
         print(note, file=sys.stderr, flush=True)
 
-    previous = signal.signal(signal.SIGINT, hold)
-    try:
-        yield
-    except Exception:
-        if not pressed:
-            raise  # (else the Ctrl-C's doing: a terminal's reaches the processes the block starts too)
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    with handler_in_place(signal.SIGINT, hold):
+        try:
+            yield
+        except Exception:
+            if not pressed:
+                raise  # (else the Ctrl-C's doing: a terminal's reaches the processes the block starts too)
     if pressed:
         raise KeyboardInterrupt

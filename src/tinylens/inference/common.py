@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import inspect
@@ -17,7 +18,7 @@ import numpy as np
 
 from tinylens import filenames
 from tinylens.errors import CheckpointWarning, ConfigError, did_you_mean, outside_stacklevel
-from tinylens.interrupts import ctrl_c_raises_here, terminate_stops_here
+from tinylens.interrupts import ctrl_c_raises_here, handler_in_place, terminate_stops_here
 from tinylens.results.tables import remove_unfinished
 
 T = TypeVar("T")
@@ -284,23 +285,19 @@ class KeptInterrupt:
 
     def __init__(self) -> None:
         self.interrupted = False
-        self._previous: Any = None
         self._previous_term: Any = None
+        self._handlers = contextlib.ExitStack()
 
     def __enter__(self) -> KeptInterrupt:
         if ctrl_c_raises_here():
-            self._previous = signal.signal(signal.SIGINT, self._record)
+            self._handlers.enter_context(handler_in_place(signal.SIGINT, self._record))
         if terminate_stops_here():
-            self._previous_term = signal.signal(signal.SIGTERM, self._record_term)
+            self._previous_term = self._handlers.enter_context(handler_in_place(signal.SIGTERM, self._record_term))
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-            self._previous = None
-        if self._previous_term is not None:
-            signal.signal(signal.SIGTERM, self._previous_term)
-            self._previous_term = None
+        self._handlers.close()
+        self._previous_term = None
 
     def _record(self, signum: int, frame: Any) -> None:
         self.interrupted = True
