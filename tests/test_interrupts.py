@@ -305,3 +305,30 @@ def test_a_handler_in_place_is_put_back_however_the_block_ends(python_sigint):
         with pytest.raises(error), handler_in_place(signal.SIGINT, record):
             raise error
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_ctrl_c_in_a_gc_callback_during_a_sampler_run_is_not_printed_and_stops_it_once(python_sigint, unraisable):
+    """A sampler run's KeptInterrupt raised a Ctrl-C itself, in place of the command line's handler:
+    one inside JAX's garbage-collector callback (run at every collection while sampling) was
+    printed as "Exception ignored in: ... KeyboardInterrupt" with its traceback, and one while a
+    compiled module started up was not deferred. It now leaves the raising to the handler it
+    replaced, which raises it once the callback has returned, and records it then: one
+    KeyboardInterrupt, which the guarded likelihood raises again if a library swallowed it."""
+    raised = []
+    with UnswallowedInterrupt() as outer, KeptInterrupt() as kept:
+        ctrl_c_in_a_gc_callback()
+        assert unraisable == []
+        try:
+            kept.check()  # the likelihood, called next: the Ctrl-C is on its way, not raised twice
+            wait_for_ctrl_c()
+        except KeyboardInterrupt:
+            raised.append("first")
+        assert kept.interrupted and not outer._deferred and not outer._sent  # nothing else on its way
+        try:
+            threading.Event().wait(0.5)  # the run stopping (a Ctrl-C sent again comes in ~50 ms)
+        except KeyboardInterrupt:
+            raised.append("second")
+        with pytest.raises(KeyboardInterrupt):
+            kept.check()
+    assert raised == ["first"] and unraisable == []
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

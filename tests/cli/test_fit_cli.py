@@ -479,3 +479,46 @@ def test_ctrl_c_while_the_results_print_does_not_say_nothing_was_written(tmp_pat
     assert "before it wrote anything" not in out and "run the same command again" not in out, out
     assert out.endswith("Interrupted. It came as the command ended, once it had done everything: "
                         "there is nothing to run again."), out
+
+
+def test_ctrl_c_inside_jaxs_garbage_collector_callback_while_sampling_stops_the_fit_once(tmp_path, data, monkeypatch,
+                                                                                          python_sigint):
+    """While a sampler runs, its KeptInterrupt stood in for the command line's SIGINT handler and
+    raised a Ctrl-C inside JAX's garbage-collector callback itself, where Python printed it
+    ("Exception ignored in: ... KeyboardInterrupt") before the next likelihood call stopped the
+    fit. The command line's handler now raises it once the callback has returned: one line, exit
+    code 130, nothing printed by Python."""
+    import gc
+    import signal
+    import sys
+
+    import numpy as np
+
+    from tinylens.problem import Problem
+
+    swallowed: list[BaseException | None] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda info: swallowed.append(info.exc_value))
+    calls, sent, original = {"n": 0}, [], Problem.log_likelihood
+
+    def ctrl_c(phase, info):
+        if phase == "start" and not sent:
+            sent.append(1)
+            signal.raise_signal(signal.SIGINT)  # handled at once, inside this callback
+
+    def ctrl_c_later(self, theta):
+        calls["n"] += len(np.atleast_2d(theta))
+        if calls["n"] > 1000 and not sent:  # once the sampler has written its checkpoint
+            gc.callbacks.append(ctrl_c)
+            try:
+                gc.collect()
+            finally:
+                gc.callbacks.remove(ctrl_c)
+        return original(self, theta)
+
+    config = write_tiny_lens(tmp_path, {"type": "sampler", "method": "nautilus",
+                                        "settings": {**FAST_NAUTILUS, "checkpoint_every": 0}}, data)
+    monkeypatch.setattr(Problem, "log_likelihood", ctrl_c_later)
+    code, out = invoke("fit", config, "--quiet")
+    assert code == 130 and out.startswith("Interrupted.") and "The sampler's checkpoint is kept in" in out, out
+    assert sent == [1] and swallowed == []
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -269,6 +269,15 @@ class SamplingClock:
         self.before, self._started = float(state["seconds"]), None
 
 
+def _recorded(kept: KeptInterrupt, handler: Callable[[int, Any], Any], signum: int, frame: Any) -> None:
+    """Call the signal ``handler``; where it raises KeyboardInterrupt, mark ``kept`` interrupted first."""
+    try:
+        handler(signum, frame)
+    except KeyboardInterrupt:
+        kept.interrupted = True
+        raise
+
+
 class KeptInterrupt:
     """Ctrl-C that a library cannot swallow, as a context manager around a run.
 
@@ -276,7 +285,9 @@ class KeptInterrupt:
     time), catches KeyboardInterrupt and only warns "Training interrupted by user.": nautilus
     then sampled on, and a fit stopped with Ctrl-C went on to its end. Inside this context a
     SIGINT is also recorded, and a :meth:`guard`-ed function (the likelihood, called between
-    two trainings) or :meth:`check` raises KeyboardInterrupt once one was. It acts only in the
+    two trainings) or :meth:`check` raises KeyboardInterrupt once one was; the SIGINT's own
+    KeyboardInterrupt is raised by the handler this replaced (the command line's holds one back
+    out of a garbage-collector callback, where Python would only print it). It acts only in the
     main thread and only where SIGINT has Python's own handler, or the command line's
     (:class:`tinylens.interrupts.UnswallowedInterrupt`); an ignored SIGINT stays ignored. A
     SIGTERM that the command line stops on (:class:`tinylens.interrupts.TerminateAsInterrupt`,
@@ -285,27 +296,29 @@ class KeptInterrupt:
 
     def __init__(self) -> None:
         self.interrupted = False
+        self._previous: Any = None
         self._previous_term: Any = None
         self._handlers = contextlib.ExitStack()
 
     def __enter__(self) -> KeptInterrupt:
         if ctrl_c_raises_here():
-            self._handlers.enter_context(handler_in_place(signal.SIGINT, self._record))
+            self._previous = self._handlers.enter_context(handler_in_place(signal.SIGINT, self._record))
         if terminate_stops_here():
             self._previous_term = self._handlers.enter_context(handler_in_place(signal.SIGTERM, self._record_term))
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self._handlers.close()
-        self._previous_term = None
+        self._previous = self._previous_term = None
 
     def _record(self, signum: int, frame: Any) -> None:
-        self.interrupted = True
-        signal.default_int_handler(signum, frame)  # raises KeyboardInterrupt where the program is
+        # the handler replaced raises KeyboardInterrupt where the program is: Python's own, or the command
+        # line's, which inside a callback that would only print it (JAX's gc callback) returns and sends
+        # the SIGINT again once the callback has returned; recorded when raised, so one Ctrl-C stops once
+        _recorded(self, self._previous, signum, frame)
 
     def _record_term(self, signum: int, frame: Any) -> None:
-        self.interrupted = True
-        self._previous_term(signum, frame)  # a SIGINT sent, or KeyboardInterrupt where the program is
+        _recorded(self, self._previous_term, signum, frame)  # a SIGINT sent, or KeyboardInterrupt where the program is
 
     def check(self) -> None:
         """Raise KeyboardInterrupt if a SIGINT came (and was perhaps caught by a library)."""
