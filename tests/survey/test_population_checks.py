@@ -153,6 +153,21 @@ def test_a_folder_holding_another_population_is_refused(finished, tmp_path):
     assert _digests(pop) == before
 
 
+def test_the_precision_is_recorded_and_a_rerun_in_another_is_refused(finished, tmp_path, monkeypatch, x64):
+    """population.json did not say which precision the lenses were simulated in, and a rerun of
+    the same command under TINYLENS_PRECISION=float64 rewrote a float32 population's lenses with
+    other images (or, after a stopped run, put lenses of both precisions in one population)."""
+    import tinylens.precision
+
+    pop = _copy(finished, tmp_path)
+    assert json.loads((pop / "population.json").read_text())["precision"] == "float32"
+    before = _digests(pop)
+    monkeypatch.setattr(tinylens.precision, "_PRECISION", "float64")  # as TINYLENS_PRECISION=float64 sets it
+    with pytest.raises(OutputError, match=r"precision float32 there, float64 now \(set by TINYLENS_PRECISION"):
+        simulate_population(1, pop, seed=SEED, **TINY)
+    assert _digests(pop) == before
+
+
 def test_the_same_settings_regenerate_identical_files(finished, tmp_path):
     pop = _copy(finished, tmp_path)
     (pop / "truth.csv").write_text("stale\n")  # replaced, not kept
@@ -296,6 +311,9 @@ def test_options_missing_from_an_older_population_json_count_as_their_defaults()
     assert population.settings_differences(old, new) == []
     other = population.population_settings(1, 0, PopulationOptions(lens_disc_fraction_range=(0.2, 0.4)))
     assert population.settings_differences(old, other) == ["lens_disc_fraction_range [0.0, 0.0] there, [0.2, 0.4] now"]
+    # a population.json older than its precision record: that precision is unknown, not refused
+    unrecorded = {k: v for k, v in new.items() if k != "precision"}
+    assert population.settings_differences(unrecorded, population.population_settings(1, 0, PopulationOptions(), "float64")) == []
 
 
 @pytest.mark.parametrize("args, shown", [(["-3", "pop"], "-3"), (["-q", "--seed", "2", "-2.5", "pop"], "-2.5"),

@@ -38,7 +38,7 @@ paper's one-Sersic lens light; fit such populations with a richer lens light (tw
 of the lens centre and redrawn until it has at least two images (counted by mapping a fine grid
 of image-plane triangles to the source plane, :func:`count_images`).
 
-**One population per folder.** ``population.json`` (``n``, ``seed`` and the options) is written
+**One population per folder.** ``population.json`` (``n``, ``seed``, the precision and the options) is written
 before any lens, with ``"complete": false`` until the truth tables and ``template.yaml`` are
 written. A folder whose ``population.json`` records other settings is refused (OutputError), so
 an interrupted run never leaves lenses and truth tables of two populations side by side; the
@@ -79,6 +79,7 @@ from scipy import optimize
 
 from tinylens.errors import ConfigError, ConfigWarning, OutputError, listed
 from tinylens import lens_equation
+from tinylens.precision import get_precision
 from tinylens.profiles.ellipticity import e1e2_to_qphi, qphi_to_e1e2, shear_to_polar
 from tinylens.profiles.light.sersic import total_flux
 from tinylens.results.derived import magnitude
@@ -574,22 +575,32 @@ def check_count_and_seed(n: Any, seed: Any) -> tuple[int, int]:
 
 # -- the folder's population ------------------------------------------------------------------
 #: What makes a population: ``population.json`` holds these, and a folder holds one population.
-SETTINGS = ("n", "seed", "observation")
+SETTINGS = ("n", "seed", "precision", "observation")
 
 
-def population_settings(n: int, seed: int, opts: PopulationOptions) -> dict[str, Any]:
-    """The settings that fix every file of a population, as they read back from JSON."""
-    return json.loads(json.dumps({"n": n, "seed": seed, "observation": dataclasses.asdict(opts)}))
+def population_settings(n: int, seed: int, opts: PopulationOptions, precision: str | None = None) -> dict[str, Any]:
+    """The settings that fix every file of a population, as they read back from JSON; ``precision``
+    (``"float32"`` or ``"float64"``, default the current one, :mod:`tinylens.precision`) is the one
+    the lenses are simulated in: the same seed gives other images in the other."""
+    precision = get_precision() if precision is None else precision
+    return json.loads(json.dumps({"n": n, "seed": seed, "precision": precision, "observation": dataclasses.asdict(opts)}))
 
 
 def settings_differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
-    """``'seed 1 there, 2 now'`` for each setting that differs (options missing in ``old``: their defaults)."""
-    defaults = population_settings(1, 0, PopulationOptions())["observation"]
+    """``'seed 1 there, 2 now'`` for each setting that differs (options missing in ``old``: their
+    defaults; a precision missing in ``old``, older than its record: not compared)."""
+    defaults = population_settings(1, 0, PopulationOptions(), "float32")["observation"]
     old_obs = {**defaults, **(old.get("observation") or {})}
-    pairs = [(k, old.get(k), new[k]) for k in SETTINGS if k != "observation"]
+    pairs = [(k, old.get(k), new[k]) for k in SETTINGS if k != "observation" and (k in old or k != "precision")]
     pairs += [(k, old_obs.get(k), v) for k, v in new["observation"].items()]
     pairs += [(k, v, None) for k, v in old_obs.items() if k not in new["observation"]]
-    return [f"{k} {a} there, {b} now" for k, a, b in pairs if a != b]
+    return [_difference(k, a, b) for k, a, b in pairs if a != b]
+
+
+def _difference(key: str, old: Any, new: Any) -> str:
+    """``'seed 1 there, 2 now'``; for the precision, also what sets it."""
+    text = f"{key} {old} there, {new} now"
+    return f"{text} (set by TINYLENS_PRECISION or tinylens.set_precision)" if key == "precision" else text
 
 
 def existing_population(outdir: Path, settings: Mapping[str, Any]) -> bool:
