@@ -102,6 +102,40 @@ def test_demo_runs_again_in_its_own_folder(demo_dir):
     assert result.exit_code == 0, result.output
 
 
+@pytest.mark.parametrize("earlier", [False, True])
+def test_a_demo_stopped_while_writing_leaves_no_half_written_file(demo_dir, tmp_path, monkeypatch, earlier):
+    """Ctrl-C while image.fits was written left half a FITS file under its own name, which a fit
+    of the folder (or the demo run again over an earlier demo's files) took for the data: each file
+    is now written under a temporary name and renamed, so image.fits is whole or absent."""
+    import io
+    import shutil
+
+    from tinylens.cli.demo import write_demo
+
+    folder = tmp_path / "demo"
+    if earlier:
+        shutil.copytree(demo_dir, folder)
+    else:
+        folder.mkdir()
+    before = sorted(p.name for p in folder.iterdir())
+    image = (folder / "image.fits").read_bytes() if earlier else None
+    write = fits.HDUList.writeto
+
+    def half_then_stop(self, fileobj, *args, **kwargs):
+        whole = io.BytesIO()
+        write(self, whole)
+        with open(fileobj, "wb") as f:  # the first half of the file, then Ctrl-C
+            f.write(whole.getvalue()[: len(whole.getvalue()) // 2])
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fits.HDUList, "writeto", half_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        write_demo(folder)
+    assert sorted(p.name for p in folder.iterdir()) == before  # no temporary file left either
+    if earlier:
+        assert (folder / "image.fits").read_bytes() == image
+
+
 def test_demo_fits_with_its_truth_and_prints_the_fit_beside_it(tmp_path, monkeypatch):
     """The demo knows its truth: it gives it to the fit (marked on the corner plot, see
     tests/cli/test_fit_cli.py) and prints the compared parameters beside it."""

@@ -201,17 +201,17 @@ def check_not_users(directory: Path) -> None:
 def write_demo(directory: Path, seed: int | None = None) -> Path:
     """Write image.fits, noise.fits, psf.fits, truth.json and model_config.yaml; return the config path.
     A folder that holds such files from anything but an earlier demo is refused (OutputError).
-    A leading ``~`` is the home folder."""
-    from astropy.io import fits
-
-    from tinylens.results.tables import ensure_writable
+    A leading ``~`` is the home folder. Each file is written under a temporary name, then renamed:
+    a run stopped part-way leaves no half-written file that a fit would read as data."""
+    from tinylens.data.fits_io import write_fits_image
+    from tinylens.results.tables import ensure_writable, write_atomic
 
     directory = Path(directory).expanduser()
     check_not_users(directory)
     directory = ensure_writable(directory, "another folder for the demo (tinylens demo FOLDER)")
     data = simulate_demo(seed)
     for name in ("image", "noise", "psf"):
-        fits.writeto(directory / f"{name}.fits", np.asarray(data[name], dtype=np.float64), overwrite=True)
+        write_fits_image(directory / f"{name}.fits", np.asarray(data[name], dtype=np.float64))
     truth = {
         "description": "tinylens demo lens: SIE + shear, Sersic lens light, Sersic source (exact b_n).",
         "params": flat_truth(),
@@ -219,7 +219,8 @@ def write_demo(directory: Path, seed: int | None = None) -> Path:
         "observation": {**OBSERVATION, "seed": OBSERVATION["seed"] if seed is None else seed},
         "max_snr_per_pixel": float(np.max(data["model"] / data["noise"])),
     }
-    (directory / TRUTH_FILE).write_text(json.dumps(truth, indent=2) + "\n")
+    truth_text = json.dumps(truth, indent=2) + "\n"
+    write_atomic(directory / TRUTH_FILE, lambda tmp: tmp.write_text(truth_text))
     config_path = directory / "model_config.yaml"
     header = (
         f"{DEMO_HEADER} a simulated CSST-like lens (0.074\"/pixel) with the priors of Table 1 of\n"
@@ -227,7 +228,8 @@ def write_demo(directory: Path, seed: int | None = None) -> Path:
         f"# ({TRUTH_NOTE}):\n"
         f"#   {demo_fit_command(directory)}\n"
     )
-    config_path.write_text(header + yaml.dump(demo_config(), Dumper=_ConfigDumper, sort_keys=False))
+    config_text = header + yaml.dump(demo_config(), Dumper=_ConfigDumper, sort_keys=False)
+    write_atomic(config_path, lambda tmp: tmp.write_text(config_text))
     return config_path
 
 
