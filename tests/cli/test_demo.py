@@ -136,6 +136,27 @@ def test_a_demo_stopped_while_writing_leaves_no_half_written_file(demo_dir, tmp_
         assert (folder / "image.fits").read_bytes() == image
 
 
+@pytest.mark.parametrize("stop", ["simulating", "writing"])
+def test_a_stopped_demo_leaves_no_folder_it_made(tmp_path, monkeypatch, stop):
+    """'tinylens demo runs/today/demo' stopped (Ctrl-C) before its files were written left the
+    folders it had made, runs/today/demo, behind (empty, or with the files written so far); they
+    are removed, and a folder that was there before (runs) is kept."""
+    from tinylens.cli import demo
+    from tinylens.cli.demo import write_demo
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    if stop == "simulating":
+        monkeypatch.setattr(demo, "simulate_demo", stopped)
+    else:
+        monkeypatch.setattr(fits.HDUList, "writeto", stopped)
+    (tmp_path / "runs").mkdir()
+    with pytest.raises(KeyboardInterrupt):
+        write_demo(tmp_path / "runs" / "today" / "demo")
+    assert [p.name for p in tmp_path.iterdir()] == ["runs"] and list((tmp_path / "runs").iterdir()) == []
+
+
 def test_demo_fits_with_its_truth_and_prints_the_fit_beside_it(tmp_path, monkeypatch):
     """The demo knows its truth: it gives it to the fit (marked on the corner plot, see
     tests/cli/test_fit_cli.py) and prints the compared parameters beside it."""

@@ -9,11 +9,22 @@ import sys
 import pytest
 
 from tinylens.errors import OutputError
-from tinylens.results.tables import ensure_writable, remove_unfinished
+from tinylens.results.tables import ensure_writable, missing_folders, remove_made_folders, remove_unfinished
 
 
 def test_ensure_writable_creates_nested_folders(tmp_path):
     assert ensure_writable(tmp_path / "a" / "b").is_dir()
+
+
+def test_the_folders_made_for_an_output_are_removed_but_not_what_others_put_beside_them(tmp_path):
+    made = missing_folders(tmp_path / "a" / "b" / "out")
+    assert made == [tmp_path / "a" / "b" / "out", tmp_path / "a" / "b", tmp_path / "a"]
+    ensure_writable(made[0])
+    (made[0] / "lens.fits").write_text("ours")
+    (tmp_path / "a" / "theirs.txt").write_text("another process's")
+    remove_made_folders(made)
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == ["a", "a/theirs.txt"]
+    assert missing_folders(tmp_path) == []
 
 
 @pytest.mark.parametrize("below", ["", "sub/deeper"])

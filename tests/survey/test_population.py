@@ -310,6 +310,21 @@ def test_a_population_that_cannot_be_made_leaves_no_folder_behind(tmp_path, monk
     assert (tmp_path / "mine").is_dir()
 
 
+def test_a_population_that_cannot_be_made_leaves_no_parent_folder_behind(tmp_path, monkeypatch):
+    """OUTDIR mocks/run1/pop, refused (or stopped) after it was made: pop was removed, but the
+    folders made for it, mocks and mocks/run1, were left behind empty; they are removed too, while
+    a parent that was there before stays."""
+    from tinylens.errors import ConfigError
+    from tinylens.survey import population
+    from tinylens.survey.population import simulate_population
+
+    monkeypatch.setattr(population, "MAX_DRAWS", 3)  # the floor is given up on sooner
+    (tmp_path / "mine").mkdir()
+    with pytest.raises(ConfigError, match="snr_total_min"):
+        simulate_population(1, tmp_path / "mine" / "mocks" / "run1" / "pop", **{**OPTIONS, "snr_total_min": 1e9})
+    assert [p.name for p in tmp_path.iterdir()] == ["mine"] and list((tmp_path / "mine").iterdir()) == []
+
+
 def test_the_suggested_survey_command_runs_from_a_folder_with_a_space(tmp_path, monkeypatch):
     """The closing 'Fit them with:' line split a folder with a space (or '[' markup) in it."""
     import shlex

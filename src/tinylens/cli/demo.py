@@ -202,13 +202,25 @@ def write_demo(directory: Path, seed: int | None = None) -> Path:
     """Write image.fits, noise.fits, psf.fits, truth.json and model_config.yaml; return the config path.
     A folder that holds such files from anything but an earlier demo is refused (OutputError).
     A leading ``~`` is the home folder. Each file is written under a temporary name, then renamed:
-    a run stopped part-way leaves no half-written file that a fit would read as data."""
-    from tinylens.data.fits_io import write_fits_image
-    from tinylens.results.tables import ensure_writable, write_atomic
+    a run stopped part-way leaves no half-written file that a fit would read as data, and no
+    folder that it made (``directory``, its parents)."""
+    from tinylens.results.tables import ensure_writable, missing_folders, remove_made_folders
 
     directory = Path(directory).expanduser()
     check_not_users(directory)
-    directory = ensure_writable(directory, "another folder for the demo (tinylens demo FOLDER)")
+    made = missing_folders(directory)
+    try:
+        return _write_demo_files(ensure_writable(directory, "another folder for the demo (tinylens demo FOLDER)"), seed)
+    except BaseException:
+        remove_made_folders(made)
+        raise
+
+
+def _write_demo_files(directory: Path, seed: int | None) -> Path:
+    """The demo's five files in the folder ``directory``, written atomically; the config's path."""
+    from tinylens.data.fits_io import write_fits_image
+    from tinylens.results.tables import write_atomic
+
     data = simulate_demo(seed)
     for name in ("image", "noise", "psf"):
         write_fits_image(directory / f"{name}.fits", np.asarray(data[name], dtype=np.float64))

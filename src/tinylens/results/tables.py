@@ -9,6 +9,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Mapping
 from contextlib import contextmanager
@@ -44,6 +45,31 @@ def ensure_writable(folder: str | Path, choose: str = "another output.path in th
         why = f"{blocked} is a file, not a folder" if blocked is not None else err.strerror or type(err).__name__
         raise OutputError(f"Output folder {folder} cannot be written ({why}). Choose {choose}.") from None
     return folder
+
+
+def missing_folders(folder: str | Path) -> list[Path]:
+    """The folders that :func:`ensure_writable` would create for ``folder``: ``folder`` and its
+    parents up to the first that exists, deepest first (empty when ``folder`` exists)."""
+    missing = []
+    for path in (Path(folder), *Path(folder).parents):
+        if path.exists() or path.is_symlink():
+            break
+        missing.append(path)
+    return missing
+
+
+def remove_made_folders(made: list[Path]) -> None:
+    """Undo the making of the folders ``made`` (:func:`missing_folders`, taken before): remove the
+    first, with what it holds, and each of its parents that is empty now (a parent that holds
+    anything, the user's or another process's, is kept)."""
+    if not made:
+        return
+    shutil.rmtree(made[0], ignore_errors=True)
+    for parent in made[1:]:
+        try:
+            parent.rmdir()
+        except OSError:  # not empty: not ours alone any more
+            return
 
 
 def unwritable_file(path: str | Path) -> str | None:

@@ -83,7 +83,15 @@ from tinylens.precision import get_precision
 from tinylens.profiles.ellipticity import e1e2_to_qphi, qphi_to_e1e2, shear_to_polar
 from tinylens.profiles.light.sersic import total_flux
 from tinylens.results.derived import magnitude
-from tinylens.results.tables import ensure_writable, write_atomic, write_csv, write_json, write_table
+from tinylens.results.tables import (
+    ensure_writable,
+    missing_folders,
+    remove_made_folders,
+    write_atomic,
+    write_csv,
+    write_json,
+    write_table,
+)
 from tinylens.results.truth import TRUTH_FILE, flat_params
 from tinylens.simulate import add_noise, gaussian_psf, model_spec_from_truth, moffat_psf, simulate_images
 
@@ -540,16 +548,18 @@ def simulate_population(
     opts = PopulationOptions.from_kwargs(**options)
     for message in scale_warnings(opts):
         warnings.warn(message, ConfigWarning, stacklevel=2)
-    created = not Path(outdir).expanduser().exists()
-    outdir = writable_folder(Path(outdir).expanduser())
+    outdir = Path(outdir).expanduser()
+    made = missing_folders(outdir)
     from tinylens.fit import folder_on_interrupt
 
     try:
+        writable_folder(outdir)
         with folder_on_interrupt(outdir):  # for the command line's line on what a stopped run kept
             return _simulate_into(outdir, n, seed, opts, progress)
     except BaseException:
-        if created:  # a folder this call made holds nothing of the user's: no half population left behind
-            shutil.rmtree(outdir, ignore_errors=True)
+        # the folders this call made (the output folder, its parents) hold nothing of the user's:
+        # no half population, nor an empty folder, left behind
+        remove_made_folders(made)
         raise
 
 
