@@ -97,6 +97,16 @@ def test_demo_refuses_a_population_folder(tmp_path):
     assert sorted(p.name for p in population.iterdir()) == before
 
 
+@pytest.mark.parametrize("below", ["", "sub"])
+def test_a_file_given_as_the_folder_is_refused_by_name(tmp_path, below):
+    (tmp_path / "afile").write_text("mine\n")
+    folder = tmp_path / "afile" / below if below else tmp_path / "afile"
+    result = CliRunner().invoke(app, ["demo", str(folder), "--no-fit"], env={"COLUMNS": "300"})
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.output
+    assert f"Output folder {folder} cannot be written ({tmp_path / 'afile'} is a file, not a folder)" in result.output
+    assert (tmp_path / "afile").read_text() == "mine\n"
+
+
 def test_demo_runs_again_in_its_own_folder(demo_dir):
     result = CliRunner().invoke(app, ["demo", str(demo_dir), "--no-fit"])
     assert result.exit_code == 0, result.output
@@ -155,6 +165,34 @@ def test_a_stopped_demo_leaves_no_folder_it_made(tmp_path, monkeypatch, stop):
     with pytest.raises(KeyboardInterrupt):
         write_demo(tmp_path / "runs" / "today" / "demo")
     assert [p.name for p in tmp_path.iterdir()] == ["runs"] and list((tmp_path / "runs").iterdir()) == []
+
+
+def test_a_demo_stopped_in_the_users_empty_folder_can_be_run_again_there(tmp_path, monkeypatch):
+    """Stopped (Ctrl-C) after image.fits, in a folder the user had made: image.fits was left
+    without the demo's model_config.yaml, so the demo run again there refused the folder ('already
+    holds image.fits, not written by tinylens demo'); the files the stopped run wrote are removed."""
+    from tinylens.cli.demo import write_demo
+    from tinylens.data import fits_io
+
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    written, write = [], fits_io.write_fits_image
+
+    def write_or_stop(path, *args, **kwargs):
+        written.append(path)
+        if len(written) == 2:  # noise.fits, after image.fits
+            raise KeyboardInterrupt
+        return write(path, *args, **kwargs)
+
+    monkeypatch.setattr(fits_io, "write_fits_image", write_or_stop)
+    with pytest.raises(KeyboardInterrupt):
+        write_demo(folder)
+    assert list(folder.iterdir()) == []
+    monkeypatch.setattr(fits_io, "write_fits_image", write)
+    result = CliRunner().invoke(app, ["demo", str(folder), "--no-fit"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        ["image.fits", "noise.fits", "psf.fits", "truth.json", "model_config.yaml"])
 
 
 def test_demo_fits_with_its_truth_and_prints_the_fit_beside_it(tmp_path, monkeypatch):

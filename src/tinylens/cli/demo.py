@@ -203,16 +203,20 @@ def write_demo(directory: Path, seed: int | None = None) -> Path:
     A folder that holds such files from anything but an earlier demo is refused (OutputError).
     A leading ``~`` is the home folder. Each file is written under a temporary name, then renamed:
     a run stopped part-way leaves no half-written file that a fit would read as data, and no
-    folder that it made (``directory``, its parents)."""
+    folder (``directory``, its parents) or file that it made: the folder is as it was, so the
+    demo runs again there."""
     from tinylens.results.tables import ensure_writable, missing_folders, remove_made_folders
 
     directory = Path(directory).expanduser()
     check_not_users(directory)
     made = missing_folders(directory)
+    new = [directory / name for name in DEMO_FILES if not (directory / name).exists()] if directory.is_dir() else []
     try:
         return _write_demo_files(ensure_writable(directory, "another folder for the demo (tinylens demo FOLDER)"), seed)
     except BaseException:
         remove_made_folders(made)
+        for path in new:  # without model_config.yaml, they would make the folder the user's to the next demo
+            path.unlink(missing_ok=True)
         raise
 
 
