@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import gzip
 import itertools
 import json
 import logging
@@ -26,7 +27,7 @@ from typer.testing import CliRunner
 
 from tinylens import filenames
 from tinylens.cli.main import app
-from tinylens.errors import TinyLensError
+from tinylens.errors import DataWarning, TinyLensError
 from tinylens.survey import runner
 
 RESULT = {
@@ -115,7 +116,7 @@ def test_a_row_or_result_copied_from_another_lens_folder_is_not_taken_for_this_l
         (lenses[1].output(out) / name).write_bytes((lenses[0].output(out) / name).read_bytes())
     (lenses[2].output(out) / "result.json").write_text(json.dumps(result_a))  # c: a's result alone
 
-    with pytest.warns(runner.DataWarning, match=r"b holds a\b.*fitted again"):
+    with pytest.warns(DataWarning, match=r"b holds a\b.*fitted again"):
         rows = runner.read_rows(out)
     assert sorted(rows) == ["a"]
     runner.recover_rows(lenses, out, rows)
@@ -151,6 +152,53 @@ def test_progress_line_counts_rate_and_eta():
     # 2 lenses in 1800 s = 4 lenses/h; 6 left -> 1.5 h
     assert (bar.ok, bar.failed, bar.left) == (2, 2, 6)
     assert bar.line() == "survey: 4/10 done (2 ok, 2 failed), 6 left, 4 lenses/h, ETA 1h 30m"
+
+
+# -- lens folders -------------------------------------------------------------------------------
+def _gzipped(path: Path) -> Path:
+    """Gzip ``path`` into ``path.gz`` (as archives ship FITS files) and remove it."""
+    zipped = path.with_name(path.name + ".gz")
+    zipped.write_bytes(gzip.compress(path.read_bytes()))
+    path.unlink()
+    return zipped
+
+
+def test_a_lens_folder_of_gzipped_fits_files_is_found_and_fitted_from_them(tmp_path, mock_survey):
+    """image.fits.gz, noise.fits.gz, psf.fits.gz and mask.fits.gz are the lens's files, which
+    'tinylens fit' reads as it reads the plain ones: the lens is found, and fitted from them."""
+    import tinylens
+
+    lenses = tmp_path / "lenses"
+    shutil.copytree(mock_survey["lenses"] / "lens_a", lenses / "plain")
+    shutil.copytree(mock_survey["lenses"] / "lens_c", lenses / "zipped")  # lens_c has a mask
+    for name in ("image", "noise", "psf", "mask"):
+        _gzipped(lenses / "zipped" / f"{name}.fits")
+    found = runner.find_lenses(lenses)
+    assert [lens.lens_id for lens in found] == ["plain", "zipped"]
+    template = runner.load_template(mock_survey["template"])
+    config = runner.lens_config(template, found[1], tmp_path / "out")
+    assert {key: Path(config["dataset"][key]) for key in ("data_path", "noise_path", "psf_path", "mask_path")} == {
+        "data_path": lenses / "zipped" / "image.fits.gz", "noise_path": lenses / "zipped" / "noise.fits.gz",
+        "psf_path": lenses / "zipped" / "psf.fits.gz", "mask_path": lenses / "zipped" / "mask.fits.gz"}
+    zipped = tinylens.load(config).dataset
+    plain = tinylens.load(runner.lens_config(template, runner.Lens("lens_c", mock_survey["lenses"] / "lens_c"),
+                                             tmp_path / "out")).dataset
+    for name in ("data", "noise", "psf", "mask"):
+        np.testing.assert_array_equal(getattr(zipped, name), getattr(plain, name))
+    assert not zipped.mask.all()  # the mask was read, not left out
+    plan = runner.survey_plan(lenses, mock_survey["template"], tmp_path / "out", check=False)
+    assert plan["to_fit"]["new"] == ["plain", "zipped"]
+
+
+def test_a_lens_file_there_under_two_names_is_taken_plain_with_a_warning(tmp_path, mock_survey):
+    """image.fits beside image.fits.gz (gunzip -k): the plain one is fitted, and the survey says so."""
+    lenses = tmp_path / "lenses"
+    shutil.copytree(mock_survey["lenses"] / "lens_a", lenses / "lens_a")
+    (lenses / "lens_a" / "image.fits.gz").write_bytes(gzip.compress((lenses / "lens_a" / "image.fits").read_bytes()))
+    with pytest.warns(DataWarning, match=r"lens_a \(image.fits and image.fits.gz: image.fits is used\)"):
+        (lens,) = runner.find_lenses(lenses)
+    config = runner.lens_config(runner.load_template(mock_survey["template"]), lens, tmp_path / "out")
+    assert Path(config["dataset"]["data_path"]) == lenses / "lens_a" / "image.fits"
 
 
 # -- CLI errors ---------------------------------------------------------------------------------

@@ -66,7 +66,7 @@ def print_plan(found: dict, retry_failed: bool) -> None:
 
 def survey(
     lens_dir: Path = typer.Argument(..., parser=path_value, metavar="LENS_DIR", help="Folder with one sub-folder per lens (image.fits, noise.fits, psf.fits, "
-                                    "optionally mask.fits).", show_default=False),
+                                    "optionally mask.fits; each may be gzipped: image.fits.gz).", show_default=False),
     config: Path = typer.Option(..., "--config", "-c", parser=path_value, metavar="FILE", help="Template model_config.yaml; its data paths and output.path "
                                 "are set per lens.", show_default=False),
     out: Path = typer.Option(..., "--out", "-o", parser=path_value, metavar="FOLDER", help="Survey output folder (catalogue and one folder per lens).",

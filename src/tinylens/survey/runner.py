@@ -4,7 +4,8 @@
 >>> catalog = run_survey("lenses/", "template.yaml", "survey_out", workers=4)
 
 ``lens_dir`` holds one folder per lens (``image.fits``, ``noise.fits``, ``psf.fits`` and
-optionally ``mask.fits``); the folder name is the ``lens_id``. Each lens is fitted with
+optionally ``mask.fits``, each also gzipped or tile-compressed: ``image.fits.gz``,
+``image.fits.fz``); the folder name is the ``lens_id``. Each lens is fitted with
 :func:`tinylens.fit` and the template's settings, its outputs going to
 ``out/lenses/<lens_id>/``; the true values in a simulated lens's ``truth.json`` are marked on
 its corner plot (:func:`fit_lens`). Each task returns one flat row (see :func:`flat_row`), also written
@@ -60,6 +61,10 @@ from tinylens.survey.selection import select_lenses
 LENS_FILES: dict[str, str] = {"data_path": "image.fits", "noise_path": "noise.fits", "psf_path": "psf.fits"}
 #: Optional per-lens mask; when present it becomes ``dataset.mask_path``.
 MASK_FILE = "mask.fits"
+#: The names a lens folder's file may have, in the order one is taken where a folder holds
+#: several (``image.fits``, then ``image.fits.gz``: gzipped, as archives ship them, and
+#: ``image.fits.fz``: tile-compressed); astropy reads each, as ``tinylens fit`` reads it.
+FITS_SUFFIXES = (".fits", ".fits.gz", ".fits.fz")
 #: Per-lens output folder under ``out`` (its files: :mod:`tinylens.filenames`).
 LENSES_DIR = "lenses"
 #: Held in ``out`` by the survey writing it: a second survey on the same ``out`` is refused.
@@ -124,27 +129,62 @@ class Lens:
 
 
 # -- lenses and configs ---------------------------------------------------------------------
+def lens_file_names(name: str) -> list[str]:
+    """The names the lens file ``name`` (``image.fits``) may have: one per :data:`FITS_SUFFIXES`."""
+    stem = name.removesuffix(".fits")
+    return [stem + suffix for suffix in FITS_SUFFIXES]
+
+
+def present_files(folder: Path, name: str) -> list[Path]:
+    """The files of ``folder`` that are the lens file ``name`` (:func:`lens_file_names`), in that order."""
+    return [folder / n for n in lens_file_names(name) if (folder / n).exists()]
+
+
+def lens_file(folder: Path, name: str) -> Path:
+    """The file of ``folder`` that is the lens file ``name``: the first of :func:`present_files`,
+    else ``folder / name`` (whose absence the lens's fit reports)."""
+    found = present_files(folder, name)
+    return found[0] if found else folder / name
+
+
+def _warn_of_several(lenses: list[Lens]) -> None:
+    """A DataWarning naming the lens folders that hold a file under several names (``image.fits``
+    and ``image.fits.gz``), and which one is fitted."""
+    several = []
+    for lens in lenses:
+        for name in (*LENS_FILES.values(), MASK_FILE):
+            found = present_files(lens.folder, name)
+            if len(found) > 1:
+                several.append(f"{lens.lens_id} ({' and '.join(p.name for p in found)}: {found[0].name} is used)")
+    if several:
+        warnings.warn(f"{len(several)} lens file(s) are there under several names: {listed(several)}. Delete "
+                      "the ones not meant.", DataWarning, stacklevel=3)
+
+
 def find_lenses(lens_dir: str | Path) -> list[Lens]:
-    """The lens folders directly under ``lens_dir`` (any holding one of :data:`LENS_FILES`), by name."""
+    """The lens folders directly under ``lens_dir`` (any holding one of :data:`LENS_FILES`, under
+    any of its :func:`lens_file_names`), by name."""
     root = Path(lens_dir).expanduser()
     if not root.exists():
         raise TinyLensError(f"Lens folder {root} does not exist. Give the folder that holds one sub-folder per lens.")
     if not root.is_dir():
         raise TinyLensError(f"{root} is a file; give the folder that holds one sub-folder per lens.")
-    names = set(LENS_FILES.values())
+    names = LENS_FILES.values()
     lenses = [
         Lens(p.name, p.resolve())
         for p in sorted(root.iterdir())
-        if p.is_dir() and not p.name.startswith(".") and any((p / n).exists() for n in names)
+        if p.is_dir() and not p.name.startswith(".") and any(present_files(p, n) for n in names)
     ]
     if not lenses:
-        itself = [n for n in names if (root / n).exists()]
+        itself = [p.name for n in names for p in present_files(root, n)]
         hint = (f" {root} itself holds {', '.join(sorted(itself))}, as one lens's folder does: give the folder "
                 "above it, or fit this lens alone with tinylens fit." if itself else "")
         raise TinyLensError(
             f"No lens folders found in {root}: each lens needs its own sub-folder holding "
-            f"{', '.join(LENS_FILES.values())} (and optionally {MASK_FILE}).{hint}"
+            f"{', '.join(names)} (and optionally {MASK_FILE}; each may also be gzipped, image.fits.gz, or "
+            f"tile-compressed, image.fits.fz).{hint}"
         )
+    _warn_of_several(lenses)
     return lenses
 
 
@@ -169,9 +209,9 @@ def lens_config(template: Mapping[str, Any], lens: Lens, out: str | Path) -> dic
     config = copy.deepcopy(dict(template))
     dataset = config.get("dataset")
     dataset = dict(dataset) if isinstance(dataset, Mapping) else {}
-    dataset.update({key: str(lens.folder / name) for key, name in LENS_FILES.items()})
-    if (lens.folder / MASK_FILE).exists():
-        dataset["mask_path"] = str(lens.folder / MASK_FILE)
+    dataset.update({key: str(lens_file(lens.folder, name)) for key, name in LENS_FILES.items()})
+    if present_files(lens.folder, MASK_FILE):
+        dataset["mask_path"] = str(lens_file(lens.folder, MASK_FILE))
     config["dataset"] = dataset
     output = config.get("output")
     output = dict(output) if isinstance(output, Mapping) else {}
