@@ -294,6 +294,34 @@ def test_survey_cli_out_is_a_file(survey_inputs):
     assert "cannot be written" in " ".join(result.output.split()) and "--out" in result.output
 
 
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["sub/../nowhere", "-c", "{template}"], "Lens folder {tmp}/nowhere does not exist"),
+        (["sub/../a_file", "-c", "{template}"], "{tmp}/a_file is a file"),
+        (["sub/../empty", "-c", "{template}"], "No lens folders found in {tmp}/empty:"),
+        (["{lenses}/../lenses", "-c", "{template}", "--only", "lens_zz"], "not lens folders of {lenses}:"),
+        (["{lenses}", "-c", "sub/../bad_setting.yaml"], "The template {tmp}/bad_setting.yaml does not work"),
+        (["{lenses}", "-c", "sub/../bad_setting.yaml", "--dry-run"], "The template {tmp}/bad_setting.yaml does not work"),
+        (["{lenses}", "-c", "{template}", "--out", "sub/../a_file/out", "--dry-run"],
+         "The survey output folder {tmp}/a_file/out cannot be written ({tmp}/a_file is a file"),
+    ],
+)
+def test_the_survey_names_its_folders_and_template_without_dot_dot_parts(survey_inputs, monkeypatch, args, expected):
+    """A lens folder, template or --out given as 'sub/../x' is named in the survey's messages as
+    the folder it is ({tmp}/x), as the dry run and the summary name them, not as 'sub/../x'."""
+    tmp = survey_inputs["tmp"]
+    monkeypatch.chdir(tmp)
+    (tmp / "sub").mkdir()
+    args = [a.format(**survey_inputs) for a in args]
+    out = [] if "--out" in args else ["--out", str(tmp / "out")]
+    result = CliRunner().invoke(app, ["survey", *args, *out])
+    assert result.exit_code == 2, result.output
+    squashed = "".join(result.output.split())  # a long path may be wrapped
+    assert "".join(expected.format(**survey_inputs).split()) in squashed, result.output
+    assert "/../" not in squashed and "Traceback" not in result.output
+
+
 def test_survey_only_fits_the_chosen_lenses_and_keeps_the_others_rows(tmp_path, mock_survey):
     """--only lens_b on an --out that already holds lens_a: lens_b alone is fitted, lens_a's row
     stays in the catalogue, and the progress counts the chosen lens only."""

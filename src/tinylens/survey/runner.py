@@ -129,6 +129,12 @@ class Lens:
 
 
 # -- lenses and configs ---------------------------------------------------------------------
+def resolved(path: str | Path) -> Path:
+    """``path`` absolute, with ``~`` expanded and its ``..`` and symlinks resolved: how the survey
+    names its lens folder, template and output folder, in its records and its messages alike."""
+    return Path(path).expanduser().resolve()
+
+
 def lens_file_names(name: str) -> list[str]:
     """The names the lens file ``name`` (``image.fits``) may have: one per :data:`FITS_SUFFIXES`."""
     stem = name.removesuffix(".fits")
@@ -164,7 +170,7 @@ def _warn_of_several(lenses: list[Lens]) -> None:
 def find_lenses(lens_dir: str | Path) -> list[Lens]:
     """The lens folders directly under ``lens_dir`` (any holding one of :data:`LENS_FILES`, under
     any of its :func:`lens_file_names`), by name."""
-    root = Path(lens_dir).expanduser()
+    root = resolved(lens_dir)
     if not root.exists():
         raise TinyLensError(f"Lens folder {root} does not exist. Give the folder that holds one sub-folder per lens.")
     if not root.is_dir():
@@ -884,7 +890,7 @@ def checked_scheduler(value: str | os.PathLike[str]) -> str:
     if not names_scheduler_file(value):
         check_scheduler(value)
         return value
-    path = home_expanded(value)
+    path = home_expanded(value).resolve()
     address = read_scheduler_file(path)
     check_scheduler(address, advice=f"The address was read from the scheduler file {path}: is it left by a "
                                     f"scheduler that has stopped? 'dask scheduler --scheduler-file {path}' writes "
@@ -1428,13 +1434,12 @@ def _prepare(lens_dir: str | Path, template: str | Path, out: str | Path, reuse_
     """Read the lens folders, the template and ``out`` (nothing is written); ConfigError if
     ``out`` holds fits of another template or lens folder (unless ``reuse_finished``)."""
     lenses = find_lenses(lens_dir)
-    chosen = lenses if only is None else select_lenses(lenses, only, lens_dir)
+    chosen = lenses if only is None else select_lenses(lenses, only, resolved(lens_dir))
     config = load_template(template)
-    out = Path(out).expanduser().resolve()
-    current = manifest(Path(lens_dir).expanduser().resolve(), Path(template).expanduser().resolve(), config,
-                       get_precision())
+    out = resolved(out)
+    current = manifest(resolved(lens_dir), resolved(template), config, get_precision())
     if not reuse_finished:
-        check_manifest(out, current, Path(template).expanduser())
+        check_manifest(out, current, resolved(template))
     changed = changed_lenses(chosen, config, out)
     rows = {k: v for k, v in read_rows(out).items() if k in {lens.lens_id for lens in lenses} and k not in changed}
     return _State(lenses, chosen, config, out, current, changed, rows, plan(chosen, rows, out, retry_failed))
@@ -1481,14 +1486,14 @@ def survey_plan(lens_dir: str | Path, template: str | Path, out: str | Path, ret
     from tinylens.locks import held_by
     from tinylens.results.tables import file_in_the_way
 
-    blocked = file_in_the_way(Path(out).expanduser())
+    blocked = file_in_the_way(resolved(out))
     if blocked is not None:  # as run_survey's ensure_writable would find, without creating the folder
-        raise OutputError(f"The survey output folder {out} cannot be written ({blocked} is a file, not a "
+        raise OutputError(f"The survey output folder {resolved(out)} cannot be written ({blocked} is a file, not a "
                           "folder); choose another --out.")
     state = _prepare(lens_dir, template, out, reuse_finished, only, retry_failed)
     checked, broken = None, {}
     if check and state.todo:
-        checked = check_template(state.config, state.todo, state.out, name=f"template {Path(template).expanduser()}",
+        checked = check_template(state.config, state.todo, state.out, name=f"template {resolved(template)}",
                                  broken=broken)
     chosen = {lens.lens_id for lens in state.chosen}.difference(lens.lens_id for lens in state.todo)
     kept = {key: row.get("status") for key, row in sorted(state.rows.items()) if key in chosen}
@@ -1508,7 +1513,7 @@ def survey_plan(lens_dir: str | Path, template: str | Path, out: str | Path, ret
             todo["resume"].append(lens.lens_id)
         else:
             todo["new"].append(lens.lens_id)
-    return {"lens_dir": str(Path(lens_dir).expanduser().resolve()), "out": str(state.out),
+    return {"lens_dir": str(resolved(lens_dir)), "out": str(state.out),
             "running": held_by(state.out / SURVEY_LOCK_FILE), "checked_with": checked,
             "broken": broken if checked is None else {},
             "n_folders": len(state.lenses), "n_chosen": len(state.chosen),
@@ -1546,7 +1551,7 @@ def run_survey(
     from tinylens.fit import folder_on_interrupt
 
     workers = default_workers() if workers is None else workers
-    with folder_on_interrupt(Path(out).expanduser().resolve()):
+    with folder_on_interrupt(resolved(out)):
         return _run_survey(lens_dir, template, out, workers, scheduler, progress, retry_failed, reuse_finished, only)
 
 
@@ -1571,7 +1576,7 @@ def _run_survey(lens_dir: str | Path, template: str | Path, out: str | Path, wor
     restart = restart_reason(config)
     if state.todo:
         with marked_on_interrupt(RESTART_ATTR, restart):
-            check_template(config, state.todo, out, name=f"template {Path(template).expanduser()}")
+            check_template(config, state.todo, out, name=f"template {resolved(template)}")
     new_folder = not out.exists()
     try:
         ensure_writable(out)
