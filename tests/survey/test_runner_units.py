@@ -201,6 +201,36 @@ def test_a_lens_file_there_under_two_names_is_taken_plain_with_a_warning(tmp_pat
     assert Path(config["dataset"]["data_path"]) == lenses / "lens_a" / "image.fits"
 
 
+def test_a_folder_that_cannot_be_looked_into_is_left_out_with_a_warning(tmp_path, mock_survey, monkeypatch):
+    """A folder of LENS_DIR that cannot be read (another user's, lost+found on a disk) stopped the
+    survey with 'Permission denied'; it is left out, named in a warning, and the lenses are fitted."""
+    lenses = tmp_path / "lenses"
+    shutil.copytree(mock_survey["lenses"] / "lens_a", lenses / "lens_a")
+    closed = lenses / "lost+found"
+    shutil.copytree(mock_survey["lenses"] / "lens_b", closed)
+    closed.chmod(0)
+    try:
+        (closed / "image.fits").exists()
+    except PermissionError:
+        pass
+    else:  # root reads it all the same: make its files refuse as they would another user
+        stat = Path.stat
+
+        def refused(self, *args, **kwargs):
+            if self.parent == closed:
+                raise PermissionError(13, "Permission denied", str(self))
+            return stat(self, *args, **kwargs)
+
+        monkeypatch.setattr(Path, "stat", refused)
+    try:
+        with pytest.warns(DataWarning, match=r"1 folder\(s\) in .*lenses cannot be looked into, and are left out: "
+                                              r"lost\+found \(Permission denied\)"):
+            found = runner.find_lenses(lenses)
+    finally:
+        closed.chmod(0o755)
+    assert [lens.lens_id for lens in found] == ["lens_a"]
+
+
 # -- CLI errors ---------------------------------------------------------------------------------
 @pytest.fixture
 def survey_inputs(tmp_path, mock_survey):

@@ -167,20 +167,32 @@ def _warn_of_several(lenses: list[Lens]) -> None:
                       "the ones not meant.", DataWarning, stacklevel=3)
 
 
+def is_lens_folder(path: Path) -> bool:
+    """Whether ``path`` is a lens folder: a folder, not hidden, holding one of :data:`LENS_FILES`
+    (under any of its :func:`lens_file_names`). OSError where it cannot be looked into."""
+    return not path.name.startswith(".") and path.is_dir() and any(present_files(path, n) for n in LENS_FILES.values())
+
+
 def find_lenses(lens_dir: str | Path) -> list[Lens]:
-    """The lens folders directly under ``lens_dir`` (any holding one of :data:`LENS_FILES`, under
-    any of its :func:`lens_file_names`), by name."""
+    """The lens folders directly under ``lens_dir`` (:func:`is_lens_folder`), by name; a folder
+    that cannot be looked into (another user's, ``lost+found``) is left out with a DataWarning."""
     root = resolved(lens_dir)
     if not root.exists():
         raise TinyLensError(f"Lens folder {root} does not exist. Give the folder that holds one sub-folder per lens.")
     if not root.is_dir():
         raise TinyLensError(f"{root} is a file; give the folder that holds one sub-folder per lens.")
     names = LENS_FILES.values()
-    lenses = [
-        Lens(p.name, p.resolve())
-        for p in sorted(root.iterdir())
-        if p.is_dir() and not p.name.startswith(".") and any(present_files(p, n) for n in names)
-    ]
+    lenses, closed = [], []
+    for path in sorted(root.iterdir()):
+        try:
+            if is_lens_folder(path):
+                lenses.append(Lens(path.name, path.resolve()))
+        except OSError as exc:  # one folder that cannot be read must not stop the survey of the others
+            closed.append(f"{path.name} ({exc.strerror or type(exc).__name__})")
+    if closed:
+        warnings.warn(f"{len(closed)} folder(s) in {root} cannot be looked into, and are left out: {listed(closed)}. "
+                      "If they are lens folders, make them readable (chmod) and run the survey again.",
+                      DataWarning, stacklevel=2)
     if not lenses:
         itself = [p.name for n in names for p in present_files(root, n)]
         hint = (f" {root} itself holds {', '.join(sorted(itself))}, as one lens's folder does: give the folder "
