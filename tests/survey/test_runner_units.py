@@ -231,6 +231,29 @@ def test_a_folder_that_cannot_be_looked_into_is_left_out_with_a_warning(tmp_path
     assert [lens.lens_id for lens in found] == ["lens_a"]
 
 
+def test_a_lens_folder_of_links_to_removed_files_is_a_lens_that_fails(tmp_path, mock_survey):
+    """A lens folder whose files are links into storage since purged or unmounted was no lens
+    folder: its lens was missing from the plan and the catalogue without a word. It is a lens,
+    whose fit fails naming its missing image."""
+    import tinylens
+    from tinylens.errors import DataError
+
+    lenses, archive = tmp_path / "lenses", tmp_path / "archive"
+    shutil.copytree(mock_survey["lenses"] / "lens_a", lenses / "lens_a")
+    shutil.copytree(mock_survey["lenses"] / "lens_b", archive)
+    (lenses / "lens_b").mkdir()
+    for name in ("image.fits", "noise.fits", "psf.fits"):
+        (lenses / "lens_b" / name).symlink_to(archive / name)
+    shutil.rmtree(archive)  # purged
+    found = runner.find_lenses(lenses)
+    assert [lens.lens_id for lens in found] == ["lens_a", "lens_b"]
+    assert runner.survey_plan(lenses, mock_survey["template"], tmp_path / "out", check=False)["to_fit"]["new"] == [
+        "lens_a", "lens_b"]
+    config = runner.lens_config(runner.load_template(mock_survey["template"]), found[1], tmp_path / "out")
+    with pytest.raises(DataError, match="file not found: .*lens_b/image.fits"):
+        tinylens.load(config)
+
+
 # -- CLI errors ---------------------------------------------------------------------------------
 @pytest.fixture
 def survey_inputs(tmp_path, mock_survey):

@@ -142,8 +142,11 @@ def lens_file_names(name: str) -> list[str]:
 
 
 def present_files(folder: Path, name: str) -> list[Path]:
-    """The files of ``folder`` that are the lens file ``name`` (:func:`lens_file_names`), in that order."""
-    return [folder / n for n in lens_file_names(name) if (folder / n).exists()]
+    """The files of ``folder`` that are the lens file ``name`` (:func:`lens_file_names`), in that
+    order: those that exist, then links to nothing (a purged scratch disk's, an unmounted archive's),
+    whose lens is still a lens, and fails saying the file is not found."""
+    paths = [folder / n for n in lens_file_names(name)]
+    return [p for p in paths if p.exists()] + [p for p in paths if p.is_symlink() and not p.exists()]
 
 
 def lens_file(folder: Path, name: str) -> Path:
