@@ -486,6 +486,15 @@ def test_survey_dry_run_cli_checks_the_template_and_starts_nothing(tmp_path, moc
     assert "(they will fail): lens_bad: " in text and "image.fits" in text  # which lens, and why
 
 
+def test_a_dry_run_counts_one_lens_folder_as_one(tmp_path, mock_survey):
+    lenses = tmp_path / "lenses"
+    shutil.copytree(mock_survey["lenses"] / "lens_a", lenses / "lens_a")
+    result = CliRunner().invoke(app, ["survey", str(lenses), "-c", str(mock_survey["template"]), "--out",
+                                      str(tmp_path / "out"), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert f"nothing written. 1 lens folder in {lenses};" in result.output  # soft-wrapped: one line
+
+
 def test_survey_dry_run_refuses_what_a_run_would(tmp_path, mock_survey):
     """An --out that is a file (or below one) and fewer than one worker: the run refuses them, so
     the dry run does too, with nothing written."""

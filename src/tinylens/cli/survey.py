@@ -41,7 +41,8 @@ def print_plan(found: dict, retry_failed: bool) -> None:
     to_fit = found["to_fit"]
     n_fit = sum(map(len, to_fit.values()))
     chosen = f" ({found['n_chosen']} chosen by --only)" if found["n_chosen"] != found["n_folders"] else ""
-    head = f"Dry run: nothing started, nothing written. {found['n_folders']} lens folders in {found['lens_dir']}{chosen}"
+    folders = f"{found['n_folders']} lens folder{'' if found['n_folders'] == 1 else 's'}"
+    head = f"Dry run: nothing started, nothing written. {folders} in {found['lens_dir']}{chosen}"
     if found["checked_with"]:
         head += f"; the template works (checked with {found['checked_with']} as 'tinylens validate' does)."
     elif n_fit:
