@@ -9,3 +9,18 @@ def test_listed_shows_the_first_items_and_counts_the_rest():
     assert listed(list("abcdefg"), 3) == "a, b, c and 4 more"
     assert listed(list("abcde"), 2, sep="; ") == "a; b; and 3 more"
     assert listed((f"lens_{i}" for i in range(7)), 6, sep="; ").endswith("lens_5; and 1 more")
+
+
+def test_the_windows_path_advice_is_one_sentence_shared_by_the_yaml_hint_and_the_escaped_path_note():
+    """The advice to write a Windows path in single quotes or with forward slashes was written
+    twice, in the YAML error's hint and in the note on a path YAML's escapes changed."""
+    from pathlib import Path
+
+    from tinylens.config.loader import BACKSLASH_HINT
+    from tinylens.data.fits_io import escaped_path_note
+    from tinylens.errors import windows_path_advice
+
+    assert windows_path_advice("C:\\Users\\me\\a.fits") == \
+        "Put the path in single quotes ('C:\\Users\\me\\a.fits'), or write it with forward slashes (C:/Users/me/a.fits)."
+    assert BACKSLASH_HINT.endswith(" " + windows_path_advice())
+    assert escaped_path_note(Path("C:\temp\new.fits")).endswith(" " + windows_path_advice("C:\\temp\\new.fits"))

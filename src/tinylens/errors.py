@@ -1,4 +1,5 @@
-"""Exceptions for mistakes in user input, and :func:`listed` and :func:`did_you_mean` for their messages.
+"""Exceptions for mistakes in user input, and :func:`listed`, :func:`did_you_mean` and
+:func:`windows_path_advice` for their messages.
 
 The CLI turns a :class:`TinyLensError` into a one-paragraph message and a non-zero exit
 code, never a traceback; anything else is a bug in tinylens.
@@ -45,6 +46,17 @@ def did_you_mean(unknown: Sequence[object], allowed: Sequence[str], aliases: Map
         if close:
             hints.append(f"Did you mean '{close}' instead of '{name}'?")
     return (" " + " ".join(hints)) if hints else ""
+
+
+#: The Windows path that :func:`windows_path_advice` shows where it has none of the user's.
+WINDOWS_PATH = "C:\\data\\image.fits"
+
+
+def windows_path_advice(path: str = WINDOWS_PATH) -> str:
+    """How to write a Windows ``path`` (backslashes) in YAML, where double quotes read a backslash
+    as the start of an escape sequence: in single quotes, or with forward slashes; one sentence."""
+    forward = path.replace("\\", "/")
+    return f"Put the path in single quotes ('{path}'), or write it with forward slashes ({forward})."
 
 
 def _words(name: str) -> list[str]:

@@ -20,7 +20,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from tinylens.config.schema import ERROR_TYPE, FIXED_VALUE_TAGS, Config, show, unused_keys
-from tinylens.errors import ConfigError, ConfigWarning, outside_stacklevel
+from tinylens.errors import ConfigError, ConfigWarning, outside_stacklevel, windows_path_advice
 
 #: At most this many schema problems are listed in one error.
 MAX_LISTED_ERRORS = 20
@@ -152,8 +152,7 @@ def _yaml_error_message(exc: yaml.MarkedYAMLError, path: Path | str) -> str:
 #: The hint for a backslash in double quotes that starts no escape sequence YAML knows
 #: (``\d`` of ``"C:\data\image.fits"``): a Windows path, most likely.
 BACKSLASH_HINT = ("In double quotes a backslash starts an escape sequence (\\n, \\t, \\x..), so a Windows path "
-                  "cannot be written there as it is: put it in single quotes ('C:\\data\\image.fits'), or write it "
-                  "with forward slashes (C:/data/image.fits).")
+                  f"cannot be written there as it is. {windows_path_advice()}")
 
 
 #: Characters that look like a space (or, the last, a colon) but that YAML does not read as one:

@@ -26,7 +26,7 @@ import numpy as np
 from astropy.io import fits
 from astropy.utils.exceptions import AstropyWarning
 
-from tinylens.errors import DataError, DataWarning, OutputError, outside_stacklevel
+from tinylens.errors import DataError, DataWarning, OutputError, outside_stacklevel, windows_path_advice
 
 #: HDU classes that hold an image.
 IMAGE_HDUS = (fits.PrimaryHDU, fits.ImageHDU, fits.CompImageHDU)
@@ -150,6 +150,10 @@ ESCAPED_CHARACTERS = {"\t": "a tab (\\t)", "\n": "a line break (\\n)", "\r": "a 
                       "\v": "a vertical tab (\\v)", "\x00": "a NUL (\\0)", "\x1b": "an escape (\\e)"}
 
 
+#: A Windows path whose backslashes YAML's double quotes read as escapes (a tab, a line break).
+ESCAPED_EXAMPLE = "C:\\temp\\new.fits"
+
+
 def escaped_path_note(path: Path) -> str:
     """For a ``path`` holding a character that YAML's double quotes make of a backslash and a
     letter (``"C:\temp\new.fits"`` holds a tab and a line break), what happened and what to write;
@@ -158,8 +162,7 @@ def escaped_path_note(path: Path) -> str:
     if not found:
         return ""
     return (f" The path holds {' and '.join(found)}: in double quotes YAML reads a backslash and the letter after it "
-            "as such a character, as in a Windows path (\"C:\\temp\\new.fits\"). Put the path in single quotes "
-            "('C:\\temp\\new.fits'), or write it with forward slashes (C:/temp/new.fits).")
+            f"as such a character, as in a Windows path (\"{ESCAPED_EXAMPLE}\"). {windows_path_advice(ESCAPED_EXAMPLE)}")
 
 
 def check_readable_file(path: Path, role: str, hint: str = "") -> None:
