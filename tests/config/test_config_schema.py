@@ -252,11 +252,19 @@ def test_duplicate_key_is_refused_with_line(tmp_path):
 ])
 def test_a_windows_path_in_double_quotes_is_said_to_need_single_quotes(tmp_path, path, where):
     """A backslash in double quotes that starts no escape sequence got the generic hint to check
-    the indentation, colons and quotes."""
+    the indentation, colons and quotes. The hint shows the user's own path written both ways (it
+    showed the example C:\\data\\image.fits, whatever the path)."""
     text = error_of(write(tmp_path, f'dataset:\n  data_path: "{path}"\n'))
     assert where in text and "escape" in text, text
-    assert "single quotes ('C:\\data\\image.fits')" in text and "forward slashes (C:/data/image.fits)" in text, text
+    forward = path.replace("\\", "/")
+    assert f"single quotes ('{path}')" in text and f"forward slashes ({forward})" in text, text
     assert "indentation" not in text
+
+
+def test_a_windows_path_in_double_quotes_not_closed_on_its_line_gets_the_example(tmp_path):
+    """Where the double-quoted text does not end on its line, the hint shows the example path."""
+    text = error_of(write(tmp_path, 'dataset:\n  data_path: "C:\\Users\\me\\image.fits\n'))
+    assert "single quotes ('C:\\data\\image.fits')" in text and "forward slashes (C:/data/image.fits)" in text, text
 
 
 @pytest.mark.parametrize("text, where, fragment", [

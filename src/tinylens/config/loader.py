@@ -141,7 +141,7 @@ def _yaml_error_message(exc: yaml.MarkedYAMLError, path: Path | str) -> str:
     elif "twice" in problem:
         hint = "Remove or rename one of them."
     elif "escape" in problem and "double-quoted" in (exc.context or ""):
-        hint = BACKSLASH_HINT
+        hint = _backslash_hint(exc)
     elif _unclosed(exc):
         hint = _unclosed(exc)
     elif _lookalike(exc):
@@ -150,9 +150,21 @@ def _yaml_error_message(exc: yaml.MarkedYAMLError, path: Path | str) -> str:
 
 
 #: The hint for a backslash in double quotes that starts no escape sequence YAML knows
-#: (``\d`` of ``"C:\data\image.fits"``): a Windows path, most likely.
+#: (``\d`` of ``"C:\data\image.fits"``): a Windows path, most likely. :func:`_backslash_hint`
+#: gives it with the user's own path where it can.
 BACKSLASH_HINT = ("In double quotes a backslash starts an escape sequence (\\n, \\t, \\x..), so a Windows path "
                   f"cannot be written there as it is. {windows_path_advice()}")
+
+
+def _backslash_hint(exc: yaml.MarkedYAMLError) -> str:
+    """:data:`BACKSLASH_HINT`, its advice showing the user's path: the double-quoted text that
+    starts at the error's context, where it is closed on its line and holds no single quote."""
+    start = exc.context_mark
+    text = start.buffer[start.pointer:] if start is not None and start.buffer else ""
+    quoted = re.match(r'"([^"\'\r\n]+)"', text)
+    if quoted is None:
+        return BACKSLASH_HINT
+    return BACKSLASH_HINT.replace(windows_path_advice(), windows_path_advice(quoted[1]))
 
 
 #: Characters that look like a space (or, the last, a colon) but that YAML does not read as one:
