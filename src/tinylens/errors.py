@@ -8,6 +8,7 @@ code, never a traceback; anything else is a bug in tinylens.
 import difflib
 import re
 import sys
+import unicodedata
 from collections.abc import Mapping, Sequence
 
 
@@ -42,10 +43,42 @@ def did_you_mean(unknown: Sequence[object], allowed: Sequence[str], aliases: Map
     with its leading space; empty when none is."""
     hints, aliases = [], aliases or {}
     for name in unknown:
+        bare = "".join(c for c in str(name) if not _hidden(c))
+        if bare != str(name) and bare in allowed:
+            hints.append(hidden_note(str(name), bare))
+            continue
         close = aliases.get(str(name)) or closest(str(name), allowed)
         if close:
-            hints.append(f"Did you mean '{close}' instead of '{name}'?")
+            hints.append(f"Did you mean '{close}' instead of '{visible(str(name))}'?")
     return (" " + " ".join(hints)) if hints else ""
+
+
+def _hidden(char: str) -> bool:
+    """A character an editor shows as nothing or as a space: a zero-width or other format
+    character, a space (no-break, typographic or plain) or a control character such as a tab."""
+    return char.isspace() or not char.isprintable()
+
+
+def visible(name: str) -> str:
+    """``name`` with each character other than a plain space that :func:`_hidden` finds written as
+    Python's ``repr`` writes it (``pixel\\u200b_scale``, ``pixel\\xa0scale``), so that it differs
+    in print from the name it looks like."""
+    return "".join(repr(c)[1:-1] if _hidden(c) and c != " " else c for c in name)
+
+
+def hidden_note(name: str, bare: str) -> str:
+    """What ``name`` holds that ``bare``, the name it looks like, does not, and where: for a key
+    holding a zero-width space (from text copied from a web page or a document)."""
+    found = []
+    for i, char in enumerate(name):
+        if _hidden(char):
+            where = ("at its start" if i == 0 else "at its end" if i == len(name) - 1
+                     else f"after '{visible(name[:i])}'")
+            what = unicodedata.name(char, "control character").lower()
+            article = "an" if what[0] in "aeiou" else "a"
+            found.append(f"{article} {what} (U+{ord(char):04X}) {where}")
+    return (f"'{visible(name)}' is '{bare}' with {' and '.join(found)}, which an editor shows as a space or not "
+            f"at all (text copied from a web page or a document?): delete it, or type '{bare}' anew.")
 
 
 #: The Windows path that :func:`windows_path_advice` shows where it has none of the user's.

@@ -261,6 +261,21 @@ def test_a_windows_path_in_double_quotes_is_said_to_need_single_quotes(tmp_path,
     assert "indentation" not in text
 
 
+@pytest.mark.parametrize("key, shown, where", [
+    ("pixel\u200b_scale", "pixel\\u200b_scale", "a zero width space (U+200B) after 'pixel'"),
+    ("pixel_scale\ufeff", "pixel_scale\\ufeff", "a zero width no-break space (U+FEFF) at its end"),
+    ("pixel_scale\u00a0", "pixel_scale\\xa0", "a no-break space (U+00A0) at its end"),
+])
+def test_a_key_holding_an_invisible_character_is_said_to_hold_it(tmp_path, key, shown, where):
+    """A key holding a zero-width space (text copied from a web page) got 'Did you mean
+    'pixel_scale' instead of 'pixel_scale'?', two names that print alike, under the key path
+    'dataset.pixel_scale' printed alike too; it names the character and where it is."""
+    text = error_of(write(tmp_path, f"dataset:\n  data_path: a.fits\n  {key}: 0.05\n"))
+    assert f"(1) dataset.{shown}: unknown key '{shown}'. '{shown}' is 'pixel_scale' with {where}" in text, text
+    assert "delete it, or type 'pixel_scale' anew" in text and "Did you mean" not in text, text
+    assert next(c for c in key if not c.isascii()) not in text  # shown as its escape only
+
+
 def test_a_windows_path_in_double_quotes_not_closed_on_its_line_gets_the_example(tmp_path):
     """Where the double-quoted text does not end on its line, the hint shows the example path."""
     text = error_of(write(tmp_path, 'dataset:\n  data_path: "C:\\Users\\me\\image.fits\n'))

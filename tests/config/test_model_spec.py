@@ -171,6 +171,14 @@ def test_a_misspelt_name_gets_the_name_it_misspells(case, hint):
     assert hint in message and message.count("Did you mean") <= 1
 
 
+def test_a_parameter_holding_an_invisible_character_is_said_to_hold_it():
+    """'theta\u200b_E' (a zero-width space) got 'Did you mean 'theta_E' instead of 'theta_E'?'."""
+    message = _error(_renamed(MASS, "theta_E", "theta\u200b_E"), SOURCE)
+    assert ("params.theta\\u200b_E: unknown parameter 'theta\\u200b_E' for EPL. 'theta\\u200b_E' is 'theta_E' "
+            "with a zero width space (U+200B) after 'theta'") in message, message
+    assert "\u200b" not in message and "Did you mean" not in message
+
+
 @pytest.mark.parametrize("mass, source, expected", [
     ({}, SOURCE, "model_components.lens_mass_list[0].params: required parameters of EPL are missing from the config: "
                  "theta_E, gamma, e1, e2, center_x, center_y; give each a prior (prior_type, prior_settings), "

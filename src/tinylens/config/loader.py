@@ -20,7 +20,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from tinylens.config.schema import ERROR_TYPE, FIXED_VALUE_TAGS, Config, show, unused_keys
-from tinylens.errors import ConfigError, ConfigWarning, outside_stacklevel, windows_path_advice
+from tinylens.errors import ConfigError, ConfigWarning, outside_stacklevel, visible, windows_path_advice
 
 #: At most this many schema problems are listed in one error.
 MAX_LISTED_ERRORS = 20
@@ -370,10 +370,10 @@ def _split_key(key: str) -> list[str]:
 
 
 def dotted(loc: tuple[Any, ...]) -> str:
-    """``('a', 0, 'b')`` -> ``a[0].b``."""
+    """``('a', 0, 'b')`` -> ``a[0].b``; a key's invisible characters as escapes (:func:`~tinylens.errors.visible`)."""
     text = ""
     for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        text += f"[{part}]" if isinstance(part, int) else (f".{visible(str(part))}" if text else visible(str(part)))
     return text
 
 

@@ -15,7 +15,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from tinylens.errors import ConfigError, ConfigWarning, did_you_mean, outside_stacklevel
+from tinylens.errors import ConfigError, ConfigWarning, did_you_mean, outside_stacklevel, visible
 from tinylens.priors import Prior
 from tinylens.profiles.light import LIGHT_PROFILES, LightProfile
 from tinylens.profiles.mass import MASS_PROFILES, MassProfile
@@ -120,7 +120,7 @@ def _label(list_name: str, idx: int, name: str) -> str:
 
 
 def _path(list_name: str, idx: int, *rest: str) -> str:
-    return "model_components." + f"{list_name}[{idx}]" + "".join("." + r for r in rest)
+    return "model_components." + f"{list_name}[{idx}]" + "".join("." + visible(r) for r in rest)
 
 
 def _registry(list_name: str) -> Mapping[str, Any]:
@@ -166,7 +166,8 @@ def _settings(profile: Any, given: Mapping[str, Any], list_name: str, idx: int) 
     if unknown:
         allowed = f"Allowed: {', '.join(sorted(defaults))}." if defaults else f"{profile.name} takes no settings."
         hint = did_you_mean(unknown[:1], sorted(defaults))
-        raise ConfigError(f"{_path(list_name, idx, 'settings', unknown[0])}: unknown setting '{unknown[0]}'.{hint} {allowed}")
+        raise ConfigError(f"{_path(list_name, idx, 'settings', unknown[0])}: unknown setting "
+                          f"'{visible(unknown[0])}'.{hint} {allowed}")
     settings = {**defaults, **given}
     if isinstance(profile, LightProfile):
         try:
@@ -220,7 +221,7 @@ def build_model_spec(components: Any) -> ModelSpec:
             if canon not in allowed:
                 names = sorted(allowed | set(profile.aliases))
                 raise ConfigError(
-                    f"{_path(list_name, idx, 'params', name)}: unknown parameter '{name}' for "
+                    f"{_path(list_name, idx, 'params', name)}: unknown parameter '{visible(name)}' for "
                     f"{comp.type}.{did_you_mean([name], names)} Allowed: {', '.join(names)}."
                 )
             if canon in out:  # an alias and its parameter: one of them would be ignored
