@@ -261,6 +261,24 @@ def test_a_windows_path_in_double_quotes_is_said_to_need_single_quotes(tmp_path,
     assert "indentation" not in text
 
 
+@pytest.mark.parametrize("text, where, hint", [
+    ("dataset:\n\tdata_path: a.fits\n", "line 2, column 1", "does not allow tab characters for indentation"),
+    ("dataset:\n  -\tdata_path: a.fits\n", "line 2, column 4", "does not allow tab characters for indentation"),
+    ("dataset:\n  pixel_scale:\t0.05\n", "line 2, column 15", "This tab is not indentation, but PyYAML"),
+    ("dataset:\n  pixel_scale: 0.05\t# arcsec\n", "line 2, column 20", "This tab is not indentation, but PyYAML"),
+    ("inference:\n  settings: {nlive:\t200}\n", "line 2, column 20", "This tab is not indentation, but PyYAML"),
+    ("dataset:\n  data_path: a.fits\n\t\n  pixel_scale: 0.05\n", "line 3, column 1",
+     "Line 3 looks blank but holds a tab, which YAML reads as indentation and does not allow: delete it."),
+])
+def test_a_tab_is_said_to_be_indentation_only_where_it_is(tmp_path, text, where, hint):
+    """Every tab PyYAML refused got 'YAML does not allow tab characters for indentation', also one
+    after a colon or before a comment, where the user had indented nothing (PyYAML takes no tab
+    between a line's items either), and one on a line that looks blank."""
+    message = error_of(write(tmp_path, text))
+    assert where in message and hint in message, message
+    assert ("for indentation" in message) == ("for indentation" in hint), message
+
+
 @pytest.mark.parametrize("key, shown, where", [
     ("pixel\u200b_scale", "pixel\\u200b_scale", "a zero width space (U+200B) after 'pixel'"),
     ("pixel_scale\ufeff", "pixel_scale\\ufeff", "a zero width no-break space (U+FEFF) at its end"),

@@ -137,7 +137,7 @@ def _yaml_error_message(exc: yaml.MarkedYAMLError, path: Path | str) -> str:
     context = f" ({exc.context}{_started_at(exc)})" if exc.context else ""
     hint = "Check the indentation, colons and quotes on that line and the one before it."
     if "\\t" in repr(problem):
-        hint = "YAML does not allow tab characters for indentation; use spaces."
+        hint = _tab_hint(exc.problem_mark)
     elif "twice" in problem:
         hint = "Remove or rename one of them."
     elif "escape" in problem and "double-quoted" in (exc.context or ""):
@@ -147,6 +147,23 @@ def _yaml_error_message(exc: yaml.MarkedYAMLError, path: Path | str) -> str:
     elif _lookalike(exc):
         hint = _lookalike(exc)
     return f"YAML syntax error in config file {path}{where}: {problem}{context}. {hint}"
+
+
+def _tab_hint(mark: yaml.Mark | None) -> str:
+    """The hint for a tab where PyYAML found one: in the indentation of a line, on a line that
+    looks blank, or between the items of a line (after a colon, before a comment), where PyYAML
+    takes no tab either, though it is no indentation."""
+    indentation = "YAML does not allow tab characters for indentation; indent with spaces."
+    if mark is None or not mark.buffer:
+        return indentation
+    lines = LINE_BREAK.split(mark.buffer.removeprefix(BOM))
+    line = lines[mark.line] if mark.line < len(lines) else ""
+    if not line.strip():
+        return f"Line {mark.line + 1} looks blank but holds a tab, which YAML reads as indentation and does not allow: delete it."
+    if line[:mark.column].strip(" \t-"):
+        return ("This tab is not indentation, but PyYAML (which tinylens reads YAML with) does not take a tab between "
+                "the items of a line either (after a colon, before a comment, at the end of a line): type a space instead.")
+    return indentation
 
 
 #: The hint for a backslash in double quotes that starts no escape sequence YAML knows
