@@ -163,6 +163,37 @@ def test_every_whole_number_setting_takes_a_float_with_no_fraction():
     assert whole and whole <= WHOLE_SETTINGS, whole - WHOLE_SETTINGS
 
 
+def test_a_whole_number_of_nautiluss_networks_written_with_a_fraction_of_zero_is_taken():
+    """In neural_network_kwargs (scikit-learn's MLPRegressor), max_iter: 1e4 was taken but
+    max_iter: 10000.0 refused ('must be an int in the range [1, inf). Got 10000.0'), as nlive: 200.0
+    was at the top level; likewise hidden_layer_sizes: [100.0, 50.0]. A real number stays one."""
+    network = {"max_iter": 10000.0, "hidden_layer_sizes": [100.0, 50.0], "random_state": 0.0, "alpha": 1.0}
+    config = _config({**NAUTILUS, "settings": {"nlive": 50, "neural_network_kwargs": network}})
+    check_inference(config)
+    taken = config.inference.settings["neural_network_kwargs"]
+    assert taken == network and type(taken["max_iter"]) is int and type(taken["random_state"]) is int, taken
+    assert all(type(n) is int for n in taken["hidden_layer_sizes"]) and type(taken["alpha"]) is float
+    refused = _config({**NAUTILUS, "settings": {"nlive": 50, "neural_network_kwargs": {"max_iter": 100.5}}})
+    with pytest.raises(ConfigError, match="neural_network_kwargs.max_iter"):
+        check_inference(refused)
+
+
+def test_every_whole_number_setting_of_nautiluss_networks_takes_a_float_with_no_fraction():
+    """Each MLPRegressor setting that scikit-learn checks to be an integer is one the schema reads
+    ``10000.0`` of as ``10000``."""
+    from numbers import Integral
+
+    from sklearn.neural_network import MLPRegressor
+
+    from tinylens.config.schema import NETWORK_WHOLE_SETTINGS
+
+    constraints = getattr(MLPRegressor, "_parameter_constraints", None)
+    if constraints is None:
+        pytest.skip("this scikit-learn does not list its parameters' constraints")
+    whole = {name for name, kinds in constraints.items() if any(getattr(k, "type", None) is Integral for k in kinds)}
+    assert whole and whole <= NETWORK_WHOLE_SETTINGS, whole - NETWORK_WHOLE_SETTINGS
+
+
 def test_nautilus_needs_two_parameters():
     config = tiny_config()
     for name in ("R_sersic", "center_x", "center_y"):

@@ -100,13 +100,30 @@ WHOLE_SETTINGS = frozenset({"nlive", "n_live", "batch_size", "n_batch", "queue_s
                             "n_like_new_bound", "bootstrap", "seed", "n_points_min", "ncdim"})
 
 
-def whole_settings(settings: Any) -> Any:
-    """``settings`` (a mapping; anything else as it is) with each of :data:`WHOLE_SETTINGS` given
-    as a float with no fraction (``200.0``, not ``200.5``) made the int it writes, as
-    :func:`exponent_numbers` makes ``2e2``."""
+#: The settings of nautilus's ``neural_network_kwargs`` (scikit-learn's MLPRegressor) that are
+#: whole numbers (or lists of them, ``hidden_layer_sizes``), read by :func:`whole_settings` too.
+NETWORK_WHOLE_SETTINGS = frozenset({"hidden_layer_sizes", "batch_size", "max_iter", "random_state",
+                                    "n_iter_no_change", "max_fun"})
+
+
+def whole_settings(settings: Any, whole: frozenset[str] = WHOLE_SETTINGS) -> Any:
+    """``settings`` (a mapping; anything else as it is) with each of ``whole`` given as a float
+    with no fraction (``200.0``, not ``200.5``), or a list of such floats, made the int it writes,
+    as :func:`exponent_numbers` makes ``2e2``; in ``neural_network_kwargs`` so are the
+    :data:`NETWORK_WHOLE_SETTINGS` (``max_iter: 10000.0``)."""
     if not isinstance(settings, Mapping):
         return settings
-    return {k: int(v) if k in WHOLE_SETTINGS and _whole_float(v) else v for k, v in settings.items()}
+    out = {k: _whole_value(v) if k in whole else v for k, v in settings.items()}
+    if whole is WHOLE_SETTINGS and isinstance(out.get("neural_network_kwargs"), Mapping):
+        out["neural_network_kwargs"] = whole_settings(out["neural_network_kwargs"], NETWORK_WHOLE_SETTINGS)
+    return out
+
+
+def _whole_value(value: Any) -> Any:
+    """``value`` as an int where it is a float with no fraction; a list of them, each so."""
+    if isinstance(value, list):
+        return [_whole_value(v) for v in value]
+    return int(value) if _whole_float(value) else value
 
 
 def _whole_float(value: Any) -> bool:
