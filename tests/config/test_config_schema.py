@@ -647,13 +647,33 @@ def test_corner_parameters_not_a_choice_nor_names_is_one_problem(example, value)
 @pytest.mark.parametrize("value", [False, True])
 def test_pipeline_given_as_a_bare_switch_names_the_enabled_key(example, value):
     """``pipeline: false`` (the pipeline switched off, as one would write it) was refused with
-    'expected a mapping ... got the bool False' and no word of how to switch it off."""
+    'expected a mapping ... got the bool False' (now: got false) and no word of how to switch it off."""
     example["pipeline"] = value
     text = error_of(example)
     assert "pipeline: expected a mapping" in text
     assert f"; write {{enabled: {str(value).lower()}}} to switch it {'on' if value else 'off'}" in text, text
     example["pipeline"] = 3
     assert "switch it" not in error_of(example)
+
+
+@pytest.mark.parametrize("text, got", [
+    ("pipeline: off\n", "pipeline: expected a mapping (key: value pairs) with keys enabled, lens_light"),
+    ("solver_type: yes\n", "solver_type: should be 'nnls' or 'normal'; got true."),
+    ("pipeline: 3\n", "; got the number 3."),
+    ("dataset: [a.fits, b.fits]\n", "; got the list ['a.fits', 'b.fits']."),
+    ("dataset:\n  data_path: true\n", "dataset.data_path: should be a valid string; got true."),
+    ("just text\n", "must be a mapping with the sections dataset, model_components, inference, pipeline, "
+                    "quality, solver_type, output; got the text 'just text'."),
+])
+def test_a_value_of_the_wrong_type_is_named_as_yaml_writes_it(tmp_path, text, got):
+    """A value of the wrong type was named with Python's words: 'got the bool False; write
+    {enabled: false}' for pipeline: off, 'got True' for yes, 'got a str ('just text')', 'got the
+    list [...]' beside 'got a list (...)'; YAML's true, false, text, number, list are used."""
+    message = error_of(write(tmp_path, text))
+    assert got in message, message
+    assert not any(word in message for word in ("True", "False", "bool", "str ", "int ", "float ")), message
+    if "pipeline: off" in text:
+        assert "; got false; write {enabled: false} to switch it off." in message, message
 
 
 def test_corner_parameters_as_a_tuple_of_names_is_a_list(example):

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from tinylens.config.schema import ERROR_TYPE, FIXED_VALUE_TAGS, Config, show, unused_keys
+from tinylens.config.schema import ERROR_TYPE, FIXED_VALUE_TAGS, Config, described, show, unused_keys
 from tinylens.errors import ConfigError, ConfigWarning, outside_stacklevel, visible, windows_path_advice
 
 #: At most this many schema problems are listed in one error.
@@ -291,7 +291,7 @@ def validate_config(data: Any, origin: str) -> Config:
     if not isinstance(data, Mapping):
         raise ConfigError(
             f"The top level of {origin} must be a mapping with the sections "
-            f"{', '.join(Config.model_fields)}; got a {type(data).__name__} ({show(data)})."
+            f"{', '.join(Config.model_fields)}; got {described(data)}."
         )
     data, unread = legacy_sampling(data)
     try:

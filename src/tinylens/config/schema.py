@@ -131,14 +131,30 @@ def _whole_float(value: Any) -> bool:
     return isinstance(value, float) and value.is_integer() and abs(value) <= MAX_EXACT_WHOLE
 
 
+#: How YAML writes the values Python writes ``True``, ``False`` and ``None``.
+YAML_WORDS = {True: "true", False: "false", None: "null"}
+
+
 def show(value: Any, width: int = 100) -> str:
-    """A short, readable form of a value for error messages."""
+    """A short, readable form of a value for error messages (``true``, ``false``, ``null`` as YAML
+    writes them)."""
     if isinstance(value, BaseModel):
         value = value.model_dump(exclude_defaults=True)
     if isinstance(value, tuple):
         value = list(value)
-    text = repr(value)
+    text = YAML_WORDS[value] if value is None or isinstance(value, bool) else repr(value)
     return text if len(text) <= width else text[: width - 3] + "..."
+
+
+#: What YAML calls the types of the values it reads (Python's names: str, int, float, list).
+YAML_TYPES = {str: "the text", int: "the number", float: "the number", list: "the list"}
+
+
+def described(value: Any) -> str:
+    """``value`` with what YAML calls its type, for a message: ``the text 'abc'``, ``the number
+    3``, ``the list [1, 2]``; ``true``, ``false`` and ``null`` on their own."""
+    kind = YAML_TYPES.get(type(value))
+    return f"{kind} {show(value)}" if kind else show(value)
 
 
 def fail(message: str, key: str | None = None, value: Any = ...) -> PydanticCustomError:
@@ -174,7 +190,7 @@ class StrictModel(BaseModel):
                 if isinstance(data, bool) and "enabled" in allowed else ""
             raise fail(
                 f"expected a mapping (key: value pairs) with keys {', '.join(allowed)}; "
-                f"got the {type(data).__name__} {show(data)}{switch}"
+                f"got {described(data)}{switch}"
             )
         unknown = [k for k in data if k not in cls.model_fields]
         if unknown:
