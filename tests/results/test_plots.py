@@ -82,6 +82,28 @@ def test_cuts_are_lenstronomys_lens_equation_on_a_circle_about_the_centre(tmp_pa
         assert 0.5 * 1.2 < np.hypot(*(curve - curve.mean(axis=0)).T).mean() < 1.5 * 1.2
 
 
+def test_a_critical_curve_that_leaves_the_image_is_closed_and_its_caustic_whole(tmp_path):
+    """An elliptical lens whose critical curve runs past the image's edge (3.2" wide, the
+    curve 3.3" along its long axis): the det A contour on the image alone cut it into two
+    open arcs, and the source panel's caustic lacked a cusp. The curve is now followed beyond the
+    image: one closed curve, and a whole caustic, symmetric about the lens centre as an SIE's is."""
+    mass = {"type": "SIE", "theta_E": 1.3, "e1": 0.3, "e2": 0.0, "center_x": 0.1, "center_y": 0.0}
+    problem, theta = _lens_problem(tmp_path, mass)
+    crit, caus = critical_curves_and_caustics(problem, theta)
+    assert len(crit) == len(caus) == 1
+    for curve in (crit[0], caus[0]):
+        np.testing.assert_allclose(curve[0], curve[-1], atol=1e-9)
+    half = problem.dataset.data.shape[1] * problem.dataset.pixel_scale / 2
+    assert np.abs(crit[0][:, 0]).max() > half  # it does leave the image
+    left, right = caus[0][:, 0].min() - 0.1, caus[0][:, 0].max() - 0.1
+    bottom, top = caus[0][:, 1].min(), caus[0][:, 1].max()
+    assert right == pytest.approx(-left, rel=0.02) and top == pytest.approx(-bottom, rel=0.02)
+    from tinylens.results.plots import model_figure
+
+    panel = next(ax for ax in model_figure(problem, theta).axes if ax.get_title() == "Lensed source (model)")
+    assert panel.get_xlim() == pytest.approx((-half, half)) and panel.get_ylim() == pytest.approx((-half, half))
+
+
 @pytest.mark.parametrize("gamma", [2.0, 2.1, 2.2])
 def test_a_source_inside_the_drawn_cut_has_the_images_the_quality_flags_count(tmp_path, gamma):
     """The drawn curve and ``n_images`` agree: for slopes steeper than isothermal the image of a

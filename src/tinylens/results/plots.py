@@ -191,28 +191,57 @@ def save_dataset_figure(dataset, path: str | Path) -> Path:
 
 
 # -- model -----------------------------------------------------------------------------------
-def critical_curves_and_caustics(problem, theta: np.ndarray, n: int = 400):
-    """Critical curves (image plane) and caustics (source plane) as lists of ``(N, 2)`` arrays.
-
-    ``det A = 0`` is contoured on a fine grid spanning the image; the curves are then mapped
-    through the lens equation.
-    """
-    spec = problem.spec
-    if not spec.lens_mass:
-        return [], []
-    d = problem.dataset
-    half = max(d.data.shape) / 2 * d.pixel_scale
+def det_contours(problem, theta: np.ndarray, half: float, n: int) -> list[np.ndarray]:
+    """The ``det A = 0`` contour segments, as ``(N, 2)`` arrays, on an ``n`` x ``n`` grid spanning
+    ``[-half, half]`` in x and y."""
     g = np.linspace(-half, half, n)
     h = g[1] - g[0]
     x, y = np.meshgrid(g, g)
     t = jnp.asarray(theta, problem.dtype)
+    spec = problem.spec
     bx, by = (np.asarray(v, dtype=float) for v in ray_shoot(spec, t, jnp.asarray(x, problem.dtype), jnp.asarray(y, problem.dtype)))
     dbx_dy, dbx_dx = np.gradient(bx, h)
     dby_dy, dby_dx = np.gradient(by, h)
     det = dbx_dx * dby_dy - dbx_dy * dby_dx
-    fig = Figure()
-    cs = fig.subplots().contour(g, g, det, levels=[0.0])
-    crit = long_segments(cs.allsegs[0], MIN_CURVE_PIXELS * d.pixel_scale)
+    return Figure().subplots().contour(g, g, det, levels=[0.0]).allsegs[0]
+
+
+def cut_at_edge(segments, half: float, step: float) -> bool:
+    """Whether a contour segment is open and ends at the edge of its grid ``[-half, half]`` of
+    spacing ``step``: a curve that goes on beyond the grid."""
+    for seg in segments:
+        if len(seg) < 2 or np.allclose(seg[0], seg[-1], rtol=0.0, atol=1e-9 * half):
+            continue
+        if np.any(np.abs(seg[[0, -1]]).max(axis=1) >= half - step / 2):
+            return True
+    return False
+
+
+#: How many times the image's half-width the ``det A`` grid may be widened to follow a critical
+#: curve that leaves the image (a lens of Einstein radius near the image's edge); one still cut
+#: beyond it is drawn open.
+MAX_CURVE_FIELD = 4
+
+
+def critical_curves_and_caustics(problem, theta: np.ndarray, n: int = 400):
+    """Critical curves (image plane) and caustics (source plane) as lists of ``(N, 2)`` arrays.
+
+    ``det A = 0`` is contoured on a fine grid spanning the image; the curves are then mapped
+    through the lens equation. A curve that leaves the image is followed on a grid widened (at
+    the same spacing, up to :data:`MAX_CURVE_FIELD` times the image) until it closes, so that
+    its caustic is whole: the image's part alone mapped to a caustic with a cusp missing.
+    """
+    if not problem.spec.lens_mass:
+        return [], []
+    d = problem.dataset
+    half = max(d.data.shape) / 2 * d.pixel_scale
+    step = 2 * half / (n - 1)
+    widen = 1
+    segments = det_contours(problem, theta, half, n)
+    while widen < MAX_CURVE_FIELD and cut_at_edge(segments, widen * half, step):
+        widen *= 2
+        segments = det_contours(problem, theta, widen * half, widen * (n - 1) + 1)
+    crit = long_segments(segments, MIN_CURVE_PIXELS * d.pixel_scale)
     return crit, [to_source_plane(problem, theta, seg) for seg in crit]
 
 
@@ -325,6 +354,8 @@ def model_figure(problem, theta: np.ndarray, summary_lines: list[str] | None = N
     show_image(fig, ax[1, 0], m["lensed_source"], "Lensed source (model)", extent, "data units / pixel", **img)
     for seg in crit:
         ax[1, 0].plot(seg[:, 0], seg[:, 1], color="white", lw=0.7, alpha=0.8)
+    ax[1, 0].set_xlim(extent[:2])  # a critical curve followed beyond the image is cut at its edge
+    ax[1, 0].set_ylim(extent[2:])
     show_image(fig, ax[1, 1], d.data - m["lens_light"], "Data - lens light", extent, "data units / pixel", **img)
     src = m["source_plane"]
     sx, sy = problem.source_grid(src.shape)
