@@ -257,6 +257,63 @@ def test_corner_ticks_of_a_narrow_posterior_have_no_offset():
     assert ticks and all(float(t.replace("\u2212", "-")) > 1.24 for t in ticks), ticks
 
 
+def _tick_label_rectangles(fig) -> list[tuple[str, np.ndarray]]:
+    """The corners (display pixels) of each tick label drawn in its axes' range: a 45-degree
+    label's rectangle, of its unrotated size, about the centre of its rotated box."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    out = []
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            lo, hi = sorted(axis.get_view_interval())
+            for loc, text in zip(axis.get_majorticklocs(), axis.get_ticklabels()):
+                if not (text.get_visible() and text.get_text() and lo <= loc <= hi):
+                    continue
+                box, angle = text.get_window_extent(renderer), text.get_rotation()
+                text.set_rotation(0)
+                flat = text.get_window_extent(renderer)
+                text.set_rotation(angle)
+                a = np.deg2rad(angle)
+                along, across = np.array([np.cos(a), np.sin(a)]), np.array([-np.sin(a), np.cos(a)])
+                centre = np.array([box.x0 + box.x1, box.y0 + box.y1]) / 2
+                out.append((text.get_text(), np.array([centre + i * flat.width / 2 * along + j * flat.height / 2 * across
+                                                       for i in (-1, 1) for j in (-1, 1)])))
+    return out
+
+
+def _apart(p: np.ndarray, q: np.ndarray) -> bool:
+    """Whether two rectangles (4 corners each) do not overlap: an edge normal of one separates them."""
+    for corners in (p, q):
+        for edge in (corners[1] - corners[0], corners[2] - corners[0]):
+            normal = np.array([-edge[1], edge[0]])
+            if (p @ normal).max() <= (q @ normal).min() or (q @ normal).max() <= (p @ normal).min():
+                return True
+    return False
+
+
+def test_corner_tick_labels_of_neighbouring_panels_do_not_overlap():
+    """Fourteen parameters, their ticks of three to five digits: a label at a panel's edge ran
+    into the next panel's ("0.0000.025" under two bottom panels), 45-degree labels centred on
+    their ticks reaching sideways by half their length. Ticks now keep off the panels' edges and
+    each label ends at its tick; no two drawn labels overlap."""
+    from itertools import combinations
+
+    from tinylens.results.plots import corner_figure
+
+    names = [f"lens_mass.0.{p}" for p in ("theta_E", "e1", "e2", "center_x", "center_y")] + [
+        "lens_mass.1.gamma1", "lens_mass.1.gamma2"] + [f"source_light.0.{p}" for p in (
+        "R_sersic", "n_sersic", "center_x", "center_y")] + [f"lens_light.0.{p}" for p in ("R_sersic", "n_sersic", "e1")]
+    mean = [1.23456, 0.0123, -0.0456, 0.001234, -0.00213, 0.0312, -0.0213, 0.2345, 3.21, 0.1012, -0.0601, 1.234, 4.0, 0.1]
+    sigma = [0.0012, 0.004, 0.003, 0.0008, 0.0007, 0.002, 0.003, 0.005, 0.05, 0.0011, 0.0012, 0.01, 0.1, 0.01]
+    samples = np.random.default_rng(1).normal(mean, sigma, size=(4000, 14))
+    labels = _tick_label_rectangles(corner_figure(names, samples, None))
+    assert len(labels) >= 2 * 2 * 13
+    overlapping = [(a, b) for (a, p), (b, q) in combinations(labels, 2) if not _apart(p, q)]
+    assert not overlapping
+
+
 def test_corner_refuses_samples_or_weights_that_do_not_match_the_names():
     """Samples with a column more than the names, or weights of another length, were an
     IndexError from inside corner / numpy ('list index out of range'); weights None (an MCMC

@@ -437,6 +437,50 @@ def _enlarge_corner_text(fig: Figure, k: int) -> None:
             ax.yaxis.label.set(rotation=45, ha="right", va="center", rotation_mode="anchor")
 
 
+#: Most ticks on a corner panel's axis.
+CORNER_TICKS = 3
+#: Fraction of a corner panel's width (or height) at each end that holds no tick: a label at a
+#: panel's edge ran into the neighbouring panel's label ("0.0000.025").
+CORNER_TICK_MARGIN = 0.08
+
+
+class InnerTicks(matplotlib.ticker.Locator):
+    """Round ticks as ``MaxNLocator(nbins)`` places them, less those within ``margin`` of the
+    axis's span of either end; finer round steps (up to ``nbins`` + 3) where that leaves fewer than two."""
+
+    def __init__(self, nbins: int, margin: float = CORNER_TICK_MARGIN):
+        self.nbins = nbins
+        self.margin = margin
+
+    def __call__(self):
+        return self.tick_values(*self.axis.get_view_interval())
+
+    def tick_values(self, vmin: float, vmax: float) -> np.ndarray:
+        lo, hi = sorted((vmin, vmax))
+        edge = self.margin * (hi - lo)
+        inside = np.array([])
+        for nbins in range(self.nbins, self.nbins + 4):
+            ticks = matplotlib.ticker.MaxNLocator(nbins).tick_values(lo, hi)
+            inside = ticks[(ticks >= lo + edge) & (ticks <= hi - edge)]
+            if len(inside) >= 2:
+                break
+        return inside
+
+
+def inner_corner_ticks(fig: Figure, max_n_ticks: int) -> None:
+    """Give the corner plot's ticked axes :class:`InnerTicks`, and point its 45-degree tick
+    labels at their ticks (their ends aligned, as a bar chart's rotated labels are): centred
+    on their ticks, labels of different lengths reached into their neighbours."""
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            if type(axis.get_major_locator()) is matplotlib.ticker.MaxNLocator:
+                axis.set_major_locator(InnerTicks(max_n_ticks))
+        for text in ax.get_xticklabels():
+            text.set_horizontalalignment("right")
+        for text in ax.get_yticklabels():
+            text.set_verticalalignment("top")
+
+
 def corner_figure(
     names, samples: np.ndarray, weights: np.ndarray | None, truths: np.ndarray | Mapping | None = None
 ) -> Figure:
@@ -471,12 +515,13 @@ def corner_figure(
         truths=marked if k > 1 else None, range=plot_ranges(samples, weights), smooth=1.0, levels=SIGMA_LEVELS, bins=30, color=CORNER_COLOR,
         quantiles=[0.16, 0.5, 0.84], show_titles=True, title_fmt=title_formats(samples, weights), fig=fig, plot_datapoints=False,
         fill_contours=True, title_kwargs={"fontsize": 10 * scale, "loc": "left" if scale > 1 else "center"},
-        label_kwargs={"fontsize": 14 * scale}, max_n_ticks=3, labelpad=0.08 + 0.2 * (scale - 1),
+        label_kwargs={"fontsize": 14 * scale}, max_n_ticks=CORNER_TICKS, labelpad=0.08 + 0.2 * (scale - 1),
         truth_color=TRUTH_COLOR,
     )
     if k == 1 and marked and marked[0] is not None:  # corner cannot mark the truth of one parameter
         fig.axes[0].axvline(marked[0], color=TRUTH_COLOR)
     _enlarge_corner_text(fig, k)
+    inner_corner_ticks(fig, CORNER_TICKS)
     for ax in fig.axes:
         ax.tick_params(labelsize=10 * np.sqrt(scale))  # ticks at the panels' edges meet: less larger
         for axis in (ax.xaxis, ax.yaxis):  # "0.001 +1.25" under a narrow posterior: write 1.251
