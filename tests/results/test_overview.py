@@ -192,6 +192,34 @@ def test_report_without_truth_writes_the_overview(tmp_path):
     assert "3 of 8 lenses in" in " ".join(result.output.split())
 
 
+@pytest.mark.parametrize("where, selected", [
+    ("trusted", ["a"]),
+    ("not trusted", ["b"]),  # the failed lens is neither
+    ("trusted | (status == 'failed')", ["a", "c"]),
+    ("flags == ''", ["a", "c"]),
+    ("warnings == ''", ["a", "b", "c"]),  # empty in every row: read from a CSV as numbers
+])
+def test_a_where_selects_the_same_lenses_of_catalog_csv_as_of_catalog_parquet(tmp_path, where, selected):
+    """A CSV keeps no types: its empty text cells were NaN and 'trusted' (empty for a failed lens)
+    loose objects, so '--where trusted' was refused on catalog.csv, 'not trusted' a TypeError,
+    and 'trusted | (status == 'failed')' and "flags == ''" silently left lenses out."""
+    from tinylens.survey.runner import failed_row, write_catalog
+
+    theta = {"lens_mass.0.theta_E_median": 1.0, "lens_mass.0.theta_E_lo68": 0.9, "lens_mass.0.theta_E_hi68": 1.1}
+    rows = {"a": {"status": "ok", "trusted": True, "flags": "", "critical_flags": "", **theta},
+            "b": {"status": "ok", "trusted": False, "flags": "arc_residuals", "critical_flags": "arc_residuals", **theta},
+            "c": failed_row("c", "DataError: image.fits is not a FITS file")}
+    write_catalog(rows, tmp_path)
+    for name in ("catalog.parquet", "catalog.csv"):
+        out = tmp_path / f"report_{name}"
+        result = CliRunner().invoke(app, ["report", str(tmp_path / name), "--where", where, "-o", str(out)])
+        assert result.exit_code == 0, (name, result.output)
+        saved = json.loads((out / "overview.json").read_text())
+        assert saved["n_selected"] == len(selected), name
+        assert saved["n_failed"] == ("c" in selected) and saved["n_trusted"] == ("a" in selected), name
+        assert saved["n_ok"] == len(selected) - saved["n_failed"], name
+
+
 def test_report_parameter_missing_from_the_catalogue_is_named(tmp_path):
     _catalog().to_csv(tmp_path / "catalog.csv", index=False)
     result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv"), "--parameter", "source_light.0.q"])

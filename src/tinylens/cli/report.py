@@ -145,10 +145,12 @@ def build_report(
 
 
 def read_catalog(catalog_path: Path, warnings: list[str]):
-    """A survey's catalogue, one row per lens, checked for rows and its ``status`` column."""
+    """A survey's catalogue in the types the survey wrote it in (:func:`~tinylens.results.report.catalogue_types`:
+    a CSV as the Parquet file), one row per lens, checked for rows and its ``status`` column."""
     from tinylens.results import report as rp
 
-    catalog = _one_row_per_lens(rp.read_table(catalog_path, "catalogue", rp.CATALOGUE_FILES), f"catalogue {catalog_path}", warnings)
+    catalog = rp.catalogue_types(rp.read_table(catalog_path, "catalogue", rp.CATALOGUE_FILES))
+    catalog = _one_row_per_lens(catalog, f"catalogue {catalog_path}", warnings)
     if catalog.empty:
         raise TinyLensError(f"{catalog_path} holds no lenses (no rows), so there is nothing to report: a survey's "
                             "catalogue has a row for each lens once it is fitted (or has failed).")

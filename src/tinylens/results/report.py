@@ -544,6 +544,30 @@ def id_text(ids: pd.Series) -> pd.Series:
     return ids.astype(object).where(ids.isna(), ids.astype(str))
 
 
+def catalogue_types(catalog: pd.DataFrame) -> pd.DataFrame:
+    """``catalog`` in the types ``tinylens survey`` writes it in, whichever file it was read from.
+
+    A CSV keeps no types: pandas reads an empty text cell as NaN (a text column empty in every
+    row, ``flags`` of a survey that raised none, as numbers) and ``trusted``, empty for a failed
+    lens, as loose objects, so a ``--where`` on them selected otherwise than on catalog.parquet
+    (``trusted`` was no condition, ``flags == ''`` matched nothing). Here the text columns are
+    text (``""`` where empty) and ``trusted`` is ``boolean`` (missing where empty), as in the
+    Parquet file; a column holding anything else (a catalogue made by hand) is left as read.
+    """
+    from tinylens.survey.runner import TEXT_COLUMNS
+
+    out = catalog.copy()
+    for column in TEXT_COLUMNS:
+        if column in out.columns and all(isinstance(v, str) for v in out[column].dropna()):
+            out[column] = out[column].astype(object).fillna("").astype(str)
+    if "trusted" in out.columns:
+        try:
+            out["trusted"] = out["trusted"].astype("boolean")
+        except (TypeError, ValueError):  # text ("yes") or other numbers: is_true reads them
+            pass
+    return out
+
+
 def one_row_per_lens(frame: pd.DataFrame, what: str) -> tuple[pd.DataFrame, list[str]]:
     """``frame`` with one row per lens id, and the ids whose rows were dropped.
 

@@ -114,6 +114,8 @@ ID_COLUMNS = ("lens_id", "status", "reason")
 #: From the fit's quality assessment (tinylens.results.quality): filter a catalogue on ``trusted``;
 #: ``critical_flags`` are the raised flags that made a lens untrusted (the template's ``quality.critical``).
 QUALITY_COLUMNS = ("trusted", "flags", "critical_flags")
+#: The catalogue's text columns: empty (``""``), never missing, where a row has nothing to say.
+TEXT_COLUMNS = ("reason", "flags", "critical_flags", "warnings")
 
 
 @dataclass(frozen=True)
@@ -750,7 +752,7 @@ def catalog_frame(rows: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
     for column in fixed:
         if column not in frame:
             frame[column] = None
-    for column in ("reason", "flags", "critical_flags", "warnings"):
+    for column in TEXT_COLUMNS:
         frame[column] = frame[column].fillna("").astype(str)
     frame["trusted"] = frame["trusted"].astype("boolean")
     frame["n_likelihood_evals"] = pd.to_numeric(frame["n_likelihood_evals"]).astype("Int64")
