@@ -255,6 +255,22 @@ def test_an_all_failed_survey_still_gets_an_overview(tmp_path):
     assert not (tmp_path / "report" / "overview_parameters.png").exists()
 
 
+def test_failed_lenses_beyond_the_reasons_shown_are_counted_not_dropped(tmp_path):
+    """Only the five most frequent reasons are printed, and a reason naming its lens's own files
+    is one lens's alone: of seven such failures two went unmentioned, though '7 failed' above."""
+    ids = [f"lens_{i}" for i in range(7)]
+    pd.DataFrame({"lens_id": ids, "status": "failed",
+                  "reason": [f"DataError: lenses/{i}/image.fits is not a FITS file" for i in ids]}
+                 ).to_csv(tmp_path / "catalog.csv", index=False)
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv")])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "7 failed" in text and text.count("Failed (1): DataError: lenses/lens_") == 5
+    assert "Failed (2): for other reasons, not shown; every failed lens is listed with its reason in" in text
+    inspect = pd.read_csv(tmp_path / "report" / "inspect.csv")
+    assert inspect["lens_id"].tolist() == ids and inspect["reason"].str.startswith("DataError").all()
+
+
 def test_figures_leave_the_users_backend_and_pyplot_figures_alone(tmp_path):
     """A notebook's backend and open figures survive tinylens's figures (they once switched
     matplotlib to Agg and left their own figures open in pyplot)."""

@@ -289,6 +289,10 @@ def print_overview(result: dict[str, Any], paths: dict[str, Path]) -> None:
         console.print("Time per lens, " + "; ".join(parts) + ".", soft_wrap=True)
     for entry in result["failure_reasons"]:
         console.print(f"Failed ({entry['n']}): {entry['reason']}", soft_wrap=True, markup=False)
+    unlisted = ov.unlisted_failures(n["n_failed"], result["failure_reasons"])
+    if unlisted:
+        console.print(f"Failed ({unlisted}): for {'other reasons' if unlisted > 1 else 'another reason'}, not shown; "
+                      f"every failed lens is listed with its reason in [bold]{paths['inspect']}[/].", soft_wrap=True)
     inspect = result["inspect"]
     if len(inspect):
         console.print(f"To inspect: {len(inspect)} lens{'es' if len(inspect) > 1 else ''} (untrusted or failed), listed "

@@ -210,6 +210,12 @@ def failure_reasons(catalog: pd.DataFrame, limit: int = 5) -> list[dict[str, Any
     return [{"reason": reason, "n": int(n)} for reason, n in found.head(limit).items()]
 
 
+def unlisted_failures(n_failed: int, reasons: list[dict[str, Any]]) -> int:
+    """How many of the ``n_failed`` failed lenses the most frequent ``reasons`` (:func:`failure_reasons`,
+    cut to its ``limit``) leave out: a reason naming its lens's own files is one lens's alone."""
+    return max(0, int(n_failed) - sum(int(entry["n"]) for entry in reasons))
+
+
 def _figure_path(folder: Path) -> str:
     """The model figure in a lens's output folder (as its ``result.json`` names it), or ``""``."""
     name = DEFAULT_FILES["results"]
