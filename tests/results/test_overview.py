@@ -436,6 +436,35 @@ def test_a_zero_width_interval_is_no_precision_of_0(tmp_path):
     assert fig.axes[0].get_title() == "median 68 % half-width 3.5 %\nzero-width 68 % interval on 2 lenses"
 
 
+def test_a_quantity_the_model_holds_fixed_is_not_called_a_collapsed_posterior(tmp_path):
+    """A round source (e1 = e2 = 0 fixed) has q = 1 in every sample: its 68 % interval had no width
+    on every lens, so the overview counted each as collapsed (n_collapsed 3 of 3) and said its
+    posterior sat on one sample, 'a fit stopped long before it converged'. Its width of 0 is
+    exact: a, b hold q fixed; p's 68 % interval of q has no width but its 99.7 % one has (one
+    heavy sample), and z's posterior is on one sample: no interval of it has a width."""
+    ends = ("lo997", "lo68", "median", "hi68", "hi997")
+
+    def row(theta_ends, q_ends):
+        """theta_E's and q's (lo997, lo68, median, hi68, hi997)."""
+        return {**{f"lens_mass.0.theta_E_{k}": v for k, v in zip(ends, theta_ends)},
+                **{f"source_light.0.q_{k}": v for k, v in zip(ends, q_ends)}}
+    spread = [0.97, 0.99, 1.0, 1.01, 1.03]
+    rows = {"a": row(spread, [1.0] * 5), "b": row(spread, [1.0] * 5), "p": row(spread, [0.7, 0.8, 0.8, 0.8, 0.9]),
+            "z": row([1.1] * 5, [0.6] * 5)}
+    catalog = pd.DataFrame([{"lens_id": k, "status": "ok", "trusted": True, **v} for k, v in rows.items()])
+    theta, q = ov.parameter_table(catalog, [quantity_for("lens_mass.0.theta_E"), quantity_for("source_light.0.q")]
+                                  ).to_dict(orient="records")
+    assert theta["n_collapsed"] == 1 and theta["half_width_68"] == pytest.approx(0.01)  # z
+    assert q["n_collapsed"] == 2 and q["half_width_68"] == 0.0  # p and z; a and b: exactly 0
+    fixed_only = catalog[catalog["lens_id"].isin(["a", "b"])]
+    fixed_only.to_csv(tmp_path / "catalog.csv", index=False)
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv"), "-p", "source_light.0.q"])
+    assert result.exit_code == 0, result.output
+    assert "Zero width:" not in result.output and "stopped long before" not in result.output
+    saved = json.loads((tmp_path / "report" / "overview.json").read_text())["parameters"][0]
+    assert saved["n_collapsed"] == 0 and saved["half_width_68"] == 0.0
+
+
 @pytest.mark.parametrize("kept", [["a", "b"], ["a", "b", "c", "d", "e", "f"]])
 def test_the_legends_of_the_overview_cover_no_bar(kept):
     """In a small survey the histograms' bars reach the top of their panels: the legend of the

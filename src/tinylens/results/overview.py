@@ -142,6 +142,30 @@ def collapsed(half: np.ndarray) -> np.ndarray:
     return np.isfinite(half) & (half == 0)
 
 
+def _loose_numbers(frame: pd.DataFrame, name: str) -> np.ndarray:
+    """Column ``name`` as numbers, a cell that is none (or no column) NaN: for a check that must
+    not refuse a catalogue over a column it only glances at."""
+    if name not in frame.columns:
+        return np.full(len(frame), np.nan)
+    return pd.to_numeric(frame[name], errors="coerce").to_numpy(float)
+
+
+def held_fixed(ok: pd.DataFrame, q: Quantity) -> np.ndarray:
+    """Which lenses' posterior holds ``q`` at one value while it spreads out: ``q``'s 99.7 % interval
+    has no width, some other quantity's has. The model fixes ``q`` (a round source's axis ratio,
+    from its e1 and e2 held at 0), so its width of 0 is exact, not a posterior on one sample
+    (:func:`collapsed`), which gives every quantity's 99.7 % interval no width (the weight of one
+    sample above 99.7 %; below, the 99.7 % interval spans others). False without 99.7 % intervals."""
+    lo, hi = _loose_numbers(ok, f"{q.name}_lo997"), _loose_numbers(ok, f"{q.name}_hi997")
+    spread = np.zeros(len(ok), dtype=bool)
+    for column in ok.columns:
+        name = str(column)
+        if name.endswith("_lo997"):
+            width = _loose_numbers(ok, name.removesuffix("_lo997") + "_hi997") - _loose_numbers(ok, name)
+            spread |= np.isfinite(width) & (width > 0)
+    return np.isfinite(lo) & (lo == hi) & spread
+
+
 def _median_of_finite(values: np.ndarray) -> float:
     values = values[np.isfinite(values)]
     return float(np.median(values)) if len(values) else np.nan
@@ -151,14 +175,15 @@ def parameter_row(ok: pd.DataFrame, q: Quantity) -> dict[str, Any]:
     """The spread of the lenses' medians of ``q`` and their median 68 % half-width (relative to
     each lens's median for a relative quantity; NaN otherwise), of the lenses whose interval has
     a width: ``n_collapsed`` counts the others (:func:`collapsed`), and with no other the
-    half-width is NaN, not a precise 0."""
+    half-width is NaN, not a precise 0. A lens whose model holds ``q`` fixed (:func:`held_fixed`)
+    gives its exact width of 0 and is not counted as collapsed."""
     median, half, relative = medians_and_widths(ok, q)
     good = np.isfinite(median)
     row: dict[str, Any] = {"parameter": q.name, "n": int(good.sum())}
     if not good.any():
         return {**row, **{k: np.nan for k in PARAMETER_COLUMNS[2:-1]}, "n_collapsed": 0}
     p50, p16, p84 = np.percentile(median[good], [50, 16, 84])
-    point = collapsed(half) & good
+    point = collapsed(half) & good & ~held_fixed(ok, q)
     wide = good & ~point
     return {**row, "median": float(p50), "percentile_16": float(p16), "percentile_84": float(p84),
             "half_width_68": _median_of_finite(half[wide]), "relative_half_width_68": _median_of_finite(relative[wide]),
@@ -335,13 +360,14 @@ def overview_figure(catalog: pd.DataFrame, q: Quantity, flags: pd.DataFrame):
     for m, label, colour in groups:
         keep = m & np.isfinite(half) & (half > 0)
         b.scatter(median[keep], half[keep], s=12, color=colour, label=label, marker="x" if label == "untrusted" else "o")
-    n_point = int((collapsed(half) & np.isfinite(median)).sum())
+    n_point = int((collapsed(half) & np.isfinite(median) & ~held_fixed(ok, q)).sum())
     if np.any(np.isfinite(median) & np.isfinite(half) & (half > 0)):
         b.set_yscale("log")
         b.yaxis.set_major_formatter(plain_log_formatter())  # 0.5 and 2, not 5 x 10^-1 and 2 x 10^0
         b.yaxis.set_minor_formatter(plain_log_formatter(minor=True))
     else:
-        _say_empty(b, "no lens's 68 % interval has a width" if n_point else "no 68 % interval in the catalogue\n"
+        _say_empty(b, "no lens's 68 % interval has a width" if np.any(collapsed(half) & np.isfinite(median))
+                   else "no 68 % interval in the catalogue\n"
                    f"(columns {q.name}_lo68, _hi68)")
     if n_point:  # a width of 0 has no place on a log axis, nor is it a precision
         b.set_title(collapsed_text(n_point) + ", not shown", fontsize=10)
