@@ -194,6 +194,34 @@ def test_every_whole_number_setting_of_nautiluss_networks_takes_a_float_with_no_
     assert whole and whole <= NETWORK_WHOLE_SETTINGS, whole - NETWORK_WHOLE_SETTINGS
 
 
+#: Settings given YAML's true, false or null where they take none, with what the message must hold.
+YAML_WORDS_REFUSED = [
+    ({**NAUTILUS, "settings": {"nlive": True}}, "nlive", "got true."),
+    ({**NAUTILUS, "settings": {"nlive": True, "n_live": None}}, "nlive", "(got true and null); give one of them."),
+    ({**NAUTILUS, "settings": {"n_points_min": True}}, "n_points_min", "got true."),
+    ({**NAUTILUS, "settings": {"neural_network_kwargs": False}}, "neural_network_kwargs", "got false."),
+    ({**NAUTILUS, "settings": {"neural_network_kwargs": {"random_state": None}}},
+     "neural_network_kwargs.random_state", "cannot store null in its checkpoint; use a number, a string or a list "
+                                           "of numbers."),
+    ({**DYNESTY, "settings": {"periodic": True}}, "periodic", "got true."),
+    ({**DYNESTY, "settings": {"seed": False}}, "seed", "got false."),
+    ({**DYNESTY, "settings": {"ncdim": True}}, "ncdim", "got true."),
+    ({**DYNESTY, "settings": {"history_filename": False}}, "history_filename", "got false."),
+    ({**DYNESTY, "settings": {"bound": True}}, "bound", "dynesty refuses true ("),
+]
+
+
+@pytest.mark.parametrize("inference, key, fragment", YAML_WORDS_REFUSED,
+                         ids=[f"{inf['method']}-{key}" for inf, key, _ in YAML_WORDS_REFUSED])
+def test_a_refused_setting_is_shown_as_yaml_writes_it(inference, key, fragment):
+    """``nlive: true`` got 'must be a whole number >= 1 for nautilus, got True': the value is
+    shown as the config writes it (true, false, null), as the schema's own messages show it."""
+    with pytest.raises(ConfigError) as err:
+        check_inference(_config(inference))
+    message = str(err.value)
+    assert message.startswith(f"inference.settings.{key}:") and fragment in message, message
+
+
 def test_nautilus_needs_two_parameters():
     config = tiny_config()
     for name in ("R_sersic", "center_x", "center_y"):

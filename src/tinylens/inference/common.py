@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from tinylens import filenames
+from tinylens.config.schema import show
 from tinylens.errors import CheckpointWarning, ConfigError, did_you_mean, outside_stacklevel
 from tinylens.interrupts import ctrl_c_raises_here, handler_in_place, terminate_stops_here
 from tinylens.results.tables import remove_unfinished
@@ -91,7 +92,7 @@ def check_settings(method: str, settings: Mapping[str, Any], allowed: Iterable[s
     for alias, name in aliases.items():
         if alias in settings and name in settings:
             raise ConfigError(f"inference.settings.{alias}: the same setting of {method} as '{name}' "
-                              f"(got {settings[alias]!r} and {settings[name]!r}); give one of them.")
+                              f"(got {show(settings[alias])} and {show(settings[name])}); give one of them.")
     for key, value in settings.items():
         if key not in allowed:
             raise ConfigError(
@@ -99,7 +100,8 @@ def check_settings(method: str, settings: Mapping[str, Any], allowed: Iterable[s
                 f"Allowed: {', '.join(sorted(allowed))}."
             )
         if key in VALUE_RULES and not VALUE_RULES[key][1](value):
-            raise ConfigError(f"inference.settings.{key}: must be {VALUE_RULES[key][0]} for {method}, got {value!r}.")
+            raise ConfigError(f"inference.settings.{key}: must be {VALUE_RULES[key][0]} for {method}, "
+                              f"got {show(value)}.")
 
 
 def check_indices(method: str, settings: Mapping[str, Any], keys: Iterable[str], n_dim: int) -> None:
@@ -113,7 +115,7 @@ def check_indices(method: str, settings: Mapping[str, Any], keys: Iterable[str],
         if not ok or len(set(value)) != len(value):
             raise ConfigError(
                 f"inference.settings.{key}: must be a list of distinct parameter indices from 0 to {n_dim - 1} "
-                f"(the model has {n_dim} free parameters) or null for {method}, got {value!r}."
+                f"(the model has {n_dim} free parameters) or null for {method}, got {show(value)}."
             )
 
 
@@ -143,7 +145,7 @@ def try_settings(method: str, settings: Mapping[str, Any], build: Callable[[dict
     reason = str(err).strip().rstrip(".") or type(err).__name__
     if key is None:
         raise ConfigError(f"inference.settings: {method} refuses these settings together ({reason}).")
-    raise ConfigError(f"inference.settings.{key}: {method} refuses {settings[key]!r} ({reason}).")
+    raise ConfigError(f"inference.settings.{key}: {method} refuses {show(settings[key])} ({reason}).")
 
 
 def split(settings: Mapping[str, Any], *groups: Iterable[str]) -> list[dict[str, Any]]:

@@ -34,6 +34,7 @@ from dynesty.utils import compute_integrals
 from scipy.special import logsumexp
 
 from tinylens import filenames
+from tinylens.config.schema import show
 from tinylens.inference import InferenceResult
 from tinylens.errors import ConfigError
 from tinylens.inference.common import (
@@ -211,7 +212,7 @@ def check(settings: dict[str, Any], n_dim: int) -> None:
     if ncdim is not None and not (_is_whole(ncdim) and 1 <= ncdim <= n_dim):
         raise ConfigError(
             f"inference.settings.ncdim: must be a whole number from 1 to {n_dim} (the number of free parameters) "
-            f"or null for dynesty, got {ncdim!r}."
+            f"or null for dynesty, got {show(ncdim)}."
         )
     _check_history_name(init.get("history_filename"))
     try_settings("dynesty", settings, _dummy_sampler(n_dim))
@@ -224,7 +225,7 @@ def _check_history_name(name: Any) -> None:
     if name is None:
         return
     if not isinstance(name, str):
-        raise ConfigError(f"inference.settings.history_filename: must be a file name for dynesty, got {name!r}.")
+        raise ConfigError(f"inference.settings.history_filename: must be a file name for dynesty, got {show(name)}.")
     path = _history_path(name)
     if not path.is_absolute() and _is_other_own_file(os.path.normpath(path)):
         raise ConfigError(

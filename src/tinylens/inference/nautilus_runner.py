@@ -35,6 +35,7 @@ from nautilus import Sampler
 from sklearn.neural_network import MLPRegressor
 
 from tinylens import filenames
+from tinylens.config.schema import show
 from tinylens.errors import ConfigError
 from tinylens.inference import InferenceResult
 from tinylens.inference.common import (
@@ -143,7 +144,7 @@ def _check_network(value: Any) -> None:
     where = "inference.settings.neural_network_kwargs"
     if not isinstance(value, Mapping):
         raise ConfigError(
-            f"{where}: must be a mapping of scikit-learn MLPRegressor settings for nautilus, got {value!r}."
+            f"{where}: must be a mapping of scikit-learn MLPRegressor settings for nautilus, got {show(value)}."
         )
     allowed = keyword_names(MLPRegressor.__init__)
     for name, v in value.items():
@@ -162,11 +163,12 @@ def _check_network(value: Any) -> None:
             with h5py.File(io.BytesIO(), "w") as f:  # in memory
                 f.attrs[name] = v
         except (TypeError, ValueError):
-            raise ConfigError(f"{where}.{name}: nautilus cannot store {v!r} in its checkpoint; "
+            raise ConfigError(f"{where}.{name}: nautilus cannot store {show(v)} in its checkpoint; "
                               "use a number, a string or a list of numbers.") from None
         sizes = v if isinstance(v, (list, tuple)) else [v]
         if name == "hidden_layer_sizes" and not all(_is_whole(n) and n >= 1 for n in sizes):
-            raise ConfigError(f"{where}.{name}: must be a whole number >= 1 or a list of them for nautilus, got {v!r}.")
+            raise ConfigError(f"{where}.{name}: must be a whole number >= 1 or a list of them for nautilus, "
+                              f"got {show(v)}.")
 
 
 def _check_dimension(settings: dict[str, Any], init: dict[str, Any], n_dim: int) -> None:
@@ -179,13 +181,13 @@ def _check_dimension(settings: dict[str, Any], init: dict[str, Any], n_dim: int)
     if init["n_live"] <= n_dim:  # nautilus bounds the live points by an ellipsoid: it needs more than n_dim
         raise ConfigError(
             f"inference.settings.{_user_key(settings, 'n_live')}: must be more than the number of free parameters "
-            f"({n_dim}) for nautilus, got {init['n_live']!r}."
+            f"({n_dim}) for nautilus, got {show(init['n_live'])}."
         )
     n_min = init.get("n_points_min")
     if n_min is not None and not (_is_whole(n_min) and n_min > n_dim):
         raise ConfigError(
             f"inference.settings.n_points_min: must be a whole number >= {n_dim + 1} (the number of free "
-            f"parameters + 1) or null for nautilus, got {n_min!r}."
+            f"parameters + 1) or null for nautilus, got {show(n_min)}."
         )
     check_indices("nautilus", init, ["periodic"], n_dim)
     if "neural_network_kwargs" in init:
