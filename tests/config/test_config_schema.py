@@ -634,6 +634,23 @@ def test_settings_in_exponent_notation_are_numbers(tmp_path):
     assert cfg.model_components.lens_light_list[0].settings == {"n_gauss": 20, "sigma_min": 0.01}
 
 
+def test_a_whole_number_in_exponent_notation_is_taken_by_the_typed_fields(tmp_path):
+    """``nsub: 1e1`` (text to PyYAML, as ``1e6`` in the settings is) was refused with 'should be a
+    valid integer, unable to parse string as an integer; got '1e1'', while a number field took
+    ``1e-2`` and a setting ``2e2``; each whole-number field takes it, and ``1.5e0`` is no whole number."""
+    text = (EXAMPLE.replace('pixel_scale: 0.074', 'pixel_scale: 0.074\n  nsub: 1e1\n'
+                            '  supersampling: {levels: [1e0, 2E0, 4]}')
+            .replace("component_idx: 0", "component_idx: 0e0")
+            + "pipeline: {threads: 8e0, max_widen: 3e+0}\n")
+    cfg, _ = load_config(write(tmp_path, text))
+    taken = [cfg.dataset.nsub, *cfg.dataset.supersampling.levels, cfg.pipeline.threads, cfg.pipeline.max_widen,
+             cfg.model_components.lens_light_list[0].params["center_x"].fixed_value.component_idx]
+    assert taken == [10, 1, 2, 4, 8, 3, 0] and all(type(n) is int for n in taken), taken
+    refused = EXAMPLE.replace('pixel_scale: 0.074', 'pixel_scale: 0.074\n  nsub: 1.5e0')
+    message = error_of(write(tmp_path, refused))
+    assert "(1 problem)" in message and "dataset.nsub: should be a whole number; got 1.5e0." in message, message
+
+
 @pytest.mark.parametrize("value", ["mas", 3, ["lens_mass.0.theta_E", 1], {"mass": True}])
 def test_corner_parameters_not_a_choice_nor_names_is_one_problem(example, value):
     """Was two problems under pydantic's names for the union's members

@@ -47,6 +47,17 @@ def _not_bool(value: Any) -> Any:
     return value
 
 
+def _exponent_whole(value: Any) -> Any:
+    """A whole number written in exponent notation (``1e1``, which PyYAML reads as text) as the
+    int it writes; ``1.5e0`` refused as no whole number. Anything else as it is."""
+    if not (isinstance(value, str) and EXPONENT_NUMBER.fullmatch(value.strip())):
+        return value
+    number = float(value)
+    if not number.is_integer():
+        raise fail(f"should be a whole number; got {value.strip()}")
+    return int(number) if abs(number) <= MAX_EXACT_WHOLE else number  # too large: as the float is judged
+
+
 NotBool = BeforeValidator(_not_bool)
 # Constraints as metadata, not Field(): pydantic < 2.10 shares one Field object among the uses
 # of an alias, so one field's default (tolerance: 1e-3) became another's (a missing pixel_scale).
@@ -55,7 +66,7 @@ FiniteFloat = Annotated[float, NotBool, AllowInfNan(False)]
 PositiveFloat = Annotated[float, NotBool, AllowInfNan(False), Gt(0)]
 NonNegativeFloat = Annotated[float, NotBool, AllowInfNan(False), Ge(0)]
 Number = Annotated[float, NotBool]
-Whole = Annotated[int, NotBool]
+Whole = Annotated[int, NotBool, BeforeValidator(_exponent_whole)]
 
 
 def _path_text(value: Any) -> Any:
