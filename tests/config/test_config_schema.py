@@ -651,6 +651,27 @@ def test_a_whole_number_in_exponent_notation_is_taken_by_the_typed_fields(tmp_pa
     assert "(1 problem)" in message and "dataset.nsub: should be a whole number; got 1.5e0." in message, message
 
 
+@pytest.mark.parametrize("old, new, problem", [
+    ("pixel_scale: 0.074", "pixel_scale: 0.074\n  nsub: 4.5", "dataset.nsub: should be a whole number; got 4.5."),
+    ("pixel_scale: 0.074", "pixel_scale: 0.074\n  nsub: four", "dataset.nsub: should be a whole number; got 'four'."),
+    ("pixel_scale: 0.074", "pixel_scale: 0.074\n  nsub: [4]", "dataset.nsub: should be a whole number; got [4]."),
+    ("pixel_scale: 0.074", "pixel_scale: 0.074\n  supersampling: {levels: [1, 2.5]}",
+     "dataset.supersampling.levels[1]: should be a whole number; got 2.5."),
+    ("pixel_scale: 0.074", "pixel_scale: 0.074\n  supersampling: {levels: [1, null]}",
+     "dataset.supersampling.levels[1]: is null; give it a value: a whole number."),
+    ("component_idx: 0", "component_idx: 0.5",
+     "lens_light_list[0].params.center_x.fixed_value.component_idx: should be a whole number; got 0.5."),
+    ("output:", "pipeline: {threads: 2.5}\noutput:", "pipeline.threads: should be a whole number; got 2.5."),
+], ids=["fraction", "text", "list", "levels", "levels-null", "component_idx", "threads"])
+def test_a_whole_number_key_given_something_else_says_so_in_a_word(tmp_path, old, new, problem):
+    """``nsub: 4.5`` got pydantic's 'should be a valid integer, got a number with a fractional
+    part; got 4.5', two 'got's in one line ('unable to parse string as an integer' for text); it is
+    'should be a whole number; got 4.5', as the inference settings' checks say it."""
+    message = error_of(write(tmp_path, EXAMPLE.replace(old, new)))
+    assert "(1 problem)" in message and problem in message, message
+    assert "integer" not in message, message
+
+
 @pytest.mark.parametrize("value", ["mas", 3, ["lens_mass.0.theta_E", 1], {"mass": True}])
 def test_corner_parameters_not_a_choice_nor_names_is_one_problem(example, value):
     """Was two problems under pydantic's names for the union's members

@@ -37,6 +37,11 @@ PAIR_KEYS = ("prior_settings", "limits")
 #: pydantic's error types for a value shorter than allowed (``too_short`` where the key may be null).
 TOO_SHORT = ("string_too_short", "too_short")
 
+#: pydantic's error types for a value that is no integer (``4.5``, ``'abc'``, a list), said in the
+#: words of the inference settings' messages (``should be a whole number``) instead of its own
+#: ("should be a valid integer, got a number with a fractional part").
+NOT_WHOLE = ("int_type", "int_parsing", "int_from_float")
+
 
 def load_config(source: str | Path | Mapping[str, Any] | Config) -> tuple[Config, Path]:
     """Validate a YAML file (path) or an already-parsed mapping.
@@ -355,9 +360,9 @@ def describe_error(err: Mapping[str, Any]) -> str:
     elif err["type"] in TOO_SHORT and err.get("input") == "":
         message, value = "should not be empty", show("")
     elif err.get("input", ...) is None:
-        message, value = _no_value_message(loc, _pydantic_message(err["msg"])), None
+        message, value = _no_value_message(loc, _error_message(err)), None
     else:
-        message, value = _pydantic_message(err["msg"]), show(err.get("input"))
+        message, value = _error_message(err), show(err.get("input"))
     where = dotted(loc) or "top level"
     got = f"; got {value}" if value is not None else ""
     return f"{where}: {message.rstrip('. ')}{got}."
@@ -392,6 +397,11 @@ def dotted(loc: tuple[Any, ...]) -> str:
     for part in loc:
         text += f"[{part}]" if isinstance(part, int) else (f".{visible(str(part))}" if text else visible(str(part)))
     return text
+
+
+def _error_message(err: Mapping[str, Any]) -> str:
+    """pydantic's message for ``err`` (``should be ...``); an integer's as a whole number's."""
+    return "should be a whole number" if err["type"] in NOT_WHOLE else _pydantic_message(err["msg"])
 
 
 def _pydantic_message(msg: str) -> str:
