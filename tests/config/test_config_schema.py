@@ -714,6 +714,22 @@ def test_a_value_of_the_wrong_type_is_named_as_yaml_writes_it(tmp_path, text, go
         assert "; got false; write {enabled: false} to switch it off." in message, message
 
 
+@pytest.mark.parametrize("text, got", [
+    ("  nsub: [true, null]\n", "dataset.nsub: should be a whole number; got [true, null]."),
+    ("  pixel_scale: {value: 0.05, fixed: yes}\n",
+     "dataset.pixel_scale: should be a valid number; got {'value': 0.05, 'fixed': true}."),
+    ("  mask: [[off]]\n", "; got the list [[false]]."),
+    ("  nsub: &nsub [1, *nsub]\n", "dataset.nsub: should be a whole number; got [1, [...]]."),
+])
+def test_true_false_and_null_inside_a_value_are_written_as_yaml_writes_them(tmp_path, text, got):
+    """8ed0f1c wrote a value of true, false or null as YAML does, but not inside a list or a
+    mapping: 'nsub: [true, null]' got 'should be a whole number; got [True, None]'."""
+    base = "dataset:\n  data_path: a.fits\n  noise_path: n.fits\n  psf_path: p.fits\n"
+    message = error_of(write(tmp_path, base + ("" if "pixel_scale" in text else "  pixel_scale: 0.05\n") + text))
+    assert got in message, message
+    assert not any(word in message for word in ("True", "False", "None")), message
+
+
 def test_corner_parameters_as_a_tuple_of_names_is_a_list(example):
     """A config dict built in Python may give the names as a tuple, which pydantic reads as a
     list; the one-message check of corner_parameters refused it as 'neither a choice nor names'."""

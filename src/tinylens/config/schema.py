@@ -151,10 +151,23 @@ def show(value: Any, width: int = 100) -> str:
     writes them)."""
     if isinstance(value, BaseModel):
         value = value.model_dump(exclude_defaults=True)
-    if isinstance(value, tuple):
-        value = list(value)
-    text = YAML_WORDS[value] if value is None or isinstance(value, bool) else repr(value)
+    text = _yaml_repr(value, frozenset())
     return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _yaml_repr(value: Any, outer: frozenset[int]) -> str:
+    """``repr(value)`` with ``true``, ``false`` and ``null`` for Python's words, inside lists
+    (a tuple is one) and mappings too; ``[...]`` for a list inside itself (YAML's ``&a [*a]``)."""
+    if value is None or isinstance(value, bool):
+        return YAML_WORDS[value]
+    if not isinstance(value, (list, tuple, dict)):
+        return repr(value)
+    if id(value) in outer:
+        return "{...}" if isinstance(value, dict) else "[...]"
+    inner = outer | {id(value)}
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_yaml_repr(k, inner)}: {_yaml_repr(v, inner)}" for k, v in value.items()) + "}"
+    return "[" + ", ".join(_yaml_repr(v, inner) for v in value) + "]"
 
 
 #: What YAML calls the types of the values it reads (Python's names: str, int, float, list).
