@@ -463,6 +463,26 @@ def test_a_missing_file_with_an_hdu_names_the_file(tmp_path, files):
     assert f"file not found: {tmp_path / 'nothere.fits'}." in text
 
 
+def test_a_link_to_a_removed_file_says_where_it_points(tmp_path, files):
+    """A data file that is a symbolic link into storage since purged (or an archive not mounted)
+    was 'file not found', though ls lists it: the message names the link and its missing target,
+    through a chain of links and for a target written relative to the link's folder."""
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    files["noise_path"].rename(archive / "noise.fits")
+    files["noise_path"].symlink_to(archive / "noise.fits")
+    (tmp_path / "relay.fits").symlink_to(Path("archive") / "noise.fits")
+    (tmp_path / "chained.fits").symlink_to("relay.fits")
+    (archive / "noise.fits").unlink()  # purged
+    assert (f"dataset.noise_path file not found: {files['noise_path']} is a symbolic link to "
+            f"{archive / 'noise.fits'}, which does not exist") in data_error(config(), tmp_path)
+    text = data_error(config(noise_path="chained.fits"), tmp_path)
+    assert f"{tmp_path / 'chained.fits'} is a symbolic link to {archive / 'noise.fits'}, which does not" in text
+    (tmp_path / "loop.fits").symlink_to("loop.fits")
+    assert "loop.fits is a symbolic link in a loop of links" in data_error(config(noise_path="loop.fits"), tmp_path)
+    assert f"file not found: {tmp_path / 'nothere.fits'}." in data_error(config(noise_path="nothere.fits"), tmp_path)
+
+
 @pytest.mark.parametrize("suffix, section", [("[SCI][5:15,2:12]", "5:15,2:12"), ("[1:10,1:10]", "1:10,1:10"),
                                              ("[1][*,3:8]", "*,3:8")])
 def test_a_cfitsio_image_section_is_refused_as_such(tmp_path, files, suffix, section):

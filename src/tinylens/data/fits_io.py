@@ -165,13 +165,41 @@ def escaped_path_note(path: Path) -> str:
             f"as such a character, as in a Windows path (\"{ESCAPED_EXAMPLE}\"). {windows_path_advice(ESCAPED_EXAMPLE)}")
 
 
+#: More links than this in a row are taken for a loop (Linux's own limit is 40).
+MAX_LINK_HOPS = 40
+
+
+def link_end(path: Path) -> Path | None:
+    """Where the symbolic link ``path`` leads, through any links after it: the first path that is
+    no link, absolute where ``path`` is (a relative target taken from its link's folder, as the
+    system takes it); None for a loop of links."""
+    for _ in range(MAX_LINK_HOPS):
+        if not path.is_symlink():
+            return path
+        path = Path(os.path.normpath(path.parent / os.readlink(path)))
+    return None
+
+
+def dangling_link_note(path: Path) -> str:
+    """For a ``path`` that is a symbolic link to nothing (into a scratch disk since purged, an
+    archive not mounted), which ``ls`` lists though it opens no file: where it points; ``""``
+    for any other path."""
+    if not path.is_symlink():
+        return ""
+    end = link_end(path)
+    if end is None:
+        return " is a symbolic link in a loop of links, which leads to no file"
+    return f" is a symbolic link to {end}, which does not exist (removed, or on a disk not mounted here)"
+
+
 def check_readable_file(path: Path, role: str, hint: str = "") -> None:
     """Raise a DataError unless ``path`` is an existing, readable file (``hint``: added when missing;
-    so is :func:`escaped_path_note`)."""
+    so is :func:`escaped_path_note`; a link to nothing says where it points, :func:`dangling_link_note`)."""
     if not path.exists():
         note = escaped_path_note(path)
         shown = repr(str(path)) if note else str(path)  # a tab or line break shown as one would break the line
-        raise DataError(f"{role} file not found: {shown}." + (f" {hint}" if hint else "") + note)
+        raise DataError(f"{role} file not found: {shown}{dangling_link_note(path)}." + (f" {hint}" if hint else "")
+                        + note)
     if path.is_dir():
         raise DataError(f"{role} {path} is a folder, not a FITS file.")
     if not os.access(path, os.R_OK):
