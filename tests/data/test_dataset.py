@@ -463,6 +463,19 @@ def test_a_missing_file_with_an_hdu_names_the_file(tmp_path, files):
     assert f"file not found: {tmp_path / 'nothere.fits'}." in text
 
 
+@pytest.mark.parametrize("key, name, is_survey_file", [
+    ("data_path", "image.fits", True), ("data_path", "image.fits.gz", True), ("noise_path", "noise.fits.fz", True),
+    ("psf_path", "psf.fits.gz", True), ("data_path", "drz.fits.gz", False), ("noise_path", "noise.fits.bz2", False)])
+def test_a_survey_templates_gzipped_file_names_get_the_survey_hint(tmp_path, files, key, name, is_survey_file):
+    """A survey template run alone, whose lenses are gzipped (image.fits.gz) or tile-compressed
+    (noise.fits.fz), as the survey finds them, got no advice to check it as a template: only the
+    plain .fits names were recognised."""
+    (tmp_path / name).unlink(missing_ok=True)  # the lens folder's file, not the template's
+    text = data_error(config(**{key: name}), tmp_path)
+    assert f"file not found: {tmp_path / name}." in text
+    assert ("If this is a survey template" in text) is is_survey_file, text
+
+
 def test_a_link_to_a_removed_file_says_where_it_points(tmp_path, files):
     """A data file that is a symbolic link into storage since purged (or an archive not mounted)
     was 'file not found', though ls lists it: the message names the link and its missing target,

@@ -43,6 +43,7 @@ from tinylens.errors import (ConfigError, ConfigWarning, DataError, DataWarning,
 from tinylens.interrupts import interrupt_held
 from tinylens.precision import get_precision
 from tinylens.results.truth import TRUTH_FILE
+from tinylens.survey.lens_files import FITS_SUFFIXES, LENS_FILES, MASK_FILE, lens_file_names  # noqa: F401 (FITS_SUFFIXES: also imported from here)
 from tinylens.survey.provenance import (
     MANIFEST_FILE,
     PRECISION_KEY,
@@ -57,14 +58,6 @@ from tinylens.survey.provenance import (
 )
 from tinylens.survey.selection import select_lenses
 
-#: Files of a lens folder, by the ``dataset`` key they fill in.
-LENS_FILES: dict[str, str] = {"data_path": "image.fits", "noise_path": "noise.fits", "psf_path": "psf.fits"}
-#: Optional per-lens mask; when present it becomes ``dataset.mask_path``.
-MASK_FILE = "mask.fits"
-#: The names a lens folder's file may have, in the order one is taken where a folder holds
-#: several (``image.fits``, then ``image.fits.gz``: gzipped, as archives ship them, and
-#: ``image.fits.fz``: tile-compressed); astropy reads each, as ``tinylens fit`` reads it.
-FITS_SUFFIXES = (".fits", ".fits.gz", ".fits.fz")
 #: Per-lens output folder under ``out`` (its files: :mod:`tinylens.filenames`).
 LENSES_DIR = "lenses"
 #: Held in ``out`` by the survey writing it: a second survey on the same ``out`` is refused.
@@ -135,12 +128,6 @@ def resolved(path: str | Path) -> Path:
     """``path`` absolute, with ``~`` expanded and its ``..`` and symlinks resolved: how the survey
     names its lens folder, template and output folder, in its records and its messages alike."""
     return Path(path).expanduser().resolve()
-
-
-def lens_file_names(name: str) -> list[str]:
-    """The names the lens file ``name`` (``image.fits``) may have: one per :data:`FITS_SUFFIXES`."""
-    stem = name.removesuffix(".fits")
-    return [stem + suffix for suffix in FITS_SUFFIXES]
 
 
 def present_files(folder: Path, name: str) -> list[Path]:
