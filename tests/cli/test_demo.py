@@ -107,6 +107,24 @@ def test_a_file_given_as_the_folder_is_refused_by_name(tmp_path, below):
     assert (tmp_path / "afile").read_text() == "mine\n"
 
 
+def test_the_demos_truth_records_the_precision_its_images_were_simulated_in(demo_dir, tmp_path):
+    """truth.json did not say in which precision the demo's images were simulated, though they
+    differ in float64 (TINYLENS_PRECISION=float64): it records it, as a fit's result.json does."""
+    from oracle import x64
+
+    from tinylens.cli.demo import write_demo
+
+    assert json.loads((demo_dir / "truth.json").read_text())["precision"] == "float32"
+    with x64():
+        tinylens.set_precision("float64")
+        try:
+            write_demo(tmp_path / "demo64")
+        finally:
+            tinylens.set_precision("float32")
+    assert json.loads((tmp_path / "demo64" / "truth.json").read_text())["precision"] == "float64"
+    assert not np.array_equal(fits.getdata(tmp_path / "demo64" / "image.fits"), fits.getdata(demo_dir / "image.fits"))
+
+
 def test_demo_runs_again_in_its_own_folder(demo_dir):
     result = CliRunner().invoke(app, ["demo", str(demo_dir), "--no-fit"])
     assert result.exit_code == 0, result.output

@@ -223,6 +223,7 @@ def write_demo(directory: Path, seed: int | None = None) -> Path:
 def _write_demo_files(directory: Path, seed: int | None) -> Path:
     """The demo's five files in the folder ``directory``, written atomically; the config's path."""
     from tinylens.data.fits_io import write_fits_image
+    from tinylens.precision import get_precision
     from tinylens.results.tables import write_atomic
 
     data = simulate_demo(seed)
@@ -233,6 +234,7 @@ def _write_demo_files(directory: Path, seed: int | None) -> Path:
         "params": flat_truth(),
         "components": TRUTH,
         "observation": {**OBSERVATION, "seed": OBSERVATION["seed"] if seed is None else seed},
+        "precision": get_precision(),  # the images were simulated in it: they differ in float64
         "max_snr_per_pixel": float(np.max(data["model"] / data["noise"])),
     }
     truth_text = json.dumps(truth, indent=2) + "\n"
