@@ -74,6 +74,26 @@ def test_files_and_truth_catalogue(populations):
     assert psf[c, c + 1] / psf[c, c] == pytest.approx(pixel(1) / pixel(0), rel=1e-3)
 
 
+def test_each_lens_truth_records_the_precision_it_was_simulated_in(populations, tmp_path):
+    """A lens's truth.json recorded its seed and options but not the precision its images were
+    simulated in (which population.json records, and which changes them): it records it too."""
+    import tinylens
+    from oracle import x64
+    from tinylens.survey.population import simulate_population
+
+    record = json.loads((populations["one"] / "population.json").read_text())
+    assert json.loads((populations["one"] / "lens_00000" / "truth.json").read_text())["precision"] == record["precision"] \
+        == "float32"
+    with x64():
+        tinylens.set_precision("float64")
+        try:
+            simulate_population(1, tmp_path / "pop64", seed=SEED, **OPTIONS)
+        finally:
+            tinylens.set_precision("float32")
+    truth = json.loads((tmp_path / "pop64" / "lens_00000" / "truth.json").read_text())
+    assert truth["precision"] == "float64" and truth["seed"] == SEED
+
+
 def test_reproducible_from_seed_and_independent_of_n(populations):
     two, one, other = populations["two"], populations["one"], populations["other"]
     for f in ("image", "noise", "psf"):

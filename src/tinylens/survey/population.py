@@ -7,7 +7,8 @@ galaxy and an elliptical Sersic source, simulated with :func:`tinylens.simulate.
     from tinylens.survey.population import simulate_population
     truth = simulate_population(100, "mocks", seed=1)
 
-writes ``mocks/lens_00000/{image,noise,psf}.fits`` and ``truth.json`` per lens,
+writes ``mocks/lens_00000/{image,noise,psf}.fits`` and ``truth.json`` (its true values, seed,
+precision and options) per lens,
 ``mocks/truth.csv`` / ``truth.parquet`` (one row per lens, columns named like tinylens fit
 outputs: ``lens_mass.0.theta_E``, ``lens_mass.0.q``, ``source.mag``, ...), ``population.json``
 (the options) and ``template.yaml`` (Table 1 priors) for ``tinylens survey``.
@@ -657,7 +658,7 @@ def _simulate_into(outdir: Path, n: int, seed: int, opts: PopulationOptions, pro
     if stale:
         warnings.warn(f"{outdir} holds {len(stale)} lens folder(s) not in this population (e.g. {stale[0]}); "
                       "they are not listed in truth.csv", stacklevel=3)
-    meta = {"seed": seed, "observation": dataclasses.asdict(opts)}
+    meta = {"seed": seed, "precision": settings["precision"], "observation": dataclasses.asdict(opts)}
     rows = []
     streams = np.random.SeedSequence(seed).spawn(n)
     for name, stream in _progress(list(zip(names, streams)), progress, "Simulating lenses"):
