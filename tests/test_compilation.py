@@ -90,6 +90,22 @@ def test_a_cache_folder_in_the_home_of_no_known_user_is_named(monkeypatch, tmp_p
     assert compilation.default_cache_dir() is None
 
 
+@pytest.mark.parametrize("value", ["off", "OFF", "0", "false", "none", "", "no", "No", " disabled ", "disable"])
+def test_the_usual_off_words_turn_the_cache_off(monkeypatch, value):
+    """TINYLENS_CACHE_DIR=no (or disabled) named a folder, which the cache quietly made in the
+    current folder; the usual words for off turn the cache off, as 'off' does."""
+    monkeypatch.setenv("TINYLENS_CACHE_DIR", value)
+    assert compilation.default_cache_dir() is None
+
+
+@pytest.mark.parametrize("value", ["nocache", "disabled_cache", "offline"])
+def test_a_folder_name_like_an_off_word_is_still_a_folder(monkeypatch, value):
+    monkeypatch.setenv("TINYLENS_CACHE_DIR", value)
+    from pathlib import Path
+
+    assert compilation.default_cache_dir() == Path(value)
+
+
 def test_a_cache_folder_that_takes_no_file_leaves_the_cache_off(monkeypatch, tmp_path):
     """A cache folder that existed but could not be written (a read-only home, another user's
     folder) was handed to JAX, and a fit printed 'Warning: Error writing

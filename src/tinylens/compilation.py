@@ -7,7 +7,8 @@ image shape, model and (bucketed) number of ray-traced points reuses it, across 
 runs: a resumed fit, the next lens of a survey, a Dask worker on the same file system.
 
 The cache lives in ``$TINYLENS_CACHE_DIR``, by default ``$XDG_CACHE_HOME/tinylens/jax`` (that is
-``~/.cache/tinylens/jax``). ``TINYLENS_CACHE_DIR=off`` disables it, and so does a folder that
+``~/.cache/tinylens/jax``). ``TINYLENS_CACHE_DIR=off`` disables it (as do ``no``, ``0``, ``false``,
+``none``, ``disabled``, ``disable`` and an empty value: :data:`CACHE_OFF_WORDS`), and so does a folder that
 cannot be written (a read-only home); a cache directory that the user already gave JAX
 (``jax_compilation_cache_dir``) is left alone. JAX writes an entry in place, so a process stopped
 while it wrote one (or a full disk) leaves it cut short, and JAX, which never writes an entry that
@@ -47,17 +48,20 @@ CHECKED_MARK = ".tinylens-checked"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 #: The share of ``vm.max_map_count`` above which :func:`release_if_crowded` drops compiled code.
 CROWDED_FRACTION = 0.5
+#: Values of ``$TINYLENS_CACHE_DIR`` (any case, spaces around ignored) that turn the cache off
+#: rather than name a folder.
+CACHE_OFF_WORDS = ("", "off", "0", "false", "none", "no", "disabled", "disable")
 
 
 def default_cache_dir() -> Path | None:
-    """Where the cache goes, or None when disabled or when no home folder is known here (nor
-    ``$XDG_CACHE_HOME``). A ``$TINYLENS_CACHE_DIR`` in the home of no known user is a ConfigError
-    naming it."""
+    """Where the cache goes, or None when disabled (:data:`CACHE_OFF_WORDS`) or when no home folder
+    is known here (nor ``$XDG_CACHE_HOME``). A ``$TINYLENS_CACHE_DIR`` in the home of no known user
+    is a ConfigError naming it."""
     from tinylens.config.loader import home_expanded
     from tinylens.errors import ConfigError
 
     value = os.environ.get("TINYLENS_CACHE_DIR")
-    if value is not None and value.strip().lower() in ("", "off", "0", "false", "none"):
+    if value is not None and value.strip().lower() in CACHE_OFF_WORDS:
         return None
     if value:
         try:
