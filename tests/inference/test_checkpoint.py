@@ -621,3 +621,49 @@ def test_a_checkpoint_of_another_config_is_said_to_be_replaced(tmp_path, data):
     with pytest.warns(CheckpointWarning, match=rf"^checkpoint.hdf5, checkpoint.pipeline.json in {out}: .* does not "
                       "resume them: it starts from the beginning, and replaces them"):
         assert not tinylens.fit(config, progress=False).info["resumed"]
+
+
+class _Killed(BaseException):
+    """The job's end, where a test kills it."""
+
+
+def _fingerprint_writes_killed(monkeypatch) -> None:
+    """A job killed while it writes a checkpoint's fingerprint file: opened for writing (and so
+    emptied), then :class:`_Killed` before anything is written."""
+    import io
+
+    real_open = io.open
+
+    def killed(file, mode="r", *args, **kwargs):
+        if "w" in mode and str(file).endswith(".fingerprint"):
+            real_open(file, mode, *args, **kwargs).close()
+            raise _Killed
+        return real_open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(io, "open", killed)
+
+
+def test_a_job_killed_while_it_starts_keeps_its_checkpoint_resumable(tmp_path, monkeypatch):
+    """The fingerprint beside a checkpoint was written again (emptied, then written) at every
+    start, resumes too: a job killed in between (SLURM's SIGKILL, an OOM kill) left it empty,
+    and the next start deleted the checkpoint it could have resumed. A resume no longer writes
+    it, and a new fingerprint is written whole or not at all."""
+    from tinylens.inference.common import prepare_checkpoint
+
+    path = tmp_path / filenames.CHECKPOINTS["dynesty"]
+    stamp_file = tmp_path / filenames.fingerprint_name(path.name)
+    assert not prepare_checkpoint(path, "a" * 64, resume=True)
+    path.write_bytes(b"the sampler's state")
+
+    _fingerprint_writes_killed(monkeypatch)
+    assert prepare_checkpoint(path, "a" * 64, resume=True)  # a resume: nothing to write
+    with pytest.raises(_Killed):
+        prepare_checkpoint(path, "b" * 64, resume=True)  # another problem's: killed while stamping it
+    monkeypatch.undo()
+    assert stamp_file.read_text() == "a" * 64 + "\n"  # the one before, whole
+    assert [p.name for p in tmp_path.iterdir()] == [stamp_file.name]  # no temporary file left
+
+    path.write_bytes(b"the sampler's state")
+    assert prepare_checkpoint(path, "a" * 64, resume=True) and path.read_bytes() == b"the sampler's state"
+    assert not prepare_checkpoint(path, "b" * 64, resume=True) and not path.exists()
+    assert stamp_file.read_text() == "b" * 64 + "\n"

@@ -20,7 +20,7 @@ from tinylens import filenames
 from tinylens.config.schema import show
 from tinylens.errors import CheckpointWarning, ConfigError, did_you_mean, outside_stacklevel
 from tinylens.interrupts import ctrl_c_raises_here, handler_in_place, terminate_stops_here
-from tinylens.results.tables import remove_unfinished
+from tinylens.results.tables import remove_unfinished, write_atomic
 
 T = TypeVar("T")
 
@@ -237,17 +237,27 @@ def resumable(path: Path, stamp: str, resume: bool = True) -> bool:
 def prepare_checkpoint(path: Path, stamp: str, resume: bool) -> bool:
     """Decide whether ``path`` can be resumed (:func:`resumable`); remove it if not.
 
-    Writes the fingerprint ``stamp`` next to the checkpoint (``<path>.fingerprint``) and
+    Writes the fingerprint ``stamp`` next to the checkpoint (``<path>.fingerprint``) where it
+    is not there already, atomically (a job killed while writing it leaves the one before), and
     returns True when an existing checkpoint of the same problem will be resumed.
     """
     stamp_file = path.with_name(filenames.fingerprint_name(path.name))
-    remove_unfinished(path)  # a write that a killed job left unfinished
+    remove_unfinished(path, stamp_file)  # writes that a killed job left unfinished
     resumed = resumable(path, stamp, resume)
     if not resumed and path.exists():
         path.unlink()
     path.parent.mkdir(parents=True, exist_ok=True)
-    stamp_file.write_text(stamp + "\n")
+    if not _holds(stamp_file, stamp):
+        write_atomic(stamp_file, lambda tmp: tmp.write_text(stamp + "\n"))
     return resumed
+
+
+def _holds(stamp_file: Path, stamp: str) -> bool:
+    """Whether the fingerprint file ``stamp_file`` exists and holds ``stamp``."""
+    try:
+        return stamp_file.read_text().strip() == stamp
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 class SamplingClock:
