@@ -332,3 +332,21 @@ def test_a_ctrl_c_in_a_gc_callback_during_a_sampler_run_is_not_printed_and_stops
             kept.check()
     assert raised == ["first"] and unraisable == []
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_second_ctrl_c_in_a_gc_callback_while_the_cluster_starts_is_not_printed_and_stops(python_sigint, unraisable):
+    """interrupt_held raised a second Ctrl-C itself, in place of the command line's handler: one
+    inside JAX's garbage-collector callback was only printed ("Exception ignored in: ...
+    KeyboardInterrupt") and the survey went on waiting for its cluster. It now leaves the raising
+    to the handler it replaced, which raises it once the callback has returned."""
+    reached = []
+    with UnswallowedInterrupt(), pytest.raises(KeyboardInterrupt):
+        with interrupt_held(note=""):
+            signal.raise_signal(signal.SIGINT)  # the first: held
+            reached.append("after the first")
+            ctrl_c_in_a_gc_callback()
+            assert unraisable == []  # without the fix: the KeyboardInterrupt raised inside it, printed
+            reached.append("after the second")
+            wait_for_ctrl_c()
+    assert reached == ["after the first", "after the second"] and unraisable == []
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -253,7 +253,8 @@ HELD_INTERRUPT_NOTE = "survey: stopping once the Dask cluster has started (press
 @contextlib.contextmanager
 def interrupt_held(note: str = HELD_INTERRUPT_NOTE) -> Iterator[None]:
     """Hold back a Ctrl-C (SIGINT) while the block runs, saying ``note``; its KeyboardInterrupt
-    comes at the end of the block. A second Ctrl-C interrupts at once.
+    comes at the end of the block. A second Ctrl-C interrupts at once (raised by the handler
+    found, so that the command line's holds it back out of a garbage-collector callback).
 
     A Dask local cluster interrupted while it starts is left half-started: Dask cannot close it
     and prints tracebacks (workers that failed to start, an AssertionError at exit). Only where
@@ -264,12 +265,13 @@ def interrupt_held(note: str = HELD_INTERRUPT_NOTE) -> Iterator[None]:
     pressed = []
 
     def hold(signum: int, frame: Any) -> None:
-        if pressed:
-            raise KeyboardInterrupt
+        if pressed:  # raised by the handler replaced: the command line's defers one out of a callback
+            previous(signum, frame)
+            return
         pressed.append(signum)
         print(note, file=sys.stderr, flush=True)
 
-    with handler_in_place(signal.SIGINT, hold):
+    with handler_in_place(signal.SIGINT, hold) as previous:
         try:
             yield
         except Exception:
