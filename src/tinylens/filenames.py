@@ -18,6 +18,9 @@ RESULT = "result.json"
 FIT_LOCK = ".fit.lock"
 #: Each sampler's checkpoint; its fingerprint is beside it (:func:`fingerprint_name`).
 CHECKPOINTS = {"nautilus": "checkpoint.hdf5", "dynesty": "checkpoint_dynesty.pkl"}
+#: Where dynesty writes its checkpoint before renaming it into place (``dynesty.utils.save_sampler``),
+#: left behind, as large as the checkpoint, by a job killed while writing it.
+DYNESTY_UNFINISHED = f"{CHECKPOINTS['dynesty']}.tmp"
 #: The pipeline's own checkpoint (stages 1-3 and the sampling box).
 PIPELINE_STATE = "checkpoint.pipeline.json"
 #: dynesty's evaluation history (``save_evaluation_history``), under dynesty's default name.

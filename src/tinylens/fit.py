@@ -540,6 +540,7 @@ def fit(config: str | Path | dict, *, progress: bool = True, output: str | Path 
                 _warn_unresumed(problem, out)
             tables.remove_unfinished(out / filenames.RESULT, out / filenames.PIPELINE_STATE,
                                      *(out / name for name in file_names(problem.config).values()))
+            (out / filenames.DYNESTY_UNFINISHED).unlink(missing_ok=True)  # dynesty's, whatever samples now
             res = run_inference(problem, progress=progress, checkpoint_dir=out)
             removed = res.converged and not problem.config.output.keep_checkpoint
             if removed:  # result.json must not name a checkpoint deleted once it is written

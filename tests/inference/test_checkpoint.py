@@ -667,3 +667,17 @@ def test_a_job_killed_while_it_starts_keeps_its_checkpoint_resumable(tmp_path, m
     assert prepare_checkpoint(path, "a" * 64, resume=True) and path.read_bytes() == b"the sampler's state"
     assert not prepare_checkpoint(path, "b" * 64, resume=True) and not path.exists()
     assert stamp_file.read_text() == "b" * 64 + "\n"
+
+
+def test_a_dynesty_checkpoint_left_half_written_is_removed_when_the_fit_starts_again(tmp_path, data):
+    """dynesty writes its checkpoint to ``<checkpoint>.tmp`` and renames it; a job killed while it
+    wrote (SLURM's SIGKILL, an OOM kill) left that file, as large as the checkpoint. dynesty's next
+    checkpoint reuses the name, but a fit run again with nautilus (or never with dynesty again)
+    kept it in its output folder for good; a fit now removes it when it starts."""
+    config = write_tiny_lens(tmp_path, _inference(n_like_max=SMALL_CAP), data)
+    out = tmp_path / "output"
+    out.mkdir()
+    left = out / "checkpoint_dynesty.pkl.tmp"  # dynesty.utils.save_sampler's name
+    left.write_bytes(b"half a pickle")
+    tinylens.fit(config, progress=False)
+    assert (out / filenames.RESULT).is_file() and not left.exists()
