@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from astropy.table import Table
@@ -32,3 +34,66 @@ def test_a_fits_or_ecsv_table_name_is_written_in_that_format(tmp_path, name, tab
             np.testing.assert_array_equal(np.ma.filled(read[column], np.nan), frame[column].to_numpy())
         else:
             assert list(read[column]) == list(frame[column])
+
+
+def _read_back(path, kind):
+    """The table at ``path`` as each format's own reader reads it, by the format named (not guessed)."""
+    import pandas as pd
+
+    if kind == "json":
+        return pd.read_json(path, precise_float=True)  # pandas decompresses by the name's end
+    return Table.read(path, format={"fits": "fits", "ecsv": "ascii.ecsv"}[kind]).to_pandas()
+
+
+@pytest.mark.parametrize("name, kind, magic", [
+    ("result_samples.json.gz", "json", b"\x1f\x8b"), ("result_samples.ecsv.gz", "ecsv", b"\x1f\x8b"),
+    ("result_samples.json.bz2", "json", b"BZh"), ("result_samples.ecsv.xz", "ecsv", b"\xfd7zXZ"),
+    ("result_samples.fits.gz", "fits", b"\x1f\x8b"), ("result_samples.FITS.GZ", "fits", b"\x1f\x8b"),
+    ("result_samples.fit.bz2", "fits", b"BZh"), ("result_samples.fts.xz", "fits", b"\xfd7zXZ"),
+])
+def test_a_compressed_json_ecsv_or_fits_name_is_that_format_compressed(tmp_path, name, kind, magic):
+    """result_samples.json.gz, .ecsv.gz (and .fits.bz2, .FITS.GZ...) were written as a compressed
+    CSV (or, .FITS.GZ, an uncompressed FITS file) under that name, which pandas.read_json and
+    astropy refuse; each is now the format its name says, compressed as its name says, and
+    reads back as the frame written."""
+    import pandas as pd
+
+    rng = np.random.default_rng(3)
+    frame = samples_frame(["lens_mass.0.theta_E", "lens_mass.0.e1"], rng.random((6, 2)), rng.random(6) + 0.1,
+                          -rng.random(6))
+    path = write_table(tmp_path / name, frame)
+    assert path.read_bytes()[:len(magic)] == magic
+    pd.testing.assert_frame_equal(_read_back(path, kind), frame, rtol=0, atol=0)
+    assert [p.name for p in tmp_path.iterdir()] == [name]
+
+
+@pytest.mark.parametrize("name, fragment", [
+    ("result_samples.parquet.gz", "a Parquet table compresses its columns itself"),
+    ("result_samples.pq.xz", "a Parquet table compresses its columns itself"),
+    ("result_samples.json.zip", "a JSON table is compressed as .gz, .bz2 or .xz only, not as .zip"),
+    ("result_samples.fits.zst", "a FITS table is compressed as .gz, .bz2 or .xz only, not as .zst"),
+])
+def test_a_table_name_no_file_of_its_format_can_be_written_under_is_refused(tmp_path, name, fragment):
+    """result_samples.parquet.gz was a gzipped CSV under that name; a name whose format takes no
+    such compression is now refused by the config, before any work, and by write_table, which
+    writes nothing."""
+    from tinylens.config.loader import load_config
+    from tinylens.errors import ConfigError
+
+    with pytest.raises(ValueError, match=re.escape(fragment)):
+        write_table(tmp_path / name, _frames()["summary"])
+    assert list(tmp_path.iterdir()) == []
+    config = {"dataset": {"data_path": "a.fits", "noise_path": "b.fits", "psf_path": "c.fits", "pixel_scale": 0.05},
+              "model_components": {"lens_mass_list": [], "source_light_list": [], "lens_light_list": []},
+              "output": {"tables": {"samples": name}}}
+    with pytest.raises(ConfigError) as err:
+        load_config(config)
+    assert "output.tables.samples" in str(err.value) and fragment in str(err.value) and name in str(err.value)
+
+
+@pytest.mark.parametrize("name", ["result_samples.csv.gz", "result_samples.gz", "result_samples.txt.bz2"])
+def test_a_compressed_csv_name_is_still_a_compressed_csv(tmp_path, name):
+    import pandas as pd
+
+    frame = _frames()["samples"]
+    pd.testing.assert_frame_equal(pd.read_csv(write_table(tmp_path / name, frame)), frame, rtol=0, atol=0)

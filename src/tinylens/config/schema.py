@@ -29,6 +29,7 @@ from pydantic_core import PydanticCustomError
 
 from tinylens import filenames
 from tinylens.errors import did_you_mean
+from tinylens.results.table_formats import table_name_problem
 
 #: The three component lists of ``model_components``, in TinyLensGpu's order.
 COMPONENT_LISTS = ("lens_mass_list", "source_light_list", "lens_light_list")
@@ -627,6 +628,17 @@ def _plain_file_name(name: str) -> str:
 
 FileName = Annotated[str, AfterValidator(_plain_file_name)]
 
+
+def _table_file_name(name: str) -> str:
+    """A table's name: one a file of the format it says can be written under (no ``.parquet.gz``)."""
+    problem = table_name_problem(name)
+    if problem is not None:
+        raise fail(f"cannot be written as its name says: {problem}", value=name)
+    return name
+
+
+TableName = Annotated[FileName, AfterValidator(_table_file_name)]
+
 def previous_names(names: Mapping[str, str]) -> dict[str, str]:
     """The names (casefolded) a survey renames ``result.json`` and the output files ``names``
     (by dotted key under ``output``) to when a lens's files changed, each with what it holds."""
@@ -644,8 +656,8 @@ class Figures(StrictModel):
 class Tables(StrictModel):
     """File names of the result tables (inside ``output.path``)."""
 
-    samples: FileName = "result_samples.csv"
-    summary: FileName = "result_summary.csv"
+    samples: TableName = "result_samples.csv"
+    summary: TableName = "result_summary.csv"
 
 
 class DatasetFigures(StrictModel):

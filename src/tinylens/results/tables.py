@@ -6,8 +6,12 @@ so an interrupted fit never leaves a half-written file under a final name.
 
 from __future__ import annotations
 
+import bz2
 import glob
+import gzip
+import io
 import json
+import lzma
 import os
 import shutil
 import tempfile
@@ -20,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from tinylens.errors import OutputError
+from tinylens.results.table_formats import table_format, table_name_problem
 
 #: Percentiles of the 68 % and 99.7 % (3 sigma) central intervals.
 INTERVALS = {"interval_68": (16.0, 84.0), "interval_997": (0.135, 99.865)}
@@ -204,24 +209,47 @@ def write_csv(path: str | Path, frame: pd.DataFrame) -> Path:
     return write_atomic(path, lambda tmp: frame.to_csv(tmp, index=False))
 
 
-#: Table names written by astropy (as TinyLensGpu writes every table), by the format they name.
-ASTROPY_TABLE_SUFFIXES = {"fits": (".fits", ".fit", ".fts", ".fits.gz", ".fit.gz", ".fts.gz"), "ascii.ecsv": (".ecsv",)}
-
-
 def write_table(path: str | Path, frame: pd.DataFrame) -> Path:
     """Write ``frame`` in the format its name's suffix says: Parquet for ``.parquet`` (``.pq``),
     JSON for ``.json`` (:func:`write_json_records`), a FITS table for ``.fits`` (``.fit``,
-    ``.fts``, each also gzipped: ``.fits.gz``), ECSV for ``.ecsv``, else CSV (:func:`write_csv`)."""
-    name = Path(path).name.lower()
-    suffix = Path(path).suffix.lower()
-    if suffix in (".parquet", ".pq"):
+    ``.fts``), ECSV for ``.ecsv``, else CSV (:func:`write_csv`); a JSON, FITS or ECSV name may
+    end in ``.gz``, ``.bz2`` or ``.xz``, a CSV name in any compression pandas knows, and the file
+    is compressed so. A name no file of its format can be written under (``summary.parquet.gz``:
+    :func:`~tinylens.results.table_formats.table_name_problem`) is a ValueError, before any writing."""
+    problem = table_name_problem(Path(path).name)
+    if problem is not None:
+        raise ValueError(f"Table {path} cannot be written: {problem}.")
+    kind, compression = table_format(Path(path).name)
+    if kind == "parquet":
         return write_atomic(path, lambda tmp: frame.to_parquet(tmp, index=False))
-    if suffix == ".json":
+    if kind == "json":
         return write_json_records(path, frame)
-    for kind, suffixes in ASTROPY_TABLE_SUFFIXES.items():
-        if name.endswith(suffixes):
-            return write_atomic(path, lambda tmp, kind=kind: _astropy_table(frame).write(tmp, format=kind, overwrite=True))
+    if kind in ("fits", "ecsv"):
+        return write_atomic(path, lambda tmp: tmp.write_bytes(_compressed(_astropy_bytes(frame, kind), compression)))
     return write_csv(path, frame)
+
+
+#: Compressors of a text table by its name's compression suffix (:data:`COMPRESSIONS`).
+_COMPRESSORS: dict[str, Callable[[bytes], bytes]] = {"": bytes, ".gz": gzip.compress, ".bz2": bz2.compress,
+                                                     ".xz": lzma.compress}
+
+
+def _compressed(content: str | bytes, compression: str) -> bytes:
+    """``content`` (text as UTF-8), compressed as the suffix ``compression`` ('' for none) says."""
+    if compression not in _COMPRESSORS:
+        raise ValueError(f"a JSON, FITS or ECSV table is compressed as .gz, .bz2 or .xz only, not as {compression}")
+    return _COMPRESSORS[compression](content.encode("utf-8") if isinstance(content, str) else content)
+
+
+def _astropy_bytes(frame: pd.DataFrame, kind: str) -> bytes:
+    """``frame`` as astropy writes it: a FITS table (``kind`` ``fits``) or ECSV text (``ecsv``)."""
+    if kind == "ecsv":
+        text = io.StringIO()
+        _astropy_table(frame).write(text, format="ascii.ecsv")
+        return text.getvalue().encode("utf-8")
+    data = io.BytesIO()
+    _astropy_table(frame).write(data, format="fits")
+    return data.getvalue()
 
 
 def _astropy_table(frame: pd.DataFrame):
@@ -233,10 +261,12 @@ def _astropy_table(frame: pd.DataFrame):
 
 def write_json_records(path: str | Path, frame: pd.DataFrame) -> Path:
     """``frame`` as a JSON list of one object per row (``pandas.read_json`` reads it back), each
-    float in full precision and a missing value as null; one row a line."""
+    float in full precision and a missing value as null; one row a line; compressed when ``path``
+    ends in ``.gz``, ``.bz2`` or ``.xz``."""
     rows = json_records(frame)
     text = "[\n" + ",\n".join(json.dumps(_jsonable(row)) for row in rows) + "\n]\n"
-    return write_atomic(path, lambda tmp: tmp.write_text(text))
+    compression = table_format(Path(path).name)[1]
+    return write_atomic(path, lambda tmp: tmp.write_bytes(_compressed(text, compression)))
 
 
 def json_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
