@@ -144,3 +144,21 @@ def test_every_table_format_keeps_the_floats_of_result_json(tmp_path, name):
     for read in (back, astro):
         pd.testing.assert_frame_equal(read, frame, rtol=0, atol=0)
         assert np.isnan(read["percentile_84"].iloc[-1]) and read["median"].iloc[-1] == 1589.839140351386
+
+
+def test_a_json_table_of_whole_floats_reads_back_as_floats_as_the_docs_read_it(tmp_path):
+    """An optimiser's samples table holds one point of weight 1.0: pandas.read_json, as docs/config.md
+    read it, gave the weight column as int64; read as the docs now say (dtype=False), pandas and
+    astropy give the floats written, in their type."""
+    import numpy as np
+    import pandas as pd
+    from astropy.table import Table
+
+    from tinylens.results.tables import samples_frame, write_table
+
+    frame = samples_frame(["lens_mass.0.theta_E", "lens_mass.0.e1"], np.array([[1.0, 0.0]]), np.ones(1), np.array([-2.0]))
+    path = write_table(tmp_path / "result_samples.json", frame)
+    assert '"weight": 1.0' in path.read_text()
+    pd.testing.assert_frame_equal(pd.read_json(path, precise_float=True, dtype=False), frame, rtol=0, atol=0)
+    astro = Table.read(path, format="pandas.json", precise_float=True, dtype=False).to_pandas()
+    pd.testing.assert_frame_equal(astro, frame, rtol=0, atol=0)

@@ -260,9 +260,10 @@ def _astropy_table(frame: pd.DataFrame):
 
 
 def write_json_records(path: str | Path, frame: pd.DataFrame) -> Path:
-    """``frame`` as a JSON list of one object per row (``pandas.read_json`` reads it back), each
-    float in full precision and a missing value as null; one row a line; compressed when ``path``
-    ends in ``.gz``, ``.bz2`` or ``.xz``."""
+    """``frame`` as a JSON list of one object per row (``pandas.read_json(path, precise_float=True,
+    dtype=False)`` reads it back; without ``dtype=False`` a float column of whole numbers comes
+    back as integers), each float in full precision and a missing value as null; one row a line;
+    compressed when ``path`` ends in ``.gz``, ``.bz2`` or ``.xz``."""
     rows = json_records(frame)
     text = "[\n" + ",\n".join(json.dumps(_jsonable(row)) for row in rows) + "\n]\n"
     compression = table_format(Path(path).name)[1]
