@@ -522,3 +522,16 @@ def test_the_overview_summarises_the_main_deflector_wherever_the_catalogue_lists
     # --parameter names its column as given
     result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv"), "-p", "lens_mass.0.gamma1"])
     assert result.exit_code == 0, result.output
+
+
+def test_a_survey_whose_every_lens_failed_does_not_say_its_ok_lenses_raised_no_flag(tmp_path):
+    """With every lens failed the overview said 'No quality flag is raised on any ok lens.', as
+    if there were ok lenses and they were clean; it now says that no lens is ok."""
+    catalog = _catalog().assign(status="failed", reason="DataError: image.fits is not a FITS file",
+                                trusted=None, flags=None, critical_flags=None)
+    catalog.to_csv(tmp_path / "catalog.csv", index=False)
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv")])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "0 ok" in text and "No quality flag is raised" not in text
+    assert "Quality flags: none to count, as no lens is ok" in text

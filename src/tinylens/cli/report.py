@@ -258,6 +258,8 @@ def print_overview(result: dict[str, Any], paths: dict[str, Path]) -> None:
             table.add_row(row.flag, str(row.n_lenses), "?" if row.n_untrusted is None else str(row.n_untrusted),
                           "?" if row.n_critical is None else str(row.n_critical))
         wide.print(table)
+    elif not n["n_ok"]:
+        console.print("Quality flags: none to count, as no lens is ok (flags are raised on a finished fit).")
     elif ov.records_flags(result["catalog"]):
         console.print("No quality flag is raised on any ok lens.")
     else:
