@@ -535,3 +535,19 @@ def test_a_survey_whose_every_lens_failed_does_not_say_its_ok_lenses_raised_no_f
     text = " ".join(result.output.split())
     assert "0 ok" in text and "No quality flag is raised" not in text
     assert "Quality flags: none to count, as no lens is ok" in text
+
+
+def test_inspect_csv_does_not_call_a_fit_whose_trust_was_not_recorded_untrusted(tmp_path):
+    """An ok lens fitted by a tinylens that did not assess quality yet has an empty 'trusted' cell
+    beside lenses that have one; inspect.csv gave it trusted False, as if its quality flags had
+    been checked and found wanting; it is now empty there (not recorded), and an untrusted lens
+    is still False, a failed one empty."""
+    catalog = _catalog()
+    catalog.loc[catalog["lens_id"] == "d", ["trusted", "flags", "critical_flags"]] = [None, None, None]
+    catalog.to_csv(tmp_path / "catalog.csv", index=False)
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv")])
+    assert result.exit_code == 0, result.output
+    inspect = pd.read_csv(tmp_path / "report" / "inspect.csv", dtype={"trusted": "boolean"}).set_index("lens_id")
+    assert inspect.index.tolist() == ["c", "d", "e", "g", "h"]  # d, of unknown trust, is still to look at
+    assert inspect.loc["c", "trusted"] == False and inspect.loc["e", "trusted"] == False  # noqa: E712
+    assert pd.isna(inspect.loc["d", "trusted"]) and pd.isna(inspect.loc["g", "trusted"])

@@ -45,6 +45,14 @@ def is_true(value: Any) -> bool:
     return str(value).strip().lower() in ("true", "1", "1.0")
 
 
+def trust_of(value: Any) -> bool | None:
+    """A ``trusted`` cell as a bool, or None where it is empty (a failed lens, or a fit of a
+    tinylens that did not assess quality yet: whether it can be trusted is not recorded)."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)) or not str(value).strip():
+        return None
+    return is_true(value)
+
+
 def split_flags(cell: Any) -> list[str]:
     """The flags of a ``flags`` cell (comma-separated text; empty or missing: none)."""
     if cell is None or (isinstance(cell, float) and np.isnan(cell)):
@@ -264,7 +272,7 @@ def to_inspect(catalog: pd.DataFrame, survey_dir: str | Path) -> pd.DataFrame:
     for _, row in pick.iterrows():
         folder = Path(survey_dir) / LENSES_DIR / str(row["lens_id"])
         rows.append({"lens_id": row["lens_id"], "status": row["status"],
-                     "trusted": bool(is_true(row.get("trusted"))) if row["status"] == "ok" else None,
+                     "trusted": trust_of(row.get("trusted")) if row["status"] == "ok" else None,
                      "flags": ",".join(split_flags(row.get("flags"))),
                      "critical_flags": ",".join(split_flags(row.get("critical_flags"))),
                      "reason": "" if pd.isna(row.get("reason")) else str(row.get("reason") or ""),
