@@ -313,6 +313,29 @@ def test_a_resumed_run_reports_the_sampling_time_of_all_runs(tmp_path, data):
     assert nautilus_runner.sampling_time_in(tmp_path / "missing.hdf5") == 0.0
 
 
+def _exploration_points(path) -> int:
+    """The points of the nautilus checkpoint ``path`` drawn while it explored."""
+    with h5py.File(path, "r") as f:
+        return int(np.sum(f["sampler"].attrs["shell_end_exp"]))
+
+
+def test_discard_exploration_reaches_a_run_resumed_after_its_exploration(tmp_path, data):
+    """nautilus takes ``discard_exploration`` when its exploration ends, within a run; a run
+    resumed after that (a kept, capped or interrupted fit) kept the checkpoint's value, and a
+    fit asked to discard the exploration returned its points all the same (and the reverse)."""
+    first = _run(_problem(tmp_path, data), tmp_path)
+    path = tmp_path / filenames.CHECKPOINTS["nautilus"]
+    explored = _exploration_points(path)
+    assert first.converged and len(first.samples) == first.n_likelihood_evals  # every point kept
+    discarded = _run(_problem(tmp_path, data, discard_exploration=True), tmp_path)
+    assert discarded.info["resumed"] and discarded.converged
+    assert discarded.info["n_like_this_run"] > 0  # sampled on to the n_eff the discarded points took away
+    assert len(discarded.samples) == discarded.n_likelihood_evals - explored
+    kept = _run(_problem(tmp_path, data), tmp_path)  # and back: the exploration's points are used again
+    assert kept.info["resumed"] and kept.info["n_like_this_run"] == 0
+    assert len(kept.samples) == kept.n_likelihood_evals
+
+
 def test_fresh_deletes_the_checkpoints_and_starts_again(tmp_path, data):
     """``tinylens fit --fresh``: a stopped fit's checkpoints (the sampler's and the pipeline
     stages') are deleted, and the same capped search runs again from its start."""

@@ -220,6 +220,15 @@ def _stats(sampler: Sampler) -> dict[str, Any]:
     return stats
 
 
+def apply_discard_exploration(sampler: Sampler, run_kw: dict[str, Any]) -> None:
+    """Give a sampler resumed after its exploration the run's ``discard_exploration`` (default
+    false). nautilus sets it only when the exploration ends, within a run, and otherwise keeps the
+    checkpoint's: a fit resumed after it (capped, interrupted or kept) left the setting unused."""
+    wanted = bool(run_kw.get("discard_exploration", False))
+    if sampler.explored and sampler.discard_exploration != wanted:
+        sampler.discard_exploration = wanted  # nautilus's setter: the shells' weights follow
+
+
 def checkpoint_stamp(problem, settings: dict[str, Any]) -> str:
     """The fingerprint of the checkpoint that :func:`run` keeps for ``problem`` with ``settings``."""
     init = _settings(settings)[0]
@@ -257,6 +266,7 @@ def run(
 
     sampler, resumed = open_checkpoint(build, filepath, resumed)
     sampler.checkpoint_every = float(own["checkpoint_every"])
+    apply_discard_exploration(sampler, run_kw)
     status.stats = lambda: _stats(sampler)
     n_like_before = sampler.n_like
     start = time.perf_counter()
