@@ -43,3 +43,32 @@ def test_disabled_counts_silently(capsys):
     assert status.n_calls == 768 and status.likelihood_time_s > 0
     captured = capsys.readouterr()
     assert captured.err == "" and captured.out == ""
+
+
+class _Gaussian:
+    """A 2-parameter Gaussian posterior in the unit box: what a runner needs of a problem."""
+
+    ndim = 2
+    param_names = ("a", "b")
+
+    def prior_transform(self, u: np.ndarray) -> np.ndarray:
+        return np.asarray(u)
+
+    def log_likelihood(self, theta: np.ndarray) -> np.ndarray:
+        return -0.5 * np.sum(((np.atleast_2d(theta) - 0.5) / 0.1) ** 2, axis=1)
+
+
+def test_nautilus_verbose_table_gives_whole_lines_without_a_terminal(capsys, monkeypatch):
+    """nautilus's ``verbose`` table redraws its status line with a carriage return after every
+    batch: in a SLURM log file thousands of them ran together on one line. Where stdout does not
+    redraw, the status is a line of its own, at most every ``plain_every_s`` seconds."""
+    from tinylens.inference import nautilus_runner
+
+    monkeypatch.setattr(nautilus_runner.CheckpointedSampler, "plain_every_s", 1e6, raising=False)
+    settings = {"nlive": 50, "n_batch": 50, "n_networks": 1, "n_eff": 100, "n_like_max": 1000, "verbose": True}
+    nautilus_runner.run(_Gaussian(), settings, progress=False)
+    out = capsys.readouterr().out
+    assert "\r" not in out
+    rows = [line.split("|")[0].strip() for line in out.splitlines() if "|" in line]
+    assert rows[0] == "Status" and len(rows) == 3, rows  # the header, the first status, the end
+    assert rows[-1] in ("Finished", "Stopped")

@@ -9,7 +9,8 @@ Settings (``config.inference.settings``), TinyLensGpu's names first:
 * ``resume`` (default true): continue from ``checkpoint.hdf5`` in the output folder when it
   belongs to the same data, priors and settings (false: start again, and the pipeline's
   stages with it);
-* ``seed`` (default 0, reproducible), ``verbose`` (nautilus's own table, default false);
+* ``seed`` (default 0, reproducible), ``verbose`` (nautilus's own table, default false; where
+  stdout is not a terminal, its status line at most every 30 s, not after every batch);
 * ``checkpoint_every`` (seconds, default 60): how often ``checkpoint.hdf5`` is written. nautilus
   rewrites its whole file after every batch, which on a CPU was a tenth of the sampling time;
   here each write goes to a temporary file that then replaces the checkpoint (a job killed while
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import io
 import math
+import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -51,7 +53,7 @@ from tinylens.inference.common import (
     split,
     try_settings,
 )
-from tinylens.inference.progress import LiveStatus
+from tinylens.inference.progress import PLAIN_EVERY_S, LiveStatus, redraws
 from tinylens.results.tables import write_atomic
 
 DEFAULTS: dict[str, Any] = {"n_live": 300, "n_batch": 256, "seed": 0, "resume": True, "verbose": False,
@@ -96,6 +98,19 @@ class CheckpointedSampler(Sampler):
     clock: SamplingClock | None = None  # set when the run starts
     _written_at: float = -math.inf
     _unsaved: bool = False
+    #: Seconds between two of ``verbose``'s status lines where stdout does not redraw a line.
+    plain_every_s: float = PLAIN_EVERY_S
+    _printed_at: float = -math.inf
+
+    def print_status(self, status="", header=False, end="\n"):
+        """nautilus's ``verbose`` table. Its status line, redrawn after every batch with a carriage
+        return, is a line of its own at most every :attr:`plain_every_s` seconds where stdout does
+        not redraw (a SLURM log file), instead of thousands of them run together on one line."""
+        if end == "\r" and not redraws(sys.stdout):
+            if time.monotonic() - self._printed_at < self.plain_every_s:
+                return
+            self._printed_at, end = time.monotonic(), "\n"
+        super().print_status(status, header, end)
 
     def write(self, filepath, overwrite=False):  # noqa: ARG002 (the file is always replaced)
         self._save(filepath, force=False)

@@ -23,6 +23,13 @@ Stats = Callable[[], dict[str, Any]]
 PLAIN_EVERY_S = 30.0
 
 
+def redraws(stream: Any) -> bool:
+    """Whether ``stream`` shows a line ended by a carriage return redrawn in place: a terminal or a
+    notebook's output, not a batch job's log file or a pipe (there each one piles up on one line)."""
+    console = Console(file=stream)
+    return console.is_terminal or console.is_jupyter
+
+
 def announce(enabled: bool, who: str, text: str) -> None:
     """Print ``who text`` on stderr (``who`` in bold) when ``enabled``: a step of a fit that
     has no status line of its own (the pipeline's stages, the writing of the outputs)."""
