@@ -30,6 +30,18 @@ def test_plain_lines_without_a_terminal(capsys):
     assert counts == sorted(counts) and counts[-1] == 4 * 256 == status.n_calls
 
 
+def test_plain_lines_on_a_dumb_terminal(capsys, monkeypatch):
+    """A terminal that cannot redraw a line (TERM=dumb: Emacs's M-x shell) showed rich's status
+    line only when the search ended; it gets the plain lines, as a log file does."""
+    monkeypatch.setenv("FORCE_COLOR", "1")  # stderr taken for a terminal, as a real one is
+    monkeypatch.setenv("TERM", "dumb")
+    status = LiveStatus("nautilus", plain_every_s=0.05)
+    _run(status, batches=4, pause_s=0.06)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert 3 <= len(lines) <= 5, lines
+    assert all(re.match(r"^nautilus \| calls [\d,]+ \| \d+:\d\d elapsed$", line) for line in lines), lines
+
+
 def test_statistics_not_ready_yet(capsys):
     status = LiveStatus("dynesty", plain_every_s=0.0)
     status.stats = lambda: 1 / 0  # a sampler without statistics yet

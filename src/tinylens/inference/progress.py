@@ -2,7 +2,7 @@
 
 Runners wrap their (batched) likelihood with :meth:`LiveStatus.wrap`, which counts calls
 and refreshes the status on stderr: on a terminal, one ``rich`` line redrawn at most a few
-times a second; otherwise (a batch job's log file, a pipe) a plain line at most every
+times a second; otherwise (a batch job's log file, a pipe, a dumb terminal) a plain line at most every
 :data:`PLAIN_EVERY_S` seconds and one at the end. With ``enabled=False`` nothing is shown
 and only the calls are counted (``--quiet``, batch use).
 """
@@ -112,7 +112,8 @@ class LiveStatus:
         self._start = time.perf_counter()
         self._last = self._start
         console = Console(stderr=True)
-        if self.enabled and not console.is_terminal:
+        if self.enabled and (not console.is_terminal or console.is_dumb_terminal):
+            # a dumb terminal (TERM=dumb: Emacs's M-x shell) would show rich's line only at the end
             self._plain = console
         elif self.enabled:
             self._progress = Progress(
