@@ -73,6 +73,9 @@ REFUSED = [
     ({**DE, "settings": {"init": "sobl"}}, "init", ["'sobl'"]),
     ({**DE, "settings": {"updating": "later"}}, "updating", ["'later'"]),
     ({**DE, "settings": {"atol": "x"}}, "atol", ["'x'"]),
+    # more starts than draws to start from ran n_draws starts, silently
+    ({**LBFGS, "settings": {"n_starts": 20, "n_draws": 16}}, "n_starts", ["n_draws (16)", "20 starts"]),
+    ({**LBFGS, "settings": {"n_starts": 2000}}, "n_starts", ["n_draws (1024, its default)", "2000 starts"]),
 ]
 REFUSED_IDS = [f"{inf['method']}-{key}-{i}" for i, (inf, key, _) in enumerate(REFUSED)]
 

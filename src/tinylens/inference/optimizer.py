@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import optimize
 
+from tinylens.errors import ConfigError
 from tinylens.inference import InferenceResult
 from tinylens.inference.common import check_settings, keyword_names, try_settings
 from tinylens.inference.progress import LiveStatus
@@ -126,8 +127,16 @@ def check_differential_evolution(settings: dict[str, Any], n_dim: int) -> None:
 
 
 def check_lbfgs(settings: dict[str, Any], n_dim: int) -> None:
-    """Raise ConfigError for a setting of lbfgs it does not have (any ``n_dim`` will do)."""
+    """Raise ConfigError for a setting of lbfgs it does not have, or more starts (``n_starts``)
+    than prior draws to start from (``n_draws``), which ran only ``n_draws`` (any ``n_dim`` will do)."""
     check_settings("lbfgs", settings, LBFGS_DEFAULTS)
+    kw = {**LBFGS_DEFAULTS, **settings}
+    if kw["n_starts"] > kw["n_draws"]:
+        given = "" if "n_draws" in settings else ", its default"
+        raise ConfigError(
+            f"inference.settings.n_starts: lbfgs starts from the best of n_draws ({kw['n_draws']}{given}) prior "
+            f"draws, so it cannot make {kw['n_starts']} starts; lower n_starts or raise n_draws."
+        )
 
 
 def run_differential_evolution(
