@@ -84,3 +84,22 @@ def test_nautilus_verbose_table_gives_whole_lines_without_a_terminal(capsys, mon
     rows = [line.split("|")[0].strip() for line in out.splitlines() if "|" in line]
     assert rows[0] == "Status" and len(rows) == 3, rows  # the header, the first status, the end
     assert rows[-1] in ("Finished", "Stopped")
+
+
+def test_nautilus_status_lines_show_its_statistics_while_it_samples(capsys, monkeypatch):
+    """The status line is drawn from the likelihood, in the middle of nautilus's batch, where its
+    statistics fail (its points and weights do not add up yet): every line but the first and last
+    showed only the calls. It now shows those of the state after the last batch."""
+    from functools import partial
+
+    from tinylens.inference import nautilus_runner
+
+    monkeypatch.setattr(nautilus_runner, "LiveStatus", partial(LiveStatus, plain_every_s=0.0))
+    monkeypatch.setattr(nautilus_runner, "STATS_EVERY_S", 0.0, raising=False)
+    settings = {"nlive": 50, "n_batch": 50, "n_networks": 1, "n_eff": 100, "n_like_max": 1000}
+    nautilus_runner.run(_Gaussian(), settings, progress=True)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) >= 10, lines  # one per batch, and the last
+    assert all(" | N_eff " in line and " | log Z " in line for line in lines), lines
+    log_z = [float(m.group(1)) for m in map(re.compile(r"log Z (-?[\d.]+) ").search, lines[2:])]
+    assert len(log_z) == len(lines) - 2 and abs(log_z[-1] - np.log(2 * np.pi * 0.01)) < 0.3  # the Gaussian's

@@ -68,6 +68,8 @@ SAMPLER_KEYS = keyword_names(Sampler.__init__, exclude=RESERVED)
 RUN_KEYS = keyword_names(Sampler.run)
 #: The checkpoint's attribute holding the seconds of sampling its state took (all runs).
 SAMPLING_TIME_ATTR = "tinylens_sampling_time_s"
+#: Seconds between two computations of the status line's statistics (f_live sorts every point).
+STATS_EVERY_S = 1.0
 
 
 def _settings(settings: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
@@ -98,6 +100,11 @@ class CheckpointedSampler(Sampler):
     clock: SamplingClock | None = None  # set when the run starts
     _written_at: float = -math.inf
     _unsaved: bool = False
+    #: log Z, N_eff (and f_live while exploring) of the state after the last batch, for the status
+    #: line, which is drawn from the likelihood: there, in the middle of a batch, nautilus's
+    #: points and weights do not add up, and its statistics fail (the line showed only the calls).
+    statistics: dict[str, Any] = {}
+    _stats_at: float = -math.inf
     #: Seconds between two of ``verbose``'s status lines where stdout does not redraw a line.
     plain_every_s: float = PLAIN_EVERY_S
     _printed_at: float = -math.inf
@@ -111,6 +118,22 @@ class CheckpointedSampler(Sampler):
                 return
             self._printed_at, end = time.monotonic(), "\n"
         super().print_status(status, header, end)
+
+    def add_samples(self, *args, **kwargs):
+        """nautilus's batch, then its statistics (at most every :data:`STATS_EVERY_S` seconds)."""
+        n_update = super().add_samples(*args, **kwargs)
+        if time.monotonic() - self._stats_at >= STATS_EVERY_S:
+            self.take_statistics()
+        return n_update
+
+    def take_statistics(self) -> None:
+        """Record :attr:`statistics` of the state now (whole: between two batches); the status
+        line never stops a run, so where they fail the last ones stay."""
+        try:
+            self.statistics = _stats(self)
+        except Exception:  # noqa: BLE001
+            pass
+        self._stats_at = time.monotonic()
 
     def write(self, filepath, overwrite=False):  # noqa: ARG002 (the file is always replaced)
         self._save(filepath, force=False)
@@ -282,13 +305,15 @@ def run(
     sampler, resumed = open_checkpoint(build, filepath, resumed)
     sampler.checkpoint_every = float(own["checkpoint_every"])
     apply_discard_exploration(sampler, run_kw)
-    status.stats = lambda: _stats(sampler)
+    sampler.take_statistics()
+    status.stats = lambda: sampler.statistics
     n_like_before = sampler.n_like
     start = time.perf_counter()
     sampler.clock = SamplingClock(sampling_time_in(filepath) if resumed else 0.0)
     with interrupt, status:
         converged = sampler.run(**run_kw)
         interrupt.check()
+        sampler.take_statistics()  # the last line's
         sampler.flush()
     wall = time.perf_counter() - start
     points, log_w, log_l = sampler.posterior()
