@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from tinylens.inference.progress import LiveStatus
+from tinylens.inference.progress import LiveStatus, announce
 
 
 def _run(status: LiveStatus, batches: int, pause_s: float) -> None:
@@ -40,6 +40,14 @@ def test_plain_lines_on_a_dumb_terminal(capsys, monkeypatch):
     lines = capsys.readouterr().err.strip().splitlines()
     assert 3 <= len(lines) <= 5, lines
     assert all(re.match(r"^nautilus \| calls [\d,]+ \| \d+:\d\d elapsed$", line) for line in lines), lines
+
+
+def test_an_announced_step_is_one_line_in_a_log_file(capsys):
+    """rich broke a step's line at 80 columns where stderr is a file (a SLURM log), and a long
+    output folder's path in the middle of a name, so it could not be copied from the log."""
+    folder = "/scratch/astro_group/users/jdoe/survey_2026/candidates/lens_J0123+4567/output_float64_run3"
+    announce(True, "outputs", f"writing result.json, tables and figures to {folder}")
+    assert capsys.readouterr().err == f"outputs writing result.json, tables and figures to {folder}\n"
 
 
 def test_statistics_not_ready_yet(capsys):

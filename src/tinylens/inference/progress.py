@@ -32,9 +32,11 @@ def redraws(stream: Any) -> bool:
 
 def announce(enabled: bool, who: str, text: str) -> None:
     """Print ``who text`` on stderr (``who`` in bold) when ``enabled``: a step of a fit that
-    has no status line of its own (the pipeline's stages, the writing of the outputs)."""
+    has no status line of its own (the pipeline's stages, the writing of the outputs). One line,
+    which a terminal wraps itself: rich would break it at 80 columns in a log file, a folder's
+    path in the middle."""
     if enabled:
-        Console(stderr=True, highlight=False).print(f"[bold]{who}[/] {text}")
+        Console(stderr=True, highlight=False).print(f"[bold]{who}[/] {text}", soft_wrap=True)
 
 
 def _fmt(value: Any) -> str:
