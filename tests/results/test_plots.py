@@ -448,3 +448,32 @@ def test_the_source_panel_names_only_the_curves_it_shows(tiny_problem):
         for line in panel.lines:
             x, y = line.get_xdata(), line.get_ydata()
             assert np.any((x >= left) & (x <= right) & (y >= bottom) & (y <= top))
+
+
+def test_corner_titles_stay_over_their_own_panels():
+    """Six parameters, centred titles: 'mass0 $y_c$ = -0.002130 +0.000068 -0.000070' was wider
+    than its panel and reached over the diagonal panel before it. A title wider than its panel
+    is now drawn smaller, to the panel's width; one that fits keeps its size. Measured on the
+    rendered text, at the figure's own resolution and the saved PNG's."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from tinylens.results.plots import CORNER_DPI, corner_figure
+
+    names = [f"lens_mass.0.{p}" for p in ("theta_E", "e1", "e2", "center_x", "center_y")] + ["source_light.0.R_sersic"]
+    mean = [1.23456, 0.0123, -0.002131, 0.001234, -0.00213, 0.2345]
+    sigma = [0.00012, 0.004, 0.00012, 0.00008, 0.00007, 0.005]
+    samples = np.random.default_rng(1).normal(mean, sigma, size=(4000, 6))
+    for dpi in (100, CORNER_DPI):
+        fig = corner_figure(names, samples, None)
+        fig.set_dpi(dpi)
+        renderer = FigureCanvasAgg(fig).get_renderer()
+        fig.draw(renderer)
+        panels = [ax for ax in fig.axes if ax.get_frame_on()]  # the upper triangle is blank
+        diagonal = np.array(fig.axes).reshape(6, 6).diagonal()
+        for ax in diagonal:
+            title, own = ax.title.get_window_extent(renderer), ax.get_window_extent(renderer)
+            assert own.x0 - 0.5 <= title.x0 and title.x1 <= own.x1 + 0.5, (ax.get_title(), title, own)
+            assert not [other for other in panels if other is not ax and title.overlaps(other.get_window_extent(renderer))]
+        sizes = {ax.get_title().split(" = ")[0]: ax.title.get_fontsize() for ax in diagonal}
+        assert sizes[r"mass0 $\theta_{\rm E}$"] == sizes[r"mass0 $e_1$"] == sizes[r"source0 $R_{\rm s}$"] == 10
+        assert 8 <= sizes[r"mass0 $y_{\rm c}$"] < 10

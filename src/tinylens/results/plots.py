@@ -437,6 +437,27 @@ def _enlarge_corner_text(fig: Figure, k: int) -> None:
             ax.yaxis.label.set(rotation=45, ha="right", va="center", rotation_mode="anchor")
 
 
+#: Fraction of its panel's width that a centred corner title too wide for its panel is shrunk to.
+CORNER_TITLE_FILL = 0.97
+
+
+def fit_corner_titles(fig: Figure, k: int) -> None:
+    """Shrink the font of each centred title of a corner plot of ``k`` parameters that is wider
+    than its panel to :data:`CORNER_TITLE_FILL` of the panel's width: centred, it reached over the
+    diagonal panel before it ("mass0 y_c = -0.002130 ..." of six parameters). Titles that fit keep
+    their size, as do the left-aligned ones of more than :data:`CORNER_PLAIN_TEXT` parameters, which
+    reach into the empty panels to their right."""
+    if k > CORNER_PLAIN_TEXT:
+        return
+    for ax in np.array(fig.axes).reshape(k, k).diagonal():
+        room = ax.bbox.width
+        for _ in range(3):  # mathtext's width is nearly, not exactly, in proportion to its size
+            width = ax.title.get_window_extent().width
+            if width <= room:
+                break
+            ax.title.set_fontsize(ax.title.get_fontsize() * CORNER_TITLE_FILL * room / width)
+
+
 #: Most ticks on a corner panel's axis.
 CORNER_TICKS = 3
 #: Fraction of a corner panel's width (or height) at each end that holds no tick: a label at a
@@ -521,6 +542,7 @@ def corner_figure(
     if k == 1 and marked and marked[0] is not None:  # corner cannot mark the truth of one parameter
         fig.axes[0].axvline(marked[0], color=TRUTH_COLOR)
     _enlarge_corner_text(fig, k)
+    fit_corner_titles(fig, k)
     inner_corner_ticks(fig, CORNER_TICKS)
     for ax in fig.axes:
         ax.tick_params(labelsize=10 * np.sqrt(scale))  # ticks at the panels' edges meet: less larger
