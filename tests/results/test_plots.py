@@ -477,3 +477,30 @@ def test_corner_titles_stay_over_their_own_panels():
         sizes = {ax.get_title().split(" = ")[0]: ax.title.get_fontsize() for ax in diagonal}
         assert sizes[r"mass0 $\theta_{\rm E}$"] == sizes[r"mass0 $e_1$"] == sizes[r"source0 $R_{\rm s}$"] == 10
         assert 8 <= sizes[r"mass0 $y_{\rm c}$"] < 10
+
+
+def test_a_cut_that_only_clips_the_source_panels_corners_is_neither_drawn_nor_named(tiny_problem):
+    """The source panel spans 1.6"; a cut of radius 1.13" about its centre reaches into its four
+    corners by a few pixels each (22 of its 720 points), yet was drawn there and named 'cut' in
+    the legend, for a curve the panel does not show. A curve is now drawn and named where an
+    unbroken stretch of it (a twentieth of the panel's width) lies in the panel; a cut of 0.99"
+    crosses each corner for 0.3" and is."""
+    from tinylens.results.plots import model_figure
+
+    problem = tiny_problem
+    for theta_E, named in ((1.14, ["caustic"]), (1.0, ["caustic", "cut"])):
+        theta = np.array([{**FREE_TRUTH, "lens_mass.0.theta_E": theta_E}[n] for n in problem.param_names])
+        panel = next(ax for ax in model_figure(problem, theta).axes
+                     if ax.get_title() == "Reconstructed source (source plane)")
+        assert panel.get_legend_handles_labels()[1] == named
+        assert len([line for line in panel.lines if line.get_linestyle() == "--"]) == len(named) - 1
+
+    from tinylens.results.plots import longest_stretch_inside
+
+    # the unit circle crosses the square of half-width 0.8 in each corner, over the angles
+    # between arccos(0.8) and arcsin(0.8); starting inside one, the stretch runs through its first point
+    phi = np.pi / 4 + np.linspace(0, 2 * np.pi, 7201)
+    circle = np.stack([np.cos(phi), np.sin(phi)], axis=1)
+    arc = np.arcsin(0.8) - np.arccos(0.8)
+    assert longest_stretch_inside(circle, [-0.8, 0.8, -0.8, 0.8]) == pytest.approx(arc, abs=2 * (2 * np.pi / 7200))
+    assert longest_stretch_inside(circle[::-1], [0.0, 0.8, -0.8, 0.8]) == pytest.approx(arc, abs=2 * (2 * np.pi / 7200))

@@ -289,12 +289,43 @@ def long_segments(segments, min_size: float) -> list[np.ndarray]:
     return [seg for seg in segments if len(seg) >= 2 and np.ptp(seg, axis=0).max() >= min_size]
 
 
-def in_view(curves: list[np.ndarray], extent) -> list[np.ndarray]:
-    """The ``(N, 2)`` curves with a point inside ``extent`` (``[left, right, bottom, top]``): the
-    others would be drawn outside the panel, and named in its legend all the same."""
+def inside_extent(points: np.ndarray, extent) -> np.ndarray:
+    """Whether each of the ``(N, 2)`` ``points`` lies in ``extent`` (``[left, right, bottom, top]``)."""
     left, right, bottom, top = extent
-    return [c for c in curves
-            if np.any((c[:, 0] >= left) & (c[:, 0] <= right) & (c[:, 1] >= bottom) & (c[:, 1] <= top))]
+    x, y = points[:, 0], points[:, 1]
+    return (x >= left) & (x <= right) & (y >= bottom) & (y <= top)
+
+
+def longest_stretch_inside(curve: np.ndarray, extent) -> float:
+    """Length of the longest unbroken stretch of the ``(N, 2)`` ``curve`` that lies in ``extent``
+    (of steps between two points in it; a closed curve's stretch may run through its first point)."""
+    inside = inside_extent(curve, extent)
+    shown = inside[:-1] & inside[1:]
+    steps = np.hypot(*np.diff(curve, axis=0).T)
+    if len(curve) > 2 and np.array_equal(curve[0], curve[-1]) and not shown.all():
+        first = int(np.argmin(shown))  # start at a hidden step, so that no stretch is cut in two
+        shown, steps = np.roll(shown, -first), np.roll(steps, -first)
+    longest = run = 0.0
+    for step, visible in zip(steps, shown):
+        run = run + step if visible else 0.0
+        longest = max(longest, run)
+    return float(longest)
+
+
+#: Part of the source panel's width (or height, if less) that a curve must show unbroken in it to
+#: be drawn and named in its legend (a small curve: half its length).
+MIN_CURVE_SHOWN = 0.05
+
+
+def in_view(curves: list[np.ndarray], extent, min_shown: float = MIN_CURVE_SHOWN) -> list[np.ndarray]:
+    """The ``(N, 2)`` curves seen in ``extent`` (``[left, right, bottom, top]``): with a point in
+    it, and an unbroken stretch in it of ``min_shown`` of its width or height (the smaller), or
+    of half the curve's length. The others would be drawn outside the panel, or as a few pixels
+    in its corners (a cut a little larger than the panel), and named in its legend all the same."""
+    left, right, bottom, top = extent
+    least = min_shown * min(right - left, top - bottom)
+    return [c for c in curves if inside_extent(c, extent).any()
+            and longest_stretch_inside(c, extent) >= min(least, 0.5 * np.hypot(*np.diff(c, axis=0).T).sum())]
 
 
 #: Characters of the model figure's summary panel's widest line: longer ones (a verdict naming
