@@ -504,3 +504,36 @@ def test_a_cut_that_only_clips_the_source_panels_corners_is_neither_drawn_nor_na
     arc = np.arcsin(0.8) - np.arccos(0.8)
     assert longest_stretch_inside(circle, [-0.8, 0.8, -0.8, 0.8]) == pytest.approx(arc, abs=2 * (2 * np.pi / 7200))
     assert longest_stretch_inside(circle[::-1], [0.0, 0.8, -0.8, 0.8]) == pytest.approx(arc, abs=2 * (2 * np.pi / 7200))
+
+
+def test_a_bright_star_masked_out_of_the_fit_does_not_set_the_images_colour_scale(tmp_path):
+    """A neighbouring star 2000 times the noise, in a corner the mask leaves out (why it is
+    masked), set the top of the colour scale of the data, model, lens light and lensed source
+    panels: the arcs sat in the bottom colours. The scale is now that of the pixels the fit
+    uses: the same as without the star."""
+    import yaml
+
+    from tiny_lens import tiny_config, tiny_data
+    from tinylens.results.plots import dataset_figure, model_figure
+
+    def image_norms(folder, star):
+        data = tiny_data()
+        data["image"] = data["image"] + star
+        config = tiny_config()
+        config["dataset"]["mask"] = {"type": "circle", "r_max": 1.3}
+        write_tiny_lens(folder, data=data)
+        (folder / "model_config.yaml").write_text(yaml.safe_dump(config))
+        problem = tinylens.load(folder / "model_config.yaml")
+        theta = np.array([FREE_TRUTH[n] for n in problem.param_names])
+        panels = model_figure(problem, theta).axes
+        norms = [next(ax for ax in panels if ax.get_title() == title).images[0].norm
+                 for title in ("Data", "Model (maximum likelihood)", "Lensed source (model)")]
+        return [*norms, dataset_figure(problem.dataset).axes[0].images[0].norm], problem.dataset
+
+    y, x = np.mgrid[:32, :32]
+    star = 2000 * float(tiny_data()["noise"][0, 0]) * np.exp(-((x - 29) ** 2 + (y - 29) ** 2) / 2)
+    with_star, dataset = image_norms(tmp_path / "star", star)
+    without, _ = image_norms(tmp_path / "plain", 0.0)
+    assert not dataset.mask[29, 29] and dataset.data[29, 29] > 10 * dataset.data[dataset.mask].max()
+    for norm, plain in zip(with_star, without):
+        assert norm.vmax == pytest.approx(plain.vmax) and norm.vmax <= dataset.data[dataset.mask].max()

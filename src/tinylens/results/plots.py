@@ -72,10 +72,15 @@ def image_extent(shape: tuple[int, int], pixel_scale: float) -> list[float]:
     return [-nx / 2 * pixel_scale, nx / 2 * pixel_scale, -ny / 2 * pixel_scale, ny / 2 * pixel_scale]
 
 
-def asinh_norm(image: np.ndarray, noise_level: float) -> colors.Normalize:
+def asinh_norm(image: np.ndarray, noise_level: float, used: np.ndarray | None = None) -> colors.Normalize:
     """Colour scale for a galaxy image: linear around ``noise_level``, logarithmic-like for bright
-    light, from -2 noise levels to the 99.9th percentile."""
-    finite = image[np.isfinite(image)]
+    light, from -2 noise levels to the 99.9th percentile of the finite pixels in ``used`` (the
+    mask of the fit: a bright star masked out of it would set the scale, and leave the lens and
+    arcs in the bottom colours), or of all the finite ones where ``used`` is None or holds none."""
+    finite = np.isfinite(image)
+    if used is not None and (finite & used).any():
+        finite &= used
+    finite = image[finite]
     vmax = float(np.percentile(finite, 99.9)) if finite.size else 1.0
     vmax = max(vmax, 5 * noise_level, 1e-12)
     return colors.AsinhNorm(linear_width=max(noise_level, vmax * 1e-3), vmin=-2 * noise_level, vmax=vmax)
@@ -169,7 +174,7 @@ def dataset_figure(dataset) -> Figure:
     fig = NotebookFigure(figsize=(21, 3.9), layout="constrained")
     axes = fig.subplots(1, 5)
     show_image(fig, axes[0], d.data, "Data (asinh stretch)", extent, "data units / pixel",
-               cmap=IMAGE_CMAP, norm=asinh_norm(d.data, noise_level))
+               cmap=IMAGE_CMAP, norm=asinh_norm(d.data, noise_level, d.mask))
     _mask_outline(axes[0], d.mask, extent)
     vmin, vmax = noise_limits(d.noise, d.mask)
     show_image(fig, axes[1], d.noise, r"Noise map ($1\sigma$)", extent, "data units / pixel", cmap="viridis",
@@ -364,7 +369,7 @@ def model_figure(problem, theta: np.ndarray, summary_lines: list[str] | None = N
     m = problem.model_image(theta)
     extent = image_extent(d.data.shape, d.pixel_scale)
     noise_level = float(np.median(d.noise[d.mask]))
-    norm = asinh_norm(d.data, noise_level)
+    norm = asinh_norm(d.data, noise_level, d.mask)
     resid = np.where(d.mask, (d.data - m["total"]) / d.noise, np.nan)
     chi2 = float(np.nansum(resid**2))
     crit, caus = critical_curves_and_caustics(problem, theta)
