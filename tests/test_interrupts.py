@@ -350,3 +350,80 @@ def test_a_second_ctrl_c_in_a_gc_callback_while_the_cluster_starts_is_not_printe
             wait_for_ctrl_c()
     assert reached == ["after the first", "after the second"] and unraisable == []
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+class _StraySigterm(Exception):
+    """Raised by the test's own SIGTERM handler: a SIGTERM reached it after the block (Python's
+    default would end pytest itself)."""
+
+
+@pytest.fixture
+def sigterm_caught():
+    """SIGTERM's handler, for the test, raises :class:`_StraySigterm` (restored after the test)."""
+
+    def stray(signum, frame):
+        raise _StraySigterm
+
+    found = signal.signal(signal.SIGTERM, stray)
+    yield stray
+    signal.signal(signal.SIGTERM, found)
+
+
+def sigterm_in_a_gc_callback() -> None:
+    """A SIGTERM (a SLURM time limit) that arrives while a garbage-collector callback runs in the
+    main thread: the handler runs at once, inside the callback."""
+    sent: list[int] = []
+
+    def sigterm_once(phase, info):
+        if not sent and threading.current_thread() is threading.main_thread():
+            sent.append(1)
+            signal.raise_signal(signal.SIGTERM)
+
+    gc.callbacks.append(sigterm_once)
+    try:
+        gc.collect()
+    finally:
+        gc.callbacks.remove(sigterm_once)
+    assert sent == [1]
+
+
+def test_sigterm_in_a_gc_callback_with_sigint_ignored_is_raised_once_after_it(python_sigint, sigterm_caught, unraisable):
+    """A command run in a script's background has SIGINT ignored, and SIGTERM then raised
+    KeyboardInterrupt at once: one that came inside JAX's garbage-collector callback (loading,
+    compiling, an optimiser, writing the outputs) was only printed, "Exception ignored in: ...
+    KeyboardInterrupt", and the command ran on until SLURM's SIGKILL, its results never written.
+    It is now raised once the callback has returned (SIGTERM sent again), once."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    term = TerminateAsInterrupt()
+    with pytest.raises(KeyboardInterrupt), UnswallowedInterrupt(), term:
+        sigterm_in_a_gc_callback()
+        assert unraisable == []  # without the fix: "Exception ignored in: <function sigterm_once ...>"
+        wait_for_ctrl_c()
+    assert term.terminated and unraisable == []
+    assert signal.getsignal(signal.SIGTERM) is sigterm_caught and signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    assert term._thread is None and not term._active and not term._sent and not term._deferred
+    threading.Event().wait(0.5)  # nothing else on its way (a SIGTERM sent again comes in ~50 ms): no _StraySigterm
+
+
+def test_sigterm_in_a_gc_callback_during_a_sampler_run_with_sigint_ignored_stops_it_once(python_sigint, sigterm_caught,
+                                                                                       unraisable):
+    """The same SIGTERM while a sampler runs: its KeptInterrupt records it once raised, so that a
+    library that swallows the KeyboardInterrupt (scikit-learn's training) does not lose it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raised = []
+    with TerminateAsInterrupt() as term, KeptInterrupt() as kept:
+        sigterm_in_a_gc_callback()
+        assert unraisable == [] and not kept.interrupted  # on its way, not raised inside the callback
+        try:
+            wait_for_ctrl_c()
+        except KeyboardInterrupt:
+            raised.append("first")
+        assert kept.interrupted and not term._deferred and not term._sent
+        try:
+            threading.Event().wait(0.5)
+        except KeyboardInterrupt:
+            raised.append("second")
+        with pytest.raises(KeyboardInterrupt):
+            kept.check()
+    assert raised == ["first"] and term.terminated and unraisable == []
+    assert signal.getsignal(signal.SIGTERM) is sigterm_caught

@@ -9,6 +9,10 @@ KeyboardInterrupt as Python's own does, except there (and anywhere while a colle
 while a compiled module starts up, where a KeyboardInterrupt crashed jaxlib's): it sends SIGINT
 again a moment later, once the main thread has left. One Ctrl-C is still one KeyboardInterrupt.
 
+SIGTERM (a batch system's time limit) stops a command as a Ctrl-C does (:class:`TerminateAsInterrupt`);
+where SIGINT is ignored (a command run in a script's background), SIGTERM's handler is an
+:class:`UnswallowedInterrupt` of SIGTERM's own, which sends SIGTERM again out of a callback.
+
 Also here: :func:`interrupt_behind`, the Ctrl-C behind an error it caused (an extension module's
 import turns one into an ImportError), and :func:`interrupt_held`, which holds a Ctrl-C back
 until a block that must not be cut short (a Dask cluster starting) has ended.
@@ -67,8 +71,19 @@ def _called_from(frame: FrameType | None, codes: set[Any], names: tuple[str, ...
 
 def raises_like_python(handler: Any) -> bool:
     """Whether SIGINT's ``handler`` raises KeyboardInterrupt where the program is: Python's own,
-    or an :class:`UnswallowedInterrupt`'s."""
-    return handler is signal.default_int_handler or isinstance(getattr(handler, "__self__", None), UnswallowedInterrupt)
+    or an :class:`UnswallowedInterrupt`'s of SIGINT (not one of SIGTERM's)."""
+    owner = getattr(handler, "__self__", None)
+    return handler is signal.default_int_handler or (isinstance(owner, UnswallowedInterrupt) and owner.signum == signal.SIGINT)
+
+
+def takes_over(signum: int, handler: Any) -> bool:
+    """Whether an :class:`UnswallowedInterrupt` of signal ``signum`` replaces its ``handler``: SIGINT's
+    only where it is Python's own (an ignored SIGINT stays ignored); another signal's (SIGTERM's)
+    where it is not ignored, nor set outside Python (:func:`signal.getsignal` gives None: it could
+    not be put back)."""
+    if signum == signal.SIGINT:
+        return handler is signal.default_int_handler
+    return handler is not None and handler is not signal.SIG_IGN
 
 
 def ctrl_c_raises_here() -> bool:
@@ -112,12 +127,12 @@ def handler_in_place(signum: int, handler: Any) -> Iterator[Any]:
             signal.signal(signum, previous)
 
 
-def _send_sigint() -> None:
-    """SIGINT to the main thread, which wakes it from a wait as a Ctrl-C does."""
+def _send_signal(signum: int) -> None:
+    """Signal ``signum`` (SIGINT, SIGTERM) to the main thread, which wakes it from a wait as a Ctrl-C does."""
     if hasattr(signal, "pthread_kill"):
-        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+        signal.pthread_kill(threading.main_thread().ident, signum)
     else:  # Windows
-        _thread.interrupt_main()
+        _thread.interrupt_main(signum)
 
 
 class UnswallowedInterrupt:
@@ -125,10 +140,12 @@ class UnswallowedInterrupt:
     thread and only where SIGINT has Python's own handler (an ignored SIGINT stays ignored); the
     handler found is restored on leaving. A SIGINT deferred out of a callback, or one that comes
     while the block is left, raises KeyboardInterrupt on leaving (unless the block raised),
-    marked :data:`AT_END_ATTR`."""
+    marked :data:`AT_END_ATTR`. With ``signum`` (SIGTERM), that signal's handler is, alike,
+    where it is not ignored (see :func:`takes_over`), and that signal is the one sent again."""
 
-    def __init__(self, delay: float = REDELIVERY_DELAY_S) -> None:
+    def __init__(self, delay: float = REDELIVERY_DELAY_S, signum: int = signal.SIGINT) -> None:
         self.delay = float(delay)
+        self.signum = signum
         self._previous: Any = None
         self._deferred = False  # a SIGINT came inside a callback (or while leaving), not raised yet
         self._sent = False  # the SIGINT sent again has not reached the handler yet
@@ -142,13 +159,13 @@ class UnswallowedInterrupt:
         self._thread: threading.Thread | None = None
 
     def __enter__(self) -> UnswallowedInterrupt:
-        if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        if threading.current_thread() is threading.main_thread() and takes_over(self.signum, signal.getsignal(self.signum)):
             self._pid, self._active, self._closing, self._collecting = os.getpid(), True, False, False
             gc.callbacks.append(self._track)
             self._thread = threading.Thread(target=self._redeliver, name="tinylens-ctrl-c", daemon=True)
             self._thread.start()  # here, not in the handler: starting a thread takes locks
             try:
-                self._previous = signal.signal(signal.SIGINT, self.handle)
+                self._previous = signal.signal(self.signum, self.handle)
             except BaseException:  # a Ctrl-C just before: the handler is unchanged
                 self._active = False
                 self._untrack()
@@ -169,7 +186,7 @@ class UnswallowedInterrupt:
             time.sleep(0.001)
         self._stop.set()
         self._requests.put(False)
-        signal.signal(signal.SIGINT, self._previous)
+        signal.signal(self.signum, self._previous)
         self._previous = None
         self._untrack()
         if self._thread is not None:
@@ -184,7 +201,7 @@ class UnswallowedInterrupt:
     def handle(self, signum: int, frame: FrameType | None) -> None:
         """Raise KeyboardInterrupt, as Python's own handler; inside a callback that would swallow
         it (also anywhere while the garbage collector runs: a plain weakref callback has no frame
-        to tell it by), or while a compiled module starts up, send SIGINT again a moment later
+        to tell it by), or while a compiled module starts up, send the signal again a moment later
         instead."""
         self._sent = False
         if self._closing or (frame is not None and frame.f_code is UnswallowedInterrupt.__exit__.__code__):
@@ -212,38 +229,46 @@ class UnswallowedInterrupt:
             with self._lock:
                 if self._active and self._deferred:
                     self._deferred, self._sent = False, True
-                    _send_sigint()
+                    _send_signal(self.signum)
 
 
-class TerminateAsInterrupt:
+class TerminateAsInterrupt(UnswallowedInterrupt):
     """Context manager: SIGTERM (a batch system's time limit, ``scancel``, ``kill``) stops the block
     as Ctrl-C does: a SIGINT to the main thread (so :class:`UnswallowedInterrupt` and
     :func:`interrupt_held` act on it as on a Ctrl-C), or, where SIGINT is ignored (a command run
-    in the background of a script), KeyboardInterrupt at once. What a Ctrl-C leaves written (a
-    survey's catalogue) is then written; :attr:`terminated` tells the two apart. Acts only in the
-    main thread and not where SIGTERM is ignored; the handler found is restored on leaving."""
+    in the background of a script), KeyboardInterrupt raised as an :class:`UnswallowedInterrupt`
+    of SIGTERM raises it: one that came inside a garbage-collector callback (JAX's), where Python
+    only prints it, or while a compiled module starts up, is raised after it (SIGTERM sent again),
+    or on leaving. What a Ctrl-C leaves written (a survey's catalogue) is then written;
+    :attr:`terminated` tells the two apart. Acts only in the main thread and not where SIGTERM is
+    ignored; the handler found is restored on leaving."""
 
-    def __init__(self) -> None:
+    def __init__(self, delay: float = REDELIVERY_DELAY_S) -> None:
+        super().__init__(delay, signum=signal.SIGTERM)
         self.terminated = False
-        self._handlers = contextlib.ExitStack()
 
     def __enter__(self) -> TerminateAsInterrupt:
-        if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) is not signal.SIG_IGN:
-            self._handlers.enter_context(handler_in_place(signal.SIGTERM, self.handle))
+        found = signal.getsignal(signal.SIGTERM)
+        if threading.current_thread() is not threading.main_thread() or found is signal.SIG_IGN:
+            return self
+        if callable(signal.getsignal(signal.SIGINT)) or not takes_over(signal.SIGTERM, found):
+            # it sends SIGINT, which that handler defers out of a callback (or, SIGTERM's handler set outside
+            # Python, which cannot be put back, stays and raises at once where SIGINT is ignored, as it did)
+            self._previous = signal.signal(signal.SIGTERM, self.handle)
+        else:
+            super().__enter__()  # SIGINT ignored: this handler raises, and sends SIGTERM again out of a callback
         return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self._handlers.close()
 
     def handle(self, signum: int, frame: FrameType | None) -> None:
         """Stop as a Ctrl-C would (see the class): SIGINT's handler, whichever is in place (a
         sampler run's :class:`~tinylens.inference.common.KeptInterrupt`, which a library cannot
-        swallow), gets a SIGINT; KeyboardInterrupt at once only where SIGINT is ignored."""
+        swallow), gets a SIGINT; where SIGINT is ignored, KeyboardInterrupt where the program is,
+        or, inside a callback that would only print it, SIGTERM again once it has returned."""
         self.terminated = True
         if callable(signal.getsignal(signal.SIGINT)):
-            _send_sigint()
+            _send_signal(signal.SIGINT)
         else:
-            raise KeyboardInterrupt
+            super().handle(signum, frame)
 
 
 #: Said on stderr when a Ctrl-C comes inside :func:`interrupt_held` (a survey's local cluster starting).

@@ -268,6 +268,56 @@ def test_ctrl_c_inside_jaxs_garbage_collector_callback_stops_the_fit(tmp_path, d
     assert swallowed == []
 
 
+def test_sigterm_inside_jaxs_garbage_collector_callback_stops_a_fit_run_in_a_scripts_background(
+        tmp_path, data, monkeypatch, python_sigint):
+    """``tinylens fit ... &`` in a batch script runs with SIGINT ignored, and SIGTERM (SLURM's time
+    limit, scancel) then raised KeyboardInterrupt at once: one that came while JAX's callback in
+    ``gc.callbacks`` ran (loading, compiling, an optimiser, writing the outputs) was only printed,
+    "Exception ignored in: ... KeyboardInterrupt", and the fit ran on until SLURM's SIGKILL. It
+    must stop the fit: one line, exit code 143."""
+    import gc
+    import signal
+    import sys
+    import threading
+
+    import tinylens.problem
+
+    swallowed: list[BaseException | None] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda info: swallowed.append(info.exc_value))
+
+    def sigterm(phase, info):
+        if phase == "start":
+            signal.raise_signal(signal.SIGTERM)  # handled at once, inside this callback
+
+    def load(*args, **kwargs):
+        gc.callbacks.append(sigterm)
+        try:
+            gc.collect()
+        finally:
+            gc.callbacks.remove(sigterm)
+        if swallowed:
+            raise AssertionError(f"the SIGTERM was lost: Python only printed {swallowed!r}")
+        threading.Event().wait(60.0)  # the loading goes on; only the SIGTERM sent again ends this wait
+        raise AssertionError("the SIGTERM was lost")
+
+    def unhandled(signum, frame):
+        raise AssertionError("a SIGTERM reached the test's own handler")  # Python's default would end pytest
+
+    config = write_tiny_lens(tmp_path, None, data)
+    monkeypatch.setattr(tinylens.problem, "load", load)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # as in a script's background (the fixture restores it)
+    found = signal.signal(signal.SIGTERM, unhandled)
+    try:
+        code, out = invoke("fit", config, "--quiet")
+        assert signal.getsignal(signal.SIGTERM) is unhandled  # the handler found is restored
+    finally:
+        signal.signal(signal.SIGTERM, found)
+    assert code == 143, out
+    assert out == ("Terminated (SIGTERM: a batch system's time limit, scancel or kill). It was stopped while loading, "
+                   "before it wrote anything: run the same command again to fit."), out
+    assert swallowed == [] and signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+
+
 def test_ctrl_c_in_a_folder_whose_checkpoint_cannot_be_read_still_ends_with_one_line(tmp_path, data, monkeypatch):
     """The hint reads the checkpoints' fingerprints (and the pipeline's state) to tell whether the
     fit resumes them: one that could not be read (bytes that are no text, a folder in its place),

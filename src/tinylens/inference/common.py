@@ -303,7 +303,8 @@ class KeptInterrupt:
     main thread and only where SIGINT has Python's own handler, or the command line's
     (:class:`tinylens.interrupts.UnswallowedInterrupt`); an ignored SIGINT stays ignored. A
     SIGTERM that the command line stops on (:class:`tinylens.interrupts.TerminateAsInterrupt`,
-    which raises at once where SIGINT is ignored, as in a script's background) is recorded too.
+    which raises KeyboardInterrupt itself where SIGINT is ignored, as in a script's background, and
+    out of a garbage-collector callback sends SIGTERM again) is recorded too, when it raises.
     """
 
     def __init__(self) -> None:
