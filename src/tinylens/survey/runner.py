@@ -130,18 +130,34 @@ def resolved(path: str | Path) -> Path:
     return Path(path).expanduser().resolve()
 
 
-def present_files(folder: Path, name: str) -> list[Path]:
+def held_names(folder: Path) -> set[str] | None:
+    """The names of what ``folder`` holds, casefolded (a case-insensitive disk, macOS's, finds
+    ``Image.fits`` as ``image.fits``), listed once so that a lens file's names are looked up only
+    where the folder holds them: one stat of each of its several names in every lens folder made
+    a survey's start-up many times slower (on a cluster's shared disk most of all). None where
+    the folder cannot be listed (one that can be searched but not read, ``chmod 711``): its names
+    are then each looked up, as a lookup says what the folder holds (or fails) as before."""
+    try:
+        return {name.casefold() for name in os.listdir(folder)}
+    except OSError:
+        return None
+
+
+def present_files(folder: Path, name: str, held: set[str] | None = None) -> list[Path]:
     """The files of ``folder`` that are the lens file ``name`` (:func:`lens_file_names`), in that
     order: those that exist, then links to nothing (a purged scratch disk's, an unmounted archive's),
-    whose lens is still a lens, and fails saying the file is not found."""
-    paths = [folder / n for n in lens_file_names(name)]
-    return [p for p in paths if p.exists()] + [p for p in paths if p.is_symlink() and not p.exists()]
+    whose lens is still a lens, and fails saying the file is not found. ``held``: the folder's
+    :func:`held_names`, where the caller has them (else they are listed here)."""
+    held = held_names(folder) if held is None else held
+    paths = [folder / n for n in lens_file_names(name) if held is None or n.casefold() in held]
+    existing = [p for p in paths if p.exists()]
+    return existing + [p for p in paths if p not in existing and p.is_symlink()]
 
 
-def lens_file(folder: Path, name: str) -> Path:
+def lens_file(folder: Path, name: str, held: set[str] | None = None) -> Path:
     """The file of ``folder`` that is the lens file ``name``: the first of :func:`present_files`,
     else ``folder / name`` (whose absence the lens's fit reports)."""
-    found = present_files(folder, name)
+    found = present_files(folder, name, held)
     return found[0] if found else folder / name
 
 
@@ -150,8 +166,9 @@ def _warn_of_several(lenses: list[Lens]) -> None:
     and ``image.fits.gz``), and which one is fitted."""
     several = []
     for lens in lenses:
+        held = held_names(lens.folder)
         for name in (*LENS_FILES.values(), MASK_FILE):
-            found = present_files(lens.folder, name)
+            found = present_files(lens.folder, name, held)
             if len(found) > 1:
                 several.append(f"{lens.lens_id} ({' and '.join(p.name for p in found)}: {found[0].name} is used)")
     if several:
@@ -162,7 +179,10 @@ def _warn_of_several(lenses: list[Lens]) -> None:
 def is_lens_folder(path: Path) -> bool:
     """Whether ``path`` is a lens folder: a folder, not hidden, holding one of :data:`LENS_FILES`
     (under any of its :func:`lens_file_names`). OSError where it cannot be looked into."""
-    return not path.name.startswith(".") and path.is_dir() and any(present_files(path, n) for n in LENS_FILES.values())
+    if path.name.startswith(".") or not path.is_dir():
+        return False
+    held = held_names(path)
+    return any(present_files(path, n, held) for n in LENS_FILES.values())
 
 
 def find_lenses(lens_dir: str | Path) -> list[Lens]:
@@ -186,7 +206,8 @@ def find_lenses(lens_dir: str | Path) -> list[Lens]:
                       "If they are lens folders, make them readable (chmod) and run the survey again.",
                       DataWarning, stacklevel=2)
     if not lenses:
-        itself = [p.name for n in names for p in present_files(root, n)]
+        held = held_names(root)
+        itself = [p.name for n in names for p in present_files(root, n, held)]
         hint = (f" {root} itself holds {', '.join(sorted(itself))}, as one lens's folder does: give the folder "
                 "above it, or fit this lens alone with tinylens fit." if itself else "")
         raise TinyLensError(
@@ -219,9 +240,10 @@ def lens_config(template: Mapping[str, Any], lens: Lens, out: str | Path) -> dic
     config = copy.deepcopy(dict(template))
     dataset = config.get("dataset")
     dataset = dict(dataset) if isinstance(dataset, Mapping) else {}
-    dataset.update({key: str(lens_file(lens.folder, name)) for key, name in LENS_FILES.items()})
-    if present_files(lens.folder, MASK_FILE):
-        dataset["mask_path"] = str(lens_file(lens.folder, MASK_FILE))
+    held = held_names(lens.folder)
+    dataset.update({key: str(lens_file(lens.folder, name, held)) for key, name in LENS_FILES.items()})
+    if mask := present_files(lens.folder, MASK_FILE, held):
+        dataset["mask_path"] = str(mask[0])
     config["dataset"] = dataset
     output = config.get("output")
     output = dict(output) if isinstance(output, Mapping) else {}
