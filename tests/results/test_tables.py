@@ -25,6 +25,8 @@ def test_the_folders_made_for_an_output_are_removed_but_not_what_others_put_besi
     remove_made_folders(made)
     assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == ["a", "a/theirs.txt"]
     assert missing_folders(tmp_path) == []
+    assert missing_folders(tmp_path / "typo" / ".." / "a") == []  # a, which is there, once typo is made
+    assert missing_folders(tmp_path / "typo" / ".." / "new") == [tmp_path / "new"]
 
 
 @pytest.mark.parametrize("below", ["", "sub/deeper"])

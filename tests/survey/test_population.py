@@ -345,6 +345,22 @@ def test_a_population_that_cannot_be_made_leaves_no_parent_folder_behind(tmp_pat
     assert [p.name for p in tmp_path.iterdir()] == ["mine"] and list((tmp_path / "mine").iterdir()) == []
 
 
+
+def test_a_refused_population_leaves_a_folder_that_was_there_as_it_was(tmp_path):
+    """OUTDIR typo/../results, where typo is not there: no file of it could be found, so the folder
+    was taken for one the run made, and when the run was refused (results holds the user's files)
+    it was removed with those files. results is the folder, and it stays as it was."""
+    from tinylens.errors import OutputError
+    from tinylens.survey.population import simulate_population
+
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "notes.txt").write_text("mine")
+    with pytest.raises(OutputError, match="holds notes.txt but no population.json"):
+        simulate_population(1, tmp_path / "typo" / ".." / "results", **OPTIONS)
+    assert (results / "notes.txt").read_text() == "mine"
+
+
 def test_the_suggested_survey_command_runs_from_a_folder_with_a_space(tmp_path, monkeypatch):
     """The closing 'Fit them with:' line split a folder with a space (or '[' markup) in it."""
     import shlex

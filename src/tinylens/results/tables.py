@@ -54,9 +54,13 @@ def ensure_writable(folder: str | Path, choose: str = "another output.path in th
 
 def missing_folders(folder: str | Path) -> list[Path]:
     """The folders that :func:`ensure_writable` would create for ``folder``: ``folder`` and its
-    parents up to the first that exists, deepest first (empty when ``folder`` exists)."""
+    parents up to the first that exists, deepest first (empty when ``folder`` exists), named as
+    the system finds them once made (:func:`os.path.realpath`): in ``typo/../results``, where
+    ``typo`` is not there, no name is found until ``typo`` is made, and then the folder is
+    ``results``, which may hold the user's files (a folder ``typo``, made on the way, is left)."""
+    real = Path(os.path.realpath(folder))
     missing = []
-    for path in (Path(folder), *Path(folder).parents):
+    for path in (real, *real.parents):
         if path.exists() or path.is_symlink():
             break
         missing.append(path)
