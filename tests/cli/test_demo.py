@@ -81,6 +81,21 @@ def test_demo_refuses_a_folder_with_files_it_did_not_write(tmp_path):
     assert not (tmp_path / "image.fits").exists()
 
 
+
+def test_demo_refuses_a_folder_with_files_it_did_not_write_given_through_a_missing_one(tmp_path):
+    """FOLDER typo/../mine, where typo is not there: no file of it could be found before the demo
+    made typo, so the user's image.fits in mine was overwritten. It is refused as mine itself is."""
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "image.fits").write_text("mine\n")
+    folder = tmp_path / "typo" / ".." / "mine"
+    result = CliRunner().invoke(app, ["demo", str(folder), "--no-fit"], env={"COLUMNS": "300"})
+    assert result.exit_code == 2, result.output
+    assert f"{folder} already holds image.fits, not written by 'tinylens demo'" in " ".join(result.output.split())
+    assert sorted(p.name for p in (tmp_path / "mine").iterdir()) == ["image.fits"]
+    assert (tmp_path / "mine" / "image.fits").read_text() == "mine\n"
+    assert not (tmp_path / "typo").exists()  # refused before any folder is made
+
+
 def test_demo_refuses_a_population_folder(tmp_path):
     """simulate-population refuses a demo's folder, but the demo wrote its five files among a
     population's lens folders and truth tables."""

@@ -8,6 +8,7 @@ paper's Table 1 priors in the written ``model_config.yaml``.
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import time
 from pathlib import Path
@@ -174,21 +175,30 @@ DEMO_HEADER = "# tinylens demo:"
 TRUTH_NOTE = "--truth: the true values beside the fit and on the corner plot, as the demo's own fit shows them"
 
 
+def found_folder(directory: Path) -> Path:
+    """``directory`` as the system finds it once the folders it names are made
+    (:func:`os.path.realpath`): in ``typo/../lens``, where ``typo`` is not there, no file can be
+    found until ``typo`` is made, and then the folder is ``lens``, which may hold the user's files."""
+    return Path(os.path.realpath(directory))
+
+
 def check_not_users(directory: Path) -> None:
     """Refuse a folder that holds files of the demo's names that an earlier demo did not write
     (its model_config.yaml does not start with the demo's header): they would be overwritten.
     A population of ``tinylens simulate-population`` (its ``population.json``) is refused too,
-    as that command refuses a demo's folder: the two would be mixed in one folder."""
+    as that command refuses a demo's folder: the two would be mixed in one folder. The files are
+    looked for where the system finds the folder once made (:func:`found_folder`)."""
     from tinylens.survey.population import POPULATION_RECORD
 
-    if (directory / POPULATION_RECORD).exists():
+    found = found_folder(directory)
+    if (found / POPULATION_RECORD).exists():
         raise OutputError(f"{directory} holds a population written by 'tinylens simulate-population' (its "
                           f"{POPULATION_RECORD}); the demo's files would be mixed with the population's. Give a new "
                           "or empty folder: tinylens demo FOLDER.")
-    present = [name for name in DEMO_FILES if (directory / name).exists()]
+    present = [name for name in DEMO_FILES if (found / name).exists()]
     if not present:
         return
-    config = directory / "model_config.yaml"
+    config = found / "model_config.yaml"
     try:
         ours = config.is_file() and config.read_text(errors="replace").startswith(DEMO_HEADER)
     except OSError:
@@ -210,7 +220,8 @@ def write_demo(directory: Path, seed: int | None = None) -> Path:
     directory = Path(directory).expanduser()
     check_not_users(directory)
     made = missing_folders(directory)
-    new = [directory / name for name in DEMO_FILES if not (directory / name).exists()] if directory.is_dir() else []
+    found = found_folder(directory)
+    new = [found / name for name in DEMO_FILES if not (found / name).exists()] if found.is_dir() else []
     try:
         return _write_demo_files(ensure_writable(directory, "another folder for the demo (tinylens demo FOLDER)"), seed)
     except BaseException:
