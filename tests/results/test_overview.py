@@ -271,6 +271,26 @@ def test_failed_lenses_beyond_the_reasons_shown_are_counted_not_dropped(tmp_path
     assert inspect["lens_id"].tolist() == ids and inspect["reason"].str.startswith("DataError").all()
 
 
+
+def test_the_overview_names_a_folder_with_brackets_as_it_is(tmp_path):
+    """The catalogue's path, the --where and the files written were printed as rich markup, so a
+    survey folder 'survey [v2]' was printed 'survey ' and every path in it lost its '[v2]'."""
+    folder = tmp_path / "survey [v2]"
+    folder.mkdir()
+    ids = [f"lens_{i}" for i in range(7)]
+    pd.DataFrame({"lens_id": ids, "status": "failed",
+                  "reason": [f"DataError: lenses/{i}/image.fits is not a FITS file" for i in ids]}
+                 ).to_csv(folder / "catalog.csv", index=False)
+    result = CliRunner().invoke(app, ["report", str(folder / "catalog.csv"), "--where", "lens_id != '[x]'"],
+                                env={"COLUMNS": "400"})
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert f"7 of 7 lenses in {folder / 'catalog.csv'} (selected: lens_id != '[x]')" in text
+    assert f"every failed lens is listed with its reason in {folder / 'report' / 'inspect.csv'}." in text
+    assert f"listed with their flags, folders and figures in {folder / 'report' / 'inspect.csv'}." in text
+    assert f"Written: {folder / 'report' / 'overview.json'}, " in text
+
+
 def test_figures_leave_the_users_backend_and_pyplot_figures_alone(tmp_path):
     """A notebook's backend and open figures survive tinylens's figures (they once switched
     matplotlib to Agg and left their own figures open in pyplot)."""

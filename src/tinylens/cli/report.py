@@ -22,6 +22,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from tinylens.cli.common import console, path_value, print_warning
@@ -245,6 +246,7 @@ def print_overview(result: dict[str, Any], paths: dict[str, Path]) -> None:
     rules = (["trusted"] if sel["trusted_only"] else []) + ([sel["where"]] if sel["where"] else [])
     which = (f"{sel['n_selected']} of {lens_count(sel['n_lenses'])} in {sel['catalog']} (selected: {', '.join(rules)})"
              if rules else f"{lens_count(n['n_lenses'])} in {sel['catalog']}")
+    which = escape(which)  # a folder 'survey [v2]' or a --where holding '[...]' is not rich markup
     console.print(f"[bold]{which}[/]: "
                   f"[green]{n['n_ok']} ok[/] ({ov.trust_text(n)}), "
                   f"[red]{n['n_failed']} failed[/]"
@@ -294,13 +296,14 @@ def print_overview(result: dict[str, Any], paths: dict[str, Path]) -> None:
     unlisted = ov.unlisted_failures(n["n_failed"], result["failure_reasons"])
     if unlisted:
         console.print(f"Failed ({unlisted}): for {'other reasons' if unlisted > 1 else 'another reason'}, not shown; "
-                      f"every failed lens is listed with its reason in [bold]{paths['inspect']}[/].", soft_wrap=True)
+                      f"every failed lens is listed with its reason in [bold]{escape(str(paths['inspect']))}[/].",
+                      soft_wrap=True)
     inspect = result["inspect"]
     if len(inspect):
         console.print(f"To inspect: {len(inspect)} lens{'es' if len(inspect) > 1 else ''} (untrusted or failed), listed "
-                      f"with their flags, folders and figures in [bold]{paths['inspect']}[/].", soft_wrap=True)
-    console.print(f"Written: [bold]{paths['json']}[/], " + ", ".join(p.name for k, p in paths.items() if k != "json"),
-                  soft_wrap=True)
+                      f"with their flags, folders and figures in [bold]{escape(str(paths['inspect']))}[/].", soft_wrap=True)
+    console.print(f"Written: [bold]{escape(str(paths['json']))}[/], "
+                  + escape(", ".join(p.name for k, p in paths.items() if k != "json")), soft_wrap=True)
 
 
 def _one_row_per_lens(frame, what: str, warnings: list[str]):
