@@ -700,6 +700,18 @@ def test_bad_mge_settings_name_the_key(tmp_path, settings, fragments):
     assert "ValueError" not in out
 
 
+@pytest.mark.parametrize("settings, fragments", [
+    ({"n_gauss": True}, ["n_gauss=true", "(given: {'n_gauss': true})"]),
+    ({"sigma_min": None}, ["sigma_min=null", "(given: {'sigma_min': null})"]),
+    ({"n_gauss": [True, None]}, ["n_gauss=[true, null]", "(given: {'n_gauss': [true, null]})"]),
+])
+def test_bad_mge_settings_are_written_as_the_yaml_gave_them(tmp_path, settings, fragments):
+    """The config said true and null (YAML's words); the message said Python's True and None."""
+    out = assert_user_error(invoke("validate", write_case(tmp_path, edit=lambda cfg, _: _mge_lens_light(cfg, settings))),
+                            "lens_light_list[0].settings", *fragments)
+    assert "True" not in out and "None" not in out
+
+
 def test_unknown_component_settings_are_refused(tmp_path):
     assert_user_error(invoke("validate", write_case(tmp_path / "a", edit=lambda cfg, _: _mge_lens_light(cfg, {"n_gaus": 3}))),
                       "lens_light_list[0].settings.n_gaus", "n_gauss, sigma_max, sigma_min")

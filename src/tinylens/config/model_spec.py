@@ -15,6 +15,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from tinylens.config.schema import show
 from tinylens.errors import ConfigError, ConfigWarning, did_you_mean, outside_stacklevel, visible
 from tinylens.priors import Prior
 from tinylens.profiles.light import LIGHT_PROFILES, LightProfile
@@ -173,7 +174,7 @@ def _settings(profile: Any, given: Mapping[str, Any], list_name: str, idx: int) 
         try:
             profile.n_basis(settings)
         except (TypeError, ValueError) as exc:
-            raise ConfigError(f"{_path(list_name, idx, 'settings')}: {exc} (given: {dict(given)}).") from None
+            raise ConfigError(f"{_path(list_name, idx, 'settings')}: {exc} (given: {show(dict(given))}).") from None
     return settings
 
 

@@ -34,9 +34,11 @@ def sigmas(settings: Mapping | None = None) -> np.ndarray:
     n, lo, hi = s["n_gauss"], s["sigma_min"], s["sigma_max"]
     numeric = all(isinstance(v, Real) and not isinstance(v, bool) for v in (n, lo, hi))
     if not numeric or not 1 <= n <= MAX_N_GAUSS or n != int(n) or not 0 < lo <= hi < np.inf:
+        from tinylens.config.schema import show  # here: the profiles stay importable without pydantic
+
         raise ValueError(
             f"MGE needs an integer n_gauss from 1 to {MAX_N_GAUSS} and widths 0 < sigma_min <= sigma_max (arcsec), "
-            f"got n_gauss={n!r}, sigma_min={lo!r}, sigma_max={hi!r}"
+            f"got n_gauss={show(n)}, sigma_min={show(lo)}, sigma_max={show(hi)}"
         )
     n, lo, hi = int(n), float(lo), float(hi)
     return np.geomspace(lo, hi, n)
