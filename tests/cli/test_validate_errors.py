@@ -347,6 +347,17 @@ def test_validate_of_a_survey_template_says_how_to_check_one(tmp_path):
     assert "If this is a survey template" in out and "--dry-run" in out
 
 
+def test_validate_of_a_survey_template_with_a_mask_says_how_to_check_one(tmp_path):
+    """tinylens survey fills in a lens folder's mask.fits as dataset.mask_path, as it does its
+    image.fits; a template naming mask.fits, run alone, got no word of how to check a template."""
+    def edit(cfg, _):
+        cfg["dataset"]["mask_path"] = "mask.fits"
+
+    config = write_case(tmp_path / "templates", edit=edit)
+    out = assert_user_error(invoke("validate", config), "dataset.mask_path", "mask.fits")
+    assert "If this is a survey template" in out and "--dry-run" in out
+
+
 def test_missing_fits_at_an_absolute_path_gets_no_relative_path_hint(tmp_path):
     def edit(cfg, _):
         cfg["dataset"]["noise_path"] = str(tmp_path / "elsewhere" / "noise.fits")

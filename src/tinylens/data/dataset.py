@@ -57,7 +57,7 @@ from tinylens.data.fits_io import (escaped_path_note, read_fits_image, read_fits
 from tinylens.data.mask import shape_mask
 from tinylens.errors import (DataError, DataWarning,  # noqa: F401 (DataWarning: also imported from here)
                              outside_stacklevel)
-from tinylens.survey.lens_files import LENS_FILES, lens_file_names
+from tinylens.survey.lens_files import LENS_FILES, MASK_FILE, lens_file_names
 
 #: A fit needs at least this many usable pixels.
 MIN_USABLE_PIXELS = 10
@@ -96,9 +96,9 @@ BASE_DIR_ORIGIN = ("the config file's folder; for a config given as a dict, the 
                    "tinylens.fit, else the current folder")
 
 
-#: The data file names that ``tinylens survey`` fills in for each lens folder, under each name
-#: it finds them by (``image.fits``, ``image.fits.gz``, ``image.fits.fz``).
-SURVEY_FILE_NAMES = tuple(n for name in LENS_FILES.values() for n in lens_file_names(name))
+#: The data file names that ``tinylens survey`` fills in for each lens folder, its optional mask
+#: too, under each name it finds them by (``image.fits``, ``image.fits.gz``, ``image.fits.fz``).
+SURVEY_FILE_NAMES = tuple(n for name in (*LENS_FILES.values(), MASK_FILE) for n in lens_file_names(name))
 
 
 def relative_hint(path: str | None, base_dir: str | Path, origin: str = BASE_DIR_ORIGIN,
