@@ -496,6 +496,29 @@ def test_a_link_to_a_removed_file_says_where_it_points(tmp_path, files):
     assert f"file not found: {tmp_path / 'nothere.fits'}." in data_error(config(noise_path="nothere.fits"), tmp_path)
 
 
+def test_a_file_in_a_folder_linked_to_a_removed_one_says_where_the_link_points(tmp_path, files):
+    """A lens folder that is a symbolic link into scratch space since purged (lenses/lens_b ->
+    /scratch/lens_b) gave a plain 'file not found' for its image.fits: the message now names the
+    first link on the path that leads nowhere, and where it points."""
+    scratch = tmp_path / "scratch"
+    (scratch / "lens_b").mkdir(parents=True)
+    lenses = tmp_path / "lenses"
+    lenses.mkdir()
+    (lenses / "lens_b").symlink_to(scratch / "lens_b")
+    (lenses / "up").symlink_to(Path("lens_b") / "deeper")  # a link through the dangling one
+    (scratch / "lens_b").rmdir()  # purged
+    noise = lenses / "lens_b" / "noise.fits"
+    assert (f"dataset.noise_path file not found: {noise}: the folder {lenses / 'lens_b'} it is in is a symbolic link "
+            f"to {scratch / 'lens_b'}, which does not exist") in data_error(config(noise_path=str(noise)), tmp_path)
+    text = data_error(config(noise_path=str(lenses / "up" / "noise.fits")), tmp_path)
+    assert f"the folder {lenses / 'up'} it is in is a symbolic link to {lenses / 'lens_b' / 'deeper'}" in text, text
+    (tmp_path / "loop").symlink_to("loop")
+    text = data_error(config(noise_path="loop/noise.fits"), tmp_path)
+    assert f"the folder {tmp_path / 'loop'} it is in is a symbolic link in a loop of links" in text, text
+    (scratch / "lens_b").mkdir()  # there again: the file alone is missing
+    assert f"file not found: {noise}." in data_error(config(noise_path=str(noise)), tmp_path)
+
+
 @pytest.mark.parametrize("suffix, section", [("[SCI][5:15,2:12]", "5:15,2:12"), ("[1:10,1:10]", "1:10,1:10"),
                                              ("[1][*,3:8]", "*,3:8")])
 def test_a_cfitsio_image_section_is_refused_as_such(tmp_path, files, suffix, section):

@@ -180,16 +180,28 @@ def link_end(path: Path) -> Path | None:
     return None
 
 
+def first_dangling_link(path: Path) -> Path | None:
+    """The first of ``path``'s folders, or ``path`` itself, that is a symbolic link to nothing
+    (or in a loop of links), from the top; None where none is."""
+    for part in (*reversed(path.parents), path):
+        if os.path.islink(part) and not os.path.exists(part):
+            return part
+    return None
+
+
 def dangling_link_note(path: Path) -> str:
     """For a ``path`` that is a symbolic link to nothing (into a scratch disk since purged, an
-    archive not mounted), which ``ls`` lists though it opens no file: where it points; ``""``
+    archive not mounted), which ``ls`` lists though it opens no file, or that is in a folder
+    that is one (``lenses/lens_b`` a link to a purged folder): where that link points; ``""``
     for any other path."""
-    if not path.is_symlink():
+    link = first_dangling_link(path)
+    if link is None:
         return ""
-    end = link_end(path)
+    what = " is" if link == path else f": the folder {link} it is in is"
+    end = link_end(link)
     if end is None:
-        return " is a symbolic link in a loop of links, which leads to no file"
-    return f" is a symbolic link to {end}, which does not exist (removed, or on a disk not mounted here)"
+        return f"{what} a symbolic link in a loop of links, which leads to no file"
+    return f"{what} a symbolic link to {end}, which does not exist (removed, or on a disk not mounted here)"
 
 
 def check_readable_file(path: Path, role: str, hint: str = "") -> None:
