@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import time
 import warnings
 from pathlib import Path
@@ -690,6 +691,46 @@ def test_a_job_killed_while_it_starts_keeps_its_checkpoint_resumable(tmp_path, m
     assert prepare_checkpoint(path, "a" * 64, resume=True) and path.read_bytes() == b"the sampler's state"
     assert not prepare_checkpoint(path, "b" * 64, resume=True) and not path.exists()
     assert stamp_file.read_text() == "b" * 64 + "\n"
+
+
+def test_a_garbled_fingerprint_starts_the_sampling_again_with_a_warning(tmp_path, data):
+    """A checkpoint's fingerprint file that could not be read (binary junk) stopped the fit with a
+    UnicodeDecodeError traceback: it is now not resumed, and said so; not as a checkpoint of
+    another fit, which it is not known to be."""
+    config = write_tiny_lens(tmp_path, _inference(n_like_max=SMALL_CAP), data)
+    out = tmp_path / "output"
+    tinylens.fit(config, progress=False)
+    stamp_file = out / filenames.fingerprint_name(filenames.CHECKPOINTS["nautilus"])
+    stamp_file.write_bytes(b"\x89\xff\xfe\x00 not a fingerprint")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        again = tinylens.fit(config, progress=False)
+    said = [str(w.message) for w in caught if issubclass(w.category, CheckpointWarning)]
+    assert len(said) == 1, said
+    assert said[0].startswith(f"The fingerprint {stamp_file} of the checkpoint {out / 'checkpoint.hdf5'} could not be "
+                              "read (UnicodeDecodeError: ") and "it is deleted and the sampling starts again" in said[0]
+    assert not again.info["resumed"] and again.info["n_like_this_run"] > 0 and (out / filenames.RESULT).is_file()
+    assert re.fullmatch(r"[0-9a-f]{64}\n", stamp_file.read_text())  # this fit's, for the next run to resume
+
+
+def test_a_folder_in_the_place_of_a_fingerprint_is_said_and_left(tmp_path):
+    """A folder where a checkpoint's fingerprint is written stopped the fit with an
+    IsADirectoryError traceback; the checkpoint is now not resumed, and the warning says to
+    remove the folder (a fingerprint cannot be written in its place)."""
+    from tinylens.inference.common import prepare_checkpoint, resumable
+
+    path = tmp_path / filenames.CHECKPOINTS["dynesty"]
+    stamp_file = tmp_path / filenames.fingerprint_name(path.name)
+    path.write_bytes(b"the sampler's state")
+    stamp_file.mkdir()
+    assert not resumable(path, "a" * 64)
+    with pytest.warns(CheckpointWarning, match=r"could not be read \(IsADirectoryError: .* it is deleted and the "
+                      rf"sampling starts again\. Remove the folder {re.escape(str(stamp_file))}: "):
+        assert not prepare_checkpoint(path, "a" * 64, resume=True)
+    assert not path.exists() and stamp_file.is_dir()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CheckpointWarning)
+        assert not prepare_checkpoint(path, "a" * 64, resume=True)  # no checkpoint there: nothing to say
 
 
 def test_a_dynesty_checkpoint_left_half_written_is_removed_when_the_fit_starts_again(tmp_path, data):

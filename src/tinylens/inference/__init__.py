@@ -141,9 +141,11 @@ def search_of(problem) -> tuple[Any, Any, dict[str, Any], Any]:
 def resumed_checkpoints(problem, folder: Path) -> list[str]:
     """The checkpoint files in ``folder`` that :func:`run_inference` of ``problem`` there would
     resume, by their fingerprints: the pipeline's state (stages 1-3 and the box) and the
-    sampler's checkpoint (of that box). The others it replaces."""
+    sampler's checkpoint (of that box). The others it replaces. An OSError where the sampler's
+    checkpoint would be resumed but its fingerprint cannot be read: whose it is cannot be told
+    (the fit does not resume it, and says so)."""
     from tinylens import filenames
-    from tinylens.inference.common import resumable, resumes
+    from tinylens.inference.common import resumable, resumes, unreadable_fingerprint
 
     module, runner, settings, pipeline = search_of(problem)
     if not hasattr(module, "checkpoint_stamp"):  # an optimiser keeps no checkpoint
@@ -158,7 +160,11 @@ def resumed_checkpoints(problem, folder: Path) -> list[str]:
             return []
         kept.append(filenames.PIPELINE_STATE)
         problem, settings = sampling
-    if resumable(Path(folder) / name, module.checkpoint_stamp(problem, settings), resumes(settings)):
+    path = Path(folder) / name
+    unread = unreadable_fingerprint(path) if resumes(settings) and path.exists() else ""
+    if unread:
+        raise OSError(f"the fingerprint of the checkpoint {path} could not be read ({unread})")
+    if resumable(path, module.checkpoint_stamp(problem, settings), resumes(settings)):
         kept.append(name)
     return kept
 

@@ -229,25 +229,47 @@ def fingerprint(problem, **extra: Any) -> str:
 
 def resumable(path: Path, stamp: str, resume: bool = True) -> bool:
     """Whether the checkpoint ``path`` is resumed by a run whose fingerprint is ``stamp``: it
-    exists, the fingerprint next to it is ``stamp``, and ``resume``."""
+    exists, the fingerprint next to it is ``stamp`` (one that cannot be read is not), and ``resume``."""
     stamp_file = path.with_name(filenames.fingerprint_name(path.name))
-    return resume and path.exists() and stamp_file.exists() and stamp_file.read_text().strip() == stamp
+    return resume and path.exists() and _holds(stamp_file, stamp)
+
+
+def unreadable_fingerprint(path: Path) -> str:
+    """Why the fingerprint beside the checkpoint ``path`` cannot be read (``UnicodeDecodeError:
+    ...`` for binary junk, ``IsADirectoryError: ...`` for a folder in its place); ``""`` where
+    it can be, or is not there."""
+    try:
+        path.with_name(filenames.fingerprint_name(path.name)).read_text()
+    except FileNotFoundError:
+        return ""
+    except (OSError, UnicodeDecodeError) as err:
+        return f"{type(err).__name__}: {str(err).strip() or 'unreadable'}"
+    return ""
 
 
 def prepare_checkpoint(path: Path, stamp: str, resume: bool) -> bool:
-    """Decide whether ``path`` can be resumed (:func:`resumable`); remove it if not.
+    """Decide whether ``path`` can be resumed (:func:`resumable`); remove it if not, with a
+    CheckpointWarning where its fingerprint cannot be read.
 
     Writes the fingerprint ``stamp`` next to the checkpoint (``<path>.fingerprint``) where it
     is not there already, atomically (a job killed while writing it leaves the one before), and
-    returns True when an existing checkpoint of the same problem will be resumed.
+    returns True when an existing checkpoint of the same problem will be resumed. A folder in
+    the fingerprint's place is left there (and said, when it keeps a checkpoint from resuming).
     """
     stamp_file = path.with_name(filenames.fingerprint_name(path.name))
     remove_unfinished(path, stamp_file)  # writes that a killed job left unfinished
     resumed = resumable(path, stamp, resume)
+    reason = unreadable_fingerprint(path) if resume and path.exists() else ""
+    if reason:
+        folder = (f" Remove the folder {stamp_file}: no fingerprint can be written in its place, so no later run "
+                  "can resume this one either." if stamp_file.is_dir() else "")
+        warnings.warn(f"The fingerprint {stamp_file} of the checkpoint {path} could not be read ({reason}), so the "
+                      f"checkpoint is not known to be this fit's: it is deleted and the sampling starts again.{folder}",
+                      CheckpointWarning, stacklevel=outside_stacklevel())
     if not resumed and path.exists():
         path.unlink()
     path.parent.mkdir(parents=True, exist_ok=True)
-    if not _holds(stamp_file, stamp):
+    if not stamp_file.is_dir() and not _holds(stamp_file, stamp):
         write_atomic(stamp_file, lambda tmp: tmp.write_text(stamp + "\n"))
     return resumed
 
