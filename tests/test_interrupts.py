@@ -427,3 +427,69 @@ def test_sigterm_in_a_gc_callback_during_a_sampler_run_with_sigint_ignored_stops
             kept.check()
     assert raised == ["first"] and term.terminated and unraisable == []
     assert signal.getsignal(signal.SIGTERM) is sigterm_caught
+
+
+def test_sigterm_while_the_cluster_starts_with_sigint_ignored_is_held_until_it_has_started(python_sigint, sigterm_caught,
+                                                                                           capsys):
+    """A survey run in a script's background has SIGINT ignored, and interrupt_held then held
+    nothing: a SIGTERM (a SLURM time limit) raised KeyboardInterrupt into the local cluster's
+    start-up, leaving it half-started (tracebacks, an AssertionError at exit). It is now held as a
+    Ctrl-C is, said on stderr, and raised at the end of the block as SIGTERM's (terminated); a
+    second SIGTERM stops at once, and an error after it (its workers got it too) is SIGTERM's."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    reached = []
+    with TerminateAsInterrupt() as term:
+        with pytest.raises(KeyboardInterrupt):
+            with interrupt_held():
+                signal.raise_signal(signal.SIGTERM)
+                reached.append("after the SIGTERM")
+        assert signal.getsignal(signal.SIGTERM) == term.handle  # restored
+    assert reached == ["after the SIGTERM"] and term.terminated
+    assert "SIGTERM: stopping once the Dask cluster has started" in capsys.readouterr().err
+    with TerminateAsInterrupt() as term, pytest.raises(KeyboardInterrupt):
+        with interrupt_held():
+            signal.raise_signal(signal.SIGTERM)
+            reached.append("after the first")
+            signal.raise_signal(signal.SIGTERM)
+            reached.append("after the second")
+    assert reached[1:] == ["after the first"] and term.terminated
+    with TerminateAsInterrupt() as term, pytest.raises(KeyboardInterrupt):
+        with interrupt_held():
+            signal.raise_signal(signal.SIGTERM)
+            raise RuntimeError("Cluster failed to start")
+    assert term.terminated
+    with TerminateAsInterrupt() as term, pytest.raises(RuntimeError):  # without a SIGTERM, the error
+        with interrupt_held():
+            raise RuntimeError("Cluster failed to start")
+    assert not term.terminated
+    assert signal.getsignal(signal.SIGTERM) is sigterm_caught and signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+
+
+HELD_SIGTERM_SCRIPT = """
+import signal
+from tinylens.interrupts import TerminateAsInterrupt, interrupt_held
+
+assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN  # as started in a script's background
+term = TerminateAsInterrupt()
+try:
+    with term, interrupt_held():
+        signal.raise_signal(signal.SIGTERM)
+        print("held", flush=True)
+except KeyboardInterrupt:
+    print("stopped", term.terminated, flush=True)
+"""
+
+
+def test_sigterm_while_the_cluster_starts_is_held_in_a_process_started_with_sigint_ignored():
+    """The same in a process started as a batch script's 'tinylens survey ... &' starts it: SIGINT
+    ignored from its start (Python then installs no handler of its own)."""
+    import subprocess
+
+    def ignore_sigint() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    run = subprocess.run([sys.executable, "-c", HELD_SIGTERM_SCRIPT], capture_output=True, text=True, timeout=300,
+                         preexec_fn=ignore_sigint)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == ["held", "stopped True"], (run.stdout, run.stderr)
+    assert "SIGTERM: stopping once the Dask cluster has started" in run.stderr

@@ -14,8 +14,9 @@ where SIGINT is ignored (a command run in a script's background), SIGTERM's hand
 :class:`UnswallowedInterrupt` of SIGTERM's own, which sends SIGTERM again out of a callback.
 
 Also here: :func:`interrupt_behind`, the Ctrl-C behind an error it caused (an extension module's
-import turns one into an ImportError), and :func:`interrupt_held`, which holds a Ctrl-C back
-until a block that must not be cut short (a Dask cluster starting) has ended.
+import turns one into an ImportError), and :func:`interrupt_held`, which holds a Ctrl-C (or,
+where SIGINT is ignored, a SIGTERM) back until a block that must not be cut short (a Dask
+cluster starting) has ended.
 """
 
 from __future__ import annotations
@@ -274,17 +275,39 @@ class TerminateAsInterrupt(UnswallowedInterrupt):
 #: Said on stderr when a Ctrl-C comes inside :func:`interrupt_held` (a survey's local cluster starting).
 HELD_INTERRUPT_NOTE = "survey: stopping once the Dask cluster has started (press Ctrl-C again to stop at once)"
 
+#: Said on stderr when a SIGTERM comes inside :func:`interrupt_held` where SIGINT is ignored (a
+#: survey run in a batch script's background, stopped by its time limit or scancel).
+HELD_TERMINATE_NOTE = ("survey: SIGTERM: stopping once the Dask cluster has started "
+                       "(a second SIGTERM stops at once)")
+
+
+def held_signal() -> int | None:
+    """The signal :func:`interrupt_held` holds back here: SIGINT where a Ctrl-C raises
+    (:func:`ctrl_c_raises_here`; a SIGTERM that the command line stops on comes as a SIGINT
+    then); else SIGTERM where the command line stops on it and raises KeyboardInterrupt itself
+    (:func:`terminate_stops_here`, SIGINT ignored or left to the system: a command run in a
+    script's background); else none."""
+    if ctrl_c_raises_here():
+        return signal.SIGINT
+    if terminate_stops_here() and not callable(signal.getsignal(signal.SIGINT)):
+        return signal.SIGTERM
+    return None
+
 
 @contextlib.contextmanager
-def interrupt_held(note: str = HELD_INTERRUPT_NOTE) -> Iterator[None]:
+def interrupt_held(note: str = HELD_INTERRUPT_NOTE, term_note: str = HELD_TERMINATE_NOTE) -> Iterator[None]:
     """Hold back a Ctrl-C (SIGINT) while the block runs, saying ``note``; its KeyboardInterrupt
     comes at the end of the block. A second Ctrl-C interrupts at once (raised by the handler
     found, so that the command line's holds it back out of a garbage-collector callback).
 
     A Dask local cluster interrupted while it starts is left half-started: Dask cannot close it
     and prints tracebacks (workers that failed to start, an AssertionError at exit). Only where
-    :func:`ctrl_c_raises_here`; the handler found is restored after the block."""
-    if not ctrl_c_raises_here():
+    :func:`ctrl_c_raises_here`; the handler found is restored after the block. Where SIGINT is
+    ignored (a command in a script's background), a SIGTERM that the command line stops on is
+    held alike, saying ``term_note`` (see :func:`held_signal`): at the end of the block the
+    command line's handler gets it, and raises its KeyboardInterrupt (SIGTERM's, ``terminated``)."""
+    held = held_signal()
+    if held is None:
         yield
         return
     pressed = []
@@ -294,13 +317,15 @@ def interrupt_held(note: str = HELD_INTERRUPT_NOTE) -> Iterator[None]:
             previous(signum, frame)
             return
         pressed.append(signum)
-        print(note, file=sys.stderr, flush=True)
+        print(note if signum == signal.SIGINT else term_note, file=sys.stderr, flush=True)
 
-    with handler_in_place(signal.SIGINT, hold) as previous:
+    with handler_in_place(held, hold) as previous:
         try:
             yield
         except Exception:
             if not pressed:
                 raise  # (else the Ctrl-C's doing: a terminal's reaches the processes the block starts too)
     if pressed:
-        raise KeyboardInterrupt
+        if held == signal.SIGTERM:  # the command line's handler raises it, as SIGTERM's
+            previous(held, sys._getframe())
+        raise KeyboardInterrupt  # (where that handler did not)

@@ -234,6 +234,43 @@ def test_ctrl_c_while_the_local_cluster_starts_stops_once_it_is_up_and_closes_it
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
+def test_sigterm_while_the_local_cluster_starts_with_sigint_ignored_stops_once_it_is_up_and_closes_it(
+        monkeypatch, capsys, python_sigint):
+    """The same in a survey run in a batch script's background (SIGINT ignored), stopped by its
+    time limit or scancel (SIGTERM): nothing was held there, and the SIGTERM raised into the
+    cluster's start-up, leaving it half-started and never closed. It is now held as the Ctrl-C
+    is, the cluster closed once up, and the survey stops as SIGTERM stops it (exit 143)."""
+    import signal
+
+    import distributed
+
+    started, local_cluster = [], distributed.LocalCluster
+
+    def cluster(**kwargs):
+        started.append(local_cluster(**{**kwargs, "processes": False}))
+        signal.raise_signal(signal.SIGTERM)  # as if sent while it started
+        return started[0]
+
+    def unhandled(signum, frame):
+        raise _Unhandled
+
+    monkeypatch.setattr(distributed, "LocalCluster", cluster)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    previous = signal.signal(signal.SIGTERM, unhandled)  # Python's default would end pytest itself
+    entered = []
+    try:
+        with interrupts.TerminateAsInterrupt() as term, pytest.raises(KeyboardInterrupt):
+            with runner.dask_client(workers=1):
+                entered.append(True)
+        assert len(started) == 1 and started[0].status.name == "closed" and not entered and term.terminated
+        assert signal.getsignal(signal.SIGTERM) is unhandled and signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        for each in started:
+            each.close()
+    assert "SIGTERM: stopping once the Dask cluster has started" in capsys.readouterr().err
+
+
 def test_a_ctrl_c_deferred_to_the_end_of_a_finished_survey_does_not_say_nothing_was_written(
         tmp_path, mock_survey, monkeypatch, python_sigint):
     """A Ctrl-C that came inside a garbage-collector callback as the summary printed was raised
