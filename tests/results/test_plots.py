@@ -537,3 +537,31 @@ def test_a_bright_star_masked_out_of_the_fit_does_not_set_the_images_colour_scal
     assert not dataset.mask[29, 29] and dataset.data[29, 29] > 10 * dataset.data[dataset.mask].max()
     for norm, plain in zip(with_star, without):
         assert norm.vmax == pytest.approx(plain.vmax) and norm.vmax <= dataset.data[dataset.mask].max()
+
+
+def _colour_bar_labels(fig, panel) -> list[tuple[str, object]]:
+    """The text and drawn extent (display pixels) of each tick label of ``panel``'s colour bar."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    bar = panel.images[0].colorbar.ax
+    return [(text.get_text(), text.get_window_extent(renderer)) for text in bar.get_yticklabels() if text.get_text()]
+
+
+def test_the_colour_bar_labels_of_a_bright_lens_are_not_drawn_over_each_other(tiny_problem):
+    """A lens 2e4 times the noise: the colour bar's bottom (-2 noise levels, '-0.1') and its 0
+    were ticked 3 % of the bar apart, their labels drawn over each other. The bottom is now ticked
+    only where its label clears 0's; on the tiny lens (peak 19 times the noise) it still is."""
+    import dataclasses
+    from itertools import combinations
+
+    from tinylens.results.plots import dataset_figure
+
+    d = tiny_problem.dataset
+    for scale, bottom in ((1.0, "-0.1"), (1000.0, None)):
+        fig = dataset_figure(dataclasses.replace(d, data=np.array(d.data) * scale))
+        labels = _colour_bar_labels(fig, fig.axes[0])
+        texts = [text for text, _ in labels]
+        assert "0" in texts and (bottom is None or texts[0] == bottom), texts
+        assert not [(a, b) for (a, p), (b, q) in combinations(labels, 2) if p.overlaps(q)], texts

@@ -86,14 +86,22 @@ def asinh_norm(image: np.ndarray, noise_level: float, used: np.ndarray | None = 
     return colors.AsinhNorm(linear_width=max(noise_level, vmax * 1e-3), vmin=-2 * noise_level, vmax=vmax)
 
 
+#: Least distance, as a part of the colour bar's length, from the bottom of an asinh colour bar to
+#: its tick at 0 for the bottom to be ticked too: nearer (a peak 1e4 times the noise puts them 3 %
+#: apart), their labels, 8 points high, are drawn over each other ('-0.1' on '0').
+MIN_BOTTOM_TICK_GAP = 0.06
+
+
 def _asinh_ticks(norm: colors.AsinhNorm) -> list[float]:
     """0, the lower limit, decades and the maximum: readable colour-bar ticks (the top of the bar,
-    e.g. a lens's peak of 9, would otherwise be unlabelled above the tick at 1)."""
+    e.g. a lens's peak of 9, would otherwise be unlabelled above the tick at 1). The lower limit is
+    left out where it lies within :data:`MIN_BOTTOM_TICK_GAP` of 0 along the bar."""
     top = np.floor(np.log10(norm.vmax))
     decades = [10.0**k for k in np.arange(top - 3, top + 1) if 10.0**k > norm.linear_width]
     if not decades or norm.vmax > 2 * decades[-1]:
         decades.append(float(norm.vmax))
-    return [norm.vmin, 0.0, *decades]
+    bottom = [norm.vmin] if float(norm(0.0)) - float(norm(norm.vmin)) >= MIN_BOTTOM_TICK_GAP else []
+    return [*bottom, 0.0, *decades]
 
 
 def show_image(fig: Figure, ax, image: np.ndarray, title: str, extent, cbar_label: str = "", **kw):
