@@ -565,3 +565,34 @@ def test_the_colour_bar_labels_of_a_bright_lens_are_not_drawn_over_each_other(ti
         texts = [text for text, _ in labels]
         assert "0" in texts and (bottom is None or texts[0] == bottom), texts
         assert not [(a, b) for (a, p), (b, q) in combinations(labels, 2) if p.overlaps(q)], texts
+
+
+@pytest.mark.parametrize("e1", [0.0, 0.2])
+def test_the_source_panel_shows_the_caustic_it_names_also_a_point(tmp_path, e1):
+    """A round lens's caustic is a point, its lens centre (its contour mapped to the source plane:
+    a curve some 6e-5" across): drawn as a line it was not seen, though the legend named a
+    'caustic'. A caustic smaller than a pixel is now marked by a cross at its centre, several
+    pixels wide on the panel; an elliptical lens's caustic is drawn as its curve, as before."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from tinylens.results.plots import model_figure
+
+    centre = (0.1, -0.05)
+    mass = {"type": "SIE", "theta_E": 1.0, "e1": e1, "e2": 0.0, "center_x": centre[0], "center_y": centre[1]}
+    problem, theta = _lens_problem(tmp_path, mass)
+    fig = model_figure(problem, theta)
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    panel = next(ax for ax in fig.axes if ax.get_title() == "Reconstructed source (source plane)")
+    handles, names = panel.get_legend_handles_labels()
+    caustic = handles[names.index("caustic")]
+    drawn = caustic.get_window_extent(renderer)
+    assert drawn.width >= 6 and drawn.height >= 6, drawn
+    x, y = caustic.get_xdata(), caustic.get_ydata()
+    pixel = np.diff(panel.get_xlim())[0] / panel.images[0].get_array().shape[1]
+    if e1 == 0.0:
+        assert caustic.get_marker() not in ("None", None, "", " ")
+        np.testing.assert_allclose([np.mean(x), np.mean(y)], centre, atol=pixel)
+    else:  # an SIE's caustic: a diamond about its centre, drawn as a line
+        assert caustic.get_marker() in ("None", None, "", " ") and caustic.get_linestyle() == "-"
+        assert np.ptp(x) > 2 * pixel and np.mean(x) == pytest.approx(centre[0], abs=pixel)

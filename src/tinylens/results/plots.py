@@ -368,6 +368,17 @@ def _empty_panel(ax, title: str, text: str) -> None:
     ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=11, color="0.4", transform=ax.transAxes)
 
 
+def draw_caustic(ax, curve: np.ndarray, pixel: float, name: str | None) -> None:
+    """Draw the ``(N, 2)`` caustic ``curve`` on the source panel ``ax`` (of pixels ``pixel``
+    arcsec wide), named ``name`` in its legend: as a line, or where it is smaller than a pixel (a
+    round lens's caustic is a point) as a cross at its centre, which a line so small would not show."""
+    if np.ptp(curve, axis=0).max() < pixel:
+        x, y = curve.mean(axis=0)
+        ax.plot([x], [y], color="cyan", ls="none", marker="+", ms=9, mew=1.2, label=name)
+    else:
+        ax.plot(curve[:, 0], curve[:, 1], color="cyan", lw=0.8, label=name)
+
+
 def model_figure(problem, theta: np.ndarray, summary_lines: list[str] | None = None) -> Figure:
     """Data, model, normalised residuals, lens light, lensed source, data - lens light and the
     reconstructed source (with caustics), for the parameters ``theta``."""
@@ -407,7 +418,7 @@ def model_figure(problem, theta: np.ndarray, summary_lines: list[str] | None = N
     show_image(fig, ax[1, 2], src, "Reconstructed source (source plane)", s_extent, "data units / image pixel",
                cmap=IMAGE_CMAP, norm=asinh_norm(src, noise_level))
     for i, seg in enumerate(in_view(caus, s_extent)):
-        ax[1, 2].plot(seg[:, 0], seg[:, 1], color="cyan", lw=0.8, label="caustic" if i == 0 else None)
+        draw_caustic(ax[1, 2], seg, float(sx[0, 1] - sx[0, 0]), "caustic" if i == 0 else None)
     for i, seg in enumerate(in_view(cuts(problem, theta), s_extent)):
         ax[1, 2].plot(seg[:, 0], seg[:, 1], color="cyan", lw=0.8, ls="--", label="cut" if i == 0 else None)
     if ax[1, 2].get_legend_handles_labels()[0]:
