@@ -596,3 +596,38 @@ def test_the_source_panel_shows_the_caustic_it_names_also_a_point(tmp_path, e1):
     else:  # an SIE's caustic: a diamond about its centre, drawn as a line
         assert caustic.get_marker() in ("None", None, "", " ") and caustic.get_linestyle() == "-"
         assert np.ptp(x) > 2 * pixel and np.mean(x) == pytest.approx(centre[0], abs=pixel)
+
+
+@pytest.mark.parametrize("theta_E", [1.0, 1.5])
+def test_the_lensed_source_panel_names_its_critical_curve_where_it_does_not_cover_it(tiny_problem, theta_E):
+    """The lensed source panel drew the critical curve, a white line, with no word of what it is,
+    while the source panel names its caustic and cut. Its legend now names it, on a frame dark
+    enough for the white line to be seen even over the brightest colour of the panel, and placed
+    clear of the curve itself (theta_E 1.5": the curve passes near the panel's corners)."""
+    from matplotlib import colors
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from tinylens.results.plots import model_figure
+
+    theta = np.array([{**FREE_TRUTH, "lens_mass.0.theta_E": theta_E}[n] for n in tiny_problem.param_names])
+    fig = model_figure(tiny_problem, theta)
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    panel = next(ax for ax in fig.axes if ax.get_title() == "Lensed source (model)")
+    handles, names = panel.get_legend_handles_labels()
+    assert names == ["critical curve"]
+    legend = panel.get_legend()
+    box = legend.get_window_extent(renderer)
+    curve = np.concatenate([line.get_xydata() for line in panel.lines])
+    assert not box.count_contains(panel.transData.transform(curve))
+
+    def luminance(rgb) -> float:
+        return float(np.dot(rgb, [0.2126, 0.7152, 0.0722]))
+
+    frame = legend.get_frame()
+    alpha = frame.get_alpha() if frame.get_alpha() is not None else frame.get_facecolor()[3]
+    brightest = np.array(panel.images[0].get_cmap()(1.0)[:3])
+    behind = alpha * np.array(colors.to_rgb(frame.get_facecolor())) + (1 - alpha) * brightest
+    line = np.array(colors.to_rgb(handles[0].get_color()))
+    assert luminance(line) - luminance(behind) > 0.4
+    assert all(colors.to_rgb(text.get_color()) == (1.0, 1.0, 1.0) for text in legend.get_texts())

@@ -407,8 +407,12 @@ def model_figure(problem, theta: np.ndarray, summary_lines: list[str] | None = N
     else:
         _empty_panel(ax[0, 3], "Lens light (model)", "no lens light in the model")
     show_image(fig, ax[1, 0], m["lensed_source"], "Lensed source (model)", extent, "data units / pixel", **img)
+    named = in_view(crit, extent)
     for seg in crit:
-        ax[1, 0].plot(seg[:, 0], seg[:, 1], color="white", lw=0.7, alpha=0.8)
+        name = "critical curve" if named and seg is named[0] else None
+        ax[1, 0].plot(seg[:, 0], seg[:, 1], color="white", lw=0.7, alpha=0.8, label=name)
+    if named:  # a white line: named on a dark frame, out of the curve's way
+        ax[1, 0].legend(loc="best", fontsize=8, facecolor="black", edgecolor="none", framealpha=0.6, labelcolor="white")
     ax[1, 0].set_xlim(extent[:2])  # a critical curve followed beyond the image is cut at its edge
     ax[1, 0].set_ylim(extent[2:])
     show_image(fig, ax[1, 1], d.data - m["lens_light"], "Data - lens light", extent, "data units / pixel", **img)
