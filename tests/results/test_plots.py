@@ -631,3 +631,33 @@ def test_the_lensed_source_panel_names_its_critical_curve_where_it_does_not_cove
     line = np.array(colors.to_rgb(handles[0].get_color()))
     assert luminance(line) - luminance(behind) > 0.4
     assert all(colors.to_rgb(text.get_color()) == (1.0, 1.0, 1.0) for text in legend.get_texts())
+
+
+def test_a_uniform_noise_map_is_shown_as_one_value(tiny_problem):
+    """The tiny lens's noise map is 0.05 everywhere: its panel showed one colour beside a colour
+    bar from 0.046 to 0.054 ticked five times, as if the noise varied. A constant map's panel now
+    says 'uniform, 0.05' and its colour bar is that one colour, ticked at 0.05 alone; a map that
+    varies keeps its scale."""
+    import dataclasses
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from tinylens.results.plots import dataset_figure
+
+    def noise_panel(noise):
+        fig = dataset_figure(dataclasses.replace(tiny_problem.dataset, noise=noise))
+        FigureCanvasAgg(fig).draw()
+        panel = fig.axes[1]
+        image = panel.images[0]
+        bar = image.colorbar
+        ends = [image.cmap(image.norm(v)) for v in (bar.vmin, bar.vmax)]
+        return panel.get_title(), [t.get_text() for t in bar.ax.get_yticklabels() if t.get_text()], ends
+
+    noise = np.array(tiny_problem.dataset.noise)
+    assert np.all(noise == noise.flat[0])  # the tiny lens's noise: 0.05 everywhere
+    title, ticks, (bottom, top) = noise_panel(noise)
+    assert title.startswith("Noise map") and title.endswith("uniform, 0.05")
+    assert ticks == ["0.05"] and bottom == top
+    varied = noise * np.linspace(1.0, 2.0, noise.shape[1])
+    title, ticks, (bottom, top) = noise_panel(varied)
+    assert "uniform" not in title and len(ticks) >= 3 and bottom != top

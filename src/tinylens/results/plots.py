@@ -166,6 +166,34 @@ def snr_limit(snr: np.ndarray, used: np.ndarray) -> float:
     return max(float(np.percentile(values, 99.9)), 5.0) if values.size else 5.0
 
 
+#: Relative spread under which a map's finite pixels are taken to hold one value (float32 rounding).
+UNIFORM_RTOL = 1e-6
+
+
+def uniform_value(image: np.ndarray, rtol: float = UNIFORM_RTOL) -> float | None:
+    """The value that every finite pixel of ``image`` holds (to ``rtol`` of it): a constant noise
+    map's; None where they differ or none is finite."""
+    finite = image[np.isfinite(image)]
+    if not finite.size:
+        return None
+    low, high = float(finite.min()), float(finite.max())
+    return (low + high) / 2 if high - low <= rtol * max(abs(low), abs(high)) else None
+
+
+def show_uniform(fig: Figure, ax, image: np.ndarray, level: float, title: str, extent, cbar_label: str = ""):
+    """Draw ``image``, whose finite pixels all hold ``level``, as :func:`show_image` does, in one
+    colour, with a colour bar of that colour ticked at ``level`` alone and ``title`` saying
+    'uniform': matplotlib's own scale of ``level`` +- 10 % read as a map that varies."""
+    one = colors.ListedColormap([matplotlib.colormaps["viridis"](0.5)])
+    pad = abs(level) * 0.1 or 1.0
+    im = show_image(fig, ax, image, f"{title}: uniform, {level:.3g}", extent, cbar_label, cmap=one,
+                    vmin=level - pad, vmax=level + pad)
+    im.colorbar.set_ticks([level])
+    im.colorbar.ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:.3g}"))
+    im.colorbar.ax.yaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+    return im
+
+
 def check_first_argument(function: str, value, wanted: type, hint: str) -> None:
     """A TypeError saying what to pass (``hint``) when ``value`` is no ``wanted``: a Problem given
     to :func:`dataset_figure`, which takes its dataset (it failed deep inside, an AttributeError)."""
@@ -184,9 +212,13 @@ def dataset_figure(dataset) -> Figure:
     show_image(fig, axes[0], d.data, "Data (asinh stretch)", extent, "data units / pixel",
                cmap=IMAGE_CMAP, norm=asinh_norm(d.data, noise_level, d.mask))
     _mask_outline(axes[0], d.mask, extent)
-    vmin, vmax = noise_limits(d.noise, d.mask)
-    show_image(fig, axes[1], d.noise, r"Noise map ($1\sigma$)", extent, "data units / pixel", cmap="viridis",
-               vmin=vmin, vmax=vmax)
+    level = uniform_value(np.asarray(d.noise))
+    if level is None:
+        vmin, vmax = noise_limits(d.noise, d.mask)
+        show_image(fig, axes[1], d.noise, r"Noise map ($1\sigma$)", extent, "data units / pixel", cmap="viridis",
+                   vmin=vmin, vmax=vmax)
+    else:
+        show_uniform(fig, axes[1], d.noise, level, r"Noise map ($1\sigma$)", extent, "data units / pixel")
     snr = d.data / d.noise
     show_image(fig, axes[2], snr, "Signal-to-noise", extent, "S/N", cmap="viridis",
                norm=colors.AsinhNorm(linear_width=3.0, vmin=-3.0, vmax=snr_limit(snr, d.mask)))
