@@ -36,21 +36,22 @@ def unraisable(monkeypatch):
     return seen
 
 
-def ctrl_c_in_a_gc_callback() -> None:
-    """A Ctrl-C that arrives while a garbage-collector callback runs in the main thread: the
-    handler runs at once, inside the callback."""
+def signal_in_a_gc_callback(signum: int) -> None:
+    """A signal (a Ctrl-C's SIGINT, or a SLURM time limit's SIGTERM) that arrives while a
+    garbage-collector callback runs in the main thread: the handler runs at once, inside the
+    callback."""
     sent: list[int] = []
 
-    def ctrl_c_once(phase, info):
+    def signal_once(phase, info):
         if not sent and threading.current_thread() is threading.main_thread():
             sent.append(1)
-            signal.raise_signal(signal.SIGINT)
+            signal.raise_signal(signum)
 
-    gc.callbacks.append(ctrl_c_once)
+    gc.callbacks.append(signal_once)
     try:
         gc.collect()
     finally:
-        gc.callbacks.remove(ctrl_c_once)
+        gc.callbacks.remove(signal_once)
     assert sent == [1]
 
 
@@ -62,7 +63,7 @@ def wait_for_ctrl_c() -> None:
 
 def test_a_ctrl_c_in_a_gc_callback_is_raised_once_after_it(python_sigint, unraisable):
     with pytest.raises(KeyboardInterrupt), UnswallowedInterrupt() as handler:
-        ctrl_c_in_a_gc_callback()
+        signal_in_a_gc_callback(signal.SIGINT)
         assert unraisable == []  # without the handler: "Exception ignored in: <function ctrl_c_once ...>"
         wait_for_ctrl_c()
     assert unraisable == []
@@ -73,7 +74,7 @@ def test_a_ctrl_c_in_a_gc_callback_is_raised_once_after_it(python_sigint, unrais
 
 def test_a_ctrl_c_in_a_gc_callback_at_the_end_of_the_block_is_raised_on_leaving(python_sigint, unraisable):
     with pytest.raises(KeyboardInterrupt) as raised, UnswallowedInterrupt(delay=3600.0) as handler:
-        ctrl_c_in_a_gc_callback()
+        signal_in_a_gc_callback(signal.SIGINT)
         assert handler._deferred  # not raised inside the callback, nor sent again before the hour
     assert getattr(raised.value, AT_END_ATTR) is True  # the block had ended: the command line says so
     assert unraisable == [] and signal.getsignal(signal.SIGINT) is signal.default_int_handler
@@ -82,7 +83,7 @@ def test_a_ctrl_c_in_a_gc_callback_at_the_end_of_the_block_is_raised_on_leaving(
 
 def test_a_ctrl_c_deferred_while_the_block_raises_is_not_raised_again(python_sigint, unraisable):
     with pytest.raises(ValueError), UnswallowedInterrupt(delay=3600.0):
-        ctrl_c_in_a_gc_callback()
+        signal_in_a_gc_callback(signal.SIGINT)
         raise ValueError("the command's own error")
     assert unraisable == [] and signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
@@ -316,7 +317,7 @@ def test_a_ctrl_c_in_a_gc_callback_during_a_sampler_run_is_not_printed_and_stops
     KeyboardInterrupt, which the guarded likelihood raises again if a library swallowed it."""
     raised = []
     with UnswallowedInterrupt() as outer, KeptInterrupt() as kept:
-        ctrl_c_in_a_gc_callback()
+        signal_in_a_gc_callback(signal.SIGINT)
         assert unraisable == []
         try:
             kept.check()  # the likelihood, called next: the Ctrl-C is on its way, not raised twice
@@ -344,7 +345,7 @@ def test_a_second_ctrl_c_in_a_gc_callback_while_the_cluster_starts_is_not_printe
         with interrupt_held(note=""):
             signal.raise_signal(signal.SIGINT)  # the first: held
             reached.append("after the first")
-            ctrl_c_in_a_gc_callback()
+            signal_in_a_gc_callback(signal.SIGINT)
             assert unraisable == []  # without the fix: the KeyboardInterrupt raised inside it, printed
             reached.append("after the second")
             wait_for_ctrl_c()
@@ -369,24 +370,6 @@ def sigterm_caught():
     signal.signal(signal.SIGTERM, found)
 
 
-def sigterm_in_a_gc_callback() -> None:
-    """A SIGTERM (a SLURM time limit) that arrives while a garbage-collector callback runs in the
-    main thread: the handler runs at once, inside the callback."""
-    sent: list[int] = []
-
-    def sigterm_once(phase, info):
-        if not sent and threading.current_thread() is threading.main_thread():
-            sent.append(1)
-            signal.raise_signal(signal.SIGTERM)
-
-    gc.callbacks.append(sigterm_once)
-    try:
-        gc.collect()
-    finally:
-        gc.callbacks.remove(sigterm_once)
-    assert sent == [1]
-
-
 def test_sigterm_in_a_gc_callback_with_sigint_ignored_is_raised_once_after_it(python_sigint, sigterm_caught, unraisable):
     """A command run in a script's background has SIGINT ignored, and SIGTERM then raised
     KeyboardInterrupt at once: one that came inside JAX's garbage-collector callback (loading,
@@ -396,7 +379,7 @@ def test_sigterm_in_a_gc_callback_with_sigint_ignored_is_raised_once_after_it(py
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     term = TerminateAsInterrupt()
     with pytest.raises(KeyboardInterrupt), UnswallowedInterrupt(), term:
-        sigterm_in_a_gc_callback()
+        signal_in_a_gc_callback(signal.SIGTERM)
         assert unraisable == []  # without the fix: "Exception ignored in: <function sigterm_once ...>"
         wait_for_ctrl_c()
     assert term.terminated and unraisable == []
@@ -412,7 +395,7 @@ def test_sigterm_in_a_gc_callback_during_a_sampler_run_with_sigint_ignored_stops
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     raised = []
     with TerminateAsInterrupt() as term, KeptInterrupt() as kept:
-        sigterm_in_a_gc_callback()
+        signal_in_a_gc_callback(signal.SIGTERM)
         assert unraisable == [] and not kept.interrupted  # on its way, not raised inside the callback
         try:
             wait_for_ctrl_c()

@@ -226,10 +226,10 @@ def test_ctrl_c_while_loading_promises_only_a_checkpoint_of_this_config(tmp_path
     assert info["resumed"] == (not change) and (info["earlier_time_s"] > 0) == ("prior" not in change)
 
 
-def test_ctrl_c_inside_jaxs_garbage_collector_callback_stops_the_fit(tmp_path, data, monkeypatch):
-    """A Ctrl-C in a fit's first seconds (loading, compiling) often came while JAX's callback in
-    ``gc.callbacks`` ran, where Python only printed "Exception ignored in: <function
-    _xla_gc_callback ...>": the fit then ran to its end. It must stop the fit, once."""
+def load_signalled_in_a_gc_callback(monkeypatch, signum: int, what: str) -> list[BaseException | None]:
+    """Make a fit's loading (tinylens.problem.load) raise signal ``signum`` (a ``what``) inside a
+    garbage-collector callback, as it often comes while JAX's callback runs, then wait for the
+    signal sent again; return what Python printed as "Exception ignored in: ..." meanwhile."""
     import gc
     import signal
     import sys
@@ -240,23 +240,33 @@ def test_ctrl_c_inside_jaxs_garbage_collector_callback_stops_the_fit(tmp_path, d
     swallowed: list[BaseException | None] = []
     monkeypatch.setattr(sys, "unraisablehook", lambda info: swallowed.append(info.exc_value))
 
-    def ctrl_c(phase, info):
+    def raised(phase, info):
         if phase == "start":
-            signal.raise_signal(signal.SIGINT)  # handled at once, inside this callback
+            signal.raise_signal(signum)  # handled at once, inside this callback
 
     def load(*args, **kwargs):
-        gc.callbacks.append(ctrl_c)
+        gc.callbacks.append(raised)
         try:
             gc.collect()
         finally:
-            gc.callbacks.remove(ctrl_c)
+            gc.callbacks.remove(raised)
         if swallowed:
-            raise AssertionError(f"the Ctrl-C was lost: Python only printed {swallowed!r}")
-        threading.Event().wait(60.0)  # the loading goes on; only the Ctrl-C sent again ends this wait
-        raise AssertionError("the Ctrl-C was lost")
+            raise AssertionError(f"the {what} was lost: Python only printed {swallowed!r}")
+        threading.Event().wait(60.0)  # the loading goes on; only the signal sent again ends this wait
+        raise AssertionError(f"the {what} was lost")
 
-    config = write_tiny_lens(tmp_path, None, data)
     monkeypatch.setattr(tinylens.problem, "load", load)
+    return swallowed
+
+
+def test_ctrl_c_inside_jaxs_garbage_collector_callback_stops_the_fit(tmp_path, data, monkeypatch):
+    """A Ctrl-C in a fit's first seconds (loading, compiling) often came while JAX's callback in
+    ``gc.callbacks`` ran, where Python only printed "Exception ignored in: <function
+    _xla_gc_callback ...>": the fit then ran to its end. It must stop the fit, once."""
+    import signal
+
+    swallowed = load_signalled_in_a_gc_callback(monkeypatch, signal.SIGINT, "Ctrl-C")
+    config = write_tiny_lens(tmp_path, None, data)
     found = signal.signal(signal.SIGINT, signal.default_int_handler)  # as from a terminal
     try:
         code, out = invoke("fit", config, "--quiet")
@@ -275,36 +285,14 @@ def test_sigterm_inside_jaxs_garbage_collector_callback_stops_a_fit_run_in_a_scr
     ``gc.callbacks`` ran (loading, compiling, an optimiser, writing the outputs) was only printed,
     "Exception ignored in: ... KeyboardInterrupt", and the fit ran on until SLURM's SIGKILL. It
     must stop the fit: one line, exit code 143."""
-    import gc
     import signal
-    import sys
-    import threading
 
-    import tinylens.problem
-
-    swallowed: list[BaseException | None] = []
-    monkeypatch.setattr(sys, "unraisablehook", lambda info: swallowed.append(info.exc_value))
-
-    def sigterm(phase, info):
-        if phase == "start":
-            signal.raise_signal(signal.SIGTERM)  # handled at once, inside this callback
-
-    def load(*args, **kwargs):
-        gc.callbacks.append(sigterm)
-        try:
-            gc.collect()
-        finally:
-            gc.callbacks.remove(sigterm)
-        if swallowed:
-            raise AssertionError(f"the SIGTERM was lost: Python only printed {swallowed!r}")
-        threading.Event().wait(60.0)  # the loading goes on; only the SIGTERM sent again ends this wait
-        raise AssertionError("the SIGTERM was lost")
+    swallowed = load_signalled_in_a_gc_callback(monkeypatch, signal.SIGTERM, "SIGTERM")
 
     def unhandled(signum, frame):
         raise AssertionError("a SIGTERM reached the test's own handler")  # Python's default would end pytest
 
     config = write_tiny_lens(tmp_path, None, data)
-    monkeypatch.setattr(tinylens.problem, "load", load)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # as in a script's background (the fixture restores it)
     found = signal.signal(signal.SIGTERM, unhandled)
     try:
