@@ -8,6 +8,7 @@ import errno
 import json
 import os
 import re
+import shutil
 import time
 import warnings
 from pathlib import Path
@@ -335,6 +336,47 @@ def test_discard_exploration_reaches_a_run_resumed_after_its_exploration(tmp_pat
     kept = _run(_problem(tmp_path, data), tmp_path)  # and back: the exploration's points are used again
     assert kept.info["resumed"] and kept.info["n_like_this_run"] == 0
     assert len(kept.samples) == kept.n_likelihood_evals
+
+
+@pytest.fixture(scope="module")
+def capped_nautilus(tmp_path_factory, data) -> Path:
+    """A folder holding the checkpoint of the tiny lens's nautilus run capped at SMALL_CAP calls."""
+    folder = tmp_path_factory.mktemp("capped")
+    assert not _run(_problem(folder, data, n_like_max=SMALL_CAP), folder).converged
+    return folder
+
+
+def _resumed_with(capped: Path, folder: Path, data, **settings):
+    """The run of a copy of ``capped``'s checkpoint in ``folder`` with ``settings`` changed (same cap)."""
+    shutil.copytree(capped, folder)
+    return _run(_problem(folder, data, n_like_max=SMALL_CAP, **settings), folder)
+
+
+@pytest.mark.parametrize("setting", [{"n_update": 50}, {"n_like_new_bound": 300}, {"enlarge_per_dim": 1.3},
+                                     {"n_points_min": 30}, {"split_threshold": 10}, {"periodic": [0]},
+                                     {"n_networks": 2}, {"neural_network_kwargs": {"max_iter": 100}}],
+                         ids=lambda s: next(iter(s)))
+def test_a_changed_nautilus_bound_setting_starts_afresh(tmp_path, data, capped_nautilus, setting):
+    """nautilus resumes its state from the checkpoint but takes these settings from its arguments,
+    so a changed value shaped only the bounds built after the resume (each changes the samples of
+    a resume, checked on nautilus 1.0.6), and result.json named it for the whole run: the
+    fingerprint left them out. A changed value now starts afresh, as a changed nlive does."""
+    again = _resumed_with(capped_nautilus, tmp_path / "again", data, **setting)
+    assert not again.info["resumed"]
+    assert again.info["n_like_this_run"] == again.n_likelihood_evals >= SMALL_CAP
+
+
+@pytest.mark.parametrize("setting", [{"n_update": FAST_NAUTILUS["nlive"]}, {"n_like_new_bound": 10 * FAST_NAUTILUS["nlive"]},
+                                     {"enlarge_per_dim": 1.1}, {"n_points_min": len(FREE_TRUTH) + 50},
+                                     {"split_threshold": 100}, {"periodic": []}, {"periodic": None},
+                                     {"neural_network_kwargs": {}}, {"verbose": True}, {"checkpoint_every": 0}],
+                         ids=lambda s: f"{next(iter(s))}={next(iter(s.values()))}")
+def test_a_bound_setting_given_its_default_or_an_output_setting_resumes(tmp_path, data, capped_nautilus, setting):
+    """A bound setting given as nautilus's default (n_update: nlive, n_points_min: n_dim + 50, ...)
+    samples as the config that leaves it out, and verbose and checkpoint_every change only what
+    is printed and written: the same checkpoint is resumed (already at its cap: no call)."""
+    again = _resumed_with(capped_nautilus, tmp_path / "again", data, **setting)
+    assert again.info["resumed"] and again.info["n_like_this_run"] == 0
 
 
 def test_fresh_deletes_the_checkpoints_and_starts_again(tmp_path, data):

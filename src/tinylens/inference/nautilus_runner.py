@@ -23,6 +23,7 @@ Settings (``config.inference.settings``), TinyLensGpu's names first:
 
 from __future__ import annotations
 
+import inspect
 import io
 import math
 import sys
@@ -267,10 +268,43 @@ def apply_discard_exploration(sampler: Sampler, run_kw: dict[str, Any]) -> None:
         sampler.discard_exploration = wanted  # nautilus's setter: the shells' weights follow
 
 
+#: Sampler settings that shape the bounds nautilus builds. A resumed sampler reads its state from
+#: the checkpoint but takes these from its arguments, so a changed value would shape only the
+#: bounds built after the resume: they are part of the checkpoint's fingerprint.
+BOUND_KEYS = ("n_update", "n_like_new_bound", "enlarge_per_dim", "n_points_min", "split_threshold", "periodic",
+              "n_networks", "neural_network_kwargs")
+_SAMPLER_DEFAULTS = {name: p.default for name, p in inspect.signature(Sampler.__init__).parameters.items()}
+
+
+def bound_settings(init: dict[str, Any], n_dim: int) -> dict[str, Any]:
+    """The :data:`BOUND_KEYS` as nautilus uses them for ``n_dim`` parameters with the Sampler
+    keywords ``init``: its defaults filled in (``n_update``: ``n_live``, ``n_like_new_bound``:
+    10 ``n_live``, ``n_points_min``: ``n_dim`` + 50), so that a value given as its default is the same."""
+    value = {k: init.get(k, _SAMPLER_DEFAULTS[k]) for k in BOUND_KEYS}
+    n_live = init.get("n_live", _SAMPLER_DEFAULTS["n_live"])
+    return {
+        "n_update": n_live if value["n_update"] is None else int(value["n_update"]),
+        "n_like_new_bound": 10 * n_live if value["n_like_new_bound"] is None else int(value["n_like_new_bound"]),
+        "enlarge_per_dim": float(value["enlarge_per_dim"]),
+        "n_points_min": n_dim + 50 if value["n_points_min"] is None else int(value["n_points_min"]),
+        "split_threshold": float(value["split_threshold"]),
+        "periodic": sorted(int(i) for i in value["periodic"] or []),
+        "n_networks": int(value["n_networks"]),
+        "neural_network_kwargs": dict(sorted(dict(value["neural_network_kwargs"] or {}).items())),
+    }
+
+
 def checkpoint_stamp(problem, settings: dict[str, Any]) -> str:
-    """The fingerprint of the checkpoint that :func:`run` keeps for ``problem`` with ``settings``."""
+    """The fingerprint of the checkpoint that :func:`run` keeps for ``problem`` with ``settings``:
+    ``n_live``, ``n_batch``, ``seed`` and the :func:`bound_settings` that differ from nautilus's
+    defaults (a checkpoint of a config that leaves them out keeps its fingerprint). Not in it:
+    ``Sampler.run``'s settings (a stopped fit may raise ``n_eff``, ``n_like_max`` or ``timeout``
+    and go on; :func:`apply_discard_exploration`), ``resume`` and ``checkpoint_every``."""
     init = _settings(settings)[0]
-    return fingerprint(problem, n_live=init["n_live"], n_batch=init["n_batch"], seed=init.get("seed"))
+    bounds = bound_settings(init, problem.ndim)
+    default = bound_settings({"n_live": init["n_live"]}, problem.ndim)
+    changed = {k: v for k, v in bounds.items() if v != default[k]}
+    return fingerprint(problem, n_live=init["n_live"], n_batch=init["n_batch"], seed=init.get("seed"), **changed)
 
 
 def run(
