@@ -571,6 +571,41 @@ def test_a_resumed_dynesty_fit_goes_on_saving_its_evaluation_history(tmp_path, d
 
 @pytest.mark.skipif("save_evaluation_history" not in dynesty_runner.SAMPLER_KEYS,
                     reason="dynesty < 3.0 has no evaluation history")
+def test_a_stopped_dynesty_fit_resumes_when_only_its_evaluation_history_changes(tmp_path, data):
+    """The fingerprint held every sampler setting, so a stopped fit given save_evaluation_history
+    (or another history_filename) sampled again from the beginning, though the history only
+    writes what the sampler does. It now resumes, with the same samples as a fit never stopped;
+    a history switched on at the resume holds the calls from there on, and says so."""
+    never_stopped = _run(_problem(tmp_path / "whole", data, "dynesty", maxcall=600), tmp_path / "whole", dynesty_runner)
+    capped = _run(_problem(tmp_path, data, "dynesty", maxcall=300), tmp_path, dynesty_runner)
+    with pytest.warns(CheckpointWarning, match=rf"history {tmp_path / filenames.DYNESTY_HISTORY} holds the likelihood "
+                      rf"calls of this fit from its resume on: the {capped.n_likelihood_evals} calls made before it"):
+        resumed = _run(_problem(tmp_path, data, "dynesty", maxcall=600, save_evaluation_history=True), tmp_path,
+                       dynesty_runner)
+    assert resumed.info["resumed"] and resumed.n_likelihood_evals == never_stopped.n_likelihood_evals
+    np.testing.assert_array_equal(resumed.samples, never_stopped.samples)
+    assert _history_rows(tmp_path / filenames.DYNESTY_HISTORY) == resumed.info["n_like_this_run"] > 0
+
+    folder = tmp_path / "at_its_cap"  # switched on where the resumed run makes no call: an empty history
+    _run(_problem(folder, data, "dynesty", maxcall=300), folder, dynesty_runner)
+    with pytest.warns(CheckpointWarning, match="calls made before it are not in it"):
+        again = _run(_problem(folder, data, "dynesty", maxcall=300, save_evaluation_history=True), folder,
+                     dynesty_runner)
+    assert again.info["resumed"] and again.info["n_like_this_run"] == 0
+    assert _history_rows(folder / filenames.DYNESTY_HISTORY) == 0  # not dynesty's 10,000 rows of zeros
+
+    folder = tmp_path / "off"  # and switched off: resumed, the history as the stopped run left it
+    _run(_problem(folder, data, "dynesty", maxcall=300, save_evaluation_history=True), folder, dynesty_runner)
+    stopped_rows = _history_rows(folder / filenames.DYNESTY_HISTORY)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CheckpointWarning)
+        off = _run(_problem(folder, data, "dynesty", maxcall=600), folder, dynesty_runner)
+    assert off.info["resumed"] and off.info["n_like_this_run"] > 0
+    assert _history_rows(folder / filenames.DYNESTY_HISTORY) == stopped_rows
+
+
+@pytest.mark.skipif("save_evaluation_history" not in dynesty_runner.SAMPLER_KEYS,
+                    reason="dynesty < 3.0 has no evaluation history")
 def test_each_sampling_run_of_the_pipeline_keeps_its_own_dynesty_history(tmp_path, data, monkeypatch):
     """The pipeline samples again when it widens the box: the second run wrote its history over
     the first's. Run 2 now has a file of its own (``dynesty_logl_history.run2.h5``), and each

@@ -11,7 +11,8 @@ Settings (``config.inference.settings``): ``nlive`` (default 300), ``batch_size`
 ``checkpoint_every`` (seconds, 60), and any other keyword of ``dynesty.NestedSampler`` or of
 ``run_nested`` (``maxiter``, ``maxcall``, ``walks``, ...). ``save_evaluation_history`` (dynesty >= 3)
 writes ``history_filename`` (default :data:`tinylens.filenames.DYNESTY_HISTORY`) into the output folder,
-and a run resumed from its checkpoint goes on writing it (:func:`_resume_history`). Each sampling
+and a run resumed from its checkpoint goes on writing it (:func:`_resume_history`); these two may change
+between a stopped run and its resume (:data:`OUTPUT_KEYS`). Each sampling
 run of the pipeline (one more each time it widens the box) has a file of its own (:func:`settings_for_run`).
 
 ``maxcall`` and ``maxiter`` are budgets of the whole fit, as nautilus's ``n_like_max`` is: a run
@@ -23,6 +24,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable
@@ -36,7 +38,7 @@ from scipy.special import logsumexp
 from tinylens import filenames
 from tinylens.config.schema import show
 from tinylens.inference import InferenceResult
-from tinylens.errors import ConfigError
+from tinylens.errors import CheckpointWarning, ConfigError, outside_stacklevel
 from tinylens.inference.common import (
     KeptInterrupt,
     SamplingClock,
@@ -315,15 +317,33 @@ def _history_rows(path: str) -> int:
         return -1
 
 
-def _resume_history(loglikelihood, path: str) -> None:
+def _empty_history(path: str) -> None:
+    """Make the history file ``path`` that dynesty has just made hold no row: it makes room for
+    its first 10,000 and cuts the file to what it saved only when it saves, so that a resumed run
+    that made no call (already at its cap) left 10,000 rows of zeros."""
+    with h5py.File(path, "r+") as f:
+        for name in ("evaluation_u", "evaluation_v", "evaluation_logl"):
+            f[name].resize(0, axis=0)
+
+
+def _resume_history(loglikelihood, path: str, n_calls: int) -> None:
     """Switch the evaluation history of a sampler restored from its checkpoint back on (dynesty
     switches it off when it pickles one): the file ``path`` then goes on from the checkpoint's
     evaluations, and loses those made after it, as the sampler does. A file that no longer holds
-    them (removed meanwhile) is started again with the evaluations the checkpoint had not saved."""
+    them (removed meanwhile, or another ``history_filename``) is started again with the evaluations
+    the checkpoint had not saved. Where that leaves out some of the ``n_calls`` the checkpoint's
+    runs made (the history was off for them, or saved in another file), a CheckpointWarning says so."""
     loglikelihood.history_filename = path
     loglikelihood.save_evaluation_history = True
     if _history_rows(path) < loglikelihood.evaluation_history_counter:  # -1 for a missing file
         loglikelihood.history_init()
+        _empty_history(path)
+    missing = n_calls - loglikelihood.evaluation_history_counter - len(loglikelihood.evaluation_history)
+    if missing > 0:
+        warnings.warn(f"dynesty's evaluation history {path} holds the likelihood calls of this fit from its resume "
+                      f"on: the {missing:,} calls made before it are not in it (save_evaluation_history was off for "
+                      "them, or their history was saved under another name or removed).",
+                      CheckpointWarning, stacklevel=outside_stacklevel())
 
 
 def _sampler(problem, batcher: Batcher, init: dict, seed, checkpoint: Path | None, resume: bool):
@@ -334,7 +354,7 @@ def _sampler(problem, batcher: Batcher, init: dict, seed, checkpoint: Path | Non
     if checkpoint is not None and resume:
         sampler = dynesty.NestedSampler.restore(str(checkpoint), pool=pool)
         if init.get("save_evaluation_history"):
-            _resume_history(sampler.loglikelihood, init["history_filename"])
+            _resume_history(sampler.loglikelihood, init["history_filename"], int(sampler.ncall))
         return sampler
     return dynesty.NestedSampler(
         batcher,
@@ -375,11 +395,16 @@ def budget_left(run_kw: dict[str, Any], calls_done: int, iterations_done: int) -
     return left
 
 
+#: Sampler settings that change what is written, not the sampling: a resumed sampler takes them
+#: from the config (:func:`_resume_history`), so they are left out of the checkpoint's fingerprint.
+OUTPUT_KEYS = {"save_evaluation_history", "history_filename"}
+
+
 def checkpoint_stamp(problem, settings: dict[str, Any]) -> str:
     """The fingerprint of the checkpoint that :func:`run` keeps for ``problem`` with ``settings``
-    (also the key of its likelihood and batcher)."""
+    (also the key of its likelihood and batcher): every sampler setting but :data:`OUTPUT_KEYS`."""
     own, init, _ = _settings(settings)
-    return fingerprint(problem, **init, seed=own["seed"])
+    return fingerprint(problem, **{k: v for k, v in init.items() if k not in OUTPUT_KEYS}, seed=own["seed"])
 
 
 def run(
