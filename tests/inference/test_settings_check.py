@@ -76,6 +76,8 @@ REFUSED = [
     # more starts than draws to start from ran n_draws starts, silently
     ({**LBFGS, "settings": {"n_starts": 20, "n_draws": 16}}, "n_starts", ["n_draws (16)", "20 starts"]),
     ({**LBFGS, "settings": {"n_starts": 2000}}, "n_starts", ["n_draws (1024, its default)", "2000 starts"]),
+    # a number: dynesty's run always has one (0.1 when left out), and its convergence is judged by it
+    ({**DYNESTY, "settings": {"dlogz": None}}, "dlogz", ["got null", "a number > 0"]),
 ]
 REFUSED_IDS = [f"{inf['method']}-{key}-{i}" for i, (inf, key, _) in enumerate(REFUSED)]
 

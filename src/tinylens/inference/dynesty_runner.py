@@ -367,12 +367,11 @@ def _sampler(problem, batcher: Batcher, init: dict, seed, checkpoint: Path | Non
     )
 
 
-def _converged(sampler, dlogz: float | None) -> bool:
+def _converged(sampler, dlogz: float) -> bool:
     """Whether dynesty stopped on its evidence criterion (the live points' remaining share
     ``delta log Z < dlogz``) rather than on ``maxiter`` or ``maxcall``: recomputed from the
-    finished run, whose last ``nlive`` samples are the live points it stopped with."""
-    if dlogz is None:
-        dlogz = 1e-3 * (sampler.nlive - 1.0) + 0.01  # dynesty's own default when live points are added
+    finished run, whose last ``nlive`` samples are the live points it stopped with. ``dlogz`` is
+    always a number: 0.1 when the config leaves it out, and null is refused (:data:`tinylens.inference.common.VALUE_RULES`)."""
     logl = np.asarray(sampler.saved_run["logl"])
     logvol = np.asarray(sampler.saved_run["logvol"])
     n_dead = len(logl) - sampler.nlive
@@ -471,7 +470,7 @@ def run(
         log_evidence=float(res.logz[-1]),
         n_likelihood_evals=int(sampler.ncall),
         wall_time_s=wall + before,
-        converged=_converged(sampler, run_kw.get("dlogz")),
+        converged=_converged(sampler, run_kw["dlogz"]),
         info={
             "log_evidence_err": float(res.logzerr[-1]),
             "n_like_this_run": int(sampler.ncall) - ncall_before,
