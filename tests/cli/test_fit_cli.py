@@ -407,6 +407,18 @@ def test_a_bad_truth_file_is_refused_before_anything_is_written(tmp_path, data, 
     assert not (tmp_path / "output").exists()
 
 
+@pytest.mark.parametrize("name", ["--output", "--out", "-o"])
+def test_the_output_folder_is_named_as_survey_and_report_name_theirs(tmp_path, data, name):
+    """survey and report take their output folder as --out: 'tinylens fit CONFIG --out run2' was
+    refused ('No such option: --out'). Both names (and -o) give fit its folder."""
+    config = write_tiny_lens(tmp_path, {"type": "sampler", "method": "nautilus", "settings": FAST_NAUTILUS}, data)
+    (tmp_path / "a_file").write_text("x")
+    code, out = invoke("fit", config, name, tmp_path / "a_file" / "run2")
+    assert code == 2, out
+    assert f"Output folder {tmp_path / 'a_file' / 'run2'} cannot be written" in out, out
+    assert not (tmp_path / "output").exists()  # not the config's output.path
+
+
 @pytest.mark.parametrize("method, named, not_named", [("nautilus", "n_like_max", "maxcall"),
                                                        ("dynesty", "maxcall", "n_like_max")])
 def test_the_unconverged_warning_names_the_samplers_own_limits(method, named, not_named):

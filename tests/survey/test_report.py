@@ -214,6 +214,20 @@ def test_slacs_reference_statistics_match_numpy(tmp_path):
     assert "lens_mass.0.theta_E" in result.output  # the printed table
 
 
+@pytest.mark.parametrize("name", ["--out", "--output", "-o"])
+def test_report_takes_its_folder_by_the_name_fit_gives_it_too(tmp_path, name):
+    """'tinylens fit' names its output folder --output: 'tinylens report ... --output rep' was
+    refused ('No such option: --output'). Each name writes the report there."""
+    catalog, truth = _catalog_and_truth()
+    catalog.to_csv(tmp_path / "catalog.csv", index=False)
+    truth.to_csv(tmp_path / "truth.csv", index=False)
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv"), "--truth", str(tmp_path / "truth.csv"),
+                                      name, str(tmp_path / "rep")])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "rep" / "report_stats.json").read_text())["n_matched"] > 0
+    assert not (tmp_path / "report").exists()  # not the default folder
+
+
 def test_report_cli_with_truth_writes_stats_for_each_parameter(tmp_path):
     catalog, truth = _catalog_and_truth()
     catalog.to_csv(tmp_path / "catalog.csv", index=False)

@@ -383,6 +383,17 @@ def test_survey_cli_out_is_a_file(survey_inputs):
     assert "cannot be written" in " ".join(result.output.split()) and "--out" in result.output
 
 
+@pytest.mark.parametrize("name", ["--out", "--output", "-o"])
+def test_survey_takes_its_folder_by_the_name_fit_gives_it_too(survey_inputs, name):
+    """'tinylens fit' names its output folder --output: 'tinylens survey ... --output OUT' was
+    refused ('No such option: --output'). Each name gives the survey its folder."""
+    folder = survey_inputs["file"] / "out"
+    result = CliRunner().invoke(app, ["survey", str(survey_inputs["lenses"]), "-c", str(survey_inputs["template"]),
+                                      name, str(folder), "--dry-run"])
+    assert result.exit_code == 2, result.output
+    assert f"The survey output folder {folder} cannot be written" in " ".join(result.output.split())
+
+
 @pytest.mark.parametrize(
     ("args", "expected"),
     [

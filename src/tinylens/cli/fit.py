@@ -174,7 +174,7 @@ def run_fit(config: Path | str | dict, output: Path | None = None, quiet: bool =
 def fit_command(
     config: Path = typer.Argument(..., parser=path_value, metavar="CONFIG", help="The model_config.yaml to fit.", show_default=False),
     quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
-    output: Path | None = typer.Option(None, "--output", "-o", parser=path_value, metavar="FOLDER", help="Output folder, relative to the current folder (overrides output.path, which is relative to the config's folder)."),
+    output: Path | None = typer.Option(None, "--output", "--out", "-o", parser=path_value, metavar="FOLDER", help="Output folder, relative to the current folder (overrides output.path, which is relative to the config's folder). --out is the same option, as in survey and report."),
     fresh: bool = typer.Option(False, "--fresh", help="Start again from scratch: delete the checkpoints of a fit "
                                "stopped earlier in the output folder (the sampler's and the pipeline stages') "
                                "instead of resuming it."),

@@ -503,8 +503,8 @@ def report(
                                                 "with (default: the first whose name starts with theta_E)."),
     parameter: list[str] | None = typer.Option(None, "--parameter", "-p", help="Parameter to compare (repeatable; "
                                                "default: the paper's six, or theta_E with --reference)."),
-    out: Path | None = typer.Option(None, "--out", "-o", parser=path_value, metavar="FOLDER", help="Folder for the stats tables and figure "
-                                    "(default: 'report' next to the catalogue)."),
+    out: Path | None = typer.Option(None, "--out", "--output", "-o", parser=path_value, metavar="FOLDER", help="Folder for the stats tables and figure "
+                                    "(default: 'report' next to the catalogue); --output is the same option, as in fit."),
     trusted_only: bool = typer.Option(False, "--trusted-only", help="Only the lenses whose quality flags say they "
                                       "can be trusted (the catalogue's 'trusted' column)."),
     where: str | None = typer.Option(None, "--where", help="Only the lenses this pandas query selects, over the "

@@ -70,7 +70,7 @@ def survey(
                                     "optionally mask.fits; each may be gzipped: image.fits.gz).", show_default=False),
     config: Path = typer.Option(..., "--config", "-c", parser=path_value, metavar="FILE", help="Template model_config.yaml; its data paths and output.path "
                                 "are set per lens.", show_default=False),
-    out: Path = typer.Option(..., "--out", "-o", parser=path_value, metavar="FOLDER", help="Survey output folder (catalogue and one folder per lens).",
+    out: Path = typer.Option(..., "--out", "--output", "-o", parser=path_value, metavar="FOLDER", help="Survey output folder (catalogue and one folder per lens); --output is the same option, as in fit.",
                              show_default=False),
     workers: int | None = typer.Option(None, "--workers", "-w", help="Local worker processes (default 2, or 1 where "
                                          "one core is available: CPU affinity, cgroup quota, a SLURM job's "
