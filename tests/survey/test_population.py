@@ -287,6 +287,9 @@ def test_disc_fraction_out_of_range_is_refused(tmp_path, value):
         (["2", "{out}", "--set", "size=abc"], "size must be an integer"),
         (["2", "{out}", "--set", "snr_total_min=-1"], "snr_total_min must be >= 0"),
         (["2", "{out}", "--set", "colour=red"], "unknown population option(s) ['colour']"),
+        # the known options were listed, 28 of them, and the one meant left to be found among them
+        (["2", "{out}", "--set", "snr_rnge=[5,50]"], "Did you mean 'snr_range' instead of 'snr_rnge'?"),
+        (["2", "{out}", "--set", "Theta_E_Range=[0.5,2]"], "Did you mean 'theta_E_range' instead of 'Theta_E_Range'?"),
         (["2", "{out}", "--set", "nokey"], "--set expects KEY=VALUE"),
         (["2", "{out}", "--psf", "airy"], "psf_type must be 'gaussian' or 'moffat'"),
         (["2", "{file}/sub"], "a file is in the way"),

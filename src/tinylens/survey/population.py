@@ -78,7 +78,7 @@ import pandas as pd
 import yaml
 from scipy import optimize
 
-from tinylens.errors import ConfigError, ConfigWarning, OutputError, listed
+from tinylens.errors import ConfigError, ConfigWarning, OutputError, did_you_mean, listed
 from tinylens import lens_equation
 from tinylens.precision import get_precision
 from tinylens.profiles.ellipticity import e1e2_to_qphi, qphi_to_e1e2, shear_to_polar
@@ -174,11 +174,13 @@ class PopulationOptions:
 
     @classmethod
     def from_kwargs(cls, **options: Any) -> PopulationOptions:
-        """Options by name; an unknown name is a ConfigError listing the known ones."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(options) - known)
+        """Options by name; an unknown name is a ConfigError listing the known ones (and the one
+        meant, for a near miss: ``snr_rnge``)."""
+        known = sorted(f.name for f in dataclasses.fields(cls))
+        unknown = sorted(set(options) - set(known))
         if unknown:
-            raise ConfigError(f"unknown population option(s) {unknown}; known: {', '.join(sorted(known))}")
+            raise ConfigError(f"unknown population option(s) {unknown}; known: {', '.join(known)}."
+                              f"{did_you_mean(unknown, known)}")
         defaults = cls()
         return cls(**{k: _coerce(k, v, getattr(defaults, k)) for k, v in options.items()})
 
