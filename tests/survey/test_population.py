@@ -394,3 +394,27 @@ def test_the_template_header_command_runs_from_a_folder_with_a_space(tmp_path):
     line = next(line for line in (folder / "template.yaml").read_text().splitlines() if "tinylens survey" in line)
     assert shlex.split(line.removeprefix("#")) == ["tinylens", "survey", str(folder), "--config",
                                                    str(folder / "template.yaml"), "--out", "RESULTS"]
+
+
+def test_the_progress_goes_to_stderr_and_to_a_log_as_lines(tmp_path):
+    """Without a terminal the progress bar was drawn once, at the end, on stdout (a batch job's
+    log said nothing for the hours of a large population, and '> population.log' caught a bar of
+    box characters): it is on stderr, as fit's and survey's are, in plain lines."""
+    args = [a for a in _cli_args(2, tmp_path / "pop", SEED) if a != "-q"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "Simulating lenses" not in result.stdout and "2 lenses in" in result.stdout
+    assert re.search(r"^Simulating lenses: 2/2 done, \d+:\d\d elapsed$", result.stderr, re.M), result.stderr
+    assert "\r" not in result.stderr and "━" not in result.stderr and "\x1b" not in result.stderr
+
+
+def test_the_progress_lines_of_a_log_come_every_30_seconds_and_at_the_end():
+    from tinylens.survey.population import _logged
+
+    now = iter([0.0, 10.0, 31.0, 40.0, 50.0, 62.0, 70.0])  # the start, then once each item is done
+    lines: list[str] = []
+    items = list(range(6))
+    done = list(_logged(items, "Simulating lenses", lambda text, **kw: lines.append(text), clock=lambda: next(now)))
+    assert done == items
+    assert lines == ["Simulating lenses: 2/6 done, 0:31 elapsed", "Simulating lenses: 5/6 done, 1:02 elapsed",
+                     "Simulating lenses: 6/6 done, 1:10 elapsed"]

@@ -65,6 +65,7 @@ import dataclasses
 import json
 import shlex
 import shutil
+import time
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -679,11 +680,34 @@ def _simulate_into(outdir: Path, n: int, seed: int, opts: PopulationOptions, pro
     return table
 
 
+#: Without a terminal (a batch job's log, a pipe), a progress line is written at most this often (seconds).
+PROGRESS_LOG_SECONDS = 30.0
+
+
 def _progress(items: list, enabled: bool, description: str) -> Iterable:
+    """``items``, with the progress on stderr as ``tinylens fit`` and ``survey`` show theirs: a
+    bar on a terminal, else :func:`_logged` lines (a bar without a terminal is drawn once, at the
+    end: a batch job's log said nothing for the hours a large population takes)."""
     if not enabled:
         return items
+    from rich.console import Console
     from rich.progress import track
 
-    from tinylens.cli.common import console
-
+    console = Console(stderr=True, highlight=False)
+    if not console.is_terminal:
+        return _logged(items, description, console.print)
     return track(items, description=description, console=console)
+
+
+def _logged(items: list, description: str, write: Any, every: float = PROGRESS_LOG_SECONDS,
+            clock: Any = time.monotonic) -> Iterable:
+    """``items``, with ``write("Simulating lenses: 12/100 done, 0:30 elapsed")`` once an item is
+    done when none was written for ``every`` seconds, and after the last."""
+    start = last = clock()
+    for i, item in enumerate(items, 1):
+        yield item  # the caller's work on it is done when the loop asks for the next
+        now = clock()
+        if now - last >= every or i == len(items):
+            last = now
+            minutes, seconds = divmod(int(now - start), 60)
+            write(f"{description}: {i}/{len(items)} done, {minutes}:{seconds:02d} elapsed", markup=False, soft_wrap=True)
