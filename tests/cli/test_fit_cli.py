@@ -511,6 +511,30 @@ def test_a_posterior_against_the_box_is_not_said_to_have_hit_the_samplers_limit(
     assert ("gives the same answer" in text) is sampler_converged, text
 
 
+def test_the_closing_lines_are_not_broken_inside_a_path_in_a_log(capsys):
+    """Without a terminal (a batch job's log) rich breaks lines at 80 columns: 'Results written to'
+    came with the folder on the next line, cut in two where the columns ran out
+    ('.../of_the_survey_of_2026_d' / 'ecember/...'), which could not be copied from the log."""
+    from types import SimpleNamespace
+
+    from tinylens.cli.common import console
+    from tinylens.cli.fit import print_result
+
+    folder = "/scratch/astro/" + "/".join(f"survey_2026_part_{i:02d}" for i in range(8)) + "/lens_J0912+4109"
+    result = SimpleNamespace(median={"lens_mass.0.theta_E": 1.2}, interval_68={"lens_mass.0.theta_E": (1.1, 1.3)},
+                             log_evidence=10.0, info={"resumed": True, "n_like_this_run": 12_000, "earlier_time_s": 95.0},
+                             total_time_s=3000.0, n_likelihood_evals=1_234_567, wall_time_s=2000.0, output_dir=folder,
+                             converged=True, method="nautilus",
+                             quality={"flags": ["light_prior_edge", "unmodelled_flux"], "critical": []})
+    assert not console.is_terminal
+    print_result(result)
+    lines = capsys.readouterr().out.splitlines()
+    assert f"Results written to {folder}" in lines, lines
+    assert any(line.startswith("log Z = 10.00; 1,234,567 likelihood evaluations") and line.endswith("3000.0 s).")
+               for line in lines), lines
+    assert any(line.startswith("Quality: trusted") and line.endswith("unmodelled_flux).") for line in lines), lines
+
+
 def test_ctrl_c_while_the_results_print_does_not_say_nothing_was_written(tmp_path, data, monkeypatch):
     """A Ctrl-C once the fit had written result.json, its tables and figures, while its medians
     printed, ended with 'It was stopped while loading, before it wrote anything: run the same

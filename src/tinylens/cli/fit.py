@@ -83,12 +83,13 @@ def print_result(result: Any) -> None:
     parts = ([f"{earlier:.1f} s of it in earlier runs"] if earlier > 0 else []) + (
         [f"the whole fit, loading and outputs included: {total:.1f} s"] if total is not None else [])
     whole = f" ({'; '.join(parts)})" if parts else ""
+    # soft_wrap: a line is not broken at the console's width (80 columns in a log), nor a long path inside it
     console.print(f"{evidence}{result.n_likelihood_evals:,} likelihood evaluations{resumed} in "
-                  f"{result.wall_time_s:.1f} s{whole}.")
+                  f"{result.wall_time_s:.1f} s{whole}.", soft_wrap=True)
     verdict = quality_line(getattr(result, "quality", None) or {})
     if verdict:
-        console.print(verdict)
-    console.print(f"Results written to [bold]{result.output_dir}[/]")
+        console.print(verdict, soft_wrap=True)
+    console.print(f"Results written to [bold]{result.output_dir}[/]", soft_wrap=True)
     if not result.converged:
         pipeline = info.get("pipeline") or {}
         crowded = list(pipeline.get("crowded_edges") or [])
