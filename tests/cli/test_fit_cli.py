@@ -535,6 +535,22 @@ def test_the_closing_lines_are_not_broken_inside_a_path_in_a_log(capsys):
     assert any(line.startswith("Quality: trusted") and line.endswith("unmodelled_flux).") for line in lines), lines
 
 
+@pytest.mark.parametrize("folder", ["runs/J0912[v2]", "runs/a[/]b"])
+def test_the_output_folder_is_printed_as_it_is_not_as_markup(capsys, folder):
+    """'Results written to' read the folder as rich markup: 'runs/J0912[v2]' was printed
+    'runs/J0912' (the '[v2]' taken for a style), and 'runs/a[/]b' ended a finished fit with a
+    MarkupError traceback."""
+    from types import SimpleNamespace
+
+    from tinylens.cli.fit import print_result
+
+    result = SimpleNamespace(median={"lens_mass.0.theta_E": 1.2}, interval_68={"lens_mass.0.theta_E": (1.1, 1.3)},
+                             log_evidence=10.0, info={}, total_time_s=3.0, n_likelihood_evals=100, wall_time_s=2.0,
+                             output_dir=folder, converged=True, method="nautilus", quality={})
+    print_result(result)
+    assert f"Results written to {folder}" in capsys.readouterr().out.splitlines()
+
+
 def test_ctrl_c_while_the_results_print_does_not_say_nothing_was_written(tmp_path, data, monkeypatch):
     """A Ctrl-C once the fit had written result.json, its tables and figures, while its medians
     printed, ended with 'It was stopped while loading, before it wrote anything: run the same

@@ -111,3 +111,12 @@ def test_nautilus_status_lines_show_its_statistics_while_it_samples(capsys, monk
     assert all(" | N_eff " in line and " | log Z " in line for line in lines), lines
     log_z = [float(m.group(1)) for m in map(re.compile(r"log Z (-?[\d.]+) ").search, lines[2:])]
     assert len(log_z) == len(lines) - 2 and abs(log_z[-1] - np.log(2 * np.pi * 0.01)) < 0.3  # the Gaussian's
+
+
+def test_a_step_naming_a_folder_with_brackets_prints_it_as_it_is(capsys):
+    """The text was read as rich markup: a folder 'lens[v2]' was printed 'lens' (the '[v2]' taken
+    for a style), and one holding '[/]' ended the fit with a MarkupError."""
+    from tinylens.inference.progress import announce
+
+    announce(True, "outputs", "writing result.json, tables and figures to runs/lens[v2]/a[/]b")
+    assert capsys.readouterr().err == "outputs writing result.json, tables and figures to runs/lens[v2]/a[/]b\n"

@@ -228,6 +228,32 @@ def test_report_takes_its_folder_by_the_name_fit_gives_it_too(tmp_path, name):
     assert not (tmp_path / "report").exists()  # not the default folder
 
 
+@pytest.mark.parametrize("truth", [True, False])
+def test_a_folder_with_brackets_is_printed_as_it_is_not_as_markup(tmp_path, truth):
+    """The paths printed were read as rich markup: a survey in 'survey[v2]' was said to be written to
+    'survey/report/...' (the '[v2]' taken for a style), a path that does not exist."""
+    from rich.text import Text
+
+    from tinylens.cli.survey import summary_line
+
+    folder = tmp_path / "survey[v2]"
+    folder.mkdir()
+    catalog, table = _catalog_and_truth()
+    catalog.to_csv(folder / "catalog.csv", index=False)
+    table.to_csv(folder / "truth.csv", index=False)
+    args = ["--truth", str(folder / "truth.csv")] if truth else []
+    result = CliRunner().invoke(app, ["report", str(folder / "catalog.csv"), *args], env={"COLUMNS": "1000"})
+    assert result.exit_code == 0, result.output
+    written = folder / "report" / ("report_stats.csv" if truth else "overview.json")
+    assert f"Written: {written}, " in result.output, result.output
+    if truth:
+        assert f"compared with {folder / 'truth.csv'} (" in result.output, result.output
+    else:
+        assert f"{len(catalog)} lenses in {folder / 'catalog.csv'}: " in result.output, result.output
+    line = Text.from_markup(summary_line(catalog, folder, 10.0)).plain  # the survey's closing line
+    assert f"Catalogue: {folder / 'catalog.parquet'} (and catalog.csv); an overview: tinylens report {folder / 'catalog.parquet'}" in line
+
+
 def test_report_cli_with_truth_writes_stats_for_each_parameter(tmp_path):
     catalog, truth = _catalog_and_truth()
     catalog.to_csv(tmp_path / "catalog.csv", index=False)

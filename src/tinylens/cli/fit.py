@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from tinylens.cli.common import console, path_value, print_warning, reported_warnings
@@ -89,7 +90,7 @@ def print_result(result: Any) -> None:
     verdict = quality_line(getattr(result, "quality", None) or {})
     if verdict:
         console.print(verdict, soft_wrap=True)
-    console.print(f"Results written to [bold]{result.output_dir}[/]", soft_wrap=True)
+    console.print(f"Results written to [bold]{escape(str(result.output_dir))}[/]", soft_wrap=True)  # a folder "run[v2]" is no markup
     if not result.converged:
         pipeline = info.get("pipeline") or {}
         crowded = list(pipeline.get("crowded_edges") or [])

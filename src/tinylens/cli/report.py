@@ -528,15 +528,15 @@ def report(
     s = result["summary"]
     # written to a file or a pipe, rich would squeeze the table into 80 columns
     wide = console if console.is_terminal else Console(highlight=False, width=max(console.width, 160))
-    wide.print(stats_rich_table(result["stats"], f"{lens_count(s['n_matched'])}{_trusted_text(s)} compared with {s['compared_with']} "
+    wide.print(stats_rich_table(result["stats"], f"{lens_count(s['n_matched'])}{_trusted_text(s)} compared with {escape(s['compared_with'])} "
                                    f"({s['n_ok']} ok, {s['n_failed']} failed in the catalogue"
-                                   + _selection(s) + ")"))
+                                   + escape(_selection(s)) + ")"))
     if s["truth_columns"]:
         console.print(main_mass_text(s["truth_columns"]), soft_wrap=True)
     for name, why in s["not_compared"].items():
         hint = " (fit with dataset.zeropoint set to get magnitudes)" if name.endswith(".mag") else ""
         console.print(f"Not compared: {name}, {why}{hint}.", soft_wrap=True)
-    console.print(f"Written: [bold]{paths['csv']}[/], {paths['json'].name}, {paths['png'].name}", soft_wrap=True)
+    console.print(f"Written: [bold]{escape(str(paths['csv']))}[/], {paths['json'].name}, {paths['png'].name}", soft_wrap=True)
 
 
 def main_mass_text(truth_columns: dict[str, str]) -> str:

@@ -27,7 +27,7 @@ def summary_line(frame, out: Path, seconds: float) -> str:
     n = counts(frame) if len(frame) else {"n_ok": 0, "n_failed": 0, "n_trusted": 0}
     minutes, secs = divmod(int(round(seconds)), 60)
     took = f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
-    parquet = Path(out) / CATALOG_PARQUET
+    parquet = escape(str(Path(out) / CATALOG_PARQUET))  # a folder "run[v2]" is no markup
     trusted = f" ({n['n_trusted']} trusted)" if n["n_ok"] else ""
     lenses = f"{len(frame)} lens{'' if len(frame) == 1 else 'es'}"
     return (f"{lenses}: [green]{n['n_ok']} ok[/]{trusted}, [red]{n['n_failed']} failed[/] in {took}. "

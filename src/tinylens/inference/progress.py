@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 Stats = Callable[[], dict[str, Any]]
@@ -32,11 +33,11 @@ def redraws(stream: Any) -> bool:
 
 def announce(enabled: bool, who: str, text: str) -> None:
     """Print ``who text`` on stderr (``who`` in bold) when ``enabled``: a step of a fit that
-    has no status line of its own (the pipeline's stages, the writing of the outputs). One line,
-    which a terminal wraps itself: rich would break it at 80 columns in a log file, a folder's
-    path in the middle."""
+    has no status line of its own (the pipeline's stages, the writing of the outputs). One line
+    however long: a path in it is not broken at the console's width (80 columns in a log), nor
+    read as markup (a folder "run[v2]")."""
     if enabled:
-        Console(stderr=True, highlight=False).print(f"[bold]{who}[/] {text}", soft_wrap=True)
+        Console(stderr=True, highlight=False).print(f"[bold]{who}[/] {escape(text)}", soft_wrap=True)
 
 
 def _fmt(value: Any) -> str:
