@@ -49,6 +49,23 @@ def test_main_help_gives_each_command_one_line():
     assert rows == ["fit", "validate", "demo", "simulate-population", "survey", "report"]
 
 
+def test_dash_h_is_help_for_the_program_and_every_command(tmp_path, monkeypatch):
+    """'tinylens fit -h', as most tools take it, was refused ('No such option: -h'), without a hint
+    that --help was meant; it now shows the help, as --help does, and runs nothing."""
+    from typer.testing import CliRunner
+
+    from tinylens.cli.main import app
+
+    monkeypatch.chdir(tmp_path)
+    for command in ([], ["fit"], ["validate"], ["demo"], ["simulate-population"], ["survey"], ["report"],
+                    ["simulate-population", "-3", "pop"]):  # a count the command would refuse: help first
+        short = CliRunner().invoke(app, [*command, "-h"], env={"COLUMNS": "200"})
+        assert short.exit_code == 0, (command, short.output)
+        assert short.output == CliRunner().invoke(app, [*command, "--help"], env={"COLUMNS": "200"}).output
+        assert "Usage: tinylens" in short.output and "Show this message and exit." in short.output
+    assert not list(tmp_path.iterdir())  # nothing written (the demo's folder, a population)
+
+
 def test_an_empty_path_is_refused_before_anything_runs(tmp_path, monkeypatch):
     """``-o "$OUT"`` with ``OUT`` unset: an empty path would be the current folder (a fit would
     write its results among the user's files there). Every path a command takes refuses it."""

@@ -24,6 +24,7 @@ app = typer.Typer(
     help="Fast, automated modelling of galaxy-galaxy strong lenses (JAX + nested sampling). float32 by "
          "default; the environment variable TINYLENS_PRECISION=float64 makes every command compute in float64.",
     no_args_is_help=True,
+    context_settings={"help_option_names": ["--help", "-h"]},  # -h as most tools take it, for every command
     add_completion=False,
     pretty_exceptions_show_locals=False,
 )
