@@ -533,6 +533,27 @@ def test_survey_dry_run_cli_checks_the_template_and_starts_nothing(tmp_path, moc
     assert "(they will fail): lens_bad: " in text and "image.fits" in text  # which lens, and why
 
 
+@pytest.mark.parametrize(("workers", "warned"), [(2, False), (3, True), (64, True)])
+def test_more_workers_than_cores_are_warned_of(tmp_path, mock_survey, monkeypatch, workers, warned):
+    """--workers above the cores available was taken without a word: the workers share the cores
+    (no faster than one a core) and each local worker gets 1/workers of the memory, which Dask
+    enforces by stopping it ('Out of memory' failures); '-w 64' on a 2-core laptop started 64 JAX
+    processes. It is still run (a user may mean it), with a warning that says so, dry run or not."""
+    monkeypatch.setattr(runner, "available_cores", lambda: 2)
+    args = ["survey", str(mock_survey["lenses"]), "-c", str(mock_survey["template"]), "--out", str(tmp_path / "out"),
+            "--workers", str(workers), "--dry-run", "--only", "lens_a"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    said = (f"Warning: --workers {workers} is more than the 2 cores this survey may use (CPU affinity, cgroup quota, "
+            f"a SLURM job's --cpus-per-task): the workers share them, so the lenses are fitted no faster than with 2, "
+            f"and each worker gets 1/{workers} of the memory")
+    assert (said in text) is warned, text
+    assert ("Warning" in text) is warned and "Dry run: nothing started" in text
+    assert runner.crowded_workers(1, 1) is None and "Give --workers 1 or fewer." in runner.crowded_workers(2, 1)
+    assert "the 1 core this survey" in runner.crowded_workers(2, 1)
+
+
 def test_a_dry_run_counts_one_lens_folder_as_one(tmp_path, mock_survey):
     lenses = tmp_path / "lenses"
     shutil.copytree(mock_survey["lenses"] / "lens_a", lenses / "lens_a")

@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from tinylens.cli.common import console, path_value, survey_written, warnings_as_they_come
+from tinylens.cli.common import console, path_value, print_warning, survey_written, warnings_as_they_come
 from tinylens.errors import TinyLensError
 
 #: Exit code of a survey in which no lens was fitted (some failing is normal, and exits 0).
@@ -91,13 +91,16 @@ def survey(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Fit every lens in LENS_DIR on a Dask cluster and collect a catalogue; run it again to resume."""
-    from tinylens.survey.runner import check_workers, checked_scheduler, run_survey, survey_plan
+    from tinylens.survey.runner import available_cores, check_workers, checked_scheduler, crowded_workers, run_survey, survey_plan
     from tinylens.survey.selection import read_lens_ids
 
     if workers is not None and scheduler is not None:
         raise TinyLensError("Give either --workers (a local cluster) or --scheduler (an existing one), not both.")
     if workers is not None:
         check_workers(workers)  # as the run would, before a dry run too
+        crowded = crowded_workers(workers, available_cores())
+        if crowded:
+            print_warning(crowded)
     chosen = None if only is None else read_lens_ids(only)
     if dry_run:
         if scheduler is not None:

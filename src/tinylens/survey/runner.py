@@ -1492,6 +1492,17 @@ def check_workers(workers: int) -> None:
         raise TinyLensError(f"The number of workers must be at least 1; got {workers}.")
 
 
+def crowded_workers(workers: int, cores: int) -> str | None:
+    """What ``workers`` local worker processes on ``cores`` available cores (:func:`available_cores`)
+    cost, when they are more than the cores; ``None`` when they are not."""
+    if workers <= cores:
+        return None
+    return (f"--workers {workers} is more than the {cores} core{'s' if cores != 1 else ''} this survey may use "
+            "(CPU affinity, cgroup quota, a SLURM job's --cpus-per-task): the workers share them, so the lenses are "
+            f"fitted no faster than with {cores}, and each worker gets 1/{workers} of the memory (Dask stops a worker "
+            f"at 95 % of its share, and its lens fails 'Out of memory'). Give --workers {cores} or fewer.")
+
+
 def survey_plan(lens_dir: str | Path, template: str | Path, out: str | Path, retry_failed: bool = False,
                 reuse_finished: bool = False, only: Sequence[str] | None = None,
                 check: bool = True) -> dict[str, Any]:
