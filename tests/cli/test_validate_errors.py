@@ -235,6 +235,22 @@ def test_config_is_a_directory(tmp_path):
     assert_user_error(invoke("validate", tmp_path), str(tmp_path), "folder")
 
 
+def test_a_folder_given_for_the_config_is_answered_with_the_yaml_files_it_holds(tmp_path):
+    """The message suggested FOLDER/model_config.yaml whatever the folder held: for a lens folder of
+    simulate-population (no config in it) or a config named otherwise, a file that does not exist."""
+    lens = tmp_path / "lens_00000"
+    lens.mkdir()
+    (lens / "image.fits").write_bytes(b"")
+    out = assert_user_error(invoke("fit", lens), f"Config path {lens} is a folder; give the config's YAML file "
+                                                 "(it holds no .yaml or .yml file).")
+    assert "model_config.yaml" not in out
+    (lens / "j0912.yml").write_text("dataset: {}\n")
+    assert_user_error(invoke("validate", lens), f"give the YAML file inside it: {lens / 'j0912.yml'}.")
+    (lens / "A.YAML").write_text("dataset: {}\n")
+    assert_user_error(invoke("survey", tmp_path, "-c", lens, "-o", tmp_path / "out"),
+                      f"give one of the YAML files inside it: {lens / 'A.YAML'}, {lens / 'j0912.yml'}.")
+
+
 def test_yaml_syntax_error_gives_line(tmp_path):
     path = write_case(tmp_path)
     lines = path.read_text().splitlines()

@@ -91,13 +91,29 @@ def read_text(path: Path) -> str:
     if not path.exists():
         raise ConfigError(f"Config file not found: {path} (looked in {path.parent.resolve()}). Check the path and its spelling.")
     if path.is_dir():
-        raise ConfigError(f"Config path {path} is a folder; give the YAML file inside it (e.g. {path / 'model_config.yaml'}).")
+        raise ConfigError(f"Config path {path} is a folder; {yaml_files_in(path)}")
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise ConfigError(f"Config file {path} is not a UTF-8 text file; is it really the YAML configuration?") from None
     except OSError as exc:
         raise ConfigError(f"Config file {path} cannot be read: {exc.strerror or exc}.") from None
+
+
+def yaml_files_in(folder: Path, shown: int = 5) -> str:
+    """Which config to give instead of ``folder``: the YAML files it holds (a few, by name), or
+    that it holds none (it named model_config.yaml, which a folder of another fit or a population's
+    lens does not hold)."""
+    try:
+        found = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".yaml", ".yml") and p.is_file())
+    except OSError:
+        found = []
+    if not found:
+        return "give the config's YAML file (it holds no .yaml or .yml file)."
+    if len(found) == 1:
+        return f"give the YAML file inside it: {found[0]}."
+    more = f" and {len(found) - shown} more" if len(found) > shown else ""
+    return f"give one of the YAML files inside it: {', '.join(map(str, found[:shown]))}{more}."
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
