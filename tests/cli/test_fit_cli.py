@@ -407,6 +407,26 @@ def test_a_bad_truth_file_is_refused_before_anything_is_written(tmp_path, data, 
     assert not (tmp_path / "output").exists()
 
 
+def test_a_populations_truth_table_or_lens_folder_given_as_truth_names_the_file_meant(tmp_path, data):
+    """simulate-population writes truth.csv (all lenses) beside a folder per lens holding its own
+    truth.json: --truth truth.csv was refused as 'not a JSON file (Expecting value: line 1 column 1)',
+    and --truth of a lens's folder as 'a folder: give the truth.json of tinylens demo or
+    simulate-population', neither naming the file a fit takes."""
+    config = write_tiny_lens(tmp_path, {"type": "sampler", "method": "nautilus", "settings": FAST_NAUTILUS}, data)
+    population = tmp_path / "mocks"
+    (population / "lens_00001").mkdir(parents=True)
+    (population / "lens_00001" / "truth.json").write_text('{"params": {"lens_mass.0.theta_E": 1.0}}')
+    (population / "truth.csv").write_text("lens_id,lens_mass.0.theta_E\nlens_00001,1.0\n")
+    code, out = invoke("fit", config, "--truth", population / "truth.csv")
+    assert code == 2, out
+    assert (f"It is a table of many lenses (simulate-population's truth.csv, which 'tinylens report --truth' reads); "
+            f"a fit takes its lens's own truth.json, in the lens's folder (e.g. {population / 'lens_00001' / 'truth.json'}).") in out
+    code, out = invoke("fit", config, "--truth", population / "lens_00001")
+    assert code == 2, out
+    assert f"is a folder: give the truth.json in it, {population / 'lens_00001' / 'truth.json'}." in out
+    assert not (tmp_path / "output").exists()
+
+
 @pytest.mark.parametrize("name", ["--output", "--out", "-o"])
 def test_the_output_folder_is_named_as_survey_and_report_name_theirs(tmp_path, data, name):
     """survey and report take their output folder as --out: 'tinylens fit CONFIG --out run2' was

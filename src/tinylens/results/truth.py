@@ -59,19 +59,39 @@ def read_truth(path: str | Path) -> dict[str, float]:
     :class:`~tinylens.errors.DataError` naming the file (and the key).
     """
     path = Path(path)
+    if path.is_dir() and (path / TRUTH_FILE).is_file():  # a lens's folder: its truth.json is meant
+        raise DataError(f"The truth file {path} is a folder: give the {TRUTH_FILE} in it, {path / TRUTH_FILE}.")
     if not path.is_file():
         raise DataError(f"The truth file {path} {'is a folder' if path.is_dir() else 'does not exist'}: give the "
                         "truth.json of tinylens demo or simulate-population.")
     try:
         content = json.loads(path.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataError(f"{path}: not a JSON file of true parameter values ({exc}).") from None
+        raise DataError(f"{path}: not a JSON file of true parameter values ({exc}).{_table_hint(path)}") from None
     values = content.get("params", content) if isinstance(content, dict) else None
     if not isinstance(values, dict) or not values:
         raise DataError(f"{path}: expected a JSON object of true values, e.g. "
                         '{"lens_mass.0.theta_E": 1.2}, or one with such a "params" object (as the truth.json '
                         "that tinylens demo and simulate-population write).")
     return _numbers(values, str(path))
+
+
+#: Suffixes of the tables of many lenses' true values (simulate-population's truth.csv and truth.parquet).
+TABLE_SUFFIXES = (".csv", ".parquet")
+
+
+def _table_hint(path: Path) -> str:
+    """For a table of many lenses' true values given as one lens's (``truth.csv``), what to give
+    instead, with its leading space; empty for another file."""
+    if path.suffix.lower() not in TABLE_SUFFIXES:
+        return ""
+    try:
+        first = next((p / TRUTH_FILE for p in sorted(path.parent.iterdir()) if (p / TRUTH_FILE).is_file()), None)
+    except OSError:
+        first = None
+    return (f" It is a table of many lenses (simulate-population's truth{path.suffix.lower()}, which 'tinylens report "
+            f"--truth' reads); a fit takes its lens's own {TRUTH_FILE}, in the lens's folder"
+            + (f" (e.g. {first})." if first is not None else "."))
 
 
 def check_truth(truth: Mapping[str, float], param_names: Sequence[str], source: str = "truth") -> dict[str, float]:
