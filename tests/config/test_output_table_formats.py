@@ -97,3 +97,33 @@ def test_a_compressed_csv_name_is_still_a_compressed_csv(tmp_path, name):
 
     frame = _frames()["samples"]
     pd.testing.assert_frame_equal(pd.read_csv(write_table(tmp_path / name, frame)), frame, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("name, member", [
+    ("result_samples.csv.zip", "result_samples.csv"), ("result_samples.csv.tar", "result_samples.csv"),
+    ("result_samples.csv.tar.gz", "result_samples.csv"), ("result_samples.csv.tar.bz2", "result_samples.csv"),
+    ("result_samples.csv.tar.xz", "result_samples.csv"), ("Samples.CSV.TAR.GZ", "Samples.CSV"),
+])
+def test_a_csv_name_of_an_archive_is_that_archive_of_one_file_named_as_the_table(tmp_path, name, member):
+    """A CSV table is written to a hidden temporary file and renamed, and pandas named a zip or
+    tar archive's one file after that temporary name ('.result_samples.csv.unfinished-0an9mcex',
+    a hidden file for whoever unpacks it), and took a .tar.gz name's compression from the last
+    suffix alone: a gzipped CSV, no tar, which pandas.read_csv (and tar) then refused. Each is
+    now the archive its name says, of one file named as the table without the archive's suffix."""
+    import tarfile
+    import zipfile
+
+    import pandas as pd
+
+    frame = _frames()["samples"]
+    path = write_table(tmp_path / name, frame)
+    if name.lower().endswith(".zip"):
+        with zipfile.ZipFile(path) as archive:
+            assert archive.namelist() == [member]
+    else:
+        magic = {".gz": b"\x1f\x8b", ".bz2": b"BZh", ".xz": b"\xfd7zXZ"}.get(path.suffix.lower(), b"")
+        assert path.read_bytes().startswith(magic)  # compressed as the name's last suffix says
+        with tarfile.open(path) as archive:  # any compression, told by the bytes
+            assert archive.getnames() == [member]
+    pd.testing.assert_frame_equal(pd.read_csv(path), frame, rtol=0, atol=0)
+    assert [p.name for p in tmp_path.iterdir()] == [name]

@@ -14,7 +14,9 @@ import json
 import lzma
 import os
 import shutil
+import tarfile
 import tempfile
+import time
 from collections.abc import Callable, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -209,8 +211,33 @@ def samples_frame(param_names, samples: np.ndarray, weights: np.ndarray, log_lik
 
 
 def write_csv(path: str | Path, frame: pd.DataFrame) -> Path:
-    """``frame`` as CSV, each float in full precision (as ``result.json`` and the Parquet copy)."""
-    return write_atomic(path, lambda tmp: frame.to_csv(tmp, index=False))
+    """``frame`` as CSV, each float in full precision (as ``result.json`` and the Parquet copy),
+    compressed as its name says (``.csv.gz``, ``.zip``, ``.tar.gz``...: :data:`CSV_METHODS`); a zip
+    or tar archive holds one file, named as the table without the archive's suffix."""
+    name = Path(path).name
+    ending = table_format(name)[1]
+    method = CSV_METHODS.get(ending)
+    if method == "tar":  # pandas takes a tar's compression from the temporary file's name (.GZ: none)
+        text = frame.to_csv(index=False).encode("utf-8")
+        return write_atomic(path, lambda tmp: _write_tar(tmp, name[: -len(ending)], text, ending))
+    compression: dict[str, str] | None = None if method is None else {"method": method}
+    if method == "zip":  # else named after the hidden temporary file, '.result_samples.csv.unfinished-...'
+        compression["archive_name"] = name[: -len(ending)]
+    return write_atomic(path, lambda tmp: frame.to_csv(tmp, index=False, compression=compression))
+
+
+#: pandas's compression method by a CSV name's compression suffix (its ``extension_to_compression``).
+CSV_METHODS = {".gz": "gzip", ".bz2": "bz2", ".zip": "zip", ".xz": "xz", ".zst": "zstd", ".tar": "tar",
+               ".tar.gz": "tar", ".tar.bz2": "tar", ".tar.xz": "tar"}
+
+
+def _write_tar(path: Path, member: str, content: bytes, ending: str) -> None:
+    """A tar archive at ``path`` of one file ``member`` holding ``content``, compressed as the
+    suffix ``ending`` says (``.tar``: not at all; ``.tar.gz``, ``.tar.bz2``, ``.tar.xz``)."""
+    info = tarfile.TarInfo(member)
+    info.size, info.mtime, info.mode = len(content), int(time.time()), 0o644
+    with tarfile.open(path, "w:" + ending.removeprefix(".tar").removeprefix(".")) as archive:
+        archive.addfile(info, io.BytesIO(content))
 
 
 def write_table(path: str | Path, frame: pd.DataFrame) -> Path:
