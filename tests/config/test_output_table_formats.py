@@ -127,3 +127,31 @@ def test_a_csv_name_of_an_archive_is_that_archive_of_one_file_named_as_the_table
             assert archive.getnames() == [member]
     pd.testing.assert_frame_equal(pd.read_csv(path), frame, rtol=0, atol=0)
     assert [p.name for p in tmp_path.iterdir()] == [name]
+
+
+def test_a_zstandard_csv_name_is_refused_where_zstandard_is_not_installed(tmp_path, monkeypatch):
+    """pandas writes a .zst CSV only with the zstandard package: without it such a name passed the
+    config and a finished fit then failed as it wrote its tables ('ImportError: Import zstandard
+    failed'), its result.json unwritten. It is now refused when the config is read, where the
+    package is not installed, and taken where it is."""
+    from tinylens.config.loader import load_config
+    from tinylens.config.schema import Tables
+    from tinylens.errors import ConfigError
+    from tinylens.results import table_formats
+
+    installed: set[str] = set()
+    monkeypatch.setattr(table_formats, "find_spec", lambda name: object() if name in installed else None,
+                        raising=False)
+    config = {"dataset": {"data_path": "a.fits", "noise_path": "b.fits", "psf_path": "c.fits", "pixel_scale": 0.05},
+              "model_components": {"lens_mass_list": [], "source_light_list": [], "lens_light_list": []},
+              "output": {"tables": {"samples": "result_samples.csv.zst"}}}
+    with pytest.raises(ConfigError) as err:
+        load_config(config)
+    assert ("output.tables.samples: cannot be written as its name says: a table compressed as .zst needs the "
+            "zstandard package, which is not installed here (pip install zstandard); name it result_samples.csv.gz "
+            "or result_samples.csv; got 'result_samples.csv.zst'.") in str(err.value)
+    with pytest.raises(ValueError, match="needs the zstandard package"):
+        write_table(tmp_path / "result_samples.csv.zst", _frames()["summary"])
+    assert list(tmp_path.iterdir()) == []
+    installed.add("zstandard")
+    assert Tables(samples="result_samples.csv.zst").samples == "result_samples.csv.zst"

@@ -7,6 +7,7 @@ and :func:`tinylens.results.tables.write_table` writes what the name says (:func
 
 from __future__ import annotations
 
+from importlib.util import find_spec
 from pathlib import PurePath
 
 #: Format suffixes (lower case) by the format they name; any other name is a CSV table.
@@ -18,6 +19,9 @@ CSV_COMPRESSIONS = (".tar.gz", ".tar.bz2", ".tar.xz", ".tar", ".gz", ".bz2", ".z
 #: file compresses its columns itself and takes none; a CSV table those pandas writes.
 COMPRESSIONS = {"parquet": (), "json": (".gz", ".bz2", ".xz"), "fits": (".gz", ".bz2", ".xz"),
                 "ecsv": (".gz", ".bz2", ".xz"), "csv": CSV_COMPRESSIONS}
+#: Compressions that pandas writes only with a package of its own (by its import name), not
+#: always installed: a name so compressed is refused where it is not, before any work.
+NEEDS_PACKAGE = {".zst": "zstandard"}
 _NAMES = {"parquet": "Parquet", "json": "JSON", "fits": "FITS", "ecsv": "ECSV", "csv": "CSV"}
 
 
@@ -38,11 +42,16 @@ def table_format(name: str) -> tuple[str, str]:
 
 def table_name_problem(name: str) -> str | None:
     """Why no table can be written under ``name`` in the format it says (a compression that format
-    does not take: ``summary.parquet.gz``, ``summary.json.zip``), or None when it can."""
+    does not take: ``summary.parquet.gz``, ``summary.json.zip``; one whose package is not installed:
+    ``summary.csv.zst`` without zstandard), or None when it can."""
     kind, compression = table_format(name)
+    plain = PurePath(name).name[:-len(compression)] if compression else name
+    package = NEEDS_PACKAGE.get(compression) if compression in COMPRESSIONS[kind] else None
+    if package is not None and find_spec(package) is None:
+        return (f"a table compressed as {compression} needs the {package} package, which is not installed here "
+                f"(pip install {package}); name it {plain}.gz or {plain}")
     if not compression or compression in COMPRESSIONS[kind]:
         return None
-    plain = PurePath(name).name[:-len(compression)]
     if not COMPRESSIONS[kind]:
         return (f"a {_NAMES[kind]} table compresses its columns itself and is not compressed again as "
                 f"{compression}; name it {plain}")
