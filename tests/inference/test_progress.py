@@ -120,3 +120,24 @@ def test_a_step_naming_a_folder_with_brackets_prints_it_as_it_is(capsys):
 
     announce(True, "outputs", "writing result.json, tables and figures to runs/lens[v2]/a[/]b")
     assert capsys.readouterr().err == "outputs writing result.json, tables and figures to runs/lens[v2]/a[/]b\n"
+
+
+def test_a_dumb_terminal_is_no_terminal_that_redraws_a_line(monkeypatch):
+    """nautilus's verbose table (redraws) and tinylens's own status line (LiveStatus) must agree on
+    a dumb terminal (TERM=dumb, Emacs's M-x shell): the status line gives plain lines there, and
+    the table's rows ended by a carriage return piled up on one line."""
+    import io
+
+    from tinylens.inference.progress import redraws
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.delenv("TERM", raising=False)
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    monkeypatch.delenv("TTY_COMPATIBLE", raising=False)
+    monkeypatch.delenv("TTY_INTERACTIVE", raising=False)
+    assert redraws(Terminal()) and not redraws(io.StringIO())
+    monkeypatch.setenv("TERM", "dumb")
+    assert not redraws(Terminal())

@@ -26,9 +26,11 @@ PLAIN_EVERY_S = 30.0
 
 def redraws(stream: Any) -> bool:
     """Whether ``stream`` shows a line ended by a carriage return redrawn in place: a terminal or a
-    notebook's output, not a batch job's log file or a pipe (there each one piles up on one line)."""
+    notebook's output, not a batch job's log file or a pipe (there each one piles up on one line),
+    nor a dumb terminal (``TERM=dumb``: Emacs's M-x shell), where :class:`LiveStatus` prints plain
+    lines too."""
     console = Console(file=stream)
-    return console.is_terminal or console.is_jupyter
+    return (console.is_terminal and not console.is_dumb_terminal) or console.is_jupyter
 
 
 def announce(enabled: bool, who: str, text: str) -> None:
