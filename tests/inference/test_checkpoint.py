@@ -338,6 +338,29 @@ def test_discard_exploration_reaches_a_run_resumed_after_its_exploration(tmp_pat
     assert len(kept.samples) == kept.n_likelihood_evals
 
 
+def test_an_f_live_changed_after_the_exploration_is_said_not_to_apply(tmp_path, data, capped_nautilus):
+    """nautilus reads ``f_live`` only while it explores: a fit resumed after its exploration
+    ended ignored a new value, while result.json named it. The checkpoint now records the value
+    its exploration ended at: another one is said (CheckpointWarning) and result.json names the
+    one that shaped the fit; a checkpoint still exploring takes the new value without a word."""
+    first = _run(_problem(tmp_path, data), tmp_path)  # nautilus's f_live 0.01
+    assert first.converged
+    with pytest.warns(CheckpointWarning, match=r"ended its exploration at f_live 0\.01, so f_live 0\.001 in "
+                                               r"inference\.settings no longer applies .* --fresh"):
+        again = _run(_problem(tmp_path, data, f_live=0.001), tmp_path)
+    assert again.info["resumed"] and again.info["n_like_this_run"] == 0  # the first fit's samples, unchanged
+    np.testing.assert_array_equal(again.samples, first.samples)
+    assert again.info["settings"]["f_live"] == 0.01
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CheckpointWarning)
+        same = _run(_problem(tmp_path, data, f_live=0.01), tmp_path)
+        exploring = _resumed_with(capped_nautilus, tmp_path / "exploring", data, f_live=0.001)
+    assert same.info["resumed"] and same.info["settings"]["f_live"] == 0.01
+    with h5py.File(capped_nautilus / filenames.CHECKPOINTS["nautilus"], "r") as f:
+        assert not f["sampler"].attrs["explored"]
+    assert exploring.info["resumed"] and exploring.info["settings"]["f_live"] == 0.001
+
+
 @pytest.fixture(scope="module")
 def capped_nautilus(tmp_path_factory, data) -> Path:
     """A folder holding the checkpoint of the tiny lens's nautilus run capped at SMALL_CAP calls."""

@@ -28,6 +28,7 @@ import io
 import math
 import sys
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,7 @@ from sklearn.neural_network import MLPRegressor
 
 from tinylens import filenames
 from tinylens.config.schema import show
-from tinylens.errors import ConfigError
+from tinylens.errors import CheckpointWarning, ConfigError, outside_stacklevel
 from tinylens.inference import InferenceResult
 from tinylens.inference.common import (
     KeptInterrupt,
@@ -69,6 +70,8 @@ SAMPLER_KEYS = keyword_names(Sampler.__init__, exclude=RESERVED)
 RUN_KEYS = keyword_names(Sampler.run)
 #: The checkpoint's attribute holding the seconds of sampling its state took (all runs).
 SAMPLING_TIME_ATTR = "tinylens_sampling_time_s"
+#: The checkpoint's attribute holding the ``f_live`` its exploration ended at (once it has).
+F_LIVE_ATTR = "tinylens_f_live"
 #: Seconds between two computations of the status line's statistics (f_live sorts every point).
 STATS_EVERY_S = 1.0
 
@@ -94,11 +97,15 @@ class CheckpointedSampler(Sampler):
 
     Each checkpoint also records, as the file attribute :data:`SAMPLING_TIME_ATTR`, the seconds
     of sampling that made its state (``clock``: this run's and the earlier runs' it resumed), so
-    that a resumed fit reports the time of all runs.
+    that a resumed fit reports the time of all runs; and, once explored, the ``f_live`` its
+    exploration ended at (:data:`F_LIVE_ATTR`), which a later ``f_live`` no longer changes.
     """
 
     checkpoint_every: float = DEFAULTS["checkpoint_every"]
     clock: SamplingClock | None = None  # set when the run starts
+    #: The ``f_live`` the exploration ends (ended) at, recorded in the checkpoint once it has
+    #: (:data:`F_LIVE_ATTR`; None: not known, a checkpoint of an older tinylens).
+    explored_f_live: float | None = None
     _written_at: float = -math.inf
     _unsaved: bool = False
     #: log Z, N_eff (and f_live while exploring) of the state after the last batch, for the status
@@ -160,6 +167,8 @@ class CheckpointedSampler(Sampler):
         Sampler.write(self, path, overwrite=True)
         with h5py.File(path, "r+") as handle:
             handle.attrs[SAMPLING_TIME_ATTR] = self.clock.seconds() if self.clock is not None else 0.0
+            if self.explored and self.explored_f_live is not None:
+                handle.attrs[F_LIVE_ATTR] = self.explored_f_live
 
 
 def sampling_time_in(path: Path | None) -> float:
@@ -170,6 +179,17 @@ def sampling_time_in(path: Path | None) -> float:
     except (OSError, TypeError, ValueError):
         return 0.0
     return value if math.isfinite(value) and value > 0 else 0.0
+
+
+def explored_f_live_in(path: Path | None) -> float | None:
+    """The ``f_live`` recorded in the checkpoint ``path`` as the one its exploration ended at
+    (None where none is: not explored, or written by an older tinylens)."""
+    try:
+        with h5py.File(path, "r") as handle:
+            value = float(handle.attrs[F_LIVE_ATTR])
+    except (OSError, KeyError, TypeError, ValueError):
+        return None
+    return value if 0 < value < 1 else None
 
 
 def _user_key(settings: dict[str, Any], name: str) -> str:
@@ -268,6 +288,30 @@ def apply_discard_exploration(sampler: Sampler, run_kw: dict[str, Any]) -> None:
         sampler.discard_exploration = wanted  # nautilus's setter: the shells' weights follow
 
 
+_RUN_DEFAULTS = {name: p.default for name, p in inspect.signature(Sampler.run).parameters.items()}
+
+
+def apply_f_live(sampler: CheckpointedSampler, run_kw: dict[str, Any], path: Path | None) -> dict[str, Any]:
+    """``run_kw`` with the ``f_live`` that shapes ``sampler``'s exploration. nautilus reads
+    ``f_live`` only while it explores, so a sampler resumed after its exploration ignores the
+    run's: there it is the one recorded in the checkpoint ``path`` (where one is), with a
+    CheckpointWarning when the run asks for another; otherwise the run's, which the
+    checkpoint records once the exploration ends."""
+    wanted = float(run_kw.get("f_live", _RUN_DEFAULTS["f_live"]))
+    if not sampler.explored:
+        sampler.explored_f_live = wanted
+        return run_kw
+    used = sampler.explored_f_live = explored_f_live_in(path)
+    if used is None or used == wanted:
+        return run_kw
+    warnings.warn(f"The checkpoint {path} had already ended its exploration at f_live {used:g}, so f_live "
+                  f"{wanted:g} in inference.settings no longer applies (nautilus reads it only while exploring): "
+                  f"the fit goes on from it, and its result names f_live {used:g}. To explore to f_live "
+                  f"{wanted:g}, start the fit again (tinylens fit --fresh, or resume: false).",
+                  CheckpointWarning, stacklevel=outside_stacklevel())
+    return {**run_kw, "f_live": used}
+
+
 #: Sampler settings that shape the bounds nautilus builds. A resumed sampler reads its state from
 #: the checkpoint but takes these from its arguments, so a changed value would shape only the
 #: bounds built after the resume: they are part of the checkpoint's fingerprint.
@@ -299,7 +343,7 @@ def checkpoint_stamp(problem, settings: dict[str, Any]) -> str:
     ``n_live``, ``n_batch``, ``seed`` and the :func:`bound_settings` that differ from nautilus's
     defaults (a checkpoint of a config that leaves them out keeps its fingerprint). Not in it:
     ``Sampler.run``'s settings (a stopped fit may raise ``n_eff``, ``n_like_max`` or ``timeout``
-    and go on; :func:`apply_discard_exploration`), ``resume`` and ``checkpoint_every``."""
+    and go on; :func:`apply_discard_exploration`, :func:`apply_f_live`), ``resume`` and ``checkpoint_every``."""
     init = _settings(settings)[0]
     bounds = bound_settings(init, problem.ndim)
     default = bound_settings({"n_live": init["n_live"]}, problem.ndim)
@@ -339,6 +383,7 @@ def run(
     sampler, resumed = open_checkpoint(build, filepath, resumed)
     sampler.checkpoint_every = float(own["checkpoint_every"])
     apply_discard_exploration(sampler, run_kw)
+    run_kw = apply_f_live(sampler, run_kw, filepath)
     sampler.take_statistics()
     status.stats = lambda: sampler.statistics
     n_like_before = sampler.n_like
