@@ -272,6 +272,21 @@ def test_failed_lenses_beyond_the_reasons_shown_are_counted_not_dropped(tmp_path
 
 
 
+def test_a_catalogue_without_a_reason_column_does_not_say_reasons_are_left_out(tmp_path):
+    """Without a 'reason' column no reason is known, none is printed: 'Failed (1): for another
+    reason, not shown; every failed lens is listed with its reason in inspect.csv' said that one
+    was, and that inspect.csv held it (its reason cell is empty)."""
+    _catalog().drop(columns="reason").to_csv(tmp_path / "catalog.csv", index=False)
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv")], env={"COLUMNS": "400"})
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "1 failed" in text and "not shown" not in text and "with its reason" not in text
+    assert ("Failed (1): reasons not recorded (the catalogue has no 'reason' column); every failed lens is listed "
+            f"in {tmp_path / 'report' / 'inspect.csv'}.") in text
+    inspect = pd.read_csv(tmp_path / "report" / "inspect.csv", keep_default_na=False)
+    assert inspect.set_index("lens_id").loc["g", "reason"] == ""
+
+
 def test_the_overview_names_a_folder_with_brackets_as_it_is(tmp_path):
     """The catalogue's path, the --where and the files written were printed as rich markup, so a
     survey folder 'survey [v2]' was printed 'survey ' and every path in it lost its '[v2]'."""

@@ -294,7 +294,10 @@ def print_overview(result: dict[str, Any], paths: dict[str, Path]) -> None:
     for entry in result["failure_reasons"]:
         console.print(f"Failed ({entry['n']}): {entry['reason']}", soft_wrap=True, markup=False)
     unlisted = ov.unlisted_failures(n["n_failed"], result["failure_reasons"])
-    if unlisted:
+    if unlisted and not ov.records_reasons(result["catalog"]):
+        console.print(f"Failed ({unlisted}): reasons not recorded (the catalogue has no 'reason' column); every "
+                      f"failed lens is listed in [bold]{escape(str(paths['inspect']))}[/].", soft_wrap=True)
+    elif unlisted:
         console.print(f"Failed ({unlisted}): for {'other reasons' if unlisted > 1 else 'another reason'}, not shown; "
                       f"every failed lens is listed with its reason in [bold]{escape(str(paths['inspect']))}[/].",
                       soft_wrap=True)

@@ -81,6 +81,11 @@ def records_flags(catalog: pd.DataFrame) -> bool:
     return "flags" in catalog.columns
 
 
+def records_reasons(catalog: pd.DataFrame) -> bool:
+    """Whether ``catalog`` records why its failed fits failed (its ``reason`` column)."""
+    return "reason" in catalog.columns
+
+
 def counts(catalog: pd.DataFrame) -> dict[str, int | None]:
     """Lenses, ok, failed (and any other status), and trusted / untrusted among the ok ones
     (``None`` when the catalogue does not record it: :func:`records_trust`)."""
