@@ -68,8 +68,9 @@ def visible(name: str) -> str:
 
 def hidden_note(name: str, bare: str) -> str:
     """What ``name`` holds that ``bare``, the name it looks like, does not, and where: for a key
-    holding a zero-width space (from text copied from a web page or a document)."""
-    found = []
+    holding a zero-width space (from text copied from a web page or a document); for one holding
+    plain spaces alone (typed), simply where they are."""
+    found, plain = [], []
     for i, char in enumerate(name):
         if _hidden(char):
             where = ("at its start" if i == 0 else "at its end" if i == len(name) - 1
@@ -77,6 +78,9 @@ def hidden_note(name: str, bare: str) -> str:
             what = unicodedata.name(char, "control character").lower()
             article = "an" if what[0] in "aeiou" else "a"
             found.append(f"{article} {what} (U+{ord(char):04X}) {where}")
+            plain.append(f"a space {where}" if char == " " else "")
+    if all(plain):
+        return f"'{name}' is '{bare}' with {' and '.join(plain)}: remove {'it' if len(plain) == 1 else 'them'}."
     return (f"'{visible(name)}' is '{bare}' with {' and '.join(found)}, which an editor shows as a space or not "
             f"at all (text copied from a web page or a document?): delete it, or type '{bare}' anew.")
 

@@ -294,6 +294,20 @@ def test_a_key_holding_an_invisible_character_is_said_to_hold_it(tmp_path, key, 
     assert next(c for c in key if not c.isascii()) not in text  # shown as its escape only
 
 
+@pytest.mark.parametrize("key, shown, where", [
+    ("pixel _scale", "pixel _scale", "a space after 'pixel': remove it."),
+    ("pixel _ scale", "pixel _ scale", "a space after 'pixel' and a space after 'pixel _': remove them."),
+    ("'pixel_scale '", "pixel_scale ", "a space at its end: remove it."),
+])
+def test_a_key_holding_a_typed_space_is_said_to_hold_one(tmp_path, key, shown, where):
+    """A plain space typed in a key ('pixel _scale') got the note meant for invisible characters:
+    'a space (U+0020) ..., which an editor shows as a space or not at all (text copied from a web
+    page or a document?)'; it now says where the space is, and to remove it."""
+    text = error_of(write(tmp_path, f"dataset:\n  data_path: a.fits\n  {key}: 0.05\n"))
+    assert f"unknown key '{shown}'. '{shown}' is 'pixel_scale' with {where}" in text, text
+    assert "U+0020" not in text and "web page" not in text and "Did you mean" not in text, text
+
+
 def test_a_windows_path_in_double_quotes_not_closed_on_its_line_gets_the_example(tmp_path):
     """Where the double-quoted text does not end on its line, the hint shows the example path."""
     text = error_of(write(tmp_path, 'dataset:\n  data_path: "C:\\Users\\me\\image.fits\n'))
