@@ -141,3 +141,24 @@ def test_a_dumb_terminal_is_no_terminal_that_redraws_a_line(monkeypatch):
     assert redraws(Terminal()) and not redraws(io.StringIO())
     monkeypatch.setenv("TERM", "dumb")
     assert not redraws(Terminal())
+
+
+def test_every_progress_gives_plain_lines_on_a_dumb_terminal(monkeypatch):
+    """A dumb terminal (TERM=dumb: Emacs's M-x shell) shows a live bar only at the end: the
+    fit's status line gave plain lines there, but simulate-population's and the survey's bars
+    were drawn, so a long run said nothing until it ended. All three now agree (draws_live)."""
+    from tinylens.inference.progress import draws_live
+    from tinylens.survey.population import _progress
+    from tinylens.survey.runner import SurveyProgress
+
+    monkeypatch.setenv("FORCE_COLOR", "1")  # rich takes stderr for a terminal
+    for variable in ("TTY_COMPATIBLE", "TTY_INTERACTIVE", "NO_COLOR"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("TERM", "xterm-256color")
+    from rich.console import Console
+
+    assert draws_live(Console(stderr=True))  # a terminal: live bars, as before
+    monkeypatch.setenv("TERM", "dumb")
+    assert not draws_live(Console(stderr=True))
+    assert type(_progress([1, 2], True, "Simulating lenses")).__name__ == "generator"  # _logged's plain lines
+    assert SurveyProgress(3, [], enabled=True)._progress is None  # plain lines, no bar

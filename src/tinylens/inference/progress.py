@@ -24,13 +24,20 @@ Stats = Callable[[], dict[str, Any]]
 PLAIN_EVERY_S = 30.0
 
 
+def draws_live(console: Console) -> bool:
+    """Whether ``console`` can show a live line or bar, redrawn in place: a terminal, not a dumb
+    one (``TERM=dumb``: Emacs's M-x shell, some IDE consoles, which show it only at the end), nor a
+    batch job's log file or a pipe; where it cannot, progress is given as plain lines."""
+    return console.is_terminal and not console.is_dumb_terminal
+
+
 def redraws(stream: Any) -> bool:
     """Whether ``stream`` shows a line ended by a carriage return redrawn in place: a terminal or a
     notebook's output, not a batch job's log file or a pipe (there each one piles up on one line),
     nor a dumb terminal (``TERM=dumb``: Emacs's M-x shell), where :class:`LiveStatus` prints plain
     lines too."""
     console = Console(file=stream)
-    return (console.is_terminal and not console.is_dumb_terminal) or console.is_jupyter
+    return draws_live(console) or console.is_jupyter
 
 
 def announce(enabled: bool, who: str, text: str) -> None:
@@ -117,7 +124,7 @@ class LiveStatus:
         self._start = time.perf_counter()
         self._last = self._start
         console = Console(stderr=True)
-        if self.enabled and (not console.is_terminal or console.is_dumb_terminal):
+        if self.enabled and not draws_live(console):
             # a dumb terminal (TERM=dumb: Emacs's M-x shell) would show rich's line only at the end
             self._plain = console
         elif self.enabled:

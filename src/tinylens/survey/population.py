@@ -680,7 +680,8 @@ def _simulate_into(outdir: Path, n: int, seed: int, opts: PopulationOptions, pro
     return table
 
 
-#: Without a terminal (a batch job's log, a pipe), a progress line is written at most this often (seconds).
+#: Without a terminal that redraws a bar (a batch job's log, a pipe, TERM=dumb), a progress line is
+#: written at most this often (seconds).
 PROGRESS_LOG_SECONDS = 30.0
 
 
@@ -693,8 +694,10 @@ def _progress(items: list, enabled: bool, description: str) -> Iterable:
     from rich.console import Console
     from rich.progress import track
 
+    from tinylens.inference.progress import draws_live
+
     console = Console(stderr=True, highlight=False)
-    if not console.is_terminal:
+    if not draws_live(console):
         return _logged(items, description, console.print)
     return track(items, description=description, console=console)
 

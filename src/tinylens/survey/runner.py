@@ -1290,6 +1290,8 @@ class SurveyProgress:
                  workers: Callable[[], int | None] | None = None) -> None:
         from rich.console import Console
 
+        from tinylens.inference.progress import draws_live
+
         self._clock = clock
         self._workers = workers  # the cluster's worker count, for the heartbeat
         self.total = total
@@ -1298,7 +1300,7 @@ class SurveyProgress:
         self._console = Console(stderr=True, highlight=False) if enabled else None
         self._notes = self._console if self._console is not None else Console(stderr=True, highlight=False)
         self._progress = None
-        if self._console is not None and self._console.is_terminal:
+        if self._console is not None and draws_live(self._console):
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
             self._progress = Progress(
