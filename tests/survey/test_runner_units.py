@@ -201,6 +201,43 @@ def test_a_lens_file_there_under_two_names_is_taken_plain_with_a_warning(tmp_pat
     assert Path(config["dataset"]["data_path"]) == lenses / "lens_a" / "image.fits"
 
 
+def test_a_lens_file_is_found_under_any_case_by_the_name_its_folder_holds(tmp_path, mock_survey):
+    """Old archives write upper-case names (IMAGE.FITS, NOISE.FITS, PSF.FITS): the casefolded
+    listing found them on a case-insensitive disk (macOS) but looked up folder/'image.fits' on a
+    case-sensitive one (Linux), so such a folder was no lens there and the same lenses gave
+    different surveys. They are found on every disk, by the names the folder holds; a folder
+    holding one file under two cases (image.fits and IMAGE.FITS, only on a case-sensitive disk)
+    is fitted from the exact name, with the warning of a file there under several names."""
+    import tinylens
+
+    lenses = tmp_path / "lenses"
+    shutil.copytree(mock_survey["lenses"] / "lens_c", lenses / "upper")  # lens_c has a mask
+    upper = lenses / "upper"
+    renamed = {"image.fits": "IMAGE.FITS", "noise.fits": "Noise.fits", "psf.fits": "PSF.FITS", "mask.fits": "MASK.FITS"}
+    for name, new in renamed.items():
+        (upper / name).rename(upper / new)
+    _gzipped(upper / "PSF.FITS")  # PSF.FITS.gz
+    (lens,) = runner.find_lenses(lenses)
+    config = runner.lens_config(runner.load_template(mock_survey["template"]), lens, tmp_path / "out")
+    assert {key: Path(config["dataset"][key]).name for key in ("data_path", "noise_path", "psf_path", "mask_path")} == {
+        "data_path": "IMAGE.FITS", "noise_path": "Noise.fits", "psf_path": "PSF.FITS.gz", "mask_path": "MASK.FITS"}
+    assert {Path(config["dataset"][key]).name for key in ("data_path", "noise_path", "psf_path", "mask_path")} <= {
+        p.name for p in upper.iterdir()}  # the names the folder holds, not their lower-case
+    found = tinylens.load(config).dataset
+    plain = tinylens.load(runner.lens_config(runner.load_template(mock_survey["template"]),
+                                             runner.Lens("lens_c", mock_survey["lenses"] / "lens_c"),
+                                             tmp_path / "out")).dataset
+    for name in ("data", "noise", "psf", "mask"):
+        np.testing.assert_array_equal(getattr(found, name), getattr(plain, name))
+    (upper / "image.fits").write_bytes((upper / "IMAGE.FITS").read_bytes())
+    if len({p.name.casefold() for p in upper.iterdir()}) == len(list(upper.iterdir())):
+        return  # a case-insensitive disk wrote over IMAGE.FITS: it cannot hold both
+    with pytest.warns(DataWarning, match=r"upper \(image.fits and IMAGE.FITS: image.fits is used\)"):
+        (lens,) = runner.find_lenses(lenses)
+    config = runner.lens_config(runner.load_template(mock_survey["template"]), lens, tmp_path / "out")
+    assert Path(config["dataset"]["data_path"]) == upper / "image.fits"
+
+
 def test_a_folder_that_cannot_be_looked_into_is_left_out_with_a_warning(tmp_path, mock_survey, monkeypatch):
     """A folder of LENS_DIR that cannot be read (another user's, lost+found on a disk) stopped the
     survey with 'Permission denied'; it is left out, named in a warning, and the lenses are fitted."""

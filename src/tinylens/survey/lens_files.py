@@ -14,7 +14,8 @@ LENS_FILES: dict[str, str] = {"data_path": "image.fits", "noise_path": "noise.fi
 MASK_FILE = "mask.fits"
 #: The names a lens folder's file may have, in the order one is taken where a folder holds
 #: several (``image.fits``, then ``image.fits.gz``: gzipped, as archives ship them, and
-#: ``image.fits.fz``: tile-compressed); astropy reads each, as ``tinylens fit`` reads it.
+#: ``image.fits.fz``: tile-compressed); astropy reads each, as ``tinylens fit`` reads it. The survey
+#: finds each in any case (``IMAGE.FITS``), the exact name first.
 FITS_SUFFIXES = (".fits", ".fits.gz", ".fits.fz")
 
 

@@ -131,25 +131,38 @@ def resolved(path: str | Path) -> Path:
 
 
 def held_names(folder: Path) -> set[str] | None:
-    """The names of what ``folder`` holds, casefolded (a case-insensitive disk, macOS's, finds
-    ``Image.fits`` as ``image.fits``), listed once so that a lens file's names are looked up only
-    where the folder holds them: one stat of each of its several names in every lens folder made
-    a survey's start-up many times slower (on a cluster's shared disk most of all). None where
-    the folder cannot be listed (one that can be searched but not read, ``chmod 711``): its names
-    are then each looked up, as a lookup says what the folder holds (or fails) as before."""
+    """The names of what ``folder`` holds, as it holds them, listed once so that a lens file's
+    names are looked up only where the folder holds them: one stat of each of its several names
+    in every lens folder made a survey's start-up many times slower (on a cluster's shared disk
+    most of all). None where the folder cannot be listed (one that can be searched but not read,
+    ``chmod 711``): its names are then each looked up, as a lookup says what the folder holds (or
+    fails) as before."""
     try:
-        return {name.casefold() for name in os.listdir(folder)}
+        return set(os.listdir(folder))
     except OSError:
         return None
 
 
+def names_held(names: list[str], held: set[str]) -> list[str]:
+    """The names of ``held`` that are one of ``names`` in any case (``IMAGE.FITS`` for
+    ``image.fits``: old archives write upper-case names), so that a folder's files are found
+    alike on a case-sensitive disk (Linux) and a case-insensitive one (macOS); in the order of
+    ``names``, each exact name before those that differ from it in case only."""
+    folded = [name.casefold() for name in names]
+    matching = sorted(h for h in held if h.casefold() in folded)
+    return [h for name, fold in zip(names, folded) for h in sorted(
+        (h for h in matching if h.casefold() == fold), key=lambda h: h != name)]
+
+
 def present_files(folder: Path, name: str, held: set[str] | None = None) -> list[Path]:
-    """The files of ``folder`` that are the lens file ``name`` (:func:`lens_file_names`), in that
-    order: those that exist, then links to nothing (a purged scratch disk's, an unmounted archive's),
-    whose lens is still a lens, and fails saying the file is not found. ``held``: the folder's
-    :func:`held_names`, where the caller has them (else they are listed here)."""
+    """The files of ``folder`` that are the lens file ``name`` (:func:`lens_file_names`, in any
+    case: :func:`names_held`), in that order: those that exist, then links to nothing (a purged
+    scratch disk's, an unmounted archive's), whose lens is still a lens, and fails saying the file
+    is not found. ``held``: the folder's :func:`held_names`, where the caller has them (else they
+    are listed here)."""
     held = held_names(folder) if held is None else held
-    paths = [folder / n for n in lens_file_names(name) if held is None or n.casefold() in held]
+    names = lens_file_names(name)
+    paths = [folder / n for n in (names if held is None else names_held(names, held))]
     existing = [p for p in paths if p.exists()]
     return existing + [p for p in paths if p not in existing and p.is_symlink()]
 
