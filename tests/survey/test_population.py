@@ -305,6 +305,38 @@ def test_cli_errors(tmp_path, args, expected):
     assert not (tmp_path / "pop" / "truth.csv").exists()
 
 
+@pytest.mark.parametrize("seed, size", [("1.1e1", "5.6e1"), ("11.0", "56.0")])
+def test_a_whole_seed_or_size_written_as_a_float_is_that_integer(populations, tmp_path, seed, size):
+    """N took 1e3 and 2.0 as the whole numbers they are, but --seed and --size refused 1e3
+    (typer's 'Input should be a valid integer'): they take N's forms, so --seed 1.1e1 --size 5.6e1
+    makes the lens that --seed 11 --size 56 makes."""
+    sets = [f"--set={k}={json.dumps(v)}" for k, v in OPTIONS.items() if k != "size"]
+    out = tmp_path / "pop"
+    result = CliRunner().invoke(app, ["simulate-population", "1", str(out), "--seed", seed, "--size", size, "-q", *sets])
+    assert result.exit_code == 0, result.output
+    record = json.loads((out / "population.json").read_text())
+    assert record["seed"] == SEED and record["observation"]["size"] == OPTIONS["size"]
+    for f in ("image", "noise"):
+        np.testing.assert_array_equal(_image(out / "lens_00000", f), _image(populations["one"] / "lens_00000", f))
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["--seed", "2.5"], "the random seed (--seed) must be a non-negative integer, got 2.5"),
+    (["--seed", "1e-3"], "the random seed (--seed) must be a non-negative integer, got 0.001"),
+    (["--seed", "nan"], "the random seed (--seed) must be a non-negative integer, got nan"),
+    (["--size", "2.5"], "population option size must be an integer (like 100), got 2.5"),
+    (["--size=abc"], "population option size must be an integer (like 100), got 'abc'"),
+])
+def test_a_seed_or_size_that_is_no_whole_number_gets_its_own_message(tmp_path, args, expected):
+    """--seed 2.5 and --size 2.5 were refused in typer's words ('Invalid value for '--seed':
+    Input should be a valid integer'); they are refused as N is, by the population's own check."""
+    result = CliRunner().invoke(app, ["simulate-population", "1", str(tmp_path / "pop"), *args])
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    assert f"Error: {expected}" in text and "Invalid value" not in text, text
+    assert isinstance(result.exception, SystemExit) and list(tmp_path.iterdir()) == []
+
+
 def test_the_number_of_lenses_has_an_upper_limit():
     """Too many lenses is said to be too many (it was 'must be >= 1' for 10**20: float() rounded it)."""
     from tinylens.errors import ConfigError

@@ -74,6 +74,14 @@ def count_value(token: str) -> int | float | str:
     return token
 
 
+def whole_value(token: str) -> int | float | str:
+    """``token`` read as N is (:func:`count_value`), a whole number written as a float (``2.0``,
+    ``1e3``) as the integer it is: what ``--seed`` and ``--size`` take. Anything else (``2.5``,
+    ``abc``) is passed on as read, for the population's own checks to refuse by name."""
+    value = count_value(token)
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 class CountCommand(TyperCommand):
     """The command, with a count N that click would refuse in its own words refused as the count it
     is: one after a minus (``-3``, ``-nan``), which click takes for an unknown option ("No such
@@ -137,9 +145,9 @@ def merge_options(settings: dict[str, Any], named: dict[str, tuple[str, Any]]) -
 def simulate_population_command(
     n: int = typer.Argument(..., metavar="N", help="Number of lenses.", show_default=False),
     outdir: Path = typer.Argument(..., parser=path_value, metavar="OUTDIR", help="Output folder (one sub-folder per lens).", show_default=False),
-    seed: int = typer.Option(0, "--seed", "-s", help="Random seed (>= 0): the same seed and options give the same lenses."),
+    seed: int = typer.Option(0, "--seed", "-s", parser=whole_value, metavar="<int>", help="Random seed (>= 0): the same seed and options give the same lenses."),
     psf: str | None = typer.Option(None, "--psf", help="PSF shape: gaussian (default) or moffat."),
-    size: int | None = typer.Option(None, "--size", help="Image size in pixels (default 100)."),
+    size: int | None = typer.Option(None, "--size", parser=whole_value, metavar="<int>", help="Image size in pixels (default 100)."),
     pixel_scale: float | None = typer.Option(None, "--pixel-scale", help="Arcsec per pixel (default 0.074)."),
     psf_fwhm: float | None = typer.Option(None, "--psf-fwhm", help="PSF FWHM in arcsec (default 0.15)."),
     settings: list[str] | None = typer.Option(None, "--set", help="Any other population option as KEY=VALUE, e.g. "
