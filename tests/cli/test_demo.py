@@ -304,3 +304,36 @@ def test_the_wrote_line_keeps_the_folder_on_one_line(tmp_path):
     result = CliRunner().invoke(app, ["demo", str(folder), "--no-fit"], env={"COLUMNS": "80"})
     assert result.exit_code == 0, result.output
     assert f"model_config.yaml to {folder}\n" in result.output
+
+
+def test_the_seed_draws_the_noise_and_truth_records_it(demo_dir, tmp_path):
+    """tinylens demo had no --seed, though simulate_demo and write_demo take one: --seed 7 (or
+    7e0, read as N and simulate-population's --seed are) draws another noise realisation of the
+    same lens, recorded in truth.json; the demo run again in that folder without --seed rewrites
+    it whole as the default demo, the same bytes as a folder it never wrote another seed to."""
+    from tinylens.cli.demo import simulate_demo
+
+    folder = tmp_path / "demo"
+    result = CliRunner().invoke(app, ["demo", str(folder), "--no-fit", "--seed", "7e0"])
+    assert result.exit_code == 0, result.output
+    truth = json.loads((folder / "truth.json").read_text())
+    assert truth["observation"]["seed"] == 7
+    assert truth["params"] == json.loads((demo_dir / "truth.json").read_text())["params"]
+    image = fits.getdata(folder / "image.fits")
+    np.testing.assert_array_equal(image, np.asarray(simulate_demo(7)["image"], dtype=np.float64))
+    assert not np.array_equal(image, fits.getdata(demo_dir / "image.fits"))
+    again = CliRunner().invoke(app, ["demo", str(folder), "--no-fit"])
+    assert again.exit_code == 0, again.output
+    for name in ("image.fits", "noise.fits", "psf.fits", "truth.json"):
+        assert (folder / name).read_bytes() == (demo_dir / name).read_bytes(), name
+
+
+@pytest.mark.parametrize(("seed", "shown"), [("-1", "-1"), ("2.5", "2.5"), ("abc", "'abc'")])
+def test_a_seed_that_is_no_non_negative_integer_is_refused_by_name(tmp_path, seed, shown):
+    """--seed -1 reached numpy's default_rng, whose ValueError was a traceback; each value that is
+    no seed is refused as simulate-population refuses it, before any folder is made."""
+    result = CliRunner().invoke(app, ["demo", str(tmp_path / "demo"), "--no-fit", "--seed", seed])
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.output
+    text = " ".join(result.output.split())
+    assert f"Error: the random seed (--seed) must be a non-negative integer, got {shown}" in text, text
+    assert "Traceback" not in result.output and list(tmp_path.iterdir()) == []

@@ -20,6 +20,7 @@ import yaml
 from rich.markup import escape
 
 from tinylens.cli.common import console, path_value
+from tinylens.cli.simulate_population import whole_value
 from tinylens.errors import OutputError
 from tinylens.results.truth import TRUTH_FILE
 
@@ -211,12 +212,16 @@ def check_not_users(directory: Path) -> None:
 def write_demo(directory: Path, seed: int | None = None) -> Path:
     """Write image.fits, noise.fits, psf.fits, truth.json and model_config.yaml; return the config path.
     A folder that holds such files from anything but an earlier demo is refused (OutputError).
-    A leading ``~`` is the home folder. Each file is written under a temporary name, then renamed:
+    ``seed`` (a non-negative integer, else a ConfigError; default ``OBSERVATION["seed"]``) draws
+    the noise, and truth.json records it; an earlier demo's files are rewritten whatever their
+    seed. A leading ``~`` is the home folder. Each file is written under a temporary name, then renamed:
     a run stopped part-way leaves no half-written file that a fit would read as data, and no
     folder (``directory``, its parents) or file that it made: the folder is as it was, so the
     demo runs again there."""
     from tinylens.results.tables import ensure_writable, missing_folders, remove_made_folders
+    from tinylens.survey.population import check_seed
 
+    seed = None if seed is None else check_seed(seed)  # numpy's ValueError for -1 was a traceback
     directory = Path(directory).expanduser()
     check_not_users(directory)
     made = missing_folders(directory)
@@ -280,10 +285,12 @@ def demo(
     directory: Path = typer.Argument(Path("tinylens_demo"), parser=path_value, metavar="DIRECTORY", help="Folder for the data, config and results."),
     no_fit: bool = typer.Option(False, "--no-fit", help="Only write the simulated data and the config."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output from the sampler."),
+    seed: int = typer.Option(OBSERVATION["seed"], "--seed", "-s", parser=whole_value, metavar="<int>",
+                             help="Random seed (>= 0) of the noise: another seed gives another noisy image of the same lens."),
 ) -> None:
     """Simulate a realistic lens (no downloads), write it with a config, and fit it."""
     directory = directory.expanduser()  # a quoted "~/demo": the suggested command quotes it, and a shell would not expand it
-    config_path = write_demo(directory)
+    config_path = write_demo(directory, seed)
     console.print(f"Wrote image.fits, noise.fits, psf.fits, truth.json and model_config.yaml to [bold]{escape(str(directory))}[/]",
                   soft_wrap=True)
     if no_fit:

@@ -582,9 +582,14 @@ def check_count_and_seed(n: Any, seed: Any) -> tuple[int, int]:
     if int(n) > MAX_LENSES:
         raise ConfigError(f"the number of lenses must be <= {MAX_LENSES} (each takes seconds to simulate and ~0.2 MB "
                           f"of disk at the default size: a million take weeks and ~200 GB), got {n!r}")
+    return int(n), check_seed(seed)
+
+
+def check_seed(seed: Any) -> int:
+    """``seed`` as an integer, else a ConfigError: a random seed is a non-negative integer."""
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ConfigError(f"the random seed (--seed) must be a non-negative integer, got {seed!r}")
-    return int(n), int(seed)
+    return int(seed)
 
 
 # -- the folder's population ------------------------------------------------------------------
