@@ -14,13 +14,23 @@ from tinylens.results.plots import critical_curves_and_caustics, cuts
 def tiny_problem(tmp_path_factory):
     return tinylens.load(write_tiny_lens(tmp_path_factory.mktemp("tiny")))
 
+def truth_with(problem, theta_E: float) -> np.ndarray:
+    """The tiny lens's true parameter vector with the Einstein radius ``theta_E``."""
+    return np.array([{**FREE_TRUTH, "lens_mass.0.theta_E": theta_E}[n] for n in problem.param_names])
+
+
+def panel_titled(fig, title: str):
+    """The panel of ``fig`` whose title is ``title``."""
+    return next(ax for ax in fig.axes if ax.get_title() == title)
+
+
 
 @pytest.mark.parametrize("theta_E", [0.8, 1.3])
 def test_isothermal_sphere_has_a_circular_critical_curve_and_a_point_caustic(tiny_problem, theta_E):
     """Round SIE: det A = 1 - theta_E / r vanishes on the circle r = theta_E, which the lens
     equation maps to the lens centre (beta = theta - theta_E theta / |theta| = 0)."""
     problem = tiny_problem
-    theta = np.array([{**FREE_TRUTH, "lens_mass.0.theta_E": theta_E}[n] for n in problem.param_names])
+    theta = truth_with(problem, theta_E)
     crit, caus = critical_curves_and_caustics(problem, theta, n=400)
     step = problem.dataset.data.shape[0] * problem.dataset.pixel_scale / 399
     points = np.concatenate(crit)
@@ -100,7 +110,7 @@ def test_a_critical_curve_that_leaves_the_image_is_closed_and_its_caustic_whole(
     assert right == pytest.approx(-left, rel=0.02) and top == pytest.approx(-bottom, rel=0.02)
     from tinylens.results.plots import model_figure
 
-    panel = next(ax for ax in model_figure(problem, theta).axes if ax.get_title() == "Lensed source (model)")
+    panel = panel_titled(model_figure(problem, theta), "Lensed source (model)")
     assert panel.get_xlim() == pytest.approx((-half, half)) and panel.get_ylim() == pytest.approx((-half, half))
 
 
@@ -142,7 +152,7 @@ def test_readme_notebook_snippet_redraws_a_finished_fit(tmp_path):
     assert all(isinstance(fig, Figure) for fig in figures)
     # a notebook shows them inline without %matplotlib inline (they showed as "<Figure size ...>" text)
     assert all(fig._repr_png_()[:8] == b"\x89PNG\r\n\x1a\n" for fig in figures)
-    model_panel = next(ax for ax in figures[0].axes if ax.get_title() == "Model (maximum likelihood)")
+    model_panel = panel_titled(figures[0], "Model (maximum likelihood)")
     np.testing.assert_allclose(model_panel.images[0].get_array(), problem.model_image(best)["total"], rtol=1e-5)
     assert len(figures[2].axes) == len(result.param_names) ** 2
 
@@ -403,7 +413,7 @@ def test_a_long_verdict_in_the_summary_panel_leaves_the_images_their_size(tiny_p
     def data_panel_and_text(lines):
         fig = model_figure(tiny_problem, theta, lines)
         fig.draw_without_rendering()
-        panel = next(ax for ax in fig.axes if ax.get_title() == "Fit summary")
+        panel = panel_titled(fig, "Fit summary")
         return fig.axes[0].get_position().width, panel.texts[0].get_text()
 
     short_width, _ = data_panel_and_text(["method  nautilus", "trusted"])
@@ -440,9 +450,8 @@ def test_the_source_panel_names_only_the_curves_it_shows(tiny_problem):
 
     problem = tiny_problem
     for theta_E, named in ((1.5, ["caustic"]), (0.6, ["caustic", "cut"])):
-        theta = np.array([{**FREE_TRUTH, "lens_mass.0.theta_E": theta_E}[n] for n in problem.param_names])
-        panel = next(ax for ax in model_figure(problem, theta).axes
-                     if ax.get_title() == "Reconstructed source (source plane)")
+        theta = truth_with(problem, theta_E)
+        panel = panel_titled(model_figure(problem, theta), "Reconstructed source (source plane)")
         assert panel.get_legend_handles_labels()[1] == named
         (left, right), (bottom, top) = panel.get_xlim(), panel.get_ylim()
         for line in panel.lines:
@@ -489,9 +498,8 @@ def test_a_cut_that_only_clips_the_source_panels_corners_is_neither_drawn_nor_na
 
     problem = tiny_problem
     for theta_E, named in ((1.14, ["caustic"]), (1.0, ["caustic", "cut"])):
-        theta = np.array([{**FREE_TRUTH, "lens_mass.0.theta_E": theta_E}[n] for n in problem.param_names])
-        panel = next(ax for ax in model_figure(problem, theta).axes
-                     if ax.get_title() == "Reconstructed source (source plane)")
+        theta = truth_with(problem, theta_E)
+        panel = panel_titled(model_figure(problem, theta), "Reconstructed source (source plane)")
         assert panel.get_legend_handles_labels()[1] == named
         assert len([line for line in panel.lines if line.get_linestyle() == "--"]) == len(named) - 1
 
@@ -583,7 +591,7 @@ def test_the_source_panel_shows_the_caustic_it_names_also_a_point(tmp_path, e1):
     fig = model_figure(problem, theta)
     renderer = FigureCanvasAgg(fig).get_renderer()
     fig.draw(renderer)
-    panel = next(ax for ax in fig.axes if ax.get_title() == "Reconstructed source (source plane)")
+    panel = panel_titled(fig, "Reconstructed source (source plane)")
     handles, names = panel.get_legend_handles_labels()
     caustic = handles[names.index("caustic")]
     drawn = caustic.get_window_extent(renderer)
@@ -609,11 +617,11 @@ def test_the_lensed_source_panel_names_its_critical_curve_where_it_does_not_cove
 
     from tinylens.results.plots import model_figure
 
-    theta = np.array([{**FREE_TRUTH, "lens_mass.0.theta_E": theta_E}[n] for n in tiny_problem.param_names])
+    theta = truth_with(tiny_problem, theta_E)
     fig = model_figure(tiny_problem, theta)
     renderer = FigureCanvasAgg(fig).get_renderer()
     fig.draw(renderer)
-    panel = next(ax for ax in fig.axes if ax.get_title() == "Lensed source (model)")
+    panel = panel_titled(fig, "Lensed source (model)")
     handles, names = panel.get_legend_handles_labels()
     assert names == ["critical curve"]
     legend = panel.get_legend()
