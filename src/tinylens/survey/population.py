@@ -80,6 +80,7 @@ import yaml
 from scipy import optimize
 
 from tinylens.errors import ConfigError, ConfigWarning, OutputError, did_you_mean, listed
+from tinylens.inference.progress import PLAIN_EVERY_S, draws_live
 from tinylens import lens_equation
 from tinylens.precision import get_precision
 from tinylens.profiles.ellipticity import e1e2_to_qphi, qphi_to_e1e2, shear_to_polar
@@ -685,11 +686,6 @@ def _simulate_into(outdir: Path, n: int, seed: int, opts: PopulationOptions, pro
     return table
 
 
-#: Without a terminal that redraws a bar (a batch job's log, a pipe, TERM=dumb), a progress line is
-#: written at most this often (seconds).
-PROGRESS_LOG_SECONDS = 30.0
-
-
 def _progress(items: list, enabled: bool, description: str) -> Iterable:
     """``items``, with the progress on stderr as ``tinylens fit`` and ``survey`` show theirs: a
     bar on a terminal, else :func:`_logged` lines (a bar without a terminal is drawn once, at the
@@ -699,15 +695,13 @@ def _progress(items: list, enabled: bool, description: str) -> Iterable:
     from rich.console import Console
     from rich.progress import track
 
-    from tinylens.inference.progress import draws_live
-
     console = Console(stderr=True, highlight=False)
     if not draws_live(console):
         return _logged(items, description, console.print)
     return track(items, description=description, console=console)
 
 
-def _logged(items: list, description: str, write: Any, every: float = PROGRESS_LOG_SECONDS,
+def _logged(items: list, description: str, write: Any, every: float = PLAIN_EVERY_S,
             clock: Any = time.monotonic) -> Iterable:
     """``items``, with ``write("Simulating lenses: 12/100 done, 0:30 elapsed")`` once an item is
     done when none was written for ``every`` seconds, and after the last."""
