@@ -359,6 +359,7 @@ def write_results(problem, res: InferenceResult, out: Path, started: float | Non
     fail are left out with a warning (the quality then says ``quality_check_failed``), so that
     an unexpected corner case never throws a finished fit away.
     """
+    from tinylens.data.dataset import mask_reading
     from tinylens.results import plots, tables
 
     names = list(problem.param_names)
@@ -410,7 +411,7 @@ def write_results(problem, res: InferenceResult, out: Path, started: float | Non
         config=config_dict(problem.config),
         config_dir=str(Path(problem.base_dir).resolve()),
         files=files,
-        info={**res.info, "precision": problem.precision},
+        info={**res.info, "precision": problem.precision, **mask_reading(problem.dataset)},
         output_dir=out,
         samples=res.samples,
         weights=weights,

@@ -180,3 +180,57 @@ def test_a_result_in_the_home_folder_is_loaded_by_a_tilde_path(tmp_path, monkeyp
     write_stored_result(tmp_path / "lens" / "output", problem, theta)
     stored, again, best = load_stored("~/lens/output/result.json")
     assert np.array_equal(best, theta) and again.base_dir == problem.base_dir
+
+
+def test_a_fit_records_how_its_mask_was_read_and_a_result_that_does_not_is_announced(tmp_path):
+    """result.json did not say how its mask file was read, so a fit from before mask files were
+    read as 0 = used (then non-zero = used: the pixels meant to be left out were fitted) could not
+    be told apart from one after, and load_stored rebuilt either without a word. A fit now records
+    mask_read_as and the pixels it fitted; a result with a mask file and no record, or a count of
+    fitted pixels the data no longer give, is announced on loading."""
+    import warnings
+
+    import numpy as np
+    from astropy.io import fits
+
+    import tinylens
+    from tinylens.errors import DataWarning
+
+    config_path = write_tiny_lens(tmp_path / "lens", {"type": "optimizer", "method": "lbfgs"})
+    mask = np.zeros((32, 32))
+    mask[:5, :] = 1  # the bottom 5 rows left out: 27 x 32 = 864 pixels fitted
+    fits.writeto(tmp_path / "lens" / "mask.fits", mask)
+    config = yaml.safe_load(config_path.read_text())
+    plain = tinylens.fit(config_path, progress=False)
+    config["dataset"]["mask_path"] = "mask.fits"
+    config["output"]["path"] = "masked"
+    config_path.write_text(yaml.safe_dump(config))
+    masked = tinylens.fit(config_path, progress=False)
+    assert {k: plain.info[k] for k in ("mask_read_as", "n_pixels_fitted", "n_pixels")} == {
+        "mask_read_as": None, "n_pixels_fitted": 1024, "n_pixels": 1024}
+    path = masked.output_dir / "result.json"
+    stored = json.loads(path.read_text())
+    assert {k: stored["info"][k] for k in ("mask_read_as", "n_pixels_fitted", "n_pixels")} == {
+        "mask_read_as": "0 = used", "n_pixels_fitted": 864, "n_pixels": 1024}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataWarning)  # a recorded fit on unchanged data: silent
+        load_stored(path)
+        load_stored(plain.output_dir / "result.json")
+    for key in ("mask_read_as", "n_pixels_fitted", "n_pixels"):  # as a fit before the record wrote it
+        del stored["info"][key]
+    path.write_text(json.dumps(stored))
+    with pytest.warns(DataWarning) as caught:
+        load_stored(path)
+    assert [str(w.message) for w in caught] == [
+        f"{path}: this fit does not record how its mask file {tmp_path / 'lens' / 'mask.fits'} was read: it is from "
+        "an earlier tinylens, which may have read it as non-zero = used and so have fitted the pixels the mask "
+        "leaves out. It is loaded as read now, 0 = used (864 of 1024 pixels used); fit it again to be sure of the "
+        "result."]
+    mask[:, :4] = 1  # the mask changed since the fit: 27 x 28 = 756 pixels
+    fits.writeto(tmp_path / "lens" / "mask.fits", mask, overwrite=True)
+    path.write_text(json.dumps({**stored, "info": {**stored["info"], "mask_read_as": "0 = used", "n_pixels_fitted": 864}}))
+    with pytest.warns(DataWarning) as caught:
+        load_stored(path)
+    assert [str(w.message) for w in caught] == [
+        f"{path}: its fit used 864 pixels, but its data, noise and mask as loaded now give 756 (changed since the "
+        "fit?): its best fit is shown against other pixels than it was fitted to."]

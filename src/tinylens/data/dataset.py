@@ -622,6 +622,20 @@ def _warn_pixel_radius(cfg: schema.Dataset, shape: tuple[int, int]) -> None:
 #: A mask file that uses less than this share of the image is announced (an inverted mask?).
 FEW_PIXELS_SHARE = 0.05
 
+#: How a mask file is read, recorded in a fit's ``result.json`` (``info.mask_read_as``) and a survey
+#: lens's stamp (``read_as``): fits from before mask files were read as TinyLensGpu reads them (0 =
+#: used; before, non-zero = used) record none.
+MASK_READ_AS = "0 = used"
+
+
+def mask_reading(dataset: Dataset) -> dict[str, str | int | None]:
+    """How ``dataset``'s mask was read, for a fit's ``info``: ``mask_read_as``
+    (:data:`MASK_READ_AS` when a mask file was read, None when none was), ``n_pixels_fitted``
+    (the pixels the fit used) and ``n_pixels`` (the image's)."""
+    return {"mask_read_as": None if dataset.mask_path is None else MASK_READ_AS,
+            "n_pixels_fitted": dataset.n_used, "n_pixels": int(np.asarray(dataset.mask).size)}
+
+
 #: How a mask file is read, said in each warning that suggests it was meant the other way round.
 MASK_CONVENTION = ("tinylens, as TinyLensGpu, leaves out the pixels where the mask is non-zero (or NaN) and fits those "
                    "where it is 0; a mask that is 1 on the pixels to fit (lenstronomy's likelihood mask) must be "

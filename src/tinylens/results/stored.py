@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from tinylens.errors import DataError, OutputError, listed
+from tinylens.errors import DataError, DataWarning, OutputError, listed, outside_stacklevel
 from tinylens.filenames import RESULT
 
 
@@ -128,7 +129,31 @@ def load_stored(path: str | Path, base_dir: str | Path | None = None, *,
         raise OutputError(f"{path}: its max_likelihood lacks {listed(absent)}, free parameters of its own config "
                           "(written by another version of tinylens, or edited?)")
     best = np.array([stored["max_likelihood"][name] for name in problem.param_names], float)
+    for note in mask_notes(stored, problem.dataset, path):
+        warnings.warn(note, DataWarning, stacklevel=outside_stacklevel())
     return stored, problem, best
+
+
+def mask_notes(stored: dict[str, Any], dataset: Any, path: Path) -> list[str]:
+    """What a user should know of how the fit of ``stored`` (at ``path``) read its mask, against
+    ``dataset`` as loaded now: a mask file of a fit that records not how it was read (``info``'s
+    ``mask_read_as``: before it was recorded, a fit may have read it as non-zero = used), and a
+    count of fitted pixels (``n_pixels_fitted``) other than the loaded data's."""
+    from tinylens.data.dataset import MASK_READ_AS
+
+    info = stored.get("info") if isinstance(stored.get("info"), dict) else {}
+    notes = []
+    if dataset.mask_path is not None and "mask_read_as" not in info:
+        notes.append(f"{path}: this fit does not record how its mask file {dataset.mask_path} was read: it is from "
+                     f"an earlier tinylens, which may have read it as non-zero = used and so have fitted the pixels "
+                     f"the mask leaves out. It is loaded as read now, {MASK_READ_AS} ({dataset.n_used} of "
+                     f"{dataset.mask.size} pixels used); fit it again to be sure of the result.")
+    fitted = info.get("n_pixels_fitted")
+    if isinstance(fitted, int) and fitted != dataset.n_used:
+        notes.append(f"{path}: its fit used {fitted} pixels, but its data, noise and mask as loaded now give "
+                     f"{dataset.n_used} (changed since the fit?): its best fit is shown against other pixels "
+                     "than it was fitted to.")
+    return notes
 
 
 def load_stage_state(path: str | Path, param_names) -> tuple[dict[str, Any], np.ndarray]:

@@ -27,6 +27,7 @@ from typing import Any
 
 from tinylens.config.loader import legacy_sampling
 from tinylens.config.schema import without_speed_only
+from tinylens.data.dataset import MASK_READ_AS  # a stamp without it: a lens fitted before, fitted again
 from tinylens.errors import listed
 
 MANIFEST_FILE = "survey.json"
@@ -34,9 +35,6 @@ MANIFEST_FILE = "survey.json"
 INPUT_KEYS = ("data_path", "noise_path", "psf_path", "mask_path")
 #: The key of ``inputs.json`` that records the precision of the lens's fit (the others: files).
 PRECISION_KEY = "precision"
-#: How a mask file is read, recorded in its stamp (``read_as``): a lens fitted before mask files were
-#: read as TinyLensGpu reads them (0 = used; before, non-zero = used) has none, and is fitted again.
-MASK_READ_AS = "0 = used"
 #: Differences listed in a refusal, at most.
 MAX_LISTED = 4
 #: The precision of a ``survey.json`` that records none, and whose finished fits record none
