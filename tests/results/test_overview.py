@@ -586,3 +586,47 @@ def test_inspect_csv_does_not_call_a_fit_whose_trust_was_not_recorded_untrusted(
     assert inspect.index.tolist() == ["c", "d", "e", "g", "h"]  # d, of unknown trust, is still to look at
     assert inspect.loc["c", "trusted"] == False and inspect.loc["e", "trusted"] == False  # noqa: E712
     assert pd.isna(inspect.loc["d", "trusted"]) and pd.isna(inspect.loc["g", "trusted"])
+
+
+def test_the_report_names_the_lenses_whose_mask_reading_nothing_records(tmp_path):
+    """A survey's lens fitted with a mask file before mask files were read as 0 = used (then
+    non-zero = used) may have fitted the pixels its mask leaves out, but the report said nothing of
+    it. Lenses whose result.json (info.mask_read_as) and inputs.json (the mask's read_as) both do
+    not record how their mask was read are now named, with how to fit them again."""
+    masked = {"dataset": {"data_path": "/l/image.fits", "mask_path": "/l/mask.fits"}}
+    stamp = {"mask_path": {"size": 5760, "sha256": "0" * 64}}
+    lenses = {  # result.json's config and info, and inputs.json (None: none)
+        "a": (masked, {"precision": "float32"}, None),  # from before any record: named
+        "b": (masked, {}, {"mask_path": {**stamp["mask_path"], "read_as": "0 = used"}}),  # the stamp records it
+        "c": (masked, {"mask_read_as": "0 = used", "n_pixels_fitted": 800}, None),  # the result records it
+        "d": (masked, {}, stamp),  # a stamp from before read_as: named
+        "e": ({"dataset": {"data_path": "/l/image.fits"}}, {}, None),  # no mask file
+        "g": (masked, {}, None),  # failed: no fit to doubt
+    }
+    for lens, (config, info, inputs) in lenses.items():
+        folder = tmp_path / "lenses" / lens
+        folder.mkdir(parents=True)
+        (folder / "result.json").write_text(json.dumps({"config": config, "info": info}))
+        if inputs is not None:
+            (folder / "inputs.json").write_text(json.dumps(inputs))
+    _catalog().to_csv(tmp_path / "catalog.csv", index=False)  # f: ok, without a folder
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv")])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert (f"2 lenses of {tmp_path / 'catalog.csv'} (a, d) were fitted with a mask file whose reading their results "
+            "do not record: by a tinylens from before mask files were read as 0 = used, which may have read it as "
+            "non-zero = used and so fitted the pixels the mask leaves out. Run tinylens survey over the same --out "
+            "again to fit them again.") in text
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv"), "--where", "lens_id != 'a'",
+                                      "-o", str(tmp_path / "r2")])
+    assert result.exit_code == 0, result.output
+    assert "1 lens of" in " ".join(result.output.split()) and "(d) was fitted with a mask file whose reading its" in " ".join(result.output.split())
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv"), "--where", "lens_id in ['b', 'c', 'e']",
+                                      "-o", str(tmp_path / "r3")])
+    assert result.exit_code == 0 and "mask file" not in result.output, result.output
+    pd.DataFrame({"lens_id": list("abcdef"), "theta_E": [1.0, 2.0, 1.0, 0.5, 1.0, 1.5]}).to_csv(tmp_path / "ref.csv",
+                                                                                                 index=False)
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv"), "--reference", str(tmp_path / "ref.csv"),
+                                      "-o", str(tmp_path / "r4")])  # a comparison names them too
+    assert result.exit_code == 0, result.output
+    assert "2 lenses of" in " ".join(result.output.split()) and "(a, d) were fitted with a mask file" in " ".join(result.output.split())

@@ -112,6 +112,7 @@ def build_report(
         quantities, columns, source = [quantity], {quantity.name: column}, f"{reference_path} ({column})"
     if where:
         catalog = select(catalog, other, where)
+    warnings += _mask_reading_warnings(catalog, catalog_path)
     joined = rp.comparison_frame(catalog, other, quantities, columns,
                                  truth_name=f"truth table {truth_path}" if truth_path is not None else f"reference table {reference_path}",
                                  catalog_name=f"catalogue {catalog_path}")
@@ -196,6 +197,7 @@ def build_overview(catalog_path: Path, parameters: list[str] | None, trusted_onl
         catalog = select(catalog, pd.DataFrame({"lens_id": pd.Series([], dtype=object)}), where,
                          "the catalogue (a truth table's, such as arc_snr_max, only with --truth)",
                          "`lens_mass.0.theta_E_median` > 1.5")
+    warnings += _mask_reading_warnings(catalog, catalog_path)
     if parameters:
         quantities = [rp.quantity_for(p) for p in dict.fromkeys(parameters)]
         rp.require_medians(catalog, [q.name for q in quantities], str(catalog_path),
@@ -319,6 +321,25 @@ def _one_row_per_lens(frame, what: str, warnings: list[str]):
         warnings.append(f"The {what} repeats {len(repeated)} row{'s' if len(repeated) > 1 else ''} exactly "
                         f"(e.g. {listed(repeated)}); each lens is counted once.")
     return frame
+
+
+def _mask_reading_warnings(catalog, catalog_path: Path) -> list[str]:
+    """A warning naming the ok lenses of ``catalog`` (a survey's, beside its ``lenses/`` folder)
+    fitted with a mask file whose reading nothing records (:func:`~tinylens.results.stored.mask_reading_unknown`):
+    fits from before mask files were read as 0 = used, which a survey run over the same --out fits again."""
+    from tinylens.results.stored import mask_reading_unknown
+    from tinylens.survey.runner import LENSES_DIR
+
+    lenses = Path(catalog_path).expanduser().resolve().parent / LENSES_DIR
+    ok = catalog.loc[catalog["status"].astype(str) == "ok", "lens_id"].astype(str)
+    unknown = [lens for lens in ok if mask_reading_unknown(lenses / lens)]
+    if not unknown:
+        return []
+    one = len(unknown) == 1
+    return [f"{lens_count(len(unknown))} of {catalog_path} ({listed(unknown)}) {'was' if one else 'were'} fitted with a "
+            f"mask file whose reading {'its' if one else 'their'} results do not record: by a tinylens from before "
+            "mask files were read as 0 = used, which may have read it as non-zero = used and so fitted the pixels the "
+            f"mask leaves out. Run tinylens survey over the same --out again to fit {'it' if one else 'them'} again."]
 
 
 def _coverage_warnings(empty: dict[str, str], left_out: dict[str, list[str]]) -> list[str]:

@@ -156,6 +156,35 @@ def mask_notes(stored: dict[str, Any], dataset: Any, path: Path) -> list[str]:
     return notes
 
 
+def _json_object(path: Path) -> dict[str, Any]:
+    """The JSON object in ``path``; empty where it is missing, unreadable or no object."""
+    try:
+        content = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError):
+        return {}
+    return content if isinstance(content, dict) else {}
+
+
+def mask_reading_unknown(folder: Path) -> bool:
+    """Whether the fit in ``folder`` (a fit's output folder, or a survey's lens folder) read a mask
+    file (its config's ``dataset.mask_path``) and records nowhere how: neither its ``result.json``
+    (``info.mask_read_as``) nor a survey's ``inputs.json`` stamp of the mask (``read_as``), as for
+    fits from before mask files were read as 0 = used, which may have read it as non-zero = used.
+    False without a readable ``result.json``."""
+    from tinylens.data.dataset import MASK_READ_AS
+    from tinylens.filenames import INPUTS
+
+    stored = _json_object(folder / RESULT)
+    config, info = stored.get("config"), stored.get("info")
+    dataset = config.get("dataset") if isinstance(config, dict) else None
+    if not isinstance(dataset, dict) or not dataset.get("mask_path"):
+        return False
+    if isinstance(info, dict) and "mask_read_as" in info:
+        return False
+    stamp = _json_object(folder / INPUTS).get("mask_path")
+    return not (isinstance(stamp, dict) and stamp.get("read_as") == MASK_READ_AS)
+
+
 def load_stage_state(path: str | Path, param_names) -> tuple[dict[str, Any], np.ndarray]:
     """``(state, best)`` of a file of stages 1-3 (``examples/stages_only.py --states``), checked
     against ``param_names`` (older states keep no names, only their length); a file that is
