@@ -234,3 +234,26 @@ def test_a_fit_records_how_its_mask_was_read_and_a_result_that_does_not_is_annou
     assert [str(w.message) for w in caught] == [
         f"{path}: its fit used 864 pixels, but its data, noise and mask as loaded now give 756 (changed since the "
         "fit?): its best fit is shown against other pixels than it was fitted to."]
+
+
+def test_a_result_whose_config_this_tinylens_refuses_is_named(tmp_path):
+    """A result.json whose recorded config this version refuses (a key since renamed, a value
+    since checked) gave 'Invalid configuration mapping (1 problem): ...' without the file, so a
+    script loading many results could not tell which one."""
+    import numpy as np
+
+    import tinylens
+    from tinylens.errors import ConfigError
+    from tiny_lens import write_stored_result
+
+    problem = tinylens.load(write_tiny_lens(tmp_path / "lens"))
+    theta = problem.prior_transform(np.full(problem.ndim, 0.5))
+    path = write_stored_result(tmp_path / "lens" / "output", problem, theta)
+    stored = json.loads(path.read_text())
+    stored["config"]["dataset"]["pixel_scale"] = -0.1
+    path.write_text(json.dumps(stored))
+    with pytest.raises(ConfigError) as err:
+        load_stored(path)
+    assert str(err.value).startswith(f"{path}: the config this fit records cannot be loaded by this tinylens (written "
+                                     "by another version, or edited?): Invalid configuration")
+    assert "dataset.pixel_scale: should be greater than 0; got -0.1." in str(err.value)

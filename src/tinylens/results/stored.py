@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from tinylens.errors import DataError, DataWarning, OutputError, listed, outside_stacklevel
+from tinylens.errors import ConfigError, DataError, DataWarning, OutputError, listed, outside_stacklevel
 from tinylens.filenames import RESULT
 
 
@@ -124,6 +124,9 @@ def load_stored(path: str | Path, base_dir: str | Path | None = None, *,
             raise
         hint = moved_data_hint(stored, path, base_dir_option)
         raise DataError(f"{path}: the data of this fit cannot be loaded: {err} {hint}") from None
+    except ConfigError as err:
+        raise ConfigError(f"{path}: the config this fit records cannot be loaded by this tinylens (written by another "
+                          f"version, or edited?): {err}") from None
     absent = [name for name in problem.param_names if name not in stored["max_likelihood"]]
     if absent:
         raise OutputError(f"{path}: its max_likelihood lacks {listed(absent)}, free parameters of its own config "
