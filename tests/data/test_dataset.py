@@ -943,6 +943,27 @@ def test_a_hand_built_dataset_whose_arrays_do_not_fit_is_refused(tmp_path, files
     assert fragment in str(info.value)
 
 
+def test_a_hand_built_dataset_whose_mask_uses_too_few_pixels_is_refused(tmp_path, files):
+    """A Dataset built by hand (dataclasses.replace of a loaded one) whose mask uses no pixel, or
+    fewer than load_dataset accepts, was taken: its log-likelihood was 0 for every parameter, and a
+    fit of it ran to a posterior that is the prior, without a word."""
+    import dataclasses
+
+    from tinylens.data.dataset import MIN_USABLE_PIXELS, check_used_pixels
+
+    loaded = load_quietly(config(), tmp_path)
+    for n in (0, MIN_USABLE_PIXELS - 1):
+        mask = np.zeros(SHAPE, dtype=bool)
+        mask.flat[:n] = True
+        with pytest.raises(DataError) as info:
+            check_used_pixels(dataclasses.replace(loaded, mask=mask))
+        assert str(info.value) == (f"The dataset's mask uses {n} of its 480 pixels (True = pixel used); at least "
+                                   f"{MIN_USABLE_PIXELS} are needed, as load_dataset asks (on none, every parameter would fit alike).")
+    mask = np.zeros(SHAPE, dtype=bool)
+    mask.flat[:MIN_USABLE_PIXELS] = True
+    check_used_pixels(dataclasses.replace(loaded, mask=mask))  # as many as load_dataset takes
+
+
 def test_a_shape_mask_given_in_pixels_is_named(tmp_path, files):
     """dataset.mask is in arcsec; one given in pixels either used every pixel silently (r_max 30 on a
     2.4" x 2" image) or left none, with an error that did not say where the shape lay."""

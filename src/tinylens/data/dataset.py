@@ -502,12 +502,16 @@ def check_arrays(dataset: Dataset) -> None:
 
 
 def check_used_pixels(dataset: Dataset) -> None:
-    """Raise a DataError when a pixel the mask uses has a NaN/inf data value or a noise that is
-    not finite and positive: a :class:`Dataset` built by hand skips :func:`load_dataset`, which
-    masks such pixels, and would give a log-likelihood of -inf or NaN for every parameter. Its
-    arrays are checked first (:func:`check_arrays`)."""
+    """Raise a DataError when the mask uses fewer than :data:`MIN_USABLE_PIXELS` pixels, or a
+    pixel it uses has a NaN/inf data value or a noise that is not finite and positive: a
+    :class:`Dataset` built by hand skips :func:`load_dataset`, which masks such pixels and refuses
+    so few, and would give a log-likelihood of -inf, NaN or 0 for every parameter. Its arrays are
+    checked first (:func:`check_arrays`)."""
     check_arrays(dataset)
     used = np.asarray(dataset.mask, dtype=bool)
+    if used.sum() < MIN_USABLE_PIXELS:
+        raise DataError(f"The dataset's mask uses {int(used.sum())} of its {used.size} pixels (True = pixel used); at "
+                        f"least {MIN_USABLE_PIXELS} are needed, as load_dataset asks (on none, every parameter would fit alike).")
     good_data, valid_noise = valid_values(np.asarray(dataset.data, dtype=np.float64),
                                           np.asarray(dataset.noise, dtype=np.float64))
     problems = [
