@@ -162,3 +162,20 @@ def test_every_progress_gives_plain_lines_on_a_dumb_terminal(monkeypatch):
     assert not draws_live(Console(stderr=True))
     assert type(_progress([1, 2], True, "Simulating lenses")).__name__ == "generator"  # _logged's plain lines
     assert SurveyProgress(3, [], enabled=True)._progress is None  # plain lines, no bar
+
+
+def test_plain_lines_come_at_most_every_interval_and_when_forced():
+    """The one rule of the fit's, simulate-population's, the survey's and nautilus's plain lines:
+    a line once ``every`` seconds have passed since the last, one whenever forced (the last), a
+    heartbeat's longer interval, and (``first``) the first at once."""
+    from tinylens.inference.progress import PlainLines, clock_time
+
+    now = iter([100.0, 110.0, 131.0, 140.0, 141.0, 170.0, 200.0, 202.0])
+    lines = PlainLines(30.0, lambda: next(now))
+    due = [lines.due(), lines.due(), lines.due(), lines.due(force=True), lines.due(every=60.0), lines.due(every=60.0),
+           lines.due(every=60.0)]
+    assert due == [False, True, False, True, False, False, True]
+    assert lines.elapsed == 102.0 and clock_time(lines.elapsed) == "1:42"
+    assert clock_time(0.9) == "0:00" and clock_time(4503.2) == "75:03"
+    first = PlainLines(30.0, iter([0.0, 1.0, 2.0]).__next__, first=True)
+    assert [first.due(), first.due()] == [True, False]

@@ -55,7 +55,7 @@ from tinylens.inference.common import (
     split,
     try_settings,
 )
-from tinylens.inference.progress import PLAIN_EVERY_S, LiveStatus, redraws
+from tinylens.inference.progress import PLAIN_EVERY_S, LiveStatus, PlainLines, redraws
 from tinylens.results.tables import write_atomic
 
 DEFAULTS: dict[str, Any] = {"n_live": 300, "n_batch": 256, "seed": 0, "resume": True, "verbose": False,
@@ -115,16 +115,18 @@ class CheckpointedSampler(Sampler):
     _stats_at: float = -math.inf
     #: Seconds between two of ``verbose``'s status lines where stdout does not redraw a line.
     plain_every_s: float = PLAIN_EVERY_S
-    _printed_at: float = -math.inf
+    _lines: PlainLines | None = None
 
     def print_status(self, status="", header=False, end="\n"):
         """nautilus's ``verbose`` table. Its status line, redrawn after every batch with a carriage
         return, is a line of its own at most every :attr:`plain_every_s` seconds where stdout does
         not redraw (a SLURM log file), instead of thousands of them run together on one line."""
         if end == "\r" and not redraws(sys.stdout):
-            if time.monotonic() - self._printed_at < self.plain_every_s:
+            if self._lines is None:
+                self._lines = PlainLines(self.plain_every_s, first=True)
+            if not self._lines.due():
                 return
-            self._printed_at, end = time.monotonic(), "\n"
+            end = "\n"
         super().print_status(status, header, end)
 
     def add_samples(self, *args, **kwargs):

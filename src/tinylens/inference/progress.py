@@ -9,6 +9,7 @@ and only the calls are counted (``--quiet``, batch use).
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -29,6 +30,39 @@ def draws_live(console: Console) -> bool:
     one (``TERM=dumb``: Emacs's M-x shell, some IDE consoles, which show it only at the end), nor a
     batch job's log file or a pipe; where it cannot, progress is given as plain lines."""
     return console.is_terminal and not console.is_dumb_terminal
+
+
+def clock_time(seconds: float) -> str:
+    """``seconds`` as minutes and seconds, ``1:02`` (``75:03`` past an hour), for a plain line."""
+    minutes, whole = divmod(int(seconds), 60)
+    return f"{minutes}:{whole:02d}"
+
+
+class PlainLines:
+    """When a progress display that cannot redraw in place (a log file, a pipe, a dumb terminal)
+    prints its next plain line: at most every ``every`` seconds, and whenever one is forced (the
+    last, at the end). ``clock`` is read once a call; ``first``: the first call is due at once."""
+
+    def __init__(self, every: float = PLAIN_EVERY_S, clock: Callable[[], float] = time.monotonic,
+                 *, first: bool = False) -> None:
+        self.every = every
+        self._clock = clock
+        self.start = clock()
+        self.last = -math.inf if first else self.start
+
+    def due(self, force: bool = False, every: float | None = None) -> bool:
+        """Whether a line is due now (``every``: another interval than the usual, a heartbeat's);
+        if so, it is taken as printed now."""
+        now = self._clock()
+        if force or now - self.last >= (self.every if every is None else every):
+            self.last = now
+            return True
+        return False
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds from the start to the last line due."""
+        return self.last - self.start
 
 
 def redraws(stream: Any) -> bool:
@@ -74,6 +108,7 @@ class LiveStatus:
         self.stats: Stats = dict
         self._progress: Progress | None = None
         self._plain: Console | None = None
+        self._lines: PlainLines | None = None
         self._task = None
         self._last = 0.0
         self._start = time.perf_counter()
@@ -114,10 +149,8 @@ class LiveStatus:
         if self._progress is not None and (force or now - self._last >= self.refresh_s):
             self._last = now
             self._progress.update(self._task, info=self._safe_line())
-        elif self._plain is not None and (force or now - self._last >= self.plain_every_s):
-            self._last = now
-            minutes, seconds = divmod(int(self.elapsed), 60)
-            self._plain.print(f"{self.method} | {self._safe_line()} | {minutes}:{seconds:02d} elapsed",
+        elif self._lines is not None and self._lines.due(force):
+            self._plain.print(f"{self.method} | {self._safe_line()} | {clock_time(self.elapsed)} elapsed",
                               markup=False, highlight=False, soft_wrap=True)
 
     def __enter__(self) -> LiveStatus:
@@ -127,6 +160,7 @@ class LiveStatus:
         if self.enabled and not draws_live(console):
             # a dumb terminal (TERM=dumb: Emacs's M-x shell) would show rich's line only at the end
             self._plain = console
+            self._lines = PlainLines(self.plain_every_s, time.perf_counter)
         elif self.enabled:
             self._progress = Progress(
                 SpinnerColumn(),
@@ -145,4 +179,4 @@ class LiveStatus:
             self.update(force=True)
         if self._progress is not None:
             self._progress.stop()
-        self._progress = self._plain = None
+        self._progress = self._plain = self._lines = None

@@ -80,7 +80,7 @@ import yaml
 from scipy import optimize
 
 from tinylens.errors import ConfigError, ConfigWarning, OutputError, did_you_mean, listed
-from tinylens.inference.progress import PLAIN_EVERY_S, draws_live
+from tinylens.inference.progress import PLAIN_EVERY_S, PlainLines, clock_time, draws_live
 from tinylens import lens_equation
 from tinylens.precision import get_precision
 from tinylens.profiles.ellipticity import e1e2_to_qphi, qphi_to_e1e2, shear_to_polar
@@ -705,11 +705,8 @@ def _logged(items: list, description: str, write: Any, every: float = PLAIN_EVER
             clock: Any = time.monotonic) -> Iterable:
     """``items``, with ``write("Simulating lenses: 12/100 done, 0:30 elapsed")`` once an item is
     done when none was written for ``every`` seconds, and after the last."""
-    start = last = clock()
+    lines = PlainLines(every, clock)
     for i, item in enumerate(items, 1):
         yield item  # the caller's work on it is done when the loop asks for the next
-        now = clock()
-        if now - last >= every or i == len(items):
-            last = now
-            minutes, seconds = divmod(int(now - start), 60)
-            write(f"{description}: {i}/{len(items)} done, {minutes}:{seconds:02d} elapsed", markup=False, soft_wrap=True)
+        if lines.due(force=i == len(items)):
+            write(f"{description}: {i}/{len(items)} done, {clock_time(lines.elapsed)} elapsed", markup=False, soft_wrap=True)

@@ -1303,7 +1303,7 @@ class SurveyProgress:
                  workers: Callable[[], int | None] | None = None) -> None:
         from rich.console import Console
 
-        from tinylens.inference.progress import draws_live
+        from tinylens.inference.progress import PlainLines, draws_live
 
         self._clock = clock
         self._workers = workers  # the cluster's worker count, for the heartbeat
@@ -1324,8 +1324,8 @@ class SurveyProgress:
             )
             self._task = self._progress.add_task("survey", total=total, completed=self.ok + self.failed,
                                                  counts=self._counts(), rate="")
-        self._start = self._clock()
-        self._logged = self._start
+        self._lines = PlainLines(LOG_SECONDS, clock)
+        self._start = self._lines.start
         self._new = 0
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -1360,12 +1360,11 @@ class SurveyProgress:
         self._new += 1
         if self._progress is not None:
             self._progress.update(self._task, advance=1, counts=self._counts(), rate=f"{self.rate():.3g} lenses/h")
-        elif self._console is not None and (self._clock() - self._logged >= LOG_SECONDS or not self.left):
+        elif self._console is not None and self._lines.due(force=not self.left):
             self._log(self.line())
 
     def _log(self, text: str) -> None:
         with self._lock:
-            self._logged = self._clock()
             self._console.print(text, markup=False, soft_wrap=True)
 
     def note(self, text: str) -> None:
@@ -1377,9 +1376,9 @@ class SurveyProgress:
         """Without a terminal: log the counts and the time elapsed if nothing was logged for
         :data:`HEARTBEAT_SECONDS` (called from a background thread while the survey runs); that
         no worker is connected, rather than 'still fitting', when the cluster has none."""
-        if self._progress is None and self._console is not None and self._clock() - self._logged >= HEARTBEAT_SECONDS:
+        if self._progress is None and self._console is not None and self._lines.due(every=HEARTBEAT_SECONDS):
             doing = "no Dask worker connected" if self._workers is not None and self._workers() == 0 else "still fitting"
-            self._log(f"{self.line()}; {doing}, {_duration(self._clock() - self._start)} elapsed")
+            self._log(f"{self.line()}; {doing}, {_duration(self._lines.elapsed)} elapsed")
 
     def _beat_loop(self) -> None:
         while not self._stop.wait(min(HEARTBEAT_SECONDS / 10, 60.0)):
