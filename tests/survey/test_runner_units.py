@@ -928,6 +928,33 @@ def test_progress_without_terminal_logs_plain_lines(capsys):
                    "survey: 3/3 done (2 ok, 1 failed), 0 left, 2 lenses/h, ETA 0s"]
 
 
+def test_a_survey_stopped_before_its_last_lens_logs_the_counts_it_stopped_at(capsys):
+    """Without a terminal the last line came only with the last lens: a survey stopped before it
+    (Ctrl-C, a batch system's time limit, tasks the cluster dropped) left its log with counts up to
+    LOG_SECONDS old. It now ends with a line of the counts it stopped at; none where no lens was
+    finished since the last line, and none twice after the last lens."""
+    now = [0.0]
+    with pytest.raises(KeyboardInterrupt):
+        with runner.SurveyProgress(4, [{"status": "ok"}], enabled=True, clock=lambda: now[0]) as bar:
+            now[0] = 1800.0
+            bar.update({"status": "ok"})  # logged (LOG_SECONDS passed)
+            now[0] = 1830.0
+            bar.update({"status": "failed"})  # too soon after it
+            raise KeyboardInterrupt
+    assert capsys.readouterr().err.splitlines() == [
+        "survey: 4 lenses, 1 already done, 3 to fit",
+        "survey: 2/4 done (2 ok, 0 failed), 2 left, 2 lenses/h, ETA 1h 00m",
+        "survey: 3/4 done (2 ok, 1 failed), 1 left, 3.93 lenses/h, ETA 15m 15s"]
+    with runner.SurveyProgress(2, [], enabled=True, clock=lambda: now[0]) as bar:
+        now[0] += 3600.0
+        bar.update({"status": "ok"})
+    with runner.SurveyProgress(2, [], enabled=True, clock=lambda: now[0]):
+        pass
+    assert capsys.readouterr().err.splitlines() == [
+        "survey: 2 lenses, 0 already done, 2 to fit", "survey: 1/2 done (1 ok, 0 failed), 1 left, 1 lenses/h, ETA 1h 00m",
+        "survey: 2 lenses, 0 already done, 2 to fit"]
+
+
 def test_heartbeat_logs_when_nothing_was_for_a_while(capsys):
     """A batch job's log shows the survey alive while its first lenses are fitted."""
     now = [0.0]

@@ -1295,8 +1295,9 @@ def _in_flight_limit(client: Any) -> int:
 # -- progress ---------------------------------------------------------------------------------
 class SurveyProgress:
     """Lenses ok / failed / remaining, rate and ETA on stderr: a rich progress bar on a terminal,
-    else (a batch job's log) a plain line at most every :data:`LOG_SECONDS` and at the end, and
-    one with the time elapsed when none was for :data:`HEARTBEAT_SECONDS`."""
+    else (a batch job's log) a plain line at most every :data:`LOG_SECONDS` and at the end (the
+    last lens, or the survey stopped before it: Ctrl-C, a time limit, tasks dropped), and one with
+    the time elapsed when none was for :data:`HEARTBEAT_SECONDS`."""
 
     def __init__(self, total: int, done: list[Mapping[str, Any]], enabled: bool = True,
                  clock: Callable[[], float] = time.perf_counter,
@@ -1327,6 +1328,7 @@ class SurveyProgress:
         self._lines = PlainLines(LOG_SECONDS, clock)
         self._start = self._lines.start
         self._new = 0
+        self._shown = 0  # self._new when a line last showed the counts
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._beat: threading.Thread | None = None
@@ -1364,7 +1366,9 @@ class SurveyProgress:
             self._log(self.line())
 
     def _log(self, text: str) -> None:
+        """Print ``text``, a line with the counts now."""
         with self._lock:
+            self._shown = self._new
             self._console.print(text, markup=False, soft_wrap=True)
 
     def note(self, text: str) -> None:
@@ -1400,6 +1404,8 @@ class SurveyProgress:
             self._beat.join()
         if self._progress is not None:
             self._progress.stop()
+        elif self._console is not None and self._shown != self._new:
+            self._log(self.line())  # stopped before the last lens: the counts it stopped at
 
 
 def _duration(seconds: float) -> str:
