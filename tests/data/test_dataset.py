@@ -476,6 +476,18 @@ def test_a_survey_templates_gzipped_file_names_get_the_survey_hint(tmp_path, fil
     assert ("If this is a survey template" in text) is is_survey_file, text
 
 
+@pytest.mark.parametrize("key, name", [("data_path", "IMAGE.FITS"), ("psf_path", "Psf.fits.gz"),
+                                       ("noise_path", "NOISE.FITS.FZ")])
+def test_a_survey_file_name_in_another_case_gets_the_survey_hint(tmp_path, files, key, name):
+    """The survey finds a lens folder's files in any case on every disk (IMAGE.FITS, as old
+    archives write them), so a template naming them so is a survey template as much as one naming
+    image.fits; the hint compared the name case-sensitively and left it out for such a template."""
+    files[key].unlink()  # the lens folder's file, not the template's (on a case-insensitive disk too)
+    text = data_error(config(**{key: name}), tmp_path)
+    assert f"file not found: {tmp_path / name}." in text
+    assert "If this is a survey template" in text and "--dry-run" in text, text
+
+
 def test_a_link_to_a_removed_file_says_where_it_points(tmp_path, files):
     """A data file that is a symbolic link into storage since purged (or an archive not mounted)
     was 'file not found', though ls lists it: the message names the link and its missing target,

@@ -101,6 +101,12 @@ BASE_DIR_ORIGIN = ("the config file's folder; for a config given as a dict, the 
 SURVEY_FILE_NAMES = tuple(n for name in (*LENS_FILES.values(), MASK_FILE) for n in lens_file_names(name))
 
 
+def is_survey_file_name(path: str) -> bool:
+    """Whether ``path`` is one of :data:`SURVEY_FILE_NAMES` in any case (``IMAGE.FITS``), as the
+    survey finds a lens folder's files in any case on every disk, case-sensitive or not."""
+    return path.casefold() in {name.casefold() for name in SURVEY_FILE_NAMES}
+
+
 def relative_hint(path: str | None, base_dir: str | Path, origin: str = BASE_DIR_ORIGIN,
                   survey_hint: bool = True) -> str:
     """Where a relative ``path`` of the config was looked for (empty for an absolute one);
@@ -111,7 +117,7 @@ def relative_hint(path: str | None, base_dir: str | Path, origin: str = BASE_DIR
     shown = repr(path) if escaped_path_note(Path(path)) else f"'{path}'"  # a tab, a line break: as escapes
     hint = f"The relative path {shown} was taken from {home_expanded(base_dir).resolve()} ({origin})."
     hint += current_folder_hint(path, base_dir)
-    if survey_hint and path in SURVEY_FILE_NAMES:
+    if survey_hint and is_survey_file_name(path):
         hint += (" If this is a survey template (tinylens survey fills in each lens folder's files), check it "
                  "with: tinylens survey LENS_DIR --config TEMPLATE --out FOLDER --dry-run.")
     return hint
