@@ -238,6 +238,53 @@ def test_a_lens_file_is_found_under_any_case_by_the_name_its_folder_holds(tmp_pa
     assert Path(config["dataset"]["data_path"]) == upper / "image.fits"
 
 
+def unlisted(monkeypatch, folder: Path) -> None:
+    """Make ``folder`` one that can be searched but not listed (chmod 711), which root lists all the same."""
+    listdir = os.listdir
+
+    def refused(path=".", *args, **kwargs):
+        if Path(path) == folder:
+            raise PermissionError(13, "Permission denied", str(path))
+        return listdir(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "listdir", refused)
+    assert runner.held_names(folder) is None
+
+
+def test_a_lens_folder_that_can_be_searched_but_not_listed_finds_upper_case_files(tmp_path, mock_survey, monkeypatch):
+    """A lens folder that can be searched but not listed (chmod 711) had each lens file looked up
+    by its lower-case names only, so one holding IMAGE.FITS, NOISE.FITS, PSF.FITS.gz (old archives'
+    names) was no lens on a case-sensitive disk, though a listed one is. Its files are looked up in
+    lower case, upper case and with a capital first letter, and found by the names the folder holds."""
+    lenses = tmp_path / "lenses"
+    shutil.copytree(mock_survey["lenses"] / "lens_c", lenses / "closed")  # lens_c has a mask
+    closed = lenses / "closed"
+    renamed = {"image.fits": "IMAGE.FITS", "noise.fits": "Noise.fits", "psf.fits": "PSF.FITS", "mask.fits": "MASK.FITS"}
+    for name, new in renamed.items():
+        (closed / name).rename(closed / new)
+    _gzipped(closed / "PSF.FITS")  # PSF.FITS.gz
+    unlisted(monkeypatch, closed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # one name per file: no warning of several
+        (lens,) = runner.find_lenses(lenses)
+    config = runner.lens_config({}, lens, tmp_path / "out")["dataset"]
+    assert {key: Path(path).name for key, path in config.items()} == {
+        "data_path": "IMAGE.FITS", "noise_path": "Noise.fits", "psf_path": "PSF.FITS.gz", "mask_path": "MASK.FITS"}
+
+
+def test_one_file_under_several_cases_of_an_unlisted_folder_is_found_once(tmp_path, monkeypatch):
+    """On a case-insensitive disk (macOS) image.fits, IMAGE.FITS and Image.fits are one file:
+    looked up in each case in a folder that cannot be listed, it is found once, by its first name
+    (two names of one entry stand for it here), not as a file there under several names."""
+    folder = tmp_path / "lens"
+    folder.mkdir()
+    (folder / "image.fits").write_bytes(b"")
+    os.link(folder / "image.fits", folder / "IMAGE.FITS")  # one entry under two names, as on macOS
+    (folder / "Image.fits.gz").write_bytes(b"")  # another file
+    unlisted(monkeypatch, folder)
+    assert runner.present_files(folder, "image.fits", held=None) == [folder / "image.fits", folder / "Image.fits.gz"]
+
+
 def test_a_folder_that_cannot_be_looked_into_is_left_out_with_a_warning(tmp_path, mock_survey, monkeypatch):
     """A folder of LENS_DIR that cannot be read (another user's, lost+found on a disk) stopped the
     survey with 'Permission denied'; it is left out, named in a warning, and the lenses are fitted."""

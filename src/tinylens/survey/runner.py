@@ -135,8 +135,8 @@ def held_names(folder: Path) -> set[str] | None:
     names are looked up only where the folder holds them: one stat of each of its several names
     in every lens folder made a survey's start-up many times slower (on a cluster's shared disk
     most of all). None where the folder cannot be listed (one that can be searched but not read,
-    ``chmod 711``): its names are then each looked up, as a lookup says what the folder holds (or
-    fails) as before."""
+    ``chmod 711``): its names are then each looked up in the cases of :func:`case_variants`, as a
+    lookup says what the folder holds (or fails) as before."""
     try:
         return set(os.listdir(folder))
     except OSError:
@@ -154,17 +154,47 @@ def names_held(names: list[str], held: set[str]) -> list[str]:
         (h for h in matching if h.casefold() == fold), key=lambda h: h != name)]
 
 
+def case_variants(name: str) -> list[str]:
+    """``name`` as written, in upper case and with a capital first letter (``image.fits``,
+    ``IMAGE.FITS``, ``Image.fits``), its compression suffix as written or in upper case
+    (``IMAGE.FITS.gz``, ``IMAGE.FITS.GZ``), each once: the cases a lens file is looked up in where
+    its folder cannot be listed, as no lookup can find a name in any case."""
+    end = name.find(".fits")
+    head, tail = (name, "") if end < 0 else (name[:end + len(".fits")], name[end + len(".fits"):])
+    return list(dict.fromkeys(h + t for h in (head, head.upper(), head.capitalize()) for t in (tail, tail.upper())))
+
+
+def distinct_files(paths: list[Path]) -> list[Path]:
+    """``paths`` less each that is the same entry as an earlier one (``IMAGE.FITS`` after
+    ``image.fits`` on a case-insensitive disk, where both names are one file), or that is gone."""
+    seen, kept = set(), []
+    for path in paths:
+        try:
+            entry = path.lstat()
+        except FileNotFoundError:
+            continue
+        if (entry.st_dev, entry.st_ino) not in seen:
+            seen.add((entry.st_dev, entry.st_ino))
+            kept.append(path)
+    return kept
+
+
 def present_files(folder: Path, name: str, held: set[str] | None = None) -> list[Path]:
     """The files of ``folder`` that are the lens file ``name`` (:func:`lens_file_names`, in any
     case: :func:`names_held`), in that order: those that exist, then links to nothing (a purged
     scratch disk's, an unmounted archive's), whose lens is still a lens, and fails saying the file
     is not found. ``held``: the folder's :func:`held_names`, where the caller has them (else they
-    are listed here)."""
+    are listed here); where the folder cannot be listed, each name is looked up in the cases of
+    :func:`case_variants`, one file found under several of them (a case-insensitive disk) once."""
     held = held_names(folder) if held is None else held
     names = lens_file_names(name)
-    paths = [folder / n for n in (names if held is None else names_held(names, held))]
+    if held is None:
+        paths = [folder / v for n in names for v in case_variants(n)]
+    else:
+        paths = [folder / n for n in names_held(names, held)]
     existing = [p for p in paths if p.exists()]
-    return existing + [p for p in paths if p not in existing and p.is_symlink()]
+    found = existing + [p for p in paths if p not in existing and p.is_symlink()]
+    return distinct_files(found) if held is None else found
 
 
 def lens_file(folder: Path, name: str, held: set[str] | None = None) -> Path:
