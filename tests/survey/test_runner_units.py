@@ -638,6 +638,34 @@ def test_more_workers_than_cores_are_warned_of(tmp_path, mock_survey, monkeypatc
     assert "the 1 core this survey" in runner.crowded_workers(2, 1)
 
 
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_so_many_workers_that_they_would_swamp_the_cores_are_refused(tmp_path, mock_survey, monkeypatch, dry_run):
+    """--workers had no upper bound: '-w 10000' on a 2-core laptop set out to start 10000 local
+    worker processes, each a Python with JAX, with only a warning. Above MAX_WORKERS_PER_CORE (32)
+    a core it is refused, naming --workers and the cores, before anything is written (dry run or
+    not, and from run_survey too); 64 on 2 cores is still run with the warning of crowded cores."""
+    monkeypatch.setattr(runner, "available_cores", lambda: 2)
+
+    def no_cluster(workers, scheduler=None):  # were the check to go, fail here rather than start them
+        pytest.fail(f"a local cluster of {workers} workers was started")
+
+    monkeypatch.setattr(runner, "dask_client", no_cluster)
+    out = tmp_path / "out"
+    args = ["survey", str(mock_survey["lenses"]), "-c", str(mock_survey["template"]), "--out", str(out),
+            "--workers", "10000", "--only", "lens_a", *(["--dry-run"] if dry_run else [])]
+    result = CliRunner().invoke(app, args)
+    text = " ".join(result.output.split())
+    assert result.exit_code == 2, result.output
+    assert ("--workers 10000 is more than 32 times the 2 cores this survey may use (CPU affinity, cgroup quota, "
+            "a SLURM job's --cpus-per-task)") in text and "Give --workers 2 or fewer (at most 64)." in text, text
+    assert "Traceback" not in result.output and not out.exists()
+    with pytest.raises(TinyLensError, match="--workers 65 is more than 32 times the 2 cores"):
+        runner.run_survey(mock_survey["lenses"], mock_survey["template"], out, workers=65, progress=False)
+    assert not out.exists()
+    runner.check_workers(64)  # the most: warned of, not refused
+    assert "the 1 core this survey" in str(pytest.raises(TinyLensError, runner.check_workers, 33, 1).value)
+
+
 def test_a_dry_run_counts_one_lens_folder_as_one(tmp_path, mock_survey):
     lenses = tmp_path / "lenses"
     shutil.copytree(mock_survey["lenses"] / "lens_a", lenses / "lens_a")

@@ -97,8 +97,9 @@ def survey(
     if workers is not None and scheduler is not None:
         raise TinyLensError("Give either --workers (a local cluster) or --scheduler (an existing one), not both.")
     if workers is not None:
-        check_workers(workers)  # as the run would, before a dry run too
-        crowded = crowded_workers(workers, available_cores())
+        cores = available_cores()
+        check_workers(workers, cores)  # as the run would, before a dry run too
+        crowded = crowded_workers(workers, cores)
         if crowded:
             print_warning(crowded)
     chosen = None if only is None else read_lens_ids(only)

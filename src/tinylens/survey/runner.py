@@ -68,6 +68,10 @@ CATALOG_CSV = "catalog.csv"
 #: Local worker processes when neither their number nor a scheduler is given (fewer on fewer
 #: cores: :func:`default_workers`).
 DEFAULT_WORKERS = 2
+#: Local worker processes per available core beyond which ``--workers`` is refused: more than the
+#: cores is only warned of (:func:`crowded_workers`), but thousands of processes, each its own
+#: Python with JAX, would exhaust the machine's memory or process limit before fitting a lens.
+MAX_WORKERS_PER_CORE = 32
 #: Reruns of a task that raised an unexpected error (a lens's own bad data fails at once).
 RETRIES = 2
 #: Dask gives up on a task (KilledWorker) when the workers holding it died more than
@@ -1536,10 +1540,18 @@ def default_workers() -> int:
     return max(1, min(DEFAULT_WORKERS, available_cores()))
 
 
-def check_workers(workers: int) -> None:
-    """TinyLensError unless a local cluster can have ``workers`` worker processes."""
+def check_workers(workers: int, cores: int | None = None) -> None:
+    """TinyLensError unless a local cluster can have ``workers`` worker processes: at least one,
+    and at most :data:`MAX_WORKERS_PER_CORE` per core of ``cores`` (default :func:`available_cores`)."""
     if workers < 1:
         raise TinyLensError(f"The number of workers must be at least 1; got {workers}.")
+    cores = available_cores() if cores is None else cores
+    if workers > MAX_WORKERS_PER_CORE * cores:
+        raise TinyLensError(
+            f"--workers {workers} is more than {MAX_WORKERS_PER_CORE} times the {cores} core{'s' if cores != 1 else ''} "
+            "this survey may use (CPU affinity, cgroup quota, a SLURM job's --cpus-per-task): so many local worker "
+            "processes, each its own Python with JAX, would only share them, and could use up the machine's memory "
+            f"before fitting a lens. Give --workers {cores} or fewer (at most {MAX_WORKERS_PER_CORE * cores}).")
 
 
 def crowded_workers(workers: int, cores: int) -> str | None:
