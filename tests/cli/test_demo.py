@@ -337,3 +337,36 @@ def test_a_seed_that_is_no_non_negative_integer_is_refused_by_name(tmp_path, see
     text = " ".join(result.output.split())
     assert f"Error: the random seed (--seed) must be a non-negative integer, got {shown}" in text, text
     assert "Traceback" not in result.output and list(tmp_path.iterdir()) == []
+
+
+def test_a_reseeded_demo_stopped_while_writing_leaves_the_earlier_demo_whole(demo_dir, tmp_path, monkeypatch):
+    """The demo run again in its folder with another --seed, stopped part-way (a full disk, Ctrl-C)
+    after image.fits, left the new seed's image beside the earlier truth.json, which records the
+    earlier seed: the folder read as a whole demo whose truth names a seed its image was not drawn
+    with. The five files are replaced only once all are written, so the earlier demo stays whole."""
+    import shutil
+
+    from tinylens.data import fits_io
+    from tinylens.errors import OutputError
+
+    folder = tmp_path / "demo"
+    shutil.copytree(demo_dir, folder)
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    written, write = [], fits_io.write_fits_image
+
+    def full_disk_at_the_psf(path, *args, **kwargs):
+        written.append(path)
+        if len(written) == 3:  # psf.fits, after image.fits and noise.fits
+            raise OutputError(f"Cannot write the FITS file {path}: No space left on device.")
+        return write(path, *args, **kwargs)
+
+    monkeypatch.setattr(fits_io, "write_fits_image", full_disk_at_the_psf)
+    result = CliRunner().invoke(app, ["demo", str(folder), "--no-fit", "--seed", "7"])
+    assert result.exit_code != 0 and "No space left on device" in result.output, result.output
+    assert "Traceback" not in result.output
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before  # no temporary file left either
+    monkeypatch.setattr(fits_io, "write_fits_image", write)
+    result = CliRunner().invoke(app, ["demo", str(folder), "--no-fit", "--seed", "7"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((folder / "truth.json").read_text())["observation"]["seed"] == 7
+    assert (folder / "image.fits").read_bytes() != before["image.fits"]

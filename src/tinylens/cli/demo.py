@@ -11,6 +11,8 @@ import json
 import os
 import shlex
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -214,8 +216,10 @@ def write_demo(directory: Path, seed: int | None = None) -> Path:
     A folder that holds such files from anything but an earlier demo is refused (OutputError).
     ``seed`` (a non-negative integer, else a ConfigError; default ``OBSERVATION["seed"]``) draws
     the noise, and truth.json records it; an earlier demo's files are rewritten whatever their
-    seed. A leading ``~`` is the home folder. Each file is written under a temporary name, then renamed:
-    a run stopped part-way leaves no half-written file that a fit would read as data, and no
+    seed. A leading ``~`` is the home folder. Each file is written under a temporary name, and all
+    are renamed once all are written (:func:`written_together`): a run stopped part-way leaves no
+    half-written file that a fit would read as data, no earlier demo's file beside this one's (its
+    truth.json recording another seed than its images were drawn with), and no
     folder (``directory``, its parents) or file that it made: the folder is as it was, so the
     demo runs again there."""
     from tinylens.results.tables import ensure_writable, missing_folders, remove_made_folders
@@ -236,16 +240,38 @@ def write_demo(directory: Path, seed: int | None = None) -> Path:
         raise
 
 
+@contextmanager
+def written_together(paths: list[Path]) -> Iterator[list[Path]]:
+    """A temporary path beside each of ``paths`` (:func:`~tinylens.results.tables.atomic_path`),
+    which replace them, in the order of ``paths``, only once every one is written: a run stopped
+    before (Ctrl-C, a full disk) leaves each file as it was, so an earlier demo's images and the
+    seed its truth.json records stay of one demo."""
+    from tinylens.results.tables import atomic_path
+
+    with ExitStack() as stack:  # entered backwards, so that the files are replaced in their order
+        yield [stack.enter_context(atomic_path(path)) for path in reversed(paths)][::-1]
+
+
 def _write_demo_files(directory: Path, seed: int | None) -> Path:
-    """The demo's five files in the folder ``directory``, written atomically; the config's path."""
+    """The demo's five files in the folder ``directory``, replaced together once all are written
+    (:func:`written_together`); the config's path."""
     from tinylens.data.fits_io import write_fits_image
-    from tinylens.precision import get_precision
-    from tinylens.results.tables import write_atomic
 
     data = simulate_demo(seed)
-    for name in ("image", "noise", "psf"):
-        write_fits_image(directory / f"{name}.fits", np.asarray(data[name], dtype=np.float64))
-    truth = {
+    with written_together([directory / name for name in DEMO_FILES]) as temporary:
+        paths = dict(zip(DEMO_FILES, temporary))
+        for name in ("image", "noise", "psf"):
+            write_fits_image(paths[f"{name}.fits"], np.asarray(data[name], dtype=np.float64))
+        paths[TRUTH_FILE].write_text(json.dumps(demo_truth(data, seed), indent=2) + "\n")
+        paths["model_config.yaml"].write_text(demo_config_text(directory))
+    return directory / "model_config.yaml"
+
+
+def demo_truth(data: dict[str, np.ndarray], seed: int | None) -> dict[str, Any]:
+    """The demo's truth.json of its simulated ``data`` (:func:`simulate_demo`), drawn with ``seed``."""
+    from tinylens.precision import get_precision
+
+    return {
         "description": "tinylens demo lens: SIE + shear, Sersic lens light, Sersic source (exact b_n).",
         "params": flat_truth(),
         "components": TRUTH,
@@ -253,18 +279,17 @@ def _write_demo_files(directory: Path, seed: int | None) -> Path:
         "precision": get_precision(),  # the images were simulated in it: they differ in float64
         "max_snr_per_pixel": float(np.max(data["model"] / data["noise"])),
     }
-    truth_text = json.dumps(truth, indent=2) + "\n"
-    write_atomic(directory / TRUTH_FILE, lambda tmp: tmp.write_text(truth_text))
-    config_path = directory / "model_config.yaml"
+
+
+def demo_config_text(directory: Path) -> str:
+    """The demo's model_config.yaml in ``directory``: its header (how to fit it), then :func:`demo_config`."""
     header = (
         f"{DEMO_HEADER} a simulated CSST-like lens (0.074\"/pixel) with the priors of Table 1 of\n"
         "# Cao et al. (TinyLensGPU). Paths are relative to this file. Fit with\n"
         f"# ({TRUTH_NOTE}):\n"
         f"#   {demo_fit_command(directory)}\n"
     )
-    config_text = header + yaml.dump(demo_config(), Dumper=_ConfigDumper, sort_keys=False)
-    write_atomic(config_path, lambda tmp: tmp.write_text(config_text))
-    return config_path
+    return header + yaml.dump(demo_config(), Dumper=_ConfigDumper, sort_keys=False)
 
 
 def demo_fit_command(directory: Path) -> str:
