@@ -22,6 +22,7 @@ from tinylens.data import (
     read_fits_image,
     write_fits_image,
 )
+from tinylens.data.dataset import psf_peak
 from tinylens.errors import DataError
 
 SHAPE = (20, 24)
@@ -1000,6 +1001,30 @@ def test_a_psf_with_a_flat_top_centred_is_not_said_off_centre(tmp_path, files, s
     psf[core] = 1.0
     put(files["psf_path"], psf / psf.sum())
     load_quietly(config(), tmp_path)
+
+
+def test_a_flat_top_that_differs_by_rounding_is_still_a_flat_top(tmp_path, files):
+    """A box kernel whose top differs by rounding alone (an FFT convolution, a float32 file) "peaked"
+    at the one pixel a last bit higher, here the top's corner, 2 pixels from the centre, and was said
+    to shift the model; pixels within FLAT_TOP_RTOL of the highest share the top."""
+    psf = np.full((9, 9), 0.01)
+    psf[2:7, 2:7] = 1.0
+    psf[2, 2] = np.nextafter(1.0, 2.0)  # one bit above the rest of the top
+    assert psf_peak(psf) == (4.0, 4.0)
+    put(files["psf_path"], psf / psf.sum())
+    load_quietly(config(), tmp_path)
+
+
+def test_the_psf_peak_passes_over_a_nan_pixel():
+    """A NaN pixel made every pixel unequal to the NaN maximum: the peak was (nan, nan), with numpy's
+    'Mean of empty slice' warning. The finite pixels' peak is given; a PSF with none is refused."""
+    psf = np.zeros((5, 5))
+    psf[1, 3], psf[4, 0] = 1.0, np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert psf_peak(psf) == (1.0, 3.0)
+    with pytest.raises(ValueError, match=r"^the PSF of shape \(3, 3\) has no finite pixel, so no peak$"):
+        psf_peak(np.full((3, 3), np.nan))
 
 
 def test_a_psf_with_a_flat_top_off_centre_is_announced_where_its_middle_is(tmp_path, files):

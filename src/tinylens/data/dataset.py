@@ -780,10 +780,20 @@ def _warn_negative(psf: np.ndarray, path: Path) -> None:
         )
 
 
+#: Pixels within this share of the PSF's highest value count as its flat top: a box kernel made
+#: by an FFT convolution, or stored in float32, differs from pixel to pixel by rounding alone.
+FLAT_TOP_RTOL = 1e-6
+
+
 def psf_peak(psf: np.ndarray) -> tuple[float, float]:
-    """Row and column of the PSF's peak: the middle of its highest pixels where several share the
-    highest value (a saturated star's flat core, a box kernel), not the first of them."""
-    rows, cols = np.nonzero(psf == psf.max())
+    """Row and column of the PSF's peak: the middle of its highest finite pixels where several share
+    the highest value, to :data:`FLAT_TOP_RTOL` (a saturated star's flat core, a box kernel), not
+    the first of them. A NaN or infinite pixel is passed over; a ValueError for a PSF with none finite."""
+    finite = np.isfinite(psf)
+    if not finite.any():
+        raise ValueError(f"the PSF of shape {np.shape(psf)} has no finite pixel, so no peak")
+    top = np.max(psf[finite])
+    rows, cols = np.nonzero(finite & (psf >= top - FLAT_TOP_RTOL * abs(top)))
     return float(rows.mean()), float(cols.mean())
 
 
