@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -123,3 +125,41 @@ def test_psfs_are_odd_normalised_centred():
             gaussian_psf(0.15, PIX, bad)
         with pytest.raises(ValueError, match="odd"):
             moffat_psf(0.15, PIX, bad)
+
+
+LENS_LIGHT = {"lens_light_list": ["Sersic"]}
+LENS_LIGHT_TRUTH = {"lens_light": [{"Ie": 1.0, "R_sersic": 0.5, "n_sersic": 2.0, "e1": 0.0, "e2": 0.0,
+                                    "center_x": 0.0, "center_y": 0.0}]}
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"shape": (-5, 10)}, "shape[0] (rows) must be a whole number >= 1, got -5"),
+    ({"shape": (8, 0)}, "shape[1] (columns) must be a whole number >= 1, got 0"),
+    ({"shape": (8.5, 8)}, "shape[0] (rows) must be a whole number >= 1, got 8.5"),
+    ({"shape": 8}, "shape must be (rows, columns), two whole numbers >= 1, got 8"),
+    ({"shape": (8, 8, 2)}, "shape must be (rows, columns), two whole numbers >= 1, got (8, 8, 2)"),
+    ({"pixel_scale": 0.0}, "pixel_scale must be a finite number > 0, got 0.0"),
+    ({"pixel_scale": -PIX}, f"pixel_scale must be a finite number > 0, got {-PIX}"),
+    ({"pixel_scale": float("nan")}, "pixel_scale must be a finite number > 0, got nan"),
+    ({"nsub": 0}, "nsub must be a whole number >= 1, got 0"),
+    ({"nsub": 2.5}, "nsub must be a whole number >= 1, got 2.5"),
+    ({"psf": np.zeros((3, 3))}, "psf sums to 0; its pixels must sum to a positive number (ideally 1)"),
+    ({"psf": np.pad(np.full((1, 1), np.nan), 1)}, "psf has 1 NaN or infinite pixel; every pixel must be finite"),
+])
+def test_a_bad_argument_of_simulate_image_is_refused_by_name(change, message):
+    """A negative shape gave numpy's 'negative dimensions are not allowed', nsub=0 a ZeroDivisionError,
+    and a pixel_scale of 0, -0.074 or nan, a shape of (8.5, 8) or (8, 8, 2), nsub=2.5, a PSF of zeros
+    or with a NaN an image (NaN, mirrored, truncated) without a word; each is a ValueError naming it."""
+    args = {"shape": (8, 8), "pixel_scale": PIX, "psf": gaussian_psf(0.15, PIX, 5), "nsub": 2, **change}
+    with pytest.raises(ValueError) as info:
+        simulate_image(LENS_LIGHT, LENS_LIGHT_TRUTH, **args)
+    assert str(info.value) == message
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        simulate_images(LENS_LIGHT, LENS_LIGHT_TRUTH, **args)
+
+
+def test_whole_floats_and_numpy_numbers_are_taken_as_the_numbers_they_are():
+    psf = gaussian_psf(0.15, PIX, 5)
+    expected = simulate_image(LENS_LIGHT, LENS_LIGHT_TRUTH, (8, 6), PIX, psf, nsub=2)
+    for shape, nsub in (((8.0, 6.0), 2.0), (np.array([8, 6]), np.int64(2)), ([8, 6], 2)):
+        np.testing.assert_array_equal(simulate_image(LENS_LIGHT, LENS_LIGHT_TRUTH, shape, PIX, psf, nsub=nsub), expected)

@@ -158,6 +158,52 @@ def model_spec_from_truth(
     return spec, np.asarray(amp_vec, dtype=float)
 
 
+# -- argument checks --------------------------------------------------------------------------
+def _whole(value: Any, name: str, low: int = 1) -> int:
+    """``value`` as an int when it is a whole number >= ``low`` (``8`` or ``8.0``), else a
+    ValueError naming the argument ``name``: ``int()`` truncated 2.5 to 2 without a word."""
+    try:
+        whole = not isinstance(value, bool) and float(value) == int(value)
+    except (TypeError, ValueError, OverflowError):
+        whole = False
+    if not whole or int(value) < low:
+        raise ValueError(f"{name} must be a whole number >= {low}, got {value!r}")
+    return int(value)
+
+
+def _positive(value: Any, name: str) -> float:
+    """``value`` as a float when it is a finite number > 0, else a ValueError naming ``name``."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if isinstance(value, bool) or not (np.isfinite(number) and number > 0):
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return number
+
+
+def _shape(shape: Any) -> tuple[int, int]:
+    """``shape`` as ``(rows, columns)``, two whole numbers >= 1, else a ValueError naming it."""
+    if isinstance(shape, (str, bytes)) or not isinstance(shape, (Sequence, np.ndarray)) or np.ndim(shape) != 1 \
+            or len(shape) != 2:
+        raise ValueError(f"shape must be (rows, columns), two whole numbers >= 1, got {shape!r}")
+    return _whole(shape[0], "shape[0] (rows)"), _whole(shape[1], "shape[1] (columns)")
+
+
+def _kernel(psf: Any) -> np.ndarray:
+    """``psf`` as a float array divided by its sum, else a ValueError: not 2-D and odd-sized, a
+    pixel not finite, or a sum not positive (each made every pixel of the image NaN or infinite)."""
+    psf = np.asarray(psf, dtype=float)
+    if psf.ndim != 2 or psf.shape[0] % 2 == 0 or psf.shape[1] % 2 == 0:
+        raise ValueError(f"psf must be a 2-D odd-sized kernel, got shape {psf.shape}")
+    bad = int((~np.isfinite(psf)).sum())
+    if bad:
+        raise ValueError(f"psf has {bad} NaN or infinite pixel{'s' if bad != 1 else ''}; every pixel must be finite")
+    if not psf.sum() > 0:
+        raise ValueError(f"psf sums to {psf.sum():.6g}; its pixels must sum to a positive number (ideally 1)")
+    return psf / psf.sum()
+
+
 def simulate_images(
     config_or_components: Any,
     truth: Mapping[str, Sequence[Mapping[str, float]]],
@@ -170,19 +216,19 @@ def simulate_images(
 ) -> dict[str, np.ndarray]:
     """Noise-free images ``total``, ``lens_light`` and ``lensed_source`` (PSF-convolved).
 
-    ``psf`` must be odd-sized; it is normalised to unit sum here. Computed in ``dtype``, by
+    ``psf`` must be odd-sized and finite, with a positive sum; it is normalised to unit sum here.
+    ``shape`` is (rows, columns), ``pixel_scale`` (arcsec) > 0, ``nsub`` a whole number >= 1; a
+    ValueError names an argument that is not. Computed in ``dtype``, by
     default tinylens's precision (:mod:`tinylens.precision`: float32, relative error ~1e-6,
     unless ``set_precision("float64")``); float64 while JAX's x64 is off is a ConfigError.
     """
     spec, amps = model_spec_from_truth(config_or_components, truth, amplitudes)
-    psf = np.asarray(psf, dtype=float)
-    if psf.ndim != 2 or psf.shape[0] % 2 == 0 or psf.shape[1] % 2 == 0:
-        raise ValueError(f"psf must be a 2-D odd-sized kernel, got shape {psf.shape}")
+    psf = _kernel(psf)
+    shape, pixel_scale, nsub = _shape(shape), _positive(pixel_scale, "pixel_scale"), _whole(nsub, "nsub")
     dtype = dtype or get_dtype()
     check_dtype(dtype)
-    shape = (int(shape[0]), int(shape[1]))
-    grid = point_grid(uniform_groups(shape, float(pixel_scale), int(nsub)), shape, dtype)
-    kernel = kernel_fft(np.asarray(psf / psf.sum(), dtype=dtype), shape)
+    grid = point_grid(uniform_groups(shape, pixel_scale, nsub), shape, dtype)
+    kernel = kernel_fft(np.asarray(psf, dtype=dtype), shape)
     cols = np.asarray(blurred_columns(spec, jnp.zeros((0,), dtype), grid, kernel), dtype=float)
     owners = column_owner(spec)
     k = len(owners)
