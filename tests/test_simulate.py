@@ -163,3 +163,29 @@ def test_whole_floats_and_numpy_numbers_are_taken_as_the_numbers_they_are():
     expected = simulate_image(LENS_LIGHT, LENS_LIGHT_TRUTH, (8, 6), PIX, psf, nsub=2)
     for shape, nsub in (((8.0, 6.0), 2.0), (np.array([8, 6]), np.int64(2)), ([8, 6], 2)):
         np.testing.assert_array_equal(simulate_image(LENS_LIGHT, LENS_LIGHT_TRUTH, shape, PIX, psf, nsub=nsub), expected)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: gaussian_psf(0.15, PIX, 2.5), "PSF size must be a positive odd number of pixels, got 2.5"),
+    (lambda: moffat_psf(0.15, PIX, "abc"), "PSF size must be a positive odd number of pixels, got 'abc'"),
+    (lambda: gaussian_psf(0.0, PIX, 5), "fwhm must be a finite number > 0, got 0.0"),
+    (lambda: gaussian_psf(-0.15, PIX, 5), "fwhm must be a finite number > 0, got -0.15"),
+    (lambda: moffat_psf(float("nan"), PIX, 5), "fwhm must be a finite number > 0, got nan"),
+    (lambda: gaussian_psf(0.15, 0.0, 5), "pixel_scale must be a finite number > 0, got 0.0"),
+    (lambda: moffat_psf(0.15, -PIX, 5), f"pixel_scale must be a finite number > 0, got {-PIX}"),
+    (lambda: moffat_psf(0.15, PIX, 5, oversample=0), "oversample must be a whole number >= 1, got 0"),
+    (lambda: moffat_psf(0.15, PIX, 5, beta=float("nan")), "Moffat beta must be a finite number > 1, got nan"),
+    (lambda: moffat_psf(0.15, PIX, 5, beta=1.0), "Moffat beta must be a finite number > 1, got 1.0"),
+])
+def test_a_bad_argument_of_a_psf_helper_is_refused_by_name(make, message):
+    """size=2.5 was taken as 2 and refused as 'got 2', size='abc' gave int()'s 'invalid literal', a
+    fwhm or pixel_scale of 0 or nan a PSF of NaN, a negative one a PSF without a word, oversample=0 a
+    PSF of NaN, -1 numpy's reshape error, and beta=nan passed 'beta <= 1': each names its argument."""
+    with pytest.raises(ValueError) as info:
+        make()
+    assert str(info.value) == message
+
+
+def test_a_psf_helper_takes_whole_floats_and_numpy_numbers():
+    np.testing.assert_array_equal(gaussian_psf(np.float32(0.5), PIX, 5.0), gaussian_psf(0.5, PIX, 5))
+    np.testing.assert_array_equal(moffat_psf(0.5, PIX, np.int64(5), oversample=3.0), moffat_psf(0.5, PIX, 5, oversample=3))

@@ -159,24 +159,33 @@ def model_spec_from_truth(
 
 
 # -- argument checks --------------------------------------------------------------------------
+def _is_whole(value: Any) -> bool:
+    """Whether ``value`` is a whole number (``8``, ``8.0``, ``np.int64(8)``; not True, 2.5 or 'abc')."""
+    try:
+        return not isinstance(value, bool) and float(value) == int(value)
+    except (TypeError, ValueError, OverflowError):
+        return False
+
+
 def _whole(value: Any, name: str, low: int = 1) -> int:
     """``value`` as an int when it is a whole number >= ``low`` (``8`` or ``8.0``), else a
     ValueError naming the argument ``name``: ``int()`` truncated 2.5 to 2 without a word."""
-    try:
-        whole = not isinstance(value, bool) and float(value) == int(value)
-    except (TypeError, ValueError, OverflowError):
-        whole = False
-    if not whole or int(value) < low:
+    if not _is_whole(value) or int(value) < low:
         raise ValueError(f"{name} must be a whole number >= {low}, got {value!r}")
     return int(value)
 
 
+def _number(value: Any) -> float:
+    """``value`` as a float; nan for what is no number ('abc', None)."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
 def _positive(value: Any, name: str) -> float:
     """``value`` as a float when it is a finite number > 0, else a ValueError naming ``name``."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = float("nan")
+    number = _number(value)
     if isinstance(value, bool) or not (np.isfinite(number) and number > 0):
         raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
     return number
@@ -297,16 +306,25 @@ def add_noise(
 
 
 # -- PSFs -------------------------------------------------------------------------------------
-def _check_size(size: int) -> int:
-    size = int(size)
-    if size < 1 or size % 2 == 0:
-        raise ValueError(f"PSF size must be a positive odd number of pixels, got {size}")
-    return size
+def _check_size(size: Any) -> int:
+    """``size`` as an int when it is a positive odd whole number, else a ValueError naming it
+    (``int()`` took 2.5 as 2, and 'abc' gave int()'s own message)."""
+    if not _is_whole(size) or int(size) < 1 or int(size) % 2 == 0:
+        raise ValueError(f"PSF size must be a positive odd number of pixels, got {size!r}")
+    return int(size)
+
+
+def _check_widths(fwhm: Any, pixel_scale: Any) -> tuple[float, float]:
+    """``fwhm`` and ``pixel_scale`` as floats when both are finite and > 0, else a ValueError naming
+    the one that is not (a width of 0 or nan gave a PSF of NaN, a negative one a PSF without a word)."""
+    return _positive(fwhm, "fwhm"), _positive(pixel_scale, "pixel_scale")
 
 
 def gaussian_psf(fwhm: float, pixel_scale: float, size: int) -> np.ndarray:
-    """Odd-sized, centred, unit-sum Gaussian PSF integrated over each pixel; ``fwhm`` in arcsec."""
+    """Odd-sized, centred, unit-sum Gaussian PSF integrated over each pixel; ``fwhm`` in arcsec
+    (``fwhm`` and ``pixel_scale`` > 0, ``size`` odd, else a ValueError naming it)."""
     size = _check_size(size)
+    fwhm, pixel_scale = _check_widths(fwhm, pixel_scale)
     sigma = fwhm / (2.0 * np.sqrt(2.0 * np.log(2.0))) / pixel_scale  # in pixels
     half = size // 2
     edges = np.arange(-half, 0) - 0.5  # left edges of the pixels left of the centre, all < 0
@@ -319,10 +337,14 @@ def gaussian_psf(fwhm: float, pixel_scale: float, size: int) -> np.ndarray:
 
 def moffat_psf(fwhm: float, pixel_scale: float, size: int, beta: float = 3.0, oversample: int = 11) -> np.ndarray:
     """Odd-sized, centred, unit-sum Moffat PSF ``(1 + (r/alpha)^2)^-beta`` averaged over each
-    pixel (``oversample^2`` points per pixel); ``fwhm`` in arcsec."""
+    pixel (``oversample^2`` points per pixel); ``fwhm`` in arcsec (``fwhm`` and ``pixel_scale``
+    > 0, ``size`` odd, ``beta`` > 1, ``oversample`` a whole number >= 1, else a ValueError naming it)."""
     size = _check_size(size)
-    if beta <= 1:
-        raise ValueError("Moffat beta must be > 1")
+    fwhm, pixel_scale = _check_widths(fwhm, pixel_scale)
+    oversample = _whole(oversample, "oversample")
+    if isinstance(beta, bool) or not (np.isfinite(_number(beta)) and _number(beta) > 1):
+        raise ValueError(f"Moffat beta must be a finite number > 1, got {beta!r}")
+    beta = float(beta)
     alpha = fwhm / (2.0 * np.sqrt(2.0 ** (1.0 / beta) - 1.0)) / pixel_scale  # in pixels
     n = size * oversample
     r1 = (np.arange(n) + 0.5) / oversample - size / 2.0
