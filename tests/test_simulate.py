@@ -189,3 +189,45 @@ def test_a_bad_argument_of_a_psf_helper_is_refused_by_name(make, message):
 def test_a_psf_helper_takes_whole_floats_and_numpy_numbers():
     np.testing.assert_array_equal(gaussian_psf(np.float32(0.5), PIX, 5.0), gaussian_psf(0.5, PIX, 5))
     np.testing.assert_array_equal(moffat_psf(0.5, PIX, np.int64(5), oversample=3.0), moffat_psf(0.5, PIX, 5, oversample=3))
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"rng": -1}, "rng must be a numpy Generator, a non-negative integer seed or None, got -1"),
+    ({"rng": 2.5}, "rng must be a numpy Generator, a non-negative integer seed or None, got 2.5"),
+    ({"sky_sigma": float("nan")}, "sky_sigma must be a finite number >= 0, got nan"),
+    ({"sky_sigma": -0.1}, "sky_sigma must be a finite number >= 0, got -0.1"),
+    ({"exposure_time": float("nan")}, "exposure_time must be a finite number > 0, got nan"),
+    ({"exposure_time": -100.0, "gain": -1.0}, "exposure_time must be a finite number > 0, got -100.0"),
+    ({"gain": 0.0}, "gain must be a finite number > 0, got 0.0"),
+    ({"image": np.array([[1.0, np.nan], [np.inf, 0.0]])}, "image has 2 NaN or infinite pixels; every pixel must be finite"),
+    ({"image": np.array([[1.0, 1e20]])}, "image * exposure_time * gain reaches 1e+22 electrons in a pixel, over the 1e+18 "
+                                         "a Poisson draw takes: is the image in counts per second, and exposure_time in seconds?"),
+])
+def test_a_bad_argument_of_add_noise_is_refused_by_name(change, message):
+    """rng=-1 gave numpy's 'expected non-negative integer' and 2.5 its SeedSequence TypeError, a NaN
+    exposure_time or image pixel, or a huge image, numpy's 'lam value too large', sky_sigma=nan the
+    advice to give sky_sigma > 0, and a negative exposure_time times a negative gain noise without a
+    word; each is a ValueError naming the argument."""
+    args = {"image": np.ones((2, 2)), "sky_sigma": 0.1, "exposure_time": 100.0, "gain": 1.0, "rng": 1, **change}
+    with pytest.raises(ValueError) as info:
+        add_noise(**args)
+    assert str(info.value) == message
+
+
+def test_add_noise_takes_a_seed_a_generator_or_a_seed_sequence_alike():
+    image = np.full((4, 4), 3.0)
+    expected = add_noise(image, 0.1, exposure_time=100.0, rng=7)
+    for rng in (np.int64(7), np.random.default_rng(7), np.random.SeedSequence(7)):
+        for got, want in zip(add_noise(image, 0.1, exposure_time=100.0, rng=rng), expected):
+            np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("seed", [-1, 2.5, "7"])
+def test_the_demo_lens_refuses_a_seed_that_is_no_non_negative_integer_by_name(seed):
+    """simulate_demo(-1) gave numpy's 'expected non-negative integer', simulate_demo(2.5) its
+    SeedSequence TypeError: write_demo's check (population.check_seed) now refuses them first."""
+    from tinylens.cli.demo import simulate_demo
+
+    with pytest.raises(ConfigError) as info:
+        simulate_demo(seed)
+    assert str(info.value) == f"the random seed (--seed) must be a non-negative integer, got {seed!r}"

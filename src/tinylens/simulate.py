@@ -271,6 +271,19 @@ def simulate_image(
 
 
 # -- noise ------------------------------------------------------------------------------------
+#: The most electrons in a pixel that a Poisson draw takes (numpy's limit is about 9.2e18).
+MAX_ELECTRONS = 1e18
+
+
+def _generator(rng: Any) -> np.random.Generator:
+    """``rng`` as a numpy Generator (a Generator, a non-negative integer seed, a SeedSequence or
+    None), else a ValueError naming it: numpy's own said 'expected non-negative integer'."""
+    try:
+        return np.random.default_rng(rng)
+    except (TypeError, ValueError):
+        raise ValueError(f"rng must be a numpy Generator, a non-negative integer seed or None, got {rng!r}") from None
+
+
 def add_noise(
     image: np.ndarray,
     sky_sigma: float,
@@ -284,19 +297,26 @@ def add_noise(
     noise in the same units. With ``exposure_time`` (s), the source light is Poisson-sampled in
     ``image * exposure_time * gain`` electrons (``gain`` in e-/count); ``None`` skips Poisson
     noise. The noise map is the true 1-sigma per pixel:
-    ``sqrt(sky_sigma^2 + max(image, 0) / (exposure_time * gain))``.
+    ``sqrt(sky_sigma^2 + max(image, 0) / (exposure_time * gain))``. A ValueError names an
+    argument that is out of range (a NaN pixel, a negative seed, an exposure_time of 0).
     """
-    rng = np.random.default_rng(rng)
+    rng = _generator(rng)
     image = np.asarray(image, dtype=float)
-    if sky_sigma < 0:
-        raise ValueError("sky_sigma must be >= 0")
-    var = np.full(image.shape, float(sky_sigma) ** 2)
+    bad = int((~np.isfinite(image)).sum())
+    if bad:
+        raise ValueError(f"image has {bad} NaN or infinite pixel{'s' if bad != 1 else ''}; every pixel must be finite")
+    if isinstance(sky_sigma, bool) or not (np.isfinite(_number(sky_sigma)) and _number(sky_sigma) >= 0):
+        raise ValueError(f"sky_sigma must be a finite number >= 0, got {sky_sigma!r}")
+    sky_sigma = float(sky_sigma)
+    var = np.full(image.shape, sky_sigma ** 2)
     noisy = image + rng.normal(0.0, 1.0, image.shape) * sky_sigma
     if exposure_time is not None:
-        scale = float(exposure_time) * float(gain)
-        if scale <= 0:
-            raise ValueError("exposure_time * gain must be > 0")
+        scale = _positive(exposure_time, "exposure_time") * _positive(gain, "gain")
         electrons = np.clip(image, 0.0, None) * scale
+        if electrons.size and electrons.max() > MAX_ELECTRONS:
+            raise ValueError(f"image * exposure_time * gain reaches {electrons.max():.3g} electrons in a pixel, over the "
+                             f"{MAX_ELECTRONS:g} a Poisson draw takes: is the image in counts per second, and "
+                             "exposure_time in seconds?")
         noisy = noisy + (rng.poisson(electrons) - electrons) / scale
         var = var + electrons / scale**2
     noise = np.sqrt(var)

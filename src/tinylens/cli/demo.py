@@ -161,9 +161,12 @@ def flat_truth(truth: dict[str, list[dict[str, float]]] = TRUTH) -> dict[str, fl
 
 
 def simulate_demo(seed: int | None = None) -> dict[str, np.ndarray]:
-    """The demo lens: ``image`` (noisy), ``noise``, ``psf`` and the noise-free ``model``."""
+    """The demo lens: ``image`` (noisy), ``noise``, ``psf`` and the noise-free ``model``; ``seed``
+    (default ``OBSERVATION["seed"]``) draws the noise, a non-negative integer, else a ConfigError."""
     from tinylens.simulate import add_noise, gaussian_psf, simulate_image
+    from tinylens.survey.population import check_seed
 
+    seed = None if seed is None else check_seed(seed)  # numpy's ValueError for -1, TypeError for 2.5
     obs = OBSERVATION
     psf = gaussian_psf(obs["psf_fwhm"], obs["pixel_scale"], obs["psf_size"])
     model = simulate_image(COMPONENTS, TRUTH, tuple(obs["shape"]), obs["pixel_scale"], psf, nsub=obs["nsub_simulation"])
