@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 
@@ -507,6 +508,24 @@ def test_a_link_to_a_removed_file_says_where_it_points(tmp_path, files):
     (tmp_path / "loop.fits").symlink_to("loop.fits")
     assert "loop.fits is a symbolic link in a loop of links" in data_error(config(noise_path="loop.fits"), tmp_path)
     assert f"file not found: {tmp_path / 'nothere.fits'}." in data_error(config(noise_path="nothere.fits"), tmp_path)
+
+
+def test_a_link_climbing_out_of_a_linked_folder_is_followed_from_its_real_place(tmp_path, files):
+    """A link's target with '..' was joined to the link's folder as written and collapsed by
+    normpath: lenses/lens_b/noise.fits -> ../archive/noise.fits, lens_b a link to run3/lens_b, was
+    said to point to lenses/archive/noise.fits, a place the system never looked; the '..' is now
+    taken from the folder's real place, run3, where the system looks (and the file is missing)."""
+    run = tmp_path / "run3"
+    (run / "lens_b").mkdir(parents=True)
+    (run / "lens_b" / "noise.fits").symlink_to(Path("..") / "archive" / "noise.fits")  # archive purged
+    lenses = tmp_path / "lenses"
+    lenses.mkdir()
+    (lenses / "lens_b").symlink_to(run / "lens_b", target_is_directory=True)
+    noise = lenses / "lens_b" / "noise.fits"
+    assert not (run / "archive" / "noise.fits").exists() and os.path.islink(noise)
+    text = data_error(config(noise_path=str(noise)), tmp_path)
+    assert (f"dataset.noise_path file not found: {noise} is a symbolic link to {run / 'archive' / 'noise.fits'}, "
+            "which does not exist") in text, text
 
 
 def test_a_file_in_a_folder_linked_to_a_removed_one_says_where_the_link_points(tmp_path, files):

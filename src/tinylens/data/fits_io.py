@@ -172,12 +172,24 @@ MAX_LINK_HOPS = 40
 def link_end(path: Path) -> Path | None:
     """Where the symbolic link ``path`` leads, through any links after it: the first path that is
     no link, absolute where ``path`` is (a relative target taken from its link's folder, as the
-    system takes it); None for a loop of links."""
+    system takes it: a ``..`` of the target from that folder as the system finds it, where the
+    folder is reached through a link); None for a loop of links."""
     for _ in range(MAX_LINK_HOPS):
         if not path.is_symlink():
             return path
-        path = Path(os.path.normpath(path.parent / os.readlink(path)))
+        path = Path(os.path.normpath(link_folder(path) / os.readlink(path)))
     return None
+
+
+def link_folder(link: Path) -> Path:
+    """The folder that the target of ``link`` is taken from: the folder it is in, as written, unless
+    the target climbs out of it (``..``), which the system does from the folder's real place
+    (:func:`os.path.realpath`): ``lenses/lens_b/image.fits -> ../archive/image.fits``, where
+    ``lens_b`` links to ``/data/run3/lens_b``, leads to ``/data/run3/archive/image.fits``, not to
+    ``lenses/archive/image.fits``, which :func:`os.path.normpath` alone made of it."""
+    if ".." not in Path(os.readlink(link)).parts:
+        return link.parent
+    return Path(os.path.realpath(link.parent))
 
 
 def first_dangling_link(path: Path) -> Path | None:
