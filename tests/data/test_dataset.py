@@ -421,6 +421,20 @@ def test_a_fits_file_with_several_images_warns_which_it_uses(tmp_path):
         read_fits_image(tmp_path / "two.fits")
 
 
+def test_the_image_named_after_several_is_one_that_name_finds(tmp_path):
+    """Of several images of one EXTNAME (SCI, EXTVER 1 and 2), the warning advised [SCI], which reads
+    the very HDU it warned about: the other is now named by its index, which reads it."""
+    from tinylens.data.fits_io import read_fits_image
+
+    first, second = np.zeros((5, 5)), np.arange(25.0).reshape(5, 5)
+    fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(first, name="SCI", ver=1),
+                  fits.ImageHDU(second, name="SCI", ver=2)]).writeto(tmp_path / "chips.fits")
+    with pytest.warns(DataWarning, match=r"HDU \[1\] 'SCI' is used, not \[2\] 'SCI'\. If that is the wrong one, name "
+                                         r"the one you mean, e.g\. chips\.fits\[2\]\.$"):
+        read_fits_image(tmp_path / "chips.fits")
+    np.testing.assert_array_equal(read_fits_image(f"{tmp_path / 'chips.fits'}[2]"), second)
+
+
 def hst_like(path: Path) -> dict[str, np.ndarray]:
     """An HST-like file: empty primary, SCI, ERR, DQ and a second SCI (EXTVER 2)."""
     rng = np.random.default_rng(2)

@@ -246,7 +246,7 @@ def _image_hdu(hdul: fits.HDUList, path: Path, role: str) -> Any:
         index, hdu = with_pixels[0]
         if len(with_pixels) > 1:
             others = ", ".join(f"[{i}] '{h.name}'" for i, h in with_pixels[1:])
-            others_first = with_pixels[1][1].name or with_pixels[1][0]
+            others_first = hdu_reference(hdul, with_pixels[1][0])
             warnings.warn(f"{role} file {path} holds several images; HDU [{index}] '{hdu.name}' is used, not {others}. "
                           f"If that is the wrong one, name the one you mean, e.g. {path.name}[{others_first}].",
                           DataWarning, stacklevel=outside_stacklevel())
@@ -255,6 +255,17 @@ def _image_hdu(hdul: fits.HDUList, path: Path, role: str) -> Any:
         f"{role} file {path} holds no image data: no primary or image extension HDU has pixels "
         f"(HDUs found: {_hdu_list(hdul)}). Give a FITS file with the 2-D image in its primary HDU or an image extension."
     )
+
+
+def hdu_reference(hdul: fits.HDUList, index: int) -> str | int:
+    """How to name HDU ``index`` of ``hdul`` after a file name: its EXTNAME where that finds it
+    (``[SCI]``), else its index (``[2]``): an unnamed HDU, or a second HDU of one EXTNAME, which
+    ``[SCI]`` does not find (it reads the first)."""
+    name = hdul[index].name
+    try:
+        return name if name and hdul.index_of(name) == index else index
+    except (KeyError, ValueError):
+        return index
 
 
 def _hdu_list(hdul: fits.HDUList) -> str:
