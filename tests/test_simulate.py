@@ -231,3 +231,38 @@ def test_the_demo_lens_refuses_a_seed_that_is_no_non_negative_integer_by_name(se
     with pytest.raises(ConfigError) as info:
         simulate_demo(seed)
     assert str(info.value) == f"the random seed (--seed) must be a non-negative integer, got {seed!r}"
+
+
+def with_lens_light(**change) -> dict:
+    return {"lens_light": [{**LENS_LIGHT_TRUTH["lens_light"][0], **change}]}
+
+
+@pytest.mark.parametrize("components, truth, message", [
+    (LENS_LIGHT, with_lens_light(e1="abc"), "truth['lens_light_list'][0]['e1'] must be a finite number, got 'abc'"),
+    (LENS_LIGHT, with_lens_light(e1=None), "truth['lens_light_list'][0]['e1'] must be a finite number, got None"),
+    (LENS_LIGHT, with_lens_light(center_x=float("nan")),
+     "truth['lens_light_list'][0]['center_x'] must be a finite number, got nan"),
+    (LENS_LIGHT, with_lens_light(Ie=float("inf")),
+     "truth['lens_light_list'][0]['Ie'] must be a finite number, or a list of them (one per amplitude), got inf"),
+    (LENS_LIGHT, {"lens_light": [1.0]}, "truth['lens_light_list'][0] must be a mapping of parameter values, got 1.0"),
+    (LENS_LIGHT, {"lens_light": LENS_LIGHT_TRUTH["lens_light"][0]},
+     f"truth['lens_light_list'] must be a list (e.g. [{LENS_LIGHT_TRUTH['lens_light'][0]!r}]), "
+     f"got {LENS_LIGHT_TRUTH['lens_light'][0]!r}"),
+    ({"lens_light_list": "Sersic"}, LENS_LIGHT_TRUTH,
+     "components['lens_light_list'] must be a list (e.g. ['Sersic']), got 'Sersic'"),
+    ({"lens_light_list": [{"settings": {}}]}, LENS_LIGHT_TRUTH,
+     "lens_light_list[0] must be a profile name or a mapping with its 'type' (e.g. {'type': 'SIE'}), got {'settings': {}}"),
+])
+def test_a_bad_component_or_truth_value_is_refused_where_it_is(components, truth, message):
+    """A parameter of 'abc' or None gave float()'s own message, one of nan or inf an image of NaN
+    without a word, a truth entry that is no mapping an AttributeError, a single truth dict or a
+    list given as the string 'Sersic' (6 one-letter profiles) a count mismatch, and an entry without
+    its type a KeyError: each is a ValueError naming the list, the entry and the parameter."""
+    with pytest.raises(ValueError) as info:
+        simulate_image(components, truth, (8, 8), PIX, gaussian_psf(0.15, PIX, 5), nsub=2)
+    assert str(info.value) == message
+
+
+def test_truth_that_is_no_mapping_is_refused_by_name():
+    with pytest.raises(TypeError, match=r"^truth must be a mapping such as \{'lens_light': \[\{'Ie': 1\.0, \.\.\.\}\]\}, got \[1\]$"):
+        simulate_image(LENS_LIGHT, [1], (8, 8), PIX, gaussian_psf(0.15, PIX, 5), nsub=2)

@@ -64,15 +64,33 @@ def _components_mapping(config_or_components: Any) -> Mapping[str, Any]:
     return config_or_components
 
 
-def _entries(mapping: Mapping[str, Any], list_name: str) -> list[Any]:
-    return list(mapping.get(list_name) or mapping.get(list_name.removesuffix("_list")) or [])
+def _entries(mapping: Mapping[str, Any], list_name: str, what: str = "components") -> list[Any]:
+    """The list ``list_name`` (with or without ``_list``) of ``mapping``, empty when absent; a
+    ValueError for a single string or mapping (``"Sersic"`` was read as 6 one-letter profiles)."""
+    value = mapping.get(list_name) or mapping.get(list_name.removesuffix("_list")) or []
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, (Sequence, np.ndarray)):
+        raise ValueError(f"{what}['{list_name}'] must be a list (e.g. [{value!r}]), got {value!r}")
+    return list(value)
 
 
-def _entry_type(entry: Any) -> tuple[str, dict]:
-    """``"SIE"`` or ``{"type": "SIE", "settings": {...}}`` -> (type, settings)."""
+def _entry_type(entry: Any, where: str = "a component") -> tuple[str, dict]:
+    """``"SIE"`` or ``{"type": "SIE", "settings": {...}}`` -> (type, settings); a ValueError
+    naming ``where`` for anything else."""
     if isinstance(entry, str):
         return entry, {}
+    if not isinstance(entry, Mapping) or "type" not in entry:
+        raise ValueError(f"{where} must be a profile name or a mapping with its 'type' (e.g. {{'type': 'SIE'}}), "
+                         f"got {entry!r}")
     return entry["type"], dict(entry.get("settings") or {})
+
+
+def _finite(value: Any, where: str) -> float:
+    """``value`` as a float when it is a finite number, else a ValueError naming ``where``: a NaN
+    parameter made every pixel NaN, and 'abc' or None gave float()'s own message."""
+    number = _number(value)
+    if isinstance(value, bool) or not np.isfinite(number):
+        raise ValueError(f"{where} must be a finite number, got {value!r}")
+    return number
 
 
 def _numeric_fixed(entry: Any) -> dict[str, float]:
@@ -105,26 +123,30 @@ def model_spec_from_truth(
     """A :class:`ModelSpec` with every parameter fixed to ``truth`` and every amplitude linear,
     plus the amplitude vector (in column order) that the linear columns are weighted with."""
     mapping = _components_mapping(config_or_components)
+    if not isinstance(truth, Mapping):
+        raise TypeError(f"truth must be a mapping such as {{'lens_light': [{{'Ie': 1.0, ...}}]}}, got {truth!r}")
     amplitudes = dict(amplitudes or {})
     built: dict[str, list[Component]] = {ln: [] for ln in LISTS}
     amp_vec: list[float] = []
     for list_name in LISTS:
         registry = _registry(list_name)
         entries = _entries(mapping, list_name)
-        values_list = list(truth.get(list_name) or truth.get(list_name.removesuffix("_list")) or [])
+        values_list = _entries(truth, list_name, "truth")
         if len(values_list) != len(entries):
             raise ValueError(f"truth['{list_name}'] has {len(values_list)} entries for {len(entries)} components")
         for idx, (entry, raw_values) in enumerate(zip(entries, values_list)):
-            type_name, settings = _entry_type(entry)
+            type_name, settings = _entry_type(entry, f"{list_name}[{idx}]")
             if type_name not in registry:
                 raise ValueError(f"{list_name}[{idx}]: unknown profile '{type_name}'; allowed: {', '.join(sorted(registry))}")
             profile = registry[type_name]
             where = f"truth['{list_name}'][{idx}]"
+            if not isinstance(raw_values, Mapping):
+                raise ValueError(f"{where} must be a mapping of parameter values, got {raw_values!r}")
             values = {**_canonical(profile, _numeric_fixed(entry), where), **_canonical(profile, raw_values, where)}
             params = {}
             for name in profile.params:
                 if name in values:
-                    params[name] = Ref("const", value=float(values[name]))
+                    params[name] = Ref("const", value=_finite(values[name], f"{where}['{name}']"))
                 elif name in profile.defaults:
                     params[name] = Ref("const", value=float(profile.defaults[name]))
                 else:
@@ -137,7 +159,13 @@ def model_spec_from_truth(
                 amp = amplitudes.get(label, values.get(profile.amplitude))
                 if amp is None:
                     raise ValueError(f"{where}: no amplitude; give '{profile.amplitude}' or amplitudes['{label}']")
-                amp = np.atleast_1d(np.asarray(amp, dtype=float))
+                shown = f"amplitudes['{label}']" if label in amplitudes else f"{where}['{profile.amplitude}']"
+                try:
+                    amp = np.atleast_1d(np.asarray(amp, dtype=float))
+                except (TypeError, ValueError):
+                    amp = np.array([np.nan])
+                if not np.all(np.isfinite(amp)):
+                    raise ValueError(f"{shown} must be a finite number, or a list of them (one per amplitude), got {amplitudes.get(label, values.get(profile.amplitude))!r}")
                 n_basis = profile.n_basis(full_settings)
                 if amp.size != n_basis:
                     raise ValueError(f"{where}: {profile.name} needs {n_basis} amplitude(s), got {amp.size}")
