@@ -266,3 +266,17 @@ def test_a_bad_component_or_truth_value_is_refused_where_it_is(components, truth
 def test_truth_that_is_no_mapping_is_refused_by_name():
     with pytest.raises(TypeError, match=r"^truth must be a mapping such as \{'lens_light': \[\{'Ie': 1\.0, \.\.\.\}\]\}, got \[1\]$"):
         simulate_image(LENS_LIGHT, [1], (8, 8), PIX, gaussian_psf(0.15, PIX, 5), nsub=2)
+
+
+def test_an_amplitude_for_no_component_is_refused_with_the_labels():
+    """amplitudes={'lens_light0': 5.0} (the dot left out) or one for a component the model lacks was
+    passed over, and the image drawn with truth's Ie, without a word: it is refused with the labels."""
+    psf = gaussian_psf(0.15, PIX, 5)
+    with pytest.raises(ValueError) as info:
+        simulate_image(LENS_LIGHT, LENS_LIGHT_TRUTH, (8, 8), PIX, psf, nsub=2, amplitudes={"lens_light0": 5.0})
+    assert str(info.value) == ("amplitudes has 'lens_light0', no light component of the model; its labels: "
+                               "'lens_light.0' (a list's name without _list, a dot, the index)")
+    with pytest.raises(ValueError, match=r"^amplitudes has 'source_light\.0', no light component"):
+        simulate_image(LENS_LIGHT, LENS_LIGHT_TRUTH, (8, 8), PIX, psf, nsub=2, amplitudes={"source_light.0": 5.0})
+    five = simulate_image(LENS_LIGHT, LENS_LIGHT_TRUTH, (8, 8), PIX, psf, nsub=2, amplitudes={"lens_light.0": 5.0})
+    np.testing.assert_allclose(five, 5 * simulate_image(LENS_LIGHT, LENS_LIGHT_TRUTH, (8, 8), PIX, psf, nsub=2), rtol=1e-5)

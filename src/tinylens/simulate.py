@@ -172,6 +172,11 @@ def model_spec_from_truth(
                 amp_vec.extend(amp.tolist())
                 amplitude = Ref("linear")
             built[list_name].append(Component(list_name, idx, profile, params, full_settings, amplitude))
+    labels = [c.label for ln in ("lens_light_list", "source_light_list") for c in built[ln]]
+    unused = [label for label in amplitudes if label not in labels]
+    if unused:
+        raise ValueError(f"amplitudes has {', '.join(map(repr, unused))}, no light component of the model; its labels: "
+                         f"{', '.join(map(repr, labels)) or 'none'} (a list's name without _list, a dot, the index)")
     if not built["lens_light_list"] and not built["source_light_list"]:
         raise ValueError("nothing to simulate: give at least one lens_light_list or source_light_list component")
     if built["source_light_list"] and not built["lens_mass_list"]:
