@@ -280,3 +280,11 @@ def test_an_amplitude_for_no_component_is_refused_with_the_labels():
         simulate_image(LENS_LIGHT, LENS_LIGHT_TRUTH, (8, 8), PIX, psf, nsub=2, amplitudes={"source_light.0": 5.0})
     five = simulate_image(LENS_LIGHT, LENS_LIGHT_TRUTH, (8, 8), PIX, psf, nsub=2, amplitudes={"lens_light.0": 5.0})
     np.testing.assert_allclose(five, 5 * simulate_image(LENS_LIGHT, LENS_LIGHT_TRUTH, (8, 8), PIX, psf, nsub=2), rtol=1e-5)
+
+
+def test_an_integer_beyond_float_range_is_refused_by_name():
+    """fwhm=10**400 (an int no float holds) gave float()'s OverflowError, not the argument's message."""
+    with pytest.raises(ValueError, match=r"^fwhm must be a finite number > 0, got 1000+$"):
+        gaussian_psf(10**400, PIX, 5)
+    with pytest.raises(ValueError, match=r"^sky_sigma must be a finite number >= 0, got 1000+$"):
+        add_noise(np.ones((2, 2)), 10**400)

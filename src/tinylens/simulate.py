@@ -165,7 +165,8 @@ def model_spec_from_truth(
                 except (TypeError, ValueError):
                     amp = np.array([np.nan])
                 if not np.all(np.isfinite(amp)):
-                    raise ValueError(f"{shown} must be a finite number, or a list of them (one per amplitude), got {amplitudes.get(label, values.get(profile.amplitude))!r}")
+                    given = amplitudes.get(label, values.get(profile.amplitude))
+                    raise ValueError(f"{shown} must be a finite number, or a list of them (one per amplitude), got {given!r}")
                 n_basis = profile.n_basis(full_settings)
                 if amp.size != n_basis:
                     raise ValueError(f"{where}: {profile.name} needs {n_basis} amplitude(s), got {amp.size}")
@@ -212,7 +213,7 @@ def _number(value: Any) -> float:
     """``value`` as a float; nan for what is no number ('abc', None)."""
     try:
         return float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return float("nan")
 
 
