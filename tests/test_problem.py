@@ -312,3 +312,33 @@ def test_a_base_dir_in_the_home_of_no_known_user_is_a_config_error(lens):
     Could not determine home directory'; it is a ConfigError naming the path, as for a config's paths."""
     with pytest.raises(ConfigError, match="there is no user 'tl_no_such_user' on this machine"):
         tinylens.load(lens, base_dir="~tl_no_such_user/x")
+
+
+def test_a_problem_copied_with_other_data_dtype_or_supersampling_computes_on_them(lens):
+    """``dataclasses.replace(problem, dataset=new)`` kept the imaging precomputed from the old data,
+    so the log-likelihood was that of the old data (the data doubled gave the same value), without
+    a word; so did another dtype (float64 said, float32 computed) or supersampling. Such a copy now
+    builds its own imaging; a copy with only another spec keeps it, as problem.derive does."""
+    import dataclasses
+
+    import jax.numpy as jnp
+    import numpy as np
+    from oracle import x64
+
+    problem = tinylens.load(lens)
+    theta = problem.prior_transform(np.full(problem.ndim, 0.5))
+    before = problem.log_likelihood(theta)
+    chi2 = -2 * (before + problem.imaging.log_norm)
+    doubled = dataclasses.replace(problem, dataset=dataclasses.replace(problem.dataset, data=2 * problem.dataset.data))
+    # every amplitude is solved: twice the data, twice the best amplitudes, four times the chi^2
+    assert doubled.log_likelihood(theta) == pytest.approx(-0.5 * 4 * chi2 - problem.imaging.log_norm, rel=1e-4)
+    assert problem.log_likelihood(theta) == before
+    assert dataclasses.replace(problem, spec=problem.spec).imaging is problem.imaging
+    supersampling = problem.config.dataset.supersampling.model_copy(update={"nsub": 4})  # the lens has 2
+    config = problem.config.model_copy(update={"dataset": problem.config.dataset.model_copy(
+        update={"supersampling": supersampling})})
+    finer = dataclasses.replace(problem, config=config)
+    assert finer.imaging.grid.n_points == 4 * problem.imaging.grid.n_points
+    with x64():
+        wider = dataclasses.replace(problem, dtype=jnp.float64)
+        assert wider.precision == "float64" and wider.log_likelihood(theta) == pytest.approx(before, rel=1e-5)

@@ -41,6 +41,12 @@ MAX_POINTS_PER_CALL = 2**22
 MAX_SUPERSAMPLED_POINTS = 2**25
 
 
+def _same_source(built: tuple, now: tuple) -> bool:
+    """Whether an imaging built from ``built`` (:meth:`Problem._imaging_source`) is that of ``now``:
+    the same dataset object (its arrays are read-only), an equal dtype and supersampling."""
+    return built[0] is now[0] and built[1] == now[1] and built[2] == now[2]
+
+
 def _chunks(n: int, max_chunk: int, pad_to: int) -> list[int]:
     """Split a batch of ``n`` into power-of-two chunk sizes (at most ``max_chunk``).
 
@@ -66,7 +72,9 @@ class Problem:
 
     ``dtype`` is the precision the problem computes in (:mod:`tinylens.precision`); what its
     methods return is float64 numpy (arrays, or Python floats) in either precision, the values
-    of a float32 problem being its float32 results widened.
+    of a float32 problem being its float32 results widened. A copy by ``dataclasses.replace`` with
+    another ``dataset``, ``dtype`` or supersampling (``config.dataset.supersampling``) builds its
+    own :attr:`imaging` from them; one with only another ``spec`` keeps it (as :meth:`derive`).
     """
 
     config: Config
@@ -75,8 +83,14 @@ class Problem:
     spec: ModelSpec
     dtype: Any = field(default_factory=get_dtype)
     imaging: lk.Imaging | None = None
+    #: What :attr:`imaging` was built from (:meth:`_imaging_source`), which ``dataclasses.replace``
+    #: carries over with it: the imaging of other data is not kept.
+    _built_from: tuple | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        source = self._imaging_source()
+        if self.imaging is not None and self._built_from is not None and not _same_source(self._built_from, source):
+            self.imaging = None  # carried over by dataclasses.replace from another dataset, dtype or supersampling
         if self.imaging is None:
             d = self.dataset
             check_dtype(self.dtype)
@@ -85,7 +99,12 @@ class Problem:
                 check_float32_range(d)
             self.imaging = lk.make_imaging(d.data, d.noise, d.psf, d.mask, d.pixel_scale, d.nsub, self.dtype,
                                            self._groups(lk.evaluated_pixels(d.mask, d.psf.shape)))
+        self._built_from = source
         self._compile()
+
+    def _imaging_source(self) -> tuple[Dataset, Any, Any]:
+        """What :attr:`imaging` is built from: the dataset, the dtype and the supersampling."""
+        return self.dataset, self.dtype, self.config.dataset.supersampling
 
     def _compile(self) -> None:
         """The batch sizes for this machine's backend and the jitted likelihood and solver."""
