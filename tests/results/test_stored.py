@@ -257,3 +257,47 @@ def test_a_result_whose_config_this_tinylens_refuses_is_named(tmp_path):
     assert str(err.value).startswith(f"{path}: the config this fit records cannot be loaded by this tinylens (written "
                                      "by another version, or edited?): Invalid configuration")
     assert "dataset.pixel_scale: should be greater than 0; got -0.1." in str(err.value)
+
+
+def test_an_edited_result_whose_values_are_of_the_wrong_kind_is_named_by_file_and_key(tmp_path, monkeypatch):
+    """A result.json edited by hand: a max_likelihood value that is a string was a bare 'ValueError:
+    could not convert string to float', null loaded as NaN without a word (every image and check of
+    it NaN), and a config given as a string was read as a config file from the current folder (or
+    'Config file not found' there); each is an OutputError naming the file, the key and the value."""
+    import numpy as np
+
+    import tinylens
+    from tiny_lens import write_stored_result
+
+    lens = write_tiny_lens(tmp_path / "lens")
+    problem = tinylens.load(lens)
+    theta = problem.prior_transform(np.full(problem.ndim, 0.5))
+    path = write_stored_result(tmp_path / "lens" / "output", problem, theta)
+    good = json.loads(path.read_text())
+    monkeypatch.chdir(lens.parent)  # where a config named by its file's path would be found
+    name = "lens_mass.0.theta_E"
+    cases = [
+        (("max_likelihood", name), "abc", f'its max_likelihood should give a finite number for each free parameter; '
+                                          f'got {name}: "abc" (edited?)'),
+        (("max_likelihood", name), None, f"got {name}: null (edited?)"),
+        (("max_likelihood", name), True, f"got {name}: true (edited?)"),
+        (("max_likelihood", name), float("nan"), f"got {name}: NaN (edited?)"),
+        (("max_likelihood",), list(theta), "its max_likelihood should be a mapping of each free parameter to its value"),
+        (("config",), lens.name, f'its config should be the fit\'s config, a mapping of its sections (dataset, '
+                                 f'model_components, ...); got "{lens.name}"; a result.json records the config '
+                                 "itself, not its file's path (edited?)"),
+        (("config",), None, "its config should be the fit's config"),
+        (("config_dir",), 5, "its config_dir should be the folder of the fit's config (a path), or null; got 5"),
+    ]
+    for keys, value, fragment in cases:
+        stored = json.loads(json.dumps(good))
+        parent = stored
+        for key in keys[:-1]:
+            parent = parent[key]
+        parent[keys[-1]] = value
+        path.write_text(json.dumps(stored))
+        with pytest.raises(OutputError) as err:
+            load_stored(path)
+        assert str(err.value).startswith(f"{path}: its ") and fragment in str(err.value), str(err.value)
+    path.write_text(json.dumps(good))
+    assert np.array_equal(load_stored(path)[2], theta)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import warnings
 from pathlib import Path
 from typing import Any
@@ -117,6 +118,7 @@ def load_stored(path: str | Path, base_dir: str | Path | None = None, *,
     missing = [key for key in ("config", "max_likelihood") if not isinstance(stored, dict) or key not in stored]
     if missing:
         raise OutputError(f"{path}: not a tinylens result.json (it lacks {', '.join(missing)})")
+    check_stored_types(stored, path, check_config_dir=base_dir is None)
     try:
         problem = load_from(stored["config"], *stored_base_dir(stored, base_dir), dtype=stored_dtype(stored))
     except DataError as err:
@@ -127,14 +129,59 @@ def load_stored(path: str | Path, base_dir: str | Path | None = None, *,
     except ConfigError as err:
         raise ConfigError(f"{path}: the config this fit records cannot be loaded by this tinylens (written by another "
                           f"version, or edited?): {err}") from None
-    absent = [name for name in problem.param_names if name not in stored["max_likelihood"]]
-    if absent:
-        raise OutputError(f"{path}: its max_likelihood lacks {listed(absent)}, free parameters of its own config "
-                          "(written by another version of tinylens, or edited?)")
-    best = np.array([stored["max_likelihood"][name] for name in problem.param_names], float)
+    best = stored_best(stored["max_likelihood"], problem.param_names, path)
     for note in mask_notes(stored, problem.dataset, path):
         warnings.warn(note, DataWarning, stacklevel=outside_stacklevel())
     return stored, problem, best
+
+
+def json_text(value: Any, limit: int = 60) -> str:
+    """``value`` as result.json writes it (``null``, ``"text"``), cut to about ``limit`` characters."""
+    text = json.dumps(value, default=repr)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def check_stored_types(stored: dict[str, Any], path: Path, check_config_dir: bool = True) -> None:
+    """An :class:`~tinylens.errors.OutputError` naming ``path`` and the key where the result
+    ``stored`` holds no mapping for ``config`` or ``max_likelihood`` (a config given as a file's
+    path would be read from the current folder), or, where ``check_config_dir``, a ``config_dir``
+    that is neither null nor a folder's path."""
+    for key in ("config", "max_likelihood"):
+        if not isinstance(stored[key], dict):
+            what = ("the fit's config, a mapping of its sections (dataset, model_components, ...)" if key == "config"
+                    else "a mapping of each free parameter to its value")
+            path_given = key == "config" and isinstance(stored[key], str)
+            read = "; a result.json records the config itself, not its file's path" if path_given else ""
+            raise OutputError(f"{path}: its {key} should be {what}; got {json_text(stored[key])}{read} (edited?)")
+    folder = stored.get("config_dir")
+    if check_config_dir and folder is not None and not (isinstance(folder, str) and folder):
+        raise OutputError(f"{path}: its config_dir should be the folder of the fit's config (a path), or null; got "
+                          f"{json_text(folder)} (edited?)")
+
+
+def stored_best(values: dict[str, Any], names, path: Path) -> np.ndarray:
+    """The vector of ``values`` (a result's ``max_likelihood``) in the order of ``names``; an
+    :class:`~tinylens.errors.OutputError` naming ``path`` where one is missing or not a finite number."""
+    absent = [name for name in names if name not in values]
+    if absent:
+        raise OutputError(f"{path}: its max_likelihood lacks {listed(absent)}, free parameters of its own config "
+                          "(written by another version of tinylens, or edited?)")
+    bad = [name for name in names if not _finite_number(values[name])]
+    if bad:
+        given = ", ".join(f"{name}: {json_text(values[name])}" for name in bad)
+        raise OutputError(f"{path}: its max_likelihood should give a finite number for each free parameter; got "
+                          f"{given} (edited?)")
+    return np.array([values[name] for name in names], float)
+
+
+def _finite_number(value: Any) -> bool:
+    """Whether ``value`` (from JSON) is a finite int or float (not a bool, a string or null)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer beyond float's range
+        return False
 
 
 def mask_notes(stored: dict[str, Any], dataset: Any, path: Path) -> list[str]:
