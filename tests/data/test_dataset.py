@@ -1066,3 +1066,18 @@ def test_a_psf_with_a_flat_top_off_centre_is_announced_where_its_middle_is(tmp_p
     put(files["psf_path"], psf / psf.sum())
     _, messages = load_warning(config(), tmp_path)
     assert [m for m in messages if "peaks at pixel (row 4, column 6), not at its centre (row 4, column 4)" in m], messages
+
+
+@pytest.mark.parametrize("name, values", [("nan", np.full(SHAPE, np.nan)), ("twos", np.full(SHAPE, 2.0))])
+def test_a_mask_file_that_inverting_cannot_help_says_what_can(tmp_path, files, name, values):
+    """A mask file that is NaN (or 2) in every pixel uses none, and the refusal said to invert a mask
+    that is 1 on the pixels to fit (1 - mask), which leaves every pixel out still (1 - NaN is NaN);
+    it now says what the file holds, that inverting it uses none, and what to write or check."""
+    put(tmp_path / f"{name}.fits", values)
+    text = data_error(config(mask_path=f"{name}.fits"), tmp_path)
+    assert f"dataset.mask_path ({tmp_path / f'{name}.fits'}) uses 0 of the 480 pixels" in text, text
+    assert "must be inverted first" not in text, text
+    assert "inverting it (1 - mask) would use 0: write 0 on the pixels to fit" in text, text
+    assert "check that this is the mask's file and image" in text and "[EXTNAME] or [index]" in text, text
+    held = "NaN in every pixel" if name == "nan" else "no 0 and no 1"
+    assert held in text, text

@@ -574,11 +574,27 @@ def mask_file_used(values: np.ndarray) -> np.ndarray:
 
 def mask_file_note(values: np.ndarray | None, path: Path | None) -> str:
     """What the mask file's ``values`` mean, when they alone leave fewer than
-    :data:`MIN_USABLE_PIXELS` pixels (a mask that is 1 on the pixels to fit?); empty otherwise."""
+    :data:`MIN_USABLE_PIXELS` pixels (a mask that is 1 on the pixels to fit?), and, where
+    inverting it (1 - mask) would leave too few as well (NaN everywhere), what can help; empty otherwise."""
     n = 0 if values is None else int(mask_file_used(values).sum())
     if values is None or n >= MIN_USABLE_PIXELS:
         return ""
-    return f"dataset.mask_path ({path}) uses {n} of the {values.size} pixels: {MASK_CONVENTION}"
+    head = f"dataset.mask_path ({path}) uses {n} of the {values.size} pixels: "
+    inverted = int(np.count_nonzero(values == 1))
+    if inverted >= MIN_USABLE_PIXELS:
+        return head + MASK_CONVENTION
+    return (head + f"it holds {_mask_values_held(values)}, and tinylens, as TinyLensGpu, fits the pixels where the "
+            f"mask is 0 (non-zero or NaN leaves a pixel out), so inverting it (1 - mask) would use {inverted}: write 0 "
+            "on the pixels to fit, or check that this is the mask's file and image (name the image of a file of "
+            "several with [EXTNAME] or [index]).")
+
+
+def _mask_values_held(values: np.ndarray) -> str:
+    """What a mask file's ``values`` hold, for a message: NaN everywhere, or how many 0s and 1s."""
+    if not np.isfinite(values).any():
+        return "NaN in every pixel" if np.isnan(values).all() else "no finite value (NaN or infinite in every pixel)"
+    zeros, ones = int(np.count_nonzero(values == 0)), int(np.count_nonzero(values == 1))
+    return "no 0 and no 1" if not zeros and not ones else f"0 in {zeros} pixels and 1 in {ones}"
 
 
 def user_mask(cfg: schema.Dataset, file_values: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray:
