@@ -342,3 +342,30 @@ def test_a_problem_copied_with_other_data_dtype_or_supersampling_computes_on_the
     with x64():
         wider = dataclasses.replace(problem, dtype=jnp.float64)
         assert wider.precision == "float64" and wider.log_likelihood(theta) == pytest.approx(before, rel=1e-5)
+
+
+def test_a_field_set_on_a_built_problem_is_refused_not_left_unused(lens):
+    """``problem.dataset = doubled`` was taken without a word, while the likelihood kept the imaging
+    and the compiled functions made from the old dataset (the data doubled gave the same value), and
+    ``problem.spec = other`` changed param_names but not the model the likelihood computes; setting
+    such a field is an AttributeError that says how to make a problem with it instead."""
+    import dataclasses
+
+    import numpy as np
+
+    problem = tinylens.load(lens)
+    theta = problem.prior_transform(np.full(problem.ndim, 0.5))
+    before = problem.log_likelihood(theta)
+    doubled = dataclasses.replace(problem.dataset, data=2 * problem.dataset.data)
+    with pytest.raises(AttributeError, match=r"^problem\.dataset cannot be set on a built problem: its imaging and "
+                                             r"compiled likelihood were made from the dataset it has, and would be "
+                                             r"kept\. Make a new problem with it instead: "
+                                             r"dataclasses\.replace\(problem, dataset=\.\.\.\)\.$"):
+        problem.dataset = doubled
+    with pytest.raises(AttributeError, match=r"dataclasses\.replace\(problem, spec=\.\.\.\) or problem\.derive"):
+        problem.spec = problem.spec
+    for name in ("config", "dtype", "imaging"):
+        with pytest.raises(AttributeError, match=rf"^problem\.{name} cannot be set"):
+            setattr(problem, name, getattr(problem, name))
+    assert problem.dataset is not doubled and problem.log_likelihood(theta) == before
+    assert dataclasses.replace(problem, dataset=doubled).log_likelihood(theta) != before

@@ -102,6 +102,20 @@ class Problem:
         self._built_from = source
         self._compile()
 
+    #: The fields that a built problem's imaging, compiled likelihood and caches are made from.
+    _BUILT_FROM_FIELDS = frozenset({"config", "dataset", "spec", "dtype", "imaging"})
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """Refuse to set a field that what the problem precomputed is made from, once built (its
+        likelihood would still be that of the old value): a new problem is made by ``dataclasses.replace``."""
+        if name in self._BUILT_FROM_FIELDS and "_batch" in self.__dict__:
+            raise AttributeError(
+                f"problem.{name} cannot be set on a built problem: its imaging and compiled likelihood were made from "
+                f"the {name} it has, and would be kept. Make a new problem with it instead: "
+                f"dataclasses.replace(problem, {name}=...)" + (" or problem.derive(spec=...)." if name == "spec" else ".")
+            )
+        super().__setattr__(name, value)
+
     def _imaging_source(self) -> tuple[Dataset, Any, Any]:
         """What :attr:`imaging` is built from: the dataset, the dtype and the supersampling."""
         return self.dataset, self.dtype, self.config.dataset.supersampling
