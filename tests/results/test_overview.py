@@ -43,7 +43,7 @@ def _catalog() -> pd.DataFrame:
 def test_counts_and_flags_by_hand():
     catalog = _catalog()
     assert ov.counts(catalog) == {"n_lenses": 8, "n_ok": 6, "n_failed": 1, "n_other_status": 1,
-                                  "n_trusted": 4, "n_untrusted": 2}
+                                  "n_trusted": 4, "n_untrusted": 2, "n_trust_not_recorded": 0}
     flags = ov.flag_table(catalog)
     assert flags.to_dict(orient="records") == [
         {"flag": "light_prior_edge", "n_lenses": 2, "n_untrusted": 0, "n_critical": 0},  # on trusted lenses only
@@ -630,3 +630,48 @@ def test_the_report_names_the_lenses_whose_mask_reading_nothing_records(tmp_path
                                       "-o", str(tmp_path / "r4")])  # a comparison names them too
     assert result.exit_code == 0, result.output
     assert "2 lenses of" in " ".join(result.output.split()) and "(a, d) were fitted with a mask file" in " ".join(result.output.split())
+
+
+def test_a_lens_whose_trust_was_not_recorded_is_counted_apart_not_as_untrusted(tmp_path):
+    """Ok lenses with an empty 'trusted' cell (fits of a tinylens that did not assess quality yet,
+    beside lenses that have one) were counted untrusted: '6 ok (2 trusted, 4 not)', their flags
+    counted 'of them untrusted' in overview_flags.csv, and the figures drew them red as untrusted;
+    they are now counted apart: '2 trusted, 2 not, 2 not recorded', and drawn grey."""
+    catalog = _catalog()
+    unknown = catalog["lens_id"].isin(["d", "f"])
+    catalog.loc[unknown, ["trusted", "flags", "critical_flags"]] = [None, "unmodelled_flux", None]
+    catalog.loc[catalog["lens_id"] == "a", "trusted"] = "False"  # untrusted: c, e, a
+    n = ov.counts(catalog)
+    assert (n["n_trusted"], n["n_untrusted"], n["n_trust_not_recorded"]) == (1, 3, 2)  # b; a, c, e; d, f
+    assert ov.trust_text(n) == "1 trusted, 3 not, 2 not recorded"
+    flags = ov.flag_table(catalog).set_index("flag")
+    assert flags.loc["unmodelled_flux", "n_lenses"] == 4 and flags.loc["unmodelled_flux", "n_untrusted"] == 2  # c, e
+
+    q = quantity_for("lens_mass.0.theta_E")
+    for fig in (ov.overview_figure(catalog, q, ov.flag_table(catalog)), ov.parameters_figure(catalog, [q])):
+        layers = {layer[0].get_label(): sum(bar.get_height() for bar in layer) for layer in fig.axes[0].containers}
+        assert layers == {"trusted (1)": 1, "untrusted (3)": 3, "trust not recorded (2)": 2}, layers
+    assert fig.get_suptitle().endswith("trusted (1, blue), untrusted (3, red) and trust not recorded (2, grey)")
+    fig = ov.overview_figure(catalog, q, ov.flag_table(catalog))
+    assert "(1 trusted, 3 not, 2 not recorded)" in fig.get_suptitle()
+    red = {c.get_label(): [bar.get_width() for bar in c] for c in fig.axes[2].containers}["critical on (made untrusted)"]
+    assert sum(red) == 2  # arc_residuals on c, unmodelled_flux on e; none on d or f
+
+    catalog.to_csv(tmp_path / "catalog.csv", index=False)
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv")], env={"COLUMNS": "400"})
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "6 ok (1 trusted, 3 not, 2 not recorded), 1 failed" in text
+    assert "To inspect: 7 lenses (untrusted, trust not recorded, or failed)" in text
+    saved = json.loads((tmp_path / "report" / "overview.json").read_text())
+    assert (saved["n_trusted"], saved["n_untrusted"], saved["n_trust_not_recorded"]) == (1, 3, 2)
+    table = pd.read_csv(tmp_path / "report" / "overview_flags.csv").set_index("flag")
+    assert table.loc["unmodelled_flux", "n_untrusted"] == 2
+    inspect = pd.read_csv(tmp_path / "report" / "inspect.csv", dtype={"trusted": "boolean"}).set_index("lens_id")
+    assert pd.isna(inspect.loc["d", "trusted"]) and inspect.loc["a", "trusted"] == False  # noqa: E712
+    # every ok lens's trust recorded: as before, no 'not recorded' anywhere
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv"), "--where", "lens_id not in ['d', 'f']",
+                                      "-o", str(tmp_path / "r2")], env={"COLUMNS": "400"})
+    text = " ".join(result.output.split())
+    assert "4 ok (1 trusted, 3 not), 1 failed" in text and "not recorded" not in text
+    assert "To inspect: 5 lenses (untrusted or failed)" in text

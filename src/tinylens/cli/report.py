@@ -305,7 +305,9 @@ def print_overview(result: dict[str, Any], paths: dict[str, Path]) -> None:
                       soft_wrap=True)
     inspect = result["inspect"]
     if len(inspect):
-        console.print(f"To inspect: {len(inspect)} lens{'es' if len(inspect) > 1 else ''} (untrusted or failed), listed "
+        why = ("untrusted, trust not recorded, or failed" if ((inspect["status"] == "ok") & inspect["trusted"].isna()).any()
+               else "untrusted or failed")
+        console.print(f"To inspect: {len(inspect)} lens{'es' if len(inspect) > 1 else ''} ({why}), listed "
                       f"with their flags, folders and figures in [bold]{escape(str(paths['inspect']))}[/].", soft_wrap=True)
     console.print(f"Written: [bold]{escape(str(paths['json']))}[/], "
                   + escape(", ".join(p.name for k, p in paths.items() if k != "json")), soft_wrap=True)

@@ -6,7 +6,8 @@ measured, what the fits cost, and which lenses someone should look at. From the 
 ``tinylens survey`` writes (one row per lens):
 
 * **counts**: lenses; ``status`` ``ok`` and ``failed``; of the ok ones, how many are ``trusted``
-  (the quality flags, :mod:`tinylens.results.quality`);
+  (the quality flags, :mod:`tinylens.results.quality`), how many not, and how many have no
+  ``trusted`` value (trust not recorded: neither);
 * **flags**: for each quality flag, how many ok lenses carry it, how many of those are
   untrusted, and on how many it is one of the critical flags that made the lens untrusted (the
   catalogue's ``critical_flags``; a flag that is not critical leaves a lens trusted);
@@ -70,6 +71,15 @@ def _trusted(frame: pd.DataFrame) -> np.ndarray:
     return frame["trusted"].map(is_true).to_numpy(bool)
 
 
+def trust_states(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Which rows of ``frame`` are trusted and which untrusted (:func:`trust_of`); a row that is
+    neither has no trust recorded (an empty cell; every row without a ``trusted`` column)."""
+    if "trusted" not in frame.columns:
+        return np.zeros(len(frame), dtype=bool), np.zeros(len(frame), dtype=bool)
+    trust = [trust_of(value) for value in frame["trusted"]]
+    return np.array([t is True for t in trust], dtype=bool), np.array([t is False for t in trust], dtype=bool)
+
+
 def records_trust(catalog: pd.DataFrame) -> bool:
     """Whether ``catalog`` says which fits are trusted: its ``trusted`` column (a catalogue of an
     older tinylens, or one made by hand, may lack it; then no fit is called trusted or untrusted)."""
@@ -87,24 +97,32 @@ def records_reasons(catalog: pd.DataFrame) -> bool:
 
 
 def counts(catalog: pd.DataFrame) -> dict[str, int | None]:
-    """Lenses, ok, failed (and any other status), and trusted / untrusted among the ok ones
-    (``None`` when the catalogue does not record it: :func:`records_trust`)."""
+    """Lenses, ok, failed (and any other status), and trusted / untrusted / trust not recorded
+    (an empty ``trusted`` cell) among the ok ones (all three ``None`` when the catalogue has no
+    ``trusted`` column: :func:`records_trust`)."""
     status = catalog["status"].astype(str)
     ok = _ok(catalog)
-    n_trusted = int(_trusted(ok).sum()) if records_trust(catalog) else None
+    trusted, untrusted = trust_states(ok)
+    known = records_trust(catalog)
     return {"n_lenses": int(len(catalog)), "n_ok": int(len(ok)), "n_failed": int((status == "failed").sum()),
             "n_other_status": int((~status.isin(["ok", "failed"])).sum()),
-            "n_trusted": n_trusted, "n_untrusted": None if n_trusted is None else int(len(ok) - n_trusted)}
+            "n_trusted": int(trusted.sum()) if known else None, "n_untrusted": int(untrusted.sum()) if known else None,
+            "n_trust_not_recorded": int((~trusted & ~untrusted).sum()) if known else None}
 
 
 def trust_text(n: dict[str, int | None]) -> str:
-    """``4 trusted, 2 not`` of the ok lenses of :func:`counts`, or ``trust not recorded``."""
-    return "trust not recorded" if n["n_trusted"] is None else f"{n['n_trusted']} trusted, {n['n_untrusted']} not"
+    """``4 trusted, 2 not`` of the ok lenses of :func:`counts` (``, 3 not recorded`` added for
+    those with an empty ``trusted`` cell), or ``trust not recorded``."""
+    if n["n_trusted"] is None:
+        return "trust not recorded"
+    unknown = n.get("n_trust_not_recorded")
+    return f"{n['n_trusted']} trusted, {n['n_untrusted']} not" + (f", {unknown} not recorded" if unknown else "")
 
 
 def flag_table(catalog: pd.DataFrame) -> pd.DataFrame:
     """For each flag of the ok lenses: on how many it is raised, how many of those are
-    untrusted (``None`` for a catalogue without a ``trusted`` column, :func:`records_trust`), and
+    untrusted (not those whose trust is not recorded; ``None`` for a catalogue without a
+    ``trusted`` column, :func:`records_trust`), and
     on how many it is critical (in ``critical_flags``: it made the lens untrusted; ``None`` for a
     catalogue without that column); the most frequent first."""
     ok = _ok(catalog)
@@ -113,12 +131,12 @@ def flag_table(catalog: pd.DataFrame) -> pd.DataFrame:
     found: dict[str, list[int]] = {}
     if "flags" in ok.columns:
         why = ok["critical_flags"] if known else [None] * len(ok)
-        for cell, trusted, why_cell in zip(ok["flags"], _trusted(ok), why):
+        for cell, untrusted, why_cell in zip(ok["flags"], trust_states(ok)[1], why):
             critical = set(split_flags(why_cell))
             for flag in dict.fromkeys(split_flags(cell)):
                 entry = found.setdefault(flag, [0, 0, 0])
                 entry[0] += 1
-                entry[1] += int(not trusted)
+                entry[1] += int(untrusted)
                 entry[2] += int(flag in critical)
     rows = sorted(((flag, n, bad if trust_known else None, crit if known else None)
                    for flag, (n, bad, crit) in found.items()), key=lambda r: (-r[1], r[0]))
@@ -300,16 +318,25 @@ def figure_quantity(quantities: Sequence[Quantity], parameters: pd.DataFrame) ->
     return next((q for q in quantities if n.get(q.name, 0) > 0), quantities[0])
 
 
-def _median_histogram(ax: Any, median: np.ndarray, trusted: np.ndarray | None, q: Quantity,
+#: The colour and label of the lenses whose trust is not recorded, in the figures.
+NOT_RECORDED = ("trust not recorded", "0.6")
+
+
+def _median_histogram(ax: Any, median: np.ndarray, trust: tuple[np.ndarray, np.ndarray] | None, q: Quantity,
                       legend: bool = True) -> list[tuple[np.ndarray, str, str]]:
-    """The lenses' medians of ``q`` on ``ax``, trusted and untrusted stacked (one group of ok
-    lenses where ``trusted`` is None: not recorded); return the groups (mask, label, colour) of
-    lenses with a finite median."""
+    """The lenses' medians of ``q`` on ``ax``, trusted and untrusted (:func:`trust_states`) stacked,
+    with those whose trust is not recorded where there are any (one group of ok lenses where
+    ``trust`` is None: no ``trusted`` column); return the groups (mask, label, colour) of lenses
+    with a finite median."""
     from matplotlib.ticker import MaxNLocator
 
     good = np.isfinite(median)
-    groups = ([(good, "ok", "C0")] if trusted is None
-              else [(good & trusted, "trusted", "C0"), (good & ~trusted, "untrusted", "C3")])
+    groups = [(good, "ok", "C0")]
+    if trust is not None:
+        trusted, untrusted = trust
+        groups = [(good & trusted, "trusted", "C0"), (good & untrusted, "untrusted", "C3")]
+        if (~trusted & ~untrusted).any():
+            groups.append((good & ~trusted & ~untrusted, *NOT_RECORDED))
     if good.any():
         bins = np.histogram_bin_edges(median[good], bins=_n_bins(int(good.sum())))
         ax.hist([median[m] for m, _, _ in groups], bins=bins, stacked=True, color=[g[2] for g in groups],
@@ -323,18 +350,18 @@ def _median_histogram(ax: Any, median: np.ndarray, trusted: np.ndarray | None, q
 
 
 def parameters_figure(catalog: pd.DataFrame, quantities: Sequence[Quantity], columns: int = 3):
-    """One panel per quantity: the ok lenses' posterior medians, trusted and untrusted stacked,
-    titled with the median of the lenses' 68 % half-widths (as in overview_parameters.csv)."""
+    """One panel per quantity: the ok lenses' posterior medians, trusted, untrusted (and trust not
+    recorded) stacked, titled with the median of the lenses' 68 % half-widths (as in overview_parameters.csv)."""
     from tinylens.results.figure import NotebookFigure
 
     ok = _ok(catalog)
-    trusted = _trusted(ok) if records_trust(ok) else None
+    trust = trust_states(ok) if records_trust(ok) else None
     columns = max(1, min(columns, len(quantities)))
     rows = -(-len(quantities) // columns)
     fig = NotebookFigure(figsize=(4.0 * columns, 3.3 * rows))
     axes = fig.subplots(rows, columns, squeeze=False)
     for ax, q in zip(axes.flat, quantities):
-        _median_histogram(ax, medians_and_widths(ok, q)[0], trusted, q, legend=False)
+        _median_histogram(ax, medians_and_widths(ok, q)[0], trust, q, legend=False)
         row = parameter_row(ok, q)
         width = row["relative_half_width_68" if q.kind == "relative" else "half_width_68"]
         title = ""
@@ -347,9 +374,11 @@ def parameters_figure(catalog: pd.DataFrame, quantities: Sequence[Quantity], col
     for ax in list(axes.flat)[len(quantities):]:
         ax.set_visible(False)
     n = counts(catalog)
+    unknown = f" and {NOT_RECORDED[0]} ({n['n_trust_not_recorded']}, grey)" if n["n_trust_not_recorded"] else ""
     fig.suptitle(f"Posterior medians of the {n['n_ok']} ok lenses: " + (
-        "trust not recorded in the catalogue" if trusted is None
-        else f"trusted ({n['n_trusted']}, blue) and untrusted ({n['n_untrusted']}, red)"))
+        "trust not recorded in the catalogue" if trust is None
+        else f"trusted ({n['n_trusted']}, blue){',' if unknown else ' and'} untrusted ({n['n_untrusted']}, red)"
+        + unknown))
     fig.tight_layout()
     return fig
 
@@ -362,14 +391,14 @@ def overview_figure(catalog: pd.DataFrame, q: Quantity, flags: pd.DataFrame):
     from tinylens.results.figure import NotebookFigure
 
     ok = _ok(catalog)
-    trusted = _trusted(ok) if records_trust(ok) else None
+    trust = trust_states(ok) if records_trust(ok) else None
     median, half, relative = medians_and_widths(ok, q)
     if q.kind == "relative":  # in %, as the parameters figure and the table give it
         half = 100 * relative
     fig = NotebookFigure(figsize=(10, 7.5))
     axes = fig.subplots(2, 2)
     (a, b), (c, d) = axes
-    groups = _median_histogram(a, median, trusted, q)
+    groups = _median_histogram(a, median, trust, q)
     for m, label, colour in groups:
         keep = m & np.isfinite(half) & (half > 0)
         b.scatter(median[keep], half[keep], s=12, color=colour, label=label, marker="x" if label == "untrusted" else "o")
