@@ -651,7 +651,7 @@ def test_a_lens_whose_trust_was_not_recorded_is_counted_apart_not_as_untrusted(t
     for fig in (ov.overview_figure(catalog, q, ov.flag_table(catalog)), ov.parameters_figure(catalog, [q])):
         layers = {layer[0].get_label(): sum(bar.get_height() for bar in layer) for layer in fig.axes[0].containers}
         assert layers == {"trusted (1)": 1, "untrusted (3)": 3, "trust not recorded (2)": 2}, layers
-    assert fig.get_suptitle().endswith("trusted (1, blue), untrusted (3, red) and trust not recorded (2, grey)")
+    assert " ".join(fig.get_suptitle().split()).endswith("trusted (1, blue), untrusted (3, red) and trust not recorded (2, grey)")
     fig = ov.overview_figure(catalog, q, ov.flag_table(catalog))
     assert "(1 trusted, 3 not, 2 not recorded)" in fig.get_suptitle()
     red = {c.get_label(): [bar.get_width() for bar in c] for c in fig.axes[2].containers}["critical on (made untrusted)"]
@@ -675,3 +675,27 @@ def test_a_lens_whose_trust_was_not_recorded_is_counted_apart_not_as_untrusted(t
     text = " ".join(result.output.split())
     assert "4 ok (1 trusted, 3 not), 1 failed" in text and "not recorded" not in text
     assert "To inspect: 5 lenses (untrusted or failed)" in text
+
+
+@pytest.mark.parametrize("n_parameters", [1, 2, 3])
+def test_the_titles_of_the_overview_figures_fit_inside_them(n_parameters):
+    """The parameters figure is 4 inches wide per parameter: its title ('Posterior medians of the
+    6 ok lenses: trusted (4, blue) and untrusted (2, red)') ran past both edges of the figure of
+    one parameter (and of two, with lenses whose trust is not recorded); it is now broken into
+    lines that fit, clear of the panels' titles."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    catalog = _catalog()
+    catalog.loc[catalog["lens_id"] == "d", "trusted"] = None
+    quantities = [quantity_for("lens_mass.0.theta_E"), quantity_for("lens_mass.0.q"), PAPER_QUANTITIES[2]][:n_parameters]
+    said = ["Posterior medians of the 6 ok lenses: trusted (3, blue), untrusted (2, red) and trust not recorded (1, grey)",
+            "8 lenses: 6 ok (3 trusted, 2 not, 1 not recorded), 1 failed"]
+    for fig, text in zip((ov.parameters_figure(catalog, quantities),
+                          ov.overview_figure(catalog, quantities[0], ov.flag_table(catalog))), said):
+        renderer = FigureCanvasAgg(fig).get_renderer()
+        fig.draw(renderer)
+        title = fig.get_suptitle()
+        box = fig._suptitle.get_window_extent(renderer)
+        assert 0 <= box.x0 and box.x1 <= fig.bbox.x1 and box.y1 <= fig.bbox.y1, (title, box, fig.bbox)
+        assert not any(box.overlaps(ax.title.get_window_extent(renderer)) for ax in fig.axes if ax.get_title())
+        assert " ".join(title.split()) == text  # the same words, in lines

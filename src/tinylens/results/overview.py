@@ -375,7 +375,7 @@ def parameters_figure(catalog: pd.DataFrame, quantities: Sequence[Quantity], col
         ax.set_visible(False)
     n = counts(catalog)
     unknown = f" and {NOT_RECORDED[0]} ({n['n_trust_not_recorded']}, grey)" if n["n_trust_not_recorded"] else ""
-    fig.suptitle(f"Posterior medians of the {n['n_ok']} ok lenses: " + (
+    fitted_suptitle(fig, f"Posterior medians of the {n['n_ok']} ok lenses: " + (
         "trust not recorded in the catalogue" if trust is None
         else f"trusted ({n['n_trusted']}, blue){',' if unknown else ' and'} untrusted ({n['n_untrusted']}, red)"
         + unknown))
@@ -444,9 +444,23 @@ def overview_figure(catalog: pd.DataFrame, q: Quantity, flags: pd.DataFrame):
     if not len(wall):
         _say_empty(d, "no wall time in the catalogue\n(columns total_time_s, wall_time_s)")
     n = counts(catalog)
-    fig.suptitle(f"{lens_count(n['n_lenses'])}: {n['n_ok']} ok ({trust_text(n)}), {n['n_failed']} failed")
+    fitted_suptitle(fig, f"{lens_count(n['n_lenses'])}: {n['n_ok']} ok ({trust_text(n)}), {n['n_failed']} failed")
     fig.tight_layout()
     return fig
+
+
+def fitted_suptitle(fig: Any, text: str) -> None:
+    """``text`` as ``fig``'s title, broken into lines that fit the figure's width: in one line it
+    ran past both edges of a narrow figure (the parameters figure of one or two parameters)."""
+    from textwrap import fill
+
+    from matplotlib.textpath import TextToPath
+
+    title = fig.suptitle(text)
+    width = TextToPath().get_text_width_height_descent(text, title.get_fontproperties(), ismath=False)[0]
+    room = 0.9 * 72 * fig.get_figwidth()  # both in points
+    if width > room:
+        title.set_text(fill(text, max(20, int(len(text) * room / width))))
 
 
 def width_label(q: Quantity) -> str:
