@@ -699,3 +699,26 @@ def test_the_titles_of_the_overview_figures_fit_inside_them(n_parameters):
         assert 0 <= box.x0 and box.x1 <= fig.bbox.x1 and box.y1 <= fig.bbox.y1, (title, box, fig.bbox)
         assert not any(box.overlaps(ax.title.get_window_extent(renderer)) for ax in fig.axes if ax.get_title())
         assert " ".join(title.split()) == text  # the same words, in lines
+
+
+def test_a_trusted_cell_that_is_neither_true_nor_false_is_named(tmp_path):
+    """A catalogue made by hand with 'yes' and 'no' in its trusted column was read as if every lens
+    were untrusted ('6 ok (0 trusted, 6 not)'), and --trusted-only said no lens was
+    trusted; such a cell is now refused by its lens id, while True/False in any case, 1/0 and empty
+    cells are read as before."""
+    catalog = _catalog()
+    catalog["trusted"] = ["yes", "yes", "no", "yes", "no", "yes", None, None]
+    catalog.to_csv(tmp_path / "catalog.csv", index=False)
+    pd.DataFrame({"lens_id": list("abcdef"), "lens_mass.0.theta_E": 1.0}).to_csv(tmp_path / "truth.csv", index=False)
+    for extra in ([], ["--trusted-only"], ["--truth", str(tmp_path / "truth.csv")]):
+        result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv"), *extra], env={"COLUMNS": "400"})
+        text = " ".join(result.output.split())
+        assert result.exit_code == 2 and "Traceback" not in text, (extra, result.output)
+        assert (f"The 'trusted' column of {tmp_path / 'catalog.csv'} holds 'yes' for a, which is neither True nor "
+                "False (6 such values)") in text, text
+        assert not (tmp_path / "report").exists()
+    catalog["trusted"] = ["TRUE", "1", "false", "True", "0", None, None, None]
+    catalog.to_csv(tmp_path / "catalog.csv", index=False)
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv")], env={"COLUMNS": "400"})
+    assert result.exit_code == 0, result.output
+    assert "6 ok (3 trusted, 2 not, 1 not recorded)" in " ".join(result.output.split())

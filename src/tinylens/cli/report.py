@@ -150,6 +150,7 @@ def read_catalog(catalog_path: Path, warnings: list[str]):
     """A survey's catalogue in the types the survey wrote it in (:func:`~tinylens.results.report.catalogue_types`:
     a CSV as the Parquet file), one row per lens, checked for rows and its ``status`` column."""
     from tinylens.results import report as rp
+    from tinylens.results.overview import check_trusted
 
     catalog = rp.catalogue_types(rp.read_table(catalog_path, "catalogue", rp.CATALOGUE_FILES))
     catalog = _one_row_per_lens(catalog, f"catalogue {catalog_path}", warnings)
@@ -159,6 +160,7 @@ def read_catalog(catalog_path: Path, warnings: list[str]):
     if "status" not in catalog.columns:
         raise TinyLensError(f"{catalog_path} has no 'status' column: give the catalog.parquet or catalog.csv "
                             "written by 'tinylens survey'.")
+    check_trusted(catalog, str(catalog_path))
     return catalog
 
 

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from tinylens import filenames
-from tinylens.errors import lens_count
+from tinylens.errors import TinyLensError, lens_count
 from tinylens.fit import DEFAULT_FILES
 from tinylens.results.report import CATALOG_HINT, ID_COLUMN, Quantity, numbers, paper_quantities, quantity_unit
 
@@ -41,9 +41,14 @@ PARAMETER_COLUMNS = ("parameter", "n", "median", "percentile_16", "percentile_84
 INSPECT_COLUMNS = ("lens_id", "status", "trusted", "flags", "critical_flags", "reason", "folder", "figure")
 
 
+#: A ``trusted`` cell's text (any case) that says true, and one that says false.
+TRUE_TEXTS = ("true", "1", "1.0")
+FALSE_TEXTS = ("false", "0", "0.0")
+
+
 def is_true(value: Any) -> bool:
     """A catalogue's ``trusted`` cell (bool, or text in a CSV) as a bool."""
-    return str(value).strip().lower() in ("true", "1", "1.0")
+    return str(value).strip().lower() in TRUE_TEXTS
 
 
 def trust_of(value: Any) -> bool | None:
@@ -52,6 +57,23 @@ def trust_of(value: Any) -> bool | None:
     if value is None or (not isinstance(value, str) and pd.isna(value)) or not str(value).strip():
         return None
     return is_true(value)
+
+
+def check_trusted(catalog: pd.DataFrame, what: str) -> None:
+    """TinyLensError naming the first lens of ``catalog`` (the catalogue ``what``) whose ``trusted``
+    cell says neither true nor false, nor is empty (``yes``, ``maybe``): :func:`is_true` read it
+    as untrusted."""
+    if "trusted" not in catalog.columns:
+        return
+    trust = catalog["trusted"]
+    bad = [i for i, value in enumerate(trust)
+           if trust_of(value) is not None and str(value).strip().lower() not in TRUE_TEXTS + FALSE_TEXTS]
+    if bad:
+        ids = catalog[ID_COLUMN].astype(str).to_numpy() if ID_COLUMN in catalog.columns else range(len(catalog))
+        raise TinyLensError(f"The 'trusted' column of {what} holds {trust.iloc[bad[0]]!r} for {ids[bad[0]]}, which is "
+                            f"neither True nor False ({len(bad)} such value{'s' if len(bad) > 1 else ''}); give True "
+                            "or False, as 'tinylens survey' writes it, or leave the cell empty where whether the fit "
+                            "can be trusted is not recorded.")
 
 
 def split_flags(cell: Any) -> list[str]:

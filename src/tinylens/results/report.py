@@ -563,7 +563,7 @@ def catalogue_types(catalog: pd.DataFrame) -> pd.DataFrame:
     if "trusted" in out.columns:
         try:
             out["trusted"] = out["trusted"].astype("boolean")
-        except (TypeError, ValueError):  # text ("yes") or other numbers: is_true reads them
+        except (TypeError, ValueError):  # text ("TRUE") or numbers: is_true reads them (overview.check_trusted refuses "yes")
             pass
     return out
 
