@@ -722,3 +722,22 @@ def test_a_trusted_cell_that_is_neither_true_nor_false_is_named(tmp_path):
     result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv")], env={"COLUMNS": "400"})
     assert result.exit_code == 0, result.output
     assert "6 ok (3 trusted, 2 not, 1 not recorded)" in " ".join(result.output.split())
+
+
+def test_the_width_panel_of_lenses_with_one_width_has_tick_labels_that_differ():
+    """Lenses all measured to the same relative width (1 %, up to rounding, as a mock survey's
+    may be) gave the width panel's log axis a span of a few parts in 10^16: the rounding spread
+    the lenses from its bottom to its top, as if their widths differed, with no tick label on
+    the axis (or '1' at every tick); it now spans a factor of 4 around them, ticked 0.6, 1, 2."""
+    catalog = _catalog()
+    theta = catalog["lens_mass.0.theta_E_median"]
+    catalog["lens_mass.0.theta_E_lo68"], catalog["lens_mass.0.theta_E_hi68"] = 0.99 * theta, 1.01 * theta
+    fig = ov.overview_figure(catalog, quantity_for("lens_mass.0.theta_E"), ov.flag_table(catalog))
+    fig.canvas.draw()
+    panel = fig.axes[1]
+    assert np.concatenate([c.get_offsets()[:, 1] for c in panel.collections]).tolist() == pytest.approx([1.0] * 6)
+    low, high = panel.get_ylim()
+    shown = [t.get_text() for t in panel.get_yticklabels() + panel.get_yticklabels(minor=True)
+             if t.get_text() and low <= t.get_position()[1] <= high]
+    assert len(shown) >= 2 and len(set(shown)) == len(shown) and "1" in shown, shown
+    assert low == pytest.approx(0.5) and high == pytest.approx(2.0)

@@ -425,10 +425,13 @@ def overview_figure(catalog: pd.DataFrame, q: Quantity, flags: pd.DataFrame):
         keep = m & np.isfinite(half) & (half > 0)
         b.scatter(median[keep], half[keep], s=12, color=colour, label=label, marker="x" if label == "untrusted" else "o")
     n_point = int((collapsed(half) & np.isfinite(median) & ~held_fixed(ok, q)).sum())
-    if np.any(np.isfinite(median) & np.isfinite(half) & (half > 0)):
+    shown = half[np.isfinite(median) & np.isfinite(half) & (half > 0)]
+    if len(shown):
         b.set_yscale("log")
         b.yaxis.set_major_formatter(plain_log_formatter())  # 0.5 and 2, not 5 x 10^-1 and 2 x 10^0
         b.yaxis.set_minor_formatter(plain_log_formatter(minor=True))
+        if shown.max() <= SAME_WIDTHS * shown.min():  # ticks within it would all read '1'
+            b.set_ylim(shown.min() / 2, shown.max() * 2)
     else:
         _say_empty(b, "no lens's 68 % interval has a width" if np.any(collapsed(half) & np.isfinite(median))
                    else "no 68 % interval in the catalogue\n"
@@ -483,6 +486,11 @@ def fitted_suptitle(fig: Any, text: str) -> None:
     room = 0.9 * 72 * fig.get_figwidth()  # both in points
     if width > room:
         title.set_text(fill(text, max(20, int(len(text) * room / width))))
+
+
+#: Widths within this factor of each other are one value on the width panel's log axis, which
+#: spans a factor of 4 around them (its own span was too small for two tick labels to differ).
+SAME_WIDTHS = 1.01
 
 
 def width_label(q: Quantity) -> str:
