@@ -741,3 +741,18 @@ def test_the_width_panel_of_lenses_with_one_width_has_tick_labels_that_differ():
              if t.get_text() and low <= t.get_position()[1] <= high]
     assert len(shown) >= 2 and len(set(shown)) == len(shown) and "1" in shown, shown
     assert low == pytest.approx(0.5) and high == pytest.approx(2.0)
+
+
+def test_a_selection_without_an_ok_lens_prints_no_table_of_medians(tmp_path):
+    """With no ok lens selected (--where status != 'ok', or a survey whose every fit failed, of a
+    catalogue with parameter columns) the overview printed 'Posterior medians across the ok
+    lenses' as a table of N = 0 and dashes; it now says there are none, as it does of the flags."""
+    _catalog().to_csv(tmp_path / "catalog.csv", index=False)
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv"), "--where", "status != 'ok'"],
+                                env={"COLUMNS": "400"})
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "Posterior medians: none to summarise, as no lens is ok." in text
+    assert "Posterior medians across" not in text and "lens_mass.0.theta_E" not in text
+    saved = pd.read_csv(tmp_path / "report" / "overview_parameters.csv")  # the table is still written, N = 0
+    assert saved["parameter"].tolist() == ["lens_mass.0.theta_E", "lens_mass.0.q"] and (saved["n"] == 0).all()

@@ -270,7 +270,9 @@ def print_overview(result: dict[str, Any], paths: dict[str, Path]) -> None:
         console.print("No quality flag is raised on any ok lens.")
     else:
         console.print("Quality flags: not recorded (the catalogue has no 'flags' column).")
-    if len(result["parameters"]):
+    if len(result["parameters"]) and not n["n_ok"]:  # a table of N = 0 and dashes
+        console.print("Posterior medians: none to summarise, as no lens is ok.")
+    elif len(result["parameters"]):
         table = Table(title="Posterior medians across the ok lenses, and each lens's precision", title_justify="left")
         point = bool(result["parameters"]["n_collapsed"].any())
         for name in ("parameter", "N", "median", "16-84 % of lenses", "median 68 % half-width") + (("zero width",) if point else ()):
