@@ -506,6 +506,28 @@ def test_the_comparison_says_how_many_of_the_lenses_compared_are_trusted(tmp_pat
     assert json.loads((tmp_path / "rep" / "report_stats.json").read_text())["n_matched_trusted"] is None
 
 
+def test_the_comparison_counts_the_lenses_whose_trust_was_not_recorded_apart(tmp_path):
+    """Of five lenses compared, two trusted, one untrusted and two with an empty 'trusted' cell
+    (fits of a tinylens that did not assess quality yet), the title said '5 lenses (2 of them
+    trusted)', as if the other three were untrusted; it now names the two apart, also in
+    report_stats.json (n_matched_trust_not_recorded), and says nothing more where every lens
+    compared has its trust recorded."""
+    catalog, truth = _catalog_and_truth()
+    catalog["trusted"] = ["True", "", "False", "True", None, "", "True"]  # e, b trusted; d, a not recorded
+    for name in ("catalog.csv", "catalog.parquet"):
+        result = _run(tmp_path, catalog.astype({"trusted": object}).replace("", None), truth, cat_name=name)
+        assert result.exit_code == 0, result.output
+        assert "5 lenses (2 of them trusted, 2 with trust not recorded) compared with" in " ".join(result.output.split())
+        saved = json.loads((tmp_path / "rep" / "report_stats.json").read_text())
+        assert (saved["n_matched_trusted"], saved["n_matched_trust_not_recorded"]) == (2, 2), name
+    catalog["trusted"] = ["True", "False", "False", "True", "False", "", "True"]
+    result = _run(tmp_path, catalog, truth)
+    assert "5 lenses (2 of them trusted) compared with" in " ".join(result.output.split())
+    assert json.loads((tmp_path / "rep" / "report_stats.json").read_text())["n_matched_trust_not_recorded"] == 0
+    result = _run(tmp_path, catalog.drop(columns="trusted"), truth)
+    assert json.loads((tmp_path / "rep" / "report_stats.json").read_text())["n_matched_trust_not_recorded"] is None
+
+
 def test_report_where_selects_by_a_truth_column(tmp_path):
     """--where filters on columns of the truth table (here the arc's S/N) before the statistics."""
     rng = np.random.default_rng(3)

@@ -136,7 +136,8 @@ def build_report(
         "catalog": str(catalog_path), "compared_with": source, "n_lenses": int(n_all),
         "trusted_only": bool(trusted_only), "where": where, "n_selected": int(len(catalog)),
         "n_ok": int((status == "ok").sum()), "n_failed": int((status == "failed").sum()), "n_matched": int(len(joined)),
-        "n_matched_trusted": _n_trusted(catalog, joined), "not_matched": unmatched,
+        "n_matched_trusted": _n_trusted(catalog, joined),
+        "n_matched_trust_not_recorded": _n_trust_not_recorded(catalog, joined), "not_matched": unmatched,
         "outlier_definition": f"|deviation| > {rp.OUTLIER_SIGMA:g} x NMAD",
         "nmad_definition": f"{rp.NMAD_FACTOR} x median(|deviation - median(deviation)|)",
         "not_compared": skipped, "no_lens_compared": empty, "left_out": left_out,
@@ -485,11 +486,26 @@ def _n_trusted(catalog, joined) -> int | None:
     return int(joined["lens_id"].astype(str).isin(set(trusted)).sum())
 
 
+def _n_trust_not_recorded(catalog, joined) -> int | None:
+    """How many of the lenses compared (``joined``) have an empty ``trusted`` cell (neither trusted
+    nor untrusted: :func:`~tinylens.results.overview.trust_states`); ``None`` when the catalogue
+    has no ``trusted`` column."""
+    from tinylens.results.overview import records_trust, trust_states
+
+    if not records_trust(catalog):
+        return None
+    trusted, untrusted = trust_states(catalog)
+    unknown = catalog["lens_id"].astype(str)[~trusted & ~untrusted]
+    return int(joined["lens_id"].astype(str).isin(set(unknown)).sum())
+
+
 def _trusted_text(summary: dict[str, Any]) -> str:
-    """`` (2 of them trusted)`` for the lenses compared; empty with --trusted-only or without a
-    ``trusted`` column."""
-    n = summary.get("n_matched_trusted")
-    return "" if summary["trusted_only"] or n is None else f" ({n} of them trusted)"
+    """`` (2 of them trusted)`` for the lenses compared (``, 1 with trust not recorded`` added for
+    those with an empty ``trusted`` cell); empty with --trusted-only or without a ``trusted`` column."""
+    n, unknown = summary.get("n_matched_trusted"), summary.get("n_matched_trust_not_recorded")
+    if summary["trusted_only"] or n is None:
+        return ""
+    return f" ({n} of them trusted" + (f", {unknown} with trust not recorded" if unknown else "") + ")"
 
 
 def _unmatched(catalog, joined) -> list[str]:
