@@ -662,7 +662,7 @@ def test_a_lens_whose_trust_was_not_recorded_is_counted_apart_not_as_untrusted(t
     assert result.exit_code == 0, result.output
     text = " ".join(result.output.split())
     assert "6 ok (1 trusted, 3 not, 2 not recorded), 1 failed" in text
-    assert "To inspect: 7 lenses (untrusted, trust not recorded, or failed)" in text
+    assert "To inspect: 7 lenses (untrusted, trust not recorded, failed or another status)" in text
     saved = json.loads((tmp_path / "report" / "overview.json").read_text())
     assert (saved["n_trusted"], saved["n_untrusted"], saved["n_trust_not_recorded"]) == (1, 3, 2)
     table = pd.read_csv(tmp_path / "report" / "overview_flags.csv").set_index("flag")
@@ -674,7 +674,7 @@ def test_a_lens_whose_trust_was_not_recorded_is_counted_apart_not_as_untrusted(t
                                       "-o", str(tmp_path / "r2")], env={"COLUMNS": "400"})
     text = " ".join(result.output.split())
     assert "4 ok (1 trusted, 3 not), 1 failed" in text and "not recorded" not in text
-    assert "To inspect: 5 lenses (untrusted or failed)" in text
+    assert "To inspect: 5 lenses (untrusted, failed or another status)" in text
 
 
 @pytest.mark.parametrize("n_parameters", [1, 2, 3])
@@ -756,3 +756,28 @@ def test_a_selection_without_an_ok_lens_prints_no_table_of_medians(tmp_path):
     assert "Posterior medians across" not in text and "lens_mass.0.theta_E" not in text
     saved = pd.read_csv(tmp_path / "report" / "overview_parameters.csv")  # the table is still written, N = 0
     assert saved["parameter"].tolist() == ["lens_mass.0.theta_E", "lens_mass.0.q"] and (saved["n"] == 0).all()
+
+
+def test_status_values_other_than_ok_and_failed_are_named(tmp_path):
+    """A catalogue made by hand with 'OK' and 'FAILED' (or no status at all) was summarised as
+    '0 ok, 0 failed, 8 with another status' with no word of which, and its lenses were listed
+    'To inspect: 8 lenses (untrusted or failed)', though none is either; the values are now named,
+    and the list says what its lenses are."""
+    catalog = _catalog().assign(status=["OK"] * 6 + ["FAILED", "queued"])
+    catalog.to_csv(tmp_path / "catalog.csv", index=False)
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv")], env={"COLUMNS": "400"})
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert ("0 ok (0 trusted, 0 not), 0 failed, 8 with another status ('OK' x6, 'FAILED', 'queued': only 'ok' "
+            "and 'failed' are counted).") in text
+    assert "To inspect: 8 lenses (another status)," in text
+    catalog.assign(status=None).to_csv(tmp_path / "catalog.csv", index=False)
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv"), "-o", str(tmp_path / "r2")],
+                                env={"COLUMNS": "400"})
+    assert "8 with another status ('' x8: only 'ok' and 'failed' are counted)" in " ".join(result.output.split())
+    _catalog().to_csv(tmp_path / "catalog.csv", index=False)  # one queued lens beside ok and failed ones
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv"), "-o", str(tmp_path / "r3")],
+                                env={"COLUMNS": "400"})
+    text = " ".join(result.output.split())
+    assert "1 failed, 1 with another status ('queued': only 'ok' and 'failed' are counted)." in text
+    assert "To inspect: 4 lenses (untrusted, failed or another status)," in text

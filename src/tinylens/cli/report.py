@@ -255,7 +255,8 @@ def print_overview(result: dict[str, Any], paths: dict[str, Path]) -> None:
     console.print(f"[bold]{which}[/]: "
                   f"[green]{n['n_ok']} ok[/] ({ov.trust_text(n)}), "
                   f"[red]{n['n_failed']} failed[/]"
-                  + (f", {n['n_other_status']} with another status" if n["n_other_status"] else "") + ".", soft_wrap=True)
+                  + (f", {n['n_other_status']} with another status ({escape(ov.other_statuses(result['catalog']))}: "
+                     "only 'ok' and 'failed' are counted)" if n["n_other_status"] else "") + ".", soft_wrap=True)
     wide = console if console.is_terminal else Console(highlight=False, width=max(console.width, 160))
     if len(result["flags"]):
         table = Table(title="Quality flags of the ok lenses", title_justify="left")
@@ -310,8 +311,8 @@ def print_overview(result: dict[str, Any], paths: dict[str, Path]) -> None:
                       soft_wrap=True)
     inspect = result["inspect"]
     if len(inspect):
-        why = ("untrusted, trust not recorded, or failed" if ((inspect["status"] == "ok") & inspect["trusted"].isna()).any()
-               else "untrusted or failed")
+        kinds = ov.inspect_kinds(inspect)
+        why = " or ".join([", ".join(kinds[:-1]), kinds[-1]] if len(kinds) > 1 else kinds)
         console.print(f"To inspect: {len(inspect)} lens{'es' if len(inspect) > 1 else ''} ({why}), listed "
                       f"with their flags, folders and figures in [bold]{escape(str(paths['inspect']))}[/].", soft_wrap=True)
     console.print(f"Written: [bold]{escape(str(paths['json']))}[/], "

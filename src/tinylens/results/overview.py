@@ -132,6 +132,24 @@ def counts(catalog: pd.DataFrame) -> dict[str, int | None]:
             "n_trust_not_recorded": int((~trusted & ~untrusted).sum()) if known else None}
 
 
+def other_statuses(catalog: pd.DataFrame) -> str:
+    """The ``status`` values other than ok and failed, with their counts, most frequent first:
+    ``'OK' x6, 'FAILED' x2`` (``'queued'`` for one lens); ``""`` when there are none."""
+    status = catalog["status"].map(lambda v: "" if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v))
+    found = status[~status.isin(["ok", "failed"])].value_counts()
+    return ", ".join(f"{value!r}" + (f" x{n}" if n > 1 else "") for value, n in found.items())
+
+
+def inspect_kinds(inspect: pd.DataFrame) -> list[str]:
+    """What the lenses of :func:`to_inspect`'s table are: ``untrusted``, ``trust not recorded``,
+    ``failed``, ``another status``, those that some lens is, in that order."""
+    status = inspect["status"].astype(str)
+    ok = status == "ok"
+    kinds = {"untrusted": ok & inspect["trusted"].map(lambda v: v is False), "trust not recorded": ok & inspect["trusted"].isna(),
+             "failed": status == "failed", "another status": ~ok & (status != "failed")}
+    return [kind for kind, rows in kinds.items() if rows.any()]
+
+
 def trust_text(n: dict[str, int | None]) -> str:
     """``4 trusted, 2 not`` of the ok lenses of :func:`counts` (``, 3 not recorded`` added for
     those with an empty ``trusted`` cell), or ``trust not recorded``."""
