@@ -781,3 +781,21 @@ def test_status_values_other_than_ok_and_failed_are_named(tmp_path):
     text = " ".join(result.output.split())
     assert "1 failed, 1 with another status ('queued': only 'ok' and 'failed' are counted)." in text
     assert "To inspect: 4 lenses (untrusted, failed or another status)," in text
+
+
+def test_a_panel_of_medians_with_no_lens_says_why():
+    """A parameter no ok lens has a median of (its column empty, as a catalogue cut by hand may
+    have it, or not in the catalogue at all) was an empty frame in overview_parameters.png, ticked
+    0 to 1, with no word; so was overview.png's histogram when no parameter had one."""
+    catalog = _catalog().assign(**{"lens_mass.0.q_median": np.nan})
+    quantities = [quantity_for("lens_mass.0.theta_E"), quantity_for("lens_mass.0.q"), PAPER_QUANTITIES[2]]
+    fig = ov.parameters_figure(catalog, quantities)
+    theta, q, phi = fig.axes[:3]
+    assert not theta.texts and theta.containers
+    assert [t.get_text() for t in q.texts] == ["no ok lens has a lens_mass.0.q_median"]
+    assert [t.get_text() for t in phi.texts] == [f"no column {PAPER_QUANTITIES[2].name}_median\nin the catalogue"]
+    assert not q.get_yticks().size and not phi.get_yticks().size
+    empty = catalog.assign(**{"lens_mass.0.theta_E_median": np.nan})
+    fig = ov.overview_figure(empty, quantities[0], ov.flag_table(empty))
+    assert [t.get_text() for t in fig.axes[0].texts] == ["no ok lens has a lens_mass.0.theta_E_median"]
+    assert not ov.overview_figure(catalog, quantities[0], ov.flag_table(catalog)).axes[0].texts

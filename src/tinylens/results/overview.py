@@ -411,6 +411,8 @@ def parameters_figure(catalog: pd.DataFrame, quantities: Sequence[Quantity], col
         if row["n_collapsed"]:
             title = "\n".join(filter(None, [title, collapsed_text(row["n_collapsed"])]))
         ax.set_title(title, fontsize=10)
+        if not row["n"]:
+            _say_empty(ax, no_median_text(ok, q))
     for ax in list(axes.flat)[len(quantities):]:
         ax.set_visible(False)
     n = counts(catalog)
@@ -421,6 +423,12 @@ def parameters_figure(catalog: pd.DataFrame, quantities: Sequence[Quantity], col
         + unknown))
     fig.tight_layout()
     return fig
+
+
+def no_median_text(ok: pd.DataFrame, q: Quantity) -> str:
+    """Why a panel of the ok lenses' medians of ``q`` is empty: no such column, or no number in it."""
+    column = f"{q.name}_median"
+    return (f"no ok lens has a {column}" if column in ok.columns else f"no column {column}\nin the catalogue")
 
 
 def overview_figure(catalog: pd.DataFrame, q: Quantity, flags: pd.DataFrame):
@@ -439,6 +447,8 @@ def overview_figure(catalog: pd.DataFrame, q: Quantity, flags: pd.DataFrame):
     axes = fig.subplots(2, 2)
     (a, b), (c, d) = axes
     groups = _median_histogram(a, median, trust, q)
+    if not np.isfinite(median).any():
+        _say_empty(a, no_median_text(ok, q))
     for m, label, colour in groups:
         keep = m & np.isfinite(half) & (half > 0)
         b.scatter(median[keep], half[keep], s=12, color=colour, label=label, marker="x" if label == "untrusted" else "o")
