@@ -799,3 +799,21 @@ def test_a_panel_of_medians_with_no_lens_says_why():
     fig = ov.overview_figure(empty, quantities[0], ov.flag_table(empty))
     assert [t.get_text() for t in fig.axes[0].texts] == ["no ok lens has a lens_mass.0.theta_E_median"]
     assert not ov.overview_figure(catalog, quantities[0], ov.flag_table(catalog)).axes[0].texts
+
+
+def test_trusted_only_of_a_catalogue_that_records_no_trust_says_so(tmp_path):
+    """Ok lenses whose 'trusted' cells are all empty (fits of a tinylens that did not assess quality
+    yet) were refused by --trusted-only as 'No lens ... is trusted (see its 'flags' column)', as if
+    their flags had been checked and found wanting; it now says that no trust is recorded."""
+    catalog = _catalog().assign(trusted=None)
+    catalog.to_csv(tmp_path / "catalog.csv", index=False)
+    pd.DataFrame({"lens_id": list("abcdef"), "lens_mass.0.theta_E": 1.0}).to_csv(tmp_path / "truth.csv", index=False)
+    for extra in ([], ["--truth", str(tmp_path / "truth.csv")]):
+        result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv"), "--trusted-only", *extra],
+                                    env={"COLUMNS": "400"})
+        text = " ".join(result.output.split())
+        assert result.exit_code == 2 and "Traceback" not in text, result.output
+        assert f"No ok lens of {tmp_path / 'catalog.csv'} has its trust recorded" in text and "is trusted (" not in text
+    catalog.assign(trusted=["False"] * 6 + [None, None]).to_csv(tmp_path / "catalog.csv", index=False)
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv"), "--trusted-only"], env={"COLUMNS": "400"})
+    assert result.exit_code == 2 and "is trusted (see its 'flags' column)" in " ".join(result.output.split())

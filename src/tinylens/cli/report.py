@@ -167,11 +167,16 @@ def read_catalog(catalog_path: Path, warnings: list[str]):
 
 def only_trusted(catalog, catalog_path: Path):
     """The rows whose ``trusted`` cell is true; TinyLensError if there is no such column or row."""
-    from tinylens.results.overview import is_true
+    from tinylens.results.overview import is_true, trust_of
 
     if "trusted" not in catalog.columns:
         raise TinyLensError(f"{catalog_path} has no 'trusted' column, so --trusted-only cannot select lenses; "
                             "run without it (or with a catalogue written by this version of 'tinylens survey').")
+    ok = catalog[catalog["status"].astype(str) == "ok"]
+    if len(ok) and ok["trusted"].map(trust_of).isna().all():  # nothing said of any fit
+        raise TinyLensError(f"No ok lens of {catalog_path} has its trust recorded (its 'trusted' cell is empty: fits "
+                            "of a tinylens that did not assess quality yet), so --trusted-only cannot select lenses; "
+                            "run without it.")
     catalog = catalog[catalog["trusted"].map(is_true)]
     if catalog.empty:
         raise TinyLensError(f"No lens of {catalog_path} is trusted (see its 'flags' column); run without --trusted-only.")
