@@ -817,3 +817,16 @@ def test_trusted_only_of_a_catalogue_that_records_no_trust_says_so(tmp_path):
     catalog.assign(trusted=["False"] * 6 + [None, None]).to_csv(tmp_path / "catalog.csv", index=False)
     result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv"), "--trusted-only"], env={"COLUMNS": "400"})
     assert result.exit_code == 2 and "is trusted (see its 'flags' column)" in " ".join(result.output.split())
+
+
+@pytest.mark.parametrize("flags", [None, ""])
+def test_a_flags_panel_with_no_flag_has_no_axis_of_counts(flags):
+    """Without a flag to count (none raised, or no 'flags' column) the flags panel said so but kept
+    an x axis ticked 0.0 to 1.0 under 'lenses with the flag', unlike the width and time panels
+    with nothing to draw; it now has no ticks, as they do."""
+    catalog = _catalog().drop(columns=["flags", "critical_flags"]) if flags is None else _catalog().assign(flags="")
+    fig = ov.overview_figure(catalog, quantity_for("lens_mass.0.theta_E"), ov.flag_table(catalog))
+    panel = fig.axes[2]
+    said = "quality flags not recorded" if flags is None else "no quality flag raised"
+    assert [t.get_text() for t in panel.texts] == [said]
+    assert not panel.get_xticks().size and not panel.get_yticks().size

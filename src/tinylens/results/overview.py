@@ -480,9 +480,7 @@ def overview_figure(catalog: pd.DataFrame, q: Quantity, flags: pd.DataFrame):
         c.xaxis.set_major_locator(MaxNLocator(integer=True))
         _legend_above(c)
     else:
-        c.text(0.5, 0.5, "no quality flag raised" if records_flags(catalog) else "quality flags not recorded",
-               ha="center", va="center", transform=c.transAxes)
-        c.set_yticks([])
+        _say_empty(c, "no quality flag raised" if records_flags(catalog) else "quality flags not recorded")
     c.set_xlabel("lenses with the flag")
     timed = next((k for k in TIME_COLUMNS if np.isfinite(_column(ok, TIME_COLUMNS[k])).any()), "search")
     wall = _column(ok, TIME_COLUMNS[timed])
