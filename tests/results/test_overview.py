@@ -830,3 +830,23 @@ def test_a_flags_panel_with_no_flag_has_no_axis_of_counts(flags):
     said = "quality flags not recorded" if flags is None else "no quality flag raised"
     assert [t.get_text() for t in panel.texts] == [said]
     assert not panel.get_xticks().size and not panel.get_yticks().size
+
+
+def test_times_that_leave_lenses_out_say_how_many_they_cover(tmp_path):
+    """Rows of an older tinylens have no total_time_s: 'the whole fit: median 160 s (...), 0.14 h in all'
+    was the sum over the rows that have it, read as the survey's whole cost, and the time panel
+    drew those lenses alone under 'wall time per lens [s] (the whole fit)'; both now say how many
+    of the ok lenses the times cover, and nothing more where every ok lens is timed."""
+    catalog = _catalog()
+    catalog.loc[catalog["lens_id"].isin(["a", "b", "c"]), "total_time_s"] = np.nan  # d, e, f: 40, 310, 160 s
+    catalog.to_csv(tmp_path / "catalog.csv", index=False)
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv")], env={"COLUMNS": "400"})
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert f"the whole fit: median 160 s (16-84 %: {np.percentile([40, 160, 310], 16):.0f}-" in text
+    assert f"{510 / 3600:.2f} h in all (3 of the 6 ok lenses timed); the search: median 105 s" in text
+    assert "0.21 h in all; median 3,500 likelihood calls" in text  # the search: every ok lens timed
+    fig = ov.overview_figure(catalog, quantity_for("lens_mass.0.theta_E"), ov.flag_table(catalog))
+    assert fig.axes[3].get_xlabel() == "wall time per lens [s] (the whole fit; 3 of the 6 ok lenses timed)"
+    fig = ov.overview_figure(_catalog(), quantity_for("lens_mass.0.theta_E"), ov.flag_table(_catalog()))
+    assert fig.axes[3].get_xlabel() == "wall time per lens [s] (the whole fit)"

@@ -298,8 +298,8 @@ def print_overview(result: dict[str, Any], paths: dict[str, Path]) -> None:
                           "left out of the median half-width ('-' when no lens has another).", soft_wrap=True)
     t = result["time"]
     parts = [f"{what}: median {s['median_s']:.0f} s (16-84 %: {s['percentile_16_s']:.0f}-{s['percentile_84_s']:.0f} s), "
-             f"{s['total_h']:.2f} h in all" for what, s in (("the whole fit", t["whole_fit"]), ("the search", t["search"]))
-             if s["n"]]
+             f"{s['total_h']:.2f} h in all" + ov.timed_text(s["n"], n["n_ok"])
+             for what, s in (("the whole fit", t["whole_fit"]), ("the search", t["search"])) if s["n"]]
     if not math.isnan(t["median_likelihood_evals"]):
         parts.append(f"median {t['median_likelihood_evals']:,.0f} likelihood calls")
     if parts:

@@ -297,6 +297,12 @@ def time_summary(catalog: pd.DataFrame) -> dict[str, Any]:
     return out
 
 
+def timed_text(n_timed: int, n_ok: int) -> str:
+    """`` (3 of the 6 ok lenses timed)`` where a time column leaves some ok lenses out (rows of an
+    older tinylens without ``total_time_s``), else ``""``."""
+    return f" ({n_timed} of the {n_ok} ok lenses timed)" if n_timed < n_ok else ""
+
+
 def failure_reasons(catalog: pd.DataFrame, limit: int = 5) -> list[dict[str, Any]]:
     """The most frequent reasons of the failed lenses, with their counts."""
     failed = catalog[catalog["status"].astype(str) == "failed"]
@@ -489,7 +495,8 @@ def overview_figure(catalog: pd.DataFrame, q: Quantity, flags: pd.DataFrame):
         d.hist(wall, bins=_n_bins(len(wall)), color="0.5")
         d.axvline(np.median(wall), color="k", ls="--", label=f"median {np.median(wall):.0f} s")
         _legend_above(d)
-    d.set_xlabel("wall time per lens [s]" + (" (the whole fit)" if timed == "whole_fit" else " (the search)"))
+    d.set_xlabel("wall time per lens [s]" + (" (the whole fit" if timed == "whole_fit" else " (the search")
+                 + (timed_text(len(wall), len(ok)).replace(" (", "; ").rstrip(")") + ")" if len(wall) else ")"))
     d.set_ylabel("lenses")
     d.yaxis.set_major_locator(MaxNLocator(integer=True))
     if not len(wall):
