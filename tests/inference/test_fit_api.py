@@ -123,3 +123,42 @@ def test_the_fit_computes_and_records_the_precision_chosen(fitted, tmp_path):
         assert fit64.max_log_likelihood == p64.log_likelihood(best64) != tinylens.load(config).log_likelihood(best64)
     assert json.loads((fit64.output_dir / "result.json").read_text())["info"]["precision"] == "float64"
     assert tinylens.load(result.config, base_dir=result.config_dir).log_likelihood(best) == result.max_log_likelihood
+
+
+def test_a_fit_runs_in_a_thread_that_cannot_set_signal_handlers(tmp_path, python_sigint):
+    """A notebook's or an application's worker thread: :func:`signal.signal` raises ValueError
+    there, so the sampler's Ctrl-C guard (KeptInterrupt) must stand aside, not stop the fit; the
+    main thread's SIGINT handler is left as it was."""
+    import signal
+    import threading
+
+    from tiny_lens import FAST_NAUTILUS
+
+    import yaml
+
+    config = write_tiny_lens(tmp_path, {"type": "sampler", "method": "nautilus",
+                                        "settings": {**FAST_NAUTILUS, "n_like_max": 1500}})
+    settings = yaml.safe_load(config.read_text())
+    settings["pipeline"], settings["output"]["draw_figures"] = {"enabled": False}, "none"  # the sampler alone, quickly
+    config.write_text(yaml.safe_dump(settings))
+    outcome: dict[str, object] = {}
+
+    def worker() -> None:
+        try:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        except ValueError:
+            outcome["no handlers here"] = True
+        try:
+            outcome["result"] = tinylens.fit(config, progress=False, base_dir=tmp_path)
+        except BaseException as exc:  # noqa: BLE001 - reported below, with its type
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join(600)
+    assert not thread.is_alive()
+    assert "error" not in outcome, repr(outcome.get("error"))
+    result = outcome["result"]
+    assert outcome["no handlers here"] and result.method == "nautilus" and result.n_likelihood_evals > 0
+    assert (tmp_path / "output" / "result.json").is_file()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
