@@ -487,7 +487,8 @@ def fit(config: str | Path | dict, *, progress: bool = True, output: str | Path 
     ``output.path``. ``progress``: print each stage as it starts and a live status line of the
     search (``False``: nothing, for loops and batch jobs). A fit stopped earlier
     in the same output folder is resumed from its checkpoints, unless ``fresh``: then they are
-    deleted first and everything (the pipeline's stages too) is done again.
+    deleted first and everything (the pipeline's stages too) is done again. ``progress`` and
+    ``fresh`` are True or False (a text such as ``"false"`` is a ConfigError, :func:`check_flag`).
 
     ``truth``, for a simulated lens: the true values, as a mapping of parameter name
     (``lens_mass.0.theta_E``) to value or the path of a ``truth.json`` (that of ``tinylens demo``
@@ -515,6 +516,8 @@ def fit(config: str | Path | dict, *, progress: bool = True, output: str | Path 
 
     if truth_errors not in TRUTH_ERRORS:
         raise ValueError(f"truth_errors must be one of {', '.join(TRUTH_ERRORS)}; got {truth_errors!r}.")
+    check_flag("progress", progress)
+    check_flag("fresh", fresh)
     check_folder_argument("output", output)
     started = time.perf_counter()
     release_if_crowded()  # so that a loop over many lenses does not reach the kernel's limit on memory maps
@@ -552,6 +555,14 @@ def fit(config: str | Path | dict, *, progress: bool = True, output: str | Path 
             if removed:
                 _remove_checkpoints(out)
     return result
+
+
+def check_flag(name: str, value: Any) -> None:
+    """A ConfigError naming the argument ``name`` when its ``value`` is not True or False (numpy's
+    bools too): a text such as ``"false"`` is true to Python, and ``fresh="false"`` deleted the
+    checkpoints of a stopped fit."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ConfigError(f"{name} must be True or False; got {type(value).__name__} {value!r}.")
 
 
 def check_settings(problem: Any, folder: Path | None = None, config: str | Path | None = None) -> None:

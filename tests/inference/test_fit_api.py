@@ -162,3 +162,20 @@ def test_a_fit_runs_in_a_thread_that_cannot_set_signal_handlers(tmp_path, python
     assert outcome["no handlers here"] and result.method == "nautilus" and result.n_likelihood_evals > 0
     assert (tmp_path / "output" / "result.json").is_file()
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+@pytest.mark.parametrize("argument, value", [("fresh", "false"), ("fresh", None), ("progress", "no")])
+def test_a_flag_that_is_not_true_or_false_is_refused_by_name(tmp_path, argument, value):
+    """``fresh`` and ``progress`` took any value as Python's truth: ``fresh="false"`` (read from an
+    environment variable, a text field) deleted a stopped fit's checkpoint and sampled afresh.
+    Now such a value is a ConfigError naming the argument, before the output folder is touched."""
+    config = write_tiny_lens(tmp_path, {"type": "optimizer", "method": "lbfgs"})
+    checkpoint = tmp_path / "output" / "checkpoint.hdf5"
+    checkpoint.parent.mkdir()
+    checkpoint.write_bytes(b"hours of sampling")
+    with pytest.raises(tinylens.ConfigError, match=rf"^{argument} must be True or False; got {type(value).__name__} {value!r}\.$"):
+        tinylens.fit(config, **{"progress": False, argument: value})
+    assert checkpoint.read_bytes() == b"hours of sampling" and not (tmp_path / "output" / "result.json").exists()
+    from tinylens.fit import check_flag
+
+    assert check_flag(argument, True) is check_flag(argument, np.False_) is None  # numpy's bools are bools
