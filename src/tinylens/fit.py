@@ -507,6 +507,7 @@ def fit(config: str | Path | dict, *, progress: bool = True, output: str | Path 
     (:func:`tinylens.compilation.release_if_crowded`).
     """
     from tinylens.compilation import release_if_crowded
+    from tinylens.config.loader import config_source
     from tinylens.inference import run_inference
     from tinylens.inference.progress import announce
     from tinylens.locks import folder_lock
@@ -519,6 +520,7 @@ def fit(config: str | Path | dict, *, progress: bool = True, output: str | Path 
     check_flag("progress", progress)
     check_flag("fresh", fresh)
     check_folder_argument("output", output)
+    config = config_source(config)
     started = time.perf_counter()
     release_if_crowded()  # so that a loop over many lenses does not reach the kernel's limit on memory maps
     source = str(truth) if isinstance(truth, (str, Path)) else "truth"

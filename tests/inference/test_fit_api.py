@@ -179,3 +179,30 @@ def test_a_flag_that_is_not_true_or_false_is_refused_by_name(tmp_path, argument,
     from tinylens.fit import check_flag
 
     assert check_flag(argument, True) is check_flag(argument, np.False_) is None  # numpy's bools are bools
+
+
+class _FsPath:
+    """A path of another library's kind (pytest's ``tmpdir``, ``py.path.local``): an os.PathLike, no Path."""
+
+    def __init__(self, path) -> None:
+        self._path = str(path)
+
+    def __fspath__(self) -> str:
+        return self._path
+
+
+def test_a_config_path_of_any_path_like_kind_is_a_path(tmp_path):
+    """base_dir and output took any os.PathLike, but a config path that was no str or Path was
+    refused as 'a YAML file path or a mapping; got a LocalPath' (pytest's tmpdir gives such paths)."""
+    import yaml
+
+    config = write_tiny_lens(tmp_path)
+    theta = [0.5] * 4
+    problem = tinylens.load(_FsPath(config))
+    assert problem.base_dir == tmp_path and problem.log_likelihood(theta) == tinylens.load(config).log_likelihood(theta)
+    settings = yaml.safe_load(config.read_text())
+    settings["output"]["corner_parameters"] = ["lens_mass.0.theta_e"]  # checked before anything is written
+    config.write_text(yaml.safe_dump(settings))
+    with pytest.raises(tinylens.ConfigError, match=rf"^In config file {config}: output.corner_parameters: 'lens_mass.0.theta_e'"):
+        tinylens.fit(_FsPath(config), progress=False)
+    assert not (tmp_path / "output").exists()

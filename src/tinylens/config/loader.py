@@ -7,6 +7,7 @@ offending value and what was expected; never a raw yaml/pydantic traceback.
 
 from __future__ import annotations
 
+import os
 import re
 import types
 import typing
@@ -43,12 +44,22 @@ TOO_SHORT = ("string_too_short", "too_short")
 NOT_WHOLE = ("int_type", "int_parsing", "int_from_float")
 
 
-def load_config(source: str | Path | Mapping[str, Any] | Config) -> tuple[Config, Path]:
+def config_source(source: Any) -> Any:
+    """``source`` (a config as given) with a path of any :class:`os.PathLike` kind that is not a
+    :class:`~pathlib.Path` (pytest's ``tmpdir``, a ``py.path.local``) as a Path; anything else as it is."""
+    if isinstance(source, os.PathLike) and not isinstance(source, Path):
+        path = os.fspath(source)
+        return Path(path) if isinstance(path, str) else source
+    return source
+
+
+def load_config(source: str | os.PathLike[str] | Mapping[str, Any] | Config) -> tuple[Config, Path]:
     """Validate a YAML file (path) or an already-parsed mapping.
 
     Returns the config and the base directory that relative paths resolve against: the YAML
     file's folder, or the current directory for a mapping.
     """
+    source = config_source(source)
     if isinstance(source, Config):
         return source, Path.cwd()
     if isinstance(source, Mapping):
