@@ -132,6 +132,32 @@ def test_set_precision_reads_its_value_as_the_environment_variable_does():
         tinylens.set_precision("double")
 
 
+def test_set_precision_takes_a_dtype_as_load_does():
+    """tinylens.load(config, dtype=jnp.float64) took a dtype, but set_precision(jnp.float64)
+    was a ValueError ("got <class 'jax.numpy.float64'>"); None is still no precision."""
+    import jax.numpy as jnp
+    import numpy as np
+
+    import tinylens
+    from oracle import x64
+    from tinylens.precision import get_dtype
+
+    with x64():
+        try:
+            for dtype in (jnp.float64, np.float64, np.dtype("float64")):
+                tinylens.set_precision("float32")
+                tinylens.set_precision(dtype)
+                assert get_dtype() == jnp.float64, dtype
+            tinylens.set_precision(np.dtype("float32"))
+            assert get_dtype() == jnp.float32
+        finally:
+            tinylens.set_precision("float32")
+    for bad in (None, np.int32, 64):
+        with pytest.raises(ValueError, match=r"precision must be 'float32' or 'float64', got "):
+            tinylens.set_precision(bad)
+    assert get_dtype() == jnp.float32
+
+
 def test_the_command_line_help_names_the_variable_that_gives_float64():
     """Nothing on the command line said how to fit in float64 (there is no option: a variable)."""
     import re

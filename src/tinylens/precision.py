@@ -15,6 +15,7 @@ made, or at once for a ``tinylens`` command (:func:`check_environment`), unless
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from tinylens.errors import ConfigError
 
@@ -44,11 +45,19 @@ def check_environment() -> None:
                           "(any case; unset or empty: float32).")
 
 
-def set_precision(precision: str) -> None:
+def set_precision(precision: Any) -> None:
     """Use ``"float32"`` (default, fastest) or ``"float64"`` for new problems (any case, as
-    ``TINYLENS_PRECISION``)."""
+    ``TINYLENS_PRECISION``), or the dtype that names one, as :func:`tinylens.load`'s ``dtype``
+    (``jnp.float64``, ``np.float32``, ``np.dtype("float64")``); anything else is a ValueError.
+
+    >>> tinylens.set_precision("float64")    # problems loaded from here compute in float64
+    """
     global _PRECISION
-    given, precision = precision, str(precision).strip().lower()
+    given = precision
+    if isinstance(precision, str):
+        precision = precision.strip().lower()
+    else:  # a dtype (not None, which numpy reads as float64)
+        precision = None if precision is None else dtype_name(precision)
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be 'float32' or 'float64', got {given!r}")
     if precision == "float64":
