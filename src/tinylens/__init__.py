@@ -8,9 +8,23 @@ Quick start::
     result = tinylens.fit("model_config.yaml")    # sample, write tables and figures
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from tinylens.errors import ConfigError, DataError, TinyLensError
 from tinylens.fit import FitResult, fit  # a light module; bound eagerly so `tinylens.fit` stays the function
 from tinylens.precision import set_precision
+
+if TYPE_CHECKING:  # for the annotations only: ``import tinylens`` stays light (no JAX, no pydantic models)
+    import os
+    from collections.abc import Mapping
+    from typing import Any
+
+    from numpy.typing import DTypeLike
+
+    from tinylens.config.schema import Config
+    from tinylens.problem import Problem
 
 
 def _installed_version(distribution: str = "tinylens") -> str:
@@ -27,12 +41,25 @@ def _installed_version(distribution: str = "tinylens") -> str:
 __version__ = _installed_version()
 
 
-def load(config, *, dtype=None, base_dir=None):
-    """Load a config (YAML path or dict) and its data into a :class:`~tinylens.problem.Problem`.
+def load(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, dtype: DTypeLike | None = None,
+         base_dir: str | os.PathLike[str] | None = None) -> Problem:
+    """Load a config and its data (image, noise, PSF, mask) into a :class:`~tinylens.problem.Problem`:
+    the model's free parameters, priors and likelihood, ready to evaluate or sample.
 
-    Relative paths in the config start from ``base_dir`` if given, else the YAML file's folder
-    (the current folder for a dict); ``dtype``: the precision to compute in (default that of
-    :func:`set_precision`). See :func:`tinylens.problem.load`.
+    ``config``: the path of a YAML file (str, :class:`~pathlib.Path` or another path-like), a
+    mapping of its content (a fit's ``result.config``, with ``base_dir=result.config_dir``) or a
+    loaded :class:`~tinylens.config.schema.Config` (``problem.config``).
+    Relative paths in it start from ``base_dir`` if given, else the YAML file's folder (the
+    current folder for a mapping). ``dtype``: the precision to compute in, float32 or float64
+    (default that of :func:`set_precision`). See :func:`tinylens.problem.load`.
+
+    A config that cannot be read or is not valid (a missing file, an unknown key, a wrong value)
+    raises :class:`ConfigError`, naming the file, key and value; data that cannot be read raise
+    :class:`DataError`.
+
+    >>> problem = tinylens.load("model_config.yaml")
+    >>> problem.param_names                     # ('lens_mass.0.theta_E', ...)
+    >>> problem.log_likelihood(problem.prior_transform([0.5] * problem.ndim))
     """
     from tinylens.problem import load as _load
 

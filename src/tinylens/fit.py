@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import os
 import time
 import warnings
 
@@ -25,7 +26,7 @@ from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -36,6 +37,7 @@ from tinylens.interrupts import interrupt_behind
 if TYPE_CHECKING:  # imported lazily: ``import tinylens`` stays light (tinylens.fit is re-exported)
     import pandas as pd
 
+    from tinylens.config.schema import Config
     from tinylens.inference import InferenceResult
 
 DEFAULT_FILES = {
@@ -475,11 +477,17 @@ def disk_full_reported(folder: Path) -> Iterator[None]:
         ) from None
 
 
-def fit(config: str | Path | dict, *, progress: bool = True, output: str | Path | None = None,
-        base_dir: str | Path | None = None, fresh: bool = False,
-        truth: Mapping[str, float] | str | Path | None = None, truth_errors: str = "raise") -> FitResult:
-    """Fit the lens that ``config`` (YAML path or dict) describes, write all outputs and return
-    them as a :class:`FitResult` (``result.median``, ``result.summary``, ``result.samples``, ...).
+def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress: bool = True,
+        output: str | os.PathLike[str] | None = None, base_dir: str | os.PathLike[str] | None = None,
+        fresh: bool = False, truth: Mapping[str, float] | str | os.PathLike[str] | None = None,
+        truth_errors: Literal["raise", "warn"] = "raise") -> FitResult:
+    """Fit the lens that ``config`` (YAML path, a mapping of its content, or a loaded
+    :class:`~tinylens.config.schema.Config`) describes, write all outputs and return them as a
+    :class:`FitResult` (``result.median``, ``result.summary``, ``result.samples``, ...).
+
+    >>> result = tinylens.fit("model_config.yaml", progress=False)
+    >>> result.median["lens_mass.0.theta_E"], result.interval_68["lens_mass.0.theta_E"]
+    >>> result.output_dir                        # result.json, tables and figures
 
     Relative paths in ``config`` are taken from ``base_dir`` if given, else from the YAML file's
     folder (the current folder for a dict), as in :func:`tinylens.load`. Outputs go to

@@ -46,9 +46,10 @@ def check_environment() -> None:
 
 
 def set_precision(precision: Any) -> None:
-    """Use ``"float32"`` (default, fastest) or ``"float64"`` for new problems (any case, as
-    ``TINYLENS_PRECISION``), or the dtype that names one, as :func:`tinylens.load`'s ``dtype``
-    (``jnp.float64``, ``np.float32``, ``np.dtype("float64")``); anything else is a ValueError.
+    """Compute new problems and simulations in ``precision``: ``"float32"`` (default, fastest) or
+    ``"float64"`` (any case, as ``TINYLENS_PRECISION``), or the dtype that names one, as
+    :func:`tinylens.load`'s ``dtype`` (``jnp.float64``, ``np.float32``, ``np.dtype("float64")``);
+    anything else is a ValueError.
 
     >>> tinylens.set_precision("float64")    # problems loaded from here compute in float64
     """

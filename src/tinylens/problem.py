@@ -372,8 +372,10 @@ def check_folder_argument(name: str, value: Any) -> None:
         raise ConfigError(f"{name} must be a folder (a str or pathlib.Path); got {type(value).__name__} {value!r}.")
 
 
-def load(config: str | Path | dict, *, dtype=None, base_dir: str | Path | None = None) -> Problem:
-    """Load a TinyLensGpu-schema YAML (path or dict) and its data into a :class:`Problem`.
+def load(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, dtype: Any = None,
+         base_dir: str | os.PathLike[str] | None = None) -> Problem:
+    """Load a TinyLensGpu-schema YAML (its path, a mapping of its content, or a loaded
+    :class:`~tinylens.config.schema.Config`) and its data into a :class:`Problem`.
 
     Relative paths in the config resolve against ``base_dir`` if given, else the YAML file's
     folder (the current directory for a dict). A stored ``result.json`` reloads with
@@ -383,7 +385,8 @@ def load(config: str | Path | dict, *, dtype=None, base_dir: str | Path | None =
     return load_from(config, base_dir, "the base_dir given to tinylens.load / tinylens.fit", dtype=dtype)
 
 
-def load_from(config: str | Path | dict, base_dir: str | Path | None, origin: str, *, dtype=None) -> Problem:
+def load_from(config: str | os.PathLike[str] | Mapping[str, Any] | Config, base_dir: str | os.PathLike[str] | None,
+              origin: str, *, dtype: Any = None) -> Problem:
     """:func:`load`, where ``origin`` says what a given ``base_dir`` is in the message for a
     missing file, which for a config file also says how to check a survey template (a template is
     a file, ``--config TEMPLATE``: not a notebook's dict, nor a fit's stored config)."""
