@@ -206,3 +206,22 @@ def test_a_config_path_of_any_path_like_kind_is_a_path(tmp_path):
     with pytest.raises(tinylens.ConfigError, match=rf"^In config file {config}: output.corner_parameters: 'lens_mass.0.theta_e'"):
         tinylens.fit(_FsPath(config), progress=False)
     assert not (tmp_path / "output").exists()
+
+
+def test_a_problem_or_a_result_given_as_the_config_says_which_of_it_to_give(fitted, tmp_path):
+    """tinylens.fit(problem) (a notebook's next line after tinylens.load) was refused as 'got a
+    Problem', which said nothing of the config it holds; now the message says what to give, and
+    that works. Any other value is named with its type."""
+    result, _ = fitted
+    problem = tinylens.load(write_tiny_lens(tmp_path))
+    with pytest.raises(tinylens.ConfigError, match=r"; got a Problem \(what tinylens\.load returns\): give the config "
+                                                   r"it was loaded from, or problem\.config with base_dir=problem\.base_dir\.$"):
+        tinylens.fit(problem, progress=False)
+    again = tinylens.load(problem.config, base_dir=problem.base_dir)
+    assert again.log_likelihood([0.5] * 4) == problem.log_likelihood([0.5] * 4)
+    with pytest.raises(tinylens.ConfigError, match=r"; got a FitResult: to fit its lens again, give result\.config "
+                                                   r"with base_dir=result\.config_dir\.$"):
+        tinylens.load(result)
+    assert tinylens.load(result.config, base_dir=result.config_dir).param_names == result.param_names
+    with pytest.raises(tinylens.ConfigError, match=r"^A configuration must be a YAML file path or a mapping; got int 5\.$"):
+        tinylens.load(5)

@@ -53,6 +53,18 @@ def config_source(source: Any) -> Any:
     return source
 
 
+def not_a_config(source: Any) -> str:
+    """What was given as a config that is none, and, for tinylens's own objects that hold one (a
+    :class:`~tinylens.problem.Problem`, a :class:`~tinylens.fit.FitResult`), which of it to give."""
+    kind = type(source).__name__
+    if kind == "Problem" and hasattr(source, "config") and hasattr(source, "base_dir"):
+        return ("got a Problem (what tinylens.load returns): give the config it was loaded from, or "
+                "problem.config with base_dir=problem.base_dir.")
+    if kind == "FitResult" and hasattr(source, "config") and hasattr(source, "config_dir"):
+        return "got a FitResult: to fit its lens again, give result.config with base_dir=result.config_dir."
+    return f"got {kind} {source!r:.60}."
+
+
 def load_config(source: str | os.PathLike[str] | Mapping[str, Any] | Config) -> tuple[Config, Path]:
     """Validate a YAML file (path) or an already-parsed mapping.
 
@@ -65,7 +77,7 @@ def load_config(source: str | os.PathLike[str] | Mapping[str, Any] | Config) -> 
     if isinstance(source, Mapping):
         return validate_config(source, MAPPING), Path.cwd()
     if not isinstance(source, (str, Path)):
-        raise ConfigError(f"A configuration must be a YAML file path or a mapping; got a {type(source).__name__}.")
+        raise ConfigError(f"A configuration must be a YAML file path or a mapping; {not_a_config(source)}")
     if isinstance(source, str) and "\n" in source:
         raise ConfigError("A configuration must be a YAML file path or a mapping; this string holds several lines, "
                           "so it looks like the YAML text itself: give yaml.safe_load(text) (a mapping) instead.")
