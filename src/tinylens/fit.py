@@ -515,7 +515,7 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
     (:func:`tinylens.compilation.release_if_crowded`).
     """
     from tinylens.compilation import release_if_crowded
-    from tinylens.config.loader import config_source
+    from tinylens.config.loader import as_path
     from tinylens.inference import run_inference
     from tinylens.inference.progress import announce
     from tinylens.locks import folder_lock
@@ -528,7 +528,7 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
     check_flag("progress", progress)
     check_flag("fresh", fresh)
     check_folder_argument("output", output)
-    config = config_source(config)
+    config, truth = as_path(config), as_path(truth)
     started = time.perf_counter()
     release_if_crowded()  # so that a loop over many lenses does not reach the kernel's limit on memory maps
     source = str(truth) if isinstance(truth, (str, Path)) else "truth"

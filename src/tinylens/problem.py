@@ -21,7 +21,7 @@ import numpy as np
 
 from tinylens import likelihood as lk
 from tinylens.config import Config, load_config
-from tinylens.config.loader import config_source, home_expanded
+from tinylens.config.loader import as_path, home_expanded
 from tinylens.config.model_spec import ModelSpec, build_model_spec
 from tinylens.data import Dataset, load_dataset
 from tinylens.data.dataset import check_used_pixels
@@ -391,7 +391,7 @@ def load_from(config: str | os.PathLike[str] | Mapping[str, Any] | Config, base_
     missing file, which for a config file also says how to check a survey template (a template is
     a file, ``--config TEMPLATE``: not a notebook's dict, nor a fit's stored config)."""
     enable_persistent_cache()
-    config = config_source(config)
+    config = as_path(config)
     check_folder_argument("base_dir", base_dir)
     dtype = dtype or get_dtype()
     check_dtype(dtype)  # before any file is read

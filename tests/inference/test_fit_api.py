@@ -225,3 +225,13 @@ def test_a_problem_or_a_result_given_as_the_config_says_which_of_it_to_give(fitt
     assert tinylens.load(result.config, base_dir=result.config_dir).param_names == result.param_names
     with pytest.raises(tinylens.ConfigError, match=r"^A configuration must be a YAML file path or a mapping; got int 5\.$"):
         tinylens.load(5)
+
+
+def test_a_truth_path_of_any_path_like_kind_is_read_as_a_path(tmp_path):
+    """fit's truth, typed a path or a mapping, took a path-like that was no str or Path for a
+    mapping: 'truth: expected a mapping of parameter name to true value, ... got _FsPath'."""
+    config = write_tiny_lens(tmp_path)
+    missing = tmp_path / "truth.json"
+    with pytest.raises(tinylens.DataError, match=rf"^The truth file {missing} does not exist: give the truth\.json"):
+        tinylens.fit(config, progress=False, truth=_FsPath(missing))
+    assert not (tmp_path / "output").exists()

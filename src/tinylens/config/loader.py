@@ -44,9 +44,10 @@ TOO_SHORT = ("string_too_short", "too_short")
 NOT_WHOLE = ("int_type", "int_parsing", "int_from_float")
 
 
-def config_source(source: Any) -> Any:
-    """``source`` (a config as given) with a path of any :class:`os.PathLike` kind that is not a
-    :class:`~pathlib.Path` (pytest's ``tmpdir``, a ``py.path.local``) as a Path; anything else as it is."""
+def as_path(source: Any) -> Any:
+    """``source`` (a config or a truth file as given) with a path of any :class:`os.PathLike` kind
+    that is not a :class:`~pathlib.Path` (pytest's ``tmpdir``, a ``py.path.local``) as a Path;
+    anything else as it is."""
     if isinstance(source, os.PathLike) and not isinstance(source, Path):
         path = os.fspath(source)
         return Path(path) if isinstance(path, str) else source
@@ -71,7 +72,7 @@ def load_config(source: str | os.PathLike[str] | Mapping[str, Any] | Config) -> 
     Returns the config and the base directory that relative paths resolve against: the YAML
     file's folder, or the current directory for a mapping.
     """
-    source = config_source(source)
+    source = as_path(source)
     if isinstance(source, Config):
         return source, Path.cwd()
     if isinstance(source, Mapping):
