@@ -235,3 +235,18 @@ def test_a_truth_path_of_any_path_like_kind_is_read_as_a_path(tmp_path):
     with pytest.raises(tinylens.DataError, match=rf"^The truth file {missing} does not exist: give the truth\.json"):
         tinylens.fit(config, progress=False, truth=_FsPath(missing))
     assert not (tmp_path / "output").exists()
+
+
+@pytest.mark.parametrize("argument", ["output", "base_dir"])
+def test_an_empty_folder_argument_is_refused_not_the_current_folder(tmp_path, monkeypatch, argument):
+    """output="" (an unset variable: os.environ.get("OUT", "")) wrote the fit's outputs into the
+    current folder, and base_dir="" read the data from it, where the command line refuses an
+    empty --output; both are now a ConfigError naming the argument, before anything is read."""
+    config = write_tiny_lens(tmp_path / "lens", {"type": "optimizer", "method": "lbfgs"})
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    for value in ("", " "):
+        with pytest.raises(tinylens.ConfigError, match=rf"^{argument} is an empty path \({value!r}: an unset variable"):
+            tinylens.fit(config, progress=False, **{argument: value})
+    assert list(here.iterdir()) == [] and not (tmp_path / "lens" / "output").exists()
