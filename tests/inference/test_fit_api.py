@@ -250,3 +250,21 @@ def test_an_empty_folder_argument_is_refused_not_the_current_folder(tmp_path, mo
         with pytest.raises(tinylens.ConfigError, match=rf"^{argument} is an empty path \({value!r}: an unset variable"):
             tinylens.fit(config, progress=False, **{argument: value})
     assert list(here.iterdir()) == [] and not (tmp_path / "lens" / "output").exists()
+
+
+def test_a_result_json_given_as_the_config_says_where_its_config_is(tmp_path):
+    """A fit's result.json (or its content) given to tinylens.load was refused as a config with
+    nineteen unknown keys ('method', 'param_names', ...) and 'Did you mean output instead of
+    output_dir?'; now the message says it is a result, and how to load its config, which works."""
+    from tiny_lens import write_stored_result
+
+    problem = tinylens.load(write_tiny_lens(tmp_path / "lens"))
+    path = write_stored_result(tmp_path / "fit", problem, [1.0, 0.1, 0.0, 0.0])
+    stored = json.loads(path.read_text())
+    advice = r", not a config: its config is under 'config', .* tinylens\.load\(r\['config'\], base_dir=r\['config_dir'\]\)\.$"
+    with pytest.raises(tinylens.ConfigError, match=rf"^Config file {path} is a fit's result\.json{advice}"):
+        tinylens.load(path)
+    with pytest.raises(tinylens.ConfigError, match=rf"^The configuration mapping is a fit's result \(result\.json's content\){advice}"):
+        tinylens.fit(stored, progress=False)
+    again = tinylens.load(stored["config"], base_dir=stored["config_dir"])
+    assert again.log_likelihood([1.0, 0.1, 0.0, 0.0]) == problem.log_likelihood([1.0, 0.1, 0.0, 0.0])

@@ -338,6 +338,12 @@ def validate_config(data: Any, origin: str) -> Config:
             f"The top level of {origin} must be a mapping with the sections "
             f"{', '.join(Config.model_fields)}; got {described(data)}."
         )
+    if stored_result(data):
+        what = "The configuration mapping is a fit's result (result.json's content)" if origin == MAPPING else (
+            f"{origin[:1].upper()}{origin[1:]} is a fit's result.json")
+        raise ConfigError(f"{what}, not a config: its config is under 'config', with its relative paths from "
+                          "'config_dir'. Give the config file it was fitted from, or, in Python, for r the "
+                          "result.json read with json.load: tinylens.load(r['config'], base_dir=r['config_dir']).")
     data, unread = legacy_sampling(data)
     try:
         config = Config.model_validate(data)
@@ -347,6 +353,12 @@ def validate_config(data: Any, origin: str) -> Config:
     for line in [*unread, *unused_keys(config)]:
         warnings.warn(f"{where}{line}.", ConfigWarning, stacklevel=outside_stacklevel())
     return config
+
+
+def stored_result(data: Mapping[str, Any]) -> bool:
+    """Whether ``data`` is a fit's ``result.json`` (its content), not a config: a mapping under
+    ``config`` beside the fit's ``config_dir`` or ``max_likelihood``, neither a config key."""
+    return isinstance(data.get("config"), Mapping) and ("config_dir" in data or "max_likelihood" in data)
 
 
 def legacy_sampling(data: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
