@@ -708,3 +708,38 @@ def test_stage_1_and_stage_3_starts_are_measured_on_the_pixels_the_fit_uses(writ
     assert _near_the_lens(SimpleNamespace(center=lens_center(problem, compact)))
     assert _near_the_lens(_first_moments(monkeypatch, lambda: fit_lens_light(problem)))
     assert _near_the_lens(_first_moments(monkeypatch, lambda: relight(Objective(problem), truth)))
+
+
+def test_stage_1_and_relit_starts_are_measured_about_the_priors_lens_centre(write_fits, monkeypatch):
+    """A cutout with the lens 1.3" off its middle, and centre priors N(1.0, 0.1), N(-0.8, 0.1)
+    that say so: stage 1 and :func:`relight` measured the light within a third of the image of
+    (0, 0), which held half the galaxy and the arc, and started the lens light at (0.61", -0.61"),
+    four prior sigmas off. Both are measured about the priors' lens centre."""
+    from tinylens.cli.demo import _free, table1_model_components
+    from tinylens.pipeline.mass_source import relight
+    from tinylens.pipeline.params import prior_middle
+    from tinylens.simulate import gaussian_psf, simulate_image
+
+    lens = (1.0, -0.8)
+    centre = {"center_x": lens[0], "center_y": lens[1]}
+    truth = {"lens_mass": [{"theta_E": 1.25, "e1": 0.1, "e2": -0.06, **centre}, {"gamma1": 0.0, "gamma2": 0.0}],
+             "lens_light": [{"R_sersic": 0.9, "n_sersic": 4.0, "e1": 0.08, "e2": -0.05, "Ie": 0.8, **centre}],
+             "source_light": [{"R_sersic": 0.15, "n_sersic": 1.2, "e1": 0.0, "e2": 0.0, "center_x": lens[0] + 0.1,
+                               "center_y": lens[1] + 0.1, "Ie": 2.0}]}
+    psf = gaussian_psf(0.15, 0.08, 11)
+    image = simulate_image({"lens_mass_list": ["SIE", "SHEAR"], "lens_light_list": ["Sersic"],
+                            "source_light_list": ["Sersic"]}, truth, (60, 60), 0.08, psf, nsub=2)
+    components = table1_model_components()
+    for name, value in centre.items():
+        components["lens_mass_list"][0]["params"][name] = _free("gaussian", value, 0.1)
+    problem = tinylens.load({
+        "dataset": {"data_path": write_fits("image.fits", image + np.random.default_rng(2).normal(0, 0.02, image.shape)),
+                    "noise_path": write_fits("noise.fits", np.full(image.shape, 0.02)), "pixel_scale": 0.08,
+                    "psf_path": write_fits("psf.fits", psf), "supersampling": {"mode": "uniform", "nsub": 1}},
+        "model_components": components})
+
+    def near(moments):
+        return np.hypot(moments.center[0] - lens[0], moments.center[1] - lens[1]) < 0.1
+
+    assert near(_first_moments(monkeypatch, lambda: fit_lens_light(problem))), "stage 1"
+    assert near(_first_moments(monkeypatch, lambda: relight(Objective(problem), prior_middle(problem)))), "relight"

@@ -95,7 +95,8 @@ def starts(problem, moments: Moments, base: np.ndarray) -> list[np.ndarray]:
 def fit_lens_light(problem, base: np.ndarray | None = None, rounds: int = 2, counter=None,
                    threshold: float = 3.0, threads: int = 1) -> LensLightResult | None:
     """Fit the lens light of ``problem`` without the source (None if it has no lens light); the
-    starts of each round in ``threads`` threads (:meth:`.Objective.minimize_many`)."""
+    starts of each round in ``threads`` threads (:meth:`.Objective.minimize_many`), measured
+    (:func:`image_moments`) about the lens centre in ``base`` (default: the priors' middle)."""
     spec = problem.spec
     if not spec.lens_light:
         return None
@@ -103,7 +104,10 @@ def fit_lens_light(problem, base: np.ndarray | None = None, rounds: int = 2, cou
     d = problem.dataset
     light_only = problem.derive(spec=dataclasses.replace(spec, source_light=()))
     free = free_indices(spec.lens_light)
-    moments = image_moments(d.data, d.noise, d.pixel_scale, used=d.mask)
+    # about the lens centre under the priors: a cutout with the lens off its middle has a centre
+    # prior there, and light within a third of the image of (0, 0) would miss much of the galaxy
+    center = lens_center(light_only, base)
+    moments = image_moments(d.data, d.noise, d.pixel_scale, center=center, used=d.mask)
     objective = Objective(light_only, counter, threads)
     fits = objective.minimize_many([(t, free) for t in starts(light_only, moments, base)])
     n_evals = sum(f.n_evals for f in fits)
@@ -116,7 +120,7 @@ def fit_lens_light(problem, base: np.ndarray | None = None, rounds: int = 2, cou
         weight = problem.imaging.weight * keep
         # from the previous best, and afresh from the shape of the light outside the arc: an arc
         # brighter than the lens galaxy drags the first fit into a ring no local step undoes
-        clean = image_moments(d.data, d.noise, d.pixel_scale, exclude=arc.mask, used=d.mask)
+        clean = image_moments(d.data, d.noise, d.pixel_scale, exclude=arc.mask, center=center, used=d.mask)
         refits = objective.minimize_many([(t, free) for t in [best.theta, *starts(light_only, clean, base)]], weight)
         n_evals += sum(f.n_evals for f in refits)
         refit = best_of(refits)

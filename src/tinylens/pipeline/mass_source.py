@@ -271,8 +271,8 @@ def mass_centre_indices(spec) -> set[int]:
 def relight(objective: Objective, theta: np.ndarray) -> Fit | None:
     """The lens light fitted again with mass and source held at ``theta`` (None without free
     light-only parameters, :func:`~.params.light_only_indices`), from the shape of ``data -
-    lensed source`` at a few sizes with the light's other parameters (e.g. ``n_sersic``) at
-    their prior medians.
+    lensed source`` about the priors' lens centre (as stage 1's) at a few sizes with the light's
+    other parameters (e.g. ``n_sersic``) at their prior medians.
 
     Stage 1 measures the lens galaxy with the arc's pixels left out; where the arc covers much of
     a faint galaxy, what is left can prefer a wrong profile (mock lens_00087, lens S/N 10 under an
@@ -287,8 +287,9 @@ def relight(objective: Objective, theta: np.ndarray) -> Fit | None:
     d = problem.dataset
     theta = np.asarray(theta, dtype=float)
     source = problem.model_image(theta)["lensed_source"]
-    moments = ll.image_moments(d.data - source, d.noise, d.pixel_scale, used=d.mask)
     middle = prior_middle(problem)
+    moments = ll.image_moments(d.data - source, d.noise, d.pixel_scale, center=ll.lens_center(problem, middle),
+                               used=d.mask)
     base = theta.copy()
     base[light_only] = middle[light_only]
     held = np.setdiff1d(np.arange(problem.ndim), light_only)
