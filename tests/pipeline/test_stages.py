@@ -743,3 +743,34 @@ def test_stage_1_and_relit_starts_are_measured_about_the_priors_lens_centre(writ
 
     assert near(_first_moments(monkeypatch, lambda: fit_lens_light(problem))), "stage 1"
     assert near(_first_moments(monkeypatch, lambda: relight(Objective(problem), prior_middle(problem)))), "relight"
+
+
+def test_stage_1_records_the_log_likelihood_whether_or_not_it_found_an_arc(tmp_path):
+    """result.json's stages.lens_light.log_likelihood was the log-likelihood where stage 1 found an
+    arc and fitted again without it, but log L + log prior (here about 2 lower: n = 2 under a
+    N(4, 1) prior) where it found none, a galaxy with no visible arc. It is the log-likelihood of
+    the best stage-1 fit either way."""
+    from tiny_lens import PIXEL_SCALE, SHAPE, tiny_config, write_tiny_lens
+    from tinylens.simulate import gaussian_psf, simulate_image
+
+    truth = {"lens_light": [{"R_sersic": 0.5, "n_sersic": 2.0, "e1": 0.0, "e2": 0.0, "center_x": 0.0,
+                             "center_y": 0.0, "Ie": 1.0}]}
+    psf = gaussian_psf(0.15, PIXEL_SCALE, 9)
+    galaxy = simulate_image({"lens_light_list": ["Sersic"]}, truth, SHAPE, PIXEL_SCALE, psf, nsub=2)
+    noisy = galaxy + np.random.default_rng(3).normal(0, 0.05, SHAPE)
+    write_tiny_lens(tmp_path, data={"image": noisy, "noise": np.full(SHAPE, 0.05), "psf": psf})
+    config = tiny_config()
+    config["model_components"] = {"lens_mass_list": [], "source_light_list": [], "lens_light_list": [{
+        "type": "Sersic", "params": {
+            "R_sersic": {"prior_type": "uniform", "prior_settings": [0.05, 2.0]},
+            "n_sersic": {"prior_type": "gaussian", "prior_settings": [4.0, 1.0], "limits": [0.5, 6.0]},
+            "center_x": {"fixed": True, "fixed_value": 0.0}, "center_y": {"fixed": True, "fixed_value": 0.0},
+            "Ie": {"use_linear": True}}}]}
+    problem = tinylens.load(config, base_dir=tmp_path)
+    res = fit_lens_light(problem)
+    assert not res.arc.found
+    assert res.fit.log_post == pytest.approx(float(problem.log_likelihood(res.fit.theta)), rel=1e-5)
+    state = optimise(Objective(problem), Pipeline())
+    assert not state["stages"]["arc"]["found"]
+    stage1 = state["stages"]["lens_light"]["log_likelihood"]
+    assert stage1 == pytest.approx(res.fit.log_post, rel=1e-5)

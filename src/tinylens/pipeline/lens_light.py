@@ -67,6 +67,9 @@ def image_moments(data: np.ndarray, noise: np.ndarray, pixel_scale: float, radiu
 
 @dataclass
 class LensLightResult:
+    """Stage 1's best fit (its ``log_post``: the log-likelihood of every used pixel, no prior) and
+    the arc in its residual."""
+
     fit: Fit
     arc: Arc
     n_evals: int
@@ -123,9 +126,10 @@ def fit_lens_light(problem, base: np.ndarray | None = None, rounds: int = 2, cou
         clean = image_moments(d.data, d.noise, d.pixel_scale, exclude=arc.mask, center=center, used=d.mask)
         refits = objective.minimize_many([(t, free) for t in [best.theta, *starts(light_only, clean, base)]], weight)
         n_evals += sum(f.n_evals for f in refits)
-        refit = best_of(refits)
-        best = Fit(refit.theta, float(light_only.log_likelihood(refit.theta)), refit.n_evals, refit.message)
+        best = best_of(refits)
         arc = _arc(light_only, best.theta, threshold)
+    # the first round's fits score log L + log prior, a refit's its weighted pixels: report neither
+    best = Fit(best.theta, float(light_only.log_likelihood(best.theta)), best.n_evals, best.message)
     return LensLightResult(best, arc, n_evals)
 
 
