@@ -774,3 +774,29 @@ def test_stage_1_records_the_log_likelihood_whether_or_not_it_found_an_arc(tmp_p
     assert not state["stages"]["arc"]["found"]
     stage1 = state["stages"]["lens_light"]["log_likelihood"]
     assert stage1 == pytest.approx(res.fit.log_post, rel=1e-5)
+
+
+def test_without_an_arc_stage_3s_sources_start_behind_the_lens(tmp_path):
+    """Where stage 2 finds no arc (a faint one, under the threshold), every stage-3 start put the
+    source at the image's middle, (0, 0), whatever the lens's centre: for a lens at (0.8", -0.6")
+    that is a source 1" from it on the source plane, imaged once, beside the lens. It starts
+    behind the lens, at the mass centre."""
+    from tiny_lens import tiny_config, write_tiny_lens
+    from tinylens.pipeline.arc import Arc
+    from tinylens.pipeline.mass_source import starts
+    from tinylens.pipeline.params import get_param, prior_middle
+
+    write_tiny_lens(tmp_path)
+    config = tiny_config()
+    mass = config["model_components"]["lens_mass_list"][0]["params"]
+    source = config["model_components"]["source_light_list"][0]["params"]
+    for name, value in (("center_x", 0.8), ("center_y", -0.6)):
+        mass[name] = {"fixed": True, "fixed_value": value}
+        source[name] = {"prior_type": "uniform", "prior_settings": [-1.5, 1.5]}
+    problem = tinylens.load(config, base_dir=tmp_path)
+    shape = problem.dataset.data.shape
+    no_arc = Arc(np.zeros(shape, bool), np.zeros(shape), float("nan"))
+    comp = problem.spec.source_light[0]
+    got = {(round(get_param(t, comp, "center_x"), 6), round(get_param(t, comp, "center_y"), 6))
+           for t in starts(problem, prior_middle(problem), no_arc, 1.0)}
+    assert got == {(0.8, -0.6)}

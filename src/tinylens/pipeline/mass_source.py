@@ -64,17 +64,27 @@ class MassSourceResult:
 
 
 def source_guess(problem, theta: np.ndarray, arc: Arc) -> tuple[float, float, float]:
-    """``(x, y, size)`` of the arc pixels mapped to the source plane by the mass in ``theta``."""
+    """``(x, y, size)`` of the arc pixels mapped to the source plane by the mass in ``theta``;
+    without arc pixels, a 0.1" source behind the lens (:func:`mass_centre`)."""
     d = problem.dataset
     x, y = pixel_coordinates(d.data.shape, d.pixel_scale)
     sel = arc.mask & (d.data > 0)
     if not sel.any():
-        return 0.0, 0.0, 0.1
+        return (*mass_centre(problem, theta), 0.1)
     w = d.data[sel]
     bx, by = to_source_plane(problem, theta, np.stack([x[sel], y[sel]], axis=1)).T
     mx, my = np.average(bx, weights=w), np.average(by, weights=w)
     size = np.sqrt(np.average((bx - mx) ** 2 + (by - my) ** 2, weights=w))
     return float(mx), float(my), float(max(size, 2 * d.pixel_scale))
+
+
+def mass_centre(problem, theta: np.ndarray) -> tuple[float, float]:
+    """The main mass component's centre in ``theta`` (:func:`.params.main_mass`; ``(0, 0)`` for a
+    centre it has not): where a source behind the lens sits on the source plane."""
+    mass = main_mass(problem.spec)
+    if mass is None:
+        return 0.0, 0.0
+    return get_param(theta, mass, "center_x", 0.0), get_param(theta, mass, "center_y", 0.0)
 
 
 def peak_source_guess(problem, theta: np.ndarray, arc: Arc, center: tuple[float, float],
