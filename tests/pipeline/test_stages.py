@@ -745,12 +745,26 @@ def test_stage_1_and_relit_starts_are_measured_about_the_priors_lens_centre(writ
     assert near(_first_moments(monkeypatch, lambda: relight(Objective(problem), prior_middle(problem)))), "relight"
 
 
+def _lens_light_alone(folder, n_sersic: dict):
+    """The lens in ``folder`` (a tiny lens's files) modelled by one centred Sersic lens light alone,
+    its R_sersic U(0.05, 2) and its n_sersic of prior ``n_sersic``."""
+    from tiny_lens import tiny_config
+
+    config = tiny_config()
+    config["model_components"] = {"lens_mass_list": [], "source_light_list": [], "lens_light_list": [{
+        "type": "Sersic", "params": {
+            "R_sersic": {"prior_type": "uniform", "prior_settings": [0.05, 2.0]}, "n_sersic": n_sersic,
+            "center_x": {"fixed": True, "fixed_value": 0.0}, "center_y": {"fixed": True, "fixed_value": 0.0},
+            "Ie": {"use_linear": True}}}]}
+    return tinylens.load(config, base_dir=folder)
+
+
 def test_stage_1_records_the_log_likelihood_whether_or_not_it_found_an_arc(tmp_path):
     """result.json's stages.lens_light.log_likelihood was the log-likelihood where stage 1 found an
     arc and fitted again without it, but log L + log prior (here about 2 lower: n = 2 under a
     N(4, 1) prior) where it found none, a galaxy with no visible arc. It is the log-likelihood of
     the best stage-1 fit either way."""
-    from tiny_lens import PIXEL_SCALE, SHAPE, tiny_config, write_tiny_lens
+    from tiny_lens import PIXEL_SCALE, SHAPE, write_tiny_lens
     from tinylens.simulate import gaussian_psf, simulate_image
 
     truth = {"lens_light": [{"R_sersic": 0.5, "n_sersic": 2.0, "e1": 0.0, "e2": 0.0, "center_x": 0.0,
@@ -759,14 +773,7 @@ def test_stage_1_records_the_log_likelihood_whether_or_not_it_found_an_arc(tmp_p
     galaxy = simulate_image({"lens_light_list": ["Sersic"]}, truth, SHAPE, PIXEL_SCALE, psf, nsub=2)
     noisy = galaxy + np.random.default_rng(3).normal(0, 0.05, SHAPE)
     write_tiny_lens(tmp_path, data={"image": noisy, "noise": np.full(SHAPE, 0.05), "psf": psf})
-    config = tiny_config()
-    config["model_components"] = {"lens_mass_list": [], "source_light_list": [], "lens_light_list": [{
-        "type": "Sersic", "params": {
-            "R_sersic": {"prior_type": "uniform", "prior_settings": [0.05, 2.0]},
-            "n_sersic": {"prior_type": "gaussian", "prior_settings": [4.0, 1.0], "limits": [0.5, 6.0]},
-            "center_x": {"fixed": True, "fixed_value": 0.0}, "center_y": {"fixed": True, "fixed_value": 0.0},
-            "Ie": {"use_linear": True}}}]}
-    problem = tinylens.load(config, base_dir=tmp_path)
+    problem = _lens_light_alone(tmp_path, {"prior_type": "gaussian", "prior_settings": [4.0, 1.0], "limits": [0.5, 6.0]})
     res = fit_lens_light(problem)
     assert not res.arc.found
     assert res.fit.log_post == pytest.approx(float(problem.log_likelihood(res.fit.theta)), rel=1e-5)
@@ -800,3 +807,21 @@ def test_without_an_arc_stage_3s_sources_start_behind_the_lens(tmp_path):
     got = {(round(get_param(t, comp, "center_x"), 6), round(get_param(t, comp, "center_y"), 6))
            for t in starts(problem, prior_middle(problem), no_arc, 1.0)}
     assert got == {(0.8, -0.6)}
+
+
+def test_the_stages_gradient_calls_add_up_to_the_pipelines(tmp_path):
+    """result.json's stages.mass_source.n_evals left out the tries of relight (the lens light fitted
+    again with the source held) and of revive that were not kept, so the stages' calls fell short
+    of stage_gradient_evals (here 379 + 125 of 650). Stage 3 counts every call it made."""
+    from tiny_lens import write_tiny_lens
+
+    write_tiny_lens(tmp_path)
+    problem = _lens_light_alone(tmp_path, {"prior_type": "uniform", "prior_settings": [0.5, 6.0]})
+    calls = []
+    objective = Objective(problem)
+    real = objective.value_and_grad
+    objective.value_and_grad = lambda *a, **k: (calls.append(1), real(*a, **k))[1]
+    state = optimise(objective, Pipeline())
+    stages = state["stages"]
+    assert stages["lens_light"]["n_evals"] + stages["mass_source"]["n_evals"] == state["n_evals"]
+    assert stages["mass_source"]["n_evals"] == len(calls)  # stage 1 fits with an objective of its own

@@ -58,6 +58,10 @@ REVIVE_SIZES = (0.05, 0.1, 0.2, 0.4)
 
 @dataclass
 class MassSourceResult:
+    """Stage 3's best fit, its ``candidates`` and their gradient calls (``n_evals``; not those of
+    :func:`relight`'s and :func:`revive`'s tries that were not kept, which the objective's
+    counter has)."""
+
     fit: Fit
     candidates: list[Fit]
     n_evals: int

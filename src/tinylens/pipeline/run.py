@@ -119,6 +119,7 @@ def optimise(objective: Objective, settings, progress: bool = False) -> dict[str
               if (settings.arc and arc.found) else [])
     stages["arc"]["theta_E_others"] = others
     floor = theta_E_floor(arc, center, PEAK_R_MIN_PIXELS * d.pixel_scale, settings.min_theta_E_fraction) if settings.arc else 0.0
+    before = counts["n"]  # stage 3's calls: relight's and revive's tries too, kept or not
     ms = fit_mass_source(objective, theta, arc, theta_E_guess, other_theta_E=others, min_theta_E=floor)
     if not ms.fit.log_post > -BAD / 2:  # every start scored the optimiser's "non-finite" value
         raise ConfigError(
@@ -130,7 +131,7 @@ def optimise(objective: Objective, settings, progress: bool = False) -> dict[str
     if problem.spec.lens_mass and get_param(ms.fit.theta, main_mass(problem.spec), "theta_E", np.inf) < floor:
         floor = 0.0  # no fit reached it: the box is not cut (and the quality flags will tell)
     stages["arc"]["theta_E_floor"] = floor
-    stages["mass_source"] = {"log_posterior": ms.fit.log_post, "n_evals": ms.n_evals,
+    stages["mass_source"] = {"log_posterior": ms.fit.log_post, "n_evals": counts["n"] - before,
                              "candidates": [c.log_post for c in ms.candidates], "time_s": time.perf_counter() - t1}
     _say(progress, f"3/4 {stage3_done(problem.spec)}: log P {ms.fit.log_post:.1f} ({time.perf_counter() - t1:.1f} s)")
     return {"best": ms.fit.theta.tolist(), "stages": stages, "n_evals": counts["n"],
