@@ -4,9 +4,9 @@
 >>> result.median["lens_mass.0.theta_E"], result.interval_997["lens_mass.0.theta_E"]
 >>> result.summary            # pandas DataFrame, also in result_summary.csv
 
-Outputs go to ``output.path`` (relative to the YAML's folder), or to ``output=`` (relative to
-the current folder) when given, with
-the file names of ``config.output``. The nested sampler checkpoints there, so a fit that is
+Outputs go to ``output.path`` (relative to ``base_dir=`` when given, else to the YAML's folder,
+or to the current folder for a mapping), or to ``output=`` (relative to the current folder) when
+given, with the file names of ``config.output``. The nested sampler checkpoints there, so a fit that is
 stopped resumes when started again. ``result.json`` is written last: its presence means the
 search ended. A search that stopped early (``n_like_max`` or ``timeout`` reached, so
 ``converged`` is false) keeps its checkpoint, so that running the fit again continues it; a
@@ -198,7 +198,8 @@ def versions() -> dict[str, str]:
 
 def output_dir(problem, output: str | Path | None = None) -> Path:
     """``output`` (a relative one from the current folder, as any path a user types), else the
-    config's ``output.path`` (default ``output``), a relative one from the YAML's folder."""
+    config's ``output.path`` (default ``output``), a relative one from ``problem.base_dir`` (the
+    ``base_dir`` given to :func:`fit`, else the YAML's folder)."""
     from tinylens.config.loader import home_expanded, resolve_path
 
     if output is not None:
