@@ -36,3 +36,17 @@ def test_load_is_typed_as_the_function_it_calls():
     ours, theirs = inspect.signature(tinylens.load).parameters, inspect.signature(load).parameters
     assert list(ours) == list(theirs)
     assert [ours[p].annotation for p in ("config", "base_dir")] == [theirs[p].annotation for p in ("config", "base_dir")]
+
+
+def test_each_error_a_user_is_told_to_catch_is_exported():
+    """tinylens.fit documents an OutputError (an output folder that cannot be written, a full
+    disk) and a Problem raises a ParameterError (a parameter vector of the wrong shape), but
+    neither was exported beside ConfigError and DataError, so ``except tinylens.OutputError`` was an
+    AttributeError; each error of user input (each TinyLensError of tinylens.errors) is exported."""
+    import tinylens.errors
+
+    errors = {name for name, value in vars(tinylens.errors).items()
+              if inspect.isclass(value) and issubclass(value, tinylens.errors.TinyLensError)}
+    assert {"ConfigError", "DataError", "OutputError", "ParameterError", "TinyLensError"} <= errors
+    assert errors <= set(tinylens.__all__)
+    assert all(getattr(tinylens, name) is getattr(tinylens.errors, name) for name in errors)

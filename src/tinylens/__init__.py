@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tinylens.errors import ConfigError, DataError, TinyLensError
+from tinylens.errors import ConfigError, DataError, OutputError, ParameterError, TinyLensError
 from tinylens.fit import FitResult, fit  # a light module; bound eagerly so `tinylens.fit` stays the function
 from tinylens.precision import set_precision
 
@@ -66,4 +66,5 @@ def load(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, dtype: 
     return _load(config, dtype=dtype, base_dir=base_dir)
 
 
-__all__ = ["ConfigError", "DataError", "FitResult", "TinyLensError", "fit", "load", "set_precision", "__version__"]
+__all__ = ["ConfigError", "DataError", "FitResult", "OutputError", "ParameterError", "TinyLensError", "fit", "load",
+           "set_precision", "__version__"]
