@@ -506,7 +506,8 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
     file is read once, before the data are loaded. A truth that cannot be used (a file that cannot
     be read, neither a mapping nor a path, a value that is not a number, no free parameter named) raises
     :class:`~tinylens.errors.DataError`, or with ``truth_errors`` "warn" (a survey's) is a
-    :class:`~tinylens.errors.DataWarning` and the lens is fitted without it.
+    :class:`~tinylens.errors.DataWarning` and the lens is fitted without it; another
+``truth_errors`` is a ConfigError, as is a ``progress`` or ``fresh`` other than True or False.
 
     The inference settings, that the likelihood is finite somewhere in the prior
     (:func:`check_likelihood`) and the output folder (:class:`~tinylens.errors.OutputError`) are
@@ -525,7 +526,8 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
     from tinylens.results.truth import TRUTH_ERRORS, check_truth, read_truth, truth_step
 
     if truth_errors not in TRUTH_ERRORS:
-        raise ValueError(f"truth_errors must be one of {', '.join(TRUTH_ERRORS)}; got {truth_errors!r}.")
+        raise ConfigError(f"truth_errors must be one of {', '.join(map(repr, TRUTH_ERRORS))}; "
+                          f"got {type(truth_errors).__name__} {truth_errors!r}.")
     check_flag("progress", progress)
     check_flag("fresh", fresh)
     check_folder_argument("output", output)

@@ -181,6 +181,19 @@ def test_a_flag_that_is_not_true_or_false_is_refused_by_name(tmp_path, argument,
     assert check_flag(argument, True) is check_flag(argument, np.False_) is None  # numpy's bools are bools
 
 
+@pytest.mark.parametrize("value", ["ignore", "Warn", None])
+def test_a_truth_errors_other_than_raise_or_warn_is_a_config_error(tmp_path, value):
+    """``truth_errors`` other than "raise" or "warn" was a bare ValueError, where every other
+    argument of tinylens.fit given a wrong value (``fresh``, ``progress``, ``output``) is a
+    ConfigError, the error a caller is told to catch; it is now a ConfigError naming the argument,
+    its choices and the value, before the output folder is touched."""
+    config = write_tiny_lens(tmp_path, {"type": "optimizer", "method": "lbfgs"})
+    with pytest.raises(tinylens.ConfigError, match=rf"^truth_errors must be one of 'raise', 'warn'; "
+                                                   rf"got {type(value).__name__} {value!r}\.$"):
+        tinylens.fit(config, progress=False, truth_errors=value)
+    assert not (tmp_path / "output").exists()
+
+
 class _FsPath:
     """A path of another library's kind (pytest's ``tmpdir``, ``py.path.local``): an os.PathLike, no Path."""
 
