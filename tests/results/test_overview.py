@@ -134,6 +134,23 @@ def test_overview_figure_flags_panel_shows_why_lenses_are_untrusted():
                                                                    "light_prior_edge"]
 
 
+def test_overview_figure_flags_panel_says_how_many_flags_it_leaves_out():
+    """The flags panel shows the 12 most frequent flags; a survey raising more lost the rest
+    silently. Its axis label now says how many more there are (and nothing where all are shown)."""
+    q = quantity_for("lens_mass.0.theta_E")
+    catalog = _catalog()
+    fig = ov.overview_figure(catalog, q, ov.flag_table(catalog))
+    assert fig.axes[2].get_xlabel() == "lenses with the flag"
+    many = [f"flag_{i:02d}" for i in range(15)]  # flag_00 on 6 lenses, ..., flag_05 on 1, the rest on 1
+    catalog["flags"] = [",".join(many)] + [",".join(many[:6 - k]) for k in range(1, 6)] + [None, None]
+    catalog["critical_flags"] = ""
+    flags = ov.flag_table(catalog)
+    assert len(flags) == 15
+    panel = ov.overview_figure(catalog, q, flags).axes[2]
+    assert len(panel.get_yticklabels()) == 12 and panel.get_yticklabels()[-1].get_text() == "flag_00"
+    assert panel.get_xlabel() == "lenses with the flag\n(the 12 most frequent; 3 more flags in the flags table)"
+
+
 def test_overview_width_panel_gives_its_unit_in_plain_digits():
     """The width panel gave an Einstein radius's relative widths as fractions (0.02) where the
     parameters figure and the table give per cent, ticked '2.075 x 10^-2' over a range within a

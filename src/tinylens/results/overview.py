@@ -36,6 +36,8 @@ from tinylens.fit import DEFAULT_FILES
 from tinylens.results.report import CATALOG_HINT, ID_COLUMN, Quantity, numbers, paper_quantities, quantity_unit
 
 FLAG_COLUMNS = ("flag", "n_lenses", "n_untrusted", "n_critical")
+#: How many flags, the most frequent, the overview figure's flags panel shows.
+FLAGS_SHOWN = 12
 PARAMETER_COLUMNS = ("parameter", "n", "median", "percentile_16", "percentile_84", "half_width_68",
                      "relative_half_width_68", "n_collapsed")
 INSPECT_COLUMNS = ("lens_id", "status", "trusted", "flags", "critical_flags", "reason", "folder", "figure")
@@ -475,7 +477,7 @@ def overview_figure(catalog: pd.DataFrame, q: Quantity, flags: pd.DataFrame):
     b.set_xlabel(f"{q.label} (posterior median)")
     b.set_ylabel(width_label(q))
     if len(flags):
-        shown = flags.head(12).iloc[::-1]
+        shown = flags.head(FLAGS_SHOWN).iloc[::-1]
         y = np.arange(len(shown))
         c.barh(y, shown["n_lenses"], color="0.7", label="all ok lenses")
         known = shown["n_critical"].notna().all()
@@ -487,7 +489,7 @@ def overview_figure(catalog: pd.DataFrame, q: Quantity, flags: pd.DataFrame):
         _legend_above(c)
     else:
         _say_empty(c, "no quality flag raised" if records_flags(catalog) else "quality flags not recorded")
-    c.set_xlabel("lenses with the flag")
+    c.set_xlabel(flags_label(len(flags)))
     timed = next((k for k in TIME_COLUMNS if np.isfinite(_column(ok, TIME_COLUMNS[k])).any()), "search")
     wall = _column(ok, TIME_COLUMNS[timed])
     wall = wall[np.isfinite(wall)]
@@ -505,6 +507,15 @@ def overview_figure(catalog: pd.DataFrame, q: Quantity, flags: pd.DataFrame):
     fitted_suptitle(fig, f"{lens_count(n['n_lenses'])}: {n['n_ok']} ok ({trust_text(n)}), {n['n_failed']} failed")
     fig.tight_layout()
     return fig
+
+
+def flags_label(n_flags: int, shown: int = FLAGS_SHOWN) -> str:
+    """The flags panel's axis label, which says how many of ``n_flags`` flags it leaves out
+    where it shows only the ``shown`` most frequent (it left them out silently)."""
+    label = "lenses with the flag"
+    if n_flags <= shown:
+        return label
+    return f"{label}\n(the {shown} most frequent; {n_flags - shown} more flags in the flags table)"
 
 
 def fitted_suptitle(fig: Any, text: str) -> None:
