@@ -265,7 +265,7 @@ def test_an_all_failed_survey_still_gets_an_overview(tmp_path):
     result = CliRunner().invoke(app, ["report", str(tmp_path / "c.csv")])
     assert result.exit_code == 0, result.output
     text = " ".join(result.output.split())
-    assert "0 ok" in text and "3 failed" in text and "Failed (2): DataError: x" in text
+    assert ": 0 ok, 3 failed." in text and "Failed (2): DataError: x" in text
     saved = json.loads((tmp_path / "report" / "overview.json").read_text())
     assert saved["failure_reasons"] == [{"reason": "DataError: x", "n": 2}, {"reason": "ConfigError: y", "n": 1}]
     assert saved["parameters"] == [] and not (tmp_path / "report" / "overview.png").exists()
@@ -779,13 +779,13 @@ def test_status_values_other_than_ok_and_failed_are_named(tmp_path):
     """A catalogue made by hand with 'OK' and 'FAILED' (or no status at all) was summarised as
     '0 ok, 0 failed, 8 with another status' with no word of which, and its lenses were listed
     'To inspect: 8 lenses (untrusted or failed)', though none is either; the values are now named,
-    and the list says what its lenses are."""
+    and the list says what its lenses are. With no lens ok, '0 ok' has no '(0 trusted, 0 not)'."""
     catalog = _catalog().assign(status=["OK"] * 6 + ["FAILED", "queued"])
     catalog.to_csv(tmp_path / "catalog.csv", index=False)
     result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv")], env={"COLUMNS": "400"})
     assert result.exit_code == 0, result.output
     text = " ".join(result.output.split())
-    assert ("0 ok (0 trusted, 0 not), 0 failed, 8 with another status ('OK' x6, 'FAILED', 'queued': only 'ok' "
+    assert ("0 ok, 0 failed, 8 with another status ('OK' x6, 'FAILED', 'queued': only 'ok' "
             "and 'failed' are counted).") in text
     assert "To inspect: 8 lenses (another status)," in text
     catalog.assign(status=None).to_csv(tmp_path / "catalog.csv", index=False)

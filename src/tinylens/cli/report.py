@@ -258,7 +258,7 @@ def print_overview(result: dict[str, Any], paths: dict[str, Path]) -> None:
              if rules else f"{lens_count(n['n_lenses'])} in {sel['catalog']}")
     which = escape(which)  # a folder 'survey [v2]' or a --where holding '[...]' is not rich markup
     console.print(f"[bold]{which}[/]: "
-                  f"[green]{n['n_ok']} ok[/] ({ov.trust_text(n)}), "
+                  f"[green]{n['n_ok']} ok[/]{ov.trust_suffix(n)}, "
                   f"[red]{n['n_failed']} failed[/]"
                   + (f", {n['n_other_status']} with another status ({escape(ov.other_statuses(result['catalog']))}: "
                      "only 'ok' and 'failed' are counted)" if n["n_other_status"] else "") + ".", soft_wrap=True)

@@ -161,6 +161,12 @@ def trust_text(n: dict[str, int | None]) -> str:
     return f"{n['n_trusted']} trusted, {n['n_untrusted']} not" + (f", {unknown} not recorded" if unknown else "")
 
 
+def trust_suffix(n: dict[str, int | None]) -> str:
+    """`` (4 trusted, 2 not)`` after ``6 ok`` (:func:`trust_text`), with its leading space; empty
+    where no lens is ok (``0 ok (0 trusted, 0 not)`` said nothing more than ``0 ok``)."""
+    return f" ({trust_text(n)})" if n["n_ok"] else ""
+
+
 def flag_table(catalog: pd.DataFrame) -> pd.DataFrame:
     """For each flag of the ok lenses: on how many it is raised, how many of those are
     untrusted (not those whose trust is not recorded; ``None`` for a catalogue without a
@@ -504,7 +510,7 @@ def overview_figure(catalog: pd.DataFrame, q: Quantity, flags: pd.DataFrame):
     if not len(wall):
         _say_empty(d, "no wall time in the catalogue\n(columns total_time_s, wall_time_s)")
     n = counts(catalog)
-    fitted_suptitle(fig, f"{lens_count(n['n_lenses'])}: {n['n_ok']} ok ({trust_text(n)}), {n['n_failed']} failed")
+    fitted_suptitle(fig, f"{lens_count(n['n_lenses'])}: {n['n_ok']} ok{trust_suffix(n)}, {n['n_failed']} failed")
     fig.tight_layout()
     return fig
 
