@@ -1030,6 +1030,30 @@ def test_a_survey_stopped_before_its_last_lens_logs_the_counts_it_stopped_at(cap
         "survey: 2 lenses, 0 already done, 2 to fit"]
 
 
+def test_a_heartbeat_as_the_last_lens_finishes_is_not_logged_beside_its_line(capsys):
+    """The heartbeat's thread decided whether a line was due outside the lock that update holds to
+    print, so a heartbeat at the moment the last lens finished (between update reading the clock
+    and marking its line printed) logged 'survey: 3/3 done ...; still fitting' beside the final
+    line. The clock here runs the heartbeat in its own thread at that moment and waits a second
+    for it: now it waits for update's line and then finds its own not due."""
+    now, beat = [0.0], []
+
+    def clock() -> float:
+        if beat == ["armed"]:
+            beat[0] = threading.Thread(target=bar.heartbeat)
+            beat[0].start()
+            beat[0].join(timeout=1.0)  # it finishes here where it is not held back by the lock
+        return now[0]
+
+    bar = runner.SurveyProgress(1, [], enabled=True, clock=clock)
+    now[0] = runner.HEARTBEAT_SECONDS + runner.LOG_SECONDS
+    beat.append("armed")
+    bar.update({"status": "ok"})
+    beat[0].join()
+    rate = 3600 / now[0]  # one lens in that time
+    assert capsys.readouterr().err.splitlines() == [f"survey: 1/1 done (1 ok, 0 failed), 0 left, {rate:.3g} lenses/h, ETA 0s"]
+
+
 def test_heartbeat_logs_when_nothing_was_for_a_while(capsys):
     """A batch job's log shows the survey alive while its first lenses are fitted."""
     now = [0.0]

@@ -1390,20 +1390,26 @@ class SurveyProgress:
                 f"{self.left} left, {self.rate():.3g} lenses/h, ETA {eta_text}")
 
     def update(self, row: Mapping[str, Any]) -> None:
-        """Count a lens just finished."""
-        self.ok += row.get("status") == "ok"
-        self.failed += row.get("status") == "failed"
-        self._new += 1
-        if self._progress is not None:
-            self._progress.update(self._task, advance=1, counts=self._counts(), rate=f"{self.rate():.3g} lenses/h")
-        elif self._console is not None and self._lines.due(force=not self.left):
-            self._log(self.line())
+        """Count a lens just finished. The counts and whether a line is due are read and changed
+        under the lock, which the heartbeat's thread takes too: both found a line due at once."""
+        with self._lock:
+            self.ok += row.get("status") == "ok"
+            self.failed += row.get("status") == "failed"
+            self._new += 1
+            if self._progress is not None:
+                self._progress.update(self._task, advance=1, counts=self._counts(), rate=f"{self.rate():.3g} lenses/h")
+            elif self._console is not None and self._lines.due(force=not self.left):
+                self._print_line(self.line())
 
     def _log(self, text: str) -> None:
         """Print ``text``, a line with the counts now."""
         with self._lock:
-            self._shown = self._new
-            self._console.print(text, markup=False, soft_wrap=True)
+            self._print_line(text)
+
+    def _print_line(self, text: str) -> None:
+        """:meth:`_log` with the lock already held."""
+        self._shown = self._new
+        self._console.print(text, markup=False, soft_wrap=True)
 
     def note(self, text: str) -> None:
         """Print ``text`` on stderr (above the bar on a terminal), with or without the progress."""
@@ -1413,10 +1419,19 @@ class SurveyProgress:
     def heartbeat(self) -> None:
         """Without a terminal: log the counts and the time elapsed if nothing was logged for
         :data:`HEARTBEAT_SECONDS` (called from a background thread while the survey runs); that
-        no worker is connected, rather than 'still fitting', when the cluster has none."""
-        if self._progress is None and self._console is not None and self._lines.due(every=HEARTBEAT_SECONDS):
-            doing = "no Dask worker connected" if self._workers is not None and self._workers() == 0 else "still fitting"
-            self._log(f"{self.line()}; {doing}, {_duration(self._lines.elapsed)} elapsed")
+        no worker is connected, rather than 'still fitting', when the cluster has none. Whether
+        it is due is decided under the lock, so that it and a lens's line are not both printed."""
+        if self._progress is not None or self._console is None:
+            return
+        with self._lock:
+            if not self._lines.due(every=HEARTBEAT_SECONDS):
+                return
+            due_at = self._lines.last
+        # the scheduler is asked outside the lock: a slow answer must not hold up a finished lens
+        doing = "no Dask worker connected" if self._workers is not None and self._workers() == 0 else "still fitting"
+        with self._lock:
+            if self._lines.last == due_at:  # else a lens's line came meanwhile
+                self._print_line(f"{self.line()}; {doing}, {_duration(self._lines.elapsed)} elapsed")
 
     def _beat_loop(self) -> None:
         while not self._stop.wait(min(HEARTBEAT_SECONDS / 10, 60.0)):
