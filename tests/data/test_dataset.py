@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import warnings
 from pathlib import Path
@@ -502,6 +503,31 @@ def test_a_survey_file_name_in_another_case_gets_the_survey_hint(tmp_path, files
     text = data_error(config(**{key: name}), tmp_path)
     assert f"file not found: {tmp_path / name}." in text
     assert "If this is a survey template" in text and "--dry-run" in text, text
+
+
+@pytest.mark.parametrize("name", ["image.fits", "drz.fits[SCI]"])
+def test_a_file_in_a_folder_that_cannot_be_entered_is_named_not_a_bare_permission_error(tmp_path, files, monkeypatch,
+                                                                                         name):
+    """A data file in a folder the user may not enter (no search permission): Path.exists raises
+    PermissionError there on Python 3.11, which came out bare, with no key or file named. Now it is
+    a DataError naming the key, the file and the folder to check. The folder is made unenterable by
+    a patched Path.stat, as the tests may run as root, whom permissions do not stop."""
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    stat = Path.stat
+
+    def blocked_stat(self, *args, **kwargs):
+        if locked in Path(self).parents:
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        return stat(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "stat", blocked_stat)
+    file = locked / name.partition("[")[0]
+    text = data_error(config(noise_path=f"locked/{name}"), tmp_path)
+    assert text == (f"dataset.noise_path file {file} cannot be reached: permission denied on a folder on its path (a "
+                    f"folder you may not enter; check with ls -ld on {locked} and the folders above it).")
+    monkeypatch.undo()
+    assert f"dataset.noise_path file not found: {file}." in data_error(config(noise_path=f"locked/{name}"), tmp_path)
 
 
 def test_a_link_to_a_removed_file_says_where_it_points(tmp_path, files):

@@ -47,12 +47,35 @@ Extension = int | str | tuple[str, int]
 _IMAGE_SECTION = re.compile(r"\[(?P<section>[^\[\]]*[:*][^\[\]]*)\]$")
 
 
+def reachable(path: Path) -> bool:
+    """``path.exists()``, but False (not a bare PermissionError) where a folder on its way cannot
+    be entered, which ``Path.exists`` raises on Python 3.11 (:func:`blocked_folder_note` says why)."""
+    try:
+        return path.exists()
+    except PermissionError:
+        return False
+
+
+def blocked_folder_note(path: Path) -> str:
+    """For a ``path`` that cannot be looked at, as a folder on its way cannot be entered (no
+    permission to search it: ``chmod``, another user's or a group's folder), what to do; ``""`` for
+    any other path, one missing included."""
+    try:
+        path.stat()
+    except PermissionError:
+        return (f" cannot be reached: permission denied on a folder on its path (a folder you may not enter; "
+                f"check with ls -ld on {path.parent} and the folders above it)")
+    except (OSError, ValueError):
+        return ""
+    return ""
+
+
 def check_no_image_section(path: str | Path, role: str) -> None:
     """Raise a DataError naming ``role`` when ``path`` (not an existing file) ends in a CFITSIO
     image section such as ``drz.fits[SCI][1000:1200,800:1000]``: tinylens reads whole HDUs, and
     the section was taken as part of the file name ("file not found: drz.fits[SCI]")."""
     match = _IMAGE_SECTION.search(str(path))
-    if match is None or Path(path).exists():
+    if match is None or reachable(Path(path)):
         return
     raise DataError(f"{role} {path} ends in the image section [{match['section']}]; tinylens reads whole images and "
                     "takes no sections. Name the file, or the file and its HDU (e.g. drz.fits[SCI]), of an image "
@@ -67,7 +90,7 @@ def split_extension(path: str | Path) -> tuple[Path, Extension | None]:
     """
     text = str(path)
     match = _WITH_EXTENSION.match(text)
-    if match is None or Path(text).exists():
+    if match is None or reachable(Path(text)):
         return Path(text), None
     ext = match["ext"].strip()
     name, _, version = (part.strip() for part in ext.partition(","))
@@ -218,8 +241,12 @@ def dangling_link_note(path: Path) -> str:
 
 def check_readable_file(path: Path, role: str, hint: str = "") -> None:
     """Raise a DataError unless ``path`` is an existing, readable file (``hint``: added when missing;
-    so is :func:`escaped_path_note`; a link to nothing says where it points, :func:`dangling_link_note`)."""
-    if not path.exists():
+    so is :func:`escaped_path_note`; a link to nothing says where it points, :func:`dangling_link_note`;
+    a file in a folder that cannot be entered says so, :func:`blocked_folder_note`)."""
+    if not reachable(path):
+        blocked = blocked_folder_note(path)
+        if blocked:
+            raise DataError(f"{role} file {path}{blocked}.")
         note = escaped_path_note(path)
         shown = repr(str(path)) if note else str(path)  # a tab or line break shown as one would break the line
         raise DataError(f"{role} file not found: {shown}{dangling_link_note(path)}." + (f" {hint}" if hint else "")
