@@ -328,6 +328,30 @@ def test_the_seed_draws_the_noise_and_truth_records_it(demo_dir, tmp_path):
         assert (folder / name).read_bytes() == (demo_dir / name).read_bytes(), name
 
 
+def test_new_data_beside_an_earlier_fits_outputs_are_warned_of_by_folder(tmp_path):
+    """'tinylens demo DIR' (which fits) then 'tinylens demo DIR --seed 7 --no-fit' left the first
+    fit's output folder (result.json, tables, figures) beside data it was not fitted to, unsaid;
+    a warning now names the folder and what to do. None where the data are the same (the demo
+    run again with its seed) or where no fit left anything."""
+    folder = tmp_path / "demo"
+    first = CliRunner().invoke(app, ["demo", str(folder), "--no-fit"], env={"COLUMNS": "400"})
+    assert first.exit_code == 0 and "Warning" not in first.output, first.output
+    (folder / "output").mkdir()  # what the demo's own fit of the default seed leaves
+    for name in ("result.json", "result_summary.csv", "model_results.png"):
+        (folder / "output" / name).write_text("{}")
+    same = CliRunner().invoke(app, ["demo", str(folder), "--no-fit"], env={"COLUMNS": "400"})
+    assert same.exit_code == 0 and "Warning" not in same.output, same.output
+    other = CliRunner().invoke(app, ["demo", str(folder), "--seed", "7", "--no-fit"], env={"COLUMNS": "400"})
+    assert other.exit_code == 0, other.output
+    text = " ".join(other.output.split())
+    assert (f"Warning: {folder / 'output'} holds the outputs of an earlier fit (model_results.png, result.json, "
+            "result_summary.csv) of data this demo has replaced (another seed or precision): they are not of the data "
+            f"just written. Fit it again to replace them (tinylens fit {folder / 'model_config.yaml'} --truth "
+            f"{folder / 'truth.json'}), or delete {folder / 'output'}.") in text
+    assert sorted(p.name for p in (folder / "output").iterdir()) == ["model_results.png", "result.json",
+                                                                    "result_summary.csv"]  # warned of, not deleted
+
+
 @pytest.mark.parametrize(("seed", "shown"), [("-1", "-1"), ("2.5", "2.5"), ("abc", "'abc'")])
 def test_a_seed_that_is_no_non_negative_integer_is_refused_by_name(tmp_path, seed, shown):
     """--seed -1 reached numpy's default_rng, whose ValueError was a traceback; each value that is

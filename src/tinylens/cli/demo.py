@@ -21,7 +21,7 @@ import typer
 import yaml
 from rich.markup import escape
 
-from tinylens.cli.common import console, path_value
+from tinylens.cli.common import console, path_value, print_warning
 from tinylens.cli.simulate_population import whole_value
 from tinylens.errors import OutputError
 from tinylens.results.truth import TRUTH_FILE
@@ -301,6 +301,34 @@ def demo_fit_command(directory: Path) -> str:
     return shlex.join(["tinylens", "fit", str(directory / "model_config.yaml"), "--truth", str(directory / TRUTH_FILE)])
 
 
+def demo_record(directory: Path) -> Any:
+    """The content of the truth.json in the demo's folder ``directory`` (its seed, precision and
+    true values: what its images were drawn from), or None where there is none to read."""
+    try:
+        return json.loads((found_folder(directory) / TRUTH_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def stale_outputs_warning(directory: Path, earlier: Any) -> str:
+    """What to say of the outputs an earlier fit left in the demo's output folder once the demo
+    has written new data to ``directory`` whose truth.json is not ``earlier``'s (another seed or
+    precision: :func:`demo_record` before the demo wrote): they are of the earlier data, not these.
+    ``""`` where the folder holds nothing, or the data are the earlier ones."""
+    from tinylens.errors import listed
+
+    out = directory / demo_config()["output"]["path"]
+    try:
+        names = sorted(p.name for p in found_folder(out).iterdir())
+    except OSError:  # none, or not a folder
+        return ""
+    if not names or demo_record(directory) == earlier:
+        return ""
+    return (f"{out} holds the outputs of an earlier fit ({listed(names)}) of data this demo has replaced (another seed "
+            f"or precision): they are not of the data just written. Fit it again to replace them "
+            f"({demo_fit_command(directory)}), or delete {out}.")
+
+
 class _ConfigDumper(yaml.SafeDumper):
     """Block-style YAML with short lists inline (``prior_settings: [0.0, 0.3]``), as TinyLensGpu writes it."""
 
@@ -318,10 +346,14 @@ def demo(
 ) -> None:
     """Simulate a realistic lens (no downloads), write it with a config, and fit it."""
     directory = directory.expanduser()  # a quoted "~/demo": the suggested command quotes it, and a shell would not expand it
+    earlier = demo_record(directory)
     config_path = write_demo(directory, seed)
     console.print(f"Wrote image.fits, noise.fits, psf.fits, truth.json and model_config.yaml to [bold]{escape(str(directory))}[/]",
                   soft_wrap=True)
     if no_fit:
+        stale = stale_outputs_warning(directory, earlier)  # a fit replaces them; without one they would stay
+        if stale:
+            print_warning(stale)
         console.print(f"Fit it with: {escape(demo_fit_command(directory))}\n({TRUTH_NOTE})", soft_wrap=True)
         return
     from tinylens.cli.fit import print_result, run_fit, truth_table
