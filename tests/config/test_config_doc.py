@@ -8,6 +8,7 @@ import re
 import typing
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from pydantic import BaseModel
@@ -150,3 +151,38 @@ def test_each_samplers_pipeline_defaults_are_listed(method):
     bullet = re.search(rf"^- `{method}`: (.*?)(?=^- )", DOC, re.S | re.M).group(1)
     for name, default in BOXED_SAMPLER_DEFAULTS.get(method, {}).items():
         assert re.search(rf"`{name}`\s+\({re.escape(_as_yaml(default))}\)", bullet), (method, name)
+
+
+def test_the_sersic_difference_from_tinylensgpu_is_as_the_doc_says():
+    """docs/config.md's "Differences from TinyLensGpu" did not say that TinyLensGpu's Sersic
+    (b_n = 1.9992 n - 0.3271) is not tinylens's (exact b_n), though a TinyLensGpu config's
+    R_sersic and Ie then describe another profile here. The sizes it now gives are those of the
+    two b_n (scipy's gammaincinv for the exact one), and tinylens's Sersic with the converted
+    R_sersic and Ie is TinyLensGpu's formula."""
+    import jax.numpy as jnp
+    from scipy.special import gammaincinv
+
+    section = DOC[DOC.index("## Differences from TinyLensGpu"):]
+    bullet = section[section.index("**The Sérsic profile.**"):].split("\n- ")[0]
+    text = " ".join(bullet.split())
+    stated = {float(n): float(pct) for pct, n in re.findall(r"(\d+(?:\.\d+)?) % (?:larger here )?at n = (\d+(?:\.\d+)?)", text)}
+    assert set(stated) == {0.3, 0.5, 1.0}, text
+    ratio = lambda n: (gammaincinv(2 * n, 0.5) / (1.9992 * n - 0.3271)) ** n
+    for n, pct in stated.items():
+        digits = len(str(pct).split(".")[1])
+        assert round(100 * (ratio(n) - 1), digits) == pct, (n, 100 * (ratio(n) - 1))
+    assert "within 0.1 % from n = 2 to 8" in text
+    assert all(abs(ratio(n) - 1) < 1e-3 for n in np.linspace(2.0, 8.0, 61))
+    x = jnp.linspace(0.1, 3.0, 30)
+    y = 0.4 * x
+    for n in (0.5, 1.0, 4.0):
+        r_tlg, ie_tlg, e1, e2 = 0.6, 2.0, 0.1, -0.05
+        b_approx, b_exact = 1.9992 * n - 0.3271, gammaincinv(2 * n, 0.5)
+        p = {"R_sersic": r_tlg * ratio(n), "n_sersic": n, "e1": e1, "e2": e2, "center_x": 0.0, "center_y": 0.0}
+        ours = ie_tlg * np.exp(b_approx - b_exact) * np.asarray(LIGHT_PROFILES["Sersic"].basis(x, y, p))[..., 0]
+        phi, c = np.arctan2(e2, e1) / 2, np.hypot(e1, e2)
+        q = (1 - c) / (1 + c)
+        xr, yr = np.cos(phi) * x + np.sin(phi) * y, -np.sin(phi) * x + np.cos(phi) * y
+        radius = np.hypot(np.asarray(xr) * np.sqrt(q), np.asarray(yr) / np.sqrt(q))
+        theirs = ie_tlg * np.exp(-b_approx * ((radius / r_tlg) ** (1 / n) - 1))
+        np.testing.assert_allclose(ours, theirs, rtol=2e-4)

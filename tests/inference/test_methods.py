@@ -88,3 +88,28 @@ def test_optimiser_finds_truth(lens_dir, reference, method, settings):
     assert res.samples.shape == (1, problem.ndim) and res.weights == pytest.approx([1.0])
     assert res.n_likelihood_evals > 0
     check_best_fit(problem, res, reference)
+
+
+def test_tinylensgpus_immediate_updating_is_said_to_run_deferred(lens_dir, reference):
+    """TinyLensGpu's differential_evolution demo asks for 'updating: immediate', which scipy cannot
+    follow for the batched population tinylens evaluates: the config loaded silently and the fit
+    printed scipy's "the 'vectorized' keyword has overridden updating='immediate'" (a keyword the
+    config does not have). Loading now warns, naming the setting and what runs; the fit runs
+    deferred updating without scipy's warning, and finds the truth."""
+    import warnings
+
+    from tinylens.errors import ConfigWarning
+
+    settings = {"strategy": "best1bin", "maxiter": 200, "popsize": 10, "tol": 0.01, "mutation": [0.5, 1.0],
+                "recombination": 0.7, "seed": 2, "polish": True, "init": "latinhypercube", "atol": 0,
+                "updating": "immediate"}
+    with pytest.warns(ConfigWarning, match=r"inference.settings.updating: 'immediate' is run as 'deferred'"):
+        problem = load(lens_dir, {"type": "optimizer", "method": "differential_evolution", "settings": settings})
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*updating")
+        res = run_inference(problem, progress=False)
+    check_best_fit(problem, res, reference)
+    settings["updating"] = "deferred"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConfigWarning)
+        load(lens_dir, {"type": "optimizer", "method": "differential_evolution", "settings": settings})

@@ -73,6 +73,13 @@ REFUSED = [
     ({**DE, "settings": {"init": "sobl"}}, "init", ["'sobl'"]),
     ({**DE, "settings": {"updating": "later"}}, "updating", ["'later'"]),
     ({**DE, "settings": {"atol": "x"}}, "atol", ["'x'"]),
+    # scipy's keywords that tinylens sets itself, which TinyLensGpu passes on to scipy: they were
+    # "not a setting of differential_evolution", though they are scipy's
+    ({**DE, "settings": {"workers": -1}}, "workers", ["a keyword of scipy's differential_evolution that tinylens "
+                                                      "sets itself", "one batched likelihood call", "remove it"]),
+    ({**DE, "settings": {"x0": [1.0, 0.2, 0.1, 0.0]}}, "x0", ["sets itself", "narrow the priors"]),
+    ({**DE, "settings": {"vectorized": False}}, "vectorized", ["sets itself"]),
+    ({**DE, "settings": {"rng": 3}}, "rng", ["give seed instead"]),
     # more starts than draws to start from ran n_draws starts, silently
     ({**LBFGS, "settings": {"n_starts": 20, "n_draws": 16}}, "n_starts", ["n_draws (16)", "20 starts"]),
     ({**LBFGS, "settings": {"n_starts": 2000}}, "n_starts", ["n_draws (1024, its default)", "2000 starts"]),

@@ -757,6 +757,17 @@ _PIPELINE_OFF = {"n_sigma": "bounded", "max_widen": "bounded", "min_theta_E_frac
 _PIPELINE_INSTEAD = {"bounded": "the sampler runs over the full priors, with no box",
                      "arc": "theta_E starts at its prior's median, with no floor"}
 _SUPERSAMPLING_MODE = {"nsub": "uniform", "levels": "adaptive", "tolerance": "adaptive"}
+#: Why differential evolution's ``updating: immediate`` is not followed: tinylens evaluates each
+#: generation's population in one batch (scipy's ``vectorized``), which scipy updates ``deferred``.
+DE_IMMEDIATE = ("inference.settings.updating: 'immediate' is run as 'deferred': tinylens evaluates each generation "
+                "of differential evolution in one batch, so the best member is updated once per generation, not "
+                "after each trial; remove the setting, or write 'deferred'")
+
+
+def immediate_updating(inference: Inference) -> bool:
+    """Whether ``inference`` is a differential evolution asking for ``updating: immediate``."""
+    return (inference.type, inference.method) == ("optimizer", "differential_evolution") \
+        and inference.settings.get("updating") == "immediate"
 
 
 def _changed(model: BaseModel) -> list[str]:
@@ -770,8 +781,12 @@ def unused_keys(config: Config) -> list[str]:
     """One line per key ``config`` sets (to other than its default) that its other keys switch
     off, so that it does nothing: the ``pipeline`` around an optimiser, or with ``enabled: false``;
     the box's keys with ``bounded: false``; the theta_E floor with ``arc: false``; a lens mass
-    without a source to lens; and a supersampling key of the other mode. TinyLensGpu's own keys (``dataset.nsub``) are not listed."""
+    without a source to lens; and a supersampling key of the other mode. TinyLensGpu's own keys (``dataset.nsub``) are not listed.
+    Also a differential evolution's ``updating: immediate`` (TinyLensGpu's demo has it), which the
+    batched population makes ``deferred`` (:data:`DE_IMMEDIATE`)."""
     out: list[str] = []
+    if immediate_updating(config.inference):
+        out.append(DE_IMMEDIATE)
     pipe = config.pipeline
     changed = [k for k in _changed(pipe) if k != "enabled"]
     if config.inference.type != "sampler" and changed:

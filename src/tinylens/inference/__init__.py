@@ -75,17 +75,33 @@ class InferenceResult:
         rng = np.random.default_rng(seed)
         return rng.choice(len(self.samples), size=n, p=self.weights)
 
+#: TinyLensGpu's optimisers (its RunLensModel's and demo configs' ``inference.method``) that
+#: tinylens does not provide: a config naming one is told so, not that the name is unknown.
+TINYLENSGPU_OPTIMIZERS = ("basin_hopping", "direct", "dual_annealing")
+
 
 def _resolve(kind: str, method: str | None) -> str:
     if kind not in METHODS:
         raise ConfigError(f"inference.type: unknown type '{kind}'. Allowed: {', '.join(METHODS)}.")
     method = method or DEFAULT_METHODS[kind]
+    if kind == "optimizer" and method in TINYLENSGPU_OPTIMIZERS:
+        raise ConfigError(not_provided(method))
     if method not in METHODS[kind]:
         raise ConfigError(
             f"inference.method: unknown {kind} method '{method}'.{did_you_mean([method], list(METHODS[kind]))} "
             f"Allowed: {', '.join(METHODS[kind])}."
         )
     return METHODS[kind][method]
+
+
+def not_provided(method: str) -> str:
+    """Why TinyLensGpu's optimiser ``method`` is refused, and what to use instead; its settings
+    (scipy's for that optimiser) are not those of tinylens's optimisers."""
+    return (f"inference.method: '{method}' is one of TinyLensGpu's optimizers, which tinylens does not provide. "
+            "Use differential_evolution (a global search of the priors' box, as TinyLensGpu's own "
+            "differential_evolution) or lbfgs (L-BFGS-B from the best of many prior draws), with that method's "
+            f"settings: scipy's {method} settings are not read by either (allowed optimizer methods: "
+            f"{', '.join(METHODS['optimizer'])}).")
 
 
 def _n_free(config) -> int:

@@ -6,8 +6,9 @@ the prior range, or mean +- 5 sigma for a Gaussian) and return the best fit as a
 "posterior" of weight 1 and no evidence.
 
 ``differential_evolution`` settings: any keyword of ``scipy.optimize.differential_evolution``
-(``popsize`` 15, ``maxiter`` 1000, ``tol`` 0.01, ``mutation``, ``recombination``, ``init``,
-``strategy``, ...), ``seed`` (0) and ``polish`` (default true: finish with gradient L-BFGS-B).
+but those tinylens sets itself (:data:`DE_OWN_KEYWORDS`): ``popsize`` (15), ``maxiter`` (1000),
+``tol`` (0.01), ``mutation``, ``recombination``, ``init``, ``strategy``, ...; ``seed`` (0) and
+``polish`` (default true: finish with gradient L-BFGS-B).
 The population is evaluated as one batch per generation (``vectorized=True``).
 
 ``lbfgs`` settings: ``n_starts`` (8 starting points: the best of ``n_draws`` = 1024 prior
@@ -40,6 +41,19 @@ DE_KEYS = keyword_names(
     optimize.differential_evolution, exclude={"func", "bounds", "args", "vectorized", "workers", "callback", "rng", "x0"}
 ) | {"seed"}
 LBFGS_DEFAULTS: dict[str, Any] = {"n_starts": 8, "n_draws": 1024, "maxiter": 500, "seed": 0}
+#: Keywords of scipy's ``differential_evolution`` that tinylens sets itself (TinyLensGpu passes
+#: its config's on to scipy), each with why a config cannot give it.
+DE_OWN_KEYWORDS: dict[str, str] = {
+    "workers": "tinylens evaluates each generation's population in one batched likelihood call, not in a pool of "
+               "processes",
+    "vectorized": "tinylens always evaluates each generation's population in one batched call",
+    "x0": "the search starts from a population drawn over the priors' box (init); to start near a point, narrow "
+          "the priors around it",
+    "bounds": "the box searched is the priors' (each prior's range, or a Gaussian's mean +- 5 sigma, cut to its "
+              "limits)",
+    "callback": "tinylens's own reports the progress",
+    "rng": "give seed instead",
+}
 
 
 def prior_bounds(problem) -> list[tuple[float, float]]:
@@ -121,7 +135,11 @@ def _dummy_de(n_dim: int) -> Callable[[dict[str, Any]], Any]:
 
 def check_differential_evolution(settings: dict[str, Any], n_dim: int) -> None:
     """Raise ConfigError for a setting differential evolution does not have or a value it refuses,
-    for a model of ``n_dim`` free parameters."""
+    for a model of ``n_dim`` free parameters; one of scipy's that tinylens sets itself is said to be one."""
+    own = next((key for key in settings if key in DE_OWN_KEYWORDS), None)
+    if own is not None:
+        raise ConfigError(f"inference.settings.{own}: a keyword of scipy's differential_evolution that tinylens "
+                          f"sets itself ({DE_OWN_KEYWORDS[own]}); remove it.")
     check_settings("differential_evolution", settings, DE_KEYS)
     try_settings("differential_evolution", settings, _dummy_de(n_dim))
 
@@ -146,6 +164,8 @@ def run_differential_evolution(
     check_differential_evolution(settings, problem.ndim)
     kw = {**DE_DEFAULTS, **settings}
     seed, polish = kw.pop("seed"), kw.pop("polish")
+    if kw.get("updating") == "immediate":  # as scipy runs a batched population, said when the config loads
+        kw["updating"] = "deferred"
     status = LiveStatus("differential_evolution", enabled=progress)
     objective = _neg_log_post_batch(problem, status.wrap(problem.log_likelihood))
     best: dict[str, float] = {}
