@@ -259,6 +259,29 @@ def test_a_result_whose_config_this_tinylens_refuses_is_named(tmp_path):
     assert "dataset.pixel_scale: should be greater than 0; got -0.1." in str(err.value)
 
 
+def test_a_bad_base_dir_is_named_as_the_argument_not_as_the_recorded_config(tmp_path):
+    """load_stored(path, base_dir='') (an unset variable), or a base_dir in the home of no known
+    user, was refused as '.../result.json: the config this fit records cannot be loaded by this
+    tinylens (written by another version, or edited?): base_dir is an empty path ...', blaming the
+    file for the caller's own argument; it is the argument's ConfigError alone, as tinylens.load's."""
+    import numpy as np
+
+    import tinylens
+    from tinylens.errors import ConfigError
+    from tiny_lens import write_stored_result
+
+    problem = tinylens.load(write_tiny_lens(tmp_path / "lens"))
+    theta = problem.prior_transform(np.full(problem.ndim, 0.5))
+    path = write_stored_result(tmp_path / "lens" / "output", problem, theta)
+    for base_dir, message in (("", r"^base_dir is an empty path \(''"),
+                              ("~tl_no_such_user/x", r"^~tl_no_such_user/x: there is no user 'tl_no_such_user'"),
+                              (5, r"^base_dir must be a folder \(a str or pathlib.Path\); got int 5\.$")):
+        with pytest.raises(ConfigError, match=message):
+            load_stored(path, base_dir=base_dir)
+    stored, loaded, best = load_stored(path, base_dir=str(tmp_path / "lens"))  # a folder: loaded as before
+    np.testing.assert_allclose(best, theta)
+
+
 def test_an_edited_result_whose_values_are_of_the_wrong_kind_is_named_by_file_and_key(tmp_path, monkeypatch):
     """A result.json edited by hand: a max_likelihood value that is a string was a bare 'ValueError:
     could not convert string to float', null loaded as NaN without a word (every image and check of

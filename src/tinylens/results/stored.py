@@ -102,11 +102,15 @@ def load_stored(path: str | Path, base_dir: str | Path | None = None, *,
     :class:`~tinylens.errors.OutputError` naming it; data that cannot be loaded (moved since the
     fit: give ``base_dir``, the folder they are in now, for relative paths) a
     :class:`~tinylens.errors.DataError` naming it, and ``base_dir_option``: how the caller takes
-    ``base_dir`` (a script's option; None: it takes none, and the message says to edit config_dir)."""
+    ``base_dir`` (a script's option; None: it takes none, and the message says to edit config_dir).
+    A ``base_dir`` that is no folder's path (empty, of no known user's home) is a ConfigError naming it."""
     from tinylens.config.loader import home_expanded
-    from tinylens.problem import load_from
+    from tinylens.problem import check_folder_argument, load_from
 
     path = home_expanded(path)
+    if base_dir is not None:  # the caller's own argument: its errors are not the recorded config's
+        check_folder_argument("base_dir", base_dir)
+        base_dir = home_expanded(base_dir)
     if path.is_dir():
         raise OutputError(f"{path} is a folder; {_result_in(path)}")
     try:
