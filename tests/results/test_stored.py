@@ -311,6 +311,7 @@ def test_an_edited_result_whose_values_are_of_the_wrong_kind_is_named_by_file_an
                                  "itself, not its file's path (edited?)"),
         (("config",), None, "its config should be the fit's config"),
         (("config_dir",), 5, "its config_dir should be the folder of the fit's config (a path), or null; got 5"),
+        (("config_dir",), "  ", 'its config_dir should be the folder of the fit\'s config (a path), or null; got "  "'),
     ]
     for keys, value, fragment in cases:
         stored = json.loads(json.dumps(good))

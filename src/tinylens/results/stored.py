@@ -149,7 +149,7 @@ def check_stored_types(stored: dict[str, Any], path: Path, check_config_dir: boo
     """An :class:`~tinylens.errors.OutputError` naming ``path`` and the key where the result
     ``stored`` holds no mapping for ``config`` or ``max_likelihood`` (a config given as a file's
     path would be read from the current folder), or, where ``check_config_dir``, a ``config_dir``
-    that is neither null nor a folder's path."""
+    that is neither null nor a folder's path (an empty or blank text is none)."""
     for key in ("config", "max_likelihood"):
         if not isinstance(stored[key], dict):
             what = ("the fit's config, a mapping of its sections (dataset, model_components, ...)" if key == "config"
@@ -158,7 +158,7 @@ def check_stored_types(stored: dict[str, Any], path: Path, check_config_dir: boo
             read = "; a result.json records the config itself, not its file's path" if path_given else ""
             raise OutputError(f"{path}: its {key} should be {what}; got {json_text(stored[key])}{read} (edited?)")
     folder = stored.get("config_dir")
-    if check_config_dir and folder is not None and not (isinstance(folder, str) and folder):
+    if check_config_dir and folder is not None and not (isinstance(folder, str) and folder.strip()):
         raise OutputError(f"{path}: its config_dir should be the folder of the fit's config (a path), or null; got "
                           f"{json_text(folder)} (edited?)")
 
