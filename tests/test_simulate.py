@@ -159,10 +159,15 @@ def test_a_bad_argument_of_simulate_image_is_refused_by_name(change, message):
 
 
 def test_whole_floats_and_numpy_numbers_are_taken_as_the_numbers_they_are():
+    import jax.numpy as jnp
+
     psf = gaussian_psf(0.15, PIX, 5)
     expected = simulate_image(LENS_LIGHT, LENS_LIGHT_TRUTH, (8, 6), PIX, psf, nsub=2)
-    for shape, nsub in (((8.0, 6.0), 2.0), (np.array([8, 6]), np.int64(2)), ([8, 6], 2)):
+    for shape, nsub in (((8.0, 6.0), 2.0), (np.array([8, 6]), np.int64(2)), ([8, 6], 2),
+                        (jnp.array([8, 6]), jnp.int32(2))):  # a JAX array's, as int() took it before the checks
         np.testing.assert_array_equal(simulate_image(LENS_LIGHT, LENS_LIGHT_TRUTH, shape, PIX, psf, nsub=nsub), expected)
+    with pytest.raises(ValueError, match=r"^shape must be \(rows, columns\), two whole numbers >= 1, got \[\[8\], 6\]$"):
+        simulate_image(LENS_LIGHT, LENS_LIGHT_TRUTH, [[8], 6], PIX, psf)  # ragged: named, not numpy's own error
 
 
 @pytest.mark.parametrize("make, message", [

@@ -226,11 +226,19 @@ def _positive(value: Any, name: str) -> float:
 
 
 def _shape(shape: Any) -> tuple[int, int]:
-    """``shape`` as ``(rows, columns)``, two whole numbers >= 1, else a ValueError naming it."""
-    if isinstance(shape, (str, bytes)) or not isinstance(shape, (Sequence, np.ndarray)) or np.ndim(shape) != 1 \
-            or len(shape) != 2:
+    """``shape`` as ``(rows, columns)``, two whole numbers >= 1 (a tuple, a list, a numpy or JAX
+    array), else a ValueError naming it."""
+    if isinstance(shape, (str, bytes, Mapping)) or _ndim(shape) != 1 or len(shape) != 2:
         raise ValueError(f"shape must be (rows, columns), two whole numbers >= 1, got {shape!r}")
     return _whole(shape[0], "shape[0] (rows)"), _whole(shape[1], "shape[1] (columns)")
+
+
+def _ndim(value: Any) -> int:
+    """How many axes ``value`` has as an array (0 for a number, a set or None); -1 for a ragged list."""
+    try:
+        return np.ndim(value)
+    except ValueError:  # numpy's 'inhomogeneous shape'
+        return -1
 
 
 def _kernel(psf: Any) -> np.ndarray:
