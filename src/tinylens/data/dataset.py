@@ -516,8 +516,9 @@ def check_used_pixels(dataset: Dataset) -> None:
     check_arrays(dataset)
     used = np.asarray(dataset.mask, dtype=bool)
     if used.sum() < MIN_USABLE_PIXELS:
+        why = "on none, every parameter would fit alike" if not used.any() else "so few say little of a lens"
         raise DataError(f"The dataset's mask uses {int(used.sum())} of its {used.size} pixels (True = pixel used); at "
-                        f"least {MIN_USABLE_PIXELS} are needed, as load_dataset asks (on none, every parameter would fit alike).")
+                        f"least {MIN_USABLE_PIXELS} are needed, as load_dataset asks ({why}).")
     good_data, valid_noise = valid_values(np.asarray(dataset.data, dtype=np.float64),
                                           np.asarray(dataset.noise, dtype=np.float64))
     problems = [
