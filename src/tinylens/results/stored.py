@@ -210,15 +210,6 @@ def mask_notes(stored: dict[str, Any], dataset: Any, path: Path) -> list[str]:
     return notes
 
 
-def _json_object(path: Path) -> dict[str, Any]:
-    """The JSON object in ``path``; empty where it is missing, unreadable or no object."""
-    try:
-        content = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, ValueError):
-        return {}
-    return content if isinstance(content, dict) else {}
-
-
 def mask_reading_unknown(folder: Path) -> bool:
     """Whether the fit in ``folder`` (a fit's output folder, or a survey's lens folder) read a mask
     file (its config's ``dataset.mask_path``) and records nowhere how: neither its ``result.json``
@@ -227,15 +218,16 @@ def mask_reading_unknown(folder: Path) -> bool:
     False without a readable ``result.json``."""
     from tinylens.data.dataset import MASK_READ_AS
     from tinylens.filenames import INPUTS
+    from tinylens.survey.provenance import read_json
 
-    stored = _json_object(folder / RESULT)
+    stored = read_json(folder / RESULT) or {}
     config, info = stored.get("config"), stored.get("info")
     dataset = config.get("dataset") if isinstance(config, dict) else None
     if not isinstance(dataset, dict) or not dataset.get("mask_path"):
         return False
     if isinstance(info, dict) and "mask_read_as" in info:
         return False
-    stamp = _json_object(folder / INPUTS).get("mask_path")
+    stamp = (read_json(folder / INPUTS) or {}).get("mask_path")
     return not (isinstance(stamp, dict) and stamp.get("read_as") == MASK_READ_AS)
 
 
