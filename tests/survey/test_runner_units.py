@@ -538,6 +538,27 @@ def test_survey_cli_only_from_a_file_and_an_unknown_id(tmp_path, mock_survey):
     assert result.exit_code == 2 and "not lens folders of" in text and "lens_zz" in text and "Traceback" not in text
 
 
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_survey_only_an_empty_inspect_csv_says_nothing_to_refit_and_touches_nothing(tmp_path, mock_survey, dry_run):
+    """README's refit step '--only run1/report/inspect.csv' after a survey whose lenses are all
+    trusted (inspect.csv: its header alone) stopped with 'names no lens.' and exit 2, as if the
+    user had erred; it now says there is nothing to refit, exits 0 and writes nothing."""
+    from tinylens.results.overview import INSPECT_COLUMNS
+
+    inspect = tmp_path / "report" / "inspect.csv"
+    inspect.parent.mkdir()
+    pd.DataFrame(columns=list(INSPECT_COLUMNS)).to_csv(inspect, index=False)
+    out = tmp_path / "run2"
+    args = ["survey", str(mock_survey["lenses"]), "-c", str(mock_survey["template"]), "--out", str(out), "-q",
+            "--only", str(inspect)] + (["--dry-run"] if dry_run else [])
+    with mock.patch.object(runner, "run_survey") as run, mock.patch.object(runner, "survey_plan") as plan:
+        result = CliRunner().invoke(app, args)
+    text = " ".join(result.output.split())
+    assert result.exit_code == 0, result.output
+    assert f"Nothing to refit: {inspect} lists no lens" in text and "Traceback" not in text
+    assert not run.called and not plan.called and not out.exists()
+
+
 def _tree(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 

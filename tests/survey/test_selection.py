@@ -49,6 +49,23 @@ def test_bad_selections_are_named(tmp_path, content, name, expected):
     assert name in str(err.value)
 
 
+def test_a_table_with_an_id_column_and_no_rows_lists_no_lens_and_other_empty_lists_are_mistakes(tmp_path):
+    """An inspect.csv of a survey whose lenses are all trusted is its header alone: it lists no
+    lens on purpose ([]), where a table whose rows have no id, or an empty CSV file, is a mistake."""
+    from tinylens.results.overview import INSPECT_COLUMNS
+
+    pd.DataFrame(columns=list(INSPECT_COLUMNS)).to_csv(tmp_path / "inspect.csv", index=False)
+    assert read_lens_ids(str(tmp_path / "inspect.csv")) == []
+    pd.DataFrame({"name": pd.Series([], dtype=str)}).to_parquet(tmp_path / "none.parquet")
+    assert read_lens_ids(str(tmp_path / "none.parquet")) == []
+    (tmp_path / "blank_ids.csv").write_text("lens_id,status\n,ok\n")
+    with pytest.raises(TinyLensError, match="blank_ids.csv names no lens"):
+        read_lens_ids(str(tmp_path / "blank_ids.csv"))
+    (tmp_path / "zero.csv").write_text("")
+    with pytest.raises(TinyLensError, match="zero.csv could not be read as a CSV table"):
+        read_lens_ids(str(tmp_path / "zero.csv"))
+
+
 def test_select_lenses_refuses_ids_that_are_not_lens_folders(tmp_path):
     lenses = [Lens(n, tmp_path / n) for n in ("lens_a", "lens_b", "lens_c")]
     assert [lens.lens_id for lens in select_lenses(lenses, ["lens_c", "lens_a"], tmp_path)] == ["lens_c", "lens_a"]

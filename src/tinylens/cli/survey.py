@@ -92,7 +92,7 @@ def survey(
 ) -> None:
     """Fit every lens in LENS_DIR on a Dask cluster and collect a catalogue; run it again to resume."""
     from tinylens.survey.runner import available_cores, check_workers, checked_scheduler, crowded_workers, run_survey, survey_plan
-    from tinylens.survey.selection import read_lens_ids
+    from tinylens.survey.selection import nothing_listed, read_lens_ids
 
     if workers is not None and scheduler is not None:
         raise TinyLensError("Give either --workers (a local cluster) or --scheduler (an existing one), not both.")
@@ -103,6 +103,9 @@ def survey(
         if crowded:
             print_warning(crowded)
     chosen = None if only is None else read_lens_ids(only)
+    if chosen == []:  # a header-only table: nothing left to refit is no mistake
+        console.print(nothing_listed(only), soft_wrap=True, markup=False, highlight=False)
+        return
     if dry_run:
         if scheduler is not None:
             checked_scheduler(scheduler)

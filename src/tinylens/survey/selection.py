@@ -9,6 +9,10 @@ report`` (the untrusted and failed fits), a selection made with pandas, a few id
 * a CSV or Parquet table with a lens id column (``lens_id``, or one of
   :data:`tinylens.results.report.ID_ALIASES`), such as ``inspect.csv`` or a filtered catalogue;
 * any other file: one id per line (blank lines and ``#`` comments skipped).
+
+A table with an id column and no rows lists no lens on purpose (``inspect.csv`` of a survey whose
+lenses are all trusted): :func:`read_lens_ids` gives ``[]`` for it, and the survey fits nothing and
+says so (:func:`nothing_listed`). Anything else that names no lens is a mistake.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
 
 
 def read_lens_ids(value: str) -> list[str]:
-    """The lens ids that ``value`` names (a file, or ids separated by commas), in order, each once."""
+    """The lens ids that ``value`` names (a file, or ids separated by commas), in order, each once;
+    ``[]`` for a table with an id column but no rows (see :func:`nothing_listed`)."""
     from tinylens.config.loader import home_expanded
 
     path = home_expanded(value)
@@ -30,7 +35,10 @@ def read_lens_ids(value: str) -> list[str]:
         if path.suffix.lower() in TABLE_SUFFIXES:
             from tinylens.results.report import read_table
 
-            ids = [i for i in read_table(path, "--only table")["lens_id"] if isinstance(i, str)]
+            table = read_table(path, "--only table")
+            if not len(table):
+                return []
+            ids = [i for i in table["lens_id"] if isinstance(i, str)]
         else:
             try:
                 lines = path.read_text().splitlines()
@@ -48,6 +56,14 @@ def read_lens_ids(value: str) -> list[str]:
     if not ids:
         raise TinyLensError(f"{where} names no lens.")
     return ids
+
+
+def nothing_listed(value: str) -> str:
+    """What the survey says of an ``--only`` table (``value``) that lists no lens."""
+    from tinylens.config.loader import home_expanded
+
+    return (f"Nothing to refit: {home_expanded(value)} lists no lens (an inspect.csv of 'tinylens report' is "
+            "empty when every lens ended ok and trusted). Nothing was started or written.")
 
 
 def select_lenses(lenses: Sequence, ids: Sequence[str], lens_dir: str | Path) -> list:
