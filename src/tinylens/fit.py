@@ -67,7 +67,7 @@ class FitResult:
     interval_68: dict[str, list[float]]
     interval_997: dict[str, list[float]]
     log_evidence: float | None
-    n_likelihood_evals: int
+    n_likelihood_evals: int  # every run's: the stages' gradient calls and all sampling (info: the sampler's)
     wall_time_s: float
     converged: bool
     derived: dict[str, dict[str, Any]]

@@ -47,7 +47,10 @@ class InferenceResult:
     (an optimiser returns its best fit as one sample of weight 1 and no evidence).
     ``wall_time_s`` covers every run that the result was resumed from, up to its checkpoint:
     ``info["earlier_time_s"]`` of it was spent before this run (the samplers, nautilus and dynesty,
-    record it in their checkpoints; 0 for the optimisers).
+    record it in their checkpoints; 0 for the optimisers). ``n_likelihood_evals`` counts the
+    calls of those runs too, and a sampler's ``info["n_like_this_run"]`` this run's alone; the
+    pipeline's result (:func:`tinylens.pipeline.run.run_pipeline`) adds to ``n_likelihood_evals``
+    its stages' gradient calls and its earlier boxes' runs, not to ``n_like_this_run``.
     """
 
     method: str

@@ -264,7 +264,10 @@ def run_pipeline(problem, sampler, settings, *, progress: bool = True,
     """Stages 1-3, then ``sampler(problem, settings, ...)`` (a runner of :mod:`tinylens.inference`)
     in the boxed priors, widened while the posterior crowds an edge. ``settings_for_run(settings,
     run)``: the sampler's settings for its run ``run`` (1, then one more each time the box is
-    widened; dynesty gives each run's evaluation history a file of its own); None: the same each run."""
+    widened; dynesty gives each run's evaluation history a file of its own); None: the same each run.
+    The result's ``n_likelihood_evals`` counts the stages' gradient calls (``info["pipeline"]
+    ["stage_gradient_evals"]``) and every sampling run's, earlier processes' too; its
+    ``info["n_like_this_run"]`` stays the last sampler's, those it made in this process."""
     start = time.perf_counter()
     state_path = Path(checkpoint_dir) / filenames.PIPELINE_STATE if checkpoint_dir is not None else None
     stamp = _stage_fingerprint(problem, settings)
