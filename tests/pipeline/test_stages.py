@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from types import SimpleNamespace
 
@@ -757,6 +758,21 @@ def _lens_light_alone(folder, n_sersic: dict):
             "center_x": {"fixed": True, "fixed_value": 0.0}, "center_y": {"fixed": True, "fixed_value": 0.0},
             "Ie": {"use_linear": True}}}]}
     return tinylens.load(config, base_dir=folder)
+
+
+@pytest.mark.parametrize("arc", [True, False])
+def test_a_model_without_a_lens_mass_records_no_theta_E_start(tmp_path, arc):
+    """result.json's stages.arc.theta_E_start of a model of the lens light alone was 1.0 (with
+    pipeline.arc: false, or no arc found) or the arc's radius, a start for an Einstein radius the
+    model does not have; it is null (None), and the state stays JSON as the checkpoint writes it."""
+    from tiny_lens import write_tiny_lens
+
+    write_tiny_lens(tmp_path)
+    problem = _lens_light_alone(tmp_path, {"prior_type": "uniform", "prior_settings": [0.5, 6.0]})
+    state = optimise(Objective(problem), Pipeline(arc=arc))
+    assert state["stages"]["arc"]["found"]  # the tiny lens's arc: theta_E_start was its radius, or 1.0 without pipeline.arc
+    assert state["stages"]["arc"]["theta_E_start"] is None
+    assert json.loads(json.dumps(state))["stages"]["arc"]["theta_E_start"] is None
 
 
 def test_stage_1_records_the_log_likelihood_whether_or_not_it_found_an_arc(tmp_path):

@@ -111,7 +111,8 @@ def optimise(objective: Objective, settings, progress: bool = False) -> dict[str
         arc = find_arc(d.data, d.noise, d.pixel_scale, lens_center(problem, theta), used=d.mask,
                        threshold=settings.arc_threshold)
     theta_E_guess = arc.theta_E if (settings.arc and arc.found) else _theta_E_middle(problem)
-    stages["arc"] = {**arc.summary(), "theta_E_start": theta_E_guess}
+    # a model without a lens mass has no theta_E to start: null, not the guess stage 3 ignores
+    stages["arc"] = {**arc.summary(), "theta_E_start": theta_E_guess if problem.spec.lens_mass else None}
     _say(progress, f"2/4 {stage2_done(problem.spec, arc, theta_E_guess, used=settings.arc, threshold=settings.arc_threshold)}")
     t1 = time.perf_counter()
     center = lens_center(problem, theta)
