@@ -6,13 +6,19 @@ Quick start::
     problem = tinylens.load("model_config.yaml")
     problem.log_likelihood(problem.prior_transform([0.5] * problem.ndim))
     result = tinylens.fit("model_config.yaml")    # sample, write tables and figures
+
+Their warnings have classes of their own, to filter (``warnings.simplefilter("ignore",
+tinylens.DataWarning)``) or catch: :class:`DataWarning` (something in the data fixed or chosen
+automatically), :class:`ConfigWarning` (a config that asks for something probably not meant) and
+:class:`CheckpointWarning` (a checkpoint not resumed).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tinylens.errors import ConfigError, DataError, OutputError, ParameterError, TinyLensError
+from tinylens.errors import (CheckpointWarning, ConfigError, ConfigWarning, DataError, DataWarning, OutputError,
+                             ParameterError, TinyLensError)
 from tinylens.fit import FitResult, fit  # a light module; bound eagerly so `tinylens.fit` stays the function
 from tinylens.precision import set_precision
 
@@ -66,5 +72,5 @@ def load(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, dtype: 
     return _load(config, dtype=dtype, base_dir=base_dir)
 
 
-__all__ = ["ConfigError", "DataError", "FitResult", "OutputError", "ParameterError", "TinyLensError", "fit", "load",
-           "set_precision", "__version__"]
+__all__ = ["CheckpointWarning", "ConfigError", "ConfigWarning", "DataError", "DataWarning", "FitResult", "OutputError",
+           "ParameterError", "TinyLensError", "fit", "load", "set_precision", "__version__"]
