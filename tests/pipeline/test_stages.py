@@ -775,6 +775,21 @@ def test_a_model_without_a_lens_mass_records_no_theta_E_start(tmp_path, arc):
     assert json.loads(json.dumps(state))["stages"]["arc"]["theta_E_start"] is None
 
 
+def test_a_model_without_a_lens_mass_has_no_theta_E_floor(tmp_path):
+    """Stage 2 of a model of the lens light alone set a theta_E floor from the arc's peaks (0.350"
+    on the tiny lens), recorded as stages.arc.theta_E_floor, and with pipeline.bounded: false
+    stage 4's line read 'theta_E above stage 3's floor of 0.350"' for a model with no theta_E;
+    the floor is 0 (none) there."""
+    from tiny_lens import write_tiny_lens
+    from tinylens.pipeline.run import sampling_where
+
+    write_tiny_lens(tmp_path)
+    problem = _lens_light_alone(tmp_path, {"prior_type": "uniform", "prior_settings": [0.5, 6.0]})
+    arc = optimise(Objective(problem), Pipeline(bounded=False))["stages"]["arc"]
+    assert arc["found"] and arc["theta_E_floor"] == 0.0 and arc["theta_E_others"] == []
+    assert sampling_where(False, arc["theta_E_floor"]) == "the full priors (pipeline.bounded: false)"
+
+
 def test_stage_1_records_the_log_likelihood_whether_or_not_it_found_an_arc(tmp_path):
     """result.json's stages.lens_light.log_likelihood was the log-likelihood where stage 1 found an
     arc and fitted again without it, but log L + log prior (here about 2 lower: n = 2 under a

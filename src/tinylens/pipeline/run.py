@@ -119,7 +119,8 @@ def optimise(objective: Objective, settings, progress: bool = False) -> dict[str
     others = (other_radii(arc, center, theta_E_guess, r_min=PEAK_R_MIN_PIXELS * d.pixel_scale)
               if (settings.arc and arc.found) else [])
     stages["arc"]["theta_E_others"] = others
-    floor = theta_E_floor(arc, center, PEAK_R_MIN_PIXELS * d.pixel_scale, settings.min_theta_E_fraction) if settings.arc else 0.0
+    floor = (theta_E_floor(arc, center, PEAK_R_MIN_PIXELS * d.pixel_scale, settings.min_theta_E_fraction)
+             if settings.arc and problem.spec.lens_mass else 0.0)  # no mass: no theta_E to floor
     before = counts["n"]  # stage 3's calls: relight's and revive's tries too, kept or not
     ms = fit_mass_source(objective, theta, arc, theta_E_guess, other_theta_E=others, min_theta_E=floor)
     if not ms.fit.log_post > -BAD / 2:  # every start scored the optimiser's "non-finite" value
