@@ -201,6 +201,17 @@ def test_a_lens_file_there_under_two_names_is_taken_plain_with_a_warning(tmp_pat
     assert Path(config["dataset"]["data_path"]) == lenses / "lens_a" / "image.fits"
 
 
+def archive_named_copy(mock_survey, folder: Path) -> Path:
+    """``folder``: a copy of the mock survey's lens_c (it has a mask) with its files named as old
+    archives name them: IMAGE.FITS, Noise.fits, PSF.FITS.gz, MASK.FITS."""
+    shutil.copytree(mock_survey["lenses"] / "lens_c", folder)
+    renamed = {"image.fits": "IMAGE.FITS", "noise.fits": "Noise.fits", "psf.fits": "PSF.FITS", "mask.fits": "MASK.FITS"}
+    for name, new in renamed.items():
+        (folder / name).rename(folder / new)
+    _gzipped(folder / "PSF.FITS")  # PSF.FITS.gz
+    return folder
+
+
 def test_a_lens_file_is_found_under_any_case_by_the_name_its_folder_holds(tmp_path, mock_survey):
     """Old archives write upper-case names (IMAGE.FITS, NOISE.FITS, PSF.FITS): the casefolded
     listing found them on a case-insensitive disk (macOS) but looked up folder/'image.fits' on a
@@ -211,12 +222,7 @@ def test_a_lens_file_is_found_under_any_case_by_the_name_its_folder_holds(tmp_pa
     import tinylens
 
     lenses = tmp_path / "lenses"
-    shutil.copytree(mock_survey["lenses"] / "lens_c", lenses / "upper")  # lens_c has a mask
-    upper = lenses / "upper"
-    renamed = {"image.fits": "IMAGE.FITS", "noise.fits": "Noise.fits", "psf.fits": "PSF.FITS", "mask.fits": "MASK.FITS"}
-    for name, new in renamed.items():
-        (upper / name).rename(upper / new)
-    _gzipped(upper / "PSF.FITS")  # PSF.FITS.gz
+    upper = archive_named_copy(mock_survey, lenses / "upper")
     (lens,) = runner.find_lenses(lenses)
     config = runner.lens_config(runner.load_template(mock_survey["template"]), lens, tmp_path / "out")
     assert {key: Path(config["dataset"][key]).name for key in ("data_path", "noise_path", "psf_path", "mask_path")} == {
@@ -257,12 +263,7 @@ def test_a_lens_folder_that_can_be_searched_but_not_listed_finds_upper_case_file
     names) was no lens on a case-sensitive disk, though a listed one is. Its files are looked up in
     lower case, upper case and with a capital first letter, and found by the names the folder holds."""
     lenses = tmp_path / "lenses"
-    shutil.copytree(mock_survey["lenses"] / "lens_c", lenses / "closed")  # lens_c has a mask
-    closed = lenses / "closed"
-    renamed = {"image.fits": "IMAGE.FITS", "noise.fits": "Noise.fits", "psf.fits": "PSF.FITS", "mask.fits": "MASK.FITS"}
-    for name, new in renamed.items():
-        (closed / name).rename(closed / new)
-    _gzipped(closed / "PSF.FITS")  # PSF.FITS.gz
+    closed = archive_named_copy(mock_survey, lenses / "closed")
     unlisted(monkeypatch, closed)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # one name per file: no warning of several
