@@ -113,3 +113,38 @@ def test_tinylensgpus_immediate_updating_is_said_to_run_deferred(lens_dir, refer
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConfigWarning)
         load(lens_dir, {"type": "optimizer", "method": "differential_evolution", "settings": settings})
+
+
+def test_dynesty_weighs_the_prior_where_the_likelihood_is_not_finite(lens_dir, monkeypatch):
+    """A likelihood that is -inf (or NaN) over 99 % of the prior: dynesty draws its first live
+    points again until enough are finite, and counts the volume they leave out, but only when it
+    is told -inf; the finite -1e300 tinylens gave it instead made those points the live points'
+    bulk, and the run stopped at once with the prior as its posterior and log Z -1e300. The
+    evidence and the posterior are those of the likelihood's analytic integral."""
+    from scipy.stats import norm
+
+    from tinylens.inference import dynesty_runner
+    from tinylens.problem import Problem
+
+    problem = load(lens_dir, {"type": "sampler", "method": "dynesty"})
+    i, j = problem.param_names.index("lens_mass.0.theta_E"), problem.param_names.index("source_light.0.center_x")
+    (mu_i, sd_i, half_i), (mu_j, sd_j, half_j) = (1.0, 0.02, 0.05), (0.1, 0.01, 0.03)  # finite over 10 % of each prior
+
+    def gaussian_in_a_corner(self, theta):
+        theta = np.atleast_2d(theta)
+        log_l = norm.logpdf(theta[:, i], mu_i, sd_i) + norm.logpdf(theta[:, j], mu_j, sd_j)
+        outside = (np.abs(theta[:, i] - mu_i) > half_i) | (np.abs(theta[:, j] - mu_j) > half_j)
+        return np.where(outside, np.where(theta[:, i] > mu_i, np.nan, -np.inf), log_l)
+
+    monkeypatch.setattr(Problem, "log_likelihood", gaussian_in_a_corner)
+    widths = [p.support[1] - p.support[0] for p in problem.priors]
+    log_z = (np.log(2 * norm.cdf(half_i / sd_i) - 1) + np.log(2 * norm.cdf(half_j / sd_j) - 1)
+             - np.log(widths[i]) - np.log(widths[j]))
+    res = dynesty_runner.run(problem, {"nlive": 100, "sample": "unif", "seed": 0}, progress=False)
+    assert res.converged
+    assert abs(res.log_evidence - log_z) < 3 * res.info["log_evidence_err"], (res.log_evidence, log_z)
+    stats = summarize(dict(zip(problem.param_names, res.samples.T)), res.weights)
+    for k, mu, sd in ((i, mu_i, sd_i), (j, mu_j, sd_j)):
+        lo, hi = stats[problem.param_names[k]]["interval_68"]
+        assert abs((lo + hi) / 2 - mu) < 0.3 * sd and 0.7 < (hi - lo) / (2 * sd) < 1.3, (k, lo, hi)
+    assert res.weights.sum() == pytest.approx(1.0) and not np.any(np.isnan(res.log_likelihood))

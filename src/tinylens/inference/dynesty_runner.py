@@ -132,8 +132,8 @@ class Batcher:
         batch, self._pending = self._pending, []
         try:
             values = _LIKELIHOODS[self.key](np.stack([s[0] for s in batch]))
-            for s, v in zip(batch, values):
-                s[1] = float(v) if np.isfinite(v) else -1e300
+            for s, v in zip(batch, values):  # -inf as it is: dynesty draws again and counts the volume lost
+                s[1] = float(v) if np.isfinite(v) else -np.inf
         except BaseException as err:  # hand the error to every waiting thread
             for s in batch:
                 s[2] = err
