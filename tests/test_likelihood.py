@@ -151,3 +151,22 @@ def test_prior_transform_refuses_u_outside_the_unit_cube_and_takes_its_edges(cle
     edges = problem.prior_transform(np.stack([np.zeros(n), np.ones(n)]))
     lows = [p.transform(np.array(0.0)) for p in problem.priors]
     assert np.array_equal(edges[0], np.asarray(lows, dtype=float))
+
+
+@pytest.mark.parametrize("kind, low, high, limits", [
+    ("log_uniform", 3.57, 6.47, {}),  # exp(log 3.57) is 3.5699999999999994
+    ("log_uniform", 0.01, 10.0, {"lo": 0.3, "hi": 2.9}),  # limits
+    ("uniform", -0.7, 0.9, {}),
+])
+def test_a_priors_edges_are_inside_it(kind, low, high, limits):
+    """u = 0 and u = 1 map to the ends of the prior's range, where its density is not zero;
+    rounding put them outside it, of log prior -inf: LogU(3.57, 6.47)'s lower edge at
+    exp(log(3.57)) = 3.5699999999999994, U(-0.7, 0.9)'s upper one at -0.7 + 1.6 = 0.9000000000000001."""
+    from tinylens.priors import Prior, log_prior, prior_transform
+
+    prior = Prior(kind, low, high, **limits)
+    lo, hi = prior.support
+    edges = prior_transform((prior,), np.array([[0.0], [1.0]]))
+    assert lo <= edges[0, 0] < edges[1, 0] <= hi and edges[:, 0] == pytest.approx([lo, hi], rel=1e-12)
+    assert np.all(np.isfinite(log_prior((prior,), edges)))
+    assert prior.cdf(edges[:, 0]) == pytest.approx([0.0, 1.0], abs=1e-12)

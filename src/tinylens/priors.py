@@ -45,10 +45,10 @@ class Prior:
         """Map ``u`` in [0, 1] to the parameter (inverse CDF)."""
         u = np.asarray(u, dtype=float)
         lo, hi = self.support
-        if self.kind == "uniform":
-            return lo + u * (hi - lo)
-        if self.kind == "log_uniform":
-            return np.exp(np.log(lo) + u * (np.log(hi) - np.log(lo)))
+        if self.kind == "uniform":  # clipped: rounding put u = 1 past hi (-0.7 + 1.6 = 0.9000000000000001)
+            return np.clip(lo + u * (hi - lo), lo, hi)
+        if self.kind == "log_uniform":  # and exp(log(3.57)) below 3.57
+            return np.clip(np.exp(np.log(lo) + u * (np.log(hi) - np.log(lo))), lo, hi)
         mu, sig = self.a, self.b
         pa = special.ndtr((lo - mu) / sig)
         pb = special.ndtr((hi - mu) / sig)
