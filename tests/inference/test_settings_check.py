@@ -9,6 +9,7 @@ import re
 import time
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 import tinylens
@@ -369,3 +370,28 @@ def test_a_misspelt_setting_or_method_gets_the_name_it_misspells(inference, hint
     with pytest.raises(ConfigError) as err:
         check_inference(_config(inference))
     assert hint in str(err.value)
+
+
+@pytest.mark.parametrize("inference", [NAUTILUS, DYNESTY, DE, LBFGS], ids=lambda inf: inf["method"])
+def test_a_model_with_every_parameter_fixed_is_refused_by_name(lens_dir, tmp_path, inference):
+    """With no free parameter, ``tinylens validate`` said the config was ready to fit; the fit
+    then failed with a traceback (dynesty in the pipeline's stages, lbfgs in scipy), and
+    differential_evolution and nautilus were refused with a message about their settings or
+    their dimension. Each is now refused before anything runs, naming the model's components."""
+    config = _absolute(lens_dir, {**inference, "settings": {}}, tmp_path / "out")
+    for component in (*config["model_components"]["lens_mass_list"], *config["model_components"]["source_light_list"]):
+        for name, param in component["params"].items():
+            if param.get("fixed") is False:  # the middle of its prior
+                component["params"][name] = {"fixed": True, "fixed_value": sum(param["prior_settings"]) / 2}
+    path = tmp_path / "model_config.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    message = (f"model_components: every parameter is fixed (or linked to another), so {inference['method']} has "
+               "no free parameter to fit; free at least one")
+
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    out = " ".join(result.output.split())
+    assert result.exit_code == 2 and "Traceback" not in result.output, (result.output, result.exception)
+    assert out.startswith(f"Error: In config file {path}: {message}"), out
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        tinylens.fit(path, progress=False)
+    assert not (tmp_path / "out").exists()

@@ -122,9 +122,17 @@ def check_inference(config, n_dim: int | None = None) -> None:
     the method is set up on a dummy problem of that dimension to try the settings.
     """
     inf = config.inference
-    module, func = _resolve(getattr(inf, "type", None) or "sampler", getattr(inf, "method", None)).split(":")
+    kind = getattr(inf, "type", None) or "sampler"
+    module, func = _resolve(kind, getattr(inf, "method", None)).split(":")
+    n_dim = _n_free(config) if n_dim is None else n_dim
+    if n_dim == 0:  # every search failed on it with a traceback (a sampler's after the pipeline's stages)
+        method = getattr(inf, "method", None) or DEFAULT_METHODS[kind]
+        raise ConfigError(
+            f"model_components: every parameter is fixed (or linked to another), so {method} has no "
+            "free parameter to fit; free at least one (fixed: false, with prior_type and prior_settings)."
+        )
     checker = getattr(importlib.import_module(module), func.replace("run", "check", 1))
-    checker(dict(getattr(inf, "settings", None) or {}), _n_free(config) if n_dim is None else n_dim)
+    checker(dict(getattr(inf, "settings", None) or {}), n_dim)
 
 
 def run_inference(
