@@ -170,3 +170,29 @@ def test_a_priors_edges_are_inside_it(kind, low, high, limits):
     assert lo <= edges[0, 0] < edges[1, 0] <= hi and edges[:, 0] == pytest.approx([lo, hi], rel=1e-12)
     assert np.all(np.isfinite(log_prior((prior,), edges)))
     assert prior.cdf(edges[:, 0]) == pytest.approx([0.0, 1.0], abs=1e-12)
+
+
+@pytest.mark.parametrize("mean, sigma, lo, hi", [
+    (0.0, 0.1, 1.0, 2.0),  # 10 sigma above the mean
+    (0.0, 0.1, 1.0, np.inf),
+    (0.0, 0.1, -2.0, -1.0),  # below it
+    (2.0, 0.5, 1.5, 4.0),  # about it
+])
+def test_a_gaussian_prior_truncated_far_from_its_mean_is_the_truncated_normal(mean, sigma, lo, hi):
+    """N(0, 0.1) in [1, 2]: the normal CDF at 10 sigma rounds to 1, so the transform put every u at 1
+    (the parameter fixed at its limit, silently), its log density was +inf and its CDF NaN; and
+    bounds(), the optimisers' box, was (1.0, 0.5), empty, for limits beyond 5 sigma on either side.
+    They now follow scipy's truncated normal, and the box holds all but 1e-6 of its mass."""
+    from scipy.stats import truncnorm
+
+    from tinylens.priors import Prior
+
+    prior = Prior("gaussian", mean, sigma, lo, hi)
+    truth = truncnorm((lo - mean) / sigma, (hi - mean) / sigma, loc=mean, scale=sigma)
+    u = np.array([1e-6, 0.1, 0.5, 0.9, 1 - 1e-6])
+    x = prior.transform(u)
+    assert x == pytest.approx(truth.ppf(u), abs=1e-12 * sigma)
+    assert prior.log_pdf(x) == pytest.approx(truth.logpdf(x), abs=1e-9)
+    assert prior.cdf(x) == pytest.approx(u, abs=1e-12)
+    box_lo, box_hi = prior.bounds()
+    assert lo <= box_lo < box_hi <= hi and truth.cdf(box_hi) - truth.cdf(box_lo) > 1 - 1e-6

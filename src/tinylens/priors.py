@@ -49,11 +49,9 @@ class Prior:
             return np.clip(lo + u * (hi - lo), lo, hi)
         if self.kind == "log_uniform":  # and exp(log(3.57)) below 3.57
             return np.clip(np.exp(np.log(lo) + u * (np.log(hi) - np.log(lo))), lo, hi)
-        mu, sig = self.a, self.b
-        pa = special.ndtr((lo - mu) / sig)
-        pb = special.ndtr((hi - mu) / sig)
-        p = np.clip(pa + u * (pb - pa), 1e-300, 1 - 1e-16)
-        return np.clip(mu + sig * special.ndtri(p), lo, hi)
+        sign, pa, pb = self._gaussian_frame()
+        p = np.clip(pa + (u if sign > 0 else 1.0 - u) * (pb - pa), 1e-300, 1 - 1e-16)
+        return np.clip(self.a + sign * self.b * special.ndtri(p), lo, hi)
 
     def cdf(self, x: np.ndarray) -> np.ndarray:
         """The prior's CDF: the inverse of :meth:`transform`."""
@@ -63,10 +61,19 @@ class Prior:
             return np.clip((x - lo) / (hi - lo), 0.0, 1.0)
         if self.kind == "log_uniform":
             return np.clip(np.log(np.maximum(x, lo) / lo) / np.log(hi / lo), 0.0, 1.0)
-        mu, sig = self.a, self.b
-        pa = special.ndtr((lo - mu) / sig)
-        pb = special.ndtr((hi - mu) / sig)
-        return np.clip((special.ndtr((x - mu) / sig) - pa) / (pb - pa), 0.0, 1.0)
+        sign, pa, pb = self._gaussian_frame()
+        below = (special.ndtr(sign * (x - self.a) / self.b) - pa) / (pb - pa)  # reflected: the share above x
+        return np.clip(below if sign > 0 else 1.0 - below, 0.0, 1.0)
+
+    def _gaussian_frame(self) -> tuple[float, float, float]:
+        """``(sign, pa, pb)``: the standard normal's CDF at the support's ends in units of sigma
+        about the mean, reflected (``sign`` -1) where the support lies above the mean, so that both
+        are in the lower tail, where ``ndtr`` keeps its precision (``ndtr(9)`` rounds to 1, and
+        N(0, 0.1) in [1, 2] put every point at 1, of log density +inf)."""
+        lo, hi = self.support
+        sign = -1.0 if lo > self.a else 1.0
+        za, zb = sorted((sign * (lo - self.a) / self.b, sign * (hi - self.a) / self.b))
+        return sign, float(special.ndtr(za)), float(special.ndtr(zb))
 
     def log_pdf(self, x: np.ndarray) -> np.ndarray:
         """Log density, ``-inf`` outside the support."""
@@ -78,9 +85,8 @@ class Prior:
         elif self.kind == "log_uniform":
             val = -np.log(np.where(x > 0, x, 1.0)) - np.log(np.log(hi / lo))
         else:
-            mu, sig = self.a, self.b
-            norm = special.ndtr((hi - mu) / sig) - special.ndtr((lo - mu) / sig)
-            val = -0.5 * ((x - mu) / sig) ** 2 - np.log(sig * np.sqrt(2 * np.pi) * norm)
+            _, pa, pb = self._gaussian_frame()
+            val = -0.5 * ((x - self.a) / self.b) ** 2 - np.log(self.b * np.sqrt(2 * np.pi) * (pb - pa))
         return np.where(inside, val, -np.inf)
 
     def bounds(self, nsigma: float = 5.0) -> tuple[float, float]:
@@ -89,6 +95,9 @@ class Prior:
         if self.kind == "gaussian":
             lo = max(lo, self.a - nsigma * self.b)
             hi = min(hi, self.a + nsigma * self.b)
+            if not lo < hi:  # the support lies beyond nsigma of the mean: its own quantiles of as much mass
+                tail = special.ndtr(-nsigma)
+                lo, hi = self.transform(np.array([tail, 1.0 - tail]))
         return float(lo), float(hi)
 
     def describe(self) -> str:
