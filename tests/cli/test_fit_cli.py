@@ -53,7 +53,7 @@ def test_progress_quiet_and_resume_of_a_capped_fit(tmp_path, data, monkeypatch):
     assert second["info"]["resumed"] is True and second["info"]["n_like_this_run"] == 0
     assert second["n_likelihood_evals"] == first["n_likelihood_evals"]
     # the closing line's count and time cover every run; it says what this one added
-    assert "resumed from its checkpoint: 0 of them in this run" in out
+    assert "resumed from its checkpoint: 0 by the sampler in this run" in out
     assert "s of it in earlier runs; the whole fit" in out and second["wall_time_s"] >= first["wall_time_s"] * 0.5
 
     # --fresh: the checkpoints are deleted and the same capped search runs again from its start
@@ -553,6 +553,25 @@ def test_the_closing_lines_are_not_broken_inside_a_path_in_a_log(capsys):
     assert any(line.startswith("log Z = 10.00; 1,234,567 likelihood evaluations") and line.endswith("3000.0 s).")
                for line in lines), lines
     assert any(line.startswith("Quality: trusted") and line.endswith("unmodelled_flux).") for line in lines), lines
+
+
+def test_a_resumed_fits_closing_line_says_whose_calls_this_run_made(capsys):
+    """The line read 'N likelihood evaluations (resumed from its checkpoint: M of them in this run)',
+    but N holds the stages' calls and earlier boxes' runs too, M only the last sampler's calls in this
+    process: M is now said to be the sampler's."""
+    from types import SimpleNamespace
+
+    from tinylens.cli.fit import print_result
+
+    result = SimpleNamespace(median={"lens_mass.0.theta_E": 1.2}, interval_68={"lens_mass.0.theta_E": (1.1, 1.3)},
+                             log_evidence=10.0, info={"resumed": True, "n_like_this_run": 12_000}, total_time_s=3.0,
+                             n_likelihood_evals=1_234_567, wall_time_s=2.0, output_dir="out", converged=True,
+                             method="nautilus", quality={})
+    print_result(result)
+    text = " ".join(capsys.readouterr().out.split())
+    assert ("1,234,567 likelihood evaluations (resumed from its checkpoint: 12,000 by the sampler in this run) "
+            "in 2.0 s") in text, text
+    assert "of them" not in text
 
 
 @pytest.mark.parametrize("folder", ["runs/J0912[v2]", "runs/a[/]b"])

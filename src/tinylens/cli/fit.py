@@ -77,7 +77,8 @@ def print_result(result: Any) -> None:
     console.print(medians_table(result))
     evidence = f"log Z = {result.log_evidence:.2f}; " if result.log_evidence is not None else ""
     info = getattr(result, "info", None) or {}
-    resumed = (f" (resumed from its checkpoint: {info['n_like_this_run']:,} of them in this run)"
+    # n_likelihood_evals counts every run's calls, stages included; n_like_this_run the last sampler's in this one
+    resumed = (f" (resumed from its checkpoint: {info['n_like_this_run']:,} by the sampler in this run)"
                if info.get("resumed") and "n_like_this_run" in info else "")
     total = getattr(result, "total_time_s", None)
     earlier = earlier_time(info)
