@@ -228,14 +228,21 @@ def test_add_noise_takes_a_seed_a_generator_or_a_seed_sequence_alike():
 
 
 @pytest.mark.parametrize("seed", [-1, 2.5, "7"])
-def test_the_demo_lens_refuses_a_seed_that_is_no_non_negative_integer_by_name(seed):
+def test_the_demo_lens_refuses_a_seed_that_is_no_non_negative_integer_by_name(seed, tmp_path):
     """simulate_demo(-1) gave numpy's 'expected non-negative integer', simulate_demo(2.5) its
-    SeedSequence TypeError: write_demo's check (population.check_seed) now refuses them first."""
-    from tinylens.cli.demo import simulate_demo
+    SeedSequence TypeError: write_demo's check (population.check_seed) now refuses them first.
+    Called from Python, the message named the command-line flag --seed; it names the argument."""
+    from tinylens.cli.demo import simulate_demo, write_demo
 
     with pytest.raises(ConfigError) as info:
         simulate_demo(seed)
-    assert str(info.value) == f"the random seed (--seed) must be a non-negative integer, got {seed!r}"
+    assert str(info.value) == ("simulate_demo's seed (the random seed of the noise) must be a non-negative integer, "
+                               f"got {seed!r}")
+    with pytest.raises(ConfigError) as info:
+        write_demo(tmp_path / "demo", seed)
+    assert str(info.value) == ("write_demo's seed (the random seed of the noise) must be a non-negative integer, "
+                               f"got {seed!r}")
+    assert "--seed" not in str(info.value) and not (tmp_path / "demo").exists()
 
 
 def with_lens_light(**change) -> dict:

@@ -166,7 +166,8 @@ def simulate_demo(seed: int | None = None) -> dict[str, np.ndarray]:
     from tinylens.simulate import add_noise, gaussian_psf, simulate_image
     from tinylens.survey.population import check_seed
 
-    seed = None if seed is None else check_seed(seed)  # numpy's ValueError for -1, TypeError for 2.5
+    # numpy's ValueError for -1, TypeError for 2.5; called from Python, the argument is named, not --seed
+    seed = None if seed is None else check_seed(seed, "simulate_demo's seed (the random seed of the noise)")
     obs = OBSERVATION
     psf = gaussian_psf(obs["psf_fwhm"], obs["pixel_scale"], obs["psf_size"])
     model = simulate_image(COMPONENTS, TRUTH, tuple(obs["shape"]), obs["pixel_scale"], psf, nsub=obs["nsub_simulation"])
@@ -228,7 +229,8 @@ def write_demo(directory: Path, seed: int | None = None) -> Path:
     from tinylens.results.tables import ensure_writable, missing_folders, remove_made_folders
     from tinylens.survey.population import check_seed
 
-    seed = None if seed is None else check_seed(seed)  # numpy's ValueError for -1 was a traceback
+    # numpy's ValueError for -1 was a traceback; the command checks its --seed itself
+    seed = None if seed is None else check_seed(seed, "write_demo's seed (the random seed of the noise)")
     directory = Path(directory).expanduser()
     check_not_users(directory)
     made = missing_folders(directory)
@@ -345,7 +347,10 @@ def demo(
                              help="Random seed (>= 0) of the noise: another seed gives another noisy image of the same lens."),
 ) -> None:
     """Simulate a realistic lens (no downloads), write it with a config, and fit it."""
+    from tinylens.survey.population import check_seed
+
     directory = directory.expanduser()  # a quoted "~/demo": the suggested command quotes it, and a shell would not expand it
+    seed = check_seed(seed)  # refused as --seed, before write_demo, which names its Python argument
     earlier = demo_record(directory)
     config_path = write_demo(directory, seed)
     console.print(f"Wrote image.fits, noise.fits, psf.fits, truth.json and model_config.yaml to [bold]{escape(str(directory))}[/]",

@@ -586,10 +586,11 @@ def check_count_and_seed(n: Any, seed: Any) -> tuple[int, int]:
     return int(n), check_seed(seed)
 
 
-def check_seed(seed: Any) -> int:
-    """``seed`` as an integer, else a ConfigError: a random seed is a non-negative integer."""
+def check_seed(seed: Any, name: str = "the random seed (--seed)") -> int:
+    """``seed`` as an integer, else a ConfigError naming it as ``name`` (the command-line flag by
+    default; a Python function's argument where one is called): a random seed is a non-negative integer."""
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ConfigError(f"the random seed (--seed) must be a non-negative integer, got {seed!r}")
+        raise ConfigError(f"{name} must be a non-negative integer, got {seed!r}")
     return int(seed)
 
 
