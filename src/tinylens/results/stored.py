@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -210,25 +211,41 @@ def mask_notes(stored: dict[str, Any], dataset: Any, path: Path) -> list[str]:
     return notes
 
 
+#: A ``"mask_path"`` key whose value is not ``null``, in JSON text (where a fit had a mask file).
+MASK_PATH_SET = re.compile(r'"mask_path"\s*:(?!\s*null\b)')
+
+
 def mask_reading_unknown(folder: Path) -> bool:
     """Whether the fit in ``folder`` (a fit's output folder, or a survey's lens folder) read a mask
     file (its config's ``dataset.mask_path``) and records nowhere how: neither its ``result.json``
     (``info.mask_read_as``) nor a survey's ``inputs.json`` stamp of the mask (``read_as``), as for
     fits from before mask files were read as 0 = used, which may have read it as non-zero = used.
-    False without a readable ``result.json``."""
+    False without a readable ``result.json``. Cheap for a survey's thousands of lenses: a
+    ``result.json`` (~25 kB) is parsed only where its text sets a ``mask_path`` and the small
+    ``inputs.json`` does not record the mask's reading."""
     from tinylens.data.dataset import MASK_READ_AS
     from tinylens.filenames import INPUTS
     from tinylens.survey.provenance import read_json
 
-    stored = read_json(folder / RESULT) or {}
+    try:
+        text = (folder / RESULT).read_text()
+    except (OSError, ValueError):
+        return False
+    if not MASK_PATH_SET.search(text):  # no mask file (its mask_path null), read without parsing it
+        return False
+    stamp = (read_json(folder / INPUTS) or {}).get("mask_path")
+    if isinstance(stamp, dict) and stamp.get("read_as") == MASK_READ_AS:
+        return False
+    try:
+        stored = json.loads(text)
+    except ValueError:
+        return False
+    stored = stored if isinstance(stored, dict) else {}
     config, info = stored.get("config"), stored.get("info")
     dataset = config.get("dataset") if isinstance(config, dict) else None
     if not isinstance(dataset, dict) or not dataset.get("mask_path"):
         return False
-    if isinstance(info, dict) and "mask_read_as" in info:
-        return False
-    stamp = (read_json(folder / INPUTS) or {}).get("mask_path")
-    return not (isinstance(stamp, dict) and stamp.get("read_as") == MASK_READ_AS)
+    return not (isinstance(info, dict) and "mask_read_as" in info)
 
 
 def load_stage_state(path: str | Path, param_names) -> tuple[dict[str, Any], np.ndarray]:
