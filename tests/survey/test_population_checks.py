@@ -381,3 +381,15 @@ def test_the_summary_counts_one_lens_in_the_singular(tmp_path):
     result = CliRunner().invoke(app, ["simulate-population", "1", str(tmp_path / "pop"), "-q", *sets])
     assert result.exit_code == 0, result.output
     assert f"1 lens in {tmp_path / 'pop'} (arc SNR" in _text(result) and "1 lenses" not in _text(result)
+
+
+@pytest.mark.parametrize("seed", [-1, 2.5, "3"])
+def test_simulate_population_called_from_python_names_its_seed_argument(seed, tmp_path):
+    """simulate_population(n, outdir, seed=-1) from Python said 'the random seed (--seed) must be
+    ...', naming a flag of a command the caller never ran; it names its own argument, and the
+    command line still names --seed (test_a_negative_option_value_is_still_the_options). Nothing
+    is made."""
+    with pytest.raises(ConfigError) as info:
+        simulate_population(1, tmp_path / "pop", seed=seed, **TINY)
+    assert str(info.value) == f"simulate_population's seed (the random seed) must be a non-negative integer, got {seed!r}"
+    assert not (tmp_path / "pop").exists()

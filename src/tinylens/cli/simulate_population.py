@@ -162,11 +162,12 @@ def simulate_population_command(
 
     OUTDIR holds one population: a folder made with another N, seed or option is refused, and so is one holding other files (no population.json).
     """  # each line one line of source: typer keeps the line breaks after the first paragraph
-    from tinylens.survey.population import simulate_population
+    from tinylens.survey.population import check_seed, simulate_population
 
     named = {"psf_type": ("--psf", psf), "size": ("--size", size), "pixel_scale": ("--pixel-scale", pixel_scale),
              "psf_fwhm": ("--psf-fwhm", psf_fwhm)}
     options = merge_options(parse_settings(settings or []), named)
+    check_seed(seed)  # refused as --seed here; simulate_population names its Python argument
     with reported_warnings():
         truth = simulate_population(n, outdir, seed=seed, progress=not quiet, **options)
     snr = truth["arc_snr_max"]

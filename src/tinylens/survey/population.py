@@ -549,7 +549,7 @@ def simulate_population(
     ``options`` are :class:`PopulationOptions` fields (``pixel_scale``, ``size``, ``psf_type``,
     ``psf_fwhm``, ``exposure_time``, ``sky_sigma``, ``zeropoint``, ``snr_range``, ...).
     """
-    n, seed = check_count_and_seed(n, seed)
+    n, seed = check_count_and_seed(n, seed, "simulate_population's seed (the random seed)")
     opts = PopulationOptions.from_kwargs(**options)
     for message in scale_warnings(opts):
         warnings.warn(message, ConfigWarning, stacklevel=2)
@@ -572,8 +572,9 @@ def simulate_population(
 MAX_LENSES = 1_000_000
 
 
-def check_count_and_seed(n: Any, seed: Any) -> tuple[int, int]:
-    """``(n, seed)`` as integers, else a ConfigError: 1 to :data:`MAX_LENSES` lenses, a non-negative seed."""
+def check_count_and_seed(n: Any, seed: Any, seed_name: str = "the random seed (--seed)") -> tuple[int, int]:
+    """``(n, seed)`` as integers, else a ConfigError: 1 to :data:`MAX_LENSES` lenses, a non-negative
+    seed (named ``seed_name`` in the message, as :func:`check_seed` names it)."""
     try:  # an int is whole as it is (float() would round one above 2**53)
         whole = not isinstance(n, bool) and (isinstance(n, (int, np.integer)) or float(n) == int(n))
     except (TypeError, ValueError, OverflowError):
@@ -583,7 +584,7 @@ def check_count_and_seed(n: Any, seed: Any) -> tuple[int, int]:
     if int(n) > MAX_LENSES:
         raise ConfigError(f"the number of lenses must be <= {MAX_LENSES} (each takes seconds to simulate and ~0.2 MB "
                           f"of disk at the default size: a million take weeks and ~200 GB), got {n!r}")
-    return int(n), check_seed(seed)
+    return int(n), check_seed(seed, seed_name)
 
 
 def check_seed(seed: Any, name: str = "the random seed (--seed)") -> int:
