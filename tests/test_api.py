@@ -29,6 +29,16 @@ def test_each_function_is_typed_and_its_docstring_names_its_arguments_with_an_ex
     assert f">>> tinylens.{name}(" in doc or f"= tinylens.{name}(" in doc
 
 
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_each_functions_help_shows_its_docstring_as_one_indented_block(name):
+    """A line of tinylens.fit's docstring (on truth_errors) started at the left margin, so that
+    ``help(tinylens.fit)`` showed it alone at the margin and every other line indented by four: each
+    line after the first is indented as the function's body is."""
+    lines = getattr(tinylens, name).__doc__.splitlines()[1:]
+    assert [line for line in lines if line.strip() and not line.startswith("    ")] == []
+    assert not any(line.startswith("    ") for line in inspect.getdoc(getattr(tinylens, name)).splitlines())
+
+
 def test_load_is_typed_as_the_function_it_calls():
     """tinylens.load passes its arguments on to tinylens.problem.load: they take the same types."""
     from tinylens.problem import load

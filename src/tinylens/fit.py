@@ -507,7 +507,7 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
     be read, neither a mapping nor a path, a value that is not a number, no free parameter named) raises
     :class:`~tinylens.errors.DataError`, or with ``truth_errors`` "warn" (a survey's) is a
     :class:`~tinylens.errors.DataWarning` and the lens is fitted without it; another
-``truth_errors`` is a ConfigError, as is a ``progress`` or ``fresh`` other than True or False.
+    ``truth_errors`` is a ConfigError, as is a ``progress`` or ``fresh`` other than True or False.
 
     The inference settings, that the likelihood is finite somewhere in the prior
     (:func:`check_likelihood`) and the output folder (:class:`~tinylens.errors.OutputError`) are
