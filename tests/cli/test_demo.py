@@ -352,6 +352,20 @@ def test_new_data_beside_an_earlier_fits_outputs_are_warned_of_by_folder(tmp_pat
                                                                     "result_summary.csv"]  # warned of, not deleted
 
 
+def test_a_first_demo_beside_an_output_folder_says_no_data_were_replaced(tmp_path):
+    """The first demo in a folder that already holds an output folder (the user's own fits, their
+    default output.path) was warned of as if it had replaced an earlier demo's data ('holds the
+    outputs of an earlier fit ... of data this demo has replaced (another seed or precision)'):
+    with no earlier truth.json nothing was replaced, and nothing is said."""
+    folder = tmp_path / "project"
+    (folder / "output").mkdir(parents=True)
+    (folder / "output" / "result.json").write_text("{}")
+    result = CliRunner().invoke(app, ["demo", str(folder), "--no-fit"], env={"COLUMNS": "400"})
+    assert result.exit_code == 0, result.output
+    assert "Warning" not in result.output and "replaced" not in result.output, result.output
+    assert [p.name for p in (folder / "output").iterdir()] == ["result.json"]
+
+
 @pytest.mark.parametrize(("seed", "shown"), [("-1", "-1"), ("2.5", "2.5"), ("abc", "'abc'")])
 def test_a_seed_that_is_no_non_negative_integer_is_refused_by_name(tmp_path, seed, shown):
     """--seed -1 reached numpy's default_rng, whose ValueError was a traceback; each value that is

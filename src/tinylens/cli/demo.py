@@ -316,7 +316,8 @@ def stale_outputs_warning(directory: Path, earlier: Any) -> str:
     """What to say of the outputs an earlier fit left in the demo's output folder once the demo
     has written new data to ``directory`` whose truth.json is not ``earlier``'s (another seed or
     precision: :func:`demo_record` before the demo wrote): they are of the earlier data, not these.
-    ``""`` where the folder holds nothing, or the data are the earlier ones."""
+    ``""`` where the folder holds nothing, the data are the earlier ones, or there was no earlier
+    demo's truth.json (``earlier`` None: the first demo in a folder replaced no demo's data)."""
     from tinylens.errors import listed
 
     out = directory / demo_config()["output"]["path"]
@@ -324,7 +325,7 @@ def stale_outputs_warning(directory: Path, earlier: Any) -> str:
         names = sorted(p.name for p in found_folder(out).iterdir())
     except OSError:  # none, or not a folder
         return ""
-    if not names or demo_record(directory) == earlier:
+    if not names or earlier is None or demo_record(directory) == earlier:
         return ""
     return (f"{out} holds the outputs of an earlier fit ({listed(names)}) of data this demo has replaced (another seed "
             f"or precision): they are not of the data just written. Fit it again to replace them "
