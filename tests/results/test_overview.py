@@ -151,6 +151,14 @@ def test_overview_figure_flags_panel_says_how_many_flags_it_leaves_out():
     assert panel.get_xlabel() == "lenses with the flag\n(the 12 most frequent; 3 more flags in the flags table)"
 
 
+def test_the_flags_panels_label_counts_one_flag_left_out_in_the_singular():
+    """With 13 kinds of flag the panel's label read '(the 12 most frequent; 1 more flags in the
+    flags table)'; one left out is '1 more flag'."""
+    assert ov.flags_label(13) == "lenses with the flag\n(the 12 most frequent; 1 more flag in the flags table)"
+    assert ov.flags_label(14) == "lenses with the flag\n(the 12 most frequent; 2 more flags in the flags table)"
+    assert ov.flags_label(12) == ov.flags_label(0) == "lenses with the flag"
+
+
 def test_overview_width_panel_gives_its_unit_in_plain_digits():
     """The width panel gave an Einstein radius's relative widths as fractions (0.02) where the
     parameters figure and the table give per cent, ticked '2.075 x 10^-2' over a range within a

@@ -521,7 +521,8 @@ def flags_label(n_flags: int, shown: int = FLAGS_SHOWN) -> str:
     label = "lenses with the flag"
     if n_flags <= shown:
         return label
-    return f"{label}\n(the {shown} most frequent; {n_flags - shown} more flags in the flags table)"
+    more = n_flags - shown
+    return f"{label}\n(the {shown} most frequent; {more} more flag{'s' if more > 1 else ''} in the flags table)"
 
 
 def fitted_suptitle(fig: Any, text: str) -> None:
