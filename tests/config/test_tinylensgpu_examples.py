@@ -291,7 +291,9 @@ ACCEPTED = {
 
 
 #: For each example built here, the digest (``content_digest``) of the config TinyLensGpu's
-#: repository holds, recorded from the verbatim copies this file held before (commit a8e3705).
+#: repository holds, recorded from those files' content while this test was written (the two MGE
+#: demos', ``lens_src_mge`` and ``lens_only_mge``, from configs built from their log-spaced widths,
+#: as TinyLensGpu's script writes them): a value built here that differs from theirs fails.
 TINYLENSGPU_DIGESTS = {
     "ModelParser/example_modeling_config": "ac3bf2d077f51a54",
     "paper/demo/lens_src": "795abc9acd3cb11b",
