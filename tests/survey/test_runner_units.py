@@ -479,6 +479,38 @@ def test_survey_takes_its_folder_by_the_name_fit_gives_it_too(survey_inputs, nam
     assert f"The survey output folder {folder} cannot be written" in " ".join(result.output.split())
 
 
+@pytest.mark.parametrize(("code", "filename", "said"), [
+    (28, None, "a file cannot be written (No space left on device: the disk, or your quota on it, is full)"),
+    (30, "catalog.csv", "catalog.csv cannot be written (Read-only file system: the disk is mounted read-only)"),
+])
+def test_a_full_or_read_only_disk_stops_the_survey_with_a_message_not_a_traceback(tmp_path, mock_survey, monkeypatch,
+                                                                               code, filename, said):
+    """The catalogue written as the disk fills (pyarrow's OSError names no file) or goes
+    read-only: a traceback and exit 1 before; now exit 2 and a message naming --out, why, and
+    that the finished lens's row is kept for the same command to go on from."""
+    from tinylens.locks import held_by
+    from tinylens.results import tables
+
+    out = tmp_path / "out"
+    (out / "lenses" / "lens_a").mkdir(parents=True)
+    (out / "lenses" / "lens_a" / "result.json").write_text(json.dumps(RESULT))
+    runner.write_row(out / "lenses" / "lens_a", runner.flat_row("lens_a", RESULT))
+
+    def full(path, frame):
+        raise OSError(code, os.strerror(code), None if filename is None else str(out / filename))
+
+    monkeypatch.setattr(tables, "write_table", full)
+    result = CliRunner().invoke(app, ["survey", str(mock_survey["lenses"]), "-c", str(mock_survey["template"]),
+                                      "--out", str(out), "--only", "lens_a", "-q"])
+    text = " ".join(result.output.split())
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert f"The survey output folder {out}: " in text and said.replace("catalog.csv", str(out / "catalog.csv")) in text
+    assert "Run the same command again" in text
+    assert runner.read_rows(out)["lens_a"]["status"] == "ok"  # kept
+    assert held_by(out / runner.SURVEY_LOCK_FILE) is None
+
+
 @pytest.mark.parametrize(
     ("args", "expected"),
     [

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import errno
 import json
 import logging
 import os
@@ -1698,7 +1699,8 @@ def _run_survey(lens_dir: str | Path, template: str | Path, out: str | Path, wor
         raise OutputError(f"The survey output folder {out} cannot be written (a file is in the way, or no "
                           "permission); choose another --out.") from None
     try:
-        with folder_lock(out, SURVEY_LOCK_FILE, busy=busy), marked_on_interrupt(RESTART_ATTR, restart):
+        with unwritable_reported(out), folder_lock(out, SURVEY_LOCK_FILE, busy=busy), \
+                marked_on_interrupt(RESTART_ATTR, restart):
             todo = plan(chosen, {**rows, **recoverable_rows([x for x in lenses if x.lens_id not in changed], out, rows)},
                         out, retry_failed)
             # connected (the workers checked) before anything is written: a refused cluster leaves out as it was
@@ -1726,6 +1728,35 @@ def _run_survey(lens_dir: str | Path, template: str | Path, out: str | Path, wor
             with contextlib.suppress(OSError):
                 out.rmdir()
         raise
+
+
+#: The errors of a write that found no space (a full disk, or a full quota on it) or a read-only disk.
+UNWRITABLE = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EROFS})
+
+
+def unwritable_text(out: Path, exc: OSError) -> str:
+    """What a survey stopped by ``exc`` (of :data:`UNWRITABLE`) says: the output folder ``out``,
+    the file it wrote where the error names one, why, what is kept and how to go on."""
+    what = f"{exc.filename} cannot be written" if exc.filename else "a file cannot be written"
+    if exc.errno == errno.EROFS:
+        why, then = "the disk is mounted read-only", "once it is writable again"
+    else:
+        why, then = "the disk, or your quota on it, is full", "after freeing some space"
+    return (f"The survey output folder {out}: {what} ({os.strerror(exc.errno)}: {why}). Nothing there is "
+            "half-written; the finished lenses are kept, each with its row (lenses/<lens_id>/row.json), from which "
+            f"the catalogue is rebuilt. Run the same command again {then} to fit the rest.")
+
+
+@contextlib.contextmanager
+def unwritable_reported(out: Path) -> Iterator[None]:
+    """Raise an OSError of :data:`UNWRITABLE` inside (a full disk while writing the catalogue,
+    a row or the manifest) as an OutputError saying so (:func:`unwritable_text`), not a traceback."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in UNWRITABLE:
+            raise
+        raise OutputError(unwritable_text(out, exc)) from None
 
 
 def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mapping[str, Any], out: Path,
