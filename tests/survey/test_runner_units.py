@@ -900,6 +900,48 @@ def test_task_outcomes_give_ok_failed_or_no_row(tmp_path):
     assert runner.read_row(lens.output(tmp_path) / "row.json") == row
 
 
+def test_a_full_disk_leaves_no_failed_row_that_a_rerun_would_keep(tmp_path, mock_survey, monkeypatch):
+    """A fit that found the disk full (its OutputError: 'free some space and run the fit again to
+    resume it') was written as the lens's failed row when that small file still fitted, so that
+    every lens fitted as the disk filled stayed failed when the survey was run again after space
+    was freed (only --retry-failed, which also retries the broken lenses, fitted them). The task
+    now raises the disk's OSError, with no row and the checkpoints kept, and the survey stops on it
+    (unwritable_reported) rather than writing a failed row; a lens's own error is still a row."""
+    import errno
+
+    import tinylens
+    from tinylens.fit import disk_full_reported
+
+    template = runner.load_template(mock_survey["template"])
+    lens = runner.Lens("lens_a", mock_survey["lenses"] / "lens_a")
+    folder = lens.output(tmp_path)
+    folder.mkdir(parents=True)
+    checkpoint = folder / filenames.checkpoint_names()[0]
+    checkpoint.write_text("whole")
+
+    def fit_on_a_full_disk(config, **kwargs):
+        with disk_full_reported(folder):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(folder / "model_results.png"))
+
+    monkeypatch.setattr(tinylens, "fit", fit_on_a_full_disk)
+    with pytest.raises(OSError) as raised:
+        runner.fit_lens("lens_a", runner.lens_config(template, lens, tmp_path), str(folder))
+    assert raised.value.errno == errno.ENOSPC
+    assert not (folder / "row.json").exists() and checkpoint.read_text() == "whole"
+    # the task's error after its retries: the survey stops, no failed row
+    with pytest.raises(OSError):
+        runner._task_row(_Future("error", error=raised.value), lens, tmp_path)
+    assert not (folder / "row.json").exists()
+    assert runner.plan([lens], runner.read_rows(tmp_path), tmp_path) == [lens]  # fitted by the next run
+
+    def fit_of_a_bad_lens(config, **kwargs):
+        raise tinylens.errors.DataError("image.fits is not FITS")
+
+    monkeypatch.setattr(tinylens, "fit", fit_of_a_bad_lens)
+    row = runner.fit_lens("lens_a", runner.lens_config(template, lens, tmp_path), str(folder))
+    assert row["status"] == "failed" and runner.read_row(folder / "row.json") == row
+
+
 class _Records(logging.Handler):
     """The records a logger passes on (after its filters)."""
 

@@ -457,6 +457,9 @@ def fit_lens(lens_id: str, config: dict[str, Any], lens_out: str, truth_path: st
             row = flat_row(lens_id, result.to_json())
             row["warnings"] = _warning_text(caught)
         except TinyLensError as exc:
+            full = unwritable_cause(exc)
+            if full is not None:  # the disk's doing, not the lens's: no failed row (its checkpoints are whole)
+                raise full from None
             row = failed_row(lens_id, describe_exception(exc))
         except Exception:
             for name in filenames.checkpoint_names():  # the samplers' and the stages'
@@ -1482,6 +1485,8 @@ def _task_row(future: Any, lens: Lens, out: Path, client: Any = None, local: boo
     if future.status != "error":
         return None
     exc = future.exception()
+    if unwritable_cause(exc) is not None:  # every lens would fail so: the survey stops (unwritable_reported)
+        raise unwritable_cause(exc)
     row = failed_row(lens.lens_id, _memory_reason(exc, client, local) or describe_exception(exc))
     write_row(lens.output(out), row)
     return row
@@ -1745,6 +1750,18 @@ def unwritable_text(out: Path, exc: OSError) -> str:
     return (f"The survey output folder {out}: {what} ({os.strerror(exc.errno)}: {why}). Nothing there is "
             "half-written; the finished lenses are kept, each with its row (lenses/<lens_id>/row.json), from which "
             f"the catalogue is rebuilt. Run the same command again {then} to fit the rest.")
+
+
+def unwritable_cause(exc: BaseException) -> OSError | None:
+    """The OSError of :data:`UNWRITABLE` that ``exc`` is, or was raised in handling (a fit's
+    OutputError of a full disk: :func:`tinylens.fit.disk_full_reported`); ``None`` where there is none."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in UNWRITABLE:
+            return exc
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 @contextlib.contextmanager
