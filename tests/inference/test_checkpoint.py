@@ -722,6 +722,32 @@ def test_a_full_disk_is_said_and_the_fit_resumes(tmp_path, data, monkeypatch):
     assert (out / filenames.RESULT).is_file()
 
 
+def test_a_checkpoint_write_on_a_full_disk_is_said_as_a_full_disk(tmp_path, data, monkeypatch):
+    """h5py reports a write that found the disk full as a RuntimeError whose text alone holds
+    errno = 28 (seen in a survey on a full tmpfs): the fit ended in that traceback, and a survey
+    took it for an unexpected error, deleting the lens's checkpoints before retrying it. It is now
+    the fit's full-disk message, naming the output folder; an h5py error without a number is raised as it was."""
+    from typer.testing import CliRunner
+
+    from tinylens.cli.main import app
+
+    config = write_tiny_lens(tmp_path, _inference(n_like_max=SMALL_CAP), data)
+    out = tmp_path / "output"
+
+    def full(self, path, overwrite=False):
+        raise RuntimeError(f"Can't close dataset (file write failed: time = Sun Dec  6 07:27:00 2026\n, filename = "
+                           f"'{path}', file descriptor = 16, errno = 28, error message = 'No space left on device', "
+                           "buf = 0x7f1ee3ef2908, total write size = 9376, bytes this sub-write = 9376, offset = 237912)")
+
+    monkeypatch.setattr(nautilus_runner.Sampler, "write", full)
+    run = CliRunner().invoke(app, ["fit", str(config), "-q"])
+    assert run.exit_code == 2 and isinstance(run.exception, SystemExit), repr(run.exception)
+    said = " ".join(run.output.split())
+    assert "Traceback" not in said and f"Output folder {out}: no space left" in said, said
+    assert not (out / filenames.RESULT).exists()
+    assert nautilus_runner.h5_system_error(RuntimeError("Unable to synchronously create dataset"), out) is None
+
+
 def test_a_checkpoint_of_another_config_is_said_to_be_replaced(tmp_path, data):
     """A stopped fit run again after its config changed starts again (its checkpoints are of
     another problem); it said nothing, so that a config changed by mistake threw hours of sampling

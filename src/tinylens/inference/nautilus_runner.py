@@ -26,6 +26,8 @@ from __future__ import annotations
 import inspect
 import io
 import math
+import os
+import re
 import sys
 import time
 import warnings
@@ -74,6 +76,24 @@ SAMPLING_TIME_ATTR = "tinylens_sampling_time_s"
 F_LIVE_ATTR = "tinylens_f_live"
 #: Seconds between two computations of the status line's statistics (f_live sorts every point).
 STATS_EVERY_S = 1.0
+
+
+#: How an h5py error of a failed write gives the system's error number: in its text only.
+H5_ERRNO = re.compile(r"\berrno = (\d+)")
+
+
+def h5_system_error(exc: Exception, path: str | Path) -> OSError | None:
+    """The OSError (its number, the system's text, ``path``) behind the h5py error ``exc`` of a
+    failed write, which says it only in its text (``RuntimeError: Can't close dataset (file write
+    failed: ..., errno = 28, error message = 'No space left on device', ...)``); ``None`` where
+    ``exc`` is an OSError with its number already, or names none."""
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return None
+    found = H5_ERRNO.search(str(exc))
+    if found is None or int(found.group(1)) == 0:
+        return None
+    number = int(found.group(1))
+    return OSError(number, os.strerror(number), str(path))
 
 
 def _settings(settings: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
@@ -160,7 +180,13 @@ class CheckpointedSampler(Sampler):
         if not force and time.monotonic() - self._written_at < self.checkpoint_every:
             self._unsaved = True
             return
-        write_atomic(filepath, self._write_whole)
+        try:
+            write_atomic(filepath, self._write_whole)
+        except (RuntimeError, OSError) as exc:  # a full disk is h5py's RuntimeError: a fit says it as an OSError's
+            error = h5_system_error(exc, filepath)
+            if error is None:
+                raise
+            raise error from exc
         self._written_at = time.monotonic()  # after the write: a slow disk spaces the writes out
         self._unsaved = False
 
