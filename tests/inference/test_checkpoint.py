@@ -568,7 +568,7 @@ def _history_rows(path) -> int:
 def test_a_resumed_dynesty_fit_goes_on_saving_its_evaluation_history(tmp_path, data, monkeypatch, removed):
     """dynesty switches the history off in the sampler it pickles: a fit stopped by Ctrl-C and
     resumed saved none of its later evaluations. The resumed run now saves them too, after the
-    checkpoint's (one row per likelihood call of the fit), even when the file was removed meanwhile."""
+    checkpoint's (one row per likelihood call dynesty used), even when the file was removed meanwhile."""
     calls = {"n": 0}
     original = Problem.log_likelihood
 
@@ -588,8 +588,8 @@ def test_a_resumed_dynesty_fit_goes_on_saving_its_evaluation_history(tmp_path, d
     if removed:
         history.unlink()
     resumed = _run(_problem(tmp_path, data, "dynesty", **settings), tmp_path, dynesty_runner)
-    assert resumed.info["resumed"] and resumed.n_likelihood_evals > stopped
-    assert _history_rows(history) == resumed.n_likelihood_evals
+    assert resumed.info["resumed"] and resumed.info["dynesty_ncall"] > stopped
+    assert _history_rows(history) == resumed.info["dynesty_ncall"]  # the calls dynesty used (not its queue's)
 
 
 @pytest.mark.skipif("save_evaluation_history" not in dynesty_runner.SAMPLER_KEYS,
@@ -602,12 +602,12 @@ def test_a_stopped_dynesty_fit_resumes_when_only_its_evaluation_history_changes(
     never_stopped = _run(_problem(tmp_path / "whole", data, "dynesty", maxcall=600), tmp_path / "whole", dynesty_runner)
     capped = _run(_problem(tmp_path, data, "dynesty", maxcall=300), tmp_path, dynesty_runner)
     with pytest.warns(CheckpointWarning, match=rf"history {tmp_path / filenames.DYNESTY_HISTORY} holds the likelihood "
-                      rf"calls of this fit from its resume on: the {capped.n_likelihood_evals} calls made before it"):
+                      rf"calls of this fit from its resume on: the {capped.info['dynesty_ncall']} calls made before it"):
         resumed = _run(_problem(tmp_path, data, "dynesty", maxcall=600, save_evaluation_history=True), tmp_path,
                        dynesty_runner)
     assert resumed.info["resumed"] and resumed.n_likelihood_evals == never_stopped.n_likelihood_evals
     np.testing.assert_array_equal(resumed.samples, never_stopped.samples)
-    assert _history_rows(tmp_path / filenames.DYNESTY_HISTORY) == resumed.info["n_like_this_run"] > 0
+    assert _history_rows(tmp_path / filenames.DYNESTY_HISTORY) == resumed.info["dynesty_ncall"] - capped.info["dynesty_ncall"] > 0
 
     folder = tmp_path / "at_its_cap"  # switched on where the resumed run makes no call: an empty history
     _run(_problem(folder, data, "dynesty", maxcall=300), folder, dynesty_runner)
@@ -632,22 +632,25 @@ def test_a_stopped_dynesty_fit_resumes_when_only_its_evaluation_history_changes(
 def test_each_sampling_run_of_the_pipeline_keeps_its_own_dynesty_history(tmp_path, data, monkeypatch):
     """The pipeline samples again when it widens the box: the second run wrote its history over
     the first's. Run 2 now has a file of its own (``dynesty_logl_history.run2.h5``), and each
-    file holds one row per likelihood call of its run."""
+    file holds one row per likelihood call dynesty used in its run."""
     from tinylens.inference import run_inference
     from tinylens.pipeline import box as bx
     from tinylens.pipeline import run as run_mod
 
     problem = _problem(tmp_path, data, "dynesty", maxcall=300, save_evaluation_history=True)
     best = [FREE_TRUTH[name] for name in problem.param_names]
+    used = []  # each run's dynesty count, which its history holds (its n_likelihood_evals adds its queue's)
+    sample = dynesty_runner.run
+    monkeypatch.setattr(dynesty_runner, "run", lambda *a, **kw: used.append(sample(*a, **kw)) or used[-1])
     monkeypatch.setattr(run_mod, "optimise", lambda objective, settings, progress=False: {
         "best": best, "stages": {}, "n_evals": 0, "arc_mask": [], "time_s": 0.0})
     crowded = iter([[(0, "upper")]])
     monkeypatch.setattr(bx, "crowded_edges", lambda *args, **kwargs: next(crowded, []))
     res = run_inference(problem, progress=False, checkpoint_dir=tmp_path)  # the pipeline's default max_widen: 2
     runs = [r["n_likelihood_evals"] for r in res.info["pipeline"]["sampling_runs"]]
-    assert len(runs) == 2
-    assert _history_rows(tmp_path / "dynesty_logl_history.h5") == runs[0]
-    assert _history_rows(tmp_path / "dynesty_logl_history.run2.h5") == runs[1]
+    assert len(runs) == 2 and runs == [r.n_likelihood_evals for r in used]
+    assert _history_rows(tmp_path / "dynesty_logl_history.h5") == used[0].info["dynesty_ncall"] <= runs[0]
+    assert _history_rows(tmp_path / "dynesty_logl_history.run2.h5") == used[1].info["dynesty_ncall"] <= runs[1]
 
 
 @pytest.mark.parametrize("method, cap", [("nautilus", {"n_like_max": CAP}), ("dynesty", {"maxcall": CAP})])
@@ -679,6 +682,30 @@ def test_a_call_budget_is_the_whole_fits_across_a_resume(tmp_path, data, monkeyp
     assert resumed.n_likelihood_evals <= 1.2 * whole.n_likelihood_evals, (resumed.n_likelihood_evals, whole.n_likelihood_evals)
 
 
+def test_dynesty_counts_the_likelihood_calls_it_makes(tmp_path, data, monkeypatch, capsys):
+    """dynesty's own count (``ncall``) leaves out the proposals still in its queue when a run stops,
+    which each cost a call or more: a capped fit reported 2,097 calls and had made 3,955, while its
+    status line showed those made. result's ``n_likelihood_evals`` is now the calls made, as the
+    status line shows them, in a fresh fit and over a resume; ``info["dynesty_ncall"]`` is dynesty's."""
+    calls = {"n": 0}
+    original = Problem.log_likelihood
+
+    def counting(self, theta):
+        calls["n"] += len(np.atleast_2d(theta))
+        return original(self, theta)
+
+    monkeypatch.setattr(Problem, "log_likelihood", counting)
+    problem = _problem(tmp_path, data, "dynesty", maxcall=300, checkpoint_every=0)
+    capped = dynesty_runner.run(problem, dict(problem.config.inference.settings), progress=True,
+                                checkpoint_dir=tmp_path)
+    shown = re.findall(r"dynesty \| calls ([\d,]+) \|", capsys.readouterr().err)
+    assert capped.n_likelihood_evals == calls["n"] == capped.info["n_like_this_run"] == int(shown[-1].replace(",", ""))
+    assert 300 <= capped.info["dynesty_ncall"] < calls["n"]  # maxcall stays dynesty's count
+    raised = _run(_problem(tmp_path, data, "dynesty", maxcall=600, checkpoint_every=0), tmp_path, dynesty_runner)
+    assert raised.info["resumed"] and raised.n_likelihood_evals == calls["n"]
+    assert raised.info["n_like_this_run"] == calls["n"] - capped.n_likelihood_evals > 0
+
+
 def test_a_capped_dynesty_fit_resumed_with_the_same_cap_samples_no_more(tmp_path, data):
     """A dynesty run that ended on its ``maxcall`` and is started again unchanged has spent its
     budget: it makes no call (raising the cap continues it, up to the new total)."""
@@ -687,7 +714,8 @@ def test_a_capped_dynesty_fit_resumed_with_the_same_cap_samples_no_more(tmp_path
     assert again.info["resumed"] and not again.converged
     assert again.info["n_like_this_run"] == 0 and again.n_likelihood_evals == capped.n_likelihood_evals
     raised = _run(_problem(tmp_path, data, "dynesty", maxcall=600, checkpoint_every=0), tmp_path, dynesty_runner)
-    assert raised.info["resumed"] and 0 < raised.info["n_like_this_run"] <= 1.5 * 300
+    assert raised.info["resumed"] and raised.info["n_like_this_run"] > 0
+    assert 0 < raised.info["dynesty_ncall"] - capped.info["dynesty_ncall"] <= 1.5 * 300  # maxcall: dynesty's count
     assert raised.n_likelihood_evals <= 2 * capped.n_likelihood_evals
 
 

@@ -17,6 +17,11 @@ run of the pipeline (one more each time it widens the box) has a file of its own
 
 ``maxcall`` and ``maxiter`` are budgets of the whole fit, as nautilus's ``n_like_max`` is: a run
 resumed from its checkpoint gets what its earlier runs left (:func:`budget_left`), not a fresh one.
+
+The result's ``n_likelihood_evals`` counts the likelihood calls really made, as nautilus's does
+and as the status line shows them (:class:`CallCount`): every proposal's, including those still
+in dynesty's queue when the run stops. dynesty's own count, ``sampler.ncall`` (``info["dynesty_ncall"]``),
+leaves those out; ``maxcall`` and the evaluation history follow it.
 """
 
 from __future__ import annotations
@@ -78,6 +83,33 @@ def sampling_before(sampler) -> float:
     it in the checkpoint (0 for a checkpoint written before tinylens recorded them)."""
     clock = getattr(sampler, "tinylens_clock", None)
     return clock.seconds() if isinstance(clock, SamplingClock) else 0.0
+
+
+class CallCount:
+    """Likelihood calls made for a sampler's state: ``before`` (recorded in the checkpoint this
+    run resumed) plus those ``status`` counts in this run. Pickled with the sampler in its
+    checkpoint as their sum, so that a resumed fit counts the calls of all its runs."""
+
+    def __init__(self, before: int = 0, status: LiveStatus | None = None) -> None:
+        self.before = int(before)
+        self.status = status
+
+    def total(self) -> int:
+        """The earlier runs' calls and this run's so far."""
+        return self.before + (self.status.n_calls if self.status is not None else 0)
+
+    def __getstate__(self) -> dict[str, int]:
+        return {"calls": self.total()}
+
+    def __setstate__(self, state: dict[str, int]) -> None:
+        self.before, self.status = int(state["calls"]), None
+
+
+def calls_before(sampler) -> int:
+    """Likelihood calls recorded in a restored sampler: its ``tinylens_calls``, pickled with it
+    in the checkpoint (dynesty's own ``ncall`` for a checkpoint written before tinylens recorded them)."""
+    count = getattr(sampler, "tinylens_calls", None)
+    return count.total() if isinstance(count, CallCount) else int(sampler.ncall)
 
 
 class PriorTransform:
@@ -413,7 +445,10 @@ def run(
     progress: bool = True,
     checkpoint_dir: str | Path | None = None,
 ) -> InferenceResult:
-    """Sample ``problem``'s posterior with dynesty's static nested sampler."""
+    """Sample ``problem``'s posterior with dynesty's static nested sampler. The result's
+    ``n_likelihood_evals`` counts the likelihood calls made (this run's, ``info["n_like_this_run"]``,
+    as the status line shows them, and those its checkpoint recorded); ``info["dynesty_ncall"]``
+    is dynesty's own count, which leaves out the proposals still in its queue."""
     check(settings, problem.ndim)
     own, init, run_kw = _settings(settings)
     history_init = _history_in(init, checkpoint_dir)  # refused here, before any file is touched
@@ -443,9 +478,10 @@ def run(
         latest["dlogz"] = getattr(result, "delta_logz", None)
         status.update()
 
-    ncall_before = int(sampler.ncall) if resumed else 0
+    made_before = calls_before(sampler) if resumed else 0
     before = sampling_before(sampler) if resumed else 0.0
     sampler.tinylens_clock = SamplingClock(before)
+    sampler.tinylens_calls = CallCount(made_before, status)
     start = time.perf_counter()
     try:
         with interrupt, status:
@@ -468,12 +504,13 @@ def run(
         log_weights=np.asarray(log_w),
         log_likelihood=np.asarray(res.logl),
         log_evidence=float(res.logz[-1]),
-        n_likelihood_evals=int(sampler.ncall),
+        n_likelihood_evals=made_before + status.n_calls,  # the calls made (see the module's docstring)
         wall_time_s=wall + before,
         converged=_converged(sampler, run_kw["dlogz"]),
         info={
             "log_evidence_err": float(res.logzerr[-1]),
-            "n_like_this_run": int(sampler.ncall) - ncall_before,
+            "n_like_this_run": status.n_calls,
+            "dynesty_ncall": int(sampler.ncall),
             "resumed": resumed,
             "earlier_time_s": before,
             "likelihood_time_s": status.likelihood_time_s,
