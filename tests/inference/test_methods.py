@@ -90,6 +90,22 @@ def test_optimiser_finds_truth(lens_dir, reference, method, settings):
     check_best_fit(problem, res, reference)
 
 
+def test_lbfgs_with_no_finite_start_is_an_error_not_a_fit(lens_dir, monkeypatch):
+    """Where log L is not finite at any start, the objective is a constant stand-in with zero
+    gradient there, so L-BFGS-B stopped at once, said it converged, and the fit came back
+    "converged" at a prior draw with log L = -inf. It is now a ConfigError that says why."""
+    from tinylens.errors import ConfigError
+    from tinylens.problem import Problem
+
+    problem = load(lens_dir, {"type": "optimizer", "method": "lbfgs", "settings": {"n_starts": 3, "n_draws": 32}})
+    monkeypatch.setattr(Problem, "log_likelihood", lambda self, theta: np.full(np.shape(np.atleast_2d(theta))[0], -np.inf)
+                        if np.ndim(theta) == 2 else -np.inf)
+    monkeypatch.setattr(Problem, "log_likelihood_jax", lambda self, theta: jnp.sum(theta) * 0 - jnp.inf)
+    with pytest.raises(ConfigError, match=r"lbfgs\): log L \+ log prior, or its gradient, is not finite at any of its "
+                       r"3 starts \(the best of n_draws = 32 draws.*Raise inference.settings.n_draws"):
+        run_inference(problem, progress=False)
+
+
 def test_tinylensgpus_immediate_updating_is_said_to_run_deferred(lens_dir, reference):
     """TinyLensGpu's differential_evolution demo asks for 'updating: immediate', which scipy cannot
     follow for the batched population tinylens evaluates: the config loaded silently and the fit

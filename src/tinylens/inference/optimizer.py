@@ -191,10 +191,21 @@ def run_differential_evolution(
     return _result(problem, "differential_evolution", x, status, time.perf_counter() - start, bool(res.success), info)
 
 
+def no_finite_start(n_starts: int, n_draws: int) -> str:
+    """Why lbfgs cannot fit when log L + log prior (or its gradient) is not finite at any of its
+    ``n_starts`` starts, the best of ``n_draws`` prior draws."""
+    return (f"inference (lbfgs): log L + log prior, or its gradient, is not finite at any of its {n_starts} starts "
+            f"(the best of n_draws = {n_draws} draws from the priors), so L-BFGS-B cannot move from them and its "
+            "best fit would be a prior draw at log L = -inf. Raise inference.settings.n_draws, or check the priors "
+            "(an ellipticity near 1, sizes near 0) and the data (image, noise, mask); `tinylens validate` lists the "
+            "priors.")
+
+
 def run_lbfgs(
     problem, settings: dict[str, Any], *, progress: bool = True, checkpoint_dir: str | Path | None = None
 ) -> InferenceResult:
-    """L-BFGS-B with ``jax.grad`` gradients from the best of many prior draws."""
+    """L-BFGS-B with ``jax.grad`` gradients from the best of many prior draws; a ConfigError
+    where none of its starts has a finite posterior (:func:`no_finite_start`)."""
     check_lbfgs(settings, problem.ndim)
     kw = {**LBFGS_DEFAULTS, **settings}
     rng = np.random.default_rng(kw["seed"])
@@ -213,5 +224,7 @@ def run_lbfgs(
             fits.append(_lbfgs(f, x0, bounds, kw["maxiter"]))
             best["log_p"] = -min(r.fun for r in fits)
     top = min(fits, key=lambda r: r.fun)
+    if not top.fun < BAD:  # L-BFGS-B stops at once on a constant BAD and says it converged
+        raise ConfigError(no_finite_start(kw["n_starts"], kw["n_draws"]))
     info = {"message": str(top.message), "start_values": [-float(r.fun) for r in fits]}
     return _result(problem, "lbfgs", top.x, status, time.perf_counter() - start, bool(top.success), info)
