@@ -164,3 +164,30 @@ def test_dynesty_weighs_the_prior_where_the_likelihood_is_not_finite(lens_dir, m
         lo, hi = stats[problem.param_names[k]]["interval_68"]
         assert abs((lo + hi) / 2 - mu) < 0.3 * sd and 0.7 < (hi - lo) / (2 * sd) < 1.3, (k, lo, hi)
     assert res.weights.sum() == pytest.approx(1.0) and not np.any(np.isnan(res.log_likelihood))
+
+
+def test_nautilus_takes_a_nan_from_the_likelihood_as_impossible(lens_dir, monkeypatch):
+    """nautilus fails on a NaN log-likelihood; tinylens's turns NaN into -inf itself, but a
+    likelihood that gave one stopped the run. The runner now hands nautilus -inf for it: a Gaussian
+    that is NaN over half the prior, far from its peak, gives the evidence and the posterior of
+    its analytic integral."""
+    from scipy.stats import norm
+
+    from tinylens.inference import nautilus_runner
+    from tinylens.problem import Problem
+
+    problem = load(lens_dir, {"type": "sampler", "method": "nautilus"})
+    i = problem.param_names.index("lens_mass.0.theta_E")
+    lo, hi = problem.priors[i].support
+    mu, sd = lo + 0.25 * (hi - lo), 0.02 * (hi - lo)
+
+    def gaussian_nan_above_the_middle(self, theta):
+        theta = np.atleast_2d(theta)
+        return np.where(theta[:, i] > (lo + hi) / 2, np.nan, norm.logpdf(theta[:, i], mu, sd))
+
+    monkeypatch.setattr(Problem, "log_likelihood", gaussian_nan_above_the_middle)
+    res = nautilus_runner.run(problem, {"nlive": 200, "n_networks": 1, "seed": 0}, progress=False)
+    assert res.converged and abs(res.log_evidence - -np.log(hi - lo)) < 0.1, (res.log_evidence, -np.log(hi - lo))
+    low, high = summarize(dict(zip(problem.param_names, res.samples.T)), res.weights)[problem.param_names[i]]["interval_68"]
+    assert abs((low + high) / 2 - mu) < 0.1 * sd and 0.9 < (high - low) / (2 * sd) < 1.1, (low, high)
+    assert not np.any(np.isnan(res.log_likelihood))

@@ -299,6 +299,17 @@ def check(settings: dict[str, Any], n_dim: int) -> None:
     try_settings("nautilus", settings, _dummy_sampler(n_dim))
 
 
+def impossible_where_not_finite(loglike: Callable[[np.ndarray], Any]) -> Callable[[np.ndarray], np.ndarray]:
+    """``loglike`` with -inf for each value that is not finite (NaN, +inf): nautilus fails on a
+    NaN, and a likelihood that gives one must not stop the run (today's turns NaN into -inf itself)."""
+
+    def finite_or_minus_inf(theta: np.ndarray) -> np.ndarray:
+        values = np.asarray(loglike(theta))
+        return np.where(np.isfinite(values), values, -np.inf)
+
+    return finite_or_minus_inf
+
+
 def _stats(sampler: Sampler) -> dict[str, Any]:
     """log Z and N_eff; while exploring, also f_live (the run explores until it is below ``f_live``)."""
     stats: dict[str, Any] = {"log Z": sampler.log_z, "N_eff": int(sampler.n_eff)}
@@ -400,7 +411,7 @@ def run(
     def build(resume: bool) -> CheckpointedSampler:  # noqa: ARG001 (a removed checkpoint is not read)
         return CheckpointedSampler(
             problem.prior_transform,
-            interrupt.guard(status.wrap(problem.log_likelihood)),
+            impossible_where_not_finite(interrupt.guard(status.wrap(problem.log_likelihood))),
             n_dim=problem.ndim,
             vectorized=True,
             pass_dict=False,
