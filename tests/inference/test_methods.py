@@ -106,6 +106,22 @@ def test_lbfgs_with_no_finite_start_is_an_error_not_a_fit(lens_dir, monkeypatch)
         run_inference(problem, progress=False)
 
 
+def test_differential_evolution_with_no_finite_point_is_an_error_not_a_fit(lens_dir, monkeypatch):
+    """As lbfgs's: where log L is not finite at any point its population tries, every member
+    scored the same stand-in, scipy said 'Optimization terminated successfully', and the fit came
+    back converged at log L = -inf. It is now a ConfigError that says why."""
+    from tinylens.errors import ConfigError
+    from tinylens.problem import Problem
+
+    problem = load(lens_dir, {"type": "optimizer", "method": "differential_evolution",
+                              "settings": {"maxiter": 3, "popsize": 4, "polish": False}})
+    monkeypatch.setattr(Problem, "log_likelihood", lambda self, theta: np.full(np.shape(np.atleast_2d(theta))[0], -np.inf)
+                        if np.ndim(theta) == 2 else -np.inf)
+    with pytest.raises(ConfigError, match=r"differential_evolution\): log L \+ log prior is not finite at any of the "
+                       r"\d+ points its population tried"):
+        run_inference(problem, progress=False)
+
+
 def test_tinylensgpus_immediate_updating_is_said_to_run_deferred(lens_dir, reference):
     """TinyLensGpu's differential_evolution demo asks for 'updating: immediate', which scipy cannot
     follow for the batched population tinylens evaluates: the config loaded silently and the fit

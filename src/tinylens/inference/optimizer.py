@@ -160,7 +160,8 @@ def check_lbfgs(settings: dict[str, Any], n_dim: int) -> None:
 def run_differential_evolution(
     problem, settings: dict[str, Any], *, progress: bool = True, checkpoint_dir: str | Path | None = None
 ) -> InferenceResult:
-    """Global search by differential evolution, one batched likelihood call per generation."""
+    """Global search by differential evolution, one batched likelihood call per generation; a
+    ConfigError where no point it tried has a finite posterior (:func:`no_finite_member`)."""
     check_differential_evolution(settings, problem.ndim)
     kw = {**DE_DEFAULTS, **settings}
     seed, polish = kw.pop("seed"), kw.pop("polish")
@@ -181,6 +182,8 @@ def run_differential_evolution(
             lambda x: objective(np.atleast_2d(x.T)),
             bounds, vectorized=True, polish=False, rng=seed, callback=callback, **kw,
         )
+        if not res.fun < BAD:  # every member scored the stand-in: scipy says it converged
+            raise ConfigError(no_finite_member(int(res.nfev)))
         x, info = res.x, {"message": str(res.message), "n_generations": int(res.nit)}
         if polish:
             pol = _lbfgs(_value_and_grad(problem, status), res.x, bounds, 500)
@@ -189,6 +192,15 @@ def run_differential_evolution(
                 x = pol.x
             info["polish"] = str(pol.message)
     return _result(problem, "differential_evolution", x, status, time.perf_counter() - start, bool(res.success), info)
+
+
+def no_finite_member(n_evals: int) -> str:
+    """Why differential_evolution cannot fit when log L + log prior is not finite at any of the
+    ``n_evals`` points its population tried."""
+    return (f"inference (differential_evolution): log L + log prior is not finite at any of the {n_evals} points its "
+            "population tried, so every member scored alike and its best fit would be a prior draw at log L = -inf. "
+            "Check the priors (an ellipticity near 1, sizes near 0) and the data (image, noise, mask); `tinylens "
+            "validate` lists the priors.")
 
 
 def no_finite_start(n_starts: int, n_draws: int) -> str:
