@@ -353,10 +353,12 @@ def earlier_time(info: Mapping[str, Any]) -> float:
 
 
 def write_results(problem, res: InferenceResult, out: Path, started: float | None = None,
-                  truth: Mapping[str, float] | None = None) -> FitResult:
+                  truth: Mapping[str, float] | None = None, inputs: Mapping[str, Any] | None = None) -> FitResult:
     """Derive quantities, write every table and figure, then ``result.json``; return them.
     ``started``: the ``time.perf_counter()`` at which the fit began (gives ``total_time_s``);
-    ``truth``: true values (parameter name -> value) to mark on the corner plot.
+    ``truth``: true values (parameter name -> value) to mark on the corner plot; ``inputs``: the
+    stamp of the data's files taken when they were loaded
+    (:func:`~tinylens.survey.provenance.inputs_stamp`), kept as ``info.inputs`` (taken now if None).
 
     Only the sampler's output is essential: derived quantities, quality checks and figures that
     fail are left out with a warning (the quality then says ``quality_check_failed``), so that
@@ -364,7 +366,10 @@ def write_results(problem, res: InferenceResult, out: Path, started: float | Non
     """
     from tinylens.data.dataset import mask_reading
     from tinylens.results import plots, tables
+    from tinylens.survey.provenance import FIT_INPUTS_KEY, dataset_files, inputs_stamp
 
+    if inputs is None:
+        inputs = inputs_stamp(dataset_files(problem.dataset))
     names = list(problem.param_names)
     weights = res.weights
     params = tables.summarize(dict(zip(names, res.samples.T)), weights)
@@ -414,7 +419,7 @@ def write_results(problem, res: InferenceResult, out: Path, started: float | Non
         config=config_dict(problem.config),
         config_dir=str(Path(problem.base_dir).resolve()),
         files=files,
-        info={**res.info, "precision": problem.precision, **mask_reading(problem.dataset)},
+        info={**res.info, "precision": problem.precision, **mask_reading(problem.dataset), FIT_INPUTS_KEY: dict(inputs)},
         output_dir=out,
         samples=res.samples,
         weights=weights,
@@ -524,6 +529,7 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
     from tinylens.problem import check_folder_argument, load
     from tinylens.results import tables
     from tinylens.results.truth import TRUTH_ERRORS, check_truth, read_truth, truth_step
+    from tinylens.survey.provenance import dataset_files, inputs_stamp
 
     if truth_errors not in TRUTH_ERRORS:
         raise ConfigError(f"truth_errors must be one of {', '.join(map(repr, TRUTH_ERRORS))}; "
@@ -538,6 +544,7 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
     if isinstance(truth, (str, Path)):  # a bad file is reported before the data are loaded
         truth = truth_step(partial(read_truth, truth), source, truth_errors)
     problem = load(config, base_dir=base_dir)
+    inputs = inputs_stamp(dataset_files(problem.dataset))  # the files as loaded: what result.json says was fitted
     folder = output_dir(problem, output)
     with folder_on_interrupt(folder), marked_on_interrupt(INTERRUPTED_PROBLEM_ATTR, problem):
         if truth is not None:
@@ -564,7 +571,7 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
                 res = replace(res, info={**res.info, "checkpoint": None})
             # derived quantities and figures take seconds (about 12 s for the demo on 2 cores)
             announce(progress, "outputs", f"writing result.json, tables and figures to {out}")
-            result = write_results(problem, res, out, started, truth)
+            result = write_results(problem, res, out, started, truth, inputs)
             if removed:
                 _remove_checkpoints(out)
     return result

@@ -408,3 +408,38 @@ def test_a_reseeded_demo_stopped_while_writing_leaves_the_earlier_demo_whole(dem
     assert result.exit_code == 0, result.output
     assert json.loads((folder / "truth.json").read_text())["observation"]["seed"] == 7
     assert (folder / "image.fits").read_bytes() != before["image.fits"]
+
+
+def _fitted_stamp(folder) -> dict:
+    """The stamp of the demo's files in ``folder`` as a fit of them records it in result.json's
+    info.inputs: size, modification time and SHA-256 by dataset key."""
+    import hashlib
+
+    stamp = {}
+    for key, name in (("data_path", "image.fits"), ("noise_path", "noise.fits"), ("psf_path", "psf.fits")):
+        stat = (folder / name).stat()
+        stamp[key] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+                      "sha256": hashlib.sha256((folder / name).read_bytes()).hexdigest()}
+    return stamp
+
+
+def test_the_stale_outputs_warning_compares_the_files_written_with_those_the_fit_recorded(tmp_path):
+    """'tinylens demo DIR' (fit), then 'demo DIR --seed 7 --no-fit' (warned of), then 'demo DIR
+    --no-fit' (back to the fitted data) was warned of again, and 'demo DIR --seed 7 --no-fit' run
+    twice only once: the warning compared truth.json with the one just replaced, not with the data
+    the fit was of. It now compares the files just written with the stamp of those the fit records
+    (info.inputs): the same contents (rewritten, so with other modification times) are silent."""
+    folder = tmp_path / "demo"
+    env = {"COLUMNS": "400"}
+    first = CliRunner().invoke(app, ["demo", str(folder), "--no-fit"], env=env)
+    assert first.exit_code == 0, first.output
+    (folder / "output").mkdir()  # what the demo's fit of these files leaves
+    (folder / "output" / "result.json").write_text(json.dumps({"info": {"inputs": _fitted_stamp(folder)}}))
+    (folder / "output" / "model_results.png").write_text("")
+    warning = f"Warning: {folder / 'output'} holds the outputs of an earlier fit (model_results.png, result.json)"
+    for args, warned in ((["--seed", "7"], True), (["--seed", "7"], True), ([], False), ([], False),
+                         (["--seed", "20250"], False), (["--seed", "8"], True)):
+        result = CliRunner().invoke(app, ["demo", str(folder), "--no-fit", *args], env=env)
+        assert result.exit_code == 0, result.output
+        assert (warning in " ".join(result.output.split())) is warned, (args, result.output)
+    assert sorted(p.name for p in (folder / "output").iterdir()) == ["model_results.png", "result.json"]

@@ -281,3 +281,33 @@ def test_a_result_json_given_as_the_config_says_where_its_config_is(tmp_path):
         tinylens.fit(stored, progress=False)
     again = tinylens.load(stored["config"], base_dir=stored["config_dir"])
     assert again.log_likelihood([1.0, 0.1, 0.0, 0.0]) == problem.log_likelihood([1.0, 0.1, 0.0, 0.0])
+
+
+def test_a_fit_records_the_stamp_of_each_file_it_fitted(tmp_path):
+    """result.json did not say which files' contents a fit was made from: only the config's paths,
+    which a later file of that name (another seed's demo, a corrected noise map) answers too.
+    info.inputs now holds, by dataset key, each file's size, modification time and SHA-256 (the
+    form of a survey lens's inputs.json; a mask's also how it was read), a [HDU] suffix left out."""
+    import hashlib
+
+    from astropy.io import fits
+
+    config_path = write_tiny_lens(tmp_path / "lens", {"type": "optimizer", "method": "lbfgs"})
+    folder = tmp_path / "lens"
+    mask = np.zeros((32, 32))
+    mask[:3] = 1
+    fits.writeto(folder / "mask.fits", mask)
+    config = json.loads(json.dumps(tiny_config({"type": "optimizer", "method": "lbfgs"})))
+    config["dataset"]["data_path"] = "image.fits[0]"
+    config["dataset"]["mask_path"] = "mask.fits"
+    config_path.write_text(json.dumps(config))  # YAML reads JSON
+    expected = {}
+    for key, name in (("data_path", "image.fits"), ("noise_path", "noise.fits"), ("psf_path", "psf.fits"),
+                      ("mask_path", "mask.fits")):
+        stat = (folder / name).stat()
+        expected[key] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+                         "sha256": hashlib.sha256((folder / name).read_bytes()).hexdigest()}
+    expected["mask_path"]["read_as"] = "0 = used"
+    result = tinylens.fit(config_path, progress=False)
+    assert result.info["inputs"] == expected
+    assert json.loads((result.output_dir / "result.json").read_text())["info"]["inputs"] == expected

@@ -314,10 +314,13 @@ def demo_record(directory: Path) -> Any:
 
 def stale_outputs_warning(directory: Path, earlier: Any) -> str:
     """What to say of the outputs an earlier fit left in the demo's output folder once the demo
-    has written new data to ``directory`` whose truth.json is not ``earlier``'s (another seed or
-    precision: :func:`demo_record` before the demo wrote): they are of the earlier data, not these.
-    ``""`` where the folder holds nothing, the data are the earlier ones, or there was no earlier
-    demo's truth.json (``earlier`` None: the first demo in a folder replaced no demo's data)."""
+    has written new data to ``directory``: they are of other data than these where the stamp of
+    the fitted files its result.json records (``info.inputs``) differs from that of the files
+    just written (:func:`fitted_other_files`); for a result.json that records none, where the
+    truth.json written is not ``earlier``'s (another seed or precision: :func:`demo_record`
+    before the demo wrote). ``""`` where the folder holds nothing, the data are those fitted, or
+    there was no earlier demo's truth.json (``earlier`` None: the first demo in a folder replaced
+    no demo's data)."""
     from tinylens.errors import listed
 
     out = directory / demo_config()["output"]["path"]
@@ -325,11 +328,31 @@ def stale_outputs_warning(directory: Path, earlier: Any) -> str:
         names = sorted(p.name for p in found_folder(out).iterdir())
     except OSError:  # none, or not a folder
         return ""
-    if not names or earlier is None or demo_record(directory) == earlier:
+    if not names or earlier is None:
+        return ""
+    other = fitted_other_files(directory, found_folder(out))
+    replaced = demo_record(directory) != earlier if other is None else other
+    if not replaced:
         return ""
     return (f"{out} holds the outputs of an earlier fit ({listed(names)}) of data this demo has replaced (another seed "
             f"or precision): they are not of the data just written. Fit it again to replace them "
             f"({demo_fit_command(directory)}), or delete {out}.")
+
+
+def fitted_other_files(directory: Path, out: Path) -> bool | None:
+    """Whether the fit whose result.json is in ``out`` was of other files than the demo's in
+    ``directory`` as they are now, by the stamp of its input files it records
+    (:func:`~tinylens.survey.provenance.changed_inputs`: equal sizes and times, or contents, are
+    the same files); ``None`` where it records none (a fit from before it did, no result.json)."""
+    from tinylens.filenames import RESULT
+    from tinylens.survey.provenance import INPUT_KEYS, changed_inputs, read_json, recorded_fit_inputs
+
+    recorded = recorded_fit_inputs(read_json(out / RESULT) or {})
+    if recorded is None:
+        return None
+    folder = found_folder(directory)
+    files = {key: str(folder / name) for key, name in demo_config()["dataset"].items() if key in INPUT_KEYS}
+    return bool(changed_inputs(recorded, {"dataset": files}))
 
 
 class _ConfigDumper(yaml.SafeDumper):

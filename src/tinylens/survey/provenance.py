@@ -15,6 +15,10 @@ Two records live in the survey's output folder:
   run with ``--reuse-finished``) is refused as survey.json's precision is. Files are compared by
   size and modification time first and hashed only when those differ, so a resumed survey of
   many lenses does not read all its data again.
+
+A fit keeps the same stamp of its files (without the precision, which its ``info`` records
+apart) in its ``result.json``, as ``info.inputs`` (:data:`FIT_INPUTS_KEY`), taken when it loads
+them: what it was fitted to, for :func:`changed_inputs` to tell whether they changed since.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ from tinylens.errors import listed
 MANIFEST_FILE = "survey.json"
 #: ``dataset`` keys naming a lens's input files.
 INPUT_KEYS = ("data_path", "noise_path", "psf_path", "mask_path")
+#: The key of a fit's ``result.json`` ``info`` that records the stamp of its input files.
+FIT_INPUTS_KEY = "inputs"
 #: The key of ``inputs.json`` that records the precision of the lens's fit (the others: files).
 PRECISION_KEY = "precision"
 #: Differences listed in a refusal, at most.
@@ -80,6 +86,26 @@ def inputs_stamp(config: Mapping[str, Any], precision: str | None = None) -> dic
     if precision is not None:
         stamps[PRECISION_KEY] = precision
     return stamps
+
+
+def dataset_files(dataset: Any) -> dict[str, Any]:
+    """A config naming, by ``dataset`` key, the files a loaded dataset (a
+    :class:`~tinylens.data.dataset.Dataset`, its paths resolved) was read from, for
+    :func:`inputs_stamp` and :func:`changed_inputs`."""
+    paths = {key: getattr(dataset, key, None) for key in INPUT_KEYS}
+    return {"dataset": {key: str(path) for key, path in paths.items() if path is not None}}
+
+
+def recorded_fit_inputs(stored: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The stamp of its input files that a fit's ``result.json`` content ``stored`` records
+    (``info.inputs``, :data:`FIT_INPUTS_KEY`); ``None`` for a fit from before it was recorded,
+    or one whose record is not such a stamp (edited)."""
+    info = stored.get("info")
+    stamp = info.get(FIT_INPUTS_KEY) if isinstance(info, dict) else None
+    if not isinstance(stamp, dict) or not all(key in INPUT_KEYS and (value is None or isinstance(value, dict))
+                                              for key, value in stamp.items()):
+        return None
+    return stamp
 
 
 def changed_inputs(recorded: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
