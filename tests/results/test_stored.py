@@ -233,7 +233,10 @@ def test_a_fit_records_how_its_mask_was_read_and_a_result_that_does_not_is_annou
         load_stored(path)
     assert [str(w.message) for w in caught] == [
         f"{path}: its fit used 864 pixels, but its data, noise and mask as loaded now give 756 (changed since the "
-        "fit?): its best fit is shown against other pixels than it was fitted to."]
+        "fit?): its best fit is shown against other pixels than it was fitted to.",
+        f"{path}: {tmp_path / 'lens' / 'mask.fits'} (mask_path) is not the file this fit was made from (other content "
+        "than its info.inputs records: changed since the fit?): its best fit is shown against other data than it was "
+        "fitted to."]
 
 
 def test_a_result_whose_config_this_tinylens_refuses_is_named(tmp_path):
@@ -366,3 +369,54 @@ def test_the_mask_reading_check_parses_only_the_result_json_it_needs(tmp_path, m
         assert (text in parsed) is parses, name
     parsed.clear()
     assert mask_reading_unknown(tmp_path / "no_such_lens") is False and parsed == []
+
+
+def test_a_result_whose_files_changed_since_the_fit_is_announced_by_file(tmp_path):
+    """load_stored could tell changed data only by another count of fitted pixels, so a noise map
+    rewritten with other values since the fit (as many pixels) was loaded without a word, its
+    best fit shown against data it was not fitted to. The files whose stamp (size, modification
+    time, SHA-256) differs from the one the fit records (info.inputs) are now named; files
+    rewritten with the same content, or copied elsewhere and given as base_dir, are not, nor is a
+    result from before the stamp was recorded."""
+    import shutil
+    import warnings
+
+    import numpy as np
+    from astropy.io import fits
+
+    import tinylens
+    from tinylens.errors import DataWarning
+
+    folder = tmp_path / "lens"
+    config_path = write_tiny_lens(folder, {"type": "optimizer", "method": "lbfgs"})
+    path = tinylens.fit(config_path, progress=False).output_dir / "result.json"
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for name in ("image.fits", "noise.fits", "psf.fits"):
+        shutil.copy(folder / name, copy / name)  # a new modification time, the same content
+    (folder / "image.fits").write_bytes((folder / "image.fits").read_bytes())  # rewritten as it was
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataWarning)
+        load_stored(path)
+        load_stored(path, base_dir=copy)
+    noise = fits.getdata(folder / "noise.fits")
+    fits.writeto(folder / "noise.fits", noise * 1.5, overwrite=True)  # the same pixels, another noise map
+    with pytest.warns(DataWarning) as caught:
+        load_stored(path)
+    assert [str(w.message) for w in caught] == [
+        f"{path}: {folder / 'noise.fits'} (noise_path) is not the file this fit was made from (other content than "
+        "its info.inputs records: changed since the fit?): its best fit is shown against other data than it was "
+        "fitted to."]
+    fits.writeto(folder / "psf.fits", np.ones((9, 9)) / 81, overwrite=True)
+    with pytest.warns(DataWarning) as caught:
+        load_stored(path)
+    assert [str(w.message) for w in caught] == [
+        f"{path}: {folder / 'noise.fits'} (noise_path), {folder / 'psf.fits'} (psf_path) are not the files this fit "
+        "was made from (other content than its info.inputs records: changed since the fit?): its best fit is shown "
+        "against other data than it was fitted to."]
+    stored = json.loads(path.read_text())
+    del stored["info"]["inputs"]  # as a fit before the stamp was recorded wrote it
+    path.write_text(json.dumps(stored))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataWarning)
+        load_stored(path)

@@ -104,6 +104,8 @@ def load_stored(path: str | Path, base_dir: str | Path | None = None, *,
     fit: give ``base_dir``, the folder they are in now, for relative paths) a
     :class:`~tinylens.errors.DataError` naming it, and ``base_dir_option``: how the caller takes
     ``base_dir`` (a script's option; None: it takes none, and the message says to edit config_dir).
+    Input files other than those the fit records it was made from are a
+    :class:`~tinylens.errors.DataWarning` naming them (:func:`changed_files_notes`).
     A ``base_dir`` that is no folder's path (empty, of no known user's home) is a ConfigError naming it."""
     from tinylens.config.loader import home_expanded
     from tinylens.problem import check_folder_argument, load_from
@@ -135,7 +137,7 @@ def load_stored(path: str | Path, base_dir: str | Path | None = None, *,
         raise ConfigError(f"{path}: the config this fit records cannot be loaded by this tinylens (written by another "
                           f"version, or edited?): {err}") from None
     best = stored_best(stored["max_likelihood"], problem.param_names, path)
-    for note in mask_notes(stored, problem.dataset, path):
+    for note in mask_notes(stored, problem.dataset, path) + changed_files_notes(stored, problem.dataset, path):
         warnings.warn(note, DataWarning, stacklevel=outside_stacklevel())
     return stored, problem, best
 
@@ -209,6 +211,25 @@ def mask_notes(stored: dict[str, Any], dataset: Any, path: Path) -> list[str]:
                      f"{dataset.n_used} (changed since the fit?): its best fit is shown against other pixels "
                      "than it was fitted to.")
     return notes
+
+
+def changed_files_notes(stored: dict[str, Any], dataset: Any, path: Path) -> list[str]:
+    """What a user should know of the input files of the fit of ``stored`` (at ``path``) that
+    differ from the stamp its ``info.inputs`` records
+    (:func:`~tinylens.survey.provenance.changed_inputs`, against ``dataset``'s files as loaded
+    now: the same size and modification time, or the same content, is the same file): each named
+    with its ``dataset`` key. None for a fit that records no stamp (from before it did)."""
+    from tinylens.survey.provenance import changed_inputs, dataset_files, recorded_fit_inputs
+
+    recorded = recorded_fit_inputs(stored)
+    changed = [] if recorded is None else changed_inputs(recorded, dataset_files(dataset))
+    if not changed:
+        return []
+    files = dataset_files(dataset)["dataset"]
+    shown = [f"{files[key]} ({key})" if key in files else f"dataset.{key} (no file now)" for key in changed]
+    return [f"{path}: {listed(shown)} {'is' if len(shown) == 1 else 'are'} not the file{'s' * (len(shown) > 1)} "
+            f"this fit was made from (other content than its info.inputs records: changed since the fit?): its best "
+            "fit is shown against other data than it was fitted to."]
 
 
 #: A ``"mask_path"`` key whose value is not ``null``, in JSON text (where a fit had a mask file).
