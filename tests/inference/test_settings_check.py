@@ -57,6 +57,10 @@ REFUSED = [
     ({**NAUTILUS, "settings": {"checkpoint_every": -1}}, "checkpoint_every", ["-1", "seconds >= 0"]),
     ({**NAUTILUS, "settings": {"nlive": 50, "n_live": 100}}, "nlive", ["as 'n_live'", "got 50 and 100"]),
     ({**NAUTILUS, "settings": {"batch_size": 64, "n_batch": 64}}, "batch_size", ["as 'n_batch'"]),
+    # passed the check, and ran out of memory once nautilus drew its first batch (a run that never explores)
+    ({**NAUTILUS, "settings": {"n_batch": 10**12}}, "n_batch", ["from 1 to 1048576", "got 1000000000000"]),
+    ({**NAUTILUS, "settings": {"batch_size": 2**20 + 1}}, "batch_size", ["from 1 to 1048576", "got 1048577"]),
+    ({**NAUTILUS, "settings": {"nlive": 10**12}}, "nlive", ["from 5 to 1048576", "got 1000000000000"]),
     DYNESTY_CASE,
     ({**DYNESTY, "settings": {"sample": "rwlak"}}, "sample", ["'rwlak'"]),
     ({**DYNESTY, "settings": {"update_interval": "x"}}, "update_interval", ["'x'"]),
@@ -95,6 +99,9 @@ ACCEPTED = [
                               "n_points_min": 5, "split_threshold": 50, "n_like_new_bound": 1000, "n_shell": 2,
                               "checkpoint_every": 0,
                               "neural_network_kwargs": {"hidden_layer_sizes": [32, 16], "alpha": 0.01}}},
+    # a big GPU's: the caps on a batch and on the live points leave these far below them
+    {**NAUTILUS, "settings": {"n_batch": 4096, "nlive": 50000}},
+    {**NAUTILUS, "settings": {"batch_size": 2**20, "n_live": 2**20}},
     {**DYNESTY, "settings": {"nlive": 50, "bound": "single", "sample": "unif", "first_update": {"min_ncall": 100},
                              "periodic": [1], "checkpoint_every": 30}},
     {**DYNESTY, "settings": {"bound": "multi", "sample": "rwalk", "walks": 30, "batch_size": 16}},

@@ -104,6 +104,23 @@ def check_settings(method: str, settings: Mapping[str, Any], allowed: Iterable[s
                               f"got {show(value)}.")
 
 
+#: The most points one batch of a search may hold: a sampler's batch (nautilus's ``n_batch``), its
+#: live points (``n_live``), differential evolution's population, lbfgs's ``n_draws``. Each point
+#: is held in memory several times at once (its unit-cube and parameter vectors, its value), and
+#: the likelihood evaluates at most :data:`tinylens.problem.MAX_POINTS_PER_CALL` ray-traced points
+#: per call, for a real image a few thousand parameter vectors or fewer: a larger batch only
+#: takes more memory, and 1e12 ran out of it once the search started.
+MAX_BATCH = 2**20
+
+
+def check_at_most(method: str, key: str, value: Any, cap: int, why: str, minimum: int = 1) -> None:
+    """Raise ConfigError naming ``inference.settings.<key>``, its ``value`` and the range
+    ``minimum .. cap`` where ``value`` (a whole number, as :data:`VALUE_RULES` checked) is above ``cap``."""
+    if value > cap:
+        raise ConfigError(f"inference.settings.{key}: must be a whole number from {minimum} to {cap} for {method}, "
+                          f"got {show(value)} ({why}).")
+
+
 def check_indices(method: str, settings: Mapping[str, Any], keys: Iterable[str], n_dim: int) -> None:
     """Raise ConfigError unless each of ``keys`` in ``settings`` is null or a list of distinct
     parameter indices ``0 .. n_dim - 1`` (``periodic``, ``reflective``)."""

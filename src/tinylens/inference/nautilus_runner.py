@@ -5,7 +5,8 @@ Settings (``config.inference.settings``), TinyLensGpu's names first:
 * ``nlive`` (``n_live``): live points, default 300 as in the paper (sec. 4.1);
 * ``batch_size`` (``n_batch``): likelihood evaluations per batch, default 256. Every batch is
   one ``vmap``-ed call of the likelihood; 256 keeps a CPU busy and the per-call overhead
-  small, while staying close to ``nlive`` so bounds are refreshed often (on a GPU, 512-2048);
+  small, while staying close to ``nlive`` so bounds are refreshed often (on a GPU, 512-2048).
+  ``n_batch`` and ``n_live`` are at most :data:`~tinylens.inference.common.MAX_BATCH` (2^20);
 * ``resume`` (default true): continue from ``checkpoint.hdf5`` in the output folder when it
   belongs to the same data, priors and settings (false: start again, and the pipeline's
   stages with it);
@@ -45,9 +46,11 @@ from tinylens.config.schema import show
 from tinylens.errors import CheckpointWarning, ConfigError, outside_stacklevel
 from tinylens.inference import InferenceResult
 from tinylens.inference.common import (
+    MAX_BATCH,
     KeptInterrupt,
     SamplingClock,
     _is_whole,
+    check_at_most,
     check_indices,
     check_settings,
     fingerprint,
@@ -281,6 +284,18 @@ def _check_dimension(settings: dict[str, Any], init: dict[str, Any], n_dim: int)
         _check_network(init["neural_network_kwargs"])
 
 
+def _check_sizes(settings: dict[str, Any], init: dict[str, Any], n_dim: int) -> None:
+    """``n_batch`` and ``n_live`` at most :data:`~tinylens.inference.common.MAX_BATCH`: nautilus
+    draws each batch's points at once and keeps every live point with the networks trained on them,
+    so that a larger one ran out of memory once the sampling started (it is not set up before)."""
+    check_at_most("nautilus", _user_key(settings, "n_batch"), init["n_batch"], MAX_BATCH,
+                  "nautilus draws a batch's points at once and holds them in memory; on a GPU a few thousand "
+                  "is plenty, as the likelihood evaluates a large batch in pieces anyway")
+    check_at_most("nautilus", _user_key(settings, "n_live"), init["n_live"], MAX_BATCH,
+                  "nautilus keeps every live point in memory and trains its networks on them; tens of thousands "
+                  "are already a very thorough run", minimum=n_dim + 1)
+
+
 def _dummy_sampler(n_dim: int) -> Callable[[dict[str, Any]], Sampler]:
     """``settings -> Sampler`` on a dummy problem of ``n_dim`` parameters: no likelihood calls, no file."""
 
@@ -295,6 +310,7 @@ def check(settings: dict[str, Any], n_dim: int) -> None:
     """Raise ConfigError for a setting nautilus does not have or a value it would fail on, for a
     model of ``n_dim`` free parameters, without running anything."""
     init, _, _ = _settings(settings)
+    _check_sizes(settings, init, n_dim)
     _check_dimension(settings, init, n_dim)
     try_settings("nautilus", settings, _dummy_sampler(n_dim))
 
