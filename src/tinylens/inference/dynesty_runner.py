@@ -6,7 +6,8 @@ gathered and evaluated together as one ``vmap``-ed batch whenever every running 
 waiting for a value. The physics is unchanged; only the calls are grouped.
 
 Settings (``config.inference.settings``): ``nlive`` (default 300), ``batch_size``
-(``queue_size``, default 64: proposals made in parallel with the same bound), ``dlogz``
+(``queue_size``, default 64: proposals made in parallel with the same bound, at most
+:data:`MAX_QUEUE`; ``nlive`` from 2 to 2^20), ``dlogz``
 (default 0.1), ``bound`` (``multi``), ``sample`` (``rwalk``), ``seed`` (0), ``resume`` (true),
 ``checkpoint_every`` (seconds, 60), and any other keyword of ``dynesty.NestedSampler`` or of
 ``run_nested`` (``maxiter``, ``maxcall``, ``walks``, ...). ``save_evaluation_history`` (dynesty >= 3)
@@ -45,9 +46,11 @@ from tinylens.config.schema import show
 from tinylens.inference import InferenceResult
 from tinylens.errors import CheckpointWarning, ConfigError, outside_stacklevel
 from tinylens.inference.common import (
+    MAX_BATCH,
     KeptInterrupt,
     SamplingClock,
     _is_whole,
+    check_at_most,
     check_indices,
     check_settings,
     fingerprint,
@@ -237,10 +240,37 @@ def _dummy_sampler(n_dim: int) -> Callable[[dict[str, Any]], Any]:
     return build
 
 
+#: The most proposals dynesty may queue (``queue_size``): :class:`BatchingPool` runs each in a
+#: thread of its own, and 1e7 failed mid-run when the threads could not be started (a few
+#: thousand threads take seconds to start; the system's limit on them is tens of thousands).
+MAX_QUEUE = 4096
+
+
+def _user_key(settings: dict[str, Any], name: str) -> str:
+    """How the config spells the setting ``name`` (an alias or the name itself)."""
+    return next((k for k in settings if ALIASES.get(k, k) == name), name)
+
+
+def _check_sizes(settings: dict[str, Any], init: dict[str, Any]) -> None:
+    """``nlive`` from 2 to :data:`~tinylens.inference.common.MAX_BATCH` and ``queue_size`` at
+    most :data:`MAX_QUEUE`, before the dummy sampler is built (it draws ``nlive`` points)."""
+    nlive, key = init["nlive"], _user_key(settings, "nlive")
+    if nlive < 2:  # one live point has no spread: dynesty stops at once, at a plateau
+        raise ConfigError(f"inference.settings.{key}: must be a whole number from 2 to {MAX_BATCH} for dynesty, "
+                          f"got {show(nlive)} (with one live point dynesty stops before its first iteration; "
+                          "hundreds are usual).")
+    check_at_most("dynesty", key, nlive, MAX_BATCH, "dynesty draws and holds every live point at once; tens of "
+                  "thousands are already a very thorough run", minimum=2)
+    check_at_most("dynesty", _user_key(settings, "queue_size"), init["queue_size"], MAX_QUEUE,
+                  "tinylens runs each queued proposal in a thread of its own, and their likelihood calls as one "
+                  "batch; a few hundred keep a GPU busy")
+
+
 def check(settings: dict[str, Any], n_dim: int) -> None:
     """Raise ConfigError for a setting dynesty does not have or a value it refuses, for a model
     of ``n_dim`` free parameters, without running anything."""
     _, init, _ = _settings(settings)
+    _check_sizes(settings, init)
     check_indices("dynesty", init, ["periodic", "reflective"], n_dim)
     ncdim = init.get("ncdim")
     if ncdim is not None and not (_is_whole(ncdim) and 1 <= ncdim <= n_dim):
