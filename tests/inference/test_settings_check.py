@@ -92,6 +92,9 @@ REFUSED = [
     ({**DE, "settings": {"x0": [1.0, 0.2, 0.1, 0.0]}}, "x0", ["sets itself", "narrow the priors"]),
     ({**DE, "settings": {"vectorized": False}}, "vectorized", ["sets itself"]),
     ({**DE, "settings": {"rng": 3}}, "rng", ["give seed instead"]),
+    # passed the check (its dummy population is capped at 15) and ran out of memory drawing the population
+    ({**DE, "settings": {"popsize": 10**12}}, "popsize", ["from 1 to 262144", "popsize x 4", "got 1000000000000"]),
+    ({**DE, "settings": {"popsize": 2**18 + 1}}, "popsize", ["from 1 to 262144", "got 262145"]),
     # more starts than draws to start from ran n_draws starts, silently
     ({**LBFGS, "settings": {"n_starts": 20, "n_draws": 16}}, "n_starts", ["n_draws (16)", "20 starts"]),
     ({**LBFGS, "settings": {"n_starts": 2000}}, "n_starts", ["n_draws (1024, its default)", "2000 starts"]),
@@ -118,6 +121,7 @@ ACCEPTED = [
     {**DYNESTY, "settings": {"enlarge": None, "bootstrap": None}},
     {**DE, "settings": {"strategy": "best2exp", "mutation": [0.5, 1.0], "recombination": 0.9, "init": "sobol",
                         "updating": "deferred", "popsize": 400, "atol": 0.1}},
+    {**DE, "settings": {"popsize": 2**18, "maxiter": 10**12}},
     {**LBFGS, "settings": {"n_starts": 2, "maxiter": 50}},
 ]
 

@@ -28,7 +28,7 @@ from scipy import optimize
 
 from tinylens.errors import ConfigError
 from tinylens.inference import InferenceResult
-from tinylens.inference.common import check_settings, keyword_names, try_settings
+from tinylens.inference.common import MAX_BATCH, check_at_most, check_settings, keyword_names, try_settings
 from tinylens.inference.progress import LiveStatus
 
 #: Objective value standing in for a non-finite posterior (optimisers need finite numbers).
@@ -141,6 +141,10 @@ def check_differential_evolution(settings: dict[str, Any], n_dim: int) -> None:
         raise ConfigError(f"inference.settings.{own}: a keyword of scipy's differential_evolution that tinylens "
                           f"sets itself ({DE_OWN_KEYWORDS[own]}); remove it.")
     check_settings("differential_evolution", settings, DE_KEYS)
+    if "popsize" in settings:  # scipy's population, popsize x n_dim members, is one batch per generation
+        check_at_most("differential_evolution", "popsize", settings["popsize"], max(1, MAX_BATCH // n_dim),
+                      f"the population, popsize x {n_dim} free parameters, is drawn and evaluated as one batch "
+                      f"each generation, at most {MAX_BATCH} points; scipy's default is 15")
     try_settings("differential_evolution", settings, _dummy_de(n_dim))
 
 
