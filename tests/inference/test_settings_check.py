@@ -95,6 +95,8 @@ REFUSED = [
     # passed the check (its dummy population is capped at 15) and ran out of memory drawing the population
     ({**DE, "settings": {"popsize": 10**12}}, "popsize", ["from 1 to 262144", "popsize x 4", "got 1000000000000"]),
     ({**DE, "settings": {"popsize": 2**18 + 1}}, "popsize", ["from 1 to 262144", "got 262145"]),
+    # passed the check and ran out of memory drawing the starts' candidates from the priors
+    ({**LBFGS, "settings": {"n_draws": 10**12}}, "n_draws", ["from 1 to 1048576", "got 1000000000000"]),
     # more starts than draws to start from ran n_draws starts, silently
     ({**LBFGS, "settings": {"n_starts": 20, "n_draws": 16}}, "n_starts", ["n_draws (16)", "20 starts"]),
     ({**LBFGS, "settings": {"n_starts": 2000}}, "n_starts", ["n_draws (1024, its default)", "2000 starts"]),
@@ -123,6 +125,7 @@ ACCEPTED = [
                         "updating": "deferred", "popsize": 400, "atol": 0.1}},
     {**DE, "settings": {"popsize": 2**18, "maxiter": 10**12}},
     {**LBFGS, "settings": {"n_starts": 2, "maxiter": 50}},
+    {**LBFGS, "settings": {"n_draws": 2**20, "maxiter": 10**12}},
 ]
 
 

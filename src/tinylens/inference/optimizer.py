@@ -12,7 +12,7 @@ but those tinylens sets itself (:data:`DE_OWN_KEYWORDS`): ``popsize`` (15), ``ma
 The population is evaluated as one batch per generation (``vectorized=True``).
 
 ``lbfgs`` settings: ``n_starts`` (8 starting points: the best of ``n_draws`` = 1024 prior
-draws), ``maxiter`` (500 per start), ``seed`` (0).
+draws, at most 2^20), ``maxiter`` (500 per start), ``seed`` (0).
 """
 
 from __future__ import annotations
@@ -153,6 +153,8 @@ def check_lbfgs(settings: dict[str, Any], n_dim: int) -> None:
     than prior draws to start from (``n_draws``), which ran only ``n_draws`` (any ``n_dim`` will do)."""
     check_settings("lbfgs", settings, LBFGS_DEFAULTS)
     kw = {**LBFGS_DEFAULTS, **settings}
+    check_at_most("lbfgs", "n_draws", kw["n_draws"], MAX_BATCH, "the prior draws are made and evaluated as one batch, "
+                  "held in memory at once; the default is 1024")
     if kw["n_starts"] > kw["n_draws"]:
         given = "" if "n_draws" in settings else ", its default"
         raise ConfigError(
