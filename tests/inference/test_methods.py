@@ -207,3 +207,36 @@ def test_nautilus_takes_a_nan_from_the_likelihood_as_impossible(lens_dir, monkey
     low, high = summarize(dict(zip(problem.param_names, res.samples.T)), res.weights)[problem.param_names[i]]["interval_68"]
     assert abs((low + high) / 2 - mu) < 0.1 * sd and 0.9 < (high - low) / (2 * sd) < 1.1, (low, high)
     assert not np.any(np.isnan(res.log_likelihood))
+
+
+def test_dynesty_starts_at_most_queue_size_threads(lens_dir, monkeypatch):
+    """dynesty maps its first ``nlive`` points through tinylens's pool too, which ran each in a
+    thread of its own: 40000 live points (40000 threads waiting on one batch) did not get through
+    them in 10 minutes. The pool now runs at most
+    ``queue_size`` at once, and hands the likelihood batches of at most that many points; the
+    likelihood values reach dynesty as before (a Gaussian: its log Z, to its error)."""
+    import threading
+
+    from scipy.stats import norm
+
+    from tinylens.inference import dynesty_runner
+    from tinylens.problem import Problem
+
+    problem = load(lens_dir, {"type": "sampler", "method": "dynesty"})
+    lo, hi = np.array([p.support for p in problem.priors]).T
+    mu, sd = (lo + hi) / 2, (hi - lo) / 20
+    batches, threads = [], []
+
+    def gaussian(self, theta):
+        theta = np.atleast_2d(theta)
+        batches.append(len(theta))
+        threads.append(threading.active_count())
+        return norm.logpdf(theta, mu, sd).sum(axis=1)
+
+    monkeypatch.setattr(Problem, "log_likelihood", gaussian)
+    before = threading.active_count()
+    res = dynesty_runner.run(problem, {"nlive": 200, "batch_size": 8, "sample": "unif", "seed": 1}, progress=False)
+    assert max(batches) <= 8, max(batches)
+    assert max(threads) <= before + 8, (max(threads), before)
+    log_z = -np.log(hi - lo).sum()  # the Gaussian lies well inside the box: it integrates to 1
+    assert abs(res.log_evidence - log_z) < 4 * res.info["log_evidence_err"], (res.log_evidence, log_z)

@@ -203,7 +203,14 @@ class BatchingPool:
         self.size = size
 
     def map(self, func: Callable, iterable) -> list:
-        return self.batcher.run_tasks(func, list(iterable))
+        """``func`` over ``iterable`` in order, at most :attr:`size` (``queue_size``) items at once, one
+        thread each: dynesty maps its first ``nlive`` points too, and one thread for each of 40000 of them
+        did not get through in 10 minutes (the system's limit on threads is tens of thousands)."""
+        items = list(iterable)
+        out: list = []
+        for start in range(0, len(items), max(1, int(self.size))):
+            out += self.batcher.run_tasks(func, items[start : start + max(1, int(self.size))])
+        return out
 
 
 def _settings(settings: dict[str, Any]) -> tuple[dict, dict, dict]:
