@@ -19,6 +19,12 @@ import numpy as np
 from scipy import special
 
 
+#: Sigmas from a Gaussian prior's mean beyond which its truncated support's mass is computed from
+#: the logarithm of the normal's CDF: ``ndtr`` underflows past 37.5 sigma (to 0: every point at
+#: the support's end, and a log density of +inf), and ``ndtri`` of below 1e-300 is clipped.
+FAR_SIGMA = 30.0
+
+
 @dataclass(frozen=True)
 class Prior:
     """A one-dimensional prior: ``kind`` in uniform | gaussian | log_uniform."""
@@ -49,9 +55,16 @@ class Prior:
             return np.clip(lo + u * (hi - lo), lo, hi)
         if self.kind == "log_uniform":  # and exp(log(3.57)) below 3.57
             return np.clip(np.exp(np.log(lo) + u * (np.log(hi) - np.log(lo))), lo, hi)
-        sign, pa, pb = self._gaussian_frame()
-        p = np.clip(pa + (u if sign > 0 else 1.0 - u) * (pb - pa), 1e-300, 1 - 1e-16)
-        return np.clip(self.a + sign * self.b * special.ndtri(p), lo, hi)
+        sign, za, zb = self._gaussian_frame()
+        v = u if sign > 0 else 1.0 - u
+        if zb > -FAR_SIGMA:
+            pa, pb = float(special.ndtr(za)), float(special.ndtr(zb))
+            z = special.ndtri(np.clip(pa + v * (pb - pa), 1e-300, 1 - 1e-16))
+        else:  # the same p from its logarithm: log pb + log(v + (1 - v) pa / pb)
+            la, lb = special.log_ndtr(za), special.log_ndtr(zb)
+            with np.errstate(divide="ignore"):  # log(0) = -inf at v = 0 where pa / pb underflows: the end itself
+                z = special.ndtri_exp(lb + np.log(v + (1.0 - v) * np.exp(la - lb)))
+        return np.clip(self.a + sign * self.b * z, lo, hi)
 
     def cdf(self, x: np.ndarray) -> np.ndarray:
         """The prior's CDF: the inverse of :meth:`transform`."""
@@ -61,19 +74,34 @@ class Prior:
             return np.clip((x - lo) / (hi - lo), 0.0, 1.0)
         if self.kind == "log_uniform":
             return np.clip(np.log(np.maximum(x, lo) / lo) / np.log(hi / lo), 0.0, 1.0)
-        sign, pa, pb = self._gaussian_frame()
-        below = (special.ndtr(sign * (x - self.a) / self.b) - pa) / (pb - pa)  # reflected: the share above x
+        sign, za, zb = self._gaussian_frame()
+        zx = sign * (x - self.a) / self.b
+        if zb > -FAR_SIGMA:
+            pa, pb = float(special.ndtr(za)), float(special.ndtr(zb))
+            below = (special.ndtr(zx) - pa) / (pb - pa)  # reflected: the share above x
+        else:  # the same ratio, each CDF divided by pb (from their logarithms)
+            la, lb = special.log_ndtr(za), special.log_ndtr(zb)
+            below = (np.exp(special.log_ndtr(zx) - lb) - np.exp(la - lb)) / -np.expm1(la - lb)
         return np.clip(below if sign > 0 else 1.0 - below, 0.0, 1.0)
 
     def _gaussian_frame(self) -> tuple[float, float, float]:
-        """``(sign, pa, pb)``: the standard normal's CDF at the support's ends in units of sigma
-        about the mean, reflected (``sign`` -1) where the support lies above the mean, so that both
-        are in the lower tail, where ``ndtr`` keeps its precision (``ndtr(9)`` rounds to 1, and
-        N(0, 0.1) in [1, 2] put every point at 1, of log density +inf)."""
+        """``(sign, za, zb)``, ``za <= zb``: the support's ends in units of sigma about the mean,
+        reflected (``sign`` -1) where the support lies above the mean, so that the standard normal's
+        CDF at both is in the lower tail, where ``ndtr`` keeps its precision (``ndtr(9)`` rounds to 1,
+        and N(0, 0.1) in [1, 2] put every point at 1, of log density +inf) down to
+        :data:`FAR_SIGMA`, beyond which the callers take its logarithm (``log_ndtr``)."""
         lo, hi = self.support
         sign = -1.0 if lo > self.a else 1.0
         za, zb = sorted((sign * (lo - self.a) / self.b, sign * (hi - self.a) / self.b))
-        return sign, float(special.ndtr(za)), float(special.ndtr(zb))
+        return sign, za, zb
+
+    def _gaussian_log_norm(self) -> float:
+        """The log of the truncated Gaussian density's norm: sigma sqrt(2 pi) times the normal's mass on the support."""
+        _, za, zb = self._gaussian_frame()
+        if zb > -FAR_SIGMA:
+            return float(np.log(self.b * np.sqrt(2 * np.pi) * (float(special.ndtr(zb)) - float(special.ndtr(za)))))
+        lb = float(special.log_ndtr(zb))
+        return float(np.log(self.b * np.sqrt(2 * np.pi))) + lb + float(np.log(-np.expm1(special.log_ndtr(za) - lb)))
 
     def log_pdf(self, x: np.ndarray) -> np.ndarray:
         """Log density, ``-inf`` outside the support."""
@@ -85,8 +113,7 @@ class Prior:
         elif self.kind == "log_uniform":
             val = -np.log(np.where(x > 0, x, 1.0)) - np.log(np.log(hi / lo))
         else:
-            _, pa, pb = self._gaussian_frame()
-            val = -0.5 * ((x - self.a) / self.b) ** 2 - np.log(self.b * np.sqrt(2 * np.pi) * (pb - pa))
+            val = -0.5 * ((x - self.a) / self.b) ** 2 - self._gaussian_log_norm()
         return np.where(inside, val, -np.inf)
 
     def bounds(self, nsigma: float = 5.0) -> tuple[float, float]:
