@@ -222,3 +222,34 @@ def test_a_gaussian_prior_truncated_beyond_37_sigma_is_the_truncated_normal(mean
     assert prior.log_pdf(x) == pytest.approx(truth.logpdf(x), abs=1e-9)
     assert prior.cdf(x) == pytest.approx(u, abs=1e-6)
     assert prior.transform(np.array([0.0, 1.0])) == pytest.approx(prior.support, rel=1e-12)
+
+
+@pytest.mark.parametrize("mean, sigma, lo, hi", [
+    (0.0, 1.0, 4.99, 10.0),  # beginning just inside 5 sigma: the box was (4.99, 5.0), 5 % of the prior
+    (0.0, 1.0, 4.5, np.inf),
+    (1.0, 0.1, 0.0, 0.65),  # below the mean
+    (0.0, 1.0, 3.5, 10.0),
+])
+def test_a_gaussian_priors_box_holds_its_mass_where_its_limit_is_just_inside_5_sigma(mean, sigma, lo, hi):
+    """bounds(), the optimisers' and the pipeline's box, was the support cut to 5 sigma of the mean,
+    and only a support wholly beyond 5 sigma got its own quantiles (4550c85): N(0, 1) in [4.99, 10]
+    got (4.99, 5.0), which holds 5 % of the prior (0.5 % at 4.999), so lbfgs and
+    differential_evolution searched a sliver of it; such a box now holds all but 1e-6 of it too."""
+    from scipy.stats import truncnorm
+
+    from tinylens.priors import Prior
+
+    truth = truncnorm((lo - mean) / sigma, (hi - mean) / sigma, loc=mean, scale=sigma)
+    box_lo, box_hi = Prior("gaussian", mean, sigma, lo, hi).bounds()
+    assert lo <= box_lo < box_hi <= hi and truth.cdf(box_hi) - truth.cdf(box_lo) > 1 - 1e-6
+
+
+@pytest.mark.parametrize("lo, hi, box", [
+    (-np.inf, np.inf, (-5.0, 5.0)), (0.0, np.inf, (0.0, 5.0)), (1.0, np.inf, (1.0, 5.0)), (-2.0, 3.0, (-2.0, 3.0)),
+    (-np.inf, -3.0, (-5.0, -3.0)),
+])
+def test_a_gaussian_priors_box_about_its_mean_is_its_support_within_5_sigma(lo, hi, box):
+    """The box of a support that 5 sigma about the mean holds but for 1e-3 of it is unchanged."""
+    from tinylens.priors import Prior
+
+    assert Prior("gaussian", 0.0, 1.0, lo, hi).bounds() == box

@@ -25,6 +25,11 @@ from scipy import special
 FAR_SIGMA = 30.0
 
 
+#: The most of a Gaussian prior's mass that its box (:meth:`Prior.bounds`) within ``nsigma`` of its
+#: mean may leave out; a support that begins nearer ``nsigma`` gets its own quantiles instead.
+BOX_LEFT_OUT = 1e-3
+
+
 @dataclass(frozen=True)
 class Prior:
     """A one-dimensional prior: ``kind`` in uniform | gaussian | log_uniform."""
@@ -117,12 +122,15 @@ class Prior:
         return np.where(inside, val, -np.inf)
 
     def bounds(self, nsigma: float = 5.0) -> tuple[float, float]:
-        """A finite box holding essentially all prior mass (for optimisers)."""
+        """A finite box holding essentially all prior mass (for optimisers): a Gaussian's support
+        within ``nsigma`` of its mean, or, where that holds less than all but :data:`BOX_LEFT_OUT`
+        of the prior (a support beginning beyond about 3.4 sigma), its quantiles of that mass."""
         lo, hi = self.support
         if self.kind == "gaussian":
             lo = max(lo, self.a - nsigma * self.b)
             hi = min(hi, self.a + nsigma * self.b)
-            if not lo < hi:  # the support lies beyond nsigma of the mean: its own quantiles of as much mass
+            if not lo < hi or float(np.diff(self.cdf(np.array([lo, hi])))[0]) < 1.0 - BOX_LEFT_OUT:
+                # the support lies (mostly) beyond nsigma of the mean: its own quantiles of as much mass
                 tail = special.ndtr(-nsigma)
                 lo, hi = self.transform(np.array([tail, 1.0 - tail]))
         return float(lo), float(hi)
