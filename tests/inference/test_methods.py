@@ -182,6 +182,24 @@ def test_dynesty_weighs_the_prior_where_the_likelihood_is_not_finite(lens_dir, m
     assert res.weights.sum() == pytest.approx(1.0) and not np.any(np.isnan(res.log_likelihood))
 
 
+def test_dynesty_with_no_finite_point_is_an_error_not_a_traceback(lens_dir, monkeypatch):
+    """Since dynesty is told -inf (f863ec8), a log L that is not finite anywhere in the priors
+    made it draw its first live points 1,000 times over and raise its own RuntimeError, a
+    traceback (and, in a survey, a task retried with its checkpoints removed), where it had run
+    to a result at log Z -1e300. It is now a ConfigError that says why, as lbfgs's and
+    differential_evolution's are."""
+    from tinylens.errors import ConfigError
+    from tinylens.inference import dynesty_runner
+    from tinylens.problem import Problem
+
+    problem = load(lens_dir, {"type": "sampler", "method": "dynesty"})
+    monkeypatch.setattr(Problem, "log_likelihood", lambda self, theta: np.where(
+        np.atleast_2d(theta)[:, 0] > np.inf, 0.0, np.nan))  # NaN everywhere, as an impossible model gives
+    with pytest.raises(ConfigError, match=r"dynesty\): log L is not finite at any of the 10,000 points dynesty drew "
+                       r"from the priors for its first live points \(1,000 draws of nlive = 10\).*Check the priors"):
+        dynesty_runner.run(problem, {"nlive": 10, "sample": "unif", "seed": 0}, progress=False)
+
+
 def test_nautilus_takes_a_nan_from_the_likelihood_as_impossible(lens_dir, monkeypatch):
     """nautilus fails on a NaN log-likelihood; tinylens's turns NaN into -inf itself, but a
     likelihood that gave one stopped the run. The runner now hands nautilus -inf for it: a Gaussian

@@ -28,6 +28,7 @@ leaves those out; ``maxcall`` and the evaluation history follow it.
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 import warnings
@@ -425,15 +426,34 @@ def _sampler(problem, batcher: Batcher, init: dict, seed, checkpoint: Path | Non
         if init.get("save_evaluation_history"):
             _resume_history(sampler.loglikelihood, init["history_filename"], int(sampler.ncall))
         return sampler
-    return dynesty.NestedSampler(
-        batcher,
-        PriorTransform(problem.priors),
-        problem.ndim,
-        pool=pool,
-        use_pool={"prior_transform": False, "update_bound": False},
-        rstate=np.random.default_rng(seed),
-        **init,
-    )
+    try:
+        return dynesty.NestedSampler(
+            batcher,
+            PriorTransform(problem.priors),
+            problem.ndim,
+            pool=pool,
+            use_pool={"prior_transform": False, "update_bound": False},
+            rstate=np.random.default_rng(seed),
+            **init,
+        )
+    except RuntimeError as err:  # dynesty's, after drawing its first live points again and again
+        found = NO_FINITE_LIVE_POINT.search(str(err))
+        if found is None:
+            raise
+        raise ConfigError(no_finite_live_point(int(found.group(1)), int(init["nlive"]))) from None
+
+
+#: dynesty's RuntimeError where none of its draws of first live points has a finite log-likelihood.
+NO_FINITE_LIVE_POINT = re.compile(r"After (\d+) attempts, we could not find a single point")
+
+
+def no_finite_live_point(attempts: int, nlive: int) -> str:
+    """Why dynesty cannot sample when log L is not finite at any of the ``attempts`` sets of
+    ``nlive`` prior draws it made for its first live points."""
+    return (f"inference (dynesty): log L is not finite at any of the {attempts * nlive:,} points dynesty drew from the "
+            f"priors for its first live points ({attempts:,} draws of nlive = {nlive}), so it has nothing to sample "
+            "from. Check the priors (an ellipticity near 1, sizes near 0) and the data (image, noise, mask); "
+            "`tinylens validate` lists the priors.")
 
 
 def _converged(sampler, dlogz: float) -> bool:
