@@ -200,6 +200,25 @@ def test_dynesty_with_no_finite_point_is_an_error_not_a_traceback(lens_dir, monk
         dynesty_runner.run(problem, {"nlive": 10, "sample": "unif", "seed": 0}, progress=False)
 
 
+@pytest.mark.parametrize("settings, calls", [({"n_live": 20}, "20,224"), ({"n_live": 20, "n_like_max": 600}, "768")])
+def test_nautilus_with_no_finite_point_is_an_error_not_an_endless_run(lens_dir, monkeypatch, settings, calls):
+    """Where log L is not finite anywhere in the priors (NaN, which the runner gives nautilus as
+    -inf since 5130cd0, or -inf), nautilus builds no bound from points all alike and drew from the
+    priors for ever, its memory growing; with n_like_max it came back at log Z -inf, its posterior
+    prior draws of log L -inf. Both are now a ConfigError that says why: after as many draws as
+    dynesty makes (1,000 times n_live, counted in whole batches of 256), or where the run ends."""
+    from tinylens.errors import ConfigError
+    from tinylens.inference import nautilus_runner
+    from tinylens.problem import Problem
+
+    problem = load(lens_dir, {"type": "sampler", "method": "nautilus"})
+    monkeypatch.setattr(Problem, "log_likelihood", lambda self, theta: np.where(
+        np.atleast_2d(theta)[:, 0] > np.inf, 0.0, np.nan))
+    with pytest.raises(ConfigError, match=rf"nautilus\): log L is not finite at any of the {calls} points nautilus "
+                       r"drew from the priors.*Check the priors"):
+        nautilus_runner.run(problem, {**settings, "seed": 0}, progress=False)
+
+
 def test_nautilus_takes_a_nan_from_the_likelihood_as_impossible(lens_dir, monkeypatch):
     """nautilus fails on a NaN log-likelihood; tinylens's turns NaN into -inf itself, but a
     likelihood that gave one stopped the run. The runner now hands nautilus -inf for it: a Gaussian

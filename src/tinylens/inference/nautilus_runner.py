@@ -315,15 +315,55 @@ def check(settings: dict[str, Any], n_dim: int) -> None:
     try_settings("nautilus", settings, _dummy_sampler(n_dim))
 
 
-def impossible_where_not_finite(loglike: Callable[[np.ndarray], Any]) -> Callable[[np.ndarray], np.ndarray]:
+def impossible_where_not_finite(loglike: Callable[[np.ndarray], Any],
+                                 watch: FiniteWatch | None = None) -> Callable[[np.ndarray], np.ndarray]:
     """``loglike`` with -inf for each value that is not finite (NaN, +inf): nautilus fails on a
-    NaN, and a likelihood that gives one must not stop the run (today's turns NaN into -inf itself)."""
+    NaN, and a likelihood that gives one must not stop the run (today's turns NaN into -inf itself).
+    ``watch``, if given, sees each batch's values (:class:`FiniteWatch`)."""
 
     def finite_or_minus_inf(theta: np.ndarray) -> np.ndarray:
         values = np.asarray(loglike(theta))
-        return np.where(np.isfinite(values), values, -np.inf)
+        values = np.where(np.isfinite(values), values, -np.inf)
+        if watch is not None:
+            watch.see(values)
+        return values
 
     return finite_or_minus_inf
+
+
+#: Prior draws, in units of ``n_live``, that nautilus may make without a finite log L before it
+#: is stopped: as many as dynesty makes for its first live points before it gives up.
+NO_FINITE_DRAWS = 1000
+
+
+class FiniteWatch:
+    """The likelihood calls made until one gave a finite value. Where none has, nautilus builds no
+    bound from its points (all -inf alike) and draws from the priors for ever, its memory growing:
+    past ``limit`` calls :meth:`see` raises a ConfigError (:func:`no_finite_point`) instead."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = int(limit)
+        self.calls = 0
+        self.seen = False
+
+    def resume(self, sampler: Sampler) -> None:
+        """Count the calls and points of a ``sampler`` restored from its checkpoint."""
+        self.calls = int(sampler.n_like)
+        self.seen = any(np.any(np.isfinite(log_l)) for log_l in sampler.log_l)
+
+    def see(self, values: np.ndarray) -> None:
+        """Count a batch's ``values``; a ConfigError past :attr:`limit` calls with none finite."""
+        self.calls += int(np.size(values))
+        self.seen = self.seen or bool(np.any(np.isfinite(values)))
+        if not self.seen and self.calls >= self.limit:
+            raise ConfigError(no_finite_point(self.calls))
+
+
+def no_finite_point(calls: int) -> str:
+    """Why nautilus cannot sample when log L is not finite at any of the ``calls`` points it drew."""
+    return (f"inference (nautilus): log L is not finite at any of the {calls:,} points nautilus drew from the priors, "
+            "so it has nothing to sample from (it would draw from them for ever). Check the priors (an ellipticity "
+            "near 1, sizes near 0) and the data (image, noise, mask); `tinylens validate` lists the priors.")
 
 
 def _stats(sampler: Sampler) -> dict[str, Any]:
@@ -423,11 +463,12 @@ def run(
         resumed = prepare_checkpoint(filepath, checkpoint_stamp(problem, settings), init["resume"])
     status = LiveStatus("nautilus", enabled=progress)
     interrupt = KeptInterrupt()  # Ctrl-C during a network's training is caught by scikit-learn
+    watch = FiniteWatch(NO_FINITE_DRAWS * init["n_live"])
 
     def build(resume: bool) -> CheckpointedSampler:  # noqa: ARG001 (a removed checkpoint is not read)
         return CheckpointedSampler(
             problem.prior_transform,
-            impossible_where_not_finite(interrupt.guard(status.wrap(problem.log_likelihood))),
+            impossible_where_not_finite(interrupt.guard(status.wrap(problem.log_likelihood)), watch),
             n_dim=problem.ndim,
             vectorized=True,
             pass_dict=False,
@@ -436,6 +477,8 @@ def run(
         )
 
     sampler, resumed = open_checkpoint(build, filepath, resumed)
+    if resumed:
+        watch.resume(sampler)
     sampler.checkpoint_every = float(own["checkpoint_every"])
     apply_discard_exploration(sampler, run_kw)
     run_kw = apply_f_live(sampler, run_kw, filepath)
@@ -449,6 +492,8 @@ def run(
         interrupt.check()
         sampler.take_statistics()  # the last line's
         sampler.flush()
+    if not watch.seen:  # stopped by n_like_max or its timeout before the limit
+        raise ConfigError(no_finite_point(watch.calls))
     wall = time.perf_counter() - start
     points, log_w, log_l = sampler.posterior()
     return InferenceResult(
