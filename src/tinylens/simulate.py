@@ -193,10 +193,15 @@ def model_spec_from_truth(
 
 
 # -- argument checks --------------------------------------------------------------------------
-def _is_whole(value: Any) -> bool:
-    """Whether ``value`` is a whole number (``8``, ``8.0``, ``np.int64(8)``; not True, 2.5 or 'abc')."""
+def is_whole(value: Any) -> bool:
+    """Whether ``value`` is a whole number (``8``, ``8.0``, ``np.int64(8)``, ``10**400``; not True,
+    2.5 or 'abc'): an int is whole as it is (``float()`` would round one above 2**53, or overflow)."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, np.integer)):
+        return True
     try:
-        return not isinstance(value, bool) and float(value) == int(value)
+        return float(value) == int(value)
     except (TypeError, ValueError, OverflowError):
         return False
 
@@ -204,7 +209,7 @@ def _is_whole(value: Any) -> bool:
 def _whole(value: Any, name: str, low: int = 1) -> int:
     """``value`` as an int when it is a whole number >= ``low`` (``8`` or ``8.0``), else a
     ValueError naming the argument ``name``: ``int()`` truncated 2.5 to 2 without a word."""
-    if not _is_whole(value) or int(value) < low:
+    if not is_whole(value) or int(value) < low:
         raise ValueError(f"{name} must be a whole number >= {low}, got {value!r}")
     return int(value)
 
@@ -371,7 +376,7 @@ def add_noise(
 def _check_size(size: Any) -> int:
     """``size`` as an int when it is a positive odd whole number, else a ValueError naming it
     (``int()`` took 2.5 as 2, and 'abc' gave int()'s own message)."""
-    if not _is_whole(size) or int(size) < 1 or int(size) % 2 == 0:
+    if not is_whole(size) or int(size) < 1 or int(size) % 2 == 0:
         raise ValueError(f"PSF size must be a positive odd number of pixels, got {size!r}")
     return int(size)
 

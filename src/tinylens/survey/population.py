@@ -96,7 +96,7 @@ from tinylens.results.tables import (
     write_table,
 )
 from tinylens.results.truth import TRUTH_FILE, flat_params
-from tinylens.simulate import add_noise, gaussian_psf, model_spec_from_truth, moffat_psf, simulate_images
+from tinylens.simulate import add_noise, gaussian_psf, is_whole, model_spec_from_truth, moffat_psf, simulate_images
 
 __all__ = ["PopulationOptions", "components", "simulate_population", "draw_lens", "simulate_lens", "count_images", "lens_name"]
 
@@ -575,11 +575,7 @@ MAX_LENSES = 1_000_000
 def check_count_and_seed(n: Any, seed: Any, seed_name: str = "the random seed (--seed)") -> tuple[int, int]:
     """``(n, seed)`` as integers, else a ConfigError: 1 to :data:`MAX_LENSES` lenses, a non-negative
     seed (named ``seed_name`` in the message, as :func:`check_seed` names it)."""
-    try:  # an int is whole as it is (float() would round one above 2**53)
-        whole = not isinstance(n, bool) and (isinstance(n, (int, np.integer)) or float(n) == int(n))
-    except (TypeError, ValueError, OverflowError):
-        whole = False
-    if not whole or int(n) < 1:
+    if not is_whole(n) or int(n) < 1:
         raise ConfigError(f"the number of lenses must be >= 1 (a whole number), got {n!r}")
     if int(n) > MAX_LENSES:
         raise ConfigError(f"the number of lenses must be <= {MAX_LENSES} (each takes seconds to simulate and ~0.2 MB "
