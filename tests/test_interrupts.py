@@ -167,6 +167,40 @@ def test_which_frames_swallow_an_exception():
     assert swallowed_in(frames["del"]) and not swallowed_in(sys._getframe())
 
 
+def test_a_weak_containers_callback_swallows_an_exception():
+    """A WeakValueDictionary (JAX's caches), WeakKeyDictionary or WeakSet drops a dead entry in a
+    weakref callback that Python runs wherever the object's last reference goes, outside any
+    garbage collection too, and only prints what it raises: a Ctrl-C landing there was printed
+    ("Exception ignored in: <function WeakValueDictionary.__init__.<locals>.remove ...>") and did
+    not stop the fit (the gc-callback test of tests/cli/test_fit_cli.py failed so about one run in
+    two). Its frame is now one that swallows, so the Ctrl-C is sent again once it has returned."""
+    import weakref
+
+    class Value:
+        pass
+
+    for container in (weakref.WeakValueDictionary(), weakref.WeakKeyDictionary(), weakref.WeakSet()):
+        frames: list = []
+
+        def profile(frame, event, arg, code=container._remove.__code__):
+            if event == "call" and frame.f_code is code:
+                frames.append(frame)
+
+        value = Value()
+        if isinstance(container, weakref.WeakSet):
+            container.add(value)
+        elif isinstance(container, weakref.WeakKeyDictionary):
+            container[value] = "value"
+        else:
+            container["key"] = value
+        sys.setprofile(profile)
+        try:
+            del value  # its last reference: the container's callback runs here, no collection
+        finally:
+            sys.setprofile(None)
+        assert len(frames) == 1 and swallowed_in(frames[0]), type(container)
+
+
 def test_a_second_ctrl_c_while_the_cluster_starts_stops_at_once(python_sigint):
     reached = []
     with pytest.raises(KeyboardInterrupt):

@@ -44,12 +44,21 @@ REDELIVERY_DELAY_S = 0.05
 AT_END_ATTR = "tinylens_at_end"
 
 
+#: The callbacks by which the standard library's weak containers drop an entry whose object died
+#: (one code each, shared by every container): Python runs them wherever the object's last
+#: reference goes, outside any garbage collection too (JAX's caches are WeakValueDictionaries).
+WEAK_CONTAINER_CALLBACKS = frozenset(
+    container()._remove.__code__ for container in (weakref.WeakValueDictionary, weakref.WeakKeyDictionary, weakref.WeakSet)
+)
+
+
 def swallowed_in(frame: FrameType | None) -> bool:
     """Whether an exception raised in ``frame`` is only printed by Python: ``frame`` or one it
-    was called from runs a garbage-collector callback, a ``__del__`` or a ``weakref.finalize``."""
+    was called from runs a garbage-collector callback, a ``__del__``, a ``weakref.finalize`` or a
+    weak container's callback (:data:`WEAK_CONTAINER_CALLBACKS`)."""
     codes = {getattr(getattr(callback, "__func__", callback), "__code__", None) for callback in list(gc.callbacks)}
     codes.add(weakref.finalize.__call__.__code__)
-    return _called_from(frame, codes, names=("__del__",))
+    return _called_from(frame, codes | WEAK_CONTAINER_CALLBACKS, names=("__del__",))
 
 
 def initialising_extension(frame: FrameType | None) -> bool:
