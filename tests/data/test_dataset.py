@@ -159,6 +159,19 @@ def test_one_dimensional_refused(tmp_path):
         read_fits_image(put(tmp_path / "line.fits", np.ones(10)), "data_path")
 
 
+@pytest.mark.parametrize("stored, what", [((1, 1, 30), "a single row of 30 pixels"), ((30, 1), "a single column of 30 pixels"),
+                                           ((1, 1, 1), "a single pixel")])
+def test_an_image_of_one_row_or_column_is_refused_naming_its_shape(tmp_path, files, stored, what):
+    """A (1, 1, 5) cube was read as a 1 x 5 image and refused for too few usable pixels, with the
+    mask and the noise map named as what to check; one of 30 pixels was fitted as a lens image."""
+    put(files["data_path"], np.ones(stored))
+    put(files["noise_path"], np.full(stored, 0.5))
+    text = data_error(config(), tmp_path)
+    assert text.startswith(f"dataset.data_path file {files['data_path']} holds an array of shape {stored}: {what}, "
+                           "not an image. tinylens needs a 2-D image"), text
+    assert "mask" not in text
+
+
 def test_image_in_extension_and_no_image(tmp_path):
     path = tmp_path / "ext.fits"
     fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(np.ones((4, 5), dtype=np.float32))]).writeto(path)

@@ -146,6 +146,7 @@ def load_dataset(cfg: schema.Dataset, base_dir: str | Path, origin: str = BASE_D
     paths = {key: resolve_path(base_dir, getattr(cfg, key)) for key in keys}
     hints = {key: relative_hint(getattr(cfg, key), base_dir, origin, survey_hint) for key in (*keys, "mask_path")}
     data, header = read_fits_image_and_header(paths["data_path"], "dataset.data_path", hints["data_path"])
+    check_not_a_line(data, header, paths["data_path"])
     noise, noise_header = read_fits_image_and_header(paths["noise_path"], "dataset.noise_path", hints["noise_path"])
     check_same_shape(noise, data, paths["noise_path"], paths["data_path"], "noise map")
     check_not_the_image(noise, data, paths["noise_path"], paths["data_path"])
@@ -390,6 +391,33 @@ def _frozen(array: np.ndarray) -> np.ndarray:
     array = np.ascontiguousarray(array)
     array.flags.writeable = False
     return array
+
+
+def stored_shape(header: fits.Header, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The shape of the array as stored in the file (numpy's order: its ``NAXISn`` from the last),
+    axes of length 1 included, which :func:`~tinylens.data.fits_io.as_2d` dropped; ``shape`` where
+    the header does not say."""
+    naxis = header.get("NAXIS")
+    sizes = [header.get(f"NAXIS{k}") for k in range(naxis, 0, -1)] if isinstance(naxis, int) and naxis > 0 else []
+    if not sizes or not all(isinstance(n, int) for n in sizes):
+        return tuple(shape)
+    return tuple(sizes)
+
+
+def check_not_a_line(data: np.ndarray, header: fits.Header, path: Path) -> None:
+    """Raise a DataError when the data image is one row, one column or one pixel (a ``(1, 1, 5)``
+    cube, or a spectrum written as an image), naming the file and the shape it holds: there is no
+    lens to fit in it, and it was refused as having too few usable pixels, the mask and the noise
+    map named as what to check."""
+    ny, nx = data.shape
+    if ny > 1 and nx > 1:
+        return
+    what = ("a single pixel" if ny == nx == 1 else f"a single row of {nx} pixels" if ny == 1
+            else f"a single column of {ny} pixels")
+    raise DataError(f"dataset.data_path file {path} holds an array of shape {stored_shape(header, data.shape)}: "
+                    f"{what}, not an image. tinylens needs a 2-D image of the lens, of more than one row and one "
+                    "column (a cutout some arcsec across). The wrong file, or the wrong image of the file (name it "
+                    "with [EXTNAME] or [index])?")
 
 
 def check_same_shape(array: np.ndarray, data: np.ndarray, path: Path, data_path: Path, what: str) -> None:
