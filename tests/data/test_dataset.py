@@ -25,7 +25,7 @@ from tinylens.data import (
     write_fits_image,
 )
 from tinylens.data.dataset import psf_peak
-from tinylens.errors import DataError
+from tinylens.errors import ConfigError, DataError
 
 SHAPE = (20, 24)
 PIXEL_SCALE = 0.1
@@ -301,6 +301,21 @@ def test_circle_and_annulus_masks():
     assert shifted.sum() == 1 and shifted[1, 3]  # row 1 (y = -1), column 3 (x = +1)
     ring = annulus_mask((5, 5), 1.0, r_min=0.5, r_max=1.0)
     assert ring.sum() == 4 and not ring[2, 2]
+
+
+@pytest.mark.parametrize("key, value", [("center_x", np.nan), ("center_y", np.inf), ("center_x", -np.inf),
+                                        ("r_max", np.inf), ("pixel_scale", np.inf)])
+@pytest.mark.parametrize("make", [circle_mask, annulus_mask])
+def test_a_mask_with_a_centre_or_radius_not_finite_is_refused_naming_it(make, key, value):
+    """A NaN or infinite centre gave a mask of no pixel, silently, and an infinite r_max one of every
+    pixel: the argument is now named, with its value."""
+    arguments = {"shape": (5, 5), "pixel_scale": 1.0, "r_max": 1.0} | ({"r_min": 0.5} if make is annulus_mask else {})
+    with pytest.raises(ConfigError) as info:
+        make(**(arguments | {key: value}))
+    assert str(info.value).startswith(f"{make.__name__}: {key} must be a finite number"), info.value
+    assert str(info.value).endswith(f"got {key} = {float(value)}.")
+    with pytest.raises(ConfigError, match="annulus_mask: r_min must be a finite number"):
+        annulus_mask((5, 5), 1.0, r_min=np.nan, r_max=1.0)
 
 
 def test_mask_from_file(tmp_path, files):

@@ -11,6 +11,8 @@ shape when its centre is (boundaries included).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from tinylens.config.schema import MaskShape
@@ -26,6 +28,16 @@ def pixel_coordinates(shape: tuple[int, int], pixel_scale: float) -> tuple[np.nd
     return x, y
 
 
+def check_finite(function: str, **values: float) -> None:
+    """Raise ConfigError naming the first of ``values`` (argument name: value) of ``function``
+    that is not a finite number: a NaN centre put every pixel out of the mask, silently, and an
+    infinite one too; an infinite radius took every pixel in."""
+    for name, value in values.items():
+        if not math.isfinite(value):
+            unit = "arcsec per pixel" if name == "pixel_scale" else "arcsec"
+            raise ConfigError(f"{function}: {name} must be a finite number ({unit}); got {name} = {float(value)}.")
+
+
 def _radius(shape: tuple[int, int], pixel_scale: float, center_x: float, center_y: float) -> np.ndarray:
     if not pixel_scale > 0:
         raise ConfigError(f"pixel_scale must be > 0 arcsec; got {pixel_scale!r}.")
@@ -37,6 +49,7 @@ def circle_mask(
     shape: tuple[int, int], pixel_scale: float, r_max: float, center_x: float = 0.0, center_y: float = 0.0
 ) -> np.ndarray:
     """True for pixels whose centre is within ``r_max`` arcsec of ``(center_x, center_y)``."""
+    check_finite("circle_mask", pixel_scale=pixel_scale, r_max=r_max, center_x=center_x, center_y=center_y)
     if not r_max > 0:
         raise ConfigError(f"A circle mask needs r_max > 0 arcsec; got r_max = {r_max!r}.")
     return _radius(shape, pixel_scale, center_x, center_y) <= r_max
@@ -51,6 +64,8 @@ def annulus_mask(
     center_y: float = 0.0,
 ) -> np.ndarray:
     """True for pixels whose centre is between ``r_min`` and ``r_max`` arcsec from the centre."""
+    check_finite("annulus_mask", pixel_scale=pixel_scale, r_min=r_min, r_max=r_max, center_x=center_x,
+                 center_y=center_y)
     if not 0 <= r_min < r_max:
         raise ConfigError(f"An annulus mask needs 0 <= r_min < r_max (arcsec); got r_min = {r_min!r}, r_max = {r_max!r}.")
     r = _radius(shape, pixel_scale, center_x, center_y)
