@@ -330,6 +330,48 @@ def test_mask_from_file(tmp_path, files):
     assert d.mask_path == tmp_path / "mask.fits"
 
 
+def put_stored(path: Path, stored: np.ndarray, **keywords) -> Path:
+    """Write ``stored`` as the values a FITS file holds, unscaled, with header ``keywords`` such as
+    BZERO and BLANK (astropy would otherwise take the array as the values to scale)."""
+    fits.PrimaryHDU(stored).writeto(path, overwrite=True)
+    with fits.open(path, mode="update", do_not_scale_image_data=True) as hdul:
+        hdul[0].header.update(keywords)
+    return path
+
+
+@pytest.mark.parametrize("stored_type, keywords", [
+    (np.int16, {"BLANK": 0, "BZERO": 1}),  # astropy passed over a BLANK of 0: read as 1
+    (np.uint8, {"BZERO": -128, "BLANK": 0}),  # a signed byte: read as -128, announced as a weight map
+])
+def test_the_blank_pixels_of_an_integer_mask_are_left_out_as_no_value(tmp_path, files, stored_type, keywords):
+    """FITS marks the pixels of an integer image that hold no value with its BLANK value, as NaN
+    does in a float image; astropy turned some into numbers (a mask's left out, but with a
+    warning where negative)."""
+    stored = np.full(SHAPE, -keywords["BZERO"], dtype=np.int64).astype(stored_type)  # 0 once scaled: used
+    stored[:4, :5] = keywords["BLANK"]
+    put_stored(tmp_path / "mask.fits", stored, **keywords)
+    d = load_quietly(config(mask_path="mask.fits"), tmp_path)  # no warning
+    assert d.n_used == SHAPE[0] * SHAPE[1] - 20 and not d.mask[:4, :5].any()
+    assert np.isnan(read_fits_image(tmp_path / "mask.fits")[:4, :5]).all()
+
+
+@pytest.mark.parametrize("stored_type, keywords", [
+    (np.uint8, {"BZERO": -128, "BLANK": 255}),  # a signed byte: refused as a corrupt file ('cannot convert float NaN')
+    (np.int16, {"BZERO": 32768, "BLANK": 32767}),  # unsigned 16-bit: fitted as 65535
+])
+def test_the_blank_pixels_of_an_integer_image_are_masked_as_no_value(tmp_path, files, stored_type, keywords):
+    """The BLANK pixels of a signed-byte image (BZERO -128) made astropy fail, and the image was
+    refused as a corrupt file; those of an unsigned 16-bit one (BZERO 32768) were fitted as values."""
+    stored = np.random.default_rng(3).integers(100, 156, SHAPE).astype(stored_type)
+    stored[2, 3] = stored[5, 6] = keywords["BLANK"]
+    put_stored(files["data_path"], stored, **keywords)
+    _, texts = load_warning(config(), tmp_path)
+    assert f"{files['data_path']}: 2 pixels with a NaN or infinite data value; masked (left out of the fit)." in texts
+    expected = stored.astype(float) + keywords["BZERO"]
+    expected[stored == keywords["BLANK"]] = np.nan
+    np.testing.assert_array_equal(read_fits_image(files["data_path"]), expected)
+
+
 def test_a_tinylensgpu_mask_leaving_out_the_outskirts_is_read_as_there(tmp_path, files):
     """TinyLensGpu's own example masks (mask = r > R) leave out the pixels far from the lens; they
     were read the other way round (the lens and arcs left out, the outskirts fitted)."""

@@ -2,7 +2,8 @@
 
 :func:`read_fits_image` takes the first image HDU that holds data (primary or extension) and
 returns it as a float64 array, row 0 being the first row stored in the file (the bottom row in
-DS9; nothing is flipped). A cube with only two axes longer than 1 (e.g. shape ``(1, ny, nx)`` or
+DS9; nothing is flipped), scaled by its BSCALE and BZERO, an integer image's BLANK pixels (no
+value) as NaN. A cube with only two axes longer than 1 (e.g. shape ``(1, ny, nx)`` or
 ``(ny, nx, 1)``) is squeezed to ``(ny, nx)``; a cube with several planes is refused.
 
 A path may name the HDU to read, as CFITSIO and DS9 do: ``drz.fits[1]`` (by index, 0 the
@@ -132,9 +133,9 @@ def read_fits_image_and_header(path: str | Path, role: str = "image", hint: str 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", AstropyWarning)
-            with fits.open(file, memmap=False) as hdul:
+            with fits.open(file, memmap=False, do_not_scale_image_data=True) as hdul:
                 hdu = _image_hdu(hdul, file, role) if ext is None else _named_image_hdu(hdul, file, ext, role)
-                array, header = np.array(hdu.data, dtype=np.float64), with_primary_keys(hdu.header, hdul[0].header)
+                array, header = physical_values(hdu), with_primary_keys(hdu.header, hdul[0].header)
     except DataError:
         raise
     except _READ_ERRORS as exc:
@@ -143,6 +144,25 @@ def read_fits_image_and_header(path: str | Path, role: str = "image", hint: str 
             "The file may be truncated, corrupt or not FITS at all; check it with e.g. DS9 or astropy."
         ) from None
     return as_2d(array, full, role), header
+
+
+def physical_values(hdu: Any) -> np.ndarray:
+    """The pixel values of an image ``hdu`` opened with ``do_not_scale_image_data``, as float64:
+    the values stored times BSCALE plus BZERO, and NaN (no value) where an integer image holds its
+    BLANK value, as the FITS standard reads them. astropy's own scaling left BLANK pixels as numbers
+    in unsigned integer images (BZERO 32768) and where BLANK is 0, and failed on those of a signed
+    byte image (BZERO -128), which was then refused as a corrupt file."""
+    raw = np.asarray(hdu.data)
+    values = raw.astype(np.float64)
+    bscale, bzero = hdu.header.get("BSCALE", 1), hdu.header.get("BZERO", 0)
+    if bscale != 1:
+        values *= bscale
+    if bzero != 0:
+        values += bzero
+    blank = hdu.header.get("BLANK")
+    if raw.dtype.kind in "iu" and isinstance(blank, int) and not isinstance(blank, bool):
+        values[raw == blank] = np.nan
+    return values
 
 
 def wcs_pixel_scale(header: fits.Header) -> float | None:
