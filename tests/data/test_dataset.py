@@ -638,6 +638,28 @@ def test_a_link_climbing_out_of_a_linked_folder_is_followed_from_its_real_place(
             "which does not exist") in text, text
 
 
+def test_a_link_climbing_out_through_another_link_names_no_file_that_exists_as_missing(tmp_path, files):
+    """A link's target climbing out of a folder that is itself a link (lens_b/../archive/noise.fits)
+    was collapsed by normpath as written, to lenses/archive/noise.fits, said not to exist where it
+    did, and the system looked elsewhere: the '..' is now taken where the system takes it, and the
+    target is shown as written where it climbs out of a link to a removed folder."""
+    lenses, run = tmp_path / "lenses", tmp_path / "run3"
+    (lenses / "archive").mkdir(parents=True)
+    (run / "lens_b").mkdir(parents=True)
+    for name in ("noise.fits", "other.fits"):
+        put(lenses / "archive" / name, np.full(SHAPE, 0.5))  # there, but not where the links lead
+    (lenses / "lens_b").symlink_to(run / "lens_b", target_is_directory=True)
+    (lenses / "noise.fits").symlink_to(Path("lens_b") / ".." / "archive" / "noise.fits")
+    (lenses / "gone").symlink_to(tmp_path / "scratch" / "gone", target_is_directory=True)  # purged
+    (lenses / "other.fits").symlink_to(Path("gone") / ".." / "archive" / "other.fits")
+    text = data_error(config(noise_path=str(lenses / "noise.fits")), tmp_path)
+    assert (f"file not found: {lenses / 'noise.fits'} is a symbolic link to {run / 'archive' / 'noise.fits'}, which "
+            "does not exist") in text, text
+    text = data_error(config(noise_path=str(lenses / "other.fits")), tmp_path)
+    assert (f"file not found: {lenses / 'other.fits'} is a symbolic link to {lenses / 'gone' / '..' / 'archive' / 'other.fits'}"
+            ", which does not exist") in text, text
+
+
 def test_a_file_in_a_folder_linked_to_a_removed_one_says_where_the_link_points(tmp_path, files):
     """A lens folder that is a symbolic link into scratch space since purged (lenses/lens_b ->
     /scratch/lens_b) gave a plain 'file not found' for its image.fits: the message now names the

@@ -214,25 +214,32 @@ MAX_LINK_HOPS = 40
 
 def link_end(path: Path) -> Path | None:
     """Where the symbolic link ``path`` leads, through any links after it: the first path that is
-    no link, absolute where ``path`` is (a relative target taken from its link's folder, as the
-    system takes it: a ``..`` of the target from that folder as the system finds it, where the
-    folder is reached through a link); None for a loop of links."""
+    no link (each target as :func:`link_target` takes it); None for a loop of links."""
     for _ in range(MAX_LINK_HOPS):
         if not path.is_symlink():
             return path
-        path = Path(os.path.normpath(link_folder(path) / os.readlink(path)))
+        path = link_target(path)
     return None
 
 
-def link_folder(link: Path) -> Path:
-    """The folder that the target of ``link`` is taken from: the folder it is in, as written, unless
-    the target climbs out of it (``..``), which the system does from the folder's real place
-    (:func:`os.path.realpath`): ``lenses/lens_b/image.fits -> ../archive/image.fits``, where
-    ``lens_b`` links to ``/data/run3/lens_b``, leads to ``/data/run3/archive/image.fits``, not to
-    ``lenses/archive/image.fits``, which :func:`os.path.normpath` alone made of it."""
-    if ".." not in Path(os.readlink(link)).parts:
-        return link.parent
-    return Path(os.path.realpath(link.parent))
+def link_target(link: Path) -> Path:
+    """The path that the symbolic ``link`` points to, as the system takes it: its target from the
+    link's folder, as written (absolute where ``link`` is), where the target has no ``..``; else its
+    part up to the last ``..`` taken from that folder's real place (:func:`os.path.realpath`, which
+    climbs out of a linked folder, ``lenses/lens_b -> /data/run3/lens_b``, to ``/data/run3``, where
+    the system climbs, not to ``lenses``, where :func:`os.path.normpath` took it) and the rest after
+    it. Where that part is no folder (it climbs out of a folder linked to one since removed, which
+    the system cannot), the target is joined to the link's folder as written, ``..`` kept: the place
+    that :func:`os.path.normpath` named might exist, and the message said it did not."""
+    target = Path(os.readlink(link))
+    parts = target.parts
+    if ".." not in parts:
+        return Path(os.path.normpath(link.parent / target))
+    last = len(parts) - parts[::-1].index("..")
+    climbed = link.parent.joinpath(*parts[:last])
+    if not os.path.isdir(climbed):
+        return link.parent / target
+    return Path(os.path.realpath(climbed)).joinpath(*parts[last:])
 
 
 def first_dangling_link(path: Path) -> Path | None:
