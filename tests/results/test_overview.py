@@ -875,3 +875,20 @@ def test_times_that_leave_lenses_out_say_how_many_they_cover(tmp_path):
     assert fig.axes[3].get_xlabel() == "wall time per lens [s] (the whole fit; 3 of the 6 ok lenses timed)"
     fig = ov.overview_figure(_catalog(), quantity_for("lens_mass.0.theta_E"), ov.flag_table(_catalog()))
     assert fig.axes[3].get_xlabel() == "wall time per lens [s] (the whole fit)"
+
+
+def test_the_width_panel_of_one_lens_draws_without_a_warning_of_identical_limits():
+    """One lens of theta_E 1 +- 0.1 (a relative width of 10.000000000000002 % in floats) made
+    matplotlib's own autoscale of the log axis warn 'Attempting to set identical low and high
+    ylims makes transformation singular'; the panel now spans a factor of 4 around the width, unwarned."""
+    import warnings
+
+    catalog = _catalog().iloc[[0, 6]].assign(**{"lens_mass.0.theta_E_lo68": 0.9, "lens_mass.0.theta_E_hi68": 1.1})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig = ov.overview_figure(catalog, quantity_for("lens_mass.0.theta_E"), ov.flag_table(catalog))
+        fig.canvas.draw()
+    panel = fig.axes[1]
+    assert panel.get_yscale() == "log"
+    assert panel.get_ylim() == pytest.approx((5.0, 20.0))
+    assert np.concatenate([c.get_offsets()[:, 1] for c in panel.collections]).tolist() == pytest.approx([10.0])

@@ -469,11 +469,12 @@ def overview_figure(catalog: pd.DataFrame, q: Quantity, flags: pd.DataFrame):
     n_point = int((collapsed(half) & np.isfinite(median) & ~held_fixed(ok, q)).sum())
     shown = half[np.isfinite(median) & np.isfinite(half) & (half > 0)]
     if len(shown):
+        if shown.max() <= SAME_WIDTHS * shown.min():  # ticks within it would all read '1'
+            # set first: the log axis's own autoscale of one width (10.000000000000002) warned of identical limits
+            b.set_ylim(shown.min() / 2, shown.max() * 2)
         b.set_yscale("log")
         b.yaxis.set_major_formatter(plain_log_formatter())  # 0.5 and 2, not 5 x 10^-1 and 2 x 10^0
         b.yaxis.set_minor_formatter(plain_log_formatter(minor=True))
-        if shown.max() <= SAME_WIDTHS * shown.min():  # ticks within it would all read '1'
-            b.set_ylim(shown.min() / 2, shown.max() * 2)
     else:
         _say_empty(b, "no lens's 68 % interval has a width" if np.any(collapsed(half) & np.isfinite(median))
                    else "no 68 % interval in the catalogue\n"
