@@ -892,3 +892,24 @@ def test_the_width_panel_of_one_lens_draws_without_a_warning_of_identical_limits
     assert panel.get_yscale() == "log"
     assert panel.get_ylim() == pytest.approx((5.0, 20.0))
     assert np.concatenate([c.get_offsets()[:, 1] for c in panel.collections]).tolist() == pytest.approx([10.0])
+
+
+def test_the_histograms_legend_counts_each_groups_lenses_not_only_those_with_a_median():
+    """Of 4 trusted lenses, one without a theta_E median (its cell empty), the legend read
+    'trusted (3)' under a title of '4 trusted'; it now says '3 of 4 with a median', and a group
+    whose every lens has one keeps its count alone."""
+    catalog = _catalog()
+    catalog.loc[catalog["lens_id"] == "a", "lens_mass.0.theta_E_median"] = np.nan  # a trusted lens
+    fig = ov.overview_figure(catalog, quantity_for("lens_mass.0.theta_E"), ov.flag_table(catalog))
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == [
+        "trusted (3 of 4 with a median)", "untrusted (2)"]
+    assert "4 trusted, 2 not" in fig._suptitle.get_text()
+    bars = [sum(p.get_height() for p in container) for container in fig.axes[0].containers]
+    assert bars == [3, 2]
+    untrusted = catalog.assign(trusted=None)  # one group, 'trust not recorded', of 6 ok lenses
+    fig = ov.overview_figure(untrusted, quantity_for("lens_mass.0.theta_E"), ov.flag_table(untrusted))
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == [
+        "trusted (0)", "untrusted (0)", "trust not recorded (5 of 6 with a median)"]
+    no_column = catalog.drop(columns="trusted")
+    fig = ov.overview_figure(no_column, quantity_for("lens_mass.0.theta_E"), ov.flag_table(no_column))
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["ok (5 of 6 with a median)"]

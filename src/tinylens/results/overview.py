@@ -385,22 +385,29 @@ def _median_histogram(ax: Any, median: np.ndarray, trust: tuple[np.ndarray, np.n
     from matplotlib.ticker import MaxNLocator
 
     good = np.isfinite(median)
-    groups = [(good, "ok", "C0")]
+    everyone = [(np.ones(len(median), dtype=bool), "ok", "C0")]  # each group's lenses, with a median or not
     if trust is not None:
         trusted, untrusted = trust
-        groups = [(good & trusted, "trusted", "C0"), (good & untrusted, "untrusted", "C3")]
+        everyone = [(trusted, "trusted", "C0"), (untrusted, "untrusted", "C3")]
         if (~trusted & ~untrusted).any():
-            groups.append((good & ~trusted & ~untrusted, *NOT_RECORDED))
+            everyone.append((~trusted & ~untrusted, *NOT_RECORDED))
+    groups = [(good & m, label, colour) for m, label, colour in everyone]
     if good.any():
         bins = np.histogram_bin_edges(median[good], bins=_n_bins(int(good.sum())))
         ax.hist([median[m] for m, _, _ in groups], bins=bins, stacked=True, color=[g[2] for g in groups],
-                label=[f"{label} ({int(m.sum())})" for m, label, _ in groups])
+                label=[group_label(label, int((good & m).sum()), int(m.sum())) for m, label, _ in everyone])
         if legend:
             _legend_above(ax)
     ax.set_xlabel(f"{q.label} (posterior median)")
     ax.set_ylabel("lenses")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     return groups
+
+
+def group_label(label: str, n_median: int, n_lenses: int) -> str:
+    """A histogram's legend entry: ``trusted (4)``, or ``trusted (3 of 4 with a median)`` where
+    some of the group's lenses have no median to draw (it said ``trusted (3)`` of 4 trusted lenses)."""
+    return f"{label} ({n_median})" if n_median == n_lenses else f"{label} ({n_median} of {n_lenses} with a median)"
 
 
 def parameters_figure(catalog: pd.DataFrame, quantities: Sequence[Quantity], columns: int = 3):
