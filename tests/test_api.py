@@ -40,12 +40,16 @@ def test_each_functions_help_shows_its_docstring_as_one_indented_block(name):
 
 
 def test_load_is_typed_as_the_function_it_calls():
-    """tinylens.load passes its arguments on to tinylens.problem.load: they take the same types."""
+    """tinylens.load passes its arguments on to tinylens.problem.load: they take the same types
+    (as typing resolves them: tinylens.load names Config and Problem by their modules)."""
+    import typing
+
     from tinylens.problem import load
 
     ours, theirs = inspect.signature(tinylens.load).parameters, inspect.signature(load).parameters
     assert list(ours) == list(theirs)
-    assert [ours[p].annotation for p in ("config", "base_dir")] == [theirs[p].annotation for p in ("config", "base_dir")]
+    ours, theirs = typing.get_type_hints(tinylens.load), typing.get_type_hints(load)
+    assert [ours[p] for p in ("config", "base_dir", "return")] == [theirs[p] for p in ("config", "base_dir", "return")]
 
 
 def test_each_error_a_user_is_told_to_catch_is_exported():

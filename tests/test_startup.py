@@ -75,3 +75,16 @@ def test_the_version_is_the_installed_one_and_the_results_record_it(tmp_path, mo
 
     monkeypatch.setattr(metadata, "version", not_installed)  # run from a source tree, not installed
     assert tinylens._installed_version() == "0+unknown"
+
+
+def test_the_type_hints_of_load_resolve_and_import_tinylens_stays_light():
+    """typing.get_type_hints(tinylens.load) raised NameError ('os', then 'Config', 'Problem'): its
+    annotations named imports made only for type checkers. They resolve now, the heavy ones
+    (tinylens.problem: JAX) imported only when the hints are asked for."""
+    code = ("import sys, typing, tinylens; light = sorted(m for m in {heavy!r} if m in sys.modules); "
+            "hints = typing.get_type_hints(tinylens.load); from tinylens.problem import Problem; "
+            "from tinylens.config import Config; print(light, hints['return'] is Problem, "
+            "Config in typing.get_args(hints['config']), hints['base_dir'])").format(heavy=HEAVY + ("pydantic",))
+    run = _python("-c", code)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip() == "[] True True str | os.PathLike[str] | None"

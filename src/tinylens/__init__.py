@@ -15,22 +15,30 @@ automatically), :class:`ConfigWarning` (a config that asks for something probabl
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import os
+from collections.abc import Mapping
+from typing import Any
 
+from numpy.typing import DTypeLike
+
+import tinylens  # load's annotations name tinylens.config and tinylens.problem, imported when named (__getattr__)
 from tinylens.errors import (CheckpointWarning, ConfigError, ConfigWarning, DataError, DataWarning, OutputError,
                              ParameterError, TinyLensError)
 from tinylens.fit import FitResult, fit  # a light module; bound eagerly so `tinylens.fit` stays the function
 from tinylens.precision import set_precision
 
-if TYPE_CHECKING:  # for the annotations only: ``import tinylens`` stays light (no JAX, no pydantic models)
-    import os
-    from collections.abc import Mapping
-    from typing import Any
+#: Submodules imported when first named (``tinylens.problem.Problem``): in load's annotations, which
+#: typing.get_type_hints resolves, while ``import tinylens`` stays light (no JAX, no pydantic models).
+LAZY_SUBMODULES = ("config", "problem")
 
-    from numpy.typing import DTypeLike
 
-    from tinylens.config.schema import Config
-    from tinylens.problem import Problem
+def __getattr__(name: str) -> Any:
+    """``tinylens.config`` and ``tinylens.problem`` (:data:`LAZY_SUBMODULES`), imported when first named."""
+    if name in LAZY_SUBMODULES:
+        from importlib import import_module
+
+        return import_module(f"tinylens.{name}")
+    raise AttributeError(f"module 'tinylens' has no attribute {name!r}")
 
 
 def _installed_version(distribution: str = "tinylens") -> str:
@@ -47,8 +55,8 @@ def _installed_version(distribution: str = "tinylens") -> str:
 __version__ = _installed_version()
 
 
-def load(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, dtype: DTypeLike | None = None,
-         base_dir: str | os.PathLike[str] | None = None) -> Problem:
+def load(config: str | os.PathLike[str] | Mapping[str, Any] | tinylens.config.Config, *, dtype: DTypeLike | None = None,
+         base_dir: str | os.PathLike[str] | None = None) -> tinylens.problem.Problem:
     """Load a config and its data (image, noise, PSF, mask) into a :class:`~tinylens.problem.Problem`:
     the model's free parameters, priors and likelihood, ready to evaluate or sample.
 
