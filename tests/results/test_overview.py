@@ -119,7 +119,8 @@ def test_parameters_figure_has_a_panel_per_parameter_holding_every_ok_lens():
     catalog["lens_mass.0.phi_deg_lo68"] = catalog["lens_mass.0.phi_deg_median"] - 1.007
     catalog["lens_mass.0.phi_deg_hi68"] = catalog["lens_mass.0.phi_deg_median"] + 1.007
     fig = ov.parameters_figure(catalog, quantities)
-    assert [ax for ax in fig.axes if ax.get_visible()][2].get_title() == "median 68 % half-width 1.01 deg"
+    assert [ax for ax in fig.axes if ax.get_visible()][2].get_title() == ("median 68 % half-width 1.01 deg\n"
+                                                                       "5 of the 6 ok lenses have a median")
 
 
 def test_overview_figure_flags_panel_shows_why_lenses_are_untrusted():
@@ -913,3 +914,17 @@ def test_the_histograms_legend_counts_each_groups_lenses_not_only_those_with_a_m
     no_column = catalog.drop(columns="trusted")
     fig = ov.overview_figure(no_column, quantity_for("lens_mass.0.theta_E"), ov.flag_table(no_column))
     assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["ok (5 of 6 with a median)"]
+
+
+def test_a_parameters_panel_says_how_many_ok_lenses_it_leaves_out_for_want_of_a_median():
+    """The parameters figure is titled 'Posterior medians of the 6 ok lenses: trusted (4, blue)
+    ...', while its theta_E panel drew 5 (one lens's median empty) with no word of it; that panel
+    now says '5 of the 6 ok lenses have a median', and a panel of all six says nothing of it."""
+    catalog = _catalog()
+    catalog.loc[catalog["lens_id"] == "a", "lens_mass.0.theta_E_median"] = np.nan
+    fig = ov.parameters_figure(catalog, [quantity_for("lens_mass.0.theta_E"), quantity_for("lens_mass.0.q")])
+    theta, q = fig.axes[:2]
+    assert "6 ok lenses" in fig._suptitle.get_text()
+    assert theta.get_title().splitlines()[-1] == "5 of the 6 ok lenses have a median"
+    assert sum(p.get_height() for container in theta.containers for p in container) == 5
+    assert "have a median" not in q.get_title()

@@ -431,6 +431,8 @@ def parameters_figure(catalog: pd.DataFrame, quantities: Sequence[Quantity], col
                      else f"median 68 % half-width {width:.3g} {quantity_unit(q)}".rstrip())
         if row["n_collapsed"]:
             title = "\n".join(filter(None, [title, collapsed_text(row["n_collapsed"])]))
+        if 0 < row["n"] < len(ok):  # the figure's title counts every ok lens
+            title = "\n".join(filter(None, [title, f"{row['n']} of the {len(ok)} ok lenses have a median"]))
         ax.set_title(title, fontsize=10)
         if not row["n"]:
             _say_empty(ax, no_median_text(ok, q))
