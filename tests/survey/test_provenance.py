@@ -353,3 +353,59 @@ def test_a_masked_lens_fitted_before_stamps_stays_changed_through_a_run_of_other
     assert (out / "lenses" / "lens_a" / filenames.INPUTS).exists()
     found = runner.find_lenses(lenses)
     assert runner.changed_lenses(found, runner.load_template(mock_survey["template"]), out) == {"lens_c": ["mask_path"]}
+
+
+def test_a_survey_lens_reads_each_input_file_once_for_its_two_stamps(tmp_path, mock_survey, monkeypatch):
+    """A survey's task stamps a lens's files for inputs.json and its fit stamps them again for
+    result.json's info.inputs: each file was hashed twice, a survey of large images reading all
+    its data twice more than the fit does. Each is hashed once, and both stamps hold its SHA-256."""
+    import hashlib
+
+    folder = tmp_path / "lenses" / "lens_c"
+    shutil.copytree(mock_survey["lenses"] / "lens_c", folder)  # with a mask: four files
+    template = runner.load_template(mock_survey["template"])
+    template["inference"] = {"type": "optimizer", "method": "lbfgs", "settings": {"n_starts": 1, "n_draws": 64}}
+    config = runner.lens_config(template, runner.Lens("lens_c", folder), tmp_path / "out")
+    hashed = []
+    sha256 = provenance.file_sha256
+    monkeypatch.setattr(provenance, "file_sha256", lambda path: hashed.append(Path(path).name) or sha256(path))
+    out = tmp_path / "out" / "lenses" / "lens_c"
+    assert runner.fit_lens("lens_c", config, str(out))["status"] == "ok"
+    names = ["image.fits", "noise.fits", "psf.fits", "mask.fits"]
+    assert sorted(hashed) == sorted(names)
+    truth = {name: hashlib.sha256((folder / name).read_bytes()).hexdigest() for name in names}
+    stamps = [json.loads((out / filenames.INPUTS).read_text()),
+              json.loads((out / filenames.RESULT).read_text())["info"][provenance.FIT_INPUTS_KEY]]
+    for stamp in stamps:
+        assert {Path(config["dataset"][key]).name: stamp[key]["sha256"] for key in provenance.INPUT_KEYS} == truth
+
+
+def test_a_file_rewritten_since_it_was_stamped_is_hashed_again(tmp_path, monkeypatch):
+    """The digests kept are of the files as they were: one rewritten in place with content of the
+    same size and its old modification time (cp -p, rsync -t) is read again, as is one replaced."""
+    import time
+
+    path = tmp_path / "image.fits"
+    path.write_bytes(b"a" * 100)
+    first = provenance.file_stamp(path)
+    hashed = []
+    sha256 = provenance.file_sha256
+    monkeypatch.setattr(provenance, "file_sha256", lambda p: hashed.append(p) or sha256(p))
+    assert provenance.file_stamp(path) == first and hashed == []  # as it was: not read again
+    time.sleep(0.05)  # past the coarse clock that stamps a file's times
+    path.write_bytes(b"b" * 100)
+    os.utime(path, ns=(first["mtime_ns"], first["mtime_ns"]))
+    again = provenance.file_stamp(path)
+    assert again == {**first, "sha256": hashlib_hex(b"b" * 100)} and len(hashed) == 1
+    replacement = tmp_path / "new.fits"
+    replacement.write_bytes(b"c" * 100)
+    os.utime(replacement, ns=(first["mtime_ns"], first["mtime_ns"]))
+    replacement.replace(path)
+    assert provenance.file_stamp(path)["sha256"] == hashlib_hex(b"c" * 100) and len(hashed) == 2
+
+
+def hashlib_hex(content: bytes) -> str:
+    """The SHA-256 of ``content``, computed here (the truth the stamps are checked against)."""
+    import hashlib
+
+    return hashlib.sha256(content).hexdigest()

@@ -18,13 +18,18 @@ Two records live in the survey's output folder:
 
 A fit keeps the same stamp of its files (without the precision, which its ``info`` records
 apart) in its ``result.json``, as ``info.inputs`` (:data:`FIT_INPUTS_KEY`), taken when it loads
-them: what it was fitted to, for :func:`changed_inputs` to tell whether they changed since.
+them: what it was fitted to, for :func:`changed_inputs` to tell whether they changed since. A
+survey's fit stamps the files its task stamped for ``inputs.json`` just before; each is read once
+(:func:`file_stamp` keeps the digests of the files it hashed last, by :func:`file_identity`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -48,17 +53,48 @@ MAX_LISTED = 4
 #: survey process's ``set_precision`` and fitted in float32 unless ``TINYLENS_PRECISION`` said
 #: otherwise in their own environment.
 UNRECORDED_PRECISION = "float32"
+#: Digests :func:`file_stamp` keeps, of the files it hashed last: a survey's task stamps a lens's
+#: files (``inputs.json``) and its fit stamps them again (``info.inputs``) a moment later.
+MAX_DIGESTS = 256
+_digests: OrderedDict[tuple[int, ...], str] = OrderedDict()
+_digests_lock = threading.Lock()
 
 
-def file_stamp(path: str | Path) -> dict[str, Any]:
-    """Size, modification time (ns) and SHA-256 of the file ``path``."""
-    path = Path(path)
+def file_identity(info: os.stat_result) -> tuple[int, ...]:
+    """What tells a file's content apart without reading it, from its ``stat``: the entry (device,
+    inode), size, modification time and change time (ns; set by every write, rename or ``touch``,
+    and never by hand, so a file rewritten with its old modification time is told apart too)."""
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of the content of the file ``path`` (hex), read in blocks."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
-    info = path.stat()
-    return {"size": info.st_size, "mtime_ns": info.st_mtime_ns, "sha256": digest.hexdigest()}
+    return digest.hexdigest()
+
+
+def file_stamp(path: str | Path) -> dict[str, Any]:
+    """Size, modification time (ns) and SHA-256 of the file ``path``; the SHA-256 is read again
+    only where the file is not one of the last :data:`MAX_DIGESTS` hashed, as they were then
+    (:func:`file_identity`)."""
+    path = Path(path)
+    key = file_identity(path.stat())
+    with _digests_lock:
+        digest = _digests.get(key)
+    info = None
+    if digest is None:
+        digest = file_sha256(path)
+        info = path.stat()
+        if file_identity(info) == key:  # not written to while it was read
+            with _digests_lock:
+                _digests[key] = digest
+                while len(_digests) > MAX_DIGESTS:
+                    _digests.popitem(last=False)
+    size, mtime_ns = (key[2], key[3]) if info is None else (info.st_size, info.st_mtime_ns)
+    return {"size": size, "mtime_ns": mtime_ns, "sha256": digest}
 
 
 def input_files(config: Mapping[str, Any]) -> dict[str, Path]:
