@@ -273,6 +273,34 @@ def test_a_lens_folder_that_can_be_searched_but_not_listed_finds_upper_case_file
         "data_path": "IMAGE.FITS", "noise_path": "Noise.fits", "psf_path": "PSF.FITS.gz", "mask_path": "MASK.FITS"}
 
 
+@pytest.mark.parametrize("names", [
+    {"data_path": "Image.FITS", "noise_path": "NOISE.fits", "psf_path": "Psf.Fits.GZ", "mask_path": "mask.FITS"},
+    {"data_path": "image.Fits", "noise_path": "Noise.FITS.gz", "psf_path": "psf.fits.Gz", "mask_path": "MASK.Fits"},
+])
+def test_an_unlisted_lens_folder_finds_names_whose_parts_differ_in_case(tmp_path, mock_survey, monkeypatch, names):
+    """In a lens folder that can be searched but not listed (chmod 711), a name was looked up with
+    its 'image.fits' part in one case only (Image.fits, IMAGE.FITS), so Psf.FITS or image.Fits,
+    which a listed folder finds, was missing there: the lens had no PSF, or was no lens. Each
+    dot-separated part is looked up as written, in upper case and with a capital first letter."""
+    lenses = tmp_path / "lenses"
+    folder = lenses / "closed"
+    shutil.copytree(mock_survey["lenses"] / "lens_c", folder)
+    for key, new in names.items():
+        plain = folder / f"{new.split('.')[0].lower()}.fits"
+        if new.lower().endswith(".gz"):
+            _gzipped(plain)
+            plain = plain.with_name(plain.name + ".gz")
+        plain.rename(folder / new)
+    listed_config = runner.lens_config({}, runner.find_lenses(lenses)[0], tmp_path / "out")["dataset"]
+    unlisted(monkeypatch, folder)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # one name per file: no warning of several
+        (lens,) = runner.find_lenses(lenses)
+    config = runner.lens_config({}, lens, tmp_path / "out")["dataset"]
+    assert {key: Path(path).name for key, path in config.items()} == names
+    assert config == listed_config  # as a listed folder finds them
+
+
 def test_one_file_under_several_cases_of_an_unlisted_folder_is_found_once(tmp_path, monkeypatch):
     """On a case-insensitive disk (macOS) image.fits, IMAGE.FITS and Image.fits are one file:
     looked up in each case in a folder that cannot be listed, it is found once, by its first name

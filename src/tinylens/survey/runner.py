@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import errno
+import itertools
 import json
 import logging
 import os
@@ -160,13 +161,12 @@ def names_held(names: list[str], held: set[str]) -> list[str]:
 
 
 def case_variants(name: str) -> list[str]:
-    """``name`` as written, in upper case and with a capital first letter (``image.fits``,
-    ``IMAGE.FITS``, ``Image.fits``), its compression suffix as written or in upper case
-    (``IMAGE.FITS.gz``, ``IMAGE.FITS.GZ``), each once: the cases a lens file is looked up in where
-    its folder cannot be listed, as no lookup can find a name in any case."""
-    end = name.find(".fits")
-    head, tail = (name, "") if end < 0 else (name[:end + len(".fits")], name[end + len(".fits"):])
-    return list(dict.fromkeys(h + t for h in (head, head.upper(), head.capitalize()) for t in (tail, tail.upper())))
+    """``name`` with each of its dot-separated parts as written, in upper case or with a capital
+    first letter (``image.fits``, ``IMAGE.FITS``, ``Psf.FITS``, ``Image.Fits.GZ``), as written
+    first, each once: the cases a lens file is looked up in where its folder cannot be listed, as
+    no lookup can find a name in any case."""
+    parts = [list(dict.fromkeys((part, part.upper(), part.capitalize()))) for part in name.split(".")]
+    return [".".join(chosen) for chosen in itertools.product(*parts)]
 
 
 def distinct_files(paths: list[Path]) -> list[Path]:
