@@ -657,6 +657,29 @@ def test_survey_plan_sorts_the_lenses_by_what_a_run_would_do_and_writes_nothing(
     assert plan["to_fit"]["resume"] == [] and "lens_c" in plan["to_fit"]["new"]
 
 
+def test_survey_plan_recovers_only_a_result_a_run_would_take_its_row_from(tmp_path, mock_survey):
+    """A lens whose result.json lacks its row was listed to 'recover' (its row rebuilt, no fit) by
+    a dry run whatever that file held, though a run rebuilds a row only from a readable result of
+    this lens (recover_rows) and fits the lens where the file is broken or another lens's, copied
+    there: the dry run now says what the run does (new, or resume where a checkpoint is there)."""
+    out = tmp_path / "out"
+    folders = {name: out / "lenses" / name for name in ("lens_a", "lens_b", "lens_bad")}
+    for folder in folders.values():
+        folder.mkdir(parents=True)
+    (folders["lens_a"] / "result.json").write_text(json.dumps(RESULT))  # finished, killed before its row
+    (folders["lens_b"] / "result.json").write_text('{"median": ')  # cut short
+    (folders["lens_bad"] / "result.json").write_text(json.dumps({**RESULT, "output_dir": str(folders["lens_a"])}))
+    (folders["lens_bad"] / "checkpoint.hdf5").write_bytes(b"")  # interrupted
+    plan = runner.survey_plan(mock_survey["lenses"], mock_survey["template"], out, check=False,
+                              only=["lens_a", "lens_b", "lens_bad"])
+    assert plan["recover"] == ["lens_a"]
+    assert plan["to_fit"] == {"new": ["lens_b"], "resume": ["lens_bad"], "changed": [], "retry": []}
+    rows = runner.read_rows(out)
+    recovered = {**rows, **runner.recoverable_rows([runner.Lens(n, mock_survey["lenses"] / n) for n in folders],
+                                                   out, rows)}
+    assert sorted(recovered) == plan["recover"]  # the rows the run rebuilds
+
+
 def test_survey_plan_reads_resume_false_in_tinylensgpus_older_sampling_section(tmp_path, mock_survey):
     """A template written with TinyLensGpu's older section 'sampling: {..., resume: false}' (read as
     inference.settings) starts an interrupted lens afresh, but --dry-run listed it as 'resume from a

@@ -1627,7 +1627,7 @@ def survey_plan(lens_dir: str | Path, template: str | Path, out: str | Path, ret
             todo["changed"].append(lens.lens_id)
         elif row is not None and row.get("status") == "failed":
             todo["retry"].append(lens.lens_id)
-        elif row is None and (folder / filenames.RESULT).exists():
+        elif row is None and recovered_row(lens, state.out) is not None:  # as the run's recover_rows
             recover.append(lens.lens_id)
         elif any((folder / name).exists() for name in started):
             todo["resume"].append(lens.lens_id)
