@@ -103,6 +103,28 @@ def test_resume_plan_reads_rows_recovers_results_and_forgets_stale_rows(tmp_path
     assert not (lenses[1].output(out) / "row.json").exists() and not (lenses[2].output(out) / "row.json").exists()
 
 
+def test_a_result_recovered_without_its_row_leaves_no_checkpoint_its_fit_would_have_removed(tmp_path):
+    """A survey stopped (Ctrl-C, a batch job's time limit) after a lens's result.json was written
+    but before its fit removed its checkpoints (the sampler's: tens of MB) had its row rebuilt
+    from result.json by the next run, and the checkpoints stayed for good (a later fit of other
+    data there warned of them), where a task that adopts such a fit removes them. They are removed
+    where result.json names none; one it names (output.keep_checkpoint) is kept."""
+    out = tmp_path / "out"
+    removed, kept = _lens(tmp_path, "removed"), _lens(tmp_path, "kept")
+    names = filenames.checkpoint_names()
+    for lens, checkpoint in ((removed, None), (kept, filenames.CHECKPOINTS["nautilus"])):
+        folder = lens.output(out)
+        folder.mkdir(parents=True)
+        (folder / "result.json").write_text(json.dumps({**RESULT, "info": {"checkpoint": checkpoint}}))
+        for name in names:
+            (folder / name).write_bytes(b"state")
+    rows = runner.read_rows(out)
+    runner.recover_rows([removed, kept], out, rows)
+    assert sorted(rows) == ["kept", "removed"] and runner.read_rows(out) == rows
+    assert not any((removed.output(out) / name).exists() for name in names)
+    assert all((kept.output(out) / name).read_bytes() == b"state" for name in names)
+
+
 def test_a_row_or_result_copied_from_another_lens_folder_is_not_taken_for_this_lens(tmp_path):
     """A user copying ``lenses/a/`` to ``lenses/b/`` must not give b the fit of a."""
     out = tmp_path / "out"

@@ -636,10 +636,12 @@ def recoverable_rows(lenses: list[Lens], out: Path, rows: Mapping[str, Mapping[s
 
 
 def recover_rows(lenses: list[Lens], out: Path, rows: dict[str, dict[str, Any]]) -> None:
-    """Add rows for lenses whose fit finished (``result.json``) but whose row was never written."""
+    """Add rows for lenses whose fit finished (``result.json``) but whose row was never written,
+    and remove the checkpoints such a fit, stopped with its survey, had left to remove
+    (:func:`finish_adopted`)."""
     for lens_id, row in recoverable_rows(lenses, out, rows).items():
         rows[lens_id] = row
-        write_row(out / LENSES_DIR / lens_id, row)
+        finish_adopted(out / LENSES_DIR / lens_id, row)
 
 
 def plan(lenses: list[Lens], rows: Mapping[str, Mapping[str, Any]], out: Path, retry_failed: bool = False) -> list[Lens]:
