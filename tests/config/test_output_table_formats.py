@@ -155,3 +155,25 @@ def test_a_zstandard_csv_name_is_refused_where_zstandard_is_not_installed(tmp_pa
     assert list(tmp_path.iterdir()) == []
     installed.add("zstandard")
     assert Tables(samples="result_samples.csv.zst").samples == "result_samples.csv.zst"
+
+
+def test_a_true_false_column_with_missing_values_is_refused_as_fits_and_kept_missing_in_ecsv(tmp_path):
+    """write_table wrote a nullable boolean column (a catalogue's ``trusted``, missing for a
+    failed lens) to FITS as True in every missing row, and astropy read it back so: a failed
+    lens became trusted. FITS logical columns hold no missing value astropy reads back, so such
+    a frame is now refused as FITS, naming the column and rows and writing nothing; ECSV keeps
+    the missing value (read back masked), and a boolean column with none missing is FITS as before."""
+    import pandas as pd
+
+    frame = pd.DataFrame({"lens_id": ["a", "b", "c"], "trusted": pd.array([True, None, False], dtype="boolean")})
+    with pytest.raises(ValueError) as err:
+        write_table(tmp_path / "catalog.fits", frame)
+    assert str(err.value) == (
+        f"Table {tmp_path / 'catalog.fits'} cannot be written as FITS: its true/false column 'trusted' is missing in "
+        "row(s) 1 (counting from 0), which a FITS logical column cannot hold (it would read back as True or False); "
+        "name it .ecsv or .parquet, which keep a missing value missing.")
+    assert list(tmp_path.iterdir()) == []
+    read = Table.read(write_table(tmp_path / "catalog.ecsv", frame), format="ascii.ecsv")
+    assert list(read["trusted"].mask) == [False, True, False] and read["trusted"][[0, 2]].tolist() == [True, False]
+    whole = frame.assign(trusted=pd.array([True, True, False], dtype="boolean"))
+    assert list(Table.read(write_table(tmp_path / "whole.fits", whole), format="fits")["trusted"]) == [True, True, False]

@@ -246,11 +246,14 @@ def write_table(path: str | Path, frame: pd.DataFrame) -> Path:
     ``.fts``), ECSV for ``.ecsv``, else CSV (:func:`write_csv`); a JSON, FITS or ECSV name may
     end in ``.gz``, ``.bz2`` or ``.xz``, a CSV name in any compression pandas knows, and the file
     is compressed so. A name no file of its format can be written under (``summary.parquet.gz``:
-    :func:`~tinylens.results.table_formats.table_name_problem`) is a ValueError, before any writing."""
+    :func:`~tinylens.results.table_formats.table_name_problem`), or a FITS name of a frame FITS
+    cannot hold (:func:`fits_problem`), is a ValueError, before any writing."""
     problem = table_name_problem(Path(path).name)
     if problem is not None:
         raise ValueError(f"Table {path} cannot be written: {problem}.")
     kind, compression = table_format(Path(path).name)
+    if kind == "fits" and (problem := fits_problem(frame)) is not None:
+        raise ValueError(f"Table {path} cannot be written as FITS: {problem}.")
     if kind == "parquet":
         return write_atomic(path, lambda tmp: frame.to_parquet(tmp, index=False))
     if kind == "json":
@@ -258,6 +261,21 @@ def write_table(path: str | Path, frame: pd.DataFrame) -> Path:
     if kind in ("fits", "ecsv"):
         return write_atomic(path, lambda tmp: tmp.write_bytes(_compressed(_astropy_bytes(frame, kind), compression)))
     return write_csv(path, frame)
+
+
+def fits_problem(frame: pd.DataFrame) -> str | None:
+    """Why ``frame`` cannot be a FITS table, or None: a true/false column with a missing value,
+    which a FITS logical column cannot hold (astropy writes it as True, and reads the FITS null
+    byte as False), so it would come back as a value that was never there."""
+    for name in frame.columns:
+        column = frame[name]
+        if pd.api.types.is_bool_dtype(column.dtype) and column.isna().any():
+            rows = np.flatnonzero(column.isna().to_numpy())
+            shown = ", ".join(map(str, rows[:5])) + (f" and {len(rows) - 5} more" if len(rows) > 5 else "")
+            return (f"its true/false column {name!r} is missing in row(s) {shown} (counting from 0), which a FITS "
+                    "logical column cannot hold (it would read back as True or False); name it .ecsv or "
+                    ".parquet, which keep a missing value missing")
+    return None
 
 
 #: Compressors of a text table by its name's compression suffix (:data:`COMPRESSIONS`).
