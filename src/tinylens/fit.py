@@ -228,7 +228,7 @@ def config_dict(config) -> dict[str, Any]:
 
 #: Lines of parameters in the model figure's summary panel (the rest: result_summary.csv).
 SUMMARY_PANEL_LINES = 16
-#: How the summary panel writes the units of :data:`tinylens.results.plots.UNITS`.
+#: How the summary panel writes the units of :data:`tinylens.results.tables.UNITS`.
 UNIT_MARKS = {"arcsec": '"', "deg": " deg"}
 
 

@@ -177,3 +177,41 @@ def test_a_true_false_column_with_missing_values_is_refused_as_fits_and_kept_mis
     assert list(read["trusted"].mask) == [False, True, False] and read["trusted"][[0, 2]].tolist() == [True, False]
     whole = frame.assign(trusted=pd.array([True, True, False], dtype="boolean"))
     assert list(Table.read(write_table(tmp_path / "whole.fits", whole), format="fits")["trusted"]) == [True, True, False]
+
+
+@pytest.mark.parametrize("name", ["result_samples.ecsv", "result_samples.fits", "result_samples.fits.gz"])
+def test_an_ecsv_or_fits_table_carries_each_parameters_unit_and_what_its_columns_hold(tmp_path, name):
+    """An ECSV or FITS table, which can carry units and descriptions, carried none: theta_E, the
+    centres and R_sersic (arcsec, as the README says) read back with no unit. Each parameter
+    column now has its unit (an offset its parameter's; e1 none), and the columns tinylens makes
+    (weight, log_likelihood; the summary's median, percentiles, kind) a description; the
+    values read back as written."""
+    import pandas as pd
+
+    rng = np.random.default_rng(1)
+    names = ["lens_mass.0.theta_E", "lens_mass.0.e1", "lens_light.0.center_x_offset", "source_light.0.R_sersic",
+             "lens_mass.0.center_y"]
+    samples = samples_frame(names, rng.random((5, 5)), np.ones(5), -rng.random(5))
+    fmt = "ascii.ecsv" if name.endswith(".ecsv") else "fits"
+    read = Table.read(write_table(tmp_path / name, samples), format=fmt)
+    units = {c: None if read[c].unit is None else read[c].unit.to_string() for c in read.colnames}
+    assert units == {"lens_mass.0.theta_E": "arcsec", "lens_mass.0.e1": None, "lens_light.0.center_x_offset": "arcsec",
+                     "source_light.0.R_sersic": "arcsec", "lens_mass.0.center_y": "arcsec", "weight": None,
+                     "log_likelihood": None}
+    assert "posterior weight" in read["weight"].description and "log-likelihood" in read["log_likelihood"].description
+    pd.testing.assert_frame_equal(read.to_pandas(), samples, rtol=0, atol=0)
+    summary = Table.read(write_table(tmp_path / name.replace("samples", "summary"), _frames()["summary"]), format=fmt)
+    assert "median" in summary["median"].description and "99.7 %" in summary["percentile_99.865"].description
+    assert all(summary[c].unit is None for c in summary.colnames)  # one row per quantity: units differ by row
+
+
+@pytest.mark.parametrize("name", ["result_samples.csv", "result_samples.parquet"])
+def test_a_csv_or_parquet_table_has_no_unit_columns_or_metadata_added(tmp_path, name):
+    import pandas as pd
+
+    frame = _frames()["samples"]
+    path = write_table(tmp_path / name, frame)
+    read = pd.read_csv(path) if name.endswith(".csv") else pd.read_parquet(path)
+    pd.testing.assert_frame_equal(read, frame, rtol=0, atol=0)
+    if name.endswith(".csv"):
+        assert path.read_text() == frame.to_csv(index=False)

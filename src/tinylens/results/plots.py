@@ -25,7 +25,7 @@ from tinylens.forward import ray_shoot
 from tinylens.pipeline.mass_source import to_source_plane
 from tinylens.problem import Problem
 from tinylens.results.figure import NotebookFigure
-from tinylens.results.tables import weighted_percentiles, write_atomic
+from tinylens.results.tables import UNITS, weighted_percentiles, write_atomic
 
 IMAGE_CMAP = "magma"
 RESID_CMAP = "RdBu_r"
@@ -48,9 +48,6 @@ SYMBOLS = {
     "sigma": r"\sigma",
 }
 PREFIX = {"lens_mass": "mass", "lens_light": "light", "source_light": "source"}
-#: Units of parameters, by name (the others have none).
-UNITS = {"theta_E": "arcsec", "center_x": "arcsec", "center_y": "arcsec", "R_sersic": "arcsec", "sigma": "arcsec",
-         "phi_deg": "deg", "phi_ext_deg": "deg"}
 
 
 def label(name: str, unit: bool = True) -> str:

@@ -31,6 +31,32 @@ from tinylens.results.table_formats import table_format, table_name_problem
 #: Percentiles of the 68 % and 99.7 % (3 sigma) central intervals.
 INTERVALS = {"interval_68": (16.0, 84.0), "interval_997": (0.135, 99.865)}
 SUMMARY_COLUMNS = ("parameter", "median", "percentile_16", "percentile_84", "percentile_0.135", "percentile_99.865")
+#: Units of the parameters and derived quantities that have one, by the last part of their name
+#: (``lens_mass.0.theta_E``: ``theta_E``); the rest (``e1``, ``q``, ``gamma``, shears...) have none.
+UNITS = {"theta_E": "arcsec", "center_x": "arcsec", "center_y": "arcsec", "R_sersic": "arcsec", "sigma": "arcsec",
+         "phi_deg": "deg", "phi_ext_deg": "deg"}
+#: What the columns of the samples and summary tables hold, written into an ECSV or FITS table.
+COLUMN_DESCRIPTIONS = {
+    "weight": "posterior weight of the sample (the weights sum to 1 but for the negligible samples left out)",
+    "log_likelihood": "log-likelihood of the sample",
+    "parameter": "free parameter, derived quantity or log_evidence",
+    "median": "posterior median (log_evidence: its value)",
+    "percentile_16": "16th posterior percentile, low end of the 68 % central interval",
+    "percentile_84": "84th posterior percentile, high end of the 68 % central interval",
+    "percentile_0.135": "0.135th posterior percentile, low end of the 99.7 % central interval",
+    "percentile_99.865": "99.865th posterior percentile, high end of the 99.7 % central interval",
+    "kind": "free (a sampled parameter), derived or evidence",
+}
+
+
+def column_unit(name: str) -> str | None:
+    """The unit of the parameter column ``name`` (:data:`UNITS`; a free offset's, ``..._offset``,
+    is its parameter's), or None: none, or not a parameter."""
+    from tinylens.config.model_spec import OFFSET_SUFFIX
+
+    if "." not in name:
+        return None
+    return UNITS.get(name.rsplit(".", 1)[1].removesuffix(OFFSET_SUFFIX))
 
 
 def file_in_the_way(folder: str | Path) -> Path | None:
@@ -302,10 +328,15 @@ def _astropy_bytes(frame: pd.DataFrame, kind: str) -> bytes:
 
 
 def _astropy_table(frame: pd.DataFrame):
-    """``frame`` as an astropy ``Table`` (a missing value masked)."""
+    """``frame`` as an astropy ``Table`` (a missing value masked), each column's unit
+    (:func:`column_unit`) and description (:data:`COLUMN_DESCRIPTIONS`) set where known."""
     from astropy.table import Table
 
-    return Table.from_pandas(frame)
+    table = Table.from_pandas(frame)
+    for name in table.colnames:
+        table[name].unit = column_unit(name)
+        table[name].description = COLUMN_DESCRIPTIONS.get(name)
+    return table
 
 
 def write_json_records(path: str | Path, frame: pd.DataFrame) -> Path:
