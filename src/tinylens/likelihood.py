@@ -1,7 +1,7 @@
 """The log-likelihood of the paper's eq. 5 with amplitudes solved linearly (eq. 6-7).
 
 ``log L = -chi^2 / 2 - sum_i log(2 pi sigma_i^2) / 2`` over the pixels used (the mask).
-Written for one parameter vector; :func:`batched` wraps it with ``vmap`` and ``jit``. A
+Written for one parameter vector (:class:`tinylens.problem.Problem` batches and compiles it). A
 non-finite value becomes ``-inf`` for that sample only.
 """
 
@@ -145,9 +145,3 @@ def solve(spec: ModelSpec, imaging: Imaging, theta: jnp.ndarray, solver: str = "
 def log_likelihood(spec: ModelSpec, imaging: Imaging, theta: jnp.ndarray, solver: str = "nnls") -> jnp.ndarray:
     """Eq. 5 for one parameter vector ``theta`` (shape ``(n,)``)."""
     return solve(spec, imaging, theta, solver).log_likelihood
-
-
-def batched(spec: ModelSpec, imaging: Imaging, solver: str = "nnls"):
-    """``jit(vmap(log_likelihood))``: ``(B, n) -> (B,)``."""
-    run = jax.jit(jax.vmap(lambda t, im: log_likelihood(spec, im, t, solver), in_axes=(0, None)))
-    return lambda thetas: run(thetas, imaging)
