@@ -369,3 +369,51 @@ def test_a_field_set_on_a_built_problem_is_refused_not_left_unused(lens):
             setattr(problem, name, getattr(problem, name))
     assert problem.dataset is not doubled and problem.log_likelihood(theta) == before
     assert dataclasses.replace(problem, dataset=doubled).log_likelihood(theta) != before
+
+
+def test_a_problem_copied_with_another_config_takes_its_model_and_data(lens):
+    """``dataclasses.replace(problem, config=other)`` kept the spec and the dataset made from the old
+    config: with theta_E fixed in the new one the problem still had 4 free parameters and computed
+    the old model, and with another data file or dataset.nsub the old data and points, without a
+    word. Such a copy now builds them from the new config, as tinylens.load does; a spec or a dataset
+    given with it is kept (problem.derive's spec differs from the config's model), and one with only
+    other inference settings keeps both."""
+    import dataclasses
+
+    import numpy as np
+    from astropy.io import fits
+
+    from tinylens.config import load_config
+
+    problem = tinylens.load(lens)
+    theta = problem.prior_transform(np.full(problem.ndim, 0.5))
+    raw = yaml.safe_load(lens.read_text())
+
+    def config_with(change):
+        changed = yaml.safe_load(lens.read_text())
+        change(changed)
+        return load_config(changed)[0]
+
+    fixed = config_with(lambda c: c["model_components"]["lens_mass_list"][0]["params"].update(
+        theta_E={"fixed": True, "fixed_value": float(theta[0])}))
+    copy = dataclasses.replace(problem, config=fixed)
+    assert copy.param_names == problem.param_names[1:]
+    assert copy.log_likelihood(theta[1:]) == pytest.approx(problem.log_likelihood(theta), rel=1e-6)
+    assert copy.imaging is problem.imaging  # the same data
+    given = dataclasses.replace(problem.spec)
+    assert dataclasses.replace(problem, config=fixed, spec=given).spec is given
+
+    fits.writeto(lens.parent / "doubled.fits", 2 * fits.getdata(lens.parent / raw["dataset"]["data_path"]))
+    doubled = dataclasses.replace(problem, config=config_with(lambda c: c["dataset"].update(data_path="doubled.fits")))
+    assert np.array_equal(doubled.dataset.data, 2 * problem.dataset.data)
+    assert doubled.log_likelihood(theta) == pytest.approx(
+        dataclasses.replace(problem, dataset=doubled.dataset).log_likelihood(theta), rel=1e-6)
+    assert doubled.log_likelihood(theta) != problem.log_likelihood(theta)
+    coarser = dataclasses.replace(problem, config=config_with(lambda c: c["dataset"].update(nsub=1)))
+    assert coarser.imaging.grid.n_points * 4 == problem.imaging.grid.n_points  # the lens has nsub 2
+
+    settings = config_with(lambda c: c["inference"]["settings"].update(nlive=200))
+    kept = dataclasses.replace(problem, config=settings)
+    assert kept.spec is problem.spec and kept.dataset is problem.dataset and kept.imaging is problem.imaging
+    derived = problem.derive(spec=dataclasses.replace(problem.spec, priors=problem.spec.priors))
+    assert dataclasses.replace(derived, config=settings).spec is derived.spec

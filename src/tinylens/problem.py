@@ -75,6 +75,8 @@ class Problem:
     of a float32 problem being its float32 results widened. A copy by ``dataclasses.replace`` with
     another ``dataset``, ``dtype`` or supersampling (``config.dataset.supersampling``) builds its
     own :attr:`imaging` from them; one with only another ``spec`` keeps it (as :meth:`derive`).
+    One with a ``config`` of other ``model_components`` (or ``dataset`` keys) builds its ``spec``
+    (reads its ``dataset``, from ``base_dir``) from them, unless it is given a ``spec`` (``dataset``) too.
     """
 
     config: Config
@@ -86,8 +88,12 @@ class Problem:
     #: What :attr:`imaging` was built from (:meth:`_imaging_source`), which ``dataclasses.replace``
     #: carries over with it: the imaging of other data is not kept.
     _built_from: tuple | None = field(default=None, repr=False, compare=False)
+    #: The spec and dataset the problem was made with and the config's sections they stand for
+    #: (:meth:`_config_sources`), carried over by ``dataclasses.replace`` as :attr:`_built_from` is.
+    _made_from: tuple | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        self._follow_config()
         source = self._imaging_source()
         if self.imaging is not None and self._built_from is not None and not _same_source(self._built_from, source):
             self.imaging = None  # carried over by dataclasses.replace from another dataset, dtype or supersampling
@@ -101,6 +107,25 @@ class Problem:
                                            self._groups(lk.evaluated_pixels(d.mask, d.psf.shape)))
         self._built_from = source
         self._compile()
+
+    def _config_sources(self) -> tuple[Any, dict[str, Any]]:
+        """The config's sections that :attr:`spec` and :attr:`dataset` are loaded from: its
+        ``model_components``, and its ``dataset`` keys but the supersampling (that of :attr:`imaging`)."""
+        return self.config.model_components, self.config.dataset.model_dump(exclude={"supersampling"})
+
+    def _follow_config(self) -> None:
+        """Where ``dataclasses.replace`` gave another ``config`` and carried over the ``spec`` (the
+        ``dataset``) made from the old one's other ``model_components`` (``dataset`` keys), build
+        them from the new config, as :func:`load` does: their likelihood would be that of the old."""
+        components, section = self._config_sources()
+        if self._made_from is not None:
+            spec, dataset, old_components, old_section = self._made_from
+            if self.spec is spec and components != old_components:
+                self.spec = build_model_spec(components)
+            if self.dataset is dataset and section != old_section:
+                self.dataset = load_dataset(self.config.dataset, self.base_dir, "problem.base_dir",
+                                            survey_hint=False)
+        self._made_from = (self.spec, self.dataset, components, section)
 
     #: The fields that a built problem's imaging, compiled likelihood and caches are made from.
     _BUILT_FROM_FIELDS = frozenset({"config", "dataset", "spec", "dtype", "imaging"})
