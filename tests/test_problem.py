@@ -417,3 +417,37 @@ def test_a_problem_copied_with_another_config_takes_its_model_and_data(lens):
     assert kept.spec is problem.spec and kept.dataset is problem.dataset and kept.imaging is problem.imaging
     derived = problem.derive(spec=dataclasses.replace(problem.spec, priors=problem.spec.priors))
     assert dataclasses.replace(derived, config=settings).spec is derived.spec
+
+
+def test_a_problem_copied_with_other_data_and_an_imaging_of_its_own_computes_on_that_imaging(lens):
+    """``dataclasses.replace(problem, dataset=new, imaging=mine)`` threw ``mine`` away without a word
+    and built an imaging from ``new`` (it took any imaging with another dataset for the old one
+    carried over). An imaging given with it is now kept, as problem.derive(imaging=...) keeps one;
+    the one a copy carries over (from derive, or through pickling) is still rebuilt for new data."""
+    import dataclasses
+    import pickle
+
+    import numpy as np
+
+    from tinylens import likelihood as lk
+
+    problem = tinylens.load(lens)
+    theta = problem.prior_transform(np.full(problem.ndim, 0.5))
+    d = problem.dataset
+    doubled = dataclasses.replace(d, data=2 * d.data)
+    # twice the data and twice the noise: the same chi^2 (amplitudes solved), log(2 sigma) in each pixel's norm
+    mine = lk.make_imaging(2 * d.data, 2 * d.noise, d.psf, d.mask, d.pixel_scale, d.nsub, problem.dtype)
+    copy = dataclasses.replace(problem, dataset=doubled, imaging=mine)
+    assert copy.imaging is mine
+    expected = problem.log_likelihood(theta) - problem.imaging.n_used * np.log(2)
+    assert copy.log_likelihood(theta) == pytest.approx(expected, rel=1e-5)
+    with pytest.raises(ConfigError, match=r"^dtype='float16': must be float32 or float64"):
+        dataclasses.replace(problem, dataset=doubled, dtype="float16", imaging=mine)  # checked with an imaging too
+
+    rebuilt = dataclasses.replace(dataclasses.replace(problem, imaging=mine), dataset=doubled)
+    assert rebuilt.imaging is not mine
+    assert rebuilt.log_likelihood(theta) == pytest.approx(
+        dataclasses.replace(problem, dataset=doubled).log_likelihood(theta), rel=1e-6)
+    unpickled = pickle.loads(pickle.dumps(problem))
+    assert dataclasses.replace(unpickled, dataset=doubled).log_likelihood(theta) == pytest.approx(
+        rebuilt.log_likelihood(theta), rel=1e-6)

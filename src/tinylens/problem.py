@@ -42,8 +42,8 @@ MAX_SUPERSAMPLED_POINTS = 2**25
 
 
 def _same_source(built: tuple, now: tuple) -> bool:
-    """Whether an imaging built from ``built`` (:meth:`Problem._imaging_source`) is that of ``now``:
-    the same dataset object (its arrays are read-only), an equal dtype and supersampling."""
+    """Whether an imaging built from ``built`` (:meth:`Problem._imaging_source`, then the imaging) is
+    that of ``now``: the same dataset object (its arrays are read-only), an equal dtype and supersampling."""
     return built[0] is now[0] and built[1] == now[1] and built[2] == now[2]
 
 
@@ -85,8 +85,9 @@ class Problem:
     spec: ModelSpec
     dtype: Any = field(default_factory=get_dtype)
     imaging: lk.Imaging | None = None
-    #: What :attr:`imaging` was built from (:meth:`_imaging_source`), which ``dataclasses.replace``
-    #: carries over with it: the imaging of other data is not kept.
+    #: What :attr:`imaging` was built from (:meth:`_imaging_source`) and that imaging, which
+    #: ``dataclasses.replace`` carries over with it: the imaging of other data is not kept, unless
+    #: the copy is given one (it is not the one carried over).
     _built_from: tuple | None = field(default=None, repr=False, compare=False)
     #: The spec and dataset the problem was made with and the config's sections they stand for
     #: (:meth:`_config_sources`), carried over by ``dataclasses.replace`` as :attr:`_built_from` is.
@@ -95,17 +96,18 @@ class Problem:
     def __post_init__(self) -> None:
         self._follow_config()
         source = self._imaging_source()
-        if self.imaging is not None and self._built_from is not None and not _same_source(self._built_from, source):
+        check_dtype(self.dtype)  # where an imaging is given too
+        carried = self._built_from is not None and self.imaging is self._built_from[3]
+        if carried and not _same_source(self._built_from, source):
             self.imaging = None  # carried over by dataclasses.replace from another dataset, dtype or supersampling
         if self.imaging is None:
             d = self.dataset
-            check_dtype(self.dtype)
             check_used_pixels(d)
             if jnp.dtype(self.dtype) == jnp.float32:
                 check_float32_range(d)
             self.imaging = lk.make_imaging(d.data, d.noise, d.psf, d.mask, d.pixel_scale, d.nsub, self.dtype,
                                            self._groups(lk.evaluated_pixels(d.mask, d.psf.shape)))
-        self._built_from = source
+        self._built_from = (*source, self.imaging)
         self._compile()
 
     def _config_sources(self) -> tuple[Any, dict[str, Any]]:
@@ -184,6 +186,7 @@ class Problem:
         arrays as numpy ones, so that a problem (or its bound methods) can go to other processes."""
         state = {k: v for k, v in self.__dict__.items() if k not in self._UNPICKLED}
         state["imaging"] = jax.tree.map(lambda a: np.asarray(a) if isinstance(a, jax.Array) else a, self.imaging)
+        state["_built_from"] = self._built_from[:3]  # its imaging is the one above, restored by __setstate__
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -192,6 +195,7 @@ class Problem:
             jax.config.update("jax_enable_x64", True)
         self.__dict__.update(state)
         self.imaging = jax.tree.map(lambda a: jnp.asarray(a) if isinstance(a, np.ndarray) else a, self.imaging)
+        self._built_from = (*self._built_from[:3], self.imaging)
         self._compile()
 
     def _groups(self, select: np.ndarray | None = None):
