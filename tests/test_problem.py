@@ -222,11 +222,12 @@ def test_a_hand_built_dataset_with_a_bad_used_pixel_is_refused(lens, key, value,
     assert np.isfinite(problem.log_likelihood(problem.prior_transform(np.full(problem.ndim, 0.5))))
 
 
-@pytest.mark.parametrize("dtype", ["float16", "int32", "double64", 5])
+@pytest.mark.parametrize("dtype", ["float16", "int32", "double64", 5, "", 0])
 def test_a_dtype_neither_float32_nor_float64_is_refused_by_name(lens, dtype, monkeypatch):
     """tinylens.load(config, dtype="float16") failed deep inside JAX's FFT ("RFFT input must be
     float32 or float64"), after reading the data; "int32" or a non-dtype failed elsewhere in JAX:
-    a ConfigError names the value and the two precisions, before any file is read."""
+    a ConfigError names the value and the two precisions, before any file is read. An empty
+    dtype="" (an unset variable) or 0 was taken for no dtype and computed in the default precision."""
     import tinylens.problem
 
     monkeypatch.setattr(tinylens.problem, "load_dataset", lambda *a, **k: pytest.fail("the data were read"))

@@ -427,7 +427,7 @@ def load_from(config: str | os.PathLike[str] | Mapping[str, Any] | Config, base_
     enable_persistent_cache()
     config = as_path(config)
     check_folder_argument("base_dir", base_dir)
-    dtype = dtype or get_dtype()
+    dtype = get_dtype() if dtype is None else dtype  # not `or`: dtype='' is refused, not the default
     check_dtype(dtype)  # before any file is read
     cfg, default_dir = load_config(config)
     if base_dir is not None:
