@@ -178,6 +178,29 @@ def test_amplitudes_are_float64_like_the_images_in_either_precision(lens):
         np.testing.assert_allclose(value, amps64[label], rtol=1e-4, atol=1e-6)
 
 
+
+def test_a_numpy_method_under_jax_tracing_says_to_use_log_likelihood_jax(lens):
+    """jax.jit(problem.log_likelihood)(theta) or jax.grad of it was a ParameterError that said
+    "expected theta of shape (n,) or a batch (B, n) with n = 4 ...; got DynamicJaxprTracer
+    JitTracer(float32[4])", a vector of that very shape; it now says that JAX traces it, which these
+    numpy methods cannot take, and to use problem.log_likelihood_jax."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from tinylens.errors import ParameterError
+
+    problem = tinylens.load(lens)
+    theta = jnp.asarray(problem.prior_transform(np.full(problem.ndim, 0.5)), problem.dtype)
+    message = (r"^theta is traced by JAX \(jax\.jit, grad or vmap\), where problem\.log_likelihood, .* "
+               r"use problem\.log_likelihood_jax\(theta\)")
+    for transform in (jax.jit, jax.grad):
+        with pytest.raises(ParameterError, match=message):
+            transform(problem.log_likelihood)(theta)
+    with pytest.raises(ParameterError, match=r"^u is traced by JAX"):
+        jax.vmap(problem.prior_transform)(jnp.full((2, problem.ndim), 0.5))
+    assert float(jax.jit(problem.log_likelihood_jax)(theta)) == pytest.approx(problem.log_likelihood(theta), rel=1e-5)
+
 def test_log_likelihood_jax_computes_in_the_problem_dtype_whatever_the_vector(lens):
     """With JAX's x64 on (after set_precision("float64") then ("float32"), say) a float32
     problem given a float64 vector computed in float64 where theta entered, and returned float64:

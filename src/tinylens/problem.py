@@ -275,6 +275,12 @@ class Problem:
                                  f"of problem.param_names: [{what}[name] for name in problem.param_names]")
         try:
             array = np.asarray(theta, dtype=float)
+        except jax.errors.TracerArrayConversionError:  # a TypeError too, whose message named the shape it has
+            raise ParameterError(
+                f"{what} is traced by JAX (jax.jit, grad or vmap), where problem.log_likelihood, log_prior, "
+                "prior_transform, amplitudes, model_image and params_dict cannot go: they take numpy values. Under "
+                "JAX use problem.log_likelihood_jax(theta), the likelihood of one vector in pure JAX."
+            ) from None
         except (TypeError, ValueError):
             raise ParameterError(f"expected {expected}; got {type(theta).__name__} {theta!r:.60}") from None
         if array.ndim not in ((1, 2) if batch else (1,)) or array.shape[-1] != self.ndim:
