@@ -56,6 +56,14 @@ def test_float64_while_x64_is_off_is_refused():
                            dtype=np.float64)
 
 
+@pytest.mark.parametrize("dtype", ["", 0])
+def test_a_dtype_that_is_empty_or_zero_is_refused_not_taken_for_the_default(dtype):
+    """simulate_image(dtype="") (an unset variable) or dtype=0 computed in the default precision
+    without a word, where any other dtype but float32 or float64 is refused by name."""
+    with pytest.raises(ConfigError, match=r"dtype=(''|0)"):
+        simulate_image(COMPONENTS, tinylens_truth(), (16, 16), PIX, gaussian_psf(0.15, PIX, 5), nsub=2, dtype=dtype)
+
+
 def test_float32_default_close_to_lenstronomy():
     expected, kernel = lenstronomy_image(shape=(48, 48), pixel_scale=PIX, nsub=4)
     image = simulate_image(COMPONENTS, tinylens_truth(), (48, 48), PIX, kernel, nsub=4)

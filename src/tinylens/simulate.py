@@ -281,7 +281,7 @@ def simulate_images(
     spec, amps = model_spec_from_truth(config_or_components, truth, amplitudes)
     psf = _kernel(psf)
     shape, pixel_scale, nsub = _shape(shape), _positive(pixel_scale, "pixel_scale"), _whole(nsub, "nsub")
-    dtype = dtype or get_dtype()
+    dtype = get_dtype() if dtype is None else dtype  # not `or`: dtype='' or 0 is refused, not the default
     check_dtype(dtype)
     grid = point_grid(uniform_groups(shape, pixel_scale, nsub), shape, dtype)
     kernel = kernel_fft(np.asarray(psf, dtype=dtype), shape)
