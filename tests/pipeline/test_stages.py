@@ -387,6 +387,36 @@ def test_stage_3_stops_when_no_start_has_a_finite_posterior(write_fits, nan_sie)
         optimise(Objective(problem), Pipeline())
 
 
+def test_stage_1_says_so_when_no_start_has_a_finite_lens_light_posterior(tmp_path, monkeypatch):
+    """A lens light that is finite nowhere (a Gaussian profile made NaN): stage 1's fits all
+    scored the optimiser's 'non-finite' value, stage 2 found no arc in a NaN residual, and the
+    error came from stage 3, blaming the priors of the mass and source. Stage 1 says so itself,
+    naming the lens light's priors."""
+    import dataclasses
+
+    import jax.numpy as jnp
+
+    from tiny_lens import tiny_config, write_tiny_lens
+    from tinylens.errors import ConfigError
+    from tinylens.profiles.light import LIGHT_PROFILES
+
+    real = LIGHT_PROFILES["Gaussian"]
+    monkeypatch.setitem(LIGHT_PROFILES, "Gaussian", dataclasses.replace(
+        real, basis=lambda x, y, p, settings: real.basis(x, y, p, settings) * jnp.nan))
+    write_tiny_lens(tmp_path)
+    config = tiny_config()
+    config["model_components"]["lens_light_list"] = [{"type": "Gaussian", "params": {
+        "sigma": {"prior_type": "uniform", "prior_settings": [0.05, 2.0]},
+        **{name: {"fixed": True, "fixed_value": 0.0} for name in ("center_x", "center_y", "e1", "e2")},
+        "flux": {"use_linear": True}}}]
+    problem = tinylens.load(config, base_dir=tmp_path)
+    with pytest.raises(ConfigError) as err:
+        optimise(Objective(problem), Pipeline())
+    said = str(err.value)
+    assert said.startswith("pipeline stage 1 (lens light): ") and "not finite at any of its 4 starts" in said, said
+    assert "Check the priors of the lens light (lens_light.0.sigma)" in said and "mass" not in said, said
+
+
 def test_stages_1_to_3_take_a_model_of_the_lens_light_alone(tmp_path, capsys):
     """TinyLensGpu's lens-light-only models (lens_mass_list and source_light_list empty): stage 3
     holds the lens light and fits mass and source, of which there is nothing, and scipy's

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tinylens.errors import ConfigError
+from tinylens.inference.optimizer import BAD
 from tinylens.numerics.grid import pixel_coordinates
 from tinylens.pipeline.arc import Arc, find_arc
 from tinylens.pipeline.optimize import Fit, Objective, best_of
@@ -115,6 +117,8 @@ def fit_lens_light(problem, base: np.ndarray | None = None, rounds: int = 2, cou
     fits = objective.minimize_many([(t, free) for t in starts(light_only, moments, base)])
     n_evals = sum(f.n_evals for f in fits)
     best = best_of(fits)
+    if not best.log_post > -BAD / 2:  # every start scored the optimiser's "non-finite" value
+        raise ConfigError(not_finite_message(light_only, free, len(fits)))
     arc = _arc(light_only, best.theta, threshold)
     for _ in range(rounds - 1):
         if not arc.found:
@@ -131,6 +135,16 @@ def fit_lens_light(problem, base: np.ndarray | None = None, rounds: int = 2, cou
     # the first round's fits score log L + log prior, a refit's its weighted pixels: report neither
     best = Fit(best.theta, float(light_only.log_likelihood(best.theta)), best.n_evals, best.message)
     return LensLightResult(best, arc, n_evals)
+
+
+def not_finite_message(problem, free: list[int], n_starts: int) -> str:
+    """Stage 1's error where the posterior of the lens light alone is finite at none of its
+    ``n_starts`` starts: it names the stage and the lens light's free parameters (``free``)."""
+    names = ", ".join(problem.param_names[i] for i in free) or "none free: its fixed values"
+    return (f"pipeline stage 1 (lens light): the posterior of the lens light alone (the source left out) "
+            f"is not finite at any of its {n_starts} starts, so the lens light cannot describe these data. "
+            f"Check the priors of the lens light ({names}) and the data (image, noise, mask); "
+            "`tinylens validate` lists the priors.")
 
 
 def compact_light(problem, theta_light: np.ndarray, arc: Arc, theta_E: float) -> np.ndarray | None:
