@@ -155,6 +155,56 @@ def test_box_is_widened_when_the_posterior_reaches_it(write_fits, monkeypatch, c
     assert not res.converged
 
 
+@pytest.mark.parametrize("arc", ["found", "none found"])
+def test_without_an_arc_the_box_keeps_theta_Es_whole_prior(write_fits, monkeypatch, arc):
+    """Where stage 2 found no arc, stage 3's theta_E (here 0.01", where a 'source' modelling
+    leftover lens light takes it) got a box of 0.1 % of its prior's range, U(0, 3.5), above it:
+    the sampler was held near 0 and widening by 3 twice never reached the rest of the prior. The
+    box gives theta_E its whole prior there, also after widening for other parameters; where an
+    arc was found the box is as before."""
+    from tinylens.inference import InferenceResult
+    from tinylens.pipeline import run as run_mod
+
+    problem, names, i_te, best = _stages_at_the_truth(write_fits, monkeypatch)
+    best[i_te] = 0.01
+    found = arc == "found"
+
+    def stages(stage_record):
+        monkeypatch.setattr(run_mod, "optimise", lambda objective, settings, progress=False: {
+            "best": best.tolist(), "stages": stage_record, "n_evals": 7, "arc_mask": [], "time_s": 0.0})
+
+    i_e1, i_e2 = names.index("lens_mass.0.e1"), names.index("lens_mass.0.e2")
+    boxes = []
+
+    def sampler(boxed, settings, progress=False, checkpoint_dir=None):
+        lo = np.array([p.support[0] for p in boxed.priors])
+        hi = np.array([p.support[1] for p in boxed.priors])
+        boxes.append((lo, hi))
+        s = boxed.prior_transform(np.random.default_rng(len(boxes)).uniform(size=(500, boxed.ndim)))
+        if len(boxes) == 1:  # two mass parameters piled on the box's edges: every range is re-centred
+            s[:, i_e1], s[:, i_e2] = hi[i_e1], lo[i_e2]
+            s[:, i_te] = np.clip(lo[i_te] + np.abs(np.random.default_rng(0).normal(0.0, 0.005, 500)), lo[i_te], hi[i_te])
+        return InferenceResult("fake", names, s, np.full(500, -np.log(500)), np.zeros(500), -10.0, 500, 1.0, True, {})
+
+    stages({})  # no stage 2 record: the box as it always was
+    run_mod.run_pipeline(problem, sampler, Pipeline(max_widen=1), progress=False)
+    before, boxes[:] = list(boxes), []
+    stages({"arc": {"found": found, "theta_E_floor": 0.0}})
+    res = run_mod.run_pipeline(problem, sampler, Pipeline(max_widen=1), progress=False)
+    assert len(boxes) == 2  # widened once for e1 and e2
+    prior = problem.priors[i_te].support
+    assert prior == (0.0, 3.5)
+    if found:
+        for (lo, hi), (lo0, hi0) in zip(boxes, before):
+            np.testing.assert_array_equal(lo, lo0)
+            np.testing.assert_array_equal(hi, hi0)
+        assert boxes[0][1][i_te] < 0.02  # the box around the best fit
+    else:
+        assert all((lo[i_te], hi[i_te]) == prior for lo, hi in boxes)
+        assert res.info["pipeline"]["box"]["lens_mass.0.theta_E"] == [0.0, 3.5]
+        assert not any(edge.startswith("lens_mass.0.theta_E") for edge in res.info["pipeline"]["crowded_edges"])
+
+
 def test_box_that_widening_cannot_move_is_not_sampled_again(write_fits, monkeypatch):
     """If widening leaves the box as it was, the pipeline stops (flagged unconverged) instead
     of sampling the same box again (a resumed checkpoint: the same answer, at a cost)."""

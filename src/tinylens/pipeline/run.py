@@ -4,7 +4,7 @@
 2. **arc** (:mod:`.arc`): the arc in the lens-subtracted image, hence a first Einstein radius;
 3. **mass + source** (:mod:`.mass_source`): multi-start L-BFGS fits seeded by stages 1 and 2;
 4. **sampling** in the priors truncated to a box around the best fit (:mod:`.box`: widths from
-   the Fisher matrix there), widened and
+   the Fisher matrix there; theta_E's the whole prior where stage 2 found no arc), widened and
    sampled again if the posterior reaches an edge of the box.
 
 Each stage can be switched off in the config's ``pipeline`` section; ``pipeline: {enabled:
@@ -231,6 +231,29 @@ def _floored(problem, lower: np.ndarray, upper: np.ndarray, floor: float) -> np.
     return out
 
 
+def no_arc_found(state: dict[str, Any]) -> bool:
+    """Whether stage 2 of the stages' ``state`` searched for an arc and found none (the quality
+    flag ``no_arc``); false for a state without stage 2's record."""
+    return state.get("stages", {}).get("arc", {}).get("found") is False
+
+
+def _prior_theta_E(problem, lower: np.ndarray, upper: np.ndarray, no_arc: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The box ``lower``, ``upper`` with the main mass component's theta_E given its prior's whole
+    range where ``no_arc`` (stage 2 found no arc); as it is otherwise.
+
+    Without an arc the data barely constrain the Einstein radius (a source too faint to see is
+    lensed by any), and stage 3's fit ends wherever its starts leave it: at the 0.85 x its
+    prior's median start, or near 0 where the "source" models leftover lens light. A box around
+    that (30 % of it, or 0.1 % of the prior's range near 0) cuts the posterior, and widening it
+    costs whole sampler runs or, near 0, never reaches the rest of the prior."""
+    i = free_index(main_mass(problem.spec), "theta_E") if problem.spec.lens_mass else None
+    if not no_arc or i is None:
+        return lower, upper
+    lower, upper = np.array(lower, dtype=float), np.array(upper, dtype=float)
+    lower[i], upper[i] = problem.priors[i].support
+    return lower, upper
+
+
 def _reused_state(path: Path | None, stamp: str, sampler_kw: dict) -> dict[str, Any] | None:
     """The stages' state in ``path`` that a fit reuses: one of its fingerprint ``stamp``, and only
     if the sampler resumes (its ``resume: false`` means a fresh fit: the stages are done again too)."""
@@ -290,6 +313,7 @@ def run_pipeline(problem, sampler, settings, *, progress: bool = True,
         sigmas = bx.laplace_sigmas(objective.fisher(best))
         widths = bx.half_widths(problem.param_names, priors, best, sigmas, settings.n_sigma)
         lower, upper = bx.box_around(priors, best, widths)
+        lower, upper = _prior_theta_E(problem, lower, upper, no_arc_found(state))
     else:
         lower = np.array([p.support[0] for p in priors])
         upper = np.array([p.support[1] for p in priors])
@@ -314,6 +338,7 @@ def run_pipeline(problem, sampler, settings, *, progress: bool = True,
         if not edges or not settings.bounded or len(runs) > settings.max_widen:
             break
         new_lower, new_upper = bx.widen(lower, upper, res.samples, res.weights, edges, priors)
+        new_lower, new_upper = _prior_theta_E(problem, new_lower, new_upper, no_arc_found(state))
         new_lower = _floored(problem, new_lower, new_upper, floor)
         if np.array_equal(new_lower, lower) and np.array_equal(new_upper, upper):
             break  # nothing left to widen: sampling the same box again would give the same answer
