@@ -585,6 +585,40 @@ def test_the_sampling_line_names_stage_3s_floor_only_where_there_is_one():
     assert sampling_where(True, 0.512) == "in the box"
 
 
+@pytest.mark.parametrize("theta_E", ["free", "fixed"])
+def test_the_sampling_line_names_the_floor_only_where_it_cuts_a_free_theta_E(tmp_path, monkeypatch, capsys, theta_E):
+    """With ``bounded: false`` and theta_E fixed (here at 1.0"), stage 4's line read 'theta_E
+    above stage 3's floor of 0.700"', a floor that cut nothing: the box is floored only where
+    theta_E is a free parameter. The line names the floor only there."""
+    from tiny_lens import tiny_config, write_tiny_lens
+    from tinylens.inference import InferenceResult
+    from tinylens.pipeline import run as run_mod
+    from tinylens.pipeline.params import prior_middle
+
+    write_tiny_lens(tmp_path)
+    config = tiny_config()
+    if theta_E == "fixed":
+        config["model_components"]["lens_mass_list"][0]["params"]["theta_E"] = {"fixed": True, "fixed_value": 1.0}
+    problem = tinylens.load(config, base_dir=tmp_path)
+    monkeypatch.setattr(run_mod, "optimise", lambda objective, settings, progress=False: {
+        "best": prior_middle(problem).tolist(), "stages": {"arc": {"found": True, "theta_E_floor": 0.7}},
+        "n_evals": 7, "arc_mask": [], "time_s": 0.0})
+
+    def sampler(boxed, settings, progress=False, checkpoint_dir=None):
+        s = boxed.prior_transform(np.random.default_rng(0).uniform(size=(200, boxed.ndim)))
+        return InferenceResult("fake", problem.param_names, s, np.full(200, -np.log(200)), np.zeros(200), -10.0, 200,
+                               1.0, True, {})
+
+    res = run_mod.run_pipeline(problem, sampler, Pipeline(bounded=False), progress=True)
+    said = " ".join(capsys.readouterr().err.split())
+    if theta_E == "free":
+        assert res.info["pipeline"]["box"]["lens_mass.0.theta_E"] == [0.7, 1.5]
+        assert "4/4 sampling the full priors (pipeline.bounded: false; theta_E above stage 3's floor of 0.700\")" in said
+    else:
+        assert "lens_mass.0.theta_E" not in problem.param_names
+        assert "4/4 sampling the full priors (pipeline.bounded: false) (run 1;" in said, said
+
+
 @pytest.mark.parametrize("bounded", [True, False])
 def test_a_posterior_against_the_theta_E_floor_is_a_box_edge_with_or_without_the_box(write_fits, monkeypatch,
                                                                                      bounded):

@@ -220,10 +220,17 @@ def saved_box(state: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     return np.where(np.isnan(lower), -np.inf, lower), np.where(np.isnan(upper), np.inf, upper)
 
 
+def _theta_E_index(problem) -> int | None:
+    """The index of the main mass component's theta_E among the free parameters; None where it
+    is not one (no lens mass, a fixed value, or an offset ``relative_to`` another parameter)."""
+    return free_index(main_mass(problem.spec), "theta_E") if problem.spec.lens_mass else None
+
+
 def _floored(problem, lower: np.ndarray, upper: np.ndarray, floor: float) -> np.ndarray:
     """``lower`` with the main mass component's theta_E raised to ``floor`` (the smallest
-    Einstein radius that can have made the arc; see :func:`.mass_source.theta_E_floor`)."""
-    i = free_index(main_mass(problem.spec), "theta_E") if problem.spec.lens_mass else None
+    Einstein radius that can have made the arc; see :func:`.mass_source.theta_E_floor`), where
+    it is a free parameter (:func:`_theta_E_index`)."""
+    i = _theta_E_index(problem)
     if floor <= 0 or i is None:
         return lower
     out = np.array(lower, dtype=float)
@@ -246,7 +253,7 @@ def _prior_theta_E(problem, lower: np.ndarray, upper: np.ndarray, no_arc: bool) 
     prior's median start, or near 0 where the "source" models leftover lens light. A box around
     that (30 % of it, or 0.1 % of the prior's range near 0) cuts the posterior, and widening it
     costs whole sampler runs or, near 0, never reaches the rest of the prior."""
-    i = free_index(main_mass(problem.spec), "theta_E") if problem.spec.lens_mass else None
+    i = _theta_E_index(problem)
     if not no_arc or i is None:
         return lower, upper
     lower, upper = np.array(lower, dtype=float), np.array(upper, dtype=float)
@@ -325,7 +332,8 @@ def run_pipeline(problem, sampler, settings, *, progress: bool = True,
     n_stage = int(state["n_evals"])
     while True:
         boxed = _boxed(problem, lower, upper)
-        where = sampling_where(settings.bounded, floor)
+        # the floor cuts the box only where theta_E is a free parameter (_floored)
+        where = sampling_where(settings.bounded, floor if _theta_E_index(problem) is not None else 0.0)
         _say(progress, f"4/4 sampling {where} (run {len(runs) + 1}; the log Z shown is the box's, the result adds "
                        f"the box's log prior mass, {bx.log_box_mass(priors, lower, upper):.2f})")
         run_kw = _run_settings(sampler_kw, settings_for_run, len(runs) + 1)
