@@ -126,8 +126,8 @@ def optimise(objective: Objective, settings, progress: bool = False) -> dict[str
     if not ms.fit.log_post > -BAD / 2:  # every start scored the optimiser's "non-finite" value
         raise ConfigError(
             f"pipeline stage 3 (mass and source): the posterior is not finite at any of its "
-            f"{len(ms.candidates)} starts, so the model cannot describe these data (nautilus would "
-            "search for ever). Check the priors of the mass and source (an ellipticity near 1, sizes "
+            f"{len(ms.candidates)} starts, so the model cannot describe these data (the sampler "
+            "would find no point to start from). Check the priors of the mass and source (an ellipticity near 1, sizes "
             "near 0) and the data (image, noise, mask); `tinylens validate` lists the priors."
         )
     if problem.spec.lens_mass and get_param(ms.fit.theta, main_mass(problem.spec), "theta_E", np.inf) < floor:
