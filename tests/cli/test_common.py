@@ -162,3 +162,18 @@ def test_a_survey_path_in_the_home_of_no_known_user_is_named(tmp_path, monkeypat
         assert result.exit_code == 2, (args, result.output)
         assert "there is no user 'tl_no_such_user' on this machine" in " ".join(result.output.split()), (args, result.output)
         assert result.exception is None or isinstance(result.exception, SystemExit), (args, result.output)
+
+
+def test_the_demos_folder_is_named_in_its_help_as_the_readme_names_it():
+    """README.md shows ``tinylens demo [FOLDER]`` and every other folder option of the CLI is
+    ``FOLDER``; the demo's own help called its argument ``DIRECTORY``."""
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from tinylens.cli.main import app
+
+    usage = CliRunner().invoke(app, ["demo", "--help"], env={"COLUMNS": "200"}).output
+    assert "Usage: tinylens demo [OPTIONS] [FOLDER]" in usage and "DIRECTORY" not in usage
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert "tinylens demo [FOLDER]" in readme

@@ -364,7 +364,7 @@ _ConfigDumper.add_representer(list, lambda d, v: d.represent_sequence("tag:yaml.
 
 
 def demo(
-    directory: Path = typer.Argument(Path("tinylens_demo"), parser=path_value, metavar="DIRECTORY", help="Folder for the data, config and results."),
+    directory: Path = typer.Argument(Path("tinylens_demo"), parser=path_value, metavar="FOLDER", help="Folder for the data, config and results."),
     no_fit: bool = typer.Option(False, "--no-fit", help="Only write the simulated data and the config."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output from the sampler."),
     seed: int = typer.Option(OBSERVATION["seed"], "--seed", "-s", parser=whole_value, metavar="<int>",
