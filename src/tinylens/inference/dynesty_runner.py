@@ -7,7 +7,7 @@ waiting for a value. The physics is unchanged; only the calls are grouped.
 
 Settings (``config.inference.settings``): ``nlive`` (default 300), ``batch_size``
 (``queue_size``, default 64: proposals made in parallel with the same bound, at most
-:data:`MAX_QUEUE`; ``nlive`` from 2 to 2^20), ``dlogz``
+:data:`MAX_QUEUE`; ``nlive`` from 2 ``n_dim`` + 1 to 2^20, for ``n_dim`` free parameters), ``dlogz``
 (default 0.1), ``bound`` (``multi``), ``sample`` (``rwalk``), ``seed`` (0), ``resume`` (true),
 ``checkpoint_every`` (seconds, 60), and any other keyword of ``dynesty.NestedSampler`` or of
 ``run_nested`` (``maxiter``, ``maxcall``, ``walks``, ...). ``save_evaluation_history`` (dynesty >= 3)
@@ -259,16 +259,18 @@ def _user_key(settings: dict[str, Any], name: str) -> str:
     return next((k for k in settings if ALIASES.get(k, k) == name), name)
 
 
-def _check_sizes(settings: dict[str, Any], init: dict[str, Any]) -> None:
-    """``nlive`` from 2 to :data:`~tinylens.inference.common.MAX_BATCH` and ``queue_size`` at
-    most :data:`MAX_QUEUE`, before the dummy sampler is built (it draws ``nlive`` points)."""
-    nlive, key = init["nlive"], _user_key(settings, "nlive")
-    if nlive < 2:  # one live point has no spread: dynesty stops at once, at a plateau
-        raise ConfigError(f"inference.settings.{key}: must be a whole number from 2 to {MAX_BATCH} for dynesty, "
-                          f"got {show(nlive)} (with one live point dynesty stops before its first iteration; "
-                          "hundreds are usual).")
+def _check_sizes(settings: dict[str, Any], init: dict[str, Any], n_dim: int) -> None:
+    """``nlive`` from ``2 n_dim + 1`` to :data:`~tinylens.inference.common.MAX_BATCH` and ``queue_size``
+    at most :data:`MAX_QUEUE`, for ``n_dim`` free parameters, before the dummy sampler is built (it
+    draws ``nlive`` points)."""
+    nlive, key, least = init["nlive"], _user_key(settings, "nlive"), 2 * n_dim + 1
+    if nlive < least:  # dynesty only warns ("Beware! Having `nlive <= 2 * ndim` is extremely risky!")
+        raise ConfigError(f"inference.settings.{key}: must be a whole number from {least} to {MAX_BATCH} for dynesty "
+                          f"(more than twice the number of free parameters, {n_dim}), got {show(nlive)}: with fewer "
+                          "live points its ellipsoid bounds are degenerate, so that 'unif' sampling fails or runs "
+                          "for ever and the evidence is off; hundreds are usual.")
     check_at_most("dynesty", key, nlive, MAX_BATCH, "dynesty draws and holds every live point at once; tens of "
-                  "thousands are already a very thorough run", minimum=2)
+                  "thousands are already a very thorough run", minimum=least)
     check_at_most("dynesty", _user_key(settings, "queue_size"), init["queue_size"], MAX_QUEUE,
                   "tinylens runs each queued proposal in a thread of its own, and their likelihood calls as one "
                   "batch; a few hundred keep a GPU busy")
@@ -278,7 +280,7 @@ def check(settings: dict[str, Any], n_dim: int) -> None:
     """Raise ConfigError for a setting dynesty does not have or a value it refuses, for a model
     of ``n_dim`` free parameters, without running anything."""
     _, init, _ = _settings(settings)
-    _check_sizes(settings, init)
+    _check_sizes(settings, init, n_dim)
     check_indices("dynesty", init, ["periodic", "reflective"], n_dim)
     ncdim = init.get("ncdim")
     if ncdim is not None and not (_is_whole(ncdim) and 1 <= ncdim <= n_dim):
