@@ -105,6 +105,14 @@ REFUSED = [
     # more starts than draws to start from ran n_draws starts, silently
     ({**LBFGS, "settings": {"n_starts": 20, "n_draws": 16}}, "n_starts", ["n_draws (16)", "20 starts"]),
     ({**LBFGS, "settings": {"n_starts": 2000}}, "n_starts", ["n_draws (1024, its default)", "2000 starts"]),
+    # passed the check and ran for ever (or until memory ran out): a proposal of 1e12 steps, 1e12 networks
+    # trained for each bound, 1e12 points in each shell, an effective sample size no run reaches
+    ({**DYNESTY, "settings": {"walks": 10**12}}, "walks", ["from 1 to 10000", "got 1000000000000", "default is 25"]),
+    ({**DYNESTY, "settings": {"sample": "slice", "slices": 1001}}, "slices", ["from 1 to 1000", "got 1001"]),
+    ({**NAUTILUS, "settings": {"n_networks": 10**12}}, "n_networks", ["from 0 to 100", "got 1000000000000"]),
+    ({**NAUTILUS, "settings": {"n_shell": 2**20 + 1}}, "n_shell", ["from 1 to 1048576", "got 1048577"]),
+    ({**NAUTILUS, "settings": {"n_eff": 1e30}}, "n_eff", ["a number from 0 to 10000000", "got 1e+30"]),
+    ({**NAUTILUS, "settings": {"n_eff": float("inf")}}, "n_eff", ["a number from 0 to 10000000", "got inf"]),
     # a number: dynesty's run always has one (0.1 when left out), and its convergence is judged by it
     ({**DYNESTY, "settings": {"dlogz": None}}, "dlogz", ["got null", "a number > 0"]),
 ]
@@ -125,6 +133,9 @@ ACCEPTED = [
     {**DYNESTY, "settings": {"enlarge": 1.0, "bootstrap": 0}},
     {**DYNESTY, "settings": {"nlive": 9, "batch_size": 4096}},
     {**DYNESTY, "settings": {"bootstrap": 2}},
+    # the caps on settings that would make a run endless leave their largest sensible values
+    {**DYNESTY, "settings": {"walks": 10_000, "slices": 1_000}},
+    {**NAUTILUS, "settings": {"n_networks": 100, "n_shell": 2**20, "n_eff": 10**7, "n_like_max": 10**6}},
     {**DYNESTY, "settings": {"enlarge": None, "bootstrap": None}},
     {**DE, "settings": {"strategy": "best2exp", "mutation": [0.5, 1.0], "recombination": 0.9, "init": "sobol",
                         "updating": "deferred", "popsize": 400, "atol": 0.1}},

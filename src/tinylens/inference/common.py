@@ -82,11 +82,27 @@ VALUE_RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
 }
 
 
+#: Caps on settings that, far above their defaults, make a run go on for ever (or until it runs out
+#: of memory) where it should fail: key -> (what the value must be, the cap, why).
+CAPS: dict[str, tuple[str, float, str]] = {
+    "walks": ("a whole number from 1 to 10000", 10_000, "each of dynesty's proposals takes at least this many "
+              "likelihood calls; its default is 25"),
+    "slices": ("a whole number from 1 to 1000", 1_000, "each of dynesty's proposals takes this many slices of "
+               "several likelihood calls each (per parameter for 'slice'); its default is 3, or 3 + n_dim"),
+    "n_networks": ("a whole number from 0 to 100", 100, "nautilus trains each of its networks again for every new "
+                   "bound, seconds each; its default is 4"),
+    "n_shell": ("a whole number from 1 to 1048576", 2**20, "nautilus samples each shell until it holds this many "
+                "points, and keeps every point in memory; its default is 1"),
+    "n_eff": ("a number from 0 to 10000000", 10**7, "nautilus samples until its effective sample size is this, at "
+              "least one likelihood call each, and keeps every point in memory; its default is 10,000"),
+}
+
+
 def check_settings(method: str, settings: Mapping[str, Any], allowed: Iterable[str],
                    aliases: Mapping[str, str] | None = None) -> None:
     """Raise ConfigError naming ``inference.settings.<key>`` for a setting ``method`` lacks, a
-    value :data:`VALUE_RULES` refuses, or one setting given under two names (``aliases``: other
-    name -> the method's own)."""
+    value :data:`VALUE_RULES` refuses or one above its :data:`CAPS`, or one setting given under two
+    names (``aliases``: other name -> the method's own)."""
     allowed = set(allowed)
     aliases = aliases or {}
     for alias, name in aliases.items():
@@ -102,6 +118,9 @@ def check_settings(method: str, settings: Mapping[str, Any], allowed: Iterable[s
         if key in VALUE_RULES and not VALUE_RULES[key][1](value):
             raise ConfigError(f"inference.settings.{key}: must be {VALUE_RULES[key][0]} for {method}, "
                               f"got {show(value)}.")
+        if key in CAPS and value > CAPS[key][1]:
+            what, _, why = CAPS[key]
+            raise ConfigError(f"inference.settings.{key}: must be {what} for {method}, got {show(value)} ({why}).")
 
 
 #: The most points one batch of a search may hold: a sampler's batch (nautilus's ``n_batch``), its
