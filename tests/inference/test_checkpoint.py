@@ -899,3 +899,19 @@ def test_a_dynesty_checkpoint_left_half_written_is_removed_when_the_fit_starts_a
     left.write_bytes(b"half a pickle")
     tinylens.fit(config, progress=False)
     assert (out / filenames.RESULT).is_file() and not left.exists()
+
+
+@pytest.mark.parametrize("method, cap, raised", [("nautilus", {"n_like_max": SMALL_CAP}, {"n_like_max": 2 * SMALL_CAP}),
+                                                 ("dynesty", {"maxcall": 300}, {"maxcall": 600})])
+def test_a_resumed_fits_status_line_counts_the_calls_of_all_its_runs(tmp_path, data, capsys, method, cap, raised):
+    """The status line of a fit resumed from its checkpoint counted the calls of this run alone
+    (its last line said fewer than the result's ``n_likelihood_evals``, which counts those of every
+    run); it now counts them all, as the result does, from the calls the checkpoint recorded."""
+    runner = nautilus_runner if method == "nautilus" else dynesty_runner
+    first = _run(_problem(tmp_path, data, method, checkpoint_every=0, **cap), tmp_path, runner)
+    problem = _problem(tmp_path, data, method, checkpoint_every=0, **raised)
+    capsys.readouterr()
+    resumed = runner.run(problem, dict(problem.config.inference.settings), progress=True, checkpoint_dir=tmp_path)
+    shown = [int(n.replace(",", "")) for n in re.findall(rf"{method} \| calls ([\d,]+) \|", capsys.readouterr().err)]
+    assert resumed.info["resumed"] and 0 < resumed.info["n_like_this_run"] < resumed.n_likelihood_evals
+    assert shown[-1] == resumed.n_likelihood_evals, (shown, resumed.n_likelihood_evals, first.n_likelihood_evals)

@@ -541,6 +541,7 @@ def run(
     before = sampling_before(sampler) if resumed else 0.0
     sampler.tinylens_clock = SamplingClock(before)
     sampler.tinylens_calls = CallCount(made_before, status)
+    status.calls_before = made_before  # the status line counts the fit's calls, as its result does
     start = time.perf_counter()
     try:
         with interrupt, status:

@@ -485,6 +485,7 @@ def run(
     sampler.take_statistics()
     status.stats = lambda: sampler.statistics
     n_like_before = sampler.n_like
+    status.calls_before = int(n_like_before)  # the status line counts the fit's calls, as its result does
     start = time.perf_counter()
     sampler.clock = SamplingClock(sampling_time_in(filepath) if resumed else 0.0)
     with interrupt, status:

@@ -104,6 +104,9 @@ class LiveStatus:
         self.refresh_s = refresh_s
         self.plain_every_s = plain_every_s
         self.n_calls = 0
+        #: Calls made by the earlier runs of a fit resumed from its checkpoint: shown in the line, which
+        #: counts the fit's calls (as its result does), not in :attr:`n_calls` (this run's).
+        self.calls_before = 0
         self.likelihood_time_s = 0.0
         self.stats: Stats = dict
         self._progress: Progress | None = None
@@ -131,8 +134,9 @@ class LiveStatus:
         return counted
 
     def line(self) -> str:
-        """The status text, e.g. ``calls 12,800 | log Z -1234.56 | N_eff 812``."""
-        parts = [f"calls {_fmt(self.n_calls)}"]
+        """The status text, e.g. ``calls 12,800 | log Z -1234.56 | N_eff 812`` (the calls of the fit,
+        :attr:`calls_before` and this run's)."""
+        parts = [f"calls {_fmt(self.calls_before + self.n_calls)}"]
         parts += [f"{k} {_fmt(v)}" for k, v in self.stats().items()]
         return " | ".join(parts)
 
@@ -140,7 +144,7 @@ class LiveStatus:
         try:
             return self.line()
         except Exception:  # a sampler mid-update may not have its statistics yet
-            return f"calls {_fmt(self.n_calls)}"
+            return f"calls {_fmt(self.calls_before + self.n_calls)}"
 
     def update(self, force: bool = False) -> None:
         if self._progress is None and self._plain is None:
