@@ -200,6 +200,32 @@ def test_dynesty_with_no_finite_point_is_an_error_not_a_traceback(lens_dir, monk
         dynesty_runner.run(problem, {"nlive": 10, "sample": "unif", "seed": 0}, progress=False)
 
 
+def test_dynesty_with_no_finite_point_stops_at_its_maxcall(lens_dir, monkeypatch):
+    """dynesty draws its first live points until one has a finite log L, past any maxcall: with
+    nlive 50 and maxcall 300 it made 50,000 calls (1,000 draws) before it gave up. tinylens now
+    counts those draws itself and stops at the budget, with the ConfigError that says why."""
+    from tinylens.errors import ConfigError
+    from tinylens.inference import dynesty_runner
+    from tinylens.problem import Problem
+
+    problem = load(lens_dir, {"type": "sampler", "method": "dynesty"})
+    calls = []
+
+    def nan_everywhere(self, theta):
+        calls.append(len(np.atleast_2d(theta)))
+        return np.full(len(np.atleast_2d(theta)), np.nan)
+
+    monkeypatch.setattr(Problem, "log_likelihood", nan_everywhere)
+    with pytest.raises(ConfigError, match=r"dynesty\): log L is not finite at any of the 300 points dynesty drew from "
+                       r"the priors for its first live points \(6 draws of nlive = 50: maxcall is 300\).*Check the"):
+        dynesty_runner.run(problem, {"nlive": 50, "maxcall": 300, "sample": "unif", "seed": 0}, progress=False)
+    assert sum(calls) == 300, sum(calls)
+    calls.clear()  # a budget below one draw still makes one
+    with pytest.raises(ConfigError, match=r"at any of the 50 points .*\(1 draw of nlive = 50: maxcall is 20\)"):
+        dynesty_runner.run(problem, {"nlive": 50, "maxcall": 20, "sample": "unif", "seed": 0}, progress=False)
+    assert sum(calls) == 50, sum(calls)
+
+
 @pytest.mark.parametrize("settings, calls", [({"n_live": 20}, "20,224"), ({"n_live": 20, "n_like_max": 600}, "768")])
 def test_nautilus_with_no_finite_point_is_an_error_not_an_endless_run(lens_dir, monkeypatch, settings, calls):
     """Where log L is not finite anywhere in the priors (NaN, which the runner gives nautilus as
