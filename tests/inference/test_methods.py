@@ -303,3 +303,41 @@ def test_dynesty_starts_at_most_queue_size_threads(lens_dir, monkeypatch):
     assert max(threads) <= before + 8, (max(threads), before)
     log_z = -np.log(hi - lo).sum()  # the Gaussian lies well inside the box: it integrates to 1
     assert abs(res.log_evidence - log_z) < 4 * res.info["log_evidence_err"], (res.log_evidence, log_z)
+
+
+def test_dynesty_keeps_one_set_of_threads_for_a_run_and_stops_them_at_its_end(lens_dir, monkeypatch):
+    """The batching pool started a thread pool of its own for every group of ``queue_size``
+    proposals (thousands in a run); it now keeps one for the whole run, and stops its threads when
+    the run ends, and when it fails, leaving no likelihood registered either."""
+    import threading
+
+    from scipy.stats import norm
+
+    from tinylens.errors import ConfigError
+    from tinylens.inference import dynesty_runner
+    from tinylens.problem import Problem
+
+    started = []
+
+    class Counted(dynesty_runner.ThreadPoolExecutor):
+        def __init__(self, *args, **kwargs):
+            started.append(kwargs.get("max_workers"))
+            super().__init__(*args, **kwargs)
+
+    def ours() -> list[str]:
+        return [t.name for t in threading.enumerate() if t.name.startswith("tinylens-dynesty")]
+
+    monkeypatch.setattr(dynesty_runner, "ThreadPoolExecutor", Counted)
+    problem = load(lens_dir, {"type": "sampler", "method": "dynesty"})
+    lo, hi = np.array([p.support for p in problem.priors]).T
+    mu, sd = (lo + hi) / 2, (hi - lo) / 20
+    monkeypatch.setattr(Problem, "log_likelihood", lambda self, theta: norm.logpdf(np.atleast_2d(theta), mu, sd).sum(1))
+    res = dynesty_runner.run(problem, {"nlive": 50, "batch_size": 8, "sample": "unif", "seed": 1}, progress=False)
+    assert res.n_likelihood_evals > 50 * 8 and started == [8], (res.n_likelihood_evals, len(started))
+    assert abs(res.log_evidence - -np.log(hi - lo).sum()) < 4 * res.info["log_evidence_err"]
+    assert ours() == [] and dynesty_runner._LIKELIHOODS == {}
+    started.clear()
+    monkeypatch.setattr(Problem, "log_likelihood", lambda self, theta: np.full(len(np.atleast_2d(theta)), np.nan))
+    with pytest.raises(ConfigError, match="not finite"):
+        dynesty_runner.run(problem, {"nlive": 50, "batch_size": 8, "maxcall": 200, "seed": 1}, progress=False)
+    assert started == [8] and ours() == [] and dynesty_runner._LIKELIHOODS == {}

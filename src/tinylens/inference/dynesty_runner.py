@@ -34,7 +34,7 @@ import re
 import threading
 import time
 import warnings
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any, Callable
 
@@ -179,8 +179,9 @@ class Batcher:
             s[3] = True
         self._cv.notify_all()
 
-    def run_tasks(self, func: Callable, items: list) -> list:
-        """Run ``func`` on ``items`` in one thread each, batching their likelihood calls."""
+    def run_tasks(self, func: Callable, items: list, threads: ThreadPoolExecutor) -> list:
+        """Run ``func`` on ``items`` in one thread each of ``threads`` (which has as many free),
+        batching their likelihood calls; every task has ended when it returns or raises."""
         if not items:
             return []
         with self._cv:
@@ -194,26 +195,38 @@ class Batcher:
                     self._active -= 1
                     self._flush_if_ready()
 
-        with ThreadPoolExecutor(max_workers=len(items)) as ex:
-            return list(ex.map(task, items))
+        futures = [threads.submit(task, item) for item in items]
+        wait(futures)  # all of them, as the next group needs every thread free
+        return [f.result() for f in futures]
 
 
 class BatchingPool:
-    """The pool dynesty maps its proposals over (see module docstring)."""
+    """The pool dynesty maps its proposals over (see module docstring): one set of ``size``
+    (``queue_size``) threads for the whole run, started as they are first needed, which
+    :meth:`close` stops."""
 
     def __init__(self, batcher: Batcher, size: int) -> None:
         self.batcher = batcher
-        self.size = size
+        self.size = max(1, int(size))
+        self._threads: ThreadPoolExecutor | None = None
 
     def map(self, func: Callable, iterable) -> list:
         """``func`` over ``iterable`` in order, at most :attr:`size` (``queue_size``) items at once, one
         thread each: dynesty maps its first ``nlive`` points too, and one thread for each of 40000 of them
         did not get through in 10 minutes (the system's limit on threads is tens of thousands)."""
         items = list(iterable)
+        if self._threads is None:
+            self._threads = ThreadPoolExecutor(max_workers=self.size, thread_name_prefix="tinylens-dynesty")
         out: list = []
-        for start in range(0, len(items), max(1, int(self.size))):
-            out += self.batcher.run_tasks(func, items[start : start + max(1, int(self.size))])
+        for start in range(0, len(items), self.size):
+            out += self.batcher.run_tasks(func, items[start : start + self.size], self._threads)
         return out
+
+    def close(self) -> None:
+        """Stop the threads, once their tasks have ended (the run's end, or its error)."""
+        if self._threads is not None:
+            self._threads.shutdown(wait=True)
+            self._threads = None
 
 
 def _settings(settings: dict[str, Any]) -> tuple[dict, dict, dict]:
@@ -420,8 +433,7 @@ def _resume_history(loglikelihood, path: str, n_calls: int) -> None:
                       CheckpointWarning, stacklevel=outside_stacklevel())
 
 
-def _sampler(problem, batcher: Batcher, init: dict, seed, checkpoint: Path | None, resume: bool):
-    pool = BatchingPool(batcher, init["queue_size"])
+def _sampler(problem, pool: BatchingPool, init: dict, seed, checkpoint: Path | None, resume: bool):
     if init.get("save_evaluation_history") and init.get("history_filename"):
         # a history_filename in a folder (hist/calls.h5): dynesty creates the file, not its folder
         Path(init["history_filename"]).parent.mkdir(parents=True, exist_ok=True)
@@ -432,7 +444,7 @@ def _sampler(problem, batcher: Batcher, init: dict, seed, checkpoint: Path | Non
         return sampler
     try:
         return dynesty.NestedSampler(
-            batcher,
+            pool.batcher,
             PriorTransform(problem.priors),
             problem.ndim,
             pool=pool,
@@ -562,31 +574,32 @@ def run(
     first = FirstLivePoints(init["nlive"], run_kw.get("maxcall"))
     _LIKELIHOODS[key] = first.watch(interrupt.guard(status.wrap(problem.log_likelihood)))
     _BATCHERS[key] = Batcher(key)
-    sampler, resumed = open_checkpoint(
-        lambda r: _sampler(problem, _BATCHERS[key], history_init, own["seed"], checkpoint, r),
-        checkpoint, resume,
-    )
-    first.seen = first.seen or resumed  # a restored sampler has its live points
-    take_back = getattr(sampler, "_remove_live_points", None)  # dynesty >= 2.0
-    if resumed and getattr(sampler, "added_live", False) and take_back is not None:
-        # The checkpoint is of a run that ended (on maxcall or maxiter; a converged fit deletes
-        # its checkpoint): dynesty would not continue it while its live points are in the samples.
-        take_back()
-    latest: dict[str, Any] = {}
-    status.stats = lambda: {"log Z": latest.get("logz"), "dlogz": latest.get("dlogz")}
-
-    def show(result, niter, ncall, **kw) -> None:
-        latest["logz"] = getattr(result, "logz", None)
-        latest["dlogz"] = getattr(result, "delta_logz", None)
-        status.update()
-
-    made_before = calls_before(sampler) if resumed else 0
-    before = sampling_before(sampler) if resumed else 0.0
-    sampler.tinylens_clock = SamplingClock(before)
-    sampler.tinylens_calls = CallCount(made_before, status)
-    status.calls_before = made_before  # the status line counts the fit's calls, as its result does
-    start = time.perf_counter()
+    pool = BatchingPool(_BATCHERS[key], init["queue_size"])  # its threads serve the whole run
     try:
+        sampler, resumed = open_checkpoint(
+            lambda r: _sampler(problem, pool, history_init, own["seed"], checkpoint, r),
+            checkpoint, resume,
+        )
+        first.seen = first.seen or resumed  # a restored sampler has its live points
+        take_back = getattr(sampler, "_remove_live_points", None)  # dynesty >= 2.0
+        if resumed and getattr(sampler, "added_live", False) and take_back is not None:
+            # The checkpoint is of a run that ended (on maxcall or maxiter; a converged fit deletes
+            # its checkpoint): dynesty would not continue it while its live points are in the samples.
+            take_back()
+        latest: dict[str, Any] = {}
+        status.stats = lambda: {"log Z": latest.get("logz"), "dlogz": latest.get("dlogz")}
+
+        def show(result, niter, ncall, **kw) -> None:
+            latest["logz"] = getattr(result, "logz", None)
+            latest["dlogz"] = getattr(result, "delta_logz", None)
+            status.update()
+
+        made_before = calls_before(sampler) if resumed else 0
+        before = sampling_before(sampler) if resumed else 0.0
+        sampler.tinylens_clock = SamplingClock(before)
+        sampler.tinylens_calls = CallCount(made_before, status)
+        status.calls_before = made_before  # the status line counts the fit's calls, as its result does
+        start = time.perf_counter()
         with interrupt, status:
             sampler.run_nested(
                 print_progress=progress, print_func=show,
@@ -594,7 +607,8 @@ def run(
                 **budget_left(run_kw, int(sampler.ncall) - int(sampler.nlive), int(sampler.it) - 1),
             )
             interrupt.check()
-    finally:
+    finally:  # a run that ends, or fails, leaves no thread nor likelihood behind
+        pool.close()
         _LIKELIHOODS.pop(key, None)
         _BATCHERS.pop(key, None)
     wall = time.perf_counter() - start
