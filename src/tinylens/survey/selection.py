@@ -47,8 +47,8 @@ def read_lens_ids(value: str) -> list[str]:
             ids = [line.split("#", 1)[0].strip() for line in lines]
         where = f"The --only file {path}"
     elif path.suffix.lower() in (*TABLE_SUFFIXES, ".txt") or "/" in value:
-        raise TinyLensError(f"The --only file {path} does not exist. Give an existing file (e.g. inspect.csv of "
-                            "'tinylens report') or lens ids separated by commas.")
+        raise TinyLensError(f"The --only file {path} {_not_a_file(path)}. Give an existing file (e.g. inspect.csv "
+                            "of 'tinylens report') or lens ids separated by commas.")
     else:
         ids = [part.strip() for part in value.split(",")]
         where = f"--only {value!r}"
@@ -56,6 +56,16 @@ def read_lens_ids(value: str) -> list[str]:
     if not ids:
         raise TinyLensError(f"{where} names no lens.")
     return ids
+
+
+def _not_a_file(path: Path) -> str:
+    """Why ``path``, given as an ``--only`` file, is none: it does not exist, or it is a folder
+    (a report's, whose inspect.csv is then named)."""
+    if not path.is_dir():
+        return "does not exist"
+    inspect = path / "inspect.csv"
+    return "is a folder, not a file" + (f" (it holds {inspect}, the lenses 'tinylens report' lists to inspect)"
+                                        if inspect.is_file() else "")
 
 
 def nothing_listed(value: str) -> str:

@@ -1,0 +1,46 @@
+"""Paths given to command-line options that are not what the option takes: each refused with
+a message that says what was given (exit 2, no traceback, nothing written)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from tinylens.cli.main import app
+
+
+def _refused(args: list[str]) -> str:
+    """The one-paragraph message of ``tinylens ARGS``, which must end with exit 2 and no traceback."""
+    result = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    assert "Traceback" not in result.output
+    return " ".join(result.output.split())
+
+
+def _lens_folder(root: Path) -> Path:
+    """A folder of one lens (empty FITS files: --only is read before them) and a template."""
+    (root / "lenses" / "a").mkdir(parents=True)
+    for name in ("image", "noise", "psf"):
+        (root / "lenses" / "a" / f"{name}.fits").touch()
+    (root / "t.yaml").write_text("dataset: {pixel_scale: 0.05}\n")
+    return root / "lenses"
+
+
+def test_a_folder_given_to_survey_only_is_called_a_folder_not_a_missing_file(tmp_path):
+    """``--only report/`` (the folder of 'tinylens report', not its inspect.csv) was refused as
+    'The --only file .../report does not exist', though it does."""
+    lenses = _lens_folder(tmp_path)
+    report = tmp_path / "report"
+    report.mkdir()
+    base = ["survey", str(lenses), "-c", str(tmp_path / "t.yaml"), "-o", str(tmp_path / "run"), "--dry-run", "--only"]
+    text = _refused([*base, str(report)])
+    assert f"The --only file {report} is a folder, not a file. Give an existing file" in text
+    assert "does not exist" not in text
+    (report / "inspect.csv").write_text("lens_id,status\na,failed\n")
+    text = _refused([*base, f"{report}/"])
+    assert (f"The --only file {report} is a folder, not a file (it holds {report / 'inspect.csv'}, the lenses "
+            "'tinylens report' lists to inspect).") in text
+    assert "does not exist" in _refused([*base, str(tmp_path / "nothere" / "ids.txt")])  # as before
+    assert not (tmp_path / "run").exists()
