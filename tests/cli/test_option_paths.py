@@ -44,3 +44,17 @@ def test_a_folder_given_to_survey_only_is_called_a_folder_not_a_missing_file(tmp
             "'tinylens report' lists to inspect).") in text
     assert "does not exist" in _refused([*base, str(tmp_path / "nothere" / "ids.txt")])  # as before
     assert not (tmp_path / "run").exists()
+
+
+def test_json_text_given_to_fit_truth_is_told_to_be_written_to_a_file(tmp_path):
+    """``--truth '{"lens_mass.0.theta_E": 1.2}'``, as the option's help ("or a JSON object of
+    parameter name: true value") could be read, was refused as a truth file that does not exist,
+    without saying that the option reads a file; the fit stops before loading the data."""
+    (tmp_path / "model_config.yaml").write_text("dataset: {pixel_scale: 0.05}\n")
+    given = '{"lens_mass.0.theta_E": 1.2}'
+    text = _refused(["fit", str(tmp_path / "model_config.yaml"), "--truth", given])
+    assert (f"The truth file '{given}' does not exist: it looks like the JSON text itself, but the truth is read "
+            "from a file. Write that JSON object to a file (e.g. truth.json) and give its path") in text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model_config.yaml"]
+    text = _refused(["fit", str(tmp_path / "model_config.yaml"), "--truth", str(tmp_path / "truth.json")])
+    assert f"The truth file {tmp_path / 'truth.json'} does not exist: give the truth.json of" in text  # as before

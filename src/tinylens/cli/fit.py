@@ -182,8 +182,8 @@ def fit_command(
                                "stopped earlier in the output folder (the sampler's and the pipeline stages') "
                                "instead of resuming it."),
     truth: Path | None = typer.Option(None, "--truth", parser=path_value, metavar="JSON", help="For a simulated lens: "
-                                      "the truth.json of tinylens demo or simulate-population (or a JSON object of "
-                                      "parameter name: true value), relative to the current folder. The true values are "
+                                      "the truth.json of tinylens demo or simulate-population (or a JSON file of one object "
+                                      "of parameter name: true value), relative to the current folder. The true values are "
                                       "marked on the corner plot and printed beside the fit."),
 ) -> None:
     """Fit a lens model: sample the posterior, write tables and figures; a stopped fit resumes when run again."""

@@ -61,6 +61,10 @@ def read_truth(path: str | Path) -> dict[str, float]:
     path = Path(path)
     if path.is_dir() and (path / TRUTH_FILE).is_file():  # a lens's folder: its truth.json is meant
         raise DataError(f"The truth file {path} is a folder: give the {TRUTH_FILE} in it, {path / TRUTH_FILE}.")
+    if not path.exists() and str(path).lstrip().startswith("{"):  # --truth '{"lens_mass.0.theta_E": 1.2}'
+        raise DataError(f"The truth file {str(path)!r} does not exist: it looks like the JSON text itself, but the "
+                        "truth is read from a file. Write that JSON object to a file (e.g. truth.json) and give its "
+                        "path (in Python, the values may be given as a dict).")
     if not path.is_file():
         raise DataError(f"The truth file {path} {'is a folder' if path.is_dir() else 'does not exist'}: give the "
                         "truth.json of tinylens demo or simulate-population.")
