@@ -207,12 +207,16 @@ def output_dir(problem, output: str | Path | None = None) -> Path:
     return resolve_path(problem.base_dir, getattr(getattr(problem.config, "output", None), "path", None) or "output")
 
 
+#: The section of ``output`` that names each output file, by role (``output.tables.summary``).
+OUTPUT_SECTIONS = {"samples": "tables", "summary": "tables", "subplot": "datasets", "results": "figures",
+                   "corner": "figures"}
+
+
 def file_names(config) -> dict[str, str]:
     """Output file names by role, from ``config.output`` with TinyLensGpu's defaults."""
     out = getattr(config, "output", None)
-    sections = {"samples": "tables", "summary": "tables", "subplot": "datasets", "results": "figures", "corner": "figures"}
     names = {}
-    for role, section in sections.items():
+    for role, section in OUTPUT_SECTIONS.items():
         value = getattr(getattr(out, section, None), role, None)
         names[role] = value or DEFAULT_FILES[role]
     return names
@@ -551,6 +555,7 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
             truth = truth_step(partial(check_truth, truth, problem.param_names, source), source, truth_errors)
         path = config if isinstance(config, (str, Path)) else None
         check_settings(problem, folder, path)
+        check_inputs_kept(problem, folder, path)
         check_likelihood(problem, path)
         out = tables.ensure_writable(folder)
         busy = (f"Output folder {out} is being written by another tinylens fit{{holder}}; two fits in one folder "
@@ -604,6 +609,37 @@ def check_settings(problem: Any, folder: Path | None = None, config: str | Path 
         if config is None:
             raise
         raise ConfigError(f"In config file {Path(config).expanduser()}: {exc}") from None
+
+
+def check_inputs_kept(problem: Any, folder: Path, config: str | Path | None = None) -> None:
+    """An :class:`~tinylens.errors.OutputError` where a file the fit writes into its output
+    ``folder`` (a table or figure named in ``output``, or one of tinylens's own, such as
+    ``result.json``) is one of its input files (the dataset's, or the ``config`` file): with
+    ``output.path: .`` and ``output.tables.summary: psf.fits`` the fit overwrote the PSF it fitted."""
+    from tinylens.survey.provenance import INPUT_KEYS
+
+    inputs = {f"the dataset's {key} file": getattr(problem.dataset, key, None) for key in INPUT_KEYS}
+    inputs["this fit's config file"] = config
+    keys = {name: f"output.{OUTPUT_SECTIONS[role]}.{role}" for role, name in file_names(problem.config).items()}
+    for name in (*keys, *(own for own in filenames.RESERVED if own not in keys)):
+        target = folder / name
+        for what, path in inputs.items():
+            if path is None or not target.is_file() or not _same_file(target, Path(path).expanduser()):
+                continue
+            key = keys.get(name)
+            writes = f"{key}: the fit would write {name}" if key else f"output.path: the fit writes its own {name}"
+            rename = f"another name for {key} or " if key else ""
+            raise OutputError(f"{writes} into its output folder {folder}, and that file is {what} ({path}), which it "
+                              f"would overwrite. Choose {rename}another output.path in the config (or --output).")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` are one file (through links, or by a name that a case-insensitive file
+    system takes for the other's); False where either cannot be looked at."""
+    try:
+        return a.samefile(b)
+    except OSError:
+        return False
 
 
 #: Random draws from the prior that :func:`check_likelihood` tries after the prior median.

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+import yaml
 from typer.testing import CliRunner
 
 from tinylens.cli.main import app
@@ -58,3 +60,30 @@ def test_json_text_given_to_fit_truth_is_told_to_be_written_to_a_file(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model_config.yaml"]
     text = _refused(["fit", str(tmp_path / "model_config.yaml"), "--truth", str(tmp_path / "truth.json")])
     assert f"The truth file {tmp_path / 'truth.json'} does not exist: give the truth.json of" in text  # as before
+
+
+@pytest.mark.parametrize(("key", "name", "what"), [
+    ("summary", "psf.fits", "the dataset's psf_path file"),
+    ("samples", "model_config.yaml", "this fit's config file"),
+])
+def test_an_output_file_that_is_an_input_of_the_fit_is_refused_before_the_fit(tmp_path, key, name, what):
+    """With ``output.path: .`` (the data's folder) and ``output.tables.summary: psf.fits``, the fit
+    ran and wrote its summary table over the PSF it had fitted (a table named as the config
+    overwrote the config); validate and fit now refuse such a name before anything is written."""
+    from tiny_lens import write_tiny_lens
+
+    config = write_tiny_lens(tmp_path)
+    content = yaml.safe_load(config.read_text())
+    content["output"] = {"path": ".", "tables": {key: name}}
+    config.write_text(yaml.safe_dump(content, sort_keys=False))
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    for command in ("validate", "fit"):
+        text = _refused([command, str(config)])
+        assert (f"output.tables.{key}: the fit would write {name} into its output folder {tmp_path}, and that file "
+                f"is {what} ({tmp_path / name}), which it would overwrite. Choose another name for output.tables.{key} "
+                "or another output.path in the config (or --output).") in text
+        assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    content["output"]["tables"][key] = f"result_{key}.csv"  # the folder alone is no clash
+    config.write_text(yaml.safe_dump(content, sort_keys=False))
+    result = CliRunner().invoke(app, ["validate", str(config)])
+    assert result.exit_code == 0, result.output

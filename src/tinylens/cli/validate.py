@@ -99,7 +99,7 @@ def validate(config: Path = typer.Argument(..., parser=path_value, metavar="CONF
     The likelihood is evaluated at the prior median (u = 0.5) and, where it is not finite there, at up to 64 draws from the prior; a likelihood finite nowhere is an error (exit 2).
     """
     from tinylens.errors import OutputError
-    from tinylens.fit import check_likelihood, check_settings, output_dir
+    from tinylens.fit import check_inputs_kept, check_likelihood, check_settings, output_dir
     from tinylens.results.tables import file_in_the_way
 
     problem = load_problem(config)
@@ -109,6 +109,7 @@ def validate(config: Path = typer.Argument(..., parser=path_value, metavar="CONF
     if blocked is not None:  # what fit would refuse first, found without creating the folder
         raise OutputError(f"output.path: the output folder {out} cannot be made ({blocked} is a file, not a folder). "
                           "Choose another output.path in the config (or give 'tinylens fit' an --output).")
+    check_inputs_kept(problem, out, config)
     start = time.perf_counter()
     with reported_warnings():
         log_l = check_likelihood(problem, config)
