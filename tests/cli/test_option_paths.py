@@ -87,3 +87,22 @@ def test_an_output_file_that_is_an_input_of_the_fit_is_refused_before_the_fit(tm
     config.write_text(yaml.safe_dump(content, sort_keys=False))
     result = CliRunner().invoke(app, ["validate", str(config)])
     assert result.exit_code == 0, result.output
+
+
+def test_an_environment_variable_in_a_data_path_is_said_not_to_be_expanded(tmp_path, monkeypatch):
+    """``data_path: $TL_DATA/image.fits`` was looked for in a folder named '$TL_DATA' under the
+    config's, and the message said only that the file was not found there."""
+    from tiny_lens import tiny_config
+
+    content = tiny_config()
+    content["dataset"]["data_path"] = "$TL_DATA/image.fits"
+    (tmp_path / "model_config.yaml").write_text(yaml.safe_dump(content, sort_keys=False))
+    monkeypatch.setenv("TL_DATA", str(tmp_path / "data"))
+    text = _refused(["validate", str(tmp_path / "model_config.yaml")])
+    assert (f"dataset.data_path file not found: {tmp_path / '$TL_DATA' / 'image.fits'}. The relative path "
+            f"'$TL_DATA/image.fits' was taken from {tmp_path} (the config file's folder). Environment variables such "
+            f"as $TL_DATA are not expanded in a config's paths: write the path itself, here "
+            f"'{tmp_path / 'data' / 'image.fits'}'.") in text
+    monkeypatch.delenv("TL_DATA")
+    text = _refused(["validate", str(tmp_path / "model_config.yaml")])
+    assert "Environment variables such as $TL_DATA are not expanded in a config's paths: write the path itself." in text

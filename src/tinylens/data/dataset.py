@@ -116,11 +116,28 @@ def relative_hint(path: str | None, base_dir: str | Path, origin: str = BASE_DIR
         return ""
     shown = repr(path) if escaped_path_note(Path(path)) else f"'{path}'"  # a tab, a line break: as escapes
     hint = f"The relative path {shown} was taken from {home_expanded(base_dir).resolve()} ({origin})."
-    hint += current_folder_hint(path, base_dir)
+    hint += variable_hint(path) + current_folder_hint(path, base_dir)
     if survey_hint and is_survey_file_name(path):
         hint += (" If this is a survey template (tinylens survey fills in each lens folder's files), check it "
                  "with: tinylens survey LENS_DIR --config TEMPLATE --out FOLDER --dry-run.")
     return hint
+
+
+#: A shell's or Windows' environment variable in a path: ``$DATA``, ``${DATA}``, ``%DATA%``.
+VARIABLE = re.compile(r"\$\w+|\$\{\w+\}|%\w+%")
+
+
+def variable_hint(path: str) -> str:
+    """For a ``path`` holding an environment variable (``$DATA/image.fits``), which the config
+    does not expand (the path was taken as a relative one starting with a folder named ``$DATA``):
+    that it is not expanded, and the path it stands for here where the variable is set; else empty."""
+    found = VARIABLE.search(path)
+    if found is None:
+        return ""
+    expanded = os.path.expandvars(path)
+    meant = f", here '{expanded}'" if expanded != path and "$" not in expanded else ""
+    return (f" Environment variables such as {found.group()} are not expanded in a config's paths: write the "
+            f"path itself{meant}.")
 
 
 def current_folder_hint(path: str, base_dir: str | Path) -> str:
