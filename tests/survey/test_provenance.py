@@ -309,6 +309,29 @@ def test_stamps_are_added_to_a_survey_made_before_they_were_kept(one_lens):
     assert json.loads((one_lens["out"] / "survey.json").read_text())["lens_dir"] == str(one_lens["lenses"].resolve())
 
 
+def test_a_hand_edited_inputs_json_of_the_wrong_types_is_taken_as_an_unreadable_one(one_lens, tmp_path):
+    """An inputs.json edited by hand into valid JSON of the wrong types ({"data_path": "x"}) made
+    a rerun of the survey crash with an AttributeError traceback; it is now read as no stamp, as one
+    that is not JSON is: the survey goes on, the lens kept as one fitted before stamps were kept, and
+    a task finding its result.json without a row fits it again, not knowing what it was made from."""
+    stamp = one_lens["out"] / "lenses" / "lens_a" / filenames.INPUTS
+    good = json.loads(stamp.read_text())
+    lens = runner.find_lenses(one_lens["lenses"])[0]
+    config = runner.lens_config(runner.load_template(one_lens["template"]), lens, one_lens["out"])
+    edited = [{"data_path": "x"}, {**good, "psf_path": ["x"]}, {**good, "precision": 64}, {**good, "image": {}}, [good]]
+    for content in [*edited, "not JSON"]:
+        stamp.write_text(content if isinstance(content, str) else json.dumps(content))
+        # a worker's task, whose lens's result.json lacks its row, takes it for no fit of its own
+        assert runner.adoptable_row("lens_a", stamp.parent, config, get_precision()) is None, content
+        result = _survey(one_lens)
+        assert result.exit_code == 0 and "Traceback" not in result.output, (content, result.output)
+        assert "1 ok" in result.output and "changed since" not in result.output, (content, result.output)
+        assert provenance.read_stamp(stamp) is None, content
+    stamp.write_text(json.dumps(good))
+    assert provenance.read_stamp(stamp) == good
+    assert provenance.read_stamp(tmp_path / "missing.json") is None
+
+
 def test_a_lens_whose_mask_was_read_the_other_way_round_is_fitted_again(tmp_path):
     """A lens finished before mask files were read as TinyLensGpu reads them (0 = used; before,
     non-zero = used) was fitted with its mask inverted; its stamp, with the same file bytes, made a

@@ -194,6 +194,23 @@ def read_json(path: Path) -> dict[str, Any] | None:
     return content if isinstance(content, dict) else None
 
 
+def read_stamp(path: Path) -> dict[str, Any] | None:
+    """The stamp in ``path`` (a lens's ``inputs.json``): ``None`` if missing, unreadable, or not
+    such a stamp (edited by hand: a key other than the files' and the precision, a file's entry
+    neither ``None`` nor an object, a precision that is not text), as for any other record that
+    cannot be read."""
+    content = read_json(path)
+    if content is None:
+        return None
+    for key, value in content.items():
+        if key == PRECISION_KEY:
+            if not isinstance(value, str):
+                return None
+        elif key not in INPUT_KEYS or not (value is None or isinstance(value, dict)):
+            return None
+    return content
+
+
 def template_key(template: Mapping[str, Any]) -> dict[str, Any]:
     """The part of a template that decides a fit: all of it but ``output`` and the keys in
     :data:`~tinylens.config.schema.SPEED_ONLY_KEYS`, JSON-normalised; TinyLensGpu's older

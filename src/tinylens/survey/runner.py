@@ -55,6 +55,7 @@ from tinylens.survey.provenance import (
     manifest,
     manifest_conflict,
     read_json,
+    read_stamp,
     stamps_conflict,
     unstamped_changes,
 )
@@ -604,7 +605,7 @@ def adoptable_row(lens_id: str, folder: Path, config: Mapping[str, Any], precisi
     write its row (its worker died; Dask runs the task again), where that fit is the one the task
     would make: of ``config`` (the template and this lens's files), in ``precision``, from the
     input files its ``inputs.json`` stamped, unchanged since. ``None`` otherwise: the lens is fitted."""
-    result, recorded = read_json(folder / filenames.RESULT), read_json(folder / filenames.INPUTS)
+    result, recorded = read_json(folder / filenames.RESULT), read_stamp(folder / filenames.INPUTS)
     if result is None or recorded is None or recorded.get(PRECISION_KEY) != precision:
         return None
     row = row_of_result(lens_id, result)
@@ -712,7 +713,7 @@ def check_manifest(out: Path, current: Mapping[str, Any], template: str | Path) 
         return
     if not recorded.get("precision"):  # an older survey.json: its fits say what they computed in
         recorded = {**recorded, "precision": fitted_precision(results)}
-    stamps = {path.parent.name: read_json(path.parent / filenames.INPUTS) or {} for path in results}
+    stamps = {path.parent.name: read_stamp(path.parent / filenames.INPUTS) or {} for path in results}
     why = manifest_conflict(recorded, current) or stamps_conflict(stamps, current)
     if why is not None:
         raise ConfigError(
@@ -730,7 +731,7 @@ def changed_lenses(lenses: list[Lens], template: Mapping[str, Any], out: Path) -
     changed = {}
     for lens in lenses:
         folder = lens.output(out)
-        recorded = read_json(folder / filenames.INPUTS)
+        recorded = read_stamp(folder / filenames.INPUTS)
         if recorded is not None:
             keys = changed_inputs(recorded, lens_config(template, lens, out))
         elif (folder / filenames.ROW).exists() or (folder / filenames.RESULT).exists():
