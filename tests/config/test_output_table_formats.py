@@ -205,6 +205,20 @@ def test_an_ecsv_or_fits_table_carries_each_parameters_unit_and_what_its_columns
     assert all(summary[c].unit is None for c in summary.colnames)  # one row per quantity: units differ by row
 
 
+def test_the_external_shears_centre_is_in_arcsec_in_a_table_and_on_a_figure(tmp_path):
+    """A SHEAR's ra_0 and dec_0, positions about which it shears (x - ra_0, in the image's arcsec
+    coordinates, as a centre_x), read back from an ECSV table with no unit and had none on the
+    corner plot's axis; they are now arcsec, as the centres are (gamma1 still has none)."""
+    from tinylens.results.plots import label
+
+    names = ["lens_mass.1.gamma1", "lens_mass.1.ra_0", "lens_mass.1.dec_0", "lens_mass.1.dec_0_offset"]
+    samples = samples_frame(names, np.full((2, 4), 0.1), np.ones(2), np.zeros(2))
+    read = Table.read(write_table(tmp_path / "result_samples.ecsv", samples), format="ascii.ecsv")
+    assert [None if read[c].unit is None else read[c].unit.to_string() for c in names] == [None, *["arcsec"] * 3]
+    assert label("lens_mass.1.ra_0").endswith("[arcsec]") and label("lens_mass.1.dec_0").endswith("[arcsec]")
+    assert "[" not in label("lens_mass.1.gamma1")
+
+
 @pytest.mark.parametrize("name", ["result_samples.csv", "result_samples.parquet"])
 def test_a_csv_or_parquet_table_has_no_unit_columns_or_metadata_added(tmp_path, name):
     import pandas as pd

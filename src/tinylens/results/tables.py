@@ -34,6 +34,7 @@ SUMMARY_COLUMNS = ("parameter", "median", "percentile_16", "percentile_84", "per
 #: Units of the parameters and derived quantities that have one, by the last part of their name
 #: (``lens_mass.0.theta_E``: ``theta_E``); the rest (``e1``, ``q``, ``gamma``, shears...) have none.
 UNITS = {"theta_E": "arcsec", "center_x": "arcsec", "center_y": "arcsec", "R_sersic": "arcsec", "sigma": "arcsec",
+         "ra_0": "arcsec", "dec_0": "arcsec",  # the external shear's centre
          "phi_deg": "deg", "phi_ext_deg": "deg"}
 #: What the columns of the samples and summary tables hold, written into an ECSV or FITS table.
 COLUMN_DESCRIPTIONS = {
