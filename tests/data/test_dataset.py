@@ -1074,6 +1074,22 @@ def test_a_psf_s_warnings_do_not_come_before_a_too_few_pixels_error(tmp_path, fi
     assert [m.split(" ")[3] for m in messages if m.startswith("The PSF")] == ["sums", "peaks", "has"]
 
 
+def test_a_psf_with_one_pixel_not_finite_is_refused_in_the_singular():
+    """A PSF with one NaN pixel was refused with 'has 1 NaN or infinite pixel; replace them'; one
+    pixel is now 'it', more 'them'."""
+    from tinylens.data.dataset import check_psf
+
+    psf = np.ones((3, 3))
+    psf[1, 1] = np.nan
+    with pytest.raises(DataError) as one:
+        check_psf(psf, "psf.fits")
+    assert str(one.value) == "The PSF psf.fits has 1 NaN or infinite pixel; replace it (e.g. by 0)."
+    psf[0, 0] = np.inf
+    with pytest.raises(DataError) as two:
+        check_psf(psf, "psf.fits")
+    assert str(two.value) == "The PSF psf.fits has 2 NaN or infinite pixels; replace them (e.g. by 0)."
+
+
 @pytest.mark.parametrize("change, fragment", [
     ({"mask": "int"}, "mask is an array of int64; it must be boolean"),
     ({"mask": "small"}, "mask has shape (10, 12) but its data (20, 24)"),

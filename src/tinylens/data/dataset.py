@@ -781,7 +781,8 @@ def check_psf(psf: np.ndarray, path: Path | str) -> float:
         )
     bad = int((~np.isfinite(psf)).sum())
     if bad:
-        raise DataError(f"The PSF {path} has {bad} NaN or infinite pixel{'s' if bad != 1 else ''}; replace them (e.g. by 0).")
+        which = "pixels; replace them" if bad != 1 else "pixel; replace it"
+        raise DataError(f"The PSF {path} has {bad} NaN or infinite {which} (e.g. by 0).")
     total = float(psf.sum())
     if not total > 0:
         raise DataError(f"The PSF {path} sums to {total:.6g}; its pixels must sum to a positive number (ideally 1).")
