@@ -506,7 +506,7 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
     search (``False``: nothing, for loops and batch jobs). A fit stopped earlier
     in the same output folder is resumed from its checkpoints, unless ``fresh``: then they are
     deleted first and everything (the pipeline's stages too) is done again. ``progress`` and
-    ``fresh`` are True or False (a text such as ``"false"`` is a ConfigError, :func:`check_flag`).
+    ``fresh`` are True or False, or 1 or 0 (a text such as ``"false"`` is a ConfigError, :func:`check_flag`).
 
     ``truth``, for a simulated lens: the true values, as a mapping of parameter name
     (``lens_mass.0.theta_E``) to value or the path of a ``truth.json`` (that of ``tinylens demo``
@@ -540,6 +540,7 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
                           f"got {type(truth_errors).__name__} {truth_errors!r}.")
     check_flag("progress", progress)
     check_flag("fresh", fresh)
+    progress, fresh = bool(progress), bool(fresh)  # 1 or 0 passed on as True or False
     check_folder_argument("output", output)
     config, truth = as_path(config), as_path(truth)
     started = time.perf_counter()
@@ -584,9 +585,9 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
 
 def check_flag(name: str, value: Any) -> None:
     """A ConfigError naming the argument ``name`` when its ``value`` is not True or False (numpy's
-    bools too): a text such as ``"false"`` is true to Python, and ``fresh="false"`` deleted the
-    checkpoints of a stopped fit."""
-    if not isinstance(value, (bool, np.bool_)):
+    bools too) nor the integer 1 or 0, as a config's true/false keys take them: a text such as
+    ``"false"`` is true to Python, and ``fresh="false"`` deleted the checkpoints of a stopped fit."""
+    if not (isinstance(value, (bool, np.bool_)) or (isinstance(value, (int, np.integer)) and value in (0, 1))):
         raise ConfigError(f"{name} must be True or False; got {type(value).__name__} {value!r}.")
 
 

@@ -181,6 +181,28 @@ def test_a_flag_that_is_not_true_or_false_is_refused_by_name(tmp_path, argument,
     assert check_flag(argument, True) is check_flag(argument, np.False_) is None  # numpy's bools are bools
 
 
+def test_a_flag_of_1_or_0_is_taken_as_a_config_takes_it(tmp_path, capsys):
+    """``fresh=1`` or ``progress=0`` was refused ('must be True or False'), though a config's
+    true/false keys (output.keep_checkpoint: 1) take 1 and 0; they are now True and False, and
+    another number is still refused."""
+    from tinylens.config.schema import Output
+    from tinylens.fit import check_flag
+
+    assert Output(keep_checkpoint=1).keep_checkpoint is True and Output(keep_checkpoint=0).keep_checkpoint is False
+    config = write_tiny_lens(tmp_path, {"type": "optimizer", "method": "lbfgs"})
+    checkpoint = tmp_path / "output" / "checkpoint.hdf5"
+    checkpoint.parent.mkdir()
+    checkpoint.write_bytes(b"a stopped fit's")
+    capsys.readouterr()
+    result = tinylens.fit(config, progress=0, fresh=1)
+    assert not checkpoint.exists() and (tmp_path / "output" / "result.json").is_file()  # fresh: deleted first
+    assert capsys.readouterr().out == "" and result.method == "lbfgs"  # progress 0: nothing printed
+    assert check_flag("fresh", np.int64(1)) is check_flag("fresh", 0) is None
+    for value in (2, -1, 1.0, 0.5):
+        with pytest.raises(tinylens.ConfigError, match=rf"^fresh must be True or False; got {type(value).__name__} "):
+            check_flag("fresh", value)
+
+
 @pytest.mark.parametrize("value", ["ignore", "Warn", None])
 def test_a_truth_errors_other_than_raise_or_warn_is_a_config_error(tmp_path, value):
     """``truth_errors`` other than "raise" or "warn" was a bare ValueError, where every other
