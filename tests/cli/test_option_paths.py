@@ -106,3 +106,24 @@ def test_an_environment_variable_in_a_data_path_is_said_not_to_be_expanded(tmp_p
     monkeypatch.delenv("TL_DATA")
     text = _refused(["validate", str(tmp_path / "model_config.yaml")])
     assert "Environment variables such as $TL_DATA are not expanded in a config's paths: write the path itself." in text
+
+
+def test_an_environment_variable_in_an_absolute_data_path_is_said_not_to_be_expanded(tmp_path, monkeypatch):
+    """``data_path: /scratch/$USER/image.fits``, an absolute path with a variable inside, was
+    refused as 'file not found' alone: the note that variables are not expanded came only with a
+    relative path ($DATA/image.fits)."""
+    from tiny_lens import tiny_config
+
+    content = tiny_config()
+    content["dataset"]["data_path"] = f"{tmp_path}/$TL_DATA/image.fits"
+    (tmp_path / "model_config.yaml").write_text(yaml.safe_dump(content, sort_keys=False))
+    monkeypatch.setenv("TL_DATA", "data")
+    text = _refused(["validate", str(tmp_path / "model_config.yaml")])
+    assert (f"dataset.data_path file not found: {tmp_path}/$TL_DATA/image.fits. Environment variables such as "
+            f"$TL_DATA are not expanded in a config's paths: write the path itself, here "
+            f"'{tmp_path}/data/image.fits'.") in text
+    content["dataset"]["data_path"] = str(tmp_path / "missing.fits")  # no variable: the message as before
+    (tmp_path / "model_config.yaml").write_text(yaml.safe_dump(content, sort_keys=False))
+    text = _refused(["validate", str(tmp_path / "model_config.yaml")])
+    assert f"dataset.data_path file not found: {tmp_path / 'missing.fits'}." in text
+    assert "Environment variable" not in text and "relative path" not in text

@@ -109,11 +109,14 @@ def is_survey_file_name(path: str) -> bool:
 
 def relative_hint(path: str | None, base_dir: str | Path, origin: str = BASE_DIR_ORIGIN,
                   survey_hint: bool = True) -> str:
-    """Where a relative ``path`` of the config was looked for (empty for an absolute one);
+    """Where a relative ``path`` of the config was looked for (for an absolute one, only that an
+    environment variable in it is not expanded: ``/scratch/$USER/image.fits``, :func:`variable_hint`);
     ``origin`` says what ``base_dir`` is. A survey's file name adds how to check a survey template,
     if ``survey_hint`` (for a config file, as a template is: not a dict, nor a fit's stored config)."""
-    if not path or home_expanded(path).is_absolute():
+    if not path:
         return ""
+    if home_expanded(path).is_absolute():
+        return variable_hint(path).lstrip()
     shown = repr(path) if escaped_path_note(Path(path)) else f"'{path}'"  # a tab, a line break: as escapes
     hint = f"The relative path {shown} was taken from {home_expanded(base_dir).resolve()} ({origin})."
     hint += variable_hint(path) + current_folder_hint(path, base_dir)
