@@ -125,6 +125,26 @@ def test_a_result_recovered_without_its_row_leaves_no_checkpoint_its_fit_would_h
     assert all((kept.output(out) / name).read_bytes() == b"state" for name in names)
 
 
+@pytest.mark.parametrize("info", ["fitted by hand", ["checkpoint"], 3])
+def test_a_result_whose_info_is_not_an_object_is_recovered_without_a_traceback(tmp_path, info):
+    """A result.json whose info was edited into something other than an object (a text, a list)
+    still has a row to rebuild (flat_row reads no info), and recover_rows rebuilt it as before
+    9060e43; since then finishing the fit read info.checkpoint of it and the survey stopped with
+    an AttributeError traceback. Such an info names no checkpoint kept, as a missing one does."""
+    out = tmp_path / "out"
+    lens = _lens(tmp_path, "edited")
+    folder = lens.output(out)
+    folder.mkdir(parents=True)
+    (folder / "result.json").write_text(json.dumps({**RESULT, "info": info}))
+    names = filenames.checkpoint_names()
+    for name in names:
+        (folder / name).write_bytes(b"state")
+    rows = runner.read_rows(out)
+    runner.recover_rows([lens], out, rows)
+    assert rows["edited"]["status"] == "ok" and runner.read_rows(out) == rows
+    assert not any((folder / name).exists() for name in names)
+
+
 def test_a_row_or_result_copied_from_another_lens_folder_is_not_taken_for_this_lens(tmp_path):
     """A user copying ``lenses/a/`` to ``lenses/b/`` must not give b the fit of a."""
     out = tmp_path / "out"
