@@ -127,3 +127,19 @@ def test_an_environment_variable_in_an_absolute_data_path_is_said_not_to_be_expa
     text = _refused(["validate", str(tmp_path / "model_config.yaml")])
     assert f"dataset.data_path file not found: {tmp_path / 'missing.fits'}." in text
     assert "Environment variable" not in text and "relative path" not in text
+
+
+@pytest.mark.parametrize("folder", ["my%20lens%20a", "caf%C3%A9", "run$1"])
+def test_a_url_encoded_or_numbered_name_in_a_missing_data_path_is_not_called_a_variable(tmp_path, folder):
+    """A folder named as a download saves it (``my%20lens%20a``: %20 a space; ``caf%C3%A9``) or
+    ``run$1`` holds no environment variable, but a missing file there was said to hold one
+    ('Environment variables such as %20lens% are not expanded ...')."""
+    from tiny_lens import tiny_config
+
+    content = tiny_config()
+    content["dataset"]["data_path"] = f"{folder}/image.fits"
+    (tmp_path / "model_config.yaml").write_text(yaml.safe_dump(content, sort_keys=False))
+    text = _refused(["validate", str(tmp_path / "model_config.yaml")])
+    assert (f"dataset.data_path file not found: {tmp_path / folder / 'image.fits'}. The relative path "
+            f"'{folder}/image.fits' was taken from {tmp_path} (the config file's folder).") in text
+    assert "Environment variable" not in text

@@ -126,8 +126,10 @@ def relative_hint(path: str | None, base_dir: str | Path, origin: str = BASE_DIR
     return hint
 
 
-#: A shell's or Windows' environment variable in a path: ``$DATA``, ``${DATA}``, ``%DATA%``.
-VARIABLE = re.compile(r"\$\w+|\$\{\w+\}|%\w+%")
+#: A shell's or Windows' environment variable in a path: ``$DATA``, ``${DATA}``, ``%DATA%``, its
+#: name starting with a letter or ``_``; a URL-encoded name's escapes (``my%20lens%20a``,
+#: ``caf%C3%A9``: a ``%`` and two hex digits) and ``$1`` are none.
+VARIABLE = re.compile(r"\$[A-Za-z_]\w*|\$\{[A-Za-z_]\w*\}|%(?![0-9A-Fa-f]{2}%)[A-Za-z_]\w*%")
 
 
 def variable_hint(path: str) -> str:
