@@ -288,6 +288,21 @@ def test_a_problem_typed_in_a_notebook_prints_one_line_not_its_arrays(lens):
     assert str(problem.base_dir) in text
 
 
+def test_a_dataset_typed_in_a_notebook_prints_one_line_not_its_arrays(lens):
+    """``problem.dataset`` printed the dataclass's repr: the image, noise, PSF and mask arrays
+    (about 10,000 characters for the demo). It says in one line what the data are and which files
+    they were read from; the arrays stay attributes."""
+    dataset = tinylens.load(lens).dataset
+    text = repr(dataset)
+    assert "\n" not in text and len(text) < 400 and "array(" not in text
+    assert text.startswith("Dataset(32 x 32 pixels of 0.1\", 1024 used; PSF ")
+    psf = "{} x {}".format(*dataset.psf.shape)
+    assert f"PSF {psf}; nsub 2" in text
+    for key in ("data_path", "noise_path", "psf_path"):
+        assert f"{key}={str(getattr(dataset, key))!r}" in text
+    assert "mask_path" not in text and "zeropoint" not in text  # none given
+
+
 def test_values_by_parameter_name_are_refused_with_how_to_give_them_as_a_vector(lens):
     """``problem.model_image(result.max_likelihood)`` (a fit's values are by name) was "expected
     theta of shape (n,) ...; got dict {...}", leaving the user to work out the order and how to

@@ -90,6 +90,18 @@ class Dataset:
         """Number of pixels used in the fit."""
         return int(self.mask.sum())
 
+    def __repr__(self) -> str:
+        """One line for a notebook (``problem.dataset``): the image's and PSF's sizes, the pixel
+        scale, the pixels used and the files read (the dataclass's own repr printed every array,
+        about 10,000 characters for the demo); the arrays stay attributes."""
+        ny, nx = self.data.shape
+        py, px = self.psf.shape
+        zeropoint = "" if self.zeropoint is None else f", zeropoint {self.zeropoint:g}"
+        paths = ("data_path", "noise_path", "psf_path", "mask_path")
+        files = "".join(f", {key}={str(getattr(self, key))!r}" for key in paths if getattr(self, key) is not None)
+        return (f"Dataset({ny} x {nx} pixels of {self.pixel_scale:g}\", {self.n_used} used; PSF {py} x {px}; "
+                f"nsub {self.nsub}{zeropoint}{files})")
+
 
 #: What ``base_dir`` is, when its caller does not say.
 BASE_DIR_ORIGIN = ("the config file's folder; for a config given as a dict, the base_dir given to tinylens.load / "
