@@ -303,6 +303,28 @@ def test_a_dataset_typed_in_a_notebook_prints_one_line_not_its_arrays(lens):
     assert "mask_path" not in text and "zeropoint" not in text  # none given
 
 
+def test_two_loads_of_one_config_are_equal_and_a_problem_of_other_data_or_settings_is_not(lens):
+    """``tinylens.load(cfg) == tinylens.load(cfg)``, ``problem in problems`` and
+    ``problem.dataset == other.dataset`` raised numpy's "The truth value of an array with more than
+    one element is ambiguous" (the dataclasses compared their arrays with ``==``). They compare the
+    arrays' values now: equal for two loads, unequal for other data, supersampling or weights."""
+    import dataclasses
+
+    config = yaml.safe_load(lens.read_text())
+    problem, again = tinylens.load(lens), tinylens.load(lens)
+    assert problem is not again and problem == again and problem.dataset == again.dataset
+    assert problem in [again] and [again].index(problem) == 0 and not problem != again
+    assert problem != 3 and problem.dataset != "image.fits"
+
+    config["dataset"]["nsub"] = 1
+    coarser = tinylens.load(config, base_dir=lens.parent)
+    assert coarser != problem and coarser.dataset != problem.dataset  # the dataset's nsub
+    noisier = dataclasses.replace(problem.dataset, noise=problem.dataset.noise * 2)
+    assert noisier != problem.dataset and dataclasses.replace(problem, dataset=noisier) != problem
+    weighted = problem.derive(imaging=dataclasses.replace(problem.imaging, weight=problem.imaging.weight * 2))
+    assert weighted != problem and weighted.dataset == problem.dataset
+
+
 def test_values_by_parameter_name_are_refused_with_how_to_give_them_as_a_vector(lens):
     """``problem.model_image(result.max_likelihood)`` (a fit's values are by name) was "expected
     theta of shape (n,) ...; got dict {...}", leaving the user to work out the order and how to

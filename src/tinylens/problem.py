@@ -24,7 +24,7 @@ from tinylens.config import Config, load_config
 from tinylens.config.loader import as_path, home_expanded
 from tinylens.config.model_spec import ModelSpec, build_model_spec
 from tinylens.data import Dataset, load_dataset
-from tinylens.data.dataset import check_used_pixels
+from tinylens.data.dataset import check_used_pixels, same_value
 from tinylens.data.value_range import check_float32_range
 from tinylens.errors import ConfigError, ParameterError, listed
 from tinylens.forward import blurred_columns, column_owner, component_values, amplitude_value, _light
@@ -177,6 +177,18 @@ class Problem:
         ny, nx = self.dataset.data.shape
         return (f"Problem({self.ndim} free parameters: {listed(self.param_names)}; data {ny} x {nx} pixels of "
                 f"{self.dataset.pixel_scale:g}\"; {self.precision}; base_dir={str(self.base_dir)!r})")
+
+    def __eq__(self, other: object) -> bool:
+        """Whether ``other`` is a problem of the same config, base folder, data, model, precision
+        and imaging (its arrays equal), so that ``problem in problems`` works: the dataclass's own
+        comparison raised numpy's "truth value of an array ... is ambiguous" for two loads of one config."""
+        if not isinstance(other, Problem):
+            return NotImplemented
+        if (self.config, Path(self.base_dir), self.dataset, self.spec, np.dtype(self.dtype)) != \
+                (other.config, Path(other.base_dir), other.dataset, other.spec, np.dtype(other.dtype)):
+            return False
+        mine, theirs = jax.tree.flatten(self.imaging), jax.tree.flatten(other.imaging)
+        return mine[1] == theirs[1] and all(map(same_value, mine[0], theirs[0]))
 
     #: Compiled functions and caches of a problem, rebuilt after pickling (multiprocessing).
     _UNPICKLED = ("_batch", "_solve", "_images", "_full")

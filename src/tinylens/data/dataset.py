@@ -44,7 +44,7 @@ from __future__ import annotations
 import os
 import re
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -101,6 +101,22 @@ class Dataset:
         files = "".join(f", {key}={str(getattr(self, key))!r}" for key in paths if getattr(self, key) is not None)
         return (f"Dataset({ny} x {nx} pixels of {self.pixel_scale:g}\", {self.n_used} used; PSF {py} x {px}; "
                 f"nsub {self.nsub}{zeropoint}{files})")
+
+    def __eq__(self, other: object) -> bool:
+        """Whether ``other`` is a dataset of equal arrays (NaN equal to NaN), pixel scale,
+        ``nsub``, zeropoint and files: the dataclass's own comparison raised numpy's "truth
+        value of an array ... is ambiguous" for two loads of the same data."""
+        if not isinstance(other, Dataset):
+            return NotImplemented
+        return all(same_value(getattr(self, f.name), getattr(other, f.name)) for f in fields(self))
+
+
+def same_value(a: object, b: object) -> bool:
+    """Whether ``a`` and ``b`` are equal: arrays (numpy's, JAX's) by shape and values, NaN equal
+    to NaN; anything else by ``==``."""
+    if hasattr(a, "__array__") or hasattr(b, "__array__"):
+        return np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True)
+    return a == b
 
 
 #: What ``base_dir`` is, when its caller does not say.
