@@ -95,3 +95,29 @@ def test_a_truth_component_goes_to_the_model_component_sharing_most_names():
     same_order = ("lens_mass.0.theta_E", "lens_mass.0.e1", "lens_mass.1.gamma1")
     assert check_truth(POPULATION_MASS, same_order) == {"lens_mass.0.theta_E": 1.3, "lens_mass.0.e1": 0.1,
                                                         "lens_mass.1.gamma1": 0.03}
+
+
+def test_a_true_value_that_is_no_number_is_shown_in_the_message():
+    """``truth={"lens_mass.0.theta_E": "1.2"}`` (a number quoted in a hand-written truth.json, a
+    value read from a text table) said only "the true value of lens_mass.0.theta_E is not a
+    finite number", leaving the user to find what it was; the message shows the value and its
+    type, a long one cut."""
+    names = ("lens_mass.0.theta_E", "source_light.0.R_sersic")
+    with pytest.raises(DataError) as info:
+        check_truth({"lens_mass.0.theta_E": "1.2", "source_light.0.R_sersic": 0.2}, names)
+    assert str(info.value) == ("truth: the true value of lens_mass.0.theta_E is not a finite number "
+                               "(got lens_mass.0.theta_E = str '1.2').")
+    with pytest.raises(DataError) as info:
+        check_truth({"lens_mass.0.theta_E": None, "source_light.0.R_sersic": 10**400}, names, "mine")
+    assert str(info.value).startswith("mine: the true value of lens_mass.0.theta_E, source_light.0.R_sersic is not "
+                                      "a finite number (got lens_mass.0.theta_E = NoneType None, "
+                                      "source_light.0.R_sersic = int 1000000")
+    assert str(info.value).endswith("...).") and len(str(info.value)) < 250
+
+
+def test_a_true_value_in_a_file_that_is_no_number_is_shown_as_read(tmp_path):
+    path = tmp_path / "truth.json"
+    path.write_text('{"params": {"lens_mass.0.theta_E": true, "lens_mass.0.e1": 0.1}}')
+    with pytest.raises(DataError, match=r"truth\.json: the true value of lens_mass\.0\.theta_E is not a finite number "
+                                        r"\(got lens_mass\.0\.theta_E = bool True\)\."):
+        read_truth(path)

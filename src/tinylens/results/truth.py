@@ -42,12 +42,23 @@ def _is_number(value: object) -> bool:
         return False
 
 
+#: The most characters of a value that a message shows (a 400-digit integer is cut).
+SHOWN_VALUE_CHARS = 40
+
+
+def shown_value(value: object, limit: int = SHOWN_VALUE_CHARS) -> str:
+    """``value``'s type and repr, cut to about ``limit`` characters: ``str '1.2'``, ``bool True``."""
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= limit else text[: limit - 3] + '...'}"
+
+
 def _numbers(values: Mapping, source: str) -> dict[str, float]:
     """``values`` as ``{str: float}``; a value that is not a finite number is a DataError naming
-    ``source`` and the key."""
-    bad = [str(key) for key, value in values.items() if not _is_number(value)]
+    ``source``, the key and the value given."""
+    bad = {str(key): value for key, value in values.items() if not _is_number(value)}
     if bad:
-        raise DataError(f"{source}: the true value of {listed(bad)} is not a finite number.")
+        got = listed([f"{key} = {shown_value(value)}" for key, value in bad.items()])
+        raise DataError(f"{source}: the true value of {listed(list(bad))} is not a finite number (got {got}).")
     return {str(key): float(value) for key, value in values.items()}
 
 
