@@ -147,6 +147,22 @@ def test_tinylensgpus_immediate_updating_is_said_to_run_deferred(lens_dir, refer
         load(lens_dir, {"type": "optimizer", "method": "differential_evolution", "settings": settings})
 
 
+def test_differential_evolution_without_an_updating_setting_runs_without_scipys_warning(lens_dir):
+    """A config that gives no ``updating`` (scipy's default, 'immediate') had every
+    differential_evolution fit warn "differential_evolution: the 'vectorized' keyword has
+    overridden updating='immediate' to updating='deferred'", of a keyword the config does not
+    have and a user can do nothing about; it runs deferred, as it did, without the warning."""
+    import warnings
+
+    problem = load(lens_dir, {"type": "optimizer", "method": "differential_evolution",
+                              "settings": {"maxiter": 3, "popsize": 4, "polish": False, "seed": 1}})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = run_inference(problem, progress=False)
+    assert res.method == "differential_evolution" and np.isfinite(res.log_likelihood).all()
+    assert [str(w.message) for w in caught] == []
+
+
 def test_dynesty_weighs_the_prior_where_the_likelihood_is_not_finite(lens_dir, monkeypatch):
     """A likelihood that is -inf (or NaN) over 99 % of the prior: dynesty draws its first live
     points again until enough are finite, and counts the volume they leave out, but only when it

@@ -171,7 +171,9 @@ def run_differential_evolution(
     check_differential_evolution(settings, problem.ndim)
     kw = {**DE_DEFAULTS, **settings}
     seed, polish = kw.pop("seed"), kw.pop("polish")
-    if kw.get("updating") == "immediate":  # as scipy runs a batched population, said when the config loads
+    # scipy runs a batched population deferred, warning where updating is immediate: its default, and
+    # TinyLensGpu's (said when the config loads)
+    if kw.get("updating", "immediate") == "immediate":
         kw["updating"] = "deferred"
     status = LiveStatus("differential_evolution", enabled=progress)
     objective = _neg_log_post_batch(problem, status.wrap(problem.log_likelihood))
