@@ -79,6 +79,24 @@ def test_relative_paths_come_from_the_config_file_folder_or_the_base_dir(lens, t
         tinylens.load(lens)
 
 
+def test_a_base_dir_that_is_a_file_or_no_folder_is_said_to_be(lens, tmp_path):
+    """``tinylens.load(config, base_dir=path_of_the_yaml)`` (the config file's path for its
+    folder) said only "file not found: .../model_config.yaml/image.fits ... taken from
+    .../model_config.yaml"; the message now says that base_dir is a file and names its folder,
+    and of a base_dir that does not exist, that there is no such folder."""
+    config = yaml.safe_load(lens.read_text())
+    with pytest.raises(DataError) as err:
+        tinylens.load(config, base_dir=lens)
+    assert (f"But {lens.resolve()} is a file, not a folder: give the folder the relative paths start from (its own: "
+            f"{lens.parent.resolve()}).") in str(err.value)
+    missing = tmp_path / "moved"
+    with pytest.raises(DataError) as err:
+        tinylens.load(config, base_dir=missing)
+    assert f"taken from {missing.resolve()} (the base_dir given to tinylens.load / tinylens.fit). But there is no folder " \
+           f"{missing.resolve()}." in str(err.value)
+    assert tinylens.load(config, base_dir=lens.parent).base_dir == lens.parent
+
+
 def test_a_dict_config_is_not_told_to_check_a_survey_template(lens, tmp_path, monkeypatch):
     """tinylens.load(dict) or tinylens.fit(dict) in a notebook, its image.fits missing, added 'If
     this is a survey template ... tinylens survey ... --dry-run': a template is a config file."""

@@ -147,7 +147,7 @@ def relative_hint(path: str | None, base_dir: str | Path, origin: str = BASE_DIR
         return variable_hint(path).lstrip()
     shown = repr(path) if escaped_path_note(Path(path)) else f"'{path}'"  # a tab, a line break: as escapes
     hint = f"The relative path {shown} was taken from {home_expanded(base_dir).resolve()} ({origin})."
-    hint += variable_hint(path) + current_folder_hint(path, base_dir)
+    hint += variable_hint(path) + (base_dir_hint(base_dir) or current_folder_hint(path, base_dir))
     if survey_hint and is_survey_file_name(path):
         hint += (" If this is a survey template (tinylens survey fills in each lens folder's files), check it "
                  "with: tinylens survey LENS_DIR --config TEMPLATE --out FOLDER --dry-run.")
@@ -171,6 +171,15 @@ def variable_hint(path: str) -> str:
     meant = f", here '{expanded}'" if expanded != path and "$" not in expanded else ""
     return (f" Environment variables such as {found.group()} are not expanded in a config's paths: write the "
             f"path itself{meant}.")
+
+
+def base_dir_hint(base_dir: str | Path) -> str:
+    """What is wrong with a ``base_dir`` that is no folder: a file (``base_dir=`` given the config
+    file's own path, not its folder's), or nothing at all; empty for a folder."""
+    base = home_expanded(base_dir).resolve()
+    if base.is_file():
+        return f" But {base} is a file, not a folder: give the folder the relative paths start from (its own: {base.parent})."
+    return "" if base.is_dir() else f" But there is no folder {base}."
 
 
 def current_folder_hint(path: str, base_dir: str | Path) -> str:
