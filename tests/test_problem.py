@@ -321,6 +321,22 @@ def test_a_dataset_typed_in_a_notebook_prints_one_line_not_its_arrays(lens):
     assert "mask_path" not in text and "zeropoint" not in text  # none given
 
 
+def test_a_model_spec_and_its_components_typed_in_a_notebook_print_one_line_each(lens):
+    """``problem.spec`` printed every component's profile with its functions (``<function
+    deflection at 0x...>``) and each parameter's reference with all its fields, and
+    ``problem.spec.lens_mass[0]`` (as the examples use it) the same for one component. They say
+    in one line each what the model is and where each parameter's value comes from."""
+    spec = tinylens.load(lens).spec
+    text = repr(spec)
+    assert "\n" not in text and len(text) < 400 and "function" not in text
+    assert text == ("ModelSpec(lens_mass.0 SIE, source_light.0 Sersic; 4 free parameters: lens_mass.0.theta_E, "
+                    "source_light.0.R_sersic, source_light.0.center_x, source_light.0.center_y)")
+    assert repr(spec.lens_mass[0]) == "Component(lens_mass.0 SIE: theta_E=free[0], e1=0.0, e2=0.0, center_x=0.0, center_y=0.0)"
+    source = repr(spec.source_light[0])
+    assert source.startswith("Component(source_light.0 Sersic: R_sersic=free[1], n_sersic=1.0, ")
+    assert source.endswith("center_x=free[2], center_y=free[3]; amplitude linear)")
+
+
 def test_two_loads_of_one_config_are_equal_and_a_problem_of_other_data_or_settings_is_not(lens):
     """``tinylens.load(cfg) == tinylens.load(cfg)``, ``problem in problems`` and
     ``problem.dataset == other.dataset`` raised numpy's "The truth value of an array with more than

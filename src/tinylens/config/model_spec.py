@@ -16,7 +16,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from tinylens.config.schema import show
-from tinylens.errors import ConfigError, ConfigWarning, did_you_mean, outside_stacklevel, visible
+from tinylens.errors import ConfigError, ConfigWarning, did_you_mean, listed, outside_stacklevel, visible
 from tinylens.priors import Prior
 from tinylens.profiles.light import LIGHT_PROFILES, LightProfile
 from tinylens.profiles.mass import MASS_PROFILES, MassProfile
@@ -93,6 +93,15 @@ class Component:
     def linear(self) -> bool:
         return self.amplitude is not None and self.amplitude.kind == "linear"
 
+    def __repr__(self) -> str:
+        """One line for a notebook (``problem.spec.lens_mass[0]``): the label, the profile and where
+        each parameter comes from (:func:`ref_text`); the dataclass's own repr printed the profile's
+        functions and every reference's fields (about 1,000 characters)."""
+        params = ", ".join(f"{name}={ref_text(ref)}" for name, ref in self.params.items())
+        amplitude = "" if self.amplitude is None else f"; amplitude {ref_text(self.amplitude)}"
+        settings = f"; settings {dict(self.settings)}" if self.settings else ""
+        return f"Component({self.label} {self.profile.name}: {params}{amplitude}{settings})"
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -113,6 +122,26 @@ class ModelSpec:
     @property
     def n_linear(self) -> int:
         return sum(c.n_basis for c in self.light if c.linear)
+
+    def __repr__(self) -> str:
+        """One line for a notebook (``problem.spec``): the components and the free parameters; the
+        dataclass's own repr printed every component's profile functions and references (4,000
+        characters for the demo). The components stay attributes, each with its own repr."""
+        components = ", ".join(f"{c.label} {c.profile.name}" for c in (*self.lens_mass, *self.light)) or "none"
+        return (f"ModelSpec({components}; {len(self.param_names)} free parameters"
+                f"{': ' + listed(self.param_names) if self.param_names else ''})")
+
+
+def ref_text(ref: Ref) -> str:
+    """Where a value comes from, in short: ``free[3]`` (entry 3 of the free vector), ``0.5`` (fixed, every digit),
+    ``linear`` (solved), ``free[3] + free[9]`` (an offset from another)."""
+    if ref.kind == "free":
+        return f"free[{ref.index}]"
+    if ref.kind == "const":
+        return repr(float(ref.value)) if np.ndim(ref.value) == 0 else repr(ref.value)
+    if ref.kind == "offset":
+        return f"{ref_text(ref.base)} + free[{ref.index}]"
+    return ref.kind
 
 
 def _label(list_name: str, idx: int, name: str) -> str:
