@@ -44,6 +44,19 @@ def test_the_result_of_fit_is_a_class_of_the_package_for_help_and_isinstance():
     assert "median" in tinylens.FitResult.__dataclass_fields__
 
 
+def test_help_of_a_fit_result_says_what_each_of_its_attributes_holds():
+    """help(result) said only "What result.json holds, plus the samples and the summary table":
+    what interval_997, derived, quality, files or info hold, or the order of the samples'
+    columns, was left to the source. Its docstring now names each attribute with what it holds."""
+    import dataclasses
+    import pydoc
+
+    text = pydoc.render_doc(tinylens.FitResult, renderer=pydoc.plaintext)
+    for field in dataclasses.fields(tinylens.FitResult):
+        assert f"``{field.name}``" in tinylens.FitResult.__doc__ and f"``{field.name}``" in text, field.name
+    assert "percentiles 16-84 and 0.135-99.865" in text and "None for an optimiser" in text
+
+
 def test_base_dir_of_another_type_is_refused_by_name(lens):
     with pytest.raises(ConfigError, match=r"base_dir must be a folder .*got int 5"):
         tinylens.load(lens, base_dir=5)

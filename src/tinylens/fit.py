@@ -57,7 +57,29 @@ ARRAY_FIELDS = ("samples", "weights", "log_likelihood")
 
 @dataclass
 class FitResult:
-    """What ``result.json`` holds, plus the samples and the summary table."""
+    """What ``result.json`` holds, plus the samples and the summary table.
+
+    ``method``: the search (``nautilus``, ``dynesty``, ``differential_evolution``, ``lbfgs``).
+    ``param_names``: the free parameters, in the order of the columns of ``samples``.
+    ``median``, ``interval_68``, ``interval_997``: by parameter, the weighted median and the 68 %
+    and 99.7 % central intervals ``[low, high]`` (percentiles 16-84 and 0.135-99.865).
+    ``max_likelihood``, ``max_log_likelihood``: the best sample, by parameter, and its log L.
+    ``log_evidence``: log Z (a sampler's; None for an optimiser).
+    ``n_likelihood_evals``: the likelihood calls of every run, the pipeline's stages included.
+    ``wall_time_s``: the search's seconds; ``total_time_s``: those of the whole :func:`fit`.
+    ``converged``: whether the search ended by its own criterion (not stopped by ``n_like_max`` or
+    ``timeout``) and, in the pipeline, with its posterior clear of the sampling box's edges.
+    ``derived``: median and intervals of the derived quantities (axis ratios, angles, fluxes, ...).
+    ``quality``: whether the fit is ``trusted``, its ``flags``, ``checks`` and ``metrics``.
+    ``versions``: of tinylens and the packages behind the result.
+    ``config``, ``config_dir``: the config as a mapping, and the folder its relative paths start
+    from (``tinylens.load(result.config, base_dir=result.config_dir)`` loads the problem again).
+    ``files``: the names of the tables and figures written in ``output_dir``, by role.
+    ``info``: the sampler's and the pipeline's details (precision, checkpoint, ...).
+    ``samples``, ``weights``, ``log_likelihood``: the posterior samples ``(N, n)``, their weights (sum 1)
+    and log-likelihoods ``(N,)``. ``summary``: the pandas DataFrame of ``result_summary.csv``.
+    ``truth``: the true values given to :func:`fit` (None without).
+    """
 
     method: str
     param_names: tuple[str, ...]
