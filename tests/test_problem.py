@@ -319,6 +319,20 @@ def test_a_problem_typed_in_a_notebook_prints_one_line_not_its_arrays(lens):
     assert str(problem.base_dir) in text
 
 
+def test_a_problem_with_every_parameter_fixed_prints_no_empty_list_of_them(lens):
+    """A model whose parameters are all fixed (a likelihood to evaluate at given values) printed
+    'Problem(0 free parameters: ; data 32 x 32 ...', an empty list after a colon."""
+    config, values = yaml.safe_load(lens.read_text()), {"theta_E": 1.0, "R_sersic": 0.2}
+    for components in config["model_components"].values():
+        for component in components:
+            for name, value in component["params"].items():
+                if isinstance(value, dict) and value.get("fixed") is False:
+                    component["params"][name] = {"fixed": True, "fixed_value": values.get(name, 0.0)}
+    problem = tinylens.load(config, base_dir=lens.parent)
+    assert problem.ndim == 0 and repr(problem).startswith("Problem(0 free parameters; data 32 x 32 pixels of 0.1\"; ")
+    assert repr(problem.spec) == "ModelSpec(lens_mass.0 SIE, source_light.0 Sersic; 0 free parameters)"
+
+
 def test_a_dataset_typed_in_a_notebook_prints_one_line_not_its_arrays(lens):
     """``problem.dataset`` printed the dataclass's repr: the image, noise, PSF and mask arrays
     (about 10,000 characters for the demo). It says in one line what the data are and which files

@@ -175,7 +175,8 @@ class Problem:
         """One line for a notebook: the free parameters, the data and the precision (the
         dataclass's own repr printed the config and every array)."""
         ny, nx = self.dataset.data.shape
-        return (f"Problem({self.ndim} free parameters: {listed(self.param_names)}; data {ny} x {nx} pixels of "
+        names = f": {listed(self.param_names)}" if self.param_names else ""  # all fixed: a likelihood to evaluate
+        return (f"Problem({self.ndim} free parameters{names}; data {ny} x {nx} pixels of "
                 f"{self.dataset.pixel_scale:g}\"; {self.precision}; base_dir={str(self.base_dir)!r})")
 
     def __eq__(self, other: object) -> bool:
