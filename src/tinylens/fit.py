@@ -637,8 +637,9 @@ def check_settings(problem: Any, folder: Path | None = None, config: str | Path 
 def check_inputs_kept(problem: Any, folder: Path, config: str | Path | None = None) -> None:
     """An :class:`~tinylens.errors.OutputError` where a file the fit writes into its output
     ``folder`` (a table or figure named in ``output``, or one of tinylens's own, such as
-    ``result.json``) is one of its input files (the dataset's, or the ``config`` file): with
-    ``output.path: .`` and ``output.tables.summary: psf.fits`` the fit overwrote the PSF it fitted."""
+    ``result.json``) or dynesty's evaluation history (``history_filename``) is one of its input
+    files (the dataset's, or the ``config`` file): with ``output.path: .`` and
+    ``output.tables.summary: psf.fits`` the fit overwrote the PSF it fitted."""
     from tinylens.survey.provenance import INPUT_KEYS
 
     inputs = {f"the dataset's {key} file": getattr(problem.dataset, key, None) for key in INPUT_KEYS}
@@ -654,6 +655,24 @@ def check_inputs_kept(problem: Any, folder: Path, config: str | Path | None = No
             rename = f"another name for {key} or " if key else ""
             raise OutputError(f"{writes} into its output folder {folder}, and that file is {what} ({path}), which it "
                               f"would overwrite. Choose {rename}another output.path in the config (or --output).")
+    _check_history_kept(problem, folder, inputs)
+
+
+def _check_history_kept(problem: Any, folder: Path, inputs: dict[str, Any]) -> None:
+    """An :class:`~tinylens.errors.OutputError` where dynesty's evaluation history
+    (``inference.settings.history_filename``, in the output ``folder`` unless absolute) is one of
+    the fit's ``inputs`` (what each is -> its path), which dynesty would overwrite."""
+    from tinylens.inference import search_of
+
+    module, _, settings, _ = search_of(problem)
+    history = module.history_file(settings, folder) if hasattr(module, "history_file") else None  # dynesty's
+    if history is None or not history.is_file():
+        return
+    for what, path in inputs.items():
+        if path is not None and _same_file(history, Path(path).expanduser()):
+            raise OutputError(f"inference.settings.history_filename: dynesty would write its evaluation history to "
+                              f"{history}, and that file is {what} ({path}), which it would overwrite. Choose "
+                              "another history_filename in the config.")
 
 
 def _same_file(a: Path, b: Path) -> bool:

@@ -75,15 +75,25 @@ def test_an_output_file_that_is_an_input_of_the_fit_is_refused_before_the_fit(tm
     config = write_tiny_lens(tmp_path)
     content = yaml.safe_load(config.read_text())
     content["output"] = {"path": ".", "tables": {key: name}}
-    config.write_text(yaml.safe_dump(content, sort_keys=False))
-    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
-    for command in ("validate", "fit"):
-        text = _refused([command, str(config)])
-        assert (f"output.tables.{key}: the fit would write {name} into its output folder {tmp_path}, and that file "
-                f"is {what} ({tmp_path / name}), which it would overwrite. Choose another name for output.tables.{key} "
-                "or another output.path in the config (or --output).") in text
-        assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    _refused_by_validate_and_fit(config, content, (
+        f"output.tables.{key}: the fit would write {name} into its output folder {tmp_path}, and that file "
+        f"is {what} ({tmp_path / name}), which it would overwrite. Choose another name for output.tables.{key} "
+        "or another output.path in the config (or --output)."))
     content["output"]["tables"][key] = f"result_{key}.csv"  # the folder alone is no clash
+    _validated(config, content)
+
+
+def _refused_by_validate_and_fit(config: Path, content: dict, message: str) -> None:
+    """Write ``content`` to ``config``: validate and fit must refuse it with ``message``, its folder unchanged."""
+    config.write_text(yaml.safe_dump(content, sort_keys=False))
+    before = {p.name: p.read_bytes() for p in config.parent.iterdir()}
+    for command in ("validate", "fit"):
+        assert message in _refused([command, str(config)])
+        assert {p.name: p.read_bytes() for p in config.parent.iterdir()} == before
+
+
+def _validated(config: Path, content: dict) -> None:
+    """Write ``content`` to ``config``, which validate must pass."""
     config.write_text(yaml.safe_dump(content, sort_keys=False))
     result = CliRunner().invoke(app, ["validate", str(config)])
     assert result.exit_code == 0, result.output
@@ -143,3 +153,25 @@ def test_a_url_encoded_or_numbered_name_in_a_missing_data_path_is_not_called_a_v
     assert (f"dataset.data_path file not found: {tmp_path / folder / 'image.fits'}. The relative path "
             f"'{folder}/image.fits' was taken from {tmp_path} (the config file's folder).") in text
     assert "Environment variable" not in text
+
+
+def test_a_dynesty_history_named_as_an_input_of_the_fit_is_refused_before_the_fit(tmp_path):
+    """dynesty's evaluation history ``history_filename: psf.fits`` with ``output.path: .`` (the
+    data's folder), or an absolute path to the image, passed validate and the fit's checks of its
+    output files, and dynesty wrote its HDF5 history over the data it fitted; both are now refused
+    before anything is written, as an output table of that name is."""
+    from tiny_lens import write_tiny_lens
+
+    config = write_tiny_lens(tmp_path)
+    content = yaml.safe_load(config.read_text())
+    data = tmp_path / content["dataset"]["data_path"]
+    for name, what, path in (("psf.fits", "psf_path", tmp_path / "psf.fits"), (str(data), "data_path", data)):
+        content["output"] = {"path": "."}
+        content["inference"] = {"type": "sampler", "method": "dynesty", "settings": {
+            "nlive": 20, "save_evaluation_history": True, "history_filename": name}}
+        _refused_by_validate_and_fit(config, content, (
+            f"inference.settings.history_filename: dynesty would write its evaluation history to {path}, and that "
+            f"file is the dataset's {what} file ({path}), which it would overwrite. Choose another history_filename "
+            "in the config."))
+    content["inference"]["settings"]["history_filename"] = "history.h5"  # the data's folder alone is no clash
+    _validated(config, content)

@@ -351,6 +351,13 @@ def check_history_folder(settings: dict[str, Any], folder: str | Path) -> None:
     _history_in(_settings(settings)[1], folder)
 
 
+def history_file(settings: dict[str, Any], folder: str | Path) -> Path | None:
+    """The file dynesty's evaluation history (``save_evaluation_history``) of a fit's first
+    sampling run goes to with ``settings`` and the output ``folder``; None where it is off."""
+    init = _settings(settings)[1]
+    return _history_target(init, folder) if init.get("save_evaluation_history") else None
+
+
 def settings_for_run(settings: dict[str, Any], run: int) -> dict[str, Any]:
     """``settings`` for sampling run ``run`` of a fit (1, then one more each time the pipeline
     widens the box and samples again): from the second run on, the evaluation history goes to a
@@ -370,10 +377,16 @@ def _history_in(init: dict[str, Any], folder: str | Path | None) -> dict[str, An
     (:func:`_check_history_path`)."""
     if not init.get("save_evaluation_history") or folder is None:
         return init
-    name = _history_path(init.get("history_filename") or filenames.DYNESTY_HISTORY)
-    path = name if name.is_absolute() else Path(folder) / name
+    path = _history_target(init, folder)
     _check_history_path(init.get("history_filename"), path, Path(folder))
     return {**init, "history_filename": str(path)}
+
+
+def _history_target(init: dict[str, Any], folder: str | Path) -> Path:
+    """Where ``init``'s ``history_filename`` (dynesty's default name if none) is written for the
+    output ``folder``: a relative name in it, an absolute one as it is."""
+    name = _history_path(init.get("history_filename") or filenames.DYNESTY_HISTORY)
+    return name if name.is_absolute() else Path(folder) / name
 
 
 def _check_history_path(name: Any, path: Path, folder: Path) -> None:
