@@ -107,7 +107,8 @@ REFUSED = [
     ({**LBFGS, "settings": {"n_starts": 2000}}, "n_starts", ["n_draws (1024, its default)", "2000 starts"]),
     # passed the check and ran for ever (or until memory ran out): a proposal of 1e12 steps, 1e12 networks
     # trained for each bound, 1e12 points in each shell, an effective sample size no run reaches
-    ({**DYNESTY, "settings": {"walks": 10**12}}, "walks", ["from 1 to 10000", "got 1000000000000", "default is 25"]),
+    ({**DYNESTY, "settings": {"walks": 10**12}}, "walks", ["from 1 to 10000", "got 1000000000000",
+                                                          "or 20 + the number of free parameters in dynesty 3"]),
     ({**DYNESTY, "settings": {"sample": "slice", "slices": 1001}}, "slices", ["from 1 to 1000", "got 1001"]),
     ({**NAUTILUS, "settings": {"n_networks": 10**12}}, "n_networks", ["from 0 to 100", "got 1000000000000"]),
     ({**NAUTILUS, "settings": {"n_shell": 2**20 + 1}}, "n_shell", ["from 1 to 1048576", "got 1048577"]),

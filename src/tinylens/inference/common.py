@@ -86,7 +86,8 @@ VALUE_RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
 #: of memory) where it should fail: key -> (what the value must be, the cap, why).
 CAPS: dict[str, tuple[str, float, str]] = {
     "walks": ("a whole number from 1 to 10000", 10_000, "each of dynesty's proposals takes at least this many "
-              "likelihood calls; its default is 25"),
+              "likelihood calls; its default is 25, or 20 + the number of free parameters in "
+              "dynesty 3"),
     "slices": ("a whole number from 1 to 1000", 1_000, "each of dynesty's proposals takes this many slices of "
                "several likelihood calls each (per parameter for 'slice'); its default is 3, or 3 + n_dim"),
     "n_networks": ("a whole number from 0 to 100", 100, "nautilus trains each of its networks again for every new "
