@@ -585,11 +585,12 @@ def test_the_sampling_line_names_stage_3s_floor_only_where_there_is_one():
     assert sampling_where(True, 0.512) == "in the box"
 
 
-@pytest.mark.parametrize("theta_E", ["free", "fixed"])
+@pytest.mark.parametrize("theta_E", ["free", "fixed", "prior above the floor"])
 def test_the_sampling_line_names_the_floor_only_where_it_cuts_a_free_theta_E(tmp_path, monkeypatch, capsys, theta_E):
     """With ``bounded: false`` and theta_E fixed (here at 1.0"), stage 4's line read 'theta_E
     above stage 3's floor of 0.700"', a floor that cut nothing: the box is floored only where
-    theta_E is a free parameter. The line names the floor only there."""
+    theta_E is a free parameter; so did a floor of 0.300" below the prior's lower bound of 0.5" (the
+    floor is then no cut). The line names the floor only where it cuts a free theta_E's prior."""
     from tiny_lens import tiny_config, write_tiny_lens
     from tinylens.inference import InferenceResult
     from tinylens.pipeline import run as run_mod
@@ -600,8 +601,9 @@ def test_the_sampling_line_names_the_floor_only_where_it_cuts_a_free_theta_E(tmp
     if theta_E == "fixed":
         config["model_components"]["lens_mass_list"][0]["params"]["theta_E"] = {"fixed": True, "fixed_value": 1.0}
     problem = tinylens.load(config, base_dir=tmp_path)
+    floor = 0.3 if theta_E == "prior above the floor" else 0.7  # the prior: 0.5 to 1.5
     monkeypatch.setattr(run_mod, "optimise", lambda objective, settings, progress=False: {
-        "best": prior_middle(problem).tolist(), "stages": {"arc": {"found": True, "theta_E_floor": 0.7}},
+        "best": prior_middle(problem).tolist(), "stages": {"arc": {"found": True, "theta_E_floor": floor}},
         "n_evals": 7, "arc_mask": [], "time_s": 0.0})
 
     def sampler(boxed, settings, progress=False, checkpoint_dir=None):
@@ -615,7 +617,10 @@ def test_the_sampling_line_names_the_floor_only_where_it_cuts_a_free_theta_E(tmp
         assert res.info["pipeline"]["box"]["lens_mass.0.theta_E"] == [0.7, 1.5]
         assert "4/4 sampling the full priors (pipeline.bounded: false; theta_E above stage 3's floor of 0.700\")" in said
     else:
-        assert "lens_mass.0.theta_E" not in problem.param_names
+        if theta_E == "fixed":
+            assert "lens_mass.0.theta_E" not in problem.param_names
+        else:
+            assert res.info["pipeline"]["box"]["lens_mass.0.theta_E"] == [0.5, 1.5]
         assert "4/4 sampling the full priors (pipeline.bounded: false) (run 1;" in said, said
 
 

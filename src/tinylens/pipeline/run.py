@@ -238,6 +238,13 @@ def _floored(problem, lower: np.ndarray, upper: np.ndarray, floor: float) -> np.
     return out
 
 
+def _floor_cuts(problem, floor: float) -> bool:
+    """Whether stage 3's theta_E ``floor`` cuts the main mass's prior: theta_E is a free parameter
+    (:func:`_floored` raises only that) and the floor is above its prior's lower bound."""
+    i = _theta_E_index(problem)
+    return i is not None and floor > problem.priors[i].support[0]
+
+
 def no_arc_found(state: dict[str, Any]) -> bool:
     """Whether stage 2 of the stages' ``state`` searched for an arc and found none (the quality
     flag ``no_arc``); false for a state without stage 2's record."""
@@ -332,8 +339,7 @@ def run_pipeline(problem, sampler, settings, *, progress: bool = True,
     n_stage = int(state["n_evals"])
     while True:
         boxed = _boxed(problem, lower, upper)
-        # the floor cuts the box only where theta_E is a free parameter (_floored)
-        where = sampling_where(settings.bounded, floor if _theta_E_index(problem) is not None else 0.0)
+        where = sampling_where(settings.bounded, floor if _floor_cuts(problem, floor) else 0.0)
         _say(progress, f"4/4 sampling {where} (run {len(runs) + 1}; the log Z shown is the box's, the result adds "
                        f"the box's log prior mass, {bx.log_box_mass(priors, lower, upper):.2f})")
         run_kw = _run_settings(sampler_kw, settings_for_run, len(runs) + 1)
