@@ -181,3 +181,18 @@ def test_a_typo_in_the_environment_variable_leaves_help_working():
     run = _python(None, "double", "validate", "--help")
     assert run.returncode == 0, run.stderr
     assert "Usage:" in run.stdout and "CONFIG" in run.stdout and not run.stderr
+
+
+def test_a_value_set_precision_does_not_take_is_a_config_error_and_a_value_error():
+    """set_precision("double") raised a plain ValueError, which ``except tinylens.TinyLensError``
+    (as around tinylens.load, whose dtype="double" is a ConfigError) let through; it is now a
+    ConfigError that is also the ValueError its docstring promises, and the precision is unchanged."""
+    import tinylens
+    from tinylens.precision import get_precision
+
+    before = get_precision()
+    for bad in ("double", None, 64):
+        with pytest.raises(tinylens.ConfigError, match=r"precision must be 'float32' or 'float64', got ") as caught:
+            tinylens.set_precision(bad)
+        assert isinstance(caught.value, tinylens.TinyLensError) and isinstance(caught.value, ValueError)
+    assert get_precision() == before

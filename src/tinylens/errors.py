@@ -120,6 +120,11 @@ class ConfigError(TinyLensError):
     """The YAML configuration is missing, malformed or inconsistent."""
 
 
+class ConfigValueError(ConfigError, ValueError):
+    """An argument given in Python (not read from a config file) takes a value it cannot: a
+    ConfigError, as the same value in a config is, and a ValueError, as documented."""
+
+
 class DataError(TinyLensError):
     """A FITS file (image, noise, PSF, mask) is missing, corrupt or inconsistent."""
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from tinylens.errors import ConfigError
+from tinylens.errors import ConfigError, ConfigValueError
 
 #: The environment variable read at import, and the values it may take (any case; empty: unset).
 ENV_VARIABLE = "TINYLENS_PRECISION"
@@ -49,7 +49,8 @@ def set_precision(precision: Any) -> None:
     """Compute new problems and simulations in ``precision``: ``"float32"`` (default, fastest) or
     ``"float64"`` (any case, as ``TINYLENS_PRECISION``), or the dtype that names one, as
     :func:`tinylens.load`'s ``dtype`` (``jnp.float64``, ``np.float32``, ``np.dtype("float64")``);
-    anything else is a ValueError.
+    anything else is a :class:`~tinylens.errors.ConfigError` (as the same value of ``dtype`` or
+    ``TINYLENS_PRECISION`` is), which is also a ValueError.
 
     >>> tinylens.set_precision("float64")    # problems loaded from here compute in float64
     """
@@ -60,7 +61,7 @@ def set_precision(precision: Any) -> None:
     else:  # a dtype (not None, which numpy reads as float64)
         precision = None if precision is None else dtype_name(precision)
     if precision not in PRECISIONS:
-        raise ValueError(f"precision must be 'float32' or 'float64', got {given!r}")
+        raise ConfigValueError(f"precision must be 'float32' or 'float64', got {given!r}")
     if precision == "float64":
         import jax  # here, not at the top: ``import tinylens`` and ``tinylens --help`` stay fast
 
