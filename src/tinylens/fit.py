@@ -610,7 +610,7 @@ def check_flag(name: str, value: Any) -> None:
     bools too) nor the integer 1 or 0, as a config's true/false keys take them: a text such as
     ``"false"`` is true to Python, and ``fresh="false"`` deleted the checkpoints of a stopped fit."""
     if not (isinstance(value, (bool, np.bool_)) or (isinstance(value, (int, np.integer)) and value in (0, 1))):
-        raise ConfigError(f"{name} must be True or False; got {type(value).__name__} {value!r}.")
+        raise ConfigError(f"{name} must be True or False (or 1 or 0); got {type(value).__name__} {value!r}.")
 
 
 def check_settings(problem: Any, folder: Path | None = None, config: str | Path | None = None) -> None:

@@ -173,7 +173,8 @@ def test_a_flag_that_is_not_true_or_false_is_refused_by_name(tmp_path, argument,
     checkpoint = tmp_path / "output" / "checkpoint.hdf5"
     checkpoint.parent.mkdir()
     checkpoint.write_bytes(b"hours of sampling")
-    with pytest.raises(tinylens.ConfigError, match=rf"^{argument} must be True or False; got {type(value).__name__} {value!r}\.$"):
+    refusal = rf"^{argument} must be True or False \(or 1 or 0\); got {type(value).__name__} {value!r}\.$"
+    with pytest.raises(tinylens.ConfigError, match=refusal):
         tinylens.fit(config, **{"progress": False, argument: value})
     assert checkpoint.read_bytes() == b"hours of sampling" and not (tmp_path / "output" / "result.json").exists()
     from tinylens.fit import check_flag
@@ -184,7 +185,8 @@ def test_a_flag_that_is_not_true_or_false_is_refused_by_name(tmp_path, argument,
 def test_a_flag_of_1_or_0_is_taken_as_a_config_takes_it(tmp_path, capsys):
     """``fresh=1`` or ``progress=0`` was refused ('must be True or False'), though a config's
     true/false keys (output.keep_checkpoint: 1) take 1 and 0; they are now True and False, and
-    another number is still refused."""
+    another number is still refused, by a message that says 1 and 0 are taken (it said only 'must
+    be True or False', which a user who gave 1 on purpose would read as a refusal of 1 too)."""
     from tinylens.config.schema import Output
     from tinylens.fit import check_flag
 
@@ -199,7 +201,8 @@ def test_a_flag_of_1_or_0_is_taken_as_a_config_takes_it(tmp_path, capsys):
     assert capsys.readouterr().out == "" and result.method == "lbfgs"  # progress 0: nothing printed
     assert check_flag("fresh", np.int64(1)) is check_flag("fresh", 0) is None
     for value in (2, -1, 1.0, 0.5):
-        with pytest.raises(tinylens.ConfigError, match=rf"^fresh must be True or False; got {type(value).__name__} "):
+        refusal = rf"^fresh must be True or False \(or 1 or 0\); got {type(value).__name__} "
+        with pytest.raises(tinylens.ConfigError, match=refusal):
             check_flag("fresh", value)
 
 
