@@ -318,6 +318,20 @@ def test_a_mask_with_a_centre_or_radius_not_finite_is_refused_naming_it(make, ke
         annulus_mask((5, 5), 1.0, r_min=np.nan, r_max=1.0)
 
 
+@pytest.mark.parametrize("key, value, shown", [("r_max", "1", "str '1'"), ("center_x", None, "NoneType None"),
+                                               ("pixel_scale", [0.05], "list [0.05]")])
+@pytest.mark.parametrize("make", [circle_mask, annulus_mask])
+def test_a_mask_argument_that_is_not_a_number_is_refused_naming_it(make, key, value, shown):
+    """circle_mask(shape, 0.05, r_max="1") (a value read from a text file) raised a bare TypeError
+    ('must be real number, not str') naming neither the function nor the argument; it is now a
+    ConfigError naming both, with the value and its type."""
+    arguments = {"shape": (5, 5), "pixel_scale": 1.0, "r_max": 1.0} | ({"r_min": 0.5} if make is annulus_mask else {})
+    with pytest.raises(ConfigError) as info:
+        make(**(arguments | {key: value}))
+    unit = "arcsec per pixel" if key == "pixel_scale" else "arcsec"
+    assert str(info.value) == f"{make.__name__}: {key} must be a finite number ({unit}); got {shown}.", info.value
+
+
 def test_mask_from_file(tmp_path, files):
     """As TinyLensGpu reads mask_path (its load_data: pixels where the mask is True get a noise of
     1e8): 0 = used, non-zero = left out; NaN is left out too."""

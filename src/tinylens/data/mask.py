@@ -31,10 +31,16 @@ def pixel_coordinates(shape: tuple[int, int], pixel_scale: float) -> tuple[np.nd
 def check_finite(function: str, **values: float) -> None:
     """Raise ConfigError naming the first of ``values`` (argument name: value) of ``function``
     that is not a finite number: a NaN centre put every pixel out of the mask, silently, and an
-    infinite one too; an infinite radius took every pixel in."""
+    infinite one too; an infinite radius took every pixel in. Not a number at all (the text
+    ``"1"``, None, a list) is refused too, with its type, not left to a bare TypeError."""
     for name, value in values.items():
-        if not math.isfinite(value):
-            unit = "arcsec per pixel" if name == "pixel_scale" else "arcsec"
+        unit = "arcsec per pixel" if name == "pixel_scale" else "arcsec"
+        try:
+            finite = math.isfinite(value)
+        except (TypeError, ValueError):  # "1", None, [1.0], an array of several values
+            raise ConfigError(f"{function}: {name} must be a finite number ({unit}); got "
+                              f"{type(value).__name__} {value!r:.60}.") from None
+        if not finite:
             raise ConfigError(f"{function}: {name} must be a finite number ({unit}); got {name} = {float(value)}.")
 
 
