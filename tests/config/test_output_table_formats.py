@@ -179,6 +179,34 @@ def test_a_true_false_column_with_missing_values_is_refused_as_fits_and_kept_mis
     assert list(Table.read(write_table(tmp_path / "whole.fits", whole), format="fits")["trusted"]) == [True, True, False]
 
 
+@pytest.mark.parametrize("values, types", [([1.0, "a"], "float, str"), ([1, 2], "int"), (["a", None], "NoneType, str")])
+def test_a_column_of_python_objects_is_refused_as_fits_naming_the_file_and_column(tmp_path, values, types):
+    """An object column, as a catalogue built by hand gives (``converged = [True, None]``), went to
+    astropy, which raised a TypeError ('Column ... contains unsupported object types or mixed
+    types', or 'len() of unsized object') naming neither the file nor what to do, or a VerifyError
+    for text with a None. It is now a ValueError naming the file and column, before any writing: a
+    true/false one with a missing value as a nullable boolean column is, any other of objects other
+    than text with what they are; a text column, with NaN for a missing value, is FITS as before."""
+    import pandas as pd
+
+    where = f"Table {tmp_path / 'catalog.fits'} cannot be written as FITS: "
+    frame = pd.DataFrame({"lens_id": ["a", "b"], "converged": pd.Series([True, None], dtype=object)})
+    with pytest.raises(ValueError) as err:
+        write_table(tmp_path / "catalog.fits", frame)
+    assert str(err.value).startswith(where + "its true/false column 'converged' is missing in row(s) 1 (counting "
+                                     "from 0), which a FITS logical column cannot hold"), err.value
+    frame = pd.DataFrame({"lens_id": ["a", "b"], "note": pd.Series(values, dtype=object)})
+    with pytest.raises(ValueError) as err:
+        write_table(tmp_path / "catalog.fits", frame)
+    assert str(err.value) == where + (
+        f"its column 'note' holds Python objects ({types}; pandas dtype object), which a FITS column cannot hold; give "
+        "it one type (frame['note'].astype(float) for numbers, .fillna('') for text) or name it .ecsv, which keeps them.")
+    assert list(tmp_path.iterdir()) == []
+    text = pd.DataFrame({"lens_id": ["a", "b"], "note": pd.Series(["x", np.nan], dtype=object)})
+    read = Table.read(write_table(tmp_path / "text.fits", text), format="fits")["note"]
+    assert read[0] == "x" and list(read.mask) == [False, True]
+
+
 @pytest.mark.parametrize("name", ["result_samples.ecsv", "result_samples.fits", "result_samples.fits.gz"])
 def test_an_ecsv_or_fits_table_carries_each_parameters_unit_and_what_its_columns_hold(tmp_path, name):
     """An ECSV or FITS table, which can carry units and descriptions, carried none: theta_E, the

@@ -12,6 +12,7 @@ import gzip
 import io
 import json
 import lzma
+import math
 import os
 import shutil
 import tarfile
@@ -293,16 +294,47 @@ def write_table(path: str | Path, frame: pd.DataFrame) -> Path:
 def fits_problem(frame: pd.DataFrame) -> str | None:
     """Why ``frame`` cannot be a FITS table, or None: a true/false column with a missing value,
     which a FITS logical column cannot hold (astropy writes it as True, and reads the FITS null
-    byte as False), so it would come back as a value that was never there."""
+    byte as False), so it would come back as a value that was never there, also as Python objects
+    (``[True, None]``); or a column of Python objects other than text (:func:`_object_problem`),
+    which astropy refuses with a message that names neither the file nor what to do."""
     for name in frame.columns:
         column = frame[name]
-        if pd.api.types.is_bool_dtype(column.dtype) and column.isna().any():
+        if _missing_true_false(column):
             rows = np.flatnonzero(column.isna().to_numpy())
             shown = ", ".join(map(str, rows[:5])) + (f" and {len(rows) - 5} more" if len(rows) > 5 else "")
             return (f"its true/false column {name!r} is missing in row(s) {shown} (counting from 0), which a FITS "
                     "logical column cannot hold (it would read back as True or False); name it .ecsv or "
                     ".parquet, which keep a missing value missing")
+        if (problem := _object_problem(name, column)) is not None:
+            return problem
     return None
+
+
+def _missing_true_false(column: pd.Series) -> bool:
+    """Whether ``column`` holds true/false values, some missing: a nullable boolean column, or
+    one of Python objects (``[True, None]``) whose values other than the missing are all bools."""
+    missing = column.isna()
+    if not missing.any():
+        return False
+    if pd.api.types.is_bool_dtype(column.dtype):
+        return True
+    given = column[~missing]
+    return column.dtype == object and len(given) > 0 and all(isinstance(v, (bool, np.bool_)) for v in given)
+
+
+def _object_problem(name: str, column: pd.Series) -> str | None:
+    """Why ``column`` (named ``name``), of pandas dtype object, cannot be a FITS column, or None:
+    values other than text and NaN (for a missing one), which astropy cannot write as Python
+    objects (``[1.0, 'a']``, ``[1, 2]``, ``['a', None]``)."""
+    def writable(value: Any) -> bool:
+        return isinstance(value, (str, bytes)) or (isinstance(value, float) and math.isnan(value))
+
+    if column.dtype != object or all(map(writable, column)):
+        return None
+    types = ", ".join(sorted({type(v).__name__ for v in column}))
+    return (f"its column {name!r} holds Python objects ({types}; pandas dtype object), which a FITS column cannot "
+            f"hold; give it one type (frame[{name!r}].astype(float) for numbers, .fillna('') for text) or name it "
+            ".ecsv, which keeps them")
 
 
 #: Compressors of a text table by its name's compression suffix (:data:`COMPRESSIONS`).
