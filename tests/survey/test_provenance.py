@@ -312,8 +312,9 @@ def test_stamps_are_added_to_a_survey_made_before_they_were_kept(one_lens):
 def test_a_hand_edited_inputs_json_of_the_wrong_types_is_taken_as_an_unreadable_one(one_lens, tmp_path):
     """An inputs.json edited by hand into valid JSON of the wrong types ({"data_path": "x"}) made
     a rerun of the survey crash with an AttributeError traceback; it is now read as no stamp, as one
-    that is not JSON is: the survey goes on, the lens kept as one fitted before stamps were kept, and
-    a task finding its result.json without a row fits it again, not knowing what it was made from."""
+    that is not JSON is: the survey goes on, the lens kept (and stamped afresh) as one fitted before
+    stamps were kept, and a task finding its result.json without a row fits it again, not knowing
+    what it was made from."""
     stamp = one_lens["out"] / "lenses" / "lens_a" / filenames.INPUTS
     good = json.loads(stamp.read_text())
     lens = runner.find_lenses(one_lens["lenses"])[0]
@@ -326,10 +327,33 @@ def test_a_hand_edited_inputs_json_of_the_wrong_types_is_taken_as_an_unreadable_
         result = _survey(one_lens)
         assert result.exit_code == 0 and "Traceback" not in result.output, (content, result.output)
         assert "1 ok" in result.output and "changed since" not in result.output, (content, result.output)
-        assert provenance.read_stamp(stamp) is None, content
+        assert provenance.read_stamp(stamp) == provenance.inputs_stamp(config), content  # stamped afresh
     stamp.write_text(json.dumps(good))
     assert provenance.read_stamp(stamp) == good
     assert provenance.read_stamp(tmp_path / "missing.json") is None
+
+
+@pytest.mark.parametrize("content", [None, "not JSON", '{"data_path": "x"}'])
+def test_a_kept_lens_with_an_unreadable_inputs_json_is_stamped_afresh_as_one_without(one_lens, content):
+    """A lens whose inputs.json could not be read (not JSON, or edited by hand) was kept as one fitted
+    before stamps were kept, but not stamped as such a lens is, since the file was there: every later
+    run read no stamp again, and a change to that lens's image was never noticed, its old result
+    kept. It is now stamped afresh when kept, as a lens with no inputs.json at all, so that a change
+    to its files since is found and the lens fitted again."""
+    stamp = one_lens["out"] / "lenses" / "lens_a" / filenames.INPUTS
+    if content is None:
+        stamp.unlink()
+    else:
+        stamp.write_text(content)
+    assert provenance.read_stamp(stamp) is None
+    result = _survey(one_lens)
+    assert result.exit_code == 0 and "1 ok" in result.output and "changed since" not in result.output, result.output
+    lens = runner.find_lenses(one_lens["lenses"])[0]
+    template = runner.load_template(one_lens["template"])
+    assert provenance.read_stamp(stamp) == provenance.inputs_stamp(runner.lens_config(template, lens, one_lens["out"]))
+    image = one_lens["lenses"] / "lens_a" / "image.fits"
+    image.write_bytes(image.read_bytes()[::-1])  # the same size, other content
+    assert runner.changed_lenses([lens], template, one_lens["out"]) == {"lens_a": ["data_path"]}
 
 
 def test_a_lens_whose_mask_was_read_the_other_way_round_is_fitted_again(tmp_path):

@@ -727,8 +727,9 @@ def check_manifest(out: Path, current: Mapping[str, Any], template: str | Path) 
 
 def changed_lenses(lenses: list[Lens], template: Mapping[str, Any], out: Path) -> dict[str, list[str]]:
     """The lenses whose input files differ from those their last fit started from, with the
-    files that changed (lenses never started are not listed; one fitted before stamps were kept
-    only for its mask, then read the other way round: :func:`unstamped_changes`)."""
+    files that changed (lenses never started are not listed; one fitted before stamps were kept,
+    or whose stamp cannot be read, only for its mask, then read the other way round:
+    :func:`unstamped_changes`)."""
     changed = {}
     for lens in lenses:
         folder = lens.output(out)
@@ -787,15 +788,16 @@ def remove_orphan_outputs(folder: Path, config: Mapping[str, Any]) -> None:
 
 def adopt_stamps(lenses: list[Lens], template: Mapping[str, Any], out: Path) -> None:
     """Stamp the inputs of lenses fitted by a survey that kept no stamps (before they existed),
-    so that later changes to their files are noticed; not those whose unstamped fit counts as
+    or whose ``inputs.json`` cannot be read (:func:`read_stamp`: not JSON, edited by hand), so
+    that later changes to their files are noticed; not those whose unstamped fit counts as
     changed (:func:`unstamped_changes`: a mask, then read the other way round), which a stamp
     would keep for good where this run does not fit them again (``--only`` other lenses)."""
     from tinylens.results.tables import write_json
 
     for lens in lenses:
         folder = lens.output(out)
-        if not (folder / filenames.INPUTS).exists() and ((folder / filenames.ROW).exists()
-                                                           or (folder / filenames.RESULT).exists()):
+        if read_stamp(folder / filenames.INPUTS) is None and ((folder / filenames.ROW).exists()
+                                                              or (folder / filenames.RESULT).exists()):
             config = lens_config(template, lens, out)
             if not unstamped_changes(config):
                 write_json(folder / filenames.INPUTS, inputs_stamp(config))
