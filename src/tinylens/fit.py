@@ -21,7 +21,7 @@ import os
 import time
 import warnings
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from importlib import metadata
@@ -555,7 +555,7 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
     from tinylens.problem import check_folder_argument, load
     from tinylens.results import tables
     from tinylens.results.truth import TRUTH_ERRORS, check_truth, read_truth, truth_step
-    from tinylens.survey.provenance import dataset_files, inputs_stamp
+    from tinylens.survey.provenance import dataset_files, input_files, inputs_stamp
 
     if truth_errors not in TRUTH_ERRORS:
         raise ConfigError(f"truth_errors must be one of {', '.join(map(repr, TRUTH_ERRORS))}; "
@@ -585,6 +585,9 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
                 "would overwrite each other's checkpoint and results. Wait for it to finish, or choose another "
                 "output.path in the config (or --output).")
         with folder_lock(out, filenames.FIT_LOCK, busy=busy), disk_full_reported(out):
+            kept_inputs = [*input_files(dataset_files(problem.dataset)).values(), *([path] if path else [])]
+            for earlier in replaced_files(out, set(file_names(problem.config).values()), kept_inputs):
+                earlier.unlink(missing_ok=True)  # before result.json, whose record names them until then
             (out / filenames.RESULT).unlink(missing_ok=True)  # an old result must not look like this fit's
             if fresh:
                 _remove_checkpoints(out)
@@ -673,6 +676,40 @@ def _check_history_kept(problem: Any, folder: Path, inputs: dict[str, Any]) -> N
             raise OutputError(f"inference.settings.history_filename: dynesty would write its evaluation history to "
                               f"{history}, and that file is {what} ({path}), which it would overwrite. Choose "
                               "another history_filename in the config.")
+
+
+def replaced_files(out: Path, written: Collection[str], inputs: Iterable[str | Path] = ()) -> list[Path]:
+    """The tables and figures of the earlier fit whose ``result.json`` is in ``out`` (named by its
+    ``files``) that a fit writing the files ``written`` there does not overwrite: left, they lie
+    beside the new result.json as if they were its own (``result_samples.csv`` of the earlier fit
+    beside a new one's ``samples.csv``). Only files tinylens wrote: a plain name that is not one
+    of its own (:func:`tinylens.filenames.is_reserved`), a file (no link, no folder) not modified
+    since that result.json was written (not one of the user's saved under the name since), and
+    none of ``inputs`` (the new fit's data and config files). None where result.json cannot be read."""
+    import json
+    import stat
+
+    record = out / filenames.RESULT
+    try:
+        stored = json.loads(record.read_text(encoding="utf-8"))
+        written_ns = record.stat().st_mtime_ns
+    except (OSError, ValueError):
+        return []
+    files = stored.get("files") if isinstance(stored, dict) else None
+    names = [n for n in files.values() if isinstance(n, str)] if isinstance(files, dict) else []
+    found = []
+    for name in dict.fromkeys(names):
+        if name in written or name in ("", ".", "..") or Path(name).name != name or filenames.is_reserved(name):
+            continue
+        path = out / name
+        try:
+            info = path.lstat()
+        except OSError:
+            continue
+        if (stat.S_ISREG(info.st_mode) and info.st_mtime_ns <= written_ns
+                and not any(_same_file(path, Path(p).expanduser()) for p in inputs)):
+            found.append(path)
+    return found
 
 
 def _same_file(a: Path, b: Path) -> bool:

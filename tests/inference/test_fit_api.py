@@ -336,3 +336,64 @@ def test_a_fit_records_the_stamp_of_each_file_it_fitted(tmp_path):
     result = tinylens.fit(config_path, progress=False)
     assert result.info["inputs"] == expected
     assert json.loads((result.output_dir / "result.json").read_text())["info"]["inputs"] == expected
+
+
+def test_a_fit_that_replaces_an_earlier_result_removes_the_earlier_tables_and_figures_it_does_not_write(tmp_path):
+    """A second fit in a folder whose config names its tables otherwise (output.tables.samples:
+    samples.csv) removed only the files of its own names: the earlier fit's result_samples.csv,
+    result_summary.csv and figures stayed beside the new result.json, as if they were its results.
+    The files the earlier result.json names (its 'files') that the new fit does not write are now
+    removed with it; a user's own file there, one saved under such a name since, and the new fit's
+    own input files are kept."""
+    import os
+
+    import yaml
+
+    lbfgs = {"type": "optimizer", "method": "lbfgs", "settings": {"n_starts": 1, "n_draws": 64}}
+    path = write_tiny_lens(tmp_path / "lens", lbfgs)
+    config = yaml.safe_load(path.read_text())
+    first = tinylens.fit(path, progress=False)
+    out = first.output_dir
+    assert set(first.files.values()) == {"result_samples.csv", "result_summary.csv", "dataset_subplot.png",
+                                         "model_results.png"}  # an optimiser draws no corner plot
+    (out / "notes.txt").write_text("the user's own")
+    user_saved = out / "model_results.png"  # saved over the earlier figure after that fit
+    os.utime(user_saved, ns=(0, (out / "result.json").stat().st_mtime_ns + 10**9))
+    config["output"].update({"tables": {"samples": "samples.csv", "summary": "summary.csv"},
+                             "figures": {"results": "fit.png"}, "draw_figures": "none"})
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    second = tinylens.fit(path, progress=False)
+    assert second.output_dir == out and set(second.files.values()) == {"samples.csv", "summary.csv"}
+    left = sorted(p.name for p in out.iterdir())
+    assert left == ["model_results.png", "notes.txt", "result.json", "samples.csv", "summary.csv"], left
+    assert (out / "notes.txt").read_text() == "the user's own"
+    assert json.loads((out / "result.json").read_text())["files"] == second.files
+
+
+def test_only_files_tinylens_wrote_are_taken_for_an_earlier_fits_to_remove(tmp_path):
+    """Of the files an earlier result.json names, only plain files inside the folder that are none
+    of tinylens's own, none of the new fit's inputs and not modified since are removed: a record
+    edited by hand ('../elsewhere.csv', 'checkpoint.hdf5'), a link, a folder or the fit's own
+    image.fits saved there are not."""
+    import os
+
+    from tinylens.fit import replaced_files
+
+    out, outside = tmp_path / "output", tmp_path / "elsewhere.csv"
+    out.mkdir()
+    for name in ("old.csv", "kept.csv", "image.fits", "checkpoint.hdf5"):
+        (out / name).write_text(name)
+    outside.write_text("not in the folder")
+    (out / "figures").mkdir()
+    (out / "link.png").symlink_to(outside)
+    files = {"a": "old.csv", "b": "kept.csv", "c": "image.fits", "d": "checkpoint.hdf5", "e": "../elsewhere.csv",
+             "f": "figures", "g": "link.png", "h": "missing.png", "i": 3}
+    (out / "result.json").write_text(json.dumps({"files": files}))
+    later = (out / "result.json").stat().st_mtime_ns
+    for name in ("old.csv", "image.fits"):  # written before result.json
+        os.utime(out / name, ns=(later - 10**9, later - 10**9))
+    assert replaced_files(out, {"kept.csv"}, [out / "image.fits"]) == [out / "old.csv"]
+    os.utime(out / "old.csv", ns=(later + 10**9, later + 10**9))  # saved again after the fit: the user's
+    assert replaced_files(out, {"kept.csv"}, [out / "image.fits"]) == []
+    (out / "result.json").write_text("{not json")
+    assert replaced_files(out, set()) == []
