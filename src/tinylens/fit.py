@@ -218,15 +218,35 @@ def versions() -> dict[str, str]:
     return {**out, "tinylens": tinylens.__version__}
 
 
-def output_dir(problem, output: str | Path | None = None) -> Path:
+def output_dir(problem, output: str | Path | None = None, config: str | Path | None = None) -> Path:
     """``output`` (a relative one from the current folder, as any path a user types), else the
     config's ``output.path`` (default ``output``), a relative one from ``problem.base_dir`` (the
-    ``base_dir`` given to :func:`fit`, else the YAML's folder)."""
+    ``base_dir`` given to :func:`fit`, else the YAML's folder). An ``output.path`` holding an
+    environment variable is a ConfigError (:func:`check_output_path`; ``config``: the config
+    file's path, which the error names)."""
     from tinylens.config.loader import home_expanded, resolve_path
 
     if output is not None:
         return home_expanded(output).absolute()
-    return resolve_path(problem.base_dir, getattr(getattr(problem.config, "output", None), "path", None) or "output")
+    text = getattr(getattr(problem.config, "output", None), "path", None) or "output"
+    folder = resolve_path(problem.base_dir, text)
+    check_output_path(text, folder, config)
+    return folder
+
+
+def check_output_path(text: str, folder: Path, config: str | Path | None = None) -> None:
+    """A ConfigError naming ``output.path`` where its ``text`` holds an environment variable
+    (``$SCRATCH/out``): a config's paths do not expand them, as its data paths do not
+    (:func:`tinylens.data.dataset.variable_hint`), so the fit would write into a folder named
+    ``$SCRATCH`` (``folder``) unsaid. ``config``: the config file's path, which the error names."""
+    from tinylens.data.dataset import variable_hint
+
+    hint = variable_hint(text)
+    if not hint:
+        return
+    where = f"In config file {Path(config).expanduser()}: " if config is not None else ""
+    raise ConfigError(f"{where}output.path '{text}' would write the fit's outputs into the folder {folder}.{hint} "
+                      "Or give the output folder with --output (tinylens.fit: output=).")
 
 
 #: The section of ``output`` that names each output file, by role (``output.tables.summary``).
@@ -572,7 +592,7 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
         truth = truth_step(partial(read_truth, truth), source, truth_errors)
     problem = load(config, base_dir=base_dir)
     inputs = inputs_stamp(dataset_files(problem.dataset))  # the files as loaded: what result.json says was fitted
-    folder = output_dir(problem, output)
+    folder = output_dir(problem, output, config if isinstance(config, (str, Path)) else None)
     with folder_on_interrupt(folder), marked_on_interrupt(INTERRUPTED_PROBLEM_ATTR, problem):
         if truth is not None:
             truth = truth_step(partial(check_truth, truth, problem.param_names, source), source, truth_errors)

@@ -226,6 +226,28 @@ def test_an_output_path_that_is_a_file_is_refused_by_validate_as_by_fit(tmp_path
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 
 
+def test_an_output_path_with_an_environment_variable_is_refused_unless_output_replaces_it(tmp_path, monkeypatch):
+    """output.path: $SCRATCH/out silently wrote into <config folder>/$SCRATCH/out, as a config's
+    paths do not expand environment variables; validate and fit now refuse it, naming output.path
+    and the path it stands for here, as a data path's error does; --output, which replaces it (as a
+    survey's folder does), fits."""
+    def edit(config, arrays):
+        config["output"] = {"path": "$SCRATCH/out"}
+        config["inference"] = {"type": "optimizer", "method": "lbfgs", "settings": {"n_starts": 1, "n_draws": 64}}
+
+    monkeypatch.setenv("SCRATCH", str(tmp_path / "scratch"))
+    path = write_case(tmp_path / "lens", edit=edit)
+    for command in ("validate", "fit"):
+        assert_user_error(invoke(command, path), f"In config file {path}: output.path '$SCRATCH/out' would write",
+                          f"into the folder {tmp_path / 'lens' / '$SCRATCH' / 'out'}.",
+                          "Environment variables such as $SCRATCH are not expanded in a config's paths: write the "
+                          f"path itself, here '{tmp_path / 'scratch' / 'out'}'.", "--output")
+    assert sorted(p.name for p in (tmp_path / "lens").iterdir()) == ["image.fits", "model_config.yaml", "noise.fits",
+                                                                    "psf.fits"]
+    assert_ok(invoke("fit", path, "--quiet", "--output", tmp_path / "given"))
+    assert (tmp_path / "given" / "result.json").is_file()
+
+
 # -- the config file ----------------------------------------------------------------------------
 def test_missing_config(tmp_path):
     assert_user_error(invoke("validate", tmp_path / "nope.yaml"), "nope.yaml", "not found")

@@ -104,7 +104,7 @@ def validate(config: Path = typer.Argument(..., parser=path_value, metavar="CONF
 
     problem = load_problem(config)
     check_settings(problem, config=config)
-    out = output_dir(problem)
+    out = output_dir(problem, config=config)
     blocked = file_in_the_way(out)
     if blocked is not None:  # what fit would refuse first, found without creating the folder
         raise OutputError(f"output.path: the output folder {out} cannot be made ({blocked} is a file, not a folder). "
