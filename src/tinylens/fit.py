@@ -662,10 +662,12 @@ def check_inputs_kept(problem: Any, folder: Path, config: str | Path | None = No
     ``folder`` (a table or figure named in ``output``, or one of tinylens's own, such as
     ``result.json``) or dynesty's evaluation history (``history_filename``) is one of its input
     files (the dataset's, or the ``config`` file): with ``output.path: .`` and
-    ``output.tables.summary: psf.fits`` the fit overwrote the PSF it fitted."""
-    from tinylens.survey.provenance import INPUT_KEYS
+    ``output.tables.summary: psf.fits`` the fit overwrote the PSF it fitted (a dataset path's
+    ``[HDU]`` suffix left out: ``image.fits[0]`` is the file ``image.fits``)."""
+    from tinylens.survey.provenance import dataset_files, input_files
 
-    inputs = {f"the dataset's {key} file": getattr(problem.dataset, key, None) for key in INPUT_KEYS}
+    inputs: dict[str, str | Path | None] = {f"the dataset's {key} file": path
+                                            for key, path in input_files(dataset_files(problem.dataset)).items()}
     inputs["this fit's config file"] = config
     keys = {name: f"output.{OUTPUT_SECTIONS[role]}.{role}" for role, name in file_names(problem.config).items()}
     for name in (*keys, *(own for own in filenames.RESERVED if own not in keys)):

@@ -99,6 +99,25 @@ def _validated(config: Path, content: dict) -> None:
     assert result.exit_code == 0, result.output
 
 
+def test_an_output_file_that_is_a_data_file_named_with_its_hdu_is_refused_before_the_fit(tmp_path):
+    """``data_path: image.fits[0]`` (the file, with the HDU to read) and ``output.tables.summary:
+    image.fits`` in the data's folder were not seen as one file, so the fit wrote its summary table
+    over the image it had fitted; the ``[HDU]`` suffix is now left out when comparing."""
+    from tiny_lens import write_tiny_lens
+
+    config = write_tiny_lens(tmp_path)
+    content = yaml.safe_load(config.read_text())
+    content["dataset"]["data_path"] = "image.fits[0]"
+    content["output"] = {"path": ".", "tables": {"summary": "image.fits"}}
+    config.write_text(yaml.safe_dump(content, sort_keys=False))
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    for command in ("validate", "fit"):
+        text = _refused([command, str(config)])
+        assert (f"output.tables.summary: the fit would write image.fits into its output folder {tmp_path}, and that "
+                f"file is the dataset's data_path file ({tmp_path / 'image.fits'}), which it would overwrite.") in text
+        assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
 def test_an_environment_variable_in_a_data_path_is_said_not_to_be_expanded(tmp_path, monkeypatch):
     """``data_path: $TL_DATA/image.fits`` was looked for in a folder named '$TL_DATA' under the
     config's, and the message said only that the file was not found there."""
