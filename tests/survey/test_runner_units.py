@@ -343,6 +343,24 @@ def test_an_unlisted_lens_folder_finds_names_whose_parts_differ_in_case(tmp_path
     assert config == listed_config  # as a listed folder finds them
 
 
+def test_the_cases_an_unlisted_folder_is_searched_in_are_bounded_for_a_name_of_many_parts():
+    """case_variants varied each dot-separated part on its own, so a name of 6 parts
+    (cutout.F814W.sci.v2.fits.gz) was looked up under 3 ** 6 = 729 names in every folder that
+    cannot be listed. The stem is varied as a whole and each fits/gz part on its own: 27 names,
+    the name as written first, each once, those of the old archives among them."""
+    name = "cutout.F814W.sci.v2.fits.gz"
+    variants = runner.case_variants(name)
+    stems = ["cutout.F814W.sci.v2", "CUTOUT.F814W.SCI.V2", "Cutout.f814w.sci.v2"]
+    expected = {f"{stem}.{fits}.{gz}" for stem in stems for fits in ("fits", "FITS", "Fits") for gz in ("gz", "GZ", "Gz")}
+    assert variants[0] == name
+    assert len(variants) == len(set(variants)) == 27
+    assert set(variants) == expected
+    for written in ("Psf.FITS", "PSF.fits", "psf.FITS", "Psf.Fits.GZ", "psf.fits.Gz"):
+        assert written in runner.case_variants(written.lower())
+    assert runner.case_variants("image.Fits.Gz")[0] == "image.Fits.Gz"
+    assert "Image.Fits.Gz" in runner.case_variants("image.fits.gz")
+
+
 def test_one_file_under_several_cases_of_an_unlisted_folder_is_found_once(tmp_path, monkeypatch):
     """On a case-insensitive disk (macOS) image.fits, IMAGE.FITS and Image.fits are one file:
     looked up in each case in a folder that cannot be listed, it is found once, by its first name

@@ -161,13 +161,30 @@ def names_held(names: list[str], held: set[str]) -> list[str]:
         (h for h in matching if h.casefold() == fold), key=lambda h: h != name)]
 
 
+#: The parts of :data:`FITS_SUFFIXES` (``fits``, ``gz``, ``fz``): a name's trailing parts that
+#: :func:`case_variants` varies one by one, at most as many as the longest suffix has (2).
+SUFFIX_PARTS = frozenset(part for suffix in FITS_SUFFIXES for part in suffix.split(".") if part)
+MOST_SUFFIX_PARTS = max(suffix.count(".") for suffix in FITS_SUFFIXES)
+
+
+def three_cases(text: str) -> list[str]:
+    """``text`` as written, in upper case and with a capital first letter, each once."""
+    return list(dict.fromkeys((text, text.upper(), text.capitalize())))
+
+
 def case_variants(name: str) -> list[str]:
-    """``name`` with each of its dot-separated parts as written, in upper case or with a capital
-    first letter (``image.fits``, ``IMAGE.FITS``, ``Psf.FITS``, ``Image.Fits.GZ``), as written
-    first, each once: the cases a lens file is looked up in where its folder cannot be listed, as
-    no lookup can find a name in any case."""
-    parts = [list(dict.fromkeys((part, part.upper(), part.capitalize()))) for part in name.split(".")]
-    return [".".join(chosen) for chosen in itertools.product(*parts)]
+    """``name`` with its stem (all before its trailing ``fits``/``gz``/``fz`` parts) and each of
+    those parts as written, in upper case or with a capital first letter (``image.fits``,
+    ``IMAGE.FITS``, ``Psf.FITS``, ``Image.Fits.GZ``), as written first, each once: the cases a
+    lens file is looked up in where its folder cannot be listed, as no lookup can find a name in
+    any case. At most 27 names (``cutout.F814W.sci.v2.fits.gz`` too), as the stem's own
+    dot-separated parts are varied together, not each on its own (729 lookups there)."""
+    parts = name.split(".")
+    split = len(parts)
+    while split > max(1, len(parts) - MOST_SUFFIX_PARTS) and parts[split - 1].casefold() in SUFFIX_PARTS:
+        split -= 1
+    stem, suffixes = ".".join(parts[:split]), parts[split:]
+    return [".".join(chosen) for chosen in itertools.product(three_cases(stem), *map(three_cases, suffixes))]
 
 
 def distinct_files(paths: list[Path]) -> list[Path]:
