@@ -207,6 +207,29 @@ def test_a_column_of_python_objects_is_refused_as_fits_naming_the_file_and_colum
     assert read[0] == "x" and list(read.mask) == [False, True]
 
 
+@pytest.mark.parametrize("name", ["catalog.parquet", "catalog.pq"])
+@pytest.mark.parametrize("values, types", [([1.0, "a"], "float, str"), (["a", 1.0], "float, str"), ([[1], 2], "int, list")])
+def test_a_column_of_mixed_python_objects_is_refused_as_parquet_naming_the_file_and_column(tmp_path, name, values, types):
+    """An object column of several types (``[1.0, 'a']``) went to pyarrow, which raised its
+    ArrowInvalid or ArrowTypeError ('Could not convert 'a' with type str: tried to convert to
+    double') naming neither the file nor what to do. It is now a ValueError naming the file and
+    column, and nothing is written; a text column with a missing value is Parquet as before."""
+    import pandas as pd
+
+    frame = pd.DataFrame({"lens_id": ["a", "b"], "note": pd.Series(values, dtype=object)})
+    with pytest.raises(ValueError) as err:
+        write_table(tmp_path / name, frame)
+    assert str(err.value).startswith(f"Table {tmp_path / name} cannot be written as Parquet: its column 'note' holds "
+                                     f"Python objects ({types}; pandas dtype object) that a Parquet column cannot "
+                                     "hold ("), err.value
+    assert str(err.value).endswith("; give it one type (frame['note'].astype(float) for numbers, .astype(str) for "
+                                   "text) or name it .ecsv, which keeps them."), err.value
+    assert list(tmp_path.iterdir()) == []
+    text = pd.DataFrame({"lens_id": ["a", "b"], "note": pd.Series(["x", None], dtype=object)})
+    read = pd.read_parquet(write_table(tmp_path / name, text))["note"]
+    assert read[0] == "x" and read.isna().tolist() == [False, True]
+
+
 @pytest.mark.parametrize("name", ["result_samples.ecsv", "result_samples.fits", "result_samples.fits.gz"])
 def test_an_ecsv_or_fits_table_carries_each_parameters_unit_and_what_its_columns_hold(tmp_path, name):
     """An ECSV or FITS table, which can carry units and descriptions, carried none: theta_E, the

@@ -275,13 +275,16 @@ def write_table(path: str | Path, frame: pd.DataFrame) -> Path:
     end in ``.gz``, ``.bz2`` or ``.xz``, a CSV name in any compression pandas knows, and the file
     is compressed so. A name no file of its format can be written under (``summary.parquet.gz``:
     :func:`~tinylens.results.table_formats.table_name_problem`), or a FITS name of a frame FITS
-    cannot hold (:func:`fits_problem`), is a ValueError, before any writing."""
+    cannot hold (:func:`fits_problem`), or a Parquet name of one Parquet cannot hold
+    (:func:`parquet_problem`), is a ValueError, before any writing."""
     problem = table_name_problem(Path(path).name)
     if problem is not None:
         raise ValueError(f"Table {path} cannot be written: {problem}.")
     kind, compression = table_format(Path(path).name)
     if kind == "fits" and (problem := fits_problem(frame)) is not None:
         raise ValueError(f"Table {path} cannot be written as FITS: {problem}.")
+    if kind == "parquet" and (problem := parquet_problem(frame)) is not None:
+        raise ValueError(f"Table {path} cannot be written as Parquet: {problem}.")
     if kind == "parquet":
         return write_atomic(path, lambda tmp: frame.to_parquet(tmp, index=False))
     if kind == "json":
@@ -307,6 +310,26 @@ def fits_problem(frame: pd.DataFrame) -> str | None:
                     ".parquet, which keep a missing value missing")
         if (problem := _object_problem(name, column)) is not None:
             return problem
+    return None
+
+
+def parquet_problem(frame: pd.DataFrame) -> str | None:
+    """Why ``frame`` cannot be a Parquet table, or None: a column of Python objects of several
+    types (``[1.0, 'a']``) or of none Arrow knows, which pyarrow refuses (ArrowInvalid,
+    ArrowTypeError) with a message that names neither the file nor what to do."""
+    import pyarrow as pa  # only where a Parquet table is written: pyarrow is slow to import
+
+    for name in frame.columns:
+        column = frame[name]
+        if column.dtype != object:
+            continue
+        try:
+            pa.array(column, from_pandas=True)
+        except pa.ArrowException as err:
+            types = ", ".join(sorted({type(v).__name__ for v in column}))
+            return (f"its column {name!r} holds Python objects ({types}; pandas dtype object) that a Parquet column "
+                    f"cannot hold ({err}); give it one type (frame[{name!r}].astype(float) for numbers, "
+                    f".astype(str) for text) or name it .ecsv, which keeps them")
     return None
 
 
