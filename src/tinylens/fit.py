@@ -613,8 +613,7 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
                 _remove_checkpoints(out)
             else:
                 _warn_unresumed(problem, out)
-            tables.remove_unfinished(out / filenames.RESULT, out / filenames.PIPELINE_STATE,
-                                     *(out / name for name in file_names(problem.config).values()))
+            tables.remove_all_unfinished(out)  # a killed fit's, of any names (an earlier config's too)
             (out / filenames.DYNESTY_UNFINISHED).unlink(missing_ok=True)  # dynesty's, whatever samples now
             res = run_inference(problem, progress=progress, checkpoint_dir=out)
             removed = res.converged and not problem.config.output.keep_checkpoint

@@ -88,6 +88,32 @@ def test_optimiser_from_the_cli(tmp_path, data):
     assert not any(stray.exists() for stray in strays) and (tmp_path / "opt" / ".notes-mine.txt").exists()
 
 
+def test_a_fit_removes_what_a_killed_fit_left_unfinished_under_any_name_and_nothing_else(tmp_path, data):
+    """A fit removed only the temporaries of the files its own config names, so those a fit killed
+    mid-write left of other names (an earlier config's output.tables.samples: samples.parquet, a
+    .csv.gz table, a figure it no longer draws) stayed in its folder for good. Every file of the
+    temporary pattern (.<stem>.unfinished-XXXXXXXX<suffix>) there is now removed when a fit
+    starts; a name that only looks like one, a folder or a file outside the folder stays."""
+    config = write_tiny_lens(tmp_path, {"type": "optimizer", "method": "lbfgs",
+                                        "settings": {"n_starts": 2, "n_draws": 128}}, data)
+    out = tmp_path / "opt"
+    (out / "sub").mkdir(parents=True)
+    strays = [out / n for n in (".result_samples.unfinished-k1ll3d00.csv", ".samples.unfinished-ab12cd34.parquet",
+                                ".result_summary.csv.unfinished-x9y8z7_6.gz", ".old_model.unfinished-abcdefgh.png",
+                                ".checkpoint.unfinished-0an9mcex")]
+    mine = [out / n for n in (".result_samples.unfinished-draft.csv", ".notes.unfinished-k1ll3d00.csv.bak",
+                              "result_samples.unfinished-k1ll3d00.csv", ".plan.unfinished-K1LL3D00.txt",
+                              ".samples-unfinished-k1ll3d00.csv", "sub/.result.unfinished-k1ll3d00.json")]
+    for path in [*strays, *mine]:
+        path.write_text("half")
+    (out / ".figs.unfinished-abcdefgh").mkdir()  # a folder of that name is no temporary file
+    code, text = invoke("fit", config, "--quiet", "--output", out)
+    assert code == 0, text
+    assert json.loads((out / "result.json").read_text())["converged"] is True
+    assert [p.name for p in strays if p.exists()] == []
+    assert all(p.read_text() == "half" for p in mine) and (out / ".figs.unfinished-abcdefgh").is_dir()
+
+
 def _stop_while(phase: str, monkeypatch) -> None:
     """Make a fit raise KeyboardInterrupt (Ctrl-C) while ``phase``: loading the config and data,
     compiling the likelihood (its first call, checked before anything is written), or sampling

@@ -14,6 +14,7 @@ import json
 import lzma
 import math
 import os
+import re
 import shutil
 import tarfile
 import tempfile
@@ -167,6 +168,26 @@ def remove_unfinished(*paths: str | Path) -> None:
         pattern = glob.escape(_unfinished_prefix(path)) + random_part + glob.escape(path.suffix)
         for tmp in path.parent.glob(pattern):
             tmp.unlink(missing_ok=True)
+
+
+#: The name of a temporary file :func:`atomic_path` leaves when its process is killed mid-write,
+#: of any file: ``.<stem>.unfinished-XXXXXXXX<suffix>``, the X's eight of ``tempfile``'s
+#: random characters, the suffix one dot and what follows it, or none.
+UNFINISHED_NAME = re.compile(r"\..+\.unfinished-[a-z0-9_]{8}(\.[^.]*)?")
+
+
+def remove_all_unfinished(folder: str | Path) -> list[Path]:
+    """Delete every temporary file of :func:`atomic_path` that a killed process left directly in
+    ``folder`` (:data:`UNFINISHED_NAME`, plain files only; nothing else, so a user's own hidden
+    files stay), whatever file it was writing; the paths deleted. Only for a folder that no other
+    process is writing in."""
+    removed = []
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if UNFINISHED_NAME.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
+                Path(entry.path).unlink(missing_ok=True)
+                removed.append(Path(entry.path))
+    return removed
 
 
 def write_atomic(path: str | Path, writer: Callable[[Path], Any]) -> Path:
