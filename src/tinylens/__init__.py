@@ -41,6 +41,18 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'tinylens' has no attribute {name!r}")
 
 
+def __dir__() -> list[str]:
+    """What ``dir(tinylens)`` (and a notebook's completion) lists: :data:`__all__` and the submodules
+    imported so far, not the names imported for load's annotations (``os``, ``Any``, ``tinylens``).
+    :data:`LAZY_SUBMODULES` not yet imported are left out, so that ``help(tinylens)``, which gets
+    each name listed, does not import JAX."""
+    from types import ModuleType
+
+    imported = (name for name, value in globals().items()
+                if isinstance(value, ModuleType) and value.__name__ == f"{__name__}.{name}")
+    return sorted({*__all__, *imported})
+
+
 def _installed_version(distribution: str = "tinylens") -> str:
     """The version of the installed ``distribution`` (tinylens's: that of its pyproject.toml when
     installed), or ``0+unknown`` where it is not installed (run from a source tree on PYTHONPATH)."""
