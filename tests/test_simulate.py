@@ -308,3 +308,31 @@ def test_an_integer_beyond_float_range_is_refused_by_name():
         gaussian_psf(10**400, PIX, 5)
     with pytest.raises(ValueError, match=r"^sky_sigma must be a finite number >= 0, got 1000+$"):
         add_noise(np.ones((2, 2)), 10**400)
+
+
+@pytest.mark.parametrize("mistake, kind, message", [
+    (lambda: simulate_image(LENS_LIGHT, LENS_LIGHT_TRUTH, (8, 8), 0.0, gaussian_psf(0.15, PIX, 5)), ValueError,
+     "pixel_scale must be a finite number > 0, got 0.0"),
+    (lambda: simulate_images(LENS_LIGHT, with_lens_light(e1=None), (8, 8), PIX, gaussian_psf(0.15, PIX, 5)), ValueError,
+     "truth['lens_light_list'][0]['e1'] must be a finite number, got None"),
+    (lambda: gaussian_psf(0.15, PIX, 4), ValueError, "PSF size must be a positive odd number of pixels, got 4"),
+    (lambda: moffat_psf(0.15, PIX, 5, beta=1.0), ValueError, "Moffat beta must be a finite number > 1, got 1.0"),
+    (lambda: add_noise(np.ones((2, 2)), -0.1), ValueError, "sky_sigma must be a finite number >= 0, got -0.1"),
+    (lambda: simulate_image(LENS_LIGHT, [1], (8, 8), PIX, gaussian_psf(0.15, PIX, 5)), TypeError,
+     "truth must be a mapping such as {'lens_light': [{'Ie': 1.0, ...}]}, got [1]"),
+    (lambda: simulate_image(["Sersic"], LENS_LIGHT_TRUTH, (8, 8), PIX, gaussian_psf(0.15, PIX, 5)), TypeError,
+     "components must be a mapping such as {'lens_mass_list': ['SIE'], ...}"),
+])
+def test_a_mistake_in_a_simulate_argument_is_a_tinylens_error_and_the_documented_builtin(mistake, kind, message):
+    """simulate_image(..., pixel_scale=0.0), gaussian_psf(size=4), add_noise(sky_sigma=-0.1) and the
+    rest raised a plain ValueError (truth=[1] a plain TypeError), which 'except tinylens.TinyLensError'
+    around a script let through, while the same value in a config is a ConfigError: each is a
+    ConfigValueError (ConfigTypeError), a TinyLensError that is also the ValueError (TypeError) the
+    docstrings promise, with the same message."""
+    import tinylens
+
+    with pytest.raises(Exception) as info:
+        mistake()
+    assert isinstance(info.value, tinylens.TinyLensError) and isinstance(info.value, kind)
+    assert isinstance(info.value, tinylens.ConfigError)
+    assert str(info.value) == message

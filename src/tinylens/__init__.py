@@ -22,8 +22,8 @@ from typing import Any
 from numpy.typing import DTypeLike
 
 import tinylens  # load's annotations name tinylens.config and tinylens.problem, imported when named (__getattr__)
-from tinylens.errors import (CheckpointWarning, ConfigError, ConfigValueError, ConfigWarning, DataError, DataWarning,
-                             OutputError, ParameterError, TinyLensError)
+from tinylens.errors import (CheckpointWarning, ConfigError, ConfigTypeError, ConfigValueError, ConfigWarning, DataError,
+                             DataWarning, OutputError, ParameterError, TinyLensError)
 from tinylens.fit import FitResult, fit  # a light module; bound eagerly so `tinylens.fit` stays the function
 from tinylens.precision import set_precision
 
@@ -92,5 +92,5 @@ def load(config: str | os.PathLike[str] | Mapping[str, Any] | tinylens.config.Co
     return _load(config, dtype=dtype, base_dir=base_dir)
 
 
-__all__ = ["CheckpointWarning", "ConfigError", "ConfigValueError", "ConfigWarning", "DataError", "DataWarning",
-           "FitResult", "OutputError", "ParameterError", "TinyLensError", "fit", "load", "set_precision", "__version__"]
+__all__ = ["CheckpointWarning", "ConfigError", "ConfigTypeError", "ConfigValueError", "ConfigWarning", "DataError",
+           "DataWarning", "FitResult", "OutputError", "ParameterError", "TinyLensError", "fit", "load", "set_precision", "__version__"]

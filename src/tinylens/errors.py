@@ -125,6 +125,11 @@ class ConfigValueError(ConfigError, ValueError):
     ConfigError, as the same value in a config is, and a ValueError, as documented."""
 
 
+class ConfigTypeError(ConfigError, TypeError):
+    """An argument given in Python is of a type it cannot be (a list where a mapping is asked
+    for): a ConfigError, as a value of the wrong type in a config is, and a TypeError, as documented."""
+
+
 class DataError(TinyLensError):
     """A FITS file (image, noise, PSF, mask) is missing, corrupt or inconsistent."""
 

@@ -24,6 +24,11 @@ padding. Any registered profiles can be combined::
 Amplitudes (``Ie`` for a Sersic, ``amp`` for a Gaussian, the weights of an MGE) can be given
 in ``truth`` under the profile's amplitude name, or in ``amplitudes`` keyed by component label
 (``"lens_light.0"``, ``"source_light.0"``; a list for profiles with several amplitudes).
+
+An argument these functions cannot take is a :class:`~tinylens.errors.ConfigValueError` naming
+it (a ValueError, and a :class:`~tinylens.errors.TinyLensError` as a config's mistakes are), or a
+:class:`~tinylens.errors.ConfigTypeError` (a TypeError too) for ``components`` or ``truth`` that
+are no mapping.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ import numpy as np
 from scipy import special
 
 from tinylens.config.model_spec import LISTS, Component, ModelSpec, Ref
+from tinylens.errors import ConfigTypeError, ConfigValueError
 from tinylens.forward import blurred_columns, column_owner
 from tinylens.numerics.convolution import kernel_fft
 from tinylens.numerics.grid import point_grid, uniform_groups
@@ -57,10 +63,10 @@ def _components_mapping(config_or_components: Any) -> Mapping[str, Any]:
     if isinstance(config_or_components, Mapping) and "model_components" in config_or_components:
         return config_or_components["model_components"]
     if not isinstance(config_or_components, Mapping):
-        raise TypeError("components must be a mapping such as {'lens_mass_list': ['SIE'], ...}")
+        raise ConfigTypeError("components must be a mapping such as {'lens_mass_list': ['SIE'], ...}")
     unknown = set(config_or_components) - {*LISTS, *(ln.removesuffix("_list") for ln in LISTS)}
     if unknown:
-        raise ValueError(f"unknown component list(s) {sorted(unknown)}; use {', '.join(LISTS)}")
+        raise ConfigValueError(f"unknown component list(s) {sorted(unknown)}; use {', '.join(LISTS)}")
     return config_or_components
 
 
@@ -69,7 +75,7 @@ def _entries(mapping: Mapping[str, Any], list_name: str, what: str = "components
     ValueError for a single string or mapping (``"Sersic"`` was read as 6 one-letter profiles)."""
     value = mapping.get(list_name) or mapping.get(list_name.removesuffix("_list")) or []
     if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, (Sequence, np.ndarray)):
-        raise ValueError(f"{what}['{list_name}'] must be a list (e.g. [{value!r}]), got {value!r}")
+        raise ConfigValueError(f"{what}['{list_name}'] must be a list (e.g. [{value!r}]), got {value!r}")
     return list(value)
 
 
@@ -79,8 +85,8 @@ def _entry_type(entry: Any, where: str = "a component") -> tuple[str, dict]:
     if isinstance(entry, str):
         return entry, {}
     if not isinstance(entry, Mapping) or "type" not in entry:
-        raise ValueError(f"{where} must be a profile name or a mapping with its 'type' (e.g. {{'type': 'SIE'}}), "
-                         f"got {entry!r}")
+        raise ConfigValueError(f"{where} must be a profile name or a mapping with its 'type' (e.g. {{'type': 'SIE'}}), "
+                               f"got {entry!r}")
     return entry["type"], dict(entry.get("settings") or {})
 
 
@@ -89,7 +95,7 @@ def _finite(value: Any, where: str) -> float:
     parameter made every pixel NaN, and 'abc' or None gave float()'s own message."""
     number = _number(value)
     if isinstance(value, bool) or not np.isfinite(number):
-        raise ValueError(f"{where} must be a finite number, got {value!r}")
+        raise ConfigValueError(f"{where} must be a finite number, got {value!r}")
     return number
 
 
@@ -112,7 +118,7 @@ def _canonical(profile: Any, values: Mapping[str, Any], where: str) -> dict[str,
         canon = profile.aliases.get(name, name)
         if canon not in allowed:
             names = ", ".join(sorted(allowed | set(profile.aliases)))
-            raise ValueError(f"{where}: unknown parameter '{name}' for {profile.name}; allowed: {names}")
+            raise ConfigValueError(f"{where}: unknown parameter '{name}' for {profile.name}; allowed: {names}")
         out[canon] = v
     return out
 
@@ -124,7 +130,7 @@ def model_spec_from_truth(
     plus the amplitude vector (in column order) that the linear columns are weighted with."""
     mapping = _components_mapping(config_or_components)
     if not isinstance(truth, Mapping):
-        raise TypeError(f"truth must be a mapping such as {{'lens_light': [{{'Ie': 1.0, ...}}]}}, got {truth!r}")
+        raise ConfigTypeError(f"truth must be a mapping such as {{'lens_light': [{{'Ie': 1.0, ...}}]}}, got {truth!r}")
     amplitudes = dict(amplitudes or {})
     built: dict[str, list[Component]] = {ln: [] for ln in LISTS}
     amp_vec: list[float] = []
@@ -133,15 +139,15 @@ def model_spec_from_truth(
         entries = _entries(mapping, list_name)
         values_list = _entries(truth, list_name, "truth")
         if len(values_list) != len(entries):
-            raise ValueError(f"truth['{list_name}'] has {len(values_list)} entries for {len(entries)} components")
+            raise ConfigValueError(f"truth['{list_name}'] has {len(values_list)} entries for {len(entries)} components")
         for idx, (entry, raw_values) in enumerate(zip(entries, values_list)):
             type_name, settings = _entry_type(entry, f"{list_name}[{idx}]")
             if type_name not in registry:
-                raise ValueError(f"{list_name}[{idx}]: unknown profile '{type_name}'; allowed: {', '.join(sorted(registry))}")
+                raise ConfigValueError(f"{list_name}[{idx}]: unknown profile '{type_name}'; allowed: {', '.join(sorted(registry))}")
             profile = registry[type_name]
             where = f"truth['{list_name}'][{idx}]"
             if not isinstance(raw_values, Mapping):
-                raise ValueError(f"{where} must be a mapping of parameter values, got {raw_values!r}")
+                raise ConfigValueError(f"{where} must be a mapping of parameter values, got {raw_values!r}")
             values = {**_canonical(profile, _numeric_fixed(entry), where), **_canonical(profile, raw_values, where)}
             params = {}
             for name in profile.params:
@@ -150,7 +156,7 @@ def model_spec_from_truth(
                 elif name in profile.defaults:
                     params[name] = Ref("const", value=float(profile.defaults[name]))
                 else:
-                    raise ValueError(f"{where}: missing parameter '{name}' of {profile.name}")
+                    raise ConfigValueError(f"{where}: missing parameter '{name}' of {profile.name}")
             full_settings = dict(getattr(profile, "settings_defaults", {}) or {})
             full_settings.update(settings)
             amplitude = None
@@ -158,7 +164,7 @@ def model_spec_from_truth(
             if list_name != "lens_mass_list":
                 amp = amplitudes.get(label, values.get(profile.amplitude))
                 if amp is None:
-                    raise ValueError(f"{where}: no amplitude; give '{profile.amplitude}' or amplitudes['{label}']")
+                    raise ConfigValueError(f"{where}: no amplitude; give '{profile.amplitude}' or amplitudes['{label}']")
                 shown = f"amplitudes['{label}']" if label in amplitudes else f"{where}['{profile.amplitude}']"
                 try:
                     amp = np.atleast_1d(np.asarray(amp, dtype=float))
@@ -166,22 +172,22 @@ def model_spec_from_truth(
                     amp = np.array([np.nan])
                 if not np.all(np.isfinite(amp)):
                     given = amplitudes.get(label, values.get(profile.amplitude))
-                    raise ValueError(f"{shown} must be a finite number, or a list of them (one per amplitude), got {given!r}")
+                    raise ConfigValueError(f"{shown} must be a finite number, or a list of them (one per amplitude), got {given!r}")
                 n_basis = profile.n_basis(full_settings)
                 if amp.size != n_basis:
-                    raise ValueError(f"{where}: {profile.name} needs {n_basis} amplitude(s), got {amp.size}")
+                    raise ConfigValueError(f"{where}: {profile.name} needs {n_basis} amplitude(s), got {amp.size}")
                 amp_vec.extend(amp.tolist())
                 amplitude = Ref("linear")
             built[list_name].append(Component(list_name, idx, profile, params, full_settings, amplitude))
     labels = [c.label for ln in ("lens_light_list", "source_light_list") for c in built[ln]]
     unused = [label for label in amplitudes if label not in labels]
     if unused:
-        raise ValueError(f"amplitudes has {', '.join(map(repr, unused))}, no light component of the model; its labels: "
-                         f"{', '.join(map(repr, labels)) or 'none'} (a list's name without _list, a dot, the index)")
+        raise ConfigValueError(f"amplitudes has {', '.join(map(repr, unused))}, no light component of the model; its "
+                               f"labels: {', '.join(map(repr, labels)) or 'none'} (a list's name without _list, a dot, the index)")
     if not built["lens_light_list"] and not built["source_light_list"]:
-        raise ValueError("nothing to simulate: give at least one lens_light_list or source_light_list component")
+        raise ConfigValueError("nothing to simulate: give at least one lens_light_list or source_light_list component")
     if built["source_light_list"] and not built["lens_mass_list"]:
-        raise ValueError("a source_light_list needs at least one lens_mass_list component")
+        raise ConfigValueError("a source_light_list needs at least one lens_mass_list component")
     spec = ModelSpec(
         lens_mass=tuple(built["lens_mass_list"]),
         lens_light=tuple(built["lens_light_list"]),
@@ -210,7 +216,7 @@ def _whole(value: Any, name: str, low: int = 1) -> int:
     """``value`` as an int when it is a whole number >= ``low`` (``8`` or ``8.0``), else a
     ValueError naming the argument ``name``: ``int()`` truncated 2.5 to 2 without a word."""
     if not is_whole(value) or int(value) < low:
-        raise ValueError(f"{name} must be a whole number >= {low}, got {value!r}")
+        raise ConfigValueError(f"{name} must be a whole number >= {low}, got {value!r}")
     return int(value)
 
 
@@ -226,7 +232,7 @@ def _positive(value: Any, name: str) -> float:
     """``value`` as a float when it is a finite number > 0, else a ValueError naming ``name``."""
     number = _number(value)
     if isinstance(value, bool) or not (np.isfinite(number) and number > 0):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+        raise ConfigValueError(f"{name} must be a finite number > 0, got {value!r}")
     return number
 
 
@@ -234,7 +240,7 @@ def _shape(shape: Any) -> tuple[int, int]:
     """``shape`` as ``(rows, columns)``, two whole numbers >= 1 (a tuple, a list, a numpy or JAX
     array), else a ValueError naming it."""
     if isinstance(shape, (str, bytes, Mapping)) or _ndim(shape) != 1 or len(shape) != 2:
-        raise ValueError(f"shape must be (rows, columns), two whole numbers >= 1, got {shape!r}")
+        raise ConfigValueError(f"shape must be (rows, columns), two whole numbers >= 1, got {shape!r}")
     return _whole(shape[0], "shape[0] (rows)"), _whole(shape[1], "shape[1] (columns)")
 
 
@@ -251,12 +257,12 @@ def _kernel(psf: Any) -> np.ndarray:
     pixel not finite, or a sum not positive (each made every pixel of the image NaN or infinite)."""
     psf = np.asarray(psf, dtype=float)
     if psf.ndim != 2 or psf.shape[0] % 2 == 0 or psf.shape[1] % 2 == 0:
-        raise ValueError(f"psf must be a 2-D odd-sized kernel, got shape {psf.shape}")
+        raise ConfigValueError(f"psf must be a 2-D odd-sized kernel, got shape {psf.shape}")
     bad = int((~np.isfinite(psf)).sum())
     if bad:
-        raise ValueError(f"psf has {bad} NaN or infinite pixel{'s' if bad != 1 else ''}; every pixel must be finite")
+        raise ConfigValueError(f"psf has {bad} NaN or infinite pixel{'s' if bad != 1 else ''}; every pixel must be finite")
     if not psf.sum() > 0:
-        raise ValueError(f"psf sums to {psf.sum():.6g}; its pixels must sum to a positive number (ideally 1)")
+        raise ConfigValueError(f"psf sums to {psf.sum():.6g}; its pixels must sum to a positive number (ideally 1)")
     return psf / psf.sum()
 
 
@@ -274,7 +280,7 @@ def simulate_images(
 
     ``psf`` must be odd-sized and finite, with a positive sum; it is normalised to unit sum here.
     ``shape`` is (rows, columns), ``pixel_scale`` (arcsec) > 0, ``nsub`` a whole number >= 1; a
-    ValueError names an argument that is not. Computed in ``dtype``, by
+    ValueError (:class:`~tinylens.errors.ConfigValueError`) names an argument that is not. Computed in ``dtype``, by
     default tinylens's precision (:mod:`tinylens.precision`: float32, relative error ~1e-6,
     unless ``set_precision("float64")``); float64 while JAX's x64 is off is a ConfigError.
     """
@@ -328,7 +334,7 @@ def _generator(rng: Any) -> np.random.Generator:
     try:
         return np.random.default_rng(rng)
     except (TypeError, ValueError):
-        raise ValueError(f"rng must be a numpy Generator, a non-negative integer seed or None, got {rng!r}") from None
+        raise ConfigValueError(f"rng must be a numpy Generator, a non-negative integer seed or None, got {rng!r}") from None
 
 
 def add_noise(
@@ -344,16 +350,16 @@ def add_noise(
     noise in the same units. With ``exposure_time`` (s), the source light is Poisson-sampled in
     ``image * exposure_time * gain`` electrons (``gain`` in e-/count); ``None`` skips Poisson
     noise. The noise map is the true 1-sigma per pixel:
-    ``sqrt(sky_sigma^2 + max(image, 0) / (exposure_time * gain))``. A ValueError names an
-    argument that is out of range (a NaN pixel, a negative seed, an exposure_time of 0).
+    ``sqrt(sky_sigma^2 + max(image, 0) / (exposure_time * gain))``. A ValueError
+    (:class:`~tinylens.errors.ConfigValueError`) names an argument that is out of range (a NaN pixel, a negative seed, an exposure_time of 0).
     """
     rng = _generator(rng)
     image = np.asarray(image, dtype=float)
     bad = int((~np.isfinite(image)).sum())
     if bad:
-        raise ValueError(f"image has {bad} NaN or infinite pixel{'s' if bad != 1 else ''}; every pixel must be finite")
+        raise ConfigValueError(f"image has {bad} NaN or infinite pixel{'s' if bad != 1 else ''}; every pixel must be finite")
     if isinstance(sky_sigma, bool) or not (np.isfinite(_number(sky_sigma)) and _number(sky_sigma) >= 0):
-        raise ValueError(f"sky_sigma must be a finite number >= 0, got {sky_sigma!r}")
+        raise ConfigValueError(f"sky_sigma must be a finite number >= 0, got {sky_sigma!r}")
     sky_sigma = float(sky_sigma)
     var = np.full(image.shape, sky_sigma ** 2)
     noisy = image + rng.normal(0.0, 1.0, image.shape) * sky_sigma
@@ -361,14 +367,14 @@ def add_noise(
         scale = _positive(exposure_time, "exposure_time") * _positive(gain, "gain")
         electrons = np.clip(image, 0.0, None) * scale
         if electrons.size and electrons.max() > MAX_ELECTRONS:
-            raise ValueError(f"image * exposure_time * gain reaches {electrons.max():.3g} electrons in a pixel, over the "
-                             f"{MAX_ELECTRONS:g} a Poisson draw takes: is the image in counts per second, and "
-                             "exposure_time in seconds?")
+            raise ConfigValueError(f"image * exposure_time * gain reaches {electrons.max():.3g} electrons in a pixel, "
+                                   f"over the {MAX_ELECTRONS:g} a Poisson draw takes: is the image in counts per second, and "
+                                   "exposure_time in seconds?")
         noisy = noisy + (rng.poisson(electrons) - electrons) / scale
         var = var + electrons / scale**2
     noise = np.sqrt(var)
     if not np.all(noise > 0):
-        raise ValueError("noise map has zero pixels: give sky_sigma > 0")
+        raise ConfigValueError("noise map has zero pixels: give sky_sigma > 0")
     return noisy, noise
 
 
@@ -377,7 +383,7 @@ def _check_size(size: Any) -> int:
     """``size`` as an int when it is a positive odd whole number, else a ValueError naming it
     (``int()`` took 2.5 as 2, and 'abc' gave int()'s own message)."""
     if not is_whole(size) or int(size) < 1 or int(size) % 2 == 0:
-        raise ValueError(f"PSF size must be a positive odd number of pixels, got {size!r}")
+        raise ConfigValueError(f"PSF size must be a positive odd number of pixels, got {size!r}")
     return int(size)
 
 
@@ -410,7 +416,7 @@ def moffat_psf(fwhm: float, pixel_scale: float, size: int, beta: float = 3.0, ov
     fwhm, pixel_scale = _check_widths(fwhm, pixel_scale)
     oversample = _whole(oversample, "oversample")
     if isinstance(beta, bool) or not (np.isfinite(_number(beta)) and _number(beta) > 1):
-        raise ValueError(f"Moffat beta must be a finite number > 1, got {beta!r}")
+        raise ConfigValueError(f"Moffat beta must be a finite number > 1, got {beta!r}")
     beta = float(beta)
     alpha = fwhm / (2.0 * np.sqrt(2.0 ** (1.0 / beta) - 1.0)) / pixel_scale  # in pixels
     n = size * oversample
