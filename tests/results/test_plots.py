@@ -383,6 +383,30 @@ def test_a_problem_given_for_a_dataset_or_the_other_way_round_says_what_to_pass(
         model_figure(tiny_problem.dataset, theta)
 
 
+def test_a_mistake_in_a_plot_argument_is_a_tinylens_error_and_the_documented_builtin(tiny_problem):
+    """corner_figure(result.param_names, result.samples, result.weights) of an optimiser's fit (one
+    sample) raised a plain ValueError, and dataset_figure(problem) a plain TypeError, which 'except
+    tinylens.TinyLensError' around a script's figures let through: they are a ConfigValueError and a
+    ConfigTypeError, TinyLensErrors that are also the ValueError and TypeError documented."""
+    from tinylens.results.plots import corner_figure, dataset_figure
+
+    names = ["lens_mass.0.theta_E", "lens_mass.0.e1"]
+    for make, kind, message in [
+        (lambda: corner_figure(names, np.ones((1, 2)), np.ones(1)), ValueError,
+         "a corner plot of 2 parameter(s) needs at least 2 samples; got 1 (an optimiser's result is one point, its "
+         "best fit: no posterior to plot)"),
+        (lambda: corner_figure(names, np.ones((300, 3)), None), ValueError,
+         "samples must have shape (N, 2), one column for each of the 2 names; got shape (300, 3)"),
+        (lambda: corner_figure(names, np.ones((300, 2)), np.ones(150)), ValueError,
+         "weights must have shape (300,), one for each sample; got shape (150,)"),
+        (lambda: dataset_figure(tiny_problem), TypeError, "dataset_figure takes a Dataset; got Problem. Pass problem.dataset."),
+    ]:
+        with pytest.raises(Exception) as info:
+            make()
+        assert isinstance(info.value, tinylens.TinyLensError) and isinstance(info.value, kind)
+        assert str(info.value) == message
+
+
 @pytest.mark.parametrize("name, magic", [("corner.pdf", b"%PDF"), ("corner.PDF", b"%PDF"), ("corner.svg", b"<?xml"),
                                          ("corner.jpg", b"\xff\xd8"), ("corner.png", b"\x89PNG"),
                                          ("corner", b"\x89PNG"), ("corner.fig", b"\x89PNG")])

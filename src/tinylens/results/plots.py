@@ -21,6 +21,7 @@ from matplotlib import colors
 from matplotlib.figure import Figure
 
 from tinylens.data.dataset import Dataset
+from tinylens.errors import ConfigTypeError, ConfigValueError
 from tinylens.forward import ray_shoot
 from tinylens.pipeline.mass_source import to_source_plane
 from tinylens.problem import Problem
@@ -192,10 +193,11 @@ def show_uniform(fig: Figure, ax, image: np.ndarray, level: float, title: str, e
 
 
 def check_first_argument(function: str, value, wanted: type, hint: str) -> None:
-    """A TypeError saying what to pass (``hint``) when ``value`` is no ``wanted``: a Problem given
-    to :func:`dataset_figure`, which takes its dataset (it failed deep inside, an AttributeError)."""
+    """A TypeError (:class:`~tinylens.errors.ConfigTypeError`, a TinyLensError too) saying what to pass
+    (``hint``) when ``value`` is no ``wanted``: a Problem given to :func:`dataset_figure`, which takes
+    its dataset (it failed deep inside, an AttributeError)."""
     if not isinstance(value, wanted):
-        raise TypeError(f"{function} takes a {wanted.__name__}; got {type(value).__name__}. {hint}")
+        raise ConfigTypeError(f"{function} takes a {wanted.__name__}; got {type(value).__name__}. {hint}")
 
 
 def dataset_figure(dataset) -> Figure:
@@ -595,7 +597,7 @@ def corner_figure(
 ) -> Figure:
     """Corner plot of weighted samples with 1, 2, 3 sigma contours and 16/50/84 % titles
     (``weights`` None: equal weights). Samples or weights of shapes that do not match ``names``
-    are a ValueError naming them, as are fewer samples than names (or than 2): an optimiser's one point. ``truths``, values marked on it: one per name (None: none), or
+    are a ValueError (:class:`~tinylens.errors.ConfigValueError`, a TinyLensError too) naming them, as are fewer samples than names (or than 2): an optimiser's one point. ``truths``, values marked on it: one per name (None: none), or
     a mapping of name to value (a fit's ``result.truth``, or a pandas Series indexed by the names,
     such as a truth table's row; names it lacks are not marked)."""
     if isinstance(truths, Mapping) or (hasattr(truths, "keys") and any(n in truths.keys() for n in names)):
@@ -603,14 +605,14 @@ def corner_figure(
     k = len(names)
     samples = np.asarray(samples, dtype=float)
     if samples.ndim != 2 or samples.shape[1] != k:
-        raise ValueError(f"samples must have shape (N, {k}), one column for each of the {k} names; got shape "
-                         f"{samples.shape}")
+        raise ConfigValueError(f"samples must have shape (N, {k}), one column for each of the {k} names; got shape "
+                               f"{samples.shape}")
     weights = np.ones(len(samples)) if weights is None else np.asarray(weights, dtype=float)
     if weights.shape != (len(samples),):
-        raise ValueError(f"weights must have shape ({len(samples)},), one for each sample; got shape {weights.shape}")
+        raise ConfigValueError(f"weights must have shape ({len(samples)},), one for each sample; got shape {weights.shape}")
     if len(samples) < max(k, 2):  # corner's own check is an AssertionError about dimensions
-        raise ValueError(f"a corner plot of {k} parameter(s) needs at least {max(k, 2)} samples; got {len(samples)} "
-                         "(an optimiser's result is one point, its best fit: no posterior to plot)")
+        raise ConfigValueError(f"a corner plot of {k} parameter(s) needs at least {max(k, 2)} samples; got "
+                               f"{len(samples)} (an optimiser's result is one point, its best fit: no posterior to plot)")
     keep = weights > weights.max() * 1e-8  # negligible points change no histogram
     if keep.sum() <= k:  # a search stopped early: too few weighted points to leave any out
         keep[:] = True
