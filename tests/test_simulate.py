@@ -336,3 +336,18 @@ def test_a_mistake_in_a_simulate_argument_is_a_tinylens_error_and_the_documented
     assert isinstance(info.value, tinylens.TinyLensError) and isinstance(info.value, kind)
     assert isinstance(info.value, tinylens.ConfigError)
     assert str(info.value) == message
+
+
+def test_mge_settings_that_give_no_widths_are_a_tinylens_error_in_simulate_too():
+    """simulate_image of an MGE with settings n_gauss: 0 raised mge.sigmas's plain ValueError, the
+    one mistake of simulate's arguments that 'except tinylens.TinyLensError' still let through:
+    it is a ConfigValueError (a ValueError too), with the same message, as in a config."""
+    import tinylens
+
+    mge = {"lens_light_list": [{"type": "MGE", "settings": {"n_gauss": 0}}]}
+    truth = {"lens_light": [{"e1": 0.0, "e2": 0.0, "center_x": 0.0, "center_y": 0.0}]}
+    with pytest.raises(ValueError) as info:
+        simulate_image(mge, truth, (8, 8), PIX, gaussian_psf(0.15, PIX, 5), nsub=2, amplitudes={"lens_light.0": [1.0]})
+    assert isinstance(info.value, tinylens.TinyLensError) and isinstance(info.value, ValueError)
+    assert str(info.value) == ("MGE needs an integer n_gauss from 1 to 60 and widths 0 < sigma_min <= sigma_max "
+                               "(arcsec), got n_gauss=0, sigma_min=0.01, sigma_max=3.0")

@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
+from tinylens.errors import ConfigValueError
 from tinylens.profiles.light.gaussian import elliptical_r2, gaussian_profile
 
 PARAMS = ("e1", "e2", "center_x", "center_y")
@@ -29,14 +30,15 @@ MAX_N_GAUSS = 60
 
 
 def sigmas(settings: Mapping | None = None) -> np.ndarray:
-    """The fixed, log-spaced widths (static, from the settings)."""
+    """The fixed, log-spaced widths (static, from the settings); settings that give none are a
+    :class:`~tinylens.errors.ConfigValueError` (a ValueError) saying what they must be."""
     s = {**SETTINGS_DEFAULTS, **(settings or {})}
     n, lo, hi = s["n_gauss"], s["sigma_min"], s["sigma_max"]
     numeric = all(isinstance(v, Real) and not isinstance(v, bool) for v in (n, lo, hi))
     if not numeric or not 1 <= n <= MAX_N_GAUSS or n != int(n) or not 0 < lo <= hi < np.inf:
         from tinylens.config.schema import show  # here: the profiles stay importable without pydantic
 
-        raise ValueError(
+        raise ConfigValueError(
             f"MGE needs an integer n_gauss from 1 to {MAX_N_GAUSS} and widths 0 < sigma_min <= sigma_max (arcsec), "
             f"got n_gauss={show(n)}, sigma_min={show(lo)}, sigma_max={show(hi)}"
         )
