@@ -706,7 +706,8 @@ def replaced_files(out: Path, written: Collection[str], inputs: Iterable[str | P
     beside a new one's ``samples.csv``). Only files tinylens wrote: a plain name that is not one
     of its own (:func:`tinylens.filenames.is_reserved`), a file (no link, no folder) not modified
     since that result.json was written (not one of the user's saved under the name since), and
-    none of ``inputs`` (the new fit's data and config files). None where result.json cannot be read."""
+    none of ``inputs`` (the new fit's data and config files). None where result.json cannot be read
+    or is not tinylens's (no ``versions.tinylens``: another tool's, whose files are the user's)."""
     import json
     import stat
 
@@ -716,7 +717,8 @@ def replaced_files(out: Path, written: Collection[str], inputs: Iterable[str | P
         written_ns = record.stat().st_mtime_ns
     except (OSError, ValueError):
         return []
-    files = stored.get("files") if isinstance(stored, dict) else None
+    ours = isinstance(stored, dict) and isinstance(stored.get("versions"), dict) and "tinylens" in stored["versions"]
+    files = stored.get("files") if ours else None
     names = [n for n in files.values() if isinstance(n, str)] if isinstance(files, dict) else []
     found = []
     for name in dict.fromkeys(names):
@@ -725,7 +727,7 @@ def replaced_files(out: Path, written: Collection[str], inputs: Iterable[str | P
         path = out / name
         try:
             info = path.lstat()
-        except OSError:
+        except (OSError, ValueError):  # a name with a NUL character (an edited record) is no file
             continue
         if (stat.S_ISREG(info.st_mode) and info.st_mtime_ns <= written_ns
                 and not any(_same_file(path, Path(p).expanduser()) for p in inputs)):

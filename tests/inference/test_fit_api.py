@@ -388,7 +388,7 @@ def test_only_files_tinylens_wrote_are_taken_for_an_earlier_fits_to_remove(tmp_p
     (out / "link.png").symlink_to(outside)
     files = {"a": "old.csv", "b": "kept.csv", "c": "image.fits", "d": "checkpoint.hdf5", "e": "../elsewhere.csv",
              "f": "figures", "g": "link.png", "h": "missing.png", "i": 3}
-    (out / "result.json").write_text(json.dumps({"files": files}))
+    (out / "result.json").write_text(json.dumps({"files": files, "versions": {"tinylens": "0.1"}}))
     later = (out / "result.json").stat().st_mtime_ns
     for name in ("old.csv", "image.fits"):  # written before result.json
         os.utime(out / name, ns=(later - 10**9, later - 10**9))
@@ -397,3 +397,24 @@ def test_only_files_tinylens_wrote_are_taken_for_an_earlier_fits_to_remove(tmp_p
     assert replaced_files(out, {"kept.csv"}, [out / "image.fits"]) == []
     (out / "result.json").write_text("{not json")
     assert replaced_files(out, set()) == []
+
+
+def test_a_result_json_of_another_tool_or_naming_no_file_removes_nothing(tmp_path):
+    """A result.json another tool wrote in the folder ('files' naming its catalogue, written before
+    it) had that catalogue taken for an earlier fit's table and deleted by the next fit there; only
+    a record tinylens wrote (its versions name tinylens) is taken, and a name no file can have (a
+    NUL character, an edited record) is passed over, not a ValueError."""
+    import os
+
+    from tinylens.fit import replaced_files
+
+    out = tmp_path / "output"
+    out.mkdir()
+    (out / "catalogue.csv").write_text("the user's own")
+    record = {"files": {"catalogue": "catalogue.csv", "odd": "a\x00b.csv"}, "versions": {"other_tool": "2.0"}}
+    (out / "result.json").write_text(json.dumps(record))
+    later = (out / "result.json").stat().st_mtime_ns
+    os.utime(out / "catalogue.csv", ns=(later - 10**9, later - 10**9))
+    assert replaced_files(out, {"samples.csv"}) == []
+    (out / "result.json").write_text(json.dumps({**record, "versions": {"tinylens": "0.1"}}))
+    assert replaced_files(out, {"samples.csv"}) == [out / "catalogue.csv"]  # tinylens's own record: its table
