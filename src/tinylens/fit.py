@@ -238,11 +238,14 @@ def check_output_path(text: str, folder: Path, config: str | Path | None = None)
     """A ConfigError naming ``output.path`` where its ``text`` holds an environment variable
     (``$SCRATCH/out``): a config's paths do not expand them, as its data paths do not
     (:func:`tinylens.data.dataset.variable_hint`), so the fit would write into a folder named
-    ``$SCRATCH`` (``folder``) unsaid. ``config``: the config file's path, which the error names."""
-    from tinylens.data.dataset import variable_hint
+    ``$SCRATCH`` (``folder``) unsaid. A folder whose real name holds it (``lens_$A``, there already,
+    as a data path's file is, and no variable set here that it would stand for) is taken.
+    ``config``: the config file's path, which the error names."""
+    from tinylens.data.dataset import VARIABLE, variable_hint
 
     hint = variable_hint(text)
-    if not hint:
+    named = next((p for p in (folder, *folder.parents) if VARIABLE.search(p.name)), None)
+    if not hint or (named is not None and named.is_dir() and os.path.expandvars(text) == text):
         return
     where = f"In config file {Path(config).expanduser()}: " if config is not None else ""
     raise ConfigError(f"{where}output.path '{text}' would write the fit's outputs into the folder {folder}.{hint} "

@@ -248,6 +248,28 @@ def test_an_output_path_with_an_environment_variable_is_refused_unless_output_re
     assert (tmp_path / "given" / "result.json").is_file()
 
 
+def test_an_output_path_into_a_folder_whose_real_name_holds_a_dollar_or_percent_is_taken(tmp_path, monkeypatch):
+    """b042956 refused any output.path that reads as holding a variable, so one into a folder that
+    is really named so (lens_$A, fit_%RUN%, there already) could be given only with --output,
+    where a data path in such a folder is read; such a folder is taken, the fit written into it,
+    while one that is not there, or one named after a variable set here ($SCRATCH, made by an
+    earlier fit), is still refused."""
+    def edit(config, arrays):
+        config["output"] = {"path": "lens_$A/%RUN%/out"}
+        config["inference"] = {"type": "optimizer", "method": "lbfgs", "settings": {"n_starts": 1, "n_draws": 64}}
+
+    for name in ("A", "RUN"):
+        monkeypatch.delenv(name, raising=False)
+    path = write_case(tmp_path / "lens", edit=edit)
+    assert_user_error(invoke("validate", path), "output.path 'lens_$A/%RUN%/out' would write")
+    (tmp_path / "lens" / "lens_$A" / "%RUN%").mkdir(parents=True)
+    assert_ok(invoke("validate", path))
+    assert_ok(invoke("fit", path, "--quiet"))
+    assert (tmp_path / "lens" / "lens_$A" / "%RUN%" / "out" / "result.json").is_file()
+    monkeypatch.setenv("A", str(tmp_path / "scratch"))
+    assert_user_error(invoke("validate", path), "output.path 'lens_$A/%RUN%/out' would write")
+
+
 # -- the config file ----------------------------------------------------------------------------
 def test_missing_config(tmp_path):
     assert_user_error(invoke("validate", tmp_path / "nope.yaml"), "nope.yaml", "not found")
