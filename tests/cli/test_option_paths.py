@@ -158,11 +158,12 @@ def test_an_environment_variable_in_an_absolute_data_path_is_said_not_to_be_expa
     assert "Environment variable" not in text and "relative path" not in text
 
 
-@pytest.mark.parametrize("folder", ["my%20lens%20a", "caf%C3%A9", "run$1"])
+@pytest.mark.parametrize("folder", ["my%20lens%20a", "caf%C3%A9", "run$1", "d%C3%A9but%C3%A9"])
 def test_a_url_encoded_or_numbered_name_in_a_missing_data_path_is_not_called_a_variable(tmp_path, folder):
     """A folder named as a download saves it (``my%20lens%20a``: %20 a space; ``caf%C3%A9``) or
     ``run$1`` holds no environment variable, but a missing file there was said to hold one
-    ('Environment variables such as %20lens% are not expanded ...')."""
+    ('Environment variables such as %20lens% are not expanded ...'), as was ``d%C3%A9but%C3%A9``
+    ('%A9but%', its closing % an escape's)."""
     from tiny_lens import tiny_config
 
     content = tiny_config()
