@@ -166,6 +166,23 @@ def test_a_bad_argument_of_simulate_image_is_refused_by_name(change, message):
         simulate_images(LENS_LIGHT, LENS_LIGHT_TRUTH, **args)
 
 
+@pytest.mark.parametrize("psf, shown", [
+    ("abc", "'abc'"),
+    ([[1.0, 2.0, 1.0], [1.0, 2.0]], "[[1.0, 2.0, 1.0], [1.0, 2.0]]"),
+    ({"fwhm": 0.15}, "{'fwhm': 0.15}"),
+])
+def test_a_psf_that_is_no_array_of_numbers_is_refused_by_name(psf, shown):
+    """psf='abc' or a ragged list gave numpy's own 'could not convert string to float' or
+    'inhomogeneous shape' (a plain ValueError that 'except tinylens.TinyLensError' let through),
+    a dict float()'s TypeError: each is a ConfigValueError naming psf and showing its value."""
+    import tinylens
+
+    with pytest.raises(ValueError) as info:
+        simulate_image(LENS_LIGHT, LENS_LIGHT_TRUTH, (8, 8), PIX, psf, nsub=2)
+    assert isinstance(info.value, tinylens.ConfigError)
+    assert str(info.value) == f"psf must be a 2-D odd-sized kernel of numbers, got {shown}"
+
+
 def test_whole_floats_and_numpy_numbers_are_taken_as_the_numbers_they_are():
     import jax.numpy as jnp
 

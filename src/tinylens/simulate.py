@@ -33,6 +33,7 @@ are no mapping.
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -253,9 +254,13 @@ def _ndim(value: Any) -> int:
 
 
 def _kernel(psf: Any) -> np.ndarray:
-    """``psf`` as a float array divided by its sum, else a ValueError: not 2-D and odd-sized, a
-    pixel not finite, or a sum not positive (each made every pixel of the image NaN or infinite)."""
-    psf = np.asarray(psf, dtype=float)
+    """``psf`` as a float array divided by its sum, else a ValueError: not numbers in rows of one
+    length ('abc' or a ragged list gave numpy's own message), not 2-D and odd-sized, a pixel not
+    finite, or a sum not positive (each made every pixel of the image NaN or infinite)."""
+    try:
+        psf = np.asarray(psf, dtype=float)
+    except (TypeError, ValueError):
+        raise ConfigValueError(f"psf must be a 2-D odd-sized kernel of numbers, got {reprlib.repr(psf)}") from None
     if psf.ndim != 2 or psf.shape[0] % 2 == 0 or psf.shape[1] % 2 == 0:
         raise ConfigValueError(f"psf must be a 2-D odd-sized kernel, got shape {psf.shape}")
     bad = int((~np.isfinite(psf)).sum())
