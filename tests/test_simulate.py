@@ -289,14 +289,26 @@ def with_lens_light(**change) -> dict:
      "components['lens_light_list'] must be a list (e.g. ['Sersic']), got 'Sersic'"),
     ({"lens_light_list": [{"settings": {}}]}, LENS_LIGHT_TRUTH,
      "lens_light_list[0] must be a profile name or a mapping with its 'type' (e.g. {'type': 'SIE'}), got {'settings': {}}"),
+    ({"lens_light_list": [{"type": ["Sersic"]}]}, LENS_LIGHT_TRUTH,
+     "lens_light_list[0]['type'] must be a profile name (e.g. 'SIE'), got ['Sersic']"),
+    ({"lens_light_list": [{"type": 3}]}, LENS_LIGHT_TRUTH, "lens_light_list[0]['type'] must be a profile name (e.g. 'SIE'), got 3"),
+    ({"lens_light_list": [{"type": "Sersic", "settings": "abc"}]}, LENS_LIGHT_TRUTH,
+     "lens_light_list[0]['settings'] must be a mapping (e.g. {'n_gauss': 20}), got 'abc'"),
+    ({"lens_light_list": [{"type": "Sersic", "settings": [1]}]}, LENS_LIGHT_TRUTH,
+     "lens_light_list[0]['settings'] must be a mapping (e.g. {'n_gauss': 20}), got [1]"),
 ])
 def test_a_bad_component_or_truth_value_is_refused_where_it_is(components, truth, message):
     """A parameter of 'abc' or None gave float()'s own message, one of nan or inf an image of NaN
     without a word, a truth entry that is no mapping an AttributeError, a single truth dict or a
     list given as the string 'Sersic' (6 one-letter profiles) a count mismatch, and an entry without
-    its type a KeyError: each is a ValueError naming the list, the entry and the parameter."""
+    its type a KeyError, a type of ['Sersic'] an unhashable-type TypeError and settings of 'abc' or [1]
+    dict()'s own ValueError or TypeError: each is a ConfigValueError naming the list, the entry and
+    the parameter or key."""
+    import tinylens
+
     with pytest.raises(ValueError) as info:
         simulate_image(components, truth, (8, 8), PIX, gaussian_psf(0.15, PIX, 5), nsub=2)
+    assert isinstance(info.value, tinylens.ConfigError)
     assert str(info.value) == message
 
 

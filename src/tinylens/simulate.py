@@ -82,13 +82,19 @@ def _entries(mapping: Mapping[str, Any], list_name: str, what: str = "components
 
 def _entry_type(entry: Any, where: str = "a component") -> tuple[str, dict]:
     """``"SIE"`` or ``{"type": "SIE", "settings": {...}}`` -> (type, settings); a ValueError
-    naming ``where`` for anything else."""
+    naming ``where`` for anything else (a type that is no string, such as ['SIE'], gave an
+    unhashable-type TypeError, and settings that are no mapping dict()'s own message)."""
     if isinstance(entry, str):
         return entry, {}
     if not isinstance(entry, Mapping) or "type" not in entry:
         raise ConfigValueError(f"{where} must be a profile name or a mapping with its 'type' (e.g. {{'type': 'SIE'}}), "
                                f"got {entry!r}")
-    return entry["type"], dict(entry.get("settings") or {})
+    if not isinstance(entry["type"], str):
+        raise ConfigValueError(f"{where}['type'] must be a profile name (e.g. 'SIE'), got {entry['type']!r}")
+    settings = entry.get("settings") or {}
+    if not isinstance(settings, Mapping):
+        raise ConfigValueError(f"{where}['settings'] must be a mapping (e.g. {{'n_gauss': 20}}), got {settings!r}")
+    return entry["type"], dict(settings)
 
 
 def _finite(value: Any, where: str) -> float:
