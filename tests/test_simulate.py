@@ -380,3 +380,26 @@ def test_mge_settings_that_give_no_widths_are_a_tinylens_error_in_simulate_too()
     assert isinstance(info.value, tinylens.TinyLensError) and isinstance(info.value, ValueError)
     assert str(info.value) == ("MGE needs an integer n_gauss from 1 to 60 and widths 0 < sigma_min <= sigma_max "
                                "(arcsec), got n_gauss=0, sigma_min=0.01, sigma_max=3.0")
+
+
+MGE_TRUTH = {"lens_light": [{"e1": 0.0, "e2": 0.0, "center_x": 0.0, "center_y": 0.0}]}
+
+
+@pytest.mark.parametrize("entry, truth, amplitudes, message", [
+    ({"type": "MGE", "settings": {"n_gaus": 3}}, MGE_TRUTH, {"lens_light.0": [1.0] * 3},
+     "lens_light_list[0]['settings']: unknown setting 'n_gaus'. Did you mean 'n_gauss' instead of 'n_gaus'? "
+     "Allowed: n_gauss, sigma_max, sigma_min."),
+    ({"type": "Sersic", "settings": {"n_gauss": 3}}, LENS_LIGHT_TRUTH, None,
+     "lens_light_list[0]['settings']: unknown setting 'n_gauss'. Sersic takes no settings."),
+])
+def test_an_unknown_component_setting_is_refused_as_a_config_refuses_it(entry, truth, amplitudes, message):
+    """A component's settings key that its profile does not take (n_gaus for n_gauss, any for a
+    Sersic) was passed over, and the image drawn with the defaults, where the same key in a config is
+    refused: it is a ConfigValueError naming the list and the entry, with the config's words and hint."""
+    import tinylens
+
+    with pytest.raises(ValueError) as info:
+        simulate_image({"lens_light_list": [entry]}, truth, (8, 8), PIX, gaussian_psf(0.15, PIX, 5), nsub=2,
+                       amplitudes=amplitudes)
+    assert isinstance(info.value, tinylens.ConfigError)
+    assert str(info.value) == message

@@ -41,7 +41,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import special
 
-from tinylens.config.model_spec import LISTS, Component, ModelSpec, Ref
+from tinylens.config.model_spec import LISTS, Component, ModelSpec, Ref, unknown_setting
 from tinylens.errors import ConfigTypeError, ConfigValueError
 from tinylens.forward import blurred_columns, column_owner
 from tinylens.numerics.convolution import kernel_fft
@@ -152,6 +152,9 @@ def model_spec_from_truth(
             if type_name not in registry:
                 raise ConfigValueError(f"{list_name}[{idx}]: unknown profile '{type_name}'; allowed: {', '.join(sorted(registry))}")
             profile = registry[type_name]
+            unknown = unknown_setting(profile, settings)
+            if unknown:  # as a config's are: a misspelt n_gauss was passed over, and the default drawn
+                raise ConfigValueError(f"{list_name}[{idx}]['settings']: {unknown[1]}")
             where = f"truth['{list_name}'][{idx}]"
             if not isinstance(raw_values, Mapping):
                 raise ConfigValueError(f"{where} must be a mapping of parameter values, got {raw_values!r}")

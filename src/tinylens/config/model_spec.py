@@ -188,16 +188,26 @@ def _prior(spec: Any, where: str) -> Prior:
         ) from None
 
 
+def unknown_setting(profile: Any, given: Mapping[Any, Any]) -> tuple[str, str] | None:
+    """The first key of ``given`` (by name) that ``profile`` takes no setting of, and what to say
+    of it (``unknown setting 'n_gaus'. Did you mean 'n_gauss' instead of 'n_gaus'? Allowed: ...``);
+    None when ``profile`` takes every one. Shared by a config's components and simulate's."""
+    defaults = dict(getattr(profile, "settings_defaults", {}) or {})
+    unknown = sorted(str(key) for key in given if key not in defaults)
+    if not unknown:
+        return None
+    allowed = f"Allowed: {', '.join(sorted(defaults))}." if defaults else f"{profile.name} takes no settings."
+    hint = did_you_mean(unknown[:1], sorted(defaults))
+    return unknown[0], f"unknown setting '{visible(unknown[0])}'.{hint} {allowed}"
+
+
 def _settings(profile: Any, given: Mapping[str, Any], list_name: str, idx: int) -> dict[str, Any]:
     """A component's ``settings``, its profile's defaults filled in, checked: unknown keys and
     values the profile cannot use raise ConfigError."""
     defaults = dict(getattr(profile, "settings_defaults", {}) or {})
-    unknown = sorted(set(given) - set(defaults))
+    unknown = unknown_setting(profile, given)
     if unknown:
-        allowed = f"Allowed: {', '.join(sorted(defaults))}." if defaults else f"{profile.name} takes no settings."
-        hint = did_you_mean(unknown[:1], sorted(defaults))
-        raise ConfigError(f"{_path(list_name, idx, 'settings', unknown[0])}: unknown setting "
-                          f"'{visible(unknown[0])}'.{hint} {allowed}")
+        raise ConfigError(f"{_path(list_name, idx, 'settings', unknown[0])}: {unknown[1]}")
     settings = {**defaults, **given}
     if isinstance(profile, LightProfile):
         try:
