@@ -609,8 +609,8 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
                 "output.path in the config (or --output).")
         with folder_lock(out, filenames.FIT_LOCK, busy=busy), disk_full_reported(out):
             kept_inputs = [*input_files(dataset_files(problem.dataset)).values(), *([path] if path else [])]
-            for earlier in replaced_files(out, set(file_names(problem.config).values()), kept_inputs):
-                earlier.unlink(missing_ok=True)  # before result.json, whose record names them until then
+            # before result.json, whose record names them until then
+            remove_replaced(out, replaced_files(out, set(file_names(problem.config).values()), kept_inputs))
             (out / filenames.RESULT).unlink(missing_ok=True)  # an old result must not look like this fit's
             if fresh:
                 _remove_checkpoints(out)
@@ -736,6 +736,24 @@ def replaced_files(out: Path, written: Collection[str], inputs: Iterable[str | P
                 and not any(_same_file(path, Path(p).expanduser()) for p in inputs)):
             found.append(path)
     return found
+
+
+def remove_replaced(out: Path, paths: Iterable[Path]) -> None:
+    """Delete ``paths``, the earlier fit's files in ``out`` (:func:`replaced_files`); those the
+    system refuses to delete (someone else's in a folder with the sticky bit) are left, with a
+    DataWarning naming them: an earlier fit's leftovers must not stop the new fit."""
+    from tinylens.errors import DataWarning, listed
+
+    kept = []
+    for path in paths:
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:
+            kept.append(f"{path.name} ({exc.strerror or type(exc).__name__})")
+    if kept:
+        warnings.warn(f"{len(kept)} file(s) of the earlier fit in {out} cannot be deleted, and are left beside this "
+                      f"fit's results, which do not name them: {listed(kept)}. Delete them (or ask their owner to).",
+                      DataWarning, stacklevel=outside_stacklevel())
 
 
 def _same_file(a: Path, b: Path) -> bool:

@@ -370,6 +370,41 @@ def test_a_fit_that_replaces_an_earlier_result_removes_the_earlier_tables_and_fi
     assert json.loads((out / "result.json").read_text())["files"] == second.files
 
 
+def test_an_earlier_fits_file_the_system_will_not_delete_is_left_with_a_warning_not_a_failed_fit(tmp_path, monkeypatch):
+    """An earlier fit's table that the system refused to delete (PermissionError: someone else's
+    file in a folder with the sticky bit) stopped the new fit with a traceback before it began; it is
+    left, with a DataWarning naming it, the other earlier files are removed, and the fit is written."""
+    import pathlib
+
+    import yaml
+
+    lbfgs = {"type": "optimizer", "method": "lbfgs", "settings": {"n_starts": 1, "n_draws": 64}}
+    path = write_tiny_lens(tmp_path / "lens", lbfgs)
+    config = yaml.safe_load(path.read_text())
+    config["output"]["draw_figures"] = "none"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    out = tinylens.fit(path, progress=False).output_dir
+    assert {"result_samples.csv", "result_summary.csv"} <= {p.name for p in out.iterdir()}
+    config["output"]["tables"] = {"samples": "samples.csv", "summary": "summary.csv"}
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    refused, unlink = out / "result_samples.csv", pathlib.Path.unlink
+
+    def guarded(self, *args, **kwargs):
+        if self == refused:
+            raise PermissionError(1, "Operation not permitted", str(self))
+        return unlink(self, *args, **kwargs)
+
+    monkeypatch.setattr(pathlib.Path, "unlink", guarded)
+    with pytest.warns(tinylens.errors.DataWarning) as caught:
+        second = tinylens.fit(path, progress=False)
+    [message] = [str(w.message) for w in caught if "earlier fit" in str(w.message)]
+    assert message == (f"1 file(s) of the earlier fit in {out} cannot be deleted, and are left beside this fit's "
+                       "results, which do not name them: result_samples.csv (Operation not permitted). Delete them "
+                       "(or ask their owner to).")
+    assert sorted(p.name for p in out.iterdir()) == ["result.json", "result_samples.csv", "samples.csv", "summary.csv"]
+    assert json.loads((out / "result.json").read_text())["files"] == second.files
+
+
 def test_only_files_tinylens_wrote_are_taken_for_an_earlier_fits_to_remove(tmp_path):
     """Of the files an earlier result.json names, only plain files inside the folder that are none
     of tinylens's own, none of the new fit's inputs and not modified since are removed: a record
