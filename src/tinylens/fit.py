@@ -234,6 +234,16 @@ def output_dir(problem, output: str | Path | None = None, config: str | Path | N
     return folder
 
 
+def set_variables(text: str) -> list[str]:
+    """The environment variables that ``text`` names (``$A``, ``${A}``, ``%A%``:
+    :data:`tinylens.data.dataset.VARIABLE`) and that are set here; ``%A%`` too, which
+    ``os.path.expandvars`` expands on Windows only."""
+    from tinylens.data.dataset import VARIABLE
+
+    names = (found.group().strip("${}%") for found in VARIABLE.finditer(text))
+    return [name for name in dict.fromkeys(names) if name in os.environ]
+
+
 def check_output_path(text: str, folder: Path, config: str | Path | None = None) -> None:
     """A ConfigError naming ``output.path`` where its ``text`` holds an environment variable
     (``$SCRATCH/out``): a config's paths do not expand them, as its data paths do not
@@ -245,7 +255,7 @@ def check_output_path(text: str, folder: Path, config: str | Path | None = None)
 
     hint = variable_hint(text)
     named = next((p for p in (folder, *folder.parents) if VARIABLE.search(p.name)), None)
-    if not hint or (named is not None and named.is_dir() and os.path.expandvars(text) == text):
+    if not hint or (named is not None and named.is_dir() and not set_variables(text)):
         return
     where = f"In config file {Path(config).expanduser()}: " if config is not None else ""
     raise ConfigError(f"{where}output.path '{text}' would write the fit's outputs into the folder {folder}.{hint} "

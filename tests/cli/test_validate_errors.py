@@ -270,6 +270,22 @@ def test_an_output_path_into_a_folder_whose_real_name_holds_a_dollar_or_percent_
     assert_user_error(invoke("validate", path), "output.path 'lens_$A/%RUN%/out' would write")
 
 
+def test_an_output_path_into_a_percent_named_folder_is_refused_where_that_variable_is_set(tmp_path, monkeypatch):
+    """ff26b23 took an output.path into a folder there already unless os.path.expandvars changed
+    it, which expands $RUN but not %RUN% outside Windows: with RUN set, 'fit_%RUN%/out' was taken
+    while 'fit_$RUN/out' was refused. A %RUN% whose variable is set here is refused alike."""
+    def edit(config, arrays):
+        config["output"] = {"path": "fit_%RUN%/out"}
+        config["inference"] = {"type": "optimizer", "method": "lbfgs", "settings": {"n_starts": 1, "n_draws": 64}}
+
+    monkeypatch.delenv("RUN", raising=False)
+    path = write_case(tmp_path / "lens", edit=edit)
+    (tmp_path / "lens" / "fit_%RUN%").mkdir()
+    assert_ok(invoke("validate", path))
+    monkeypatch.setenv("RUN", str(tmp_path / "scratch"))
+    assert_user_error(invoke("validate", path), "output.path 'fit_%RUN%/out' would write", "%RUN%")
+
+
 # -- the config file ----------------------------------------------------------------------------
 def test_missing_config(tmp_path):
     assert_user_error(invoke("validate", tmp_path / "nope.yaml"), "nope.yaml", "not found")
