@@ -230,6 +230,20 @@ def test_a_column_of_mixed_python_objects_is_refused_as_parquet_naming_the_file_
     assert read[0] == "x" and read.isna().tolist() == [False, True]
 
 
+def test_a_parquet_table_with_a_column_name_held_twice_is_refused_with_a_value_error(tmp_path):
+    """a211b10's check of a Parquet table's object columns took each column as frame[name], which
+    for a name held twice is a DataFrame, so write_table raised AttributeError ('DataFrame' object
+    has no attribute 'dtype') where pandas had refused the names with its ValueError; the columns
+    are now taken by position, and the ValueError is pandas' again, with nothing written."""
+    import pandas as pd
+
+    for values in ([1.0, 2.0], ["a", "b"]):
+        frame = pd.DataFrame([values], columns=["x", "x"])
+        with pytest.raises(ValueError, match="Duplicate column names"):
+            write_table(tmp_path / "catalog.parquet", frame)
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("name", ["result_samples.ecsv", "result_samples.fits", "result_samples.fits.gz"])
 def test_an_ecsv_or_fits_table_carries_each_parameters_unit_and_what_its_columns_hold(tmp_path, name):
     """An ECSV or FITS table, which can carry units and descriptions, carried none: theta_E, the

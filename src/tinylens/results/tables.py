@@ -340,8 +340,7 @@ def parquet_problem(frame: pd.DataFrame) -> str | None:
     ArrowTypeError) with a message that names neither the file nor what to do."""
     import pyarrow as pa  # only where a Parquet table is written: pyarrow is slow to import
 
-    for name in frame.columns:
-        column = frame[name]
+    for name, column in frame.items():  # by position: frame[name] of a name held twice is a frame
         if column.dtype != object:
             continue
         try:
