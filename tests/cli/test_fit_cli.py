@@ -114,6 +114,32 @@ def test_a_fit_removes_what_a_killed_fit_left_unfinished_under_any_name_and_noth
     assert all(p.read_text() == "half" for p in mine) and (out / ".figs.unfinished-abcdefgh").is_dir()
 
 
+def test_a_fit_into_a_folder_that_can_be_written_but_not_listed_runs(tmp_path, data, monkeypatch):
+    """bb2752b's removal of a killed fit's temporaries listed the output folder, so a fit into one
+    that can be written but not listed (chmod 733, a shared drop folder) stopped at its start with
+    'Error: FOLDER: Permission denied' (os.scandir's PermissionError); the fit runs there, as it
+    did before."""
+    import errno
+    import os
+
+    config = write_tiny_lens(tmp_path, {"type": "optimizer", "method": "lbfgs",
+                                        "settings": {"n_starts": 1, "n_draws": 64}}, data)
+    out = tmp_path / "drop"
+    out.mkdir()
+    listable = os.scandir
+
+    def scandir(path="."):  # root (the test's user) lists any folder: refuse this one as chmod 733 would
+        if os.fspath(path) == os.fspath(out):
+            raise PermissionError(errno.EACCES, "Permission denied", os.fspath(path))
+        return listable(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    code, text = invoke("fit", config, "--quiet", "--output", out)
+    monkeypatch.setattr(os, "scandir", listable)
+    assert code == 0, text
+    assert json.loads((out / "result.json").read_text())["converged"] is True
+
+
 def _stop_while(phase: str, monkeypatch) -> None:
     """Make a fit raise KeyboardInterrupt (Ctrl-C) while ``phase``: loading the config and data,
     compiling the likelihood (its first call, checked before anything is written), or sampling

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from tinylens.errors import OutputError
+from tinylens.results import tables
 from tinylens.results.tables import ensure_writable, missing_folders, remove_made_folders, remove_unfinished
 
 
@@ -59,6 +60,30 @@ def test_remove_unfinished_deletes_what_a_killed_write_left_and_nothing_else(tmp
     remove_unfinished(tmp_path / "result.json")
     assert sorted(p.name for p in tmp_path.glob(".*")) == sorted([*users, left[1]])
     assert (tmp_path / "result.json").read_text() == "{}"
+
+
+def test_remove_all_unfinished_leaves_a_folder_that_cannot_be_listed_as_it_is(tmp_path, monkeypatch):
+    """A fit's output folder that can be written but not listed (chmod 733, a shared drop folder)
+    made bb2752b's remove_all_unfinished raise os.scandir's PermissionError, which stopped every
+    fit there at its start, where remove_unfinished's glob had found nothing; such a folder now
+    has nothing removed, and a folder that can be listed has its temporaries removed as before."""
+    import errno
+    import os
+
+    (tmp_path / ".result.unfinished-k1ll3d00.json").write_text("half")
+    (tmp_path / "image.fits").write_text("data")
+    listable = os.scandir
+
+    def scandir(path):  # root (the test's user) lists any folder: refuse this one as chmod 733 would
+        if os.fspath(path) == os.fspath(tmp_path):
+            raise PermissionError(errno.EACCES, "Permission denied", os.fspath(path))
+        return listable(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    assert tables.remove_all_unfinished(tmp_path) == []
+    monkeypatch.setattr(os, "scandir", listable)
+    assert tables.remove_all_unfinished(tmp_path) == [tmp_path / ".result.unfinished-k1ll3d00.json"]
+    assert [p.name for p in tmp_path.iterdir()] == ["image.fits"]
 
 
 @pytest.mark.parametrize("name, magic", [("summary.parquet", b"PAR1"), ("summary.PQ", b"PAR1"),

@@ -180,9 +180,14 @@ def remove_all_unfinished(folder: str | Path) -> list[Path]:
     """Delete every temporary file of :func:`atomic_path` that a killed process left directly in
     ``folder`` (:data:`UNFINISHED_NAME`, plain files only; nothing else, so a user's own hidden
     files stay), whatever file it was writing; the paths deleted. Only for a folder that no other
-    process is writing in."""
+    process is writing in. A folder that can be written but not listed (``chmod 733``) is left as
+    it is: no temporary is found there, as :func:`remove_unfinished`'s glob finds none."""
     removed = []
-    with os.scandir(folder) as entries:
+    try:
+        entries = os.scandir(folder)
+    except OSError:
+        return removed
+    with entries:
         for entry in entries:
             if UNFINISHED_NAME.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
                 Path(entry.path).unlink(missing_ok=True)
