@@ -175,6 +175,28 @@ def test_a_url_encoded_or_numbered_name_in_a_missing_data_path_is_not_called_a_v
     assert "Environment variable" not in text
 
 
+def test_a_percent_variable_followed_by_two_hex_digits_is_still_a_variable(tmp_path):
+    """17cb25c took no %NAME% whose closing % is followed by two hex digits for a variable, to pass
+    over d%C3%A9but%C3%A9's %A9but%; but %SCRATCH%2019, whose opening % starts no escape, is no
+    URL-encoded name: a missing data path there was no longer said to hold a variable, and an
+    output.path '%SCRATCH%2019/out' was taken, the fit written into a folder named so. Both are
+    said to hold %SCRATCH% again, while d%C3%A9but%C3%A9 stays no variable (the test above)."""
+    from tiny_lens import tiny_config, write_tiny_lens
+
+    content = tiny_config()
+    content["dataset"]["data_path"] = "%SCRATCH%2019/image.fits"
+    (tmp_path / "model_config.yaml").write_text(yaml.safe_dump(content, sort_keys=False))
+    text = _refused(["validate", str(tmp_path / "model_config.yaml")])
+    assert "Environment variables such as %SCRATCH% are not expanded in a config's paths" in text
+    config = write_tiny_lens(tmp_path / "lens")
+    content = yaml.safe_load(config.read_text())
+    content["output"] = {"path": "%SCRATCH%2019/out"}
+    config.write_text(yaml.safe_dump(content, sort_keys=False))
+    text = _refused(["validate", str(config)])
+    assert "output.path '%SCRATCH%2019/out' would write the fit's outputs into the folder" in text
+    assert "Environment variables such as %SCRATCH% are not expanded" in text
+
+
 def test_a_dynesty_history_named_as_an_input_of_the_fit_is_refused_before_the_fit(tmp_path):
     """dynesty's evaluation history ``history_filename: psf.fits`` with ``output.path: .`` (the
     data's folder), or an absolute path to the image, passed validate and the fit's checks of its

@@ -156,9 +156,11 @@ def relative_hint(path: str | None, base_dir: str | Path, origin: str = BASE_DIR
 
 #: A shell's or Windows' environment variable in a path: ``$DATA``, ``${DATA}``, ``%DATA%``, its
 #: name starting with a letter or ``_``; a URL-encoded name's escapes (``my%20lens%20a``,
-#: ``caf%C3%A9``: a ``%`` and two hex digits, as the closing ``%`` of ``d%C3%A9but%C3%A9``'s
-#: ``%A9but%`` starts one) and ``$1`` are none.
-VARIABLE = re.compile(r"\$[A-Za-z_]\w*|\$\{[A-Za-z_]\w*\}|%(?![0-9A-Fa-f]{2}%)[A-Za-z_]\w*%(?![0-9A-Fa-f]{2})")
+#: ``caf%C3%A9``: a ``%`` and two hex digits; ``d%C3%A9but%C3%A9``'s ``%A9but%``, whose opening
+#: and closing ``%`` each start one) and ``$1`` are none. ``%SCRATCH%2019``, whose opening ``%``
+#: starts no escape, is no URL-encoded name: ``%SCRATCH%`` is a variable.
+VARIABLE = re.compile(r"\$[A-Za-z_]\w*|\$\{[A-Za-z_]\w*\}|%(?![0-9A-Fa-f]{2}%)"
+                      r"(?:(?![0-9A-Fa-f]{2})[A-Za-z_]\w*%|[A-Za-z_]\w*%(?![0-9A-Fa-f]{2}))")
 
 
 def variable_hint(path: str) -> str:
