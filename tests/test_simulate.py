@@ -312,6 +312,28 @@ def test_a_bad_component_or_truth_value_is_refused_where_it_is(components, truth
     assert str(info.value) == message
 
 
+@pytest.mark.parametrize("params, message", [
+    ([1], "lens_light_list[0]['params'] must be a mapping of parameter names to their specs "
+          "(e.g. {'n_sersic': {'fixed': True, 'fixed_value': 4.0}}), got [1]"),
+    ("abc", "lens_light_list[0]['params'] must be a mapping of parameter names to their specs "
+            "(e.g. {'n_sersic': {'fixed': True, 'fixed_value': 4.0}}), got 'abc'"),
+    ({"n_sersic": 4.0}, "lens_light_list[0]['params']['n_sersic'] must be a mapping such as "
+                        "{'fixed': True, 'fixed_value': 4.0}, got 4.0"),
+])
+def test_component_params_that_are_no_mapping_are_refused_by_name(params, message):
+    """A component's params of [1] or 'abc' raised an AttributeError from .items(), which
+    'except tinylens.TinyLensError' let through, and a parameter's spec of 4.0 (no mapping) was
+    passed over without a word, truth's value drawn instead; each is a ConfigValueError naming
+    the entry and the key, as a config refuses them."""
+    import tinylens
+
+    components = {"lens_light_list": [{"type": "Sersic", "params": params}]}
+    with pytest.raises(ValueError) as info:
+        simulate_image(components, LENS_LIGHT_TRUTH, (8, 8), PIX, gaussian_psf(0.15, PIX, 5), nsub=2)
+    assert isinstance(info.value, tinylens.ConfigError)
+    assert str(info.value) == message
+
+
 def test_truth_that_is_no_mapping_is_refused_by_name():
     with pytest.raises(TypeError, match=r"^truth must be a mapping such as \{'lens_light': \[\{'Ie': 1\.0, \.\.\.\}\]\}, got \[1\]$"):
         simulate_image(LENS_LIGHT, [1], (8, 8), PIX, gaussian_psf(0.15, PIX, 5), nsub=2)

@@ -106,13 +106,22 @@ def _finite(value: Any, where: str) -> float:
     return number
 
 
-def _numeric_fixed(entry: Any) -> dict[str, float]:
-    """Numeric ``fixed_value`` of a TinyLensGpu-style component entry (used when truth omits one)."""
+def _numeric_fixed(entry: Any, where: str = "a component") -> dict[str, float]:
+    """Numeric ``fixed_value`` of a TinyLensGpu-style component entry (used when truth omits one);
+    a ValueError naming ``where`` for params, or a parameter's spec, that is no mapping (params of
+    [1] gave an AttributeError, and a spec of 4.0 was passed over without a word)."""
     if isinstance(entry, str):
         return {}
+    params = entry.get("params") or {}
+    if not isinstance(params, Mapping):
+        raise ConfigValueError(f"{where}['params'] must be a mapping of parameter names to their specs "
+                               f"(e.g. {{'n_sersic': {{'fixed': True, 'fixed_value': 4.0}}}}), got {params!r}")
     out = {}
-    for name, spec in (entry.get("params") or {}).items():
-        if isinstance(spec, Mapping) and spec.get("fixed") and isinstance(spec.get("fixed_value"), (int, float)):
+    for name, spec in params.items():
+        if not isinstance(spec, Mapping):
+            raise ConfigValueError(f"{where}['params'][{name!r}] must be a mapping such as "
+                                   f"{{'fixed': True, 'fixed_value': 4.0}}, got {spec!r}")
+        if spec.get("fixed") and isinstance(spec.get("fixed_value"), (int, float)):
             out[name] = float(spec["fixed_value"])
     return out
 
@@ -158,7 +167,8 @@ def model_spec_from_truth(
             where = f"truth['{list_name}'][{idx}]"
             if not isinstance(raw_values, Mapping):
                 raise ConfigValueError(f"{where} must be a mapping of parameter values, got {raw_values!r}")
-            values = {**_canonical(profile, _numeric_fixed(entry), where), **_canonical(profile, raw_values, where)}
+            fixed = _numeric_fixed(entry, f"{list_name}[{idx}]")
+            values = {**_canonical(profile, fixed, where), **_canonical(profile, raw_values, where)}
             params = {}
             for name in profile.params:
                 if name in values:
