@@ -244,6 +244,25 @@ def test_a_parquet_table_with_a_column_name_held_twice_is_refused_with_a_value_e
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("name, kind", [("catalog.fits", "FITS"), ("catalog.fits.gz", "FITS"), ("catalog.ecsv", "ECSV")])
+def test_a_fits_or_ecsv_table_with_a_column_name_held_twice_is_refused_naming_the_file_and_column(tmp_path, name, kind):
+    """fits_problem took each column as frame[name], which for a name held twice is a DataFrame,
+    so write_table of such a frame under a .fits name raised a ValueError about a Series' truth
+    value, and one whose check got past it (or under an .ecsv name) astropy's AttributeError
+    ('DataFrame' object has no attribute 'dtype'); each is now a ValueError naming the file and
+    the column, with nothing written."""
+    import pandas as pd
+
+    for values in ([1.0, 2.0], ["a", "b"], [True, None]):
+        frame = pd.DataFrame([values], columns=["x", "x"])
+        with pytest.raises(ValueError) as info:
+            write_table(tmp_path / name, frame)
+        assert str(info.value) == (
+            f"Table {tmp_path / name} cannot be written as {kind}: its column name 'x' is held more than once "
+            "(columns 0, 1, counting from 0), which a FITS or ECSV table cannot hold; give each column its own name.")
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("name", ["result_samples.ecsv", "result_samples.fits", "result_samples.fits.gz"])
 def test_an_ecsv_or_fits_table_carries_each_parameters_unit_and_what_its_columns_hold(tmp_path, name):
     """An ECSV or FITS table, which can carry units and descriptions, carried none: theta_E, the

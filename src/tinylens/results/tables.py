@@ -301,12 +301,15 @@ def write_table(path: str | Path, frame: pd.DataFrame) -> Path:
     end in ``.gz``, ``.bz2`` or ``.xz``, a CSV name in any compression pandas knows, and the file
     is compressed so. A name no file of its format can be written under (``summary.parquet.gz``:
     :func:`~tinylens.results.table_formats.table_name_problem`), or a FITS name of a frame FITS
-    cannot hold (:func:`fits_problem`), or a Parquet name of one Parquet cannot hold
-    (:func:`parquet_problem`), is a ValueError, before any writing."""
+    cannot hold (:func:`fits_problem`), or a FITS or ECSV name of one with a column name held
+    twice, or a Parquet name of one Parquet cannot hold (:func:`parquet_problem`), is a
+    ValueError, before any writing."""
     problem = table_name_problem(Path(path).name)
     if problem is not None:
         raise ValueError(f"Table {path} cannot be written: {problem}.")
     kind, compression = table_format(Path(path).name)
+    if kind in ("fits", "ecsv") and (problem := _repeated_name_problem(frame)) is not None:
+        raise ValueError(f"Table {path} cannot be written as {kind.upper()}: {problem}.")
     if kind == "fits" and (problem := fits_problem(frame)) is not None:
         raise ValueError(f"Table {path} cannot be written as FITS: {problem}.")
     if kind == "parquet" and (problem := parquet_problem(frame)) is not None:
@@ -326,8 +329,7 @@ def fits_problem(frame: pd.DataFrame) -> str | None:
     byte as False), so it would come back as a value that was never there, also as Python objects
     (``[True, None]``); or a column of Python objects other than text (:func:`_object_problem`),
     which astropy refuses with a message that names neither the file nor what to do."""
-    for name in frame.columns:
-        column = frame[name]
+    for name, column in frame.items():  # by position: frame[name] of a name held twice is a frame
         if _missing_true_false(column):
             rows = np.flatnonzero(column.isna().to_numpy())
             shown = ", ".join(map(str, rows[:5])) + (f" and {len(rows) - 5} more" if len(rows) > 5 else "")
@@ -337,6 +339,18 @@ def fits_problem(frame: pd.DataFrame) -> str | None:
         if (problem := _object_problem(name, column)) is not None:
             return problem
     return None
+
+
+def _repeated_name_problem(frame: pd.DataFrame) -> str | None:
+    """Why ``frame`` cannot be an astropy table (FITS or ECSV), or None: a column name held more
+    than once, which astropy's ``Table.from_pandas`` fails on with an AttributeError."""
+    repeated = frame.columns[frame.columns.duplicated()]
+    if len(repeated) == 0:
+        return None
+    name = repeated[0]
+    where = ", ".join(map(str, np.flatnonzero(frame.columns == name)))
+    return (f"its column name {name!r} is held more than once (columns {where}, counting from 0), which a FITS "
+            "or ECSV table cannot hold; give each column its own name")
 
 
 def parquet_problem(frame: pd.DataFrame) -> str | None:
