@@ -301,14 +301,14 @@ def write_table(path: str | Path, frame: pd.DataFrame) -> Path:
     end in ``.gz``, ``.bz2`` or ``.xz``, a CSV name in any compression pandas knows, and the file
     is compressed so. A name no file of its format can be written under (``summary.parquet.gz``:
     :func:`~tinylens.results.table_formats.table_name_problem`), or a FITS name of a frame FITS
-    cannot hold (:func:`fits_problem`), or a FITS or ECSV name of one with a column name held
-    twice, or a Parquet name of one Parquet cannot hold (:func:`parquet_problem`), is a
+    cannot hold (:func:`fits_problem`), or a FITS, ECSV or JSON name of one with a column name
+    held twice, or a Parquet name of one Parquet cannot hold (:func:`parquet_problem`), is a
     ValueError, before any writing."""
     problem = table_name_problem(Path(path).name)
     if problem is not None:
         raise ValueError(f"Table {path} cannot be written: {problem}.")
     kind, compression = table_format(Path(path).name)
-    if kind in ("fits", "ecsv") and (problem := _repeated_name_problem(frame)) is not None:
+    if kind in ("fits", "ecsv", "json") and (problem := _repeated_name_problem(frame, kind.upper())) is not None:
         raise ValueError(f"Table {path} cannot be written as {kind.upper()}: {problem}.")
     if kind == "fits" and (problem := fits_problem(frame)) is not None:
         raise ValueError(f"Table {path} cannot be written as FITS: {problem}.")
@@ -341,16 +341,17 @@ def fits_problem(frame: pd.DataFrame) -> str | None:
     return None
 
 
-def _repeated_name_problem(frame: pd.DataFrame) -> str | None:
-    """Why ``frame`` cannot be an astropy table (FITS or ECSV), or None: a column name held more
-    than once, which astropy's ``Table.from_pandas`` fails on with an AttributeError."""
+def _repeated_name_problem(frame: pd.DataFrame, kind: str) -> str | None:
+    """Why ``frame`` cannot be a ``kind`` table (FITS, ECSV or JSON), or None: a column name held
+    more than once, which astropy's ``Table.from_pandas`` fails on with an AttributeError, and
+    which JSON's records (one object per row) cannot hold: pandas kept the last column of the name."""
     repeated = frame.columns[frame.columns.duplicated()]
     if len(repeated) == 0:
         return None
     name = repeated[0]
     where = ", ".join(map(str, np.flatnonzero(frame.columns == name)))
-    return (f"its column name {name!r} is held more than once (columns {where}, counting from 0), which a FITS "
-            "or ECSV table cannot hold; give each column its own name")
+    return (f"its column name {name!r} is held more than once (columns {where}, counting from 0), which a {kind} "
+            "table cannot hold; give each column its own name")
 
 
 def parquet_problem(frame: pd.DataFrame) -> str | None:
