@@ -138,10 +138,15 @@ def recorded_fit_inputs(stored: Mapping[str, Any]) -> dict[str, Any] | None:
     or one whose record is not such a stamp (edited)."""
     info = stored.get("info")
     stamp = info.get(FIT_INPUTS_KEY) if isinstance(info, dict) else None
-    if not isinstance(stamp, dict) or not all(key in INPUT_KEYS and (value is None or isinstance(value, dict))
-                                              for key, value in stamp.items()):
-        return None
-    return stamp
+    return stamp if isinstance(stamp, dict) and is_stamp(stamp, precision=False) else None
+
+
+def is_stamp(content: Mapping[str, Any], precision: bool = True) -> bool:
+    """Whether ``content`` is a stamp of input files (:func:`inputs_stamp`): each key a file's
+    (:data:`INPUT_KEYS`) with ``None`` or an object, or, if ``precision``, the precision's
+    (:data:`PRECISION_KEY`) with text; not one edited by hand into something else."""
+    return all((key in INPUT_KEYS and (value is None or isinstance(value, dict)))
+               or (precision and key == PRECISION_KEY and isinstance(value, str)) for key, value in content.items())
 
 
 def changed_inputs(recorded: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
@@ -200,15 +205,7 @@ def read_stamp(path: Path) -> dict[str, Any] | None:
     neither ``None`` nor an object, a precision that is not text), as for any other record that
     cannot be read."""
     content = read_json(path)
-    if content is None:
-        return None
-    for key, value in content.items():
-        if key == PRECISION_KEY:
-            if not isinstance(value, str):
-                return None
-        elif key not in INPUT_KEYS or not (value is None or isinstance(value, dict)):
-            return None
-    return content
+    return content if content is not None and is_stamp(content) else None
 
 
 def template_key(template: Mapping[str, Any]) -> dict[str, Any]:
