@@ -103,6 +103,14 @@ def check_dtype(dtype) -> None:
                           "True)), or ask for float32.")
 
 
+def chosen_dtype(dtype: Any) -> Any:
+    """``dtype``, checked (:func:`check_dtype`), or where it is None the precision of new problems
+    (:func:`get_dtype`): not where it is ``''`` or 0, which are refused, not taken for the default."""
+    dtype = get_dtype() if dtype is None else dtype
+    check_dtype(dtype)
+    return dtype
+
+
 def get_dtype():
     """The JAX dtype new problems are built with."""
     import jax

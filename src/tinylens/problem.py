@@ -32,7 +32,7 @@ from tinylens.numerics.adaptive import groups_from_map, nsub_map
 from tinylens.numerics.convolution import kernel_fft
 from tinylens.numerics.grid import pixel_coordinates, point_grid, uniform_groups
 from tinylens.compilation import enable_persistent_cache
-from tinylens.precision import check_dtype, get_dtype
+from tinylens.precision import check_dtype, chosen_dtype, get_dtype
 from tinylens.priors import log_prior, prior_transform
 
 #: Largest number of ray-traced points evaluated at once (batch x sub-pixels), to bound memory.
@@ -446,8 +446,7 @@ def load_from(config: str | os.PathLike[str] | Mapping[str, Any] | Config, base_
     enable_persistent_cache()
     config = as_path(config)
     check_folder_argument("base_dir", base_dir)
-    dtype = get_dtype() if dtype is None else dtype  # not `or`: dtype='' is refused, not the default
-    check_dtype(dtype)  # before any file is read
+    dtype = chosen_dtype(dtype)  # before any file is read
     cfg, default_dir = load_config(config)
     if base_dir is not None:
         base_dir = home_expanded(base_dir)

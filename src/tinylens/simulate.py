@@ -46,7 +46,7 @@ from tinylens.errors import ConfigTypeError, ConfigValueError
 from tinylens.forward import blurred_columns, column_owner
 from tinylens.numerics.convolution import kernel_fft
 from tinylens.numerics.grid import point_grid, uniform_groups
-from tinylens.precision import check_dtype, get_dtype
+from tinylens.precision import chosen_dtype
 
 __all__ = ["simulate_image", "simulate_images", "add_noise", "gaussian_psf", "moffat_psf", "model_spec_from_truth"]
 
@@ -311,8 +311,7 @@ def simulate_images(
     spec, amps = model_spec_from_truth(config_or_components, truth, amplitudes)
     psf = _kernel(psf)
     shape, pixel_scale, nsub = _shape(shape), _positive(pixel_scale, "pixel_scale"), _whole(nsub, "nsub")
-    dtype = get_dtype() if dtype is None else dtype  # not `or`: dtype='' or 0 is refused, not the default
-    check_dtype(dtype)
+    dtype = chosen_dtype(dtype)
     grid = point_grid(uniform_groups(shape, pixel_scale, nsub), shape, dtype)
     kernel = kernel_fft(np.asarray(psf, dtype=dtype), shape)
     cols = np.asarray(blurred_columns(spec, jnp.zeros((0,), dtype), grid, kernel), dtype=float)
