@@ -684,8 +684,10 @@ def check_inputs_kept(problem: Any, folder: Path, config: str | Path | None = No
     keys = {name: f"output.{OUTPUT_SECTIONS[role]}.{role}" for role, name in file_names(problem.config).items()}
     for name in (*keys, *(own for own in filenames.RESERVED if own not in keys)):
         target = folder / name
+        if not target.is_file():
+            continue
         for what, path in inputs.items():
-            if path is None or not target.is_file() or not _same_file(target, Path(path).expanduser()):
+            if path is None or not _same_file(target, Path(path).expanduser()):
                 continue
             key = keys.get(name)
             writes = f"{key}: the fit would write {name}" if key else f"output.path: the fit writes its own {name}"
