@@ -588,7 +588,7 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
     from tinylens.problem import check_folder_argument, load
     from tinylens.results import tables
     from tinylens.results.truth import TRUTH_ERRORS, check_truth, read_truth, truth_step
-    from tinylens.survey.provenance import dataset_files, input_files, inputs_stamp
+    from tinylens.survey.provenance import dataset_files, inputs_stamp
 
     if truth_errors not in TRUTH_ERRORS:
         raise ConfigError(f"truth_errors must be one of {', '.join(map(repr, TRUTH_ERRORS))}; "
@@ -618,7 +618,7 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
                 "would overwrite each other's checkpoint and results. Wait for it to finish, or choose another "
                 "output.path in the config (or --output).")
         with folder_lock(out, filenames.FIT_LOCK, busy=busy), disk_full_reported(out):
-            kept_inputs = [*input_files(dataset_files(problem.dataset)).values(), *([path] if path else [])]
+            kept_inputs = list(fit_inputs(problem, path).values())
             # before result.json, whose record names them until then
             remove_replaced(out, replaced_files(out, set(file_names(problem.config).values()), kept_inputs))
             (out / filenames.RESULT).unlink(missing_ok=True)  # an old result must not look like this fit's
@@ -676,19 +676,13 @@ def check_inputs_kept(problem: Any, folder: Path, config: str | Path | None = No
     files (the dataset's, or the ``config`` file): with ``output.path: .`` and
     ``output.tables.summary: psf.fits`` the fit overwrote the PSF it fitted (a dataset path's
     ``[HDU]`` suffix left out: ``image.fits[0]`` is the file ``image.fits``)."""
-    from tinylens.survey.provenance import dataset_files, input_files
-
-    inputs: dict[str, str | Path | None] = {f"the dataset's {key} file": path
-                                            for key, path in input_files(dataset_files(problem.dataset)).items()}
-    inputs["this fit's config file"] = config
+    inputs = fit_inputs(problem, config)
     keys = {name: f"output.{OUTPUT_SECTIONS[role]}.{role}" for role, name in file_names(problem.config).items()}
     for name in (*keys, *(own for own in filenames.RESERVED if own not in keys)):
         target = folder / name
-        if not target.is_file():
-            continue
-        for what, path in inputs.items():
-            if path is None or not _same_file(target, Path(path).expanduser()):
-                continue
+        found = _input_at(target, inputs) if target.is_file() else None
+        if found is not None:
+            what, path = found
             key = keys.get(name)
             writes = f"{key}: the fit would write {name}" if key else f"output.path: the fit writes its own {name}"
             rename = f"another name for {key} or " if key else ""
@@ -705,13 +699,30 @@ def _check_history_kept(problem: Any, folder: Path, inputs: dict[str, Any]) -> N
 
     module, _, settings, _ = search_of(problem)
     history = module.history_file(settings, folder) if hasattr(module, "history_file") else None  # dynesty's
-    if history is None or not history.is_file():
-        return
-    for what, path in inputs.items():
-        if path is not None and _same_file(history, Path(path).expanduser()):
-            raise OutputError(f"inference.settings.history_filename: dynesty would write its evaluation history to "
-                              f"{history}, and that file is {what} ({path}), which it would overwrite. Choose "
-                              "another history_filename in the config.")
+    found = _input_at(history, inputs) if history is not None and history.is_file() else None
+    if found is not None:
+        what, path = found
+        raise OutputError(f"inference.settings.history_filename: dynesty would write its evaluation history to "
+                          f"{history}, and that file is {what} ({path}), which it would overwrite. Choose "
+                          "another history_filename in the config.")
+
+
+def fit_inputs(problem: Any, config: str | Path | None = None) -> dict[str, str | Path]:
+    """The fit's input files, by what each is: the dataset's (``the dataset's psf_path file``, its
+    ``[HDU]`` suffix left out) and, where given, the ``config`` file (``this fit's config file``)."""
+    from tinylens.survey.provenance import dataset_files, input_files
+
+    inputs: dict[str, str | Path] = {f"the dataset's {key} file": path
+                                     for key, path in input_files(dataset_files(problem.dataset)).items()}
+    if config is not None:
+        inputs["this fit's config file"] = config
+    return inputs
+
+
+def _input_at(target: Path, inputs: Mapping[str, str | Path]) -> tuple[str, str | Path] | None:
+    """The first of the fit's ``inputs`` (:func:`fit_inputs`: what -> path) that is the file
+    ``target`` (:func:`_same_file`), as (what, path); None where none is."""
+    return next(((what, path) for what, path in inputs.items() if _same_file(target, Path(path).expanduser())), None)
 
 
 def replaced_files(out: Path, written: Collection[str], inputs: Iterable[str | Path] = ()) -> list[Path]:
