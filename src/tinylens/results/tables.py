@@ -301,15 +301,16 @@ def write_table(path: str | Path, frame: pd.DataFrame) -> Path:
     end in ``.gz``, ``.bz2`` or ``.xz``, a CSV name in any compression pandas knows, and the file
     is compressed so. A name no file of its format can be written under (``summary.parquet.gz``:
     :func:`~tinylens.results.table_formats.table_name_problem`), or a FITS name of a frame FITS
-    cannot hold (:func:`fits_problem`), or a FITS, ECSV or JSON name of one with a column name
-    held twice, or a Parquet name of one Parquet cannot hold (:func:`parquet_problem`), is a
+    cannot hold (:func:`fits_problem`), or a name of one with a column name held twice (but a
+    CSV's), or a Parquet name of one Parquet cannot hold (:func:`parquet_problem`), is a
     ValueError, before any writing."""
     problem = table_name_problem(Path(path).name)
     if problem is not None:
         raise ValueError(f"Table {path} cannot be written: {problem}.")
     kind, compression = table_format(Path(path).name)
-    if kind in ("fits", "ecsv", "json") and (problem := _repeated_name_problem(frame, kind.upper())) is not None:
-        raise ValueError(f"Table {path} cannot be written as {kind.upper()}: {problem}.")
+    shown = {"fits": "FITS", "ecsv": "ECSV", "json": "JSON", "parquet": "Parquet"}.get(kind)
+    if shown is not None and (problem := _repeated_name_problem(frame, shown)) is not None:
+        raise ValueError(f"Table {path} cannot be written as {shown}: {problem}.")
     if kind == "fits" and (problem := fits_problem(frame)) is not None:
         raise ValueError(f"Table {path} cannot be written as FITS: {problem}.")
     if kind == "parquet" and (problem := parquet_problem(frame)) is not None:
@@ -342,9 +343,10 @@ def fits_problem(frame: pd.DataFrame) -> str | None:
 
 
 def _repeated_name_problem(frame: pd.DataFrame, kind: str) -> str | None:
-    """Why ``frame`` cannot be a ``kind`` table (FITS, ECSV or JSON), or None: a column name held
-    more than once, which astropy's ``Table.from_pandas`` fails on with an AttributeError, and
-    which JSON's records (one object per row) cannot hold: pandas kept the last column of the name."""
+    """Why ``frame`` cannot be a ``kind`` table (FITS, ECSV, JSON or Parquet), or None: a column
+    name held more than once, which astropy's ``Table.from_pandas`` fails on with an AttributeError,
+    which JSON's records (one object per row) cannot hold (pandas kept the last column of the name),
+    and which pandas refuses for Parquet naming no file."""
     repeated = frame.columns[frame.columns.duplicated()]
     if len(repeated) == 0:
         return None
