@@ -115,7 +115,7 @@ def test_a_fit_removes_what_a_killed_fit_left_unfinished_under_any_name_and_noth
 
 
 def test_a_fit_into_a_folder_that_can_be_written_but_not_listed_runs(tmp_path, data, monkeypatch):
-    """bb2752b's removal of a killed fit's temporaries listed the output folder, so a fit into one
+    """984ef84's removal of a killed fit's temporaries listed the output folder, so a fit into one
     that can be written but not listed (chmod 733, a shared drop folder) stopped at its start with
     'Error: FOLDER: Permission denied' (os.scandir's PermissionError); the fit runs there, as it
     did before."""

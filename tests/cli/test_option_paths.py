@@ -176,7 +176,7 @@ def test_a_url_encoded_or_numbered_name_in_a_missing_data_path_is_not_called_a_v
 
 
 def test_a_percent_variable_followed_by_two_hex_digits_is_still_a_variable(tmp_path):
-    """17cb25c took no %NAME% whose closing % is followed by two hex digits for a variable, to pass
+    """fb7cd66 took no %NAME% whose closing % is followed by two hex digits for a variable, to pass
     over d%C3%A9but%C3%A9's %A9but%; but %SCRATCH%2019, whose opening % starts no escape, is no
     URL-encoded name: a missing data path there was no longer said to hold a variable, and an
     output.path '%SCRATCH%2019/out' was taken, the fit written into a folder named so. Both are

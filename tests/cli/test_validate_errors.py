@@ -249,7 +249,7 @@ def test_an_output_path_with_an_environment_variable_is_refused_unless_output_re
 
 
 def test_an_output_path_into_a_folder_whose_real_name_holds_a_dollar_or_percent_is_taken(tmp_path, monkeypatch):
-    """b042956 refused any output.path that reads as holding a variable, so one into a folder that
+    """03bb055 refused any output.path that reads as holding a variable, so one into a folder that
     is really named so (lens_$A, fit_%RUN%, there already) could be given only with --output,
     where a data path in such a folder is read; such a folder is taken, the fit written into it,
     while one that is not there, or one named after a variable set here ($SCRATCH, made by an
@@ -271,7 +271,7 @@ def test_an_output_path_into_a_folder_whose_real_name_holds_a_dollar_or_percent_
 
 
 def test_an_output_path_into_a_percent_named_folder_is_refused_where_that_variable_is_set(tmp_path, monkeypatch):
-    """ff26b23 took an output.path into a folder there already unless os.path.expandvars changed
+    """a1947ae took an output.path into a folder there already unless os.path.expandvars changed
     it, which expands $RUN but not %RUN% outside Windows: with RUN set, 'fit_%RUN%/out' was taken
     while 'fit_$RUN/out' was refused. A %RUN% whose variable is set here is refused alike."""
     def edit(config, arrays):

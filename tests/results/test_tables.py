@@ -64,7 +64,7 @@ def test_remove_unfinished_deletes_what_a_killed_write_left_and_nothing_else(tmp
 
 def test_remove_all_unfinished_leaves_a_folder_that_cannot_be_listed_as_it_is(tmp_path, monkeypatch):
     """A fit's output folder that can be written but not listed (chmod 733, a shared drop folder)
-    made bb2752b's remove_all_unfinished raise os.scandir's PermissionError, which stopped every
+    made 984ef84's remove_all_unfinished raise os.scandir's PermissionError, which stopped every
     fit there at its start, where remove_unfinished's glob had found nothing; such a folder now
     has nothing removed, and a folder that can be listed has its temporaries removed as before."""
     import errno
