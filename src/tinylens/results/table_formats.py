@@ -22,7 +22,8 @@ COMPRESSIONS = {"parquet": (), "json": (".gz", ".bz2", ".xz"), "fits": (".gz", "
 #: Compressions that pandas writes only with a package of its own (by its import name), not
 #: always installed: a name so compressed is refused where it is not, before any work.
 NEEDS_PACKAGE = {".zst": "zstandard"}
-_NAMES = {"parquet": "Parquet", "json": "JSON", "fits": "FITS", "ecsv": "ECSV", "csv": "CSV"}
+#: How each format is named in a message.
+FORMAT_NAMES = {"parquet": "Parquet", "json": "JSON", "fits": "FITS", "ecsv": "ECSV", "csv": "CSV"}
 
 
 def _split(name: str) -> tuple[str, str]:
@@ -53,8 +54,8 @@ def table_name_problem(name: str) -> str | None:
     if not compression or compression in COMPRESSIONS[kind]:
         return None
     if not COMPRESSIONS[kind]:
-        return (f"a {_NAMES[kind]} table compresses its columns itself and is not compressed again as "
+        return (f"a {FORMAT_NAMES[kind]} table compresses its columns itself and is not compressed again as "
                 f"{compression}; name it {plain}")
     allowed = ", ".join(COMPRESSIONS[kind][:-1]) + f" or {COMPRESSIONS[kind][-1]}"
-    return (f"a {_NAMES[kind]} table is compressed as {allowed} only, not as {compression}; "
+    return (f"a {FORMAT_NAMES[kind]} table is compressed as {allowed} only, not as {compression}; "
             f"name it {plain}{COMPRESSIONS[kind][0]} or {plain}")

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from tinylens.errors import OutputError
-from tinylens.results.table_formats import table_format, table_name_problem
+from tinylens.results.table_formats import FORMAT_NAMES, table_format, table_name_problem
 
 #: Percentiles of the 68 % and 99.7 % (3 sigma) central intervals.
 INTERVALS = {"interval_68": (16.0, 84.0), "interval_997": (0.135, 99.865)}
@@ -300,21 +300,15 @@ def write_table(path: str | Path, frame: pd.DataFrame) -> Path:
     ``.fts``), ECSV for ``.ecsv``, else CSV (:func:`write_csv`); a JSON, FITS or ECSV name may
     end in ``.gz``, ``.bz2`` or ``.xz``, a CSV name in any compression pandas knows, and the file
     is compressed so. A name no file of its format can be written under (``summary.parquet.gz``:
-    :func:`~tinylens.results.table_formats.table_name_problem`), or a FITS name of a frame FITS
-    cannot hold (:func:`fits_problem`), or a name of one with a column name held twice (but a
-    CSV's), or a Parquet name of one Parquet cannot hold (:func:`parquet_problem`), is a
-    ValueError, before any writing."""
+    :func:`~tinylens.results.table_formats.table_name_problem`), or of a format that cannot hold
+    ``frame`` (:func:`frame_problem`), is a ValueError, before any writing."""
     problem = table_name_problem(Path(path).name)
     if problem is not None:
         raise ValueError(f"Table {path} cannot be written: {problem}.")
     kind, compression = table_format(Path(path).name)
-    shown = {"fits": "FITS", "ecsv": "ECSV", "json": "JSON", "parquet": "Parquet"}.get(kind)
-    if shown is not None and (problem := _repeated_name_problem(frame, shown)) is not None:
-        raise ValueError(f"Table {path} cannot be written as {shown}: {problem}.")
-    if kind == "fits" and (problem := fits_problem(frame)) is not None:
-        raise ValueError(f"Table {path} cannot be written as FITS: {problem}.")
-    if kind == "parquet" and (problem := parquet_problem(frame)) is not None:
-        raise ValueError(f"Table {path} cannot be written as Parquet: {problem}.")
+    problem = frame_problem(frame, kind)
+    if problem is not None:
+        raise ValueError(f"Table {path} cannot be written as {FORMAT_NAMES[kind]}: {problem}.")
     if kind == "parquet":
         return write_atomic(path, lambda tmp: frame.to_parquet(tmp, index=False))
     if kind == "json":
@@ -322,6 +316,18 @@ def write_table(path: str | Path, frame: pd.DataFrame) -> Path:
     if kind in ("fits", "ecsv"):
         return write_atomic(path, lambda tmp: tmp.write_bytes(_compressed(_astropy_bytes(frame, kind), compression)))
     return write_csv(path, frame)
+
+
+def frame_problem(frame: pd.DataFrame, kind: str) -> str | None:
+    """Why ``frame`` cannot be a table of the format ``kind`` (:func:`table_format`), or None: a
+    column name held twice, in any format but CSV (:func:`_repeated_name_problem`), then what FITS
+    (:func:`fits_problem`) or Parquet (:func:`parquet_problem`) cannot hold."""
+    problem = None if kind == "csv" else _repeated_name_problem(frame, FORMAT_NAMES[kind])
+    if problem is None and kind == "fits":
+        problem = fits_problem(frame)
+    if problem is None and kind == "parquet":
+        problem = parquet_problem(frame)
+    return problem
 
 
 def fits_problem(frame: pd.DataFrame) -> str | None:
