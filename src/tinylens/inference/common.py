@@ -405,3 +405,40 @@ class KeptInterrupt:
             return func(*args, **kwargs)
 
         return guarded
+
+
+#: Prior draws, in units of the live points, that a sampler may make without a finite log L before
+#: it is stopped: as many as dynesty makes for its first live points before it gives up.
+NO_FINITE_DRAWS = 1000
+
+
+class FiniteWatch:
+    """The likelihood calls made until one gave a finite value: past ``limit`` calls with none,
+    :meth:`see` raises a ConfigError of ``message(calls)``, so that a sampler whose likelihood is
+    finite nowhere stops and says why (nautilus draws from the priors for ever, its memory
+    growing; dynesty draws its first live points 1,000 times over, past any ``maxcall``)."""
+
+    def __init__(self, limit: int, message: Callable[[int], str]) -> None:
+        self.limit = int(limit)
+        self.message = message
+        self.calls = 0
+        self.seen = False
+
+    def see(self, values: Any) -> None:
+        """Count a batch's log L ``values``; a ConfigError past :attr:`limit` calls with none finite."""
+        if self.seen:
+            return
+        self.calls += int(np.size(values))
+        self.seen = bool(np.any(np.isfinite(values)))
+        if not self.seen and self.calls >= self.limit:
+            raise ConfigError(self.message(self.calls))
+
+    def watch(self, loglike: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        """``loglike`` whose values :meth:`see` sees."""
+
+        def watched(theta: Any) -> Any:
+            values = loglike(theta)
+            self.see(values)
+            return values
+
+        return watched

@@ -19,7 +19,7 @@ run of the pipeline (one more each time it widens the box) has a file of its own
 ``maxcall`` and ``maxiter`` are budgets of the whole fit, as nautilus's ``n_like_max`` is: a run
 resumed from its checkpoint gets what its earlier runs left (:func:`budget_left`), not a fresh one.
 Where log L is finite nowhere, dynesty's draws of its first live points stop at ``maxcall`` too
-(:class:`FirstLivePoints`), where dynesty would go on to 1,000 draws of ``nlive``.
+(:func:`first_live_points`), where dynesty would go on to 1,000 draws of ``nlive``.
 
 The result's ``n_likelihood_evals`` counts the likelihood calls really made, as nautilus's does
 and as the status line shows them (:class:`CallCount`): every proposal's, including those still
@@ -50,6 +50,8 @@ from tinylens.inference import InferenceResult
 from tinylens.errors import CheckpointWarning, ConfigError, outside_stacklevel
 from tinylens.inference.common import (
     MAX_BATCH,
+    NO_FINITE_DRAWS,
+    FiniteWatch,
     KeptInterrupt,
     SamplingClock,
     _is_whole,
@@ -475,10 +477,6 @@ def _sampler(problem, pool: BatchingPool, init: dict, seed, checkpoint: Path | N
 #: dynesty's RuntimeError where none of its draws of first live points has a finite log-likelihood.
 NO_FINITE_LIVE_POINT = re.compile(r"After (\d+) attempts, we could not find a single point")
 
-#: The draws of ``nlive`` first live points dynesty makes before it gives up when none has a finite log L.
-NO_FINITE_DRAWS = 1000
-
-
 def no_finite_live_point(attempts: int, nlive: int, maxcall: int | None = None) -> str:
     """Why dynesty cannot sample when log L is not finite at any of the ``attempts`` sets of
     ``nlive`` prior draws it made for its first live points (stopped by ``maxcall``, if given)."""
@@ -489,39 +487,16 @@ def no_finite_live_point(attempts: int, nlive: int, maxcall: int | None = None) 
             "`tinylens validate` lists the priors.")
 
 
-class FirstLivePoints:
-    """Watches dynesty's draws of its first live points until one has a finite log L. dynesty
-    draws ``nlive`` points again and again, up to :data:`NO_FINITE_DRAWS` times and past any
-    ``maxcall``, before it gives up: :meth:`see` raises the ConfigError of
+def first_live_points(nlive: int, maxcall: int | None = None) -> FiniteWatch:
+    """A watch of dynesty's draws of its first live points until one has a finite log L. dynesty
+    draws ``nlive`` points again and again, up to :data:`~tinylens.inference.common.NO_FINITE_DRAWS`
+    times and past any ``maxcall``, before it gives up: the watch raises the ConfigError of
     :func:`no_finite_live_point` once the draws with none finite reach ``maxcall`` (a whole number
     of draws, one at least) or dynesty's own limit, whichever comes first."""
-
-    def __init__(self, nlive: int, maxcall: int | None = None) -> None:
-        self.nlive, self.maxcall = int(nlive), None if maxcall is None else int(maxcall)
-        draws = NO_FINITE_DRAWS if maxcall is None else min(NO_FINITE_DRAWS, max(1, int(maxcall) // self.nlive))
-        self.limit = draws * self.nlive
-        self.calls = 0
-        self.seen = False
-
-    def see(self, values: Any) -> None:
-        """Count a batch's log L ``values``; the ConfigError once :attr:`limit` calls had none finite."""
-        if self.seen:
-            return
-        self.calls += int(np.size(values))
-        self.seen = bool(np.any(np.isfinite(values)))
-        if not self.seen and self.calls >= self.limit:
-            stopped_by = self.maxcall if self.limit < NO_FINITE_DRAWS * self.nlive else None
-            raise ConfigError(no_finite_live_point(self.calls // self.nlive, self.nlive, stopped_by))
-
-    def watch(self, loglike: Callable[[np.ndarray], Any]) -> Callable[[np.ndarray], Any]:
-        """``loglike`` whose values :meth:`see` sees."""
-
-        def watched(theta: np.ndarray) -> Any:
-            values = loglike(theta)
-            self.see(values)
-            return values
-
-        return watched
+    nlive = int(nlive)
+    draws = NO_FINITE_DRAWS if maxcall is None else min(NO_FINITE_DRAWS, max(1, int(maxcall) // nlive))
+    stopped_by = int(maxcall) if draws < NO_FINITE_DRAWS else None
+    return FiniteWatch(draws * nlive, lambda calls: no_finite_live_point(calls // nlive, nlive, stopped_by))
 
 
 def _converged(sampler, dlogz: float) -> bool:
@@ -584,7 +559,7 @@ def run(
         resume = prepare_checkpoint(checkpoint, key, own["resume"])
     status = LiveStatus("dynesty", enabled=progress)
     interrupt = KeptInterrupt()  # Ctrl-C during a garbage-collector callback (JAX's) is only printed
-    first = FirstLivePoints(init["nlive"], run_kw.get("maxcall"))
+    first = first_live_points(init["nlive"], run_kw.get("maxcall"))
     _LIKELIHOODS[key] = first.watch(interrupt.guard(status.wrap(problem.log_likelihood)))
     _BATCHERS[key] = Batcher(key)
     pool = BatchingPool(_BATCHERS[key], init["queue_size"])  # its threads serve the whole run

@@ -47,6 +47,8 @@ from tinylens.errors import CheckpointWarning, ConfigError, outside_stacklevel
 from tinylens.inference import InferenceResult
 from tinylens.inference.common import (
     MAX_BATCH,
+    NO_FINITE_DRAWS,
+    FiniteWatch,
     KeptInterrupt,
     SamplingClock,
     _is_whole,
@@ -331,34 +333,6 @@ def impossible_where_not_finite(loglike: Callable[[np.ndarray], Any],
     return finite_or_minus_inf
 
 
-#: Prior draws, in units of ``n_live``, that nautilus may make without a finite log L before it
-#: is stopped: as many as dynesty makes for its first live points before it gives up.
-NO_FINITE_DRAWS = 1000
-
-
-class FiniteWatch:
-    """The likelihood calls made until one gave a finite value. Where none has, nautilus builds no
-    bound from its points (all -inf alike) and draws from the priors for ever, its memory growing:
-    past ``limit`` calls :meth:`see` raises a ConfigError (:func:`no_finite_point`) instead."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = int(limit)
-        self.calls = 0
-        self.seen = False
-
-    def resume(self, sampler: Sampler) -> None:
-        """Count the calls and points of a ``sampler`` restored from its checkpoint."""
-        self.calls = int(sampler.n_like)
-        self.seen = any(np.any(np.isfinite(log_l)) for log_l in sampler.log_l)
-
-    def see(self, values: np.ndarray) -> None:
-        """Count a batch's ``values``; a ConfigError past :attr:`limit` calls with none finite."""
-        self.calls += int(np.size(values))
-        self.seen = self.seen or bool(np.any(np.isfinite(values)))
-        if not self.seen and self.calls >= self.limit:
-            raise ConfigError(no_finite_point(self.calls))
-
-
 def no_finite_point(calls: int) -> str:
     """Why nautilus cannot sample when log L is not finite at any of the ``calls`` points it drew."""
     return (f"inference (nautilus): log L is not finite at any of the {calls:,} points nautilus drew from the priors, "
@@ -463,7 +437,7 @@ def run(
         resumed = prepare_checkpoint(filepath, checkpoint_stamp(problem, settings), init["resume"])
     status = LiveStatus("nautilus", enabled=progress)
     interrupt = KeptInterrupt()  # Ctrl-C during a network's training is caught by scikit-learn
-    watch = FiniteWatch(NO_FINITE_DRAWS * init["n_live"])
+    watch = FiniteWatch(NO_FINITE_DRAWS * init["n_live"], no_finite_point)
 
     def build(resume: bool) -> CheckpointedSampler:  # noqa: ARG001 (a removed checkpoint is not read)
         return CheckpointedSampler(
@@ -477,8 +451,9 @@ def run(
         )
 
     sampler, resumed = open_checkpoint(build, filepath, resumed)
-    if resumed:
-        watch.resume(sampler)
+    if resumed:  # the calls and points of the sampler restored from its checkpoint
+        watch.calls = int(sampler.n_like)
+        watch.seen = any(np.any(np.isfinite(log_l)) for log_l in sampler.log_l)
     sampler.checkpoint_every = float(own["checkpoint_every"])
     apply_discard_exploration(sampler, run_kw)
     run_kw = apply_f_live(sampler, run_kw, filepath)
