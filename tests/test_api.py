@@ -12,7 +12,7 @@ FUNCTIONS = [name for name in tinylens.__all__ if inspect.isfunction(getattr(tin
 
 
 def test_the_api_has_functions():
-    assert set(FUNCTIONS) == {"fit", "load", "set_precision"}
+    assert set(FUNCTIONS) == {"fit", "load", "read_result", "set_precision"}
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)

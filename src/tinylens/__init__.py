@@ -6,6 +6,7 @@ Quick start::
     problem = tinylens.load("model_config.yaml")
     problem.log_likelihood(problem.prior_transform([0.5] * problem.ndim))
     result = tinylens.fit("model_config.yaml")    # sample, write tables and figures
+    result = tinylens.read_result("output")        # the same result, read back from its folder later
 
 Their warnings have classes of their own, to filter (``warnings.simplefilter("ignore",
 tinylens.DataWarning)``) or catch: :class:`DataWarning` (something in the data fixed or chosen
@@ -92,5 +93,25 @@ def load(config: str | os.PathLike[str] | Mapping[str, Any] | tinylens.config.Co
     return _load(config, dtype=dtype, base_dir=base_dir)
 
 
+def read_result(folder: str | os.PathLike[str]) -> FitResult:
+    """The :class:`FitResult` of a finished fit, read back from its output ``folder`` (or its
+    ``result.json``): what :func:`fit` returned, from ``result.json`` and the samples and summary
+    tables it names, in whatever format they were written. The samples of negligible weight that
+    the samples table leaves out are left out; ``output_dir`` is the folder given, ``truth`` None.
+
+    A folder that does not exist or holds no finished fit (no ``result.json``: a fit stopped or
+    still running, a survey's folder), a ``result.json`` of another program, and a table that is
+    missing or cannot be read raise :class:`OutputError`, naming the folder or file. See
+    :func:`tinylens.results.stored.read_result`.
+
+    >>> result = tinylens.read_result("output")
+    >>> result.median["lens_mass.0.theta_E"], result.samples.shape, result.summary
+    """
+    from tinylens.results.stored import read_result as _read_result
+
+    return _read_result(folder)
+
+
 __all__ = ["CheckpointWarning", "ConfigError", "ConfigTypeError", "ConfigValueError", "ConfigWarning", "DataError",
-           "DataWarning", "FitResult", "OutputError", "ParameterError", "TinyLensError", "fit", "load", "set_precision", "__version__"]
+           "DataWarning", "FitResult", "OutputError", "ParameterError", "TinyLensError", "fit", "load", "read_result",
+           "set_precision", "__version__"]

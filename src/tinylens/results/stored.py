@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from tinylens.errors import ConfigError, DataError, DataWarning, OutputError, listed, outside_stacklevel
 from tinylens.filenames import RESULT
+
+if TYPE_CHECKING:  # tinylens.fit imports this module's callers lazily
+    from tinylens.fit import FitResult
 
 
 def result_files(folders) -> list[Path]:
@@ -286,3 +290,134 @@ def load_stage_state(path: str | Path, param_names) -> tuple[dict[str, Any], np.
     if len(names) != len(param_names) or any(n not in (None, m) for n, m in zip(names, param_names)):
         raise ValueError(f"{path}: its parameters are not those of the template")
     return state, best
+
+
+#: The fields of a :class:`~tinylens.fit.FitResult` by parameter (or derived quantity) whose
+#: numbers ``result.json`` writes as null where they are not finite, read back as NaN.
+NUMBER_FIELDS = ("median", "max_likelihood", "max_log_likelihood", "interval_68", "interval_997", "derived")
+
+
+def read_result(folder: str | Path) -> FitResult:
+    """The :class:`~tinylens.fit.FitResult` of the finished fit whose output ``folder`` (or its
+    ``result.json``) is given: ``result.json``'s content, the samples, weights and log-likelihoods
+    of its samples table and its summary table (found by its ``files``, in the format they were
+    written in), ``output_dir`` the folder as given now. The samples table leaves out the samples
+    of negligible weight (:data:`~tinylens.results.tables.MIN_RELATIVE_WEIGHT`), so the result
+    holds those the table does; ``truth``, not written, is None; numbers written as null (not
+    finite) are NaN again. A folder that is missing or holds no finished fit, a result.json that
+    cannot be read or is not tinylens's, and a table that is missing or cannot be read are an
+    :class:`~tinylens.errors.OutputError` naming the folder or file."""
+    from dataclasses import MISSING, fields
+
+    from tinylens.fit import ARRAY_FIELDS, FitResult
+
+    folder = _fit_folder(folder)
+    record = folder / RESULT
+    stored = _fit_record(record)
+    missing = [f.name for f in fields(FitResult)
+               if f.default is MISSING and f.name not in (*ARRAY_FIELDS, "summary", "output_dir", *stored)]
+    files = stored.get("files")
+    missing += [f"files.{role}" for role in ("samples", "summary")
+                if "files" not in missing and not (isinstance(files, dict) and isinstance(files.get(role), str))]
+    if missing:
+        raise OutputError(f"{record}: it lacks {listed(missing)}, which a finished fit's result.json holds (written by "
+                          "another version of tinylens, or edited?)")
+    if not isinstance(stored["param_names"], list):
+        raise OutputError(f"{record}: its param_names should be a list of the free parameters' names; got "
+                          f"{json_text(stored['param_names'])} (edited?)")
+    kept = {f.name for f in fields(FitResult)} - {*ARRAY_FIELDS, "summary", "truth", "output_dir", "param_names"}
+    content = {key: value for key, value in stored.items() if key in kept}
+    content.update({key: _nan_for_null(content[key]) for key in NUMBER_FIELDS})
+    names = [str(name) for name in stored["param_names"]]
+    samples = _stored_table(folder, record, files, "samples")
+    absent = [name for name in (*names, "weight", "log_likelihood") if name not in samples.columns]
+    if absent:
+        raise OutputError(f"{folder / files['samples']}: the samples table lacks the column(s) {listed(absent)} of the "
+                          f"fit in {record} (replaced or edited since the fit?)")
+    return FitResult(**content, param_names=tuple(names), output_dir=folder,
+                     samples=samples[names].to_numpy(dtype=float), weights=samples["weight"].to_numpy(dtype=float),
+                     log_likelihood=samples["log_likelihood"].to_numpy(dtype=float),
+                     summary=_stored_table(folder, record, files, "summary"))
+
+
+def _fit_folder(folder: str | Path) -> Path:
+    """The fit's output folder that ``folder`` names (a fit's ``result.json`` given: its folder),
+    absolute; a ConfigError where it is no path or an empty text, an OutputError where it is no
+    folder (:func:`_no_result`) or holds no ``result.json``."""
+    from tinylens.config.loader import home_expanded
+
+    if not isinstance(folder, (str, os.PathLike)) or (isinstance(folder, str) and not folder.strip()):
+        raise ConfigError(f"read_result takes the output folder of a fit (a str or pathlib.Path); got "
+                          f"{type(folder).__name__} {folder!r}.")
+    path = home_expanded(folder).absolute()
+    if path.name == RESULT and path.is_file():
+        return path.parent
+    if not path.is_dir():
+        what = "is a file, not" if path.exists() else "does not exist; give"
+        raise OutputError(f"{path} {what} the output folder of a fit (the output.path of its config, or the output "
+                          "given to tinylens fit), which holds its result.json.")
+    if not (path / RESULT).is_file():
+        raise OutputError(_no_result(path))
+    return path
+
+
+def _no_result(folder: Path) -> str:
+    """Why ``folder``, which holds no ``result.json``, holds no finished fit: a survey's folder
+    (its fits are in ``lenses/<lens_id>/``), a fit not finished (stopped, or still running: its
+    checkpoint or lock is there), or no fit's output folder."""
+    from tinylens.filenames import FIT_LOCK, checkpoint_names
+    from tinylens.survey.runner import LENSES_DIR
+
+    if (folder / LENSES_DIR).is_dir():
+        return (f"{folder} holds a survey, not a single fit: give the folder of one of its lenses "
+                f"({folder / LENSES_DIR / '<lens_id>'}).")
+    left = [name for name in (*checkpoint_names(), FIT_LOCK) if (folder / name).is_file()]
+    if left:
+        return (f"{folder} holds no {RESULT}: the fit there has not finished (its {listed(left)} is there: it was "
+                "stopped, or is still running). Run the fit again to finish it; its result.json is written last.")
+    return (f"{folder} holds no {RESULT}, so it holds no finished fit: it is not a fit's output folder (the "
+            "output.path of its config), or its fit stopped before it began (result.json is written last).")
+
+
+def _fit_record(record: Path) -> dict[str, Any]:
+    """The content of the ``result.json`` at ``record``; an OutputError naming it where it cannot be
+    read or is not tinylens's (no ``versions.tinylens``: another program's)."""
+    try:
+        stored = json.loads(record.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise OutputError(f"{record}: not a readable result.json ({type(err).__name__}: {err})") from None
+    versions = stored.get("versions") if isinstance(stored, dict) else None
+    if not (isinstance(versions, dict) and "tinylens" in versions):
+        raise OutputError(f"{record}: not a tinylens result.json (it records no versions.tinylens): written by "
+                          "another program, so this folder holds no tinylens fit.")
+    return stored
+
+
+def _stored_table(folder: Path, record: Path, files: dict[str, str], role: str) -> Any:
+    """The ``role`` table (``samples``, ``summary``) that the fit in ``folder`` wrote, named by
+    ``files`` (its result.json's, at ``record``); an OutputError naming it where it is missing or
+    cannot be read."""
+    from tinylens.results.tables import read_table_file
+
+    path = folder / files[role]
+    if not path.is_file():
+        raise OutputError(f"{path}: no such file; it is the {role} table of the fit in {folder} (files.{role} in "
+                          f"{record}), deleted or moved since the fit.")
+    try:
+        return read_table_file(path)
+    except Exception as err:  # noqa: BLE001 - pandas, pyarrow and astropy raise many types for a bad file
+        detail = " ".join(str(err).split())[:200]
+        raise OutputError(f"{path}: the {role} table of the fit in {folder} cannot be read ({type(err).__name__}: "
+                          f"{detail}).") from None
+
+
+def _nan_for_null(value: Any) -> Any:
+    """``value`` (from result.json) with each null, where a number was not finite, as NaN, in
+    its mappings and lists."""
+    if value is None:
+        return math.nan
+    if isinstance(value, dict):
+        return {key: _nan_for_null(v) for key, v in value.items()}
+    if isinstance(value, list):
+        return [_nan_for_null(v) for v in value]
+    return value

@@ -318,6 +318,29 @@ def write_table(path: str | Path, frame: pd.DataFrame) -> Path:
     return write_csv(path, frame)
 
 
+def read_table_file(path: str | Path) -> pd.DataFrame:
+    """The table at ``path``, read in the format and compression its name says
+    (:func:`~tinylens.results.table_formats.table_format`), as :func:`write_table` wrote it: each
+    float as written, a missing value as NaN. A file that cannot be read raises its reader's error
+    (pandas', pyarrow's, astropy's, or an OSError)."""
+    path = Path(path)
+    kind, compression = table_format(path.name)
+    if kind == "parquet":
+        return pd.read_parquet(path)
+    method = CSV_METHODS.get(compression)
+    if kind == "json":
+        return pd.read_json(path, precise_float=True, dtype=False, compression=method)
+    if kind in ("fits", "ecsv"):
+        from astropy.table import Table
+
+        content = _DECOMPRESSORS[compression](path.read_bytes())
+        source = io.BytesIO(content) if kind == "fits" else content.decode("utf-8")
+        table = Table.read(source, format="fits" if kind == "fits" else "ascii.ecsv")
+        table.convert_bytestring_to_unicode()  # a FITS table's text columns are bytes
+        return table.to_pandas()
+    return pd.read_csv(path, compression=None if method is None else {"method": method})
+
+
 def frame_problem(frame: pd.DataFrame, kind: str) -> str | None:
     """Why ``frame`` cannot be a table of the format ``kind`` (:func:`table_format`), or None: a
     column name held twice, in any format but CSV (:func:`_repeated_name_problem`), then what FITS
@@ -411,6 +434,11 @@ def _object_problem(name: str, column: pd.Series) -> str | None:
 #: Compressors of a text table by its name's compression suffix (:data:`COMPRESSIONS`).
 _COMPRESSORS: dict[str, Callable[[bytes], bytes]] = {"": bytes, ".gz": gzip.compress, ".bz2": bz2.compress,
                                                      ".xz": lzma.compress}
+
+
+#: Decompressors of a JSON, FITS or ECSV table by its name's compression suffix (:data:`_COMPRESSORS`).
+_DECOMPRESSORS: dict[str, Callable[[bytes], bytes]] = {"": bytes, ".gz": gzip.decompress, ".bz2": bz2.decompress,
+                                                       ".xz": lzma.decompress}
 
 
 def _compressed(content: str | bytes, compression: str) -> bytes:

@@ -1,0 +1,147 @@
+"""``tinylens.read_result(folder)``: the FitResult of a finished fit, read back from its output
+folder (result.json, the samples table and the summary table) the next day."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import tinylens
+from tiny_lens import tiny_config, write_tiny_lens
+from tinylens.errors import OutputError
+from tinylens.results.tables import MIN_RELATIVE_WEIGHT, write_table
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    """A real fit of the tiny lens (the sampler alone, no figures: quickly), with a truth, and
+    its output folder."""
+    folder = tmp_path_factory.mktemp("read_result")
+    write_tiny_lens(folder)
+    config = tiny_config(output=str(folder / "results"))
+    config["pipeline"], config["output"]["draw_figures"] = {"enabled": False}, "none"
+    result = tinylens.fit(config, progress=False, base_dir=folder, truth={"lens_mass.0.theta_E": 1.0})
+    return result, folder / "results"
+
+
+def as_written(result: tinylens.FitResult, **changes) -> tinylens.FitResult:
+    """``result`` as its files hold it: the samples of negligible weight, which the samples table
+    leaves out, left out, and no truth (not written), with ``changes``."""
+    kept = result.weights >= MIN_RELATIVE_WEIGHT * result.weights.max()
+    return replace(result, samples=result.samples[kept], weights=result.weights[kept],
+                   log_likelihood=result.log_likelihood[kept], truth=None, **changes)
+
+
+def test_a_finished_fit_reads_back_as_the_result_fit_returned(fitted):
+    """There was no way to get a FitResult back from a fit's output folder: a user coming back
+    to a finished fit had to read result.json and the tables by hand. read_result(folder) (or
+    its result.json) returns what fit returned, but the samples table's negligible samples."""
+    result, out = fitted
+    read = tinylens.read_result(out)
+    assert isinstance(read, tinylens.FitResult) and read.output_dir == out and read.truth is None
+    assert read == as_written(result)
+    expected = as_written(result)
+    assert len(read.samples) > 100 and read.samples.shape == (len(read.weights), len(result.param_names))
+    np.testing.assert_array_equal(read.samples, expected.samples)
+    np.testing.assert_array_equal(read.weights, expected.weights)
+    np.testing.assert_array_equal(read.log_likelihood, expected.log_likelihood)
+    assert read.param_names == result.param_names and read.median == result.median
+    assert read.total_time_s == result.total_time_s and read.converged == result.converged
+    assert tinylens.read_result(str(out / "result.json")) == read
+
+
+@pytest.mark.parametrize("samples, summary", [
+    ("samples.parquet", "summary.pq"), ("samples.json.gz", "summary.json"), ("samples.fits", "summary.fits.bz2"),
+    ("samples.ecsv.xz", "summary.ecsv"), ("samples.csv.tar.gz", "summary.CSV.ZIP"),
+])
+def test_tables_of_any_format_read_back_the_same(fitted, tmp_path, samples, summary):
+    """output.tables names another format (Parquet, JSON, FITS, ECSV, a compressed CSV): the
+    tables read back in the format their names say, with the same values and column types."""
+    result, out = fitted
+    stored = json.loads((out / "result.json").read_text())
+    files = {**stored["files"], "samples": samples, "summary": summary}
+    write_table(tmp_path / samples, pd.read_csv(out / stored["files"]["samples"]))
+    write_table(tmp_path / summary, result.summary)
+    (tmp_path / "result.json").write_text(json.dumps({**stored, "files": files}))
+    assert tinylens.read_result(tmp_path) == as_written(result, files=files, output_dir=tmp_path)
+
+
+def test_a_number_written_as_null_reads_back_as_nan(fitted, tmp_path):
+    """result.json writes a number that is not finite (a derived magnitude of no flux) as null;
+    it reads back as NaN, a number, as fit returned it."""
+    result, out = fitted
+    shutil.copytree(out, tmp_path, dirs_exist_ok=True)
+    stored = json.loads((tmp_path / "result.json").read_text())
+    name = next(iter(stored["derived"]))
+    stored["derived"][name]["interval_68"][0] = None
+    (tmp_path / "result.json").write_text(json.dumps(stored))
+    read = tinylens.read_result(tmp_path)
+    assert np.isnan(read.derived[name]["interval_68"][0])
+    assert read.derived[name]["interval_68"][1] == result.derived[name]["interval_68"][1]
+
+
+def test_no_folder_or_no_finished_fit_is_an_error_naming_the_folder(tmp_path):
+    """A folder that does not exist, a file, a folder of no fit, of a fit not finished (its
+    checkpoint there) or of a survey: an OutputError naming the folder and saying which."""
+    with pytest.raises(OutputError, match=re.escape(f"{tmp_path / 'nowhere'} does not exist")):
+        tinylens.read_result(tmp_path / "nowhere")
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(OutputError, match=re.escape(f"{tmp_path / 'notes.txt'} is a file, not the output folder")):
+        tinylens.read_result(tmp_path / "notes.txt")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(OutputError, match=re.escape(f"{tmp_path / 'empty'} holds no result.json, so it holds no "
+                                                    "finished fit")):
+        tinylens.read_result(tmp_path / "empty")
+    (tmp_path / "stopped").mkdir()
+    (tmp_path / "stopped" / "checkpoint.hdf5").write_bytes(b"")
+    with pytest.raises(OutputError, match=re.escape(f"{tmp_path / 'stopped'} holds no result.json: the fit there has "
+                                                    "not finished (its checkpoint.hdf5 is there")):
+        tinylens.read_result(tmp_path / "stopped")
+    (tmp_path / "survey" / "lenses" / "lens1").mkdir(parents=True)
+    with pytest.raises(OutputError, match=re.escape(f"{tmp_path / 'survey'} holds a survey, not a single fit")):
+        tinylens.read_result(tmp_path / "survey")
+    with pytest.raises(tinylens.ConfigError, match="read_result takes the output folder of a fit"):
+        tinylens.read_result("")
+
+
+@pytest.mark.parametrize("content, fragment", [
+    ('{"name": "other", "version": "1.0"}', "not a tinylens result.json (it records no versions.tinylens): "
+                                            "written by another program"),
+    ("[1, 2]", "not a tinylens result.json"),
+    ("{not json", "not a readable result.json (JSONDecodeError"),
+    ('{"versions": {"tinylens": "0.1"}, "method": "nautilus"}', "it lacks param_names, median, max_likelihood"),
+])
+def test_a_result_json_of_another_program_is_an_error_naming_it(tmp_path, content, fragment):
+    (tmp_path / "result.json").write_text(content)
+    with pytest.raises(OutputError, match=re.escape(f"{tmp_path / 'result.json'}: {fragment}")):
+        tinylens.read_result(tmp_path)
+
+
+def test_a_missing_or_unreadable_table_is_an_error_naming_it(fitted, tmp_path):
+    """The samples table deleted, garbled, or lacking a parameter's column: an OutputError naming
+    the table, the fit's folder and its files entry."""
+    result, out = fitted
+    shutil.copytree(out, tmp_path, dirs_exist_ok=True)
+    table = tmp_path / result.files["samples"]
+    table.unlink()
+    with pytest.raises(OutputError, match=re.escape(f"{table}: no such file; it is the samples table of the fit in "
+                                                    f"{tmp_path} (files.samples in {tmp_path / 'result.json'})")):
+        tinylens.read_result(tmp_path)
+    pd.DataFrame({"weight": [1.0], "log_likelihood": [0.0]}).to_csv(table, index=False)
+    with pytest.raises(OutputError, match=re.escape(f"{table}: the samples table lacks the column(s) "
+                                                    f"{', '.join(result.param_names)}")):
+        tinylens.read_result(tmp_path)
+    stored = json.loads((tmp_path / "result.json").read_text())
+    (tmp_path / "broken.parquet").write_bytes(b"not parquet")
+    files = {**stored["files"], "summary": "broken.parquet"}
+    (tmp_path / "result.json").write_text(json.dumps({**stored, "files": files}))
+    pd.read_csv(out / result.files["samples"]).to_csv(table, index=False)
+    with pytest.raises(OutputError, match=re.escape(f"{tmp_path / 'broken.parquet'}: the summary table of the fit in "
+                                                    f"{tmp_path} cannot be read (")):
+        tinylens.read_result(tmp_path)
