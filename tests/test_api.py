@@ -52,6 +52,21 @@ def test_load_is_typed_as_the_function_it_calls():
     assert [ours[p] for p in ("config", "base_dir", "return")] == [theirs[p] for p in ("config", "base_dir", "return")]
 
 
+def test_the_class_load_returns_is_exported():
+    """tinylens.load returns a Problem, but tinylens.Problem was an AttributeError (an
+    ``isinstance`` or an annotation had to name tinylens.problem.Problem); it is exported, the
+    class load's return is typed as (imported when first named: see tests/test_startup.py)."""
+    import typing
+
+    from tinylens.problem import Problem
+
+    assert "Problem" in tinylens.__all__ and tinylens.Problem is Problem
+    assert typing.get_type_hints(tinylens.load)["return"] is tinylens.Problem
+    from tinylens import Problem as imported
+
+    assert imported is Problem
+
+
 def test_each_error_a_user_is_told_to_catch_is_exported():
     """tinylens.fit documents an OutputError (an output folder that cannot be written, a full
     disk) and a Problem raises a ParameterError (a parameter vector of the wrong shape), but

@@ -32,26 +32,35 @@ from tinylens.precision import set_precision
 #: typing.get_type_hints resolves, while ``import tinylens`` stays light (no JAX, no pydantic models).
 LAZY_SUBMODULES = ("config", "problem")
 
+#: Classes of :data:`__all__` defined in a heavy submodule (the class :func:`load` returns), by
+#: that submodule's name: ``tinylens.Problem`` imports it when first named.
+LAZY_CLASSES = {"Problem": "problem"}
+
 
 def __getattr__(name: str) -> Any:
-    """``tinylens.config`` and ``tinylens.problem`` (:data:`LAZY_SUBMODULES`), imported when first named."""
-    if name in LAZY_SUBMODULES:
-        from importlib import import_module
+    """``tinylens.config`` and ``tinylens.problem`` (:data:`LAZY_SUBMODULES`) and ``tinylens.Problem``
+    (:data:`LAZY_CLASSES`), imported when first named."""
+    from importlib import import_module
 
+    if name in LAZY_SUBMODULES:
         return import_module(f"tinylens.{name}")
+    if name in LAZY_CLASSES:
+        return getattr(import_module(f"tinylens.{LAZY_CLASSES[name]}"), name)
     raise AttributeError(f"module 'tinylens' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
     """What ``dir(tinylens)`` (and a notebook's completion) lists: :data:`__all__` and the submodules
     imported so far, not the names imported for load's annotations (``os``, ``Any``, ``tinylens``).
-    :data:`LAZY_SUBMODULES` not yet imported are left out, so that ``help(tinylens)``, which gets
-    each name listed, does not import JAX."""
+    :data:`LAZY_SUBMODULES` not yet imported are left out, as are :data:`LAZY_CLASSES` whose module
+    is not, so that ``help(tinylens)``, which gets each name listed, does not import JAX."""
+    import sys
     from types import ModuleType
 
     imported = (name for name, value in globals().items()
                 if isinstance(value, ModuleType) and value.__name__ == f"{__name__}.{name}")
-    return sorted({*__all__, *imported})
+    unloaded = {name for name, module in LAZY_CLASSES.items() if f"{__name__}.{module}" not in sys.modules}
+    return sorted({*__all__, *imported} - unloaded)
 
 
 def _installed_version(distribution: str = "tinylens") -> str:
@@ -113,5 +122,5 @@ def read_result(folder: str | os.PathLike[str]) -> FitResult:
 
 
 __all__ = ["CheckpointWarning", "ConfigError", "ConfigTypeError", "ConfigValueError", "ConfigWarning", "DataError",
-           "DataWarning", "FitResult", "OutputError", "ParameterError", "TinyLensError", "fit", "load", "read_result",
-           "set_precision", "__version__"]
+           "DataWarning", "FitResult", "OutputError", "ParameterError", "Problem", "TinyLensError", "fit", "load",
+           "read_result", "set_precision", "__version__"]
