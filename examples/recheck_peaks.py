@@ -68,7 +68,7 @@ def recheck_state(path: Path, lenses: dict, template: dict) -> dict:
     problem = tinylens.load(lens_config(template, lenses[lens], "recheck_out"))
     try:
         _, best = load_stage_state(path, problem.param_names)
-    except ValueError as exc:
+    except TinyLensError as exc:
         raise SystemExit(f"error: {exc}") from None
     return _row(str(path), problem, best, None)
 

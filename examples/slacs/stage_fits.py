@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"error: {err}") from None
     try:
         states = [load_stage_state(path, problem.param_names)[0] for path in args.states]
-    except ValueError as exc:
+    except TinyLensError as exc:
         ap.error(str(exc))
     fig = figure(problem, states, labels, args.lens, args.reference)
     out = Path(args.output)

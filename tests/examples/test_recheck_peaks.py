@@ -63,6 +63,7 @@ def test_recheck_peaks_reads_stages_only_states(tmp_path, capsys):
     ("tiny.json", None, "no such file"),
     ("tiny.json", "not json", "not a readable state"),
     ("tiny.json", '{"stages": {}}', "it has no 'best'"),
+    ("tiny.json", '{"best": 3}', "its best should be a list of numbers"),
     ("other.json", '{"best": [1.0]}', "no lens 'other' in --lens-dir"),
 ])
 def test_recheck_peaks_refuses_a_state_file_that_is_not_one_in_a_line(tmp_path, name, text, message):

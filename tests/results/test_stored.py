@@ -422,3 +422,40 @@ def test_a_result_whose_files_changed_since_the_fit_is_announced_by_file(tmp_pat
     with warnings.catch_warnings():
         warnings.simplefilter("error", DataWarning)
         load_stored(path)
+
+
+NAMES = ("lens_mass.0.theta_E", "source_light.0.R_sersic")
+
+
+@pytest.mark.parametrize("text, fragment", [
+    (None, "no such file"),
+    ("{not json", "not a readable state of stages_only.py (JSONDecodeError"),
+    ('{"stages": {}}', "not a state of stages_only.py --states (it has no 'best')"),
+    ('{"best": 3}', "its best should be a list of numbers, one for each free parameter; got 3"),
+    ('{"best": null}', "its best should be a list of numbers, one for each free parameter; got null"),
+    ('{"best": ["a", "b"]}', 'its best should be a list of numbers, one for each free parameter; got ["a", "b"]'),
+    ('{"best": [1.0, 0.2], "param_names": 5}', "its parameters are not those of the template"),
+    ('{"best": [1.0], "param_names": ["lens_mass.0.theta_E", "source_light.0.R_sersic"]}',
+     "its parameters are not those of the template"),
+    ('{"best": [1.0, 0.2], "param_names": ["lens_mass.0.theta_E", "source_light.0.n_sersic"]}',
+     "its parameters are not those of the template"),
+], ids=["missing", "not-json", "no-best", "best-a-number", "best-null", "best-text", "names-a-number",
+        "best-short", "other-names"])
+def test_a_stage_state_that_is_not_one_is_an_output_error_naming_the_file(tmp_path, text, fragment):
+    """load_stage_state (a state of examples/stages_only.py --states) raised a plain ValueError,
+    which no caller catching tinylens's errors (TinyLensError) caught, and for a 'best' that is no
+    list a TypeError ("len() of unsized object"), a traceback in recheck_peaks.py; each such file
+    is now an OutputError naming it and what is wrong, as load_stored's result.json is."""
+    from tinylens.results.stored import load_stage_state
+
+    path = tmp_path / "J0000.json"
+    if text is not None:
+        path.write_text(text)
+    with pytest.raises(OutputError) as err:
+        load_stage_state(path, NAMES)
+    assert str(err.value).startswith(f"{path}: ") and fragment in str(err.value), str(err.value)
+    path.write_text('{"best": [1.0, 0.2], "param_names": ["lens_mass.0.theta_E", "source_light.0.R_sersic"]}')
+    state, best = load_stage_state(path, NAMES)
+    assert best.tolist() == [1.0, 0.2] and state["param_names"] == list(NAMES)
+    path.write_text('{"best": [1.0, 0.2]}')  # an older state: no names, only its length
+    assert load_stage_state(path, NAMES)[1].tolist() == [1.0, 0.2]
