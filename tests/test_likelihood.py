@@ -96,6 +96,37 @@ def test_batch_equals_single_calls_and_nan_isolated(clean_image, write_fits):
     np.testing.assert_allclose(np.delete(out, 3), np.delete(batch[:8], 3), rtol=1e-5, atol=1e-3)
 
 
+@pytest.mark.parametrize("value", [np.inf, -np.inf, np.nan], ids=["+inf", "-inf", "nan"])
+def test_a_non_finite_parameter_gives_minus_inf_for_its_row_only(tmp_path, value):
+    """A NaN parameter gave log L = -inf, but +-inf in the source's size or position gave a finite
+    one (the size floored, or a source moved off to infinity: an empty model of amplitude 0), a
+    point a sampler or optimiser would take as fine. Each
+    of +inf, -inf and NaN, in each parameter, now gives -inf for its row, in a batch and under
+    jax.vmap, the other rows as they were."""
+    import jax
+    import jax.numpy as jnp
+
+    from tiny_lens import FREE_TRUTH, write_tiny_lens
+
+    problem = tinylens.load(write_tiny_lens(tmp_path / "lens"))
+    truth = np.array([FREE_TRUTH[n] for n in problem.param_names])
+    rows = truth * np.linspace(0.95, 1.05, 4)[:, None]
+    good = problem.log_likelihood(rows)
+    assert np.isfinite(good).all()
+    per_param = []
+    for i in range(problem.ndim):
+        bad = rows.copy()
+        bad[1, i] = value
+        out = problem.log_likelihood(bad)
+        assert out[1] == -np.inf, (problem.param_names[i], out[1])
+        np.testing.assert_array_equal(np.delete(out, 1), np.delete(good, 1))
+        per_param.append(bad[1])
+    vmapped = np.asarray(jax.vmap(problem.log_likelihood_jax)(jnp.asarray(np.vstack([rows, per_param]))))
+    assert (vmapped[len(rows):] == -np.inf).all(), vmapped
+    np.testing.assert_allclose(vmapped[:len(rows)], good, rtol=1e-5)
+    assert problem.log_prior(np.array(per_param)).tolist() == [-np.inf] * problem.ndim  # so the posterior, too
+
+
 def test_masked_pixels_carry_no_weight(clean_image, write_fits, tmp_path):
     image, kernel = clean_image
     rng = np.random.default_rng(4)

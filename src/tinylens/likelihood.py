@@ -2,7 +2,7 @@
 
 ``log L = -chi^2 / 2 - sum_i log(2 pi sigma_i^2) / 2`` over the pixels used (the mask).
 Written for one parameter vector (:class:`tinylens.problem.Problem` batches and compiles it). A
-non-finite value becomes ``-inf`` for that sample only.
+non-finite value, or a vector holding a non-finite parameter, becomes ``-inf`` for that sample only.
 """
 
 from __future__ import annotations
@@ -138,7 +138,8 @@ def solve(spec: ModelSpec, imaging: Imaging, theta: jnp.ndarray, solver: str = "
         model = fixed
     chi2 = jnp.sum(imaging.weight * (imaging.data - model) ** 2)
     ll = -0.5 * chi2 - imaging.log_norm
-    ll = jnp.where(jnp.isfinite(ll), ll, -jnp.inf)
+    # an infinite parameter can give a finite value (a size floored, a source moved off the image): -inf as for NaN
+    ll = jnp.where(jnp.isfinite(ll) & jnp.all(jnp.isfinite(theta)), ll, -jnp.inf)
     return Fit(amps, model, chi2, ll)
 
 
