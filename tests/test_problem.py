@@ -573,3 +573,39 @@ def test_a_problem_copied_with_other_data_and_an_imaging_of_its_own_computes_on_
     unpickled = pickle.loads(pickle.dumps(problem))
     assert dataclasses.replace(unpickled, dataset=doubled).log_likelihood(theta) == pytest.approx(
         rebuilt.log_likelihood(theta), rel=1e-6)
+
+
+def test_an_imaging_of_another_precision_than_the_problem_is_refused_by_name(lens):
+    """``problem.derive(imaging=mine)`` or ``dataclasses.replace(problem, imaging=mine)`` with
+    ``mine`` made in float32 for a float64 problem (make_imaging's default) was taken silently: the
+    problem said dtype float64 but precision float32, and computed in a mix of both
+    (log_likelihood_jax returned float32). It is refused, naming both precisions and how to make
+    it; the imaging given with its own dtype, or made in the problem's, is taken as before."""
+    import dataclasses
+
+    import numpy as np
+
+    from oracle import x64
+    from tinylens import likelihood as lk
+    from tinylens.errors import ConfigValueError
+
+    with x64():
+        p64 = tinylens.load(lens, dtype="float64")
+        p32 = tinylens.load(lens, dtype="float32")
+        theta = p64.prior_transform(np.full(p64.ndim, 0.5))
+        d = p64.dataset
+        mine32 = lk.make_imaging(d.data, d.noise, d.psf, d.mask, d.pixel_scale, d.nsub)  # float32, the default
+        for make in (lambda: p64.derive(imaging=mine32), lambda: dataclasses.replace(p64, imaging=mine32),
+                     lambda: p32.derive(imaging=p64.imaging)):
+            with pytest.raises(ConfigValueError, match=r"^imaging: it holds float(32|64) arrays, but the problem's "
+                                                       r"dtype is float(64|32): it would compute in a mix of both\. "
+                                                       r"Make the imaging in float(64|32) \(tinylens\.likelihood\."
+                                                       r"make_imaging\(\.\.\., dtype=problem\.dtype\)\)"):
+                make()
+        ours = dataclasses.replace(p64, dtype="float32", imaging=mine32)
+        assert ours.imaging is mine32 and ours.precision == "float32"
+        assert ours.log_likelihood(theta) == pytest.approx(p32.log_likelihood(theta), rel=1e-6)
+        mine64 = lk.make_imaging(d.data, d.noise, d.psf, d.mask, d.pixel_scale, d.nsub, p64.dtype)
+        derived = p64.derive(imaging=mine64)
+        assert derived.precision == "float64" and derived.log_likelihood_jax(theta).dtype == np.float64
+        assert derived.log_likelihood(theta) == pytest.approx(p64.log_likelihood(theta), rel=1e-9)

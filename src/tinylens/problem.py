@@ -26,7 +26,7 @@ from tinylens.config.model_spec import ModelSpec, build_model_spec
 from tinylens.data import Dataset, load_dataset
 from tinylens.data.dataset import check_used_pixels, same_value
 from tinylens.data.value_range import check_float32_range
-from tinylens.errors import ConfigError, ParameterError, listed
+from tinylens.errors import ConfigError, ConfigValueError, ParameterError, listed
 from tinylens.forward import blurred_columns, column_owner, component_values, amplitude_value, _light
 from tinylens.numerics.adaptive import groups_from_map, nsub_map
 from tinylens.numerics.convolution import kernel_fft
@@ -45,6 +45,13 @@ def _same_source(built: tuple, now: tuple) -> bool:
     """Whether an imaging built from ``built`` (:meth:`Problem._imaging_source`, then the imaging) is
     that of ``now``: the same dataset object (its arrays are read-only), an equal dtype and supersampling."""
     return built[0] is now[0] and built[1] == now[1] and built[2] == now[2]
+
+
+def imaging_precisions(imaging: lk.Imaging) -> set[str]:
+    """The precisions of ``imaging``'s arrays (``{"float32"}``): each float array's dtype, each
+    complex one's (the PSF's transform) that of its real part."""
+    leaves = (a for a in jax.tree.leaves(imaging) if hasattr(a, "dtype") and jnp.issubdtype(a.dtype, jnp.inexact))
+    return {np.finfo(a.dtype).dtype.name for a in leaves}
 
 
 def _chunks(n: int, max_chunk: int, pad_to: int) -> list[int]:
@@ -74,7 +81,8 @@ class Problem:
     methods return is float64 numpy (arrays, or Python floats) in either precision, the values
     of a float32 problem being its float32 results widened. A copy by ``dataclasses.replace`` with
     another ``dataset``, ``dtype`` or supersampling (``config.dataset.supersampling``) builds its
-    own :attr:`imaging` from them; one with only another ``spec`` keeps it (as :meth:`derive`).
+    own :attr:`imaging` from them; one with only another ``spec`` keeps it (as :meth:`derive`). An
+    ``imaging`` given is of the problem's ``dtype``, else a ConfigValueError.
     One with a ``config`` of other ``model_components`` (or ``dataset`` keys) builds its ``spec``
     (reads its ``dataset``, from ``base_dir``) from them, unless it is given a ``spec`` (``dataset``) too.
     """
@@ -107,8 +115,21 @@ class Problem:
                 check_float32_range(d)
             self.imaging = lk.make_imaging(d.data, d.noise, d.psf, d.mask, d.pixel_scale, d.nsub, self.dtype,
                                            self._groups(lk.evaluated_pixels(d.mask, d.psf.shape)))
+        self._check_imaging_dtype()
         self._built_from = (*source, self.imaging)
         self._compile()
+
+    def _check_imaging_dtype(self) -> None:
+        """Refuse an :attr:`imaging` given in another precision than :attr:`dtype` (its arrays are
+        not cast: a float32 imaging cast to float64 would hold float32's rounding), as a ConfigValueError."""
+        want = np.dtype(self.dtype).name
+        found = imaging_precisions(self.imaging) - {want}
+        if found:
+            raise ConfigValueError(
+                f"imaging: it holds {' and '.join(sorted(found))} arrays, but the problem's dtype is {want}: it would "
+                f"compute in a mix of both. Make the imaging in {want} (tinylens.likelihood.make_imaging(..., "
+                "dtype=problem.dtype)), or give its precision with it: dataclasses.replace(problem, dtype=..., "
+                "imaging=...).")
 
     def _config_sources(self) -> tuple[Any, dict[str, Any]]:
         """The config's sections that :attr:`spec` and :attr:`dataset` are loaded from: its
