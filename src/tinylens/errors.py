@@ -1,5 +1,5 @@
-"""Exceptions for mistakes in user input, and :func:`listed`, :func:`did_you_mean` and
-:func:`windows_path_advice` for their messages.
+"""Exceptions for mistakes in user input, and :func:`listed`, :func:`did_you_mean`,
+:func:`windows_path_advice` and :func:`priors_and_data` for their messages.
 
 The CLI turns a :class:`TinyLensError` into a one-paragraph message and a non-zero exit
 code, never a traceback; anything else is a bug in tinylens.
@@ -25,6 +25,14 @@ def listed(items: Sequence[str], limit: int = 5, sep: str = ", ") -> str:
         return sep.join(items)
     before_and = "" if sep.strip() == "," else sep.rstrip()
     return sep.join(items[:limit]) + f"{before_and} and {len(items) - limit} more"
+
+
+def priors_and_data(of: str = "", examples: str = "an ellipticity near 1, sizes near 0") -> str:
+    """What an error where the posterior is finite nowhere asks the user to check, after its own
+    'Check' (or 'or check'): the priors (``of`` whom, if given; ``examples`` of what to look for)
+    and the data, and where the priors are listed."""
+    whose = f" of {of}" if of else ""
+    return f"the priors{whose} ({examples}) and the data (image, noise, mask); `tinylens validate` lists the priors."
 
 
 def outside_stacklevel() -> int:

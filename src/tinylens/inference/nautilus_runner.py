@@ -43,7 +43,7 @@ from sklearn.neural_network import MLPRegressor
 
 from tinylens import filenames
 from tinylens.config.schema import show
-from tinylens.errors import CheckpointWarning, ConfigError, outside_stacklevel
+from tinylens.errors import CheckpointWarning, ConfigError, outside_stacklevel, priors_and_data
 from tinylens.inference import InferenceResult
 from tinylens.inference.common import (
     MAX_BATCH,
@@ -336,8 +336,7 @@ def impossible_where_not_finite(loglike: Callable[[np.ndarray], Any],
 def no_finite_point(calls: int) -> str:
     """Why nautilus cannot sample when log L is not finite at any of the ``calls`` points it drew."""
     return (f"inference (nautilus): log L is not finite at any of the {calls:,} points nautilus drew from the priors, "
-            "so it has nothing to sample from (it would draw from them for ever). Check the priors (an ellipticity "
-            "near 1, sizes near 0) and the data (image, noise, mask); `tinylens validate` lists the priors.")
+            f"so it has nothing to sample from (it would draw from them for ever). Check {priors_and_data()}")
 
 
 def _stats(sampler: Sampler) -> dict[str, Any]:

@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import optimize
 
-from tinylens.errors import ConfigError
+from tinylens.errors import ConfigError, priors_and_data
 from tinylens.inference import InferenceResult
 from tinylens.inference.common import MAX_BATCH, check_at_most, check_settings, keyword_names, try_settings
 from tinylens.inference.progress import LiveStatus
@@ -207,8 +207,7 @@ def no_finite_member(n_evals: int) -> str:
     ``n_evals`` points its population tried."""
     return (f"inference (differential_evolution): log L + log prior is not finite at any of the {n_evals} points its "
             "population tried, so every member scored alike and its best fit would be a prior draw at log L = -inf. "
-            "Check the priors (an ellipticity near 1, sizes near 0) and the data (image, noise, mask); `tinylens "
-            "validate` lists the priors.")
+            f"Check {priors_and_data()}")
 
 
 def no_finite_start(n_starts: int, n_draws: int) -> str:
@@ -216,9 +215,7 @@ def no_finite_start(n_starts: int, n_draws: int) -> str:
     ``n_starts`` starts, the best of ``n_draws`` prior draws."""
     return (f"inference (lbfgs): log L + log prior, or its gradient, is not finite at any of its {n_starts} starts "
             f"(the best of n_draws = {n_draws} draws from the priors), so L-BFGS-B cannot move from them and its "
-            "best fit would be a prior draw at log L = -inf. Raise inference.settings.n_draws, or check the priors "
-            "(an ellipticity near 1, sizes near 0) and the data (image, noise, mask); `tinylens validate` lists the "
-            "priors.")
+            f"best fit would be a prior draw at log L = -inf. Raise inference.settings.n_draws, or check {priors_and_data()}")
 
 
 def run_lbfgs(

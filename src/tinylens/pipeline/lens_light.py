@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tinylens.errors import ConfigError
+from tinylens.errors import ConfigError, priors_and_data
 from tinylens.inference.optimizer import BAD
 from tinylens.numerics.grid import pixel_coordinates
 from tinylens.pipeline.arc import Arc, find_arc
@@ -143,8 +143,7 @@ def not_finite_message(problem, free: list[int], n_starts: int) -> str:
     names = ", ".join(problem.param_names[i] for i in free) or "none free: its fixed values"
     return (f"pipeline stage 1 (lens light): the posterior of the lens light alone (the source left out) "
             f"is not finite at any of its {n_starts} starts, so the lens light cannot describe these data. "
-            f"Check the priors of the lens light ({names}) and the data (image, noise, mask); "
-            "`tinylens validate` lists the priors.")
+            f"Check {priors_and_data('the lens light', names)}")
 
 
 def compact_light(problem, theta_light: np.ndarray, arc: Arc, theta_E: float) -> np.ndarray | None:

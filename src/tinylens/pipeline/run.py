@@ -26,7 +26,7 @@ import numpy as np
 
 from tinylens import filenames
 from tinylens.config.schema import without_speed_only
-from tinylens.errors import ConfigError
+from tinylens.errors import ConfigError, priors_and_data
 from tinylens.inference import InferenceResult
 from tinylens.inference.common import fingerprint, resumes
 from tinylens.inference.progress import announce
@@ -127,8 +127,7 @@ def optimise(objective: Objective, settings, progress: bool = False) -> dict[str
         raise ConfigError(
             f"pipeline stage 3 (mass and source): the posterior is not finite at any of its "
             f"{len(ms.candidates)} starts, so the model cannot describe these data (the sampler "
-            "would find no point to start from). Check the priors of the mass and source (an ellipticity near 1, sizes "
-            "near 0) and the data (image, noise, mask); `tinylens validate` lists the priors."
+            f"would find no point to start from). Check {priors_and_data('the mass and source')}"
         )
     if problem.spec.lens_mass and get_param(ms.fit.theta, main_mass(problem.spec), "theta_E", np.inf) < floor:
         floor = 0.0  # no fit reached it: the box is not cut (and the quality flags will tell)
