@@ -16,7 +16,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from tinylens.errors import ConfigError, priors_and_data
-from tinylens.inference.optimizer import BAD
 from tinylens.numerics.grid import pixel_coordinates
 from tinylens.pipeline.arc import Arc, find_arc
 from tinylens.pipeline.optimize import Fit, Objective, best_of
@@ -117,7 +116,7 @@ def fit_lens_light(problem, base: np.ndarray | None = None, rounds: int = 2, cou
     fits = objective.minimize_many([(t, free) for t in starts(light_only, moments, base)])
     n_evals = sum(f.n_evals for f in fits)
     best = best_of(fits)
-    if not best.log_post > -BAD / 2:  # every start scored the optimiser's "non-finite" value
+    if not best.finite:  # every start scored the optimiser's "non-finite" value
         raise ConfigError(not_finite_message(light_only, free, len(fits)))
     arc = _arc(light_only, best.theta, threshold)
     for _ in range(rounds - 1):

@@ -41,6 +41,12 @@ class Fit:
     n_evals: int
     message: str = ""
 
+    @property
+    def finite(self) -> bool:
+        """Whether the optimum has a real ``log L + log prior``, not the optimiser's stand-in
+        ``-BAD`` (every point it went to scored "non-finite")."""
+        return self.log_post > -BAD / 2
+
 
 class Objective:
     """``-(log L + log prior)`` of ``problem`` in the unit box of its priors; jitted once."""

@@ -30,7 +30,6 @@ from tinylens.errors import ConfigError, priors_and_data
 from tinylens.inference import InferenceResult
 from tinylens.inference.common import fingerprint, resumes
 from tinylens.inference.progress import announce
-from tinylens.inference.optimizer import BAD
 from tinylens.pipeline import box as bx
 from tinylens.pipeline.arc import MIN_ARC_PIXELS, find_arc
 from tinylens.pipeline.lens_light import fit_lens_light, lens_center
@@ -123,7 +122,7 @@ def optimise(objective: Objective, settings, progress: bool = False) -> dict[str
              if settings.arc and problem.spec.lens_mass else 0.0)  # no mass: no theta_E to floor
     before = counts["n"]  # stage 3's calls: relight's and revive's tries too, kept or not
     ms = fit_mass_source(objective, theta, arc, theta_E_guess, other_theta_E=others, min_theta_E=floor)
-    if not ms.fit.log_post > -BAD / 2:  # every start scored the optimiser's "non-finite" value
+    if not ms.fit.finite:  # every start scored the optimiser's "non-finite" value
         raise ConfigError(
             f"pipeline stage 3 (mass and source): the posterior is not finite at any of its "
             f"{len(ms.candidates)} starts, so the model cannot describe these data (the sampler "
