@@ -12,6 +12,11 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 
 
+def counted(n: int, noun: str) -> str:
+    """``1 pixel``, ``0 pixels``, ``12 NaN or infinite pixels``: ``n`` and ``noun``, with an 's' unless ``n`` is 1."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def lens_count(n: int) -> str:
     """``1 lens``, ``0 lenses``, ``12 lenses``."""
     return f"{n} lens" if n == 1 else f"{n} lenses"

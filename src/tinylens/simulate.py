@@ -42,7 +42,7 @@ import numpy as np
 from scipy import special
 
 from tinylens.config.model_spec import LISTS, Component, ModelSpec, Ref, unknown_setting
-from tinylens.errors import ConfigTypeError, ConfigValueError
+from tinylens.errors import ConfigTypeError, ConfigValueError, counted
 from tinylens.forward import blurred_columns, column_owner
 from tinylens.numerics.convolution import kernel_fft
 from tinylens.numerics.grid import point_grid, uniform_groups
@@ -272,6 +272,13 @@ def _ndim(value: Any) -> int:
         return -1
 
 
+def _check_finite(values: np.ndarray, name: str) -> None:
+    """A ValueError naming ``name`` and how many of its pixels are NaN or infinite, where any is."""
+    bad = int((~np.isfinite(values)).sum())
+    if bad:
+        raise ConfigValueError(f"{name} has {counted(bad, 'NaN or infinite pixel')}; every pixel must be finite")
+
+
 def _kernel(psf: Any) -> np.ndarray:
     """``psf`` as a float array divided by its sum, else a ValueError: not numbers in rows of one
     length ('abc' or a ragged list gave numpy's own message), not 2-D and odd-sized, a pixel not
@@ -282,9 +289,7 @@ def _kernel(psf: Any) -> np.ndarray:
         raise ConfigValueError(f"psf must be a 2-D odd-sized kernel of numbers, got {reprlib.repr(psf)}") from None
     if psf.ndim != 2 or psf.shape[0] % 2 == 0 or psf.shape[1] % 2 == 0:
         raise ConfigValueError(f"psf must be a 2-D odd-sized kernel, got shape {psf.shape}")
-    bad = int((~np.isfinite(psf)).sum())
-    if bad:
-        raise ConfigValueError(f"psf has {bad} NaN or infinite pixel{'s' if bad != 1 else ''}; every pixel must be finite")
+    _check_finite(psf, "psf")
     if not psf.sum() > 0:
         raise ConfigValueError(f"psf sums to {psf.sum():.6g}; its pixels must sum to a positive number (ideally 1)")
     return psf / psf.sum()
@@ -378,9 +383,7 @@ def add_noise(
     """
     rng = _generator(rng)
     image = np.asarray(image, dtype=float)
-    bad = int((~np.isfinite(image)).sum())
-    if bad:
-        raise ConfigValueError(f"image has {bad} NaN or infinite pixel{'s' if bad != 1 else ''}; every pixel must be finite")
+    _check_finite(image, "image")
     if isinstance(sky_sigma, bool) or not (np.isfinite(_number(sky_sigma)) and _number(sky_sigma) >= 0):
         raise ConfigValueError(f"sky_sigma must be a finite number >= 0, got {sky_sigma!r}")
     sky_sigma = float(sky_sigma)

@@ -56,7 +56,7 @@ from tinylens.data.fits_io import (escaped_path_note, read_fits_image, read_fits
                                    wcs_pixel_scale)
 from tinylens.data.mask import shape_mask
 from tinylens.errors import (DataError, DataWarning,  # noqa: F401 (DataWarning: also imported from here)
-                             outside_stacklevel)
+                             counted, outside_stacklevel)
 from tinylens.survey.lens_files import LENS_FILES, MASK_FILE, lens_file_names
 
 #: A fit needs at least this many usable pixels.
@@ -542,7 +542,7 @@ def _warn_tiny_noise(noise: np.ndarray, used: np.ndarray, good: np.ndarray, path
     n = int(tiny.sum())
     if not n:
         return
-    warnings.warn(f"{path}: {n} pixel{'s' if n != 1 else ''} with a noise below 1/{1 / TINY_NOISE_FACTOR:g} of the "
+    warnings.warn(f"{path}: {counted(n, 'pixel')} with a noise below 1/{1 / TINY_NOISE_FACTOR:g} of the "
                   f"median noise ({typical:.3g}), down to {float(noise[tiny].min()):.3g}: each weighs over "
                   f"{TINY_NOISE_FACTOR ** -2:g} times a typical pixel and can outweigh the rest of the image. A placeholder "
                   "value (for no data)? Set their noise to 0 or NaN to leave them out, or leave them out with "
@@ -562,9 +562,8 @@ def check_not_the_image(noise: np.ndarray, data: np.ndarray, noise_path: Path, d
 def _warn_bad(bad: np.ndarray, path: Path, what: str) -> None:
     n = int(bad.sum())
     if n:
-        s = "" if n == 1 else "s"
         warnings.warn(
-            f"{path}: {n} pixel{s} {what}; masked (left out of the fit).",
+            f"{path}: {counted(n, 'pixel')} {what}; masked (left out of the fit).",
             DataWarning,
             stacklevel=outside_stacklevel(),
         )
@@ -615,7 +614,7 @@ def check_used_pixels(dataset: Dataset) -> None:
         (int((used & ~good_data).sum()), "a NaN or infinite data value"),
         (int((used & ~valid_noise).sum()), "a noise that is NaN, infinite, zero or negative"),
     ]
-    found = [f"{n} pixel{'s' if n != 1 else ''} with {what}" for n, what in problems if n]
+    found = [f"{counted(n, 'pixel')} with {what}" for n, what in problems if n]
     if found:
         raise DataError(
             f"The dataset's mask uses {' and '.join(found)}: every log-likelihood would be -inf or NaN. "
@@ -714,7 +713,7 @@ def shape_mask_note(cfg: schema.Dataset, shape: tuple[int, int]) -> str:
     hx, hy = half_extent(shape, cfg.pixel_scale)
     inner = f"r_min {spec.r_min:g}\", " if spec.type == "annulus" else ""
     return (f"dataset.mask alone ({spec.type}, {inner}r_max {spec.r_max:g}\" around x = {spec.center_x:g}\", "
-            f"y = {spec.center_y:g}\") uses {n} pixel{'' if n == 1 else 's'}: its centre and radii are in arcsec from "
+            f"y = {spec.center_y:g}\") uses {counted(n, 'pixel')}: its centre and radii are in arcsec from "
             f"the image's centre, not pixels, and the image reaches {hx:.3g}\" either side in x and {hy:.3g}\" in y.")
 
 
