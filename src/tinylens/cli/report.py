@@ -318,7 +318,7 @@ def print_overview(result: dict[str, Any], paths: dict[str, Path]) -> None:
     if len(inspect):
         kinds = ov.inspect_kinds(inspect)
         why = " or ".join([", ".join(kinds[:-1]), kinds[-1]] if len(kinds) > 1 else kinds)
-        console.print(f"To inspect: {len(inspect)} lens{'es' if len(inspect) > 1 else ''} ({why}), listed "
+        console.print(f"To inspect: {lens_count(len(inspect))} ({why}), listed "
                       f"with their flags, folders and figures in [bold]{escape(str(paths['inspect']))}[/].", soft_wrap=True)
     console.print(f"Written: [bold]{escape(str(paths['json']))}[/], "
                   + escape(", ".join(p.name for k, p in paths.items() if k != "json")), soft_wrap=True)
@@ -359,7 +359,7 @@ def _coverage_warnings(empty: dict[str, str], left_out: dict[str, list[str]]) ->
     """What the statistics leave out: the parameters with N = 0 (and why), and per parameter
     the lenses whose deviation is not finite (not in N, nor in the interval counts)."""
     return ([f"{name} is left out of the report (N = 0): {why}." for name, why in empty.items()]
-            + [f"{name}: {len(ids)} lens{'es' if len(ids) > 1 else ''} left out of every count ({listed(ids)}): the "
+            + [f"{name}: {lens_count(len(ids))} left out of every count ({listed(ids)}): the "
                "deviation is not finite (a true value of 0 for a relative deviation, or an infinite value)."
                for name, ids in left_out.items()])
 

@@ -17,7 +17,7 @@ from rich.markup import escape
 from typer.core import TyperCommand
 
 from tinylens.cli.common import console, path_value, reported_warnings
-from tinylens.errors import ConfigError
+from tinylens.errors import ConfigError, lens_count
 
 
 def dashed_number(token: str) -> bool:
@@ -171,7 +171,7 @@ def simulate_population_command(
     with reported_warnings():
         truth = simulate_population(n, outdir, seed=seed, progress=not quiet, **options)
     snr = truth["arc_snr_max"]
-    console.print(f"{len(truth)} {'lens' if len(truth) == 1 else 'lenses'} in [bold]{escape(str(outdir))}[/] (arc SNR {snr.min():.1f} - {snr.max():.1f}); "
+    console.print(f"{lens_count(len(truth))} in [bold]{escape(str(outdir))}[/] (arc SNR {snr.min():.1f} - {snr.max():.1f}); "
                   f"truth table {escape(str(outdir / 'truth.csv'))}. Fit them with: {escape(survey_command(outdir))}",
                   soft_wrap=True)
 

@@ -12,7 +12,7 @@ import typer
 from rich.markup import escape
 
 from tinylens.cli.common import console, path_value, print_warning, survey_written, warnings_as_they_come
-from tinylens.errors import TinyLensError
+from tinylens.errors import TinyLensError, lens_count
 
 #: Exit code of a survey in which no lens was fitted (some failing is normal, and exits 0).
 EXIT_ALL_FAILED = 1
@@ -29,8 +29,7 @@ def summary_line(frame, out: Path, seconds: float) -> str:
     took = f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
     parquet = escape(str(Path(out) / CATALOG_PARQUET))  # a folder "run[v2]" is no markup
     trusted = f" ({n['n_trusted']} trusted)" if n["n_ok"] else ""
-    lenses = f"{len(frame)} lens{'' if len(frame) == 1 else 'es'}"
-    return (f"{lenses}: [green]{n['n_ok']} ok[/]{trusted}, [red]{n['n_failed']} failed[/] in {took}. "
+    return (f"{lens_count(len(frame))}: [green]{n['n_ok']} ok[/]{trusted}, [red]{n['n_failed']} failed[/] in {took}. "
             f"Catalogue: [bold]{parquet}[/] (and {CATALOG_CSV}); an overview: tinylens report {parquet}")
 
 
@@ -54,7 +53,7 @@ def print_plan(found: dict, retry_failed: bool) -> None:
              + (" (kept: --retry-failed fits them again)." if found["failed"] and not retry_failed else ".")]
     whys = {"new": "new", "resume": "resume from a checkpoint", "changed": "fitted again: their files changed",
             "retry": "failed before, fitted again"}
-    lines.append(f"To fit: {n_fit} lens{'' if n_fit == 1 else 'es'}" + (":" if n_fit else "."))
+    lines.append(f"To fit: {lens_count(n_fit)}" + (":" if n_fit else "."))
     lines += [f"  {len(ids)} {whys[why]}: {listed(ids, 8)}" for why, ids in to_fit.items() if ids]
     if found["recover"]:
         lines.append(f"Rows rebuilt from result.json, no fit: {listed(found['recover'], 8)}")
