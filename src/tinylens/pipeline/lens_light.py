@@ -78,22 +78,25 @@ class LensLightResult:
 
 def starts(problem, moments: Moments, base: np.ndarray) -> list[np.ndarray]:
     """Starting vectors: the moments with a few sizes and concentrations per component."""
-    spec = problem.spec
-    out = []
-    for size, n in ((1.0, None), (0.5, None), (2.0, None), (1.0, 1.0)):
-        t = np.array(base, dtype=float)
-        for k, comp in enumerate(spec.lens_light):
-            set_param(t, comp, "center_x", moments.center[0], spec)
-            set_param(t, comp, "center_y", moments.center[1], spec)
-            set_param(t, comp, "e1", moments.e1, spec)
-            set_param(t, comp, "e2", moments.e2, spec)
-            # several components: spread their sizes around the measured half-light radius
-            spread = 2.0 ** (k - (len(spec.lens_light) - 1) / 2)
-            set_param(t, comp, "R_sersic", moments.r_half * size * spread, spec)
-            if n is not None:
-                set_param(t, comp, "n_sersic", n, spec)
-        out.append(t)
-    return out
+    return [light_start(problem.spec, base, moments, size, n)
+            for size, n in ((1.0, None), (0.5, None), (2.0, None), (1.0, 1.0))]
+
+
+def light_start(spec, base: np.ndarray, moments: Moments, size: float, n: float | None = None) -> np.ndarray:
+    """A copy of ``base`` with every lens-light component at the centre and ellipticity of
+    ``moments``, its ``R_sersic`` ``size`` times their half-light radius (several components:
+    spread about it by factors of 2) and, if given, its ``n_sersic`` ``n``."""
+    t = np.array(base, dtype=float)
+    for k, comp in enumerate(spec.lens_light):
+        spread = 2.0 ** (k - (len(spec.lens_light) - 1) / 2)
+        set_param(t, comp, "center_x", moments.center[0], spec)
+        set_param(t, comp, "center_y", moments.center[1], spec)
+        set_param(t, comp, "e1", moments.e1, spec)
+        set_param(t, comp, "e2", moments.e2, spec)
+        set_param(t, comp, "R_sersic", moments.r_half * size * spread, spec)
+        if n is not None:
+            set_param(t, comp, "n_sersic", n, spec)
+    return t
 
 
 def fit_lens_light(problem, base: np.ndarray | None = None, rounds: int = 2, counter=None,
@@ -157,16 +160,7 @@ def compact_light(problem, theta_light: np.ndarray, arc: Arc, theta_E: float) ->
     d = problem.dataset
     inner = image_moments(d.data, d.noise, d.pixel_scale, radius=0.5 * theta_E, exclude=arc.mask,
                           center=lens_center(problem, theta_light), used=d.mask)
-    t = np.array(theta_light, dtype=float)
-    for k, comp in enumerate(spec.lens_light):
-        spread = 2.0 ** (k - (len(spec.lens_light) - 1) / 2)
-        set_param(t, comp, "center_x", inner.center[0], spec)
-        set_param(t, comp, "center_y", inner.center[1], spec)
-        set_param(t, comp, "e1", inner.e1, spec)
-        set_param(t, comp, "e2", inner.e2, spec)
-        set_param(t, comp, "R_sersic", 2 * inner.r_half * spread, spec)
-        set_param(t, comp, "n_sersic", 4.0, spec)
-    return t
+    return light_start(spec, theta_light, inner, 2.0, 4.0)
 
 
 def lens_center(problem, theta: np.ndarray) -> tuple[float, float]:
