@@ -12,7 +12,7 @@ import typer
 from rich.markup import escape
 
 from tinylens.cli.common import console, path_value, print_warning, survey_written, warnings_as_they_come
-from tinylens.errors import TinyLensError, lens_count
+from tinylens.errors import TinyLensError, counted, lens_count
 
 #: Exit code of a survey in which no lens was fitted (some failing is normal, and exits 0).
 EXIT_ALL_FAILED = 1
@@ -40,8 +40,7 @@ def print_plan(found: dict, retry_failed: bool) -> None:
     to_fit = found["to_fit"]
     n_fit = sum(map(len, to_fit.values()))
     chosen = f" ({found['n_chosen']} chosen by --only)" if found["n_chosen"] != found["n_folders"] else ""
-    folders = f"{found['n_folders']} lens folder{'' if found['n_folders'] == 1 else 's'}"
-    head = f"Dry run: nothing started, nothing written. {folders} in {found['lens_dir']}{chosen}"
+    head = f"Dry run: nothing started, nothing written. {counted(found['n_folders'], 'lens folder')} in {found['lens_dir']}{chosen}"
     if found["checked_with"]:
         head += f"; the template works (checked with {found['checked_with']} as 'tinylens validate' does)."
     elif n_fit:

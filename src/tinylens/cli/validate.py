@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from tinylens.cli.common import console, path_value, print_warning, reported_warnings
+from tinylens.errors import counted
 
 
 def load_problem(config: Path):
@@ -63,7 +64,7 @@ def pipeline_text(problem) -> str:
     stage2 = "2 arc" if settings.arc else "2 arc, theta_E not started from it (pipeline.arc: false)"
     stage3 = "3 mass and source" if spec.lens_mass or spec.source_light else "3 lens light again"
     n = settings.max_widen
-    widened = f"widened up to {n} time{'s' if n != 1 else ''}" if n else "never widened"
+    widened = f"widened up to {counted(n, 'time')}" if n else "never widened"
     where = (f"in a box of {settings.n_sigma:g} Laplace widths around the best fit, {widened}" if settings.bounded
              else "over the full priors (pipeline.bounded: false)")
     added = {k: v for k, v in BOXED_SAMPLER_DEFAULTS.get(inf.method, {}).items() if k not in inf.settings}

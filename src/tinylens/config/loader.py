@@ -21,7 +21,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from tinylens.config.schema import ERROR_TYPE, FIXED_VALUE_TAGS, Config, described, show, unused_keys
-from tinylens.errors import ConfigError, ConfigWarning, outside_stacklevel, visible, windows_path_advice
+from tinylens.errors import ConfigError, ConfigWarning, counted, outside_stacklevel, visible, windows_path_advice
 
 #: At most this many schema problems are listed in one error.
 MAX_LISTED_ERRORS = 20
@@ -392,7 +392,7 @@ def format_validation_error(exc: ValidationError, origin: str) -> str:
     if len(entries) > len(shown):
         shown.append(f"... and {len(entries) - len(shown)} more")
     n = len(entries)
-    lines = [f"Invalid {origin} ({n} problem{'s' if n != 1 else ''}):"]
+    lines = [f"Invalid {origin} ({counted(n, 'problem')}):"]
     lines += [f"  ({i}) {text}" for i, text in enumerate(shown, 1)]
     return "\n".join(lines)
 

@@ -28,7 +28,7 @@ from pydantic import (AfterValidator, AllowInfNan, BaseModel, BeforeValidator, C
 from pydantic_core import PydanticCustomError
 
 from tinylens import filenames
-from tinylens.errors import did_you_mean
+from tinylens.errors import counted, did_you_mean
 from tinylens.results.table_formats import table_name_problem
 
 #: The three component lists of ``model_components``, in TinyLensGpu's order.
@@ -443,7 +443,7 @@ def _check_link(comps: ModelComponents, list_name: str, idx: int, name: str, lin
     key = f"{list_name}[{idx}].params.{name}.{field}"
     n = len(getattr(comps, link.component_type))
     if link.component_idx >= n:
-        have = f"only {n} component{'s' if n != 1 else ''}" if n else "no components"
+        have = f"only {counted(n, 'component')}" if n else "no components"
         raise fail(
             f"the link points to {link.component_type}[{link.component_idx}], but "
             f"{link.component_type} has {have} (indices start at 0)",

@@ -40,7 +40,7 @@ import pandas as pd
 
 from tinylens import filenames
 from tinylens.config.schema import Inference
-from tinylens.errors import (ConfigError, ConfigWarning, DataError, DataWarning, OutputError, TinyLensError, lens_count,
+from tinylens.errors import (ConfigError, ConfigWarning, DataError, DataWarning, OutputError, TinyLensError, counted, lens_count,
                              listed)
 from tinylens.interrupts import interrupt_held
 from tinylens.precision import get_precision
@@ -1274,7 +1274,7 @@ def killed_worker_lines() -> Iterator[KilledWorkerLines]:
 def resubmit_note(lens_id: str, fits: int, resubmission: int) -> str:
     """What the survey says of a lens it submits again after Dask gave up on it (KilledWorker)."""
     died = ("before its fit started" if fits == 0 else
-            f"while fitting it {fits} time{'' if fits == 1 else 's'}, at most as often as Dask allows")
+            f"while fitting it {counted(fits, 'time')}, at most as often as Dask allows")
     return (f"{lens_id}: the Dask worker(s) holding it died {died}, and Dask gave up on its task (KilledWorker); "
             f"nothing is lost: it is fitted again (resubmission {resubmission} of at most {RESUBMITS}).")
 
@@ -1315,7 +1315,7 @@ def out_of_memory_reason(exc: BaseException, restarts: Mapping[str, int], local:
         return None
     tries = exc.allowed_failures + 1
     return (f"Out of memory (KilledWorker): Dask stopped the worker fitting it at {used / 1e9:.1f} GB, over its "
-            f"memory limit, and gave up after {tries} worker{'' if tries == 1 else 's'} died on it; "
+            f"memory limit, and gave up after {counted(tries, 'worker')} died on it; "
             f"{LOCAL_MEMORY_ADVICE if local else CLUSTER_MEMORY_ADVICE}.")
 
 
@@ -1592,7 +1592,7 @@ def check_workers(workers: int, cores: int | None = None) -> None:
     cores = available_cores() if cores is None else cores
     if workers > MAX_WORKERS_PER_CORE * cores:
         raise TinyLensError(
-            f"--workers {workers} is more than {MAX_WORKERS_PER_CORE} times the {cores} core{'s' if cores != 1 else ''} "
+            f"--workers {workers} is more than {MAX_WORKERS_PER_CORE} times the {counted(cores, 'core')} "
             "this survey may use (CPU affinity, cgroup quota, a SLURM job's --cpus-per-task): so many local worker "
             "processes, each its own Python with JAX, would only share them, and could use up the machine's memory "
             f"before fitting a lens. Give --workers {cores} or fewer (at most {MAX_WORKERS_PER_CORE * cores}).")
@@ -1603,7 +1603,7 @@ def crowded_workers(workers: int, cores: int) -> str | None:
     cost, when they are more than the cores; ``None`` when they are not."""
     if workers <= cores:
         return None
-    return (f"--workers {workers} is more than the {cores} core{'s' if cores != 1 else ''} this survey may use "
+    return (f"--workers {workers} is more than the {counted(cores, 'core')} this survey may use "
             "(CPU affinity, cgroup quota, a SLURM job's --cpus-per-task): the workers share them, so the lenses are "
             f"fitted no faster than with {cores}, and each worker gets 1/{workers} of the memory (Dask stops a worker "
             f"at 95 % of its share, and its lens fails 'Out of memory'). Give --workers {cores} or fewer.")
