@@ -179,6 +179,10 @@ def test_prior_transform_refuses_u_outside_the_unit_cube_and_takes_its_edges(cle
         u[1, n - 1] = bad
         with pytest.raises(ParameterError, match=rf"unit cube \[0, 1\]; got {bad} for {problem.param_names[-1]} \(1 value"):
             problem.prior_transform(u)
+    u = np.full((3, n), 0.5)
+    u[:2, n - 1] = 1.5
+    with pytest.raises(ParameterError, match=rf"got 1.5 for {problem.param_names[-1]} \(2 values outside\)\.$"):
+        problem.prior_transform(u)  # said '(2 value(s) outside)'
     edges = problem.prior_transform(np.stack([np.zeros(n), np.ones(n)]))
     lows = [p.transform(np.array(0.0)) for p in problem.priors]
     assert np.array_equal(edges[0], np.asarray(lows, dtype=float))

@@ -26,7 +26,7 @@ from tinylens.config.model_spec import ModelSpec, build_model_spec
 from tinylens.data import Dataset, load_dataset
 from tinylens.data.dataset import check_used_pixels, same_value
 from tinylens.data.value_range import check_float32_range
-from tinylens.errors import ConfigError, ConfigValueError, ParameterError, listed
+from tinylens.errors import ConfigError, ConfigValueError, ParameterError, counted, listed
 from tinylens.forward import blurred_columns, column_owner, component_values, amplitude_value, _light
 from tinylens.numerics.adaptive import groups_from_map, nsub_map
 from tinylens.numerics.convolution import kernel_fft
@@ -328,7 +328,7 @@ class Problem:
         if outside.any():
             where = np.argwhere(outside)[0]
             raise ParameterError(f"u must lie in the unit cube [0, 1]; got {float(u[tuple(where)])} for "
-                                 f"{self.param_names[where[-1]]} ({int(outside.sum())} value(s) outside).")
+                                 f"{self.param_names[where[-1]]} ({counted(int(outside.sum()), 'value')} outside).")
         return prior_transform(self.spec.priors, u)
 
     def log_prior(self, theta: np.ndarray) -> np.ndarray:

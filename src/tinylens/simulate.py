@@ -195,7 +195,7 @@ def model_spec_from_truth(
                     raise ConfigValueError(f"{shown} must be a finite number, or a list of them (one per amplitude), got {given!r}")
                 n_basis = profile.n_basis(full_settings)
                 if amp.size != n_basis:
-                    raise ConfigValueError(f"{where}: {profile.name} needs {n_basis} amplitude(s), got {amp.size}")
+                    raise ConfigValueError(f"{where}: {profile.name} needs {counted(n_basis, 'amplitude')}, got {amp.size}")
                 amp_vec.extend(amp.tolist())
                 amplitude = Ref("linear")
             built[list_name].append(Component(list_name, idx, profile, params, full_settings, amplitude))

@@ -350,7 +350,8 @@ def test_corner_of_too_few_samples_says_so(k, n):
     from tinylens.results.plots import corner_figure
 
     names = ["lens_mass.0.theta_E", "lens_mass.0.e1", "lens_mass.0.e2"][:k]
-    with pytest.raises(ValueError, match=rf"corner plot of {k} parameter\(s\) needs at least {max(k, 2)} samples; "
+    counted = "1 parameter" if k == 1 else f"{k} parameters"  # was 'k parameter(s)'
+    with pytest.raises(ValueError, match=rf"corner plot of {counted} needs at least {max(k, 2)} samples; "
                                          rf"got {n} \(an optimiser's result is one point"):
         corner_figure(names, np.ones((n, k)), np.ones(n))
     assert corner_figure(names, np.random.default_rng(0).normal(size=(max(k, 2), k)), None).axes
@@ -393,7 +394,7 @@ def test_a_mistake_in_a_plot_argument_is_a_tinylens_error_and_the_documented_bui
     names = ["lens_mass.0.theta_E", "lens_mass.0.e1"]
     for make, kind, message in [
         (lambda: corner_figure(names, np.ones((1, 2)), np.ones(1)), ValueError,
-         "a corner plot of 2 parameter(s) needs at least 2 samples; got 1 (an optimiser's result is one point, its "
+         "a corner plot of 2 parameters needs at least 2 samples; got 1 (an optimiser's result is one point, its "
          "best fit: no posterior to plot)"),
         (lambda: corner_figure(names, np.ones((300, 3)), None), ValueError,
          "samples must have shape (N, 2), one column for each of the 2 names; got shape (300, 3)"),

@@ -21,7 +21,7 @@ from matplotlib import colors
 from matplotlib.figure import Figure
 
 from tinylens.data.dataset import Dataset
-from tinylens.errors import ConfigTypeError, ConfigValueError
+from tinylens.errors import ConfigTypeError, ConfigValueError, counted
 from tinylens.forward import ray_shoot
 from tinylens.pipeline.mass_source import to_source_plane
 from tinylens.problem import Problem
@@ -611,7 +611,7 @@ def corner_figure(
     if weights.shape != (len(samples),):
         raise ConfigValueError(f"weights must have shape ({len(samples)},), one for each sample; got shape {weights.shape}")
     if len(samples) < max(k, 2):  # corner's own check is an AssertionError about dimensions
-        raise ConfigValueError(f"a corner plot of {k} parameter(s) needs at least {max(k, 2)} samples; got "
+        raise ConfigValueError(f"a corner plot of {counted(k, 'parameter')} needs at least {max(k, 2)} samples; got "
                                f"{len(samples)} (an optimiser's result is one point, its best fit: no posterior to plot)")
     keep = weights > weights.max() * 1e-8  # negligible points change no histogram
     if keep.sum() <= k:  # a search stopped early: too few weighted points to leave any out
