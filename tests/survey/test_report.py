@@ -814,6 +814,23 @@ def test_a_failure_while_writing_keeps_the_previous_report_whole(tmp_path, monke
     assert list((tmp_path / "fresh").iterdir()) == []
 
 
+@pytest.mark.parametrize("with_truth, blocked", [(True, "report_stats.json"), (True, "report_stats.csv"),
+                                                  (False, "overview.png"), (False, "overview.json")])
+def test_a_folder_where_a_report_file_goes_is_refused_before_any_file_is_written(tmp_path, with_truth, blocked):
+    """A folder in --out under one of the report's names failed its rename after the files
+    renamed before it were in place (report.png beside no report_stats.json): now refused,
+    naming it, with nothing written."""
+    catalog, truth = _catalog_and_truth()
+    catalog.to_csv(tmp_path / "catalog.csv", index=False)
+    truth.to_csv(tmp_path / "truth.csv", index=False)
+    out = tmp_path / "rep"
+    (out / blocked).mkdir(parents=True)
+    args = ["--truth", str(tmp_path / "truth.csv"), "-p", "lens_mass.0.theta_E"] if with_truth else []
+    text = _user_error(CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv"), "-o", str(out), *args]))
+    assert f"{out / blocked} is a folder, where the report writes its file {blocked}; nothing was written." in text
+    assert [p.name for p in out.iterdir()] == [blocked] and not any((out / blocked).iterdir())
+
+
 def test_no_comparable_lens_at_all_is_an_error_and_writes_nothing(tmp_path):
     catalog, truth = _catalog_and_truth()
     catalog["lens_mass.0.theta_E_median"] = np.nan

@@ -26,7 +26,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from tinylens.cli.common import console, path_value, print_warning
-from tinylens.errors import TinyLensError, did_you_mean, lens_count, listed
+from tinylens.errors import OutputError, TinyLensError, did_you_mean, lens_count, listed
 
 STATS_CSV = "report_stats.csv"
 STATS_JSON = "report_stats.json"
@@ -232,6 +232,7 @@ def write_overview(result: dict[str, Any], out: Path) -> dict[str, Path]:
                    "parameters_png": ov.parameters_figure(result["catalog"], result["quantities"])}
     out = ensure_writable(out, "another --out")
     paths = {key: out / name for key, name in OVERVIEW_FILES.items() if not key.endswith("png") or key in figures}
+    check_targets(paths.values())
     # n_lenses: the whole catalogue's (as in report_stats.json); the counts are of the n_selected
     content = {**result["counts"], **result["selection"], "time": result["time"],
                "failure_reasons": result["failure_reasons"], "n_to_inspect": int(len(result["inspect"])),
@@ -536,6 +537,7 @@ def write_report(report: dict[str, Any], out: Path) -> dict[str, Path]:
     fig = rp.comparison_figure(report["joined"], report["quantities"], stats, truth_label=report["truth_label"])
     out = ensure_writable(out, "another --out")
     paths = {"csv": out / STATS_CSV, "json": out / STATS_JSON, "png": out / FIGURE}
+    check_targets(paths.values())
     with ExitStack() as stack:  # each atomic_path renames on a clean exit, and removes its file on an error
         tmp = {key: stack.enter_context(atomic_path(path)) for key, path in paths.items()}
         counted = rp.counts_as_integers(stats)
@@ -543,6 +545,15 @@ def write_report(report: dict[str, Any], out: Path) -> dict[str, Path]:
         write_json(tmp["json"], {**report["summary"], "parameters": json_records(counted)})
         rp.save_figure(fig, tmp["png"])
     return paths
+
+
+def check_targets(paths) -> None:
+    """OutputError naming the first of ``paths`` (the files about to be written) that is a folder:
+    its rename would fail after the others were renamed into place, leaving half a report."""
+    for path in paths:
+        if path.is_dir():
+            raise OutputError(f"{path} is a folder, where the report writes its file {path.name}; nothing was "
+                              "written. Move that folder away or choose another --out.")
 
 
 def report(
