@@ -831,6 +831,22 @@ def test_a_folder_where_a_report_file_goes_is_refused_before_any_file_is_written
     assert [p.name for p in out.iterdir()] == [blocked] and not any((out / blocked).iterdir())
 
 
+@pytest.mark.parametrize("name, table, article", [("truth.fits", "--truth", "a FITS"), ("truth.fits.gz", "--truth", "a FITS"),
+                                                   ("slacs.ecsv", "--reference", "an ECSV")])
+def test_a_fits_or_ecsv_table_is_named_as_such_not_read_as_a_broken_csv(tmp_path, name, table, article):
+    """A FITS or ECSV truth or reference table was read as CSV and refused with pandas's "'utf-8'
+    codec can't decode byte 0x99" or "Error tokenizing data", naming neither format nor what to do."""
+    from astropy.table import Table
+
+    catalog, truth = _catalog_and_truth()
+    catalog.to_csv(tmp_path / "catalog.csv", index=False)
+    Table.from_pandas(truth).write(tmp_path / name)
+    text = _user_error(CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv"), table, str(tmp_path / name),
+                                                "-o", str(tmp_path / "rep")]))
+    assert f"{tmp_path / name} is {article} table, by its name; it is read as CSV or Parquet only" in text
+    assert "codec" not in text and "tokenizing" not in text and not (tmp_path / "rep").exists()
+
+
 def test_no_comparable_lens_at_all_is_an_error_and_writes_nothing(tmp_path):
     catalog, truth = _catalog_and_truth()
     catalog["lens_mass.0.theta_E_median"] = np.nan

@@ -472,6 +472,9 @@ def read_table(path: str | Path, what: str, in_folder: tuple[str, ...] = ()) -> 
     not_a_table(path, what, in_folder)
     if not path.is_file():
         raise TinyLensError(f"The {what} {path} does not exist or is not a file.")
+    astropy_only = astropy_table_problem(path, what)
+    if astropy_only:
+        raise TinyLensError(astropy_only)
     parquet = path.suffix.lower() in (".parquet", ".pq")
     try:
         if parquet:
@@ -491,6 +494,23 @@ def read_table(path: str | Path, what: str, in_folder: tuple[str, ...] = ()) -> 
     frame = frame.assign(**{ID_COLUMN: id_text(frame[ID_COLUMN])})
     frame.attrs[ID_READ_AS] = alias  # messages list the columns as the file names them
     return frame
+
+
+def astropy_table_problem(path: Path, what: str) -> str | None:
+    """Why the table ``what`` at ``path`` is not read: its name says FITS or ECSV (``.fits``,
+    ``.ecsv``, maybe compressed), and read as CSV it would fail with a decoding or tokenising
+    error naming neither format; None for any other name."""
+    from tinylens.results.table_formats import FORMAT_NAMES, table_format
+
+    kind, compression = table_format(path.name)
+    if kind not in ("fits", "ecsv"):
+        return None
+    plain = path.name[: len(path.name) - len(compression)] if compression else path.name
+    stem = plain.rsplit(".", 1)[0]
+    article = "an" if kind == "ecsv" else "a"
+    return (f"The {what} {path} is {article} {FORMAT_NAMES[kind]} table, by its name; it is read as CSV or Parquet only "
+            f"(.csv, .parquet): write it as one, e.g. in Python astropy.table.Table.read('{path}')"
+            f".write('{stem}.csv').")
 
 
 def columns_as_read(frame: pd.DataFrame) -> list[str]:
