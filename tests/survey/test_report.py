@@ -847,6 +847,30 @@ def test_a_fits_or_ecsv_table_is_named_as_such_not_read_as_a_broken_csv(tmp_path
     assert "codec" not in text and "tokenizing" not in text and not (tmp_path / "rep").exists()
 
 
+@pytest.mark.parametrize("option", ["catalogue", "--truth", "--reference"])
+@pytest.mark.parametrize("name, what", [("result_summary.csv", "summary (one row per parameter"),
+                                        ("result_samples.csv", "posterior samples (one row per sample")])
+def test_a_single_fits_summary_or_samples_table_is_named_as_such(tmp_path, option, name, what):
+    """A fit's result_summary.csv (which the message for a fit's folder points to) or
+    result_samples.csv given as a table of lenses was refused as having "no lens id column",
+    listing its columns, not saying it is one fit's table."""
+    from tinylens.results.tables import samples_frame, statistics, summary_frame
+
+    values = np.array([[1.0, 0.2], [1.1, 0.3], [0.9, 0.25]])
+    if name == "result_summary.csv":
+        frame = summary_frame({"lens_mass.0.theta_E": statistics(values[:, 0])}, {}, -10.0)
+    else:
+        frame = samples_frame(["lens_mass.0.theta_E", "source_light.0.R_sersic"], values, np.ones(3) / 3, np.zeros(3))
+    frame.to_csv(tmp_path / name, index=False)
+    catalog, truth = _catalog_and_truth()
+    catalog.to_csv(tmp_path / "catalog.csv", index=False)
+    given = str(tmp_path / name)
+    args = [given] if option == "catalogue" else [str(tmp_path / "catalog.csv"), option, given]
+    text = _user_error(CliRunner().invoke(app, ["report", *args, "-o", str(tmp_path / "rep")]))
+    assert f"{given} is a single fit's {what}" in text and "not a table of lenses" in text
+    assert "its columns are" not in text and not (tmp_path / "rep").exists()
+
+
 def test_no_comparable_lens_at_all_is_an_error_and_writes_nothing(tmp_path):
     catalog, truth = _catalog_and_truth()
     catalog["lens_mass.0.theta_E_median"] = np.nan

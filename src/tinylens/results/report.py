@@ -487,6 +487,11 @@ def read_table(path: str | Path, what: str, in_folder: tuple[str, ...] = ()) -> 
         raise TinyLensError(f"The {what} {path} could not be read as a "
                             f"{'Parquet' if parquet else 'CSV'} table ({detail}).") from None
     alias = id_column(frame.columns)
+    single = single_fit_table(frame.columns)
+    if alias is None and single:
+        advice = SINGLE_FIT if in_folder else f"Give the {what} as a table of lenses, one row per lens with its id"
+        raise TinyLensError(f"The {what} {path} is a single fit's {single}, not a table of lenses (it has no lens "
+                            f"id column: one of {', '.join(ID_ALIASES)}). {advice}.")
     if alias is None:
         raise TinyLensError(f"The {what} {path} has no lens id column (one of {', '.join(ID_ALIASES)}); "
                             f"its columns are: {_some(frame.columns)}.")
@@ -494,6 +499,19 @@ def read_table(path: str | Path, what: str, in_folder: tuple[str, ...] = ()) -> 
     frame = frame.assign(**{ID_COLUMN: id_text(frame[ID_COLUMN])})
     frame.attrs[ID_READ_AS] = alias  # messages list the columns as the file names them
     return frame
+
+
+def single_fit_table(columns) -> str | None:
+    """What table of a single fit ``columns`` are those of: its summary (result_summary.csv, one row
+    per parameter) or its posterior samples (result_samples.csv, one row per sample); None for others."""
+    from tinylens.results.tables import SUMMARY_COLUMNS
+
+    names = {str(c) for c in columns}
+    if set(SUMMARY_COLUMNS) <= names:
+        return "summary (one row per parameter, as in result_summary.csv)"
+    if {"weight", "log_likelihood"} <= names:
+        return "posterior samples (one row per sample, as in result_samples.csv)"
+    return None
 
 
 def astropy_table_problem(path: Path, what: str) -> str | None:
