@@ -871,6 +871,26 @@ def test_a_single_fits_summary_or_samples_table_is_named_as_such(tmp_path, optio
     assert "its columns are" not in text and not (tmp_path / "rep").exists()
 
 
+@pytest.mark.parametrize("separator, words", [("\t", "tabs"), (";", "semicolons"), ("  ", "spaces")])
+def test_a_table_separated_by_other_than_commas_is_named_so(tmp_path, separator, words):
+    """A tab-, semicolon- or space-separated truth table was read as one column and refused as
+    having "no lens id column", though its first name shown was lens_id."""
+    catalog, truth = _catalog_and_truth()
+    catalog.to_csv(tmp_path / "catalog.csv", index=False)
+    (tmp_path / "truth.csv").write_text(truth.to_csv(sep="\t", index=False).replace("\t", separator))
+    text = _user_error(CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv"), "-t", str(tmp_path / "truth.csv"),
+                                                "-o", str(tmp_path / "rep")]))
+    assert f"{tmp_path / 'truth.csv'} is read as a single column, 'lens_id" in text
+    assert f"its values are separated by {words}, and a CSV table's by commas" in text
+    assert not (tmp_path / "rep").exists()
+
+
+def test_a_one_column_table_named_with_a_space_is_not_called_space_separated(tmp_path):
+    (tmp_path / "catalog.csv").write_text("lens id\na\nb\n")
+    text = _user_error(CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv")]))
+    assert "has no lens id column" in text and "separated by" not in text
+
+
 def test_no_comparable_lens_at_all_is_an_error_and_writes_nothing(tmp_path):
     catalog, truth = _catalog_and_truth()
     catalog["lens_mass.0.theta_E_median"] = np.nan

@@ -492,6 +492,12 @@ def read_table(path: str | Path, what: str, in_folder: tuple[str, ...] = ()) -> 
         advice = SINGLE_FIT if in_folder else f"Give the {what} as a table of lenses, one row per lens with its id"
         raise TinyLensError(f"The {what} {path} is a single fit's {single}, not a table of lenses (it has no lens "
                             f"id column: one of {', '.join(ID_ALIASES)}). {advice}.")
+    separator = other_separator(frame.columns) if not parquet else None
+    if alias is None and separator:
+        raise TinyLensError(f"The {what} {path} is read as a single column, {str(frame.columns[0])!r}: its values are "
+                            f"separated by {separator}, and a CSV table's by commas. Write it with commas "
+                            "(e.g. in Python pandas.read_csv(path, sep=None, engine='python').to_csv(new_path, "
+                            "index=False)).")
     if alias is None:
         raise TinyLensError(f"The {what} {path} has no lens id column (one of {', '.join(ID_ALIASES)}); "
                             f"its columns are: {_some(frame.columns)}.")
@@ -499,6 +505,25 @@ def read_table(path: str | Path, what: str, in_folder: tuple[str, ...] = ()) -> 
     frame = frame.assign(**{ID_COLUMN: id_text(frame[ID_COLUMN])})
     frame.attrs[ID_READ_AS] = alias  # messages list the columns as the file names them
     return frame
+
+
+#: Separators of a table's values other than a CSV's comma, by how a message names them.
+OTHER_SEPARATORS = {"tabs": "\t", "semicolons": ";", "vertical bars": "|", "spaces": " "}
+
+
+def other_separator(columns) -> str | None:
+    """How the values of a table read as the one column ``columns`` are separated, where that
+    column's name is a lens id column's (:data:`ID_ALIASES`; by spaces, the first) and more,
+    joined by one of :data:`OTHER_SEPARATORS` (a TSV's ``lens_id<TAB>theta_E``); None otherwise."""
+    if len(columns) != 1:
+        return None
+    name = str(columns[0])
+    for words, separator in OTHER_SEPARATORS.items():
+        parts = [part.strip() for part in name.split(separator) if part.strip()]
+        # by spaces, only an id first: a column 'lens id' is no table of two columns
+        if len(parts) > 1 and id_column(parts[:1] if separator == " " else parts) is not None:
+            return words
+    return None
 
 
 def single_fit_table(columns) -> str | None:
