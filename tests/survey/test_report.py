@@ -891,6 +891,29 @@ def test_a_one_column_table_named_with_a_space_is_not_called_space_separated(tmp
     assert "has no lens id column" in text and "separated by" not in text
 
 
+@pytest.mark.parametrize("option, left, expected", [
+    ("catalogue", "survey.json", "is a survey's output folder whose catalogue is not written yet (no catalog.parquet "
+                                 "or catalog.csv): its survey stopped before it reached its cluster? Run it again"),
+    ("--truth", "population.json", "is a population's folder whose truth table is not written yet (no truth.parquet "
+                                   "or truth.csv): simulate-population stopped before its end? Run it again"),
+    ("catalogue", "checkpoint.hdf5", "is an unfinished fit's output folder (a checkpoint or lock, no result.json yet), "
+                                     "not a table. 'tinylens report' summarises a survey"),
+    ("--reference", ".fit.lock", "is an unfinished fit's output folder (a checkpoint or lock, no result.json yet), "
+                                 "not a table. Give the reference table as a CSV or Parquet table")])
+def test_an_unfinished_survey_population_or_fit_folder_is_named_as_such(tmp_path, option, left, expected):
+    """A survey's, a population's or a fit's folder given before its table or result.json was
+    written was refused as "a folder, not a CSV or Parquet table", saying neither what it is nor
+    what to do."""
+    folder = tmp_path / "unfinished"
+    folder.mkdir()
+    (folder / left).write_text("{}")
+    catalog, _ = _catalog_and_truth()
+    catalog.to_csv(tmp_path / "catalog.csv", index=False)
+    args = [str(folder)] if option == "catalogue" else [str(tmp_path / "catalog.csv"), option, str(folder)]
+    text = _user_error(CliRunner().invoke(app, ["report", *args, "-o", str(tmp_path / "rep")]))
+    assert f"{folder} {expected}" in text and not (tmp_path / "rep").exists()
+
+
 def test_no_comparable_lens_at_all_is_an_error_and_writes_nothing(tmp_path):
     catalog, truth = _catalog_and_truth()
     catalog["lens_mass.0.theta_E_median"] = np.nan

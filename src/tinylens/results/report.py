@@ -591,9 +591,35 @@ def not_a_table(path: Path, what: str, in_folder: tuple[str, ...] = ()) -> None:
             raise TinyLensError(f"The {what} {path} is a folder, not a table: give the table in it, {inside[0]}.")
         if (path / RESULT).is_file():
             raise TinyLensError(f"The {what} {path} is a single fit's output folder, not a table. {advice}.")
+        unfinished = unfinished_folder(path, in_folder, advice)
+        if unfinished:
+            raise TinyLensError(f"The {what} {path} is {unfinished}")
         raise TinyLensError(f"The {what} {path} is a folder, not a CSV or Parquet table.")
     if path.is_file() and path.suffix.lower() == ".json":
         raise TinyLensError(f"The {what} {path} is a JSON file, not a CSV or Parquet table. {advice}.")
+
+
+def unfinished_folder(path: Path, in_folder: tuple[str, ...], advice: str) -> str | None:
+    """What unfinished output ``path`` (a folder holding none of ``in_folder``) is, and what to do,
+    for a message: a survey's before its catalogue is written (its ``survey.json``), a population's
+    before its truth table is (its ``population.json``), a fit's before its ``result.json`` is (a
+    checkpoint or a fit's lock: ``advice`` follows); None for any other folder."""
+    from tinylens.filenames import FIT_LOCK, checkpoint_names
+    from tinylens.survey.population import POPULATION_RECORD
+    from tinylens.survey.provenance import MANIFEST_FILE
+
+    def holds(*names: str) -> bool:
+        return any((path / name).exists() for name in names)
+
+    if in_folder == CATALOGUE_FILES and holds(MANIFEST_FILE):
+        return (f"a survey's output folder whose catalogue is not written yet (no {' or '.join(in_folder)}): its "
+                "survey stopped before it reached its cluster? Run it again to go on.")
+    if in_folder == TRUTH_TABLE_FILES and holds(POPULATION_RECORD):
+        return (f"a population's folder whose truth table is not written yet (no {' or '.join(in_folder)}): "
+                "simulate-population stopped before its end? Run it again to finish it.")
+    if holds(FIT_LOCK, *checkpoint_names()):
+        return f"an unfinished fit's output folder (a checkpoint or lock, no {RESULT} yet), not a table. {advice}."
+    return None
 
 
 def id_column(columns) -> str | None:
