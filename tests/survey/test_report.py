@@ -914,6 +914,21 @@ def test_an_unfinished_survey_population_or_fit_folder_is_named_as_such(tmp_path
     assert f"{folder} {expected}" in text and not (tmp_path / "rep").exists()
 
 
+@pytest.mark.parametrize("table", [None, "--truth", "--reference"])
+@pytest.mark.parametrize("given", ["", " "])
+def test_an_empty_parameter_is_refused_as_empty(tmp_path, table, given):
+    """An empty --parameter (an unset shell variable) was looked for as the column '_median' and
+    named so: "has no column '_median', so --parameter  cannot be summarised"."""
+    catalog, truth = _catalog_and_truth()
+    catalog.to_csv(tmp_path / "catalog.csv", index=False)
+    truth.to_csv(tmp_path / "truth.csv", index=False)
+    args = [table, str(tmp_path / "truth.csv")] if table else []
+    text = _user_error(CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv"), *args, "-p", given,
+                                                "-o", str(tmp_path / "rep")]))
+    assert text.startswith("Error: --parameter is empty (an unset shell variable?)") and "'_median'" not in text
+    assert not (tmp_path / "rep").exists()
+
+
 def test_no_comparable_lens_at_all_is_an_error_and_writes_nothing(tmp_path):
     catalog, truth = _catalog_and_truth()
     catalog["lens_mass.0.theta_E_median"] = np.nan

@@ -577,7 +577,7 @@ def report(
     """What a survey found: with --truth or --reference, its accuracy (median deviation, NMAD, catastrophic
     outliers per parameter; paper, Figs. 4 and 7); with neither, an overview (trusted fits, flags, precision,
     time, the lenses to look at)."""
-    check_options(reference, reference_column, where)
+    check_options(reference, reference_column, where, parameter)
     if truth is None and reference is None:
         overview = build_overview(catalog, parameter, trusted_only, where)
         for message in overview["warnings"]:
@@ -610,9 +610,14 @@ def main_mass_text(truth_columns: dict[str, str]) -> str:
             "(the main deflector of each, the first with an Einstein radius).")
 
 
-def check_options(reference: Path | None, reference_column: str | None, where: str | None) -> None:
+def check_options(reference: Path | None, reference_column: str | None, where: str | None,
+                  parameters: list[str] | None = None) -> None:
     """TinyLensError for an option that would be ignored: --reference-column without --reference,
-    an empty --where."""
+    an empty --where; and for an empty --parameter (looked for as the column '_median')."""
+    if any(not p.strip() for p in parameters or []):
+        raise TinyLensError("--parameter is empty (an unset shell variable?): give a parameter's full name, e.g. "
+                            "--parameter lens_mass.0.theta_E, or leave the option out to compare the paper's six "
+                            "(theta_E with --reference) or summarise the catalogue's.")
     if reference_column is not None and reference is None:
         raise TinyLensError(f"--reference-column {reference_column} needs --reference (the table that holds that "
                             "column, e.g. SLACS catalog.csv); without it the option would be ignored.")
