@@ -929,6 +929,23 @@ def test_an_empty_parameter_is_refused_as_empty(tmp_path, table, given):
     assert not (tmp_path / "rep").exists()
 
 
+@pytest.mark.parametrize("table", ["catalogue", "--reference"])
+def test_a_table_not_in_utf8_is_named_so_with_its_byte(tmp_path, table):
+    """A CSV saved as Latin-1 (a lens name with an accent) was refused with pandas's "'utf-8' codec
+    can't decode byte 0xe9 in position 27: invalid continuation byte", not saying what to do."""
+    catalog, truth = _catalog_and_truth()
+    frame = catalog if table == "catalogue" else truth[["lens_id", "lens_mass.0.theta_E"]]
+    frame = frame.assign(lens_id=frame["lens_id"].replace("a", "J0029\u00e9"))
+    frame.to_csv(tmp_path / "latin.csv", index=False, encoding="latin-1")
+    catalog.to_csv(tmp_path / "catalog.csv", index=False)
+    args = [str(tmp_path / "latin.csv")] if table == "catalogue" else [str(tmp_path / "catalog.csv"), table,
+                                                                        str(tmp_path / "latin.csv")]
+    text = _user_error(CliRunner().invoke(app, ["report", *args, "-o", str(tmp_path / "rep")]))
+    assert (f"{tmp_path / 'latin.csv'} is not UTF-8 text (a byte 0xe9: Latin-1 or Windows text, with an accented "
+            "letter, or no text at all?): give it as a CSV table saved as UTF-8, or as a Parquet table." in text)
+    assert "codec" not in text and not (tmp_path / "rep").exists()
+
+
 def test_no_comparable_lens_at_all_is_an_error_and_writes_nothing(tmp_path):
     catalog, truth = _catalog_and_truth()
     catalog["lens_mass.0.theta_E_median"] = np.nan

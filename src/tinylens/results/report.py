@@ -482,6 +482,10 @@ def read_table(path: str | Path, what: str, in_folder: tuple[str, ...] = ()) -> 
         else:  # the id column as text: pandas would read 0001 as the integer 1
             alias = id_column(pd.read_csv(path, nrows=0).columns)
             frame = pd.read_csv(path, dtype={alias: str} if alias else None)
+    except UnicodeDecodeError as exc:  # a CSV saved as Latin-1 or Windows text (a name with an accent)
+        raise TinyLensError(f"The {what} {path} is not UTF-8 text (a byte 0x{exc.object[exc.start]:02x}: Latin-1 or "
+                            "Windows text, with an accented letter, or no text at all?): "
+                            "give it as a CSV table saved as UTF-8, or as a Parquet table.") from None
     except Exception as exc:  # pandas/pyarrow raise many types for a corrupt file
         detail = " ".join(str(exc).split())[:200]
         raise TinyLensError(f"The {what} {path} could not be read as a "
