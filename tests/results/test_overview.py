@@ -928,3 +928,18 @@ def test_a_parameters_panel_says_how_many_ok_lenses_it_leaves_out_for_want_of_a_
     assert theta.get_title().splitlines()[-1] == "5 of the 6 ok lenses have a median"
     assert sum(p.get_height() for container in theta.containers for p in container) == 5
     assert "have a median" not in q.get_title()
+
+
+@pytest.mark.parametrize("medians, hint", [({"theta_E_median": [1.0, 1.2]}, "name one of those it has with --parameter: theta_E."),
+                                           ({}, "it has no column <parameter>_median at all.")])
+def test_a_catalogue_with_none_of_the_papers_medians_says_why_no_parameter_is_summarised(tmp_path, medians, hint):
+    """A catalogue holding none of the paper's medians (made by another program, or naming its
+    columns otherwise) was summarised with no parameter and no figure, saying nothing of why."""
+    pd.DataFrame({"lens_id": ["a", "b"], "status": ["ok", "ok"], **medians}).to_csv(tmp_path / "catalog.csv", index=False)
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv")])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert ("Posterior medians: none summarised and no figure drawn, as the catalogue has none of the paper's "
+            "parameters' columns (lens_mass.0.theta_E_median, lens_mass.0.q_median, ") in text and hint in text
+    assert not (tmp_path / "report" / "overview.png").exists()
+    assert json.loads((tmp_path / "report" / "overview.json").read_text())["parameters"] == []

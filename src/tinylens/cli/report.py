@@ -249,6 +249,19 @@ def write_overview(result: dict[str, Any], out: Path) -> dict[str, Path]:
     return paths
 
 
+def no_parameters_text(catalog) -> str:
+    """Why an overview of the ok lenses of ``catalog`` summarises no parameter and draws no figure:
+    it holds none of the paper's medians; the parameters whose medians it holds, for --parameter."""
+    from tinylens.results import report as rp
+
+    held = sorted(str(c).removesuffix("_median") for c in catalog.columns if str(c).endswith("_median"))
+    names = ", ".join(f"{q.name}_median" for q in rp.paper_quantities(catalog))
+    return (f"Posterior medians: none summarised and no figure drawn, as the catalogue has none of the paper's "
+            f"parameters' columns ({names}); "
+            + (f"name one of those it has with --parameter: {listed(held)}." if held
+               else "it has no column <parameter>_median at all."))
+
+
 def print_overview(result: dict[str, Any], paths: dict[str, Path]) -> None:
     """The overview on the terminal: counts, flags, parameters, time, failures, what to inspect."""
     from tinylens.results import overview as ov
@@ -280,6 +293,8 @@ def print_overview(result: dict[str, Any], paths: dict[str, Path]) -> None:
         console.print("Quality flags: not recorded (the catalogue has no 'flags' column).")
     if len(result["parameters"]) and not n["n_ok"]:  # a table of N = 0 and dashes
         console.print("Posterior medians: none to summarise, as no lens is ok.")
+    elif not result["quantities"] and n["n_ok"]:
+        console.print(escape(no_parameters_text(result["catalog"])), soft_wrap=True)
     elif len(result["parameters"]):
         table = Table(title="Posterior medians across the ok lenses, and each lens's precision", title_justify="left")
         point = bool(result["parameters"]["n_collapsed"].any())
