@@ -946,6 +946,21 @@ def test_a_table_not_in_utf8_is_named_so_with_its_byte(tmp_path, table):
     assert "codec" not in text and not (tmp_path / "rep").exists()
 
 
+@pytest.mark.parametrize(("name", "magic"), [("gallery.pdf", b"%PDF"), ("gallery.svg", b"<?xml"),
+                                           ("gallery.png", b"\x89PNG"), ("gallery", b"\x89PNG")])
+def test_save_figure_writes_the_format_its_names_suffix_says(tmp_path, name, magic):
+    """The figures of the examples' -o (failure_gallery.py -o gallery.pdf) are written with
+    save_figure: a .pdf name was given PNG bytes, which no PDF reader opens; now the suffix picks
+    the format, as for the fit's own figures, and a name without one is PNG."""
+    from matplotlib.figure import Figure
+
+    fig = Figure()
+    fig.add_subplot().plot([0, 1], [1, 0])
+    rp.save_figure(fig, tmp_path / name)
+    assert (tmp_path / name).read_bytes().startswith(magic)
+    assert [p.name for p in tmp_path.iterdir()] == [name]  # written atomically: no temporary left
+
+
 def test_no_comparable_lens_at_all_is_an_error_and_writes_nothing(tmp_path):
     catalog, truth = _catalog_and_truth()
     catalog["lens_mass.0.theta_E_median"] = np.nan

@@ -4,6 +4,7 @@ modules (:mod:`.report`, :mod:`.overview`) can use it too."""
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 from matplotlib.figure import Figure
 
@@ -17,3 +18,10 @@ class NotebookFigure(Figure):
         buffer = io.BytesIO()
         self.savefig(buffer, format="png", facecolor="white", bbox_inches="tight")
         return buffer.getvalue()
+
+
+def file_format(fig: Figure, path: str | Path) -> str:
+    """The image format that ``path``'s suffix names (``model_results.pdf``: ``pdf``), if
+    matplotlib writes it; else ``png``."""
+    suffix = Path(path).suffix.lower().removeprefix(".")
+    return suffix if suffix in fig.canvas.get_supported_filetypes() else "png"

@@ -25,7 +25,7 @@ from tinylens.errors import ConfigTypeError, ConfigValueError, counted
 from tinylens.forward import ray_shoot
 from tinylens.pipeline.mass_source import to_source_plane
 from tinylens.problem import Problem
-from tinylens.results.figure import NotebookFigure
+from tinylens.results.figure import NotebookFigure, file_format
 from tinylens.results.tables import UNITS, weighted_percentiles, write_atomic
 
 IMAGE_CMAP = "magma"
@@ -119,13 +119,6 @@ def show_image(fig: Figure, ax, image: np.ndarray, title: str, extent, cbar_labe
     if cbar_label:
         cb.set_label(cbar_label, fontsize=8)
     return im
-
-
-def file_format(fig: Figure, path: str | Path) -> str:
-    """The image format that ``path``'s suffix names (``model_results.pdf``: ``pdf``), if
-    matplotlib writes it; else ``png``."""
-    suffix = Path(path).suffix.lower().removeprefix(".")
-    return suffix if suffix in fig.canvas.get_supported_filetypes() else "png"
 
 
 def _save(fig: Figure, path: str | Path, dpi: int = DPI, **savefig) -> Path:

@@ -451,10 +451,14 @@ def quantity_unit(q: Quantity) -> str:
 
 
 def save_figure(fig, path: str | Path, dpi: int = 110, **savefig) -> Path:
-    """Write ``fig`` as a PNG atomically (``savefig``: more options of ``Figure.savefig``)."""
+    """Write ``fig`` atomically in the format ``path``'s suffix names (``gallery.pdf``: PDF), PNG
+    for a name without one or with one matplotlib does not write (``savefig``: more options of
+    ``Figure.savefig``)."""
+    from tinylens.results.figure import file_format
     from tinylens.results.tables import write_atomic
 
-    return write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format="png", facecolor="white", **savefig))
+    kind = file_format(fig, path)
+    return write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format=kind, facecolor="white", **savefig))
 
 
 # -- input ------------------------------------------------------------------------------------
