@@ -3,6 +3,7 @@ output folder (also after an interrupted run), and warnings for unit mistakes in
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import shlex
@@ -16,6 +17,7 @@ from typer.testing import CliRunner
 from tinylens.cli.main import app
 from tinylens.errors import ConfigError, ConfigWarning, OutputError
 from tinylens.survey import population
+from tinylens.simulate import moffat_psf
 from tinylens.survey.population import PopulationOptions, scale_warnings, simulate_population
 
 SEED = 3
@@ -74,6 +76,10 @@ def _copy(finished: Path, tmp_path: Path) -> Path:
         (["--size", "100000"], "size x nsub must be <= 6400, got 100000 x 8 = 800000: each lens is simulated on "
                                "(size x nsub)^2 points, about 4 GB of memory"),
         (["--set", "nsub=1000"], "size x nsub must be <= 6400, got 100 x 1000 = 100000"),
+        (["--set", "psf_size=200001"], "psf_size must be <= 6399 pixels for a gaussian PSF, got 200001: the PSF is built "
+                                       "on psf_size^2 points"),
+        (["--psf", "moffat", "--set", "psf_size=1001"], "psf_size must be <= 581 pixels for a moffat PSF, got 1001: the "
+                                                        "PSF is built on (psf_size x 11)^2 points (11 x 11 a pixel)"),
     ],
 )
 def test_bad_option_values_are_refused_by_name(tmp_path, args, expected):
@@ -100,6 +106,20 @@ def test_the_largest_supersampled_grid_is_allowed():
     PopulationOptions(size=6400, nsub=1)
     with pytest.raises(ConfigError, match="size x nsub must be <= 6400, got 801 x 8"):
         PopulationOptions(size=801)
+
+
+def test_the_largest_psf_is_allowed_and_built():
+    """The limit on psf_size (memory: 200001 pixels was numpy's MemoryError, a traceback) leaves a
+    Gaussian PSF of 6399 pixels and a Moffat one of 581 (11 x 11 points a pixel), and that is the
+    Moffat PSF make_psf builds: its grid is the limit's."""
+    PopulationOptions(psf_size=6399)
+    with pytest.raises(ConfigError, match="psf_size must be <= 6399 pixels for a gaussian PSF, got 6401"):
+        PopulationOptions(psf_size=6401)
+    opts = PopulationOptions(psf_type="moffat", psf_size=581)
+    with pytest.raises(ConfigError, match="psf_size must be <= 581 pixels for a moffat PSF, got 583"):
+        PopulationOptions(psf_type="moffat", psf_size=583)
+    small = dataclasses.replace(opts, psf_size=5)
+    assert np.array_equal(population.make_psf(small), moffat_psf(small.psf_fwhm, small.pixel_scale, 5, beta=3.0, oversample=11))
 
 
 def test_unreachable_arc_snr_is_a_config_error():

@@ -50,7 +50,8 @@ overwritten.
 
 **Checks.** :func:`option_problems` refuses option values that cannot make a population
 (non-finite numbers, negative scatters or maxima, ``low > high``, an image whose supersampled
-grid, ``size x nsub`` points on a side, would not fit in a laptop's memory); :func:`scale_warnings`
+grid, ``size x nsub`` points on a side, or a PSF whose grid, ``psf_size`` times its
+:data:`PSF_OVERSAMPLE` on a side, would not fit in a laptop's memory); :func:`scale_warnings`
 warns (ConfigWarning) when the Einstein radii span under 2 pixels or the field is too small
 for the arcs (a pixel scale typed in milliarcseconds, a size too small).
 
@@ -224,6 +225,9 @@ NON_NEGATIVE = ("lens_center_sigma", "lens_light_q_sigma", "lens_light_phi_sigma
 #: Largest side (size x nsub) of the supersampled grid a lens is simulated on: ~4 GB of memory
 #: (measured: 4.1 GB for one lens of size 800 at nsub 8, float32), so it fits in a laptop's memory.
 MAX_GRID = 6400
+#: Points per pixel side a population's PSF is built on: a Gaussian is integrated over each pixel,
+#: a Moffat averaged over ``11 x 11`` points (:func:`tinylens.simulate.moffat_psf`'s ``oversample``).
+PSF_OVERSAMPLE = {"gaussian": 1, "moffat": 11}
 #: Ranges of axis ratios: within (0, 1].
 AXIS_RATIO_RANGES = ("lens_q_range", "source_q_range", "lens_disc_q_range")
 
@@ -242,6 +246,8 @@ def option_problems(opts: PopulationOptions) -> list[str]:
         problems.append(f"psf_type must be 'gaussian' or 'moffat', got {opts.psf_type!r}")
     if opts.psf_size < 1 or opts.psf_size % 2 == 0:
         problems.append(f"psf_size must be a positive odd number of pixels, got {opts.psf_size}")
+    elif opts.psf_type in PSF_OVERSAMPLE and opts.psf_size * PSF_OVERSAMPLE[opts.psf_type] > MAX_GRID:
+        problems.append(_psf_size_problem(opts.psf_size, opts.psf_type))
     if opts.size < 8:
         problems.append(f"size must be >= 8 pixels, got {opts.size}")
     elif opts.nsub >= 1 and opts.size * opts.nsub > MAX_GRID:
@@ -256,6 +262,17 @@ def option_problems(opts: PopulationOptions) -> list[str]:
     if not opts.moffat_beta > 1:
         problems.append(f"moffat_beta must be > 1 (a Moffat PSF of beta <= 1 has infinite flux), got {opts.moffat_beta}")
     return problems + _range_problems(opts)
+
+
+def _psf_size_problem(psf_size: int, psf_type: str) -> str:
+    """Why a ``psf_type`` PSF of ``psf_size`` pixels is refused: its grid, ``psf_size`` x
+    :data:`PSF_OVERSAMPLE` points on a side, is over :data:`MAX_GRID` (numpy's MemoryError, or
+    swap, where 200001 pixels asked for ~300 GB)."""
+    points = PSF_OVERSAMPLE[psf_type]
+    largest = MAX_GRID // points - (1 - MAX_GRID // points % 2)  # the largest odd size allowed
+    grid = f"(psf_size x {points})^2 points ({points} x {points} a pixel)" if points > 1 else "psf_size^2 points"
+    return (f"psf_size must be <= {largest} pixels for a {psf_type} PSF, got {psf_size}: the PSF is built on {grid}, "
+            f"at most {MAX_GRID} on a side as a lens is (memory)")
 
 
 def _range_problems(opts: PopulationOptions) -> list[str]:
@@ -305,7 +322,8 @@ def lens_name(index: int, n: int) -> str:
 def make_psf(opts: PopulationOptions) -> np.ndarray:
     """The population's PSF kernel (unit sum)."""
     if opts.psf_type == "moffat":
-        return moffat_psf(opts.psf_fwhm, opts.pixel_scale, opts.psf_size, beta=opts.moffat_beta)
+        return moffat_psf(opts.psf_fwhm, opts.pixel_scale, opts.psf_size, beta=opts.moffat_beta,
+                          oversample=PSF_OVERSAMPLE["moffat"])
     return gaussian_psf(opts.psf_fwhm, opts.pixel_scale, opts.psf_size)
 
 
