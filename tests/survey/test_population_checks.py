@@ -413,3 +413,27 @@ def test_simulate_population_called_from_python_names_its_seed_argument(seed, tm
         simulate_population(1, tmp_path / "pop", seed=seed, **TINY)
     assert str(info.value) == f"simulate_population's seed (the random seed) must be a non-negative integer, got {seed!r}"
     assert not (tmp_path / "pop").exists()
+
+
+@pytest.mark.parametrize(
+    "outdir, expected",
+    [
+        ("", "is an empty or blank path ('': an unset variable?); give a folder name ('' would be the current folder)"),
+        ("  ", "is an empty or blank path ('  ': an unset variable?)"),
+        (None, "must be a folder (a str or pathlib.Path), got NoneType None"),
+        (5, "must be a folder (a str or pathlib.Path), got int 5"),
+        ("~no_such_user_s56h/pop", "~no_such_user_s56h/pop: there is no user 'no_such_user_s56h' on this machine"),
+    ],
+)
+def test_simulate_population_called_from_python_refuses_an_outdir_that_is_no_folder_name(outdir, expected, tmp_path,
+                                                                                        monkeypatch):
+    """simulate_population(n, "") wrote the population into the current folder (Path("") is it), "  " into a
+    folder of two spaces, and None, 5 or an unknown ~user raised Path's TypeError or RuntimeError; each is
+    a ConfigError naming the outdir argument, as the command line refuses an empty OUTDIR, and nothing is
+    written."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as info:
+        simulate_population(1, outdir, seed=SEED, **TINY)
+    assert str(info.value).startswith("simulate_population's outdir (the output folder) ")
+    assert expected in str(info.value)
+    assert list(tmp_path.iterdir()) == []

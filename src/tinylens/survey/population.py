@@ -64,6 +64,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shlex
 import shutil
 import time
@@ -568,10 +569,10 @@ def simulate_population(
     ``psf_fwhm``, ``exposure_time``, ``sky_sigma``, ``zeropoint``, ``snr_range``, ...).
     """
     n, seed = check_count_and_seed(n, seed, "simulate_population's seed (the random seed)")
+    outdir = population_folder(outdir)
     opts = PopulationOptions.from_kwargs(**options)
     for message in scale_warnings(opts):
         warnings.warn(message, ConfigWarning, stacklevel=2)
-    outdir = Path(outdir).expanduser()
     made = missing_folders(outdir)
     from tinylens.fit import folder_on_interrupt
 
@@ -584,6 +585,25 @@ def simulate_population(
         # no half population, nor an empty folder, left behind
         remove_made_folders(made)
         raise
+
+
+def population_folder(outdir: Any) -> Path:
+    """``outdir`` as a Path, ``~`` expanded, else a ConfigError naming simulate_population's
+    ``outdir``: no str or path (None and 5 gave Path's TypeError), an empty or blank text (``""``
+    is the current folder, where the population was written), a ``~user`` not known here
+    (expanduser's RuntimeError). The command line refuses these as OUTDIR already."""
+    name = "simulate_population's outdir (the output folder)"
+    if not isinstance(outdir, (str, os.PathLike)):
+        raise ConfigError(f"{name} must be a folder (a str or pathlib.Path), got {type(outdir).__name__} {outdir!r}")
+    if isinstance(outdir, str) and not outdir.strip():
+        raise ConfigError(f"{name} is an empty or blank path ({outdir!r}: an unset variable?); give a folder name "
+                          "('' would be the current folder)")
+    try:
+        return Path(outdir).expanduser()
+    except RuntimeError:
+        from tinylens.config.loader import unknown_home
+
+        raise ConfigError(f"{name} {outdir}: {unknown_home(outdir)}") from None
 
 
 #: Most lenses in one population: each takes seconds to simulate and ~0.2 MB of disk at the default size.
