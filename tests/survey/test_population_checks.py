@@ -76,6 +76,12 @@ def _copy(finished: Path, tmp_path: Path) -> Path:
         (["--size", "100000"], "size x nsub must be <= 6400, got 100000 x 8 = 800000: each lens is simulated on "
                                "(size x nsub)^2 points, about 4 GB of memory"),
         (["--set", "nsub=1000"], "size x nsub must be <= 6400, got 100 x 1000 = 100000"),
+        (["--set", "zeropoint=2570"], "zeropoint 2570 and lens_mag_range from 20 make lens galaxies of up to 10^1020.0 "
+                                      "e-/s, 10^1022.5 electrons in exposure_time 300 s, over the 1e+18 a Poisson draw "
+                                      "takes: zeropoint is the AB magnitude of 1 e-/s (CSST: 25.7), exposure_time in seconds (CSST: 300)"),
+        (["--set", "exposure_time=1e300"], "make lens galaxies of up to 10^2.3 e-/s, 10^302.3 electrons in exposure_time "
+                                           "1e+300 s, over the 1e+18 a Poisson draw takes"),
+        (["--set", "zeropoint=257"], "zeropoint 257 and lens_mag_range from 20 make lens galaxies of up to 10^94.8 e-/s"),
         (["--set", "psf_size=200001"], "psf_size must be <= 6399 pixels for a gaussian PSF, got 200001: the PSF is built "
                                        "on psf_size^2 points"),
         (["--psf", "moffat", "--set", "psf_size=1001"], "psf_size must be <= 581 pixels for a moffat PSF, got 1001: the "
@@ -106,6 +112,19 @@ def test_the_largest_supersampled_grid_is_allowed():
     PopulationOptions(size=6400, nsub=1)
     with pytest.raises(ConfigError, match="size x nsub must be <= 6400, got 801 x 8"):
         PopulationOptions(size=801)
+
+
+def test_lens_galaxies_up_to_the_electrons_a_poisson_draw_takes_are_allowed():
+    """The limit on the brightest lens galaxy (zeropoint 2570 for 25.70 overflowed, a traceback) is
+    MAX_ELECTRONS in the exposure: 10^18 electrons in 300 s is 10^15.52 e-/s, so a lens of magnitude
+    20 at a zeropoint up to 20 + 2.5 x 15.52 = 58.8; a hundredth of a magnitude more is refused."""
+    limit = 20.0 + 2.5 * (18 - np.log10(300.0))
+    PopulationOptions(zeropoint=limit - 0.01)
+    with pytest.raises(ConfigError, match="over the 1e\\+18 a Poisson draw takes"):
+        PopulationOptions(zeropoint=limit + 0.01)
+    with pytest.raises(ConfigError, match="lens galaxies of up to 10\\^15.2 e-/s, 10\\^18.0 electrons in exposure_time 600 s"):
+        PopulationOptions(zeropoint=limit + 0.01, exposure_time=600.0, lens_mag_range=(20.0 + 2.5 * np.log10(2), 23.5))
+    PopulationOptions(zeropoint=0.0)  # faint lenses are no problem
 
 
 def test_the_largest_psf_is_allowed_and_built():

@@ -51,7 +51,8 @@ overwritten.
 **Checks.** :func:`option_problems` refuses option values that cannot make a population
 (non-finite numbers, negative scatters or maxima, ``low > high``, an image whose supersampled
 grid, ``size x nsub`` points on a side, or a PSF whose grid, ``psf_size`` times its
-:data:`PSF_OVERSAMPLE` on a side, would not fit in a laptop's memory); :func:`scale_warnings`
+:data:`PSF_OVERSAMPLE` on a side, would not fit in a laptop's memory, lens galaxies brighter
+than a Poisson draw takes in the exposure: a zeropoint typed 2570); :func:`scale_warnings`
 warns (ConfigWarning) when the Einstein radii span under 2 pixels or the field is too small
 for the arcs (a pixel scale typed in milliarcseconds, a size too small).
 
@@ -98,7 +99,7 @@ from tinylens.results.tables import (
     write_table,
 )
 from tinylens.results.truth import TRUTH_FILE, flat_params
-from tinylens.simulate import add_noise, gaussian_psf, is_whole, model_spec_from_truth, moffat_psf, simulate_images
+from tinylens.simulate import MAX_ELECTRONS, add_noise, gaussian_psf, is_whole, model_spec_from_truth, moffat_psf, simulate_images
 
 __all__ = ["PopulationOptions", "components", "simulate_population", "draw_lens", "simulate_lens", "count_images", "lens_name"]
 
@@ -262,7 +263,23 @@ def option_problems(opts: PopulationOptions) -> list[str]:
         problems.append(f"shear_max must be < 1 (a shear of 1 or more is not a lens), got {opts.shear_max}")
     if not opts.moffat_beta > 1:
         problems.append(f"moffat_beta must be > 1 (a Moffat PSF of beta <= 1 has infinite flux), got {opts.moffat_beta}")
-    return problems + _range_problems(opts)
+    return problems + _range_problems(opts) + _brightness_problems(opts)
+
+
+def _brightness_problems(opts: PopulationOptions) -> list[str]:
+    """The brightest lens galaxy (``lens_mag_range``'s low end) over the electrons a Poisson draw
+    takes (:data:`~tinylens.simulate.MAX_ELECTRONS`) in ``exposure_time``: a zeropoint typed 2570
+    for 25.70 overflowed (OverflowError, a traceback), and 257 was blamed on snr_range."""
+    if not (opts.exposure_time > 0 and opts.lens_mag_range[0] <= opts.lens_mag_range[1]):
+        return []  # refused by name already
+    log_flux = 0.4 * (opts.zeropoint - opts.lens_mag_range[0])  # log10 of e-/s: 10 ** it would overflow
+    log_electrons = log_flux + np.log10(opts.exposure_time)
+    if log_electrons <= np.log10(MAX_ELECTRONS):
+        return []
+    return [f"zeropoint {opts.zeropoint:g} and lens_mag_range from {opts.lens_mag_range[0]:g} make lens galaxies of up to "
+            f"10^{log_flux:.1f} e-/s, 10^{log_electrons:.1f} electrons in exposure_time {opts.exposure_time:g} s, over the "
+            f"{MAX_ELECTRONS:g} a Poisson draw takes: zeropoint is the AB magnitude of 1 e-/s (CSST: 25.7), "
+            "exposure_time in seconds (CSST: 300)"]
 
 
 def _psf_size_problem(psf_size: int, psf_type: str) -> str:
