@@ -4,6 +4,7 @@ output folder (also after an interrupted run), and warnings for unit mistakes in
 from __future__ import annotations
 
 import dataclasses
+import errno
 import hashlib
 import json
 import shlex
@@ -456,3 +457,26 @@ def test_simulate_population_called_from_python_refuses_an_outdir_that_is_no_fol
     assert str(info.value).startswith("simulate_population's outdir (the output folder) ")
     assert expected in str(info.value)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("writer", ["write_json", "write_csv"])
+def test_a_full_disk_is_an_output_error_naming_the_folder(writer, tmp_path, monkeypatch):
+    """A full disk while population.json (write_json, the first file) or truth.csv (write_csv, after
+    the lenses) was written was OSError's traceback, exit 1 (the FITS files' writer named its file
+    already); it is an OutputError naming the folder and what to do, exit 2, and the lens folders
+    written before it are whole."""
+    pop = tmp_path / "pop"
+    pop.mkdir()
+
+    def full(path, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(population, writer, full)
+    sets = [f"--set={k}={json.dumps(v)}" for k, v in TINY.items()]
+    result = CliRunner().invoke(app, ["simulate-population", "1", str(pop), "-q", f"--seed={SEED}", *sets])
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit) and "Traceback" not in result.output
+    assert (f"Cannot write the population into {pop}: no space left (No space left on device: the disk, or your quota "
+            "on it, is full). No file is left half-written") in _text(result)
+    assert not (pop / "truth.csv").exists()
+    assert [p.name for p in pop.glob("lens_*")] == ([] if writer == "write_json" else ["lens_00000"])

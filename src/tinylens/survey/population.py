@@ -63,6 +63,7 @@ precision, :mod:`tinylens.precision`: float32 by default).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -70,7 +71,7 @@ import shlex
 import shutil
 import time
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -572,6 +573,23 @@ def writable_folder(folder: Path) -> Path:
         raise OutputError(f"Cannot write the population into {folder} ({reason}); choose another output folder.") from None
 
 
+@contextlib.contextmanager
+def disk_full_reported(outdir: Path) -> Iterator[None]:
+    """An OSError of a full disk or quota inside (:data:`tinylens.fit.DISK_FULL`) as an OutputError
+    naming ``outdir``: a truth.json, truth table or population.json that found no space was
+    OSError's traceback (the FITS files' writer names its file already)."""
+    from tinylens.fit import DISK_FULL
+
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in DISK_FULL:
+            raise
+        raise OutputError(f"Cannot write the population into {outdir}: no space left ({exc.strerror or 'disk full'}: the "
+                          "disk, or your quota on it, is full). No file is left half-written; free some space (about "
+                          "0.2 MB a lens at the default size) and run the command again.") from None
+
+
 def _stale_folders(outdir: Path, names: Iterable[str]) -> list[str]:
     keep = set(names)
     return sorted(p.name for p in outdir.glob("lens_*") if p.is_dir() and p.name not in keep)
@@ -595,7 +613,7 @@ def simulate_population(
 
     try:
         writable_folder(outdir)
-        with folder_on_interrupt(outdir):  # for the command line's line on what a stopped run kept
+        with folder_on_interrupt(outdir), disk_full_reported(outdir):  # folder: for the command line's line on a stop
             return _simulate_into(outdir, n, seed, opts, progress)
     except BaseException:
         # the folders this call made (the output folder, its parents) hold nothing of the user's:
