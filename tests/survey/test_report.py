@@ -831,20 +831,63 @@ def test_a_folder_where_a_report_file_goes_is_refused_before_any_file_is_written
     assert [p.name for p in out.iterdir()] == [blocked] and not any((out / blocked).iterdir())
 
 
-@pytest.mark.parametrize("name, table, article", [("truth.fits", "--truth", "a FITS"), ("truth.fits.gz", "--truth", "a FITS"),
-                                                   ("slacs.ecsv", "--reference", "an ECSV")])
-def test_a_fits_or_ecsv_table_is_named_as_such_not_read_as_a_broken_csv(tmp_path, name, table, article):
-    """A FITS or ECSV truth or reference table was read as CSV and refused with pandas's "'utf-8'
-    codec can't decode byte 0x99" or "Error tokenizing data", naming neither format nor what to do."""
+@pytest.mark.parametrize("name, table", [("truth.fits", "--truth"), ("truth.fits.gz", "--truth"),
+                                         ("truth.ecsv", "--truth"), ("slacs.fits", "--reference"),
+                                         ("slacs.ecsv", "--reference")])
+def test_a_fits_or_ecsv_table_gives_the_report_its_csv_copy_gives(tmp_path, name, table):
+    """A FITS or ECSV truth or reference table (truth.fits, slacs.ecsv, .fits.gz), as astronomers
+    keep them, was refused as "read as CSV or Parquet only"; it is now read with astropy, its id
+    column as text, and gives the same report_stats.json as the same table written as CSV."""
     from astropy.table import Table
 
     catalog, truth = _catalog_and_truth()
     catalog.to_csv(tmp_path / "catalog.csv", index=False)
+    if table == "--reference":  # published Einstein radii under a lens_name column
+        truth = truth.rename(columns={"lens_id": "lens_name", "lens_mass.0.theta_E": "theta_E_ref"})
+    truth.to_csv(tmp_path / "copy.csv", index=False)
     Table.from_pandas(truth).write(tmp_path / name)
-    text = _user_error(CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv"), table, str(tmp_path / name),
+    saved = []
+    for given in (tmp_path / "copy.csv", tmp_path / name):
+        result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv"), table, str(given),
+                                          "-o", str(tmp_path / "rep")])
+        assert result.exit_code == 0, result.output
+        saved.append(json.loads((tmp_path / "rep" / "report_stats.json").read_text().replace(str(given), "TABLE")))
+    assert saved[1] == saved[0]
+    assert saved[0]["parameters"][0]["nmad"] == pytest.approx(0.0296)  # the lenses were matched by their ids
+
+
+@pytest.mark.parametrize("name, content, what", [
+    ("truth.fits", b"SIMPLE  =                    T" + b" " * 90, "could not be read as a FITS table (Empty or corrupt"),
+    ("truth.fits.gz", b"not gzip", "could not be read as a FITS table (Not a gzipped file"),
+    ("truth.ecsv", "# %ECSV 1.0\n# ---\nlens_id caf\xe9\n".encode("latin-1"),
+     "could not be read as an ECSV table ('utf-8' codec can't decode byte 0xe9"),
+    ("truth.fits.zip", b"PK", "is a FITS table compressed as .zip, by its name; it is read compressed as .gz, .bz2, "
+                              ".xz or not at all: decompress it.")])
+def test_a_fits_or_ecsv_table_astropy_cannot_read_is_refused_naming_it(tmp_path, name, content, what):
+    """A corrupt FITS or ECSV truth table is refused naming the file and its format, with no traceback."""
+    catalog, _ = _catalog_and_truth()
+    catalog.to_csv(tmp_path / "catalog.csv", index=False)
+    (tmp_path / name).write_bytes(content)
+    text = _user_error(CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv"), "--truth", str(tmp_path / name),
                                                 "-o", str(tmp_path / "rep")]))
-    assert f"{tmp_path / name} is {article} table, by its name; it is read as CSV or Parquet only" in text
-    assert "codec" not in text and "tokenizing" not in text and not (tmp_path / "rep").exists()
+    assert f"The truth table {tmp_path / name} {what}" in text and not (tmp_path / "rep").exists()
+
+
+def test_a_fits_table_gets_the_checks_a_csv_table_gets(tmp_path):
+    """A FITS truth table is checked as a CSV one is: a fit's summary written as FITS is named as
+    one, and a table of lenses with no id column lists its columns."""
+    from tinylens.results.tables import statistics, summary_frame, write_table
+
+    catalog, truth = _catalog_and_truth()
+    catalog.to_csv(tmp_path / "catalog.csv", index=False)
+    write_table(tmp_path / "result_summary.fits", summary_frame({"lens_mass.0.theta_E": statistics(np.ones(3))}, {}, 1.0))
+    write_table(tmp_path / "truth.fits", truth.rename(columns={"lens_id": "lens"}))
+    texts = [_user_error(CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv"), "--truth", str(tmp_path / name),
+                                                  "-o", str(tmp_path / "rep")]))
+             for name in ("result_summary.fits", "truth.fits")]
+    assert f"{tmp_path / 'result_summary.fits'} is a single fit's summary (one row per parameter" in texts[0]
+    assert (f"{tmp_path / 'truth.fits'} has no lens id column (one of lens_id, lens_name, name, id); its columns are: "
+            "lens, lens_mass.0.theta_E") in texts[1]
 
 
 @pytest.mark.parametrize("option", ["catalogue", "--truth", "--reference"])

@@ -573,10 +573,10 @@ def check_targets(paths) -> None:
 
 def report(
     catalog: Path = typer.Argument(..., parser=path_value, metavar="CATALOG", help="catalog.parquet or catalog.csv of 'tinylens survey'.", show_default=False),
-    truth: Path | None = typer.Option(None, "--truth", "-t", parser=path_value, metavar="FILE", help="Truth table (CSV or Parquet with lens_id), e.g. "
+    truth: Path | None = typer.Option(None, "--truth", "-t", parser=path_value, metavar="FILE", help="Truth table (CSV, Parquet, FITS or ECSV with lens_id), e.g. "
                                       "truth.csv of 'tinylens simulate-population'."),
     reference: Path | None = typer.Option(None, "--reference", "-r", parser=path_value, metavar="FILE", help="Table of published Einstein radii "
-                                          "(CSV or Parquet; id column lens_id or lens_name), e.g. SLACS catalog.csv."),
+                                          "(CSV, Parquet, FITS or ECSV; id column lens_id or lens_name), e.g. SLACS catalog.csv."),
     reference_column: str | None = typer.Option(None, "--reference-column", help="Column of --reference to compare "
                                                 "with (default: the first whose name starts with theta_E)."),
     parameter: list[str] | None = typer.Option(None, "--parameter", "-p", help="Parameter to compare (repeatable; "

@@ -18,6 +18,7 @@ The model value is the catalogue's posterior median ``<name>_median``; error bar
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -469,23 +470,25 @@ ID_READ_AS = "tinylens_id_column"
 
 
 def read_table(path: str | Path, what: str, in_folder: tuple[str, ...] = ()) -> pd.DataFrame:
-    """A CSV or Parquet table (by suffix), its id column (one of :data:`ID_ALIASES`) named
-    ``lens_id`` and held as text (:func:`id_text`). ``what`` names it in messages; ``in_folder``
-    are the files a folder given instead may hold (see :func:`not_a_table`)."""
+    """A CSV, Parquet, FITS or ECSV table (by its name: :func:`table_kind`), its id column (one of
+    :data:`ID_ALIASES`) named ``lens_id`` and held as text (:func:`id_text`). ``what`` names it in
+    messages; ``in_folder`` are the files a folder given instead may hold (see :func:`not_a_table`)."""
     path = Path(path).expanduser()
     not_a_table(path, what, in_folder)
     if not path.is_file():
         raise TinyLensError(f"The {what} {path} does not exist or is not a file.")
-    astropy_only = astropy_table_problem(path, what)
-    if astropy_only:
-        raise TinyLensError(astropy_only)
-    parquet = path.suffix.lower() in (".parquet", ".pq")
+    kind = table_kind(path)
+    parquet = kind == "parquet"
     try:
-        if parquet:
+        if kind in ASTROPY_KINDS:
+            frame = read_astropy_table(path, what)
+        elif parquet:
             frame = pd.read_parquet(path)
         else:  # the id column as text: pandas would read 0001 as the integer 1
             alias = id_column(pd.read_csv(path, nrows=0).columns)
             frame = pd.read_csv(path, dtype={alias: str} if alias else None)
+    except TinyLensError:
+        raise
     except UnicodeDecodeError as exc:  # a CSV saved as Latin-1 or Windows text (a name with an accent)
         raise TinyLensError(f"The {what} {path} is not UTF-8 text (a byte 0x{exc.object[exc.start]:02x}: Latin-1 or "
                             "Windows text, with an accented letter, or no text at all?): "
@@ -500,7 +503,7 @@ def read_table(path: str | Path, what: str, in_folder: tuple[str, ...] = ()) -> 
         advice = SINGLE_FIT if in_folder else f"Give the {what} as a table of lenses, one row per lens with its id"
         raise TinyLensError(f"The {what} {path} is a single fit's {single}, not a table of lenses (it has no lens "
                             f"id column: one of {', '.join(ID_ALIASES)}). {advice}.")
-    separator = other_separator(frame.columns) if not parquet else None
+    separator = other_separator(frame.columns) if kind == "csv" else None
     if alias is None and separator:
         raise TinyLensError(f"The {what} {path} is read as a single column, {str(frame.columns[0])!r}: its values are "
                             f"separated by {separator}, and a CSV table's by commas. Write it with commas "
@@ -547,21 +550,45 @@ def single_fit_table(columns) -> str | None:
     return None
 
 
-def astropy_table_problem(path: Path, what: str) -> str | None:
-    """Why the table ``what`` at ``path`` is not read: its name says FITS or ECSV (``.fits``,
-    ``.ecsv``, maybe compressed), and read as CSV it would fail with a decoding or tokenising
-    error naming neither format; None for any other name."""
-    from tinylens.results.table_formats import FORMAT_NAMES, table_format
+#: The table formats :func:`read_table` reads with astropy (:func:`read_astropy_table`).
+ASTROPY_KINDS = ("fits", "ecsv")
+
+
+def table_kind(path: Path) -> str:
+    """How :func:`read_table` reads the table at ``path``, by its name: ``fits`` or ``ecsv``
+    (maybe compressed, :func:`~tinylens.results.table_formats.table_format`), ``parquet``
+    (``.parquet``, ``.pq``), else ``csv`` (pandas reads a ``.csv.gz`` so)."""
+    from tinylens.results.table_formats import table_format
+
+    kind = table_format(path.name)[0]
+    if kind in ASTROPY_KINDS:
+        return kind
+    return "parquet" if path.suffix.lower() in (".parquet", ".pq") else "csv"
+
+
+def read_astropy_table(path: Path, what: str) -> pd.DataFrame:
+    """The FITS or ECSV table ``what`` at ``path``, as :func:`~tinylens.results.tables.read_table_file`
+    reads it (:func:`read_table` then holds its ids as text: a FITS integer ``1`` is ``"1"``, as in
+    a CSV written from it). A compression it cannot have (``.zip``), or a file astropy cannot read
+    (a corrupt FITS file, an ECSV that is not UTF-8), raises TinyLensError naming the file and its
+    format."""
+    from tinylens.results.table_formats import COMPRESSIONS, FORMAT_NAMES, table_format
+    from tinylens.results.tables import read_table_file
 
     kind, compression = table_format(path.name)
-    if kind not in ("fits", "ecsv"):
-        return None
-    plain = path.name[: len(path.name) - len(compression)] if compression else path.name
-    stem = plain.rsplit(".", 1)[0]
     article = "an" if kind == "ecsv" else "a"
-    return (f"The {what} {path} is {article} {FORMAT_NAMES[kind]} table, by its name; it is read as CSV or Parquet only "
-            f"(.csv, .parquet): write it as one, e.g. in Python astropy.table.Table.read('{path}')"
-            f".write('{stem}.csv').")
+    if compression and compression not in COMPRESSIONS[kind]:
+        raise TinyLensError(f"The {what} {path} is {article} {FORMAT_NAMES[kind]} table compressed as {compression}, "
+                            f"by its name; it is read compressed as {', '.join(COMPRESSIONS[kind])} or not at all: "
+                            "decompress it.")
+    try:
+        with warnings.catch_warnings():  # astropy's warnings of a corrupt file, before its error
+            warnings.simplefilter("ignore")
+            return read_table_file(path)
+    except Exception as exc:  # astropy, gzip, bz2, lzma and the decoder raise many types for a corrupt file
+        detail = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise TinyLensError(f"The {what} {path} could not be read as {article} {FORMAT_NAMES[kind]} table "
+                            f"({detail}).") from None
 
 
 def columns_as_read(frame: pd.DataFrame) -> list[str]:
