@@ -26,6 +26,23 @@ def test_ids_from_inspect_csv_and_parquet(tmp_path):
     assert read_lens_ids(str(tmp_path / "chosen.parquet")) == ["0007", "lens_c"]
 
 
+@pytest.mark.parametrize("name", ["inspect.fits", "inspect.fits.gz", "inspect.ecsv", "inspect.ecsv.xz"])
+def test_ids_from_a_fits_or_ecsv_table(tmp_path, name):
+    """A FITS or ECSV --only table was read as a text file of one id per line: an ECSV's header
+    lines and values became ids ('lens_id status', '0007 ok'), a FITS file's header one long id or
+    'cannot be read as text'; it is now read as a table, its ids as a CSV's (0007 stays text)."""
+    from tinylens.results.tables import write_table
+
+    frame = pd.DataFrame({"lens_id": ["0007", "lens_c", "0007"], "status": ["ok", "failed", "ok"]})
+    write_table(tmp_path / name, frame)
+    assert read_lens_ids(str(tmp_path / name)) == ["0007", "lens_c"]
+    write_table(tmp_path / name, frame.rename(columns={"lens_id": "lens"}))
+    with pytest.raises(TinyLensError, match="has no lens id column"):
+        read_lens_ids(str(tmp_path / name))
+    with pytest.raises(TinyLensError, match="does not exist"):
+        read_lens_ids(str(tmp_path / f"missing_{name}"))
+
+
 def test_ids_from_a_text_file(tmp_path):
     (tmp_path / "redo.txt").write_text("# lenses to fit again\nlens_a\n\n lens_c  # faint arc\n")
     assert read_lens_ids(str(tmp_path / "redo.txt")) == ["lens_a", "lens_c"]

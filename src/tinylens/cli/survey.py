@@ -82,7 +82,7 @@ def survey(
                                         "they were fitted with another template, from another lens folder or in "
                                         "another precision (refused otherwise)."),
     only: str | None = typer.Option(None, "--only", metavar="IDS|FILE", help="Fit only these lenses: ids separated "
-                                    "by commas, a CSV or Parquet table with a lens_id column (e.g. inspect.csv of "
+                                    "by commas, a CSV, Parquet, FITS or ECSV table with a lens_id column (e.g. inspect.csv of "
                                     "'tinylens report'), or a file of one id per line."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Only say what the survey would do (lenses done, to "
                                  "fit, to resume) after checking the template; start nothing, write nothing."),

@@ -6,7 +6,7 @@ report`` (the untrusted and failed fits), a selection made with pandas, a few id
 (into a new ``--out``) without building a second lens folder:
 
 * lens ids separated by commas: ``--only lens_0003,lens_0017``;
-* a CSV or Parquet table with a lens id column (``lens_id``, or one of
+* a CSV, Parquet, FITS or ECSV table with a lens id column (``lens_id``, or one of
   :data:`tinylens.results.report.ID_ALIASES`), such as ``inspect.csv`` or a filtered catalogue;
 * any other file: one id per line (blank lines and ``#`` comments skipped).
 
@@ -25,6 +25,14 @@ from tinylens.errors import TinyLensError, listed
 TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
 
 
+def is_table_name(path: Path) -> bool:
+    """Whether ``path`` names a table (:data:`TABLE_SUFFIXES`, or a FITS or ECSV table, maybe
+    compressed: :func:`~tinylens.results.table_formats.table_format`) rather than a file of ids."""
+    from tinylens.results.table_formats import table_format
+
+    return path.suffix.lower() in TABLE_SUFFIXES or table_format(path.name)[0] in ("fits", "ecsv")
+
+
 def read_lens_ids(value: str) -> list[str]:
     """The lens ids that ``value`` names (a file, or ids separated by commas), in order, each once;
     ``[]`` for a table with an id column but no rows (see :func:`nothing_listed`)."""
@@ -32,7 +40,7 @@ def read_lens_ids(value: str) -> list[str]:
 
     path = home_expanded(value)
     if path.is_file():
-        if path.suffix.lower() in TABLE_SUFFIXES:
+        if is_table_name(path):
             from tinylens.results.report import read_table
 
             table = read_table(path, "--only table")
@@ -46,7 +54,7 @@ def read_lens_ids(value: str) -> list[str]:
                 raise TinyLensError(f"The --only file {path} cannot be read as text ({exc}).") from None
             ids = [line.split("#", 1)[0].strip() for line in lines]
         where = f"The --only file {path}"
-    elif path.suffix.lower() in (*TABLE_SUFFIXES, ".txt") or "/" in value:
+    elif is_table_name(path) or path.suffix.lower() == ".txt" or "/" in value:
         raise TinyLensError(f"The --only file {path} {_not_a_file(path)}. Give an existing file (e.g. inspect.csv "
                             "of 'tinylens report') or lens ids separated by commas.")
     else:
