@@ -154,3 +154,22 @@ def fit_or_use_too_much_memory(lens_id: str, config: dict[str, Any], lens_out: s
     row = {"lens_id": lens_id, "status": "ok", "reason": ""}
     runner.write_row(folder, row)
     return row
+
+
+def fit_or_hang(lens_id: str, config: dict[str, Any], lens_out: str, truth_path: str | None = None,
+                precision: str | None = None) -> dict[str, Any]:
+    """A stand-in for ``runner.fit_lens`` (run on Dask workers: importable by name): the fit of
+    ``lens_hang`` takes two minutes (long enough for a test to stop the cluster under it); any
+    other lens gives an ``ok`` row at once."""
+    import time
+
+    from tinylens.survey import runner
+
+    folder = Path(lens_out)
+    folder.mkdir(parents=True, exist_ok=True)
+    runner.note_attempt(folder)
+    if lens_id == "lens_hang":
+        time.sleep(120.0)
+    row = {"lens_id": lens_id, "status": "ok", "reason": ""}
+    runner.write_row(folder, row)
+    return row

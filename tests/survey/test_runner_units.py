@@ -1587,6 +1587,60 @@ def test_a_refused_cluster_leaves_the_output_folder_as_it_was(tmp_path, mock_sur
     assert _tree(old) == before
 
 
+def test_a_scheduler_that_stops_mid_survey_is_named_without_a_traceback(tmp_path, monkeypatch, capfd):
+    """A scheduler killed while its survey runs (its batch job's time limit) made Dask's client log
+    an ERROR with a 30-line traceback (its reconnection, cut short as the survey closed it) and the
+    survey end with 'the Dask cluster dropped their tasks (... was the scheduler stopped?)'. It
+    now names the scheduler that stopped answering and what to do, without the traceback.
+    (`dask scheduler` and `dask worker` processes, each importing tinylens; fits faked: ~5 s.)"""
+    import signal
+    import subprocess
+    import sys
+
+    from survey_mocks import fit_or_hang
+
+    monkeypatch.setattr(runner, "fit_lens", fit_or_hang)
+    paths = [str(Path(runner.__file__).parents[2]), str(Path(__file__).parent)]  # tinylens, survey_mocks
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([*paths, os.environ.get("PYTHONPATH", "")])}
+    sched_file = tmp_path / "sched.json"
+    quiet = {"env": env, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    scheduler = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
+                                  "--port", "0", "--no-dashboard", "--scheduler-file", str(sched_file)], **quiet)
+    worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", "--scheduler-file",
+                               str(sched_file), "--nthreads", "1", "--no-nanny"], **quiet)
+    lenses = [runner.Lens(name, tmp_path / "in" / name) for name in ("lens_a", "lens_hang")]
+    hang = lenses[1].output(tmp_path)
+
+    def kill_the_scheduler_under_lens_hang() -> None:
+        deadline = time.monotonic() + 120
+        while runner.attempts(hang) == 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        scheduler.send_signal(signal.SIGKILL)
+
+    try:
+        deadline = time.monotonic() + 60
+        while not sched_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        address = runner.read_scheduler_file(sched_file)
+        killer = threading.Thread(target=kill_the_scheduler_under_lens_hang, daemon=True)
+        killer.start()
+        with pytest.raises(TinyLensError) as caught:
+            runner._fit_lenses(lenses, {}, {}, tmp_path, [], 1, address, False)
+        killer.join(10)
+    finally:
+        for process in (scheduler, worker):
+            process.kill()
+            process.wait(30)
+    text = " ".join(str(caught.value).split())
+    assert text.startswith(f"The Dask scheduler at {address} stopped answering (was it stopped, or did its batch "
+                           "job end?), and Dask dropped the 1 lens(es) not yet fitted (e.g. lens_hang)."), text
+    assert "run the same command to fit the rest" in text
+    assert not (hang / filenames.ROW).exists()
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "CancelledError" not in err, err
+    assert not logging.getLogger(runner.CLIENT_LOGGER).filters  # the filter is gone with the survey
+
+
 def test_a_scheduler_without_workers_is_said_to_have_none(tmp_path, monkeypatch, capsys):
     """A survey on a scheduler with no workers (batch jobs still queued, or none started) waited
     without a word, then logged 'still fitting' every ten minutes; it now says at once that the

@@ -20,6 +20,7 @@ on another worker.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import copy
 import errno
@@ -891,7 +892,7 @@ def dask_client(workers: int = 2, scheduler: str | None = None) -> Iterator[Any]
             client = Client(scheduler, timeout=CONNECT_TIMEOUT)
         except (OSError, TimeoutError, ValueError, TypeError) as exc:  # TypeError: tls:// without TLS settings
             raise TinyLensError(f"Cannot connect to the Dask scheduler at {scheduler}: {describe_exception(exc)}") from None
-        with client:
+        with lost_scheduler_lines(), client:  # (the filter outlives the client's close, where it logs)
             check_worker_imports(client)
             yield client
         return
@@ -904,6 +905,41 @@ def dask_client(workers: int = 2, scheduler: str | None = None) -> Iterator[Any]
                                                        dashboard_address=None, silence_logs=logging.ERROR))
             client = stack.enter_context(Client(cluster))
         yield client
+
+
+#: The logger of Dask's client, which logs the traceback of a reconnection cut short.
+CLIENT_LOGGER = "distributed.client"
+
+
+class LostSchedulerLines(logging.Filter):
+    """Drops the ERROR record, with its traceback (``CancelledError``), that Dask's client logs when
+    it is closed while it tries to reconnect to a scheduler that went away: the survey then says
+    itself that the scheduler stopped answering (:func:`lost_scheduler_text`). Every other record passes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, asyncio.CancelledError)
+
+
+@contextlib.contextmanager
+def lost_scheduler_lines() -> Iterator[None]:
+    """A :class:`LostSchedulerLines` on Dask's client logger while the block runs."""
+    lines = LostSchedulerLines()
+    logger = logging.getLogger(CLIENT_LOGGER)
+    logger.addFilter(lines)
+    try:
+        yield
+    finally:
+        logger.removeFilter(lines)
+
+
+def lost_scheduler_text(address: str, dropped: list[str], finished: int) -> str:
+    """What a survey says when the connection to its scheduler at ``address`` was lost (the
+    scheduler stopped, or its batch job ended) with the lenses ``dropped`` not fitted."""
+    return (f"The Dask scheduler at {address} stopped answering (was it stopped, or did its batch job end?), and "
+            f"Dask dropped the {len(dropped)} lens(es) not yet fitted (e.g. {dropped[0]}). The catalogue holds the "
+            f"{finished} finished ones; start the scheduler and its workers again, then run the same command to fit "
+            "the rest (a lens a worker was fitting resumes from its checkpoint).")
 
 
 #: What :func:`check_scheduler` tells a user to give instead of an address that does not work.
@@ -1811,6 +1847,7 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
     total = len(todo) + len(done)
     queue = iter(todo)
     dropped: list[str] = []
+    lost = ""  # the address of the scheduler, once the connection to it was lost
     flushed_at, unflushed = time.monotonic(), 0
     with contextlib.nullcontext(client) if client is not None else dask_client(workers, scheduler) as client, \
             SurveyProgress(total, done, progress, workers=lambda: connected_workers(client)) as bar, \
@@ -1876,6 +1913,8 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
                 future.release()
                 if row is None:
                     dropped.append(lens.lens_id)
+                    if scheduler and client.status != "running":  # reconnecting, or given up: cancelled its tasks
+                        lost = scheduler
                     continue
                 bar.update(row)
                 rows[lens.lens_id] = row
@@ -1893,6 +1932,8 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
             f"this command (e.g. {unfitted[0]}; {listed(sorted(refused), 3)}; see above). The catalogue holds the "
             f"{len(frame)} finished ones. Start workers in the same environment as this command (or with PYTHONPATH "
             "set as for it), then run the same command again to fit the rest.")
+    if dropped and lost:
+        raise TinyLensError(lost_scheduler_text(lost, dropped, len(frame)))
     if dropped:
         raise TinyLensError(f"{len(dropped)} lens(es) were not fitted because the Dask cluster dropped their tasks "
                             f"(e.g. {dropped[0]}; was the scheduler stopped?). The catalogue holds the "
