@@ -549,6 +549,28 @@ def test_a_tcp_address_where_no_dask_scheduler_answers_is_refused_at_once():
         assert time.monotonic() - start < 5
 
 
+def test_a_scheduler_address_that_takes_no_connection_says_how_long_it_waited(survey_inputs, monkeypatch):
+    """An address that takes no connection (a firewall dropping a compute node's packets to the
+    scheduler's host) was refused after 10 s with 'TimeoutError: timed out', which said neither
+    how long it waited nor why; it now says both, naming the address (exit 2, no traceback)."""
+    waited = []
+
+    def unanswered(address, timeout=None, **kwargs):
+        waited.append(timeout)
+        raise TimeoutError("timed out")
+
+    monkeypatch.setattr(socket, "create_connection", unanswered)
+    out = survey_inputs["tmp"] / "out"
+    result = CliRunner().invoke(app, ["survey", str(survey_inputs["lenses"]), "-c", str(survey_inputs["template"]),
+                                      "--scheduler", "tcp://10.1.2.3:8786", "--out", str(out)])
+    text = " ".join(result.output.split())
+    assert result.exit_code == 2, result.output
+    assert waited == [10.0] and "Traceback" not in result.output and not out.exists()
+    assert text.startswith("Error: Cannot connect to the Dask scheduler at tcp://10.1.2.3:8786: no answer within "
+                           "10 s (the host is down or not reachable from this machine"), text
+    assert "timed out" not in text
+
+
 def test_survey_cli_out_is_a_file(survey_inputs):
     result = CliRunner().invoke(app, ["survey", str(survey_inputs["lenses"]), "-c", str(survey_inputs["template"]),
                                       "--out", str(survey_inputs["file"] / "sub")])

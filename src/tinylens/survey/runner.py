@@ -979,8 +979,15 @@ def check_scheduler(address: str, timeout: float = 10.0, advice: str = SCHEDULER
                         f"handshake within {timeout:g} s; the dashboard's port, e.g. 8787, is not the "
                         f"scheduler's). {advice}")
     except (OSError, ValueError, TypeError) as exc:
-        raise TinyLensError(f"Cannot connect to the Dask scheduler at {address}: {describe_exception(exc)}. "
-                            f"{advice}") from None
+        why = unanswered_text(timeout) if isinstance(exc, TimeoutError) else describe_exception(exc)
+        raise TinyLensError(f"Cannot connect to the Dask scheduler at {address}: {why}. {advice}") from None
+
+
+def unanswered_text(timeout: float) -> str:
+    """Why a scheduler address that took no connection within ``timeout`` seconds is refused
+    (a bare ``TimeoutError: timed out`` said neither how long it waited nor what may cause it)."""
+    return (f"no answer within {timeout:g} s (the host is down or not reachable from this machine, e.g. a firewall "
+            "between a compute node and the scheduler's, or the host or port is wrong)")
 
 
 def names_scheduler_file(value: str) -> bool:
