@@ -89,13 +89,13 @@ def _acquire(path: Path, wait: bool) -> tuple[str, int | None]:
 
 
 @contextlib.contextmanager
-def folder_lock(folder: Path, name: str, *, busy: str = "", wait: bool = False) -> Iterator[None]:
-    """Hold the lock ``folder/name`` for the ``with`` block.
+def folder_lock(folder: Path, name: str, *, busy: str = "", wait: bool = False) -> Iterator[bool]:
+    """Hold the lock ``folder/name`` for the ``with`` block, which gets whether it is held.
 
     Where another process holds it, wait for it if ``wait``, else raise :class:`OutputError`
     with the message ``busy``, its ``{holder}`` replaced by who holds it (`` (process 12 on
     node3, since ...)``, or nothing where that is not known). On a file system without
-    ``flock`` the block runs unlocked. The folder must exist.
+    ``flock`` the block runs unlocked (it gets False). The folder must exist.
     """
     path = Path(folder) / name
     state, fd = _acquire(path, wait)
@@ -105,13 +105,13 @@ def folder_lock(folder: Path, name: str, *, busy: str = "", wait: bool = False) 
         with contextlib.suppress(OSError):
             if path.is_file() and path.stat().st_size == 0:
                 path.unlink()
-        yield
+        yield False
         return
     try:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime())
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"process {os.getpid()} on {socket.gethostname()}, since {stamp}".encode(), 0)
-        yield
+        yield True
     finally:
         with contextlib.suppress(OSError):
             os.unlink(path)  # before the release: a waiter then sees that its file is gone

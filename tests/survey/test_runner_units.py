@@ -904,6 +904,32 @@ def test_survey_refuses_an_out_another_survey_is_writing(tmp_path, mock_survey):
     assert fitted.called and not stray.exists() and not (out / runner.SURVEY_LOCK_FILE).exists()
 
 
+def test_a_survey_on_a_disk_without_locks_says_a_second_one_would_not_be_refused(tmp_path, mock_survey):
+    """On a file system without flock (a Lustre or NFS mount without locks) the survey ran with
+    no lock and said nothing, so a second survey on the same --out was not refused as the docs
+    promise, and both fitted the same lenses; it now warns, naming --out. Where locks work it does
+    not."""
+    import errno
+    import fcntl
+
+    def no_locks(fd, operation):
+        raise OSError(errno.ENOSYS, "Function not implemented")
+
+    def run(out):
+        with mock.patch.object(runner, "check_template"), mock.patch.object(runner, "dask_client"), \
+                mock.patch.object(runner, "_fit_lenses", return_value=None), warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            runner.run_survey(mock_survey["lenses"], mock_survey["template"], out, progress=False)
+        return [" ".join(str(w.message).split()) for w in caught if w.category is DataWarning]
+
+    assert run(tmp_path / "locked") == []
+    with mock.patch.object(fcntl, "flock", no_locks):
+        told = run(tmp_path / "unlocked")
+    assert len(told) == 1 and told[0].startswith(f"The file system of the survey output folder {tmp_path / 'unlocked'} "
+                                                 "does not support file locks"), told
+    assert "a second tinylens survey started on this --out while this one runs would not be refused" in told[0]
+
+
 def test_survey_in_which_every_lens_failed_exits_non_zero(tmp_path, mock_survey):
     """Some failures are normal (exit 0); none ok must not read as success to a batch script."""
     lenses = tmp_path / "lenses"

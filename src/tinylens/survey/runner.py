@@ -1770,8 +1770,10 @@ def _run_survey(lens_dir: str | Path, template: str | Path, out: str | Path, wor
         raise OutputError(f"The survey output folder {out} cannot be written (a file is in the way, or no "
                           "permission); choose another --out.") from None
     try:
-        with unwritable_reported(out), folder_lock(out, SURVEY_LOCK_FILE, busy=busy), \
+        with unwritable_reported(out), folder_lock(out, SURVEY_LOCK_FILE, busy=busy) as locked, \
                 marked_on_interrupt(RESTART_ATTR, restart):
+            if not locked:
+                warn_unlocked(out)
             todo = plan(chosen, {**rows, **recoverable_rows([x for x in lenses if x.lens_id not in changed], out, rows)},
                         out, retry_failed)
             # connected (the workers checked) before anything is written: a refused cluster leaves out as it was
@@ -1799,6 +1801,17 @@ def _run_survey(lens_dir: str | Path, template: str | Path, out: str | Path, wor
             with contextlib.suppress(OSError):
                 out.rmdir()
         raise
+
+
+def warn_unlocked(out: Path) -> None:
+    """A DataWarning for a survey that runs on ``out`` without its lock (:data:`SURVEY_LOCK_FILE`):
+    the file system has no ``flock`` (some Lustre and NFS mounts), so a second survey on ``out``
+    would not be refused, and the lens folders' locks do nothing either."""
+    warnings.warn(f"The file system of the survey output folder {out} does not support file locks (flock; some "
+                  "Lustre and NFS mounts do not): a second tinylens survey started on this --out while this one "
+                  "runs would not be refused, and the two would fit the same lenses and overwrite each other's "
+                  "files. Run one survey at a time on it (or give an --out on a disk with locks).", DataWarning,
+                  stacklevel=3)
 
 
 #: The errors of a write that found no space (a full disk, or a full quota on it) or a read-only disk.
