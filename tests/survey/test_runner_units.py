@@ -739,6 +739,40 @@ def test_survey_plan_sorts_the_lenses_by_what_a_run_would_do_and_writes_nothing(
     assert plan["to_fit"]["resume"] == [] and "lens_c" in plan["to_fit"]["new"]
 
 
+def test_a_fitted_lens_whose_folder_is_gone_leaves_the_catalogue_with_a_warning(tmp_path, mock_survey):
+    """A lens folder deleted (or purged from a scratch disk) after its fit: its row left the
+    catalogue of the next run without a word; the run now names it, says its fit stays in --out,
+    and the row comes back with the folder. (Fits faked, cluster mocked.)"""
+    lenses = tmp_path / "lenses"
+    lenses.mkdir()
+    for name in ("lens_a", "lens_b"):
+        shutil.copytree(mock_survey["lenses"] / name, lenses / name)
+    out = tmp_path / "out"
+    for name in ("lens_a", "lens_b"):
+        (out / "lenses" / name).mkdir(parents=True)
+        (out / "lenses" / name / "result.json").write_text(json.dumps(RESULT))
+        runner.write_row(out / "lenses" / name, runner.flat_row(name, RESULT))
+    shutil.move(lenses / "lens_b", tmp_path / "lens_b.away")
+
+    def run():
+        with mock.patch.object(runner, "dask_client"), warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            frame = runner.run_survey(lenses, mock_survey["template"], out, progress=False)
+        return frame, [" ".join(str(w.message).split()) for w in caught if w.category is DataWarning]
+
+    frame, told = run()
+    assert list(frame["lens_id"]) == ["lens_a"]
+    assert told == [f"1 lens(es) with a finished fit in {out / 'lenses'} are no longer lens folders of {lenses} "
+                    "(deleted, moved, or purged from a scratch disk?): lens_b. Their rows are left out of the "
+                    f"catalogue; their fits stay in {out / 'lenses'}, and their rows come back once their lens folders "
+                    "are there again."], told
+    with pytest.warns(DataWarning, match="no longer lens folders of .*: lens_b"):  # a dry run says so too
+        runner.survey_plan(lenses, mock_survey["template"], out, check=False)
+    shutil.move(tmp_path / "lens_b.away", lenses / "lens_b")
+    frame, told = run()
+    assert list(frame["lens_id"]) == ["lens_a", "lens_b"] and told == []
+
+
 def test_survey_plan_recovers_only_a_result_a_run_would_take_its_row_from(tmp_path, mock_survey):
     """A lens whose result.json lacks its row was listed to 'recover' (its row rebuilt, no fit) by
     a dry run whatever that file held, though a run rebuilds a row only from a readable result of

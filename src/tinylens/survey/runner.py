@@ -1608,8 +1608,21 @@ def _prepare(lens_dir: str | Path, template: str | Path, out: str | Path, reuse_
     if not reuse_finished:
         check_manifest(out, current, resolved(template))
     changed = changed_lenses(chosen, config, out)
-    rows = {k: v for k, v in read_rows(out).items() if k in {lens.lens_id for lens in lenses} and k not in changed}
+    found, known = read_rows(out), {lens.lens_id for lens in lenses}
+    _warn_of_gone(sorted(set(found) - known), out, resolved(lens_dir))
+    rows = {k: v for k, v in found.items() if k in known and k not in changed}
     return _State(lenses, chosen, config, out, current, changed, rows, plan(chosen, rows, out, retry_failed))
+
+
+def _warn_of_gone(gone: list[str], out: Path, lens_dir: Path) -> None:
+    """A DataWarning naming the lenses ``gone`` that have a row in ``out`` but are no longer lens
+    folders of ``lens_dir`` (deleted, moved, purged from a scratch disk): their rows leave the
+    catalogue, which holds the lenses of ``lens_dir``, and their fits stay in ``out``."""
+    if gone:
+        warnings.warn(f"{len(gone)} lens(es) with a finished fit in {out / LENSES_DIR} are no longer lens folders of "
+                      f"{lens_dir} (deleted, moved, or purged from a scratch disk?): {listed(gone)}. Their rows are left "
+                      f"out of the catalogue; their fits stay in {out / LENSES_DIR}, and their rows come back once their "
+                      "lens folders are there again.", DataWarning, stacklevel=4)
 
 
 def available_cores() -> int:
