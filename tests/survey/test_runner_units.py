@@ -1723,6 +1723,58 @@ def test_a_scheduler_that_stops_mid_survey_is_named_without_a_traceback(tmp_path
     assert not logging.getLogger(runner.CLIENT_LOGGER).filters  # the filter is gone with the survey
 
 
+def _can_hide_a_folder() -> bool:
+    """Whether a process can be started in its own mount namespace here (root, unshare(1))."""
+    import subprocess
+
+    try:
+        return subprocess.run(["unshare", "-m", "true"], capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+@pytest.mark.skipif(not _can_hide_a_folder(), reason="needs unshare -m (root) to give a worker its own /tmp")
+def test_workers_that_do_not_see_the_survey_folders_are_refused_before_anything_is_written(tmp_path, mock_survey,
+                                                                                            monkeypatch):
+    """A survey whose lens folders and --out are on one node's own disk (/tmp), on a cluster whose
+    workers run elsewhere, had every lens fail on the workers ('not found'); one whose --out alone
+    was there wrote its fits on the nodes' disks, and a rerun fitted every lens again. The workers
+    are now asked what they see: such a survey is refused naming the worker and the folder, and
+    --out is left as it was. (A `dask worker` process in its own mount namespace, with an empty
+    disk over the test's folder: the folders are there for the survey and not for it. ~15 s.)"""
+    import subprocess
+    import sys
+
+    from distributed import Client, LocalCluster
+
+    lenses = tmp_path / "lenses"
+    shutil.copytree(mock_survey["lenses"] / "lens_a", lenses / "lens_a")
+    out = tmp_path / "out"
+    monkeypatch.setattr(runner, "check_template", lambda *args, **kwargs: "lens_a")
+    paths = [str(Path(runner.__file__).parents[2]), str(Path(__file__).parent)]  # tinylens, survey_mocks
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([*paths, os.environ.get("PYTHONPATH", "")])}
+    with LocalCluster(n_workers=0, threads_per_worker=1, processes=False, protocol="tcp", host="127.0.0.1",
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        start = (f"mount -t tmpfs none {tmp_path} && exec {sys.executable} -m distributed.cli.dask_worker "
+                 f"{cluster.scheduler_address} --nthreads 1 --no-nanny")
+        worker = subprocess.Popen(["unshare", "-m", "sh", "-c", start], env=env, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        try:
+            client.wait_for_workers(1, timeout=60)
+            blind = next(iter(client.scheduler_info()["workers"]))
+            with pytest.raises(TinyLensError) as caught:
+                runner.run_survey(lenses, mock_survey["template"], out, scheduler=cluster.scheduler_address,
+                                  progress=False)
+        finally:
+            worker.terminate()
+            worker.wait(30)
+    text = " ".join(str(caught.value).split())
+    assert text.startswith(f"1 of the 1 Dask workers do not see the survey's folders as this command does ({blind}: "
+                           f"e.g. {blind} does not see LENS_DIR {lenses} and --out {out})."), text
+    assert "on a file system that every node sees" in text
+    assert not out.exists()  # refused before anything was written
+
+
 def test_a_scheduler_without_workers_is_said_to_have_none(tmp_path, monkeypatch, capsys):
     """A survey on a scheduler with no workers (batch jobs still queued, or none started) waited
     without a word, then logged 'still fitting' every ten minutes; it now says at once that the

@@ -1070,6 +1070,52 @@ def check_worker_imports(client: Any, module: str | None = None) -> None:
     check_worker_copies(client)
 
 
+def worker_view(lock: str, lens_dir: str) -> tuple[str | None, bool]:
+    """What a worker sees of a survey (run on each worker): the text of its ``--out`` lock file
+    ``lock`` (``None``: it cannot read it) and whether ``lens_dir`` is a folder there."""
+    try:
+        text = Path(lock).read_text()
+    except (OSError, UnicodeDecodeError):
+        text = None
+    return text, os.path.isdir(lens_dir)
+
+
+def check_worker_folders(client: Any, out: Path, lens_dir: Path) -> None:
+    """TinyLensError naming the workers of ``client``'s cluster that do not see ``lens_dir`` or the
+    ``out`` this process writes (its :data:`SURVEY_LOCK_FILE`, which this survey holds, with this
+    process's text: not a node's own folder of the same name), before anything is written there.
+
+    A survey whose folders are on one node's own disk (``/tmp``, a login node's scratch) had every
+    lens fail on the workers ('image.fits not found') or, with ``out`` alone there, wrote the fits
+    on the nodes' disks, where a rerun could not find them and fitted every lens again. Where this
+    file system has no locks (no lock file) only ``lens_dir`` is checked."""
+    from tinylens.locks import holder_text
+
+    lock = out / SURVEY_LOCK_FILE
+    mine = holder_text(lock) if lock.is_file() else ""
+    try:
+        views = client.run(worker_view, str(lock), str(lens_dir), on_error="return")
+    except Exception:  # a cluster that cannot be asked: its workers will tell by their lenses' reasons
+        return
+    blind = {}
+    for address, view in views.items():
+        if isinstance(view, BaseException):
+            continue
+        text, sees_lenses = view
+        missing = [] if sees_lenses else [f"LENS_DIR {lens_dir}"]
+        if mine and " ".join((text or "").split()) != mine:
+            missing.append(f"--out {out}")
+        if missing:
+            blind[address] = " and ".join(missing)
+    if blind:
+        first = min(blind)
+        raise TinyLensError(
+            f"{len(blind)} of the {len(views)} Dask workers do not see the survey's folders as this command does "
+            f"({listed(sorted(blind), 3)}: e.g. {first} does not see {blind[first]}). The lens folders and --out must be "
+            "on a file system that every node sees (not a node's own disk such as /tmp): give folders on a shared "
+            "disk, then run the command again.")
+
+
 def worker_copies(client: Any) -> dict[str, tuple[str, str]]:
     """The tinylens each worker of ``client``'s cluster imports, by address: its version and the
     file of its package (``?`` for what a worker cannot tell). Asked of plain strings, which a
@@ -1791,6 +1837,8 @@ def _run_survey(lens_dir: str | Path, template: str | Path, out: str | Path, wor
                         out, retry_failed)
             # connected (the workers checked) before anything is written: a refused cluster leaves out as it was
             with dask_client(workers, scheduler) if todo else contextlib.nullcontext() as client:
+                if client is not None and scheduler:  # a local cluster's workers share this machine's disks
+                    check_worker_folders(client, out, resolved(lens_dir))
                 remove_unfinished(out / MANIFEST_FILE, out / CATALOG_PARQUET, out / CATALOG_CSV)  # a killed survey's
                 write_json(out / MANIFEST_FILE, current)
                 if changed:
