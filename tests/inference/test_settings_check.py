@@ -107,9 +107,9 @@ REFUSED = [
     ({**LBFGS, "settings": {"n_starts": 2000}}, "n_starts", ["n_draws (1024, its default)", "2000 starts"]),
     # passed the check and ran for ever (or until memory ran out): a proposal of 1e12 steps, 1e12 networks
     # trained for each bound, 1e12 points in each shell, an effective sample size no run reaches
-    ({**DYNESTY, "settings": {"walks": 10**12}}, "walks", ["from 1 to 10000", "got 1000000000000",
+    ({**DYNESTY, "settings": {"walks": 10**12}}, "walks", ["from 1 to 100000", "got 1000000000000",
                                                           "or 20 + the number of free parameters in dynesty 3"]),
-    ({**DYNESTY, "settings": {"sample": "slice", "slices": 1001}}, "slices", ["from 1 to 1000", "got 1001"]),
+    ({**DYNESTY, "settings": {"sample": "slice", "slices": 30_001}}, "slices", ["from 1 to 30000", "got 30001"]),
     ({**NAUTILUS, "settings": {"n_networks": 10**12}}, "n_networks", ["from 0 to 100", "got 1000000000000"]),
     ({**NAUTILUS, "settings": {"n_shell": 2**20 + 1}}, "n_shell", ["from 1 to 1048576", "got 1048577"]),
     ({**NAUTILUS, "settings": {"n_eff": 1e30}}, "n_eff", ["a number from 0 to 10000000", "got 1e+30"]),
@@ -134,8 +134,9 @@ ACCEPTED = [
     {**DYNESTY, "settings": {"enlarge": 1.0, "bootstrap": 0}},
     {**DYNESTY, "settings": {"nlive": 9, "batch_size": 4096}},
     {**DYNESTY, "settings": {"bootstrap": 2}},
-    # the caps on settings that would make a run endless leave their largest sensible values
-    {**DYNESTY, "settings": {"walks": 10_000, "slices": 1_000}},
+    # the caps on settings that would make a run endless leave their largest sensible values: a day's
+    # calls for a fit of 300 live points (walks 10,001 or slices 1,001, hours, were refused)
+    {**DYNESTY, "settings": {"walks": 100_000, "slices": 30_000}},
     {**NAUTILUS, "settings": {"n_networks": 100, "n_shell": 2**20, "n_eff": 10**7, "n_like_max": 10**6}},
     {**DYNESTY, "settings": {"enlarge": None, "bootstrap": None}},
     {**DE, "settings": {"strategy": "best2exp", "mutation": [0.5, 1.0], "recombination": 0.9, "init": "sobol",
