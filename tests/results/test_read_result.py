@@ -145,3 +145,20 @@ def test_a_missing_or_unreadable_table_is_an_error_naming_it(fitted, tmp_path):
     with pytest.raises(OutputError, match=re.escape(f"{tmp_path / 'broken.parquet'}: the summary table of the fit in "
                                                     f"{tmp_path} cannot be read (")):
         tinylens.read_result(tmp_path)
+
+
+@pytest.mark.parametrize("column, text", [(0, "oops"), (-2, "heavy")], ids=["parameter", "weight"])
+def test_a_samples_table_holding_text_is_an_error_naming_the_column(fitted, tmp_path, column, text):
+    """A samples table edited to hold a text where a number was (a parameter's column, or the
+    weights) was numpy's ValueError 'could not convert string to float', naming no file; it is an
+    OutputError naming the table, the column, the sample and what it holds."""
+    result, out = fitted
+    shutil.copytree(out, tmp_path, dirs_exist_ok=True)
+    table = tmp_path / result.files["samples"]
+    frame = pd.read_csv(table).astype(object)
+    name = frame.columns[column]
+    frame.loc[3, name] = text
+    frame.to_csv(table, index=False)
+    with pytest.raises(OutputError, match=re.escape(f"{table}: the samples table's column {name} should hold numbers; "
+                                                    f"its sample 3 (counting from 0) holds '{text}' (edited since")):
+        tinylens.read_result(tmp_path)

@@ -342,10 +342,37 @@ def read_result(folder: str | Path) -> FitResult:
     if absent:
         raise OutputError(f"{folder / files['samples']}: the samples table lacks the column(s) {listed(absent)} of the "
                           f"fit in {record} (replaced or edited since the fit?)")
+    table = folder / files["samples"]
     return FitResult(**content, param_names=tuple(names), output_dir=folder,
-                     samples=samples[names].to_numpy(dtype=float), weights=samples["weight"].to_numpy(dtype=float),
-                     log_likelihood=samples["log_likelihood"].to_numpy(dtype=float),
+                     samples=_number_columns(table, samples, names),
+                     weights=_number_columns(table, samples, ["weight"])[:, 0],
+                     log_likelihood=_number_columns(table, samples, ["log_likelihood"])[:, 0],
                      summary=_stored_table(folder, record, files, "summary"))
+
+
+def _number_columns(table: Path, frame: Any, columns: list[str]) -> np.ndarray:
+    """The ``columns`` of the samples table ``frame`` (read from ``table``) as floats, one row a
+    sample; an :class:`~tinylens.errors.OutputError` naming the table, the column and the sample
+    where one holds no number (a text, edited in)."""
+    for name in columns:
+        try:
+            frame[name].to_numpy(dtype=float)
+        except (TypeError, ValueError):
+            row, value = next((i, v) for i, v in enumerate(frame[name]) if not _is_number(v))
+            raise OutputError(f"{table}: the samples table's column {name} should hold numbers; its sample {row} "
+                              f"(counting from 0) holds {value!r} (edited since the fit?)") from None
+    return frame[columns].to_numpy(dtype=float)
+
+
+def _is_number(value: Any) -> bool:
+    """Whether ``value`` (a table's cell) converts to a float, a null (a JSON table's) to NaN."""
+    if value is None:
+        return True
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _fit_folder(folder: str | Path) -> Path:
