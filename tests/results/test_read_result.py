@@ -134,8 +134,11 @@ def test_a_missing_or_unreadable_table_is_an_error_naming_it(fitted, tmp_path):
                                                     f"{tmp_path} (files.samples in {tmp_path / 'result.json'})")):
         tinylens.read_result(tmp_path)
     pd.DataFrame({"weight": [1.0], "log_likelihood": [0.0]}).to_csv(table, index=False)
-    with pytest.raises(OutputError, match=re.escape(f"{table}: the samples table lacks the column(s) "
-                                                    f"{', '.join(result.param_names)}")):
+    with pytest.raises(OutputError, match=re.escape(f"{table}: the samples table lacks {len(result.param_names)} "
+                                                    f"columns ({', '.join(result.param_names)}) of the fit in")):
+        tinylens.read_result(tmp_path)
+    pd.read_csv(out / result.files["samples"]).drop(columns="weight").to_csv(table, index=False)
+    with pytest.raises(OutputError, match=re.escape(f"{table}: the samples table lacks 1 column (weight) of the fit in")):
         tinylens.read_result(tmp_path)
     stored = json.loads((tmp_path / "result.json").read_text())
     (tmp_path / "broken.parquet").write_bytes(b"not parquet")

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tinylens.errors import ConfigError, DataError, DataWarning, OutputError, listed, outside_stacklevel
+from tinylens.errors import ConfigError, DataError, DataWarning, OutputError, counted, listed, outside_stacklevel
 from tinylens.filenames import RESULT
 
 if TYPE_CHECKING:  # tinylens.fit imports this module's callers lazily
@@ -338,11 +338,11 @@ def read_result(folder: str | Path) -> FitResult:
     content.update({key: _nan_for_null(content[key]) for key in NUMBER_FIELDS})
     names = [str(name) for name in stored["param_names"]]
     samples = _stored_table(folder, record, files, "samples")
+    table = folder / files["samples"]
     absent = [name for name in (*names, "weight", "log_likelihood") if name not in samples.columns]
     if absent:
-        raise OutputError(f"{folder / files['samples']}: the samples table lacks the column(s) {listed(absent)} of the "
-                          f"fit in {record} (replaced or edited since the fit?)")
-    table = folder / files["samples"]
+        raise OutputError(f"{table}: the samples table lacks {counted(len(absent), 'column')} ({listed(absent)}) of "
+                          f"the fit in {record} (replaced or edited since the fit?)")
     return FitResult(**content, param_names=tuple(names), output_dir=folder,
                      samples=_number_columns(table, samples, names),
                      weights=_number_columns(table, samples, ["weight"])[:, 0],
