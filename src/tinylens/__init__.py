@@ -106,11 +106,13 @@ def read_result(folder: str | os.PathLike[str]) -> FitResult:
     """The :class:`FitResult` of a finished fit, read back from its output ``folder`` (or its
     ``result.json``): what :func:`fit` returned, from ``result.json`` and the samples and summary
     tables it names, in whatever format they were written. The samples of negligible weight that
-    the samples table leaves out are left out; ``output_dir`` is the folder given, ``truth`` None.
+    the samples table leaves out are left out (their weights then sum to 1 less those, about 1e-12);
+    ``output_dir`` is the folder given, absolute (``~`` expanded); ``truth`` is None.
 
     A folder that does not exist or holds no finished fit (no ``result.json``: a fit stopped or
     still running, a survey's folder), a ``result.json`` of another program, and a table that is
-    missing or cannot be read raise :class:`OutputError`, naming the folder or file. See
+    missing or cannot be read raise :class:`OutputError`, naming the folder or file; a ``folder``
+    that is no path (None, an empty text) raises :class:`ConfigError`. See
     :func:`tinylens.results.stored.read_result`.
 
     >>> result = tinylens.read_result("output")

@@ -1,5 +1,5 @@
-"""Exceptions for mistakes in user input, and :func:`listed`, :func:`did_you_mean`,
-:func:`windows_path_advice` and :func:`priors_and_data` for their messages.
+"""Exceptions for mistakes in user input, and :func:`listed`, :func:`counted`, :func:`lens_count`,
+:func:`did_you_mean`, :func:`windows_path_advice` and :func:`priors_and_data` for their messages.
 
 The CLI turns a :class:`TinyLensError` into a one-paragraph message and a non-zero exit
 code, never a traceback; anything else is a bug in tinylens.

@@ -273,7 +273,7 @@ def _ndim(value: Any) -> int:
 
 
 def _check_finite(values: np.ndarray, name: str) -> None:
-    """A ValueError naming ``name`` and how many of its pixels are NaN or infinite, where any is."""
+    """A ConfigValueError naming ``name`` and how many of its pixels are NaN or infinite, where any is."""
     bad = int((~np.isfinite(values)).sum())
     if bad:
         raise ConfigValueError(f"{name} has {counted(bad, 'NaN or infinite pixel')}; every pixel must be finite")

@@ -311,8 +311,8 @@ def read_result(folder: str | Path) -> FitResult:
     of its samples table and its summary table (found by its ``files``, in the format they were
     written in), ``output_dir`` the folder as given now. The samples table leaves out the samples
     of negligible weight (:data:`~tinylens.results.tables.MIN_RELATIVE_WEIGHT`), so the result
-    holds those the table does; ``truth``, not written, is None; numbers written as null (not
-    finite) are NaN again. A folder that is missing or holds no finished fit, a result.json that
+    holds those the table does; ``truth``, not written, is None; the numbers of
+    :data:`NUMBER_FIELDS` written as null (not finite) are NaN again (other nulls stay None). A folder that is missing or holds no finished fit, a result.json that
     cannot be read or is not tinylens's, and a table that is missing or cannot be read are an
     :class:`~tinylens.errors.OutputError` naming the folder or file."""
     from dataclasses import MISSING, fields
