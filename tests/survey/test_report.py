@@ -936,7 +936,9 @@ def test_a_one_column_table_named_with_a_space_is_not_called_space_separated(tmp
 
 @pytest.mark.parametrize("option, left, expected", [
     ("catalogue", "survey.json", "is a survey's output folder whose catalogue is not written yet (no catalog.parquet "
-                                 "or catalog.csv): its survey stopped before it reached its cluster? Run it again"),
+                                 "or catalog.csv): its survey is starting there now, or stopped while starting, "
+                                 "before its first lens (survey.json is written once its Dask cluster is connected, "
+                                 "the catalogue right after)? Run it again"),
     ("--truth", "population.json", "is a population's folder whose truth table is not written yet (no truth.parquet "
                                    "or truth.csv): simulate-population stopped before its end? Run it again"),
     ("catalogue", "checkpoint.hdf5", "is an unfinished fit's output folder (a checkpoint or lock, no result.json yet), "

@@ -648,7 +648,8 @@ def unfinished_folder(path: Path, in_folder: tuple[str, ...], advice: str) -> st
 
     if in_folder == CATALOGUE_FILES and holds(MANIFEST_FILE):
         return (f"a survey's output folder whose catalogue is not written yet (no {' or '.join(in_folder)}): its "
-                "survey stopped before it reached its cluster? Run it again to go on.")
+                f"survey is starting there now, or stopped while starting, before its first lens ({MANIFEST_FILE} is "
+                "written once its Dask cluster is connected, the catalogue right after)? Run it again to go on.")
     if in_folder == TRUTH_TABLE_FILES and holds(POPULATION_RECORD):
         return (f"a population's folder whose truth table is not written yet (no {' or '.join(in_folder)}): "
                 "simulate-population stopped before its end? Run it again to finish it.")
