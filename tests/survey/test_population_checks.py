@@ -480,3 +480,36 @@ def test_a_full_disk_is_an_output_error_naming_the_folder(writer, tmp_path, monk
             "on it, is full). No file is left half-written") in _text(result)
     assert not (pop / "truth.csv").exists()
     assert [p.name for p in pop.glob("lens_*")] == ([] if writer == "write_json" else ["lens_00000"])
+
+
+def test_a_full_disk_while_a_fits_file_is_written_says_why_and_what_to_do(tmp_path, monkeypatch):
+    """The FITS files are most of a population's bytes, so a full disk is met there first; their
+    writer's OutputError ('Cannot write the FITS file .../image.fits: No space left on device.')
+    said neither that the disk is full nor what to do, as a full disk elsewhere does."""
+    from astropy.io import fits
+
+    def full(self, path, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(fits.PrimaryHDU, "writeto", full)
+    pop = tmp_path / "pop"
+    pop.mkdir()
+    with pytest.raises(OutputError) as info:
+        simulate_population(1, pop, seed=SEED, **TINY)
+    assert str(info.value).startswith(f"Cannot write the population into {pop}: no space left (No space left on "
+                                      "device: the disk, or your quota on it, is full). No file is left half-written; "
+                                      "free some space")
+    assert not (pop / "truth.csv").exists() and not list(pop.glob("lens_*"))
+
+
+def test_a_fits_files_other_output_error_is_left_as_it_is(tmp_path, monkeypatch):
+    """Only a full disk is reported so: a FITS file that cannot be written for another reason keeps
+    its writer's message naming it."""
+    from astropy.io import fits
+
+    def denied(self, path, *args, **kwargs):
+        raise OSError(errno.EACCES, "Permission denied", str(path))
+
+    monkeypatch.setattr(fits.PrimaryHDU, "writeto", denied)
+    with pytest.raises(OutputError, match=r"Cannot write the FITS file .*image\.fits: Permission denied"):
+        simulate_population(1, tmp_path / "pop", seed=SEED, **TINY)

@@ -575,15 +575,16 @@ def writable_folder(folder: Path) -> Path:
 
 @contextlib.contextmanager
 def disk_full_reported(outdir: Path) -> Iterator[None]:
-    """An OSError of a full disk or quota inside (:data:`tinylens.fit.DISK_FULL`) as an OutputError
-    naming ``outdir``: a truth.json, truth table or population.json that found no space was
-    OSError's traceback (the FITS files' writer names its file already)."""
+    """An OSError of a full disk or quota inside (:data:`tinylens.fit.DISK_FULL`), or the
+    OutputError a FITS file's writer raises for one (that OSError its context), as an OutputError
+    naming ``outdir``, why, and what to do."""
     from tinylens.fit import DISK_FULL
 
     try:
         yield
-    except OSError as exc:
-        if exc.errno not in DISK_FULL:
+    except (OSError, OutputError) as raised:
+        exc = raised.__context__ if isinstance(raised, OutputError) else raised
+        if not isinstance(exc, OSError) or exc.errno not in DISK_FULL:
             raise
         raise OutputError(f"Cannot write the population into {outdir}: no space left ({exc.strerror or 'disk full'}: the "
                           "disk, or your quota on it, is full). No file is left half-written; free some space (about "
