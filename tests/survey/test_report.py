@@ -928,6 +928,25 @@ def test_a_table_separated_by_other_than_commas_is_named_so(tmp_path, separator,
     assert not (tmp_path / "rep").exists()
 
 
+@pytest.mark.parametrize("mark", [",", "."])
+def test_a_semicolon_table_is_told_how_to_read_its_decimal_commas(tmp_path, mark):
+    """A semicolon-separated table is a spreadsheet's where the comma is the decimal mark (1,23);
+    the advised rewrite, pandas.read_csv(path, sep=None, engine='python'), read its numbers as text
+    and wrote them quoted ("1,23"); with decimal=',' it gives numbers, and a table with decimal
+    points is rewritten as well."""
+    values = {"lens_00000": 1.23, "lens_00001": 0.98}
+    rows = "".join(f"{lens};{str(theta).replace('.', mark)}\n" for lens, theta in values.items())
+    (tmp_path / "truth.csv").write_text("lens_id;lens_mass.0.theta_E\n" + rows)
+    with pytest.raises(TinyLensError) as err:
+        rp.read_table(tmp_path / "truth.csv", "truth table")
+    rewrite = "pandas.read_csv(path, sep=None, engine='python', decimal=',').to_csv(new_path, index=False)"
+    assert f"separated by semicolons, and a CSV table's by commas. Write it with commas (e.g. in Python {rewrite}" \
+        in str(err.value)
+    pd.read_csv(tmp_path / "truth.csv", sep=None, engine="python", decimal=",").to_csv(tmp_path / "fixed.csv", index=False)
+    table = rp.read_table(tmp_path / "fixed.csv", "truth table")
+    assert dict(zip(table["lens_id"], table["lens_mass.0.theta_E"])) == values
+
+
 def test_a_one_column_table_named_with_a_space_is_not_called_space_separated(tmp_path):
     (tmp_path / "catalog.csv").write_text("lens id\na\nb\n")
     text = _user_error(CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv")]))

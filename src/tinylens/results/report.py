@@ -505,10 +505,13 @@ def read_table(path: str | Path, what: str, in_folder: tuple[str, ...] = ()) -> 
                             f"id column: one of {', '.join(ID_ALIASES)}). {advice}.")
     separator = other_separator(frame.columns) if kind == "csv" else None
     if alias is None and separator:
+        rewrite = "pandas.read_csv(path, sep=None, engine='python').to_csv(new_path, index=False)"
+        if separator == "semicolons":  # a spreadsheet's where the decimal mark is a comma: 1,23 is read as text
+            rewrite = ("pandas.read_csv(path, sep=None, engine='python', decimal=',').to_csv(new_path, index=False); "
+                       "decimal=',' reads numbers written with a decimal comma")
         raise TinyLensError(f"The {what} {path} is read as a single column, {str(frame.columns[0])!r}: its values are "
                             f"separated by {separator}, and a CSV table's by commas. Write it with commas "
-                            "(e.g. in Python pandas.read_csv(path, sep=None, engine='python').to_csv(new_path, "
-                            "index=False)).")
+                            f"(e.g. in Python {rewrite}).")
     if alias is None:
         raise TinyLensError(f"The {what} {path} has no lens id column (one of {', '.join(ID_ALIASES)}); "
                             f"its columns are: {_some(frame.columns)}.")
