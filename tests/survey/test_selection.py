@@ -43,6 +43,23 @@ def test_ids_from_a_fits_or_ecsv_table(tmp_path, name):
         read_lens_ids(str(tmp_path / f"missing_{name}"))
 
 
+@pytest.mark.parametrize("name", ["inspect.csv.gz", "inspect.csv.bz2", "inspect.csv.xz", "inspect.csv.zip"])
+def test_ids_from_a_compressed_csv_table(tmp_path, name):
+    """A compressed CSV --only table (as write_table writes it, and tinylens report reads it) was
+    read as a text file of ids and refused ('cannot be read as text'); it is now read as a table,
+    its ids as a plain CSV's (0007 stays text), a missing one said not to exist."""
+    from tinylens.results.tables import write_table
+
+    frame = pd.DataFrame({"lens_id": ["0007", "lens_c", "0007"], "status": ["ok", "failed", "ok"]})
+    write_table(tmp_path / name, frame)
+    assert read_lens_ids(str(tmp_path / name)) == ["0007", "lens_c"]
+    write_table(tmp_path / name, frame.rename(columns={"lens_id": "lens"}))
+    with pytest.raises(TinyLensError, match="has no lens id column"):
+        read_lens_ids(str(tmp_path / name))
+    with pytest.raises(TinyLensError, match="does not exist"):
+        read_lens_ids(str(tmp_path / f"missing_{name}"))
+
+
 def test_ids_from_a_text_file(tmp_path):
     (tmp_path / "redo.txt").write_text("# lenses to fit again\nlens_a\n\n lens_c  # faint arc\n")
     assert read_lens_ids(str(tmp_path / "redo.txt")) == ["lens_a", "lens_c"]

@@ -6,7 +6,7 @@ report`` (the untrusted and failed fits), a selection made with pandas, a few id
 (into a new ``--out``) without building a second lens folder:
 
 * lens ids separated by commas: ``--only lens_0003,lens_0017``;
-* a CSV, Parquet, FITS or ECSV table with a lens id column (``lens_id``, or one of
+* a CSV (maybe compressed: ``inspect.csv.gz``), Parquet, FITS or ECSV table with a lens id column (``lens_id``, or one of
   :data:`tinylens.results.report.ID_ALIASES`), such as ``inspect.csv`` or a filtered catalogue;
 * any other file: one id per line (blank lines and ``#`` comments skipped).
 
@@ -26,11 +26,14 @@ TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
 
 
 def is_table_name(path: Path) -> bool:
-    """Whether ``path`` names a table (:data:`TABLE_SUFFIXES`, or a FITS or ECSV table, maybe
-    compressed: :func:`~tinylens.results.table_formats.table_format`) rather than a file of ids."""
+    """Whether ``path`` names a table (:data:`TABLE_SUFFIXES`, or a CSV, FITS or ECSV table, maybe
+    compressed: ``inspect.csv.gz``, :func:`~tinylens.results.table_formats.table_format`) rather
+    than a file of ids."""
     from tinylens.results.table_formats import table_format
 
-    return path.suffix.lower() in TABLE_SUFFIXES or table_format(path.name)[0] in ("fits", "ecsv")
+    kind, compression = table_format(path.name)
+    plain = path.name.lower().removesuffix(compression)
+    return path.suffix.lower() in TABLE_SUFFIXES or kind in ("fits", "ecsv") or plain.endswith(".csv")
 
 
 def read_lens_ids(value: str) -> list[str]:
