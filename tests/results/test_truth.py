@@ -121,3 +121,32 @@ def test_a_true_value_in_a_file_that_is_no_number_is_shown_as_read(tmp_path):
     with pytest.raises(DataError, match=r"truth\.json: the true value of lens_mass\.0\.theta_E is not a finite number "
                                         r"\(got lens_mass\.0\.theta_E = bool True\)\."):
         read_truth(path)
+
+
+@pytest.mark.parametrize(("name", "table"), [("truth.fits", "a FITS table"), ("truth.fits.gz", "a FITS table"),
+                                             ("truth.ecsv", "an ECSV table"), ("truth.csv.gz", "a CSV table"),
+                                             ("truth.pq", "a Parquet table"), ("truth.csv", "simulate-population's truth.csv")])
+def test_a_table_of_many_lenses_in_any_table_format_is_named_so(tmp_path, name, table):
+    """--truth truth.fits (a population's truth table as FITS or ECSV, or a compressed CSV) was
+    refused as not JSON, without the hint a truth.csv gets that it is a table of many lenses and
+    which lens's truth.json a fit takes; every table name report --truth reads now gets it."""
+    import pandas as pd
+
+    from tinylens.results.tables import write_table
+
+    (tmp_path / "lens_00001").mkdir()
+    (tmp_path / "lens_00001" / "truth.json").write_text('{"params": {"lens_mass.0.theta_E": 1.0}}')
+    write_table(tmp_path / name, pd.DataFrame({"lens_id": ["lens_00001"], "lens_mass.0.theta_E": [1.0]}))
+    with pytest.raises(DataError) as err:
+        read_truth(tmp_path / name)
+    assert str(err.value).startswith(f"{tmp_path / name}: not a JSON file of true parameter values"), err.value
+    assert str(err.value).endswith(f" It is a table of many lenses ({table}, which 'tinylens report --truth' reads); a "
+                                   f"fit takes its lens's own truth.json, in the lens's folder "
+                                   f"(e.g. {tmp_path / 'lens_00001' / 'truth.json'})."), err.value
+
+
+def test_a_json_or_text_file_gets_no_table_hint(tmp_path):
+    (tmp_path / "truth.txt").write_text("lens_mass.0.theta_E 1.0\n")
+    with pytest.raises(DataError) as err:
+        read_truth(tmp_path / "truth.txt")
+    assert "table of many lenses" not in str(err.value)

@@ -41,6 +41,15 @@ def table_format(name: str) -> tuple[str, str]:
     return kind, compression
 
 
+def names_a_table(name: str) -> bool:
+    """Whether the file name ``name`` says a table of rows as tinylens reads them: a CSV table,
+    maybe compressed (``inspect.csv.gz``), a Parquet table (``.parquet``, ``.pq``), or a FITS or
+    ECSV table, maybe compressed (:func:`table_format`); not another file (``ids.txt``, ``truth.json``)."""
+    kind, compression = table_format(name)
+    plain = PurePath(name).name.lower().removesuffix(compression)
+    return kind in ("fits", "ecsv") or (kind == "parquet" and not compression) or plain.endswith(".csv")
+
+
 def table_name_problem(name: str) -> str | None:
     """Why no table can be written under ``name`` in the format it says (a compression that format
     does not take: ``summary.parquet.gz``, ``summary.json.zip``; one whose package is not installed:

@@ -91,21 +91,28 @@ def read_truth(path: str | Path) -> dict[str, float]:
     return _numbers(values, str(path))
 
 
-#: Suffixes of the tables of many lenses' true values (simulate-population's truth.csv and truth.parquet).
-TABLE_SUFFIXES = (".csv", ".parquet")
+#: Suffixes of the tables of many lenses' true values that simulate-population writes (truth.csv, truth.parquet).
+POPULATION_SUFFIXES = (".csv", ".parquet")
 
 
 def _table_hint(path: Path) -> str:
-    """For a table of many lenses' true values given as one lens's (``truth.csv``), what to give
-    instead, with its leading space; empty for another file."""
-    if path.suffix.lower() not in TABLE_SUFFIXES:
+    """For a table of many lenses' true values given as one lens's (``truth.csv``, or any table
+    name :func:`~tinylens.results.table_formats.names_a_table` knows: ``truth.fits``,
+    ``truth.ecsv``, ``truth.csv.gz``), what to give instead, with its leading space; empty for
+    another file."""
+    from tinylens.results.table_formats import FORMAT_NAMES, names_a_table, table_format
+
+    if not names_a_table(path.name):
         return ""
     try:
         first = next((p / TRUTH_FILE for p in sorted(path.parent.iterdir()) if (p / TRUTH_FILE).is_file()), None)
     except OSError:
         first = None
-    return (f" It is a table of many lenses (simulate-population's truth{path.suffix.lower()}, which 'tinylens report "
-            f"--truth' reads); a fit takes its lens's own {TRUTH_FILE}, in the lens's folder"
+    suffix, kind = path.suffix.lower(), table_format(path.name)[0]
+    table = (f"simulate-population's truth{suffix}" if suffix in POPULATION_SUFFIXES
+             else f"{'an' if kind == 'ecsv' else 'a'} {FORMAT_NAMES[kind]} table")
+    return (f" It is a table of many lenses ({table}, which 'tinylens report --truth' reads); a fit takes its lens's "
+            f"own {TRUTH_FILE}, in the lens's folder"
             + (f" (e.g. {first})." if first is not None else "."))
 
 

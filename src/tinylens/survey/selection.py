@@ -22,18 +22,13 @@ from pathlib import Path
 
 from tinylens.errors import TinyLensError, listed
 
-TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
-
 
 def is_table_name(path: Path) -> bool:
-    """Whether ``path`` names a table (:data:`TABLE_SUFFIXES`, or a CSV, FITS or ECSV table, maybe
-    compressed: ``inspect.csv.gz``, :func:`~tinylens.results.table_formats.table_format`) rather
-    than a file of ids."""
-    from tinylens.results.table_formats import table_format
+    """Whether ``path`` names a table (a CSV, FITS or ECSV table, maybe compressed, or a Parquet
+    table: :func:`~tinylens.results.table_formats.names_a_table`) rather than a file of ids."""
+    from tinylens.results.table_formats import names_a_table
 
-    kind, compression = table_format(path.name)
-    plain = path.name.lower().removesuffix(compression)
-    return path.suffix.lower() in TABLE_SUFFIXES or kind in ("fits", "ecsv") or plain.endswith(".csv")
+    return names_a_table(path.name)
 
 
 def read_lens_ids(value: str) -> list[str]:
