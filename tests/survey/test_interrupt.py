@@ -91,6 +91,38 @@ def test_ctrl_c_while_fitting_keeps_the_finished_rows_in_the_catalogue(tmp_path,
     assert pd.read_csv(out / "catalog.csv")["status"].tolist() == ["ok"]
 
 
+def test_ctrl_c_of_a_survey_with_only_counts_the_chosen_lenses(tmp_path, mock_survey, monkeypatch):
+    """Stopped with --only lens_a,lens_c in an --out whose catalogue holds an earlier run's rows
+    of lens_b (ok) and lens_bad (failed): 'Finished lenses kept: 2 (1 ok, 1 failed)' counted
+    those; the hint now counts the chosen lenses that finished, of how many were chosen."""
+    out = tmp_path / "out"
+    rows = {"lens_b": runner.flat_row("lens_b", RESULT), "lens_bad": runner.failed_row("lens_bad", "broken")}
+    for lens_id, row in rows.items():
+        runner.write_row(out / runner.LENSES_DIR / lens_id, row)
+    runner.write_catalog(rows, out)
+
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "check_template", stop)
+    args = [*_args(mock_survey, out), "--only", "lens_a,lens_c"]
+    assert "No lens of the 2 chosen by --only had finished." in _interrupted(args)
+
+    def one_finished(todo, rows, config, out, *args, **kwargs):  # lens_a done, then Ctrl-C
+        rows["lens_a"] = runner.flat_row("lens_a", RESULT)
+        runner.write_catalog(rows, out)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "check_template", lambda *args, **kwargs: None)
+    monkeypatch.setattr(runner, "_fit_lenses", one_finished)
+    monkeypatch.setattr(runner, "dask_client", lambda *args: contextlib.nullcontext())  # no cluster started for it
+    text = _interrupted(args)
+    assert (f"Finished lenses kept: 1 of the 2 chosen by --only (1 ok, 0 failed), their rows in "
+            f"{out.resolve() / 'catalog.parquet'} (and catalog.csv)") in text, text
+    assert text.endswith("run: " + shlex.join(["tinylens", *args])), text
+    assert sorted(pd.read_csv(out / "catalog.csv")["lens_id"]) == ["lens_a", "lens_b", "lens_bad"]
+
+
 @pytest.mark.parametrize("fitting", [False, True])
 def test_ctrl_c_with_retry_failed_keeps_the_flag_only_while_the_failed_rows_are_there(tmp_path, mock_survey,
                                                                                      monkeypatch, fitting):
@@ -157,7 +189,7 @@ def test_ctrl_c_while_the_summary_prints_says_everything_is_written(tmp_path, mo
     text = _interrupted([*_args(mock_survey, out), "--only", "lens_a"])
     parquet = out.resolve() / "catalog.parquet"
     assert text == ("Interrupted. It was stopped after the survey had finished and written everything. Finished "
-                    f"lenses kept: 1 (1 ok, 0 failed), their rows in {parquet} (and catalog.csv), their fits in "
+                    f"lenses kept: 1 of the 1 chosen by --only (1 ok, 0 failed), their rows in {parquet} (and catalog.csv), their fits in "
                     f"{out.resolve() / 'lenses'}. For an overview, run: tinylens report {parquet}"), text
     assert pd.read_csv(out / "catalog.csv")["status"].tolist() == ["ok"]
 

@@ -9,6 +9,7 @@ import itertools
 import json
 import logging
 import os
+import re
 import shutil
 import socket
 import threading
@@ -666,6 +667,36 @@ def test_survey_only_fits_the_chosen_lenses_and_keeps_the_others_rows(tmp_path, 
         catalog = runner.run_survey(mock_survey["lenses"], mock_survey["template"], out, progress=False,
                                     only=["lens_a"])
     assert not fitted.called and catalog["lens_id"].tolist() == ["lens_a"]
+
+
+def test_the_summary_of_a_survey_with_only_counts_the_chosen_lenses(tmp_path, mock_survey):
+    """--only lens_a on an --out holding an earlier run's failed lens_bad: the closing line said
+    '2 lenses: 1 ok, 1 failed', counting every row of the catalogue; it now counts the chosen
+    lenses ('1 lens chosen by --only: 1 ok ... 0 failed') and says the catalogue holds the
+    rows of 1 lens from earlier runs too; with a chosen lens that has no row, 'N of the M'."""
+    from rich.text import Text
+
+    from tinylens.cli.survey import summary_line
+
+    out = tmp_path / "out"
+    (out / "lenses" / "lens_a").mkdir(parents=True)
+    (out / "lenses" / "lens_a" / "result.json").write_text(json.dumps(RESULT))
+    rows = {"lens_a": runner.flat_row("lens_a", RESULT), "lens_bad": runner.failed_row("lens_bad", "broken")}
+    for lens_id, row in rows.items():
+        runner.write_row(out / "lenses" / lens_id, row)
+    args = ["survey", str(mock_survey["lenses"]), "-c", str(mock_survey["template"]), "--out", str(out), "-q"]
+    with mock.patch.object(runner, "_fit_lenses") as fitted:
+        result = CliRunner().invoke(app, [*args, "--only", "lens_a"])
+    assert result.exit_code == 0 and not fitted.called, result.output
+    text = " ".join(result.output.split())
+    assert re.search(r"1 lens chosen by --only: 1 ok \(\d trusted\), 0 failed in \d+s\. Catalogue: ", text), text
+    assert ("(and catalog.csv; it also holds the rows of 1 lens from earlier runs); an overview: tinylens report "
+            f"{out.resolve() / 'catalog.parquet'}") in text, text
+    line = Text.from_markup(summary_line(runner.catalog_frame(rows), out, 5.0, ["lens_bad", "lens_c"])).plain
+    assert line.startswith("1 of the 2 lenses chosen by --only: 0 ok, 1 failed in 5s. Catalogue: "), line
+    assert "(and catalog.csv; it also holds the rows of 1 lens from earlier runs)" in line, line
+    line = Text.from_markup(summary_line(runner.catalog_frame(rows), out, 5.0)).plain  # no --only: as before
+    assert line.startswith("2 lenses: 1 ok") and "(and catalog.csv);" in line, line
 
 
 def test_survey_cli_only_from_a_file_and_an_unknown_id(tmp_path, mock_survey):

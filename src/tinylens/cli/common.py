@@ -16,7 +16,7 @@ import shlex
 import sys
 import threading
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -171,20 +171,23 @@ def fit_hint(folder: Path | None, problem: Any, fresh: bool = False) -> str:
             "from the beginning.")
 
 
-def finished_counts(catalog: Path) -> dict[str, int] | None:
-    """Lenses ``ok`` and ``failed`` in a survey's ``catalog`` (Parquet); ``None`` where it is
-    missing or cannot be read."""
+def finished_counts(catalog: Path, chosen: Sequence[str] | None = None) -> dict[str, int] | None:
+    """Lenses ``ok`` and ``failed`` in a survey's ``catalog`` (Parquet), of the lens ids ``chosen``
+    only where given (``--only``); ``None`` where it is missing or cannot be read."""
     import pandas as pd
 
     try:
-        status = pd.read_parquet(catalog, columns=["status"])["status"]
+        frame = pd.read_parquet(catalog, columns=["status"] if chosen is None else ["lens_id", "status"])
     except Exception:  # noqa: BLE001 - missing, cut short or not a catalogue: no counts to give
         return None
+    status = frame["status"] if chosen is None else frame["status"][frame["lens_id"].isin(list(chosen))]
     return {"ok": int((status == "ok").sum()), "failed": int((status == "failed").sum())}
 
 
 #: Set on a KeyboardInterrupt raised once ``run_survey`` has returned (:func:`survey_written`).
 SURVEY_WRITTEN_ATTR = "tinylens_survey_written"
+#: Set on a KeyboardInterrupt of a survey run with ``--only``: the lens ids it chose.
+SURVEY_CHOSEN_ATTR = "tinylens_survey_chosen"
 
 
 @contextlib.contextmanager
@@ -197,18 +200,21 @@ def survey_written(out: Path) -> Iterator[None]:
         yield
 
 
-def survey_hint(out: Path | None, command: str, written: bool = False, restart: str | None = None) -> str:
+def survey_hint(out: Path | None, command: str, written: bool = False, restart: str | None = None,
+                chosen: Sequence[str] | None = None) -> str:
     """What a ``tinylens survey`` stopped by Ctrl-C kept in its output folder ``out`` (``None``:
     stopped before the survey began, a dry run), and ``command``, which fits the rest; ``written``:
     stopped once the survey had written everything (:func:`survey_written`); ``restart``: why
-    its template's fits resume no checkpoint (:func:`tinylens.survey.runner.restart_reason`)."""
+    its template's fits resume no checkpoint (:func:`tinylens.survey.runner.restart_reason`);
+    ``chosen``: the lens ids of ``--only``, the only ones counted (the catalogue may hold others')."""
     from tinylens.survey.runner import CATALOG_CSV, CATALOG_PARQUET, LENSES_DIR
 
     if out is None:
         return f"It was stopped before it wrote anything. To start again, run: {command}"
-    counts = finished_counts(out / CATALOG_PARQUET)
-    kept = "No lens had finished." if not counts or not sum(counts.values()) else (
-        f"Finished lenses kept: {sum(counts.values())} ({counts['ok']} ok, {counts['failed']} failed), their rows "
+    counts = finished_counts(out / CATALOG_PARQUET, chosen)
+    of = "" if chosen is None else f" of the {len(chosen)} chosen by --only"
+    kept = f"No lens{of} had finished." if not counts or not sum(counts.values()) else (
+        f"Finished lenses kept: {sum(counts.values())}{of} ({counts['ok']} ok, {counts['failed']} failed), their rows "
         f"in {out / CATALOG_PARQUET} (and {CATALOG_CSV}), their fits in {out / LENSES_DIR}.")
     if written:
         return (f"It was stopped after the survey had finished and written everything. {kept} For an overview, "
@@ -241,7 +247,7 @@ def interrupted_hint(name: str, exc: BaseException, command: str) -> str:
         if getattr(exc, FORGOTTEN_ATTR, False):
             command = without_flag(command, "--retry-failed")
         return survey_hint(getattr(exc, INTERRUPTED_FOLDER_ATTR, None), command, getattr(exc, SURVEY_WRITTEN_ATTR, False),
-                           getattr(exc, RESTART_ATTR, None))
+                           getattr(exc, RESTART_ATTR, None), getattr(exc, SURVEY_CHOSEN_ATTR, None))
     if name == "simulate-population":
         from tinylens.cli.simulate_population import stopped_hint
 

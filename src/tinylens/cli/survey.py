@@ -6,31 +6,43 @@ See :mod:`tinylens.survey.runner` and ``docs/survey.md``.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import typer
 from rich.markup import escape
 
-from tinylens.cli.common import console, path_value, print_warning, survey_written, warnings_as_they_come
+from tinylens.cli.common import (SURVEY_CHOSEN_ATTR, console, path_value, print_warning, survey_written,
+                                 warnings_as_they_come)
 from tinylens.errors import TinyLensError, counted, lens_count
 
 #: Exit code of a survey in which no lens was fitted (some failing is normal, and exits 0).
 EXIT_ALL_FAILED = 1
 
 
-def summary_line(frame, out: Path, seconds: float) -> str:
+def summary_line(frame, out: Path, seconds: float, chosen: Sequence[str] | None = None) -> str:
     """``4 lenses: 3 ok (2 trusted), 1 failed in 1m 23s. Catalogue: OUT/catalog.parquet (and
-    .csv); an overview: tinylens report OUT/catalog.parquet``."""
+    .csv); an overview: tinylens report OUT/catalog.parquet``. With ``chosen`` (the lens ids of
+    ``--only``) only their rows are counted (``2 lenses chosen by --only: ...``), the catalogue's
+    rows of other lenses, from earlier runs, said apart."""
     from tinylens.results.overview import counts
     from tinylens.survey.runner import CATALOG_CSV, CATALOG_PARQUET
 
-    n = counts(frame) if len(frame) else {"n_ok": 0, "n_failed": 0, "n_trusted": 0}
+    rows = frame if chosen is None or not len(frame) else frame[frame["lens_id"].isin(list(chosen))]
+    n = counts(rows) if len(rows) else {"n_ok": 0, "n_failed": 0, "n_trusted": 0}
     minutes, secs = divmod(int(round(seconds)), 60)
     took = f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
     parquet = escape(str(Path(out) / CATALOG_PARQUET))  # a folder "run[v2]" is no markup
     trusted = f" ({n['n_trusted']} trusted)" if n["n_ok"] else ""
-    return (f"{lens_count(len(frame))}: [green]{n['n_ok']} ok[/]{trusted}, [red]{n['n_failed']} failed[/] in {took}. "
-            f"Catalogue: [bold]{parquet}[/] (and {CATALOG_CSV}); an overview: tinylens report {parquet}")
+    if chosen is None:
+        head, others = lens_count(len(rows)), ""
+    else:
+        head = (f"{lens_count(len(chosen))} chosen by --only" if len(rows) == len(chosen)
+                else f"{len(rows)} of the {lens_count(len(chosen))} chosen by --only")
+        earlier = len(frame) - len(rows)
+        others = f"; it also holds the rows of {lens_count(earlier)} from earlier runs" if earlier else ""
+    return (f"{head}: [green]{n['n_ok']} ok[/]{trusted}, [red]{n['n_failed']} failed[/] in {took}. "
+            f"Catalogue: [bold]{parquet}[/] (and {CATALOG_CSV}{others}); an overview: tinylens report {parquet}")
 
 
 def print_plan(found: dict, retry_failed: bool) -> None:
@@ -90,6 +102,7 @@ def survey(
 ) -> None:
     """Fit every lens in LENS_DIR on a Dask cluster and collect a catalogue; run it again to resume."""
     from tinylens.survey.runner import available_cores, check_workers, checked_scheduler, crowded_workers, run_survey, survey_plan
+    from tinylens.fit import marked_on_interrupt
     from tinylens.survey.selection import nothing_listed, read_lens_ids
 
     if workers is not None and scheduler is not None:
@@ -113,19 +126,20 @@ def survey(
         print_plan(found, retry_failed)
         return
     start = time.perf_counter()
-    with warnings_as_they_come():
-        frame = run_survey(lens_dir, config, out, workers=workers,
-                           scheduler=scheduler, progress=not quiet, retry_failed=retry_failed,
-                           reuse_finished=reuse_finished, only=chosen)
-    resolved = out.expanduser().resolve()
-    with survey_written(resolved):  # a Ctrl-C from here on finds everything written
-        _print_summary(frame, resolved, time.perf_counter() - start, retry_failed)
+    with marked_on_interrupt(SURVEY_CHOSEN_ATTR, chosen):  # a Ctrl-C's hint counts the chosen lenses
+        with warnings_as_they_come():
+            frame = run_survey(lens_dir, config, out, workers=workers,
+                               scheduler=scheduler, progress=not quiet, retry_failed=retry_failed,
+                               reuse_finished=reuse_finished, only=chosen)
+        resolved = out.expanduser().resolve()
+        with survey_written(resolved):  # a Ctrl-C from here on finds everything written
+            _print_summary(frame, resolved, time.perf_counter() - start, retry_failed, chosen)
 
 
-def _print_summary(frame, out: Path, seconds: float, retry_failed: bool) -> None:
-    """The lines after a survey (:func:`summary_line`, what to do of its failed lenses); exit
-    :data:`EXIT_ALL_FAILED` if every lens failed."""
-    console.print(summary_line(frame, out, seconds), soft_wrap=True)
+def _print_summary(frame, out: Path, seconds: float, retry_failed: bool, chosen: Sequence[str] | None = None) -> None:
+    """The lines after a survey (:func:`summary_line`, of the lenses ``chosen`` by ``--only``
+    where given; what to do of its failed lenses); exit :data:`EXIT_ALL_FAILED` if every lens failed."""
+    console.print(summary_line(frame, out, seconds, chosen), soft_wrap=True)
     status = list(frame["status"]) if len(frame) else []
     if "failed" in status and not retry_failed:
         console.print("A failed lens is not fitted again when the survey is rerun unless you add "
