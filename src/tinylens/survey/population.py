@@ -288,7 +288,8 @@ def _psf_size_problem(psf_size: int, psf_type: str) -> str:
     :data:`PSF_OVERSAMPLE` points on a side, is over :data:`MAX_GRID` (numpy's MemoryError, or
     swap, where 200001 pixels asked for ~300 GB)."""
     points = PSF_OVERSAMPLE[psf_type]
-    largest = MAX_GRID // points - (1 - MAX_GRID // points % 2)  # the largest odd size allowed
+    fits = MAX_GRID // points
+    largest = fits if fits % 2 else fits - 1  # the largest odd size allowed
     grid = f"(psf_size x {points})^2 points ({points} x {points} a pixel)" if points > 1 else "psf_size^2 points"
     return (f"psf_size must be <= {largest} pixels for a {psf_type} PSF, got {psf_size}: the PSF is built on {grid}, "
             f"at most {MAX_GRID} on a side as a lens is (memory)")
