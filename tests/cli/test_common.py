@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import warnings
+
+import pytest
 
 from tinylens.cli import common
 from tinylens.errors import DataWarning
@@ -177,3 +181,58 @@ def test_the_demos_folder_is_named_in_its_help_as_the_readme_names_it():
     assert "Usage: tinylens demo [OPTIONS] [FOLDER]" in usage and "DIRECTORY" not in usage
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     assert "tinylens demo [FOLDER]" in readme
+
+
+def _report_inputs(folder):
+    """A catalogue of three ok lenses and their truth table in ``folder``, for ``tinylens report``."""
+    import pandas as pd
+
+    ids = ["a", "b", "c"]
+    pd.DataFrame({"lens_id": ids, "status": "ok", "lens_mass.0.theta_E_median": [1.0, 1.1, 0.9]}).to_csv(
+        folder / "catalog.csv", index=False)
+    pd.DataFrame({"lens_id": ids, "lens_mass.0.theta_E": [1.0, 1.0, 1.0]}).to_csv(folder / "truth.csv", index=False)
+    return ["report", str(folder / "catalog.csv"), "--truth", str(folder / "truth.csv"), "--out", str(folder / "rep")]
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EROFS])
+def test_a_disk_that_refuses_the_writes_is_said_naming_the_file_without_a_traceback(tmp_path, monkeypatch, code):
+    """A full disk, a full quota or a read-only disk while 'tinylens report' (or demo) wrote its
+    files ended in OSError's traceback and exit code 1; it is now one paragraph naming the file,
+    why and what to do, exit 2, and the report written before is kept whole."""
+    from typer.testing import CliRunner
+
+    from tinylens.cli.main import app
+    from tinylens.results import tables
+
+    args = _report_inputs(tmp_path)
+    assert CliRunner().invoke(app, args).exit_code == 0
+    before = (tmp_path / "rep" / "report_stats.json").read_text()
+    target = tmp_path / "rep" / "report_stats.json"
+
+    def refused(path, content):
+        raise OSError(code, os.strerror(code), str(target))
+
+    monkeypatch.setattr(tables, "write_json", refused)
+    run = CliRunner().invoke(app, args)
+    said = " ".join(run.output.split())
+    assert run.exit_code == 2 and isinstance(run.exception, SystemExit), repr(run.exception)
+    assert "Traceback" not in said and said.startswith(f"Error: {target} cannot be written ({os.strerror(code)}: "), said
+    assert ("read-only" in said) == (code == errno.EROFS) and "run the command again" in said
+    assert (tmp_path / "rep" / "report_stats.json").read_text() == before
+    assert not [p.name for p in (tmp_path / "rep").iterdir() if ".unfinished-" in p.name]
+
+
+def test_another_os_error_while_writing_keeps_its_traceback(tmp_path, monkeypatch):
+    """Only the disk's refusals are said as a user's matter: another OSError (EINVAL, a bug in
+    what tinylens asked of the system) still reaches Python's handler, exit code 1."""
+    from typer.testing import CliRunner
+
+    from tinylens.cli.main import app
+    from tinylens.results import tables
+
+    def invalid(path, content):
+        raise OSError(errno.EINVAL, os.strerror(errno.EINVAL), str(path))
+
+    monkeypatch.setattr(tables, "write_json", invalid)
+    run = CliRunner().invoke(app, _report_inputs(tmp_path))
+    assert run.exit_code == 1 and isinstance(run.exception, OSError) and run.exception.errno == errno.EINVAL

@@ -3,7 +3,9 @@
 A :class:`tinylens.errors.TinyLensError` (or a missing/unreadable user path) is a mistake in
 the user's input: :class:`TinyLensGroup` prints it as one paragraph on stderr and exits with
 :data:`EXIT_USER_ERROR`, without a traceback. Any other exception is a bug in tinylens and
-keeps its traceback. Ctrl-C (``KeyboardInterrupt``) ends any command with one line, exit code
+keeps its traceback, but for an OSError of a disk that refuses the command's writes (full,
+over quota, read-only: :data:`UNWRITABLE`), which is said as one paragraph naming the file and
+what to do, with exit code :data:`EXIT_USER_ERROR` (:func:`unwritable_text`). Ctrl-C (``KeyboardInterrupt``) ends any command with one line, exit code
 :data:`EXIT_INTERRUPTED`, and for the commands that resume, how to resume; SIGTERM (a batch
 system's time limit) as Ctrl-C, with :data:`EXIT_TERMINATED`.
 """
@@ -11,6 +13,7 @@ system's time limit) as Ctrl-C, with :data:`EXIT_TERMINATED`.
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import shlex
 import sys
@@ -45,6 +48,10 @@ ARGS_KEY = "tinylens.args"
 #: Exceptions that are the user's to fix: shown as a message, never as a traceback.
 USER_ERRORS: tuple[type[BaseException], ...] = (TinyLensError, FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
 
+#: The errors of a write that the disk refused, not tinylens: no space left (ENOSPC), the user's
+#: quota full (EDQUOT), a file system mounted read-only (EROFS). Said as a message, not a traceback.
+UNWRITABLE = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EROFS})
+
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
@@ -73,6 +80,21 @@ def describe_user_error(exc: BaseException) -> str:
         reason = exc.strerror or type(exc).__name__
         return f"{exc.filename}: {reason}."
     return one_paragraph(str(exc)) or type(exc).__name__
+
+
+def unwritable_text(exc: OSError) -> str:
+    """What the command line says of an OSError ``exc`` of :data:`UNWRITABLE`: the file it names
+    (``exc.filename``, where it names one), why it cannot be written, that no file is left
+    half-written, and what to do."""
+    what = f"{exc.filename} cannot be written" if exc.filename is not None else "A file cannot be written"
+    reason = exc.strerror or errno.errorcode.get(exc.errno or 0, type(exc).__name__)
+    if exc.errno == errno.EROFS:
+        why, then = "the disk is mounted read-only", ("write to a folder on another disk, or run the command again "
+                                                      "once this one is writable")
+    else:
+        why, then = "the disk, or your quota on it, is full", "free some space and run the command again"
+    return (f"{what} ({reason}: {why}). tinylens writes each result under a temporary name and renames it only once "
+            f"it is whole, so no result is left half-written: {then}.")
 
 
 def print_error(message: str) -> None:
@@ -266,7 +288,8 @@ def run_first(check: Callable[[], None], callback: Callable[..., Any]) -> Callab
 
 
 class TinyLensGroup(TyperGroup):
-    """The command group: turns user errors raised by any command into a message and exit 2, and
+    """The command group: turns user errors raised by any command, and a disk that refuses its
+    writes (:data:`UNWRITABLE`), into a message and exit 2, and
     stops each command at once on a TINYLENS_PRECISION typo (once its arguments are read, so that
     ``tinylens COMMAND --help`` still works)."""
 
@@ -294,9 +317,12 @@ class TinyLensGroup(TyperGroup):
             interrupted(ctx, exc, term.terminated)
         except Exception as exc:
             interrupt = None if isinstance(exc, CLICK_EXITS) else interrupt_behind(exc)
-            if interrupt is None:
-                raise
-            interrupted(ctx, interrupt, term.terminated)
+            if interrupt is not None:
+                interrupted(ctx, interrupt, term.terminated)
+            if isinstance(exc, OSError) and exc.errno in UNWRITABLE:  # the disk's refusal, not a bug in tinylens
+                print_error(unwritable_text(exc))
+                raise typer.Exit(EXIT_USER_ERROR) from None
+            raise
 
 
 #: What commands raise to end with a chosen exit code or message: never taken for an error.
