@@ -189,3 +189,41 @@ def test_a_json_table_of_whole_floats_reads_back_as_floats_as_the_docs_read_it(t
     pd.testing.assert_frame_equal(pd.read_json(path, precise_float=True, dtype=False), frame, rtol=0, atol=0)
     astro = Table.read(path, format="pandas.json", precise_float=True, dtype=False).to_pandas()
     pd.testing.assert_frame_equal(astro, frame, rtol=0, atol=0)
+
+
+def test_a_write_that_finds_the_disk_full_names_the_file_being_written(tmp_path):
+    """A write or close that finds the disk full raises an OSError naming no file (the system
+    says none), so a full disk while writing result.json or a report's table was said as 'A file
+    cannot be written'; the error now names the file written, not its hidden temporary, also
+    through a temporary of atomic_path (a report's files), and the earlier file stays whole.
+    Errors naming another file, and OSErrors without a number (h5py's), are raised as they were."""
+    import errno
+    import os
+
+    from tinylens.results.tables import atomic_path, write_atomic
+
+    target = tmp_path / "result.json"
+    target.write_text("earlier")
+
+    def full(tmp):
+        with open(tmp, "w") as handle:
+            handle.write("half")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))  # as a real write's: no filename
+
+    with pytest.raises(OSError) as caught:
+        write_atomic(target, full)
+    assert caught.value.errno == errno.ENOSPC and caught.value.filename == str(target)
+    with pytest.raises(OSError) as caught, atomic_path(target) as outer:
+        write_atomic(outer, full)
+    assert caught.value.errno == errno.ENOSPC and caught.value.filename == str(target)
+    assert target.read_text() == "earlier" and sorted(p.name for p in tmp_path.iterdir()) == ["result.json"]
+
+    other = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp_path / "elsewhere"))
+    h5 = OSError("Unable to synchronously create file")
+    for error in (other, h5):
+        def raising(tmp, error=error):
+            raise error
+
+        with pytest.raises(OSError) as caught:
+            write_atomic(target, raising)
+        assert caught.value is error

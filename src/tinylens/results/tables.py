@@ -130,7 +130,8 @@ os.umask(_UMASK)
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success it replaces ``path`` atomically. An
-    OSError of creating or replacing it (no such folder, a folder at ``path``) names ``path``."""
+    OSError of creating or replacing it (no such folder, a folder at ``path``), or one raised
+    inside about the temporary file (a full disk while writing it), names ``path``."""
     path = Path(path)
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_unfinished_prefix(path), suffix=path.suffix)
@@ -138,7 +139,12 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         raise _naming(err, path) from None
     os.close(fd)
     try:
-        yield Path(tmp)
+        try:
+            yield Path(tmp)
+        except OSError as err:
+            if err.filename is None or os.fspath(err.filename) != tmp or not _plain(err):
+                raise
+            raise _naming(err, path) from err
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give results the usual permissions
         try:
             os.replace(tmp, path)
@@ -147,6 +153,12 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _plain(err: OSError) -> bool:
+    """Whether ``err`` is one of Python's own OSErrors with an error number (one that
+    :func:`_naming` can make again about another file)."""
+    return type(err).__module__ == "builtins" and err.errno is not None
 
 
 def _naming(err: OSError, path: Path) -> OSError:
@@ -196,9 +208,15 @@ def remove_all_unfinished(folder: str | Path) -> list[Path]:
 
 
 def write_atomic(path: str | Path, writer: Callable[[Path], Any]) -> Path:
-    """Call ``writer(tmp_path)`` and move the result to ``path``."""
+    """Call ``writer(tmp_path)`` and move the result to ``path``. An OSError of the writer that
+    names no file (a write or close that found the disk full says none) names ``path``."""
     with atomic_path(path) as tmp:
-        writer(tmp)
+        try:
+            writer(tmp)
+        except OSError as err:
+            if err.filename is not None or not _plain(err):
+                raise
+            raise _naming(err, tmp) from err  # about the temporary file, which atomic_path names path
     return Path(path)
 
 
