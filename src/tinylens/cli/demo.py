@@ -261,14 +261,18 @@ def _write_demo_files(directory: Path, seed: int | None) -> Path:
     """The demo's five files in the folder ``directory``, replaced together once all are written
     (:func:`written_together`); the config's path."""
     from tinylens.data.fits_io import write_fits_image
+    from tinylens.results.tables import write_atomic
 
     data = simulate_demo(seed)
+    truth = json.dumps(demo_truth(data, seed), indent=2) + "\n"
+    config = demo_config_text(directory)
     with written_together([directory / name for name in DEMO_FILES]) as temporary:
         paths = dict(zip(DEMO_FILES, temporary))
         for name in ("image", "noise", "psf"):
             write_fits_image(paths[f"{name}.fits"], np.asarray(data[name], dtype=np.float64))
-        paths[TRUTH_FILE].write_text(json.dumps(demo_truth(data, seed), indent=2) + "\n")
-        paths["model_config.yaml"].write_text(demo_config_text(directory))
+        # write_atomic: a full disk's error, which names no file, names the demo's file (by atomic_path)
+        write_atomic(paths[TRUTH_FILE], lambda tmp: tmp.write_text(truth))
+        write_atomic(paths["model_config.yaml"], lambda tmp: tmp.write_text(config))
     return directory / "model_config.yaml"
 
 
