@@ -699,6 +699,28 @@ def test_the_summary_of_a_survey_with_only_counts_the_chosen_lenses(tmp_path, mo
     assert line.startswith("2 lenses: 1 ok") and "(and catalog.csv);" in line, line
 
 
+def test_a_survey_with_only_whose_chosen_lenses_all_failed_exits_non_zero(tmp_path, mock_survey):
+    """--only lens_bad on an --out holding an earlier run's ok lens_a: lens_bad failed (kept, no
+    --retry-failed) and the survey exited 0, 'Every lens failed' looking at the whole catalogue, so a
+    batch script read it as a success; the exit status now counts the chosen lenses, as without --only."""
+    out = tmp_path / "out"
+    (out / "lenses" / "lens_a").mkdir(parents=True)
+    (out / "lenses" / "lens_a" / "result.json").write_text(json.dumps(RESULT))
+    rows = {"lens_a": runner.flat_row("lens_a", RESULT), "lens_bad": runner.failed_row("lens_bad", "broken image")}
+    for lens_id, row in rows.items():
+        runner.write_row(out / "lenses" / lens_id, row)
+    args = ["survey", str(mock_survey["lenses"]), "-c", str(mock_survey["template"]), "--out", str(out), "-q"]
+    with mock.patch.object(runner, "_fit_lenses") as fitted:
+        result = CliRunner().invoke(app, [*args, "--only", "lens_bad"])
+    text = " ".join(result.output.split())
+    assert result.exit_code == 1 and not fitted.called, result.output
+    assert "Every lens chosen by --only failed. Reasons (1 distinct, the catalogue's 'reason' column): broken image" in text, text
+    assert "Traceback" not in result.output
+    with mock.patch.object(runner, "_fit_lenses") as fitted:  # a chosen lens that is ok: a success
+        result = CliRunner().invoke(app, [*args, "--only", "lens_a,lens_bad"])
+    assert result.exit_code == 0 and "Every lens" not in result.output, result.output
+
+
 def test_survey_cli_only_from_a_file_and_an_unknown_id(tmp_path, mock_survey):
     out = tmp_path / "out"
     (tmp_path / "redo.txt").write_text("lens_bad\n")

@@ -20,6 +20,11 @@ from tinylens.errors import TinyLensError, counted, lens_count
 EXIT_ALL_FAILED = 1
 
 
+def chosen_rows(frame, chosen: Sequence[str] | None):
+    """The catalogue's rows of the lenses ``chosen`` by ``--only`` (every row without it)."""
+    return frame if chosen is None or not len(frame) else frame[frame["lens_id"].isin(list(chosen))]
+
+
 def summary_line(frame, out: Path, seconds: float, chosen: Sequence[str] | None = None) -> str:
     """``4 lenses: 3 ok (2 trusted), 1 failed in 1m 23s. Catalogue: OUT/catalog.parquet (and
     .csv); an overview: tinylens report OUT/catalog.parquet``. With ``chosen`` (the lens ids of
@@ -28,7 +33,7 @@ def summary_line(frame, out: Path, seconds: float, chosen: Sequence[str] | None 
     from tinylens.results.overview import counts
     from tinylens.survey.runner import CATALOG_CSV, CATALOG_PARQUET
 
-    rows = frame if chosen is None or not len(frame) else frame[frame["lens_id"].isin(list(chosen))]
+    rows = chosen_rows(frame, chosen)
     n = counts(rows) if len(rows) else {"n_ok": 0, "n_failed": 0, "n_trusted": 0}
     minutes, secs = divmod(int(round(seconds)), 60)
     took = f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
@@ -138,17 +143,20 @@ def survey(
 
 def _print_summary(frame, out: Path, seconds: float, retry_failed: bool, chosen: Sequence[str] | None = None) -> None:
     """The lines after a survey (:func:`summary_line`, of the lenses ``chosen`` by ``--only``
-    where given; what to do of its failed lenses); exit :data:`EXIT_ALL_FAILED` if every lens failed."""
+    where given; what to do of its failed lenses); exit :data:`EXIT_ALL_FAILED` if every lens
+    failed (every chosen lens with ``--only``: an earlier run's lenses that were ok are not this run's success)."""
     console.print(summary_line(frame, out, seconds, chosen), soft_wrap=True)
-    status = list(frame["status"]) if len(frame) else []
-    if "failed" in status and not retry_failed:
+    rows = chosen_rows(frame, chosen)
+    status = list(rows["status"]) if len(rows) else []
+    if "failed" in list(frame["status"] if len(frame) else []) and not retry_failed:
         console.print("A failed lens is not fitted again when the survey is rerun unless you add "
                       "[bold]--retry-failed[/] (after fixing the template, add --reuse-finished to keep the finished "
                       "ones; a lens whose files you replace is fitted again anyway); the reasons are in the catalogue's 'reason' column.", soft_wrap=True)
     if status and "ok" not in status:
         # a batch script must not read a survey in which nothing worked as a success
-        reasons = sorted(set(frame["reason"]))
-        console.print(f"[red]Every lens failed.[/] Reasons ({len(reasons)} distinct, the catalogue's "
+        reasons = sorted(set(rows["reason"]))
+        every = "Every lens failed." if chosen is None else "Every lens chosen by --only failed."
+        console.print(f"[red]{every}[/] Reasons ({len(reasons)} distinct, the catalogue's "
                       f"'reason' column): {escape(reasons[0])}" + (" ..." if len(reasons) > 1 else ""), soft_wrap=True)
         raise typer.Exit(EXIT_ALL_FAILED)
 
