@@ -721,6 +721,27 @@ def test_a_survey_with_only_whose_chosen_lenses_all_failed_exits_non_zero(tmp_pa
     assert result.exit_code == 0 and "Every lens" not in result.output, result.output
 
 
+def test_the_retry_failed_hint_of_a_survey_with_only_is_for_a_chosen_lens_that_failed(tmp_path, mock_survey):
+    """--only lens_a on an --out holding an earlier run's failed lens_bad: the survey said 'A failed
+    lens is not fitted again ... --retry-failed' although every lens it was asked to fit was ok; the
+    hint now comes only when a chosen lens failed (--only lens_bad), as without --only when any did."""
+    out = tmp_path / "out"
+    (out / "lenses" / "lens_a").mkdir(parents=True)
+    (out / "lenses" / "lens_a" / "result.json").write_text(json.dumps(RESULT))
+    rows = {"lens_a": runner.flat_row("lens_a", RESULT), "lens_bad": runner.failed_row("lens_bad", "broken image")}
+    for lens_id, row in rows.items():
+        runner.write_row(out / "lenses" / lens_id, row)
+    args = ["survey", str(mock_survey["lenses"]), "-c", str(mock_survey["template"]), "--out", str(out), "-q"]
+    hint = "A failed lens is not fitted again when the survey is rerun unless you add --retry-failed"
+    told = {}
+    for only in ("lens_a", "lens_bad", "lens_a,lens_bad"):
+        with mock.patch.object(runner, "_fit_lenses") as fitted:
+            result = CliRunner().invoke(app, [*args, "--only", only])
+        assert not fitted.called and "Traceback" not in result.output, result.output
+        told[only] = hint in " ".join(result.output.split())
+    assert told == {"lens_a": False, "lens_bad": True, "lens_a,lens_bad": True}, told
+
+
 def test_survey_cli_only_from_a_file_and_an_unknown_id(tmp_path, mock_survey):
     out = tmp_path / "out"
     (tmp_path / "redo.txt").write_text("lens_bad\n")

@@ -148,7 +148,7 @@ def _print_summary(frame, out: Path, seconds: float, retry_failed: bool, chosen:
     console.print(summary_line(frame, out, seconds, chosen), soft_wrap=True)
     rows = chosen_rows(frame, chosen)
     status = list(rows["status"]) if len(rows) else []
-    if "failed" in list(frame["status"] if len(frame) else []) and not retry_failed:
+    if "failed" in status and not retry_failed:  # with --only, an unchosen lens's failure is not this run's
         console.print("A failed lens is not fitted again when the survey is rerun unless you add "
                       "[bold]--retry-failed[/] (after fixing the template, add --reuse-finished to keep the finished "
                       "ones; a lens whose files you replace is fitted again anyway); the reasons are in the catalogue's 'reason' column.", soft_wrap=True)
