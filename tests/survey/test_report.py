@@ -1153,3 +1153,23 @@ def test_the_legend_of_a_one_panel_comparison_figure_fits_in_the_figure():
     legend, page = fig.legends[0].get_window_extent(renderer), fig.bbox
     assert len(fig.legends[0].get_texts()) == 4
     assert page.x0 <= legend.x0 and legend.x1 <= page.x1 and legend.y1 <= page.y1, (legend, page)
+
+
+@pytest.mark.parametrize("name", ["catalog.parquet.gz", "catalog.pq.gz", "catalog.parquet.bz2"])
+def test_a_compressed_parquet_table_is_refused_by_its_name(tmp_path, name):
+    """A gzipped Parquet catalogue (catalog.parquet.gz) was read as a CSV table and refused as 'not
+    UTF-8 text ... give it as a CSV table saved as UTF-8, or as a Parquet table'; it is now refused
+    by its name, saying that Parquet compresses its columns inside the file, to write it as .parquet."""
+    import bz2
+    import gzip
+
+    catalog, _ = _catalog_and_truth()
+    catalog.to_parquet(tmp_path / "plain.parquet")
+    compress = bz2.compress if name.endswith(".bz2") else gzip.compress
+    (tmp_path / name).write_bytes(compress((tmp_path / "plain.parquet").read_bytes()))
+    text = _user_error(CliRunner().invoke(app, ["report", str(tmp_path / name), "-o", str(tmp_path / "rep")]))
+    plain = name.rsplit(".", 1)[0]
+    assert text.startswith(f"Error: The catalogue {tmp_path / name} is a Parquet table compressed as "
+                           f".{name.rsplit('.', 1)[1]}, by its name;"), text
+    assert f"compresses its columns inside the file: decompress it to {plain}, or write it as {plain}" in text, text
+    assert "UTF-8" not in text and "CSV" not in text and not (tmp_path / "rep").exists()

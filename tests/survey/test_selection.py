@@ -60,6 +60,27 @@ def test_ids_from_a_compressed_csv_table(tmp_path, name):
         read_lens_ids(str(tmp_path / f"missing_{name}"))
 
 
+@pytest.mark.parametrize("name", ["inspect.parquet.gz", "inspect.pq.gz"])
+def test_a_compressed_parquet_table_is_refused_by_its_name(tmp_path, monkeypatch, name):
+    """A gzipped Parquet --only table was read as a text file of ids ('cannot be read as text'), and
+    a missing one as an id; both are now named as a table: a compressed Parquet file refused so,
+    Parquet compressing its columns inside the file, a missing one said not to exist."""
+    import gzip
+
+    pd.DataFrame({"lens_id": ["lens_a"]}).to_parquet(tmp_path / "plain.parquet")
+    (tmp_path / name).write_bytes(gzip.compress((tmp_path / "plain.parquet").read_bytes()))
+    plain = name.removesuffix(".gz")
+    with pytest.raises(TinyLensError) as caught:
+        read_lens_ids(str(tmp_path / name))
+    assert str(caught.value) == (
+        f"The --only table {tmp_path / name} is a Parquet table compressed as .gz, by its name; a Parquet table is "
+        f"read only as written, uncompressed, for it compresses its columns inside the file: decompress it to "
+        f"{plain}, or write it as {plain} (e.g. pandas DataFrame.to_parquet).")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(TinyLensError, match="does not exist"):
+        read_lens_ids(f"missing_{name}")  # no such file here: not taken for a lens id
+
+
 def test_ids_from_a_text_file(tmp_path):
     (tmp_path / "redo.txt").write_text("# lenses to fit again\nlens_a\n\n lens_c  # faint arc\n")
     assert read_lens_ids(str(tmp_path / "redo.txt")) == ["lens_a", "lens_c"]

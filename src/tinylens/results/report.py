@@ -477,6 +477,7 @@ def read_table(path: str | Path, what: str, in_folder: tuple[str, ...] = ()) -> 
     not_a_table(path, what, in_folder)
     if not path.is_file():
         raise TinyLensError(f"The {what} {path} does not exist or is not a file.")
+    refuse_compressed_parquet(path, what)
     kind = table_kind(path)
     parquet = kind == "parquet"
     try:
@@ -560,13 +561,27 @@ ASTROPY_KINDS = ("fits", "ecsv")
 def table_kind(path: Path) -> str:
     """How :func:`read_table` reads the table at ``path``, by its name: ``fits`` or ``ecsv``
     (maybe compressed, :func:`~tinylens.results.table_formats.table_format`), ``parquet``
-    (``.parquet``, ``.pq``), else ``csv`` (pandas reads a ``.csv.gz`` so)."""
+    (``.parquet``, ``.pq``; a compressed one is refused: :func:`refuse_compressed_parquet`),
+    else ``csv`` (pandas reads a ``.csv.gz`` so)."""
     from tinylens.results.table_formats import table_format
 
     kind = table_format(path.name)[0]
-    if kind in ASTROPY_KINDS:
-        return kind
-    return "parquet" if path.suffix.lower() in (".parquet", ".pq") else "csv"
+    return kind if kind in (*ASTROPY_KINDS, "parquet") else "csv"
+
+
+def refuse_compressed_parquet(path: Path, what: str) -> None:
+    """TinyLensError for the table ``what`` at ``path`` whose name says a compressed Parquet file
+    (``catalog.parquet.gz``, ``inspect.pq.gz``): Parquet compresses its columns inside the file,
+    and such a file, read as a CSV table, gave a confusing error."""
+    from tinylens.results.table_formats import table_format
+
+    kind, compression = table_format(path.name)
+    if kind != "parquet" or not compression:
+        return
+    plain = path.name[:-len(compression)]
+    raise TinyLensError(f"The {what} {path} is a Parquet table compressed as {compression}, by its name; a Parquet "
+                        f"table is read only as written, uncompressed, for it compresses its columns inside the "
+                        f"file: decompress it to {plain}, or write it as {plain} (e.g. pandas DataFrame.to_parquet).")
 
 
 def read_astropy_table(path: Path, what: str) -> pd.DataFrame:

@@ -25,10 +25,11 @@ from tinylens.errors import TinyLensError, listed
 
 def is_table_name(path: Path) -> bool:
     """Whether ``path`` names a table (a CSV, FITS or ECSV table, maybe compressed, or a Parquet
-    table: :func:`~tinylens.results.table_formats.names_a_table`) rather than a file of ids."""
-    from tinylens.results.table_formats import names_a_table
+    table: :func:`~tinylens.results.table_formats.names_a_table`) rather than a file of ids; a
+    compressed Parquet name (``inspect.parquet.gz``) too, so that it is refused as such, not read as ids."""
+    from tinylens.results.table_formats import names_a_table, table_format
 
-    return names_a_table(path.name)
+    return names_a_table(path.name) or table_format(path.name)[0] == "parquet"
 
 
 def read_lens_ids(value: str) -> list[str]:
