@@ -1849,6 +1849,39 @@ def test_workers_that_do_not_see_the_survey_folders_are_refused_before_anything_
     assert not out.exists()  # refused before anything was written
 
 
+def test_a_worker_that_sees_the_lock_file_before_its_text_is_not_refused(tmp_path):
+    """On NFS a file's writes reach the other nodes when its writer closes it (close-to-open), and
+    the survey holds its --out lock file open for its whole run: a worker on another node then
+    reads the lock file empty. It was refused as not seeing --out, so every survey on an NFS --out
+    with locks was. An empty lock file now counts as this survey's; a worker that cannot read the
+    lock file, or reads another text (a node's own folder of the same name), is still refused."""
+    from tinylens.locks import folder_lock
+
+    lens_dir, out = tmp_path / "lenses", tmp_path / "out"
+    lens_dir.mkdir()
+    out.mkdir()
+    elsewhere = tmp_path / "node"
+    elsewhere.mkdir()
+    (elsewhere / "empty.lock").write_text("")
+    (elsewhere / "other.lock").write_text("process 12 on node9, since 2026-01-01 00:00:00 UTC")
+
+    class Workers:
+        """A cluster of four workers, each seeing the lock file where this one's list says."""
+
+        def run(self, function, lock, lens_dir_seen, on_error="raise"):
+            seen = {"tcp://10.0.0.1:1": lock, "tcp://10.0.0.2:1": str(elsewhere / "empty.lock"),
+                    "tcp://10.0.0.3:1": str(elsewhere / "missing.lock"), "tcp://10.0.0.4:1": str(elsewhere / "other.lock")}
+            return {address: function(path, lens_dir_seen) for address, path in seen.items()}
+
+    with folder_lock(out, runner.SURVEY_LOCK_FILE) as locked:
+        assert locked
+        with pytest.raises(TinyLensError) as caught:
+            runner.check_worker_folders(Workers(), out, lens_dir)
+    text = " ".join(str(caught.value).split())
+    assert text.startswith("2 of the 4 Dask workers do not see the survey's folders as this command does "
+                           f"(tcp://10.0.0.3:1, tcp://10.0.0.4:1: e.g. tcp://10.0.0.3:1 does not see --out {out})."), text
+
+
 def test_a_scheduler_without_workers_is_said_to_have_none(tmp_path, monkeypatch, capsys):
     """A survey on a scheduler with no workers (batch jobs still queued, or none started) waited
     without a word, then logged 'still fitting' every ten minutes; it now says at once that the
