@@ -1849,6 +1849,49 @@ def test_workers_that_do_not_see_the_survey_folders_are_refused_before_anything_
     assert not out.exists()  # refused before anything was written
 
 
+@pytest.mark.skipif(not _can_hide_a_folder(), reason="needs unshare -m (root) to give a worker its own /tmp")
+def test_workers_that_do_not_see_a_linked_lens_folder_are_refused(tmp_path, mock_survey, monkeypatch):
+    """A lens folder that is a link in LENS_DIR to a node's own disk (LENS_DIR/lens_a -> /tmp/...)
+    passed the check, which asked the workers about LENS_DIR alone, and its fit failed on the
+    workers ('not found'). The workers are now also asked about a lens folder in each folder the
+    links lead to (as the survey reads them, links followed), and such a survey is refused naming
+    the lens folder. (A `dask worker` process in its own mount namespace, with an empty disk over
+    the linked folder's disk only. ~5 s.)"""
+    import subprocess
+    import sys
+
+    from distributed import Client, LocalCluster
+
+    node, lenses, out = tmp_path / "node", tmp_path / "shared" / "lenses", tmp_path / "shared" / "out"
+    scratch = node / "scratch"
+    shutil.copytree(mock_survey["lenses"] / "lens_a", scratch / "lens_a")
+    lenses.mkdir(parents=True)
+    (lenses / "lens_a").symlink_to(scratch / "lens_a")
+    monkeypatch.setattr(runner, "check_template", lambda *args, **kwargs: "lens_a")
+    paths = [str(Path(runner.__file__).parents[2]), str(Path(__file__).parent)]  # tinylens, survey_mocks
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([*paths, os.environ.get("PYTHONPATH", "")])}
+    with LocalCluster(n_workers=0, threads_per_worker=1, processes=False, protocol="tcp", host="127.0.0.1",
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        start = (f"mount -t tmpfs none {node} && exec {sys.executable} -m distributed.cli.dask_worker "
+                 f"{cluster.scheduler_address} --nthreads 1 --no-nanny")
+        worker = subprocess.Popen(["unshare", "-m", "sh", "-c", start], env=env, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        try:
+            client.wait_for_workers(1, timeout=60)
+            blind = next(iter(client.scheduler_info()["workers"]))
+            with pytest.raises(TinyLensError) as caught:
+                runner.run_survey(lenses, mock_survey["template"], out, scheduler=cluster.scheduler_address,
+                                  progress=False)
+        finally:
+            worker.terminate()
+            worker.wait(30)
+    text = " ".join(str(caught.value).split())
+    assert text.startswith(f"1 of the 1 Dask workers do not see the survey's folders as this command does ({blind}: "
+                           f"e.g. {blind} does not see {scratch / 'lens_a'}, the lens folder lens_a that LENS_DIR "
+                           "links to)."), text
+    assert not out.exists()  # refused before anything was written
+
+
 def test_a_worker_that_sees_the_lock_file_before_its_text_is_not_refused(tmp_path):
     """On NFS a file's writes reach the other nodes when its writer closes it (close-to-open), and
     the survey holds its --out lock file open for its whole run: a worker on another node then
@@ -1868,10 +1911,10 @@ def test_a_worker_that_sees_the_lock_file_before_its_text_is_not_refused(tmp_pat
     class Workers:
         """A cluster of four workers, each seeing the lock file where this one's list says."""
 
-        def run(self, function, lock, lens_dir_seen, on_error="raise"):
+        def run(self, function, lock, folders, on_error="raise"):
             seen = {"tcp://10.0.0.1:1": lock, "tcp://10.0.0.2:1": str(elsewhere / "empty.lock"),
                     "tcp://10.0.0.3:1": str(elsewhere / "missing.lock"), "tcp://10.0.0.4:1": str(elsewhere / "other.lock")}
-            return {address: function(path, lens_dir_seen) for address, path in seen.items()}
+            return {address: function(path, folders) for address, path in seen.items()}
 
     with folder_lock(out, runner.SURVEY_LOCK_FILE) as locked:
         assert locked

@@ -1070,19 +1070,32 @@ def check_worker_imports(client: Any, module: str | None = None) -> None:
     check_worker_copies(client)
 
 
-def worker_view(lock: str, lens_dir: str) -> tuple[str | None, bool]:
+def worker_view(lock: str, folders: Sequence[str]) -> tuple[str | None, list[str]]:
     """What a worker sees of a survey (run on each worker): the text of its ``--out`` lock file
-    ``lock`` (``None``: it cannot read it) and whether ``lens_dir`` is a folder there."""
+    ``lock`` (``None``: it cannot read it) and those of ``folders`` that are not folders there."""
     try:
         text = Path(lock).read_text()
     except (OSError, UnicodeDecodeError):
         text = None
-    return text, os.path.isdir(lens_dir)
+    return text, [folder for folder in folders if not os.path.isdir(folder)]
 
 
-def check_worker_folders(client: Any, out: Path, lens_dir: Path) -> None:
-    """TinyLensError naming the workers of ``client``'s cluster that do not see ``lens_dir`` or the
-    ``out`` this process writes (its :data:`SURVEY_LOCK_FILE`, which this survey holds, with this
+def seen_folders(lens_dir: Path, lenses: Sequence[Lens]) -> dict[str, str]:
+    """The folders a worker must see for the survey of ``lenses`` in ``lens_dir``, each with how a
+    message names it: ``lens_dir``, and where links in it lead elsewhere (a lens folder is read
+    resolved), the first lens folder in each other folder they lead to."""
+    folders, parents = {str(lens_dir): f"LENS_DIR {lens_dir}"}, {lens_dir}
+    for lens in lenses:
+        if lens.folder.parent not in parents:
+            parents.add(lens.folder.parent)
+            folders[str(lens.folder)] = f"{lens.folder}, the lens folder {lens.lens_id} that LENS_DIR links to"
+    return folders
+
+
+def check_worker_folders(client: Any, out: Path, lens_dir: Path, lenses: Sequence[Lens] = ()) -> None:
+    """TinyLensError naming the workers of ``client``'s cluster that do not see ``lens_dir``, the
+    lens folders elsewhere that its links among ``lenses`` lead to (:func:`seen_folders`), or the ``out``
+    this process writes (its :data:`SURVEY_LOCK_FILE`, which this survey holds, with this
     process's text: not a node's own folder of the same name), before anything is written there.
 
     A survey whose folders are on one node's own disk (``/tmp``, a login node's scratch) had every
@@ -1095,16 +1108,17 @@ def check_worker_folders(client: Any, out: Path, lens_dir: Path) -> None:
 
     lock = out / SURVEY_LOCK_FILE
     mine = holder_text(lock) if lock.is_file() else ""
+    folders = seen_folders(lens_dir, lenses)
     try:
-        views = client.run(worker_view, str(lock), str(lens_dir), on_error="return")
+        views = client.run(worker_view, str(lock), list(folders), on_error="return")
     except Exception:  # a cluster that cannot be asked: its workers will tell by their lenses' reasons
         return
     blind = {}
     for address, view in views.items():
         if isinstance(view, BaseException):
             continue
-        text, sees_lenses = view
-        missing = [] if sees_lenses else [f"LENS_DIR {lens_dir}"]
+        text, unseen = view
+        missing = [folders[folder] for folder in unseen]
         seen = None if text is None else " ".join(text.split())
         if mine and seen not in (mine, ""):  # "": on NFS its text may reach other nodes only when closed
             missing.append(f"--out {out}")
@@ -1841,7 +1855,7 @@ def _run_survey(lens_dir: str | Path, template: str | Path, out: str | Path, wor
             # connected (the workers checked) before anything is written: a refused cluster leaves out as it was
             with dask_client(workers, scheduler) if todo else contextlib.nullcontext() as client:
                 if client is not None and scheduler:  # a local cluster's workers share this machine's disks
-                    check_worker_folders(client, out, resolved(lens_dir))
+                    check_worker_folders(client, out, resolved(lens_dir), todo)
                 remove_unfinished(out / MANIFEST_FILE, out / CATALOG_PARQUET, out / CATALOG_CSV)  # a killed survey's
                 write_json(out / MANIFEST_FILE, current)
                 if changed:
