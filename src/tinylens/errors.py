@@ -2,14 +2,22 @@
 :func:`did_you_mean`, :func:`windows_path_advice` and :func:`priors_and_data` for their messages.
 
 The CLI turns a :class:`TinyLensError` into a one-paragraph message and a non-zero exit
-code, never a traceback; anything else is a bug in tinylens.
+code, never a traceback; anything else is a bug in tinylens. :data:`DISK_FULL` and
+:data:`UNWRITABLE` are the error numbers of a write that the disk refused.
 """
 
 import difflib
+import errno
 import re
 import sys
 import unicodedata
 from collections.abc import Mapping, Sequence
+
+#: The errors of a write that found no space: a full disk (ENOSPC), or a full quota on it (EDQUOT).
+DISK_FULL = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
+#: The errors of a write that the disk refused, not tinylens: :data:`DISK_FULL`, or a file system
+#: mounted read-only (EROFS).
+UNWRITABLE = DISK_FULL | {errno.EROFS}
 
 
 def counted(n: int, noun: str) -> str:

@@ -16,7 +16,6 @@ converged one deletes the checkpoint unless ``output.keep_checkpoint`` is true.
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import time
 import warnings
@@ -31,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from tinylens import filenames
-from tinylens.errors import ConfigError, OutputError, outside_stacklevel
+from tinylens.errors import DISK_FULL, ConfigError, OutputError, outside_stacklevel
 from tinylens.interrupts import interrupt_behind
 
 if TYPE_CHECKING:  # imported lazily: ``import tinylens`` stays light (tinylens.fit is re-exported)
@@ -519,10 +518,6 @@ def folder_on_interrupt(folder: Path) -> contextlib.AbstractContextManager[None]
     that whoever catches it can tell what the stopped fit or survey kept there
     (:func:`tinylens.cli.common.fit_hint`, :func:`~tinylens.cli.common.survey_hint`)."""
     return marked_on_interrupt(INTERRUPTED_FOLDER_ATTR, folder)
-
-
-#: The errors of a write that found no space: a full disk, or a full quota on it.
-DISK_FULL = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
 
 
 @contextlib.contextmanager

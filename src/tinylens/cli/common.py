@@ -29,7 +29,7 @@ from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperGroup
 
-from tinylens.errors import TinyLensError
+from tinylens.errors import UNWRITABLE, TinyLensError
 from tinylens.interrupts import AT_END_ATTR, TerminateAsInterrupt, UnswallowedInterrupt, interrupt_behind
 
 #: Exit code for mistakes in user input (bad config, data or paths); typer uses 2 for bad options too.
@@ -47,10 +47,6 @@ ARGS_KEY = "tinylens.args"
 
 #: Exceptions that are the user's to fix: shown as a message, never as a traceback.
 USER_ERRORS: tuple[type[BaseException], ...] = (TinyLensError, FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
-
-#: The errors of a write that the disk refused, not tinylens: no space left (ENOSPC), the user's
-#: quota full (EDQUOT), a file system mounted read-only (EROFS). Said as a message, not a traceback.
-UNWRITABLE = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EROFS})
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)

@@ -83,7 +83,7 @@ import pandas as pd
 import yaml
 from scipy import optimize
 
-from tinylens.errors import ConfigError, ConfigWarning, OutputError, did_you_mean, listed
+from tinylens.errors import DISK_FULL, ConfigError, ConfigWarning, OutputError, did_you_mean, listed
 from tinylens.inference.progress import PLAIN_EVERY_S, PlainLines, clock_time, draws_live
 from tinylens import lens_equation
 from tinylens.precision import get_precision
@@ -576,11 +576,9 @@ def writable_folder(folder: Path) -> Path:
 
 @contextlib.contextmanager
 def disk_full_reported(outdir: Path) -> Iterator[None]:
-    """An OSError of a full disk or quota inside (:data:`tinylens.fit.DISK_FULL`), or the
+    """An OSError of a full disk or quota inside (:data:`tinylens.errors.DISK_FULL`), or the
     OutputError a FITS file's writer raises for one (that OSError its context), as an OutputError
     naming ``outdir``, why, and what to do."""
-    from tinylens.fit import DISK_FULL
-
     try:
         yield
     except (OSError, OutputError) as raised:

@@ -41,7 +41,7 @@ import pandas as pd
 
 from tinylens import filenames
 from tinylens.config.schema import Inference
-from tinylens.errors import (ConfigError, ConfigWarning, DataError, DataWarning, OutputError, TinyLensError, counted, lens_count,
+from tinylens.errors import (UNWRITABLE, ConfigError, ConfigWarning, DataError, DataWarning, OutputError, TinyLensError, counted, lens_count,
                              listed)
 from tinylens.interrupts import interrupt_held
 from tinylens.precision import get_precision
@@ -1890,10 +1890,6 @@ def warn_unlocked(out: Path) -> None:
                   "runs would not be refused, and the two would fit the same lenses and overwrite each other's "
                   "files. Run one survey at a time on it (or give an --out on a disk with locks).", DataWarning,
                   stacklevel=3)
-
-
-#: The errors of a write that found no space (a full disk, or a full quota on it) or a read-only disk.
-UNWRITABLE = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EROFS})
 
 
 def unwritable_text(out: Path, exc: OSError) -> str:
