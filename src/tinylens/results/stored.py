@@ -309,12 +309,14 @@ def read_result(folder: str | Path) -> FitResult:
     """The :class:`~tinylens.fit.FitResult` of the finished fit whose output ``folder`` (or its
     ``result.json``) is given: ``result.json``'s content, the samples, weights and log-likelihoods
     of its samples table and its summary table (found by its ``files``, in the format they were
-    written in), ``output_dir`` the folder as given now. The samples table leaves out the samples
-    of negligible weight (:data:`~tinylens.results.tables.MIN_RELATIVE_WEIGHT`), so the result
-    holds those the table does; ``truth``, not written, is None; the numbers of
-    :data:`NUMBER_FIELDS` written as null (not finite) are NaN again (other nulls stay None). A folder that is missing or holds no finished fit, a result.json that
-    cannot be read or is not tinylens's, and a table that is missing or cannot be read are an
-    :class:`~tinylens.errors.OutputError` naming the folder or file."""
+    written in), ``output_dir`` the folder given, absolute (``~`` expanded). The samples table
+    leaves out the samples of negligible weight (:data:`~tinylens.results.tables.MIN_RELATIVE_WEIGHT`),
+    so the result holds those the table does; ``truth``, not written, is None; the numbers of
+    :data:`NUMBER_FIELDS` written as null (not finite) are NaN again (other nulls stay None). A
+    folder that is missing or holds no finished fit, a result.json that cannot be read or is not
+    tinylens's, and a table that is missing or cannot be read are an
+    :class:`~tinylens.errors.OutputError` naming the folder or file; a ``folder`` that is no path
+    (None, an empty text) is a :class:`~tinylens.errors.ConfigError`."""
     from dataclasses import MISSING, fields
 
     from tinylens.fit import ARRAY_FIELDS, FitResult
