@@ -322,7 +322,7 @@ def test_report_stats_write_counts_as_integers(tmp_path):
         (["{cat}", "--truth", "{tmp}/nothere.parquet"], "nothere.parquet does not exist"),
         (["{cat}", "--truth", "{garbage}"], "could not be read as a Parquet table"),
         # a lens's truth.json was read as CSV: "has no lens id column ...; its columns are: {"a":"
-        (["{cat}", "--truth", "{json}"], "truth table {json} is a JSON file, not a CSV or Parquet table"),
+        (["{cat}", "--truth", "{json}"], "truth table {json} is a JSON file, not a CSV, Parquet, FITS or ECSV table"),
         (["{cat}", "--truth", "{truth}", "-p", "lens_mass.0.gamma"], "no column 'lens_mass.0.gamma_median'"),
         (["{cat}", "--reference", "{truth}", "--reference-column", "theta_E_x"], "no column 'theta_E_x'"),
         (["{cat}", "--reference", "{noid}"], "no lens id column"),
@@ -335,17 +335,18 @@ def test_report_stats_write_counts_as_integers(tmp_path):
         (["{empty}"], "empty.csv holds no lenses (no rows), so there is nothing to report"),
         (["{empty}", "--truth", "{truth}"], "empty.csv holds no lenses (no rows)"),
         # a single fit's output, read as CSV, was refused for lacking an id column: "its columns are: {."
-        (["{fit}/result.json"], "result.json is a JSON file, not a CSV or Parquet table. 'tinylens report' "
+        (["{fit}/result.json"], "result.json is a JSON file, not a CSV, Parquet, FITS or ECSV table. 'tinylens report' "
                                 "summarises a survey"),
         (["{fit}"], "fit is a single fit's output folder, not a table. 'tinylens report' summarises a survey"),
-        (["{cat}", "--truth", "{fit}/truth.json"], "truth.json is a JSON file, not a CSV or Parquet table"),
+        (["{cat}", "--truth", "{fit}/truth.json"], "truth.json is a JSON file, not a CSV, Parquet, FITS or ECSV table"),
         (["{tmp}"], "is a folder, not a table: give the table in it, {cat}."),
         # a folder holding both a catalogue and a truth table: the catalogue was offered as the truth
         (["{cat}", "--truth", "{tmp}"], "truth table {tmp} is a folder, not a table: give the table in it, {truth}."),
-        (["{cat}", "--reference", "{tmp}"], "reference table {tmp} is a folder, not a CSV or Parquet table."),
+        (["{cat}", "--reference", "{tmp}"], "reference table {tmp} is a folder, not a CSV, Parquet, FITS or ECSV table."),
         # a JSON file of published radii was told about single fits and 'tinylens fit --truth'
-        (["{cat}", "--reference", "{json}"], "reference table {json} is a JSON file, not a CSV or Parquet table. Give "
-                                             "the reference table as a CSV or Parquet table, one row per lens with its id"),
+        # FITS and ECSV tables are read too (9c04d7b): a message naming only CSV and Parquet steered one away
+        (["{cat}", "--reference", "{json}"], "reference table {json} is a JSON file, not a CSV, Parquet, FITS or ECSV table. Give "
+                                             "the reference table as a CSV, Parquet, FITS or ECSV table, one row per lens with its id"),
     ],
 )
 def test_report_cli_errors_are_one_paragraph_without_traceback(tmp_path, args, expected):
@@ -963,7 +964,7 @@ def test_a_one_column_table_named_with_a_space_is_not_called_space_separated(tmp
     ("catalogue", "checkpoint.hdf5", "is an unfinished fit's output folder (a checkpoint or lock, no result.json yet), "
                                      "not a table. 'tinylens report' summarises a survey"),
     ("--reference", ".fit.lock", "is an unfinished fit's output folder (a checkpoint or lock, no result.json yet), "
-                                 "not a table. Give the reference table as a CSV or Parquet table")])
+                                 "not a table. Give the reference table as a CSV, Parquet, FITS or ECSV table")])
 def test_an_unfinished_survey_population_or_fit_folder_is_named_as_such(tmp_path, option, left, expected):
     """A survey's, a population's or a fit's folder given before its table or result.json was
     written was refused as "a folder, not a CSV or Parquet table", saying neither what it is nor
@@ -1117,7 +1118,7 @@ def test_the_table_looked_for_in_a_folder_is_named_not_read_from_the_wording(tmp
     (tmp_path / "catalog.csv").write_text("lens_id\na\n")
     with pytest.raises(TinyLensError, match=r"give the table in it, .*catalog\.csv"):
         rp.read_table(tmp_path, "survey catalogue", rp.CATALOGUE_FILES)
-    with pytest.raises(TinyLensError, match="is a folder, not a CSV or Parquet table"):
+    with pytest.raises(TinyLensError, match="is a folder, not a CSV, Parquet, FITS or ECSV table"):
         rp.read_table(tmp_path, "catalogue")
 
 

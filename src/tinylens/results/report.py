@@ -556,6 +556,8 @@ def single_fit_table(columns) -> str | None:
 
 #: The table formats :func:`read_table` reads with astropy (:func:`read_astropy_table`).
 ASTROPY_KINDS = ("fits", "ecsv")
+#: The table formats :func:`read_table` reads, as a message names them.
+TABLE_FORMATS = "CSV, Parquet, FITS or ECSV"
 
 
 def table_kind(path: Path) -> str:
@@ -637,7 +639,7 @@ def not_a_table(path: Path, what: str, in_folder: tuple[str, ...] = ()) -> None:
     Tables with no ``in_folder`` (a reference table) are no fit's output, nor a truth: their
     advice is only to give a table."""
     advice = SINGLE_FIT if in_folder else (
-        f"Give the {what} as a CSV or Parquet table, one row per lens with its id ({', '.join(ID_ALIASES)})")
+        f"Give the {what} as a {TABLE_FORMATS} table, one row per lens with its id ({', '.join(ID_ALIASES)})")
     if path.is_dir():
         inside = [path / name for name in in_folder if (path / name).is_file()]
         if inside:
@@ -647,9 +649,9 @@ def not_a_table(path: Path, what: str, in_folder: tuple[str, ...] = ()) -> None:
         unfinished = unfinished_folder(path, in_folder, advice)
         if unfinished:
             raise TinyLensError(f"The {what} {path} is {unfinished}")
-        raise TinyLensError(f"The {what} {path} is a folder, not a CSV or Parquet table.")
+        raise TinyLensError(f"The {what} {path} is a folder, not a {TABLE_FORMATS} table.")
     if path.is_file() and path.suffix.lower() == ".json":
-        raise TinyLensError(f"The {what} {path} is a JSON file, not a CSV or Parquet table. {advice}.")
+        raise TinyLensError(f"The {what} {path} is a JSON file, not a {TABLE_FORMATS} table. {advice}.")
 
 
 def unfinished_folder(path: Path, in_folder: tuple[str, ...], advice: str) -> str | None:
