@@ -216,7 +216,7 @@ def write_atomic(path: str | Path, writer: Callable[[Path], Any]) -> Path:
         except OSError as err:
             if err.filename is not None or not _plain(err):
                 raise
-            raise _naming(err, tmp) from err  # about the temporary file, which atomic_path names path
+            raise _naming(err, Path(path)) from err
     return Path(path)
 
 
