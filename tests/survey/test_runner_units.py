@@ -1807,6 +1807,34 @@ def _can_hide_a_folder() -> bool:
         return False
 
 
+def _refused_by_a_blind_worker(hidden: Path, lenses: Path, template: Path, out: Path) -> tuple[str, str]:
+    """The address of a `dask worker` process started in its own mount namespace, with an empty
+    disk over ``hidden``, and the text of the TinyLensError of a survey of ``lenses`` into ``out``
+    on a cluster of that worker alone."""
+    import subprocess
+    import sys
+
+    from distributed import Client, LocalCluster
+
+    paths = [str(Path(runner.__file__).parents[2]), str(Path(__file__).parent)]  # tinylens, survey_mocks
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([*paths, os.environ.get("PYTHONPATH", "")])}
+    with LocalCluster(n_workers=0, threads_per_worker=1, processes=False, protocol="tcp", host="127.0.0.1",
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        start = (f"mount -t tmpfs none {hidden} && exec {sys.executable} -m distributed.cli.dask_worker "
+                 f"{cluster.scheduler_address} --nthreads 1 --no-nanny")
+        worker = subprocess.Popen(["unshare", "-m", "sh", "-c", start], env=env, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        try:
+            client.wait_for_workers(1, timeout=60)
+            blind = next(iter(client.scheduler_info()["workers"]))
+            with pytest.raises(TinyLensError) as caught:
+                runner.run_survey(lenses, template, out, scheduler=cluster.scheduler_address, progress=False)
+        finally:
+            worker.terminate()
+            worker.wait(30)
+    return blind, " ".join(str(caught.value).split())
+
+
 @pytest.mark.skipif(not _can_hide_a_folder(), reason="needs unshare -m (root) to give a worker its own /tmp")
 def test_workers_that_do_not_see_the_survey_folders_are_refused_before_anything_is_written(tmp_path, mock_survey,
                                                                                             monkeypatch):
@@ -1816,33 +1844,11 @@ def test_workers_that_do_not_see_the_survey_folders_are_refused_before_anything_
     are now asked what they see: such a survey is refused naming the worker and the folder, and
     --out is left as it was. (A `dask worker` process in its own mount namespace, with an empty
     disk over the test's folder: the folders are there for the survey and not for it. ~15 s.)"""
-    import subprocess
-    import sys
-
-    from distributed import Client, LocalCluster
-
     lenses = tmp_path / "lenses"
     shutil.copytree(mock_survey["lenses"] / "lens_a", lenses / "lens_a")
     out = tmp_path / "out"
     monkeypatch.setattr(runner, "check_template", lambda *args, **kwargs: "lens_a")
-    paths = [str(Path(runner.__file__).parents[2]), str(Path(__file__).parent)]  # tinylens, survey_mocks
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([*paths, os.environ.get("PYTHONPATH", "")])}
-    with LocalCluster(n_workers=0, threads_per_worker=1, processes=False, protocol="tcp", host="127.0.0.1",
-                      dashboard_address=None) as cluster, Client(cluster) as client:
-        start = (f"mount -t tmpfs none {tmp_path} && exec {sys.executable} -m distributed.cli.dask_worker "
-                 f"{cluster.scheduler_address} --nthreads 1 --no-nanny")
-        worker = subprocess.Popen(["unshare", "-m", "sh", "-c", start], env=env, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL)
-        try:
-            client.wait_for_workers(1, timeout=60)
-            blind = next(iter(client.scheduler_info()["workers"]))
-            with pytest.raises(TinyLensError) as caught:
-                runner.run_survey(lenses, mock_survey["template"], out, scheduler=cluster.scheduler_address,
-                                  progress=False)
-        finally:
-            worker.terminate()
-            worker.wait(30)
-    text = " ".join(str(caught.value).split())
+    blind, text = _refused_by_a_blind_worker(tmp_path, lenses, mock_survey["template"], out)
     assert text.startswith(f"1 of the 1 Dask workers do not see the survey's folders as this command does ({blind}: "
                            f"e.g. {blind} does not see LENS_DIR {lenses} and --out {out})."), text
     assert "on a file system that every node sees" in text
@@ -1857,35 +1863,13 @@ def test_workers_that_do_not_see_a_linked_lens_folder_are_refused(tmp_path, mock
     links lead to (as the survey reads them, links followed), and such a survey is refused naming
     the lens folder. (A `dask worker` process in its own mount namespace, with an empty disk over
     the linked folder's disk only. ~5 s.)"""
-    import subprocess
-    import sys
-
-    from distributed import Client, LocalCluster
-
     node, lenses, out = tmp_path / "node", tmp_path / "shared" / "lenses", tmp_path / "shared" / "out"
     scratch = node / "scratch"
     shutil.copytree(mock_survey["lenses"] / "lens_a", scratch / "lens_a")
     lenses.mkdir(parents=True)
     (lenses / "lens_a").symlink_to(scratch / "lens_a")
     monkeypatch.setattr(runner, "check_template", lambda *args, **kwargs: "lens_a")
-    paths = [str(Path(runner.__file__).parents[2]), str(Path(__file__).parent)]  # tinylens, survey_mocks
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([*paths, os.environ.get("PYTHONPATH", "")])}
-    with LocalCluster(n_workers=0, threads_per_worker=1, processes=False, protocol="tcp", host="127.0.0.1",
-                      dashboard_address=None) as cluster, Client(cluster) as client:
-        start = (f"mount -t tmpfs none {node} && exec {sys.executable} -m distributed.cli.dask_worker "
-                 f"{cluster.scheduler_address} --nthreads 1 --no-nanny")
-        worker = subprocess.Popen(["unshare", "-m", "sh", "-c", start], env=env, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL)
-        try:
-            client.wait_for_workers(1, timeout=60)
-            blind = next(iter(client.scheduler_info()["workers"]))
-            with pytest.raises(TinyLensError) as caught:
-                runner.run_survey(lenses, mock_survey["template"], out, scheduler=cluster.scheduler_address,
-                                  progress=False)
-        finally:
-            worker.terminate()
-            worker.wait(30)
-    text = " ".join(str(caught.value).split())
+    blind, text = _refused_by_a_blind_worker(node, lenses, mock_survey["template"], out)
     assert text.startswith(f"1 of the 1 Dask workers do not see the survey's folders as this command does ({blind}: "
                            f"e.g. {blind} does not see {scratch / 'lens_a'}, the lens folder lens_a that LENS_DIR "
                            "links to)."), text
