@@ -669,6 +669,17 @@ def test_survey_only_fits_the_chosen_lenses_and_keeps_the_others_rows(tmp_path, 
     assert not fitted.called and catalog["lens_id"].tolist() == ["lens_a"]
 
 
+def _earlier_run(out: Path, reason: str) -> dict[str, dict]:
+    """Write into ``out`` the lenses of an earlier run: lens_a ok (its result.json and row) and
+    lens_bad failed for ``reason`` (its row); their rows."""
+    (out / "lenses" / "lens_a").mkdir(parents=True)
+    (out / "lenses" / "lens_a" / "result.json").write_text(json.dumps(RESULT))
+    rows = {"lens_a": runner.flat_row("lens_a", RESULT), "lens_bad": runner.failed_row("lens_bad", reason)}
+    for lens_id, row in rows.items():
+        runner.write_row(out / "lenses" / lens_id, row)
+    return rows
+
+
 def test_the_summary_of_a_survey_with_only_counts_the_chosen_lenses(tmp_path, mock_survey):
     """--only lens_a on an --out holding an earlier run's failed lens_bad: the closing line said
     '2 lenses: 1 ok, 1 failed', counting every row of the catalogue; it now counts the chosen
@@ -679,11 +690,7 @@ def test_the_summary_of_a_survey_with_only_counts_the_chosen_lenses(tmp_path, mo
     from tinylens.cli.survey import summary_line
 
     out = tmp_path / "out"
-    (out / "lenses" / "lens_a").mkdir(parents=True)
-    (out / "lenses" / "lens_a" / "result.json").write_text(json.dumps(RESULT))
-    rows = {"lens_a": runner.flat_row("lens_a", RESULT), "lens_bad": runner.failed_row("lens_bad", "broken")}
-    for lens_id, row in rows.items():
-        runner.write_row(out / "lenses" / lens_id, row)
+    rows = _earlier_run(out, "broken")
     args = ["survey", str(mock_survey["lenses"]), "-c", str(mock_survey["template"]), "--out", str(out), "-q"]
     with mock.patch.object(runner, "_fit_lenses") as fitted:
         result = CliRunner().invoke(app, [*args, "--only", "lens_a"])
@@ -704,11 +711,7 @@ def test_a_survey_with_only_whose_chosen_lenses_all_failed_exits_non_zero(tmp_pa
     --retry-failed) and the survey exited 0, 'Every lens failed' looking at the whole catalogue, so a
     batch script read it as a success; the exit status now counts the chosen lenses, as without --only."""
     out = tmp_path / "out"
-    (out / "lenses" / "lens_a").mkdir(parents=True)
-    (out / "lenses" / "lens_a" / "result.json").write_text(json.dumps(RESULT))
-    rows = {"lens_a": runner.flat_row("lens_a", RESULT), "lens_bad": runner.failed_row("lens_bad", "broken image")}
-    for lens_id, row in rows.items():
-        runner.write_row(out / "lenses" / lens_id, row)
+    _earlier_run(out, "broken image")
     args = ["survey", str(mock_survey["lenses"]), "-c", str(mock_survey["template"]), "--out", str(out), "-q"]
     with mock.patch.object(runner, "_fit_lenses") as fitted:
         result = CliRunner().invoke(app, [*args, "--only", "lens_bad"])
@@ -726,11 +729,7 @@ def test_the_retry_failed_hint_of_a_survey_with_only_is_for_a_chosen_lens_that_f
     lens is not fitted again ... --retry-failed' although every lens it was asked to fit was ok; the
     hint now comes only when a chosen lens failed (--only lens_bad), as without --only when any did."""
     out = tmp_path / "out"
-    (out / "lenses" / "lens_a").mkdir(parents=True)
-    (out / "lenses" / "lens_a" / "result.json").write_text(json.dumps(RESULT))
-    rows = {"lens_a": runner.flat_row("lens_a", RESULT), "lens_bad": runner.failed_row("lens_bad", "broken image")}
-    for lens_id, row in rows.items():
-        runner.write_row(out / "lenses" / lens_id, row)
+    _earlier_run(out, "broken image")
     args = ["survey", str(mock_survey["lenses"]), "-c", str(mock_survey["template"]), "--out", str(out), "-q"]
     hint = "A failed lens is not fitted again when the survey is rerun unless you add --retry-failed"
     told = {}

@@ -26,11 +26,9 @@ def test_ids_from_inspect_csv_and_parquet(tmp_path):
     assert read_lens_ids(str(tmp_path / "chosen.parquet")) == ["0007", "lens_c"]
 
 
-@pytest.mark.parametrize("name", ["inspect.fits", "inspect.fits.gz", "inspect.ecsv", "inspect.ecsv.xz"])
-def test_ids_from_a_fits_or_ecsv_table(tmp_path, name):
-    """A FITS or ECSV --only table was read as a text file of one id per line: an ECSV's header
-    lines and values became ids ('lens_id status', '0007 ok'), a FITS file's header one long id or
-    'cannot be read as text'; it is now read as a table, its ids as a CSV's (0007 stays text)."""
+def _ids_read_as_a_table(tmp_path, name: str) -> None:
+    """--only of a table written by write_table as ``name`` gives its ids as a CSV's (0007 stays
+    text, each once); one with no id column, or missing, is refused so."""
     from tinylens.results.tables import write_table
 
     frame = pd.DataFrame({"lens_id": ["0007", "lens_c", "0007"], "status": ["ok", "failed", "ok"]})
@@ -41,6 +39,14 @@ def test_ids_from_a_fits_or_ecsv_table(tmp_path, name):
         read_lens_ids(str(tmp_path / name))
     with pytest.raises(TinyLensError, match="does not exist"):
         read_lens_ids(str(tmp_path / f"missing_{name}"))
+
+
+@pytest.mark.parametrize("name", ["inspect.fits", "inspect.fits.gz", "inspect.ecsv", "inspect.ecsv.xz"])
+def test_ids_from_a_fits_or_ecsv_table(tmp_path, name):
+    """A FITS or ECSV --only table was read as a text file of one id per line: an ECSV's header
+    lines and values became ids ('lens_id status', '0007 ok'), a FITS file's header one long id or
+    'cannot be read as text'; it is now read as a table, its ids as a CSV's (0007 stays text)."""
+    _ids_read_as_a_table(tmp_path, name)
 
 
 @pytest.mark.parametrize("name", ["inspect.csv.gz", "inspect.csv.bz2", "inspect.csv.xz", "inspect.csv.zip"])
@@ -48,16 +54,7 @@ def test_ids_from_a_compressed_csv_table(tmp_path, name):
     """A compressed CSV --only table (as write_table writes it, and tinylens report reads it) was
     read as a text file of ids and refused ('cannot be read as text'); it is now read as a table,
     its ids as a plain CSV's (0007 stays text), a missing one said not to exist."""
-    from tinylens.results.tables import write_table
-
-    frame = pd.DataFrame({"lens_id": ["0007", "lens_c", "0007"], "status": ["ok", "failed", "ok"]})
-    write_table(tmp_path / name, frame)
-    assert read_lens_ids(str(tmp_path / name)) == ["0007", "lens_c"]
-    write_table(tmp_path / name, frame.rename(columns={"lens_id": "lens"}))
-    with pytest.raises(TinyLensError, match="has no lens id column"):
-        read_lens_ids(str(tmp_path / name))
-    with pytest.raises(TinyLensError, match="does not exist"):
-        read_lens_ids(str(tmp_path / f"missing_{name}"))
+    _ids_read_as_a_table(tmp_path, name)
 
 
 @pytest.mark.parametrize("name", ["inspect.parquet.gz", "inspect.pq.gz"])
