@@ -7,7 +7,8 @@ report`` (the untrusted and failed fits), a selection made with pandas, a few id
 
 * lens ids separated by commas: ``--only lens_0003,lens_0017``;
 * a CSV (maybe compressed: ``inspect.csv.gz``), Parquet, FITS or ECSV table with a lens id column (``lens_id``, or one of
-  :data:`tinylens.results.report.ID_ALIASES`), such as ``inspect.csv`` or a filtered catalogue;
+  :data:`tinylens.results.report.ID_ALIASES`), such as ``inspect.csv`` or a filtered catalogue
+  (a compressed Parquet name, ``inspect.parquet.gz``, is refused: Parquet compresses inside the file);
 * any other file: one id per line (blank lines and ``#`` comments skipped).
 
 A table with an id column and no rows lists no lens on purpose (``inspect.csv`` of a survey whose
