@@ -150,8 +150,8 @@ def test_a_demo_stopped_while_writing_leaves_no_half_written_file(demo_dir, tmp_
     """Ctrl-C while image.fits was written left half a FITS file under its own name, which a fit
     of the folder (or the demo run again over an earlier demo's files) took for the data: each file
     is now written under a temporary name and renamed, so image.fits is whole or absent."""
-    import io
     import shutil
+    from pathlib import Path
 
     from tinylens.cli.demo import write_demo
 
@@ -162,16 +162,16 @@ def test_a_demo_stopped_while_writing_leaves_no_half_written_file(demo_dir, tmp_
         folder.mkdir()
     before = sorted(p.name for p in folder.iterdir())
     image = (folder / "image.fits").read_bytes() if earlier else None
-    write = fits.HDUList.writeto
+    write = Path.write_bytes
 
-    def half_then_stop(self, fileobj, *args, **kwargs):
-        whole = io.BytesIO()
-        write(self, whole)
-        with open(fileobj, "wb") as f:  # the first half of the file, then Ctrl-C
-            f.write(whole.getvalue()[: len(whole.getvalue()) // 2])
+    def half_then_stop(self, data):  # image.fits's bytes, made in memory, written to its file
+        if ".image.unfinished-" not in self.name:
+            return write(self, data)
+        with open(self, "wb") as f:  # the first half of the file, then Ctrl-C
+            f.write(data[: len(data) // 2])
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(fits.HDUList, "writeto", half_then_stop)
+    monkeypatch.setattr(Path, "write_bytes", half_then_stop)
     with pytest.raises(KeyboardInterrupt):
         write_demo(folder)
     assert sorted(p.name for p in folder.iterdir()) == before  # no temporary file left either
@@ -205,11 +205,11 @@ def test_a_demo_stopped_in_the_users_empty_folder_can_be_run_again_there(tmp_pat
     without the demo's model_config.yaml, so the demo run again there refused the folder ('already
     holds image.fits, not written by tinylens demo'); the files the stopped run wrote are removed."""
     from tinylens.cli.demo import write_demo
-    from tinylens.data import fits_io
+    from tinylens.results import tables
 
     folder = tmp_path / "mine"
     folder.mkdir()
-    written, write = [], fits_io.write_fits_image
+    written, write = [], tables.write_atomic
 
     def write_or_stop(path, *args, **kwargs):
         written.append(path)
@@ -217,11 +217,11 @@ def test_a_demo_stopped_in_the_users_empty_folder_can_be_run_again_there(tmp_pat
             raise KeyboardInterrupt
         return write(path, *args, **kwargs)
 
-    monkeypatch.setattr(fits_io, "write_fits_image", write_or_stop)
+    monkeypatch.setattr(tables, "write_atomic", write_or_stop)
     with pytest.raises(KeyboardInterrupt):
         write_demo(folder)
     assert list(folder.iterdir()) == []
-    monkeypatch.setattr(fits_io, "write_fits_image", write)
+    monkeypatch.setattr(tables, "write_atomic", write)
     result = CliRunner().invoke(app, ["demo", str(folder), "--no-fit"])
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in folder.iterdir()) == sorted(
@@ -384,26 +384,28 @@ def test_a_reseeded_demo_stopped_while_writing_leaves_the_earlier_demo_whole(dem
     with. The five files are replaced only once all are written, so the earlier demo stays whole."""
     import shutil
 
-    from tinylens.data import fits_io
-    from tinylens.errors import OutputError
+    import errno
+    import os
+
+    from tinylens.results import tables
 
     folder = tmp_path / "demo"
     shutil.copytree(demo_dir, folder)
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
-    written, write = [], fits_io.write_fits_image
+    written, write = [], tables.write_atomic
 
     def full_disk_at_the_psf(path, *args, **kwargs):
         written.append(path)
         if len(written) == 3:  # psf.fits, after image.fits and noise.fits
-            raise OutputError(f"Cannot write the FITS file {path}: No space left on device.")
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return write(path, *args, **kwargs)
 
-    monkeypatch.setattr(fits_io, "write_fits_image", full_disk_at_the_psf)
+    monkeypatch.setattr(tables, "write_atomic", full_disk_at_the_psf)
     result = CliRunner().invoke(app, ["demo", str(folder), "--no-fit", "--seed", "7"])
     assert result.exit_code != 0 and "No space left on device" in result.output, result.output
     assert "Traceback" not in result.output
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before  # no temporary file left either
-    monkeypatch.setattr(fits_io, "write_fits_image", write)
+    monkeypatch.setattr(tables, "write_atomic", write)
     result = CliRunner().invoke(app, ["demo", str(folder), "--no-fit", "--seed", "7"])
     assert result.exit_code == 0, result.output
     assert json.loads((folder / "truth.json").read_text())["observation"]["seed"] == 7
@@ -466,4 +468,42 @@ def test_a_full_disk_while_the_demo_is_written_names_the_file(tmp_path, monkeypa
     said = " ".join(result.output.split())
     assert result.exit_code == 2, repr(result.exception)
     assert f"Error: {folder / 'truth.json'} cannot be written (No space left on device" in said, said
+    assert not folder.exists()
+
+
+def test_a_full_disk_while_the_demo_writes_an_image_names_it_and_says_why(tmp_path, monkeypatch):
+    """A full disk while the demo wrote image.fits was said as astropy's writer says it, with no
+    error number: 'Cannot write the FITS file .../.image.unfinished-XXXX.fits: Not enough space on
+    disk: ...', naming a hidden temporary file and not what to do; it is now the message of any
+    full disk, naming image.fits, and the folder is left as it was."""
+    import errno
+    import os
+    from pathlib import Path
+
+    from astropy.io import fits
+
+    def on_the_full_disk(target) -> bool:
+        return isinstance(target, (str, os.PathLike)) and ".image.unfinished-" in Path(target).name
+
+    real_writeto, real_write_bytes = fits.PrimaryHDU.writeto, Path.write_bytes
+
+    def writeto(self, target, *args, **kwargs):  # astropy's error for a full disk: no errno, no file
+        if on_the_full_disk(target):
+            raise OSError("Not enough space on disk: requested 80000, available 0. 10000 requested and 7832 written")
+        return real_writeto(self, target, *args, **kwargs)
+
+    def write_bytes(self, data):  # the system's: ENOSPC, naming no file
+        if on_the_full_disk(self):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_write_bytes(self, data)
+
+    monkeypatch.setattr(fits.PrimaryHDU, "writeto", writeto)
+    monkeypatch.setattr(Path, "write_bytes", write_bytes)
+    folder = tmp_path / "demo"
+    result = CliRunner().invoke(app, ["demo", str(folder), "--no-fit"])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 2, repr(result.exception)
+    assert f"Error: {folder / 'image.fits'} cannot be written (No space left on device: the disk, or your quota on it, " \
+           "is full)" in said, said
+    assert "unfinished" not in said and "free some space and run the command again" in said, said
     assert not folder.exists()

@@ -260,17 +260,20 @@ def written_together(paths: list[Path]) -> Iterator[list[Path]]:
 def _write_demo_files(directory: Path, seed: int | None) -> Path:
     """The demo's five files in the folder ``directory``, replaced together once all are written
     (:func:`written_together`); the config's path."""
-    from tinylens.data.fits_io import write_fits_image
+    from tinylens.data.fits_io import fits_image_bytes
     from tinylens.results.tables import write_atomic
 
     data = simulate_demo(seed)
+    images = {f"{name}.fits": fits_image_bytes(np.asarray(data[name], dtype=np.float64))
+              for name in ("image", "noise", "psf")}
     truth = json.dumps(demo_truth(data, seed), indent=2) + "\n"
     config = demo_config_text(directory)
     with written_together([directory / name for name in DEMO_FILES]) as temporary:
         paths = dict(zip(DEMO_FILES, temporary))
-        for name in ("image", "noise", "psf"):
-            write_fits_image(paths[f"{name}.fits"], np.asarray(data[name], dtype=np.float64))
-        # write_atomic: a full disk's error, which names no file, names the demo's file (by atomic_path)
+        # write_atomic: a full disk's error, which names no file, names the demo's file (by atomic_path);
+        # the images made in memory, as astropy's writer says a full disk with no error number
+        for name, content in images.items():
+            write_atomic(paths[name], lambda tmp, content=content: tmp.write_bytes(content))
         write_atomic(paths[TRUTH_FILE], lambda tmp: tmp.write_text(truth))
         write_atomic(paths["model_config.yaml"], lambda tmp: tmp.write_text(config))
     return directory / "model_config.yaml"

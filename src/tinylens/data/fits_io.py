@@ -13,6 +13,7 @@ file's science and error images serve as ``data_path`` and ``noise_path`` withou
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import uuid
@@ -371,16 +372,30 @@ def write_fits_image(path: str | Path, array: np.ndarray, header: fits.Header | 
     or not writable.
     """
     path = Path(path)
-    data = np.asarray(array)
-    if data.dtype == bool:
-        data = data.astype(np.uint8)
-    hdr = header if isinstance(header, fits.Header) or header is None else fits.Header(dict(header))
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        fits.PrimaryHDU(data, header=hdr).writeto(tmp)
+        _primary_hdu(array, header).writeto(tmp)
         os.replace(tmp, path)
     except OSError as exc:
         raise OutputError(f"Cannot write the FITS file {path}: {exc.strerror or exc}.") from None
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def _primary_hdu(array: np.ndarray, header: fits.Header | Mapping[str, Any] | None) -> fits.PrimaryHDU:
+    """``array`` as a primary HDU with ``header`` (a boolean array as uint8: :func:`write_fits_image`)."""
+    data = np.asarray(array)
+    if data.dtype == bool:
+        data = data.astype(np.uint8)
+    hdr = header if isinstance(header, fits.Header) or header is None else fits.Header(dict(header))
+    return fits.PrimaryHDU(data, header=hdr)
+
+
+def fits_image_bytes(array: np.ndarray, header: fits.Header | Mapping[str, Any] | None = None) -> bytes:
+    """The bytes of the FITS file that :func:`write_fits_image` writes of ``array``, made in memory,
+    for a caller that writes them itself: a full disk then raises the system's numbered OSError
+    (ENOSPC), where astropy's own writer raises one of no number (``Not enough space on disk``)."""
+    buffer = io.BytesIO()
+    _primary_hdu(array, header).writeto(buffer)
+    return buffer.getvalue()
