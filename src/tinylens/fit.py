@@ -16,6 +16,7 @@ converged one deletes the checkpoint unless ``output.keep_checkpoint`` is true.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import time
 import warnings
@@ -522,12 +523,20 @@ def folder_on_interrupt(folder: Path) -> contextlib.AbstractContextManager[None]
 
 @contextlib.contextmanager
 def disk_full_reported(folder: Path) -> Iterator[None]:
-    """Raise an OSError of a full disk (:data:`DISK_FULL`) inside as an OutputError naming the
-    output ``folder`` and what is kept there: every file is written under a temporary name
-    first, so none is left half-written and the checkpoints written before are whole."""
+    """Raise an OSError of a full disk (:data:`DISK_FULL`) or a read-only one (EROFS) inside as
+    an OutputError naming the output ``folder`` and what is kept there: every file is written
+    under a temporary name first, so none is left half-written and the checkpoints written
+    before are whole, for the fit run again to resume."""
     try:
         yield
     except OSError as exc:
+        if exc.errno == errno.EROFS:
+            what = f"{exc.filename} cannot be written" if exc.filename is not None else "the fit's files cannot be written"
+            raise OutputError(
+                f"Output folder {folder}: {what} ({exc.strerror or 'read-only'}: the disk is mounted read-only). Nothing "
+                "there is half-written, and the checkpoints written before are kept: run the fit again once the disk is "
+                "writable to resume it."
+            ) from None
         if exc.errno not in DISK_FULL:
             raise
         raise OutputError(

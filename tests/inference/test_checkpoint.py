@@ -750,6 +750,35 @@ def test_a_full_disk_is_said_and_the_fit_resumes(tmp_path, data, monkeypatch):
     assert (out / filenames.RESULT).is_file()
 
 
+def test_a_read_only_disk_is_said_and_the_fit_resumes(tmp_path, data, monkeypatch):
+    """A disk remounted read-only (EROFS) while the outputs were written was said as any command's
+    read-only disk, 'write to a folder on another disk, or run the command again', not that the
+    checkpoints are kept and the fit run again resumes, as for a full disk; it is now the fit's
+    message: the output folder, the file, read-only, resume; no result.json, the checkpoint kept."""
+    from typer.testing import CliRunner
+
+    from tinylens.cli.main import app
+    from tinylens.results import tables
+
+    config = write_tiny_lens(tmp_path, _inference(n_like_max=SMALL_CAP), data)
+    out = tmp_path / "output"
+    real = tables.write_json
+
+    def read_only(path, content):
+        if Path(path).name == filenames.RESULT:
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+        return real(path, content)
+
+    monkeypatch.setattr(tables, "write_json", read_only)
+    run = CliRunner().invoke(app, ["fit", str(config), "-q"])
+    assert run.exit_code == 2 and isinstance(run.exception, SystemExit), repr(run.exception)
+    said = " ".join(run.output.split())
+    assert "Traceback" not in said and f"Output folder {out}: {out / filenames.RESULT} cannot be written" in said, said
+    assert "mounted read-only" in said and "run the fit again once the disk is writable to resume it" in said, said
+    assert "another disk" not in said, said
+    assert not (out / filenames.RESULT).exists() and (out / filenames.CHECKPOINTS["nautilus"]).is_file()
+
+
 def test_a_checkpoint_write_on_a_full_disk_is_said_as_a_full_disk(tmp_path, data, monkeypatch):
     """h5py reports a write that found the disk full as a RuntimeError whose text alone holds
     errno = 28 (seen in a survey on a full tmpfs): the fit ended in that traceback, and a survey
