@@ -502,6 +502,41 @@ def test_a_full_disk_while_a_fits_file_is_written_says_why_and_what_to_do(tmp_pa
     assert not (pop / "truth.csv").exists() and not list(pop.glob("lens_*"))
 
 
+def test_a_real_full_disk_while_a_fits_file_is_written_says_why_and_what_to_do(tmp_path, monkeypatch):
+    """On a real full disk (a 64 kB tmpfs) astropy's writer raises no ENOSPC but an OSError of no
+    number, 'Not enough space on disk: requested 80000, available 0. ... 10000 requested and 7832
+    written' (numpy's), so the population kept 'Cannot write the FITS file .../.lens_00000.partial/
+    image.fits: Not enough space on disk: ...' though 1da241e meant a full disk's message; the
+    image's bytes are now made in memory and written by the system, whose ENOSPC is said so."""
+    import io
+    import os
+    from pathlib import Path
+
+    from astropy.io import fits
+
+    real_writeto, real_write_bytes = fits.PrimaryHDU.writeto, Path.write_bytes
+
+    def writeto(self, target, *args, **kwargs):  # astropy's error for a full disk: no errno
+        if not isinstance(target, io.BytesIO):  # a file's path, or the file opened
+            raise OSError("Not enough space on disk: requested 80000, available 0. 10000 requested and 7832 written")
+        return real_writeto(self, target, *args, **kwargs)
+
+    def write_bytes(self, data):  # the system's: ENOSPC, naming no file
+        if ".partial" in str(self):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_write_bytes(self, data)
+
+    monkeypatch.setattr(fits.PrimaryHDU, "writeto", writeto)
+    monkeypatch.setattr(Path, "write_bytes", write_bytes)
+    pop = tmp_path / "pop"
+    pop.mkdir()
+    with pytest.raises(OutputError) as info:
+        simulate_population(1, pop, seed=SEED, **TINY)
+    assert str(info.value).startswith(f"Cannot write the population into {pop}: no space left (No space left on "
+                                      "device: the disk, or your quota on it, is full)."), str(info.value)
+    assert not (pop / "truth.csv").exists() and not list(pop.glob("lens_*"))
+
+
 def test_a_fits_files_other_output_error_is_left_as_it_is(tmp_path, monkeypatch):
     """Only a full disk is reported so: a FITS file that cannot be written for another reason keeps
     its writer's message naming it."""

@@ -374,7 +374,8 @@ def write_fits_image(path: str | Path, array: np.ndarray, header: fits.Header | 
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        _primary_hdu(array, header).writeto(tmp)
+        # made in memory: astropy's writer says a full disk with no error number, the system's write as ENOSPC
+        tmp.write_bytes(fits_image_bytes(array, header))
         os.replace(tmp, path)
     except OSError as exc:
         raise OutputError(f"Cannot write the FITS file {path}: {exc.strerror or exc}.") from None
