@@ -1,6 +1,6 @@
 """tinylens.errors.listed: long lists in messages are cut, and say how much was left out."""
 
-from tinylens.errors import listed
+from tinylens.errors import counted, listed
 
 
 def test_listed_shows_the_first_items_and_counts_the_rest():
@@ -24,3 +24,10 @@ def test_the_windows_path_advice_is_one_sentence_shared_by_the_yaml_hint_and_the
         "Put the path in single quotes ('C:\\Users\\me\\a.fits'), or write it with forward slashes (C:/Users/me/a.fits)."
     assert BACKSLASH_HINT.endswith(" " + windows_path_advice())
     assert escaped_path_note(Path("C:\temp\new.fits")).endswith(" " + windows_path_advice("C:\\temp\\new.fits"))
+
+
+def test_counted_writes_the_plural_and_formats_the_number_as_asked():
+    """dynesty's message on its draws of first live points made its own plural to keep the
+    thousands comma ('1,000 draws'); counted now takes the number's format."""
+    assert counted(1, "draw") == "1 draw" and counted(0, "draw") == "0 draws"
+    assert counted(1000, "draw", ",") == "1,000 draws" and counted(1, "draw", ",") == "1 draw"

@@ -20,9 +20,10 @@ DISK_FULL = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
 UNWRITABLE = DISK_FULL | {errno.EROFS}
 
 
-def counted(n: int, noun: str) -> str:
-    """``1 pixel``, ``0 pixels``, ``12 NaN or infinite pixels``: ``n`` and ``noun``, with an 's' unless ``n`` is 1."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+def counted(n: int, noun: str, spec: str = "") -> str:
+    """``1 pixel``, ``0 pixels``, ``12 NaN or infinite pixels``: ``n`` (formatted by ``spec``:
+    ``","`` gives ``1,000 draws``) and ``noun``, with an 's' unless ``n`` is 1."""
+    return f"{n:{spec}} {noun}" if n == 1 else f"{n:{spec}} {noun}s"
 
 
 def lens_count(n: int) -> str:

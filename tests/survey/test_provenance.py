@@ -286,7 +286,7 @@ def test_a_lens_whose_data_changed_is_fitted_again(one_lens):
     (one_lens["lenses"] / "lens_a" / "image.fits").write_bytes(b"not a FITS file" * 200)
     result = _survey(one_lens)
     text = " ".join(result.output.split())
-    assert "1 lens(es) changed since their fit started: lens_a (image)" in text, result.output
+    assert "1 lens changed since its fit started: lens_a (image). It is fitted again" in text, result.output
     catalog = pd.read_csv(one_lens["out"] / "catalog.csv")
     assert catalog["status"].tolist() == ["failed"] and "image.fits" in catalog["reason"][0]
     assert json.loads((folder / "result.previous.json").read_text()) == RESULT

@@ -628,7 +628,7 @@ def test_a_full_or_read_only_disk_stops_the_survey_with_a_message_not_a_tracebac
         (["sub/../nowhere", "-c", "{template}"], "Lens folder {tmp}/nowhere does not exist"),
         (["sub/../a_file", "-c", "{template}"], "{tmp}/a_file is a file"),
         (["sub/../empty", "-c", "{template}"], "No lens folders found in {tmp}/empty:"),
-        (["{lenses}/../lenses", "-c", "{template}", "--only", "lens_zz"], "not lens folders of {lenses}:"),
+        (["{lenses}/../lenses", "-c", "{template}", "--only", "lens_zz"], "1 lens with no lens folder in {lenses}:"),
         (["{lenses}", "-c", "sub/../bad_setting.yaml"], "The template {tmp}/bad_setting.yaml does not work"),
         (["{lenses}", "-c", "sub/../bad_setting.yaml", "--dry-run"], "The template {tmp}/bad_setting.yaml does not work"),
         (["{lenses}", "-c", "{template}", "--out", "sub/../a_file/out", "--dry-run"],
@@ -751,7 +751,7 @@ def test_survey_cli_only_from_a_file_and_an_unknown_id(tmp_path, mock_survey):
     assert sorted(p.name for p in (out / "lenses").iterdir()) == ["lens_bad"]
     result = CliRunner().invoke(app, [*args, "--only", "lens_a,lens_zz"])
     text = " ".join(result.output.split())
-    assert result.exit_code == 2 and "not lens folders of" in text and "lens_zz" in text and "Traceback" not in text
+    assert result.exit_code == 2 and "names 1 lens with no lens folder in" in text and "lens_zz" in text and "Traceback" not in text
 
 
 @pytest.mark.parametrize("dry_run", [False, True])
@@ -835,15 +835,51 @@ def test_a_fitted_lens_whose_folder_is_gone_leaves_the_catalogue_with_a_warning(
 
     frame, told = run()
     assert list(frame["lens_id"]) == ["lens_a"]
-    assert told == [f"1 lens(es) with a finished fit in {out / 'lenses'} are no longer lens folders of {lenses} "
-                    "(deleted, moved, or purged from a scratch disk?): lens_b. Their rows are left out of the "
-                    f"catalogue; their fits stay in {out / 'lenses'}, and their rows come back once their lens folders "
-                    "are there again."], told
-    with pytest.warns(DataWarning, match="no longer lens folders of .*: lens_b"):  # a dry run says so too
+    assert told == [f"1 lens with a finished fit in {out / 'lenses'} is no longer among the lens folders of {lenses} "
+                    "(deleted, moved, or purged from a scratch disk?): lens_b. The catalogue leaves its row out; its "
+                    f"fit stays in {out / 'lenses'}, and it comes back into the catalogue once its lens folder is there "
+                    "again."], told
+    with pytest.warns(DataWarning, match="no longer among the lens folders of .*: lens_b"):  # a dry run says so too
         runner.survey_plan(lenses, mock_survey["template"], out, check=False)
     shutil.move(tmp_path / "lens_b.away", lenses / "lens_b")
     frame, told = run()
     assert list(frame["lens_id"]) == ["lens_a", "lens_b"] and told == []
+
+
+def test_the_survey_messages_on_lenses_read_right_for_one_lens_and_for_many(tmp_path):
+    """Six survey messages said 'lens(es)' with a plural verb and pronoun ('1 lens(es) were not
+    fitted because every Dask worker given them ...', 'the 1 finished ones'); they now say '1 lens
+    was ... given it' and '3 lenses were ... given them', an example named as one where there are
+    several ('e.g. lens_a') and alone where it is the only one."""
+    finished = "The catalogue holds the 1 finished one"
+    assert runner.lost_scheduler_text("tcp://h:1", ["lens_a"], 1).startswith(
+        "The Dask scheduler at tcp://h:1 stopped answering (was it stopped, or did its batch job end?), and Dask "
+        f"dropped the one lens not yet fitted (lens_a). {finished}; start")
+    assert "Dask dropped the 2 lenses not yet fitted (e.g. lens_a). The catalogue holds the 0 finished ones;" in \
+        runner.lost_scheduler_text("tcp://h:1", ["lens_a", "lens_b"], 0)
+    assert runner.dropped_text(["lens_a"], 1).startswith(
+        "1 lens was not fitted because the Dask cluster dropped its task (lens_a; was the scheduler stopped?). "
+        f"{finished}; run")
+    assert runner.dropped_text(["lens_a", "lens_b"], 3).startswith(
+        "2 lenses were not fitted because the Dask cluster dropped their tasks (e.g. lens_a; was the scheduler "
+        "stopped?). The catalogue holds the 3 finished ones; run")
+    assert runner.unfitted_text(["lens_a"], {"tcp://w:1": {}}, 1).startswith(
+        "1 lens was not fitted because every Dask worker given it runs another tinylens than this command (lens_a; "
+        f"tcp://w:1; see above). {finished}. Start")
+    assert runner.unfitted_text(["lens_a", "lens_b"], {"tcp://w:1": {}}, 2).startswith(
+        "2 lenses were not fitted because every Dask worker given them runs another tinylens than this command "
+        "(e.g. lens_a; tcp://w:1; see above). The catalogue holds the 2 finished ones. Start")
+    assert runner.changed_warning_text({"lens_a": ["data_path"]}).startswith(
+        "1 lens changed since its fit started: lens_a (image). It is fitted again (an earlier result")
+    assert runner.changed_warning_text({"lens_a": ["data_path"], "lens_b": ["psf_path"]}).startswith(
+        "2 lenses changed since their fit started: lens_a (image), lens_b (PSF). They are fitted again")
+    with pytest.warns(DataWarning) as caught:
+        runner._warn_of_gone(["lens_a", "lens_b"], tmp_path / "out", tmp_path / "lenses")
+    assert " ".join(str(caught[0].message).split()) == (
+        f"2 lenses with a finished fit in {tmp_path / 'out' / 'lenses'} are no longer among the lens folders of "
+        f"{tmp_path / 'lenses'} (deleted, moved, or purged from a scratch disk?): lens_a, lens_b. The catalogue "
+        f"leaves their rows out; their fits stay in {tmp_path / 'out' / 'lenses'}, and they come back into the "
+        "catalogue once their lens folders are there again.")
 
 
 def test_survey_plan_recovers_only_a_result_a_run_would_take_its_row_from(tmp_path, mock_survey):
@@ -1788,7 +1824,7 @@ def test_a_scheduler_that_stops_mid_survey_is_named_without_a_traceback(tmp_path
             process.wait(30)
     text = " ".join(str(caught.value).split())
     assert text.startswith(f"The Dask scheduler at {address} stopped answering (was it stopped, or did its batch "
-                           "job end?), and Dask dropped the 1 lens(es) not yet fitted (e.g. lens_hang)."), text
+                           "job end?), and Dask dropped the one lens not yet fitted (lens_hang)."), text
     assert "run the same command to fit the rest" in text
     assert not (hang / filenames.ROW).exists()
     err = capfd.readouterr().err
@@ -2174,7 +2210,7 @@ def test_a_worker_that_joins_with_another_tinylens_fits_no_lens(tmp_path, monkey
         client.wait_for_workers(2, timeout=60)
         frame = runner._fit_lenses(lenses, {}, {}, tmp_path, [], 1, None, False, client=client)
     text = " ".join(str(caught.value).split())
-    assert text.startswith("6 lens(es) were not fitted because every Dask worker given them runs another tinylens "
+    assert text.startswith("6 lenses were not fitted because every Dask worker given them runs another tinylens "
                            f"than this command (e.g. lens_0; {bad}; see above)"), text
     assert frame["status"].tolist() == ["ok"] * 6
     err = " ".join(capsys.readouterr().err.split())

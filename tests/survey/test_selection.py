@@ -121,5 +121,7 @@ def test_a_table_with_an_id_column_and_no_rows_lists_no_lens_and_other_empty_lis
 def test_select_lenses_refuses_ids_that_are_not_lens_folders(tmp_path):
     lenses = [Lens(n, tmp_path / n) for n in ("lens_a", "lens_b", "lens_c")]
     assert [lens.lens_id for lens in select_lenses(lenses, ["lens_c", "lens_a"], tmp_path)] == ["lens_c", "lens_a"]
-    with pytest.raises(TinyLensError, match=r"2 lens\(es\) that are not lens folders of .*: lens_x, lens_y"):
+    with pytest.raises(TinyLensError, match=r"--only names 2 lenses with no lens folder in .*: lens_x, lens_y\. "):
         select_lenses(lenses, ["lens_a", "lens_x", "lens_y"], Path(tmp_path))
+    with pytest.raises(TinyLensError, match=r"--only names 1 lens with no lens folder in .*: lens_x\. "):
+        select_lenses(lenses, ["lens_a", "lens_x"], Path(tmp_path))

@@ -47,7 +47,7 @@ from scipy.special import logsumexp
 from tinylens import filenames
 from tinylens.config.schema import show
 from tinylens.inference import InferenceResult
-from tinylens.errors import CheckpointWarning, ConfigError, outside_stacklevel, priors_and_data
+from tinylens.errors import CheckpointWarning, ConfigError, counted, outside_stacklevel, priors_and_data
 from tinylens.inference.common import (
     MAX_BATCH,
     NO_FINITE_DRAWS,
@@ -482,7 +482,7 @@ def no_finite_live_point(attempts: int, nlive: int, maxcall: int | None = None) 
     ``nlive`` prior draws it made for its first live points (stopped by ``maxcall``, if given)."""
     budget = f": maxcall is {maxcall:,}" if maxcall is not None else ""
     return (f"inference (dynesty): log L is not finite at any of the {attempts * nlive:,} points dynesty drew from the "
-            f"priors for its first live points ({attempts:,} draw{'s' if attempts != 1 else ''} of nlive = {nlive}{budget}), so it has nothing to "
+            f"priors for its first live points ({counted(attempts, 'draw', ',')} of nlive = {nlive}{budget}), so it has nothing to "
             f"sample from. Check {priors_and_data()}")
 
 

@@ -31,7 +31,7 @@ import os
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -826,6 +826,14 @@ def _changed_text(changed: Mapping[str, list[str]]) -> str:
     return listed([f"{k} ({', '.join(names.get(x, x) for x in v)})" for k, v in sorted(changed.items())])
 
 
+def changed_warning_text(changed: Mapping[str, list[str]]) -> str:
+    """What a survey says of the lenses ``changed`` since their fit started (id: what changed)."""
+    one = len(changed) == 1
+    return (f"{lens_count(len(changed))} changed since {'its' if one else 'their'} fit started: {_changed_text(changed)}. "
+            f"{'It is' if one else 'They are'} fitted again (an earlier result is kept as result.previous.json, its "
+            "tables and figures as *.previous.*).")
+
+
 # -- catalogue --------------------------------------------------------------------------------
 def catalog_frame(rows: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
     """One row per lens, sorted by ``lens_id``: ids, status and quality first, then the
@@ -933,12 +941,18 @@ def lost_scheduler_lines() -> Iterator[None]:
         logger.removeFilter(lines)
 
 
+def for_example(ids: Sequence[str]) -> str:
+    """``e.g. lens_a`` for the first of several ``ids``; ``lens_a`` alone for one."""
+    return ids[0] if len(ids) == 1 else f"e.g. {ids[0]}"
+
+
 def lost_scheduler_text(address: str, dropped: list[str], finished: int) -> str:
     """What a survey says when the connection to its scheduler at ``address`` was lost (the
     scheduler stopped, or its batch job ended) with the lenses ``dropped`` not fitted."""
+    which = "the one lens" if len(dropped) == 1 else f"the {lens_count(len(dropped))}"
     return (f"The Dask scheduler at {address} stopped answering (was it stopped, or did its batch job end?), and "
-            f"Dask dropped the {len(dropped)} lens(es) not yet fitted (e.g. {dropped[0]}). The catalogue holds the "
-            f"{finished} finished ones; start the scheduler and its workers again, then run the same command to fit "
+            f"Dask dropped {which} not yet fitted ({for_example(dropped)}). The catalogue holds the "
+            f"{counted(finished, 'finished one')}; start the scheduler and its workers again, then run the same command to fit "
             "the rest (a lens a worker was fitting resumes from its checkpoint).")
 
 
@@ -1682,10 +1696,14 @@ def _warn_of_gone(gone: list[str], out: Path, lens_dir: Path) -> None:
     folders of ``lens_dir`` (deleted, moved, purged from a scratch disk): their rows leave the
     catalogue, which holds the lenses of ``lens_dir``, and their fits stay in ``out``."""
     if gone:
-        warnings.warn(f"{len(gone)} lens(es) with a finished fit in {out / LENSES_DIR} are no longer lens folders of "
-                      f"{lens_dir} (deleted, moved, or purged from a scratch disk?): {listed(gone)}. Their rows are left "
-                      f"out of the catalogue; their fits stay in {out / LENSES_DIR}, and their rows come back once their "
-                      "lens folders are there again.", DataWarning, stacklevel=4)
+        one = len(gone) == 1
+        its, it = ("its", "it") if one else ("their", "they")
+        warnings.warn(f"{lens_count(len(gone))} with a finished fit in {out / LENSES_DIR} {'is' if one else 'are'} no "
+                      f"longer among the lens folders of {lens_dir} (deleted, moved, or purged from a scratch disk?): "
+                      f"{listed(gone)}. The catalogue leaves {its} {'row' if one else 'rows'} out; {its} "
+                      f"{'fit stays' if one else 'fits stay'} in {out / LENSES_DIR}, and {it} {'comes' if one else 'come'} "
+                      f"back into the catalogue once {its} lens {'folder is' if one else 'folders are'} there again.",
+                      DataWarning, stacklevel=4)
 
 
 def available_cores() -> int:
@@ -1859,10 +1877,7 @@ def _run_survey(lens_dir: str | Path, template: str | Path, out: str | Path, wor
                 remove_unfinished(out / MANIFEST_FILE, out / CATALOG_PARQUET, out / CATALOG_CSV)  # a killed survey's
                 write_json(out / MANIFEST_FILE, current)
                 if changed:
-                    warnings.warn(f"{len(changed)} lens(es) changed since their fit started: {_changed_text(changed)}. "
-                                  "They are fitted again (an earlier result is kept as result.previous.json, its tables "
-                                  "and figures as *.previous.*).", DataWarning,
-                                  stacklevel=2)
+                    warnings.warn(changed_warning_text(changed), DataWarning, stacklevel=2)
                     set_aside(sorted(changed), out, config)
                 adopt_stamps(lenses, config, out)
                 recover_rows(lenses, out, rows)
@@ -2021,15 +2036,29 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
         finally:
             frame = write_catalog(rows, out)
     if unfitted:
-        raise TinyLensError(
-            f"{len(unfitted)} lens(es) were not fitted because every Dask worker given them runs another tinylens than "
-            f"this command (e.g. {unfitted[0]}; {listed(sorted(refused), 3)}; see above). The catalogue holds the "
-            f"{len(frame)} finished ones. Start workers in the same environment as this command (or with PYTHONPATH "
-            "set as for it), then run the same command again to fit the rest.")
+        raise TinyLensError(unfitted_text(unfitted, refused, len(frame)))
     if dropped and lost:
         raise TinyLensError(lost_scheduler_text(lost, dropped, len(frame)))
     if dropped:
-        raise TinyLensError(f"{len(dropped)} lens(es) were not fitted because the Dask cluster dropped their tasks "
-                            f"(e.g. {dropped[0]}; was the scheduler stopped?). The catalogue holds the "
-                            f"{len(frame)} finished ones; run the same command again to fit the rest.")
+        raise TinyLensError(dropped_text(dropped, len(frame)))
     return frame
+
+
+def unfitted_text(unfitted: Sequence[str], refused: Iterable[str], finished: int) -> str:
+    """What a survey says of the lenses ``unfitted`` because only the workers ``refused`` (which
+    run another tinylens) were given them, ``finished`` lenses being in the catalogue."""
+    one = len(unfitted) == 1
+    return (f"{lens_count(len(unfitted))} {'was' if one else 'were'} not fitted because every Dask worker given "
+            f"{'it' if one else 'them'} runs another tinylens than this command ({for_example(unfitted)}; "
+            f"{listed(sorted(refused), 3)}; see above). The catalogue holds the {counted(finished, 'finished one')}. "
+            "Start workers in the same environment as this command (or with PYTHONPATH set as for it), then run the "
+            "same command again to fit the rest.")
+
+
+def dropped_text(dropped: Sequence[str], finished: int) -> str:
+    """What a survey says of the lenses ``dropped`` by the Dask cluster, ``finished`` lenses being
+    in the catalogue."""
+    one = len(dropped) == 1
+    return (f"{lens_count(len(dropped))} {'was' if one else 'were'} not fitted because the Dask cluster dropped "
+            f"{'its task' if one else 'their tasks'} ({for_example(dropped)}; was the scheduler stopped?). The "
+            f"catalogue holds the {counted(finished, 'finished one')}; run the same command again to fit the rest.")

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from tinylens.errors import TinyLensError, listed
+from tinylens.errors import TinyLensError, lens_count, listed
 
 
 def is_table_name(path: Path) -> bool:
@@ -90,7 +90,7 @@ def select_lenses(lenses: Sequence, ids: Sequence[str], lens_dir: str | Path) ->
     by_id = {lens.lens_id: lens for lens in lenses}
     unknown = [i for i in ids if i not in by_id]
     if unknown:
-        raise TinyLensError(f"--only names {len(unknown)} lens(es) that are not lens folders of {lens_dir}: "
+        raise TinyLensError(f"--only names {lens_count(len(unknown))} with no lens folder in {lens_dir}: "
                             f"{listed(unknown)}. "
                             "The ids are the names of the lens folders.")
     return [by_id[i] for i in ids]
