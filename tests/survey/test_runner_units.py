@@ -1884,8 +1884,8 @@ def test_workers_that_do_not_see_the_survey_folders_are_refused_before_anything_
     out = tmp_path / "out"
     monkeypatch.setattr(runner, "check_template", lambda *args, **kwargs: "lens_a")
     blind, text = _refused_by_a_blind_worker(tmp_path, lenses, mock_survey["template"], out)
-    assert text.startswith(f"1 of the 1 Dask workers do not see the survey's folders as this command does ({blind}: "
-                           f"e.g. {blind} does not see LENS_DIR {lenses} and --out {out})."), text
+    assert text.startswith(f"The one Dask worker does not see the survey's folders as this command does ({blind} "
+                           f"does not see LENS_DIR {lenses} and --out {out})."), text
     assert "on a file system that every node sees" in text
     assert not out.exists()  # refused before anything was written
 
@@ -1905,9 +1905,8 @@ def test_workers_that_do_not_see_a_linked_lens_folder_are_refused(tmp_path, mock
     (lenses / "lens_a").symlink_to(scratch / "lens_a")
     monkeypatch.setattr(runner, "check_template", lambda *args, **kwargs: "lens_a")
     blind, text = _refused_by_a_blind_worker(node, lenses, mock_survey["template"], out)
-    assert text.startswith(f"1 of the 1 Dask workers do not see the survey's folders as this command does ({blind}: "
-                           f"e.g. {blind} does not see {scratch / 'lens_a'}, the lens folder lens_a that LENS_DIR "
-                           "links to)."), text
+    assert text.startswith(f"The one Dask worker does not see the survey's folders as this command does ({blind} "
+                           f"does not see {scratch / 'lens_a'}, the lens folder lens_a that LENS_DIR links to)."), text
     assert not out.exists()  # refused before anything was written
 
 
@@ -2047,7 +2046,7 @@ def test_workers_importing_another_tinylens_version_are_refused_by_name():
     with pytest.raises(TinyLensError) as caught:
         runner.check_worker_imports(client)
     text = str(caught.value)
-    assert "1 of the 2 Dask workers import another version of tinylens" in text, text
+    assert "1 of the 2 Dask workers imports another version of tinylens" in text and "so its fits" in text, text
     assert "tcp://10.0.0.2:1: tinylens 0.0.9 from /opt/old/tinylens/__init__.py" in text, text
     assert f"this command runs tinylens {mine[0]} from {mine[1]}" in text and "10.0.0.1" not in text, text
 
@@ -2068,6 +2067,72 @@ def test_workers_importing_tinylens_from_another_place_are_warned_of_by_name():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         runner.check_worker_imports(_Workers({"tcp://10.0.0.1:1": mine}))  # the same copy: no word
+
+
+def test_the_messages_on_some_dask_workers_read_right_for_one_of_one_one_of_many_and_many(tmp_path):
+    """The checks of a cluster's workers said '1 of the 1 Dask workers do not see ...' and '1 of the 2
+    Dask workers import another version ... so their fits'; they now say 'The one Dask worker does
+    not see ...', '1 of the 2 Dask workers imports ... so its fits', and '2 of the 3 Dask workers
+    import ... so their fits'. (Clients faked.)"""
+    import tinylens
+
+    from tinylens.errors import ConfigWarning
+
+    assert runner.some_workers(1, 1) == "The one Dask worker"
+    assert runner.some_workers(1, 2) == "1 of the 2 Dask workers"
+    assert runner.some_workers(2, 4) == "2 of the 4 Dask workers"
+    mine, old = (tinylens.__version__, tinylens.__file__), ("0.0.9", "/opt/old/tinylens/__init__.py")
+    other = (mine[0], "/home/me/old-checkout/src/tinylens/__init__.py")
+    cases = [({"tcp://w:1": old}, "The one Dask worker imports another version of tinylens than this command "
+              "(tcp://w:1: tinylens 0.0.9 from /opt/old/tinylens/__init__.py; this command runs tinylens", "so its fits"),
+             ({"tcp://w:1": old, "tcp://w:2": old, "tcp://w:3": mine}, "2 of the 3 Dask workers import another version "
+              "of tinylens than this command (tcp://w:1: tinylens 0.0.9", "so their fits")]
+    for copies, start, then in cases:
+        with pytest.raises(TinyLensError) as caught:
+            runner.check_worker_imports(_Workers(copies))
+        text = " ".join(str(caught.value).split())
+        assert text.startswith(start) and then in text, text
+    with pytest.warns(ConfigWarning) as caught:
+        runner.check_worker_imports(_Workers({"tcp://w:1": other}))
+    text = " ".join(str(caught[0].message).split())
+    assert text.startswith("The one Dask worker imports tinylens from another place than this command") and \
+        "; it fits the lenses with its copy." in text, text
+
+    class NoTinylens:
+        """A cluster of ``n`` workers that cannot import tinylens."""
+
+        def __init__(self, n: int) -> None:
+            self.n = n
+
+        def run(self, function, target, on_error="raise"):
+            return {f"tcp://w:{i}": ModuleNotFoundError("No module named 'tinylens'") for i in range(self.n)}
+
+    for n, start, then in [(1, "The one Dask worker cannot import tinylens (tcp://w:0: ", "so it could not run"),
+                           (2, "2 of the 2 Dask workers cannot import tinylens (tcp://w:0, tcp://w:1: ",
+                            "so they could not run")]:
+        with pytest.raises(TinyLensError) as caught:
+            runner.check_worker_imports(NoTinylens(n))
+        text = " ".join(str(caught.value).split())
+        assert text.startswith(start) and then in text, text
+
+    class Blind:
+        """A cluster of ``n`` workers that see no folder of the survey."""
+
+        def __init__(self, n: int) -> None:
+            self.n = n
+
+        def run(self, function, lock, folders, on_error="raise"):
+            return {f"tcp://w:{i}": (None, list(folders)) for i in range(self.n)}
+
+    lenses = tmp_path / "lenses"
+    lenses.mkdir()
+    for n, start in [(1, "The one Dask worker does not see the survey's folders as this command does (tcp://w:0 does "),
+                     (2, "2 of the 2 Dask workers do not see the survey's folders as this command does (tcp://w:0, "
+                      "tcp://w:1: e.g. tcp://w:0 does ")]:
+        with pytest.raises(TinyLensError) as caught:
+            runner.check_worker_folders(Blind(n), tmp_path / "out", lenses)
+        text = " ".join(str(caught.value).split())
+        assert text.startswith(start + f"not see LENS_DIR {lenses})."), text
 
 
 def test_a_survey_dry_run_shows_the_templates_config_warnings(tmp_path, mock_survey):

@@ -1077,11 +1077,17 @@ def check_worker_imports(client: Any, module: str | None = None) -> None:
     if failed:
         error = failed[min(failed)]
         raise TinyLensError(
-            f"{len(failed)} of the {len(answers)} Dask workers cannot import tinylens ({listed(sorted(failed), 3)}: "
-            f"{describe_exception(error)}), so they could not run a survey task. Start the workers in an "
-            "environment where tinylens is installed (the same one as this command, or with PYTHONPATH set "
-            "as for it), then run the same command again.")
+            f"{some_workers(len(failed), len(answers))} cannot import tinylens ({listed(sorted(failed), 3)}: "
+            f"{describe_exception(error)}), so {'it' if len(failed) == 1 else 'they'} could not run a survey task. "
+            "Start the workers in an environment where tinylens is installed (the same one as this command, or "
+            "with PYTHONPATH set as for it), then run the same command again.")
     check_worker_copies(client)
+
+
+def some_workers(n: int, total: int) -> str:
+    """The subject of a sentence on ``n`` of a cluster's ``total`` Dask workers: ``The one Dask
+    worker``, ``1 of the 2 Dask workers`` (its verb singular, as where ``n`` is 1), ``2 of the 4 Dask workers``."""
+    return "The one Dask worker" if total == 1 else f"{n} of the {total} Dask workers"
 
 
 def worker_view(lock: str, folders: Sequence[str]) -> tuple[str | None, list[str]]:
@@ -1140,9 +1146,10 @@ def check_worker_folders(client: Any, out: Path, lens_dir: Path, lenses: Sequenc
             blind[address] = " and ".join(missing)
     if blind:
         first = min(blind)
+        which = first if len(blind) == 1 else f"{listed(sorted(blind), 3)}: e.g. {first}"
         raise TinyLensError(
-            f"{len(blind)} of the {len(views)} Dask workers do not see the survey's folders as this command does "
-            f"({listed(sorted(blind), 3)}: e.g. {first} does not see {blind[first]}). The lens folders and --out must be "
+            f"{some_workers(len(blind), len(views))} {'does' if len(blind) == 1 else 'do'} not see the survey's "
+            f"folders as this command does ({which} does not see {blind[first]}). The lens folders and --out must be "
             "on a file system that every node sees (not a node's own disk such as /tmp): give folders on a shared "
             "disk, then run the command again.")
 
@@ -1190,16 +1197,19 @@ def check_worker_copies(client: Any) -> None:
 
     here = f"this command runs tinylens {mine[0]} from {mine[1]}"
     if version:
+        one = len(version) == 1
         raise TinyLensError(
-            f"{len(version)} of the {len(copies)} Dask workers import another version of tinylens than this command "
-            f"({which(version)}; {here}), so their fits would not be what the template was checked with. Start "
-            "the workers in the same environment as this command (or with PYTHONPATH set as for it), then run "
-            "the same command again.")
+            f"{some_workers(len(version), len(copies))} {'imports' if one else 'import'} another version of tinylens "
+            f"than this command ({which(version)}; {here}), so {'its' if one else 'their'} fits would not be what "
+            "the template was checked with. Start the workers in the same environment as this command (or with "
+            "PYTHONPATH set as for it), then run the same command again.")
     if path:
+        one = len(path) == 1
         warnings.warn(
-            f"{len(path)} of the {len(copies)} Dask workers import tinylens from another place than this command "
-            f"({which(path)}; {here}); they fit the lenses with their copy. If it is another checkout, start the "
-            "workers with PYTHONPATH set as for this command.", ConfigWarning, stacklevel=3)
+            f"{some_workers(len(path), len(copies))} {'imports' if one else 'import'} tinylens from another place than "
+            f"this command ({which(path)}; {here}); {'it fits' if one else 'they fit'} the lenses with "
+            f"{'its' if one else 'their'} copy. If it is another checkout, start the workers with PYTHONPATH set as "
+            "for this command.", ConfigWarning, stacklevel=3)
 
 
 def my_copy() -> tuple[str, str]:
