@@ -198,28 +198,40 @@ def _report_inputs(folder):
 def test_a_disk_that_refuses_the_writes_is_said_naming_the_file_without_a_traceback(tmp_path, monkeypatch, code):
     """A full disk, a full quota or a read-only disk while 'tinylens report' (or demo) wrote its
     files ended in OSError's traceback and exit code 1; it is now one paragraph naming the file,
-    why and what to do, exit 2, and the report written before is kept whole."""
+    why and what to do, exit 2, and the report written before is kept whole: the disk refuses the
+    figure, the last file, part-way through, after the new tables were written to their temporaries."""
+    from pathlib import Path
+
+    import pandas as pd
+    from matplotlib.figure import Figure
     from typer.testing import CliRunner
 
     from tinylens.cli.main import app
-    from tinylens.results import tables
 
     args = _report_inputs(tmp_path)
     assert CliRunner().invoke(app, args).exit_code == 0
-    before = (tmp_path / "rep" / "report_stats.json").read_text()
-    target = tmp_path / "rep" / "report_stats.json"
+    rep = tmp_path / "rep"
+    before = {p.name: p.read_bytes() for p in rep.iterdir()}
+    assert {"report_stats.csv", "report_stats.json", "report.png"} <= set(before)
+    catalog = pd.read_csv(tmp_path / "catalog.csv")
+    catalog["lens_mass.0.theta_E_median"] = [1.3, 0.7, 1.2]  # a new report's tables differ from the old
+    catalog.to_csv(tmp_path / "catalog.csv", index=False)
+    target = rep / "report.png"
+    written = []
 
-    def refused(path, content):
-        raise OSError(code, os.strerror(code), str(target))
+    def refused(self, path, *args, **kwargs):
+        written.extend(p.suffix for p in rep.iterdir() if ".report_stats.unfinished-" in p.name and p.stat().st_size)
+        Path(path).write_bytes(b"\x89PNG half")  # the disk refuses part-way, saying no file
+        raise OSError(code, os.strerror(code))
 
-    monkeypatch.setattr(tables, "write_json", refused)
+    monkeypatch.setattr(Figure, "savefig", refused)
     run = CliRunner().invoke(app, args)
     said = " ".join(run.output.split())
     assert run.exit_code == 2 and isinstance(run.exception, SystemExit), repr(run.exception)
     assert "Traceback" not in said and said.startswith(f"Error: {target} cannot be written ({os.strerror(code)}: "), said
     assert ("read-only" in said) == (code == errno.EROFS) and "run the command again" in said
-    assert (tmp_path / "rep" / "report_stats.json").read_text() == before
-    assert not [p.name for p in (tmp_path / "rep").iterdir() if ".unfinished-" in p.name]
+    assert sorted(written) == [".csv", ".json"], written  # the new tables were written, not yet renamed into place
+    assert {p.name: p.read_bytes() for p in rep.iterdir()} == before  # byte-identical, no temporary left
 
 
 def test_another_os_error_while_writing_keeps_its_traceback(tmp_path, monkeypatch):
