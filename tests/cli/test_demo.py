@@ -204,24 +204,25 @@ def test_a_demo_stopped_in_the_users_empty_folder_can_be_run_again_there(tmp_pat
     """Stopped (Ctrl-C) after image.fits, in a folder the user had made: image.fits was left
     without the demo's model_config.yaml, so the demo run again there refused the folder ('already
     holds image.fits, not written by tinylens demo'); the files the stopped run wrote are removed."""
+    from pathlib import Path
+
     from tinylens.cli.demo import write_demo
-    from tinylens.results import tables
 
     folder = tmp_path / "mine"
     folder.mkdir()
-    written, write = [], tables.write_atomic
+    written, write = [], Path.write_bytes
 
-    def write_or_stop(path, *args, **kwargs):
-        written.append(path)
+    def write_or_stop(self, data):  # the images' bytes, made in memory, written to their temporaries
+        written.append(self)
         if len(written) == 2:  # noise.fits, after image.fits
             raise KeyboardInterrupt
-        return write(path, *args, **kwargs)
+        return write(self, data)
 
-    monkeypatch.setattr(tables, "write_atomic", write_or_stop)
+    monkeypatch.setattr(Path, "write_bytes", write_or_stop)
     with pytest.raises(KeyboardInterrupt):
         write_demo(folder)
-    assert list(folder.iterdir()) == []
-    monkeypatch.setattr(tables, "write_atomic", write)
+    assert ".noise.unfinished-" in written[-1].name and list(folder.iterdir()) == []
+    monkeypatch.setattr(Path, "write_bytes", write)
     result = CliRunner().invoke(app, ["demo", str(folder), "--no-fit"])
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in folder.iterdir()) == sorted(
@@ -386,26 +387,25 @@ def test_a_reseeded_demo_stopped_while_writing_leaves_the_earlier_demo_whole(dem
 
     import errno
     import os
-
-    from tinylens.results import tables
+    from pathlib import Path
 
     folder = tmp_path / "demo"
     shutil.copytree(demo_dir, folder)
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
-    written, write = [], tables.write_atomic
+    written, write = [], Path.write_bytes
 
-    def full_disk_at_the_psf(path, *args, **kwargs):
-        written.append(path)
+    def full_disk_at_the_psf(self, data):  # the images' bytes, made in memory, written to their temporaries
+        written.append(self)
         if len(written) == 3:  # psf.fits, after image.fits and noise.fits
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        return write(path, *args, **kwargs)
+        return write(self, data)
 
-    monkeypatch.setattr(tables, "write_atomic", full_disk_at_the_psf)
+    monkeypatch.setattr(Path, "write_bytes", full_disk_at_the_psf)
     result = CliRunner().invoke(app, ["demo", str(folder), "--no-fit", "--seed", "7"])
     assert result.exit_code != 0 and "No space left on device" in result.output, result.output
-    assert "Traceback" not in result.output
+    assert ".psf.unfinished-" in written[-1].name and "Traceback" not in result.output
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before  # no temporary file left either
-    monkeypatch.setattr(tables, "write_atomic", write)
+    monkeypatch.setattr(Path, "write_bytes", write)
     result = CliRunner().invoke(app, ["demo", str(folder), "--no-fit", "--seed", "7"])
     assert result.exit_code == 0, result.output
     assert json.loads((folder / "truth.json").read_text())["observation"]["seed"] == 7
@@ -469,6 +469,48 @@ def test_a_full_disk_while_the_demo_is_written_names_the_file(tmp_path, monkeypa
     assert result.exit_code == 2, repr(result.exception)
     assert f"Error: {folder / 'truth.json'} cannot be written (No space left on device" in said, said
     assert not folder.exists()
+
+
+def test_each_demo_file_is_written_once_to_its_temporary_and_renamed_once(tmp_path, monkeypatch):
+    """The demo wrote each of its files to a temporary of its temporary (write_atomic inside
+    written_together), renamed onto the temporary and then onto the file, only so that a full
+    disk's error, which names no file, named the demo's file; write_together names it itself, so
+    each file is written once, to one temporary, and renamed once, in the order of DEMO_FILES."""
+    import errno
+    import os
+    import re
+
+    from tinylens.cli.demo import DEMO_FILES
+
+    renamed, replace = [], os.replace
+
+    def recorded(src, dst, *args, **kwargs):
+        renamed.append((os.path.basename(src), os.path.basename(dst)))
+        return replace(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", recorded)
+    result = CliRunner().invoke(app, ["demo", str(tmp_path / "demo"), "--no-fit"])
+    assert result.exit_code == 0, result.output
+    assert [dst for _, dst in renamed] == list(DEMO_FILES), renamed
+    for src, dst in renamed:
+        stem, suffix = os.path.splitext(dst)
+        assert re.fullmatch(rf"\.{re.escape(stem)}\.unfinished-[a-z0-9_]{{8}}{re.escape(suffix)}", src), (src, dst)
+
+    from tinylens.cli.demo import write_together
+
+    def unnamed_full_disk(tmp):  # a write that found the disk full names no file
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def full_disk_of_the_temporary(tmp):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp))
+
+    for writer in (unnamed_full_disk, full_disk_of_the_temporary):
+        files = {tmp_path / "w" / "a.txt": lambda tmp: tmp.write_text("a"), tmp_path / "w" / "b.txt": writer}
+        (tmp_path / "w").mkdir(exist_ok=True)
+        with pytest.raises(OSError) as raised:
+            write_together(files)
+        assert raised.value.filename == str(tmp_path / "w" / "b.txt") and raised.value.errno == errno.ENOSPC
+        assert list((tmp_path / "w").iterdir()) == []
 
 
 def test_a_full_disk_while_the_demo_writes_an_image_names_it_and_says_why(tmp_path, monkeypatch):

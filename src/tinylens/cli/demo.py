@@ -11,8 +11,8 @@ import json
 import os
 import shlex
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -221,7 +221,7 @@ def write_demo(directory: Path, seed: int | None = None) -> Path:
     ``seed`` (a non-negative integer, else a ConfigError; default ``OBSERVATION["seed"]``) draws
     the noise, and truth.json records it; an earlier demo's files are rewritten whatever their
     seed. A leading ``~`` is the home folder. Each file is written under a temporary name, and all
-    are renamed once all are written (:func:`written_together`): a run stopped part-way leaves no
+    are renamed once all are written (:func:`write_together`): a run stopped part-way leaves no
     half-written file that a fit would read as data, no earlier demo's file beside this one's (its
     truth.json recording another seed than its images were drawn with), and no
     folder (``directory``, its parents) or file that it made: the folder is as it was, so the
@@ -245,37 +245,38 @@ def write_demo(directory: Path, seed: int | None = None) -> Path:
         raise
 
 
-@contextmanager
-def written_together(paths: list[Path]) -> Iterator[list[Path]]:
-    """A temporary path beside each of ``paths`` (:func:`~tinylens.results.tables.atomic_path`),
-    which replace them, in the order of ``paths``, only once every one is written: a run stopped
-    before (Ctrl-C, a full disk) leaves each file as it was, so an earlier demo's images and the
-    seed its truth.json records stay of one demo."""
-    from tinylens.results.tables import atomic_path
+def write_together(writers: dict[Path, Callable[[Path], Any]]) -> None:
+    """Call each ``writer(tmp)`` of ``writers`` on a temporary path beside its file
+    (:func:`~tinylens.results.tables.atomic_path`), in their order, and replace the files by them,
+    in the same order, only once every one is written: a run stopped before (Ctrl-C, a full disk)
+    leaves each file as it was, so an earlier demo's images and the seed its truth.json records
+    stay of one demo. An OSError about a temporary (``atomic_path``) or naming no file (a full
+    disk's, :func:`~tinylens.results.tables.errors_naming`) names the file it was written for."""
+    from tinylens.results.tables import atomic_path, errors_naming
 
     with ExitStack() as stack:  # entered backwards, so that the files are replaced in their order
-        yield [stack.enter_context(atomic_path(path)) for path in reversed(paths)][::-1]
+        temporary = [stack.enter_context(atomic_path(path)) for path in reversed(writers)][::-1]
+        for (path, writer), tmp in zip(writers.items(), temporary):
+            with errors_naming(path):
+                writer(tmp)
 
 
 def _write_demo_files(directory: Path, seed: int | None) -> Path:
     """The demo's five files in the folder ``directory``, replaced together once all are written
-    (:func:`written_together`); the config's path."""
+    (:func:`write_together`); the config's path."""
     from tinylens.data.fits_io import fits_image_bytes
-    from tinylens.results.tables import write_atomic
 
     data = simulate_demo(seed)
+    # the images made in memory, as astropy's writer says a full disk with no error number
     images = {f"{name}.fits": fits_image_bytes(np.asarray(data[name], dtype=np.float64))
               for name in ("image", "noise", "psf")}
     truth = json.dumps(demo_truth(data, seed), indent=2) + "\n"
     config = demo_config_text(directory)
-    with written_together([directory / name for name in DEMO_FILES]) as temporary:
-        paths = dict(zip(DEMO_FILES, temporary))
-        # write_atomic: a full disk's error, which names no file, names the demo's file (by atomic_path);
-        # the images made in memory, as astropy's writer says a full disk with no error number
-        for name, content in images.items():
-            write_atomic(paths[name], lambda tmp, content=content: tmp.write_bytes(content))
-        write_atomic(paths[TRUTH_FILE], lambda tmp: tmp.write_text(truth))
-        write_atomic(paths["model_config.yaml"], lambda tmp: tmp.write_text(config))
+    writers: dict[Path, Callable[[Path], Any]] = {
+        directory / name: (lambda tmp, content=content: tmp.write_bytes(content)) for name, content in images.items()}
+    writers[directory / TRUTH_FILE] = lambda tmp: tmp.write_text(truth)
+    writers[directory / "model_config.yaml"] = lambda tmp: tmp.write_text(config)
+    write_together(writers)  # in the order of DEMO_FILES
     return directory / "model_config.yaml"
 
 

@@ -207,16 +207,23 @@ def remove_all_unfinished(folder: str | Path) -> list[Path]:
     return removed
 
 
+@contextmanager
+def errors_naming(path: str | Path) -> Iterator[None]:
+    """Make an OSError raised inside that names no file (a write or close that found the disk
+    full says none) name ``path``, the file being written; any other error as it is."""
+    try:
+        yield
+    except OSError as err:
+        if err.filename is not None or not _plain(err):
+            raise
+        raise _naming(err, Path(path)) from err
+
+
 def write_atomic(path: str | Path, writer: Callable[[Path], Any]) -> Path:
     """Call ``writer(tmp_path)`` and move the result to ``path``. An OSError of the writer that
     names no file (a write or close that found the disk full says none) names ``path``."""
-    with atomic_path(path) as tmp:
-        try:
-            writer(tmp)
-        except OSError as err:
-            if err.filename is not None or not _plain(err):
-                raise
-            raise _naming(err, Path(path)) from err
+    with atomic_path(path) as tmp, errors_naming(path):
+        writer(tmp)
     return Path(path)
 
 
