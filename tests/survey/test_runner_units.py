@@ -1929,10 +1929,10 @@ def test_a_worker_that_sees_the_lock_file_before_its_text_is_not_refused(tmp_pat
     class Workers:
         """A cluster of four workers, each seeing the lock file where this one's list says."""
 
-        def run(self, function, lock, folders, on_error="raise"):
+        def run(self, function, lock, folders, timeout, on_error="raise", callback_timeout=None):
             seen = {"tcp://10.0.0.1:1": lock, "tcp://10.0.0.2:1": str(elsewhere / "empty.lock"),
                     "tcp://10.0.0.3:1": str(elsewhere / "missing.lock"), "tcp://10.0.0.4:1": str(elsewhere / "other.lock")}
-            return {address: function(path, folders) for address, path in seen.items()}
+            return {address: function(path, folders, timeout) for address, path in seen.items()}
 
     with folder_lock(out, runner.SURVEY_LOCK_FILE) as locked:
         assert locked
@@ -1941,6 +1941,85 @@ def test_a_worker_that_sees_the_lock_file_before_its_text_is_not_refused(tmp_pat
     text = " ".join(str(caught.value).split())
     assert text.startswith("2 of the 4 Dask workers do not see the survey's folders as this command does "
                            f"(tcp://10.0.0.3:1, tcp://10.0.0.4:1: e.g. tcp://10.0.0.3:1 does not see --out {out})."), text
+
+
+@contextlib.contextmanager
+def _hung_file(path: Path) -> Iterator[Path]:
+    """``path`` made a FIFO with no writer: reading it blocks, as a file on an NFS mount whose
+    server is down does; on exit a writer comes and goes, so that a reader still waiting ends."""
+    os.mkfifo(path)
+    try:
+        yield path
+    finally:
+        with contextlib.suppress(OSError):  # ENXIO: nobody waits on it
+            os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+
+
+def test_a_worker_whose_file_system_hangs_is_named_and_the_survey_goes_on(tmp_path):
+    """A worker on a hung mount (NFS server down) read the survey's lock file in the folder check
+    for ever, and the survey hung at its start without a word. Each worker now reads in a thread
+    of its own, for at most the check's timeout, and a worker that gave no answer is named in a
+    DataWarning, and the survey goes on. (An in-process Dask cluster; the lock file a FIFO that no
+    one writes, whose read blocks. ~2 s.)"""
+    from distributed import Client, LocalCluster
+
+    lens_dir, out = tmp_path / "lenses", tmp_path / "out"
+    lens_dir.mkdir()
+    out.mkdir()
+    with _hung_file(out / runner.SURVEY_LOCK_FILE), \
+            LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        worker = next(iter(cluster.workers.values())).address
+        start = time.monotonic()
+        with pytest.warns(DataWarning) as caught:
+            runner.check_worker_folders(client, out, lens_dir, timeout=0.5)
+        took = time.monotonic() - start
+    assert took < 5, took
+    text = " ".join(str(caught[0].message).split())
+    assert text.startswith("Whether the Dask workers see the survey's folders as this command does was not checked "
+                           f"for the one worker: {worker} gave no answer within 0.5 s (does a file system they "
+                           "read hang, such as an NFS mount whose server is down?). The survey goes on"), text
+
+
+def test_workers_whose_folder_check_fails_or_a_cluster_that_does_not_answer_are_warned_of(tmp_path):
+    """A cluster that could not be asked about the survey's folders, or a worker whose check
+    raised, was passed over without a word: the survey went on as if its workers saw the folders.
+    Each is now named in a DataWarning, with why; a blind worker among them is still refused; and
+    the cluster is asked under a deadline (``callback_timeout``: Dask's, which raises TimeoutError)."""
+    lens_dir, out = tmp_path / "lenses", tmp_path / "out"
+    lens_dir.mkdir()
+    out.mkdir()
+
+    class Workers:
+        """A cluster of three workers: one sees the folders, one's check raised, one does not see LENS_DIR."""
+
+        def run(self, function, lock, folders, timeout, on_error="raise", callback_timeout=None):
+            assert callback_timeout == timeout + 30
+            return {"tcp://10.0.0.1:1": function(lock, folders, timeout), "tcp://10.0.0.2:1": RuntimeError("comm closed"),
+                    "tcp://10.0.0.3:1": (None, list(folders))}  # a node's own disk: neither the lock nor LENS_DIR
+
+    class Unanswered:
+        """A cluster that gives no answer within the deadline, or cannot be asked."""
+
+        def __init__(self, error: Exception) -> None:
+            self.error = error
+
+        def run(self, *args, callback_timeout=None, **kwargs):
+            assert callback_timeout is not None
+            raise self.error
+
+    with pytest.warns(DataWarning) as caught, pytest.raises(TinyLensError) as refused:
+        runner.check_worker_folders(Workers(), out, lens_dir, timeout=2)
+    assert " ".join(str(caught[0].message).split()).startswith(
+        "Whether the Dask workers see the survey's folders as this command does was not checked for 1 of the 3 "
+        "workers: on tcp://10.0.0.2:1 the check failed (RuntimeError: comm closed). The survey goes on"), caught[0].message
+    assert str(refused.value).startswith("1 of the 3 Dask workers does not see the survey's folders"), refused.value
+    for error, why in [(TimeoutError("timed out after 32.0 s."), "the cluster did not answer within 32 s"),
+                       (OSError("Connection refused"), "the cluster could not be asked (OSError: Connection refused)")]:
+        with pytest.warns(DataWarning) as caught:
+            runner.check_worker_folders(Unanswered(error), out, lens_dir, timeout=2)
+        assert str(caught[0].message).startswith("Whether the Dask workers see the survey's folders as this command "
+                                                 f"does was not checked: {why}. The survey goes on"), caught[0].message
 
 
 def test_a_scheduler_without_workers_is_said_to_have_none(tmp_path, monkeypatch, capsys):
@@ -2121,7 +2200,7 @@ def test_the_messages_on_some_dask_workers_read_right_for_one_of_one_one_of_many
         def __init__(self, n: int) -> None:
             self.n = n
 
-        def run(self, function, lock, folders, on_error="raise"):
+        def run(self, function, lock, folders, timeout=None, on_error="raise", callback_timeout=None):
             return {f"tcp://w:{i}": (None, list(folders)) for i in range(self.n)}
 
     lenses = tmp_path / "lenses"

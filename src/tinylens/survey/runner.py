@@ -1090,9 +1090,36 @@ def some_workers(n: int, total: int) -> str:
     return "The one Dask worker" if total == 1 else f"{n} of the {total} Dask workers"
 
 
-def worker_view(lock: str, folders: Sequence[str]) -> tuple[str | None, list[str]]:
+#: How long each worker is given to look at the survey's folders (seconds): a file system that
+#: works answers in milliseconds, an NFS mount whose server is down not at all.
+FOLDER_CHECK_SECONDS = 30.0
+
+
+def worker_view(lock: str, folders: Sequence[str], timeout: float | None = None) -> tuple[str | None, list[str]] | None:
     """What a worker sees of a survey (run on each worker): the text of its ``--out`` lock file
-    ``lock`` (``None``: it cannot read it) and those of ``folders`` that are not folders there."""
+    ``lock`` (``None``: it cannot read it) and those of ``folders`` that are not folders there;
+    ``None`` when its file system did not tell within ``timeout`` seconds (the reads are left to a
+    thread of their own, so that a hung mount does not hold the worker, nor the survey)."""
+    if timeout is None:
+        return _view(lock, folders)
+    seen: list[Any] = []
+
+    def look() -> None:
+        try:
+            seen.append(_view(lock, folders))
+        except BaseException as exc:  # raised again below, in the worker's own call
+            seen.append(exc)
+
+    reader = threading.Thread(target=look, name="tinylens-folder-check", daemon=True)
+    reader.start()
+    reader.join(timeout)
+    if seen and isinstance(seen[0], BaseException):
+        raise seen[0]
+    return seen[0] if seen else None
+
+
+def _view(lock: str, folders: Sequence[str]) -> tuple[str | None, list[str]]:
+    """:func:`worker_view`'s reads, without a deadline."""
     try:
         text = Path(lock).read_text()
     except (OSError, UnicodeDecodeError):
@@ -1112,7 +1139,8 @@ def seen_folders(lens_dir: Path, lenses: Sequence[Lens]) -> dict[str, str]:
     return folders
 
 
-def check_worker_folders(client: Any, out: Path, lens_dir: Path, lenses: Sequence[Lens] = ()) -> None:
+def check_worker_folders(client: Any, out: Path, lens_dir: Path, lenses: Sequence[Lens] = (),
+                         timeout: float = FOLDER_CHECK_SECONDS) -> None:
     """TinyLensError naming the workers of ``client``'s cluster that do not see ``lens_dir``, the
     lens folders elsewhere that its links among ``lenses`` lead to (:func:`seen_folders`), or the ``out``
     this process writes (its :data:`SURVEY_LOCK_FILE`, which this survey holds, with this
@@ -1123,19 +1151,27 @@ def check_worker_folders(client: Any, out: Path, lens_dir: Path, lenses: Sequenc
     on the nodes' disks, where a rerun could not find them and fitted every lens again. A worker
     that reads the lock file empty sees it: NFS may show a file's text to other nodes only once
     its writer closes it, and the survey holds it open. Where this file system has no locks (no
-    lock file) only ``lens_dir`` is checked."""
+    lock file) only ``lens_dir`` is checked. Each worker is given ``timeout`` seconds, the cluster
+    :data:`CONNECT_TIMEOUT` more to answer: workers that do not (a hung NFS mount), or whose check
+    fails, are not refused but named in a DataWarning (:func:`warn_unchecked`), and the survey goes on."""
+    from dask.utils import parse_timedelta
+
     from tinylens.locks import holder_text
 
     lock = out / SURVEY_LOCK_FILE
     mine = holder_text(lock) if lock.is_file() else ""
     folders = seen_folders(lens_dir, lenses)
+    deadline = timeout + parse_timedelta(CONNECT_TIMEOUT)
     try:
-        views = client.run(worker_view, str(lock), list(folders), on_error="return")
-    except Exception:  # a cluster that cannot be asked: its workers will tell by their lenses' reasons
+        views = client.run(worker_view, str(lock), list(folders), timeout, on_error="return", callback_timeout=deadline)
+    except Exception as exc:  # a cluster that cannot be asked: its workers will tell by their lenses' reasons
+        warn_unchecked(f": the cluster did not answer within {deadline:g} s" if isinstance(exc, TimeoutError)
+                       else f": the cluster could not be asked ({describe_exception(exc)})")
         return
-    blind = {}
+    blind, unchecked = {}, {}
     for address, view in views.items():
-        if isinstance(view, BaseException):
+        if view is None or isinstance(view, BaseException):
+            unchecked[address] = view
             continue
         text, unseen = view
         missing = [folders[folder] for folder in unseen]
@@ -1144,6 +1180,9 @@ def check_worker_folders(client: Any, out: Path, lens_dir: Path, lenses: Sequenc
             missing.append(f"--out {out}")
         if missing:
             blind[address] = " and ".join(missing)
+    if unchecked:
+        whom = "the one worker" if len(views) == 1 else f"{len(unchecked)} of the {len(views)} workers"
+        warn_unchecked(f" for {whom}: {unchecked_text(unchecked, timeout)}")
     if blind:
         first = min(blind)
         which = first if len(blind) == 1 else f"{listed(sorted(blind), 3)}: e.g. {first}"
@@ -1152,6 +1191,28 @@ def check_worker_folders(client: Any, out: Path, lens_dir: Path, lenses: Sequenc
             f"folders as this command does ({which} does not see {blind[first]}). The lens folders and --out must be "
             "on a file system that every node sees (not a node's own disk such as /tmp): give folders on a shared "
             "disk, then run the command again.")
+
+
+def unchecked_text(unchecked: Mapping[str, BaseException | None], timeout: float) -> str:
+    """Which workers of ``unchecked`` (address -> ``None``, no answer in ``timeout`` seconds, or
+    the exception their check raised) were not checked, and why."""
+    silent = sorted(address for address, view in unchecked.items() if view is None)
+    failed = sorted(address for address, view in unchecked.items() if view is not None)
+    parts = []
+    if silent:
+        parts.append(f"{listed(silent, 3)} gave no answer within {timeout:g} s (does a file system they read "
+                     "hang, such as an NFS mount whose server is down?)")
+    if failed:
+        parts.append(f"on {listed(failed, 3)} the check failed ({describe_exception(unchecked[failed[0]])})")
+    return ", and ".join(parts)
+
+
+def warn_unchecked(why: str) -> None:
+    """A DataWarning that the workers' view of the survey's folders was not checked (``why``: the
+    rest of its first sentence)."""
+    warnings.warn(f"Whether the Dask workers see the survey's folders as this command does was not checked{why}. "
+                  "The survey goes on; a worker that does not see LENS_DIR and --out fails its lenses, or waits on "
+                  "them: look at its node if its lenses do not finish.", DataWarning, stacklevel=3)
 
 
 def worker_copies(client: Any) -> dict[str, tuple[str, str]]:
