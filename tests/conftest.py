@@ -62,3 +62,25 @@ def nan_sie(monkeypatch):
         monkeypatch.setitem(MASS_PROFILES, "SIE", MassProfile("SIE", real.params, deflection, real.defaults, real.aliases))
 
     return install
+
+
+@pytest.fixture
+def not_ours(monkeypatch):
+    """``install(path, code=errno.EACCES)``: opening ``path`` for writing fails with ``code``, as
+    another user's file does (the tests run as root, whom permissions do not stop); reading it,
+    and every other file, as before."""
+    import errno
+    import os
+    from pathlib import Path
+
+    def install(path: Path, code: int = errno.EACCES) -> None:
+        real = os.open
+
+        def fake(file, flags, *args, **kwargs):
+            if Path(file) == Path(path) and flags & (os.O_WRONLY | os.O_RDWR):
+                raise PermissionError(code, os.strerror(code), str(file))
+            return real(file, flags, *args, **kwargs)
+
+        monkeypatch.setattr(os, "open", fake)
+
+    return install

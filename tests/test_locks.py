@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import pwd
 import signal
 import subprocess
 import sys
@@ -91,6 +93,45 @@ def test_without_a_lockable_file_the_block_runs_unlocked(tmp_path):
     with folder_lock(tmp_path, ".x.lock"):
         ran.append(True)
     assert ran == [True] and (tmp_path / ".x.lock").is_dir()
+
+
+@pytest.mark.parametrize("code", [errno.EACCES, errno.EPERM])
+def test_another_users_lock_file_is_named_not_taken_for_a_lack_of_locks(tmp_path, not_ours, code):
+    """A lock file this user may not open (left in a shared folder by another user's killed job)
+    was taken for a file system without locks: the block ran unlocked, and the survey warned
+    that the disk has no locks. It is now an OutputError naming the file, its owner, and what to
+    do; the block does not run and the file is left as it was."""
+    path = tmp_path / ".x.lock"
+    path.write_text("process 12 on node3, since long ago")
+    not_ours(path, code)
+    ran = []
+    with pytest.raises(OutputError) as caught:
+        with folder_lock(tmp_path, ".x.lock", busy=BUSY):
+            ran.append(True)
+    owner = pwd.getpwuid(os.getuid()).pw_name
+    assert str(caught.value) == (f"The lock file {path} (owned by {owner}) cannot be opened ({os.strerror(code)}): a "
+                                 "tinylens process of another user left it there, or holds it now. Once no other "
+                                 f"process writes {tmp_path}, remove {path} (or ask its owner to) and run the command "
+                                 "again.")
+    assert ran == [] and path.read_text() == "process 12 on node3, since long ago"
+
+
+def test_another_users_lock_file_held_now_is_refused_as_busy(tmp_path, not_ours):
+    """Where another user's process holds the lock file now, the usual refusal, naming it."""
+    with folder_lock(tmp_path, ".x.lock"):
+        not_ours(tmp_path / ".x.lock")
+        with pytest.raises(OutputError, match=rf"^folder in use \(process {os.getpid()} on .+\); try later$"):
+            with folder_lock(tmp_path, ".x.lock", busy=BUSY):
+                pass
+
+
+def test_a_lock_file_that_cannot_be_made_says_the_folder_is_not_writable(tmp_path, not_ours):
+    not_ours(tmp_path / ".x.lock")
+    with pytest.raises(OutputError, match=rf"^The lock file {tmp_path / '.x.lock'} cannot be made \(Permission "
+                                          rf"denied\): this user may not write {tmp_path} \(owned by "):
+        with folder_lock(tmp_path, ".x.lock"):
+            pass
+    assert not (tmp_path / ".x.lock").exists()
 
 
 def test_default_message_names_the_folder(tmp_path):

@@ -17,6 +17,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import pwd
 import socket
 import time
 from collections.abc import Iterator
@@ -66,12 +67,43 @@ def refuse_if_held(folder: Path, name: str, busy: str = "") -> None:
         raise _busy(folder, holder, busy)
 
 
+def _owner(path: Path) -> str:
+    """`` (owned by alice)``: who owns the file ``path``, with its leading space ("" if unknown)."""
+    try:
+        uid = os.stat(path).st_uid
+    except OSError:
+        return ""
+    try:
+        return f" (owned by {pwd.getpwuid(uid).pw_name})"
+    except KeyError:
+        return f" (owned by user id {uid})"
+
+
+def _denied(folder: Path, path: Path, exc: OSError, busy: str) -> OutputError:
+    """The error for a lock file ``path`` that this user may not open (``exc``): :func:`_busy`'s
+    where another process holds it now, else one naming it and saying to remove it (or, where
+    there is none, that ``folder`` is not writable)."""
+    if not os.path.lexists(path):
+        return OutputError(f"The lock file {path} cannot be made ({exc.strerror}): this user may not write "
+                           f"{folder}{_owner(folder)}. Give the folder write permission (or ask its owner to), "
+                           "or write elsewhere.")
+    holder = held_by(path)  # reading may still be allowed: another user's process that holds it now
+    if holder is not None:
+        return _busy(folder, holder, busy)
+    return OutputError(f"The lock file {path}{_owner(path)} cannot be opened ({exc.strerror}): a tinylens "
+                       f"process of another user left it there, or holds it now. Once no other process writes "
+                       f"{folder}, remove {path} (or ask its owner to) and run the command again.")
+
+
 def _acquire(path: Path, wait: bool) -> tuple[str, int | None]:
     """Open ``path`` and ``flock`` it: ``("held", fd)``; ``("busy", None)`` where another process
-    holds it (and not ``wait``); ``("unsupported", None)`` where this file system has no locks."""
+    holds it (and not ``wait``); ``("unsupported", None)`` where this file system has no locks.
+    A :class:`PermissionError` where this user may not open it (another user's lock file)."""
     while True:
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except PermissionError:
+            raise
         except OSError:  # not a file one can lock (a folder of that name): do without
             return "unsupported", None
         try:
@@ -94,11 +126,15 @@ def folder_lock(folder: Path, name: str, *, busy: str = "", wait: bool = False) 
 
     Where another process holds it, wait for it if ``wait``, else raise :class:`OutputError`
     with the message ``busy``, its ``{holder}`` replaced by who holds it (`` (process 12 on
-    node3, since ...)``, or nothing where that is not known). On a file system without
+    node3, since ...)``, or nothing where that is not known). A lock file this user may not
+    open (another user's) is an :class:`OutputError` naming it. On a file system without
     ``flock`` the block runs unlocked (it gets False). The folder must exist.
     """
     path = Path(folder) / name
-    state, fd = _acquire(path, wait)
+    try:
+        state, fd = _acquire(path, wait)
+    except PermissionError as exc:  # EACCES or EPERM: not a lack of locks, which a block run unlocked would be told
+        raise _denied(Path(folder), path, exc, busy) from None
     if state == "busy":
         raise _busy(folder, holder_text(path), busy)
     if fd is None:  # no locks here: run unlocked, leaving no empty lock file behind

@@ -963,6 +963,22 @@ def test_fit_refuses_a_folder_another_fit_is_writing(tmp_path):
     assert (tmp_path / "output" / "result.json").read_text() == "{}\n"
 
 
+def test_fit_names_another_users_lock_file_left_in_its_folder(tmp_path, not_ours):
+    """A .fit.lock this user may not open (another user's killed fit in a shared folder) ran the
+    fit unlocked, as on a disk without locks; the fit now stops, naming the file and what to do,
+    and leaves the folder as it was."""
+    from tinylens import filenames
+
+    path = write_case(tmp_path)
+    lock = tmp_path / "output" / filenames.FIT_LOCK
+    lock.parent.mkdir()
+    lock.write_text("process 12 on node3, since long ago")
+    not_ours(lock)
+    assert_user_error(invoke("fit", path, "--quiet"), f"The lock file {lock} (owned by",
+                      "cannot be opened (Permission denied)", f"remove {lock} (or ask its owner to)")
+    assert sorted(p.name for p in lock.parent.iterdir()) == [filenames.FIT_LOCK]
+
+
 def test_a_data_path_in_the_home_of_no_known_user_is_named(tmp_path):
     """dataset.data_path '~tl_no_such_user/image.fits' ended 'tinylens validate' in a traceback
     (RuntimeError: Could not determine home directory); it is now a user error naming the path."""

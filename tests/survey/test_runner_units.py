@@ -1073,6 +1073,26 @@ def test_a_survey_on_a_disk_without_locks_says_a_second_one_would_not_be_refused
     assert "a second tinylens survey started on this --out while this one runs would not be refused" in told[0]
 
 
+def test_another_users_survey_lock_left_in_out_is_named_not_warned_as_no_locks(tmp_path, mock_survey, not_ours):
+    """A .survey.lock of another user's killed survey in a shared --out, which this user may not
+    open, was taken for a disk without locks: the survey warned 'does not support file locks' and
+    ran unlocked. It now stops before writing anything, naming the lock file and what to do."""
+    out = tmp_path / "out"
+    out.mkdir()
+    lock = out / runner.SURVEY_LOCK_FILE
+    lock.write_text("process 12 on node3, since long ago")
+    not_ours(lock)
+    with mock.patch.object(runner, "check_template"), mock.patch.object(runner, "dask_client") as client, \
+            warnings.catch_warnings(record=True) as caught, pytest.raises(TinyLensError) as error:
+        warnings.simplefilter("always")
+        runner.run_survey(mock_survey["lenses"], mock_survey["template"], out, progress=False)
+    told = " ".join(str(error.value).split())
+    assert told.startswith(f"The lock file {lock} (owned by ") and "cannot be opened (Permission denied)" in told, told
+    assert f"remove {lock} (or ask its owner to) and run the command again" in told, told
+    assert not [w for w in caught if w.category is DataWarning], [str(w.message) for w in caught]
+    assert not client.called and sorted(p.name for p in out.iterdir()) == [runner.SURVEY_LOCK_FILE]
+
+
 def test_survey_in_which_every_lens_failed_exits_non_zero(tmp_path, mock_survey):
     """Some failures are normal (exit 0); none ok must not read as success to a batch script."""
     lenses = tmp_path / "lenses"
