@@ -85,14 +85,20 @@ def test_waiter_gets_the_lock_when_the_holder_releases_it(tmp_path):
     assert order == ["first", "second", "third refused"]
 
 
-def test_without_a_lockable_file_the_block_runs_unlocked(tmp_path):
-    """A lock path that cannot be opened (here a folder of that name, as a file system without
-    locks would be) must not stop a fit: the block runs, and nothing is left behind."""
+def test_a_folder_of_the_lock_files_name_is_named_not_taken_for_a_lack_of_locks(tmp_path):
+    """A folder where the lock file goes was taken for a file system without locks: the block
+    ran unlocked (a second process was not refused), and the survey warned that the disk has no
+    locks. It is now an OutputError naming it and what to do; the block does not run and the
+    folder is left as it was."""
     (tmp_path / ".x.lock").mkdir()
     ran = []
-    with folder_lock(tmp_path, ".x.lock"):
-        ran.append(True)
-    assert ran == [True] and (tmp_path / ".x.lock").is_dir()
+    with pytest.raises(OutputError) as caught:
+        with folder_lock(tmp_path, ".x.lock", busy=BUSY):
+            ran.append(True)
+    assert str(caught.value) == (f"{tmp_path / '.x.lock'} is a folder, where tinylens keeps the lock file that "
+                                 f"stops two processes writing {tmp_path} at once. Remove or rename it, and run the "
+                                 "command again.")
+    assert ran == [] and (tmp_path / ".x.lock").is_dir()
 
 
 @pytest.mark.parametrize("code", [errno.EACCES, errno.EPERM])

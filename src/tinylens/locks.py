@@ -98,13 +98,14 @@ def _denied(folder: Path, path: Path, exc: OSError, busy: str) -> OutputError:
 def _acquire(path: Path, wait: bool) -> tuple[str, int | None]:
     """Open ``path`` and ``flock`` it: ``("held", fd)``; ``("busy", None)`` where another process
     holds it (and not ``wait``); ``("unsupported", None)`` where this file system has no locks.
-    A :class:`PermissionError` where this user may not open it (another user's lock file)."""
+    A :class:`PermissionError` where this user may not open it (another user's lock file), an
+    :class:`IsADirectoryError` where it is a folder."""
     while True:
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        except PermissionError:
+        except (PermissionError, IsADirectoryError):
             raise
-        except OSError:  # not a file one can lock (a folder of that name): do without
+        except OSError:  # not a file one can lock: do without
             return "unsupported", None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
@@ -127,14 +128,17 @@ def folder_lock(folder: Path, name: str, *, busy: str = "", wait: bool = False) 
     Where another process holds it, wait for it if ``wait``, else raise :class:`OutputError`
     with the message ``busy``, its ``{holder}`` replaced by who holds it (`` (process 12 on
     node3, since ...)``, or nothing where that is not known). A lock file this user may not
-    open (another user's) is an :class:`OutputError` naming it. On a file system without
-    ``flock`` the block runs unlocked (it gets False). The folder must exist.
+    open (another user's), or a folder of its name, is an :class:`OutputError` naming it. On a
+    file system without ``flock`` the block runs unlocked (it gets False). The folder must exist.
     """
     path = Path(folder) / name
     try:
         state, fd = _acquire(path, wait)
     except PermissionError as exc:  # EACCES or EPERM: not a lack of locks, which a block run unlocked would be told
         raise _denied(Path(folder), path, exc, busy) from None
+    except IsADirectoryError:  # not a lack of locks either: a block run unlocked here would not be told why
+        raise OutputError(f"{path} is a folder, where tinylens keeps the lock file that stops two processes "
+                          f"writing {folder} at once. Remove or rename it, and run the command again.") from None
     if state == "busy":
         raise _busy(folder, holder_text(path), busy)
     if fd is None:  # no locks here: run unlocked, leaving no empty lock file behind

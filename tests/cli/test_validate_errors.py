@@ -979,6 +979,19 @@ def test_fit_names_another_users_lock_file_left_in_its_folder(tmp_path, not_ours
     assert sorted(p.name for p in lock.parent.iterdir()) == [filenames.FIT_LOCK]
 
 
+def test_fit_names_a_folder_where_its_lock_file_goes(tmp_path):
+    """A folder named .fit.lock in the output folder ran the fit unlocked, as on a disk without
+    locks; the fit now stops, naming it, and leaves the folder as it was."""
+    from tinylens import filenames
+
+    path = write_case(tmp_path)
+    lock = tmp_path / "output" / filenames.FIT_LOCK
+    lock.mkdir(parents=True)
+    assert_user_error(invoke("fit", path, "--quiet"), f"{lock} is a folder, where tinylens keeps the lock file",
+                      "Remove or rename it")
+    assert sorted(p.name for p in lock.parent.iterdir()) == [filenames.FIT_LOCK]
+
+
 def test_a_data_path_in_the_home_of_no_known_user_is_named(tmp_path):
     """dataset.data_path '~tl_no_such_user/image.fits' ended 'tinylens validate' in a traceback
     (RuntimeError: Could not determine home directory); it is now a user error naming the path."""

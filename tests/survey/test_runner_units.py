@@ -1093,6 +1093,23 @@ def test_another_users_survey_lock_left_in_out_is_named_not_warned_as_no_locks(t
     assert not client.called and sorted(p.name for p in out.iterdir()) == [runner.SURVEY_LOCK_FILE]
 
 
+def test_a_folder_named_as_the_survey_lock_is_named_not_warned_as_no_locks(tmp_path, mock_survey):
+    """A folder named .survey.lock in --out was taken for a disk without locks: the survey warned
+    'does not support file locks' and ran unlocked. It now stops before writing anything, naming
+    the folder and what to do."""
+    out = tmp_path / "out"
+    (out / runner.SURVEY_LOCK_FILE).mkdir(parents=True)
+    with mock.patch.object(runner, "check_template"), mock.patch.object(runner, "dask_client") as client, \
+            warnings.catch_warnings(record=True) as caught, pytest.raises(TinyLensError) as error:
+        warnings.simplefilter("always")
+        runner.run_survey(mock_survey["lenses"], mock_survey["template"], out, progress=False)
+    assert " ".join(str(error.value).split()) == (f"{out / runner.SURVEY_LOCK_FILE} is a folder, where tinylens keeps "
+                                                  f"the lock file that stops two processes writing {out} at once. "
+                                                  "Remove or rename it, and run the command again.")
+    assert not [w for w in caught if w.category is DataWarning], [str(w.message) for w in caught]
+    assert not client.called and sorted(p.name for p in out.iterdir()) == [runner.SURVEY_LOCK_FILE]
+
+
 def test_survey_in_which_every_lens_failed_exits_non_zero(tmp_path, mock_survey):
     """Some failures are normal (exit 0); none ok must not read as success to a batch script."""
     lenses = tmp_path / "lenses"
