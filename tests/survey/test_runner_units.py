@@ -1110,6 +1110,57 @@ def test_a_folder_named_as_the_survey_lock_is_named_not_warned_as_no_locks(tmp_p
     assert not client.called and sorted(p.name for p in out.iterdir()) == [runner.SURVEY_LOCK_FILE]
 
 
+def test_a_folder_named_as_a_lens_lock_fails_that_lens_and_the_survey_fits_the_others(tmp_path, mock_survey):
+    """A folder named .lock in one lens's output folder: folder_lock's OutputError escaped the
+    Dask task, which was run three times (its retries), each logging 'Compute Failed' with a
+    traceback on the survey's stderr. That lens is now a failed row at once with the message
+    naming the folder, the folder left as it was, the fit not started, and the other lens fitted.
+    (A real survey of two mock lenses on one worker.)"""
+    import subprocess
+    import sys
+
+    lenses = tmp_path / "lenses"
+    lenses.mkdir()
+    for name in ("lens_a", "lens_b"):
+        (lenses / name).symlink_to(mock_survey["lenses"] / name, target_is_directory=True)
+    out = tmp_path / "out"
+    lock = out / "lenses" / "lens_a" / filenames.LENS_LOCK
+    lock.mkdir(parents=True)
+    src = str(Path(runner.__file__).resolve().parents[2])  # this checkout's src, whatever is installed
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")]), "MPLBACKEND": "Agg"}
+    done = subprocess.run([sys.executable, "-m", "tinylens", "survey", str(lenses), "--config", str(mock_survey["template"]),
+                           "--out", str(out), "--workers", "1", "-q"], env=env, capture_output=True, text=True, timeout=400)
+    said = done.stdout + done.stderr
+    assert done.returncode == 0, said
+    assert "Traceback" not in said and "Compute Failed" not in said, said
+    rows = runner.read_rows(out)
+    assert rows["lens_a"] == {"lens_id": "lens_a", "status": "failed", "reason": (
+        f"{lock} is a folder, where tinylens keeps the lock file that stops two processes writing {lock.parent} at "
+        "once. Remove or rename it, and run the command again.")}
+    assert rows["lens_b"]["status"] == "ok"
+    assert pd.read_csv(out / "catalog.csv")["status"].tolist() == ["failed", "ok"]
+    assert lock.is_dir() and not any(lock.iterdir()) and runner.attempts(lock.parent) == 0  # no fit started
+
+
+def test_another_users_lens_lock_fails_that_lens_without_a_fit(tmp_path, mock_survey, not_ours):
+    """A lens's .lock left by another user's killed survey, which this user may not open: the
+    task raised folder_lock's OutputError, for Dask to retry in vain. The lens is now a failed
+    row naming the lock file and what to do, written and returned at once, the fit not started."""
+    folder = tmp_path / "out" / "lenses" / "lens_a"
+    folder.mkdir(parents=True)
+    lock = folder / filenames.LENS_LOCK
+    lock.write_text("process 12 on node3, since long ago")
+    not_ours(lock)
+    lens = runner.Lens("lens_a", mock_survey["lenses"] / "lens_a")
+    config = runner.lens_config(runner.load_template(mock_survey["template"]), lens, tmp_path / "out")
+    row = runner.fit_lens("lens_a", config, str(folder))
+    assert row["status"] == "failed" and row["reason"].startswith(f"The lock file {lock} (owned by "), row
+    assert f"remove {lock} (or ask its owner to) and run the command again" in row["reason"], row
+    assert runner.read_row(folder / "row.json", "lens_a") == row
+    assert lock.read_text() == "process 12 on node3, since long ago" and runner.attempts(folder) == 0
+    assert sorted(p.name for p in folder.iterdir()) == sorted([filenames.LENS_LOCK, "row.json"])  # no fit's files
+
+
 def test_survey_in_which_every_lens_failed_exits_non_zero(tmp_path, mock_survey):
     """Some failures are normal (exit 0); none ok must not read as success to a batch script."""
     lenses = tmp_path / "lenses"

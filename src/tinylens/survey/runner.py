@@ -442,19 +442,27 @@ def fit_lens(lens_id: str, config: dict[str, Any], lens_out: str, truth_path: st
     (on a cluster the workers outlive their client) is waited for, and its row returned. A fit
     that finished but whose task did not write its row (its worker died; Dask runs the task
     again) is adopted, not made again, where it is this task's (:func:`adoptable_row`).
-    A user error in this lens's data or config gives a ``failed`` row. Any other error is
-    raised so that Dask retries the task; the lens's checkpoints (the sampler's and the pipeline
-    stages') are removed first, in case they are what broke (a fit killed while writing one), so
-    the retry starts afresh. The true values in ``truth_path`` (a simulated lens's ``truth.json``),
-    if there is such a file, are marked on the corner plot; one that cannot be used (unreadable,
-    no free parameter named) is a DataWarning in the row, and the lens is fitted without it.
+    A user error in this lens's data or config gives a ``failed`` row, as does a lock of its
+    folder that cannot be taken (a folder named as the lock file, another user's lock file: the
+    fit is not started, nor retried). Any other error is raised so that Dask retries the task;
+    the lens's checkpoints (the sampler's and the pipeline stages') are removed first, in case
+    they are what broke (a fit killed while writing one), so the retry starts afresh. The true
+    values in ``truth_path`` (a simulated lens's ``truth.json``), if there is such a file, are
+    marked on the corner plot; one that cannot be used (unreadable, no free parameter named) is a
+    DataWarning in the row, and the lens is fitted without it.
     """
     import tinylens
     from tinylens.compilation import release_compiled
     from tinylens.results.tables import remove_unfinished, write_json
 
     folder = Path(lens_out)
-    with lens_lock(folder):
+    with contextlib.ExitStack() as locked:
+        try:
+            locked.enter_context(lens_lock(folder))
+        except TinyLensError as exc:  # e.g. a folder named .lock: this lens's failure, which a retry would not mend
+            row = failed_row(lens_id, describe_exception(exc))
+            write_row(folder, row)
+            return row
         remove_unfinished(folder / filenames.ROW, folder / filenames.INPUTS)  # a killed worker's, if any
         previous = read_row(folder / filenames.ROW, lens_id)
         if previous is not None and previous.get("status") == "ok" and is_done(previous, folder):
