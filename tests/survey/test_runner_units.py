@@ -1110,6 +1110,7 @@ def test_a_folder_named_as_the_survey_lock_is_named_not_warned_as_no_locks(tmp_p
     assert not client.called and sorted(p.name for p in out.iterdir()) == [runner.SURVEY_LOCK_FILE]
 
 
+@pytest.mark.slow
 def test_a_folder_named_as_a_lens_lock_fails_that_lens_and_the_survey_fits_the_others(tmp_path, mock_survey):
     """A folder named .lock in one lens's output folder: folder_lock's OutputError escaped the
     Dask task, which was run three times (its retries), each logging 'Compute Failed' with a
