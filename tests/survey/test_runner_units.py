@@ -28,7 +28,7 @@ from typer.testing import CliRunner
 
 from tinylens import filenames
 from tinylens.cli.main import app
-from tinylens.errors import DataWarning, TinyLensError
+from tinylens.errors import DataWarning, OutputError, TinyLensError
 from tinylens.survey import runner
 
 RESULT = {
@@ -1156,7 +1156,11 @@ def test_another_users_lens_lock_fails_that_lens_without_a_fit(tmp_path, mock_su
     config = runner.lens_config(runner.load_template(mock_survey["template"]), lens, tmp_path / "out")
     row = runner.fit_lens("lens_a", config, str(folder))
     assert row["status"] == "failed" and row["reason"].startswith(f"The lock file {lock} (owned by "), row
-    assert f"remove {lock} (or ask its owner to) and run the command again" in row["reason"], row
+    with pytest.raises(OutputError) as refused, runner.lens_lock(folder):
+        pass
+    assert "(or ask its owner to) and run the command again" in str(refused.value)
+    # the lock's own message, on one line (cut at MAX_REASON: it names the path three times)
+    assert row["reason"] == runner.describe_exception(refused.value), row
     assert runner.read_row(folder / "row.json", "lens_a") == row
     assert lock.read_text() == "process 12 on node3, since long ago" and runner.attempts(folder) == 0
     assert sorted(p.name for p in folder.iterdir()) == sorted([filenames.LENS_LOCK, "row.json"])  # no fit's files
