@@ -1703,7 +1703,7 @@ def _task_row(future: Any, lens: Lens, out: Path, client: Any = None, local: boo
     reason says so when they ran out of memory), or ``None`` for a task the cluster dropped
     (cancelled: the scheduler went away), which stays to be fitted by the next run."""
     if future.status == "finished":
-        return future.result()
+        return _finished_value(future, lens, out)
     if future.status != "error":
         return None
     exc = future.exception()
@@ -1714,11 +1714,21 @@ def _task_row(future: Any, lens: Lens, out: Path, client: Any = None, local: boo
     return row
 
 
-def _refusal(future: Any) -> dict[str, Any] | None:
+def _finished_value(future: Any, lens: Lens, out: Path) -> Any:
+    """What a finished task returned, fetched from the cluster; when the scheduler stops answering
+    before it is fetched (a task that ended just as it was stopped), the row the task's worker wrote
+    for ``lens`` (in ``out``), or ``None`` where there is none: the lens stays to be fitted."""
+    try:
+        return future.result()
+    except OSError:  # distributed's CommClosedError, or a connection refused or timed out
+        return read_row(lens.output(out) / filenames.ROW, lens.lens_id)
+
+
+def _refusal(future: Any, lens: Lens, out: Path) -> dict[str, Any] | None:
     """What a finished task returned when its worker refused its lens (:data:`checked_task`), else ``None``."""
     if future.status != "finished":
         return None
-    row = future.result()
+    row = _finished_value(future, lens, out)
     return row if isinstance(row, dict) and row.get("status") == REFUSED else None
 
 
@@ -2082,7 +2092,7 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
                     future.release()
                     submit(lens)
                     continue
-                refusal = _refusal(future)
+                refusal = _refusal(future, lens, out)
                 if refusal is not None:  # not fitted: given to another worker, or left for the next run
                     lines.settle(future.key, resubmitted=True)
                     future.release()
