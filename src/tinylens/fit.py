@@ -21,7 +21,7 @@ import os
 import time
 import warnings
 
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from importlib import metadata
@@ -769,7 +769,7 @@ def remove_replaced(out: Path, paths: Iterable[Path]) -> None:
     """Delete ``paths``, the earlier fit's files in ``out`` (:func:`replaced_files`); those the
     system refuses to delete (someone else's in a folder with the sticky bit) are left, with a
     DataWarning naming them: an earlier fit's leftovers must not stop the new fit."""
-    from tinylens.errors import DataWarning, listed
+    from tinylens.errors import DataWarning
 
     kept = []
     for path in paths:
@@ -778,9 +778,19 @@ def remove_replaced(out: Path, paths: Iterable[Path]) -> None:
         except OSError as exc:
             kept.append(f"{path.name} ({exc.strerror or type(exc).__name__})")
     if kept:
-        warnings.warn(f"{len(kept)} file(s) of the earlier fit in {out} cannot be deleted, and are left beside this "
-                      f"fit's results, which do not name them: {listed(kept)}. Delete them (or ask their owner to).",
-                      DataWarning, stacklevel=outside_stacklevel())
+        warnings.warn(undeleted_text(out, kept), DataWarning, stacklevel=outside_stacklevel())
+
+
+def undeleted_text(out: Path, kept: Sequence[str]) -> str:
+    """What :func:`remove_replaced` says of the earlier fit's files in ``out`` that it cannot
+    delete (``kept``: each name with the system's reason), for one file or for several."""
+    from tinylens.errors import counted, listed
+
+    one = len(kept) == 1
+    return (f"{counted(len(kept), 'file')} of the earlier fit in {out} cannot be deleted, and "
+            f"{'is' if one else 'are'} left beside this fit's results, which do not name "
+            f"{'it' if one else 'them'}: {listed(kept)}. Delete {'it' if one else 'them'} (or ask "
+            f"{'its' if one else 'their'} owner to).")
 
 
 def _same_file(a: Path, b: Path) -> bool:

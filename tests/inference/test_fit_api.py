@@ -398,11 +398,24 @@ def test_an_earlier_fits_file_the_system_will_not_delete_is_left_with_a_warning_
     with pytest.warns(tinylens.errors.DataWarning) as caught:
         second = tinylens.fit(path, progress=False)
     [message] = [str(w.message) for w in caught if "earlier fit" in str(w.message)]
-    assert message == (f"1 file(s) of the earlier fit in {out} cannot be deleted, and are left beside this fit's "
-                       "results, which do not name them: result_samples.csv (Operation not permitted). Delete them "
-                       "(or ask their owner to).")
+    assert message == (f"1 file of the earlier fit in {out} cannot be deleted, and is left beside this fit's "
+                       "results, which do not name it: result_samples.csv (Operation not permitted). Delete it "
+                       "(or ask its owner to).")
     assert sorted(p.name for p in out.iterdir()) == ["result.json", "result_samples.csv", "samples.csv", "summary.csv"]
     assert json.loads((out / "result.json").read_text())["files"] == second.files
+
+
+def test_the_warning_of_earlier_files_left_reads_right_for_one_file_and_for_several(tmp_path):
+    """It said '1 file(s) ... are left ... which do not name them'; it now says '1 file ... is left
+    ... name it. Delete it (or ask its owner to)' and '2 files ... are left ... Delete them'."""
+    from tinylens.fit import undeleted_text
+
+    assert undeleted_text(tmp_path, ["a.csv (Permission denied)"]) == (
+        f"1 file of the earlier fit in {tmp_path} cannot be deleted, and is left beside this fit's results, which "
+        "do not name it: a.csv (Permission denied). Delete it (or ask its owner to).")
+    assert undeleted_text(tmp_path, ["a.csv (Permission denied)", "b.png (Permission denied)"]) == (
+        f"2 files of the earlier fit in {tmp_path} cannot be deleted, and are left beside this fit's results, which "
+        "do not name them: a.csv (Permission denied), b.png (Permission denied). Delete them (or ask their owner to).")
 
 
 def test_only_files_tinylens_wrote_are_taken_for_an_earlier_fits_to_remove(tmp_path):
