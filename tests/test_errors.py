@@ -1,6 +1,6 @@
 """tinylens.errors.listed: long lists in messages are cut, and say how much was left out."""
 
-from tinylens.errors import counted, listed
+from tinylens.errors import counted, listed, plural
 
 
 def test_listed_shows_the_first_items_and_counts_the_rest():
@@ -31,3 +31,8 @@ def test_counted_writes_the_plural_and_formats_the_number_as_asked():
     thousands comma ('1,000 draws'); counted now takes the number's format."""
     assert counted(1, "draw") == "1 draw" and counted(0, "draw") == "0 draws"
     assert counted(1000, "draw", ",") == "1,000 draws" and counted(1, "draw", ",") == "1 draw"
+
+
+def test_plural_gives_the_noun_for_the_number_without_the_number():
+    assert plural(1, "row") == "row" and plural(0, "row") == "rows" and plural(3, "population option") == \
+        "population options"

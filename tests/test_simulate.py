@@ -421,6 +421,18 @@ def test_amplitudes_of_the_wrong_number_are_refused_counting_them_in_words(entry
     assert str(info.value) == message
 
 
+@pytest.mark.parametrize("components, message", [
+    ({"lens_mass_list": ["SIE"], "lens_lite_list": ["Sersic"]}, "unknown component list ['lens_lite_list']; use "),
+    ({"mass_list": ["SIE"], "light": ["Sersic"]}, "unknown component lists ['light', 'mass_list']; use "),
+])
+def test_unknown_component_lists_are_named_in_the_singular_or_the_plural(components, message):
+    """An unknown component list was refused as 'unknown component list(s) [...]'; one is now an
+    'unknown component list', several 'unknown component lists'."""
+    with pytest.raises(ConfigError) as info:
+        simulate_image(components, {}, (8, 8), PIX, gaussian_psf(0.15, PIX, 5))
+    assert str(info.value).startswith(message)
+
+
 @pytest.mark.parametrize("entry, truth, amplitudes, message", [
     ({"type": "MGE", "settings": {"n_gaus": 3}}, MGE_TRUTH, {"lens_light.0": [1.0] * 3},
      "lens_light_list[0]['settings']: unknown setting 'n_gaus'. Did you mean 'n_gauss' instead of 'n_gaus'? "

@@ -1,4 +1,4 @@
-"""Exceptions for mistakes in user input, and :func:`listed`, :func:`counted`, :func:`lens_count`,
+"""Exceptions for mistakes in user input, and :func:`listed`, :func:`counted`, :func:`plural`, :func:`lens_count`,
 :func:`did_you_mean`, :func:`windows_path_advice` and :func:`priors_and_data` for their messages.
 
 The CLI turns a :class:`TinyLensError` into a one-paragraph message and a non-zero exit
@@ -23,7 +23,13 @@ UNWRITABLE = DISK_FULL | {errno.EROFS}
 def counted(n: int, noun: str, spec: str = "") -> str:
     """``1 pixel``, ``0 pixels``, ``12 NaN or infinite pixels``: ``n`` (formatted by ``spec``:
     ``","`` gives ``1,000 draws``) and ``noun``, with an 's' unless ``n`` is 1."""
-    return f"{n:{spec}} {noun}" if n == 1 else f"{n:{spec}} {noun}s"
+    return f"{n:{spec}} {plural(n, noun)}"
+
+
+def plural(n: int, noun: str) -> str:
+    """``noun`` as said of ``n`` of it, without the number: ``row`` for 1, ``rows`` for 0 or 3
+    (``unknown option`` / ``unknown options``, where the items follow)."""
+    return noun if n == 1 else f"{noun}s"
 
 
 def lens_count(n: int) -> str:

@@ -42,7 +42,7 @@ import numpy as np
 from scipy import special
 
 from tinylens.config.model_spec import LISTS, Component, ModelSpec, Ref, unknown_setting
-from tinylens.errors import ConfigTypeError, ConfigValueError, counted
+from tinylens.errors import ConfigTypeError, ConfigValueError, counted, plural
 from tinylens.forward import blurred_columns, column_owner
 from tinylens.numerics.convolution import kernel_fft
 from tinylens.numerics.grid import point_grid, uniform_groups
@@ -67,7 +67,7 @@ def _components_mapping(config_or_components: Any) -> Mapping[str, Any]:
         raise ConfigTypeError("components must be a mapping such as {'lens_mass_list': ['SIE'], ...}")
     unknown = set(config_or_components) - {*LISTS, *(ln.removesuffix("_list") for ln in LISTS)}
     if unknown:
-        raise ConfigValueError(f"unknown component list(s) {sorted(unknown)}; use {', '.join(LISTS)}")
+        raise ConfigValueError(f"unknown {plural(len(unknown), 'component list')} {sorted(unknown)}; use {', '.join(LISTS)}")
     return config_or_components
 
 

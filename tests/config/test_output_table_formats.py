@@ -170,9 +170,12 @@ def test_a_true_false_column_with_missing_values_is_refused_as_fits_and_kept_mis
         write_table(tmp_path / "catalog.fits", frame)
     assert str(err.value) == (
         f"Table {tmp_path / 'catalog.fits'} cannot be written as FITS: its true/false column 'trusted' is missing in "
-        "row(s) 1 (counting from 0), which a FITS logical column cannot hold (it would read back as True or False); "
+        "row 1 (counting from 0), which a FITS logical column cannot hold (it would read back as True or False); "
         "name it .ecsv or .parquet, which keep a missing value missing.")
     assert list(tmp_path.iterdir()) == []
+    several = pd.DataFrame({"trusted": pd.array([None] * 7 + [True], dtype="boolean")})  # said 'row(s)' for any
+    with pytest.raises(ValueError, match=r"'trusted' is missing in rows 0, 1, 2, 3, 4 and 2 more \(counting from 0\)"):
+        write_table(tmp_path / "catalog.fits", several)
     read = Table.read(write_table(tmp_path / "catalog.ecsv", frame), format="ascii.ecsv")
     assert list(read["trusted"].mask) == [False, True, False] and read["trusted"][[0, 2]].tolist() == [True, False]
     whole = frame.assign(trusted=pd.array([True, True, False], dtype="boolean"))
@@ -193,7 +196,7 @@ def test_a_column_of_python_objects_is_refused_as_fits_naming_the_file_and_colum
     frame = pd.DataFrame({"lens_id": ["a", "b"], "converged": pd.Series([True, None], dtype=object)})
     with pytest.raises(ValueError) as err:
         write_table(tmp_path / "catalog.fits", frame)
-    assert str(err.value).startswith(where + "its true/false column 'converged' is missing in row(s) 1 (counting "
+    assert str(err.value).startswith(where + "its true/false column 'converged' is missing in row 1 (counting "
                                      "from 0), which a FITS logical column cannot hold"), err.value
     frame = pd.DataFrame({"lens_id": ["a", "b"], "note": pd.Series(values, dtype=object)})
     with pytest.raises(ValueError) as err:

@@ -286,7 +286,8 @@ def test_disc_fraction_out_of_range_is_refused(tmp_path, value):
         (["2", "{out}", "--set", "snr_range=5"], "snr_range must be a pair"),
         (["2", "{out}", "--set", "size=abc"], "size must be an integer"),
         (["2", "{out}", "--set", "snr_total_min=-1"], "snr_total_min must be >= 0"),
-        (["2", "{out}", "--set", "colour=red"], "unknown population option(s) ['colour']"),
+        (["2", "{out}", "--set", "colour=red"], "unknown population option ['colour']; known: "),  # was 'option(s)'
+        (["2", "{out}", "--set", "colour=red", "--set", "flavour=sweet"], "unknown population options ['colour', 'flavour']; known: "),
         # the known options were listed, 28 of them, and the one meant left to be found among them
         (["2", "{out}", "--set", "snr_rnge=[5,50]"], "Did you mean 'snr_range' instead of 'snr_rnge'?"),
         (["2", "{out}", "--set", "Theta_E_Range=[0.5,2]"], "Did you mean 'theta_E_range' instead of 'Theta_E_Range'?"),

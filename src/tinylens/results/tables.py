@@ -27,7 +27,7 @@ from typing import Any, Iterator
 import numpy as np
 import pandas as pd
 
-from tinylens.errors import OutputError
+from tinylens.errors import OutputError, plural
 from tinylens.results.table_formats import FORMAT_NAMES, table_format, table_name_problem
 
 #: Percentiles of the 68 % and 99.7 % (3 sigma) central intervals.
@@ -388,7 +388,7 @@ def fits_problem(frame: pd.DataFrame) -> str | None:
         if _missing_true_false(column):
             rows = np.flatnonzero(column.isna().to_numpy())
             shown = ", ".join(map(str, rows[:5])) + (f" and {len(rows) - 5} more" if len(rows) > 5 else "")
-            return (f"its true/false column {name!r} is missing in row(s) {shown} (counting from 0), which a FITS "
+            return (f"its true/false column {name!r} is missing in {plural(len(rows), 'row')} {shown} (counting from 0), which a FITS "
                     "logical column cannot hold (it would read back as True or False); name it .ecsv or "
                     ".parquet, which keep a missing value missing")
         if (problem := _object_problem(name, column)) is not None:

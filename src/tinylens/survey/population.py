@@ -83,7 +83,7 @@ import pandas as pd
 import yaml
 from scipy import optimize
 
-from tinylens.errors import DISK_FULL, ConfigError, ConfigWarning, OutputError, did_you_mean, listed
+from tinylens.errors import DISK_FULL, ConfigError, ConfigWarning, OutputError, did_you_mean, listed, plural
 from tinylens.inference.progress import PLAIN_EVERY_S, PlainLines, clock_time, draws_live
 from tinylens import lens_equation
 from tinylens.precision import get_precision
@@ -185,7 +185,7 @@ class PopulationOptions:
         known = sorted(f.name for f in dataclasses.fields(cls))
         unknown = sorted(set(options) - set(known))
         if unknown:
-            raise ConfigError(f"unknown population option(s) {unknown}; known: {', '.join(known)}."
+            raise ConfigError(f"unknown {plural(len(unknown), 'population option')} {unknown}; known: {', '.join(known)}."
                               f"{did_you_mean(unknown, known)}")
         defaults = cls()
         return cls(**{k: _coerce(k, v, getattr(defaults, k)) for k, v in options.items()})
