@@ -229,6 +229,25 @@ def test_shear_free_population_fits_an_sie_alone(tmp_path):
     assert not any(name.startswith("lens_mass.1") for name in problem.param_names)
 
 
+def test_lens_folders_not_in_the_population_are_named_for_one_and_for_several(populations, tmp_path):
+    """A population written again into its folder beside lens folders not its own warned of
+    '1 lens folder(s) not in this population (e.g. lens_00007); they are ...'; it now says '1 lens
+    folder ... (lens_00007); it is not listed' and, of several, '2 lens folders ... (e.g. ...)'."""
+    import shutil
+
+    from tinylens.survey.population import simulate_population, stale_text
+
+    pop = tmp_path / "pop"
+    shutil.copytree(populations["one"], pop)
+    (pop / "lens_00007").mkdir()
+    with pytest.warns(UserWarning) as caught:
+        simulate_population(1, pop, seed=SEED, **OPTIONS)
+    assert [str(w.message) for w in caught if "not in this population" in str(w.message)] == [
+        f"{pop} holds 1 lens folder not in this population (lens_00007); it is not listed in truth.csv"]
+    assert stale_text(pop, ["lens_00007", "lens_00008"]) == (
+        f"{pop} holds 2 lens folders not in this population (e.g. lens_00007); they are not listed in truth.csv")
+
+
 def test_bulge_and_disc_lenses(tmp_path):
     """``lens_disc_fraction_range``: a flatter exponential disc holding that share of the lens
     galaxy's flux; everything drawn before it is as in the population without a disc."""

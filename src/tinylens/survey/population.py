@@ -71,7 +71,7 @@ import shlex
 import shutil
 import time
 import warnings
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -595,6 +595,15 @@ def _stale_folders(outdir: Path, names: Iterable[str]) -> list[str]:
     return sorted(p.name for p in outdir.glob("lens_*") if p.is_dir() and p.name not in keep)
 
 
+def stale_text(outdir: Path, stale: Sequence[str]) -> str:
+    """What a population says of the lens folders ``stale`` in ``outdir`` that are not its own:
+    the one named, or an example of several."""
+    if len(stale) == 1:
+        return f"{outdir} holds 1 lens folder not in this population ({stale[0]}); it is not listed in truth.csv"
+    return (f"{outdir} holds {len(stale)} lens folders not in this population (e.g. {stale[0]}); they are not "
+            "listed in truth.csv")
+
+
 def simulate_population(
     n: int, outdir: str | Path, seed: int = 0, progress: bool = False, **options: Any
 ) -> pd.DataFrame:
@@ -736,8 +745,7 @@ def _simulate_into(outdir: Path, n: int, seed: int, opts: PopulationOptions, pro
     names = [lens_name(i, n) for i in range(n)]
     stale = _stale_folders(outdir, names)
     if stale:
-        warnings.warn(f"{outdir} holds {len(stale)} lens folder(s) not in this population (e.g. {stale[0]}); "
-                      "they are not listed in truth.csv", stacklevel=3)
+        warnings.warn(stale_text(outdir, stale), stacklevel=3)
     meta = {"seed": seed, "precision": settings["precision"], "observation": dataclasses.asdict(opts)}
     rows = []
     streams = np.random.SeedSequence(seed).spawn(n)
