@@ -397,8 +397,8 @@ def test_a_folder_that_cannot_be_looked_into_is_left_out_with_a_warning(tmp_path
 
         monkeypatch.setattr(Path, "stat", refused)
     try:
-        with pytest.warns(DataWarning, match=r"1 folder\(s\) in .*lenses cannot be looked into, and are left out: "
-                                              r"lost\+found \(Permission denied\)"):
+        with pytest.warns(DataWarning, match=r"1 folder in .*lenses cannot be looked into, and is left out: "
+                                              r"lost\+found \(Permission denied\)\. If it is a lens folder, make it"):
             found = runner.find_lenses(lenses)
     finally:
         closed.chmod(0o755)
@@ -880,6 +880,41 @@ def test_the_survey_messages_on_lenses_read_right_for_one_lens_and_for_many(tmp_
         f"{tmp_path / 'lenses'} (deleted, moved, or purged from a scratch disk?): lens_a, lens_b. The catalogue "
         f"leaves their rows out; their fits stay in {tmp_path / 'out' / 'lenses'}, and they come back into the "
         "catalogue once their lens folders are there again.")
+
+
+def test_the_survey_warnings_on_files_and_folders_read_right_for_one_and_for_several(tmp_path):
+    """Three survey warnings counted with '(s)' and a plural verb ('1 row.json file(s) ... hold
+    another lens's row ... They are not taken', '1 folder(s) ... are left out ... If they are lens
+    folders', '1 lens file(s) are there'); they now say '1 row.json file ... holds ... It is not
+    taken for this lens's result' and '2 row.json files ... hold ... They are', and so on."""
+    out = tmp_path / "out"
+    lenses = out / "lenses"
+    for folder, lens_id in (("b", "a"), ("c", "c")):
+        (lenses / folder).mkdir(parents=True)
+        runner.write_row(lenses / folder, runner.flat_row(lens_id, RESULT))
+    with pytest.warns(DataWarning) as caught:
+        runner.read_rows(out)
+    assert [" ".join(str(w.message).split()) for w in caught] == [
+        f"1 row.json file in {lenses} holds another lens's row (copied between lens folders?): b holds a. It is "
+        "not taken for this lens's result, which is fitted again."]
+    (lenses / "d").mkdir()
+    runner.write_row(lenses / "d", runner.flat_row("a", RESULT))
+    with pytest.warns(DataWarning) as caught:
+        runner.read_rows(out)
+    assert [" ".join(str(w.message).split()) for w in caught] == [
+        f"2 row.json files in {lenses} hold another lens's row (copied between lens folders?): b holds a, d holds "
+        "a. They are not taken for these lenses' results, which are fitted again."]
+    assert runner.closed_folders_text(tmp_path, ["x (Permission denied)", "y (Permission denied)"]) == (
+        f"2 folders in {tmp_path} cannot be looked into, and are left out: x (Permission denied), y (Permission "
+        "denied). If they are lens folders, make them readable (chmod) and run the survey again.")
+    assert runner.closed_folders_text(tmp_path, ["x (Permission denied)"]) == (
+        f"1 folder in {tmp_path} cannot be looked into, and is left out: x (Permission denied). If it is a lens "
+        "folder, make it readable (chmod) and run the survey again.")
+    one = "a (image.fits and image.fits.gz: image.fits is used)"
+    assert runner.several_names_text([one]) == f"1 lens file is there under several names: {one}. Delete the ones not meant."
+    assert runner.several_names_text([one, "b (psf.fits and PSF.FITS: psf.fits is used)"]) == (
+        f"2 lens files are there under several names: {one}, b (psf.fits and PSF.FITS: psf.fits is used). Delete "
+        "the ones not meant.")
 
 
 def test_survey_plan_recovers_only_a_result_a_run_would_take_its_row_from(tmp_path, mock_survey):
@@ -1413,7 +1448,7 @@ def test_a_lens_that_kills_its_worker_fails_alone(tmp_path, monkeypatch, capsys)
     assert len(seen.errors()) == 1 and "marked as failed because 1 workers died" in seen.errors()[0], seen.errors()
     assert runner.KilledWorkerLines.task_of(next(r for r in seen.records if r.levelno >= logging.ERROR)) in reason
     err = " ".join(capsys.readouterr().err.split())
-    assert "lens_next: the Dask worker(s) holding it died before its fit started" in err, err
+    assert "lens_next: the Dask worker holding it died before its fit started" in err, err  # 1 death allowed
     assert "it is fitted again (resubmission 1 of at most 3)" in err and "lens_kill:" not in err, err
     assert runner.SCHEDULER_LOGGER not in err  # the filter is gone with the survey
     assert not logging.getLogger(runner.SCHEDULER_LOGGER).filters
@@ -1490,9 +1525,12 @@ def test_the_scheduler_line_of_a_resubmitted_task_is_dropped_and_every_other_sho
         assert not scheduler.filters
         died("fit_lens-a")  # another survey's, later
         assert seen.errors()[5:] == [line("fit_lens-a")]
-    assert runner.resubmit_note("lens_x", 2, 1) == (
-        "lens_x: the Dask worker(s) holding it died while fitting it 2 times, at most as often as Dask allows, and "
+    assert runner.resubmit_note("lens_x", 2, 1, 4) == (  # said 'the Dask worker(s)' whatever their number
+        "lens_x: the 4 Dask workers holding it died while fitting it 2 times, at most as often as Dask allows, and "
         "Dask gave up on its task (KilledWorker); nothing is lost: it is fitted again (resubmission 1 of at most 3).")
+    assert runner.resubmit_note("lens_x", 0, 2, 1).startswith(
+        "lens_x: the Dask worker holding it died before its fit started, and Dask gave up on its task (KilledWorker); "
+        "nothing is lost: it is fitted again (resubmission 2 of at most 3).")
 
 
 def test_only_a_task_killed_while_its_lens_was_not_fitted_is_submitted_again():

@@ -239,8 +239,24 @@ def _warn_of_several(lenses: list[Lens]) -> None:
             if len(found) > 1:
                 several.append(f"{lens.lens_id} ({' and '.join(p.name for p in found)}: {found[0].name} is used)")
     if several:
-        warnings.warn(f"{len(several)} lens file(s) are there under several names: {listed(several)}. Delete "
-                      "the ones not meant.", DataWarning, stacklevel=3)
+        warnings.warn(several_names_text(several), DataWarning, stacklevel=3)
+
+
+def several_names_text(several: Sequence[str]) -> str:
+    """What :func:`_warn_of_several` says of the lens files ``several`` (each ``lens_id (a and b:
+    a is used)``) that are there under several names, for one file or for more."""
+    return (f"{counted(len(several), 'lens file')} {'is' if len(several) == 1 else 'are'} there under several "
+            f"names: {listed(several)}. Delete the ones not meant.")
+
+
+def closed_folders_text(root: Path, closed: Sequence[str]) -> str:
+    """What :func:`find_lenses` says of the folders ``closed`` in ``root`` (each ``name (reason)``)
+    that it cannot look into, for one folder or for more."""
+    if len(closed) == 1:
+        return (f"1 folder in {root} cannot be looked into, and is left out: {closed[0]}. If it is a lens folder, "
+                "make it readable (chmod) and run the survey again.")
+    return (f"{len(closed)} folders in {root} cannot be looked into, and are left out: {listed(closed)}. If they "
+            "are lens folders, make them readable (chmod) and run the survey again.")
 
 
 def is_lens_folder(path: Path) -> bool:
@@ -269,9 +285,7 @@ def find_lenses(lens_dir: str | Path) -> list[Lens]:
         except OSError as exc:  # one folder that cannot be read must not stop the survey of the others
             closed.append(f"{path.name} ({exc.strerror or type(exc).__name__})")
     if closed:
-        warnings.warn(f"{len(closed)} folder(s) in {root} cannot be looked into, and are left out: {listed(closed)}. "
-                      "If they are lens folders, make them readable (chmod) and run the survey again.",
-                      DataWarning, stacklevel=2)
+        warnings.warn(closed_folders_text(root, closed), DataWarning, stacklevel=2)
     if not lenses:
         held = held_names(root)
         itself = [p.name for n in names for p in present_files(root, n, held)]
@@ -564,11 +578,19 @@ def read_rows(out: str | Path) -> dict[str, dict[str, Any]]:
                 pass  # no readable result.json: the column stays empty
         rows[path.parent.name] = row
     if foreign:
-        warnings.warn(f"{len(foreign)} row.json file(s) in {Path(out) / LENSES_DIR} hold another lens's row (copied "
-                      f"between lens folders?): {listed([f'{k} holds {v}' for k, v in sorted(foreign.items())])}. "
-                      "They are not taken for these lenses' results, which are fitted again.", DataWarning,
-                      stacklevel=2)
+        warnings.warn(foreign_rows_text(Path(out) / LENSES_DIR, foreign), DataWarning, stacklevel=2)
     return rows
+
+
+def foreign_rows_text(folder: Path, foreign: Mapping[str, str]) -> str:
+    """What :func:`read_rows` says of the row.json files in ``folder`` that hold another lens's row
+    (``foreign``: the lens whose folder it is, and the lens of its row), for one file or for more."""
+    held = listed([f"{k} holds {v}" for k, v in sorted(foreign.items())])
+    if len(foreign) == 1:
+        return (f"1 row.json file in {folder} holds another lens's row (copied between lens folders?): {held}. It is "
+                "not taken for this lens's result, which is fitted again.")
+    return (f"{len(foreign)} row.json files in {folder} hold another lens's row (copied between lens folders?): "
+            f"{held}. They are not taken for these lenses' results, which are fitted again.")
 
 
 def is_done(row: Mapping[str, Any] | None, lens_out: Path, retry_failed: bool = False) -> bool:
@@ -1470,11 +1492,13 @@ def killed_worker_lines() -> Iterator[KilledWorkerLines]:
         lines.release()
 
 
-def resubmit_note(lens_id: str, fits: int, resubmission: int) -> str:
-    """What the survey says of a lens it submits again after Dask gave up on it (KilledWorker)."""
+def resubmit_note(lens_id: str, fits: int, resubmission: int, deaths: int) -> str:
+    """What the survey says of a lens it submits again after Dask gave up on it (KilledWorker)
+    when ``deaths`` workers holding it had died (the scheduler's allowed failures + 1)."""
     died = ("before its fit started" if fits == 0 else
             f"while fitting it {counted(fits, 'time')}, at most as often as Dask allows")
-    return (f"{lens_id}: the Dask worker(s) holding it died {died}, and Dask gave up on its task (KilledWorker); "
+    workers = "the Dask worker" if deaths == 1 else f"the {deaths} Dask workers"
+    return (f"{lens_id}: {workers} holding it died {died}, and Dask gave up on its task (KilledWorker); "
             f"nothing is lost: it is fitted again (resubmission {resubmission} of at most {RESUBMITS}).")
 
 
@@ -2088,7 +2112,8 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
                 if resubmitted.get(lens.lens_id, 0) < RESUBMITS and killed_while_waiting(future, fits, allowed):
                     resubmitted[lens.lens_id] = resubmitted.get(lens.lens_id, 0) + 1
                     lines.settle(future.key, resubmitted=True)  # said below instead of Dask's ERROR line
-                    bar.note(resubmit_note(lens.lens_id, fits, resubmitted[lens.lens_id]))
+                    deaths = future.exception().allowed_failures + 1
+                    bar.note(resubmit_note(lens.lens_id, fits, resubmitted[lens.lens_id], deaths))
                     future.release()
                     submit(lens)
                     continue
