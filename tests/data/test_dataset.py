@@ -193,6 +193,42 @@ def test_write_fits_image_round_trip(tmp_path):
 
 
 
+def test_write_fits_image_writes_through_the_shared_atomic_writer(tmp_path, monkeypatch):
+    """write_fits_image had its own temporary file (``.NAME.PID.HEX.tmp``) beside the shared
+    atomic writer, so a temporary that a killed process left was one that remove_unfinished and
+    remove_all_unfinished do not know; it now writes through write_atomic: its temporary is theirs,
+    the file gets the usual permissions, and a failed write leaves neither file nor temporary, and
+    an earlier file as it was, with the OutputError naming the file."""
+    from tinylens.errors import OutputError
+    from tinylens.results.tables import UNFINISHED_NAME
+
+    temporaries, write_bytes = [], Path.write_bytes
+
+    def recorded(self, data):
+        temporaries.append(self.name)
+        return write_bytes(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", recorded)
+    path = write_fits_image(tmp_path / "image.fits", np.ones((3, 3)))
+    assert len(temporaries) == 1 and UNFINISHED_NAME.fullmatch(temporaries[0]), temporaries
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["image.fits"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+
+    def full(self, data):
+        write_bytes(self, data[:100])
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(Path, "write_bytes", full)
+    for name in ("image.fits", "noise.fits"):  # over an earlier file, and new
+        with pytest.raises(OutputError) as info:
+            write_fits_image(tmp_path / name, np.zeros((2, 2)))
+        assert str(info.value) == f"Cannot write the FITS file {tmp_path / name}: {os.strerror(errno.ENOSPC)}."
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["image.fits"]
+    np.testing.assert_array_equal(read_fits_image(path), np.ones((3, 3)))
+
+
 def test_a_dataset_mask_written_as_its_docstring_says_reads_back_as_mask_path(tmp_path, files):
     """write_fits_image's docstring called a boolean array 'a mask' written 1 = True, so a
     dataset's mask (True = used) written as it is came back from mask_path inverted; written as

@@ -16,7 +16,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import uuid
 import warnings
 import zipfile
 import zlib
@@ -371,16 +370,15 @@ def write_fits_image(path: str | Path, array: np.ndarray, header: fits.Header | 
     back as ``mask_path``. Returns ``path``; raises :class:`OutputError` if the folder is missing
     or not writable.
     """
+    from tinylens.results.tables import write_atomic
+
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         # made in memory: astropy's writer says a full disk with no error number, the system's write as ENOSPC
-        tmp.write_bytes(fits_image_bytes(array, header))
-        os.replace(tmp, path)
+        data = fits_image_bytes(array, header)
+        write_atomic(path, lambda tmp: tmp.write_bytes(data))
     except OSError as exc:
         raise OutputError(f"Cannot write the FITS file {path}: {exc.strerror or exc}.") from None
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 
