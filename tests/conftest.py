@@ -65,6 +65,28 @@ def nan_sie(monkeypatch):
 
 
 @pytest.fixture
+def full_disk(monkeypatch):
+    """``install(writer, marker)``: ``Path.<writer>`` (``"write_text"`` or ``"write_bytes"``) of a
+    file whose name holds ``marker`` (a temporary's: ``".truth.unfinished-"``) fails as a write
+    that found the disk full does (ENOSPC, naming no file); every other file is written as before."""
+    import errno
+    import os
+    from pathlib import Path
+
+    def install(writer: str, marker: str) -> None:
+        real = getattr(Path, writer)
+
+        def full(self, *args, **kwargs):
+            if marker in self.name:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            return real(self, *args, **kwargs)
+
+        monkeypatch.setattr(Path, writer, full)
+
+    return install
+
+
+@pytest.fixture
 def not_ours(monkeypatch):
     """``install(path, code=errno.EACCES)``: opening ``path`` for writing fails with ``code``, as
     another user's file does (the tests run as root, whom permissions do not stop); reading it,

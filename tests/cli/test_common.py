@@ -250,23 +250,14 @@ def test_another_os_error_while_writing_keeps_its_traceback(tmp_path, monkeypatc
     assert run.exit_code == 1 and isinstance(run.exception, OSError) and run.exception.errno == errno.EINVAL
 
 
-def test_a_full_disk_while_a_report_is_written_names_the_file(tmp_path, monkeypatch):
+def test_a_full_disk_while_a_report_is_written_names_the_file(tmp_path, full_disk):
     """A write that finds the disk full names no file (the system says none): 'tinylens report'
     said 'A file cannot be written'; it now names the report's file it was writing."""
-    from pathlib import Path
-
     from typer.testing import CliRunner
 
     from tinylens.cli.main import app
 
-    real = Path.write_text
-
-    def full(self, *args, **kwargs):
-        if ".report_stats.unfinished-" in self.name:
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        return real(self, *args, **kwargs)
-
-    monkeypatch.setattr(Path, "write_text", full)
+    full_disk("write_text", ".report_stats.unfinished-")
     run = CliRunner().invoke(app, _report_inputs(tmp_path))
     said = " ".join(run.output.split())
     assert run.exit_code == 2, repr(run.exception)

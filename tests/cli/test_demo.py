@@ -447,22 +447,11 @@ def test_the_stale_outputs_warning_compares_the_files_written_with_those_the_fit
     assert sorted(p.name for p in (folder / "output").iterdir()) == ["model_results.png", "result.json"]
 
 
-def test_a_full_disk_while_the_demo_is_written_names_the_file(tmp_path, monkeypatch):
+def test_a_full_disk_while_the_demo_is_written_names_the_file(tmp_path, full_disk):
     """A write that found the disk full (an OSError naming no file) while the demo wrote its
     truth.json said 'A file cannot be written'; it now names that file, and the folder is left
     as it was (nothing half-written, no earlier file replaced)."""
-    import errno
-    import os
-    from pathlib import Path
-
-    real = Path.write_text
-
-    def full(self, *args, **kwargs):
-        if ".truth.unfinished-" in self.name:
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        return real(self, *args, **kwargs)
-
-    monkeypatch.setattr(Path, "write_text", full)
+    full_disk("write_text", ".truth.unfinished-")
     folder = tmp_path / "demo"
     result = CliRunner().invoke(app, ["demo", str(folder), "--no-fit"])
     said = " ".join(result.output.split())
