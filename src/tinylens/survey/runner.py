@@ -2112,7 +2112,7 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
                 if resubmitted.get(lens.lens_id, 0) < RESUBMITS and killed_while_waiting(future, fits, allowed):
                     resubmitted[lens.lens_id] = resubmitted.get(lens.lens_id, 0) + 1
                     lines.settle(future.key, resubmitted=True)  # said below instead of Dask's ERROR line
-                    deaths = future.exception().allowed_failures + 1
+                    deaths = allowed + 1  # Dask gives up after allowed + 1 deaths
                     bar.note(resubmit_note(lens.lens_id, fits, resubmitted[lens.lens_id], deaths))
                     future.release()
                     submit(lens)
