@@ -110,8 +110,9 @@ def read_result(folder: str | os.PathLike[str]) -> FitResult:
     ``output_dir`` is the folder given, absolute (``~`` expanded); ``truth`` is None.
 
     A folder that does not exist or holds no finished fit (no ``result.json``: a fit stopped or
-    still running, a survey's folder), a ``result.json`` of another program, and a table that is
-    missing or cannot be read raise :class:`OutputError`, naming the folder or file; a ``folder``
+    still running, a survey's folder), a ``result.json`` of another program or with a field of the
+    wrong kind (a number written as a text, edited by hand), and a table that is missing or cannot
+    be read raise :class:`OutputError`, naming the folder or file; a ``folder``
     that is no path (None, an empty text) raises :class:`ConfigError`. See
     :func:`tinylens.results.stored.read_result`.
 

@@ -165,3 +165,50 @@ def test_a_samples_table_holding_text_is_an_error_naming_the_column(fitted, tmp_
     with pytest.raises(OutputError, match=re.escape(f"{table}: the samples table's column {name} should hold numbers; "
                                                     f"its sample 3 (counting from 0) holds '{text}' (edited since")):
         tinylens.read_result(tmp_path)
+
+
+THETA_E = "lens_mass.0.theta_E"
+
+
+@pytest.mark.parametrize("key, value, fragment", [
+    ("n_likelihood_evals", "5120", 'its n_likelihood_evals should be a whole number; got "5120"'),
+    ("wall_time_s", "5.6", 'its wall_time_s should be a number of seconds; got "5.6"'),
+    ("max_log_likelihood", [1.0], "its max_log_likelihood should be a number, or null; got [1.0]"),
+    ("log_evidence", True, "its log_evidence should be a number, or null; got true"),
+    ("converged", "yes", 'its converged should be true or false; got "yes"'),
+    ("method", 5, "its method should be the search's name, a text (nautilus, dynesty, ...); got 5"),
+    ("param_names", [1, 2], "its param_names should be a list of the free parameters' names; got [1, 2]"),
+    ("median", [1.0], "its median should be a mapping of each free parameter to a number (or null); got [1.0]"),
+    ("median", {}, f"its median lacks {THETA_E}"),
+    (("median", THETA_E), "1.0", f'its median["{THETA_E}"] should be a number (or null); got "1.0"'),
+    (("interval_68", THETA_E), 1.0, f'its interval_68["{THETA_E}"] should be a pair [low, high] of numbers (or '
+                                    "nulls); got 1.0"),
+    (("interval_997", THETA_E), [0.9, "1.1"], f'its interval_997["{THETA_E}"] should be a pair'),
+    ("quality", [], "its quality should be a mapping (trusted, flags, checks, ...); got []"),
+    (("quality", "flags"), 5, "its quality.flags should be a list of the flags' names; got 5"),
+    ("derived", [], "its derived should be a mapping of each derived quantity to its median and intervals; got []"),
+    (("files", "corner"), 5, 'its files["corner"] should be a file name; got 5'),
+    ("config", "model_config.yaml", "its config should be the fit's config, a mapping"),
+    ("config_dir", 5, "its config_dir should be the folder of the fit's config (a path), or null; got 5"),
+    ("info", None, "its info should be a mapping of the sampler's and the pipeline's details; got null"),
+    ("total_time_s", "9", 'its total_time_s should be a number of seconds, or null; got "9"'),
+])
+def test_a_field_of_the_wrong_kind_is_an_error_naming_the_file_and_the_key(fitted, tmp_path, key, value, fragment):
+    """A result.json edited by hand, or written by another program, with a field of the wrong kind
+    (a number written as a text, a mapping as a list) read back without a word, and the FitResult
+    failed when shown (a notebook's repr) or used, with a TypeError or ValueError ("Cannot specify
+    ',' with 's'", "string indices must be integers") naming no file; it is an OutputError naming
+    the result.json, the key and the value."""
+    _, out = fitted
+    shutil.copytree(out, tmp_path, dirs_exist_ok=True)
+    record = tmp_path / "result.json"
+    stored = json.loads(record.read_text())
+    *parents, last = (key,) if isinstance(key, str) else key
+    parent = stored
+    for name in parents:
+        parent = parent[name]
+    parent[last] = value
+    record.write_text(json.dumps(stored))
+    with pytest.raises(OutputError) as err:
+        tinylens.read_result(tmp_path)
+    assert str(err.value).startswith(f"{record}: {fragment}"), str(err.value)

@@ -313,8 +313,8 @@ def read_result(folder: str | Path) -> FitResult:
     leaves out the samples of negligible weight (:data:`~tinylens.results.tables.MIN_RELATIVE_WEIGHT`),
     so the result holds those the table does; ``truth``, not written, is None; the numbers of
     :data:`NUMBER_FIELDS` written as null (not finite) are NaN again (other nulls stay None). A
-    folder that is missing or holds no finished fit, a result.json that cannot be read or is not
-    tinylens's, and a table that is missing or cannot be read are an
+    folder that is missing or holds no finished fit, a result.json that cannot be read, is not
+    tinylens's or holds a field of the wrong kind (:func:`check_record_types`), and a table that is missing or cannot be read are an
     :class:`~tinylens.errors.OutputError` naming the folder or file; a ``folder`` that is no path
     (None, an empty text) is a :class:`~tinylens.errors.ConfigError`."""
     from dataclasses import MISSING, fields
@@ -332,9 +332,7 @@ def read_result(folder: str | Path) -> FitResult:
     if missing:
         raise OutputError(f"{record}: it lacks {listed(missing)}, which a finished fit's result.json holds (written by "
                           "another version of tinylens, or edited?)")
-    if not isinstance(stored["param_names"], list):
-        raise OutputError(f"{record}: its param_names should be a list of the free parameters' names; got "
-                          f"{json_text(stored['param_names'])} (edited?)")
+    check_record_types(stored, record)
     kept = {f.name for f in fields(FitResult)} - {*ARRAY_FIELDS, "summary", "truth", "output_dir", "param_names"}
     content = {key: value for key, value in stored.items() if key in kept}
     content.update({key: _nan_for_null(content[key]) for key in NUMBER_FIELDS})
@@ -350,6 +348,77 @@ def read_result(folder: str | Path) -> FitResult:
                      weights=_number_columns(table, samples, ["weight"])[:, 0],
                      log_likelihood=_number_columns(table, samples, ["log_likelihood"])[:, 0],
                      summary=_stored_table(folder, record, files, "summary"))
+
+
+def _is_json_number(value: Any) -> bool:
+    """Whether ``value`` (from JSON) is an int or float (not a bool, a text or null)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_texts(value: Any) -> bool:
+    """Whether ``value`` (from JSON) is a list of texts."""
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+#: What each field of a finished fit's ``result.json`` holds, as :func:`check_record_types` checks
+#: it: a test of its value and what a message says it should be.
+RECORD_TYPES: dict[str, tuple[Any, str]] = {
+    "method": (lambda v: isinstance(v, str), "the search's name, a text (nautilus, dynesty, ...)"),
+    "param_names": (_is_texts, "a list of the free parameters' names"),
+    "max_log_likelihood": (lambda v: v is None or _is_json_number(v), "a number, or null"),
+    "log_evidence": (lambda v: v is None or _is_json_number(v), "a number, or null"),
+    "n_likelihood_evals": (lambda v: isinstance(v, int) and not isinstance(v, bool), "a whole number"),
+    "wall_time_s": (_is_json_number, "a number of seconds"),
+    "total_time_s": (lambda v: v is None or _is_json_number(v), "a number of seconds, or null"),
+    "converged": (lambda v: isinstance(v, bool), "true or false"),
+    "derived": (lambda v: isinstance(v, dict), "a mapping of each derived quantity to its median and intervals"),
+    "quality": (lambda v: isinstance(v, dict), "a mapping (trusted, flags, checks, ...)"),
+    "versions": (lambda v: isinstance(v, dict), "a mapping of each package to its version"),
+    "config": (lambda v: isinstance(v, dict), "the fit's config, a mapping of its sections (dataset, ...)"),
+    "config_dir": (lambda v: v is None or isinstance(v, str), "the folder of the fit's config (a path), or null"),
+    "files": (lambda v: isinstance(v, dict), "a mapping of each table's and figure's role to its file name"),
+    "info": (lambda v: isinstance(v, dict), "a mapping of the sampler's and the pipeline's details"),
+}
+
+
+def check_record_types(stored: dict[str, Any], record: Path) -> None:
+    """An :class:`~tinylens.errors.OutputError` naming ``record`` (a finished fit's ``result.json``,
+    holding every field :func:`read_result` needs), the key and its value where a field of
+    ``stored`` is not of its kind (:data:`RECORD_TYPES`), where ``median``, ``max_likelihood``,
+    ``interval_68`` or ``interval_997`` lacks a free parameter or holds for one no number (or null)
+    or no pair of them, where an entry of ``derived`` is no mapping or one of ``files`` no file name,
+    or where ``quality``'s ``flags`` or ``critical`` is no list of texts: a
+    result.json edited by hand or written by another program, whose FitResult would otherwise fail
+    later, when shown or used, with a TypeError naming neither."""
+    def wrong(key: str, what: str, value: Any) -> OutputError:
+        return OutputError(f"{record}: its {key} should be {what}; got {json_text(value)} (edited?)")
+
+    for key, (test, what) in RECORD_TYPES.items():
+        if key in stored and not test(stored[key]):
+            raise wrong(key, what, stored[key])
+    for key, kind, what in (("derived", dict, "a mapping of its median and intervals"), ("files", str, "a file name")):
+        for entry, value in stored[key].items():
+            if not isinstance(value, kind):
+                raise wrong(f'{key}["{entry}"]', what, value)
+    names = stored["param_names"]
+    for key, pair in (("median", False), ("max_likelihood", False), ("interval_68", True), ("interval_997", True)):
+        what = "a pair [low, high] of numbers (or nulls)" if pair else "a number (or null)"
+        values = stored[key]
+        if not isinstance(values, dict):
+            raise wrong(key, f"a mapping of each free parameter to {what}", values)
+        absent = [name for name in names if name not in values]
+        if absent:
+            raise OutputError(f"{record}: its {key} lacks {listed(absent)}, free parameters of the fit (its "
+                              "param_names) (edited?)")
+        for name in names:
+            value = values[name]
+            items = value if pair and isinstance(value, list) and len(value) == 2 else None if pair else [value]
+            if items is None or not all(v is None or _is_json_number(v) for v in items):
+                raise wrong(f'{key}["{name}"]', what, value)
+    quality = stored["quality"]
+    for key in ("flags", "critical"):
+        if quality.get(key) is not None and not _is_texts(quality[key]):
+            raise wrong(f"quality.{key}", "a list of the flags' names", quality[key])
 
 
 def _number_columns(table: Path, frame: Any, columns: list[str]) -> np.ndarray:
