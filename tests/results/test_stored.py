@@ -433,19 +433,29 @@ NAMES = ("lens_mass.0.theta_E", "source_light.0.R_sersic")
     ('{"stages": {}}', "not a state of stages_only.py --states (it has no 'best')"),
     ('{"best": 3}', "its best should be a list of numbers, one for each free parameter; got 3"),
     ('{"best": null}', "its best should be a list of numbers, one for each free parameter; got null"),
-    ('{"best": ["a", "b"]}', 'its best should be a list of numbers, one for each free parameter; got ["a", "b"]'),
+    ('{"best": ["a", "b"]}', 'its best should give a finite number for each free parameter; got '
+                             'lens_mass.0.theta_E: "a", source_light.0.R_sersic: "b" (edited'),
+    ('{"best": ["1.0", 0.2]}', 'its best should give a finite number for each free parameter; got '
+                               'lens_mass.0.theta_E: "1.0" (edited'),
+    ('{"best": [1.0, NaN]}', "its best should give a finite number for each free parameter; got "
+                             "source_light.0.R_sersic: NaN (edited"),
+    ('{"best": [1.0, null]}', "got source_light.0.R_sersic: null (edited, or not finite when kept?)"),
+    ('{"best": [true, 0.2]}', "got lens_mass.0.theta_E: true (edited"),
+    ('{"best": [[1.0], [0.2]]}', "got lens_mass.0.theta_E: [1.0], source_light.0.R_sersic: [0.2] (edited"),
     ('{"best": [1.0, 0.2], "param_names": 5}', "its parameters are not those of the template"),
     ('{"best": [1.0], "param_names": ["lens_mass.0.theta_E", "source_light.0.R_sersic"]}',
      "its parameters are not those of the template"),
     ('{"best": [1.0, 0.2], "param_names": ["lens_mass.0.theta_E", "source_light.0.n_sersic"]}',
      "its parameters are not those of the template"),
-], ids=["missing", "not-json", "no-best", "best-a-number", "best-null", "best-text", "names-a-number",
-        "best-short", "other-names"])
+], ids=["missing", "not-json", "no-best", "best-a-number", "best-null", "best-text", "best-a-number-as-text",
+        "best-nan", "best-a-null", "best-a-boolean", "best-nested", "names-a-number", "best-short", "other-names"])
 def test_a_stage_state_that_is_not_one_is_an_output_error_naming_the_file(tmp_path, text, fragment):
     """load_stage_state (a state of examples/stages_only.py --states) raised a plain ValueError,
     which no caller catching tinylens's errors (TinyLensError) caught, and for a 'best' that is no
     list a TypeError ("len() of unsized object"), a traceback in recheck_peaks.py; each such file
-    is now an OutputError naming it and what is wrong, as load_stored's result.json is."""
+    is now an OutputError naming it and what is wrong, as load_stored's result.json is. A best
+    holding a number as a text ("1.0"), a boolean, null or NaN was taken as a number (null and NaN
+    as NaN, computed with in silence); each is refused, naming the file and the parameter."""
     from tinylens.results.stored import load_stage_state
 
     path = tmp_path / "J0000.json"

@@ -276,8 +276,9 @@ def mask_reading_unknown(folder: Path) -> bool:
 def load_stage_state(path: str | Path, param_names) -> tuple[dict[str, Any], np.ndarray]:
     """``(state, best)`` of a file of stages 1-3 (``examples/stages_only.py --states``), checked
     against ``param_names`` (older states keep no names, only their length); a file that is
-    missing, unreadable or not such a state (its ``best`` no list of numbers), or a mismatch, is an
-    :class:`~tinylens.errors.OutputError` naming the file."""
+    missing, unreadable or not such a state (its ``best`` no list), a mismatch, or a ``best`` that
+    gives a parameter no finite number (a text, a boolean, null or NaN) is an
+    :class:`~tinylens.errors.OutputError` naming the file (and the parameters)."""
     try:
         state = json.loads(Path(path).read_text())
     except FileNotFoundError:
@@ -286,18 +287,19 @@ def load_stage_state(path: str | Path, param_names) -> tuple[dict[str, Any], np.
         raise OutputError(f"{path}: not a readable state of stages_only.py ({type(err).__name__}: {err})") from None
     if not isinstance(state, dict) or "best" not in state:
         raise OutputError(f"{path}: not a state of stages_only.py --states (it has no 'best')")
-    try:
-        best = np.asarray(state["best"], float)
-    except (TypeError, ValueError):
-        best = None
-    if best is None or best.ndim != 1:
+    best = state["best"]
+    if not isinstance(best, list):
         raise OutputError(f"{path}: its best should be a list of numbers, one for each free parameter; got "
-                          f"{json_text(state['best'])} (not a state of stages_only.py --states?)")
+                          f"{json_text(best)} (not a state of stages_only.py --states?)")
     names = state.get("param_names") or [None] * len(best)
     if not isinstance(names, list) or len(names) != len(param_names) or len(best) != len(param_names) \
             or any(n not in (None, m) for n, m in zip(names, param_names)):
         raise OutputError(f"{path}: its parameters are not those of the template")
-    return state, best
+    bad = [f"{name}: {json_text(value)}" for name, value in zip(param_names, best) if not _finite_number(value)]
+    if bad:
+        raise OutputError(f"{path}: its best should give a finite number for each free parameter; got "
+                          f"{', '.join(bad)} (edited, or not finite when kept?)")
+    return state, np.array(best, float)
 
 
 #: The fields of a :class:`~tinylens.fit.FitResult` by parameter (or derived quantity) whose
