@@ -263,3 +263,42 @@ def test_a_full_disk_while_a_report_is_written_names_the_file(tmp_path, full_dis
     assert run.exit_code == 2, repr(run.exception)
     assert f"Error: {tmp_path / 'rep' / 'report_stats.json'} cannot be written (No space left on device" in said, said
     assert not (tmp_path / "rep" / "report_stats.json").exists()
+
+
+def test_a_path_this_user_may_not_write_is_said_with_what_to_do(tmp_path, monkeypatch):
+    """A PermissionError that reached the command line (a folder of another user's, a file made
+    read-only) was said as 'Error: PATH: Permission denied.' and no more; it now says that this
+    user may not open or change the path, to check its and its folder's permissions (the ls
+    command to do it) and, for a command that writes, to choose another output folder, by the
+    argument that command takes. Exit 2, no traceback. The refusal is a patched write, as the
+    tests may run as root, whom permissions do not stop."""
+    import shlex
+
+    from typer.testing import CliRunner
+
+    from tinylens.cli.common import EXIT_USER_ERROR
+    from tinylens.cli.main import app
+    from tinylens.results import tables
+
+    def refused(path, content):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+
+    monkeypatch.setattr(tables, "write_json", refused)
+    run = CliRunner().invoke(app, _report_inputs(tmp_path))
+    said = " ".join(run.output.split())
+    assert run.exit_code == EXIT_USER_ERROR and isinstance(run.exception, SystemExit), repr(run.exception)
+    assert "Traceback" not in said, said
+    refused_path = said.removeprefix("Error: ").partition(f": {os.strerror(errno.EACCES)}: ")[0]
+    assert refused_path.startswith(str(tmp_path / "rep")), said
+    ls = shlex.join(["ls", "-ld", refused_path, os.path.dirname(refused_path)])
+    assert said == (f"Error: {refused_path}: {os.strerror(errno.EACCES)}: this user may not open or change it. Check "
+                    f"the permissions of it and of its folder ({ls}), or ask their owner to change them; where it is "
+                    "an output, choose another --out, a folder of your own."), said
+    from tinylens.cli.common import permission_text
+
+    denied = PermissionError(errno.EACCES, os.strerror(errno.EACCES), "/data/lens 1/out")
+    assert permission_text(denied, "simulate-population").endswith("choose another OUTDIR, a folder of your own.")
+    assert permission_text(denied, "validate").endswith(
+        "(ls -ld '/data/lens 1/out' '/data/lens 1'), or ask their owner to change them.")
+    assert permission_text(PermissionError(errno.EPERM, "Operation not permitted"), "fit").startswith(
+        "Operation not permitted: this user may not open or change a file or folder the command needs.")

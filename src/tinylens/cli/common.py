@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
+import os
 import shlex
 import sys
 import threading
@@ -70,8 +71,36 @@ def one_paragraph(text: str) -> str:
     return " ".join(str(text).split())
 
 
-def describe_user_error(exc: BaseException) -> str:
-    """The user-facing text of an error in :data:`USER_ERRORS`."""
+#: The argument that chooses where each command writes, by command: what a user refused a path
+#: (:func:`permission_text`) may change to write elsewhere.
+OUTPUT_ARGUMENTS = {"fit": "--out", "survey": "--out", "report": "--out", "simulate-population": "OUTDIR",
+                    "demo": "FOLDER"}
+
+
+def permission_text(exc: PermissionError, command: str | None = None) -> str:
+    """What the command line says of a PermissionError ``exc`` (EACCES, EPERM) that reaches it: the
+    path it names, that this user may not open or change it, and what to do: check the permissions
+    of the path and its folder, or, for the ``command`` that writes there, choose another output
+    folder (:data:`OUTPUT_ARGUMENTS`)."""
+    reason = exc.strerror or type(exc).__name__
+    if exc.filename is None:
+        where = f"{reason}: this user may not open or change a file or folder the command needs. Check the "
+        check = "permissions of its input files and output folder, or ask their owner to change them"
+    else:
+        path = Path(os.fsdecode(exc.filename))
+        where = f"{path}: {reason}: this user may not open or change it. Check the "
+        check = (f"permissions of it and of its folder ({shlex.join(['ls', '-ld', str(path), str(path.parent)])}), "
+                 "or ask their owner to change them")
+    option = OUTPUT_ARGUMENTS.get(command or "")
+    other = f"; where it is an output, choose another {option}, a folder of your own" if option else ""
+    return f"{where}{check}{other}."
+
+
+def describe_user_error(exc: BaseException, command: str | None = None) -> str:
+    """The user-facing text of an error in :data:`USER_ERRORS` that ``command`` raised (a
+    PermissionError: :func:`permission_text`)."""
+    if isinstance(exc, PermissionError):
+        return permission_text(exc, command)
     if isinstance(exc, OSError) and not isinstance(exc, TinyLensError) and exc.filename is not None:
         reason = exc.strerror or type(exc).__name__
         return f"{exc.filename}: {reason}."
@@ -307,7 +336,7 @@ class TinyLensGroup(TyperGroup):
             with UnswallowedInterrupt(), term:  # Ctrl-C inside JAX's garbage-collector callback was only printed
                 return super().invoke(ctx)
         except USER_ERRORS as exc:
-            print_error(describe_user_error(exc))
+            print_error(describe_user_error(exc, ctx.invoked_subcommand))
             raise typer.Exit(EXIT_USER_ERROR) from None
         except KeyboardInterrupt as exc:
             interrupted(ctx, exc, term.terminated)
