@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import types
 import typing
 import unicodedata
@@ -120,6 +121,10 @@ def read_text(path: Path) -> str:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise ConfigError(f"Config file {path} is not a UTF-8 text file; is it really the YAML configuration?") from None
+    except PermissionError as exc:
+        ls, chmod = shlex.join(["ls", "-l", str(path)]), shlex.join(["chmod", "a+r", str(path)])
+        raise ConfigError(f"Config file {path} cannot be read: {exc.strerror or exc}: this user may not read it. Check "
+                          f"its permissions ({ls}), and make it readable ({chmod}) or ask its owner to.") from None
     except OSError as exc:
         raise ConfigError(f"Config file {path} cannot be read: {exc.strerror or exc}.") from None
 
