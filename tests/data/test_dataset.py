@@ -1266,3 +1266,30 @@ def test_a_mask_file_that_inverting_cannot_help_says_what_can(tmp_path, files, n
     assert "check that this is the mask's file and image" in text and "[EXTNAME] or [index]" in text, text
     held = "NaN in every pixel" if name == "nan" else "no 0 and no 1"
     assert held in text, text
+
+
+def test_a_fits_file_this_user_may_not_write_says_what_to_do(tmp_path, monkeypatch):
+    """tinylens.data.write_fits_image into a folder this user may not write (another user's) was
+    'Cannot write the FITS file PATH: Permission denied.' with no word of what to do; it now names
+    the folder, how to see its permissions (ls -ld, the path quoted) and to write the file to a
+    folder of one's own; nothing is left there. The refusal is a patched write, as the tests may
+    run as root, whom permissions do not stop."""
+    import shlex
+
+    from tinylens.data.fits_io import write_fits_image
+    from tinylens.errors import OutputError
+
+    folder = tmp_path / "their lens"
+    folder.mkdir()
+
+    def refused(self, *args, **kwargs):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(self))
+
+    monkeypatch.setattr(Path, "write_bytes", refused)
+    with pytest.raises(OutputError) as err:
+        write_fits_image(folder / "mask.fits", np.zeros((4, 4), bool))
+    assert str(err.value) == (f"Cannot write the FITS file {folder / 'mask.fits'}: {os.strerror(errno.EACCES)}: this "
+                              f"user may not write in {folder}. Check its permissions "
+                              f"({shlex.join(['ls', '-ld', str(folder)])}), or write the file to a folder of your "
+                              "own."), str(err.value)
+    assert not list(folder.iterdir())

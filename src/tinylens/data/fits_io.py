@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import shlex
 import warnings
 import zipfile
 import zlib
@@ -377,6 +378,11 @@ def write_fits_image(path: str | Path, array: np.ndarray, header: fits.Header | 
         # made in memory: astropy's writer says a full disk with no error number, the system's write as ENOSPC
         data = fits_image_bytes(array, header)
         write_atomic(path, lambda tmp: tmp.write_bytes(data))
+    except PermissionError as exc:
+        ls = shlex.join(["ls", "-ld", str(path.parent)])
+        raise OutputError(f"Cannot write the FITS file {path}: {exc.strerror or exc}: this user may not write in "
+                          f"{path.parent}. Check its permissions ({ls}), or write the file to a folder of your "
+                          "own.") from None
     except OSError as exc:
         raise OutputError(f"Cannot write the FITS file {path}: {exc.strerror or exc}.") from None
     return path
