@@ -621,7 +621,7 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
         busy = (f"Output folder {out} is being written by another tinylens fit{{holder}}; two fits in one folder "
                 "would overwrite each other's checkpoint and results. Wait for it to finish, or choose another "
                 "output.path in the config (or --output).")
-        with folder_lock(out, filenames.FIT_LOCK, busy=busy), disk_full_reported(out):
+        with disk_full_reported(out), folder_lock(out, filenames.FIT_LOCK, busy=busy):  # its text too
             kept_inputs = list(fit_inputs(problem, path).values())
             # before result.json, whose record names them until then
             remove_replaced(out, replaced_files(out, set(file_names(problem.config).values()), kept_inputs))

@@ -1015,6 +1015,33 @@ def test_fit_names_a_folder_where_its_lock_file_goes(tmp_path):
     assert sorted(p.name for p in lock.parent.iterdir()) == [filenames.FIT_LOCK]
 
 
+@pytest.mark.parametrize("code", ["ENOSPC", "EDQUOT", "EROFS"])
+def test_fit_on_a_disk_that_refuses_its_lock_files_text_is_an_output_error(tmp_path, monkeypatch, code):
+    """The lock file's text (who holds it) is the fit's first write after its empty files: on a
+    disk over quota, whose empty files still fit, it raised the OSError itself from tinylens.fit,
+    folder_lock being entered outside disk_full_reported. It is now the OutputError of any other
+    write of the fit that the disk refuses, nothing sampled, no lock file left."""
+    import errno
+
+    import tinylens
+    from tinylens.errors import OutputError
+
+    number = getattr(errno, code, errno.ENOSPC)
+    path = write_case(tmp_path)
+    out = tmp_path / "output"
+
+    def refused(fd, data, offset):
+        raise OSError(number, os.strerror(number))
+
+    monkeypatch.setattr(os, "pwrite", refused)
+    with pytest.raises(OutputError) as raised:
+        tinylens.fit(path, progress=False)
+    said = " ".join(str(raised.value).split())
+    assert said.startswith(f"Output folder {out}: ") and os.strerror(number) in said, said
+    assert ("read-only" in said) if number == errno.EROFS else ("your quota on it, is full" in said), said
+    assert sorted(p.name for p in out.iterdir()) == []
+
+
 def test_a_data_path_in_the_home_of_no_known_user_is_named(tmp_path):
     """dataset.data_path '~tl_no_such_user/image.fits' ended 'tinylens validate' in a traceback
     (RuntimeError: Could not determine home directory); it is now a user error naming the path."""
