@@ -169,3 +169,82 @@ def test_refuse_if_held_raises_what_the_lock_would_and_writes_nothing(tmp_path):
     with folder_lock(tmp_path, ".x.lock"):
         with pytest.raises(OutputError, match=rf"^folder in use \(process {os.getpid()} on .+\); try later$"):
             refuse_if_held(tmp_path, ".x.lock", BUSY)
+
+
+def _flock_failing(monkeypatch, code: int) -> None:
+    """``fcntl.flock`` fails with ``code`` on every file, as on a file system that answers so."""
+    import fcntl
+
+    def failing(fd, operation):
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(fcntl, "flock", failing)
+
+
+@pytest.mark.parametrize("code", ["ENOLCK", "EOPNOTSUPP", "ENOSYS"])
+def test_a_file_system_without_locks_runs_the_block_unlocked(tmp_path, monkeypatch, code):
+    """NFS without its lock daemon (ENOLCK), Lustre mounted without flock (ENOSYS), others
+    (EOPNOTSUPP): the block runs, told it is unlocked, and no empty lock file is left."""
+    _flock_failing(monkeypatch, getattr(errno, code))
+    with folder_lock(tmp_path, ".x.lock", busy=BUSY) as locked:
+        assert locked is False
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("code", ["EIO", "EBADF", "EINVAL"])
+def test_another_flock_error_is_named_not_taken_for_a_lack_of_locks(tmp_path, monkeypatch, code):
+    """A flock error other than 'held' and 'no locks here' (a failing disk: EIO) was taken for a
+    file system without locks: the block ran unlocked, and the survey warned that the disk has no
+    locks. It is now an OutputError naming the lock file and the error; the block does not run."""
+    number = getattr(errno, code)
+    _flock_failing(monkeypatch, number)
+    ran = []
+    with pytest.raises(OutputError) as caught:
+        with folder_lock(tmp_path, ".x.lock", busy=BUSY):
+            ran.append(True)
+    assert str(caught.value) == (f"The lock file {tmp_path / '.x.lock'} cannot be locked ({os.strerror(number)}, "
+                                 f"{code}), so tinylens cannot make sure that no other process writes {tmp_path} at "
+                                 "the same time. Check that the folder and its disk can be written, and run the "
+                                 "command again.")
+    assert ran == [] and list(tmp_path.iterdir()) == []  # the empty file it made, removed
+
+
+def test_a_lock_file_that_cannot_be_opened_for_another_reason_is_named(tmp_path, monkeypatch):
+    """An error opening the lock file other than permission, a folder of its name or a disk that
+    refuses writes (here a folder that is gone, ENOENT; likewise EIO, EMFILE...) ran the block
+    unlocked, as on a file system without locks. It is now an OutputError naming the file and
+    the error; the block does not run."""
+    gone = tmp_path / "gone"
+    ran = []
+    with pytest.raises(OutputError) as caught:
+        with folder_lock(gone, ".x.lock", busy=BUSY):
+            ran.append(True)
+    assert str(caught.value).startswith(f"The lock file {gone / '.x.lock'} cannot be opened ("
+                                        f"{os.strerror(errno.ENOENT)}, ENOENT), so tinylens cannot make sure that "
+                                        f"no other process writes {gone} at the same time.")
+    assert ran == [] and not gone.exists()
+
+
+@pytest.mark.parametrize("code", ["ENOSPC", "EDQUOT", "EROFS"])
+def test_a_disk_that_refuses_the_lock_file_raises_its_oserror_naming_it(tmp_path, monkeypatch, code):
+    """A full disk, a full quota or a read-only disk where the lock file is made ran the block
+    unlocked, as on a file system without locks (the survey warned so). The disk's OSError is now
+    raised, naming the lock file, for the callers to report as a full or read-only disk
+    (tinylens.fit's disk_full_reported, the survey's unwritable_reported, the command line's
+    handler); the block does not run."""
+    number = getattr(errno, code, errno.ENOSPC)
+    path = tmp_path / ".x.lock"
+    real = os.open
+
+    def refused(file, flags, *args, **kwargs):
+        if str(file) == str(path):
+            raise OSError(number, os.strerror(number), str(file))
+        return real(file, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", refused)
+    ran = []
+    with pytest.raises(OSError) as caught:
+        with folder_lock(tmp_path, ".x.lock", busy=BUSY):
+            ran.append(True)
+    assert not isinstance(caught.value, OutputError)
+    assert caught.value.errno == number and caught.value.filename == str(path) and ran == []

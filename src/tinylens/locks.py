@@ -23,10 +23,14 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from tinylens.errors import OutputError
+from tinylens.errors import UNWRITABLE, OutputError
 
-#: ``flock`` errors that mean "another process holds it" (the rest: locks not supported here).
+#: ``flock`` errors that mean "another process holds it".
 _HELD = (errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES)
+#: ``flock`` errors that mean "this file system has no locks": NFS without its lock daemon
+#: (ENOLCK), Lustre mounted without ``flock`` (ENOSYS), others (EOPNOTSUPP). Any other error is
+#: an :class:`OutputError` naming the lock file (:func:`_unusable`).
+_NO_LOCKS = frozenset({errno.ENOLCK, errno.ENOSYS, errno.EOPNOTSUPP, getattr(errno, "ENOTSUP", errno.EOPNOTSUPP)})
 
 
 def holder_text(path: Path) -> str:
@@ -95,23 +99,48 @@ def _denied(folder: Path, path: Path, exc: OSError, busy: str) -> OutputError:
                        f"{folder}, remove {path} (or ask its owner to) and run the command again.")
 
 
+def _remove_if_empty(path: Path) -> None:
+    """Remove the lock file ``path`` if it is empty (made by :func:`_acquire`, then not locked)."""
+    with contextlib.suppress(OSError):
+        if path.is_file() and path.stat().st_size == 0:
+            path.unlink()
+
+
+def _unusable(path: Path, exc: OSError, doing: str) -> OutputError:
+    """The error for a lock file ``path`` that cannot be opened or locked (``doing``) for a reason
+    ``exc`` other than those :func:`_acquire` tells apart: it names the file and the error."""
+    code = errno.errorcode.get(exc.errno or 0, str(exc.errno))
+    return OutputError(f"The lock file {path} cannot be {doing} ({exc.strerror or os.strerror(exc.errno or 0)}, "
+                       f"{code}), so tinylens cannot make sure that no other process writes {path.parent} at the "
+                       "same time. Check that the folder and its disk can be written, and run the command again.")
+
+
 def _acquire(path: Path, wait: bool) -> tuple[str, int | None]:
     """Open ``path`` and ``flock`` it: ``("held", fd)``; ``("busy", None)`` where another process
-    holds it (and not ``wait``); ``("unsupported", None)`` where this file system has no locks.
-    A :class:`PermissionError` where this user may not open it (another user's lock file), an
-    :class:`IsADirectoryError` where it is a folder."""
+    holds it (and not ``wait``); ``("unsupported", None)`` where this file system has no locks
+    (:data:`_NO_LOCKS`). A :class:`PermissionError` where this user may not open it (another
+    user's lock file), an :class:`IsADirectoryError` where it is a folder, the OSError itself for
+    a disk that refuses writes (:data:`~tinylens.errors.UNWRITABLE`: full, over quota, read-only,
+    which callers report as such), an :class:`OutputError` naming it for any other error."""
     while True:
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         except (PermissionError, IsADirectoryError):
             raise
-        except OSError:  # not a file one can lock: do without
-            return "unsupported", None
+        except OSError as exc:
+            if exc.errno in UNWRITABLE:
+                raise
+            raise _unusable(path, exc, "opened") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except OSError as exc:
             os.close(fd)
-            return ("busy" if exc.errno in _HELD else "unsupported"), None  # e.g. ENOLCK on some NFS mounts
+            if exc.errno in _HELD:
+                return "busy", None
+            if exc.errno in _NO_LOCKS:
+                return "unsupported", None
+            _remove_if_empty(path)
+            raise _unusable(path, exc, "locked") from None
         try:
             same = os.stat(path).st_ino == os.fstat(fd).st_ino
         except FileNotFoundError:
@@ -128,8 +157,11 @@ def folder_lock(folder: Path, name: str, *, busy: str = "", wait: bool = False) 
     Where another process holds it, wait for it if ``wait``, else raise :class:`OutputError`
     with the message ``busy``, its ``{holder}`` replaced by who holds it (`` (process 12 on
     node3, since ...)``, or nothing where that is not known). A lock file this user may not
-    open (another user's), or a folder of its name, is an :class:`OutputError` naming it. On a
-    file system without ``flock`` the block runs unlocked (it gets False). The folder must exist.
+    open (another user's), or a folder of its name, is an :class:`OutputError` naming it, as is
+    any other error opening or locking it, but for a disk that refuses writes (full, over quota,
+    read-only: :data:`~tinylens.errors.UNWRITABLE`), whose OSError is raised for the caller to
+    report. On a file system without ``flock`` (:data:`_NO_LOCKS`) the block runs unlocked (it
+    gets False). The folder must exist.
     """
     path = Path(folder) / name
     try:
@@ -142,9 +174,7 @@ def folder_lock(folder: Path, name: str, *, busy: str = "", wait: bool = False) 
     if state == "busy":
         raise _busy(folder, holder_text(path), busy)
     if fd is None:  # no locks here: run unlocked, leaving no empty lock file behind
-        with contextlib.suppress(OSError):
-            if path.is_file() and path.stat().st_size == 0:
-                path.unlink()
+        _remove_if_empty(path)
         yield False
         return
     try:

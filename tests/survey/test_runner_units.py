@@ -1108,6 +1108,29 @@ def test_a_survey_on_a_disk_without_locks_says_a_second_one_would_not_be_refused
     assert "a second tinylens survey started on this --out while this one runs would not be refused" in told[0]
 
 
+def test_a_failing_flock_on_out_stops_the_survey_naming_its_lock_not_warned_as_no_locks(tmp_path, mock_survey):
+    """A flock error on --out other than 'held' and 'no locks here' (EIO: a failing disk) was taken
+    for a file system without locks: the survey warned 'does not support file locks' and ran
+    unlocked. It now stops before writing anything, naming the lock file and the error; the --out
+    it made is removed."""
+    import errno
+    import fcntl
+
+    def failing(fd, operation):
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    out = tmp_path / "out"
+    with mock.patch.object(runner, "check_template"), mock.patch.object(runner, "dask_client") as client, \
+            mock.patch.object(fcntl, "flock", failing), warnings.catch_warnings(record=True) as caught, \
+            pytest.raises(OutputError) as raised:
+        warnings.simplefilter("always")
+        runner.run_survey(mock_survey["lenses"], mock_survey["template"], out, progress=False)
+    told = " ".join(str(raised.value).split())
+    assert told.startswith(f"The lock file {out / runner.SURVEY_LOCK_FILE} cannot be locked ({os.strerror(errno.EIO)}, "
+                           "EIO)"), told
+    assert not [w for w in caught if w.category is DataWarning] and not client.called and not out.exists()
+
+
 def test_another_users_survey_lock_left_in_out_is_named_not_warned_as_no_locks(tmp_path, mock_survey, not_ours):
     """A .survey.lock of another user's killed survey in a shared --out, which this user may not
     open, was taken for a disk without locks: the survey warned 'does not support file locks' and
