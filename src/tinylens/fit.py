@@ -521,6 +521,24 @@ def folder_on_interrupt(folder: Path) -> contextlib.AbstractContextManager[None]
     return marked_on_interrupt(INTERRUPTED_FOLDER_ATTR, folder)
 
 
+#: The start of :func:`warn_unlocked`'s message, as a ``warnings`` filter matches it (a survey,
+#: which says so of its ``--out``, leaves it out of its lenses' rows).
+UNLOCKED_WARNING = r"The file system of the output folder .* does not support file locks"
+
+
+def warn_unlocked(out: Path) -> None:
+    """A DataWarning for a fit that runs in ``out`` without its lock (:data:`tinylens.filenames.FIT_LOCK`):
+    the file system has no ``flock`` (some Lustre and NFS mounts), so a second fit in ``out``
+    would not be refused (as a survey's :func:`tinylens.survey.runner.warn_unlocked` says of its ``--out``)."""
+    from tinylens.errors import DataWarning
+
+    warnings.warn(f"The file system of the output folder {out} does not support file locks (flock; some Lustre and "
+                  "NFS mounts do not): a second tinylens fit started in this folder while this one runs would not "
+                  "be refused, and the two would overwrite each other's checkpoint and results. Run one fit at a "
+                  "time in it (or choose an output.path on a disk with locks).", DataWarning,
+                  stacklevel=outside_stacklevel())
+
+
 @contextlib.contextmanager
 def disk_full_reported(folder: Path) -> Iterator[None]:
     """Raise an OSError of a full disk (:data:`DISK_FULL`) or a read-only one (EROFS) inside as
@@ -580,7 +598,9 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
     The inference settings, that the likelihood is finite somewhere in the prior
     (:func:`check_likelihood`) and the output folder (:class:`~tinylens.errors.OutputError`) are
     checked before the output folder is touched or anything is sampled; a disk that fills while the
-    fit writes is an OutputError too (:func:`disk_full_reported`). Calls in a loop are
+    fit writes is an OutputError too (:func:`disk_full_reported`). Another fit writing the same
+    output folder is refused (an OutputError naming it); on a file system without file locks the
+    fit runs unlocked, with a DataWarning saying so (:func:`warn_unlocked`). Calls in a loop are
     safe: compiled code of earlier fits is dropped when it crowds the process
     (:func:`tinylens.compilation.release_if_crowded`).
     """
@@ -621,7 +641,9 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
         busy = (f"Output folder {out} is being written by another tinylens fit{{holder}}; two fits in one folder "
                 "would overwrite each other's checkpoint and results. Wait for it to finish, or choose another "
                 "output.path in the config (or --output).")
-        with disk_full_reported(out), folder_lock(out, filenames.FIT_LOCK, busy=busy):  # its text too
+        with disk_full_reported(out), folder_lock(out, filenames.FIT_LOCK, busy=busy) as locked:  # its text too
+            if not locked:
+                warn_unlocked(out)
             kept_inputs = list(fit_inputs(problem, path).values())
             # before result.json, whose record names them until then
             remove_replaced(out, replaced_files(out, set(file_names(problem.config).values()), kept_inputs))

@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Callable
 
@@ -1040,6 +1041,43 @@ def test_fit_on_a_disk_that_refuses_its_lock_files_text_is_an_output_error(tmp_p
     assert said.startswith(f"Output folder {out}: ") and os.strerror(number) in said, said
     assert ("read-only" in said) if number == errno.EROFS else ("your quota on it, is full" in said), said
     assert sorted(p.name for p in out.iterdir()) == []
+
+
+def test_fit_on_a_disk_without_locks_warns_that_a_second_fit_would_not_be_refused(tmp_path, monkeypatch):
+    """On a file system without flock (NFS without its lock daemon: ENOLCK) a fit ran unlocked and
+    said nothing, so a second fit in the same folder was not refused as the docs promise; it now
+    warns, naming the output folder, and goes on. Where locks work it does not."""
+    import errno
+    import fcntl
+
+    import tinylens
+    from tinylens import inference
+    from tinylens.errors import DataWarning
+
+    class Sampled(Exception):
+        """Raised where the fit would sample: what it said before is all this test needs."""
+
+    def sample(*args, **kwargs):
+        raise Sampled
+
+    def no_locks(fd, operation):
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    def told(folder: Path) -> list[str]:
+        path = write_case(folder)
+        with warnings.catch_warnings(record=True) as caught, pytest.raises(Sampled):
+            warnings.simplefilter("always")
+            tinylens.fit(path, progress=False)
+        return [" ".join(str(w.message).split()) for w in caught if "file locks" in str(w.message)
+                and w.category is DataWarning]
+
+    monkeypatch.setattr(inference, "run_inference", sample)
+    assert told(tmp_path / "locked") == []
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    said = told(tmp_path / "unlocked")
+    assert len(said) == 1 and said[0].startswith(f"The file system of the output folder {tmp_path / 'unlocked' / 'output'} "
+                                                 "does not support file locks"), said
+    assert "a second tinylens fit started in this folder while this one runs would not be refused" in said[0]
 
 
 def test_a_data_path_in_the_home_of_no_known_user_is_named(tmp_path):

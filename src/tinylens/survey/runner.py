@@ -467,6 +467,7 @@ def fit_lens(lens_id: str, config: dict[str, Any], lens_out: str, truth_path: st
     """
     import tinylens
     from tinylens.compilation import release_compiled
+    from tinylens.fit import UNLOCKED_WARNING
     from tinylens.results.tables import remove_unfinished, write_json
 
     folder = Path(lens_out)
@@ -493,6 +494,7 @@ def fit_lens(lens_id: str, config: dict[str, Any], lens_out: str, truth_path: st
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
+                warnings.filterwarnings("ignore", UNLOCKED_WARNING)  # said once of --out by the survey (warn_unlocked)
                 truth = truth_path if truth_path is not None and Path(truth_path).exists() else None
                 result = tinylens.fit(config, progress=False, output=folder, truth=truth, truth_errors="warn")
             row = flat_row(lens_id, result.to_json())
