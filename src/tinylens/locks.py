@@ -28,9 +28,11 @@ from tinylens.errors import UNWRITABLE, OutputError
 #: ``flock`` errors that mean "another process holds it".
 _HELD = (errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES)
 #: ``flock`` errors that mean "this file system has no locks": NFS without its lock daemon
-#: (ENOLCK), Lustre mounted without ``flock`` (ENOSYS), others (EOPNOTSUPP). Any other error is
-#: an :class:`OutputError` naming the lock file (:func:`_unusable`).
-_NO_LOCKS = frozenset({errno.ENOLCK, errno.ENOSYS, errno.EOPNOTSUPP, getattr(errno, "ENOTSUP", errno.EOPNOTSUPP)})
+#: (ENOLCK), Lustre mounted without ``flock`` (ENOSYS), others (EOPNOTSUPP; EINVAL, which flock
+#: gives for a file that does not support locking, as some FUSE and SMB mounts answer). Any other
+#: error is an :class:`OutputError` naming the lock file (:func:`_unusable`).
+_NO_LOCKS = frozenset({errno.ENOLCK, errno.ENOSYS, errno.EOPNOTSUPP, getattr(errno, "ENOTSUP", errno.EOPNOTSUPP),
+                       errno.EINVAL})
 
 
 def holder_text(path: Path) -> str:
