@@ -1174,3 +1174,34 @@ def test_a_compressed_parquet_table_is_refused_by_its_name(tmp_path, name):
                            f".{name.rsplit('.', 1)[1]}, by its name;"), text
     assert f"compresses its columns inside the file: decompress it to {plain}, or write it as {plain}" in text, text
     assert "UTF-8" not in text and "CSV" not in text and not (tmp_path / "rep").exists()
+
+
+@pytest.mark.parametrize("table, name", [("catalogue", "inspect.csv"), ("catalogue", "overview_flags.csv"),
+                                         ("truth table", "report_stats.csv"), ("reference table", "report.png")])
+def test_a_table_the_report_reads_is_not_replaced_by_a_file_it_writes(tmp_path, table, name):
+    """'tinylens report DIR/inspect.csv -o DIR' replaced the table it read with its own inspect.csv
+    (a truth table named report_stats.csv in --out too): refused, naming the table, by any name
+    it is given by (through a link, or '..'), with nothing written and the table as it was."""
+    catalog, truth = _catalog_and_truth()
+    out, other = tmp_path / "rep", tmp_path / "sub"
+    out.mkdir()
+    other.mkdir()
+    target = out / name
+    if table == "catalogue":
+        catalog.to_csv(target, index=False)
+        catalog_path, given, args = other / ".." / "rep" / name, other / ".." / "rep" / name, []
+    else:
+        catalog_path, given = tmp_path / "catalog.csv", tmp_path / "linked.csv"
+        catalog.to_csv(catalog_path, index=False)
+        reference = truth.rename(columns={"lens_mass.0.theta_E": "theta_E_ref"})
+        (truth if table == "truth table" else reference).to_csv(target, index=False)
+        given.symlink_to(target)
+        args = ["--truth" if table == "truth table" else "--reference", str(given), "-p", "lens_mass.0.theta_E"]
+    before = target.read_bytes()
+    text = _user_error(CliRunner().invoke(app, ["report", str(catalog_path), "-o", str(out), *args]))
+    assert f"The {table} {given} is {target}, where the report writes its own file {name}" in text
+    assert "nothing was written" in text
+    assert target.read_bytes() == before and [p.name for p in out.iterdir()] == [name]
+    elsewhere = CliRunner().invoke(app, ["report", str(catalog_path), "-o", str(other), *args])
+    assert elsewhere.exit_code == 0, elsewhere.output
+    assert target.read_bytes() == before

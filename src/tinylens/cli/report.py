@@ -15,6 +15,7 @@ Writes ``overview.json``, ``overview_parameters.csv``, ``overview_flags.csv``, `
 from __future__ import annotations
 
 import math
+import os
 import re
 from contextlib import ExitStack
 from pathlib import Path
@@ -143,8 +144,11 @@ def build_report(
         "not_compared": skipped, "no_lens_compared": empty, "left_out": left_out,
         "truth_columns": {q.name: columns[q.name] for q in quantities if q.name in columns} if truth_path else {},
     }
+    inputs = {"catalogue": catalog_path, **({"truth table": truth_path} if truth_path is not None
+                                            else {"reference table": reference_path})}
     return {"summary": summary, "stats": stats, "joined": joined, "quantities": quantities,
-            "truth_label": "truth" if truth_path is not None else "reference", "warnings": warnings}
+            "truth_label": "truth" if truth_path is not None else "reference", "warnings": warnings,
+            "inputs": inputs}
 
 
 def read_catalog(catalog_path: Path, warnings: list[str]):
@@ -213,7 +217,8 @@ def build_overview(catalog_path: Path, parameters: list[str] | None, trusted_onl
     else:
         quantities = ov.default_quantities(catalog)
     result = ov.overview(catalog, quantities, Path(catalog_path).expanduser().resolve().parent)
-    result.update(catalog=catalog, quantities=quantities, warnings=warnings, selection={
+    result.update(catalog=catalog, quantities=quantities, warnings=warnings, inputs={"catalogue": catalog_path},
+                  selection={
         "catalog": str(catalog_path), "n_lenses": int(n_all), "trusted_only": bool(trusted_only), "where": where,
         "n_selected": int(len(catalog))})
     return result
@@ -232,7 +237,7 @@ def write_overview(result: dict[str, Any], out: Path) -> dict[str, Path]:
                    "parameters_png": ov.parameters_figure(result["catalog"], result["quantities"])}
     out = ensure_writable(out, "another --out")
     paths = {key: out / name for key, name in OVERVIEW_FILES.items() if not key.endswith("png") or key in figures}
-    check_targets(paths.values())
+    check_targets(paths.values(), result.get("inputs"))
     # n_lenses: the whole catalogue's (as in report_stats.json); the counts are of the n_selected
     content = {**result["counts"], **result["selection"], "time": result["time"],
                "failure_reasons": result["failure_reasons"], "n_to_inspect": int(len(result["inspect"])),
@@ -552,7 +557,7 @@ def write_report(report: dict[str, Any], out: Path) -> dict[str, Path]:
     fig = rp.comparison_figure(report["joined"], report["quantities"], stats, truth_label=report["truth_label"])
     out = ensure_writable(out, "another --out")
     paths = {"csv": out / STATS_CSV, "json": out / STATS_JSON, "png": out / FIGURE}
-    check_targets(paths.values())
+    check_targets(paths.values(), report.get("inputs"))
     with ExitStack() as stack:  # each atomic_path renames on a clean exit, and removes its file on an error
         tmp = {key: stack.enter_context(atomic_path(path)) for key, path in paths.items()}
         counted = rp.counts_as_integers(stats)
@@ -562,13 +567,26 @@ def write_report(report: dict[str, Any], out: Path) -> dict[str, Path]:
     return paths
 
 
-def check_targets(paths) -> None:
-    """OutputError naming the first of ``paths`` (the files about to be written) that is a folder:
-    its rename would fail after the others were renamed into place, leaving half a report."""
+def check_targets(paths, inputs: dict[str, Path] | None = None) -> None:
+    """OutputError naming the first of ``paths`` (the files about to be written) that is a folder
+    (its rename would fail after the others were renamed into place, leaving half a report), or
+    that is one of the tables the report read (``inputs``, by what it is: a report of DIR/inspect.csv
+    into DIR replaced it with its own inspect.csv)."""
     for path in paths:
         if path.is_dir():
             raise OutputError(f"{path} is a folder, where the report writes its file {path.name}; nothing was "
                               "written. Move that folder away or choose another --out.")
+        for what, given in (inputs or {}).items():
+            if replaces(path, given):
+                raise OutputError(f"The {what} {given} is {path}, where the report writes its own file {path.name}, "
+                                  f"which would replace it; nothing was written. Choose another --out, or give a "
+                                  f"copy of the {what} under another name.")
+
+
+def replaces(target: Path, given: Path) -> bool:
+    """Whether writing the file ``target`` (renamed into place, so a link there is replaced, not
+    followed) replaces the file ``given`` (by any name: a link to it, ``..`` on the way)."""
+    return os.path.realpath(given) == os.path.join(os.path.realpath(target.parent), target.name)
 
 
 def report(
