@@ -485,7 +485,7 @@ def test_each_demo_file_is_written_once_to_its_temporary_and_renamed_once(tmp_pa
         stem, suffix = os.path.splitext(dst)
         assert re.fullmatch(rf"\.{re.escape(stem)}\.unfinished-[a-z0-9_]{{8}}{re.escape(suffix)}", src), (src, dst)
 
-    from tinylens.cli.demo import write_together
+    from tinylens.results.tables import write_together
 
     def unnamed_full_disk(tmp):  # a write that found the disk full names no file
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))

@@ -794,6 +794,8 @@ def test_explicit_parameters_are_compared_under_their_own_names(tmp_path):
 def test_a_failure_while_writing_keeps_the_previous_report_whole(tmp_path, monkeypatch):
     """Stats and figure are renamed into place together: a figure that cannot be written leaves
     the earlier report_stats.* and report.png as they were, and no temporary files."""
+    from matplotlib.figure import Figure
+
     from tinylens.cli import report as cli_report
 
     catalog, truth = _catalog_and_truth()
@@ -805,7 +807,7 @@ def test_a_failure_while_writing_keeps_the_previous_report_whole(tmp_path, monke
     def broken(fig, path, **kwargs):
         raise RuntimeError("disk full while drawing")
 
-    monkeypatch.setattr(rp, "save_figure", broken)
+    monkeypatch.setattr(Figure, "savefig", broken)
     new = cli_report.build_report(tmp_path / "catalog.csv", tmp_path / "truth.csv", None, None, ["source.mag"])
     with pytest.raises(RuntimeError, match="disk full"):
         cli_report.write_report(new, out)
@@ -1205,3 +1207,37 @@ def test_a_table_the_report_reads_is_not_replaced_by_a_file_it_writes(tmp_path, 
     elsewhere = CliRunner().invoke(app, ["report", str(catalog_path), "-o", str(other), *args])
     assert elsewhere.exit_code == 0, elsewhere.output
     assert target.read_bytes() == before
+
+
+@pytest.mark.parametrize("with_truth", [True, False])
+def test_each_report_file_is_written_once_to_its_temporary_and_renamed_once(tmp_path, monkeypatch, with_truth):
+    """The report and the overview wrote each file to a temporary of its temporary (write_csv,
+    write_json and save_figure, each atomic, inside atomic_path), renamed onto the temporary and
+    then onto the file; each file is now written once, to one hidden temporary beside it, and
+    renamed once, in the order the report lists its files."""
+    import os
+    import re
+
+    from tinylens.cli.report import FIGURE, OVERVIEW_FILES, STATS_CSV, STATS_JSON
+
+    catalog, truth = _catalog_and_truth()
+    catalog.to_csv(tmp_path / "catalog.csv", index=False)
+    truth.to_csv(tmp_path / "truth.csv", index=False)
+    out = tmp_path / "rep"
+    renamed, replace = [], os.replace
+
+    def recorded(src, dst, *args, **kwargs):
+        renamed.append((Path(src), Path(dst)))
+        return replace(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", recorded)
+    args = ["--truth", str(tmp_path / "truth.csv")] if with_truth else []
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv"), "-o", str(out), *args])
+    assert result.exit_code == 0, result.output
+    expected = [STATS_CSV, STATS_JSON, FIGURE] if with_truth else list(OVERVIEW_FILES.values())
+    assert [dst for _, dst in renamed] == [out / name for name in expected], renamed
+    for src, dst in renamed:
+        stem, suffix = os.path.splitext(dst.name)
+        assert src.parent == out, (src, dst)
+        assert re.fullmatch(rf"\.{re.escape(stem)}\.unfinished-[a-z0-9_]{{8}}{re.escape(suffix)}", src.name), (src, dst)
+    assert sorted(p.name for p in out.iterdir()) == sorted(expected)

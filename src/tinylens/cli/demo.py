@@ -12,7 +12,6 @@ import os
 import shlex
 import time
 from collections.abc import Callable
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -221,7 +220,7 @@ def write_demo(directory: Path, seed: int | None = None) -> Path:
     ``seed`` (a non-negative integer, else a ConfigError; default ``OBSERVATION["seed"]``) draws
     the noise, and truth.json records it; an earlier demo's files are rewritten whatever their
     seed. A leading ``~`` is the home folder. Each file is written under a temporary name, and all
-    are renamed once all are written (:func:`write_together`): a run stopped part-way leaves no
+    are renamed once all are written (:func:`~tinylens.results.tables.write_together`): a run stopped part-way leaves no
     half-written file that a fit would read as data, no earlier demo's file beside this one's (its
     truth.json recording another seed than its images were drawn with), and no
     folder (``directory``, its parents) or file that it made: the folder is as it was, so the
@@ -245,26 +244,11 @@ def write_demo(directory: Path, seed: int | None = None) -> Path:
         raise
 
 
-def write_together(writers: dict[Path, Callable[[Path], Any]]) -> None:
-    """Call each ``writer(tmp)`` of ``writers`` on a temporary path beside its file
-    (:func:`~tinylens.results.tables.atomic_path`), in their order, and replace the files by them,
-    in the same order, only once every one is written: a run stopped before (Ctrl-C, a full disk)
-    leaves each file as it was, so an earlier demo's images and the seed its truth.json records
-    stay of one demo. An OSError about a temporary (``atomic_path``) or naming no file (a full
-    disk's, :func:`~tinylens.results.tables.errors_naming`) names the file it was written for."""
-    from tinylens.results.tables import atomic_path, errors_naming
-
-    with ExitStack() as stack:  # entered backwards, so that the files are replaced in their order
-        temporary = [stack.enter_context(atomic_path(path)) for path in reversed(writers)][::-1]
-        for (path, writer), tmp in zip(writers.items(), temporary):
-            with errors_naming(path):
-                writer(tmp)
-
-
 def _write_demo_files(directory: Path, seed: int | None) -> Path:
     """The demo's five files in the folder ``directory``, replaced together once all are written
-    (:func:`write_together`); the config's path."""
+    (:func:`~tinylens.results.tables.write_together`); the config's path."""
     from tinylens.data.fits_io import fits_image_bytes
+    from tinylens.results.tables import write_together
 
     data = simulate_demo(seed)
     # the images made in memory, as astropy's writer says a full disk with no error number

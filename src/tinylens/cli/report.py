@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 import os
 import re
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -228,7 +227,7 @@ def write_overview(result: dict[str, Any], out: Path) -> dict[str, Path]:
     """The overview's files in ``out``, all or none (as :func:`write_report`)."""
     from tinylens.results import overview as ov
     from tinylens.results import report as rp
-    from tinylens.results.tables import atomic_path, ensure_writable, write_csv, write_json
+    from tinylens.results.tables import csv_writer, ensure_writable, json_writer, write_together
 
     figures = {}
     if result["quantities"] and result["counts"]["n_ok"]:  # no ok lens (--where status != 'ok'): nothing to draw
@@ -243,14 +242,10 @@ def write_overview(result: dict[str, Any], out: Path) -> dict[str, Path]:
                "failure_reasons": result["failure_reasons"], "n_to_inspect": int(len(result["inspect"])),
                "flags": result["flags"].to_dict(orient="records"),
                "parameters": result["parameters"].to_dict(orient="records")}
-    with ExitStack() as stack:
-        tmp = {key: stack.enter_context(atomic_path(path)) for key, path in paths.items()}
-        write_json(tmp["json"], content)
-        write_csv(tmp["parameters"], result["parameters"])
-        write_csv(tmp["flags"], result["flags"])
-        write_csv(tmp["inspect"], result["inspect"])
-        for key, fig in figures.items():
-            rp.save_figure(fig, tmp[key])
+    writers = {"json": json_writer(content),
+               **{key: csv_writer(paths[key].name, result[key]) for key in ("parameters", "flags", "inspect")},
+               **{key: rp.figure_writer(fig, paths[key]) for key, fig in figures.items()}}
+    write_together({paths[key]: writer for key, writer in writers.items()})  # each file once, renamed together
     return paths
 
 
@@ -551,19 +546,17 @@ def write_report(report: dict[str, Any], out: Path) -> dict[str, Path]:
     each is written to a hidden temporary name in ``out`` and the three are renamed into place
     only once all are written, so a failure leaves the previous report (or none) untouched."""
     from tinylens.results import report as rp
-    from tinylens.results.tables import atomic_path, ensure_writable, json_records, write_csv, write_json
+    from tinylens.results.tables import csv_writer, ensure_writable, json_records, json_writer, write_together
 
     stats = report["stats"]
     fig = rp.comparison_figure(report["joined"], report["quantities"], stats, truth_label=report["truth_label"])
     out = ensure_writable(out, "another --out")
     paths = {"csv": out / STATS_CSV, "json": out / STATS_JSON, "png": out / FIGURE}
     check_targets(paths.values(), report.get("inputs"))
-    with ExitStack() as stack:  # each atomic_path renames on a clean exit, and removes its file on an error
-        tmp = {key: stack.enter_context(atomic_path(path)) for key, path in paths.items()}
-        counted = rp.counts_as_integers(stats)
-        write_csv(tmp["csv"], counted)
-        write_json(tmp["json"], {**report["summary"], "parameters": json_records(counted)})
-        rp.save_figure(fig, tmp["png"])
+    counted = rp.counts_as_integers(stats)
+    write_together({paths["csv"]: csv_writer(paths["csv"].name, counted),
+                    paths["json"]: json_writer({**report["summary"], "parameters": json_records(counted)}),
+                    paths["png"]: rp.figure_writer(fig, paths["png"])})
     return paths
 
 

@@ -19,10 +19,10 @@ The model value is the catalogue's posterior median ``<name>_median``; error bar
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -455,11 +455,17 @@ def save_figure(fig, path: str | Path, dpi: int = 110, **savefig) -> Path:
     """Write ``fig`` atomically in the format ``path``'s suffix names (``gallery.pdf``: PDF), PNG
     for a name without one or with one matplotlib does not write (``savefig``: more options of
     ``Figure.savefig``)."""
-    from tinylens.results.figure import file_format
     from tinylens.results.tables import write_atomic
 
+    return write_atomic(path, figure_writer(fig, path, dpi, **savefig))
+
+
+def figure_writer(fig, path: str | Path, dpi: int = 110, **savefig) -> Callable[[Path], Any]:
+    """What writes ``fig`` to a (temporary) file as :func:`save_figure` writes it to ``path``."""
+    from tinylens.results.figure import file_format
+
     kind = file_format(fig, path)
-    return write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format=kind, facecolor="white", **savefig))
+    return lambda tmp: fig.savefig(tmp, dpi=dpi, format=kind, facecolor="white", **savefig)
 
 
 # -- input ------------------------------------------------------------------------------------

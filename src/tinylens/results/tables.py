@@ -20,7 +20,7 @@ import tarfile
 import tempfile
 import time
 from collections.abc import Callable, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -227,6 +227,21 @@ def write_atomic(path: str | Path, writer: Callable[[Path], Any]) -> Path:
     return Path(path)
 
 
+def write_together(writers: Mapping[Path, Callable[[Path], Any]]) -> None:
+    """Call each ``writer(tmp)`` of ``writers`` (path -> writer) once, on a temporary path beside
+    its file (:func:`atomic_path`), in their order, and replace the files by them, in the same
+    order, only once every one is written: a run stopped before (Ctrl-C, a full disk, an error)
+    leaves each file as it was, and no temporary, so files that belong together (a demo's images
+    and its truth.json, a report's tables and figure) stay of one run. An OSError about a
+    temporary (``atomic_path``) or naming no file (a full disk's, :func:`errors_naming`) names the
+    file it was written for."""
+    with ExitStack() as stack:  # entered backwards, so that the files are replaced in their order
+        temporary = [stack.enter_context(atomic_path(path)) for path in reversed(list(writers))][::-1]
+        for (path, writer), tmp in zip(writers.items(), temporary):
+            with errors_naming(path):
+                writer(tmp)
+
+
 def weighted_percentiles(values: np.ndarray, weights: np.ndarray | None, q: Any) -> np.ndarray:
     """Percentiles ``q`` (0-100) of ``values`` (along axis 0) under ``weights``; NaNs ignored."""
     values = np.asarray(values, dtype=float)
@@ -293,16 +308,20 @@ def write_csv(path: str | Path, frame: pd.DataFrame) -> Path:
     """``frame`` as CSV, each float in full precision (as ``result.json`` and the Parquet copy),
     compressed as its name says (``.csv.gz``, ``.zip``, ``.tar.gz``...: :data:`CSV_METHODS`); a zip
     or tar archive holds one file, named as the table without the archive's suffix."""
-    name = Path(path).name
+    return write_atomic(path, csv_writer(Path(path).name, frame))
+
+
+def csv_writer(name: str, frame: pd.DataFrame) -> Callable[[Path], Any]:
+    """What writes ``frame`` to a (temporary) file as :func:`write_csv` writes it to a file ``name``."""
     ending = table_format(name)[1]
     method = CSV_METHODS.get(ending)
     if method == "tar":  # pandas takes a tar's compression from the temporary file's name (.GZ: none)
         text = frame.to_csv(index=False).encode("utf-8")
-        return write_atomic(path, lambda tmp: _write_tar(tmp, name[: -len(ending)], text, ending))
+        return lambda tmp: _write_tar(tmp, name[: -len(ending)], text, ending)
     compression: dict[str, str] | None = None if method is None else {"method": method}
     if method == "zip":  # else named after the hidden temporary file, '.result_samples.csv.unfinished-...'
         compression["archive_name"] = name[: -len(ending)]
-    return write_atomic(path, lambda tmp: frame.to_csv(tmp, index=False, compression=compression))
+    return lambda tmp: frame.to_csv(tmp, index=False, compression=compression)
 
 
 #: pandas's compression method by a CSV name's compression suffix (its ``extension_to_compression``).
@@ -532,5 +551,11 @@ def _jsonable(obj: Any) -> Any:
 
 
 def write_json(path: str | Path, content: Mapping[str, Any]) -> Path:
+    """``content`` as indented JSON (numpy values as plain ones, a non-finite float as null)."""
+    return write_atomic(path, json_writer(content))
+
+
+def json_writer(content: Mapping[str, Any]) -> Callable[[Path], Any]:
+    """What writes ``content`` to a (temporary) file as :func:`write_json` writes it."""
     text = json.dumps(_jsonable(content), indent=2)
-    return write_atomic(path, lambda tmp: tmp.write_text(text + "\n"))
+    return lambda tmp: tmp.write_text(text + "\n")
