@@ -1241,3 +1241,40 @@ def test_each_report_file_is_written_once_to_its_temporary_and_renamed_once(tmp_
         assert src.parent == out, (src, dst)
         assert re.fullmatch(rf"\.{re.escape(stem)}\.unfinished-[a-z0-9_]{{8}}{re.escape(suffix)}", src.name), (src, dst)
     assert sorted(p.name for p in out.iterdir()) == sorted(expected)
+
+
+@pytest.mark.parametrize("with_truth", [True, False])
+def test_a_later_report_removes_the_temporaries_of_a_report_killed_while_writing(tmp_path, with_truth):
+    """A report killed (SIGKILL) while writing left its hidden temporaries in --out for good
+    (.report_stats.unfinished-XXXXXXXX.csv, ...); none of them bears a result's name, and the
+    next report in that folder removes them (and a killed report's lock), leaving its files alone."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    import tinylens
+    from tinylens.cli.report import FIGURE, OVERVIEW_FILES, STATS_CSV, STATS_JSON
+    from tinylens.results.tables import UNFINISHED_NAME
+
+    catalog, truth = _catalog_and_truth()
+    catalog.to_csv(tmp_path / "catalog.csv", index=False)
+    truth.to_csv(tmp_path / "truth.csv", index=False)
+    out = tmp_path / "rep"
+    args = ["report", str(tmp_path / "catalog.csv"), "-o", str(out)]
+    args += ["--truth", str(tmp_path / "truth.csv")] if with_truth else []
+    script = ("import os, signal, sys\nfrom matplotlib.figure import Figure\n"
+              "Figure.savefig = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)  # killed once the tables are written\n"
+              "from tinylens.cli.main import app\napp(sys.argv[1:])\n")
+    env = {**os.environ, "PYTHONPATH": str(Path(tinylens.__file__).parents[1])}
+    killed = subprocess.run([sys.executable, "-c", script, *args], env=env, capture_output=True, text=True, timeout=600)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    left = sorted(p.name for p in out.iterdir())
+    stale = [name for name in left if UNFINISHED_NAME.fullmatch(name)]
+    results = {STATS_CSV, STATS_JSON, FIGURE, *OVERVIEW_FILES.values()}
+    assert len(stale) >= 3 and not set(left) & results, left  # hidden, unfinished, no result's name
+
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    expected = [STATS_CSV, STATS_JSON, FIGURE] if with_truth else list(OVERVIEW_FILES.values())
+    assert sorted(p.name for p in out.iterdir()) == sorted(expected)

@@ -17,6 +17,8 @@ from __future__ import annotations
 import math
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,10 @@ STATS_JSON = "report_stats.json"
 FIGURE = "report.png"
 OVERVIEW_FILES = {"json": "overview.json", "parameters": "overview_parameters.csv", "flags": "overview_flags.csv",
                   "inspect": "inspect.csv", "png": "overview.png", "parameters_png": "overview_parameters.png"}
+#: Every file a report (a comparison or an overview) writes into its --out.
+REPORT_FILES = (STATS_CSV, STATS_JSON, FIGURE, *OVERVIEW_FILES.values())
+#: Held in --out while a report writes there (tinylens.locks).
+REPORT_LOCK = ".report.lock"
 
 
 def stats_rich_table(stats, title: str) -> Table:
@@ -245,7 +251,8 @@ def write_overview(result: dict[str, Any], out: Path) -> dict[str, Path]:
     writers = {"json": json_writer(content),
                **{key: csv_writer(paths[key].name, result[key]) for key in ("parameters", "flags", "inspect")},
                **{key: rp.figure_writer(fig, paths[key]) for key, fig in figures.items()}}
-    write_together({paths[key]: writer for key, writer in writers.items()})  # each file once, renamed together
+    with report_folder(out):
+        write_together({paths[key]: writer for key, writer in writers.items()})  # each file once, renamed together
     return paths
 
 
@@ -554,10 +561,26 @@ def write_report(report: dict[str, Any], out: Path) -> dict[str, Path]:
     paths = {"csv": out / STATS_CSV, "json": out / STATS_JSON, "png": out / FIGURE}
     check_targets(paths.values(), report.get("inputs"))
     counted = rp.counts_as_integers(stats)
-    write_together({paths["csv"]: csv_writer(paths["csv"].name, counted),
-                    paths["json"]: json_writer({**report["summary"], "parameters": json_records(counted)}),
-                    paths["png"]: rp.figure_writer(fig, paths["png"])})
+    with report_folder(out):
+        write_together({paths["csv"]: csv_writer(paths["csv"].name, counted),
+                        paths["json"]: json_writer({**report["summary"], "parameters": json_records(counted)}),
+                        paths["png"]: rp.figure_writer(fig, paths["png"])})
     return paths
+
+
+@contextmanager
+def report_folder(out: Path) -> Iterator[None]:
+    """Hold ``out``'s :data:`REPORT_LOCK` for the ``with`` block (waiting while another report
+    writes there), having removed the hidden temporaries of :data:`REPORT_FILES` that a report
+    killed there mid-write left (``.report_stats.unfinished-XXXXXXXX.csv``; only where the lock
+    is held, so that no other report's are taken)."""
+    from tinylens.locks import folder_lock
+    from tinylens.results.tables import remove_unfinished
+
+    with folder_lock(out, REPORT_LOCK, wait=True) as locked:
+        if locked:
+            remove_unfinished(*(out / name for name in REPORT_FILES))
+        yield
 
 
 def check_targets(paths, inputs: dict[str, Path] | None = None) -> None:
