@@ -72,6 +72,7 @@ def test_a_compressed_json_ecsv_or_fits_name_is_that_format_compressed(tmp_path,
     ("result_samples.pq.xz", "a Parquet table compresses its columns itself"),
     ("result_samples.json.zip", "a JSON table is compressed as .gz, .bz2 or .xz only, not as .zip"),
     ("result_samples.fits.zst", "a FITS table is compressed as .gz, .bz2 or .xz only, not as .zst"),
+    ("result_samples.ecsv.zip", "an ECSV table is compressed as .gz, .bz2 or .xz only, not as .zip"),  # not 'a ECSV'
 ])
 def test_a_table_name_no_file_of_its_format_can_be_written_under_is_refused(tmp_path, name, fragment):
     """result_samples.parquet.gz was a gzipped CSV under that name; a name whose format takes no

@@ -598,13 +598,12 @@ def read_astropy_table(path: Path, what: str) -> pd.DataFrame:
     a CSV written from it). A compression it cannot have (``.zip``), or a file astropy cannot read
     (a corrupt FITS file, an ECSV that is not UTF-8), raises TinyLensError naming the file and its
     format."""
-    from tinylens.results.table_formats import COMPRESSIONS, FORMAT_NAMES, table_format
+    from tinylens.results.table_formats import COMPRESSIONS, a_format, table_format
     from tinylens.results.tables import read_table_file
 
     kind, compression = table_format(path.name)
-    article = "an" if kind == "ecsv" else "a"
     if compression and compression not in COMPRESSIONS[kind]:
-        raise TinyLensError(f"The {what} {path} is {article} {FORMAT_NAMES[kind]} table compressed as {compression}, "
+        raise TinyLensError(f"The {what} {path} is {a_format(kind)} table compressed as {compression}, "
                             f"by its name; it is read compressed as {', '.join(COMPRESSIONS[kind])} or not at all: "
                             "decompress it.")
     try:
@@ -613,7 +612,7 @@ def read_astropy_table(path: Path, what: str) -> pd.DataFrame:
             return read_table_file(path)
     except Exception as exc:  # astropy, gzip, bz2, lzma and the decoder raise many types for a corrupt file
         detail = " ".join(str(exc).split())[:200] or type(exc).__name__
-        raise TinyLensError(f"The {what} {path} could not be read as {article} {FORMAT_NAMES[kind]} table "
+        raise TinyLensError(f"The {what} {path} could not be read as {a_format(kind)} table "
                             f"({detail}).") from None
 
 

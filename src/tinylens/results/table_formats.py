@@ -26,6 +26,13 @@ NEEDS_PACKAGE = {".zst": "zstandard"}
 FORMAT_NAMES = {"parquet": "Parquet", "json": "JSON", "fits": "FITS", "ecsv": "ECSV", "csv": "CSV"}
 
 
+def a_format(kind: str) -> str:
+    """``a FITS``, ``an ECSV``: the name of the table format ``kind`` (:data:`FORMAT_NAMES`) with
+    its article, for a message ('an' before a vowel: each name is said as it is spelt)."""
+    name = FORMAT_NAMES[kind]
+    return f"{'an' if name[0] in 'AEIOU' else 'a'} {name}"
+
+
 def _split(name: str) -> tuple[str, str]:
     """``name`` (lower case) without the compression suffix it ends in, and that suffix ('' if none)."""
     name = name.lower()
@@ -63,8 +70,8 @@ def table_name_problem(name: str) -> str | None:
     if not compression or compression in COMPRESSIONS[kind]:
         return None
     if not COMPRESSIONS[kind]:
-        return (f"a {FORMAT_NAMES[kind]} table compresses its columns itself and is not compressed again as "
+        return (f"{a_format(kind)} table compresses its columns itself and is not compressed again as "
                 f"{compression}; name it {plain}")
     allowed = ", ".join(COMPRESSIONS[kind][:-1]) + f" or {COMPRESSIONS[kind][-1]}"
-    return (f"a {FORMAT_NAMES[kind]} table is compressed as {allowed} only, not as {compression}; "
+    return (f"{a_format(kind)} table is compressed as {allowed} only, not as {compression}; "
             f"name it {plain}{COMPRESSIONS[kind][0]} or {plain}")

@@ -100,7 +100,7 @@ def _table_hint(path: Path) -> str:
     name :func:`~tinylens.results.table_formats.names_a_table` knows: ``truth.fits``,
     ``truth.ecsv``, ``truth.csv.gz``), what to give instead, with its leading space; empty for
     another file."""
-    from tinylens.results.table_formats import FORMAT_NAMES, names_a_table, table_format
+    from tinylens.results.table_formats import a_format, names_a_table, table_format
 
     if not names_a_table(path.name):
         return ""
@@ -110,7 +110,7 @@ def _table_hint(path: Path) -> str:
         first = None
     suffix, kind = path.suffix.lower(), table_format(path.name)[0]
     table = (f"simulate-population's truth{suffix}" if suffix in POPULATION_SUFFIXES
-             else f"{'an' if kind == 'ecsv' else 'a'} {FORMAT_NAMES[kind]} table")
+             else f"{a_format(kind)} table")
     return (f" It is a table of many lenses ({table}, which 'tinylens report --truth' reads); a fit takes its lens's "
             f"own {TRUTH_FILE}, in the lens's folder"
             + (f" (e.g. {first})." if first is not None else "."))
