@@ -1278,3 +1278,22 @@ def test_a_later_report_removes_the_temporaries_of_a_report_killed_while_writing
     assert result.exit_code == 0, result.output
     expected = [STATS_CSV, STATS_JSON, FIGURE] if with_truth else list(OVERVIEW_FILES.values())
     assert sorted(p.name for p in out.iterdir()) == sorted(expected)
+
+
+def test_an_overview_that_draws_no_figure_leaves_no_earlier_overviews_figure_beside_its_files(tmp_path):
+    """An overview of a catalogue with no medians (or no ok lens) draws no figure, and left an
+    earlier overview's overview.png and overview_parameters.png in --out beside its own new
+    overview.json, as if they were its own; they are removed, and the new files written."""
+    from tinylens.cli.report import OVERVIEW_FILES
+
+    catalog, _ = _catalog_and_truth()
+    catalog.to_csv(tmp_path / "catalog.csv", index=False)
+    catalog[["lens_id", "status"]].to_csv(tmp_path / "plain.csv", index=False)
+    out = tmp_path / "rep"
+    first = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv"), "-o", str(out)])
+    assert first.exit_code == 0, first.output
+    assert sorted(p.name for p in out.iterdir()) == sorted(OVERVIEW_FILES.values())
+    second = CliRunner().invoke(app, ["report", str(tmp_path / "plain.csv"), "-o", str(out)])
+    assert second.exit_code == 0, second.output
+    assert sorted(p.name for p in out.iterdir()) == sorted(n for n in OVERVIEW_FILES.values() if not n.endswith(".png"))
+    assert json.loads((out / "overview.json").read_text())["catalog"] == str(tmp_path / "plain.csv")

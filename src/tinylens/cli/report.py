@@ -253,7 +253,17 @@ def write_overview(result: dict[str, Any], out: Path) -> dict[str, Path]:
                **{key: rp.figure_writer(fig, paths[key]) for key, fig in figures.items()}}
     with report_folder(out):
         write_together({paths[key]: writer for key, writer in writers.items()})  # each file once, renamed together
+        remove_undrawn([out / name for key, name in OVERVIEW_FILES.items() if key not in paths], result.get("inputs"))
     return paths
+
+
+def remove_undrawn(figures: list[Path], inputs: dict[str, Path] | None = None) -> None:
+    """Remove the files ``figures``, an earlier overview's figures that this one does not draw (no
+    ok lens, no parameter), so that none is taken for this overview's; a folder there, or one of
+    the tables read (``inputs``), is left as it is."""
+    for path in figures:
+        if (path.is_file() or path.is_symlink()) and not any(replaces(path, given) for given in (inputs or {}).values()):
+            path.unlink(missing_ok=True)
 
 
 def no_parameters_text(catalog) -> str:
