@@ -1978,12 +1978,22 @@ def test_a_scheduler_that_stops_mid_survey_is_named_without_a_traceback(tmp_path
                                str(sched_file), "--nthreads", "1", "--no-nanny"], **quiet)
     lenses = [runner.Lens(name, tmp_path / "in" / name) for name in ("lens_a", "lens_hang")]
     hang = lenses[1].output(tmp_path)
+    lens_a_taken = threading.Event()  # the survey has lens_a's row: its end reached the client
+    task_row = runner._task_row
+
+    def noting_lens_a(future, lens, *args, **kwargs):
+        row = task_row(future, lens, *args, **kwargs)
+        if lens.lens_id == "lens_a" and row is not None:
+            lens_a_taken.set()
+        return row
+
+    monkeypatch.setattr(runner, "_task_row", noting_lens_a)
 
     def kill_the_scheduler_under_lens_hang() -> None:
+        lens_a_taken.wait(120)  # fitted just before, on the one thread: not among the lenses dropped
         deadline = time.monotonic() + 120
         while runner.attempts(hang) == 0 and time.monotonic() < deadline:
             time.sleep(0.1)
-        time.sleep(1.0)  # lens_a, fitted just before on the one thread, is told finished to the client first
         scheduler.send_signal(signal.SIGKILL)
 
     try:
