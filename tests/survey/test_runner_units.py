@@ -2214,7 +2214,7 @@ def test_a_scheduler_without_workers_is_said_to_have_none(tmp_path, monkeypatch,
     """A survey on a scheduler with no workers (batch jobs still queued, or none started) waited
     without a word, then logged 'still fitting' every ten minutes; it now says at once that the
     scheduler has no workers, and the heartbeat that none is connected, until one comes.
-    (An in-process cluster that gets its worker after a few heartbeats; fits faked.)"""
+    (An in-process cluster that gets its worker once a heartbeat found none; fits faked.)"""
     from distributed import LocalCluster
 
     from survey_mocks import echo_truth_path
@@ -2222,13 +2222,20 @@ def test_a_scheduler_without_workers_is_said_to_have_none(tmp_path, monkeypatch,
     monkeypatch.setattr(runner, "fit_lens", echo_truth_path)
     monkeypatch.setattr(runner, "HEARTBEAT_SECONDS", 0.2)
     lenses = [runner.Lens("lens_a", tmp_path / "in" / "lens_a")]
+    connected, told = runner.connected_workers, []
     with LocalCluster(n_workers=0, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
-        later = threading.Timer(1.5, cluster.scale, args=(1,))
-        later.start()
-        try:
-            frame = runner._fit_lenses(lenses, {}, {}, tmp_path, [], 1, cluster.scheduler_address, True)
-        finally:
-            later.cancel()
+
+        def worker_after_a_heartbeat(client):  # the survey's check, then a heartbeat (logged), found none
+            count = connected(client)
+            asker = "heartbeat" if threading.current_thread().name == "survey-heartbeat" else "survey"
+            if count == 0 and (told or asker == "survey"):
+                told.append(asker)
+                if told.count("heartbeat") == 2:  # the first one's line is out: a worker comes
+                    cluster.scale(1)
+            return count
+
+        monkeypatch.setattr(runner, "connected_workers", worker_after_a_heartbeat)
+        frame = runner._fit_lenses(lenses, {}, {}, tmp_path, [], 1, cluster.scheduler_address, True)
     assert list(frame["status"]) == ["ok"]
     err = " ".join(capsys.readouterr().err.split())
     assert f"the Dask scheduler at {cluster.scheduler_address} has no workers yet" in err, err
