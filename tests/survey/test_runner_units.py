@@ -1376,6 +1376,35 @@ def test_a_finished_task_whose_value_cannot_be_fetched_gives_the_row_its_worker_
     assert runner._task_row(_Future("finished", unfetched=reset), runner.Lens("lens_b", other), tmp_path) is None
 
 
+class _CancelledOnRead(_Future):
+    """A future the client cancels (as it does every one when it loses its scheduler) just after
+    its status was read as ``finished`` or ``error``."""
+
+    def result(self):
+        from distributed.client import FutureCancelledError
+
+        raise FutureCancelledError("checked_task-1", "scheduler-connection-lost")
+
+    def exception(self):
+        return None  # distributed's Future.exception() of a cancelled future
+
+
+def test_a_task_cancelled_just_after_its_status_was_read_is_its_workers_row_or_left_to_fit(tmp_path):
+    """The client cancels every future when it loses the scheduler, finished ones too; one whose
+    status was read as finished just before made future.result() raise FutureCancelledError (not
+    an OSError) out of run_survey as a traceback, and one read as an error was written as a failed
+    row whose reason was 'NoneType: None'. The row the worker wrote stands in for a finished one; else the
+    lens stays to be fitted (None), as one the cluster dropped."""
+    lens = runner.Lens("lens_a", tmp_path / "in" / "lens_a")
+    assert runner._task_row(_CancelledOnRead("finished"), lens, tmp_path) is None
+    assert runner._refusal(_CancelledOnRead("finished"), lens, tmp_path) is None
+    assert runner._task_row(_CancelledOnRead("error"), lens, tmp_path) is None
+    assert not (lens.output(tmp_path) / "row.json").exists()  # no failed row written
+    ok = runner.flat_row("lens_a", RESULT)
+    runner.write_row(lens.output(tmp_path), ok)
+    assert runner._task_row(_CancelledOnRead("finished"), lens, tmp_path) == ok
+
+
 def test_a_full_disk_leaves_no_failed_row_that_a_rerun_would_keep(tmp_path, mock_survey, monkeypatch):
     """A fit that found the disk full (its OutputError: 'free some space and run the fit again to
     resume it') was written as the lens's failed row when that small file still fitted, so that

@@ -1733,6 +1733,8 @@ def _task_row(future: Any, lens: Lens, out: Path, client: Any = None, local: boo
     if future.status != "error":
         return None
     exc = future.exception()
+    if exc is None:  # cancelled since its status was read: the connection to the scheduler was lost
+        return None
     if unwritable_cause(exc) is not None:  # every lens would fail so: the survey stops (unwritable_reported)
         raise unwritable_cause(exc)
     row = failed_row(lens.lens_id, _memory_reason(exc, client, local) or describe_exception(exc))
@@ -1744,9 +1746,12 @@ def _finished_value(future: Any, lens: Lens, out: Path) -> Any:
     """What a finished task returned, fetched from the cluster; when the scheduler stops answering
     before it is fetched (a task that ended just as it was stopped), the row the task's worker wrote
     for ``lens`` (in ``out``), or ``None`` where there is none: the lens stays to be fitted."""
+    from concurrent.futures import CancelledError
+
     try:
         return future.result()
-    except OSError:  # distributed's CommClosedError, or a connection refused or timed out
+    except (OSError, CancelledError):  # CommClosedError, a connection refused or timed out; or the client
+        # cancelled the future (it does so to every one when it loses the scheduler) since its status was read
         return read_row(lens.output(out) / filenames.ROW, lens.lens_id)
 
 
