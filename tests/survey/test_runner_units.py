@@ -2049,6 +2049,66 @@ def test_a_scheduler_that_stops_mid_survey_is_named_without_a_traceback(tmp_path
     assert not logging.getLogger(runner.CLIENT_LOGGER).filters  # the filter is gone with the survey
 
 
+def test_a_lens_to_submit_after_the_client_gave_up_on_its_scheduler_is_named_without_a_traceback(
+        tmp_path, monkeypatch, capfd):
+    """A survey with more lenses than it keeps submitted (over MIN_IN_FLIGHT) submits the next one
+    as each row comes; a row that came after Dask's client had given up reconnecting to a lost
+    scheduler (a finished task whose value took that long to fetch, its row then read from its
+    folder) made client.submit raise ClosedClientError out of the survey as a traceback. The lens
+    not submitted is now named among those dropped. (`dask scheduler` and `dask worker` processes,
+    the client's reconnection cut to 5 s, one task in flight; fits faked: ~12 s.)"""
+    import signal
+    import subprocess
+    import sys
+
+    from survey_mocks import fit_or_hang
+
+    monkeypatch.setattr(runner, "fit_lens", fit_or_hang)
+    monkeypatch.setattr(runner, "CONNECT_TIMEOUT", "5s")  # the client gives up reconnecting after it
+    monkeypatch.setattr(runner, "MIN_IN_FLIGHT", 1)
+    monkeypatch.setattr(runner, "IN_FLIGHT_PER_THREAD", 1)
+    paths = [str(Path(runner.__file__).parents[2]), str(Path(__file__).parent)]  # tinylens, survey_mocks
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([*paths, os.environ.get("PYTHONPATH", "")])}
+    sched_file = tmp_path / "sched.json"
+    quiet = {"env": env, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    scheduler = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
+                                  "--port", "0", "--no-dashboard", "--scheduler-file", str(sched_file)], **quiet)
+    worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", "--scheduler-file",
+                               str(sched_file), "--nthreads", "1", "--no-nanny"], **quiet)
+    lenses = [runner.Lens(name, tmp_path / "in" / name) for name in ("lens_a", "lens_b", "lens_c")]
+    task_row, closed = runner._task_row, []
+
+    def row_after_the_client_gave_up(future, lens, out, client, *args, **kwargs):
+        row = task_row(future, lens, out, client, *args, **kwargs)
+        if lens.lens_id == "lens_a":  # taken: now the scheduler goes, and the client gives up on it
+            scheduler.send_signal(signal.SIGKILL)
+            deadline = time.monotonic() + 120
+            while client.status != "closed" and time.monotonic() < deadline:
+                time.sleep(0.1)
+            closed.append(client.status)
+        return row
+
+    monkeypatch.setattr(runner, "_task_row", row_after_the_client_gave_up)
+    try:
+        deadline = time.monotonic() + 60
+        while not sched_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        address = runner.read_scheduler_file(sched_file)
+        with pytest.raises(TinyLensError) as caught:
+            runner._fit_lenses(lenses, {}, {}, tmp_path, [], 1, address, False)
+    finally:
+        for process in (scheduler, worker):
+            process.kill()
+            process.wait(30)
+    assert closed == ["closed"]
+    text = " ".join(str(caught.value).split())
+    assert text.startswith(f"The Dask scheduler at {address} stopped answering (was it stopped, or did its batch "
+                           "job end?), and Dask dropped the 2 lenses not yet fitted (e.g. lens_b). The catalogue "
+                           "holds the 1 finished one"), text
+    assert pd.read_csv(tmp_path / "catalog.csv")["lens_id"].tolist() == ["lens_a"]
+    assert "Traceback" not in capfd.readouterr().err
+
+
 def _can_hide_a_folder() -> bool:
     """Whether a process can be started in its own mount namespace here (root, unshare(1))."""
     import subprocess

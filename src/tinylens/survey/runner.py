@@ -2096,12 +2096,20 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
         unfitted: list[str] = []  # refused by every worker they were given to
 
         def submit(lens: Lens) -> None:
+            nonlocal lost
             started.setdefault(lens.lens_id, attempts(lens.output(out)))
             where = good_workers(client, refused) if refused else None  # preferred, while there are some
-            future = client.submit(checked_task, copies, fit, lens.lens_id, lens_config(config, lens, out),
-                                   str(lens.output(out)), truth_path=str(lens.folder / TRUTH_FILE),
-                                   precision=get_precision(), pure=False, retries=RETRIES, workers=where,
-                                   allow_other_workers=where is not None)
+            try:
+                future = client.submit(checked_task, copies, fit, lens.lens_id, lens_config(config, lens, out),
+                                       str(lens.output(out)), truth_path=str(lens.folder / TRUTH_FILE),
+                                       precision=get_precision(), pure=False, retries=RETRIES, workers=where,
+                                       allow_other_workers=where is not None)
+            except Exception:  # distributed's ClosedClientError (a plain Exception), or an older one's
+                if client.status != "closed":  # only where the client gave up reconnecting to a lost scheduler
+                    raise
+                dropped.append(lens.lens_id)  # not sent
+                lost = scheduler or lost
+                return
             lens_of[future] = lens
             lines.watch(future.key)
             running.add(future)
