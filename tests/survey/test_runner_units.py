@@ -550,6 +550,49 @@ def test_a_tcp_address_where_no_dask_scheduler_answers_is_refused_at_once():
         assert time.monotonic() - start < 5
 
 
+def test_a_scheduler_that_greets_but_never_finishes_its_handshake_is_refused_naming_it(monkeypatch):
+    """A server that takes the connection and sends a first byte passes check_scheduler, but Dask's
+    client then waited for the rest of the handshake for ever (its timeout bounds the TCP connection
+    only), and where Dask's own wait ran out the survey said a bare 'TimeoutError:'. The client is
+    now given twice CONNECT_TIMEOUT in all, then refused with a TinyLensError naming the address and
+    what to give instead. (The server closes its connections after 30 s, so that the test ends
+    without the deadline too, and fails.)"""
+    monkeypatch.setattr(runner, "CONNECT_TIMEOUT", "1s")
+    done = threading.Event()
+
+    def greet_then_stall(server: socket.socket) -> None:
+        conns, end = [], time.monotonic() + 30
+        server.settimeout(0.1)
+        while not done.is_set() and time.monotonic() < end:
+            try:
+                conn = server.accept()[0]
+            except TimeoutError:
+                continue
+            conn.sendall(b"x")  # the first byte of a frame, never the rest
+            conns.append(conn)
+        for conn in conns:
+            conn.close()
+        server.close()
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        stall = threading.Thread(target=greet_then_stall, args=(server,), daemon=True)
+        stall.start()
+        address = f"tcp://127.0.0.1:{server.getsockname()[1]}"
+        try:
+            runner.check_scheduler(address, timeout=5)  # it greets: the check lets it pass
+            with pytest.raises(TinyLensError) as caught, runner.dask_client(1, address):
+                pass
+        finally:
+            done.set()
+            stall.join(10)
+    text = " ".join(str(caught.value).split())
+    assert text.startswith(f"Cannot connect to the Dask scheduler at {address}: it took the connection but did not "
+                           "finish Dask's handshake within 2 s"), text
+    assert text.endswith(runner.SCHEDULER_ADVICE), text
+
+
 def test_a_scheduler_address_that_takes_no_connection_says_how_long_it_waited(survey_inputs, monkeypatch):
     """An address that takes no connection (a firewall dropping a compute node's packets to the
     scheduler's host) was refused after 10 s with 'TimeoutError: timed out', which said neither

@@ -928,10 +928,7 @@ def dask_client(workers: int = 2, scheduler: str | None = None) -> Iterator[Any]
     from distributed import Client, LocalCluster
 
     if scheduler:
-        try:
-            client = Client(scheduler, timeout=CONNECT_TIMEOUT)
-        except (OSError, TimeoutError, ValueError, TypeError) as exc:  # TypeError: tls:// without TLS settings
-            raise TinyLensError(f"Cannot connect to the Dask scheduler at {scheduler}: {describe_exception(exc)}") from None
+        client = scheduler_client(scheduler)
         with lost_scheduler_lines(), client:  # (the filter outlives the client's close, where it logs)
             check_worker_imports(client)
             yield client
@@ -945,6 +942,46 @@ def dask_client(workers: int = 2, scheduler: str | None = None) -> Iterator[Any]
                                                        dashboard_address=None, silence_logs=logging.ERROR))
             client = stack.enter_context(Client(cluster))
         yield client
+
+
+def scheduler_client(address: str) -> Any:
+    """A Dask client of the scheduler at ``address``, connected within :func:`client_deadline`
+    seconds; a TinyLensError naming the address where it is not.
+
+    Dask's own ``timeout`` bounds the TCP connection but not the scheduler's handshake that
+    follows: a scheduler, or something else, that took the connection and greeted
+    (:func:`check_scheduler`) but never finished its handshake held the survey for ever."""
+    from distributed import Client
+
+    deadline = client_deadline()
+
+    class DeadlineClient(Client):
+        """A Client whose start (connection and handshake) is given ``deadline`` seconds in all."""
+
+        def start(self, **kwargs: Any) -> Any:
+            try:
+                return super().start(callback_timeout=deadline, **kwargs)
+            except BaseException:  # cut short: close what started (its loop thread, its connections)
+                self.close()
+                raise
+
+    try:
+        return DeadlineClient(address, timeout=CONNECT_TIMEOUT)
+    except TimeoutError:
+        raise TinyLensError(
+            f"Cannot connect to the Dask scheduler at {address}: it took the connection but did not finish Dask's "
+            f"handshake within {deadline:g} s (is the scheduler overloaded, or is something else listening there?). "
+            f"{SCHEDULER_ADVICE}") from None
+    except (OSError, ValueError, TypeError) as exc:  # TypeError: tls:// without TLS settings
+        raise TinyLensError(f"Cannot connect to the Dask scheduler at {address}: {describe_exception(exc)}") from None
+
+
+def client_deadline() -> float:
+    """Seconds a client is given to connect to a scheduler, its handshake included: twice
+    :data:`CONNECT_TIMEOUT` (Dask's for the connection)."""
+    from dask.utils import parse_timedelta
+
+    return 2 * parse_timedelta(CONNECT_TIMEOUT)
 
 
 #: The logger of Dask's client, which logs the traceback of a reconnection cut short.
