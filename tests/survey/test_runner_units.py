@@ -405,6 +405,37 @@ def test_a_folder_that_cannot_be_looked_into_is_left_out_with_a_warning(tmp_path
     assert [lens.lens_id for lens in found] == ["lens_a"]
 
 
+def test_a_fitted_lens_whose_folder_cannot_be_looked_into_is_warned_of_once(tmp_path, mock_survey, monkeypatch):
+    """A lens fitted by an earlier run whose folder has since become unreadable was warned of
+    twice by the next survey: its folder 'cannot be looked into', then it was 'no longer among the
+    lens folders (deleted, moved, or purged ...)', which it is not. Only the first is said now; a
+    lens whose folder is really gone is still named by the second. (Root reads any folder: its
+    files are made to refuse as they would another user.)"""
+    lenses, out = tmp_path / "lenses", tmp_path / "out"
+    for name in ("lens_a", "lens_b", "lens_c"):
+        shutil.copytree(mock_survey["lenses"] / name, lenses / name)
+    for name in ("lens_b", "lens_c"):  # fitted (failed: no result.json to stamp) by an earlier run
+        runner.write_row(out / runner.LENSES_DIR / name, runner.failed_row(name, "bad data"))
+    shutil.rmtree(lenses / "lens_c")  # really gone
+    closed, stat = lenses / "lens_b", Path.stat
+
+    def refused(self, *args, **kwargs):
+        if self.parent == closed:
+            raise PermissionError(13, "Permission denied", str(self))
+        return stat(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "stat", refused)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        runner.survey_plan(lenses, mock_survey["template"], out, check=False)
+    texts = [" ".join(str(w.message).split()) for w in caught if issubclass(w.category, DataWarning)]
+    assert len(texts) == 2, texts
+    assert texts[0].startswith(f"1 folder(s) in {lenses.resolve()} cannot be looked into, and are left out: lens_b "
+                               "(Permission denied)."), texts
+    assert texts[1].startswith("1 lens with a finished fit in ") and ": lens_c." in texts[1], texts
+    assert "lens_b" not in texts[1], texts
+
+
 def test_a_lens_folder_of_links_to_removed_files_is_a_lens_that_fails(tmp_path, mock_survey):
     """A lens folder whose files are links into storage since purged or unmounted was no lens
     folder: its lens was missing from the plan and the catalogue without a word. It is a lens,

@@ -268,6 +268,16 @@ def is_lens_folder(path: Path) -> bool:
     return any(present_files(path, n, held) for n in LENS_FILES.values())
 
 
+def is_closed(path: Path) -> bool:
+    """Whether ``path`` is a folder that cannot be looked into (:func:`is_lens_folder` raises),
+    which :func:`find_lenses` leaves out with a warning of its own."""
+    try:
+        is_lens_folder(path)
+    except OSError:
+        return True
+    return False
+
+
 def find_lenses(lens_dir: str | Path) -> list[Lens]:
     """The lens folders directly under ``lens_dir`` (:func:`is_lens_folder`), by name; a folder
     that cannot be looked into (another user's, ``lost+found``) is left out with a DataWarning."""
@@ -1851,7 +1861,9 @@ def _prepare(lens_dir: str | Path, template: str | Path, out: str | Path, reuse_
 def _warn_of_gone(gone: list[str], out: Path, lens_dir: Path) -> None:
     """A DataWarning naming the lenses ``gone`` that have a row in ``out`` but are no longer lens
     folders of ``lens_dir`` (deleted, moved, purged from a scratch disk): their rows leave the
-    catalogue, which holds the lenses of ``lens_dir``, and their fits stay in ``out``."""
+    catalogue, which holds the lenses of ``lens_dir``, and their fits stay in ``out``. A lens whose
+    folder is there but cannot be looked into is not named: :func:`find_lenses` warned of it."""
+    gone = [lens_id for lens_id in gone if not is_closed(lens_dir / lens_id)]
     if gone:
         one = len(gone) == 1
         its, it = ("its", "it") if one else ("their", "they")
