@@ -2465,11 +2465,13 @@ class _Workers:
     def __init__(self, copies: dict[str, tuple[str, str]]) -> None:
         self.copies = copies
 
-    def run(self, function, target, on_error="raise"):
+    def run(self, function, target, timeout, workers=None, on_error="raise", callback_timeout=None):
+        assert callback_timeout == timeout + 30
         name = target.split(":")[1]
         if name not in ("__version__", "__file__"):  # the import check: every worker imports the runner
-            return {address: function(target) for address in self.copies}
-        return {address: copy[name == "__file__"] for address, copy in self.copies.items()}
+            return {address: function(target, timeout) for address in self.copies}
+        return {address: copy[name == "__file__"] for address, copy in self.copies.items()
+                if workers is None or address in workers}
 
 
 def test_workers_importing_another_tinylens_version_are_refused_by_name():
@@ -2504,6 +2506,55 @@ def test_workers_importing_tinylens_from_another_place_are_warned_of_by_name():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         runner.check_worker_imports(_Workers({"tcp://10.0.0.1:1": mine}))  # the same copy: no word
+
+
+def test_a_worker_whose_tinylens_import_hangs_is_named_and_the_survey_goes_on(tmp_path, monkeypatch):
+    """A worker whose tinylens sits on a hung mount (NFS server down) held the import check for ever,
+    and the survey hung at its start without a word. Each worker now imports in a thread of its own,
+    for at most the check's timeout; one that gave no answer is named in a ConfigWarning, its copy is
+    not asked about, and the survey goes on. (An in-process Dask cluster; the module imported reads
+    a FIFO that no one writes, as a file on a hung mount; a writer comes after 30 s, so that the test
+    ends without the timeout too, and fails.)"""
+    from distributed import Client, LocalCluster
+
+    from tinylens.errors import ConfigWarning
+
+    name = f"hung_import_{os.getpid()}_{time.monotonic_ns()}"  # a module no test imported before
+    fifo = tmp_path / "hung"
+    (tmp_path / f"{name}.py").write_text(f"open({str(fifo)!r}).read()\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with _hung_file(fifo), \
+            LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        release = threading.Timer(30, lambda: os.close(os.open(fifo, os.O_WRONLY)))
+        release.start()
+        try:
+            worker = next(iter(cluster.workers.values())).address
+            with pytest.warns(ConfigWarning) as caught:
+                runner.check_worker_imports(client, name, timeout=0.5)
+        finally:
+            release.cancel()
+    texts = [" ".join(str(w.message).split()) for w in caught]
+    assert any(text.startswith(f"Which tinylens the Dask workers import was not checked for the one worker: {worker} "
+                               "gave no answer within 0.5 s (does a file system they import from hang, such as an NFS "
+                               "mount whose server is down?). The survey goes on") for text in texts), texts
+
+
+def test_a_cluster_that_does_not_answer_the_import_check_is_warned_of_and_asked_under_a_deadline():
+    """check_worker_imports asked the cluster with no deadline; it now gives it the workers' timeout
+    and CONNECT_TIMEOUT more (Dask's callback_timeout, which raises TimeoutError), then warns that
+    the workers' tinylens was not checked, and the survey goes on. (Client faked.)"""
+    from tinylens.errors import ConfigWarning
+
+    class Unanswered:
+        def run(self, function, target, timeout, workers=None, on_error="raise", callback_timeout=None):
+            assert callback_timeout == timeout + 30
+            raise TimeoutError(f"timed out after {callback_timeout} s.")
+
+    with pytest.warns(ConfigWarning) as caught:
+        runner.check_worker_imports(Unanswered(), timeout=2)
+    assert str(caught[0].message).startswith("Which tinylens the Dask workers import was not checked: the cluster "
+                                             "did not answer within 32 s. The survey goes on"), caught[0].message
 
 
 def test_the_messages_on_some_dask_workers_read_right_for_one_of_one_one_of_many_and_many(tmp_path):
@@ -2541,7 +2592,7 @@ def test_the_messages_on_some_dask_workers_read_right_for_one_of_one_one_of_many
         def __init__(self, n: int) -> None:
             self.n = n
 
-        def run(self, function, target, on_error="raise"):
+        def run(self, function, target, timeout, on_error="raise", **kwargs):
             return {f"tcp://w:{i}": ModuleNotFoundError("No module named 'tinylens'") for i in range(self.n)}
 
     for n, start, then in [(1, "The one Dask worker cannot import tinylens (tcp://w:0: ", "so it could not run"),

@@ -1138,18 +1138,27 @@ def checked_scheduler(value: str | os.PathLike[str]) -> str:
 TASK_MODULE = "tinylens.survey.runner"
 
 
-def check_worker_imports(client: Any, module: str | None = None) -> None:
+#: How long each worker is given to import tinylens when the survey checks its copy (seconds): a
+#: first import of JAX from a shared disk takes seconds, one from a hung NFS mount for ever.
+IMPORT_CHECK_SECONDS = 60.0
+
+
+def check_worker_imports(client: Any, module: str | None = None, timeout: float = IMPORT_CHECK_SECONDS) -> None:
     """TinyLensError naming the workers of ``client``'s cluster that cannot import ``module``
     (default :data:`TASK_MODULE`).
 
     A worker started without tinylens (another environment, no ``PYTHONPATH``) cannot even read
     a survey task: Dask closes it on the first one, and the survey would wait silently for
     workers that no longer exist. Then :func:`check_worker_copies`: the workers must import the
-    same tinylens as this process. Workers that join later are checked by each survey task (:data:`checked_task`)."""
-    import pkgutil
-
-    try:  # resolve_name imports the module and returns a plain string, which any worker can send
-        answers = client.run(pkgutil.resolve_name, f"{module or TASK_MODULE}:__name__", on_error="return")
+    same tinylens as this process. Workers that join later are checked by each survey task (:data:`checked_task`).
+    Each worker is given ``timeout`` seconds, the cluster :data:`CONNECT_TIMEOUT` more: workers
+    that do not answer (an import from a hung NFS mount) are named in a ConfigWarning, and the
+    survey goes on (:func:`warn_unimported`)."""
+    try:
+        answers = ask_workers(client, f"{module or TASK_MODULE}:__name__", timeout)
+    except TimeoutError:
+        warn_unimported(f": the cluster did not answer within {timeout + connect_seconds():g} s")
+        return
     except Exception:  # a cluster that cannot be asked: its workers will tell by their logs
         return
     failed = {address: answer for address, answer in answers.items() if isinstance(answer, BaseException)}
@@ -1160,7 +1169,70 @@ def check_worker_imports(client: Any, module: str | None = None) -> None:
             f"{describe_exception(error)}), so {'it' if len(failed) == 1 else 'they'} could not run a survey task. "
             "Start the workers in an environment where tinylens is installed (the same one as this command, or "
             "with PYTHONPATH set as for it), then run the same command again.")
-    check_worker_copies(client)
+    silent = sorted(address for address, answer in answers.items() if answer is None)
+    if silent:
+        whom = "the one worker" if len(answers) == 1 else f"{len(silent)} of the {len(answers)} workers"
+        warn_unimported(f" for {whom}: {listed(silent, 3)} gave no answer within {timeout:g} s (does a file system "
+                        "they import from hang, such as an NFS mount whose server is down?)")
+    answered = [address for address in answers if address not in silent]
+    if answered:
+        check_worker_copies(client, answered, timeout)
+
+
+def connect_seconds() -> float:
+    """:data:`CONNECT_TIMEOUT` in seconds: what a call to the cluster is given beyond its workers' own time."""
+    from dask.utils import parse_timedelta
+
+    return parse_timedelta(CONNECT_TIMEOUT)
+
+
+def _resolved_within() -> Callable[[str, float], Any]:
+    """:data:`resolved_within`, made here so that it is local: Dask then pickles it by value."""
+
+    def resolved_within(target: str, timeout: float) -> Any:
+        import pkgutil
+        import threading
+
+        found: list[Any] = []
+
+        def resolve() -> None:
+            try:
+                found.append(pkgutil.resolve_name(target))
+            except BaseException as exc:  # raised again below, in the worker's own call
+                found.append(exc)
+
+        resolver = threading.Thread(target=resolve, name="tinylens-import-check", daemon=True)
+        resolver.start()
+        resolver.join(timeout)
+        if found and isinstance(found[0], BaseException):
+            raise found[0]
+        return found[0] if found else None
+
+    return resolved_within
+
+
+#: ``resolved_within(target, timeout)``, run on a worker: ``pkgutil.resolve_name(target)`` (which
+#: imports its module), in a thread of its own given ``timeout`` seconds, so that an import from a
+#: hung mount holds neither the worker nor the survey; ``None`` where it did not finish. Pickled by
+#: value, so that a worker without tinylens can run it too.
+resolved_within = _resolved_within()
+
+
+def ask_workers(client: Any, target: str, timeout: float, workers: Sequence[str] | None = None) -> dict[str, Any]:
+    """:data:`resolved_within` of ``target`` on each of ``workers`` (default: all) of ``client``'s
+    cluster, by address: the value (plain text here), the exception it raised, or ``None`` where the
+    worker gave no answer within ``timeout`` seconds; TimeoutError where the cluster gave none within
+    :data:`CONNECT_TIMEOUT` more."""
+    return client.run(resolved_within, target, timeout, workers=None if workers is None else list(workers),
+                      on_error="return", callback_timeout=timeout + connect_seconds())
+
+
+def warn_unimported(why: str) -> None:
+    """A ConfigWarning that the tinylens the Dask workers import was not checked (``why``: the
+    rest of its first sentence)."""
+    warnings.warn(f"Which tinylens the Dask workers import was not checked{why}. The survey goes on: each task "
+                  "checks its worker's tinylens, but a worker whose import hangs holds the lenses given to it: look "
+                  "at its node if they do not finish.", ConfigWarning, stacklevel=3)
 
 
 def some_workers(n: int, total: int) -> str:
@@ -1294,18 +1366,15 @@ def warn_unchecked(why: str) -> None:
                   "them: look at its node if its lenses do not finish.", DataWarning, stacklevel=3)
 
 
-def worker_copies(client: Any) -> dict[str, tuple[str, str]]:
-    """The tinylens each worker of ``client``'s cluster imports, by address: its version and the
-    file of its package (``?`` for what a worker cannot tell). Asked of plain strings, which a
-    worker with any copy of tinylens can send."""
-    import pkgutil
-
-    def ask(name: str) -> dict[str, Any]:
-        return client.run(pkgutil.resolve_name, f"tinylens:{name}", on_error="return")
-
-    versions, files = ask("__version__"), ask("__file__")
+def worker_copies(client: Any, workers: Sequence[str] | None = None,
+                  timeout: float = IMPORT_CHECK_SECONDS) -> dict[str, tuple[str, str]]:
+    """The tinylens each of ``workers`` (default: all) of ``client``'s cluster imports, by address:
+    its version and the file of its package (``?`` for what a worker cannot tell). Asked of plain
+    strings, which a worker with any copy of tinylens can send, each worker given ``timeout``
+    seconds (:func:`ask_workers`): those that give no answer are left out."""
+    versions, files = (ask_workers(client, f"tinylens:{name}", timeout, workers) for name in ("__version__", "__file__"))
     return {address: tuple(str(answer) if isinstance(answer, str) else "?" for answer in (version, files.get(address)))
-            for address, version in versions.items()}
+            for address, version in versions.items() if version is not None and files.get(address, "?") is not None}
 
 
 def other_copies(copies: Mapping[str, tuple[str, str]], mine: tuple[str, str]) -> tuple[dict, dict]:
@@ -1317,16 +1386,16 @@ def other_copies(copies: Mapping[str, tuple[str, str]], mine: tuple[str, str]) -
     return version, path
 
 
-def check_worker_copies(client: Any) -> None:
-    """TinyLensError naming the workers of ``client``'s cluster that import another version of
-    tinylens than this process (their fits would not be those the template was checked with, nor
-    what the catalogue says made them); a ConfigWarning naming those that import the same version
-    from another file (another checkout, or the same installation seen by another path)."""
+def check_worker_copies(client: Any, workers: Sequence[str] | None = None, timeout: float = IMPORT_CHECK_SECONDS) -> None:
+    """TinyLensError naming the workers of ``client``'s cluster (``workers``, default all) that import
+    another version of tinylens than this process (their fits would not be those the template was
+    checked with, nor what the catalogue says made them); a ConfigWarning naming those that import
+    the same version from another file (another checkout, or the same installation seen by another
+    path). Each worker is given ``timeout`` seconds (:func:`worker_copies`)."""
     import tinylens
-    from tinylens.errors import ConfigWarning
 
     try:
-        copies = worker_copies(client)
+        copies = worker_copies(client, workers, timeout)
     except Exception:  # a cluster that cannot be asked
         return
     mine = (tinylens.__version__, str(tinylens.__file__))
