@@ -624,6 +624,39 @@ def test_a_scheduler_that_greets_but_never_finishes_its_handshake_is_refused_nam
     assert text.endswith(runner.SCHEDULER_ADVICE), text
 
 
+@pytest.mark.parametrize("greeting", [b"SSH-2.0-OpenSSH_9.6\r\n", b"\x01\x00\x00\x00\x00\x00\x00\x00\x05"])
+def test_a_scheduler_address_where_another_service_greets_is_refused_naming_it(greeting):
+    """--scheduler at a port where another service greets first (SSH, SMTP) passed check_scheduler,
+    then Dask's client read the greeting as its frame lengths and the survey ended in a traceback
+    (MemoryError: 'Unable to allocate 2.82 EiB', or struct.error for a short frame); it is now a
+    TinyLensError naming the address and what to give instead."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        conns: list[socket.socket] = []
+
+        def greet() -> None:
+            with contextlib.suppress(OSError):  # the listening socket closed: the test is over
+                while True:
+                    conn = server.accept()[0]
+                    conns.append(conn)
+                    conn.sendall(greeting)
+
+        threading.Thread(target=greet, daemon=True).start()
+        address = f"tcp://127.0.0.1:{server.getsockname()[1]}"
+        try:
+            runner.check_scheduler(address, timeout=5)  # it greets: the check lets it pass
+            with pytest.raises(TinyLensError) as caught, runner.dask_client(1, address):
+                pass
+        finally:
+            for conn in conns:
+                conn.close()
+    text = " ".join(str(caught.value).split())
+    assert text.startswith(f"Cannot connect to the Dask scheduler at {address}: what answers there is not a Dask "
+                           "scheduler"), text
+    assert text.endswith(runner.SCHEDULER_ADVICE), text
+
+
 def test_a_scheduler_address_that_takes_no_connection_says_how_long_it_waited(survey_inputs, monkeypatch):
     """An address that takes no connection (a firewall dropping a compute node's packets to the
     scheduler's host) was refused after 10 s with 'TimeoutError: timed out', which said neither

@@ -28,6 +28,7 @@ import itertools
 import json
 import logging
 import os
+import struct
 import threading
 import time
 import warnings
@@ -982,6 +983,10 @@ def scheduler_client(address: str) -> Any:
             f"Cannot connect to the Dask scheduler at {address}: it took the connection but did not finish Dask's "
             f"handshake within {deadline:g} s (is the scheduler overloaded, or is something else listening there?). "
             f"{SCHEDULER_ADVICE}") from None
+    except (MemoryError, struct.error):  # another service's greeting (SSH's, SMTP's) read as Dask's frame lengths
+        raise TinyLensError(
+            f"Cannot connect to the Dask scheduler at {address}: what answers there is not a Dask scheduler (its "
+            f"greeting is not Dask's handshake: another service, such as SSH, on that port?). {SCHEDULER_ADVICE}") from None
     except (OSError, ValueError, TypeError) as exc:  # TypeError: tls:// without TLS settings
         raise TinyLensError(f"Cannot connect to the Dask scheduler at {address}: {describe_exception(exc)}") from None
 
