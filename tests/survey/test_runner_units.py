@@ -430,7 +430,7 @@ def test_a_fitted_lens_whose_folder_cannot_be_looked_into_is_warned_of_once(tmp_
         runner.survey_plan(lenses, mock_survey["template"], out, check=False)
     texts = [" ".join(str(w.message).split()) for w in caught if issubclass(w.category, DataWarning)]
     assert len(texts) == 2, texts
-    assert texts[0].startswith(f"1 folder(s) in {lenses.resolve()} cannot be looked into, and are left out: lens_b "
+    assert texts[0].startswith(f"1 folder in {lenses.resolve()} cannot be looked into, and is left out: lens_b "
                                "(Permission denied)."), texts
     assert texts[1].startswith("1 lens with a finished fit in ") and ": lens_c." in texts[1], texts
     assert "lens_b" not in texts[1], texts
