@@ -226,6 +226,8 @@ def test_a_psf_helper_takes_whole_floats_and_numpy_numbers():
     ({"rng": 2.5}, "rng must be a numpy Generator, a non-negative integer seed or None, got 2.5"),
     ({"sky_sigma": float("nan")}, "sky_sigma must be a finite number >= 0, got nan"),
     ({"sky_sigma": -0.1}, "sky_sigma must be a finite number >= 0, got -0.1"),
+    ({"sky_sigma": 1e200}, "sky_sigma must be <= 1e+150 (its square, the noise variance, overflows a float64 above "
+                           "~1.3e154), got 1e+200"),
     ({"exposure_time": float("nan")}, "exposure_time must be a finite number > 0, got nan"),
     ({"exposure_time": -100.0, "gain": -1.0}, "exposure_time must be a finite number > 0, got -100.0"),
     ({"gain": 0.0}, "gain must be a finite number > 0, got 0.0"),
@@ -236,12 +238,18 @@ def test_a_psf_helper_takes_whole_floats_and_numpy_numbers():
 def test_a_bad_argument_of_add_noise_is_refused_by_name(change, message):
     """rng=-1 gave numpy's 'expected non-negative integer' and 2.5 its SeedSequence TypeError, a NaN
     exposure_time or image pixel, or a huge image, numpy's 'lam value too large', sky_sigma=nan the
-    advice to give sky_sigma > 0, and a negative exposure_time times a negative gain noise without a
+    advice to give sky_sigma > 0, sky_sigma=1e200 an OverflowError (its square), and a negative exposure_time times a negative gain noise without a
     word; each is a ValueError naming the argument."""
     args = {"image": np.ones((2, 2)), "sky_sigma": 0.1, "exposure_time": 100.0, "gain": 1.0, "rng": 1, **change}
     with pytest.raises(ValueError) as info:
         add_noise(**args)
     assert str(info.value) == message
+
+
+def test_the_largest_sky_sigma_gives_a_finite_noise_map():
+    """sky_sigma up to MAX_SKY_SIGMA (1e150) squares to a finite variance: the noise map is sky_sigma."""
+    noisy, noise = add_noise(np.ones((2, 2)), 1e150, rng=1)
+    assert np.all(np.isfinite(noisy)) and np.all(noise == 1e150)
 
 
 def test_add_noise_takes_a_seed_a_generator_or_a_seed_sequence_alike():

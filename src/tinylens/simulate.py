@@ -354,6 +354,17 @@ def simulate_image(
 # -- noise ------------------------------------------------------------------------------------
 #: The most electrons in a pixel that a Poisson draw takes (numpy's limit is about 9.2e18).
 MAX_ELECTRONS = 1e18
+#: The largest sky noise: its square, the noise map's variance, overflows float64 above ~1.3e154.
+MAX_SKY_SIGMA = 1e150
+
+
+def sky_sigma_problem(sky_sigma: float) -> str | None:
+    """Why a finite ``sky_sigma`` is too large (over :data:`MAX_SKY_SIGMA`), else None: its square
+    was an OverflowError (a traceback), or a noise map of inf."""
+    if sky_sigma <= MAX_SKY_SIGMA:
+        return None
+    return (f"sky_sigma must be <= {MAX_SKY_SIGMA:g} (its square, the noise variance, overflows a float64 above "
+            f"~1.3e154), got {sky_sigma:g}")
 
 
 def _generator(rng: Any) -> np.random.Generator:
@@ -379,7 +390,8 @@ def add_noise(
     ``image * exposure_time * gain`` electrons (``gain`` in e-/count); ``None`` skips Poisson
     noise. The noise map is the true 1-sigma per pixel:
     ``sqrt(sky_sigma^2 + max(image, 0) / (exposure_time * gain))``. A ValueError
-    (:class:`~tinylens.errors.ConfigValueError`) names an argument that is out of range (a NaN pixel, a negative seed, an exposure_time of 0).
+    (:class:`~tinylens.errors.ConfigValueError`) names an argument that is out of range (a NaN pixel, a negative seed, an exposure_time of 0, a sky_sigma over
+    :data:`MAX_SKY_SIGMA`).
     """
     rng = _generator(rng)
     image = np.asarray(image, dtype=float)
@@ -387,6 +399,8 @@ def add_noise(
     if isinstance(sky_sigma, bool) or not (np.isfinite(_number(sky_sigma)) and _number(sky_sigma) >= 0):
         raise ConfigValueError(f"sky_sigma must be a finite number >= 0, got {sky_sigma!r}")
     sky_sigma = float(sky_sigma)
+    if problem := sky_sigma_problem(sky_sigma):
+        raise ConfigValueError(problem)
     var = np.full(image.shape, sky_sigma ** 2)
     noisy = image + rng.normal(0.0, 1.0, image.shape) * sky_sigma
     if exposure_time is not None:

@@ -67,6 +67,8 @@ def _copy(finished: Path, tmp_path: Path) -> Path:
         (["--set", "pixel_scale=.inf"], "pixel_scale must be finite, got inf"),
         (["--pixel-scale", "inf"], "pixel_scale must be finite, got inf"),
         (["--set", "sky_sigma=.inf"], "sky_sigma must be finite, got inf"),
+        (["--set", "sky_sigma=1e200"], "sky_sigma must be <= 1e+150 (its square, the noise variance, overflows a "
+                                       "float64 above ~1.3e154), got 1e+200"),
         (["--set", "exposure_time=.nan"], "exposure_time must be finite, got nan"),
         (["--set", "zeropoint=.inf"], "zeropoint must be finite"),
         (["--set", "theta_E_range=[0.5,.inf]"], "theta_E_range must be finite"),

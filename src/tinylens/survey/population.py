@@ -49,7 +49,8 @@ folder, then moved into place), so a stopped run leaves no lens missing a file. 
 overwritten.
 
 **Checks.** :func:`option_problems` refuses option values that cannot make a population
-(non-finite numbers, negative scatters or maxima, ``low > high``, an image whose supersampled
+(non-finite numbers, negative scatters or maxima, ``low > high``, a ``sky_sigma`` whose square
+overflows, an image whose supersampled
 grid, ``size x nsub`` points on a side, or a PSF whose grid, ``psf_size`` times its
 :data:`PSF_OVERSAMPLE` on a side, would not fit in a laptop's memory, lens galaxies brighter
 than a Poisson draw takes in the exposure: a zeropoint typed 2570); :func:`scale_warnings`
@@ -100,7 +101,16 @@ from tinylens.results.tables import (
     write_table,
 )
 from tinylens.results.truth import TRUTH_FILE, flat_params
-from tinylens.simulate import MAX_ELECTRONS, add_noise, gaussian_psf, is_whole, model_spec_from_truth, moffat_psf, simulate_images
+from tinylens.simulate import (
+    MAX_ELECTRONS,
+    add_noise,
+    gaussian_psf,
+    is_whole,
+    model_spec_from_truth,
+    moffat_psf,
+    simulate_images,
+    sky_sigma_problem,
+)
 
 __all__ = ["PopulationOptions", "components", "simulate_population", "draw_lens", "simulate_lens", "count_images", "lens_name"]
 
@@ -262,6 +272,8 @@ def option_problems(opts: PopulationOptions) -> list[str]:
     problems += [f"{name} must be >= 0, got {getattr(opts, name)}" for name in NON_NEGATIVE if not getattr(opts, name) >= 0]
     if opts.shear_max >= 1:
         problems.append(f"shear_max must be < 1 (a shear of 1 or more is not a lens), got {opts.shear_max}")
+    if problem := sky_sigma_problem(opts.sky_sigma):
+        problems.append(problem)
     if not opts.moffat_beta > 1:
         problems.append(f"moffat_beta must be > 1 (a Moffat PSF of beta <= 1 has infinite flux), got {opts.moffat_beta}")
     return problems + _range_problems(opts) + _brightness_problems(opts)
