@@ -232,14 +232,22 @@ def test_a_psf_helper_takes_whole_floats_and_numpy_numbers():
     ({"exposure_time": -100.0, "gain": -1.0}, "exposure_time must be a finite number > 0, got -100.0"),
     ({"gain": 0.0}, "gain must be a finite number > 0, got 0.0"),
     ({"image": np.array([[1.0, np.nan], [np.inf, 0.0]])}, "image has 2 NaN or infinite pixels; every pixel must be finite"),
+    ({"exposure_time": 1e-300}, "exposure_time * gain = 1e-300 * 1.0 is too small for this image: the Poisson variance, "
+                                "max(image, 0) / (exposure_time * gain), overflows a float64; is the image in counts "
+                                "per second, and exposure_time in seconds?"),
+    ({"exposure_time": 1e-200, "gain": 1e-200, "image": np.zeros((2, 2))},
+     "exposure_time * gain = 1e-200 * 1e-200 is too small for this image: the Poisson variance, max(image, 0) / "
+     "(exposure_time * gain), overflows a float64; is the image in counts per second, and exposure_time in seconds?"),
     ({"image": np.array([[1.0, 1e20]])}, "image * exposure_time * gain reaches 1e+22 electrons in a pixel, over the 1e+18 "
                                          "a Poisson draw takes: is the image in counts per second, and exposure_time in seconds?"),
 ])
 def test_a_bad_argument_of_add_noise_is_refused_by_name(change, message):
     """rng=-1 gave numpy's 'expected non-negative integer' and 2.5 its SeedSequence TypeError, a NaN
     exposure_time or image pixel, or a huge image, numpy's 'lam value too large', sky_sigma=nan the
-    advice to give sky_sigma > 0, sky_sigma=1e200 an OverflowError (its square), and a negative exposure_time times a negative gain noise without a
-    word; each is a ValueError naming the argument."""
+    advice to give sky_sigma > 0, sky_sigma=1e200 an OverflowError (its square), an exposure_time
+    (times gain) whose square underflows to 0 a noise map of inf (or NaN, and that advice), and a
+    negative exposure_time times a negative gain noise without a word; each is a ValueError naming
+    the argument."""
     args = {"image": np.ones((2, 2)), "sky_sigma": 0.1, "exposure_time": 100.0, "gain": 1.0, "rng": 1, **change}
     with pytest.raises(ValueError) as info:
         add_noise(**args)

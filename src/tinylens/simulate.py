@@ -390,7 +390,7 @@ def add_noise(
     ``image * exposure_time * gain`` electrons (``gain`` in e-/count); ``None`` skips Poisson
     noise. The noise map is the true 1-sigma per pixel:
     ``sqrt(sky_sigma^2 + max(image, 0) / (exposure_time * gain))``. A ValueError
-    (:class:`~tinylens.errors.ConfigValueError`) names an argument that is out of range (a NaN pixel, a negative seed, an exposure_time of 0, a sky_sigma over
+    (:class:`~tinylens.errors.ConfigValueError`) names an argument that is out of range (a NaN pixel, a negative seed, an exposure_time of 0 or of 1e-300, a sky_sigma over
     :data:`MAX_SKY_SIGMA`).
     """
     rng = _generator(rng)
@@ -410,8 +410,14 @@ def add_noise(
             raise ConfigValueError(f"image * exposure_time * gain reaches {electrons.max():.3g} electrons in a pixel, "
                                    f"over the {MAX_ELECTRONS:g} a Poisson draw takes: is the image in counts per second, and "
                                    "exposure_time in seconds?")
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            poisson_var = electrons / scale**2  # (image / scale): inf, or NaN, where scale**2 underflows to 0
+        if not np.all(np.isfinite(poisson_var)):
+            raise ConfigValueError(f"exposure_time * gain = {exposure_time!r} * {gain!r} is too small for this image: the "
+                                   "Poisson variance, max(image, 0) / (exposure_time * gain), overflows a float64; is the "
+                                   "image in counts per second, and exposure_time in seconds?")
         noisy = noisy + (rng.poisson(electrons) - electrons) / scale
-        var = var + electrons / scale**2
+        var = var + poisson_var
     noise = np.sqrt(var)
     if not np.all(noise > 0):
         raise ConfigValueError("noise map has zero pixels: give sky_sigma > 0")
