@@ -467,3 +467,65 @@ def test_an_unknown_component_setting_is_refused_as_a_config_refuses_it(entry, t
                        amplitudes=amplitudes)
     assert isinstance(info.value, tinylens.ConfigError)
     assert str(info.value) == message
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: simulate_images(LENS_LIGHT, LENS_LIGHT_TRUTH, (10**6, 10**6), PIX, gaussian_psf(0.15, PIX, 5), nsub=1),
+     "shape (1000000, 1000000) at nsub 1 is too large: the image is simulated on (1000000 x 1) x (1000000 x 1) = 1e+12 "
+     "points, over the 6400 x 6400 (about 4 GB of memory) allowed; lower shape or nsub"),
+    (lambda: simulate_image(LENS_LIGHT, LENS_LIGHT_TRUTH, (8, 8), PIX, gaussian_psf(0.15, PIX, 5), nsub=10**6),
+     "shape (8, 8) at nsub 1000000 is too large: the image is simulated on (8 x 1000000) x (8 x 1000000) = 6.4e+13 "
+     "points, over the 6400 x 6400 (about 4 GB of memory) allowed; lower shape or nsub"),
+    (lambda: simulate_images(LENS_LIGHT, LENS_LIGHT_TRUTH, (801, 800), PIX, gaussian_psf(0.15, PIX, 5)),
+     "shape (801, 800) at nsub 8 is too large: the image is simulated on (801 x 8) x (800 x 8) = 4.1e+07 "
+     "points, over the 6400 x 6400 (about 4 GB of memory) allowed; lower shape or nsub"),
+    (lambda: gaussian_psf(0.15, PIX, 10**6 + 1),
+     "PSF size must be <= 6399 pixels, got 1000001: the PSF is built on size^2 points, at most 6400 on a side (memory)"),
+    (lambda: moffat_psf(0.15, PIX, 6401, oversample=1),
+     "PSF size must be <= 6399 pixels, got 6401: the PSF is built on size^2 points, at most 6400 on a side (memory)"),
+    (lambda: moffat_psf(0.15, PIX, 583),
+     "PSF size x oversample must be <= 6400, got 583 x 11 = 6413: the PSF is built on (size x oversample)^2 points "
+     "(memory); lower size or oversample"),
+    (lambda: moffat_psf(0.15, PIX, 5, oversample=10**6),
+     "PSF size x oversample must be <= 6400, got 5 x 1000000 = 5000000: the PSF is built on (size x oversample)^2 "
+     "points (memory); lower size or oversample"),
+])
+def test_an_image_or_psf_over_the_memory_bound_is_refused_by_name(make, message):
+    """Called from Python, simulate_images of shape (10^6, 10^6), or nsub 10^6, and gaussian_psf or
+    moffat_psf of size 10^6 + 1 (or oversample 10^6) asked numpy for terabytes, a MemoryError or a
+    swapping machine, where simulate-population refuses such a grid: each is refused, before any
+    allocation, as a ConfigValueError naming the argument(s), with the command line's bound."""
+    import tinylens
+
+    with pytest.raises(ValueError) as info:
+        make()
+    assert isinstance(info.value, tinylens.ConfigError)
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize("size, nsub", [(800, 8), (801, 8), (6400, 1), (6401, 1), (100, 64), (100, 65)])
+def test_the_python_image_bound_is_the_command_lines(size, nsub):
+    """simulate_images's grid bound and simulate-population's size x nsub bound are one (grid_fits)."""
+    from tinylens.survey.population import PopulationOptions
+    from tinylens.simulate import grid_fits
+
+    try:
+        PopulationOptions(size=size, nsub=nsub)
+        cli_takes = True
+    except ConfigError:
+        cli_takes = False
+    assert cli_takes == grid_fits((size, size), nsub) == (size * nsub <= 6400)
+
+
+@pytest.mark.parametrize("psf_type, oversample, largest", [("gaussian", 1, 6399), ("moffat", 11, 581)])
+def test_the_python_psf_bound_is_the_command_lines(psf_type, oversample, largest):
+    """gaussian_psf and moffat_psf refuse, by name, the first PSF size that simulate-population refuses."""
+    from tinylens.survey.population import PopulationOptions
+    from tinylens.simulate import largest_psf_size
+
+    assert largest_psf_size(oversample) == largest
+    PopulationOptions(psf_type=psf_type, psf_size=largest)
+    with pytest.raises(ConfigError):
+        PopulationOptions(psf_type=psf_type, psf_size=largest + 2)
+    with pytest.raises(ValueError, match=r"^PSF size"):
+        (gaussian_psf if psf_type == "gaussian" else moffat_psf)(0.15, PIX, largest + 2)

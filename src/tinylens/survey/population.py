@@ -103,9 +103,12 @@ from tinylens.results.tables import (
 from tinylens.results.truth import TRUTH_FILE, flat_params
 from tinylens.simulate import (
     MAX_ELECTRONS,
+    MAX_GRID,
     add_noise,
     gaussian_psf,
+    grid_fits,
     is_whole,
+    largest_psf_size,
     model_spec_from_truth,
     moffat_psf,
     simulate_images,
@@ -235,9 +238,6 @@ def _number(value: Any) -> float:
 POSITIVE = ("pixel_scale", "psf_fwhm", "exposure_time", "sky_sigma", "source_offset_max")
 #: Scatters (normal sigmas), maxima and floors: finite and >= 0.
 NON_NEGATIVE = ("lens_center_sigma", "lens_light_q_sigma", "lens_light_phi_sigma_deg", "shear_max", "snr_total_min")
-#: Largest side (size x nsub) of the supersampled grid a lens is simulated on: ~4 GB of memory
-#: (measured: 4.1 GB for one lens of size 800 at nsub 8, float32), so it fits in a laptop's memory.
-MAX_GRID = 6400
 #: Points per pixel side a population's PSF is built on: a Gaussian is integrated over each pixel,
 #: a Moffat averaged over ``11 x 11`` points (:func:`tinylens.simulate.moffat_psf`'s ``oversample``).
 PSF_OVERSAMPLE = {"gaussian": 1, "moffat": 11}
@@ -259,11 +259,11 @@ def option_problems(opts: PopulationOptions) -> list[str]:
         problems.append(f"psf_type must be 'gaussian' or 'moffat', got {opts.psf_type!r}")
     if opts.psf_size < 1 or opts.psf_size % 2 == 0:
         problems.append(f"psf_size must be a positive odd number of pixels, got {opts.psf_size}")
-    elif opts.psf_type in PSF_OVERSAMPLE and opts.psf_size * PSF_OVERSAMPLE[opts.psf_type] > MAX_GRID:
+    elif opts.psf_type in PSF_OVERSAMPLE and opts.psf_size > largest_psf_size(PSF_OVERSAMPLE[opts.psf_type]):
         problems.append(_psf_size_problem(opts.psf_size, opts.psf_type))
     if opts.size < 8:
         problems.append(f"size must be >= 8 pixels, got {opts.size}")
-    elif opts.nsub >= 1 and opts.size * opts.nsub > MAX_GRID:
+    elif opts.nsub >= 1 and not grid_fits((opts.size, opts.size), opts.nsub):
         problems.append(f"size x nsub must be <= {MAX_GRID}, got {opts.size} x {opts.nsub} = {opts.size * opts.nsub}: "
                         f"each lens is simulated on (size x nsub)^2 points, about 4 GB of memory at {MAX_GRID}; "
                         "lower size or nsub")
@@ -297,11 +297,10 @@ def _brightness_problems(opts: PopulationOptions) -> list[str]:
 
 def _psf_size_problem(psf_size: int, psf_type: str) -> str:
     """Why a ``psf_type`` PSF of ``psf_size`` pixels is refused: its grid, ``psf_size`` x
-    :data:`PSF_OVERSAMPLE` points on a side, is over :data:`MAX_GRID` (numpy's MemoryError, or
+    :data:`PSF_OVERSAMPLE` points on a side, is over :data:`~tinylens.simulate.MAX_GRID` (numpy's MemoryError, or
     swap, where 200001 pixels asked for ~300 GB)."""
     points = PSF_OVERSAMPLE[psf_type]
-    fits = MAX_GRID // points
-    largest = fits if fits % 2 else fits - 1  # the largest odd size allowed
+    largest = largest_psf_size(points)
     grid = f"(psf_size x {points})^2 points ({points} x {points} a pixel)" if points > 1 else "psf_size^2 points"
     return (f"psf_size must be <= {largest} pixels for a {psf_type} PSF, got {psf_size}: the PSF is built on {grid}, "
             f"at most {MAX_GRID} on a side as a lens is (memory)")
