@@ -529,3 +529,17 @@ def test_the_python_psf_bound_is_the_command_lines(psf_type, oversample, largest
         PopulationOptions(psf_type=psf_type, psf_size=largest + 2)
     with pytest.raises(ValueError, match=r"^PSF size"):
         (gaussian_psf if psf_type == "gaussian" else moffat_psf)(0.15, PIX, largest + 2)
+
+
+def test_a_pixel_scale_whose_coordinates_overflow_is_refused_by_name():
+    """simulate_images with pixel_scale=1e300 gave an image of NaN (the float32 coordinates overflowed)
+    without a word; it is refused naming pixel_scale, and one just inside the bound (pixel_scale x
+    size <= float32's largest, 3.4e38) still gives a finite image."""
+    psf = gaussian_psf(0.15, PIX, 5)
+    with pytest.raises(ValueError) as info:
+        simulate_images(LENS_LIGHT, LENS_LIGHT_TRUTH, (8, 8), 1e300, psf, nsub=2, dtype=np.float32)
+    assert str(info.value) == ("pixel_scale 1e+300 is too large for an image of 8 pixels a side: the pixels' coordinates "
+                               "(arcsec) would overflow float32 (pixel_scale x size must be <= 3.4e+38); pixel_scale is "
+                               "in arcsec per pixel (CSST: 0.074)")
+    images = simulate_images(LENS_LIGHT, LENS_LIGHT_TRUTH, (8, 8), 4.2e37, psf, nsub=2, dtype=np.float32)
+    assert all(np.all(np.isfinite(image)) for image in images.values())

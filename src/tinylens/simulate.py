@@ -292,6 +292,18 @@ def _check_grid(shape: tuple[int, int], nsub: int) -> None:
                                "of memory) allowed; lower shape or nsub")
 
 
+def coordinates_problem(pixel_scale: float, shape: tuple[int, int], dtype: Any) -> str | None:
+    """Why the pixels' coordinates (up to ``pixel_scale`` x half the larger side of ``shape`` from
+    the centre, bounded here by the whole side) overflow ``dtype``, else None: a pixel_scale of 1e300
+    gave an image of NaN (float32) without a word."""
+    largest = float(np.finfo(dtype).max)
+    if pixel_scale * max(shape) <= largest:
+        return None
+    return (f"pixel_scale {pixel_scale:g} is too large for an image of {max(shape)} pixels a side: the pixels' coordinates "
+            f"(arcsec) would overflow {np.dtype(dtype).name} (pixel_scale x size must be <= {largest:.3g}); pixel_scale is "
+            "in arcsec per pixel (CSST: 0.074)")
+
+
 def _ndim(value: Any) -> int:
     """How many axes ``value`` has as an array (0 for a number, a set or None); -1 for a ragged list."""
     try:
@@ -337,7 +349,8 @@ def simulate_images(
 
     ``psf`` must be odd-sized and finite, with a positive sum; it is normalised to unit sum here.
     ``shape`` is (rows, columns), ``pixel_scale`` (arcsec) > 0, ``nsub`` a whole number >= 1, the
-    supersampled grid at most ``MAX_GRID x MAX_GRID`` points (:data:`MAX_GRID`, memory); a
+    supersampled grid at most ``MAX_GRID x MAX_GRID`` points (:data:`MAX_GRID`, memory), and the
+    pixels' coordinates within ``dtype``'s range (pixel_scale x the larger side); a
     ValueError (:class:`~tinylens.errors.ConfigValueError`) names an argument that is not. Computed in ``dtype``, by
     default tinylens's precision (:mod:`tinylens.precision`: float32, relative error ~1e-6,
     unless ``set_precision("float64")``); float64 while JAX's x64 is off is a ConfigError.
@@ -347,6 +360,8 @@ def simulate_images(
     shape, pixel_scale, nsub = _shape(shape), _positive(pixel_scale, "pixel_scale"), _whole(nsub, "nsub")
     _check_grid(shape, nsub)
     dtype = chosen_dtype(dtype)
+    if problem := coordinates_problem(pixel_scale, shape, dtype):
+        raise ConfigValueError(problem)
     grid = point_grid(uniform_groups(shape, pixel_scale, nsub), shape, dtype)
     kernel = kernel_fft(np.asarray(psf, dtype=dtype), shape)
     cols = np.asarray(blurred_columns(spec, jnp.zeros((0,), dtype), grid, kernel), dtype=float)
