@@ -66,6 +66,10 @@ def _copy(finished: Path, tmp_path: Path) -> Path:
         (["--psf", "moffat", "--set", "moffat_beta=-1"], "moffat_beta must be > 1"),
         (["--set", "pixel_scale=.inf"], "pixel_scale must be finite, got inf"),
         (["--pixel-scale", "inf"], "pixel_scale must be finite, got inf"),
+        (["--pixel-scale", "1e300"], "pixel_scale must be from 1e-150 to 1e+150 (arcsec per pixel; its square, a pixel's "
+                                     "area, scales the fluxes and would over- or underflow), got 1e+300"),
+        (["--pixel-scale", "1e-300"], "pixel_scale must be from 1e-150 to 1e+150 (arcsec per pixel; its square, a "
+                                      "pixel's area, scales the fluxes and would over- or underflow), got 1e-300"),
         (["--set", "sky_sigma=.inf"], "sky_sigma must be finite, got inf"),
         (["--set", "sky_sigma=1e200"], "sky_sigma must be <= 1e+150 (its square, the noise variance, overflows a "
                                        "float64 above ~1.3e154), got 1e+200"),
@@ -115,6 +119,15 @@ def test_the_largest_supersampled_grid_is_allowed():
     PopulationOptions(size=6400, nsub=1)
     with pytest.raises(ConfigError, match="size x nsub must be <= 6400, got 801 x 8"):
         PopulationOptions(size=801)
+
+
+def test_a_pixel_scale_whose_coordinates_overflow_the_precision_is_refused_up_front():
+    """A pixel_scale inside PIXEL_SCALE_RANGE whose pixels' coordinates overflow float32 (the default
+    precision: 1e37 x 100 pixels) is refused with the options, naming it, as simulate_images refuses it."""
+    with pytest.raises(ConfigError, match=r"pixel_scale 1e\+37 is too large for an image of 100 pixels a side: the "
+                                          r"pixels' coordinates \(arcsec\) would overflow float32"):
+        PopulationOptions(pixel_scale=1e37)
+    PopulationOptions(pixel_scale=1e30)
 
 
 def test_lens_galaxies_up_to_the_electrons_a_poisson_draw_takes_are_allowed():

@@ -50,7 +50,7 @@ overwritten.
 
 **Checks.** :func:`option_problems` refuses option values that cannot make a population
 (non-finite numbers, negative scatters or maxima, ``low > high``, a ``sky_sigma`` whose square
-overflows, an image whose supersampled
+overflows, a ``pixel_scale`` whose pixels' coordinates overflow, an image whose supersampled
 grid, ``size x nsub`` points on a side, or a PSF whose grid, ``psf_size`` times its
 :data:`PSF_OVERSAMPLE` on a side, would not fit in a laptop's memory, lens galaxies brighter
 than a Poisson draw takes in the exposure: a zeropoint typed 2570); :func:`scale_warnings`
@@ -105,6 +105,7 @@ from tinylens.simulate import (
     MAX_ELECTRONS,
     MAX_GRID,
     add_noise,
+    coordinates_problem,
     gaussian_psf,
     grid_fits,
     is_whole,
@@ -241,6 +242,8 @@ NON_NEGATIVE = ("lens_center_sigma", "lens_light_q_sigma", "lens_light_phi_sigma
 #: Points per pixel side a population's PSF is built on: a Gaussian is integrated over each pixel,
 #: a Moffat averaged over ``11 x 11`` points (:func:`tinylens.simulate.moffat_psf`'s ``oversample``).
 PSF_OVERSAMPLE = {"gaussian": 1, "moffat": 11}
+#: The pixel scales (arcsec) whose squares are float64 numbers with room to spare (as MAX_SKY_SIGMA's).
+PIXEL_SCALE_RANGE = (1e-150, 1e150)
 #: Ranges of axis ratios: within (0, 1].
 AXIS_RATIO_RANGES = ("lens_q_range", "source_q_range", "lens_disc_q_range")
 
@@ -274,9 +277,24 @@ def option_problems(opts: PopulationOptions) -> list[str]:
         problems.append(f"shear_max must be < 1 (a shear of 1 or more is not a lens), got {opts.shear_max}")
     if problem := sky_sigma_problem(opts.sky_sigma):
         problems.append(problem)
+    if opts.pixel_scale > 0:
+        problems += _pixel_scale_problems(opts.pixel_scale, opts.size)
     if not opts.moffat_beta > 1:
         problems.append(f"moffat_beta must be > 1 (a Moffat PSF of beta <= 1 has infinite flux), got {opts.moffat_beta}")
     return problems + _range_problems(opts) + _brightness_problems(opts)
+
+
+def _pixel_scale_problems(pixel_scale: float, size: int) -> list[str]:
+    """A positive ``pixel_scale`` outside :data:`PIXEL_SCALE_RANGE`, whose square (a pixel's area,
+    which turns a Sersic's flux into its amplitude) over- or underflows a float64 (1e300 was an
+    OverflowError, 1e-300 a ZeroDivisionError: tracebacks), or whose pixels' coordinates overflow
+    the precision the lenses are simulated in (:func:`~tinylens.simulate.coordinates_problem`)."""
+    low, high = PIXEL_SCALE_RANGE
+    if not low <= pixel_scale <= high:
+        return [f"pixel_scale must be from {low:g} to {high:g} (arcsec per pixel; its square, a pixel's area, scales the "
+                f"fluxes and would over- or underflow), got {pixel_scale:g}"]
+    problem = coordinates_problem(pixel_scale, (size, size), np.dtype(get_precision()))
+    return [problem] if problem else []
 
 
 def _brightness_problems(opts: PopulationOptions) -> list[str]:
