@@ -543,3 +543,24 @@ def test_a_pixel_scale_whose_coordinates_overflow_is_refused_by_name():
                                "in arcsec per pixel (CSST: 0.074)")
     images = simulate_images(LENS_LIGHT, LENS_LIGHT_TRUTH, (8, 8), 4.2e37, psf, nsub=2, dtype=np.float32)
     assert all(np.all(np.isfinite(image)) for image in images.values())
+
+
+@pytest.mark.parametrize("make, fwhm, scale, width", [
+    (gaussian_psf, 1e300, PIX, "1.35e+301"),
+    (gaussian_psf, 0.15, 1e-300, "1.5e+299"),
+    (moffat_psf, 0.15, 1e300, "1.5e-301"),
+    (moffat_psf, 1e-300, PIX, "1.35e-299"),
+])
+def test_a_psf_too_wide_or_too_narrow_to_compute_is_refused_naming_its_width(make, fwhm, scale, width):
+    """gaussian_psf of fwhm 1e300 (or pixel_scale 1e-300), whose pixels' shares all underflowed to 0,
+    and moffat_psf of pixel_scale 1e300 (or fwhm 1e-300), whose (r / alpha)^2 overflowed, returned a
+    PSF of NaN with numpy's RuntimeWarnings; each is a ConfigValueError naming fwhm and pixel_scale."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no numpy RuntimeWarning on the way
+        with pytest.raises(ValueError) as info:
+            make(fwhm, scale, 5)
+    assert str(info.value) == (f"fwhm {fwhm:g} at pixel_scale {scale:g} is a PSF {width} pixels wide, too wide or too "
+                               "narrow to be computed over pixels (every pixel's share under- or overflows); fwhm and "
+                               "pixel_scale are in arcsec (CSST: 0.15 and 0.074)")

@@ -495,20 +495,34 @@ def _check_widths(fwhm: Any, pixel_scale: Any) -> tuple[float, float]:
     return _positive(fwhm, "fwhm"), _positive(pixel_scale, "pixel_scale")
 
 
+def _unit_sum(psf: np.ndarray, fwhm: float, pixel_scale: float) -> np.ndarray:
+    """``psf`` divided by its sum, else a ValueError naming ``fwhm`` and ``pixel_scale`` where every
+    pixel's share under- or overflowed (a sum of 0 or inf: a PSF of NaN was returned without a word)."""
+    total = psf.sum()
+    if not (np.isfinite(total) and total > 0):
+        with np.errstate(over="ignore"):
+            width = fwhm / pixel_scale
+        raise ConfigValueError(f"fwhm {fwhm:g} at pixel_scale {pixel_scale:g} is a PSF {width:.3g} pixels wide, too "
+                               "wide or too narrow to be computed over pixels (every pixel's share under- or overflows); "
+                               "fwhm and pixel_scale are in arcsec (CSST: 0.15 and 0.074)")
+    return psf / total
+
+
 def gaussian_psf(fwhm: float, pixel_scale: float, size: int) -> np.ndarray:
     """Odd-sized, centred, unit-sum Gaussian PSF integrated over each pixel; ``fwhm`` in arcsec
     (``fwhm`` and ``pixel_scale`` > 0, ``size`` odd and at most :data:`MAX_GRID`, else a ValueError naming it)."""
     size = _check_size(size)
     fwhm, pixel_scale = _check_widths(fwhm, pixel_scale)
     _check_psf_grid(size)
-    sigma = fwhm / (2.0 * np.sqrt(2.0 * np.log(2.0))) / pixel_scale  # in pixels
-    half = size // 2
-    edges = np.arange(-half, 0) - 0.5  # left edges of the pixels left of the centre, all < 0
-    left = np.diff(special.ndtr(np.append(edges, -0.5) / sigma))  # lower tail: no cancellation
-    centre = 1.0 - 2.0 * special.ndtr(-0.5 / sigma)
-    p = np.concatenate([left, [centre], left[::-1]])
-    psf = np.outer(p, p)
-    return psf / psf.sum()
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):  # a width of 0 or inf: _unit_sum refuses it
+        sigma = fwhm / (2.0 * np.sqrt(2.0 * np.log(2.0))) / pixel_scale  # in pixels
+        half = size // 2
+        edges = np.arange(-half, 0) - 0.5  # left edges of the pixels left of the centre, all < 0
+        left = np.diff(special.ndtr(np.append(edges, -0.5) / sigma))  # lower tail: no cancellation
+        centre = 1.0 - 2.0 * special.ndtr(-0.5 / sigma)
+        p = np.concatenate([left, [centre], left[::-1]])
+        psf = np.outer(p, p)
+    return _unit_sum(psf, fwhm, pixel_scale)
 
 
 def moffat_psf(fwhm: float, pixel_scale: float, size: int, beta: float = 3.0, oversample: int = 11) -> np.ndarray:
@@ -523,10 +537,11 @@ def moffat_psf(fwhm: float, pixel_scale: float, size: int, beta: float = 3.0, ov
     if isinstance(beta, bool) or not (np.isfinite(_number(beta)) and _number(beta) > 1):
         raise ConfigValueError(f"Moffat beta must be a finite number > 1, got {beta!r}")
     beta = float(beta)
-    alpha = fwhm / (2.0 * np.sqrt(2.0 ** (1.0 / beta) - 1.0)) / pixel_scale  # in pixels
-    n = size * oversample
-    r1 = (np.arange(n) + 0.5) / oversample - size / 2.0
-    xx, yy = np.meshgrid(r1, r1)
-    fine = (1.0 + (xx**2 + yy**2) / alpha**2) ** (-beta)
-    psf = fine.reshape(size, oversample, size, oversample).mean(axis=(1, 3))
-    return psf / psf.sum()
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):  # a width of 0 or inf: _unit_sum refuses it
+        alpha = fwhm / (2.0 * np.sqrt(2.0 ** (1.0 / beta) - 1.0)) / pixel_scale  # in pixels
+        n = size * oversample
+        r1 = (np.arange(n) + 0.5) / oversample - size / 2.0
+        xx, yy = np.meshgrid(r1, r1)
+        fine = (1.0 + (xx**2 + yy**2) / alpha**2) ** (-beta)
+        psf = fine.reshape(size, oversample, size, oversample).mean(axis=(1, 3))
+    return _unit_sum(psf, fwhm, pixel_scale)

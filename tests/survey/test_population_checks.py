@@ -71,6 +71,7 @@ def _copy(finished: Path, tmp_path: Path) -> Path:
         (["--pixel-scale", "1e-300"], "pixel_scale must be from 1e-150 to 1e+150 (arcsec per pixel; its square, a "
                                       "pixel's area, scales the fluxes and would over- or underflow), got 1e-300"),
         (["--set", "sky_sigma=.inf"], "sky_sigma must be finite, got inf"),
+        (["--psf-fwhm", "1e300"], "fwhm 1e+300 at pixel_scale 0.074 is a PSF 1.35e+301 pixels wide, too wide or too narrow"),
         (["--set", "sky_sigma=1e200"], "sky_sigma must be <= 1e+150 (its square, the noise variance, overflows a "
                                        "float64 above ~1.3e154), got 1e+200"),
         (["--set", "exposure_time=.nan"], "exposure_time must be finite, got nan"),
