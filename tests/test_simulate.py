@@ -206,11 +206,15 @@ def test_whole_floats_and_numpy_numbers_are_taken_as_the_numbers_they_are():
     (lambda: moffat_psf(0.15, PIX, 5, oversample=0), "oversample must be a whole number >= 1, got 0"),
     (lambda: moffat_psf(0.15, PIX, 5, beta=float("nan")), "Moffat beta must be a finite number > 1, got nan"),
     (lambda: moffat_psf(0.15, PIX, 5, beta=1.0), "Moffat beta must be a finite number > 1, got 1.0"),
+    (lambda: moffat_psf(0.15, PIX, 5, beta=1e20), "Moffat beta must be <= 1e+10 (above it the PSF's width cannot be "
+                                                 "computed in float64: 1e20 gave a flat PSF; a Moffat of so large a "
+                                                 "beta is a Gaussian), got 1e+20"),
 ])
 def test_a_bad_argument_of_a_psf_helper_is_refused_by_name(make, message):
     """size=2.5 was taken as 2 and refused as 'got 2', size='abc' gave int()'s 'invalid literal', a
     fwhm or pixel_scale of 0 or nan a PSF of NaN, a negative one a PSF without a word, oversample=0 a
-    PSF of NaN, -1 numpy's reshape error, and beta=nan passed 'beta <= 1': each names its argument."""
+    PSF of NaN, -1 numpy's reshape error, beta=nan passed 'beta <= 1', and beta=1e20 gave a flat PSF
+    (2^(1/beta) - 1 rounded to 0): each names its argument."""
     with pytest.raises(ValueError) as info:
         make()
     assert str(info.value) == message

@@ -525,10 +525,24 @@ def gaussian_psf(fwhm: float, pixel_scale: float, size: int) -> np.ndarray:
     return _unit_sum(psf, fwhm, pixel_scale)
 
 
+#: The largest Moffat beta: above it ``2^(1/beta) - 1`` (the width's factor) and ``(1 + (r/alpha)^2)``
+#: lose more than ~1e-5 of their precision in float64, and from ~1e16 the factor rounds to 0, which made
+#: a flat PSF. A Moffat of so large a beta is a Gaussian (:func:`gaussian_psf`).
+MAX_MOFFAT_BETA = 1e10
+
+
+def moffat_beta_problem(beta: float) -> str | None:
+    """Why a finite ``beta`` > 1 is too large to compute a Moffat PSF with (over :data:`MAX_MOFFAT_BETA`), else None."""
+    if beta <= MAX_MOFFAT_BETA:
+        return None
+    return (f"Moffat beta must be <= {MAX_MOFFAT_BETA:g} (above it the PSF's width cannot be computed in float64: 1e20 "
+            f"gave a flat PSF; a Moffat of so large a beta is a Gaussian), got {beta:g}")
+
+
 def moffat_psf(fwhm: float, pixel_scale: float, size: int, beta: float = 3.0, oversample: int = 11) -> np.ndarray:
     """Odd-sized, centred, unit-sum Moffat PSF ``(1 + (r/alpha)^2)^-beta`` averaged over each
     pixel (``oversample^2`` points per pixel); ``fwhm`` in arcsec (``fwhm`` and ``pixel_scale``
-    > 0, ``size`` odd, ``beta`` > 1, ``oversample`` a whole number >= 1, ``size x oversample`` at most
+    > 0, ``size`` odd, ``beta`` > 1 and <= :data:`MAX_MOFFAT_BETA`, ``oversample`` a whole number >= 1, ``size x oversample`` at most
     :data:`MAX_GRID`, else a ValueError naming it)."""
     size = _check_size(size)
     fwhm, pixel_scale = _check_widths(fwhm, pixel_scale)
@@ -537,6 +551,8 @@ def moffat_psf(fwhm: float, pixel_scale: float, size: int, beta: float = 3.0, ov
     if isinstance(beta, bool) or not (np.isfinite(_number(beta)) and _number(beta) > 1):
         raise ConfigValueError(f"Moffat beta must be a finite number > 1, got {beta!r}")
     beta = float(beta)
+    if problem := moffat_beta_problem(beta):
+        raise ConfigValueError(problem)
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):  # a width of 0 or inf: _unit_sum refuses it
         alpha = fwhm / (2.0 * np.sqrt(2.0 ** (1.0 / beta) - 1.0)) / pixel_scale  # in pixels
         n = size * oversample

@@ -64,6 +64,8 @@ def _copy(finished: Path, tmp_path: Path) -> Path:
         (["--set", "shear_max=-1"], "shear_max must be >= 0, got -1.0"),
         (["--set", "shear_max=1.5"], "shear_max must be < 1"),
         (["--psf", "moffat", "--set", "moffat_beta=-1"], "moffat_beta must be > 1"),
+        (["--psf", "moffat", "--set", "moffat_beta=1e20"], "moffat_beta: Moffat beta must be <= 1e+10 (above it the PSF's "
+                                                          "width cannot be computed in float64"),
         (["--set", "pixel_scale=.inf"], "pixel_scale must be finite, got inf"),
         (["--pixel-scale", "inf"], "pixel_scale must be finite, got inf"),
         (["--pixel-scale", "1e300"], "pixel_scale must be from 1e-150 to 1e+150 (arcsec per pixel; its square, a pixel's "

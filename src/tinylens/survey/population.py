@@ -111,6 +111,7 @@ from tinylens.simulate import (
     is_whole,
     largest_psf_size,
     model_spec_from_truth,
+    moffat_beta_problem,
     moffat_psf,
     simulate_images,
     sky_sigma_problem,
@@ -281,6 +282,8 @@ def option_problems(opts: PopulationOptions) -> list[str]:
         problems += _pixel_scale_problems(opts.pixel_scale, opts.size)
     if not opts.moffat_beta > 1:
         problems.append(f"moffat_beta must be > 1 (a Moffat PSF of beta <= 1 has infinite flux), got {opts.moffat_beta}")
+    elif problem := moffat_beta_problem(opts.moffat_beta):
+        problems.append(f"moffat_beta: {problem}")
     return problems + _range_problems(opts) + _brightness_problems(opts)
 
 
