@@ -160,6 +160,23 @@ def test_the_largest_psf_is_allowed_and_built():
     assert np.array_equal(population.make_psf(small), moffat_psf(small.psf_fwhm, small.pixel_scale, 5, beta=3.0, oversample=11))
 
 
+@pytest.mark.parametrize("option", [{"source_offset_max": 1e6}, {"theta_E_range": (1e-300, 1e-300)}])
+def test_a_lens_without_a_multiply_imaged_source_position_is_a_config_error_naming_the_options(option):
+    """source_offset_max=1e300 (1e6 here: in 3 tries it finds none either, without overflowing) or
+    theta_E_range=[1e-300, 1e-300] left place_source without a multiply imaged position: a
+    RuntimeError, a traceback on the command line; it is a ConfigError naming the lens and the
+    options that drew it."""
+    opts = PopulationOptions(**option)
+    rng = np.random.default_rng(SEED)
+    truth = population.draw_lens(rng, opts)
+    with pytest.raises(ConfigError) as info:
+        population.place_source(rng, truth, opts, tries=3)
+    message = str(info.value)
+    assert message.startswith("no source position with two or more images found in 3 tries for a lens of theta_E ")
+    assert f"the source within {opts.source_offset_max:g} x theta_E of it: check theta_E_range (arcsec), " in message
+    assert message.endswith("source_offset_max (in units of theta_E, default 0.5) and lens_center_sigma (arcsec).")
+
+
 def test_unreachable_arc_snr_is_a_config_error():
     """The noise (sky_sigma, exposure_time) or the field decide whether any source brightness gives the SNR."""
     arc, lens = np.zeros((8, 8)), np.zeros((8, 8))

@@ -445,7 +445,9 @@ def count_images(truth: Mapping[str, Any], beta: tuple[float, float], step: floa
 
 
 def place_source(rng: np.random.Generator, truth: dict[str, Any], opts: PopulationOptions, tries: int = 200) -> int:
-    """Move the source (in place) to a random multiply imaged position; return its image count."""
+    """Move the source (in place) to a random multiply imaged position; return its image count. A
+    ConfigError naming the options that drew the lens where none is found (a RuntimeError, a
+    traceback, for source_offset_max=1e300, theta_E_range=[1e300, 1e300] or lens_center_sigma=1e300)."""
     sie = truth["lens_mass"][0]
     radius = opts.source_offset_max * sie["theta_E"]
     for _ in range(tries):
@@ -456,7 +458,10 @@ def place_source(rng: np.random.Generator, truth: dict[str, Any], opts: Populati
             truth["source_light"][0].update(center_x=float(beta[0]), center_y=float(beta[1]))
             return n_images
         radius *= 0.9
-    raise RuntimeError(f"no multiply imaged source position found in {tries} tries: {truth['lens_mass']}")
+    raise ConfigError(f"no source position with two or more images found in {tries} tries for a lens of theta_E "
+                      f"{sie['theta_E']:.3g}\" centred at ({sie['center_x']:.3g}\", {sie['center_y']:.3g}\"), the "
+                      f"source within {opts.source_offset_max:g} x theta_E of it: check theta_E_range (arcsec), "
+                      "source_offset_max (in units of theta_E, default 0.5) and lens_center_sigma (arcsec).")
 
 
 # -- images and SNR ---------------------------------------------------------------------------
