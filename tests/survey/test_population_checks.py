@@ -146,6 +146,22 @@ def test_lens_galaxies_up_to_the_electrons_a_poisson_draw_takes_are_allowed():
     PopulationOptions(zeropoint=0.0)  # faint lenses are no problem
 
 
+def test_lens_galaxies_too_faint_for_a_float64_are_refused_naming_zeropoint_and_lens_mag_range():
+    """zeropoint=-1000 (or lens_mag_range up to 1e300) made lens galaxies of 10^-409.4 e-/s, whose flux
+    was 0: a population without them and blank lens magnitudes in truth.csv, without a word. The
+    faintest lens galaxy must be at least MIN_LENS_FLUX (1e-300 e-/s): 10^(0.4 x (-726 - 23.5)) is."""
+    with pytest.raises(ConfigError) as info:
+        PopulationOptions(zeropoint=-1000.0)
+    assert str(info.value) == ("zeropoint -1000 and lens_mag_range up to 23.5 make lens galaxies as faint as 10^-409.4 e-/s, "
+                               "under 1e-300, near the smallest number a float64 holds (their flux would be 0 and their "
+                               "magnitude blank): zeropoint is the AB magnitude of 1 e-/s (CSST: 25.7), lens_mag_range "
+                               "AB magnitudes (CSST: 20 to 23.5)")
+    with pytest.raises(ConfigError, match=r"^zeropoint 25.7 and lens_mag_range up to 1e\+300 make lens galaxies as faint"):
+        PopulationOptions(lens_mag_range=(20.0, 1e300))
+    PopulationOptions(zeropoint=-726.0)
+    assert population.sersic_flux(10 ** (0.4 * (-726.0 - 23.5)), 2.5, 4.0, 0.074) > 0
+
+
 def test_the_largest_psf_is_allowed_and_built():
     """The limit on psf_size (memory: 200001 pixels was numpy's MemoryError, a traceback) leaves a
     Gaussian PSF of 6399 pixels and a Moffat one of 581 (11 x 11 points a pixel), and that is the

@@ -53,7 +53,8 @@ overwritten.
 overflows, a ``pixel_scale`` whose pixels' coordinates overflow, an image whose supersampled
 grid, ``size x nsub`` points on a side, or a PSF whose grid, ``psf_size`` times its
 :data:`PSF_OVERSAMPLE` on a side, would not fit in a laptop's memory, lens galaxies brighter
-than a Poisson draw takes in the exposure: a zeropoint typed 2570); :func:`scale_warnings`
+than a Poisson draw takes in the exposure: a zeropoint typed 2570, or so faint that their flux is 0);
+:func:`scale_warnings`
 warns (ConfigWarning) when the Einstein radii span under 2 pixels or the field is too small
 for the arcs (a pixel scale typed in milliarcseconds, a size too small).
 
@@ -284,7 +285,7 @@ def option_problems(opts: PopulationOptions) -> list[str]:
         problems.append(f"moffat_beta must be > 1 (a Moffat PSF of beta <= 1 has infinite flux), got {opts.moffat_beta}")
     elif problem := moffat_beta_problem(opts.moffat_beta):
         problems.append(f"moffat_beta: {problem}")
-    return problems + _range_problems(opts) + _brightness_problems(opts)
+    return problems + _range_problems(opts) + _brightness_problems(opts) + _faintness_problems(opts)
 
 
 def _pixel_scale_problems(pixel_scale: float, size: int) -> list[str]:
@@ -314,6 +315,25 @@ def _brightness_problems(opts: PopulationOptions) -> list[str]:
             f"10^{log_flux:.1f} e-/s, 10^{log_electrons:.1f} electrons in exposure_time {opts.exposure_time:g} s, over the "
             f"{MAX_ELECTRONS:g} a Poisson draw takes: zeropoint is the AB magnitude of 1 e-/s (CSST: 25.7), "
             "exposure_time in seconds (CSST: 300)"]
+
+
+#: The faintest lens galaxy flux (e-/s): a float64 holds it with room (10^-409.4 e-/s was 0).
+MIN_LENS_FLUX = 1e-300
+
+
+def _faintness_problems(opts: PopulationOptions) -> list[str]:
+    """The faintest lens galaxy (``lens_mag_range``'s high end) under :data:`MIN_LENS_FLUX`: a
+    zeropoint of -1000, or a lens_mag_range up to 1e300, made lens galaxies whose flux was 0, an
+    image without them and a truth table whose lens magnitudes were blank (NaN), without a word."""
+    if not opts.lens_mag_range[0] <= opts.lens_mag_range[1]:
+        return []  # refused by name already
+    log_flux = 0.4 * (opts.zeropoint - opts.lens_mag_range[1])  # log10 of e-/s: 10 ** it would underflow
+    if log_flux >= np.log10(MIN_LENS_FLUX):
+        return []
+    return [f"zeropoint {opts.zeropoint:g} and lens_mag_range up to {opts.lens_mag_range[1]:g} make lens galaxies as faint "
+            f"as 10^{log_flux:.4g} e-/s, under {MIN_LENS_FLUX:g}, near the smallest number a float64 holds (their flux "
+            "would be 0 and their magnitude blank): zeropoint is the AB magnitude of 1 e-/s (CSST: 25.7), lens_mag_range AB magnitudes "
+            "(CSST: 20 to 23.5)"]
 
 
 def _psf_size_problem(psf_size: int, psf_type: str) -> str:
