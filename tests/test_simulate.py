@@ -359,6 +359,25 @@ def test_truth_that_is_no_mapping_is_refused_by_name():
         simulate_image(LENS_LIGHT, [1], (8, 8), PIX, gaussian_psf(0.15, PIX, 5), nsub=2)
 
 
+@pytest.mark.parametrize("amplitudes", [[1.0, 2.0], "abc", 5, np.array([1.0, 2.0])])
+def test_amplitudes_that_are_no_mapping_are_refused_by_name(amplitudes):
+    """amplitudes=[1.0, 2.0], 'abc', 5 or an array gave dict()'s own TypeError or ValueError ('cannot
+    convert dictionary update sequence element #0', or numpy's 'truth value of an array ... is
+    ambiguous'): each is a ConfigTypeError (a TypeError) naming amplitudes, as truth that is no
+    mapping is; a list of (label, amplitude) pairs is still read as the mapping it makes."""
+    import tinylens
+
+    with pytest.raises(TypeError) as info:
+        simulate_image(LENS_LIGHT, LENS_LIGHT_TRUTH, (8, 8), PIX, gaussian_psf(0.15, PIX, 5), nsub=2, amplitudes=amplitudes)
+    assert isinstance(info.value, tinylens.ConfigError)
+    assert str(info.value) == ("amplitudes must be a mapping of component labels to amplitudes such as "
+                               f"{{'lens_light.0': 2.0}}, or None, got {amplitudes!r}")
+    pairs = simulate_image(LENS_LIGHT, LENS_LIGHT_TRUTH, (8, 8), PIX, gaussian_psf(0.15, PIX, 5), nsub=2,
+                           amplitudes=[("lens_light.0", 2.0)])
+    np.testing.assert_allclose(pairs, 2 * simulate_image(LENS_LIGHT, LENS_LIGHT_TRUTH, (8, 8), PIX, gaussian_psf(0.15, PIX, 5),
+                                                         nsub=2), rtol=1e-5)
+
+
 def test_an_amplitude_for_no_component_is_refused_with_the_labels():
     """amplitudes={'lens_light0': 5.0} (the dot left out) or one for a component the model lacks was
     passed over, and the image drawn with truth's Ie, without a word: it is refused with the labels."""

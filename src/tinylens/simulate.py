@@ -147,7 +147,11 @@ def model_spec_from_truth(
     mapping = _components_mapping(config_or_components)
     if not isinstance(truth, Mapping):
         raise ConfigTypeError(f"truth must be a mapping such as {{'lens_light': [{{'Ie': 1.0, ...}}]}}, got {truth!r}")
-    amplitudes = dict(amplitudes or {})
+    try:
+        amplitudes = dict(amplitudes if amplitudes is not None else {})
+    except (TypeError, ValueError):  # dict()'s own 'cannot convert dictionary update sequence element #0'
+        raise ConfigTypeError(f"amplitudes must be a mapping of component labels to amplitudes such as "
+                              f"{{'lens_light.0': 2.0}}, or None, got {reprlib.repr(amplitudes)}") from None
     built: dict[str, list[Component]] = {ln: [] for ln in LISTS}
     amp_vec: list[float] = []
     for list_name in LISTS:
