@@ -236,6 +236,9 @@ def test_a_psf_helper_takes_whole_floats_and_numpy_numbers():
     ({"exposure_time": -100.0, "gain": -1.0}, "exposure_time must be a finite number > 0, got -100.0"),
     ({"gain": 0.0}, "gain must be a finite number > 0, got 0.0"),
     ({"image": np.array([[1.0, np.nan], [np.inf, 0.0]])}, "image has 2 NaN or infinite pixels; every pixel must be finite"),
+    ({"image": "abc"}, "image must be an array of numbers (counts per second), got 'abc'"),
+    ({"image": None}, "image must be an array of numbers (counts per second), got None"),
+    ({"image": [[1.0, 2.0], [3.0]]}, "image must be an array of numbers (counts per second), got [[1.0, 2.0], [3.0]]"),
     ({"exposure_time": 1e-300}, "exposure_time * gain = 1e-300 * 1.0 is too small for this image: the Poisson variance, "
                                 "max(image, 0) / (exposure_time * gain), overflows a float64; is the image in counts "
                                 "per second, and exposure_time in seconds?"),
@@ -250,7 +253,8 @@ def test_a_bad_argument_of_add_noise_is_refused_by_name(change, message):
     exposure_time or image pixel, or a huge image, numpy's 'lam value too large', sky_sigma=nan the
     advice to give sky_sigma > 0, sky_sigma=1e200 an OverflowError (its square), an exposure_time
     (times gain) whose square underflows to 0 a noise map of inf (or NaN, and that advice), and a
-    negative exposure_time times a negative gain noise without a word; each is a ValueError naming
+    negative exposure_time times a negative gain noise without a word, an image of 'abc' or a ragged
+    list numpy's own ValueError and None an image of one NaN pixel; each is a ValueError naming
     the argument."""
     args = {"image": np.ones((2, 2)), "sky_sigma": 0.1, "exposure_time": 100.0, "gain": 1.0, "rng": 1, **change}
     with pytest.raises(ValueError) as info:

@@ -425,6 +425,19 @@ def _generator(rng: Any) -> np.random.Generator:
         raise ConfigValueError(f"rng must be a numpy Generator, a non-negative integer seed or None, got {rng!r}") from None
 
 
+def _image(image: Any) -> np.ndarray:
+    """``image`` as a float array, else a ValueError naming it: not numbers in rows of one length
+    ('abc' or a ragged list gave numpy's own message, None an image of one NaN pixel), or a pixel not finite."""
+    if image is None or isinstance(image, (str, bytes)):
+        raise ConfigValueError(f"image must be an array of numbers (counts per second), got {reprlib.repr(image)}")
+    try:
+        image = np.asarray(image, dtype=float)
+    except (TypeError, ValueError):
+        raise ConfigValueError(f"image must be an array of numbers (counts per second), got {reprlib.repr(image)}") from None
+    _check_finite(image, "image")
+    return image
+
+
 def add_noise(
     image: np.ndarray,
     sky_sigma: float,
@@ -443,8 +456,7 @@ def add_noise(
     :data:`MAX_SKY_SIGMA`).
     """
     rng = _generator(rng)
-    image = np.asarray(image, dtype=float)
-    _check_finite(image, "image")
+    image = _image(image)
     if isinstance(sky_sigma, bool) or not (np.isfinite(_number(sky_sigma)) and _number(sky_sigma) >= 0):
         raise ConfigValueError(f"sky_sigma must be a finite number >= 0, got {sky_sigma!r}")
     sky_sigma = float(sky_sigma)
