@@ -591,3 +591,18 @@ def test_a_psf_too_wide_or_too_narrow_to_compute_is_refused_naming_its_width(mak
     assert str(info.value) == (f"fwhm {fwhm:g} at pixel_scale {scale:g} is a PSF {width} pixels wide, too wide or too "
                                "narrow to be computed over pixels (every pixel's share under- or overflows); fwhm and "
                                "pixel_scale are in arcsec (CSST: 0.15 and 0.074)")
+
+
+@pytest.mark.parametrize("change, name", [({"center_x": 1e300}, "center_x"), ({"R_sersic": -1e39}, "R_sersic")])
+def test_a_truth_value_beyond_the_precision_is_refused_by_name(change, name):
+    """A lens_light centre_x of 1e300 (beyond float32's 3.4e38) gave an image of NaN without a word:
+    each truth value beyond the precision's range is refused naming it; one within it (center_x
+    1e38, far outside the image) gives a finite image without that light."""
+    psf = gaussian_psf(0.15, PIX, 5)
+    with pytest.raises(ValueError) as info:
+        simulate_images(LENS_LIGHT, with_lens_light(**change), (8, 8), PIX, psf, nsub=2, dtype=np.float32)
+    value = next(iter(change.values()))
+    assert str(info.value) == (f"truth['lens_light_list'][0]['{name}'] is {value:g}, beyond the 3.4e+38 a float32 holds "
+                               "(the precision the image is computed in: tinylens.precision)")
+    far = simulate_images(LENS_LIGHT, with_lens_light(center_x=1e38), (8, 8), PIX, psf, nsub=2, dtype=np.float32)["total"]
+    assert np.all(np.isfinite(far)) and np.all(far == 0)

@@ -308,6 +308,18 @@ def coordinates_problem(pixel_scale: float, shape: tuple[int, int], dtype: Any) 
             "in arcsec per pixel (CSST: 0.074)")
 
 
+def _check_in_range(spec: ModelSpec, dtype: Any) -> None:
+    """A ValueError naming the first parameter of ``spec`` whose size overflows ``dtype`` when the
+    image is computed in it (a centre_x of 1e300 gave an image of NaN in float32, without a word)."""
+    largest = float(np.finfo(dtype).max)
+    for comp in (*spec.lens_mass, *spec.lens_light, *spec.source_light):
+        for name, ref in comp.params.items():
+            if abs(ref.value) > largest:
+                raise ConfigValueError(f"truth['{comp.list_name}'][{comp.idx}]['{name}'] is {ref.value:g}, beyond the "
+                                       f"{largest:.3g} a {np.dtype(dtype).name} holds (the precision the image is "
+                                       "computed in: tinylens.precision)")
+
+
 def _ndim(value: Any) -> int:
     """How many axes ``value`` has as an array (0 for a number, a set or None); -1 for a ragged list."""
     try:
@@ -354,7 +366,7 @@ def simulate_images(
     ``psf`` must be odd-sized and finite, with a positive sum; it is normalised to unit sum here.
     ``shape`` is (rows, columns), ``pixel_scale`` (arcsec) > 0, ``nsub`` a whole number >= 1, the
     supersampled grid at most ``MAX_GRID x MAX_GRID`` points (:data:`MAX_GRID`, memory), and the
-    pixels' coordinates within ``dtype``'s range (pixel_scale x the larger side); a
+    pixels' coordinates and ``truth``'s values within ``dtype``'s range (pixel_scale x the larger side); a
     ValueError (:class:`~tinylens.errors.ConfigValueError`) names an argument that is not. Computed in ``dtype``, by
     default tinylens's precision (:mod:`tinylens.precision`: float32, relative error ~1e-6,
     unless ``set_precision("float64")``); float64 while JAX's x64 is off is a ConfigError.
@@ -366,6 +378,7 @@ def simulate_images(
     dtype = chosen_dtype(dtype)
     if problem := coordinates_problem(pixel_scale, shape, dtype):
         raise ConfigValueError(problem)
+    _check_in_range(spec, dtype)
     grid = point_grid(uniform_groups(shape, pixel_scale, nsub), shape, dtype)
     kernel = kernel_fft(np.asarray(psf, dtype=dtype), shape)
     cols = np.asarray(blurred_columns(spec, jnp.zeros((0,), dtype), grid, kernel), dtype=float)
