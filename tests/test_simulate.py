@@ -606,3 +606,18 @@ def test_a_truth_value_beyond_the_precision_is_refused_by_name(change, name):
                                "(the precision the image is computed in: tinylens.precision)")
     far = simulate_images(LENS_LIGHT, with_lens_light(center_x=1e38), (8, 8), PIX, psf, nsub=2, dtype=np.float32)["total"]
     assert np.all(np.isfinite(far)) and np.all(far == 0)
+
+
+def test_amplitudes_whose_image_overflows_are_refused_naming_the_largest():
+    """An Ie of 1e308 (a finite number) made an image of inf, with numpy's 'overflow encountered in
+    matmul' alone; it is refused naming the largest amplitude and its component, and 1e300 still
+    gives a finite image, 1e300 times that of Ie = 1."""
+    psf = gaussian_psf(0.15, PIX, 5)
+    with pytest.raises(ValueError) as info:
+        simulate_images(LENS_LIGHT, with_lens_light(Ie=1e308), (8, 8), PIX, psf, nsub=2)
+    message = re.sub(r"make \d+ pixels", "make N pixels", str(info.value))  # those over ~1.8 at Ie = 1
+    assert message == ("the amplitudes make N pixels of the image overflow a float64 (inf or NaN): the largest, "
+                       "1e+308 for 'lens_light.0' (its Ie, amp or amplitudes['lens_light.0']), is too large")
+    big = simulate_image(LENS_LIGHT, with_lens_light(Ie=1e300), (8, 8), PIX, psf, nsub=2)
+    np.testing.assert_allclose(big, 1e300 * simulate_image(LENS_LIGHT, with_lens_light(Ie=1.0), (8, 8), PIX, psf, nsub=2),
+                               rtol=1e-12)

@@ -387,9 +387,25 @@ def simulate_images(
     lens_labels = {c.label for c in spec.lens_light}
     is_lens = np.array([o in lens_labels for o in owners], dtype=bool)
     lin = cols[..., :k]
-    lens = lin[..., is_lens] @ amps[is_lens] if is_lens.any() else np.zeros(shape)
-    src = lin[..., ~is_lens] @ amps[~is_lens] if (~is_lens).any() else np.zeros(shape)
-    return {"total": lens + src, "lens_light": lens, "lensed_source": src}
+    with np.errstate(over="ignore", invalid="ignore"):  # amplitudes that overflow: refused below, by name
+        lens = lin[..., is_lens] @ amps[is_lens] if is_lens.any() else np.zeros(shape)
+        src = lin[..., ~is_lens] @ amps[~is_lens] if (~is_lens).any() else np.zeros(shape)
+        images = {"total": lens + src, "lens_light": lens, "lensed_source": src}
+    if np.all(np.isfinite(lin)):
+        _check_overflow(images, owners, amps)
+    return images
+
+
+def _check_overflow(images: Mapping[str, np.ndarray], owners: Sequence[str], amps: np.ndarray) -> None:
+    """A ValueError naming the largest amplitude where the images of finite unit-amplitude columns
+    overflow a float64 (an Ie of 1e308 gave an image of inf with numpy's 'overflow encountered')."""
+    bad = int((~np.isfinite(images["total"])).sum())
+    if not bad:
+        return
+    i = int(np.argmax(np.abs(amps)))
+    raise ConfigValueError(f"the amplitudes make {counted(bad, 'pixel')} of the image overflow a float64 (inf or NaN): "
+                           f"the largest, {amps[i]:g} for '{owners[i]}' (its Ie, amp or amplitudes[{owners[i]!r}]), is "
+                           "too large")
 
 
 def simulate_image(
