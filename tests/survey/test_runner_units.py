@@ -2216,6 +2216,62 @@ def test_a_lens_to_submit_after_the_client_gave_up_on_its_scheduler_is_named_wit
     assert "Traceback" not in capfd.readouterr().err
 
 
+class _ClientLosingItsScheduler:
+    """A survey's Dask client whose ``status`` reads ``lost`` once :meth:`lose` is called (as a
+    client reconnecting to a lost scheduler, or given up on it, says); the rest is the client's."""
+
+    def __init__(self, client: Any) -> None:
+        self._client, self.status = client, "running"
+
+    def lose(self, status: str) -> None:
+        self.status = status
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+@pytest.mark.parametrize("lost", [True, False])
+def test_every_lens_a_survey_did_not_fit_after_a_task_was_dropped_is_counted_and_named(tmp_path, monkeypatch, lost):
+    """A survey of more lenses than it keeps submitted (over MIN_IN_FLIGHT) submits no more once a
+    task comes back dropped (cancelled with its lost scheduler), so the lenses never submitted were
+    left out of 'Dask dropped the N lenses not yet fitted': N counted only the dropped tasks, though
+    the next run fits them all. Every lens not fitted is now counted, whether the scheduler was lost
+    or the cluster dropped the task. (An in-process cluster, one task in flight; fits faked: ~2 s.)"""
+    from distributed import Client, LocalCluster
+
+    from survey_mocks import echo_truth_path
+
+    monkeypatch.setattr(runner, "fit_lens", echo_truth_path)
+    monkeypatch.setattr(runner, "_in_flight_limit", lambda client: 1)
+    lenses = [runner.Lens(name, tmp_path / "in" / name) for name in ("lens_a", "lens_b", "lens_c", "lens_d")]
+    task_row = runner._task_row
+
+    def lens_b_dropped(future, lens, *args, **kwargs):
+        row = task_row(future, lens, *args, **kwargs)
+        if lens.lens_id != "lens_b":
+            return row
+        if lost:
+            client.lose("connecting")  # reconnecting to its scheduler, which cancelled its tasks
+        return None  # as for a task cancelled with its scheduler
+
+    monkeypatch.setattr(runner, "_task_row", lens_b_dropped)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+            Client(cluster) as real:
+        client = _ClientLosingItsScheduler(real)
+        with pytest.raises(TinyLensError) as caught:
+            runner._fit_lenses(lenses, {}, {}, tmp_path, [], 1, cluster.scheduler_address if lost else None, False,
+                               client=client)
+    text = " ".join(str(caught.value).split())
+    if lost:
+        assert text.startswith(f"The Dask scheduler at {cluster.scheduler_address} stopped answering (was it stopped, "
+                               "or did its batch job end?), and Dask dropped the 3 lenses not yet fitted (e.g. "
+                               "lens_b). The catalogue holds the 1 finished one;"), text
+    else:
+        assert text == runner.dropped_text(["lens_b", "lens_c", "lens_d"], 1), text
+    assert pd.read_csv(tmp_path / "catalog.csv")["lens_id"].tolist() == ["lens_a"]
+    assert not (tmp_path / "lenses" / "lens_c").exists() and not (tmp_path / "lenses" / "lens_d").exists()
+
+
 def _can_hide_a_folder() -> bool:
     """Whether a process can be started in its own mount namespace here (root, unshare(1))."""
     import subprocess

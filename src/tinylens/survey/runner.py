@@ -2285,6 +2285,7 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
                     write_catalog(rows, out)
                     flushed_at, unflushed = time.monotonic(), 0
                 submit_more()
+            dropped.extend(lens.lens_id for lens in queue)  # never submitted: no more are after a task dropped
         finally:
             frame = write_catalog(rows, out)
     if unfitted:
