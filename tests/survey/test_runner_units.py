@@ -1853,6 +1853,90 @@ def test_an_unexpected_error_removes_every_checkpoint_before_the_retry(tmp_path,
     assert not (folder / filenames.ROW).exists()
 
 
+def test_a_folder_named_as_a_file_of_a_lens_fails_that_lens_at_once_naming_it(tmp_path, mock_survey):
+    """A folder named inputs.json in a lens's output folder (where the fit stamps what it is made
+    from) raised IsADirectoryError out of fit_lens, which Dask ran three times (its retries), each
+    logging 'Compute Failed' with a traceback, before the row 'IsADirectoryError: ...' was written.
+    The lens is now a failed row at once, naming the folder and what to do, the folder left as it
+    was, the fit not started."""
+    template = runner.load_template(mock_survey["template"])
+    lens = runner.Lens("lens_a", mock_survey["lenses"] / "lens_a")
+    folder = lens.output(tmp_path)
+    (folder / filenames.INPUTS).mkdir(parents=True)
+    config = runner.lens_config(template, lens, tmp_path)
+    row = runner.fit_lens("lens_a", config, str(folder), truth_path=str(lens.folder / "truth.json"))
+    expected = (f"{folder / filenames.INPUTS}: Is a directory: a folder where tinylens reads or writes a file of "
+                "this lens. Remove or rename it.")
+    assert row == {"lens_id": "lens_a", "status": "failed", "reason": runner.one_line(expected)}, row
+    assert runner.read_row(folder / "row.json", "lens_a") == row
+    assert (folder / filenames.INPUTS).is_dir() and not any((folder / filenames.INPUTS).iterdir())
+    assert runner.attempts(folder) == 0
+
+
+@pytest.mark.parametrize("own", [True, False])
+def test_a_file_of_its_lens_this_user_may_not_change_fails_the_lens_with_its_checkpoints_kept(tmp_path, monkeypatch,
+                                                                                            own):
+    """A file of a lens's that this user may not open or change (another user's, in a shared --out)
+    raised PermissionError out of fit_lens, for Dask to retry in vain, its checkpoints removed for the
+    retry. The lens is now a failed row naming the file and what to do, its checkpoints kept for the
+    fit run again once it is mended; such an error on a file that is not the lens's is raised as before."""
+    import errno
+    import shlex
+
+    import tinylens
+
+    folder = tmp_path / "out" / "lens_a"
+    folder.mkdir(parents=True)
+    blocked = folder / "corner.png" if own else tmp_path / "cache" / "entry"
+    checkpoint = folder / "checkpoint.hdf5"
+
+    def refused_fit(config, **kwargs):
+        checkpoint.write_text("sampled so far")
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(blocked))
+
+    monkeypatch.setattr(tinylens, "fit", refused_fit)
+    config = {"dataset": {"data_path": str(tmp_path / "in" / "image.fits")}}
+    if not own:
+        with pytest.raises(PermissionError):
+            runner.fit_lens("lens_a", config, str(folder))
+        assert not checkpoint.exists() and not (folder / filenames.ROW).exists()
+        return
+    row = runner.fit_lens("lens_a", config, str(folder))
+    expected = (f"{blocked}: Permission denied: this user may not open or change it. Check the permissions of it "
+                f"and of its folder ({shlex.join(['ls', '-ld', str(blocked), str(folder)])}), or ask their owner to change them; where it is an "
+                "output, choose another --out, a folder of your own.")
+    assert row == {"lens_id": "lens_a", "status": "failed", "reason": runner.one_line(expected)}, row
+    assert runner.read_row(folder / filenames.ROW, "lens_a") == row
+    assert checkpoint.read_text() == "sampled so far"
+
+
+def test_a_lens_folder_this_user_may_not_write_fails_the_lens_without_a_row_written(tmp_path, monkeypatch, mock_survey):
+    """A lens's output folder this user may not write (another user's, in a shared --out): its lock
+    cannot be made, and writing the failed row that says so raised PermissionError out of fit_lens,
+    for Dask to retry in vain. The failed row, the lock's message, is now returned only (for the
+    catalogue; the next run fits the lens again), nothing written there."""
+    import errno
+
+    folder = tmp_path / "out" / "lenses" / "lens_a"
+    folder.mkdir(parents=True)
+    real = os.open
+
+    def not_writable(file, flags, *args, **kwargs):  # as a folder of another user's (the tests run as root)
+        if Path(file).parent == folder and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(file))
+        return real(file, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", not_writable)
+    lens = runner.Lens("lens_a", mock_survey["lenses"] / "lens_a")
+    config = runner.lens_config(runner.load_template(mock_survey["template"]), lens, tmp_path / "out")
+    row = runner.fit_lens("lens_a", config, str(folder))
+    with pytest.raises(OutputError) as refused, runner.lens_lock(folder):
+        pass
+    assert str(refused.value).startswith(f"The lock file {folder / filenames.LENS_LOCK} cannot be made (")
+    assert row == {"lens_id": "lens_a", "status": "failed", "reason": runner.describe_exception(refused.value)}, row
+    assert not any(folder.iterdir())
+
+
 def test_the_default_workers_are_fewer_on_one_core(tmp_path, monkeypatch):
     """'tinylens survey' without --workers started two local workers wherever it ran, so that in a
     SLURM job of one CPU (or under taskset) two fits shared the core, no faster than one, each

@@ -28,6 +28,7 @@ import itertools
 import json
 import logging
 import os
+import shlex
 import struct
 import threading
 import time
@@ -444,9 +445,58 @@ def failed_row(lens_id: str, reason: str) -> dict[str, Any]:
 
 def describe_exception(exc: BaseException) -> str:
     """A one-line reason: the message of a user error, ``Type: message`` otherwise."""
-    text = str(exc) if isinstance(exc, TinyLensError) else f"{type(exc).__name__}: {exc}"
-    text = " ".join(text.split()) or type(exc).__name__
+    return one_line(str(exc) if isinstance(exc, TinyLensError) else f"{type(exc).__name__}: {exc}",
+                    type(exc).__name__)
+
+
+def one_line(text: str, empty: str = "") -> str:
+    """``text`` as a row's reason: on one line, cut at :data:`MAX_REASON`; ``empty`` if it is blank."""
+    text = " ".join(text.split()) or empty
     return text if len(text) <= MAX_REASON else text[: MAX_REASON - 3] + "..."
+
+
+#: The errors of a lens's own file (:func:`own_file_error`) that the user is to mend and a retry
+#: would not: this user may not open or change it (EACCES, EPERM), it is not there, or it is a
+#: folder where a file should be, or a file where a folder should be. A disk that refuses writes
+#: (:data:`UNWRITABLE`) is the survey's, not the lens's: it stops the survey.
+OWN_FILE_ERRORS = (PermissionError, FileNotFoundError, IsADirectoryError, NotADirectoryError)
+
+
+def lens_folders(folder: Path, config: Mapping[str, Any], truth_path: str | None = None) -> list[Path]:
+    """The folders of a lens's own files: its output ``folder``, and those of the data files that
+    its ``config`` names (:func:`lens_config`: absolute paths) and of its ``truth_path``."""
+    dataset = config.get("dataset") if isinstance(config, Mapping) else None
+    dataset = dataset if isinstance(dataset, Mapping) else {}
+    files = [dataset.get(key) for key in (*LENS_FILES, "mask_path")] + [truth_path]
+    return [Path(folder), *(Path(f).parent for f in files if isinstance(f, str) and os.path.isabs(f))]
+
+
+def own_file_error(exc: BaseException, folders: Sequence[Path]) -> OSError | None:
+    """``exc`` where it is one of :data:`OWN_FILE_ERRORS` naming a file in one of a lens's
+    ``folders`` (:func:`lens_folders`), else ``None``."""
+    name = getattr(exc, "filename", None)
+    if not isinstance(exc, OWN_FILE_ERRORS) or not isinstance(name, (str, bytes, os.PathLike)):
+        return None
+    path = Path(os.path.abspath(os.fsdecode(name)))
+    return exc if any(path.is_relative_to(os.path.abspath(folder)) for folder in folders) else None
+
+
+def own_file_text(exc: OSError) -> str:
+    """The reason of a lens stopped by ``exc`` (:func:`own_file_error`): the file, the system's
+    reason, and what to do."""
+    if isinstance(exc, PermissionError):
+        from tinylens.cli.common import permission_text
+
+        return permission_text(exc, "survey")
+    path = Path(os.fsdecode(exc.filename))
+    ls = f"ls -ld {shlex.join([str(path), str(path.parent)])}"
+    if isinstance(exc, IsADirectoryError):
+        what = "a folder where tinylens reads or writes a file of this lens. Remove or rename it"
+    elif isinstance(exc, NotADirectoryError):
+        what = "a file where tinylens needs a folder on this path. Remove or rename it"
+    else:
+        what = f"a file of this lens, or a folder on its path, was not there when it was needed. Check them ({ls})"
+    return f"{path}: {exc.strerror or type(exc).__name__}: {what}."
 
 
 def write_row(folder: str | Path, row: Mapping[str, Any]) -> Path:
@@ -469,60 +519,98 @@ def fit_lens(lens_id: str, config: dict[str, Any], lens_out: str, truth_path: st
     again) is adopted, not made again, where it is this task's (:func:`adoptable_row`).
     A user error in this lens's data or config gives a ``failed`` row, as does a lock of its
     folder that cannot be taken (a folder named as the lock file, another user's lock file: the
-    fit is not started, nor retried). Any other error is raised so that Dask retries the task;
+    fit is not started, nor retried), and an error of one of its own files that a retry would not
+    mend (:func:`own_file_error`: one this user may not open, a folder named as a file it writes),
+    its checkpoints kept; where its folder cannot be written, the row is returned only, and the
+    next run fits the lens again. Any other error is raised so that Dask retries the task;
     the lens's checkpoints (the sampler's and the pipeline stages') are removed first, in case
     they are what broke (a fit killed while writing one), so the retry starts afresh. The true
     values in ``truth_path`` (a simulated lens's ``truth.json``), if there is such a file, are
     marked on the corner plot; one that cannot be used (unreadable, no free parameter named) is a
     DataWarning in the row, and the lens is fitted without it.
     """
+    folder = Path(lens_out)
+    mine = lens_folders(folder, config, truth_path)
+    with contextlib.ExitStack() as locked:
+        try:
+            locked.enter_context(lens_lock(folder))
+        except (TinyLensError, OSError) as exc:  # e.g. a folder named .lock: this lens's failure, which a retry would not mend
+            row = own_failure(lens_id, folder, exc, mine)
+            if row is None:
+                raise
+            return row
+        try:
+            return _fit_locked(lens_id, config, folder, truth_path, precision, mine)
+        except OSError as exc:  # e.g. a file of this lens that this user may not change
+            row = own_failure(lens_id, folder, exc, mine)
+            if row is None:
+                raise
+            return row
+
+
+def own_failure(lens_id: str, folder: Path, exc: BaseException, folders: Sequence[Path]) -> dict[str, Any] | None:
+    """The ``failed`` row of a lens stopped by ``exc``, a TinyLensError or an error of one of its
+    own files in ``folders`` (:func:`own_file_error`), written in its output ``folder`` where it can
+    be; ``None`` for any other error."""
+    own = own_file_error(exc, folders)
+    if own is not None:
+        row = failed_row(lens_id, one_line(own_file_text(own)))
+    elif isinstance(exc, TinyLensError):
+        row = failed_row(lens_id, describe_exception(exc))
+    else:
+        return None
+    try:
+        write_row(folder, row)
+    except OSError as error:
+        if own_file_error(error, folders) is None:  # a full disk's: the survey stops
+            raise
+    return row
+
+
+def _fit_locked(lens_id: str, config: dict[str, Any], folder: Path, truth_path: str | None, precision: str | None,
+                mine: Sequence[Path]) -> dict[str, Any]:
+    """:func:`fit_lens`'s work once it holds the lock of the lens's output ``folder``; ``mine``:
+    the lens's :func:`lens_folders`."""
     import tinylens
     from tinylens.compilation import release_compiled
     from tinylens.fit import UNLOCKED_WARNING
     from tinylens.results.tables import remove_unfinished, write_json
 
-    folder = Path(lens_out)
-    with contextlib.ExitStack() as locked:
-        try:
-            locked.enter_context(lens_lock(folder))
-        except TinyLensError as exc:  # e.g. a folder named .lock: this lens's failure, which a retry would not mend
-            row = failed_row(lens_id, describe_exception(exc))
-            write_row(folder, row)
-            return row
-        remove_unfinished(folder / filenames.ROW, folder / filenames.INPUTS)  # a killed worker's, if any
-        previous = read_row(folder / filenames.ROW, lens_id)
-        if previous is not None and previous.get("status") == "ok" and is_done(previous, folder):
-            return previous
-        adopted = adoptable_row(lens_id, folder, config, precision or get_precision())
-        if adopted is not None:  # fitted by this task before its worker died: not fitted again
-            finish_adopted(folder, adopted)
-            return adopted
-        if precision is not None:  # the worker's, for the lenses it fits from now on
-            tinylens.set_precision(precision)
-        remove_orphan_outputs(folder, config)  # of a fit killed while writing them
-        write_json(folder / filenames.INPUTS, inputs_stamp(config, get_precision()))  # what this fit is made from
-        note_attempt(folder)
-        try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                warnings.filterwarnings("ignore", UNLOCKED_WARNING)  # said once of --out by the survey (warn_unlocked)
-                truth = truth_path if truth_path is not None and Path(truth_path).exists() else None
-                result = tinylens.fit(config, progress=False, output=folder, truth=truth, truth_errors="warn")
-            row = flat_row(lens_id, result.to_json())
-            row["warnings"] = _warning_text(caught)
-        except TinyLensError as exc:
-            full = unwritable_cause(exc)
-            if full is not None:  # the disk's doing, not the lens's: no failed row (its checkpoints are whole)
-                raise full from None
-            row = failed_row(lens_id, describe_exception(exc))
-        except Exception:
+    remove_unfinished(folder / filenames.ROW, folder / filenames.INPUTS)  # a killed worker's, if any
+    previous = read_row(folder / filenames.ROW, lens_id)
+    if previous is not None and previous.get("status") == "ok" and is_done(previous, folder):
+        return previous
+    adopted = adoptable_row(lens_id, folder, config, precision or get_precision())
+    if adopted is not None:  # fitted by this task before its worker died: not fitted again
+        finish_adopted(folder, adopted)
+        return adopted
+    if precision is not None:  # the worker's, for the lenses it fits from now on
+        tinylens.set_precision(precision)
+    remove_orphan_outputs(folder, config)  # of a fit killed while writing them
+    write_json(folder / filenames.INPUTS, inputs_stamp(config, get_precision()))  # what this fit is made from
+    note_attempt(folder)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            warnings.filterwarnings("ignore", UNLOCKED_WARNING)  # said once of --out by the survey (warn_unlocked)
+            truth = truth_path if truth_path is not None and Path(truth_path).exists() else None
+            result = tinylens.fit(config, progress=False, output=folder, truth=truth, truth_errors="warn")
+        row = flat_row(lens_id, result.to_json())
+        row["warnings"] = _warning_text(caught)
+    except TinyLensError as exc:
+        full = unwritable_cause(exc)
+        if full is not None:  # the disk's doing, not the lens's: no failed row (its checkpoints are whole)
+            raise full from None
+        row = failed_row(lens_id, describe_exception(exc))
+    except Exception as exc:
+        if own_file_error(exc, mine) is None:  # a retry may mend it: it starts afresh
             for name in filenames.checkpoint_names():  # the samplers' and the stages'
                 (folder / name).unlink(missing_ok=True)
-            raise
-        finally:
-            release_compiled()  # the next lens's compilations must not crowd this worker's memory maps
-            remove_orphan_outputs(folder, config)  # of this fit, if it failed while writing them
-        write_row(folder, row)
+        raise
+    finally:
+        release_compiled()  # the next lens's compilations must not crowd this worker's memory maps
+        remove_orphan_outputs(folder, config)  # of this fit, if it failed while writing them
+    write_row(folder, row)
     return row
 
 
