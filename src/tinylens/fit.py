@@ -888,6 +888,10 @@ def unresumed_checkpoints(problem: Any, out: Path) -> tuple[list[str], bool]:
         kept = resumed_checkpoints(problem, out)
     except Exception:  # noqa: BLE001 - an unreadable fingerprint: the runners replace it, the warning is only a courtesy
         return [], False
+    if filenames.PIPELINE_STATE in present and not (out / filenames.PIPELINE_STATE).is_file():
+        # this fit's but damaged: deleted with its own warning; the box of the stages done again is
+        # not known yet, nor so whether the sampler's checkpoint (of a box) is resumed
+        return [], False
     return [name for name in present if name not in kept], filenames.PIPELINE_STATE in kept
 
 

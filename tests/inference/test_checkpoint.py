@@ -830,6 +830,32 @@ def test_a_checkpoint_of_another_config_is_said_to_be_replaced(tmp_path, data):
         assert not tinylens.fit(config, progress=False).info["resumed"]
 
 
+def test_a_damaged_pipeline_state_of_this_fit_is_said_once_and_the_stages_done_again(tmp_path, data):
+    """A stopped fit's checkpoint.pipeline.json, its fingerprint this fit's but its best fit cut
+    to fewer values than the model's free parameters (edited, or damaged), was reused as it was:
+    the fit run again gave an info.pipeline.best_fit without the last parameter, unsaid (a text
+    for a number there stopped it with a bare ValueError). It is now said in one CheckpointWarning
+    naming the file and what is wrong (not also as 'of another fit', nor the sampler's
+    checkpoint), the stages are done again and their state written anew."""
+    config = write_tiny_lens(tmp_path, _inference(n_like_max=SMALL_CAP), data)
+    out = tmp_path / "output"
+    tinylens.fit(config, progress=False)
+    path = out / filenames.PIPELINE_STATE
+    state = json.loads(path.read_text())
+    n = len(state["best"])
+    path.write_text(json.dumps({**state, "best": state["best"][:-1]}))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        again = tinylens.fit(config, progress=False)
+    said = [str(w.message) for w in caught if issubclass(w.category, CheckpointWarning)]
+    assert len(said) == 1, said
+    assert said[0].startswith(f"The pipeline state {path} is this fit's but cannot be used ('best' holds {n - 1} "
+                              f"values, not the {n} of this model's free parameters)"), said
+    assert len(again.info["pipeline"]["best_fit"]) == n and again.info["pipeline"]["stage_gradient_evals"] > 0
+    rewritten = json.loads(path.read_text())
+    assert rewritten["fingerprint"] == state["fingerprint"] and len(rewritten["best"]) == n
+
+
 class _Killed(BaseException):
     """The job's end, where a test kills it."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from types import SimpleNamespace
 
 import numpy as np
@@ -12,6 +13,7 @@ import pytest
 import tinylens
 from oracle import LENS_TRUTH, exact_r_sersic, lenstronomy_image, noisy_problem, table1_components, truth_vector
 from tinylens.config.schema import Pipeline
+from tinylens.errors import CheckpointWarning
 from tinylens.pipeline.lens_light import fit_lens_light, image_moments
 from tinylens.pipeline.optimize import Objective
 from tinylens.pipeline.run import _load_state, optimise, stage1_skipped, stage2_done
@@ -503,9 +505,67 @@ def test_a_stage_state_that_is_not_this_fits_is_not_reused(tmp_path, text):
     "'list' object has no attribute 'get'"; like an unreadable one or another fit's, it is ignored."""
     path = tmp_path / "checkpoint.pipeline.json"
     path.write_text(text)
-    assert _load_state(path, "stamp") is None
-    path.write_text('{"fingerprint": "stamp", "n_evals": 3}')
-    assert _load_state(path, "stamp") == {"fingerprint": "stamp", "n_evals": 3}
+    assert _load_state(path, "stamp", 3) is None and path.read_text() == text  # not this fit's: left as it is
+    state = {"fingerprint": "stamp", "best": [1.0, 0.1, 0.0], "stages": {}, "n_evals": 3, "time_s": 2.5,
+             "arc_mask": [4, 5]}
+    path.write_text(json.dumps(state))
+    assert _load_state(path, "stamp", 3) == state
+
+
+_STATE = {"fingerprint": "stamp", "best": [1.0, 0.1, 0.0], "stages": {"arc": {"found": True, "theta_E_floor": 0.4}},
+          "n_evals": 3, "time_s": 2.5, "arc_mask": [4, 5], "box": [[0.5, None, -0.3], [1.5, 0.5, 0.3]],
+          "runs": [{"n_likelihood_evals": 100, "wall_time_s": 1.5, "crowded": []}], "threads": 1}
+
+
+@pytest.mark.parametrize("edit, said", [
+    ({"best": "abc"}, "'best' is \"abc\", not a list of 3 numbers"),
+    ({"best": [1.0, 0.1]}, "'best' holds 2 values, not the 3 of this model's free parameters"),
+    ({"best": [1.0, "NaN", 0.0]}, "'best' holds \"NaN\", not a finite number"),
+    ({"best": [1.0, float("nan"), 0.0]}, "'best' holds NaN, not a finite number"),
+    ({"best": None}, "'best' is null, not a list of 3 numbers"),
+    ({"time_s": "long"}, "'time_s' is \"long\", not a number of 0 or more"),
+    ({"time_s": float("nan")}, "'time_s' is NaN, not a number of 0 or more"),
+    ({"n_evals": "3"}, "'n_evals' is \"3\", not a whole number of 0 or more"),
+    ({"n_evals": 2.5}, "'n_evals' is 2.5, not a whole number of 0 or more"),
+    ({"stages": []}, "'stages' is [], not an object of the stages' records"),
+    ({"stages": {"arc": {"theta_E_floor": "x"}}}, "'stages.arc.theta_E_floor' is \"x\", not a finite number"),
+    ({"arc_mask": 7}, "'arc_mask' is 7, not a list of pixels"),
+    ({"box": [[0.5, 0.0, -0.3]]}, "'box' is [[0.5, 0.0, -0.3]], not its lower and upper bounds"),
+    ({"box": [[0.5, 0.0, -0.3], [1.5, 0.5]]}, "'box upper bounds' holds 2 values, not the 3 of this model's"),
+    ({"box": [[0.5, 0.0, float("nan")], [1.5, 0.5, 0.3]]}, "'box lower bounds' holds NaN, not a finite number"),
+    ({"box": [[0.5, 0.0, 0.4], [1.5, 0.5, 0.3]]}, "'box' has a lower bound above its upper bound"),
+    ({"runs": [{"n_likelihood_evals": "many", "wall_time_s": 1.0}]}, "..., not a list of sampling runs (their n_likelihood_evals and wall_time_s)"),
+])
+def test_a_stage_state_of_this_fit_edited_or_damaged_is_deleted_with_a_warning(tmp_path, edit, said):
+    """A checkpoint.pipeline.json of this fit (its fingerprint) whose content was edited or
+    damaged (a text for a number, a list of the wrong length, NaN) made the fit stop with a bare
+    ValueError or TypeError from np.asarray, float or int; it is now not reused: a
+    CheckpointWarning names the file and what is wrong, the file is deleted and the stages are
+    done again. A state with nothing wrong (its optional box, runs and threads included) is reused."""
+    path = tmp_path / "checkpoint.pipeline.json"
+    path.write_text(json.dumps(_STATE))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CheckpointWarning)
+        assert _load_state(path, "stamp", 3) == _STATE
+    path.write_text(json.dumps({**_STATE, **edit}))
+    with pytest.warns(CheckpointWarning) as caught:
+        assert _load_state(path, "stamp", 3) is None
+    text = str(caught[0].message)
+    assert text.startswith(f"The pipeline state {path} is this fit's but cannot be used ("), text
+    assert said in text and text.endswith("): it is deleted and stages 1-3 are done again."), text
+    assert len(caught) == 1 and not path.exists()
+
+
+@pytest.mark.parametrize("key", ["best", "stages", "n_evals", "time_s"])
+def test_a_stage_state_without_a_key_every_state_has_is_not_reused(tmp_path, key):
+    """Every checkpoint.pipeline.json tinylens has written has best, stages, n_evals and time_s
+    (and arc_mask); one without (a {"fingerprint": ..., "n_evals": 3} was once read as this fit's
+    state) made the fit stop with a KeyError. It is said, deleted and the stages are done again."""
+    path = tmp_path / "checkpoint.pipeline.json"
+    path.write_text(json.dumps({k: v for k, v in _STATE.items() if k != key}))
+    with pytest.warns(CheckpointWarning, match=f"cannot be used \\(it has no '{key}'\\): it is deleted"):
+        assert _load_state(path, "stamp", 3) is None
+    assert not path.exists()
 
 
 def test_a_resumed_fit_over_the_full_priors_keeps_their_infinite_bounds(write_fits, monkeypatch, tmp_path):

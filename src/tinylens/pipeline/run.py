@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Callable
 
@@ -26,7 +27,7 @@ import numpy as np
 
 from tinylens import filenames
 from tinylens.config.schema import without_speed_only
-from tinylens.errors import ConfigError, priors_and_data
+from tinylens.errors import CheckpointWarning, ConfigError, outside_stacklevel, priors_and_data
 from tinylens.inference import InferenceResult
 from tinylens.inference.common import fingerprint, resumes
 from tinylens.inference.progress import announce
@@ -71,16 +72,92 @@ def stage_threads(settings: Any) -> int:
     return 1 if jax.default_backend() == "cpu" else GPU_THREADS
 
 
-def _load_state(path: Path | None, stamp: str) -> dict[str, Any] | None:
-    """The stages' state saved at ``path`` if it is this fit's (its fingerprint is ``stamp``);
-    None for a missing, unreadable or foreign one (the stages are done again)."""
+def _finite(value: Any) -> bool:
+    """Whether ``value`` (read from JSON) is a finite number (true and false are not)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and bool(np.isfinite(value))
+
+
+def _shown(value: Any) -> str:
+    """``value`` (read from JSON) as JSON, cut to 40 characters, for a message."""
+    text = json.dumps(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _values_problem(key: str, values: Any, ndim: int, none_ok: bool = False) -> str:
+    """What is wrong with ``values``, the list ``key`` of a stages' state that holds one finite
+    number per free parameter (``ndim``; ``none_ok``: or null, an unbounded side of the box); ""
+    where nothing is."""
+    if not isinstance(values, list):
+        return f"'{key}' is {_shown(values)}, not a list of {ndim} numbers"
+    if len(values) != ndim:
+        return f"'{key}' holds {len(values)} values, not the {ndim} of this model's free parameters"
+    bad = [v for v in values if not (_finite(v) or (none_ok and v is None))]
+    return f"'{key}' holds {_shown(bad[0])}, not a finite number" if bad else ""
+
+
+def state_problem(state: dict[str, Any], ndim: int) -> str:
+    """What in the stages' ``state`` of a fit with ``ndim`` free parameters cannot be used (an
+    edited or damaged file), for the warning that it is not reused; "" where nothing is.
+
+    Every state tinylens has written has ``best``, ``stages``, ``n_evals``, ``time_s`` and
+    ``arc_mask``; ``box`` comes once the sampling starts, ``runs`` once a box is widened and
+    ``threads`` with later versions (a state without those two is read as before them)."""
+    missing = [key for key in ("best", "stages", "n_evals", "time_s") if key not in state]
+    if missing:
+        return f"it has no '{missing[0]}'"
+    problem = _values_problem("best", state["best"], ndim)
+    if problem:
+        return problem
+    for key in ("n_evals", "time_s"):
+        value = state[key]
+        if not (_finite(value) and value >= 0) or (key == "n_evals" and not float(value).is_integer()):
+            kind = "a whole number" if key == "n_evals" else "a number"
+            return f"'{key}' is {_shown(value)}, not {kind} of 0 or more"
+    stages = state["stages"]
+    arc = stages.get("arc", {}) if isinstance(stages, dict) else None
+    if not isinstance(arc, dict):
+        return f"'stages' is {_shown(stages)}, not an object of the stages' records"
+    if not _finite(arc.get("theta_E_floor", 0.0)):
+        return f"'stages.arc.theta_E_floor' is {_shown(arc['theta_E_floor'])}, not a finite number"
+    if not isinstance(state.get("arc_mask", []), list):
+        return f"'arc_mask' is {_shown(state['arc_mask'])}, not a list of pixels"
+    if "box" in state:
+        box = state["box"]
+        if not (isinstance(box, list) and len(box) == 2):
+            return f"'box' is {_shown(box)}, not its lower and upper bounds"
+        problem = (_values_problem("box lower bounds", box[0], ndim, none_ok=True)
+                   or _values_problem("box upper bounds", box[1], ndim, none_ok=True))
+        if problem:
+            return problem
+        if any(lo is not None and hi is not None and lo > hi for lo, hi in zip(*box)):
+            return "'box' has a lower bound above its upper bound"
+    runs = state.get("runs", [])
+    if not isinstance(runs, list) or not all(isinstance(r, dict) and _finite(r.get("n_likelihood_evals"))
+                                             and _finite(r.get("wall_time_s")) for r in runs):
+        return f"'runs' is {_shown(runs)}, not a list of sampling runs (their n_likelihood_evals and wall_time_s)"
+    return ""
+
+
+def _load_state(path: Path | None, stamp: str, ndim: int) -> dict[str, Any] | None:
+    """The stages' state saved at ``path`` if it is this fit's (its fingerprint is ``stamp``) and
+    usable by a model of ``ndim`` free parameters; None for a missing, unreadable or foreign one
+    (the stages are done again), and for one of this fit's that was edited or damaged
+    (:func:`state_problem`), which is deleted with a CheckpointWarning naming it and what is wrong."""
     if path is None or not path.exists():
         return None
     try:
         state = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    return state if isinstance(state, dict) and state.get("fingerprint") == stamp else None
+    if not isinstance(state, dict) or state.get("fingerprint") != stamp:
+        return None
+    problem = state_problem(state, ndim)
+    if not problem:
+        return state
+    warnings.warn(f"The pipeline state {path} is this fit's but cannot be used ({problem}): it is deleted and "
+                  "stages 1-3 are done again.", CheckpointWarning, stacklevel=outside_stacklevel())
+    path.unlink(missing_ok=True)  # said once: a later look (the fit's own, after its check) finds none
+    return None
 
 
 def optimise(objective: Objective, settings, progress: bool = False) -> dict[str, Any]:
@@ -266,10 +343,10 @@ def _prior_theta_E(problem, lower: np.ndarray, upper: np.ndarray, no_arc: bool) 
     return lower, upper
 
 
-def _reused_state(path: Path | None, stamp: str, sampler_kw: dict) -> dict[str, Any] | None:
+def _reused_state(path: Path | None, stamp: str, sampler_kw: dict, ndim: int) -> dict[str, Any] | None:
     """The stages' state in ``path`` that a fit reuses: one of its fingerprint ``stamp``, and only
     if the sampler resumes (its ``resume: false`` means a fresh fit: the stages are done again too)."""
-    return _load_state(path, stamp) if resumes(sampler_kw) else None
+    return _load_state(path, stamp, ndim) if resumes(sampler_kw) else None
 
 
 def _boxed(problem, lower: np.ndarray, upper: np.ndarray):
@@ -288,7 +365,7 @@ def resumed_sampling(problem, sampler, settings, checkpoint_dir: str | Path, sam
     stages again (no state of this fit's there). The box is stored as it is sampled (floored)."""
     sampler_kw = sampler_defaults(sampler, sampler_settings)
     path = Path(checkpoint_dir) / filenames.PIPELINE_STATE
-    state = _reused_state(path, _stage_fingerprint(problem, settings), sampler_kw)
+    state = _reused_state(path, _stage_fingerprint(problem, settings), sampler_kw, problem.ndim)
     if state is None or "box" not in state:
         return None
     lower, upper = saved_box(state)
@@ -309,7 +386,7 @@ def run_pipeline(problem, sampler, settings, *, progress: bool = True,
     state_path = Path(checkpoint_dir) / filenames.PIPELINE_STATE if checkpoint_dir is not None else None
     stamp = _stage_fingerprint(problem, settings)
     sampler_kw = sampler_defaults(sampler, sampler_settings)
-    state = _reused_state(state_path, stamp, sampler_kw)
+    state = _reused_state(state_path, stamp, sampler_kw, problem.ndim)
     objective = Objective(problem, threads=stage_threads(settings))
     earlier = 0.0  # seconds spent by earlier runs of this fit, up to what they saved
     if state is None:
