@@ -361,6 +361,29 @@ def test_an_f_live_changed_after_the_exploration_is_said_not_to_apply(tmp_path, 
     assert exploring.info["resumed"] and exploring.info["settings"]["f_live"] == 0.001
 
 
+def test_an_explored_checkpoint_without_its_f_live_is_said_to_leave_it_unknown(tmp_path, data):
+    """A checkpoint written before 9e8d019 has no record of the f_live its exploration ended at
+    (F_LIVE_ATTR): a fit resumed from it after its exploration took any f_live without a word
+    and result.json named it, though nautilus had ignored it (the samples were the checkpoint's).
+    A CheckpointWarning now names the checkpoint, says that whether the f_live applies cannot be
+    told and how to explore again; the fit still goes on from it."""
+    first = _run(_problem(tmp_path, data), tmp_path)  # nautilus's f_live 0.01
+    assert first.converged
+    path = tmp_path / filenames.CHECKPOINTS["nautilus"]
+    with h5py.File(path, "r+") as f:
+        assert f.attrs[nautilus_runner.F_LIVE_ATTR] == 0.01
+        del f.attrs[nautilus_runner.F_LIVE_ATTR]  # as an older tinylens wrote it
+    with pytest.warns(CheckpointWarning) as caught:
+        again = _run(_problem(tmp_path, data, f_live=0.001), tmp_path)
+    said = " ".join(str(w.message) for w in caught if issubclass(w.category, CheckpointWarning))
+    assert said.startswith(f"The checkpoint {path} had already ended its exploration but does not record the "
+                           "f_live it ended at"), said
+    assert "whether f_live 0.001 in inference.settings applies cannot be told" in said
+    assert "If f_live was changed since, delete the checkpoint to explore again (tinylens fit --fresh" in said
+    assert again.info["resumed"] and again.info["n_like_this_run"] == 0
+    np.testing.assert_array_equal(again.samples, first.samples)
+
+
 @pytest.fixture(scope="module")
 def capped_nautilus(tmp_path_factory, data) -> Path:
     """A folder holding the checkpoint of the tiny lens's nautilus run capped at SMALL_CAP calls."""

@@ -363,14 +363,23 @@ def apply_f_live(sampler: CheckpointedSampler, run_kw: dict[str, Any], path: Pat
     """``run_kw`` with the ``f_live`` that shapes ``sampler``'s exploration. nautilus reads
     ``f_live`` only while it explores, so a sampler resumed after its exploration ignores the
     run's: there it is the one recorded in the checkpoint ``path`` (where one is), with a
-    CheckpointWarning when the run asks for another; otherwise the run's, which the
-    checkpoint records once the exploration ends."""
+    CheckpointWarning when the run asks for another, and the run's with a CheckpointWarning
+    that it may not apply where none is (a checkpoint of an older tinylens); otherwise the
+    run's, which the checkpoint records once the exploration ends."""
     wanted = float(run_kw.get("f_live", _RUN_DEFAULTS["f_live"]))
     if not sampler.explored:
         sampler.explored_f_live = wanted
         return run_kw
     used = sampler.explored_f_live = explored_f_live_in(path)
-    if used is None or used == wanted:
+    if used is None:
+        warnings.warn(f"The checkpoint {path} had already ended its exploration but does not record the f_live it "
+                      f"ended at (it was written by a tinylens older than that record), so whether f_live {wanted:g} "
+                      "in inference.settings applies cannot be told: nautilus reads it only while exploring. The fit "
+                      f"goes on from it and its result names f_live {wanted:g}, right only if the checkpoint was "
+                      "explored to it. If f_live was changed since, delete the checkpoint to explore again "
+                      "(tinylens fit --fresh, or resume: false).", CheckpointWarning, stacklevel=outside_stacklevel())
+        return run_kw
+    if used == wanted:
         return run_kw
     warnings.warn(f"The checkpoint {path} had already ended its exploration at f_live {used:g}, so f_live "
                   f"{wanted:g} in inference.settings no longer applies (nautilus reads it only while exploring): "
