@@ -234,18 +234,27 @@ def test_a_disk_that_refuses_the_writes_is_said_naming_the_file_without_a_traceb
     assert {p.name: p.read_bytes() for p in rep.iterdir()} == before  # byte-identical, no temporary left
 
 
+def _rename_fails(monkeypatch, name: str, error: OSError) -> None:
+    """``os.replace`` of a temporary onto a file ``name`` fails with ``error``'s type and number,
+    naming both files as the system does; every other rename is done."""
+    replace = os.replace
+
+    def failing(src, dst, *args, **kwargs):
+        if os.path.basename(dst) == name:
+            raise type(error)(error.errno, error.strerror, str(src), None, str(dst))
+        return replace(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", failing)
+
+
 def test_another_os_error_while_writing_keeps_its_traceback(tmp_path, monkeypatch):
     """Only the disk's refusals are said as a user's matter: another OSError (EINVAL, a bug in
     what tinylens asked of the system) still reaches Python's handler, exit code 1."""
     from typer.testing import CliRunner
 
     from tinylens.cli.main import app
-    from tinylens.results import tables
 
-    def invalid(path, content):
-        raise OSError(errno.EINVAL, os.strerror(errno.EINVAL), str(path))
-
-    monkeypatch.setattr(tables, "write_json", invalid)
+    _rename_fails(monkeypatch, "report_stats.json", OSError(errno.EINVAL, os.strerror(errno.EINVAL)))
     run = CliRunner().invoke(app, _report_inputs(tmp_path))
     assert run.exit_code == 1 and isinstance(run.exception, OSError) and run.exception.errno == errno.EINVAL
 
@@ -270,20 +279,17 @@ def test_a_path_this_user_may_not_write_is_said_with_what_to_do(tmp_path, monkey
     read-only) was said as 'Error: PATH: Permission denied.' and no more; it now says that this
     user may not open or change the path, to check its and its folder's permissions (the ls
     command to do it) and, for a command that writes, to choose another output folder, by the
-    argument that command takes. Exit 2, no traceback. The refusal is a patched write, as the
-    tests may run as root, whom permissions do not stop."""
+    argument that command takes. Exit 2, no traceback. The refusal is a patched rename of the
+    report's report_stats.json into place (what every report file goes through), as the tests may
+    run as root, whom permissions do not stop."""
     import shlex
 
     from typer.testing import CliRunner
 
     from tinylens.cli.common import EXIT_USER_ERROR
     from tinylens.cli.main import app
-    from tinylens.results import tables
 
-    def refused(path, content):
-        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
-
-    monkeypatch.setattr(tables, "write_json", refused)
+    _rename_fails(monkeypatch, "report_stats.json", PermissionError(errno.EACCES, os.strerror(errno.EACCES)))
     run = CliRunner().invoke(app, _report_inputs(tmp_path))
     said = " ".join(run.output.split())
     assert run.exit_code == EXIT_USER_ERROR and isinstance(run.exception, SystemExit), repr(run.exception)
