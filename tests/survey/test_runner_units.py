@@ -2175,19 +2175,14 @@ def test_a_refused_cluster_leaves_the_output_folder_as_it_was(tmp_path, mock_sur
     assert _tree(old) == before
 
 
-def test_a_scheduler_that_stops_mid_survey_is_named_without_a_traceback(tmp_path, monkeypatch, capfd):
-    """A scheduler killed while its survey runs (its batch job's time limit) made Dask's client log
-    an ERROR with a 30-line traceback (its reconnection, cut short as the survey closed it) and the
-    survey end with 'the Dask cluster dropped their tasks (... was the scheduler stopped?)'. It
-    now names the scheduler that stopped answering and what to do, without the traceback.
-    (`dask scheduler` and `dask worker` processes, each importing tinylens; fits faked: ~5 s.)"""
-    import signal
+@contextlib.contextmanager
+def _dask_processes(tmp_path: Path) -> Iterator[tuple[Any, str]]:
+    """A `dask scheduler` and one `dask worker` (one thread, no nanny), each a process that imports
+    tinylens and survey_mocks, their output dropped: the scheduler's process and its address, once
+    its scheduler file is written. Both are killed at the end."""
     import subprocess
     import sys
 
-    from survey_mocks import fit_or_hang
-
-    monkeypatch.setattr(runner, "fit_lens", fit_or_hang)
     paths = [str(Path(runner.__file__).parents[2]), str(Path(__file__).parent)]  # tinylens, survey_mocks
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([*paths, os.environ.get("PYTHONPATH", "")])}
     sched_file = tmp_path / "sched.json"
@@ -2196,6 +2191,28 @@ def test_a_scheduler_that_stops_mid_survey_is_named_without_a_traceback(tmp_path
                                   "--port", "0", "--no-dashboard", "--scheduler-file", str(sched_file)], **quiet)
     worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", "--scheduler-file",
                                str(sched_file), "--nthreads", "1", "--no-nanny"], **quiet)
+    try:
+        deadline = time.monotonic() + 60
+        while not sched_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        yield scheduler, runner.read_scheduler_file(sched_file)
+    finally:
+        for process in (scheduler, worker):
+            process.kill()
+            process.wait(30)
+
+
+def test_a_scheduler_that_stops_mid_survey_is_named_without_a_traceback(tmp_path, monkeypatch, capfd):
+    """A scheduler killed while its survey runs (its batch job's time limit) made Dask's client log
+    an ERROR with a 30-line traceback (its reconnection, cut short as the survey closed it) and the
+    survey end with 'the Dask cluster dropped their tasks (... was the scheduler stopped?)'. It
+    now names the scheduler that stopped answering and what to do, without the traceback.
+    (`dask scheduler` and `dask worker` processes, each importing tinylens; fits faked: ~5 s.)"""
+    import signal
+
+    from survey_mocks import fit_or_hang
+
+    monkeypatch.setattr(runner, "fit_lens", fit_or_hang)
     lenses = [runner.Lens(name, tmp_path / "in" / name) for name in ("lens_a", "lens_hang")]
     hang = lenses[1].output(tmp_path)
     lens_a_taken = threading.Event()  # the survey has lens_a's row: its end reached the client
@@ -2216,20 +2233,12 @@ def test_a_scheduler_that_stops_mid_survey_is_named_without_a_traceback(tmp_path
             time.sleep(0.1)
         scheduler.send_signal(signal.SIGKILL)
 
-    try:
-        deadline = time.monotonic() + 60
-        while not sched_file.exists() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        address = runner.read_scheduler_file(sched_file)
+    with _dask_processes(tmp_path) as (scheduler, address):
         killer = threading.Thread(target=kill_the_scheduler_under_lens_hang, daemon=True)
         killer.start()
         with pytest.raises(TinyLensError) as caught:
             runner._fit_lenses(lenses, {}, {}, tmp_path, [], 1, address, False)
         killer.join(10)
-    finally:
-        for process in (scheduler, worker):
-            process.kill()
-            process.wait(30)
     text = " ".join(str(caught.value).split())
     assert text.startswith(f"The Dask scheduler at {address} stopped answering (was it stopped, or did its batch "
                            "job end?), and Dask dropped the one lens not yet fitted (lens_hang)."), text
@@ -2249,8 +2258,6 @@ def test_a_lens_to_submit_after_the_client_gave_up_on_its_scheduler_is_named_wit
     not submitted is now named among those dropped. (`dask scheduler` and `dask worker` processes,
     the client's reconnection cut to 5 s, one task in flight; fits faked: ~12 s.)"""
     import signal
-    import subprocess
-    import sys
 
     from survey_mocks import fit_or_hang
 
@@ -2258,14 +2265,6 @@ def test_a_lens_to_submit_after_the_client_gave_up_on_its_scheduler_is_named_wit
     monkeypatch.setattr(runner, "CONNECT_TIMEOUT", "5s")  # the client gives up reconnecting after it
     monkeypatch.setattr(runner, "MIN_IN_FLIGHT", 1)
     monkeypatch.setattr(runner, "IN_FLIGHT_PER_THREAD", 1)
-    paths = [str(Path(runner.__file__).parents[2]), str(Path(__file__).parent)]  # tinylens, survey_mocks
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([*paths, os.environ.get("PYTHONPATH", "")])}
-    sched_file = tmp_path / "sched.json"
-    quiet = {"env": env, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-    scheduler = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
-                                  "--port", "0", "--no-dashboard", "--scheduler-file", str(sched_file)], **quiet)
-    worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", "--scheduler-file",
-                               str(sched_file), "--nthreads", "1", "--no-nanny"], **quiet)
     lenses = [runner.Lens(name, tmp_path / "in" / name) for name in ("lens_a", "lens_b", "lens_c")]
     task_row, closed = runner._task_row, []
 
@@ -2280,17 +2279,9 @@ def test_a_lens_to_submit_after_the_client_gave_up_on_its_scheduler_is_named_wit
         return row
 
     monkeypatch.setattr(runner, "_task_row", row_after_the_client_gave_up)
-    try:
-        deadline = time.monotonic() + 60
-        while not sched_file.exists() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        address = runner.read_scheduler_file(sched_file)
+    with _dask_processes(tmp_path) as (scheduler, address):
         with pytest.raises(TinyLensError) as caught:
             runner._fit_lenses(lenses, {}, {}, tmp_path, [], 1, address, False)
-    finally:
-        for process in (scheduler, worker):
-            process.kill()
-            process.wait(30)
     assert closed == ["closed"]
     text = " ".join(str(caught.value).split())
     assert text.startswith(f"The Dask scheduler at {address} stopped answering (was it stopped, or did its batch "
