@@ -2721,6 +2721,33 @@ def test_a_cluster_that_does_not_answer_the_import_check_is_warned_of_and_asked_
                                              "did not answer within 32 s. The survey goes on"), caught[0].message
 
 
+def test_a_worker_whose_tinylens_import_hangs_is_waited_for_once_per_ask_of_the_copies():
+    """worker_copies asked every worker for its tinylens version, then every one again for its
+    package file, so a worker whose import hangs (no answer within the timeout) was waited for
+    twice, as task_copies asks at each survey's start: 2 minutes more before the first lens was
+    submitted. A worker that gave no version is now not asked for its file: one wait, and the
+    others' copies as before. (Client faked; its clock counts the seconds it waited.)"""
+    import tinylens
+
+    mine = (tinylens.__version__, str(tinylens.__file__))
+
+    class OneHung:
+        waited = 0.0
+
+        def run(self, function, target, timeout, workers=None, on_error="raise", callback_timeout=None):
+            asked = ["tcp://w:1", "tcp://w:2"] if workers is None else workers
+            if "tcp://w:1" in asked:  # its import hangs: no answer within the timeout
+                self.waited += timeout
+            name = target.split(":")[1]
+            return {address: None if address == "tcp://w:1" else mine[name == "__file__"] for address in asked}
+
+    client = OneHung()
+    assert runner.worker_copies(client, timeout=2) == {"tcp://w:2": mine}
+    assert client.waited == 2
+    assert runner.task_copies(client) == (mine[0], tuple(dict.fromkeys([mine[1], os.path.realpath(mine[1])])))
+    assert client.waited == 2 + runner.IMPORT_CHECK_SECONDS
+
+
 def test_the_messages_on_some_dask_workers_read_right_for_one_of_one_one_of_many_and_many(tmp_path):
     """The checks of a cluster's workers said '1 of the 1 Dask workers do not see ...' and '1 of the 2
     Dask workers import another version ... so their fits'; they now say 'The one Dask worker does

@@ -1464,10 +1464,13 @@ def worker_copies(client: Any, workers: Sequence[str] | None = None,
     """The tinylens each of ``workers`` (default: all) of ``client``'s cluster imports, by address:
     its version and the file of its package (``?`` for what a worker cannot tell). Asked of plain
     strings, which a worker with any copy of tinylens can send, each worker given ``timeout``
-    seconds (:func:`ask_workers`): those that give no answer are left out."""
-    versions, files = (ask_workers(client, f"tinylens:{name}", timeout, workers) for name in ("__version__", "__file__"))
-    return {address: tuple(str(answer) if isinstance(answer, str) else "?" for answer in (version, files.get(address)))
-            for address, version in versions.items() if version is not None and files.get(address, "?") is not None}
+    seconds (:func:`ask_workers`): those that give no answer are left out, and a worker that gave
+    none for its version is not asked for its file (its import hangs: it would be waited for again)."""
+    versions = ask_workers(client, "tinylens:__version__", timeout, workers)
+    answered = [address for address, version in versions.items() if version is not None]
+    files = ask_workers(client, "tinylens:__file__", timeout, answered) if answered else {}
+    return {address: tuple(str(answer) if isinstance(answer, str) else "?" for answer in (versions[address], files.get(address)))
+            for address in answered if files.get(address, "?") is not None}
 
 
 def other_copies(copies: Mapping[str, tuple[str, str]], mine: tuple[str, str]) -> tuple[dict, dict]:
