@@ -245,6 +245,10 @@ def test_a_psf_helper_takes_whole_floats_and_numpy_numbers():
     ({"exposure_time": 1e-200, "gain": 1e-200, "image": np.zeros((2, 2))},
      "exposure_time * gain = 1e-200 * 1e-200 is too small for this image: the Poisson variance, max(image, 0) / "
      "(exposure_time * gain), overflows a float64; is the image in counts per second, and exposure_time in seconds?"),
+    ({"exposure_time": 1e200, "gain": 1e200, "image": np.zeros((2, 2))},
+     "exposure_time * gain = 1e+200 * 1e+200 overflows a float64: is exposure_time in seconds, and gain in e-/count?"),
+    ({"exposure_time": 1e300, "gain": 1e10},
+     "exposure_time * gain = 1e+300 * 10000000000.0 overflows a float64: is exposure_time in seconds, and gain in e-/count?"),
     ({"image": np.array([[1.0, 1e20]])}, "image * exposure_time * gain reaches 1e+22 electrons in a pixel, over the 1e+18 "
                                          "a Poisson draw takes: is the image in counts per second, and exposure_time in seconds?"),
 ])
@@ -252,7 +256,8 @@ def test_a_bad_argument_of_add_noise_is_refused_by_name(change, message):
     """rng=-1 gave numpy's 'expected non-negative integer' and 2.5 its SeedSequence TypeError, a NaN
     exposure_time or image pixel, or a huge image, numpy's 'lam value too large', sky_sigma=nan the
     advice to give sky_sigma > 0, sky_sigma=1e200 an OverflowError (its square), an exposure_time
-    (times gain) whose square underflows to 0 a noise map of inf (or NaN, and that advice), and a
+    (times gain) whose square underflows to 0 a noise map of inf (or NaN, and that advice), one times
+    gain that overflows 'is too small for this image' (an image of 0) or 'reaches inf electrons', and a
     negative exposure_time times a negative gain noise without a word, an image of 'abc' or a ragged
     list numpy's own ValueError and None an image of one NaN pixel; each is a ValueError naming
     the argument."""

@@ -481,7 +481,7 @@ def add_noise(
     ``image * exposure_time * gain`` electrons (``gain`` in e-/count); ``None`` skips Poisson
     noise. The noise map is the true 1-sigma per pixel:
     ``sqrt(sky_sigma^2 + max(image, 0) / (exposure_time * gain))``. A ValueError
-    (:class:`~tinylens.errors.ConfigValueError`) names an argument that is out of range (a NaN pixel, a negative seed, an exposure_time of 0 or of 1e-300, a sky_sigma over
+    (:class:`~tinylens.errors.ConfigValueError`) names an argument that is out of range (a NaN pixel, a negative seed, an exposure_time of 0 or of 1e-300, an exposure_time * gain over a float64's range, a sky_sigma over
     :data:`MAX_SKY_SIGMA`).
     """
     rng = _generator(rng)
@@ -495,6 +495,9 @@ def add_noise(
     noisy = image + rng.normal(0.0, 1.0, image.shape) * sky_sigma
     if exposure_time is not None:
         scale = _positive(exposure_time, "exposure_time") * _positive(gain, "gain")
+        if not np.isfinite(scale):  # 0 x inf electrons was NaN, said as an exposure 'too small'
+            raise ConfigValueError(f"exposure_time * gain = {exposure_time!r} * {gain!r} overflows a float64: is "
+                                   "exposure_time in seconds, and gain in e-/count?")
         electrons = np.clip(image, 0.0, None) * scale
         if electrons.size and electrons.max() > MAX_ELECTRONS:
             raise ConfigValueError(f"image * exposure_time * gain reaches {electrons.max():.3g} electrons in a pixel, "
