@@ -953,6 +953,32 @@ def test_a_fitted_lens_whose_folder_is_gone_leaves_the_catalogue_with_a_warning(
     assert list(frame["lens_id"]) == ["lens_a", "lens_b"] and told == []
 
 
+def test_a_survey_says_which_lenses_not_fitted_had_their_task_dropped_and_which_were_never_sent():
+    """Since 940aa61 the lenses a survey never sent to the cluster (it sends no more once a task is
+    dropped, or its client gave up on a lost scheduler) are counted with those whose task the
+    cluster dropped, but the message said the cluster dropped all their tasks ('Dask dropped the 3
+    lenses not yet fitted'); it now says how many of each, verb agreeing for one and for several."""
+    assert runner.not_fitted_text(["lens_a"], [], "Dask") == "1 lens was not fitted: Dask dropped its task (lens_a)"
+    assert runner.not_fitted_text([], ["lens_a"], "Dask") == "1 lens was not fitted: its task was never sent (lens_a)"
+    assert runner.not_fitted_text([], ["lens_a", "lens_b"], "Dask") == \
+        "2 lenses were not fitted: their tasks were never sent (e.g. lens_a)"
+    assert runner.not_fitted_text(["lens_a"], ["lens_b"], "Dask") == \
+        "2 lenses were not fitted: Dask dropped 1 of their tasks and 1 was never sent (e.g. lens_a)"
+    assert runner.not_fitted_text(["lens_a", "lens_b"], ["lens_c", "lens_d", "lens_e"], "Dask") == \
+        "5 lenses were not fitted: Dask dropped 2 of their tasks and 3 were never sent (e.g. lens_a)"
+    assert runner.dropped_text(["lens_a"], 1, ["lens_b"]) == (
+        "2 lenses were not fitted: the Dask cluster dropped 1 of their tasks and 1 was never sent (e.g. lens_a; was "
+        "the scheduler stopped?). The catalogue holds the 1 finished one; run the same command again to fit the rest.")
+    assert runner.dropped_text([], 2, ["lens_b"]) == (
+        "1 lens was not fitted: its task was never sent (lens_b; was the scheduler stopped?). The catalogue holds the "
+        "2 finished ones; run the same command again to fit the rest.")
+    assert runner.lost_scheduler_text("tcp://h:1", [], 0, ["lens_b", "lens_c"]) == (
+        "The Dask scheduler at tcp://h:1 stopped answering (was it stopped, or did its batch job end?), and 2 lenses "
+        "were not fitted: their tasks were never sent (e.g. lens_b). The catalogue holds the 0 finished ones; start "
+        "the scheduler and its workers again, then run the same command to fit the rest (a lens a worker was fitting "
+        "resumes from its checkpoint).")
+
+
 def test_the_survey_messages_on_lenses_read_right_for_one_lens_and_for_many(tmp_path):
     """Six survey messages said 'lens(es)' with a plural verb and pronoun ('1 lens(es) were not
     fitted because every Dask worker given them ...', 'the 1 finished ones'); they now say '1 lens
@@ -960,15 +986,15 @@ def test_the_survey_messages_on_lenses_read_right_for_one_lens_and_for_many(tmp_
     several ('e.g. lens_a') and alone where it is the only one."""
     finished = "The catalogue holds the 1 finished one"
     assert runner.lost_scheduler_text("tcp://h:1", ["lens_a"], 1).startswith(
-        "The Dask scheduler at tcp://h:1 stopped answering (was it stopped, or did its batch job end?), and Dask "
-        f"dropped the one lens not yet fitted (lens_a). {finished}; start")
-    assert "Dask dropped the 2 lenses not yet fitted (e.g. lens_a). The catalogue holds the 0 finished ones;" in \
-        runner.lost_scheduler_text("tcp://h:1", ["lens_a", "lens_b"], 0)
+        "The Dask scheduler at tcp://h:1 stopped answering (was it stopped, or did its batch job end?), and 1 lens "
+        f"was not fitted: Dask dropped its task (lens_a). {finished}; start")
+    assert "2 lenses were not fitted: Dask dropped their tasks (e.g. lens_a). The catalogue holds the 0 finished " \
+        "ones;" in runner.lost_scheduler_text("tcp://h:1", ["lens_a", "lens_b"], 0)
     assert runner.dropped_text(["lens_a"], 1).startswith(
-        "1 lens was not fitted because the Dask cluster dropped its task (lens_a; was the scheduler stopped?). "
+        "1 lens was not fitted: the Dask cluster dropped its task (lens_a; was the scheduler stopped?). "
         f"{finished}; run")
     assert runner.dropped_text(["lens_a", "lens_b"], 3).startswith(
-        "2 lenses were not fitted because the Dask cluster dropped their tasks (e.g. lens_a; was the scheduler "
+        "2 lenses were not fitted: the Dask cluster dropped their tasks (e.g. lens_a; was the scheduler "
         "stopped?). The catalogue holds the 3 finished ones; run")
     assert runner.unfitted_text(["lens_a"], {"tcp://w:1": {}}, 1).startswith(
         "1 lens was not fitted because every Dask worker given it runs another tinylens than this command (lens_a; "
@@ -2241,7 +2267,7 @@ def test_a_scheduler_that_stops_mid_survey_is_named_without_a_traceback(tmp_path
         killer.join(10)
     text = " ".join(str(caught.value).split())
     assert text.startswith(f"The Dask scheduler at {address} stopped answering (was it stopped, or did its batch "
-                           "job end?), and Dask dropped the one lens not yet fitted (lens_hang)."), text
+                           "job end?), and 1 lens was not fitted: Dask dropped its task (lens_hang)."), text
     assert "run the same command to fit the rest" in text
     assert not (hang / filenames.ROW).exists()
     err = capfd.readouterr().err
@@ -2285,8 +2311,8 @@ def test_a_lens_to_submit_after_the_client_gave_up_on_its_scheduler_is_named_wit
     assert closed == ["closed"]
     text = " ".join(str(caught.value).split())
     assert text.startswith(f"The Dask scheduler at {address} stopped answering (was it stopped, or did its batch "
-                           "job end?), and Dask dropped the 2 lenses not yet fitted (e.g. lens_b). The catalogue "
-                           "holds the 1 finished one"), text
+                           "job end?), and 2 lenses were not fitted: their tasks were never sent (e.g. lens_b). The "
+                           "catalogue holds the 1 finished one"), text
     assert pd.read_csv(tmp_path / "catalog.csv")["lens_id"].tolist() == ["lens_a"]
     assert "Traceback" not in capfd.readouterr().err
 
@@ -2339,10 +2365,12 @@ def test_every_lens_a_survey_did_not_fit_after_a_task_was_dropped_is_counted_and
     text = " ".join(str(caught.value).split())
     if lost:
         assert text.startswith(f"The Dask scheduler at {cluster.scheduler_address} stopped answering (was it stopped, "
-                               "or did its batch job end?), and Dask dropped the 3 lenses not yet fitted (e.g. "
-                               "lens_b). The catalogue holds the 1 finished one;"), text
+                               "or did its batch job end?), and 3 lenses were not fitted: Dask dropped 1 of their "
+                               "tasks and 2 were never sent (e.g. lens_b). The catalogue holds the 1 finished one;"), text
     else:
-        assert text == runner.dropped_text(["lens_b", "lens_c", "lens_d"], 1), text
+        assert text == ("3 lenses were not fitted: the Dask cluster dropped 1 of their tasks and 2 were never sent "
+                        "(e.g. lens_b; was the scheduler stopped?). The catalogue holds the 1 finished one; run the "
+                        "same command again to fit the rest."), text
     assert pd.read_csv(tmp_path / "catalog.csv")["lens_id"].tolist() == ["lens_a"]
     assert not (tmp_path / "lenses" / "lens_c").exists() and not (tmp_path / "lenses" / "lens_d").exists()
 

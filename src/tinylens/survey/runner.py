@@ -1118,12 +1118,28 @@ def for_example(ids: Sequence[str]) -> str:
     return ids[0] if len(ids) == 1 else f"e.g. {ids[0]}"
 
 
-def lost_scheduler_text(address: str, dropped: list[str], finished: int) -> str:
+def not_fitted_text(dropped: Sequence[str], unsent: Sequence[str], cluster: str, aside: str = "") -> str:
+    """``1 lens was not fitted: Dask dropped its task (lens_a)``: how many of the lenses ``dropped``
+    (their tasks dropped by ``cluster``, such as ``Dask``) and ``unsent`` (their tasks never sent,
+    the survey having stopped) were not fitted, and why, an example named (a dropped one first) in
+    parentheses, with ``aside`` after it there."""
+    n, d, u = len(dropped) + len(unsent), len(dropped), len(unsent)
+    one = n == 1
+    if not unsent:
+        why = f"{cluster} dropped {'its task' if one else 'their tasks'}"
+    elif not dropped:
+        why = f"{'its task was' if one else 'their tasks were'} never sent"
+    else:
+        why = f"{cluster} dropped {d} of their tasks and {u} {'was' if u == 1 else 'were'} never sent"
+    return f"{lens_count(n)} {'was' if one else 'were'} not fitted: {why} ({for_example([*dropped, *unsent])}{aside})"
+
+
+def lost_scheduler_text(address: str, dropped: Sequence[str], finished: int, unsent: Sequence[str] = ()) -> str:
     """What a survey says when the connection to its scheduler at ``address`` was lost (the
-    scheduler stopped, or its batch job ended) with the lenses ``dropped`` not fitted."""
-    which = "the one lens" if len(dropped) == 1 else f"the {lens_count(len(dropped))}"
+    scheduler stopped, or its batch job ended) with the lenses ``dropped`` (their tasks dropped)
+    and ``unsent`` (their tasks never sent) not fitted."""
     return (f"The Dask scheduler at {address} stopped answering (was it stopped, or did its batch job end?), and "
-            f"Dask dropped {which} not yet fitted ({for_example(dropped)}). The catalogue holds the "
+            f"{not_fitted_text(dropped, unsent, 'Dask')}. The catalogue holds the "
             f"{counted(finished, 'finished one')}; start the scheduler and its workers again, then run the same command to fit "
             "the rest (a lens a worker was fitting resumes from its checkpoint).")
 
@@ -2289,7 +2305,8 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
 
     total = len(todo) + len(done)
     queue = iter(todo)
-    dropped: list[str] = []
+    dropped: list[str] = []  # their tasks dropped by the cluster
+    unsent: list[str] = []  # their tasks never sent: the client gave up, or the survey stopped
     lost = ""  # the address of the scheduler, once the connection to it was lost
     flushed_at, unflushed = time.monotonic(), 0
     with contextlib.nullcontext(client) if client is not None else dask_client(workers, scheduler) as client, \
@@ -2321,7 +2338,7 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
             except Exception:  # distributed's ClosedClientError (a plain Exception), or an older one's
                 if client.status != "closed":  # only where the client gave up reconnecting to a lost scheduler
                     raise
-                dropped.append(lens.lens_id)  # not sent
+                unsent.append(lens.lens_id)
                 lost = scheduler or lost
                 return
             lens_of[future] = lens
@@ -2376,15 +2393,15 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
                     write_catalog(rows, out)
                     flushed_at, unflushed = time.monotonic(), 0
                 submit_more()
-            dropped.extend(lens.lens_id for lens in queue)  # never submitted: no more are after a task dropped
+            unsent.extend(lens.lens_id for lens in queue)  # never submitted: no more are after a task dropped
         finally:
             frame = write_catalog(rows, out)
     if unfitted:
         raise TinyLensError(unfitted_text(unfitted, refused, len(frame)))
-    if dropped and lost:
-        raise TinyLensError(lost_scheduler_text(lost, dropped, len(frame)))
-    if dropped:
-        raise TinyLensError(dropped_text(dropped, len(frame)))
+    if (dropped or unsent) and lost:
+        raise TinyLensError(lost_scheduler_text(lost, dropped, len(frame), unsent))
+    if dropped or unsent:
+        raise TinyLensError(dropped_text(dropped, len(frame), unsent))
     return frame
 
 
@@ -2399,10 +2416,8 @@ def unfitted_text(unfitted: Sequence[str], refused: Iterable[str], finished: int
             "same command again to fit the rest.")
 
 
-def dropped_text(dropped: Sequence[str], finished: int) -> str:
-    """What a survey says of the lenses ``dropped`` by the Dask cluster, ``finished`` lenses being
-    in the catalogue."""
-    one = len(dropped) == 1
-    return (f"{lens_count(len(dropped))} {'was' if one else 'were'} not fitted because the Dask cluster dropped "
-            f"{'its task' if one else 'their tasks'} ({for_example(dropped)}; was the scheduler stopped?). The "
+def dropped_text(dropped: Sequence[str], finished: int, unsent: Sequence[str] = ()) -> str:
+    """What a survey says of the lenses ``dropped`` by the Dask cluster and ``unsent`` (never sent
+    to it, the survey having stopped), ``finished`` lenses being in the catalogue."""
+    return (f"{not_fitted_text(dropped, unsent, 'the Dask cluster', '; was the scheduler stopped?')}. The "
             f"catalogue holds the {counted(finished, 'finished one')}; run the same command again to fit the rest.")
