@@ -452,6 +452,19 @@ def test_mge_settings_that_give_no_widths_are_a_tinylens_error_in_simulate_too()
                                "(arcsec), got n_gauss=0, sigma_min=0.01, sigma_max=3.0")
 
 
+@pytest.mark.parametrize("components, truth, message", [
+    (["Sersic", "Sersic"], LENS_LIGHT_TRUTH, "truth['lens_light_list'] has 1 entry for 2 components"),
+    (["Sersic"], {"lens_light": LENS_LIGHT_TRUTH["lens_light"] * 2}, "truth['lens_light_list'] has 2 entries for 1 component"),
+    (["Sersic"] * 3, {"lens_light": LENS_LIGHT_TRUTH["lens_light"] * 2}, "truth['lens_light_list'] has 2 entries for 3 components"),
+])
+def test_truth_of_another_number_of_entries_than_components_is_counted_in_words(components, truth, message):
+    """A truth list of one entry for two components was refused as 'has 1 entries for 2 components',
+    and two for one as 'has 2 entries for 1 components': each count now reads right for one."""
+    with pytest.raises(ConfigError) as info:
+        simulate_image({"lens_light_list": components}, truth, (8, 8), PIX, gaussian_psf(0.15, PIX, 5), nsub=2)
+    assert str(info.value) == message
+
+
 MGE_TRUTH = {"lens_light": [{"e1": 0.0, "e2": 0.0, "center_x": 0.0, "center_y": 0.0}]}
 
 

@@ -159,7 +159,8 @@ def model_spec_from_truth(
         entries = _entries(mapping, list_name)
         values_list = _entries(truth, list_name, "truth")
         if len(values_list) != len(entries):
-            raise ConfigValueError(f"truth['{list_name}'] has {len(values_list)} entries for {len(entries)} components")
+            given = "1 entry" if len(values_list) == 1 else f"{len(values_list)} entries"
+            raise ConfigValueError(f"truth['{list_name}'] has {given} for {counted(len(entries), 'component')}")
         for idx, (entry, raw_values) in enumerate(zip(entries, values_list)):
             type_name, settings = _entry_type(entry, f"{list_name}[{idx}]")
             if type_name not in registry:
