@@ -435,3 +435,21 @@ def test_a_model_with_every_parameter_fixed_is_refused_by_name(lens_dir, tmp_pat
     with pytest.raises(ConfigError, match=re.escape(message)):
         tinylens.fit(path, progress=False)
     assert not (tmp_path / "out").exists()
+
+
+def test_lbfgs_messages_count_one_start_and_one_draw_in_the_singular():
+    """lbfgs with n_starts: 1 (or n_draws: 1) and no finite start said 'not finite at any of its 1
+    starts (the best of n_draws = 1 draws from the priors), so L-BFGS-B cannot move from them', and
+    n_starts over n_draws: 1 'the best of n_draws (1) prior draws'; each now reads right for one."""
+    from tinylens.inference.optimizer import check_lbfgs, no_finite_start
+
+    assert no_finite_start(1, 1).startswith(
+        "inference (lbfgs): log L + log prior, or its gradient, is not finite at its one start (the best of n_draws = "
+        "1 draw from the priors), so L-BFGS-B cannot move from it and its best fit")
+    assert no_finite_start(3, 32).startswith(
+        "inference (lbfgs): log L + log prior, or its gradient, is not finite at any of its 3 starts (the best of "
+        "n_draws = 32 draws from the priors), so L-BFGS-B cannot move from them and its best fit")
+    with pytest.raises(ConfigError) as info:
+        check_lbfgs({"n_starts": 2, "n_draws": 1}, 3)
+    assert str(info.value) == ("inference.settings.n_starts: lbfgs starts from the best of n_draws (1) prior draw, so "
+                               "it cannot make 2 starts; lower n_starts or raise n_draws.")

@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import optimize
 
-from tinylens.errors import ConfigError, priors_and_data
+from tinylens.errors import ConfigError, counted, plural, priors_and_data
 from tinylens.inference import InferenceResult
 from tinylens.inference.common import MAX_BATCH, check_at_most, check_settings, keyword_names, try_settings
 from tinylens.inference.progress import LiveStatus
@@ -159,7 +159,7 @@ def check_lbfgs(settings: dict[str, Any], n_dim: int) -> None:
         given = "" if "n_draws" in settings else ", its default"
         raise ConfigError(
             f"inference.settings.n_starts: lbfgs starts from the best of n_draws ({kw['n_draws']}{given}) prior "
-            f"draws, so it cannot make {kw['n_starts']} starts; lower n_starts or raise n_draws."
+            f"{plural(kw['n_draws'], 'draw')}, so it cannot make {kw['n_starts']} starts; lower n_starts or raise n_draws."
         )
 
 
@@ -213,8 +213,9 @@ def no_finite_member(n_evals: int) -> str:
 def no_finite_start(n_starts: int, n_draws: int) -> str:
     """Why lbfgs cannot fit when log L + log prior (or its gradient) is not finite at any of its
     ``n_starts`` starts, the best of ``n_draws`` prior draws."""
-    return (f"inference (lbfgs): log L + log prior, or its gradient, is not finite at any of its {n_starts} starts "
-            f"(the best of n_draws = {n_draws} draws from the priors), so L-BFGS-B cannot move from them and its "
+    at = "its one start" if n_starts == 1 else f"any of its {n_starts} starts"
+    return (f"inference (lbfgs): log L + log prior, or its gradient, is not finite at {at} (the best of n_draws = "
+            f"{counted(n_draws, 'draw')} from the priors), so L-BFGS-B cannot move from {'it' if n_starts == 1 else 'them'} and its "
             f"best fit would be a prior draw at log L = -inf. Raise inference.settings.n_draws, or check {priors_and_data()}")
 
 
