@@ -1293,3 +1293,38 @@ def test_a_fits_file_this_user_may_not_write_says_what_to_do(tmp_path, monkeypat
                               f"({shlex.join(['ls', '-ld', str(folder)])}), or write the file to a folder of your "
                               "own."), str(err.value)
     assert not list(folder.iterdir())
+
+
+def test_the_messages_on_a_mask_and_too_few_pixels_read_right_for_one_pixel_and_for_many(tmp_path):
+    """A single NaN pixel of the data, or one of a bad noise, among the reasons for too few pixels
+    read '1 are NaN/inf in the data' and '1 have a NaN/inf/zero/negative noise'; a mask holding one
+    fractional value 'the mask holds 1 values that are not 0 ...'; a mask file with one 0 'it holds
+    0 in 1 pixels'. Each now agrees with its count, as before for several."""
+    from tinylens.data.dataset import _mask_values_held, _warn_unusual_mask, check_enough_pixels
+
+    def refusal(bad: int, no_noise: int, over: int) -> str:
+        flags = np.zeros(12, bool)
+        good, valid, huge = ~flags.copy(), ~flags.copy(), flags.copy()
+        good[:bad], valid[bad:bad + no_noise], huge[bad + no_noise:bad + no_noise + over] = False, False, True
+        mask = good & valid & ~huge
+        with pytest.raises(DataError) as info:
+            check_enough_pixels(mask, ~flags, good, valid, huge, Path("image.fits"))
+        return str(info.value)
+
+    assert refusal(1, 1, 1).startswith("Only 9 of the 12 pixels of image.fits can be used (at least 10 are needed): "
+                                       "the mask excludes 0, 1 is NaN/inf in the data, 1 has a NaN/inf/zero/negative "
+                                       "noise, 1 has a noise over 1e+06 times the median one. Check")
+    assert refusal(2, 2, 2).startswith("Only 6 of the 12 pixels of image.fits can be used (at least 10 are needed): "
+                                       "the mask excludes 0, 2 are NaN/inf in the data, 2 have a NaN/inf/zero/negative "
+                                       "noise, 2 have a noise over 1e+06 times the median one. Check")
+    assert _mask_values_held(np.array([0.0, 1.0, 1.0])) == "0 in 1 pixel and 1 in 2"
+    assert _mask_values_held(np.array([0.0, 0.0, 1.0])) == "0 in 2 pixels and 1 in 1"
+    for odd, said in (([0.5], "holds 1 value that is not 0, NaN or a positive whole number (a flag) (0.5):"),
+                      ([0.5, -1.0], "holds 2 values that are not 0, NaN or a positive whole number (a flag) "
+                                    "(e.g. -1, 0.5):")):
+        values = np.zeros((10, 10))
+        values.flat[:len(odd)] = odd
+        with pytest.warns(DataWarning) as caught:
+            _warn_unusual_mask(values, values == 0, Path("mask.fits"))
+        assert [str(w.message).startswith(f"mask.fits: the mask {said}") for w in caught] == [True], \
+            [str(w.message) for w in caught]

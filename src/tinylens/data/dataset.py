@@ -633,11 +633,13 @@ def check_enough_pixels(
     n = int(mask.sum())
     if n >= MIN_USABLE_PIXELS:
         return
+    bad, no_noise, over = int((~good_data).sum()), int((~valid_noise).sum()), int(huge.sum())
     reasons = [
         f"the mask excludes {int((~user).sum())}",
-        f"{int((~good_data).sum())} are NaN/inf in the data",
-        f"{int((~valid_noise).sum())} have a NaN/inf/zero/negative noise",
-    ] + ([f"{int(huge.sum())} have a noise over {HUGE_NOISE_FACTOR:g} times the median one"] if huge.any() else [])
+        f"{bad} {'is' if bad == 1 else 'are'} NaN/inf in the data",
+        f"{no_noise} {'has' if no_noise == 1 else 'have'} a NaN/inf/zero/negative noise",
+    ] + ([f"{over} {'has' if over == 1 else 'have'} a noise over {HUGE_NOISE_FACTOR:g} times the median one"]
+         if huge.any() else [])
     checks = ((["dataset.mask / dataset.mask_path"] if (~user).any() else [])
               + ([f"the image {data_path}"] if (~good_data).any() else [])
               + ([f"the noise map{f' {noise_path}' if noise_path else ''}"] if (~valid_noise | huge).any() else []))
@@ -684,7 +686,7 @@ def _mask_values_held(values: np.ndarray) -> str:
     if not np.isfinite(values).any():
         return "NaN in every pixel" if np.isnan(values).all() else "no finite value (NaN or infinite in every pixel)"
     zeros, ones = int(np.count_nonzero(values == 0)), int(np.count_nonzero(values == 1))
-    return "no 0 and no 1" if not zeros and not ones else f"0 in {zeros} pixels and 1 in {ones}"
+    return "no 0 and no 1" if not zeros and not ones else f"0 in {counted(zeros, 'pixel')} and 1 in {ones}"
 
 
 def user_mask(cfg: schema.Dataset, file_values: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray:
@@ -767,8 +769,10 @@ def _warn_unusual_mask(values: np.ndarray, used: np.ndarray, path: Path) -> None
     odd = np.isfinite(values) & ((values < 0) | (values != np.round(values)))  # bit flags (4, 512) are as meant
     if odd.any():
         examples = ", ".join(f"{v:g}" for v in np.unique(values[odd])[:3])
-        warnings.warn(f"{path}: the mask holds {int(odd.sum())} values that are not 0, NaN or a positive whole number "
-                      f"(a flag) (e.g. {examples}): a weight map? tinylens fits the pixels where it is 0 and leaves out "
+        n_odd = int(odd.sum())
+        warnings.warn(f"{path}: the mask holds {counted(n_odd, 'value')} that {'is' if n_odd == 1 else 'are'} not 0, "
+                      "NaN or a positive whole number "
+                      f"(a flag) ({'' if n_odd == 1 else 'e.g. '}{examples}): a weight map? tinylens fits the pixels where it is 0 and leaves out "
                       "the others.", DataWarning, stacklevel=outside_stacklevel())
     if used.mean() < FEW_PIXELS_SHARE:
         warnings.warn(f"{path}: the mask uses {int(used.sum())} of {used.size} pixels ({100 * used.mean():.2g} %). "
