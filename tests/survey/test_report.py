@@ -1297,3 +1297,35 @@ def test_an_overview_that_draws_no_figure_leaves_no_earlier_overviews_figure_bes
     assert second.exit_code == 0, second.output
     assert sorted(p.name for p in out.iterdir()) == sorted(n for n in OVERVIEW_FILES.values() if not n.endswith(".png"))
     assert json.loads((out / "overview.json").read_text())["catalog"] == str(tmp_path / "plain.csv")
+
+
+def test_the_report_messages_on_rows_and_matched_lenses_read_right_for_one_and_for_many():
+    """A catalogue of one failed row was refused with '(1 rows, 1 failed; their 'reason' column says
+    why)', one of one row with another status '(1 rows; status values found: ...)'; a parameter
+    left out with one lens having both values said 'undefined for all 1 lenses that have both
+    values', and '1 of the 3 matched lenses have a median'. Each now agrees with its count."""
+    from types import SimpleNamespace
+
+    from tinylens.cli.report import _status_counts
+
+    assert _status_counts(pd.Series(["failed"])) == "1 row, 1 failed; its 'reason' column says why"
+    assert _status_counts(pd.Series(["failed"] * 4)) == "4 rows, 4 failed; their 'reason' column says why"
+    assert _status_counts(pd.Series(["OK"])) == \
+        "1 row; status value found: 'OK' x1; only rows with status 'ok' are compared"
+    assert _status_counts(pd.Series(["OK", "OK", "failed"])) == \
+        "3 rows; status values found: 'OK' x2, 'failed' x1; only rows with status 'ok' are compared"
+    q, nan = SimpleNamespace(name="x"), float("nan")
+
+    def reason(model: list[float], true: list[float]) -> str:
+        return rp.empty_reason(pd.DataFrame({"lens_id": [f"l{i}" for i in range(len(model))], "x_model": model,
+                                             "x_true": true}), q)
+
+    assert reason([1.0, 1.0], [0.0, nan]) == ("the deviation is undefined for the one lens that has both values (a "
+                                              "true value of 0 for a relative deviation, or an infinite value)")
+    assert reason([1.0, 1.0], [0.0, 0.0]).startswith("the deviation is undefined for all 2 lenses that have both values")
+    assert reason([1.0, nan, nan], [nan, 1.0, 1.0]) == ("no lens has both a fitted median and a finite true value (1 of "
+                                                        "the 3 matched lenses has a median, 2 a finite true value)")
+    assert reason([1.0, 1.0, nan], [nan, nan, 1.0]).startswith("no lens has both a fitted median and a finite true "
+                                                               "value (2 of the 3 matched lenses have a median")
+    assert reason([nan], [1.0]) == ("no lens has both a fitted median and a finite true value (0 of the 1 matched lens "
+                                    "have a median, 1 a finite true value)")

@@ -28,7 +28,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from tinylens.cli.common import console, path_value, print_warning
-from tinylens.errors import OutputError, TinyLensError, did_you_mean, lens_count, listed
+from tinylens.errors import OutputError, TinyLensError, counted, did_you_mean, lens_count, listed, plural
 
 STATS_CSV = "report_stats.csv"
 STATS_JSON = "report_stats.json"
@@ -409,12 +409,13 @@ def _zero_nmad_warnings(stats) -> list[str]:
 
 def _status_counts(status) -> str:
     """``4 rows, 4 failed; their 'reason' column says why`` when every fit failed, else the
-    status values found (``3 rows; status values found: 'OK' x3; only 'ok' is compared``)."""
+    status values found (``3 rows; status value found: 'OK' x3; only rows with status 'ok' are compared``)."""
     counts = status.value_counts()
+    rows = counted(len(status), "row")
     if set(counts.index) <= {"failed"}:
-        return f"{len(status)} rows, {len(status)} failed; their 'reason' column says why"
+        return f"{rows}, {len(status)} failed; {'its' if len(status) == 1 else 'their'} 'reason' column says why"
     found = ", ".join(f"{value!r} x{n}" for value, n in counts.items())
-    return f"{len(status)} rows; status values found: {found}; only rows with status 'ok' are compared"
+    return f"{rows}; {plural(len(counts), 'status value')} found: {found}; only rows with status 'ok' are compared"
 
 
 def select(catalog, other, where: str, columns_of: str = "the catalogue or of the truth/reference table",

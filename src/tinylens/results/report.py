@@ -336,12 +336,14 @@ def empty_reason(joined: pd.DataFrame, q: Quantity) -> str:
     """Why ``q`` has no deviation at all (N = 0): how many matched lenses have each value."""
     model = np.isfinite(joined[f"{q.name}_model"].to_numpy(float))
     true = np.isfinite(joined[f"{q.name}_true"].to_numpy(float))
-    both = int((model & true).sum())
+    both, medians = int((model & true).sum()), int(model.sum())
     if both:
-        return (f"the deviation is undefined for all {both} lenses that have both values "
+        which = "the one lens that has" if both == 1 else f"all {both} lenses that have"
+        return (f"the deviation is undefined for {which} both values "
                 "(a true value of 0 for a relative deviation, or an infinite value)")
-    return (f"no lens has both a fitted median and a finite true value ({int(model.sum())} of the {len(joined)} "
-            f"matched lenses have a median, {int(true.sum())} a finite true value)")
+    return (f"no lens has both a fitted median and a finite true value ({medians} of the {len(joined)} matched "
+            f"{'lens' if len(joined) == 1 else 'lenses'} {'has' if medians == 1 else 'have'} a median, "
+            f"{int(true.sum())} a finite true value)")
 
 
 def _some(names, limit: int = 12) -> str:
