@@ -930,6 +930,22 @@ def test_a_parameters_panel_says_how_many_ok_lenses_it_leaves_out_for_want_of_a_
     assert "have a median" not in q.get_title()
 
 
+def test_the_overview_counts_one_ok_lens_in_the_singular():
+    """A survey of one ok lens had its parameters figure titled 'Posterior medians of the 1 ok
+    lenses', its times '(0 of the 1 ok lenses timed)', and a panel where one of six ok lenses has a
+    median said '1 of the 6 ok lenses have a median'; each now agrees with its count."""
+    catalog = _catalog()
+    quantities = [quantity_for("lens_mass.0.theta_E"), quantity_for("lens_mass.0.q")]
+    one = catalog[catalog["lens_id"] == "a"].reset_index(drop=True)
+    assert " ".join(ov.parameters_figure(one, quantities)._suptitle.get_text().split()) == \
+        "Posterior medians of the 1 ok lens: trusted (1, blue) and untrusted (0, red)"
+    assert ov.timed_text(0, 1) == " (0 of the 1 ok lens timed)"
+    assert ov.timed_text(1, 6) == " (1 of the 6 ok lenses timed)"
+    catalog.loc[catalog["lens_id"] != "a", "lens_mass.0.theta_E_median"] = np.nan
+    theta = ov.parameters_figure(catalog, quantities).axes[0]
+    assert theta.get_title().splitlines()[-1] == "1 of the 6 ok lenses has a median"
+
+
 @pytest.mark.parametrize("medians, hint", [({"theta_E_median": [1.0, 1.2]}, "name one of those it has with --parameter: theta_E."),
                                            ({}, "it has no column <parameter>_median at all.")])
 def test_a_catalogue_with_none_of_the_papers_medians_says_why_no_parameter_is_summarised(tmp_path, medians, hint):

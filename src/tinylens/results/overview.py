@@ -308,7 +308,12 @@ def time_summary(catalog: pd.DataFrame) -> dict[str, Any]:
 def timed_text(n_timed: int, n_ok: int) -> str:
     """`` (3 of the 6 ok lenses timed)`` where a time column leaves some ok lenses out (rows of an
     older tinylens without ``total_time_s``), else ``""``."""
-    return f" ({n_timed} of the {n_ok} ok lenses timed)" if n_timed < n_ok else ""
+    return f" ({n_timed} of the {ok_lenses(n_ok)} timed)" if n_timed < n_ok else ""
+
+
+def ok_lenses(n: int) -> str:
+    """``1 ok lens``, ``6 ok lenses``."""
+    return f"{n} ok {'lens' if n == 1 else 'lenses'}"
 
 
 def failure_reasons(catalog: pd.DataFrame, limit: int = 5) -> list[dict[str, Any]]:
@@ -432,7 +437,7 @@ def parameters_figure(catalog: pd.DataFrame, quantities: Sequence[Quantity], col
         if row["n_collapsed"]:
             title = "\n".join(filter(None, [title, collapsed_text(row["n_collapsed"])]))
         if 0 < row["n"] < len(ok):  # the figure's title counts every ok lens
-            title = "\n".join(filter(None, [title, f"{row['n']} of the {len(ok)} ok lenses have a median"]))
+            title = "\n".join(filter(None, [title, f"{row['n']} of the {ok_lenses(len(ok))} {'has' if row['n'] == 1 else 'have'} a median"]))
         ax.set_title(title, fontsize=10)
         if not row["n"]:
             _say_empty(ax, no_median_text(ok, q))
@@ -440,7 +445,7 @@ def parameters_figure(catalog: pd.DataFrame, quantities: Sequence[Quantity], col
         ax.set_visible(False)
     n = counts(catalog)
     unknown = f" and {NOT_RECORDED[0]} ({n['n_trust_not_recorded']}, grey)" if n["n_trust_not_recorded"] else ""
-    fitted_suptitle(fig, f"Posterior medians of the {n['n_ok']} ok lenses: " + (
+    fitted_suptitle(fig, f"Posterior medians of the {ok_lenses(n['n_ok'])}: " + (
         "trust not recorded in the catalogue" if trust is None
         else f"trusted ({n['n_trusted']}, blue){',' if unknown else ' and'} untrusted ({n['n_untrusted']}, red)"
         + unknown))
