@@ -341,11 +341,29 @@ def test_a_stopped_run_says_what_it_kept_and_what_to_run(finished, tmp_path, mon
     command = shlex.join(["tinylens", *args])
     expected = {
         "by the user": f"Interrupted. {pop} holds an unfinished population (1 of 2 lenses, no truth table): a survey "
-                       f"of it would fit only those. To make all of it (from the first lens), run: {command} (or delete {pop}).",
+                       f"of it would fit only that one. To make all of it (from the first lens), run: {command} (or delete {pop}).",
         "by the run": f"Interrupted. Nothing was kept. To start again, run: {command}",
         "finished before": f"Interrupted. {pop} holds its finished population as before (the run writes the same files again).",
     }[made]
     assert text == expected
+
+
+@pytest.mark.parametrize("n, kept, said", [(1, 0, "(0 of 1 lens, no truth table): a survey of it would fit only those."),
+                                           (3, 1, "(1 of 3 lenses, no truth table): a survey of it would fit only that one."),
+                                           (3, 2, "(2 of 3 lenses, no truth table): a survey of it would fit only those.")])
+def test_a_stopped_run_counts_one_lens_in_the_singular(tmp_path, n, kept, said):
+    """A population of one lens stopped before it was written said '(0 of 1 lenses, ...)', and one
+    stopped with one lens kept 'a survey of it would fit only those'; each now agrees with its count."""
+    from tinylens.cli.simulate_population import stopped_hint
+
+    pop = tmp_path / "pop"
+    pop.mkdir()
+    (pop / population.POPULATION_RECORD).write_text(json.dumps({"n": n, "complete": False}))
+    for i in range(kept):
+        (pop / f"lens_{i:05d}").mkdir()
+    assert stopped_hint(pop, "tinylens simulate-population") == (
+        f"{pop} holds an unfinished population {said} To make all of it (from the first lens), run: tinylens "
+        f"simulate-population (or delete {pop}).")
 
 
 def test_an_interrupted_rerun_keeps_the_finished_population(finished, tmp_path, monkeypatch):

@@ -199,8 +199,9 @@ def stopped_hint(outdir: Path | None, command: str) -> str:
     if record.get("complete"):
         return f"{outdir} holds its finished population as before (the run writes the same files again)."
     lenses = sum(1 for p in outdir.glob("lens_*") if p.is_dir())
-    return (f"{outdir} holds an unfinished population ({lenses} of {record.get('n')} lenses, no truth table): a survey "
-            f"of it would fit only those. To make all of it (from the first lens), run: {command} (or delete {outdir}).")
+    n = record.get("n")
+    return (f"{outdir} holds an unfinished population ({lenses} of {n} {'lens' if n == 1 else 'lenses'}, no truth "
+            f"table): a survey of it would fit only {'that one' if lenses == 1 else 'those'}. To make all of it (from the first lens), run: {command} (or delete {outdir}).")
 
 
 def register(app: typer.Typer) -> None:
