@@ -2520,8 +2520,8 @@ def test_a_worker_whose_file_system_hangs_is_named_and_the_survey_goes_on(tmp_pa
     assert took < 5, took
     text = " ".join(str(caught[0].message).split())
     assert text.startswith("Whether the Dask workers see the survey's folders as this command does was not checked "
-                           f"for the one worker: {worker} gave no answer within 0.5 s (does a file system they "
-                           "read hang, such as an NFS mount whose server is down?). The survey goes on"), text
+                           f"for the one worker: {worker} gave no answer within 0.5 s (does a file system it "
+                           "reads hang, such as an NFS mount whose server is down?). The survey goes on"), text
 
 
 def test_workers_whose_folder_check_fails_or_a_cluster_that_does_not_answer_are_warned_of(tmp_path):
@@ -2728,7 +2728,7 @@ def test_a_worker_whose_tinylens_import_hangs_is_named_and_the_survey_goes_on(tm
             release.cancel()
     texts = [" ".join(str(w.message).split()) for w in caught]
     assert any(text.startswith(f"Which tinylens the Dask workers import was not checked for the one worker: {worker} "
-                               "gave no answer within 0.5 s (does a file system they import from hang, such as an NFS "
+                               "gave no answer within 0.5 s (does a file system it imports from hang, such as an NFS "
                                "mount whose server is down?). The survey goes on") for text in texts), texts
 
 
@@ -2774,6 +2774,39 @@ def test_a_worker_whose_tinylens_import_hangs_is_waited_for_once_per_ask_of_the_
     assert client.waited == 2
     assert runner.task_copies(client) == (mine[0], tuple(dict.fromkeys([mine[1], os.path.realpath(mine[1])])))
     assert client.waited == 2 + runner.IMPORT_CHECK_SECONDS
+
+
+def test_workers_that_gave_no_answer_are_said_as_one_or_as_several():
+    """One worker that gave no answer to the folder check or the import check was asked of as
+    several: '(does a file system they read hang, ...)', '... they import from hang'; one is now
+    'it reads' / 'it imports from', several 'they read' / 'they import from'. (Clients faked.)"""
+    from tinylens.errors import ConfigWarning
+
+    assert runner.unchecked_text({"tcp://w:1": None}, 0.5) == (
+        "tcp://w:1 gave no answer within 0.5 s (does a file system it reads hang, such as an NFS mount whose server "
+        "is down?)")
+    assert runner.unchecked_text({"tcp://w:1": None, "tcp://w:2": None}, 2) == (
+        "tcp://w:1, tcp://w:2 gave no answer within 2 s (does a file system they read hang, such as an NFS mount "
+        "whose server is down?)")
+
+    class Silent:
+        """A cluster of ``addresses`` none of which answers."""
+
+        def __init__(self, *addresses: str) -> None:
+            self.addresses = addresses
+
+        def run(self, function, target, timeout, workers=None, on_error="raise", callback_timeout=None):
+            return {address: None for address in (workers or self.addresses)}
+
+    for addresses, said in [(["tcp://w:1"], "for the one worker: tcp://w:1 gave no answer within 2 s (does a file "
+                                            "system it imports from hang,"),
+                            (["tcp://w:1", "tcp://w:2"], "for 2 of the 2 workers: tcp://w:1, tcp://w:2 gave no answer "
+                                                         "within 2 s (does a file system they import from hang,")]:
+        with pytest.warns(ConfigWarning) as caught:
+            runner.check_worker_imports(Silent(*addresses), timeout=2)
+        assert " ".join(str(caught[0].message).split()).startswith(
+            f"Which tinylens the Dask workers import was not checked {said} such as an NFS mount whose server is "
+            "down?). The survey goes on"), caught[0].message
 
 
 def test_the_messages_on_some_dask_workers_read_right_for_one_of_one_one_of_many_and_many(tmp_path):

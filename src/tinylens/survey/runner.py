@@ -1281,8 +1281,8 @@ def check_worker_imports(client: Any, module: str | None = None, timeout: float 
     silent = sorted(address for address, answer in answers.items() if answer is None)
     if silent:
         whom = "the one worker" if len(answers) == 1 else f"{len(silent)} of the {len(answers)} workers"
-        warn_unimported(f" for {whom}: {listed(silent, 3)} gave no answer within {timeout:g} s (does a file system "
-                        "they import from hang, such as an NFS mount whose server is down?)")
+        warn_unimported(f" for {whom}: {listed(silent, 3)} gave no answer within {timeout:g} s "
+                        f"{hung_mount_question(len(silent), 'it imports from', 'they import from')}")
     answered = [address for address in answers if address not in silent]
     if answered:
         check_worker_copies(client, answered, timeout)
@@ -1453,6 +1453,12 @@ def check_worker_folders(client: Any, out: Path, lens_dir: Path, lenses: Sequenc
             "disk, then run the command again.")
 
 
+def hung_mount_question(n: int, one: str, many: str) -> str:
+    """``(does a file system it reads hang, such as an NFS mount whose server is down?)``: why ``n``
+    workers gave no answer, ``one`` (``it reads``) said of one worker, ``many`` (``they read``) of more."""
+    return f"(does a file system {one if n == 1 else many} hang, such as an NFS mount whose server is down?)"
+
+
 def unchecked_text(unchecked: Mapping[str, BaseException | None], timeout: float) -> str:
     """Which workers of ``unchecked`` (address -> ``None``, no answer in ``timeout`` seconds, or
     the exception their check raised) were not checked, and why."""
@@ -1460,8 +1466,8 @@ def unchecked_text(unchecked: Mapping[str, BaseException | None], timeout: float
     failed = sorted(address for address, view in unchecked.items() if view is not None)
     parts = []
     if silent:
-        parts.append(f"{listed(silent, 3)} gave no answer within {timeout:g} s (does a file system they read "
-                     "hang, such as an NFS mount whose server is down?)")
+        parts.append(f"{listed(silent, 3)} gave no answer within {timeout:g} s "
+                     f"{hung_mount_question(len(silent), 'it reads', 'they read')}")
     if failed:
         parts.append(f"on {listed(failed, 3)} the check failed ({describe_exception(unchecked[failed[0]])})")
     return ", and ".join(parts)
