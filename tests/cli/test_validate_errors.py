@@ -1120,3 +1120,15 @@ def test_a_dynesty_history_in_the_home_of_no_known_user_is_named(tmp_path):
 
     assert_user_error(invoke("validate", write_case(tmp_path, edit=edit)), "inference.settings.history_filename: "
                       "~tl_no_such_user/h.h5: there is no user 'tl_no_such_user' on this machine")
+
+
+def test_the_adaptive_supersampling_counts_one_pixel_in_the_singular():
+    """validate's line on an adaptive supersampling said '4x4 for 1 pixels' of a factor given to one
+    pixel (the lens centre's); it now says '1 pixel', and '3 pixels' as before."""
+    from types import SimpleNamespace
+
+    from tinylens.cli.validate import supersampling_text
+
+    problem = SimpleNamespace(nsub_map=np.array([[1, 1], [1, 4]]))
+    assert supersampling_text(problem) == "adaptive, 1x1 for 3 pixels, 4x4 for 1 pixel"
+    assert supersampling_text(SimpleNamespace(nsub_map=2)) == "uniform, 2x2 per pixel"

@@ -41,7 +41,7 @@ def supersampling_text(problem) -> str:
     if np.isscalar(factors):
         return f"uniform, {factors}x{factors} per pixel"
     levels, counts = np.unique(np.asarray(factors), return_counts=True)
-    return "adaptive, " + ", ".join(f"{n}x{n} for {c} pixels" for n, c in zip(levels, counts))
+    return "adaptive, " + ", ".join(f"{n}x{n} for {counted(int(c), 'pixel')}" for n, c in zip(levels, counts))
 
 
 def pipeline_text(problem) -> str:
