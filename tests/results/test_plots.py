@@ -408,6 +408,21 @@ def test_a_mistake_in_a_plot_argument_is_a_tinylens_error_and_the_documented_bui
         assert str(info.value) == message
 
 
+@pytest.mark.parametrize("names, shape, said", [
+    (["lens_mass.0.theta_E"], (300, 2), "samples must have shape (N, 1), one column for the one name; got shape (300, 2)"),
+    (["lens_mass.0.theta_E", "lens_mass.0.e1"], (300, 1),
+     "samples must have shape (N, 2), one column for each of the 2 names; got shape (300, 1)"),
+])
+def test_a_corner_of_samples_of_another_width_counts_one_name_in_the_singular(names, shape, said):
+    """corner_figure of one name given samples of two columns said 'one column for each of the 1
+    names'; it now says 'one column for the one name', several as before."""
+    from tinylens.results.plots import corner_figure
+
+    with pytest.raises(ValueError) as info:
+        corner_figure(names, np.ones(shape), None)
+    assert str(info.value) == said
+
+
 @pytest.mark.parametrize("name, magic", [("corner.pdf", b"%PDF"), ("corner.PDF", b"%PDF"), ("corner.svg", b"<?xml"),
                                          ("corner.jpg", b"\xff\xd8"), ("corner.png", b"\x89PNG"),
                                          ("corner", b"\x89PNG"), ("corner.fig", b"\x89PNG")])

@@ -598,7 +598,8 @@ def corner_figure(
     k = len(names)
     samples = np.asarray(samples, dtype=float)
     if samples.ndim != 2 or samples.shape[1] != k:
-        raise ConfigValueError(f"samples must have shape (N, {k}), one column for each of the {k} names; got shape "
+        raise ConfigValueError(f"samples must have shape (N, {k}), one column for "
+                               f"{'the one name' if k == 1 else f'each of the {k} names'}; got shape "
                                f"{samples.shape}")
     weights = np.ones(len(samples)) if weights is None else np.asarray(weights, dtype=float)
     if weights.shape != (len(samples),):
