@@ -1810,6 +1810,29 @@ def test_heartbeat_logs_when_nothing_was_for_a_while(capsys):
                    "survey: 1/21 done (1 ok, 0 failed), 20 left, 5.37 lenses/h, ETA 3h 43m"]
 
 
+def test_a_lens_finished_soon_after_a_logged_line_is_logged_once_the_interval_has_passed(capsys):
+    """Without a terminal, a lens that finished within LOG_SECONDS of the last line waited for the
+    next lens's line (or the heartbeat's, ten minutes on): a batch log of 3 lenses said '1/3 done'
+    for minutes with two finished. The heartbeat's thread now logs it once LOG_SECONDS have passed.
+    No thread here: heartbeat is called as its thread calls it, on a clock the test sets."""
+    now = [0.0]
+    bar = runner.SurveyProgress(3, [], enabled=True, clock=lambda: now[0])
+    now[0] = 1800.0
+    bar.update({"status": "ok"})  # logged
+    now[0] = 1830.0
+    bar.update({"status": "ok"})  # too soon after it: held back
+    bar.heartbeat()  # still too soon: nothing
+    now[0] = 1800.0 + runner.LOG_SECONDS
+    bar.heartbeat()  # logged now
+    now[0] += 2 * runner.LOG_SECONDS
+    bar.heartbeat()  # nothing new since: nothing
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2, err
+    assert err[0] == "survey: 1/3 done (1 ok, 0 failed), 2 left, 2 lenses/h, ETA 1h 00m"
+    assert err[1].startswith("survey: 2/3 done (2 ok, 0 failed), 1 left, "), err
+    assert "still fitting" not in err[1], err
+
+
 def test_heartbeat_thread_runs_while_the_survey_does_and_stops_with_it(capsys, monkeypatch):
     monkeypatch.setattr(runner, "HEARTBEAT_SECONDS", 0.05)
     with runner.SurveyProgress(2, [], enabled=True):

@@ -1815,9 +1815,10 @@ def _in_flight_limit(client: Any) -> int:
 # -- progress ---------------------------------------------------------------------------------
 class SurveyProgress:
     """Lenses ok / failed / remaining, rate and ETA on stderr: a rich progress bar on a terminal,
-    else (a batch job's log) a plain line at most every :data:`LOG_SECONDS` and at the end (the
-    last lens, or the survey stopped before it: Ctrl-C, a time limit, tasks dropped), and one with
-    the time elapsed when none was for :data:`HEARTBEAT_SECONDS`."""
+    else (a batch job's log) a plain line at most every :data:`LOG_SECONDS` (a lens finished sooner
+    is logged by the heartbeat's thread once that time has passed) and at the end (the last lens,
+    or the survey stopped before it: Ctrl-C, a time limit, tasks dropped), and one with the time
+    elapsed when none was for :data:`HEARTBEAT_SECONDS`."""
 
     def __init__(self, total: int, done: list[Mapping[str, Any]], enabled: bool = True,
                  clock: Callable[[], float] = time.perf_counter,
@@ -1903,13 +1904,18 @@ class SurveyProgress:
             self._notes.print(text, markup=False, soft_wrap=True, highlight=False)
 
     def heartbeat(self) -> None:
-        """Without a terminal: log the counts and the time elapsed if nothing was logged for
+        """Without a terminal: log the counts of lenses finished since the last line once
+        :data:`LOG_SECONDS` have passed since it (they waited for the next lens, or the heartbeat,
+        before); else the counts and the time elapsed if nothing was logged for
         :data:`HEARTBEAT_SECONDS` (called from a background thread while the survey runs); that
         no worker is connected, rather than 'still fitting', when the cluster has none. Whether
         it is due is decided under the lock, so that it and a lens's line are not both printed."""
         if self._progress is not None or self._console is None:
             return
         with self._lock:
+            if self._shown != self._new and self._lines.due():
+                self._print_line(self.line())
+                return
             if not self._lines.due(every=HEARTBEAT_SECONDS):
                 return
             due_at = self._lines.last
