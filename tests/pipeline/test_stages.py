@@ -523,6 +523,8 @@ _STATE = {"fingerprint": "stamp", "best": [1.0, 0.1, 0.0], "stages": {"arc": {"f
     ({"best": [1.0, "NaN", 0.0]}, "'best' holds \"NaN\", not a finite number"),
     ({"best": [1.0, float("nan"), 0.0]}, "'best' holds NaN, not a finite number"),
     ({"best": None}, "'best' is null, not a list of 3 numbers"),
+    ({"best": [1.0, 10**400, 0.0]}, "'best' holds 1000000000000000000000000000000000000..., not a finite number"),
+    ({"n_evals": 10**400}, "'n_evals' is 1000000000000000000000000000000000000..., not a whole number of 0 or more"),
     ({"time_s": "long"}, "'time_s' is \"long\", not a number of 0 or more"),
     ({"time_s": float("nan")}, "'time_s' is NaN, not a number of 0 or more"),
     ({"n_evals": "3"}, "'n_evals' is \"3\", not a whole number of 0 or more"),

@@ -37,6 +37,7 @@ from tinylens.pipeline.lens_light import fit_lens_light, lens_center
 from tinylens.pipeline.mass_source import PEAK_R_MIN_PIXELS, fit_mass_source, other_radii, theta_E_floor
 from tinylens.pipeline.optimize import Objective
 from tinylens.pipeline.params import free_index, get_param, main_mass, prior_middle
+from tinylens.results.stored import _finite_number, json_text
 
 
 def _say(progress: bool, text: str) -> None:
@@ -72,27 +73,16 @@ def stage_threads(settings: Any) -> int:
     return 1 if jax.default_backend() == "cpu" else GPU_THREADS
 
 
-def _finite(value: Any) -> bool:
-    """Whether ``value`` (read from JSON) is a finite number (true and false are not)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and bool(np.isfinite(value))
-
-
-def _shown(value: Any) -> str:
-    """``value`` (read from JSON) as JSON, cut to 40 characters, for a message."""
-    text = json.dumps(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
 def _values_problem(key: str, values: Any, ndim: int, none_ok: bool = False) -> str:
     """What is wrong with ``values``, the list ``key`` of a stages' state that holds one finite
     number per free parameter (``ndim``; ``none_ok``: or null, an unbounded side of the box); ""
     where nothing is."""
     if not isinstance(values, list):
-        return f"'{key}' is {_shown(values)}, not a list of {ndim} numbers"
+        return f"'{key}' is {json_text(values, 40)}, not a list of {ndim} numbers"
     if len(values) != ndim:
         return f"'{key}' holds {len(values)} values, not the {ndim} of this model's free parameters"
-    bad = [v for v in values if not (_finite(v) or (none_ok and v is None))]
-    return f"'{key}' holds {_shown(bad[0])}, not a finite number" if bad else ""
+    bad = [v for v in values if not (_finite_number(v) or (none_ok and v is None))]
+    return f"'{key}' holds {json_text(bad[0], 40)}, not a finite number" if bad else ""
 
 
 def state_problem(state: dict[str, Any], ndim: int) -> str:
@@ -110,21 +100,21 @@ def state_problem(state: dict[str, Any], ndim: int) -> str:
         return problem
     for key in ("n_evals", "time_s"):
         value = state[key]
-        if not (_finite(value) and value >= 0) or (key == "n_evals" and not float(value).is_integer()):
+        if not (_finite_number(value) and value >= 0) or (key == "n_evals" and not float(value).is_integer()):
             kind = "a whole number" if key == "n_evals" else "a number"
-            return f"'{key}' is {_shown(value)}, not {kind} of 0 or more"
+            return f"'{key}' is {json_text(value, 40)}, not {kind} of 0 or more"
     stages = state["stages"]
     arc = stages.get("arc", {}) if isinstance(stages, dict) else None
     if not isinstance(arc, dict):
-        return f"'stages' is {_shown(stages)}, not an object of the stages' records"
-    if not _finite(arc.get("theta_E_floor", 0.0)):
-        return f"'stages.arc.theta_E_floor' is {_shown(arc['theta_E_floor'])}, not a finite number"
+        return f"'stages' is {json_text(stages, 40)}, not an object of the stages' records"
+    if not _finite_number(arc.get("theta_E_floor", 0.0)):
+        return f"'stages.arc.theta_E_floor' is {json_text(arc['theta_E_floor'], 40)}, not a finite number"
     if not isinstance(state.get("arc_mask", []), list):
-        return f"'arc_mask' is {_shown(state['arc_mask'])}, not a list of pixels"
+        return f"'arc_mask' is {json_text(state['arc_mask'], 40)}, not a list of pixels"
     if "box" in state:
         box = state["box"]
         if not (isinstance(box, list) and len(box) == 2):
-            return f"'box' is {_shown(box)}, not its lower and upper bounds"
+            return f"'box' is {json_text(box, 40)}, not its lower and upper bounds"
         problem = (_values_problem("box lower bounds", box[0], ndim, none_ok=True)
                    or _values_problem("box upper bounds", box[1], ndim, none_ok=True))
         if problem:
@@ -132,9 +122,9 @@ def state_problem(state: dict[str, Any], ndim: int) -> str:
         if any(lo is not None and hi is not None and lo > hi for lo, hi in zip(*box)):
             return "'box' has a lower bound above its upper bound"
     runs = state.get("runs", [])
-    if not isinstance(runs, list) or not all(isinstance(r, dict) and _finite(r.get("n_likelihood_evals"))
-                                             and _finite(r.get("wall_time_s")) for r in runs):
-        return f"'runs' is {_shown(runs)}, not a list of sampling runs (their n_likelihood_evals and wall_time_s)"
+    if not isinstance(runs, list) or not all(isinstance(r, dict) and _finite_number(r.get("n_likelihood_evals"))
+                                             and _finite_number(r.get("wall_time_s")) for r in runs):
+        return f"'runs' is {json_text(runs, 40)}, not a list of sampling runs (their n_likelihood_evals and wall_time_s)"
     return ""
 
 
