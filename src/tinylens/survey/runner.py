@@ -1082,9 +1082,7 @@ def scheduler_client(address: str) -> Any:
 def client_deadline() -> float:
     """Seconds a client is given to connect to a scheduler, its handshake included: twice
     :data:`CONNECT_TIMEOUT` (Dask's for the connection)."""
-    from dask.utils import parse_timedelta
-
-    return 2 * parse_timedelta(CONNECT_TIMEOUT)
+    return 2 * connect_seconds()
 
 
 #: The logger of Dask's client, which logs the traceback of a reconnection cut short.
@@ -1414,14 +1412,12 @@ def check_worker_folders(client: Any, out: Path, lens_dir: Path, lenses: Sequenc
     lock file) only ``lens_dir`` is checked. Each worker is given ``timeout`` seconds, the cluster
     :data:`CONNECT_TIMEOUT` more to answer: workers that do not (a hung NFS mount), or whose check
     fails, are not refused but named in a DataWarning (:func:`warn_unchecked`), and the survey goes on."""
-    from dask.utils import parse_timedelta
-
     from tinylens.locks import holder_text
 
     lock = out / SURVEY_LOCK_FILE
     mine = holder_text(lock) if lock.is_file() else ""
     folders = seen_folders(lens_dir, lenses)
-    deadline = timeout + parse_timedelta(CONNECT_TIMEOUT)
+    deadline = timeout + connect_seconds()
     try:
         views = client.run(worker_view, str(lock), list(folders), timeout, on_error="return", callback_timeout=deadline)
     except Exception as exc:  # a cluster that cannot be asked: its workers will tell by their lenses' reasons
