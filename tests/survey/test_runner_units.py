@@ -581,6 +581,41 @@ def test_a_tcp_address_where_no_dask_scheduler_answers_is_refused_at_once():
         assert time.monotonic() - start < 5
 
 
+@contextlib.contextmanager
+def _greeting_server(greeting: bytes) -> Iterator[str]:
+    """The address of a server on 127.0.0.1 that sends ``greeting`` on each connection it takes,
+    then nothing more, until the block ends or for 30 s at most: then it closes its connections
+    and stops listening (so that a client that would wait for more ends too)."""
+    done = threading.Event()
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    server.settimeout(0.1)
+    address = f"tcp://127.0.0.1:{server.getsockname()[1]}"
+
+    def serve() -> None:
+        conns, end = [], time.monotonic() + 30
+        while not done.is_set() and time.monotonic() < end:
+            try:
+                conn = server.accept()[0]
+            except TimeoutError:
+                continue
+            conns.append(conn)
+            with contextlib.suppress(OSError):  # a client that went away first
+                conn.sendall(greeting)
+        for conn in conns:
+            conn.close()
+        server.close()
+
+    serving = threading.Thread(target=serve, daemon=True)
+    serving.start()
+    try:
+        yield address
+    finally:
+        done.set()
+        serving.join(10)
+
+
 def test_a_scheduler_that_greets_but_never_finishes_its_handshake_is_refused_naming_it(monkeypatch):
     """A server that takes the connection and sends a first byte passes check_scheduler, but Dask's
     client then waited for the rest of the handshake for ever (its timeout bounds the TCP connection
@@ -589,35 +624,10 @@ def test_a_scheduler_that_greets_but_never_finishes_its_handshake_is_refused_nam
     what to give instead. (The server closes its connections after 30 s, so that the test ends
     without the deadline too, and fails.)"""
     monkeypatch.setattr(runner, "CONNECT_TIMEOUT", "1s")
-    done = threading.Event()
-
-    def greet_then_stall(server: socket.socket) -> None:
-        conns, end = [], time.monotonic() + 30
-        server.settimeout(0.1)
-        while not done.is_set() and time.monotonic() < end:
-            try:
-                conn = server.accept()[0]
-            except TimeoutError:
-                continue
-            conn.sendall(b"x")  # the first byte of a frame, never the rest
-            conns.append(conn)
-        for conn in conns:
-            conn.close()
-        server.close()
-
-    with socket.socket() as server:
-        server.bind(("127.0.0.1", 0))
-        server.listen()
-        stall = threading.Thread(target=greet_then_stall, args=(server,), daemon=True)
-        stall.start()
-        address = f"tcp://127.0.0.1:{server.getsockname()[1]}"
-        try:
-            runner.check_scheduler(address, timeout=5)  # it greets: the check lets it pass
-            with pytest.raises(TinyLensError) as caught, runner.dask_client(1, address):
-                pass
-        finally:
-            done.set()
-            stall.join(10)
+    with _greeting_server(b"x") as address:  # the first byte of a frame, never the rest
+        runner.check_scheduler(address, timeout=5)  # it greets: the check lets it pass
+        with pytest.raises(TinyLensError) as caught, runner.dask_client(1, address):
+            pass
     text = " ".join(str(caught.value).split())
     assert text.startswith(f"Cannot connect to the Dask scheduler at {address}: it took the connection but did not "
                            "finish Dask's handshake within 2 s"), text
@@ -630,27 +640,10 @@ def test_a_scheduler_address_where_another_service_greets_is_refused_naming_it(g
     then Dask's client read the greeting as its frame lengths and the survey ended in a traceback
     (MemoryError: 'Unable to allocate 2.82 EiB', or struct.error for a short frame); it is now a
     TinyLensError naming the address and what to give instead."""
-    with socket.socket() as server:
-        server.bind(("127.0.0.1", 0))
-        server.listen()
-        conns: list[socket.socket] = []
-
-        def greet() -> None:
-            with contextlib.suppress(OSError):  # the listening socket closed: the test is over
-                while True:
-                    conn = server.accept()[0]
-                    conns.append(conn)
-                    conn.sendall(greeting)
-
-        threading.Thread(target=greet, daemon=True).start()
-        address = f"tcp://127.0.0.1:{server.getsockname()[1]}"
-        try:
-            runner.check_scheduler(address, timeout=5)  # it greets: the check lets it pass
-            with pytest.raises(TinyLensError) as caught, runner.dask_client(1, address):
-                pass
-        finally:
-            for conn in conns:
-                conn.close()
+    with _greeting_server(greeting) as address:
+        runner.check_scheduler(address, timeout=5)  # it greets: the check lets it pass
+        with pytest.raises(TinyLensError) as caught, runner.dask_client(1, address):
+            pass
     text = " ".join(str(caught.value).split())
     assert text.startswith(f"Cannot connect to the Dask scheduler at {address}: what answers there is not a Dask "
                            "scheduler"), text
