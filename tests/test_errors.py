@@ -1,6 +1,8 @@
 """tinylens.errors.listed: long lists in messages are cut, and say how much was left out."""
 
-from tinylens.errors import counted, listed, plural
+from pathlib import Path
+
+from tinylens.errors import counted, listed, ls_command, plural
 
 
 def test_listed_shows_the_first_items_and_counts_the_rest():
@@ -14,8 +16,6 @@ def test_listed_shows_the_first_items_and_counts_the_rest():
 def test_the_windows_path_advice_is_one_sentence_shared_by_the_yaml_hint_and_the_escaped_path_note():
     """The advice to write a Windows path in single quotes or with forward slashes was written
     twice, in the YAML error's hint and in the note on a path YAML's escapes changed."""
-    from pathlib import Path
-
     from tinylens.config.loader import BACKSLASH_HINT
     from tinylens.data.fits_io import escaped_path_note
     from tinylens.errors import windows_path_advice
@@ -36,3 +36,8 @@ def test_counted_writes_the_plural_and_formats_the_number_as_asked():
 def test_plural_gives_the_noun_for_the_number_without_the_number():
     assert plural(1, "row") == "row" and plural(0, "row") == "rows" and plural(3, "population option") == \
         "population options"
+
+
+def test_ls_command_quotes_each_path_for_a_shell_and_lists_a_folder_itself():
+    assert ls_command(Path("/data/lens 1/out"), "/data/lens 1") == "ls -ld '/data/lens 1/out' '/data/lens 1'"
+    assert ls_command("/data/it's.yaml", option="-l") == "ls -l '/data/it'\"'\"'s.yaml'"

@@ -1,5 +1,5 @@
 """Exceptions for mistakes in user input, and :func:`listed`, :func:`counted`, :func:`plural`, :func:`lens_count`,
-:func:`did_you_mean`, :func:`windows_path_advice` and :func:`priors_and_data` for their messages.
+:func:`did_you_mean`, :func:`windows_path_advice`, :func:`priors_and_data` and :func:`ls_command` for their messages.
 
 The CLI turns a :class:`TinyLensError` into a one-paragraph message and a non-zero exit
 code, never a traceback; anything else is a bug in tinylens. :data:`DISK_FULL` and
@@ -8,7 +8,9 @@ code, never a traceback; anything else is a bug in tinylens. :data:`DISK_FULL` a
 
 import difflib
 import errno
+import os
 import re
+import shlex
 import sys
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -35,6 +37,13 @@ def plural(n: int, noun: str) -> str:
 def lens_count(n: int) -> str:
     """``1 lens``, ``0 lenses``, ``12 lenses``."""
     return f"{n} lens" if n == 1 else f"{n} lenses"
+
+
+def ls_command(*paths: str | os.PathLike[str], option: str = "-ld") -> str:
+    """The shell command that shows the owner and permissions of ``paths``, quoted for a shell:
+    ``ls -ld '/data/lens 1/out' '/data/lens 1'`` (``option`` ``-l`` for a file), for the advice of
+    a PermissionError."""
+    return shlex.join(["ls", option, *map(os.fspath, paths)])
 
 
 def listed(items: Sequence[str], limit: int = 5, sep: str = ", ") -> str:

@@ -1915,6 +1915,17 @@ def test_a_folder_named_as_a_file_of_a_lens_fails_that_lens_at_once_naming_it(tm
     assert runner.attempts(folder) == 0
 
 
+def test_a_missing_file_of_a_lens_is_said_with_the_ls_command_of_it_and_its_folder():
+    """own_file_text of a FileNotFoundError names the file, the system's reason, and how to look at
+    it and its folder (ls -ld, each path quoted for a shell)."""
+    import errno
+
+    gone = FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), "/data/lens 1/image.fits")
+    assert runner.own_file_text(gone) == (
+        f"/data/lens 1/image.fits: {os.strerror(errno.ENOENT)}: a file of this lens, or a folder on its path, was not "
+        "there when it was needed. Check them (ls -ld '/data/lens 1/image.fits' '/data/lens 1').")
+
+
 @pytest.mark.parametrize("own", [True, False])
 def test_a_file_of_its_lens_this_user_may_not_change_fails_the_lens_with_its_checkpoints_kept(tmp_path, monkeypatch,
                                                                                             own):

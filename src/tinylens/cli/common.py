@@ -30,7 +30,7 @@ from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperGroup
 
-from tinylens.errors import UNWRITABLE, TinyLensError
+from tinylens.errors import UNWRITABLE, TinyLensError, ls_command
 from tinylens.interrupts import AT_END_ATTR, TerminateAsInterrupt, UnswallowedInterrupt, interrupt_behind
 
 #: Exit code for mistakes in user input (bad config, data or paths); typer uses 2 for bad options too.
@@ -89,7 +89,7 @@ def permission_text(exc: PermissionError, command: str | None = None) -> str:
     else:
         path = Path(os.fsdecode(exc.filename))
         where = f"{path}: {reason}: this user may not open or change it. Check the "
-        check = (f"permissions of it and of its folder ({shlex.join(['ls', '-ld', str(path), str(path.parent)])}), "
+        check = (f"permissions of it and of its folder ({ls_command(path, path.parent)}), "
                  "or ask their owner to change them")
     option = OUTPUT_ARGUMENTS.get(command or "")
     other = f"; where it is an output, choose another {option}, a folder of your own" if option else ""

@@ -22,7 +22,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from tinylens.config.schema import ERROR_TYPE, FIXED_VALUE_TAGS, Config, described, show, unused_keys
-from tinylens.errors import ConfigError, ConfigWarning, counted, outside_stacklevel, visible, windows_path_advice
+from tinylens.errors import ConfigError, ConfigWarning, counted, ls_command, outside_stacklevel, visible, windows_path_advice
 
 #: At most this many schema problems are listed in one error.
 MAX_LISTED_ERRORS = 20
@@ -122,7 +122,7 @@ def read_text(path: Path) -> str:
     except UnicodeDecodeError:
         raise ConfigError(f"Config file {path} is not a UTF-8 text file; is it really the YAML configuration?") from None
     except PermissionError as exc:
-        ls, chmod = shlex.join(["ls", "-l", str(path)]), shlex.join(["chmod", "a+r", str(path)])
+        ls, chmod = ls_command(path, option="-l"), shlex.join(["chmod", "a+r", str(path)])
         raise ConfigError(f"Config file {path} cannot be read: {exc.strerror or exc}: this user may not read it. Check "
                           f"its permissions ({ls}), and make it readable ({chmod}) or ask its owner to.") from None
     except OSError as exc:

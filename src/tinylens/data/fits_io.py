@@ -16,7 +16,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import shlex
 import warnings
 import zipfile
 import zlib
@@ -28,7 +27,7 @@ import numpy as np
 from astropy.io import fits
 from astropy.utils.exceptions import AstropyWarning
 
-from tinylens.errors import DataError, DataWarning, OutputError, outside_stacklevel, windows_path_advice
+from tinylens.errors import DataError, DataWarning, OutputError, ls_command, outside_stacklevel, windows_path_advice
 
 #: HDU classes that hold an image.
 IMAGE_HDUS = (fits.PrimaryHDU, fits.ImageHDU, fits.CompImageHDU)
@@ -379,7 +378,7 @@ def write_fits_image(path: str | Path, array: np.ndarray, header: fits.Header | 
         data = fits_image_bytes(array, header)
         write_atomic(path, lambda tmp: tmp.write_bytes(data))
     except PermissionError as exc:
-        ls = shlex.join(["ls", "-ld", str(path.parent)])
+        ls = ls_command(path.parent)
         raise OutputError(f"Cannot write the FITS file {path}: {exc.strerror or exc}: this user may not write in "
                           f"{path.parent}. Check its permissions ({ls}), or write the file to a folder of your "
                           "own.") from None

@@ -28,7 +28,6 @@ import itertools
 import json
 import logging
 import os
-import shlex
 import struct
 import threading
 import time
@@ -44,7 +43,7 @@ import pandas as pd
 from tinylens import filenames
 from tinylens.config.schema import Inference
 from tinylens.errors import (UNWRITABLE, ConfigError, ConfigWarning, DataError, DataWarning, OutputError, TinyLensError, counted, lens_count,
-                             listed)
+                             listed, ls_command)
 from tinylens.interrupts import interrupt_held
 from tinylens.precision import get_precision
 from tinylens.results.truth import TRUTH_FILE
@@ -489,7 +488,7 @@ def own_file_text(exc: OSError) -> str:
 
         return permission_text(exc, "survey")
     path = Path(os.fsdecode(exc.filename))
-    ls = f"ls -ld {shlex.join([str(path), str(path.parent)])}"
+    ls = ls_command(path, path.parent)
     if isinstance(exc, IsADirectoryError):
         what = "a folder where tinylens reads or writes a file of this lens. Remove or rename it"
     elif isinstance(exc, NotADirectoryError):
