@@ -529,8 +529,9 @@ def _check_size(size: Any) -> int:
 
 def _check_psf_grid(size: int, oversample: int = 1) -> None:
     """A ValueError naming ``size`` (and ``oversample``) when the PSF's grid, ``size x oversample``
-    points a side, is over :data:`MAX_GRID` (a size of 10^6 + 1 asked numpy for terabytes)."""
-    if oversample > 1 and size * oversample > MAX_GRID:
+    points a side, is over :data:`MAX_GRID` (a size of 10^6 + 1 asked numpy for terabytes): an odd
+    ``size`` over :func:`largest_psf_size`, the bound simulate-population checks."""
+    if oversample > 1 and size > largest_psf_size(oversample):
         raise ConfigValueError(f"PSF size x oversample must be <= {MAX_GRID}, got {size} x {oversample} = {size * oversample}: "
                                f"the PSF is built on (size x oversample)^2 points (memory); lower size or oversample")
     if size > largest_psf_size(1):
