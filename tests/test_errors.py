@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from tinylens.errors import counted, listed, ls_command, plural
+from tinylens.errors import counted, lens_count, listed, ls_command, plural
 
 
 def test_listed_shows_the_first_items_and_counts_the_rest():
@@ -41,3 +41,9 @@ def test_plural_gives_the_noun_for_the_number_without_the_number():
 def test_ls_command_quotes_each_path_for_a_shell_and_lists_a_folder_itself():
     assert ls_command(Path("/data/lens 1/out"), "/data/lens 1") == "ls -ld '/data/lens 1/out' '/data/lens 1'"
     assert ls_command("/data/it's.yaml", option="-l") == "ls -l '/data/it'\"'\"'s.yaml'"
+
+
+def test_lens_count_says_lenses_with_or_without_a_kind_never_lenss():
+    assert [lens_count(n) for n in (0, 1, 12)] == ["0 lenses", "1 lens", "12 lenses"]
+    assert [lens_count(n, "ok") for n in (0, 1, 6)] == ["0 ok lenses", "1 ok lens", "6 ok lenses"]
+    assert lens_count(3, "matched") == "3 matched lenses"

@@ -34,9 +34,11 @@ def plural(n: int, noun: str) -> str:
     return noun if n == 1 else f"{noun}s"
 
 
-def lens_count(n: int) -> str:
-    """``1 lens``, ``0 lenses``, ``12 lenses``."""
-    return f"{n} lens" if n == 1 else f"{n} lenses"
+def lens_count(n: int, kind: str = "") -> str:
+    """``1 lens``, ``0 lenses``, ``12 lenses``; with a ``kind``, ``1 ok lens``, ``3 matched lenses``
+    (:func:`counted` would write 'lenss')."""
+    noun = f"{kind} lens" if kind else "lens"
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}es"
 
 
 def ls_command(*paths: str | os.PathLike[str], option: str = "-ld") -> str:

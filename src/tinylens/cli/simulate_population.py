@@ -200,7 +200,7 @@ def stopped_hint(outdir: Path | None, command: str) -> str:
         return f"{outdir} holds its finished population as before (the run writes the same files again)."
     lenses = sum(1 for p in outdir.glob("lens_*") if p.is_dir())
     n = record.get("n")
-    return (f"{outdir} holds an unfinished population ({lenses} of {n} {'lens' if n == 1 else 'lenses'}, no truth "
+    return (f"{outdir} holds an unfinished population ({lenses} of {lens_count(n)}, no truth "
             f"table): a survey of it would fit only {'that one' if lenses == 1 else 'those'}. To make all of it (from the first lens), run: {command} (or delete {outdir}).")
 
 

@@ -313,7 +313,7 @@ def timed_text(n_timed: int, n_ok: int) -> str:
 
 def ok_lenses(n: int) -> str:
     """``1 ok lens``, ``6 ok lenses``."""
-    return f"{n} ok {'lens' if n == 1 else 'lenses'}"
+    return lens_count(n, "ok")
 
 
 def failure_reasons(catalog: pd.DataFrame, limit: int = 5) -> list[dict[str, Any]]:

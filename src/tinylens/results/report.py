@@ -27,7 +27,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from tinylens.errors import TinyLensError, did_you_mean, listed
+from tinylens.errors import TinyLensError, did_you_mean, lens_count, listed
 from tinylens.filenames import RESULT
 
 Kind = Literal["relative", "absolute", "angle"]
@@ -341,8 +341,8 @@ def empty_reason(joined: pd.DataFrame, q: Quantity) -> str:
         which = "the one lens that has" if both == 1 else f"all {both} lenses that have"
         return (f"the deviation is undefined for {which} both values "
                 "(a true value of 0 for a relative deviation, or an infinite value)")
-    return (f"no lens has both a fitted median and a finite true value ({medians} of the {len(joined)} matched "
-            f"{'lens' if len(joined) == 1 else 'lenses'} {'has' if medians == 1 else 'have'} a median, "
+    return (f"no lens has both a fitted median and a finite true value ({medians} of the "
+            f"{lens_count(len(joined), 'matched')} {'has' if medians == 1 else 'have'} a median, "
             f"{int(true.sum())} a finite true value)")
 
 
