@@ -10,7 +10,7 @@ import yaml
 
 from tiny_lens import write_tiny_lens
 from tinylens.errors import OutputError
-from tinylens.results.stored import load_stored
+from tinylens.results.stored import finite_number, load_stored
 
 
 def test_what_is_not_a_result_is_named(tmp_path):
@@ -469,3 +469,12 @@ def test_a_stage_state_that_is_not_one_is_an_output_error_naming_the_file(tmp_pa
     assert best.tolist() == [1.0, 0.2] and state["param_names"] == list(NAMES)
     path.write_text('{"best": [1.0, 0.2]}')  # an older state: no names, only its length
     assert load_stage_state(path, NAMES)[1].tolist() == [1.0, 0.2]
+
+
+@pytest.mark.parametrize("value, finite", [(0, True), (-3, True), (2.5, True), (1e308, True), (True, False),
+                                           ("1.0", False), (None, False), ([1.0], False), (float("nan"), False),
+                                           (float("-inf"), False), (10**400, False)])
+def test_finite_number_takes_a_finite_json_int_or_float_only(value, finite):
+    """finite_number, which pipeline.run's checkpoint check shares with the result checks: a JSON
+    value that is a finite int or float, not a bool, a string, null, nan or an int beyond a float's range."""
+    assert finite_number(value) is finite

@@ -37,7 +37,7 @@ from tinylens.pipeline.lens_light import fit_lens_light, lens_center
 from tinylens.pipeline.mass_source import PEAK_R_MIN_PIXELS, fit_mass_source, other_radii, theta_E_floor
 from tinylens.pipeline.optimize import Objective
 from tinylens.pipeline.params import free_index, get_param, main_mass, prior_middle
-from tinylens.results.stored import _finite_number, json_text
+from tinylens.results.stored import finite_number, json_text
 
 
 def _say(progress: bool, text: str) -> None:
@@ -81,7 +81,7 @@ def _values_problem(key: str, values: Any, ndim: int, none_ok: bool = False) -> 
         return f"'{key}' is {json_text(values, 40)}, not a list of {ndim} numbers"
     if len(values) != ndim:
         return f"'{key}' holds {len(values)} values, not the {ndim} of this model's free parameters"
-    bad = [v for v in values if not (_finite_number(v) or (none_ok and v is None))]
+    bad = [v for v in values if not (finite_number(v) or (none_ok and v is None))]
     return f"'{key}' holds {json_text(bad[0], 40)}, not a finite number" if bad else ""
 
 
@@ -100,14 +100,14 @@ def state_problem(state: dict[str, Any], ndim: int) -> str:
         return problem
     for key in ("n_evals", "time_s"):
         value = state[key]
-        if not (_finite_number(value) and value >= 0) or (key == "n_evals" and not float(value).is_integer()):
+        if not (finite_number(value) and value >= 0) or (key == "n_evals" and not float(value).is_integer()):
             kind = "a whole number" if key == "n_evals" else "a number"
             return f"'{key}' is {json_text(value, 40)}, not {kind} of 0 or more"
     stages = state["stages"]
     arc = stages.get("arc", {}) if isinstance(stages, dict) else None
     if not isinstance(arc, dict):
         return f"'stages' is {json_text(stages, 40)}, not an object of the stages' records"
-    if not _finite_number(arc.get("theta_E_floor", 0.0)):
+    if not finite_number(arc.get("theta_E_floor", 0.0)):
         return f"'stages.arc.theta_E_floor' is {json_text(arc['theta_E_floor'], 40)}, not a finite number"
     if not isinstance(state.get("arc_mask", []), list):
         return f"'arc_mask' is {json_text(state['arc_mask'], 40)}, not a list of pixels"
@@ -122,8 +122,8 @@ def state_problem(state: dict[str, Any], ndim: int) -> str:
         if any(lo is not None and hi is not None and lo > hi for lo, hi in zip(*box)):
             return "'box' has a lower bound above its upper bound"
     runs = state.get("runs", [])
-    if not isinstance(runs, list) or not all(isinstance(r, dict) and _finite_number(r.get("n_likelihood_evals"))
-                                             and _finite_number(r.get("wall_time_s")) for r in runs):
+    if not isinstance(runs, list) or not all(isinstance(r, dict) and finite_number(r.get("n_likelihood_evals"))
+                                             and finite_number(r.get("wall_time_s")) for r in runs):
         return f"'runs' is {json_text(runs, 40)}, not a list of sampling runs (their n_likelihood_evals and wall_time_s)"
     return ""
 

@@ -177,7 +177,7 @@ def stored_best(values: dict[str, Any], names, path: Path) -> np.ndarray:
     if absent:
         raise OutputError(f"{path}: its max_likelihood lacks {listed(absent)}, free parameters of its own config "
                           "(written by another version of tinylens, or edited?)")
-    bad = [name for name in names if not _finite_number(values[name])]
+    bad = [name for name in names if not finite_number(values[name])]
     if bad:
         given = ", ".join(f"{name}: {json_text(values[name])}" for name in bad)
         raise OutputError(f"{path}: its max_likelihood should give a finite number for each free parameter; got "
@@ -185,7 +185,7 @@ def stored_best(values: dict[str, Any], names, path: Path) -> np.ndarray:
     return np.array([values[name] for name in names], float)
 
 
-def _finite_number(value: Any) -> bool:
+def finite_number(value: Any) -> bool:
     """Whether ``value`` (from JSON) is a finite int or float (not a bool, a string or null)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return False
@@ -295,7 +295,7 @@ def load_stage_state(path: str | Path, param_names) -> tuple[dict[str, Any], np.
     if not isinstance(names, list) or len(names) != len(param_names) or len(best) != len(param_names) \
             or any(n not in (None, m) for n, m in zip(names, param_names)):
         raise OutputError(f"{path}: its parameters are not those of the template")
-    bad = [f"{name}: {json_text(value)}" for name, value in zip(param_names, best) if not _finite_number(value)]
+    bad = [f"{name}: {json_text(value)}" for name, value in zip(param_names, best) if not finite_number(value)]
     if bad:
         raise OutputError(f"{path}: its best should give a finite number for each free parameter; got "
                           f"{', '.join(bad)} (edited, or not finite when kept?)")
