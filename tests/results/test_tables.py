@@ -227,3 +227,44 @@ def test_a_write_that_finds_the_disk_full_names_the_file_being_written(tmp_path)
         with pytest.raises(OSError) as caught:
             write_atomic(target, raising)
         assert caught.value is error
+
+
+@pytest.mark.parametrize("links", [True, False])
+def test_files_written_together_are_all_left_as_they_were_when_a_rename_fails(tmp_path, monkeypatch, links):
+    """write_together renamed its files into place one after another, so a rename that failed on
+    the second file (a folder's quota, a network disk gone) left the first new and the second old,
+    half of one run and half of another; the files replaced already are now put back, each as it
+    was (a file that was not there deleted), the error names the file, and no temporary or kept
+    copy is left; also on a disk without hard links (``links`` False), where a file is moved aside."""
+    import errno
+    import os
+
+    from tinylens.results.tables import write_together
+
+    (tmp_path / "a.csv").write_text("old a")
+    (tmp_path / "b.json").write_text("old b")
+    if not links:
+        def no_link(*args, **kwargs):
+            raise PermissionError(errno.EPERM, os.strerror(errno.EPERM))
+
+        monkeypatch.setattr(os, "link", no_link)
+    replace, failed = os.replace, []
+
+    def failing_into_b(src, dst, *args, **kwargs):
+        if os.path.basename(dst) == "b.json" and not failed:
+            failed.append(src)
+            raise OSError(errno.EDQUOT, os.strerror(errno.EDQUOT), src, None, dst)
+        return replace(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", failing_into_b)
+    writers = {tmp_path / "new.txt": lambda tmp: tmp.write_text("new"), tmp_path / "a.csv": lambda tmp: tmp.write_text("new a"),
+               tmp_path / "b.json": lambda tmp: tmp.write_text("new b"), tmp_path / "c.txt": lambda tmp: tmp.write_text("new c")}
+    with pytest.raises(OSError) as raised:
+        write_together(writers)
+    assert failed and raised.value.errno == errno.EDQUOT and raised.value.filename == str(tmp_path / "b.json")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "b.json"]
+    assert (tmp_path / "a.csv").read_text() == "old a" and (tmp_path / "b.json").read_text() == "old b"
+
+    write_together(writers)  # and when every rename succeeds, every file is new, nothing else left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "b.json", "c.txt", "new.txt"]
+    assert [(tmp_path / name).read_text() for name in ("new.txt", "a.csv", "b.json", "c.txt")] == ["new", "new a", "new b", "new c"]

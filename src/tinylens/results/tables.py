@@ -14,8 +14,10 @@ import json
 import lzma
 import math
 import os
+import random
 import re
 import shutil
+import stat
 import tarfile
 import tempfile
 import time
@@ -132,6 +134,16 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success it replaces ``path`` atomically. An
     OSError of creating or replacing it (no such folder, a folder at ``path``), or one raised
     inside about the temporary file (a full disk while writing it), names ``path``."""
+    with temporary_beside(path) as tmp:
+        yield tmp
+        _put_in_place(tmp, Path(path))
+
+
+@contextmanager
+def temporary_beside(path: str | Path) -> Iterator[Path]:
+    """Yield a new empty temporary file beside ``path`` (a hidden name that
+    :func:`remove_unfinished` of ``path`` finds), deleted at the end where it is still there. An
+    OSError of creating it, or one raised inside about it (a full disk while writing it), names ``path``."""
     path = Path(path)
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_unfinished_prefix(path), suffix=path.suffix)
@@ -145,14 +157,19 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             if err.filename is None or os.fspath(err.filename) != tmp or not _plain(err):
                 raise
             raise _naming(err, path) from err
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give results the usual permissions
-        try:
-            os.replace(tmp, path)
-        except OSError as err:
-            raise _naming(err, path) from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _put_in_place(tmp: Path, path: Path) -> None:
+    """Replace ``path`` by the finished temporary ``tmp`` (with the usual permissions); an
+    OSError names ``path``."""
+    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give results the usual permissions
+    try:
+        os.replace(tmp, path)
+    except OSError as err:
+        raise _naming(err, path) from None
 
 
 def _plain(err: OSError) -> bool:
@@ -164,6 +181,11 @@ def _plain(err: OSError) -> bool:
 def _naming(err: OSError, path: Path) -> OSError:
     """``err`` (of the same type) about ``path``, not the hidden temporary file it was about."""
     return type(err)(err.errno, err.strerror, str(path))
+
+
+#: The characters of the random part of a temporary's name (as :mod:`tempfile`'s, :data:`UNFINISHED_NAME`).
+_NAME_CHARACTERS = "abcdefghijklmnopqrstuvwxyz0123456789_"
+_RANDOM = random.SystemRandom()  # no state shared with a seeded random, or a forked process
 
 
 def _unfinished_prefix(path: Path) -> str:
@@ -229,17 +251,109 @@ def write_atomic(path: str | Path, writer: Callable[[Path], Any]) -> Path:
 
 def write_together(writers: Mapping[Path, Callable[[Path], Any]]) -> None:
     """Call each ``writer(tmp)`` of ``writers`` (path -> writer) once, on a temporary path beside
-    its file (:func:`atomic_path`), in their order, and replace the files by them, in the same
-    order, only once every one is written: a run stopped before (Ctrl-C, a full disk, an error)
-    leaves each file as it was, and no temporary, so files that belong together (a demo's images
-    and its truth.json, a report's tables and figure) stay of one run. An OSError about a
-    temporary (``atomic_path``) or naming no file (a full disk's, :func:`errors_naming`) names the
-    file it was written for."""
-    with ExitStack() as stack:  # entered backwards, so that the files are replaced in their order
-        temporary = [stack.enter_context(atomic_path(path)) for path in reversed(list(writers))][::-1]
-        for (path, writer), tmp in zip(writers.items(), temporary):
+    its file (:func:`temporary_beside`), in their order, and replace the files by them, in the
+    same order, only once every one is written, all or none (:func:`replace_together`): a run
+    stopped (Ctrl-C, a full disk, an error) while writing or renaming leaves each file as it was,
+    and no temporary, so files that belong together (a demo's images and its truth.json, a
+    report's tables and figure) stay of one run. An OSError about a temporary or naming no file
+    (a full disk's, :func:`errors_naming`) names the file it was written for."""
+    with ExitStack() as stack:
+        temporary = {Path(path): stack.enter_context(temporary_beside(path)) for path in writers}
+        for (path, writer), tmp in zip(writers.items(), temporary.values()):
             with errors_naming(path):
                 writer(tmp)
+        replace_together(temporary)
+
+
+def replace_together(temporary: Mapping[Path, Path]) -> None:
+    """Replace each file (key) of ``temporary`` by its finished temporary (value), in their order,
+    all or none: each file there is first kept under a second, hidden name (:func:`_linked`), and
+    where a rename fails (or the run is stopped) the files already replaced are put back (a file
+    that was not there is deleted), the error raised; the hidden names are gone at the end. Each
+    file is replaced atomically, so a reader finds it old or new, but where no hard link can be
+    made (a disk without them) a file is moved aside just before it is replaced (:func:`_moved_aside`)."""
+    kept: dict[Path, Path | None] = {}
+    done: list[Path] = []
+    try:
+        for path in temporary:
+            kept[path] = _linked(path)
+        for path, tmp in temporary.items():
+            if kept[path] is None and _replaceable(path):
+                kept[path] = _moved_aside(path)
+            done.append(path)
+            _put_in_place(tmp, path)
+    except BaseException:
+        for path in reversed(done):
+            if not _put_back(path, kept[path]):
+                kept[path] = None  # left under its hidden name, not deleted below
+        raise
+    finally:
+        for old in kept.values():
+            if old is not None:
+                old.unlink(missing_ok=True)
+
+
+def _replaceable(path: Path) -> bool:
+    """Whether a file or a link (not a folder) is at ``path``."""
+    try:
+        return not stat.S_ISDIR(os.lstat(path).st_mode)
+    except FileNotFoundError:
+        return False
+
+
+def _hidden_name(path: Path) -> Path:
+    """A name beside ``path`` that :func:`remove_unfinished` of ``path`` finds, one of many (taken or not)."""
+    return path.parent / f"{_unfinished_prefix(path)}{''.join(_RANDOM.choices(_NAME_CHARACTERS, k=8))}{path.suffix}"
+
+
+def _linked(path: Path) -> Path | None:
+    """A hard link to the file (or link) at ``path`` under a hidden name (:func:`_hidden_name`),
+    so that the file stays in place; None where nothing or a folder is there, or no link can be
+    made (a disk without hard links, another user's file under ``fs.protected_hardlinks``)."""
+    if not _replaceable(path):
+        return None
+    for _ in range(100):
+        name = _hidden_name(path)
+        try:
+            os.link(path, name, follow_symlinks=False)
+            return name
+        except FileExistsError:
+            continue
+        except (OSError, NotImplementedError):
+            return None
+    return None
+
+
+def _moved_aside(path: Path) -> Path:
+    """The file (or link) at ``path`` renamed to a hidden name beside it (as
+    :func:`atomic_path`'s temporaries); an OSError names ``path``."""
+    try:
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=_unfinished_prefix(path), suffix=path.suffix)
+    except OSError as err:
+        raise _naming(err, path) from None
+    os.close(fd)
+    try:
+        os.replace(path, name)
+    except BaseException as err:
+        os.unlink(name)
+        if isinstance(err, OSError):
+            raise _naming(err, path) from None
+        raise
+    return Path(name)
+
+
+def _put_back(path: Path, old: Path | None) -> bool:
+    """Undo the replacing of ``path``: its file kept under ``old`` back in place, or, where there
+    was none, the new file deleted; whether that was done. An OSError here is not raised over the
+    error that made it undo (False: the kept file is still under its hidden name)."""
+    try:
+        if old is None:
+            path.unlink(missing_ok=True)
+        else:
+            os.replace(old, path)
+    except OSError:
+        return False
+    return True
 
 
 def weighted_percentiles(values: np.ndarray, weights: np.ndarray | None, q: Any) -> np.ndarray:
