@@ -1209,6 +1209,50 @@ def test_a_table_the_report_reads_is_not_replaced_by_a_file_it_writes(tmp_path, 
     assert target.read_bytes() == before
 
 
+def test_a_table_the_report_reads_by_another_case_of_its_name_is_not_replaced_on_a_case_insensitive_disk(tmp_path, monkeypatch):
+    """On a case-insensitive disk (macOS's, Windows') 'tinylens report DIR/Inspect.csv -o DIR'
+    wrote its inspect.csv over the table it read, which the check of the paths, alike but for
+    case, let pass: refused as for the same name (the disk's lookup in DIR made case-insensitive
+    here); a hard link to the table in another folder, or under another name, is not the file written."""
+    import os
+
+    catalog, _ = _catalog_and_truth()
+    out = tmp_path / "rep"
+    out.mkdir()
+    given = out / "Inspect.csv"
+    catalog.to_csv(given, index=False)
+    before = given.read_bytes()
+
+    def insensitive(stat):
+        def found(path, *args, **kwargs):
+            try:
+                return stat(path, *args, **kwargs)
+            except FileNotFoundError:
+                asked = Path(os.fsdecode(path)) if isinstance(path, (str, bytes, os.PathLike)) else None
+                if asked is None or asked.parent != out or kwargs.get("dir_fd") is not None:
+                    raise
+                alike = [name for name in os.listdir(out) if name.casefold() == asked.name.casefold()]
+                if not alike:
+                    raise
+                return stat(out / alike[0], *args, **kwargs)
+        return found
+
+    monkeypatch.setattr(os, "stat", insensitive(os.stat))
+    monkeypatch.setattr(os, "lstat", insensitive(os.lstat))
+    text = _user_error(CliRunner().invoke(app, ["report", str(given), "-o", str(out)]))
+    assert "where the report writes its own file inspect.csv, which would replace it; nothing was written" in text, text
+    assert given.read_bytes() == before and [p.name for p in out.iterdir()] == ["Inspect.csv"]
+    monkeypatch.undo()
+
+    from tinylens.cli.report import replaces
+
+    (tmp_path / "sub").mkdir()
+    for linked in (tmp_path / "sub" / "inspect.csv", out / "lenses.csv"):  # renaming onto 'out/inspect.csv' leaves them
+        os.link(given, linked)
+        assert not replaces(out / "inspect.csv", linked) and not replaces(out / "Inspect.csv", linked)
+    assert replaces(out / "Inspect.csv", tmp_path / "sub" / ".." / "rep" / "Inspect.csv")
+
+
 @pytest.mark.parametrize("with_truth", [True, False])
 def test_each_report_file_is_written_once_to_its_temporary_and_renamed_once(tmp_path, monkeypatch, with_truth):
     """The report and the overview wrote each file to a temporary of its temporary (write_csv,

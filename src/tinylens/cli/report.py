@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -612,8 +613,25 @@ def check_targets(paths, inputs: dict[str, Path] | None = None) -> None:
 
 def replaces(target: Path, given: Path) -> bool:
     """Whether writing the file ``target`` (renamed into place, so a link there is replaced, not
-    followed) replaces the file ``given`` (by any name: a link to it, ``..`` on the way)."""
-    return os.path.realpath(given) == os.path.join(os.path.realpath(target.parent), target.name)
+    followed) replaces the file ``given`` (by any name: a link to it, ``..`` on the way, another
+    case of its name on a case-insensitive disk)."""
+    real = os.path.realpath(given)
+    return real == os.path.join(os.path.realpath(target.parent), target.name) or same_entry(target, Path(real))
+
+
+def same_entry(target: Path, real: Path) -> bool:
+    """Whether ``target`` is the folder entry ``real`` (a path without links) by another case of
+    its names, as on a case-insensitive disk (macOS's, Windows'), where ``Inspect.csv`` is
+    ``inspect.csv``: the same file, in the same folder, its name alike but for case. A hard link
+    to it in another folder or under another name is another entry, which writing ``target`` leaves."""
+    def folded(name: str) -> str:
+        return unicodedata.normalize("NFC", name).casefold()
+
+    try:
+        return (folded(target.name) == folded(real.name) and os.path.samestat(os.lstat(target), os.stat(real))
+                and os.path.samefile(target.parent, real.parent))
+    except OSError:  # either is not there
+        return False
 
 
 def report(
