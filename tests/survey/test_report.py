@@ -254,6 +254,25 @@ def test_a_folder_with_brackets_is_printed_as_it_is_not_as_markup(tmp_path, trut
     assert f"Catalogue: {folder / 'catalog.parquet'} (and catalog.csv); an overview: tinylens report {folder / 'catalog.parquet'}" in line
 
 
+@pytest.mark.parametrize("truth", [True, False])
+def test_the_files_written_are_named_by_absolute_paths_whether_or_not_out_is_given(tmp_path, monkeypatch, truth):
+    """'Written:' named the report's files by absolute paths by default (report/ beside the
+    catalogue) but by relative ones with a relative -o ('Written: rep/report_stats.csv'), as
+    'tinylens fit -o' and 'tinylens survey' do not; a relative -o, taken from the current folder
+    as before, now names them by absolute paths too."""
+    catalog, table = _catalog_and_truth()
+    catalog.to_csv(tmp_path / "catalog.csv", index=False)
+    table.to_csv(tmp_path / "truth.csv", index=False)
+    monkeypatch.chdir(tmp_path)
+    args = ["--truth", "truth.csv"] if truth else []
+    name = "report_stats.csv" if truth else "overview.json"
+    for given, folder in ((["-o", "rep"], tmp_path / "rep"), ([], tmp_path / "report")):
+        result = CliRunner().invoke(app, ["report", "catalog.csv", *args, *given], env={"COLUMNS": "1000"})
+        assert result.exit_code == 0, result.output
+        assert f"Written: {folder / name}, " in result.output, result.output
+        assert (folder / name).is_file()
+
+
 def test_report_cli_with_truth_writes_stats_for_each_parameter(tmp_path):
     catalog, truth = _catalog_and_truth()
     catalog.to_csv(tmp_path / "catalog.csv", index=False)

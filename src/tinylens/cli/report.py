@@ -656,16 +656,18 @@ def report(
     outliers per parameter; paper, Figs. 4 and 7); with neither, an overview (trusted fits, flags, precision,
     time, the lenses to look at)."""
     check_options(reference, reference_column, where, parameter)
+    # a relative --out from here, as fit's --output: the files are named by absolute paths, as by default
+    folder = out.absolute() if out is not None else catalog.expanduser().resolve().parent / "report"
     if truth is None and reference is None:
         overview = build_overview(catalog, parameter, trusted_only, where)
         for message in overview["warnings"]:
             print_warning(message)
-        print_overview(overview, write_overview(overview, out if out is not None else catalog.expanduser().resolve().parent / "report"))
+        print_overview(overview, write_overview(overview, folder))
         return
     result = build_report(catalog, truth, reference, reference_column, parameter, trusted_only, where)
     for message in result["warnings"]:
         print_warning(message)
-    paths = write_report(result, out if out is not None else catalog.expanduser().resolve().parent / "report")
+    paths = write_report(result, folder)
     s = result["summary"]
     # written to a file or a pipe, rich would squeeze the table into 80 columns
     wide = console if console.is_terminal else Console(highlight=False, width=max(console.width, 160))
