@@ -87,6 +87,23 @@ def full_disk(monkeypatch):
 
 
 @pytest.fixture
+def failing_flock(monkeypatch):
+    """``install(code)``: ``fcntl.flock`` fails with ``code`` on every file, as on a file system
+    that answers so: without locks (NFS without its lock daemon: ENOLCK; Lustre mounted without
+    flock: ENOSYS), or failing (EIO)."""
+    import fcntl
+    import os
+
+    def install(code: int) -> None:
+        def failing(fd, operation):
+            raise OSError(code, os.strerror(code))
+
+        monkeypatch.setattr(fcntl, "flock", failing)
+
+    return install
+
+
+@pytest.fixture
 def not_ours(monkeypatch):
     """``install(path, code=errno.EACCES)``: opening ``path`` for writing fails with ``code``, as
     another user's file does (the tests run as root, whom permissions do not stop); reading it,

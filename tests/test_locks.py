@@ -171,33 +171,23 @@ def test_refuse_if_held_raises_what_the_lock_would_and_writes_nothing(tmp_path):
             refuse_if_held(tmp_path, ".x.lock", BUSY)
 
 
-def _flock_failing(monkeypatch, code: int) -> None:
-    """``fcntl.flock`` fails with ``code`` on every file, as on a file system that answers so."""
-    import fcntl
-
-    def failing(fd, operation):
-        raise OSError(code, os.strerror(code))
-
-    monkeypatch.setattr(fcntl, "flock", failing)
-
-
 @pytest.mark.parametrize("code", ["ENOLCK", "EOPNOTSUPP", "ENOSYS", "EINVAL"])
-def test_a_file_system_without_locks_runs_the_block_unlocked(tmp_path, monkeypatch, code):
+def test_a_file_system_without_locks_runs_the_block_unlocked(tmp_path, failing_flock, code):
     """NFS without its lock daemon (ENOLCK), Lustre mounted without flock (ENOSYS), others
     (EOPNOTSUPP, EINVAL on some FUSE and SMB mounts): the block runs, told it is unlocked, and no empty lock file is left."""
-    _flock_failing(monkeypatch, getattr(errno, code))
+    failing_flock(getattr(errno, code))
     with folder_lock(tmp_path, ".x.lock", busy=BUSY) as locked:
         assert locked is False
     assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("code", ["EIO", "EBADF"])
-def test_another_flock_error_is_named_not_taken_for_a_lack_of_locks(tmp_path, monkeypatch, code):
+def test_another_flock_error_is_named_not_taken_for_a_lack_of_locks(tmp_path, failing_flock, code):
     """A flock error other than 'held' and 'no locks here' (a failing disk: EIO) was taken for a
     file system without locks: the block ran unlocked, and the survey warned that the disk has no
     locks. It is now an OutputError naming the lock file and the error; the block does not run."""
     number = getattr(errno, code)
-    _flock_failing(monkeypatch, number)
+    failing_flock(number)
     ran = []
     with pytest.raises(OutputError) as caught:
         with folder_lock(tmp_path, ".x.lock", busy=BUSY):

@@ -1043,12 +1043,11 @@ def test_fit_on_a_disk_that_refuses_its_lock_files_text_is_an_output_error(tmp_p
     assert sorted(p.name for p in out.iterdir()) == []
 
 
-def test_fit_on_a_disk_without_locks_warns_that_a_second_fit_would_not_be_refused(tmp_path, monkeypatch):
+def test_fit_on_a_disk_without_locks_warns_that_a_second_fit_would_not_be_refused(tmp_path, monkeypatch, failing_flock):
     """On a file system without flock (NFS without its lock daemon: ENOLCK) a fit ran unlocked and
     said nothing, so a second fit in the same folder was not refused as the docs promise; it now
     warns, naming the output folder, and goes on. Where locks work it does not."""
     import errno
-    import fcntl
 
     import tinylens
     from tinylens import inference
@@ -1060,9 +1059,6 @@ def test_fit_on_a_disk_without_locks_warns_that_a_second_fit_would_not_be_refuse
     def sample(*args, **kwargs):
         raise Sampled
 
-    def no_locks(fd, operation):
-        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
-
     def told(folder: Path) -> list[str]:
         path = write_case(folder)
         with warnings.catch_warnings(record=True) as caught, pytest.raises(Sampled):
@@ -1073,7 +1069,7 @@ def test_fit_on_a_disk_without_locks_warns_that_a_second_fit_would_not_be_refuse
 
     monkeypatch.setattr(inference, "run_inference", sample)
     assert told(tmp_path / "locked") == []
-    monkeypatch.setattr(fcntl, "flock", no_locks)
+    failing_flock(errno.ENOLCK)
     said = told(tmp_path / "unlocked")
     assert len(said) == 1 and said[0].startswith(f"The file system of the output folder {tmp_path / 'unlocked' / 'output'} "
                                                  "does not support file locks"), said

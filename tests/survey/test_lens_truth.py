@@ -99,21 +99,16 @@ def test_the_survey_gives_each_lens_task_its_folders_truth_file(tmp_path, monkey
                                                                  for lens in lenses}
 
 
-def test_a_lens_fitted_on_a_disk_without_locks_has_no_lock_warning_in_its_row(tmp_path, mock_survey, monkeypatch):
+def test_a_lens_fitted_on_a_disk_without_locks_has_no_lock_warning_in_its_row(tmp_path, mock_survey, failing_flock):
     """A fit on a file system without flock warns that a second fit in its folder would not be
     refused; a survey says so once of its --out, so its lenses' rows, whose warnings are cut at
     500 characters, leave that warning out, and keep the others (here the broken truth.json's)."""
     import errno
-    import fcntl
-    import os
-
-    def no_locks(fd, operation):
-        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
 
     truth = tmp_path / "truth.json"
     truth.write_text("{not json")
     config = _config(mock_survey, tmp_path, type="optimizer", method="lbfgs", settings={"n_starts": 1, "n_draws": 64})
-    monkeypatch.setattr(fcntl, "flock", no_locks)
+    failing_flock(errno.ENOLCK)
     row = runner.fit_lens("lens_b", config, str(tmp_path / "out"), truth_path=str(truth))
     assert row["status"] == "ok", row
     assert "file locks" not in row["warnings"] and "not a JSON file of true parameter values" in row["warnings"], row

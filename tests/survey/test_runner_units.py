@@ -1208,16 +1208,12 @@ def test_survey_refuses_an_out_another_survey_is_writing(tmp_path, mock_survey):
     assert fitted.called and not stray.exists() and not (out / runner.SURVEY_LOCK_FILE).exists()
 
 
-def test_a_survey_on_a_disk_without_locks_says_a_second_one_would_not_be_refused(tmp_path, mock_survey):
+def test_a_survey_on_a_disk_without_locks_says_a_second_one_would_not_be_refused(tmp_path, mock_survey, failing_flock):
     """On a file system without flock (a Lustre or NFS mount without locks) the survey ran with
     no lock and said nothing, so a second survey on the same --out was not refused as the docs
     promise, and both fitted the same lenses; it now warns, naming --out. Where locks work it does
     not."""
     import errno
-    import fcntl
-
-    def no_locks(fd, operation):
-        raise OSError(errno.ENOSYS, "Function not implemented")
 
     def run(out):
         with mock.patch.object(runner, "check_template"), mock.patch.object(runner, "dask_client"), \
@@ -1227,28 +1223,25 @@ def test_a_survey_on_a_disk_without_locks_says_a_second_one_would_not_be_refused
         return [" ".join(str(w.message).split()) for w in caught if w.category is DataWarning]
 
     assert run(tmp_path / "locked") == []
-    with mock.patch.object(fcntl, "flock", no_locks):
-        told = run(tmp_path / "unlocked")
+    failing_flock(errno.ENOSYS)
+    told = run(tmp_path / "unlocked")
     assert len(told) == 1 and told[0].startswith(f"The file system of the survey output folder {tmp_path / 'unlocked'} "
                                                  "does not support file locks"), told
     assert "a second tinylens survey started on this --out while this one runs would not be refused" in told[0]
 
 
-def test_a_failing_flock_on_out_stops_the_survey_naming_its_lock_not_warned_as_no_locks(tmp_path, mock_survey):
+def test_a_failing_flock_on_out_stops_the_survey_naming_its_lock_not_warned_as_no_locks(tmp_path, mock_survey,
+                                                                                       failing_flock):
     """A flock error on --out other than 'held' and 'no locks here' (EIO: a failing disk) was taken
     for a file system without locks: the survey warned 'does not support file locks' and ran
     unlocked. It now stops before writing anything, naming the lock file and the error; the --out
     it made is removed."""
     import errno
-    import fcntl
-
-    def failing(fd, operation):
-        raise OSError(errno.EIO, os.strerror(errno.EIO))
 
     out = tmp_path / "out"
+    failing_flock(errno.EIO)
     with mock.patch.object(runner, "check_template"), mock.patch.object(runner, "dask_client") as client, \
-            mock.patch.object(fcntl, "flock", failing), warnings.catch_warnings(record=True) as caught, \
-            pytest.raises(OutputError) as raised:
+            warnings.catch_warnings(record=True) as caught, pytest.raises(OutputError) as raised:
         warnings.simplefilter("always")
         runner.run_survey(mock_survey["lenses"], mock_survey["template"], out, progress=False)
     told = " ".join(str(raised.value).split())
