@@ -238,3 +238,42 @@ def test_a_disk_that_refuses_the_lock_file_raises_its_oserror_naming_it(tmp_path
             ran.append(True)
     assert not isinstance(caught.value, OutputError)
     assert caught.value.errno == number and caught.value.filename == str(path) and ran == []
+
+
+@pytest.mark.parametrize("where", ["waiting", "locked"])
+def test_ctrl_c_while_taking_a_lock_leaves_no_descriptor_open_and_no_lock_held(tmp_path, monkeypatch, where):
+    """A KeyboardInterrupt in the blocking flock of a waiting lock (a survey's lens folder, a
+    report's), or just after the flock took it, left the lock file's descriptor open, and in
+    the second case the lock held by this process until it ended (a notebook's next fit there
+    refused as busy). The descriptor is now closed and the lock free."""
+    import fcntl
+
+    path = tmp_path / ".x.lock"
+    taken, closed = [], []
+    real_flock, real_stat, real_close = fcntl.flock, os.stat, os.close
+
+    def flock(fd, operation):
+        taken.append(fd)
+        if where == "waiting":
+            raise KeyboardInterrupt
+        real_flock(fd, operation)
+
+    def stat(file, *args, **kwargs):
+        if str(file) == str(path) and where == "locked":
+            raise KeyboardInterrupt
+        return real_stat(file, *args, **kwargs)
+
+    def close(fd):
+        closed.append(fd)
+        real_close(fd)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(fcntl, "flock", flock)
+        patched.setattr(os, "stat", stat)
+        patched.setattr(os, "close", close)
+        with pytest.raises(KeyboardInterrupt):
+            with folder_lock(tmp_path, ".x.lock", wait=True):
+                pass
+    assert len(taken) == 1 and taken[0] in closed
+    with folder_lock(tmp_path, ".x.lock", busy=BUSY) as locked:  # free: not refused as held by this process
+        assert locked is True

@@ -123,7 +123,8 @@ def _acquire(path: Path, wait: bool) -> tuple[str, int | None]:
     (:data:`_NO_LOCKS`). A :class:`PermissionError` where this user may not open it (another
     user's lock file), an :class:`IsADirectoryError` where it is a folder, the OSError itself for
     a disk that refuses writes (:data:`~tinylens.errors.UNWRITABLE`: full, over quota, read-only,
-    which callers report as such), an :class:`OutputError` naming it for any other error."""
+    which callers report as such), an :class:`OutputError` naming it for any other error. The file
+    is closed on any exception (a Ctrl-C as it waits), so that no lock is left held."""
     while True:
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -143,10 +144,16 @@ def _acquire(path: Path, wait: bool) -> tuple[str, int | None]:
                 return "unsupported", None
             _remove_if_empty(path)
             raise _unusable(path, exc, "locked") from None
+        except BaseException:  # a Ctrl-C as it waits: the descriptor is not left open
+            os.close(fd)
+            raise
         try:
             same = os.stat(path).st_ino == os.fstat(fd).st_ino
         except FileNotFoundError:
             same = False
+        except BaseException:  # nor the lock held, till this process ends
+            os.close(fd)
+            raise
         if same:
             return "held", fd
         os.close(fd)  # the holder removed the file as we waited for it: lock the new one
