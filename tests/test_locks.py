@@ -161,6 +161,60 @@ def test_held_by_reads_who_holds_a_lock_without_taking_it(tmp_path):
     assert held_by(path) is None
 
 
+@pytest.mark.parametrize("code", ["EIO", "EBADF"])
+def test_held_by_a_lock_file_that_cannot_be_tested_is_not_said_to_be_free(tmp_path, failing_flock, code):
+    """A flock error other than 'held' and 'no locks here' (a failing disk: EIO) was read as
+    'nobody holds it' (a dry run said no survey wrote --out); held_by now raises HolderUnknown
+    naming the lock file and the error, and refuse_if_held leaves the refusal to folder_lock,
+    which names them too. On a file system without locks nobody can hold it: None, as before."""
+    from tinylens.locks import HolderUnknown, held_by, refuse_if_held
+
+    path = tmp_path / ".x.lock"
+    path.write_text("process 12 on node3, since long ago")
+    number = getattr(errno, code)
+    failing_flock(number)
+    with pytest.raises(HolderUnknown) as caught:
+        held_by(path)
+    assert isinstance(caught.value, OutputError)
+    assert str(caught.value) == (f"Whether another tinylens process writes {tmp_path} now cannot be told: its lock "
+                                 f"file {path} cannot be tested ({os.strerror(number)}, {code}).")
+    refuse_if_held(tmp_path, ".x.lock", BUSY)  # not refused as busy: folder_lock says why it cannot lock
+    with pytest.raises(OutputError, match=r"^The lock file .+ cannot be locked "):
+        with folder_lock(tmp_path, ".x.lock", busy=BUSY):
+            pass
+    failing_flock(errno.ENOLCK)
+    assert held_by(path) is None and held_by(tmp_path / "missing" / ".x.lock") is None
+
+
+@pytest.mark.parametrize("name", ["EACCES", "EIO"])
+def test_held_by_a_lock_file_that_cannot_be_read_is_not_said_to_be_free(tmp_path, monkeypatch, name):
+    """A lock file this user may not read (another user's, mode 600) or that a failing disk will
+    not open was read as 'nobody holds it'; held_by now raises HolderUnknown naming it and the
+    error. folder_lock's refusal of such a file is as before (it says the file may be held)."""
+    from tinylens.locks import HolderUnknown, held_by
+
+    path = tmp_path / ".x.lock"
+    path.write_text("process 12 on node3, since long ago")
+    code = getattr(errno, name)
+    real = os.open
+
+    def refused(file, flags, *args, **kwargs):
+        if str(file) == str(path):
+            raise (PermissionError if code == errno.EACCES else OSError)(code, os.strerror(code), str(file))
+        return real(file, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", refused)
+    with pytest.raises(HolderUnknown) as caught:
+        held_by(path)
+    assert str(caught.value) == (f"Whether another tinylens process writes {tmp_path} now cannot be told: its lock "
+                                 f"file {path} cannot be opened ({os.strerror(code)}, {name}).")
+    if code == errno.EACCES:
+        with pytest.raises(OutputError, match=r"^The lock file .+ cannot be opened \(Permission denied\): a tinylens "
+                                              r"process of another user left it there, or holds it now\."):
+            with folder_lock(tmp_path, ".x.lock", busy=BUSY):
+                pass
+
+
 def test_refuse_if_held_raises_what_the_lock_would_and_writes_nothing(tmp_path):
     from tinylens.locks import refuse_if_held
 

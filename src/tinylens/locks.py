@@ -43,17 +43,37 @@ def holder_text(path: Path) -> str:
         return ""
 
 
+class HolderUnknown(OutputError):
+    """Raised by :func:`held_by` where whether a lock is held cannot be told: its file cannot be
+    opened or tested (another user's that this user may not read, a failing disk)."""
+
+
+def _unknown(path: Path, exc: OSError, doing: str) -> HolderUnknown:
+    """The :class:`HolderUnknown` of the lock file ``path`` that cannot be ``doing`` (``exc``)."""
+    code = errno.errorcode.get(exc.errno or 0, str(exc.errno))
+    return HolderUnknown(f"Whether another tinylens process writes {path.parent} now cannot be told: its lock file "
+                         f"{path} cannot be {doing} ({exc.strerror or os.strerror(exc.errno or 0)}, {code}).")
+
+
 def held_by(path: Path) -> str | None:
     """Who holds the lock file ``path`` now ("" if its holder is not recorded), or ``None`` when
-    nobody does; reads only (a missing file is not created)."""
+    nobody does (no such file; a file system without locks, where nobody can hold one); reads
+    only (a missing file is not created). :class:`HolderUnknown` where the file cannot be opened
+    or tested for another reason (no permission to read it, EIO): it is not said to be free."""
     try:
         fd = os.open(path, os.O_RDONLY)
-    except OSError:
+    except (FileNotFoundError, NotADirectoryError):
         return None
+    except OSError as exc:
+        raise _unknown(path, exc, "opened") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except OSError as exc:
-        return holder_text(path) if exc.errno in _HELD else None
+        if exc.errno in _HELD:
+            return holder_text(path)
+        if exc.errno in _NO_LOCKS:
+            return None
+        raise _unknown(path, exc, "tested") from None
     finally:
         os.close(fd)  # also drops the shared lock, if taken
     return None
@@ -67,8 +87,12 @@ def _busy(folder: Path, holder: str, busy: str) -> OutputError:
 
 def refuse_if_held(folder: Path, name: str, busy: str = "") -> None:
     """Raise the error :func:`folder_lock` would raise if ``folder/name`` is held now (reading
-    only: for a refusal before slow work that precedes taking the lock)."""
-    holder = held_by(Path(folder) / name)
+    only: for a refusal before slow work that precedes taking the lock); nothing where that cannot
+    be told (:class:`HolderUnknown`), which :func:`folder_lock` then reports."""
+    try:
+        holder = held_by(Path(folder) / name)
+    except HolderUnknown:  # not refused here: folder_lock, taken next, names the error and what to do
+        return
     if holder is not None:
         raise _busy(folder, holder, busy)
 
@@ -93,7 +117,10 @@ def _denied(folder: Path, path: Path, exc: OSError, busy: str) -> OutputError:
         return OutputError(f"The lock file {path} cannot be made ({exc.strerror}): this user may not write "
                            f"{folder}{_owner(folder)}. Give the folder write permission (or ask its owner to), "
                            "or write elsewhere.")
-    holder = held_by(path)  # reading may still be allowed: another user's process that holds it now
+    try:
+        holder = held_by(path)  # reading may still be allowed: another user's process that holds it now
+    except HolderUnknown:  # nor reading: the message below says it may be held
+        holder = None
     if holder is not None:
         return _busy(folder, holder, busy)
     return OutputError(f"The lock file {path}{_owner(path)} cannot be opened ({exc.strerror}): a tinylens "

@@ -1081,6 +1081,32 @@ def test_survey_plan_reads_resume_false_in_tinylensgpus_older_sampling_section(t
     assert plan["to_fit"]["resume"] == [] and "lens_c" in plan["to_fit"]["new"]
 
 
+def test_a_dry_run_whose_survey_lock_cannot_be_tested_does_not_say_nobody_writes_out(tmp_path, mock_survey,
+                                                                                     failing_flock):
+    """A --out whose .survey.lock could not be tested (flock EIO: a failing disk) was planned as
+    written by nobody (survey_plan's running None, and the dry run said nothing); survey_plan now
+    says why it cannot be told (running_unknown), and the dry run prints it, naming the lock
+    file and the error."""
+    import errno
+
+    out = tmp_path / "out"
+    out.mkdir()
+    lock = out / runner.SURVEY_LOCK_FILE
+    lock.write_text("process 12 on node3, since long ago")
+    assert runner.survey_plan(mock_survey["lenses"], mock_survey["template"], out, check=False)["running_unknown"] is None
+    failing_flock(errno.EIO)
+    plan = runner.survey_plan(mock_survey["lenses"], mock_survey["template"], out, check=False)
+    said = (f"Whether another tinylens process writes {out} now cannot be told: its lock file {lock} cannot be tested "
+            f"({os.strerror(errno.EIO)}, EIO).")
+    assert plan["running"] is None and plan["running_unknown"] == said
+    with mock.patch.object(runner, "check_template", return_value=None):
+        result = CliRunner().invoke(app, ["survey", str(mock_survey["lenses"]), "-c", str(mock_survey["template"]),
+                                          "--out", str(out), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert said in " ".join(result.output.split()) and "A survey is writing" not in result.output
+    assert lock.read_text() == "process 12 on node3, since long ago"
+
+
 def test_survey_dry_run_cli_checks_the_template_and_starts_nothing(tmp_path, mock_survey, survey_inputs):
     out = tmp_path / "out"
     args = ["survey", str(mock_survey["lenses"]), "-c", str(mock_survey["template"]), "--out", str(out), "--dry-run"]

@@ -76,6 +76,8 @@ def print_plan(found: dict, retry_failed: bool) -> None:
     if found["running"] is not None:
         holder = f" ({found['running']})" if found["running"] else ""
         lines.append(f"A survey is writing {found['out']} now{holder}: a second one there would be refused until it ends.")
+    elif found.get("running_unknown"):
+        lines.append(found["running_unknown"])
     for line in lines:
         console.print(line, soft_wrap=True, markup=False, highlight=False)
 

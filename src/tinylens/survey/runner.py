@@ -2115,12 +2115,14 @@ def survey_plan(lens_dir: str | Path, template: str | Path, out: str | Path, ret
     no fit), and of the lenses to fit by why: ``new``, ``resume`` (a checkpoint is there
     and the template does not set ``resume: false``),
     ``changed`` (their files changed since their fit), ``retry`` (failed, ``retry_failed``);
-    ``running``: who runs a survey on ``out`` now (``None``: nobody); ``checked_with``: the lens
-    the template was checked with (``None``: not checked, or no lens tried had readable data);
+    ``running``: who runs a survey on ``out`` now (``None``: nobody, or not known);
+    ``running_unknown``: why that cannot be told (its lock file cannot be read), else ``None``;
+    ``checked_with``: the lens the template was checked with (``None``: not checked, or no lens
+    tried had readable data);
     ``broken``: then, each lens tried and why its data could not be read.
     """
     from tinylens.inference.common import resumes
-    from tinylens.locks import held_by
+    from tinylens.locks import HolderUnknown, held_by
     from tinylens.results.tables import file_in_the_way
 
     blocked = file_in_the_way(resolved(out))
@@ -2150,8 +2152,12 @@ def survey_plan(lens_dir: str | Path, template: str | Path, out: str | Path, ret
             todo["resume"].append(lens.lens_id)
         else:
             todo["new"].append(lens.lens_id)
+    try:
+        running, unknown = held_by(state.out / SURVEY_LOCK_FILE), None
+    except HolderUnknown as exc:  # not said to be free
+        running, unknown = None, str(exc)
     return {"lens_dir": str(resolved(lens_dir)), "out": str(state.out),
-            "running": held_by(state.out / SURVEY_LOCK_FILE), "checked_with": checked,
+            "running": running, "running_unknown": unknown, "checked_with": checked,
             "broken": broken if checked is None else {},
             "n_folders": len(state.lenses), "n_chosen": len(state.chosen),
             "ok": [key for key, status in kept.items() if status == "ok"],
