@@ -382,6 +382,38 @@ def test_ctrl_c_in_a_folder_whose_checkpoint_cannot_be_read_still_ends_with_one_
     assert "No checkpoint had been written" in fit_hint(tmp_path, None)
 
 
+def test_the_hint_after_ctrl_c_leaves_a_damaged_pipeline_state_as_it_is(tmp_path, data):
+    """The hint read the pipeline's state as the fit does, which deletes one of this fit's that
+    was edited or damaged, with a CheckpointWarning: the line after Ctrl-C deleted a file and
+    warned. It now reads without a side effect: the state is left as it was, unsaid, and the
+    hint says it is not resumed; the fit's own look still deletes it with its warning."""
+    import warnings
+
+    import tinylens
+    from tinylens import filenames
+    from tinylens.cli.common import fit_hint
+    from tinylens.errors import CheckpointWarning
+    from tinylens.inference import resumed_checkpoints
+    from tinylens.pipeline.run import _stage_fingerprint
+
+    problem = tinylens.load(write_tiny_lens(tmp_path, None, data))  # nautilus after the pipeline's stages
+    folder = tmp_path / "output"
+    folder.mkdir()
+    state = folder / filenames.PIPELINE_STATE
+    text = json.dumps({"fingerprint": _stage_fingerprint(problem, problem.config.pipeline), "best": "abc",
+                       "stages": {}, "n_evals": 3, "time_s": 2.5, "arc_mask": []})
+    state.write_text(text)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        hint = fit_hint(folder, problem)
+    assert [str(w.message) for w in caught if issubclass(w.category, CheckpointWarning)] == []
+    assert state.read_text() == text
+    assert hint.startswith("The checkpoint in ") and "is not one this config resumes" in hint, hint
+    with pytest.warns(CheckpointWarning, match="is this fit's but cannot be used"):
+        assert resumed_checkpoints(problem, folder) == []
+    assert not state.exists()
+
+
 def test_ctrl_c_of_a_fresh_fit_says_to_resume_without_fresh(tmp_path, data, monkeypatch):
     """``tinylens fit CONFIG --fresh`` stopped while sampling said 'run the same command again to
     resume the fit', though that command (its --fresh) deletes the checkpoint first."""

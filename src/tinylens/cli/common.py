@@ -189,7 +189,9 @@ def fit_hint(folder: Path | None, problem: Any, fresh: bool = False) -> str:
     """What a ``tinylens fit`` of ``problem`` stopped by Ctrl-C kept, from the checkpoints in its
     output ``folder`` that it resumes (``None``: stopped while loading, before the fit knew its
     folder). One of another config there (a fit stopped before its sampler replaced it) is not
-    promised. A fit run with ``--fresh`` (``fresh``) resumes only when run again without it."""
+    promised. A fit run with ``--fresh`` (``fresh``) resumes only when run again without it. It
+    reads the folder without changing it: a damaged pipeline state, which the fit deletes with a
+    warning, is left there (and is one this config does not resume)."""
     from tinylens import filenames
     from tinylens.inference import resumed_checkpoints
 
@@ -198,7 +200,7 @@ def fit_hint(folder: Path | None, problem: Any, fresh: bool = False) -> str:
     files = (*filenames.CHECKPOINTS.values(), filenames.PIPELINE_STATE)
     again = "the command again without --fresh" if fresh else "the same command again"  # --fresh deletes them
     try:
-        kept = resumed_checkpoints(problem, folder)
+        kept = resumed_checkpoints(problem, folder, look_only=True)  # a hint deletes nothing, says no warning
     except TinyLensError:  # settings the fit refuses (stopped before it checked them): it resumes nothing
         kept = []
     except Exception:  # noqa: BLE001 - an unreadable fingerprint or state file: the hint must not be a traceback
@@ -212,8 +214,8 @@ def fit_hint(folder: Path | None, problem: Any, fresh: bool = False) -> str:
         return (f"The pipeline stages' results are kept in {folder}: run {again} to resume the fit from them "
                 "(the sampling starts from the beginning).")
     if any((folder / name).is_file() for name in files):
-        return (f"The checkpoint in {folder} is not one this config resumes (it is of another config, or of other "
-                "settings): running the same command again starts the fit from the beginning and replaces it.")
+        return (f"The checkpoint in {folder} is not one this config resumes (it is of another config, of other "
+                "settings, or damaged): running the same command again starts the fit from the beginning and replaces it.")
     return (f"No checkpoint had been written in {folder} yet: running the same command again starts the fit "
             "from the beginning.")
 

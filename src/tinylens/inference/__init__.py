@@ -165,12 +165,13 @@ def search_of(problem) -> tuple[Any, Any, dict[str, Any], Any]:
     return module, getattr(module, func), dict(getattr(inf, "settings", None) or {}), pipeline if staged else None
 
 
-def resumed_checkpoints(problem, folder: Path) -> list[str]:
+def resumed_checkpoints(problem, folder: Path, look_only: bool = False) -> list[str]:
     """The checkpoint files in ``folder`` that :func:`run_inference` of ``problem`` there would
     resume, by their fingerprints: the pipeline's state (stages 1-3 and the box) and the
     sampler's checkpoint (of that box). The others it replaces. An OSError where the sampler's
     checkpoint would be resumed but its fingerprint cannot be read: whose it is cannot be told
-    (the fit does not resume it, and says so)."""
+    (the fit does not resume it, and says so). A pipeline state of this fit's that is damaged is
+    deleted with a CheckpointWarning, as the fit does; ``look_only``: left as it is, unsaid."""
     from tinylens import filenames
     from tinylens.inference.common import resumable, resumes, unreadable_fingerprint
 
@@ -182,7 +183,8 @@ def resumed_checkpoints(problem, folder: Path) -> list[str]:
     if pipeline is not None:
         from tinylens.pipeline.run import resumed_sampling
 
-        sampling = resumed_sampling(problem, runner, pipeline, folder, settings, getattr(module, "settings_for_run", None))
+        sampling = resumed_sampling(problem, runner, pipeline, folder, settings, getattr(module, "settings_for_run", None),
+                                    look_only=look_only)
         if sampling is None:
             return []
         kept.append(filenames.PIPELINE_STATE)

@@ -128,11 +128,12 @@ def state_problem(state: dict[str, Any], ndim: int) -> str:
     return ""
 
 
-def _load_state(path: Path | None, stamp: str, ndim: int) -> dict[str, Any] | None:
+def _load_state(path: Path | None, stamp: str, ndim: int, look_only: bool = False) -> dict[str, Any] | None:
     """The stages' state saved at ``path`` if it is this fit's (its fingerprint is ``stamp``) and
     usable by a model of ``ndim`` free parameters; None for a missing, unreadable or foreign one
     (the stages are done again), and for one of this fit's that was edited or damaged
-    (:func:`state_problem`), which is deleted with a CheckpointWarning naming it and what is wrong."""
+    (:func:`state_problem`), which is deleted with a CheckpointWarning naming it and what is wrong,
+    unless ``look_only`` (a look that changes nothing: the hint after Ctrl-C)."""
     if path is None or not path.exists():
         return None
     try:
@@ -144,6 +145,8 @@ def _load_state(path: Path | None, stamp: str, ndim: int) -> dict[str, Any] | No
     problem = state_problem(state, ndim)
     if not problem:
         return state
+    if look_only:
+        return None
     warnings.warn(f"The pipeline state {path} is this fit's but cannot be used ({problem}): it is deleted and "
                   "stages 1-3 are done again.", CheckpointWarning, stacklevel=outside_stacklevel())
     path.unlink(missing_ok=True)  # said once: a later look (the fit's own, after its check) finds none
@@ -333,10 +336,12 @@ def _prior_theta_E(problem, lower: np.ndarray, upper: np.ndarray, no_arc: bool) 
     return lower, upper
 
 
-def _reused_state(path: Path | None, stamp: str, sampler_kw: dict, ndim: int) -> dict[str, Any] | None:
+def _reused_state(path: Path | None, stamp: str, sampler_kw: dict, ndim: int,
+                  look_only: bool = False) -> dict[str, Any] | None:
     """The stages' state in ``path`` that a fit reuses: one of its fingerprint ``stamp``, and only
-    if the sampler resumes (its ``resume: false`` means a fresh fit: the stages are done again too)."""
-    return _load_state(path, stamp, ndim) if resumes(sampler_kw) else None
+    if the sampler resumes (its ``resume: false`` means a fresh fit: the stages are done again too);
+    ``look_only``: a damaged one is left as it is, unsaid (:func:`_load_state`)."""
+    return _load_state(path, stamp, ndim, look_only) if resumes(sampler_kw) else None
 
 
 def _boxed(problem, lower: np.ndarray, upper: np.ndarray):
@@ -349,13 +354,15 @@ def _run_settings(sampler_kw: dict, settings_for_run: Callable[[dict, int], dict
 
 
 def resumed_sampling(problem, sampler, settings, checkpoint_dir: str | Path, sampler_settings: dict | None = None,
-                     settings_for_run: Callable[[dict, int], dict] | None = None) -> tuple[Any, dict] | None:
+                     settings_for_run: Callable[[dict, int], dict] | None = None,
+                     look_only: bool = False) -> tuple[Any, dict] | None:
     """What :func:`run_pipeline` started in ``checkpoint_dir`` would sample first, from the
     stages' state there: the boxed problem and the sampler's settings; None where it does the
-    stages again (no state of this fit's there). The box is stored as it is sampled (floored)."""
+    stages again (no state of this fit's there). The box is stored as it is sampled (floored).
+    A damaged state of this fit's is deleted with a warning, as the fit does, unless ``look_only``."""
     sampler_kw = sampler_defaults(sampler, sampler_settings)
     path = Path(checkpoint_dir) / filenames.PIPELINE_STATE
-    state = _reused_state(path, _stage_fingerprint(problem, settings), sampler_kw, problem.ndim)
+    state = _reused_state(path, _stage_fingerprint(problem, settings), sampler_kw, problem.ndim, look_only)
     if state is None or "box" not in state:
         return None
     lower, upper = saved_box(state)
