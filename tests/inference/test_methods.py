@@ -242,6 +242,38 @@ def test_dynesty_with_no_finite_point_stops_at_its_maxcall(lens_dir, monkeypatch
     assert sum(calls) == 50, sum(calls)
 
 
+def test_dynesty_with_few_finite_points_stops_at_its_maxcall(lens_dir, monkeypatch):
+    """dynesty draws its first live points until enough have a finite log L, past any maxcall:
+    with log L finite at 1 % of the prior, nlive 50 and maxcall 300 it made 2,000 calls
+    (28,620 at 0.1 % with nlive 60 and maxcall 3,000), then returned a result of live points
+    alone. tinylens now stops it at the budget, its calls at most maxcall (whole draws of nlive),
+    with a ConfigError that says why; a budget that covers the draws samples as before."""
+    from tinylens.errors import ConfigError
+    from tinylens.inference import dynesty_runner
+    from tinylens.problem import Problem
+
+    problem = load(lens_dir, {"type": "sampler", "method": "dynesty"})
+    calls = []
+
+    def finite_at_one_percent(self, theta):
+        theta = np.atleast_2d(theta)
+        calls.append(len(theta))
+        scattered = np.modf(np.abs(theta[:, 0]) * 1e6)[0]  # uniform in [0, 1) for any prior
+        return np.where(scattered < 0.01, -0.5 * np.sum(theta**2, axis=1), -np.inf)
+
+    monkeypatch.setattr(Problem, "log_likelihood", finite_at_one_percent)
+    with pytest.raises(ConfigError) as caught:
+        dynesty_runner.run(problem, {"nlive": 50, "maxcall": 300, "sample": "unif", "seed": 0}, progress=False)
+    said = str(caught.value)
+    assert said.startswith("inference (dynesty): maxcall (300) was spent on dynesty's first live points before it "
+                           "could sample: log L is finite at only "), said
+    assert "of the 300 points it drew from the priors (6 draws of nlive = 50)" in said and "Raise maxcall" in said
+    assert sum(calls) == 300, sum(calls)
+    calls.clear()
+    res = dynesty_runner.run(problem, {"nlive": 50, "maxcall": 20000, "sample": "unif", "seed": 0}, progress=False)
+    assert sum(calls) == res.n_likelihood_evals > 300 and np.all(np.isfinite(res.log_likelihood[-10:]))
+
+
 @pytest.mark.parametrize("settings, calls", [({"n_live": 20}, "20,224"), ({"n_live": 20, "n_like_max": 600}, "768")])
 def test_nautilus_with_no_finite_point_is_an_error_not_an_endless_run(lens_dir, monkeypatch, settings, calls):
     """Where log L is not finite anywhere in the priors (NaN, which the runner gives nautilus as

@@ -18,8 +18,9 @@ run of the pipeline (one more each time it widens the box) has a file of its own
 
 ``maxcall`` and ``maxiter`` are budgets of the whole fit, as nautilus's ``n_like_max`` is: a run
 resumed from its checkpoint gets what its earlier runs left (:func:`budget_left`), not a fresh one.
-Where log L is finite nowhere, dynesty's draws of its first live points stop at ``maxcall`` too
-(:func:`first_live_points`), where dynesty would go on to 1,000 draws of ``nlive``.
+Where log L is finite nowhere, or at too few points for dynesty to begin, dynesty's draws of its
+first live points stop at ``maxcall`` too, with an error that says why (:func:`first_live_points`),
+where dynesty would go on to 1,000 draws of ``nlive``.
 
 The result's ``n_likelihood_evals`` counts the likelihood calls really made, as nautilus's does
 and as the status line shows them (:class:`CallCount`): every proposal's, including those still
@@ -486,16 +487,67 @@ def no_finite_live_point(attempts: int, nlive: int, maxcall: int | None = None) 
             f"sample from. Check {priors_and_data()}")
 
 
-def first_live_points(nlive: int, maxcall: int | None = None) -> FiniteWatch:
-    """A watch of dynesty's draws of its first live points until one has a finite log L. dynesty
-    draws ``nlive`` points again and again, up to :data:`~tinylens.inference.common.NO_FINITE_DRAWS`
-    times and past any ``maxcall``, before it gives up: the watch raises the ConfigError of
-    :func:`no_finite_live_point` once the draws with none finite reach ``maxcall`` (a whole number
-    of draws, one at least) or dynesty's own limit, whichever comes first."""
+def too_few_finite_live_points(finite: int, attempts: int, nlive: int, maxcall: int) -> str:
+    """Why dynesty stopped at ``maxcall`` before it sampled: log L is finite at only ``finite`` of
+    the ``attempts`` draws of ``nlive`` points it made for its first live points, too few for it to begin."""
+    return (f"inference (dynesty): maxcall ({maxcall:,}) was spent on dynesty's first live points before it could "
+            f"sample: log L is finite at only {finite:,} of the {attempts * nlive:,} points it drew from the priors "
+            f"({counted(attempts, 'draw', ',')} of nlive = {nlive}), and it goes on drawing (up to "
+            f"{NO_FINITE_DRAWS:,} draws) until enough are. Raise maxcall, or check {priors_and_data()}")
+
+
+class FirstLivePoints(FiniteWatch):
+    """A watch of dynesty's draws of its first live points (the likelihood calls made until the
+    sampler is built: then set :attr:`drawing` false). Where none has a finite log L it raises as
+    :class:`FiniteWatch` does, past ``limit`` calls; where some have, but dynesty starts another
+    draw past ``limit`` (it draws until enough are, past any ``maxcall``), it raises the
+    ConfigError of ``too_few(calls, finite)`` before that draw's calls are made (None: dynesty's
+    own limit of draws is the watch's, and it stops there itself)."""
+
+    def __init__(self, limit: int, message: Callable[[int], str],
+                 too_few: Callable[[int, int], str] | None = None) -> None:
+        super().__init__(limit, message)
+        self.too_few = too_few
+        self.finite = 0
+        self.drawing = True
+
+    def see(self, values: Any) -> None:
+        """Count a batch's log L ``values`` while dynesty draws; a ConfigError past :attr:`limit` calls with none finite."""
+        if not self.drawing:
+            return
+        self.calls += int(np.size(values))
+        self.finite += int(np.count_nonzero(np.isfinite(values)))
+        self.seen = self.finite > 0
+        if not self.seen and self.calls >= self.limit:
+            raise ConfigError(self.message(self.calls))
+
+    def watch(self, loglike: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        """``loglike`` whose values :meth:`see` sees, refused past :attr:`limit` calls while dynesty draws."""
+
+        def watched(theta: Any) -> Any:
+            if self.drawing and self.too_few is not None and self.calls >= self.limit:
+                raise ConfigError(self.too_few(self.calls, self.finite))
+            values = loglike(theta)
+            self.see(values)
+            return values
+
+        return watched
+
+
+def first_live_points(nlive: int, maxcall: int | None = None) -> FirstLivePoints:
+    """A watch of dynesty's draws of its first live points. dynesty draws ``nlive`` points again
+    and again, up to :data:`~tinylens.inference.common.NO_FINITE_DRAWS` times and past any
+    ``maxcall``, until enough of them have a finite log L (or, none finite, it gives up): the watch
+    raises the ConfigError of :func:`no_finite_live_point` once the draws with none finite reach
+    ``maxcall`` (a whole number of draws, one at least) or dynesty's own limit, whichever comes
+    first, and that of :func:`too_few_finite_live_points` where dynesty would draw again past
+    ``maxcall`` (with 1 % of the priors finite, nlive 50 and maxcall 300, it made 2,000 calls)."""
     nlive = int(nlive)
     draws = NO_FINITE_DRAWS if maxcall is None else min(NO_FINITE_DRAWS, max(1, int(maxcall) // nlive))
     stopped_by = int(maxcall) if draws < NO_FINITE_DRAWS else None
-    return FiniteWatch(draws * nlive, lambda calls: no_finite_live_point(calls // nlive, nlive, stopped_by))
+    too_few = None if stopped_by is None else (
+        lambda calls, finite: too_few_finite_live_points(finite, calls // nlive, nlive, stopped_by))
+    return FirstLivePoints(draws * nlive, lambda calls: no_finite_live_point(calls // nlive, nlive, stopped_by), too_few)
 
 
 def _converged(sampler, dlogz: float) -> bool:
@@ -567,7 +619,7 @@ def run(
             lambda r: _sampler(problem, pool, history_init, own["seed"], checkpoint, r),
             checkpoint, resume,
         )
-        first.seen = first.seen or resumed  # a restored sampler has its live points
+        first.drawing = False  # the sampler has its live points (drawn, or restored)
         take_back = getattr(sampler, "_remove_live_points", None)  # dynesty >= 2.0
         if resumed and getattr(sampler, "added_live", False) and take_back is not None:
             # The checkpoint is of a run that ended (on maxcall or maxiter; a converged fit deletes
