@@ -3013,6 +3013,29 @@ def test_a_task_runs_only_with_the_tinylens_of_its_survey(tmp_path, monkeypatch)
     assert not other.exists()
 
 
+
+def test_a_task_runs_only_where_its_worker_sees_the_lens_folder_and_out(tmp_path, monkeypatch):
+    """checked_task, as a worker runs it, given what it must see (task_view): the fit where the
+    worker sees the lens folder and --out as the survey does; a refusal naming what it does not
+    see otherwise, the lens's output untouched; the fit on a worker whose copy of the survey's
+    tinylens version cannot tell (a checkout from before the check), as before it."""
+    from survey_mocks import echo_truth_path
+
+    allowed = (runner.my_copy()[0], (runner.my_copy()[1],))
+    fit = f"{echo_truth_path.__module__}:{echo_truth_path.__name__}"
+    out, lens = tmp_path / "out", runner.Lens("lens_a", tmp_path / "in" / "lens_a")
+    out.mkdir()
+    seen = runner.task_view(out, "", lens)
+    refusal = runner.checked_task(allowed, fit, "lens_a", {}, str(lens.output(out)), seen=seen)
+    assert refusal == {"lens_id": "lens_a", "status": runner.REFUSED, "worker": "?",
+                       "unseen": f"the lens folder {lens.folder}"}
+    assert not (out / runner.LENSES_DIR).exists()
+    lens.folder.mkdir(parents=True)
+    assert runner.checked_task(allowed, fit, "lens_a", {}, str(lens.output(out)), seen=seen)["status"] == "ok"
+    monkeypatch.delattr(runner, "unseen_here")
+    assert runner.checked_task(allowed, fit, "lens_b", {}, str(out / "b"),
+                               seen=runner.task_view(tmp_path / "gone", "", lens))["status"] == "ok"
+
 @contextlib.contextmanager
 def _late_worker(address: str, preload: Path) -> Iterator[None]:
     """A `dask worker` process of the scheduler at ``address`` that runs ``preload`` when it starts."""
@@ -3066,6 +3089,56 @@ def test_a_worker_that_joins_with_another_tinylens_fits_no_lens(tmp_path, monkey
     assert frame["status"].tolist() == ["ok"] * 6
     err = " ".join(capsys.readouterr().err.split())
     assert f"survey: the Dask worker {bad} {runs}" in err and "it fits no lens of the survey" in err, err
+
+
+@pytest.mark.parametrize("view, unseen", [
+    (lambda lock, folders: (None, list(folders)), "the lens folder {folder} and --out {out}"),  # a node's own disk
+    (lambda lock, folders: ("process 12 on node9, since 2026-01-01 00:00:00 UTC", []), "--out {out}"),  # its own --out
+], ids=["a node's own disk", "its own --out"])
+def test_a_worker_that_joins_without_the_survey_folders_fits_no_lens(tmp_path, monkeypatch, capsys, view, unseen):
+    """Workers were asked whether they see LENS_DIR and --out once, when the survey started: one
+    that joined later on a node without them failed its lenses ('not found'), or wrote their fits
+    on its own disk (a folder of the same name there), where the next run did not find them and
+    fitted them again. Each task now asks its worker first: there, it fits nothing and is given to
+    the other workers, and the survey names the worker and what it does not see; a lens that only
+    such workers could take is left for the next run, with an error saying why. (In-process
+    workers, one of which is given another view of the disk; fits faked.)"""
+    from distributed import Client, LocalCluster, get_worker
+
+    from survey_mocks import echo_truth_path
+    from tinylens.locks import folder_lock
+
+    monkeypatch.setattr(runner, "fit_lens", echo_truth_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    lenses = [runner.Lens(f"lens_{i}", tmp_path / "in" / f"lens_{i}") for i in range(3)]
+    for lens in lenses:
+        lens.folder.mkdir(parents=True)
+    blind, view_here = [], runner._view
+
+    def view_of_its_node(lock, folders):  # what the worker `blind` sees, the others seeing this process's disk
+        return view(lock, folders) if get_worker().address in blind else view_here(lock, folders)
+
+    monkeypatch.setattr(runner, "_view", view_of_its_node)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+            Client(cluster) as client, folder_lock(out, runner.SURVEY_LOCK_FILE):
+        blind.append(next(iter(cluster.workers.values())).address)
+        with pytest.raises(TinyLensError) as caught:  # only the blind worker: nothing fitted
+            runner._fit_lenses(lenses, {}, {}, out, [], 1, None, False, client=client, check_folders=True)
+        assert not (out / runner.LENSES_DIR).exists() and pd.read_csv(out / runner.CATALOG_CSV).empty
+        cluster.scale(2)  # a worker that sees the folders joins: the next run fits every lens there
+        client.wait_for_workers(2, timeout=60)
+        monkeypatch.setattr(runner, "RESUBMITS", 100)  # (the blind worker may be given a lens more than 3 times)
+        frame = runner._fit_lenses(lenses, {}, {}, out, [], 1, None, False, client=client, check_folders=True)
+    text = " ".join(str(caught.value).split())
+    assert text.startswith("3 lenses were not fitted because every Dask worker given them does not see the survey's "
+                           f"folders as this command does (e.g. lens_0; {blind[0]}; see above)"), text
+    assert "Start workers on nodes that see the lens folders and --out, then run the same command again" in text, text
+    assert frame["status"].tolist() == ["ok"] * 3
+    err = " ".join(capsys.readouterr().err.split())
+    said = unseen.format(folder=lenses[0].folder, out=out)
+    assert f"survey: the Dask worker {blind[0]} does not see {said} as this command does" in err, err
+    assert "its lenses are given to the other workers" in err, err
 
 
 def test_a_task_run_again_after_its_fit_finished_adopts_the_fit(tmp_path, mock_survey):

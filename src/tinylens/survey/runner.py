@@ -32,7 +32,7 @@ import struct
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -1428,11 +1428,7 @@ def check_worker_folders(client: Any, out: Path, lens_dir: Path, lenses: Sequenc
         if view is None or isinstance(view, BaseException):
             unchecked[address] = view
             continue
-        text, unseen = view
-        missing = [folders[folder] for folder in unseen]
-        seen = None if text is None else " ".join(text.split())
-        if mine and seen not in (mine, ""):  # "": on NFS its text may reach other nodes only when closed
-            missing.append(f"--out {out}")
+        missing = unseen_names(view, folders, mine, out)
         if missing:
             blind[address] = " and ".join(missing)
     if unchecked:
@@ -1446,6 +1442,36 @@ def check_worker_folders(client: Any, out: Path, lens_dir: Path, lenses: Sequenc
             f"folders as this command does ({which} does not see {blind[first]}). The lens folders and --out must be "
             "on a file system that every node sees (not a node's own disk such as /tmp): give folders on a shared "
             "disk, then run the command again.")
+
+
+def unseen_names(view: tuple[str | None, list[str]], folders: Mapping[str, str], mine: str, out: Path) -> list[str]:
+    """How messages name what a worker's ``view`` (:func:`worker_view`) misses of ``folders``
+    (path -> name, :func:`seen_folders`) and of ``out``, whose lock file this process reads as
+    ``mine`` (``""``: none, then ``out`` is not checked so)."""
+    text, unseen = view
+    missing = [folders[folder] for folder in unseen]
+    seen = None if text is None else " ".join(text.split())
+    if mine and seen not in (mine, ""):  # "": on NFS its text may reach other nodes only when closed
+        missing.append(f"--out {out}")
+    return missing
+
+
+def task_view(out: Path, mine: str, lens: Lens) -> tuple[str, str, dict[str, str]]:
+    """What the worker of ``lens``'s survey task must see as this process does (:data:`checked_task`):
+    the lock file of ``out``, whose text this process reads as ``mine`` (``""``: none, then ``out``
+    must be a folder there), and the folders (the lens folder, and ``out`` where ``mine`` is
+    ``""``), each path with how a message names it."""
+    folders = {str(lens.folder): f"the lens folder {lens.folder}"}
+    if not mine:
+        folders[str(out)] = f"--out {out}"
+    return str(out / SURVEY_LOCK_FILE), mine, folders
+
+
+def unseen_here(seen: tuple[str, str, Mapping[str, str]]) -> str:
+    """What this process (a survey task's worker) does not see of ``seen`` (:func:`task_view`), as
+    messages name it (``""``: it sees all)."""
+    lock, mine, folders = seen
+    return " and ".join(unseen_names(_view(lock, list(folders)), folders, mine, Path(lock).parent))
 
 
 def hung_mount_question(n: int, one: str, many: str) -> str:
@@ -1557,15 +1583,24 @@ def task_copies(client: Any) -> tuple[str, tuple[str, ...]]:
 
 
 #: The ``status`` of what a survey task returns, without fitting its lens, on a worker that runs
-#: another tinylens than the survey's (:data:`checked_task`); the survey gives the lens to another.
+#: another tinylens than the survey's, or does not see its folders (:data:`checked_task`); the
+#: survey gives the lens to another.
 REFUSED = "refused"
 
 
 def _task_on_a_checked_worker() -> Callable[..., dict[str, Any]]:
     """:data:`checked_task`, made here so that it is local: Dask then pickles it by value."""
 
+    def worker_address() -> str:
+        """The address of the worker this runs on (``?``: not on a worker)."""
+        try:
+            from distributed import get_worker
+            return get_worker().address
+        except ValueError:  # not on a worker
+            return "?"
+
     def checked_task(allowed: tuple[str, tuple[str, ...]], fit: str, lens_id: str, *args: Any,
-                     **kwargs: Any) -> dict[str, Any]:
+                     seen: tuple[str, str, dict[str, str]] | None = None, **kwargs: Any) -> dict[str, Any]:
         import importlib
         import os
 
@@ -1575,30 +1610,37 @@ def _task_on_a_checked_worker() -> Callable[..., dict[str, Any]]:
         except Exception as exc:  # a worker without tinylens, or with a broken one
             version, file = None, f"{type(exc).__name__}: {exc}"
         if version != allowed[0] or (file not in allowed[1] and os.path.realpath(file) not in allowed[1]):
-            try:
-                from distributed import get_worker
-                worker = get_worker().address
-            except ValueError:  # not on a worker
-                worker = "?"
             return {"lens_id": lens_id, "status": "refused",  # REFUSED (a literal: this function is pickled by value)
-                    "worker": worker, "version": version, "file": file}
+                    "worker": worker_address(), "version": version, "file": file}
+        if seen is not None:  # the survey's tinylens version, here: it tells what this worker does not see
+            # (task_view; a copy of that version from before the check cannot: not asked, as before)
+            told = getattr(importlib.import_module("tinylens.survey.runner"), "unseen_here", None)
+            unseen = told(seen) if told is not None else ""
+            if unseen:
+                return {"lens_id": lens_id, "status": "refused", "worker": worker_address(), "unseen": unseen}
         module, _, name = fit.partition(":")
         return getattr(importlib.import_module(module), name)(lens_id, *args, **kwargs)
 
     return checked_task
 
 
-#: What a survey task runs on its worker: ``checked_task(allowed, fit, lens_id, *args, **kwargs)``
+#: What a survey task runs on its worker: ``checked_task(allowed, fit, lens_id, *args, seen=None, **kwargs)``
 #: calls the function named ``fit`` (``module:name``, :func:`fit_lens`) where the worker runs the
-#: tinylens ``allowed`` (:func:`task_copies`), else returns a :data:`REFUSED` row naming the
-#: worker and its tinylens, its lens untouched. Workers that join a cluster after the survey
-#: checked it (a batch system starting them late, a worker restarted after a death) are checked
-#: so. It is pickled by value, so that a worker without tinylens can run it too.
+#: tinylens ``allowed`` (:func:`task_copies`) and sees the folders ``seen`` (:func:`task_view`;
+#: ``None``: not asked) as the survey does, else returns a :data:`REFUSED` row naming the worker
+#: and its tinylens, or what it does not see (``unseen``), its lens untouched. Workers that join a
+#: cluster after the survey checked it (a batch system starting them late, a worker restarted after
+#: a death) are checked so. It is pickled by value, so that a worker without tinylens can run it too.
 checked_task = _task_on_a_checked_worker()
 
 
 def refused_worker_note(refusal: Mapping[str, Any], mine: tuple[str, str]) -> str:
     """What the survey says of a worker whose task refused its lens (:data:`checked_task`)."""
+    if refusal.get("unseen"):
+        return (f"survey: the Dask worker {refusal.get('worker')} does not see {refusal['unseen']} as this command does "
+                "(it joined the cluster after the survey checked its workers, on a node without the survey's disk?): "
+                "its lenses are given to the other workers. The lens folders and --out must be on a file system that "
+                "every node sees: stop it, and start workers only on nodes that see them.")
     runs = (f"runs tinylens {refusal.get('version')} from {refusal.get('file')}" if refusal.get("version") is not None
             else f"cannot import tinylens ({refusal.get('file')})")
     return (f"survey: the Dask worker {refusal.get('worker')} {runs}, not the tinylens {mine[0]} from {mine[1]} of this "
@@ -2251,7 +2293,8 @@ def _run_survey(lens_dir: str | Path, template: str | Path, out: str | Path, wor
                     if not todo:
                         return write_catalog(rows, out)
                     done = [rows[lens.lens_id] for lens in chosen if lens.lens_id in rows]
-                    return _fit_lenses(todo, rows, config, out, done, workers, scheduler, progress, client=client)
+                    return _fit_lenses(todo, rows, config, out, done, workers, scheduler, progress, client=client,
+                                       check_folders=bool(scheduler))
     except BaseException:
         if new_folder:  # refused (or stopped) before writing anything: no empty folder left to puzzle over
             with contextlib.suppress(OSError):
@@ -2309,12 +2352,16 @@ def unwritable_reported(out: Path) -> Iterator[None]:
 
 def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mapping[str, Any], out: Path,
                 done: list[dict[str, Any]], workers: int, scheduler: str | None, progress: bool,
-                client: Any = None) -> pd.DataFrame:
+                client: Any = None, check_folders: bool = False) -> pd.DataFrame:
     """Fit the lenses ``todo`` on the Dask cluster (``client``'s, else a :func:`dask_client` of
     ``workers`` and ``scheduler``), adding their rows to ``rows`` and rewriting the catalogue as
     they come; return the catalogue. The progress counts ``todo`` and the rows ``done`` of the
-    other lenses the survey is about."""
+    other lenses the survey is about. With ``check_folders`` each task first asks its worker
+    whether it sees the lens folder and ``out`` as this process does (:func:`task_view`), as
+    :func:`check_worker_folders` asked the workers connected at the start."""
     from distributed import as_completed
+
+    from tinylens.locks import holder_text
 
     total = len(todo) + len(done)
     queue = iter(todo)
@@ -2334,8 +2381,10 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
         started: dict[str, int] = {}  # fits of each lens started before its first submission
         resubmitted: dict[str, int] = {}
         copies = task_copies(client)
+        lock = out / SURVEY_LOCK_FILE
+        mine = holder_text(lock) if check_folders and lock.is_file() else ""
         fit = f"{fit_lens.__module__}:{fit_lens.__qualname__}"  # (a test's stand-in where it is one)
-        refused: dict[str, dict[str, Any]] = {}  # workers of another tinylens, by address
+        refused: dict[str, dict[str, Any]] = {}  # workers of another tinylens, or blind to a folder, by address
         refusals: dict[str, int] = {}
         unfitted: list[str] = []  # refused by every worker they were given to
 
@@ -2346,8 +2395,8 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
             try:
                 future = client.submit(checked_task, copies, fit, lens.lens_id, lens_config(config, lens, out),
                                        str(lens.output(out)), truth_path=str(lens.folder / TRUTH_FILE),
-                                       precision=get_precision(), pure=False, retries=RETRIES, workers=where,
-                                       allow_other_workers=where is not None)
+                                       precision=get_precision(), seen=task_view(out, mine, lens) if check_folders else None,
+                                       pure=False, retries=RETRIES, workers=where, allow_other_workers=where is not None)
             except Exception:  # distributed's ClosedClientError (a plain Exception), or an older one's
                 if client.status != "closed":  # only where the client gave up reconnecting to a lost scheduler
                     raise
@@ -2418,15 +2467,20 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
     return frame
 
 
-def unfitted_text(unfitted: Sequence[str], refused: Iterable[str], finished: int) -> str:
-    """What a survey says of the lenses ``unfitted`` because only the workers ``refused`` (which
-    run another tinylens) were given them, ``finished`` lenses being in the catalogue."""
+def unfitted_text(unfitted: Sequence[str], refused: Mapping[str, Mapping[str, Any]], finished: int) -> str:
+    """What a survey says of the lenses ``unfitted`` because only the workers ``refused`` (their
+    refusals by address: they run another tinylens, or do not see the survey's folders) were given
+    them, ``finished`` lenses being in the catalogue."""
     one = len(unfitted) == 1
+    blind = [bool(refusal.get("unseen")) for refusal in refused.values()]
+    why = [*(["runs another tinylens than this command"] if not all(blind) else []),
+           *(["does not see the survey's folders as this command does"] if any(blind) else [])]
+    advice = [*(["in the same environment as this command (or with PYTHONPATH set as for it)"] if not all(blind) else []),
+              *(["on nodes that see the lens folders and --out"] if any(blind) else [])]
     return (f"{lens_count(len(unfitted))} {'was' if one else 'were'} not fitted because every Dask worker given "
-            f"{'it' if one else 'them'} runs another tinylens than this command ({for_example(unfitted)}; "
+            f"{'it' if one else 'them'} {' or '.join(why)} ({for_example(unfitted)}; "
             f"{listed(sorted(refused), 3)}; see above). The catalogue holds the {counted(finished, 'finished one')}. "
-            "Start workers in the same environment as this command (or with PYTHONPATH set as for it), then run the "
-            "same command again to fit the rest.")
+            f"Start workers {' and '.join(advice)}, then run the same command again to fit the rest.")
 
 
 def dropped_text(dropped: Sequence[str], finished: int, unsent: Sequence[str] = ()) -> str:
