@@ -2518,7 +2518,7 @@ def test_a_worker_that_sees_the_lock_file_before_its_text_is_not_refused(tmp_pat
     class Workers:
         """A cluster of four workers, each seeing the lock file where this one's list says."""
 
-        def run(self, function, lock, folders, timeout, on_error="raise", callback_timeout=None):
+        def run(self, function, lock, folders, timeout, workers=None, on_error="raise", callback_timeout=None):
             seen = {"tcp://10.0.0.1:1": lock, "tcp://10.0.0.2:1": str(elsewhere / "empty.lock"),
                     "tcp://10.0.0.3:1": str(elsewhere / "missing.lock"), "tcp://10.0.0.4:1": str(elsewhere / "other.lock")}
             return {address: function(path, folders, timeout) for address, path in seen.items()}
@@ -2582,7 +2582,7 @@ def test_workers_whose_folder_check_fails_or_a_cluster_that_does_not_answer_are_
     class Workers:
         """A cluster of three workers: one sees the folders, one's check raised, one does not see LENS_DIR."""
 
-        def run(self, function, lock, folders, timeout, on_error="raise", callback_timeout=None):
+        def run(self, function, lock, folders, timeout, workers=None, on_error="raise", callback_timeout=None):
             assert callback_timeout == timeout + 30
             return {"tcp://10.0.0.1:1": function(lock, folders, timeout), "tcp://10.0.0.2:1": RuntimeError("comm closed"),
                     "tcp://10.0.0.3:1": (None, list(folders))}  # a node's own disk: neither the lock nor LENS_DIR
@@ -2822,6 +2822,85 @@ def test_a_worker_whose_tinylens_import_hangs_is_waited_for_once_per_ask_of_the_
     assert client.waited == 2 + runner.IMPORT_CHECK_SECONDS
 
 
+def test_a_worker_whose_tinylens_import_hangs_is_not_asked_again_by_the_later_checks(tmp_path):
+    """A worker named in the import check's warning (its import hangs) was asked again by the
+    folder check and by task_copies, each waiting for it to the end of its timeout (30 s and 60 s
+    more before the first lens was submitted, for nothing); the import check now returns the
+    workers that gave no answer, and the later checks leave them out, the others asked as before.
+    (Client faked: the workers that answer run the checks here; its clock counts the seconds it
+    waited.)"""
+    import tinylens
+
+    from tinylens.errors import ConfigWarning
+
+    lens_dir, out = tmp_path / "lenses", tmp_path / "out"
+    lens_dir.mkdir()
+    out.mkdir()
+    mine = (tinylens.__version__, str(tinylens.__file__))
+
+    class OneHung:
+        """Two workers, the first of which gives no answer (its tinylens import hangs)."""
+
+        addresses = ["tcp://w:1", "tcp://w:2"]
+        waited = 0.0
+
+        def run(self, function, *args, workers=None, on_error="raise", callback_timeout=None):
+            asked = self.addresses if workers is None else workers
+            if "tcp://w:1" in asked:
+                self.waited += args[-1]  # each check's timeout, its last argument
+            return {address: None if address == "tcp://w:1" else function(*args) for address in asked}
+
+        def scheduler_info(self, n_workers=0):
+            return {"workers": {address: {} for address in self.addresses}}
+
+    client = OneHung()
+    with pytest.warns(ConfigWarning):
+        silent = runner.check_worker_imports(client, timeout=2)
+    assert silent == ["tcp://w:1"] and client.waited == 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the worker asked sees the folders: no word
+        runner.check_worker_folders(client, out, lens_dir, timeout=2, skip=silent)
+    assert runner.task_copies(client, silent) == (mine[0], tuple(dict.fromkeys([mine[1], os.path.realpath(mine[1])])))
+    assert client.waited == 2  # not waited for again
+    client.addresses = ["tcp://w:1"]  # the one worker: nobody is asked
+    runner.check_worker_folders(client, out, lens_dir, timeout=2, skip=silent)
+    assert runner.task_copies(client, silent)[0] == mine[0] and client.waited == 2
+
+
+def test_the_survey_gives_the_workers_its_import_check_did_not_hear_from_to_the_later_checks(tmp_path, mock_survey,
+                                                                                             monkeypatch):
+    """run_survey on a scheduler hands the workers that gave no answer to the import check to the
+    folder check and to _fit_lenses (task_copies), and has its tasks ask their workers whether they
+    see the survey's folders. (In-process workers, its one worker said to have given no answer;
+    fits faked.)"""
+    from distributed import LocalCluster
+
+    from survey_mocks import echo_truth_path
+
+    monkeypatch.setattr(runner, "check_template", lambda *args, **kwargs: None)
+    monkeypatch.setattr(runner, "fit_lens", echo_truth_path)
+    given: dict[str, Any] = {}
+    check_worker_folders, fit_lenses = runner.check_worker_folders, runner._fit_lenses
+
+    def folders_checked(*args, skip=(), **kwargs):
+        given["folders"] = list(skip)
+        return check_worker_folders(*args, skip=skip, **kwargs)
+
+    def fitted(*args, silent=(), check_folders=False, **kwargs):
+        given["fit"] = list(silent), check_folders
+        return fit_lenses(*args, silent=silent, check_folders=check_folders, **kwargs)
+
+    monkeypatch.setattr(runner, "check_worker_folders", folders_checked)
+    monkeypatch.setattr(runner, "_fit_lenses", fitted)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        worker = next(iter(cluster.workers.values())).address
+        monkeypatch.setattr(runner, "check_worker_imports", lambda client: [worker])
+        frame = runner.run_survey(mock_survey["lenses"], mock_survey["template"], tmp_path / "out",
+                                  scheduler=cluster.scheduler_address, progress=False)
+    assert given == {"folders": [worker], "fit": ([worker], True)}
+    assert frame["status"].tolist() == ["ok"] * 4, frame
+
+
 def test_workers_that_gave_no_answer_are_said_as_one_or_as_several():
     """One worker that gave no answer to the folder check or the import check was asked of as
     several: '(does a file system they read hang, ...)', '... they import from hang'; one is now
@@ -2907,7 +2986,7 @@ def test_the_messages_on_some_dask_workers_read_right_for_one_of_one_one_of_many
         def __init__(self, n: int) -> None:
             self.n = n
 
-        def run(self, function, lock, folders, timeout=None, on_error="raise", callback_timeout=None):
+        def run(self, function, lock, folders, timeout=None, workers=None, on_error="raise", callback_timeout=None):
             return {f"tcp://w:{i}": (None, list(folders)) for i in range(self.n)}
 
     lenses = tmp_path / "lenses"

@@ -1020,15 +1020,19 @@ def share_gpu_memory() -> bool:
 
 
 @contextlib.contextmanager
-def dask_client(workers: int = 2, scheduler: str | None = None) -> Iterator[Any]:
+def dask_client(workers: int = 2, scheduler: str | None = None, silent: list[str] | None = None) -> Iterator[Any]:
     """A client of the scheduler at ``scheduler`` (which the caller checked: :func:`check_scheduler`),
-    or of a new local cluster of ``workers`` single-threaded worker processes (closed on exit)."""
+    or of a new local cluster of ``workers`` single-threaded worker processes (closed on exit). The
+    workers that gave no answer to the scheduler's workers' import check (:func:`check_worker_imports`)
+    are added to ``silent``, for the later checks to leave out."""
     from distributed import Client, LocalCluster
 
     if scheduler:
         client = scheduler_client(scheduler)
         with lost_scheduler_lines(), client:  # (the filter outlives the client's close, where it logs)
-            check_worker_imports(client)
+            unanswered = check_worker_imports(client)
+            if silent is not None:
+                silent.extend(unanswered)
             yield client
         return
     with contextlib.ExitStack() as stack:
@@ -1249,9 +1253,10 @@ TASK_MODULE = "tinylens.survey.runner"
 IMPORT_CHECK_SECONDS = 60.0
 
 
-def check_worker_imports(client: Any, module: str | None = None, timeout: float = IMPORT_CHECK_SECONDS) -> None:
+def check_worker_imports(client: Any, module: str | None = None, timeout: float = IMPORT_CHECK_SECONDS) -> list[str]:
     """TinyLensError naming the workers of ``client``'s cluster that cannot import ``module``
-    (default :data:`TASK_MODULE`).
+    (default :data:`TASK_MODULE`); else the workers that gave no answer (below), which the later
+    checks leave out (each would be waited for again: :func:`check_worker_folders`, :func:`task_copies`).
 
     A worker started without tinylens (another environment, no ``PYTHONPATH``) cannot even read
     a survey task: Dask closes it on the first one, and the survey would wait silently for
@@ -1264,9 +1269,9 @@ def check_worker_imports(client: Any, module: str | None = None, timeout: float 
         answers = ask_workers(client, f"{module or TASK_MODULE}:__name__", timeout)
     except TimeoutError:
         warn_unimported(f": the cluster did not answer within {timeout + connect_seconds():g} s")
-        return
+        return []
     except Exception:  # a cluster that cannot be asked: its workers will tell by their logs
-        return
+        return []
     failed = {address: answer for address, answer in answers.items() if isinstance(answer, BaseException)}
     if failed:
         error = failed[min(failed)]
@@ -1283,6 +1288,7 @@ def check_worker_imports(client: Any, module: str | None = None, timeout: float 
     answered = [address for address in answers if address not in silent]
     if answered:
         check_worker_copies(client, answered, timeout)
+    return silent
 
 
 def connect_seconds() -> float:
@@ -1341,6 +1347,13 @@ def warn_unimported(why: str) -> None:
                   "at its node if they do not finish.", ConfigWarning, stacklevel=3)
 
 
+def asked_workers(client: Any, skip: Sequence[str]) -> list[str] | None:
+    """The workers of ``client``'s cluster to ask, leaving out those of ``skip`` (whose import
+    check gave no answer): ``None`` for all where there are none to leave out, ``[]`` where every
+    worker is left out or the scheduler cannot say which there are."""
+    return (good_workers(client, dict.fromkeys(skip)) or []) if skip else None
+
+
 def some_workers(n: int, total: int) -> str:
     """The subject of a sentence on ``n`` of a cluster's ``total`` Dask workers: ``The one Dask
     worker``, ``1 of the 2 Dask workers`` (its verb singular, as where ``n`` is 1), ``2 of the 4 Dask workers``."""
@@ -1397,7 +1410,7 @@ def seen_folders(lens_dir: Path, lenses: Sequence[Lens]) -> dict[str, str]:
 
 
 def check_worker_folders(client: Any, out: Path, lens_dir: Path, lenses: Sequence[Lens] = (),
-                         timeout: float = FOLDER_CHECK_SECONDS) -> None:
+                         timeout: float = FOLDER_CHECK_SECONDS, skip: Sequence[str] = ()) -> None:
     """TinyLensError naming the workers of ``client``'s cluster that do not see ``lens_dir``, the
     lens folders elsewhere that its links among ``lenses`` lead to (:func:`seen_folders`), or the ``out``
     this process writes (its :data:`SURVEY_LOCK_FILE`, which this survey holds, with this
@@ -1410,15 +1423,20 @@ def check_worker_folders(client: Any, out: Path, lens_dir: Path, lenses: Sequenc
     its writer closes it, and the survey holds it open. Where this file system has no locks (no
     lock file) only ``lens_dir`` is checked. Each worker is given ``timeout`` seconds, the cluster
     :data:`CONNECT_TIMEOUT` more to answer: workers that do not (a hung NFS mount), or whose check
-    fails, are not refused but named in a DataWarning (:func:`warn_unchecked`), and the survey goes on."""
+    fails, are not refused but named in a DataWarning (:func:`warn_unchecked`), and the survey goes
+    on. The workers of ``skip`` (their import check gave no answer, warned of then) are not asked."""
     from tinylens.locks import holder_text
 
     lock = out / SURVEY_LOCK_FILE
     mine = holder_text(lock) if lock.is_file() else ""
     folders = seen_folders(lens_dir, lenses)
     deadline = timeout + connect_seconds()
+    workers = asked_workers(client, skip)
+    if workers == []:
+        return
     try:
-        views = client.run(worker_view, str(lock), list(folders), timeout, on_error="return", callback_timeout=deadline)
+        views = client.run(worker_view, str(lock), list(folders), timeout, workers=workers, on_error="return",
+                           callback_timeout=deadline)
     except Exception as exc:  # a cluster that cannot be asked: its workers will tell by their lenses' reasons
         warn_unchecked(f": the cluster did not answer within {deadline:g} s" if isinstance(exc, TimeoutError)
                        else f": the cluster could not be asked ({describe_exception(exc)})")
@@ -1567,14 +1585,15 @@ def my_copy() -> tuple[str, str]:
     return tinylens.__version__, str(tinylens.__file__)
 
 
-def task_copies(client: Any) -> tuple[str, tuple[str, ...]]:
+def task_copies(client: Any, skip: Sequence[str] = ()) -> tuple[str, tuple[str, ...]]:
     """The tinylens a survey task may run on its worker (:data:`checked_task`): this process's
     version, imported from this process's package file (by any path to it) or from that of a
     worker of the same version connected now (warned of by :func:`check_worker_copies` when the
-    survey started)."""
+    survey started), those of ``skip`` (whose import check gave no answer) left unasked."""
     mine = my_copy()
+    workers = asked_workers(client, skip)
     try:
-        copies = worker_copies(client)
+        copies = worker_copies(client, workers) if workers != [] else {}
     except Exception:  # a cluster that cannot be asked: this process's copy only
         copies = {}
     files = dict.fromkeys([mine[1], os.path.realpath(mine[1]),
@@ -2276,9 +2295,10 @@ def _run_survey(lens_dir: str | Path, template: str | Path, out: str | Path, wor
             todo = plan(chosen, {**rows, **recoverable_rows([x for x in lenses if x.lens_id not in changed], out, rows)},
                         out, retry_failed)
             # connected (the workers checked) before anything is written: a refused cluster leaves out as it was
-            with dask_client(workers, scheduler) if todo else contextlib.nullcontext() as client:
+            silent: list[str] = []  # workers whose import check gave no answer: not waited for again
+            with dask_client(workers, scheduler, silent) if todo else contextlib.nullcontext() as client:
                 if client is not None and scheduler:  # a local cluster's workers share this machine's disks
-                    check_worker_folders(client, out, resolved(lens_dir), todo)
+                    check_worker_folders(client, out, resolved(lens_dir), todo, skip=silent)
                 remove_unfinished(out / MANIFEST_FILE, out / CATALOG_PARQUET, out / CATALOG_CSV)  # a killed survey's
                 write_json(out / MANIFEST_FILE, current)
                 if changed:
@@ -2294,7 +2314,7 @@ def _run_survey(lens_dir: str | Path, template: str | Path, out: str | Path, wor
                         return write_catalog(rows, out)
                     done = [rows[lens.lens_id] for lens in chosen if lens.lens_id in rows]
                     return _fit_lenses(todo, rows, config, out, done, workers, scheduler, progress, client=client,
-                                       check_folders=bool(scheduler))
+                                       check_folders=bool(scheduler), silent=silent)
     except BaseException:
         if new_folder:  # refused (or stopped) before writing anything: no empty folder left to puzzle over
             with contextlib.suppress(OSError):
@@ -2352,13 +2372,14 @@ def unwritable_reported(out: Path) -> Iterator[None]:
 
 def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mapping[str, Any], out: Path,
                 done: list[dict[str, Any]], workers: int, scheduler: str | None, progress: bool,
-                client: Any = None, check_folders: bool = False) -> pd.DataFrame:
+                client: Any = None, check_folders: bool = False, silent: Sequence[str] = ()) -> pd.DataFrame:
     """Fit the lenses ``todo`` on the Dask cluster (``client``'s, else a :func:`dask_client` of
     ``workers`` and ``scheduler``), adding their rows to ``rows`` and rewriting the catalogue as
     they come; return the catalogue. The progress counts ``todo`` and the rows ``done`` of the
     other lenses the survey is about. With ``check_folders`` each task first asks its worker
     whether it sees the lens folder and ``out`` as this process does (:func:`task_view`), as
-    :func:`check_worker_folders` asked the workers connected at the start."""
+    :func:`check_worker_folders` asked the workers connected at the start. The workers ``silent``
+    (their import check gave no answer) are not asked for their tinylens (:func:`task_copies`)."""
     from distributed import as_completed
 
     from tinylens.locks import holder_text
@@ -2380,7 +2401,7 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
         allowed = _allowed_failures(client)
         started: dict[str, int] = {}  # fits of each lens started before its first submission
         resubmitted: dict[str, int] = {}
-        copies = task_copies(client)
+        copies = task_copies(client, silent)
         lock = out / SURVEY_LOCK_FILE
         mine = holder_text(lock) if check_folders and lock.is_file() else ""
         fit = f"{fit_lens.__module__}:{fit_lens.__qualname__}"  # (a test's stand-in where it is one)
