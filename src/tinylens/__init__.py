@@ -10,8 +10,9 @@ Quick start::
 
 Their warnings have classes of their own, to filter (``warnings.simplefilter("ignore",
 tinylens.DataWarning)``) or catch: :class:`DataWarning` (something in the data fixed or chosen
-automatically), :class:`ConfigWarning` (a config that asks for something probably not meant) and
-:class:`CheckpointWarning` (a checkpoint not resumed).
+automatically), :class:`ConfigWarning` (a config that asks for something probably not meant),
+:class:`CheckpointWarning` (a checkpoint not resumed) and :class:`ConvergenceWarning` (a fit that did not converge:
+its result is preliminary).
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from typing import Any
 from numpy.typing import DTypeLike
 
 import tinylens  # load's annotations name tinylens.config and tinylens.problem, imported when named (__getattr__)
-from tinylens.errors import (CheckpointWarning, ConfigError, ConfigTypeError, ConfigValueError, ConfigWarning, DataError,
-                             DataWarning, OutputError, ParameterError, TinyLensError)
+from tinylens.errors import (CheckpointWarning, ConfigError, ConfigTypeError, ConfigValueError, ConfigWarning,
+                             ConvergenceWarning, DataError, DataWarning, OutputError, ParameterError, TinyLensError)
 from tinylens.fit import FitResult, fit  # a light module; bound eagerly so `tinylens.fit` stays the function
 from tinylens.precision import set_precision
 
@@ -124,6 +125,7 @@ def read_result(folder: str | os.PathLike[str]) -> FitResult:
     return _read_result(folder)
 
 
-__all__ = ["CheckpointWarning", "ConfigError", "ConfigTypeError", "ConfigValueError", "ConfigWarning", "DataError",
+__all__ = ["CheckpointWarning", "ConfigError", "ConfigTypeError", "ConfigValueError", "ConfigWarning",
+           "ConvergenceWarning", "DataError",
            "DataWarning", "FitResult", "OutputError", "ParameterError", "Problem", "TinyLensError", "fit", "load",
            "read_result", "set_precision", "__version__"]

@@ -194,3 +194,9 @@ class CheckpointWarning(UserWarning):
 class ConfigWarning(UserWarning):
     """The config loads but asks for something that is probably not meant (a prior reaching far
     outside the values its parameter can take)."""
+
+
+class ConvergenceWarning(UserWarning):
+    """A fit's search stopped before it converged (``n_like_max``, ``timeout`` or ``maxiter``
+    reached), or its posterior still reaches the edge of the pipeline's sampling box: the result
+    is preliminary (flagged ``unconverged``)."""

@@ -178,6 +178,68 @@ def convergence_state(converged: bool, info: Any) -> str:
     return f"NOT converged ({edge})" if pipeline.get("sampler_converged", True) else f"NOT converged (stopped early; {edge})"
 
 
+#: The settings that stop each search before it converges (a nested sampler's are its own names:
+#: dynesty has no n_like_max, nautilus no maxcall).
+STOP_LIMITS = {"nautilus": "n_like_max or timeout", "dynesty": "maxcall or maxiter",
+               "differential_evolution": "maxiter", "lbfgs": "maxiter"}
+
+
+#: The searches that keep no checkpoint: scipy's optimizers, whose ``info.message`` says why they stopped.
+OPTIMIZERS = ("differential_evolution", "lbfgs")
+
+
+def unconverged_message(method: str, message: str | None = None, again: str = "Run the same command again") -> str:
+    """The warning for a search that stopped before converging, naming the method's own limits;
+    for an optimizer, scipy's ``message`` (L-BFGS-B also stops unconverged on a failed line search,
+    with its maxiter far from reached). ``again``: how to run the fit again (the command line's
+    words; :func:`fit`'s own warning names :func:`fit`)."""
+    limits = STOP_LIMITS.get(method, "n_like_max, timeout or maxiter")
+    if method in OPTIMIZERS and message:
+        return (f"the {method} search stopped before converging (scipy: {message}), so these results are "
+                f"preliminary. Raise its {limits} if that was reached.")
+    return (f"the {method} search stopped before converging (its {limits} was reached), so these results are "
+            f"preliminary. {again} to continue a nested sampler from its checkpoint (after "
+            "raising or removing the limit).")
+
+
+def crowded_message(pipeline: dict[str, Any], again: str = "running the same command again") -> str:
+    """The warning for a fit whose posterior still reaches an edge of the pipeline's sampling box
+    (``pipeline``: ``result.info["pipeline"]``, its ``crowded_edges`` ``name:lower`` or
+    ``name:upper``) after the widenings, or stage 3's theta_E floor (the one edge ``bounded:
+    false`` keeps). Running the same command again samples the same region (the box, or the
+    priors above the floor): the same answer. ``again``: how to run the fit again, as in
+    :func:`unconverged_message`."""
+    floor = float(((pipeline.get("stages") or {}).get("arc") or {}).get("theta_E_floor") or 0.0)
+    box = pipeline.get("box") or {}
+    edges = list(pipeline.get("crowded_edges") or [])
+    at_floor = [e for e in edges if e.endswith(":lower") and floor > 0
+                and (box.get(e.removesuffix(":lower")) or [None])[0] == floor]
+    parts = ([f"stage 3's theta_E floor of {floor:.3g}\" at {', '.join(at_floor)} (the data want a smaller Einstein "
+              "radius: see pipeline.min_theta_E_fraction)"] if at_floor else [])
+    others = [e for e in edges if e not in at_floor]
+    if others:
+        parts.append(f"the edge of the pipeline's sampling box at {', '.join(others)} after its widenings "
+                     "(see pipeline.max_widen and pipeline.bounded)")
+    same = (f"; {again} samples the same region and gives the same answer"
+            if pipeline.get("sampler_converged", True) else "")
+    return (f"the posterior still reaches {' and '.join(parts)}, flagged box_edge and unconverged, so these results "
+            f"are preliminary{same}.")
+
+
+def unconverged_text(result: FitResult) -> str:
+    """What :func:`fit` warns (:class:`~tinylens.errors.ConvergenceWarning`) of a ``result`` that did
+    not converge: where it is, why (its search stopped early, :func:`unconverged_message`; its
+    posterior reaches the sampling box's edge, :func:`crowded_message`) and what to do."""
+    info = result.info if isinstance(result.info, dict) else {}
+    pipeline = info.get("pipeline") if isinstance(info.get("pipeline"), dict) else {}
+    again = "calling tinylens.fit again with the same config and output folder"
+    parts = [crowded_message(pipeline, again)] if pipeline.get("crowded_edges") else []
+    if not parts or not pipeline.get("sampler_converged", True):
+        parts.append(unconverged_message(result.method, info.get("message"), again="Call tinylens.fit again with the "
+                                         "same config and output folder"))
+    return f"The fit in {result.output_dir} did not converge: " + " ".join(parts)
+
+
 def result_lines(result: FitResult) -> list[str]:
     """The printed :class:`FitResult`: its lens (data file), method, whether it converged, the
     evidence, the main Einstein radius with its 68 % and 99.7 % intervals, the trust verdict and
@@ -602,7 +664,8 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
     output folder is refused (an OutputError naming it); on a file system without file locks the
     fit runs unlocked, with a DataWarning saying so (:func:`warn_unlocked`). Calls in a loop are
     safe: compiled code of earlier fits is dropped when it crowds the process
-    (:func:`tinylens.compilation.release_if_crowded`).
+    (:func:`tinylens.compilation.release_if_crowded`). A fit that did not converge (``result.converged``
+    false) warns so, with what to do (:class:`~tinylens.errors.ConvergenceWarning`).
     """
     from tinylens.compilation import release_if_crowded
     from tinylens.config.loader import as_path
@@ -663,6 +726,10 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
             result = write_results(problem, res, out, started, truth, inputs)
             if removed:
                 _remove_checkpoints(out)
+    if not result.converged:
+        from tinylens.errors import ConvergenceWarning
+
+        warnings.warn(unconverged_text(result), ConvergenceWarning, stacklevel=outside_stacklevel())
     return result
 
 

@@ -43,6 +43,7 @@ def test_progress_quiet_and_resume_of_a_capped_fit(tmp_path, data, monkeypatch):
     assert "outputs writing result.json, tables and figures to" in out  # the seconds after sampling
     assert "Posterior medians" in out and "68 % interval" in out and "lens_mass.0.theta_E" in out
     assert "Warning:" in out and "stopped before converging" in out and "again" in out
+    assert out.count("stopped before converging") == 1  # tinylens.fit's own ConvergenceWarning is not said too
     first = json.loads((tmp_path / "output" / "result.json").read_text())
     assert first["converged"] is False and first["n_likelihood_evals"] >= 1000
 

@@ -164,6 +164,30 @@ def test_a_fit_runs_in_a_thread_that_cannot_set_signal_handlers(tmp_path, python
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
+def test_a_fit_stopped_by_n_like_max_warns_from_python_that_it_did_not_converge_and_what_to_do(tmp_path):
+    """The command line said that a capped fit stopped before converging, but tinylens.fit from
+    Python returned converged False and the 'unconverged' flag silently; it warns a
+    ConvergenceWarning (exported, to filter or catch) naming the limit, where the result is, and
+    that calling tinylens.fit again continues it."""
+    from tiny_lens import FAST_NAUTILUS
+
+    import yaml
+
+    config = write_tiny_lens(tmp_path, {"type": "sampler", "method": "nautilus",
+                                        "settings": {**FAST_NAUTILUS, "n_like_max": 1000}})
+    settings = yaml.safe_load(config.read_text())
+    settings["pipeline"], settings["output"]["draw_figures"] = {"enabled": False}, "none"  # the sampler alone, quickly
+    config.write_text(yaml.safe_dump(settings))
+    with pytest.warns(tinylens.ConvergenceWarning) as caught:
+        result = tinylens.fit(config, progress=False)
+    assert result.converged is False and "unconverged" in result.quality["flags"]
+    texts = [str(w.message) for w in caught if issubclass(w.category, tinylens.ConvergenceWarning)]
+    assert len(texts) == 1
+    text = " ".join(texts[0].split())
+    assert "did not converge" in text and "n_like_max" in text and "tinylens.fit again" in text
+    assert str(result.output_dir) in text
+
+
 @pytest.mark.parametrize("argument, value", [("fresh", "false"), ("fresh", None), ("progress", "no")])
 def test_a_flag_that_is_not_true_or_false_is_refused_by_name(tmp_path, argument, value):
     """``fresh`` and ``progress`` took any value as Python's truth: ``fresh="false"`` (read from an

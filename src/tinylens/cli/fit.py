@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from tinylens.cli.common import console, path_value, print_warning, reported_warnings
+from tinylens.fit import OPTIMIZERS, crowded_message, unconverged_message
 
 
 QUIET_HELP = ("No progress display. Without it, a status line on stderr shows the likelihood calls, the current "
@@ -118,59 +120,15 @@ def quality_line(quality: dict[str, Any]) -> str:
     return f"Quality: trusted{also}."
 
 
-#: The settings that stop each search before it converges (a nested sampler's are its own names:
-#: dynesty has no n_like_max, nautilus no maxcall).
-STOP_LIMITS = {"nautilus": "n_like_max or timeout", "dynesty": "maxcall or maxiter",
-               "differential_evolution": "maxiter", "lbfgs": "maxiter"}
-
-
-#: The searches that keep no checkpoint: scipy's optimizers, whose ``info.message`` says why they stopped.
-OPTIMIZERS = ("differential_evolution", "lbfgs")
-
-
-def unconverged_message(method: str, message: str | None = None) -> str:
-    """The warning for a search that stopped before converging, naming the method's own limits;
-    for an optimizer, scipy's ``message`` (L-BFGS-B also stops unconverged on a failed line search,
-    with its maxiter far from reached)."""
-    limits = STOP_LIMITS.get(method, "n_like_max, timeout or maxiter")
-    if method in OPTIMIZERS and message:
-        return (f"the {method} search stopped before converging (scipy: {message}), so these results are "
-                f"preliminary. Raise its {limits} if that was reached.")
-    return (f"the {method} search stopped before converging (its {limits} was reached), so these results are "
-            "preliminary. Run the same command again to continue a nested sampler from its checkpoint (after "
-            "raising or removing the limit).")
-
-
-def crowded_message(pipeline: dict[str, Any]) -> str:
-    """The warning for a fit whose posterior still reaches an edge of the pipeline's sampling box
-    (``pipeline``: ``result.info["pipeline"]``, its ``crowded_edges`` ``name:lower`` or
-    ``name:upper``) after the widenings, or stage 3's theta_E floor (the one edge ``bounded:
-    false`` keeps). Running the same command again samples the same region (the box, or the
-    priors above the floor): the same answer."""
-    floor = float(((pipeline.get("stages") or {}).get("arc") or {}).get("theta_E_floor") or 0.0)
-    box = pipeline.get("box") or {}
-    edges = list(pipeline.get("crowded_edges") or [])
-    at_floor = [e for e in edges if e.endswith(":lower") and floor > 0
-                and (box.get(e.removesuffix(":lower")) or [None])[0] == floor]
-    parts = ([f"stage 3's theta_E floor of {floor:.3g}\" at {', '.join(at_floor)} (the data want a smaller Einstein "
-              "radius: see pipeline.min_theta_E_fraction)"] if at_floor else [])
-    others = [e for e in edges if e not in at_floor]
-    if others:
-        parts.append(f"the edge of the pipeline's sampling box at {', '.join(others)} after its widenings "
-                     "(see pipeline.max_widen and pipeline.bounded)")
-    again = ("; running the same command again samples the same region and gives the same answer"
-             if pipeline.get("sampler_converged", True) else "")
-    return (f"the posterior still reaches {' and '.join(parts)}, flagged box_edge and unconverged, so these results "
-            f"are preliminary{again}.")
-
-
 def run_fit(config: Path | str | dict, output: Path | None = None, quiet: bool = False, fresh: bool = False,
             truth: Path | dict[str, float] | None = None) -> Any:
     """:func:`tinylens.fit` (which checks the output folder before sampling) with its warnings
     printed readably."""
+    from tinylens.errors import ConvergenceWarning
     from tinylens.fit import fit
 
     with reported_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # said by print_result, in the command line's words
         return fit(config, progress=not quiet, output=output, fresh=fresh, truth=truth)
 
 

@@ -42,7 +42,7 @@ import pandas as pd
 
 from tinylens import filenames
 from tinylens.config.schema import Inference
-from tinylens.errors import (UNWRITABLE, ConfigError, ConfigWarning, DataError, DataWarning, OutputError, TinyLensError, counted, lens_count,
+from tinylens.errors import (UNWRITABLE, ConfigError, ConfigWarning, ConvergenceWarning, DataError, DataWarning, OutputError, TinyLensError, counted, lens_count,
                              listed, ls_command)
 from tinylens.interrupts import interrupt_held
 from tinylens.precision import get_precision
@@ -592,6 +592,7 @@ def _fit_locked(lens_id: str, config: dict[str, Any], folder: Path, truth_path: 
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             warnings.filterwarnings("ignore", UNLOCKED_WARNING)  # said once of --out by the survey (warn_unlocked)
+            warnings.simplefilter("ignore", ConvergenceWarning)  # the row's flags say it (unconverged)
             truth = truth_path if truth_path is not None and Path(truth_path).exists() else None
             result = tinylens.fit(config, progress=False, output=folder, truth=truth, truth_errors="warn")
         row = flat_row(lens_id, result.to_json())
