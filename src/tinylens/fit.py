@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import shlex
 import time
 import warnings
 
@@ -768,7 +769,22 @@ def check_inputs_kept(problem: Any, folder: Path, config: str | Path | None = No
     ``result.json``) or dynesty's evaluation history (``history_filename``) is one of its input
     files (the dataset's, or the ``config`` file): with ``output.path: .`` and
     ``output.tables.summary: psf.fits`` the fit overwrote the PSF it fitted (a dataset path's
-    ``[HDU]`` suffix left out: ``image.fits[0]`` is the file ``image.fits``)."""
+    ``[HDU]`` suffix left out: ``image.fits[0]`` is the file ``image.fits``). An output ``folder``
+    this user may not look into (it, or a folder on its way, may not be entered) is an
+    OutputError naming it and what to check, not a bare PermissionError."""
+    try:
+        _check_inputs_kept(problem, folder, config)
+    except PermissionError as exc:
+        ls = shlex.join(["ls", "-ld", str(folder), str(folder.parent)])
+        raise OutputError(f"Output folder {folder} cannot be looked into ({exc.strerror or 'permission denied'} on "
+                          f"{exc.filename or folder}): this user may not enter it or a folder on its way. Check their "
+                          f"permissions ({ls} and the folders above), or choose another output.path in the config "
+                          "(or --output).") from None
+
+
+def _check_inputs_kept(problem: Any, folder: Path, config: str | Path | None = None) -> None:
+    """:func:`check_inputs_kept`, whose PermissionError (an output folder that may not be entered)
+    it leaves to it."""
     inputs = fit_inputs(problem, config)
     keys = {name: f"output.{OUTPUT_SECTIONS[role]}.{role}" for role, name in file_names(problem.config).items()}
     for name in (*keys, *(own for own in filenames.RESERVED if own not in keys)):

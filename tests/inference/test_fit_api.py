@@ -490,3 +490,52 @@ def test_a_result_json_of_another_tool_or_naming_no_file_removes_nothing(tmp_pat
     assert replaced_files(out, {"samples.csv"}) == []
     (out / "result.json").write_text(json.dumps({**record, "versions": {"tinylens": "0.1"}}))
     assert replaced_files(out, {"samples.csv"}) == [out / "catalogue.csv"]  # tinylens's own record: its table
+
+
+def _folders_stop_this_user(tmp_path) -> bool:
+    """Whether a folder without search permission stops this process (not root's, whom
+    permissions do not stop): a test of a refused path is skipped where they do not."""
+    probe = tmp_path / "probe"
+    probe.mkdir()
+    probe.chmod(0o600)
+    try:
+        (probe / "file").stat()
+    except PermissionError:
+        return True
+    except FileNotFoundError:
+        return False
+    finally:
+        probe.chmod(0o755)
+        probe.rmdir()
+    return False
+
+
+def test_a_config_or_output_folder_this_user_may_not_enter_is_an_error_naming_it_with_advice(tmp_path):
+    """A config in a folder this user may not enter (chmod 600: no search permission) reached a
+    Python caller of tinylens.load as a bare PermissionError from Path.exists, and an output
+    folder that may not be entered (or whose parent may not) one from the check of the files the
+    fit would overwrite; they are a ConfigError and an OutputError naming the folder and the
+    command that shows its permissions (root, whom permissions do not stop, skips it)."""
+    if not _folders_stop_this_user(tmp_path):
+        pytest.skip("permissions do not stop this user (root)")
+    lens = tmp_path / "lens"
+    config = write_tiny_lens(lens, {"type": "optimizer", "method": "lbfgs"})
+    lens.chmod(0o600)
+    try:
+        with pytest.raises(tinylens.ConfigError) as refused:
+            tinylens.load(config)
+    finally:
+        lens.chmod(0o755)
+    text = " ".join(str(refused.value).split())
+    assert str(config) in text and "permission denied" in text and f"ls -ld on {lens}" in text
+    for locked, out in ((tmp_path / "out", tmp_path / "out"), (tmp_path / "parent", tmp_path / "parent" / "out")):
+        locked.mkdir()
+        locked.chmod(0o600)
+        try:
+            with pytest.raises(tinylens.OutputError) as refused:
+                tinylens.fit(config, progress=False, output=out)
+        finally:
+            locked.chmod(0o755)
+        text = " ".join(str(refused.value).split())
+        assert f"Output folder {out} cannot be looked into" in text and "ls -ld" in text and "--output" in text
+        assert not (out / "result.json").exists()

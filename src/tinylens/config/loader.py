@@ -113,6 +113,15 @@ def unknown_home(p: str | Path) -> str:
 # -- reading ----------------------------------------------------------------------------------
 def read_text(path: Path) -> str:
     """The file's text, or a ConfigError naming the path and the reason."""
+    try:
+        path.stat()
+    except PermissionError:  # a folder on its way this user may not enter: Path.exists raised it bare
+        from tinylens.data.fits_io import blocked_folder_note
+
+        raise ConfigError(f"Config file {path}{blocked_folder_note(path) or ' cannot be reached: permission denied'}."
+                          ) from None
+    except (OSError, ValueError):  # missing, or a name the system refuses: said below
+        pass
     if not path.exists():
         raise ConfigError(f"Config file not found: {path} (looked in {path.parent.resolve()}). Check the path and its spelling.")
     if path.is_dir():
