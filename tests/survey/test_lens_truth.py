@@ -45,6 +45,41 @@ def test_a_truth_file_that_cannot_be_read_is_a_warning_naming_it(tmp_path, conte
         truth_step(partial(read_truth, path), str(path))  # tinylens fit --truth: an error
 
 
+def test_a_truth_file_this_user_may_not_read_is_said_with_what_to_check(tmp_path, monkeypatch):
+    """A truth file the system would not read (another user's, chmod 600) was warned of as
+    'PATH: could not be read (Permission denied).' with nothing to check, and reached a Python
+    caller of read_truth (tinylens.fit(truth=...)) as a bare PermissionError; the warning and a
+    DataError both name the file, the ls to run and what to check, or to give another. The refusal
+    is a patched read, as the tests may run as root, whom permissions do not stop."""
+    import errno
+    import os
+    import shlex
+    from pathlib import Path
+
+    path = tmp_path / "a lens" / "truth.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps({"lens_mass.0.theta_E": 1.0}))
+    read_text = Path.read_text
+
+    def refused(self, *args, **kwargs):
+        if Path(self) == path:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(self))
+        return read_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", refused)
+    with pytest.warns(DataWarning) as caught:
+        assert truth_step(partial(read_truth, path), str(path), "warn") is None
+    with pytest.raises(DataError) as raised:
+        truth_step(partial(read_truth, path), str(path))
+    for text in (str(caught[0].message), str(raised.value)):
+        text = " ".join(text.split())
+        assert text.startswith(f"{path}: could not be read ({os.strerror(errno.EACCES)}). Check that it is a file "
+                               "this user may read"), text
+        assert shlex.join(["ls", "-l", str(path)]) in text and "give another truth file" in text
+    with pytest.warns(DataWarning, match="Check that it is a file this user may read"):  # any OSError of a step
+        truth_step(lambda: (_ for _ in ()).throw(OSError(errno.EIO, os.strerror(errno.EIO))), "t.json", "warn")
+
+
 def test_a_truth_naming_no_free_parameter_is_a_warning_naming_it():
     names = ["lens_mass.0.theta_E"]
     with warnings.catch_warnings():

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import numbers
+import shlex
 import warnings
 
 from collections.abc import Callable, Mapping, Sequence
@@ -67,9 +68,28 @@ def read_truth(path: str | Path) -> dict[str, float]:
     ``tinylens demo`` or ``simulate-population``), else the file's own mapping of names to numbers.
 
     A file that is not such JSON, or a value that is not a finite number, raises
-    :class:`~tinylens.errors.DataError` naming the file (and the key).
+    :class:`~tinylens.errors.DataError` naming the file (and the key), as does one that cannot be
+    read (this user may not read it or enter its folder: :func:`unreadable_text`).
     """
-    path = Path(path)
+    try:
+        return _read_truth(Path(path))
+    except OSError as exc:  # PermissionError above all: Path.read_text's, or Path.exists' in a folder not entered
+        raise DataError(unreadable_text(str(path), exc)) from None
+
+
+def unreadable_text(source: str, exc: OSError) -> str:
+    """What is said of the truth file ``source`` that ``exc`` stopped from being read: its name,
+    the system's reason, and what to check (that it is a file this user may read, in folders this
+    user may enter, on a disk that is there), or to give another."""
+    reason = exc.strerror or type(exc).__name__
+    ls = shlex.join(["ls", "-l", source])
+    return (f"{source}: could not be read ({reason}). Check that it is a file this user may read, in folders this user "
+            f"may enter ({ls}), on a disk that is mounted; or give another truth file (the truth.json of tinylens "
+            "demo or simulate-population).")
+
+
+def _read_truth(path: Path) -> dict[str, float]:
+    """:func:`read_truth` of ``path``, its OSErrors left to it."""
     if path.is_dir() and (path / TRUTH_FILE).is_file():  # a lens's folder: its truth.json is meant
         raise DataError(f"The truth file {path} is a folder: give the {TRUTH_FILE} in it, {path / TRUTH_FILE}.")
     if not path.exists() and str(path).lstrip().startswith("{"):  # --truth '{"lens_mass.0.theta_E": 1.2}'
@@ -196,7 +216,7 @@ def truth_step(step: Callable[[], dict[str, float]], source: str, errors: str = 
     try:
         return step()
     except (DataError, OSError) as exc:
-        text = str(exc) if isinstance(exc, DataError) else f"{source}: could not be read ({exc.strerror or exc})."
+        text = str(exc) if isinstance(exc, DataError) else unreadable_text(source, exc)
         warnings.warn(f"{text} The truth is not marked on the corner plot.",
                       DataWarning, stacklevel=outside_stacklevel())
         return None
