@@ -48,6 +48,18 @@ def test_demo_writes_data_config_and_truth(demo_dir):
     assert link == {"component_type": "lens_mass_list", "component_idx": 0, "parameter": "center_x"}
 
 
+def test_the_demo_config_sets_no_supersampling_factor_that_its_fit_does_not_read(demo_dir):
+    """The demo's model_config.yaml set dataset.nsub: 4, which the adaptive supersampling it is
+    fitted with (the default, which picks each pixel's factor from its levels) does not read, so a
+    user who raised it for a finer model changed nothing; it sets none, and its supersampling is
+    adaptive."""
+    from tinylens.config.loader import load_config
+
+    path = demo_dir / "model_config.yaml"
+    assert "nsub" not in yaml.safe_load(path.read_text())["dataset"]
+    assert load_config(path)[0].dataset.supersampling.mode == "adaptive"
+
+
 def test_demo_validates(demo_dir):
     result = CliRunner().invoke(app, ["validate", str(demo_dir / "model_config.yaml")])
     assert result.exit_code == 0, result.output

@@ -56,7 +56,6 @@ COMPONENTS = {"lens_mass_list": ["SIE", "SHEAR"], "lens_light_list": ["Sersic"],
 #: Sampler settings for a 2-core laptop: 200 live points (the paper used 300) and a posterior of 1000
 #: effective samples (plenty for medians and a corner plot; nautilus's default is 10000).
 SAMPLER_SETTINGS: dict[str, Any] = {"nlive": 200, "batch_size": 1024, "n_eff": 1000}
-FIT_NSUB = 4
 
 #: Parameters compared with the truth after the fit.
 COMPARED = (
@@ -142,8 +141,7 @@ def demo_config() -> dict[str, Any]:
             "noise_path": "noise.fits",
             "psf_path": "psf.fits",
             "pixel_scale": OBSERVATION["pixel_scale"],
-            "nsub": FIT_NSUB,
-        },
+        },  # no nsub: it is read in uniform supersampling only, and the demo's is adaptive (the default)
         "model_components": table1_model_components(),
         "inference": {"type": "sampler", "method": "nautilus", "settings": dict(SAMPLER_SETTINGS)},
         "solver_type": "nnls",
