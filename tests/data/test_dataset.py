@@ -650,6 +650,26 @@ def test_a_file_in_a_folder_that_cannot_be_entered_is_named_not_a_bare_permissio
     assert f"dataset.noise_path file not found: {file}." in data_error(config(noise_path=f"locked/{name}"), tmp_path)
 
 
+def test_a_data_file_this_user_may_not_read_says_what_to_do(tmp_path, files, monkeypatch):
+    """A data file this user may not read (another user's, chmod 600) was 'dataset.psf_path file
+    PATH cannot be read: permission denied.' and no more, to tinylens.load's caller as to the
+    command line; it now says, as for a config file, how to see its permissions and make it
+    readable (the commands, the path quoted). The refusal is a patched os.access, as the tests may
+    run as root, whom permissions do not stop."""
+    import os
+    import shlex
+
+    folder = tmp_path / "a lens"
+    folder.mkdir()
+    psf = files["psf_path"].rename(folder / "psf.fits")
+    access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode, *a, **k: Path(path) != psf and access(path, mode, *a, **k))
+    text = data_error(config(psf_path="a lens/psf.fits"), tmp_path)
+    assert text == (f"dataset.psf_path file {psf} cannot be read: permission denied: this user may not read it. Check "
+                    f"its permissions ({shlex.join(['ls', '-l', str(psf)])}), and make it readable "
+                    f"({shlex.join(['chmod', 'a+r', str(psf)])}) or ask its owner to.")
+
+
 def test_a_link_to_a_removed_file_says_where_it_points(tmp_path, files):
     """A data file that is a symbolic link into storage since purged (or an archive not mounted)
     was 'file not found', though ls lists it: the message names the link and its missing target,

@@ -281,7 +281,9 @@ def check_readable_file(path: Path, role: str, hint: str = "") -> None:
     if path.is_dir():
         raise DataError(f"{role} {path} is a folder, not a FITS file.")
     if not os.access(path, os.R_OK):
-        raise DataError(f"{role} file {path} cannot be read: permission denied.")
+        ls, chmod = shlex.join(["ls", "-l", str(path)]), shlex.join(["chmod", "a+r", str(path)])
+        raise DataError(f"{role} file {path} cannot be read: permission denied: this user may not read it. Check its "
+                        f"permissions ({ls}), and make it readable ({chmod}) or ask its owner to.")
 
 
 def _has_pixels(hdu: Any) -> bool:
