@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import shlex
 import time
 import warnings
 
@@ -32,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from tinylens import filenames
-from tinylens.errors import DISK_FULL, ConfigError, OutputError, outside_stacklevel
+from tinylens.errors import DISK_FULL, ConfigError, OutputError, ls_command, outside_stacklevel
 from tinylens.interrupts import interrupt_behind
 
 if TYPE_CHECKING:  # imported lazily: ``import tinylens`` stays light (tinylens.fit is re-exported)
@@ -775,7 +774,7 @@ def check_inputs_kept(problem: Any, folder: Path, config: str | Path | None = No
     try:
         _check_inputs_kept(problem, folder, config)
     except PermissionError as exc:
-        ls = shlex.join(["ls", "-ld", str(folder), str(folder.parent)])
+        ls = ls_command(folder, folder.parent)
         raise OutputError(f"Output folder {folder} cannot be looked into ({exc.strerror or 'permission denied'} on "
                           f"{exc.filename or folder}): this user may not enter it or a folder on its way. Check their "
                           f"permissions ({ls} and the folders above), or choose another output.path in the config "

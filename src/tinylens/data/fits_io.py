@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import shlex
 import warnings
 import zipfile
 import zlib
@@ -281,7 +282,7 @@ def check_readable_file(path: Path, role: str, hint: str = "") -> None:
     if path.is_dir():
         raise DataError(f"{role} {path} is a folder, not a FITS file.")
     if not os.access(path, os.R_OK):
-        ls, chmod = shlex.join(["ls", "-l", str(path)]), shlex.join(["chmod", "a+r", str(path)])
+        ls, chmod = ls_command(path, option="-l"), shlex.join(["chmod", "a+r", str(path)])
         raise DataError(f"{role} file {path} cannot be read: permission denied: this user may not read it. Check its "
                         f"permissions ({ls}), and make it readable ({chmod}) or ask its owner to.")
 

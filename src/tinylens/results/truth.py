@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 import numbers
-import shlex
 import warnings
 
 from collections.abc import Callable, Mapping, Sequence
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinylens.errors import DataError, DataWarning, listed, outside_stacklevel
+from tinylens.errors import DataError, DataWarning, listed, ls_command, outside_stacklevel
 
 #: A simulated lens's true values, in its folder beside its images.
 TRUTH_FILE = "truth.json"
@@ -82,7 +81,7 @@ def unreadable_text(source: str, exc: OSError) -> str:
     the system's reason, and what to check (that it is a file this user may read, in folders this
     user may enter, on a disk that is there), or to give another."""
     reason = exc.strerror or type(exc).__name__
-    ls = shlex.join(["ls", "-l", source])
+    ls = ls_command(source, option="-l")
     return (f"{source}: could not be read ({reason}). Check that it is a file this user may read, in folders this user "
             f"may enter ({ls}), on a disk that is mounted; or give another truth file (the truth.json of tinylens "
             "demo or simulate-population).")
