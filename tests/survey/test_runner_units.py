@@ -1488,15 +1488,25 @@ class _Future:
         return self._error
 
 
+def _task_row(future, lens, out):
+    """runner._task_row of ``future``'s outcome, read as run_survey reads it."""
+    return runner._task_row(runner._outcome(future, lens, out), lens, out)
+
+
+def _refusal(future, lens, out):
+    """runner._refusal of ``future``'s outcome, read as run_survey reads it."""
+    return runner._refusal(runner._outcome(future, lens, out))
+
+
 def test_task_outcomes_give_ok_failed_or_no_row(tmp_path):
     lens = runner.Lens("lens_a", tmp_path / "in" / "lens_a")
     ok = runner.flat_row("lens_a", RESULT)
-    assert runner._task_row(_Future("finished", ok), lens, tmp_path) == ok
+    assert _task_row(_Future("finished", ok), lens, tmp_path) == ok
     # the scheduler went away: no row, the lens stays to do
-    assert runner._task_row(_Future("cancelled"), lens, tmp_path) is None
+    assert _task_row(_Future("cancelled"), lens, tmp_path) is None
     assert not (lens.output(tmp_path) / "row.json").exists()
     # an error after the retries (or KilledWorker): a failed row with the reason, written
-    row = runner._task_row(_Future("error", error=MemoryError("out of memory")), lens, tmp_path)
+    row = _task_row(_Future("error", error=MemoryError("out of memory")), lens, tmp_path)
     assert row == {"lens_id": "lens_a", "status": "failed", "reason": "MemoryError: out of memory"}
     assert runner.read_row(lens.output(tmp_path) / "row.json") == row
 
@@ -1510,15 +1520,15 @@ def test_a_finished_task_whose_value_cannot_be_fetched_gives_the_row_its_worker_
 
     lens = runner.Lens("lens_a", tmp_path / "in" / "lens_a")
     reset = CommClosedError("in <TCP (closed) ConnectionPool.gather>: ConnectionResetError: [Errno 104]")
-    assert runner._task_row(_Future("finished", unfetched=reset), lens, tmp_path) is None
-    assert runner._refusal(_Future("finished", unfetched=reset), lens, tmp_path) is None
+    assert _task_row(_Future("finished", unfetched=reset), lens, tmp_path) is None
+    assert _refusal(_Future("finished", unfetched=reset), lens, tmp_path) is None
     ok = runner.flat_row("lens_a", RESULT)
     runner.write_row(lens.output(tmp_path), ok)
-    assert runner._task_row(_Future("finished", unfetched=reset), lens, tmp_path) == ok
-    assert runner._task_row(_Future("finished", unfetched=ConnectionRefusedError(111, "refused")), lens, tmp_path) == ok
-    assert runner._refusal(_Future("finished", unfetched=reset), lens, tmp_path) is None  # an ok row refuses nothing
+    assert _task_row(_Future("finished", unfetched=reset), lens, tmp_path) == ok
+    assert _task_row(_Future("finished", unfetched=ConnectionRefusedError(111, "refused")), lens, tmp_path) == ok
+    assert _refusal(_Future("finished", unfetched=reset), lens, tmp_path) is None  # an ok row refuses nothing
     other = tmp_path / "in" / "lens_b"
-    assert runner._task_row(_Future("finished", unfetched=reset), runner.Lens("lens_b", other), tmp_path) is None
+    assert _task_row(_Future("finished", unfetched=reset), runner.Lens("lens_b", other), tmp_path) is None
 
 
 class _CancelledOnRead(_Future):
@@ -1541,13 +1551,13 @@ def test_a_task_cancelled_just_after_its_status_was_read_is_its_workers_row_or_l
     row whose reason was 'NoneType: None'. The row the worker wrote stands in for a finished one; else the
     lens stays to be fitted (None), as one the cluster dropped."""
     lens = runner.Lens("lens_a", tmp_path / "in" / "lens_a")
-    assert runner._task_row(_CancelledOnRead("finished"), lens, tmp_path) is None
-    assert runner._refusal(_CancelledOnRead("finished"), lens, tmp_path) is None
-    assert runner._task_row(_CancelledOnRead("error"), lens, tmp_path) is None
+    assert _task_row(_CancelledOnRead("finished"), lens, tmp_path) is None
+    assert _refusal(_CancelledOnRead("finished"), lens, tmp_path) is None
+    assert _task_row(_CancelledOnRead("error"), lens, tmp_path) is None
     assert not (lens.output(tmp_path) / "row.json").exists()  # no failed row written
     ok = runner.flat_row("lens_a", RESULT)
     runner.write_row(lens.output(tmp_path), ok)
-    assert runner._task_row(_CancelledOnRead("finished"), lens, tmp_path) == ok
+    assert _task_row(_CancelledOnRead("finished"), lens, tmp_path) == ok
 
 
 def test_a_full_disk_leaves_no_failed_row_that_a_rerun_would_keep(tmp_path, mock_survey, monkeypatch):
@@ -1580,7 +1590,7 @@ def test_a_full_disk_leaves_no_failed_row_that_a_rerun_would_keep(tmp_path, mock
     assert not (folder / "row.json").exists() and checkpoint.read_text() == "whole"
     # the task's error after its retries: the survey stops, no failed row
     with pytest.raises(OSError):
-        runner._task_row(_Future("error", error=raised.value), lens, tmp_path)
+        _task_row(_Future("error", error=raised.value), lens, tmp_path)
     assert not (folder / "row.json").exists()
     assert runner.plan([lens], runner.read_rows(tmp_path), tmp_path) == [lens]  # fitted by the next run
 
@@ -2419,6 +2429,32 @@ def test_every_lens_a_survey_did_not_fit_after_a_task_was_dropped_is_counted_and
                         "same command again to fit the rest."), text
     assert pd.read_csv(tmp_path / "catalog.csv")["lens_id"].tolist() == ["lens_a"]
     assert not (tmp_path / "lenses" / "lens_c").exists() and not (tmp_path / "lenses" / "lens_d").exists()
+
+
+def test_a_survey_fetches_each_finished_tasks_value_from_the_cluster_once(tmp_path, monkeypatch):
+    """_fit_lenses asked the cluster for each finished task's value twice (future.result(), a gather
+    from the scheduler and its worker: once to see whether its worker refused the lens, once for
+    its row); it now fetches it once, for both. (An in-process cluster; fits faked: ~2 s.)"""
+    from distributed import Client, Future, LocalCluster
+
+    from survey_mocks import echo_truth_path
+
+    monkeypatch.setattr(runner, "fit_lens", echo_truth_path)
+    fetched: dict[str, int] = {}
+    result = Future.result
+
+    def counted_result(self, *args, **kwargs):
+        value = result(self, *args, **kwargs)
+        fetched[value["lens_id"]] = fetched.get(value["lens_id"], 0) + 1
+        return value
+
+    monkeypatch.setattr(Future, "result", counted_result)
+    lenses = [runner.Lens(name, tmp_path / "in" / name) for name in ("lens_a", "lens_b", "lens_c")]
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        frame = runner._fit_lenses(lenses, {}, {}, tmp_path, [], 1, None, False, client=client)
+    assert sorted(frame["lens_id"]) == ["lens_a", "lens_b", "lens_c"]
+    assert fetched == {"lens_a": 1, "lens_b": 1, "lens_c": 1}
 
 
 def _can_hide_a_folder() -> bool:

@@ -2020,16 +2020,37 @@ def _duration(seconds: float) -> str:
 
 
 # -- the survey -------------------------------------------------------------------------------
-def _task_row(future: Any, lens: Lens, out: Path, client: Any = None, local: bool = True) -> dict[str, Any] | None:
-    """The row a finished task returned, a ``failed`` row (written) for a task that raised after
-    its retries or whose workers kept dying (of ``client``'s cluster, ``local`` or not: the
-    reason says so when they ran out of memory), or ``None`` for a task the cluster dropped
-    (cancelled: the scheduler went away), which stays to be fitted by the next run."""
-    if future.status == "finished":
-        return _finished_value(future, lens, out)
-    if future.status != "error":
+@dataclass(frozen=True)
+class _Outcome:
+    """What became of a survey task, read once from its future (:func:`_outcome`): its status, the
+    value of a finished one, and the exception of one that raised (``None`` where the client
+    cancelled it since its status was read)."""
+
+    status: str
+    value: Any = None
+    error: BaseException | None = None
+
+
+def _outcome(future: Any, lens: Lens, out: Path) -> _Outcome:
+    """The :class:`_Outcome` of the task of ``lens`` (in ``out``): its status read once, and a finished
+    one's value fetched from the cluster once (:func:`_finished_value`), for :func:`_refusal` and
+    :func:`_task_row` alike."""
+    status = future.status
+    if status == "finished":
+        return _Outcome(status, value=_finished_value(future, lens, out))
+    return _Outcome(status, error=future.exception() if status == "error" else None)
+
+
+def _task_row(outcome: _Outcome, lens: Lens, out: Path, client: Any = None, local: bool = True) -> dict[str, Any] | None:
+    """The row a finished task returned (its ``outcome``: :func:`_outcome`), a ``failed`` row (written)
+    for a task that raised after its retries or whose workers kept dying (of ``client``'s cluster,
+    ``local`` or not: the reason says so when they ran out of memory), or ``None`` for a task the
+    cluster dropped (cancelled: the scheduler went away), which stays to be fitted by the next run."""
+    if outcome.status == "finished":
+        return outcome.value
+    if outcome.status != "error":
         return None
-    exc = future.exception()
+    exc = outcome.error
     if exc is None:  # cancelled since its status was read: the connection to the scheduler was lost
         return None
     if unwritable_cause(exc) is not None:  # every lens would fail so: the survey stops (unwritable_reported)
@@ -2052,11 +2073,10 @@ def _finished_value(future: Any, lens: Lens, out: Path) -> Any:
         return read_row(lens.output(out) / filenames.ROW, lens.lens_id)
 
 
-def _refusal(future: Any, lens: Lens, out: Path) -> dict[str, Any] | None:
-    """What a finished task returned when its worker refused its lens (:data:`checked_task`), else ``None``."""
-    if future.status != "finished":
-        return None
-    row = _finished_value(future, lens, out)
+def _refusal(outcome: _Outcome) -> dict[str, Any] | None:
+    """What a finished task returned (its ``outcome``: :func:`_outcome`) when its worker refused its
+    lens (:data:`checked_task`), else ``None``."""
+    row = outcome.value if outcome.status == "finished" else None
     return row if isinstance(row, dict) and row.get("status") == REFUSED else None
 
 
@@ -2447,7 +2467,8 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
                     future.release()
                     submit(lens)
                     continue
-                refusal = _refusal(future, lens, out)
+                outcome = _outcome(future, lens, out)  # its value fetched once, for both
+                refusal = _refusal(outcome)
                 if refusal is not None:  # not fitted: given to another worker, or left for the next run
                     lines.settle(future.key, resubmitted=True)
                     future.release()
@@ -2462,7 +2483,7 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
                         submit_more()
                     continue
                 lines.settle(future.key, resubmitted=False)
-                row = _task_row(future, lens, out, client, local=not scheduler)
+                row = _task_row(outcome, lens, out, client, local=not scheduler)
                 future.release()
                 if row is None:
                     dropped.append(lens.lens_id)
