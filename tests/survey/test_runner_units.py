@@ -650,6 +650,30 @@ def test_a_scheduler_address_where_another_service_greets_is_refused_naming_it(g
     assert text.endswith(runner.SCHEDULER_ADVICE), text
 
 
+def test_a_client_short_of_memory_as_it_connects_is_not_told_that_another_service_answers(monkeypatch):
+    """scheduler_client took any MemoryError while Dask's client connected for another service's
+    greeting read as a frame length (SSH's: 'Unable to allocate 2.82 EiB'), so a process short of
+    memory was told that something else than a scheduler listens at the address. Only numpy's
+    refusal of a buffer larger than any handshake message is now taken so; any other MemoryError
+    is raised as it came."""
+    import numpy as np
+    from distributed import Client
+
+    with pytest.raises(MemoryError) as huge:
+        np.empty((2**62,), dtype=np.uint8)  # what SSH's greeting, read as a frame length, asks for
+    small = type(huge.value)((4096,), np.dtype(np.uint8))  # numpy's refusal of a small buffer
+    for short in (small, MemoryError()):
+        def short_of_memory(self, **kwargs):
+            raise short
+
+        monkeypatch.setattr(Client, "start", short_of_memory)
+        with pytest.raises(MemoryError) as raised:
+            runner.scheduler_client("tcp://127.0.0.1:1")
+        assert raised.value is short
+    assert runner.greeting_frame(huge.value)
+    assert not runner.greeting_frame(small) and not runner.greeting_frame(MemoryError())
+
+
 def test_a_scheduler_address_that_takes_no_connection_says_how_long_it_waited(survey_inputs, monkeypatch):
     """An address that takes no connection (a firewall dropping a compute node's packets to the
     scheduler's host) was refused after 10 s with 'TimeoutError: timed out', which said neither

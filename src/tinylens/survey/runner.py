@@ -27,6 +27,7 @@ import errno
 import itertools
 import json
 import logging
+import math
 import os
 import struct
 import threading
@@ -1075,12 +1076,29 @@ def scheduler_client(address: str) -> Any:
             f"Cannot connect to the Dask scheduler at {address}: it took the connection but did not finish Dask's "
             f"handshake within {deadline:g} s (is the scheduler overloaded, or is something else listening there?). "
             f"{SCHEDULER_ADVICE}") from None
-    except (MemoryError, struct.error):  # another service's greeting (SSH's, SMTP's) read as Dask's frame lengths
+    except (MemoryError, struct.error) as exc:  # another service's greeting (SSH's, SMTP's) read as Dask's frame lengths
+        if isinstance(exc, MemoryError) and not greeting_frame(exc):  # this process short of memory: not the address's
+            raise
         raise TinyLensError(
             f"Cannot connect to the Dask scheduler at {address}: what answers there is not a Dask scheduler (its "
             f"greeting is not Dask's handshake: another service, such as SSH, on that port?). {SCHEDULER_ADVICE}") from None
     except (OSError, ValueError, TypeError) as exc:  # TypeError: tls:// without TLS settings
         raise TinyLensError(f"Cannot connect to the Dask scheduler at {address}: {describe_exception(exc)}") from None
+
+
+#: More bytes than any message of Dask's handshake: a frame length over it, read from what answered
+#: a client, is not a scheduler's (SSH's greeting, ``SSH-2.0-``, reads as 2.8 EiB).
+HANDSHAKE_BYTES = 2**32
+
+
+def greeting_frame(exc: MemoryError) -> bool:
+    """Whether ``exc``, raised while a client connected, is numpy's refusal of a buffer larger than
+    :data:`HANDSHAKE_BYTES` (its ``shape`` and ``dtype``): another service's greeting read as a Dask
+    frame length, not this process short of memory (whose refusals are of small buffers)."""
+    shape, dtype = getattr(exc, "shape", None), getattr(exc, "dtype", None)
+    if not isinstance(shape, tuple) or not isinstance(dtype, np.dtype):  # not numpy's: it says not what it was asked
+        return False
+    return math.prod(shape) * dtype.itemsize > HANDSHAKE_BYTES
 
 
 def client_deadline() -> float:
