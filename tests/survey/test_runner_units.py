@@ -2855,6 +2855,32 @@ def test_a_cluster_that_does_not_answer_the_import_check_is_warned_of_and_asked_
                                              "did not answer within 32 s. The survey goes on"), caught[0].message
 
 
+@pytest.mark.parametrize("failing", ["__name__", "__file__"])
+def test_a_cluster_that_cannot_be_asked_for_its_workers_tinylens_is_warned_of_naming_the_error(failing):
+    """check_worker_imports (and check_worker_copies, which it calls) said nothing when asking the
+    cluster failed with anything but a timeout (its connection closed, a worker's reply that could
+    not be read), so the workers' tinylens went unchecked without a word; it now warns, naming the
+    error, and the survey goes on. (Client faked: asking for the import, or for the copies' files, fails.)"""
+    import tinylens
+    from distributed.comm.core import CommClosedError
+
+    from tinylens.errors import ConfigWarning
+
+    class Failing(_Workers):
+        def run(self, function, target, timeout, workers=None, on_error="raise", callback_timeout=None):
+            if target.endswith(f":{failing}"):
+                raise CommClosedError("in <TCP (closed) ConnectionPool.broadcast local=tcp://127.0.0.1:1>")
+            return super().run(function, target, timeout, workers, on_error, callback_timeout)
+
+    with pytest.warns(ConfigWarning) as caught:
+        runner.check_worker_imports(Failing({"tcp://10.0.0.1:1": (tinylens.__version__, tinylens.__file__)}), timeout=2)
+    texts = [" ".join(str(w.message).split()) for w in caught if issubclass(w.category, ConfigWarning)]
+    assert len(texts) == 1 and texts[0].startswith(
+        "Which tinylens the Dask workers import was not checked: the cluster could not be asked (CommClosedError: in "
+        "<TCP (closed) ConnectionPool.broadcast"), texts
+    assert "The survey goes on" in texts[0], texts
+
+
 def test_a_worker_whose_tinylens_import_hangs_is_waited_for_once_per_ask_of_the_copies():
     """worker_copies asked every worker for its tinylens version, then every one again for its
     package file, so a worker whose import hangs (no answer within the timeout) was waited for

@@ -1282,14 +1282,12 @@ def check_worker_imports(client: Any, module: str | None = None, timeout: float 
     workers that no longer exist. Then :func:`check_worker_copies`: the workers must import the
     same tinylens as this process. Workers that join later are checked by each survey task (:data:`checked_task`).
     Each worker is given ``timeout`` seconds, the cluster :data:`CONNECT_TIMEOUT` more: workers
-    that do not answer (an import from a hung NFS mount) are named in a ConfigWarning, and the
-    survey goes on (:func:`warn_unimported`)."""
+    that do not answer (an import from a hung NFS mount) are named in a ConfigWarning, as is the
+    error of a cluster that cannot be asked, and the survey goes on (:func:`warn_unimported`)."""
     try:
         answers = ask_workers(client, f"{module or TASK_MODULE}:__name__", timeout)
-    except TimeoutError:
-        warn_unimported(f": the cluster did not answer within {timeout + connect_seconds():g} s")
-        return []
-    except Exception:  # a cluster that cannot be asked: its workers will tell by their logs
+    except Exception as exc:  # a cluster that cannot be asked: each task checks its worker
+        warn_unimported(unasked_text(exc, timeout + connect_seconds()))
         return []
     failed = {address: answer for address, answer in answers.items() if isinstance(answer, BaseException)}
     if failed:
@@ -1308,6 +1306,14 @@ def check_worker_imports(client: Any, module: str | None = None, timeout: float 
     if answered:
         check_worker_copies(client, answered, timeout)
     return silent
+
+
+def unasked_text(exc: Exception, deadline: float) -> str:
+    """Why the workers were not checked (the rest of a warning's first sentence): the cluster gave no
+    answer within ``deadline`` seconds (``exc`` a TimeoutError), or asking it raised ``exc``."""
+    if isinstance(exc, TimeoutError):
+        return f": the cluster did not answer within {deadline:g} s"
+    return f": the cluster could not be asked ({describe_exception(exc)})"
 
 
 def connect_seconds() -> float:
@@ -1572,7 +1578,8 @@ def check_worker_copies(client: Any, workers: Sequence[str] | None = None, timeo
 
     try:
         copies = worker_copies(client, workers, timeout)
-    except Exception:  # a cluster that cannot be asked
+    except Exception as exc:  # a cluster that cannot be asked: each task checks its worker
+        warn_unimported(unasked_text(exc, timeout + connect_seconds()))
         return
     mine = (tinylens.__version__, str(tinylens.__file__))
     version, path = other_copies(copies, mine)
