@@ -1463,8 +1463,7 @@ def check_worker_folders(client: Any, out: Path, lens_dir: Path, lenses: Sequenc
         views = client.run(worker_view, str(lock), list(folders), timeout, workers=workers, on_error="return",
                            callback_timeout=deadline)
     except Exception as exc:  # a cluster that cannot be asked: its workers will tell by their lenses' reasons
-        warn_unchecked(f": the cluster did not answer within {deadline:g} s" if isinstance(exc, TimeoutError)
-                       else f": the cluster could not be asked ({describe_exception(exc)})")
+        warn_unchecked(unasked_text(exc, deadline))
         return
     blind, unchecked = {}, {}
     for address, view in views.items():
