@@ -96,6 +96,12 @@ def _copy(finished: Path, tmp_path: Path) -> Path:
                                        "on psf_size^2 points"),
         (["--psf", "moffat", "--set", "psf_size=1001"], "psf_size must be <= 581 pixels for a moffat PSF, got 1001: the "
                                                         "PSF is built on (psf_size x 11)^2 points (11 x 11 a pixel)"),
+        (["--set", "lens_re_range=[1,1e19]"], "lens_re_range must be (low, high) with high <= 1e+15 (half-light radii in "
+                                              "arcsec; a Sersic's flux overflows float32 from ~1e18), got (1.0, 1e+19)"),
+        (["--set", "source_re_range=[1e19,1e19]"], "source_re_range must be (low, high) with high <= 1e+15"),
+        (["--set", "lens_disc_fraction_range=[0.3,0.5]", "--set", "lens_disc_re_ratio_range=[1,1e19]"],
+         "lens_disc_re_ratio_range up to 1e+19 and lens_re_range up to 2.5 make discs of half-light radius up to 2.5e+19 "
+         "arcsec, over the 1e+15 allowed"),
     ],
 )
 def test_bad_option_values_are_refused_by_name(tmp_path, args, expected):
@@ -160,6 +166,23 @@ def test_lens_galaxies_too_faint_for_a_float64_are_refused_naming_zeropoint_and_
         PopulationOptions(lens_mag_range=(20.0, 1e300))
     PopulationOptions(zeropoint=-726.0)
     assert population.sersic_flux(10 ** (0.4 * (-726.0 - 23.5)), 2.5, 4.0, 0.074) > 0
+
+
+def test_half_light_radii_up_to_the_bound_give_finite_fluxes_and_magnitudes(tmp_path):
+    """Radii over ~1e18 arcsec overflowed the float32 flux of a unit-amplitude Sersic: NaN or infinite fluxes
+    and magnitudes in truth.csv, exit 0. At the bound, MAX_RADIUS, for bulge, disc and source, every truth
+    value is finite and the lens galaxy's flux is the one its magnitude, drawn in lens_mag_range, says."""
+    options = {**TINY, "lens_re_range": (1e15, 1e15), "source_re_range": (1e15, 1e15),
+               "lens_disc_fraction_range": (0.3, 0.5), "lens_disc_re_ratio_range": (1.0, 1.0)}
+    truth = simulate_population(1, tmp_path / "pop", seed=SEED, progress=False, **options)
+    numbers = truth.select_dtypes("number")
+    assert np.isfinite(numbers.to_numpy()).all(), numbers.columns[~np.isfinite(numbers).all()].tolist()
+    flux = truth["lens_light.0.flux"] + truth["lens_light.1.flux"]
+    assert 10 ** (0.4 * (25.7 - 23.5)) <= flux.iloc[0] <= 10 ** (0.4 * (25.7 - 20.0))
+    assert (truth["source_light.0.flux"] > 0).all()
+    assert population.MAX_RADIUS == 1e15
+    with pytest.raises(ConfigError, match="lens_re_range must be"):
+        PopulationOptions(lens_re_range=(1e15, 2e15))
 
 
 def test_the_largest_psf_is_allowed_and_built():

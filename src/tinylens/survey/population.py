@@ -53,7 +53,8 @@ overwritten.
 overflows, a ``pixel_scale`` whose pixels' coordinates overflow, an image whose supersampled
 grid, ``size x nsub`` points on a side, or a PSF whose grid, ``psf_size`` times its
 :data:`PSF_OVERSAMPLE` on a side, would not fit in a laptop's memory, lens galaxies brighter
-than a Poisson draw takes in the exposure: a zeropoint typed 2570, or so faint that their flux is 0);
+than a Poisson draw takes in the exposure: a zeropoint typed 2570, or so faint that their flux is 0,
+half-light radii over :data:`MAX_RADIUS`, whose fluxes overflow);
 :func:`scale_warnings`
 warns (ConfigWarning) when the Einstein radii span under 2 pixels or the field is too small
 for the arcs (a pixel scale typed in milliarcseconds, a size too small).
@@ -285,7 +286,8 @@ def option_problems(opts: PopulationOptions) -> list[str]:
         problems.append(f"moffat_beta must be > 1 (a Moffat PSF of beta <= 1 has infinite flux), got {opts.moffat_beta}")
     elif problem := moffat_beta_problem(opts.moffat_beta):
         problems.append(f"moffat_beta: {problem}")
-    return problems + _range_problems(opts) + _brightness_problems(opts) + _faintness_problems(opts)
+    return (problems + _range_problems(opts) + _radius_problems(opts) + _brightness_problems(opts)
+            + _faintness_problems(opts))
 
 
 def _pixel_scale_problems(pixel_scale: float, size: int) -> list[str]:
@@ -362,6 +364,31 @@ def _range_problems(opts: PopulationOptions) -> list[str]:
                 problems.append(f"{f.name} must be (low, high) with 0 < low <= high <= 1 (axis ratios), got {(lo, hi)}")
         elif not 0 < lo <= hi:
             problems.append(f"{f.name} must be (low, high) with 0 < low <= high, got {(lo, hi)}")
+    return problems
+
+
+#: The largest half-light radius (arcsec) drawn: a unit-amplitude Sersic's flux, ~10 to 50 x R^2 for n from
+#: 0.05 to 100, overflows float32 (the default precision) above R ~ 1e18, which wrote NaN or infinite fluxes
+#: and magnitudes into truth.csv without a word; 1e15 leaves room, and is ~1e9 times the whole sky (1.3e6" around).
+MAX_RADIUS = 1e15
+#: The ranges of half-light radii (arcsec) bounded by :data:`MAX_RADIUS`.
+RADIUS_RANGES = ("lens_re_range", "source_re_range")
+
+
+def _radius_problems(opts: PopulationOptions) -> list[str]:
+    """Half-light radii over :data:`MAX_RADIUS`: ``lens_re_range`` or ``source_re_range`` up to more,
+    or discs (``lens_re_range`` times ``lens_disc_re_ratio_range``) that large."""
+    problems = []
+    for name in RADIUS_RANGES:
+        low, high = getattr(opts, name)
+        if low <= high and high > MAX_RADIUS:  # low > high: refused by name already
+            problems.append(f"{name} must be (low, high) with high <= {MAX_RADIUS:g} (half-light radii in arcsec; a "
+                            f"Sersic's flux overflows float32 from ~1e18), got {(low, high)}")
+    bulge, (ratio_low, ratio) = opts.lens_re_range[1], opts.lens_disc_re_ratio_range
+    if opts.has_disc and 0 < bulge <= MAX_RADIUS and ratio_low <= ratio and bulge * ratio > MAX_RADIUS:
+        problems.append(f"lens_disc_re_ratio_range up to {ratio:g} and lens_re_range up to {bulge:g} make discs of half-light "
+                        f"radius up to {bulge * ratio:.3g} arcsec, over the {MAX_RADIUS:g} allowed (a Sersic's flux overflows "
+                        "float32 from ~1e18): lens_disc_re_ratio_range is the disc's radius in units of the bulge's (default 1 to 2.5)")
     return problems
 
 
