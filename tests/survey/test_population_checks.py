@@ -61,6 +61,8 @@ def _copy(finished: Path, tmp_path: Path) -> Path:
         (["--set", "lens_center_sigma=-1"], "lens_center_sigma must be >= 0, got -1.0"),
         (["--set", "lens_light_q_sigma=-0.1"], "lens_light_q_sigma must be >= 0, got -0.1"),
         (["--set", "lens_light_phi_sigma_deg=-5"], "lens_light_phi_sigma_deg must be >= 0, got -5.0"),
+        (["--set", "lens_light_phi_sigma_deg=1e300"], "lens_light_phi_sigma_deg must be <= 360 (degrees; a scatter of 180 "
+                                                      "already spreads the lens light's position angles uniformly), got 1e+300"),
         (["--set", "shear_max=-1"], "shear_max must be >= 0, got -1.0"),
         (["--set", "shear_max=1.5"], "shear_max must be < 1"),
         (["--psf", "moffat", "--set", "moffat_beta=-1"], "moffat_beta must be > 1"),
@@ -120,6 +122,13 @@ def test_every_bad_value_is_reported_at_once():
     with pytest.raises(ConfigError) as err:
         PopulationOptions(lens_center_sigma=-1.0, shear_max=-0.1, source_q_range=(0.8, 0.4))
     assert all(name in str(err.value) for name in ("lens_center_sigma", "shear_max", "source_q_range"))
+
+
+def test_a_lens_light_angle_scatter_up_to_its_bound_is_allowed():
+    """lens_light_phi_sigma_deg=1e300 was refused through a NaN e1; it is refused by name above 360 degrees."""
+    PopulationOptions(lens_light_phi_sigma_deg=360.0)
+    with pytest.raises(ConfigError, match=r"^lens_light_phi_sigma_deg must be <= 360 \(degrees"):
+        PopulationOptions(lens_light_phi_sigma_deg=360.5)
 
 
 def test_the_largest_supersampled_grid_is_allowed():

@@ -242,6 +242,9 @@ def _number(value: Any) -> float:
 POSITIVE = ("pixel_scale", "psf_fwhm", "exposure_time", "sky_sigma", "source_offset_max")
 #: Scatters (normal sigmas), maxima and floors: finite and >= 0.
 NON_NEGATIVE = ("lens_center_sigma", "lens_light_q_sigma", "lens_light_phi_sigma_deg", "shear_max", "snr_total_min")
+#: The largest scatter (degrees) of the lens light's position angle about the mass's: position angles repeat
+#: every 180 degrees, so a normal scatter of 180 is uniform to ~1e-8 already; 1e300 was no angle (a NaN e1).
+MAX_PHI_SIGMA_DEG = 360.0
 #: Points per pixel side a population's PSF is built on: a Gaussian is integrated over each pixel,
 #: a Moffat averaged over ``11 x 11`` points (:func:`tinylens.simulate.moffat_psf`'s ``oversample``).
 PSF_OVERSAMPLE = {"gaussian": 1, "moffat": 11}
@@ -278,6 +281,9 @@ def option_problems(opts: PopulationOptions) -> list[str]:
     problems += [f"{name} must be >= 0, got {getattr(opts, name)}" for name in NON_NEGATIVE if not getattr(opts, name) >= 0]
     if opts.shear_max >= 1:
         problems.append(f"shear_max must be < 1 (a shear of 1 or more is not a lens), got {opts.shear_max}")
+    if opts.lens_light_phi_sigma_deg > MAX_PHI_SIGMA_DEG:
+        problems.append(f"lens_light_phi_sigma_deg must be <= {MAX_PHI_SIGMA_DEG:g} (degrees; a scatter of 180 already spreads "
+                        f"the lens light's position angles uniformly), got {opts.lens_light_phi_sigma_deg:g}")
     if problem := sky_sigma_problem(opts.sky_sigma):
         problems.append(problem)
     if opts.pixel_scale > 0:
