@@ -79,6 +79,9 @@ def _copy(finished: Path, tmp_path: Path) -> Path:
         (["--set", "sky_sigma=1e200"], "sky_sigma must be <= 1e+150 (its square, the noise variance, overflows a "
                                        "float64 above ~1.3e154), got 1e+200"),
         (["--set", "exposure_time=.nan"], "exposure_time must be finite, got nan"),
+        (["--set", "exposure_time=1e-300"], "exposure_time must be >= 1e-150 (seconds, CSST: 300; the Poisson noise's "
+                                            "variance is computed with its square, which underflows a float64 below ~1e-154), "
+                                            "got 1e-300"),
         (["--set", "zeropoint=.inf"], "zeropoint must be finite"),
         (["--set", "theta_E_range=[0.5,.inf]"], "theta_E_range must be finite"),
         (["--set", "size=.inf"], "size must be an integer"),
@@ -129,6 +132,16 @@ def test_a_lens_light_angle_scatter_up_to_its_bound_is_allowed():
     PopulationOptions(lens_light_phi_sigma_deg=360.0)
     with pytest.raises(ConfigError, match=r"^lens_light_phi_sigma_deg must be <= 360 \(degrees"):
         PopulationOptions(lens_light_phi_sigma_deg=360.5)
+
+
+def test_a_too_short_exposure_is_refused_before_any_computation(tmp_path):
+    """exposure_time=1e-300 printed numpy's 'overflow encountered in divide' before its error (no source brightness
+    reaches the SNR); it is refused with the options, before any lens is computed, and without a warning."""
+    result = CliRunner().invoke(app, ["simulate-population", "1", str(tmp_path / "pop"), "-q", "--set", "exposure_time=1e-300"])
+    assert result.exit_code == 2, result.output
+    assert _text(result).startswith("Error: exposure_time must be >= 1e-150"), result.output
+    assert "Warning" not in result.output and "overflow" not in result.output
+    PopulationOptions(exposure_time=1e-150)
 
 
 def test_the_largest_supersampled_grid_is_allowed():

@@ -245,6 +245,9 @@ NON_NEGATIVE = ("lens_center_sigma", "lens_light_q_sigma", "lens_light_phi_sigma
 #: The largest scatter (degrees) of the lens light's position angle about the mass's: position angles repeat
 #: every 180 degrees, so a normal scatter of 180 is uniform to ~1e-8 already; 1e300 was no angle (a NaN e1).
 MAX_PHI_SIGMA_DEG = 360.0
+#: The shortest exposure (s): :func:`~tinylens.simulate.add_noise` divides by its square, which underflows a float64
+#: below ~1e-154 (as MAX_SKY_SIGMA's square overflows); 1e-300 overflowed the noise map with numpy warnings first.
+MIN_EXPOSURE_TIME = 1e-150
 #: Points per pixel side a population's PSF is built on: a Gaussian is integrated over each pixel,
 #: a Moffat averaged over ``11 x 11`` points (:func:`tinylens.simulate.moffat_psf`'s ``oversample``).
 PSF_OVERSAMPLE = {"gaussian": 1, "moffat": 11}
@@ -284,6 +287,9 @@ def option_problems(opts: PopulationOptions) -> list[str]:
     if opts.lens_light_phi_sigma_deg > MAX_PHI_SIGMA_DEG:
         problems.append(f"lens_light_phi_sigma_deg must be <= {MAX_PHI_SIGMA_DEG:g} (degrees; a scatter of 180 already spreads "
                         f"the lens light's position angles uniformly), got {opts.lens_light_phi_sigma_deg:g}")
+    if 0 < opts.exposure_time < MIN_EXPOSURE_TIME:
+        problems.append(f"exposure_time must be >= {MIN_EXPOSURE_TIME:g} (seconds, CSST: 300; the Poisson noise's variance is "
+                        f"computed with its square, which underflows a float64 below ~1e-154), got {opts.exposure_time:g}")
     if problem := sky_sigma_problem(opts.sky_sigma):
         problems.append(problem)
     if opts.pixel_scale > 0:
