@@ -639,3 +639,27 @@ def test_amplitudes_whose_image_overflows_are_refused_naming_the_largest():
     big = simulate_image(LENS_LIGHT, with_lens_light(Ie=1e300), (8, 8), PIX, psf, nsub=2)
     np.testing.assert_allclose(big, 1e300 * simulate_image(LENS_LIGHT, with_lens_light(Ie=1.0), (8, 8), PIX, psf, nsub=2),
                                rtol=1e-12)
+
+
+def test_a_model_of_many_columns_is_allowed_fewer_points_before_any_allocation(monkeypatch):
+    """MAX_GRID was set for simulate-population's two or three light columns; a 60-Gaussian MGE and a
+    Sersic source (61 columns) at the bound, 800 x 800 pixels at nsub 8, would take ~27 GB. It is refused
+    by name before the columns are computed; a model of up to 3 columns keeps the whole bound."""
+    import tinylens.simulate as simulate
+
+    def computed(*args, **kwargs):
+        raise AssertionError("the columns were computed")
+
+    monkeypatch.setattr(simulate, "blurred_columns", computed)
+    mass = [{"theta_E": 1.0, "e1": 0.0, "e2": 0.0, "center_x": 0.0, "center_y": 0.0}]
+    source = {"Ie": 1.0, "R_sersic": 0.2, "n_sersic": 1.0, "e1": 0.0, "e2": 0.0, "center_x": 0.0, "center_y": 0.0}
+    components = {"lens_mass_list": ["SIE"], "lens_light_list": [{"type": "MGE", "settings": {"n_gauss": 60}}],
+                  "source_light_list": ["Sersic"]}
+    truth = {"lens_mass": mass, "source_light": [source],
+             "lens_light": [{"amps": [1.0] * 60, "e1": 0.0, "e2": 0.0, "center_x": 0.0, "center_y": 0.0}]}
+    with pytest.raises(ValueError, match=r"^shape \(800, 800\) at nsub 8 is too large for a model of 61 light columns"):
+        simulate_images(components, truth, (800, 800), PIX, np.ones((1, 1)), nsub=8)
+    # points x (POINT_BYTES + COLUMN_BYTES x columns) within MAX_GRID^2 x (80 + 11 x 3) bytes: 2482^2 points for 61
+    assert simulate.max_points(61) == 6400**2 * 113 // 751
+    assert simulate.grid_fits((310, 310), 8, 61) and not simulate.grid_fits((311, 311), 8, 61)
+    assert all(simulate.max_points(k) == 6400**2 for k in (1, 2, 3)) and simulate.grid_fits((800, 800), 8, 3)

@@ -276,9 +276,27 @@ def _shape(shape: Any) -> tuple[int, int]:
 MAX_GRID = 6400
 
 
-def grid_fits(shape: tuple[int, int], nsub: int) -> bool:
-    """Whether an image of ``shape`` pixels, ``nsub x nsub`` points each, is within ``MAX_GRID^2`` points."""
-    return shape[0] * nsub * shape[1] * nsub <= MAX_GRID**2
+#: Linear columns (amplitudes: one a Sersic, one each of an MGE's Gaussians) that :data:`MAX_GRID` is set for:
+#: simulate-population's lens bulge, disc and source.
+GRID_COLUMNS = 3
+#: Memory a supersampled point takes, in bytes: a part whatever the model (~80, from the 4.1 GB at
+#: ``MAX_GRID^2`` points) and a part for each column (~11: a 60-Gaussian MGE and a Sersic source, 61 columns,
+#: peaked at 4.4 GB at 300 x 300 pixels, nsub 8, and ~650 bytes a point more than at 200 x 200; ~27 GB at
+#: ``MAX_GRID^2`` points). A model of more than :data:`GRID_COLUMNS` columns is allowed fewer points.
+POINT_BYTES, COLUMN_BYTES = 80, 11
+
+
+def max_points(columns: int = GRID_COLUMNS) -> int:
+    """The most supersampled points a model of ``columns`` linear columns is simulated on: ``MAX_GRID^2``
+    up to :data:`GRID_COLUMNS` columns, fewer for more, so that each takes the memory of ``MAX_GRID^2`` at it."""
+    budget = MAX_GRID**2 * (POINT_BYTES + COLUMN_BYTES * GRID_COLUMNS)
+    return min(MAX_GRID**2, budget // (POINT_BYTES + COLUMN_BYTES * columns))
+
+
+def grid_fits(shape: tuple[int, int], nsub: int, columns: int = GRID_COLUMNS) -> bool:
+    """Whether an image of ``shape`` pixels, ``nsub x nsub`` points each, is within :func:`max_points` of a
+    model of ``columns`` linear columns (``MAX_GRID^2`` points up to :data:`GRID_COLUMNS`)."""
+    return shape[0] * nsub * shape[1] * nsub <= max_points(columns)
 
 
 def largest_psf_size(oversample: int) -> int:
@@ -287,11 +305,17 @@ def largest_psf_size(oversample: int) -> int:
     return fits if fits % 2 else fits - 1
 
 
-def _check_grid(shape: tuple[int, int], nsub: int) -> None:
+def _check_grid(shape: tuple[int, int], nsub: int, columns: int = GRID_COLUMNS) -> None:
     """A ValueError naming ``shape`` and ``nsub`` when the image's supersampled grid is over
-    :data:`MAX_GRID^2` points (a shape of 10^6 asked numpy for terabytes, or swapped the machine)."""
+    :data:`MAX_GRID^2` points (a shape of 10^6 asked numpy for terabytes, or swapped the machine), or over
+    :func:`max_points` for a model of more ``columns`` (a 60-Gaussian MGE at the bound took ~27 GB)."""
+    points = shape[0] * nsub * shape[1] * nsub
+    if columns > GRID_COLUMNS and points <= MAX_GRID**2 and not grid_fits(shape, nsub, columns):
+        raise ConfigValueError(f"shape {shape} at nsub {nsub} is too large for a model of {columns} light columns (one per "
+                               f"amplitude: each of an MGE's Gaussians is one): the image is simulated on ({shape[0]} x {nsub}) "
+                               f"x ({shape[1]} x {nsub}) = {points:.3g} points, over the {max_points(columns):.3g} allowed "
+                               f"for {columns} columns (about 4 GB of memory); lower shape, nsub or the number of Gaussians")
     if not grid_fits(shape, nsub):
-        points = shape[0] * nsub * shape[1] * nsub
         raise ConfigValueError(f"shape {shape} at nsub {nsub} is too large: the image is simulated on ({shape[0]} x {nsub}) x "
                                f"({shape[1]} x {nsub}) = {points:.3g} points, over the {MAX_GRID} x {MAX_GRID} (about 4 GB "
                                "of memory) allowed; lower shape or nsub")
@@ -366,7 +390,8 @@ def simulate_images(
 
     ``psf`` must be odd-sized and finite, with a positive sum; it is normalised to unit sum here.
     ``shape`` is (rows, columns), ``pixel_scale`` (arcsec) > 0, ``nsub`` a whole number >= 1, the
-    supersampled grid at most ``MAX_GRID x MAX_GRID`` points (:data:`MAX_GRID`, memory), and the
+    supersampled grid at most ``MAX_GRID x MAX_GRID`` points (:data:`MAX_GRID`, memory; fewer, :func:`max_points`,
+    for a model of over :data:`GRID_COLUMNS` amplitudes, such as an MGE of many Gaussians), and the
     pixels' coordinates and ``truth``'s values within ``dtype``'s range (pixel_scale x the larger side); a
     ValueError (:class:`~tinylens.errors.ConfigValueError`) names an argument that is not. Computed in ``dtype``, by
     default tinylens's precision (:mod:`tinylens.precision`: float32, relative error ~1e-6,
@@ -375,7 +400,7 @@ def simulate_images(
     spec, amps = model_spec_from_truth(config_or_components, truth, amplitudes)
     psf = _kernel(psf)
     shape, pixel_scale, nsub = _shape(shape), _positive(pixel_scale, "pixel_scale"), _whole(nsub, "nsub")
-    _check_grid(shape, nsub)
+    _check_grid(shape, nsub, len(column_owner(spec)))
     dtype = chosen_dtype(dtype)
     if problem := coordinates_problem(pixel_scale, shape, dtype):
         raise ConfigValueError(problem)
