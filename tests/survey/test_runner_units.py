@@ -3306,6 +3306,31 @@ def test_a_worker_that_joins_without_the_survey_folders_fits_no_lens(tmp_path, m
     assert "its lenses are given to the other workers" in err, err
 
 
+def test_a_lens_folder_removed_during_a_survey_is_not_blamed_on_the_workers(tmp_path, monkeypatch, capsys):
+    """With each task asking its worker whether it sees the lens folder, a lens folder removed
+    while the survey ran (a purged scratch disk) was refused by every worker it was given to: each
+    worker was named as one that does not see the survey's folders, to be stopped, and the survey
+    ended saying to start workers on other nodes. Where this process does not see the folder
+    either, the lens is now given to its fit without the question (which fails it naming the
+    missing file, as before the check), and no worker is blamed. (In-process worker; fits faked.)"""
+    from distributed import Client, LocalCluster
+
+    from survey_mocks import echo_truth_path
+    from tinylens.locks import folder_lock
+
+    monkeypatch.setattr(runner, "fit_lens", echo_truth_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    lenses = [runner.Lens(f"lens_{i}", tmp_path / "in" / f"lens_{i}") for i in range(2)]
+    lenses[0].folder.mkdir(parents=True)  # lens_1's folder: removed since the survey found it
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+            Client(cluster) as client, folder_lock(out, runner.SURVEY_LOCK_FILE):
+        frame = runner._fit_lenses(lenses, {}, {}, out, [], 1, None, False, client=client, check_folders=True)
+    assert sorted(frame["lens_id"]) == ["lens_0", "lens_1"]  # lens_1's fit ran (the real one fails it)
+    err = " ".join(capsys.readouterr().err.split())
+    assert "does not see" not in err, err
+
+
 def test_a_task_run_again_after_its_fit_finished_adopts_the_fit(tmp_path, mock_survey):
     """A worker that died after a lens's result.json was written but before its row.json: Dask
     ran the task again, and it threw the finished fit away and fitted the lens again (from the

@@ -2423,7 +2423,9 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
     they come; return the catalogue. The progress counts ``todo`` and the rows ``done`` of the
     other lenses the survey is about. With ``check_folders`` each task first asks its worker
     whether it sees the lens folder and ``out`` as this process does (:func:`task_view`), as
-    :func:`check_worker_folders` asked the workers connected at the start. The workers ``silent``
+    :func:`check_worker_folders` asked the workers connected at the start (a lens whose folder this
+    process no longer sees either, removed since, is then given to its fit unasked, which fails it
+    naming what is missing: no worker is blamed). The workers ``silent``
     (their import check gave no answer) are not asked for their tinylens (:func:`task_copies`)."""
     from distributed import as_completed
 
@@ -2453,6 +2455,7 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
         refused: dict[str, dict[str, Any]] = {}  # workers of another tinylens, or blind to a folder, by address
         refusals: dict[str, int] = {}
         unfitted: list[str] = []  # refused by every worker they were given to
+        gone: set[str] = set()  # lenses whose folder this process no longer sees either: their workers not asked
 
         def submit(lens: Lens) -> None:
             nonlocal lost
@@ -2461,7 +2464,8 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
             try:
                 future = client.submit(checked_task, copies, fit, lens.lens_id, lens_config(config, lens, out),
                                        str(lens.output(out)), truth_path=str(lens.folder / TRUTH_FILE),
-                                       precision=get_precision(), seen=task_view(out, mine, lens) if check_folders else None,
+                                       precision=get_precision(),
+                                       seen=task_view(out, mine, lens) if check_folders and lens.lens_id not in gone else None,
                                        pure=False, retries=RETRIES, workers=where, allow_other_workers=where is not None)
             except Exception:  # distributed's ClosedClientError (a plain Exception), or an older one's
                 if client.status != "closed":  # only where the client gave up reconnecting to a lost scheduler
@@ -2496,6 +2500,11 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
                 if refusal is not None:  # not fitted: given to another worker, or left for the next run
                     lines.settle(future.key, resubmitted=True)
                     future.release()
+                    if refusal.get("unseen") and not os.path.isdir(lens.folder):  # removed since the survey
+                        # started: no worker's doing; its fit, not asked, fails it naming what is missing
+                        gone.add(lens.lens_id)
+                        submit(lens)
+                        continue
                     if refusal["worker"] not in refused:
                         refused[refusal["worker"]] = refusal
                         bar.note(refused_worker_note(refusal, my_copy()))
