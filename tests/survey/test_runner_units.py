@@ -2953,6 +2953,40 @@ def test_a_worker_whose_tinylens_import_hangs_is_not_asked_again_by_the_later_ch
     assert runner.task_copies(client, silent)[0] == mine[0] and client.waited == 2
 
 
+@pytest.mark.parametrize("answer", ["blind", "failed"])
+def test_a_folder_check_that_leaves_out_a_silent_worker_counts_it_among_the_clusters(tmp_path, answer):
+    """The folder check left out the workers its import check did not hear from, and then counted
+    only those it asked: of two workers, one left out and the other not seeing LENS_DIR, it said
+    'The one Dask worker does not see ...' (or warned 'for the one worker'), as if the cluster had
+    one. It now counts the cluster's workers: '1 of the 2'. (Client faked: two workers, the first
+    left out.)"""
+    from tinylens.errors import DataWarning
+
+    lens_dir, out = tmp_path / "lenses", tmp_path / "out"
+    lens_dir.mkdir()
+    out.mkdir()
+
+    class TwoWorkers:
+        addresses = ["tcp://w:1", "tcp://w:2"]
+
+        def run(self, function, lock, folders, timeout, workers=None, on_error="raise", callback_timeout=None):
+            assert workers == ["tcp://w:2"]
+            return {"tcp://w:2": (None, list(folders)) if answer == "blind" else RuntimeError("comm closed")}
+
+        def scheduler_info(self, n_workers=0):
+            return {"workers": {address: {} for address in self.addresses}}
+
+    if answer == "blind":
+        with pytest.raises(TinyLensError) as caught:
+            runner.check_worker_folders(TwoWorkers(), out, lens_dir, timeout=2, skip=["tcp://w:1"])
+        assert str(caught.value).startswith("1 of the 2 Dask workers does not see the survey's folders"), caught.value
+    else:
+        with pytest.warns(DataWarning) as caught:
+            runner.check_worker_folders(TwoWorkers(), out, lens_dir, timeout=2, skip=["tcp://w:1"])
+        text = " ".join(str(caught[0].message).split())
+        assert " was not checked for 1 of the 2 workers: on tcp://w:2 the check failed" in text, text
+
+
 def test_the_survey_gives_the_workers_its_import_check_did_not_hear_from_to_the_later_checks(tmp_path, mock_survey,
                                                                                              monkeypatch):
     """run_survey on a scheduler hands the workers that gave no answer to the import check to the

@@ -1465,6 +1465,7 @@ def check_worker_folders(client: Any, out: Path, lens_dir: Path, lenses: Sequenc
     except Exception as exc:  # a cluster that cannot be asked: its workers will tell by their lenses' reasons
         warn_unchecked(unasked_text(exc, deadline))
         return
+    total = len(views) + len(set(skip).difference(views))  # the workers left out are the cluster's too
     blind, unchecked = {}, {}
     for address, view in views.items():
         if view is None or isinstance(view, BaseException):
@@ -1474,13 +1475,13 @@ def check_worker_folders(client: Any, out: Path, lens_dir: Path, lenses: Sequenc
         if missing:
             blind[address] = " and ".join(missing)
     if unchecked:
-        whom = "the one worker" if len(views) == 1 else f"{len(unchecked)} of the {len(views)} workers"
+        whom = "the one worker" if total == 1 else f"{len(unchecked)} of the {total} workers"
         warn_unchecked(f" for {whom}: {unchecked_text(unchecked, timeout)}")
     if blind:
         first = min(blind)
         which = first if len(blind) == 1 else f"{listed(sorted(blind), 3)}: e.g. {first}"
         raise TinyLensError(
-            f"{some_workers(len(blind), len(views))} {'does' if len(blind) == 1 else 'do'} not see the survey's "
+            f"{some_workers(len(blind), total)} {'does' if len(blind) == 1 else 'do'} not see the survey's "
             f"folders as this command does ({which} does not see {blind[first]}). The lens folders and --out must be "
             "on a file system that every node sees (not a node's own disk such as /tmp): give folders on a shared "
             "disk, then run the command again.")
