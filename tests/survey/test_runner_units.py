@@ -2987,6 +2987,29 @@ def test_a_folder_check_that_leaves_out_a_silent_worker_counts_it_among_the_clus
         assert " was not checked for 1 of the 2 workers: on tcp://w:2 the check failed" in text, text
 
 
+def test_a_folder_check_not_made_says_what_the_tasks_do_of_a_worker_that_does_not_see_the_folders(tmp_path):
+    """The warning of a folder check that could not be made said that a worker not seeing LENS_DIR
+    and --out 'fails its lenses'; since each task asks its worker first (checked_task), such a
+    worker fits none of them (they go to the others). It now says so, and that a worker whose file
+    system hangs holds its lenses. (Client faked: the cluster does not answer.)"""
+    from tinylens.errors import DataWarning
+
+    lens_dir, out = tmp_path / "lenses", tmp_path / "out"
+    lens_dir.mkdir()
+    out.mkdir()
+
+    class Silent:
+        def run(self, *args, **kwargs):
+            raise TimeoutError
+
+    with pytest.warns(DataWarning) as caught:
+        runner.check_worker_folders(Silent(), out, lens_dir, timeout=2)
+    text = " ".join(str(caught[0].message).split())
+    assert "fails its lenses" not in text, text
+    assert ("The survey goes on: each task asks its worker whether it sees its lens folder and --out, and one that "
+            "does not fits none of them, but a worker whose file system hangs holds the lenses given to it") in text, text
+
+
 def test_the_survey_gives_the_workers_its_import_check_did_not_hear_from_to_the_later_checks(tmp_path, mock_survey,
                                                                                              monkeypatch):
     """run_survey on a scheduler hands the workers that gave no answer to the import check to the

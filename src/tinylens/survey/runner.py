@@ -1539,10 +1539,11 @@ def unchecked_text(unchecked: Mapping[str, BaseException | None], timeout: float
 
 def warn_unchecked(why: str) -> None:
     """A DataWarning that the workers' view of the survey's folders was not checked (``why``: the
-    rest of its first sentence)."""
+    rest of its first sentence); each task still asks its worker (:data:`checked_task`)."""
     warnings.warn(f"Whether the Dask workers see the survey's folders as this command does was not checked{why}. "
-                  "The survey goes on; a worker that does not see LENS_DIR and --out fails its lenses, or waits on "
-                  "them: look at its node if its lenses do not finish.", DataWarning, stacklevel=3)
+                  "The survey goes on: each task asks its worker whether it sees its lens folder and --out, and one "
+                  "that does not fits none of them, but a worker whose file system hangs holds the lenses given to "
+                  "it: look at its node if its lenses do not finish.", DataWarning, stacklevel=3)
 
 
 def worker_copies(client: Any, workers: Sequence[str] | None = None,
