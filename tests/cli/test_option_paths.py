@@ -62,6 +62,22 @@ def test_json_text_given_to_fit_truth_is_told_to_be_written_to_a_file(tmp_path):
     assert f"The truth file {tmp_path / 'truth.json'} does not exist: give the truth.json of" in text  # as before
 
 
+def test_json_text_of_many_values_given_to_fit_truth_is_told_to_be_written_to_a_file(tmp_path):
+    """A JSON text of a dozen true values is a name longer than a file name may be: Path.exists
+    raised ENAMETOOLONG before the text was recognised, so ``--truth '{...}'`` was 'could not be
+    read (File name too long)' with an ls -l of the text and permissions to check; it is now told,
+    as a short one is, to write the JSON object to a file. The fit stops before loading the data."""
+    import json
+
+    (tmp_path / "model_config.yaml").write_text("dataset: {pixel_scale: 0.05}\n")
+    given = json.dumps({f"lens_mass.0.p{i}": 1.25 for i in range(20)})
+    assert len(given) > 300
+    text = _refused(["fit", str(tmp_path / "model_config.yaml"), "--truth", given])
+    assert "it looks like the JSON text itself, but the truth is read from a file" in text
+    assert "File name too long" not in text and "ls -l" not in text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model_config.yaml"]
+
+
 @pytest.mark.parametrize(("key", "name", "what"), [
     ("summary", "psf.fits", "the dataset's psf_path file"),
     ("samples", "model_config.yaml", "this fit's config file"),

@@ -8,6 +8,7 @@ values on the corner plot and prints the fit beside them.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import numbers
@@ -89,12 +90,12 @@ def unreadable_text(source: str, exc: OSError) -> str:
 
 def _read_truth(path: Path) -> dict[str, float]:
     """:func:`read_truth` of ``path``, its OSErrors left to it."""
-    if path.is_dir() and (path / TRUTH_FILE).is_file():  # a lens's folder: its truth.json is meant
-        raise DataError(f"The truth file {path} is a folder: give the {TRUTH_FILE} in it, {path / TRUTH_FILE}.")
-    if not path.exists() and str(path).lstrip().startswith("{"):  # --truth '{"lens_mass.0.theta_E": 1.2}'
+    if str(path).lstrip().startswith("{") and not _exists(path):  # --truth '{"lens_mass.0.theta_E": 1.2}'
         raise DataError(f"The truth file {str(path)!r} does not exist: it looks like the JSON text itself, but the "
                         "truth is read from a file. Write that JSON object to a file (e.g. truth.json) and give its "
                         "path (in Python, the values may be given as a dict).")
+    if path.is_dir() and (path / TRUTH_FILE).is_file():  # a lens's folder: its truth.json is meant
+        raise DataError(f"The truth file {path} is a folder: give the {TRUTH_FILE} in it, {path / TRUTH_FILE}.")
     if not path.is_file():
         raise DataError(f"The truth file {path} {'is a folder' if path.is_dir() else 'does not exist'}: give the "
                         "truth.json of tinylens demo or simulate-population.")
@@ -108,6 +109,17 @@ def _read_truth(path: Path) -> dict[str, float]:
                         '{"lens_mass.0.theta_E": 1.2}, or one with such a "params" object (as the truth.json '
                         "that tinylens demo and simulate-population write).")
     return _numbers(values, str(path))
+
+
+def _exists(path: Path) -> bool:
+    """Whether something is at ``path``; False for a name too long for the system (a JSON text of
+    many values given as a path: Path.exists raises ENAMETOOLONG); other OSErrors raised."""
+    try:
+        return path.exists()
+    except OSError as exc:
+        if exc.errno != errno.ENAMETOOLONG:
+            raise
+        return False
 
 
 #: Suffixes of the tables of many lenses' true values that simulate-population writes (truth.csv, truth.parquet).
