@@ -292,6 +292,23 @@ def test_missing_config(tmp_path):
     assert_user_error(invoke("validate", tmp_path / "nope.yaml"), "nope.yaml", "not found")
 
 
+def test_a_config_name_too_long_for_the_system_is_an_error_not_a_traceback(tmp_path):
+    """A config path whose name is longer than the system allows (255 bytes on most disks) made
+    Path.exists raise ENAMETOOLONG: a bare OSError to tinylens.load's caller and a traceback from
+    the command line; it is now a ConfigError naming the file and the system's reason."""
+    import errno
+
+    import tinylens
+    from tinylens.errors import ConfigError
+
+    path = tmp_path / ("a" * 300 + ".yaml")
+    reason = f"cannot be reached: {os.strerror(errno.ENAMETOOLONG)}. Check the path and its spelling."
+    assert_user_error(invoke("validate", path), "Error: Config file", reason)
+    with pytest.raises(ConfigError) as caught:
+        tinylens.load(path)
+    assert str(caught.value) == f"Config file {path} {reason}"
+
+
 def test_config_is_a_directory(tmp_path):
     assert_user_error(invoke("validate", tmp_path), str(tmp_path), "folder")
 

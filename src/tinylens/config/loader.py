@@ -7,6 +7,7 @@ offending value and what was expected; never a raw yaml/pydantic traceback.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shlex
@@ -111,6 +112,10 @@ def unknown_home(p: str | Path) -> str:
 
 
 # -- reading ----------------------------------------------------------------------------------
+#: The errors of looking at a path that Path.exists takes for 'nothing there' (pathlib's own list).
+MISSING_ERRNOS = (errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP)
+
+
 def read_text(path: Path) -> str:
     """The file's text, or a ConfigError naming the path and the reason."""
     try:
@@ -120,7 +125,11 @@ def read_text(path: Path) -> str:
 
         raise ConfigError(f"Config file {path}{blocked_folder_note(path) or ' cannot be reached: permission denied'}."
                           ) from None
-    except (OSError, ValueError):  # missing, or a name the system refuses: said below
+    except OSError as exc:  # missing: said below; a name the system refuses (too long), or a failing disk, here
+        if exc.errno not in MISSING_ERRNOS:
+            raise ConfigError(f"Config file {path} cannot be reached: {exc.strerror or exc}. Check the path and its "
+                              "spelling.") from None
+    except ValueError:  # a NUL character in the name: not found, said below
         pass
     if not path.exists():
         raise ConfigError(f"Config file not found: {path} (looked in {path.parent.resolve()}). Check the path and its spelling.")
