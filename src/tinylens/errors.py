@@ -20,6 +20,9 @@ DISK_FULL = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
 #: The errors of a write that the disk refused, not tinylens: :data:`DISK_FULL`, or a file system
 #: mounted read-only (EROFS).
 UNWRITABLE = DISK_FULL | {errno.EROFS}
+#: The errors of looking at a path that Path.exists takes for 'nothing there' (pathlib's own list);
+#: another (a name too long for the system, ENAMETOOLONG; a failing disk, EIO) it raises.
+MISSING_ERRNOS = frozenset({errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP})
 
 
 def counted(n: int, noun: str, spec: str = "") -> str:

@@ -670,6 +670,15 @@ def test_a_data_file_this_user_may_not_read_says_what_to_do(tmp_path, files, mon
                     f"({shlex.join(['chmod', 'a+r', str(psf)])}) or ask its owner to.")
 
 
+def test_a_data_file_name_too_long_for_the_system_is_a_data_error_with_the_reason(tmp_path, files):
+    """A dataset path whose name is longer than the system allows (255 bytes on most disks) made
+    Path.exists raise ENAMETOOLONG: a bare OSError to tinylens.load's caller and a traceback from
+    the command line; it is now a DataError naming the key, the file and the system's reason."""
+    name = "p" * 300 + ".fits"
+    text = data_error(config(psf_path=name), tmp_path)
+    assert text == f"dataset.psf_path file {tmp_path / name} cannot be reached: {os.strerror(errno.ENAMETOOLONG)}."
+
+
 def test_a_link_to_a_removed_file_says_where_it_points(tmp_path, files):
     """A data file that is a symbolic link into storage since purged (or an archive not mounted)
     was 'file not found', though ls lists it: the message names the link and its missing target,

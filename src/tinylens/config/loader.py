@@ -7,7 +7,6 @@ offending value and what was expected; never a raw yaml/pydantic traceback.
 
 from __future__ import annotations
 
-import errno
 import os
 import re
 import shlex
@@ -23,7 +22,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from tinylens.config.schema import ERROR_TYPE, FIXED_VALUE_TAGS, Config, described, show, unused_keys
-from tinylens.errors import ConfigError, ConfigWarning, counted, ls_command, outside_stacklevel, visible, windows_path_advice
+from tinylens.errors import (MISSING_ERRNOS, ConfigError, ConfigWarning, counted, ls_command, outside_stacklevel, visible,
+                             windows_path_advice)
 
 #: At most this many schema problems are listed in one error.
 MAX_LISTED_ERRORS = 20
@@ -112,10 +112,6 @@ def unknown_home(p: str | Path) -> str:
 
 
 # -- reading ----------------------------------------------------------------------------------
-#: The errors of looking at a path that Path.exists takes for 'nothing there' (pathlib's own list).
-MISSING_ERRNOS = (errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP)
-
-
 def read_text(path: Path) -> str:
     """The file's text, or a ConfigError naming the path and the reason."""
     try:

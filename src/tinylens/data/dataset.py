@@ -192,7 +192,11 @@ def current_folder_hint(path: str, base_dir: str | Path) -> str:
     file, ext = split_extension(path)
     here, base = Path.cwd().resolve(), Path(base_dir).expanduser().resolve()
     found = here / file.expanduser()
-    if base == here or not found.is_file():
+    try:
+        there = base != here and found.is_file()
+    except OSError:  # a name too long for the system: the file's own check says so
+        there = False
+    if not there:
         return ""
     suffix = "" if ext is None else path[path.rindex("["):]
     written = Path(os.path.relpath(found, base)).as_posix() + suffix

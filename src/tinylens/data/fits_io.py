@@ -28,7 +28,8 @@ import numpy as np
 from astropy.io import fits
 from astropy.utils.exceptions import AstropyWarning
 
-from tinylens.errors import DataError, DataWarning, OutputError, ls_command, outside_stacklevel, windows_path_advice
+from tinylens.errors import (MISSING_ERRNOS, DataError, DataWarning, OutputError, ls_command, outside_stacklevel,
+                             windows_path_advice)
 
 #: HDU classes that hold an image.
 IMAGE_HDUS = (fits.PrimaryHDU, fits.ImageHDU, fits.CompImageHDU)
@@ -50,11 +51,12 @@ _IMAGE_SECTION = re.compile(r"\[(?P<section>[^\[\]]*[:*][^\[\]]*)\]$")
 
 
 def reachable(path: Path) -> bool:
-    """``path.exists()``, but False (not a bare PermissionError) where a folder on its way cannot
-    be entered, which ``Path.exists`` raises on Python 3.11 (:func:`blocked_folder_note` says why)."""
+    """``path.exists()``, but False (not a bare OSError) where a folder on its way cannot be
+    entered, which ``Path.exists`` raises on Python 3.11 (:func:`blocked_folder_note` says why), or
+    where the system refuses to look (a name too long for it: :func:`unreachable_note` says why)."""
     try:
         return path.exists()
-    except PermissionError:
+    except OSError:
         return False
 
 
@@ -69,6 +71,19 @@ def blocked_folder_note(path: Path) -> str:
                 f"check with ls -ld on {path.parent} and the folders above it)")
     except (OSError, ValueError):
         return ""
+    return ""
+
+
+def unreachable_note(path: Path) -> str:
+    """For a ``path`` that the system refuses to look at for another reason than that it is
+    missing or a folder on its way cannot be entered (a name too long for it, ENAMETOOLONG; a
+    failing disk, EIO), that reason; ``""`` for any other path."""
+    try:
+        path.stat()
+    except (PermissionError, ValueError):
+        return ""
+    except OSError as exc:
+        return "" if exc.errno in MISSING_ERRNOS else f" cannot be reached: {exc.strerror or exc}"
     return ""
 
 
@@ -270,9 +285,10 @@ def dangling_link_note(path: Path) -> str:
 def check_readable_file(path: Path, role: str, hint: str = "") -> None:
     """Raise a DataError unless ``path`` is an existing, readable file (``hint``: added when missing;
     so is :func:`escaped_path_note`; a link to nothing says where it points, :func:`dangling_link_note`;
-    a file in a folder that cannot be entered says so, :func:`blocked_folder_note`)."""
+    a file in a folder that cannot be entered says so, :func:`blocked_folder_note`, as does a name
+    the system refuses, :func:`unreachable_note`)."""
     if not reachable(path):
-        blocked = blocked_folder_note(path)
+        blocked = blocked_folder_note(path) or unreachable_note(path)
         if blocked:
             raise DataError(f"{role} file {path}{blocked}.")
         note = escaped_path_note(path)
