@@ -770,7 +770,8 @@ def check_inputs_kept(problem: Any, folder: Path, config: str | Path | None = No
     ``output.tables.summary: psf.fits`` the fit overwrote the PSF it fitted (a dataset path's
     ``[HDU]`` suffix left out: ``image.fits[0]`` is the file ``image.fits``). An output ``folder``
     this user may not look into (it, or a folder on its way, may not be entered) is an
-    OutputError naming it and what to check, not a bare PermissionError."""
+    OutputError naming it and what to check, not a bare PermissionError, as is one the system
+    refuses to look at (a name too long for it)."""
     try:
         _check_inputs_kept(problem, folder, config)
     except PermissionError as exc:
@@ -779,11 +780,15 @@ def check_inputs_kept(problem: Any, folder: Path, config: str | Path | None = No
                           f"{exc.filename or folder}): this user may not enter it or a folder on its way. Check their "
                           f"permissions ({ls} and the folders above), or choose another output.path in the config "
                           "(or --output).") from None
+    except OSError as exc:  # a name too long for the system (ENAMETOOLONG), a failing disk (EIO)
+        raise OutputError(f"Output folder {folder}: {exc.filename or folder} cannot be looked at ({exc.strerror or exc}). "
+                          "Check output.path and the output file names in the config (or --output), or choose "
+                          "another.") from None
 
 
 def _check_inputs_kept(problem: Any, folder: Path, config: str | Path | None = None) -> None:
-    """:func:`check_inputs_kept`, whose PermissionError (an output folder that may not be entered)
-    it leaves to it."""
+    """:func:`check_inputs_kept`, whose OSError (an output folder that may not be entered) it
+    leaves to it."""
     inputs = fit_inputs(problem, config)
     keys = {name: f"output.{OUTPUT_SECTIONS[role]}.{role}" for role, name in file_names(problem.config).items()}
     for name in (*keys, *(own for own in filenames.RESERVED if own not in keys)):

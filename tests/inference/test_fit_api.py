@@ -510,6 +510,35 @@ def _folders_stop_this_user(tmp_path) -> bool:
     return False
 
 
+def test_an_output_folder_name_too_long_for_the_system_is_an_output_error_before_anything_is_written(tmp_path):
+    """An output folder whose name is longer than the system allows (255 bytes on most disks) made
+    the check of the files the fit would overwrite (and validate's look for a file in the
+    folder's way) raise ENAMETOOLONG: a bare OSError to tinylens.fit's caller and a traceback
+    from 'tinylens validate' and 'fit'; it is an OutputError naming the folder, the path the
+    system refused and its reason, before anything is written."""
+    import errno
+    import os
+
+    import yaml
+    from typer.testing import CliRunner
+
+    from tinylens.cli.main import app
+
+    config = write_tiny_lens(tmp_path / "lens", {"type": "optimizer", "method": "lbfgs"})
+    out = tmp_path / ("o" * 300)
+    reason = f"cannot be looked at ({os.strerror(errno.ENAMETOOLONG)}). Check output.path"
+    with pytest.raises(tinylens.OutputError) as refused:
+        tinylens.fit(config, progress=False, output=out)
+    assert str(refused.value).startswith(f"Output folder {out}: {out}/") and reason in str(refused.value)
+    settings = yaml.safe_load(config.read_text())
+    settings["output"]["path"] = str(out)
+    config.write_text(yaml.safe_dump(settings))
+    result = CliRunner().invoke(app, ["validate", str(config)])
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert reason in " ".join(result.output.split())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lens"]
+
+
 def test_a_config_or_output_folder_this_user_may_not_enter_is_an_error_naming_it_with_advice(tmp_path):
     """A config in a folder this user may not enter (chmod 600: no search permission) reached a
     Python caller of tinylens.load as a bare PermissionError from Path.exists, and an output

@@ -65,9 +65,18 @@ def column_unit(name: str) -> str | None:
 
 
 def file_in_the_way(folder: str | Path) -> Path | None:
-    """The file at ``folder``, or at one of its parents, that stops it being a folder (None: none)."""
+    """The file at ``folder``, or at one of its parents, that stops it being a folder (None: none;
+    a name the system refuses to look at, too long for it, holds no file)."""
     folder = Path(folder)
-    return next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+    return next((p for p in (folder, *folder.parents) if _is_there(p) and not p.is_dir()), None)
+
+
+def _is_there(path: Path) -> bool:
+    """``path.exists()``, False where the system refuses to look (ENAMETOOLONG: a name too long)."""
+    try:
+        return path.exists()
+    except OSError:
+        return False
 
 
 def ensure_writable(folder: str | Path, choose: str = "another output.path in the config (or --output)") -> Path:
