@@ -259,6 +259,24 @@ def test_another_os_error_while_writing_keeps_its_traceback(tmp_path, monkeypatc
     assert run.exit_code == 1 and isinstance(run.exception, OSError) and run.exception.errno == errno.EINVAL
 
 
+def test_a_path_with_a_name_too_long_for_the_system_is_said_without_a_traceback(tmp_path):
+    """A folder given with a name longer than the system allows (255 bytes on most disks), where
+    no check of the command's own looked first ('tinylens demo FOLDER' looks for a population
+    there), ended in OSError's traceback (ENAMETOOLONG) and exit code 1; it is one paragraph
+    naming the path, why and what to do, exit 2, and nothing is written."""
+    from typer.testing import CliRunner
+
+    from tinylens.cli.main import app
+
+    folder = tmp_path / ("d" * 300)
+    run = CliRunner().invoke(app, ["demo", str(folder), "--no-fit"])
+    said = " ".join(run.output.split())
+    assert run.exit_code == 2 and isinstance(run.exception, SystemExit), repr(run.exception)
+    assert "Traceback" not in said and said.startswith(f"Error: {folder}"), said
+    assert f": {os.strerror(errno.ENAMETOOLONG)}: a name in this path is longer than the system allows" in said
+    assert said.endswith("give a shorter one.") and list(tmp_path.iterdir()) == []
+
+
 def test_a_full_disk_while_a_report_is_written_names_the_file(tmp_path, full_disk):
     """A write that finds the disk full names no file (the system says none): 'tinylens report'
     said 'A file cannot be written'; it now names the report's file it was writing."""

@@ -122,6 +122,14 @@ def unwritable_text(exc: OSError) -> str:
             f"it is whole, so no result is left half-written: {then}.")
 
 
+def too_long_text(exc: OSError) -> str:
+    """What the command line says of an OSError ``exc`` of a name too long for the system
+    (ENAMETOOLONG), where a check of its own did not say it first: the path, and to give a shorter one."""
+    what = exc.filename if exc.filename is not None else "A path given"
+    return (f"{what}: {exc.strerror or 'File name too long'}: a name in this path is longer than the system allows "
+            "(255 bytes on most disks); give a shorter one.")
+
+
 def print_error(message: str) -> None:
     """Print ``Error: message`` on stderr, one paragraph, no line wrapping inside paths."""
     err_console.print(f"[bold red]Error:[/] {escape(one_paragraph(message))}", soft_wrap=True)
@@ -348,6 +356,9 @@ class TinyLensGroup(TyperGroup):
                 interrupted(ctx, interrupt, term.terminated)
             if isinstance(exc, OSError) and exc.errno in UNWRITABLE:  # the disk's refusal, not a bug in tinylens
                 print_error(unwritable_text(exc))
+                raise typer.Exit(EXIT_USER_ERROR) from None
+            if isinstance(exc, OSError) and exc.errno == errno.ENAMETOOLONG:  # a path given, not a bug in tinylens
+                print_error(too_long_text(exc))
                 raise typer.Exit(EXIT_USER_ERROR) from None
             raise
 
