@@ -202,8 +202,9 @@ def _unfinished_prefix(path: Path) -> str:
 
 
 def remove_unfinished(*paths: str | Path) -> None:
-    """Delete the temporary files that :func:`atomic_path` writes of ``paths`` left behind when
-    their process was killed mid-write (``.<stem>.unfinished-XXXXXXXX<suffix>`` beside each, the
+    """Delete the temporary files that :func:`atomic_path` writes of ``paths`` (and the kept old
+    files of :func:`replace_together`) left behind when their process was killed mid-write
+    (``.<stem>.unfinished-XXXXXXXX<suffix>`` beside each, the
     X's eight of ``tempfile``'s random characters; nothing else, so a user's own hidden files
     stay). Only for a folder that no other process is writing the same files in."""
     random_part = "[a-z0-9_]" * 8
@@ -220,7 +221,8 @@ UNFINISHED_NAME = re.compile(r"\..+\.unfinished-[a-z0-9_]{8}(\.[^.]*)?")
 
 
 def remove_all_unfinished(folder: str | Path) -> list[Path]:
-    """Delete every temporary file of :func:`atomic_path` that a killed process left directly in
+    """Delete every temporary file of :func:`atomic_path` (or kept old file of
+    :func:`replace_together`) that a killed process left directly in
     ``folder`` (:data:`UNFINISHED_NAME`, plain files only; nothing else, so a user's own hidden
     files stay), whatever file it was writing; the paths deleted. Only for a folder that no other
     process is writing in. A folder that can be written but not listed (``chmod 733``) is left as
