@@ -154,11 +154,7 @@ def temporary_beside(path: str | Path) -> Iterator[Path]:
     :func:`remove_unfinished` of ``path`` finds), deleted at the end where it is still there. An
     OSError of creating it, or one raised inside about it (a full disk while writing it), names ``path``."""
     path = Path(path)
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_unfinished_prefix(path), suffix=path.suffix)
-    except OSError as err:
-        raise _naming(err, path) from None
-    os.close(fd)
+    tmp = _hidden_file(path)
     try:
         try:
             yield Path(tmp)
@@ -169,6 +165,17 @@ def temporary_beside(path: str | Path) -> Iterator[Path]:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _hidden_file(path: Path) -> str:
+    """A new empty file beside ``path`` under a hidden name that :func:`remove_unfinished` of
+    ``path`` finds (``.<stem>.unfinished-XXXXXXXX<suffix>``); an OSError of making it names ``path``."""
+    try:
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=_unfinished_prefix(path), suffix=path.suffix)
+    except OSError as err:
+        raise _naming(err, path) from None
+    os.close(fd)
+    return name
 
 
 def _put_in_place(tmp: Path, path: Path) -> None:
@@ -338,11 +345,7 @@ def _linked(path: Path) -> Path | None:
 def _moved_aside(path: Path) -> Path:
     """The file (or link) at ``path`` renamed to a hidden name beside it (as
     :func:`atomic_path`'s temporaries); an OSError names ``path``."""
-    try:
-        fd, name = tempfile.mkstemp(dir=path.parent, prefix=_unfinished_prefix(path), suffix=path.suffix)
-    except OSError as err:
-        raise _naming(err, path) from None
-    os.close(fd)
+    name = _hidden_file(path)
     try:
         os.replace(path, name)
     except BaseException as err:
