@@ -104,6 +104,28 @@ def failing_flock(monkeypatch):
 
 
 @pytest.fixture
+def refused_read(monkeypatch):
+    """``install(path)``: ``Path.read_text`` of ``path`` fails as a file this user may not read
+    does (EACCES, naming it; the tests may run as root, whom permissions do not stop); every
+    other file is read as before."""
+    import errno
+    import os
+    from pathlib import Path
+
+    def install(path: Path) -> None:
+        real = Path.read_text
+
+        def refused(self, *args, **kwargs):
+            if Path(self) == path:
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(self))
+            return real(self, *args, **kwargs)
+
+        monkeypatch.setattr(Path, "read_text", refused)
+
+    return install
+
+
+@pytest.fixture
 def not_ours(monkeypatch):
     """``install(path, code=errno.EACCES)``: opening ``path`` for writing fails with ``code``, as
     another user's file does (the tests run as root, whom permissions do not stop); reading it,

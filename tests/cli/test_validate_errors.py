@@ -596,7 +596,7 @@ def test_config_unreadable(tmp_path):
         path.chmod(0o644)
 
 
-def test_a_config_this_user_may_not_read_says_what_to_do(tmp_path, monkeypatch):
+def test_a_config_this_user_may_not_read_says_what_to_do(tmp_path, refused_read):
     """A config file this user may not read (another user's, chmod 600) was 'Config file PATH cannot
     be read: Permission denied.' and no more; it now says how to see its permissions and make it
     readable (the commands, the path quoted), exit 2 without a traceback. The refusal is a patched
@@ -605,14 +605,7 @@ def test_a_config_this_user_may_not_read_says_what_to_do(tmp_path, monkeypatch):
     import shlex
 
     path = write_case(tmp_path / "a lens")
-    read_text = Path.read_text
-
-    def refused(self, *args, **kwargs):
-        if Path(self) == path:
-            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(self))
-        return read_text(self, *args, **kwargs)
-
-    monkeypatch.setattr(Path, "read_text", refused)
+    refused_read(path)
     out = assert_user_error(invoke("validate", path))
     assert out == (f"Error: Config file {path} cannot be read: {os.strerror(errno.EACCES)}: this user may not read "
                    f"it. Check its permissions ({shlex.join(['ls', '-l', str(path)])}), and make it readable "

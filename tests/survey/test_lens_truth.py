@@ -45,7 +45,7 @@ def test_a_truth_file_that_cannot_be_read_is_a_warning_naming_it(tmp_path, conte
         truth_step(partial(read_truth, path), str(path))  # tinylens fit --truth: an error
 
 
-def test_a_truth_file_this_user_may_not_read_is_said_with_what_to_check(tmp_path, monkeypatch):
+def test_a_truth_file_this_user_may_not_read_is_said_with_what_to_check(tmp_path, refused_read):
     """A truth file the system would not read (another user's, chmod 600) was warned of as
     'PATH: could not be read (Permission denied).' with nothing to check, and reached a Python
     caller of read_truth (tinylens.fit(truth=...)) as a bare PermissionError; the warning and a
@@ -54,19 +54,11 @@ def test_a_truth_file_this_user_may_not_read_is_said_with_what_to_check(tmp_path
     import errno
     import os
     import shlex
-    from pathlib import Path
 
     path = tmp_path / "a lens" / "truth.json"
     path.parent.mkdir()
     path.write_text(json.dumps({"lens_mass.0.theta_E": 1.0}))
-    read_text = Path.read_text
-
-    def refused(self, *args, **kwargs):
-        if Path(self) == path:
-            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(self))
-        return read_text(self, *args, **kwargs)
-
-    monkeypatch.setattr(Path, "read_text", refused)
+    refused_read(path)
     with pytest.warns(DataWarning) as caught:
         assert truth_step(partial(read_truth, path), str(path), "warn") is None
     with pytest.raises(DataError) as raised:
