@@ -104,6 +104,9 @@ def _copy(finished: Path, tmp_path: Path) -> Path:
         (["--set", "lens_re_range=[1,1e19]"], "lens_re_range must be (low, high) with high <= 1e+15 (half-light radii in "
                                               "arcsec; a Sersic's flux overflows float32 from ~1e18), got (1.0, 1e+19)"),
         (["--set", "source_re_range=[1e19,1e19]"], "source_re_range must be (low, high) with high <= 1e+15"),
+        (["--set", "source_n_range=[1e30,1e30]"], "source_n_range must be (low, high) with high <= 100 (Sersic indices; "
+                                                  "galaxies' are under ~10, and a Sersic's flux is wrong in float32 above it, "
+                                                  "NaN from ~1e8), got (1e+30, 1e+30)"),
         (["--set", "lens_disc_fraction_range=[0.3,0.5]", "--set", "lens_disc_re_ratio_range=[1,1e19]"],
          "lens_disc_re_ratio_range up to 1e+19 and lens_re_range up to 2.5 make discs of half-light radius up to 2.5e+19 "
          "arcsec, over the 1e+15 allowed"),
@@ -205,6 +208,25 @@ def test_half_light_radii_up_to_the_bound_give_finite_fluxes_and_magnitudes(tmp_
     assert population.MAX_RADIUS == 1e15
     with pytest.raises(ConfigError, match="lens_re_range must be"):
         PopulationOptions(lens_re_range=(1e15, 2e15))
+
+
+def test_sersic_indices_up_to_the_bound_give_finite_fluxes_and_magnitudes(tmp_path):
+    """source_n_range=[1e30, 1e30] wrote NaN fluxes and magnitudes into truth.csv, exit 0 (float32's Sersic flux
+    is NaN from n ~ 1e8, and wrong well before). At the bound, MAX_SERSIC_N, the unit Sersic's flux in float32 is
+    the closed form's (2 pi n R^2 e^b Gamma(2n) / b^2n, b from scipy; the centre's share is ~1e-9 at this radius)
+    to 1e-4, and every truth value is finite; a source index above it is refused by name."""
+    from scipy.special import gammaincinv, gammaln
+
+    n, radius = population.MAX_SERSIC_N, 1e15
+    b = gammaincinv(2 * n, 0.5)
+    closed = np.exp(np.log(2 * np.pi * n) + 2 * np.log(radius) + b + gammaln(2 * n) - 2 * n * np.log(b))
+    assert population.sersic_flux(1.0, radius, n, 1.0) == pytest.approx(closed, rel=1e-4)
+    truth = simulate_population(1, tmp_path / "pop", seed=SEED, progress=False, **TINY, source_n_range=(n, n))
+    numbers = truth.select_dtypes("number")
+    assert np.isfinite(numbers.to_numpy()).all(), numbers.columns[~np.isfinite(numbers).all()].tolist()
+    assert (truth["source_light.0.flux"] > 0).all()
+    with pytest.raises(ConfigError, match=r"^source_n_range must be \(low, high\) with high <= 100 \(Sersic indices"):
+        PopulationOptions(source_n_range=(1.0, 101.0))
 
 
 def test_the_largest_psf_is_allowed_and_built():
