@@ -150,6 +150,48 @@ def test_a_missing_or_unreadable_table_is_an_error_naming_it(fitted, tmp_path):
         tinylens.read_result(tmp_path)
 
 
+def test_a_result_json_or_table_this_user_may_not_read_is_said_with_what_to_check(fitted, tmp_path, monkeypatch):
+    """A result.json or a table the system would not read (another user's, chmod 600) was an OutputError
+    echoing only 'PermissionError: [Errno 13] Permission denied'; it also says what to check, with the ls
+    that shows it. The refusals are patched reads: the tests may run as root, whom permissions do not stop."""
+    import errno
+    import os
+    import shlex
+    from pathlib import Path
+
+    from tinylens.results import tables
+
+    result, out = fitted
+    shutil.copytree(out, tmp_path, dirs_exist_ok=True)
+    record, table = tmp_path / "result.json", tmp_path / result.files["samples"]
+    denied = os.strerror(errno.EACCES)
+    advice = "Check that it is a file this user may read, in folders this user may enter"
+    read_text, read_table = Path.read_text, tables.read_table_file
+
+    def refused_text(self, *args, **kwargs):
+        if Path(self) == record:
+            raise PermissionError(errno.EACCES, denied, str(self))
+        return read_text(self, *args, **kwargs)
+
+    def refused_table(path, *args, **kwargs):
+        if Path(path) == table:
+            raise PermissionError(errno.EACCES, denied, str(path))
+        return read_table(path, *args, **kwargs)
+
+    for target, name, refused, start in [(Path, "read_text", refused_text, f"{record}: not a readable result.json ("),
+                                         (tables, "read_table_file", refused_table,
+                                          f"{table}: the samples table of the fit in {tmp_path} cannot be read (")]:
+        with monkeypatch.context() as patched:
+            patched.setattr(target, name, refused)
+            with pytest.raises(OutputError) as err:
+                tinylens.read_result(tmp_path)
+        text = " ".join(str(err.value).split())
+        path = record if name == "read_text" else table
+        assert text.startswith(start) and denied in text, text
+        assert advice in text and shlex.join(["ls", "-ld", str(path), str(tmp_path)]) in text, text
+    assert tinylens.read_result(tmp_path).param_names == result.param_names  # readable again: read as before
+
+
 @pytest.mark.parametrize("column, text", [(0, "oops"), (-2, "heavy")], ids=["parameter", "weight"])
 def test_a_samples_table_holding_text_is_an_error_naming_the_column(fitted, tmp_path, column, text):
     """A samples table edited to hold a text where a number was (a parameter's column, or the

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tinylens.errors import ConfigError, DataError, DataWarning, OutputError, counted, listed, outside_stacklevel
+from tinylens.errors import ConfigError, DataError, DataWarning, OutputError, counted, listed, ls_command, outside_stacklevel
 from tinylens.filenames import RESULT
 
 if TYPE_CHECKING:  # tinylens.fit imports this module's callers lazily
@@ -125,7 +125,7 @@ def load_stored(path: str | Path, base_dir: str | Path | None = None, *,
     except FileNotFoundError:
         raise OutputError(f"{path}: no such file (a fit's result.json is in its output folder)") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise OutputError(f"{path}: not a readable result.json ({type(err).__name__}: {err})") from None
+        raise OutputError(f"{path}: not a readable result.json ({type(err).__name__}: {err}).{read_advice(path, err)}") from None
     missing = [key for key in ("config", "max_likelihood") if not isinstance(stored, dict) or key not in stored]
     if missing:
         raise OutputError(f"{path}: not a tinylens result.json (it lacks {', '.join(missing)})")
@@ -493,7 +493,7 @@ def _fit_record(record: Path) -> dict[str, Any]:
     try:
         stored = json.loads(record.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise OutputError(f"{record}: not a readable result.json ({type(err).__name__}: {err})") from None
+        raise OutputError(f"{record}: not a readable result.json ({type(err).__name__}: {err}).{read_advice(record, err)}") from None
     versions = stored.get("versions") if isinstance(stored, dict) else None
     if not (isinstance(versions, dict) and "tinylens" in versions):
         raise OutputError(f"{record}: not a tinylens result.json (it records no versions.tinylens): written by "
@@ -516,7 +516,17 @@ def _stored_table(folder: Path, record: Path, files: dict[str, str], role: str) 
     except Exception as err:  # noqa: BLE001 - pandas, pyarrow and astropy raise many types for a bad file
         detail = " ".join(str(err).split())[:200]
         raise OutputError(f"{path}: the {role} table of the fit in {folder} cannot be read ({type(err).__name__}: "
-                          f"{detail}).") from None
+                          f"{detail}).{read_advice(path, err)}") from None
+
+
+def read_advice(path: Path, err: BaseException) -> str:
+    """What to check where the system would not read the file ``path`` (``err`` an OSError with an
+    errno: this user may not read it or enter its folder, a disk gone), with the ``ls`` that shows
+    them; "" for another error (a garbled file: pyarrow's OSErrors carry no errno)."""
+    if not isinstance(err, OSError) or err.errno is None:
+        return ""
+    return (f" Check that it is a file this user may read, in folders this user may enter ({ls_command(path, path.parent)}), "
+            "on a disk that is mounted.")
 
 
 def _nan_for_null(value: Any) -> Any:
