@@ -537,6 +537,15 @@ _STATE = {"fingerprint": "stamp", "best": [1.0, 0.1, 0.0], "stages": {"arc": {"f
     ({"box": [[0.5, 0.0, float("nan")], [1.5, 0.5, 0.3]]}, "'box lower bounds' holds NaN, not a finite number"),
     ({"box": [[0.5, 0.0, 0.4], [1.5, 0.5, 0.3]]}, "'box' has a lower bound above its upper bound"),
     ({"runs": [{"n_likelihood_evals": "many", "wall_time_s": 1.0}]}, "..., not a list of sampling runs (their n_likelihood_evals and wall_time_s)"),
+    ({"runs": [{"n_likelihood_evals": 1e308, "wall_time_s": 1.0}] * 2},
+     "'runs[0].n_likelihood_evals' is 1e+308, not a whole number from 0 to 1e+15"),
+    ({"runs": [{"n_likelihood_evals": 100, "wall_time_s": 1.0}, {"n_likelihood_evals": -5, "wall_time_s": 1.0}]},
+     "'runs[1].n_likelihood_evals' is -5, not a whole number from 0 to 1e+15"),
+    ({"runs": [{"n_likelihood_evals": 2.5, "wall_time_s": 1.0}]}, "'runs[0].n_likelihood_evals' is 2.5, not a whole number"),
+    ({"n_evals": 1e308}, "'n_evals' is 1e+308, not a whole number from 0 to 1e+15"),
+    ({"threads": "abc"}, "'threads' is \"abc\", not a whole number from 1 to 256"),
+    ({"threads": 0}, "'threads' is 0, not a whole number from 1 to 256"),
+    ({"threads": 1e308}, "'threads' is 1e+308, not a whole number from 1 to 256"),
 ])
 def test_a_stage_state_of_this_fit_edited_or_damaged_is_deleted_with_a_warning(tmp_path, edit, said):
     """A checkpoint.pipeline.json of this fit (its fingerprint) whose content was edited or
@@ -556,6 +565,21 @@ def test_a_stage_state_of_this_fit_edited_or_damaged_is_deleted_with_a_warning(t
     assert text.startswith(f"The pipeline state {path} is this fit's but cannot be used ("), text
     assert said in text and text.endswith("): it is deleted and stages 1-3 are done again."), text
     assert len(caught) == 1 and not path.exists()
+
+
+def test_a_stage_state_with_counts_up_to_their_bounds_is_reused(tmp_path):
+    """The bounds on a state's counts (an edited 1e308 made the fit's total an OverflowError) leave
+    MAX_STATE_EVALS evaluations in stages 1-3 and in each run, whose sum a fit's result holds, and 256 threads."""
+    from tinylens.pipeline.run import MAX_STATE_EVALS
+
+    top = int(MAX_STATE_EVALS)
+    state = {**_STATE, "n_evals": top, "threads": 256, "runs": [{"n_likelihood_evals": top, "wall_time_s": 1.0}] * 2}
+    path = tmp_path / "checkpoint.pipeline.json"
+    path.write_text(json.dumps(state))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CheckpointWarning)
+        assert _load_state(path, "stamp", 3) == state
+    assert int(sum(r["n_likelihood_evals"] for r in state["runs"]) + state["n_evals"]) == 3 * top
 
 
 @pytest.mark.parametrize("key", ["best", "stages", "n_evals", "time_s"])

@@ -85,13 +85,30 @@ def _values_problem(key: str, values: Any, ndim: int, none_ok: bool = False) -> 
     return f"'{key}' holds {json_text(bad[0], 40)}, not a finite number" if bad else ""
 
 
+#: The most likelihood or gradient evaluations a stages' state may record, for stages 1-3 or a sampling run (a
+#: fit makes ~1e5 to 1e8): 1e308 twice, edited in, made their sum infinite and the fit's end an OverflowError.
+MAX_STATE_EVALS = 1e15
+#: The most ``threads`` a stages' state may record: ``pipeline.threads``' bound in the config schema.
+MAX_STATE_THREADS = 256
+
+
+def _count_problem(key: str, value: Any, low: float, high: float) -> str:
+    """What is wrong with ``value``, the count ``key`` of a stages' state, where it is not a whole
+    number from ``low`` to ``high``; "" where nothing is."""
+    if finite_number(value) and float(value).is_integer() and low <= value <= high:
+        return ""
+    return f"'{key}' is {json_text(value, 40)}, not a whole number from {low:g} to {high:g}"
+
+
 def state_problem(state: dict[str, Any], ndim: int) -> str:
     """What in the stages' ``state`` of a fit with ``ndim`` free parameters cannot be used (an
     edited or damaged file), for the warning that it is not reused; "" where nothing is.
 
     Every state tinylens has written has ``best``, ``stages``, ``n_evals``, ``time_s`` and
     ``arc_mask``; ``box`` comes once the sampling starts, ``runs`` once a box is widened and
-    ``threads`` with later versions (a state without those two is read as before them)."""
+    ``threads`` with later versions (a state without those two is read as before them). Counts are
+    bounded (:data:`MAX_STATE_EVALS`, :data:`MAX_STATE_THREADS`): the fit adds them up and writes
+    them into result.json."""
     missing = [key for key in ("best", "stages", "n_evals", "time_s") if key not in state]
     if missing:
         return f"it has no '{missing[0]}'"
@@ -103,6 +120,11 @@ def state_problem(state: dict[str, Any], ndim: int) -> str:
         if not (finite_number(value) and value >= 0) or (key == "n_evals" and not float(value).is_integer()):
             kind = "a whole number" if key == "n_evals" else "a number"
             return f"'{key}' is {json_text(value, 40)}, not {kind} of 0 or more"
+    problem = _count_problem("n_evals", state["n_evals"], 0, MAX_STATE_EVALS)
+    if problem:
+        return problem
+    if "threads" in state and (problem := _count_problem("threads", state["threads"], 1, MAX_STATE_THREADS)):
+        return problem
     stages = state["stages"]
     arc = stages.get("arc", {}) if isinstance(stages, dict) else None
     if not isinstance(arc, dict):
@@ -125,6 +147,10 @@ def state_problem(state: dict[str, Any], ndim: int) -> str:
     if not isinstance(runs, list) or not all(isinstance(r, dict) and finite_number(r.get("n_likelihood_evals"))
                                              and finite_number(r.get("wall_time_s")) for r in runs):
         return f"'runs' is {json_text(runs, 40)}, not a list of sampling runs (their n_likelihood_evals and wall_time_s)"
+    for i, run in enumerate(runs):
+        problem = _count_problem(f"runs[{i}].n_likelihood_evals", run["n_likelihood_evals"], 0, MAX_STATE_EVALS)
+        if problem:
+            return problem
     return ""
 
 
