@@ -107,6 +107,9 @@ def _copy(finished: Path, tmp_path: Path) -> Path:
         (["--set", "source_n_range=[1e30,1e30]"], "source_n_range must be (low, high) with high <= 100 (Sersic indices; "
                                                   "galaxies' are under ~10, and a Sersic's flux is wrong in float32 above it, "
                                                   "NaN from ~1e8), got (1e+30, 1e+30)"),
+        (["--set", "source_n_range=[0.01,0.5]"], "source_n_range must be (low, high) with low >= 0.05 (Sersic indices; the "
+                                                 "profile is floored there, so a smaller drawn index would be recorded in the "
+                                                 "truth but not be the image's), got (0.01, 0.5)"),
         (["--set", "lens_disc_fraction_range=[0.3,0.5]", "--set", "lens_disc_re_ratio_range=[1,1e19]"],
          "lens_disc_re_ratio_range up to 1e+19 and lens_re_range up to 2.5 make discs of half-light radius up to 2.5e+19 "
          "arcsec, over the 1e+15 allowed"),

@@ -92,7 +92,7 @@ from tinylens.inference.progress import PLAIN_EVERY_S, PlainLines, clock_time, d
 from tinylens import lens_equation
 from tinylens.precision import get_precision
 from tinylens.profiles.ellipticity import e1e2_to_qphi, qphi_to_e1e2, shear_to_polar
-from tinylens.profiles.light.sersic import total_flux
+from tinylens.profiles.light.sersic import N_MIN, total_flux
 from tinylens.results.derived import magnitude
 from tinylens.results.tables import (
     ensure_writable,
@@ -416,13 +416,18 @@ SERSIC_N_RANGES = ("source_n_range",)
 
 
 def _sersic_index_problems(opts: PopulationOptions) -> list[str]:
-    """Sersic index ranges (:data:`SERSIC_N_RANGES`) up to more than :data:`MAX_SERSIC_N`."""
+    """Sersic index ranges (:data:`SERSIC_N_RANGES`) up to more than :data:`MAX_SERSIC_N`, or from
+    less than the profile's floor (:data:`~tinylens.profiles.light.sersic.N_MIN`)."""
     problems = []
     for name in SERSIC_N_RANGES:
         low, high = getattr(opts, name)
         if low <= high and high > MAX_SERSIC_N:  # low > high: refused by name already
             problems.append(f"{name} must be (low, high) with high <= {MAX_SERSIC_N:g} (Sersic indices; galaxies' are "
                             f"under ~10, and a Sersic's flux is wrong in float32 above it, NaN from ~1e8), got {(low, high)}")
+        if 0 < low <= high and low < N_MIN:  # 0 or less: refused by name already
+            problems.append(f"{name} must be (low, high) with low >= {N_MIN:g} (Sersic indices; the profile is floored "
+                            f"there, so a smaller drawn index would be recorded in the truth but not be the image's), "
+                            f"got {(low, high)}")
     return problems
 
 
