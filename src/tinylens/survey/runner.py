@@ -527,7 +527,8 @@ def fit_lens(lens_id: str, config: dict[str, Any], lens_out: str, truth_path: st
     they are what broke (a fit killed while writing one), so the retry starts afresh. The true
     values in ``truth_path`` (a simulated lens's ``truth.json``), if there is such a file, are
     marked on the corner plot; one that cannot be used (unreadable, no free parameter named) is a
-    DataWarning in the row, and the lens is fitted without it.
+    DataWarning in the row, and the lens is fitted without it. Where whether it is there cannot be
+    told (its folder, the lens's, may not be looked into) the lens fails as for its own files above.
     """
     folder = Path(lens_out)
     mine = lens_folders(folder, config, truth_path)
