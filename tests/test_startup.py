@@ -116,3 +116,16 @@ def test_dir_of_tinylens_lists_its_api_not_the_names_imported_for_annotations():
     assert set(tinylens.__all__) - {"Problem"} <= set(names) and {"errors", "precision"} <= set(names)
     assert "Problem" not in names  # listed once tinylens.problem (JAX) is imported: help(tinylens) imports none
     assert (light, hint, after) == ("[] True", "Problem", "True True")
+
+
+def test_an_atomic_write_does_not_import_pandas(tmp_path):
+    """The atomic-write helpers lived in tinylens.results.tables, which imports pandas and pyarrow
+    (a second): a FITS image written by tinylens.data, or an inference checkpoint, loaded them for
+    a rename. They live in tinylens.atomic now, standard library only, and write as before."""
+    code = ("import sys; from tinylens.atomic import write_atomic; "
+            "write_atomic(sys.argv[1], lambda tmp: tmp.write_text('done')); "
+            f"print(sorted(m for m in {HEAVY + ('pyarrow',)!r} if m in sys.modules))")
+    run = _python("-c", code, str(tmp_path / "out.txt"))
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip() == "[]"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.txt"] and (tmp_path / "out.txt").read_text() == "done"

@@ -667,6 +667,7 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
     (:func:`tinylens.compilation.release_if_crowded`). A fit that did not converge (``result.converged``
     false) warns so, with what to do (:class:`~tinylens.errors.ConvergenceWarning`).
     """
+    from tinylens.atomic import remove_all_unfinished
     from tinylens.compilation import release_if_crowded
     from tinylens.config.loader import as_path
     from tinylens.inference import run_inference
@@ -715,7 +716,7 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
                 _remove_checkpoints(out)
             else:
                 _warn_unresumed(problem, out)
-            tables.remove_all_unfinished(out)  # a killed fit's, of any names (an earlier config's too)
+            remove_all_unfinished(out)  # a killed fit's, of any names (an earlier config's too)
             (out / filenames.DYNESTY_UNFINISHED).unlink(missing_ok=True)  # dynesty's, whatever samples now
             res = run_inference(problem, progress=progress, checkpoint_dir=out)
             removed = res.converged and not problem.config.output.keep_checkpoint

@@ -268,3 +268,13 @@ def test_files_written_together_are_all_left_as_they_were_when_a_rename_fails(tm
     write_together(writers)  # and when every rename succeeds, every file is new, nothing else left
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "b.json", "c.txt", "new.txt"]
     assert [(tmp_path / name).read_text() for name in ("new.txt", "a.csv", "b.json", "c.txt")] == ["new", "new a", "new b", "new c"]
+
+
+def test_the_atomic_write_helpers_are_still_imported_from_tables():
+    """The atomic-write helpers moved to tinylens.atomic; ``from tinylens.results.tables import
+    write_atomic`` (and the others) still gives the same function."""
+    from tinylens import atomic
+
+    names = ("UNFINISHED_NAME", "atomic_path", "errors_naming", "remove_all_unfinished", "remove_unfinished",
+             "replace_together", "temporary_beside", "write_atomic", "write_together")
+    assert all(getattr(tables, name) is getattr(atomic, name) for name in names)

@@ -218,7 +218,7 @@ def write_demo(directory: Path, seed: int | None = None) -> Path:
     ``seed`` (a non-negative integer, else a ConfigError; default ``OBSERVATION["seed"]``) draws
     the noise, and truth.json records it; an earlier demo's files are rewritten whatever their
     seed. A leading ``~`` is the home folder. Each file is written under a temporary name, and all
-    are renamed once all are written (:func:`~tinylens.results.tables.write_together`): a run stopped part-way leaves no
+    are renamed once all are written (:func:`~tinylens.atomic.write_together`): a run stopped part-way leaves no
     half-written file that a fit would read as data, no earlier demo's file beside this one's (its
     truth.json recording another seed than its images were drawn with), and no
     folder (``directory``, its parents) or file that it made: the folder is as it was, so the
@@ -244,9 +244,9 @@ def write_demo(directory: Path, seed: int | None = None) -> Path:
 
 def _write_demo_files(directory: Path, seed: int | None) -> Path:
     """The demo's five files in the folder ``directory``, replaced together once all are written
-    (:func:`~tinylens.results.tables.write_together`); the config's path."""
+    (:func:`~tinylens.atomic.write_together`); the config's path."""
     from tinylens.data.fits_io import fits_image_bytes
-    from tinylens.results.tables import write_together
+    from tinylens.atomic import write_together
 
     data = simulate_demo(seed)
     # the images made in memory, as astropy's writer says a full disk with no error number

@@ -234,7 +234,8 @@ def write_overview(result: dict[str, Any], out: Path) -> dict[str, Path]:
     """The overview's files in ``out``, all or none (as :func:`write_report`)."""
     from tinylens.results import overview as ov
     from tinylens.results import report as rp
-    from tinylens.results.tables import csv_writer, ensure_writable, json_writer, write_together
+    from tinylens.atomic import write_together
+    from tinylens.results.tables import csv_writer, ensure_writable, json_writer
 
     figures = {}
     if result["quantities"] and result["counts"]["n_ok"]:  # no ok lens (--where status != 'ok'): nothing to draw
@@ -565,7 +566,8 @@ def write_report(report: dict[str, Any], out: Path) -> dict[str, Path]:
     each is written to a hidden temporary name in ``out`` and the three are renamed into place
     only once all are written, so a failure leaves the previous report (or none) untouched."""
     from tinylens.results import report as rp
-    from tinylens.results.tables import csv_writer, ensure_writable, json_records, json_writer, write_together
+    from tinylens.atomic import write_together
+    from tinylens.results.tables import csv_writer, ensure_writable, json_records, json_writer
 
     stats = report["stats"]
     fig = rp.comparison_figure(report["joined"], report["quantities"], stats, truth_label=report["truth_label"])
@@ -587,7 +589,7 @@ def report_folder(out: Path) -> Iterator[None]:
     killed there mid-write left (``.report_stats.unfinished-XXXXXXXX.csv``; only where the lock
     is held, so that no other report's are taken)."""
     from tinylens.locks import folder_lock
-    from tinylens.results.tables import remove_unfinished
+    from tinylens.atomic import remove_unfinished
 
     with folder_lock(out, REPORT_LOCK, wait=True) as locked:
         if locked:

@@ -28,6 +28,7 @@ import numpy as np
 from astropy.io import fits
 from astropy.utils.exceptions import AstropyWarning
 
+from tinylens.atomic import write_atomic
 from tinylens.errors import (MISSING_ERRNOS, DataError, DataWarning, OutputError, ls_command, outside_stacklevel,
                              windows_path_advice)
 
@@ -389,8 +390,6 @@ def write_fits_image(path: str | Path, array: np.ndarray, header: fits.Header | 
     back as ``mask_path``. Returns ``path``; raises :class:`OutputError` if the folder is missing
     or not writable.
     """
-    from tinylens.results.tables import write_atomic
-
     path = Path(path)
     try:
         # made in memory: astropy's writer says a full disk with no error number, the system's write as ENOSPC

@@ -20,7 +20,7 @@ from tinylens import filenames
 from tinylens.config.schema import show
 from tinylens.errors import CheckpointWarning, ConfigError, did_you_mean, outside_stacklevel
 from tinylens.interrupts import ctrl_c_raises_here, handler_in_place, terminate_stops_here
-from tinylens.results.tables import remove_unfinished, write_atomic
+from tinylens.atomic import remove_unfinished, write_atomic
 
 T = TypeVar("T")
 

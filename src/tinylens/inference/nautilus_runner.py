@@ -63,7 +63,7 @@ from tinylens.inference.common import (
     try_settings,
 )
 from tinylens.inference.progress import PLAIN_EVERY_S, LiveStatus, PlainLines, redraws
-from tinylens.results.tables import write_atomic
+from tinylens.atomic import write_atomic
 
 DEFAULTS: dict[str, Any] = {"n_live": 300, "n_batch": 256, "seed": 0, "resume": True, "verbose": False,
                             "checkpoint_every": 60.0}

@@ -1,34 +1,33 @@
-"""Tables and ``result.json``: weighted summaries, atomic writes.
+"""Tables and ``result.json``: weighted summaries, output folders.
 
 Every file is written to a temporary name in its folder and then ``os.replace``-d into place,
-so an interrupted fit never leaves a half-written file under a final name.
+so an interrupted fit never leaves a half-written file under a final name (:mod:`tinylens.atomic`,
+whose functions are also imported from here).
 """
 
 from __future__ import annotations
 
 import bz2
-import glob
 import gzip
 import io
 import json
 import lzma
 import math
 import os
-import random
-import re
 import shutil
-import stat
 import tarfile
 import tempfile
 import time
 from collections.abc import Callable, Mapping
-from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from tinylens.atomic import (UNFINISHED_NAME, atomic_path, errors_naming,  # noqa: F401 (also imported from here)
+                              remove_all_unfinished, remove_unfinished, replace_together, temporary_beside,
+                              write_atomic, write_together)
 from tinylens.errors import OutputError, plural
 from tinylens.results.table_formats import FORMAT_NAMES, table_format, table_name_problem
 
@@ -132,242 +131,6 @@ def unwritable_file(path: str | Path) -> str | None:
     if not path.parent.is_dir():
         return f"no folder {path.parent}"
     return None
-
-
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-
-
-@contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; on success it replaces ``path`` atomically. An
-    OSError of creating or replacing it (no such folder, a folder at ``path``), or one raised
-    inside about the temporary file (a full disk while writing it), names ``path``."""
-    with temporary_beside(path) as tmp:
-        yield tmp
-        _put_in_place(tmp, Path(path))
-
-
-@contextmanager
-def temporary_beside(path: str | Path) -> Iterator[Path]:
-    """Yield a new empty temporary file beside ``path`` (a hidden name that
-    :func:`remove_unfinished` of ``path`` finds), deleted at the end where it is still there. An
-    OSError of creating it, or one raised inside about it (a full disk while writing it), names ``path``."""
-    path = Path(path)
-    tmp = _hidden_file(path)
-    try:
-        try:
-            yield Path(tmp)
-        except OSError as err:
-            if err.filename is None or os.fspath(err.filename) != tmp or not _plain(err):
-                raise
-            raise _naming(err, path) from err
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def _hidden_file(path: Path) -> str:
-    """A new empty file beside ``path`` under a hidden name that :func:`remove_unfinished` of
-    ``path`` finds (``.<stem>.unfinished-XXXXXXXX<suffix>``); an OSError of making it names ``path``."""
-    try:
-        fd, name = tempfile.mkstemp(dir=path.parent, prefix=_unfinished_prefix(path), suffix=path.suffix)
-    except OSError as err:
-        raise _naming(err, path) from None
-    os.close(fd)
-    return name
-
-
-def _put_in_place(tmp: Path, path: Path) -> None:
-    """Replace ``path`` by the finished temporary ``tmp`` (with the usual permissions); an
-    OSError names ``path``."""
-    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give results the usual permissions
-    try:
-        os.replace(tmp, path)
-    except OSError as err:
-        raise _naming(err, path) from None
-
-
-def _plain(err: OSError) -> bool:
-    """Whether ``err`` is one of Python's own OSErrors with an error number (one that
-    :func:`_naming` can make again about another file)."""
-    return type(err).__module__ == "builtins" and err.errno is not None
-
-
-def _naming(err: OSError, path: Path) -> OSError:
-    """``err`` (of the same type) about ``path``, not the hidden temporary file it was about."""
-    return type(err)(err.errno, err.strerror, str(path))
-
-
-#: The characters of the random part of a temporary's name (as :mod:`tempfile`'s, :data:`UNFINISHED_NAME`).
-_NAME_CHARACTERS = "abcdefghijklmnopqrstuvwxyz0123456789_"
-_RANDOM = random.SystemRandom()  # no state shared with a seeded random, or a forked process
-
-
-def _unfinished_prefix(path: Path) -> str:
-    return f".{path.stem}.unfinished-"
-
-
-def remove_unfinished(*paths: str | Path) -> None:
-    """Delete the temporary files that :func:`atomic_path` writes of ``paths`` (and the kept old
-    files of :func:`replace_together`) left behind when their process was killed mid-write
-    (``.<stem>.unfinished-XXXXXXXX<suffix>`` beside each, the
-    X's eight of ``tempfile``'s random characters; nothing else, so a user's own hidden files
-    stay). Only for a folder that no other process is writing the same files in."""
-    random_part = "[a-z0-9_]" * 8
-    for path in map(Path, paths):
-        pattern = glob.escape(_unfinished_prefix(path)) + random_part + glob.escape(path.suffix)
-        for tmp in path.parent.glob(pattern):
-            tmp.unlink(missing_ok=True)
-
-
-#: The name of a temporary file :func:`atomic_path` leaves when its process is killed mid-write,
-#: of any file: ``.<stem>.unfinished-XXXXXXXX<suffix>``, the X's eight of ``tempfile``'s
-#: random characters, the suffix one dot and what follows it, or none.
-UNFINISHED_NAME = re.compile(r"\..+\.unfinished-[a-z0-9_]{8}(\.[^.]*)?")
-
-
-def remove_all_unfinished(folder: str | Path) -> list[Path]:
-    """Delete every temporary file of :func:`atomic_path` (or kept old file of
-    :func:`replace_together`) that a killed process left directly in
-    ``folder`` (:data:`UNFINISHED_NAME`, plain files only; nothing else, so a user's own hidden
-    files stay), whatever file it was writing; the paths deleted. Only for a folder that no other
-    process is writing in. A folder that can be written but not listed (``chmod 733``) is left as
-    it is: no temporary is found there, as :func:`remove_unfinished`'s glob finds none."""
-    removed = []
-    try:
-        entries = os.scandir(folder)
-    except OSError:
-        return removed
-    with entries:
-        for entry in entries:
-            if UNFINISHED_NAME.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
-                Path(entry.path).unlink(missing_ok=True)
-                removed.append(Path(entry.path))
-    return removed
-
-
-@contextmanager
-def errors_naming(path: str | Path) -> Iterator[None]:
-    """Make an OSError raised inside that names no file (a write or close that found the disk
-    full says none) name ``path``, the file being written; any other error as it is."""
-    try:
-        yield
-    except OSError as err:
-        if err.filename is not None or not _plain(err):
-            raise
-        raise _naming(err, Path(path)) from err
-
-
-def write_atomic(path: str | Path, writer: Callable[[Path], Any]) -> Path:
-    """Call ``writer(tmp_path)`` and move the result to ``path``. An OSError of the writer that
-    names no file (a write or close that found the disk full says none) names ``path``."""
-    with atomic_path(path) as tmp, errors_naming(path):
-        writer(tmp)
-    return Path(path)
-
-
-def write_together(writers: Mapping[Path, Callable[[Path], Any]]) -> None:
-    """Call each ``writer(tmp)`` of ``writers`` (path -> writer) once, on a temporary path beside
-    its file (:func:`temporary_beside`), in their order, and replace the files by them, in the
-    same order, only once every one is written, all or none (:func:`replace_together`): a run
-    stopped (Ctrl-C, a full disk, an error) while writing or renaming leaves each file as it was,
-    and no temporary, so files that belong together (a demo's images and its truth.json, a
-    report's tables and figure) stay of one run. An OSError about a temporary or naming no file
-    (a full disk's, :func:`errors_naming`) names the file it was written for."""
-    with ExitStack() as stack:
-        temporary = {Path(path): stack.enter_context(temporary_beside(path)) for path in writers}
-        for (path, writer), tmp in zip(writers.items(), temporary.values()):
-            with errors_naming(path):
-                writer(tmp)
-        replace_together(temporary)
-
-
-def replace_together(temporary: Mapping[Path, Path]) -> None:
-    """Replace each file (key) of ``temporary`` by its finished temporary (value), in their order,
-    all or none: each file there is first kept under a second, hidden name (:func:`_linked`), and
-    where a rename fails (or the run is stopped) the files already replaced are put back (a file
-    that was not there is deleted), the error raised; the hidden names are gone at the end. Each
-    file is replaced atomically, so a reader finds it old or new, but where no hard link can be
-    made (a disk without them) a file is moved aside just before it is replaced (:func:`_moved_aside`)."""
-    kept: dict[Path, Path | None] = {}
-    done: list[Path] = []
-    try:
-        for path in temporary:
-            kept[path] = _linked(path)
-        for path, tmp in temporary.items():
-            if kept[path] is None and _replaceable(path):
-                kept[path] = _moved_aside(path)
-            done.append(path)
-            _put_in_place(tmp, path)
-    except BaseException:
-        for path in reversed(done):
-            if not _put_back(path, kept[path]):
-                kept[path] = None  # left under its hidden name, not deleted below
-        raise
-    finally:
-        for old in kept.values():
-            if old is not None:
-                old.unlink(missing_ok=True)
-
-
-def _replaceable(path: Path) -> bool:
-    """Whether a file or a link (not a folder) is at ``path``."""
-    try:
-        return not stat.S_ISDIR(os.lstat(path).st_mode)
-    except FileNotFoundError:
-        return False
-
-
-def _hidden_name(path: Path) -> Path:
-    """A name beside ``path`` that :func:`remove_unfinished` of ``path`` finds, one of many (taken or not)."""
-    return path.parent / f"{_unfinished_prefix(path)}{''.join(_RANDOM.choices(_NAME_CHARACTERS, k=8))}{path.suffix}"
-
-
-def _linked(path: Path) -> Path | None:
-    """A hard link to the file (or link) at ``path`` under a hidden name (:func:`_hidden_name`),
-    so that the file stays in place; None where nothing or a folder is there, or no link can be
-    made (a disk without hard links, another user's file under ``fs.protected_hardlinks``)."""
-    if not _replaceable(path):
-        return None
-    for _ in range(100):
-        name = _hidden_name(path)
-        try:
-            os.link(path, name, follow_symlinks=False)
-            return name
-        except FileExistsError:
-            continue
-        except (OSError, NotImplementedError):
-            return None
-    return None
-
-
-def _moved_aside(path: Path) -> Path:
-    """The file (or link) at ``path`` renamed to a hidden name beside it (as
-    :func:`atomic_path`'s temporaries); an OSError names ``path``."""
-    name = _hidden_file(path)
-    try:
-        os.replace(path, name)
-    except BaseException as err:
-        os.unlink(name)
-        if isinstance(err, OSError):
-            raise _naming(err, path) from None
-        raise
-    return Path(name)
-
-
-def _put_back(path: Path, old: Path | None) -> bool:
-    """Undo the replacing of ``path``: its file kept under ``old`` back in place, or, where there
-    was none, the new file deleted; whether that was done. An OSError here is not raised over the
-    error that made it undo (False: the kept file is still under its hidden name)."""
-    try:
-        if old is None:
-            path.unlink(missing_ok=True)
-        else:
-            os.replace(old, path)
-    except OSError:
-        return False
-    return True
 
 
 def weighted_percentiles(values: np.ndarray, weights: np.ndarray | None, q: Any) -> np.ndarray:

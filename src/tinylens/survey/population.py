@@ -87,6 +87,7 @@ import pandas as pd
 import yaml
 from scipy import optimize
 
+from tinylens.atomic import write_atomic
 from tinylens.errors import DISK_FULL, ConfigError, ConfigWarning, OutputError, did_you_mean, listed, plural
 from tinylens.inference.progress import PLAIN_EVERY_S, PlainLines, clock_time, draws_live
 from tinylens import lens_equation
@@ -98,7 +99,6 @@ from tinylens.results.tables import (
     ensure_writable,
     missing_folders,
     remove_made_folders,
-    write_atomic,
     write_csv,
     write_json,
     write_table,

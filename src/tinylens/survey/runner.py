@@ -575,7 +575,8 @@ def _fit_locked(lens_id: str, config: dict[str, Any], folder: Path, truth_path: 
     import tinylens
     from tinylens.compilation import release_compiled
     from tinylens.fit import UNLOCKED_WARNING
-    from tinylens.results.tables import remove_unfinished, write_json
+    from tinylens.atomic import remove_unfinished
+    from tinylens.results.tables import write_json
 
     remove_unfinished(folder / filenames.ROW, folder / filenames.INPUTS)  # a killed worker's, if any
     previous = read_row(folder / filenames.ROW, lens_id)
@@ -2312,7 +2313,8 @@ def _run_survey(lens_dir: str | Path, template: str | Path, out: str | Path, wor
     """:func:`run_survey`'s work."""
     from tinylens.fit import marked_on_interrupt
     from tinylens.locks import folder_lock, refuse_if_held
-    from tinylens.results.tables import ensure_writable, remove_unfinished, write_json
+    from tinylens.atomic import remove_unfinished
+    from tinylens.results.tables import ensure_writable, write_json
 
     share_gpu_memory()  # before the template check's first JAX computation; local workers inherit it
     if scheduler is None:
