@@ -480,24 +480,14 @@ def test_finite_number_takes_a_finite_json_int_or_float_only(value, finite):
     assert finite_number(value) is finite
 
 
-def test_a_result_json_this_user_may_not_read_is_said_with_what_to_check(tmp_path, monkeypatch):
+def test_a_result_json_this_user_may_not_read_is_said_with_what_to_check(tmp_path, refused_read):
     """load_stored of a result.json the system would not read echoed only the PermissionError; it also says
     what to check, with the ls that shows it (a patched read: the tests may run as root)."""
-    import errno
-    import os
     import shlex
-    from pathlib import Path
 
     path = tmp_path / "result.json"
     path.write_text("{}")
-    read_text = Path.read_text
-
-    def refused(self, *args, **kwargs):
-        if Path(self) == path:
-            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(self))
-        return read_text(self, *args, **kwargs)
-
-    monkeypatch.setattr(Path, "read_text", refused)
+    refused_read(path)
     with pytest.raises(OutputError) as err:
         load_stored(path)
     text = " ".join(str(err.value).split())

@@ -388,15 +388,18 @@ MAX_RADIUS = 1e15
 RADIUS_RANGES = ("lens_re_range", "source_re_range")
 
 
+def _over(opts: PopulationOptions, names: Sequence[str], bound: float, why: str) -> list[str]:
+    """The ranges ``names`` of ``opts`` whose high end is over ``bound`` (``why``: what they are
+    and why it is their bound); a range with low > high is refused by name already."""
+    return [f"{name} must be (low, high) with high <= {bound:g} ({why}), got {(low, high)}"
+            for name in names for low, high in [getattr(opts, name)] if low <= high and high > bound]
+
+
 def _radius_problems(opts: PopulationOptions) -> list[str]:
     """Half-light radii over :data:`MAX_RADIUS`: ``lens_re_range`` or ``source_re_range`` up to more,
     or discs (``lens_re_range`` times ``lens_disc_re_ratio_range``) that large."""
-    problems = []
-    for name in RADIUS_RANGES:
-        low, high = getattr(opts, name)
-        if low <= high and high > MAX_RADIUS:  # low > high: refused by name already
-            problems.append(f"{name} must be (low, high) with high <= {MAX_RADIUS:g} (half-light radii in arcsec; a "
-                            f"Sersic's flux overflows float32 from ~1e18), got {(low, high)}")
+    problems = _over(opts, RADIUS_RANGES, MAX_RADIUS, "half-light radii in arcsec; a Sersic's flux overflows float32 "
+                     "from ~1e18")
     bulge, (ratio_low, ratio) = opts.lens_re_range[1], opts.lens_disc_re_ratio_range
     if opts.has_disc and 0 < bulge <= MAX_RADIUS and ratio_low <= ratio and bulge * ratio > MAX_RADIUS:
         problems.append(f"lens_disc_re_ratio_range up to {ratio:g} and lens_re_range up to {bulge:g} make discs of half-light "
@@ -418,12 +421,10 @@ SERSIC_N_RANGES = ("source_n_range",)
 def _sersic_index_problems(opts: PopulationOptions) -> list[str]:
     """Sersic index ranges (:data:`SERSIC_N_RANGES`) up to more than :data:`MAX_SERSIC_N`, or from
     less than the profile's floor (:data:`~tinylens.profiles.light.sersic.N_MIN`)."""
-    problems = []
+    problems = _over(opts, SERSIC_N_RANGES, MAX_SERSIC_N, "Sersic indices; galaxies' are under ~10, and a Sersic's flux "
+                     "is wrong in float32 above it, NaN from ~1e8")
     for name in SERSIC_N_RANGES:
         low, high = getattr(opts, name)
-        if low <= high and high > MAX_SERSIC_N:  # low > high: refused by name already
-            problems.append(f"{name} must be (low, high) with high <= {MAX_SERSIC_N:g} (Sersic indices; galaxies' are "
-                            f"under ~10, and a Sersic's flux is wrong in float32 above it, NaN from ~1e8), got {(low, high)}")
         if 0 < low <= high and low < N_MIN:  # 0 or less: refused by name already
             problems.append(f"{name} must be (low, high) with low >= {N_MIN:g} (Sersic indices; the profile is floored "
                             f"there, so a smaller drawn index would be recorded in the truth but not be the image's), "
