@@ -226,18 +226,28 @@ def crowded_message(pipeline: dict[str, Any], again: str = "running the same com
             f"are preliminary{same}.")
 
 
+def unconverged_warnings(result: Any, api: bool = False) -> list[str]:
+    """Why a ``result`` that did not converge is preliminary, one text a cause: its posterior
+    reaches the sampling box's edge (:func:`crowded_message`), and its search stopped early
+    (:func:`unconverged_message`: where the sampler itself stopped short, or the edge is not the
+    cause). How to run the fit again in the command line's words, or (``api``) in :func:`fit`'s."""
+    info = result.info if isinstance(getattr(result, "info", None), dict) else {}
+    pipeline = info.get("pipeline") if isinstance(info.get("pipeline"), dict) else {}
+    again = "tinylens.fit again with the same config and output folder"
+    parts = []
+    if pipeline.get("crowded_edges"):
+        parts.append(crowded_message(pipeline, f"calling {again}") if api else crowded_message(pipeline))
+    if not parts or not pipeline.get("sampler_converged", True):
+        message = info.get("message")
+        parts.append(unconverged_message(result.method, message, f"Call {again}") if api
+                     else unconverged_message(result.method, message))
+    return parts
+
+
 def unconverged_text(result: FitResult) -> str:
     """What :func:`fit` warns (:class:`~tinylens.errors.ConvergenceWarning`) of a ``result`` that did
-    not converge: where it is, why (its search stopped early, :func:`unconverged_message`; its
-    posterior reaches the sampling box's edge, :func:`crowded_message`) and what to do."""
-    info = result.info if isinstance(result.info, dict) else {}
-    pipeline = info.get("pipeline") if isinstance(info.get("pipeline"), dict) else {}
-    again = "calling tinylens.fit again with the same config and output folder"
-    parts = [crowded_message(pipeline, again)] if pipeline.get("crowded_edges") else []
-    if not parts or not pipeline.get("sampler_converged", True):
-        parts.append(unconverged_message(result.method, info.get("message"), again="Call tinylens.fit again with the "
-                                         "same config and output folder"))
-    return f"The fit in {result.output_dir} did not converge: " + " ".join(parts)
+    not converge: where it is, why and what to do (:func:`unconverged_warnings`)."""
+    return f"The fit in {result.output_dir} did not converge: " + " ".join(unconverged_warnings(result, api=True))
 
 
 def result_lines(result: FitResult) -> list[str]:

@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from tinylens.cli.common import console, path_value, print_warning, reported_warnings
-from tinylens.fit import OPTIMIZERS, crowded_message, unconverged_message
+from tinylens.fit import OPTIMIZERS, unconverged_message, unconverged_warnings  # noqa: F401 (also imported from here)
 
 
 QUIET_HELP = ("No progress display. Without it, a status line on stderr shows the likelihood calls, the current "
@@ -95,12 +95,8 @@ def print_result(result: Any) -> None:
         console.print(verdict, soft_wrap=True)
     console.print(f"Results written to [bold]{escape(str(result.output_dir))}[/]", soft_wrap=True)  # a folder "run[v2]" is no markup
     if not result.converged:
-        pipeline = info.get("pipeline") or {}
-        crowded = list(pipeline.get("crowded_edges") or [])
-        if crowded:
-            print_warning(crowded_message(pipeline))
-        if not crowded or not pipeline.get("sampler_converged", True):
-            print_warning(unconverged_message(result.method, info.get("message")))
+        for text in unconverged_warnings(result):
+            print_warning(text)
 
 
 def quality_line(quality: dict[str, Any]) -> str:
