@@ -2953,6 +2953,38 @@ def test_a_worker_whose_tinylens_import_hangs_is_not_asked_again_by_the_later_ch
     assert runner.task_copies(client, silent)[0] == mine[0] and client.waited == 2
 
 
+def test_a_folder_check_leaving_out_a_silent_worker_warns_when_the_scheduler_cannot_list_its_workers(tmp_path):
+    """With a worker left out (its import check gave no answer), the folder check asked the scheduler
+    which workers there were, and where that call failed it took the answer for 'every worker left
+    out' and skipped the check without a word (without one left out it warned that the cluster
+    could not be asked). It now warns so in both cases; task_copies still falls back on this
+    process's copy. (Client faked: its scheduler_info raises, its run must not be called.)"""
+    import tinylens
+
+    lens_dir, out = tmp_path / "lenses", tmp_path / "out"
+    lens_dir.mkdir()
+    out.mkdir()
+
+    class Unlisted:
+        def run(self, *args, **kwargs):
+            raise AssertionError("the workers were asked without the scheduler listing them")
+
+        def scheduler_info(self, n_workers=0):
+            raise OSError("Connection refused")
+
+    with pytest.warns(DataWarning) as caught:
+        runner.check_worker_folders(Unlisted(), out, lens_dir, timeout=2, skip=["tcp://w:1"])
+    assert len(caught) == 1, [str(w.message) for w in caught]
+    assert str(caught[0].message).startswith(
+        "Whether the Dask workers see the survey's folders as this command does was not checked: the cluster could "
+        "not be asked (OSError: Connection refused). The survey goes on"), caught[0].message
+    mine = (tinylens.__version__, str(tinylens.__file__))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert runner.task_copies(Unlisted(), ["tcp://w:1"]) == (
+            mine[0], tuple(dict.fromkeys([mine[1], os.path.realpath(mine[1])])))
+
+
 @pytest.mark.parametrize("answer", ["blind", "failed"])
 def test_a_folder_check_that_leaves_out_a_silent_worker_counts_it_among_the_clusters(tmp_path, answer):
     """The folder check left out the workers its import check did not hear from, and then counted

@@ -1377,8 +1377,8 @@ def warn_unimported(why: str) -> None:
 def asked_workers(client: Any, skip: Sequence[str]) -> list[str] | None:
     """The workers of ``client``'s cluster to ask, leaving out those of ``skip`` (whose import
     check gave no answer): ``None`` for all where there are none to leave out, ``[]`` where every
-    worker is left out or the scheduler cannot say which there are."""
-    return (good_workers(client, dict.fromkeys(skip)) or []) if skip else None
+    worker is left out; raises what asking the scheduler which workers there are raises."""
+    return [address for address in cluster_workers(client) if address not in skip] if skip else None
 
 
 def some_workers(n: int, total: int) -> str:
@@ -1458,8 +1458,12 @@ def check_worker_folders(client: Any, out: Path, lens_dir: Path, lenses: Sequenc
     mine = holder_text(lock) if lock.is_file() else ""
     folders = seen_folders(lens_dir, lenses)
     deadline = timeout + connect_seconds()
-    workers = asked_workers(client, skip)
-    if workers == []:
+    try:
+        workers = asked_workers(client, skip)
+    except Exception as exc:  # a scheduler that cannot say which workers it has: as a cluster that cannot be asked
+        warn_unchecked(unasked_text(exc, connect_seconds()))
+        return
+    if workers == []:  # every worker left out: each was warned of by the import check
         return
     try:
         views = client.run(worker_view, str(lock), list(folders), timeout, workers=workers, on_error="return",
@@ -1620,8 +1624,8 @@ def task_copies(client: Any, skip: Sequence[str] = ()) -> tuple[str, tuple[str, 
     worker of the same version connected now (warned of by :func:`check_worker_copies` when the
     survey started), those of ``skip`` (whose import check gave no answer) left unasked."""
     mine = my_copy()
-    workers = asked_workers(client, skip)
     try:
+        workers = asked_workers(client, skip)
         copies = worker_copies(client, workers) if workers != [] else {}
     except Exception:  # a cluster that cannot be asked: this process's copy only
         copies = {}
@@ -1701,13 +1705,19 @@ def good_workers(client: Any, refused: Mapping[str, Any]) -> list[str] | None:
     """The workers of ``client``'s cluster not among those ``refused`` (``None``: none, or the
     scheduler cannot be asked)."""
     try:
-        try:
-            info = client.scheduler_info(n_workers=-1)
-        except TypeError:  # distributed 2024.x: every worker is listed
-            info = client.scheduler_info()
-        return [address for address in info["workers"] if address not in refused] or None
+        return [address for address in cluster_workers(client) if address not in refused] or None
     except Exception:  # an info call failing must not stop the survey
         return None
+
+
+def cluster_workers(client: Any) -> list[str]:
+    """The addresses of the workers of ``client``'s cluster, as its scheduler lists them; raises
+    what asking it raises."""
+    try:
+        info = client.scheduler_info(n_workers=-1)
+    except TypeError:  # distributed 2024.x: every worker is listed
+        info = client.scheduler_info()
+    return list(info["workers"])
 
 
 def _allowed_failures(client: Any) -> int:
