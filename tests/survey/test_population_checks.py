@@ -9,6 +9,7 @@ import hashlib
 import json
 import shlex
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -148,6 +149,26 @@ def test_a_too_short_exposure_is_refused_before_any_computation(tmp_path):
     assert _text(result).startswith("Error: exposure_time must be >= 1e-150"), result.output
     assert "Warning" not in result.output and "overflow" not in result.output
     PopulationOptions(exposure_time=1e-150)
+
+
+def test_a_lens_whose_noise_variance_overflows_is_refused_by_name_without_numpy_warnings(tmp_path):
+    """exposure_time=1e-150 with zeropoint=440 (lens galaxies of 10^168 e-/s, their noise variance
+    10^318 e-/s squared, over a float64) printed numpy's 'overflow encountered in divide' and 'divide
+    by zero encountered in log', then blamed the SNR search; it is refused with the options, naming
+    them, before any lens is computed, without a warning. A variance under the bound is accepted."""
+    out = tmp_path / "pop"
+    args = ["simulate-population", "1", str(out), "-q", "--set", "exposure_time=1e-150", "--set", "zeropoint=440"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert _text(result).startswith("Error: zeropoint 440 and lens_mag_range from 20 make lens galaxies of up to 10^168.0 "
+                                    "e-/s, whose Poisson noise's variance in exposure_time 1e-150 s (flux / exposure_time) "
+                                    "is 10^318.0, over the 1e+300"), result.output
+    assert "Warning" not in result.output and "overflow" not in result.output and not out.exists()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(ConfigError, match="noise's variance"):
+            PopulationOptions(exposure_time=1e-150, zeropoint=440.0)
+        PopulationOptions(exposure_time=1e-150, zeropoint=394.0)  # 10^149.6 e-/s: a variance of 10^299.6
 
 
 def test_the_largest_supersampled_grid_is_allowed():

@@ -319,17 +319,29 @@ def _pixel_scale_problems(pixel_scale: float, size: int) -> list[str]:
 def _brightness_problems(opts: PopulationOptions) -> list[str]:
     """The brightest lens galaxy (``lens_mag_range``'s low end) over the electrons a Poisson draw
     takes (:data:`~tinylens.simulate.MAX_ELECTRONS`) in ``exposure_time``: a zeropoint typed 2570
-    for 25.70 overflowed (OverflowError, a traceback), and 257 was blamed on snr_range."""
+    for 25.70 overflowed (OverflowError, a traceback), and 257 was blamed on snr_range; or whose
+    noise variance (flux / ``exposure_time``) is over :data:`MAX_NOISE_VARIANCE`: zeropoint 440 with
+    exposure_time 1e-150 printed numpy's overflow warnings, then blamed the SNR search."""
     if not (opts.exposure_time > 0 and opts.lens_mag_range[0] <= opts.lens_mag_range[1]):
         return []  # refused by name already
     log_flux = 0.4 * (opts.zeropoint - opts.lens_mag_range[0])  # log10 of e-/s: 10 ** it would overflow
     log_electrons = log_flux + np.log10(opts.exposure_time)
-    if log_electrons <= np.log10(MAX_ELECTRONS):
-        return []
-    return [f"zeropoint {opts.zeropoint:g} and lens_mag_range from {opts.lens_mag_range[0]:g} make lens galaxies of up to "
-            f"10^{log_flux:.1f} e-/s, 10^{log_electrons:.1f} electrons in exposure_time {opts.exposure_time:g} s, over the "
-            f"{MAX_ELECTRONS:g} a Poisson draw takes: zeropoint is the AB magnitude of 1 e-/s (CSST: 25.7), "
-            "exposure_time in seconds (CSST: 300)"]
+    log_variance = log_flux - np.log10(opts.exposure_time)
+    units = "zeropoint is the AB magnitude of 1 e-/s (CSST: 25.7), exposure_time in seconds (CSST: 300)"
+    brightest = (f"zeropoint {opts.zeropoint:g} and lens_mag_range from {opts.lens_mag_range[0]:g} make lens galaxies of "
+                 f"up to 10^{log_flux:.1f} e-/s")
+    if log_electrons > np.log10(MAX_ELECTRONS):
+        return [f"{brightest}, 10^{log_electrons:.1f} electrons in exposure_time {opts.exposure_time:g} s, over the "
+                f"{MAX_ELECTRONS:g} a Poisson draw takes: {units}"]
+    if log_variance > np.log10(MAX_NOISE_VARIANCE):
+        return [f"{brightest}, whose Poisson noise's variance in exposure_time {opts.exposure_time:g} s (flux / "
+                f"exposure_time) is 10^{log_variance:.1f}, over the {MAX_NOISE_VARIANCE:g} a float64 noise map holds: {units}"]
+    return []
+
+
+#: The largest Poisson variance of a pixel (e-/s squared: flux / exposure_time): a float64 holds it
+#: with room for the sum over an image's pixels (the arc's total SNR); 10^318 overflowed the noise map.
+MAX_NOISE_VARIANCE = 1e300
 
 
 #: The faintest lens galaxy flux (e-/s): a float64 holds it with room (10^-409.4 e-/s was 0).
