@@ -274,6 +274,59 @@ def test_dynesty_with_few_finite_points_stops_at_its_maxcall(lens_dir, monkeypat
     assert sum(calls) == res.n_likelihood_evals > 300 and np.all(np.isfinite(res.log_likelihood[-10:]))
 
 
+@pytest.mark.parametrize("stop", ["too few finite", "bug", "ctrl-c", "bug after resume"])
+def test_an_error_of_dynestys_likelihood_calls_is_raised_once_without_a_dump_per_thread(lens_dir, monkeypatch, capfd,
+                                                                                      tmp_path, stop):
+    """dynesty's wrapper of the likelihood prints "Exception while calling loglikelihood function"
+    and a traceback for any exception, and every proposal thread waiting on a batch that raised
+    raised its error: with 1 % of the prior finite, nlive 50 and maxcall 300, the ConfigError came
+    after 50 such dumps. The batcher now goes without the wrapper (also in a sampler restored from a
+    checkpoint written with it) and the run raises the batch's error once: no dump, the ConfigError,
+    a Ctrl-C, or a bug of the likelihood, whose traceback still reaches the line that raised it."""
+    import traceback
+
+    from tinylens.errors import ConfigError
+    from tinylens.inference import dynesty_runner
+    from tinylens.problem import Problem
+
+    problem = load(lens_dir, {"type": "sampler", "method": "dynesty"})
+    calls = []
+    raise_after = {"too few finite": None, "bug": 400, "ctrl-c": 400, "bug after resume": 600}[stop]
+
+    def log_like(self, theta):
+        theta = np.atleast_2d(theta)
+        calls.append(len(theta))
+        if raise_after is not None and sum(calls) > raise_after:
+            if stop == "ctrl-c":
+                raise KeyboardInterrupt
+            raise ZeroDivisionError("a bug of the likelihood")
+        if stop == "too few finite":  # finite at 1 % of the prior
+            return np.where(np.modf(np.abs(theta[:, 0]) * 1e6)[0] < 0.01, -0.5 * np.sum(theta**2, axis=1), -np.inf)
+        return -0.5 * np.sum(theta**2, axis=1)
+
+    monkeypatch.setattr(Problem, "log_likelihood", log_like)
+    # the bugs come after the 50 first live points, in dynesty's proposals
+    settings = {"nlive": 50, "maxcall": 300 if stop == "too few finite" else 5000, "seed": 0,
+                **({"sample": "unif"} if stop == "too few finite" else {})}
+    checkpoint_dir = None
+    if stop == "bug after resume":  # a checkpoint of a sampler with dynesty's wrapper, as written before
+        checkpoint_dir = tmp_path
+        with monkeypatch.context() as m:
+            m.setattr(dynesty_runner, "unwrap", lambda loglikelihood: None)
+            dynesty_runner.run(problem, {**settings, "maxcall": 300, "checkpoint_every": 0}, progress=False,
+                               checkpoint_dir=tmp_path)
+    capfd.readouterr()
+    expected = {"too few finite": ConfigError, "ctrl-c": KeyboardInterrupt}.get(stop, ZeroDivisionError)
+    with pytest.raises(expected) as caught:
+        dynesty_runner.run(problem, {**settings, "checkpoint_every": 0}, progress=False, checkpoint_dir=checkpoint_dir)
+    printed = "".join(capfd.readouterr())
+    assert printed.count("Exception while calling") == 0 and printed.count("Traceback") == 0, printed[:2000]
+    if stop == "too few finite":
+        assert str(caught.value).startswith("inference (dynesty): maxcall (300) was spent on dynesty's first live ")
+    if expected is ZeroDivisionError:
+        assert traceback.extract_tb(caught.tb)[-1].name == "log_like"
+
+
 @pytest.mark.parametrize("settings, calls", [({"n_live": 20}, "20,224"), ({"n_live": 20, "n_like_max": 600}, "768")])
 def test_nautilus_with_no_finite_point_is_an_error_not_an_endless_run(lens_dir, monkeypatch, settings, calls):
     """Where log L is not finite anywhere in the priors (NaN, which the runner gives nautilus as

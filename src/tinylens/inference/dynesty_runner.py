@@ -42,7 +42,8 @@ from typing import Any, Callable
 import dynesty
 import h5py
 import numpy as np
-from dynesty.utils import compute_integrals
+from dynesty.dynesty import _function_wrapper
+from dynesty.utils import LogLikelihood, compute_integrals
 from scipy.special import logsumexp
 
 from tinylens import filenames
@@ -218,6 +219,8 @@ class BatchingPool:
         thread each: dynesty maps its first ``nlive`` points too, and one thread for each of 40000 of them
         did not get through in 10 minutes (the system's limit on threads is tens of thousands)."""
         items = list(iterable)
+        if isinstance(func, LogLikelihood):  # dynesty's draws of its first live points
+            unwrap(func)
         if self._threads is None:
             self._threads = ThreadPoolExecutor(max_workers=self.size, thread_name_prefix="tinylens-dynesty")
         out: list = []
@@ -230,6 +233,17 @@ class BatchingPool:
         if self._threads is not None:
             self._threads.shutdown(wait=True)
             self._threads = None
+
+
+def unwrap(loglikelihood: LogLikelihood) -> None:
+    """Take dynesty's wrapper out of its ``loglikelihood`` where it only calls a :class:`Batcher`:
+    it prints "Exception while calling loglikelihood function" and a traceback for any exception,
+    so that the error of one batch (a ConfigError of the priors, a Ctrl-C) was printed once for every
+    proposal thread that waited on it, though the run raises it once. The wrapper adds only a copy
+    of the point, which the batcher does not change."""
+    inner = loglikelihood.loglikelihood
+    if isinstance(inner, _function_wrapper) and isinstance(inner.func, Batcher) and not inner.args and not inner.kwargs:
+        loglikelihood.loglikelihood = inner.func
 
 
 def _settings(settings: dict[str, Any]) -> tuple[dict, dict, dict]:
@@ -455,11 +469,12 @@ def _sampler(problem, pool: BatchingPool, init: dict, seed, checkpoint: Path | N
         Path(init["history_filename"]).parent.mkdir(parents=True, exist_ok=True)
     if checkpoint is not None and resume:
         sampler = dynesty.NestedSampler.restore(str(checkpoint), pool=pool)
+        unwrap(sampler.loglikelihood)  # a checkpoint written before tinylens took the wrapper out
         if init.get("save_evaluation_history"):
             _resume_history(sampler.loglikelihood, init["history_filename"], int(sampler.ncall))
         return sampler
     try:
-        return dynesty.NestedSampler(
+        sampler = dynesty.NestedSampler(
             pool.batcher,
             PriorTransform(problem.priors),
             problem.ndim,
@@ -473,6 +488,8 @@ def _sampler(problem, pool: BatchingPool, init: dict, seed, checkpoint: Path | N
         if found is None:
             raise
         raise ConfigError(no_finite_live_point(int(found.group(1)), int(init["nlive"]))) from None
+    unwrap(sampler.loglikelihood)  # already out if the pool drew its first live points: kept out for its proposals
+    return sampler
 
 
 #: dynesty's RuntimeError where none of its draws of first live points has a finite log-likelihood.
