@@ -138,6 +138,15 @@ def batcher_for(key: str) -> Batcher:
     return _BATCHERS.get(key) or Batcher(key)
 
 
+class FailedInBatch(BaseException):
+    """Raised in the threads whose likelihood calls were in a batch that raised ``error``, but
+    one (which raises ``error`` itself): :meth:`Batcher.run_tasks` raises ``error``, once."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(f"another likelihood call of its batch raised {error!r}")
+        self.error = error
+
+
 class Batcher:
     """Single-point likelihood that evaluates the calls of concurrent threads as one batch.
 
@@ -176,16 +185,18 @@ class Batcher:
             values = _LIKELIHOODS[self.key](np.stack([s[0] for s in batch]))
             for s, v in zip(batch, values):  # -inf as it is: dynesty draws again and counts the volume lost
                 s[1] = float(v) if np.isfinite(v) else -np.inf
-        except BaseException as err:  # hand the error to every waiting thread
-            for s in batch:
-                s[2] = err
+        except BaseException as err:  # the error to one waiting thread, a stand-in to the others
+            batch[0][2] = err
+            for s in batch[1:]:
+                s[2] = FailedInBatch(err)
         for s in batch:
             s[3] = True
         self._cv.notify_all()
 
     def run_tasks(self, func: Callable, items: list, threads: ThreadPoolExecutor) -> list:
         """Run ``func`` on ``items`` in one thread each of ``threads`` (which has as many free),
-        batching their likelihood calls; every task has ended when it returns or raises."""
+        batching their likelihood calls; every task has ended when it returns, or raises the error
+        of the first task that raised (its batch's, for a :class:`FailedInBatch`)."""
         if not items:
             return []
         with self._cv:
@@ -201,6 +212,9 @@ class Batcher:
 
         futures = [threads.submit(task, item) for item in items]
         wait(futures)  # all of them, as the next group needs every thread free
+        errors = [f.exception() for f in futures if f.exception() is not None]
+        if errors:
+            raise errors[0].error if isinstance(errors[0], FailedInBatch) else errors[0]
         return [f.result() for f in futures]
 
 
