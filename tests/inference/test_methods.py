@@ -330,6 +330,37 @@ def test_an_error_of_dynestys_likelihood_calls_is_raised_once_without_a_dump_per
         assert frames[-1] == "log_like" and frames.count("task") == 1, frames  # through one proposal's thread
 
 
+def test_the_batching_pool_calls_the_batcher_that_dynestys_wrapper_calls(monkeypatch, capfd):
+    """dynesty 2 draws its first live points by mapping its wrapper of the likelihood itself over
+    the pool (dynesty 3 maps its LogLikelihood, out of which the runner takes the wrapper): the
+    wrapper prints "Exception while calling loglikelihood function" and a traceback for any
+    exception, once for every thread waiting on a batch that raised. The pool now calls the
+    batcher that the wrapper calls: the batch's values as before, and its error once, printed nowhere."""
+    from dynesty.dynesty import _function_wrapper
+
+    from tinylens.errors import ConfigError
+    from tinylens.inference import dynesty_runner
+
+    def log_like(theta):
+        if np.any(theta[:, 0] > 100):
+            raise ConfigError("inference: refused")
+        return -np.sum(theta**2, axis=1)
+
+    monkeypatch.setitem(dynesty_runner._LIKELIHOODS, "pool-test", log_like)
+    pool = dynesty_runner.BatchingPool(dynesty_runner.Batcher("pool-test"), 8)
+    wrapped = _function_wrapper(pool.batcher, [], {}, name="loglikelihood")
+    points = np.arange(24.0).reshape(12, 2)
+    try:
+        assert pool.map(wrapped, points) == [-np.sum(p**2) for p in points]
+        capfd.readouterr()
+        with pytest.raises(ConfigError, match="^inference: refused$"):
+            pool.map(wrapped, points + 1000)
+    finally:
+        pool.close()
+    printed = "".join(capfd.readouterr())
+    assert printed.count("Exception while calling") == 0 and printed.count("Traceback") == 0, printed[:2000]
+
+
 @pytest.mark.parametrize("settings, calls", [({"n_live": 20}, "20,224"), ({"n_live": 20, "n_like_max": 600}, "768")])
 def test_nautilus_with_no_finite_point_is_an_error_not_an_endless_run(lens_dir, monkeypatch, settings, calls):
     """Where log L is not finite anywhere in the priors (NaN, which the runner gives nautilus as

@@ -233,8 +233,9 @@ class BatchingPool:
         thread each: dynesty maps its first ``nlive`` points too, and one thread for each of 40000 of them
         did not get through in 10 minutes (the system's limit on threads is tens of thousands)."""
         items = list(iterable)
-        if isinstance(func, LogLikelihood):  # dynesty's draws of its first live points
+        if isinstance(func, LogLikelihood):  # dynesty 3's draws of its first live points
             unwrap(func)
+        func = _batcher_in(func) or func  # dynesty 2's: its LogLikelihood maps the wrapper itself
         if self._threads is None:
             self._threads = ThreadPoolExecutor(max_workers=self.size, thread_name_prefix="tinylens-dynesty")
         out: list = []
@@ -249,15 +250,22 @@ class BatchingPool:
             self._threads = None
 
 
+def _batcher_in(func: Callable) -> Batcher | None:
+    """The :class:`Batcher` that ``func`` only calls, where it is dynesty's wrapper of one (None if not)."""
+    if isinstance(func, _function_wrapper) and isinstance(func.func, Batcher) and not func.args and not func.kwargs:
+        return func.func
+    return None
+
+
 def unwrap(loglikelihood: LogLikelihood) -> None:
     """Take dynesty's wrapper out of its ``loglikelihood`` where it only calls a :class:`Batcher`:
     it prints "Exception while calling loglikelihood function" and a traceback for any exception,
     so that the error of one batch (a ConfigError of the priors, a Ctrl-C) was printed once for every
     proposal thread that waited on it, though the run raises it once. The wrapper adds only a copy
     of the point, which the batcher does not change."""
-    inner = loglikelihood.loglikelihood
-    if isinstance(inner, _function_wrapper) and isinstance(inner.func, Batcher) and not inner.args and not inner.kwargs:
-        loglikelihood.loglikelihood = inner.func
+    batcher = _batcher_in(loglikelihood.loglikelihood)
+    if batcher is not None:
+        loglikelihood.loglikelihood = batcher
 
 
 def _settings(settings: dict[str, Any]) -> tuple[dict, dict, dict]:
