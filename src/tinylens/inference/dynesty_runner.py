@@ -42,7 +42,6 @@ from typing import Any, Callable
 import dynesty
 import h5py
 import numpy as np
-from dynesty.dynesty import _function_wrapper
 from dynesty.utils import LogLikelihood, compute_integrals
 from scipy.special import logsumexp
 
@@ -69,6 +68,10 @@ from tinylens.inference.common import (
 )
 from tinylens.inference.progress import LiveStatus
 from tinylens.priors import prior_transform
+
+#: dynesty's private wrapper of the likelihood (in its ``__all__`` in 2.x and 3.x); a release without it
+#: makes :func:`_batcher_in` find none (``isinstance(x, ())`` is False), and its tracebacks per thread come back.
+_function_wrapper = getattr(dynesty.dynesty, "_function_wrapper", ())
 
 DEFAULTS: dict[str, Any] = {
     "nlive": 300, "queue_size": 64, "dlogz": 0.1, "bound": "multi", "sample": "rwalk",
