@@ -277,6 +277,28 @@ def test_a_path_with_a_name_too_long_for_the_system_is_said_without_a_traceback(
     assert said.endswith("give a shorter one.") and list(tmp_path.iterdir()) == []
 
 
+def test_a_whole_path_too_long_for_the_system_is_not_said_to_hold_a_name_too_long(tmp_path):
+    """A folder whose every name is short but whose whole path, with the hidden temporary name
+    written beside a file first, passes the system's 4096 bytes was said to have 'a name in this
+    path longer than the system allows (255 bytes on most disks)', which none had; it is now
+    said to be the whole path, still one paragraph, exit 2, no file written."""
+    from typer.testing import CliRunner
+
+    from tinylens.cli.main import app
+
+    folder = tmp_path
+    while len(str(folder)) < 4060 - 1:  # the demo's files fit (4060 + '/model_config.yaml'), their temporaries do not
+        folder = folder / ("d" * min(200, 4060 - len(str(folder)) - 1))
+    assert len(str(folder)) == 4060
+    run = CliRunner().invoke(app, ["demo", str(folder), "--no-fit"])
+    said = " ".join(run.output.split())
+    assert run.exit_code == 2 and isinstance(run.exception, SystemExit), repr(run.exception)
+    assert "Traceback" not in said and "a name in this path is longer" not in said, said
+    assert said.endswith("is longer than the system allows (4096 bytes on Linux), though no name in it passes "
+                         "255 bytes; give a shorter one."), said
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
 def test_a_full_disk_while_a_report_is_written_names_the_file(tmp_path, full_disk):
     """A write that finds the disk full names no file (the system says none): 'tinylens report'
     said 'A file cannot be written'; it now names the report's file it was writing."""

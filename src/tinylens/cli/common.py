@@ -122,12 +122,24 @@ def unwritable_text(exc: OSError) -> str:
             f"it is whole, so no result is left half-written: {then}.")
 
 
+#: The longest name of one file or folder most disks take, in bytes (NAME_MAX).
+NAME_MAX = 255
+
+
 def too_long_text(exc: OSError) -> str:
     """What the command line says of an OSError ``exc`` of a name too long for the system
-    (ENAMETOOLONG), where a check of its own did not say it first: the path, and to give a shorter one."""
+    (ENAMETOOLONG), where a check of its own did not say it first: the path, and to give a shorter
+    one. Where no name in it passes :data:`NAME_MAX`, the whole path was too long (4096 bytes on
+    Linux), the path itself or the hidden temporary name written beside it first."""
     what = exc.filename if exc.filename is not None else "A path given"
-    return (f"{what}: {exc.strerror or 'File name too long'}: a name in this path is longer than the system allows "
-            "(255 bytes on most disks); give a shorter one.")
+    reason = exc.strerror or "File name too long"
+    parts = Path(os.fsdecode(exc.filename)).parts if exc.filename is not None else ()
+    if parts and all(len(os.fsencode(part)) <= NAME_MAX for part in parts):
+        return (f"{what}: {reason}: the whole path (with the hidden temporary name written beside it first, "
+                f".NAME.unfinished-XXXXXXXX.SUFFIX) is longer than the system allows (4096 bytes on Linux), though "
+                f"no name in it passes {NAME_MAX} bytes; give a shorter one.")
+    return (f"{what}: {reason}: a name in this path is longer than the system allows "
+            f"({NAME_MAX} bytes on most disks); give a shorter one.")
 
 
 def print_error(message: str) -> None:
