@@ -2285,7 +2285,7 @@ def test_a_refused_cluster_leaves_the_output_folder_as_it_was(tmp_path, mock_sur
 def _dask_processes(tmp_path: Path) -> Iterator[tuple[Any, str]]:
     """A `dask scheduler` and one `dask worker` (one thread, no nanny), each a process that imports
     tinylens and survey_mocks, their output dropped: the scheduler's process and its address, once
-    its scheduler file is written. Both are killed at the end."""
+    its worker is connected. Both are killed at the end."""
     import subprocess
     import sys
 
@@ -2301,7 +2301,14 @@ def _dask_processes(tmp_path: Path) -> Iterator[tuple[Any, str]]:
         deadline = time.monotonic() + 60
         while not sched_file.exists() and time.monotonic() < deadline:
             time.sleep(0.1)
-        yield scheduler, runner.read_scheduler_file(sched_file)
+        address = runner.read_scheduler_file(sched_file)
+        from distributed import Client
+
+        # the worker connected before a test submits: its tasks then reach it in their order, not
+        # all at once when it joins, however slowly it starts on a loaded machine
+        with Client(address, timeout="60s") as client:
+            client.wait_for_workers(1, timeout=120)
+        yield scheduler, address
     finally:
         for process in (scheduler, worker):
             process.kill()
