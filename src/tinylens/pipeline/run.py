@@ -115,14 +115,12 @@ def state_problem(state: dict[str, Any], ndim: int) -> str:
     problem = _values_problem("best", state["best"], ndim)
     if problem:
         return problem
-    for key in ("n_evals", "time_s"):
-        value = state[key]
-        if not (finite_number(value) and value >= 0) or (key == "n_evals" and not float(value).is_integer()):
-            kind = "a whole number" if key == "n_evals" else "a number"
-            return f"'{key}' is {json_text(value, 40)}, not {kind} of 0 or more"
     problem = _count_problem("n_evals", state["n_evals"], 0, MAX_STATE_EVALS)
     if problem:
         return problem
+    time_s = state["time_s"]
+    if not (finite_number(time_s) and time_s >= 0):
+        return f"'time_s' is {json_text(time_s, 40)}, not a number of 0 or more"
     if "threads" in state and (problem := _count_problem("threads", state["threads"], 1, MAX_STATE_THREADS)):
         return problem
     stages = state["stages"]
