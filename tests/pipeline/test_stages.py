@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 import warnings
 from types import SimpleNamespace
@@ -525,8 +526,8 @@ _STATE = {"fingerprint": "stamp", "best": [1.0, 0.1, 0.0], "stages": {"arc": {"f
     ({"best": None}, "'best' is null, not a list of 3 numbers"),
     ({"best": [1.0, 10**400, 0.0]}, "'best' holds 1000000000000000000000000000000000000..., not a finite number"),
     ({"n_evals": 10**400}, "'n_evals' is 1000000000000000000000000000000000000..., not a whole number from 0 to 1e+15"),
-    ({"time_s": "long"}, "'time_s' is \"long\", not a number of 0 or more"),
-    ({"time_s": float("nan")}, "'time_s' is NaN, not a number of 0 or more"),
+    ({"time_s": "long"}, "'time_s' is \"long\", not a number of seconds from 0 to 1e+09"),
+    ({"time_s": float("nan")}, "'time_s' is NaN, not a number of seconds from 0 to 1e+09"),
     ({"n_evals": "3"}, "'n_evals' is \"3\", not a whole number from 0 to 1e+15"),
     ({"n_evals": 2.5}, "'n_evals' is 2.5, not a whole number from 0 to 1e+15"),
     ({"stages": []}, "'stages' is [], not an object of the stages' records"),
@@ -543,6 +544,12 @@ _STATE = {"fingerprint": "stamp", "best": [1.0, 0.1, 0.0], "stages": {"arc": {"f
      "'runs[1].n_likelihood_evals' is -5, not a whole number from 0 to 1e+15"),
     ({"runs": [{"n_likelihood_evals": 2.5, "wall_time_s": 1.0}]}, "'runs[0].n_likelihood_evals' is 2.5, not a whole number"),
     ({"n_evals": 1e308}, "'n_evals' is 1e+308, not a whole number from 0 to 1e+15"),
+    ({"time_s": 1e308}, "'time_s' is 1e+308, not a number of seconds from 0 to 1e+09"),
+    ({"time_s": -1.0}, "'time_s' is -1.0, not a number of seconds from 0 to 1e+09"),
+    ({"runs": [{"n_likelihood_evals": 100, "wall_time_s": 1e308}] * 2},
+     "'runs[0].wall_time_s' is 1e+308, not a number of seconds from 0 to 1e+09"),
+    ({"runs": [{"n_likelihood_evals": 100, "wall_time_s": 1.0}, {"n_likelihood_evals": 100, "wall_time_s": -2.0}]},
+     "'runs[1].wall_time_s' is -2.0, not a number of seconds from 0 to 1e+09"),
     ({"threads": "abc"}, "'threads' is \"abc\", not a whole number from 1 to 256"),
     ({"threads": 0}, "'threads' is 0, not a whole number from 1 to 256"),
     ({"threads": 1e308}, "'threads' is 1e+308, not a whole number from 1 to 256"),
@@ -569,17 +576,20 @@ def test_a_stage_state_of_this_fit_edited_or_damaged_is_deleted_with_a_warning(t
 
 def test_a_stage_state_with_counts_up_to_their_bounds_is_reused(tmp_path):
     """The bounds on a state's counts (an edited 1e308 made the fit's total an OverflowError) leave
-    MAX_STATE_EVALS evaluations in stages 1-3 and in each run, whose sum a fit's result holds, and 256 threads."""
-    from tinylens.pipeline.run import MAX_STATE_EVALS
+    MAX_STATE_EVALS evaluations and MAX_STATE_SECONDS seconds in stages 1-3 and in each run, whose sums a fit's
+    result holds, and 256 threads."""
+    from tinylens.pipeline.run import MAX_STATE_EVALS, MAX_STATE_SECONDS
 
     top = int(MAX_STATE_EVALS)
-    state = {**_STATE, "n_evals": top, "threads": 256, "runs": [{"n_likelihood_evals": top, "wall_time_s": 1.0}] * 2}
+    state = {**_STATE, "n_evals": top, "threads": 256, "time_s": MAX_STATE_SECONDS,
+             "runs": [{"n_likelihood_evals": top, "wall_time_s": MAX_STATE_SECONDS}] * 2}
     path = tmp_path / "checkpoint.pipeline.json"
     path.write_text(json.dumps(state))
     with warnings.catch_warnings():
         warnings.simplefilter("error", CheckpointWarning)
         assert _load_state(path, "stamp", 3) == state
     assert int(sum(r["n_likelihood_evals"] for r in state["runs"]) + state["n_evals"]) == 3 * top
+    assert math.isfinite(sum(r["wall_time_s"] for r in state["runs"]) + state["time_s"])
 
 
 @pytest.mark.parametrize("key", ["best", "stages", "n_evals", "time_s"])

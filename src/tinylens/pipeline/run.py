@@ -88,6 +88,9 @@ def _values_problem(key: str, values: Any, ndim: int, none_ok: bool = False) -> 
 #: The most likelihood or gradient evaluations a stages' state may record, for stages 1-3 or a sampling run (a
 #: fit makes ~1e5 to 1e8): 1e308 twice, edited in, made their sum infinite and the fit's end an OverflowError.
 MAX_STATE_EVALS = 1e15
+#: The most seconds a stages' state may record for stages 1-3 or a sampling run (about 32 years): 1e308 twice,
+#: edited in, made their sum, the fit's wall time, infinite.
+MAX_STATE_SECONDS = 1e9
 #: The most ``threads`` a stages' state may record: ``pipeline.threads``' bound in the config schema.
 MAX_STATE_THREADS = 256
 
@@ -100,6 +103,14 @@ def _count_problem(key: str, value: Any, low: float, high: float) -> str:
     return f"'{key}' is {json_text(value, 40)}, not a whole number from {low:g} to {high:g}"
 
 
+def _seconds_problem(key: str, value: Any) -> str:
+    """What is wrong with ``value``, the seconds ``key`` of a stages' state, where it is not a
+    number from 0 to :data:`MAX_STATE_SECONDS`; "" where nothing is."""
+    if finite_number(value) and 0 <= value <= MAX_STATE_SECONDS:
+        return ""
+    return f"'{key}' is {json_text(value, 40)}, not a number of seconds from 0 to {MAX_STATE_SECONDS:g}"
+
+
 def state_problem(state: dict[str, Any], ndim: int) -> str:
     """What in the stages' ``state`` of a fit with ``ndim`` free parameters cannot be used (an
     edited or damaged file), for the warning that it is not reused; "" where nothing is.
@@ -107,8 +118,8 @@ def state_problem(state: dict[str, Any], ndim: int) -> str:
     Every state tinylens has written has ``best``, ``stages``, ``n_evals``, ``time_s`` and
     ``arc_mask``; ``box`` comes once the sampling starts, ``runs`` once a box is widened and
     ``threads`` with later versions (a state without those two is read as before them). Counts are
-    bounded (:data:`MAX_STATE_EVALS`, :data:`MAX_STATE_THREADS`): the fit adds them up and writes
-    them into result.json."""
+    bounded (:data:`MAX_STATE_EVALS`, :data:`MAX_STATE_THREADS`), and so are seconds
+    (:data:`MAX_STATE_SECONDS`): the fit adds them up and writes them into result.json."""
     missing = [key for key in ("best", "stages", "n_evals", "time_s") if key not in state]
     if missing:
         return f"it has no '{missing[0]}'"
@@ -118,9 +129,9 @@ def state_problem(state: dict[str, Any], ndim: int) -> str:
     problem = _count_problem("n_evals", state["n_evals"], 0, MAX_STATE_EVALS)
     if problem:
         return problem
-    time_s = state["time_s"]
-    if not (finite_number(time_s) and time_s >= 0):
-        return f"'time_s' is {json_text(time_s, 40)}, not a number of 0 or more"
+    problem = _seconds_problem("time_s", state["time_s"])
+    if problem:
+        return problem
     if "threads" in state and (problem := _count_problem("threads", state["threads"], 1, MAX_STATE_THREADS)):
         return problem
     stages = state["stages"]
@@ -146,7 +157,8 @@ def state_problem(state: dict[str, Any], ndim: int) -> str:
                                              and finite_number(r.get("wall_time_s")) for r in runs):
         return f"'runs' is {json_text(runs, 40)}, not a list of sampling runs (their n_likelihood_evals and wall_time_s)"
     for i, run in enumerate(runs):
-        problem = _count_problem(f"runs[{i}].n_likelihood_evals", run["n_likelihood_evals"], 0, MAX_STATE_EVALS)
+        problem = (_count_problem(f"runs[{i}].n_likelihood_evals", run["n_likelihood_evals"], 0, MAX_STATE_EVALS)
+                   or _seconds_problem(f"runs[{i}].wall_time_s", run["wall_time_s"]))
         if problem:
             return problem
     return ""
