@@ -215,7 +215,7 @@ class Batcher:
 
         futures = [threads.submit(task, item) for item in items]
         wait(futures)  # all of them, as the next group needs every thread free
-        errors = [f.exception() for f in futures if f.exception() is not None]
+        errors = [e for f in futures if (e := f.exception()) is not None]
         if errors:
             raise errors[0].error if isinstance(errors[0], FailedInBatch) else errors[0]
         return [f.result() for f in futures]
