@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import socket
+import sys
 import threading
 import time
 import warnings
@@ -650,28 +651,56 @@ def test_a_scheduler_address_where_another_service_greets_is_refused_naming_it(g
     assert text.endswith(runner.SCHEDULER_ADVICE), text
 
 
-def test_a_client_short_of_memory_as_it_connects_is_not_told_that_another_service_answers(monkeypatch):
+def test_a_client_short_of_memory_as_it_connects_is_told_so_naming_the_address(monkeypatch):
     """scheduler_client took any MemoryError while Dask's client connected for another service's
     greeting read as a frame length (SSH's: 'Unable to allocate 2.82 EiB'), so a process short of
     memory was told that something else than a scheduler listens at the address. Only numpy's
     refusal of a buffer larger than any handshake message is now taken so; any other MemoryError
-    is raised as it came."""
+    (which was then raised as it came, a traceback) is a TinyLensError naming the address and that
+    this process ran out of memory."""
     import numpy as np
     from distributed import Client
 
     with pytest.raises(MemoryError) as huge:
         np.empty((2**62,), dtype=np.uint8)  # what SSH's greeting, read as a frame length, asks for
     small = type(huge.value)((4096,), np.dtype(np.uint8))  # numpy's refusal of a small buffer
-    for short in (small, MemoryError()):
+    for short, said in ((small, f"(MemoryError: {small})"), (MemoryError(), "(MemoryError)")):
         def short_of_memory(self, **kwargs):
             raise short
 
         monkeypatch.setattr(Client, "start", short_of_memory)
-        with pytest.raises(MemoryError) as raised:
+        with pytest.raises(TinyLensError) as raised:
             runner.scheduler_client("tcp://127.0.0.1:1")
-        assert raised.value is short
+        text = " ".join(str(raised.value).split())
+        assert text.startswith("Cannot connect to the Dask scheduler at tcp://127.0.0.1:1: this process ran out of "
+                               "memory while it connected"), text
+        assert said in text and "not a Dask scheduler" not in text, text
+        assert raised.value.__cause__ is None and raised.value.__suppress_context__
     assert runner.greeting_frame(huge.value)
     assert not runner.greeting_frame(small) and not runner.greeting_frame(MemoryError())
+
+
+def test_a_survey_short_of_memory_as_it_connects_to_its_scheduler_says_so_without_a_traceback(survey_inputs,
+                                                                                               monkeypatch):
+    """tinylens survey --scheduler, this process out of memory as Dask's client connected (a
+    MemoryError of no greeting: faked in Client.start), ended in a traceback; it now says so,
+    naming the address, with exit 2. (The template check is skipped: no fit is made.)"""
+    from distributed import Client
+
+    def short_of_memory(self, **kwargs):
+        raise MemoryError()
+
+    monkeypatch.setattr(Client, "start", short_of_memory)
+    monkeypatch.setattr(runner, "check_template", lambda *args, **kwargs: None)
+    out = survey_inputs["tmp"] / "out"
+    with _greeting_server((9).to_bytes(8, sys.byteorder) + b"handshake") as address:  # a frame length as Dask's
+        result = CliRunner().invoke(app, ["survey", str(survey_inputs["lenses"]), "-c", str(survey_inputs["template"]),
+                                          "--scheduler", address, "--out", str(out)])
+    text = " ".join(result.output.split())
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
+    assert text.startswith(f"Error: Cannot connect to the Dask scheduler at {address}: this process ran out of memory "
+                           "while it connected (MemoryError)"), text
 
 
 def test_a_scheduler_address_that_takes_no_connection_says_how_long_it_waited(survey_inputs, monkeypatch):

@@ -1080,12 +1080,21 @@ def scheduler_client(address: str) -> Any:
             f"{SCHEDULER_ADVICE}") from None
     except (MemoryError, struct.error) as exc:  # another service's greeting (SSH's, SMTP's) read as Dask's frame lengths
         if isinstance(exc, MemoryError) and not greeting_frame(exc):  # this process short of memory: not the address's
-            raise
+            raise TinyLensError(short_of_memory_text(address, exc)) from None
         raise TinyLensError(
             f"Cannot connect to the Dask scheduler at {address}: what answers there is not a Dask scheduler (its "
             f"greeting is not Dask's handshake: another service, such as SSH, on that port?). {SCHEDULER_ADVICE}") from None
     except (OSError, ValueError, TypeError) as exc:  # TypeError: tls:// without TLS settings
         raise TinyLensError(f"Cannot connect to the Dask scheduler at {address}: {describe_exception(exc)}") from None
+
+
+def short_of_memory_text(address: str, exc: MemoryError) -> str:
+    """What a survey says when this process ran out of memory (``exc``, not another service's
+    greeting: :func:`greeting_frame`) while its client connected to the scheduler at ``address``."""
+    what = one_line(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)  # (often no message)
+    return (f"Cannot connect to the Dask scheduler at {address}: this process ran out of memory while it connected "
+            f"({what}). Free some memory on this machine (stop other programs there) or run the command on a "
+            "machine with more, then run the same command again.")
 
 
 #: More bytes than any message of Dask's handshake: a frame length over it, read from what answered
