@@ -573,7 +573,8 @@ def test_a_tcp_address_where_no_dask_scheduler_answers_is_refused_at_once():
         for server in (silent, greeter):
             server.bind(("127.0.0.1", 0))
             server.listen()
-        greet = threading.Thread(target=lambda: greeter.accept()[0].sendall(b"handshake"), daemon=True)
+        handshake = (9).to_bytes(8, sys.byteorder) + b"handshake"  # a message's length first, as Dask's
+        greet = threading.Thread(target=lambda: greeter.accept()[0].sendall(handshake), daemon=True)
         greet.start()
         runner.check_scheduler(f"tcp://127.0.0.1:{greeter.getsockname()[1]}", timeout=5)  # a scheduler speaks first
         start = time.monotonic()
@@ -640,15 +641,41 @@ def test_a_scheduler_address_where_another_service_greets_is_refused_naming_it(g
     """--scheduler at a port where another service greets first (SSH, SMTP) passed check_scheduler,
     then Dask's client read the greeting as its frame lengths and the survey ended in a traceback
     (MemoryError: 'Unable to allocate 2.82 EiB', or struct.error for a short frame); it is now a
-    TinyLensError naming the address and what to give instead."""
+    TinyLensError naming the address and what to give instead. (The check now refuses SSH's first:
+    the client's own refusal is for a greeting that passes it, as the second, or a client unchecked.)"""
     with _greeting_server(greeting) as address:
-        runner.check_scheduler(address, timeout=5)  # it greets: the check lets it pass
         with pytest.raises(TinyLensError) as caught, runner.dask_client(1, address):
             pass
     text = " ".join(str(caught.value).split())
     assert text.startswith(f"Cannot connect to the Dask scheduler at {address}: what answers there is not a Dask "
                            "scheduler"), text
     assert text.endswith(runner.SCHEDULER_ADVICE), text
+
+
+@pytest.mark.parametrize("greeting", [b"SSH-2.0-OpenSSH_9.6\r\n", b"\x10\x00\x00\x00\x00\x00\x00\x80 binary"])
+def test_a_scheduler_address_whose_greeting_is_no_dask_message_length_is_refused_by_the_check(greeting, survey_inputs):
+    """A greeting whose first 8 bytes, read as Dask reads a message's length, ask for 2**63 bytes or
+    more (its 8th byte 0x80 or more) passed check_scheduler and Dask's client then said 'Cannot
+    connect ...: ValueError: Maximum allowed dimension exceeded' (numpy's refusal of such a buffer),
+    not that another service answers; check_scheduler now reads those 8 bytes itself and refuses a
+    length over HANDSHAKE_BYTES (that one, and SSH's: 2.8 EiB) naming the address, exit 2 from the
+    command, nothing written. A real scheduler's greeting passes (an in-process one, on TCP)."""
+    from distributed import LocalCluster
+
+    out = survey_inputs["tmp"] / "out"
+    with _greeting_server(greeting) as address:
+        with pytest.raises(TinyLensError) as caught:
+            runner.check_scheduler(address, timeout=5)
+        result = CliRunner().invoke(app, ["survey", str(survey_inputs["lenses"]), "-c", str(survey_inputs["template"]),
+                                          "--scheduler", address, "--out", str(out)])
+    assert " ".join(str(caught.value).split()) == runner.other_service_text(address)
+    text = " ".join(result.output.split())
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and not out.exists()
+    assert text.startswith(f"Error: Cannot connect to the Dask scheduler at {address}: what answers there is not a "
+                           "Dask scheduler"), text
+    with LocalCluster(n_workers=0, processes=False, protocol="tcp", host="127.0.0.1", dashboard_address=None) as cluster:
+        runner.check_scheduler(cluster.scheduler_address, timeout=30)
 
 
 def test_a_client_short_of_memory_as_it_connects_is_told_so_naming_the_address(monkeypatch):

@@ -1081,9 +1081,7 @@ def scheduler_client(address: str) -> Any:
     except (MemoryError, struct.error) as exc:  # another service's greeting (SSH's, SMTP's) read as Dask's frame lengths
         if isinstance(exc, MemoryError) and not greeting_frame(exc):  # this process short of memory: not the address's
             raise TinyLensError(short_of_memory_text(address, exc)) from None
-        raise TinyLensError(
-            f"Cannot connect to the Dask scheduler at {address}: what answers there is not a Dask scheduler (its "
-            f"greeting is not Dask's handshake: another service, such as SSH, on that port?). {SCHEDULER_ADVICE}") from None
+        raise TinyLensError(other_service_text(address)) from None
     except (OSError, ValueError, TypeError) as exc:  # TypeError: tls:// without TLS settings
         raise TinyLensError(f"Cannot connect to the Dask scheduler at {address}: {describe_exception(exc)}") from None
 
@@ -1095,6 +1093,48 @@ def short_of_memory_text(address: str, exc: MemoryError) -> str:
     return (f"Cannot connect to the Dask scheduler at {address}: this process ran out of memory while it connected "
             f"({what}). Free some memory on this machine (stop other programs there) or run the command on a "
             "machine with more, then run the same command again.")
+
+
+def other_service_text(address: str, advice: str | None = None) -> str:
+    """What a survey says where what answers at ``address`` greeted otherwise than a Dask scheduler
+    (SSH, SMTP), ``advice`` (default :data:`SCHEDULER_ADVICE`) at its end."""
+    return (f"Cannot connect to the Dask scheduler at {address}: what answers there is not a Dask scheduler (its "
+            f"greeting is not Dask's handshake: another service, such as SSH, on that port?). "
+            f"{SCHEDULER_ADVICE if advice is None else advice}")
+
+
+#: The bytes that begin a Dask message over TCP: its length, an unsigned 64-bit integer in the
+#: sender's byte order (``struct`` format ``Q``).
+FRAME_LENGTH_BYTES = struct.calcsize("Q")
+
+
+def dask_greeting(head: bytes) -> bool:
+    """Whether ``head``, the first :data:`FRAME_LENGTH_BYTES` bytes (or fewer) a TCP server sent,
+    may begin a Dask scheduler's handshake: read as Dask reads a message's length, no more than
+    :data:`HANDSHAKE_BYTES` (SSH's greeting reads as 2.8 EiB). Fewer bytes are not judged (True)."""
+    if len(head) < FRAME_LENGTH_BYTES:
+        return True
+    (length,) = struct.unpack("Q", head[:FRAME_LENGTH_BYTES])
+    return length <= HANDSHAKE_BYTES
+
+
+def first_bytes(conn: Any, count: int, timeout: float) -> bytes:
+    """Up to ``count`` bytes that the socket ``conn`` receives within ``timeout`` seconds in all:
+    fewer where it closes or sends no more within that time."""
+    head, deadline = b"", time.monotonic() + timeout
+    while len(head) < count:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        conn.settimeout(left)
+        try:
+            chunk = conn.recv(count - len(head))
+        except TimeoutError:
+            break
+        if not chunk:
+            break
+        head += chunk
+    return head
 
 
 #: More bytes than any message of Dask's handshake: a frame length over it, read from what answered
@@ -1186,7 +1226,9 @@ def check_scheduler(address: str, timeout: float = 10.0, advice: str = SCHEDULER
 
     A Dask scheduler greets each new connection (its handshake) at once; a plain ``tcp://``
     address where something listens but says nothing (the dashboard's port, another service) is
-    refused: Dask's client would wait for its greeting for ever. ``advice`` ends the message."""
+    refused: Dask's client would wait for its greeting for ever. So is one whose first bytes are no
+    Dask message's length (:func:`dask_greeting`: another service that greets first, such as SSH),
+    which Dask's client would read as one. ``advice`` ends the message."""
     import socket
 
     from distributed.comm.addressing import parse_address, parse_host_port
@@ -1201,12 +1243,10 @@ def check_scheduler(address: str, timeout: float = 10.0, advice: str = SCHEDULER
         host, port = parse_host_port(location)
         with socket.create_connection((host, port), timeout=timeout) as conn:
             if scheme == "tcp":  # (over TLS the client speaks first)
-                try:
-                    conn.settimeout(timeout)
-                    greeted = bool(conn.recv(1))
-                except TimeoutError:
-                    greeted = False
-                if not greeted:
+                head = first_bytes(conn, FRAME_LENGTH_BYTES, timeout)
+                if not dask_greeting(head):
+                    raise TinyLensError(other_service_text(address, advice))
+                if not head:
                     raise TinyLensError(
                         f"Something listens at {address} but it is not a Dask scheduler (it sent no Dask "
                         f"handshake within {timeout:g} s; the dashboard's port, e.g. 8787, is not the "
