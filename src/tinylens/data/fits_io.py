@@ -31,6 +31,7 @@ from astropy.utils.exceptions import AstropyWarning
 from tinylens.atomic import write_atomic
 from tinylens.errors import (MISSING_ERRNOS, DataError, DataWarning, OutputError, ls_command, outside_stacklevel,
                              windows_path_advice)
+from tinylens.paths import reachable
 
 #: HDU classes that hold an image.
 IMAGE_HDUS = (fits.PrimaryHDU, fits.ImageHDU, fits.CompImageHDU)
@@ -49,16 +50,6 @@ Extension = int | str | tuple[str, int]
 
 #: A trailing CFITSIO image section, ``[x1:x2,y1:y2]`` or with ``*`` (``[*,100:200]``): not read.
 _IMAGE_SECTION = re.compile(r"\[(?P<section>[^\[\]]*[:*][^\[\]]*)\]$")
-
-
-def reachable(path: Path) -> bool:
-    """``path.exists()``, but False (not a bare OSError) where a folder on its way cannot be
-    entered, which ``Path.exists`` raises on Python 3.11 (:func:`blocked_folder_note` says why), or
-    where the system refuses to look (a name too long for it: :func:`unreachable_note` says why)."""
-    try:
-        return path.exists()
-    except OSError:
-        return False
 
 
 def blocked_folder_note(path: Path) -> str:

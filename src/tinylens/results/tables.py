@@ -29,6 +29,7 @@ from tinylens.atomic import (UNFINISHED_NAME, atomic_path, errors_naming,  # noq
                               remove_all_unfinished, remove_unfinished, replace_together, temporary_beside,
                               write_atomic, write_together)
 from tinylens.errors import OutputError, plural
+from tinylens.paths import reachable
 from tinylens.results.table_formats import FORMAT_NAMES, table_format, table_name_problem
 
 #: Percentiles of the 68 % and 99.7 % (3 sigma) central intervals.
@@ -67,15 +68,7 @@ def file_in_the_way(folder: str | Path) -> Path | None:
     """The file at ``folder``, or at one of its parents, that stops it being a folder (None: none;
     a name the system refuses to look at, too long for it, holds no file)."""
     folder = Path(folder)
-    return next((p for p in (folder, *folder.parents) if _is_there(p) and not p.is_dir()), None)
-
-
-def _is_there(path: Path) -> bool:
-    """``path.exists()``, False where the system refuses to look (ENAMETOOLONG: a name too long)."""
-    try:
-        return path.exists()
-    except OSError:
-        return False
+    return next((p for p in (folder, *folder.parents) if reachable(p) and not p.is_dir()), None)
 
 
 def ensure_writable(folder: str | Path, choose: str = "another output.path in the config (or --output)") -> Path:
