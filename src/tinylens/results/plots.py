@@ -20,13 +20,14 @@ import numpy as np
 from matplotlib import colors
 from matplotlib.figure import Figure
 
+from tinylens.atomic import write_atomic
 from tinylens.data.dataset import Dataset
 from tinylens.errors import ConfigTypeError, ConfigValueError, counted
 from tinylens.forward import ray_shoot
 from tinylens.pipeline.mass_source import to_source_plane
 from tinylens.problem import Problem
 from tinylens.results.figure import NotebookFigure, file_format
-from tinylens.results.tables import UNITS, weighted_percentiles, write_atomic
+from tinylens.results.tables import UNITS, weighted_percentiles
 
 IMAGE_CMAP = "magma"
 RESID_CMAP = "RdBu_r"

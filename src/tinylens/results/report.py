@@ -27,6 +27,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from tinylens.atomic import write_atomic
 from tinylens.errors import TinyLensError, did_you_mean, lens_count, listed
 from tinylens.filenames import RESULT
 
@@ -457,8 +458,6 @@ def save_figure(fig, path: str | Path, dpi: int = 110, **savefig) -> Path:
     """Write ``fig`` atomically in the format ``path``'s suffix names (``gallery.pdf``: PDF), PNG
     for a name without one or with one matplotlib does not write (``savefig``: more options of
     ``Figure.savefig``)."""
-    from tinylens.results.tables import write_atomic
-
     return write_atomic(path, figure_writer(fig, path, dpi, **savefig))
 
 
