@@ -4,8 +4,9 @@ An interrupted write (a full disk, Ctrl-C, a killed process) never leaves a half
 under a final name: :func:`write_atomic` and :func:`atomic_path` write one file,
 :func:`write_together` and :func:`replace_together` several, all or none; :func:`remove_unfinished`
 and :func:`remove_all_unfinished` delete what a killed process left (:data:`UNFINISHED_NAME`), and
-:func:`errors_naming` makes an OSError name the file being written. Standard library only, so that
-any part of tinylens (data, inference, results) can write a file without importing pandas.
+:func:`errors_naming` makes an OSError name the file being written. Standard library only (and the
+standard-library-only tinylens.errors), so that any part of tinylens (data, inference, results) can
+write a file without importing pandas.
 """
 
 from __future__ import annotations
@@ -14,12 +15,15 @@ import glob
 import os
 import random
 import re
+import shlex
 import stat
 import tempfile
 from collections.abc import Callable, Mapping
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, Iterator
+
+from tinylens.errors import OutputError
 
 
 _UMASK = os.umask(0)
@@ -175,7 +179,9 @@ def replace_together(temporary: Mapping[Path, Path]) -> None:
     """Replace each file (key) of ``temporary`` by its finished temporary (value), in their order,
     all or none: each file there is first kept under a second, hidden name (:func:`_linked`), and
     where a rename fails (or the run is stopped) the files already replaced are put back (a file
-    that was not there is deleted), the error raised; the hidden names are gone at the end. Each
+    that was not there is deleted), the error raised; the hidden names are gone at the end. Where
+    a file cannot be put back, its earlier version is kept beside it under a name that
+    :func:`remove_unfinished` leaves (:func:`_rescued`) and an OutputError says where. Each
     file is replaced atomically, so a reader finds it old or new, but where no hard link can be
     made (a disk without them) a file is moved aside just before it is replaced (:func:`_moved_aside`)."""
     kept: dict[Path, Path | None] = {}
@@ -188,10 +194,16 @@ def replace_together(temporary: Mapping[Path, Path]) -> None:
                 kept[path] = _moved_aside(path)
             done.append(path)
             _put_in_place(tmp, path)
-    except BaseException:
+    except BaseException as err:
+        stranded: dict[Path, Path] = {}
         for path in reversed(done):
-            if not _put_back(path, kept[path]):
-                kept[path] = None  # left under its hidden name, not deleted below
+            old = kept[path]
+            if _put_back(path, old) or old is None or _same_file(old, path):
+                continue  # put back, or nothing to keep (a new file not deleted stays as it is)
+            kept[path] = None  # not deleted below
+            stranded[path] = _rescued(path, old)
+        if stranded:
+            raise OutputError(_stranded_text(stranded, err)) from err
         raise
     finally:
         for old in kept.values():
@@ -256,3 +268,47 @@ def _put_back(path: Path, old: Path | None) -> bool:
     except OSError:
         return False
     return True
+
+
+def _same_file(old: Path, path: Path) -> bool:
+    """Whether ``old`` and ``path`` are one file (a kept hard link of a file whose replacing failed,
+    so that it is still in place); False where either cannot be looked at."""
+    try:
+        return os.path.samefile(old, path)
+    except OSError:
+        return False
+
+
+def _rescued(path: Path, old: Path) -> Path:
+    """Where ``old``, the earlier file of ``path`` that could not be put back, is kept: renamed to
+    ``.<stem>.kept-XXXXXXXX<suffix>`` beside ``path``, a name that :func:`remove_unfinished` and
+    :func:`remove_all_unfinished` leave; ``old`` itself where even that fails."""
+    try:
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.kept-", suffix=path.suffix)
+        os.close(fd)
+    except OSError:
+        return old
+    try:
+        os.replace(old, name)
+    except OSError:
+        Path(name).unlink(missing_ok=True)
+        return old
+    return Path(name)
+
+
+def _stranded_text(stranded: Mapping[Path, Path], err: BaseException) -> str:
+    """What replace_together says where the files ``stranded`` (path -> where its earlier version
+    is kept, :func:`_rescued`) could not be put back after ``err`` stopped it."""
+    if isinstance(err, OSError) and err.filename is not None:
+        why = f"{os.fsdecode(err.filename)}: {err.strerror or type(err).__name__}"
+    else:
+        why = str(err) or type(err).__name__
+    kept = []
+    for path, where in stranded.items():
+        back = f"mv {shlex.quote(str(where))} {shlex.quote(str(path))}"
+        if UNFINISHED_NAME.fullmatch(where.name):
+            kept.append(f"{path}'s earlier version is still at {where}, a temporary name that tinylens deletes when it "
+                        f"next writes {path.name} there: copy it elsewhere first, or put it back ({back})")
+        else:
+            kept.append(f"{path}'s earlier version is kept at {where} (put it back: {back})")
+    return f"Replacing files that belong together was stopped ({why}) and could not be undone: {'; '.join(kept)}."

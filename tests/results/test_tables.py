@@ -270,6 +270,50 @@ def test_files_written_together_are_all_left_as_they_were_when_a_rename_fails(tm
     assert [(tmp_path / name).read_text() for name in ("new.txt", "a.csv", "b.json", "c.txt")] == ["new", "new a", "new b", "new c"]
 
 
+@pytest.mark.parametrize("links", [True, False])
+def test_a_file_that_cannot_be_put_back_keeps_its_earlier_version_where_no_cleanup_deletes_it(tmp_path, monkeypatch, links):
+    """Where putting back a file already replaced failed too, its earlier version was left under
+    its hidden .unfinished- name, which the next remove_unfinished (any later write of that file)
+    deleted: a finished result lost. It is now kept under a .kept- name that no cleanup deletes,
+    and the error, an OutputError, says where; on a disk without hard links (``links`` False) the
+    file whose rename failed, moved aside and not put back, is kept so too."""
+    import errno
+    import os
+
+    from tinylens.atomic import remove_all_unfinished, write_together
+
+    (tmp_path / "a.csv").write_text("old a")
+    (tmp_path / "b.json").write_text("old b")
+    if not links:
+        def no_link(*args, **kwargs):
+            raise PermissionError(errno.EPERM, os.strerror(errno.EPERM))
+
+        monkeypatch.setattr(os, "link", no_link)
+    replace, failed = os.replace, []
+
+    def failing_from_b_on(src, dst, *args, **kwargs):  # the rename into b.json, then every put-back
+        if os.path.basename(dst) == "b.json" and not failed or failed and not os.path.basename(dst).startswith("."):
+            failed.append(dst)
+            raise OSError(errno.EIO, os.strerror(errno.EIO), src, None, dst)
+        return replace(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", failing_from_b_on)
+    writers = {tmp_path / "a.csv": lambda tmp: tmp.write_text("new a"), tmp_path / "b.json": lambda tmp: tmp.write_text("new b")}
+    with pytest.raises(OutputError) as raised:
+        write_together(writers)
+    monkeypatch.setattr(os, "replace", replace)
+    assert len(failed) >= 2 and isinstance(raised.value.__cause__, OSError)
+    remove_all_unfinished(tmp_path)
+    tables.remove_unfinished(tmp_path / "a.csv", tmp_path / "b.json")
+    stranded = {"a": "old a"} if links else {"a": "old a", "b": "old b"}
+    for stem, earlier in stranded.items():
+        (kept,) = tmp_path.glob(f".{stem}.kept-*")
+        assert kept.read_text() == earlier and str(kept) in str(raised.value)
+    assert (tmp_path / "a.csv").read_text() == "new a"
+    assert (tmp_path / "b.json").read_text() == "old b" if links else not (tmp_path / "b.json").exists()
+    assert len(list(tmp_path.iterdir())) == 2 + len(stranded) - (not links)
+
+
 def test_the_atomic_write_helpers_are_still_imported_from_tables():
     """The atomic-write helpers moved to tinylens.atomic; ``from tinylens.results.tables import
     write_atomic`` (and the others) still gives the same function."""
