@@ -459,6 +459,26 @@ def test_the_stale_outputs_warning_compares_the_files_written_with_those_the_fit
     assert sorted(p.name for p in (folder / "output").iterdir()) == ["model_results.png", "result.json"]
 
 
+def test_the_stale_outputs_warning_does_not_take_a_killed_fits_folder_test_for_an_output(tmp_path):
+    """A fit killed (SIGKILL) while ensure_writable tested its output folder leaves the empty
+    .write-test-XXXXXXXX it writes there; the demo's warning of an earlier fit's outputs listed it
+    as one, or warned of a folder that holds no output at all. It now leaves such names out."""
+    import os
+    import tempfile
+
+    from tinylens.cli.demo import stale_outputs_warning, write_demo
+
+    folder = tmp_path / "demo"
+    write_demo(folder, 7)
+    (folder / "output").mkdir()
+    _, probe = tempfile.mkstemp(dir=folder / "output", prefix=".write-test-")  # as ensure_writable names it
+    earlier = {"seed": 8}  # another demo's truth.json: the outputs, if any, are not of these data
+    assert stale_outputs_warning(folder, earlier) == ""
+    (folder / "output" / "model_results.png").write_text("")
+    warning = stale_outputs_warning(folder, earlier)
+    assert "(model_results.png)" in warning and os.path.basename(probe) not in warning, warning
+
+
 def test_a_full_disk_while_the_demo_is_written_names_the_file(tmp_path, full_disk):
     """A write that found the disk full (an OSError naming no file) while the demo wrote its
     truth.json said 'A file cannot be written'; it now names that file, and the folder is left

@@ -308,14 +308,16 @@ def stale_outputs_warning(directory: Path, earlier: Any) -> str:
     the fitted files its result.json records (``info.inputs``) differs from that of the files
     just written (:func:`fitted_other_files`); for a result.json that records none, where the
     truth.json written is not ``earlier``'s (another seed or precision: :func:`demo_record`
-    before the demo wrote). ``""`` where the folder holds nothing, the data are those fitted, or
+    before the demo wrote). ``""`` where the folder holds nothing (but the folder test of a fit
+    killed then, :data:`~tinylens.results.tables.WRITE_TEST_NAME`), the data are those fitted, or
     there was no earlier demo's truth.json (``earlier`` None: the first demo in a folder replaced
     no demo's data)."""
     from tinylens.errors import listed
+    from tinylens.results.tables import WRITE_TEST_NAME
 
     out = directory / demo_config()["output"]["path"]
-    try:
-        names = sorted(p.name for p in found_folder(out).iterdir())
+    try:  # a folder test a killed fit left is no output
+        names = sorted(p.name for p in found_folder(out).iterdir() if not WRITE_TEST_NAME.fullmatch(p.name))
     except OSError:  # none, or not a folder
         return ""
     if not names or earlier is None:

@@ -14,6 +14,7 @@ import json
 import lzma
 import math
 import os
+import re
 import shutil
 import tarfile
 import tempfile
@@ -71,9 +72,15 @@ def file_in_the_way(folder: str | Path) -> Path | None:
     return next((p for p in (folder, *folder.parents) if reachable(p) and not p.is_dir()), None)
 
 
+#: The name of the empty file :func:`ensure_writable` writes and deletes at once to test a folder,
+#: ``.write-test-XXXXXXXX`` (the X's eight of ``tempfile``'s random characters): what a process
+#: killed just then leaves, never an output.
+WRITE_TEST_NAME = re.compile(r"\.write-test-[a-z0-9_]{8}")
+
+
 def ensure_writable(folder: str | Path, choose: str = "another output.path in the config (or --output)") -> Path:
-    """Create ``folder`` if needed and check a file can be written there, else OutputError
-    ending "Choose ``choose``." (what the caller's user sets to pick the folder)."""
+    """Create ``folder`` if needed and check a file can be written there (:data:`WRITE_TEST_NAME`),
+    else OutputError ending "Choose ``choose``." (what the caller's user sets to pick the folder)."""
     folder = Path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
