@@ -2918,6 +2918,30 @@ def test_a_cluster_that_does_not_answer_the_import_check_is_warned_of_and_asked_
                                              "did not answer within 32 s. The survey goes on"), caught[0].message
 
 
+def test_the_import_check_runs_on_a_worker_that_cannot_import_tinylens():
+    """The import check (resolved_within) must run on a worker started without tinylens, to tell
+    that it cannot import it: pickled as Dask pickles what client.run sends (cloudpickle, by value,
+    as a function local to the runner), it is run in another Python in which importing tinylens
+    fails. It gives a plain module's value, and the ImportError of tinylens raised again, not an
+    error of its own unpickling."""
+    import subprocess
+    import sys
+
+    from distributed.protocol.pickle import dumps
+
+    code = ("import json, pickle, sys; sys.modules['tinylens'] = None; check = pickle.loads(sys.stdin.buffer.read()); "
+            "told = {'os': check('os.path:sep', 60)}\n"
+            "try:\n    check('tinylens.survey.runner:__name__', 60)\n"
+            "except ImportError as exc:\n    told['tinylens'] = type(exc).__name__\n"
+            "told['imported'] = sorted(m for m in sys.modules if m.startswith('tinylens') and sys.modules[m] is not None)\n"
+            "print(json.dumps(told))")
+    sent = dumps(runner.resolved_within)
+    ran = subprocess.run([sys.executable, "-c", code], input=sent, capture_output=True, timeout=120)
+    assert ran.returncode == 0, ran.stderr.decode()
+    assert json.loads(ran.stdout.decode().splitlines()[-1]) == {"os": os.sep, "tinylens": "ModuleNotFoundError",
+                                                               "imported": []}
+
+
 @pytest.mark.parametrize("failing", ["__name__", "__file__"])
 def test_a_cluster_that_cannot_be_asked_for_its_workers_tinylens_is_warned_of_naming_the_error(failing):
     """check_worker_imports (and check_worker_copies, which it calls) said nothing when asking the
