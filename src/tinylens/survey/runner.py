@@ -1374,27 +1374,45 @@ def connect_seconds() -> float:
     return parse_timedelta(CONNECT_TIMEOUT)
 
 
+def _in_a_thread() -> Callable[[Callable[[], Any], float, str], Any]:
+    """:data:`in_a_thread`, made here so that it is local: Dask then pickles it by value, with
+    :data:`resolved_within`, which calls it."""
+
+    def in_a_thread(work: Callable[[], Any], timeout: float, name: str) -> Any:
+        import threading
+
+        done: list[Any] = []
+
+        def run() -> None:
+            try:
+                done.append(work())
+            except BaseException as exc:  # raised again below, in the caller's own thread
+                done.append(exc)
+
+        thread = threading.Thread(target=run, name=name, daemon=True)
+        thread.start()
+        thread.join(timeout)
+        if done and isinstance(done[0], BaseException):
+            raise done[0]
+        return done[0] if done else None
+
+    return in_a_thread
+
+
+#: ``in_a_thread(work, timeout, name)``: ``work()`` in a daemon thread ``name`` of its own, given
+#: ``timeout`` seconds, so that a read from a hung mount holds neither a worker nor the survey: its
+#: value, the exception it raised (raised again), or ``None`` where it did not finish. Pickled by
+#: value, so that :data:`resolved_within` runs on a worker without tinylens.
+in_a_thread = _in_a_thread()
+
+
 def _resolved_within() -> Callable[[str, float], Any]:
     """:data:`resolved_within`, made here so that it is local: Dask then pickles it by value."""
 
     def resolved_within(target: str, timeout: float) -> Any:
         import pkgutil
-        import threading
 
-        found: list[Any] = []
-
-        def resolve() -> None:
-            try:
-                found.append(pkgutil.resolve_name(target))
-            except BaseException as exc:  # raised again below, in the worker's own call
-                found.append(exc)
-
-        resolver = threading.Thread(target=resolve, name="tinylens-import-check", daemon=True)
-        resolver.start()
-        resolver.join(timeout)
-        if found and isinstance(found[0], BaseException):
-            raise found[0]
-        return found[0] if found else None
+        return in_a_thread(lambda: pkgutil.resolve_name(target), timeout, "tinylens-import-check")
 
     return resolved_within
 
@@ -1448,20 +1466,7 @@ def worker_view(lock: str, folders: Sequence[str], timeout: float | None = None)
     thread of their own, so that a hung mount does not hold the worker, nor the survey)."""
     if timeout is None:
         return _view(lock, folders)
-    seen: list[Any] = []
-
-    def look() -> None:
-        try:
-            seen.append(_view(lock, folders))
-        except BaseException as exc:  # raised again below, in the worker's own call
-            seen.append(exc)
-
-    reader = threading.Thread(target=look, name="tinylens-folder-check", daemon=True)
-    reader.start()
-    reader.join(timeout)
-    if seen and isinstance(seen[0], BaseException):
-        raise seen[0]
-    return seen[0] if seen else None
+    return in_a_thread(lambda: _view(lock, folders), timeout, "tinylens-folder-check")
 
 
 def _view(lock: str, folders: Sequence[str]) -> tuple[str | None, list[str]]:
