@@ -3482,6 +3482,48 @@ def test_a_worker_that_joins_without_the_survey_folders_fits_no_lens(tmp_path, m
     assert "its lenses are given to the other workers" in err, err
 
 
+def test_a_refused_worker_whose_import_check_gave_no_answer_is_not_said_to_have_joined_late(tmp_path, monkeypatch,
+                                                                                             capsys):
+    """A worker whose tinylens import gave no answer when the survey checked its workers (a hung
+    mount, since come back) was left out of the folder and copy checks, and when its task then
+    refused its lens the survey guessed that it 'joined the cluster after the survey checked its
+    workers', which it had not. The note now says that its import check gave no answer, so it was
+    not checked; a worker not among those is still asked whether it joined late. (In-process
+    worker given another view of the disk, as left out by the import check; fits faked.)"""
+    from distributed import Client, LocalCluster, get_worker
+
+    from survey_mocks import echo_truth_path
+    from tinylens.locks import folder_lock
+
+    mine = ("1.0", "/here/tinylens/__init__.py")
+    other = {"worker": "tcp://w:1", "version": "0.0.9", "file": "/old/tinylens/__init__.py"}
+    unasked = "its tinylens import gave no answer when the survey checked its workers, so it was not checked then"
+    late = "it joined the cluster after the survey checked its workers?"
+    assert unasked in runner.refused_worker_note(other, mine, ["tcp://w:1"])
+    assert late in runner.refused_worker_note(other, mine, ["tcp://w:2"]) and late in runner.refused_worker_note(other, mine)
+    monkeypatch.setattr(runner, "fit_lens", echo_truth_path)
+    out, lens = tmp_path / "out", runner.Lens("lens_a", tmp_path / "in" / "lens_a")
+    out.mkdir()
+    lens.folder.mkdir(parents=True)
+    blind, view_here = [], runner._view
+
+    def view_of_its_node(lock, folders):  # the worker `blind` sees no folder, the others this process's disk
+        return (None, list(folders)) if get_worker().address in blind else view_here(lock, folders)
+
+    monkeypatch.setattr(runner, "_view", view_of_its_node)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+            Client(cluster) as client, folder_lock(out, runner.SURVEY_LOCK_FILE):
+        blind.append(next(iter(cluster.workers.values())).address)
+        with pytest.raises(TinyLensError):  # only the blind worker: nothing fitted
+            runner._fit_lenses([lens], {}, {}, out, [], 1, None, False, client=client, check_folders=True,
+                               silent=blind)
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"survey: the Dask worker {blind[0]} does not see the lens folder" in err, err
+    assert "as this command does (its tinylens import gave no answer when the survey checked its workers, so its " \
+           "folders were not checked then: on a node without the survey's disk?)" in err, err
+    assert "joined the cluster" not in err, err
+
+
 def test_a_lens_folder_removed_during_a_survey_is_not_blamed_on_the_workers(tmp_path, monkeypatch, capsys):
     """With each task asking its worker whether it sees the lens folder, a lens folder removed
     while the survey ran (a purged scratch disk) was refused by every worker it was given to: each

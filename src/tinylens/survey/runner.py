@@ -1740,19 +1740,25 @@ def _task_on_a_checked_worker() -> Callable[..., dict[str, Any]]:
 checked_task = _task_on_a_checked_worker()
 
 
-def refused_worker_note(refusal: Mapping[str, Any], mine: tuple[str, str]) -> str:
-    """What the survey says of a worker whose task refused its lens (:data:`checked_task`)."""
+def refused_worker_note(refusal: Mapping[str, Any], mine: tuple[str, str], silent: Sequence[str] = ()) -> str:
+    """What the survey says of a worker whose task refused its lens (:data:`checked_task`): that one
+    of ``silent`` (its import check gave no answer) was not checked when the survey started, as
+    neither its tinylens nor its folders were; that another joined the cluster since, it may be."""
+    unchecked = refusal.get("worker") in silent
     if refusal.get("unseen"):
+        why = ("its tinylens import gave no answer when the survey checked its workers, so its folders were not "
+               "checked then: on a node without the survey's disk?" if unchecked else
+               "it joined the cluster after the survey checked its workers, on a node without the survey's disk?")
         return (f"survey: the Dask worker {refusal.get('worker')} does not see {refusal['unseen']} as this command does "
-                "(it joined the cluster after the survey checked its workers, on a node without the survey's disk?): "
-                "its lenses are given to the other workers. The lens folders and --out must be on a file system that "
-                "every node sees: stop it, and start workers only on nodes that see them.")
+                f"({why}): its lenses are given to the other workers. The lens folders and --out must be on a file "
+                "system that every node sees: stop it, and start workers only on nodes that see them.")
     runs = (f"runs tinylens {refusal.get('version')} from {refusal.get('file')}" if refusal.get("version") is not None
             else f"cannot import tinylens ({refusal.get('file')})")
+    why = ("its tinylens import gave no answer when the survey checked its workers, so it was not checked then"
+           if unchecked else "it joined the cluster after the survey checked its workers?")
     return (f"survey: the Dask worker {refusal.get('worker')} {runs}, not the tinylens {mine[0]} from {mine[1]} of this "
-            "command (it joined the cluster after the survey checked its workers?): it fits no lens of the survey, "
-            "and its lenses are given to the other workers. Stop it, and start workers in the same environment as "
-            "this command (or with PYTHONPATH set as for it).")
+            f"command ({why}): it fits no lens of the survey, and its lenses are given to the other workers. Stop it, "
+            "and start workers in the same environment as this command (or with PYTHONPATH set as for it).")
 
 
 def good_workers(client: Any, refused: Mapping[str, Any]) -> list[str] | None:
@@ -2576,7 +2582,7 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
                         continue
                     if refusal["worker"] not in refused:
                         refused[refusal["worker"]] = refusal
-                        bar.note(refused_worker_note(refusal, my_copy()))
+                        bar.note(refused_worker_note(refusal, my_copy(), silent))
                     refusals[lens.lens_id] = refusals.get(lens.lens_id, 0) + 1
                     if refusals[lens.lens_id] <= RESUBMITS:
                         submit(lens)
