@@ -4,6 +4,7 @@ folder (result.json, the samples table and the summary table) the next day."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from dataclasses import replace
@@ -254,3 +255,59 @@ def test_a_field_of_the_wrong_kind_is_an_error_naming_the_file_and_the_key(fitte
     with pytest.raises(OutputError) as err:
         tinylens.read_result(tmp_path)
     assert str(err.value).startswith(f"{record}: {fragment}"), str(err.value)
+
+
+def _blocked_check(text: str, given) -> None:
+    """Assert that ``text``, read_result's error for ``given`` (a fit folder or its result.json)
+    behind a folder that may not be entered, names it and says what to check."""
+    import shlex
+
+    text = " ".join(text.split())
+    what = "cannot be reached" if given.name == "result.json" else "cannot be looked into"
+    assert text.startswith(f"{given} {what} (") and "Permission denied on " in text, text
+    assert "this user may not enter" in text and "a folder on its way" in text, text
+    assert shlex.join(["ls", "-ld", str(given), str(given.parent)]) in text, text
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root enters any folder")
+@pytest.mark.parametrize("given", ["folder", "result.json"])
+def test_a_fit_folder_behind_a_folder_this_user_may_not_enter_is_said_with_what_to_check(tmp_path, given):
+    """read_result of a fit folder (or its result.json) whose parent may not be entered (chmod
+    000) raised a bare PermissionError from Path.is_file / is_dir; it is an OutputError naming
+    the folder, the path refused and the ls that shows the permissions."""
+    blocked = tmp_path / "blocked"
+    out = blocked / "fit"
+    out.mkdir(parents=True)
+    (out / "result.json").write_text("{}")
+    given = out if given == "folder" else out / "result.json"
+    blocked.chmod(0o000)
+    try:
+        with pytest.raises(OutputError) as err:
+            tinylens.read_result(given)
+    finally:
+        blocked.chmod(0o755)
+    _blocked_check(str(err.value), given)
+
+
+def test_a_fit_folder_behind_a_refused_folder_is_said_with_what_to_check_even_as_root(tmp_path, monkeypatch):
+    """As the test above, the refusal patched into Path.stat (root, whom permissions do not stop,
+    runs the tests on some machines): an OutputError, not a bare PermissionError."""
+    import errno
+    from pathlib import Path
+
+    blocked = tmp_path / "blocked"
+    out = blocked / "fit"
+    out.mkdir(parents=True)
+    (out / "result.json").write_text("{}")
+    stat = Path.stat
+
+    def refused(self, *args, **kwargs):
+        if blocked in Path(self).parents:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(self))
+        return stat(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "stat", refused)
+    for given in (out, out / "result.json"):
+        with pytest.raises(OutputError) as err:
+            tinylens.read_result(given)
+        _blocked_check(str(err.value), given)

@@ -451,22 +451,35 @@ def _is_number(value: Any) -> bool:
 def _fit_folder(folder: str | Path) -> Path:
     """The fit's output folder that ``folder`` names (a fit's ``result.json`` given: its folder),
     absolute; a ConfigError where it is no path or an empty text, an OutputError where it is no
-    folder (:func:`_no_result`) or holds no ``result.json``."""
+    folder (:func:`_no_result`), holds no ``result.json``, or it or a folder on its way may not be
+    entered (:func:`_not_entered`)."""
     from tinylens.config.loader import home_expanded
 
     if not isinstance(folder, (str, os.PathLike)) or (isinstance(folder, str) and not folder.strip()):
         raise ConfigError(f"read_result takes the output folder of a fit (a str or pathlib.Path); got "
                           f"{type(folder).__name__} {folder!r}.")
     path = home_expanded(folder).absolute()
-    if path.name == RESULT and path.is_file():
-        return path.parent
-    if not path.is_dir():
-        what = "is a file, not" if path.exists() else "does not exist; give"
-        raise OutputError(f"{path} {what} the output folder of a fit (the output.path of its config, or the output "
-                          "given to tinylens fit), which holds its result.json.")
-    if not (path / RESULT).is_file():
-        raise OutputError(_no_result(path))
+    try:
+        if path.name == RESULT and path.is_file():
+            return path.parent
+        if not path.is_dir():
+            what = "is a file, not" if path.exists() else "does not exist; give"
+            raise OutputError(f"{path} {what} the output folder of a fit (the output.path of its config, or the output "
+                              "given to tinylens fit), which holds its result.json.")
+        if not (path / RESULT).is_file():
+            raise OutputError(_no_result(path))
+    except PermissionError as exc:  # Path.is_file and is_dir raise it bare where a folder on the way may not be entered
+        raise OutputError(_not_entered(path, exc)) from None
     return path
+
+
+def _not_entered(path: Path, exc: PermissionError) -> str:
+    """Why the fit's folder or ``result.json`` ``path`` cannot be looked at (``exc``: the system
+    refused to enter the folder or one on its way), and the ``ls`` that shows their permissions."""
+    what, which = ("cannot be reached", "a folder") if path.name == RESULT else ("cannot be looked into", "it or a folder")
+    return (f"{path} {what} ({exc.strerror or 'permission denied'} on {exc.filename or path}): this user may not "
+            f"enter {which} on its way. Check their permissions ({ls_command(path, path.parent)} and the folders "
+            "above), or ask their owner to.")
 
 
 def _no_result(folder: Path) -> str:
