@@ -191,12 +191,17 @@ OPTIMIZERS = ("differential_evolution", "lbfgs")
 def unconverged_message(method: str, message: str | None = None, again: str = "Run the same command again") -> str:
     """The warning for a search that stopped before converging, naming the method's own limits;
     for an optimizer, scipy's ``message`` (L-BFGS-B also stops unconverged on a failed line search,
-    with its maxiter far from reached). ``again``: how to run the fit again (the command line's
-    words; :func:`fit`'s own warning names :func:`fit`)."""
+    with its maxiter far from reached), and, where none is recorded, that it keeps no checkpoint
+    to continue from. ``again``: how to run the fit again (the command line's words;
+    :func:`fit`'s own warning names :func:`fit`), to continue a nested sampler."""
     limits = STOP_LIMITS.get(method, "n_like_max, timeout or maxiter")
     if method in OPTIMIZERS and message:
         return (f"the {method} search stopped before converging (scipy: {message}), so these results are "
                 f"preliminary. Raise its {limits} if that was reached.")
+    if method in OPTIMIZERS:
+        return (f"the {method} search stopped before converging (its {limits} was reached), so these results are "
+                f"preliminary. Raise its {limits} and run the fit again: an optimizer keeps no checkpoint, so it "
+                "starts afresh.")
     return (f"the {method} search stopped before converging (its {limits} was reached), so these results are "
             f"preliminary. {again} to continue a nested sampler from its checkpoint (after "
             "raising or removing the limit).")

@@ -543,6 +543,23 @@ def test_the_unconverged_warning_of_an_optimizer_gives_scipys_reason():
     assert "checkpoint" not in text  # an optimizer keeps none
 
 
+@pytest.mark.parametrize("method", ["lbfgs", "differential_evolution"])
+def test_the_unconverged_warning_of_an_optimizer_without_scipys_reason_speaks_of_no_checkpoint_to_continue(method):
+    """An optimizer's result that records no scipy message (info.message) was told to run the same
+    command again 'to continue a nested sampler from its checkpoint'; an optimizer keeps none, so
+    it is told to raise its maxiter and that a new run starts afresh. A nested sampler's is as before."""
+    from tinylens.cli.fit import unconverged_message
+
+    text = unconverged_message(method)
+    assert text.startswith(f"the {method} search stopped before converging (its maxiter was reached)"), text
+    assert "nested sampler" not in text and "continue" not in text, text
+    assert text.endswith("Raise its maxiter and run the fit again: an optimizer keeps no checkpoint, so it starts "
+                         "afresh."), text
+    sampler = unconverged_message("nautilus")
+    assert sampler.endswith("Run the same command again to continue a nested sampler from its checkpoint (after "
+                            "raising or removing the limit)."), sampler
+
+
 @pytest.mark.parametrize(
     ("flags", "said"),
     [
