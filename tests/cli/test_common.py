@@ -299,6 +299,39 @@ def test_a_whole_path_too_long_for_the_system_is_not_said_to_hold_a_name_too_lon
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
 
 
+def _deep_folder(top, length: int):
+    """A folder under ``top`` whose path is ``length`` bytes long, made of names of 200 bytes or fewer."""
+    folder = top
+    while len(str(folder)) < length - 1:
+        folder = folder / ("d" * min(200, length - len(str(folder)) - 1))
+    assert len(str(folder)) == length
+    return folder
+
+
+def test_a_whole_path_too_long_itself_is_not_said_to_be_a_hidden_temporary_name(tmp_path):
+    """The whole-path wording of too_long_text spoke of 'the hidden temporary name written beside
+    it first' even where the path refused was no temporary's ('tinylens demo' of a folder whose
+    own path passes 4096 bytes, looking for its population.json); that is said only where the name
+    refused is a temporary's: one named so, or the file one was written for, itself short enough."""
+    from typer.testing import CliRunner
+
+    from tinylens.cli.main import app
+
+    folder = _deep_folder(tmp_path, 4200)
+    run = CliRunner().invoke(app, ["demo", str(folder), "--no-fit"])
+    said = " ".join(run.output.split())
+    assert run.exit_code == 2 and isinstance(run.exception, SystemExit), repr(run.exception)
+    assert "temporary" not in said and said.endswith(": the whole path is longer than the system allows (4096 bytes "
+                                                     "on Linux), though no name in it passes 255 bytes; give a "
+                                                     "shorter one."), said
+    temporary = "the whole path (with the hidden temporary name written beside it first"
+    short = _deep_folder(tmp_path, 4060) / "model_config.yaml"  # fits; its temporary beside it does not
+    hidden = _deep_folder(tmp_path, 4100) / ".model_config.unfinished-abcd_123.yaml"
+    for path, said_temporary in ((folder / "population.json", False), (short, True), (hidden, True)):
+        text = common.too_long_text(OSError(errno.ENAMETOOLONG, os.strerror(errno.ENAMETOOLONG), str(path)))
+        assert (temporary in text) is said_temporary and "a name in this path" not in text, text
+
+
 def test_a_full_disk_while_a_report_is_written_names_the_file(tmp_path, full_disk):
     """A write that finds the disk full names no file (the system says none): 'tinylens report'
     said 'A file cannot be written'; it now names the report's file it was writing."""

@@ -126,20 +126,37 @@ def unwritable_text(exc: OSError) -> str:
 NAME_MAX = 255
 
 
+#: The longest path the system takes, in bytes, its closing NUL counted (PATH_MAX on Linux).
+PATH_MAX = 4096
+
+
 def too_long_text(exc: OSError) -> str:
     """What the command line says of an OSError ``exc`` of a name too long for the system
     (ENAMETOOLONG), where a check of its own did not say it first: the path, and to give a shorter
     one. Where no name in it passes :data:`NAME_MAX`, the whole path was too long (4096 bytes on
-    Linux), the path itself or the hidden temporary name written beside it first."""
+    Linux): with the hidden temporary name written beside it first where that was the name
+    refused (:func:`temporary_refused`), the path itself otherwise."""
     what = exc.filename if exc.filename is not None else "A path given"
     reason = exc.strerror or "File name too long"
     parts = Path(os.fsdecode(exc.filename)).parts if exc.filename is not None else ()
     if parts and all(len(os.fsencode(part)) <= NAME_MAX for part in parts):
-        return (f"{what}: {reason}: the whole path (with the hidden temporary name written beside it first, "
-                f".NAME.unfinished-XXXXXXXX.SUFFIX) is longer than the system allows (4096 bytes on Linux), though "
+        whole = ("the whole path (with the hidden temporary name written beside it first, "
+                 ".NAME.unfinished-XXXXXXXX.SUFFIX)" if temporary_refused(exc.filename) else "the whole path")
+        return (f"{what}: {reason}: {whole} is longer than the system allows (4096 bytes on Linux), though "
                 f"no name in it passes {NAME_MAX} bytes; give a shorter one.")
     return (f"{what}: {reason}: a name in this path is longer than the system allows "
             f"({NAME_MAX} bytes on most disks); give a shorter one.")
+
+
+def temporary_refused(filename: str | bytes | os.PathLike) -> bool:
+    """Whether the path the system refused as too long, of which an OSError names ``filename``,
+    was a hidden temporary name of :mod:`tinylens.atomic`: ``filename`` is one
+    (:data:`~tinylens.atomic.UNFINISHED_NAME`), or is the file it was written for (atomic's errors
+    name that file), itself short enough for the system (under :data:`PATH_MAX` bytes)."""
+    from tinylens.atomic import UNFINISHED_NAME
+
+    name = os.fsdecode(filename)
+    return UNFINISHED_NAME.fullmatch(Path(name).name) is not None or len(os.fsencode(name)) < PATH_MAX
 
 
 def print_error(message: str) -> None:
