@@ -787,7 +787,8 @@ def check_inputs_kept(problem: Any, folder: Path, config: str | Path | None = No
     ``[HDU]`` suffix left out: ``image.fits[0]`` is the file ``image.fits``). An output ``folder``
     this user may not look into (it, or a folder on its way, may not be entered) is an
     OutputError naming it and what to check, not a bare PermissionError, as is one the system
-    refuses to look at (a name too long for it)."""
+    refuses to look at (a name too long for it), or where the hidden temporary name a file is
+    written under first would be too long for it (:func:`_check_temporaries_fit`)."""
     try:
         _check_inputs_kept(problem, folder, config)
     except PermissionError as exc:
@@ -817,7 +818,51 @@ def _check_inputs_kept(problem: Any, folder: Path, config: str | Path | None = N
             rename = f"another name for {key} or " if key else ""
             raise OutputError(f"{writes} into its output folder {folder}, and that file is {what} ({path}), which it "
                               f"would overwrite. Choose {rename}another output.path in the config (or --output).")
+    _check_temporaries_fit(problem, folder, keys)
     _check_history_kept(problem, folder, inputs)
+
+
+def atomic_names(problem: Any) -> list[str]:
+    """The files a fit of ``problem`` writes into its output folder under a hidden temporary name
+    first (:mod:`tinylens.atomic`): its tables and figures, ``result.json``, and a sampler's
+    checkpoint, the checkpoint's fingerprint and (with the pipeline) the pipeline's state."""
+    from tinylens.config.schema import DEFAULT_METHODS
+    from tinylens.inference import search_of
+
+    module, _, _, pipeline = search_of(problem)
+    names = [*file_names(problem.config).values(), filenames.RESULT]
+    if hasattr(module, "checkpoint_stamp"):  # a sampler's; an optimiser keeps no checkpoint
+        checkpoint = filenames.CHECKPOINTS[getattr(problem.config.inference, "method", None) or DEFAULT_METHODS["sampler"]]
+        names += [checkpoint, filenames.fingerprint_name(checkpoint)]
+        names += [filenames.PIPELINE_STATE] if pipeline is not None else []
+    return names
+
+
+def _check_temporaries_fit(problem: Any, folder: Path, keys: Mapping[str, str]) -> None:
+    """An :class:`~tinylens.errors.OutputError` where the hidden temporary name that a file of the
+    fit (:func:`atomic_names`) is written under first is longer than the system allows in the
+    output ``folder`` (ENAMETOOLONG: a path of 4096 bytes or more on Linux), though the files' own
+    names fit: found before the fit runs, not at its first file. The longest is tested (each is
+    its file's name and the same number of bytes more). ``keys``: the config key of each file
+    name the config chose."""
+    from tinylens.atomic import _hidden_name
+
+    name = max(atomic_names(problem), key=lambda n: len(os.fsencode(n)))
+    temporary = _hidden_name(folder / name)
+    try:
+        os.stat(temporary)
+    except (FileNotFoundError, NotADirectoryError):
+        pass
+    except OSError as exc:
+        if exc.errno != errno.ENAMETOOLONG:
+            raise
+        key = keys.get(name)
+        shorter = f"a shorter name for {key} or " if key else ""
+        raise OutputError(f"Output folder {folder}: the fit writes each file there under a hidden temporary name "
+                          f"first, and that of {name} ({temporary.name}) makes a path of "
+                          f"{len(os.fsencode(temporary))} bytes, longer than the system allows "
+                          f"({exc.strerror or 'File name too long'}; 4096 bytes on Linux). Choose {shorter}a "
+                          "shorter output.path in the config (or --output).") from None
 
 
 def _check_history_kept(problem: Any, folder: Path, inputs: dict[str, Any]) -> None:

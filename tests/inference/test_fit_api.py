@@ -539,6 +539,62 @@ def test_an_output_folder_name_too_long_for_the_system_is_an_output_error_before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lens"]
 
 
+@pytest.mark.parametrize("inference, temporary_of", [
+    ({"type": "optimizer", "method": "lbfgs"}, "dataset_subplot.png"),
+    ({"type": "sampler", "method": "nautilus"}, "checkpoint.hdf5.fingerprint"),
+])
+def test_an_output_folder_whose_temporary_names_are_too_long_is_refused_before_the_fit_runs(tmp_path, inference,
+                                                                                             temporary_of):
+    """An output folder of 4060 bytes, short names all, in which every file's own path fits the
+    system's 4096 bytes but not the hidden temporary name written first beside it, passed the check
+    of the files the fit writes: the fit ran (the pipeline's stages, ~45 s) and failed at its first
+    temporary; the check now tests the longest temporary name too, an OutputError naming the
+    folder and the file before the fit runs or makes the folder (the sampler is patched to fail
+    the test if it runs), and tinylens validate says the same."""
+    import os
+    from pathlib import Path
+
+    import yaml
+    from typer.testing import CliRunner
+
+    from tinylens import inference as inference_module
+    from tinylens.cli.main import app
+
+    config = write_tiny_lens(tmp_path / "lens", inference)
+    out = tmp_path / "o"
+    while len(str(out)) < 4060 - 1:
+        out = out / ("d" * min(200, 4060 - len(str(out)) - 1))
+    assert len(str(out)) == 4060 and all(len(os.fsencode(out / name)) < 4096 for name in filenames_written())
+    said = f"makes a path of {4060 + 1 + len(temporary_of) + 21} bytes, longer than the system allows"
+
+    def ran(*args, **kwargs):
+        raise AssertionError("the fit ran")
+
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(inference_module, "run_inference", ran)
+        with pytest.raises(tinylens.OutputError) as refused:
+            tinylens.fit(config, progress=False, output=out)
+    text = " ".join(str(refused.value).split())
+    assert text.startswith(f"Output folder {out}: the fit writes each file there under a hidden temporary name "
+                           f"first, and that of {temporary_of} (.{Path(temporary_of).stem}.unfinished-"), text
+    assert said in text and text.endswith("a shorter output.path in the config (or --output)."), text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lens"]  # the output folder not even made
+    settings = yaml.safe_load(config.read_text())
+    settings["output"]["path"] = str(out)
+    config.write_text(yaml.safe_dump(settings))
+    result = CliRunner().invoke(app, ["validate", str(config)])
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert said in " ".join(result.output.split())
+
+
+def filenames_written() -> list[str]:
+    """Every name tinylens's own files and the default tables and figures take in an output folder."""
+    from tinylens import filenames
+    from tinylens.fit import DEFAULT_FILES
+
+    return [*filenames.RESERVED, *DEFAULT_FILES.values()]
+
+
 def test_a_config_or_output_folder_this_user_may_not_enter_is_an_error_naming_it_with_advice(tmp_path):
     """A config in a folder this user may not enter (chmod 600: no search permission) reached a
     Python caller of tinylens.load as a bare PermissionError from Path.exists, and an output
