@@ -2004,6 +2004,57 @@ def test_an_unexpected_error_removes_every_checkpoint_before_the_retry(tmp_path,
     assert not (folder / filenames.ROW).exists()
 
 
+def _environment_errors(folder: Path, elsewhere: Path) -> dict[str, BaseException]:
+    """Errors of a worker's environment that no checkpoint of the lens in ``folder`` can cause."""
+    import errno
+
+    return {
+        "a worker's missing file": FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(elsewhere / "cache")),
+        "an error of another file": OSError(errno.EIO, os.strerror(errno.EIO), str(elsewhere / "lib.so")),
+        "no memory left": MemoryError(),
+        "a full disk": OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(folder / "checkpoint.hdf5")),
+    }
+
+
+def _checkpoint_errors(folder: Path) -> dict[str, BaseException]:
+    """Errors that a damaged checkpoint of the lens in ``folder`` may have caused."""
+    import errno
+
+    return {
+        "h5py's of a file cut short": OSError("Unable to synchronously open file (truncated file)"),
+        "an error of the checkpoint": OSError(errno.EIO, os.strerror(errno.EIO), str(folder / "checkpoint.hdf5")),
+        "a value read from it": ValueError("cannot reshape array"),
+    }
+
+
+@pytest.mark.parametrize("kind", ["a worker's missing file", "an error of another file", "no memory left", "a full disk",
+                                  "h5py's of a file cut short", "an error of the checkpoint", "a value read from it"])
+def test_a_retried_error_removes_the_checkpoints_only_where_a_damaged_one_may_have_caused_it(tmp_path, monkeypatch,
+                                                                                            kind):
+    """Every error raised for Dask to retry removed the lens's checkpoints first, so that an error
+    of the worker's environment (a file missing on it, no memory left, a full disk) lost the
+    sampling done so far for nothing; they are now removed only for an error that a damaged
+    checkpoint may have raised, and kept (for the retry to resume) for the others."""
+    import tinylens
+
+    folder = tmp_path / "lens_a"
+    folder.mkdir()
+    environment = _environment_errors(folder, tmp_path / "worker")
+    error = {**environment, **_checkpoint_errors(folder)}[kind]
+
+    def failing_fit(config, **kwargs):
+        for name in filenames.checkpoint_names():
+            (folder / name).write_text("sampled so far")
+        raise error
+
+    monkeypatch.setattr(tinylens, "fit", failing_fit)
+    with pytest.raises(type(error)) as raised:
+        runner.fit_lens("lens_a", {}, str(folder))
+    assert raised.value is error and not (folder / filenames.ROW).exists()
+    kept = [name for name in filenames.checkpoint_names() if (folder / name).exists()]
+    assert kept == (list(filenames.checkpoint_names()) if kind in environment else []), kept
+
+
 def test_a_folder_named_as_a_file_of_a_lens_fails_that_lens_at_once_naming_it(tmp_path, mock_survey):
     """A folder named inputs.json in a lens's output folder (where the fit stamps what it is made
     from) raised IsADirectoryError out of fit_lens, which Dask ran three times (its retries), each
@@ -2061,7 +2112,8 @@ def test_a_file_of_its_lens_this_user_may_not_change_fails_the_lens_with_its_che
     if not own:
         with pytest.raises(PermissionError):
             runner.fit_lens("lens_a", config, str(folder))
-        assert not checkpoint.exists() and not (folder / filenames.ROW).exists()
+        assert checkpoint.read_text() == "sampled so far"  # not this lens's file: no checkpoint could cause it
+        assert not (folder / filenames.ROW).exists()
         return
     row = runner.fit_lens("lens_a", config, str(folder))
     expected = (f"{blocked}: Permission denied: this user may not open or change it. Check the permissions of it "

@@ -481,6 +481,21 @@ def own_file_error(exc: BaseException, folders: Sequence[Path]) -> OSError | Non
     return exc if any(path.is_relative_to(os.path.abspath(folder)) for folder in folders) else None
 
 
+def checkpoint_may_be_cause(exc: BaseException, folder: Path) -> bool:
+    """Whether a damaged checkpoint of the lens whose output folder is ``folder`` could have
+    raised ``exc`` (so that a retry is to start without them): not for an error of the worker's
+    environment, a MemoryError, a full or read-only disk (:func:`unwritable_cause`; the checkpoints are
+    written whole), or an OSError naming a file that is not one of those checkpoints (a file
+    missing on this worker, another of the lens's files)."""
+    if isinstance(exc, MemoryError) or unwritable_cause(exc) is not None:
+        return False
+    name = getattr(exc, "filename", None)
+    if not isinstance(exc, OSError) or not isinstance(name, (str, bytes, os.PathLike)):
+        return True  # e.g. h5py's OSError of a file cut short names none
+    path = os.path.abspath(os.fsdecode(name))
+    return any(path == os.path.abspath(folder / checkpoint) for checkpoint in filenames.checkpoint_names())
+
+
 def own_file_text(exc: OSError) -> str:
     """The reason of a lens stopped by ``exc`` (:func:`own_file_error`): the file, the system's
     reason, and what to do."""
@@ -523,8 +538,9 @@ def fit_lens(lens_id: str, config: dict[str, Any], lens_out: str, truth_path: st
     mend (:func:`own_file_error`: one this user may not open, a folder named as a file it writes),
     its checkpoints kept; where its folder cannot be written, the row is returned only, and the
     next run fits the lens again. Any other error is raised so that Dask retries the task;
-    the lens's checkpoints (the sampler's and the pipeline stages') are removed first, in case
-    they are what broke (a fit killed while writing one), so the retry starts afresh. The true
+    the lens's checkpoints (the sampler's and the pipeline stages') are removed first where they
+    may be what broke (:func:`checkpoint_may_be_cause`), so the retry starts afresh; for an error
+    they cannot cause (a MemoryError, a file missing on this worker) they are kept. The true
     values in ``truth_path`` (a simulated lens's ``truth.json``), if there is such a file, are
     marked on the corner plot; one that cannot be used (unreadable, no free parameter named) is a
     DataWarning in the row, and the lens is fitted without it. Where whether it is there cannot be
@@ -606,7 +622,7 @@ def _fit_locked(lens_id: str, config: dict[str, Any], folder: Path, truth_path: 
             raise full from None
         row = failed_row(lens_id, describe_exception(exc))
     except Exception as exc:
-        if own_file_error(exc, mine) is None:  # a retry may mend it: it starts afresh
+        if own_file_error(exc, mine) is None and checkpoint_may_be_cause(exc, folder):  # the retry starts afresh
             for name in filenames.checkpoint_names():  # the samplers' and the stages'
                 (folder / name).unlink(missing_ok=True)
         raise
