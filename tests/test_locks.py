@@ -331,3 +331,36 @@ def test_ctrl_c_while_taking_a_lock_leaves_no_descriptor_open_and_no_lock_held(t
     assert len(taken) == 1 and taken[0] in closed
     with folder_lock(tmp_path, ".x.lock", busy=BUSY) as locked:  # free: not refused as held by this process
         assert locked is True
+
+
+def test_ctrl_c_just_after_the_lock_is_taken_leaves_no_descriptor_open_and_no_lock_held(tmp_path):
+    """A KeyboardInterrupt arriving between _acquire's return and the block that releases the lock
+    (the lines that tell a busy or unsupported lock apart) left the lock file's descriptor open and
+    the lock held by this process until it ended. The interrupt is raised there by a trace
+    function, as Python raises a Ctrl-C between two lines; the lock is then free."""
+    import tinylens.locks as locks
+
+    interrupted = []
+
+    def tracer(frame, event, arg):
+        if frame.f_code is not locks.folder_lock.__wrapped__.__code__:
+            return None
+
+        def lines(frame, event, arg):
+            if event == "line" and not interrupted and isinstance(frame.f_locals.get("fd"), int):
+                interrupted.append(frame.f_locals["fd"])
+                raise KeyboardInterrupt
+            return lines
+        return lines
+
+    previous = sys.gettrace()
+    sys.settrace(tracer)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with folder_lock(tmp_path, ".x.lock", busy=BUSY):
+                pass
+    finally:
+        sys.settrace(previous)
+    assert len(interrupted) == 1 and not (tmp_path / ".x.lock").exists()  # released as at a block's end
+    with folder_lock(tmp_path, ".x.lock", busy=BUSY) as locked:  # free: not refused as held by this process
+        assert locked is True

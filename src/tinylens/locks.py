@@ -200,25 +200,27 @@ def folder_lock(folder: Path, name: str, *, busy: str = "", wait: bool = False) 
     gets False). The folder must exist.
     """
     path = Path(folder) / name
+    fd: int | None = None  # from its assignment on, the finally closes it: a Ctrl-C at any line after it too
     try:
-        state, fd = _acquire(path, wait)
-    except PermissionError as exc:  # EACCES or EPERM: not a lack of locks, which a block run unlocked would be told
-        raise _denied(Path(folder), path, exc, busy) from None
-    except IsADirectoryError:  # not a lack of locks either: a block run unlocked here would not be told why
-        raise OutputError(f"{path} is a folder, where tinylens keeps the lock file that stops two processes "
-                          f"writing {folder} at once. Remove or rename it, and run the command again.") from None
-    if state == "busy":
-        raise _busy(folder, holder_text(path), busy)
-    if fd is None:  # no locks here: run unlocked, leaving no empty lock file behind
-        _remove_if_empty(path)
-        yield False
-        return
-    try:
+        try:
+            state, fd = _acquire(path, wait)
+        except PermissionError as exc:  # EACCES or EPERM: not a lack of locks, which a block run unlocked would be told
+            raise _denied(Path(folder), path, exc, busy) from None
+        except IsADirectoryError:  # not a lack of locks either: a block run unlocked here would not be told why
+            raise OutputError(f"{path} is a folder, where tinylens keeps the lock file that stops two processes "
+                              f"writing {folder} at once. Remove or rename it, and run the command again.") from None
+        if state == "busy":
+            raise _busy(folder, holder_text(path), busy)
+        if fd is None:  # no locks here: run unlocked, leaving no empty lock file behind
+            _remove_if_empty(path)
+            yield False
+            return
         stamp = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime())
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"process {os.getpid()} on {socket.gethostname()}, since {stamp}".encode(), 0)
         yield True
     finally:
-        with contextlib.suppress(OSError):
-            os.unlink(path)  # before the release: a waiter then sees that its file is gone
-        os.close(fd)
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(path)  # before the release: a waiter then sees that its file is gone
+            os.close(fd)
