@@ -188,13 +188,42 @@ STOP_LIMITS = {"nautilus": "n_like_max or timeout", "dynesty": "maxcall or maxit
 OPTIMIZERS = ("differential_evolution", "lbfgs")
 
 
-def unconverged_message(method: str, message: str | None = None, again: str = "Run the same command again") -> str:
-    """The warning for a search that stopped before converging, naming the method's own limits;
-    for an optimizer, scipy's ``message`` (L-BFGS-B also stops unconverged on a failed line search,
-    with its maxiter far from reached), and, where none is recorded, that it keeps no checkpoint
-    to continue from. ``again``: how to run the fit again (the command line's words;
-    :func:`fit`'s own warning names :func:`fit`), to continue a nested sampler."""
-    limits = STOP_LIMITS.get(method, "n_like_max, timeout or maxiter")
+def _finite(value: Any) -> float | None:
+    """``value`` where it is a finite number (a limit that is set), else None (unset, ``.inf``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if np.isfinite(value) else None
+
+
+def stopping_limit(result: Any) -> str | None:
+    """Which of nautilus's ``n_like_max`` and ``timeout`` stopped ``result``'s sampler short: the
+    one set, or with both set ``n_like_max`` where the sampler's calls (those of its last run in the
+    pipeline, its checkpoint's earlier ones included, as nautilus counts them) reached it and
+    ``timeout`` where they did not. None where that cannot be told (another method, neither set)."""
+    if getattr(result, "method", None) != "nautilus":
+        return None
+    info = result.info if isinstance(getattr(result, "info", None), dict) else {}
+    settings = info.get("settings") if isinstance(info.get("settings"), dict) else {}
+    n_like_max, timeout = _finite(settings.get("n_like_max")), _finite(settings.get("timeout"))
+    if n_like_max is None or timeout is None:
+        return "n_like_max" if n_like_max is not None else "timeout" if timeout is not None else None
+    pipeline = info.get("pipeline") if isinstance(info.get("pipeline"), dict) else {}
+    runs = pipeline.get("sampling_runs") or [{"n_likelihood_evals": getattr(result, "n_likelihood_evals", None)}]
+    calls = _finite(runs[-1].get("n_likelihood_evals") if isinstance(runs[-1], dict) else None)
+    if calls is None:
+        return None
+    return "n_like_max" if calls >= n_like_max else "timeout"
+
+
+def unconverged_message(method: str, message: str | None = None, again: str = "Run the same command again",
+                        limit: str | None = None) -> str:
+    """The warning for a search that stopped before converging, naming the method's own limits
+    (``limit``: the one that stopped it, where known, :func:`stopping_limit`); for an optimizer,
+    scipy's ``message`` (L-BFGS-B also stops unconverged on a failed line search, with its maxiter
+    far from reached), and, where none is recorded, that it keeps no checkpoint to continue from.
+    ``again``: how to run the fit again (the command line's words; :func:`fit`'s own warning names
+    :func:`fit`), to continue a nested sampler."""
+    limits = limit or STOP_LIMITS.get(method, "n_like_max, timeout or maxiter")
     if method in OPTIMIZERS and message:
         return (f"the {method} search stopped before converging (scipy: {message}), so these results are "
                 f"preliminary. Raise its {limits} if that was reached.")
@@ -243,9 +272,9 @@ def unconverged_warnings(result: Any, api: bool = False) -> list[str]:
     if pipeline.get("crowded_edges"):
         parts.append(crowded_message(pipeline, f"calling {again}") if api else crowded_message(pipeline))
     if not parts or not pipeline.get("sampler_converged", True):
-        message = info.get("message")
-        parts.append(unconverged_message(result.method, message, f"Call {again}") if api
-                     else unconverged_message(result.method, message))
+        message, limit = info.get("message"), stopping_limit(result)
+        parts.append(unconverged_message(result.method, message, f"Call {again}", limit) if api
+                     else unconverged_message(result.method, message, limit=limit))
     return parts
 
 

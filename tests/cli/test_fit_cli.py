@@ -534,6 +534,40 @@ def test_the_unconverged_warning_names_the_samplers_own_limits(method, named, no
     assert named in text and not_named not in text  # dynesty has no n_like_max setting (it is refused)
 
 
+@pytest.mark.parametrize("settings, calls, named", [
+    ({"n_like_max": 500, "timeout": float("inf")}, 500, "its n_like_max was reached"),
+    ({"n_like_max": float("inf"), "timeout": 60.0}, 300, "its timeout was reached"),
+    ({"n_like_max": 500, "timeout": 60.0}, 500, "its n_like_max was reached"),
+    ({"n_like_max": 500, "timeout": 60.0}, 300, "its timeout was reached"),
+    ({"n_like_max": float("inf"), "timeout": float("inf")}, 300, "its n_like_max or timeout was reached"),
+])
+@pytest.mark.parametrize("pipeline", [False, True])
+def test_the_unconverged_warning_names_the_limit_that_stopped_nautilus(capsys, settings, calls, named, pipeline):
+    """A nautilus fit stopped early was said to have reached its "n_like_max or timeout" where only
+    one of them was set. The warning now names the one set or, with both set, n_like_max where the
+    sampler's calls (its last run's, in the pipeline, not the stages' gradient calls) reached it and
+    timeout where they did not."""
+    from types import SimpleNamespace
+
+    from tinylens.cli.common import console
+    from tinylens.cli.fit import print_result
+
+    info = {"settings": settings}
+    total = calls
+    if pipeline:  # the result's calls add the stages' and an earlier run's; the last run's are the sampler's
+        info["pipeline"] = {"crowded_edges": [], "sampler_converged": False, "stage_gradient_evals": 400,
+                            "sampling_runs": [{"n_likelihood_evals": 450}, {"n_likelihood_evals": calls}]}
+        total = calls + 850
+    result = SimpleNamespace(median={"lens_mass.0.theta_E": 1.0}, interval_68={"lens_mass.0.theta_E": (0.9, 1.1)},
+                             log_evidence=10.0, info=info, total_time_s=3.0, n_likelihood_evals=total,
+                             wall_time_s=2.0, output_dir="out", converged=False, method="nautilus", quality={})
+    with console.capture():
+        print_result(result)
+    text = " ".join(capsys.readouterr().err.split())
+    assert named in text, text
+    assert text.count("was reached") == 1, text
+
+
 def test_the_unconverged_warning_of_an_optimizer_gives_scipys_reason():
     """L-BFGS-B stopped by a failed line search was said to have reached its maxiter."""
     from tinylens.cli.fit import unconverged_message

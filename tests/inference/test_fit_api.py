@@ -168,7 +168,8 @@ def test_a_fit_stopped_by_n_like_max_warns_from_python_that_it_did_not_converge_
     """The command line said that a capped fit stopped before converging, but tinylens.fit from
     Python returned converged False and the 'unconverged' flag silently; it warns a
     ConvergenceWarning (exported, to filter or catch) naming the limit, where the result is, and
-    that calling tinylens.fit again continues it."""
+    that calling tinylens.fit again continues it. It named "n_like_max or timeout" where only
+    n_like_max was set; it names that one."""
     from tiny_lens import FAST_NAUTILUS
 
     import yaml
@@ -185,6 +186,8 @@ def test_a_fit_stopped_by_n_like_max_warns_from_python_that_it_did_not_converge_
     assert len(texts) == 1
     text = " ".join(texts[0].split())
     assert "did not converge" in text and "n_like_max" in text and "tinylens.fit again" in text
+    limits = text.replace(str(result.output_dir), "")  # the words alone, whatever the folder's name
+    assert "its n_like_max was reached" in limits and "timeout" not in limits  # the one limit set, not "or timeout"
     assert str(result.output_dir) in text
 
 
