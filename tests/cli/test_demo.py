@@ -570,3 +570,28 @@ def test_a_full_disk_while_the_demo_writes_an_image_names_it_and_says_why(tmp_pa
            "is full)" in said, said
     assert "unfinished" not in said and "free some space and run the command again" in said, said
     assert not folder.exists()
+
+
+def test_the_demo_run_again_keeps_the_users_edits_of_its_config(demo_dir, tmp_path):
+    """'tinylens demo DIR' run again (another --seed) over an earlier demo whose model_config.yaml
+    the user had edited (the sampler's settings) wrote the demo's own config over the edits. The
+    edited config is now kept, byte for byte, and said to be; the data are written as before, and
+    a config as the demo wrote it (its header naming the folder otherwise) is written again."""
+    import shutil
+
+    folder = tmp_path / "demo"
+    shutil.copytree(demo_dir, folder)
+    config = folder / "model_config.yaml"
+    settings = yaml.safe_load(config.read_text())
+    settings["inference"]["settings"]["n_like_max"] = 12345
+    edited = config.read_text().split("\n", 1)[0] + "\n# my settings\n" + yaml.safe_dump(settings, sort_keys=False)
+    config.write_text(edited)
+    result = CliRunner().invoke(app, ["demo", str(folder), "--no-fit", "--seed", "7"], env={"COLUMNS": "400"})
+    assert result.exit_code == 0, result.output
+    assert config.read_text() == edited
+    assert "kept its model_config.yaml" in " ".join(result.output.split()), result.output
+    assert json.loads((folder / "truth.json").read_text())["observation"]["seed"] == 7
+    shutil.copy(demo_dir / "model_config.yaml", config)  # the demo's own, written from demo_dir's path
+    again = CliRunner().invoke(app, ["demo", str(folder), "--no-fit"], env={"COLUMNS": "400"})
+    assert again.exit_code == 0, again.output
+    assert "kept its" not in " ".join(again.output.split()) and str(folder / "model_config.yaml") in config.read_text()

@@ -7,6 +7,7 @@ paper's Table 1 priors in the written ``model_config.yaml``.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shlex
@@ -212,8 +213,24 @@ def check_not_users(directory: Path) -> None:
                           f"would overwrite {'it' if len(present) == 1 else 'them'}. Give another folder: tinylens demo FOLDER.")
 
 
+def edited_config(directory: Path) -> bool:
+    """Whether the folder ``directory`` holds an earlier demo's model_config.yaml (its header)
+    whose settings differ from those the demo writes: edited by the user (or written by another
+    tinylens version), which the demo keeps. Its header, whose fit command names the folder as it
+    was typed, is not compared; an unreadable file is not kept (:func:`check_not_users` refuses it)."""
+    try:
+        text = (found_folder(directory) / "model_config.yaml").read_text()
+    except (OSError, UnicodeDecodeError):
+        return False
+    if not text.startswith(DEMO_HEADER):
+        return False
+    body = "".join(itertools.dropwhile(lambda line: line.startswith("#"), text.splitlines(keepends=True)))
+    return body != demo_config_body()
+
+
 def write_demo(directory: Path, seed: int | None = None) -> Path:
     """Write image.fits, noise.fits, psf.fits, truth.json and model_config.yaml; return the config path.
+    An earlier demo's model_config.yaml whose settings were edited is kept (:func:`edited_config`).
     A folder that holds such files from anything but an earlier demo is refused (OutputError).
     ``seed`` (a non-negative integer, else a ConfigError; default ``OBSERVATION["seed"]``) draws
     the noise, and truth.json records it; an earlier demo's files are rewritten whatever their
@@ -257,7 +274,8 @@ def _write_demo_files(directory: Path, seed: int | None) -> Path:
     writers: dict[Path, Callable[[Path], Any]] = {
         directory / name: (lambda tmp, content=content: tmp.write_bytes(content)) for name, content in images.items()}
     writers[directory / TRUTH_FILE] = lambda tmp: tmp.write_text(truth)
-    writers[directory / "model_config.yaml"] = lambda tmp: tmp.write_text(config)
+    if not edited_config(directory):  # the user's edits of an earlier demo's config are kept
+        writers[directory / "model_config.yaml"] = lambda tmp: tmp.write_text(config)
     write_together(writers)  # in the order of DEMO_FILES
     return directory / "model_config.yaml"
 
@@ -284,7 +302,12 @@ def demo_config_text(directory: Path) -> str:
         f"# ({TRUTH_NOTE}):\n"
         f"#   {demo_fit_command(directory)}\n"
     )
-    return header + yaml.dump(demo_config(), Dumper=_ConfigDumper, sort_keys=False)
+    return header + demo_config_body()
+
+
+def demo_config_body() -> str:
+    """The settings of the demo's model_config.yaml: :func:`demo_config` as YAML, below its header."""
+    return yaml.dump(demo_config(), Dumper=_ConfigDumper, sort_keys=False)
 
 
 def demo_fit_command(directory: Path) -> str:
@@ -368,9 +391,15 @@ def demo(
     directory = directory.expanduser()  # a quoted "~/demo": the suggested command quotes it, and a shell would not expand it
     seed = check_seed(seed)  # refused as --seed, before write_demo, which names its Python argument
     earlier = demo_record(directory)
+    kept = edited_config(directory)
     config_path = write_demo(directory, seed)
-    console.print(f"Wrote image.fits, noise.fits, psf.fits, truth.json and model_config.yaml to [bold]{escape(str(directory))}[/]",
-                  soft_wrap=True)
+    if kept:
+        console.print(f"Wrote image.fits, noise.fits, psf.fits and truth.json to [bold]{escape(str(directory))}[/] and "
+                      "kept its model_config.yaml, whose settings differ from the demo's (edited, or written by another "
+                      "tinylens version); delete it to have the demo's written again.", soft_wrap=True)
+    else:
+        console.print(f"Wrote image.fits, noise.fits, psf.fits, truth.json and model_config.yaml to "
+                      f"[bold]{escape(str(directory))}[/]", soft_wrap=True)
     if no_fit:
         stale = stale_outputs_warning(directory, earlier)  # a fit replaces them; without one they would stay
         if stale:
