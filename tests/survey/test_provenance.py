@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -14,6 +15,7 @@ from typer.testing import CliRunner
 
 from tinylens import filenames
 from tinylens.cli.main import app
+from tinylens.errors import ConfigError
 from tinylens.precision import get_precision
 from tinylens.results.tables import write_json
 from tinylens.survey import provenance, runner
@@ -456,3 +458,50 @@ def hashlib_hex(content: bytes) -> str:
     import hashlib
 
     return hashlib.sha256(content).hexdigest()
+
+
+@contextlib.contextmanager
+def _threaded_cluster(*args):
+    """A local cluster of one worker thread in this process, for :func:`runner.dask_client`."""
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        yield client
+
+
+def test_a_survey_continued_with_a_raised_n_like_max_fits_its_stopped_lenses_further(tmp_path, mock_survey,
+                                                                                       monkeypatch):
+    """A survey stopped by its template's n_like_max could not be continued with it raised on the
+    same --out: refused as made 'with another template', where 'tinylens fit' run again continues.
+    The sampler's budget (n_like_max, timeout) is no longer part of the template: the rerun fits
+    the lens that its old budget stopped further (from its checkpoint), and a lens that then
+    converged is kept by a later run with the budget raised again; another setting still counts."""
+    from survey_mocks import template_config
+
+    monkeypatch.setattr(runner, "dask_client", _threaded_cluster)
+    lenses = tmp_path / "lenses"
+    shutil.copytree(mock_survey["lenses"] / "lens_a", lenses / "lens_a")
+    out, template = tmp_path / "out", tmp_path / "template.yaml"
+    config = template_config()
+    config["pipeline"], config["output"]["draw_figures"] = {"enabled": False}, "none"  # the sampler alone, quickly
+    config["inference"]["settings"].update(seed=1, n_like_max=300)
+
+    def survey(**settings):
+        config["inference"]["settings"].update(settings)
+        template.write_text(yaml.safe_dump(config, sort_keys=False))
+        runner.run_survey(lenses, template, out, workers=1, progress=False)
+        return json.loads((out / "lenses" / "lens_a" / "result.json").read_text())
+
+    stopped = survey()
+    assert stopped["converged"] is False and stopped["n_likelihood_evals"] >= 300
+    assert "unconverged" in runner.read_rows(out)["lens_a"]["flags"]
+    further = survey(n_like_max=1_000_000)
+    assert further["converged"] is True and further["info"]["resumed"] is True, further["info"]
+    assert further["n_likelihood_evals"] > stopped["n_likelihood_evals"]
+    assert "unconverged" not in runner.read_rows(out)["lens_a"]["flags"]
+    kept = (out / "lenses" / "lens_a" / "result.json").read_bytes()
+    survey(n_like_max=2_000_000, timeout=3600.0)  # converged: kept, not fitted again
+    assert (out / "lenses" / "lens_a" / "result.json").read_bytes() == kept
+    with pytest.raises(ConfigError, match="another template"):
+        survey(n_eff=300)

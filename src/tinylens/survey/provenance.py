@@ -46,6 +46,10 @@ INPUT_KEYS = ("data_path", "noise_path", "psf_path", "mask_path")
 FIT_INPUTS_KEY = "inputs"
 #: The key of ``inputs.json`` that records the precision of the lens's fit (the others: files).
 PRECISION_KEY = "precision"
+#: The sampler settings (of ``inference.settings``) that bound how long it runs, not what it
+#: fits: a survey continued with them changed (a raised ``n_like_max``) is of the same template,
+#: and its lenses they stopped before converging are fitted further (the fit resumes its checkpoint).
+BUDGET_SETTINGS = ("n_like_max", "timeout")
 #: Differences listed in a refusal, at most.
 MAX_LISTED = 4
 #: The precision of a ``survey.json`` that records none, and whose finished fits record none
@@ -209,12 +213,35 @@ def read_stamp(path: Path) -> dict[str, Any] | None:
 
 
 def template_key(template: Mapping[str, Any]) -> dict[str, Any]:
-    """The part of a template that decides a fit: all of it but ``output`` and the keys in
-    :data:`~tinylens.config.schema.SPEED_ONLY_KEYS`, JSON-normalised; TinyLensGpu's older
-    ``sampling`` section read as its fits read it (:func:`~tinylens.config.loader.legacy_sampling`)."""
+    """The part of a template that decides a fit: all of it but ``output``, the keys in
+    :data:`~tinylens.config.schema.SPEED_ONLY_KEYS` and the sampler's budget
+    (:data:`BUDGET_SETTINGS`), JSON-normalised; TinyLensGpu's older ``sampling`` section read as
+    its fits read it (:func:`~tinylens.config.loader.legacy_sampling`)."""
     template = legacy_sampling(template)[0]
     key = json.loads(json.dumps({k: v for k, v in template.items() if k != "output"}, sort_keys=True, default=str))
-    return without_speed_only(key)
+    return without_budget(without_speed_only(key))
+
+
+def without_budget(config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` (a parsed template or fit config, changed in place) without the sampler settings
+    :data:`BUDGET_SETTINGS`; an ``inference.settings`` they leave empty is dropped too."""
+    inference = config.get("inference")
+    settings = inference.get("settings") if isinstance(inference, dict) else None
+    if isinstance(settings, dict):
+        for name in BUDGET_SETTINGS:
+            settings.pop(name, None)
+        if not settings:
+            del inference["settings"]
+    return config
+
+
+def budget(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The :data:`BUDGET_SETTINGS` that ``config`` (a fit's config, as its ``result.json``
+    records it) sets, by name (None: not set)."""
+    inference = config.get("inference")
+    settings = inference.get("settings") if isinstance(inference, Mapping) else None
+    settings = settings if isinstance(settings, Mapping) else {}
+    return {name: settings.get(name) for name in BUDGET_SETTINGS}
 
 
 def differences(old: Any, new: Any, prefix: str = "") -> list[str]:

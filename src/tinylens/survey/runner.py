@@ -52,6 +52,7 @@ from tinylens.survey.lens_files import FITS_SUFFIXES, LENS_FILES, MASK_FILE, len
 from tinylens.survey.provenance import (
     MANIFEST_FILE,
     PRECISION_KEY,
+    budget,
     changed_inputs,
     fitted_precision,
     inputs_stamp,
@@ -814,9 +815,43 @@ def recover_rows(lenses: list[Lens], out: Path, rows: dict[str, dict[str, Any]])
         finish_adopted(out / LENSES_DIR / lens_id, row)
 
 
-def plan(lenses: list[Lens], rows: Mapping[str, Mapping[str, Any]], out: Path, retry_failed: bool = False) -> list[Lens]:
-    """The lenses still to fit."""
-    return [lens for lens in lenses if not is_done(rows.get(lens.lens_id), lens.output(out), retry_failed)]
+def plan(lenses: list[Lens], rows: Mapping[str, Mapping[str, Any]], out: Path, retry_failed: bool = False,
+         template: Mapping[str, Any] | None = None) -> list[Lens]:
+    """The lenses still to fit: not done, or (with the ``template``) done but stopped by another
+    sampler budget than the template's (:func:`stopped_by_another_budget`; only a row flagged
+    ``unconverged`` has its ``result.json`` read)."""
+    return [lens for lens in lenses if not is_done(rows.get(lens.lens_id), lens.output(out), retry_failed)
+            or (template is not None and unconverged_row(rows[lens.lens_id])
+                and stopped_by_another_budget(lens.output(out), lens_config(template, lens, out)))]
+
+
+def unconverged_row(row: Mapping[str, Any]) -> bool:
+    """Whether ``row`` is an ``ok`` row whose flags hold ``unconverged``."""
+    return row.get("status") == "ok" and "unconverged" in str(row.get("flags") or "").split(",")
+
+
+def stopped_by_budget(result: Mapping[str, Any]) -> bool:
+    """Whether the fit ``result`` (a parsed ``result.json``) is a nested sampler's that its budget
+    (``n_like_max``, ``timeout``; dynesty's ``maxcall``, ``maxiter``) stopped before it converged:
+    not converged, and in the pipeline its sampler itself not (a posterior at the box's edge alone
+    is not the budget's doing)."""
+    info = result.get("info") if isinstance(result.get("info"), dict) else {}
+    if result.get("converged") is not False or result.get("method") not in ("nautilus", "dynesty"):
+        return False
+    pipeline = info.get("pipeline")
+    return not isinstance(pipeline, dict) or pipeline.get("sampler_converged", True) is False
+
+
+def stopped_by_another_budget(folder: Path, config: Mapping[str, Any]) -> bool:
+    """Whether the fit in the lens's output ``folder`` was stopped by its sampler's budget
+    (:func:`stopped_by_budget`) and made with another budget than ``config`` (the template with
+    this lens's files) sets: a survey continued with a raised ``n_like_max`` or ``timeout`` fits it
+    further, resuming its checkpoint, as ``tinylens fit`` run again does."""
+    result = read_json(folder / filenames.RESULT)
+    if result is None or not stopped_by_budget(result) or not isinstance(result.get("config"), dict):
+        return False
+    fitted = fitted_config(config)
+    return fitted is not None and budget(result["config"]) != budget(fitted)
 
 
 #: Set (True) on a KeyboardInterrupt out of :func:`run_survey` once the rows of the lenses it
@@ -2239,7 +2274,7 @@ def _prepare(lens_dir: str | Path, template: str | Path, out: str | Path, reuse_
     found, known = read_rows(out), {lens.lens_id for lens in lenses}
     _warn_of_gone(sorted(set(found) - known), out, resolved(lens_dir))
     rows = {k: v for k, v in found.items() if k in known and k not in changed}
-    return _State(lenses, chosen, config, out, current, changed, rows, plan(chosen, rows, out, retry_failed))
+    return _State(lenses, chosen, config, out, current, changed, rows, plan(chosen, rows, out, retry_failed, config))
 
 
 def _warn_of_gone(gone: list[str], out: Path, lens_dir: Path) -> None:
@@ -2379,7 +2414,8 @@ def run_survey(
     ``scheduler`` (an address, or the scheduler file that ``dask scheduler --scheduler-file``
     writes; its workers must see the same files). Lenses already done in ``out`` are
     skipped; interrupted ones resume; failed ones are fitted again only with ``retry_failed``;
-    a lens whose files changed since its fit is fitted again. An ``out`` whose fits were made
+    a lens whose files changed since its fit is fitted again, and one stopped by another sampler
+    budget (``n_like_max``, ``timeout``) than the template's is fitted further. An ``out`` whose fits were made
     with another template or lens folder is refused, unless ``reuse_finished``.
 
     With ``only`` (lens ids), only those lenses are fitted (or checked for changed files); the
@@ -2429,7 +2465,7 @@ def _run_survey(lens_dir: str | Path, template: str | Path, out: str | Path, wor
             if not locked:
                 warn_unlocked(out)
             todo = plan(chosen, {**rows, **recoverable_rows([x for x in lenses if x.lens_id not in changed], out, rows)},
-                        out, retry_failed)
+                        out, retry_failed, config)
             # connected (the workers checked) before anything is written: a refused cluster leaves out as it was
             silent: list[str] = []  # workers whose import check gave no answer: not waited for again
             with dask_client(workers, scheduler, silent) if todo else contextlib.nullcontext() as client:
