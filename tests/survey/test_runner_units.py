@@ -3576,6 +3576,64 @@ def test_a_refused_worker_whose_import_check_gave_no_answer_is_not_said_to_have_
     assert "joined the cluster" not in err, err
 
 
+def test_a_refused_worker_whose_folder_check_gave_no_answer_is_not_said_to_have_joined_late(tmp_path, monkeypatch,
+                                                                                             capsys):
+    """A worker whose folder check gave no answer, or failed, or whose cluster could not be asked
+    when the survey started was only named in a warning, and when its task then refused its lens
+    for a folder it does not see the survey guessed that it 'joined the cluster after the survey
+    checked its workers', which it had not. check_worker_folders now returns those workers with why
+    they were not checked, and the note says so. (In-process worker whose folder check fails, then
+    which sees no folder; fits faked.)"""
+    from distributed import Client, LocalCluster
+
+    from survey_mocks import echo_truth_path
+    from tinylens.locks import folder_lock
+
+    mine = ("1.0", "/here/tinylens/__init__.py")
+    blind = {"worker": "tcp://w:1", "unseen": "the lens folder /data/lens_a"}
+    late = "joined the cluster"
+    assert late in runner.refused_worker_note(blind, mine, (), {"tcp://w:2": "its check failed (OSError: x)"})
+    said = runner.refused_worker_note(blind, mine, (), {runner.EVERY_WORKER: "the cluster did not answer within 40 s"})
+    assert "(its folders were not checked when the survey started: the cluster did not answer within 40 s; on a " \
+           "node without the survey's disk?)" in said and late not in said, said
+
+    class Unanswered:
+        def run(self, *args, **kwargs):
+            raise TimeoutError
+
+    lens_dir, out = tmp_path / "in", tmp_path / "out"
+    lens = runner.Lens("lens_a", lens_dir / "lens_a")
+    out.mkdir()
+    lens.folder.mkdir(parents=True)
+    with pytest.warns(DataWarning):
+        unasked = runner.check_worker_folders(Unanswered(), out, lens_dir, timeout=2)
+    assert list(unasked) == [runner.EVERY_WORKER], unasked
+    monkeypatch.setattr(runner, "fit_lens", echo_truth_path)
+    checked = []
+
+    def view_of_its_node(lock, folders):  # the folder check fails; the tasks' question finds no folder
+        if not checked:
+            checked.append(True)
+            raise RuntimeError("stale file handle")
+        return None, list(folders)
+
+    monkeypatch.setattr(runner, "_view", view_of_its_node)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+            Client(cluster) as client, folder_lock(out, runner.SURVEY_LOCK_FILE):
+        worker = next(iter(cluster.workers.values())).address
+        with pytest.warns(DataWarning):
+            unchecked = runner.check_worker_folders(client, out, lens_dir, [lens], timeout=30)
+        assert unchecked == {worker: "its check failed (RuntimeError: stale file handle)"}, unchecked
+        with pytest.raises(TinyLensError):  # only the blind worker: nothing fitted
+            runner._fit_lenses([lens], {}, {}, out, [], 1, None, False, client=client, check_folders=True,
+                               folders_unchecked=unchecked)
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"survey: the Dask worker {worker} does not see the lens folder" in err, err
+    assert "as this command does (its folders were not checked when the survey started: its check failed " \
+           "(RuntimeError: stale file handle); on a node without the survey's disk?)" in err, err
+    assert late not in err, err
+
+
 def test_a_lens_folder_removed_during_a_survey_is_not_blamed_on_the_workers(tmp_path, monkeypatch, capsys):
     """With each task asking its worker whether it sees the lens folder, a lens folder removed
     while the survey ran (a purged scratch disk) was refused by every worker it was given to: each

@@ -1541,8 +1541,13 @@ def seen_folders(lens_dir: Path, lenses: Sequence[Lens]) -> dict[str, str]:
     return folders
 
 
+#: The key of :func:`check_worker_folders`'s answer that stands for every worker of the cluster
+#: (it could not be asked, nor say which workers it has).
+EVERY_WORKER = "*"
+
+
 def check_worker_folders(client: Any, out: Path, lens_dir: Path, lenses: Sequence[Lens] = (),
-                         timeout: float = FOLDER_CHECK_SECONDS, skip: Sequence[str] = ()) -> None:
+                         timeout: float = FOLDER_CHECK_SECONDS, skip: Sequence[str] = ()) -> dict[str, str]:
     """TinyLensError naming the workers of ``client``'s cluster that do not see ``lens_dir``, the
     lens folders elsewhere that its links among ``lenses`` lead to (:func:`seen_folders`), or the ``out``
     this process writes (its :data:`SURVEY_LOCK_FILE`, which this survey holds, with this
@@ -1556,7 +1561,9 @@ def check_worker_folders(client: Any, out: Path, lens_dir: Path, lenses: Sequenc
     lock file) only ``lens_dir`` is checked. Each worker is given ``timeout`` seconds, the cluster
     :data:`CONNECT_TIMEOUT` more to answer: workers that do not (a hung NFS mount), or whose check
     fails, are not refused but named in a DataWarning (:func:`warn_unchecked`), and the survey goes
-    on. The workers of ``skip`` (their import check gave no answer, warned of then) are not asked."""
+    on: returned, by address (:data:`EVERY_WORKER` where the cluster could not be asked), with why
+    they were not checked, for :func:`refused_worker_note`. The workers of ``skip`` (their import
+    check gave no answer, warned of then) are not asked."""
     from tinylens.locks import holder_text
 
     lock = out / SURVEY_LOCK_FILE
@@ -1567,15 +1574,15 @@ def check_worker_folders(client: Any, out: Path, lens_dir: Path, lenses: Sequenc
         workers = asked_workers(client, skip)
     except Exception as exc:  # a scheduler that cannot say which workers it has: as a cluster that cannot be asked
         warn_unchecked(unasked_text(exc, connect_seconds()))
-        return
+        return {EVERY_WORKER: unasked_text(exc, connect_seconds()).removeprefix(": ")}
     if workers == []:  # every worker left out: each was warned of by the import check
-        return
+        return {}
     try:
         views = client.run(worker_view, str(lock), list(folders), timeout, workers=workers, on_error="return",
                            callback_timeout=deadline)
     except Exception as exc:  # a cluster that cannot be asked: its workers will tell by their lenses' reasons
         warn_unchecked(unasked_text(exc, deadline))
-        return
+        return dict.fromkeys(workers or [EVERY_WORKER], unasked_text(exc, deadline).removeprefix(": "))
     total = len(views) + len(set(skip).difference(views))  # the workers left out are the cluster's too
     blind, unchecked = {}, {}
     for address, view in views.items():
@@ -1596,6 +1603,15 @@ def check_worker_folders(client: Any, out: Path, lens_dir: Path, lenses: Sequenc
             f"folders as this command does ({which} does not see {blind[first]}). The lens folders and --out must be "
             "on a file system that every node sees (not a node's own disk such as /tmp): give folders on a shared "
             "disk, then run the command again.")
+    return {address: unchecked_reason(view, timeout) for address, view in unchecked.items()}
+
+
+def unchecked_reason(view: BaseException | None, timeout: float) -> str:
+    """Why a worker's folders were not checked, its check's answer ``view`` being ``None`` (none
+    within ``timeout`` seconds) or the exception it raised."""
+    if view is None:
+        return f"it gave no answer within {timeout:g} s"
+    return f"its check failed ({describe_exception(view)})"
 
 
 def unseen_names(view: tuple[str | None, list[str]], folders: Mapping[str, str], mine: str, out: Path) -> list[str]:
@@ -1791,14 +1807,20 @@ def _task_on_a_checked_worker() -> Callable[..., dict[str, Any]]:
 checked_task = _task_on_a_checked_worker()
 
 
-def refused_worker_note(refusal: Mapping[str, Any], mine: tuple[str, str], silent: Sequence[str] = ()) -> str:
+def refused_worker_note(refusal: Mapping[str, Any], mine: tuple[str, str], silent: Sequence[str] = (),
+                        folders_unchecked: Mapping[str, str] | None = None) -> str:
     """What the survey says of a worker whose task refused its lens (:data:`checked_task`): that one
     of ``silent`` (its import check gave no answer) was not checked when the survey started, as
-    neither its tinylens nor its folders were; that another joined the cluster since, it may be."""
+    neither its tinylens nor its folders were; that one of ``folders_unchecked`` (address, or :data:`EVERY_WORKER`,
+    -> why, :func:`check_worker_folders`) refusing for its folders did not have them checked, and
+    why; that another joined the cluster since, it may be."""
     unchecked = refusal.get("worker") in silent
     if refusal.get("unseen"):
+        skipped = (folders_unchecked or {}).get(refusal.get("worker"), (folders_unchecked or {}).get(EVERY_WORKER))
         why = ("its tinylens import gave no answer when the survey checked its workers, so its folders were not "
                "checked then: on a node without the survey's disk?" if unchecked else
+               f"its folders were not checked when the survey started: {skipped}; on a node without the survey's "
+               "disk?" if skipped is not None else
                "it joined the cluster after the survey checked its workers, on a node without the survey's disk?")
         return (f"survey: the Dask worker {refusal.get('worker')} does not see {refusal['unseen']} as this command does "
                 f"({why}): its lenses are given to the other workers. The lens folders and --out must be on a file "
@@ -2468,9 +2490,10 @@ def _run_survey(lens_dir: str | Path, template: str | Path, out: str | Path, wor
                         out, retry_failed, config)
             # connected (the workers checked) before anything is written: a refused cluster leaves out as it was
             silent: list[str] = []  # workers whose import check gave no answer: not waited for again
+            folders_unchecked: dict[str, str] = {}  # workers whose folders were not checked, with why
             with dask_client(workers, scheduler, silent) if todo else contextlib.nullcontext() as client:
                 if client is not None and scheduler:  # a local cluster's workers share this machine's disks
-                    check_worker_folders(client, out, resolved(lens_dir), todo, skip=silent)
+                    folders_unchecked = check_worker_folders(client, out, resolved(lens_dir), todo, skip=silent)
                 remove_unfinished(out / MANIFEST_FILE, out / CATALOG_PARQUET, out / CATALOG_CSV)  # a killed survey's
                 write_json(out / MANIFEST_FILE, current)
                 if changed:
@@ -2486,7 +2509,8 @@ def _run_survey(lens_dir: str | Path, template: str | Path, out: str | Path, wor
                         return write_catalog(rows, out)
                     done = [rows[lens.lens_id] for lens in chosen if lens.lens_id in rows]
                     return _fit_lenses(todo, rows, config, out, done, workers, scheduler, progress, client=client,
-                                       check_folders=bool(scheduler), silent=silent)
+                                       check_folders=bool(scheduler), silent=silent,
+                                       folders_unchecked=folders_unchecked)
     except BaseException:
         if new_folder:  # refused (or stopped) before writing anything: no empty folder left to puzzle over
             with contextlib.suppress(OSError):
@@ -2544,7 +2568,8 @@ def unwritable_reported(out: Path) -> Iterator[None]:
 
 def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mapping[str, Any], out: Path,
                 done: list[dict[str, Any]], workers: int, scheduler: str | None, progress: bool,
-                client: Any = None, check_folders: bool = False, silent: Sequence[str] = ()) -> pd.DataFrame:
+                client: Any = None, check_folders: bool = False, silent: Sequence[str] = (),
+                folders_unchecked: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Fit the lenses ``todo`` on the Dask cluster (``client``'s, else a :func:`dask_client` of
     ``workers`` and ``scheduler``), adding their rows to ``rows`` and rewriting the catalogue as
     they come; return the catalogue. The progress counts ``todo`` and the rows ``done`` of the
@@ -2553,7 +2578,9 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
     :func:`check_worker_folders` asked the workers connected at the start (a lens whose folder this
     process no longer sees either, removed since, is then given to its fit unasked, which fails it
     naming what is missing: no worker is blamed). The workers ``silent``
-    (their import check gave no answer) are not asked for their tinylens (:func:`task_copies`)."""
+    (their import check gave no answer) are not asked for their tinylens (:func:`task_copies`); those
+    of ``folders_unchecked`` were not asked about the folders (:func:`check_worker_folders`'s answer), as the
+    note of one refusing a lens says (:func:`refused_worker_note`)."""
     from distributed import as_completed
 
     from tinylens.locks import holder_text
@@ -2634,7 +2661,7 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
                         continue
                     if refusal["worker"] not in refused:
                         refused[refusal["worker"]] = refusal
-                        bar.note(refused_worker_note(refusal, my_copy(), silent))
+                        bar.note(refused_worker_note(refusal, my_copy(), silent, folders_unchecked))
                     refusals[lens.lens_id] = refusals.get(lens.lens_id, 0) + 1
                     if refusals[lens.lens_id] <= RESUBMITS:
                         submit(lens)
