@@ -853,6 +853,15 @@ def test_a_checkpoint_of_another_config_is_said_to_be_replaced(tmp_path, data):
         assert not tinylens.fit(config, progress=False).info["resumed"]
 
 
+def _fit_again(config: Path) -> tuple[tinylens.FitResult, list[str]]:
+    """``tinylens.fit`` of ``config`` run again: its result and the texts of every
+    CheckpointWarning it gave (each one, repeats too)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        again = tinylens.fit(config, progress=False)
+    return again, [str(w.message) for w in caught if issubclass(w.category, CheckpointWarning)]
+
+
 def test_a_damaged_pipeline_state_of_this_fit_is_said_once_and_the_stages_done_again(tmp_path, data):
     """A stopped fit's checkpoint.pipeline.json, its fingerprint this fit's but its best fit cut
     to fewer values than the model's free parameters (edited, or damaged), was reused as it was:
@@ -867,10 +876,7 @@ def test_a_damaged_pipeline_state_of_this_fit_is_said_once_and_the_stages_done_a
     state = json.loads(path.read_text())
     n = len(state["best"])
     path.write_text(json.dumps({**state, "best": state["best"][:-1]}))
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        again = tinylens.fit(config, progress=False)
-    said = [str(w.message) for w in caught if issubclass(w.category, CheckpointWarning)]
+    again, said = _fit_again(config)
     assert len(said) == 1, said
     assert said[0].startswith(f"The pipeline state {path} is this fit's but cannot be used ('best' holds {n - 1} "
                               f"values, not the {n} of this model's free parameters)"), said
@@ -934,10 +940,7 @@ def test_a_garbled_fingerprint_starts_the_sampling_again_with_a_warning(tmp_path
     tinylens.fit(config, progress=False)
     stamp_file = out / filenames.fingerprint_name(filenames.CHECKPOINTS["nautilus"])
     stamp_file.write_bytes(b"\x89\xff\xfe\x00 not a fingerprint")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        again = tinylens.fit(config, progress=False)
-    said = [str(w.message) for w in caught if issubclass(w.category, CheckpointWarning)]
+    again, said = _fit_again(config)
     assert len(said) == 1, said
     assert said[0].startswith(f"The fingerprint {stamp_file} of the checkpoint {out / 'checkpoint.hdf5'} could not be "
                               "read (UnicodeDecodeError: ") and "it is deleted and the sampling starts again" in said[0]
