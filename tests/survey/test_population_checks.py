@@ -114,6 +114,11 @@ def _copy(finished: Path, tmp_path: Path) -> Path:
         (["--set", "lens_disc_fraction_range=[0.3,0.5]", "--set", "lens_disc_re_ratio_range=[1,1e19]"],
          "lens_disc_re_ratio_range up to 1e+19 and lens_re_range up to 2.5 make discs of half-light radius up to 2.5e+19 "
          "arcsec, over the 1e+15 allowed"),
+        (["--pixel-scale", "1e-140", "--psf-fwhm", "2e-140", "--set", "source_re_range=[1,1e15]"],
+         "source_re_range up to 1e+15 arcsec at pixel_scale 1e-140 makes half-light radii of up to 1e+155 pixels, over "
+         "the 1e+140 allowed (a Sersic's flux in the image's units, per pixel, grows as its radius in pixels squared"),
+        (["--pixel-scale", "1e-139", "--set", "lens_re_range=[2,5e14]"], "lens_re_range up to 5e+14 arcsec at pixel_scale "
+                                                                         "1e-139 makes half-light radii of up to 5e+153 pixels"),
     ],
 )
 def test_bad_option_values_are_refused_by_name(tmp_path, args, expected):
@@ -232,6 +237,32 @@ def test_half_light_radii_up_to_the_bound_give_finite_fluxes_and_magnitudes(tmp_
     assert population.MAX_RADIUS == 1e15
     with pytest.raises(ConfigError, match="lens_re_range must be"):
         PopulationOptions(lens_re_range=(1e15, 2e15))
+
+
+def test_half_light_radii_up_to_the_bound_in_pixels_give_finite_fluxes_and_magnitudes(tmp_path):
+    """pixel_scale 1e-140 with source_re_range [1e15, 1e15] (1e155 pixels) overflowed a Sersic's flux in the image's
+    units: an infinite source flux, a -inf magnitude and a lens galaxy of flux 0 and a NaN magnitude in truth.csv,
+    exit 0. At the bound, MAX_RADIUS_PIXELS (1e15 arcsec at pixel_scale 1e-125), for bulge, disc and
+    source, every truth value is finite and the lens galaxy's flux is the one its
+    magnitude says; a radius over it, or a disc over it, is refused naming the options."""
+    assert population.MAX_RADIUS_PIXELS == 1e140
+    scale = population.MAX_RADIUS / population.MAX_RADIUS_PIXELS
+    options = {**TINY, "pixel_scale": scale, "psf_fwhm": 2 * scale, "lens_re_range": (1e15, 1e15),
+               "source_re_range": (1e15, 1e15), "source_n_range": (4.0, 4.0),
+               "lens_disc_fraction_range": (0.3, 0.5), "lens_disc_re_ratio_range": (1.0, 1.0)}
+    with pytest.warns(ConfigWarning, match="arcs fall outside the image"):
+        truth = simulate_population(1, tmp_path / "pop", seed=SEED, progress=False, **options)
+    numbers = truth.select_dtypes("number")
+    assert np.isfinite(numbers.to_numpy()).all(), numbers.columns[~np.isfinite(numbers).all()].tolist()
+    flux = truth["lens_light.0.flux"] + truth["lens_light.1.flux"]
+    assert 10 ** (0.4 * (25.7 - 23.5)) <= flux.iloc[0] <= 10 ** (0.4 * (25.7 - 20.0))
+    assert (truth["source_light.0.flux"] > 0).all()
+    with pytest.raises(ConfigError, match=r"^source_re_range up to 1e\+15 arcsec at pixel_scale 9\.9e-126 makes"):
+        PopulationOptions(**{**options, "pixel_scale": 0.99 * scale, "lens_re_range": (1.0, 1.0)})
+    with pytest.raises(ConfigError, match=r"^lens_re_range x lens_disc_re_ratio_range \(the discs' radii\) up to 8e\+14 "
+                                          r"arcsec at pixel_scale 5e-126 makes half-light radii of up to 1\.6e\+140 pixels"):
+        PopulationOptions(**{**options, "pixel_scale": scale / 2, "lens_re_range": (4e14, 4e14), "source_re_range": (1.0, 1.0),
+                             "lens_disc_re_ratio_range": (1.0, 2.0)})
 
 
 def test_sersic_indices_up_to_the_bound_give_finite_fluxes_and_magnitudes(tmp_path):

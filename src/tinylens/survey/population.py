@@ -54,8 +54,8 @@ overflows, a ``pixel_scale`` whose pixels' coordinates overflow, an image whose 
 grid, ``size x nsub`` points on a side, or a PSF whose grid, ``psf_size`` times its
 :data:`PSF_OVERSAMPLE` on a side, would not fit in a laptop's memory, lens galaxies brighter
 than a Poisson draw takes in the exposure: a zeropoint typed 2570, or so faint that their flux is 0,
-half-light radii over :data:`MAX_RADIUS`, whose fluxes overflow, Sersic indices over :data:`MAX_SERSIC_N`,
-whose fluxes are wrong, then infinite or NaN);
+half-light radii over :data:`MAX_RADIUS` (or :data:`MAX_RADIUS_PIXELS` pixels), whose fluxes overflow,
+Sersic indices over :data:`MAX_SERSIC_N`, whose fluxes are wrong, then infinite or NaN);
 :func:`scale_warnings`
 warns (ConfigWarning) when the Einstein radii span under 2 pixels or the field is too small
 for the arcs (a pixel scale typed in milliarcseconds, a size too small).
@@ -417,7 +417,34 @@ def _radius_problems(opts: PopulationOptions) -> list[str]:
         problems.append(f"lens_disc_re_ratio_range up to {ratio:g} and lens_re_range up to {bulge:g} make discs of half-light "
                         f"radius up to {bulge * ratio:.3g} arcsec, over the {MAX_RADIUS:g} allowed (a Sersic's flux overflows "
                         "float32 from ~1e18): lens_disc_re_ratio_range is the disc's radius in units of the bulge's (default 1 to 2.5)")
-    return problems
+    return problems + _radius_pixel_problems(opts)
+
+
+#: The largest half-light radius drawn, in pixels (a radius range's high end over ``pixel_scale``): a Sersic's
+#: flux in the image's units (:func:`sersic_flux`) is ``Ie c(n) (R / pixel_scale)^2``, ``c(n)`` from 6.3 (n = 0.05)
+#: to 111 (n = :data:`MAX_SERSIC_N`), and a source's ``Ie`` is up to e^30 (:func:`source_scale`'s search), so it
+#: overflows a float64 from ~3.9e146 pixels (a lens galaxy's unit flux from ~2.8e153, its amplitude then 0):
+#: pixel_scale 1e-140 with source_re_range [1e15, 1e15] wrote an infinite source flux, a magnitude of -inf, a lens
+#: flux of 0 and a NaN lens magnitude into truth.csv, exit 0. 1e140 leaves room for the sums over components.
+MAX_RADIUS_PIXELS = 1e140
+
+
+def _radius_pixel_problems(opts: PopulationOptions) -> list[str]:
+    """Half-light radii (``lens_re_range``, ``source_re_range``, the discs') over :data:`MAX_RADIUS_PIXELS`
+    pixels of ``pixel_scale``; ranges or pixel scales out of their own bounds are refused by name already."""
+    scale = opts.pixel_scale
+    if not PIXEL_SCALE_RANGE[0] <= scale <= PIXEL_SCALE_RANGE[1]:
+        return []
+    highs = {name: high for name in RADIUS_RANGES for low, high in [getattr(opts, name)] if 0 < low <= high <= MAX_RADIUS}
+    ratio_low, ratio = opts.lens_disc_re_ratio_range
+    bulge = highs.get("lens_re_range", 0.0)
+    if opts.has_disc and 0 < ratio_low <= ratio and bulge * ratio <= MAX_RADIUS and bulge * ratio > bulge:
+        highs["lens_re_range x lens_disc_re_ratio_range (the discs' radii)"] = bulge * ratio
+    why = (f"over the {MAX_RADIUS_PIXELS:g} allowed (a Sersic's flux in the image's units, per pixel, grows as its radius in "
+           "pixels squared and overflows a float64 from ~4e146): pixel_scale is in arcsec per pixel (CSST: 0.074), "
+           "half-light radii in arcsec")
+    return [f"{name} up to {high:g} arcsec at pixel_scale {scale:g} makes half-light radii of up to {high / scale:.3g} "
+            f"pixels, {why}" for name, high in highs.items() if high / scale > MAX_RADIUS_PIXELS]
 
 
 #: The largest Sersic index drawn: up to it a unit-amplitude Sersic's total flux in float32 (the default
