@@ -659,7 +659,9 @@ def test_a_model_of_many_columns_is_allowed_fewer_points_before_any_allocation(m
              "lens_light": [{"amps": [1.0] * 60, "e1": 0.0, "e2": 0.0, "center_x": 0.0, "center_y": 0.0}]}
     with pytest.raises(ValueError, match=r"^shape \(800, 800\) at nsub 8 is too large for a model of 61 light columns"):
         simulate_images(components, truth, (800, 800), PIX, np.ones((1, 1)), nsub=8)
-    # points x (POINT_BYTES + COLUMN_BYTES x columns) within MAX_GRID^2 x (80 + 11 x 3) bytes: 2482^2 points for 61
-    assert simulate.max_points(61) == 6400**2 * 113 // 751
-    assert simulate.grid_fits((310, 310), 8, 61) and not simulate.grid_fits((311, 311), 8, 61)
+    # points x (POINT_BYTES + COLUMN_BYTES x columns) within MAX_GRID^2 x (50 + 11 x 3) bytes: 2171^2 points for 61
+    # (80 bytes a point, not measured, allowed 310 x 310 pixels at nsub 8: a peak of 4.8 GB, over the bound's 4.26)
+    assert simulate.max_points(61) == 6400**2 * 83 // 721
+    assert simulate.grid_fits((271, 271), 8, 61) and not simulate.grid_fits((272, 272), 8, 61)
+    assert all(simulate.max_points(k) >= simulate.max_points(k + 1) for k in range(1, 200))
     assert all(simulate.max_points(k) == 6400**2 for k in (1, 2, 3)) and simulate.grid_fits((800, 800), 8, 3)

@@ -279,11 +279,17 @@ MAX_GRID = 6400
 #: Linear columns (amplitudes: one a Sersic, one each of an MGE's Gaussians) that :data:`MAX_GRID` is set for:
 #: simulate-population's lens bulge, disc and source.
 GRID_COLUMNS = 3
-#: Memory a supersampled point takes, in bytes: a part whatever the model (~80, from the 4.1 GB at
-#: ``MAX_GRID^2`` points) and a part for each column (~11: a 60-Gaussian MGE and a Sersic source, 61 columns,
-#: peaked at 4.4 GB at 300 x 300 pixels, nsub 8, and ~650 bytes a point more than at 200 x 200; ~27 GB at
-#: ``MAX_GRID^2`` points). A model of more than :data:`GRID_COLUMNS` columns is allowed fewer points.
-POINT_BYTES, COLUMN_BYTES = 80, 11
+#: Memory a supersampled point takes, in bytes (float32, the default precision): a part whatever the model
+#: (~50) and a part for each column (~11; ~27 GB for a 60-Gaussian MGE and a Sersic source, 61 columns, at
+#: ``MAX_GRID^2`` points). Measured as peak RSS (``resource.getrusage(RUSAGE_SELF).ru_maxrss``, a fresh Python
+#: process a size; GB = 1e9 bytes) of ``simulate_population(1, folder, size=S, nsub=8, lens_disc_fraction_range=
+#: (0.3, 0.5))`` (3 columns): 1.11 GB at S = 200, 2.78 at 600, 4.26 at 800 (``MAX_GRID^2`` points; 0.61 at S = 24,
+#: nsub 1), ~82 bytes a point more; and of one ``simulate_images`` at nsub 8: 3 Sersics 1.26 GB at 400 x 400
+#: pixels and 2.23 at 600 (~76 bytes a point more), the 61 columns 2.12 GB at 150 and 3.70 at 250 (~618 bytes: ~9.3
+#: a column, ~48 the rest). The 80 bytes here before (back-computed from the 4.1 GB) allowed the 61 columns
+#: 310 x 310 pixels at nsub 8, a peak of 4.80 GB; 50 allows 271 x 271, 4.12 GB, about the bound's 4.26. A model
+#: of more than :data:`GRID_COLUMNS` columns is allowed fewer points.
+POINT_BYTES, COLUMN_BYTES = 50, 11
 
 
 def max_points(columns: int = GRID_COLUMNS) -> int:
