@@ -493,3 +493,33 @@ def test_a_result_json_this_user_may_not_read_is_said_with_what_to_check(tmp_pat
     text = " ".join(str(err.value).split())
     assert text.startswith(f"{path}: not a readable result.json (PermissionError"), text
     assert "Check that it is a file this user may read" in text and shlex.join(["ls", "-ld", str(path), str(tmp_path)]) in text
+
+
+def test_a_result_behind_a_folder_this_user_may_not_enter_is_said_with_what_to_check(tmp_path, monkeypatch):
+    """load_stored of a result.json whose folder (or of a folder whose content) may not be entered
+    raised a bare PermissionError from Path.is_dir; it is an OutputError naming the path given and
+    the ls -ld that shows the permissions. The refusal is patched into Path.stat: root, whom
+    permissions do not stop, runs the tests on some machines."""
+    import errno
+    import os
+    import shlex
+    from pathlib import Path
+
+    blocked = tmp_path / "blocked"
+    (blocked / "fit").mkdir(parents=True)
+    (blocked / "fit" / "result.json").write_text("{}")
+    stat = Path.stat
+
+    def refused(self, *args, **kwargs):
+        if blocked in Path(self).parents:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(self))
+        return stat(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "stat", refused)
+    for given, what in ((blocked / "fit" / "result.json", "cannot be reached"), (blocked, "cannot be looked into")):
+        with pytest.raises(OutputError) as err:
+            load_stored(given)
+        text = " ".join(str(err.value).split())
+        assert text.startswith(f"{given} {what} (Permission denied on "), text
+        assert "this user may not enter" in text and "a folder on its way" in text, text
+        assert shlex.join(["ls", "-ld", str(given), str(given.parent)]) in text, text

@@ -103,8 +103,8 @@ def load_stored(path: str | Path, base_dir: str | Path | None = None, *,
     """``(content, problem, best)`` of the ``result.json`` at ``path``: the problem from its config
     (relative paths against ``base_dir`` if given, else its ``config_dir``; older results, without
     it, against the current directory; in the precision the fit computed in, :func:`stored_dtype`)
-    and the maximum-likelihood vector in the problem's parameter order. A file that is missing, unreadable or not a result is an
-    :class:`~tinylens.errors.OutputError` naming it; data that cannot be loaded (moved since the
+    and the maximum-likelihood vector in the problem's parameter order. A file that is missing, unreadable or not a result,
+    or behind a folder this user may not enter, is an :class:`~tinylens.errors.OutputError` naming it; data that cannot be loaded (moved since the
     fit: give ``base_dir``, the folder they are in now, for relative paths) a
     :class:`~tinylens.errors.DataError` naming it, and ``base_dir_option``: how the caller takes
     ``base_dir`` (a script's option; None: it takes none, and the message says to edit config_dir).
@@ -118,8 +118,16 @@ def load_stored(path: str | Path, base_dir: str | Path | None = None, *,
     if base_dir is not None:  # the caller's own argument: its errors are not the recorded config's
         check_folder_argument("base_dir", base_dir)
         base_dir = home_expanded(base_dir)
-    if path.is_dir():
-        raise OutputError(f"{path} is a folder; {_result_in(path)}")
+    try:  # Path.is_dir raises PermissionError bare where a folder on the way may not be entered
+        is_folder = path.is_dir()
+    except PermissionError as exc:
+        raise OutputError(_not_entered(path, exc, folder=False)) from None
+    if is_folder:
+        try:
+            where = _result_in(path)
+        except PermissionError as exc:  # a folder this user may see but not enter
+            raise OutputError(_not_entered(path, exc, folder=True)) from None
+        raise OutputError(f"{path} is a folder; {where}")
     try:
         stored = json.loads(path.read_text())
     except FileNotFoundError:
@@ -473,10 +481,12 @@ def _fit_folder(folder: str | Path) -> Path:
     return path
 
 
-def _not_entered(path: Path, exc: PermissionError) -> str:
+def _not_entered(path: Path, exc: PermissionError, folder: bool | None = None) -> str:
     """Why the fit's folder or ``result.json`` ``path`` cannot be looked at (``exc``: the system
-    refused to enter the folder or one on its way), and the ``ls`` that shows their permissions."""
-    what, which = ("cannot be reached", "a folder") if path.name == RESULT else ("cannot be looked into", "it or a folder")
+    refused to enter the folder or one on its way), and the ``ls`` that shows their permissions.
+    ``folder``: whether ``path`` is a folder (None: a folder unless it is named ``result.json``)."""
+    folder = path.name != RESULT if folder is None else folder
+    what, which = ("cannot be looked into", "it or a folder") if folder else ("cannot be reached", "a folder")
     return (f"{path} {what} ({exc.strerror or 'permission denied'} on {exc.filename or path}): this user may not "
             f"enter {which} on its way. Check their permissions ({ls_command(path, path.parent)} and the folders "
             "above), or ask their owner to.")
