@@ -3,8 +3,9 @@
 An interrupted write (a full disk, Ctrl-C, a killed process) never leaves a half-written file
 under a final name: :func:`write_atomic` and :func:`atomic_path` write one file,
 :func:`write_together` and :func:`replace_together` several, all or none; :func:`remove_unfinished`
-and :func:`remove_all_unfinished` delete what a killed process left (:data:`UNFINISHED_NAME`), and
-:func:`errors_naming` makes an OSError name the file being written. Standard library only (and the
+and :func:`remove_all_unfinished` delete what a killed process left (:data:`UNFINISHED_NAME`),
+:func:`hidden_name` is a name of the length of those temporaries, and :func:`errors_naming` makes an
+OSError name the file being written. Standard library only (and the
 standard-library-only tinylens.errors), so that any part of tinylens (data, inference, results) can
 write a file without importing pandas.
 """
@@ -219,19 +220,20 @@ def _replaceable(path: Path) -> bool:
         return False
 
 
-def _hidden_name(path: Path) -> Path:
-    """A name beside ``path`` that :func:`remove_unfinished` of ``path`` finds, one of many (taken or not)."""
+def hidden_name(path: Path) -> Path:
+    """A name beside ``path`` that :func:`remove_unfinished` of ``path`` finds, one of many (taken or
+    not), as long as each hidden temporary name that this module writes ``path`` under first."""
     return path.parent / f"{_unfinished_prefix(path)}{''.join(_RANDOM.choices(_NAME_CHARACTERS, k=8))}{path.suffix}"
 
 
 def _linked(path: Path) -> Path | None:
-    """A hard link to the file (or link) at ``path`` under a hidden name (:func:`_hidden_name`),
+    """A hard link to the file (or link) at ``path`` under a hidden name (:func:`hidden_name`),
     so that the file stays in place; None where nothing or a folder is there, or no link can be
     made (a disk without hard links, another user's file under ``fs.protected_hardlinks``)."""
     if not _replaceable(path):
         return None
     for _ in range(100):
-        name = _hidden_name(path)
+        name = hidden_name(path)
         try:
             os.link(path, name, follow_symlinks=False)
             return name

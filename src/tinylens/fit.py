@@ -874,10 +874,10 @@ def _check_temporaries_fit(problem: Any, folder: Path, keys: Mapping[str, str]) 
     names fit: found before the fit runs, not at its first file. The longest is tested (each is
     its file's name and the same number of bytes more). ``keys``: the config key of each file
     name the config chose."""
-    from tinylens.atomic import _hidden_name
+    from tinylens.atomic import hidden_name
 
     name = max(atomic_names(problem), key=lambda n: len(os.fsencode(n)))
-    temporary = _hidden_name(folder / name)
+    temporary = hidden_name(folder / name)
     try:
         os.stat(temporary)
     except (FileNotFoundError, NotADirectoryError):
