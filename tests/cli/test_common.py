@@ -381,3 +381,31 @@ def test_a_path_this_user_may_not_write_is_said_with_what_to_do(tmp_path, monkey
         "(ls -ld '/data/lens 1/out' '/data/lens 1'), or ask their owner to change them.")
     assert permission_text(PermissionError(errno.EPERM, "Operation not permitted"), "fit").startswith(
         "Operation not permitted: this user may not open or change a file or folder the command needs.")
+
+
+@pytest.mark.parametrize("command", ["fit", "report"])
+def test_a_command_that_runs_out_of_memory_says_what_to_do_without_a_traceback(tmp_path, monkeypatch, command):
+    """A MemoryError anywhere in a command (the fit's sampler, the report's figure) ended in
+    Python's traceback; it is one paragraph saying that tinylens ran out of memory and what to do,
+    for a fit with the config keys that hold its memory, exit code 1."""
+    from matplotlib.figure import Figure
+    from typer.testing import CliRunner
+
+    from tinylens.cli import fit as fit_cli
+    from tinylens.cli.main import app
+
+    def short(*args, **kwargs):
+        raise MemoryError()  # as Python's own, often without a message
+
+    if command == "fit":
+        monkeypatch.setattr(fit_cli, "run_fit", short)
+        args = ["fit", str(tmp_path / "model_config.yaml")]
+    else:
+        monkeypatch.setattr(Figure, "savefig", short)
+        args = _report_inputs(tmp_path)
+    run = CliRunner().invoke(app, args)
+    said = " ".join(run.output.split())
+    assert run.exit_code == 1 and isinstance(run.exception, SystemExit), repr(run.exception)
+    assert "Traceback" not in said and said.startswith("Error: tinylens ran out of memory (MemoryError). "), said
+    assert "on a machine with more" in said and said.endswith("then run the same command again."), said
+    assert ("inference.settings.n_batch" in said and "pipeline.threads" in said) == (command == "fit"), said

@@ -5,7 +5,8 @@ the user's input: :class:`TinyLensGroup` prints it as one paragraph on stderr an
 :data:`EXIT_USER_ERROR`, without a traceback. Any other exception is a bug in tinylens and
 keeps its traceback, but for an OSError of a disk that refuses the command's writes (full,
 over quota, read-only: :data:`UNWRITABLE`), which is said as one paragraph naming the file and
-what to do, with exit code :data:`EXIT_USER_ERROR` (:func:`unwritable_text`). Ctrl-C (``KeyboardInterrupt``) ends any command with one line, exit code
+what to do, with exit code :data:`EXIT_USER_ERROR` (:func:`unwritable_text`), and for a MemoryError,
+said as one paragraph with what to do, exit code :data:`EXIT_OUT_OF_MEMORY` (:func:`out_of_memory_text`). Ctrl-C (``KeyboardInterrupt``) ends any command with one line, exit code
 :data:`EXIT_INTERRUPTED`, and for the commands that resume, how to resume; SIGTERM (a batch
 system's time limit) as Ctrl-C, with :data:`EXIT_TERMINATED`.
 """
@@ -35,6 +36,9 @@ from tinylens.interrupts import AT_END_ATTR, TerminateAsInterrupt, UnswallowedIn
 
 #: Exit code for mistakes in user input (bad config, data or paths); typer uses 2 for bad options too.
 EXIT_USER_ERROR = 2
+
+#: Exit code of a command that ran out of memory (:func:`out_of_memory_text`), as of any other failure.
+EXIT_OUT_OF_MEMORY = 1
 
 #: Exit code after Ctrl-C (128 + SIGINT, as shells report it).
 EXIT_INTERRUPTED = 130
@@ -120,6 +124,22 @@ def unwritable_text(exc: OSError) -> str:
         why, then = "the disk, or your quota on it, is full", "free some space and run the command again"
     return (f"{what} ({reason}: {why}). tinylens writes each result under a temporary name and renames it only once "
             f"it is whole, so no result is left half-written: {then}.")
+
+
+#: What holds memory in a fit, by the config keys that set it, for the commands whose config sets them.
+MEMORY_KEYS = ("a smaller inference.settings.n_batch or n_live (nautilus; batch_size or nlive for dynesty), fewer "
+               "pipeline.threads or a smaller dataset.nsub")
+
+
+def out_of_memory_text(exc: MemoryError, command: str | None = None) -> str:
+    """What the command line says where ``command`` ran out of memory (``exc``, often without a
+    message): what to do, with the config keys that hold memory in a fit (:data:`MEMORY_KEYS`)
+    for ``fit`` and ``survey`` (its template, and its ``--workers``)."""
+    what = one_paragraph(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+    keys = {"fit": f"; or make the fit hold less at once, in its config: {MEMORY_KEYS}",
+            "survey": f"; or make the survey hold less at once: fewer --workers, or, in its --config template, {MEMORY_KEYS}"}
+    return (f"tinylens ran out of memory ({what}). Free some memory on this machine (stop other programs there) or run "
+            f"the command on a machine with more{keys.get(command or '', '')}; then run the same command again.")
 
 
 #: The longest name of one file or folder most disks take, in bytes (NAME_MAX).
@@ -353,7 +373,7 @@ def run_first(check: Callable[[], None], callback: Callable[..., Any]) -> Callab
 
 class TinyLensGroup(TyperGroup):
     """The command group: turns user errors raised by any command, and a disk that refuses its
-    writes (:data:`UNWRITABLE`), into a message and exit 2, and
+    writes (:data:`UNWRITABLE`), into a message and exit 2, a MemoryError into a message and exit 1, and
     stops each command at once on a TINYLENS_PRECISION typo (once its arguments are read, so that
     ``tinylens COMMAND --help`` still works)."""
 
@@ -389,6 +409,9 @@ class TinyLensGroup(TyperGroup):
             if isinstance(exc, OSError) and exc.errno == errno.ENAMETOOLONG:  # a path given, not a bug in tinylens
                 print_error(too_long_text(exc))
                 raise typer.Exit(EXIT_USER_ERROR) from None
+            if isinstance(exc, MemoryError):  # the machine's limit, not a bug in tinylens
+                print_error(out_of_memory_text(exc, ctx.invoked_subcommand))
+                raise typer.Exit(EXIT_OUT_OF_MEMORY) from None
             raise
 
 
