@@ -315,6 +315,32 @@ def test_a_resumed_run_reports_the_sampling_time_of_all_runs(tmp_path, data):
     assert nautilus_runner.sampling_time_in(tmp_path / "missing.hdf5") == 0.0
 
 
+@pytest.mark.parametrize("recorded", [1e308, float("inf"), float("nan"), -5.0, "text"])
+def test_a_checkpoints_sampling_time_that_no_fit_took_is_not_carried_into_the_fits(tmp_path, recorded):
+    """A checkpoint's seconds of sampling, edited to 1e308 (or anything beyond the ~32 years a
+    pipeline state may record, MAX_STATE_SECONDS), became the resumed fit's wall_time_s, and the
+    pipeline state that stores it was refused when the fit was next loaded; nautilus's attribute
+    and dynesty's pickled clock (which took NaN and negative numbers too) read as 0 beyond it,
+    and a time within it is read as it is."""
+    import pickle
+    from types import SimpleNamespace
+
+    from tinylens.inference.common import SamplingClock
+    from tinylens.pipeline.run import MAX_STATE_SECONDS
+
+    path = tmp_path / "checkpoint.hdf5"
+    cases = ((recorded, 0.0), (1.5 * MAX_STATE_SECONDS, 0.0), (1000.0, 1000.0), (MAX_STATE_SECONDS, MAX_STATE_SECONDS))
+    for value, expected in cases:
+        with h5py.File(path, "w") as f:
+            f.attrs[nautilus_runner.SAMPLING_TIME_ATTR] = value
+        assert nautilus_runner.sampling_time_in(path) == expected, value
+        if isinstance(value, float):  # dynesty pickles its clock as the seconds behind it
+            clock = SamplingClock.__new__(SamplingClock)
+            clock.__setstate__({"seconds": value})
+            restored = SimpleNamespace(tinylens_clock=pickle.loads(pickle.dumps(clock)))
+            assert dynesty_runner.sampling_before(restored) == expected, value
+
+
 def _exploration_points(path) -> int:
     """The points of the nautilus checkpoint ``path`` drawn while it explored."""
     with h5py.File(path, "r") as f:

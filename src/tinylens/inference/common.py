@@ -327,6 +327,22 @@ def _holds(stamp_file: Path, stamp: str) -> bool:
         return False
 
 
+#: The most seconds of sampling a checkpoint may record (about 32 years): more, as NaN or a
+#: negative number, is of an edited or damaged file, and is not carried into the fit's wall time,
+#: which a pipeline state records and refuses beyond this (:data:`tinylens.pipeline.run.MAX_STATE_SECONDS`).
+MAX_RECORDED_SECONDS = 1e9
+
+
+def recorded_seconds(value: Any) -> float:
+    """``value``, the seconds of sampling a checkpoint records, where it is a number above 0 and
+    at most :data:`MAX_RECORDED_SECONDS`; 0 otherwise (none recorded, or an edited or damaged file)."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return 0.0
+    return seconds if 0 < seconds <= MAX_RECORDED_SECONDS else 0.0
+
+
 class SamplingClock:
     """Seconds of sampling behind a sampler's state: ``before`` (recorded in the checkpoint
     this run resumed) plus this run's, counted from the clock's creation. A checkpoint records

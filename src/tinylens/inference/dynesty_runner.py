@@ -63,6 +63,7 @@ from tinylens.inference.common import (
     keyword_names,
     open_checkpoint,
     prepare_checkpoint,
+    recorded_seconds,
     split,
     try_settings,
 )
@@ -93,9 +94,10 @@ _BATCHERS: dict[str, "Batcher"] = {}
 
 def sampling_before(sampler) -> float:
     """Seconds of sampling recorded in a restored sampler: its ``tinylens_clock``, pickled with
-    it in the checkpoint (0 for a checkpoint written before tinylens recorded them)."""
+    it in the checkpoint (0 for a checkpoint written before tinylens recorded them, or of seconds
+    that are none's: :func:`~tinylens.inference.common.recorded_seconds`)."""
     clock = getattr(sampler, "tinylens_clock", None)
-    return clock.seconds() if isinstance(clock, SamplingClock) else 0.0
+    return recorded_seconds(clock.seconds()) if isinstance(clock, SamplingClock) else 0.0
 
 
 class CallCount:

@@ -59,6 +59,7 @@ from tinylens.inference.common import (
     keyword_names,
     open_checkpoint,
     prepare_checkpoint,
+    recorded_seconds,
     split,
     try_settings,
 )
@@ -205,13 +206,14 @@ class CheckpointedSampler(Sampler):
 
 
 def sampling_time_in(path: Path | None) -> float:
-    """The seconds of sampling recorded in the checkpoint ``path`` (0 when none is)."""
+    """The seconds of sampling recorded in the checkpoint ``path`` (0 when none is, or more than
+    :data:`~tinylens.inference.common.MAX_RECORDED_SECONDS`: :func:`~tinylens.inference.common.recorded_seconds`)."""
     try:
         with h5py.File(path, "r") as handle:
-            value = float(handle.attrs.get(SAMPLING_TIME_ATTR, 0.0))
+            value = handle.attrs.get(SAMPLING_TIME_ATTR, 0.0)
     except (OSError, TypeError, ValueError):
         return 0.0
-    return value if math.isfinite(value) and value > 0 else 0.0
+    return recorded_seconds(value)
 
 
 def explored_f_live_in(path: Path | None) -> float | None:

@@ -29,7 +29,7 @@ from tinylens import filenames
 from tinylens.config.schema import without_speed_only
 from tinylens.errors import CheckpointWarning, ConfigError, outside_stacklevel, priors_and_data
 from tinylens.inference import InferenceResult
-from tinylens.inference.common import fingerprint, resumes
+from tinylens.inference.common import MAX_RECORDED_SECONDS, fingerprint, resumes
 from tinylens.inference.progress import announce
 from tinylens.pipeline import box as bx
 from tinylens.pipeline.arc import MIN_ARC_PIXELS, find_arc
@@ -89,8 +89,8 @@ def _values_problem(key: str, values: Any, ndim: int, none_ok: bool = False) -> 
 #: fit makes ~1e5 to 1e8): 1e308 twice, edited in, made their sum infinite and the fit's end an OverflowError.
 MAX_STATE_EVALS = 1e15
 #: The most seconds a stages' state may record for stages 1-3 or a sampling run (about 32 years): 1e308 twice,
-#: edited in, made their sum, the fit's wall time, infinite.
-MAX_STATE_SECONDS = 1e9
+#: edited in, made their sum, the fit's wall time, infinite. A sampler's checkpoint is held to the same bound.
+MAX_STATE_SECONDS = MAX_RECORDED_SECONDS
 #: The most ``threads`` a stages' state may record: ``pipeline.threads``' bound in the config schema.
 MAX_STATE_THREADS = 256
 
