@@ -128,7 +128,8 @@ def unwritable_text(exc: OSError) -> str:
 
 #: What holds memory in a fit, by the config keys that set it, for the commands whose config sets them.
 MEMORY_KEYS = ("a smaller inference.settings.n_batch or n_live (nautilus; batch_size or nlive for dynesty), fewer "
-               "pipeline.threads or a smaller dataset.nsub")
+               "pipeline.threads, or lower supersampling: a smaller highest factor in dataset.supersampling.levels "
+               "(adaptive, the default), a smaller dataset.nsub (mode: uniform)")
 
 
 def out_of_memory_text(exc: MemoryError, command: str | None = None) -> str:
