@@ -409,3 +409,33 @@ def test_a_command_that_runs_out_of_memory_says_what_to_do_without_a_traceback(t
     assert "Traceback" not in said and said.startswith("Error: tinylens ran out of memory (MemoryError). "), said
     assert "on a machine with more" in said and said.endswith("then run the same command again."), said
     assert ("inference.settings.n_batch" in said and "pipeline.threads" in said) == (command == "fit"), said
+
+
+@pytest.mark.parametrize("text, said_as_memory", [
+    ("RESOURCE_EXHAUSTED: Out of memory allocating 1099511627776 bytes.\nallocator state ...", True),
+    ("INTERNAL: something else broke in XLA", False),
+])
+def test_jaxs_out_of_memory_error_is_said_as_running_out_of_memory(tmp_path, monkeypatch, text, said_as_memory):
+    """JAX says an array that does not fit in memory (on a CPU as on a GPU: jnp.ones((2**38,))
+    under ``ulimit -v 16000000`` gave the first text) with its own JaxRuntimeError, not Python's
+    MemoryError, so a fit out of memory ended in a traceback; it is said as running out of memory,
+    its first line only, exit 1. Another JAX runtime error is a bug and keeps its traceback."""
+    from jax.errors import JaxRuntimeError
+    from typer.testing import CliRunner
+
+    from tinylens.cli import fit as fit_cli
+    from tinylens.cli.main import app
+
+    def short(*args, **kwargs):
+        raise JaxRuntimeError(text)
+
+    monkeypatch.setattr(fit_cli, "run_fit", short)
+    run = CliRunner().invoke(app, ["fit", str(tmp_path / "model_config.yaml")])
+    said = " ".join(run.output.split())
+    if said_as_memory:
+        assert run.exit_code == 1 and isinstance(run.exception, SystemExit), repr(run.exception)
+        assert said.startswith("Error: tinylens ran out of memory (JaxRuntimeError: RESOURCE_EXHAUSTED: Out of memory "
+                               "allocating 1099511627776 bytes.). "), said
+        assert "allocator state" not in said and "dataset.supersampling.levels" in said, said
+    else:
+        assert isinstance(run.exception, JaxRuntimeError), repr(run.exception)

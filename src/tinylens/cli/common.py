@@ -5,8 +5,8 @@ the user's input: :class:`TinyLensGroup` prints it as one paragraph on stderr an
 :data:`EXIT_USER_ERROR`, without a traceback. Any other exception is a bug in tinylens and
 keeps its traceback, but for an OSError of a disk that refuses the command's writes (full,
 over quota, read-only: :data:`UNWRITABLE`), which is said as one paragraph naming the file and
-what to do, with exit code :data:`EXIT_USER_ERROR` (:func:`unwritable_text`), and for a MemoryError,
-said as one paragraph with what to do, exit code :data:`EXIT_OUT_OF_MEMORY` (:func:`out_of_memory_text`). Ctrl-C (``KeyboardInterrupt``) ends any command with one line, exit code
+what to do, with exit code :data:`EXIT_USER_ERROR` (:func:`unwritable_text`), and for a MemoryError
+or JAX's RESOURCE_EXHAUSTED (:func:`out_of_memory`), said as one paragraph with what to do, exit code :data:`EXIT_OUT_OF_MEMORY` (:func:`out_of_memory_text`). Ctrl-C (``KeyboardInterrupt``) ends any command with one line, exit code
 :data:`EXIT_INTERRUPTED`, and for the commands that resume, how to resume; SIGTERM (a batch
 system's time limit) as Ctrl-C, with :data:`EXIT_TERMINATED`.
 """
@@ -132,11 +132,25 @@ MEMORY_KEYS = ("a smaller inference.settings.n_batch or n_live (nautilus; batch_
                "(adaptive, the default), a smaller dataset.nsub (mode: uniform)")
 
 
-def out_of_memory_text(exc: MemoryError, command: str | None = None) -> str:
+#: The classes of JAX's (XLA's) runtime errors, by name (``jax.errors.JaxRuntimeError``; older jaxlibs'
+#: ``XlaRuntimeError``): a RuntimeError whose text begins ``RESOURCE_EXHAUSTED`` where an array does not fit
+#: in the device's memory, on a CPU as on a GPU, as Python's own MemoryError is never raised then.
+JAX_RUNTIME_ERRORS = ("JaxRuntimeError", "XlaRuntimeError")
+
+
+def out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` says that the machine (or its GPU) ran out of memory: a MemoryError, or JAX's
+    RESOURCE_EXHAUSTED (:data:`JAX_RUNTIME_ERRORS`)."""
+    return isinstance(exc, MemoryError) or (isinstance(exc, RuntimeError) and type(exc).__name__ in JAX_RUNTIME_ERRORS
+                                            and str(exc).lstrip().startswith("RESOURCE_EXHAUSTED"))
+
+
+def out_of_memory_text(exc: BaseException, command: str | None = None) -> str:
     """What the command line says where ``command`` ran out of memory (``exc``, often without a
-    message): what to do, with the config keys that hold memory in a fit (:data:`MEMORY_KEYS`)
-    for ``fit`` and ``survey`` (its template, and its ``--workers``)."""
-    what = one_paragraph(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+    message; :func:`out_of_memory`): what to do, with the config keys that hold memory in a fit
+    (:data:`MEMORY_KEYS`) for ``fit`` and ``survey`` (its template, and its ``--workers``)."""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""  # (JAX's goes on with its allocator's state)
+    what = one_paragraph(f"{type(exc).__name__}: {first}" if first else type(exc).__name__)
     keys = {"fit": f"; or make the fit hold less at once, in its config: {MEMORY_KEYS}",
             "survey": f"; or make the survey hold less at once: fewer --workers, or, in its --config template, {MEMORY_KEYS}"}
     return (f"tinylens ran out of memory ({what}). Free some memory on this machine (stop other programs there) or run "
@@ -374,7 +388,7 @@ def run_first(check: Callable[[], None], callback: Callable[..., Any]) -> Callab
 
 class TinyLensGroup(TyperGroup):
     """The command group: turns user errors raised by any command, and a disk that refuses its
-    writes (:data:`UNWRITABLE`), into a message and exit 2, a MemoryError into a message and exit 1, and
+    writes (:data:`UNWRITABLE`), into a message and exit 2, running out of memory (:func:`out_of_memory`) into a message and exit 1, and
     stops each command at once on a TINYLENS_PRECISION typo (once its arguments are read, so that
     ``tinylens COMMAND --help`` still works)."""
 
@@ -410,7 +424,7 @@ class TinyLensGroup(TyperGroup):
             if isinstance(exc, OSError) and exc.errno == errno.ENAMETOOLONG:  # a path given, not a bug in tinylens
                 print_error(too_long_text(exc))
                 raise typer.Exit(EXIT_USER_ERROR) from None
-            if isinstance(exc, MemoryError):  # the machine's limit, not a bug in tinylens
+            if out_of_memory(exc):  # the machine's limit (or its GPU's), not a bug in tinylens
                 print_error(out_of_memory_text(exc, ctx.invoked_subcommand))
                 raise typer.Exit(EXIT_OUT_OF_MEMORY) from None
             raise
