@@ -203,3 +203,16 @@ class ConvergenceWarning(UserWarning):
     """A fit's search stopped before it converged (``n_like_max``, ``timeout`` or ``maxiter``
     reached), or its posterior still reaches the edge of the pipeline's sampling box: the result
     is preliminary (flagged ``unconverged``)."""
+
+
+#: The classes of JAX's (XLA's) runtime errors, by name (``jax.errors.JaxRuntimeError``; older jaxlibs'
+#: ``XlaRuntimeError``): a RuntimeError whose text begins ``RESOURCE_EXHAUSTED`` where an array does not fit
+#: in the device's memory, on a CPU as on a GPU, as Python's own MemoryError is never raised then.
+JAX_RUNTIME_ERRORS = ("JaxRuntimeError", "XlaRuntimeError")
+
+
+def out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` says that the machine (or its GPU) ran out of memory: a MemoryError, or JAX's
+    RESOURCE_EXHAUSTED (:data:`JAX_RUNTIME_ERRORS`)."""
+    return isinstance(exc, MemoryError) or (isinstance(exc, RuntimeError) and type(exc).__name__ in JAX_RUNTIME_ERRORS
+                                            and str(exc).lstrip().startswith("RESOURCE_EXHAUSTED"))

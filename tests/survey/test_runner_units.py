@@ -2008,10 +2008,13 @@ def _environment_errors(folder: Path, elsewhere: Path) -> dict[str, BaseExceptio
     """Errors of a worker's environment that no checkpoint of the lens in ``folder`` can cause."""
     import errno
 
+    from jax.errors import JaxRuntimeError
+
     return {
         "a worker's missing file": FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(elsewhere / "cache")),
         "an error of another file": OSError(errno.EIO, os.strerror(errno.EIO), str(elsewhere / "lib.so")),
         "no memory left": MemoryError(),
+        "JAX out of memory": JaxRuntimeError("RESOURCE_EXHAUSTED: Out of memory allocating 1099511627776 bytes."),
         "a full disk": OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(folder / "checkpoint.hdf5")),
     }
 
@@ -2027,7 +2030,8 @@ def _checkpoint_errors(folder: Path) -> dict[str, BaseException]:
     }
 
 
-@pytest.mark.parametrize("kind", ["a worker's missing file", "an error of another file", "no memory left", "a full disk",
+@pytest.mark.parametrize("kind", ["a worker's missing file", "an error of another file", "no memory left",
+                                  "JAX out of memory", "a full disk",
                                   "h5py's of a file cut short", "an error of the checkpoint", "a value read from it"])
 def test_a_retried_error_removes_the_checkpoints_only_where_a_damaged_one_may_have_caused_it(tmp_path, monkeypatch,
                                                                                             kind):

@@ -31,7 +31,7 @@ from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperGroup
 
-from tinylens.errors import UNWRITABLE, TinyLensError, ls_command
+from tinylens.errors import UNWRITABLE, TinyLensError, ls_command, out_of_memory
 from tinylens.interrupts import AT_END_ATTR, TerminateAsInterrupt, UnswallowedInterrupt, interrupt_behind
 
 #: Exit code for mistakes in user input (bad config, data or paths); typer uses 2 for bad options too.
@@ -130,19 +130,6 @@ def unwritable_text(exc: OSError) -> str:
 MEMORY_KEYS = ("a smaller inference.settings.n_batch or n_live (nautilus; batch_size or nlive for dynesty), fewer "
                "pipeline.threads, or lower supersampling: a smaller highest factor in dataset.supersampling.levels "
                "(adaptive, the default), a smaller dataset.nsub (mode: uniform)")
-
-
-#: The classes of JAX's (XLA's) runtime errors, by name (``jax.errors.JaxRuntimeError``; older jaxlibs'
-#: ``XlaRuntimeError``): a RuntimeError whose text begins ``RESOURCE_EXHAUSTED`` where an array does not fit
-#: in the device's memory, on a CPU as on a GPU, as Python's own MemoryError is never raised then.
-JAX_RUNTIME_ERRORS = ("JaxRuntimeError", "XlaRuntimeError")
-
-
-def out_of_memory(exc: BaseException) -> bool:
-    """Whether ``exc`` says that the machine (or its GPU) ran out of memory: a MemoryError, or JAX's
-    RESOURCE_EXHAUSTED (:data:`JAX_RUNTIME_ERRORS`)."""
-    return isinstance(exc, MemoryError) or (isinstance(exc, RuntimeError) and type(exc).__name__ in JAX_RUNTIME_ERRORS
-                                            and str(exc).lstrip().startswith("RESOURCE_EXHAUSTED"))
 
 
 def out_of_memory_text(exc: BaseException, command: str | None = None) -> str:

@@ -44,7 +44,7 @@ import pandas as pd
 from tinylens import filenames
 from tinylens.config.schema import Inference
 from tinylens.errors import (UNWRITABLE, ConfigError, ConfigWarning, ConvergenceWarning, DataError, DataWarning, OutputError, TinyLensError, counted, lens_count,
-                             listed, ls_command)
+                             listed, ls_command, out_of_memory)
 from tinylens.interrupts import interrupt_held
 from tinylens.precision import get_precision
 from tinylens.results.truth import TRUTH_FILE
@@ -485,10 +485,11 @@ def own_file_error(exc: BaseException, folders: Sequence[Path]) -> OSError | Non
 def checkpoint_may_be_cause(exc: BaseException, folder: Path) -> bool:
     """Whether a damaged checkpoint of the lens whose output folder is ``folder`` could have
     raised ``exc`` (so that a retry is to start without them): not for an error of the worker's
-    environment, a MemoryError, a full or read-only disk (:func:`unwritable_cause`; the checkpoints are
+    environment, running out of memory (:func:`~tinylens.errors.out_of_memory`: a MemoryError, JAX's
+    RESOURCE_EXHAUSTED), a full or read-only disk (:func:`unwritable_cause`; the checkpoints are
     written whole), or an OSError naming a file that is not one of those checkpoints (a file
     missing on this worker, another of the lens's files)."""
-    if isinstance(exc, MemoryError) or unwritable_cause(exc) is not None:
+    if out_of_memory(exc) or unwritable_cause(exc) is not None:
         return False
     name = getattr(exc, "filename", None)
     if not isinstance(exc, OSError) or not isinstance(name, (str, bytes, os.PathLike)):
