@@ -505,3 +505,29 @@ def test_a_survey_continued_with_a_raised_n_like_max_fits_its_stopped_lenses_fur
     assert (out / "lenses" / "lens_a" / "result.json").read_bytes() == kept
     with pytest.raises(ConfigError, match="another template"):
         survey(n_eff=300)
+
+
+def test_the_dry_run_says_that_a_stopped_lens_without_its_row_is_fitted_further(tmp_path, mock_survey, monkeypatch):
+    """A lens stopped by the template's n_like_max whose row was never written (its survey killed
+    after its result.json) is fitted further by a run with the budget raised (its row rebuilt, then
+    set aside), but the dry run listed it among the rows rebuilt from result.json, with no fit; it
+    is now among the lenses to fit (resumed from its checkpoint), as with its row there."""
+    from survey_mocks import template_config
+
+    monkeypatch.setattr(runner, "dask_client", _threaded_cluster)
+    lenses = tmp_path / "lenses"
+    shutil.copytree(mock_survey["lenses"] / "lens_a", lenses / "lens_a")
+    out, template = tmp_path / "out", tmp_path / "template.yaml"
+    config = template_config()
+    config["pipeline"], config["output"]["draw_figures"] = {"enabled": False}, "none"  # the sampler alone, quickly
+    config["inference"]["settings"].update(seed=1, n_like_max=300)
+    template.write_text(yaml.safe_dump(config, sort_keys=False))
+    runner.run_survey(lenses, template, out, workers=1, progress=False)
+    assert "unconverged" in runner.read_rows(out)["lens_a"]["flags"]
+    config["inference"]["settings"]["n_like_max"] = 1_000_000
+    template.write_text(yaml.safe_dump(config, sort_keys=False))
+    with_row = runner.survey_plan(lenses, template, out, check=False)
+    (out / "lenses" / "lens_a" / filenames.ROW).unlink()  # as a survey killed before it wrote the row
+    without_row = runner.survey_plan(lenses, template, out, check=False)
+    for found in (with_row, without_row):
+        assert found["to_fit"]["resume"] == ["lens_a"] and found["recover"] == [] and found["ok"] == [], found

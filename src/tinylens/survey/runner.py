@@ -822,8 +822,14 @@ def plan(lenses: list[Lens], rows: Mapping[str, Mapping[str, Any]], out: Path, r
     sampler budget than the template's (:func:`stopped_by_another_budget`; only a row flagged
     ``unconverged`` has its ``result.json`` read)."""
     return [lens for lens in lenses if not is_done(rows.get(lens.lens_id), lens.output(out), retry_failed)
-            or (template is not None and unconverged_row(rows[lens.lens_id])
-                and stopped_by_another_budget(lens.output(out), lens_config(template, lens, out)))]
+            or (template is not None and fitted_further(lens, rows[lens.lens_id], template, out))]
+
+
+def fitted_further(lens: Lens, row: Mapping[str, Any], template: Mapping[str, Any], out: Path) -> bool:
+    """Whether ``lens``, whose fit in ``out`` gave ``row``, is fitted further by a survey of
+    ``template``: an ``ok`` row flagged ``unconverged`` (:func:`unconverged_row`, so that only
+    such a row has its ``result.json`` read) of a fit :func:`stopped_by_another_budget`."""
+    return unconverged_row(row) and stopped_by_another_budget(lens.output(out), lens_config(template, lens, out))
 
 
 def unconverged_row(row: Mapping[str, Any]) -> bool:
@@ -2400,7 +2406,8 @@ def survey_plan(lens_dir: str | Path, template: str | Path, out: str | Path, ret
             todo["changed"].append(lens.lens_id)
         elif row is not None and row.get("status") == "failed":
             todo["retry"].append(lens.lens_id)
-        elif row is None and recovered_row(lens, state.out) is not None:  # as the run's recover_rows
+        elif row is None and (recovered := recovered_row(lens, state.out)) is not None \
+                and not fitted_further(lens, recovered, state.config, state.out):  # as the run's recover_rows, then plan
             recover.append(lens.lens_id)
         elif any((folder / name).exists() for name in started):
             todo["resume"].append(lens.lens_id)
