@@ -19,6 +19,7 @@ import re
 import shlex
 import stat
 import tempfile
+import warnings
 from collections.abc import Callable, Mapping
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -182,7 +183,8 @@ def replace_together(temporary: Mapping[Path, Path]) -> None:
     where a rename fails (or the run is stopped) the files already replaced are put back (a file
     that was not there is deleted), the error raised; the hidden names are gone at the end. Where
     a file cannot be put back, its earlier version is kept beside it under a name that
-    :func:`remove_unfinished` leaves (:func:`_rescued`) and an OutputError says where. Each
+    :func:`remove_unfinished` leaves (:func:`_rescued`) and an OutputError says where (a Ctrl-C
+    stays a KeyboardInterrupt, where it is kept warned: :func:`_say_stranded`). Each
     file is replaced atomically, so a reader finds it old or new, but where no hard link can be
     made (a disk without them) a file is moved aside just before it is replaced (:func:`_moved_aside`)."""
     kept: dict[Path, Path | None] = {}
@@ -203,8 +205,10 @@ def replace_together(temporary: Mapping[Path, Path]) -> None:
                 continue  # put back, or nothing to keep (a new file not deleted stays as it is)
             kept[path] = None  # not deleted below
             stranded[path] = _rescued(path, old)
-        if stranded:
+        if stranded and isinstance(err, Exception):
             raise OutputError(_stranded_text(stranded, err)) from err
+        if stranded:  # a Ctrl-C (or SystemExit) stays one, for the command line's exit 130 and a script's except
+            _say_stranded(_stranded_text(stranded, err), err)
         raise
     finally:
         for old in kept.values():
@@ -296,6 +300,14 @@ def _rescued(path: Path, old: Path) -> Path:
         Path(name).unlink(missing_ok=True)
         return old
     return Path(name)
+
+
+def _say_stranded(text: str, err: BaseException) -> None:
+    """Say ``text`` (:func:`_stranded_text`) of an ``err`` that is no error (a KeyboardInterrupt,
+    which is raised as it is): a warning, which the command line prints before its 'Interrupted.',
+    and a note on ``err``, which a traceback shows."""
+    err.add_note(text)
+    warnings.warn(text, UserWarning, stacklevel=4)
 
 
 def _stranded_text(stranded: Mapping[Path, Path], err: BaseException) -> str:

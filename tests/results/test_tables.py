@@ -314,6 +314,40 @@ def test_a_file_that_cannot_be_put_back_keeps_its_earlier_version_where_no_clean
     assert len(list(tmp_path.iterdir())) == 2 + len(stranded) - (not links)
 
 
+def test_a_ctrl_c_that_leaves_a_file_not_put_back_stays_an_interrupt_and_says_where_it_is(tmp_path, monkeypatch):
+    """A Ctrl-C (KeyboardInterrupt) while files written together were renamed, where a file
+    already replaced could not be put back, came out as an OutputError: the command line said
+    'Error:' with exit 2, not 'Interrupted.' with 130, and a script's ``except Exception`` took the
+    Ctrl-C for an error. It stays a KeyboardInterrupt; where the earlier version is kept is warned
+    (and noted on the interrupt)."""
+    import os
+
+    from tinylens.atomic import write_together
+
+    (tmp_path / "a.csv").write_text("old a")
+    (tmp_path / "b.json").write_text("old b")
+    replace, stopped = os.replace, []
+
+    def interrupted_at_b(src, dst, *args, **kwargs):  # one Ctrl-C, at the rename into b.json; a.csv's put-back fails
+        if os.path.basename(dst) == "b.json" and not stopped:
+            stopped.append(dst)
+            raise KeyboardInterrupt
+        if os.path.basename(dst) == "a.csv" and (tmp_path / "a.csv").read_text() == "new a":
+            raise PermissionError(13, "Permission denied", src, None, dst)
+        return replace(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", interrupted_at_b)
+    writers = {tmp_path / "a.csv": lambda tmp: tmp.write_text("new a"), tmp_path / "b.json": lambda tmp: tmp.write_text("new b")}
+    with pytest.warns(UserWarning) as warned, pytest.raises(KeyboardInterrupt) as raised:
+        write_together(writers)
+    monkeypatch.setattr(os, "replace", replace)
+    (kept,) = tmp_path.glob(".a.kept-*")
+    assert kept.read_text() == "old a" and (tmp_path / "b.json").read_text() == "old b"
+    said = [str(w.message) for w in warned if str(kept) in str(w.message)]
+    assert len(said) == 1 and "could not be undone" in said[0], [str(w.message) for w in warned]
+    assert said[0] in getattr(raised.value, "__notes__", [])
+
+
 def test_the_atomic_write_helpers_are_still_imported_from_tables():
     """The atomic-write helpers moved to tinylens.atomic; ``from tinylens.results.tables import
     write_atomic`` (and the others) still gives the same function."""
