@@ -595,3 +595,27 @@ def test_the_demo_run_again_keeps_the_users_edits_of_its_config(demo_dir, tmp_pa
     again = CliRunner().invoke(app, ["demo", str(folder), "--no-fit"], env={"COLUMNS": "400"})
     assert again.exit_code == 0, again.output
     assert "kept its" not in " ".join(again.output.split()) and str(folder / "model_config.yaml") in config.read_text()
+
+
+def test_the_stale_outputs_warning_looks_in_the_output_folder_of_the_config_it_kept(tmp_path):
+    """A demo run again over an earlier one keeps the user's edited model_config.yaml; where the
+    edit moved output.path, the warning of an earlier fit's outputs still looked in the demo's
+    own output folder: it missed those in the folder the kept config fits into, and said of the
+    demo's folder to 'fit it again to replace them', which that fit does not. It now looks in the
+    output folder of the config that the printed fit command runs."""
+    from tinylens.cli.demo import demo_record, stale_outputs_warning, write_demo
+
+    folder = tmp_path / "demo"
+    write_demo(folder, 7)
+    config = folder / "model_config.yaml"
+    edited = config.read_text().replace("\n  path: output\n", "\n  path: mine\n")
+    assert "path: mine" in edited
+    config.write_text(edited)
+    for name in ("output", "mine"):  # fits of the data seeded 7: before the edit, and after it
+        (folder / name).mkdir()
+        (folder / name / "model_results.png").write_text("")
+    earlier = demo_record(folder)
+    write_demo(folder, 8)
+    assert config.read_text() == edited
+    warning = stale_outputs_warning(folder, earlier)
+    assert f"{folder / 'mine'} holds the outputs" in warning and str(folder / "output") not in warning, warning

@@ -329,7 +329,8 @@ def stale_outputs_warning(directory: Path, earlier: Any) -> str:
     """What to say of the outputs an earlier fit left in the demo's output folder once the demo
     has written new data to ``directory``: they are of other data than these where the stamp of
     the fitted files its result.json records (``info.inputs``) differs from that of the files
-    just written (:func:`fitted_other_files`); for a result.json that records none, where the
+    just written (:func:`fitted_other_files`), in the output folder of the config there
+    (:func:`config_output_folder`); for a result.json that records none, where the
     truth.json written is not ``earlier``'s (another seed or precision: :func:`demo_record`
     before the demo wrote). ``""`` where the folder holds nothing (but the folder test of a fit
     killed then, :data:`~tinylens.results.tables.WRITE_TEST_NAME`), the data are those fitted, or
@@ -338,7 +339,7 @@ def stale_outputs_warning(directory: Path, earlier: Any) -> str:
     from tinylens.errors import listed
     from tinylens.results.tables import WRITE_TEST_NAME
 
-    out = directory / demo_config()["output"]["path"]
+    out = config_output_folder(directory)
     try:  # a folder test a killed fit left is no output
         names = sorted(p.name for p in found_folder(out).iterdir() if not WRITE_TEST_NAME.fullmatch(p.name))
     except OSError:  # none, or not a folder
@@ -352,6 +353,17 @@ def stale_outputs_warning(directory: Path, earlier: Any) -> str:
     return (f"{out} holds the outputs of an earlier fit ({listed(names)}) of data this demo has replaced (another seed "
             f"or precision): they are not of the data just written. Fit it again to replace them "
             f"({demo_fit_command(directory)}), or delete {out}.")
+
+
+def config_output_folder(directory: Path) -> Path:
+    """The output folder of the fit that the demo's fit command runs: the ``output.path`` of the
+    model_config.yaml in ``directory`` (the demo's, or the user's edited one it kept,
+    :func:`edited_config`), relative to ``directory``; the demo's own where none can be read."""
+    try:
+        path = yaml.safe_load((found_folder(directory) / "model_config.yaml").read_text())["output"]["path"]
+        return directory / Path(path).expanduser()
+    except (OSError, ValueError, yaml.YAMLError, LookupError, TypeError, RuntimeError):  # unreadable, no such key, ~nobody
+        return directory / demo_config()["output"]["path"]
 
 
 def fitted_other_files(directory: Path, out: Path) -> bool | None:
