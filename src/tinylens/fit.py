@@ -870,8 +870,9 @@ def atomic_names(problem: Any) -> list[str]:
 def _check_temporaries_fit(problem: Any, folder: Path, keys: Mapping[str, str]) -> None:
     """An :class:`~tinylens.errors.OutputError` where the hidden temporary name that a file of the
     fit (:func:`atomic_names`) is written under first is longer than the system allows in the
-    output ``folder`` (ENAMETOOLONG: a path of 4096 bytes or more on Linux), though the files' own
-    names fit: found before the fit runs, not at its first file. The longest is tested (each is
+    output ``folder`` (ENAMETOOLONG: a path of 4096 bytes or more on Linux, or, said so, a name the
+    config chose that fits but whose temporary passes the disk's 255 bytes a name), though the
+    files' own names fit: found before the fit runs, not at its first file. The longest is tested (each is
     its file's name and the same number of bytes more). ``keys``: the config key of each file
     name the config chose."""
     from tinylens.atomic import hidden_name
@@ -886,12 +887,17 @@ def _check_temporaries_fit(problem: Any, folder: Path, keys: Mapping[str, str]) 
         if exc.errno != errno.ENAMETOOLONG:
             raise
         key = keys.get(name)
+        first = (f"Output folder {folder}: the fit writes each file there under a hidden temporary name first, and "
+                 f"that of {name} ({temporary.name})")
+        reason = exc.strerror or "File name too long"
+        if len(os.fsencode(temporary)) < 4096 and key:  # the path fits (PATH_MAX): the name itself is refused
+            raise OutputError(f"{first} is {len(os.fsencode(temporary.name))} bytes, a name longer than the system "
+                              f"allows ({reason}; 255 bytes on most disks). Choose a shorter name for {key} in the "
+                              "config.") from None
         shorter = f"a shorter name for {key} or " if key else ""
-        raise OutputError(f"Output folder {folder}: the fit writes each file there under a hidden temporary name "
-                          f"first, and that of {name} ({temporary.name}) makes a path of "
-                          f"{len(os.fsencode(temporary))} bytes, longer than the system allows "
-                          f"({exc.strerror or 'File name too long'}; 4096 bytes on Linux). Choose {shorter}a "
-                          "shorter output.path in the config (or --output).") from None
+        raise OutputError(f"{first} makes a path of {len(os.fsencode(temporary))} bytes, longer than the system allows "
+                          f"({reason}; 4096 bytes on Linux). Choose {shorter}a shorter output.path in the config (or "
+                          "--output).") from None
 
 
 def _check_history_kept(problem: Any, folder: Path, inputs: dict[str, Any]) -> None:

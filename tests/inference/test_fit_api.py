@@ -590,6 +590,37 @@ def test_an_output_folder_whose_temporary_names_are_too_long_is_refused_before_t
     assert said in " ".join(result.output.split())
 
 
+def test_a_file_name_whose_temporary_name_is_too_long_is_said_as_a_name_not_a_path(tmp_path):
+    """A table's name of 244 bytes fits the system's 255 bytes a name, but its hidden temporary
+    name (21 bytes more) does not: the fit refused it saying the temporary 'makes a path of ~300
+    bytes, longer than the system allows (4096 bytes on Linux)' and to choose a shorter
+    output.path, which does not help. It says the name is too long, and to shorten the table's name."""
+    import yaml
+
+    from tinylens import inference as inference_module
+
+    config = write_tiny_lens(tmp_path / "lens", {"type": "optimizer", "method": "lbfgs"})
+    settings = yaml.safe_load(config.read_text())
+    name = "s" * 240 + ".csv"
+    settings.setdefault("output", {}).setdefault("tables", {})["summary"] = name
+    config.write_text(yaml.safe_dump(settings))
+    out = tmp_path / "out"
+    out.mkdir()
+
+    def ran(*args, **kwargs):
+        raise AssertionError("the fit ran")
+
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(inference_module, "run_inference", ran)
+        with pytest.raises(tinylens.OutputError) as refused:
+            tinylens.fit(config, progress=False, output=out)
+    text = " ".join(str(refused.value).split())
+    assert f"that of {name} (.{'s' * 240}.unfinished-" in text, text
+    assert "is 265 bytes, a name longer than the system allows" in text and "4096" not in text, text
+    assert text.endswith("Choose a shorter name for output.tables.summary in the config."), text
+    assert list(out.iterdir()) == []
+
+
 def filenames_written() -> list[str]:
     """Every name tinylens's own files and the default tables and figures take in an output folder."""
     from tinylens import filenames
