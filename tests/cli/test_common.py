@@ -332,6 +332,26 @@ def test_a_whole_path_too_long_itself_is_not_said_to_be_a_hidden_temporary_name(
         assert (temporary in text) is said_temporary and "a name in this path" not in text, text
 
 
+def test_a_name_whose_hidden_temporary_name_is_too_long_is_not_said_to_be_a_whole_path_too_long(tmp_path):
+    """A file name of 244 bytes fits the system's 255 bytes a name, but the hidden temporary name
+    written beside it first (21 bytes more) does not (a fit's output.tables.summary, into a folder
+    not yet made): the error, naming the file, a path of some 300 bytes, was said to be 'the whole
+    path ... longer than the system allows (4096 bytes on Linux)'. It is said to be the temporary's
+    name, longer than a name may be; a whole path too long is said as before."""
+    name = "s" * 240 + ".csv"
+    path = tmp_path / "out" / name
+    text = common.too_long_text(OSError(errno.ENAMETOOLONG, os.strerror(errno.ENAMETOOLONG), str(path)))
+    said = " ".join(text.split())
+    assert said.startswith(f"{path}: {os.strerror(errno.ENAMETOOLONG)}: "), said
+    assert said.endswith(": the hidden temporary name written beside it first (.NAME.unfinished-XXXXXXXX.SUFFIX, 265 "
+                         "bytes) is longer than the system allows a name (255 bytes on most disks); give a shorter "
+                         "name."), said
+    assert "4096" not in said and "whole path" not in said, said
+    short = _deep_folder(tmp_path, 4060) / "model_config.yaml"  # the name's temporary fits; the path does not
+    assert "the whole path (with the hidden temporary name" in common.too_long_text(
+        OSError(errno.ENAMETOOLONG, os.strerror(errno.ENAMETOOLONG), str(short)))
+
+
 def test_a_full_disk_while_a_report_is_written_names_the_file(tmp_path, full_disk):
     """A write that finds the disk full names no file (the system says none): 'tinylens report'
     said 'A file cannot be written'; it now names the report's file it was writing."""

@@ -157,11 +157,18 @@ def too_long_text(exc: OSError) -> str:
     (ENAMETOOLONG), where a check of its own did not say it first: the path, and to give a shorter
     one. Where no name in it passes :data:`NAME_MAX`, the whole path was too long (4096 bytes on
     Linux): with the hidden temporary name written beside it first where that was the name
-    refused (:func:`temporary_refused`), the path itself otherwise."""
+    refused (:func:`temporary_refused`), the path itself otherwise; or, where the path is short
+    enough, the temporary's own name passes :data:`NAME_MAX` (:func:`temporary_name_bytes`)."""
     what = exc.filename if exc.filename is not None else "A path given"
     reason = exc.strerror or "File name too long"
     parts = Path(os.fsdecode(exc.filename)).parts if exc.filename is not None else ()
-    if parts and all(len(os.fsencode(part)) <= NAME_MAX for part in parts):
+    names_fit = bool(parts) and all(len(os.fsencode(part)) <= NAME_MAX for part in parts)
+    hidden = temporary_name_bytes(exc.filename) if names_fit else None
+    if hidden is not None and hidden > NAME_MAX:
+        return (f"{what}: {reason}: the hidden temporary name written beside it first (.NAME.unfinished-XXXXXXXX.SUFFIX, "
+                f"{hidden} bytes) is longer than the system allows a name ({NAME_MAX} bytes on most disks); give a "
+                "shorter name.")
+    if names_fit:
         whole = ("the whole path (with the hidden temporary name written beside it first, "
                  ".NAME.unfinished-XXXXXXXX.SUFFIX)" if temporary_refused(exc.filename) else "the whole path")
         return (f"{what}: {reason}: {whole} is longer than the system allows (4096 bytes on Linux), though "
@@ -179,6 +186,18 @@ def temporary_refused(filename: str | bytes | os.PathLike) -> bool:
 
     name = os.fsdecode(filename)
     return UNFINISHED_NAME.fullmatch(Path(name).name) is not None or len(os.fsencode(name)) < PATH_MAX
+
+
+def temporary_name_bytes(filename: str | bytes | os.PathLike) -> int | None:
+    """The length in bytes of the hidden temporary name that :mod:`tinylens.atomic` writes beside
+    the file ``filename`` first (its name and 21 bytes more), where ``filename``, under
+    :data:`PATH_MAX` bytes and no temporary itself, may be the file an OSError of it names; else None."""
+    from tinylens.atomic import UNFINISHED_NAME, hidden_name
+
+    path = Path(os.fsdecode(filename))
+    if UNFINISHED_NAME.fullmatch(path.name) or len(os.fsencode(path)) >= PATH_MAX or not path.name:
+        return None
+    return len(os.fsencode(hidden_name(path).name))
 
 
 def print_error(message: str) -> None:
