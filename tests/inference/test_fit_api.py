@@ -522,23 +522,13 @@ def test_an_output_folder_name_too_long_for_the_system_is_an_output_error_before
     import errno
     import os
 
-    import yaml
-    from typer.testing import CliRunner
-
-    from tinylens.cli.main import app
-
     config = write_tiny_lens(tmp_path / "lens", {"type": "optimizer", "method": "lbfgs"})
     out = tmp_path / ("o" * 300)
     reason = f"cannot be looked at ({os.strerror(errno.ENAMETOOLONG)}). Check output.path"
     with pytest.raises(tinylens.OutputError) as refused:
         tinylens.fit(config, progress=False, output=out)
     assert str(refused.value).startswith(f"Output folder {out}: {out}/") and reason in str(refused.value)
-    settings = yaml.safe_load(config.read_text())
-    settings["output"]["path"] = str(out)
-    config.write_text(yaml.safe_dump(settings))
-    result = CliRunner().invoke(app, ["validate", str(config)])
-    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
-    assert reason in " ".join(result.output.split())
+    assert reason in _validate_refuses_output_path(config, out)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lens"]
 
 
@@ -557,37 +547,18 @@ def test_an_output_folder_whose_temporary_names_are_too_long_is_refused_before_t
     import os
     from pathlib import Path
 
-    import yaml
-    from typer.testing import CliRunner
-
-    from tinylens import inference as inference_module
-    from tinylens.cli.main import app
-
     config = write_tiny_lens(tmp_path / "lens", inference)
     out = tmp_path / "o"
     while len(str(out)) < 4060 - 1:
         out = out / ("d" * min(200, 4060 - len(str(out)) - 1))
     assert len(str(out)) == 4060 and all(len(os.fsencode(out / name)) < 4096 for name in filenames_written())
     said = f"makes a path of {4060 + 1 + len(temporary_of) + 21} bytes, longer than the system allows"
-
-    def ran(*args, **kwargs):
-        raise AssertionError("the fit ran")
-
-    with pytest.MonkeyPatch.context() as patched:
-        patched.setattr(inference_module, "run_inference", ran)
-        with pytest.raises(tinylens.OutputError) as refused:
-            tinylens.fit(config, progress=False, output=out)
-    text = " ".join(str(refused.value).split())
+    text = _refusal_before_the_fit_runs(config, out)
     assert text.startswith(f"Output folder {out}: the fit writes each file there under a hidden temporary name "
                            f"first, and that of {temporary_of} (.{Path(temporary_of).stem}.unfinished-"), text
     assert said in text and text.endswith("a shorter output.path in the config (or --output)."), text
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lens"]  # the output folder not even made
-    settings = yaml.safe_load(config.read_text())
-    settings["output"]["path"] = str(out)
-    config.write_text(yaml.safe_dump(settings))
-    result = CliRunner().invoke(app, ["validate", str(config)])
-    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
-    assert said in " ".join(result.output.split())
+    assert said in _validate_refuses_output_path(config, out)
 
 
 def test_a_file_name_whose_temporary_name_is_too_long_is_said_as_a_name_not_a_path(tmp_path):
@@ -597,8 +568,6 @@ def test_a_file_name_whose_temporary_name_is_too_long_is_said_as_a_name_not_a_pa
     output.path, which does not help. It says the name is too long, and to shorten the table's name."""
     import yaml
 
-    from tinylens import inference as inference_module
-
     config = write_tiny_lens(tmp_path / "lens", {"type": "optimizer", "method": "lbfgs"})
     settings = yaml.safe_load(config.read_text())
     name = "s" * 240 + ".csv"
@@ -606,6 +575,33 @@ def test_a_file_name_whose_temporary_name_is_too_long_is_said_as_a_name_not_a_pa
     config.write_text(yaml.safe_dump(settings))
     out = tmp_path / "out"
     out.mkdir()
+    text = _refusal_before_the_fit_runs(config, out)
+    assert f"that of {name} (.{'s' * 240}.unfinished-" in text, text
+    assert "is 265 bytes, a name longer than the system allows" in text and "4096" not in text, text
+    assert text.endswith("Choose a shorter name for output.tables.summary in the config."), text
+    assert list(out.iterdir()) == []
+
+
+def _validate_refuses_output_path(config, out) -> str:
+    """tinylens validate's output, whitespace joined, for config with output.path set to out;
+    it must exit 2 without a traceback."""
+    import yaml
+    from typer.testing import CliRunner
+
+    from tinylens.cli.main import app
+
+    settings = yaml.safe_load(config.read_text())
+    settings["output"]["path"] = str(out)
+    config.write_text(yaml.safe_dump(settings))
+    result = CliRunner().invoke(app, ["validate", str(config)])
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    return " ".join(result.output.split())
+
+
+def _refusal_before_the_fit_runs(config, out) -> str:
+    """The OutputError text, whitespace joined, that tinylens.fit of config into out raises;
+    the sampler is patched to fail the test if the fit gets as far as running."""
+    from tinylens import inference as inference_module
 
     def ran(*args, **kwargs):
         raise AssertionError("the fit ran")
@@ -614,11 +610,7 @@ def test_a_file_name_whose_temporary_name_is_too_long_is_said_as_a_name_not_a_pa
         patched.setattr(inference_module, "run_inference", ran)
         with pytest.raises(tinylens.OutputError) as refused:
             tinylens.fit(config, progress=False, output=out)
-    text = " ".join(str(refused.value).split())
-    assert f"that of {name} (.{'s' * 240}.unfinished-" in text, text
-    assert "is 265 bytes, a name longer than the system allows" in text and "4096" not in text, text
-    assert text.endswith("Choose a shorter name for output.tables.summary in the config."), text
-    assert list(out.iterdir()) == []
+    return " ".join(str(refused.value).split())
 
 
 def filenames_written() -> list[str]:
