@@ -229,6 +229,21 @@ def test_a_write_that_finds_the_disk_full_names_the_file_being_written(tmp_path)
         assert caught.value is error
 
 
+def _old_a_and_b(folder, monkeypatch, links: bool) -> None:
+    """Write an earlier a.csv ("old a") and b.json ("old b") in folder; where links is False,
+    patch os.link to refuse, as a disk without hard links does."""
+    import errno
+    import os
+
+    (folder / "a.csv").write_text("old a")
+    (folder / "b.json").write_text("old b")
+    if not links:
+        def no_link(*args, **kwargs):
+            raise PermissionError(errno.EPERM, os.strerror(errno.EPERM))
+
+        monkeypatch.setattr(os, "link", no_link)
+
+
 @pytest.mark.parametrize("links", [True, False])
 def test_files_written_together_are_all_left_as_they_were_when_a_rename_fails(tmp_path, monkeypatch, links):
     """write_together renamed its files into place one after another, so a rename that failed on
@@ -241,13 +256,7 @@ def test_files_written_together_are_all_left_as_they_were_when_a_rename_fails(tm
 
     from tinylens.results.tables import write_together
 
-    (tmp_path / "a.csv").write_text("old a")
-    (tmp_path / "b.json").write_text("old b")
-    if not links:
-        def no_link(*args, **kwargs):
-            raise PermissionError(errno.EPERM, os.strerror(errno.EPERM))
-
-        monkeypatch.setattr(os, "link", no_link)
+    _old_a_and_b(tmp_path, monkeypatch, links)
     replace, failed = os.replace, []
 
     def failing_into_b(src, dst, *args, **kwargs):
@@ -282,13 +291,7 @@ def test_a_file_that_cannot_be_put_back_keeps_its_earlier_version_where_no_clean
 
     from tinylens.atomic import remove_all_unfinished, write_together
 
-    (tmp_path / "a.csv").write_text("old a")
-    (tmp_path / "b.json").write_text("old b")
-    if not links:
-        def no_link(*args, **kwargs):
-            raise PermissionError(errno.EPERM, os.strerror(errno.EPERM))
-
-        monkeypatch.setattr(os, "link", no_link)
+    _old_a_and_b(tmp_path, monkeypatch, links)
     replace, failed = os.replace, []
 
     def failing_from_b_on(src, dst, *args, **kwargs):  # the rename into b.json, then every put-back
