@@ -126,6 +126,28 @@ def refused_read(monkeypatch):
 
 
 @pytest.fixture
+def refused_below(monkeypatch):
+    """``install(folder)``: ``Path.stat`` of anything below ``folder`` fails as behind a folder
+    this user may not enter does (EACCES, naming it; the tests may run as root, whom permissions
+    do not stop); ``folder`` itself and every other path as before."""
+    import errno
+    import os
+    from pathlib import Path
+
+    def install(folder: Path) -> None:
+        real = Path.stat
+
+        def refused(self, *args, **kwargs):
+            if folder in Path(self).parents:
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(self))
+            return real(self, *args, **kwargs)
+
+        monkeypatch.setattr(Path, "stat", refused)
+
+    return install
+
+
+@pytest.fixture
 def not_ours(monkeypatch):
     """``install(path, code=errno.EACCES)``: opening ``path`` for writing fails with ``code``, as
     another user's file does (the tests run as root, whom permissions do not stop); reading it,

@@ -289,24 +289,14 @@ def test_a_fit_folder_behind_a_folder_this_user_may_not_enter_is_said_with_what_
     _blocked_check(str(err.value), given)
 
 
-def test_a_fit_folder_behind_a_refused_folder_is_said_with_what_to_check_even_as_root(tmp_path, monkeypatch):
+def test_a_fit_folder_behind_a_refused_folder_is_said_with_what_to_check_even_as_root(tmp_path, refused_below):
     """As the test above, the refusal patched into Path.stat (root, whom permissions do not stop,
     runs the tests on some machines): an OutputError, not a bare PermissionError."""
-    import errno
-    from pathlib import Path
-
     blocked = tmp_path / "blocked"
     out = blocked / "fit"
     out.mkdir(parents=True)
     (out / "result.json").write_text("{}")
-    stat = Path.stat
-
-    def refused(self, *args, **kwargs):
-        if blocked in Path(self).parents:
-            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(self))
-        return stat(self, *args, **kwargs)
-
-    monkeypatch.setattr(Path, "stat", refused)
+    refused_below(blocked)
     for given in (out, out / "result.json"):
         with pytest.raises(OutputError) as err:
             tinylens.read_result(given)

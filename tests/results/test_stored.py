@@ -495,27 +495,17 @@ def test_a_result_json_this_user_may_not_read_is_said_with_what_to_check(tmp_pat
     assert "Check that it is a file this user may read" in text and shlex.join(["ls", "-ld", str(path), str(tmp_path)]) in text
 
 
-def test_a_result_behind_a_folder_this_user_may_not_enter_is_said_with_what_to_check(tmp_path, monkeypatch):
+def test_a_result_behind_a_folder_this_user_may_not_enter_is_said_with_what_to_check(tmp_path, refused_below):
     """load_stored of a result.json whose folder (or of a folder whose content) may not be entered
     raised a bare PermissionError from Path.is_dir; it is an OutputError naming the path given and
     the ls -ld that shows the permissions. The refusal is patched into Path.stat: root, whom
     permissions do not stop, runs the tests on some machines."""
-    import errno
-    import os
     import shlex
-    from pathlib import Path
 
     blocked = tmp_path / "blocked"
     (blocked / "fit").mkdir(parents=True)
     (blocked / "fit" / "result.json").write_text("{}")
-    stat = Path.stat
-
-    def refused(self, *args, **kwargs):
-        if blocked in Path(self).parents:
-            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(self))
-        return stat(self, *args, **kwargs)
-
-    monkeypatch.setattr(Path, "stat", refused)
+    refused_below(blocked)
     for given, what in ((blocked / "fit" / "result.json", "cannot be reached"), (blocked, "cannot be looked into")):
         with pytest.raises(OutputError) as err:
             load_stored(given)
