@@ -222,6 +222,16 @@ def test_lens_galaxies_too_faint_for_a_float64_are_refused_naming_zeropoint_and_
     assert population.sersic_flux(10 ** (0.4 * (-726.0 - 23.5)), 2.5, 4.0, 0.074) > 0
 
 
+def _assert_finite_with_fluxes_as_drawn(truth) -> None:
+    """Every number in truth is finite, the first lens galaxy's flux (bulge and disc) is the one a
+    magnitude in the default lens_mag_range (20 to 23.5, zeropoint 25.7) gives, and every source's is above 0."""
+    numbers = truth.select_dtypes("number")
+    assert np.isfinite(numbers.to_numpy()).all(), numbers.columns[~np.isfinite(numbers).all()].tolist()
+    flux = truth["lens_light.0.flux"] + truth["lens_light.1.flux"]
+    assert 10 ** (0.4 * (25.7 - 23.5)) <= flux.iloc[0] <= 10 ** (0.4 * (25.7 - 20.0))
+    assert (truth["source_light.0.flux"] > 0).all()
+
+
 def test_half_light_radii_up_to_the_bound_give_finite_fluxes_and_magnitudes(tmp_path):
     """Radii over ~1e18 arcsec overflowed the float32 flux of a unit-amplitude Sersic: NaN or infinite fluxes
     and magnitudes in truth.csv, exit 0. At the bound, MAX_RADIUS, for bulge, disc and source, every truth
@@ -229,11 +239,7 @@ def test_half_light_radii_up_to_the_bound_give_finite_fluxes_and_magnitudes(tmp_
     options = {**TINY, "lens_re_range": (1e15, 1e15), "source_re_range": (1e15, 1e15),
                "lens_disc_fraction_range": (0.3, 0.5), "lens_disc_re_ratio_range": (1.0, 1.0)}
     truth = simulate_population(1, tmp_path / "pop", seed=SEED, progress=False, **options)
-    numbers = truth.select_dtypes("number")
-    assert np.isfinite(numbers.to_numpy()).all(), numbers.columns[~np.isfinite(numbers).all()].tolist()
-    flux = truth["lens_light.0.flux"] + truth["lens_light.1.flux"]
-    assert 10 ** (0.4 * (25.7 - 23.5)) <= flux.iloc[0] <= 10 ** (0.4 * (25.7 - 20.0))
-    assert (truth["source_light.0.flux"] > 0).all()
+    _assert_finite_with_fluxes_as_drawn(truth)
     assert population.MAX_RADIUS == 1e15
     with pytest.raises(ConfigError, match="lens_re_range must be"):
         PopulationOptions(lens_re_range=(1e15, 2e15))
@@ -252,11 +258,7 @@ def test_half_light_radii_up_to_the_bound_in_pixels_give_finite_fluxes_and_magni
                "lens_disc_fraction_range": (0.3, 0.5), "lens_disc_re_ratio_range": (1.0, 1.0)}
     with pytest.warns(ConfigWarning, match="arcs fall outside the image"):
         truth = simulate_population(1, tmp_path / "pop", seed=SEED, progress=False, **options)
-    numbers = truth.select_dtypes("number")
-    assert np.isfinite(numbers.to_numpy()).all(), numbers.columns[~np.isfinite(numbers).all()].tolist()
-    flux = truth["lens_light.0.flux"] + truth["lens_light.1.flux"]
-    assert 10 ** (0.4 * (25.7 - 23.5)) <= flux.iloc[0] <= 10 ** (0.4 * (25.7 - 20.0))
-    assert (truth["source_light.0.flux"] > 0).all()
+    _assert_finite_with_fluxes_as_drawn(truth)
     with pytest.raises(ConfigError, match=r"^source_re_range up to 1e\+15 arcsec at pixel_scale 9\.9e-126 makes"):
         PopulationOptions(**{**options, "pixel_scale": 0.99 * scale, "lens_re_range": (1.0, 1.0)})
     with pytest.raises(ConfigError, match=r"^lens_re_range x lens_disc_re_ratio_range \(the discs' radii\) up to 8e\+14 "
