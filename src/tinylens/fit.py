@@ -195,20 +195,26 @@ def _finite(value: Any) -> float | None:
     return float(value) if np.isfinite(value) else None
 
 
+def _field(result: Any, name: str) -> Any:
+    """``result``'s field ``name``: a key of a parsed ``result.json``, an attribute of a result (None: absent)."""
+    return result.get(name) if isinstance(result, Mapping) else getattr(result, name, None)
+
+
 def stopping_limit(result: Any) -> str | None:
     """Which of nautilus's ``n_like_max`` and ``timeout`` stopped ``result``'s sampler short: the
     one set, or with both set ``n_like_max`` where the sampler's calls (those of its last run in the
     pipeline, its checkpoint's earlier ones included, as nautilus counts them) reached it and
-    ``timeout`` where they did not. None where that cannot be told (another method, neither set)."""
-    if getattr(result, "method", None) != "nautilus":
+    ``timeout`` where they did not. None where that cannot be told (another method, neither set).
+    ``result``: a fit's result, or its parsed ``result.json``."""
+    if _field(result, "method") != "nautilus":
         return None
-    info = result.info if isinstance(getattr(result, "info", None), dict) else {}
+    info = _field(result, "info") if isinstance(_field(result, "info"), dict) else {}
     settings = info.get("settings") if isinstance(info.get("settings"), dict) else {}
     n_like_max, timeout = _finite(settings.get("n_like_max")), _finite(settings.get("timeout"))
     if n_like_max is None or timeout is None:
         return "n_like_max" if n_like_max is not None else "timeout" if timeout is not None else None
     pipeline = info.get("pipeline") if isinstance(info.get("pipeline"), dict) else {}
-    runs = pipeline.get("sampling_runs") or [{"n_likelihood_evals": getattr(result, "n_likelihood_evals", None)}]
+    runs = pipeline.get("sampling_runs") or [{"n_likelihood_evals": _field(result, "n_likelihood_evals")}]
     calls = _finite(runs[-1].get("n_likelihood_evals") if isinstance(runs[-1], dict) else None)
     if calls is None:
         return None

@@ -531,3 +531,43 @@ def test_the_dry_run_says_that_a_stopped_lens_without_its_row_is_fitted_further(
     without_row = runner.survey_plan(lenses, template, out, check=False)
     for found in (with_row, without_row):
         assert found["to_fit"]["resume"] == ["lens_a"] and found["recover"] == [] and found["ok"] == [], found
+
+
+def _stopped_fit(mock_survey, out: Path, settings: dict, calls: int | None) -> tuple[runner.Lens, dict]:
+    """lens_a in ``out`` as a survey leaves a nautilus fit that ``settings`` (its n_like_max and
+    timeout) stopped after ``calls`` likelihood calls (None: not recorded): its result.json and its
+    ok row flagged unconverged. Returns the lens and its row."""
+    lens = {x.lens_id: x for x in runner.find_lenses(mock_survey["lenses"])}["lens_a"]
+    template = runner.load_template(mock_survey["template"])
+    template["inference"]["settings"].update(settings)
+    folder = lens.output(out)
+    folder.mkdir(parents=True)
+    run = {} if calls is None else {"n_likelihood_evals": calls}
+    result = {**RESULT, "method": "nautilus", "converged": False, "n_likelihood_evals": calls or 0,
+              "config": runner.fitted_config(runner.lens_config(template, lens, out)),
+              "info": {"settings": dict(template["inference"]["settings"]),
+                       "pipeline": {"sampler_converged": False, "sampling_runs": [run]}}}
+    write_json(folder / filenames.RESULT, result)
+    row = {**runner.flat_row("lens_a", RESULT), "flags": "unconverged"}
+    return lens, row
+
+
+@pytest.mark.parametrize("stopped_by, settings, calls", [
+    ("n_like_max", {"n_like_max": 300, "timeout": 3600.0}, 300),
+    ("timeout", {"n_like_max": 1_000_000, "timeout": 60.0}, 500),
+    (None, {"n_like_max": 300, "timeout": 3600.0}, None),  # which one stopped it is not recorded
+])
+def test_a_stopped_lens_is_fitted_further_only_where_the_limit_that_stopped_it_is_raised(
+        tmp_path, mock_survey, stopped_by, settings, calls):
+    """nautilus counts n_like_max over all the runs of a fit, so a lens it stopped, fitted again
+    with only the timeout raised, stops at once: a load and compilation for nothing; a lens the
+    timeout stopped is not helped by a raised n_like_max. Only the limit that stopped the fit
+    (fit.stopping_limit) counts where that is known; where it is not, either does."""
+    lens, row = _stopped_fit(mock_survey, tmp_path / "out", settings, calls)
+    template = runner.load_template(mock_survey["template"])
+    for changed in ("n_like_max", "timeout"):
+        template["inference"]["settings"].update(settings, **{changed: settings[changed] * 2})
+        further = runner.plan([lens], {"lens_a": row}, tmp_path / "out", template=template) == [lens]
+        assert further is (stopped_by in (None, changed)), changed
+    template["inference"]["settings"].update(settings)
+    assert runner.plan([lens], {"lens_a": row}, tmp_path / "out", template=template) == []

@@ -853,12 +853,20 @@ def stopped_by_another_budget(folder: Path, config: Mapping[str, Any]) -> bool:
     """Whether the fit in the lens's output ``folder`` was stopped by its sampler's budget
     (:func:`stopped_by_budget`) and made with another budget than ``config`` (the template with
     this lens's files) sets: a survey continued with a raised ``n_like_max`` or ``timeout`` fits it
-    further, resuming its checkpoint, as ``tinylens fit`` run again does."""
+    further, resuming its checkpoint, as ``tinylens fit`` run again does. Only the limit that
+    stopped it counts where that is known (:func:`tinylens.fit.stopping_limit`: nautilus counts
+    ``n_like_max`` over all the runs of a fit, so one it stopped, fitted again with only another
+    ``timeout``, stops at once), either where it is not."""
+    from tinylens.fit import stopping_limit
+
     result = read_json(folder / filenames.RESULT)
     if result is None or not stopped_by_budget(result) or not isinstance(result.get("config"), dict):
         return False
     fitted = fitted_config(config)
-    return fitted is not None and budget(result["config"]) != budget(fitted)
+    if fitted is None:
+        return False
+    old, new, limit = budget(result["config"]), budget(fitted), stopping_limit(result)
+    return old != new if limit is None else old[limit] != new[limit]
 
 
 #: Set (True) on a KeyboardInterrupt out of :func:`run_survey` once the rows of the lenses it
