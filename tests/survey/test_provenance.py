@@ -571,3 +571,22 @@ def test_a_stopped_lens_is_fitted_further_only_where_the_limit_that_stopped_it_i
         assert further is (stopped_by in (None, changed)), changed
     template["inference"]["settings"].update(settings)
     assert runner.plan([lens], {"lens_a": row}, tmp_path / "out", template=template) == []
+
+
+def test_a_stopped_lens_kept_by_reuse_finished_is_fitted_further_only_under_its_own_settings(tmp_path, mock_survey):
+    """With --reuse-finished, a template that changed another setting (nlive) as well as the budget
+    fitted each lens its old budget stopped again under the new settings, from scratch (its
+    checkpoint another sampler's), though --reuse-finished keeps the finished lenses: a lens is
+    fitted further only where its fit's config is the template's for it apart from the budget
+    and what changes only speed or output, its lens folder and --out moved included."""
+    out = tmp_path / "out"
+    lens, row = _stopped_fit(mock_survey, out, {"n_like_max": 300}, 300)
+    template = runner.load_template(mock_survey["template"])
+    template["inference"]["settings"].update(n_like_max=1000, nlive=60)
+    assert runner.plan([lens], {"lens_a": row}, out, template=template) == []
+    moved_lens, moved_out = runner.Lens("lens_a", tmp_path / "moved" / "lens_a"), tmp_path / "moved_out"
+    shutil.copytree(lens.folder, moved_lens.folder)
+    shutil.copytree(out, moved_out)
+    template["inference"]["settings"].update(nlive=50, checkpoint_every=5)
+    template["output"]["draw_figures"] = "none"
+    assert runner.plan([moved_lens], {"lens_a": row}, moved_out, template=template) == [moved_lens]

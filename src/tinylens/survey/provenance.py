@@ -222,6 +222,18 @@ def template_key(template: Mapping[str, Any]) -> dict[str, Any]:
     return without_budget(without_speed_only(key))
 
 
+def fit_key(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of a fit's ``config`` (as its ``result.json`` records it) that decides what it
+    fits, as :func:`template_key` keys a template: all of it but ``output``, the speed-only keys,
+    the budget and the lens's file paths (:data:`INPUT_KEYS`: their stamps tell whether the
+    files are the same, wherever the lens folder now is)."""
+    key = without_budget(without_speed_only({k: v for k, v in config.items() if k != "output"}))
+    dataset = key.get("dataset")
+    if isinstance(dataset, dict):
+        key["dataset"] = {k: v for k, v in dataset.items() if k not in INPUT_KEYS}
+    return key
+
+
 def without_budget(config: dict[str, Any]) -> dict[str, Any]:
     """``config`` (a parsed template or fit config, changed in place) without the sampler settings
     :data:`BUDGET_SETTINGS`; an ``inference.settings`` they leave empty is dropped too."""

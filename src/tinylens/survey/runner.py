@@ -54,6 +54,7 @@ from tinylens.survey.provenance import (
     PRECISION_KEY,
     budget,
     changed_inputs,
+    fit_key,
     fitted_precision,
     inputs_stamp,
     manifest,
@@ -856,14 +857,16 @@ def stopped_by_another_budget(folder: Path, config: Mapping[str, Any]) -> bool:
     further, resuming its checkpoint, as ``tinylens fit`` run again does. Only the limit that
     stopped it counts where that is known (:func:`tinylens.fit.stopping_limit`: nautilus counts
     ``n_like_max`` over all the runs of a fit, so one it stopped, fitted again with only another
-    ``timeout``, stops at once), either where it is not."""
+    ``timeout``, stops at once), either where it is not. A fit of other settings than ``config``'s
+    (:func:`~tinylens.survey.provenance.fit_key`; one a survey with ``reuse_finished`` kept) is
+    not: fitted again, it would start afresh under them, where the survey keeps finished lenses."""
     from tinylens.fit import stopping_limit
 
     result = read_json(folder / filenames.RESULT)
     if result is None or not stopped_by_budget(result) or not isinstance(result.get("config"), dict):
         return False
     fitted = fitted_config(config)
-    if fitted is None:
+    if fitted is None or fit_key(result["config"]) != fit_key(fitted):
         return False
     old, new, limit = budget(result["config"]), budget(fitted), stopping_limit(result)
     return old != new if limit is None else old[limit] != new[limit]
