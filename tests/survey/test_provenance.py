@@ -590,3 +590,13 @@ def test_a_stopped_lens_kept_by_reuse_finished_is_fitted_further_only_under_its_
     template["inference"]["settings"].update(nlive=50, checkpoint_every=5)
     template["output"]["draw_figures"] = "none"
     assert runner.plan([moved_lens], {"lens_a": row}, moved_out, template=template) == [moved_lens]
+
+
+def test_only_a_nautilus_fit_counts_as_stopped_by_the_budget_a_survey_may_raise():
+    """stopped_by_budget took a dynesty fit that stopped short for one its budget stopped, naming
+    maxcall and maxiter, but a survey's budget (BUDGET_SETTINGS) is nautilus's n_like_max and
+    timeout alone: dynesty's are part of the template, and its fits are never fitted further."""
+    stopped = {"converged": False, "info": {"pipeline": {"sampler_converged": False}}}
+    assert runner.stopped_by_budget({**stopped, "method": "nautilus"})
+    assert not runner.stopped_by_budget({**stopped, "method": "dynesty"})
+    assert set(provenance.BUDGET_SETTINGS) == {"n_like_max", "timeout"}

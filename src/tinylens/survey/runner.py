@@ -839,12 +839,13 @@ def unconverged_row(row: Mapping[str, Any]) -> bool:
 
 
 def stopped_by_budget(result: Mapping[str, Any]) -> bool:
-    """Whether the fit ``result`` (a parsed ``result.json``) is a nested sampler's that its budget
-    (``n_like_max``, ``timeout``; dynesty's ``maxcall``, ``maxiter``) stopped before it converged:
-    not converged, and in the pipeline its sampler itself not (a posterior at the box's edge alone
-    is not the budget's doing)."""
+    """Whether the fit ``result`` (a parsed ``result.json``) is a nautilus fit that its budget
+    (:data:`~tinylens.survey.provenance.BUDGET_SETTINGS`: ``n_like_max``, ``timeout``) stopped
+    before it converged: not converged, and in the pipeline its sampler itself not (a posterior at
+    the box's edge alone is not the budget's doing). dynesty's budget, ``maxcall`` and ``maxiter``,
+    is part of the template: a survey never fits a dynesty fit further."""
     info = result.get("info") if isinstance(result.get("info"), dict) else {}
-    if result.get("converged") is not False or result.get("method") not in ("nautilus", "dynesty"):
+    if result.get("converged") is not False or result.get("method") != "nautilus":
         return False
     pipeline = info.get("pipeline")
     return not isinstance(pipeline, dict) or pipeline.get("sampler_converged", True) is False
