@@ -30,6 +30,18 @@ def test_the_folders_made_for_an_output_are_removed_but_not_what_others_put_besi
     assert missing_folders(tmp_path / "typo" / ".." / "new") == [tmp_path / "new"]
 
 
+def test_an_output_folder_refused_leaves_none_of_the_folders_made_for_it(tmp_path):
+    """A new folder below new folders whose own name is too long for the system (255 bytes on most
+    disks): the system finds no folder on the way until they are made, so only the making fails;
+    the refusal left the folders made on the way behind, empty. Another's file beside them stays."""
+    (tmp_path / "kept").mkdir()
+    (tmp_path / "kept" / "theirs.txt").write_text("another process's")
+    for target in (tmp_path / "new" / "deeper" / ("o" * 300), tmp_path / "kept" / "new" / ("o" * 300)):
+        with pytest.raises(OutputError, match="cannot be written"):
+            ensure_writable(target)
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == ["kept", "kept/theirs.txt"]
+
+
 @pytest.mark.parametrize("below", ["", "sub/deeper"])
 def test_a_file_in_the_way_is_named(tmp_path, below):
     (tmp_path / "afile").write_text("x")

@@ -80,13 +80,17 @@ WRITE_TEST_NAME = re.compile(r"\.write-test-[a-z0-9_]{8}")
 
 def ensure_writable(folder: str | Path, choose: str = "another output.path in the config (or --output)") -> Path:
     """Create ``folder`` if needed and check a file can be written there (:data:`WRITE_TEST_NAME`),
-    else OutputError ending "Choose ``choose``." (what the caller's user sets to pick the folder)."""
+    else OutputError ending "Choose ``choose``." (what the caller's user sets to pick the folder),
+    with the empty folders it made on the way removed again (:func:`remove_empty_folders`): a name
+    too long for the system below new folders left them behind."""
     folder = Path(folder)
+    made = missing_folders(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
             pass
     except OSError as err:
+        remove_empty_folders(made)
         blocked = file_in_the_way(folder)
         why = f"{blocked} is a file, not a folder" if blocked is not None else err.strerror or type(err).__name__
         raise OutputError(f"Output folder {folder} cannot be written ({why}). Choose {choose}.") from None
@@ -120,6 +124,17 @@ def remove_made_folders(made: list[Path]) -> None:
             parent.rmdir()
         except OSError:  # not empty: not ours alone any more
             return
+
+
+def remove_empty_folders(made: list[Path]) -> None:
+    """Remove the folders ``made`` (:func:`missing_folders`, deepest first) while each is empty:
+    one that holds anything (another process's, made there meanwhile) is kept, and its parents."""
+    for folder in made:
+        try:
+            folder.rmdir()
+        except OSError:
+            if os.path.lexists(folder):  # not empty, or not ours to remove
+                return  # else never made: the system refused its name
 
 
 def unwritable_file(path: str | Path) -> str | None:
