@@ -36,7 +36,8 @@ def test_an_output_folder_refused_leaves_none_of_the_folders_made_for_it(tmp_pat
     the refusal left the folders made on the way behind, empty. Another's file beside them stays."""
     (tmp_path / "kept").mkdir()
     (tmp_path / "kept" / "theirs.txt").write_text("another process's")
-    for target in (tmp_path / "new" / "deeper" / ("o" * 300), tmp_path / "kept" / "new" / ("o" * 300)):
+    for target in (tmp_path / "new" / "deeper" / ("o" * 300), tmp_path / "kept" / "new" / ("o" * 300),
+                   tmp_path / ("o" * 300)):  # (in a folder that is there: a bare OSError from Path.exists on 3.11)
         with pytest.raises(OutputError, match="cannot be written"):
             ensure_writable(target)
     assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == ["kept", "kept/theirs.txt"]

@@ -106,7 +106,7 @@ def missing_folders(folder: str | Path) -> list[Path]:
     real = Path(os.path.realpath(folder))
     missing = []
     for path in (real, *real.parents):
-        if path.exists() or path.is_symlink():
+        if os.path.lexists(path):  # (a link, even to nothing, is there; a name the system refuses, too long, is not)
             break
         missing.append(path)
     return missing
