@@ -3212,7 +3212,7 @@ def test_the_survey_gives_the_workers_its_import_check_did_not_hear_from_to_the_
     monkeypatch.setattr(runner, "_fit_lenses", fitted)
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
         worker = next(iter(cluster.workers.values())).address
-        monkeypatch.setattr(runner, "check_worker_imports", lambda client: [worker])
+        monkeypatch.setattr(runner, "check_worker_imports", lambda client, **kwargs: [worker])
         frame = runner.run_survey(mock_survey["lenses"], mock_survey["template"], tmp_path / "out",
                                   scheduler=cluster.scheduler_address, progress=False)
     assert given == {"folders": [worker], "fit": ([worker], True)}
@@ -3635,6 +3635,72 @@ def test_a_refused_worker_whose_folder_check_gave_no_answer_is_not_said_to_have_
     assert f"survey: the Dask worker {worker} does not see the lens folder" in err, err
     assert "as this command does (its folders were not checked when the survey started: its check failed " \
            "(RuntimeError: stale file handle); on a node without the survey's disk?)" in err, err
+    assert late not in err, err
+
+
+def test_a_refused_worker_whose_tinylens_check_gave_no_answer_is_not_said_to_have_joined_late(tmp_path, monkeypatch,
+                                                                                              capsys):
+    """A worker whose tinylens the import check could not check (the cluster could not be asked,
+    asking for the copies failed, or it answered its version but not its file) was at most named
+    in a warning, and when its task then refused its lens for another tinylens the survey guessed
+    that it 'joined the cluster after the survey checked its workers', which it had not. The checks
+    now hand those workers, with why, to the note, as check_worker_folders does for the folders.
+    (Clients faked for the checks; an in-process worker refusing as one of another version; fits faked.)"""
+    import tinylens
+    from distributed import Client, LocalCluster
+
+    from survey_mocks import echo_truth_path
+    from tinylens.errors import ConfigWarning
+
+    mine = (tinylens.__version__, str(tinylens.__file__))
+    other = {"worker": "tcp://w:1", "version": "0.0.9", "file": "/old/tinylens/__init__.py"}
+    late = "joined the cluster"
+    assert late in runner.refused_worker_note(other, mine, (), None, {"tcp://w:2": "it gave no answer within 2 s"})
+    said = runner.refused_worker_note(other, mine, (), None, {runner.EVERY_WORKER: "the cluster did not answer within 40 s"})
+    assert "(its tinylens was not checked when the survey started: the cluster did not answer within 40 s)" in said \
+        and late not in said, said
+
+    class Unanswered:
+        def run(self, *args, **kwargs):
+            raise TimeoutError
+
+    unchecked: dict[str, str] = {}
+    with pytest.warns(ConfigWarning):
+        assert runner.check_worker_imports(Unanswered(), timeout=2, unchecked=unchecked) == []
+    assert list(unchecked) == [runner.EVERY_WORKER] and "did not answer" in unchecked[runner.EVERY_WORKER], unchecked
+
+    unchecked = {}  # tcp://w:1 answers the import and its version, not its file
+    with pytest.warns(ConfigWarning):
+        runner.check_worker_imports(_Workers({"tcp://w:1": (mine[0], None), "tcp://w:2": mine}), timeout=2,
+                                    unchecked=unchecked)
+    assert unchecked == {"tcp://w:1": "it gave no answer within 2 s"}, unchecked
+
+    class VersionsFail(_Workers):  # asking for the copies fails
+        def run(self, function, target, timeout, workers=None, on_error="raise", callback_timeout=None):
+            if target.endswith(":__version__"):
+                raise OSError("connection reset")
+            return super().run(function, target, timeout, workers, on_error, callback_timeout)
+
+    unchecked = {}
+    with pytest.warns(ConfigWarning):
+        runner.check_worker_imports(VersionsFail({"tcp://w:1": mine}), timeout=2, unchecked=unchecked)
+    assert unchecked == {"tcp://w:1": "the cluster could not be asked (OSError: connection reset)"}, unchecked
+
+    monkeypatch.setattr(runner, "fit_lens", echo_truth_path)
+    monkeypatch.setattr(runner, "my_copy", lambda: ("0.0.0+survey", mine[1]))  # the worker runs another version
+    out, lens = tmp_path / "out", runner.Lens("lens_a", tmp_path / "in" / "lens_a")
+    out.mkdir()
+    lens.folder.mkdir(parents=True)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        worker = next(iter(cluster.workers.values())).address
+        with pytest.raises(TinyLensError):  # only the refusing worker: nothing fitted
+            runner._fit_lenses([lens], {}, {}, out, [], 1, None, False, client=client,
+                               copies_unchecked={worker: "it gave no answer within 60 s"})
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"survey: the Dask worker {worker} runs tinylens {mine[0]}" in err, err
+    assert "of this command (its tinylens was not checked when the survey started: it gave no answer within 60 s)" \
+        in err, err
     assert late not in err, err
 
 

@@ -1094,17 +1094,19 @@ def share_gpu_memory() -> bool:
 
 
 @contextlib.contextmanager
-def dask_client(workers: int = 2, scheduler: str | None = None, silent: list[str] | None = None) -> Iterator[Any]:
+def dask_client(workers: int = 2, scheduler: str | None = None, silent: list[str] | None = None,
+                copies_unchecked: dict[str, str] | None = None) -> Iterator[Any]:
     """A client of the scheduler at ``scheduler`` (which the caller checked: :func:`check_scheduler`),
     or of a new local cluster of ``workers`` single-threaded worker processes (closed on exit). The
     workers that gave no answer to the scheduler's workers' import check (:func:`check_worker_imports`)
-    are added to ``silent``, for the later checks to leave out."""
+    are added to ``silent``, for the later checks to leave out; those whose tinylens it could not
+    check, with why, to ``copies_unchecked`` (for :func:`refused_worker_note`)."""
     from distributed import Client, LocalCluster
 
     if scheduler:
         client = scheduler_client(scheduler)
         with lost_scheduler_lines(), client:  # (the filter outlives the client's close, where it logs)
-            unanswered = check_worker_imports(client)
+            unanswered = check_worker_imports(client, unchecked=copies_unchecked)
             if silent is not None:
                 silent.extend(unanswered)
             yield client
@@ -1393,7 +1395,8 @@ TASK_MODULE = "tinylens.survey.runner"
 IMPORT_CHECK_SECONDS = 60.0
 
 
-def check_worker_imports(client: Any, module: str | None = None, timeout: float = IMPORT_CHECK_SECONDS) -> list[str]:
+def check_worker_imports(client: Any, module: str | None = None, timeout: float = IMPORT_CHECK_SECONDS,
+                         unchecked: dict[str, str] | None = None) -> list[str]:
     """TinyLensError naming the workers of ``client``'s cluster that cannot import ``module``
     (default :data:`TASK_MODULE`); else the workers that gave no answer (below), which the later
     checks leave out (each would be waited for again: :func:`check_worker_folders`, :func:`task_copies`).
@@ -1404,11 +1407,15 @@ def check_worker_imports(client: Any, module: str | None = None, timeout: float 
     same tinylens as this process. Workers that join later are checked by each survey task (:data:`checked_task`).
     Each worker is given ``timeout`` seconds, the cluster :data:`CONNECT_TIMEOUT` more: workers
     that do not answer (an import from a hung NFS mount) are named in a ConfigWarning, as is the
-    error of a cluster that cannot be asked, and the survey goes on (:func:`warn_unimported`)."""
+    error of a cluster that cannot be asked, and the survey goes on (:func:`warn_unimported`). The
+    workers whose tinylens was not checked so (:data:`EVERY_WORKER` where the cluster could not be
+    asked) are added to ``unchecked``, with why, for :func:`refused_worker_note`."""
     try:
         answers = ask_workers(client, f"{module or TASK_MODULE}:__name__", timeout)
     except Exception as exc:  # a cluster that cannot be asked: each task checks its worker
         warn_unimported(unasked_text(exc, timeout + connect_seconds()))
+        if unchecked is not None:
+            unchecked[EVERY_WORKER] = unasked_text(exc, timeout + connect_seconds()).removeprefix(": ")
         return []
     failed = {address: answer for address, answer in answers.items() if isinstance(answer, BaseException)}
     if failed:
@@ -1425,7 +1432,7 @@ def check_worker_imports(client: Any, module: str | None = None, timeout: float 
                         f"{hung_mount_question(len(silent), 'it imports from', 'they import from')}")
     answered = [address for address in answers if address not in silent]
     if answered:
-        check_worker_copies(client, answered, timeout)
+        check_worker_copies(client, answered, timeout, unchecked=unchecked)
     return silent
 
 
@@ -1692,18 +1699,22 @@ def warn_unchecked(why: str) -> None:
                   "it: look at its node if its lenses do not finish.", DataWarning, stacklevel=3)
 
 
-def worker_copies(client: Any, workers: Sequence[str] | None = None,
-                  timeout: float = IMPORT_CHECK_SECONDS) -> dict[str, tuple[str, str]]:
+def worker_copies(client: Any, workers: Sequence[str] | None = None, timeout: float = IMPORT_CHECK_SECONDS,
+                  unanswered: list[str] | None = None) -> dict[str, tuple[str, str]]:
     """The tinylens each of ``workers`` (default: all) of ``client``'s cluster imports, by address:
     its version and the file of its package (``?`` for what a worker cannot tell). Asked of plain
     strings, which a worker with any copy of tinylens can send, each worker given ``timeout``
-    seconds (:func:`ask_workers`): those that give no answer are left out, and a worker that gave
-    none for its version is not asked for its file (its import hangs: it would be waited for again)."""
+    seconds (:func:`ask_workers`): those that give no answer are left out, added to ``unanswered``,
+    and a worker that gave none for its version is not asked for its file (its import hangs: it
+    would be waited for again)."""
     versions = ask_workers(client, "tinylens:__version__", timeout, workers)
     answered = [address for address, version in versions.items() if version is not None]
     files = ask_workers(client, "tinylens:__file__", timeout, answered) if answered else {}
-    return {address: tuple(str(answer) if isinstance(answer, str) else "?" for answer in (versions[address], files.get(address)))
-            for address in answered if files.get(address, "?") is not None}
+    copies = {address: tuple(str(answer) if isinstance(answer, str) else "?" for answer in (versions[address], files.get(address)))
+              for address in answered if files.get(address, "?") is not None}
+    if unanswered is not None:
+        unanswered.extend(sorted(address for address in versions if address not in copies))
+    return copies
 
 
 def other_copies(copies: Mapping[str, tuple[str, str]], mine: tuple[str, str]) -> tuple[dict, dict]:
@@ -1715,19 +1726,33 @@ def other_copies(copies: Mapping[str, tuple[str, str]], mine: tuple[str, str]) -
     return version, path
 
 
-def check_worker_copies(client: Any, workers: Sequence[str] | None = None, timeout: float = IMPORT_CHECK_SECONDS) -> None:
+def check_worker_copies(client: Any, workers: Sequence[str] | None = None, timeout: float = IMPORT_CHECK_SECONDS,
+                        unchecked: dict[str, str] | None = None) -> None:
     """TinyLensError naming the workers of ``client``'s cluster (``workers``, default all) that import
     another version of tinylens than this process (their fits would not be those the template was
     checked with, nor what the catalogue says made them); a ConfigWarning naming those that import
     the same version from another file (another checkout, or the same installation seen by another
-    path). Each worker is given ``timeout`` seconds (:func:`worker_copies`)."""
+    path). Each worker is given ``timeout`` seconds (:func:`worker_copies`): those that give no
+    answer, and all where the cluster cannot be asked, are named in a ConfigWarning and added to
+    ``unchecked`` with why (:data:`EVERY_WORKER` for all where ``workers`` is ``None``)."""
     import tinylens
 
+    unanswered: list[str] = []
     try:
-        copies = worker_copies(client, workers, timeout)
+        copies = worker_copies(client, workers, timeout, unanswered=unanswered)
     except Exception as exc:  # a cluster that cannot be asked: each task checks its worker
         warn_unimported(unasked_text(exc, timeout + connect_seconds()))
+        if unchecked is not None:
+            why = unasked_text(exc, timeout + connect_seconds()).removeprefix(": ")
+            unchecked.update(dict.fromkeys(workers if workers is not None else [EVERY_WORKER], why))
         return
+    if unanswered:
+        total = len(copies) + len(unanswered)
+        whom = "the one worker" if total == 1 else f"{len(unanswered)} of the {total} workers"
+        warn_unimported(f" for {whom}: {listed(unanswered, 3)} gave no answer within {timeout:g} s "
+                        f"{hung_mount_question(len(unanswered), 'it imports from', 'they import from')}")
+        if unchecked is not None:
+            unchecked.update(dict.fromkeys(unanswered, unchecked_reason(None, timeout)))
     mine = (tinylens.__version__, str(tinylens.__file__))
     version, path = other_copies(copies, mine)
 
@@ -1827,12 +1852,14 @@ checked_task = _task_on_a_checked_worker()
 
 
 def refused_worker_note(refusal: Mapping[str, Any], mine: tuple[str, str], silent: Sequence[str] = (),
-                        folders_unchecked: Mapping[str, str] | None = None) -> str:
+                        folders_unchecked: Mapping[str, str] | None = None,
+                        copies_unchecked: Mapping[str, str] | None = None) -> str:
     """What the survey says of a worker whose task refused its lens (:data:`checked_task`): that one
     of ``silent`` (its import check gave no answer) was not checked when the survey started, as
     neither its tinylens nor its folders were; that one of ``folders_unchecked`` (address, or :data:`EVERY_WORKER`,
     -> why, :func:`check_worker_folders`) refusing for its folders did not have them checked, and
-    why; that another joined the cluster since, it may be."""
+    why; that one of ``copies_unchecked`` (the same, :func:`check_worker_imports`) refusing for its
+    tinylens did not have it checked, and why; that another joined the cluster since, it may be."""
     unchecked = refusal.get("worker") in silent
     if refusal.get("unseen"):
         skipped = (folders_unchecked or {}).get(refusal.get("worker"), (folders_unchecked or {}).get(EVERY_WORKER))
@@ -1846,8 +1873,10 @@ def refused_worker_note(refusal: Mapping[str, Any], mine: tuple[str, str], silen
                 "system that every node sees: stop it, and start workers only on nodes that see them.")
     runs = (f"runs tinylens {refusal.get('version')} from {refusal.get('file')}" if refusal.get("version") is not None
             else f"cannot import tinylens ({refusal.get('file')})")
+    skipped = (copies_unchecked or {}).get(refusal.get("worker"), (copies_unchecked or {}).get(EVERY_WORKER))
     why = ("its tinylens import gave no answer when the survey checked its workers, so it was not checked then"
-           if unchecked else "it joined the cluster after the survey checked its workers?")
+           if unchecked else f"its tinylens was not checked when the survey started: {skipped}" if skipped is not None
+           else "it joined the cluster after the survey checked its workers?")
     return (f"survey: the Dask worker {refusal.get('worker')} {runs}, not the tinylens {mine[0]} from {mine[1]} of this "
             f"command ({why}): it fits no lens of the survey, and its lenses are given to the other workers. Stop it, "
             "and start workers in the same environment as this command (or with PYTHONPATH set as for it).")
@@ -2511,7 +2540,8 @@ def _run_survey(lens_dir: str | Path, template: str | Path, out: str | Path, wor
             # connected (the workers checked) before anything is written: a refused cluster leaves out as it was
             silent: list[str] = []  # workers whose import check gave no answer: not waited for again
             folders_unchecked: dict[str, str] = {}  # workers whose folders were not checked, with why
-            with dask_client(workers, scheduler, silent) if todo else contextlib.nullcontext() as client:
+            copies_unchecked: dict[str, str] = {}  # workers whose tinylens was not checked, with why
+            with dask_client(workers, scheduler, silent, copies_unchecked) if todo else contextlib.nullcontext() as client:
                 if client is not None and scheduler:  # a local cluster's workers share this machine's disks
                     folders_unchecked = check_worker_folders(client, out, resolved(lens_dir), todo, skip=silent)
                 remove_unfinished(out / MANIFEST_FILE, out / CATALOG_PARQUET, out / CATALOG_CSV)  # a killed survey's
@@ -2530,7 +2560,7 @@ def _run_survey(lens_dir: str | Path, template: str | Path, out: str | Path, wor
                     done = [rows[lens.lens_id] for lens in chosen if lens.lens_id in rows]
                     return _fit_lenses(todo, rows, config, out, done, workers, scheduler, progress, client=client,
                                        check_folders=bool(scheduler), silent=silent,
-                                       folders_unchecked=folders_unchecked)
+                                       folders_unchecked=folders_unchecked, copies_unchecked=copies_unchecked)
     except BaseException:
         if new_folder:  # refused (or stopped) before writing anything: no empty folder left to puzzle over
             with contextlib.suppress(OSError):
@@ -2589,7 +2619,8 @@ def unwritable_reported(out: Path) -> Iterator[None]:
 def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mapping[str, Any], out: Path,
                 done: list[dict[str, Any]], workers: int, scheduler: str | None, progress: bool,
                 client: Any = None, check_folders: bool = False, silent: Sequence[str] = (),
-                folders_unchecked: Mapping[str, str] | None = None) -> pd.DataFrame:
+                folders_unchecked: Mapping[str, str] | None = None,
+                copies_unchecked: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Fit the lenses ``todo`` on the Dask cluster (``client``'s, else a :func:`dask_client` of
     ``workers`` and ``scheduler``), adding their rows to ``rows`` and rewriting the catalogue as
     they come; return the catalogue. The progress counts ``todo`` and the rows ``done`` of the
@@ -2599,8 +2630,9 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
     process no longer sees either, removed since, is then given to its fit unasked, which fails it
     naming what is missing: no worker is blamed). The workers ``silent``
     (their import check gave no answer) are not asked for their tinylens (:func:`task_copies`); those
-    of ``folders_unchecked`` were not asked about the folders (:func:`check_worker_folders`'s answer), as the
-    note of one refusing a lens says (:func:`refused_worker_note`)."""
+    of ``folders_unchecked`` were not asked about the folders (:func:`check_worker_folders`'s answer), nor
+    those of ``copies_unchecked`` for their tinylens (:func:`check_worker_imports`'s), as the note of one
+    refusing a lens says (:func:`refused_worker_note`)."""
     from distributed import as_completed
 
     from tinylens.locks import holder_text
@@ -2681,7 +2713,7 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
                         continue
                     if refusal["worker"] not in refused:
                         refused[refusal["worker"]] = refusal
-                        bar.note(refused_worker_note(refusal, my_copy(), silent, folders_unchecked))
+                        bar.note(refused_worker_note(refusal, my_copy(), silent, folders_unchecked, copies_unchecked))
                     refusals[lens.lens_id] = refusals.get(lens.lens_id, 0) + 1
                     if refusals[lens.lens_id] <= RESUBMITS:
                         submit(lens)
