@@ -879,31 +879,60 @@ def _check_temporaries_fit(problem: Any, folder: Path, keys: Mapping[str, str]) 
     output ``folder`` (ENAMETOOLONG: a path of 4096 bytes or more on Linux, or, said so, a name the
     config chose that fits but whose temporary passes the disk's 255 bytes a name), though the
     files' own names fit: found before the fit runs, not at its first file. The longest is tested (each is
-    its file's name and the same number of bytes more). ``keys``: the config key of each file
-    name the config chose."""
+    its file's name and the same number of bytes more). Where ``folder`` is not made yet the system
+    says "not found" before it looks at a name's length, so the longest file name and its temporary
+    are held against the limit of the nearest folder there (:func:`_name_max`). ``keys``: the config
+    key of each file name the config chose."""
     from tinylens.atomic import hidden_name
 
     name = max(atomic_names(problem), key=lambda n: len(os.fsencode(n)))
     temporary = hidden_name(folder / name)
+    key = keys.get(name)
+    reason = os.strerror(errno.ENAMETOOLONG)
     try:
         os.stat(temporary)
-    except (FileNotFoundError, NotADirectoryError):
-        pass
+    except (FileNotFoundError, NotADirectoryError):  # no folder there yet: the system never saw the name
+        limit = _name_max(folder)
+        if limit is not None and len(os.fsencode(name)) > limit:
+            shorter = f"a shorter name for {key}" if key else "shorter names for the output files"
+            raise OutputError(f"Output folder {folder}: {name} is {len(os.fsencode(name))} bytes, a name longer than "
+                              f"the system allows ({reason}; {limit} bytes there). Choose {shorter} in the "
+                              "config.") from None
+        if limit is not None and len(os.fsencode(temporary.name)) > limit:
+            raise OutputError(_temporary_too_long(folder, name, temporary, key, reason)) from None
     except OSError as exc:
         if exc.errno != errno.ENAMETOOLONG:
             raise
-        key = keys.get(name)
-        first = (f"Output folder {folder}: the fit writes each file there under a hidden temporary name first, and "
-                 f"that of {name} ({temporary.name})")
-        reason = exc.strerror or "File name too long"
-        if len(os.fsencode(temporary)) < 4096 and key:  # the path fits (PATH_MAX): the name itself is refused
-            raise OutputError(f"{first} is {len(os.fsencode(temporary.name))} bytes, a name longer than the system "
-                              f"allows ({reason}; 255 bytes on most disks). Choose a shorter name for {key} in the "
-                              "config.") from None
-        shorter = f"a shorter name for {key} or " if key else ""
-        raise OutputError(f"{first} makes a path of {len(os.fsencode(temporary))} bytes, longer than the system allows "
-                          f"({reason}; 4096 bytes on Linux). Choose {shorter}a shorter output.path in the config (or "
-                          "--output).") from None
+        raise OutputError(_temporary_too_long(folder, name, temporary, key, exc.strerror or reason)) from None
+
+
+def _temporary_too_long(folder: Path, name: str, temporary: Path, key: str | None, reason: str) -> str:
+    """What :func:`_check_temporaries_fit` says of the hidden ``temporary`` name of the file
+    ``name`` (the config's ``key`` where it chose it) too long for the system (its ``reason``): a
+    name too long, where the path fits (4096 bytes, PATH_MAX) and the config chose it, or a path."""
+    first = (f"Output folder {folder}: the fit writes each file there under a hidden temporary name first, and "
+             f"that of {name} ({temporary.name})")
+    if len(os.fsencode(temporary)) < 4096 and key:  # the path fits (PATH_MAX): the name itself is refused
+        return (f"{first} is {len(os.fsencode(temporary.name))} bytes, a name longer than the system allows "
+                f"({reason}; 255 bytes on most disks). Choose a shorter name for {key} in the config.")
+    shorter = f"a shorter name for {key} or " if key else ""
+    return (f"{first} makes a path of {len(os.fsencode(temporary))} bytes, longer than the system allows "
+            f"({reason}; 4096 bytes on Linux). Choose {shorter}a shorter output.path in the config (or --output).")
+
+
+def _name_max(folder: Path) -> int | None:
+    """The longest name in bytes that the disk of ``folder``, or of the nearest folder above it
+    there where it is not made yet, takes (PC_NAME_MAX); 255, most disks', where the system does
+    not say (it cannot be looked at), and None where it has no limit."""
+    for place in (folder, *folder.parents):
+        try:
+            limit = os.pathconf(place, "PC_NAME_MAX")
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        except (OSError, ValueError):
+            return 255
+        return limit if limit >= 0 else None
+    return 255
 
 
 def _check_history_kept(problem: Any, folder: Path, inputs: dict[str, Any]) -> None:

@@ -582,6 +582,31 @@ def test_a_file_name_whose_temporary_name_is_too_long_is_said_as_a_name_not_a_pa
     assert list(out.iterdir()) == []
 
 
+@pytest.mark.parametrize("name, said", [
+    ("s" * 240 + ".csv", "(.{stem}.unfinished-"),
+    ("s" * 296 + ".csv", "{name} is 300 bytes, a name longer than the system allows"),
+], ids=["temporary", "name"])
+def test_a_file_name_too_long_for_an_output_folder_not_made_yet_is_refused_before_the_fit_runs(tmp_path, name, said):
+    """With the output folder not made yet, the system says a path below it is not found before it
+    looks at the last name's length, so a table's name of 300 bytes, or of 244 bytes whose hidden
+    temporary name (21 bytes more) passes the disk's 255, passed the check of the files the fit
+    writes: the fit ran, and failed at its first file. The names are now held against the limit of
+    the nearest folder there, an OutputError before the fit runs or makes the folder, and tinylens
+    validate says the same."""
+    import yaml
+
+    config = write_tiny_lens(tmp_path / "lens", {"type": "optimizer", "method": "lbfgs"})
+    settings = yaml.safe_load(config.read_text())
+    settings.setdefault("output", {}).setdefault("tables", {})["summary"] = name
+    config.write_text(yaml.safe_dump(settings))
+    out = tmp_path / "new" / "out"
+    text = _refusal_before_the_fit_runs(config, out)
+    assert said.format(stem=name[:-4], name=name) in text, text
+    assert text.endswith("Choose a shorter name for output.tables.summary in the config."), text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lens"]  # the output folder not even made
+    assert said.format(stem=name[:-4], name=name) in _validate_refuses_output_path(config, out)
+
+
 def _validate_refuses_output_path(config, out) -> str:
     """tinylens validate's output, whitespace joined, for config with output.path set to out;
     it must exit 2 without a traceback."""
