@@ -627,21 +627,14 @@ def test_a_survey_file_name_in_another_case_gets_the_survey_hint(tmp_path, files
 
 @pytest.mark.parametrize("name", ["image.fits", "drz.fits[SCI]"])
 def test_a_file_in_a_folder_that_cannot_be_entered_is_named_not_a_bare_permission_error(tmp_path, files, monkeypatch,
-                                                                                         name):
+                                                                                         refused_below, name):
     """A data file in a folder the user may not enter (no search permission): Path.exists raises
     PermissionError there on Python 3.11, which came out bare, with no key or file named. Now it is
     a DataError naming the key, the file and the folder to check. The folder is made unenterable by
-    a patched Path.stat, as the tests may run as root, whom permissions do not stop."""
+    a patched Path.stat (refused_below), as the tests may run as root, whom permissions do not stop."""
     locked = tmp_path / "locked"
     locked.mkdir()
-    stat = Path.stat
-
-    def blocked_stat(self, *args, **kwargs):
-        if locked in Path(self).parents:
-            raise PermissionError(errno.EACCES, "Permission denied", str(self))
-        return stat(self, *args, **kwargs)
-
-    monkeypatch.setattr(Path, "stat", blocked_stat)
+    refused_below(locked)
     file = locked / name.partition("[")[0]
     text = data_error(config(noise_path=f"locked/{name}"), tmp_path)
     assert text == (f"dataset.noise_path file {file} cannot be reached: permission denied on a folder on its path (a "
