@@ -929,7 +929,7 @@ def _name_max(folder: Path) -> int | None:
             limit = os.pathconf(place, "PC_NAME_MAX")
         except (FileNotFoundError, NotADirectoryError):
             continue
-        except (OSError, ValueError):
+        except (OSError, ValueError, AttributeError):  # (AttributeError: no os.pathconf, as on Windows)
             return 255
         return limit if limit >= 0 else None
     return 255

@@ -675,3 +675,17 @@ def test_a_config_or_output_folder_this_user_may_not_enter_is_an_error_naming_it
         text = " ".join(str(refused.value).split())
         assert f"Output folder {out} cannot be looked into" in text and "ls -ld" in text and "--output" in text
         assert not (out / "result.json").exists()
+
+
+def test_the_name_limit_of_a_folder_not_made_is_255_where_the_system_cannot_say(tmp_path, monkeypatch):
+    """The check of names too long for an output folder not made yet asks os.pathconf, which
+    Windows' Python does not have: there (and where it fails) 255 bytes, most disks' limit, not an
+    AttributeError out of tinylens.fit; where it can say, the disk's own limit."""
+    import importlib
+    import os
+
+    fit_module = importlib.import_module("tinylens.fit")  # (tinylens.fit is also the function)
+    folder = tmp_path / "new" / "out"
+    assert fit_module._name_max(folder) == os.pathconf(tmp_path, "PC_NAME_MAX")
+    monkeypatch.delattr(os, "pathconf")
+    assert fit_module._name_max(folder) == 255
