@@ -573,6 +573,40 @@ def test_a_stopped_lens_is_fitted_further_only_where_the_limit_that_stopped_it_i
     assert runner.plan([lens], {"lens_a": row}, tmp_path / "out", template=template) == []
 
 
+@pytest.mark.parametrize("stopped_by, settings, calls", [
+    ("n_like_max", {"n_like_max": 300, "timeout": 3600.0}, 300),
+    ("timeout", {"n_like_max": 1_000_000, "timeout": 60.0}, 500),
+    (None, {"n_like_max": 300, "timeout": 3600.0}, None),  # which one stopped it is not recorded
+])
+def test_a_stopped_lens_is_fitted_further_only_where_the_limit_is_raised_or_removed_not_lowered(
+        tmp_path, mock_survey, stopped_by, settings, calls):
+    """A lowered limit counted as another budget: a lens n_like_max 300 stopped was fitted further
+    under 200, where nautilus stops at once (a load and compilation for nothing). A lens is fitted
+    further only where the limit that stopped it (either, where that is not recorded) is raised or
+    removed (None, or .inf: a result.json's null)."""
+    lens, row = _stopped_fit(mock_survey, tmp_path / "out", settings, calls)
+    template = runner.load_template(mock_survey["template"])
+    def halved(name: str) -> int | float:
+        return type(settings[name])(settings[name] / 2)
+
+    for name in (stopped_by,) if stopped_by else ("n_like_max", "timeout"):
+        for value, further in ((halved(name), False), (settings[name] * 2, True), (None, True), (float("inf"), True)):
+            template["inference"]["settings"].update(settings, **{name: value})
+            planned = runner.plan([lens], {"lens_a": row}, tmp_path / "out", template=template)
+            assert (planned == [lens]) is further, (name, value)
+    template["inference"]["settings"].update(n_like_max=halved("n_like_max"), timeout=halved("timeout"))
+    assert runner.plan([lens], {"lens_a": row}, tmp_path / "out", template=template) == []
+
+
+def test_a_budget_limit_is_raised_where_it_grows_or_is_removed():
+    """provenance.limit_raised against the cases written out: None and .inf are no limit."""
+    inf = float("inf")
+    for old, new in ((300, 600), (300, None), (300, inf), (60.0, 60.5)):
+        assert provenance.limit_raised(old, new), (old, new)
+    for old, new in ((300, 200), (300, 300), (None, 300), (inf, 300), (None, None), (None, inf)):
+        assert not provenance.limit_raised(old, new), (old, new)
+
+
 def test_a_stopped_lens_kept_by_reuse_finished_is_fitted_further_only_under_its_own_settings(tmp_path, mock_survey):
     """With --reuse-finished, a template that changed another setting (nlive) as well as the budget
     fitted each lens its old budget stopped again under the new settings, from scratch (its

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import threading
 from collections import OrderedDict
@@ -254,6 +255,21 @@ def budget(config: Mapping[str, Any]) -> dict[str, Any]:
     settings = inference.get("settings") if isinstance(inference, Mapping) else None
     settings = settings if isinstance(settings, Mapping) else {}
     return {name: settings.get(name) for name in BUDGET_SETTINGS}
+
+
+def _limit(value: Any) -> float:
+    """A budget setting's value as a bound: a finite number as it is, anything else (None:
+    unset, ``.inf``, null in a ``result.json``) as no bound at all (infinity)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        return math.inf
+    return float(value)
+
+
+def limit_raised(old: Any, new: Any) -> bool:
+    """Whether a budget setting (``n_like_max``, ``timeout``) goes from ``old`` to a higher
+    ``new``, or is removed (None, unset, ``.inf``) where it was set: a lowered limit, or one set
+    where there was none, gives a stopped fit no more room."""
+    return _limit(new) > _limit(old)
 
 
 def differences(old: Any, new: Any, prefix: str = "") -> list[str]:

@@ -57,6 +57,7 @@ from tinylens.survey.provenance import (
     fit_key,
     fitted_precision,
     inputs_stamp,
+    limit_raised,
     manifest,
     manifest_conflict,
     read_json,
@@ -819,8 +820,8 @@ def recover_rows(lenses: list[Lens], out: Path, rows: dict[str, dict[str, Any]])
 
 def plan(lenses: list[Lens], rows: Mapping[str, Mapping[str, Any]], out: Path, retry_failed: bool = False,
          template: Mapping[str, Any] | None = None) -> list[Lens]:
-    """The lenses still to fit: not done, or (with the ``template``) done but stopped by another
-    sampler budget than the template's (:func:`stopped_by_another_budget`; only a row flagged
+    """The lenses still to fit: not done, or (with the ``template``) done but stopped by a
+    sampler budget the template raises or removes (:func:`stopped_by_another_budget`; only a row flagged
     ``unconverged`` has its ``result.json`` read)."""
     return [lens for lens in lenses if not is_done(rows.get(lens.lens_id), lens.output(out), retry_failed)
             or (template is not None and fitted_further(lens, rows[lens.lens_id], template, out))]
@@ -853,12 +854,13 @@ def stopped_by_budget(result: Mapping[str, Any]) -> bool:
 
 def stopped_by_another_budget(folder: Path, config: Mapping[str, Any]) -> bool:
     """Whether the fit in the lens's output ``folder`` was stopped by its sampler's budget
-    (:func:`stopped_by_budget`) and made with another budget than ``config`` (the template with
-    this lens's files) sets: a survey continued with a raised ``n_like_max`` or ``timeout`` fits it
-    further, resuming its checkpoint, as ``tinylens fit`` run again does. Only the limit that
-    stopped it counts where that is known (:func:`tinylens.fit.stopping_limit`: nautilus counts
-    ``n_like_max`` over all the runs of a fit, so one it stopped, fitted again with only another
-    ``timeout``, stops at once), either where it is not. A fit of other settings than ``config``'s
+    (:func:`stopped_by_budget`) and ``config`` (the template with this lens's files) raises or
+    removes that budget (:func:`~tinylens.survey.provenance.limit_raised`; a lowered limit gives it
+    no more room, nautilus would stop at once): a survey continued with a raised ``n_like_max`` or
+    ``timeout`` fits it further, resuming its checkpoint, as ``tinylens fit`` run again does. Only
+    the limit that stopped it counts where that is known (:func:`tinylens.fit.stopping_limit`:
+    nautilus counts ``n_like_max`` over all the runs of a fit, so one it stopped, fitted again with
+    only another ``timeout``, stops at once), either where it is not. A fit of other settings than ``config``'s
     (:func:`~tinylens.survey.provenance.fit_key`; one a survey with ``reuse_finished`` kept) is
     not: fitted again, it would start afresh under them, where the survey keeps finished lenses."""
     from tinylens.fit import stopping_limit
@@ -870,7 +872,7 @@ def stopped_by_another_budget(folder: Path, config: Mapping[str, Any]) -> bool:
     if fitted is None or fit_key(result["config"]) != fit_key(fitted):
         return False
     old, new, limit = budget(result["config"]), budget(fitted), stopping_limit(result)
-    return old != new if limit is None else old[limit] != new[limit]
+    return any(limit_raised(old[name], new[name]) for name in ((limit,) if limit else old))
 
 
 #: Set (True) on a KeyboardInterrupt out of :func:`run_survey` once the rows of the lenses it
