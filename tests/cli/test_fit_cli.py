@@ -568,6 +568,35 @@ def test_the_unconverged_warning_names_the_limit_that_stopped_nautilus(capsys, s
     assert text.count("was reached") == 1, text
 
 
+@pytest.mark.parametrize("stopped_by, named", [("maxcall", "its maxcall was reached"),
+                                               ("maxiter", "its maxiter was reached"),
+                                               (None, "its maxcall or maxiter was reached")])
+@pytest.mark.parametrize("pipeline", [False, True])
+def test_the_unconverged_warning_names_the_limit_that_stopped_dynesty(capsys, stopped_by, named, pipeline):
+    """A dynesty fit stopped early was said to have reached its "maxcall or maxiter" whichever
+    stopped it. The warning now names the one its run recorded (info.stopped_by); a result.json
+    that records none (an older fit, or a run that stopped on both at once) keeps both names."""
+    from types import SimpleNamespace
+
+    from tinylens.cli.common import console
+    from tinylens.cli.fit import print_result
+
+    info = {"settings": {"maxcall": 300, "maxiter": 50, "nlive": 20}}
+    if stopped_by is not None:
+        info["stopped_by"] = stopped_by
+    if pipeline:
+        info["pipeline"] = {"crowded_edges": [], "sampler_converged": False, "stage_gradient_evals": 400,
+                            "sampling_runs": [{"n_likelihood_evals": 350}]}
+    result = SimpleNamespace(median={"lens_mass.0.theta_E": 1.0}, interval_68={"lens_mass.0.theta_E": (0.9, 1.1)},
+                             log_evidence=10.0, info=info, total_time_s=3.0, n_likelihood_evals=750,
+                             wall_time_s=2.0, output_dir="out", converged=False, method="dynesty", quality={})
+    with console.capture():
+        print_result(result)
+    text = " ".join(capsys.readouterr().err.split())
+    assert named in text, text
+    assert text.count("was reached") == 1, text
+
+
 def test_the_unconverged_warning_of_an_optimizer_gives_scipys_reason():
     """L-BFGS-B stopped by a failed line search was said to have reached its maxiter."""
     from tinylens.cli.fit import unconverged_message

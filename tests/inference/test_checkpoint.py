@@ -275,6 +275,25 @@ def test_a_capped_dynesty_run_is_not_converged_and_resumes(tmp_path, data):
         assert lo <= true <= hi, (name, true, lo, hi)
 
 
+def test_a_dynesty_run_records_the_limit_that_stopped_it(tmp_path, data):
+    """The warning of an unconverged dynesty fit said "maxcall or maxiter" whichever stopped it:
+    its run now records the one (info.stopped_by), a resumed run's counted over the whole fit as
+    the limits are, and none where dynesty stopped on its own criterion."""
+    calls = _run(_problem(tmp_path / "calls", data, "dynesty", maxcall=300, checkpoint_every=0), tmp_path / "calls",
+                 dynesty_runner)
+    assert not calls.converged and calls.info["stopped_by"] == "maxcall"
+    iterations = _run(_problem(tmp_path / "iterations", data, "dynesty", maxiter=30, checkpoint_every=0),
+                      tmp_path / "iterations", dynesty_runner)
+    assert not iterations.converged and iterations.info["stopped_by"] == "maxiter"
+    assert len(iterations.samples) == 31 + iterations.info["settings"]["nlive"]  # dynesty stops past maxiter
+    resumed = _run(_problem(tmp_path / "iterations", data, "dynesty", maxiter=60, checkpoint_every=0),
+                   tmp_path / "iterations", dynesty_runner)
+    assert resumed.info["resumed"] and resumed.info["stopped_by"] == "maxiter"
+    full = _run(_problem(tmp_path / "iterations", data, "dynesty", checkpoint_every=0), tmp_path / "iterations",
+                dynesty_runner)
+    assert full.converged and full.info["stopped_by"] is None
+
+
 def test_a_resumed_dynesty_run_still_batches_its_likelihood_calls(tmp_path, data, monkeypatch):
     """The restored sampler's likelihood and its new pool must share one batcher: with two, the
     pool's waiting proposals were never seen by the likelihood, and every point was evaluated

@@ -621,6 +621,16 @@ def budget_left(run_kw: dict[str, Any], calls_done: int, iterations_done: int) -
     return left
 
 
+def limit_reached(run_kw: dict[str, Any], calls: int, iterations: int) -> str | None:
+    """Which of ``maxcall`` and ``maxiter`` (as ``run_kw`` passed them to ``run_nested``, what
+    :func:`budget_left` left) stopped a run that made ``calls`` likelihood calls (dynesty's count)
+    in ``iterations`` iterations: dynesty stops once either count exceeds its limit. None where
+    neither did (it stopped on its own criteria) or both did (either may be named)."""
+    over = [key for key, done in (("maxcall", calls), ("maxiter", iterations))
+            if run_kw.get(key) is not None and done > int(run_kw[key])]
+    return over[0] if len(over) == 1 else None
+
+
 #: Sampler settings that change what is written, not the sampling: a resumed sampler takes them
 #: from the config (:func:`_resume_history`), so they are left out of the checkpoint's fingerprint.
 OUTPUT_KEYS = {"save_evaluation_history", "history_filename"}
@@ -683,11 +693,12 @@ def run(
         sampler.tinylens_calls = CallCount(made_before, status)
         status.calls_before = made_before  # the status line counts the fit's calls, as its result does
         start = time.perf_counter()
+        left = budget_left(run_kw, int(sampler.ncall) - int(sampler.nlive), int(sampler.it) - 1)
+        calls_from, iterations_from = int(sampler.ncall), int(sampler.it)
         with interrupt, status:
             sampler.run_nested(
                 print_progress=progress, print_func=show,
-                checkpoint_file=str(checkpoint) if checkpoint else None, resume=resumed,
-                **budget_left(run_kw, int(sampler.ncall) - int(sampler.nlive), int(sampler.it) - 1),
+                checkpoint_file=str(checkpoint) if checkpoint else None, resume=resumed, **left,
             )
             interrupt.check()
     finally:  # a run that ends, or fails, leaves no thread nor likelihood behind
@@ -716,5 +727,6 @@ def run(
             "likelihood_time_s": status.likelihood_time_s,
             "checkpoint": str(checkpoint) if checkpoint else None,
             "settings": {**own, **init, **run_kw},
+            "stopped_by": limit_reached(left, int(sampler.ncall) - calls_from, int(sampler.it) - iterations_from),
         },
     )
