@@ -119,6 +119,10 @@ def _copy(finished: Path, tmp_path: Path) -> Path:
          "the 1e+140 allowed (a Sersic's flux in the image's units, per pixel, grows as its radius in pixels squared"),
         (["--pixel-scale", "1e-139", "--set", "lens_re_range=[2,5e14]"], "lens_re_range up to 5e+14 arcsec at pixel_scale "
                                                                          "1e-139 makes half-light radii of up to 5e+153 pixels"),
+        (["--set", "zeropoint=-726", "--set", "lens_re_range=[0.5,1e15]"],
+         "zeropoint -726 and lens_mag_range up to 23.5 make lens galaxies as faint as 10^-299.8 e-/s, and lens_re_range up "
+         "to 1e+15 arcsec at pixel_scale 0.074 spreads them over half-light radii of up to 1.35e+16 pixels: an amplitude "
+         "(e-/s per pixel) of 10^-333.4, under 1e-307"),
     ],
 )
 def test_bad_option_values_are_refused_by_name(tmp_path, args, expected):
@@ -220,6 +224,24 @@ def test_lens_galaxies_too_faint_for_a_float64_are_refused_naming_zeropoint_and_
         PopulationOptions(lens_mag_range=(20.0, 1e300))
     PopulationOptions(zeropoint=-726.0)
     assert population.sersic_flux(10 ** (0.4 * (-726.0 - 23.5)), 2.5, 4.0, 0.074) > 0
+
+
+def test_faint_lens_galaxies_spread_over_too_many_pixels_are_refused_and_up_to_the_bound_are_as_drawn(tmp_path):
+    """zeropoint -726 (lens galaxies of 1e-300 e-/s, allowed) with lens_re_range up to 1e15 arcsec at pixel_scale 0.074
+    made an amplitude Ie of ~1e-333, 0 in a float64: a lens flux of 0 and a blank magnitude in truth.csv, exit 0.
+    A bulge or disc whose amplitude would be under MIN_LENS_IE (1e-307) is refused naming the options; a bulge
+    just within it (Ie ~2.4e-307 at 40", 540 pixels) gives a lens galaxy of the magnitude drawn."""
+    assert population.MIN_LENS_IE == 1e-307
+    faint = {**TINY, "zeropoint": -726.0, "lens_mag_range": (23.5, 23.5)}
+    truth = simulate_population(1, tmp_path / "pop", seed=SEED, progress=False, **faint, lens_re_range=(40.0, 40.0))
+    assert truth["lens_light.0.Ie"].iloc[0] > 1e-307
+    assert truth["lens_light.mag"].iloc[0] == pytest.approx(23.5, abs=1e-6)
+    with pytest.raises(ConfigError, match=r"^zeropoint -726 and lens_mag_range up to 23.5 make lens galaxies as faint as "
+                                          r"10\^-299.8 e-/s, and lens_re_range up to 1e\+15 arcsec at pixel_scale 0.074"):
+        PopulationOptions(**faint, lens_re_range=(1e15, 1e15))
+    with pytest.raises(ConfigError, match=r"lens_re_range up to 40 arcsec times lens_disc_re_ratio_range up to 2.5 \(the "
+                                          r"discs\) at pixel_scale 0.074 spreads them over half-light radii of up to 1.35e\+03"):
+        PopulationOptions(**faint, lens_re_range=(40.0, 40.0), lens_disc_fraction_range=(0.3, 0.5))
 
 
 def _assert_finite_with_fluxes_as_drawn(truth) -> None:

@@ -53,8 +53,8 @@ overwritten.
 overflows, a ``pixel_scale`` whose pixels' coordinates overflow, an image whose supersampled
 grid, ``size x nsub`` points on a side, or a PSF whose grid, ``psf_size`` times its
 :data:`PSF_OVERSAMPLE` on a side, would not fit in a laptop's memory, lens galaxies brighter
-than a Poisson draw takes in the exposure: a zeropoint typed 2570, or so faint that their flux is 0,
-half-light radii over :data:`MAX_RADIUS` (or :data:`MAX_RADIUS_PIXELS` pixels), whose fluxes overflow,
+than a Poisson draw takes in the exposure: a zeropoint typed 2570, or so faint (or spread over so
+many pixels) that their flux is 0, half-light radii over :data:`MAX_RADIUS` (or :data:`MAX_RADIUS_PIXELS` pixels), whose fluxes overflow,
 Sersic indices over :data:`MAX_SERSIC_N`, whose fluxes are wrong, then infinite or NaN);
 :func:`scale_warnings`
 warns (ConfigWarning) when the Einstein radii span under 2 pixels or the field is too small
@@ -351,16 +351,62 @@ MIN_LENS_FLUX = 1e-300
 def _faintness_problems(opts: PopulationOptions) -> list[str]:
     """The faintest lens galaxy (``lens_mag_range``'s high end) under :data:`MIN_LENS_FLUX`: a
     zeropoint of -1000, or a lens_mag_range up to 1e300, made lens galaxies whose flux was 0, an
-    image without them and a truth table whose lens magnitudes were blank (NaN), without a word."""
+    image without them and a truth table whose lens magnitudes were blank (NaN), without a word;
+    or (:func:`_amplitude_problems`) whose amplitude is under :data:`MIN_LENS_IE`."""
     if not opts.lens_mag_range[0] <= opts.lens_mag_range[1]:
         return []  # refused by name already
     log_flux = 0.4 * (opts.zeropoint - opts.lens_mag_range[1])  # log10 of e-/s: 10 ** it would underflow
     if log_flux >= np.log10(MIN_LENS_FLUX):
-        return []
+        return _amplitude_problems(opts, log_flux)
     return [f"zeropoint {opts.zeropoint:g} and lens_mag_range up to {opts.lens_mag_range[1]:g} make lens galaxies as faint "
             f"as 10^{log_flux:.4g} e-/s, under {MIN_LENS_FLUX:g}, near the smallest number a float64 holds (their flux "
             "would be 0 and their magnitude blank): zeropoint is the AB magnitude of 1 e-/s (CSST: 25.7), lens_mag_range AB magnitudes "
             "(CSST: 20 to 23.5)"]
+
+
+#: The smallest amplitude ``Ie`` (e-/s per pixel at the half-light radius) of a lens galaxy's bulge or disc: a
+#: normal float64 (they start at 2.2e-308), so the flux truth.csv gets back from it is the drawn one. zeropoint -726
+#: (lens galaxies of 1e-300 e-/s, allowed) with lens_re_range up to 1e15 at pixel_scale 0.074 made Ie ~2e-334,
+#: which is 0: a lens flux of 0 and a blank (NaN) lens magnitude in truth.csv, exit 0.
+MIN_LENS_IE = 1e-307
+#: The lens galaxies' Sersic indices (:func:`draw_lens`): the bulge's, and the disc's where it has one.
+BULGE_N, DISC_N = 4.0, 1.0
+
+
+def _log10_unit_flux(n_sersic: float, radius_pixels: float) -> float:
+    """log10 of the total flux of a Sersic of amplitude 1 and half-light radius ``radius_pixels``
+    pixels, ``2 pi n e^b Gamma(2n) / b^2n R^2`` (``b`` the index's ``b_n``), in float64."""
+    from scipy.special import gammaincinv, gammaln
+
+    b = gammaincinv(2 * n_sersic, 0.5)
+    log_c = np.log(2 * np.pi * n_sersic) + b + gammaln(2 * n_sersic) - 2 * n_sersic * np.log(b)
+    return float(log_c / np.log(10) + 2 * np.log10(radius_pixels))
+
+
+def _amplitude_problems(opts: PopulationOptions, log_flux: float) -> list[str]:
+    """The faintest lens galaxy (10^``log_flux`` e-/s) spread over its largest bulge (``lens_re_range``'s high
+    end over ``pixel_scale``) or disc (times ``lens_disc_re_ratio_range``'s) with an amplitude under
+    :data:`MIN_LENS_IE`; radii or pixel scales out of their own bounds are refused by name already."""
+    scale, (low, bulge), (ratio_low, ratio) = opts.pixel_scale, opts.lens_re_range, opts.lens_disc_re_ratio_range
+    if not (PIXEL_SCALE_RANGE[0] <= scale <= PIXEL_SCALE_RANGE[1] and 0 < low <= bulge <= MAX_RADIUS):
+        return []
+    radii = {f"lens_re_range up to {bulge:g} arcsec": (bulge, BULGE_N)}
+    if opts.has_disc and 0 < ratio_low <= ratio:
+        radii[f"lens_re_range up to {bulge:g} arcsec times lens_disc_re_ratio_range up to {ratio:g} (the discs)"] = (
+            bulge * ratio, DISC_N)
+    problems = []
+    for name, (radius, n_sersic) in radii.items():
+        if radius / scale > MAX_RADIUS_PIXELS:
+            continue  # refused by name already
+        log_ie = log_flux - _log10_unit_flux(n_sersic, radius / scale)
+        if log_ie < np.log10(MIN_LENS_IE):
+            problems.append(
+                f"zeropoint {opts.zeropoint:g} and lens_mag_range up to {opts.lens_mag_range[1]:g} make lens galaxies as "
+                f"faint as 10^{log_flux:.4g} e-/s, and {name} at pixel_scale {scale:g} spreads them over half-light "
+                f"radii of up to {radius / scale:.3g} pixels: an amplitude (e-/s per pixel) of 10^{log_ie:.4g}, under "
+                f"{MIN_LENS_IE:g}, near the smallest number a float64 holds (below it their flux is imprecise, then 0 "
+                "with a blank magnitude): raise the zeropoint (the AB magnitude of 1 e-/s, CSST: 25.7) or lower lens_re_range (arcsec)")
+    return problems
 
 
 def _psf_size_problem(psf_size: int, psf_type: str) -> str:
