@@ -339,6 +339,24 @@ def test_a_lens_without_a_multiply_imaged_source_position_is_a_config_error_nami
     assert message.endswith("source_offset_max (in units of theta_E, default 0.5) and lens_center_sigma (arcsec).")
 
 
+def test_a_source_too_peaked_for_any_brightness_tried_is_refused_naming_its_sersic_ranges(tmp_path):
+    """source_n_range [100, 100] with source_re_range [1e15, 1e15] makes a lensed source of Ie = 1 that peaks at
+    ~1e27 e-/s in a pixel, so even Ie = e^-30 gives an arc over any SNR in snr_range; the error blamed sky_sigma and
+    exposure_time. It names the source's Sersic ranges and the peak, and leaves no folder."""
+    out = tmp_path / "pop"
+    with pytest.raises(ConfigError) as info:
+        simulate_population(1, out, seed=SEED, progress=False, **TINY, source_n_range=(100.0, 100.0),
+                            source_re_range=(1e15, 1e15))
+    message = " ".join(str(info.value).split())
+    assert message.startswith("no source brightness gives an arc of maximum SNR ")
+    assert "even the faintest source tried, of amplitude Ie = e^-30, is over it, as the lensed source of Ie = 1 peaks at " in message
+    assert ("(source_n_range up to 100, source_re_range up to 1e+15 arcsec) is far brighter near its centre than at its "
+            "half-light radius") in message
+    assert "sky_sigma" not in message
+    assert float(message.split("peaks at ")[1].split()[0]) > 1e20
+    assert not out.exists()
+
+
 def test_unreachable_arc_snr_is_a_config_error():
     """The noise (sky_sigma, exposure_time) or the field decide whether any source brightness gives the SNR."""
     arc, lens = np.zeros((8, 8)), np.zeros((8, 8))

@@ -652,17 +652,32 @@ def noise_sigma(image: np.ndarray, opts: PopulationOptions) -> np.ndarray:
 
 
 def source_scale(arc: np.ndarray, lens: np.ndarray, target: float, opts: PopulationOptions) -> float:
-    """Factor ``s`` such that the arc ``s * arc`` has maximum per-pixel SNR ``target``."""
+    """Factor ``s`` such that the arc ``s * arc`` has maximum per-pixel SNR ``target``, from e^-30 to e^30; a
+    ConfigError naming the source's Sersic ranges where even e^-30 is over ``target``, else the noise's options."""
     if not arc.max() > 0:
         raise ConfigError(f"the lensed source puts no light in any pixel of the {opts.size} x {opts.size} image of "
                           f"{opts.pixel_scale:g}\" pixels (it falls outside the image or between pixel centres): check "
                           "size, pixel_scale (arcsec per pixel), nsub and theta_E_range.")
     f = lambda log_s: np.log(arc_snr(np.exp(log_s) * arc, lens, opts)[0] / target)
     lo, hi = -30.0, 30.0
+    if f(lo) >= 0:
+        raise ConfigError(_too_bright_text(float(arc.max()), target, opts, lo))
     if not f(lo) < 0 < f(hi):
         raise ConfigError(f"no source brightness gives an arc of maximum SNR {target:.3g} (snr_range) with sky_sigma = "
                           f"{opts.sky_sigma:g} and exposure_time = {opts.exposure_time:g}: change one of these options.")
     return float(np.exp(optimize.brentq(f, lo, hi, xtol=1e-10)))
+
+
+def _too_bright_text(peak: float, target: float, opts: PopulationOptions, log_s: float) -> str:
+    """Why even the faintest source :func:`source_scale` tries (``Ie = e^log_s``) has an arc over the SNR
+    ``target``: a pixel's SNR is at most ``sqrt(Ie peak exposure_time)`` (Poisson noise), so the unit-amplitude
+    arc's ``peak`` (e-/s) is too bright: a steep, wide Sersic (n = 100, R = 1e15" peaked at ~1e27), not the noise."""
+    (_, n_high), (_, r_high) = opts.source_n_range, opts.source_re_range
+    return (f"no source brightness gives an arc of maximum SNR {target:.3g} (snr_range): even the faintest source tried, "
+            f"of amplitude Ie = e^{log_s:g}, is over it, as the lensed source of Ie = 1 peaks at {peak:.3g} e-/s in a pixel. "
+            f"A steep, wide Sersic source (source_n_range up to {n_high:g}, source_re_range up to {r_high:g} arcsec) is "
+            "far brighter near its centre than at its half-light radius, where Ie is set: lower source_n_range (galaxies' "
+            f"are under ~10) or source_re_range (arcsec), or exposure_time ({opts.exposure_time:g} s).")
 
 
 def simulate_lens(rng: np.random.Generator, opts: PopulationOptions, psf: np.ndarray) -> dict[str, Any]:
