@@ -244,6 +244,39 @@ def test_faint_lens_galaxies_spread_over_too_many_pixels_are_refused_and_up_to_t
         PopulationOptions(**faint, lens_re_range=(40.0, 40.0), lens_disc_fraction_range=(0.3, 0.5))
 
 
+def test_bright_lens_galaxies_tiny_in_pixels_are_refused_naming_the_options():
+    """zeropoint 40 at pixel_scale 1e150 (float64) with lens_re_range from 1e-4 arcsec made an infinite amplitude Ie,
+    refused only as "truth['lens_light_list'][0]['Ie'] must be a finite number", naming no option. A bulge or
+    disc whose amplitude would be over MAX_LENS_IE (1e300) is refused naming them; at pixel_scale 1e145 (Ie
+    ~1e299 at the default zeropoint) the lens is drawn with a finite amplitude."""
+    import tinylens
+    from oracle import x64
+
+    assert population.MAX_LENS_IE == 1e300
+    huge = {"pixel_scale": 1e150, "psf_fwhm": 2e150, "theta_E_range": (3e150, 5e150), "lens_re_range": (1e-4, 1e-4)}
+    with x64():
+        tinylens.set_precision("float64")
+        try:
+            with pytest.raises(ConfigError) as info:
+                PopulationOptions(**huge, zeropoint=40.0)
+            with pytest.raises(ConfigError, match=r"; zeropoint 40 and lens_mag_range from 20 make lens galaxies of up to "
+                                                  r"10\^8 e-/s, and lens_re_range from 0\.001 arcsec times "
+                                                  r"lens_disc_re_ratio_range from 0\.01 \(the discs\) at pixel_scale 1e\+150"):
+                PopulationOptions(**{**huge, "lens_re_range": (1e-3, 1e-3)}, zeropoint=40.0, lens_disc_fraction_range=(0.1, 0.2),
+                                  lens_disc_re_ratio_range=(0.01, 1.0))
+            scale = 1e145
+            opts = PopulationOptions(pixel_scale=scale, psf_fwhm=2 * scale, theta_E_range=(3 * scale, 5 * scale),
+                                     lens_re_range=(1e-4, 1e-4))
+            ie = population.draw_lens(np.random.default_rng(SEED), opts)["lens_light"][0]["Ie"]
+        finally:
+            tinylens.set_precision("float32")
+    assert str(info.value).startswith("zeropoint 40 and lens_mag_range from 20 make lens galaxies of up to 10^8 e-/s, and "
+                                      "lens_re_range from 0.0001 arcsec at pixel_scale 1e+150 puts them in half-light radii "
+                                      "of 1e-154 pixels: an amplitude (e-/s per pixel) of ~10^314.6, over the 1e+300")
+    assert ";" not in str(info.value)  # the only problem
+    assert 1e297 < ie < 1e300
+
+
 def _assert_finite_with_fluxes_as_drawn(truth) -> None:
     """Every number in truth is finite, the first lens galaxy's flux (bulge and disc) is the one a
     magnitude in the default lens_mag_range (20 to 23.5, zeropoint 25.7) gives, and every source's is above 0."""

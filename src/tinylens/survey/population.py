@@ -54,7 +54,7 @@ overflows, a ``pixel_scale`` whose pixels' coordinates overflow, an image whose 
 grid, ``size x nsub`` points on a side, or a PSF whose grid, ``psf_size`` times its
 :data:`PSF_OVERSAMPLE` on a side, would not fit in a laptop's memory, lens galaxies brighter
 than a Poisson draw takes in the exposure: a zeropoint typed 2570, or so faint (or spread over so
-many pixels) that their flux is 0, half-light radii over :data:`MAX_RADIUS` (or :data:`MAX_RADIUS_PIXELS` pixels), whose fluxes overflow,
+many pixels) that their flux is 0, or so small in pixels that their amplitude overflows, half-light radii over :data:`MAX_RADIUS` (or :data:`MAX_RADIUS_PIXELS` pixels), whose fluxes overflow,
 Sersic indices over :data:`MAX_SERSIC_N`, whose fluxes are wrong, then infinite or NaN);
 :func:`scale_warnings`
 warns (ConfigWarning) when the Einstein radii span under 2 pixels or the field is too small
@@ -336,7 +336,7 @@ def _brightness_problems(opts: PopulationOptions) -> list[str]:
     if log_variance > np.log10(MAX_NOISE_VARIANCE):
         return [f"{brightest}, whose Poisson noise's variance in exposure_time {opts.exposure_time:g} s (flux / "
                 f"exposure_time) is 10^{log_variance:.1f}, over the {MAX_NOISE_VARIANCE:g} a float64 noise map holds: {units}"]
-    return []
+    return _bright_amplitude_problems(opts, log_flux)
 
 
 #: The largest Poisson variance of a pixel (e-/s squared: flux / exposure_time): a float64 holds it
@@ -406,6 +406,39 @@ def _amplitude_problems(opts: PopulationOptions, log_flux: float) -> list[str]:
                 f"radii of up to {radius / scale:.3g} pixels: an amplitude (e-/s per pixel) of 10^{log_ie:.4g}, under "
                 f"{MIN_LENS_IE:g}, near the smallest number a float64 holds (below it their flux is imprecise, then 0 "
                 "with a blank magnitude): raise the zeropoint (the AB magnitude of 1 e-/s, CSST: 25.7) or lower lens_re_range (arcsec)")
+    return problems
+
+
+#: The largest amplitude ``Ie`` (e-/s per pixel at the half-light radius) of a lens galaxy's bulge or disc: a float64
+#: with room. zeropoint 40 at pixel_scale 1e150 (TINYLENS_PRECISION=float64) with lens_re_range from 1e-4 arcsec made
+#: Ie infinite, refused as "truth['lens_light_list'][0]['Ie'] must be a finite number", naming no option.
+MAX_LENS_IE = 1e300
+
+
+def _bright_amplitude_problems(opts: PopulationOptions, log_flux: float) -> list[str]:
+    """The brightest lens galaxy (10^``log_flux`` e-/s) in its smallest bulge (``lens_re_range``'s low end over
+    ``pixel_scale``, floored at the profile's SMOOTHING) or disc (times ``lens_disc_re_ratio_range``'s) with an
+    amplitude over :data:`MAX_LENS_IE` (the closed-form flux, without the profile's flat centre: up to ~8 times
+    over at the floor); radii or pixel scales out of their own bounds are refused by name already."""
+    from tinylens.profiles.light.sersic import SMOOTHING
+
+    scale, (low, high), (ratio_low, ratio) = opts.pixel_scale, opts.lens_re_range, opts.lens_disc_re_ratio_range
+    if not (PIXEL_SCALE_RANGE[0] <= scale <= PIXEL_SCALE_RANGE[1] and 0 < low <= high):
+        return []
+    radii = {f"lens_re_range from {low:g} arcsec": (low, BULGE_N)}
+    if opts.has_disc and 0 < ratio_low <= ratio:
+        radii[f"lens_re_range from {low:g} arcsec times lens_disc_re_ratio_range from {ratio_low:g} (the discs)"] = (
+            low * ratio_low, DISC_N)
+    problems = []
+    for name, (radius, n_sersic) in radii.items():
+        log_ie = log_flux - _log10_unit_flux(n_sersic, max(radius, SMOOTHING) / scale)
+        if log_ie > np.log10(MAX_LENS_IE):
+            problems.append(
+                f"zeropoint {opts.zeropoint:g} and lens_mag_range from {opts.lens_mag_range[0]:g} make lens galaxies of up "
+                f"to 10^{log_flux:.4g} e-/s, and {name} at pixel_scale {scale:g} puts them in half-light radii of "
+                f"{max(radius, SMOOTHING) / scale:.3g} pixels: an amplitude (e-/s per pixel) of ~10^{log_ie:.4g}, over the "
+                f"{MAX_LENS_IE:g} a float64 holds with room: lower pixel_scale (arcsec per pixel, CSST: 0.074) or the "
+                "zeropoint (the AB magnitude of 1 e-/s, CSST: 25.7), or raise lens_re_range (arcsec)")
     return problems
 
 
