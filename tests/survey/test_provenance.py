@@ -122,6 +122,28 @@ def test_how_often_a_sampler_checkpoints_or_prints_is_not_a_new_template(key, a,
     assert provenance.manifest_conflict(recorded, provenance.manifest(Path("/l"), Path("/t.yaml"), old, "float32")) is None
 
 
+@pytest.mark.parametrize("settings", [{"n_like_max": 300}, {"timeout": 600.0}, {"n_like_max": 300, "verbose": True}])
+def test_a_template_whose_inference_block_holds_only_the_budget_is_the_same_template_when_run_again(settings):
+    """A template whose inference block set only the sampler's budget ('inference: {settings:
+    {n_like_max: 300}}', nautilus by default) was keyed as 'inference: {}', which survey.json,
+    keyed again when read, lost: the survey run again with the same template, or with the budget
+    raised, was refused as 'made with another template (differences: inference added)'. The budget
+    now leaves no empty block behind, as the speed-only keys do; a removed budget is the same
+    template too, and another setting still counts."""
+    def template(**inference):
+        return {"model": {"lens_mass": [{"type": "SIE"}]}, **({"inference": inference} if inference else {})}
+
+    def conflict(old, new):
+        return provenance.manifest_conflict(json.loads(json.dumps(provenance.manifest(Path("/l"), Path("/t.yaml"), old, "float32"))),
+                                            provenance.manifest(Path("/l"), Path("/t.yaml"), new, "float32"))
+
+    old = template(settings=settings)
+    raised = template(settings={**settings, **{k: v * 10 for k, v in settings.items() if k in provenance.BUDGET_SETTINGS}})
+    for new in (old, raised, template(), template(settings={})):
+        assert conflict(old, new) is None, new
+    assert "another template (/t.yaml; differences: inference added)" in conflict(old, template(settings={**settings, "n_live": 100}))
+
+
 @pytest.mark.parametrize("key, a, b", [("checkpoint_every", 60, 0), ("verbose", False, True)])
 def test_in_tinylensgpus_older_sampling_section_too(key, a, b):
     """A template with TinyLensGpu's older section 'sampling: {sampler: nautilus, ...}' (read as

@@ -19,7 +19,7 @@ import copy
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, ClassVar, Literal, Optional, Union
 
 from annotated_types import Ge, Gt, Lt
@@ -558,9 +558,15 @@ SPEED_ONLY_KEYS: tuple[str, ...] = ("pipeline.threads", "inference.settings.chec
 def without_speed_only(config: Mapping[str, Any], section: str = "") -> dict[str, Any]:
     """A copy of ``config`` (a parsed template, or its ``section``) without the
     :data:`SPEED_ONLY_KEYS`; a block they leave empty is dropped too."""
+    return without_keys(config, SPEED_ONLY_KEYS, section)
+
+
+def without_keys(config: Mapping[str, Any], keys: Sequence[str], section: str = "") -> dict[str, Any]:
+    """A copy of ``config`` (a parsed template, or its ``section``) without the dotted ``keys``
+    (those of ``section``); a block they leave empty, or that was empty on their path, is dropped too."""
     out = copy.deepcopy(dict(config))
     prefix = f"{section}." if section else ""
-    for key in SPEED_ONLY_KEYS:
+    for key in keys:
         if key.startswith(prefix):
             _remove(out, key.removeprefix(prefix).split("."))
     return out

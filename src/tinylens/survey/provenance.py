@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from tinylens.config.loader import legacy_sampling
-from tinylens.config.schema import without_speed_only
+from tinylens.config.schema import without_keys, without_speed_only
 from tinylens.data.dataset import MASK_READ_AS  # a stamp without it: a lens fitted before, fitted again
 from tinylens.errors import listed
 
@@ -235,17 +235,12 @@ def fit_key(config: Mapping[str, Any]) -> dict[str, Any]:
     return key
 
 
-def without_budget(config: dict[str, Any]) -> dict[str, Any]:
-    """``config`` (a parsed template or fit config, changed in place) without the sampler settings
-    :data:`BUDGET_SETTINGS`; an ``inference.settings`` they leave empty is dropped too."""
-    inference = config.get("inference")
-    settings = inference.get("settings") if isinstance(inference, dict) else None
-    if isinstance(settings, dict):
-        for name in BUDGET_SETTINGS:
-            settings.pop(name, None)
-        if not settings:
-            del inference["settings"]
-    return config
+def without_budget(config: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``config`` (a parsed template or fit config) without the sampler settings
+    :data:`BUDGET_SETTINGS`; a block they leave empty (``inference.settings``, then ``inference``)
+    is dropped too, as :func:`~tinylens.config.schema.without_speed_only` drops one, so that a
+    key made again of a key is the same (:func:`manifest_conflict` keys a ``survey.json`` again)."""
+    return without_keys(config, [f"inference.settings.{name}" for name in BUDGET_SETTINGS])
 
 
 def budget(config: Mapping[str, Any]) -> dict[str, Any]:
