@@ -1415,9 +1415,10 @@ def check_worker_imports(client: Any, module: str | None = None, timeout: float 
     try:
         answers = ask_workers(client, f"{module or TASK_MODULE}:__name__", timeout)
     except Exception as exc:  # a cluster that cannot be asked: each task checks its worker
-        warn_unimported(unasked_text(exc, timeout + connect_seconds()))
+        why = unasked_reason(exc, timeout + connect_seconds())
+        warn_unimported(f": {why}")
         if unchecked is not None:
-            unchecked[EVERY_WORKER] = unasked_text(exc, timeout + connect_seconds()).removeprefix(": ")
+            unchecked[EVERY_WORKER] = why
         return []
     failed = {address: answer for address, answer in answers.items() if isinstance(answer, BaseException)}
     if failed:
@@ -1429,21 +1430,28 @@ def check_worker_imports(client: Any, module: str | None = None, timeout: float 
             "with PYTHONPATH set as for it), then run the same command again.")
     silent = sorted(address for address, answer in answers.items() if answer is None)
     if silent:
-        whom = "the one worker" if len(answers) == 1 else f"{len(silent)} of the {len(answers)} workers"
-        warn_unimported(f" for {whom}: {listed(silent, 3)} gave no answer within {timeout:g} s "
-                        f"{hung_mount_question(len(silent), 'it imports from', 'they import from')}")
+        warn_unimported(unanswered_imports_text(silent, len(answers), timeout))
     answered = [address for address in answers if address not in silent]
     if answered:
         check_worker_copies(client, answered, timeout, unchecked=unchecked)
     return silent
 
 
-def unasked_text(exc: Exception, deadline: float) -> str:
-    """Why the workers were not checked (the rest of a warning's first sentence): the cluster gave no
-    answer within ``deadline`` seconds (``exc`` a TimeoutError), or asking it raised ``exc``."""
+def unasked_reason(exc: Exception, deadline: float) -> str:
+    """Why the workers were not checked (a warning's first sentence ends ``: <it>``, and
+    :func:`refused_worker_note` gives it): the cluster gave no answer within ``deadline`` seconds
+    (``exc`` a TimeoutError), or asking it raised ``exc``."""
     if isinstance(exc, TimeoutError):
-        return f": the cluster did not answer within {deadline:g} s"
-    return f": the cluster could not be asked ({describe_exception(exc)})"
+        return f"the cluster did not answer within {deadline:g} s"
+    return f"the cluster could not be asked ({describe_exception(exc)})"
+
+
+def unanswered_imports_text(unanswered: Sequence[str], total: int, timeout: float) -> str:
+    """The rest of :func:`warn_unimported`'s first sentence where the workers ``unanswered``, of the
+    cluster's ``total`` asked, gave no answer within ``timeout`` seconds."""
+    whom = "the one worker" if total == 1 else f"{len(unanswered)} of the {total} workers"
+    return (f" for {whom}: {listed(unanswered, 3)} gave no answer within {timeout:g} s "
+            f"{hung_mount_question(len(unanswered), 'it imports from', 'they import from')}")
 
 
 def connect_seconds() -> float:
@@ -1601,16 +1609,18 @@ def check_worker_folders(client: Any, out: Path, lens_dir: Path, lenses: Sequenc
     try:
         workers = asked_workers(client, skip)
     except Exception as exc:  # a scheduler that cannot say which workers it has: as a cluster that cannot be asked
-        warn_unchecked(unasked_text(exc, connect_seconds()))
-        return {EVERY_WORKER: unasked_text(exc, connect_seconds()).removeprefix(": ")}
+        why = unasked_reason(exc, connect_seconds())
+        warn_unchecked(f": {why}")
+        return {EVERY_WORKER: why}
     if workers == []:  # every worker left out: each was warned of by the import check
         return {}
     try:
         views = client.run(worker_view, str(lock), list(folders), timeout, workers=workers, on_error="return",
                            callback_timeout=deadline)
     except Exception as exc:  # a cluster that cannot be asked: its workers will tell by their lenses' reasons
-        warn_unchecked(unasked_text(exc, deadline))
-        return dict.fromkeys(workers or [EVERY_WORKER], unasked_text(exc, deadline).removeprefix(": "))
+        why = unasked_reason(exc, deadline)
+        warn_unchecked(f": {why}")
+        return dict.fromkeys(workers or [EVERY_WORKER], why)
     total = len(views) + len(set(skip).difference(views))  # the workers left out are the cluster's too
     blind, unchecked = {}, {}
     for address, view in views.items():
@@ -1635,8 +1645,8 @@ def check_worker_folders(client: Any, out: Path, lens_dir: Path, lenses: Sequenc
 
 
 def unchecked_reason(view: BaseException | None, timeout: float) -> str:
-    """Why a worker's folders were not checked, its check's answer ``view`` being ``None`` (none
-    within ``timeout`` seconds) or the exception it raised."""
+    """Why a worker's folders (or its tinylens: :func:`check_worker_copies`) were not checked, its
+    check's answer ``view`` being ``None`` (none within ``timeout`` seconds) or the exception it raised."""
     if view is None:
         return f"it gave no answer within {timeout:g} s"
     return f"its check failed ({describe_exception(view)})"
@@ -1743,16 +1753,13 @@ def check_worker_copies(client: Any, workers: Sequence[str] | None = None, timeo
     try:
         copies = worker_copies(client, workers, timeout, unanswered=unanswered)
     except Exception as exc:  # a cluster that cannot be asked: each task checks its worker
-        warn_unimported(unasked_text(exc, timeout + connect_seconds()))
+        why = unasked_reason(exc, timeout + connect_seconds())
+        warn_unimported(f": {why}")
         if unchecked is not None:
-            why = unasked_text(exc, timeout + connect_seconds()).removeprefix(": ")
             unchecked.update(dict.fromkeys(workers if workers is not None else [EVERY_WORKER], why))
         return
     if unanswered:
-        total = len(copies) + len(unanswered)
-        whom = "the one worker" if total == 1 else f"{len(unanswered)} of the {total} workers"
-        warn_unimported(f" for {whom}: {listed(unanswered, 3)} gave no answer within {timeout:g} s "
-                        f"{hung_mount_question(len(unanswered), 'it imports from', 'they import from')}")
+        warn_unimported(unanswered_imports_text(unanswered, len(copies) + len(unanswered), timeout))
         if unchecked is not None:
             unchecked.update(dict.fromkeys(unanswered, unchecked_reason(None, timeout)))
     mine = (tinylens.__version__, str(tinylens.__file__))
@@ -1864,7 +1871,7 @@ def refused_worker_note(refusal: Mapping[str, Any], mine: tuple[str, str], silen
     tinylens did not have it checked, and why; that another joined the cluster since, it may be."""
     unchecked = refusal.get("worker") in silent
     if refusal.get("unseen"):
-        skipped = (folders_unchecked or {}).get(refusal.get("worker"), (folders_unchecked or {}).get(EVERY_WORKER))
+        skipped = unchecked_why(folders_unchecked, refusal.get("worker"))
         why = ("its tinylens import gave no answer when the survey checked its workers, so its folders were not "
                "checked then: on a node without the survey's disk?" if unchecked else
                f"its folders were not checked when the survey started: {skipped}; on a node without the survey's "
@@ -1875,13 +1882,21 @@ def refused_worker_note(refusal: Mapping[str, Any], mine: tuple[str, str], silen
                 "system that every node sees: stop it, and start workers only on nodes that see them.")
     runs = (f"runs tinylens {refusal.get('version')} from {refusal.get('file')}" if refusal.get("version") is not None
             else f"cannot import tinylens ({refusal.get('file')})")
-    skipped = (copies_unchecked or {}).get(refusal.get("worker"), (copies_unchecked or {}).get(EVERY_WORKER))
+    skipped = unchecked_why(copies_unchecked, refusal.get("worker"))
     why = ("its tinylens import gave no answer when the survey checked its workers, so it was not checked then"
            if unchecked else f"its tinylens was not checked when the survey started: {skipped}" if skipped is not None
            else "it joined the cluster after the survey checked its workers?")
     return (f"survey: the Dask worker {refusal.get('worker')} {runs}, not the tinylens {mine[0]} from {mine[1]} of this "
             f"command ({why}): it fits no lens of the survey, and its lenses are given to the other workers. Stop it, "
             "and start workers in the same environment as this command (or with PYTHONPATH set as for it).")
+
+
+def unchecked_why(unchecked: Mapping[str, str] | None, worker: Any) -> str | None:
+    """Why ``worker`` was not checked when the survey started, by ``unchecked`` (address, or
+    :data:`EVERY_WORKER` for all, -> why: :func:`check_worker_folders`, :func:`check_worker_imports`);
+    ``None`` where it was (or joined the cluster since)."""
+    unchecked = unchecked or {}
+    return unchecked.get(worker, unchecked.get(EVERY_WORKER))
 
 
 def good_workers(client: Any, refused: Mapping[str, Any]) -> list[str] | None:
