@@ -2502,9 +2502,10 @@ def run_survey(
     ``scheduler`` (an address, or the scheduler file that ``dask scheduler --scheduler-file``
     writes; its workers must see the same files). Lenses already done in ``out`` are
     skipped; interrupted ones resume; failed ones are fitted again only with ``retry_failed``;
-    a lens whose files changed since its fit is fitted again, and one stopped by another sampler
-    budget (``n_like_max``, ``timeout``) than the template's is fitted further. An ``out`` whose fits were made
-    with another template or lens folder is refused, unless ``reuse_finished``.
+    a lens whose files changed since its fit is fitted again, and one that its sampler's budget
+    (``n_like_max``, ``timeout``) stopped is fitted further where the template raises or removes
+    that limit (:func:`stopped_by_another_budget`). An ``out`` whose fits were made with another
+    template or lens folder is refused, unless ``reuse_finished``.
 
     With ``only`` (lens ids), only those lenses are fitted (or checked for changed files); the
     catalogue still holds every lens of ``lens_dir`` that ``out`` has a row for. A
