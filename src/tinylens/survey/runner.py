@@ -1577,8 +1577,9 @@ def seen_folders(lens_dir: Path, lenses: Sequence[Lens]) -> dict[str, str]:
     return folders
 
 
-#: The key of :func:`check_worker_folders`'s answer that stands for every worker of the cluster
-#: (it could not be asked, nor say which workers it has).
+#: The key, among the workers the start's checks left unchecked (:func:`check_worker_folders`'s
+#: answer, the ``unchecked`` of :func:`check_worker_imports` and :func:`check_worker_copies`), that
+#: stands for every worker of the cluster (it could not be asked, nor say which workers it has).
 EVERY_WORKER = "*"
 
 
