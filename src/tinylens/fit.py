@@ -33,6 +33,7 @@ import numpy as np
 from tinylens import filenames
 from tinylens.errors import DISK_FULL, ConfigError, OutputError, ls_command, outside_stacklevel
 from tinylens.interrupts import interrupt_behind
+from tinylens.paths import NAME_MAX, PATH_MAX
 
 if TYPE_CHECKING:  # imported lazily: ``import tinylens`` stays light (tinylens.fit is re-exported)
     import pandas as pd
@@ -880,10 +881,11 @@ def atomic_names(problem: Any) -> list[str]:
 def _check_temporaries_fit(problem: Any, folder: Path, keys: Mapping[str, str]) -> None:
     """An :class:`~tinylens.errors.OutputError` where the hidden temporary name that a file of the
     fit (:func:`atomic_names`) is written under first is longer than the system allows in the
-    output ``folder`` (ENAMETOOLONG: a path of 4096 bytes or more on Linux, or, said so, a name the
-    config chose that fits but whose temporary passes the disk's 255 bytes a name), though the
-    files' own names fit: found before the fit runs, not at its first file. The longest is tested (each is
-    its file's name and the same number of bytes more). Where ``folder`` is not made yet the system
+    output ``folder`` (ENAMETOOLONG: a path of :data:`~tinylens.paths.PATH_MAX` bytes or more, or,
+    said so, a name the config chose that fits but whose temporary passes the disk's
+    :data:`~tinylens.paths.NAME_MAX` bytes a name), though the files' own names fit: found before
+    the fit runs, not at its first file. The longest is tested (each is its file's name and the
+    same number of bytes more). Where ``folder`` is not made yet the system
     says "not found" before it looks at a name's length, so the longest file name and its temporary
     are held against the limit of the nearest folder there (:func:`_name_max`). ``keys``: the config
     key of each file name the config chose."""
@@ -913,30 +915,32 @@ def _check_temporaries_fit(problem: Any, folder: Path, keys: Mapping[str, str]) 
 def _temporary_too_long(folder: Path, name: str, temporary: Path, key: str | None, reason: str) -> str:
     """What :func:`_check_temporaries_fit` says of the hidden ``temporary`` name of the file
     ``name`` (the config's ``key`` where it chose it) too long for the system (its ``reason``): a
-    name too long, where the path fits (4096 bytes, PATH_MAX) and the config chose it, or a path."""
+    name too long, where the path fits (:data:`~tinylens.paths.PATH_MAX`) and the config chose it,
+    or a path."""
     first = (f"Output folder {folder}: the fit writes each file there under a hidden temporary name first, and "
              f"that of {name} ({temporary.name})")
-    if len(os.fsencode(temporary)) < 4096 and key:  # the path fits (PATH_MAX): the name itself is refused
+    if len(os.fsencode(temporary)) < PATH_MAX and key:  # the path fits: the name itself is refused
         return (f"{first} is {len(os.fsencode(temporary.name))} bytes, a name longer than the system allows "
-                f"({reason}; 255 bytes on most disks). Choose a shorter name for {key} in the config.")
+                f"({reason}; {NAME_MAX} bytes on most disks). Choose a shorter name for {key} in the config.")
     shorter = f"a shorter name for {key} or " if key else ""
     return (f"{first} makes a path of {len(os.fsencode(temporary))} bytes, longer than the system allows "
-            f"({reason}; 4096 bytes on Linux). Choose {shorter}a shorter output.path in the config (or --output).")
+            f"({reason}; {PATH_MAX} bytes on Linux). Choose {shorter}a shorter output.path in the config (or --output).")
 
 
 def _name_max(folder: Path) -> int | None:
     """The longest name in bytes that the disk of ``folder``, or of the nearest folder above it
-    there where it is not made yet, takes (PC_NAME_MAX); 255, most disks', where the system does
-    not say (it cannot be looked at), and None where it has no limit."""
+    there where it is not made yet, takes (PC_NAME_MAX); :data:`~tinylens.paths.NAME_MAX`, most
+    disks', where the system does not say (it cannot be looked at, or has no os.pathconf), and None
+    where it has no limit."""
     for place in (folder, *folder.parents):
         try:
             limit = os.pathconf(place, "PC_NAME_MAX")
         except (FileNotFoundError, NotADirectoryError):
             continue
         except (OSError, ValueError, AttributeError):  # (AttributeError: no os.pathconf, as on Windows)
-            return 255
+            return NAME_MAX
         return limit if limit >= 0 else None
-    return 255
+    return NAME_MAX
 
 
 def _check_history_kept(problem: Any, folder: Path, inputs: dict[str, Any]) -> None:

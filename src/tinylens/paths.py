@@ -1,9 +1,16 @@
-"""Looking at a path without a bare OSError. Standard library only, so that any part of tinylens
-(data, results) can use it without importing astropy or pandas."""
+"""Looking at a path without a bare OSError, and the system's limits on a path's length
+(:data:`NAME_MAX`, :data:`PATH_MAX`). Standard library only, so that any part of tinylens (data,
+results, the fit's checks, the command line's messages) can use it without importing astropy or pandas."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+#: The longest name of one file or folder most disks take, in bytes (NAME_MAX).
+NAME_MAX = 255
+
+#: The longest path the system takes, in bytes, its closing NUL counted (PATH_MAX on Linux).
+PATH_MAX = 4096
 
 
 def reachable(path: Path) -> bool:

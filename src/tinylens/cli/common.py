@@ -33,6 +33,7 @@ from typer.core import TyperGroup
 
 from tinylens.errors import UNWRITABLE, TinyLensError, ls_command, out_of_memory
 from tinylens.interrupts import AT_END_ATTR, TerminateAsInterrupt, UnswallowedInterrupt, interrupt_behind
+from tinylens.paths import NAME_MAX, PATH_MAX
 
 #: Exit code for mistakes in user input (bad config, data or paths); typer uses 2 for bad options too.
 EXIT_USER_ERROR = 2
@@ -144,21 +145,14 @@ def out_of_memory_text(exc: BaseException, command: str | None = None) -> str:
             f"the command on a machine with more{keys.get(command or '', '')}; then run the same command again.")
 
 
-#: The longest name of one file or folder most disks take, in bytes (NAME_MAX).
-NAME_MAX = 255
-
-
-#: The longest path the system takes, in bytes, its closing NUL counted (PATH_MAX on Linux).
-PATH_MAX = 4096
-
-
 def too_long_text(exc: OSError) -> str:
     """What the command line says of an OSError ``exc`` of a name too long for the system
     (ENAMETOOLONG), where a check of its own did not say it first: the path, and to give a shorter
-    one. Where no name in it passes :data:`NAME_MAX`, the whole path was too long (4096 bytes on
-    Linux): with the hidden temporary name written beside it first where that was the name
-    refused (:func:`temporary_refused`), the path itself otherwise; or, where the path is short
-    enough, the temporary's own name passes :data:`NAME_MAX` (:func:`temporary_name_bytes`)."""
+    one. Where no name in it passes :data:`NAME_MAX`, the whole path was too long (:data:`PATH_MAX`,
+    4096 bytes on Linux; both of :mod:`tinylens.paths`): with the hidden temporary name written
+    beside it first where that was the name refused (:func:`temporary_refused`), the path itself
+    otherwise; or, where the path is short enough, the temporary's own name passes
+    :data:`NAME_MAX` (:func:`temporary_name_bytes`)."""
     what = exc.filename if exc.filename is not None else "A path given"
     reason = exc.strerror or "File name too long"
     parts = Path(os.fsdecode(exc.filename)).parts if exc.filename is not None else ()
@@ -171,7 +165,7 @@ def too_long_text(exc: OSError) -> str:
     if names_fit:
         whole = ("the whole path (with the hidden temporary name written beside it first, "
                  ".NAME.unfinished-XXXXXXXX.SUFFIX)" if temporary_refused(exc.filename) else "the whole path")
-        return (f"{what}: {reason}: {whole} is longer than the system allows (4096 bytes on Linux), though "
+        return (f"{what}: {reason}: {whole} is longer than the system allows ({PATH_MAX} bytes on Linux), though "
                 f"no name in it passes {NAME_MAX} bytes; give a shorter one.")
     return (f"{what}: {reason}: a name in this path is longer than the system allows "
             f"({NAME_MAX} bytes on most disks); give a shorter one.")
