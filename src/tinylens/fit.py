@@ -207,8 +207,8 @@ def stopping_limit(result: Any) -> str | None:
     pipeline, its checkpoint's earlier ones included, as nautilus counts them) reached it and
     ``timeout`` where they did not; for dynesty, its ``maxcall`` or ``maxiter`` as its run recorded
     it (``info.stopped_by``, :func:`tinylens.inference.dynesty_runner.limit_reached`). None where
-    that cannot be told (another method, neither set, a dynesty fit that records none).
-    ``result``: a fit's result, or its parsed ``result.json``."""
+    that cannot be told (another method, neither set, a dynesty fit that records none, runs recorded
+    as no list). ``result``: a fit's result, or its parsed ``result.json``."""
     info = _field(result, "info") if isinstance(_field(result, "info"), dict) else {}
     if _field(result, "method") == "dynesty":
         return info.get("stopped_by") if info.get("stopped_by") in ("maxcall", "maxiter") else None
@@ -220,7 +220,8 @@ def stopping_limit(result: Any) -> str | None:
         return "n_like_max" if n_like_max is not None else "timeout" if timeout is not None else None
     pipeline = info.get("pipeline") if isinstance(info.get("pipeline"), dict) else {}
     runs = pipeline.get("sampling_runs") or [{"n_likelihood_evals": _field(result, "n_likelihood_evals")}]
-    calls = _finite(runs[-1].get("n_likelihood_evals") if isinstance(runs[-1], dict) else None)
+    last = runs[-1] if isinstance(runs, list) else None  # (an edited or damaged result.json's: not told)
+    calls = _finite(last.get("n_likelihood_evals") if isinstance(last, dict) else None)
     if calls is None:
         return None
     return "n_like_max" if calls >= n_like_max else "timeout"

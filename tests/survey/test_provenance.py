@@ -620,6 +620,26 @@ def test_a_stopped_lens_is_fitted_further_only_where_the_limit_is_raised_or_remo
     assert runner.plan([lens], {"lens_a": row}, tmp_path / "out", template=template) == []
 
 
+@pytest.mark.parametrize("runs", [{"0": {"n_likelihood_evals": 300}}, 300, [[300]]])
+def test_a_stopped_lens_whose_result_records_its_runs_damaged_is_planned_not_a_crash(tmp_path, mock_survey, runs):
+    """fit.stopping_limit took a result.json's info.pipeline.sampling_runs for a list of objects:
+    edited or damaged into an object or a number, it raised a bare KeyError or TypeError out of the
+    survey's plan, before any lens was fitted. Such a file says not which limit stopped the fit,
+    so either, raised, fits it further, as where that is not recorded; the same budget none."""
+    settings = {"n_like_max": 300, "timeout": 3600.0}
+    lens, row = _stopped_fit(mock_survey, tmp_path / "out", settings, 300)
+    result_file = lens.output(tmp_path / "out") / filenames.RESULT
+    result = json.loads(result_file.read_text())
+    result["info"]["pipeline"]["sampling_runs"] = runs
+    write_json(result_file, result)
+    template = runner.load_template(mock_survey["template"])
+    for changed in ("n_like_max", "timeout"):
+        template["inference"]["settings"].update(settings, **{changed: settings[changed] * 2})
+        assert runner.plan([lens], {"lens_a": row}, tmp_path / "out", template=template) == [lens], changed
+    template["inference"]["settings"].update(settings)
+    assert runner.plan([lens], {"lens_a": row}, tmp_path / "out", template=template) == []
+
+
 def test_a_budget_limit_is_raised_where_it_grows_or_is_removed():
     """provenance.limit_raised against the cases written out: None and .inf are no limit."""
     inf = float("inf")
