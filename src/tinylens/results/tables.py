@@ -115,15 +115,10 @@ def missing_folders(folder: str | Path) -> list[Path]:
 def remove_made_folders(made: list[Path]) -> None:
     """Undo the making of the folders ``made`` (:func:`missing_folders`, taken before): remove the
     first, with what it holds, and each of its parents that is empty now (a parent that holds
-    anything, the user's or another process's, is kept)."""
-    if not made:
-        return
-    shutil.rmtree(made[0], ignore_errors=True)
-    for parent in made[1:]:
-        try:
-            parent.rmdir()
-        except OSError:  # not empty: not ours alone any more
-            return
+    anything, the user's or another process's, is kept: :func:`remove_empty_folders`)."""
+    if made:
+        shutil.rmtree(made[0], ignore_errors=True)
+        remove_empty_folders(made[1:])
 
 
 def remove_empty_folders(made: list[Path]) -> None:
