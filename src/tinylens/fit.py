@@ -34,6 +34,7 @@ from tinylens import filenames
 from tinylens.errors import DISK_FULL, ConfigError, OutputError, ls_command, outside_stacklevel
 from tinylens.interrupts import interrupt_behind
 from tinylens.paths import NAME_MAX, PATH_MAX
+from tinylens.results.stored import finite_number
 
 if TYPE_CHECKING:  # imported lazily: ``import tinylens`` stays light (tinylens.fit is re-exported)
     import pandas as pd
@@ -190,10 +191,9 @@ OPTIMIZERS = ("differential_evolution", "lbfgs")
 
 
 def _finite(value: Any) -> float | None:
-    """``value`` where it is a finite number (a limit that is set), else None (unset, ``.inf``)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value) if np.isfinite(value) else None
+    """``value`` where it is a finite number (a limit that is set,
+    :func:`~tinylens.results.stored.finite_number`), else None (unset, ``.inf``, or no number)."""
+    return float(value) if finite_number(value) else None
 
 
 def _field(result: Any, name: str) -> Any:

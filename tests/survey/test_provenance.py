@@ -620,11 +620,12 @@ def test_a_stopped_lens_is_fitted_further_only_where_the_limit_is_raised_or_remo
     assert runner.plan([lens], {"lens_a": row}, tmp_path / "out", template=template) == []
 
 
-@pytest.mark.parametrize("runs", [{"0": {"n_likelihood_evals": 300}}, 300, [[300]]])
+@pytest.mark.parametrize("runs", [{"0": {"n_likelihood_evals": 300}}, 300, [[300]], [{"n_likelihood_evals": 10**400}]])
 def test_a_stopped_lens_whose_result_records_its_runs_damaged_is_planned_not_a_crash(tmp_path, mock_survey, runs):
     """fit.stopping_limit took a result.json's info.pipeline.sampling_runs for a list of objects:
     edited or damaged into an object or a number, it raised a bare KeyError or TypeError out of the
-    survey's plan, before any lens was fitted. Such a file says not which limit stopped the fit,
+    survey's plan, before any lens was fitted, as did a count of calls beyond a float's range
+    (numpy's isfinite of a 400-digit integer). Such a file says not which limit stopped the fit,
     so either, raised, fits it further, as where that is not recorded; the same budget none."""
     settings = {"n_like_max": 300, "timeout": 3600.0}
     lens, row = _stopped_fit(mock_survey, tmp_path / "out", settings, 300)
