@@ -577,7 +577,7 @@ def test_a_file_name_whose_temporary_name_is_too_long_is_said_as_a_name_not_a_pa
     out.mkdir()
     text = _refusal_before_the_fit_runs(config, out)
     assert f"that of {name} (.{'s' * 240}.unfinished-" in text, text
-    assert "is 265 bytes, a name longer than the system allows" in text and "4096" not in text, text
+    assert "is 265 bytes, a name longer than the system allows" in text and "4096 bytes" not in text, text
     assert text.endswith("Choose a shorter name for output.tables.summary in the config."), text
     assert list(out.iterdir()) == []
 
