@@ -547,23 +547,13 @@ def test_the_unconverged_warning_names_the_limit_that_stopped_nautilus(capsys, s
     one of them was set. The warning now names the one set or, with both set, n_like_max where the
     sampler's calls (its last run's, in the pipeline, not the stages' gradient calls) reached it and
     timeout where they did not."""
-    from types import SimpleNamespace
-
-    from tinylens.cli.common import console
-    from tinylens.cli.fit import print_result
-
     info = {"settings": settings}
     total = calls
     if pipeline:  # the result's calls add the stages' and an earlier run's; the last run's are the sampler's
         info["pipeline"] = {"crowded_edges": [], "sampler_converged": False, "stage_gradient_evals": 400,
                             "sampling_runs": [{"n_likelihood_evals": 450}, {"n_likelihood_evals": calls}]}
         total = calls + 850
-    result = SimpleNamespace(median={"lens_mass.0.theta_E": 1.0}, interval_68={"lens_mass.0.theta_E": (0.9, 1.1)},
-                             log_evidence=10.0, info=info, total_time_s=3.0, n_likelihood_evals=total,
-                             wall_time_s=2.0, output_dir="out", converged=False, method="nautilus", quality={})
-    with console.capture():
-        print_result(result)
-    text = " ".join(capsys.readouterr().err.split())
+    text = _unconverged_printed(capsys, "nautilus", info, total)
     assert named in text, text
     assert text.count("was reached") == 1, text
 
@@ -576,25 +566,31 @@ def test_the_unconverged_warning_names_the_limit_that_stopped_dynesty(capsys, st
     """A dynesty fit stopped early was said to have reached its "maxcall or maxiter" whichever
     stopped it. The warning now names the one its run recorded (info.stopped_by); a result.json
     that records none (an older fit, or a run that stopped on both at once) keeps both names."""
-    from types import SimpleNamespace
-
-    from tinylens.cli.common import console
-    from tinylens.cli.fit import print_result
-
     info = {"settings": {"maxcall": 300, "maxiter": 50, "nlive": 20}}
     if stopped_by is not None:
         info["stopped_by"] = stopped_by
     if pipeline:
         info["pipeline"] = {"crowded_edges": [], "sampler_converged": False, "stage_gradient_evals": 400,
                             "sampling_runs": [{"n_likelihood_evals": 350}]}
-    result = SimpleNamespace(median={"lens_mass.0.theta_E": 1.0}, interval_68={"lens_mass.0.theta_E": (0.9, 1.1)},
-                             log_evidence=10.0, info=info, total_time_s=3.0, n_likelihood_evals=750,
-                             wall_time_s=2.0, output_dir="out", converged=False, method="dynesty", quality={})
-    with console.capture():
-        print_result(result)
-    text = " ".join(capsys.readouterr().err.split())
+    text = _unconverged_printed(capsys, "dynesty", info, 750)
     assert named in text, text
     assert text.count("was reached") == 1, text
+
+
+def _unconverged_printed(capsys, method: str, info: dict, n_likelihood_evals: int) -> str:
+    """What tinylens fit prints on stderr, whitespace joined, of an unconverged ``method`` result
+    whose info is ``info`` and that made ``n_likelihood_evals`` likelihood calls."""
+    from types import SimpleNamespace
+
+    from tinylens.cli.common import console
+    from tinylens.cli.fit import print_result
+
+    result = SimpleNamespace(median={"lens_mass.0.theta_E": 1.0}, interval_68={"lens_mass.0.theta_E": (0.9, 1.1)},
+                             log_evidence=10.0, info=info, total_time_s=3.0, n_likelihood_evals=n_likelihood_evals,
+                             wall_time_s=2.0, output_dir="out", converged=False, method=method, quality={})
+    with console.capture():
+        print_result(result)
+    return " ".join(capsys.readouterr().err.split())
 
 
 def test_the_unconverged_warning_of_an_optimizer_gives_scipys_reason():
