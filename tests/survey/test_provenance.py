@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from tinylens import filenames
 from tinylens.cli.main import app
+from tinylens.config.schema import Inference
 from tinylens.errors import ConfigError
 from tinylens.precision import get_precision
 from tinylens.results.tables import write_json
@@ -142,6 +143,32 @@ def test_a_template_whose_inference_block_holds_only_the_budget_is_the_same_temp
     for new in (old, raised, template(), template(settings={})):
         assert conflict(old, new) is None, new
     assert "another template (/t.yaml; differences: inference added)" in conflict(old, template(settings={**settings, "n_live": 100}))
+
+
+def test_a_number_in_exponent_notation_is_the_same_template_as_the_number_it_writes():
+    """PyYAML reads 'n_eff: 1e3' as the text "1e3" (YAML 1.1), which the fit reads as 1000, as it
+    reads 'n_eff: 1000' and 'n_eff: 1.0e+3' (1000.0): a survey begun with one spelling and run
+    again with another was refused as 'made with another template'. They are the same template
+    now, in survey.json written before too; another value is still refused, shown as written."""
+    def template(n_eff, low):
+        return yaml.safe_load(f"inference: {{settings: {{n_eff: {n_eff}, n_live: 200}}}}\n"
+                              f"model_components: {{lens_mass_list: [{{type: SIE, params: {{theta_E: "
+                              f"{{prior_type: uniform, prior_settings: [{low}, 2], limits: [{low}, 2]}}}}}}]}}\n")
+
+    def conflict(old, new):
+        recorded = json.loads(json.dumps(provenance.manifest(Path("/l"), Path("/t.yaml"), old, "float32")))
+        return provenance.manifest_conflict(recorded, provenance.manifest(Path("/l"), Path("/u.yaml"), new, "float32"))
+
+    written = template("1e3", "1e-3")
+    assert written["inference"]["settings"]["n_eff"] == "1e3"  # text, as PyYAML reads it
+    spellings = [template("1000", "0.001"), template("1.0e+3", "1.0e-3"), template("1000.0", "1e-3")]
+    for other in spellings:  # independent truth: the config's schema reads them alike
+        assert Inference.model_validate(other["inference"]) == Inference.model_validate(written["inference"])
+        assert conflict(written, other) is None, other
+        assert conflict(other, written) is None, other
+    why = conflict(written, template("2e3", "1e-3"))
+    assert "differences: inference.settings.n_eff: \"1e3\" -> \"2e3\")" in why
+    assert "differences: model_components.lens_mass_list: " in conflict(template("1000", "0.001"), template("1e3", "2e-3"))
 
 
 @pytest.mark.parametrize("key, a, b", [("checkpoint_every", 60, 0), ("verbose", False, True)])

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from tinylens.config.loader import legacy_sampling
-from tinylens.config.schema import without_keys, without_speed_only
+from tinylens.config.schema import exponent_numbers, without_keys, without_speed_only
 from tinylens.data.dataset import MASK_READ_AS  # a stamp without it: a lens fitted before, fitted again
 from tinylens.errors import listed
 
@@ -268,7 +268,11 @@ def limit_raised(old: Any, new: Any) -> bool:
 
 
 def differences(old: Any, new: Any, prefix: str = "") -> list[str]:
-    """Dotted keys where two parsed templates differ (``inference.settings.n_live: 200 -> 100``)."""
+    """Dotted keys where two parsed templates differ (``inference.settings.n_live: 200 -> 100``),
+    each value shown as written. Values a fit reads alike are no difference: a number in exponent
+    notation that YAML 1.1 reads as text (``1e3``), read as the number it writes as the config's
+    schema reads it (:func:`~tinylens.config.schema.exponent_numbers`), is the number (``1000``,
+    ``1000.0``)."""
     if isinstance(old, dict) and isinstance(new, dict):
         found: list[str] = []
         for key in sorted(set(old) | set(new), key=str):
@@ -280,7 +284,7 @@ def differences(old: Any, new: Any, prefix: str = "") -> list[str]:
             else:
                 found.extend(differences(old[key], new[key], where))
         return found
-    if old != new:
+    if exponent_numbers(old) != exponent_numbers(new):
         return [f"{prefix or 'the template'}: {_short(old)} -> {_short(new)}"]
     return []
 
