@@ -17,6 +17,7 @@ from tinylens import filenames
 from tinylens.cli.main import app
 from tinylens.config.schema import Inference
 from tinylens.errors import ConfigError
+from tinylens.inference.common import VALUE_RULES
 from tinylens.precision import get_precision
 from tinylens.results.tables import write_json
 from tinylens.survey import provenance, runner
@@ -169,6 +170,24 @@ def test_a_number_in_exponent_notation_is_the_same_template_as_the_number_it_wri
     why = conflict(written, template("2e3", "1e-3"))
     assert "differences: inference.settings.n_eff: \"1e3\" -> \"2e3\")" in why
     assert "differences: model_components.lens_mass_list: " in conflict(template("1000", "0.001"), template("1e3", "2e-3"))
+
+
+def test_a_template_holding_a_nan_is_the_same_template_when_run_again():
+    """A NaN equals nothing, itself included: a template holding one where the fit takes it
+    ('logl_max: .nan', which its settings check lets pass) was refused, run again unchanged, as
+    'made with another template (differences: inference.settings.logl_max: NaN -> NaN)', in a
+    list too; another value beside it still counts."""
+    text = "inference: {method: dynesty, settings: {logl_max: .nan, nlive: 200}}\n"
+    old = yaml.safe_load(text)
+    assert VALUE_RULES["logl_max"][1](old["inference"]["settings"]["logl_max"])  # a setting the fit takes
+    recorded = json.loads(json.dumps(provenance.manifest(Path("/l"), Path("/t.yaml"), old, "float32")))
+    assert provenance.manifest_conflict(recorded, provenance.manifest(Path("/l"), Path("/t.yaml"), yaml.safe_load(text), "float32")) is None
+    changed = yaml.safe_load(text.replace("nlive: 200", "nlive: 100"))
+    assert provenance.manifest_conflict(recorded, provenance.manifest(Path("/l"), Path("/t.yaml"), changed, "float32")).endswith(
+        "differences: inference.settings.nlive: 200 -> 100)")
+    nan = float("nan")
+    assert provenance.differences({"a": [nan, 1]}, {"a": [float("nan"), 1]}) == []
+    assert provenance.differences({"a": [nan, 1]}, {"a": [nan, 2]}) == ["a: [NaN, 1] -> [NaN, 2]"]
 
 
 @pytest.mark.parametrize("key, a, b", [("checkpoint_every", 60, 0), ("verbose", False, True)])

@@ -269,10 +269,7 @@ def limit_raised(old: Any, new: Any) -> bool:
 
 def differences(old: Any, new: Any, prefix: str = "") -> list[str]:
     """Dotted keys where two parsed templates differ (``inference.settings.n_live: 200 -> 100``),
-    each value shown as written. Values a fit reads alike are no difference: a number in exponent
-    notation that YAML 1.1 reads as text (``1e3``), read as the number it writes as the config's
-    schema reads it (:func:`~tinylens.config.schema.exponent_numbers`), is the number (``1000``,
-    ``1000.0``)."""
+    each value shown as written. Values a fit reads alike are no difference (:func:`read_alike`)."""
     if isinstance(old, dict) and isinstance(new, dict):
         found: list[str] = []
         for key in sorted(set(old) | set(new), key=str):
@@ -284,9 +281,22 @@ def differences(old: Any, new: Any, prefix: str = "") -> list[str]:
             else:
                 found.extend(differences(old[key], new[key], where))
         return found
-    if exponent_numbers(old) != exponent_numbers(new):
+    if not read_alike(old, new):
         return [f"{prefix or 'the template'}: {_short(old)} -> {_short(new)}"]
     return []
+
+
+def read_alike(old: Any, new: Any) -> bool:
+    """Whether two values of parsed templates are read alike by a fit: equal, a number in exponent
+    notation that YAML 1.1 reads as text (``1e3``) taken as the number it writes, as the config's
+    schema takes it (:func:`~tinylens.config.schema.exponent_numbers`: ``1000``, ``1000.0``), and
+    a NaN (``.nan``) as itself, though it equals nothing (lists and mappings compared item by item)."""
+    if isinstance(old, list) and isinstance(new, list):
+        return len(old) == len(new) and all(map(read_alike, old, new))
+    if isinstance(old, dict) and isinstance(new, dict):
+        return old.keys() == new.keys() and all(read_alike(old[k], new[k]) for k in old)
+    old, new = exponent_numbers(old), exponent_numbers(new)
+    return old == new or (isinstance(old, float) and isinstance(new, float) and math.isnan(old) and math.isnan(new))
 
 
 def _short(value: Any, limit: int = 40) -> str:
