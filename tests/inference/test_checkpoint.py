@@ -4,6 +4,7 @@ while writing leaves the previous checkpoint whole, and one that cannot be read 
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import json
 import os
@@ -709,7 +710,9 @@ def test_each_sampling_run_of_the_pipeline_keeps_its_own_dynesty_history(tmp_pat
     best = [FREE_TRUTH[name] for name in problem.param_names]
     used = []  # each run's dynesty count, which its history holds (its n_likelihood_evals adds its queue's)
     sample = dynesty_runner.run
-    monkeypatch.setattr(dynesty_runner, "run", lambda *a, **kw: used.append(sample(*a, **kw)) or used[-1])
+    # maxcall stops each run; called converged, as the pipeline widens only the box of a converged run
+    monkeypatch.setattr(dynesty_runner, "run",
+                        lambda *a, **kw: used.append(dataclasses.replace(sample(*a, **kw), converged=True)) or used[-1])
     monkeypatch.setattr(run_mod, "optimise", lambda objective, settings, progress=False: {
         "best": best, "stages": {}, "n_evals": 0, "arc_mask": [], "time_s": 0.0})
     crowded = iter([[(0, "upper")]])

@@ -232,6 +232,43 @@ def test_box_that_widening_cannot_move_is_not_sampled_again(write_fits, monkeypa
     assert "lens_mass.0.theta_E:upper" in res.info["pipeline"]["crowded_edges"] and not res.converged
 
 
+@pytest.mark.parametrize("converged", [True, False])
+def test_a_box_whose_run_its_budget_stopped_is_not_widened(write_fits, monkeypatch, capsys, converged):
+    """A sampler run stopped by its budget (nautilus's n_like_max, unconverged) has a small,
+    unreliable posterior, yet the pipeline read crowded edges from it, widened the box and sampled
+    again with the whole budget each box (2048 + 4096 + 4096 calls for n_like_max 4000). Its edges
+    are no evidence: the fit now ends there, unconverged and flagged; a converged run's box is widened."""
+    from tinylens.fit import unconverged_warnings
+    from tinylens.inference import InferenceResult
+    from tinylens.pipeline import run as run_mod
+
+    problem, names, i_te, best = _stages_at_the_truth(write_fits, monkeypatch)
+    calls = []
+
+    def sampler(boxed, settings, progress=False, checkpoint_dir=None):
+        calls.append(boxed.priors[i_te].support)
+        hi = boxed.priors[i_te].support[1]
+        s = boxed.prior_transform(np.random.default_rng(0).uniform(size=(1000, boxed.ndim)))
+        s[:, i_te] = hi  # piled on the box's upper edge
+        return InferenceResult("nautilus", names, s, np.full(1000, -np.log(1000)), np.zeros(1000), -10.0, 4000,
+                               1.0, converged, {"settings": {"n_like_max": 4000}})
+
+    res = run_mod.run_pipeline(problem, sampler, Pipeline(max_widen=2), progress=True)
+    said = " ".join(capsys.readouterr().err.split())
+    pipeline = res.info["pipeline"]
+    assert not res.converged and pipeline["sampler_converged"] is converged
+    assert "lens_mass.0.theta_E:upper" in pipeline["crowded_edges"]  # still said, and flagged box_edge
+    if converged:
+        assert len(calls) == 3 and calls[1][1] > calls[0][1]  # widened max_widen times
+        return
+    assert len(calls) == 1 and len(pipeline["sampling_runs"]) == 1
+    assert res.n_likelihood_evals == 4000 + 7
+    assert pipeline["box"]["lens_mass.0.theta_E"] == list(calls[0])
+    assert "the sampler stopped before converging: the box is not widened" in said, said
+    assert "widening" not in said, said
+    assert any("its n_like_max was reached" in text for text in unconverged_warnings(res)), unconverged_warnings(res)
+
+
 def test_a_resumed_pipeline_counts_the_time_and_calls_of_its_earlier_runs(write_fits, monkeypatch, tmp_path):
     """A fit killed in its second sampling run (after widening the box) and started again: the
     stages and the first run are not redone, and the result's time and likelihood calls include

@@ -409,7 +409,8 @@ def run_pipeline(problem, sampler, settings, *, progress: bool = True,
                  checkpoint_dir: str | Path | None = None, sampler_settings: dict | None = None,
                  settings_for_run: Callable[[dict, int], dict] | None = None) -> InferenceResult:
     """Stages 1-3, then ``sampler(problem, settings, ...)`` (a runner of :mod:`tinylens.inference`)
-    in the boxed priors, widened while the posterior crowds an edge. ``settings_for_run(settings,
+    in the boxed priors, widened while the posterior of a run that converged crowds an edge (a run its
+    budget stopped ends the fit: its edges are no evidence). ``settings_for_run(settings,
     run)``: the sampler's settings for its run ``run`` (1, then one more each time the box is
     widened; dynesty gives each run's evaluation history a file of its own); None: the same each run.
     The result's ``n_likelihood_evals`` counts the stages' gradient calls (``info["pipeline"]
@@ -458,6 +459,10 @@ def run_pipeline(problem, sampler, settings, *, progress: bool = True,
         runs.append({"n_likelihood_evals": res.n_likelihood_evals, "wall_time_s": res.wall_time_s,
                      "crowded": [f"{problem.param_names[i]}:{side}" for i, side in edges]})
         if not edges or not settings.bounded or len(runs) > settings.max_widen:
+            break
+        if not res.converged:  # stopped by its budget: its edges are no evidence, and a new box would spend it again
+            _say(progress, "posterior reaches the box at " + ", ".join(runs[-1]["crowded"])
+                 + ", but the sampler stopped before converging: the box is not widened")
             break
         new_lower, new_upper = bx.widen(lower, upper, res.samples, res.weights, edges, priors)
         new_lower, new_upper = _prior_theta_E(problem, new_lower, new_upper, no_arc_found(state))
