@@ -251,9 +251,10 @@ def unconverged_message(method: str, message: str | None = None, again: str = "R
 def crowded_message(pipeline: dict[str, Any], again: str = "running the same command again") -> str:
     """The warning for a fit whose posterior still reaches an edge of the pipeline's sampling box
     (``pipeline``: ``result.info["pipeline"]``, its ``crowded_edges`` ``name:lower`` or
-    ``name:upper``) after the widenings, or stage 3's theta_E floor (the one edge ``bounded:
-    false`` keeps). Running the same command again samples the same region (the box, or the
-    priors above the floor): the same answer. ``again``: how to run the fit again, as in
+    ``name:upper``) after the widenings (or, its ``sampler_converged`` false, where a search that
+    its limit stopped left it: such a box is not widened), or stage 3's theta_E floor (the one edge
+    ``bounded: false`` keeps). Running the same command again samples the same region (the box,
+    or the priors above the floor): the same answer. ``again``: how to run the fit again, as in
     :func:`unconverged_message`."""
     floor = float(((pipeline.get("stages") or {}).get("arc") or {}).get("theta_E_floor") or 0.0)
     box = pipeline.get("box") or {}
@@ -263,11 +264,14 @@ def crowded_message(pipeline: dict[str, Any], again: str = "running the same com
     parts = ([f"stage 3's theta_E floor of {floor:.3g}\" at {', '.join(at_floor)} (the data want a smaller Einstein "
               "radius: see pipeline.min_theta_E_fraction)"] if at_floor else [])
     others = [e for e in edges if e not in at_floor]
-    if others:
+    sampler_converged = pipeline.get("sampler_converged", True)
+    if others and sampler_converged:
         parts.append(f"the edge of the pipeline's sampling box at {', '.join(others)} after its widenings "
                      "(see pipeline.max_widen and pipeline.bounded)")
-    same = (f"; {again} samples the same region and gives the same answer"
-            if pipeline.get("sampler_converged", True) else "")
+    elif others:  # the pipeline widens no box whose search its limit stopped
+        parts.append(f"the edge of the pipeline's sampling box at {', '.join(others)}, as far as a search stopped "
+                     "before converging tells (the box is widened only once its search converges)")
+    same = f"; {again} samples the same region and gives the same answer" if sampler_converged else ""
     return (f"the posterior still reaches {' and '.join(parts)}, flagged box_edge and unconverged, so these results "
             f"are preliminary{same}.")
 

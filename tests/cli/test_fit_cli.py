@@ -671,7 +671,9 @@ def test_a_posterior_against_the_box_is_not_said_to_have_hit_the_samplers_limit(
     the box after its widenings) is unconverged by the pipeline's verdict; the closing warning said
     its n_like_max or timeout was reached and to run the same command again, which samples the same
     box and gives the same answer. It now names the edges (and the limit only where the sampler
-    itself stopped short)."""
+    itself stopped short). The box of a search its limit stopped is not widened: that warning no
+    longer says 'after its widenings (see pipeline.max_widen ...)', sending the user to a setting
+    that would not help."""
     from types import SimpleNamespace
 
     from tinylens.cli.common import console
@@ -687,7 +689,10 @@ def test_a_posterior_against_the_box_is_not_said_to_have_hit_the_samplers_limit(
         print_result(result)
     text = " ".join(capsys.readouterr().err.split())
     assert "stage 3's theta_E floor of 0.5\" at lens_mass.0.theta_E:lower" in text, text
-    assert "sampling box at lens_mass.0.e1:upper after its widenings" in text, text
+    assert ("sampling box at lens_mass.0.e1:upper after its widenings" in text) is sampler_converged, text
+    assert ("max_widen" in text) is sampler_converged, text
+    assert ("sampling box at lens_mass.0.e1:upper, as far as a search stopped before converging tells (the box is "
+            "widened only once its search converges)" in text) is not sampler_converged, text
     assert ("its n_like_max or timeout was reached" in text) is not sampler_converged, text
     assert ("gives the same answer" in text) is sampler_converged, text
 
