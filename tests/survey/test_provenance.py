@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 from pathlib import Path
+from unittest import mock
 
 import pandas as pd
 import pytest
@@ -601,11 +602,12 @@ def test_the_dry_run_says_that_a_stopped_lens_without_its_row_is_fitted_further(
         assert found["to_fit"]["resume"] == ["lens_a"] and found["recover"] == [] and found["ok"] == [], found
 
 
-def _stopped_fit(mock_survey, out: Path, settings: dict, calls: int | None) -> tuple[runner.Lens, dict]:
-    """lens_a in ``out`` as a survey leaves a nautilus fit that ``settings`` (its n_like_max and
+def _stopped_fit(mock_survey, out: Path, settings: dict, calls: int | None,
+                 lens_id: str = "lens_a") -> tuple[runner.Lens, dict]:
+    """``lens_id`` in ``out`` as a survey leaves a nautilus fit that ``settings`` (its n_like_max and
     timeout) stopped after ``calls`` likelihood calls (None: not recorded): its result.json and its
     ok row flagged unconverged. Returns the lens and its row."""
-    lens = {x.lens_id: x for x in runner.find_lenses(mock_survey["lenses"])}["lens_a"]
+    lens = {x.lens_id: x for x in runner.find_lenses(mock_survey["lenses"])}[lens_id]
     template = runner.load_template(mock_survey["template"])
     template["inference"]["settings"].update(settings)
     folder = lens.output(out)
@@ -616,7 +618,7 @@ def _stopped_fit(mock_survey, out: Path, settings: dict, calls: int | None) -> t
               "info": {"settings": dict(template["inference"]["settings"]),
                        "pipeline": {"sampler_converged": False, "sampling_runs": [run]}}}
     write_json(folder / filenames.RESULT, result)
-    row = {**runner.flat_row("lens_a", RESULT), "flags": "unconverged"}
+    row = {**runner.flat_row(lens_id, RESULT), "flags": "unconverged"}
     return lens, row
 
 
@@ -685,6 +687,52 @@ def test_a_stopped_lens_whose_result_records_its_runs_damaged_is_planned_not_a_c
         assert runner.plan([lens], {"lens_a": row}, tmp_path / "out", template=template) == [lens], changed
     template["inference"]["settings"].update(settings)
     assert runner.plan([lens], {"lens_a": row}, tmp_path / "out", template=template) == []
+
+
+def test_the_survey_ends_naming_the_lenses_its_budget_stopped_and_how_to_fit_them_further(tmp_path, mock_survey):
+    """A survey whose n_like_max or timeout stopped lenses ended with only '2 lenses: 2 ok (0
+    trusted)', nothing saying that raising the limit in the template and running the same command
+    again fits them further; it now says how many the budget stopped, by limit, and what to do.
+    A lens unconverged for another reason (dynesty's maxcall, part of the template) is not counted."""
+    from rich.text import Text
+
+    from tinylens.cli.survey import budget_stopped_text
+
+    out = tmp_path / "out"
+    settings = {"n_like_max": 300, "timeout": 3600.0}
+    rows = {"lens_a": _stopped_fit(mock_survey, out, settings, 300, "lens_a")[1],
+            "lens_b": _stopped_fit(mock_survey, out, settings, 100, "lens_b")[1]}  # the timeout stopped lens_b
+    for lens_id, row in rows.items():
+        runner.write_row(out / "lenses" / lens_id, row)
+    template = tmp_path / "template.yaml"
+    config = runner.load_template(mock_survey["template"])
+    config["inference"]["settings"].update(settings)  # the same budget: nothing fitted further
+    template.write_text(yaml.safe_dump(config, sort_keys=False))
+    args = ["survey", str(mock_survey["lenses"]), "-c", str(template), "--out", str(out), "-q", "--only"]
+    with mock.patch.object(runner, "_fit_lenses") as fitted:
+        result = CliRunner().invoke(app, [*args, "lens_a,lens_b"])
+    assert result.exit_code == 0 and not fitted.called, result.output
+    text = " ".join(result.output.split())
+    assert ("2 lenses stopped by the sampler's budget before converging (n_like_max: 1, timeout: 1): to fit them "
+            "further from their checkpoints, raise or remove the limit that stopped each "
+            "(inference.settings.n_like_max, inference.settings.timeout) in the template ") in text, text
+    assert text.endswith(" and run the same command again."), text
+    one = Text.from_markup(budget_stopped_text({"lens_a": "n_like_max"}, template)).plain
+    assert one.startswith("1 lens stopped by the sampler's budget before converging (n_like_max: 1): to fit it "
+                          "further from its checkpoint, raise or remove inference.settings.n_like_max in the "
+                          "template "), one
+    unknown = Text.from_markup(budget_stopped_text({"lens_a": None}, template)).plain
+    assert "(limit not recorded: 1)" in unknown and "(inference.settings.n_like_max, inference.settings.timeout)" in unknown
+    dynesty = out / "lenses" / "lens_x"
+    dynesty.mkdir()
+    write_json(dynesty / filenames.RESULT, {**RESULT, "method": "dynesty", "converged": False,
+                                            "info": {"stopped_by": "maxcall"}})
+    others = [{**runner.flat_row("lens_x", RESULT), "flags": "unconverged"}, runner.flat_row("lens_y", RESULT)]
+    assert runner.budget_stopped([*rows.values(), *others], out) == {"lens_a": "n_like_max", "lens_b": "timeout"}
+    with mock.patch.object(runner, "_fit_lenses") as fitted:  # --only lens_b, its flag gone: converged since
+        runner.write_row(out / "lenses" / "lens_b", {**rows["lens_b"], "flags": ""})
+        result = CliRunner().invoke(app, [*args, "lens_b"])
+    assert result.exit_code == 0 and not fitted.called and "budget" not in result.output, result.output
 
 
 def test_a_budget_limit_is_raised_where_it_grows_or_is_removed():

@@ -6,7 +6,8 @@ See :mod:`tinylens.survey.runner` and ``docs/survey.md``.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import typer
@@ -140,15 +141,42 @@ def survey(
                                reuse_finished=reuse_finished, only=chosen)
         resolved = out.expanduser().resolve()
         with survey_written(resolved):  # a Ctrl-C from here on finds everything written
-            _print_summary(frame, resolved, time.perf_counter() - start, retry_failed, chosen)
+            _print_summary(frame, resolved, time.perf_counter() - start, retry_failed, chosen, config)
 
 
-def _print_summary(frame, out: Path, seconds: float, retry_failed: bool, chosen: Sequence[str] | None = None) -> None:
+def budget_stopped_text(stopped: Mapping[str, str | None], template: Path) -> str:
+    """The line after a survey some of whose lenses the sampler's budget ``stopped`` (lens id: the
+    limit that stopped it, None where not recorded; :func:`tinylens.survey.runner.budget_stopped`):
+    how many, by limit, and that raising or removing it in the ``template`` and running the same
+    command again fits them further from their checkpoints."""
+    from tinylens.survey.provenance import BUDGET_SETTINGS
+
+    by_limit = Counter(stopped.values())
+    limits = [name for name in BUDGET_SETTINGS if by_limit[name] or by_limit[None]]
+    counts = [f"{name}: {by_limit[name]}" for name in BUDGET_SETTINGS if by_limit[name]]
+    counts += [f"limit not recorded: {by_limit[None]}"] if by_limit[None] else []
+    which = ", ".join(f"inference.settings.{name}" for name in limits)
+    limit = f"the limit that stopped {'it' if len(stopped) == 1 else 'each'} ({which})" if len(limits) > 1 else which
+    them = "it" if len(stopped) == 1 else "them"
+    return (f"{lens_count(len(stopped))} stopped by the sampler's budget before converging ({', '.join(counts)}): "
+            f"to fit {them} further from {'its checkpoint' if len(stopped) == 1 else 'their checkpoints'}, raise or "
+            f"remove {limit} in the template [bold]{escape(str(template))}[/] and run the same command again.")
+
+
+def _print_summary(frame, out: Path, seconds: float, retry_failed: bool, chosen: Sequence[str] | None = None,
+                   template: Path | None = None) -> None:
     """The lines after a survey (:func:`summary_line`, of the lenses ``chosen`` by ``--only``
-    where given; what to do of its failed lenses); exit :data:`EXIT_ALL_FAILED` if every lens
+    where given; what to do of its failed lenses, and, given its ``template``, of those its
+    sampler's budget stopped: :func:`budget_stopped_text`); exit :data:`EXIT_ALL_FAILED` if every lens
     failed (every chosen lens with ``--only``: an earlier run's lenses that were ok are not this run's success)."""
+    from tinylens.survey.runner import budget_stopped
+
     console.print(summary_line(frame, out, seconds, chosen), soft_wrap=True)
     rows = chosen_rows(frame, chosen)
+    stopped = (budget_stopped(rows[["lens_id", "status", "flags"]].to_dict("records"), out)
+               if template is not None and len(rows) else {})
+    if stopped:
+        console.print(budget_stopped_text(stopped, template), soft_wrap=True)
     status = list(rows["status"]) if len(rows) else []
     if "failed" in status and not retry_failed:  # with --only, an unchosen lens's failure is not this run's
         console.print("A failed lens is not fitted again when the survey is rerun unless you add "

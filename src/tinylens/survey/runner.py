@@ -852,6 +852,23 @@ def stopped_by_budget(result: Mapping[str, Any]) -> bool:
     return not isinstance(pipeline, dict) or pipeline.get("sampler_converged", True) is False
 
 
+def budget_stopped(rows: Sequence[Mapping[str, Any]], out: Path) -> dict[str, str | None]:
+    """The lenses of ``rows`` (catalogue rows, with ``lens_id``) in the survey ``out`` that their
+    sampler's budget stopped before they converged (:func:`stopped_by_budget`), by id: the limit
+    that stopped each (:func:`tinylens.fit.stopping_limit`), None where that is not recorded. Only
+    a row flagged ``unconverged`` (:func:`unconverged_row`) has its ``result.json`` read."""
+    from tinylens.fit import stopping_limit
+
+    stopped: dict[str, str | None] = {}
+    for row in rows:
+        if not unconverged_row(row):
+            continue
+        result = read_json(Path(out) / LENSES_DIR / str(row["lens_id"]) / filenames.RESULT)
+        if result is not None and stopped_by_budget(result):
+            stopped[str(row["lens_id"])] = stopping_limit(result)
+    return stopped
+
+
 def stopped_by_another_budget(folder: Path, config: Mapping[str, Any]) -> bool:
     """Whether the fit in the lens's output ``folder`` was stopped by its sampler's budget
     (:func:`stopped_by_budget`) and ``config`` (the template with this lens's files) raises or
