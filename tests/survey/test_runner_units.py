@@ -3219,6 +3219,73 @@ def test_the_survey_gives_the_workers_its_import_check_did_not_hear_from_to_the_
     assert frame["status"].tolist() == ["ok"] * 4, frame
 
 
+def test_a_worker_whose_tinylens_copy_gave_no_answer_is_not_asked_again_when_fitting_starts(tmp_path, mock_survey,
+                                                                                          monkeypatch):
+    """A worker that answered the import check but gave no answer for its tinylens version
+    (copies_unchecked) was asked again by task_copies when fitting started: another wait of up
+    to 60 s for nothing. task_copies now leaves it out as it does the silent ones (unasked_copies),
+    EVERY_WORKER (the cluster not asked at all) leaving none out; its tasks still check its
+    tinylens, so one of this process's copy fits its lenses. (A client faked, its clock counting
+    the seconds it waited; then in-process workers, the one worker said to have given no answer, fits faked.)"""
+    import tinylens
+    from distributed import LocalCluster
+
+    from survey_mocks import echo_truth_path
+    from tinylens.errors import ConfigWarning
+
+    mine = (tinylens.__version__, str(tinylens.__file__))
+
+    class HungCopy:
+        """Two workers that import the runner, the first giving no answer for its tinylens version."""
+
+        waited = 0.0
+
+        def run(self, function, target, timeout, workers=None, on_error="raise", callback_timeout=None):
+            asked = ["tcp://w:1", "tcp://w:2"] if workers is None else workers
+            name = target.split(":")[1]
+            if name not in ("__version__", "__file__"):  # the import check: both answer
+                return {address: "tinylens.survey.runner" for address in asked}
+            if "tcp://w:1" in asked:
+                self.waited += timeout
+            return {address: None if address == "tcp://w:1" else mine[name == "__file__"] for address in asked}
+
+        def scheduler_info(self, n_workers=0):
+            return {"workers": {"tcp://w:1": {}, "tcp://w:2": {}}}
+
+    client, unchecked = HungCopy(), {}
+    with pytest.warns(ConfigWarning):
+        assert runner.check_worker_imports(client, timeout=2, unchecked=unchecked) == []
+    assert list(unchecked) == ["tcp://w:1"] and client.waited == 2
+    assert runner.unasked_copies([], unchecked) == ["tcp://w:1"]
+    assert runner.unasked_copies(["tcp://w:0"], {runner.EVERY_WORKER: "why", "tcp://w:0": "why"}) == ["tcp://w:0"]
+    assert runner.task_copies(client, runner.unasked_copies([], unchecked)) == (
+        mine[0], tuple(dict.fromkeys([mine[1], os.path.realpath(mine[1])])))
+    assert client.waited == 2  # not waited for again
+
+    monkeypatch.setattr(runner, "check_template", lambda *args, **kwargs: None)
+    monkeypatch.setattr(runner, "fit_lens", echo_truth_path)
+    skipped: list[list[str]] = []
+    task_copies = runner.task_copies
+
+    def copies_asked(client, skip=()):
+        skipped.append(list(skip))
+        return task_copies(client, skip)
+
+    monkeypatch.setattr(runner, "task_copies", copies_asked)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        worker = next(iter(cluster.workers.values())).address
+
+        def copy_unanswered(client, unchecked=None, **kwargs):
+            unchecked[worker] = "it gave no answer within 60 s"
+            return []
+
+        monkeypatch.setattr(runner, "check_worker_imports", copy_unanswered)
+        frame = runner.run_survey(mock_survey["lenses"], mock_survey["template"], tmp_path / "out",
+                                  scheduler=cluster.scheduler_address, progress=False)
+    assert skipped == [[worker]]
+    assert frame["status"].tolist() == ["ok"] * 4, frame
+
+
 def test_workers_that_gave_no_answer_are_said_as_one_or_as_several():
     """One worker that gave no answer to the folder check or the import check was asked of as
     several: '(does a file system they read hang, ...)', '... they import from hang'; one is now

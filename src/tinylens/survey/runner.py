@@ -1814,7 +1814,7 @@ def task_copies(client: Any, skip: Sequence[str] = ()) -> tuple[str, tuple[str, 
     """The tinylens a survey task may run on its worker (:data:`checked_task`): this process's
     version, imported from this process's package file (by any path to it) or from that of a
     worker of the same version connected now (warned of by :func:`check_worker_copies` when the
-    survey started), those of ``skip`` (whose import check gave no answer) left unasked."""
+    survey started), those of ``skip`` (:func:`unasked_copies`: whose check gave no answer) left unasked."""
     mine = my_copy()
     try:
         workers = asked_workers(client, skip)
@@ -1824,6 +1824,16 @@ def task_copies(client: Any, skip: Sequence[str] = ()) -> tuple[str, tuple[str, 
     files = dict.fromkeys([mine[1], os.path.realpath(mine[1]),
                            *(file for version, file in copies.values() if version == mine[0] and file != "?")])
     return mine[0], tuple(files)
+
+
+def unasked_copies(silent: Sequence[str], copies_unchecked: Mapping[str, str] | None) -> list[str]:
+    """The workers :func:`task_copies` leaves unasked: those ``silent`` (their import check gave no
+    answer) and those of ``copies_unchecked`` (:func:`check_worker_copies`: no answer for their
+    version or file, or not asked), each of which would be waited for again. Their tasks still check
+    their tinylens (:data:`checked_task`): one of this process's package file fits, one of another is
+    refused, its note saying why it was not checked (:func:`refused_worker_note`). :data:`EVERY_WORKER`
+    (the cluster could not be asked at all) leaves none out: each is asked again."""
+    return [*silent, *(address for address in copies_unchecked or {} if address != EVERY_WORKER and address not in silent)]
 
 
 #: The ``status`` of what a survey task returns, without fitting its lens, on a worker that runs
@@ -2665,10 +2675,10 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
     :func:`check_worker_folders` asked the workers connected at the start (a lens whose folder this
     process no longer sees either, removed since, is then given to its fit unasked, which fails it
     naming what is missing: no worker is blamed). The workers ``silent``
-    (their import check gave no answer) are not asked for their tinylens (:func:`task_copies`); those
-    of ``folders_unchecked`` were not asked about the folders (:func:`check_worker_folders`'s answer), nor
-    those of ``copies_unchecked`` for their tinylens (:func:`check_worker_imports`'s), as the note of one
-    refusing a lens says (:func:`refused_worker_note`)."""
+    (their import check gave no answer) and those of ``copies_unchecked`` (their tinylens not checked,
+    :func:`check_worker_imports`'s answer) are not asked for their tinylens again (:func:`task_copies`,
+    :func:`unasked_copies`); those of ``folders_unchecked`` were not asked about the folders
+    (:func:`check_worker_folders`'s answer); the note of one refusing a lens says so (:func:`refused_worker_note`)."""
     from distributed import as_completed
 
     from tinylens.locks import holder_text
@@ -2690,7 +2700,7 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
         allowed = _allowed_failures(client)
         started: dict[str, int] = {}  # fits of each lens started before its first submission
         resubmitted: dict[str, int] = {}
-        copies = task_copies(client, silent)
+        copies = task_copies(client, unasked_copies(silent, copies_unchecked))
         lock = out / SURVEY_LOCK_FILE
         mine = holder_text(lock) if check_folders and lock.is_file() else ""
         fit = f"{fit_lens.__module__}:{fit_lens.__qualname__}"  # (a test's stand-in where it is one)
