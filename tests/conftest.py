@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -108,21 +111,7 @@ def refused_read(monkeypatch):
     """``install(path)``: ``Path.read_text`` of ``path`` fails as a file this user may not read
     does (EACCES, naming it; the tests may run as root, whom permissions do not stop); every
     other file is read as before."""
-    import errno
-    import os
-    from pathlib import Path
-
-    def install(path: Path) -> None:
-        real = Path.read_text
-
-        def refused(self, *args, **kwargs):
-            if Path(self) == path:
-                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(self))
-            return real(self, *args, **kwargs)
-
-        monkeypatch.setattr(Path, "read_text", refused)
-
-    return install
+    return lambda path: _refuse(monkeypatch, "read_text", lambda asked: asked == Path(path))
 
 
 @pytest.fixture
@@ -130,21 +119,23 @@ def refused_below(monkeypatch):
     """``install(folder)``: ``Path.stat`` of anything below ``folder`` fails as behind a folder
     this user may not enter does (EACCES, naming it; the tests may run as root, whom permissions
     do not stop); ``folder`` itself and every other path as before."""
+    return lambda folder: _refuse(monkeypatch, "stat", lambda asked: folder in asked.parents)
+
+
+def _refuse(monkeypatch, method: str, refused: Callable[[Path], bool]) -> None:
+    """Make ``Path.<method>`` of each path for which ``refused`` is true fail as the system refuses
+    a user (EACCES, naming the path); every other path as before."""
     import errno
     import os
-    from pathlib import Path
 
-    def install(folder: Path) -> None:
-        real = Path.stat
+    real = getattr(Path, method)
 
-        def refused(self, *args, **kwargs):
-            if folder in Path(self).parents:
-                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(self))
-            return real(self, *args, **kwargs)
+    def refusing(self, *args, **kwargs):
+        if refused(Path(self)):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(self))
+        return real(self, *args, **kwargs)
 
-        monkeypatch.setattr(Path, "stat", refused)
-
-    return install
+    monkeypatch.setattr(Path, method, refusing)
 
 
 @pytest.fixture
