@@ -111,6 +111,16 @@ def _copy(finished: Path, tmp_path: Path) -> Path:
         (["--set", "source_n_range=[0.01,0.5]"], "source_n_range must be (low, high) with low >= 0.05 (Sersic indices; the "
                                                  "profile is floored there, so a smaller drawn index would be recorded in the "
                                                  "truth but not be the image's), got (0.01, 0.5)"),
+        (["--set", "lens_re_range=[1e-6,1e-5]"], "lens_re_range must be (low, high) with low >= 0.0001 (half-light radii in "
+                                                 "arcsec; the profile is floored there, so a smaller drawn radius would be "
+                                                 "recorded in the truth but not be the image's), got (1e-06, 1e-05)"),
+        (["--set", "source_re_range=[5e-5,0.5]"], "source_re_range must be (low, high) with low >= 0.0001 (half-light radii "
+                                                  "in arcsec; the profile is floored there"),
+        (["--set", "lens_disc_fraction_range=[0.3,0.5]", "--set", "lens_re_range=[1e-4,1]", "--set",
+          "lens_disc_re_ratio_range=[0.5,2]"],
+         "lens_disc_re_ratio_range from 0.5 and lens_re_range from 0.0001 make discs of half-light radius from 5e-05 arcsec, "
+         "under the profile's floor of 0.0001 (the profile is floored there, so a smaller drawn radius would be recorded in "
+         "the truth but not be the image's)"),
         (["--set", "lens_disc_fraction_range=[0.3,0.5]", "--set", "lens_disc_re_ratio_range=[1,1e19]"],
          "lens_disc_re_ratio_range up to 1e+19 and lens_re_range up to 2.5 make discs of half-light radius up to 2.5e+19 "
          "arcsec, over the 1e+15 allowed"),
@@ -132,6 +142,19 @@ def test_bad_option_values_are_refused_by_name(tmp_path, args, expected):
     assert expected in _text(result)
     assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
     assert not out.exists()
+
+
+def test_half_light_radii_from_the_profiles_floor_are_allowed():
+    """lens_re_range from 1e-6 arcsec drew bulges recorded in truth.json as 7e-6" but imaged at the Sersic profile's
+    floor (SMOOTHING, 1e-4"); ranges from the floor, the defaults and discs from it are allowed, just under it refused."""
+    assert population.SMOOTHING == 1e-4
+    PopulationOptions()
+    PopulationOptions(lens_re_range=(1e-4, 1e-4), source_re_range=(1e-4, 0.5))
+    PopulationOptions(lens_re_range=(2e-4, 1.0), lens_disc_fraction_range=(0.3, 0.5), lens_disc_re_ratio_range=(0.5, 2.0))
+    with pytest.raises(ConfigError, match=r"^source_re_range must be \(low, high\) with low >= 0.0001 \(half-light radii"):
+        PopulationOptions(source_re_range=(9.9e-5, 0.5))
+    with pytest.raises(ConfigError, match=r"^lens_disc_re_ratio_range from 0.49 and lens_re_range from 0.0002 make discs"):
+        PopulationOptions(lens_re_range=(2e-4, 1.0), lens_disc_fraction_range=(0.3, 0.5), lens_disc_re_ratio_range=(0.49, 2.0))
 
 
 def test_every_bad_value_is_reported_at_once():

@@ -93,7 +93,7 @@ from tinylens.inference.progress import PLAIN_EVERY_S, PlainLines, clock_time, d
 from tinylens import lens_equation
 from tinylens.precision import get_precision
 from tinylens.profiles.ellipticity import e1e2_to_qphi, qphi_to_e1e2, shear_to_polar
-from tinylens.profiles.light.sersic import N_MIN, total_flux
+from tinylens.profiles.light.sersic import N_MIN, SMOOTHING, total_flux
 from tinylens.results.derived import magnitude
 from tinylens.results.tables import (
     ensure_writable,
@@ -420,8 +420,6 @@ def _bright_amplitude_problems(opts: PopulationOptions, log_flux: float) -> list
     ``pixel_scale``, floored at the profile's SMOOTHING) or disc (times ``lens_disc_re_ratio_range``'s) with an
     amplitude over :data:`MAX_LENS_IE` (the closed-form flux, without the profile's flat centre: up to ~8 times
     over at the floor); radii or pixel scales out of their own bounds are refused by name already."""
-    from tinylens.profiles.light.sersic import SMOOTHING
-
     scale, (low, high), (ratio_low, ratio) = opts.pixel_scale, opts.lens_re_range, opts.lens_disc_re_ratio_range
     if not (PIXEL_SCALE_RANGE[0] <= scale <= PIXEL_SCALE_RANGE[1] and 0 < low <= high):
         return []
@@ -488,7 +486,7 @@ def _over(opts: PopulationOptions, names: Sequence[str], bound: float, why: str)
 
 def _radius_problems(opts: PopulationOptions) -> list[str]:
     """Half-light radii over :data:`MAX_RADIUS`: ``lens_re_range`` or ``source_re_range`` up to more,
-    or discs (``lens_re_range`` times ``lens_disc_re_ratio_range``) that large."""
+    or discs (``lens_re_range`` times ``lens_disc_re_ratio_range``) that large; or under the profile's floor."""
     problems = _over(opts, RADIUS_RANGES, MAX_RADIUS, "half-light radii in arcsec; a Sersic's flux overflows float32 "
                      "from ~1e18")
     bulge, (ratio_low, ratio) = opts.lens_re_range[1], opts.lens_disc_re_ratio_range
@@ -496,7 +494,22 @@ def _radius_problems(opts: PopulationOptions) -> list[str]:
         problems.append(f"lens_disc_re_ratio_range up to {ratio:g} and lens_re_range up to {bulge:g} make discs of half-light "
                         f"radius up to {bulge * ratio:.3g} arcsec, over the {MAX_RADIUS:g} allowed (a Sersic's flux overflows "
                         "float32 from ~1e18): lens_disc_re_ratio_range is the disc's radius in units of the bulge's (default 1 to 2.5)")
-    return problems + _radius_pixel_problems(opts)
+    return problems + _radius_floor_problems(opts) + _radius_pixel_problems(opts)
+
+
+def _radius_floor_problems(opts: PopulationOptions) -> list[str]:
+    """Half-light radii (``lens_re_range``, ``source_re_range``, the discs': ``lens_re_range`` times
+    ``lens_disc_re_ratio_range``) from less than the profile's floor (:data:`~tinylens.profiles.light.sersic.SMOOTHING`,
+    where a smaller radius is raised to it); ranges out of their own bounds are refused by name already."""
+    why = "the profile is floored there, so a smaller drawn radius would be recorded in the truth but not be the image's"
+    problems = [f"{name} must be (low, high) with low >= {SMOOTHING:g} (half-light radii in arcsec; {why}), got {(low, high)}"
+                for name in RADIUS_RANGES for low, high in [getattr(opts, name)] if 0 < low <= high and low < SMOOTHING]
+    (bulge, bulge_high), (ratio, ratio_high) = opts.lens_re_range, opts.lens_disc_re_ratio_range
+    if opts.has_disc and SMOOTHING <= bulge <= bulge_high and 0 < ratio <= ratio_high and bulge * ratio < SMOOTHING:
+        problems.append(f"lens_disc_re_ratio_range from {ratio:g} and lens_re_range from {bulge:g} make discs of half-light "
+                        f"radius from {bulge * ratio:.3g} arcsec, under the profile's floor of {SMOOTHING:g} ({why}): "
+                        "lens_disc_re_ratio_range is the disc's radius in units of the bulge's (default 1 to 2.5)")
+    return problems
 
 
 #: The largest half-light radius drawn, in pixels (a radius range's high end over ``pixel_scale``): a Sersic's
