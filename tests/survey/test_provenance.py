@@ -539,13 +539,10 @@ def _threaded_cluster(*args):
         yield client
 
 
-def test_a_survey_continued_with_a_raised_n_like_max_fits_its_stopped_lenses_further(tmp_path, mock_survey,
-                                                                                       monkeypatch):
-    """A survey stopped by its template's n_like_max could not be continued with it raised on the
-    same --out: refused as made 'with another template', where 'tinylens fit' run again continues.
-    The sampler's budget (n_like_max, timeout) is no longer part of the template: the rerun fits
-    the lens that its old budget stopped further (from its checkpoint), and a lens that then
-    converged is kept by a later run with the budget raised again; another setting still counts."""
+def _budget_survey(tmp_path: Path, mock_survey, monkeypatch) -> tuple[Path, Path, Path, dict]:
+    """A survey of lens_a alone, fitted in this process by one worker thread (:func:`_threaded_cluster`),
+    and its template's config: the sampler alone, quickly, stopped by n_like_max 300. Returns the lenses
+    folder, the survey's --out, the template's path (not written yet) and the config."""
     from survey_mocks import template_config
 
     monkeypatch.setattr(runner, "dask_client", _threaded_cluster)
@@ -555,6 +552,17 @@ def test_a_survey_continued_with_a_raised_n_like_max_fits_its_stopped_lenses_fur
     config = template_config()
     config["pipeline"], config["output"]["draw_figures"] = {"enabled": False}, "none"  # the sampler alone, quickly
     config["inference"]["settings"].update(seed=1, n_like_max=300)
+    return lenses, out, template, config
+
+
+def test_a_survey_continued_with_a_raised_n_like_max_fits_its_stopped_lenses_further(tmp_path, mock_survey,
+                                                                                       monkeypatch):
+    """A survey stopped by its template's n_like_max could not be continued with it raised on the
+    same --out: refused as made 'with another template', where 'tinylens fit' run again continues.
+    The sampler's budget (n_like_max, timeout) is no longer part of the template: the rerun fits
+    the lens that its old budget stopped further (from its checkpoint), and a lens that then
+    converged is kept by a later run with the budget raised again; another setting still counts."""
+    lenses, out, template, config = _budget_survey(tmp_path, mock_survey, monkeypatch)
 
     def survey(**settings):
         config["inference"]["settings"].update(settings)
@@ -581,15 +589,7 @@ def test_the_dry_run_says_that_a_stopped_lens_without_its_row_is_fitted_further(
     after its result.json) is fitted further by a run with the budget raised (its row rebuilt, then
     set aside), but the dry run listed it among the rows rebuilt from result.json, with no fit; it
     is now among the lenses to fit (resumed from its checkpoint), as with its row there."""
-    from survey_mocks import template_config
-
-    monkeypatch.setattr(runner, "dask_client", _threaded_cluster)
-    lenses = tmp_path / "lenses"
-    shutil.copytree(mock_survey["lenses"] / "lens_a", lenses / "lens_a")
-    out, template = tmp_path / "out", tmp_path / "template.yaml"
-    config = template_config()
-    config["pipeline"], config["output"]["draw_figures"] = {"enabled": False}, "none"  # the sampler alone, quickly
-    config["inference"]["settings"].update(seed=1, n_like_max=300)
+    lenses, out, template, config = _budget_survey(tmp_path, mock_survey, monkeypatch)
     template.write_text(yaml.safe_dump(config, sort_keys=False))
     runner.run_survey(lenses, template, out, workers=1, progress=False)
     assert "unconverged" in runner.read_rows(out)["lens_a"]["flags"]
@@ -622,11 +622,15 @@ def _stopped_fit(mock_survey, out: Path, settings: dict, calls: int | None,
     return lens, row
 
 
-@pytest.mark.parametrize("stopped_by, settings, calls", [
+#: (the limit that stopped a fit, the template's budget, the likelihood calls recorded) for :func:`_stopped_fit`.
+STOPPED_FITS = [
     ("n_like_max", {"n_like_max": 300, "timeout": 3600.0}, 300),
     ("timeout", {"n_like_max": 1_000_000, "timeout": 60.0}, 500),
     (None, {"n_like_max": 300, "timeout": 3600.0}, None),  # which one stopped it is not recorded
-])
+]
+
+
+@pytest.mark.parametrize("stopped_by, settings, calls", STOPPED_FITS)
 def test_a_stopped_lens_is_fitted_further_only_where_the_limit_that_stopped_it_is_raised(
         tmp_path, mock_survey, stopped_by, settings, calls):
     """nautilus counts n_like_max over all the runs of a fit, so a lens it stopped, fitted again
@@ -643,11 +647,7 @@ def test_a_stopped_lens_is_fitted_further_only_where_the_limit_that_stopped_it_i
     assert runner.plan([lens], {"lens_a": row}, tmp_path / "out", template=template) == []
 
 
-@pytest.mark.parametrize("stopped_by, settings, calls", [
-    ("n_like_max", {"n_like_max": 300, "timeout": 3600.0}, 300),
-    ("timeout", {"n_like_max": 1_000_000, "timeout": 60.0}, 500),
-    (None, {"n_like_max": 300, "timeout": 3600.0}, None),  # which one stopped it is not recorded
-])
+@pytest.mark.parametrize("stopped_by, settings, calls", STOPPED_FITS)
 def test_a_stopped_lens_is_fitted_further_only_where_the_limit_is_raised_or_removed_not_lowered(
         tmp_path, mock_survey, stopped_by, settings, calls):
     """A lowered limit counted as another budget: a lens n_like_max 300 stopped was fitted further
