@@ -910,23 +910,26 @@ def _check_temporaries_fit(problem: Any, folder: Path, keys: Mapping[str, str]) 
                               f"the system allows ({reason}; {limit} bytes there). Choose {shorter} in the "
                               "config.") from None
         if limit is not None and len(os.fsencode(temporary.name)) > limit:
-            raise OutputError(_temporary_too_long(folder, name, temporary, key, reason)) from None
+            raise OutputError(_temporary_too_long(folder, name, temporary, key, reason, limit)) from None
     except OSError as exc:
         if exc.errno != errno.ENAMETOOLONG:
             raise
         raise OutputError(_temporary_too_long(folder, name, temporary, key, exc.strerror or reason)) from None
 
 
-def _temporary_too_long(folder: Path, name: str, temporary: Path, key: str | None, reason: str) -> str:
+def _temporary_too_long(folder: Path, name: str, temporary: Path, key: str | None, reason: str,
+                        limit: int | None = None) -> str:
     """What :func:`_check_temporaries_fit` says of the hidden ``temporary`` name of the file
     ``name`` (the config's ``key`` where it chose it) too long for the system (its ``reason``): a
     name too long, where the path fits (:data:`~tinylens.paths.PATH_MAX`) and the config chose it,
-    or a path."""
+    or a path. ``limit``: the longest name in bytes the temporary was held against
+    (:func:`_name_max`), where known; else it says most disks' :data:`~tinylens.paths.NAME_MAX`."""
     first = (f"Output folder {folder}: the fit writes each file there under a hidden temporary name first, and "
              f"that of {name} ({temporary.name})")
     if len(os.fsencode(temporary)) < PATH_MAX and key:  # the path fits: the name itself is refused
+        allowed = f"{limit} bytes there" if limit is not None else f"{NAME_MAX} bytes on most disks"
         return (f"{first} is {len(os.fsencode(temporary.name))} bytes, a name longer than the system allows "
-                f"({reason}; {NAME_MAX} bytes on most disks). Choose a shorter name for {key} in the config.")
+                f"({reason}; {allowed}). Choose a shorter name for {key} in the config.")
     shorter = f"a shorter name for {key} or " if key else ""
     return (f"{first} makes a path of {len(os.fsencode(temporary))} bytes, longer than the system allows "
             f"({reason}; {PATH_MAX} bytes on Linux). Choose {shorter}a shorter output.path in the config (or --output).")

@@ -689,3 +689,33 @@ def test_the_name_limit_of_a_folder_not_made_is_255_where_the_system_cannot_say(
     assert fit_module._name_max(folder) == os.pathconf(tmp_path, "PC_NAME_MAX")
     monkeypatch.delattr(os, "pathconf")
     assert fit_module._name_max(folder) == 255
+
+
+def test_a_temporary_name_too_long_for_a_folder_not_made_yet_is_said_with_that_disks_limit(tmp_path, monkeypatch):
+    """A table's name of 134 bytes into an output folder not made yet, on a disk that takes 143
+    bytes a name (eCryptfs; os.pathconf patched to say so), whose hidden temporary name (21 bytes
+    more) passes it: the refusal said '255 bytes on most disks', a limit the name is under; it now
+    says the limit it was held against, 143 bytes there."""
+    import os
+
+    import yaml
+
+    real_pathconf = os.pathconf
+
+    def pathconf(path, name):
+        value = real_pathconf(path, name)  # a folder not made yet is still not found
+        return 143 if name == "PC_NAME_MAX" else value
+
+    config = write_tiny_lens(tmp_path / "lens", {"type": "optimizer", "method": "lbfgs"})
+    settings = yaml.safe_load(config.read_text())
+    name = "s" * 130 + ".csv"
+    settings.setdefault("output", {}).setdefault("tables", {})["summary"] = name
+    config.write_text(yaml.safe_dump(settings))
+    out = tmp_path / "new" / "out"
+    monkeypatch.setattr(os, "pathconf", pathconf)
+    text = _refusal_before_the_fit_runs(config, out)
+    assert f"that of {name} (.{'s' * 130}.unfinished-" in text, text
+    assert "is 155 bytes, a name longer than the system allows" in text and "; 143 bytes there)" in text, text
+    assert "most disks" not in text, text
+    assert text.endswith("Choose a shorter name for output.tables.summary in the config."), text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lens"]
