@@ -479,6 +479,28 @@ def test_the_stale_outputs_warning_does_not_take_a_killed_fits_folder_test_for_a
     assert "(model_results.png)" in warning and os.path.basename(probe) not in warning, warning
 
 
+def test_the_stale_outputs_warning_does_not_take_a_killed_writes_temporaries_for_outputs(tmp_path):
+    """A fit killed (SIGKILL) while it wrote its result.json or a figure leaves the hidden
+    .<stem>.unfinished-XXXXXXXX<suffix> temporary it wrote first; the demo's warning of an earlier
+    fit's outputs listed such temporaries as outputs, or warned of a folder that holds no output
+    at all. It now leaves them out, as it does a killed fit's folder test."""
+    from tinylens.atomic import hidden_name
+    from tinylens.cli.demo import stale_outputs_warning, write_demo
+
+    folder = tmp_path / "demo"
+    write_demo(folder, 7)
+    out = folder / "output"
+    out.mkdir()
+    temporaries = [hidden_name(out / "result.json"), hidden_name(out / "model_results.png")]
+    for temporary in temporaries:  # as atomic_path names them
+        temporary.write_text("")
+    earlier = {"seed": 8}  # another demo's truth.json: the outputs, if any, are not of these data
+    assert stale_outputs_warning(folder, earlier) == ""
+    (out / "model_results.png").write_text("")
+    warning = stale_outputs_warning(folder, earlier)
+    assert "(model_results.png)" in warning and ".unfinished-" not in warning, warning
+
+
 def test_a_full_disk_while_the_demo_is_written_names_the_file(tmp_path, full_disk):
     """A write that found the disk full (an OSError naming no file) while the demo wrote its
     truth.json said 'A file cannot be written'; it now names that file, and the folder is left

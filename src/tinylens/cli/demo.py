@@ -332,16 +332,19 @@ def stale_outputs_warning(directory: Path, earlier: Any) -> str:
     just written (:func:`fitted_other_files`), in the output folder of the config there
     (:func:`config_output_folder`); for a result.json that records none, where the
     truth.json written is not ``earlier``'s (another seed or precision: :func:`demo_record`
-    before the demo wrote). ``""`` where the folder holds nothing (but the folder test of a fit
-    killed then, :data:`~tinylens.results.tables.WRITE_TEST_NAME`), the data are those fitted, or
+    before the demo wrote). ``""`` where the folder holds nothing (but the folder test or the hidden
+    temporaries of a fit killed then, :data:`~tinylens.results.tables.WRITE_TEST_NAME` and
+    :data:`~tinylens.atomic.UNFINISHED_NAME`), the data are those fitted, or
     there was no earlier demo's truth.json (``earlier`` None: the first demo in a folder replaced
     no demo's data)."""
+    from tinylens.atomic import UNFINISHED_NAME
     from tinylens.errors import listed
     from tinylens.results.tables import WRITE_TEST_NAME
 
     out = config_output_folder(directory)
-    try:  # a folder test a killed fit left is no output
-        names = sorted(p.name for p in found_folder(out).iterdir() if not WRITE_TEST_NAME.fullmatch(p.name))
+    try:  # a folder test or a half-written temporary a killed fit left is no output
+        names = sorted(p.name for p in found_folder(out).iterdir()
+                       if not (WRITE_TEST_NAME.fullmatch(p.name) or UNFINISHED_NAME.fullmatch(p.name)))
     except OSError:  # none, or not a folder
         return ""
     if not names or earlier is None:
