@@ -954,17 +954,41 @@ def _name_max(folder: Path) -> int | None:
 def _check_history_kept(problem: Any, folder: Path, inputs: dict[str, Any]) -> None:
     """An :class:`~tinylens.errors.OutputError` where dynesty's evaluation history
     (``inference.settings.history_filename``, in the output ``folder`` unless absolute) is one of
-    the fit's ``inputs`` (what each is -> its path), which dynesty would overwrite."""
+    the fit's ``inputs`` (what each is -> its path), which dynesty would overwrite, or where its
+    name, or that of a later sampling run's history, is too long for its folder
+    (:func:`_check_history_name_fits`)."""
     from tinylens.inference import search_of
 
-    module, _, settings, _ = search_of(problem)
+    module, _, settings, pipeline = search_of(problem)
     history = module.history_file(settings, folder) if hasattr(module, "history_file") else None  # dynesty's
+    if history is not None:
+        runs = pipeline.max_widen + 1 if pipeline is not None and pipeline.bounded else 1
+        _check_history_name_fits(history, runs)
     found = _input_at(history, inputs) if history is not None and history.is_file() else None
     if found is not None:
         what, path = found
         raise OutputError(f"inference.settings.history_filename: dynesty would write its evaluation history to "
                           f"{history}, and that file is {what} ({path}), which it would overwrite. Choose "
                           "another history_filename in the config.")
+
+
+def _check_history_name_fits(history: Path, runs: int) -> None:
+    """An :class:`~tinylens.errors.OutputError` where the name of dynesty's evaluation history
+    ``history``, or that of the last of the fit's ``runs`` sampling runs (the longest,
+    :func:`tinylens.filenames.run_name`), is longer than the disk of its folder takes
+    (:func:`_name_max`: the nearest folder's there where it is not made yet), so that the fit
+    refuses it before it runs, not when dynesty first writes the history."""
+    limit = _name_max(history.parent)
+    last = Path(filenames.run_name(str(history), runs)) if runs > 1 else history
+    too_long = [path for path in (history, last) if limit is not None and len(os.fsencode(path.name)) > limit]
+    if not too_long:
+        return
+    path = too_long[0]
+    which = "its name" if path == history else f"the name of its sampling run {runs}'s history ({path.name})"
+    raise OutputError(f"inference.settings.history_filename: dynesty would write its evaluation history in "
+                      f"{history.parent}, and {which} is {len(os.fsencode(path.name))} bytes, a name longer than the "
+                      f"system allows ({os.strerror(errno.ENAMETOOLONG)}; {limit} bytes there). Choose a shorter "
+                      "history_filename in the config.")
 
 
 def fit_inputs(problem: Any, config: str | Path | None = None) -> dict[str, str | Path]:

@@ -719,3 +719,36 @@ def test_a_temporary_name_too_long_for_a_folder_not_made_yet_is_said_with_that_d
     assert "most disks" not in text, text
     assert text.endswith("Choose a shorter name for output.tables.summary in the config."), text
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lens"]
+
+
+@pytest.mark.parametrize("extra, said", [
+    (45, "and its name is {size} bytes, a name longer than the system allows"),
+    (-3, "the name of its sampling run 3's history ({stem}.run3.h5) is {run3} bytes, a name longer"),
+], ids=["name", "later_run"])
+def test_a_history_filename_too_long_for_an_output_folder_not_made_yet_is_refused_before_the_fit_runs(
+        tmp_path, extra, said):
+    """dynesty's evaluation history named (history_filename) 45 bytes over the disk's limit a name,
+    into an output folder not made yet, where the system says 'not found' before it looks at a
+    name's length, passed the checks of the files the fit writes: the fit ran, and failed when
+    dynesty first wrote its history. It is now held against the limit of the nearest folder there,
+    as is the name of the history of the pipeline's last sampling run (.run3, after max_widen 2
+    widenings, 5 bytes longer), an OutputError naming the key before the fit runs or makes the folder,
+    and tinylens validate says the same."""
+    import os
+
+    limit = os.pathconf(tmp_path, "PC_NAME_MAX")
+    if limit < 0 or limit > 1000:
+        pytest.skip("this disk has no limit to the length of a name")
+    stem = "h" * (limit + extra - 3)
+    name = stem + ".h5"
+    settings = {"save_evaluation_history": True, "history_filename": name, "maxcall": 100}
+    config = write_tiny_lens(tmp_path / "lens", {"type": "sampler", "method": "dynesty", "settings": settings})
+    out = tmp_path / "new" / "out"
+    text = _refusal_before_the_fit_runs(config, out)
+    assert text.startswith("inference.settings.history_filename: dynesty would write its evaluation history in "
+                           f"{out}, and "), text
+    said = said.format(size=limit + extra, stem=stem, run3=limit + extra + 5)
+    assert said in text, text
+    assert f"; {limit} bytes there). Choose a shorter history_filename in the config." in text, text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lens"]  # the output folder not even made
+    assert said in _validate_refuses_output_path(config, out)
