@@ -361,6 +361,33 @@ def test_a_checkpoints_sampling_time_that_no_fit_took_is_not_carried_into_the_fi
             assert dynesty_runner.sampling_before(restored) == expected, value
 
 
+@pytest.mark.parametrize("recorded", [10**400, int(1e308), 10**15 + 1, -5], ids=["1e400", "1e308", "1e15+1", "-5"])
+def test_a_checkpoints_likelihood_calls_that_no_fit_made_are_not_carried_into_the_fits(recorded):
+    """dynesty's checkpoint pickles the fit's likelihood calls (CallCount); a count edited to 1e308
+    (or anything beyond the 1e15 a pipeline state may record, MAX_STATE_EVALS, or below 0) became
+    the resumed fit's n_likelihood_evals, and the pipeline state that stores it was refused when the
+    fit was next loaded. Such a count now reads as dynesty's own ncall (as for a checkpoint without
+    one), or 0 where that is out of bounds too; a count within them is read as it is."""
+    import pickle
+    from types import SimpleNamespace
+
+    from tinylens.pipeline.run import MAX_STATE_EVALS, _count_problem
+
+    def restored(calls, ncall):
+        count = dynesty_runner.CallCount.__new__(dynesty_runner.CallCount)
+        count.__setstate__({"calls": calls})
+        return SimpleNamespace(tinylens_calls=pickle.loads(pickle.dumps(count)), ncall=ncall)
+
+    top = int(MAX_STATE_EVALS)
+    cases = ((recorded, 700, 700), (recorded, recorded, 0), (1000, 700, 1000), (top, 700, top), (0, 700, 0))
+    for calls, ncall, expected in cases:
+        got = dynesty_runner.calls_before(restored(calls, ncall))
+        assert got == expected and isinstance(got, int), (calls, ncall)
+        assert _count_problem("runs[0].n_likelihood_evals", got, 0, MAX_STATE_EVALS) == ""  # what the state takes
+    assert dynesty_runner.calls_before(SimpleNamespace(ncall=700)) == 700  # a checkpoint before CallCount
+    assert dynesty_runner.calls_before(SimpleNamespace(ncall=recorded)) == 0
+
+
 def _exploration_points(path) -> int:
     """The points of the nautilus checkpoint ``path`` drawn while it explored."""
     with h5py.File(path, "r") as f:

@@ -343,6 +343,26 @@ def recorded_seconds(value: Any) -> float:
     return seconds if 0 < seconds <= MAX_RECORDED_SECONDS else 0.0
 
 
+#: The most likelihood calls a checkpoint may record (a fit makes ~1e5 to 1e8): more, or a negative
+#: or fractional number, is of an edited or damaged file, and is not carried into the fit's call count,
+#: which a pipeline state records and refuses beyond this (:data:`tinylens.pipeline.run.MAX_STATE_EVALS`).
+#: dynesty's (:func:`tinylens.inference.dynesty_runner.calls_before`); nautilus's own ``n_like`` is not
+#: bounded here, as nautilus counts its ``n_like_max`` budget with it.
+MAX_RECORDED_CALLS = 1e15
+
+
+def recorded_count(value: Any) -> int | None:
+    """``value``, the likelihood calls a checkpoint records, as an int where it is a whole number
+    from 0 to :data:`MAX_RECORDED_CALLS`; None otherwise (an edited or damaged file)."""
+    if _is_whole(value):
+        calls = int(value)
+    elif isinstance(value, (float, np.floating)) and float(value).is_integer():  # not NaN nor infinite
+        calls = int(value)
+    else:
+        return None
+    return calls if 0 <= calls <= MAX_RECORDED_CALLS else None
+
+
 class SamplingClock:
     """Seconds of sampling behind a sampler's state: ``before`` (recorded in the checkpoint
     this run resumed) plus this run's, counted from the clock's creation. A checkpoint records

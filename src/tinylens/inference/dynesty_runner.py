@@ -63,6 +63,7 @@ from tinylens.inference.common import (
     keyword_names,
     open_checkpoint,
     prepare_checkpoint,
+    recorded_count,
     recorded_seconds,
     split,
     try_settings,
@@ -122,9 +123,14 @@ class CallCount:
 
 def calls_before(sampler) -> int:
     """Likelihood calls recorded in a restored sampler: its ``tinylens_calls``, pickled with it
-    in the checkpoint (dynesty's own ``ncall`` for a checkpoint written before tinylens recorded them)."""
+    in the checkpoint; dynesty's own ``ncall`` for a checkpoint written before tinylens recorded
+    them or of a count that is none's (:func:`~tinylens.inference.common.recorded_count`), and 0
+    where that is none's too."""
     count = getattr(sampler, "tinylens_calls", None)
-    return count.total() if isinstance(count, CallCount) else int(sampler.ncall)
+    recorded = recorded_count(count.total()) if isinstance(count, CallCount) else None
+    if recorded is None:
+        recorded = recorded_count(getattr(sampler, "ncall", None))
+    return recorded or 0
 
 
 class PriorTransform:

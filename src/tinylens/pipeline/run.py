@@ -29,7 +29,7 @@ from tinylens import filenames
 from tinylens.config.schema import without_speed_only
 from tinylens.errors import CheckpointWarning, ConfigError, outside_stacklevel, priors_and_data
 from tinylens.inference import InferenceResult
-from tinylens.inference.common import MAX_RECORDED_SECONDS, fingerprint, resumes
+from tinylens.inference.common import MAX_RECORDED_CALLS, MAX_RECORDED_SECONDS, fingerprint, resumes
 from tinylens.inference.progress import announce
 from tinylens.pipeline import box as bx
 from tinylens.pipeline.arc import MIN_ARC_PIXELS, find_arc
@@ -87,7 +87,8 @@ def _values_problem(key: str, values: Any, ndim: int, none_ok: bool = False) -> 
 
 #: The most likelihood or gradient evaluations a stages' state may record, for stages 1-3 or a sampling run (a
 #: fit makes ~1e5 to 1e8): 1e308 twice, edited in, made their sum infinite and the fit's end an OverflowError.
-MAX_STATE_EVALS = 1e15
+#: A sampler's checkpoint is held to the same bound.
+MAX_STATE_EVALS = MAX_RECORDED_CALLS
 #: The most seconds a stages' state may record for stages 1-3 or a sampling run (about 32 years): 1e308 twice,
 #: edited in, made their sum, the fit's wall time, infinite. A sampler's checkpoint is held to the same bound.
 MAX_STATE_SECONDS = MAX_RECORDED_SECONDS
