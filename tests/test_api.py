@@ -81,6 +81,20 @@ def test_each_error_a_user_is_told_to_catch_is_exported():
     assert all(getattr(tinylens, name) is getattr(tinylens.errors, name) for name in errors)
 
 
+def test_the_convergence_warning_names_every_limit_that_stops_a_search():
+    """ConvergenceWarning's docstring listed n_like_max, timeout and maxiter as the limits that
+    stop a search before it converges and left out dynesty's maxcall; it names each method's
+    limits as the warning's own text does (tinylens.fit.STOP_LIMITS)."""
+    import re
+
+    from tinylens.fit import STOP_LIMITS
+
+    doc = " ".join(tinylens.ConvergenceWarning.__doc__.split())
+    for method, limits in STOP_LIMITS.items():
+        for limit in re.findall(r"\w+", limits.replace(" or ", " ")):
+            assert f"``{limit}``" in doc, (method, limit)
+
+
 def test_each_warning_a_user_is_told_to_filter_is_exported():
     """tinylens.fit's docstring tells of a DataWarning (a truth that cannot be used), and load and
     fit warn with ConfigWarning and CheckpointWarning, but none was exported, so

@@ -200,9 +200,10 @@ class ConfigWarning(UserWarning):
 
 
 class ConvergenceWarning(UserWarning):
-    """A fit's search stopped before it converged (``n_like_max``, ``timeout`` or ``maxiter``
-    reached), or its posterior still reaches the edge of the pipeline's sampling box: the result
-    is preliminary (flagged ``unconverged``)."""
+    """A fit's search stopped before it converged (its limit reached: nautilus's ``n_like_max`` or
+    ``timeout``, dynesty's ``maxcall`` or ``maxiter``, an optimizer's ``maxiter``; or L-BFGS-B's
+    failed line search), or its posterior still reaches the edge of the pipeline's sampling box:
+    the result is preliminary (flagged ``unconverged``)."""
 
 
 #: The classes of JAX's (XLA's) runtime errors, by name (``jax.errors.JaxRuntimeError``; older jaxlibs'
