@@ -383,17 +383,27 @@ def _log10_unit_flux(n_sersic: float, radius_pixels: float) -> float:
     return float(log_c / np.log(10) + 2 * np.log10(radius_pixels))
 
 
+def _lens_radii(opts: PopulationOptions, end: int) -> dict[str, tuple[float, float]]:
+    """The lens galaxies' half-light radii at one ``end`` of their ranges (0: the smallest, 1: the
+    largest), by how a message names them: the bulge's (``lens_re_range``) and, with a disc, the
+    disc's (times ``lens_disc_re_ratio_range``), each with its profile's Sersic index."""
+    word = "from" if end == 0 else "up to"
+    bulge, ratio = opts.lens_re_range[end], opts.lens_disc_re_ratio_range[end]
+    radii = {f"lens_re_range {word} {bulge:g} arcsec": (bulge, BULGE_N)}
+    if opts.has_disc and 0 < opts.lens_disc_re_ratio_range[0] <= opts.lens_disc_re_ratio_range[1]:
+        radii[f"lens_re_range {word} {bulge:g} arcsec times lens_disc_re_ratio_range {word} {ratio:g} (the discs)"] = (
+            bulge * ratio, DISC_N)
+    return radii
+
+
 def _amplitude_problems(opts: PopulationOptions, log_flux: float) -> list[str]:
     """The faintest lens galaxy (10^``log_flux`` e-/s) spread over its largest bulge (``lens_re_range``'s high
     end over ``pixel_scale``) or disc (times ``lens_disc_re_ratio_range``'s) with an amplitude under
     :data:`MIN_LENS_IE`; radii or pixel scales out of their own bounds are refused by name already."""
-    scale, (low, bulge), (ratio_low, ratio) = opts.pixel_scale, opts.lens_re_range, opts.lens_disc_re_ratio_range
+    scale, (low, bulge) = opts.pixel_scale, opts.lens_re_range
     if not (PIXEL_SCALE_RANGE[0] <= scale <= PIXEL_SCALE_RANGE[1] and 0 < low <= bulge <= MAX_RADIUS):
         return []
-    radii = {f"lens_re_range up to {bulge:g} arcsec": (bulge, BULGE_N)}
-    if opts.has_disc and 0 < ratio_low <= ratio:
-        radii[f"lens_re_range up to {bulge:g} arcsec times lens_disc_re_ratio_range up to {ratio:g} (the discs)"] = (
-            bulge * ratio, DISC_N)
+    radii = _lens_radii(opts, 1)
     problems = []
     for name, (radius, n_sersic) in radii.items():
         if radius / scale > MAX_RADIUS_PIXELS:
@@ -420,13 +430,10 @@ def _bright_amplitude_problems(opts: PopulationOptions, log_flux: float) -> list
     ``pixel_scale``, floored at the profile's SMOOTHING) or disc (times ``lens_disc_re_ratio_range``'s) with an
     amplitude over :data:`MAX_LENS_IE` (the closed-form flux, without the profile's flat centre: up to ~8 times
     over at the floor); radii or pixel scales out of their own bounds are refused by name already."""
-    scale, (low, high), (ratio_low, ratio) = opts.pixel_scale, opts.lens_re_range, opts.lens_disc_re_ratio_range
+    scale, (low, high) = opts.pixel_scale, opts.lens_re_range
     if not (PIXEL_SCALE_RANGE[0] <= scale <= PIXEL_SCALE_RANGE[1] and 0 < low <= high):
         return []
-    radii = {f"lens_re_range from {low:g} arcsec": (low, BULGE_N)}
-    if opts.has_disc and 0 < ratio_low <= ratio:
-        radii[f"lens_re_range from {low:g} arcsec times lens_disc_re_ratio_range from {ratio_low:g} (the discs)"] = (
-            low * ratio_low, DISC_N)
+    radii = _lens_radii(opts, 0)
     problems = []
     for name, (radius, n_sersic) in radii.items():
         log_ie = log_flux - _log10_unit_flux(n_sersic, max(radius, SMOOTHING) / scale)
