@@ -584,10 +584,11 @@ def test_a_tcp_address_where_no_dask_scheduler_answers_is_refused_at_once():
 
 
 @contextlib.contextmanager
-def _greeting_server(greeting: bytes) -> Iterator[str]:
+def _greeting_server(greeting: bytes, close: bool = False) -> Iterator[str]:
     """The address of a server on 127.0.0.1 that sends ``greeting`` on each connection it takes,
     then nothing more, until the block ends or for 30 s at most: then it closes its connections
-    and stops listening (so that a client that would wait for more ends too)."""
+    and stops listening (so that a client that would wait for more ends too). With ``close`` it
+    closes each connection at once after its greeting."""
     done = threading.Event()
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
@@ -605,6 +606,8 @@ def _greeting_server(greeting: bytes) -> Iterator[str]:
             conns.append(conn)
             with contextlib.suppress(OSError):  # a client that went away first
                 conn.sendall(greeting)
+            if close:
+                conn.close()
         for conn in conns:
             conn.close()
         server.close()
@@ -619,14 +622,14 @@ def _greeting_server(greeting: bytes) -> Iterator[str]:
 
 
 def test_a_scheduler_that_greets_but_never_finishes_its_handshake_is_refused_naming_it(monkeypatch):
-    """A server that takes the connection and sends a first byte passes check_scheduler, but Dask's
-    client then waited for the rest of the handshake for ever (its timeout bounds the TCP connection
-    only), and where Dask's own wait ran out the survey said a bare 'TimeoutError:'. The client is
-    now given twice CONNECT_TIMEOUT in all, then refused with a TinyLensError naming the address and
-    what to give instead. (The server closes its connections after 30 s, so that the test ends
-    without the deadline too, and fails.)"""
+    """A server that takes the connection and sends a message's length passes check_scheduler, but
+    Dask's client then waited for the rest of the handshake for ever (its timeout bounds the TCP
+    connection only), and where Dask's own wait ran out the survey said a bare 'TimeoutError:'. The
+    client is now given twice CONNECT_TIMEOUT in all, then refused with a TinyLensError naming the
+    address and what to give instead. (The server closes its connections after 30 s, so that the
+    test ends without the deadline too, and fails.)"""
     monkeypatch.setattr(runner, "CONNECT_TIMEOUT", "1s")
-    with _greeting_server(b"x") as address:  # the first byte of a frame, never the rest
+    with _greeting_server((9).to_bytes(8, sys.byteorder) + b"x") as address:  # a length, then 1 of its 9 bytes
         runner.check_scheduler(address, timeout=5)  # it greets: the check lets it pass
         with pytest.raises(TinyLensError) as caught, runner.dask_client(1, address):
             pass
@@ -634,6 +637,39 @@ def test_a_scheduler_that_greets_but_never_finishes_its_handshake_is_refused_nam
     assert text.startswith(f"Cannot connect to the Dask scheduler at {address}: it took the connection but did not "
                            "finish Dask's handshake within 2 s"), text
     assert text.endswith(runner.SCHEDULER_ADVICE), text
+
+
+@pytest.mark.parametrize("close", [False, True], ids=["then-quiet", "then-closed"])
+@pytest.mark.parametrize("greeting", [b"x", b"\x01\x00\x00\x00\x00\x00\x00"], ids=["1-byte", "7-bytes"])
+def test_a_greeting_shorter_than_a_dask_message_length_is_refused_without_waiting_out_the_check(greeting, close):
+    """A server that sent 1 to 7 bytes and then went quiet was waited on by check_scheduler to the
+    end of its timeout (10 s), then passed as a scheduler, as did one that sent them and closed:
+    Dask's client then waited on it, or failed, in its own words. A Dask scheduler sends its
+    message's 8-byte length in one piece, so check_scheduler now waits GREETING_REST_SECONDS (2 s)
+    for the rest of a greeting begun, and refuses one cut short as another service's, naming the
+    address. (Bounds generous: the check is given 60 s, and must end well before.)"""
+    with _greeting_server(greeting, close=close) as address:
+        start = time.monotonic()
+        with pytest.raises(TinyLensError) as caught:
+            runner.check_scheduler(address, timeout=60)
+        took = time.monotonic() - start
+    assert " ".join(str(caught.value).split()) == " ".join(runner.other_service_text(address).split())
+    assert took < 30, took
+
+
+def test_a_greeting_sent_in_pieces_is_read_whole():
+    """first_bytes reads a greeting whose bytes come in several pieces (as TCP may give them) to
+    the count asked, given time for the rest after the first. (A socket pair: one end writes the
+    second piece from a thread once the first is read, or soon; the rest is given 30 s.)"""
+    here, there = socket.socketpair()
+    with here, there:
+        there.sendall(b"\x09\x00\x00")
+        later = threading.Timer(0.05, lambda: there.sendall(b"\x00\x00\x00\x00\x00tail"))
+        later.start()
+        try:
+            assert runner.first_bytes(here, 8, timeout=60, rest=30) == (9).to_bytes(8, "little")
+        finally:
+            later.join(30)
 
 
 @pytest.mark.parametrize("greeting", [b"SSH-2.0-OpenSSH_9.6\r\n", b"\x01\x00\x00\x00\x00\x00\x00\x00\x05"])

@@ -1200,18 +1200,25 @@ FRAME_LENGTH_BYTES = struct.calcsize("Q")
 
 
 def dask_greeting(head: bytes) -> bool:
-    """Whether ``head``, the first :data:`FRAME_LENGTH_BYTES` bytes (or fewer) a TCP server sent,
-    may begin a Dask scheduler's handshake: read as Dask reads a message's length, no more than
-    :data:`HANDSHAKE_BYTES` (SSH's greeting reads as 2.8 EiB). Fewer bytes are not judged (True)."""
+    """Whether ``head``, the first :data:`FRAME_LENGTH_BYTES` bytes a TCP server sent, may begin a
+    Dask scheduler's handshake: read as Dask reads a message's length, no more than
+    :data:`HANDSHAKE_BYTES` (SSH's greeting reads as 2.8 EiB). Fewer bytes are not: a scheduler
+    sends its message's length in one piece, so a greeting cut short is another service's."""
     if len(head) < FRAME_LENGTH_BYTES:
-        return True
+        return False
     (length,) = struct.unpack("Q", head[:FRAME_LENGTH_BYTES])
     return length <= HANDSHAKE_BYTES
 
 
-def first_bytes(conn: Any, count: int, timeout: float) -> bytes:
-    """Up to ``count`` bytes that the socket ``conn`` receives within ``timeout`` seconds in all:
-    fewer where it closes or sends no more within that time."""
+#: Seconds :func:`first_bytes` waits for the rest of a greeting once its first bytes came: a Dask
+#: scheduler sends its message's length in one write, so its 8 bytes come together; this is generous.
+GREETING_REST_SECONDS = 2.0
+
+
+def first_bytes(conn: Any, count: int, timeout: float, rest: float = GREETING_REST_SECONDS) -> bytes:
+    """Up to ``count`` bytes that the socket ``conn`` receives within ``timeout`` seconds in all,
+    and within ``rest`` seconds of its first bytes: fewer where it closes or sends no more within
+    that time (a server that sent a few bytes and went quiet is not waited on to the end of ``timeout``)."""
     head, deadline = b"", time.monotonic() + timeout
     while len(head) < count:
         left = deadline - time.monotonic()
@@ -1224,6 +1231,8 @@ def first_bytes(conn: Any, count: int, timeout: float) -> bytes:
             break
         if not chunk:
             break
+        if not head:
+            deadline = min(deadline, time.monotonic() + rest)
         head += chunk
     return head
 
@@ -1319,7 +1328,8 @@ def check_scheduler(address: str, timeout: float = 10.0, advice: str = SCHEDULER
     address where something listens but says nothing (the dashboard's port, another service) is
     refused: Dask's client would wait for its greeting for ever. So is one whose first bytes are no
     Dask message's length (:func:`dask_greeting`: another service that greets first, such as SSH),
-    which Dask's client would read as one. ``advice`` ends the message."""
+    which Dask's client would read as one, or fewer than a length's 8 that then stop (within
+    :data:`GREETING_REST_SECONDS`: not waited on to the end of ``timeout``). ``advice`` ends the message."""
     import socket
 
     from distributed.comm.addressing import parse_address, parse_host_port
@@ -1335,13 +1345,13 @@ def check_scheduler(address: str, timeout: float = 10.0, advice: str = SCHEDULER
         with socket.create_connection((host, port), timeout=timeout) as conn:
             if scheme == "tcp":  # (over TLS the client speaks first)
                 head = first_bytes(conn, FRAME_LENGTH_BYTES, timeout)
-                if not dask_greeting(head):
-                    raise TinyLensError(other_service_text(address, advice))
                 if not head:
                     raise TinyLensError(
                         f"Something listens at {address} but it is not a Dask scheduler (it sent no Dask "
                         f"handshake within {timeout:g} s; the dashboard's port, e.g. 8787, is not the "
                         f"scheduler's). {advice}")
+                if not dask_greeting(head):
+                    raise TinyLensError(other_service_text(address, advice))
     except (OSError, ValueError, TypeError) as exc:
         why = unanswered_text(timeout) if isinstance(exc, TimeoutError) else describe_exception(exc)
         raise TinyLensError(f"Cannot connect to the Dask scheduler at {address}: {why}. {advice}") from None
