@@ -33,7 +33,7 @@ import numpy as np
 from tinylens import filenames
 from tinylens.errors import DISK_FULL, ConfigError, OutputError, ls_command, outside_stacklevel
 from tinylens.interrupts import interrupt_behind
-from tinylens.paths import NAME_MAX, PATH_MAX
+from tinylens.paths import NAME_MAX, PATH_MAX, name_max
 from tinylens.results.stored import finite_number
 
 if TYPE_CHECKING:  # imported lazily: ``import tinylens`` stays light (tinylens.fit is re-exported)
@@ -892,8 +892,8 @@ def _check_temporaries_fit(problem: Any, folder: Path, keys: Mapping[str, str]) 
     the fit runs, not at its first file. The longest is tested (each is its file's name and the
     same number of bytes more). Where ``folder`` is not made yet the system
     says "not found" before it looks at a name's length, so the longest file name and its temporary
-    are held against the limit of the nearest folder there (:func:`_name_max`). ``keys``: the config
-    key of each file name the config chose."""
+    are held against the limit of the nearest folder there (:func:`~tinylens.paths.name_max`), which
+    a refusal in a folder made names too. ``keys``: the config key of each file name the config chose."""
     from tinylens.atomic import hidden_name
 
     name = max(atomic_names(problem), key=lambda n: len(os.fsencode(n)))
@@ -903,7 +903,7 @@ def _check_temporaries_fit(problem: Any, folder: Path, keys: Mapping[str, str]) 
     try:
         os.stat(temporary)
     except (FileNotFoundError, NotADirectoryError):  # no folder there yet: the system never saw the name
-        limit = _name_max(folder)
+        limit = name_max(folder)
         if limit is not None and len(os.fsencode(name)) > limit:
             shorter = f"a shorter name for {key}" if key else "shorter names for the output files"
             raise OutputError(f"Output folder {folder}: {name} is {len(os.fsencode(name))} bytes, a name longer than "
@@ -914,7 +914,8 @@ def _check_temporaries_fit(problem: Any, folder: Path, keys: Mapping[str, str]) 
     except OSError as exc:
         if exc.errno != errno.ENAMETOOLONG:
             raise
-        raise OutputError(_temporary_too_long(folder, name, temporary, key, exc.strerror or reason)) from None
+        raise OutputError(_temporary_too_long(folder, name, temporary, key, exc.strerror or reason,
+                                              name_max(folder))) from None
 
 
 def _temporary_too_long(folder: Path, name: str, temporary: Path, key: str | None, reason: str,
@@ -923,7 +924,7 @@ def _temporary_too_long(folder: Path, name: str, temporary: Path, key: str | Non
     ``name`` (the config's ``key`` where it chose it) too long for the system (its ``reason``): a
     name too long, where the path fits (:data:`~tinylens.paths.PATH_MAX`) and the config chose it,
     or a path. ``limit``: the longest name in bytes the temporary was held against
-    (:func:`_name_max`), where known; else it says most disks' :data:`~tinylens.paths.NAME_MAX`."""
+    (:func:`~tinylens.paths.name_max`), where known; else it says most disks' :data:`~tinylens.paths.NAME_MAX`."""
     first = (f"Output folder {folder}: the fit writes each file there under a hidden temporary name first, and "
              f"that of {name} ({temporary.name})")
     if len(os.fsencode(temporary)) < PATH_MAX and key:  # the path fits: the name itself is refused
@@ -933,22 +934,6 @@ def _temporary_too_long(folder: Path, name: str, temporary: Path, key: str | Non
     shorter = f"a shorter name for {key} or " if key else ""
     return (f"{first} makes a path of {len(os.fsencode(temporary))} bytes, longer than the system allows "
             f"({reason}; {PATH_MAX} bytes on Linux). Choose {shorter}a shorter output.path in the config (or --output).")
-
-
-def _name_max(folder: Path) -> int | None:
-    """The longest name in bytes that the disk of ``folder``, or of the nearest folder above it
-    there where it is not made yet, takes (PC_NAME_MAX); :data:`~tinylens.paths.NAME_MAX`, most
-    disks', where the system does not say (it cannot be looked at, or has no os.pathconf), and None
-    where it has no limit."""
-    for place in (folder, *folder.parents):
-        try:
-            limit = os.pathconf(place, "PC_NAME_MAX")
-        except (FileNotFoundError, NotADirectoryError):
-            continue
-        except (OSError, ValueError, AttributeError):  # (AttributeError: no os.pathconf, as on Windows)
-            return NAME_MAX
-        return limit if limit >= 0 else None
-    return NAME_MAX
 
 
 def _check_history_kept(problem: Any, folder: Path, inputs: dict[str, Any]) -> None:
@@ -976,9 +961,9 @@ def _check_history_name_fits(history: Path, runs: int) -> None:
     """An :class:`~tinylens.errors.OutputError` where the name of dynesty's evaluation history
     ``history``, or that of the last of the fit's ``runs`` sampling runs (the longest,
     :func:`tinylens.filenames.run_name`), is longer than the disk of its folder takes
-    (:func:`_name_max`: the nearest folder's there where it is not made yet), so that the fit
+    (:func:`~tinylens.paths.name_max`: the nearest folder's there where it is not made yet), so that the fit
     refuses it before it runs, not when dynesty first writes the history."""
-    limit = _name_max(history.parent)
+    limit = name_max(history.parent)
     last = Path(filenames.run_name(str(history), runs)) if runs > 1 else history
     too_long = [path for path in (history, last) if limit is not None and len(os.fsencode(path.name)) > limit]
     if not too_long:

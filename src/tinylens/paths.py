@@ -1,9 +1,11 @@
 """Looking at a path without a bare OSError, and the system's limits on a path's length
-(:data:`NAME_MAX`, :data:`PATH_MAX`). Standard library only, so that any part of tinylens (data,
+(:data:`NAME_MAX`, :data:`PATH_MAX`, and a folder's own, :func:`name_max`). Standard library only, so that any part of tinylens (data,
 results, the fit's checks, the command line's messages) can use it without importing astropy or pandas."""
 
 from __future__ import annotations
 
+import errno
+import os
 from pathlib import Path
 
 #: The longest name of one file or folder most disks take, in bytes (NAME_MAX).
@@ -21,3 +23,23 @@ def reachable(path: Path) -> bool:
         return path.exists()
     except OSError:
         return False
+
+
+def name_max(folder: Path) -> int | None:
+    """The longest name in bytes that the disk of ``folder``, or of the nearest folder above it
+    there where it is not made yet (or its path is too long for the system to look at), takes
+    (PC_NAME_MAX); :data:`NAME_MAX`, most disks', where the system does not say (it cannot be
+    looked at, or has no os.pathconf), and None where it has no limit."""
+    for place in (folder, *folder.parents):
+        try:
+            limit = os.pathconf(place, "PC_NAME_MAX")
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        except OSError as exc:
+            if exc.errno == errno.ENAMETOOLONG:  # a name on the way, or the path, too long: look above it
+                continue
+            return NAME_MAX
+        except (ValueError, AttributeError):  # (AttributeError: no os.pathconf, as on Windows)
+            return NAME_MAX
+        return limit if limit >= 0 else None
+    return NAME_MAX

@@ -295,7 +295,7 @@ def test_a_whole_path_too_long_for_the_system_is_not_said_to_hold_a_name_too_lon
     assert run.exit_code == 2 and isinstance(run.exception, SystemExit), repr(run.exception)
     assert "Traceback" not in said and "a name in this path is longer" not in said, said
     assert said.endswith("is longer than the system allows (4096 bytes on Linux), though no name in it passes "
-                         "255 bytes; give a shorter one."), said
+                         f"{os.pathconf(tmp_path, 'PC_NAME_MAX')} bytes; give a shorter one."), said
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
 
 
@@ -321,8 +321,9 @@ def test_a_whole_path_too_long_itself_is_not_said_to_be_a_hidden_temporary_name(
     run = CliRunner().invoke(app, ["demo", str(folder), "--no-fit"])
     said = " ".join(run.output.split())
     assert run.exit_code == 2 and isinstance(run.exception, SystemExit), repr(run.exception)
+    limit = os.pathconf(tmp_path, "PC_NAME_MAX")
     assert "temporary" not in said and said.endswith(": the whole path is longer than the system allows (4096 bytes "
-                                                     "on Linux), though no name in it passes 255 bytes; give a "
+                                                     f"on Linux), though no name in it passes {limit} bytes; give a "
                                                      "shorter one."), said
     temporary = "the whole path (with the hidden temporary name written beside it first"
     short = _deep_folder(tmp_path, 4060) / "model_config.yaml"  # fits; its temporary beside it does not
@@ -344,12 +345,41 @@ def test_a_name_whose_hidden_temporary_name_is_too_long_is_not_said_to_be_a_whol
     said = " ".join(text.split())
     assert said.startswith(f"{path}: {os.strerror(errno.ENAMETOOLONG)}: "), said
     assert said.endswith(": the hidden temporary name written beside it first (.NAME.unfinished-XXXXXXXX.SUFFIX, 265 "
-                         "bytes) is longer than the system allows a name (255 bytes on most disks); give a shorter "
-                         "name."), said
+                         f"bytes) is longer than the system allows a name ({os.pathconf(tmp_path, 'PC_NAME_MAX')} "
+                         "bytes on that disk); give a shorter name."), said
     assert "4096 bytes" not in said and "whole path" not in said, said  # (not "4096": a pytest-4096 folder)
     short = _deep_folder(tmp_path, 4060) / "model_config.yaml"  # the name's temporary fits; the path does not
     assert "the whole path (with the hidden temporary name" in common.too_long_text(
         OSError(errno.ENAMETOOLONG, os.strerror(errno.ENAMETOOLONG), str(short)))
+
+
+
+def test_names_too_long_are_said_with_the_limit_of_the_paths_own_disk(tmp_path, monkeypatch):
+    """On a disk that takes 143 bytes a name (eCryptfs; os.pathconf patched to say so), a name of
+    150 bytes the system refused was said to be the whole path too long ('though no name in it
+    passes 255 bytes'), and a name of 130 bytes, whose hidden temporary name (21 bytes more) the
+    system refused, the same: each is said as the name too long, with that disk's limit, not
+    '255 bytes on most disks'; the limit is that of the nearest folder there that can be looked
+    at, under a folder not made yet or one whose own name is too long."""
+    real_pathconf = os.pathconf
+
+    def pathconf(path, name):
+        value = real_pathconf(path, name)  # a folder not made yet is still not found
+        return 143 if name == "PC_NAME_MAX" else value
+
+    monkeypatch.setattr(os, "pathconf", pathconf)
+    refused = os.strerror(errno.ENAMETOOLONG)
+    names = (tmp_path / ("n" * 150), tmp_path / "new" / ("n" * 146 + ".csv"), tmp_path / ("d" * 300) / "s.csv")
+    for path in names:
+        said = " ".join(common.too_long_text(OSError(errno.ENAMETOOLONG, refused, str(path))).split())
+        assert said == f"{path}: {refused}: a name in this path is longer than the system allows (143 bytes on " \
+                       "that disk); give a shorter one.", said
+    for folder in (tmp_path, tmp_path / "new"):
+        path = folder / ("s" * 126 + ".csv")
+        said = " ".join(common.too_long_text(OSError(errno.ENAMETOOLONG, refused, str(path))).split())
+        assert said == f"{path}: {refused}: the hidden temporary name written beside it first (.NAME.unfinished-" \
+                       "XXXXXXXX.SUFFIX, 151 bytes) is longer than the system allows a name (143 bytes on that " \
+                       "disk); give a shorter name.", said
 
 
 def test_a_full_disk_while_a_report_is_written_names_the_file(tmp_path, full_disk):

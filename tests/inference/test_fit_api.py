@@ -565,7 +565,11 @@ def test_a_file_name_whose_temporary_name_is_too_long_is_said_as_a_name_not_a_pa
     """A table's name of 244 bytes fits the system's 255 bytes a name, but its hidden temporary
     name (21 bytes more) does not: the fit refused it saying the temporary 'makes a path of ~300
     bytes, longer than the system allows (4096 bytes on Linux)' and to choose a shorter
-    output.path, which does not help. It says the name is too long, and to shorten the table's name."""
+    output.path, which does not help. It says the name is too long, and to shorten the table's name,
+    with the limit of the output folder's own disk (it said '255 bytes on most disks' where the
+    system refused the name itself, in a folder made, and the limit of the disk where not made yet)."""
+    import os
+
     import yaml
 
     config = write_tiny_lens(tmp_path / "lens", {"type": "optimizer", "method": "lbfgs"})
@@ -578,6 +582,7 @@ def test_a_file_name_whose_temporary_name_is_too_long_is_said_as_a_name_not_a_pa
     text = _refusal_before_the_fit_runs(config, out)
     assert f"that of {name} (.{'s' * 240}.unfinished-" in text, text
     assert "is 265 bytes, a name longer than the system allows" in text and "4096 bytes" not in text, text
+    assert f"; {os.pathconf(out, 'PC_NAME_MAX')} bytes there)" in text and "most disks" not in text, text
     assert text.endswith("Choose a shorter name for output.tables.summary in the config."), text
     assert list(out.iterdir()) == []
 
@@ -680,15 +685,17 @@ def test_a_config_or_output_folder_this_user_may_not_enter_is_an_error_naming_it
 def test_the_name_limit_of_a_folder_not_made_is_255_where_the_system_cannot_say(tmp_path, monkeypatch):
     """The check of names too long for an output folder not made yet asks os.pathconf, which
     Windows' Python does not have: there (and where it fails) 255 bytes, most disks' limit, not an
-    AttributeError out of tinylens.fit; where it can say, the disk's own limit."""
-    import importlib
+    AttributeError out of tinylens.fit; where it can say, the disk's own limit, that of the folder
+    above where a name on the way is too long for the system to look at."""
     import os
 
-    fit_module = importlib.import_module("tinylens.fit")  # (tinylens.fit is also the function)
+    from tinylens.paths import name_max
+
     folder = tmp_path / "new" / "out"
-    assert fit_module._name_max(folder) == os.pathconf(tmp_path, "PC_NAME_MAX")
+    assert name_max(folder) == os.pathconf(tmp_path, "PC_NAME_MAX")
+    assert name_max(tmp_path / ("d" * 300) / "out") == os.pathconf(tmp_path, "PC_NAME_MAX")
     monkeypatch.delattr(os, "pathconf")
-    assert fit_module._name_max(folder) == 255
+    assert name_max(folder) == 255
 
 
 def test_a_temporary_name_too_long_for_a_folder_not_made_yet_is_said_with_that_disks_limit(tmp_path, monkeypatch):

@@ -33,7 +33,7 @@ from typer.core import TyperGroup
 
 from tinylens.errors import UNWRITABLE, TinyLensError, ls_command, out_of_memory
 from tinylens.interrupts import AT_END_ATTR, TerminateAsInterrupt, UnswallowedInterrupt, interrupt_behind
-from tinylens.paths import NAME_MAX, PATH_MAX
+from tinylens.paths import NAME_MAX, PATH_MAX, name_max
 
 #: Exit code for mistakes in user input (bad config, data or paths); typer uses 2 for bad options too.
 EXIT_USER_ERROR = 2
@@ -148,27 +148,30 @@ def out_of_memory_text(exc: BaseException, command: str | None = None) -> str:
 def too_long_text(exc: OSError) -> str:
     """What the command line says of an OSError ``exc`` of a name too long for the system
     (ENAMETOOLONG), where a check of its own did not say it first: the path, and to give a shorter
-    one. Where no name in it passes :data:`NAME_MAX`, the whole path was too long (:data:`PATH_MAX`,
-    4096 bytes on Linux; both of :mod:`tinylens.paths`): with the hidden temporary name written
-    beside it first where that was the name refused (:func:`temporary_refused`), the path itself
-    otherwise; or, where the path is short enough, the temporary's own name passes
-    :data:`NAME_MAX` (:func:`temporary_name_bytes`)."""
+    one. Names are held against the limit of the disk of the path's folder, or of the nearest
+    folder above it that can be looked at (:func:`~tinylens.paths.name_max`; :data:`NAME_MAX`,
+    most disks', where the error names no path). Where no name in it passes that, the whole path
+    was too long (:data:`PATH_MAX`, 4096 bytes on Linux; both of :mod:`tinylens.paths`): with the
+    hidden temporary name written beside it first where that was the name refused
+    (:func:`temporary_refused`), the path itself otherwise; or, where the path is short enough,
+    the temporary's own name passes the limit (:func:`temporary_name_bytes`)."""
     what = exc.filename if exc.filename is not None else "A path given"
     reason = exc.strerror or "File name too long"
     parts = Path(os.fsdecode(exc.filename)).parts if exc.filename is not None else ()
-    names_fit = bool(parts) and all(len(os.fsencode(part)) <= NAME_MAX for part in parts)
+    limit = name_max(Path(os.fsdecode(exc.filename)).parent) if exc.filename is not None else NAME_MAX
+    allowed = f"{limit} bytes on that disk" if exc.filename is not None else f"{NAME_MAX} bytes on most disks"
+    names_fit = bool(parts) and (limit is None or all(len(os.fsencode(part)) <= limit for part in parts))
     hidden = temporary_name_bytes(exc.filename) if names_fit else None
-    if hidden is not None and hidden > NAME_MAX:
+    if hidden is not None and limit is not None and hidden > limit:
         return (f"{what}: {reason}: the hidden temporary name written beside it first (.NAME.unfinished-XXXXXXXX.SUFFIX, "
-                f"{hidden} bytes) is longer than the system allows a name ({NAME_MAX} bytes on most disks); give a "
-                "shorter name.")
+                f"{hidden} bytes) is longer than the system allows a name ({allowed}); give a shorter name.")
     if names_fit:
         whole = ("the whole path (with the hidden temporary name written beside it first, "
                  ".NAME.unfinished-XXXXXXXX.SUFFIX)" if temporary_refused(exc.filename) else "the whole path")
+        names = f"no name in it passes {limit} bytes" if limit is not None else "that disk takes names of any length"
         return (f"{what}: {reason}: {whole} is longer than the system allows ({PATH_MAX} bytes on Linux), though "
-                f"no name in it passes {NAME_MAX} bytes; give a shorter one.")
-    return (f"{what}: {reason}: a name in this path is longer than the system allows "
-            f"({NAME_MAX} bytes on most disks); give a shorter one.")
+                f"{names}; give a shorter one.")
+    return f"{what}: {reason}: a name in this path is longer than the system allows ({allowed}); give a shorter one."
 
 
 def temporary_refused(filename: str | bytes | os.PathLike) -> bool:
