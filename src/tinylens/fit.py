@@ -940,15 +940,15 @@ def _check_history_kept(problem: Any, folder: Path, inputs: dict[str, Any]) -> N
     """An :class:`~tinylens.errors.OutputError` where dynesty's evaluation history
     (``inference.settings.history_filename``, in the output ``folder`` unless absolute) is one of
     the fit's ``inputs`` (what each is -> its path), which dynesty would overwrite, or where its
-    name, or that of a later sampling run's history, is too long for its folder
-    (:func:`_check_history_name_fits`)."""
+    name, the name of a folder on its way, or its path (or a later sampling run's history's), is
+    too long for the system (:func:`_check_history_name_fits`)."""
     from tinylens.inference import search_of
 
     module, _, settings, pipeline = search_of(problem)
     history = module.history_file(settings, folder) if hasattr(module, "history_file") else None  # dynesty's
     if history is not None:
         runs = pipeline.max_widen + 1 if pipeline is not None and pipeline.bounded else 1
-        _check_history_name_fits(history, runs)
+        _check_history_name_fits(history, runs, folder)
     found = _input_at(history, inputs) if history is not None and history.is_file() else None
     if found is not None:
         what, path = found
@@ -957,23 +957,40 @@ def _check_history_kept(problem: Any, folder: Path, inputs: dict[str, Any]) -> N
                           "another history_filename in the config.")
 
 
-def _check_history_name_fits(history: Path, runs: int) -> None:
-    """An :class:`~tinylens.errors.OutputError` where the name of dynesty's evaluation history
-    ``history``, or that of the last of the fit's ``runs`` sampling runs (the longest,
-    :func:`tinylens.filenames.run_name`), is longer than the disk of its folder takes
-    (:func:`~tinylens.paths.name_max`: the nearest folder's there where it is not made yet), so that the fit
-    refuses it before it runs, not when dynesty first writes the history."""
+def _check_history_name_fits(history: Path, runs: int, folder: Path) -> None:
+    """An :class:`~tinylens.errors.OutputError` where dynesty's evaluation history ``history``, or
+    that of the last of the fit's ``runs`` sampling runs (the longest,
+    :func:`tinylens.filenames.run_name`), is too long for the system, so that the fit refuses it
+    before it runs, not when dynesty first writes the history (or makes its folder): its name, or
+    that of a folder ``history_filename`` puts it in (not the output ``folder``'s own, which the
+    checks of the output folder see to), longer than the disk there takes
+    (:func:`~tinylens.paths.name_max`: the nearest folder's there where it is not made yet), or its
+    path :data:`~tinylens.paths.PATH_MAX` bytes or more."""
     limit = name_max(history.parent)
     last = Path(filenames.run_name(str(history), runs)) if runs > 1 else history
+    reason = os.strerror(errno.ENAMETOOLONG)
+    start = (f"inference.settings.history_filename: dynesty would write its evaluation history in {history.parent}, "
+             "and ")
     too_long = [path for path in (history, last) if limit is not None and len(os.fsencode(path.name)) > limit]
-    if not too_long:
-        return
-    path = too_long[0]
-    which = "its name" if path == history else f"the name of its sampling run {runs}'s history ({path.name})"
-    raise OutputError(f"inference.settings.history_filename: dynesty would write its evaluation history in "
-                      f"{history.parent}, and {which} is {len(os.fsencode(path.name))} bytes, a name longer than the "
-                      f"system allows ({os.strerror(errno.ENAMETOOLONG)}; {limit} bytes there). Choose a shorter "
-                      "history_filename in the config.")
+    if too_long:
+        path = too_long[0]
+        which = "its name" if path == history else f"the name of its sampling run {runs}'s history ({path.name})"
+        raise OutputError(f"{start}{which} is {len(os.fsencode(path.name))} bytes, a name longer than the system "
+                          f"allows ({reason}; {limit} bytes there). Choose a shorter history_filename in the config.")
+    own = history.parent.relative_to(folder).parts if history.parent.is_relative_to(folder) else history.parent.parts
+    part = next((part for part in own if limit is not None and len(os.fsencode(part)) > limit), None)
+    if part is not None:
+        raise OutputError(f"{start}the name of a folder on its way ({part}) is {len(os.fsencode(part))} bytes, a "
+                          f"name longer than the system allows ({reason}; {limit} bytes there). Choose a shorter "
+                          "history_filename in the config.")
+    too_long = [path for path in (history, last) if len(os.fsencode(path)) >= PATH_MAX]
+    if too_long:
+        path = too_long[0]
+        which = "its path" if path == history else f"the path of its sampling run {runs}'s history ({path.name})"
+        output = " (or output.path, or --output)" if history.is_relative_to(folder) else ""
+        raise OutputError(f"{start}{which} is {len(os.fsencode(path))} bytes, longer than the system allows "
+                          f"({reason}; {PATH_MAX} bytes on Linux). Choose a shorter history_filename in the "
+                          f"config{output}.")
 
 
 def fit_inputs(problem: Any, config: str | Path | None = None) -> dict[str, str | Path]:

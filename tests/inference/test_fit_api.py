@@ -612,6 +612,48 @@ def test_a_file_name_too_long_for_an_output_folder_not_made_yet_is_refused_befor
     assert said.format(stem=name[:-4], name=name) in _validate_refuses_output_path(config, out)
 
 
+
+@pytest.mark.parametrize("case", ["folder", "path", "later_run"])
+def test_a_history_filename_whose_folder_or_path_is_too_long_is_refused_before_the_fit_runs(tmp_path, case):
+    """dynesty's evaluation history (history_filename) in a folder whose name is 45 bytes over the
+    disk's limit a name, or at an absolute path of 4100 bytes (over the system's 4096), or of 4094
+    bytes whose pipeline's last sampling run's history (.run3, 5 bytes longer) is over it, each in
+    folders not made yet, where the system says 'not found' before it looks at a name's length,
+    passed the checks of the files the fit writes: the fit ran, and failed when it made the
+    history's folder or dynesty first wrote it (the whole path was said as the output folder's, a
+    file in it that cannot be looked at). Each is now an OutputError naming the key and the limit
+    before the fit runs or makes a folder, and tinylens validate says the same."""
+    import errno
+    import os
+
+    limit = os.pathconf(tmp_path, "PC_NAME_MAX")
+    if limit < 0 or limit > 1000:
+        pytest.skip("this disk has no limit to the length of a name")
+    out = tmp_path / "new" / "out"
+    if case == "folder":
+        part = "h" * (limit + 45)
+        history = f"{part}/calls.h5"
+        said = (f"in {out / part}, and the name of a folder on its way ({part}) is {limit + 45} bytes, a name longer "
+                f"than the system allows ({os.strerror(errno.ENAMETOOLONG)}; {limit} bytes there). Choose a "
+                "shorter history_filename in the config.")
+    else:
+        length = 4100 if case == "path" else 4094
+        folder = tmp_path / "hist"
+        while length - len("/calls.h5") - len(str(folder)) > 200:
+            folder = folder / ("d" * 150)
+        folder = folder / ("d" * (length - len("/calls.h5") - len(str(folder)) - 1))
+        history = f"{folder}/calls.h5"
+        assert len(os.fsencode(history)) == length
+        which = "its path is 4100" if case == "path" else "the path of its sampling run 3's history (calls.run3.h5) is 4099"
+        said = (f"in {folder}, and {which} bytes, longer than the system allows ({os.strerror(errno.ENAMETOOLONG)}; "
+                "4096 bytes on Linux). Choose a shorter history_filename in the config.")
+    settings = {"save_evaluation_history": True, "history_filename": history, "maxcall": 100}
+    config = write_tiny_lens(tmp_path / "lens", {"type": "sampler", "method": "dynesty", "settings": settings})
+    text = _refusal_before_the_fit_runs(config, out)
+    assert text == f"inference.settings.history_filename: dynesty would write its evaluation history {said}", text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lens"]  # no folder made, the output's or the history's
+    assert said in _validate_refuses_output_path(config, out)
+
 def _validate_refuses_output_path(config, out) -> str:
     """tinylens validate's output, whitespace joined, for config with output.path set to out;
     it must exit 2 without a traceback."""
