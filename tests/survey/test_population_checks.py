@@ -267,6 +267,33 @@ def test_faint_lens_galaxies_spread_over_too_many_pixels_are_refused_and_up_to_t
         PopulationOptions(**faint, lens_re_range=(40.0, 40.0), lens_disc_fraction_range=(0.3, 0.5))
 
 
+def test_a_bulge_or_disc_with_a_share_near_0_of_a_faint_lens_is_refused_naming_lens_disc_fraction_range():
+    """The faint-lens bound (MIN_LENS_IE) held the whole lens galaxy's flux against it, so with zeropoint -726 and
+    lens_re_range 40 (a bulge alone of Ie ~2.4e-307, allowed) a disc of 1e-10 of the flux, or a bulge of 1e-10 (the
+    disc the rest), was drawn with a subnormal Ie of ~5e-317; each component is held against it with its smallest
+    share, and a bulge and disc within it are drawn with normal amplitudes and the flux the magnitude says."""
+    faint = {"zeropoint": -726.0, "lens_mag_range": (23.5, 23.5), "lens_re_range": (40.0, 40.0),
+             "lens_disc_re_ratio_range": (1.0, 1.0)}
+    with pytest.raises(ConfigError, match=r"10\^-299.8 e-/s, lens_disc_fraction_range from 1e-10 gives the discs 1e-10 of "
+                                          r"it, and lens_re_range up to 40 arcsec times lens_disc_re_ratio_range up to 1 "
+                                          r"\(the discs\) at pixel_scale 0.074 .* or raise lens_disc_fraction_range's low end$"):
+        PopulationOptions(**faint, lens_disc_fraction_range=(1e-10, 1e-10))
+    with pytest.raises(ConfigError, match=r"10\^-299.8 e-/s, lens_disc_fraction_range up to 0.9999999999 leaves the bulges "
+                                          r"1e-10 of it, and lens_re_range up to 40 arcsec at pixel_scale 0.074 .* or lower "
+                                          r"lens_disc_fraction_range's high end$"):
+        PopulationOptions(**faint, lens_disc_fraction_range=(1 - 1e-10, 1 - 1e-10))
+    with pytest.raises(ConfigError, match=r"lens_disc_fraction_range from 0 gives the discs 5.55e-17 of it \(from 0: the "
+                                          r"smallest share above 0 a uniform draw up to 0.5 gives\)"):
+        PopulationOptions(**faint, lens_disc_fraction_range=(0.0, 0.5))
+    within = {**faint, "lens_re_range": (0.4, 0.4)}  # 100 times smaller: amplitudes 1e4 times larger
+    for shares in [(1e-3, 1e-3), (1 - 1e-3, 1 - 1e-3)]:
+        opts = PopulationOptions(**within, lens_disc_fraction_range=shares)
+        light = population.draw_lens(np.random.default_rng(SEED), opts)["lens_light"]
+        assert min(c["Ie"] for c in light) > np.finfo(float).tiny
+        flux = sum(population.sersic_flux(c["Ie"], c["R_sersic"], c["n_sersic"], 0.074) for c in light)
+        assert flux == pytest.approx(10 ** (0.4 * (-726.0 - 23.5)), rel=1e-5)
+
+
 def test_bright_lens_galaxies_tiny_in_pixels_are_refused_naming_the_options():
     """zeropoint 40 at pixel_scale 1e150 (float64) with lens_re_range from 1e-4 arcsec made an infinite amplitude Ie,
     refused only as "truth['lens_light_list'][0]['Ie'] must be a finite number", naming no option. A bulge or

@@ -396,26 +396,46 @@ def _lens_radii(opts: PopulationOptions, end: int) -> dict[str, tuple[float, flo
     return radii
 
 
+def _faintest_shares(opts: PopulationOptions) -> dict[float, tuple[float, str, str]]:
+    """The smallest share of a lens galaxy's flux its bulge and its disc get, by their Sersic index, each with how a
+    message names it and what to change ('' for a bulge without a disc, which gets it all): the bulge's ``1 -`` lens_disc_fraction_range's
+    high end, the disc's its low end or, from 0, the smallest share above 0 a uniform draw gives (2^-53 of the high
+    end; one in 2^53 draws is a disc of no light). A range out of its own bounds is refused by name already."""
+    low, high = opts.lens_disc_fraction_range
+    if not (opts.has_disc and 0 <= low <= high < 1):
+        return {BULGE_N: (1.0, "", ""), DISC_N: (1.0, "", "")}
+    disc = low if low > 0 else high * 2.0**-53
+    least = "" if low > 0 else f" (from 0: the smallest share above 0 a uniform draw up to {high:.15g} gives)"
+    return {BULGE_N: (1 - high, f"lens_disc_fraction_range up to {high:.15g} leaves the bulges {1 - high:.3g} of it",
+                      "lower lens_disc_fraction_range's high end"),
+            DISC_N: (disc, f"lens_disc_fraction_range from {low:.15g} gives the discs {disc:.3g} of it{least}",
+                     "raise lens_disc_fraction_range's low end")}
+
+
 def _amplitude_problems(opts: PopulationOptions, log_flux: float) -> list[str]:
     """The faintest lens galaxy (10^``log_flux`` e-/s) spread over its largest bulge (``lens_re_range``'s high
-    end over ``pixel_scale``) or disc (times ``lens_disc_re_ratio_range``'s) with an amplitude under
-    :data:`MIN_LENS_IE`; radii or pixel scales out of their own bounds are refused by name already."""
+    end over ``pixel_scale``) or disc (times ``lens_disc_re_ratio_range``'s), each with its smallest share of the
+    flux (:func:`_faintest_shares`), with an amplitude under :data:`MIN_LENS_IE`; radii or pixel scales out of
+    their own bounds are refused by name already."""
     scale, (low, bulge) = opts.pixel_scale, opts.lens_re_range
     if not (PIXEL_SCALE_RANGE[0] <= scale <= PIXEL_SCALE_RANGE[1] and 0 < low <= bulge <= MAX_RADIUS):
         return []
-    radii = _lens_radii(opts, 1)
+    radii, shares = _lens_radii(opts, 1), _faintest_shares(opts)
     problems = []
     for name, (radius, n_sersic) in radii.items():
         if radius / scale > MAX_RADIUS_PIXELS:
             continue  # refused by name already
-        log_ie = log_flux - _log10_unit_flux(n_sersic, radius / scale)
+        share, share_text, share_advice = shares[n_sersic]
+        log_ie = log_flux + np.log10(share) - _log10_unit_flux(n_sersic, radius / scale)
         if log_ie < np.log10(MIN_LENS_IE):
+            shared = f", {share_text}," if share_text else ","
             problems.append(
                 f"zeropoint {opts.zeropoint:g} and lens_mag_range up to {opts.lens_mag_range[1]:g} make lens galaxies as "
-                f"faint as 10^{log_flux:.4g} e-/s, and {name} at pixel_scale {scale:g} spreads them over half-light "
+                f"faint as 10^{log_flux:.4g} e-/s{shared} and {name} at pixel_scale {scale:g} spreads them over half-light "
                 f"radii of up to {radius / scale:.3g} pixels: an amplitude (e-/s per pixel) of 10^{log_ie:.4g}, under "
                 f"{MIN_LENS_IE:g}, near the smallest number a float64 holds (below it their flux is imprecise, then 0 "
-                "with a blank magnitude): raise the zeropoint (the AB magnitude of 1 e-/s, CSST: 25.7) or lower lens_re_range (arcsec)")
+                "with a blank magnitude): raise the zeropoint (the AB magnitude of 1 e-/s, CSST: 25.7)"
+                f"{',' if share_advice else ' or'} lower lens_re_range (arcsec){f' or {share_advice}' if share_advice else ''}")
     return problems
 
 
