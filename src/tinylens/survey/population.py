@@ -56,6 +56,8 @@ grid, ``size x nsub`` points on a side, or a PSF whose grid, ``psf_size`` times 
 than a Poisson draw takes in the exposure: a zeropoint typed 2570, or so faint (or spread over so
 many pixels) that their flux is 0, or so small in pixels that their amplitude overflows, half-light radii over :data:`MAX_RADIUS` (or :data:`MAX_RADIUS_PIXELS` pixels), whose fluxes overflow,
 Sersic indices over :data:`MAX_SERSIC_N`, whose fluxes are wrong, then infinite or NaN);
+:func:`unresolved_problems` refuses lens galaxies smaller than the spacing of the points their light is sampled
+at, ``pixel_scale / nsub`` (the image would not hold the light the truth records);
 :func:`scale_warnings`
 warns (ConfigWarning) when the Einstein radii span under 2 pixels or the field is too small
 for the arcs (a pixel scale typed in milliarcseconds, a size too small).
@@ -590,6 +592,20 @@ def _sersic_index_problems(opts: PopulationOptions) -> list[str]:
     return problems
 
 
+def unresolved_problems(opts: PopulationOptions) -> list[str]:
+    """Lens galaxies smaller than the spacing of the points their light is sampled at (``pixel_scale / nsub``): the
+    smallest bulge (``lens_re_range``'s low end) or disc (times ``lens_disc_re_ratio_range``'s) falls between the
+    points, and the image holds none of its light, or on one, and holds many times its flux, while the truth table
+    records the drawn magnitude (pixel_scale 1e9: a lens flux of 54 e-/s in truth.csv, 0 in the image). Checked
+    by :func:`simulate_population`, not :func:`option_problems`: such options still draw lenses (:func:`draw_lens`)."""
+    spacing = opts.pixel_scale / opts.nsub
+    return [f"{name} is under the spacing of the points each pixel's light is sampled at (pixel_scale {opts.pixel_scale:g} / "
+            f"nsub {opts.nsub} = {spacing:.3g} arcsec): a lens galaxy that small falls between them, the image holding none "
+            "of its light, or on one, many times its flux, and the truth table's magnitude would not be the image's: raise "
+            "lens_re_range (arcsec) or nsub, or lower pixel_scale (arcsec per pixel, CSST: 0.074)"
+            for name, (radius, _) in _lens_radii(opts, 0).items() if radius < spacing]
+
+
 def scale_warnings(opts: PopulationOptions) -> list[str]:
     """Sizes that are probably unit mistakes: Einstein radii under 2 pixels, or a field too small for the arcs."""
     theta, scale = opts.theta_E_range[1], opts.pixel_scale
@@ -914,6 +930,8 @@ def simulate_population(
     opts = PopulationOptions.from_kwargs(**options)
     for message in scale_warnings(opts):
         warnings.warn(message, ConfigWarning, stacklevel=2)
+    if problems := unresolved_problems(opts):  # after the warnings: a pixel scale typed in mas is both
+        raise ConfigError("; ".join(problems))
     made = missing_folders(outdir)
     from tinylens.fit import folder_on_interrupt
 
