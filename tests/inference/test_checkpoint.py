@@ -388,6 +388,25 @@ def test_a_checkpoints_likelihood_calls_that_no_fit_made_are_not_carried_into_th
     assert dynesty_runner.calls_before(SimpleNamespace(ncall=recorded)) == 0
 
 
+@pytest.mark.parametrize("recorded", [10**15 + 1, -5, float("nan"), 2.5], ids=["1e15+1", "-5", "nan", "2.5"])
+def test_a_nautilus_checkpoints_likelihood_calls_that_no_fit_made_start_the_sampling_again(tmp_path, data, recorded):
+    """nautilus reads its own n_like from its checkpoint, and counts n_like_max with it: one edited past the
+    1e15 a pipeline state may record (MAX_STATE_EVALS) became the resumed fit's n_likelihood_evals, and the
+    state storing it was refused when the fit was next loaded (NaN stopped the run with a traceback). Such
+    a checkpoint is now said, by name, to be unreadable, deleted, and the sampling starts again."""
+    first = _run(_problem(tmp_path, data, n_like_max=SMALL_CAP, checkpoint_every=0), tmp_path)
+    path = tmp_path / filenames.CHECKPOINTS["nautilus"]
+    with h5py.File(path, "r+") as f:
+        f["sampler"].attrs["n_like"] = recorded
+    with pytest.warns(CheckpointWarning, match=rf"checkpoint {re.escape(str(path))} could not be read \(ValueError: its "
+                      r"likelihood-call count n_like is .*not a whole number from 0 to 1,000,000,000,000,000\); it is "
+                      "deleted and the sampling starts again"):
+        again = _run(_problem(tmp_path, data, n_like_max=SMALL_CAP, checkpoint_every=0), tmp_path)
+    assert not again.info["resumed"] and again.n_likelihood_evals == again.info["n_like_this_run"]
+    assert again.n_likelihood_evals == first.n_likelihood_evals  # the same seeded search, from its start
+    assert _stored_calls(path) == again.n_likelihood_evals
+
+
 def _exploration_points(path) -> int:
     """The points of the nautilus checkpoint ``path`` drawn while it explored."""
     with h5py.File(path, "r") as f:

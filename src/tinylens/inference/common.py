@@ -346,8 +346,9 @@ def recorded_seconds(value: Any) -> float:
 #: The most likelihood calls a checkpoint may record (a fit makes ~1e5 to 1e8): more, or a negative
 #: or fractional number, is of an edited or damaged file, and is not carried into the fit's call count,
 #: which a pipeline state records and refuses beyond this (:data:`tinylens.pipeline.run.MAX_STATE_EVALS`).
-#: dynesty's (:func:`tinylens.inference.dynesty_runner.calls_before`); nautilus's own ``n_like`` is not
-#: bounded here, as nautilus counts its ``n_like_max`` budget with it.
+#: dynesty's (:func:`tinylens.inference.dynesty_runner.calls_before`) is read as dynesty's ``ncall`` beyond it;
+#: nautilus's own ``n_like``, with which it counts its ``n_like_max`` budget, makes its checkpoint one that
+#: cannot be read, deleted and sampled again (:func:`tinylens.inference.nautilus_runner.check_recorded_calls`).
 MAX_RECORDED_CALLS = 1e15
 
 

@@ -47,6 +47,7 @@ from tinylens.errors import CheckpointWarning, ConfigError, outside_stacklevel, 
 from tinylens.inference import InferenceResult
 from tinylens.inference.common import (
     MAX_BATCH,
+    MAX_RECORDED_CALLS,
     NO_FINITE_DRAWS,
     FiniteWatch,
     KeptInterrupt,
@@ -59,6 +60,7 @@ from tinylens.inference.common import (
     keyword_names,
     open_checkpoint,
     prepare_checkpoint,
+    recorded_count,
     recorded_seconds,
     split,
     try_settings,
@@ -349,6 +351,16 @@ def _stats(sampler: Sampler) -> dict[str, Any]:
     return stats
 
 
+def check_recorded_calls(n_like: Any) -> None:
+    """Raise ValueError where ``n_like``, the likelihood calls a restored checkpoint records (nautilus
+    counts its ``n_like_max`` with it, and the result's ``n_likelihood_evals`` is it), is not a whole
+    number from 0 to :data:`~tinylens.inference.common.MAX_RECORDED_CALLS` (an edited or damaged
+    file): the pipeline state storing it would be refused when the fit is next loaded."""
+    if recorded_count(n_like) is None:
+        raise ValueError(f"its likelihood-call count n_like is {n_like}, not a whole number from 0 to "
+                         f"{int(MAX_RECORDED_CALLS):,}")
+
+
 def apply_discard_exploration(sampler: Sampler, run_kw: dict[str, Any]) -> None:
     """Give a sampler resumed after its exploration the run's ``discard_exploration`` (default
     false). nautilus sets it only when the exploration ends, within a run, and otherwise keeps the
@@ -449,8 +461,8 @@ def run(
     interrupt = KeptInterrupt()  # Ctrl-C during a network's training is caught by scikit-learn
     watch = FiniteWatch(NO_FINITE_DRAWS * init["n_live"], no_finite_point)
 
-    def build(resume: bool) -> CheckpointedSampler:  # noqa: ARG001 (a removed checkpoint is not read)
-        return CheckpointedSampler(
+    def build(resume: bool) -> CheckpointedSampler:
+        sampler = CheckpointedSampler(
             problem.prior_transform,
             impossible_where_not_finite(interrupt.guard(status.wrap(problem.log_likelihood)), watch),
             n_dim=problem.ndim,
@@ -459,6 +471,9 @@ def run(
             filepath=filepath,
             **init,
         )
+        if resume:  # a count no fit made is refused as the unreadable file it is (open_checkpoint)
+            check_recorded_calls(sampler.n_like)
+        return sampler
 
     sampler, resumed = open_checkpoint(build, filepath, resumed)
     if resumed:  # the calls and points of the sampler restored from its checkpoint
