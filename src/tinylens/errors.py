@@ -201,7 +201,7 @@ class ConfigWarning(UserWarning):
 
 class ConvergenceWarning(UserWarning):
     """A fit's search stopped before it converged (its limit reached: nautilus's ``n_like_max`` or
-    ``timeout``, dynesty's ``maxcall`` or ``maxiter``, an optimizer's ``maxiter``; or L-BFGS-B's
+    ``timeout``, dynesty's ``maxcall``, ``maxiter`` or ``logl_max``, an optimizer's ``maxiter``; or L-BFGS-B's
     failed line search), or its posterior still reaches the edge of the pipeline's sampling box:
     the result is preliminary (flagged ``unconverged``)."""
 

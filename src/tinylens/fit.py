@@ -205,13 +205,13 @@ def stopping_limit(result: Any) -> str | None:
     """Which of nautilus's ``n_like_max`` and ``timeout`` stopped ``result``'s sampler short: the
     one set, or with both set ``n_like_max`` where the sampler's calls (those of its last run in the
     pipeline, its checkpoint's earlier ones included, as nautilus counts them) reached it and
-    ``timeout`` where they did not; for dynesty, its ``maxcall`` or ``maxiter`` as its run recorded
-    it (``info.stopped_by``, :func:`tinylens.inference.dynesty_runner.limit_reached`). None where
+    ``timeout`` where they did not; for dynesty, its ``maxcall``, ``maxiter`` or ``logl_max`` as its run
+    recorded it (``info.stopped_by``, :func:`tinylens.inference.dynesty_runner.stop_reason`). None where
     that cannot be told (another method, neither set, a dynesty fit that records none, runs recorded
     as no list). ``result``: a fit's result, or its parsed ``result.json``."""
     info = _field(result, "info") if isinstance(_field(result, "info"), dict) else {}
     if _field(result, "method") == "dynesty":
-        return info.get("stopped_by") if info.get("stopped_by") in ("maxcall", "maxiter") else None
+        return info.get("stopped_by") if info.get("stopped_by") in ("maxcall", "maxiter", "logl_max") else None
     if _field(result, "method") != "nautilus":
         return None
     settings = info.get("settings") if isinstance(info.get("settings"), dict) else {}

@@ -560,6 +560,7 @@ def test_the_unconverged_warning_names_the_limit_that_stopped_nautilus(capsys, s
 
 @pytest.mark.parametrize("stopped_by, named", [("maxcall", "its maxcall was reached"),
                                                ("maxiter", "its maxiter was reached"),
+                                               ("logl_max", "its logl_max was reached"),
                                                (None, "its maxcall or maxiter was reached")])
 @pytest.mark.parametrize("pipeline", [False, True])
 def test_the_unconverged_warning_names_the_limit_that_stopped_dynesty(capsys, stopped_by, named, pipeline):

@@ -295,6 +295,41 @@ def test_a_dynesty_run_records_the_limit_that_stopped_it(tmp_path, data):
     assert full.converged and full.info["stopped_by"] is None
 
 
+def _dynesty_on(folder, data, log_likelihood, **settings):
+    """dynesty's run on the tiny lens's priors with ``log_likelihood`` in place of the lens's."""
+    problem = _problem(folder, data, "dynesty", checkpoint_every=0, **settings)
+    problem.log_likelihood = log_likelihood
+    return _run(problem, folder, dynesty_runner)
+
+
+def test_a_dynesty_run_stopped_by_a_plateau_or_logl_max_records_it(tmp_path, data):
+    """dynesty stops where its live points all have one log L (a plateau, its normal end: run again,
+    it stops there at once) or where its log L bound passes logl_max; both were recorded as
+    unconverged without a stopped_by, and the warning named maxcall or maxiter. A plateau now ends a
+    converged fit (its evidence that of the step likelihood), logl_max is recorded and named in the
+    warning, and the run resumed without it goes on to its dlogz criterion."""
+    from tinylens.fit import stopping_limit, unconverged_message
+
+    theta_e = FREE_TRUTH["lens_mass.0.theta_E"]  # its prior is uniform on [theta_e - 0.5, theta_e + 0.5]
+    step = lambda theta: np.where(np.abs(np.atleast_2d(theta)[:, 0] - theta_e) < 0.05, 0.0, -10.0)
+    with pytest.warns(UserWarning, match="plateau"):  # dynesty's own
+        plateau = _dynesty_on(tmp_path / "plateau", data, step)
+    assert plateau.converged and plateau.info["stopped_by"] == "plateau"
+    assert abs(plateau.log_evidence - np.log(0.1 + 0.9 * np.exp(-10.0))) < 3 * plateau.info["log_evidence_err"]
+    inside = np.abs(plateau.samples[:, 0] - theta_e) < 0.05
+    assert np.sum(plateau.weights[inside]) > 0.99
+
+    sigma = 0.05
+    gauss = lambda theta: -0.5 * ((np.atleast_2d(theta)[:, 0] - theta_e) / sigma) ** 2
+    capped = _dynesty_on(tmp_path / "top", data, gauss, logl_max=-2.0)
+    assert not capped.converged and capped.info["stopped_by"] == "logl_max"
+    assert stopping_limit(capped) == "logl_max"
+    assert "(its logl_max was reached)" in unconverged_message("dynesty", limit=stopping_limit(capped))
+    full = _dynesty_on(tmp_path / "top", data, gauss)
+    assert full.info["resumed"] and full.converged and full.info["stopped_by"] is None
+    assert abs(full.log_evidence - np.log(sigma * np.sqrt(2 * np.pi))) < 3 * full.info["log_evidence_err"]
+
+
 def test_a_resumed_dynesty_run_still_batches_its_likelihood_calls(tmp_path, data, monkeypatch):
     """The restored sampler's likelihood and its new pool must share one batcher: with two, the
     pool's waiting proposals were never seen by the likelihood, and every point was evaluated

@@ -26,6 +26,10 @@ The result's ``n_likelihood_evals`` counts the likelihood calls really made, as 
 and as the status line shows them (:class:`CallCount`): every proposal's, including those still
 in dynesty's queue when the run stops. dynesty's own count, ``sampler.ncall`` (``info["dynesty_ncall"]``),
 leaves those out; ``maxcall`` and the evaluation history follow it.
+
+``info["stopped_by"]`` says what stopped a run other than ``dlogz`` (:func:`stop_reason`): ``maxcall``,
+``maxiter`` or ``logl_max`` (the fit is not converged, and raising the limit continues it), or
+``plateau``, where every live point has the same log L: dynesty's normal end, a converged fit.
 """
 
 from __future__ import annotations
@@ -614,6 +618,34 @@ def _converged(sampler, dlogz: float) -> bool:
     return bool(np.logaddexp(0.0, np.max(logl[n_dead:]) + logvol[n_dead - 1] - log_z) < dlogz)
 
 
+def on_plateau(sampler) -> bool:
+    """Whether dynesty stopped on a likelihood plateau: its live points all have the same log L
+    (``np.ptp`` 0). dynesty then stops, whatever ``dlogz`` says, and adds them to the samples,
+    which cover the plateau: its normal end, which a run resumed from it would only reach again."""
+    live = np.asarray(sampler.live_logl)
+    return bool(live.size) and bool(np.ptp(live) == 0)
+
+
+def over_logl_max(sampler, logl_max: float | None) -> bool:
+    """Whether dynesty's last dead point (the log L bound it stopped at) exceeds ``logl_max``, which
+    stops it there (None: not set). The finished run's last ``nlive`` samples are its live points."""
+    logl = np.asarray(sampler.saved_run["logl"])
+    n_dead = len(logl) - sampler.nlive
+    return logl_max is not None and n_dead >= 1 and bool(logl[n_dead - 1] > float(logl_max))
+
+
+def stop_reason(sampler, run_kw: dict[str, Any], calls: int, iterations: int) -> str | None:
+    """What stopped dynesty's run other than its ``dlogz`` criterion: ``"plateau"`` (:func:`on_plateau`),
+    ``"logl_max"`` (:func:`over_logl_max`), or the ``maxcall`` or ``maxiter`` of :func:`limit_reached`
+    (``run_kw``, ``calls``, ``iterations`` as it takes them); None where none did. A plateau and
+    ``logl_max`` come first: a run resumed with more calls or iterations would stop on them at once."""
+    if on_plateau(sampler):
+        return "plateau"
+    if over_logl_max(sampler, run_kw.get("logl_max")):
+        return "logl_max"
+    return limit_reached(run_kw, calls, iterations)
+
+
 def budget_left(run_kw: dict[str, Any], calls_done: int, iterations_done: int) -> dict[str, Any]:
     """``run_kw`` with ``maxcall`` and ``maxiter`` less what the earlier runs of a resumed sampler
     spent: dynesty counts them from 0 in each ``run_nested``, so that a stopped fit would get a
@@ -682,7 +714,7 @@ def run(
         first.drawing = False  # the sampler has its live points (drawn, or restored)
         take_back = getattr(sampler, "_remove_live_points", None)  # dynesty >= 2.0
         if resumed and getattr(sampler, "added_live", False) and take_back is not None:
-            # The checkpoint is of a run that ended (on maxcall or maxiter; a converged fit deletes
+            # The checkpoint is of a run that ended (on maxcall, maxiter or logl_max; a converged fit deletes
             # its checkpoint): dynesty would not continue it while its live points are in the samples.
             take_back()
         latest: dict[str, Any] = {}
@@ -712,6 +744,7 @@ def run(
         _LIKELIHOODS.pop(key, None)
         _BATCHERS.pop(key, None)
     wall = time.perf_counter() - start
+    stopped_by = stop_reason(sampler, left, int(sampler.ncall) - calls_from, int(sampler.it) - iterations_from)
     res = sampler.results
     log_w = res.logwt - logsumexp(res.logwt)
     return InferenceResult(
@@ -723,7 +756,7 @@ def run(
         log_evidence=float(res.logz[-1]),
         n_likelihood_evals=made_before + status.n_calls,  # the calls made (see the module's docstring)
         wall_time_s=wall + before,
-        converged=_converged(sampler, run_kw["dlogz"]),
+        converged=stopped_by == "plateau" or _converged(sampler, run_kw["dlogz"]),
         info={
             "log_evidence_err": float(res.logzerr[-1]),
             "n_like_this_run": status.n_calls,
@@ -733,6 +766,6 @@ def run(
             "likelihood_time_s": status.likelihood_time_s,
             "checkpoint": str(checkpoint) if checkpoint else None,
             "settings": {**own, **init, **run_kw},
-            "stopped_by": limit_reached(left, int(sampler.ncall) - calls_from, int(sampler.it) - iterations_from),
+            "stopped_by": stopped_by,
         },
     )
