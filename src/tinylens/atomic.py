@@ -186,7 +186,8 @@ def replace_together(temporary: Mapping[Path, Path]) -> None:
     :func:`remove_unfinished` leaves (:func:`_rescued`) and an OutputError says where (a Ctrl-C
     stays a KeyboardInterrupt, where it is kept warned: :func:`_say_stranded`). Each
     file is replaced atomically, so a reader finds it old or new, but where no hard link can be
-    made (a disk without them) a file is moved aside just before it is replaced (:func:`_moved_aside`)."""
+    made (a disk without them) a file is moved aside just before it is replaced (:func:`_moved_aside`),
+    under a name that no cleanup deletes, so that a process killed then loses no file."""
     kept: dict[Path, Path | None] = {}
     done: list[Path] = []
     try:
@@ -249,9 +250,13 @@ def _linked(path: Path) -> Path | None:
 
 
 def _moved_aside(path: Path) -> Path:
-    """The file (or link) at ``path`` renamed to a hidden name beside it (as
-    :func:`atomic_path`'s temporaries); an OSError names ``path``."""
-    name = _hidden_file(path)
+    """The file (or link) at ``path`` renamed to a hidden name beside it that no cleanup deletes
+    (:func:`_kept_file`: a process killed before the new file is renamed into place leaves its only
+    copy there); an OSError names ``path``."""
+    try:
+        name = _kept_file(path)
+    except OSError as err:
+        raise _naming(err, path) from None
     try:
         os.replace(path, name)
     except BaseException as err:
@@ -288,10 +293,12 @@ def _same_file(old: Path, path: Path) -> bool:
 def _rescued(path: Path, old: Path) -> Path:
     """Where ``old``, the earlier file of ``path`` that could not be put back, is kept: renamed to
     ``.<stem>.kept-XXXXXXXX<suffix>`` beside ``path``, a name that :func:`remove_unfinished` and
-    :func:`remove_all_unfinished` leave; ``old`` itself where even that fails."""
+    :func:`remove_all_unfinished` leave (``old`` itself where it has such a name already, a file
+    moved aside, :func:`_moved_aside`, or where even that fails)."""
+    if not UNFINISHED_NAME.fullmatch(old.name):
+        return old
     try:
-        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.kept-", suffix=path.suffix)
-        os.close(fd)
+        name = _kept_file(path)
     except OSError:
         return old
     try:
@@ -300,6 +307,14 @@ def _rescued(path: Path, old: Path) -> Path:
         Path(name).unlink(missing_ok=True)
         return old
     return Path(name)
+
+
+def _kept_file(path: Path) -> str:
+    """A new empty file beside ``path`` named ``.<stem>.kept-XXXXXXXX<suffix>``, which
+    :func:`remove_unfinished` and :func:`remove_all_unfinished` leave."""
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.kept-", suffix=path.suffix)
+    os.close(fd)
+    return name
 
 
 def _say_stranded(text: str, err: BaseException) -> None:

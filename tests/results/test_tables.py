@@ -330,6 +330,40 @@ def test_a_file_that_cannot_be_put_back_keeps_its_earlier_version_where_no_clean
     assert len(list(tmp_path.iterdir())) == 2 + len(stranded) - (not links)
 
 
+def test_a_write_killed_on_a_disk_without_hard_links_leaves_no_earlier_file_for_cleanup_to_delete(tmp_path):
+    """Where no hard link can be made, replace_together moves each file aside just before it
+    renames the new one into place; the file moved aside had a hidden .unfinished- name, so a
+    process killed in between (SIGKILL: no rollback runs) left the only copy of the finished file
+    there, and the next remove_unfinished (any later write of that file) deleted it. It is now
+    moved aside under a .kept- name, which no cleanup deletes."""
+    killed = (
+        "import errno, os, signal, sys\n"
+        "from pathlib import Path\n"
+        "from tinylens.atomic import write_together\n"
+        "def no_link(*args, **kwargs):\n"
+        "    raise PermissionError(errno.EPERM, os.strerror(errno.EPERM))\n"
+        "os.link, replace = no_link, os.replace\n"
+        "def killed_at_b(src, dst, *args, **kwargs):\n"
+        "    if os.path.basename(dst) == 'b.json':  # b.json moved aside, the new one not renamed in yet\n"
+        "        os.kill(os.getpid(), signal.SIGKILL)\n"
+        "    return replace(src, dst, *args, **kwargs)\n"
+        "os.replace = killed_at_b\n"
+        "folder = Path(sys.argv[1])\n"
+        "write_together({folder / 'a.csv': lambda tmp: tmp.write_text('new a'),\n"
+        "                folder / 'b.json': lambda tmp: tmp.write_text('new b')})\n"
+    )
+    (tmp_path / "a.csv").write_text("old a")
+    (tmp_path / "b.json").write_text("old b")
+    assert subprocess.run([sys.executable, "-c", killed, str(tmp_path)]).returncode != 0
+    assert not (tmp_path / "b.json").exists() and (tmp_path / "a.csv").read_text() == "new a"
+
+    tables.remove_all_unfinished(tmp_path)
+    remove_unfinished(tmp_path / "a.csv", tmp_path / "b.json")
+    left = {p.name: p.read_text() for p in tmp_path.iterdir()}
+    (kept,) = (name for name, text in left.items() if text == "old b")
+    assert re.fullmatch(r"\.b\.kept-[a-z0-9_]{8}\.json", kept), left
+
+
 def test_a_ctrl_c_that_leaves_a_file_not_put_back_stays_an_interrupt_and_says_where_it_is(tmp_path, monkeypatch):
     """A Ctrl-C (KeyboardInterrupt) while files written together were renamed, where a file
     already replaced could not be put back, came out as an OutputError: the command line said
