@@ -252,7 +252,7 @@ def _linked(path: Path) -> Path | None:
 def _moved_aside(path: Path) -> Path:
     """The file (or link) at ``path`` renamed to a hidden name beside it that no cleanup deletes
     (:func:`_kept_file`: a process killed before the new file is renamed into place leaves its only
-    copy there); an OSError names ``path``."""
+    copy there); an OSError names ``path``, and a Ctrl-C the moment it is moved puts it back."""
     try:
         name = _kept_file(path)
     except OSError as err:
@@ -260,9 +260,13 @@ def _moved_aside(path: Path) -> Path:
     try:
         os.replace(path, name)
     except BaseException as err:
-        os.unlink(name)
         if isinstance(err, OSError):
+            os.unlink(name)
             raise _naming(err, path) from None
+        if os.path.lexists(path):  # stopped (a Ctrl-C) before it was moved
+            os.unlink(name)
+        else:  # stopped the moment it was moved: put back (where that fails it stays under its kept name)
+            _put_back(path, Path(name))
         raise
     return Path(name)
 

@@ -364,6 +364,32 @@ def test_a_write_killed_on_a_disk_without_hard_links_leaves_no_earlier_file_for_
     assert re.fullmatch(r"\.b\.kept-[a-z0-9_]{8}\.json", kept), left
 
 
+def test_a_ctrl_c_the_moment_a_file_is_moved_aside_puts_it_back(tmp_path, monkeypatch):
+    """On a disk without hard links, a Ctrl-C (KeyboardInterrupt) that came the moment the rename
+    moving a file aside returned had _moved_aside delete the name it had just moved the file to,
+    as for a rename that failed: the finished file was gone from both names. It is now put back,
+    the files written before it too, and the Ctrl-C stays one."""
+    import os
+
+    from tinylens.atomic import write_together
+
+    _old_a_and_b(tmp_path, monkeypatch, links=False)
+    replace, stopped = os.replace, []
+
+    def interrupted_moving_b_aside(src, dst, *args, **kwargs):
+        replace(src, dst, *args, **kwargs)
+        if os.path.basename(src) == "b.json" and not stopped:
+            stopped.append(dst)
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", interrupted_moving_b_aside)
+    writers = {tmp_path / "a.csv": lambda tmp: tmp.write_text("new a"), tmp_path / "b.json": lambda tmp: tmp.write_text("new b")}
+    with pytest.raises(KeyboardInterrupt):
+        write_together(writers)
+    assert stopped and sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "b.json"]
+    assert (tmp_path / "a.csv").read_text() == "old a" and (tmp_path / "b.json").read_text() == "old b"
+
+
 def test_a_ctrl_c_that_leaves_a_file_not_put_back_stays_an_interrupt_and_says_where_it_is(tmp_path, monkeypatch):
     """A Ctrl-C (KeyboardInterrupt) while files written together were renamed, where a file
     already replaced could not be put back, came out as an OutputError: the command line said
