@@ -181,7 +181,8 @@ def replace_together(temporary: Mapping[Path, Path]) -> None:
     """Replace each file (key) of ``temporary`` by its finished temporary (value), in their order,
     all or none: each file there is first kept under a second, hidden name (:func:`_linked`), and
     where a rename fails (or the run is stopped) the files already replaced are put back (a file
-    that was not there is deleted), the error raised; the hidden names are gone at the end. Where
+    that was not there is deleted; a Ctrl-C meanwhile is raised once all are, :func:`_undone`), the
+    error raised; the hidden names are gone at the end. Where
     a file cannot be put back, its earlier version is kept beside it under a name that
     :func:`remove_unfinished` leaves (:func:`_rescued`) and an OutputError says where (a Ctrl-C
     stays a KeyboardInterrupt, where it is kept warned: :func:`_say_stranded`). Each
@@ -190,6 +191,7 @@ def replace_together(temporary: Mapping[Path, Path]) -> None:
     under a name that no cleanup deletes, so that a process killed then loses no file."""
     kept: dict[Path, Path | None] = {}
     done: list[Path] = []
+    stranded: dict[Path, Path] = {}  # files not put back: where each earlier version is kept (not deleted below)
     try:
         for path in temporary:
             kept[path] = _linked(path)
@@ -199,22 +201,49 @@ def replace_together(temporary: Mapping[Path, Path]) -> None:
             done.append(path)
             _put_in_place(tmp, path)
     except BaseException as err:
-        stranded: dict[Path, Path] = {}
-        for path in reversed(done):
-            old = kept[path]
-            if _put_back(path, old) or old is None or _same_file(old, path):
-                continue  # put back, or nothing to keep (a new file not deleted stays as it is)
-            kept[path] = None  # not deleted below
-            stranded[path] = _rescued(path, old)
-        if stranded and isinstance(err, Exception):
-            raise OutputError(_stranded_text(stranded, err)) from err
+        again = _undone(done, kept, stranded)
+        stop = again if again is not None and isinstance(err, Exception) else err  # a Ctrl-C while undoing stops
+        if stranded and isinstance(stop, Exception):
+            raise OutputError(_stranded_text(stranded, stop)) from stop
         if stranded:  # a Ctrl-C (or SystemExit) stays one, for the command line's exit 130 and a script's except
-            _say_stranded(_stranded_text(stranded, err), err)
-        raise
+            _say_stranded(_stranded_text(stranded, stop), stop)
+        if stop is err:
+            raise
+        raise stop from err
     finally:
-        for old in kept.values():
-            if old is not None:
+        for path, old in kept.items():
+            if old is not None and path not in stranded:
                 old.unlink(missing_ok=True)
+
+
+def _undone(done: list[Path], kept: Mapping[Path, Path | None], stranded: dict[Path, Path]) -> KeyboardInterrupt | None:
+    """Undo the replacing of each file of ``done`` (the last first, :func:`_undo_one`), its earlier
+    file under ``kept``; a file that cannot be put back added to ``stranded``. A Ctrl-C meanwhile
+    (KeyboardInterrupt) does not stop it part-way, which left files of two runs and had the earlier
+    versions not yet put back deleted: the file being undone is undone again, and the last Ctrl-C
+    is returned, for the caller to raise once all are undone."""
+    caught = None
+    for path in reversed(done):
+        while True:
+            try:
+                _undo_one(path, kept[path], stranded)
+                break
+            except KeyboardInterrupt as again:
+                caught = again
+    return caught
+
+
+def _undo_one(path: Path, old: Path | None, stranded: dict[Path, Path]) -> None:
+    """Put back ``old``, the earlier file of ``path`` (or delete the new file where there was none,
+    :func:`_put_back`), where that is not done already (a Ctrl-C stopped :func:`_undone` after it);
+    where it cannot be, record in ``stranded`` where ``old`` is kept (:func:`_rescued`). A new file
+    not deleted, or a file whose replacing failed (its kept hard link the same file), stays as it is."""
+    if old is not None and not os.path.lexists(old):
+        return  # put back already
+    if _put_back(path, old) or old is None or _same_file(old, path):
+        return
+    stranded[path] = old  # so far: where a Ctrl-C stops _rescued before it has moved it
+    stranded[path] = _rescued(path, old)
 
 
 def _replaceable(path: Path) -> bool:

@@ -390,6 +390,44 @@ def test_a_ctrl_c_the_moment_a_file_is_moved_aside_puts_it_back(tmp_path, monkey
     assert (tmp_path / "a.csv").read_text() == "old a" and (tmp_path / "b.json").read_text() == "old b"
 
 
+@pytest.mark.parametrize("links", [True, False])
+@pytest.mark.parametrize("first", ["error", "ctrl-c"])
+def test_a_second_ctrl_c_while_files_are_put_back_does_not_stop_the_putting_back(tmp_path, monkeypatch, links, first):
+    """A Ctrl-C (KeyboardInterrupt) while replace_together put back the files it had replaced
+    (after a rename failed, or a first Ctrl-C) stopped the putting back part-way: the files not
+    put back yet were left new beside others old, and their earlier versions were deleted. Each
+    file is now put back whatever comes meanwhile, and the Ctrl-C raised after (the user asked to
+    stop: an error being undone ends as the interrupt, from that error)."""
+    import errno
+    import os
+
+    from tinylens.atomic import write_together
+
+    _old_a_and_b(tmp_path, monkeypatch, links)
+    (tmp_path / "c.txt").write_text("old c")
+    replace, stops = os.replace, []
+
+    def stopped_at_c_then_putting_back_b(src, dst, *args, **kwargs):
+        name, text = os.path.basename(dst), open(src).read()
+        if name == "c.txt" and text == "new c" and not stops:  # the new c.txt's rename into place
+            stops.append(name)
+            if first == "error":
+                raise OSError(errno.EIO, os.strerror(errno.EIO), src, None, dst)
+            raise KeyboardInterrupt
+        if name == "b.json" and text == "old b" and stops == ["c.txt"]:  # the second Ctrl-C, as b.json is put back
+            stops.append(name)
+            raise KeyboardInterrupt
+        return replace(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", stopped_at_c_then_putting_back_b)
+    writers = {tmp_path / name: lambda tmp, name=name: tmp.write_text(f"new {name[0]}") for name in ("a.csv", "b.json", "c.txt")}
+    with pytest.raises(KeyboardInterrupt) as raised:
+        write_together(writers)
+    assert stops == ["c.txt", "b.json"]
+    assert isinstance(raised.value.__cause__, OSError) if first == "error" else raised.value.__cause__ is None
+    assert {p.name: p.read_text() for p in tmp_path.iterdir()} == {"a.csv": "old a", "b.json": "old b", "c.txt": "old c"}
+
+
 def test_a_ctrl_c_that_leaves_a_file_not_put_back_stays_an_interrupt_and_says_where_it_is(tmp_path, monkeypatch):
     """A Ctrl-C (KeyboardInterrupt) while files written together were renamed, where a file
     already replaced could not be put back, came out as an OutputError: the command line said
