@@ -379,6 +379,37 @@ def test_a_first_demo_beside_an_output_folder_says_no_data_were_replaced(tmp_pat
     assert [p.name for p in (folder / "output").iterdir()] == ["result.json"]
 
 
+def test_a_ctrl_c_that_leaves_a_demo_file_not_put_back_is_said_as_a_plain_warning(demo_dir, tmp_path, monkeypatch):
+    """The demo stopped by Ctrl-C while its files were renamed into place, where image.fits, replaced
+    already, could not be put back, printed where its earlier version is kept in Python's warning
+    format ('<file>:<line>: UserWarning: ...' and a line of source); it is now said as the command
+    line's other warnings are ('Warning: ...'), before 'Interrupted.' and exit 130."""
+    import os
+    import shutil
+
+    folder = tmp_path / "demo"
+    shutil.copytree(demo_dir, folder)
+    earlier = (folder / "image.fits").read_bytes()
+    replace, stopped = os.replace, []
+
+    def stopped_then_not_put_back(src, dst, *rest, **kwargs):  # Ctrl-C at truth.json's rename; image.fits not put back
+        if os.path.basename(dst) == "truth.json" and not stopped:
+            stopped.append(dst)
+            raise KeyboardInterrupt
+        if os.path.basename(dst) == "image.fits" and stopped:
+            raise PermissionError(13, "Permission denied", src, None, dst)
+        return replace(src, dst, *rest, **kwargs)
+
+    monkeypatch.setattr(os, "replace", stopped_then_not_put_back)
+    result = CliRunner().invoke(app, ["demo", str(folder), "--no-fit", "--seed", "7"])
+    monkeypatch.setattr(os, "replace", replace)
+    (kept,) = folder.glob(".image.kept-*")
+    assert stopped and result.exit_code == 130 and kept.read_bytes() == earlier, result.output
+    said = " ".join(result.output.split())
+    assert "Warning: Replacing files that belong together was stopped (KeyboardInterrupt)" in said, result.output
+    assert kept.name in said and "UserWarning" not in said and "Interrupted." in said, result.output
+
+
 @pytest.mark.parametrize(("seed", "shown"), [("-1", "-1"), ("2.5", "2.5"), ("abc", "'abc'")])
 def test_a_seed_that_is_no_non_negative_integer_is_refused_by_name(tmp_path, seed, shown):
     """--seed -1 reached numpy's default_rng, whose ValueError was a traceback; each value that is

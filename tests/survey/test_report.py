@@ -1392,3 +1392,43 @@ def test_the_report_messages_on_rows_and_matched_lenses_read_right_for_one_and_f
                                                                "value (2 of the 3 matched lenses have a median")
     assert reason([nan], [1.0]) == ("no lens has both a fitted median and a finite true value (0 of the 1 matched lens "
                                     "have a median, 1 a finite true value)")
+
+
+
+@pytest.mark.parametrize("with_truth", [True, False])
+def test_a_ctrl_c_that_leaves_a_report_file_not_put_back_is_said_as_a_plain_warning(tmp_path, monkeypatch, with_truth):
+    """A report stopped by Ctrl-C while its files were renamed into place, where a file already
+    replaced could not be put back, printed where its earlier version is kept in Python's warning
+    format ('<file>:<line>: UserWarning: ...' and a line of source); it is now said as the
+    command line's other warnings are ('Warning: ...'), before 'Interrupted.' and exit 130."""
+    import os
+
+    from tinylens.cli.report import OVERVIEW_FILES, STATS_CSV, STATS_JSON
+
+    catalog, truth = _catalog_and_truth()
+    catalog.to_csv(tmp_path / "catalog.csv", index=False)
+    truth.to_csv(tmp_path / "truth.csv", index=False)
+    out = tmp_path / "rep"
+    args = ["report", str(tmp_path / "catalog.csv"), "-o", str(out)]
+    args += ["--truth", str(tmp_path / "truth.csv")] if with_truth else []
+    assert CliRunner().invoke(app, args).exit_code == 0
+    first, second = (STATS_CSV, STATS_JSON) if with_truth else (OVERVIEW_FILES["json"], OVERVIEW_FILES["parameters"])
+    earlier = (out / first).read_bytes()
+    replace, stopped = os.replace, []
+
+    def stopped_then_not_put_back(src, dst, *rest, **kwargs):  # Ctrl-C at the second rename; the first not put back
+        if os.path.basename(dst) == second and not stopped:
+            stopped.append(dst)
+            raise KeyboardInterrupt
+        if os.path.basename(dst) == first and stopped:
+            raise PermissionError(13, "Permission denied", src, None, dst)
+        return replace(src, dst, *rest, **kwargs)
+
+    monkeypatch.setattr(os, "replace", stopped_then_not_put_back)
+    result = CliRunner().invoke(app, [*args, "--where", "lens_id != 'x'"])  # a selection: files other than the first's
+    monkeypatch.setattr(os, "replace", replace)
+    (kept,) = out.glob(f".{Path(first).stem}.kept-*")
+    assert stopped and result.exit_code == 130 and kept.read_bytes() == earlier, result.output
+    said = " ".join(result.output.split())
+    assert "Warning: Replacing files that belong together was stopped (KeyboardInterrupt)" in said, result.output
+    assert kept.name in said and "UserWarning" not in said and "Interrupted." in said, result.output

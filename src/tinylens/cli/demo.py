@@ -21,7 +21,7 @@ import typer
 import yaml
 from rich.markup import escape
 
-from tinylens.cli.common import console, path_value, print_warning
+from tinylens.cli.common import console, path_value, print_warning, reported_warnings
 from tinylens.cli.simulate_population import whole_value
 from tinylens.errors import OutputError
 from tinylens.results.truth import TRUTH_FILE
@@ -407,7 +407,8 @@ def demo(
     seed = check_seed(seed)  # refused as --seed, before write_demo, which names its Python argument
     earlier = demo_record(directory)
     kept = edited_config(directory)
-    config_path = write_demo(directory, seed)
+    with reported_warnings():  # said readably: a file a Ctrl-C left not put back (tinylens.atomic)
+        config_path = write_demo(directory, seed)
     if kept:
         console.print(f"Wrote image.fits, noise.fits, psf.fits and truth.json to [bold]{escape(str(directory))}[/] and "
                       "kept its model_config.yaml, whose settings differ from the demo's (edited, or written by another "

@@ -28,7 +28,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from tinylens.cli.common import console, path_value, print_warning
+from tinylens.cli.common import console, path_value, print_warning, reported_warnings
 from tinylens.errors import OutputError, TinyLensError, counted, did_you_mean, lens_count, listed, plural
 
 STATS_CSV = "report_stats.csv"
@@ -664,12 +664,15 @@ def report(
         overview = build_overview(catalog, parameter, trusted_only, where)
         for message in overview["warnings"]:
             print_warning(message)
-        print_overview(overview, write_overview(overview, folder))
+        with reported_warnings():  # said readably: a file a Ctrl-C left not put back (tinylens.atomic)
+            written = write_overview(overview, folder)
+        print_overview(overview, written)
         return
     result = build_report(catalog, truth, reference, reference_column, parameter, trusted_only, where)
     for message in result["warnings"]:
         print_warning(message)
-    paths = write_report(result, folder)
+    with reported_warnings():
+        paths = write_report(result, folder)
     s = result["summary"]
     # written to a file or a pipe, rich would squeeze the table into 80 columns
     wide = console if console.is_terminal else Console(highlight=False, width=max(console.width, 160))
