@@ -649,8 +649,9 @@ def stop_reason(sampler, run_kw: dict[str, Any], calls: int, iterations: int) ->
 def budget_left(run_kw: dict[str, Any], calls_done: int, iterations_done: int) -> dict[str, Any]:
     """``run_kw`` with ``maxcall`` and ``maxiter`` less what the earlier runs of a resumed sampler
     spent: dynesty counts them from 0 in each ``run_nested``, so that a stopped fit would get a
-    fresh budget at every resume. ``calls_done`` counts the calls of dynesty's iterations (its
-    ``ncall`` less the ``nlive`` first ones, which ``maxcall`` does not count either), so that the resumed
+    fresh budget at every resume. ``calls_done`` is dynesty's ``ncall`` less ``nlive``: the calls of
+    its iterations and the draws of first live points past the first ``nlive`` (where some had no
+    finite log L), which the first-live-point watch counts against ``maxcall`` too, so that the resumed
     run stops where an uninterrupted one would have."""
     left = dict(run_kw)
     for key, done in (("maxcall", calls_done), ("maxiter", iterations_done)):
