@@ -735,6 +735,44 @@ def test_the_survey_ends_naming_the_lenses_its_budget_stopped_and_how_to_fit_the
     assert result.exit_code == 0 and not fitted.called and "budget" not in result.output, result.output
 
 
+def test_the_closing_line_counts_apart_the_stopped_lenses_a_raised_limit_does_not_fit_further(tmp_path, mock_survey):
+    """The survey's closing line counted every lens its budget stopped as one that raising the
+    limit fits further, those kept by --reuse-finished from fits of other settings (nlive) too,
+    which the rerun keeps as they are (plan: only a fit of the template's settings is fitted
+    further); it now counts only those the rerun fits further, and says the others apart."""
+    from rich.text import Text
+
+    from tinylens.cli.survey import budget_stopped_text
+
+    out, settings = tmp_path / "out", {"n_like_max": 300}
+    lens_a, row_a = _stopped_fit(mock_survey, out, settings, 300, "lens_a")
+    lens_b, row_b = _stopped_fit(mock_survey, out, {**settings, "nlive": 60}, 300, "lens_b")  # another template's
+    for lens, row in ((lens_a, row_a), (lens_b, row_b)):
+        runner.write_row(lens.output(out), row)
+    config = runner.load_template(mock_survey["template"])
+    config["inference"]["settings"].update(settings)
+    raised = {**config, "inference": {**config["inference"], "settings": {**config["inference"]["settings"],
+                                                                          "n_like_max": 3000}}}
+    rows = {"lens_a": row_a, "lens_b": row_b}
+    assert runner.plan([lens_a, lens_b], rows, out, template=raised) == [lens_a]  # the truth: what a rerun fits further
+    assert runner.budget_stopped(list(rows.values()), out) == {"lens_a": "n_like_max", "lens_b": "n_like_max"}
+    assert runner.budget_stopped(list(rows.values()), out, config, mock_survey["lenses"]) == {"lens_a": "n_like_max"}
+    template = tmp_path / "template.yaml"
+    template.write_text(yaml.safe_dump(config, sort_keys=False))
+    args = ["survey", str(mock_survey["lenses"]), "-c", str(template), "--out", str(out), "-q", "--reuse-finished",
+            "--only", "lens_a,lens_b"]
+    with mock.patch.object(runner, "_fit_lenses") as fitted:
+        result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0 and not fitted.called, result.output
+    text = " ".join(result.output.split())
+    assert "1 lens stopped by the sampler's budget before converging (n_like_max: 1): to fit it further" in text, text
+    assert ("1 lens kept by --reuse-finished from fits of other settings than the template's was stopped by the "
+            "sampler's budget too: a raised limit does not fit it further.") in text, text
+    alone = Text.from_markup(budget_stopped_text({}, template, 2)).plain
+    assert alone == ("2 lenses kept by --reuse-finished from fits of other settings than the template's were stopped "
+                     "by the sampler's budget too: a raised limit does not fit them further.")
+
+
 def test_a_budget_limit_is_raised_where_it_grows_or_is_removed():
     """provenance.limit_raised against the cases written out: None and .inf are no limit."""
     inf = float("inf")

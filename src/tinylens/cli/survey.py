@@ -141,16 +141,23 @@ def survey(
                                reuse_finished=reuse_finished, only=chosen)
         resolved = out.expanduser().resolve()
         with survey_written(resolved):  # a Ctrl-C from here on finds everything written
-            _print_summary(frame, resolved, time.perf_counter() - start, retry_failed, chosen, config)
+            _print_summary(frame, resolved, time.perf_counter() - start, retry_failed, chosen, config, lens_dir)
 
 
-def budget_stopped_text(stopped: Mapping[str, str | None], template: Path) -> str:
+def budget_stopped_text(stopped: Mapping[str, str | None], template: Path, others: int = 0) -> str:
     """The line after a survey some of whose lenses the sampler's budget ``stopped`` (lens id: the
     limit that stopped it, None where not recorded; :func:`tinylens.survey.runner.budget_stopped`):
     how many, by limit, and that raising or removing it in the ``template`` and running the same
-    command again fits them further from their checkpoints."""
+    command again fits them further from their checkpoints; and how many ``others`` it stopped
+    were fitted with other settings than the template's (kept by ``--reuse-finished``), which that
+    does not fit further."""
     from tinylens.survey.provenance import BUDGET_SETTINGS
 
+    kept = (f"{lens_count(others)} kept by --reuse-finished from fits of other settings than the template's "
+            f"{'was' if others == 1 else 'were'} stopped by the sampler's budget too: a raised limit does not fit "
+            f"{'it' if others == 1 else 'them'} further.") if others else ""
+    if not stopped:
+        return kept
     by_limit = Counter(stopped.values())
     limits = [name for name in BUDGET_SETTINGS if by_limit[name] or by_limit[None]]
     counts = [f"{name}: {by_limit[name]}" for name in BUDGET_SETTINGS if by_limit[name]]
@@ -160,23 +167,28 @@ def budget_stopped_text(stopped: Mapping[str, str | None], template: Path) -> st
     them = "it" if len(stopped) == 1 else "them"
     return (f"{lens_count(len(stopped))} stopped by the sampler's budget before converging ({', '.join(counts)}): "
             f"to fit {them} further from {'its checkpoint' if len(stopped) == 1 else 'their checkpoints'}, raise or "
-            f"remove {limit} in the template [bold]{escape(str(template))}[/] and run the same command again.")
+            f"remove {limit} in the template [bold]{escape(str(template))}[/] and run the same command again."
+            + (f" {kept}" if kept else ""))
 
 
 def _print_summary(frame, out: Path, seconds: float, retry_failed: bool, chosen: Sequence[str] | None = None,
-                   template: Path | None = None) -> None:
+                   template: Path | None = None, lens_dir: Path | None = None) -> None:
     """The lines after a survey (:func:`summary_line`, of the lenses ``chosen`` by ``--only``
-    where given; what to do of its failed lenses, and, given its ``template``, of those its
-    sampler's budget stopped: :func:`budget_stopped_text`); exit :data:`EXIT_ALL_FAILED` if every lens
+    where given; what to do of its failed lenses, and, given its ``template`` and ``lens_dir``, of
+    those its sampler's budget stopped: :func:`budget_stopped_text`); exit :data:`EXIT_ALL_FAILED` if every lens
     failed (every chosen lens with ``--only``: an earlier run's lenses that were ok are not this run's success)."""
-    from tinylens.survey.runner import budget_stopped
+    from tinylens.survey.runner import budget_stopped, load_template
 
     console.print(summary_line(frame, out, seconds, chosen), soft_wrap=True)
     rows = chosen_rows(frame, chosen)
-    stopped = (budget_stopped(rows[["lens_id", "status", "flags"]].to_dict("records"), out)
-               if template is not None and len(rows) else {})
+    records = rows[["lens_id", "status", "flags"]].to_dict("records") if template is not None and len(rows) else []
+    stopped = budget_stopped(records, out) if records else {}
     if stopped:
-        console.print(budget_stopped_text(stopped, template), soft_wrap=True)
+        try:
+            further = budget_stopped(records, out, load_template(template), lens_dir)
+        except TinyLensError:  # the template is gone or broken since the survey read it: all, as before
+            further = stopped
+        console.print(budget_stopped_text(further, template, len(stopped) - len(further)), soft_wrap=True)
     status = list(rows["status"]) if len(rows) else []
     if "failed" in status and not retry_failed:  # with --only, an unchosen lens's failure is not this run's
         console.print("A failed lens is not fitted again when the survey is rerun unless you add "

@@ -852,21 +852,37 @@ def stopped_by_budget(result: Mapping[str, Any]) -> bool:
     return not isinstance(pipeline, dict) or pipeline.get("sampler_converged", True) is False
 
 
-def budget_stopped(rows: Sequence[Mapping[str, Any]], out: Path) -> dict[str, str | None]:
+def budget_stopped(rows: Sequence[Mapping[str, Any]], out: Path, template: Mapping[str, Any] | None = None,
+                   lens_dir: Path | None = None) -> dict[str, str | None]:
     """The lenses of ``rows`` (catalogue rows, with ``lens_id``) in the survey ``out`` that their
     sampler's budget stopped before they converged (:func:`stopped_by_budget`), by id: the limit
     that stopped each (:func:`tinylens.fit.stopping_limit`), None where that is not recorded. Only
-    a row flagged ``unconverged`` (:func:`unconverged_row`) has its ``result.json`` read."""
+    a row flagged ``unconverged`` (:func:`unconverged_row`) has its ``result.json`` read. Given the
+    survey's ``template`` and ``lens_dir``, only those fitted with its settings (:func:`same_settings`),
+    which a rerun with a raised limit fits further: not one kept by ``reuse_finished`` from
+    another template."""
     from tinylens.fit import stopping_limit
 
     stopped: dict[str, str | None] = {}
     for row in rows:
         if not unconverged_row(row):
             continue
-        result = read_json(Path(out) / LENSES_DIR / str(row["lens_id"]) / filenames.RESULT)
-        if result is not None and stopped_by_budget(result):
-            stopped[str(row["lens_id"])] = stopping_limit(result)
+        lens = Lens(str(row["lens_id"]), Path(lens_dir or ".") / str(row["lens_id"]))
+        result = read_json(lens.output(out) / filenames.RESULT)
+        if result is None or not stopped_by_budget(result):
+            continue
+        if template is None or same_settings(result, lens_config(template, lens, out)):
+            stopped[lens.lens_id] = stopping_limit(result)
     return stopped
+
+
+def same_settings(result: Mapping[str, Any], config: Mapping[str, Any]) -> bool:
+    """Whether the fit ``result`` (a parsed ``result.json``) was made with the settings of
+    ``config`` (the template with the lens's files), as far as they decide what it fits
+    (:func:`~tinylens.survey.provenance.fit_key`: the budget, what changes only speed or output
+    and the files' paths apart)."""
+    fitted = fitted_config(config)
+    return isinstance(result.get("config"), dict) and fitted is not None and fit_key(result["config"]) == fit_key(fitted)
 
 
 def stopped_by_another_budget(folder: Path, config: Mapping[str, Any]) -> bool:
@@ -883,12 +899,9 @@ def stopped_by_another_budget(folder: Path, config: Mapping[str, Any]) -> bool:
     from tinylens.fit import stopping_limit
 
     result = read_json(folder / filenames.RESULT)
-    if result is None or not stopped_by_budget(result) or not isinstance(result.get("config"), dict):
+    if result is None or not stopped_by_budget(result) or not same_settings(result, config):
         return False
-    fitted = fitted_config(config)
-    if fitted is None or fit_key(result["config"]) != fit_key(fitted):
-        return False
-    old, new, limit = budget(result["config"]), budget(fitted), stopping_limit(result)
+    old, new, limit = budget(result["config"]), budget(fitted_config(config) or {}), stopping_limit(result)
     return any(limit_raised(old[name], new[name]) for name in ((limit,) if limit else old))
 
 
