@@ -773,6 +773,26 @@ def test_the_closing_line_counts_apart_the_stopped_lenses_a_raised_limit_does_no
                      "by the sampler's budget too: a raised limit does not fit them further.")
 
 
+def test_a_stopped_lens_of_an_older_tinylens_whose_config_lacks_a_later_default_is_fitted_further(tmp_path, mock_survey):
+    """A result.json written by an older tinylens records its config without the keys the schema
+    added since (here pipeline.n_sigma and the quality block); compared as recorded, the lens its
+    budget stopped was kept by a survey with the limit raised, not fitted further. The recorded
+    config now counts as the fit reads it (validated, defaults filled): fitted further, while a
+    template setting the missing key to another value than its default still is not."""
+    out = tmp_path / "out"
+    lens, row = _stopped_fit(mock_survey, out, {"n_like_max": 300}, 300)
+    result_file = lens.output(out) / filenames.RESULT
+    result = json.loads(result_file.read_text())
+    assert result["config"]["pipeline"]["n_sigma"] == 10.0  # the default, as a fit records it now
+    del result["config"]["pipeline"]["n_sigma"], result["config"]["quality"]
+    write_json(result_file, result)
+    template = runner.load_template(mock_survey["template"])
+    template["inference"]["settings"]["n_like_max"] = 3000
+    assert runner.plan([lens], {"lens_a": row}, out, template=template) == [lens]
+    template["pipeline"] = {"n_sigma": 5.0}
+    assert runner.plan([lens], {"lens_a": row}, out, template=template) == []
+
+
 def test_a_budget_limit_is_raised_where_it_grows_or_is_removed():
     """provenance.limit_raised against the cases written out: None and .inf are no limit."""
     inf = float("inf")

@@ -880,9 +880,15 @@ def same_settings(result: Mapping[str, Any], config: Mapping[str, Any]) -> bool:
     """Whether the fit ``result`` (a parsed ``result.json``) was made with the settings of
     ``config`` (the template with the lens's files), as far as they decide what it fits
     (:func:`~tinylens.survey.provenance.fit_key`: the budget, what changes only speed or output
-    and the files' paths apart)."""
-    fitted = fitted_config(config)
-    return isinstance(result.get("config"), dict) and fitted is not None and fit_key(result["config"]) == fit_key(fitted)
+    and the files' paths apart). A config that an older tinylens recorded without a key the schema
+    has added since counts as that key's default, as a fit of it reads it now (validated again)."""
+    fitted, recorded = fitted_config(config), result.get("config")
+    if not isinstance(recorded, dict) or fitted is None:
+        return False
+    if fit_key(recorded) == fit_key(fitted):
+        return True
+    again = fitted_config(recorded)
+    return again is not None and fit_key(again) == fit_key(fitted)
 
 
 def stopped_by_another_budget(folder: Path, config: Mapping[str, Any]) -> bool:
