@@ -191,6 +191,42 @@ def test_a_template_holding_a_nan_is_the_same_template_when_run_again():
     assert provenance.differences({"a": [nan, 1]}, {"a": [nan, 2]}) == ["a: [NaN, 1] -> [NaN, 2]"]
 
 
+def test_templates_are_compared_by_the_values_their_fits_read_not_as_written():
+    """survey.json compared templates as written: 'pixel_scale: "0.1"' (quoted, text to YAML) was
+    another template than 'pixel_scale: 0.1', though the fit reads both as the number 0.1, and a
+    flag 'true' was the same setting as '1' everywhere (equal to Python), though a setting the
+    schema passes on untyped (inference.settings.discard_exploration) reaches the sampler as it is
+    written. Templates are now compared as their fits read them (validated, the schema's
+    defaults filled): a quoted number or a typed flag's 1 is the same template, an untyped
+    setting's true and 1 are not, in a survey.json written before too (keyed again)."""
+    from survey_mocks import template_config
+    from tinylens.config import load_config
+
+    def conflict(old, new):
+        recorded = json.loads(json.dumps({"lens_dir": "/l", "template_path": "/t.yaml", "template": old}))
+        return provenance.manifest_conflict(recorded, provenance.manifest(Path("/l"), Path("/t.yaml"), new, "float32"))
+
+    def template(pixel_scale=0.1, pipeline=True, **settings):
+        config = template_config()
+        config["dataset"]["pixel_scale"] = pixel_scale
+        config["pipeline"] = {"enabled": pipeline}
+        config["inference"]["settings"].update(settings)
+        return config
+
+    written, quoted, one = template(), template(pixel_scale="0.1"), template(pipeline=1)
+    for other in (quoted, one):  # independent truth: the schema reads them alike
+        assert load_config(other)[0] == load_config(written)[0]
+        for old in (provenance.template_key(written), {k: v for k, v in written.items() if k != "output"}):
+            assert conflict(old, other) is None, other  # old: a survey.json's template as written before
+            assert conflict(provenance.template_key(other), written) is None, other
+    assert "dataset.pixel_scale: 0.1 -> 0.2" in conflict(provenance.template_key(quoted), template(pixel_scale="0.2"))
+    flag, number = template(discard_exploration=True), template(discard_exploration=1)
+    passed = [load_config(c)[0].inference.settings["discard_exploration"] for c in (flag, number)]
+    assert [type(v) for v in passed] == [bool, int]  # the sampler gets each as written
+    assert "inference.settings.discard_exploration: true -> 1" in conflict(provenance.template_key(flag), number)
+    assert provenance.differences({"a": [True]}, {"a": [1]}) == ["a: [true] -> [1]"]
+
+
 @pytest.mark.parametrize("key, a, b", [("checkpoint_every", 60, 0), ("verbose", False, True)])
 def test_in_tinylensgpus_older_sampling_section_too(key, a, b):
     """A template with TinyLensGpu's older section 'sampling: {sampler: nautilus, ...}' (read as

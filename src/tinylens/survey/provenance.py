@@ -30,19 +30,22 @@ import json
 import math
 import os
 import threading
+import warnings
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from tinylens.config.loader import legacy_sampling
+from tinylens.config.loader import MAPPING, legacy_sampling, validate_config
 from tinylens.config.schema import exponent_numbers, without_keys, without_speed_only
 from tinylens.data.dataset import MASK_READ_AS  # a stamp without it: a lens fitted before, fitted again
-from tinylens.errors import listed
+from tinylens.errors import TinyLensError, listed
 
 MANIFEST_FILE = "survey.json"
 #: ``dataset`` keys naming a lens's input files.
 INPUT_KEYS = ("data_path", "noise_path", "psf_path", "mask_path")
+#: The ``dataset`` keys a survey sets in each lens's config, whatever its template gives.
+LENS_PATHS = INPUT_KEYS[:3]
 #: The key of a fit's ``result.json`` ``info`` that records the stamp of its input files.
 FIT_INPUTS_KEY = "inputs"
 #: The key of ``inputs.json`` that records the precision of the lens's fit (the others: files).
@@ -216,11 +219,32 @@ def read_stamp(path: Path) -> dict[str, Any] | None:
 def template_key(template: Mapping[str, Any]) -> dict[str, Any]:
     """The part of a template that decides a fit: all of it but ``output``, the keys in
     :data:`~tinylens.config.schema.SPEED_ONLY_KEYS` and the sampler's budget
-    (:data:`BUDGET_SETTINGS`), JSON-normalised; TinyLensGpu's older ``sampling`` section read as
+    (:data:`BUDGET_SETTINGS`), as its fits read it (:func:`as_fits_read`; as written where it is
+    not a valid config), JSON-normalised; TinyLensGpu's older ``sampling`` section read as
     its fits read it (:func:`~tinylens.config.loader.legacy_sampling`)."""
     template = legacy_sampling(template)[0]
-    key = json.loads(json.dumps({k: v for k, v in template.items() if k != "output"}, sort_keys=True, default=str))
+    plain = {k: v for k, v in template.items() if k != "output"}
+    key = json.loads(json.dumps(as_fits_read(plain) or plain, sort_keys=True, default=str))
     return without_budget(without_speed_only(key))
+
+
+def as_fits_read(template: Mapping[str, Any]) -> dict[str, Any] | None:
+    """``template`` (parsed, without ``output``) as its fits read it: validated by the config's
+    schema, its defaults filled and each typed value as the fit takes it (``pixel_scale: "0.05"``
+    the number 0.05, a flag's ``1`` true); the lens files a survey sets for each lens
+    (:data:`LENS_PATHS`) left out where the template gives none. None where it is not a valid config."""
+    dataset = template.get("dataset")
+    missing = [k for k in LENS_PATHS if k not in dataset] if isinstance(dataset, Mapping) else []
+    filled = {**template, "dataset": {**dataset, **dict.fromkeys(missing, "lens file")}} if missing else template
+    try:
+        with warnings.catch_warnings():  # the template's: shown by its check
+            warnings.simplefilter("ignore")
+            read = validate_config(filled, MAPPING).model_dump(exclude={"output"})  # a NaN or .inf kept
+    except TinyLensError:
+        return None
+    for key in missing:
+        read["dataset"].pop(key, None)
+    return read
 
 
 def fit_key(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -290,12 +314,16 @@ def read_alike(old: Any, new: Any) -> bool:
     """Whether two values of parsed templates are read alike by a fit: equal, a number in exponent
     notation that YAML 1.1 reads as text (``1e3``) taken as the number it writes, as the config's
     schema takes it (:func:`~tinylens.config.schema.exponent_numbers`: ``1000``, ``1000.0``), and
-    a NaN (``.nan``) as itself, though it equals nothing (lists and mappings compared item by item)."""
+    a NaN (``.nan``) as itself, though it equals nothing (lists and mappings compared item by item).
+    ``true`` and ``1`` (equal to Python) are not: a key the schema passes on untyped passes them on
+    as they are (a typed flag's ``1`` :func:`as_fits_read` already made ``true``)."""
     if isinstance(old, list) and isinstance(new, list):
         return len(old) == len(new) and all(map(read_alike, old, new))
     if isinstance(old, dict) and isinstance(new, dict):
         return old.keys() == new.keys() and all(read_alike(old[k], new[k]) for k in old)
     old, new = exponent_numbers(old), exponent_numbers(new)
+    if isinstance(old, bool) != isinstance(new, bool):
+        return False
     return old == new or (isinstance(old, float) and isinstance(new, float) and math.isnan(old) and math.isnan(new))
 
 
