@@ -312,6 +312,49 @@ def test_a_resumed_pipeline_counts_the_time_and_calls_of_its_earlier_runs(write_
     assert 6.5 <= res.wall_time_s <= 6.5 + here
 
 
+def test_a_resumed_pipeline_says_what_it_resumed_not_only_whether_its_last_run_did(write_fits, monkeypatch, tmp_path):
+    """A fit killed in its second sampling run and started again reused its stages, resumed its
+    second run from the checkpoint and, the box widened again, sampled a third afresh; its result
+    said only 'resumed: false' (the third run's). info.pipeline now says what this process
+    resumed: the stages (resumed_stages) and which sampling run resumed its checkpoint
+    (resumed_run, counted over the fit's runs; None where none did), info.resumed staying the
+    last run's; a fit started afresh resumed neither."""
+    from tinylens.inference import InferenceResult
+    from tinylens.pipeline import run as run_mod
+
+    problem, names, i_te, best = _stages_at_the_truth(write_fits, monkeypatch)
+    rng = np.random.default_rng(0)
+
+    def result(boxed, sigma, info):
+        lo, hi = boxed.priors[i_te].support
+        s = boxed.prior_transform(rng.uniform(size=(3000, boxed.ndim)))
+        s[:, i_te] = np.clip(rng.normal(best[i_te], sigma, 3000), lo, hi)
+        return InferenceResult("fake", names, s, np.full(3000, -np.log(3000)), np.zeros(3000), -10.0, 3000, 1.0,
+                               True, info)
+
+    def first(boxed, settings, progress=False, checkpoint_dir=None):
+        if calls:
+            raise KeyboardInterrupt  # the second run: the job is killed
+        calls.append("fresh")
+        return result(boxed, 0.15, {"resumed": False})  # wider than the box: widened
+
+    def again(boxed, settings, progress=False, checkpoint_dir=None):
+        calls.append("resumed" if len(calls) == 1 else "fresh")
+        return result(boxed, 0.15 if len(calls) == 2 else 1e-4, {"resumed": len(calls) == 2})
+
+    calls: list[str] = []
+    with pytest.raises(KeyboardInterrupt):
+        run_mod.run_pipeline(problem, first, Pipeline(max_widen=2), progress=False, checkpoint_dir=tmp_path)
+    res = run_mod.run_pipeline(problem, again, Pipeline(max_widen=2), progress=False, checkpoint_dir=tmp_path)
+    assert calls == ["fresh", "resumed", "fresh"] and len(res.info["pipeline"]["sampling_runs"]) == 3
+    assert res.info["resumed"] is False  # the last run's, as before
+    assert res.info["pipeline"]["resumed_stages"] is True and res.info["pipeline"]["resumed_run"] == 2
+    calls.clear()
+    (tmp_path / "new").mkdir()
+    fresh = run_mod.run_pipeline(problem, again, Pipeline(max_widen=0), progress=False, checkpoint_dir=tmp_path / "new")
+    assert fresh.info["pipeline"]["resumed_stages"] is False and fresh.info["pipeline"]["resumed_run"] is None
+
+
 def test_prior_centred_moves_an_improbable_stage_1_centre(write_fits):
     """Stage 1 can centre the 'lens light' on a bright image of the arc (mock lens_00069: 5 prior
     sigmas off); prior_centred then gives the starts the mass prior's centre, and only then."""

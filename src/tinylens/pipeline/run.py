@@ -416,7 +416,9 @@ def run_pipeline(problem, sampler, settings, *, progress: bool = True,
     widened; dynesty gives each run's evaluation history a file of its own); None: the same each run.
     The result's ``n_likelihood_evals`` counts the stages' gradient calls (``info["pipeline"]
     ["stage_gradient_evals"]``) and every sampling run's, earlier processes' too; its
-    ``info["n_like_this_run"]`` stays the last sampler's, those it made in this process."""
+    ``info["n_like_this_run"]`` stays the last sampler's, those it made in this process, as does
+    ``info["resumed"]``; ``info["pipeline"]`` says what this process resumed of earlier ones': the
+    stages (``resumed_stages``) and the sampling run that resumed its checkpoint (``resumed_run``)."""
     start = time.perf_counter()
     state_path = Path(checkpoint_dir) / filenames.PIPELINE_STATE if checkpoint_dir is not None else None
     stamp = _stage_fingerprint(problem, settings)
@@ -424,6 +426,7 @@ def run_pipeline(problem, sampler, settings, *, progress: bool = True,
     state = _reused_state(state_path, stamp, sampler_kw, problem.ndim)
     objective = Objective(problem, threads=stage_threads(settings))
     earlier = 0.0  # seconds spent by earlier runs of this fit, up to what they saved
+    resumed_stages, resumed_run = state is not None, None  # what this process took up from earlier ones
     if state is None:
         state = {"fingerprint": stamp, **optimise(objective, settings, progress)}
     else:
@@ -459,6 +462,8 @@ def run_pipeline(problem, sampler, settings, *, progress: bool = True,
         edges = bx.crowded_edges(res.samples, res.weights, priors, lower, upper, own_range=not settings.bounded)
         runs.append({"n_likelihood_evals": res.n_likelihood_evals, "wall_time_s": res.wall_time_s,
                      "crowded": [f"{problem.param_names[i]}:{side}" for i, side in edges]})
+        if res.info.get("resumed"):
+            resumed_run = len(runs)
         if not edges or not settings.bounded or len(runs) > settings.max_widen:
             break
         if not res.converged:  # stopped by its budget: its edges are no evidence, and a new box would spend it again
@@ -488,6 +493,9 @@ def run_pipeline(problem, sampler, settings, *, progress: bool = True,
         "stage_time_s": state["time_s"],
         "threads": state.get("threads", 1),  # of the run that made stages 1-3 (older checkpoints: 1)
         "arc_mask_pixels": len(state.get("arc_mask", [])),
+        # info["resumed"] is the last run's: a fit that resumed its second run and sampled a third says false
+        "resumed_stages": resumed_stages,
+        "resumed_run": resumed_run,  # the sampling run (1, 2, ...) that resumed its checkpoint here; None: none
     }
     return dataclasses.replace(
         res,
