@@ -2429,6 +2429,40 @@ def test_a_refused_cluster_leaves_the_output_folder_as_it_was(tmp_path, mock_sur
     assert _tree(old) == before
 
 
+class _StderrNow(logging.StreamHandler):
+    """A log handler writing to whatever ``sys.stderr`` is when a record comes (a test's capture)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
+#: The loggers distributed gives its own stderr handler when it is first imported.
+DASK_LOGGERS = ("distributed", "distributed.client", "distributed.gc", "bokeh", "tornado", "tornado.application")
+
+
+@pytest.fixture
+def dask_logs_on_stderr(monkeypatch) -> None:
+    """Dask's log lines written to this test's stderr, as a survey's are to its terminal. Otherwise
+    where they went hung on earlier tests and on pytest's logging plugin: distributed gives its
+    loggers a handler of the ``sys.stderr`` of its first import (a capture an earlier test has
+    closed since: each line then printed '--- Logging error ---' and a traceback under
+    ``-p no:logging``), or none where the root logger has handlers (the plugin's: its lines then
+    never reached stderr)."""
+    import dask
+    import distributed  # noqa: F401 (sets its loggers up)
+
+    handler = _StderrNow()
+    handler.setFormatter(logging.Formatter(dask.config.get("distributed.admin.log-format")))
+    for name in DASK_LOGGERS:
+        monkeypatch.setattr(logging.getLogger(name), "handlers", [handler])
+        monkeypatch.setattr(logging.getLogger(name), "propagate", False)
+
+
 @contextlib.contextmanager
 def _dask_processes(tmp_path: Path) -> Iterator[tuple[Any, str]]:
     """A `dask scheduler` and one `dask worker` (one thread, no nanny), each a process that imports
@@ -2463,7 +2497,7 @@ def _dask_processes(tmp_path: Path) -> Iterator[tuple[Any, str]]:
             process.wait(30)
 
 
-def test_a_scheduler_that_stops_mid_survey_is_named_without_a_traceback(tmp_path, monkeypatch, capfd):
+def test_a_scheduler_that_stops_mid_survey_is_named_without_a_traceback(tmp_path, monkeypatch, capfd, dask_logs_on_stderr):
     """A scheduler killed while its survey runs (its batch job's time limit) made Dask's client log
     an ERROR with a 30-line traceback (its reconnection, cut short as the survey closed it) and the
     survey end with 'the Dask cluster dropped their tasks (... was the scheduler stopped?)'. It
@@ -2511,7 +2545,7 @@ def test_a_scheduler_that_stops_mid_survey_is_named_without_a_traceback(tmp_path
 
 
 def test_a_lens_to_submit_after_the_client_gave_up_on_its_scheduler_is_named_without_a_traceback(
-        tmp_path, monkeypatch, capfd):
+        tmp_path, monkeypatch, capfd, dask_logs_on_stderr):
     """A survey with more lenses than it keeps submitted (over MIN_IN_FLIGHT) submits the next one
     as each row comes; a row that came after Dask's client had given up reconnecting to a lost
     scheduler (a finished task whose value took that long to fetch, its row then read from its
