@@ -327,7 +327,8 @@ def _rescued(path: Path, old: Path) -> Path:
     """Where ``old``, the earlier file of ``path`` that could not be put back, is kept: renamed to
     ``.<stem>.kept-XXXXXXXX<suffix>`` beside ``path``, a name that :func:`remove_unfinished` and
     :func:`remove_all_unfinished` leave (``old`` itself where it has such a name already, a file
-    moved aside, :func:`_moved_aside`, or where even that fails)."""
+    moved aside, :func:`_moved_aside`, or where even that fails). A Ctrl-C the moment it is renamed
+    puts it back under ``old``, where :func:`_undo_one`, done again, finds it."""
     if not UNFINISHED_NAME.fullmatch(old.name):
         return old
     try:
@@ -339,6 +340,12 @@ def _rescued(path: Path, old: Path) -> Path:
     except OSError:
         Path(name).unlink(missing_ok=True)
         return old
+    except BaseException:
+        if os.path.lexists(old):  # stopped (a Ctrl-C) before it was renamed
+            Path(name).unlink(missing_ok=True)
+        else:  # stopped the moment it was renamed: back under old (where that fails it stays under its kept name)
+            _put_back(old, Path(name))
+        raise
     return Path(name)
 
 

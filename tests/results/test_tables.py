@@ -462,6 +462,43 @@ def test_a_ctrl_c_that_leaves_a_file_not_put_back_stays_an_interrupt_and_says_wh
     assert said[0] in getattr(raised.value, "__notes__", [])
 
 
+def test_a_ctrl_c_the_moment_a_file_not_put_back_is_moved_to_its_kept_name_still_says_where_it_is(tmp_path, monkeypatch):
+    """Where a file already replaced could not be put back, its earlier version is renamed to a
+    .kept- name (_rescued); a Ctrl-C (KeyboardInterrupt) the moment that rename returned had the
+    putting back take it for a file put back already, so the warning said the earlier version was
+    still at its .unfinished- name, where nothing was, and named no .kept- file. It now names the
+    file that holds it."""
+    import os
+
+    from tinylens.atomic import write_together
+
+    (tmp_path / "a.csv").write_text("old a")
+    (tmp_path / "b.json").write_text("old b")
+    replace, stopped = os.replace, []
+
+    def interrupted_at_b_and_as_a_is_kept(src, dst, *args, **kwargs):  # a.csv's put-back fails
+        if os.path.basename(dst) == "b.json" and not stopped:
+            stopped.append(dst)
+            raise KeyboardInterrupt
+        if os.path.basename(dst) == "a.csv" and (tmp_path / "a.csv").read_text() == "new a":
+            raise PermissionError(13, "Permission denied", src, None, dst)
+        replace(src, dst, *args, **kwargs)
+        if os.path.basename(dst).startswith(".a.kept-") and len(stopped) == 1:  # the moment it is moved there
+            stopped.append(dst)
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", interrupted_at_b_and_as_a_is_kept)
+    writers = {tmp_path / "a.csv": lambda tmp: tmp.write_text("new a"), tmp_path / "b.json": lambda tmp: tmp.write_text("new b")}
+    with pytest.warns(UserWarning) as warned, pytest.raises(KeyboardInterrupt):
+        write_together(writers)
+    monkeypatch.setattr(os, "replace", replace)
+    assert len(stopped) == 2 and (tmp_path / "b.json").read_text() == "old b"
+    holding = [p for p in tmp_path.iterdir() if p.name != "b.json" and p.read_text() == "old a"]
+    assert len(holding) == 1 and holding[0].name.startswith(".a.kept-"), sorted(p.name for p in tmp_path.iterdir())
+    said = [str(w.message) for w in warned if "could not be undone" in str(w.message)]
+    assert len(said) == 1 and f"kept at {holding[0]} " in said[0], said
+
+
 def test_the_atomic_write_helpers_are_still_imported_from_tables():
     """The atomic-write helpers moved to tinylens.atomic; ``from tinylens.results.tables import
     write_atomic`` (and the others) still gives the same function."""
