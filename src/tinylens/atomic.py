@@ -103,11 +103,13 @@ def _unfinished_prefix(path: Path) -> str:
 
 
 def remove_unfinished(*paths: str | Path) -> None:
-    """Delete the temporary files that :func:`atomic_path` writes of ``paths`` (and the kept old
-    files of :func:`replace_together`) left behind when their process was killed mid-write
+    """Delete the temporary files that :func:`atomic_path` writes of ``paths`` (and the hard
+    links to old files that :func:`replace_together` keeps while it works) left behind when their
+    process was killed mid-write
     (``.<stem>.unfinished-XXXXXXXX<suffix>`` beside each, the
     X's eight of ``tempfile``'s random characters; nothing else, so a user's own hidden files
-    stay). Only for a folder that no other process is writing the same files in."""
+    stay; nor a ``.kept-`` file, which may hold the only copy of an earlier file: :func:`_moved_aside`,
+    :func:`_rescued`). Only for a folder that no other process is writing the same files in."""
     random_part = "[a-z0-9_]" * 8
     for path in map(Path, paths):
         pattern = glob.escape(_unfinished_prefix(path)) + random_part + glob.escape(path.suffix)
