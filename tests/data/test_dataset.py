@@ -600,6 +600,22 @@ def test_a_missing_file_with_an_hdu_names_the_file(tmp_path, files):
     assert f"file not found: {tmp_path / 'nothere.fits'}." in text
 
 
+@pytest.mark.parametrize("key, name, padded", [("data_path", "image.fits ", "image.fits "),
+                                                 ("noise_path", " noise.fits", " noise.fits")])
+def test_a_file_name_with_a_space_at_an_end_says_so_and_names_the_file_without_it(tmp_path, files, key, name, padded):
+    """A name with a space at its end ("image.fits ", quoted in YAML or pasted from a table) was
+    'file not found: .../image.fits .', the space unseen; the message now shows the path quoted,
+    names the padded name and the file that exists without the space."""
+    text = data_error(config(**{key: name}), tmp_path)
+    assert f"file not found: {str(tmp_path / name)!r}." in text, text
+    assert f"The name {padded!r} begins or ends with white space: remove it ({files[key]} exists)." in text, text
+
+
+def test_a_padded_name_whose_file_does_not_exist_without_the_space_is_named_all_the_same(tmp_path, files):
+    text = data_error(config(data_path="nothere.fits "), tmp_path)
+    assert "The name 'nothere.fits ' begins or ends with white space: remove it." in text, text
+
+
 @pytest.mark.parametrize("key, name, is_survey_file", [
     ("data_path", "image.fits", True), ("data_path", "image.fits.gz", True), ("noise_path", "noise.fits.fz", True),
     ("psf_path", "psf.fits.gz", True), ("data_path", "drz.fits.gz", False), ("noise_path", "noise.fits.bz2", False)])

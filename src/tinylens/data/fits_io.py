@@ -216,6 +216,18 @@ def escaped_path_note(path: Path) -> str:
             f"as such a character, as in a Windows path (\"{ESCAPED_EXAMPLE}\"). {windows_path_advice(ESCAPED_EXAMPLE)}")
 
 
+def padded_path_note(path: Path) -> str:
+    """For a ``path`` one of whose names begins or ends with white space (``"image.fits "``, a name
+    pasted from a table or quoted with a space in YAML), that name, and the path without the white
+    space where that exists; ``""`` for any other path."""
+    padded = [part for part in path.parts if part != part.strip()]
+    if not padded:
+        return ""
+    stripped = Path(*(part.strip() for part in path.parts))
+    there = f" ({stripped} exists)" if os.path.exists(stripped) else ""
+    return f" The name {padded[0]!r} begins or ends with white space: remove it{there}."
+
+
 #: More links than this in a row are taken for a loop (Linux's own limit is 40).
 MAX_LINK_HOPS = 40
 
@@ -276,17 +288,19 @@ def dangling_link_note(path: Path) -> str:
 
 def check_readable_file(path: Path, role: str, hint: str = "") -> None:
     """Raise a DataError unless ``path`` is an existing, readable file (``hint``: added when missing;
-    so is :func:`escaped_path_note`; a link to nothing says where it points, :func:`dangling_link_note`;
-    a file in a folder that cannot be entered says so, :func:`blocked_folder_note`, as does a name
-    the system refuses, :func:`unreachable_note`)."""
+    so is :func:`escaped_path_note`, or else :func:`padded_path_note`; a link to nothing says where
+    it points, :func:`dangling_link_note`; a file in a folder that cannot be entered says so,
+    :func:`blocked_folder_note`, as does a name the system refuses, :func:`unreachable_note`)."""
     if not reachable(path):
         blocked = blocked_folder_note(path) or unreachable_note(path)
         if blocked:
             raise DataError(f"{role} file {path}{blocked}.")
         note = escaped_path_note(path)
-        shown = repr(str(path)) if note else str(path)  # a tab or line break shown as one would break the line
+        padded = "" if note else padded_path_note(path)  # a tab or line break YAML made is said once
+        # a tab or line break shown as one would break the line; a space at the end would not be seen
+        shown = repr(str(path)) if note or padded else str(path)
         raise DataError(f"{role} file not found: {shown}{dangling_link_note(path)}." + (f" {hint}" if hint else "")
-                        + note)
+                        + note + padded)
     if path.is_dir():
         raise DataError(f"{role} {path} is a folder, not a FITS file.")
     if not os.access(path, os.R_OK):
