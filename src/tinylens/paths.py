@@ -29,7 +29,13 @@ def name_max(folder: Path) -> int | None:
     """The longest name in bytes that the disk of ``folder``, or of the nearest folder above it
     there where it is not made yet (or its path is too long for the system to look at), takes
     (PC_NAME_MAX); :data:`NAME_MAX`, most disks', where the system does not say (it cannot be
-    looked at, or has no os.pathconf), and None where it has no limit."""
+    looked at, or has no os.pathconf), and None where it has no limit (:func:`name_max_said`)."""
+    return name_max_said(folder)[0]
+
+
+def name_max_said(folder: Path) -> tuple[int | None, bool]:
+    """:func:`name_max` of ``folder``, and whether the system said it (True), or it is
+    :data:`NAME_MAX`, most disks', taken where the system did not say (False)."""
     for place in (folder, *folder.parents):
         try:
             limit = os.pathconf(place, "PC_NAME_MAX")
@@ -38,8 +44,8 @@ def name_max(folder: Path) -> int | None:
         except OSError as exc:
             if exc.errno == errno.ENAMETOOLONG:  # a name on the way, or the path, too long: look above it
                 continue
-            return NAME_MAX
+            return NAME_MAX, False
         except (ValueError, AttributeError):  # (AttributeError: no os.pathconf, as on Windows)
-            return NAME_MAX
-        return limit if limit >= 0 else None
-    return NAME_MAX
+            return NAME_MAX, False
+        return (limit if limit >= 0 else None), True
+    return NAME_MAX, False

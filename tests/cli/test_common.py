@@ -382,6 +382,33 @@ def test_names_too_long_are_said_with_the_limit_of_the_paths_own_disk(tmp_path, 
                        "disk); give a shorter name.", said
 
 
+@pytest.mark.parametrize("pathconf_fails", ["missing", "eio"])
+def test_a_name_limit_the_system_did_not_say_is_said_as_most_disks(tmp_path, monkeypatch, pathconf_fails):
+    """Where the system gives no name limit (no os.pathconf, as on Windows, or an error other than
+    not found / too long, here EIO), the 255 bytes of most disks that tinylens holds names against
+    was said as '255 bytes on that disk', a limit it never learnt of that disk; it is said as
+    '255 bytes on most disks'. A limit the system gave is still said as that disk's."""
+    if pathconf_fails == "missing":
+        monkeypatch.delattr(os, "pathconf", raising=False)
+    else:
+        def pathconf(path, name):
+            raise OSError(errno.EIO, os.strerror(errno.EIO), str(path))
+
+        monkeypatch.setattr(os, "pathconf", pathconf)
+    refused = os.strerror(errno.ENAMETOOLONG)
+    path = tmp_path / ("n" * 300)
+    said = " ".join(common.too_long_text(OSError(errno.ENAMETOOLONG, refused, str(path))).split())
+    assert said == f"{path}: {refused}: a name in this path is longer than the system allows (255 bytes on most " \
+                   "disks); give a shorter one.", said
+    path = tmp_path / ("s" * 240 + ".csv")  # fits 255 bytes; its hidden temporary (265 bytes) does not
+    said = " ".join(common.too_long_text(OSError(errno.ENAMETOOLONG, refused, str(path))).split())
+    assert said.endswith("is longer than the system allows a name (255 bytes on most disks); give a shorter "
+                         "name."), said
+    monkeypatch.undo()
+    said = " ".join(common.too_long_text(OSError(errno.ENAMETOOLONG, refused, str(tmp_path / ("n" * 300)))).split())
+    assert said.endswith(f"({os.pathconf(tmp_path, 'PC_NAME_MAX')} bytes on that disk); give a shorter one."), said
+
+
 def test_a_full_disk_while_a_report_is_written_names_the_file(tmp_path, full_disk):
     """A write that finds the disk full names no file (the system says none): 'tinylens report'
     said 'A file cannot be written'; it now names the report's file it was writing."""

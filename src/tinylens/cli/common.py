@@ -33,7 +33,7 @@ from typer.core import TyperGroup
 
 from tinylens.errors import UNWRITABLE, TinyLensError, ls_command, out_of_memory
 from tinylens.interrupts import AT_END_ATTR, TerminateAsInterrupt, UnswallowedInterrupt, interrupt_behind
-from tinylens.paths import NAME_MAX, PATH_MAX, name_max
+from tinylens.paths import NAME_MAX, PATH_MAX, name_max_said
 
 #: Exit code for mistakes in user input (bad config, data or paths); typer uses 2 for bad options too.
 EXIT_USER_ERROR = 2
@@ -149,17 +149,17 @@ def too_long_text(exc: OSError) -> str:
     """What the command line says of an OSError ``exc`` of a name too long for the system
     (ENAMETOOLONG), where a check of its own did not say it first: the path, and to give a shorter
     one. Names are held against the limit of the disk of the path's folder, or of the nearest
-    folder above it that can be looked at (:func:`~tinylens.paths.name_max`; :data:`NAME_MAX`,
-    most disks', where the error names no path). Where no name in it passes that, the whole path
-    was too long (:data:`PATH_MAX`, 4096 bytes on Linux; both of :mod:`tinylens.paths`): with the
-    hidden temporary name written beside it first where that was the name refused
-    (:func:`temporary_refused`), the path itself otherwise; or, where the path is short enough,
-    the temporary's own name passes the limit (:func:`temporary_name_bytes`)."""
+    folder above it that can be looked at (:func:`~tinylens.paths.name_max_said`; :data:`NAME_MAX`,
+    most disks', said so, where the error names no path or the system does not say). Where no
+    name in it passes that, the whole path was too long (:data:`PATH_MAX`, 4096 bytes on Linux;
+    both of :mod:`tinylens.paths`): with the hidden temporary name written beside it first where
+    that was the name refused (:func:`temporary_refused`), the path itself otherwise; or, where
+    the path is short enough, the temporary's own name passes the limit (:func:`temporary_name_bytes`)."""
     what = exc.filename if exc.filename is not None else "A path given"
     reason = exc.strerror or "File name too long"
     parts = Path(os.fsdecode(exc.filename)).parts if exc.filename is not None else ()
-    limit = name_max(Path(os.fsdecode(exc.filename)).parent) if exc.filename is not None else NAME_MAX
-    allowed = f"{limit} bytes on that disk" if exc.filename is not None else f"{NAME_MAX} bytes on most disks"
+    limit, said = name_max_said(Path(os.fsdecode(exc.filename)).parent) if exc.filename is not None else (NAME_MAX, False)
+    allowed = f"{limit} bytes on that disk" if said else f"{NAME_MAX} bytes on most disks"
     names_fit = bool(parts) and (limit is None or all(len(os.fsencode(part)) <= limit for part in parts))
     hidden = temporary_name_bytes(exc.filename) if names_fit else None
     if hidden is not None and limit is not None and hidden > limit:
