@@ -15,7 +15,9 @@ uniform in theirs with uniform position angles). The paper's statistics for each
 ``--run LABEL RUN TRUTH`` is repeatable; a later run with the same label replaces the earlier
 one's fits of the lenses it holds (a partial refit). Only a fit with Gaussian priors on the
 mass's and the source's e1/e2 and uniform ones on θ_E and the source's R (the template of
-``tinylens simulate-population``) can be reweighted; another is refused.
+``tinylens simulate-population``) can be reweighted; another is refused. An optimizer's fit
+(``inference.type: optimizer``) has no posterior, only its one best point: such lenses are
+said apart, by that point alone.
 """
 
 from __future__ import annotations
@@ -94,6 +96,17 @@ def estimates(samples: pd.DataFrame, config: dict, population: dict) -> dict[str
     return out
 
 
+def is_optimizer(config: dict) -> bool:
+    """Whether a stored fit's ``config`` is an optimizer's, whose ``result_samples.csv`` holds its
+    one best point, not posterior samples."""
+    return (config.get("inference") or {}).get("type") == "optimizer"
+
+
+def best_point(samples: pd.DataFrame) -> dict[str, float]:
+    """θ_E of an optimizer's fit: its one point (the highest likelihood's, were there more)."""
+    return {"best_point": float(samples[THETA].to_numpy(float)[np.argmax(samples["log_likelihood"].to_numpy())])}
+
+
 def paper_statistics(estimate: pd.Series, truth: pd.Series) -> tuple[float, float]:
     """(NMAD of the relative deviations, number beyond 4 NMAD), by ``tinylens report``'s own
     :func:`~tinylens.results.report.deviation_stats` (the count NaN for too few lenses)."""
@@ -102,7 +115,8 @@ def paper_statistics(estimate: pd.Series, truth: pd.Series) -> tuple[float, floa
 
 
 def collect(runs: list[tuple[str, str, str]]) -> pd.DataFrame:
-    """One row per lens (``label/lens``): each estimator's θ_E, the truth and ``arc_snr_total``."""
+    """One row per lens (``label/lens``): each estimator's θ_E (or an optimizer's ``best_point``,
+    ``posterior`` False), the truth and ``arc_snr_total``."""
     fits: dict[str, tuple[Path, Path]] = {}
     for label, run, truth_path in runs:
         lenses = Path(run) / "lenses"
@@ -130,8 +144,10 @@ def collect(runs: list[tuple[str, str, str]]) -> pd.DataFrame:
             config = json.loads((folder / "result.json").read_text())["config"]
         except (OSError, ValueError, KeyError, TypeError) as err:
             raise SystemExit(f"error: {folder / 'result.json'}: not a readable result.json ({type(err).__name__}: {err})") from None
-        row = estimates(pd.read_csv(folder / "result_samples.csv"), config, populations[truth_path])
-        rows.append({"lens_id": lens_id, "truth": truth.loc[lens, THETA],
+        samples = pd.read_csv(folder / "result_samples.csv")
+        posterior = not is_optimizer(config)
+        row = estimates(samples, config, populations[truth_path]) if posterior else best_point(samples)
+        rows.append({"lens_id": lens_id, "truth": truth.loc[lens, THETA], "posterior": posterior,
                      "arc_snr_total": truth.loc[lens].get("arc_snr_total", np.nan), **row})
     return pd.DataFrame(rows)
 
@@ -147,11 +163,26 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit("error: no fitted lens (lenses/*/result_samples.csv) in " + ", ".join(r[1] for r in args.run))
     table = table[~(table["arc_snr_total"] < args.snr_min)]
     print(f"{len(table)} lenses")
-    for name in ("median", "mean", "max_likelihood", "population_prior_median"):
-        nmad, beyond = paper_statistics(table[name], table["truth"])
-        extra = f"; smallest effective sample {table['population_prior_ess'].min():.0f}" if name.startswith("population") else ""
-        count = "-" if np.isnan(beyond) else f"{beyond:.0f}"
-        print(f"{name:>24}: theta_E NMAD {100 * nmad:.3f} %, {count} beyond 4 NMAD{extra}")
+    sampled, points = table[table["posterior"]], table[~table["posterior"]]
+    if len(sampled) and len(points):
+        print(f"{len(sampled)} sampled (a posterior each):")
+    if len(sampled):
+        for name in ("median", "mean", "max_likelihood"):
+            print_statistics(name, sampled)
+        print_statistics("population_prior_median", sampled,
+                         f"; smallest effective sample {sampled['population_prior_ess'].min():.0f}")
+    if len(points):
+        print(f"{len(points)} optimizer results (one point each, no posterior to read by several estimators or "
+              "reweight to the population's prior):")
+        print_statistics("best_point", points)
+
+
+def print_statistics(name: str, table: pd.DataFrame, extra: str = "") -> None:
+    """The line of the paper's statistics (:func:`paper_statistics`) of the estimator ``name``
+    over the lenses of ``table``, ``extra`` after it."""
+    nmad, beyond = paper_statistics(table[name], table["truth"])
+    count = "-" if np.isnan(beyond) else f"{beyond:.0f}"
+    print(f"{name:>24}: theta_E NMAD {100 * nmad:.3f} %, {count} beyond 4 NMAD{extra}")
 
 
 if __name__ == "__main__":

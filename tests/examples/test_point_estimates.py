@@ -115,3 +115,49 @@ def test_main_reads_runs_and_a_refit_replaces_its_lenses(module, tmp_path, capsy
     assert table.loc["a/lens_00002", "max_likelihood"] == pytest.approx(0.88, abs=0.003)
     module.main(["--snr-min", "20", *[a for r in runs for a in ("--run", *r)]])
     assert capsys.readouterr().out.startswith("3 lenses")
+
+
+def _write_optimizer_run(root, lenses: dict[str, float]):
+    """A survey folder of optimizer fits: one point each in result_samples.csv (weight 1), with
+    a lens axis ratio of 1/3, outside the population's, which no reweighting could keep."""
+    for lens, theta in lenses.items():
+        folder = root / "lenses" / lens
+        folder.mkdir(parents=True)
+        point = _prior_samples(1, np.random.default_rng(0))
+        point["lens_mass.0.theta_E"], point["lens_mass.0.e1"], point["lens_mass.0.e2"] = theta, 0.5, 0.0
+        point.to_csv(folder / "result_samples.csv", index=False)
+        config = {**_config(), "inference": {"type": "optimizer", "method": "lbfgs", "settings": {}}}
+        (folder / "result.json").write_text(json.dumps({"config": config}))
+
+
+def test_optimizer_results_are_said_by_their_one_point_not_as_a_posterior(module, tmp_path, capsys):
+    """An optimizer's fit (lbfgs, differential_evolution) holds one point in result_samples.csv,
+    not posterior samples: the script reweighted it to the population's prior as if it were one,
+    and its population_prior_median line said 'NMAD nan %, smallest effective sample 0'. Such
+    lenses are said apart, as optimizer results without a posterior, by their best point's
+    statistics; sampled lenses beside them keep the estimators' lines, over themselves alone."""
+    pop = tmp_path / "pop"
+    pop.mkdir()
+    truths = [1.0, 1.5, 0.8, 1.2]
+    pd.DataFrame({"lens_id": [f"lens_{i:05d}" for i in range(4)], "lens_mass.0.theta_E": truths,
+                  "arc_snr_total": [50.0] * 4}).to_csv(pop / "truth.csv", index=False)
+    (pop / "population.json").write_text(json.dumps({"observation": POPULATION}))
+    deviations = [0.01, -0.01, 0.02, 0.0]  # NMAD 1.48 x median(|d - 0.005|) = 1.48 %
+    _write_optimizer_run(tmp_path / "opt", {f"lens_{i:05d}": t * (1 + d) for i, (t, d) in
+                                            enumerate(zip(truths, deviations))})
+    module.main(["--run", "o", str(tmp_path / "opt"), str(pop / "truth.csv")])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "4 lenses" and "nan" not in "\n".join(lines), lines
+    assert lines[1].startswith("4 optimizer results (one point each, no posterior"), lines
+    assert len(lines) == 3 and lines[2].split(":")[0].strip() == "best_point", lines
+    assert lines[2].split(":")[1].startswith(" theta_E NMAD 1.480 %"), lines
+
+    _write_run(tmp_path / "run", {"lens_00000": 1.1, "lens_00001": 1.65}, np.random.default_rng(4))
+    module.main(["--run", "o", str(tmp_path / "opt"), str(pop / "truth.csv"),
+                 "--run", "s", str(tmp_path / "run"), str(pop / "truth.csv")])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:2] == ["6 lenses", "2 sampled (a posterior each):"], lines
+    names = [line.split(":")[0].strip() for line in lines[2:6]]
+    assert names == ["median", "mean", "max_likelihood", "population_prior_median"], lines
+    assert all("nan" not in line for line in lines[2:6]) and "smallest effective sample" in lines[5], lines
+    assert lines[6].startswith("4 optimizer results") and lines[7].split(":")[0].strip() == "best_point", lines
