@@ -127,6 +127,11 @@ def hidden_note(name: str, bare: str) -> str:
             f"at all (text copied from a web page or a document?): delete it, or type '{bare}' anew.")
 
 
+#: What sets a fit's output folder, as an error's advice ends: the config's key, the command
+#: line's option, and the argument of the Python API (:func:`tinylens.fit`), each user's own.
+OUTPUT_FOLDER_CHOICE = "output.path in the config (or --output; tinylens.fit: output=)"
+
+
 #: The Windows path that :func:`windows_path_advice` shows where it has none of the user's.
 WINDOWS_PATH = "C:\\data\\image.fits"
 

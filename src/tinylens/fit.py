@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from tinylens import filenames
-from tinylens.errors import DISK_FULL, ConfigError, OutputError, ls_command, outside_stacklevel
+from tinylens.errors import DISK_FULL, OUTPUT_FOLDER_CHOICE, ConfigError, OutputError, ls_command, outside_stacklevel
 from tinylens.interrupts import interrupt_behind
 from tinylens.paths import NAME_MAX, PATH_MAX, name_max
 from tinylens.results.stored import finite_number
@@ -764,7 +764,7 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
         out = tables.ensure_writable(folder)
         busy = (f"Output folder {out} is being written by another tinylens fit{{holder}}; two fits in one folder "
                 "would overwrite each other's checkpoint and results. Wait for it to finish, or choose another "
-                "output.path in the config (or --output).")
+                f"{OUTPUT_FOLDER_CHOICE}.")
         with disk_full_reported(out), folder_lock(out, filenames.FIT_LOCK, busy=busy) as locked:  # its text too
             if not locked:
                 warn_unlocked(out)
@@ -840,12 +840,11 @@ def check_inputs_kept(problem: Any, folder: Path, config: str | Path | None = No
         ls = ls_command(folder, folder.parent)
         raise OutputError(f"Output folder {folder} cannot be looked into ({exc.strerror or 'permission denied'} on "
                           f"{exc.filename or folder}): this user may not enter it or a folder on its way. Check their "
-                          f"permissions ({ls} and the folders above), or choose another output.path in the config "
-                          "(or --output).") from None
+                          f"permissions ({ls} and the folders above), or choose another {OUTPUT_FOLDER_CHOICE}.") from None
     except OSError as exc:  # a name too long for the system (ENAMETOOLONG), a failing disk (EIO)
         raise OutputError(f"Output folder {folder}: {exc.filename or folder} cannot be looked at ({exc.strerror or exc}). "
-                          "Check output.path and the output file names in the config (or --output), or choose "
-                          "another.") from None
+                          "Check output.path and the output file names in the config (or --output; tinylens.fit: "
+                          "output=), or choose another.") from None
 
 
 def _check_inputs_kept(problem: Any, folder: Path, config: str | Path | None = None) -> None:
@@ -862,7 +861,7 @@ def _check_inputs_kept(problem: Any, folder: Path, config: str | Path | None = N
             writes = f"{key}: the fit would write {name}" if key else f"output.path: the fit writes its own {name}"
             rename = f"another name for {key} or " if key else ""
             raise OutputError(f"{writes} into its output folder {folder}, and that file is {what} ({path}), which it "
-                              f"would overwrite. Choose {rename}another output.path in the config (or --output).")
+                              f"would overwrite. Choose {rename}another {OUTPUT_FOLDER_CHOICE}.")
     _check_temporaries_fit(problem, folder, keys)
     _check_history_kept(problem, folder, inputs)
 
@@ -933,7 +932,7 @@ def _temporary_too_long(folder: Path, name: str, temporary: Path, key: str | Non
                 f"({reason}; {allowed}). Choose a shorter name for {key} in the config.")
     shorter = f"a shorter name for {key} or " if key else ""
     return (f"{first} makes a path of {len(os.fsencode(temporary))} bytes, longer than the system allows "
-            f"({reason}; {PATH_MAX} bytes on Linux). Choose {shorter}a shorter output.path in the config (or --output).")
+            f"({reason}; {PATH_MAX} bytes on Linux). Choose {shorter}a shorter {OUTPUT_FOLDER_CHOICE}.")
 
 
 def _check_history_kept(problem: Any, folder: Path, inputs: dict[str, Any]) -> None:
@@ -987,7 +986,7 @@ def _check_history_name_fits(history: Path, runs: int, folder: Path) -> None:
     if too_long:
         path = too_long[0]
         which = "its path" if path == history else f"the path of its sampling run {runs}'s history ({path.name})"
-        output = " (or output.path, or --output)" if history.is_relative_to(folder) else ""
+        output = " (or output.path, or --output; tinylens.fit: output=)" if history.is_relative_to(folder) else ""
         raise OutputError(f"{start}{which} is {len(os.fsencode(path))} bytes, longer than the system allows "
                           f"({reason}; {PATH_MAX} bytes on Linux). Choose a shorter history_filename in the "
                           f"config{output}.")

@@ -94,7 +94,7 @@ def test_an_output_file_that_is_an_input_of_the_fit_is_refused_before_the_fit(tm
     _refused_by_validate_and_fit(config, content, (
         f"output.tables.{key}: the fit would write {name} into its output folder {tmp_path}, and that file "
         f"is {what} ({tmp_path / name}), which it would overwrite. Choose another name for output.tables.{key} "
-        "or another output.path in the config (or --output)."))
+        "or another output.path in the config (or --output; tinylens.fit: output=)."))
     content["output"]["tables"][key] = f"result_{key}.csv"  # the folder alone is no clash
     _validated(config, content)
 

@@ -556,7 +556,7 @@ def test_an_output_folder_whose_temporary_names_are_too_long_is_refused_before_t
     text = _refusal_before_the_fit_runs(config, out)
     assert text.startswith(f"Output folder {out}: the fit writes each file there under a hidden temporary name "
                            f"first, and that of {temporary_of} (.{Path(temporary_of).stem}.unfinished-"), text
-    assert said in text and text.endswith("a shorter output.path in the config (or --output)."), text
+    assert said in text and text.endswith("a shorter output.path in the config (or --output; tinylens.fit: output=)."), text
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lens"]  # the output folder not even made
     assert said in _validate_refuses_output_path(config, out)
 
@@ -668,6 +668,19 @@ def _validate_refuses_output_path(config, out) -> str:
     result = CliRunner().invoke(app, ["validate", str(config)])
     assert result.exit_code == 2 and "Traceback" not in result.output, result.output
     return " ".join(result.output.split())
+
+
+def test_an_output_folder_that_is_a_file_says_to_choose_the_output_argument_too(tmp_path):
+    """tinylens.fit(config, output="results.txt"), a file, was refused advising only 'output.path in
+    the config (or --output)', the command line's option, which a Python caller has not got; the
+    advice names tinylens.fit's output= too, and the file is left as it was."""
+    config = write_tiny_lens(tmp_path / "lens", {"type": "optimizer", "method": "lbfgs"})
+    out = tmp_path / "results.txt"
+    out.write_text("kept")
+    text = _refusal_before_the_fit_runs(config, out)
+    assert text == (f"Output folder {out} cannot be written ({out} is a file, not a folder). Choose another "
+                    "output.path in the config (or --output; tinylens.fit: output=)."), text
+    assert out.read_text() == "kept" and sorted(p.name for p in tmp_path.iterdir()) == ["lens", "results.txt"]
 
 
 def _refusal_before_the_fit_runs(config, out) -> str:

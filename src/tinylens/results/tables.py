@@ -29,7 +29,7 @@ import pandas as pd
 from tinylens.atomic import (UNFINISHED_NAME, atomic_path, errors_naming,  # noqa: F401 (also imported from here)
                               remove_all_unfinished, remove_unfinished, replace_together, temporary_beside,
                               write_atomic, write_together)
-from tinylens.errors import OutputError, plural
+from tinylens.errors import OUTPUT_FOLDER_CHOICE, OutputError, plural
 from tinylens.paths import reachable
 from tinylens.results.table_formats import FORMAT_NAMES, table_format, table_name_problem
 
@@ -78,7 +78,7 @@ def file_in_the_way(folder: str | Path) -> Path | None:
 WRITE_TEST_NAME = re.compile(r"\.write-test-[a-z0-9_]{8}")
 
 
-def ensure_writable(folder: str | Path, choose: str = "another output.path in the config (or --output)") -> Path:
+def ensure_writable(folder: str | Path, choose: str = f"another {OUTPUT_FOLDER_CHOICE}") -> Path:
     """Create ``folder`` if needed and check a file can be written there (:data:`WRITE_TEST_NAME`),
     else OutputError ending "Choose ``choose``." (what the caller's user sets to pick the folder),
     with the empty folders it made on the way removed again (:func:`remove_empty_folders`): a name
