@@ -366,6 +366,24 @@ def test_a_space_or_colon_that_yaml_does_not_read_as_one_is_pointed_at(tmp_path,
     assert "YAML syntax error" in text and fragment in text, text
 
 
+@pytest.mark.parametrize("text, where, tag", [
+    ("dataset:\n  data_path: !!python/object/apply:os.system ['touch pwned']\n", "line 2, column 14",
+     "!!python/object/apply:os.system"),
+    ("dataset:\n  pixel_scale: !scale 0.1\n", "line 2, column 16", "!scale"),
+    ("dataset: {pixel_scale: !<tag:yaml.org,2002:python/tuple> [1]}\n", "line 1, column 24",
+     "!<tag:yaml.org,2002:python/tuple>"),
+])
+def test_a_yaml_tag_is_refused_saying_tags_are_not_supported(tmp_path, text, where, tag):
+    """A tag such as !!python/object/apply:os.system, which the safe loader has no constructor
+    for, was refused at its line and column with the advice to check the indentation, colons and
+    quotes there, which are fine: the advice now names the tag and says a config takes none."""
+    text = error_of(write(tmp_path, text))
+    assert where in text and text.endswith(f". The tag {tag} is not supported: a config takes no YAML tags "
+                                           "(!!... or !name). Remove it and write the value plainly (a number, "
+                                           "text, a list or a mapping)."), text
+    assert "indentation" not in text, text
+
+
 @pytest.mark.parametrize("text, fragment", [
     ("dataset:\r\n  data_path: a.fits\r\n  pixel_scale: 0.1\r\n" + "\0" * 40,
      "at line 4, column 1: the NUL character (U+0000) is not allowed in YAML. A file cut short"),

@@ -202,6 +202,8 @@ def _yaml_error_message(exc: yaml.MarkedYAMLError, path: Path | str) -> str:
     hint = "Check the indentation, colons and quotes on that line and the one before it."
     if "\\t" in repr(problem):
         hint = _tab_hint(exc.problem_mark)
+    elif _tag_hint(exc):
+        hint = _tag_hint(exc)
     elif "twice" in problem:
         hint = "Remove or rename one of them."
     elif "escape" in problem and "double-quoted" in (exc.context or ""):
@@ -228,6 +230,19 @@ def _tab_hint(mark: yaml.Mark | None) -> str:
         return ("This tab is not indentation, but PyYAML (which tinylens reads YAML with) does not take a tab between "
                 "the items of a line either (after a colon, before a comment, at the end of a line): type a space instead.")
     return indentation
+
+
+def _tag_hint(exc: yaml.MarkedYAMLError) -> str | None:
+    """The hint for a YAML tag that the safe loader has no constructor for (``!!python/object/apply:...``,
+    a ``!custom`` tag), shown as written at the error's mark where it can be; else None."""
+    if not isinstance(exc, yaml.constructor.ConstructorError) or "constructor for the tag" not in (exc.problem or ""):
+        return None
+    mark = exc.problem_mark
+    text = mark.buffer[mark.pointer:] if mark is not None and mark.buffer else ""
+    written = re.match(r"!<[^>\s]*>|![^\s,\[\]{}]*", text)  # a verbatim tag !<...>, or !!name
+    tag = f"The tag {written[0]} is not supported: a" if written else "A"
+    return (f"{tag} config takes no YAML tags (!!... or !name). Remove it and write the value plainly (a number, "
+            "text, a list or a mapping).")
 
 
 #: The hint for a backslash in double quotes that starts no escape sequence YAML knows
