@@ -145,6 +145,34 @@ def test_a_table_of_many_lenses_in_any_table_format_is_named_so(tmp_path, name, 
                                    f"(e.g. {tmp_path / 'lens_00001' / 'truth.json'})."), err.value
 
 
+@pytest.mark.parametrize(("name", "text", "said"), [("truth.csv", "", "0 bytes"), ("truth.json", "", "0 bytes"),
+                                                   ("truth.csv", " \n\n", "white space only")])
+def test_an_empty_truth_file_is_said_to_be_empty(tmp_path, name, text, said):
+    """--truth of an empty file (0 bytes, or blank lines) was refused as 'not a JSON file
+    (Expecting value: line 1 column 1 (char 0))' and, named .csv, said to be 'a table of many
+    lenses', which it is not: it is said to be empty, and what to give instead."""
+    (tmp_path / name).write_text(text)
+    with pytest.raises(DataError) as err:
+        read_truth(tmp_path / name)
+    assert str(err.value) == (f"The truth file {tmp_path / name} is empty ({said}): give the truth.json of tinylens "
+                              "demo or simulate-population."), err.value
+
+
+@pytest.mark.parametrize(("name", "text"), [("truth.csv", "lens_id,lens_mass.0.theta_E\n"),
+                                            ("truth.ecsv", "# %ECSV 1.0\n# ---\nlens_id lens_mass.0.theta_E\n")])
+def test_a_truth_table_of_a_header_line_only_is_said_to_have_no_rows(tmp_path, name, text):
+    """--truth truth.csv holding only its header line was said to be 'a table of many lenses': it
+    is said to be a table with no rows, and which lens's truth.json a fit takes."""
+    (tmp_path / "lens_00001").mkdir()
+    (tmp_path / "lens_00001" / "truth.json").write_text('{"params": {"lens_mass.0.theta_E": 1.0}}')
+    (tmp_path / name).write_text(text)
+    with pytest.raises(DataError) as err:
+        read_truth(tmp_path / name)
+    assert str(err.value).endswith(" It is a table with no rows (a header line only); a fit takes its lens's own "
+                                   f"truth.json, in the lens's folder (e.g. {tmp_path / 'lens_00001' / 'truth.json'})."), err.value
+    assert "many lenses" not in str(err.value)
+
+
 def test_a_json_or_text_file_gets_no_table_hint(tmp_path):
     (tmp_path / "truth.txt").write_text("lens_mass.0.theta_E 1.0\n")
     with pytest.raises(DataError) as err:

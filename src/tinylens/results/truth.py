@@ -99,10 +99,15 @@ def _read_truth(path: Path) -> dict[str, float]:
     if not path.is_file():
         raise DataError(f"The truth file {path} {'is a folder' if path.is_dir() else 'does not exist'}: give the "
                         "truth.json of tinylens demo or simulate-population.")
+    text = None
     try:
-        content = json.loads(path.read_text())
+        text = path.read_text()
+        content = json.loads(text)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataError(f"{path}: not a JSON file of true parameter values ({exc}).{_table_hint(path)}") from None
+        if text is not None and not text.strip():
+            raise DataError(f"The truth file {path} is empty ({'0 bytes' if not text else 'white space only'}): give "
+                            "the truth.json of tinylens demo or simulate-population.") from None
+        raise DataError(f"{path}: not a JSON file of true parameter values ({exc}).{_table_hint(path, text)}") from None
     values = content.get("params", content) if isinstance(content, dict) else None
     if not isinstance(values, dict) or not values:
         raise DataError(f"{path}: expected a JSON object of true values, e.g. "
@@ -126,11 +131,12 @@ def _exists(path: Path) -> bool:
 POPULATION_SUFFIXES = (".csv", ".parquet")
 
 
-def _table_hint(path: Path) -> str:
+def _table_hint(path: Path, text: str | None = None) -> str:
     """For a table of many lenses' true values given as one lens's (``truth.csv``, or any table
     name :func:`~tinylens.results.table_formats.names_a_table` knows: ``truth.fits``,
     ``truth.ecsv``, ``truth.csv.gz``), what to give instead, with its leading space; empty for
-    another file."""
+    another file. ``text``: the file's, where read as text; a CSV or ECSV file of a header line
+    alone (no row below it, ``#`` comment lines not counted) is said to be a table with no rows."""
     from tinylens.results.table_formats import a_format, names_a_table, table_format
 
     if not names_a_table(path.name):
@@ -139,11 +145,14 @@ def _table_hint(path: Path) -> str:
         first = next((p / TRUTH_FILE for p in sorted(path.parent.iterdir()) if (p / TRUTH_FILE).is_file()), None)
     except OSError:
         first = None
-    suffix, kind = path.suffix.lower(), table_format(path.name)[0]
+    suffix, (kind, compression) = path.suffix.lower(), table_format(path.name)
     table = (f"simulate-population's truth{suffix}" if suffix in POPULATION_SUFFIXES
              else f"{a_format(kind)} table")
-    return (f" It is a table of many lenses ({table}, which 'tinylens report --truth' reads); a fit takes its lens's "
-            f"own {TRUTH_FILE}, in the lens's folder"
+    lines = [line for line in (text or "").splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    header_only = text is not None and kind in ("csv", "ecsv") and not compression and len(lines) <= 1  # not FITS's
+    what = ("a table with no rows (a header line only)" if header_only
+            else f"a table of many lenses ({table}, which 'tinylens report --truth' reads)")
+    return (f" It is {what}; a fit takes its lens's own {TRUTH_FILE}, in the lens's folder"
             + (f" (e.g. {first})." if first is not None else "."))
 
 
