@@ -33,7 +33,7 @@ import numpy as np
 from tinylens import filenames
 from tinylens.errors import DISK_FULL, OUTPUT_FOLDER_CHOICE, ConfigError, OutputError, ls_command, outside_stacklevel
 from tinylens.interrupts import interrupt_behind
-from tinylens.paths import NAME_MAX, PATH_MAX, name_max
+from tinylens.paths import PATH_MAX, limit_text, name_max_said
 from tinylens.results.stored import finite_number
 
 if TYPE_CHECKING:  # imported lazily: ``import tinylens`` stays light (tinylens.fit is re-exported)
@@ -902,32 +902,33 @@ def _check_temporaries_fit(problem: Any, folder: Path, keys: Mapping[str, str]) 
     try:
         os.stat(temporary)
     except (FileNotFoundError, NotADirectoryError):  # no folder there yet: the system never saw the name
-        limit = name_max(folder)
+        limit, said = name_max_said(folder)
         if limit is not None and len(os.fsencode(name)) > limit:
             shorter = f"a shorter name for {key}" if key else "shorter names for the output files"
             raise OutputError(f"Output folder {folder}: {name} is {len(os.fsencode(name))} bytes, a name longer than "
-                              f"the system allows ({reason}; {limit} bytes there). Choose {shorter} in the "
+                              f"the system allows ({reason}; {limit_text(limit, said)}). Choose {shorter} in the "
                               "config.") from None
         if limit is not None and len(os.fsencode(temporary.name)) > limit:
-            raise OutputError(_temporary_too_long(folder, name, temporary, key, reason, limit)) from None
+            raise OutputError(_temporary_too_long(folder, name, temporary, key, reason, limit, said)) from None
     except OSError as exc:
         if exc.errno != errno.ENAMETOOLONG:
             raise
         raise OutputError(_temporary_too_long(folder, name, temporary, key, exc.strerror or reason,
-                                              name_max(folder))) from None
+                                              *name_max_said(folder))) from None
 
 
 def _temporary_too_long(folder: Path, name: str, temporary: Path, key: str | None, reason: str,
-                        limit: int | None = None) -> str:
+                        limit: int | None = None, said: bool = True) -> str:
     """What :func:`_check_temporaries_fit` says of the hidden ``temporary`` name of the file
     ``name`` (the config's ``key`` where it chose it) too long for the system (its ``reason``): a
     name too long, where the path fits (:data:`~tinylens.paths.PATH_MAX`) and the config chose it,
     or a path. ``limit``: the longest name in bytes the temporary was held against
-    (:func:`~tinylens.paths.name_max`), where known; else it says most disks' :data:`~tinylens.paths.NAME_MAX`."""
+    (:func:`~tinylens.paths.name_max_said`), where known and ``said`` by the system; else it says most
+    disks' :data:`~tinylens.paths.NAME_MAX` (:func:`~tinylens.paths.limit_text`)."""
     first = (f"Output folder {folder}: the fit writes each file there under a hidden temporary name first, and "
              f"that of {name} ({temporary.name})")
     if len(os.fsencode(temporary)) < PATH_MAX and key:  # the path fits: the name itself is refused
-        allowed = f"{limit} bytes there" if limit is not None else f"{NAME_MAX} bytes on most disks"
+        allowed = limit_text(limit, said)
         return (f"{first} is {len(os.fsencode(temporary.name))} bytes, a name longer than the system allows "
                 f"({reason}; {allowed}). Choose a shorter name for {key} in the config.")
     shorter = f"a shorter name for {key} or " if key else ""
@@ -965,7 +966,7 @@ def _check_history_name_fits(history: Path, runs: int, folder: Path) -> None:
     checks of the output folder see to), longer than the disk there takes
     (:func:`~tinylens.paths.name_max`: the nearest folder's there where it is not made yet), or its
     path :data:`~tinylens.paths.PATH_MAX` bytes or more."""
-    limit = name_max(history.parent)
+    limit, said = name_max_said(history.parent)
     last = Path(filenames.run_name(str(history), runs)) if runs > 1 else history
     reason = os.strerror(errno.ENAMETOOLONG)
     start = (f"inference.settings.history_filename: dynesty would write its evaluation history in {history.parent}, "
@@ -975,12 +976,12 @@ def _check_history_name_fits(history: Path, runs: int, folder: Path) -> None:
         path = too_long[0]
         which = "its name" if path == history else f"the name of its sampling run {runs}'s history ({path.name})"
         raise OutputError(f"{start}{which} is {len(os.fsencode(path.name))} bytes, a name longer than the system "
-                          f"allows ({reason}; {limit} bytes there). Choose a shorter history_filename in the config.")
+                          f"allows ({reason}; {limit_text(limit, said)}). Choose a shorter history_filename in the config.")
     own = history.parent.relative_to(folder).parts if history.parent.is_relative_to(folder) else history.parent.parts
     part = next((part for part in own if limit is not None and len(os.fsencode(part)) > limit), None)
     if part is not None:
         raise OutputError(f"{start}the name of a folder on its way ({part}) is {len(os.fsencode(part))} bytes, a "
-                          f"name longer than the system allows ({reason}; {limit} bytes there). Choose a shorter "
+                          f"name longer than the system allows ({reason}; {limit_text(limit, said)}). Choose a shorter "
                           "history_filename in the config.")
     too_long = [path for path in (history, last) if len(os.fsencode(path)) >= PATH_MAX]
     if too_long:

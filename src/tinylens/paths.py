@@ -49,3 +49,9 @@ def name_max_said(folder: Path) -> tuple[int | None, bool]:
             return NAME_MAX, False
         return (limit if limit >= 0 else None), True
     return NAME_MAX, False
+
+
+def limit_text(limit: int | None, said: bool, where: str = "there") -> str:
+    """How a message gives a name limit (:func:`name_max_said`): ``"<limit> bytes there"`` (or
+    ``where``) where the system said it, most disks' :data:`NAME_MAX` as such where it did not."""
+    return f"{limit} bytes {where}" if said and limit is not None else f"{NAME_MAX} bytes on most disks"

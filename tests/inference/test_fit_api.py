@@ -654,6 +654,34 @@ def test_a_history_filename_whose_folder_or_path_is_too_long_is_refused_before_t
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lens"]  # no folder made, the output's or the history's
     assert said in _validate_refuses_output_path(config, out)
 
+@pytest.mark.parametrize("what", ["history_folder", "table_name"])
+def test_a_name_limit_the_system_did_not_say_is_given_as_most_disks_before_the_fit(tmp_path, monkeypatch, what):
+    """Where the system gives no name limit (no os.pathconf, as on Windows), the checks before a
+    fit hold names against 255 bytes, most disks' limit; their refusals said '255 bytes there', as
+    if this disk had said so, and now say '255 bytes on most disks' (as the command line's own
+    message of a name too long does); a dynesty history's folder name, and a table's name, of 300
+    bytes into an output folder not made yet."""
+    import errno
+    import os
+
+    import yaml
+
+    monkeypatch.delattr(os, "pathconf")
+    out = tmp_path / "new" / "out"
+    if what == "history_folder":
+        settings = {"save_evaluation_history": True, "history_filename": f"{'h' * 300}/calls.h5", "maxcall": 100}
+        config = write_tiny_lens(tmp_path / "lens", {"type": "sampler", "method": "dynesty", "settings": settings})
+    else:
+        config = write_tiny_lens(tmp_path / "lens", {"type": "optimizer", "method": "lbfgs"})
+        settings = yaml.safe_load(config.read_text())
+        settings.setdefault("output", {}).setdefault("tables", {})["summary"] = "s" * 296 + ".csv"
+        config.write_text(yaml.safe_dump(settings))
+    text = _refusal_before_the_fit_runs(config, out)
+    assert f"a name longer than the system allows ({os.strerror(errno.ENAMETOOLONG)}; 255 bytes on most disks)" in text, text
+    assert "bytes there" not in text, text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lens"]
+
+
 def _validate_refuses_output_path(config, out) -> str:
     """tinylens validate's output, whitespace joined, for config with output.path set to out;
     it must exit 2 without a traceback."""
