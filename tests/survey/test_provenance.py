@@ -323,6 +323,23 @@ def test_another_template_or_lens_folder_is_refused_while_results_exist(one_lens
 
 
 
+def test_a_template_with_a_mistake_is_refused_for_its_mistake_not_for_keys_it_never_changed(one_lens):
+    """survey.json records a template as its fits read it (its defaults filled); one with a
+    mistake the schema refuses (a key mistyped) was compared as written, so its refusal listed
+    the defaults it leaves out as removed ('dataset.mask removed; dataset.mask_path removed;
+    ...'), keys it never changed, its mistake among them or past the four shown. Its mistake is
+    now said, as the schema says it."""
+    other = one_lens["tmp"] / "typo.yaml"
+    config = yaml.safe_load(one_lens["template"].read_text())
+    config["dataset"]["nsubb"] = 2
+    other.write_text(yaml.safe_dump(config))
+    result = _survey(one_lens, template=other)
+    text = " ".join(result.output.split())
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert "dataset.nsubb: unknown key" in text and "dataset.mask removed" not in text, text
+    assert not (one_lens["out"] / "catalog.csv").exists()  # nothing written
+
+
 def test_a_survey_resumed_in_another_precision_is_refused(one_lens, monkeypatch):
     """Begun in float32 and resumed in float64, a survey would keep its float32 lenses beside
     new float64 ones: refused as another template is, unless --reuse-finished."""

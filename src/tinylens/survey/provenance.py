@@ -229,19 +229,26 @@ def template_key(template: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def as_fits_read(template: Mapping[str, Any]) -> dict[str, Any] | None:
+    """``template`` (parsed, without ``output``) as its fits read it (:func:`fits_read`); None
+    where it is not a valid config."""
+    try:
+        return fits_read(template)
+    except TinyLensError:
+        return None
+
+
+def fits_read(template: Mapping[str, Any], origin: str = MAPPING) -> dict[str, Any]:
     """``template`` (parsed, without ``output``) as its fits read it: validated by the config's
     schema, its defaults filled and each typed value as the fit takes it (``pixel_scale: "0.05"``
     the number 0.05, a flag's ``1`` true); the lens files a survey sets for each lens
-    (:data:`LENS_PATHS`) left out where the template gives none. None where it is not a valid config."""
+    (:data:`LENS_PATHS`) left out where the template gives none. ConfigError, naming ``origin``
+    (``template <path>``), where it is not a valid config."""
     dataset = template.get("dataset")
     missing = [k for k in LENS_PATHS if k not in dataset] if isinstance(dataset, Mapping) else []
     filled = {**template, "dataset": {**dataset, **dict.fromkeys(missing, "lens file")}} if missing else template
-    try:
-        with warnings.catch_warnings():  # the template's: shown by its check
-            warnings.simplefilter("ignore")
-            read = validate_config(filled, MAPPING).model_dump(exclude={"output"})  # a NaN or .inf kept
-    except TinyLensError:
-        return None
+    with warnings.catch_warnings():  # the template's: shown by its check
+        warnings.simplefilter("ignore")
+        read = validate_config(filled, origin).model_dump(exclude={"output"})  # a NaN or .inf kept
     for key in missing:
         read["dataset"].pop(key, None)
     return read

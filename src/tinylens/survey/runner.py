@@ -56,6 +56,7 @@ from tinylens.survey.provenance import (
     changed_inputs,
     fit_key,
     fitted_precision,
+    fits_read,
     inputs_stamp,
     limit_raised,
     manifest,
@@ -964,10 +965,14 @@ def forget(todo: list[Lens], rows: dict[str, dict[str, Any]], out: Path) -> None
         write_catalog(rows, out)
 
 
-def check_manifest(out: Path, current: Mapping[str, Any], template: str | Path) -> None:
+def check_manifest(out: Path, current: Mapping[str, Any], template: str | Path,
+                   config: Mapping[str, Any] | None = None) -> None:
     """Refuse to reuse ``out`` when its finished fits were made from another lens folder or
     template, or in another precision (``survey.json``, and each lens's ``inputs.json``); a folder
-    without finished fits may be reused freely."""
+    without finished fits may be reused freely. Where it is refused and the ``template`` (parsed:
+    ``config``) is not a valid config, its mistakes are said instead: compared as written with
+    one recorded as its fits read it (:func:`~tinylens.survey.provenance.template_key`), it would
+    differ in keys it never changed."""
     recorded = read_json(out / MANIFEST_FILE)
     results = list((out / LENSES_DIR).glob(f"*/{filenames.RESULT}"))
     if recorded is None or not results:
@@ -977,6 +982,8 @@ def check_manifest(out: Path, current: Mapping[str, Any], template: str | Path) 
     stamps = {path.parent.name: read_stamp(path.parent / filenames.INPUTS) or {} for path in results}
     why = manifest_conflict(recorded, current) or stamps_conflict(stamps, current)
     if why is not None:
+        if config is not None:  # its ConfigError names the template's mistakes
+            fits_read({k: v for k, v in config.items() if k != "output"}, f"template {template}")
         raise ConfigError(
             f"The survey output folder {out} holds finished fits that {why}; they would be reused as if made "
             f"by this run. Give a new --out for template {template}, or delete {out} to fit everything "
@@ -2413,7 +2420,7 @@ def _prepare(lens_dir: str | Path, template: str | Path, out: str | Path, reuse_
     out = resolved(out)
     current = manifest(resolved(lens_dir), resolved(template), config, get_precision())
     if not reuse_finished:
-        check_manifest(out, current, resolved(template))
+        check_manifest(out, current, resolved(template), config)
     changed = changed_lenses(chosen, config, out)
     found, known = read_rows(out), {lens.lens_id for lens in lenses}
     _warn_of_gone(sorted(set(found) - known), out, resolved(lens_dir))
