@@ -340,6 +340,34 @@ def test_a_template_with_a_mistake_is_refused_for_its_mistake_not_for_keys_it_ne
     assert not (one_lens["out"] / "catalog.csv").exists()  # nothing written
 
 
+def test_a_template_whose_lens_files_are_placeholders_is_read_as_its_fits_read_it(one_lens):
+    """The survey sets each lens's data_path, noise_path and psf_path whatever the template gives,
+    so 'data_path: null' (a placeholder) runs; it was validated as given, so such a template was
+    no valid config, and was compared as written ('pixel_scale: "0.1"' another template than 0.1)
+    and, changed, refused for its null data_path, not for what changed. Its lens files now count
+    as the survey's, kept as written."""
+    config = yaml.safe_load(one_lens["template"].read_text())
+    config["dataset"].update(data_path=None, psf_path="")
+    lens = runner.find_lenses(one_lens["lenses"])[0]
+    assert runner.fitted_config(runner.lens_config(config, lens, one_lens["out"])) is not None  # it runs
+    quoted = {**config, "dataset": {**config["dataset"], "pixel_scale": str(config["dataset"]["pixel_scale"])}}
+    recorded = json.loads(json.dumps(provenance.manifest(Path("/l"), Path("/t.yaml"), config, "float32")))
+    assert provenance.manifest_conflict(recorded, provenance.manifest(Path("/l"), Path("/t.yaml"), quoted, "float32")) is None
+    assert recorded["template"]["dataset"]["data_path"] is None  # as written
+
+    _finished(one_lens["lenses"], _written(one_lens["tmp"] / "null.yaml", config), one_lens["tmp"] / "null", ["lens_a"])
+    config["inference"]["settings"]["nlive"] = 77
+    result = _survey({**one_lens, "out": one_lens["tmp"] / "null"}, template=_written(one_lens["tmp"] / "null.yaml", config))
+    text = " ".join(result.output.split())
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert "another template" in text and "inference.settings.nlive: 50 -> 77" in text, text
+
+
+def _written(path: Path, config: dict) -> Path:
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
 def test_a_survey_resumed_in_another_precision_is_refused(one_lens, monkeypatch):
     """Begun in float32 and resumed in float64, a survey would keep its float32 lenses beside
     new float64 ones: refused as another template is, unless --reuse-finished."""

@@ -241,16 +241,19 @@ def fits_read(template: Mapping[str, Any], origin: str = MAPPING) -> dict[str, A
     """``template`` (parsed, without ``output``) as its fits read it: validated by the config's
     schema, its defaults filled and each typed value as the fit takes it (``pixel_scale: "0.05"``
     the number 0.05, a flag's ``1`` true); the lens files a survey sets for each lens
-    (:data:`LENS_PATHS`) left out where the template gives none. ConfigError, naming ``origin``
+    (:data:`LENS_PATHS`), whatever the template gives (``data_path: null``, a placeholder, too),
+    as the template writes them (left out where it gives none). ConfigError, naming ``origin``
     (``template <path>``), where it is not a valid config."""
     dataset = template.get("dataset")
-    missing = [k for k in LENS_PATHS if k not in dataset] if isinstance(dataset, Mapping) else []
-    filled = {**template, "dataset": {**dataset, **dict.fromkeys(missing, "lens file")}} if missing else template
+    given = {k: dataset[k] for k in LENS_PATHS if k in dataset} if isinstance(dataset, Mapping) else {}
+    filled = ({**template, "dataset": {**dataset, **dict.fromkeys(LENS_PATHS, "lens file")}}
+              if isinstance(dataset, Mapping) else template)
     with warnings.catch_warnings():  # the template's: shown by its check
         warnings.simplefilter("ignore")
         read = validate_config(filled, origin).model_dump(exclude={"output"})  # a NaN or .inf kept
-    for key in missing:
+    for key in LENS_PATHS:
         read["dataset"].pop(key, None)
+    read["dataset"].update(given)
     return read
 
 
