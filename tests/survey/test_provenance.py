@@ -851,7 +851,7 @@ def test_the_closing_line_counts_apart_the_stopped_lenses_a_raised_limit_does_no
             "sampler's budget too: a raised limit does not fit it further.") in text, text
     alone = Text.from_markup(budget_stopped_text({}, template, 2)).plain
     assert alone == ("2 lenses kept by --reuse-finished from fits of other settings than the template's were stopped "
-                     "by the sampler's budget too: a raised limit does not fit them further.")
+                     "by the sampler's budget: a raised limit does not fit them further.")  # no 'too': none other named
 
 
 def test_a_stopped_lens_of_an_older_tinylens_whose_config_lacks_a_later_default_is_fitted_further(tmp_path, mock_survey):

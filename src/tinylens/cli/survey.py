@@ -154,8 +154,8 @@ def budget_stopped_text(stopped: Mapping[str, str | None], template: Path, other
     from tinylens.survey.provenance import BUDGET_SETTINGS
 
     kept = (f"{lens_count(others)} kept by --reuse-finished from fits of other settings than the template's "
-            f"{'was' if others == 1 else 'were'} stopped by the sampler's budget too: a raised limit does not fit "
-            f"{'it' if others == 1 else 'them'} further.") if others else ""
+            f"{'was' if others == 1 else 'were'} stopped by the sampler's budget{' too' if stopped else ''}: a raised "
+            f"limit does not fit {'it' if others == 1 else 'them'} further.") if others else ""
     if not stopped:
         return kept
     by_limit = Counter(stopped.values())
