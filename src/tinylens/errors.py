@@ -131,6 +131,10 @@ def hidden_note(name: str, bare: str) -> str:
 #: line's option, and the argument of the Python API (:func:`tinylens.fit`), each user's own.
 OUTPUT_FOLDER_CHOICE = "output.path in the config (or --output; tinylens.fit: output=)"
 
+#: What sets a survey's output folder, as an error's advice ends: the command line's option and
+#: the argument of the Python API (:func:`tinylens.survey.runner.run_survey`), each user's own.
+SURVEY_FOLDER_CHOICE = "--out (run_survey: out=)"
+
 
 #: The Windows path that :func:`windows_path_advice` shows where it has none of the user's.
 WINDOWS_PATH = "C:\\data\\image.fits"

@@ -1317,12 +1317,35 @@ def test_survey_dry_run_refuses_what_a_run_would(tmp_path, mock_survey):
     for out in (afile, afile / "below"):
         result = CliRunner().invoke(app, [*base, "--out", str(out), "--dry-run"])
         assert result.exit_code == 2, result.output
-        assert f"({afile} is a file, not a folder); choose another --out" in " ".join(result.output.split())
+        assert f"({afile} is a file, not a folder); choose another --out (run_survey: out=)." in " ".join(
+            result.output.split())
     for workers in ("0", "-2"):
         result = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "out"), "--workers", workers, "--dry-run"])
         assert result.exit_code == 2, result.output
         assert f"The number of workers must be at least 1; got {workers}." in result.output
     assert afile.read_text() == "mine" and sorted(p.name for p in tmp_path.iterdir()) == ["afile.txt"]
+
+
+def test_an_out_refused_through_the_python_api_names_the_out_argument_too(tmp_path, mock_survey):
+    """run_survey (and survey_plan) called from Python with an ``out`` that is a file, or that
+    another survey holds: the advice names run_survey's ``out=`` beside the command line's --out,
+    which a Python caller has not got; nothing is written."""
+    from tinylens.locks import folder_lock
+
+    afile = tmp_path / "afile.txt"
+    afile.write_text("mine")
+    for call in (runner.run_survey, runner.survey_plan):
+        with mock.patch.object(runner, "check_template"), \
+                pytest.raises(OutputError, match=re.escape("choose another --out (run_survey: out=).")):
+            call(mock_survey["lenses"], mock_survey["template"], afile / "below")
+    assert afile.read_text() == "mine" and sorted(p.name for p in tmp_path.iterdir()) == ["afile.txt"]
+    out = tmp_path / "out"
+    out.mkdir()
+    with folder_lock(out, runner.SURVEY_LOCK_FILE, busy="{holder}"), \
+            mock.patch.object(runner, "check_template") as checked, \
+            pytest.raises(OutputError, match=re.escape("or give another --out (run_survey: out=).")):
+        runner.run_survey(mock_survey["lenses"], mock_survey["template"], out, progress=False)
+    assert not checked.called and sorted(p.name for p in out.iterdir()) == []
 
 
 def test_survey_refuses_an_out_another_survey_is_writing(tmp_path, mock_survey):

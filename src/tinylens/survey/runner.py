@@ -43,7 +43,7 @@ import pandas as pd
 
 from tinylens import filenames
 from tinylens.config.schema import Inference
-from tinylens.errors import (UNWRITABLE, ConfigError, ConfigWarning, ConvergenceWarning, DataError, DataWarning, OutputError, TinyLensError, counted, lens_count,
+from tinylens.errors import (SURVEY_FOLDER_CHOICE, UNWRITABLE, ConfigError, ConfigWarning, ConvergenceWarning, DataError, DataWarning, OutputError, TinyLensError, counted, lens_count,
                              listed, ls_command, out_of_memory)
 from tinylens.interrupts import interrupt_held
 from tinylens.precision import get_precision
@@ -2510,7 +2510,7 @@ def survey_plan(lens_dir: str | Path, template: str | Path, out: str | Path, ret
     blocked = file_in_the_way(resolved(out))
     if blocked is not None:  # as run_survey's ensure_writable would find, without creating the folder
         raise OutputError(f"The survey output folder {resolved(out)} cannot be written ({blocked} is a file, not a "
-                          "folder); choose another --out.")
+                          f"folder); choose another {SURVEY_FOLDER_CHOICE}.")
     state = _prepare(lens_dir, template, out, reuse_finished, only, retry_failed)
     checked, broken = None, {}
     if check and state.todo:
@@ -2600,7 +2600,7 @@ def _run_survey(lens_dir: str | Path, template: str | Path, out: str | Path, wor
     lenses, chosen, config, out = state.lenses, state.chosen, state.config, state.out
     current, changed, rows = state.current, state.changed, state.rows
     busy = (f"The survey output folder {out} is being written by another tinylens survey{{holder}}. Wait for it "
-            "to finish, or give another --out.")
+            f"to finish, or give another {SURVEY_FOLDER_CHOICE}.")
     refuse_if_held(out, SURVEY_LOCK_FILE, busy)  # at once, not after the template check's compilation
     restart = restart_reason(config)
     if state.todo:
@@ -2611,7 +2611,7 @@ def _run_survey(lens_dir: str | Path, template: str | Path, out: str | Path, wor
         ensure_writable(out)
     except OutputError:
         raise OutputError(f"The survey output folder {out} cannot be written (a file is in the way, or no "
-                          "permission); choose another --out.") from None
+                          f"permission); choose another {SURVEY_FOLDER_CHOICE}.") from None
     try:
         with unwritable_reported(out), folder_lock(out, SURVEY_LOCK_FILE, busy=busy) as locked, \
                 marked_on_interrupt(RESTART_ATTR, restart):
