@@ -457,8 +457,27 @@ def test_scale_warnings_for_unit_mistakes_but_not_the_defaults():
     assert scale_warnings(PopulationOptions.from_kwargs(**TINY)) == []
     [pixels] = scale_warnings(PopulationOptions(pixel_scale=74.0))
     assert "under 2 pixels of pixel_scale 74" in pixels
-    [field] = scale_warnings(PopulationOptions(size=8))
+    [field] = scale_warnings(PopulationOptions(size=8, psf_size=7))
     assert "arcs fall outside the image" in field and "Raise size" in field
+
+
+def test_a_psf_stamp_larger_than_the_image_or_a_fwhm_wider_than_it_is_warned_of_not_refused(tmp_path):
+    """psf_size 41 on an 8-pixel image, or psf_fwhm 100 arcsec on a 1.8 arcsec image, was made with no word
+    of it (a FWHM typed in pixels or milliarcsec?); each is a ConfigWarning naming the option, and the
+    population is still made. A stamp as large as the image, or a FWHM as wide, is not warned of."""
+    assert population.psf_warnings(PopulationOptions.from_kwargs(**TINY)) == []
+    assert population.psf_warnings(PopulationOptions(size=21, psf_size=21, pixel_scale=0.1, psf_fwhm=2.1)) == []
+    [stamp] = population.psf_warnings(PopulationOptions(size=8, psf_size=41))
+    assert "The PSF stamp (psf_size 41 pixels) is larger than the image (size 8 pixels)" in stamp
+    [fwhm] = population.psf_warnings(PopulationOptions(**{**TINY, "psf_fwhm": 100.0}))
+    assert "The PSF's FWHM (psf_fwhm 100\") is wider than the image (24 pixels of 0.074\" = 1.78\")" in fwhm
+    result = CliRunner().invoke(app, ["simulate-population", "1", str(tmp_path / "pop"), "-q", "--size", "24",
+                                      "--set", "nsub=1", "--set", "theta_E_range=[0.3,0.5]", "--set", "psf_size=41",
+                                      "--set", "psf_fwhm=100"])
+    text = _text(result)
+    assert result.exit_code == 0, result.output
+    assert "Warning: The PSF stamp (psf_size 41 pixels)" in text and "Warning: The PSF's FWHM (psf_fwhm 100\")" in text
+    assert (tmp_path / "pop" / "lens_00000" / "image.fits").is_file()
 
 
 def test_cli_prints_the_unit_warning(tmp_path):
@@ -497,7 +516,7 @@ def test_lens_galaxies_smaller_than_the_sampling_are_refused_before_any_file_and
 def test_api_warns_for_a_field_smaller_than_the_arcs(finished, tmp_path):
     pop = _copy(finished, tmp_path)
     with pytest.warns(ConfigWarning, match="arcs fall outside the image"), pytest.raises(OutputError):
-        simulate_population(1, pop, seed=SEED, **{**TINY, "size": 8})  # warned, then refused: another population
+        simulate_population(1, pop, seed=SEED, **{**TINY, "size": 8, "psf_size": 7})  # warned, then refused: another population
 
 
 # -- one population per folder ----------------------------------------------------------------

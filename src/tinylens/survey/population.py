@@ -60,7 +60,8 @@ Sersic indices over :data:`MAX_SERSIC_N`, whose fluxes are wrong, then infinite 
 at, ``pixel_scale / nsub`` (the image would not hold the light the truth records);
 :func:`scale_warnings`
 warns (ConfigWarning) when the Einstein radii span under 2 pixels or the field is too small
-for the arcs (a pixel scale typed in milliarcseconds, a size too small).
+for the arcs (a pixel scale typed in milliarcseconds, a size too small), or the PSF's stamp is
+larger than the image or its FWHM wider than it; such a population is still made.
 
 Lens ``i`` uses its own random stream (``SeedSequence(seed).spawn``), so a lens does not depend
 on how many were simulated; the same seed and options give identical files (at the same
@@ -607,7 +608,8 @@ def unresolved_problems(opts: PopulationOptions) -> list[str]:
 
 
 def scale_warnings(opts: PopulationOptions) -> list[str]:
-    """Sizes that are probably unit mistakes: Einstein radii under 2 pixels, or a field too small for the arcs."""
+    """Sizes that are probably unit mistakes: Einstein radii under 2 pixels, a field too small for the arcs,
+    a PSF stamp larger than the image or a PSF FWHM wider than it (:func:`psf_warnings`)."""
     theta, scale = opts.theta_E_range[1], opts.pixel_scale
     out = []
     if theta < 2 * scale:
@@ -618,6 +620,21 @@ def scale_warnings(opts: PopulationOptions) -> list[str]:
         out.append(f"The image ({opts.size} pixels of {scale:g}\") reaches only {half:.3g}\" from the lens centre, "
                    f"under 1.5 x the largest Einstein radius ({theta:g}\"): arcs fall outside the image. "
                    "Raise size or pixel_scale, or lower theta_E_range.")
+    return out + psf_warnings(opts)
+
+
+def psf_warnings(opts: PopulationOptions) -> list[str]:
+    """A PSF probably not meant: its stamp (``psf_size``) larger than the image (``size``), or its
+    FWHM wider than the image (``psf_fwhm`` typed in pixels or milliarcsec?). Made all the same."""
+    out = []
+    if opts.psf_size > opts.size:
+        out.append(f"The PSF stamp (psf_size {opts.psf_size} pixels) is larger than the image (size {opts.size} "
+                   "pixels): each lens's psf.fits is larger than its image.fits. Lower psf_size or raise size.")
+    width = opts.size * opts.pixel_scale
+    if opts.psf_fwhm > width:
+        out.append(f"The PSF's FWHM (psf_fwhm {opts.psf_fwhm:g}\") is wider than the image ({opts.size} pixels of "
+                   f"{opts.pixel_scale:g}\" = {width:.3g}\"): each lens is blurred over the whole image. psf_fwhm is "
+                   "in arcsec (CSST: 0.15).")
     return out
 
 
