@@ -516,3 +516,16 @@ def test_jaxs_out_of_memory_error_is_said_as_running_out_of_memory(tmp_path, mon
         assert "allocator state" not in said and "dataset.supersampling.levels" in said, said
     else:
         assert isinstance(run.exception, JaxRuntimeError), repr(run.exception)
+
+
+def test_a_name_limit_the_system_gave_as_none_is_never_said_as_none_bytes(monkeypatch):
+    """too_long_text chose its limit's words itself, apart from paths.limit_text, and said 'None
+    bytes on that disk' where the system said its disk has no name limit (PC_NAME_MAX -1) and the
+    error's path had no name to hold against it; it now says most disks' limit then, as the fit's
+    checks do (paths.limit_text)."""
+    from tinylens.paths import NAME_MAX
+
+    monkeypatch.setattr(common, "name_max_said", lambda folder: (None, True))
+    text = common.too_long_text(OSError(errno.ENAMETOOLONG, os.strerror(errno.ENAMETOOLONG), ""))
+    assert "None" not in text
+    assert f"({NAME_MAX} bytes on most disks)" in text
