@@ -124,10 +124,11 @@ UNFINISHED_NAME = re.compile(r"\..+\.unfinished-[a-z0-9_]{8}(\.[^.]*)?")
 
 
 def remove_all_unfinished(folder: str | Path) -> list[Path]:
-    """Delete every temporary file of :func:`atomic_path` (or kept old file of
-    :func:`replace_together`) that a killed process left directly in
+    """Delete every temporary file of :func:`atomic_path` (or hard link to an old file that
+    :func:`replace_together` keeps while it works) that a killed process left directly in
     ``folder`` (:data:`UNFINISHED_NAME`, plain files only; nothing else, so a user's own hidden
-    files stay), whatever file it was writing; the paths deleted. Only for a folder that no other
+    files stay; nor a ``.kept-`` file, which may hold the only copy of an earlier file:
+    :func:`_moved_aside`, :func:`_rescued`), whatever file it was writing; the paths deleted. Only for a folder that no other
     process is writing in. A folder that can be written but not listed (``chmod 733``) is left as
     it is: no temporary is found there, as :func:`remove_unfinished`'s glob finds none."""
     removed = []
