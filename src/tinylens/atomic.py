@@ -200,7 +200,7 @@ def replace_together(temporary: Mapping[Path, Path]) -> None:
             kept[path] = _linked(path)
         for path, tmp in temporary.items():
             if kept[path] is None and _replaceable(path):
-                kept[path] = _moved_aside(path)
+                _moved_aside(path, kept)
             done.append(path)
             _put_in_place(tmp, path)
     except BaseException as err:
@@ -215,8 +215,12 @@ def replace_together(temporary: Mapping[Path, Path]) -> None:
         raise stop from err
     finally:
         for path, old in kept.items():
-            if old is not None and path not in stranded:
+            if old is None or path in stranded:
+                continue
+            if os.path.lexists(path) or not os.path.lexists(old):
                 old.unlink(missing_ok=True)
+            else:  # moved aside, then stopped (a Ctrl-C) before it was noted as one to undo: its only copy
+                _put_back(path, old)
 
 
 def _undone(done: list[Path], kept: Mapping[Path, Path | None], stranded: dict[Path, Path]) -> KeyboardInterrupt | None:
@@ -281,16 +285,19 @@ def _linked(path: Path) -> Path | None:
     return None
 
 
-def _moved_aside(path: Path) -> Path:
+def _moved_aside(path: Path, kept: dict[Path, Path | None]) -> Path:
     """The file (or link) at ``path`` renamed to a hidden name beside it that no cleanup deletes
     (:func:`_kept_file`: a process killed before the new file is renamed into place leaves its only
-    copy there); an OSError names ``path``, and a Ctrl-C the moment it is moved puts it back."""
+    copy there), noted in ``kept`` as soon as it is moved (so that :func:`replace_together` puts it
+    back wherever a Ctrl-C stops it after); an OSError names ``path``, and a Ctrl-C the moment it
+    is moved puts it back."""
     try:
         name = _kept_file(path)
     except OSError as err:
         raise _naming(err, path) from None
     try:
         os.replace(path, name)
+        kept[path] = Path(name)
     except BaseException as err:
         if isinstance(err, OSError):
             os.unlink(name)

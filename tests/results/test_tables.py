@@ -390,6 +390,33 @@ def test_a_ctrl_c_the_moment_a_file_is_moved_aside_puts_it_back(tmp_path, monkey
     assert (tmp_path / "a.csv").read_text() == "old a" and (tmp_path / "b.json").read_text() == "old b"
 
 
+def test_a_ctrl_c_after_a_file_is_moved_aside_but_before_it_is_noted_puts_it_back(tmp_path, monkeypatch):
+    """On a disk without hard links, a Ctrl-C (KeyboardInterrupt) that came after _moved_aside's
+    rename, as it returned or before replace_together noted the file as one to undo, left nothing
+    at its path: the file stayed under its kept name with no word of it, or the cleanup at the end
+    deleted that copy, the only one. _moved_aside now notes the file at once, the cleanup puts
+    back a kept file whose path holds nothing, and the Ctrl-C stays one."""
+    import tinylens.atomic as atomic
+    from tinylens.atomic import write_together
+
+    _old_a_and_b(tmp_path, monkeypatch, links=False)
+    moved_aside, stopped = atomic._moved_aside, []
+
+    def interrupted_after_moving_b(path, kept):
+        name = moved_aside(path, kept)
+        if path.name == "b.json" and not stopped:
+            stopped.append(name)
+            raise KeyboardInterrupt
+        return name
+
+    monkeypatch.setattr(atomic, "_moved_aside", interrupted_after_moving_b)
+    writers = {tmp_path / "a.csv": lambda tmp: tmp.write_text("new a"), tmp_path / "b.json": lambda tmp: tmp.write_text("new b")}
+    with pytest.raises(KeyboardInterrupt):
+        write_together(writers)
+    assert stopped
+    assert (tmp_path / "a.csv").read_text() == "old a" and (tmp_path / "b.json").read_text() == "old b"
+
+
 @pytest.mark.parametrize("links", [True, False])
 @pytest.mark.parametrize("first", ["error", "ctrl-c"])
 def test_a_second_ctrl_c_while_files_are_put_back_does_not_stop_the_putting_back(tmp_path, monkeypatch, links, first):
