@@ -322,6 +322,22 @@ def test_another_template_or_lens_folder_is_refused_while_results_exist(one_lens
     assert pd.read_csv(one_lens["out"] / "catalog.csv")["lens_mass.0.theta_E_median"].tolist() == [1.01]
 
 
+def test_a_python_caller_refused_for_another_lens_folder_is_told_the_arguments_to_pass(one_lens):
+    """From Python (survey_plan, run_survey) the refusal of an output folder holding fits of another
+    lens folder named only the command line's --out, --reuse-finished and --retry-failed; it names
+    run_survey's out=, reuse_finished=True and retry_failed=True too, and reuse_finished=True works."""
+    moved = one_lens["tmp"] / "moved"
+    shutil.copytree(one_lens["lenses"], moved)
+    with pytest.raises(ConfigError) as caught:
+        runner.survey_plan(moved, one_lens["template"], one_lens["out"])
+    text = str(caught.value)
+    assert "Give a new --out (run_survey: out=) for template" in text
+    assert "--reuse-finished (run_survey: reuse_finished=True)" in text
+    assert "--retry-failed (retry_failed=True)" in text
+    plan = runner.survey_plan(moved, one_lens["template"], one_lens["out"], reuse_finished=True)
+    assert plan["ok"] == ["lens_a"] and not any(plan["to_fit"].values())
+
+
 
 def test_a_template_with_a_mistake_is_refused_for_its_mistake_not_for_keys_it_never_changed(one_lens):
     """survey.json records a template as its fits read it (its defaults filled); one with a

@@ -986,9 +986,10 @@ def check_manifest(out: Path, current: Mapping[str, Any], template: str | Path,
             fits_read({k: v for k, v in config.items() if k != "output"}, f"template {template}")
         raise ConfigError(
             f"The survey output folder {out} holds finished fits that {why}; they would be reused as if made "
-            f"by this run. Give a new --out for template {template}, or delete {out} to fit everything "
-            "again, or add --reuse-finished to keep them (e.g. the lens folder only moved, or the new "
-            "template is for the lenses that failed, with --retry-failed)."
+            f"by this run. Give a new {SURVEY_FOLDER_CHOICE} for template {template}, or delete {out} to fit "
+            "everything again, or keep them with --reuse-finished (run_survey: reuse_finished=True), e.g. where "
+            "the lens folder only moved, or the new template is for the lenses that failed, with --retry-failed "
+            "(retry_failed=True)."
         )
 
 
