@@ -833,9 +833,29 @@ def test_a_full_or_read_only_disk_stops_the_survey_with_a_message_not_a_tracebac
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output
     assert f"The survey output folder {out}: " in text and said.replace("catalog.csv", str(out / "catalog.csv")) in text
-    assert "Run the same command again" in text
+    assert "Run the same command (or run_survey call) again" in text
     assert runner.read_rows(out)["lens_a"]["status"] == "ok"  # kept
     assert held_by(out / runner.SURVEY_LOCK_FILE) is None
+
+
+def test_a_full_disk_tells_a_python_caller_to_call_run_survey_again(tmp_path, mock_survey, monkeypatch):
+    """run_survey's OutputError for a full disk said only 'Run the same command again', words for
+    the command line; it names the run_survey call too, and the finished lens's row is kept."""
+    from tinylens.results import tables
+
+    out = tmp_path / "out"
+    (out / "lenses" / "lens_a").mkdir(parents=True)
+    (out / "lenses" / "lens_a" / "result.json").write_text(json.dumps(RESULT))
+    runner.write_row(out / "lenses" / "lens_a", runner.flat_row("lens_a", RESULT))
+
+    def full(path, frame):
+        raise OSError(28, os.strerror(28))
+
+    monkeypatch.setattr(tables, "write_table", full)
+    with pytest.raises(OutputError) as caught:
+        runner.run_survey(mock_survey["lenses"], mock_survey["template"], out, progress=False, only=["lens_a"])
+    assert "Run the same command (or run_survey call) again after freeing some space" in str(caught.value)
+    assert runner.read_rows(out)["lens_a"]["status"] == "ok"
 
 
 @pytest.mark.parametrize(

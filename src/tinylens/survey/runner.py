@@ -2672,7 +2672,7 @@ def unwritable_text(out: Path, exc: OSError) -> str:
         why, then = "the disk, or your quota on it, is full", "after freeing some space"
     return (f"The survey output folder {out}: {what} ({os.strerror(exc.errno)}: {why}). Nothing there is "
             "half-written; the finished lenses are kept, each with its row (lenses/<lens_id>/row.json), from which "
-            f"the catalogue is rebuilt. Run the same command again {then} to fit the rest.")
+            f"the catalogue is rebuilt. Run the same command (or run_survey call) again {then} to fit the rest.")
 
 
 def unwritable_cause(exc: BaseException) -> OSError | None:
