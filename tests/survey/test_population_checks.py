@@ -464,9 +464,11 @@ def test_scale_warnings_for_unit_mistakes_but_not_the_defaults():
 def test_a_psf_stamp_larger_than_the_image_or_a_fwhm_wider_than_it_is_warned_of_not_refused(tmp_path):
     """psf_size 41 on an 8-pixel image, or psf_fwhm 100 arcsec on a 1.8 arcsec image, was made with no word
     of it (a FWHM typed in pixels or milliarcsec?); each is a ConfigWarning naming the option, and the
-    population is still made. A stamp as large as the image, or a FWHM as wide, is not warned of."""
+    population is still made. A stamp as large as the image, or a FWHM as wide, is not warned of (such a
+    FWHM is more than half the stamp's width, which is: test_a_psf_fwhm_wider_than_half_its_stamp_is_warned_of)."""
     assert population.psf_warnings(PopulationOptions.from_kwargs(**TINY)) == []
-    assert population.psf_warnings(PopulationOptions(size=21, psf_size=21, pixel_scale=0.1, psf_fwhm=2.1)) == []
+    [cut] = population.psf_warnings(PopulationOptions(size=21, psf_size=21, pixel_scale=0.1, psf_fwhm=2.1))
+    assert "wider than the image" not in cut and "larger than the image" not in cut
     [stamp] = population.psf_warnings(PopulationOptions(size=8, psf_size=41))
     assert "The PSF stamp (psf_size 41 pixels) is larger than the image (size 8 pixels)" in stamp
     [fwhm] = population.psf_warnings(PopulationOptions(**{**TINY, "psf_fwhm": 100.0}))
@@ -477,6 +479,26 @@ def test_a_psf_stamp_larger_than_the_image_or_a_fwhm_wider_than_it_is_warned_of_
     text = _text(result)
     assert result.exit_code == 0, result.output
     assert "Warning: The PSF stamp (psf_size 41 pixels)" in text and "Warning: The PSF's FWHM (psf_fwhm 100\")" in text
+    assert (tmp_path / "pop" / "lens_00000" / "image.fits").is_file()
+
+
+@pytest.mark.parametrize("psf_type", ["gaussian", "moffat"])
+def test_a_psf_fwhm_wider_than_half_its_stamp_is_warned_of(tmp_path, psf_type):
+    """psf_fwhm 2 arcsec on the 21-pixel stamp at 0.074"/pixel (1.55") fits in the 100-pixel image, but the
+    stamp cut the PSF off inside its core with no word of it. A FWHM over half the stamp's width (its edge
+    within one FWHM of the centre, where a Gaussian is still 1/16 of its peak) is a ConfigWarning naming
+    psf_fwhm, the stamp and the psf_size that holds it; the defaults, and a FWHM of exactly half, are not."""
+    assert population.psf_warnings(PopulationOptions(psf_type=psf_type)) == []
+    assert population.psf_warnings(PopulationOptions(psf_type=psf_type, psf_fwhm=21 * 0.074 / 2)) == []
+    [cut] = population.psf_warnings(PopulationOptions(psf_type=psf_type, psf_fwhm=2.0))
+    assert (f"The PSF's FWHM (psf_fwhm 2\") is more than half the PSF stamp's width (21 pixels of 0.074\" = 1.55\"): "
+            f"the stamp cuts the {psf_type} PSF off within one FWHM of its centre") in cut
+    assert "Raise psf_size to 55 or more, or lower psf_fwhm" in cut  # 55 x 0.074" = 4.07" >= 2 x 2"
+    # the stamp made just over the line is indeed cut where the PSF is still bright
+    kernel = population.make_psf(PopulationOptions(psf_type=psf_type, psf_fwhm=0.78))
+    assert kernel[10, 0] / kernel[10, 10] > 1 / 20
+    with pytest.warns(ConfigWarning, match="more than half the PSF stamp's width"):
+        simulate_population(1, tmp_path / "pop", **{**TINY, "psf_type": psf_type, "psf_fwhm": 0.9})
     assert (tmp_path / "pop" / "lens_00000" / "image.fits").is_file()
 
 

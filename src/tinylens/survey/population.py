@@ -73,6 +73,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import math
 import os
 import shlex
 import shutil
@@ -624,8 +625,9 @@ def scale_warnings(opts: PopulationOptions) -> list[str]:
 
 
 def psf_warnings(opts: PopulationOptions) -> list[str]:
-    """A PSF probably not meant: its stamp (``psf_size``) larger than the image (``size``), or its
-    FWHM wider than the image (``psf_fwhm`` typed in pixels or milliarcsec?). Made all the same."""
+    """A PSF probably not meant: its stamp (``psf_size``) larger than the image (``size``), its
+    FWHM wider than the image (``psf_fwhm`` typed in pixels or milliarcsec?) or, where not, more
+    than half the stamp's width (:func:`psf_cut_warning`). Made all the same."""
     out = []
     if opts.psf_size > opts.size:
         out.append(f"The PSF stamp (psf_size {opts.psf_size} pixels) is larger than the image (size {opts.size} "
@@ -635,7 +637,26 @@ def psf_warnings(opts: PopulationOptions) -> list[str]:
         out.append(f"The PSF's FWHM (psf_fwhm {opts.psf_fwhm:g}\") is wider than the image ({opts.size} pixels of "
                    f"{opts.pixel_scale:g}\" = {width:.3g}\"): each lens is blurred over the whole image. psf_fwhm is "
                    "in arcsec (CSST: 0.15).")
+    elif cut := psf_cut_warning(opts):
+        out.append(cut)
     return out
+
+
+def psf_cut_warning(opts: PopulationOptions) -> str | None:
+    """The warning for a PSF whose FWHM is more than half its stamp's width (``psf_size`` pixels
+    of ``pixel_scale``): the stamp ends within one FWHM of the centre, where a Gaussian still has
+    1/16 of its peak and a Moffat (wider wings) more, and the cut PSF, made to sum to one, is
+    narrower than ``psf_fwhm`` says; None where the stamp holds it."""
+    stamp = opts.psf_size * opts.pixel_scale
+    if not (opts.pixel_scale > 0 and 2 * opts.psf_fwhm > stamp * (1 + 1e-9)):  # 1e-9: 21 x 0.074 / 2 is not 0.777
+        return None
+    needed = math.ceil(2 * opts.psf_fwhm / opts.pixel_scale * (1 - 1e-9))
+    needed += 1 - needed % 2  # the smallest odd stamp twice the FWHM wide
+    also = " (and size with it)" if needed > opts.size else ""
+    return (f"The PSF's FWHM (psf_fwhm {opts.psf_fwhm:g}\") is more than half the PSF stamp's width ({opts.psf_size} "
+            f"pixels of {opts.pixel_scale:g}\" = {stamp:.3g}\"): the stamp cuts the {opts.psf_type} PSF off within one "
+            f"FWHM of its centre, so the lenses are blurred by a narrower PSF than psf_fwhm says. Raise psf_size to "
+            f"{needed} or more{also}, or lower psf_fwhm (arcsec; CSST: 0.15).")
 
 
 def components(opts: PopulationOptions) -> dict[str, list[str]]:
