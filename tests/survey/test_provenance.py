@@ -890,6 +890,72 @@ def test_a_stopped_lens_of_an_older_tinylens_whose_config_lacks_a_later_default_
     assert runner.plan([lens], {"lens_a": row}, out, template=template) == []
 
 
+#: The stopped fits of :func:`_stopped_lenses`, by kind of lens: (it has its own mask.fits, its
+#: result.json is an older tinylens's, lacking pipeline.n_sigma and the quality block, the nlive it was fitted with).
+STOPPED_KINDS = {"plain": (False, False, 50), "masked": (True, False, 50), "older": (False, True, 50),
+                 "older_masked": (True, True, 50), "other": (False, False, 60), "other_masked": (True, False, 60)}
+
+
+def _stopped_lenses(lens_dir: Path, out: Path, template: dict, copies: int) -> tuple[list[runner.Lens], dict]:
+    """``copies`` lenses of each of :data:`STOPPED_KINDS` in ``lens_dir`` (named ``<kind>_<i>``; their
+    files placeholders: a plan reads only their names), each with a fit in ``out`` that n_like_max 300
+    stopped, of ``template`` (nlive as its kind's). Returns the lenses and their rows."""
+    lenses, rows = [], {}
+    for kind, (masked, older, nlive) in STOPPED_KINDS.items():
+        for i in range(copies):
+            lens = runner.Lens(f"{kind}_{i}", lens_dir / f"{kind}_{i}")
+            lens.folder.mkdir(parents=True)
+            for name in ("image.fits", "noise.fits", "psf.fits", *(("mask.fits",) if masked else ())):
+                (lens.folder / name).write_bytes(b"placeholder")
+            fitted = json.loads(json.dumps(template))
+            fitted["inference"]["settings"].update(n_like_max=300, nlive=nlive)
+            config = runner.fitted_config(runner.lens_config(fitted, lens, out))
+            if older:
+                del config["pipeline"]["n_sigma"], config["quality"]
+            lens.output(out).mkdir(parents=True)
+            write_json(lens.output(out) / filenames.RESULT,
+                       {**RESULT, "method": "nautilus", "converged": False, "n_likelihood_evals": 300, "config": config,
+                        "info": {"settings": dict(fitted["inference"]["settings"]),
+                                 "pipeline": {"sampler_converged": False, "sampling_runs": [{"n_likelihood_evals": 300}]}}})
+            lenses.append(lens)
+            rows[lens.lens_id] = {**runner.flat_row(lens.lens_id, RESULT), "flags": "unconverged"}
+    return lenses, rows
+
+
+def test_a_survey_validates_its_template_once_not_for_each_stopped_lens_and_decides_as_for_each_alone(
+        tmp_path, mock_survey):
+    """plan validated the template with each stopped lens's files twice (fitted_config: about 5 ms
+    a lens), and budget_stopped (the survey's closing lines) once more: 1.5 minutes for 10,000
+    lenses. It is now validated once for the lenses alike but for their files' paths (a lens's own
+    mask.fits, which replaces the template's mask_path, apart; so too each config older fits
+    recorded), with each decision as that lens's alone: fitted further (or counted as stopped)
+    where its fit is of the template's settings, an older tinylens's result.json lacking a later
+    default included, and where the template's mask_path is not valid, only a lens with its own."""
+    out, lens_dir = tmp_path / "out", tmp_path / "lenses"
+    template = runner.load_template(mock_survey["template"])
+    template["inference"]["settings"]["n_like_max"] = 300
+    lenses, rows = _stopped_lenses(lens_dir, out, template, copies=3)
+    bad_mask = json.loads(json.dumps(template))
+    bad_mask["dataset"]["mask_path"] = 5  # not a path: valid only where a lens's own mask.fits replaces it
+    ours = {"plain", "masked", "older", "older_masked"}
+    for config, kinds in ((template, ours), (bad_mask, {"masked", "older_masked"})):
+        raised = json.loads(json.dumps(config))
+        raised["inference"]["settings"]["n_like_max"] = 3000
+        alone = [lens for lens in lenses  # each lens on its own, nothing shared
+                 if runner.stopped_by_another_budget(lens.output(out), runner.lens_config(raised, lens, out))]
+        with mock.patch.object(runner, "fitted_config", wraps=runner.fitted_config) as validated:
+            planned = runner.plan(lenses, rows, out, template=raised)
+        assert planned == alone and {lens.lens_id.rsplit("_", 1)[0] for lens in planned} == kinds, planned
+        assert validated.call_count <= len(STOPPED_KINDS), validated.call_count  # at most once a kind, not a lens
+        alone = {lens.lens_id for lens in lenses  # the same budget: counted, not fitted further
+                 if runner.same_settings(json.loads((lens.output(out) / filenames.RESULT).read_text()),
+                                         runner.lens_config(config, lens, out))}
+        with mock.patch.object(runner, "fitted_config", wraps=runner.fitted_config) as validated:
+            stopped = runner.budget_stopped(list(rows.values()), out, config, lens_dir)
+        assert set(stopped) == alone and {name.rsplit("_", 1)[0] for name in stopped} == kinds, stopped
+        assert set(stopped.values()) == {"n_like_max"} and validated.call_count <= len(STOPPED_KINDS)
+
+
 def test_a_budget_limit_is_raised_where_it_grows_or_is_removed():
     """provenance.limit_raised against the cases written out: None and .inf are no limit."""
     inf = float("inf")

@@ -50,6 +50,7 @@ from tinylens.precision import get_precision
 from tinylens.results.truth import TRUTH_FILE
 from tinylens.survey.lens_files import FITS_SUFFIXES, LENS_FILES, MASK_FILE, lens_file_names  # noqa: F401 (FITS_SUFFIXES: also imported from here)
 from tinylens.survey.provenance import (
+    INPUT_KEYS,
     MANIFEST_FILE,
     PRECISION_KEY,
     budget,
@@ -773,6 +774,83 @@ def fitted_config(config: Mapping[str, Any]) -> dict[str, Any] | None:
         return None
 
 
+#: What :func:`lens_free` writes for a lens's file path and for its output folder.
+LENS_PATH_STANDIN = "lens path"
+#: The most configs one cache of :func:`settings_of` holds: one survey's are a handful (its
+#: template with a lens's files, with the lens's own mask or not, and the few its earlier fits
+#: recorded), so that fits that each recorded a config of their own do not grow it with each lens.
+SETTINGS_CACHE_SIZE = 64
+
+
+def lens_free(config: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``config`` (the template with a lens's files, or a fit's recorded config) with
+    each lens file path (:data:`~tinylens.survey.provenance.INPUT_KEYS`) and ``output.path`` that
+    is text (not empty) :data:`LENS_PATH_STANDIN`: the config's schema takes any such text alike
+    and :func:`fit_key` leaves them out, so that configs with the same copy are valid alike, with
+    the same fit_key and budget."""
+    out = dict(config)
+    for section, keys in (("dataset", INPUT_KEYS), ("output", ("path",))):
+        block = out.get(section)
+        if type(block) is dict:
+            out[section] = {k: LENS_PATH_STANDIN if k in keys and isinstance(v, str) and v else v
+                            for k, v in block.items()}
+    return out
+
+
+def frozen(value: Any) -> Any:
+    """``value`` (parsed YAML or JSON) as a hashable key equal to another's only where both are
+    the same plain data, types included (``1``, ``1.0`` and ``true`` apart, ``-0.0`` not ``0.0``);
+    TypeError where it holds anything else (a tuple, a numpy number: from Python)."""
+    kind = type(value)
+    if kind is dict:
+        return kind, tuple((frozen(k), frozen(v)) for k, v in value.items())
+    if kind is list:
+        return kind, tuple(frozen(v) for v in value)
+    if kind is float:
+        return kind, repr(value)
+    if kind in (str, int, bool, type(None)):
+        return kind, value
+    raise TypeError(f"not plain data: {kind.__name__}")
+
+
+def settings_entry(config: Mapping[str, Any], cache: dict[Any, dict[str, Any]] | None) -> dict[str, Any]:
+    """The entry of ``config`` in ``cache``, shared by the configs with its :func:`lens_free` copy,
+    where :func:`settings_of` keeps what it works out of them; a new entry, kept nowhere, where
+    there is no cache, the config is no plain data (a mapping from Python) or the cache is full."""
+    if cache is None:
+        return {}
+    try:
+        key = frozen(lens_free(config))
+    except TypeError:
+        return {}
+    entry = cache.get(key)
+    if entry is None:
+        entry = {}
+        if len(cache) < SETTINGS_CACHE_SIZE:
+            cache[key] = entry
+    return entry
+
+
+def settings_of(config: Mapping[str, Any], what: str, cache: dict[Any, dict[str, Any]] | None = None) -> Any:
+    """What a survey compares of ``config`` (the template with a lens's files, or a fit's recorded
+    config), by ``what``: ``written``, its :func:`fit_key` as it is; ``fitted``, the fit_key of
+    :func:`fitted_config` of it (as a fit reads it; None where it cannot be read); ``budget``,
+    the :func:`budget` of that (all None where it cannot be read). Given a ``cache`` (one
+    survey's), each is worked out once for the configs alike but for their lens's paths
+    (:func:`settings_entry`): the template with each lens's files, the configs its fits recorded.
+    What it gives is shared: not to be changed."""
+    entry = settings_entry(config, cache)
+    if what not in entry:
+        if what == "written":
+            entry[what] = fit_key(config)
+        else:
+            if "read" not in entry:
+                entry["read"] = fitted_config(config)
+            read = entry["read"]
+            entry[what] = budget(read or {}) if what == "budget" else None if read is None else fit_key(read)
+    return entry[what]
+
+
 def adoptable_row(lens_id: str, folder: Path, config: Mapping[str, Any], precision: str) -> dict[str, Any] | None:
     """The row of the finished fit in ``folder`` (its ``result.json``) whose task did not live to
     write its row (its worker died; Dask runs the task again), where that fit is the one the task
@@ -823,16 +901,20 @@ def plan(lenses: list[Lens], rows: Mapping[str, Mapping[str, Any]], out: Path, r
          template: Mapping[str, Any] | None = None) -> list[Lens]:
     """The lenses still to fit: not done, or (with the ``template``) done but stopped by a
     sampler budget the template raises or removes (:func:`stopped_by_another_budget`; only a row flagged
-    ``unconverged`` has its ``result.json`` read)."""
+    ``unconverged`` has its ``result.json`` read; the template validated once, :func:`settings_of`)."""
+    cache: dict[Any, dict[str, Any]] = {}
     return [lens for lens in lenses if not is_done(rows.get(lens.lens_id), lens.output(out), retry_failed)
-            or (template is not None and fitted_further(lens, rows[lens.lens_id], template, out))]
+            or (template is not None and fitted_further(lens, rows[lens.lens_id], template, out, cache))]
 
 
-def fitted_further(lens: Lens, row: Mapping[str, Any], template: Mapping[str, Any], out: Path) -> bool:
+def fitted_further(lens: Lens, row: Mapping[str, Any], template: Mapping[str, Any], out: Path,
+                   cache: dict[Any, dict[str, Any]] | None = None) -> bool:
     """Whether ``lens``, whose fit in ``out`` gave ``row``, is fitted further by a survey of
     ``template``: an ``ok`` row flagged ``unconverged`` (:func:`unconverged_row`, so that only
-    such a row has its ``result.json`` read) of a fit :func:`stopped_by_another_budget`."""
-    return unconverged_row(row) and stopped_by_another_budget(lens.output(out), lens_config(template, lens, out))
+    such a row has its ``result.json`` read) of a fit :func:`stopped_by_another_budget` (``cache``:
+    :func:`settings_of`'s, shared by the lenses of one survey)."""
+    return unconverged_row(row) and stopped_by_another_budget(lens.output(out), lens_config(template, lens, out),
+                                                              cache)
 
 
 def unconverged_row(row: Mapping[str, Any]) -> bool:
@@ -865,6 +947,7 @@ def budget_stopped(rows: Sequence[Mapping[str, Any]], out: Path, template: Mappi
     from tinylens.fit import stopping_limit
 
     stopped: dict[str, str | None] = {}
+    cache: dict[Any, dict[str, Any]] = {}  # the template validated once (settings_of)
     for row in rows:
         if not unconverged_row(row):
             continue
@@ -872,27 +955,30 @@ def budget_stopped(rows: Sequence[Mapping[str, Any]], out: Path, template: Mappi
         result = read_json(lens.output(out) / filenames.RESULT)
         if result is None or not stopped_by_budget(result):
             continue
-        if template is None or same_settings(result, lens_config(template, lens, out)):
+        if template is None or same_settings(result, lens_config(template, lens, out), cache):
             stopped[lens.lens_id] = stopping_limit(result)
     return stopped
 
 
-def same_settings(result: Mapping[str, Any], config: Mapping[str, Any]) -> bool:
+def same_settings(result: Mapping[str, Any], config: Mapping[str, Any],
+                  cache: dict[Any, dict[str, Any]] | None = None) -> bool:
     """Whether the fit ``result`` (a parsed ``result.json``) was made with the settings of
     ``config`` (the template with the lens's files), as far as they decide what it fits
     (:func:`~tinylens.survey.provenance.fit_key`: the budget, what changes only speed or output
     and the files' paths apart). A config that an older tinylens recorded without a key the schema
-    has added since counts as that key's default, as a fit of it reads it now (validated again)."""
-    fitted, recorded = fitted_config(config), result.get("config")
+    has added since counts as that key's default, as a fit of it reads it now (validated again).
+    ``cache``: :func:`settings_of`'s, shared by the lenses of one survey."""
+    fitted, recorded = settings_of(config, "fitted", cache), result.get("config")
     if not isinstance(recorded, dict) or fitted is None:
         return False
-    if fit_key(recorded) == fit_key(fitted):
+    if settings_of(recorded, "written", cache) == fitted:
         return True
-    again = fitted_config(recorded)
-    return again is not None and fit_key(again) == fit_key(fitted)
+    again = settings_of(recorded, "fitted", cache)
+    return again is not None and again == fitted
 
 
-def stopped_by_another_budget(folder: Path, config: Mapping[str, Any]) -> bool:
+def stopped_by_another_budget(folder: Path, config: Mapping[str, Any],
+                              cache: dict[Any, dict[str, Any]] | None = None) -> bool:
     """Whether the fit in the lens's output ``folder`` was stopped by its sampler's budget
     (:func:`stopped_by_budget`) and ``config`` (the template with this lens's files) raises or
     removes that budget (:func:`~tinylens.survey.provenance.limit_raised`; a lowered limit gives it
@@ -902,13 +988,14 @@ def stopped_by_another_budget(folder: Path, config: Mapping[str, Any]) -> bool:
     nautilus counts ``n_like_max`` over all the runs of a fit, so one it stopped, fitted again with
     only another ``timeout``, stops at once), either where it is not. A fit of other settings than ``config``'s
     (:func:`~tinylens.survey.provenance.fit_key`; one a survey with ``reuse_finished`` kept) is
-    not: fitted again, it would start afresh under them, where the survey keeps finished lenses."""
+    not: fitted again, it would start afresh under them, where the survey keeps finished lenses.
+    ``cache``: :func:`settings_of`'s, shared by the lenses of one survey."""
     from tinylens.fit import stopping_limit
 
     result = read_json(folder / filenames.RESULT)
-    if result is None or not stopped_by_budget(result) or not same_settings(result, config):
+    if result is None or not stopped_by_budget(result) or not same_settings(result, config, cache):
         return False
-    old, new, limit = budget(result["config"]), budget(fitted_config(config) or {}), stopping_limit(result)
+    old, new, limit = budget(result["config"]), settings_of(config, "budget", cache), stopping_limit(result)
     return any(limit_raised(old[name], new[name]) for name in ((limit,) if limit else old))
 
 
@@ -2523,6 +2610,7 @@ def survey_plan(lens_dir: str | Path, template: str | Path, out: str | Path, ret
     recover = []
     inference = template_inference(state.config)
     started = filenames.checkpoint_names() if resumes(inference and inference.settings) else ()  # resume: false: afresh
+    cache: dict[Any, dict[str, Any]] = {}  # the template validated once (settings_of)
     for lens in state.todo:
         folder, row = lens.output(state.out), state.rows.get(lens.lens_id)
         if lens.lens_id in state.changed:
@@ -2530,7 +2618,7 @@ def survey_plan(lens_dir: str | Path, template: str | Path, out: str | Path, ret
         elif row is not None and row.get("status") == "failed":
             todo["retry"].append(lens.lens_id)
         elif row is None and (recovered := recovered_row(lens, state.out)) is not None \
-                and not fitted_further(lens, recovered, state.config, state.out):  # as the run's recover_rows, then plan
+                and not fitted_further(lens, recovered, state.config, state.out, cache):  # as the run's recover_rows, then plan
             recover.append(lens.lens_id)
         elif any((folder / name).exists() for name in started):
             todo["resume"].append(lens.lens_id)
