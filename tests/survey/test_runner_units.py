@@ -1097,15 +1097,16 @@ def test_a_survey_says_which_lenses_not_fitted_had_their_task_dropped_and_which_
         "5 lenses were not fitted: Dask dropped 2 of their tasks and 3 were never sent (e.g. lens_a)"
     assert runner.dropped_text(["lens_a"], 1, ["lens_b"]) == (
         "2 lenses were not fitted: the Dask cluster dropped 1 of their tasks and 1 was never sent (e.g. lens_a; was "
-        "the scheduler stopped?). The catalogue holds the 1 finished one; run the same command again to fit the rest.")
+        "the scheduler stopped?). The catalogue holds the 1 finished one; run the same command (or run_survey call) again to fit "
+        "the rest.")
     assert runner.dropped_text([], 2, ["lens_b"]) == (
         "1 lens was not fitted: its task was never sent (lens_b; was the scheduler stopped?). The catalogue holds the "
-        "2 finished ones; run the same command again to fit the rest.")
+        "2 finished ones; run the same command (or run_survey call) again to fit the rest.")
     assert runner.lost_scheduler_text("tcp://h:1", [], 0, ["lens_b", "lens_c"]) == (
         "The Dask scheduler at tcp://h:1 stopped answering (was it stopped, or did its batch job end?), and 2 lenses "
         "were not fitted: their tasks were never sent (e.g. lens_b). The catalogue holds the 0 finished ones; start "
-        "the scheduler and its workers again, then run the same command to fit the rest (a lens a worker was fitting "
-        "resumes from its checkpoint).")
+        "the scheduler and its workers again, then run the same command (or run_survey call) to fit the rest (a lens "
+        "a worker was fitting resumes from its checkpoint).")
 
 
 def test_the_survey_messages_on_lenses_read_right_for_one_lens_and_for_many(tmp_path):
@@ -2440,6 +2441,7 @@ def test_workers_that_cannot_import_tinylens_are_refused_with_their_addresses(tm
     text = str(caught.value)
     assert "2 of the 2 Dask workers cannot import tinylens" in text and all(a in text for a in addresses), text
     assert "No module named 'tinylens_not_installed'" in text and "PYTHONPATH" in text, text
+    assert "then run the same command (or run_survey call) again." in text, text
     assert len(frame) == 4
 
 
@@ -2580,7 +2582,7 @@ def test_a_scheduler_that_stops_mid_survey_is_named_without_a_traceback(tmp_path
     text = " ".join(str(caught.value).split())
     assert text.startswith(f"The Dask scheduler at {address} stopped answering (was it stopped, or did its batch "
                            "job end?), and 1 lens was not fitted: Dask dropped its task (lens_hang)."), text
-    assert "run the same command to fit the rest" in text
+    assert "run the same command (or run_survey call) to fit the rest" in text
     assert not (hang / filenames.ROW).exists()
     err = capfd.readouterr().err
     assert "Traceback" not in err and "CancelledError" not in err, err
@@ -2682,7 +2684,7 @@ def test_every_lens_a_survey_did_not_fit_after_a_task_was_dropped_is_counted_and
     else:
         assert text == ("3 lenses were not fitted: the Dask cluster dropped 1 of their tasks and 2 were never sent "
                         "(e.g. lens_b; was the scheduler stopped?). The catalogue holds the 1 finished one; run the "
-                        "same command again to fit the rest."), text
+                        "same command (or run_survey call) again to fit the rest."), text
     assert pd.read_csv(tmp_path / "catalog.csv")["lens_id"].tolist() == ["lens_a"]
     assert not (tmp_path / "lenses" / "lens_c").exists() and not (tmp_path / "lenses" / "lens_d").exists()
 
@@ -3018,6 +3020,38 @@ def test_workers_importing_another_tinylens_version_are_refused_by_name():
     assert "1 of the 2 Dask workers imports another version of tinylens" in text and "so its fits" in text, text
     assert "tcp://10.0.0.2:1: tinylens 0.0.9 from /opt/old/tinylens/__init__.py" in text, text
     assert f"this command runs tinylens {mine[0]} from {mine[1]}" in text and "10.0.0.1" not in text, text
+
+
+def test_the_survey_messages_a_python_caller_can_get_tell_it_to_call_run_survey_again():
+    """Six messages run_survey raises to a Python caller (this process out of memory as it connected,
+    workers that cannot import tinylens or import another version, workers that refused every lens
+    they were given, lenses dropped by the cluster, a scheduler lost) said 'run the same command
+    again', words for the command line alone; each now names the run_survey call too."""
+    import tinylens
+
+    class NoTinylens:
+        """A cluster of one worker that cannot import tinylens."""
+
+        def run(self, function, target, timeout, on_error="raise", **kwargs):
+            return {"tcp://w:0": ModuleNotFoundError("No module named 'tinylens'")}
+
+    texts = [runner.short_of_memory_text("tcp://h:1", MemoryError()),
+             runner.unfitted_text(["lens_a"], {"tcp://w:1": {}}, 1),
+             runner.unfitted_text(["lens_a"], {"tcp://w:1": {"unseen": ["/data"]}}, 1),
+             runner.dropped_text(["lens_a"], 1)]
+    for client in (NoTinylens(), _Workers({"tcp://10.0.0.2:1": ("0.0.9", "/opt/old/tinylens/__init__.py")})):
+        with pytest.raises(TinyLensError) as caught:
+            runner.check_worker_imports(client)
+        texts.append(str(caught.value))
+    assert "another version of tinylens" in texts[-1] and tinylens.__version__ != "0.0.9", texts[-1]
+    for text in texts:
+        text = " ".join(text.split())
+        assert "then run the same command (or run_survey call) again" in text \
+            or "; run the same command (or run_survey call) again to fit the rest." in text, text
+        assert "run the same command again" not in text, text
+    lost = runner.lost_scheduler_text("tcp://h:1", ["lens_a"], 1)
+    assert "start the scheduler and its workers again, then run the same command (or run_survey call) to fit " \
+        "the rest" in lost, lost
 
 
 def test_workers_importing_tinylens_from_another_place_are_warned_of_by_name():
@@ -3710,7 +3744,8 @@ def test_a_worker_that_joins_without_the_survey_folders_fits_no_lens(tmp_path, m
     text = " ".join(str(caught.value).split())
     assert text.startswith("3 lenses were not fitted because every Dask worker given them does not see the survey's "
                            f"folders as this command does (e.g. lens_0; {blind[0]}; see above)"), text
-    assert "Start workers on nodes that see the lens folders and --out, then run the same command again" in text, text
+    assert ("Start workers on nodes that see the lens folders and --out, then run the same command (or run_survey "
+            "call) again") in text, text
     assert frame["status"].tolist() == ["ok"] * 3
     err = " ".join(capsys.readouterr().err.split())
     said = unseen.format(folder=lenses[0].folder, out=out)

@@ -1296,8 +1296,8 @@ def short_of_memory_text(address: str, exc: MemoryError) -> str:
     greeting: :func:`greeting_frame`) while its client connected to the scheduler at ``address``."""
     what = one_line(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)  # (often no message)
     return (f"Cannot connect to the Dask scheduler at {address}: this process ran out of memory while it connected "
-            f"({what}). Free some memory on this machine (stop other programs there) or run the command on a "
-            "machine with more, then run the same command again.")
+            f"({what}). Free some memory on this machine (stop other programs there) or use a machine with more, "
+            "then run the same command (or run_survey call) again.")
 
 
 def other_service_text(address: str, advice: str | None = None) -> str:
@@ -1425,8 +1425,8 @@ def lost_scheduler_text(address: str, dropped: Sequence[str], finished: int, uns
     and ``unsent`` (their tasks never sent) not fitted."""
     return (f"The Dask scheduler at {address} stopped answering (was it stopped, or did its batch job end?), and "
             f"{not_fitted_text(dropped, unsent, 'Dask')}. The catalogue holds the "
-            f"{counted(finished, 'finished one')}; start the scheduler and its workers again, then run the same command to fit "
-            "the rest (a lens a worker was fitting resumes from its checkpoint).")
+            f"{counted(finished, 'finished one')}; start the scheduler and its workers again, then run the same "
+            "command (or run_survey call) to fit the rest (a lens a worker was fitting resumes from its checkpoint).")
 
 
 #: What :func:`check_scheduler` tells a user to give instead of an address that does not work.
@@ -1568,7 +1568,7 @@ def check_worker_imports(client: Any, module: str | None = None, timeout: float 
             f"{some_workers(len(failed), len(answers))} cannot import tinylens ({listed(sorted(failed), 3)}: "
             f"{describe_exception(error)}), so {'it' if len(failed) == 1 else 'they'} could not run a survey task. "
             "Start the workers in an environment where tinylens is installed (the same one as this command, or "
-            "with PYTHONPATH set as for it), then run the same command again.")
+            "with PYTHONPATH set as for it), then run the same command (or run_survey call) again.")
     silent = sorted(address for address, answer in answers.items() if answer is None)
     if silent:
         warn_unimported(unanswered_imports_text(silent, len(answers), timeout))
@@ -1917,7 +1917,7 @@ def check_worker_copies(client: Any, workers: Sequence[str] | None = None, timeo
             f"{some_workers(len(version), len(copies))} {'imports' if one else 'import'} another version of tinylens "
             f"than this command ({which(version)}; {here}), so {'its' if one else 'their'} fits would not be what "
             "the template was checked with. Start the workers in the same environment as this command (or with "
-            "PYTHONPATH set as for it), then run the same command again.")
+            "PYTHONPATH set as for it), then run the same command (or run_survey call) again.")
     if path:
         one = len(path) == 1
         warnings.warn(
@@ -2933,11 +2933,13 @@ def unfitted_text(unfitted: Sequence[str], refused: Mapping[str, Mapping[str, An
     return (f"{lens_count(len(unfitted))} {'was' if one else 'were'} not fitted because every Dask worker given "
             f"{'it' if one else 'them'} {' or '.join(why)} ({for_example(unfitted)}; "
             f"{listed(sorted(refused), 3)}; see above). The catalogue holds the {counted(finished, 'finished one')}. "
-            f"Start workers {' and '.join(advice)}, then run the same command again to fit the rest.")
+            f"Start workers {' and '.join(advice)}, then run the same command (or run_survey call) again to fit the "
+            "rest.")
 
 
 def dropped_text(dropped: Sequence[str], finished: int, unsent: Sequence[str] = ()) -> str:
     """What a survey says of the lenses ``dropped`` by the Dask cluster and ``unsent`` (never sent
     to it, the survey having stopped), ``finished`` lenses being in the catalogue."""
     return (f"{not_fitted_text(dropped, unsent, 'the Dask cluster', '; was the scheduler stopped?')}. The "
-            f"catalogue holds the {counted(finished, 'finished one')}; run the same command again to fit the rest.")
+            f"catalogue holds the {counted(finished, 'finished one')}; run the same command (or run_survey call) again to "
+            "fit the rest.")
