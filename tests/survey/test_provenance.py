@@ -870,6 +870,47 @@ def test_the_closing_line_counts_apart_the_stopped_lenses_a_raised_limit_does_no
                      "by the sampler's budget: a raised limit does not fit them further.")  # no 'too': none other named
 
 
+def test_the_closing_lines_read_each_stopped_lens_result_once_and_say_what_they_said(tmp_path, mock_survey, capsys):
+    """_print_summary called budget_stopped twice, without the template and with it, so each
+    unconverged lens's result.json was read and parsed twice; it is now read once (stopped_results,
+    then stopping_limits without and with the template), and the lines after a mixed survey (two
+    lenses stopped under the template's settings, by n_like_max and by timeout, one kept by
+    --reuse-finished from other settings, one dynesty fit unconverged, one ok, one failed) are
+    those written out here, as before."""
+    from tinylens.cli.survey import _print_summary
+
+    out, lens_dir = tmp_path / "out", mock_survey["lenses"]
+    rows = {"lens_a": _stopped_fit(mock_survey, out, {"n_like_max": 300}, 300, "lens_a")[1],
+            "lens_b": _stopped_fit(mock_survey, out, {"n_like_max": 1_000_000, "timeout": 60.0}, 500, "lens_b")[1],
+            "lens_c": _stopped_fit(mock_survey, out, {"n_like_max": 300, "nlive": 60}, 300, "lens_c")[1],
+            "lens_x": {**runner.flat_row("lens_x", RESULT), "flags": "unconverged"},
+            "lens_y": runner.flat_row("lens_y", RESULT),
+            "lens_bad": runner.failed_row("lens_bad", "ValueError: broken")}
+    (out / "lenses" / "lens_x").mkdir()
+    write_json(out / "lenses" / "lens_x" / filenames.RESULT, {**RESULT, "method": "dynesty", "converged": False,
+                                                              "info": {"stopped_by": "maxcall"}})
+    config = runner.load_template(mock_survey["template"])
+    config["inference"]["settings"]["n_like_max"] = 300
+    template = tmp_path / "template.yaml"
+    template.write_text(yaml.safe_dump(config, sort_keys=False))
+    results = out / "lenses"
+    with mock.patch.object(runner, "read_json", wraps=runner.read_json) as read:
+        _print_summary(runner.catalog_frame(rows), out, 1.0, False, None, template, lens_dir)
+    reads = [Path(call.args[0]) for call in read.call_args_list if Path(call.args[0]).name == filenames.RESULT]
+    assert sorted(reads) == sorted(results / name / filenames.RESULT for name in ("lens_a", "lens_b", "lens_c", "lens_x"))
+    lines = [" ".join(line.split()) for line in capsys.readouterr().out.splitlines()]
+    assert lines[0].startswith("6 lenses: 5 ok"), lines
+    assert lines[1] == (
+        "2 lenses stopped by the sampler's budget before converging (n_like_max: 1, timeout: 1): to fit them further "
+        "from their checkpoints, raise or remove the limit that stopped each (inference.settings.n_like_max, "
+        f"inference.settings.timeout) in the template {template} and run the same command again. 1 lens kept by "
+        "--reuse-finished from fits of other settings than the template's was stopped by the sampler's budget too: "
+        "a raised limit does not fit it further."), lines
+    assert lines[2].startswith("A failed lens is not fitted again when the survey is rerun unless you add "
+                               "--retry-failed"), lines
+    assert len(lines) == 3, lines
+
+
 def test_a_stopped_lens_of_an_older_tinylens_whose_config_lacks_a_later_default_is_fitted_further(tmp_path, mock_survey):
     """A result.json written by an older tinylens records its config without the keys the schema
     added since (here pipeline.n_sigma and the quality block); compared as recorded, the lens its

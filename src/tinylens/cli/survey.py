@@ -177,15 +177,16 @@ def _print_summary(frame, out: Path, seconds: float, retry_failed: bool, chosen:
     where given; what to do of its failed lenses, and, given its ``template`` and ``lens_dir``, of
     those its sampler's budget stopped: :func:`budget_stopped_text`); exit :data:`EXIT_ALL_FAILED` if every lens
     failed (every chosen lens with ``--only``: an earlier run's lenses that were ok are not this run's success)."""
-    from tinylens.survey.runner import budget_stopped, load_template
+    from tinylens.survey.runner import load_template, stopped_results, stopping_limits
 
     console.print(summary_line(frame, out, seconds, chosen), soft_wrap=True)
     rows = chosen_rows(frame, chosen)
     records = rows[["lens_id", "status", "flags"]].to_dict("records") if template is not None and len(rows) else []
-    stopped = budget_stopped(records, out) if records else {}
-    if stopped:
+    results = stopped_results(records, out, lens_dir) if records else {}  # each result.json read once
+    if results:
+        stopped = stopping_limits(results, out)
         try:
-            further = budget_stopped(records, out, load_template(template), lens_dir)
+            further = stopping_limits(results, out, load_template(template))
         except TinyLensError:  # the template is gone or broken since the survey read it: all, as before
             further = stopped
         console.print(budget_stopped_text(further, template, len(stopped) - len(further)), soft_wrap=True)

@@ -943,21 +943,38 @@ def budget_stopped(rows: Sequence[Mapping[str, Any]], out: Path, template: Mappi
     a row flagged ``unconverged`` (:func:`unconverged_row`) has its ``result.json`` read. Given the
     survey's ``template`` and ``lens_dir``, only those fitted with its settings (:func:`same_settings`),
     which a rerun with a raised limit fits further: not one kept by ``reuse_finished`` from
-    another template."""
-    from tinylens.fit import stopping_limit
+    another template. (:func:`stopped_results` then :func:`stopping_limits`.)"""
+    return stopping_limits(stopped_results(rows, out, lens_dir), out, template)
 
-    stopped: dict[str, str | None] = {}
-    cache: dict[Any, dict[str, Any]] = {}  # the template validated once (settings_of)
+
+def stopped_results(rows: Sequence[Mapping[str, Any]], out: Path,
+                    lens_dir: Path | None = None) -> dict[str, tuple[Lens, dict[str, Any]]]:
+    """The lenses of ``rows`` (catalogue rows, with ``lens_id``; their folders in ``lens_dir``) in
+    the survey ``out`` that their sampler's budget stopped before they converged
+    (:func:`stopped_by_budget`), by id: the lens and its parsed ``result.json``, read once. Only a
+    row flagged ``unconverged`` (:func:`unconverged_row`) has it read."""
+    stopped: dict[str, tuple[Lens, dict[str, Any]]] = {}
     for row in rows:
         if not unconverged_row(row):
             continue
         lens = Lens(str(row["lens_id"]), Path(lens_dir or ".") / str(row["lens_id"]))
         result = read_json(lens.output(out) / filenames.RESULT)
-        if result is None or not stopped_by_budget(result):
-            continue
-        if template is None or same_settings(result, lens_config(template, lens, out), cache):
-            stopped[lens.lens_id] = stopping_limit(result)
+        if result is not None and stopped_by_budget(result):
+            stopped[lens.lens_id] = (lens, result)
     return stopped
+
+
+def stopping_limits(stopped: Mapping[str, tuple[Lens, Mapping[str, Any]]], out: Path,
+                    template: Mapping[str, Any] | None = None) -> dict[str, str | None]:
+    """Of the fits its budget ``stopped`` in the survey ``out`` (:func:`stopped_results`), the limit
+    that stopped each (:func:`tinylens.fit.stopping_limit`; None where not recorded), by id; given
+    the survey's ``template``, only those fitted with its settings (:func:`same_settings`, the
+    template validated once: :func:`settings_of`)."""
+    from tinylens.fit import stopping_limit
+
+    cache: dict[Any, dict[str, Any]] = {}
+    return {lens_id: stopping_limit(result) for lens_id, (lens, result) in stopped.items()
+            if template is None or same_settings(result, lens_config(template, lens, out), cache)}
 
 
 def same_settings(result: Mapping[str, Any], config: Mapping[str, Any],
