@@ -997,6 +997,30 @@ def test_a_survey_validates_its_template_once_not_for_each_stopped_lens_and_deci
         assert set(stopped.values()) == {"n_like_max"} and validated.call_count <= len(STOPPED_KINDS)
 
 
+def test_a_lens_path_the_schema_refuses_is_not_validated_as_another_lens_path_is(tmp_path, mock_survey):
+    """The survey's cache of the template's validation (runner.settings_of) shared it among the
+    configs alike but for their lens's paths, as the schema takes any path text alike; but it
+    refuses a path that is no UTF-8 (a lens folder named with a Latin-1 byte, read with a lone
+    surrogate), so that config, validated on its own, is no valid config: its fit is not of the
+    template's settings, and a raised budget does not fit it further. Shared with a lens of a plain
+    name validated first, it was, whichever order the lenses came in; now it decides as alone."""
+    out = tmp_path / "out"
+    lens, _ = _stopped_fit(mock_survey, out, {"n_like_max": 300}, 300)
+    folder = lens.output(out)
+    template = runner.load_template(mock_survey["template"])
+    template["inference"]["settings"]["n_like_max"] = 3000
+    plain = runner.lens_config(template, lens, out)
+    odd = json.loads(json.dumps(plain))
+    odd["dataset"]["data_path"] = str(lens.folder / "image_\udce9.fits")
+    assert runner.fitted_config(odd) is None  # the schema refuses it
+    alone = [runner.stopped_by_another_budget(folder, config) for config in (plain, odd)]
+    assert alone == [True, False]
+    cache: dict = {}
+    assert [runner.stopped_by_another_budget(folder, config, cache) for config in (plain, odd)] == alone
+    result = json.loads((folder / filenames.RESULT).read_text())
+    assert [runner.same_settings(result, config, cache) for config in (plain, odd)] == alone
+
+
 def test_a_budget_limit_is_raised_where_it_grows_or_is_removed():
     """provenance.limit_raised against the cases written out: None and .inf are no limit."""
     inf = float("inf")

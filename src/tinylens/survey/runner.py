@@ -785,16 +785,28 @@ SETTINGS_CACHE_SIZE = 64
 def lens_free(config: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of ``config`` (the template with a lens's files, or a fit's recorded config) with
     each lens file path (:data:`~tinylens.survey.provenance.INPUT_KEYS`) and ``output.path`` that
-    is text (not empty) :data:`LENS_PATH_STANDIN`: the config's schema takes any such text alike
-    and :func:`fit_key` leaves them out, so that configs with the same copy are valid alike, with
-    the same fit_key and budget."""
+    is text the schema takes (:func:`path_text`) :data:`LENS_PATH_STANDIN`: the schema takes any
+    such text alike and :func:`fit_key` leaves them out, so that configs with the same copy are
+    valid alike, with the same fit_key and budget."""
     out = dict(config)
     for section, keys in (("dataset", INPUT_KEYS), ("output", ("path",))):
         block = out.get(section)
         if type(block) is dict:
-            out[section] = {k: LENS_PATH_STANDIN if k in keys and isinstance(v, str) and v else v
-                            for k, v in block.items()}
+            out[section] = {k: LENS_PATH_STANDIN if k in keys and path_text(v) else v for k, v in block.items()}
     return out
+
+
+def path_text(value: Any) -> bool:
+    """Whether ``value`` is text that the config's schema takes as any other as a path: not empty,
+    and UTF-8 (a file name of other bytes, ``lens_\xe9``, reads with a lone surrogate, ``\udce9``,
+    which the schema refuses for ``data_path``: such a config is validated on its own)."""
+    if not isinstance(value, str) or not value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def frozen(value: Any) -> Any:
