@@ -1320,12 +1320,7 @@ def test_a_later_report_removes_the_temporaries_of_a_report_killed_while_writing
     from tinylens.cli.report import FIGURE, OVERVIEW_FILES, STATS_CSV, STATS_JSON
     from tinylens.results.tables import UNFINISHED_NAME
 
-    catalog, truth = _catalog_and_truth()
-    catalog.to_csv(tmp_path / "catalog.csv", index=False)
-    truth.to_csv(tmp_path / "truth.csv", index=False)
-    out = tmp_path / "rep"
-    args = ["report", str(tmp_path / "catalog.csv"), "-o", str(out)]
-    args += ["--truth", str(tmp_path / "truth.csv")] if with_truth else []
+    out, args = _report_of_files(tmp_path, with_truth)
     script = ("import os, signal, sys\nfrom matplotlib.figure import Figure\n"
               "Figure.savefig = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)  # killed once the tables are written\n"
               "from tinylens.cli.main import app\napp(sys.argv[1:])\n")
@@ -1395,6 +1390,17 @@ def test_the_report_messages_on_rows_and_matched_lenses_read_right_for_one_and_f
 
 
 
+def _report_of_files(tmp_path: Path, with_truth: bool) -> tuple[Path, list[str]]:
+    """The report's folder and the `tinylens report` arguments for _catalog_and_truth() written
+    to CSV files in tmp_path (with --truth or not)."""
+    catalog, truth = _catalog_and_truth()
+    catalog.to_csv(tmp_path / "catalog.csv", index=False)
+    truth.to_csv(tmp_path / "truth.csv", index=False)
+    out = tmp_path / "rep"
+    args = ["report", str(tmp_path / "catalog.csv"), "-o", str(out)]
+    return out, args + (["--truth", str(tmp_path / "truth.csv")] if with_truth else [])
+
+
 @pytest.mark.parametrize("with_truth", [True, False])
 def test_a_ctrl_c_that_leaves_a_report_file_not_put_back_is_said_as_a_plain_warning(tmp_path, monkeypatch, with_truth):
     """A report stopped by Ctrl-C while its files were renamed into place, where a file already
@@ -1405,12 +1411,7 @@ def test_a_ctrl_c_that_leaves_a_report_file_not_put_back_is_said_as_a_plain_warn
 
     from tinylens.cli.report import OVERVIEW_FILES, STATS_CSV, STATS_JSON
 
-    catalog, truth = _catalog_and_truth()
-    catalog.to_csv(tmp_path / "catalog.csv", index=False)
-    truth.to_csv(tmp_path / "truth.csv", index=False)
-    out = tmp_path / "rep"
-    args = ["report", str(tmp_path / "catalog.csv"), "-o", str(out)]
-    args += ["--truth", str(tmp_path / "truth.csv")] if with_truth else []
+    out, args = _report_of_files(tmp_path, with_truth)
     assert CliRunner().invoke(app, args).exit_code == 0
     first, second = (STATS_CSV, STATS_JSON) if with_truth else (OVERVIEW_FILES["json"], OVERVIEW_FILES["parameters"])
     earlier = (out / first).read_bytes()
