@@ -3054,6 +3054,31 @@ def test_the_survey_messages_a_python_caller_can_get_tell_it_to_call_run_survey_
         "the rest" in lost, lost
 
 
+def test_the_folder_messages_a_python_caller_can_get_name_the_out_argument_too(tmp_path):
+    """Three messages of workers that do not see the survey's folders, which run_survey gives a
+    Python caller too (the folder check refusing the survey, the note of a worker whose task refused
+    its lens, the error for the lenses only such workers were given), said 'the lens folders and
+    --out', the command line's option alone; each now names run_survey's out= too."""
+
+    class Blind:
+        """A cluster of one worker that sees no folder of the survey."""
+
+        def run(self, function, lock, folders, timeout=None, workers=None, on_error="raise", callback_timeout=None):
+            return {"tcp://w:0": (None, list(folders))}
+
+    lenses = tmp_path / "lenses"
+    lenses.mkdir()
+    with pytest.raises(TinyLensError) as caught:
+        runner.check_worker_folders(Blind(), tmp_path / "out", lenses)
+    refusal = {"worker": "tcp://w:1", "unseen": "the lens folder /data/lens_a"}
+    texts = [str(caught.value), runner.refused_worker_note(refusal, ("1.0", "/here/tinylens/__init__.py")),
+             runner.unfitted_text(["lens_a"], {"tcp://w:1": {"unseen": ["/data"]}}, 1)]
+    for text in texts:
+        text = " ".join(text.split())
+        assert "the lens folders and --out (run_survey: out=)" in text.lower(), text
+        assert "folders and --out must" not in text and "folders and --out," not in text, text
+
+
 def test_workers_importing_tinylens_from_another_place_are_warned_of_by_name():
     """Workers started with PYTHONPATH pointing at another checkout of the same version fitted with
     that checkout's code silently; the survey now warns, naming the worker and both files."""
@@ -3744,8 +3769,8 @@ def test_a_worker_that_joins_without_the_survey_folders_fits_no_lens(tmp_path, m
     text = " ".join(str(caught.value).split())
     assert text.startswith("3 lenses were not fitted because every Dask worker given them does not see the survey's "
                            f"folders as this command does (e.g. lens_0; {blind[0]}; see above)"), text
-    assert ("Start workers on nodes that see the lens folders and --out, then run the same command (or run_survey "
-            "call) again") in text, text
+    assert ("Start workers on nodes that see the lens folders and --out (run_survey: out=), then run the same "
+            "command (or run_survey call) again") in text, text
     assert frame["status"].tolist() == ["ok"] * 3
     err = " ".join(capsys.readouterr().err.split())
     said = unseen.format(folder=lenses[0].folder, out=out)

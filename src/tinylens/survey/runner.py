@@ -1809,9 +1809,9 @@ def check_worker_folders(client: Any, out: Path, lens_dir: Path, lenses: Sequenc
         which = first if len(blind) == 1 else f"{listed(sorted(blind), 3)}: e.g. {first}"
         raise TinyLensError(
             f"{some_workers(len(blind), total)} {'does' if len(blind) == 1 else 'do'} not see the survey's "
-            f"folders as this command does ({which} does not see {blind[first]}). The lens folders and --out must be "
-            "on a file system that every node sees (not a node's own disk such as /tmp): give folders on a shared "
-            "disk, then run the command again.")
+            f"folders as this command does ({which} does not see {blind[first]}). The lens folders and "
+            f"{SURVEY_FOLDER_CHOICE} must be on a file system that every node sees (not a node's own disk such as "
+            "/tmp): give folders on a shared disk, then run the command again.")
     return {address: unchecked_reason(view, timeout) for address, view in unchecked.items()}
 
 
@@ -2059,8 +2059,9 @@ def refused_worker_note(refusal: Mapping[str, Any], mine: tuple[str, str], silen
                "disk?" if skipped is not None else
                "it joined the cluster after the survey checked its workers, on a node without the survey's disk?")
         return (f"survey: the Dask worker {refusal.get('worker')} does not see {refusal['unseen']} as this command does "
-                f"({why}): its lenses are given to the other workers. The lens folders and --out must be on a file "
-                "system that every node sees: stop it, and start workers only on nodes that see them.")
+                f"({why}): its lenses are given to the other workers. The lens folders and "
+                f"{SURVEY_FOLDER_CHOICE} must be on a file system that every node sees: stop it, and start workers "
+                "only on nodes that see them.")
     runs = (f"runs tinylens {refusal.get('version')} from {refusal.get('file')}" if refusal.get("version") is not None
             else f"cannot import tinylens ({refusal.get('file')})")
     skipped = unchecked_why(copies_unchecked, refusal.get("worker"))
@@ -2958,7 +2959,7 @@ def unfitted_text(unfitted: Sequence[str], refused: Mapping[str, Mapping[str, An
     why = [*(["runs another tinylens than this command"] if not all(blind) else []),
            *(["does not see the survey's folders as this command does"] if any(blind) else [])]
     advice = [*(["in the same environment as this command (or with PYTHONPATH set as for it)"] if not all(blind) else []),
-              *(["on nodes that see the lens folders and --out"] if any(blind) else [])]
+              *([f"on nodes that see the lens folders and {SURVEY_FOLDER_CHOICE}"] if any(blind) else [])]
     return (f"{lens_count(len(unfitted))} {'was' if one else 'were'} not fitted because every Dask worker given "
             f"{'it' if one else 'them'} {' or '.join(why)} ({for_example(unfitted)}; "
             f"{listed(sorted(refused), 3)}; see above). The catalogue holds the {counted(finished, 'finished one')}. "
