@@ -205,6 +205,7 @@ def replace_together(temporary: Mapping[Path, Path]) -> None:
             _put_in_place(tmp, path)
     except BaseException as err:
         again = _undone(done, kept, stranded)
+        _put_back_unnoted(done, kept, stranded)
         stop = again if again is not None and isinstance(err, Exception) else err  # a Ctrl-C while undoing stops
         if stranded and isinstance(stop, Exception):
             raise OutputError(_stranded_text(stranded, stop)) from stop
@@ -238,6 +239,17 @@ def _undone(done: list[Path], kept: Mapping[Path, Path | None], stranded: dict[P
             except KeyboardInterrupt as again:
                 caught = again
     return caught
+
+
+def _put_back_unnoted(done: list[Path], kept: Mapping[Path, Path | None], stranded: dict[Path, Path]) -> None:
+    """Put back each file of ``kept`` moved aside (:func:`_moved_aside`) but not in ``done`` (a
+    Ctrl-C came before it was noted as one to undo), its path holding nothing; one that cannot be
+    put back stays under its ``.kept-`` name, added to ``stranded`` so that the caller says where."""
+    for path, old in kept.items():
+        if path in done or old is None or os.path.lexists(path) or not os.path.lexists(old):
+            continue
+        if not _put_back(path, old):
+            stranded[path] = old
 
 
 def _undo_one(path: Path, old: Path | None, stranded: dict[Path, Path]) -> None:

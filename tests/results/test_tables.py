@@ -417,6 +417,46 @@ def test_a_ctrl_c_after_a_file_is_moved_aside_but_before_it_is_noted_puts_it_bac
     assert (tmp_path / "a.csv").read_text() == "old a" and (tmp_path / "b.json").read_text() == "old b"
 
 
+def test_a_file_moved_aside_but_not_noted_that_cannot_be_put_back_is_said_where_it_is_kept(tmp_path, monkeypatch):
+    """On a disk without hard links, a Ctrl-C (KeyboardInterrupt) after _moved_aside's rename but
+    before replace_together noted the file as one to undo had the cleanup at the end put it back;
+    where that rename failed, the earlier file stayed under its .kept- name and nothing said so.
+    It is now warned of (and noted on the interrupt) as a file not put back is, naming where it is
+    kept, and the Ctrl-C stays one."""
+    import os
+
+    import tinylens.atomic as atomic
+    from tinylens.atomic import write_together
+
+    _old_a_and_b(tmp_path, monkeypatch, links=False)
+    moved_aside, replace, stopped = atomic._moved_aside, os.replace, []
+
+    def interrupted_after_moving_b(path, kept):
+        name = moved_aside(path, kept)
+        if path.name == "b.json" and not stopped:
+            stopped.append(name)
+            raise KeyboardInterrupt
+        return name
+
+    def b_not_put_back(src, dst, *args, **kwargs):
+        if stopped and os.fspath(src) == os.fspath(stopped[0]):
+            raise PermissionError(13, "Permission denied", src, None, dst)
+        return replace(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(atomic, "_moved_aside", interrupted_after_moving_b)
+    monkeypatch.setattr(os, "replace", b_not_put_back)
+    writers = {tmp_path / "a.csv": lambda tmp: tmp.write_text("new a"), tmp_path / "b.json": lambda tmp: tmp.write_text("new b")}
+    with pytest.warns(UserWarning) as warned, pytest.raises(KeyboardInterrupt) as raised:
+        write_together(writers)
+    monkeypatch.setattr(os, "replace", replace)
+    kept = stopped[0]
+    assert kept.name.startswith(".b.kept-") and kept.read_text() == "old b" and not (tmp_path / "b.json").exists()
+    assert (tmp_path / "a.csv").read_text() == "old a"
+    said = [str(w.message) for w in warned if "could not be undone" in str(w.message)]
+    assert len(said) == 1 and f"b.json's earlier version is kept at {kept} " in said[0], said
+    assert said[0] in getattr(raised.value, "__notes__", [])
+
+
 @pytest.mark.parametrize("links", [True, False])
 @pytest.mark.parametrize("first", ["error", "ctrl-c"])
 def test_a_second_ctrl_c_while_files_are_put_back_does_not_stop_the_putting_back(tmp_path, monkeypatch, links, first):
