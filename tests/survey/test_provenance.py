@@ -863,11 +863,12 @@ def test_the_closing_line_counts_apart_the_stopped_lenses_a_raised_limit_does_no
     assert result.exit_code == 0 and not fitted.called, result.output
     text = " ".join(result.output.split())
     assert "1 lens stopped by the sampler's budget before converging (n_like_max: 1): to fit it further" in text, text
-    assert ("1 lens kept by --reuse-finished from fits of other settings than the template's was stopped by the "
-            "sampler's budget too: a raised limit does not fit it further.") in text, text
+    assert ("1 lens kept by --reuse-finished from fits of other settings than the template's (or of another "
+            "precision) was stopped by the sampler's budget too: a raised limit does not fit it further.") in text, text
     alone = Text.from_markup(budget_stopped_text({}, template, 2)).plain
-    assert alone == ("2 lenses kept by --reuse-finished from fits of other settings than the template's were stopped "
-                     "by the sampler's budget: a raised limit does not fit them further.")  # no 'too': none other named
+    assert alone == ("2 lenses kept by --reuse-finished from fits of other settings than the template's (or of "
+                     "another precision) were stopped by the sampler's budget: a raised limit does not fit them "
+                     "further.")  # no 'too': none other named
 
 
 def test_the_closing_lines_read_each_stopped_lens_result_once_and_say_what_they_said(tmp_path, mock_survey, capsys):
@@ -904,8 +905,8 @@ def test_the_closing_lines_read_each_stopped_lens_result_once_and_say_what_they_
         "2 lenses stopped by the sampler's budget before converging (n_like_max: 1, timeout: 1): to fit them further "
         "from their checkpoints, raise or remove the limit that stopped each (inference.settings.n_like_max, "
         f"inference.settings.timeout) in the template {template} and run the same command again. 1 lens kept by "
-        "--reuse-finished from fits of other settings than the template's was stopped by the sampler's budget too: "
-        "a raised limit does not fit it further."), lines
+        "--reuse-finished from fits of other settings than the template's (or of another precision) was stopped by the "
+        "sampler's budget too: a raised limit does not fit it further."), lines
     assert lines[2].startswith("A failed lens is not fitted again when the survey is rerun unless you add "
                                "--retry-failed"), lines
     assert len(lines) == 3, lines
@@ -1047,6 +1048,51 @@ def test_a_stopped_lens_kept_by_reuse_finished_is_fitted_further_only_under_its_
     template["inference"]["settings"].update(nlive=50, checkpoint_every=5)
     template["output"]["draw_figures"] = "none"
     assert runner.plan([moved_lens], {"lens_a": row}, moved_out, template=template) == [moved_lens]
+
+
+def test_a_stopped_lens_kept_by_reuse_finished_from_another_precision_is_kept_not_fitted_further(
+        tmp_path, mock_survey, monkeypatch):
+    """A lens its n_like_max stopped in float64, kept by a float32 run with --reuse-finished, was
+    planned as fitted further under a raised n_like_max (the dry run counted it among the lenses
+    to resume, the closing line among those a raised limit fits further), but its checkpoint's
+    fingerprint holds the number type: its fit started afresh in float32. Such a lens (its
+    inputs.json's precision, else its result.json's info.precision) is now kept as one of other
+    settings is, and counted apart; one that records no precision is fitted further as before."""
+    from tinylens import precision
+
+    monkeypatch.setattr(precision, "_PRECISION", "float32")  # the survey's
+    out = tmp_path / "out"
+    lens, row = _stopped_fit(mock_survey, out, {"n_like_max": 300}, 300)
+    runner.write_row(lens.output(out), row)
+    config = runner.load_template(mock_survey["template"])
+    config["inference"]["settings"]["n_like_max"] = 300
+    raised = json.loads(json.dumps(config))
+    raised["inference"]["settings"]["n_like_max"] = 3000
+    template = tmp_path / "template.yaml"
+    template.write_text(yaml.safe_dump(raised, sort_keys=False))
+    inputs, result_path = lens.output(out) / filenames.INPUTS, lens.output(out) / filenames.RESULT
+    stamp = provenance.inputs_stamp(runner.lens_config(raised, lens, out))
+    unrecorded = json.loads(result_path.read_text())
+
+    def decided() -> tuple[bool, dict, dict]:
+        further = runner.plan([lens], {"lens_a": row}, out, template=raised) == [lens]
+        stopped = runner.budget_stopped([row], out, config, mock_survey["lenses"])
+        dry = runner.survey_plan(mock_survey["lenses"], template, out, reuse_finished=True, only=["lens_a"],
+                                 check=False)
+        return further, stopped, dry
+
+    for recorded, info in (("float64", None), (None, "float64"), ("float64", "float64")):
+        write_json(inputs, {**stamp, **({provenance.PRECISION_KEY: recorded} if recorded else {})})
+        write_json(result_path, {**unrecorded, "info": {**unrecorded["info"], **({"precision": info} if info else {})}})
+        further, stopped, dry = decided()
+        assert not further and stopped == {}, (recorded, info)
+        assert dry["ok"] == ["lens_a"] and not any(dry["to_fit"].values()), (recorded, info, dry)
+    for recorded, info in (("float32", None), (None, "float32"), (None, None)):  # the survey's, or unrecorded
+        write_json(inputs, {**stamp, **({provenance.PRECISION_KEY: recorded} if recorded else {})})
+        write_json(result_path, {**unrecorded, "info": {**unrecorded["info"], **({"precision": info} if info else {})}})
+        further, stopped, dry = decided()
+        assert further and stopped == {"lens_a": "n_like_max"}, (recorded, info)
+        assert dry["ok"] == [] and dry["to_fit"]["new"] == ["lens_a"], (recorded, info, dry)
 
 
 def test_only_a_nautilus_fit_counts_as_stopped_by_the_budget_a_survey_may_raise():

@@ -149,11 +149,12 @@ def budget_stopped_text(stopped: Mapping[str, str | None], template: Path, other
     limit that stopped it, None where not recorded; :func:`tinylens.survey.runner.budget_stopped`):
     how many, by limit, and that raising or removing it in the ``template`` and running the same
     command again fits them further from their checkpoints; and how many ``others`` it stopped
-    were fitted with other settings than the template's (kept by ``--reuse-finished``), which that
-    does not fit further."""
+    were fitted with other settings than the template's or in another precision (kept by
+    ``--reuse-finished``), which that does not fit further."""
     from tinylens.survey.provenance import BUDGET_SETTINGS
 
     kept = (f"{lens_count(others)} kept by --reuse-finished from fits of other settings than the template's "
+            "(or of another precision) "
             f"{'was' if others == 1 else 'were'} stopped by the sampler's budget{' too' if stopped else ''}: a raised "
             f"limit does not fit {'it' if others == 1 else 'them'} further.") if others else ""
     if not stopped:

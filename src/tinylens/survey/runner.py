@@ -953,9 +953,10 @@ def budget_stopped(rows: Sequence[Mapping[str, Any]], out: Path, template: Mappi
     sampler's budget stopped before they converged (:func:`stopped_by_budget`), by id: the limit
     that stopped each (:func:`tinylens.fit.stopping_limit`), None where that is not recorded. Only
     a row flagged ``unconverged`` (:func:`unconverged_row`) has its ``result.json`` read. Given the
-    survey's ``template`` and ``lens_dir``, only those fitted with its settings (:func:`same_settings`),
-    which a rerun with a raised limit fits further: not one kept by ``reuse_finished`` from
-    another template. (:func:`stopped_results` then :func:`stopping_limits`.)"""
+    survey's ``template`` and ``lens_dir``, only those fitted with its settings (:func:`same_settings`)
+    in its precision (:func:`same_precision`), which a rerun with a raised limit fits further: not
+    one kept by ``reuse_finished`` from another template or precision. (:func:`stopped_results`
+    then :func:`stopping_limits`.)"""
     return stopping_limits(stopped_results(rows, out, lens_dir), out, template)
 
 
@@ -981,12 +982,13 @@ def stopping_limits(stopped: Mapping[str, tuple[Lens, Mapping[str, Any]]], out: 
     """Of the fits its budget ``stopped`` in the survey ``out`` (:func:`stopped_results`), the limit
     that stopped each (:func:`tinylens.fit.stopping_limit`; None where not recorded), by id; given
     the survey's ``template``, only those fitted with its settings (:func:`same_settings`, the
-    template validated once: :func:`settings_of`)."""
+    template validated once: :func:`settings_of`) in its precision (:func:`same_precision`)."""
     from tinylens.fit import stopping_limit
 
     cache: dict[Any, dict[str, Any]] = {}
     return {lens_id: stopping_limit(result) for lens_id, (lens, result) in stopped.items()
-            if template is None or same_settings(result, lens_config(template, lens, out), cache)}
+            if template is None or (same_precision(lens.output(out), result)
+                                    and same_settings(result, lens_config(template, lens, out), cache))}
 
 
 def same_settings(result: Mapping[str, Any], config: Mapping[str, Any],
@@ -1006,6 +1008,26 @@ def same_settings(result: Mapping[str, Any], config: Mapping[str, Any],
     return again is not None and again == fitted
 
 
+def fit_precision(folder: Path, result: Mapping[str, Any]) -> str | None:
+    """The precision the fit in the lens's output ``folder`` (``result``: its parsed
+    ``result.json``) was made in: as its ``inputs.json`` records it (:data:`PRECISION_KEY`, written
+    as the fit started), else as its ``info.precision`` does; None where neither does."""
+    recorded = (read_stamp(folder / filenames.INPUTS) or {}).get(PRECISION_KEY)
+    info = result.get("info")
+    written = info.get("precision") if isinstance(info, dict) else None
+    return recorded or (written if isinstance(written, str) and written else None)
+
+
+def same_precision(folder: Path, result: Mapping[str, Any], precision: str | None = None) -> bool:
+    """Whether the fit in the lens's output ``folder`` (``result``: its parsed ``result.json``) was
+    made in ``precision`` (None: this process's, the survey's, :func:`~tinylens.precision.get_precision`),
+    as a fit must be to resume its checkpoint (whose fingerprint holds the number type); one that
+    records none (:func:`fit_precision`) counts as made in it, as for a survey's reuse
+    (:func:`~tinylens.survey.provenance.stamps_conflict`)."""
+    found = fit_precision(folder, result)
+    return found is None or found == (precision or get_precision())
+
+
 def stopped_by_another_budget(folder: Path, config: Mapping[str, Any],
                               cache: dict[Any, dict[str, Any]] | None = None) -> bool:
     """Whether the fit in the lens's output ``folder`` was stopped by its sampler's budget
@@ -1017,12 +1039,15 @@ def stopped_by_another_budget(folder: Path, config: Mapping[str, Any],
     nautilus counts ``n_like_max`` over all the runs of a fit, so one it stopped, fitted again with
     only another ``timeout``, stops at once), either where it is not. A fit of other settings than ``config``'s
     (:func:`~tinylens.survey.provenance.fit_key`; one a survey with ``reuse_finished`` kept) is
-    not: fitted again, it would start afresh under them, where the survey keeps finished lenses.
-    ``cache``: :func:`settings_of`'s, shared by the lenses of one survey."""
+    not: fitted again, it would start afresh under them, where the survey keeps finished lenses;
+    nor is a fit made in another precision than the survey's (:func:`same_precision`), whose
+    checkpoint's fingerprint holds its number type. ``cache``: :func:`settings_of`'s, shared by
+    the lenses of one survey."""
     from tinylens.fit import stopping_limit
 
     result = read_json(folder / filenames.RESULT)
-    if result is None or not stopped_by_budget(result) or not same_settings(result, config, cache):
+    if result is None or not stopped_by_budget(result) or not same_precision(folder, result) \
+            or not same_settings(result, config, cache):
         return False
     old, new, limit = budget(result["config"]), settings_of(config, "budget", cache), stopping_limit(result)
     return any(limit_raised(old[name], new[name]) for name in ((limit,) if limit else old))
