@@ -369,7 +369,7 @@ def test_a_template_whose_lens_files_are_placeholders_is_read_as_its_fits_read_i
     quoted = {**config, "dataset": {**config["dataset"], "pixel_scale": str(config["dataset"]["pixel_scale"])}}
     recorded = json.loads(json.dumps(provenance.manifest(Path("/l"), Path("/t.yaml"), config, "float32")))
     assert provenance.manifest_conflict(recorded, provenance.manifest(Path("/l"), Path("/t.yaml"), quoted, "float32")) is None
-    assert recorded["template"]["dataset"]["data_path"] is None  # as written
+    assert "data_path" not in recorded["template"]["dataset"]  # a survey sets it for each lens
 
     _finished(one_lens["lenses"], _written(one_lens["tmp"] / "null.yaml", config), one_lens["tmp"] / "null", ["lens_a"])
     config["inference"]["settings"]["nlive"] = 77
@@ -382,6 +382,34 @@ def test_a_template_whose_lens_files_are_placeholders_is_read_as_its_fits_read_i
 def _written(path: Path, config: dict) -> Path:
     path.write_text(yaml.safe_dump(config))
     return path
+
+
+def test_a_template_with_or_without_its_lens_files_is_the_same_template(one_lens):
+    """A survey sets each lens's data_path, noise_path and psf_path whatever its template gives, but
+    the template's key (survey.json) kept them as written, so the same template without them, or
+    with a placeholder, was refused as 'another template'. They are now no part of the key; a
+    survey.json an older tinylens wrote with them still matches the unchanged template, and a
+    template's mask_path (used by each lens without its own mask) still counts."""
+    config = yaml.safe_load(one_lens["template"].read_text())
+    dataset = config["dataset"]
+    assert all(dataset.get(key) for key in provenance.LENS_PATHS) and "mask_path" not in dataset
+    bare = {**config, "dataset": {k: v for k, v in dataset.items() if k not in provenance.LENS_PATHS}}
+    placeholders = {**config, "dataset": {**dataset, "data_path": None, "noise_path": "LENS/noise.fits"}}
+    for name, template in (("bare", bare), ("placeholders", placeholders)):
+        found = runner.survey_plan(one_lens["lenses"], _written(one_lens["tmp"] / f"{name}.yaml", template),
+                                   one_lens["out"], check=False)
+        assert found["ok"] == ["lens_a"] and not any(found["to_fit"].values()), (name, found)
+    manifest = one_lens["out"] / provenance.MANIFEST_FILE
+    older = json.loads(manifest.read_text())  # as an older tinylens wrote it: the lens files as the template wrote them
+    older["template"]["dataset"].update({key: dataset[key] for key in provenance.LENS_PATHS})
+    manifest.write_text(json.dumps(older))
+    result = _survey(one_lens)
+    assert result.exit_code == 0 and "1 ok" in result.output, result.output
+    masked = {**config, "dataset": {**dataset, "mask_path": "mask.fits"}}
+    result = _survey(one_lens, _written(one_lens["tmp"] / "masked.yaml", masked))
+    text = " ".join(result.output.split())
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert "another template" in text and "dataset.mask_path: null ->" in text, text
 
 
 def test_a_survey_resumed_in_another_precision_is_refused(one_lens, monkeypatch):

@@ -3,7 +3,7 @@
 Two records live in the survey's output folder:
 
 * ``survey.json``: the lens folder, the template (as parsed, without its ``output`` block,
-  which does not change a fit) and the precision the lenses are fitted in
+  which does not change a fit, nor the lens files a survey sets for each lens) and the precision the lenses are fitted in
   (:func:`tinylens.precision.get_precision`). A rerun with another template, lens folder or
   precision is refused while the folder holds results: its finished lenses would otherwise be
   reused for a model they were not fitted with, or in a catalogue of mixed precision.
@@ -218,14 +218,24 @@ def read_stamp(path: Path) -> dict[str, Any] | None:
 
 def template_key(template: Mapping[str, Any]) -> dict[str, Any]:
     """The part of a template that decides a fit: all of it but ``output``, the keys in
-    :data:`~tinylens.config.schema.SPEED_ONLY_KEYS` and the sampler's budget
-    (:data:`BUDGET_SETTINGS`), as its fits read it (:func:`as_fits_read`; as written where it is
+    :data:`~tinylens.config.schema.SPEED_ONLY_KEYS`, the sampler's budget
+    (:data:`BUDGET_SETTINGS`) and the lens files a survey sets for each lens
+    (:func:`without_lens_paths`), as its fits read it (:func:`as_fits_read`; as written where it is
     not a valid config), JSON-normalised; TinyLensGpu's older ``sampling`` section read as
-    its fits read it (:func:`~tinylens.config.loader.legacy_sampling`)."""
+    its fits read it (:func:`~tinylens.config.loader.legacy_sampling`). A key recorded by an
+    older tinylens (with the lens files as the template wrote them) keyed again is this key."""
     template = legacy_sampling(template)[0]
     plain = {k: v for k, v in template.items() if k != "output"}
     key = json.loads(json.dumps(as_fits_read(plain) or plain, sort_keys=True, default=str))
-    return without_budget(without_speed_only(key))
+    return without_budget(without_speed_only(without_lens_paths(key)))
+
+
+def without_lens_paths(config: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``config`` (a parsed template) without the lens files a survey sets for each lens
+    (:data:`LENS_PATHS`), whatever the template gives for them (a placeholder, ``null``, none):
+    no part of what its fits fit. ``mask_path`` stays: a lens without its own mask uses the
+    template's."""
+    return without_keys(config, [f"dataset.{key}" for key in LENS_PATHS])
 
 
 def as_fits_read(template: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -240,12 +250,11 @@ def as_fits_read(template: Mapping[str, Any]) -> dict[str, Any] | None:
 def fits_read(template: Mapping[str, Any], origin: str = MAPPING) -> dict[str, Any]:
     """``template`` (parsed, without ``output``) as its fits read it: validated by the config's
     schema, its defaults filled and each typed value as the fit takes it (``pixel_scale: "0.05"``
-    the number 0.05, a flag's ``1`` true); the lens files a survey sets for each lens
-    (:data:`LENS_PATHS`), whatever the template gives (``data_path: null``, a placeholder, too),
-    as the template writes them (left out where it gives none). ConfigError, naming ``origin``
-    (``template <path>``), where it is not a valid config."""
+    the number 0.05, a flag's ``1`` true); without the lens files a survey sets for each lens
+    (:data:`LENS_PATHS`), whatever the template gives (``data_path: null``, a placeholder, too:
+    validated as a lens's). ConfigError, naming ``origin`` (``template <path>``), where it is not
+    a valid config."""
     dataset = template.get("dataset")
-    given = {k: dataset[k] for k in LENS_PATHS if k in dataset} if isinstance(dataset, Mapping) else {}
     filled = ({**template, "dataset": {**dataset, **dict.fromkeys(LENS_PATHS, "lens file")}}
               if isinstance(dataset, Mapping) else template)
     with warnings.catch_warnings():  # the template's: shown by its check
@@ -253,7 +262,6 @@ def fits_read(template: Mapping[str, Any], origin: str = MAPPING) -> dict[str, A
         read = validate_config(filled, origin).model_dump(exclude={"output"})  # a NaN or .inf kept
     for key in LENS_PATHS:
         read["dataset"].pop(key, None)
-    read["dataset"].update(given)
     return read
 
 
