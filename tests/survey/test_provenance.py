@@ -412,6 +412,24 @@ def test_a_template_with_or_without_its_lens_files_is_the_same_template(one_lens
     assert "another template" in text and "dataset.mask_path: null ->" in text, text
 
 
+def test_a_survey_of_a_template_without_its_lens_files_runs_and_runs_again(one_lens):
+    """A template that leaves out the lens files a survey sets for each lens, or gives a placeholder
+    (data_path: null), passed the template check, but the survey then read the files a fit writes
+    (fit_output_names, to set aside a lens's earlier result) from the template as a config, which
+    has none: refused for 'dataset.data_path' after writing survey.json, on the first run as on
+    each rerun. They are now read as a lens's."""
+    config = yaml.safe_load(one_lens["template"].read_text())
+    dataset = {k: v for k, v in config["dataset"].items() if k != "noise_path"}
+    template = _written(one_lens["tmp"] / "placeholders.yaml", {**config, "dataset": {**dataset, "data_path": None}})
+    assert runner.fit_output_names(runner.load_template(template)) == runner.fit_output_names(config)
+    result = _survey(one_lens, template)  # run again: lens_a kept
+    assert result.exit_code == 0 and "1 ok" in result.output, result.output
+    out = one_lens["tmp"] / "fresh"
+    with mock.patch.object(runner, "_fit_lenses") as fitted, mock.patch.object(runner, "dask_client"):
+        runner.run_survey(one_lens["lenses"], template, out, workers=1, progress=False)
+    assert [lens.lens_id for lens in fitted.call_args.args[0]] == ["lens_a"]
+
+
 def test_a_survey_resumed_in_another_precision_is_refused(one_lens, monkeypatch):
     """Begun in float32 and resumed in float64, a survey would keep its float32 lenses beside
     new float64 ones: refused as another template is, unless --reuse-finished."""

@@ -51,6 +51,7 @@ from tinylens.results.truth import TRUTH_FILE
 from tinylens.survey.lens_files import FITS_SUFFIXES, LENS_FILES, MASK_FILE, lens_file_names  # noqa: F401 (FITS_SUFFIXES: also imported from here)
 from tinylens.survey.provenance import (
     INPUT_KEYS,
+    LENS_PATHS,
     MANIFEST_FILE,
     PRECISION_KEY,
     budget,
@@ -1170,13 +1171,28 @@ def set_aside(lens_ids: list[str], out: Path, template: Mapping[str, Any] | None
 
 def fit_output_names(config: Mapping[str, Any] | None) -> list[str]:
     """The files of a fit of ``config`` (a template, or a lens's config; ``None``: the defaults)
-    that make its result: ``result.json``, then its tables and figures as its ``output`` names them."""
+    that make its result: ``result.json``, then its tables and figures as its ``output`` names them.
+    A template's lens files that it leaves out or gives as a placeholder are read as a lens's
+    (:func:`lens_paths_given`)."""
     from tinylens.config import load_config
     from tinylens.fit import file_names
 
     with warnings.catch_warnings():  # the template's own warnings: shown once, by its check
         warnings.simplefilter("ignore", ConfigWarning)
-        return [filenames.RESULT, *file_names(load_config(config)[0] if config is not None else None).values()]
+        return [filenames.RESULT, *file_names(load_config(lens_paths_given(config))[0]
+                                              if config is not None else None).values()]
+
+
+def lens_paths_given(config: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``config`` (a template, or a lens's config) with each lens file a survey sets for
+    each lens (:data:`~tinylens.survey.provenance.LENS_PATHS`) that it does not give as text (left
+    out, ``null``, empty: a template's placeholder) :data:`LENS_PATH_STANDIN`, as a lens's config
+    gives it; a lens's config, which gives them all, as it is."""
+    dataset = config.get("dataset")
+    if not isinstance(dataset, Mapping):
+        return dict(config)
+    missing = [key for key in LENS_PATHS if not (isinstance(dataset.get(key), str) and dataset.get(key))]
+    return {**config, "dataset": {**dataset, **dict.fromkeys(missing, LENS_PATH_STANDIN)}} if missing else dict(config)
 
 
 def remove_orphan_outputs(folder: Path, config: Mapping[str, Any]) -> None:
