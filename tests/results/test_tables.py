@@ -390,6 +390,20 @@ def test_a_ctrl_c_the_moment_a_file_is_moved_aside_puts_it_back(tmp_path, monkey
     assert (tmp_path / "a.csv").read_text() == "old a" and (tmp_path / "b.json").read_text() == "old b"
 
 
+def _interrupted_after_moving(name: str, moved_aside, stopped: list):
+    """atomic._moved_aside, raising KeyboardInterrupt (once) after it moved the file called ``name``
+    aside and noted it, the kept name appended to ``stopped``."""
+
+    def interrupted(path, kept):
+        kept_name = moved_aside(path, kept)
+        if path.name == name and not stopped:
+            stopped.append(kept_name)
+            raise KeyboardInterrupt
+        return kept_name
+
+    return interrupted
+
+
 def test_a_ctrl_c_after_a_file_is_moved_aside_but_before_it_is_noted_puts_it_back(tmp_path, monkeypatch):
     """On a disk without hard links, a Ctrl-C (KeyboardInterrupt) that came after _moved_aside's
     rename, as it returned or before replace_together noted the file as one to undo, left nothing
@@ -400,16 +414,8 @@ def test_a_ctrl_c_after_a_file_is_moved_aside_but_before_it_is_noted_puts_it_bac
     from tinylens.atomic import write_together
 
     _old_a_and_b(tmp_path, monkeypatch, links=False)
-    moved_aside, stopped = atomic._moved_aside, []
-
-    def interrupted_after_moving_b(path, kept):
-        name = moved_aside(path, kept)
-        if path.name == "b.json" and not stopped:
-            stopped.append(name)
-            raise KeyboardInterrupt
-        return name
-
-    monkeypatch.setattr(atomic, "_moved_aside", interrupted_after_moving_b)
+    stopped: list[str] = []
+    monkeypatch.setattr(atomic, "_moved_aside", _interrupted_after_moving("b.json", atomic._moved_aside, stopped))
     writers = {tmp_path / "a.csv": lambda tmp: tmp.write_text("new a"), tmp_path / "b.json": lambda tmp: tmp.write_text("new b")}
     with pytest.raises(KeyboardInterrupt):
         write_together(writers)
@@ -429,14 +435,8 @@ def test_a_file_moved_aside_but_not_noted_that_cannot_be_put_back_is_said_where_
     from tinylens.atomic import write_together
 
     _old_a_and_b(tmp_path, monkeypatch, links=False)
-    moved_aside, replace, stopped = atomic._moved_aside, os.replace, []
-
-    def interrupted_after_moving_b(path, kept):
-        name = moved_aside(path, kept)
-        if path.name == "b.json" and not stopped:
-            stopped.append(name)
-            raise KeyboardInterrupt
-        return name
+    replace, stopped = os.replace, []
+    interrupted_after_moving_b = _interrupted_after_moving("b.json", atomic._moved_aside, stopped)
 
     def b_not_put_back(src, dst, *args, **kwargs):
         if stopped and os.fspath(src) == os.fspath(stopped[0]):
