@@ -300,26 +300,22 @@ def _linked(path: Path) -> Path | None:
 def _moved_aside(path: Path, kept: dict[Path, Path | None]) -> Path:
     """The file (or link) at ``path`` renamed to a hidden name beside it that no cleanup deletes
     (:func:`_kept_file`: a process killed before the new file is renamed into place leaves its only
-    copy there), noted in ``kept`` as soon as it is moved (so that :func:`replace_together` puts it
-    back wherever a Ctrl-C stops it after); an OSError names ``path``, and a Ctrl-C the moment it
-    is moved puts it back."""
+    copy there), noted in ``kept`` before it is moved, so that wherever a Ctrl-C stops it
+    :func:`replace_together` puts it back (:func:`_put_back_unnoted`: its path holds nothing,
+    where it cannot be, says where it is kept) or deletes the name made for it (its path still
+    holds the file); an OSError names ``path``."""
     try:
-        name = _kept_file(path)
+        name = Path(_kept_file(path))
     except OSError as err:
         raise _naming(err, path) from None
+    kept[path] = name
     try:
         os.replace(path, name)
-        kept[path] = Path(name)
-    except BaseException as err:
-        if isinstance(err, OSError):
-            os.unlink(name)
-            raise _naming(err, path) from None
-        if os.path.lexists(path):  # stopped (a Ctrl-C) before it was moved
-            os.unlink(name)
-        else:  # stopped the moment it was moved: put back (where that fails it stays under its kept name)
-            _put_back(path, Path(name))
-        raise
-    return Path(name)
+    except OSError as err:
+        kept[path] = None  # not moved: the empty name is no earlier file to put back
+        name.unlink()
+        raise _naming(err, path) from None
+    return name
 
 
 def _put_back(path: Path, old: Path | None) -> bool:

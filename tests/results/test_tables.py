@@ -390,6 +390,41 @@ def test_a_ctrl_c_the_moment_a_file_is_moved_aside_puts_it_back(tmp_path, monkey
     assert (tmp_path / "a.csv").read_text() == "old a" and (tmp_path / "b.json").read_text() == "old b"
 
 
+def test_a_file_moved_aside_the_moment_a_ctrl_c_comes_that_cannot_be_put_back_is_said_where_it_is_kept(tmp_path, monkeypatch):
+    """On a disk without hard links, a Ctrl-C (KeyboardInterrupt) the moment the rename moving a
+    file aside returned had _moved_aside put it back itself, before noting it in kept, so that
+    where that failed the earlier file stayed under its .kept- name and nothing said so. The file
+    is now noted before it is moved, replace_together puts it back as any other (_put_back_unnoted)
+    and warns where it is kept where it cannot, and the Ctrl-C stays one."""
+    import os
+    from pathlib import Path
+
+    from tinylens.atomic import write_together
+
+    _old_a_and_b(tmp_path, monkeypatch, links=False)
+    replace, stopped = os.replace, []
+
+    def interrupted_moving_b_aside_and_not_put_back(src, dst, *args, **kwargs):
+        if stopped and os.fspath(src) == os.fspath(stopped[0]):
+            raise PermissionError(13, "Permission denied", src, None, dst)
+        replace(src, dst, *args, **kwargs)
+        if os.path.basename(src) == "b.json" and not stopped:
+            stopped.append(dst)
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", interrupted_moving_b_aside_and_not_put_back)
+    writers = {tmp_path / "a.csv": lambda tmp: tmp.write_text("new a"), tmp_path / "b.json": lambda tmp: tmp.write_text("new b")}
+    with pytest.warns(UserWarning) as warned, pytest.raises(KeyboardInterrupt) as raised:
+        write_together(writers)
+    monkeypatch.setattr(os, "replace", replace)
+    kept = Path(stopped[0])
+    assert kept.name.startswith(".b.kept-") and kept.read_text() == "old b" and not (tmp_path / "b.json").exists()
+    assert (tmp_path / "a.csv").read_text() == "old a"
+    said = [str(w.message) for w in warned if "could not be undone" in str(w.message)]
+    assert len(said) == 1 and f"b.json's earlier version is kept at {kept} " in said[0], said
+    assert said[0] in getattr(raised.value, "__notes__", [])
+
+
 def _interrupted_after_moving(name: str, moved_aside, stopped: list):
     """atomic._moved_aside, raising KeyboardInterrupt (once) after it moved the file called ``name``
     aside and noted it, the kept name appended to ``stopped``."""
