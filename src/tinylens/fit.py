@@ -891,7 +891,7 @@ def _check_temporaries_fit(problem: Any, folder: Path, keys: Mapping[str, str]) 
     the fit runs, not at its first file. The longest is tested (each is its file's name and the
     same number of bytes more). Where ``folder`` is not made yet the system
     says "not found" before it looks at a name's length, so the longest file name and its temporary
-    are held against the limit of the nearest folder there (:func:`~tinylens.paths.name_max`), which
+    are held against the limit of the nearest folder there (:func:`~tinylens.paths.name_max_said`), which
     a refusal in a folder made names too. ``keys``: the config key of each file name the config chose."""
     from tinylens.atomic import hidden_name
 
@@ -964,7 +964,7 @@ def _check_history_name_fits(history: Path, runs: int, folder: Path) -> None:
     before it runs, not when dynesty first writes the history (or makes its folder): its name, or
     that of a folder ``history_filename`` puts it in (not the output ``folder``'s own, which the
     checks of the output folder see to), longer than the disk there takes
-    (:func:`~tinylens.paths.name_max`: the nearest folder's there where it is not made yet), or its
+    (:func:`~tinylens.paths.name_max_said`: the nearest folder's there where it is not made yet), or its
     path :data:`~tinylens.paths.PATH_MAX` bytes or more."""
     limit, said = name_max_said(history.parent)
     last = Path(filenames.run_name(str(history), runs)) if runs > 1 else history

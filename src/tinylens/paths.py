@@ -1,5 +1,5 @@
 """Looking at a path without a bare OSError, and the system's limits on a path's length
-(:data:`NAME_MAX`, :data:`PATH_MAX`, and a folder's own, :func:`name_max`). Standard library only, so that any part of tinylens (data,
+(:data:`NAME_MAX`, :data:`PATH_MAX`, and a folder's own, :func:`name_max_said`). Standard library only, so that any part of tinylens (data,
 results, the fit's checks, the command line's messages) can use it without importing astropy or pandas."""
 
 from __future__ import annotations
@@ -25,17 +25,12 @@ def reachable(path: Path) -> bool:
         return False
 
 
-def name_max(folder: Path) -> int | None:
+def name_max_said(folder: Path) -> tuple[int | None, bool]:
     """The longest name in bytes that the disk of ``folder``, or of the nearest folder above it
     there where it is not made yet (or its path is too long for the system to look at), takes
-    (PC_NAME_MAX); :data:`NAME_MAX`, most disks', where the system does not say (it cannot be
-    looked at, or has no os.pathconf), and None where it has no limit (:func:`name_max_said`)."""
-    return name_max_said(folder)[0]
-
-
-def name_max_said(folder: Path) -> tuple[int | None, bool]:
-    """:func:`name_max` of ``folder``, and whether the system said it (True), or it is
-    :data:`NAME_MAX`, most disks', taken where the system did not say (False)."""
+    (PC_NAME_MAX), None where it has no limit, and whether the system said it (True); or
+    :data:`NAME_MAX`, most disks', and False where the system does not say (it cannot be looked
+    at, or has no os.pathconf)."""
     for place in (folder, *folder.parents):
         try:
             limit = os.pathconf(place, "PC_NAME_MAX")

@@ -772,13 +772,13 @@ def test_the_name_limit_of_a_folder_not_made_is_255_where_the_system_cannot_say(
     above where a name on the way is too long for the system to look at."""
     import os
 
-    from tinylens.paths import name_max
+    from tinylens.paths import name_max_said
 
     folder = tmp_path / "new" / "out"
-    assert name_max(folder) == os.pathconf(tmp_path, "PC_NAME_MAX")
-    assert name_max(tmp_path / ("d" * 300) / "out") == os.pathconf(tmp_path, "PC_NAME_MAX")
+    assert name_max_said(folder) == (os.pathconf(tmp_path, "PC_NAME_MAX"), True)
+    assert name_max_said(tmp_path / ("d" * 300) / "out") == (os.pathconf(tmp_path, "PC_NAME_MAX"), True)
     monkeypatch.delattr(os, "pathconf")
-    assert name_max(folder) == 255
+    assert name_max_said(folder) == (255, False)
 
 
 def test_a_temporary_name_too_long_for_a_folder_not_made_yet_is_said_with_that_disks_limit(tmp_path, monkeypatch):
