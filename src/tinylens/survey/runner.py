@@ -983,13 +983,22 @@ def stopping_limits(stopped: Mapping[str, tuple[Lens, Mapping[str, Any]]], out: 
     """Of the fits its budget ``stopped`` in the survey ``out`` (:func:`stopped_results`), the limit
     that stopped each (:func:`tinylens.fit.stopping_limit`; None where not recorded), by id; given
     the survey's ``template``, only those fitted with its settings (:func:`same_settings`, the
-    template validated once: :func:`settings_of`) in its precision (:func:`same_precision`)."""
+    template validated once: :func:`settings_of`) in its precision (:func:`resumable`)."""
     from tinylens.fit import stopping_limit
 
     cache: dict[Any, dict[str, Any]] = {}
     return {lens_id: stopping_limit(result) for lens_id, (lens, result) in stopped.items()
-            if template is None or (same_precision(lens.output(out), result)
-                                    and same_settings(result, lens_config(template, lens, out), cache))}
+            if template is None or resumable(lens.output(out), result, lens_config(template, lens, out), cache)}
+
+
+def resumable(folder: Path, result: Mapping[str, Any], config: Mapping[str, Any],
+              cache: dict[Any, dict[str, Any]] | None = None) -> bool:
+    """Whether the fit in the lens's output ``folder`` (``result``: its parsed ``result.json``)
+    is one a survey of ``config`` (the template with the lens's files) resumes from its checkpoint:
+    made in the survey's precision (:func:`same_precision`) with ``config``'s settings
+    (:func:`same_settings`; ``cache``: :func:`settings_of`'s, shared by the lenses of one survey),
+    not one kept by ``reuse_finished`` from another template or precision."""
+    return same_precision(folder, result) and same_settings(result, config, cache)
 
 
 def same_settings(result: Mapping[str, Any], config: Mapping[str, Any],
@@ -1047,8 +1056,7 @@ def stopped_by_another_budget(folder: Path, config: Mapping[str, Any],
     from tinylens.fit import stopping_limit
 
     result = read_json(folder / filenames.RESULT)
-    if result is None or not stopped_by_budget(result) or not same_precision(folder, result) \
-            or not same_settings(result, config, cache):
+    if result is None or not stopped_by_budget(result) or not resumable(folder, result, config, cache):
         return False
     old, new, limit = budget(result["config"]), settings_of(config, "budget", cache), stopping_limit(result)
     return any(limit_raised(old[name], new[name]) for name in ((limit,) if limit else old))
