@@ -260,9 +260,7 @@ def fits_read(template: Mapping[str, Any], origin: str = MAPPING) -> dict[str, A
     with warnings.catch_warnings():  # the template's: shown by its check
         warnings.simplefilter("ignore")
         read = validate_config(filled, origin).model_dump(exclude={"output"})  # a NaN or .inf kept
-    for key in LENS_PATHS:
-        read["dataset"].pop(key, None)
-    return read
+    return without_lens_paths(read)
 
 
 def fit_key(config: Mapping[str, Any]) -> dict[str, Any]:
