@@ -46,6 +46,9 @@ MANIFEST_FILE = "survey.json"
 INPUT_KEYS = ("data_path", "noise_path", "psf_path", "mask_path")
 #: The ``dataset`` keys a survey sets in each lens's config, whatever its template gives.
 LENS_PATHS = INPUT_KEYS[:3]
+#: The text that stands in for a lens's file path where only its being path text counts (the
+#: schema takes any such text alike): :func:`fits_read`'s, and the survey runner's.
+LENS_PATH_STANDIN = "lens path"
 #: The key of a fit's ``result.json`` ``info`` that records the stamp of its input files.
 FIT_INPUTS_KEY = "inputs"
 #: The key of ``inputs.json`` that records the precision of the lens's fit (the others: files).
@@ -255,7 +258,7 @@ def fits_read(template: Mapping[str, Any], origin: str = MAPPING) -> dict[str, A
     validated as a lens's). ConfigError, naming ``origin`` (``template <path>``), where it is not
     a valid config."""
     dataset = template.get("dataset")
-    filled = ({**template, "dataset": {**dataset, **dict.fromkeys(LENS_PATHS, "lens file")}}
+    filled = ({**template, "dataset": {**dataset, **dict.fromkeys(LENS_PATHS, LENS_PATH_STANDIN)}}
               if isinstance(dataset, Mapping) else template)
     with warnings.catch_warnings():  # the template's: shown by its check
         warnings.simplefilter("ignore")

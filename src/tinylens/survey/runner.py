@@ -51,6 +51,7 @@ from tinylens.results.truth import TRUTH_FILE
 from tinylens.survey.lens_files import FITS_SUFFIXES, LENS_FILES, MASK_FILE, lens_file_names  # noqa: F401 (FITS_SUFFIXES: also imported from here)
 from tinylens.survey.provenance import (
     INPUT_KEYS,
+    LENS_PATH_STANDIN,
     LENS_PATHS,
     MANIFEST_FILE,
     PRECISION_KEY,
@@ -775,8 +776,6 @@ def fitted_config(config: Mapping[str, Any]) -> dict[str, Any] | None:
         return None
 
 
-#: What :func:`lens_free` writes for a lens's file path and for its output folder.
-LENS_PATH_STANDIN = "lens path"
 #: The most configs one cache of :func:`settings_of` holds: one survey's are a handful (its
 #: template with a lens's files, with the lens's own mask or not, and the few its earlier fits
 #: recorded), so that fits that each recorded a config of their own do not grow it with each lens.
@@ -786,9 +785,10 @@ SETTINGS_CACHE_SIZE = 64
 def lens_free(config: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of ``config`` (the template with a lens's files, or a fit's recorded config) with
     each lens file path (:data:`~tinylens.survey.provenance.INPUT_KEYS`) and ``output.path`` that
-    is text the schema takes (:func:`path_text`) :data:`LENS_PATH_STANDIN`: the schema takes any
-    such text alike and :func:`fit_key` leaves them out, so that configs with the same copy are
-    valid alike, with the same fit_key and budget."""
+    is text the schema takes (:func:`path_text`)
+    :data:`~tinylens.survey.provenance.LENS_PATH_STANDIN`: the schema takes any such text alike
+    and :func:`fit_key` leaves them out, so that configs with the same copy are valid alike, with
+    the same fit_key and budget."""
     out = dict(config)
     for section, keys in (("dataset", INPUT_KEYS), ("output", ("path",))):
         block = out.get(section)
@@ -1194,8 +1194,9 @@ def fit_output_names(config: Mapping[str, Any] | None) -> list[str]:
 def lens_paths_given(config: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of ``config`` (a template, or a lens's config) with each lens file a survey sets for
     each lens (:data:`~tinylens.survey.provenance.LENS_PATHS`) that it does not give as text (left
-    out, ``null``, empty: a template's placeholder) :data:`LENS_PATH_STANDIN`, as a lens's config
-    gives it; a lens's config, which gives them all, as it is."""
+    out, ``null``, empty: a template's placeholder)
+    :data:`~tinylens.survey.provenance.LENS_PATH_STANDIN`, as a lens's config gives it; a lens's
+    config, which gives them all, as it is."""
     dataset = config.get("dataset")
     if not isinstance(dataset, Mapping):
         return dict(config)
