@@ -1028,14 +1028,14 @@ def fit_precision(folder: Path, result: Mapping[str, Any]) -> str | None:
     return recorded or (written if isinstance(written, str) and written else None)
 
 
-def same_precision(folder: Path, result: Mapping[str, Any], precision: str | None = None) -> bool:
+def same_precision(folder: Path, result: Mapping[str, Any]) -> bool:
     """Whether the fit in the lens's output ``folder`` (``result``: its parsed ``result.json``) was
-    made in ``precision`` (None: this process's, the survey's, :func:`~tinylens.precision.get_precision`),
+    made in this process's precision, the survey's (:func:`~tinylens.precision.get_precision`),
     as a fit must be to resume its checkpoint (whose fingerprint holds the number type); one that
     records none (:func:`fit_precision`) counts as made in it, as for a survey's reuse
     (:func:`~tinylens.survey.provenance.stamps_conflict`)."""
     found = fit_precision(folder, result)
-    return found is None or found == (precision or get_precision())
+    return found is None or found == get_precision()
 
 
 def stopped_by_another_budget(folder: Path, config: Mapping[str, Any],
