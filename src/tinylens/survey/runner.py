@@ -43,7 +43,7 @@ import pandas as pd
 
 from tinylens import filenames
 from tinylens.config.schema import Inference
-from tinylens.errors import (SURVEY_FOLDER_CHOICE, UNWRITABLE, ConfigError, ConfigWarning, ConvergenceWarning, DataError, DataWarning, OutputError, TinyLensError, counted, lens_count,
+from tinylens.errors import (SURVEY_FOLDER_CHOICE, SURVEY_RERUN, UNWRITABLE, ConfigError, ConfigWarning, ConvergenceWarning, DataError, DataWarning, OutputError, TinyLensError, counted, lens_count,
                              listed, ls_command, out_of_memory)
 from tinylens.interrupts import interrupt_held
 from tinylens.precision import get_precision
@@ -1376,7 +1376,7 @@ def short_of_memory_text(address: str, exc: MemoryError) -> str:
     what = one_line(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)  # (often no message)
     return (f"Cannot connect to the Dask scheduler at {address}: this process ran out of memory while it connected "
             f"({what}). Free some memory on this machine (stop other programs there) or use a machine with more, "
-            "then run the same command (or run_survey call) again.")
+            f"then run {SURVEY_RERUN} again.")
 
 
 def other_service_text(address: str, advice: str | None = None) -> str:
@@ -1504,8 +1504,8 @@ def lost_scheduler_text(address: str, dropped: Sequence[str], finished: int, uns
     and ``unsent`` (their tasks never sent) not fitted."""
     return (f"The Dask scheduler at {address} stopped answering (was it stopped, or did its batch job end?), and "
             f"{not_fitted_text(dropped, unsent, 'Dask')}. The catalogue holds the "
-            f"{counted(finished, 'finished one')}; start the scheduler and its workers again, then run the same "
-            "command (or run_survey call) to fit the rest (a lens a worker was fitting resumes from its checkpoint).")
+            f"{counted(finished, 'finished one')}; start the scheduler and its workers again, then run {SURVEY_RERUN} "
+            "to fit the rest (a lens a worker was fitting resumes from its checkpoint).")
 
 
 #: What :func:`check_scheduler` tells a user to give instead of an address that does not work.
@@ -1647,7 +1647,7 @@ def check_worker_imports(client: Any, module: str | None = None, timeout: float 
             f"{some_workers(len(failed), len(answers))} cannot import tinylens ({listed(sorted(failed), 3)}: "
             f"{describe_exception(error)}), so {'it' if len(failed) == 1 else 'they'} could not run a survey task. "
             "Start the workers in an environment where tinylens is installed (the same one as this command, or "
-            "with PYTHONPATH set as for it), then run the same command (or run_survey call) again.")
+            f"with PYTHONPATH set as for it), then run {SURVEY_RERUN} again.")
     silent = sorted(address for address, answer in answers.items() if answer is None)
     if silent:
         warn_unimported(unanswered_imports_text(silent, len(answers), timeout))
@@ -1996,7 +1996,7 @@ def check_worker_copies(client: Any, workers: Sequence[str] | None = None, timeo
             f"{some_workers(len(version), len(copies))} {'imports' if one else 'import'} another version of tinylens "
             f"than this command ({which(version)}; {here}), so {'its' if one else 'their'} fits would not be what "
             "the template was checked with. Start the workers in the same environment as this command (or with "
-            "PYTHONPATH set as for it), then run the same command (or run_survey call) again.")
+            f"PYTHONPATH set as for it), then run {SURVEY_RERUN} again.")
     if path:
         one = len(path) == 1
         warnings.warn(
@@ -2840,7 +2840,7 @@ def unwritable_text(out: Path, exc: OSError) -> str:
         why, then = "the disk, or your quota on it, is full", "after freeing some space"
     return (f"The survey output folder {out}: {what} ({os.strerror(exc.errno)}: {why}). Nothing there is "
             "half-written; the finished lenses are kept, each with its row (lenses/<lens_id>/row.json), from which "
-            f"the catalogue is rebuilt. Run the same command (or run_survey call) again {then} to fit the rest.")
+            f"the catalogue is rebuilt. Run {SURVEY_RERUN} again {then} to fit the rest.")
 
 
 def unwritable_cause(exc: BaseException) -> OSError | None:
@@ -3013,13 +3013,12 @@ def unfitted_text(unfitted: Sequence[str], refused: Mapping[str, Mapping[str, An
     return (f"{lens_count(len(unfitted))} {'was' if one else 'were'} not fitted because every Dask worker given "
             f"{'it' if one else 'them'} {' or '.join(why)} ({for_example(unfitted)}; "
             f"{listed(sorted(refused), 3)}; see above). The catalogue holds the {counted(finished, 'finished one')}. "
-            f"Start workers {' and '.join(advice)}, then run the same command (or run_survey call) again to fit the "
-            "rest.")
+            f"Start workers {' and '.join(advice)}, then run {SURVEY_RERUN} again to fit the rest.")
 
 
 def dropped_text(dropped: Sequence[str], finished: int, unsent: Sequence[str] = ()) -> str:
     """What a survey says of the lenses ``dropped`` by the Dask cluster and ``unsent`` (never sent
     to it, the survey having stopped), ``finished`` lenses being in the catalogue."""
     return (f"{not_fitted_text(dropped, unsent, 'the Dask cluster', '; was the scheduler stopped?')}. The "
-            f"catalogue holds the {counted(finished, 'finished one')}; run the same command (or run_survey call) again to "
-            "fit the rest.")
+            f"catalogue holds the {counted(finished, 'finished one')}; run {SURVEY_RERUN} again to fit "
+            "the rest.")
