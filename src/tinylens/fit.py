@@ -918,13 +918,13 @@ def _check_temporaries_fit(problem: Any, folder: Path, keys: Mapping[str, str]) 
 
 
 def _temporary_too_long(folder: Path, name: str, temporary: Path, key: str | None, reason: str,
-                        limit: int | None = None, said: bool = True) -> str:
+                        limit: int | None, said: bool) -> str:
     """What :func:`_check_temporaries_fit` says of the hidden ``temporary`` name of the file
     ``name`` (the config's ``key`` where it chose it) too long for the system (its ``reason``): a
     name too long, where the path fits (:data:`~tinylens.paths.PATH_MAX`) and the config chose it,
-    or a path. ``limit``: the longest name in bytes the temporary was held against
-    (:func:`~tinylens.paths.name_max_said`), where known and ``said`` by the system; else it says most
-    disks' :data:`~tinylens.paths.NAME_MAX` (:func:`~tinylens.paths.limit_text`)."""
+    or a path. ``limit``, ``said``: the longest name in bytes the temporary was held against and
+    whether the system said it (:func:`~tinylens.paths.name_max_said`; where not, most disks'
+    :data:`~tinylens.paths.NAME_MAX` is said, :func:`~tinylens.paths.limit_text`)."""
     first = (f"Output folder {folder}: the fit writes each file there under a hidden temporary name first, and "
              f"that of {name} ({temporary.name})")
     if len(os.fsencode(temporary)) < PATH_MAX and key:  # the path fits: the name itself is refused
