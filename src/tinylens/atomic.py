@@ -258,11 +258,10 @@ def _undo_one(path: Path, old: Path | None, stranded: dict[Path, Path]) -> None:
     where it cannot be, record in ``stranded`` where ``old`` is kept (:func:`_rescued`). A new file
     not deleted, or a file whose replacing failed (its kept hard link the same file), stays as it is."""
     if old is not None and not os.path.lexists(old):
-        return  # put back already
+        return  # put back already, or kept under the name that _rescued noted in stranded
     if _put_back(path, old) or old is None or _same_file(old, path):
         return
-    stranded[path] = old  # so far: where a Ctrl-C stops _rescued before it has moved it
-    stranded[path] = _rescued(path, old)
+    _rescued(path, old, stranded)
 
 
 def _replaceable(path: Path) -> bool:
@@ -341,30 +340,35 @@ def _same_file(old: Path, path: Path) -> bool:
         return False
 
 
-def _rescued(path: Path, old: Path) -> Path:
-    """Where ``old``, the earlier file of ``path`` that could not be put back, is kept: renamed to
-    ``.<stem>.kept-XXXXXXXX<suffix>`` beside ``path``, a name that :func:`remove_unfinished` and
-    :func:`remove_all_unfinished` leave (``old`` itself where it has such a name already, a file
-    moved aside, :func:`_moved_aside`, or where even that fails). A Ctrl-C the moment it is renamed
-    puts it back under ``old``, where :func:`_undo_one`, done again, finds it."""
+def _rescued(path: Path, old: Path, stranded: dict[Path, Path]) -> None:
+    """Keep ``old``, the earlier file of ``path`` that could not be put back, where no cleanup
+    deletes it, and note in ``stranded`` where it is: renamed to ``.<stem>.kept-XXXXXXXX<suffix>``
+    beside ``path``, a name that :func:`remove_unfinished` and :func:`remove_all_unfinished` leave
+    (``old`` itself where it has such a name already, a file moved aside, :func:`_moved_aside`, or
+    where even that fails). The kept name is noted before the rename, so that wherever a Ctrl-C
+    stops it ``stranded`` names the file that holds it: a Ctrl-C the moment it is renamed puts it
+    back under ``old``, where :func:`_undo_one`, done again, finds it, and where that fails it
+    stays under its kept name, as noted."""
+    stranded[path] = old
     if not UNFINISHED_NAME.fullmatch(old.name):
-        return old
+        return
     try:
-        name = _kept_file(path)
+        name = Path(_kept_file(path))
     except OSError:
-        return old
+        return
+    stranded[path] = name
     try:
         os.replace(old, name)
     except OSError:
-        Path(name).unlink(missing_ok=True)
-        return old
+        stranded[path] = old
+        name.unlink(missing_ok=True)
     except BaseException:
         if os.path.lexists(old):  # stopped (a Ctrl-C) before it was renamed
-            Path(name).unlink(missing_ok=True)
-        else:  # stopped the moment it was renamed: back under old (where that fails it stays under its kept name)
-            _put_back(old, Path(name))
+            stranded[path] = old
+            name.unlink(missing_ok=True)
+        elif _put_back(old, name):  # stopped the moment it was renamed
+            stranded[path] = old
         raise
-    return Path(name)
 
 
 def _kept_file(path: Path) -> str:

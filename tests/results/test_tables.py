@@ -601,6 +601,46 @@ def test_a_ctrl_c_the_moment_a_file_not_put_back_is_moved_to_its_kept_name_still
     assert len(said) == 1 and f"kept at {holding[0]} " in said[0], said
 
 
+def test_a_file_whose_rename_to_its_kept_name_is_stopped_and_cannot_be_put_back_is_said_where_it_is(tmp_path, monkeypatch):
+    """A Ctrl-C (KeyboardInterrupt) the moment the earlier version of a file not put back was
+    renamed to its .kept- name had _rescued rename it back to its .unfinished- name; where that
+    rename failed too, the file stayed under its .kept- name and the warning named the
+    .unfinished- name, where nothing was: the earlier version unsaid. The warning now names the
+    .kept- file that holds it, and the Ctrl-C stays one."""
+    import os
+
+    from tinylens.atomic import write_together
+
+    (tmp_path / "a.csv").write_text("old a")
+    (tmp_path / "b.json").write_text("old b")
+    replace, stopped = os.replace, []
+
+    def interrupted_as_a_is_kept_and_not_renamed_back(src, dst, *args, **kwargs):
+        if os.path.basename(dst) == "b.json" and not stopped:
+            stopped.append(dst)
+            raise KeyboardInterrupt
+        if os.path.basename(dst) == "a.csv" and (tmp_path / "a.csv").read_text() == "new a":
+            raise PermissionError(13, "Permission denied", src, None, dst)  # a.csv's put-back fails
+        if os.path.basename(src).startswith(".a.kept-"):
+            raise PermissionError(13, "Permission denied", src, None, dst)  # and so does _rescued's rename back
+        replace(src, dst, *args, **kwargs)
+        if os.path.basename(dst).startswith(".a.kept-") and len(stopped) == 1:  # the moment it is moved there
+            stopped.append(dst)
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", interrupted_as_a_is_kept_and_not_renamed_back)
+    writers = {tmp_path / "a.csv": lambda tmp: tmp.write_text("new a"), tmp_path / "b.json": lambda tmp: tmp.write_text("new b")}
+    with pytest.warns(UserWarning) as warned, pytest.raises(KeyboardInterrupt) as raised:
+        write_together(writers)
+    monkeypatch.setattr(os, "replace", replace)
+    assert len(stopped) == 2 and (tmp_path / "b.json").read_text() == "old b"
+    holding = [p for p in tmp_path.iterdir() if p.name != "b.json" and p.read_text() == "old a"]
+    assert [str(p) for p in holding] == [os.fspath(stopped[1])], sorted(p.name for p in tmp_path.iterdir())
+    said = [str(w.message) for w in warned if "could not be undone" in str(w.message)]
+    assert len(said) == 1 and f"kept at {holding[0]} " in said[0], said
+    assert said[0] in getattr(raised.value, "__notes__", [])
+
+
 def test_the_atomic_write_helpers_are_still_imported_from_tables():
     """The atomic-write helpers moved to tinylens.atomic; ``from tinylens.results.tables import
     write_atomic`` (and the others) still gives the same function."""
