@@ -228,17 +228,20 @@ def _undone(done: list[Path], kept: Mapping[Path, Path | None], stranded: dict[P
     """Undo the replacing of each file of ``done`` (the last first, :func:`_undo_one`), its earlier
     file under ``kept``; a file that cannot be put back added to ``stranded``. A Ctrl-C meanwhile
     (KeyboardInterrupt) does not stop it part-way, which left files of two runs and had the earlier
-    versions not yet put back deleted: the file being undone is undone again, and the last Ctrl-C
-    is returned, for the caller to raise once all are undone."""
+    versions not yet put back deleted: the walk, caught whole (a Ctrl-C between two files too), is
+    done again from the first, each file undone once (:func:`_undo_one` skips one undone already),
+    and the last Ctrl-C is returned, for the caller to raise once all are undone. Left open (Python
+    raises a Ctrl-C between any two steps): one in the instant before this starts, or a further one
+    the instant after another is caught, still stops it, the files not put back yet left new and
+    their earlier versions deleted, a file not put back unsaid; that takes Ctrl-Cs microseconds apart."""
     caught = None
-    for path in reversed(done):
-        while True:
-            try:
+    while True:
+        try:
+            for path in reversed(done):
                 _undo_one(path, kept[path], stranded)
-                break
-            except KeyboardInterrupt as again:
-                caught = again
-    return caught
+            return caught
+        except KeyboardInterrupt as again:
+            caught = again
 
 
 def _put_back_unnoted(done: list[Path], kept: Mapping[Path, Path | None], stranded: dict[Path, Path]) -> None:
@@ -259,7 +262,10 @@ def _undo_one(path: Path, old: Path | None, stranded: dict[Path, Path]) -> None:
     not deleted, or a file whose replacing failed (its kept hard link the same file), stays as it is."""
     if old is not None and not os.path.lexists(old):
         return  # put back already, or kept under the name that _rescued noted in stranded
-    if _put_back(path, old) or old is None or _same_file(old, path):
+    if _put_back(path, old):
+        stranded.pop(path, None)  # put back on a later try (a Ctrl-C had _undone walk again): not stranded
+        return
+    if old is None or _same_file(old, path):
         return
     _rescued(path, old, stranded)
 

@@ -641,6 +641,58 @@ def test_a_file_whose_rename_to_its_kept_name_is_stopped_and_cannot_be_put_back_
     assert said[0] in getattr(raised.value, "__notes__", [])
 
 
+class _StoppedBetweenFiles(list):
+    """A list of paths whose first reversed walk raises KeyboardInterrupt after its first path, as a
+    Ctrl-C does that comes after one file is undone and before the next is begun."""
+
+    def __init__(self, paths):
+        super().__init__(paths)
+        self.walks = 0
+
+    def __reversed__(self):
+        self.walks += 1
+        for i, path in enumerate(list.__reversed__(self)):
+            if i == 1 and self.walks == 1:
+                raise KeyboardInterrupt
+            yield path
+
+
+def test_a_ctrl_c_between_two_files_being_put_back_does_not_stop_the_putting_back(tmp_path, monkeypatch):
+    """_undone caught a Ctrl-C (KeyboardInterrupt) only inside each file's undoing, so one that came
+    after a file was put back and before the next was begun stopped it: the files not put back yet
+    were left new beside others old, and replace_together's cleanup deleted their earlier versions.
+    The walk over the files is now inside the catching too (done again from the first, each file
+    undone once), every file put back and the Ctrl-C returned, for the caller to raise; b.json,
+    moved aside (a disk without hard links) and not put back on the first walk, put back on the
+    second, is no longer said to be kept."""
+    import os
+
+    from tinylens.atomic import _undone
+
+    kept, stranded = {}, {}
+    for name, hidden in (("a.csv", ".a.unfinished-abcdefgh.csv"), ("b.json", ".b.kept-abcdefgh.json")):
+        (tmp_path / name).write_text(f"new {name[0]}")
+        kept[tmp_path / name] = tmp_path / hidden
+        kept[tmp_path / name].write_text(f"old {name[0]}")
+    replace, refused = os.replace, []
+
+    def b_refused_once(src, dst, *args, **kwargs):
+        if os.path.basename(src).startswith(".b.kept-") and not refused:
+            refused.append(src)
+            raise PermissionError(13, "Permission denied", src, None, dst)
+        return replace(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", b_refused_once)
+    done = _StoppedBetweenFiles(kept)
+    try:
+        caught = _undone(done, kept, stranded)
+    except KeyboardInterrupt:  # not let through: it would stop pytest itself
+        pytest.fail(f"the Ctrl-C stopped the putting back: {sorted(p.name for p in tmp_path.iterdir())}")
+    assert isinstance(caught, KeyboardInterrupt)
+    assert refused and done.walks == 2 and stranded == {}
+    assert {p.name: p.read_text() for p in tmp_path.iterdir()} == {"a.csv": "old a", "b.json": "old b"}
+
+
 def test_the_atomic_write_helpers_are_still_imported_from_tables():
     """The atomic-write helpers moved to tinylens.atomic; ``from tinylens.results.tables import
     write_atomic`` (and the others) still gives the same function."""
