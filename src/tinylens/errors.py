@@ -137,6 +137,9 @@ SURVEY_FOLDER_CHOICE = "--out (run_survey: out=)"
 #: What a survey's advice tells a user to run again: the command line's command or, from Python,
 #: the :func:`tinylens.survey.runner.run_survey` call, as ``run {SURVEY_RERUN} again``.
 SURVEY_RERUN = "the same command (or run_survey call)"
+#: The argument of the Python API (:func:`tinylens.survey.runner.run_survey`) that sets a survey's
+#: local workers, as an error's advice says it after the command line's option: ``--workers 65 (run_survey: workers=)``.
+SURVEY_WORKERS_ARGUMENT = "run_survey: workers="
 
 
 #: The Windows path that :func:`windows_path_advice` shows where it has none of the user's.

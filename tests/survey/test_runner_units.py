@@ -1310,10 +1310,10 @@ def test_so_many_workers_that_they_would_swamp_the_cores_are_refused(tmp_path, m
     result = CliRunner().invoke(app, args)
     text = " ".join(result.output.split())
     assert result.exit_code == 2, result.output
-    assert ("--workers 10000 is more than 32 times the 2 cores this survey may use (CPU affinity, cgroup quota, "
-            "a SLURM job's --cpus-per-task)") in text and "Give --workers 2 or fewer (at most 64)." in text, text
+    assert ("--workers 10000 (run_survey: workers=) is more than 32 times the 2 cores this survey may use (CPU "
+            "affinity, cgroup quota, a SLURM job's --cpus-per-task)") in text and "Give 2 or fewer (at most 64)." in text, text
     assert "Traceback" not in result.output and not out.exists()
-    with pytest.raises(TinyLensError, match="--workers 65 is more than 32 times the 2 cores"):
+    with pytest.raises(TinyLensError, match=r"--workers 65 \(run_survey: workers=\) is more than 32 times the 2 cores"):
         runner.run_survey(mock_survey["lenses"], mock_survey["template"], out, workers=65, progress=False)
     assert not out.exists()
     runner.check_workers(64)  # the most: warned of, not refused
@@ -3077,6 +3077,24 @@ def test_the_folder_messages_a_python_caller_can_get_name_the_out_argument_too(t
         text = " ".join(text.split())
         assert "the lens folders and --out (run_survey: out=)" in text.lower(), text
         assert "folders and --out must" not in text and "folders and --out," not in text, text
+
+
+def test_the_workers_messages_a_python_caller_can_get_name_the_workers_argument_too(tmp_path, mock_survey, monkeypatch):
+    """Two messages of a survey's local workers that run_survey gives a Python caller too (its
+    refusal of more workers than the cores can take, and the reason of a lens whose local worker ran
+    out of memory) said '--workers' alone, the command line's option; each now names run_survey's
+    workers= too, and the refusal asks for a number of them, not for the option."""
+    from distributed import KilledWorker
+
+    monkeypatch.setattr(runner, "available_cores", lambda: 2)
+    with pytest.raises(TinyLensError) as caught:
+        runner.run_survey(mock_survey["lenses"], mock_survey["template"], tmp_path / "out", workers=65, progress=False)
+    refusal = " ".join(str(caught.value).split())
+    assert refusal.startswith("--workers 65 (run_survey: workers=) is more than 32 times the 2 cores"), refusal
+    assert refusal.endswith("Give 2 or fewer (at most 64)."), refusal
+    reason = runner.out_of_memory_reason(KilledWorker("fit_lens-1", "tcp://w:1", 0), {"tcp://w:1": int(2e9)}, local=True)
+    assert "; run the survey with fewer --workers (run_survey: workers=), as each local worker" in reason, reason
+    assert len(reason) <= runner.MAX_REASON
 
 
 def test_workers_importing_tinylens_from_another_place_are_warned_of_by_name():

@@ -43,7 +43,7 @@ import pandas as pd
 
 from tinylens import filenames
 from tinylens.config.schema import Inference
-from tinylens.errors import (SURVEY_FOLDER_CHOICE, SURVEY_RERUN, UNWRITABLE, ConfigError, ConfigWarning, ConvergenceWarning, DataError, DataWarning, OutputError, TinyLensError, counted, lens_count,
+from tinylens.errors import (SURVEY_FOLDER_CHOICE, SURVEY_RERUN, SURVEY_WORKERS_ARGUMENT, UNWRITABLE, ConfigError, ConfigWarning, ConvergenceWarning, DataError, DataWarning, OutputError, TinyLensError, counted, lens_count,
                              listed, ls_command, out_of_memory)
 from tinylens.interrupts import interrupt_held
 from tinylens.precision import get_precision
@@ -2269,8 +2269,8 @@ MEMORY_RESTART_EVENT = "worker-restart-memory"
 #: Seconds to wait for that event when a task's workers died and it has not come yet.
 MEMORY_EVENT_WAIT = 1.0
 #: What a lens whose workers kept running out of memory is told to do, on a local cluster and on another.
-LOCAL_MEMORY_ADVICE = ("run the survey with fewer --workers (each local worker may use the memory of the machine, "
-                       "or of the batch job, divided by their number) or where there is more memory")
+LOCAL_MEMORY_ADVICE = (f"run the survey with fewer --workers ({SURVEY_WORKERS_ARGUMENT}), as each local worker may use the "
+                       "memory of the machine, or of the batch job, divided by their number, or where there is more memory")
 CLUSTER_MEMORY_ADVICE = ("give the Dask workers more memory each (dask worker --memory-limit; fewer workers per node, "
                          "or more memory per job)")
 
@@ -2636,10 +2636,10 @@ def check_workers(workers: int, cores: int | None = None) -> None:
     cores = available_cores() if cores is None else cores
     if workers > MAX_WORKERS_PER_CORE * cores:
         raise TinyLensError(
-            f"--workers {workers} is more than {MAX_WORKERS_PER_CORE} times the {counted(cores, 'core')} "
-            "this survey may use (CPU affinity, cgroup quota, a SLURM job's --cpus-per-task): so many local worker "
-            "processes, each its own Python with JAX, would only share them, and could use up the machine's memory "
-            f"before fitting a lens. Give --workers {cores} or fewer (at most {MAX_WORKERS_PER_CORE * cores}).")
+            f"--workers {workers} ({SURVEY_WORKERS_ARGUMENT}) is more than {MAX_WORKERS_PER_CORE} times the "
+            f"{counted(cores, 'core')} this survey may use (CPU affinity, cgroup quota, a SLURM job's --cpus-per-task): "
+            "so many local worker processes, each its own Python with JAX, would only share them, and could use up "
+            f"the machine's memory before fitting a lens. Give {cores} or fewer (at most {MAX_WORKERS_PER_CORE * cores}).")
 
 
 def crowded_workers(workers: int, cores: int) -> str | None:
