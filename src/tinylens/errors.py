@@ -134,6 +134,9 @@ OUTPUT_FOLDER_CHOICE = "output.path in the config (or --output; tinylens.fit: ou
 #: What sets a survey's output folder, as an error's advice ends: the command line's option and
 #: the argument of the Python API (:func:`tinylens.survey.runner.run_survey`), each user's own.
 SURVEY_FOLDER_CHOICE = "--out (run_survey: out=)"
+#: What names a survey's lens folders, as a message says which folder: the command line's argument
+#: and the argument of the Python API (:func:`tinylens.survey.runner.run_survey`), each user's own.
+SURVEY_LENS_DIR_CHOICE = "LENS_DIR (run_survey: lens_dir=)"
 #: What a survey's advice tells a user to run again: the command line's command or, from Python,
 #: the :func:`tinylens.survey.runner.run_survey` call, as ``run {SURVEY_RERUN} again``.
 SURVEY_RERUN = "the same command (or run_survey call)"

@@ -2768,7 +2768,7 @@ def test_workers_that_do_not_see_the_survey_folders_are_refused_before_anything_
     monkeypatch.setattr(runner, "check_template", lambda *args, **kwargs: "lens_a")
     blind, text = _refused_by_a_blind_worker(tmp_path, lenses, mock_survey["template"], out)
     assert text.startswith(f"The one Dask worker does not see the survey's folders as this command does ({blind} "
-                           f"does not see LENS_DIR {lenses} and --out {out})."), text
+                           f"does not see LENS_DIR (run_survey: lens_dir=) {lenses} and --out (run_survey: out=) {out})."), text
     assert "on a file system that every node sees" in text
     assert not out.exists()  # refused before anything was written
 
@@ -2823,7 +2823,7 @@ def test_a_worker_that_sees_the_lock_file_before_its_text_is_not_refused(tmp_pat
             runner.check_worker_folders(Workers(), out, lens_dir)
     text = " ".join(str(caught.value).split())
     assert text.startswith("2 of the 4 Dask workers do not see the survey's folders as this command does "
-                           f"(tcp://10.0.0.3:1, tcp://10.0.0.4:1: e.g. tcp://10.0.0.3:1 does not see --out {out})."), text
+                           f"(tcp://10.0.0.3:1, tcp://10.0.0.4:1: e.g. tcp://10.0.0.3:1 does not see --out (run_survey: out=) {out})."), text
 
 
 @contextlib.contextmanager
@@ -3077,6 +3077,34 @@ def test_the_folder_messages_a_python_caller_can_get_name_the_out_argument_too(t
         text = " ".join(text.split())
         assert "the lens folders and --out (run_survey: out=)" in text.lower(), text
         assert "folders and --out must" not in text and "folders and --out," not in text, text
+
+
+def test_the_folders_a_worker_does_not_see_are_named_by_run_surveys_arguments_too(tmp_path):
+    """The folders that a worker does not see, which the folder check's refusal and the note of a
+    worker whose task refused its lens name to a Python caller too, were named 'LENS_DIR /data/lenses'
+    and '--out /data/out', the command line's words alone; each now names run_survey's argument too
+    (lens_dir=, out=), before the path."""
+    from tinylens.locks import folder_lock
+
+    class Blind:
+        """A cluster of one worker that sees no folder of the survey, nor its lock file."""
+
+        def run(self, function, lock, folders, timeout=None, workers=None, on_error="raise", callback_timeout=None):
+            return {"tcp://w:0": (None, list(folders))}
+
+    lenses, out = tmp_path / "lenses", tmp_path / "out"
+    lenses.mkdir()
+    out.mkdir()
+    with folder_lock(out, runner.SURVEY_LOCK_FILE) as locked:
+        assert locked
+        with pytest.raises(TinyLensError) as caught:
+            runner.check_worker_folders(Blind(), out, lenses)
+    text = " ".join(str(caught.value).split())
+    assert (f"(tcp://w:0 does not see LENS_DIR (run_survey: lens_dir=) {lenses} and --out (run_survey: out=) "
+            f"{out})") in text, text
+    elsewhere, lens = tmp_path / "node" / "out", runner.Lens("lens_a", tmp_path / "node" / "lens_a")
+    said = runner.unseen_here(runner.task_view(elsewhere, "", lens))  # a node without either folder
+    assert said == f"the lens folder {lens.folder} and --out (run_survey: out=) {elsewhere}", said
 
 
 def test_the_workers_messages_a_python_caller_can_get_name_the_workers_argument_too(tmp_path, mock_survey, monkeypatch):
@@ -3572,7 +3600,7 @@ def test_the_messages_on_some_dask_workers_read_right_for_one_of_one_one_of_many
         with pytest.raises(TinyLensError) as caught:
             runner.check_worker_folders(Blind(n), tmp_path / "out", lenses)
         text = " ".join(str(caught.value).split())
-        assert text.startswith(start + f"not see LENS_DIR {lenses})."), text
+        assert text.startswith(start + f"not see LENS_DIR (run_survey: lens_dir=) {lenses})."), text
 
 
 def test_a_survey_dry_run_shows_the_templates_config_warnings(tmp_path, mock_survey):
@@ -3746,8 +3774,8 @@ def test_a_worker_that_joins_with_another_tinylens_fits_no_lens(tmp_path, monkey
 
 
 @pytest.mark.parametrize("view, unseen", [
-    (lambda lock, folders: (None, list(folders)), "the lens folder {folder} and --out {out}"),  # a node's own disk
-    (lambda lock, folders: ("process 12 on node9, since 2026-01-01 00:00:00 UTC", []), "--out {out}"),  # its own --out
+    (lambda lock, folders: (None, list(folders)), "the lens folder {folder} and --out (run_survey: out=) {out}"),
+    (lambda lock, folders: ("process 12 on node9, since 2026-01-01 00:00:00 UTC", []), "--out (run_survey: out=) {out}"),
 ], ids=["a node's own disk", "its own --out"])
 def test_a_worker_that_joins_without_the_survey_folders_fits_no_lens(tmp_path, monkeypatch, capsys, view, unseen):
     """Workers were asked whether they see LENS_DIR and --out once, when the survey started: one

@@ -43,7 +43,7 @@ import pandas as pd
 
 from tinylens import filenames
 from tinylens.config.schema import Inference
-from tinylens.errors import (SURVEY_FOLDER_CHOICE, SURVEY_RERUN, SURVEY_WORKERS_ARGUMENT, UNWRITABLE, ConfigError, ConfigWarning, ConvergenceWarning, DataError, DataWarning, OutputError, TinyLensError, counted, lens_count,
+from tinylens.errors import (SURVEY_FOLDER_CHOICE, SURVEY_LENS_DIR_CHOICE, SURVEY_RERUN, SURVEY_WORKERS_ARGUMENT, UNWRITABLE, ConfigError, ConfigWarning, ConvergenceWarning, DataError, DataWarning, OutputError, TinyLensError, counted, lens_count,
                              listed, ls_command, out_of_memory)
 from tinylens.interrupts import interrupt_held
 from tinylens.precision import get_precision
@@ -1789,7 +1789,7 @@ def seen_folders(lens_dir: Path, lenses: Sequence[Lens]) -> dict[str, str]:
     """The folders a worker must see for the survey of ``lenses`` in ``lens_dir``, each with how a
     message names it: ``lens_dir``, and where links in it lead elsewhere (a lens folder is read
     resolved), the first lens folder in each other folder they lead to."""
-    folders, parents = {str(lens_dir): f"LENS_DIR {lens_dir}"}, {lens_dir}
+    folders, parents = {str(lens_dir): f"{SURVEY_LENS_DIR_CHOICE} {lens_dir}"}, {lens_dir}
     for lens in lenses:
         if lens.folder.parent not in parents:
             parents.add(lens.folder.parent)
@@ -1881,7 +1881,7 @@ def unseen_names(view: tuple[str | None, list[str]], folders: Mapping[str, str],
     missing = [folders[folder] for folder in unseen]
     seen = None if text is None else " ".join(text.split())
     if mine and seen not in (mine, ""):  # "": on NFS its text may reach other nodes only when closed
-        missing.append(f"--out {out}")
+        missing.append(f"{SURVEY_FOLDER_CHOICE} {out}")
     return missing
 
 
@@ -1892,7 +1892,7 @@ def task_view(out: Path, mine: str, lens: Lens) -> tuple[str, str, dict[str, str
     ``""``), each path with how a message names it."""
     folders = {str(lens.folder): f"the lens folder {lens.folder}"}
     if not mine:
-        folders[str(out)] = f"--out {out}"
+        folders[str(out)] = f"{SURVEY_FOLDER_CHOICE} {out}"
     return str(out / SURVEY_LOCK_FILE), mine, folders
 
 
