@@ -1413,7 +1413,7 @@ def test_a_survey_on_a_disk_without_locks_says_a_second_one_would_not_be_refused
     told = run(tmp_path / "unlocked")
     assert len(told) == 1 and told[0].startswith(f"The file system of the survey output folder {tmp_path / 'unlocked'} "
                                                  "does not support file locks"), told
-    assert "a second tinylens survey started on this --out while this one runs would not be refused" in told[0]
+    assert "a second tinylens survey started on this folder while this one runs would not be refused" in told[0]
 
 
 def test_a_failing_flock_on_out_stops_the_survey_naming_its_lock_not_warned_as_no_locks(tmp_path, mock_survey,
@@ -3107,6 +3107,22 @@ def test_the_folders_a_worker_does_not_see_are_named_by_run_surveys_arguments_to
     assert said == f"the lens folder {lens.folder} and --out (run_survey: out=) {elsewhere}", said
 
 
+def test_the_folder_warnings_a_python_caller_can_get_name_the_out_argument_too(tmp_path):
+    """Two DataWarnings that run_survey gives a Python caller too (an output folder on a disk
+    without locks, a folder check that could not be made) said '--out' alone, the command line's
+    option ('started on this --out', 'give an --out on a disk with locks', 'its lens folder and
+    --out'); each now names run_survey's out= too, or says 'this folder'."""
+    with pytest.warns(DataWarning) as caught:
+        runner.warn_unlocked(tmp_path / "out")
+        runner.warn_unchecked(": the cluster gave no answer")
+    unlocked, unchecked = (" ".join(str(w.message).split()) for w in caught)
+    assert "a second tinylens survey started on this folder while" in unlocked, unlocked
+    assert unlocked.endswith("(or choose another --out (run_survey: out=) on a disk with locks)."), unlocked
+    assert "whether it sees its lens folder and --out (run_survey: out=), and one" in unchecked, unchecked
+    for text in (unlocked, unchecked):
+        assert "this --out" not in text and "an --out" not in text and "and --out," not in text, text
+
+
 def test_the_workers_messages_a_python_caller_can_get_name_the_workers_argument_too(tmp_path, mock_survey, monkeypatch):
     """Two messages of a survey's local workers that run_survey gives a Python caller too (its
     refusal of more workers than the cores can take, and the reason of a lens whose local worker ran
@@ -3399,8 +3415,8 @@ def test_a_folder_check_not_made_says_what_the_tasks_do_of_a_worker_that_does_no
         runner.check_worker_folders(Silent(), out, lens_dir, timeout=2)
     text = " ".join(str(caught[0].message).split())
     assert "fails its lenses" not in text, text
-    assert ("The survey goes on: each task asks its worker whether it sees its lens folder and --out, and one that "
-            "does not fits none of them, but a worker whose file system hangs holds the lenses given to it") in text, text
+    assert ("The survey goes on: each task asks its worker whether it sees its lens folder and --out (run_survey: "
+            "out=), and one that does not fits none of them, but a worker whose file system hangs holds the lenses given to it") in text, text
 
 
 def test_the_survey_gives_the_workers_its_import_check_did_not_hear_from_to_the_later_checks(tmp_path, mock_survey,

@@ -1927,9 +1927,9 @@ def warn_unchecked(why: str) -> None:
     """A DataWarning that the workers' view of the survey's folders was not checked (``why``: the
     rest of its first sentence); each task still asks its worker (:data:`checked_task`)."""
     warnings.warn(f"Whether the Dask workers see the survey's folders as this command does was not checked{why}. "
-                  "The survey goes on: each task asks its worker whether it sees its lens folder and --out, and one "
-                  "that does not fits none of them, but a worker whose file system hangs holds the lenses given to "
-                  "it: look at its node if its lenses do not finish.", DataWarning, stacklevel=3)
+                  f"The survey goes on: each task asks its worker whether it sees its lens folder and {SURVEY_FOLDER_CHOICE}, "
+                  "and one that does not fits none of them, but a worker whose file system hangs holds the lenses "
+                  "given to it: look at its node if its lenses do not finish.", DataWarning, stacklevel=3)
 
 
 def worker_copies(client: Any, workers: Sequence[str] | None = None, timeout: float = IMPORT_CHECK_SECONDS,
@@ -2824,10 +2824,10 @@ def warn_unlocked(out: Path) -> None:
     the file system has no ``flock`` (some Lustre and NFS mounts), so a second survey on ``out``
     would not be refused, and the lens folders' locks do nothing either."""
     warnings.warn(f"The file system of the survey output folder {out} does not support file locks (flock; some "
-                  "Lustre and NFS mounts do not): a second tinylens survey started on this --out while this one "
+                  "Lustre and NFS mounts do not): a second tinylens survey started on this folder while this one "
                   "runs would not be refused, and the two would fit the same lenses and overwrite each other's "
-                  "files. Run one survey at a time on it (or give an --out on a disk with locks).", DataWarning,
-                  stacklevel=3)
+                  f"files. Run one survey at a time on it (or choose another {SURVEY_FOLDER_CHOICE} on a disk with "
+                  "locks).", DataWarning, stacklevel=3)
 
 
 def unwritable_text(out: Path, exc: OSError) -> str:
