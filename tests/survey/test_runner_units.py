@@ -3107,6 +3107,25 @@ def test_the_folders_a_worker_does_not_see_are_named_by_run_surveys_arguments_to
     assert said == f"the lens folder {lens.folder} and --out (run_survey: out=) {elsewhere}", said
 
 
+def test_the_folder_check_refusing_a_survey_tells_a_python_caller_to_call_run_survey_again(tmp_path):
+    """The folder check's refusal of workers that do not see the survey's folders, which run_survey
+    raises to a Python caller too, ended 'then run the command again', words for the command line
+    alone; it now names the run_survey call too, as the survey's other advice does (SURVEY_RERUN)."""
+
+    class Blind:
+        """A cluster of one worker that sees no folder of the survey."""
+
+        def run(self, function, lock, folders, timeout=None, workers=None, on_error="raise", callback_timeout=None):
+            return {"tcp://w:0": (None, list(folders))}
+
+    lenses = tmp_path / "lenses"
+    lenses.mkdir()
+    with pytest.raises(TinyLensError) as caught:
+        runner.check_worker_folders(Blind(), tmp_path / "out", lenses)
+    text = " ".join(str(caught.value).split())
+    assert text.endswith("give folders on a shared disk, then run the same command (or run_survey call) again."), text
+
+
 def test_the_folder_warnings_a_python_caller_can_get_name_the_out_argument_too(tmp_path):
     """Two DataWarnings that run_survey gives a Python caller too (an output folder on a disk
     without locks, a folder check that could not be made) said '--out' alone, the command line's

@@ -1861,7 +1861,7 @@ def check_worker_folders(client: Any, out: Path, lens_dir: Path, lenses: Sequenc
             f"{some_workers(len(blind), total)} {'does' if len(blind) == 1 else 'do'} not see the survey's "
             f"folders as this command does ({which} does not see {blind[first]}). The lens folders and "
             f"{SURVEY_FOLDER_CHOICE} must be on a file system that every node sees (not a node's own disk such as "
-            "/tmp): give folders on a shared disk, then run the command again.")
+            f"/tmp): give folders on a shared disk, then run {SURVEY_RERUN} again.")
     return {address: unchecked_reason(view, timeout) for address, view in unchecked.items()}
 
 
