@@ -2789,7 +2789,8 @@ def test_workers_that_do_not_see_a_linked_lens_folder_are_refused(tmp_path, mock
     monkeypatch.setattr(runner, "check_template", lambda *args, **kwargs: "lens_a")
     blind, text = _refused_by_a_blind_worker(node, lenses, mock_survey["template"], out)
     assert text.startswith(f"The one Dask worker does not see the survey's folders as this command does ({blind} "
-                           f"does not see {scratch / 'lens_a'}, the lens folder lens_a that LENS_DIR links to)."), text
+                           f"does not see {scratch / 'lens_a'}, the lens folder lens_a that LENS_DIR (run_survey: lens_dir=) "
+                           "links to)."), text
     assert not out.exists()  # refused before anything was written
 
 
@@ -3140,6 +3141,17 @@ def test_the_folder_warnings_a_python_caller_can_get_name_the_out_argument_too(t
     assert "whether it sees its lens folder and --out (run_survey: out=), and one" in unchecked, unchecked
     for text in (unlocked, unchecked):
         assert "this --out" not in text and "an --out" not in text and "and --out," not in text, text
+
+
+def test_a_linked_lens_folder_a_worker_must_see_is_named_by_run_surveys_lens_dir_too(tmp_path):
+    """A lens folder elsewhere that a link in the lens folders leads to, which the folder check names
+    to a Python caller of run_survey too, was 'the lens folder lens_a that LENS_DIR links to', the
+    command line's word alone; it now names run_survey's lens_dir= too."""
+    lens_dir, scratch = tmp_path / "lenses", tmp_path / "scratch"
+    folders = runner.seen_folders(lens_dir, [runner.Lens("lens_a", scratch / "lens_a"), runner.Lens("lens_b", lens_dir / "lens_b")])
+    assert folders == {str(lens_dir): f"LENS_DIR (run_survey: lens_dir=) {lens_dir}",
+                       str(scratch / "lens_a"): f"{scratch / 'lens_a'}, the lens folder lens_a that LENS_DIR "
+                                                "(run_survey: lens_dir=) links to"}, folders
 
 
 def test_the_workers_messages_a_python_caller_can_get_name_the_workers_argument_too(tmp_path, mock_survey, monkeypatch):

@@ -1793,7 +1793,7 @@ def seen_folders(lens_dir: Path, lenses: Sequence[Lens]) -> dict[str, str]:
     for lens in lenses:
         if lens.folder.parent not in parents:
             parents.add(lens.folder.parent)
-            folders[str(lens.folder)] = f"{lens.folder}, the lens folder {lens.lens_id} that LENS_DIR links to"
+            folders[str(lens.folder)] = f"{lens.folder}, the lens folder {lens.lens_id} that {SURVEY_LENS_DIR_CHOICE} links to"
     return folders
 
 
