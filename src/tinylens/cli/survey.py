@@ -72,6 +72,11 @@ def print_plan(found: dict, retry_failed: bool) -> None:
             "retry": "failed before, fitted again"}
     lines.append(f"To fit: {lens_count(n_fit)}" + (":" if n_fit else "."))
     lines += [f"  {len(ids)} {whys[why]}: {listed(ids, 8)}" for why, ids in to_fit.items() if ids]
+    if found["refused"]:
+        n = len(found["refused"])
+        lines.append(f"{lens_count(n)} to fit will fail on {'its' if n == 1 else 'their'} files (as the files' FITS "
+                     "headers tell; the other lenses are fitted all the same):")
+        lines += [f"  {lens_id}: {why}" for lens_id, why in found["refused"].items()]
     if found["recover"]:
         lines.append(f"Rows rebuilt from result.json, no fit: {listed(found['recover'], 8)}")
     if found["running"] is not None:
@@ -105,7 +110,8 @@ def survey(
                                     "by commas, a CSV, Parquet, FITS or ECSV table with a lens_id column (e.g. inspect.csv of "
                                     "'tinylens report'), or a file of one id per line."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Only say what the survey would do (lenses done, to "
-                                 "fit, to resume) after checking the template; start nothing, write nothing."),
+                                 "fit, to resume) after checking the template, and which lenses to fit have files "
+                                 "their fit would refuse; start nothing, write nothing."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Fit every lens in LENS_DIR on a Dask cluster and collect a catalogue; run it again to resume."""

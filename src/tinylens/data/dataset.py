@@ -52,8 +52,8 @@ from astropy.io import fits
 
 from tinylens.config import schema
 from tinylens.config.loader import home_expanded, resolve_path
-from tinylens.data.fits_io import (escaped_path_note, read_fits_image, read_fits_image_and_header, split_extension,
-                                   wcs_pixel_scale)
+from tinylens.data.fits_io import (escaped_path_note, read_fits_image, read_fits_image_and_header, read_fits_shape,
+                                   split_extension, wcs_pixel_scale)
 from tinylens.data.mask import shape_mask
 from tinylens.errors import (DataError, DataWarning,  # noqa: F401 (DataWarning: also imported from here)
                              counted, outside_stacklevel)
@@ -212,9 +212,9 @@ def load_dataset(cfg: schema.Dataset, base_dir: str | Path, origin: str = BASE_D
     paths = {key: resolve_path(base_dir, getattr(cfg, key)) for key in keys}
     hints = {key: relative_hint(getattr(cfg, key), base_dir, origin, survey_hint) for key in (*keys, "mask_path")}
     data, header = read_fits_image_and_header(paths["data_path"], "dataset.data_path", hints["data_path"])
-    check_not_a_line(data, header, paths["data_path"])
+    check_not_a_line(data.shape, header, paths["data_path"])
     noise, noise_header = read_fits_image_and_header(paths["noise_path"], "dataset.noise_path", hints["noise_path"])
-    check_same_shape(noise, data, paths["noise_path"], paths["data_path"], "noise map")
+    check_same_shape(noise.shape, data.shape, paths["noise_path"], paths["data_path"], "noise map")
     check_not_the_image(noise, data, paths["noise_path"], paths["data_path"])
     psf_file, psf_header = read_fits_image_and_header(paths["psf_path"], "dataset.psf_path", hints["psf_path"])
     check_psf_not_an_image(psf_file, paths["psf_path"], {"data image": (data, paths["data_path"]),
@@ -259,6 +259,24 @@ def load_dataset(cfg: schema.Dataset, base_dir: str | Path, origin: str = BASE_D
         psf_path=paths["psf_path"],
         mask_path=mask_path,
     )
+
+
+def check_file_shapes(paths: dict[str, Path | None]) -> None:
+    """Raise the DataError that :func:`load_dataset` would for the files ``paths`` (``data_path``,
+    ``noise_path``, ``psf_path`` and ``mask_path``, None where there is none), in its order, as far
+    as the files' headers tell without reading a pixel (:func:`read_fits_shape`): a file missing,
+    unreadable or not FITS, no 2-D image in it, a data image of one row or column, a noise map or
+    mask of another shape than the data image, a PSF of an even size."""
+    data_path = paths["data_path"]
+    shape, header = read_fits_shape(data_path, "dataset.data_path")
+    check_not_a_line(shape, header, data_path)
+    noise, _ = read_fits_shape(paths["noise_path"], "dataset.noise_path")
+    check_same_shape(noise, shape, paths["noise_path"], data_path, "noise map")
+    psf, _ = read_fits_shape(paths["psf_path"], "dataset.psf_path")
+    check_psf_size(psf, paths["psf_path"])
+    if paths.get("mask_path") is not None:
+        mask, _ = read_fits_shape(paths["mask_path"], "dataset.mask_path")
+        check_same_shape(mask, shape, paths["mask_path"], data_path, "mask")
 
 
 def _warn_flat(used: np.ndarray, path: Path) -> None:
@@ -470,28 +488,29 @@ def stored_shape(header: fits.Header, shape: tuple[int, ...]) -> tuple[int, ...]
     return tuple(sizes)
 
 
-def check_not_a_line(data: np.ndarray, header: fits.Header, path: Path) -> None:
-    """Raise a DataError when the data image is one row, one column or one pixel (a ``(1, 1, 5)``
-    cube, or a spectrum written as an image), naming the file and the shape it holds: there is no
+def check_not_a_line(shape: tuple[int, int], header: fits.Header, path: Path) -> None:
+    """Raise a DataError when the data image (of 2-D ``shape``) is one row, one column or one pixel
+    (a ``(1, 1, 5)`` cube, or a spectrum written as an image), naming the file and the shape it holds: there is no
     lens to fit in it, and it was refused as having too few usable pixels, the mask and the noise
     map named as what to check."""
-    ny, nx = data.shape
+    ny, nx = shape
     if ny > 1 and nx > 1:
         return
     what = ("a single pixel" if ny == nx == 1 else f"a single row of {nx} pixels" if ny == 1
             else f"a single column of {ny} pixels")
-    raise DataError(f"dataset.data_path file {path} holds an array of shape {stored_shape(header, data.shape)}: "
+    raise DataError(f"dataset.data_path file {path} holds an array of shape {stored_shape(header, shape)}: "
                     f"{what}, not an image. tinylens needs a 2-D image of the lens, of more than one row and one "
                     "column (a cutout some arcsec across). The wrong file, or the wrong image of the file (name it "
                     "with [EXTNAME] or [index])?")
 
 
-def check_same_shape(array: np.ndarray, data: np.ndarray, path: Path, data_path: Path, what: str) -> None:
-    """Raise a DataError when ``array`` and the data image differ in shape."""
-    if array.shape != data.shape:
+def check_same_shape(shape: tuple[int, int], data_shape: tuple[int, int], path: Path, data_path: Path,
+                     what: str) -> None:
+    """Raise a DataError when the image ``what`` (``path``) and the data image differ in shape."""
+    if tuple(shape) != tuple(data_shape):
         raise DataError(
-            f"The {what} {path} has shape {array.shape[0]} x {array.shape[1]} (rows x columns) but the data "
-            f"image {data_path} has {data.shape[0]} x {data.shape[1]}; they must cover the same pixels."
+            f"The {what} {path} has shape {shape[0]} x {shape[1]} (rows x columns) but the data "
+            f"image {data_path} has {data_shape[0]} x {data_shape[1]}; they must cover the same pixels."
         )
 
 
@@ -658,7 +677,7 @@ def check_enough_pixels(
 def read_mask_file(mask_path: Path, data: np.ndarray, data_path: Path, hint: str = "") -> np.ndarray:
     """The values of the mask file ``mask_path``, checked to have the shape of the ``data`` image."""
     values = read_fits_image(mask_path, "dataset.mask_path", hint)
-    check_same_shape(values, data, mask_path, data_path, "mask")
+    check_same_shape(values.shape, data.shape, mask_path, data_path, "mask")
     return values
 
 
@@ -823,14 +842,7 @@ def centre_pixels(shape: tuple[int, int]) -> tuple[slice, slice]:
 def check_psf(psf: np.ndarray, path: Path | str) -> float:
     """The sum of the PSF's pixels, after a DataError for a PSF that cannot be used: not odd-sized,
     a pixel not finite, or a sum not positive."""
-    ny, nx = psf.shape
-    if ny % 2 == 0 or nx % 2 == 0:
-        raise DataError(
-            f"The PSF {path} is {ny} x {nx} pixels; tinylens needs an odd size on both axes so that the PSF "
-            "centre falls on a pixel (an even-sized kernel would shift the model by half a pixel). Crop or "
-            f"pad it to an odd size (e.g. {ny - 1 if ny % 2 == 0 else ny} x {nx - 1 if nx % 2 == 0 else nx}) "
-            "centred on its peak."
-        )
+    check_psf_size(psf.shape, path)
     bad = int((~np.isfinite(psf)).sum())
     if bad:
         which = "pixels; replace them" if bad != 1 else "pixel; replace it"
@@ -839,6 +851,18 @@ def check_psf(psf: np.ndarray, path: Path | str) -> float:
     if not total > 0:
         raise DataError(f"The PSF {path} sums to {total:.6g}; its pixels must sum to a positive number (ideally 1).")
     return total
+
+
+def check_psf_size(shape: tuple[int, int], path: Path | str) -> None:
+    """Raise a DataError for a PSF of ``shape`` that is not odd-sized on both axes."""
+    ny, nx = shape
+    if ny % 2 == 0 or nx % 2 == 0:
+        raise DataError(
+            f"The PSF {path} is {ny} x {nx} pixels; tinylens needs an odd size on both axes so that the PSF "
+            "centre falls on a pixel (an even-sized kernel would shift the model by half a pixel). Crop or "
+            f"pad it to an odd size (e.g. {ny - 1 if ny % 2 == 0 else ny} x {nx - 1 if nx % 2 == 0 else nx}) "
+            "centred on its peak."
+        )
 
 
 def check_psf_not_an_image(psf: np.ndarray, path: Path, images: dict[str, tuple[np.ndarray, Path]]) -> None:

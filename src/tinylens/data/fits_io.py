@@ -147,11 +147,42 @@ def read_fits_image_and_header(path: str | Path, role: str = "image", hint: str 
     except DataError:
         raise
     except _READ_ERRORS as exc:
-        raise DataError(
-            f"{role} file {file} could not be read as a FITS image ({exc}). "
-            "The file may be truncated, corrupt or not FITS at all; check it with e.g. DS9 or astropy."
-        ) from None
+        raise unreadable_error(file, role, exc) from None
     return as_2d(array, full, role), header
+
+
+def unreadable_error(file: Path, role: str, exc: BaseException) -> DataError:
+    """The DataError for the FITS ``file`` (named by ``role``) that astropy failed to read (``exc``)."""
+    return DataError(f"{role} file {file} could not be read as a FITS image ({exc}). "
+                     "The file may be truncated, corrupt or not FITS at all; check it with e.g. DS9 or astropy.")
+
+
+def read_fits_shape(path: str | Path, role: str = "image", hint: str = "") -> tuple[tuple[int, int], fits.Header]:
+    """The 2-D shape of the image that :func:`read_fits_image_and_header` reads from ``path``, and
+    its HDU's header, from the file's headers alone (no pixel is read): the same DataError for a
+    file that is missing, unreadable or not FITS, holds no image or one that is not 2-D. The
+    headers are read up to the image's only (a gzipped file is not decompressed beyond)."""
+    full = Path(path)
+    check_no_image_section(full, role)
+    file, ext = split_extension(full)
+    check_readable_file(file, role, hint)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", AstropyWarning)
+            with fits.open(file, memmap=False, do_not_scale_image_data=True) as hdul:
+                if ext is None:
+                    hdu = next((h for h in hdul if _has_pixels(h)), None)
+                    if hdu is None:
+                        raise no_image_error(hdul, file, role)
+                else:
+                    hdu = _named_image_hdu(hdul, file, ext, role, read=False)
+                header = hdu.header.copy()
+    except DataError:
+        raise
+    except _READ_ERRORS as exc:
+        raise unreadable_error(file, role, exc) from None
+    naxis = header.get("NAXIS", 0)
+    return shape_2d(tuple(int(header[f"NAXIS{k}"]) for k in range(naxis, 0, -1)), full, role), header
 
 
 def physical_values(hdu: Any) -> np.ndarray:
@@ -330,7 +361,12 @@ def _image_hdu(hdul: fits.HDUList, path: Path, role: str) -> Any:
                           f"If that is the wrong one, name the one you mean, e.g. {path.name}[{others_first}].",
                           DataWarning, stacklevel=outside_stacklevel())
         return hdu
-    raise DataError(
+    raise no_image_error(hdul, path, role)
+
+
+def no_image_error(hdul: fits.HDUList, path: Path, role: str) -> DataError:
+    """The DataError for the file ``path`` (``hdul``, named by ``role``) in which no HDU holds an image."""
+    return DataError(
         f"{role} file {path} holds no image data: no primary or image extension HDU has pixels "
         f"(HDUs found: {_hdu_list(hdul)}). Give a FITS file with the 2-D image in its primary HDU or an image extension."
     )
@@ -351,15 +387,16 @@ def _hdu_list(hdul: fits.HDUList) -> str:
     return ", ".join(f"[{i}] {type(h).__name__} '{h.name}'" for i, h in enumerate(hdul)) or "none"
 
 
-def _named_image_hdu(hdul: fits.HDUList, path: Path, ext: Extension, role: str) -> Any:
-    """HDU ``ext`` (index, EXTNAME or (EXTNAME, EXTVER)), which must hold an image."""
+def _named_image_hdu(hdul: fits.HDUList, path: Path, ext: Extension, role: str, read: bool = True) -> Any:
+    """HDU ``ext`` (index, EXTNAME or (EXTNAME, EXTVER)), which must hold an image (``read``: its
+    pixels read to tell; else its header alone)."""
     shown = f"{ext[0]},{ext[1]}" if isinstance(ext, tuple) else ext
     try:
         hdu = hdul[ext]
     except (KeyError, IndexError):
         raise DataError(f"{role} file {path} has no HDU [{shown}]. Its HDUs: {_hdu_list(hdul)}. Name one of them "
                         "by index (file.fits[1]) or EXTNAME (file.fits[SCI]).") from None
-    if not _has_pixels(hdu) or hdu.data is None:
+    if not _has_pixels(hdu) or (read and hdu.data is None):
         raise DataError(f"{role} file {path}: HDU [{shown}] ({type(hdu).__name__} '{hdu.name}') holds no image. "
                         f"Its HDUs: {_hdu_list(hdul)}.")
     return hdu
@@ -369,20 +406,26 @@ def as_2d(array: np.ndarray, path: Path, role: str) -> np.ndarray:
     """``array`` as 2-D: leading axes of length 1 are dropped, and so are length-1 axes elsewhere
     when two axes are left (e.g. ``(ny, nx, 1)``, written from a channels-last array); anything
     else is refused."""
-    if array.ndim == 2:
-        return array
-    if array.ndim > 2 and all(n == 1 for n in array.shape[:-2]):
-        return array.reshape(array.shape[-2:])
-    kept = tuple(n for n in array.shape if n != 1)
-    if array.ndim > 2 and len(kept) == 2:
-        return array.reshape(kept)
-    if array.ndim > 2:
+    return array if array.ndim == 2 else array.reshape(shape_2d(array.shape, path, role))
+
+
+def shape_2d(shape: tuple[int, ...], path: Path, role: str) -> tuple[int, int]:
+    """The shape that :func:`as_2d` gives an array of ``shape``; its DataError where it gives none."""
+    ndim = len(shape)
+    if ndim == 2:
+        return shape
+    if ndim > 2 and all(n == 1 for n in shape[:-2]):
+        return shape[-2:]
+    kept = tuple(n for n in shape if n != 1)
+    if ndim > 2 and len(kept) == 2:
+        return kept
+    if ndim > 2:
         raise DataError(
-            f"{role} file {path} holds a {array.ndim}-D cube of shape {array.shape} "
-            f"({int(np.prod(array.shape[:-2]))} planes); tinylens needs one 2-D image. Extract the plane "
+            f"{role} file {path} holds a {ndim}-D cube of shape {shape} "
+            f"({int(np.prod(shape[:-2]))} planes); tinylens needs one 2-D image. Extract the plane "
             f"you want (e.g. fits.writeto('plane.fits', cube[0]) with astropy)."
         )
-    raise DataError(f"{role} file {path} holds a {array.ndim}-D array of shape {array.shape}; tinylens needs a 2-D image.")
+    raise DataError(f"{role} file {path} holds a {ndim}-D array of shape {shape}; tinylens needs a 2-D image.")
 
 
 def write_fits_image(path: str | Path, array: np.ndarray, header: fits.Header | Mapping[str, Any] | None = None) -> Path:

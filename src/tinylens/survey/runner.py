@@ -335,21 +335,50 @@ def load_template(path: str | Path) -> dict[str, Any]:
     return data
 
 
+def lens_paths(lens: Lens) -> dict[str, str]:
+    """The ``dataset`` paths that ``lens``'s files fill in: each of :data:`LENS_FILES` (absolute),
+    and ``mask_path`` where the lens folder holds a :data:`MASK_FILE`."""
+    held = held_names(lens.folder)
+    paths = {key: str(lens_file(lens.folder, name, held)) for key, name in LENS_FILES.items()}
+    if mask := present_files(lens.folder, MASK_FILE, held):
+        paths["mask_path"] = str(mask[0])
+    return paths
+
+
 def lens_config(template: Mapping[str, Any], lens: Lens, out: str | Path) -> dict[str, Any]:
     """``template`` with ``lens``'s file paths and its output folder filled in (all absolute)."""
     config = copy.deepcopy(dict(template))
     dataset = config.get("dataset")
     dataset = dict(dataset) if isinstance(dataset, Mapping) else {}
-    held = held_names(lens.folder)
-    dataset.update({key: str(lens_file(lens.folder, name, held)) for key, name in LENS_FILES.items()})
-    if mask := present_files(lens.folder, MASK_FILE, held):
-        dataset["mask_path"] = str(mask[0])
+    dataset.update(lens_paths(lens))
     config["dataset"] = dataset
     output = config.get("output")
     output = dict(output) if isinstance(output, Mapping) else {}
     output["path"] = str(lens.output(Path(out).resolve()))
     config["output"] = output
     return config
+
+
+def refused_files(lenses: Sequence[Lens], template: Mapping[str, Any]) -> dict[str, str]:
+    """Each of ``lenses`` whose files its fit with ``template`` would refuse, with the DataError
+    that names the file and says why, as far as the files' FITS headers tell, no pixel read
+    (:func:`tinylens.data.dataset.check_file_shapes`: a file missing, unreadable or not FITS, no
+    2-D image, a noise map or mask of another shape than the image, a PSF of an even size)."""
+    from tinylens.data.dataset import check_file_shapes
+
+    given = template.get("dataset")
+    given = given.get("mask_path") if isinstance(given, Mapping) else None  # absolute: load_template
+    refused = {}
+    for lens in lenses:
+        found = lens_paths(lens)  # as lens_config fills them in, without copying the template for each lens
+        mask = found.get("mask_path", given)
+        paths: dict[str, Path | None] = {key: Path(found[key]) for key in LENS_FILES}
+        paths["mask_path"] = Path(mask) if isinstance(mask, str) and mask else None
+        try:
+            check_file_shapes(paths)
+        except DataError as exc:
+            refused[lens.lens_id] = str(exc)
+    return refused
 
 
 def check_template(template: Mapping[str, Any], lenses: list[Lens], out: str | Path, tries: int = 3,
@@ -2669,7 +2698,9 @@ def survey_plan(lens_dir: str | Path, template: str | Path, out: str | Path, ret
     ``running_unknown``: why that cannot be told (its lock file cannot be read), else ``None``;
     ``checked_with``: the lens the template was checked with (``None``: not checked, or no lens
     tried had readable data);
-    ``broken``: then, each lens tried and why its data could not be read.
+    ``broken``: then, each lens tried and why its data could not be read;
+    ``refused``: each lens to fit whose files its fit would refuse, and why, from their FITS
+    headers (:func:`refused_files`: every lens to fit, not only those the template is checked with).
     """
     from tinylens.inference.common import resumes
     from tinylens.locks import HolderUnknown, held_by
@@ -2714,7 +2745,8 @@ def survey_plan(lens_dir: str | Path, template: str | Path, out: str | Path, ret
             "n_folders": len(state.lenses), "n_chosen": len(state.chosen),
             "ok": [key for key, status in kept.items() if status == "ok"],
             "failed": [key for key, status in kept.items() if status == "failed"],
-            "recover": recover, "to_fit": todo}
+            "recover": recover, "to_fit": todo,
+            "refused": refused_files([lens for lens in state.todo if lens.lens_id not in recover], state.config)}
 
 
 def run_survey(

@@ -1,0 +1,108 @@
+"""The dry run's check of every lens's files (runner.refused_files), from their FITS headers."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from astropy.io import fits
+from typer.testing import CliRunner
+
+import tinylens
+from tinylens.cli.main import app
+from tinylens.data.fits_io import write_fits_image
+from tinylens.errors import DataError
+from tinylens.survey import runner
+from survey_mocks import SHAPE, template_config, write_lens
+
+
+def _lenses(root: Path) -> dict[str, str]:
+    """Lens folders under ``root/lenses``, made by copying one good lens, each but the good ones
+    with one fault; returns what each fault is (``""``: none)."""
+    good = write_lens(root / "good", 1.0, seed=0)
+    lenses = root / "lenses"
+    faults = {"lens_00": "", "lens_01": "image not FITS", "lens_02": "noise missing", "lens_03": "noise of another shape",
+              "lens_04": "even PSF", "lens_05": "mask of another shape", "lens_06": "image a cube",
+              "lens_07": "", "lens_08": "", "lens_09": "image one row"}
+    for name in faults:
+        shutil.copytree(good, lenses / name)
+    (lenses / "lens_01" / "image.fits").write_bytes(np.random.default_rng(1).bytes(2880))
+    (lenses / "lens_02" / "noise.fits").unlink()
+    write_fits_image(lenses / "lens_03" / "noise.fits", np.ones((SHAPE[0] - 2, SHAPE[1])))
+    write_fits_image(lenses / "lens_04" / "psf.fits", np.ones((4, 4)))
+    write_fits_image(lenses / "lens_05" / "mask.fits", np.ones((SHAPE[0], SHAPE[1] + 1)))
+    write_fits_image(lenses / "lens_06" / "image.fits", np.ones((3, *SHAPE)))
+    write_fits_image(lenses / "lens_09" / "image.fits", np.ones((1, SHAPE[1])))
+    # good lenses in the other forms a lens file may take: gzipped, tile-compressed, a mask of the right shape
+    image = lenses / "lens_07" / "image.fits"
+    image.with_name("image.fits.gz").write_bytes(gzip.compress(image.read_bytes()))
+    image.unlink()
+    noise = lenses / "lens_08" / "noise.fits"
+    fits.HDUList([fits.PrimaryHDU(), fits.CompImageHDU(fits.getdata(noise))]).writeto(noise.with_name("noise.fits.fz"))
+    noise.unlink()
+    write_fits_image(lenses / "lens_00" / "mask.fits", np.zeros(SHAPE))  # 0: pixel fitted
+    return faults
+
+
+def _load_error(template: dict, lens: runner.Lens, out: Path) -> str:
+    """The DataError that loading ``lens``'s config for its fit raises (``""``: none)."""
+    try:
+        tinylens.load(runner.lens_config(template, lens, out))
+    except DataError as exc:
+        return str(exc)
+    return ""
+
+
+def test_a_dry_run_names_every_lens_whose_files_its_fit_would_refuse_as_the_fit_says_it(tmp_path):
+    """The dry run checked the template with the first lens to fit only, so a lens whose file was
+    missing, not FITS or of another shape than its image, anywhere among thousands, was found
+    only when its fit failed, hours into the run. survey_plan now reads the headers of every lens
+    to fit ('refused'), with for each the very message its fit gives (tinylens.load, which reads
+    the pixels, is the truth here), and names no good lens (gzipped, tile-compressed, masked)."""
+    faults = _lenses(tmp_path)
+    template = tmp_path / "template.yaml"
+    template.write_text(yaml.safe_dump(template_config()))
+    out = tmp_path / "out"
+    plan = runner.survey_plan(tmp_path / "lenses", template, out, check=False)
+    assert sorted(plan["refused"]) == sorted(name for name, fault in faults.items() if fault)
+    config = runner.load_template(template)
+    for lens in runner.find_lenses(tmp_path / "lenses"):
+        assert plan["refused"].get(lens.lens_id, "") == _load_error(config, lens, out), lens.lens_id
+    assert str(tmp_path / "lenses" / "lens_02" / "noise.fits") in plan["refused"]["lens_02"]
+    assert not out.exists()
+    # a template's own mask of another shape than the lenses' images: every lens without a mask of its own
+    config = template_config()
+    write_fits_image(tmp_path / "mask.fits", np.ones((8, 8)))
+    config["dataset"]["mask_path"] = "mask.fits"  # relative to the template
+    template.write_text(yaml.safe_dump(config))
+    plan = runner.survey_plan(tmp_path / "lenses", template, out, check=False, only=["lens_00", "lens_07", "lens_08"])
+    assert sorted(plan["refused"]) == ["lens_07", "lens_08"]
+    assert f"The mask {tmp_path / 'mask.fits'} has shape 8 x 8" in plan["refused"]["lens_07"]
+
+
+def test_the_dry_run_cli_lists_each_refused_lens_with_its_file(tmp_path):
+    faults = _lenses(tmp_path)
+    template = tmp_path / "template.yaml"
+    template.write_text(yaml.safe_dump(template_config()))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["survey", str(tmp_path / "lenses"), "-c", str(template), "--out", str(out),
+                                      "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert not out.exists()
+    bad = [name for name, fault in faults.items() if fault]
+    assert f"{len(bad)} lenses to fit will fail on their files" in " ".join(result.output.split())
+    listed = [line.split(":")[0].strip() for line in result.output.splitlines() if line.startswith("  lens_")]
+    assert listed == bad
+    assert "the template works (checked with lens_00" in " ".join(result.output.split())
+
+
+@pytest.mark.parametrize("shape", [(5, 7), (1, 6, 9), (6, 9, 1)])
+def test_read_fits_shape_gives_the_shape_read_fits_image_reads(tmp_path, shape):
+    from tinylens.data.fits_io import read_fits_image, read_fits_shape
+
+    path = write_fits_image(tmp_path / "a.fits", np.zeros(shape))
+    assert read_fits_shape(path, "x")[0] == read_fits_image(path, "x").shape
