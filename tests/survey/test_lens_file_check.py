@@ -106,3 +106,16 @@ def test_read_fits_shape_gives_the_shape_read_fits_image_reads(tmp_path, shape):
 
     path = write_fits_image(tmp_path / "a.fits", np.zeros(shape))
     assert read_fits_shape(path, "x")[0] == read_fits_image(path, "x").shape
+
+
+def test_a_dry_run_checks_the_template_with_a_lens_whose_files_are_not_refused(tmp_path):
+    """The dry run checked the template with the first three lenses to fit; where their files were
+    broken it said the template could not be checked, though a later lens's were fine. It now tries
+    the lenses whose files are not refused first, and checks it with one of them."""
+    _lenses(tmp_path)
+    template = tmp_path / "template.yaml"
+    template.write_text(yaml.safe_dump(template_config()))
+    plan = runner.survey_plan(tmp_path / "lenses", template, tmp_path / "out",
+                              only=["lens_01", "lens_02", "lens_03", "lens_04", "lens_07"])
+    assert plan["checked_with"] == "lens_07" and plan["broken"] == {}
+    assert sorted(plan["refused"]) == ["lens_01", "lens_02", "lens_03", "lens_04"]

@@ -2696,8 +2696,8 @@ def survey_plan(lens_dir: str | Path, template: str | Path, out: str | Path, ret
     ``changed`` (their files changed since their fit), ``retry`` (failed, ``retry_failed``);
     ``running``: who runs a survey on ``out`` now (``None``: nobody, or not known);
     ``running_unknown``: why that cannot be told (its lock file cannot be read), else ``None``;
-    ``checked_with``: the lens the template was checked with (``None``: not checked, or no lens
-    tried had readable data);
+    ``checked_with``: the lens the template was checked with, the lenses whose files are not
+    ``refused`` tried first (``None``: not checked, or no lens tried had readable data);
     ``broken``: then, each lens tried and why its data could not be read;
     ``refused``: each lens to fit whose files its fit would refuse, and why, from their FITS
     headers (:func:`refused_files`: every lens to fit, not only those the template is checked with).
@@ -2712,9 +2712,10 @@ def survey_plan(lens_dir: str | Path, template: str | Path, out: str | Path, ret
                           f"folder); choose another {SURVEY_FOLDER_CHOICE}.")
     state = _prepare(lens_dir, template, out, reuse_finished, only, retry_failed)
     checked, broken = None, {}
-    if check and state.todo:
-        checked = check_template(state.config, state.todo, state.out, name=f"template {resolved(template)}",
-                                 broken=broken)
+    refused = refused_files(state.todo, state.config)
+    if check and state.todo:  # with the lenses whose files are not refused first: a lens that fails anyway checks nothing
+        checked = check_template(state.config, sorted(state.todo, key=lambda lens: lens.lens_id in refused),
+                                 state.out, name=f"template {resolved(template)}", broken=broken)
     chosen = {lens.lens_id for lens in state.chosen}.difference(lens.lens_id for lens in state.todo)
     kept = {key: row.get("status") for key, row in sorted(state.rows.items()) if key in chosen}
     todo = {"new": [], "resume": [], "changed": [], "retry": []}
@@ -2746,7 +2747,7 @@ def survey_plan(lens_dir: str | Path, template: str | Path, out: str | Path, ret
             "ok": [key for key, status in kept.items() if status == "ok"],
             "failed": [key for key, status in kept.items() if status == "failed"],
             "recover": recover, "to_fit": todo,
-            "refused": refused_files([lens for lens in state.todo if lens.lens_id not in recover], state.config)}
+            "refused": {key: why for key, why in refused.items() if key not in recover}}
 
 
 def run_survey(
