@@ -648,7 +648,7 @@ def psf_cut_warning(opts: PopulationOptions) -> str | None:
     1/16 of its peak and a Moffat (wider wings) more, and the cut PSF, made to sum to one, is
     narrower than ``psf_fwhm`` says; None where the stamp holds it."""
     stamp = opts.psf_size * opts.pixel_scale
-    if not (opts.pixel_scale > 0 and 2 * opts.psf_fwhm > stamp * (1 + 1e-9)):  # 1e-9: 21 x 0.074 / 2 is not 0.777
+    if not 2 * opts.psf_fwhm > stamp * (1 + 1e-9):  # 1e-9: 21 x 0.074 / 2 is not 0.777
         return None
     needed = math.ceil(2 * opts.psf_fwhm / opts.pixel_scale * (1 - 1e-9))
     needed += 1 - needed % 2  # the smallest odd stamp twice the FWHM wide
