@@ -535,6 +535,21 @@ def test_lens_galaxies_smaller_than_the_sampling_are_refused_before_any_file_and
     assert truth["lens_light.0.R_sersic"].iloc[0] == pytest.approx(spacing)
 
 
+def test_simulate_lens_called_from_python_refuses_lens_galaxies_smaller_than_the_sampling():
+    """simulate_lens (in population's __all__) lacked simulate_population's refusal: at pixel_scale 1e9 it returned
+    a lens of lens_light.flux ~23 e-/s in its truth for an image holding none of it; it now refuses as
+    simulate_population does, and draws lenses whose galaxies are as large as the spacing."""
+    huge = {**TINY, "pixel_scale": 1e9, "psf_fwhm": 2e9, "theta_E_range": (5e9, 8e9), "source_re_range": (2e9, 3e9)}
+    opts = PopulationOptions.from_kwargs(**huge)
+    with pytest.raises(ConfigError, match=r"^lens_re_range from 0.5 arcsec is under the spacing of the points each "
+                                          r"pixel's light is sampled at \(pixel_scale 1e\+09 / nsub 1 = 1e\+09 arcsec\)"):
+        population.simulate_lens(np.random.default_rng(5), opts, population.make_psf(opts))
+    spacing = 0.074 / TINY["nsub"]
+    opts = PopulationOptions.from_kwargs(**{**TINY, "lens_re_range": (spacing, spacing)})
+    lens = population.simulate_lens(np.random.default_rng(5), opts, population.make_psf(opts))
+    assert lens["truth"]["lens_light"][0]["R_sersic"] == pytest.approx(spacing)
+
+
 def test_api_warns_for_a_field_smaller_than_the_arcs(finished, tmp_path):
     pop = _copy(finished, tmp_path)
     with pytest.warns(ConfigWarning, match="arcs fall outside the image"), pytest.raises(OutputError):

@@ -598,14 +598,21 @@ def unresolved_problems(opts: PopulationOptions) -> list[str]:
     """Lens galaxies smaller than the spacing of the points their light is sampled at (``pixel_scale / nsub``): the
     smallest bulge (``lens_re_range``'s low end) or disc (times ``lens_disc_re_ratio_range``'s) falls between the
     points, and the image holds none of its light, or on one, and holds many times its flux, while the truth table
-    records the drawn magnitude (pixel_scale 1e9: a lens flux of 54 e-/s in truth.csv, 0 in the image). Checked
-    by :func:`simulate_population`, not :func:`option_problems`: such options still draw lenses (:func:`draw_lens`)."""
+    records the drawn magnitude (pixel_scale 1e9: a lens flux of 54 e-/s in truth.csv, 0 in the image). Refused
+    by :func:`simulate_population` and :func:`simulate_lens` (:func:`refuse_unresolved`), not :func:`option_problems`:
+    such options still draw lenses (:func:`draw_lens`)."""
     spacing = opts.pixel_scale / opts.nsub
     return [f"{name} is under the spacing of the points each pixel's light is sampled at (pixel_scale {opts.pixel_scale:g} / "
             f"nsub {opts.nsub} = {spacing:.3g} arcsec): a lens galaxy that small falls between them, the image holding none "
             "of its light, or on one, many times its flux, and the truth table's magnitude would not be the image's: raise "
             "lens_re_range (arcsec) or nsub, or lower pixel_scale (arcsec per pixel, CSST: 0.074)"
             for name, (radius, _) in _lens_radii(opts, 0).items() if radius < spacing]
+
+
+def refuse_unresolved(opts: PopulationOptions) -> None:
+    """A ConfigError of :func:`unresolved_problems`, where there are any."""
+    if problems := unresolved_problems(opts):
+        raise ConfigError("; ".join(problems))
 
 
 def scale_warnings(opts: PopulationOptions) -> list[str]:
@@ -808,7 +815,9 @@ def _too_bright_text(peak: float, target: float, opts: PopulationOptions, log_s:
 
 
 def simulate_lens(rng: np.random.Generator, opts: PopulationOptions, psf: np.ndarray) -> dict[str, Any]:
-    """One lens: true parameters, noisy image, noise map and derived truth quantities."""
+    """One lens: true parameters, noisy image, noise map and derived truth quantities; a ConfigError for lens
+    galaxies smaller than the points their light is sampled at (:func:`unresolved_problems`)."""
+    refuse_unresolved(opts)
     # Eagerly, op by op: jitted pieces (the Sersic b_n loop) would otherwise be recompiled for
     # every lens (~1 s each); the values are identical.
     with jax.disable_jit():
@@ -968,8 +977,7 @@ def simulate_population(
     opts = PopulationOptions.from_kwargs(**options)
     for message in scale_warnings(opts):
         warnings.warn(message, ConfigWarning, stacklevel=2)
-    if problems := unresolved_problems(opts):  # after the warnings: a pixel scale typed in mas is both
-        raise ConfigError("; ".join(problems))
+    refuse_unresolved(opts)  # after the warnings: a pixel scale typed in mas is both
     made = missing_folders(outdir)
     from tinylens.fit import folder_on_interrupt
 
