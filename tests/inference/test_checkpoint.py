@@ -295,6 +295,20 @@ def test_a_dynesty_run_records_the_limit_that_stopped_it(tmp_path, data):
     assert full.converged and full.info["stopped_by"] is None
 
 
+def test_dynesty_maxcall_counts_its_first_live_points(tmp_path, data):
+    """dynesty's own maxcall counts from its first iteration, leaving out its first nlive live
+    points, which the first-live-point watch counts against maxcall: with nlive 60, batch_size 8
+    and maxcall 300 dynesty counted 372 calls (info.dynesty_ncall), and 662 once resumed with maxcall 600.
+    maxcall now counts every call dynesty counts, the first live points' included, as nautilus's
+    n_like_max counts its first points: a run stops within one iteration's proposals of it."""
+    settings = {"queue_size": 8, "checkpoint_every": 0}
+    first = _run(_problem(tmp_path, data, "dynesty", maxcall=300, **settings), tmp_path, dynesty_runner)
+    assert first.info["stopped_by"] == "maxcall" and first.info["dynesty_ncall"] - 300 in range(1, 30)
+    resumed = _run(_problem(tmp_path, data, "dynesty", maxcall=600, **settings), tmp_path, dynesty_runner)
+    assert resumed.info["resumed"] and resumed.info["stopped_by"] == "maxcall"
+    assert resumed.info["dynesty_ncall"] - 600 in range(1, 30)
+
+
 def _dynesty_on(folder, data, log_likelihood, **settings):
     """dynesty's run on the tiny lens's priors with ``log_likelihood`` in place of the lens's."""
     problem = _problem(folder, data, "dynesty", checkpoint_every=0, **settings)

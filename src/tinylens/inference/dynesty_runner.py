@@ -18,6 +18,8 @@ run of the pipeline (one more each time it widens the box) has a file of its own
 
 ``maxcall`` and ``maxiter`` are budgets of the whole fit, as nautilus's ``n_like_max`` is: a run
 resumed from its checkpoint gets what its earlier runs left (:func:`budget_left`), not a fresh one.
+``maxcall`` counts the calls of dynesty's first live points too (dynesty's own leaves them out), as
+``n_like_max`` counts nautilus's first points.
 Where log L is finite nowhere, or at too few points for dynesty to begin, dynesty's draws of its
 first live points stop at ``maxcall`` too, with an error that says why (:func:`first_live_points`),
 where dynesty would go on to 1,000 draws of ``nlive``.
@@ -649,10 +651,10 @@ def stop_reason(sampler, run_kw: dict[str, Any], calls: int, iterations: int) ->
 def budget_left(run_kw: dict[str, Any], calls_done: int, iterations_done: int) -> dict[str, Any]:
     """``run_kw`` with ``maxcall`` and ``maxiter`` less what the earlier runs of a resumed sampler
     spent: dynesty counts them from 0 in each ``run_nested``, so that a stopped fit would get a
-    fresh budget at every resume. ``calls_done`` is dynesty's ``ncall`` less ``nlive``: the calls of
-    its iterations and the draws of first live points past the first ``nlive`` (where some had no
-    finite log L), which the first-live-point watch counts against ``maxcall`` too, so that the resumed
-    run stops where an uninterrupted one would have."""
+    fresh budget at every resume. ``calls_done`` is dynesty's ``ncall``: the calls of its iterations
+    and of every draw of its first live points, which ``run_nested`` leaves out of its ``maxcall`` and
+    the first-live-point watch counts against it (as nautilus's ``n_like_max`` counts its first
+    points), so that a fresh run stops at ``maxcall`` calls and a resumed one where an uninterrupted one would have."""
     left = dict(run_kw)
     for key, done in (("maxcall", calls_done), ("maxiter", iterations_done)):
         if left.get(key) is not None:
@@ -732,7 +734,7 @@ def run(
         sampler.tinylens_calls = CallCount(made_before, status)
         status.calls_before = made_before  # the status line counts the fit's calls, as its result does
         start = time.perf_counter()
-        left = budget_left(run_kw, int(sampler.ncall) - int(sampler.nlive), int(sampler.it) - 1)
+        left = budget_left(run_kw, int(sampler.ncall), int(sampler.it) - 1)
         calls_from, iterations_from = int(sampler.ncall), int(sampler.it)
         with interrupt, status:
             sampler.run_nested(
