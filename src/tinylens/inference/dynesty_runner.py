@@ -26,8 +26,12 @@ where dynesty would go on to 1,000 draws of ``nlive``.
 
 The result's ``n_likelihood_evals`` counts the likelihood calls really made, as nautilus's does
 and as the status line shows them (:class:`CallCount`): every proposal's, including those still
-in dynesty's queue when the run stops. dynesty's own count, ``sampler.ncall`` (``info["dynesty_ncall"]``),
-leaves those out; ``maxcall`` and the evaluation history follow it.
+in dynesty's queue when the run stops, up to ``queue_size`` proposals of many calls each (such as
+``rwalk``'s ``walks``; nlive 60 and maxcall 2,000 made 3,955 calls with queue_size 64, 2,064 with 8; they are
+evaluated in the batches of the proposals used). dynesty's own count, ``sampler.ncall``
+(``info["dynesty_ncall"]``), which ``maxcall`` follows, leaves those out, and counts the ``rwalk`` steps
+that fall outside the unit cube, which call nothing: the evaluation history holds the calls of the
+proposals used, so it can have fewer rows, as ``n_likelihood_evals`` can be below ``dynesty_ncall``.
 
 ``info["stopped_by"]`` says what stopped a run other than ``dlogz`` (:func:`stop_reason`): ``maxcall``,
 ``maxiter`` or ``logl_max`` (the fit is not converged, and raising the limit continues it), or
