@@ -376,8 +376,12 @@ def test_a_space_or_colon_that_yaml_does_not_read_as_one_is_pointed_at(tmp_path,
 def test_a_yaml_tag_is_refused_saying_tags_are_not_supported(tmp_path, text, where, tag):
     """A tag such as !!python/object/apply:os.system, which the safe loader has no constructor
     for, was refused at its line and column with the advice to check the indentation, colons and
-    quotes there, which are fine: the advice now names the tag and says a config takes none."""
-    text = error_of(write(tmp_path, text))
+    quotes there, which are fine: the advice now names the tag and says a config takes none. The
+    heading said 'YAML syntax error' of a file whose syntax is fine: it now says what is wrong."""
+    path = write(tmp_path, text)
+    text = error_of(path)
+    assert text.startswith(f"Unsupported YAML tag in config file {path} at {where}: "), text
+    assert "syntax" not in text, text
     assert where in text and text.endswith(f". The tag {tag} is not supported: a config takes no YAML tags "
                                            "(!!... or !name). Remove it and write the value plainly (a number, "
                                            "text, a list or a mapping)."), text

@@ -199,11 +199,12 @@ def _yaml_error_message(exc: yaml.MarkedYAMLError, path: Path | str) -> str:
     where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
     problem = exc.problem or "invalid YAML"
     context = f" ({exc.context}{_started_at(exc)})" if exc.context else ""
+    heading = "YAML syntax error"
     hint = "Check the indentation, colons and quotes on that line and the one before it."
     if "\\t" in repr(problem):
         hint = _tab_hint(exc.problem_mark)
     elif _tag_hint(exc):
-        hint = _tag_hint(exc)
+        heading, hint = "Unsupported YAML tag", _tag_hint(exc)  # the syntax is fine: the tag is not
     elif "twice" in problem:
         hint = "Remove or rename one of them."
     elif "escape" in problem and "double-quoted" in (exc.context or ""):
@@ -212,7 +213,7 @@ def _yaml_error_message(exc: yaml.MarkedYAMLError, path: Path | str) -> str:
         hint = _unclosed(exc)
     elif _lookalike(exc):
         hint = _lookalike(exc)
-    return f"YAML syntax error in config file {path}{where}: {problem}{context}. {hint}"
+    return f"{heading} in config file {path}{where}: {problem}{context}. {hint}"
 
 
 def _tab_hint(mark: yaml.Mark | None) -> str:
