@@ -339,6 +339,19 @@ def test_yaml_syntax_error_gives_line(tmp_path):
     assert re.search(rf"line {n}\b", out), out
 
 
+def test_a_value_its_yaml_tag_cannot_be_built_from_is_a_user_error(tmp_path):
+    """`pixel_scale: !!int x` gave a traceback (PyYAML's bare ValueError); it is now an error
+    message naming the line and the tag, with exit code 2."""
+    path = write_case(tmp_path)
+    lines = path.read_text().splitlines()
+    n = next(i for i, line in enumerate(lines) if line.strip().startswith("pixel_scale")) + 1
+    lines[n - 1] = "  pixel_scale: !!int x"
+    path.write_text("\n".join(lines) + "\n")
+    for command in ("validate", "fit"):
+        out = assert_user_error(invoke(command, path), "Invalid YAML value", "remove the tag !!int")
+        assert re.search(rf"line {n}\b", out), out
+
+
 def test_unknown_profile_lists_allowed(tmp_path):
     def edit(cfg, _):
         cfg["model_components"]["lens_mass_list"][0]["type"] = "SIEE"

@@ -388,6 +388,37 @@ def test_a_yaml_tag_is_refused_saying_tags_are_not_supported(tmp_path, text, whe
     assert "indentation" not in text, text
 
 
+NO_TAGS = ("A config needs no YAML tags (!!... or !name): remove the tag {} and write the value plainly (a number, "
+           "text, a list or a mapping).")
+
+
+@pytest.mark.parametrize("text, where, problem, hint", [
+    ("dataset:\n  pixel_scale: !!int x\n", "line 2, column 16",
+     "the value 'x' cannot be read as !!int (invalid literal for int() with base 10: 'x')", NO_TAGS.format("!!int")),
+    ("dataset:\n  pixel_scale: !!timestamp 3\n", "line 2, column 16",
+     "the value '3' cannot be read as !!timestamp", NO_TAGS.format("!!timestamp")),
+    ("dataset:\n  pixel_scale: &scale !!float x\n", "line 2, column 16",
+     "the value 'x' cannot be read as !!float", NO_TAGS.format("!!float")),
+    ("dataset:\n  mask: !!set [1, 2]\n", "line 2, column 9", "this sequence cannot be read as !!set",
+     NO_TAGS.format("!!set")),
+    ("dataset:\n  data_path: !!binary xx\n", "line 2, column 14", "failed to decode base64 data",
+     NO_TAGS.format("!!binary")),
+    ("dataset:\n  observed: 2020-13-45\n", "line 2, column 13",
+     "the value '2020-13-45' cannot be read as !!timestamp (month must be in 1..12)",
+     "To write it as text, put it in quotes."),
+])
+def test_a_value_its_yaml_tag_cannot_be_built_from_is_refused_at_its_line(tmp_path, text, where, problem, hint):
+    """A value that its tag cannot be built from, the tag written (!!int x, !!timestamp 3) or
+    read from the value's form (2020-13-45, a date with no month 13), raised a bare ValueError or
+    AttributeError from inside PyYAML: a traceback from `tinylens validate`; a !!set or !!binary
+    value was called a syntax error, with advice about indentation. Each now names the file, line
+    and value, and says what to write instead."""
+    path = write(tmp_path, text)
+    text = error_of(path)
+    assert text.startswith(f"Invalid YAML value in config file {path} at {where}: {problem}"), text
+    assert text.endswith(f". {hint}") and "syntax" not in text and "indentation" not in text, text
+
+
 @pytest.mark.parametrize("text, fragment", [
     ("dataset:\r\n  data_path: a.fits\r\n  pixel_scale: 0.1\r\n" + "\0" * 40,
      "at line 4, column 1: the NUL character (U+0000) is not allowed in YAML. A file cut short"),

@@ -14,7 +14,7 @@ import types
 import typing
 import unicodedata
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -178,6 +178,41 @@ class _UniqueKeyLoader(yaml.SafeLoader):
             seen[key] = key_node.start_mark
         return super().construct_mapping(node, deep=deep)
 
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        """PyYAML's, but a value its tag cannot be built from (``!!int x``, ``!!timestamp 3``,
+        a date such as 2020-13-45) raises a ConstructorError at the value, not a bare
+        ValueError or AttributeError from inside PyYAML."""
+        pending = len(self.state_generators)
+        try:
+            data = super().construct_object(node, deep=deep)
+        except UNBUILDABLE as exc:
+            raise yaml.constructor.ConstructorError(None, None, _unbuildable(node, exc), node.start_mark) from None
+        # a list or mapping (!!set, !!pairs) is filled in later, by a generator PyYAML runs after this returns
+        self.state_generators[pending:] = [_marked(g, node) for g in self.state_generators[pending:]]
+        return data
+
+
+#: What PyYAML's constructors raise, bare, for a value that their tag cannot be built from.
+UNBUILDABLE = (ValueError, TypeError, KeyError, AttributeError, OverflowError)
+
+
+def _marked(generator: Iterator[Any], node: yaml.Node) -> Iterator[Any]:
+    """Run a PyYAML constructor's generator, raising a ConstructorError at ``node`` for what it
+    cannot build, as :meth:`_UniqueKeyLoader.construct_object` does."""
+    try:
+        yield from generator
+    except UNBUILDABLE as exc:
+        raise yaml.constructor.ConstructorError(None, None, _unbuildable(node, exc), node.start_mark) from None
+
+
+def _unbuildable(node: yaml.Node, exc: Exception) -> str:
+    """The problem of a value that its YAML tag cannot be built from: the value and the tag,
+    and PyYAML's reason where it gives one."""
+    tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+    value = f"the value {node.value!r}" if isinstance(node, yaml.ScalarNode) else f"this {node.id}"
+    reason = f" ({exc})" if isinstance(exc, ValueError) and str(exc) else ""
+    return f"{value} cannot be read as {tag}{reason}"
+
 
 def parse_yaml(text: str, path: Path | str) -> Any:
     """Parse YAML text; a syntax error names the file, line and column."""
@@ -204,7 +239,7 @@ def _yaml_error_message(exc: yaml.MarkedYAMLError, path: Path | str) -> str:
     if "\\t" in repr(problem):
         hint = _tab_hint(exc.problem_mark)
     elif _tag_hint(exc):
-        heading, hint = "Unsupported YAML tag", _tag_hint(exc)  # the syntax is fine: the tag is not
+        heading, hint = _tag_hint(exc)  # the syntax is fine: the tag, or the value, is not
     elif "twice" in problem:
         hint = "Remove or rename one of them."
     elif "escape" in problem and "double-quoted" in (exc.context or ""):
@@ -233,17 +268,26 @@ def _tab_hint(mark: yaml.Mark | None) -> str:
     return indentation
 
 
-def _tag_hint(exc: yaml.MarkedYAMLError) -> str | None:
-    """The hint for a YAML tag that the safe loader has no constructor for (``!!python/object/apply:...``,
-    a ``!custom`` tag), shown as written at the error's mark where it can be; else None."""
-    if not isinstance(exc, yaml.constructor.ConstructorError) or "constructor for the tag" not in (exc.problem or ""):
+def _tag_hint(exc: yaml.MarkedYAMLError) -> tuple[str, str] | None:
+    """The heading and hint for a YAML tag that the safe loader has no constructor for
+    (``!!python/object/apply:...``, a ``!custom`` tag), or for a value that its tag cannot be
+    built from (``!!int x``, ``!!binary xx``, a date such as 2020-13-45), the tag shown as
+    written at the error's mark where it can be; else None."""
+    if not isinstance(exc, yaml.constructor.ConstructorError):
         return None
-    mark = exc.problem_mark
+    problem, mark = exc.problem or "", exc.problem_mark
     text = mark.buffer[mark.pointer:] if mark is not None and mark.buffer else ""
-    written = re.match(r"!<[^>\s]*>|![^\s,\[\]{}]*", text)  # a verbatim tag !<...>, or !!name
-    tag = f"The tag {written[0]} is not supported: a" if written else "A"
-    return (f"{tag} config takes no YAML tags (!!... or !name). Remove it and write the value plainly (a number, "
-            "text, a list or a mapping).")
+    written = re.match(r"(?:&[^\s,\[\]{}]+\s+)?(!<[^>\s]*>|![^\s,\[\]{}]*)", text)  # !<...>, !!name, after an &anchor
+    if "constructor for the tag" in problem:
+        tag = f"The tag {written[1]} is not supported: a" if written else "A"
+        return "Unsupported YAML tag", (f"{tag} config takes no YAML tags (!!... or !name). Remove it and write "
+                                        "the value plainly (a number, text, a list or a mapping).")
+    if written and "twice" not in problem:
+        return "Invalid YAML value", (f"A config needs no YAML tags (!!... or !name): remove the tag {written[1]} "
+                                      "and write the value plainly (a number, text, a list or a mapping).")
+    if "cannot be read as" in problem:  # a value YAML reads by its form: a date that is none
+        return "Invalid YAML value", "To write it as text, put it in quotes."
+    return None
 
 
 #: The hint for a backslash in double quotes that starts no escape sequence YAML knows
