@@ -843,8 +843,8 @@ def check_inputs_kept(problem: Any, folder: Path, config: str | Path | None = No
                           f"permissions ({ls} and the folders above), or choose another {OUTPUT_FOLDER_CHOICE}.") from None
     except OSError as exc:  # a name too long for the system (ENAMETOOLONG), a failing disk (EIO)
         raise OutputError(f"Output folder {folder}: {exc.filename or folder} cannot be looked at ({exc.strerror or exc}). "
-                          "Check output.path and the output file names in the config (or --output; tinylens.fit: "
-                          "output=), or choose another.") from None
+                          f"Choose another {OUTPUT_FOLDER_CHOICE}, or check the output file names in the "
+                          "config.") from None
 
 
 def _check_inputs_kept(problem: Any, folder: Path, config: str | Path | None = None) -> None:

@@ -518,16 +518,19 @@ def test_an_output_folder_name_too_long_for_the_system_is_an_output_error_before
     the check of the files the fit would overwrite (and validate's look for a file in the
     folder's way) raise ENAMETOOLONG: a bare OSError to tinylens.fit's caller and a traceback
     from 'tinylens validate' and 'fit'; it is an OutputError naming the folder, the path the
-    system refused and its reason, before anything is written."""
+    system refused and its reason, before anything is written. Its advice ended 'Check output.path
+    and the output file names in the config (or --output; tinylens.fit: output=), or choose
+    another.', another of nothing: it now says what to choose, and the file names to check."""
     import errno
     import os
 
     config = write_tiny_lens(tmp_path / "lens", {"type": "optimizer", "method": "lbfgs"})
     out = tmp_path / ("o" * 300)
-    reason = f"cannot be looked at ({os.strerror(errno.ENAMETOOLONG)}). Check output.path"
+    reason = (f"cannot be looked at ({os.strerror(errno.ENAMETOOLONG)}). Choose another output.path in the config "
+              "(or --output; tinylens.fit: output=), or check the output file names in the config.")
     with pytest.raises(tinylens.OutputError) as refused:
         tinylens.fit(config, progress=False, output=out)
-    assert str(refused.value).startswith(f"Output folder {out}: {out}/") and reason in str(refused.value)
+    assert str(refused.value).startswith(f"Output folder {out}: {out}/") and str(refused.value).endswith(reason)
     assert reason in _validate_refuses_output_path(config, out)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lens"]
 
