@@ -433,6 +433,31 @@ def test_a_character_yaml_does_not_allow_is_found_by_line_and_column(tmp_path, t
     assert "model_config.yaml" in text and fragment in text and "position" not in text, text
 
 
+@pytest.mark.parametrize("edit, expected", [
+    (lambda c: c["model_components"]["lens_mass_list"][0].update(
+        params=[{k: v} for k, v in c["model_components"]["lens_mass_list"][0]["params"].items()]),
+     f"{MASS0}: expected a mapping (key: value pairs, with no '- ' before its keys); got the list [{{'theta_E': "),
+    (lambda c: c["inference"].update(settings=[{"nlive": 200}]),
+     "inference.settings: expected a mapping (key: value pairs, with no '- ' before its keys); got the list "
+     "[{'nlive': 200}]."),
+    (lambda c: c["inference"].update(settings=200), "inference.settings: expected a mapping (key: value pairs); "
+     "got the number 200."),
+    (lambda c: c["model_components"].update(lens_mass_list=c["model_components"]["lens_mass_list"][0]),
+     "model_components.lens_mass_list: expected a list (each item on a line that starts with '- '); got "
+     "{'type': 'SIE', "),
+    (lambda c: c["dataset"].update(supersampling={"levels": 4}),
+     "dataset.supersampling.levels: expected a list ([a, b, ...]); got the number 4."),
+])
+def test_a_mapping_or_list_given_as_another_kind_is_said_in_yaml_words(example, edit, expected):
+    """A component's params written as a list ('- theta_E: ...'), or its list written as one
+    mapping, was refused with pydantic's 'should be a valid dictionary' ('a valid list'), Python's
+    words, where a section given as a list says 'expected a mapping (key: value pairs)'. They now
+    say it in those words, with the '- ' that made YAML read a list where it was the mix-up."""
+    edit(example)
+    text = error_of(example)
+    assert expected in text and "dictionary" not in text and "valid list" not in text, text
+
+
 @pytest.mark.parametrize("text, fragment", [("", "empty"), ("- 1\n- 2\n", "mapping")])
 def test_empty_or_non_mapping_top_level(tmp_path, text, fragment):
     assert fragment in error_of(write(tmp_path, text))

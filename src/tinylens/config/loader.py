@@ -45,6 +45,10 @@ TOO_SHORT = ("string_too_short", "too_short")
 #: ("should be a valid integer, got a number with a fractional part").
 NOT_WHOLE = ("int_type", "int_parsing", "int_from_float")
 
+#: pydantic's error types of a value that is no mapping (for ``params``, ``settings``) or no list
+#: (``lens_mass_list``), said by :func:`_not_a` in a YAML user's words, not "should be a valid dictionary".
+NOT_A = ("dict_type", "list_type")
+
 
 def as_path(source: Any) -> Any:
     """``source`` (a config or a truth file as given) with a path of any :class:`os.PathLike` kind
@@ -492,11 +496,24 @@ def describe_error(err: Mapping[str, Any]) -> str:
         message, value = "should not be empty", show("")
     elif err.get("input", ...) is None:
         message, value = _no_value_message(loc, _error_message(err)), None
+    elif err["type"] in NOT_A:
+        message, value = _not_a(err["type"], err.get("input")), described(err.get("input"))
     else:
         message, value = _error_message(err), show(err.get("input"))
     where = dotted(loc) or "top level"
     got = f"; got {value}" if value is not None else ""
     return f"{where}: {message.rstrip('. ')}{got}."
+
+
+def _not_a(kind: str, value: Any) -> str:
+    """What a value that should be a mapping (``kind`` "dict_type") or a list ("list_type") is
+    expected to be, as a section's own message says it, with the ``- `` that makes YAML read a
+    mapping as a list, or the list it wants, where ``value`` shows it is the mix-up."""
+    if kind == "dict_type":
+        dashes = ", with no '- ' before its keys" if isinstance(value, list) else ""
+        return f"expected a mapping (key: value pairs{dashes})"
+    dashes = "each item on a line that starts with '- '" if isinstance(value, Mapping) else "[a, b, ...]"
+    return f"expected a list ({dashes})"
 
 
 def _is_pair_error(kind: str, loc: tuple[Any, ...]) -> bool:
