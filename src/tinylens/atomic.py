@@ -261,6 +261,8 @@ def _undo_one(path: Path, old: Path | None, stranded: dict[Path, Path]) -> None:
     where it cannot be, record in ``stranded`` where ``old`` is kept (:func:`_rescued`). A new file
     not deleted, or a file whose replacing failed (its kept hard link the same file), stays as it is."""
     if old is not None and not os.path.lexists(old):
+        if stranded.get(path) == old:  # noted there, then put back by a try a Ctrl-C stopped before it was un-noted
+            del stranded[path]
         return  # put back already, or kept under the name that _rescued noted in stranded
     if _put_back(path, old):
         stranded.pop(path, None)  # put back on a later try (a Ctrl-C had _undone walk again): not stranded
