@@ -108,6 +108,38 @@ def test_read_fits_shape_gives_the_shape_read_fits_image_reads(tmp_path, shape):
     assert read_fits_shape(path, "x")[0] == read_fits_image(path, "x").shape
 
 
+@pytest.mark.parametrize("ext", ["", "[1]"])
+def test_read_fits_shape_refuses_a_file_cut_short_as_read_fits_image_does(tmp_path, ext):
+    """A FITS file cut short (a download or copy stopped), its header whole, was passed by
+    read_fits_shape, which reads headers alone, so the dry run said nothing of a lens whose fit
+    would refuse it; it is now refused where read_fits_image (the truth here) refuses it, in its
+    pixels or right after its header, and passed where only the padding after its pixels is
+    missing, which read_fits_image reads."""
+    from tinylens.data.fits_io import read_fits_image, read_fits_shape
+
+    image = np.arange(35.0).reshape(5, 7)
+    whole = tmp_path / "whole.fits"
+    hdus = [fits.PrimaryHDU(image)] if not ext else [fits.PrimaryHDU(), fits.ImageHDU(image)]
+    fits.HDUList(hdus).writeto(whole)
+    raw = whole.read_bytes()
+    data_end = len(raw) - 2880 + image.nbytes  # the last block holds the pixels, then padding
+    for cut, refused in ((len(raw) - 2880, True), (data_end - 8, True), (data_end, False), (len(raw), False)):
+        path = tmp_path / f"cut{cut}.fits"
+        path.write_bytes(raw[:cut])
+        try:
+            read_fits_image(f"{path}{ext}", "x")
+        except DataError:
+            assert refused, cut
+        else:
+            assert not refused, cut
+        if refused:
+            with pytest.raises(DataError, match="could not be read as a FITS image") as raised:
+                read_fits_shape(f"{path}{ext}", "x")
+            assert str(path) in str(raised.value) and f"{cut} bytes long" in str(raised.value)
+        else:
+            assert read_fits_shape(f"{path}{ext}", "x")[0] == (5, 7)
+
+
 def test_a_dry_run_checks_the_template_with_a_lens_whose_files_are_not_refused(tmp_path):
     """The dry run checked the template with the first three lenses to fit; where their files were
     broken it said the template could not be checked, though a later lens's were fine. It now tries

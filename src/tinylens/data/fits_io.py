@@ -161,7 +161,8 @@ def read_fits_shape(path: str | Path, role: str = "image", hint: str = "") -> tu
     """The 2-D shape of the image that :func:`read_fits_image_and_header` reads from ``path``, and
     its HDU's header, from the file's headers alone (no pixel is read): the same DataError for a
     file that is missing, unreadable or not FITS, holds no image or one that is not 2-D. The
-    headers are read up to the image's only (a gzipped file is not decompressed beyond)."""
+    headers are read up to the image's only (a gzipped file is not decompressed beyond); a plain
+    file's length is checked to hold the image's pixels (:func:`check_not_cut_short`)."""
     full = Path(path)
     check_no_image_section(full, role)
     file, ext = split_extension(full)
@@ -177,12 +178,27 @@ def read_fits_shape(path: str | Path, role: str = "image", hint: str = "") -> tu
                 else:
                     hdu = _named_image_hdu(hdul, file, ext, role, read=False)
                 header = hdu.header.copy()
+                if not isinstance(hdu, fits.CompImageHDU):  # its size is the image's, not the table's that holds it
+                    check_not_cut_short(file, hdul.fileinfo(hdul.index(hdu))["datLoc"] + hdu.size, role)
     except DataError:
         raise
     except _READ_ERRORS as exc:
         raise unreadable_error(file, role, exc) from None
     naxis = header.get("NAXIS", 0)
     return shape_2d(tuple(int(header[f"NAXIS{k}"]) for k in range(naxis, 0, -1)), full, role), header
+
+
+def check_not_cut_short(file: Path, end: int, role: str) -> None:
+    """Raise the DataError of a FITS ``file`` that cannot be read for a plain (not gzipped) FITS
+    file shorter than ``end``, the byte its image's pixels end at (a download or copy cut short),
+    whose pixels :func:`read_fits_image` fails to read; one short of the padding after them only
+    is read, and passes."""
+    with open(file, "rb") as stream:
+        plain = stream.read(6) == b"SIMPLE"
+    size = os.path.getsize(file)
+    if plain and size < end:
+        raise unreadable_error(file, role, f"it is {size} bytes long, and its header puts the end of its image's "
+                                           f"pixels at byte {end}")
 
 
 def physical_values(hdu: Any) -> np.ndarray:
