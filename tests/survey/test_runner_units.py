@@ -795,6 +795,36 @@ def test_survey_cli_out_is_a_file(survey_inputs):
     assert "cannot be written" in " ".join(result.output.split()) and "--out" in result.output
 
 
+@pytest.mark.parametrize("cli", [False, True])
+def test_an_output_folder_that_cannot_be_written_says_why(survey_inputs, monkeypatch, cli):
+    """The output folder's write check failing for a reason of the system (here a read-only disk)
+    was said as '(a file is in the way, or no permission)', the reason dropped: the message of
+    run_survey and of 'tinylens survey' now names the folder and gives the system's reason."""
+    import errno
+    import types
+
+    from tinylens.results import tables
+
+    def refused(*args, **kwargs):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), kwargs.get("dir"))
+
+    monkeypatch.setattr(tables, "tempfile", types.SimpleNamespace(NamedTemporaryFile=refused))
+    monkeypatch.setattr(runner, "check_template", lambda *args, **kwargs: None)  # not what is tested: no compiling
+    out = survey_inputs["tmp"] / "out"
+    said = (f"The survey output folder {out} cannot be written ({os.strerror(errno.EROFS)}). "
+            "Choose another --out (run_survey: out=).")
+    if cli:
+        result = CliRunner().invoke(app, ["survey", str(survey_inputs["lenses"]), "-c", str(survey_inputs["template"]),
+                                          "--out", str(out), "--only", "lens_a", "-q"])
+        assert result.exit_code == 2, result.output
+        assert "".join(said.split()) in "".join(result.output.split()) and "Traceback" not in result.output
+    else:
+        with pytest.raises(OutputError) as caught:
+            runner.run_survey(survey_inputs["lenses"], survey_inputs["template"], out, progress=False, only=["lens_a"])
+        assert str(caught.value) == said
+    assert not out.exists()  # the folder made for the check is removed again
+
+
 @pytest.mark.parametrize("name", ["--out", "--output", "-o"])
 def test_survey_takes_its_folder_by_the_name_fit_gives_it_too(survey_inputs, name):
     """'tinylens fit' names its output folder --output: 'tinylens survey ... --output OUT' was

@@ -78,11 +78,12 @@ def file_in_the_way(folder: str | Path) -> Path | None:
 WRITE_TEST_NAME = re.compile(r"\.write-test-[a-z0-9_]{8}")
 
 
-def ensure_writable(folder: str | Path, choose: str = f"another {OUTPUT_FOLDER_CHOICE}") -> Path:
+def ensure_writable(folder: str | Path, choose: str = f"another {OUTPUT_FOLDER_CHOICE}",
+                    what: str = "Output folder") -> Path:
     """Create ``folder`` if needed and check a file can be written there (:data:`WRITE_TEST_NAME`),
-    else OutputError ending "Choose ``choose``." (what the caller's user sets to pick the folder),
-    with the empty folders it made on the way removed again (:func:`remove_empty_folders`): a name
-    too long for the system below new folders left them behind."""
+    else OutputError "``what`` FOLDER cannot be written (why). Choose ``choose``." (``choose``: what
+    the caller's user sets to pick the folder), with the empty folders it made on the way removed
+    again (:func:`remove_empty_folders`): a name too long for the system below new folders left them behind."""
     folder = Path(folder)
     made = missing_folders(folder)
     try:
@@ -93,7 +94,7 @@ def ensure_writable(folder: str | Path, choose: str = f"another {OUTPUT_FOLDER_C
         remove_empty_folders(made)
         blocked = file_in_the_way(folder)
         why = f"{blocked} is a file, not a folder" if blocked is not None else err.strerror or type(err).__name__
-        raise OutputError(f"Output folder {folder} cannot be written ({why}). Choose {choose}.") from None
+        raise OutputError(f"{what} {folder} cannot be written ({why}). Choose {choose}.") from None
     return folder
 
 

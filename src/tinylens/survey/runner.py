@@ -2809,11 +2809,7 @@ def _run_survey(lens_dir: str | Path, template: str | Path, out: str | Path, wor
         with marked_on_interrupt(RESTART_ATTR, restart):
             check_template(config, state.todo, out, name=f"template {resolved(template)}")
     new_folder = not out.exists()
-    try:
-        ensure_writable(out)
-    except OutputError:
-        raise OutputError(f"The survey output folder {out} cannot be written (a file is in the way, or no "
-                          f"permission); choose another {SURVEY_FOLDER_CHOICE}.") from None
+    ensure_writable(out, f"another {SURVEY_FOLDER_CHOICE}", what="The survey output folder")  # its reason kept
     try:
         with unwritable_reported(out), folder_lock(out, SURVEY_LOCK_FILE, busy=busy) as locked, \
                 marked_on_interrupt(RESTART_ATTR, restart):
