@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from tinylens import filenames
-from tinylens.errors import DISK_FULL, OUTPUT_FOLDER_CHOICE, ConfigError, OutputError, ls_command, outside_stacklevel
+from tinylens.errors import DISK_FULL, FIT_RERUN, OUTPUT_FOLDER_CHOICE, ConfigError, OutputError, ls_command, outside_stacklevel
 from tinylens.interrupts import interrupt_behind
 from tinylens.paths import PATH_MAX, limit_text, name_max_said
 from tinylens.results.stored import finite_number
@@ -765,7 +765,7 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
         busy = (f"Output folder {out} is being written by another tinylens fit{{holder}}; two fits in one folder "
                 "would overwrite each other's checkpoint and results. Wait for it to finish, or choose another "
                 f"{OUTPUT_FOLDER_CHOICE}.")
-        with disk_full_reported(out), folder_lock(out, filenames.FIT_LOCK, busy=busy) as locked:  # its text too
+        with disk_full_reported(out), folder_lock(out, filenames.FIT_LOCK, busy=busy, rerun=FIT_RERUN) as locked:  # its text too
             if not locked:
                 warn_unlocked(out)
             kept_inputs = list(fit_inputs(problem, path).values())

@@ -109,10 +109,10 @@ def _owner(path: Path) -> str:
         return f" (owned by user id {uid})"
 
 
-def _denied(folder: Path, path: Path, exc: OSError, busy: str) -> OutputError:
+def _denied(folder: Path, path: Path, exc: OSError, busy: str, rerun: str = "the command") -> OutputError:
     """The error for a lock file ``path`` that this user may not open (``exc``): :func:`_busy`'s
-    where another process holds it now, else one naming it and saying to remove it (or, where
-    there is none, that ``folder`` is not writable)."""
+    where another process holds it now, else one naming it and saying to remove it and run
+    ``rerun`` again (or, where there is none, that ``folder`` is not writable)."""
     if not os.path.lexists(path):
         return OutputError(f"The lock file {path} cannot be made ({exc.strerror}): this user may not write "
                            f"{folder}{_owner(folder)}. Give the folder write permission (or ask its owner to), "
@@ -125,7 +125,7 @@ def _denied(folder: Path, path: Path, exc: OSError, busy: str) -> OutputError:
         return _busy(folder, holder, busy)
     return OutputError(f"The lock file {path}{_owner(path)} cannot be opened ({exc.strerror}): a tinylens "
                        f"process of another user left it there, or holds it now. Once no other process writes "
-                       f"{folder}, remove {path} (or ask its owner to) and run the command again.")
+                       f"{folder}, remove {path} (or ask its owner to) and run {rerun} again.")
 
 
 def _remove_if_empty(path: Path) -> None:
@@ -135,23 +135,25 @@ def _remove_if_empty(path: Path) -> None:
             path.unlink()
 
 
-def _unusable(path: Path, exc: OSError, doing: str) -> OutputError:
+def _unusable(path: Path, exc: OSError, doing: str, rerun: str = "the command") -> OutputError:
     """The error for a lock file ``path`` that cannot be opened or locked (``doing``) for a reason
-    ``exc`` other than those :func:`_acquire` tells apart: it names the file and the error."""
+    ``exc`` other than those :func:`_acquire` tells apart: it names the file and the error, and
+    says to run ``rerun`` again once the folder can be written."""
     code = errno.errorcode.get(exc.errno or 0, str(exc.errno))
     return OutputError(f"The lock file {path} cannot be {doing} ({exc.strerror or os.strerror(exc.errno or 0)}, "
                        f"{code}), so tinylens cannot make sure that no other process writes {path.parent} at the "
-                       "same time. Check that the folder and its disk can be written, and run the command again.")
+                       f"same time. Check that the folder and its disk can be written, and run {rerun} again.")
 
 
-def _acquire(path: Path, wait: bool) -> tuple[str, int | None]:
+def _acquire(path: Path, wait: bool, rerun: str = "the command") -> tuple[str, int | None]:
     """Open ``path`` and ``flock`` it: ``("held", fd)``; ``("busy", None)`` where another process
     holds it (and not ``wait``); ``("unsupported", None)`` where this file system has no locks
     (:data:`_NO_LOCKS`). A :class:`PermissionError` where this user may not open it (another
     user's lock file), an :class:`IsADirectoryError` where it is a folder, the OSError itself for
     a disk that refuses writes (:data:`~tinylens.errors.UNWRITABLE`: full, over quota, read-only,
-    which callers report as such), an :class:`OutputError` naming it for any other error. The file
-    is closed on any exception (a Ctrl-C as it waits), so that no lock is left held."""
+    which callers report as such), an :class:`OutputError` naming it for any other error (saying
+    to run ``rerun`` again: :func:`_unusable`). The file is closed on any exception (a Ctrl-C as
+    it waits), so that no lock is left held."""
     while True:
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -160,7 +162,7 @@ def _acquire(path: Path, wait: bool) -> tuple[str, int | None]:
         except OSError as exc:
             if exc.errno in UNWRITABLE:
                 raise
-            raise _unusable(path, exc, "opened") from None
+            raise _unusable(path, exc, "opened", rerun) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except OSError as exc:
@@ -170,7 +172,7 @@ def _acquire(path: Path, wait: bool) -> tuple[str, int | None]:
             if exc.errno in _NO_LOCKS:
                 return "unsupported", None
             _remove_if_empty(path)
-            raise _unusable(path, exc, "locked") from None
+            raise _unusable(path, exc, "locked", rerun) from None
         except BaseException:  # a Ctrl-C as it waits: the descriptor is not left open
             os.close(fd)
             raise
@@ -187,7 +189,8 @@ def _acquire(path: Path, wait: bool) -> tuple[str, int | None]:
 
 
 @contextlib.contextmanager
-def folder_lock(folder: Path, name: str, *, busy: str = "", wait: bool = False) -> Iterator[bool]:
+def folder_lock(folder: Path, name: str, *, busy: str = "", wait: bool = False,
+                rerun: str = "the command") -> Iterator[bool]:
     """Hold the lock ``folder/name`` for the ``with`` block, which gets whether it is held.
 
     Where another process holds it, wait for it if ``wait``, else raise :class:`OutputError`
@@ -197,18 +200,20 @@ def folder_lock(folder: Path, name: str, *, busy: str = "", wait: bool = False) 
     any other error opening or locking it, but for a disk that refuses writes (full, over quota,
     read-only: :data:`~tinylens.errors.UNWRITABLE`), whose OSError is raised for the caller to
     report. On a file system without ``flock`` (:data:`_NO_LOCKS`) the block runs unlocked (it
-    gets False). The folder must exist.
+    gets False). The folder must exist. An error that a retry may get past tells the user to run
+    ``rerun`` again: what the caller's user runs (:data:`~tinylens.errors.FIT_RERUN`,
+    :data:`~tinylens.errors.SURVEY_RERUN`; "the command" for a command alone).
     """
     path = Path(folder) / name
     fd: int | None = None  # from its assignment on, the finally closes it: a Ctrl-C at any line after it too
     try:
         try:
-            state, fd = _acquire(path, wait)
+            state, fd = _acquire(path, wait, rerun)
         except PermissionError as exc:  # EACCES or EPERM: not a lack of locks, which a block run unlocked would be told
-            raise _denied(Path(folder), path, exc, busy) from None
+            raise _denied(Path(folder), path, exc, busy, rerun) from None
         except IsADirectoryError:  # not a lack of locks either: a block run unlocked here would not be told why
             raise OutputError(f"{path} is a folder, where tinylens keeps the lock file that stops two processes "
-                              f"writing {folder} at once. Remove or rename it, and run the command again.") from None
+                              f"writing {folder} at once. Remove or rename it, and run {rerun} again.") from None
         if state == "busy":
             raise _busy(folder, holder_text(path), busy)
         if fd is None:  # no locks here: run unlocked, leaving no empty lock file behind

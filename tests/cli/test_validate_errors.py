@@ -1022,7 +1022,8 @@ def test_fit_names_another_users_lock_file_left_in_its_folder(tmp_path, not_ours
     lock.write_text("process 12 on node3, since long ago")
     not_ours(lock)
     assert_user_error(invoke("fit", path, "--quiet"), f"The lock file {lock} (owned by",
-                      "cannot be opened (Permission denied)", f"remove {lock} (or ask its owner to)")
+                      "cannot be opened (Permission denied)",
+                      f"remove {lock} (or ask its owner to) and run the same command (or tinylens.fit call) again.")
     assert sorted(p.name for p in lock.parent.iterdir()) == [filenames.FIT_LOCK]
 
 
@@ -1035,7 +1036,7 @@ def test_fit_names_a_folder_where_its_lock_file_goes(tmp_path):
     lock = tmp_path / "output" / filenames.FIT_LOCK
     lock.mkdir(parents=True)
     assert_user_error(invoke("fit", path, "--quiet"), f"{lock} is a folder, where tinylens keeps the lock file",
-                      "Remove or rename it")
+                      "Remove or rename it, and run the same command (or tinylens.fit call) again.")
     assert sorted(p.name for p in lock.parent.iterdir()) == [filenames.FIT_LOCK]
 
 

@@ -1463,6 +1463,8 @@ def test_a_failing_flock_on_out_stops_the_survey_naming_its_lock_not_warned_as_n
     told = " ".join(str(raised.value).split())
     assert told.startswith(f"The lock file {out / runner.SURVEY_LOCK_FILE} cannot be locked ({os.strerror(errno.EIO)}, "
                            "EIO)"), told
+    assert told.endswith("Check that the folder and its disk can be written, and run the same command (or "
+                         "run_survey call) again."), told
     assert not [w for w in caught if w.category is DataWarning] and not client.called and not out.exists()
 
 
@@ -1481,7 +1483,7 @@ def test_another_users_survey_lock_left_in_out_is_named_not_warned_as_no_locks(t
         runner.run_survey(mock_survey["lenses"], mock_survey["template"], out, progress=False)
     told = " ".join(str(error.value).split())
     assert told.startswith(f"The lock file {lock} (owned by ") and "cannot be opened (Permission denied)" in told, told
-    assert f"remove {lock} (or ask its owner to) and run the command again" in told, told
+    assert f"remove {lock} (or ask its owner to) and run the same command (or run_survey call) again" in told, told
     assert not [w for w in caught if w.category is DataWarning], [str(w.message) for w in caught]
     assert not client.called and sorted(p.name for p in out.iterdir()) == [runner.SURVEY_LOCK_FILE]
 
@@ -1498,7 +1500,8 @@ def test_a_folder_named_as_the_survey_lock_is_named_not_warned_as_no_locks(tmp_p
         runner.run_survey(mock_survey["lenses"], mock_survey["template"], out, progress=False)
     assert " ".join(str(error.value).split()) == (f"{out / runner.SURVEY_LOCK_FILE} is a folder, where tinylens keeps "
                                                   f"the lock file that stops two processes writing {out} at once. "
-                                                  "Remove or rename it, and run the command again.")
+                                                  "Remove or rename it, and run the same command (or run_survey "
+                                                  "call) again.")
     assert not [w for w in caught if w.category is DataWarning], [str(w.message) for w in caught]
     assert not client.called and sorted(p.name for p in out.iterdir()) == [runner.SURVEY_LOCK_FILE]
 
@@ -1530,7 +1533,8 @@ def test_a_folder_named_as_a_lens_lock_fails_that_lens_and_the_survey_fits_the_o
     rows = runner.read_rows(out)
     assert rows["lens_a"] == {"lens_id": "lens_a", "status": "failed", "reason": runner.describe_exception(OutputError(
         f"{lock} is a folder, where tinylens keeps the lock file that stops two processes writing {lock.parent} at "
-        "once. Remove or rename it, and run the command again."))}  # cut at MAX_REASON as every reason is
+        "once. Remove or rename it, and run the same command (or run_survey call) again."))}
+    # (the reason cut at MAX_REASON as every reason is)
     assert rows["lens_b"]["status"] == "ok"
     assert pd.read_csv(out / "catalog.csv")["status"].tolist() == ["failed", "ok"]
     assert lock.is_dir() and not any(lock.iterdir()) and runner.attempts(lock.parent) == 0  # no fit started
@@ -1551,7 +1555,7 @@ def test_another_users_lens_lock_fails_that_lens_without_a_fit(tmp_path, mock_su
     assert row["status"] == "failed" and row["reason"].startswith(f"The lock file {lock} (owned by "), row
     with pytest.raises(OutputError) as refused, runner.lens_lock(folder):
         pass
-    assert "(or ask its owner to) and run the command again" in str(refused.value)
+    assert "(or ask its owner to) and run the same command (or run_survey call) again" in str(refused.value)
     # the lock's own message, on one line (cut at MAX_REASON: it names the path three times)
     assert row["reason"] == runner.describe_exception(refused.value), row
     assert runner.read_row(folder / "row.json", "lens_a") == row

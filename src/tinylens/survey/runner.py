@@ -676,7 +676,7 @@ def lens_lock(folder: Path) -> Iterator[None]:
     from tinylens.locks import folder_lock
 
     folder.mkdir(parents=True, exist_ok=True)
-    with folder_lock(folder, filenames.LENS_LOCK, wait=True):
+    with folder_lock(folder, filenames.LENS_LOCK, wait=True, rerun=SURVEY_RERUN):
         yield
 
 
@@ -2811,7 +2811,7 @@ def _run_survey(lens_dir: str | Path, template: str | Path, out: str | Path, wor
     new_folder = not out.exists()
     ensure_writable(out, f"another {SURVEY_FOLDER_CHOICE}", what="The survey output folder")  # its reason kept
     try:
-        with unwritable_reported(out), folder_lock(out, SURVEY_LOCK_FILE, busy=busy) as locked, \
+        with unwritable_reported(out), folder_lock(out, SURVEY_LOCK_FILE, busy=busy, rerun=SURVEY_RERUN) as locked, \
                 marked_on_interrupt(RESTART_ATTR, restart):
             if not locked:
                 warn_unlocked(out)
