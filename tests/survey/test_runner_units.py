@@ -1157,10 +1157,10 @@ def test_the_survey_messages_on_lenses_read_right_for_one_lens_and_for_many(tmp_
         "2 lenses were not fitted: the Dask cluster dropped their tasks (e.g. lens_a; was the scheduler "
         "stopped?). The catalogue holds the 3 finished ones; run")
     assert runner.unfitted_text(["lens_a"], {"tcp://w:1": {}}, 1).startswith(
-        "1 lens was not fitted because every Dask worker given it runs another tinylens than this command (lens_a; "
+        "1 lens was not fitted because every Dask worker given it runs another tinylens than this process (lens_a; "
         f"tcp://w:1; see above). {finished}. Start")
     assert runner.unfitted_text(["lens_a", "lens_b"], {"tcp://w:1": {}}, 2).startswith(
-        "2 lenses were not fitted because every Dask worker given them runs another tinylens than this command "
+        "2 lenses were not fitted because every Dask worker given them runs another tinylens than this process "
         "(e.g. lens_a; tcp://w:1; see above). The catalogue holds the 2 finished ones. Start")
     assert runner.changed_warning_text({"lens_a": ["data_path"]}).startswith(
         "1 lens changed since its fit started: lens_a (image). It is fitted again (an earlier result")
@@ -2801,7 +2801,7 @@ def test_workers_that_do_not_see_the_survey_folders_are_refused_before_anything_
     out = tmp_path / "out"
     monkeypatch.setattr(runner, "check_template", lambda *args, **kwargs: "lens_a")
     blind, text = _refused_by_a_blind_worker(tmp_path, lenses, mock_survey["template"], out)
-    assert text.startswith(f"The one Dask worker does not see the survey's folders as this command does ({blind} "
+    assert text.startswith(f"The one Dask worker does not see the survey's folders as this process does ({blind} "
                            f"does not see LENS_DIR (run_survey: lens_dir=) {lenses} and --out (run_survey: out=) {out})."), text
     assert "on a file system that every node sees" in text
     assert not out.exists()  # refused before anything was written
@@ -2822,7 +2822,7 @@ def test_workers_that_do_not_see_a_linked_lens_folder_are_refused(tmp_path, mock
     (lenses / "lens_a").symlink_to(scratch / "lens_a")
     monkeypatch.setattr(runner, "check_template", lambda *args, **kwargs: "lens_a")
     blind, text = _refused_by_a_blind_worker(node, lenses, mock_survey["template"], out)
-    assert text.startswith(f"The one Dask worker does not see the survey's folders as this command does ({blind} "
+    assert text.startswith(f"The one Dask worker does not see the survey's folders as this process does ({blind} "
                            f"does not see {scratch / 'lens_a'}, the lens folder lens_a that LENS_DIR (run_survey: lens_dir=) "
                            "links to)."), text
     assert not out.exists()  # refused before anything was written
@@ -2857,7 +2857,7 @@ def test_a_worker_that_sees_the_lock_file_before_its_text_is_not_refused(tmp_pat
         with pytest.raises(TinyLensError) as caught:
             runner.check_worker_folders(Workers(), out, lens_dir)
     text = " ".join(str(caught.value).split())
-    assert text.startswith("2 of the 4 Dask workers do not see the survey's folders as this command does "
+    assert text.startswith("2 of the 4 Dask workers do not see the survey's folders as this process does "
                            f"(tcp://10.0.0.3:1, tcp://10.0.0.4:1: e.g. tcp://10.0.0.3:1 does not see --out (run_survey: out=) {out})."), text
 
 
@@ -2894,7 +2894,7 @@ def test_a_worker_whose_file_system_hangs_is_named_and_the_survey_goes_on(tmp_pa
         took = time.monotonic() - start
     assert took < 5, took
     text = " ".join(str(caught[0].message).split())
-    assert text.startswith("Whether the Dask workers see the survey's folders as this command does was not checked "
+    assert text.startswith("Whether the Dask workers see the survey's folders as this process does was not checked "
                            f"for the one worker: {worker} gave no answer within 0.5 s (does a file system it "
                            "reads hang, such as an NFS mount whose server is down?). The survey goes on"), text
 
@@ -2929,14 +2929,14 @@ def test_workers_whose_folder_check_fails_or_a_cluster_that_does_not_answer_are_
     with pytest.warns(DataWarning) as caught, pytest.raises(TinyLensError) as refused:
         runner.check_worker_folders(Workers(), out, lens_dir, timeout=2)
     assert " ".join(str(caught[0].message).split()).startswith(
-        "Whether the Dask workers see the survey's folders as this command does was not checked for 1 of the 3 "
+        "Whether the Dask workers see the survey's folders as this process does was not checked for 1 of the 3 "
         "workers: on tcp://10.0.0.2:1 the check failed (RuntimeError: comm closed). The survey goes on"), caught[0].message
     assert str(refused.value).startswith("1 of the 3 Dask workers does not see the survey's folders"), refused.value
     for error, why in [(TimeoutError("timed out after 32.0 s."), "the cluster did not answer within 32 s"),
                        (OSError("Connection refused"), "the cluster could not be asked (OSError: Connection refused)")]:
         with pytest.warns(DataWarning) as caught:
             runner.check_worker_folders(Unanswered(error), out, lens_dir, timeout=2)
-        assert str(caught[0].message).startswith("Whether the Dask workers see the survey's folders as this command "
+        assert str(caught[0].message).startswith("Whether the Dask workers see the survey's folders as this process "
                                                  f"does was not checked: {why}. The survey goes on"), caught[0].message
 
 
@@ -3054,7 +3054,7 @@ def test_workers_importing_another_tinylens_version_are_refused_by_name():
     text = str(caught.value)
     assert "1 of the 2 Dask workers imports another version of tinylens" in text and "so its fits" in text, text
     assert "tcp://10.0.0.2:1: tinylens 0.0.9 from /opt/old/tinylens/__init__.py" in text, text
-    assert f"this command runs tinylens {mine[0]} from {mine[1]}" in text and "10.0.0.1" not in text, text
+    assert f"this process runs tinylens {mine[0]} from {mine[1]}" in text and "10.0.0.1" not in text, text
 
 
 def test_the_survey_messages_a_python_caller_can_get_tell_it_to_call_run_survey_again():
@@ -3140,6 +3140,70 @@ def test_the_folders_a_worker_does_not_see_are_named_by_run_surveys_arguments_to
     elsewhere, lens = tmp_path / "node" / "out", runner.Lens("lens_a", tmp_path / "node" / "lens_a")
     said = runner.unseen_here(runner.task_view(elsewhere, "", lens))  # a node without either folder
     assert said == f"the lens folder {lens.folder} and --out (run_survey: out=) {elsewhere}", said
+
+
+class _SchedulerOfOneWorker:
+    """A scheduler's client (faked) whose one worker imports the tinylens ``copy`` (version,
+    package file) and sees none of the survey's folders."""
+
+    def __init__(self, copy: tuple[str, str]) -> None:
+        self.copy = copy
+
+    def __enter__(self) -> _SchedulerOfOneWorker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def run(self, function, *args, workers=None, on_error="raise", callback_timeout=None):
+        if function is runner.worker_view:  # (lock, folders, timeout)
+            return {"tcp://w:0": (None, list(args[1]))}
+        name = args[0].split(":")[1]  # the import check, then the version and file of its tinylens
+        return {"tcp://w:0": {"__name__": runner.TASK_MODULE, "__version__": self.copy[0], "__file__": self.copy[1]}[name]}
+
+
+@pytest.mark.parametrize("elsewhere", [True, False], ids=["same version elsewhere", "another version"])
+def test_no_message_a_run_survey_caller_gets_of_its_workers_says_this_command(tmp_path, mock_survey, monkeypatch,
+                                                                               elsewhere):
+    """The messages of workers that run another tinylens or do not see the survey's folders, which
+    run_survey raises, warns or prints to a Python caller too, compared the workers with 'this
+    command' ('does not see the survey's folders as this command does', 'another version of
+    tinylens than this command'), where a notebook runs none; they now say 'this process', which
+    reads right for both. (run_survey on a faked scheduler, then the survey's later notes.)"""
+    import tinylens
+
+    lenses, out = tmp_path / "lenses", tmp_path / "out"
+    shutil.copytree(mock_survey["lenses"] / "lens_a", lenses / "lens_a")
+    mine = (tinylens.__version__, str(tinylens.__file__))
+    client = _SchedulerOfOneWorker((mine[0], "/opt/other/tinylens/__init__.py") if elsewhere
+                                   else ("0.0.9", "/opt/old/tinylens/__init__.py"))
+    monkeypatch.setattr(runner, "check_scheduler", lambda *args, **kwargs: None)
+    monkeypatch.setattr(runner, "scheduler_client", lambda address: client)
+    monkeypatch.setattr(runner, "check_template", lambda *args, **kwargs: "lens_a")
+    with warnings.catch_warnings(record=True) as caught, pytest.raises(TinyLensError) as refused:
+        warnings.simplefilter("always")
+        runner.run_survey(lenses, mock_survey["template"], out, scheduler="tcp://127.0.0.1:8786", progress=False)
+    texts = [" ".join(str(w.message).split()) for w in caught] + [" ".join(str(refused.value).split())]
+    if elsewhere:
+        assert any(text.startswith("The one Dask worker imports tinylens from another place than this process "
+                                   "(tcp://w:0: tinylens") for text in texts[:-1]), texts
+        assert texts[-1].startswith("The one Dask worker does not see the survey's folders as this process does "
+                                    "(tcp://w:0 does not see"), texts[-1]
+    else:
+        assert texts[-1].startswith("The one Dask worker imports another version of tinylens than this process "
+                                    "(tcp://w:0: tinylens 0.0.9"), texts[-1]
+        assert f"this process runs tinylens {mine[0]} from {mine[1]}" in texts[-1], texts[-1]
+    assert not out.exists()  # refused before anything was written
+    with warnings.catch_warnings(record=True) as later:
+        warnings.simplefilter("always")
+        runner.warn_unchecked(": the cluster could not be asked (OSError: Connection refused)")
+    texts += [str(w.message) for w in later]
+    for refusal in ({"worker": "tcp://w:1", "version": "0.0.9", "file": "/opt/old/tinylens/__init__.py"},
+                    {"worker": "tcp://w:1", "unseen": "the lens folder /data/lens_a"}):
+        texts += [runner.refused_worker_note(refusal, mine), runner.unfitted_text(["lens_a"], {"tcp://w:1": refusal}, 0)]
+    for text in texts:
+        assert "this command" not in " ".join(text.split()), text
+    assert all("this process" in text for text in texts[-5:]), texts[-5:]
 
 
 def test_the_folder_check_refusing_a_survey_tells_a_python_caller_to_call_run_survey_again(tmp_path):
@@ -3418,7 +3482,7 @@ def test_a_folder_check_leaving_out_a_silent_worker_warns_when_the_scheduler_can
         runner.check_worker_folders(Unlisted(), out, lens_dir, timeout=2, skip=["tcp://w:1"])
     assert len(caught) == 1, [str(w.message) for w in caught]
     assert str(caught[0].message).startswith(
-        "Whether the Dask workers see the survey's folders as this command does was not checked: the cluster could "
+        "Whether the Dask workers see the survey's folders as this process does was not checked: the cluster could "
         "not be asked (OSError: Connection refused). The survey goes on"), caught[0].message
     mine = (tinylens.__version__, str(tinylens.__file__))
     with warnings.catch_warnings():
@@ -3632,10 +3696,10 @@ def test_the_messages_on_some_dask_workers_read_right_for_one_of_one_one_of_many
     assert runner.some_workers(2, 4) == "2 of the 4 Dask workers"
     mine, old = (tinylens.__version__, tinylens.__file__), ("0.0.9", "/opt/old/tinylens/__init__.py")
     other = (mine[0], "/home/me/old-checkout/src/tinylens/__init__.py")
-    cases = [({"tcp://w:1": old}, "The one Dask worker imports another version of tinylens than this command "
-              "(tcp://w:1: tinylens 0.0.9 from /opt/old/tinylens/__init__.py; this command runs tinylens", "so its fits"),
+    cases = [({"tcp://w:1": old}, "The one Dask worker imports another version of tinylens than this process "
+              "(tcp://w:1: tinylens 0.0.9 from /opt/old/tinylens/__init__.py; this process runs tinylens", "so its fits"),
              ({"tcp://w:1": old, "tcp://w:2": old, "tcp://w:3": mine}, "2 of the 3 Dask workers import another version "
-              "of tinylens than this command (tcp://w:1: tinylens 0.0.9", "so their fits")]
+              "of tinylens than this process (tcp://w:1: tinylens 0.0.9", "so their fits")]
     for copies, start, then in cases:
         with pytest.raises(TinyLensError) as caught:
             runner.check_worker_imports(_Workers(copies))
@@ -3644,7 +3708,7 @@ def test_the_messages_on_some_dask_workers_read_right_for_one_of_one_one_of_many
     with pytest.warns(ConfigWarning) as caught:
         runner.check_worker_imports(_Workers({"tcp://w:1": other}))
     text = " ".join(str(caught[0].message).split())
-    assert text.startswith("The one Dask worker imports tinylens from another place than this command") and \
+    assert text.startswith("The one Dask worker imports tinylens from another place than this process") and \
         "; it fits the lenses with its copy." in text, text
 
     class NoTinylens:
@@ -3675,8 +3739,8 @@ def test_the_messages_on_some_dask_workers_read_right_for_one_of_one_one_of_many
 
     lenses = tmp_path / "lenses"
     lenses.mkdir()
-    for n, start in [(1, "The one Dask worker does not see the survey's folders as this command does (tcp://w:0 does "),
-                     (2, "2 of the 2 Dask workers do not see the survey's folders as this command does (tcp://w:0, "
+    for n, start in [(1, "The one Dask worker does not see the survey's folders as this process does (tcp://w:0 does "),
+                     (2, "2 of the 2 Dask workers do not see the survey's folders as this process does (tcp://w:0, "
                       "tcp://w:1: e.g. tcp://w:0 does ")]:
         with pytest.raises(TinyLensError) as caught:
             runner.check_worker_folders(Blind(n), tmp_path / "out", lenses)
@@ -3848,7 +3912,7 @@ def test_a_worker_that_joins_with_another_tinylens_fits_no_lens(tmp_path, monkey
         frame = runner._fit_lenses(lenses, {}, {}, tmp_path, [], 1, None, False, client=client)
     text = " ".join(str(caught.value).split())
     assert text.startswith("6 lenses were not fitted because every Dask worker given them runs another tinylens "
-                           f"than this command (e.g. lens_0; {bad}; see above)"), text
+                           f"than this process (e.g. lens_0; {bad}; see above)"), text
     assert frame["status"].tolist() == ["ok"] * 6
     err = " ".join(capsys.readouterr().err.split())
     assert f"survey: the Dask worker {bad} {runs}" in err and "it fits no lens of the survey" in err, err
@@ -3895,13 +3959,13 @@ def test_a_worker_that_joins_without_the_survey_folders_fits_no_lens(tmp_path, m
         frame = runner._fit_lenses(lenses, {}, {}, out, [], 1, None, False, client=client, check_folders=True)
     text = " ".join(str(caught.value).split())
     assert text.startswith("3 lenses were not fitted because every Dask worker given them does not see the survey's "
-                           f"folders as this command does (e.g. lens_0; {blind[0]}; see above)"), text
+                           f"folders as this process does (e.g. lens_0; {blind[0]}; see above)"), text
     assert ("Start workers on nodes that see the lens folders and --out (run_survey: out=), then run the same "
             "command (or run_survey call) again") in text, text
     assert frame["status"].tolist() == ["ok"] * 3
     err = " ".join(capsys.readouterr().err.split())
     said = unseen.format(folder=lenses[0].folder, out=out)
-    assert f"survey: the Dask worker {blind[0]} does not see {said} as this command does" in err, err
+    assert f"survey: the Dask worker {blind[0]} does not see {said} as this process does" in err, err
     assert "its lenses are given to the other workers" in err, err
 
 
@@ -3942,7 +4006,7 @@ def test_a_refused_worker_whose_import_check_gave_no_answer_is_not_said_to_have_
                                silent=blind)
     err = " ".join(capsys.readouterr().err.split())
     assert f"survey: the Dask worker {blind[0]} does not see the lens folder" in err, err
-    assert "as this command does (its tinylens import gave no answer when the survey checked its workers, so its " \
+    assert "as this process does (its tinylens import gave no answer when the survey checked its workers, so its " \
            "folders were not checked then: on a node without the survey's disk?)" in err, err
     assert "joined the cluster" not in err, err
 
@@ -4000,7 +4064,7 @@ def test_a_refused_worker_whose_folder_check_gave_no_answer_is_not_said_to_have_
                                folders_unchecked=unchecked)
     err = " ".join(capsys.readouterr().err.split())
     assert f"survey: the Dask worker {worker} does not see the lens folder" in err, err
-    assert "as this command does (its folders were not checked when the survey started: its check failed " \
+    assert "as this process does (its folders were not checked when the survey started: its check failed " \
            "(RuntimeError: stale file handle); on a node without the survey's disk?)" in err, err
     assert late not in err, err
 
@@ -4066,7 +4130,7 @@ def test_a_refused_worker_whose_tinylens_check_gave_no_answer_is_not_said_to_hav
                                copies_unchecked={worker: "it gave no answer within 60 s"})
     err = " ".join(capsys.readouterr().err.split())
     assert f"survey: the Dask worker {worker} runs tinylens {mine[0]}" in err, err
-    assert "of this command (its tinylens was not checked when the survey started: it gave no answer within 60 s)" \
+    assert "of this process (its tinylens was not checked when the survey started: it gave no answer within 60 s)" \
         in err, err
     assert late not in err, err
 

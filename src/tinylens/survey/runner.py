@@ -1675,7 +1675,7 @@ def check_worker_imports(client: Any, module: str | None = None, timeout: float 
         raise TinyLensError(
             f"{some_workers(len(failed), len(answers))} cannot import tinylens ({listed(sorted(failed), 3)}: "
             f"{describe_exception(error)}), so {'it' if len(failed) == 1 else 'they'} could not run a survey task. "
-            "Start the workers in an environment where tinylens is installed (the same one as this command, or "
+            "Start the workers in an environment where tinylens is installed (the same one as this process, or "
             f"with PYTHONPATH set as for it), then run {SURVEY_RERUN} again.")
     silent = sorted(address for address, answer in answers.items() if answer is None)
     if silent:
@@ -1888,7 +1888,7 @@ def check_worker_folders(client: Any, out: Path, lens_dir: Path, lenses: Sequenc
         which = first if len(blind) == 1 else f"{listed(sorted(blind), 3)}: e.g. {first}"
         raise TinyLensError(
             f"{some_workers(len(blind), total)} {'does' if len(blind) == 1 else 'do'} not see the survey's "
-            f"folders as this command does ({which} does not see {blind[first]}). The lens folders and "
+            f"folders as this process does ({which} does not see {blind[first]}). The lens folders and "
             f"{SURVEY_FOLDER_CHOICE} must be on a file system that every node sees (not a node's own disk such as "
             f"/tmp): give folders on a shared disk, then run {SURVEY_RERUN} again.")
     return {address: unchecked_reason(view, timeout) for address, view in unchecked.items()}
@@ -1955,7 +1955,7 @@ def unchecked_text(unchecked: Mapping[str, BaseException | None], timeout: float
 def warn_unchecked(why: str) -> None:
     """A DataWarning that the workers' view of the survey's folders was not checked (``why``: the
     rest of its first sentence); each task still asks its worker (:data:`checked_task`)."""
-    warnings.warn(f"Whether the Dask workers see the survey's folders as this command does was not checked{why}. "
+    warnings.warn(f"Whether the Dask workers see the survey's folders as this process does was not checked{why}. "
                   f"The survey goes on: each task asks its worker whether it sees its lens folder and {SURVEY_FOLDER_CHOICE}, "
                   "and one that does not fits none of them, but a worker whose file system hangs holds the lenses "
                   "given to it: look at its node if its lenses do not finish.", DataWarning, stacklevel=3)
@@ -2018,21 +2018,21 @@ def check_worker_copies(client: Any, workers: Sequence[str] | None = None, timeo
     def which(found: Mapping[str, tuple[str, str]]) -> str:
         return listed([f"{address}: tinylens {v} from {f}" for address, (v, f) in sorted(found.items())], 3)
 
-    here = f"this command runs tinylens {mine[0]} from {mine[1]}"
+    here = f"this process runs tinylens {mine[0]} from {mine[1]}"
     if version:
         one = len(version) == 1
         raise TinyLensError(
             f"{some_workers(len(version), len(copies))} {'imports' if one else 'import'} another version of tinylens "
-            f"than this command ({which(version)}; {here}), so {'its' if one else 'their'} fits would not be what "
-            "the template was checked with. Start the workers in the same environment as this command (or with "
+            f"than this process ({which(version)}; {here}), so {'its' if one else 'their'} fits would not be what "
+            "the template was checked with. Start the workers in the same environment as this process (or with "
             f"PYTHONPATH set as for it), then run {SURVEY_RERUN} again.")
     if path:
         one = len(path) == 1
         warnings.warn(
             f"{some_workers(len(path), len(copies))} {'imports' if one else 'import'} tinylens from another place than "
-            f"this command ({which(path)}; {here}); {'it fits' if one else 'they fit'} the lenses with "
+            f"this process ({which(path)}; {here}); {'it fits' if one else 'they fit'} the lenses with "
             f"{'its' if one else 'their'} copy. If it is another checkout, start the workers with PYTHONPATH set as "
-            "for this command.", ConfigWarning, stacklevel=3)
+            "for this process.", ConfigWarning, stacklevel=3)
 
 
 def my_copy() -> tuple[str, str]:
@@ -2137,7 +2137,7 @@ def refused_worker_note(refusal: Mapping[str, Any], mine: tuple[str, str], silen
                f"its folders were not checked when the survey started: {skipped}; on a node without the survey's "
                "disk?" if skipped is not None else
                "it joined the cluster after the survey checked its workers, on a node without the survey's disk?")
-        return (f"survey: the Dask worker {refusal.get('worker')} does not see {refusal['unseen']} as this command does "
+        return (f"survey: the Dask worker {refusal.get('worker')} does not see {refusal['unseen']} as this process does "
                 f"({why}): its lenses are given to the other workers. The lens folders and "
                 f"{SURVEY_FOLDER_CHOICE} must be on a file system that every node sees: stop it, and start workers "
                 "only on nodes that see them.")
@@ -2148,8 +2148,8 @@ def refused_worker_note(refusal: Mapping[str, Any], mine: tuple[str, str], silen
            if unchecked else f"its tinylens was not checked when the survey started: {skipped}" if skipped is not None
            else "it joined the cluster after the survey checked its workers?")
     return (f"survey: the Dask worker {refusal.get('worker')} {runs}, not the tinylens {mine[0]} from {mine[1]} of this "
-            f"command ({why}): it fits no lens of the survey, and its lenses are given to the other workers. Stop it, "
-            "and start workers in the same environment as this command (or with PYTHONPATH set as for it).")
+            f"process ({why}): it fits no lens of the survey, and its lenses are given to the other workers. Stop it, "
+            "and start workers in the same environment as this process (or with PYTHONPATH set as for it).")
 
 
 def unchecked_why(unchecked: Mapping[str, str] | None, worker: Any) -> str | None:
@@ -3035,9 +3035,9 @@ def unfitted_text(unfitted: Sequence[str], refused: Mapping[str, Mapping[str, An
     them, ``finished`` lenses being in the catalogue."""
     one = len(unfitted) == 1
     blind = [bool(refusal.get("unseen")) for refusal in refused.values()]
-    why = [*(["runs another tinylens than this command"] if not all(blind) else []),
-           *(["does not see the survey's folders as this command does"] if any(blind) else [])]
-    advice = [*(["in the same environment as this command (or with PYTHONPATH set as for it)"] if not all(blind) else []),
+    why = [*(["runs another tinylens than this process"] if not all(blind) else []),
+           *(["does not see the survey's folders as this process does"] if any(blind) else [])]
+    advice = [*(["in the same environment as this process (or with PYTHONPATH set as for it)"] if not all(blind) else []),
               *([f"on nodes that see the lens folders and {SURVEY_FOLDER_CHOICE}"] if any(blind) else [])]
     return (f"{lens_count(len(unfitted))} {'was' if one else 'were'} not fitted because every Dask worker given "
             f"{'it' if one else 'them'} {' or '.join(why)} ({for_example(unfitted)}; "
