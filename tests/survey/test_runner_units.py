@@ -3266,8 +3266,23 @@ def test_the_workers_messages_a_python_caller_can_get_name_the_workers_argument_
     assert refusal.startswith("--workers 65 (run_survey: workers=) is more than 32 times the 2 cores"), refusal
     assert refusal.endswith("Give 2 or fewer (at most 64)."), refusal
     reason = runner.out_of_memory_reason(KilledWorker("fit_lens-1", "tcp://w:1", 0), {"tcp://w:1": int(2e9)}, local=True)
-    assert "; run the survey with fewer --workers (run_survey: workers=), as each local worker" in reason, reason
+    assert "; run the survey with fewer --workers (run_survey: workers=) or where there is more memory (each" in reason, reason
     assert len(reason) <= runner.MAX_REASON
+
+
+def test_the_out_of_memory_advice_keeps_more_memory_as_its_second_choice():
+    """The advice of a lens whose local worker ran out of memory, once run_survey's workers= was
+    named in it (6b85cdb), read 'with fewer --workers (run_survey: workers=), as each local worker may
+    use the memory of the machine, or of the batch job, divided by their number, or where there is
+    more memory': its second choice read as a third kind of memory. The two choices are now side by
+    side, the why after them in parentheses."""
+    from distributed import KilledWorker
+
+    reason = runner.out_of_memory_reason(KilledWorker("fit_lens-1", "tcp://w:1", 0), {"tcp://w:1": int(2e9)}, local=True)
+    assert reason.endswith("; run the survey with fewer --workers (run_survey: workers=) or where there is more memory "
+                           "(each local worker may use the memory of the machine, or of the batch job, divided by their "
+                           "number)."), reason
+    assert "divided by their number, or where" not in reason, reason
 
 
 def test_workers_importing_tinylens_from_another_place_are_warned_of_by_name():

@@ -2298,8 +2298,8 @@ MEMORY_RESTART_EVENT = "worker-restart-memory"
 #: Seconds to wait for that event when a task's workers died and it has not come yet.
 MEMORY_EVENT_WAIT = 1.0
 #: What a lens whose workers kept running out of memory is told to do, on a local cluster and on another.
-LOCAL_MEMORY_ADVICE = (f"run the survey with fewer --workers ({SURVEY_WORKERS_ARGUMENT}), as each local worker may use the "
-                       "memory of the machine, or of the batch job, divided by their number, or where there is more memory")
+LOCAL_MEMORY_ADVICE = (f"run the survey with fewer --workers ({SURVEY_WORKERS_ARGUMENT}) or where there is more memory "
+                       "(each local worker may use the memory of the machine, or of the batch job, divided by their number)")
 CLUSTER_MEMORY_ADVICE = ("give the Dask workers more memory each (dask worker --memory-limit; fewer workers per node, "
                          "or more memory per job)")
 
