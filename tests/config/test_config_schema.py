@@ -419,6 +419,20 @@ def test_a_value_its_yaml_tag_cannot_be_built_from_is_refused_at_its_line(tmp_pa
     assert text.endswith(f". {hint}") and "syntax" not in text and "indentation" not in text, text
 
 
+@pytest.mark.parametrize("value", ["!!map x", "!!set abc"])
+def test_a_mapping_tag_on_a_plain_value_is_said_in_yaml_words(tmp_path, value):
+    """!!map or !!set on a plain value was read by the duplicate-key check as if it were a mapping:
+    Python's 'not enough values to unpack (expected 2, got 1)' ('too many values to unpack') was the
+    reason given for the value, and 'xy' passed it to PyYAML's own 'expected a mapping node, but
+    found scalar'. Each is now PyYAML's, at the value, with the advice to remove the tag."""
+    path = write(tmp_path, f"dataset:\n  mask: {value}\n")
+    text = error_of(path)
+    tag = value.split()[0]
+    assert text.startswith(f"Invalid YAML value in config file {path} at line 2, column 9: expected a mapping node, "
+                           f"but found scalar. {NO_TAGS.format(tag)}"), text
+    assert "unpack" not in text and "syntax" not in text, text
+
+
 @pytest.mark.parametrize("text, fragment", [
     ("dataset:\r\n  data_path: a.fits\r\n  pixel_scale: 0.1\r\n" + "\0" * 40,
      "at line 4, column 1: the NUL character (U+0000) is not allowed in YAML. A file cut short"),

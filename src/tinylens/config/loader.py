@@ -168,7 +168,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
         seen: dict[Any, Any] = {}
-        for key_node, _ in node.value:
+        for key_node, _ in () if isinstance(node, yaml.ScalarNode) else node.value:  # a scalar: PyYAML's error, at it
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
                 continue
             key = (key_node.tag, key_node.value)
