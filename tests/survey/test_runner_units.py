@@ -825,6 +825,51 @@ def test_an_output_folder_that_cannot_be_written_says_why(survey_inputs, monkeyp
     assert not out.exists()  # the folder made for the check is removed again
 
 
+def _too_long_out(tmp: Path, kind: str) -> Path:
+    """An output folder under ``tmp`` too long for the system: its own name of 300 bytes
+    (``name``), or names of 200 bytes each making a path just under 4096 bytes (``path``)."""
+    if kind == "name":
+        return tmp / ("x" * 300)
+    out = tmp
+    while len(os.fsencode(out / ("y" * 200))) < 4090:
+        out = out / ("y" * 200)
+    return out / ("z" * (4090 - len(os.fsencode(out)) - 1))
+
+
+@pytest.mark.parametrize("cli", [False, True])
+@pytest.mark.parametrize("kind", ["name", "path"])
+def test_an_output_folder_too_long_for_the_system_is_refused_naming_it(survey_inputs, kind, cli):
+    """An --out whose own name is longer than the disk takes, or whose path (near 4096 bytes) leaves
+    no room for the survey's files in it, made run_survey raise a bare OSError (File name too
+    long) out of its reading of the folder; run_survey and 'tinylens survey' now refuse it, naming
+    the folder and the limit, before anything reads or makes it."""
+    import errno
+
+    out = _too_long_out(survey_inputs["tmp"], kind)
+    before = sorted(os.listdir(survey_inputs["tmp"]))
+    reason = os.strerror(errno.ENAMETOOLONG)
+    if kind == "name":
+        said = [f"The survey output folder {out} cannot be written: its name is 300 bytes, a name longer than the "
+                f"system allows ({reason}; {os.pathconf(survey_inputs['tmp'], 'PC_NAME_MAX')} bytes there). "
+                "Choose a shorter --out (run_survey: out=)."]
+    else:
+        assert len(os.fsencode(out)) < 4096
+        said = [f"The survey output folder {out} cannot be written: its path is {len(os.fsencode(out))} bytes",
+                f"longer than the system allows ({reason}; 4096 bytes on Linux). Choose a shorter --out "
+                "(run_survey: out=)."]
+    if cli:
+        result = CliRunner().invoke(app, ["survey", str(survey_inputs["lenses"]), "-c", str(survey_inputs["template"]),
+                                          "--out", str(out), "--only", "lens_a", "-q"])
+        assert result.exit_code == 2, result.output
+        assert "Traceback" not in result.output
+        assert all("".join(part.split()) in "".join(result.output.split()) for part in said), result.output
+    else:
+        with pytest.raises(OutputError) as caught:
+            runner.run_survey(survey_inputs["lenses"], survey_inputs["template"], out, progress=False, only=["lens_a"])
+        assert all(part in str(caught.value) for part in said), str(caught.value)
+    assert sorted(os.listdir(survey_inputs["tmp"])) == before  # no folder made on the way
+
+
 @pytest.mark.parametrize("name", ["--out", "--output", "-o"])
 def test_survey_takes_its_folder_by_the_name_fit_gives_it_too(survey_inputs, name):
     """'tinylens fit' names its output folder --output: 'tinylens survey ... --output OUT' was

@@ -1144,6 +1144,37 @@ def forget(todo: list[Lens], rows: dict[str, dict[str, Any]], out: Path) -> None
         write_catalog(rows, out)
 
 
+def check_out_name_fits(out: Path, lenses: Sequence[Lens]) -> None:
+    """An :class:`~tinylens.errors.OutputError` where the survey output folder ``out`` (resolved)
+    is too long for the system (ENAMETOOLONG), before anything reads it: a name in its path
+    longer than the disk there takes (:func:`~tinylens.paths.name_max_said`: the nearest folder's
+    where it is not made yet), or a path of the survey's own files in it (its catalogue, and the
+    row, stamp and result of each of ``lenses`` in its lens folder, each under its hidden
+    temporary name first) of :data:`~tinylens.paths.PATH_MAX` bytes or more."""
+    from tinylens.atomic import hidden_name
+    from tinylens.paths import PATH_MAX, limit_text, name_max_said
+
+    reason = os.strerror(errno.ENAMETOOLONG)
+    limit, said = name_max_said(out)
+    part = next((part for part in out.parts if limit is not None and len(os.fsencode(part)) > limit), None)
+    if part is not None:
+        which = "its name" if part == out.name else f"the name of a folder on its way ({part})"
+        raise OutputError(f"The survey output folder {out} cannot be written: {which} is "
+                          f"{len(os.fsencode(part))} bytes, a name longer than the system allows ({reason}; "
+                          f"{limit_text(limit, said)}). Choose a shorter {SURVEY_FOLDER_CHOICE}.")
+    folders = [lens.output(out) for lens in lenses]
+    files = [hidden_name(out / name) for name in (MANIFEST_FILE, CATALOG_PARQUET, CATALOG_CSV)]
+    files += [hidden_name(folder / name) for folder in folders
+              for name in (filenames.ROW, filenames.INPUTS, filenames.RESULT)]
+    longest = max(files, key=lambda path: len(os.fsencode(path)))
+    if len(os.fsencode(longest)) >= PATH_MAX:
+        raise OutputError(f"The survey output folder {out} cannot be written: its path is {len(os.fsencode(out))} "
+                          f"bytes, and the survey's files in it (as {longest.relative_to(out)}, written under a "
+                          f"hidden temporary name first) would have paths of {len(os.fsencode(longest))} bytes, longer "
+                          f"than the system allows ({reason}; {PATH_MAX} bytes on Linux). Choose a shorter "
+                          f"{SURVEY_FOLDER_CHOICE}.")
+
+
 def check_manifest(out: Path, current: Mapping[str, Any], template: str | Path,
                    config: Mapping[str, Any] | None = None) -> None:
     """Refuse to reuse ``out`` when its finished fits were made from another lens folder or
@@ -2616,6 +2647,7 @@ def _prepare(lens_dir: str | Path, template: str | Path, out: str | Path, reuse_
     config = load_template(template)
     out = resolved(out)
     current = manifest(resolved(lens_dir), resolved(template), config, get_precision())
+    check_out_name_fits(out, chosen)  # before anything reads out
     if not reuse_finished:
         check_manifest(out, current, resolved(template), config)
     changed = changed_lenses(chosen, config, out)
