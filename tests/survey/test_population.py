@@ -312,7 +312,7 @@ def test_disc_fraction_out_of_range_is_refused(tmp_path, value):
         (["2", "{out}", "--set", "Theta_E_Range=[0.5,2]"], "Did you mean 'theta_E_range' instead of 'Theta_E_Range'?"),
         (["2", "{out}", "--set", "nokey"], "--set expects KEY=VALUE"),
         (["2", "{out}", "--psf", "airy"], "psf_type must be 'gaussian' or 'moffat'"),
-        (["2", "{file}/sub"], "a file is in the way"),
+        (["2", "{file}/sub"], "is a file, not a folder). Choose another output folder."),
     ],
 )
 def test_cli_errors(tmp_path, args, expected):

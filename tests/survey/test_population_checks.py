@@ -883,6 +883,38 @@ def test_simulate_population_called_from_python_refuses_an_outdir_that_is_no_fol
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("cli", [False, True])
+@pytest.mark.parametrize("code", [errno.EROFS, errno.ENOSPC, errno.ENAMETOOLONG])
+def test_an_output_folder_that_cannot_be_written_says_the_systems_reason(tmp_path, monkeypatch, code, cli):
+    """The output folder's write check failing for a reason of the system (a read-only disk, a full
+    one, a name too long) was said 'permission denied' whenever no file was in the way, the real
+    reason dropped: simulate_population and 'tinylens simulate-population' now give it, naming the
+    folder. (Tests run as root, whom permissions do not stop: the failure is faked.)"""
+    import os
+    import types
+
+    from tinylens.results import tables
+
+    def refused(*args, **kwargs):
+        raise OSError(code, os.strerror(code), kwargs.get("dir"))
+
+    monkeypatch.setattr(tables, "tempfile", types.SimpleNamespace(NamedTemporaryFile=refused))
+    pop = tmp_path / "pop"
+    said = (f"The population's output folder {pop} cannot be written ({os.strerror(code)}). Choose another "
+            "output folder.")
+    if cli:
+        sets = [f"--set={k}={json.dumps(v)}" for k, v in TINY.items()]
+        result = CliRunner().invoke(app, ["simulate-population", "1", str(pop), "-q", f"--seed={SEED}", *sets])
+        assert result.exit_code == 2, result.output
+        assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
+        assert " ".join(said.split()) in _text(result) and "permission denied" not in _text(result)
+    else:
+        with pytest.raises(OutputError) as info:
+            simulate_population(1, pop, seed=SEED, **TINY)
+        assert str(info.value) == said
+    assert not pop.exists()  # the folder made for the check is removed again
+
+
 @pytest.mark.parametrize("writer", ["write_json", "write_csv"])
 def test_a_full_disk_is_an_output_error_naming_the_folder(writer, tmp_path, monkeypatch):
     """A full disk while population.json (write_json, the first file) or truth.csv (write_csv, after

@@ -936,12 +936,10 @@ def replace_folder(new: Path, folder: Path) -> None:
 
 
 def writable_folder(folder: Path) -> Path:
-    """Create ``folder`` if needed and check it can be written, else an OutputError naming it."""
-    try:
-        return ensure_writable(folder)
-    except OutputError:
-        reason = "a file is in the way" if any(p.is_file() for p in (folder, *folder.parents)) else "permission denied"
-        raise OutputError(f"Cannot write the population into {folder} ({reason}); choose another output folder.") from None
+    """Create ``folder`` if needed and check it can be written, else an OutputError naming it and
+    why (:func:`~tinylens.results.tables.ensure_writable`'s: a file in the way, or the system's
+    reason, as a read-only or full disk, a name too long)."""
+    return ensure_writable(folder, "another output folder", what="The population's output folder")
 
 
 @contextlib.contextmanager
