@@ -143,6 +143,9 @@ SURVEY_RERUN = "the same command (or run_survey call)"
 #: What a fit's advice tells a user to run again: the command line's command or, from Python,
 #: the :func:`tinylens.fit` call, as ``run {FIT_RERUN} again``.
 FIT_RERUN = "the same command (or tinylens.fit call)"
+#: What a population's advice tells a user to run again: the command line's command or, from
+#: Python, the :func:`tinylens.survey.population.simulate_population` call, as ``run {POPULATION_RERUN} again``.
+POPULATION_RERUN = "the same command (or simulate_population call)"
 #: The argument of the Python API (:func:`tinylens.survey.runner.run_survey`) that sets a survey's
 #: local workers, as an error's advice says it after the command line's option: ``--workers 65 (run_survey: workers=)``.
 SURVEY_WORKERS_ARGUMENT = "run_survey: workers="

@@ -958,6 +958,30 @@ def test_a_full_disk_while_a_fits_file_is_written_says_why_and_what_to_do(tmp_pa
     assert not (pop / "truth.csv").exists() and not list(pop.glob("lens_*"))
 
 
+@pytest.mark.parametrize("cli", [False, True])
+def test_a_full_disk_says_to_run_the_command_or_the_simulate_population_call_again(tmp_path, monkeypatch, cli):
+    """A full disk's message, which simulate_population raises to a Python caller too, ended 'run
+    the command again', though a notebook runs none: it now says 'run the same command (or
+    simulate_population call) again', which reads right for both."""
+    def full(path, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(population, "write_json", full)
+    pop = tmp_path / "pop"
+    if cli:
+        sets = [f"--set={k}={json.dumps(v)}" for k, v in TINY.items()]
+        result = CliRunner().invoke(app, ["simulate-population", "1", str(pop), "-q", f"--seed={SEED}", *sets])
+        assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+        said = _text(result)
+    else:
+        with pytest.raises(OutputError) as info:
+            simulate_population(1, pop, seed=SEED, **TINY)
+        said = " ".join(str(info.value).split())
+    assert said.endswith("free some space (about 0.2 MB a lens at the default size) and run the same command (or "
+                         "simulate_population call) again."), said
+    assert "run the command again" not in said
+
+
 def test_a_real_full_disk_while_a_fits_file_is_written_says_why_and_what_to_do(tmp_path, monkeypatch):
     """On a real full disk (a 64 kB tmpfs) astropy's writer raises no ENOSPC but an OSError of no
     number, 'Not enough space on disk: requested 80000, available 0. ... 10000 requested and 7832

@@ -92,7 +92,7 @@ import yaml
 from scipy import optimize
 
 from tinylens.atomic import write_atomic
-from tinylens.errors import DISK_FULL, ConfigError, ConfigWarning, OutputError, did_you_mean, listed, plural
+from tinylens.errors import DISK_FULL, POPULATION_RERUN, ConfigError, ConfigWarning, OutputError, did_you_mean, listed, plural
 from tinylens.inference.progress import PLAIN_EVERY_S, PlainLines, clock_time, draws_live
 from tinylens import lens_equation
 from tinylens.precision import get_precision
@@ -955,7 +955,7 @@ def disk_full_reported(outdir: Path) -> Iterator[None]:
             raise
         raise OutputError(f"Cannot write the population into {outdir}: no space left ({exc.strerror or 'disk full'}: the "
                           "disk, or your quota on it, is full). No file is left half-written; free some space (about "
-                          "0.2 MB a lens at the default size) and run the command again.") from None
+                          f"0.2 MB a lens at the default size) and run {POPULATION_RERUN} again.") from None
 
 
 def _stale_folders(outdir: Path, names: Iterable[str]) -> list[str]:
