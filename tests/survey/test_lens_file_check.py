@@ -100,6 +100,38 @@ def test_the_dry_run_cli_lists_each_refused_lens_with_its_file(tmp_path):
     assert "the template works (checked with lens_00" in " ".join(result.output.split())
 
 
+@pytest.mark.parametrize("n", [20, 23])
+def test_the_dry_run_lists_at_most_twenty_refused_lenses_and_names_the_others(tmp_path, n):
+    """A template's mask of another shape than the images refuses every lens alike, and the dry
+    run printed its long message once for each lens, thousands of lines for a survey of
+    thousands; it now lists the first 20 lenses with their messages and names the others on one
+    line ('... and 3 more lenses whose files would be refused: ...'); 20 or fewer are all listed."""
+    good = write_lens(tmp_path / "good", 1.0, seed=0)
+    ids = [f"lens_{i:02d}" for i in range(n)]
+    for lens_id in ids:
+        shutil.copytree(good, tmp_path / "lenses" / lens_id)
+    write_fits_image(tmp_path / "mask.fits", np.ones((8, 8)))
+    config = template_config()
+    config["dataset"]["mask_path"] = "mask.fits"  # relative to the template: of the wrong shape for every lens
+    template = tmp_path / "template.yaml"
+    template.write_text(yaml.safe_dump(config))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["survey", str(tmp_path / "lenses"), "-c", str(template), "--out", str(out),
+                                      "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert not out.exists()
+    text = " ".join(result.output.split())
+    assert f"{n} lenses to fit will fail on their files" in text
+    shown = [line for line in result.output.splitlines() if line.startswith("  lens_")]
+    assert [line.split(":")[0].strip() for line in shown] == ids[:20]
+    assert all("has shape 8 x 8" in line for line in shown)
+    more = [line for line in result.output.splitlines() if line.startswith("  ... and")]
+    if n > 20:
+        assert more == [f"  ... and {n - 20} more lenses whose files would be refused: {', '.join(ids[20:])}"]
+    else:
+        assert more == []
+
+
 @pytest.mark.parametrize("shape", [(5, 7), (1, 6, 9), (6, 9, 1)])
 def test_read_fits_shape_gives_the_shape_read_fits_image_reads(tmp_path, shape):
     from tinylens.data.fits_io import read_fits_image, read_fits_shape

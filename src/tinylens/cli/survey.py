@@ -20,6 +20,10 @@ from tinylens.errors import TinyLensError, counted, lens_count
 #: Exit code of a survey in which no lens was fitted (some failing is normal, and exits 0).
 EXIT_ALL_FAILED = 1
 
+#: Most lenses whose files would be refused that a dry run lists, each with its message; the
+#: others are named after them (a template's mask of the wrong shape refuses every lens alike).
+MAX_REFUSED_SHOWN = 20
+
 
 def chosen_rows(frame, chosen: Sequence[str] | None):
     """The catalogue's rows of the lenses ``chosen`` by ``--only`` (every row without it)."""
@@ -76,7 +80,7 @@ def print_plan(found: dict, retry_failed: bool) -> None:
         n = len(found["refused"])
         lines.append(f"{lens_count(n)} to fit will fail on {'its' if n == 1 else 'their'} files (as the files' FITS "
                      "headers tell; the other lenses are fitted all the same):")
-        lines += [f"  {lens_id}: {why}" for lens_id, why in found["refused"].items()]
+        lines += refused_lines(found["refused"])
     if found["recover"]:
         lines.append(f"Rows rebuilt from result.json, no fit: {listed(found['recover'], 8)}")
     if found["running"] is not None:
@@ -86,6 +90,20 @@ def print_plan(found: dict, retry_failed: bool) -> None:
         lines.append(found["running_unknown"])
     for line in lines:
         console.print(line, soft_wrap=True, markup=False, highlight=False)
+
+
+def refused_lines(refused: Mapping[str, str]) -> list[str]:
+    """The dry run's lines of the lenses whose files would be ``refused`` (lens id -> why): the
+    first :data:`MAX_REFUSED_SHOWN`, each with its message, then one naming the others."""
+    from tinylens.errors import listed
+
+    items = list(refused.items())
+    lines = [f"  {lens_id}: {why}" for lens_id, why in items[:MAX_REFUSED_SHOWN]]
+    rest = [lens_id for lens_id, _ in items[MAX_REFUSED_SHOWN:]]
+    if rest:
+        whose = "lens whose files would be refused" if len(rest) == 1 else "lenses whose files would be refused"
+        lines.append(f"  ... and {len(rest)} more {whose}: {listed(rest, 8)}")
+    return lines
 
 
 def survey(
