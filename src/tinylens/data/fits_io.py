@@ -13,6 +13,7 @@ file's science and error images serve as ``data_path`` and ``noise_path`` withou
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
@@ -20,7 +21,7 @@ import shlex
 import warnings
 import zipfile
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -134,6 +135,18 @@ def with_primary_keys(header: fits.Header, primary: fits.Header) -> fits.Header:
 def read_fits_image_and_header(path: str | Path, role: str = "image", hint: str = "") -> tuple[np.ndarray, fits.Header]:
     """:func:`read_fits_image` and the header of the HDU it was read from (an extension's with
     the primary header's :data:`PRIMARY_KEYS` where it has none of its own)."""
+    with _opened_fits(path, role, hint) as (hdul, file, ext):
+        hdu = _image_hdu(hdul, file, role) if ext is None else _named_image_hdu(hdul, file, ext, role)
+        array, header = physical_values(hdu), with_primary_keys(hdu.header, hdul[0].header)
+    return as_2d(array, Path(path), role), header
+
+
+@contextlib.contextmanager
+def _opened_fits(path: str | Path, role: str, hint: str = "") -> Iterator[tuple[fits.HDUList, Path, Extension | None]]:
+    """The FITS file of ``path`` opened (unscaled, astropy's warnings silenced) for the ``with``
+    block, with the file's path and the HDU named after it (:func:`split_extension`), after the
+    DataErrors of :func:`check_no_image_section` and :func:`check_readable_file`; what astropy
+    raises for a file it cannot read, in the block too, raised as :func:`unreadable_error`."""
     full = Path(path)
     check_no_image_section(full, role)
     file, ext = split_extension(full)
@@ -142,13 +155,11 @@ def read_fits_image_and_header(path: str | Path, role: str = "image", hint: str 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", AstropyWarning)
             with fits.open(file, memmap=False, do_not_scale_image_data=True) as hdul:
-                hdu = _image_hdu(hdul, file, role) if ext is None else _named_image_hdu(hdul, file, ext, role)
-                array, header = physical_values(hdu), with_primary_keys(hdu.header, hdul[0].header)
+                yield hdul, file, ext
     except DataError:
         raise
     except _READ_ERRORS as exc:
         raise unreadable_error(file, role, exc) from None
-    return as_2d(array, full, role), header
 
 
 def unreadable_error(file: Path, role: str, exc: BaseException) -> DataError:
@@ -163,29 +174,18 @@ def read_fits_shape(path: str | Path, role: str = "image", hint: str = "") -> tu
     file that is missing, unreadable or not FITS, holds no image or one that is not 2-D. The
     headers are read up to the image's only (a gzipped file is not decompressed beyond); a plain
     file's length is checked to hold the image's pixels (:func:`check_not_cut_short`)."""
-    full = Path(path)
-    check_no_image_section(full, role)
-    file, ext = split_extension(full)
-    check_readable_file(file, role, hint)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", AstropyWarning)
-            with fits.open(file, memmap=False, do_not_scale_image_data=True) as hdul:
-                if ext is None:
-                    hdu = next((h for h in hdul if _has_pixels(h)), None)
-                    if hdu is None:
-                        raise no_image_error(hdul, file, role)
-                else:
-                    hdu = _named_image_hdu(hdul, file, ext, role, read=False)
-                header = hdu.header.copy()
-                if not isinstance(hdu, fits.CompImageHDU):  # its size is the image's, not the table's that holds it
-                    check_not_cut_short(file, hdul.fileinfo(hdul.index(hdu))["datLoc"] + hdu.size, role)
-    except DataError:
-        raise
-    except _READ_ERRORS as exc:
-        raise unreadable_error(file, role, exc) from None
+    with _opened_fits(path, role, hint) as (hdul, file, ext):
+        if ext is None:
+            hdu = next((h for h in hdul if _has_pixels(h)), None)
+            if hdu is None:
+                raise no_image_error(hdul, file, role)
+        else:
+            hdu = _named_image_hdu(hdul, file, ext, role, read=False)
+        header = hdu.header.copy()
+        if not isinstance(hdu, fits.CompImageHDU):  # its size is the image's, not the table's that holds it
+            check_not_cut_short(file, hdul.fileinfo(hdul.index(hdu))["datLoc"] + hdu.size, role)
     naxis = header.get("NAXIS", 0)
-    return shape_2d(tuple(int(header[f"NAXIS{k}"]) for k in range(naxis, 0, -1)), full, role), header
+    return shape_2d(tuple(int(header[f"NAXIS{k}"]) for k in range(naxis, 0, -1)), Path(path), role), header
 
 
 def check_not_cut_short(file: Path, end: int, role: str) -> None:
