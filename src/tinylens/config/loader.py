@@ -190,7 +190,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         try:
             data = super().construct_object(node, deep=deep)
         except UNBUILDABLE as exc:
-            raise yaml.constructor.ConstructorError(None, None, _unbuildable(node, exc), node.start_mark) from None
+            raise _unbuildable(node, exc) from None
         # a list or mapping (!!set, !!pairs) is filled in later, by a generator PyYAML runs after this returns
         self.state_generators[pending:] = [_marked(g, node) for g in self.state_generators[pending:]]
         return data
@@ -206,16 +206,16 @@ def _marked(generator: Iterator[Any], node: yaml.Node) -> Iterator[Any]:
     try:
         yield from generator
     except UNBUILDABLE as exc:
-        raise yaml.constructor.ConstructorError(None, None, _unbuildable(node, exc), node.start_mark) from None
+        raise _unbuildable(node, exc) from None
 
 
-def _unbuildable(node: yaml.Node, exc: Exception) -> str:
-    """The problem of a value that its YAML tag cannot be built from: the value and the tag,
-    and PyYAML's reason where it gives one."""
+def _unbuildable(node: yaml.Node, exc: Exception) -> yaml.constructor.ConstructorError:
+    """The ConstructorError, at ``node``, of a value that its YAML tag cannot be built from (``exc``):
+    the value and the tag, and PyYAML's reason where it gives one."""
     tag = node.tag.replace("tag:yaml.org,2002:", "!!")
     value = f"the value {node.value!r}" if isinstance(node, yaml.ScalarNode) else f"this {node.id}"
     reason = f" ({exc})" if isinstance(exc, ValueError) and str(exc) else ""
-    return f"{value} cannot be read as {tag}{reason}"
+    return yaml.constructor.ConstructorError(None, None, f"{value} cannot be read as {tag}{reason}", node.start_mark)
 
 
 def parse_yaml(text: str, path: Path | str) -> Any:
