@@ -870,6 +870,32 @@ def test_an_output_folder_too_long_for_the_system_is_refused_naming_it(survey_in
     assert sorted(os.listdir(survey_inputs["tmp"])) == before  # no folder made on the way
 
 
+def test_the_output_folder_length_check_makes_paths_of_the_longest_lens_id_alone(tmp_path, monkeypatch):
+    """check_out_name_fits, run at every start of a survey, made three hidden temporary paths for
+    each chosen lens (about 0.35 s for 5000 lenses) though every lens folder is out/lenses/<id>:
+    it now makes them for the lens of the longest id alone, and still refuses an output folder
+    where only that lens's files would pass the system's limit, naming that lens's file."""
+    from tinylens import atomic
+
+    made = []
+    real = atomic.hidden_name
+    monkeypatch.setattr(atomic, "hidden_name", lambda path: made.append(path) or real(path))
+    lenses = [runner.Lens(f"lens_{i:04d}", tmp_path / f"lens_{i:04d}") for i in range(1000)]
+    longest = runner.Lens("lens_" + "l" * 60, tmp_path / "long")
+    runner.check_out_name_fits(tmp_path / "out", [*lenses[:500], longest, *lenses[500:]])
+    assert len(made) <= 6, len(made)  # the catalogue's three and the longest lens's three
+    room = 4096 - len(os.fsencode(atomic.hidden_name(tmp_path / "out" / runner.LENSES_DIR / longest.lens_id
+                                                     / filenames.RESULT)))
+    out = tmp_path / "out"
+    while room > 200:
+        out, room = out / ("y" * 150), room - 151
+    out = out / ("z" * (room - 1))  # the longest lens's result makes a path of 4096 bytes, the others' fit
+    with pytest.raises(OutputError) as caught:
+        runner.check_out_name_fits(out, [*lenses, longest])
+    assert f"(as {runner.LENSES_DIR}/{longest.lens_id}/." in str(caught.value), str(caught.value)
+    runner.check_out_name_fits(out, lenses)  # without it, every path fits
+
+
 @pytest.mark.parametrize("name", ["--out", "--output", "-o"])
 def test_survey_takes_its_folder_by_the_name_fit_gives_it_too(survey_inputs, name):
     """'tinylens fit' names its output folder --output: 'tinylens survey ... --output OUT' was

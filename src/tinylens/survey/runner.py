@@ -1150,7 +1150,9 @@ def check_out_name_fits(out: Path, lenses: Sequence[Lens]) -> None:
     longer than the disk there takes (:func:`~tinylens.paths.name_max_said`: the nearest folder's
     where it is not made yet), or a path of the survey's own files in it (its catalogue, and the
     row, stamp and result of each of ``lenses`` in its lens folder, each under its hidden
-    temporary name first) of :data:`~tinylens.paths.PATH_MAX` bytes or more."""
+    temporary name first) of :data:`~tinylens.paths.PATH_MAX` bytes or more. Every lens folder is
+    ``out/lenses/<id>``, so only the lens of the longest id is made paths of (a few, not three
+    per lens: a survey of thousands of lenses starts no slower)."""
     from tinylens.atomic import hidden_name
     from tinylens.paths import PATH_MAX, limit_text, name_max_said
 
@@ -1162,10 +1164,10 @@ def check_out_name_fits(out: Path, lenses: Sequence[Lens]) -> None:
         raise OutputError(f"The survey output folder {out} cannot be written: {which} is "
                           f"{len(os.fsencode(part))} bytes, a name longer than the system allows ({reason}; "
                           f"{limit_text(limit, said)}). Choose a shorter {SURVEY_FOLDER_CHOICE}.")
-    folders = [lens.output(out) for lens in lenses]
     files = [hidden_name(out / name) for name in (MANIFEST_FILE, CATALOG_PARQUET, CATALOG_CSV)]
-    files += [hidden_name(folder / name) for folder in folders
-              for name in (filenames.ROW, filenames.INPUTS, filenames.RESULT)]
+    if lenses:
+        folder = max(lenses, key=lambda lens: len(os.fsencode(lens.lens_id))).output(out)
+        files += [hidden_name(folder / name) for name in (filenames.ROW, filenames.INPUTS, filenames.RESULT)]
     longest = max(files, key=lambda path: len(os.fsencode(path)))
     if len(os.fsencode(longest)) >= PATH_MAX:
         raise OutputError(f"The survey output folder {out} cannot be written: its path is {len(os.fsencode(out))} "
