@@ -33,7 +33,7 @@ import numpy as np
 from tinylens import filenames
 from tinylens.errors import DISK_FULL, FIT_RERUN, OUTPUT_FOLDER_CHOICE, ConfigError, OutputError, ls_command, outside_stacklevel
 from tinylens.interrupts import interrupt_behind
-from tinylens.paths import PATH_MAX, limit_text, name_max_said
+from tinylens.paths import PATH_MAX, limit_text, name_max_said, name_too_long
 from tinylens.results.stored import finite_number
 
 if TYPE_CHECKING:  # imported lazily: ``import tinylens`` stays light (tinylens.fit is re-exported)
@@ -978,7 +978,7 @@ def _check_history_name_fits(history: Path, runs: int, folder: Path) -> None:
         raise OutputError(f"{start}{which} is {len(os.fsencode(path.name))} bytes, a name longer than the system "
                           f"allows ({reason}; {limit_text(limit, said)}). Choose a shorter history_filename in the config.")
     own = history.parent.relative_to(folder).parts if history.parent.is_relative_to(folder) else history.parent.parts
-    part = next((part for part in own if limit is not None and len(os.fsencode(part)) > limit), None)
+    part = name_too_long(own, limit)
     if part is not None:
         raise OutputError(f"{start}the name of a folder on its way ({part}) is {len(os.fsencode(part))} bytes, a "
                           f"name longer than the system allows ({reason}; {limit_text(limit, said)}). Choose a shorter "

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 #: The longest name of one file or folder most disks take, in bytes (NAME_MAX).
@@ -44,6 +45,12 @@ def name_max_said(folder: Path) -> tuple[int | None, bool]:
             return NAME_MAX, False
         return (limit if limit >= 0 else None), True
     return NAME_MAX, False
+
+
+def name_too_long(parts: Iterable[str], limit: int | None) -> str | None:
+    """The first of ``parts`` (the names of a path) longer than ``limit`` bytes, the longest name
+    a disk takes (:func:`name_max_said`'s; None: no limit), or None where none is."""
+    return next((part for part in parts if limit is not None and len(os.fsencode(part)) > limit), None)
 
 
 def limit_text(limit: int | None, said: bool, where: str = "there") -> str:

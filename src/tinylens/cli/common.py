@@ -33,7 +33,7 @@ from typer.core import TyperGroup
 
 from tinylens.errors import UNWRITABLE, TinyLensError, ls_command, out_of_memory
 from tinylens.interrupts import AT_END_ATTR, TerminateAsInterrupt, UnswallowedInterrupt, interrupt_behind
-from tinylens.paths import NAME_MAX, PATH_MAX, limit_text, name_max_said
+from tinylens.paths import NAME_MAX, PATH_MAX, limit_text, name_max_said, name_too_long
 
 #: Exit code for mistakes in user input (bad config, data or paths); typer uses 2 for bad options too.
 EXIT_USER_ERROR = 2
@@ -160,7 +160,7 @@ def too_long_text(exc: OSError) -> str:
     parts = Path(os.fsdecode(exc.filename)).parts if exc.filename is not None else ()
     limit, said = name_max_said(Path(os.fsdecode(exc.filename)).parent) if exc.filename is not None else (NAME_MAX, False)
     allowed = limit_text(limit, said, "on that disk")
-    names_fit = bool(parts) and (limit is None or all(len(os.fsencode(part)) <= limit for part in parts))
+    names_fit = bool(parts) and name_too_long(parts, limit) is None
     hidden = temporary_name_bytes(exc.filename) if names_fit else None
     if hidden is not None and limit is not None and hidden > limit:
         return (f"{what}: {reason}: the hidden temporary name written beside it first (.NAME.unfinished-XXXXXXXX.SUFFIX, "

@@ -1154,11 +1154,11 @@ def check_out_name_fits(out: Path, lenses: Sequence[Lens]) -> None:
     ``out/lenses/<id>``, so only the lens of the longest id is made paths of (a few, not three
     per lens: a survey of thousands of lenses starts no slower)."""
     from tinylens.atomic import hidden_name
-    from tinylens.paths import PATH_MAX, limit_text, name_max_said
+    from tinylens.paths import PATH_MAX, limit_text, name_max_said, name_too_long
 
     reason = os.strerror(errno.ENAMETOOLONG)
     limit, said = name_max_said(out)
-    part = next((part for part in out.parts if limit is not None and len(os.fsencode(part)) > limit), None)
+    part = name_too_long(out.parts, limit)
     if part is not None:
         which = "its name" if part == out.name else f"the name of a folder on its way ({part})"
         raise OutputError(f"The survey output folder {out} cannot be written: {which} is "
