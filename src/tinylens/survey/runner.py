@@ -335,23 +335,23 @@ def load_template(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def lens_paths(lens: Lens) -> dict[str, str]:
-    """The ``dataset`` paths that ``lens``'s files fill in: each of :data:`LENS_FILES` (absolute),
-    and ``mask_path`` where the lens folder holds a :data:`MASK_FILE`."""
+def lens_dataset(template: Mapping[str, Any], lens: Lens) -> dict[str, Any]:
+    """``template``'s ``dataset`` (a shallow copy) with ``lens``'s file paths filled in (absolute):
+    each of :data:`LENS_FILES`, and ``mask_path`` where the lens folder holds a :data:`MASK_FILE`
+    (else the template's, if any)."""
+    dataset = template.get("dataset")
+    dataset = dict(dataset) if isinstance(dataset, Mapping) else {}
     held = held_names(lens.folder)
-    paths = {key: str(lens_file(lens.folder, name, held)) for key, name in LENS_FILES.items()}
+    dataset.update({key: str(lens_file(lens.folder, name, held)) for key, name in LENS_FILES.items()})
     if mask := present_files(lens.folder, MASK_FILE, held):
-        paths["mask_path"] = str(mask[0])
-    return paths
+        dataset["mask_path"] = str(mask[0])
+    return dataset
 
 
 def lens_config(template: Mapping[str, Any], lens: Lens, out: str | Path) -> dict[str, Any]:
     """``template`` with ``lens``'s file paths and its output folder filled in (all absolute)."""
     config = copy.deepcopy(dict(template))
-    dataset = config.get("dataset")
-    dataset = dict(dataset) if isinstance(dataset, Mapping) else {}
-    dataset.update(lens_paths(lens))
-    config["dataset"] = dataset
+    config["dataset"] = lens_dataset(config, lens)
     output = config.get("output")
     output = dict(output) if isinstance(output, Mapping) else {}
     output["path"] = str(lens.output(Path(out).resolve()))
@@ -366,13 +366,11 @@ def refused_files(lenses: Sequence[Lens], template: Mapping[str, Any]) -> dict[s
     2-D image, a noise map or mask of another shape than the image, a PSF of an even size)."""
     from tinylens.data.dataset import check_file_shapes
 
-    given = template.get("dataset")
-    given = given.get("mask_path") if isinstance(given, Mapping) else None  # absolute: load_template
     refused = {}
     for lens in lenses:
-        found = lens_paths(lens)  # as lens_config fills them in, without copying the template for each lens
-        mask = found.get("mask_path", given)
-        paths: dict[str, Path | None] = {key: Path(found[key]) for key in LENS_FILES}
+        dataset = lens_dataset(template, lens)  # as lens_config fills it in, without copying the template for each lens
+        mask = dataset.get("mask_path")  # the template's absolute (load_template) where the lens has none
+        paths: dict[str, Path | None] = {key: Path(dataset[key]) for key in LENS_FILES}
         paths["mask_path"] = Path(mask) if isinstance(mask, str) and mask else None
         try:
             check_file_shapes(paths)
