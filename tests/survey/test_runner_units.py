@@ -3160,22 +3160,33 @@ def test_the_survey_messages_a_python_caller_can_get_tell_it_to_call_run_survey_
         "the rest" in lost, lost
 
 
+class _BlindWorkers:
+    """A cluster of ``n`` workers (``tcp://w:0``, ...) that see no folder of the survey, nor its lock file."""
+
+    def __init__(self, n: int = 1) -> None:
+        self.n = n
+
+    def run(self, function, lock, folders, timeout=None, workers=None, on_error="raise", callback_timeout=None):
+        return {f"tcp://w:{i}": (None, list(folders)) for i in range(self.n)}
+
+
+def _refused_by_blind_workers(tmp_path: Path) -> pytest.ExceptionInfo[TinyLensError]:
+    """The folder check's refusal of a survey of the empty lens folder ``tmp_path/lenses`` (made
+    here) and ``tmp_path/out`` on a cluster of one worker that sees neither (:class:`_BlindWorkers`)."""
+    lenses = tmp_path / "lenses"
+    lenses.mkdir()
+    with pytest.raises(TinyLensError) as caught:
+        runner.check_worker_folders(_BlindWorkers(), tmp_path / "out", lenses)
+    return caught
+
+
 def test_the_folder_messages_a_python_caller_can_get_name_the_out_argument_too(tmp_path):
     """Three messages of workers that do not see the survey's folders, which run_survey gives a
     Python caller too (the folder check refusing the survey, the note of a worker whose task refused
     its lens, the error for the lenses only such workers were given), said 'the lens folders and
     --out', the command line's option alone; each now names run_survey's out= too."""
 
-    class Blind:
-        """A cluster of one worker that sees no folder of the survey."""
-
-        def run(self, function, lock, folders, timeout=None, workers=None, on_error="raise", callback_timeout=None):
-            return {"tcp://w:0": (None, list(folders))}
-
-    lenses = tmp_path / "lenses"
-    lenses.mkdir()
-    with pytest.raises(TinyLensError) as caught:
-        runner.check_worker_folders(Blind(), tmp_path / "out", lenses)
+    caught = _refused_by_blind_workers(tmp_path)
     refusal = {"worker": "tcp://w:1", "unseen": "the lens folder /data/lens_a"}
     texts = [str(caught.value), runner.refused_worker_note(refusal, ("1.0", "/here/tinylens/__init__.py")),
              runner.unfitted_text(["lens_a"], {"tcp://w:1": {"unseen": ["/data"]}}, 1)]
@@ -3192,19 +3203,13 @@ def test_the_folders_a_worker_does_not_see_are_named_by_run_surveys_arguments_to
     (lens_dir=, out=), before the path."""
     from tinylens.locks import folder_lock
 
-    class Blind:
-        """A cluster of one worker that sees no folder of the survey, nor its lock file."""
-
-        def run(self, function, lock, folders, timeout=None, workers=None, on_error="raise", callback_timeout=None):
-            return {"tcp://w:0": (None, list(folders))}
-
     lenses, out = tmp_path / "lenses", tmp_path / "out"
     lenses.mkdir()
     out.mkdir()
     with folder_lock(out, runner.SURVEY_LOCK_FILE) as locked:
         assert locked
         with pytest.raises(TinyLensError) as caught:
-            runner.check_worker_folders(Blind(), out, lenses)
+            runner.check_worker_folders(_BlindWorkers(), out, lenses)
     text = " ".join(str(caught.value).split())
     assert (f"(tcp://w:0 does not see LENS_DIR (run_survey: lens_dir=) {lenses} and --out (run_survey: out=) "
             f"{out})") in text, text
@@ -3282,16 +3287,7 @@ def test_the_folder_check_refusing_a_survey_tells_a_python_caller_to_call_run_su
     raises to a Python caller too, ended 'then run the command again', words for the command line
     alone; it now names the run_survey call too, as the survey's other advice does (SURVEY_RERUN)."""
 
-    class Blind:
-        """A cluster of one worker that sees no folder of the survey."""
-
-        def run(self, function, lock, folders, timeout=None, workers=None, on_error="raise", callback_timeout=None):
-            return {"tcp://w:0": (None, list(folders))}
-
-    lenses = tmp_path / "lenses"
-    lenses.mkdir()
-    with pytest.raises(TinyLensError) as caught:
-        runner.check_worker_folders(Blind(), tmp_path / "out", lenses)
+    caught = _refused_by_blind_workers(tmp_path)
     text = " ".join(str(caught.value).split())
     assert text.endswith("give folders on a shared disk, then run the same command (or run_survey call) again."), text
 
@@ -3814,22 +3810,13 @@ def test_the_messages_on_some_dask_workers_read_right_for_one_of_one_one_of_many
         text = " ".join(str(caught.value).split())
         assert text.startswith(start) and then in text, text
 
-    class Blind:
-        """A cluster of ``n`` workers that see no folder of the survey."""
-
-        def __init__(self, n: int) -> None:
-            self.n = n
-
-        def run(self, function, lock, folders, timeout=None, workers=None, on_error="raise", callback_timeout=None):
-            return {f"tcp://w:{i}": (None, list(folders)) for i in range(self.n)}
-
     lenses = tmp_path / "lenses"
     lenses.mkdir()
     for n, start in [(1, "The one Dask worker does not see the survey's folders as this process does (tcp://w:0 does "),
                      (2, "2 of the 2 Dask workers do not see the survey's folders as this process does (tcp://w:0, "
                       "tcp://w:1: e.g. tcp://w:0 does ")]:
         with pytest.raises(TinyLensError) as caught:
-            runner.check_worker_folders(Blind(n), tmp_path / "out", lenses)
+            runner.check_worker_folders(_BlindWorkers(n), tmp_path / "out", lenses)
         text = " ".join(str(caught.value).split())
         assert text.startswith(start + f"not see LENS_DIR (run_survey: lens_dir=) {lenses})."), text
 
