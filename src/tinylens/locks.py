@@ -109,7 +109,7 @@ def _owner(path: Path) -> str:
         return f" (owned by user id {uid})"
 
 
-def _denied(folder: Path, path: Path, exc: OSError, busy: str, rerun: str = "the command") -> OutputError:
+def _denied(folder: Path, path: Path, exc: OSError, busy: str, rerun: str) -> OutputError:
     """The error for a lock file ``path`` that this user may not open (``exc``): :func:`_busy`'s
     where another process holds it now, else one naming it and saying to remove it and run
     ``rerun`` again (or, where there is none, that ``folder`` is not writable)."""
@@ -135,7 +135,7 @@ def _remove_if_empty(path: Path) -> None:
             path.unlink()
 
 
-def _unusable(path: Path, exc: OSError, doing: str, rerun: str = "the command") -> OutputError:
+def _unusable(path: Path, exc: OSError, doing: str, rerun: str) -> OutputError:
     """The error for a lock file ``path`` that cannot be opened or locked (``doing``) for a reason
     ``exc`` other than those :func:`_acquire` tells apart: it names the file and the error, and
     says to run ``rerun`` again once the folder can be written."""
@@ -145,7 +145,7 @@ def _unusable(path: Path, exc: OSError, doing: str, rerun: str = "the command") 
                        f"same time. Check that the folder and its disk can be written, and run {rerun} again.")
 
 
-def _acquire(path: Path, wait: bool, rerun: str = "the command") -> tuple[str, int | None]:
+def _acquire(path: Path, wait: bool, rerun: str) -> tuple[str, int | None]:
     """Open ``path`` and ``flock`` it: ``("held", fd)``; ``("busy", None)`` where another process
     holds it (and not ``wait``); ``("unsupported", None)`` where this file system has no locks
     (:data:`_NO_LOCKS`). A :class:`PermissionError` where this user may not open it (another
