@@ -15,7 +15,7 @@ from rich.markup import escape
 
 from tinylens.cli.common import (SURVEY_CHOSEN_ATTR, console, path_value, print_warning, survey_written,
                                  warnings_as_they_come)
-from tinylens.errors import TinyLensError, counted, lens_count
+from tinylens.errors import TinyLensError, counted, lens_count, listed
 
 #: Exit code of a survey in which no lens was fitted (some failing is normal, and exits 0).
 EXIT_ALL_FAILED = 1
@@ -57,8 +57,6 @@ def summary_line(frame, out: Path, seconds: float, chosen: Sequence[str] | None 
 
 def print_plan(found: dict, retry_failed: bool) -> None:
     """What a survey would do (:func:`tinylens.survey.runner.survey_plan`), on the terminal."""
-    from tinylens.errors import listed
-
     to_fit = found["to_fit"]
     n_fit = sum(map(len, to_fit.values()))
     chosen = f" ({found['n_chosen']} chosen by --only)" if found["n_chosen"] != found["n_folders"] else ""
@@ -95,8 +93,6 @@ def print_plan(found: dict, retry_failed: bool) -> None:
 def refused_lines(refused: Mapping[str, str]) -> list[str]:
     """The dry run's lines of the lenses whose files would be ``refused`` (lens id -> why): the
     first :data:`MAX_REFUSED_SHOWN`, each with its message, then one naming the others."""
-    from tinylens.errors import listed
-
     items = list(refused.items())
     lines = [f"  {lens_id}: {why}" for lens_id, why in items[:MAX_REFUSED_SHOWN]]
     rest = [lens_id for lens_id, _ in items[MAX_REFUSED_SHOWN:]]
