@@ -185,7 +185,8 @@ def test_corner_text_of_many_parameters_keeps_its_size_against_the_figure(tmp_pa
     fig = corner_figure(names, samples, None)
     axes = np.array(fig.axes).reshape(17, 17)
     few = corner_figure(names[:8], samples[:, :8], None)
-    per_inch = [f.axes[-1].xaxis.label.get_fontsize() / f.get_figwidth() for f in (fig, few)]
+    panels = [(f.subplotpars.right - f.subplotpars.left) * f.get_figwidth() for f in (fig, few)]  # the figure less its text's margins
+    per_inch = [f.axes[-1].xaxis.label.get_fontsize() / width for f, width in zip((fig, few), panels)]
     assert per_inch[0] >= 0.99 * per_inch[1], per_inch
     assert {ax.xaxis.label.get_rotation() for ax in axes[-1]} == {45.0}
     assert {ax.yaxis.label.get_rotation() for ax in axes[1:, 0]} == {45.0}
@@ -194,7 +195,33 @@ def test_corner_text_of_many_parameters_keeps_its_size_against_the_figure(tmp_pa
     fig.canvas.draw()
     drawn = fig.get_tightbbox().padded(0.2)
     assert np.allclose(Image.open(path).size, (drawn.width * CORNER_DPI, drawn.height * CORNER_DPI), atol=2)
-    assert drawn.x0 < 0 and drawn.y0 < 0  # the labels reach past the plain figure's edge, and are kept
+
+
+def test_a_corner_plot_of_many_parameters_holds_its_labels_and_titles_inside_the_figure(tmp_path):
+    """With 17 parameters (the default SIE + shear model) the corner plot's 45-degree axis labels
+    lay up to 3 inches left of and below the figure, and its last title past its right edge: a
+    notebook's ``fig.savefig("corner.png")`` or a window cut them off. The figure is now widened to
+    hold them, its panels keeping their size; one of 8 parameters, whose text fits, is left as it was."""
+    from PIL import Image
+
+    from tinylens.results.plots import CORNER_PLAIN_TEXT, corner_figure
+
+    rng = np.random.default_rng(5)
+    names = ["lens_mass.0.theta_E"] + [f"source_light.{i}.center_x" for i in range(16)]
+    samples = rng.normal(0.0, 0.01, size=(400, 17))
+    for k in (CORNER_PLAIN_TEXT + 1, 17):
+        fig = corner_figure(names[:k], samples[:, :k], None)
+        width, height = fig.get_size_inches()
+        drawn = fig.get_tightbbox()
+        assert drawn.x0 >= 0 and drawn.y0 >= 0 and drawn.x1 <= width and drawn.y1 <= height, (k, drawn, width, height)
+        panel = fig.axes[0].get_position()
+        assert np.isclose(panel.width * width, panel.height * height, rtol=0.02)  # square, as drawn
+        assert 1.8 < panel.width * width < 2.0  # 2 inches a parameter, less corner's spacing
+        path = tmp_path / f"corner{k}.png"
+        fig.savefig(path, dpi=20)  # a plain savefig: the figure's own size
+        assert np.allclose(Image.open(path).size, (width * 20, height * 20), atol=1)
+    few = corner_figure(names[:CORNER_PLAIN_TEXT], samples[:, :CORNER_PLAIN_TEXT], None)
+    assert tuple(few.get_size_inches()) == (2.0 * CORNER_PLAIN_TEXT + 1.5,) * 2
 
 
 def test_a_gaussian_width_is_labelled_sigma():

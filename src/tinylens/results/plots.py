@@ -542,6 +542,32 @@ def fit_corner_titles(fig: Figure, k: int) -> None:
             ax.title.set_fontsize(ax.title.get_fontsize() * CORNER_TITLE_FILL * room / width)
 
 
+#: Inches kept clear between a corner plot's outermost text and the figure's edge.
+CORNER_MARGIN = 0.1
+
+
+def hold_corner_text(fig: Figure, margin: float = CORNER_MARGIN) -> None:
+    """Widen the figure ``fig`` where its text reaches past an edge, by as much as it does plus
+    ``margin`` inches (an edge it does not reach stays), its panels keeping their size and places:
+    the larger, 45-degree axis labels of a corner plot of more than :data:`CORNER_PLAIN_TEXT`
+    parameters and its last left-aligned title lay up to 3 inches outside the figure, cut off by a
+    plain ``fig.savefig`` or a window (only ``bbox_inches="tight"``, as in the fit's PNG and a
+    notebook's inline figure, showed them)."""
+    for _ in range(2):  # the text is placed against its panels, which do not move: one pass is enough
+        width, height = fig.get_size_inches()
+        drawn = fig.get_tightbbox()
+        reach = (-drawn.x0, drawn.x1 - width, -drawn.y0, drawn.y1 - height)  # > 0: past that edge
+        if max(reach) <= 1e-6:
+            return
+        left, right, bottom, top = (past + margin if past > 1e-6 else 0.0 for past in reach)
+        box = fig.subplotpars
+        edges = (box.left * width, box.right * width, box.bottom * height, box.top * height)
+        fig.set_size_inches(width + left + right, height + bottom + top)
+        new_width, new_height = fig.get_size_inches()
+        fig.subplots_adjust(left=(edges[0] + left) / new_width, right=(edges[1] + left) / new_width,
+                            bottom=(edges[2] + bottom) / new_height, top=(edges[3] + bottom) / new_height)
+
+
 #: Most ticks on a corner panel's axis.
 CORNER_TICKS = 3
 #: Fraction of a corner panel's width (or height) at each end that holds no tick: a label at a
@@ -634,6 +660,7 @@ def corner_figure(
         for axis in (ax.xaxis, ax.yaxis):  # "0.001 +1.25" under a narrow posterior: write 1.251
             if isinstance(axis.get_major_formatter(), matplotlib.ticker.ScalarFormatter):
                 axis.get_major_formatter().set_useOffset(False)
+    hold_corner_text(fig)
     return fig
 
 
