@@ -708,7 +708,8 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
     ``fresh`` are True or False, or 1 or 0 (a text such as ``"false"`` is a ConfigError, :func:`check_flag`).
 
     ``truth``, for a simulated lens: the true values, as a mapping of parameter name
-    (``lens_mass.0.theta_E``) to value or the path of a ``truth.json`` (that of ``tinylens demo``
+    (``lens_mass.0.theta_E``) to value (a pandas row of simulate-population's ``truth.csv`` too)
+    or the path of a ``truth.json`` (that of ``tinylens demo``
     or ``simulate-population``, see :func:`tinylens.results.truth.read_truth`), marked on the
     corner plot (and kept as the result's ``truth``); those of fixed parameters are ignored. A
     file is read once, before the data are loaded. A truth that cannot be used (a file that cannot

@@ -65,6 +65,24 @@ def test_check_truth_takes_a_pandas_series():
     assert check_truth(pd.Series({"lens_mass.0.theta_E": 1.1}), ("lens_mass.0.theta_E",)) == {"lens_mass.0.theta_E": 1.1}
 
 
+def test_check_truth_takes_a_row_of_simulate_populations_truth_table(tmp_path):
+    """A row of simulate-population's truth table (``pd.read_csv("mocks/truth.csv").iloc[0]``), given
+    to ``tinylens.fit(..., truth=row)``, was refused: 'the true value of lens_id is not a finite number'.
+    Its ``lens_id``, the name of no parameter, is now dropped as its derived numbers are; a value
+    of a parameter that is no number is still refused, and a row of no parameter is said to be one."""
+    import pandas as pd
+
+    (tmp_path / "truth.csv").write_text("lens_id,lens_mass.0.theta_E,source_light.0.R_sersic,arc_snr_max,source.mag\n"
+                                        "lens_00000,1.25,0.2,12.5,24.1\n")
+    row = pd.read_csv(tmp_path / "truth.csv").iloc[0]
+    names = ("lens_mass.0.theta_E", "source_light.0.R_sersic")
+    assert check_truth(row, names) == {"lens_mass.0.theta_E": 1.25, "source_light.0.R_sersic": 0.2}
+    with pytest.raises(DataError, match="lens_mass.0.theta_E is not a finite number"):
+        check_truth({"lens_id": "lens_00000", "lens_mass.0.theta_E": "1.25"}, names)
+    with pytest.raises(DataError, match=r"none of its parameters \(lens_id, arc_snr_max\)"):
+        check_truth({"lens_id": "lens_00000", "arc_snr_max": 12.5}, names)
+
+
 POPULATION_MASS = {"lens_mass.0.theta_E": 1.3, "lens_mass.0.e1": 0.1, "lens_mass.0.e2": -0.2, "lens_mass.0.center_x": 0.01,
                    "lens_mass.0.center_y": -0.02, "lens_mass.1.gamma1": 0.03, "lens_mass.1.gamma2": -0.04}
 

@@ -162,16 +162,20 @@ def check_truth(truth: Mapping[str, float], param_names: Sequence[str], source: 
     the model's component they describe (:func:`in_model_order`: a truth of ``[SIE, SHEAR]`` for a
     model of ``[SHEAR, SIE]``). None of them free, or a value that
     is not a finite number, raises :class:`~tinylens.errors.DataError` naming ``source``; so does a
-    ``truth`` that is no mapping (a pandas Series, whose ``items`` are name and value, is one)."""
+    ``truth`` that is no mapping (a pandas Series, whose ``items`` are name and value, is one). A
+    value that is no number under a name of no component (a truth table's row: its ``lens_id``) is
+    dropped, as a number there is."""
     if not callable(getattr(truth, "items", None)):
         raise DataError(f"{source}: expected a mapping of parameter name to true value, e.g. "
                         f"{{'lens_mass.0.theta_E': 1.2}}, or the path of a truth.json; got {type(truth).__name__} "
                         f"{truth!r:.60}.")
-    truth = _numbers(truth, source)
+    given = list(truth.keys())
+    truth = _numbers({key: value for key, value in truth.items()
+                      if _is_number(value) or _component(str(key)) is not None}, source)
     matched = in_model_order(truth, param_names)
     kept = {name: matched[name] for name in param_names if name in matched}
     if not kept:
-        raise DataError(f"{source}: none of its parameters ({listed(list(map(str, truth)))}) is a free parameter of "
+        raise DataError(f"{source}: none of its parameters ({listed(list(map(str, given)))}) is a free parameter of "
                         f"the model ({listed(list(param_names))}); the names are like lens_mass.0.theta_E.")
     return kept
 
