@@ -736,3 +736,16 @@ def test_a_uniform_noise_map_is_shown_as_one_value(tiny_problem):
     varied = noise * np.linspace(1.0, 2.0, noise.shape[1])
     title, ticks, (bottom, top) = noise_panel(varied)
     assert "uniform" not in title and len(ticks) >= 3 and bottom != top
+
+
+def test_every_public_function_of_the_plots_module_has_a_docstring():
+    """The README shows the figures as ``from tinylens.results import plots``; help() of its
+    save_dataset_figure, save_model_figure and save_corner_figure said nothing."""
+    import inspect
+
+    from tinylens.results import plots
+
+    public = [name for name, value in vars(plots).items()
+              if not name.startswith("_") and inspect.isfunction(value) and value.__module__ == plots.__name__]
+    assert "save_corner_figure" in public and "corner_figure" in public
+    assert [name for name in public if not inspect.getdoc(getattr(plots, name))] == []

@@ -225,6 +225,8 @@ def dataset_figure(dataset) -> Figure:
 
 
 def save_dataset_figure(dataset, path: str | Path) -> Path:
+    """Write :func:`dataset_figure` of ``dataset`` to ``path`` (a fit's ``dataset_subplot.png``), in
+    the format its suffix names, under a temporary name then renamed; the path written."""
     return _save(dataset_figure(dataset), path)
 
 
@@ -459,6 +461,8 @@ def model_figure(problem, theta: np.ndarray, summary_lines: list[str] | None = N
 
 
 def save_model_figure(problem, theta: np.ndarray, path: str | Path, summary_lines: list[str] | None = None) -> Path:
+    """Write :func:`model_figure` of ``problem`` at ``theta`` (with ``summary_lines`` in its summary
+    panel) to ``path`` (a fit's ``model_results.png``), as :func:`save_dataset_figure` does."""
     return _save(model_figure(problem, theta, summary_lines), path)
 
 
@@ -665,5 +669,7 @@ def corner_figure(
 
 
 def save_corner_figure(names, samples, weights, path: str | Path, truths=None) -> Path:
+    """Write :func:`corner_figure` of the weighted ``samples`` (``truths`` marked) to ``path`` (a
+    fit's ``model_corner.png``) at :data:`CORNER_DPI`, cut to its text, as :func:`save_dataset_figure` does."""
     return _save(corner_figure(names, samples, weights, truths), path, dpi=CORNER_DPI, bbox_inches="tight",
                  pad_inches=0.2)
