@@ -629,6 +629,22 @@ def test_a_survey_templates_gzipped_file_names_get_the_survey_hint(tmp_path, fil
     assert ("If this is a survey template" in text) is is_survey_file, text
 
 
+def test_a_survey_template_loaded_alone_is_told_which_base_dir_loads_one_of_its_lenses(tmp_path, files):
+    """tinylens.load("mocks/template.yaml"), simulate-population's template loaded in Python, said to
+    check it with 'tinylens survey ... --dry-run', nothing of how to load one of its lenses; it now
+    names the base_dir that does, the first lens folder holding the file, and does so."""
+    population = tmp_path / "mocks"
+    (population / "notes").mkdir(parents=True)  # a folder of no lens
+    for lens in ("lens_00004", "lens_00002"):
+        (population / lens).mkdir()
+        for path in files.values():
+            (population / lens / path.name).write_bytes(path.read_bytes())
+    text = data_error(config(), population)
+    assert f"tinylens.load(TEMPLATE, base_dir={str(population / 'lens_00002')!r})." in text, text
+    assert load_quietly(config(), population / "lens_00002").data.shape == SHAPE
+    assert "base_dir=LENS_FOLDER)." in data_error(config(), population / "notes")  # no folder in it holds image.fits
+
+
 @pytest.mark.parametrize("key, name", [("data_path", "IMAGE.FITS"), ("psf_path", "Psf.fits.gz"),
                                        ("noise_path", "NOISE.FITS.FZ")])
 def test_a_survey_file_name_in_another_case_gets_the_survey_hint(tmp_path, files, key, name):

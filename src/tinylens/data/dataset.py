@@ -149,9 +149,23 @@ def relative_hint(path: str | None, base_dir: str | Path, origin: str = BASE_DIR
     hint = f"The relative path {shown} was taken from {home_expanded(base_dir).resolve()} ({origin})."
     hint += variable_hint(path) + (base_dir_hint(base_dir) or current_folder_hint(path, base_dir))
     if survey_hint and is_survey_file_name(path):
+        lens = lens_folder_holding(path, base_dir)
+        example = "LENS_FOLDER" if lens is None else repr(str(lens))
         hint += (" If this is a survey template (tinylens survey fills in each lens folder's files), check it "
-                 "with: tinylens survey LENS_DIR --config TEMPLATE --out FOLDER --dry-run.")
+                 "with: tinylens survey LENS_DIR --config TEMPLATE --out FOLDER --dry-run; in Python, load or fit "
+                 f"one of its lenses with that lens's folder as base_dir: tinylens.load(TEMPLATE, base_dir={example}).")
     return hint
+
+
+def lens_folder_holding(path: str, base_dir: str | Path) -> Path | None:
+    """The first folder in ``base_dir`` (by name) that holds the relative ``path``: a lens folder
+    of the population whose survey template's folder is ``base_dir`` (``mocks/lens_00000``); None
+    where none does or ``base_dir`` cannot be listed."""
+    folder = home_expanded(base_dir)
+    try:
+        return next((sub for sub in sorted(folder.iterdir()) if sub.is_dir() and (sub / path).is_file()), None)
+    except OSError:
+        return None
 
 
 #: A shell's or Windows' environment variable in a path: ``$DATA``, ``${DATA}``, ``%DATA%``, its
