@@ -313,6 +313,30 @@ def test_config_is_a_directory(tmp_path):
     assert_user_error(invoke("validate", tmp_path), str(tmp_path), "folder")
 
 
+def test_a_lens_folder_of_a_population_given_for_the_config_names_the_template_that_loads_it(tmp_path):
+    """tinylens.load("mocks/lens_00000") or tinylens fit of it, simulate-population's lens folder, was
+    told only that it holds no YAML file; it now names the population's template and the base_dir
+    that loads the lens with it, which does."""
+    import tinylens
+    from tiny_lens import write_tiny_lens
+    from tinylens.errors import ConfigError
+
+    lens = tmp_path / "mocks" / "lens_00000"
+    write_tiny_lens(lens)
+    template = lens.parent / "template.yaml"
+    (lens / "model_config.yaml").rename(template)
+    (lens.parent / "population.json").write_text("{}")
+    said = f"tinylens.load({str(template)!r}, base_dir={str(lens)!r}) in Python"
+    with pytest.raises(ConfigError) as caught:
+        tinylens.load(lens)
+    assert str(caught.value).startswith(f"Config path {lens} is a folder; give the config's YAML file (it holds no "
+                                        f".yaml or .yml file). It is a lens folder of the simulate-population folder "
+                                        f"{lens.parent}"), str(caught.value)
+    assert said in str(caught.value)
+    assert_user_error(invoke("fit", lens), "It is a lens folder of the simulate-population folder", "tinylens survey")
+    assert tinylens.load(template, base_dir=lens).ndim > 0
+
+
 def test_a_folder_given_for_the_config_is_answered_with_the_yaml_files_it_holds(tmp_path):
     """The message suggested FOLDER/model_config.yaml whatever the folder held: for a lens folder of
     simulate-population (no config in it) or a config named otherwise, a file that does not exist."""

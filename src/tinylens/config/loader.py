@@ -156,11 +156,27 @@ def yaml_files_in(folder: Path, shown: int = 5) -> str:
     except OSError:
         found = []
     if not found:
-        return "give the config's YAML file (it holds no .yaml or .yml file)."
+        return "give the config's YAML file (it holds no .yaml or .yml file)." + population_lens_hint(folder)
     if len(found) == 1:
         return f"give the YAML file inside it: {found[0]}."
     more = f" and {len(found) - shown} more" if len(found) > shown else ""
     return f"give one of the YAML files inside it: {', '.join(map(str, found[:shown]))}{more}."
+
+
+def population_lens_hint(folder: Path) -> str:
+    """For a lens folder of a ``tinylens simulate-population`` folder (one holding its
+    ``population.json`` and ``template.yaml``), given as a config: how its template loads or fits
+    it, with its leading space; empty for another folder."""
+    parent = folder.absolute().parent
+    template = parent / "template.yaml"
+    try:
+        if not ((parent / "population.json").is_file() and template.is_file()):
+            return ""
+    except OSError:
+        return ""
+    return (f" It is a lens folder of the simulate-population folder {parent}, whose template loads or fits it "
+            f"with the lens folder as base_dir: tinylens.load({str(template)!r}, base_dir={str(folder)!r}) in Python "
+            f"(tinylens.fit the same); on the command line, tinylens survey fits a folder of lens folders with it.")
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
