@@ -433,6 +433,60 @@ def test_a_mapping_tag_on_a_plain_value_is_said_in_yaml_words(tmp_path, value):
     assert "unpack" not in text and "syntax" not in text, text
 
 
+KEY_NOT_TEXT = ("A key must be plain text (such as pixel_scale), not a list or a mapping (a line that starts with "
+                "'? ' makes the item after it a key): write the key as a word, in quotes if it holds brackets or braces.")
+MERGE_NO_MAPPING = ("The merge key << must merge a mapping (such as <<: *name, where &name marks a mapping) or a list "
+                    "of mappings into this one: give it one, or remove it.")
+PAIRS = ("{0} takes a list of one-key mappings ('- key: value'), and a config needs no YAML tags (!!... or !name): "
+         "remove the tag {0} and write the value plainly (a number, text, a list or a mapping).")
+
+
+@pytest.mark.parametrize("text, heading, where, problem, hint", [
+    ("dataset:\n  data_path: a.fits\n? [pixel_scale]\n: 0.1\n", "Invalid YAML key", "line 3, column 3",
+     "found unhashable key", KEY_NOT_TEXT),
+    ("dataset: {data_path: a.fits, {pixel_scale: 1}: 0.1}\n", "Invalid YAML key", "line 1, column 30",
+     "found unhashable key", KEY_NOT_TEXT),
+    ("dataset:\n  data_path: a.fits\n  <<: 3\n", "Invalid YAML merge key", "line 3, column 7",
+     "expected a mapping or list of mappings for merging, but found scalar", MERGE_NO_MAPPING),
+    ("dataset: {data_path: a.fits, <<: [{pixel_scale: 0.1}, 3]}\n", "Invalid YAML merge key", "line 1, column 55",
+     "expected a mapping for merging, but found scalar", MERGE_NO_MAPPING),
+    ("dataset:\n  mask: !!omap [1]\n", "Invalid YAML value", "line 2, column 17",
+     "expected a mapping of length 1, but found scalar", PAIRS.format("!!omap")),
+    ("dataset:\n  mask: !<tag:yaml.org,2002:omap>\n    - a: 1\n      b: 2\n", "Invalid YAML value",
+     "line 3, column 7", "expected a single mapping item, but found 2 items", PAIRS.format("!<tag:yaml.org,2002:omap>")),
+    ("dataset:\n  mask: !!pairs [x]\n", "Invalid YAML value", "line 2, column 18",
+     "expected a mapping of length 1, but found scalar", PAIRS.format("!!pairs")),
+])
+def test_a_key_merge_or_omap_yaml_cannot_build_is_not_called_a_syntax_error(tmp_path, text, heading, where, problem,
+                                                                            hint):
+    """A list or mapping as a key ('? [a]', PyYAML's 'found unhashable key'), a merge key << given
+    no mapping ({<<: 3}), and an !!omap or !!pairs value that is no list of one-key mappings were
+    each reported as a 'YAML syntax error' with advice to check the indentation, colons and quotes,
+    all of them fine. Each now has its own heading at its line and column, and says what is wrong."""
+    path = write(tmp_path, text)
+    text = error_of(path)
+    assert text.startswith(f"{heading} in config file {path} at {where}: {problem}"), text
+    assert text.endswith(f". {hint}") and "syntax" not in text and "indentation" not in text, text
+
+
+@pytest.mark.parametrize("text, where, hint", [
+    ("dataset:\n  mask: [1, 2\n", "line 3, column 1",
+     "The bracket [ opened at line 2, column 9 is not closed before line 3: add the closing ] on line 2."),
+    ("dataset:\n  data_path: a: b\n", "line 2, column 15",
+     "Check the indentation, colons and quotes on that line and the one before it."),
+    ("dataset:\n\tdata_path: a.fits\n", "line 2, column 1",
+     "YAML does not allow tab characters for indentation; indent with spaces."),
+    ("dataset:\n  data_path: a.fits\n  data_path: b.fits\n", "line 3, column 3", "Remove or rename one of them."),
+])
+def test_a_genuine_yaml_syntax_error_keeps_its_heading_and_hint(tmp_path, text, where, hint):
+    """Beside the errors above, that are none of syntax, an unclosed bracket, 'a: b: c', a tab
+    and a key given twice are still each a 'YAML syntax error' with the hint they had."""
+    path = write(tmp_path, text)
+    text = error_of(path)
+    assert text.startswith(f"YAML syntax error in config file {path} at {where}: "), text
+    assert text.endswith(f". {hint}"), text
+
+
 @pytest.mark.parametrize("text, fragment", [
     ("dataset:\r\n  data_path: a.fits\r\n  pixel_scale: 0.1\r\n" + "\0" * 40,
      "at line 4, column 1: the NUL character (U+0000) is not allowed in YAML. A file cut short"),

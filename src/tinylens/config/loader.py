@@ -258,6 +258,8 @@ def _yaml_error_message(exc: yaml.MarkedYAMLError, path: Path | str) -> str:
     hint = "Check the indentation, colons and quotes on that line and the one before it."
     if "\\t" in repr(problem):
         hint = _tab_hint(exc.problem_mark)
+    elif _structure_hint(exc):
+        heading, hint = _structure_hint(exc)  # the syntax is fine: a key, a merge or an !!omap is not
     elif _tag_hint(exc):
         heading, hint = _tag_hint(exc)  # the syntax is fine: the tag, or the value, is not
     elif "twice" in problem:
@@ -295,18 +297,50 @@ def _tag_hint(exc: yaml.MarkedYAMLError) -> tuple[str, str] | None:
     written at the error's mark where it can be; else None."""
     if not isinstance(exc, yaml.constructor.ConstructorError):
         return None
-    problem, mark = exc.problem or "", exc.problem_mark
-    text = mark.buffer[mark.pointer:] if mark is not None and mark.buffer else ""
-    written = re.match(r"(?:&[^\s,\[\]{}]+\s+)?(!<[^>\s]*>|![^\s,\[\]{}]*)", text)  # !<...>, !!name, after an &anchor
+    problem, written = exc.problem or "", _written_tag(exc.problem_mark)
     if "constructor for the tag" in problem:
-        tag = f"The tag {written[1]} is not supported: a" if written else "A"
+        tag = f"The tag {written} is not supported: a" if written else "A"
         return "Unsupported YAML tag", (f"{tag} config takes no YAML tags (!!... or !name). Remove it and write "
                                         "the value plainly (a number, text, a list or a mapping).")
     if written and "twice" not in problem:
-        return "Invalid YAML value", (f"A config needs no YAML tags (!!... or !name): remove the tag {written[1]} "
+        return "Invalid YAML value", (f"A config needs no YAML tags (!!... or !name): remove the tag {written} "
                                       "and write the value plainly (a number, text, a list or a mapping).")
     if "cannot be read as" in problem:  # a value YAML reads by its form: a date that is none
         return "Invalid YAML value", "To write it as text, put it in quotes."
+    return None
+
+
+def _written_tag(mark: yaml.Mark | None) -> str | None:
+    """The YAML tag as written at ``mark`` (``!<...>``, ``!!name``, ``!name``, after an ``&anchor``), or None."""
+    text = mark.buffer[mark.pointer:] if mark is not None and mark.buffer else ""
+    written = re.match(r"(?:&[^\s,\[\]{}]+\s+)?(!<[^>\s]*>|![^\s,\[\]{}]*)", text)
+    return written[1] if written else None
+
+
+#: PyYAML's context for an !!omap or !!pairs value that is no list of one-key mappings, and its tag.
+PAIRS_CONTEXT = {"while constructing an ordered map": "!!omap", "while constructing pairs": "!!pairs"}
+
+
+def _structure_hint(exc: yaml.MarkedYAMLError) -> tuple[str, str] | None:
+    """The heading and hint for YAML whose syntax is fine but that PyYAML cannot build: a list or
+    mapping used as a key (``? [a]``, ``{[a]: 1}``), a merge key ``<<`` given no mapping
+    (``{<<: 3}``), an !!omap or !!pairs value that is no list of one-key mappings; else None."""
+    if not isinstance(exc, yaml.constructor.ConstructorError):
+        return None
+    problem = exc.problem or ""
+    if problem == "found unhashable key":
+        return "Invalid YAML key", ("A key must be plain text (such as pixel_scale), not a list or a mapping (a line "
+                                    "that starts with '? ' makes the item after it a key): write the key as a word, in "
+                                    "quotes if it holds brackets or braces.")
+    if "for merging" in problem:
+        return "Invalid YAML merge key", ("The merge key << must merge a mapping (such as <<: *name, where &name "
+                                          "marks a mapping) or a list of mappings into this one: give it one, or "
+                                          "remove it.")
+    if exc.context in PAIRS_CONTEXT:
+        tag = _written_tag(exc.context_mark) or PAIRS_CONTEXT[exc.context]
+        return "Invalid YAML value", (f"{tag} takes a list of one-key mappings ('- key: value'), and a config needs "
+                                      f"no YAML tags (!!... or !name): remove the tag {tag} and write the value "
+                                      "plainly (a number, text, a list or a mapping).")
     return None
 
 
