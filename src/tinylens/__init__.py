@@ -88,7 +88,9 @@ def load(config: str | os.PathLike[str] | Mapping[str, Any] | tinylens.config.Co
     loaded :class:`~tinylens.config.schema.Config` (``problem.config``).
     Relative paths in it start from ``base_dir`` if given, else the YAML file's folder (the
     current folder for a mapping). ``dtype``: the precision to compute in, float32 or float64
-    (default that of :func:`set_precision`). See :func:`tinylens.problem.load`.
+    (default that of :func:`set_precision`); float64 needs JAX's x64 mode, so call
+    ``tinylens.set_precision("float64")`` first (or set ``TINYLENS_PRECISION=float64`` before
+    import), else ``dtype="float64"`` raises :class:`ConfigError`. See :func:`tinylens.problem.load`.
 
     A config that cannot be read or is not valid (a missing file, an unknown key, a wrong value)
     raises :class:`ConfigError`, naming the file, key and value; data that cannot be read raise
