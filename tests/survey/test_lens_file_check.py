@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import shutil
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -183,3 +184,58 @@ def test_a_dry_run_checks_the_template_with_a_lens_whose_files_are_not_refused(t
                               only=["lens_01", "lens_02", "lens_03", "lens_04", "lens_07"])
     assert plan["checked_with"] == "lens_07" and plan["broken"] == {}
     assert sorted(plan["refused"]) == ["lens_01", "lens_02", "lens_03", "lens_04"]
+
+
+@pytest.mark.parametrize("first_fine", [True, False])
+def test_a_survey_refuses_a_broken_template_up_front_though_its_first_lenses_files_are_broken(tmp_path, first_fine):
+    """A survey checked the template with its first three lenses to fit; where their files were
+    broken (not FITS, missing, of another shape) it started without a check, and a template's
+    mistake then failed every lens one by one. It now tries the lenses whose files their FITS
+    headers pass first, so the template is refused before any fit, as with a first lens that is fine."""
+    good = write_lens(tmp_path / "good", 1.0, seed=0)
+    ids = ["lens_0", "lens_1", "lens_2", "lens_3"]
+    for lens_id in ids:
+        shutil.copytree(good, tmp_path / "lenses" / lens_id)
+    broken = ids[1:] if first_fine else ids[:3]
+    (tmp_path / "lenses" / broken[0] / "image.fits").write_bytes(np.random.default_rng(1).bytes(2880))
+    (tmp_path / "lenses" / broken[1] / "noise.fits").unlink()
+    write_fits_image(tmp_path / "lenses" / broken[2] / "noise.fits", np.ones((SHAPE[0] - 2, SHAPE[1])))
+    config = template_config()
+    config["inference"]["settings"]["nlives"] = 100  # no setting of nautilus's: the template's mistake
+    template = tmp_path / "template.yaml"
+    template.write_text(yaml.safe_dump(config))
+    out = tmp_path / "out"
+    with mock.patch.object(runner, "_fit_lenses", return_value=None) as fitted, mock.patch.object(runner, "dask_client"):
+        result = CliRunner().invoke(app, ["survey", str(tmp_path / "lenses"), "-c", str(template), "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    fine = "lens_0" if first_fine else "lens_3"
+    assert text.startswith("Error:") and f"does not work (checked with lens {fine})" in text, text
+    assert "inference.settings.nlives" in text and "Traceback" not in result.output
+    assert not fitted.called and not out.exists()
+
+
+def test_the_lenses_a_template_is_checked_with_are_header_checked_only_as_far_as_needed(monkeypatch):
+    """The check's choice reads the headers lens by lens and stops at ``tries`` lenses that pass,
+    so a healthy survey of thousands pays for a few header checks; where fewer pass, the first
+    refused lenses fill up the tries, as before."""
+    lenses = [runner.Lens(f"lens_{i:03d}", Path(f"/nowhere/lens_{i:03d}")) for i in range(500)]
+    bad: set[str] = set()
+    read: list[str] = []
+
+    def headers(chosen, template):
+        read.extend(lens.lens_id for lens in chosen)
+        return {lens.lens_id: "broken" for lens in chosen if lens.lens_id in bad}
+
+    monkeypatch.setattr(runner, "refused_files", headers)
+    assert list(runner.template_lenses({}, lenses, 3)) == lenses[:3] and len(read) == 3
+    bad.update(lens.lens_id for lens in lenses[:3])
+    read.clear()
+    assert list(runner.template_lenses({}, lenses, 3)) == lenses[3:6] and len(read) == 6
+    bad.update(lens.lens_id for lens in lenses[5:])
+    assert list(runner.template_lenses({}, lenses, 3)) == [lenses[3], lenses[4], lenses[0]]
+    bad.update(lens.lens_id for lens in lenses)
+    assert list(runner.template_lenses({}, lenses, 3)) == lenses[:3]
+    read.clear()
+    known = {lens.lens_id: "broken" for lens in lenses[:2]}
+    assert list(runner.template_lenses({}, lenses, 3, refused=known)) == lenses[2:5] and read == []

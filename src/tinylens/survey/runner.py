@@ -379,12 +379,33 @@ def refused_files(lenses: Sequence[Lens], template: Mapping[str, Any]) -> dict[s
     return refused
 
 
+def template_lenses(template: Mapping[str, Any], lenses: Sequence[Lens], tries: int,
+                    refused: Mapping[str, str] | None = None) -> Iterator[Lens]:
+    """At most ``tries`` of ``lenses`` to check ``template`` with, in their order: first those
+    whose files :func:`refused_files` passes, each lens's headers read only as it is reached
+    (``refused``: its refusals where already known); where fewer pass, then the first refused."""
+    given, skipped = 0, []
+    for lens in lenses:
+        if given == tries:
+            return
+        why = (refused if refused is not None else refused_files([lens], template)).get(lens.lens_id)
+        if why is None:
+            given += 1
+            yield lens
+        elif len(skipped) < tries:
+            skipped.append(lens)
+    yield from skipped[:tries - given]
+
+
 def check_template(template: Mapping[str, Any], lenses: list[Lens], out: str | Path, tries: int = 3,
-                   name: str = "template", broken: dict[str, str] | None = None) -> str | None:
+                   name: str = "template", broken: dict[str, str] | None = None,
+                   refused: Mapping[str, str] | None = None) -> str | None:
     """Load ``template`` against the first lenses and check it as ``tinylens validate`` does
     (:func:`tinylens.fit.check_settings`, then :func:`tinylens.fit.check_likelihood`); return
     the id of the lens it was checked with (``None``: every lens tried has broken data; each
-    such lens's id and message are added to ``broken`` when given).
+    such lens's id and message are added to ``broken`` when given). The lenses whose files
+    their FITS headers refuse are tried last (:func:`template_lenses`; ``refused``: those
+    refusals where already known), so that broken first lenses do not leave it unchecked.
 
     A :class:`ConfigError` from loading or the settings is the template's and is raised at once.
     A :class:`DataError` is one lens's (that lens will fail alone), so the next lens is tried. A
@@ -396,7 +417,7 @@ def check_template(template: Mapping[str, Any], lenses: list[Lens], out: str | P
 
     nowhere: ConfigError | None = None
     shown: set[str] = set()  # the template's warnings, each shown once whichever lenses are tried
-    for lens in lenses[:tries]:
+    for lens in template_lenses(template, lenses, tries, refused):
         caught: list[warnings.WarningMessage] = []
         try:
             with warnings.catch_warnings(record=True) as caught:
@@ -2746,8 +2767,8 @@ def survey_plan(lens_dir: str | Path, template: str | Path, out: str | Path, ret
     checked, broken = None, {}
     refused = refused_files(state.todo, state.config)
     if check and state.todo:  # with the lenses whose files are not refused first: a lens that fails anyway checks nothing
-        checked = check_template(state.config, sorted(state.todo, key=lambda lens: lens.lens_id in refused),
-                                 state.out, name=f"template {resolved(template)}", broken=broken)
+        checked = check_template(state.config, state.todo, state.out, name=f"template {resolved(template)}",
+                                 broken=broken, refused=refused)
     chosen = {lens.lens_id for lens in state.chosen}.difference(lens.lens_id for lens in state.todo)
     kept = {key: row.get("status") for key, row in sorted(state.rows.items()) if key in chosen}
     todo = {"new": [], "resume": [], "changed": [], "retry": []}
