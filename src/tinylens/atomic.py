@@ -192,9 +192,9 @@ def replace_together(temporary: Mapping[Path, Path]) -> None:
     file is replaced atomically, so a reader finds it old or new, but where no hard link can be
     made (a disk without them) a file is moved aside just before it is replaced (:func:`_moved_aside`),
     under a name that no cleanup deletes, so that a process killed then loses no file."""
-    kept: dict[Path, Path | None] = {}  # where each earlier file is (:func:`_rescued` too), till it is back or deleted
+    kept: dict[Path, Path | None] = {}
     done: list[Path] = []
-    undoing = False  # from here on, an earlier file beside its new one was not put back: kept below
+    stranded: dict[Path, Path] = {}  # files not put back: where each earlier version is kept (not deleted below)
     try:
         for path in temporary:
             kept[path] = _linked(path)
@@ -204,10 +204,8 @@ def replace_together(temporary: Mapping[Path, Path]) -> None:
             done.append(path)
             _put_in_place(tmp, path)
     except BaseException as err:
-        undoing = True
-        again = _undone(done, kept)
-        _put_back_unnoted(done, kept)
-        stranded = _not_put_back(kept)
+        again = _undone(done, kept, stranded)
+        _put_back_unnoted(done, kept, stranded)
         stop = again if again is not None and isinstance(err, Exception) else err  # a Ctrl-C while undoing stops
         if stranded and isinstance(stop, Exception):
             raise OutputError(_stranded_text(stranded, stop)) from stop
@@ -218,7 +216,7 @@ def replace_together(temporary: Mapping[Path, Path]) -> None:
         raise stop from err
     finally:
         for path, old in kept.items():
-            if old is None or undoing and os.path.lexists(path) and _not_put_back({path: old}):
+            if old is None or path in stranded:
                 continue
             if os.path.lexists(path) or not os.path.lexists(old):
                 old.unlink(missing_ok=True)
@@ -226,56 +224,52 @@ def replace_together(temporary: Mapping[Path, Path]) -> None:
                 _put_back(path, old)
 
 
-def _undone(done: list[Path], kept: dict[Path, Path | None]) -> KeyboardInterrupt | None:
+def _undone(done: list[Path], kept: Mapping[Path, Path | None], stranded: dict[Path, Path]) -> KeyboardInterrupt | None:
     """Undo the replacing of each file of ``done`` (the last first, :func:`_undo_one`), its earlier
-    file under ``kept``; where one cannot be put back, ``kept`` says where it stays
-    (:func:`_rescued`, :func:`_not_put_back`). A Ctrl-C meanwhile
+    file under ``kept``; a file that cannot be put back added to ``stranded``. A Ctrl-C meanwhile
     (KeyboardInterrupt) does not stop it part-way, which left files of two runs and had the earlier
     versions not yet put back deleted: the walk, caught whole (a Ctrl-C between two files too), is
     done again from the first, each file undone once (:func:`_undo_one` skips one undone already),
     and the last Ctrl-C is returned, for the caller to raise once all are undone. Left open (Python
     raises a Ctrl-C between any two steps): one in the instant before this starts, or a further one
     the instant after another is caught, still stops it, the files not put back yet left new and
-    their earlier versions deleted; that takes Ctrl-Cs microseconds apart."""
+    their earlier versions deleted, a file not put back unsaid; that takes Ctrl-Cs microseconds apart."""
     caught = None
     while True:
         try:
             for path in reversed(done):
-                _undo_one(path, kept)
+                _undo_one(path, kept[path], stranded)
             return caught
         except KeyboardInterrupt as again:
             caught = again
 
 
-def _put_back_unnoted(done: list[Path], kept: Mapping[Path, Path | None]) -> None:
+def _put_back_unnoted(done: list[Path], kept: Mapping[Path, Path | None], stranded: dict[Path, Path]) -> None:
     """Put back each file of ``kept`` moved aside (:func:`_moved_aside`) but not in ``done`` (a
     Ctrl-C came before it was noted as one to undo), its path holding nothing; one that cannot be
-    put back stays under its ``.kept-`` name, which :func:`_not_put_back` finds."""
+    put back stays under its ``.kept-`` name, added to ``stranded`` so that the caller says where."""
     for path, old in kept.items():
         if path in done or old is None or os.path.lexists(path) or not os.path.lexists(old):
             continue
-        _put_back(path, old)
+        if not _put_back(path, old):
+            stranded[path] = old
 
 
-def _undo_one(path: Path, kept: dict[Path, Path | None]) -> None:
-    """Put back ``kept[path]``, the earlier file of ``path`` (or delete the new file where there was
-    none, :func:`_put_back`), where that is not done already (a Ctrl-C stopped :func:`_undone` after
-    it); where it cannot be, keep it where no cleanup deletes it (:func:`_rescued`). A new file not
-    deleted, or a file whose replacing failed (its kept hard link the same file), stays as it is."""
-    old = kept[path]
+def _undo_one(path: Path, old: Path | None, stranded: dict[Path, Path]) -> None:
+    """Put back ``old``, the earlier file of ``path`` (or delete the new file where there was none,
+    :func:`_put_back`), where that is not done already (a Ctrl-C stopped :func:`_undone` after it);
+    where it cannot be, record in ``stranded`` where ``old`` is kept (:func:`_rescued`). A new file
+    not deleted, or a file whose replacing failed (its kept hard link the same file), stays as it is."""
     if old is not None and not os.path.lexists(old):
-        return  # put back already
-    if _put_back(path, old) or old is None or _same_file(old, path):
+        if stranded.get(path) == old:  # noted there, then put back by a try a Ctrl-C stopped before it was un-noted
+            del stranded[path]
+        return  # put back already, or kept under the name that _rescued noted in stranded
+    if _put_back(path, old):
+        stranded.pop(path, None)  # put back on a later try (a Ctrl-C had _undone walk again): not stranded
         return
-    _rescued(path, old, kept)
-
-
-def _not_put_back(kept: Mapping[Path, Path | None]) -> dict[Path, Path]:
-    """The files of ``kept`` whose earlier version is still where ``kept`` says (path -> there), not
-    put back: a file there that is not the file at the path (not a hard link of a file whose
-    replacing failed, or of one never replaced)."""
-    return {path: old for path, old in kept.items()
-            if old is not None and os.path.lexists(old) and not _same_file(old, path)}
+    if old is None or _same_file(old, path):
+        return
+    _rescued(path, old, stranded)
 
 
 def _replaceable(path: Path) -> bool:
@@ -354,28 +348,35 @@ def _same_file(old: Path, path: Path) -> bool:
         return False
 
 
-def _rescued(path: Path, old: Path, kept: dict[Path, Path | None]) -> None:
+def _rescued(path: Path, old: Path, stranded: dict[Path, Path]) -> None:
     """Keep ``old``, the earlier file of ``path`` that could not be put back, where no cleanup
-    deletes it, ``kept[path]`` saying where: renamed to ``.<stem>.kept-XXXXXXXX<suffix>`` beside
-    ``path``, a name that :func:`remove_unfinished` and :func:`remove_all_unfinished` leave (``old``
-    itself where it has such a name already, a file moved aside, :func:`_moved_aside`, or where even
-    that fails). The kept name is noted before the rename, so that wherever a Ctrl-C stops it
-    ``kept`` names the file that holds it, where :func:`_undo_one`, done again, finds it."""
+    deletes it, and note in ``stranded`` where it is: renamed to ``.<stem>.kept-XXXXXXXX<suffix>``
+    beside ``path``, a name that :func:`remove_unfinished` and :func:`remove_all_unfinished` leave
+    (``old`` itself where it has such a name already, a file moved aside, :func:`_moved_aside`, or
+    where even that fails). The kept name is noted before the rename, so that wherever a Ctrl-C
+    stops it ``stranded`` names the file that holds it: a Ctrl-C the moment it is renamed puts it
+    back under ``old``, where :func:`_undo_one`, done again, finds it, and where that fails it
+    stays under its kept name, as noted."""
+    stranded[path] = old
     if not UNFINISHED_NAME.fullmatch(old.name):
         return
     try:
         name = Path(_kept_file(path))
     except OSError:
         return
-    kept[path] = name
+    stranded[path] = name
     try:
         os.replace(old, name)
-    except BaseException as err:
-        if os.path.lexists(old):  # not renamed: refused, or stopped (a Ctrl-C) before it was
-            kept[path] = old
+    except OSError:
+        stranded[path] = old
+        name.unlink(missing_ok=True)
+    except BaseException:
+        if os.path.lexists(old):  # stopped (a Ctrl-C) before it was renamed
+            stranded[path] = old
             name.unlink(missing_ok=True)
-        if not isinstance(err, OSError):
-            raise
+        elif _put_back(old, name):  # stopped the moment it was renamed
+            stranded[path] = old
+        raise
 
 
 def _kept_file(path: Path) -> str:

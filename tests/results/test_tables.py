@@ -622,7 +622,7 @@ def test_a_file_whose_rename_to_its_kept_name_is_stopped_and_cannot_be_put_back_
         if os.path.basename(dst) == "a.csv" and (tmp_path / "a.csv").read_text() == "new a":
             raise PermissionError(13, "Permission denied", src, None, dst)  # a.csv's put-back fails
         if os.path.basename(src).startswith(".a.kept-"):
-            raise PermissionError(13, "Permission denied", src, None, dst)  # and so does putting it back from there
+            raise PermissionError(13, "Permission denied", src, None, dst)  # and so does _rescued's rename back
         replace(src, dst, *args, **kwargs)
         if os.path.basename(dst).startswith(".a.kept-") and len(stopped) == 1:  # the moment it is moved there
             stopped.append(dst)
@@ -667,9 +667,9 @@ def test_a_ctrl_c_between_two_files_being_put_back_does_not_stop_the_putting_bac
     second, is no longer said to be kept."""
     import os
 
-    from tinylens.atomic import _not_put_back, _undone
+    from tinylens.atomic import _undone
 
-    kept = {}
+    kept, stranded = {}, {}
     for name, hidden in (("a.csv", ".a.unfinished-abcdefgh.csv"), ("b.json", ".b.kept-abcdefgh.json")):
         (tmp_path / name).write_text(f"new {name[0]}")
         kept[tmp_path / name] = tmp_path / hidden
@@ -685,11 +685,11 @@ def test_a_ctrl_c_between_two_files_being_put_back_does_not_stop_the_putting_bac
     monkeypatch.setattr(os, "replace", b_refused_once)
     done = _StoppedBetweenFiles(kept)
     try:
-        caught = _undone(done, kept)
+        caught = _undone(done, kept, stranded)
     except KeyboardInterrupt:  # not let through: it would stop pytest itself
         pytest.fail(f"the Ctrl-C stopped the putting back: {sorted(p.name for p in tmp_path.iterdir())}")
     assert isinstance(caught, KeyboardInterrupt)
-    assert refused and done.walks == 2 and _not_put_back(kept) == {}
+    assert refused and done.walks == 2 and stranded == {}
     assert {p.name: p.read_text() for p in tmp_path.iterdir()} == {"a.csv": "old a", "b.json": "old b"}
 
 
@@ -702,9 +702,9 @@ def test_a_ctrl_c_the_instant_a_stranded_file_is_put_back_on_a_later_walk_leaves
     its earlier version put back, is no longer said to be kept."""
     import os
 
-    from tinylens.atomic import _not_put_back, _undone
+    from tinylens.atomic import _undone
 
-    kept = {}
+    kept, stranded = {}, {}
     for name, hidden in (("a.csv", ".a.unfinished-abcdefgh.csv"), ("b.json", ".b.kept-abcdefgh.json")):
         (tmp_path / name).write_text(f"new {name[0]}")
         kept[tmp_path / name] = tmp_path / hidden
@@ -725,12 +725,12 @@ def test_a_ctrl_c_the_instant_a_stranded_file_is_put_back_on_a_later_walk_leaves
     monkeypatch.setattr(os, "replace", b_refused_then_stopped_the_instant_it_is_put_back)
     done = _StoppedBetweenFiles(kept)
     try:
-        caught = _undone(done, kept)
+        caught = _undone(done, kept, stranded)
     except KeyboardInterrupt:  # not let through: it would stop pytest itself
         pytest.fail(f"the Ctrl-C stopped the putting back: {sorted(p.name for p in tmp_path.iterdir())}")
     assert isinstance(caught, KeyboardInterrupt) and len(calls) == 2 and done.walks == 3
     assert {p.name: p.read_text() for p in tmp_path.iterdir()} == {"a.csv": "old a", "b.json": "old b"}
-    assert _not_put_back(kept) == {}
+    assert stranded == {}
 
 
 def test_the_atomic_write_helpers_are_still_imported_from_tables():
