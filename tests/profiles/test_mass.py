@@ -75,8 +75,10 @@ def test_epl_matches_lenstronomy(x64, gamma, shape):
 
 
 # flatter than SHAPES, yet inside the templates' e1, e2 priors (N(0, 0.3) each, limits +-1): the
-# bare 40-term series was off by up to 1.9e-4 at q = 0.1 and 1.2e-2 at q = 0.05 (gamma 2.8)
-FLAT_RTOL = {0.1: 1e-6, 0.05: 2e-4}
+# bare 40-term series was off by up to 1.9e-4 at q = 0.1 and 1.2e-2 at q = 0.05 (gamma 2.8); with
+# a one-level (geometric) tail by 3.5e-7 at q = 0.1, 8e-5 at q = 0.05, 4.6e-3 at q = 0.02 and
+# 2.9e-2 at q = 0.01; with TAIL_DEPTH = 8 by 5.2e-12, 2.7e-8, 2.8e-5 and 7.8e-4 (~3x below these)
+FLAT_RTOL = {0.1: 2e-11, 0.05: 8e-8, 0.02: 8e-5, 0.01: 2.5e-3}
 
 
 @pytest.mark.parametrize("q", sorted(FLAT_RTOL))
@@ -87,15 +89,22 @@ def test_epl_matches_lenstronomy_for_very_flat_lenses(x64, gamma, q):
     assert _max_rel_err("EPL", kw) < FLAT_RTOL[q]
 
 
-@pytest.mark.parametrize("gamma", SLOPES)
-def test_epl_gradient_matches_lenstronomy_finite_differences_for_a_flat_lens(x64, gamma):
-    """d/d(gamma, e1, e2) of a weighted sum of the deflections at q = 0.1 (the custom JVP, tail
-    included) against central differences of lenstronomy's; the bare series was off by up to 5e-2."""
+# not gamma = 2 at q = 0.01: there scipy's hyp2f1 (lenstronomy's) is off by ~3e-5 at gamma = 2 +- h
+# (2 - t/2 - 1 - t/2 near 0, |v| near 1), which the differences turn into a gradient 100 times too big.
+# At q = 0.01 the 8-level tail is off by up to 4.8e-3 (gamma = 2.8), the geometric one by 2.4e-2 to 0.18
+GRAD_RTOL = {0.1: 1e-4, 0.01: 1.5e-2}
+
+
+@pytest.mark.parametrize(("gamma", "q"), [(g, 0.1) for g in SLOPES] + [(g, 0.01) for g in SLOPES if g != 2.0])
+def test_epl_gradient_matches_lenstronomy_finite_differences_for_a_flat_lens(x64, gamma, q):
+    """d/d(gamma, e1, e2) of a weighted sum of the deflections at q = 0.1 and 0.01 (the custom JVP,
+    tail included) against central differences of lenstronomy's; the bare series was off by up to
+    5e-2 at q = 0.1, the geometric tail by up to 0.18 at q = 0.01."""
     from lenstronomy.LensModel.lens_model import LensModel
 
     x, y = _points(0.03, -0.02)
     w = np.random.default_rng(0).normal(size=(2, x.size))
-    e1, e2 = _e1e2(0.1, 0.7)
+    e1, e2 = _e1e2(q, 0.7)
     kw = {"theta_E": 1.1, "gamma": gamma, "e1": e1, "e2": e2, "center_x": 0.03, "center_y": -0.02}
 
     def lenstronomy_sum(kwargs):
@@ -109,7 +118,7 @@ def test_epl_gradient_matches_lenstronomy_finite_differences_for_a_flat_lens(x64
     names, h = ("gamma", "e1", "e2"), 1e-6
     grad = jax.grad(tinylens_sum)({k: jnp.asarray(v, jnp.float64) for k, v in kw.items()})
     fd = [(lenstronomy_sum({**kw, k: kw[k] + h}) - lenstronomy_sum({**kw, k: kw[k] - h})) / (2 * h) for k in names]
-    np.testing.assert_allclose([float(grad[k]) for k in names], fd, rtol=1e-4)
+    np.testing.assert_allclose([float(grad[k]) for k in names], fd, rtol=GRAD_RTOL[q])
 
 
 def test_epl_centred_and_beyond_q_limit(x64):
@@ -332,3 +341,29 @@ def test_epl_float32_gradient_is_finite_just_outside_the_centre_of_a_steep_lens(
     for r, f in zip(jax.tree_util.tree_leaves(rev), jax.tree_util.tree_leaves(fwd)):
         assert np.all(np.isfinite(r)), rev
         np.testing.assert_allclose(r, f, rtol=1e-3, atol=1e-3 * np.max(np.abs(f)))
+
+
+# float32 at q = 0.01, 8 levels: off by 6.4e-6, 3.3e-4 and 5.7e-4; the one-level tail by 2e-4, 1.1e-2, 2.9e-2
+F32_Q_0_01_RTOL = {1.2: 2e-5, 2.0: 1e-3, 2.8: 2e-3}
+
+
+@pytest.mark.parametrize("gamma", sorted(F32_Q_0_01_RTOL))
+def test_epl_float32_is_right_at_q_0_01_and_finite_up_to_the_clip(gamma):
+    """float32 deflections at q = 0.01 against lenstronomy at the same (float32-rounded) inputs,
+    where the one-level tail was off by up to 2.9e-2; and a finite float32 gradient for |e| up to
+    the 0.9999 clip (q ~ 1e-2 to 5e-5), where the tail's continued fraction, carried as numerator
+    and denominator, shrinks by up to (2 q)^(levels / 2)."""
+    from lenstronomy.LensModel.lens_model import LensModel
+
+    x, y = (np.float32(v).astype(np.float64) for v in _points(0.03, -0.02))
+    e1, e2 = _e1e2(0.01, 0.7)
+    kw = {k: float(np.float32(v)) for k, v in
+          {"theta_E": 1.1, "gamma": gamma, "e1": e1, "e2": e2, "center_x": 0.03, "center_y": -0.02}.items()}
+    ax, ay = LensModel(["EPL"]).alpha(x, y, [kw])
+    bx, by = _jit("EPL")(jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32), _f32(kw))
+    assert np.max(np.hypot(bx - ax, by - ay) / np.hypot(ax, ay)) < F32_Q_0_01_RTOL[gamma]
+    xs, ys = jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32)
+    for e in [0.99, 0.999, 0.9999]:
+        p = _f32({**kw, "e1": e * np.cos(1.4), "e2": e * np.sin(1.4)})
+        grad = jax.grad(lambda p: jnp.sum(sum(_jit("EPL")(xs, ys, p))))(p)
+        assert all(np.isfinite(v) for v in grad.values()), (e, grad)
