@@ -121,6 +121,36 @@ def test_epl_gradient_matches_lenstronomy_finite_differences_for_a_flat_lens(x64
     np.testing.assert_allclose([float(grad[k]) for k in names], fd, rtol=GRAD_RTOL[q])
 
 
+@pytest.mark.parametrize("q", [0.05, 0.02])
+def test_epl_gradient_in_gamma_at_its_upper_bound_3_is_the_slopes_own(x64, q):
+    """At gamma = 3, the top of its domain (1, 3) and of a uniform(1, 3) prior, d/d(gamma) of a
+    weighted sum of the deflections is the derivative from inside, as just below it (lenstronomy's
+    one-sided second-order differences): the tail's cap of t = gamma - 1 at 2, written as
+    jnp.minimum(t, 2), took half its derivative there (a tie): 1.2e-4 off at q = 0.05, 1.1e-2 at q = 0.02."""
+    from lenstronomy.LensModel.lens_model import LensModel
+
+    x, y = _points(0.03, -0.02)
+    w = np.random.default_rng(1).normal(size=(2, x.size))
+    e1, e2 = _e1e2(q, 0.7)
+    kw = {"theta_E": 1.1, "gamma": 3.0, "e1": e1, "e2": e2, "center_x": 0.03, "center_y": -0.02}
+
+    def lenstronomy_sum(gamma):
+        ax, ay = LensModel(["EPL"]).alpha(x, y, [{**kw, "gamma": gamma}])
+        return np.sum(w[0] * ax + w[1] * ay)
+
+    def tinylens_gamma_sum(gamma):
+        p = {k: jnp.asarray(v, jnp.float64) for k, v in {**kw, "gamma": gamma}.items()}
+        ax, ay = MASS_PROFILES["EPL"].deflection(jnp.asarray(x), jnp.asarray(y), p)
+        return jnp.sum(w[0] * ax + w[1] * ay)
+
+    h = 1e-5
+    fd = (3 * lenstronomy_sum(3.0) - 4 * lenstronomy_sum(3.0 - h) + lenstronomy_sum(3.0 - 2 * h)) / (2 * h)
+    at_3 = float(jax.grad(tinylens_gamma_sum)(jnp.asarray(3.0, jnp.float64)))
+    below = float(jax.grad(tinylens_gamma_sum)(jnp.asarray(3.0 - 1e-9, jnp.float64)))
+    np.testing.assert_allclose(at_3, below, rtol=1e-7)
+    np.testing.assert_allclose(at_3, fd, rtol=3e-5)  # 8e-6 off at q = 0.02, the tail's own
+
+
 def test_epl_centred_and_beyond_q_limit(x64):
     # centred lens; and |e| > 1, which lenstronomy and tinylens both clip at |e| = 0.9999 (only
     # the direction is compared there: q = 5e-5 is far outside the series' accuracy range)

@@ -124,9 +124,10 @@ def _tail_fraction_coefficients(t: Array, n_terms: int, depth: int) -> list[Arra
 
     All are >= 0 for ``t <= 2`` (``gamma <= 3``), the fraction's poles then lying on
     ``[1, inf)``; ``t`` is capped at 2 here so that a slope outside the domain cannot put one
-    inside ``|v| < 1``.
+    inside ``|v| < 1``, its derivative at ``t = 2`` (``gamma = 3``, the domain's end) kept whole
+    (``jnp.minimum`` would halve it at the tie).
     """
-    t = jnp.minimum(t, 2.0)
+    t = jnp.where(t > 2, 2.0, t)
     b, c = n_terms + t / 2, n_terms + 2 - t / 2
     ks = []
     for j in range(1, depth + 1):
