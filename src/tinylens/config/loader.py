@@ -258,18 +258,18 @@ def _yaml_error_message(exc: yaml.MarkedYAMLError, path: Path | str) -> str:
     hint = "Check the indentation, colons and quotes on that line and the one before it."
     if "\\t" in repr(problem):
         hint = _tab_hint(exc.problem_mark)
-    elif _structure_hint(exc):
-        heading, hint = _structure_hint(exc)  # the syntax is fine: a key, a merge or an !!omap is not
-    elif _tag_hint(exc):
-        heading, hint = _tag_hint(exc)  # the syntax is fine: the tag, or the value, is not
+    elif structure := _structure_hint(exc):
+        heading, hint = structure  # the syntax is fine: a key, a merge or an !!omap is not
+    elif tag := _tag_hint(exc):
+        heading, hint = tag  # the syntax is fine: the tag, or the value, is not
     elif "twice" in problem:
         hint = "Remove or rename one of them."
     elif "escape" in problem and "double-quoted" in (exc.context or ""):
         hint = _backslash_hint(exc)
-    elif _unclosed(exc):
-        hint = _unclosed(exc)
-    elif _lookalike(exc):
-        hint = _lookalike(exc)
+    elif unclosed := _unclosed(exc):
+        hint = unclosed
+    elif lookalike := _lookalike(exc):
+        hint = lookalike
     return f"{heading} in config file {path}{where}: {problem}{context}. {hint}"
 
 
