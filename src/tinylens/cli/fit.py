@@ -12,6 +12,7 @@ from rich.table import Table
 
 from tinylens.cli.common import console, path_value, print_warning, reported_warnings
 from tinylens.fit import OPTIMIZERS, unconverged_message, unconverged_warnings  # noqa: F401 (also imported from here)
+from tinylens.survey.lens_files import fits_read_names_text
 
 
 QUIET_HELP = ("No progress display. Without it, a status line on stderr shows the likelihood calls, the current "
@@ -129,7 +130,9 @@ def run_fit(config: Path | str | dict, output: Path | None = None, quiet: bool =
 
 
 def fit_command(
-    config: Path = typer.Argument(..., parser=path_value, metavar="CONFIG", help="The model_config.yaml to fit.", show_default=False),
+    config: Path = typer.Argument(..., parser=path_value, metavar="CONFIG", help="The model_config.yaml to fit. Its dataset paths name "
+                                  f"FITS files, such as {fits_read_names_text()}, each optionally with an HDU: "
+                                  "image.fits[SCI].", show_default=False),
     quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
     output: Path | None = typer.Option(None, "--output", "--out", "-o", parser=path_value, metavar="FOLDER", help="Output folder, relative to the current folder (overrides output.path, which is relative to the config's folder). --out is the same option, as in survey and report."),
     fresh: bool = typer.Option(False, "--fresh", help="Start again from scratch: delete the checkpoints of a fit "

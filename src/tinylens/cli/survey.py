@@ -16,6 +16,7 @@ from rich.markup import escape
 from tinylens.cli.common import (SURVEY_CHOSEN_ATTR, console, path_value, print_warning, survey_written,
                                  warnings_as_they_come)
 from tinylens.errors import TinyLensError, counted, lens_count, listed
+from tinylens.survey.lens_files import survey_names_text
 
 #: Exit code of a survey in which no lens was fitted (some failing is normal, and exits 0).
 EXIT_ALL_FAILED = 1
@@ -104,7 +105,8 @@ def refused_lines(refused: Mapping[str, str]) -> list[str]:
 
 def survey(
     lens_dir: Path = typer.Argument(..., parser=path_value, metavar="LENS_DIR", help="Folder with one sub-folder per lens (image.fits, noise.fits, psf.fits, "
-                                    "optionally mask.fits; each may be gzipped: image.fits.gz).", show_default=False),
+                                    "optionally mask.fits; each may also be gzipped or tile-compressed: "
+                                    f"{survey_names_text()}).", show_default=False),
     config: Path = typer.Option(..., "--config", "-c", parser=path_value, metavar="FILE", help="Template model_config.yaml; its data paths and output.path "
                                 "are set per lens.", show_default=False),
     out: Path = typer.Option(..., "--out", "--output", "-o", parser=path_value, metavar="FOLDER", help="Survey output folder (catalogue and one folder per lens); --output is the same option, as in fit.",

@@ -17,6 +17,27 @@ MASK_FILE = "mask.fits"
 #: ``image.fits.fz``: tile-compressed); astropy reads each, as ``tinylens fit`` reads it. The survey
 #: finds each in any case (``IMAGE.FITS``), the exact name first.
 FITS_SUFFIXES = (".fits", ".fits.gz", ".fits.fz")
+#: The FITS file names ``tinylens fit`` reads (``dataset.data_path`` and the other paths), as the
+#: help and docs list them: astropy opens a file by its content, so these are the usual names, not
+#: a check; ``.gz``, ``.bz2`` and ``.zip`` are compressed whole, ``.fz`` tile-compressed.
+FITS_READ_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz", ".fits.bz2", ".fits.zip", ".fits.fz")
+#: Read only by astropy 7.1 or later (xz, LZMA); the floor in pyproject.toml is older.
+FITS_XZ_SUFFIX = ".fits.xz"
+#: The astropy version that first reads :data:`FITS_XZ_SUFFIX`.
+FITS_XZ_ASTROPY = (7, 1)
+
+
+def fits_read_names_text() -> str:
+    """The FITS names ``tinylens fit`` reads, for its help: ``.fits, .fit, .fts, ... (.fits.xz with astropy 7.1 or later)``."""
+    return (f"{', '.join(FITS_READ_SUFFIXES)} ({FITS_XZ_SUFFIX} with astropy "
+            f"{'.'.join(map(str, FITS_XZ_ASTROPY))} or later)")
+
+
+def survey_names_text() -> str:
+    """The other names of a lens folder's ``image.fits``, for the survey's help and messages:
+    ``image.fits.gz or image.fits.fz`` (one per :data:`FITS_SUFFIXES` after the first)."""
+    names = lens_file_names("image.fits")[1:]
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
 
 
 def lens_file_names(name: str) -> list[str]:

@@ -48,7 +48,7 @@ from tinylens.errors import (SURVEY_FOLDER_CHOICE, SURVEY_LENS_DIR_CHOICE, SURVE
 from tinylens.interrupts import interrupt_held
 from tinylens.precision import get_precision
 from tinylens.results.truth import TRUTH_FILE
-from tinylens.survey.lens_files import FITS_SUFFIXES, LENS_FILES, MASK_FILE, lens_file_names  # noqa: F401 (FITS_SUFFIXES: also imported from here)
+from tinylens.survey.lens_files import FITS_SUFFIXES, LENS_FILES, MASK_FILE, lens_file_names, survey_names_text  # noqa: F401 (FITS_SUFFIXES: also imported from here)
 from tinylens.survey.provenance import (
     INPUT_KEYS,
     LENS_PATH_STANDIN,
@@ -312,8 +312,8 @@ def find_lenses(lens_dir: str | Path) -> list[Lens]:
                 "above it, or fit this lens alone with tinylens fit." if itself else "")
         raise TinyLensError(
             f"No lens folders found in {root}: each lens needs its own sub-folder holding "
-            f"{', '.join(names)} (and optionally {MASK_FILE}; each may also be gzipped, image.fits.gz, or "
-            f"tile-compressed, image.fits.fz).{hint}"
+            f"{', '.join(names)} (and optionally {MASK_FILE}; each may also be gzipped or tile-compressed: "
+            f"{survey_names_text()}).{hint}"
         )
     _warn_of_several(lenses)
     return lenses
