@@ -689,7 +689,7 @@ def disk_full_reported(folder: Path) -> Iterator[None]:
 def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress: bool = True,
         output: str | os.PathLike[str] | None = None, base_dir: str | os.PathLike[str] | None = None,
         fresh: bool = False, truth: Mapping[str, float] | str | os.PathLike[str] | None = None,
-        truth_errors: Literal["raise", "warn"] = "raise") -> FitResult:
+        truth_errors: Literal["raise", "warn"] = "raise", pipeline: bool = True) -> FitResult:
     """Fit the lens that ``config`` (YAML path, a mapping of its content, or a loaded
     :class:`~tinylens.config.schema.Config`) describes, write all outputs and return them as a
     :class:`FitResult` (``result.median``, ``result.summary``, ``result.samples``, ...).
@@ -706,6 +706,10 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
     in the same output folder is resumed from its checkpoints, unless ``fresh``: then they are
     deleted first and everything (the pipeline's stages too) is done again. ``progress`` and
     ``fresh`` are True or False, or 1 or 0 (a text such as ``"false"`` is a ConfigError, :func:`check_flag`).
+    ``pipeline=False`` (``tinylens fit --no-pipeline``) runs the sampler alone over the full priors,
+    none of the pipeline's stages, as the config's ``pipeline: {enabled: false}`` does (result.json's
+    config says so): a quick look where the sampler's cap (``n_like_max``, ``maxcall``) is small,
+    as that cap counts the sampler's calls only, not the stages'. An optimiser runs no stage anyway.
 
     ``truth``, for a simulated lens: the true values, as a mapping of parameter name
     (``lens_mass.0.theta_E``) to value (a pandas row of simulate-population's ``truth.csv`` too)
@@ -716,7 +720,7 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
     be read, neither a mapping nor a path, a value that is not a number, no free parameter named) raises
     :class:`~tinylens.errors.DataError`, or with ``truth_errors`` "warn" (a survey's) is a
     :class:`~tinylens.errors.DataWarning` and the lens is fitted without it; another
-    ``truth_errors`` is a ConfigError, as is a ``progress`` or ``fresh`` other than True or False.
+    ``truth_errors`` is a ConfigError, as is a ``progress``, ``fresh`` or ``pipeline`` other than True or False.
 
     The inference settings, that the likelihood is finite somewhere in the prior
     (:func:`check_likelihood`) and the output folder (:class:`~tinylens.errors.OutputError`) are
@@ -744,6 +748,7 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
                           f"got {type(truth_errors).__name__} {truth_errors!r}.")
     check_flag("progress", progress)
     check_flag("fresh", fresh)
+    check_flag("pipeline", pipeline)
     progress, fresh = bool(progress), bool(fresh)  # 1 or 0 passed on as True or False
     check_folder_argument("output", output)
     config, truth = as_path(config), as_path(truth)
@@ -753,6 +758,8 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
     if isinstance(truth, (str, Path)):  # a bad file is reported before the data are loaded
         truth = truth_step(partial(read_truth, truth), source, truth_errors)
     problem = load(config, base_dir=base_dir)
+    if not pipeline:
+        problem = without_pipeline(problem)
     inputs = inputs_stamp(dataset_files(problem.dataset))  # the files as loaded: what result.json says was fitted
     folder = output_dir(problem, output, config if isinstance(config, (str, Path)) else None)
     with folder_on_interrupt(folder), marked_on_interrupt(INTERRUPTED_PROBLEM_ATTR, problem):
@@ -793,6 +800,15 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
 
         warnings.warn(unconverged_text(result), ConvergenceWarning, stacklevel=outside_stacklevel())
     return result
+
+
+def without_pipeline(problem: Any) -> Any:
+    """``problem`` with its config's ``pipeline.enabled`` false: the sampler alone over the full
+    priors (``fit(..., pipeline=False)``, ``tinylens fit --no-pipeline``); the data, model and
+    everything else as they are."""
+    config = problem.config
+    return replace(problem, config=config.model_copy(update={"pipeline": config.pipeline.model_copy(
+        update={"enabled": False})}))
 
 
 def check_flag(name: str, value: Any) -> None:

@@ -29,7 +29,8 @@ def data():
 def test_help_describes_progress_and_quiet():
     code, out = invoke("fit", "--help")
     assert code == 0
-    for text in ("--quiet", "--output", "--fresh", "likelihood calls", "log-evidence", "elapsed time", "resumes"):
+    for text in ("--quiet", "--output", "--fresh", "likelihood calls", "log-evidence", "elapsed time", "resumes",
+                 "--no-pipeline", "quick look", "n_like_max", "maxcall"):
         assert text in out, text
 
 
@@ -62,6 +63,71 @@ def test_progress_quiet_and_resume_of_a_capped_fit(tmp_path, data, monkeypatch):
     third = json.loads((tmp_path / "output" / "result.json").read_text())
     assert code == 0 and third["info"]["resumed"] is False and "earlier runs" not in out
     assert third["n_likelihood_evals"] == first["n_likelihood_evals"] and third["info"]["earlier_time_s"] == 0.0
+
+
+class _StageRan(Exception):
+    """Raised by a pipeline stage that :func:`_stages_recorded` replaced."""
+
+
+def _stages_recorded(monkeypatch) -> list[str]:
+    """The pipeline's stages 1-3 (their entry point, and each stage) replaced by one that records
+    its name and stops the fit: the list returned names those a fit ran."""
+    import tinylens.pipeline.run as run
+
+    ran: list[str] = []
+    for name in ("optimise", "fit_lens_light", "find_arc", "fit_mass_source"):
+        def stop(*args, _name=name, **kwargs):
+            ran.append(_name)
+            raise _StageRan(_name)
+        monkeypatch.setattr(run, name, stop)
+    return ran
+
+
+def _capped_config(tmp_path, data, pipeline: dict | None = None):
+    """The tiny lens, nautilus capped at 1000 calls (a quick look), no figures; ``pipeline``: the
+    config's section (None: none, the default pipeline)."""
+    import yaml
+
+    config = write_tiny_lens(tmp_path, {"type": "sampler", "method": "nautilus",
+                                        "settings": {**FAST_NAUTILUS, "n_like_max": 1000}}, data)
+    settings = yaml.safe_load(config.read_text())
+    settings["output"]["draw_figures"] = "none"
+    if pipeline is not None:
+        settings["pipeline"] = pipeline
+    config.write_text(yaml.safe_dump(settings, sort_keys=False))
+    return config
+
+
+def test_no_pipeline_runs_the_sampler_alone_and_result_json_says_so(tmp_path, data, monkeypatch):
+    import tinylens
+
+    config = _capped_config(tmp_path, data)
+    written = config.read_text()
+    ran = _stages_recorded(monkeypatch)
+    with pytest.raises(_StageRan):  # the config as it is runs the stages first, cap or not
+        tinylens.fit(config, progress=False, output=tmp_path / "staged")
+    assert ran == ["optimise"]
+    ran.clear()
+    code, out = invoke("fit", config, "--quiet", "--no-pipeline")
+    assert code == 0, out
+    assert ran == []  # no stage: the sampler alone
+    stored = json.loads((tmp_path / "output" / "result.json").read_text())
+    assert stored["config"]["pipeline"]["enabled"] is False  # what was run, for whoever reads the result
+    assert "pipeline" not in stored["info"] and "box_edge" not in stored["quality"]["flags"]
+    assert 1000 <= stored["n_likelihood_evals"] == stored["info"]["n_like_this_run"]  # the sampler's calls only
+    assert config.read_text() == written  # the user's config is left as it is
+    with pytest.raises(tinylens.ConfigError, match="pipeline"):
+        tinylens.fit(config, progress=False, pipeline="false")
+
+
+def test_a_config_with_the_pipeline_off_runs_no_stage(tmp_path, data, monkeypatch):
+    import tinylens
+
+    config = _capped_config(tmp_path, data, pipeline={"enabled": False})
+    ran = _stages_recorded(monkeypatch)
+    with pytest.warns(tinylens.ConvergenceWarning, match="n_like_max"):  # the cap stopped the sampler
+        result = tinylens.fit(config, progress=False)
+    assert ran == [] and "pipeline" not in result.info and result.n_likelihood_evals >= 1000
 
 
 def test_optimiser_from_the_cli(tmp_path, data):

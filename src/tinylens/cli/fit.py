@@ -20,6 +20,11 @@ QUIET_HELP = ("No progress display. Without it, a status line on stderr shows th
               "sample size, and the elapsed time (without a terminal, e.g. in a log "
               "file, a plain line every 30 s).")
 
+NO_PIPELINE_HELP = ("A quick look: the sampler alone over the full priors, without the pipeline's stages (lens light, "
+                    "arc, multi-start optimisation, sampling box), as pipeline: {enabled: false} in the config. The "
+                    "sampler's caps (n_like_max, maxcall) count its own calls only: with the stages on, a capped fit "
+                    "still runs them all first.")
+
 
 def is_point(result: Any) -> bool:
     """Whether ``result`` is an optimiser's best fit: a point, without uncertainties."""
@@ -118,7 +123,7 @@ def quality_line(quality: dict[str, Any]) -> str:
 
 
 def run_fit(config: Path | str | dict, output: Path | None = None, quiet: bool = False, fresh: bool = False,
-            truth: Path | dict[str, float] | None = None) -> Any:
+            truth: Path | dict[str, float] | None = None, pipeline: bool = True) -> Any:
     """:func:`tinylens.fit` (which checks the output folder before sampling) with its warnings
     printed readably."""
     from tinylens.errors import ConvergenceWarning
@@ -126,7 +131,7 @@ def run_fit(config: Path | str | dict, output: Path | None = None, quiet: bool =
 
     with reported_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # said by print_result, in the command line's words
-        return fit(config, progress=not quiet, output=output, fresh=fresh, truth=truth)
+        return fit(config, progress=not quiet, output=output, fresh=fresh, truth=truth, pipeline=pipeline)
 
 
 def fit_command(
@@ -142,12 +147,13 @@ def fit_command(
                                       "the truth.json of tinylens demo or simulate-population (or a JSON file of one object "
                                       "of parameter name: true value), relative to the current folder. The true values are "
                                       "marked on the corner plot and printed beside the fit."),
+    no_pipeline: bool = typer.Option(False, "--no-pipeline", help=NO_PIPELINE_HELP),
 ) -> None:
     """Fit a lens model: sample the posterior, write tables and figures; a stopped fit resumes when run again."""
     from tinylens.fit import marked_on_interrupt
     from tinylens.interrupts import AT_END_ATTR
 
-    result = run_fit(config, output=output, quiet=quiet, fresh=fresh, truth=truth)  # reads truth before the data
+    result = run_fit(config, output=output, quiet=quiet, fresh=fresh, truth=truth, pipeline=not no_pipeline)  # reads truth before the data
     with marked_on_interrupt(AT_END_ATTR, True):  # a Ctrl-C from here on finds everything written
         print_result(result)
         if result.truth is not None:
