@@ -842,6 +842,59 @@ def test_corner_parameters_not_a_choice_nor_names_is_one_problem(example, value)
     assert "literal[" not in text and "list[str]" not in text
 
 
+def _set(where: str, value):
+    """An edit of the example config: ``where`` (dotted, list items by index) set to ``value``."""
+    def edit(config: dict) -> None:
+        *outer, last = [int(k) if k.isdigit() else k for k in where.split(".")]
+        for key in outer:
+            config = config.setdefault(key, {}) if isinstance(key, str) else config[key]
+        config[last] = value
+    return edit
+
+
+@pytest.mark.parametrize("where, given, meant, shown", [
+    ("model_components.lens_mass_list.0.params.theta_E.prior_type", "uniformm", "uniform",
+     "model_components.lens_mass_list[0].params.theta_E.prior_type"),
+    ("model_components.lens_mass_list.0.params.theta_E.prior_type", "loguniform", "log_uniform",
+     "model_components.lens_mass_list[0].params.theta_E.prior_type"),
+    ("model_components.lens_mass_list.0.params.theta_E.prior_type", "Gaussian", "gaussian",
+     "model_components.lens_mass_list[0].params.theta_E.prior_type"),
+    ("model_components.lens_light_list.0.params.center_x.fixed_value.component_type", "lens_mas_list",
+     "lens_mass_list", "model_components.lens_light_list[0].params.center_x.fixed_value.component_type"),
+    ("solver_type", "nnl", "nnls", "solver_type"),
+    ("inference.type", "sampling", "sampler", "inference.type"),
+    ("output.draw_figures", "untrused", "untrusted", "output.draw_figures"),
+    ("output.corner_parameters", "mas", "mass", "output.corner_parameters"),
+    ("dataset.supersampling", {"mode": "adaptiv"}, "adaptive", "dataset.supersampling.mode"),
+    ("dataset.mask", {"type": "circel", "r_max": 1.0}, "circle", "dataset.mask.type"),
+    ("quality.critical", ["prior_edg"], "prior_edge", "quality.critical[0]"),
+], ids=["prior_type", "prior_type-words", "prior_type-case", "component_type", "solver_type", "inference.type",
+        "draw_figures", "corner_parameters", "supersampling.mode", "mask.type", "quality.critical"])
+def test_a_misspelt_choice_gets_a_did_you_mean_as_a_profile_name_does(example, where, given, meant, shown):
+    """'prior_type: uniformm' (and each other key with a fixed set of values) was answered with the
+    values allowed and no "did you mean", which a misspelt profile name or setting gets: it now
+    names the value meant after the ones allowed, in the same words."""
+    _set(where, given)(example)
+    text = error_of(example)
+    typo = given if isinstance(given, str) else next(iter(given.values())) if isinstance(given, dict) else given[0]
+    assert "(1 problem)" in text, text
+    assert text.split("\n")[1].startswith(f"  (1) {shown}: should be "), text
+    assert text.endswith(f"; got '{typo}'. Did you mean '{meant}' instead of '{typo}'?"), text
+
+
+@pytest.mark.parametrize("where, given", [
+    ("model_components.lens_mass_list.0.params.theta_E.prior_type", "flat"),
+    ("model_components.lens_mass_list.0.params.theta_E.prior_type", 3),
+    ("solver_type", "lstsq"),
+    ("output.corner_parameters", 3),
+])
+def test_a_choice_far_from_every_allowed_value_gets_no_did_you_mean(example, where, given):
+    """The hint is only for a near miss: 'flat' for a prior, or a number, names no value it is not near."""
+    _set(where, given)(example)
+    text = error_of(example)
+    assert "Did you mean" not in text and text.endswith(f"; got {given!r}."), text
+
+
 @pytest.mark.parametrize("value", [False, True])
 def test_pipeline_given_as_a_bare_switch_names_the_enabled_key(example, value):
     """``pipeline: false`` (the pipeline switched off, as one would write it) was refused with

@@ -22,8 +22,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from tinylens.config.schema import ERROR_TYPE, FIXED_VALUE_TAGS, Config, described, show, unused_keys
-from tinylens.errors import (MISSING_ERRNOS, ConfigError, ConfigWarning, counted, ls_command, outside_stacklevel, visible,
-                             windows_path_advice)
+from tinylens.errors import (MISSING_ERRNOS, ConfigError, ConfigWarning, counted, did_you_mean, ls_command,
+                             outside_stacklevel, visible, windows_path_advice)
 
 #: At most this many schema problems are listed in one error.
 MAX_LISTED_ERRORS = 20
@@ -552,7 +552,26 @@ def describe_error(err: Mapping[str, Any]) -> str:
         message, value = _error_message(err), show(err.get("input"))
     where = dotted(loc) or "top level"
     got = f"; got {value}" if value is not None else ""
-    return f"{where}: {message.rstrip('. ')}{got}."
+    text = f"{message.rstrip('. ')}{got}"
+    return f"{where}: {text}{'' if text.endswith('?') else '.'}{_choice_hint(err, loc)}"
+
+
+def _choice_hint(err: Mapping[str, Any], loc: tuple[Any, ...]) -> str:
+    """For text not one of a key's fixed choices (``prior_type: uniformm``), the "did you mean"
+    that a profile's name or setting gets (:func:`~tinylens.errors.did_you_mean`); else empty."""
+    given = err.get("input")
+    if err["type"] != "literal_error" or not isinstance(given, str):
+        return ""
+    choices = _literal_choices(_field_at(loc)[1])
+    return did_you_mean([given], choices) if choices else ""
+
+
+def _literal_choices(annotation: Any) -> list[str]:
+    """The text values a ``Literal`` annotation (under ``Annotated`` or ``| None``) allows."""
+    annotation = _unwrap(annotation) if annotation is not None else None
+    if typing.get_origin(annotation) is not typing.Literal:
+        return []
+    return [str(choice) for choice in typing.get_args(annotation)]
 
 
 def _not_a(kind: str, value: Any) -> str:
@@ -623,6 +642,14 @@ def _missing_message(loc: tuple[Any, ...]) -> str:
 
 def _field_description(loc: tuple[Any, ...]) -> str | None:
     """The ``description`` of the schema field at ``loc``, if it has one."""
+    info = _field_at(loc)[0]
+    return info.description if info is not None else None
+
+
+def _field_at(loc: tuple[Any, ...]) -> tuple[Any, Any]:
+    """The schema field (pydantic's FieldInfo) of the last key of ``loc`` and the annotation of the
+    value at ``loc`` (an item's, where ``loc`` ends in a list index or a mapping's key); ``(None,
+    None)`` where ``loc`` leaves the schema."""
     model: Any = Config
     info = None
     for part in loc:
@@ -630,13 +657,13 @@ def _field_description(loc: tuple[Any, ...]) -> str | None:
         if isinstance(part, str) and isinstance(model, type) and issubclass(model, BaseModel):
             info = model.model_fields.get(part)
             if info is None:
-                return None
+                return None, None
             model = info.annotation
         elif typing.get_origin(model) in (list, dict):
             model = typing.get_args(model)[-1]
         else:
-            return None
-    return info.description if info is not None else None
+            return None, None
+    return info, model
 
 
 def _unwrap(annotation: Any) -> Any:

@@ -705,8 +705,9 @@ class Output(StrictModel):
         if (isinstance(value, str) and value in ("mass", "all")) or \
                 (isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)):
             return value
-        raise fail("should be 'mass', 'all' or a list of parameter names (e.g. [lens_mass.0.theta_E, lens_mass.0.e1])",
-                   value=value)
+        hint = did_you_mean([value], ["mass", "all"]) if isinstance(value, str) else ""
+        raise fail("should be 'mass', 'all' or a list of parameter names (e.g. [lens_mass.0.theta_E, lens_mass.0.e1])"
+                   f"; got {show(value)}.{hint}")
 
     @model_validator(mode="after")
     def _distinct_files(self) -> Output:
