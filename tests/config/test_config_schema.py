@@ -476,15 +476,36 @@ def test_a_key_merge_or_omap_yaml_cannot_build_is_not_called_a_syntax_error(tmp_
      "Check the indentation, colons and quotes on that line and the one before it."),
     ("dataset:\n\tdata_path: a.fits\n", "line 2, column 1",
      "YAML does not allow tab characters for indentation; indent with spaces."),
-    ("dataset:\n  data_path: a.fits\n  data_path: b.fits\n", "line 3, column 3", "Remove or rename one of them."),
 ])
 def test_a_genuine_yaml_syntax_error_keeps_its_heading_and_hint(tmp_path, text, where, hint):
-    """Beside the errors above, that are none of syntax, an unclosed bracket, 'a: b: c', a tab
-    and a key given twice are still each a 'YAML syntax error' with the hint they had."""
+    """Beside the errors above, that are none of syntax, an unclosed bracket, 'a: b: c' and a tab
+    are still each a 'YAML syntax error' with the hint they had. (A key given twice was pinned here
+    as one too, on purpose; it is no syntax error, and has its own heading: see the test below.)"""
     path = write(tmp_path, text)
     text = error_of(path)
     assert text.startswith(f"YAML syntax error in config file {path} at {where}: "), text
     assert text.endswith(f". {hint}"), text
+
+
+@pytest.mark.parametrize("text, where, key, first, mapping", [
+    ("dataset:\n  data_path: a.fits\n  data_path: b.fits\n", "line 3, column 3", "data_path", 2, 2),
+    ("dataset:\n  data_path: a.fits\n  pixel_scale: 0.1\n\nmodel_components: {}\ndataset: {}\n", "line 6, column 1",
+     "dataset", 1, 1),
+    ("dataset: {data_path: a.fits, nsub: 2, nsub: 4}\n", "line 1, column 39", "nsub", 1, 1),
+    ('dataset:\n  "pixel\\tscale": 1\n  "pixel\\tscale": 2\n', "line 3, column 3", "pixel\\tscale", 2, 2),
+], ids=["block", "section", "flow", "tab-in-key"])
+def test_a_key_given_twice_is_a_duplicate_key_not_a_syntax_error(tmp_path, text, where, key, first, mapping):
+    """A key given twice in one mapping, which YAML's syntax allows (PyYAML keeps the last), was
+    headed 'YAML syntax error', which sends a user looking for a typo that is not there; a quoted key
+    holding a tab got the advice to indent with spaces. It is a 'Duplicate YAML key' naming the file,
+    the key (its tab written \\t) and both lines."""
+    path = write(tmp_path, text)
+    message = error_of(path)
+    assert message.startswith(f"Duplicate YAML key in config file {path} at {where}: "
+                              f"found the key '{key}' twice (first at line {first}) "
+                              f"(in the mapping that starts at line {mapping})"), message
+    assert message.endswith(". Remove or rename one of them."), message
+    assert "syntax" not in message and "indent" not in message, message
 
 
 @pytest.mark.parametrize("text, fragment", [

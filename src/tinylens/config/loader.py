@@ -179,6 +179,10 @@ def population_lens_hint(folder: Path) -> str:
             f"(tinylens.fit the same); on the command line, tinylens survey fits a folder of lens folders with it.")
 
 
+class _DuplicateKey(yaml.constructor.ConstructorError):
+    """A key given twice in one mapping: YAML's syntax allows it, a config does not."""
+
+
 class _UniqueKeyLoader(yaml.SafeLoader):
     """A safe YAML loader that refuses a key given twice in one mapping (PyYAML keeps the last)."""
 
@@ -189,10 +193,10 @@ class _UniqueKeyLoader(yaml.SafeLoader):
                 continue
             key = (key_node.tag, key_node.value)
             if key in seen:
-                raise yaml.constructor.ConstructorError(
+                raise _DuplicateKey(
                     f"in the mapping that starts at line {node.start_mark.line + 1}",
                     node.start_mark,
-                    f"found the key '{key_node.value}' twice (first at line {seen[key].line + 1})",
+                    f"found the key '{visible(str(key_node.value))}' twice (first at line {seen[key].line + 1})",
                     key_node.start_mark,
                 )
             seen[key] = key_node.start_mark
@@ -256,14 +260,14 @@ def _yaml_error_message(exc: yaml.MarkedYAMLError, path: Path | str) -> str:
     context = f" ({exc.context}{_started_at(exc)})" if exc.context else ""
     heading = "YAML syntax error"
     hint = "Check the indentation, colons and quotes on that line and the one before it."
-    if "\\t" in repr(problem):
+    if isinstance(exc, _DuplicateKey):
+        heading, hint = "Duplicate YAML key", "Remove or rename one of them."  # the syntax is fine: the key is not
+    elif "\\t" in repr(problem):
         hint = _tab_hint(exc.problem_mark)
     elif structure := _structure_hint(exc):
         heading, hint = structure  # the syntax is fine: a key, a merge or an !!omap is not
     elif tag := _tag_hint(exc):
         heading, hint = tag  # the syntax is fine: the tag, or the value, is not
-    elif "twice" in problem:
-        hint = "Remove or rename one of them."
     elif "escape" in problem and "double-quoted" in (exc.context or ""):
         hint = _backslash_hint(exc)
     elif unclosed := _unclosed(exc):
