@@ -47,3 +47,20 @@ def test_lens_count_says_lenses_with_or_without_a_kind_never_lenss():
     assert [lens_count(n) for n in (0, 1, 12)] == ["0 lenses", "1 lens", "12 lenses"]
     assert [lens_count(n, "ok") for n in (0, 1, 6)] == ["0 ok lenses", "1 ok lens", "6 ok lenses"]
     assert lens_count(3, "matched") == "3 matched lenses"
+
+
+def test_a_value_cut_for_a_message_ends_cleanly_and_says_how_long_it_was():
+    """A value cut for a message ended in "..." and the message's full stop came after it:
+    "got 'xxx....'"; a cut could also split a backslash escape of a repr ('\\u20...'). The cut now
+    ends "... (N characters)", N the value's full length, and drops an escape it would split."""
+    from tinylens.errors import cut_value
+
+    assert cut_value("'abc'", 5) == "'abc'"
+    assert cut_value("x" * 30, 10) == "xxxxxxx... (30 characters)"
+    assert cut_value("abcde   fghij", 9) == "abcde... (13 characters)"  # no space before the ellipsis
+    zero_width = repr("a" * 10 + "\u200b" + "b" * 10)  # 'aaaaaaaaaa\u200bbbbbbbbbbb', 28 characters
+    assert cut_value(zero_width, 16) == "'aaaaaaaaaa... (28 characters)"  # \u20 would be cut in half
+    assert cut_value(zero_width, 20) == "'aaaaaaaaaa\\u200b... (28 characters)"
+    backslash = repr("a" * 10 + "\\" + "b" * 10)  # 'aaaaaaaaaa\\bbbbbbbbbb', 24 characters
+    assert cut_value(backslash, 15) == "'aaaaaaaaaa... (24 characters)"  # half of \\ dropped
+    assert cut_value(backslash, 16) == "'aaaaaaaaaa\\\\... (24 characters)"  # all of \\ kept

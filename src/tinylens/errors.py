@@ -79,6 +79,18 @@ def outside_stacklevel() -> int:
     return level if frame is not None else 1
 
 
+def cut_value(text: str, limit: int) -> str:
+    """``text`` (a value as a message shows it) whole where it has at most ``limit`` characters; else
+    its first ``limit - 3``, "..." and how long it is in all, ``'xxxxx... (302 characters)'``, so that
+    the full stop or comma a message puts after a value does not run into the ellipsis ("...."). A
+    backslash escape left incomplete by the cut, and spaces before it, are dropped."""
+    if len(text) <= limit:
+        return text
+    kept = re.sub(r"((?:^|[^\\])(?:\\\\)*)\\(?:x[0-9a-fA-F]?|u[0-9a-fA-F]{0,3}|U[0-9a-fA-F]{0,7}|N\{[^}]*)?$", r"\1",
+                  text[: max(limit - 3, 1)])  # an odd backslash at the end starts an escape the cut split
+    return f"{kept.rstrip()}... ({len(text)} characters)"
+
+
 def did_you_mean(unknown: Sequence[object], allowed: Sequence[str], aliases: Mapping[str, str] | None = None) -> str:
     """`` Did you mean 'theta_E' instead of 'thetaE'?`` for each of ``unknown`` close to one of
     ``allowed``, or one of ``aliases`` (pointed to its name however far: ``name`` to ``lens_id``),

@@ -903,6 +903,17 @@ def test_a_misspelt_choice_gets_a_did_you_mean_as_a_profile_name_does(example, w
     assert text.endswith(f"; got '{typo}'. Did you mean '{meant}' instead of '{typo}'?"), text
 
 
+
+def test_a_long_value_is_cut_cleanly_in_the_message(example):
+    """A value too long to show whole (a 300-character prior_type pasted by mistake) was cut to
+    97 characters and '...', to which the message added its full stop: "got 'xxx....'". The cut
+    now says how long the value was, and the full stop stands apart."""
+    example["model_components"]["lens_mass_list"][0]["params"]["theta_E"]["prior_type"] = "x" * 300
+    text = error_of(example)
+    assert text.endswith(f"prior_type: should be 'uniform', 'gaussian' or 'log_uniform'; got '{'x' * 96}... "
+                         "(302 characters)."), text
+    assert "...." not in text, text
+
 @pytest.mark.parametrize("where, given", [
     ("model_components.lens_mass_list.0.params.theta_E.prior_type", "flat"),
     ("model_components.lens_mass_list.0.params.theta_E.prior_type", 3),

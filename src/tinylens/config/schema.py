@@ -28,7 +28,7 @@ from pydantic import (AfterValidator, AllowInfNan, BaseModel, BeforeValidator, C
 from pydantic_core import PydanticCustomError
 
 from tinylens import filenames
-from tinylens.errors import counted, did_you_mean
+from tinylens.errors import counted, cut_value, did_you_mean
 from tinylens.results.table_formats import table_name_problem
 
 #: The three component lists of ``model_components``, in TinyLensGpu's order.
@@ -153,7 +153,7 @@ def show(value: Any, width: int = 100) -> str:
     if isinstance(value, BaseModel):
         value = value.model_dump(exclude_defaults=True)
     text = _yaml_repr(value, frozenset())
-    return text if len(text) <= width else text[: width - 3] + "..."
+    return cut_value(text, width)
 
 
 def _yaml_repr(value: Any, outer: frozenset[int]) -> str:

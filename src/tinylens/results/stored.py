@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tinylens.errors import ConfigError, DataError, DataWarning, OutputError, counted, listed, ls_command, outside_stacklevel
+from tinylens.errors import (ConfigError, DataError, DataWarning, OutputError, counted, cut_value, listed, ls_command,
+                             outside_stacklevel)
 from tinylens.filenames import RESULT
 
 if TYPE_CHECKING:  # tinylens.fit imports this module's callers lazily
@@ -156,8 +157,7 @@ def load_stored(path: str | Path, base_dir: str | Path | None = None, *,
 
 def json_text(value: Any, limit: int = 60) -> str:
     """``value`` as result.json writes it (``null``, ``"text"``), cut to about ``limit`` characters."""
-    text = json.dumps(value, default=repr)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return cut_value(json.dumps(value, default=repr), limit)
 
 
 def check_stored_types(stored: dict[str, Any], path: Path, check_config_dir: bool = True) -> None:

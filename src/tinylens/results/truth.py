@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinylens.errors import DataError, DataWarning, listed, ls_command, outside_stacklevel
+from tinylens.errors import DataError, DataWarning, cut_value, listed, ls_command, outside_stacklevel
 
 #: A simulated lens's true values, in its folder beside its images.
 TRUTH_FILE = "truth.json"
@@ -49,8 +49,7 @@ SHOWN_VALUE_CHARS = 40
 
 def shown_value(value: object, limit: int = SHOWN_VALUE_CHARS) -> str:
     """``value``'s type and repr, cut to about ``limit`` characters: ``str '1.2'``, ``bool True``."""
-    text = repr(value)
-    return f"{type(value).__name__} {text if len(text) <= limit else text[: limit - 3] + '...'}"
+    return f"{type(value).__name__} {cut_value(repr(value), limit)}"
 
 
 def _numbers(values: Mapping, source: str) -> dict[str, float]:

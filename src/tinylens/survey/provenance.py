@@ -39,7 +39,7 @@ from typing import Any
 from tinylens.config.loader import MAPPING, legacy_sampling, validate_config
 from tinylens.config.schema import exponent_numbers, without_keys, without_speed_only
 from tinylens.data.dataset import MASK_READ_AS  # a stamp without it: a lens fitted before, fitted again
-from tinylens.errors import TinyLensError, listed
+from tinylens.errors import TinyLensError, cut_value, listed
 
 MANIFEST_FILE = "survey.json"
 #: ``dataset`` keys naming a lens's input files.
@@ -347,8 +347,7 @@ def read_alike(old: Any, new: Any) -> bool:
 
 
 def _short(value: Any, limit: int = 40) -> str:
-    text = json.dumps(value, default=str)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return cut_value(json.dumps(value, default=str), limit)
 
 
 def manifest(lens_dir: Path, template_path: Path, template: Mapping[str, Any], precision: str) -> dict[str, Any]:
