@@ -1176,3 +1176,28 @@ def test_the_adaptive_supersampling_counts_one_pixel_in_the_singular():
     problem = SimpleNamespace(nsub_map=np.array([[1, 1], [1, 4]]))
     assert supersampling_text(problem) == "adaptive, 1x1 for 3 pixels, 4x4 for 1 pixel"
     assert supersampling_text(SimpleNamespace(nsub_map=2)) == "uniform, 2x2 per pixel"
+
+
+@pytest.mark.parametrize("name", ["../output/result.json", "ABSOLUTE"])
+def test_a_dynesty_history_that_resolves_onto_result_json_is_refused_by_validate_as_by_fit(tmp_path, name):
+    """history_filename '../output/result.json' (or the absolute path of output/result.json), with
+    output.path 'output', is result.json once taken from the output folder: 'tinylens fit' refused it
+    before its stages, but 'tinylens validate' said the config was ready to fit, as it checked the
+    settings without the output folder; it now refuses it as fit does, and makes no output folder."""
+    folder = tmp_path / "case"
+    history = str(folder / "output" / "result.json") if name == "ABSOLUTE" else name
+
+    def edit(config, arrays):
+        config["inference"] = {"type": "sampler", "method": "dynesty", "settings": {
+            "nlive": 20, "save_evaluation_history": True, "history_filename": history}}
+
+    config = write_case(folder, edit=edit)
+    out = assert_user_error(invoke("validate", config), f"inference.settings.history_filename: '{history}' is the "
+                            "file result.json that tinylens writes itself in the output folder")
+    assert "ready to fit" not in out
+    assert not (folder / "output").exists()
+    import tinylens
+    from tinylens.errors import ConfigError
+    with pytest.raises(ConfigError, match="is the file result.json that tinylens writes itself"):
+        tinylens.fit(config, progress=False)
+    assert not (folder / "output" / "result.json").exists()

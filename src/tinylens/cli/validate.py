@@ -104,8 +104,8 @@ def validate(config: Path = typer.Argument(..., parser=path_value, metavar="CONF
     from tinylens.results.tables import file_in_the_way
 
     problem = load_problem(config)
-    check_settings(problem, config=config)
     out = output_dir(problem, config=config)
+    check_settings(problem, out, config=config)  # with the folder, as a fit checks: dynesty's history not over result.json
     blocked = file_in_the_way(out)
     if blocked is not None:  # what fit would refuse first, found without creating the folder
         raise OutputError(f"output.path: the output folder {out} cannot be made ({blocked} is a file, not a folder). "
