@@ -1025,3 +1025,20 @@ def test_keys_that_are_used_or_left_at_their_defaults_load_quietly(example, edit
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConfigWarning)
         load_config(example)
+
+
+@pytest.mark.parametrize("pipeline, keys, remove", [
+    ({"enabled": False, "arc": False}, "pipeline.arc", "(remove it, or set pipeline.enabled: true)"),
+    ({"enabled": False, "n_sigma": 5, "threads": 2}, "pipeline.n_sigma, pipeline.threads",
+     "(remove them, or set pipeline.enabled: true)"),
+])
+def test_the_warning_of_pipeline_keys_unused_with_enabled_false_says_it_or_them_by_their_number(example, pipeline,
+                                                                                                keys, remove):
+    """pipeline: {enabled: false, arc: false} loaded with 'pipeline.arc: not used with pipeline.enabled: false, ...
+    (remove them, ...)' of its one key; the warning now says 'remove it' of one key and 'remove them' of two, as
+    those of bounded: false and arc: false do."""
+    example["pipeline"] = pipeline
+    with pytest.warns(ConfigWarning) as caught:
+        load_config(example)
+    text = " ".join(str(w.message) for w in caught)
+    assert f"{keys}: not used with pipeline.enabled: false" in text and remove in text, text

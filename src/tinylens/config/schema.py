@@ -802,7 +802,8 @@ def unused_keys(config: Config) -> list[str]:
                    "around a sampler (remove the pipeline section, or set inference.type: sampler)")
     elif not pipe.enabled and changed:
         out.append(f"{', '.join(f'pipeline.{k}' for k in changed)}: not used with pipeline.enabled: false, which "
-                   "runs the sampler alone over the full priors (remove them, or set pipeline.enabled: true)")
+                   f"runs the sampler alone over the full priors (remove {'them' if len(changed) > 1 else 'it'}, "
+                   "or set pipeline.enabled: true)")
     elif pipe.enabled:
         for switch in ("bounded", "arc"):
             keys = [k for k in changed if _PIPELINE_OFF.get(k) == switch]
