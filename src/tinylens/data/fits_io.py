@@ -171,11 +171,14 @@ def unreadable_error(file: Path, role: str, exc: BaseException) -> DataError:
 def read_fits_shape(path: str | Path, role: str = "image", hint: str = "") -> tuple[tuple[int, int], fits.Header]:
     """The 2-D shape of the image that :func:`read_fits_image_and_header` reads from ``path``, and
     its HDU's header, from the file's headers alone (no pixel is read): the same DataError for a
-    file that is missing, unreadable or not FITS, holds no image or one that is not 2-D. The
-    headers are read up to the image's only (a gzipped file is not decompressed beyond); a plain
-    file's length is checked to hold the image's pixels (:func:`check_not_cut_short`)."""
+    file that is missing, unreadable or not FITS, holds no image or one that is not 2-D. Where
+    ``path`` names the HDU (``drz.fits[SCI]``) the headers are read up to its only (a gzipped file
+    is not decompressed beyond), as :func:`read_fits_image` reads them; else every HDU's, as it
+    does to find the first image (a file it cannot read beyond the image is refused by both). A
+    plain file's length is checked to hold the image's pixels (:func:`check_not_cut_short`)."""
     with _opened_fits(path, role, hint) as (hdul, file, ext):
         if ext is None:
+            hdul.readall()  # as _image_hdu's search of every HDU reads them
             hdu = next((h for h in hdul if _has_pixels(h)), None)
             if hdu is None:
                 raise no_image_error(hdul, file, role)
@@ -183,7 +186,8 @@ def read_fits_shape(path: str | Path, role: str = "image", hint: str = "") -> tu
             hdu = _named_image_hdu(hdul, file, ext, role, read=False)
         header = hdu.header.copy()
         if not isinstance(hdu, fits.CompImageHDU):  # its size is the image's, not the table's that holds it
-            check_not_cut_short(file, hdul.fileinfo(hdul.index(hdu))["datLoc"] + hdu.size, role)
+            # the HDU's own fileinfo: HDUList.fileinfo reads every HDU of the file, decompressing a gzipped one whole
+            check_not_cut_short(file, hdu.fileinfo()["datLoc"] + hdu.size, role)
     naxis = header.get("NAXIS", 0)
     return shape_2d(tuple(int(header[f"NAXIS{k}"]) for k in range(naxis, 0, -1)), Path(path), role), header
 
