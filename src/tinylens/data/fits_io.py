@@ -174,8 +174,9 @@ def read_fits_shape(path: str | Path, role: str = "image", hint: str = "") -> tu
     file that is missing, unreadable or not FITS, holds no image or one that is not 2-D. Where
     ``path`` names the HDU (``drz.fits[SCI]``) the headers are read up to its only (a gzipped file
     is not decompressed beyond), as :func:`read_fits_image` reads them; else every HDU's, as it
-    does to find the first image (a file it cannot read beyond the image is refused by both). A
-    plain file's length is checked to hold the image's pixels (:func:`check_not_cut_short`)."""
+    does to find the first image (a file it cannot read beyond the image is refused by both). The
+    file, decompressed where it is compressed, is checked to hold the image's pixels
+    (:func:`check_not_cut_short`)."""
     with _opened_fits(path, role, hint) as (hdul, file, ext):
         if ext is None:
             hdul.readall()  # as _image_hdu's search of every HDU reads them
@@ -187,22 +188,35 @@ def read_fits_shape(path: str | Path, role: str = "image", hint: str = "") -> tu
         header = hdu.header.copy()
         if not isinstance(hdu, fits.CompImageHDU):  # its size is the image's, not the table's that holds it
             # the HDU's own fileinfo: HDUList.fileinfo reads every HDU of the file, decompressing a gzipped one whole
-            check_not_cut_short(file, hdu.fileinfo()["datLoc"] + hdu.size, role)
+            info = hdu.fileinfo()
+            check_not_cut_short(file, info["datLoc"] + hdu.size, role, info["file"])
     naxis = header.get("NAXIS", 0)
     return shape_2d(tuple(int(header[f"NAXIS{k}"]) for k in range(naxis, 0, -1)), Path(path), role), header
 
 
-def check_not_cut_short(file: Path, end: int, role: str) -> None:
-    """Raise the DataError of a FITS ``file`` that cannot be read for a plain (not gzipped) FITS
-    file shorter than ``end``, the byte its image's pixels end at (a download or copy cut short),
-    whose pixels :func:`read_fits_image` fails to read; one short of the padding after them only
-    is read, and passes."""
-    with open(file, "rb") as stream:
-        plain = stream.read(6) == b"SIMPLE"
-    size = os.path.getsize(file)
-    if plain and size < end:
-        raise unreadable_error(file, role, f"it is {size} bytes long, and its header puts the end of its image's "
-                                           f"pixels at byte {end}")
+def check_not_cut_short(file: Path, end: int, role: str, stream: Any = None) -> None:
+    """Raise the DataError of a FITS ``file`` that cannot be read for one shorter than ``end``, the
+    byte its image's pixels end at (a download or copy cut short), whose pixels
+    :func:`read_fits_image` fails to read; one short of the padding after them only is read, and
+    passes. A plain file's length is its size on disk; a compressed one's (gzip, bzip2 or zip: a
+    file cut short, then compressed) is told from ``stream``, the file as astropy opened it: to
+    find the next HDU astropy has decompressed it to the end of the image's pixels or to its own
+    end already, so this decompresses nothing more (without ``stream`` it is not checked). A
+    compressed stream that is itself cut short astropy refuses on opening, as the fit does."""
+    with open(file, "rb") as raw:
+        plain = raw.read(6) == b"SIMPLE"
+    if plain:
+        size = os.path.getsize(file)
+        if size < end:
+            raise unreadable_error(file, role, f"it is {size} bytes long, and its header puts the end of its image's "
+                                               f"pixels at byte {end}")
+    elif stream is not None and (stream.tell() < end or getattr(stream, "compression", None) == "zip"):
+        # a gzip or bzip2 stream stops at its end, and is only read onwards here, never rewound (decompressed
+        # again); a zip's file is extracted by astropy to a temporary file, whose position goes past its end
+        stream.seek(end - 1)
+        if not stream.read(1):
+            raise unreadable_error(file, role, f"decompressed, it ends before byte {end}, where its header puts the "
+                                               "end of its image's pixels")
 
 
 def physical_values(hdu: Any) -> np.ndarray:
