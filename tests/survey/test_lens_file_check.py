@@ -324,3 +324,43 @@ def test_read_fits_shape_refuses_a_compressed_file_cut_short_as_read_fits_image_
                 assert str(path) in str(raised.value) and "decompressed, it ends before byte" in str(raised.value)
         else:
             assert read_fits_shape(f"{path}{ext}", "x")[0] == (5, 7), name
+
+
+def _with_card(path: Path, key: str, value: str) -> None:
+    """Write the card ``key = value`` (its value as FITS text, "" for none) over ``key``'s card in
+    the primary header of ``path``, or where its END card is (END moved on a card), as a broken
+    writer would."""
+    raw = bytearray(path.read_bytes())
+    cards = [raw[i:i + 8] for i in range(0, 2880, 80)]
+    start = 80 * (cards.index(key.ljust(8).encode()) if key.ljust(8).encode() in cards else cards.index(b"END     "))
+    if raw[start:start + 8] == b"END     ":
+        assert start + 160 <= 2880, "no room in the header's block"
+        raw[start + 80:start + 160] = raw[start:start + 80]
+    raw[start:start + 80] = f"{key:<8}= {value:>20}".ljust(80).encode()
+    path.write_bytes(bytes(raw))
+
+
+@pytest.mark.parametrize(("key", "value", "shown"), [("BITPIX", "12", "BITPIX = 12"), ("BITPIX", "-16", "BITPIX = -16"),
+                                                     ("BSCALE", "'abc'", "BSCALE = 'abc'"),
+                                                     ("BZERO", "(1.0, 2.0)", "BZERO = (1+2j)"),
+                                                     ("BSCALE", "", "BSCALE = no value")])
+def test_a_dry_run_refuses_an_image_whose_header_makes_its_pixels_unreadable_as_its_fit_does(tmp_path, key, value,
+                                                                                                shown):
+    """An image whose BITPIX is none of the FITS standard's, or whose BSCALE or BZERO is not a
+    number, passed the dry run, which reads headers alone, while its fit refused it with astropy's
+    or numpy's words ('could not be read as a FITS image (12)', '(ufunc 'multiply' did not contain
+    a loop ...)'). The keyword is now checked from the header, so the dry run refuses the lens as
+    its fit does (tinylens.load, which reads the pixels, is the truth here), in the same words,
+    which name the keyword and its value."""
+    good = write_lens(tmp_path / "good", 1.0, seed=0)
+    for lens_id in ("lens_0", "lens_1"):
+        shutil.copytree(good, tmp_path / "lenses" / lens_id)
+    image = tmp_path / "lenses" / "lens_1" / "image.fits"
+    _with_card(image, key, value)
+    template = tmp_path / "template.yaml"
+    template.write_text(yaml.safe_dump(template_config()))
+    out = tmp_path / "out"
+    plan = runner.survey_plan(tmp_path / "lenses", template, out, check=False)
+    fit_says = _load_error(runner.load_template(template), runner.find_lenses(tmp_path / "lenses")[1], out)
+    assert fit_says and f"{image}: its image's header gives {shown}" in fit_says
+    assert plan["refused"] == {"lens_1": fit_says}

@@ -179,10 +179,10 @@ def read_fits_shape(path: str | Path, role: str = "image", hint: str = "") -> tu
     (:func:`check_not_cut_short`)."""
     with _opened_fits(path, role, hint) as (hdul, file, ext):
         if ext is None:
-            hdul.readall()  # as _image_hdu's search of every HDU reads them
-            hdu = next((h for h in hdul if _has_pixels(h)), None)
-            if hdu is None:
+            with_pixels = _images(hdul, file, role)  # every HDU read, as by _image_hdu
+            if not with_pixels:
                 raise no_image_error(hdul, file, role)
+            hdu = with_pixels[0][1]
         else:
             hdu = _named_image_hdu(hdul, file, ext, role, read=False)
         header = hdu.header.copy()
@@ -217,6 +217,30 @@ def check_not_cut_short(file: Path, end: int, role: str, stream: Any = None) -> 
         if not stream.read(1):
             raise unreadable_error(file, role, f"decompressed, it ends before byte {end}, where its header puts the "
                                                "end of its image's pixels")
+
+
+#: The BITPIX values of the FITS standard: bits of an integer pixel, minus those of a float.
+BITPIX_VALUES = (8, 16, 32, 64, -32, -64)
+
+
+def check_pixel_keywords(header: fits.Header, path: Path, role: str) -> None:
+    """Raise the DataError of an image whose header (``header``, of the file ``path`` named by
+    ``role``) makes its pixels unreadable: a BITPIX that is none of :data:`BITPIX_VALUES` (astropy
+    fails on reading them with a bare ``KeyError: 12``), a BSCALE or BZERO that is not a real
+    number (a string, a complex number, no value: :func:`physical_values` cannot scale by it). From
+    the header alone, so the dry run refuses the file as its fit does."""
+    bitpix = header.get("BITPIX")
+    if isinstance(bitpix, int) and bitpix not in BITPIX_VALUES:
+        raise DataError(f"{role} file {path}: its image's header gives BITPIX = {bitpix}, none of the FITS standard's "
+                        f"{', '.join(map(str, BITPIX_VALUES))} (the bits of an integer pixel, or minus those of a float "
+                        "one), so its pixels cannot be read. The file is corrupt or was written wrongly: write it again.")
+    for key in ("BSCALE", "BZERO"):
+        value = header.get(key, 0)
+        if not isinstance(value, (int, float)):
+            shown = repr(value) if isinstance(value, (str, complex)) else "no value"
+            raise DataError(f"{role} file {path}: its image's header gives {key} = {shown}, not a real number; the "
+                            "pixel values are those stored times BSCALE plus BZERO. Give it a number, or delete it "
+                            "if the stored values are the values (e.g. with astropy's fits.setval or fits.delval).")
 
 
 def physical_values(hdu: Any) -> np.ndarray:
@@ -382,10 +406,24 @@ def _has_pixels(hdu: Any) -> bool:
     return naxis > 0 and all(hdu.header.get(f"NAXIS{k}", 0) > 0 for k in range(1, naxis + 1))
 
 
+def _images(hdul: fits.HDUList, path: Path, role: str) -> list[tuple[int, Any]]:
+    """The image HDUs of ``hdul`` that have pixels, with their indices, every HDU of the file read;
+    the first one's header is checked (:func:`check_pixel_keywords`) as soon as it is read, before
+    the HDUs after it, which a wrong BITPIX would misplace (astropy would then fail on a header
+    that is none: 'Header missing END card')."""
+    with_pixels = []
+    for index, hdu in enumerate(hdul):
+        if _has_pixels(hdu):
+            if not with_pixels:
+                check_pixel_keywords(hdu.header, path, role)
+            with_pixels.append((index, hdu))
+    return with_pixels
+
+
 def _image_hdu(hdul: fits.HDUList, path: Path, role: str) -> Any:
     """The first image HDU that has data (with a DataWarning naming it when other HDUs hold
     images too, e.g. an HST file's SCI, ERR and DQ)."""
-    with_pixels = [(i, hdu) for i, hdu in enumerate(hdul) if _has_pixels(hdu)]
+    with_pixels = _images(hdul, path, role)
     if with_pixels and with_pixels[0][1].data is not None:
         index, hdu = with_pixels[0]
         if len(with_pixels) > 1:
@@ -430,6 +468,8 @@ def _named_image_hdu(hdul: fits.HDUList, path: Path, ext: Extension, role: str, 
     except (KeyError, IndexError):
         raise DataError(f"{role} file {path} has no HDU [{shown}]. Its HDUs: {_hdu_list(hdul)}. Name one of them "
                         "by index (file.fits[1]) or EXTNAME (file.fits[SCI]).") from None
+    if _has_pixels(hdu):
+        check_pixel_keywords(hdu.header, path, role)
     if not _has_pixels(hdu) or (read and hdu.data is None):
         raise DataError(f"{role} file {path}: HDU [{shown}] ({type(hdu).__name__} '{hdu.name}') holds no image. "
                         f"Its HDUs: {_hdu_list(hdul)}.")
