@@ -364,3 +364,34 @@ def test_a_dry_run_refuses_an_image_whose_header_makes_its_pixels_unreadable_as_
     fit_says = _load_error(runner.load_template(template), runner.find_lenses(tmp_path / "lenses")[1], out)
     assert fit_says and f"{image}: its image's header gives {shown}" in fit_says
     assert plan["refused"] == {"lens_1": fit_says}
+
+
+def test_where_every_lens_is_refused_the_lenses_a_template_is_checked_with_are_looked_for_among_the_first_only(
+        monkeypatch):
+    """Where every lens's files were refused (a template's mask of another shape than every
+    image), the choice of the lenses to check the template with read the headers of every lens
+    before the survey started: 300 lenses of 100 x 100 pixels, 3.1-4.3 s, ~10 ms a lens, minutes
+    for a survey of ten thousand. It now looks among the first TEMPLATE_LENS_SEARCH lenses only
+    (0.4-0.45 s there), then takes the first refused, as before; a lens that passes among them is
+    still found, and refusals already known (the dry run's, read for every lens) are used whole."""
+    lenses = [runner.Lens(f"lens_{i:04d}", Path(f"/nowhere/lens_{i:04d}")) for i in range(2000)]
+    good: set[str] = set()
+    read: list[str] = []
+
+    def headers(chosen, template):
+        read.extend(lens.lens_id for lens in chosen)
+        return {lens.lens_id: "broken" for lens in chosen if lens.lens_id not in good}
+
+    monkeypatch.setattr(runner, "refused_files", headers)
+    search = runner.TEMPLATE_LENS_SEARCH
+    assert 3 < search <= 100
+    assert list(runner.template_lenses({}, lenses, 3)) == lenses[:3]
+    assert read == [lens.lens_id for lens in lenses[:search]]
+    good.add(lenses[search - 1].lens_id)  # the last one looked at passes: it is checked first
+    read.clear()
+    assert list(runner.template_lenses({}, lenses, 3)) == [lenses[search - 1], lenses[0], lenses[1]]
+    assert len(read) == search
+    known = {lens.lens_id: "broken" for lens in lenses if lens.lens_id != "lens_1500"}
+    read.clear()
+    assert list(runner.template_lenses({}, lenses, 3, refused=known)) == [lenses[1500], lenses[0], lenses[1]]
+    assert read == []
