@@ -72,6 +72,33 @@ def test_catalog_has_one_row_per_lens_failed_rows_empty(tmp_path):
     assert frame.loc[1, "critical_flags"] == "multimodal" and frame.loc[0, "critical_flags"] == ""
 
 
+def test_catalog_parquet_is_read_by_astropy_when_empty_and_without_a_warning_per_text_column(tmp_path):
+    """A survey stopped by Ctrl-C before its first lens finished leaves a catalog.parquet of no
+    rows, which astropy's Table.read, as docs/survey.md suggests, failed on ("max() arg is an
+    empty sequence": it measured the text columns' values, there being no lengths in the file);
+    a catalogue with rows came with one warning per text column. The lengths are now in the file."""
+    from astropy.table import Table
+    from astropy.utils.exceptions import AstropyUserWarning
+
+    (tmp_path / "empty").mkdir()
+    runner.write_catalog({}, tmp_path / "empty")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", AstropyUserWarning)
+        table = Table.read(tmp_path / "empty" / "catalog.parquet")
+    assert len(table) == 0 and table.colnames[:6] == ["lens_id", "status", "reason", "trusted", "flags", "critical_flags"]
+    rows = {"lens_long_name_0002": runner.flat_row("lens_long_name_0002", RESULT), "a": runner.failed_row("a", "bad image")}
+    runner.write_catalog(rows, tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", AstropyUserWarning)
+        table = Table.read(tmp_path / "catalog.parquet")
+    assert list(table["lens_id"]) == ["a", "lens_long_name_0002"]  # whole, not cut to a shorter length
+    assert list(table["reason"]) == ["bad image", ""] and list(table["flags"]) == ["", "multimodal,arc_residuals"]
+    assert table["lens_mass.0.theta_E_median"][1] == 1.01
+    back = pd.read_parquet(tmp_path / "catalog.parquet")  # pandas reads it as before
+    assert list(back["lens_id"]) == ["a", "lens_long_name_0002"] and str(back["n_likelihood_evals"].dtype) == "Int64"
+    assert str(back["trusted"].dtype) == "boolean"
+
+
 def _lens(root: Path, name: str) -> runner.Lens:
     (root / "in" / name).mkdir(parents=True, exist_ok=True)
     return runner.Lens(name, root / "in" / name)

@@ -256,12 +256,31 @@ def write_table(path: str | Path, frame: pd.DataFrame) -> Path:
     if problem is not None:
         raise ValueError(f"Table {path} cannot be written as {FORMAT_NAMES[kind]}: {problem}.")
     if kind == "parquet":
-        return write_atomic(path, lambda tmp: frame.to_parquet(tmp, index=False))
+        return write_atomic(path, lambda tmp: _write_parquet(tmp, frame))
     if kind == "json":
         return write_json_records(path, frame)
     if kind in ("fits", "ecsv"):
         return write_atomic(path, lambda tmp: tmp.write_bytes(_compressed(_astropy_bytes(frame, kind), compression)))
     return write_csv(path, frame)
+
+
+def _write_parquet(path: Path, frame: pd.DataFrame) -> None:
+    """``frame`` as Parquet, as pandas writes it, with each text column's longest value (in
+    characters, at least 1) recorded as astropy's ``table::len::NAME`` in the file's metadata.
+    Without it astropy's ``Table.read`` measures every text value, with a warning per column, and
+    on a table of no rows (a survey stopped before its first lens finished) fails with "max() arg
+    is an empty sequence"."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    lengths = {}
+    for field in table.schema:
+        if pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
+            values = [v for v in table.column(field.name).to_pylist() if v is not None]
+            lengths[f"table::len::{field.name}".encode()] = str(max([1, *map(len, values)])).encode()
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), **lengths})
+    pq.write_table(table, path)
 
 
 def read_table_file(path: str | Path) -> pd.DataFrame:
