@@ -856,16 +856,21 @@ def test_the_survey_ends_naming_the_lenses_its_budget_stopped_and_how_to_fit_the
         result = CliRunner().invoke(app, [*args, "lens_a,lens_b"])
     assert result.exit_code == 0 and not fitted.called, result.output
     text = " ".join(result.output.split())
-    assert ("2 lenses stopped by the sampler's budget before converging (n_like_max: 1, timeout: 1): to fit them "
+    assert ("2 lenses stopped by the sampler's budget before converging (1 by n_like_max, 1 by timeout): to fit them "
             "further from their checkpoints, raise or remove the limit that stopped each "
             "(inference.settings.n_like_max, inference.settings.timeout) in the template ") in text, text
     assert text.endswith(" and run the same command again."), text
     one = Text.from_markup(budget_stopped_text({"lens_a": "n_like_max"}, template)).plain
-    assert one.startswith("1 lens stopped by the sampler's budget before converging (n_like_max: 1): to fit it "
+    assert one.startswith("1 lens stopped by the sampler's budget before converging (1 by n_like_max): to fit it "
                           "further from its checkpoint, raise or remove inference.settings.n_like_max in the "
                           "template "), one
+    # a count beside the limit's name read as its value: a template of n_like_max 3000 whose 3 lenses its
+    # cap stopped was told "(n_like_max: 3)"
+    three = Text.from_markup(budget_stopped_text(dict.fromkeys(["a", "b", "c"], "n_like_max"), template)).plain
+    assert three.startswith("3 lenses stopped by the sampler's budget before converging (3 by n_like_max): "), three
+    assert "n_like_max: 3" not in three, three
     unknown = Text.from_markup(budget_stopped_text({"lens_a": None}, template)).plain
-    assert "(limit not recorded: 1)" in unknown and "(inference.settings.n_like_max, inference.settings.timeout)" in unknown
+    assert "(1 with the limit not recorded)" in unknown and "(inference.settings.n_like_max, inference.settings.timeout)" in unknown
     dynesty = out / "lenses" / "lens_x"
     dynesty.mkdir()
     write_json(dynesty / filenames.RESULT, {**RESULT, "method": "dynesty", "converged": False,
@@ -908,7 +913,7 @@ def test_the_closing_line_counts_apart_the_stopped_lenses_a_raised_limit_does_no
         result = CliRunner().invoke(app, args)
     assert result.exit_code == 0 and not fitted.called, result.output
     text = " ".join(result.output.split())
-    assert "1 lens stopped by the sampler's budget before converging (n_like_max: 1): to fit it further" in text, text
+    assert "1 lens stopped by the sampler's budget before converging (1 by n_like_max): to fit it further" in text, text
     assert ("1 lens kept by --reuse-finished from fits of other settings than the template's (or of another "
             "precision) was stopped by the sampler's budget too: a raised limit does not fit it further.") in text, text
     alone = Text.from_markup(budget_stopped_text({}, template, 2)).plain
@@ -948,7 +953,7 @@ def test_the_closing_lines_read_each_stopped_lens_result_once_and_say_what_they_
     lines = [" ".join(line.split()) for line in capsys.readouterr().out.splitlines()]
     assert lines[0].startswith("6 lenses: 5 ok"), lines
     assert lines[1] == (
-        "2 lenses stopped by the sampler's budget before converging (n_like_max: 1, timeout: 1): to fit them further "
+        "2 lenses stopped by the sampler's budget before converging (1 by n_like_max, 1 by timeout): to fit them further "
         "from their checkpoints, raise or remove the limit that stopped each (inference.settings.n_like_max, "
         f"inference.settings.timeout) in the template {template} and run the same command again. 1 lens kept by "
         "--reuse-finished from fits of other settings than the template's (or of another precision) was stopped by the "

@@ -183,8 +183,9 @@ def budget_stopped_text(stopped: Mapping[str, str | None], template: Path, other
         return kept
     by_limit = Counter(stopped.values())
     limits = [name for name in BUDGET_SETTINGS if by_limit[name] or by_limit[None]]
-    counts = [f"{name}: {by_limit[name]}" for name in BUDGET_SETTINGS if by_limit[name]]
-    counts += [f"limit not recorded: {by_limit[None]}"] if by_limit[None] else []
+    # "3 by n_like_max", not "n_like_max: 3", which reads as the setting's value
+    counts = [f"{by_limit[name]} by {name}" for name in BUDGET_SETTINGS if by_limit[name]]
+    counts += [f"{by_limit[None]} with the limit not recorded"] if by_limit[None] else []
     which = ", ".join(f"inference.settings.{name}" for name in limits)
     limit = f"the limit that stopped {'it' if len(stopped) == 1 else 'each'} ({which})" if len(limits) > 1 else which
     them = "it" if len(stopped) == 1 else "them"
