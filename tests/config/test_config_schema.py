@@ -654,7 +654,8 @@ BAD = {
     "bad_inference_type": (lambda d: d["inference"].update(type="mcmc"), "inference.type", "'sampler'"),
     "section_not_mapping": (lambda d: d.update(dataset="image.fits"), "dataset", "mapping"),
     # YAML's true/false/yes/no is read by Python as 1/0: no number is taken from it
-    "pixel_scale_true": (lambda d: d["dataset"].update(pixel_scale=True), "dataset.pixel_scale", "not true (true/false)"),
+    "pixel_scale_true": (lambda d: d["dataset"].update(pixel_scale=True), "dataset.pixel_scale",
+                         "not true (YAML reads an unquoted yes, on or true as true)"),
     "nsub_true": (lambda d: d["dataset"].update(nsub=True), "dataset.nsub", "should be a number, not true"),
     "prior_settings_false": (lambda d: mass0(d)["theta_E"].update(prior_settings=[False, 3.0]),
                              f"{MASS0}.theta_E.prior_settings[0]", "not false"),
@@ -667,6 +668,22 @@ BAD = {
     "levels_true": (lambda d: d["dataset"].update(supersampling={"levels": [True, 4]}),
                     "dataset.supersampling.levels[0]", "not true"),
 }
+
+
+@pytest.mark.parametrize("word", ["yes", "Yes", "YES", "on", "On", "ON", "no", "No", "NO", "off", "Off", "OFF"])
+def test_a_yaml_1_1_boolean_word_given_for_a_number_is_named_in_its_message(tmp_path, word):
+    """``zeropoint: yes`` (YAML 1.1, which PyYAML reads, takes an unquoted yes/no and on/off as
+    true/false) was refused with 'should be a number, not true (true/false)', which named
+    neither what the config says nor why it was read as true. The message now says which
+    words YAML reads as the value it got, the one written among them (in lower case)."""
+    read = yaml.safe_load(f"x: {word}")["x"]
+    assert isinstance(read, bool)  # the independent truth: PyYAML reads the word as a boolean
+    shown = str(read).lower()
+    lines = EXAMPLE.replace("  pixel_scale: 0.074", f"  pixel_scale: 0.074\n  zeropoint: {word}")
+    text = " ".join(error_of(write(tmp_path, lines)).split())
+    assert f"dataset.zeropoint: should be a number, not {shown} (YAML reads an unquoted " in text, text
+    reason = text.split("(YAML reads an unquoted ", 1)[1].split(")", 1)[0]
+    assert word.lower() in reason.replace(",", " ").split() and reason.endswith(f"as {shown}"), text
 
 
 @pytest.mark.parametrize("name", list(BAD))

@@ -41,10 +41,18 @@ ERROR_TYPE = "tinylens"
 #: A Gaussian prior whose mean lies more than this many sigma outside ``limits`` is refused.
 MAX_GAUSSIAN_SIGMAS_OUTSIDE = 6.0
 
+#: The words that PyYAML (YAML 1.1) reads, unquoted, as each boolean (in lower, title or upper case).
+YAML_BOOL_WORDS = {True: ("yes", "on", "true"), False: ("no", "off", "false")}
+
+
 def _not_bool(value: Any) -> Any:
-    """YAML's true/false (also yes/no, on/off) is no number, though Python reads it as 1/0."""
+    """YAML's true/false (also yes/no, on/off) is no number, though Python reads it as 1/0. The
+    message names the words YAML reads as the value, as the config may say ``zeropoint: yes``,
+    which YAML 1.1 reads as true: the value parsed is all the schema sees."""
     if isinstance(value, bool):
-        raise fail(f"should be a number, not {str(value).lower()} (true/false)")
+        word = str(value).lower()
+        first, second, third = YAML_BOOL_WORDS[value]
+        raise fail(f"should be a number, not {word} (YAML reads an unquoted {first}, {second} or {third} as {word})")
     return value
 
 
