@@ -64,3 +64,25 @@ def test_a_value_cut_for_a_message_ends_cleanly_and_says_how_long_it_was():
     backslash = repr("a" * 10 + "\\" + "b" * 10)  # 'aaaaaaaaaa\\bbbbbbbbbb', 24 characters
     assert cut_value(backslash, 15) == "'aaaaaaaaaa... (24 characters)"  # half of \\ dropped
     assert cut_value(backslash, 16) == "'aaaaaaaaaa\\\\... (24 characters)"  # all of \\ kept
+
+
+def test_a_cut_text_value_is_said_to_be_as_long_as_the_user_wrote_it_not_as_its_quoted_repr():
+    """The count after a cut was the length of the value's repr: a 300-character prior_type was
+    said to be "(302 characters)" (its quotes counted) and 30 repetitions of 'a<tab>b' (90
+    characters) "(122 characters)" (each tab written as the two characters of its escape). A text
+    value's count is now its own length; a value of another type keeps the length of its text."""
+    from tinylens.config.schema import show
+    from tinylens.errors import cut_value
+    from tinylens.results.stored import json_text
+    from tinylens.results.truth import shown_value
+    from tinylens.survey.provenance import _short
+
+    tabs = "a\tb" * 30
+    assert len(tabs) == 90 and len(repr(tabs)) == 122
+    for value in ("x" * 300, tabs, "é\u200b" * 100):
+        count = f"... ({len(value)} characters)"
+        for shown in (show(value), json_text(value), shown_value(value), _short(value)):
+            assert shown.endswith(count), (shown, len(value))
+    assert cut_value(repr(tabs), 20, tabs).endswith("... (90 characters)")
+    assert show(list(range(100))).endswith(f"... ({len(str(list(range(100))))} characters)")  # not text: its text's length
+    assert json_text(10**400).endswith("... (401 characters)")

@@ -14,6 +14,7 @@ import shlex
 import sys
 import unicodedata
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 #: The errors of a write that found no space: a full disk (ENOSPC), or a full quota on it (EDQUOT).
 DISK_FULL = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
@@ -79,16 +80,19 @@ def outside_stacklevel() -> int:
     return level if frame is not None else 1
 
 
-def cut_value(text: str, limit: int) -> str:
+def cut_value(text: str, limit: int, value: Any = None) -> str:
     """``text`` (a value as a message shows it) whole where it has at most ``limit`` characters; else
-    its first ``limit - 3``, "..." and how long it is in all, ``'xxxxx... (302 characters)'``, so that
+    its first ``limit - 3``, "..." and how long it is in all, ``'xxxxx... (300 characters)'``, so that
     the full stop or comma a message puts after a value does not run into the ellipsis ("...."). A
-    backslash escape left incomplete by the cut, and spaces before it, are dropped."""
+    backslash escape left incomplete by the cut, and spaces before it, are dropped. The length is
+    that of ``value`` where it is text (the user's characters, not the quotes and escapes of
+    ``text``, its repr: a 300-character string is 300, not 302), else of ``text``."""
     if len(text) <= limit:
         return text
+    length = len(value) if isinstance(value, str) else len(text)
     kept = re.sub(r"((?:^|[^\\])(?:\\\\)*)\\(?:x[0-9a-fA-F]?|u[0-9a-fA-F]{0,3}|U[0-9a-fA-F]{0,7}|N\{[^}]*)?$", r"\1",
                   text[: max(limit - 3, 1)])  # an odd backslash at the end starts an escape the cut split
-    return f"{kept.rstrip()}... ({len(text)} characters)"
+    return f"{kept.rstrip()}... ({length} characters)"
 
 
 def did_you_mean(unknown: Sequence[object], allowed: Sequence[str], aliases: Mapping[str, str] | None = None) -> str:

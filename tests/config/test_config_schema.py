@@ -928,7 +928,7 @@ def test_a_long_value_is_cut_cleanly_in_the_message(example):
     example["model_components"]["lens_mass_list"][0]["params"]["theta_E"]["prior_type"] = "x" * 300
     text = error_of(example)
     assert text.endswith(f"prior_type: should be 'uniform', 'gaussian' or 'log_uniform'; got '{'x' * 96}... "
-                         "(302 characters)."), text
+                         "(300 characters)."), text
     assert "...." not in text, text
 
 @pytest.mark.parametrize("where, given", [

@@ -161,7 +161,7 @@ def show(value: Any, width: int = 100) -> str:
     if isinstance(value, BaseModel):
         value = value.model_dump(exclude_defaults=True)
     text = _yaml_repr(value, frozenset())
-    return cut_value(text, width)
+    return cut_value(text, width, value)
 
 
 def _yaml_repr(value: Any, outer: frozenset[int]) -> str:

@@ -157,7 +157,7 @@ def load_stored(path: str | Path, base_dir: str | Path | None = None, *,
 
 def json_text(value: Any, limit: int = 60) -> str:
     """``value`` as result.json writes it (``null``, ``"text"``), cut to about ``limit`` characters."""
-    return cut_value(json.dumps(value, default=repr), limit)
+    return cut_value(json.dumps(value, default=repr), limit, value)
 
 
 def check_stored_types(stored: dict[str, Any], path: Path, check_config_dir: bool = True) -> None:

@@ -49,7 +49,7 @@ SHOWN_VALUE_CHARS = 40
 
 def shown_value(value: object, limit: int = SHOWN_VALUE_CHARS) -> str:
     """``value``'s type and repr, cut to about ``limit`` characters: ``str '1.2'``, ``bool True``."""
-    return f"{type(value).__name__} {cut_value(repr(value), limit)}"
+    return f"{type(value).__name__} {cut_value(repr(value), limit, value)}"
 
 
 def _numbers(values: Mapping, source: str) -> dict[str, float]:

@@ -347,7 +347,7 @@ def read_alike(old: Any, new: Any) -> bool:
 
 
 def _short(value: Any, limit: int = 40) -> str:
-    return cut_value(json.dumps(value, default=str), limit)
+    return cut_value(json.dumps(value, default=str), limit, value)
 
 
 def manifest(lens_dir: Path, template_path: Path, template: Mapping[str, Any], precision: str) -> dict[str, Any]:
