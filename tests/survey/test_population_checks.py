@@ -1052,3 +1052,20 @@ def test_a_source_too_steep_for_the_sampling_is_warned_of_naming_the_options(tmp
                                                                                  "source_n_range": (1.0, 1.0)}))
     # at the radius needed, no word
     assert not population.steep_source_warnings(PopulationOptions.from_kwargs(**{**steep, "source_re_range": (needed, needed)}))
+
+
+def test_lens_galaxies_too_bright_for_any_arc_snr_name_the_zeropoint_and_lens_mag_range():
+    """zeropoint 140 (lens galaxies of 10^48 e-/s, amplitudes ~1e45, over float32's 3.4e38, allowed by MAX_LENS_IE)
+    with exposure_time 1e-30 was refused as 'no source brightness gives an arc of maximum SNR ... with sky_sigma and
+    exposure_time', though the lens's own Poisson noise, not the sky, buried every arc; the message now names the
+    zeropoint and lens_mag_range too. Where the sky's noise is the larger, it names sky_sigma and exposure_time only."""
+    opts = PopulationOptions(zeropoint=140.0, exposure_time=1e-30)
+    arc = np.zeros((5, 5))
+    arc[2, 2] = 1.0
+    lens = np.full((5, 5), 1e45)
+    with pytest.raises(ConfigError, match=r"zeropoint 140 and lens_mag_range from 20 make lens galaxies of up to 10\^48 "
+                                          r"e-/s, 1e\+45 e-/s in a pixel; lower the zeropoint .* or raise lens_mag_range"):
+        population.source_scale(arc, lens, 10.0, opts)
+    with pytest.raises(ConfigError) as info:
+        population.source_scale(arc, np.zeros((5, 5)), 10.0, PopulationOptions(sky_sigma=1e20))
+    assert "sky_sigma = 1e+20" in str(info.value) and "zeropoint" not in str(info.value)

@@ -836,8 +836,24 @@ def source_scale(arc: np.ndarray, lens: np.ndarray, target: float, opts: Populat
         raise ConfigError(_too_bright_text(float(arc.max()), target, opts, lo))
     if not f(lo) < 0 < f(hi):
         raise ConfigError(f"no source brightness gives an arc of maximum SNR {target:.3g} (snr_range) with sky_sigma = "
-                          f"{opts.sky_sigma:g} and exposure_time = {opts.exposure_time:g}: change one of these options.")
+                          f"{opts.sky_sigma:g} and exposure_time = {opts.exposure_time:g}: change one of these options"
+                          f"{_bright_lens_text(lens, opts)}.")
     return float(np.exp(optimize.brentq(f, lo, hi, xtol=1e-10)))
+
+
+def _bright_lens_text(lens: np.ndarray, opts: PopulationOptions) -> str:
+    """Where the lens galaxy's Poisson noise is over the sky's (its peak over ``sky_sigma^2 exposure_time``), what
+    makes it so bright: ``zeropoint`` and ``lens_mag_range`` ('' where the sky's noise is the larger). zeropoint 140
+    (lens galaxies of 1e48 e-/s, amplitudes ~1e45, over float32's 3.4e38) was refused as the arc's SNR, naming
+    only sky_sigma and exposure_time."""
+    peak = float(lens.max()) if lens.size else 0.0
+    if not peak / opts.exposure_time > opts.sky_sigma**2:
+        return ""
+    log_flux = 0.4 * (opts.zeropoint - opts.lens_mag_range[0])
+    return (f", or the lens galaxies' brightness, whose Poisson noise is over the sky's: zeropoint {opts.zeropoint:g} and "
+            f"lens_mag_range from {opts.lens_mag_range[0]:g} make lens galaxies of up to 10^{log_flux:.4g} e-/s, "
+            f"{peak:.3g} e-/s in a pixel; lower the zeropoint (the AB magnitude of 1 e-/s, CSST: 25.7) or raise "
+            "lens_mag_range")
 
 
 def _too_bright_text(peak: float, target: float, opts: PopulationOptions, log_s: float) -> str:
