@@ -959,3 +959,21 @@ def test_a_catalogue_with_none_of_the_papers_medians_says_why_no_parameter_is_su
             "parameters' columns (lens_mass.0.theta_E_median, lens_mass.0.q_median, ") in text and hint in text
     assert not (tmp_path / "report" / "overview.png").exists()
     assert json.loads((tmp_path / "report" / "overview.json").read_text())["parameters"] == []
+
+
+def test_a_relative_half_width_over_100_per_cent_is_written_as_a_number_not_an_exponent(tmp_path):
+    """A relative 68 % half-width of 1.25 (a posterior from 0.5 to 5.5 around a median of 2) was
+    titled 'median 68 % half-width 1.2e+02 %' in overview_parameters.png and printed '(1.2e+02 %)'
+    in the parameter table; both now say 125 %."""
+    catalog = _catalog()
+    ok = catalog["status"] == "ok"
+    catalog.loc[ok, "lens_mass.0.theta_E_median"] = 2.0
+    catalog.loc[ok, "lens_mass.0.theta_E_lo68"] = 0.5
+    catalog.loc[ok, "lens_mass.0.theta_E_hi68"] = 5.5  # half-width 2.5, over the median 2: 125 %
+    fig = ov.parameters_figure(catalog, [quantity_for("lens_mass.0.theta_E")])
+    assert fig.axes[0].get_title() == "median 68 % half-width 125 %"
+    catalog.to_csv(tmp_path / "catalog.csv", index=False)
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv"), "-p", "lens_mass.0.theta_E"],
+                                env={"COLUMNS": "400"})
+    assert result.exit_code == 0, result.output
+    assert "2.5 (125 %)" in result.output and "e+02" not in result.output

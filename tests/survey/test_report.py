@@ -1433,3 +1433,17 @@ def test_a_ctrl_c_that_leaves_a_report_file_not_put_back_is_said_as_a_plain_warn
     said = " ".join(result.output.split())
     assert "Warning: Replacing files that belong together was stopped (KeyboardInterrupt)" in said, result.output
     assert kept.name in said and "UserWarning" not in said and "Interrupted." in said, result.output
+
+
+def test_an_nmad_over_100_per_cent_is_titled_as_a_number_not_an_exponent():
+    """Two lenses off by 0 and +150 % in theta_E have an NMAD of 1.48 x 0.75 = 111 %, which the
+    comparison figure's title gave as 'NMAD sigma = 1.1e+02%' (seen on a two-lens survey's
+    report.png, where r_e's NMAD was 115 %); it now says 111%, and a smaller one keeps two figures."""
+    truth = pd.DataFrame({"lens_id": ["a", "b", "c", "d"], "lens_mass.0.theta_E": 1.0})
+    catalog = pd.DataFrame({"lens_id": ["a", "b", "c", "d"], "status": "ok",
+                            "lens_mass.0.theta_E_median": [1.0, 2.5, 1.0, 1.012]})
+    qs = [rp.quantity_for("lens_mass.0.theta_E")]
+    for kept, nmad in ((["a", "b"], "111%"), (["c", "d"], "0.89%")):  # 1.48 x 0.006 = 0.888 %
+        joined = rp.comparison_frame(catalog[catalog["lens_id"].isin(kept)], truth, qs)
+        fig = rp.comparison_figure(joined, qs, rp.stats_table(joined, qs))
+        assert fig.axes[0].get_title(loc="left").startswith(f"NMAD $\\sigma$ = {nmad}, ")

@@ -284,6 +284,7 @@ def no_parameters_text(catalog) -> str:
 def print_overview(result: dict[str, Any], paths: dict[str, Path]) -> None:
     """The overview on the terminal: counts, flags, parameters, time, failures, what to inspect."""
     from tinylens.results import overview as ov
+    from tinylens.results.report import percent_text
 
     n, sel = result["counts"], result["selection"]
     rules = (["trusted"] if sel["trusted_only"] else []) + ([sel["where"]] if sel["where"] else [])
@@ -322,7 +323,7 @@ def print_overview(result: dict[str, Any], paths: dict[str, Path]) -> None:
         for row in result["parameters"].itertuples(index=False):
             width = "-" if math.isnan(row.half_width_68) else f"{row.half_width_68:.3g}"
             if not math.isnan(row.relative_half_width_68):
-                width += f" ({100 * row.relative_half_width_68:.2g} %)"
+                width += f" ({percent_text(row.relative_half_width_68)} %)"
             spread = "-" if math.isnan(row.median) else f"{row.percentile_16:.3g} to {row.percentile_84:.3g}"
             table.add_row(row.parameter, str(row.n), "-" if math.isnan(row.median) else f"{row.median:.4g}", spread, width,
                           *([str(row.n_collapsed)] if point else []))

@@ -33,7 +33,8 @@ import pandas as pd
 from tinylens import filenames
 from tinylens.errors import TinyLensError, lens_count
 from tinylens.fit import DEFAULT_FILES
-from tinylens.results.report import CATALOG_HINT, ID_COLUMN, Quantity, numbers, paper_quantities, quantity_unit
+from tinylens.results.report import (CATALOG_HINT, ID_COLUMN, Quantity, numbers, paper_quantities, percent_text,
+                                     quantity_unit)
 
 FLAG_COLUMNS = ("flag", "n_lenses", "n_untrusted", "n_critical")
 #: How many flags, the most frequent, the overview figure's flags panel shows.
@@ -432,7 +433,7 @@ def parameters_figure(catalog: pd.DataFrame, quantities: Sequence[Quantity], col
         width = row["relative_half_width_68" if q.kind == "relative" else "half_width_68"]
         title = ""
         if np.isfinite(width):
-            title = (f"median 68 % half-width {100 * width:.2g} %" if q.kind == "relative"
+            title = (f"median 68 % half-width {percent_text(width)} %" if q.kind == "relative"
                      else f"median 68 % half-width {width:.3g} {quantity_unit(q)}".rstrip())
         if row["n_collapsed"]:
             title = "\n".join(filter(None, [title, collapsed_text(row["n_collapsed"])]))

@@ -428,7 +428,7 @@ def _panel(top, bottom, joined: pd.DataFrame, q: Quantity, stat: pd.Series, t_la
             top.plot(span, band, "--", color="0.4", lw=0.8, label=f"±{k:g} NMAD" if sign > 0 else None)
             bottom.axhline(sign * k * sigma * scale, ls="--", color="0.4", lw=0.8)
     top.set_xlim(*span)
-    sigma_text = f"{100 * sigma:.2g}%" if q.kind == "relative" else f"{sigma:.3g}"
+    sigma_text = f"{percent_text(sigma)}%" if q.kind == "relative" else f"{sigma:.3g}"
     f_c = (f"{100 * float(stat['outlier_fraction']):.1f}% ({int(stat['n_outliers'])}/{int(stat['n'])})" if counted
            else f"- (N = {int(stat['n'])} < {MIN_FOR_OUTLIERS})" if int(stat["n"]) < MIN_FOR_OUTLIERS
            else "- (NMAD = 0: no scale)")
@@ -443,6 +443,13 @@ def _panel(top, bottom, joined: pd.DataFrame, q: Quantity, stat: pd.Series, t_la
                       fontsize=8)
     top.tick_params(labelbottom=False, labelsize=8)
     bottom.tick_params(labelsize=8)
+
+
+def percent_text(fraction: float, digits: int = 2) -> str:
+    """``fraction`` in per cent (no sign), to ``digits`` significant figures where that needs no
+    exponent, else as a whole number: an NMAD of 1.15 is ``115``, not ``1.1e+02``."""
+    text = f"{100 * fraction:.{digits}g}"
+    return f"{100 * fraction:.0f}" if "e" in text else text
 
 
 def quantity_unit(q: Quantity) -> str:
