@@ -749,3 +749,23 @@ def test_every_public_function_of_the_plots_module_has_a_docstring():
               if not name.startswith("_") and inspect.isfunction(value) and value.__module__ == plots.__name__]
     assert "save_corner_figure" in public and "corner_figure" in public
     assert [name for name in public if not inspect.getdoc(getattr(plots, name))] == []
+
+
+def test_the_mask_panels_colour_bar_names_its_two_values_only(tiny_problem):
+    """The mask panel's colour bar ran from 0 to 1 in steps of 0.2 ('1 = used'), values a mask
+    never has; it now has two ticks, 'left out' at 0 and 'used' at 1, whatever the mask holds."""
+    import dataclasses
+
+    from tinylens.results.plots import dataset_figure
+
+    d = tiny_problem.dataset
+    for mask in (np.ones_like(np.array(d.mask)), np.array(d.mask)):
+        mask = mask.copy()
+        mask[0, 0] = False
+        fig = dataset_figure(dataclasses.replace(d, mask=mask))
+        fig.canvas.draw()
+        bar = fig.axes[4].images[0].colorbar
+        assert "Mask" in fig.axes[4].get_title()
+        assert list(bar.get_ticks()) == [0, 1]
+        assert [t.get_text() for t in bar.ax.get_yticklabels()] == ["left out", "used"]
+        assert not bar.ax.yaxis.get_minorticklocs().size

@@ -219,8 +219,10 @@ def dataset_figure(dataset) -> Figure:
     peak = float(psf.max())
     show_image(fig, axes[3], np.where(psf > 0, psf, np.nan), "PSF (log stretch)", image_extent(psf.shape, d.pixel_scale),
                "fraction of flux", cmap="viridis", norm=colors.LogNorm(vmin=peak * 1e-4, vmax=peak))
-    show_image(fig, axes[4], d.mask.astype(float), f"Mask ({int(d.mask.sum())} pixels used)", extent,
-               "1 = used", cmap="gray", vmin=0, vmax=1)
+    mask = show_image(fig, axes[4], d.mask.astype(float), f"Mask ({int(d.mask.sum())} pixels used)", extent,
+                      cmap="gray", vmin=0, vmax=1)
+    mask.colorbar.set_ticks([0, 1], labels=["left out", "used"])  # a mask has no values between
+    mask.colorbar.ax.yaxis.set_minor_locator(matplotlib.ticker.NullLocator())
     return fig
 
 
