@@ -103,17 +103,16 @@ def test_the_dry_run_cli_lists_each_refused_lens_with_its_file(tmp_path):
 
 @pytest.mark.parametrize("n", [20, 23])
 def test_the_dry_run_lists_at_most_twenty_refused_lenses_and_names_the_others(tmp_path, n):
-    """A template's mask of another shape than the images refuses every lens alike, and the dry
-    run printed its long message once for each lens, thousands of lines for a survey of
-    thousands; it now lists the first 20 lenses with their messages and names the others on one
+    """A mask of another shape than the images refuses every lens alike (here each lens's own; a
+    template's is now refused as the template's), and the dry run printed its long message once
+    for each lens, thousands of lines for a survey of thousands; it now lists the first 20 lenses with their messages and names the others on one
     line ('... and 3 more lenses whose files would be refused: ...'); 20 or fewer are all listed."""
     good = write_lens(tmp_path / "good", 1.0, seed=0)
+    write_fits_image(good / "mask.fits", np.ones((8, 8)))  # each lens's own mask, of the wrong shape (a template's: refused at once)
     ids = [f"lens_{i:02d}" for i in range(n)]
     for lens_id in ids:
         shutil.copytree(good, tmp_path / "lenses" / lens_id)
-    write_fits_image(tmp_path / "mask.fits", np.ones((8, 8)))
     config = template_config()
-    config["dataset"]["mask_path"] = "mask.fits"  # relative to the template: of the wrong shape for every lens
     template = tmp_path / "template.yaml"
     template.write_text(yaml.safe_dump(config))
     out = tmp_path / "out"
@@ -395,3 +394,43 @@ def test_where_every_lens_is_refused_the_lenses_a_template_is_checked_with_are_l
     read.clear()
     assert list(runner.template_lenses({}, lenses, 3, refused=known)) == [lenses[1500], lenses[0], lenses[1]]
     assert read == []
+
+
+def test_a_template_mask_of_another_shape_than_every_image_is_refused_at_once_naming_the_key_and_shapes(tmp_path):
+    """A template whose own mask (dataset.mask_path) had another shape than every lens's image:
+    each lens's refusal was taken for that lens's own, the template check returned None, and the
+    survey started and failed every lens one by one (3 of 3 failed, ~15 s on this machine). It is
+    now refused at once, as the template's, naming the key, the mask's shape and the images',
+    before the output folder is made; a lens with a mask.fits of its own is not counted, and one
+    image of the mask's shape makes it the other lenses' mismatch, as before."""
+    lenses = tmp_path / "lenses"
+    write_lens(lenses / "lens_a", 1.0, seed=0)
+    write_lens(lenses / "lens_b", 1.0, seed=1)
+    write_lens(lenses / "lens_own", 1.0, seed=2, mask=True)  # its own mask.fits: the template's is not used
+    (lenses / "lens_own" / "noise.fits").unlink()  # broken alike, so that no lens compiles a likelihood here
+    mask = tmp_path / "big_mask.fits"
+    write_fits_image(mask, np.zeros((SHAPE[0] + 8, SHAPE[1] + 8)))
+    config = template_config()
+    config["dataset"]["mask_path"] = mask.name
+    template = tmp_path / "template.yaml"
+    template.write_text(yaml.safe_dump(config, sort_keys=False))
+    out = tmp_path / "out"
+
+    with mock.patch.object(runner, "dask_client", side_effect=AssertionError("the survey started")):
+        with pytest.raises(runner.ConfigError) as raised:
+            runner.run_survey(lenses, template, out, workers=1, progress=False)
+    text = " ".join(str(raised.value).split())
+    assert "dataset.mask_path" in text and str(template) in text
+    assert f"{SHAPE[0] + 8} x {SHAPE[1] + 8}" in text and f"{SHAPE[0]} x {SHAPE[1]} (2 lenses: lens_a, lens_b)" in text
+    assert "lens_own" not in text
+    assert not out.exists()
+    with pytest.raises(runner.ConfigError, match="dataset.mask_path"):
+        runner.survey_plan(lenses, template, out)
+
+    matching = lenses / "lens_z"  # an image of the mask's shape (its noise missing: it fails alone)
+    matching.mkdir()
+    write_fits_image(matching / "image.fits", np.ones((SHAPE[0] + 8, SHAPE[1] + 8)))
+    shutil.copy(lenses / "lens_a" / "psf.fits", matching / "psf.fits")
+    plan = runner.survey_plan(lenses, template, out)
+    assert plan["checked_with"] is None and set(plan["broken"]) == {"lens_a", "lens_b", "lens_own"}
+    assert "has shape" in plan["broken"]["lens_a"] and "noise" in plan["refused"]["lens_z"]

@@ -448,7 +448,50 @@ def check_template(template: Mapping[str, Any], lenses: list[Lens], out: str | P
             nowhere = ConfigError(f"The {name} does not work (checked with lens {lens.lens_id}): {exc}")
     if nowhere is not None:
         raise nowhere
+    check_template_mask(template, lenses, name)
     return None
+
+
+def check_template_mask(template: Mapping[str, Any], lenses: Sequence[Lens], name: str = "template") -> None:
+    """Raise a ConfigError where the template's own mask (``dataset.mask_path``, absolute since
+    :func:`load_template`) has another shape than the image of every one of ``lenses`` that uses
+    it (those without a :data:`MASK_FILE` of their own): each of their fits would refuse its lens,
+    so that the survey would fail every lens one by one. Every such lens's image header is read,
+    up to the first whose shape is the mask's (then nothing is raised: the others are those
+    lenses' own mismatches); a lens whose image cannot be read is left to its fit, as is a mask
+    that cannot be read (each fit refuses it, naming it). Run by :func:`check_template` only where
+    every lens it tried had broken data, so that a survey whose template works reads no more."""
+    from tinylens.data.fits_io import read_fits_shape
+
+    dataset = template.get("dataset")
+    mask = dataset.get("mask_path") if isinstance(dataset, Mapping) else None
+    if not isinstance(mask, str) or not mask:
+        return
+    try:
+        mask_shape, _ = read_fits_shape(Path(mask), "dataset.mask_path")
+    except DataError:
+        return
+    shapes: dict[tuple[int, int], list[str]] = {}
+    for lens in lenses:
+        files = lens_dataset(template, lens)
+        if files.get("mask_path") != mask:  # the lens's own mask.fits
+            continue
+        try:
+            shape, _ = read_fits_shape(Path(files["data_path"]), "dataset.data_path")
+        except DataError:
+            continue
+        if tuple(shape) == tuple(mask_shape):
+            return
+        shapes.setdefault(tuple(shape), []).append(lens.lens_id)
+    if not shapes:
+        return
+    found = "; ".join(f"{rows} x {columns} ({lens_count(len(ids))}: {', '.join(ids[:3])}{', ...' if len(ids) > 3 else ''})"
+                      for (rows, columns), ids in sorted(shapes.items(), key=lambda item: -len(item[1])))
+    raise ConfigError(
+        f"The {name} does not work: dataset.mask_path: its mask {mask} has shape {mask_shape[0]} x {mask_shape[1]} "
+        f"(rows x columns), but the image of every lens that would use it has another shape: {found}; a mask must "
+        f"cover the same pixels as the image, so every such lens's fit would refuse it. Give a mask of the images' "
+        f"shape, put a {MASK_FILE} in each lens folder, or remove mask_path from the template.")
 
 
 def _warn_of_template(caught: list[warnings.WarningMessage], name: str, shown: set[str]) -> None:
