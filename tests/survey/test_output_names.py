@@ -3,6 +3,8 @@ config's ``output``) or tinylens's own, reserved names: a user cannot pick a nam
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from tinylens import filenames
 from tinylens.config import load_config
 from tinylens.fit import file_names
@@ -27,3 +29,61 @@ def test_every_file_a_lens_fit_writes_is_reserved_or_chosen_by_the_user(tmp_path
     assert chosen <= written  # the user's names were taken
     assert {"checkpoint.hdf5", "checkpoint.pipeline.json", "row.json"} <= written  # a fit's and a survey's own
     assert written - chosen <= set(filenames.RESERVED), written - chosen - set(filenames.RESERVED)
+
+
+def _dynesty_template(tmp_path, history: str):
+    """The mock survey's template, sampled by dynesty with its evaluation history in ``history``."""
+    import yaml
+
+    from survey_mocks import template_config
+
+    config = template_config()
+    config["inference"] = {"type": "sampler", "method": "dynesty",
+                           "settings": {"nlive": 50, "save_evaluation_history": True, "history_filename": history}}
+    path = tmp_path / "template.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def test_a_template_whose_dynesty_history_lands_on_a_lens_result_json_is_refused_before_the_survey(tmp_path, mock_survey):
+    """The template check checked the settings without an output folder, so that a dynesty
+    history_filename that is one of tinylens's files of a lens's output folder once resolved
+    ('../lens_c/result.json', or the absolute path of a lens's checkpoint) passed the dry run ('the
+    template works', exit 0) and the run, and only that lens's fit refused it when it started (the
+    others writing their history over its files). The template is now checked with the output
+    folder of the lens tried, as its fit checks, and dynesty's history with every lens's, and
+    refused at once naming the lens, the key and the file, before --out is made; a plain name
+    (in each lens's own folder) passes as before."""
+    from unittest import mock
+
+    import pytest
+
+    import tinylens
+    from tinylens.errors import ConfigError
+    from tinylens.fit import check_settings
+
+    lenses, out = mock_survey["lenses"], tmp_path / "out"
+    template = _dynesty_template(tmp_path, "../lens_c/result.json")
+    with pytest.raises(ConfigError) as raised:
+        runner.survey_plan(lenses, template, out)
+    text = " ".join(str(raised.value).split())
+    assert "lens_c" in text and "history_filename" in text and "result.json" in text, text
+    assert not out.exists()
+
+    # the truth: lens_c's own fit refuses it, with the same words, once given its output folder
+    lens_c = runner.Lens("lens_c", lenses / "lens_c")
+    config = runner.lens_config(runner.load_template(template), lens_c, out)
+    with pytest.raises(ConfigError) as fit_says:
+        check_settings(tinylens.load(config), Path(config["output"]["path"]))
+    assert str(fit_says.value) in str(raised.value)
+
+    checkpoint = (out / "lenses" / "lens_b" / filenames.CHECKPOINTS["dynesty"]).resolve()
+    template = _dynesty_template(tmp_path, str(checkpoint))
+    with mock.patch.object(runner, "dask_client", side_effect=AssertionError("the survey started")):
+        with pytest.raises(ConfigError, match="lens_b"):
+            runner.run_survey(lenses, template, out, workers=1, progress=False)
+    assert not out.exists()
+
+    plain = runner.load_template(_dynesty_template(tmp_path, "history.h5"))
+    found = runner.find_lenses(lenses)
+    runner.check_histories(tinylens.load(runner.lens_config(plain, found[0], out)), found, out)  # no error

@@ -409,7 +409,8 @@ def check_template(template: Mapping[str, Any], lenses: list[Lens], out: str | P
                    name: str = "template", broken: dict[str, str] | None = None,
                    refused: Mapping[str, str] | None = None) -> str | None:
     """Load ``template`` against the first lenses and check it as ``tinylens validate`` does
-    (:func:`tinylens.fit.check_settings`, then :func:`tinylens.fit.check_likelihood`); return
+    (:func:`tinylens.fit.check_settings` with the lens's output folder, dynesty's history with
+    every lens's (:func:`check_histories`), then :func:`tinylens.fit.check_likelihood`); return
     the id of the lens it was checked with (``None``: every lens tried has broken data; each
     such lens's id and message are added to ``broken`` when given). The lenses whose files
     their FITS headers refuse are tried last (:func:`template_lenses`, among the first
@@ -432,7 +433,7 @@ def check_template(template: Mapping[str, Any], lenses: list[Lens], out: str | P
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 problem = tinylens.load(lens_config(template, lens, out))
-                check_settings(problem)
+                check_settings(problem, lens.output(Path(out).resolve()))  # with its output folder, as its fit checks
         except DataError as exc:
             if broken is not None:
                 broken[lens.lens_id] = str(exc)
@@ -441,6 +442,8 @@ def check_template(template: Mapping[str, Any], lenses: list[Lens], out: str | P
             raise ConfigError(f"The {name} does not work (checked with lens {lens.lens_id}): {exc}") from None
         finally:  # also of a lens whose data are broken: the config's warnings came before its data were read
             _warn_of_template(caught, name, shown)
+        if nowhere is None:  # the first lens loaded: the template's settings, the same for every lens
+            check_histories(problem, lenses, out, name)
         try:
             check_likelihood(problem)
             return lens.lens_id
@@ -450,6 +453,25 @@ def check_template(template: Mapping[str, Any], lenses: list[Lens], out: str | P
         raise nowhere
     check_template_mask(template, lenses, name)
     return None
+
+
+def check_histories(problem: Any, lenses: Sequence[Lens], out: str | Path, name: str = "template") -> None:
+    """Raise a ConfigError where dynesty's evaluation history (``history_filename``, the
+    template's: the same for every lens) would be one of tinylens's own files in the output folder
+    of any of ``lenses`` (``../lens_0007/result.json``, or an absolute path to one), which that
+    lens's fit refuses only when it starts (:func:`tinylens.fit.check_settings` with its folder),
+    so that the template check, which tries a few lenses only, finds it before the survey starts."""
+    from tinylens.inference import search_of
+
+    module, _, settings, _ = search_of(problem)
+    if not hasattr(module, "check_history_folder") or not settings.get("save_evaluation_history"):  # dynesty's, on
+        return
+    root = Path(out).resolve()
+    for lens in lenses:
+        try:
+            module.check_history_folder(settings, lens.output(root))
+        except ConfigError as exc:
+            raise ConfigError(f"The {name} does not work (for lens {lens.lens_id}'s fit): {exc}") from None
 
 
 def check_template_mask(template: Mapping[str, Any], lenses: Sequence[Lens], name: str = "template") -> None:
