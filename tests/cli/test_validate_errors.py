@@ -177,6 +177,22 @@ def test_validate_says_which_pipeline_stages_run(tmp_path, pipeline, inference, 
     assert f"pipeline stages {expected} log L" in out, out
 
 
+def test_validate_with_no_pipeline_reports_the_fit_that_flag_runs(tmp_path):
+    """tinylens fit --no-pipeline runs the sampler alone, but validate, which lists the stages a fit
+    runs, had no such flag: it listed the config's four stages, not what the quick look would run."""
+    def edit(config, arrays):
+        config["pipeline"] = {"n_sigma": 5, "arc": False}
+
+    path = write_case(tmp_path, edit=edit)
+    written = path.read_text()
+    staged = assert_ok(invoke("validate", path))
+    assert "pipeline stages 1 lens light, 2 arc" in staged and "in a box of 5 Laplace widths" in staged, staged
+    out = assert_ok(invoke("validate", path, "--no-pipeline"))
+    assert "pipeline stages off (--no-pipeline): one nautilus run over the full priors log L" in out, out
+    assert "Warning" not in out and "is ready to fit" in out and path.read_text() == written
+    assert "--no-pipeline" in flat(invoke("validate", "--help").output)
+
+
 def test_validate_says_stage_1_is_skipped_without_lens_light(tmp_path):
     def edit(config, arrays):
         del config["model_components"]["lens_light_list"]

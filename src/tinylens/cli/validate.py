@@ -44,10 +44,11 @@ def supersampling_text(problem) -> str:
     return "adaptive, " + ", ".join(f"{n}x{n} for {counted(int(c), 'pixel')}" for n, c in zip(levels, counts))
 
 
-def pipeline_text(problem) -> str:
+def pipeline_text(problem, no_pipeline: bool = False) -> str:
     """The stages ``tinylens fit`` runs, from the config's ``pipeline`` section and the model
     (README, "The automated pipeline"): stages 1-3, then the sampler in a box or the full priors;
-    one plain run where the pipeline is off or an optimiser searches."""
+    one plain run where the pipeline is off (by the config, or by ``no_pipeline``: ``tinylens fit
+    --no-pipeline``, ``problem`` then :func:`tinylens.fit.without_pipeline`'s) or an optimiser searches."""
     from tinylens.inference import search_of
     from tinylens.pipeline.run import BOXED_SAMPLER_DEFAULTS
 
@@ -56,7 +57,8 @@ def pipeline_text(problem) -> str:
     if inf.type != "sampler":
         return f"none: the {inf.method} optimiser searches the full priors"
     if settings is None:
-        return f"off (pipeline.enabled: false): one {inf.method} run over the full priors"
+        why = "--no-pipeline" if no_pipeline else "pipeline.enabled: false"
+        return f"off ({why}): one {inf.method} run over the full priors"
     if not spec.lens_light:
         stage1 = "1 skipped (no lens light in the model)"
     else:
@@ -72,9 +74,9 @@ def pipeline_text(problem) -> str:
     return f"{stage1}, {stage2}, {stage3}, 4 {inf.method}{also} {where}"
 
 
-def summary_table(problem, log_l: float, seconds: float) -> Table:
-    """Image size, pixels used, linear amplitudes, the search (the pipeline's stages) and the
-    likelihood at the prior median."""
+def summary_table(problem, log_l: float, seconds: float, no_pipeline: bool = False) -> Table:
+    """Image size, pixels used, linear amplitudes, the search (the pipeline's stages; none with
+    ``no_pipeline``) and the likelihood at the prior median."""
     d = problem.dataset
     ny, nx = d.data.shape
     used = int(np.asarray(d.mask, dtype=bool).sum())
@@ -89,21 +91,26 @@ def summary_table(problem, log_l: float, seconds: float) -> Table:
     inf = problem.config.inference
     settings = ", ".join(f"{k}={v}" for k, v in inf.settings.items())
     table.add_row("inference", f"{inf.type} {inf.method}" + (f" ({settings})" if settings else ""))
-    table.add_row("pipeline stages", pipeline_text(problem))
+    table.add_row("pipeline stages", pipeline_text(problem, no_pipeline))
     table.add_row("log L at prior median", f"{log_l:.6g}  ({seconds * 1e3:.0f} ms incl. compilation)")
     return table
 
 
-def validate(config: Path = typer.Argument(..., parser=path_value, metavar="CONFIG", help="The model_config.yaml to check.", show_default=False)) -> None:
+def validate(config: Path = typer.Argument(..., parser=path_value, metavar="CONFIG", help="The model_config.yaml to check.", show_default=False),
+             no_pipeline: bool = typer.Option(False, "--no-pipeline", help="Check the config as 'tinylens fit "
+                                              "--no-pipeline' fits it: the sampler alone over the full priors, "
+                                              "no pipeline stage.")) -> None:
     """Check a config and its data: load them, evaluate the likelihood, list the free parameters with their priors and the stages a fit runs.
 
     The likelihood is evaluated at the prior median (u = 0.5) and, where it is not finite there, at up to 64 draws from the prior; a likelihood finite nowhere is an error (exit 2).
     """
     from tinylens.errors import OutputError
-    from tinylens.fit import check_inputs_kept, check_likelihood, check_settings, output_dir
+    from tinylens.fit import check_inputs_kept, check_likelihood, check_settings, output_dir, without_pipeline
     from tinylens.results.tables import file_in_the_way
 
     problem = load_problem(config)
+    if no_pipeline:  # as tinylens fit --no-pipeline runs it, checked with the same settings
+        problem = without_pipeline(problem)
     out = output_dir(problem, config=config)
     check_settings(problem, out, config=config)  # with the folder, as a fit checks: dynesty's history not over result.json
     blocked = file_in_the_way(out)
@@ -116,7 +123,7 @@ def validate(config: Path = typer.Argument(..., parser=path_value, metavar="CONF
         log_l = check_likelihood(problem, config)
     seconds = time.perf_counter() - start
     console.print(priors_table(problem))
-    console.print(summary_table(problem, log_l, seconds))
+    console.print(summary_table(problem, log_l, seconds, no_pipeline))
     if not np.isfinite(log_l):
         print_warning(
             f"the log-likelihood at the prior median is {log_l} (it is finite elsewhere in the prior, "
