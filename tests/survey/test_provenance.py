@@ -253,9 +253,10 @@ def test_another_precision_is_a_conflict_and_an_unrecorded_one_is_float32():
     assert "float32 precision, not float64" in provenance.manifest_conflict(unrecorded, double)
 
 # -- the survey ---------------------------------------------------------------------------------
-def _finished(lenses_dir: Path, template: Path, out: Path, names: list[str]) -> None:
-    """``out`` as a survey leaves it after fitting ``names`` ok (the fits faked: RESULT)."""
-    config = runner.load_template(template)
+def _finished(lenses_dir: Path, template: Path, out: Path, names: list[str], pipeline: bool = True) -> None:
+    """``out`` as a survey (with ``--no-pipeline`` where not ``pipeline``) leaves it after fitting
+    ``names`` ok (the fits faked: RESULT)."""
+    config = runner.load_template(template) if pipeline else runner.load_template(template, pipeline)
     lenses = {lens.lens_id: lens for lens in runner.find_lenses(lenses_dir)}
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / provenance.MANIFEST_FILE,
@@ -320,6 +321,47 @@ def test_another_template_or_lens_folder_is_refused_while_results_exist(one_lens
     assert _survey(one_lens, None, moved).exit_code == 0
     assert _survey(one_lens, other, moved, "--reuse-finished").exit_code == 0
     assert pd.read_csv(one_lens["out"] / "catalog.csv")["lens_mass.0.theta_E_median"].tolist() == [1.01]
+
+
+def test_a_survey_continued_with_no_pipeline_changed_is_refused_as_another_template_is(one_lens):
+    """tinylens fit --no-pipeline fits the sampler alone; tinylens survey had no such flag (an
+    unknown option), so a quick-look survey needed an edited template. With --no-pipeline each
+    lens's config has pipeline: {enabled: false} (the template's other pipeline keys, unread,
+    left out: no lens warns of them), recorded so in survey.json, and a survey continued with the
+    flag changed is refused as one with another template is, saying which way the pipeline was."""
+    import warnings
+
+    import tinylens
+    from tinylens.inference import search_of
+
+    result = _survey(one_lens, None, None, "--no-pipeline", "--dry-run")
+    text = " ".join(result.output.split())
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert "another template" in text and "pipeline.enabled" in text and "--reuse-finished" in text, text
+    assert "fitted with the pipeline's stages, this run without them" in text, text
+    kept = runner.survey_plan(one_lens["lenses"], one_lens["template"], one_lens["out"], reuse_finished=True,
+                              pipeline=False)
+    assert kept["ok"] == ["lens_a"] and not any(kept["to_fit"].values())
+
+    config = yaml.safe_load(one_lens["template"].read_text())
+    config["pipeline"] = {"n_sigma": 5, "arc": False}
+    template, out = _written(one_lens["tmp"] / "quick.yaml", config), one_lens["tmp"] / "quick"
+    _finished(one_lens["lenses"], template, out, ["lens_a"], pipeline=False)
+    assert json.loads((out / provenance.MANIFEST_FILE).read_text())["template"]["pipeline"]["enabled"] is False
+    lens = runner.find_lenses(one_lens["lenses"])[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no 'not used with pipeline.enabled: false' for keys the user set for full fits
+        problem = tinylens.load(runner.lens_config(runner.load_template(template, pipeline=False), lens, out))
+    assert problem.config.pipeline.enabled is False and search_of(problem)[3] is None  # no stage runs
+    assert runner.load_template(template)["pipeline"] == {"n_sigma": 5, "arc": False}  # the flag's alone
+    case = {**one_lens, "out": out}
+    result = _survey(case, template, None, "--no-pipeline", "--dry-run")
+    assert result.exit_code == 0 and "1 done (ok)" in result.output, result.output
+    result = _survey(case, template, None, "--dry-run")
+    text = " ".join(result.output.split())
+    assert result.exit_code == 2 and "fitted without the pipeline's stages" in text and "this run with them" in text, text
+    with pytest.raises(ConfigError, match="pipeline"):
+        runner.survey_plan(one_lens["lenses"], template, out, pipeline="no")
 
 
 def test_a_python_caller_refused_for_another_lens_folder_is_told_the_arguments_to_pass(one_lens):

@@ -128,6 +128,10 @@ def survey(
     dry_run: bool = typer.Option(False, "--dry-run", help="Only say what the survey would do (lenses done, to "
                                  "fit, to resume) after checking the template, and which lenses to fit have files "
                                  "their fit would refuse; start nothing, write nothing."),
+    no_pipeline: bool = typer.Option(False, "--no-pipeline", help="Fit each lens as 'tinylens fit --no-pipeline' "
+                                     "does: the sampler alone over the full priors, no pipeline stage (the "
+                                     "template's pipeline section read as {enabled: false}). Part of the template: "
+                                     "a survey is continued with it as it was begun."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Fit every lens in LENS_DIR on a Dask cluster and collect a catalogue; run it again to resume."""
@@ -152,7 +156,7 @@ def survey(
             checked_scheduler(scheduler)
         with warnings_as_they_come():
             found = survey_plan(lens_dir, config, out, retry_failed=retry_failed, reuse_finished=reuse_finished,
-                                only=chosen)
+                                only=chosen, pipeline=not no_pipeline)
         print_plan(found, retry_failed)
         return
     start = time.perf_counter()
@@ -160,10 +164,11 @@ def survey(
         with warnings_as_they_come():
             frame = run_survey(lens_dir, config, out, workers=workers,
                                scheduler=scheduler, progress=not quiet, retry_failed=retry_failed,
-                               reuse_finished=reuse_finished, only=chosen)
+                               reuse_finished=reuse_finished, only=chosen, pipeline=not no_pipeline)
         resolved = out.expanduser().resolve()
         with survey_written(resolved):  # a Ctrl-C from here on finds everything written
-            _print_summary(frame, resolved, time.perf_counter() - start, retry_failed, chosen, config, lens_dir)
+            _print_summary(frame, resolved, time.perf_counter() - start, retry_failed, chosen, config, lens_dir,
+                           pipeline=not no_pipeline)
 
 
 def budget_stopped_text(stopped: Mapping[str, str | None], template: Path, others: int = 0) -> str:
@@ -196,9 +201,10 @@ def budget_stopped_text(stopped: Mapping[str, str | None], template: Path, other
 
 
 def _print_summary(frame, out: Path, seconds: float, retry_failed: bool, chosen: Sequence[str] | None = None,
-                   template: Path | None = None, lens_dir: Path | None = None) -> None:
+                   template: Path | None = None, lens_dir: Path | None = None, pipeline: bool = True) -> None:
     """The lines after a survey (:func:`summary_line`, of the lenses ``chosen`` by ``--only``
-    where given; what to do of its failed lenses, and, given its ``template`` and ``lens_dir``, of
+    where given; what to do of its failed lenses, and, given its ``template`` (read as the survey
+    read it, without its pipeline where not ``pipeline``) and ``lens_dir``, of
     those its sampler's budget stopped: :func:`budget_stopped_text`); exit :data:`EXIT_ALL_FAILED` if every lens
     failed (every chosen lens with ``--only``: an earlier run's lenses that were ok are not this run's success)."""
     from tinylens.survey.runner import load_template, stopped_results, stopping_limits
@@ -210,7 +216,7 @@ def _print_summary(frame, out: Path, seconds: float, retry_failed: bool, chosen:
     if results:
         stopped = stopping_limits(results, out)
         try:
-            further = stopping_limits(results, out, load_template(template))
+            further = stopping_limits(results, out, load_template(template, pipeline))
         except TinyLensError:  # the template is gone or broken since the survey read it: all, as before
             further = stopped
         console.print(budget_stopped_text(further, template, len(stopped) - len(further)), soft_wrap=True)

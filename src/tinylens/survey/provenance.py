@@ -383,11 +383,32 @@ def manifest_conflict(recorded: Mapping[str, Any], current: Mapping[str, Any]) -
     if old != new:
         return _precision_conflict(old, new, f"TINYLENS_PRECISION={old} continues the survey as it was begun")
     # Keyed again: a survey.json written before a key counted as speed-only still holds it.
-    found = differences(template_key(recorded.get("template") or {}), current["template"])
+    old_key = template_key(recorded.get("template") or {})
+    found = differences(old_key, current["template"])
     if found:
         shown = listed(found, MAX_LISTED, sep="; ")
-        return f"were made with another template ({recorded.get('template_path')}; differences: {shown})"
+        return (f"were made with another template ({recorded.get('template_path')}; differences: {shown})"
+                + pipeline_switched(old_key, current["template"]))
     return None
+
+
+def pipeline_on(key: Mapping[str, Any]) -> bool:
+    """Whether a template's ``key`` (:func:`template_key`) runs the pipeline: ``pipeline.enabled``
+    not false (the default, where a template that is no valid config leaves it out)."""
+    section = key.get("pipeline")
+    return not (isinstance(section, Mapping) and section.get("enabled") is False)
+
+
+def pipeline_switched(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
+    """Where one of two template keys runs the pipeline and the other not, the words that say
+    which, naming ``--no-pipeline`` (``run_survey``'s ``pipeline=False``), which turns it off;
+    ``""`` otherwise."""
+    was, now = pipeline_on(old), pipeline_on(new)
+    if was == now:
+        return ""
+    off = "pipeline.enabled: false, as --no-pipeline (run_survey: pipeline=False) sets it"
+    return (f": they were fitted with the pipeline's stages, this run without them ({off})" if was
+            else f": they were fitted without the pipeline's stages ({off}), this run with them")
 
 
 def stamps_conflict(stamps: Mapping[str, Mapping[str, Any]], current: Mapping[str, Any]) -> str | None:

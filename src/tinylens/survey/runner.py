@@ -319,8 +319,10 @@ def find_lenses(lens_dir: str | Path) -> list[Lens]:
     return lenses
 
 
-def load_template(path: str | Path) -> dict[str, Any]:
-    """The template YAML as a dict, its relative ``dataset.mask_path`` made absolute."""
+def load_template(path: str | Path, pipeline: bool = True) -> dict[str, Any]:
+    """The template YAML as a dict, its relative ``dataset.mask_path`` made absolute; without
+    ``pipeline`` (``tinylens survey --no-pipeline``) its ``pipeline`` section is ``{enabled:
+    false}`` (:func:`without_pipeline`)."""
     from tinylens.config.loader import home_expanded, parse_yaml, read_text
 
     path = home_expanded(path)
@@ -332,7 +334,19 @@ def load_template(path: str | Path) -> dict[str, Any]:
     if isinstance(dataset, dict) and isinstance(dataset.get("mask_path"), str):
         mask = home_expanded(dataset["mask_path"])
         dataset["mask_path"] = str(mask if mask.is_absolute() else path.resolve().parent / mask)
-    return data
+    return data if pipeline else without_pipeline(data)
+
+
+def without_pipeline(template: dict[str, Any]) -> dict[str, Any]:
+    """``template`` (parsed) fitted with the sampler alone, as ``tinylens fit --no-pipeline`` fits
+    a config: its ``pipeline`` section ``{enabled: false}``, the keys that then go unread left out,
+    so that no lens's fit warns of them. Part of the template as survey.json records it: a survey
+    resumed with the flag changed is one of another template. A ``pipeline`` that is no mapping is
+    left for the config's check to refuse."""
+    section = template.get("pipeline")
+    if section is None or isinstance(section, Mapping):
+        template["pipeline"] = {"enabled": False}
+    return template
 
 
 def lens_dataset(template: Mapping[str, Any], lens: Lens) -> dict[str, Any]:
@@ -2734,12 +2748,16 @@ class _State:
 
 
 def _prepare(lens_dir: str | Path, template: str | Path, out: str | Path, reuse_finished: bool,
-             only: Sequence[str] | None, retry_failed: bool) -> _State:
-    """Read the lens folders, the template and ``out`` (nothing is written); ConfigError if
+             only: Sequence[str] | None, retry_failed: bool, pipeline: bool = True) -> _State:
+    """Read the lens folders, the template (without its pipeline where not ``pipeline``:
+    :func:`load_template`) and ``out`` (nothing is written); ConfigError if
     ``out`` holds fits of another template or lens folder (unless ``reuse_finished``)."""
+    from tinylens.fit import check_flag
+
+    check_flag("pipeline", pipeline)
     lenses = find_lenses(lens_dir)
     chosen = lenses if only is None else select_lenses(lenses, only, resolved(lens_dir))
-    config = load_template(template)
+    config = load_template(template, bool(pipeline))
     out = resolved(out)
     current = manifest(resolved(lens_dir), resolved(template), config, get_precision())
     check_out_name_fits(out, chosen)  # before anything reads out
@@ -2811,7 +2829,7 @@ def crowded_workers(workers: int, cores: int) -> str | None:
 
 def survey_plan(lens_dir: str | Path, template: str | Path, out: str | Path, retry_failed: bool = False,
                 reuse_finished: bool = False, only: Sequence[str] | None = None,
-                check: bool = True) -> dict[str, Any]:
+                check: bool = True, pipeline: bool = True) -> dict[str, Any]:
     """What :func:`run_survey` with these arguments would do, without writing anything.
 
     Raises as the survey would for a template or ``out`` it would refuse (the template is
@@ -2837,7 +2855,7 @@ def survey_plan(lens_dir: str | Path, template: str | Path, out: str | Path, ret
     if blocked is not None:  # as run_survey's ensure_writable would find, without creating the folder
         raise OutputError(f"The survey output folder {resolved(out)} cannot be written ({blocked} is a file, not a "
                           f"folder); choose another {SURVEY_FOLDER_CHOICE}.")
-    state = _prepare(lens_dir, template, out, reuse_finished, only, retry_failed)
+    state = _prepare(lens_dir, template, out, reuse_finished, only, retry_failed, pipeline)
     checked, broken = None, {}
     refused = refused_files(state.todo, state.config)
     if check and state.todo:  # with the lenses whose files are not refused first: a lens that fails anyway checks nothing
@@ -2887,6 +2905,7 @@ def run_survey(
     retry_failed: bool = False,
     reuse_finished: bool = False,
     only: Sequence[str] | None = None,
+    pipeline: bool = True,
 ) -> pd.DataFrame:
     """Fit every lens folder in ``lens_dir`` with the ``template`` config; return the catalogue.
 
@@ -2901,7 +2920,10 @@ def run_survey(
     template or lens folder is refused, unless ``reuse_finished``.
 
     With ``only`` (lens ids), only those lenses are fitted (or checked for changed files); the
-    catalogue still holds every lens of ``lens_dir`` that ``out`` has a row for. A
+    catalogue still holds every lens of ``lens_dir`` that ``out`` has a row for. ``pipeline=False``
+    (``tinylens survey --no-pipeline``) fits each lens as ``tinylens fit --no-pipeline`` does, the
+    sampler alone (:func:`load_template`): part of the template, so that ``out``'s fits made with
+    the other value are refused as another template's are. A
     KeyboardInterrupt out of it names ``out`` (:data:`tinylens.fit.INTERRUPTED_FOLDER_ATTR`), whose
     catalogue then holds the lenses finished.
     """
@@ -2909,11 +2931,13 @@ def run_survey(
 
     workers = default_workers() if workers is None else workers
     with folder_on_interrupt(resolved(out)):
-        return _run_survey(lens_dir, template, out, workers, scheduler, progress, retry_failed, reuse_finished, only)
+        return _run_survey(lens_dir, template, out, workers, scheduler, progress, retry_failed, reuse_finished, only,
+                           pipeline)
 
 
 def _run_survey(lens_dir: str | Path, template: str | Path, out: str | Path, workers: int, scheduler: str | Path | None,
-                progress: bool, retry_failed: bool, reuse_finished: bool, only: Sequence[str] | None) -> pd.DataFrame:
+                progress: bool, retry_failed: bool, reuse_finished: bool, only: Sequence[str] | None,
+                pipeline: bool = True) -> pd.DataFrame:
     """:func:`run_survey`'s work."""
     from tinylens.fit import marked_on_interrupt
     from tinylens.locks import folder_lock, refuse_if_held
@@ -2925,7 +2949,7 @@ def _run_survey(lens_dir: str | Path, template: str | Path, out: str | Path, wor
         check_workers(workers)
     if scheduler is not None:
         scheduler = checked_scheduler(scheduler)
-    state = _prepare(lens_dir, template, out, reuse_finished, only, retry_failed)
+    state = _prepare(lens_dir, template, out, reuse_finished, only, retry_failed, pipeline)
     lenses, chosen, config, out = state.lenses, state.chosen, state.config, state.out
     current, changed, rows = state.current, state.changed, state.rows
     busy = (f"The survey output folder {out} is being written by another tinylens survey{{holder}}. Wait for it "
