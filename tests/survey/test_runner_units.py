@@ -464,6 +464,107 @@ def test_a_fitted_lens_whose_folder_cannot_be_looked_into_is_warned_of_once(tmp_
     assert "lens_b" not in texts[1], texts
 
 
+def _data_warnings(caught) -> list[str]:
+    return [" ".join(str(w.message).split()) for w in caught if issubclass(w.category, DataWarning)]
+
+
+def test_a_folder_whose_lens_files_have_names_the_survey_does_not_look_for_is_warned_of(tmp_path, mock_survey,
+                                                                                        monkeypatch):
+    """A lens folder whose files are named as tinylens fit reads them but the survey does not look
+    for them (image.fit, noise.fts, IMAGE.FITS.BZ2, psf.fits.xz, .fits.zip) was dropped from the
+    survey without a word, and a lens folder's mask.fits.bz2 left the lens fitted without it. Each
+    such folder and file is named now, with what to do; renamed or recompressed as the warning
+    says, each is found and nothing is said."""
+    import bz2
+    import lzma
+    import zipfile
+
+    lenses = tmp_path / "lenses"
+    for lens_id in ("lens_a", "fit_names", "packed", "masked", "psf_fit", "unlisted", ".hidden", "notes"):
+        shutil.copytree(mock_survey["lenses"] / ("lens_c" if lens_id == "masked" else "lens_a"), lenses / lens_id)
+    for name in ("image", "noise", "psf"):
+        (lenses / ".hidden" / f"{name}.fits").rename(lenses / ".hidden" / f"{name}.fit")
+        (lenses / "notes" / f"{name}.fits").unlink()
+        (lenses / "unlisted" / f"{name}.fits").rename(lenses / "unlisted" / f"{name}.fts")
+    (lenses / "notes" / "readme.txt").write_text("not a lens")
+    fits = {name: (lenses / "packed" / f"{name}.fits").read_bytes() for name in ("image", "noise", "psf")}
+    for name, suffix in (("image", ".fit"), ("noise", ".fts"), ("psf", ".fit")):
+        (lenses / "fit_names" / f"{name}.fits").rename(lenses / "fit_names" / f"{name}{suffix}")
+    for name in fits:
+        (lenses / "packed" / f"{name}.fits").unlink()
+    (lenses / "packed" / "IMAGE.FITS.BZ2").write_bytes(bz2.compress(fits["image"]))
+    (lenses / "packed" / "noise.fits.xz").write_bytes(lzma.compress(fits["noise"]))
+    with zipfile.ZipFile(lenses / "packed" / "psf.fits.zip", "w") as archive:
+        archive.writestr("psf.fits", fits["psf"])
+    mask = lenses / "masked" / "mask.fits"
+    mask.with_name("mask.fits.bz2").write_bytes(bz2.compress(mask.read_bytes()))
+    mask.unlink()
+    (lenses / "psf_fit" / "psf.fits").rename(lenses / "psf_fit" / "psf.fit")
+    unlisted(monkeypatch, lenses / "unlisted")  # chmod 711: its names are looked up as written
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        found = runner.find_lenses(lenses)
+    assert [lens.lens_id for lens in found] == ["lens_a", "masked", "psf_fit"]
+    texts = _data_warnings(caught)
+    assert len(texts) == 2, texts
+    assert texts[0].startswith(
+        f"3 folders in {lenses.resolve()} hold a lens's files under names the survey does not look for, and are "
+        "left out: fit_names (image.fit, noise.fts, psf.fit), packed (IMAGE.FITS.BZ2, noise.fits.xz, psf.fits.zip), "
+        "unlisted (image.fts, noise.fts, psf.fts). The survey looks for image.fits, noise.fits, psf.fits and "
+        "mask.fits"), texts
+    assert texts[1].startswith(
+        f"2 lens files in {lenses.resolve()} are there only under a name the survey does not look for, and are not "
+        "used: masked (mask.fits.bz2), psf_fit (psf.fit)."), texts
+    for text in texts:
+        assert ".hidden" not in text and "notes" not in text and "lens_a" not in text
+        assert "Rename each such file to its .fits name" in text and "recompress it as .fits.gz" in text
+
+    # done as the warning says: each is found, with its data, and nothing is said
+    monkeypatch.undo()
+    for folder in ("fit_names", "unlisted", "psf_fit"):
+        for path in list((lenses / folder).iterdir()):
+            if path.suffix in (".fit", ".fts"):
+                path.rename(path.with_suffix(".fits"))
+    for name, data in fits.items():
+        (lenses / "packed" / f"{name}.fits.gz").write_bytes(gzip.compress(data))
+    for name in ("IMAGE.FITS.BZ2", "noise.fits.xz", "psf.fits.zip"):
+        (lenses / "packed" / name).unlink()
+    unlisted(monkeypatch, lenses / "unlisted")
+    mask.with_name("mask.fits.gz").write_bytes(gzip.compress(bz2.decompress(mask.with_name("mask.fits.bz2").read_bytes())))
+    mask.with_name("mask.fits.bz2").unlink()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        found = runner.find_lenses(lenses)
+    assert _data_warnings(caught) == []
+    assert [lens.lens_id for lens in found] == ["fit_names", "lens_a", "masked", "packed", "psf_fit", "unlisted"]
+    config = runner.lens_config({}, found[3], tmp_path / "out")["dataset"]
+    assert {key: Path(value).name for key, value in config.items()} == {
+        "data_path": "image.fits.gz", "noise_path": "noise.fits.gz", "psf_path": "psf.fits.gz"}
+    assert runner.lens_config({}, found[2], tmp_path / "out")["dataset"]["mask_path"] == str(mask) + ".gz"
+
+
+def test_a_survey_of_folders_whose_files_have_names_it_does_not_look_for_names_them(tmp_path, mock_survey):
+    """Where every lens folder's files are named as tinylens fit reads them but the survey does
+    not look for them (image.fit ...), the survey said only 'No lens folders found': it now names
+    each such folder and its files, and says to rename or recompress them; exit 2, no traceback."""
+    lenses, out = tmp_path / "lenses", tmp_path / "out"
+    for lens_id in ("lens_a", "lens_b"):
+        shutil.copytree(mock_survey["lenses"] / lens_id, lenses / lens_id)
+        for name in ("image", "noise", "psf"):
+            (lenses / lens_id / f"{name}.fits").rename(lenses / lens_id / f"{name}.fit")
+    (lenses / "lens_b" / "psf.fit").rename(lenses / "lens_b" / "psf.fits.bz2")
+    result = CliRunner().invoke(app, ["survey", str(lenses), "-c", str(mock_survey["template"]), "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    assert text.startswith("Error: No lens folders found in"), text
+    assert ("2 folders hold a lens's files under names the survey does not look for: lens_a (image.fit, noise.fit, "
+            "psf.fit), lens_b (image.fit, noise.fit, psf.fits.bz2). Rename each such file to its .fits name") in text
+    assert text.count("lens_a (") == 1, text  # said once, in the error, not also in a warning before it
+    assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
+    assert not out.exists() or not (out / "catalog.csv").exists()
+
+
 def test_a_lens_folder_of_links_to_removed_files_is_a_lens_that_fails(tmp_path, mock_survey):
     """A lens folder whose files are links into storage since purged or unmounted was no lens
     folder: its lens was missing from the plan and the catalogue without a word. It is a lens,
@@ -1301,6 +1402,12 @@ def test_the_survey_warnings_on_files_and_folders_read_right_for_one_and_for_sev
     assert runner.closed_folders_text(tmp_path, ["x (Permission denied)"]) == (
         f"1 folder in {tmp_path} cannot be looked into, and is left out: x (Permission denied). If it is a lens "
         "folder, make it readable (chmod) and run the survey again.")
+    assert " ".join(runner.unsurveyed_folders_text(tmp_path, ["x (image.fit)"]).split()).startswith(
+        f"1 folder in {tmp_path} holds a lens's files under names the survey does not look for, and is left out: "
+        "x (image.fit). The survey looks for")
+    assert " ".join(runner.unsurveyed_files_text(tmp_path, ["x (mask.fit)"]).split()).startswith(
+        f"1 lens file in {tmp_path} is there only under a name the survey does not look for, and is not used: "
+        "x (mask.fit). A lens without")
     one = "a (image.fits and image.fits.gz: image.fits is used)"
     assert runner.several_names_text([one]) == f"1 lens file is there under several names: {one}. Delete the ones not meant."
     assert runner.several_names_text([one, "b (psf.fits and PSF.FITS: psf.fits is used)"]) == (

@@ -25,6 +25,9 @@ FITS_READ_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz", ".fits.bz2", ".fits.z
 FITS_XZ_SUFFIX = ".fits.xz"
 #: The astropy version that first reads :data:`FITS_XZ_SUFFIX`.
 FITS_XZ_ASTROPY = (7, 1)
+#: The names ``tinylens fit`` reads that the survey does not look for (``.fit``, ``.fits.bz2``,
+#: ...): a lens file under one of them is not found, and the survey warns of it.
+UNSURVEYED_SUFFIXES = tuple(s for s in (*FITS_READ_SUFFIXES, FITS_XZ_SUFFIX) if s not in FITS_SUFFIXES)
 
 
 def fits_read_names_text() -> str:
@@ -44,3 +47,10 @@ def lens_file_names(name: str) -> list[str]:
     """The names the lens file ``name`` (``image.fits``) may have: one per :data:`FITS_SUFFIXES`."""
     stem = name.removesuffix(".fits")
     return [stem + suffix for suffix in FITS_SUFFIXES]
+
+
+def unsurveyed_names(name: str) -> list[str]:
+    """The names of the lens file ``name`` (``image.fits``) that ``tinylens fit`` reads and the
+    survey does not look for: one per :data:`UNSURVEYED_SUFFIXES` (``image.fit``, ...)."""
+    stem = name.removesuffix(".fits")
+    return [stem + suffix for suffix in UNSURVEYED_SUFFIXES]

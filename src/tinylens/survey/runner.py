@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import copy
 import errno
+import functools
 import itertools
 import json
 import logging
@@ -48,7 +49,7 @@ from tinylens.errors import (SURVEY_FOLDER_CHOICE, SURVEY_LENS_DIR_CHOICE, SURVE
 from tinylens.interrupts import interrupt_held
 from tinylens.precision import get_precision
 from tinylens.results.truth import TRUTH_FILE
-from tinylens.survey.lens_files import FITS_SUFFIXES, LENS_FILES, MASK_FILE, lens_file_names, survey_names_text  # noqa: F401 (FITS_SUFFIXES: also imported from here)
+from tinylens.survey.lens_files import FITS_SUFFIXES, LENS_FILES, MASK_FILE, lens_file_names, survey_names_text, unsurveyed_names  # noqa: F401 (FITS_SUFFIXES: also imported from here)
 from tinylens.survey.provenance import (
     INPUT_KEYS,
     LENS_PATH_STANDIN,
@@ -237,18 +238,56 @@ def lens_file(folder: Path, name: str, held: set[str] | None = None) -> Path:
     return found[0] if found else folder / name
 
 
-def _warn_of_several(lenses: list[Lens]) -> None:
+def unsurveyed_files(folder: Path, names: Sequence[str], held: set[str] | None = None) -> list[str]:
+    """The files of ``folder`` that are one of the lens files ``names`` under a name ``tinylens
+    fit`` reads but the survey does not look for (``image.fit``, ``psf.fits.bz2``:
+    :func:`~tinylens.survey.lens_files.unsurveyed_names`), in any case, as the folder holds them.
+    ``held``: the folder's :func:`held_names`; where it cannot be listed (None), only the names as
+    written are looked up (a handful of stats, for such a folder alone)."""
+    misses, folded = _unsurveyed(tuple(names))
+    if held is None:
+        return [n for n in misses if (folder / n).exists() or (folder / n).is_symlink()]
+    if not any(h.casefold() in folded for h in held):  # as in nearly every folder: no need to sort them out
+        return []
+    return names_held(list(misses), held)
+
+
+@functools.cache
+def _unsurveyed(names: tuple[str, ...]) -> tuple[tuple[str, ...], frozenset[str]]:
+    """The :func:`~tinylens.survey.lens_files.unsurveyed_names` of ``names``, and the same
+    casefolded, made once (:func:`find_lenses` asks of every lens folder)."""
+    misses = tuple(n for name in names for n in unsurveyed_names(name))
+    return misses, frozenset(n.casefold() for n in misses)
+
+
+def left_out_files(path: Path) -> list[str]:
+    """The files that would make ``path``, no lens folder (:func:`is_lens_folder`), one had they
+    the survey's names: its :func:`unsurveyed_files` (its mask's too), where one is an image, noise
+    or PSF; else none. OSError where it cannot be looked into."""
+    if path.name.startswith(".") or not path.is_dir():
+        return []
+    held = held_names(path)
+    files = unsurveyed_files(path, list(LENS_FILES.values()), held)
+    return files + unsurveyed_files(path, [MASK_FILE], held) if files else []
+
+
+def _warn_of_several(lenses: list[Lens], root: Path) -> None:
     """A DataWarning naming the lens folders that hold a file under several names (``image.fits``
-    and ``image.fits.gz``), and which one is fitted."""
-    several = []
+    and ``image.fits.gz``), and which one is fitted; another naming those whose file is there only
+    under a name the survey does not look for (``mask.fit``: :func:`unsurveyed_files`)."""
+    several, unsurveyed = [], []
     for lens in lenses:
         held = held_names(lens.folder)
         for name in (*LENS_FILES.values(), MASK_FILE):
             found = present_files(lens.folder, name, held)
             if len(found) > 1:
                 several.append(f"{lens.lens_id} ({' and '.join(p.name for p in found)}: {found[0].name} is used)")
+            elif not found and (files := unsurveyed_files(lens.folder, [name], held)):
+                unsurveyed.append(f"{lens.lens_id} ({' and '.join(files)})")
     if several:
         warnings.warn(several_names_text(several), DataWarning, stacklevel=3)
+    if unsurveyed:
+        warnings.warn(unsurveyed_files_text(root, unsurveyed), DataWarning, stacklevel=3)
 
 
 def several_names_text(several: Sequence[str]) -> str:
@@ -266,6 +305,32 @@ def closed_folders_text(root: Path, closed: Sequence[str]) -> str:
                 "make it readable (chmod) and run the survey again.")
     return (f"{len(closed)} folders in {root} cannot be looked into, and are left out: {listed(closed)}. If they "
             "are lens folders, make them readable (chmod) and run the survey again.")
+
+
+#: What to do with a lens file named as :func:`unsurveyed_files` finds it, for the survey's warnings.
+RENAME_TEXT = ("Rename each such file to its .fits name (image.fit or image.fts to image.fits), or recompress it "
+               "as .fits.gz (bunzip2, unzip or unxz it, then gzip it), and run the survey again.")
+
+
+def unsurveyed_folders_text(root: Path, left_out: Sequence[str]) -> str:
+    """What :func:`find_lenses` says of the folders ``left_out`` of ``root`` (each ``name (files)``)
+    that hold a lens's files only under names the survey does not look for."""
+    one = len(left_out) == 1
+    return (f"{counted(len(left_out), 'folder')} in {root} {'holds' if one else 'hold'} a lens's files under names "
+            f"the survey does not look for, and {'is' if one else 'are'} left out: {listed(left_out)}. The survey "
+            f"looks for {', '.join(LENS_FILES.values())} and {MASK_FILE}, each also gzipped or tile-compressed "
+            f"({survey_names_text()}). "
+            + RENAME_TEXT)
+
+
+def unsurveyed_files_text(root: Path, files: Sequence[str]) -> str:
+    """What :func:`find_lenses` says of the lens files ``files`` (each ``lens_id (name)``) of the
+    lens folders in ``root`` that are there only under a name the survey does not look for."""
+    one = len(files) == 1
+    return (f"{counted(len(files), 'lens file')} in {root} {'is' if one else 'are'} there only under a name the "
+            f"survey does not look for, and {'is' if one else 'are'} not used: {listed(files)}. A lens without its "
+            f"{' or '.join(LENS_FILES.values())} fails saying it is not found; one without its {MASK_FILE} is "
+            "fitted with the template's mask, if any. " + RENAME_TEXT)
 
 
 def is_lens_folder(path: Path) -> bool:
@@ -289,18 +354,23 @@ def is_closed(path: Path) -> bool:
 
 def find_lenses(lens_dir: str | Path) -> list[Lens]:
     """The lens folders directly under ``lens_dir`` (:func:`is_lens_folder`), by name; a folder
-    that cannot be looked into (another user's, ``lost+found``) is left out with a DataWarning."""
+    that cannot be looked into (another user's, ``lost+found``) is left out with a DataWarning, and
+    so is one holding a lens's files only under names ``tinylens fit`` reads but the survey does
+    not look for (``image.fit``, ``image.fits.bz2``: :func:`left_out_files`), which the error of no
+    lens folders found names too."""
     root = resolved(lens_dir)
     if not root.exists():
         raise TinyLensError(f"Lens folder {root} does not exist. Give the folder that holds one sub-folder per lens.")
     if not root.is_dir():
         raise TinyLensError(f"{root} is a file; give the folder that holds one sub-folder per lens.")
     names = LENS_FILES.values()
-    lenses, closed = [], []
+    lenses, closed, left_out = [], [], []
     for path in sorted(root.iterdir()):
         try:
             if is_lens_folder(path):
                 lenses.append(Lens(path.name, path.resolve()))
+            elif files := left_out_files(path):  # image.fit: tinylens fit reads it, the survey does not look for it
+                left_out.append(f"{path.name} ({', '.join(files)})")
         except OSError as exc:  # one folder that cannot be read must not stop the survey of the others
             closed.append(f"{path.name} ({exc.strerror or type(exc).__name__})")
     if closed:
@@ -310,12 +380,17 @@ def find_lenses(lens_dir: str | Path) -> list[Lens]:
         itself = [p.name for n in names for p in present_files(root, n, held)]
         hint = (f" {root} itself holds {', '.join(sorted(itself))}, as one lens's folder does: give the folder "
                 "above it, or fit this lens alone with tinylens fit." if itself else "")
+        if left_out:
+            hint += (f" {counted(len(left_out), 'folder')} {'holds' if len(left_out) == 1 else 'hold'} a lens's "
+                     f"files under names the survey does not look for: {listed(left_out)}. " + RENAME_TEXT)
         raise TinyLensError(
             f"No lens folders found in {root}: each lens needs its own sub-folder holding "
             f"{', '.join(names)} (and optionally {MASK_FILE}; each may also be gzipped or tile-compressed: "
             f"{survey_names_text()}).{hint}"
         )
-    _warn_of_several(lenses)
+    if left_out:
+        warnings.warn(unsurveyed_folders_text(root, left_out), DataWarning, stacklevel=2)
+    _warn_of_several(lenses, root)
     return lenses
 
 
