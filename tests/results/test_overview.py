@@ -977,3 +977,43 @@ def test_a_relative_half_width_over_100_per_cent_is_written_as_a_number_not_an_e
                                 env={"COLUMNS": "400"})
     assert result.exit_code == 0, result.output
     assert "2.5 (125 %)" in result.output and "e+02" not in result.output
+
+
+@pytest.mark.parametrize("medians", [[0.7] * 6, [0.7], [0.97, 0.98, 0.99, 0.995, 0.999, 1.0]])
+def test_the_axis_of_an_axis_ratio_stays_within_0_and_1(medians):
+    """Six lenses all at q = 0.7 (numpy pads one value by 0.5 either side) drew q's histogram on
+    an axis from 0.2 to 1.2, one lens's from -0.3, and medians up to 1 ran to 1.0015 in the
+    axes' margin: an axis ratio lies in [0, 1], so both panels of q's medians now keep to it, the
+    bars still holding every lens's median."""
+    catalog = _catalog().iloc[: len(medians)].copy()
+    catalog["lens_mass.0.q_median"] = medians
+    q = quantity_for("lens_mass.0.q")
+    overview = ov.overview_figure(catalog, q, ov.flag_table(catalog))
+    panels = [ov.parameters_figure(catalog, [q]).axes[0]]
+    panels += [ax for ax in overview.axes if ax.get_xlabel().endswith("(posterior median)")]
+    assert len(panels) == 3
+    for ax in panels:
+        left, right = ax.get_xlim()
+        assert 0 <= left < min(medians) and max(medians) <= right <= 1, (left, right)
+    bars = [p for p in panels[0].patches if p.get_height() > 0]
+    assert sum(p.get_height() for p in bars) == len(medians)
+    for value in set(medians):  # each median inside a drawn bar, every bar inside [0, 1]
+        assert any(p.get_x() <= value <= p.get_x() + p.get_width() for p in bars)
+    assert all(0 <= p.get_x() and p.get_x() + p.get_width() <= 1 + 1e-12 for p in bars)
+
+
+def test_the_axis_of_an_einstein_radius_does_not_run_below_0():
+    """One lens of theta_E 0.3 arcsec drew its histogram from -0.2 arcsec."""
+    catalog = _catalog().iloc[:1].copy()
+    catalog["lens_mass.0.theta_E_median"] = 0.3
+    ax = ov.parameters_figure(catalog, [quantity_for("lens_mass.0.theta_E")]).axes[0]
+    left, right = ax.get_xlim()
+    assert 0 <= left < 0.3 < right
+
+
+def test_medians_past_a_physical_range_are_shown_not_clipped_away():
+    """A catalogue whose q medians lie past 1 (not a tinylens fit's) keeps them on the axis."""
+    catalog = _catalog().iloc[:2].copy()
+    catalog["lens_mass.0.q_median"] = [1.3, 1.3]
+    ax = ov.parameters_figure(catalog, [quantity_for("lens_mass.0.q")]).axes[0]
+    assert ax.get_xlim()[1] > 1.3

@@ -34,7 +34,7 @@ from tinylens import filenames
 from tinylens.errors import TinyLensError, lens_count
 from tinylens.fit import DEFAULT_FILES
 from tinylens.results.report import (CATALOG_HINT, ID_COLUMN, Quantity, numbers, paper_quantities, percent_text,
-                                     quantity_unit)
+                                     physical_range, quantity_unit)
 
 FLAG_COLUMNS = ("flag", "n_lenses", "n_untrusted", "n_critical")
 #: How many flags, the most frequent, the overview figure's flags panel shows.
@@ -399,7 +399,7 @@ def _median_histogram(ax: Any, median: np.ndarray, trust: tuple[np.ndarray, np.n
             everyone.append((~trusted & ~untrusted, *NOT_RECORDED))
     groups = [(good & m, label, colour) for m, label, colour in everyone]
     if good.any():
-        bins = np.histogram_bin_edges(median[good], bins=_n_bins(int(good.sum())))
+        bins = _bins_within(median[good], physical_range(q))
         ax.hist([median[m] for m, _, _ in groups], bins=bins, stacked=True, color=[g[2] for g in groups],
                 label=[group_label(label, int((good & m).sum()), int(m.sum())) for m, label, _ in everyone])
         if legend:
@@ -407,7 +407,32 @@ def _median_histogram(ax: Any, median: np.ndarray, trust: tuple[np.ndarray, np.n
     ax.set_xlabel(f"{q.label} (posterior median)")
     ax.set_ylabel("lenses")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    if good.any():
+        keep_within(ax, q, median[good])
     return groups
+
+
+def _bins_within(values: np.ndarray, bounds: tuple[float, float]) -> np.ndarray:
+    """Histogram bin edges of ``values`` that stay within ``bounds`` (a quantity's physical range):
+    numpy pads values that are all one by 0.5 either side, an axis ratio of 0.7 to 1.2."""
+    edges = np.histogram_bin_edges(values, bins=_n_bins(len(values)))
+    lo, hi = bounds
+    if (edges[0] >= lo and edges[-1] <= hi) or values.min() < lo or values.max() > hi:
+        return edges  # within them, or values past them (not hidden)
+    centre = 0.5 * (values.min() + values.max())
+    half = min(centre - lo, hi - centre, 0.5 * (edges[-1] - edges[0]))
+    if half > 0:  # as wide as it can be about the values' centre
+        return np.linspace(centre - half, centre + half, len(edges))
+    return np.unique(np.clip(edges, lo, hi))  # a value on the bound: the bins reach it from one side
+
+
+def keep_within(ax: Any, q: Quantity, values: np.ndarray) -> None:
+    """Clip ``ax``'s x axis, of ``q``'s medians ``values``, to ``q``'s physical range where its
+    margins ran past it (not where values lie past it, which the axis must show)."""
+    lo, hi = physical_range(q)
+    left, right = ax.get_xlim()
+    if (left < lo or right > hi) and lo <= values.min() and values.max() <= hi:
+        ax.set_xlim(max(left, lo), min(right, hi))
 
 
 def group_label(label: str, n_median: int, n_lenses: int) -> str:
@@ -497,6 +522,8 @@ def overview_figure(catalog: pd.DataFrame, q: Quantity, flags: pd.DataFrame):
     if n_point:  # a width of 0 has no place on a log axis, nor is it a precision
         b.set_title(collapsed_text(n_point) + ", not shown", fontsize=10)
     b.set_xlabel(f"{q.label} (posterior median)")
+    if np.isfinite(median).any():
+        keep_within(b, q, median[np.isfinite(median)])
     b.set_ylabel(width_label(q))
     if len(flags):
         shown = flags.head(FLAGS_SHOWN).iloc[::-1]

@@ -776,6 +776,17 @@ def quantity_for(name: str) -> Quantity:
     return Quantity(name, kind, name)
 
 
+#: The values a quantity can physically take, by its name's last part: an axis ratio lies in
+#: ``[0, 1]``, an Einstein radius or a half-light radius is not negative.
+PHYSICAL_RANGES: dict[str, tuple[float, float]] = {"q": (0.0, 1.0), "theta_E": (0.0, np.inf),
+                                                   "R_sersic": (0.0, np.inf)}
+
+
+def physical_range(q: Quantity) -> tuple[float, float]:
+    """The values ``q`` can take (:data:`PHYSICAL_RANGES`), ``(-inf, inf)`` where it has no bound."""
+    return PHYSICAL_RANGES.get(q.name.rsplit(".", 1)[-1], (-np.inf, np.inf))
+
+
 def available_quantities(catalog: pd.DataFrame, truth: pd.DataFrame) -> list[Quantity]:
     """The paper's quantities (:func:`paper_quantities`) that both ``catalog`` (``<name>_median``)
     and ``truth`` (under :func:`main_mass_truth_columns`) hold."""
