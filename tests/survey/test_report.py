@@ -1447,3 +1447,36 @@ def test_an_nmad_over_100_per_cent_is_titled_as_a_number_not_an_exponent():
         joined = rp.comparison_frame(catalog[catalog["lens_id"].isin(kept)], truth, qs)
         fig = rp.comparison_figure(joined, qs, rp.stats_table(joined, qs))
         assert fig.axes[0].get_title(loc="left").startswith(f"NMAD $\\sigma$ = {nmad}, ")
+
+
+@pytest.mark.parametrize(("factor", "median_dev", "nmad"), [
+    (11.0, "1000%", "0%"),  # every lens 11 times its true theta_E: +1000 %, with no spread
+    (1 + 1e-9, "<0.0001%", "0%"),  # off by 1e-7 %: '1e-07%' in the table, '0' from percent_text
+])
+def test_the_printed_table_writes_relative_deviations_without_an_exponent(tmp_path, factor, median_dev, nmad):
+    """The printed statistics table wrote relative values as 100 v to 3 significant figures, a
+    median deviation of 1000 % as '1e+03%' (1150 % as '1.15e+03%'), where the figures use
+    percent_text; a deviation of 1e-7 % read '1e-07%', and percent_text gave it as '0', no
+    deviation at all."""
+    truth = pd.DataFrame({"lens_id": ["a", "b", "c", "d"], "lens_mass.0.theta_E": [1.0, 1.5, 0.8, 2.0]})
+    catalog = pd.DataFrame({"lens_id": ["a", "b", "c", "d"], "status": "ok",
+                            "lens_mass.0.theta_E_median": truth["lens_mass.0.theta_E"] * factor})
+    for frame, name in ((catalog, "catalog.csv"), (truth, "truth.csv")):
+        frame.to_csv(tmp_path / name, index=False, float_format="%.17g")
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv"), "--truth", str(tmp_path / "truth.csv"),
+                                      "--out", str(tmp_path / "rep"), "-p", "lens_mass.0.theta_E"],
+                                env={"COLUMNS": "400"})
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.output.splitlines() if "lens_mass.0.theta_E" in line and "relative" in line)
+    cells = [c.strip() for c in row.strip("│┃| ").split("│")]
+    assert cells[:5] == ["lens_mass.0.theta_E", "relative", "4", median_dev, nmad], cells
+    assert "e+0" not in row and "e-0" not in row
+
+
+def test_a_tiny_percentage_is_written_as_a_bound_not_as_0():
+    """1e-7 of a value is 1e-5 %: percent_text gave '0' (the whole number it writes where two
+    figures need an exponent), as if there were none; it now bounds it, keeping two figures
+    down to 1e-4 %."""
+    assert rp.percent_text(1e-7) == "<0.0001" and rp.percent_text(-1e-7) == ">-0.0001"
+    assert rp.percent_text(1.2e-6) == "0.00012" and rp.percent_text(-3.4e-5, 3) == "-0.0034"
+    assert rp.percent_text(0.0) == "0" and rp.percent_text(11.5) == "1150" and rp.percent_text(0.0089) == "0.89"

@@ -44,6 +44,8 @@ REPORT_LOCK = ".report.lock"
 
 def stats_rich_table(stats, title: str) -> Table:
     """The statistics as a rich table (relative deviations in per cent)."""
+    from tinylens.results.report import percent_text
+
     table = Table(title=title, title_justify="left")
     table.add_column("parameter", no_wrap=True)
     for name in ("deviation", "N", "median dev.", "NMAD", "outliers > 4 NMAD", "expected from widths", "within 10%",
@@ -51,7 +53,8 @@ def stats_rich_table(stats, title: str) -> Table:
         table.add_column(name, justify="left" if name == "deviation" else "right")
     for row in stats.itertuples(index=False):
         relative = row.deviation == "relative"
-        fmt = (lambda v: f"{100 * v:.3g}%") if relative else (lambda v: f"{v:.3g}")
+        # per cent as the figures write it (1150%, not 1.15e+03%)
+        fmt = (lambda v: f"{percent_text(v, 3)}%") if relative else (lambda v: f"{v:.3g}")
         bands = [str(int(row.n_within_10pct)), str(int(row.n_beyond_20pct))] if relative and row.n else ["-", "-"]
         table.add_row(row.parameter, row.deviation, str(row.n), fmt(row.median_deviation), fmt(row.nmad),
                       "-" if math.isnan(row.n_outliers) else f"{int(row.n_outliers)} ({100 * row.outlier_fraction:.1f}%)",

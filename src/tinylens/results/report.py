@@ -445,11 +445,20 @@ def _panel(top, bottom, joined: pd.DataFrame, q: Quantity, stat: pd.Series, t_la
     bottom.tick_params(labelsize=8)
 
 
+#: The smallest size of a percentage :func:`percent_text` writes in digits (``0.0001``).
+PERCENT_FLOOR = 1e-4
+
+
 def percent_text(fraction: float, digits: int = 2) -> str:
-    """``fraction`` in per cent (no sign), to ``digits`` significant figures where that needs no
-    exponent, else as a whole number: an NMAD of 1.15 is ``115``, not ``1.1e+02``."""
-    text = f"{100 * fraction:.{digits}g}"
-    return f"{100 * fraction:.0f}" if "e" in text else text
+    """``fraction`` in per cent (no per-cent sign), to ``digits`` significant figures where that
+    needs no exponent, else as a whole number: an NMAD of 1.15 is ``115``, not ``1.1e+02``. A
+    percentage under :data:`PERCENT_FLOOR` in size (not 0) is ``<0.0001`` (``>-0.0001``): it
+    was the whole number ``0``, a width of 1e-7 reading as none."""
+    value = 100 * fraction
+    if 0 < abs(value) < PERCENT_FLOOR:
+        return f"<{PERCENT_FLOOR:g}" if value > 0 else f">-{PERCENT_FLOOR:g}"
+    text = f"{value:.{digits}g}"
+    return f"{value:.0f}" if "e" in text else text
 
 
 def quantity_unit(q: Quantity) -> str:
