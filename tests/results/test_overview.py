@@ -1017,3 +1017,19 @@ def test_medians_past_a_physical_range_are_shown_not_clipped_away():
     catalog["lens_mass.0.q_median"] = [1.3, 1.3]
     ax = ov.parameters_figure(catalog, [quantity_for("lens_mass.0.q")]).axes[0]
     assert ax.get_xlim()[1] > 1.3
+
+
+def test_one_lens_to_inspect_is_listed_with_its_flags_in_the_singular(tmp_path):
+    """One untrusted lens was printed 'To inspect: 1 lens (untrusted), listed with their flags,
+    folders and figures'; it now has its flags, folder and figure, and two keep the plural."""
+    catalog = _catalog()
+    ok = catalog["status"] == "ok"
+    one = catalog[ok].assign(trusted=["True", "True", "False", "True", "True", "True"])
+    two = catalog[ok].assign(trusted=["True", "True", "False", "True", "False", "True"])
+    for frame, n, listed in ((one, "1 lens", "its flags, folder and figure"),
+                             (two, "2 lenses", "their flags, folders and figures")):
+        frame.to_csv(tmp_path / "catalog.csv", index=False)
+        result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv"), "--out", str(tmp_path / "rep")])
+        assert result.exit_code == 0, result.output
+        text = " ".join(result.output.split())
+        assert f"To inspect: {n} (untrusted), listed with {listed} in" in text, text

@@ -357,8 +357,9 @@ def print_overview(result: dict[str, Any], paths: dict[str, Path]) -> None:
     if len(inspect):
         kinds = ov.inspect_kinds(inspect)
         why = " or ".join([", ".join(kinds[:-1]), kinds[-1]] if len(kinds) > 1 else kinds)
+        listed = "its flags, folder and figure" if len(inspect) == 1 else "their flags, folders and figures"
         console.print(f"To inspect: {lens_count(len(inspect))} ({why}), listed "
-                      f"with their flags, folders and figures in [bold]{escape(str(paths['inspect']))}[/].", soft_wrap=True)
+                      f"with {listed} in [bold]{escape(str(paths['inspect']))}[/].", soft_wrap=True)
     console.print(f"Written: [bold]{escape(str(paths['json']))}[/], "
                   + escape(", ".join(p.name for k, p in paths.items() if k != "json")), soft_wrap=True)
 
