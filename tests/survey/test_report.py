@@ -782,7 +782,8 @@ def test_the_main_deflector_is_compared_wherever_each_table_lists_it(tmp_path, c
     assert [p["parameter"] for p in saved["parameters"]] == [*names, "source.mag"]
     theta, phi = saved["parameters"][:2]
     assert theta["nmad"] == pytest.approx(0.0296) and phi["nmad"] == pytest.approx(1.48)  # as with both at 0
-    assert saved["truth_columns"] == {name: name.replace(f".{catalog_at}.", f".{truth_at}.") for name in names}
+    assert saved["truth_columns"] == {**{name: name.replace(f".{catalog_at}.", f".{truth_at}.") for name in names},
+                                      "source.mag": "source.mag"}
     assert "lens_mass.0.theta_E" not in saved["not_compared"] and "lens_mass.1.theta_E" not in saved["not_compared"]
     text = " ".join(result.output.split())
     assert (f"Lens mass: the catalogue's lens_mass.{catalog_at} against the truth table's lens_mass.{truth_at}"
@@ -1480,3 +1481,28 @@ def test_a_tiny_percentage_is_written_as_a_bound_not_as_0():
     assert rp.percent_text(1e-7) == "<0.0001" and rp.percent_text(-1e-7) == ">-0.0001"
     assert rp.percent_text(1.2e-6) == "0.00012" and rp.percent_text(-3.4e-5, 3) == "-0.0034"
     assert rp.percent_text(0.0) == "0" and rp.percent_text(11.5) == "1150" and rp.percent_text(0.0089) == "0.89"
+
+
+def test_truth_columns_lists_the_truth_column_of_every_parameter_compared(tmp_path):
+    """report_stats.json's truth_columns was {} in a default --truth comparison, every name the
+    same in both tables, though docs/survey.md says it lists the truth's columns used; it now
+    maps each compared parameter to its truth column (the same name here, with --parameter too),
+    no 'Lens mass:' line is printed where no name differs, and a --reference comparison, whose
+    column compared_with names, keeps {}."""
+    catalog, truth = _catalog_and_truth()
+    result = _run(tmp_path, catalog, truth)
+    assert result.exit_code == 0, result.output
+    saved = _saved(tmp_path)
+    compared = ["lens_mass.0.theta_E", "lens_mass.0.phi_deg", "source.mag"]
+    assert [p["parameter"] for p in saved["parameters"]] == compared
+    assert saved["truth_columns"] == {name: name for name in compared}
+    assert all(column in truth.columns for column in saved["truth_columns"].values())
+    assert "Lens mass:" not in result.output
+    result = _run(tmp_path, catalog, truth, "-p", "source.mag")
+    assert result.exit_code == 0, result.output
+    assert _saved(tmp_path)["truth_columns"] == {"source.mag": "source.mag"}
+    truth.rename(columns={"lens_mass.0.theta_E": "theta_E_ref"}).to_csv(tmp_path / "reference.csv", index=False)
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv"), "--reference", str(tmp_path / "reference.csv"),
+                                      "--out", str(tmp_path / "rep")])
+    assert result.exit_code == 0, result.output
+    assert _saved(tmp_path)["truth_columns"] == {} and _saved(tmp_path)["compared_with"].endswith("(theta_E_ref)")

@@ -151,7 +151,9 @@ def build_report(
         "outlier_definition": f"|deviation| > {rp.OUTLIER_SIGMA:g} x NMAD",
         "nmad_definition": f"{rp.NMAD_FACTOR} x median(|deviation - median(deviation)|)",
         "not_compared": skipped, "no_lens_compared": empty, "left_out": left_out,
-        "truth_columns": {q.name: columns[q.name] for q in quantities if q.name in columns} if truth_path else {},
+        # every compared parameter's truth column, the same name included: a script reads the mapping
+        # without knowing that a missing name means the same one ({} said nothing of the columns used)
+        "truth_columns": {q.name: columns.get(q.name, q.name) for q in quantities} if truth_path else {},
     }
     inputs = {"catalogue": catalog_path, **({"truth table": truth_path} if truth_path is not None
                                             else {"reference table": reference_path})}
@@ -684,8 +686,9 @@ def report(
     wide.print(stats_rich_table(result["stats"], f"{lens_count(s['n_matched'])}{_trusted_text(s)} compared with {escape(s['compared_with'])} "
                                    f"({s['n_ok']} ok, {s['n_failed']} failed in the catalogue"
                                    + escape(_selection(s)) + ")"))
-    if s["truth_columns"]:
-        console.print(main_mass_text(s["truth_columns"]), soft_wrap=True)
+    moved = {name: true for name, true in s["truth_columns"].items() if name != true}
+    if moved:
+        console.print(main_mass_text(moved), soft_wrap=True)
     for name, why in s["not_compared"].items():
         hint = " (fit with dataset.zeropoint set to get magnitudes)" if name.endswith(".mag") else ""
         console.print(f"Not compared: {name}, {why}{hint}.", soft_wrap=True)
