@@ -1057,17 +1057,36 @@ def test_a_source_too_steep_for_the_sampling_is_warned_of_naming_the_options(tmp
 
 
 def test_lens_galaxies_too_bright_for_any_arc_snr_name_the_zeropoint_and_lens_mag_range():
-    """zeropoint 140 (lens galaxies of 10^48 e-/s, amplitudes ~1e45, over float32's 3.4e38, allowed by MAX_LENS_IE)
-    with exposure_time 1e-30 was refused as 'no source brightness gives an arc of maximum SNR ... with sky_sigma and
-    exposure_time', though the lens's own Poisson noise, not the sky, buried every arc; the message now names the
-    zeropoint and lens_mag_range too. Where the sky's noise is the larger, it names sky_sigma and exposure_time only."""
-    opts = PopulationOptions(zeropoint=140.0, exposure_time=1e-30)
+    """zeropoint 82 with exposure_time 1e-8 (lens galaxies of 10^24.8 e-/s) was refused as 'no source brightness gives
+    an arc of maximum SNR ... with sky_sigma and exposure_time', though the lens's own Poisson noise, not the sky,
+    buried every arc; the message now names the zeropoint and lens_mag_range too. Where the sky's noise is the larger,
+    it names sky_sigma and exposure_time only."""
+    opts = PopulationOptions(zeropoint=82.0, exposure_time=1e-8)
     arc = np.zeros((5, 5))
     arc[2, 2] = 1.0
-    lens = np.full((5, 5), 1e45)
-    with pytest.raises(ConfigError, match=r"zeropoint 140 and lens_mag_range from 20 make lens galaxies of up to 10\^48 "
-                                          r"e-/s, 1e\+45 e-/s in a pixel; lower the zeropoint .* or raise lens_mag_range"):
+    lens = np.full((5, 5), 2e21)
+    assert population.source_scale(arc, np.zeros((5, 5)), 10.0, opts) > 0  # on no lens the arc is made: the lens stops it
+    with pytest.raises(ConfigError, match=r"zeropoint 82 and lens_mag_range from 20 make lens galaxies of up to 10\^24.8 "
+                                          r"e-/s, 2e\+21 e-/s in a pixel; lower the zeropoint .* or raise lens_mag_range"):
         population.source_scale(arc, lens, 10.0, opts)
     with pytest.raises(ConfigError) as info:
         population.source_scale(arc, np.zeros((5, 5)), 10.0, PopulationOptions(sky_sigma=1e20))
     assert "sky_sigma = 1e+20" in str(info.value) and "zeropoint" not in str(info.value)
+
+
+def test_an_arc_buried_by_its_own_poisson_noise_does_not_blame_the_lens_galaxies_brightness():
+    """With exposure_time 1e-30 an arc's own Poisson noise keeps it under any SNR the brightest source tried can give,
+    whatever the lens galaxy: the refusal said 'or the lens galaxies' brightness ...: lower the zeropoint' at zeropoint
+    25.7 (lens galaxies of 10^2.28 e-/s, 0.06 e-/s in a pixel) and at -20 (10^-16 e-/s), where a lower zeropoint cannot
+    help. It names sky_sigma and exposure_time alone there, as it does on no lens at all."""
+    arc = np.zeros((5, 5))
+    arc[2, 2] = 1.0
+    for zeropoint, lens_peak in ((25.7, 0.06), (-20.0, 3e-20)):
+        opts = PopulationOptions(zeropoint=zeropoint, exposure_time=1e-30)
+        with pytest.raises(ConfigError) as alone:  # the independent truth: on no lens it is refused all the same
+            population.source_scale(arc, np.zeros((5, 5)), 10.0, opts)
+        with pytest.raises(ConfigError) as info:
+            population.source_scale(arc, np.full((5, 5), lens_peak), 10.0, opts)
+        assert "exposure_time = 1e-30" in str(info.value), str(info.value)
+        assert "zeropoint" not in str(info.value) and "lens galaxies" not in str(info.value), str(info.value)
+        assert str(info.value) == str(alone.value)

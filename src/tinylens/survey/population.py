@@ -837,20 +837,22 @@ def source_scale(arc: np.ndarray, lens: np.ndarray, target: float, opts: Populat
     if not f(lo) < 0 < f(hi):
         raise ConfigError(f"no source brightness gives an arc of maximum SNR {target:.3g} (snr_range) with sky_sigma = "
                           f"{opts.sky_sigma:g} and exposure_time = {opts.exposure_time:g}: change one of these options"
-                          f"{_bright_lens_text(lens, opts)}.")
+                          f"{_bright_lens_text(arc * np.exp(hi), lens, target, opts)}.")
     return float(np.exp(optimize.brentq(f, lo, hi, xtol=1e-10)))
 
 
-def _bright_lens_text(lens: np.ndarray, opts: PopulationOptions) -> str:
-    """Where the lens galaxy's Poisson noise is over the sky's (its peak over ``sky_sigma^2 exposure_time``), what
-    makes it so bright: ``zeropoint`` and ``lens_mag_range`` ('' where the sky's noise is the larger). zeropoint 140
-    (lens galaxies of 1e48 e-/s, amplitudes ~1e45, over float32's 3.4e38) was refused as the arc's SNR, naming
-    only sky_sigma and exposure_time."""
+def _bright_lens_text(arc: np.ndarray, lens: np.ndarray, target: float, opts: PopulationOptions) -> str:
+    """Where the lens galaxy's Poisson noise is what keeps the brightest arc tried, ``arc``, under the SNR ``target``
+    (on no lens it reaches it), what makes the lens so bright: ``zeropoint`` and ``lens_mag_range``; '' where the arc
+    falls short on its own (the sky's noise, or its own Poisson noise in a short exposure_time: at 1e-30 any arc
+    does, on a lens galaxy however faint, and a lower zeropoint would not help). zeropoint 82 with exposure_time
+    1e-8 (lens galaxies of 10^24.8 e-/s; at zeropoint 25.7 the same options make lenses) was refused as the arc's SNR, naming only
+    sky_sigma and exposure_time."""
     peak = float(lens.max()) if lens.size else 0.0
-    if not peak / opts.exposure_time > opts.sky_sigma**2:
+    if not (peak > 0 and arc_snr(arc, np.zeros_like(lens), opts)[0] >= target):
         return ""
     log_flux = 0.4 * (opts.zeropoint - opts.lens_mag_range[0])
-    return (f", or the lens galaxies' brightness, whose Poisson noise is over the sky's: zeropoint {opts.zeropoint:g} and "
+    return (f", or the lens galaxies' brightness, whose Poisson noise buries the arcs: zeropoint {opts.zeropoint:g} and "
             f"lens_mag_range from {opts.lens_mag_range[0]:g} make lens galaxies of up to 10^{log_flux:.4g} e-/s, "
             f"{peak:.3g} e-/s in a pixel; lower the zeropoint (the AB magnitude of 1 e-/s, CSST: 25.7) or raise "
             "lens_mag_range")
