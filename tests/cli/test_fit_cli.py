@@ -884,3 +884,33 @@ def test_ctrl_c_inside_jaxs_garbage_collector_callback_while_sampling_stops_the_
     assert code == 130 and out.startswith("Interrupted.") and "The sampler's checkpoint is kept in" in out, out
     assert sent == [1] and swallowed == []
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_zero_width_interval_in_the_truth_table_says_why_it_has_no_pull():
+    """fit --truth of a fit stopped long before it converged (its posterior on one sample): a
+    parameter's 68 % interval of zero width (1.25 - 1.25) left its pull cell blank, with nothing
+    saying why, beside pulls of the other parameters; the cell now holds '-' and a note under the
+    table says the interval has zero width."""
+    from types import SimpleNamespace
+
+    from tinylens.cli.common import console
+    from tinylens.cli.fit import truth_table
+
+    names = ["lens_mass.0.theta_E", "lens_mass.0.e1"]
+    result = SimpleNamespace(median={names[0]: 1.25, names[1]: 0.1},
+                             interval_68={names[0]: (1.25, 1.25), names[1]: (0.05, 0.15)},
+                             param_names=names, method="nautilus")
+    with console.capture() as captured:
+        console.print(truth_table(result, {names[0]: 1.2, names[1]: 0.0}))
+    lines = captured.get().splitlines()
+    pull = {name: next(line for line in lines if name in line).split("│")[-2].strip() for name in names}
+    assert pull[names[0]] == "-", lines  # 1.25 - 1.25: no half-width to divide by
+    assert float(pull[names[1]]) == pytest.approx((0.1 - 0.0) / 0.05, abs=0.05)  # +2.0, unchanged
+    text = " ".join(captured.get().split())
+    assert "zero width" in text and "converged" in text
+
+    # a table whose every interval has a width says nothing of it
+    result.interval_68[names[0]] = (1.2, 1.3)
+    with console.capture() as captured:
+        console.print(truth_table(result, {names[0]: 1.2, names[1]: 0.0}))
+    assert "zero width" not in " ".join(captured.get().split())

@@ -69,13 +69,24 @@ def truth_table(result: Any, truth: dict[str, float], names: tuple[str, ...] | N
     table.add_column("parameter", no_wrap=True, min_width=max(map(len, rows), default=9))
     for column in ("true", "median", "68 % interval", "pull"):
         table.add_column(column, justify="right")
+    collapsed = False
     for name in rows:
         lo, hi = intervals.get(name, (None, None))
         sigma = None if lo is None else (hi - lo) / 2
         pull = f"{(median[name] - truth[name]) / sigma:+.1f}" if sigma else ""
+        if sigma == 0:  # no width to measure a pull in: the cell was left blank without a word
+            pull, collapsed = ZERO_WIDTH_MARK, True
         table.add_row(name, f"{truth[name]:.5g}", f"{median[name]:.5g}",
                       f"{lo:.5g} - {hi:.5g}" if lo is not None else "", pull)
+    if collapsed:
+        table.caption, table.caption_justify = ZERO_WIDTH_NOTE, "left"
     return table
+
+
+#: The pull cell of a parameter whose 68 % interval has zero width, and the note under the table.
+ZERO_WIDTH_MARK = "-"
+ZERO_WIDTH_NOTE = ("pull -: the 68 % interval has zero width (the posterior sits on one sample, as in a fit stopped "
+                   "long before it converged), so no pull can be given.")
 
 
 def print_result(result: Any) -> None:
