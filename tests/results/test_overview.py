@@ -1033,3 +1033,50 @@ def test_one_lens_to_inspect_is_listed_with_its_flags_in_the_singular(tmp_path):
         assert result.exit_code == 0, result.output
         text = " ".join(result.output.split())
         assert f"To inspect: {n} (untrusted), listed with {listed} in" in text, text
+
+
+def _docs_inspect_reader():
+    """The call docs/survey.md (section 9) gives to read inspect.csv, as a function of its path."""
+    import textwrap
+    from pathlib import Path
+
+    doc = (Path(__file__).parents[2] / "docs" / "survey.md").read_text()
+    block = doc[doc.index("## 9."):].split("```python", 1)[1].split("```", 1)[0]
+    assert "inspect = pd.read_csv(path" in block, block
+
+    def read(path):
+        scope = {"pd": pd, "path": path}
+        exec(textwrap.dedent(block), scope)
+        return scope["inspect"]
+    return read
+
+
+@pytest.mark.parametrize("failed", [False, True])
+def test_inspect_csv_read_as_the_docs_say_gives_text_and_trust_whether_or_not_a_lens_failed(tmp_path, failed):
+    """docs/survey.md said to read inspect.csv with dtype={"trusted": "boolean"} alone; with no
+    failed lens its empty `reason` column came as float NaN (and with failed lenses alone `flags`,
+    `folder` and `figure` did), an id 007 as 7. Read as the docs now say, every text column is text
+    ("" where empty), ids stay as written, and `trusted` is False for an untrusted lens, <NA> for a
+    failed one."""
+    catalog = pd.DataFrame({"lens_id": ["007", "008", "009"], "status": ["ok", "ok", "failed" if failed else "ok"],
+                            "reason": ["", "", "DataError: image.fits is not a FITS file" if failed else ""],
+                            "trusted": [True, False, None if failed else False],
+                            "flags": ["", "arc_residuals", None if failed else "unmodelled_flux"],
+                            "critical_flags": ["", "arc_residuals", None if failed else "unmodelled_flux"],
+                            "lens_mass.0.theta_E_median": [1.0, 1.1, np.nan if failed else 1.2],
+                            "lens_mass.0.theta_E_lo68": [0.99, 1.09, np.nan if failed else 1.19],
+                            "lens_mass.0.theta_E_hi68": [1.01, 1.11, np.nan if failed else 1.21]})
+    catalog.to_csv(tmp_path / "catalog.csv", index=False)
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv")])
+    assert result.exit_code == 0, result.output
+    inspect = _docs_inspect_reader()(tmp_path / "report" / "inspect.csv")
+    assert inspect["lens_id"].tolist() == ["008", "009"]
+    for column in ("status", "flags", "critical_flags", "reason", "folder", "figure"):
+        assert all(isinstance(v, str) for v in inspect[column]), (column, inspect[column].tolist())
+    assert inspect["reason"].tolist() == ["", "DataError: image.fits is not a FITS file" if failed else ""]
+    assert inspect["folder"].tolist() == ["", ""]  # no lenses/ folder beside this catalogue
+    assert str(inspect["trusted"].dtype) == "boolean"
+    assert inspect["trusted"].iloc[0] == False  # noqa: E712
+    assert pd.isna(inspect["trusted"].iloc[1]) if failed else inspect["trusted"].iloc[1] == False  # noqa: E712
+    # the failed lens's selection by text works on either file
+    assert inspect[inspect["reason"].str.startswith("DataError")]["lens_id"].tolist() == (["009"] if failed else [])
