@@ -1080,3 +1080,39 @@ def test_inspect_csv_read_as_the_docs_say_gives_text_and_trust_whether_or_not_a_
     assert pd.isna(inspect["trusted"].iloc[1]) if failed else inspect["trusted"].iloc[1] == False  # noqa: E712
     # the failed lens's selection by text works on either file
     assert inspect[inspect["reason"].str.startswith("DataError")]["lens_id"].tolist() == (["009"] if failed else [])
+
+
+def _docs_table_columns(doc: str, heading: str) -> list[str]:
+    """The names in the first cells of the table that follows ``heading`` in ``doc`` (a cell such
+    as "`percentile_16`, `percentile_84`" names two)."""
+    import re
+
+    rows = [line for line in doc[doc.index(heading):].split("\n\n", 2)[1].splitlines() if line.startswith("| `")]
+    return [name for row in rows for name in re.findall(r"`([^`]+)`", row.split("|")[1])]
+
+
+def test_the_overview_tables_columns_are_the_ones_docs_survey_md_explains(tmp_path):
+    """docs/survey.md section 9 named overview_parameters.csv and overview_flags.csv but not their
+    columns (half_width_68, relative_half_width_68, n_critical, ...) nor their units; the tables
+    it now gives list exactly the columns tinylens report writes, in order, and inspect.csv's, and
+    relative_half_width_68 is a fraction as it says (theta_E's relative half-widths of _catalog:
+    0.005-0.1, median 0.025), empty for q."""
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).parents[2] / "docs" / "survey.md").read_text()
+    doc = doc[doc.index("## 9."):]
+    catalog = _catalog()
+    catalog.to_csv(tmp_path / "catalog.csv", index=False)
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv")])
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "report"
+    parameters = pd.read_csv(out / "overview_parameters.csv").set_index("parameter")
+    assert _docs_table_columns(doc, "`overview_parameters.csv` has") == ["parameter", *parameters.columns]
+    flags = pd.read_csv(out / "overview_flags.csv")
+    assert _docs_table_columns(doc, "`overview_flags.csv` has") == list(flags.columns)
+    said = doc[doc.index("`inspect.csv` has the columns"):].split(".\n", 1)[0]
+    assert re.findall(r"`([^`]+)`", said)[1:] == list(pd.read_csv(out / "inspect.csv").columns)
+    assert parameters.loc["lens_mass.0.theta_E", "relative_half_width_68"] == pytest.approx(0.025)
+    assert pd.isna(parameters.loc["lens_mass.0.q", "relative_half_width_68"])
+    assert parameters.loc["lens_mass.0.q", "half_width_68"] == pytest.approx(0.01)  # 0.01, 0.02, 0.01, 0.01, 0.05, 0.01
