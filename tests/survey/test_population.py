@@ -470,3 +470,28 @@ def test_the_progress_lines_of_a_log_come_every_30_seconds_and_at_the_end():
     assert done == items
     assert lines == ["Simulating lenses: 2/6 done, 0:31 elapsed", "Simulating lenses: 5/6 done, 1:02 elapsed",
                      "Simulating lenses: 6/6 done, 1:10 elapsed"]
+
+
+def test_every_truth_column_a_fit_does_not_catalogue_is_explained_in_docs_survey_md(populations):
+    """docs/survey.md section 7 listed a few of truth.csv's columns; `*.Ie`, `arc_snr_total`,
+    `lens_snr_max` (and the totals lens_light.flux, lens_light.mag, source.flux) were written with
+    no word of what they are. Every column of a population's truth.csv that is not a component's
+    parameter or shape (`<kind>.<i>.<name>`) is now named in that section, and so is `.Ie`, the one
+    component parameter a fit never catalogues."""
+    import re
+
+    doc = (Path(__file__).parents[2] / "docs" / "survey.md").read_text()
+    section = doc[doc.index("## 7."):doc.index("## 8.")]
+    named = set(re.findall(r"`([^`]+)`", section))
+    truth = pd.read_csv(populations["two"] / "truth.csv")
+    loose = [c for c in truth.columns if not re.match(r"^\w+\.\d+\.", c) and c != "lens_id"]
+    assert {"arc_snr_total", "lens_snr_max", "source.magnification"} <= set(loose), loose
+    assert [c for c in loose if c not in named] == []
+    assert any(c.endswith(".Ie") for c in truth.columns) and "<light>.Ie" in named
+    # Ie as stated there, e-/s per pixel at the half-light radius: the Sersic integral of it over
+    # pixels of 0.074" (scipy's gamma functions) is the flux column, in e-/s
+    assert "e-/s per pixel" in section
+    for _, row in truth.iterrows():
+        for light in ("lens_light.0", "source_light.0"):
+            comp = {k: row[f"{light}.{k}"] for k in ("Ie", "R_sersic", "n_sersic")}
+            assert row[f"{light}.flux"] == pytest.approx(_sersic_flux(comp, 0.074), rel=1e-6)
