@@ -246,6 +246,12 @@ class ConvergenceWarning(UserWarning):
     the result is preliminary (flagged ``unconverged``)."""
 
 
+class CapReachedWarning(ConvergenceWarning):
+    """A fit run again whose sampler's checkpoint already reached its cap on likelihood calls
+    (nautilus's ``n_like_max``, dynesty's ``maxcall``): it samples nothing more, and says so before
+    it writes its outputs again (:func:`tinylens.fit.capped_again`). Raise the cap to continue."""
+
+
 #: The classes of JAX's (XLA's) runtime errors, by name (``jax.errors.JaxRuntimeError``; older jaxlibs'
 #: ``XlaRuntimeError``): a RuntimeError whose text begins ``RESOURCE_EXHAUSTED`` where an array does not fit
 #: in the device's memory, on a CPU as on a GPU, as Python's own MemoryError is never raised then.

@@ -779,6 +779,8 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
             kept_inputs = list(fit_inputs(problem, path).values())
             # before result.json, whose record names them until then
             remove_replaced(out, replaced_files(out, set(file_names(problem.config).values()), kept_inputs))
+            if not fresh:  # said before the outputs are written again: they take minutes with figures
+                _warn_capped(problem, out)
             (out / filenames.RESULT).unlink(missing_ok=True)  # an old result must not look like this fit's
             if fresh:
                 _remove_checkpoints(out)
@@ -1187,6 +1189,67 @@ def _warn_unresumed(problem: Any, out: Path) -> None:
     warnings.warn(f"{listed(unresumed)} in {out}: of another fit (other data, model, priors, precision or sampler "
                   f"settings than this config's), so this fit does not resume {it}: {again}, and replaces {it}.",
                   CheckpointWarning, stacklevel=outside_stacklevel())
+
+
+#: The sampler's cap on its likelihood calls, by method: running a fit again that its checkpoint
+#: shows reached it samples nothing more (:func:`capped_again`).
+CALL_CAPS = {"nautilus": "n_like_max", "dynesty": "maxcall"}
+
+
+def capped_again(problem: Any, out: Path) -> tuple[str, float, float] | None:
+    """Whether a fit of ``problem`` in ``out`` would sample nothing: the ``result.json`` there
+    records a search stopped by its sampler's cap on likelihood calls (:data:`CALL_CAPS`,
+    :func:`stopping_limit`), the config's cap is no higher than the one it reached, and the
+    sampler's checkpoint there is this fit's, so resumed (:func:`~tinylens.inference.resumed_checkpoints`).
+    ``(cap's name, this config's cap, the recorded one)``, else None (nothing of this can be
+    read: the fit runs as ever)."""
+    import json
+
+    from tinylens.config.schema import DEFAULT_METHODS
+    from tinylens.inference import resumed_checkpoints, search_of
+    from tinylens.inference.common import resumes
+
+    method = getattr(problem.config.inference, "method", None) or DEFAULT_METHODS["sampler"]
+    key = CALL_CAPS.get(method)
+    if key is None or getattr(problem.config.inference, "type", "sampler") not in (None, "sampler"):
+        return None
+    settings = search_of(problem)[2]
+    cap = _finite(settings.get(key))
+    if cap is None or not resumes(settings) or not (out / filenames.RESULT).is_file():
+        return None
+    try:
+        stored = json.loads((out / filenames.RESULT).read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # unreadable: the fit replaces it, as ever
+        return None
+    if not isinstance(stored, dict) or stored.get("method") != method or stored.get("converged") is not False:
+        return None
+    info = stored.get("info") if isinstance(stored.get("info"), dict) else {}
+    recorded = _finite((info.get("settings") if isinstance(info.get("settings"), dict) else {}).get(key))
+    if recorded is None or stopping_limit(stored) != key or cap > recorded:
+        return None
+    try:
+        kept = resumed_checkpoints(problem, out, look_only=True)
+    except Exception:  # noqa: BLE001 - whose checkpoint it is cannot be told: the fit says so itself
+        return None
+    return (key, cap, recorded) if filenames.CHECKPOINTS[method] in kept else None
+
+
+def _warn_capped(problem: Any, out: Path) -> None:
+    """Say (:class:`~tinylens.errors.CapReachedWarning`, a ConvergenceWarning), before anything is done again, that the fit in ``out`` already
+    reached its sampler's cap (:func:`capped_again`): running it again samples nothing more and
+    writes the same outputs again; how to continue it, or start again."""
+    from tinylens.errors import CapReachedWarning
+
+    capped = capped_again(problem, out)
+    if capped is None:
+        return
+    key, cap, recorded = capped
+    held = f"{cap:,.0f}" if cap == recorded else f"{cap:,.0f} (it reached {recorded:,.0f})"
+    warnings.warn(f"The fit in {out} already stopped at its sampler's cap, inference.settings.{key} = {held}: "
+                  "its checkpoint has nothing more to sample at this cap, so this run only writes the same results "
+                  f"again. To continue it, raise {key} in the config and run the fit again (it resumes from the "
+                  "checkpoint); to start again from scratch, use --fresh (tinylens.fit: fresh=True).",
+                  CapReachedWarning, stacklevel=outside_stacklevel())
 
 
 def _remove_checkpoints(out: Path) -> None:

@@ -914,3 +914,47 @@ def test_a_zero_width_interval_in_the_truth_table_says_why_it_has_no_pull():
     with console.capture() as captured:
         console.print(truth_table(result, {names[0]: 1.2, names[1]: 0.0}))
     assert "zero width" not in " ".join(captured.get().split())
+
+
+@pytest.mark.parametrize("method, cap, small, larger", [("nautilus", "n_like_max", 1000, 1500),
+                                                        ("dynesty", "maxcall", 300, 600)])
+def test_running_a_capped_fit_again_at_the_same_cap_says_so_before_writing_anything(tmp_path, data, method, cap,
+                                                                                    small, larger):
+    """A fit stopped by its sampler's cap (nautilus's n_like_max, dynesty's maxcall), run again with
+    the same cap, sampled nothing but wrote every output again (117 s with figures) and only then
+    repeated its 'stopped before converging' warning, saying nothing at the start. It now says at
+    once, before the outputs are written, that the checkpoint has nothing more to sample at this
+    cap, naming the setting and its value, and how to go on (raise it, or --fresh); the result is
+    kept as it was. With the cap raised the fit continues, unsaid."""
+    import yaml
+
+    config = write_tiny_lens(tmp_path, {"type": "sampler", "method": method,
+                                        "settings": {**(FAST_NAUTILUS if method == "nautilus" else {}), cap: small}},
+                             data)
+    settings = yaml.safe_load(config.read_text())
+    settings["pipeline"], settings["output"]["draw_figures"] = {"enabled": False}, "none"  # the sampler alone, quickly
+    config.write_text(yaml.safe_dump(settings, sort_keys=False))
+    code, out = invoke("fit", config, "--quiet")
+    assert code == 0, out
+    assert "already stopped at its sampler's cap" not in out  # nothing to say of a first run
+    first = json.loads((tmp_path / "output" / "result.json").read_text())
+    assert first["converged"] is False and first["n_likelihood_evals"] >= small
+
+    code, out = invoke("fit", config)  # the progress lines: the one saying the outputs are written
+    assert code == 0, out
+    said = out.find("already stopped at its sampler's cap")
+    assert said >= 0, out
+    line = out[said:]
+    assert f"inference.settings.{cap} = {small:,}" in line, line
+    assert f"raise {cap} in the config" in line and "--fresh" in line, line
+    assert said < out.index("writing result.json"), out  # before the outputs, not after them
+    again = json.loads((tmp_path / "output" / "result.json").read_text())
+    assert again["n_likelihood_evals"] == first["n_likelihood_evals"] and again["median"] == first["median"]
+
+    settings["inference"]["settings"][cap] = larger
+    config.write_text(yaml.safe_dump(settings, sort_keys=False))
+    code, out = invoke("fit", config, "--quiet")
+    assert code == 0, out
+    assert "already stopped at its sampler's cap" not in out, out  # a raised cap samples on
+    more = json.loads((tmp_path / "output" / "result.json").read_text())
+    assert more["n_likelihood_evals"] >= larger > first["n_likelihood_evals"]

@@ -137,11 +137,12 @@ def run_fit(config: Path | str | dict, output: Path | None = None, quiet: bool =
             truth: Path | dict[str, float] | None = None, pipeline: bool = True) -> Any:
     """:func:`tinylens.fit` (which checks the output folder before sampling) with its warnings
     printed readably."""
-    from tinylens.errors import ConvergenceWarning
+    from tinylens.errors import CapReachedWarning, ConvergenceWarning
     from tinylens.fit import fit
 
     with reported_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # said by print_result, in the command line's words
+        warnings.simplefilter("always", CapReachedWarning)  # but this one at the start, before the outputs
         return fit(config, progress=not quiet, output=output, fresh=fresh, truth=truth, pipeline=pipeline)
 
 
