@@ -434,3 +434,37 @@ def test_a_template_mask_of_another_shape_than_every_image_is_refused_at_once_na
     plan = runner.survey_plan(lenses, template, out)
     assert plan["checked_with"] is None and set(plan["broken"]) == {"lens_a", "lens_b", "lens_own"}
     assert "has shape" in plan["broken"]["lens_a"] and "noise" in plan["refused"]["lens_z"]
+
+
+def test_a_template_mask_fitting_no_lens_that_uses_it_is_refused_though_a_lens_with_its_own_mask_works(tmp_path):
+    """The template check ran check_template_mask only where every lens it tried had broken data:
+    a lens with a mask.fits of its own, whose files pass, was tried first and worked, so that a
+    template whose own mask (40 x 40) fitted none of the other lenses' images (32 x 32) passed the
+    dry run and the run, and each of those lenses failed one by one, though docs/survey.md says
+    such a template is refused at once. It is now refused, naming the lenses that use the mask and
+    not the one with its own; a template mask of the images' shape still passes, with the lens
+    with its own mask checked first."""
+    lenses = tmp_path / "lenses"
+    write_lens(lenses / "lens_a", 1.0, seed=0)
+    write_lens(lenses / "lens_b", 1.0, seed=1)
+    write_lens(lenses / "lens_own", 1.0, seed=2, mask=True)  # its own mask.fits, of its image's shape: it works
+    mask = tmp_path / "big_mask.fits"
+    write_fits_image(mask, np.zeros((SHAPE[0] + 8, SHAPE[1] + 8)))
+    config = template_config()
+    config["dataset"]["mask_path"] = mask.name
+    template = tmp_path / "template.yaml"
+    template.write_text(yaml.safe_dump(config, sort_keys=False))
+    out = tmp_path / "out"
+    # the truth, from the files: the lenses without a mask of their own have images of another shape than the mask
+    assert set(runner.refused_files(runner.find_lenses(lenses), runner.load_template(template))) == {"lens_a", "lens_b"}
+
+    with pytest.raises(runner.ConfigError) as raised:
+        runner.survey_plan(lenses, template, out)
+    text = " ".join(str(raised.value).split())
+    assert "dataset.mask_path" in text and f"{SHAPE[0]} x {SHAPE[1]} (2 lenses: lens_a, lens_b)" in text, text
+    assert "lens_own" not in text
+    assert not out.exists()
+
+    write_fits_image(mask, np.zeros(SHAPE))  # of the images' shape, every pixel used: the template works
+    plan = runner.survey_plan(lenses, template, out)
+    assert plan["checked_with"] == "lens_a" and plan["refused"] == {}

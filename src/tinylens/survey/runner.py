@@ -506,7 +506,9 @@ def check_template(template: Mapping[str, Any], lenses: list[Lens], out: str | P
     :data:`TEMPLATE_LENS_SEARCH`; ``refused``: those refusals where already known, among all), so
     that broken first lenses do not leave it unchecked.
 
-    A :class:`ConfigError` from loading or the settings is the template's and is raised at once.
+    A :class:`ConfigError` from loading or the settings is the template's and is raised at once,
+    as is the template's own mask where it fits no image of the lenses that use it
+    (:func:`check_template_mask`), though a lens with a mask of its own works.
     A :class:`DataError` is one lens's (that lens will fail alone), so the next lens is tried. A
     likelihood finite nowhere may also be one lens's doing (its data): the next is tried too, and
     the template is blamed only when no lens tried gives a finite likelihood.
@@ -535,9 +537,12 @@ def check_template(template: Mapping[str, Any], lenses: list[Lens], out: str | P
             check_histories(problem, lenses, out, name)
         try:
             check_likelihood(problem)
-            return lens.lens_id
         except ConfigError as exc:
             nowhere = ConfigError(f"The {name} does not work (checked with lens {lens.lens_id}): {exc}")
+            continue
+        if lens_dataset(template, lens).get("mask_path") != template_mask(template):  # its own mask.fits, or none
+            check_template_mask(template, lenses, name)  # the template's may still fit none of the lenses using it
+        return lens.lens_id
     if nowhere is not None:
         raise nowhere
     check_template_mask(template, lenses, name)
@@ -563,6 +568,14 @@ def check_histories(problem: Any, lenses: Sequence[Lens], out: str | Path, name:
             raise ConfigError(f"The {name} does not work (for lens {lens.lens_id}'s fit): {exc}") from None
 
 
+def template_mask(template: Mapping[str, Any]) -> str | None:
+    """The template's own mask (``dataset.mask_path``, absolute since :func:`load_template`);
+    None where it gives none."""
+    dataset = template.get("dataset")
+    mask = dataset.get("mask_path") if isinstance(dataset, Mapping) else None
+    return mask if isinstance(mask, str) and mask else None
+
+
 def check_template_mask(template: Mapping[str, Any], lenses: Sequence[Lens], name: str = "template") -> None:
     """Raise a ConfigError where the template's own mask (``dataset.mask_path``, absolute since
     :func:`load_template`) has another shape than the image of every one of ``lenses`` that uses
@@ -570,13 +583,13 @@ def check_template_mask(template: Mapping[str, Any], lenses: Sequence[Lens], nam
     so that the survey would fail every lens one by one. Every such lens's image header is read,
     up to the first whose shape is the mask's (then nothing is raised: the others are those
     lenses' own mismatches); a lens whose image cannot be read is left to its fit, as is a mask
-    that cannot be read (each fit refuses it, naming it). Run by :func:`check_template` only where
-    every lens it tried had broken data, so that a survey whose template works reads no more."""
+    that cannot be read (each fit refuses it, naming it). Run by :func:`check_template` where every
+    lens it tried had broken data, or where the lens it was checked with has a mask of its own
+    (or none): one checked with the template's mask shows an image of its shape, and no more is read."""
     from tinylens.data.fits_io import read_fits_shape
 
-    dataset = template.get("dataset")
-    mask = dataset.get("mask_path") if isinstance(dataset, Mapping) else None
-    if not isinstance(mask, str) or not mask:
+    mask = template_mask(template)
+    if mask is None:
         return
     try:
         mask_shape, _ = read_fits_shape(Path(mask), "dataset.mask_path")
