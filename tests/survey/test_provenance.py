@@ -364,6 +364,31 @@ def test_a_survey_continued_with_no_pipeline_changed_is_refused_as_another_templ
         runner.survey_plan(one_lens["lenses"], template, out, pipeline="no")
 
 
+def test_a_survey_of_a_template_whose_pipeline_is_off_continued_with_no_pipeline_is_not_another_template(one_lens):
+    """--no-pipeline made a template's pipeline section {enabled: false} whatever it was, so that a
+    template already saying pipeline: {enabled: false, n_sigma: 7, arc: false}, whose survey was
+    begun without the flag, was refused when continued with it ('another template ... differences:
+    pipeline.arc: false -> true; pipeline.n_sigma: 7.0 -> 10.0'), though the file was unchanged and
+    its fits are the same either way (the sampler alone). Such a section is now kept as it is: the
+    survey goes on, its lens done; a template whose pipeline is on is still refused so."""
+    import tinylens
+    from tinylens.inference import search_of
+
+    config = yaml.safe_load(one_lens["template"].read_text())
+    config["pipeline"] = {"enabled": False, "n_sigma": 7, "arc": False}
+    template, out = _written(one_lens["tmp"] / "off.yaml", config), one_lens["tmp"] / "off"
+    _finished(one_lens["lenses"], template, out, ["lens_a"])  # begun without the flag
+    lens = runner.find_lenses(one_lens["lenses"])[0]
+    for read in (runner.load_template(template), runner.load_template(template, pipeline=False)):  # the truth: both
+        problem = tinylens.load(runner.lens_config(read, lens, out))  # fit the sampler alone, with no stage
+        assert problem.config.pipeline.enabled is False and search_of(problem)[3] is None
+
+    plan = runner.survey_plan(one_lens["lenses"], template, out, pipeline=False, check=False)
+    assert plan["ok"] == ["lens_a"] and not any(plan["to_fit"].values())
+    with pytest.raises(ConfigError, match="fitted with the pipeline's stages, this run without them"):
+        runner.survey_plan(one_lens["lenses"], one_lens["template"], one_lens["out"], pipeline=False, check=False)
+
+
 def test_a_python_caller_refused_for_another_lens_folder_is_told_the_arguments_to_pass(one_lens):
     """From Python (survey_plan, run_survey) the refusal of an output folder holding fits of another
     lens folder named only the command line's --out, --reuse-finished and --retry-failed; it names

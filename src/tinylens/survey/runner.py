@@ -417,11 +417,25 @@ def without_pipeline(template: dict[str, Any]) -> dict[str, Any]:
     a config: its ``pipeline`` section ``{enabled: false}``, the keys that then go unread left out,
     so that no lens's fit warns of them. Part of the template as survey.json records it: a survey
     resumed with the flag changed is one of another template. A ``pipeline`` that is no mapping is
-    left for the config's check to refuse."""
+    left for the config's check to refuse, and one already off (``enabled: false``, as the schema
+    reads it) as it is: its fits are the same with the flag or without, and so is its record, so
+    that a survey of it begun without the flag is continued with it (and its unused keys are
+    warned of as the file gives them, as ``tinylens fit --no-pipeline`` warns)."""
     section = template.get("pipeline")
-    if section is None or isinstance(section, Mapping):
+    if section is None or (isinstance(section, Mapping) and not pipeline_off(section)):
         template["pipeline"] = {"enabled": False}
     return template
+
+
+def pipeline_off(section: Mapping[str, Any]) -> bool:
+    """Whether a template's ``pipeline`` section turns the pipeline off, as the config's schema
+    reads it (``enabled: false``, ``0``, ``"no"``); False where it is not valid (its fits refuse it)."""
+    from tinylens.config.schema import Pipeline
+
+    try:
+        return Pipeline.model_validate(dict(section)).enabled is False
+    except ValueError:  # pydantic's ValidationError
+        return False
 
 
 def lens_dataset(template: Mapping[str, Any], lens: Lens) -> dict[str, Any]:
