@@ -87,3 +87,31 @@ def test_a_template_whose_dynesty_history_lands_on_a_lens_result_json_is_refused
     plain = runner.load_template(_dynesty_template(tmp_path, "history.h5"))
     found = runner.find_lenses(lenses)
     runner.check_histories(tinylens.load(runner.lens_config(plain, found[0], out)), found, out)  # no error
+
+
+def test_a_dynesty_history_landing_on_a_lens_not_fitted_this_run_is_refused_too(tmp_path, mock_survey):
+    """check_histories checked dynesty's history against the output folders of the lenses to fit
+    this run only, so that with --only lens_a (or where lens_c was done, a survey resumed) a
+    history_filename of '../lens_c/result.json' passed the dry run and the run, and lens_a's fit
+    wrote its history as lens_c's result.json. It is checked against every lens folder's output
+    folder, and refused so, naming lens_c."""
+    import pytest
+
+    import tinylens
+    from tinylens.errors import ConfigError
+    from tinylens.fit import check_settings
+
+    lenses, out = mock_survey["lenses"], tmp_path / "out"
+    template = _dynesty_template(tmp_path, "../lens_c/result.json")
+    # the truth: lens_a's fit writes its history to lens_c's result.json, which lens_c's own fit refuses
+    lens_a = runner.Lens("lens_a", lenses / "lens_a")
+    config = runner.lens_config(runner.load_template(template), lens_a, out)
+    check_settings(tinylens.load(config), Path(config["output"]["path"]))  # lens_a's own check lets it through
+    written = (Path(config["output"]["path"]) / "../lens_c/result.json").resolve()
+    assert written == (out / "lenses" / "lens_c" / filenames.RESULT).resolve()
+
+    with pytest.raises(ConfigError) as raised:
+        runner.survey_plan(lenses, template, out, only=["lens_a"])
+    text = " ".join(str(raised.value).split())
+    assert "lens_c" in text and "history_filename" in text, text
+    assert not out.exists()

@@ -510,10 +510,12 @@ def template_lenses(template: Mapping[str, Any], lenses: Sequence[Lens], tries: 
 
 def check_template(template: Mapping[str, Any], lenses: list[Lens], out: str | Path, tries: int = 3,
                    name: str = "template", broken: dict[str, str] | None = None,
-                   refused: Mapping[str, str] | None = None) -> str | None:
+                   refused: Mapping[str, str] | None = None, every: Sequence[Lens] | None = None) -> str | None:
     """Load ``template`` against the first lenses and check it as ``tinylens validate`` does
     (:func:`tinylens.fit.check_settings` with the lens's output folder, dynesty's history with
-    every lens's (:func:`check_histories`), then :func:`tinylens.fit.check_likelihood`); return
+    every lens's (:func:`check_histories`: those of ``every``, the survey's lens folders, where
+    given, as a lens done, not in ``lenses``, has its files there too; else of ``lenses``), then
+    :func:`tinylens.fit.check_likelihood`); return
     the id of the lens it was checked with (``None``: every lens tried has broken data; each
     such lens's id and message are added to ``broken`` when given). The lenses whose files
     their FITS headers refuse are tried last (:func:`template_lenses`, among the first
@@ -548,7 +550,7 @@ def check_template(template: Mapping[str, Any], lenses: list[Lens], out: str | P
         finally:  # also of a lens whose data are broken: the config's warnings came before its data were read
             _warn_of_template(caught, name, shown)
         if nowhere is None:  # the first lens loaded: the template's settings, the same for every lens
-            check_histories(problem, lenses, out, name)
+            check_histories(problem, lenses if every is None else every, out, name)
         try:
             check_likelihood(problem)
         except ConfigError as exc:
@@ -2962,7 +2964,7 @@ def survey_plan(lens_dir: str | Path, template: str | Path, out: str | Path, ret
     refused = refused_files(state.todo, state.config)
     if check and state.todo:  # with the lenses whose files are not refused first: a lens that fails anyway checks nothing
         checked = check_template(state.config, state.todo, state.out, name=f"template {resolved(template)}",
-                                 broken=broken, refused=refused)
+                                 broken=broken, refused=refused, every=state.lenses)
     chosen = {lens.lens_id for lens in state.chosen}.difference(lens.lens_id for lens in state.todo)
     kept = {key: row.get("status") for key, row in sorted(state.rows.items()) if key in chosen}
     todo = {"new": [], "resume": [], "changed": [], "retry": []}
@@ -3060,7 +3062,7 @@ def _run_survey(lens_dir: str | Path, template: str | Path, out: str | Path, wor
     restart = restart_reason(config)
     if state.todo:
         with marked_on_interrupt(RESTART_ATTR, restart):
-            check_template(config, state.todo, out, name=f"template {resolved(template)}")
+            check_template(config, state.todo, out, name=f"template {resolved(template)}", every=lenses)
     new_folder = not out.exists()
     ensure_writable(out, f"another {SURVEY_FOLDER_CHOICE}", what="The survey output folder")  # its reason kept
     try:
