@@ -115,3 +115,35 @@ def test_a_dynesty_history_landing_on_a_lens_not_fitted_this_run_is_refused_too(
     text = " ".join(str(raised.value).split())
     assert "lens_c" in text and "history_filename" in text, text
     assert not out.exists()
+
+
+def test_a_dynesty_history_that_is_one_file_for_every_lens_is_refused_before_the_survey(tmp_path, mock_survey):
+    """A template's history_filename that is an absolute path, or one that leaves the lens's output
+    folder ('../calls.h5'), is the same file for every lens: each lens's fit started it afresh
+    (dynesty makes it anew), so that the survey kept the history of its last lens only, and two
+    workers wrote the one file at once. It is refused before the survey, naming the key and the
+    file; a plain name, or one in a folder of its own (hist/calls.h5), is each lens's own and passes."""
+    import pytest
+
+    import tinylens
+    from tinylens.errors import ConfigError
+    from tinylens.inference import dynesty_runner, search_of
+
+    lenses, out = mock_survey["lenses"], tmp_path / "out"
+    found = runner.find_lenses(lenses)
+    for history in ("../calls.h5", str(tmp_path / "calls.h5")):
+        template = _dynesty_template(tmp_path, history)
+        # the truth: the lenses' fits write their history to one and the same file
+        problems = [tinylens.load(runner.lens_config(runner.load_template(template), lens, out)) for lens in found[:2]]
+        files = {dynesty_runner.history_file(search_of(p)[2], runner.Lens.output(lens, out.resolve())).resolve()
+                 for p, lens in zip(problems, found)}
+        assert len(files) == 1
+        with pytest.raises(ConfigError) as raised:
+            runner.survey_plan(lenses, template, out)
+        text = " ".join(str(raised.value).split())
+        assert "history_filename" in text and "same file" in text and str(files.pop()) in text, text
+        assert not out.exists()
+
+    for history in ("calls.h5", "hist/calls.h5"):
+        plain = runner.load_template(_dynesty_template(tmp_path, history))
+        runner.check_histories(tinylens.load(runner.lens_config(plain, found[0], out)), found, out)  # no error

@@ -570,7 +570,9 @@ def check_histories(problem: Any, lenses: Sequence[Lens], out: str | Path, name:
     template's: the same for every lens) would be one of tinylens's own files in the output folder
     of any of ``lenses`` (``../lens_0007/result.json``, or an absolute path to one), which that
     lens's fit refuses only when it starts (:func:`tinylens.fit.check_settings` with its folder),
-    so that the template check, which tries a few lenses only, finds it before the survey starts."""
+    so that the template check, which tries a few lenses only, finds it before the survey starts;
+    and where it is the same file for every lens (an absolute path, ``../calls.h5``), which each
+    lens's fit would start afresh, losing the others' histories."""
     from tinylens.inference import search_of
 
     module, _, settings, _ = search_of(problem)
@@ -582,6 +584,15 @@ def check_histories(problem: Any, lenses: Sequence[Lens], out: str | Path, name:
             module.check_history_folder(settings, lens.output(root))
         except ConfigError as exc:
             raise ConfigError(f"The {name} does not work (for lens {lens.lens_id}'s fit): {exc}") from None
+    shared = [module.history_file(settings, lens.output(root)).resolve() for lens in lenses[:2]]
+    if len(shared) == 2 and shared[0] == shared[1]:  # absolute, or leaving the lens's folder: one file for all
+        raise ConfigError(
+            f"The {name} does not work: inference.settings.history_filename: "
+            f"'{settings.get('history_filename')}' is the same file {shared[0]} for every lens (an "
+            "absolute path, or one that leaves the lens's output folder), so that each lens's fit would write its "
+            "history over the one before (dynesty starts the file afresh), two workers at once into the same file. "
+            "Give a file name (dynesty_logl_history.h5, or hist/calls.h5): each lens's history then goes into its "
+            "own output folder.")
 
 
 def template_mask(template: Mapping[str, Any]) -> str | None:
