@@ -61,7 +61,8 @@ sampled at, ``pixel_scale / nsub`` (the image would not hold the light the truth
 :func:`scale_warnings`
 warns (ConfigWarning) when the Einstein radii span under 2 pixels or the field is too small
 for the arcs (a pixel scale typed in milliarcseconds, a size too small), or the PSF's stamp is
-larger than the image or its FWHM wider than it; such a population is still made.
+larger than the image or its FWHM wider than it, and :func:`steep_source_warnings` when a source is too steep
+for the spacing it is sampled at; such a population is still made.
 
 Lens ``i`` uses its own random stream (``SeedSequence(seed).spawn``), so a lens does not depend
 on how many were simulated; the same seed and options give identical files (at the same
