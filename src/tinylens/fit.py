@@ -1199,7 +1199,8 @@ CALL_CAPS = {"nautilus": "n_like_max", "dynesty": "maxcall"}
 def capped_again(problem: Any, out: Path) -> tuple[str, float, float] | None:
     """Whether a fit of ``problem`` in ``out`` would sample nothing: the ``result.json`` there
     records a search stopped by its sampler's cap on likelihood calls (:data:`CALL_CAPS`,
-    :func:`stopping_limit`), the config's cap is no higher than the one it reached, and the
+    :func:`stopping_limit`; not a pipeline's whose sampler converged, its posterior crowding the
+    box), the config's cap is no higher than the one it reached, and the
     sampler's checkpoint there is this fit's, so resumed (:func:`~tinylens.inference.resumed_checkpoints`).
     ``(cap's name, this config's cap, the recorded one)``, else None (nothing of this can be
     read: the fit runs as ever)."""
@@ -1224,6 +1225,9 @@ def capped_again(problem: Any, out: Path) -> tuple[str, float, float] | None:
     if not isinstance(stored, dict) or stored.get("method") != method or stored.get("converged") is not False:
         return None
     info = stored.get("info") if isinstance(stored.get("info"), dict) else {}
+    pipeline = info.get("pipeline") if isinstance(info.get("pipeline"), dict) else {}
+    if pipeline.get("sampler_converged") is True:  # unconverged for its box's edges, not its cap
+        return None
     recorded = _finite((info.get("settings") if isinstance(info.get("settings"), dict) else {}).get(key))
     if recorded is None or stopping_limit(stored) != key or cap > recorded:
         return None

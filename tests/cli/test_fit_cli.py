@@ -958,3 +958,35 @@ def test_running_a_capped_fit_again_at_the_same_cap_says_so_before_writing_anyth
     assert "already stopped at its sampler's cap" not in out, out  # a raised cap samples on
     more = json.loads((tmp_path / "output" / "result.json").read_text())
     assert more["n_likelihood_evals"] >= larger > first["n_likelihood_evals"]
+
+
+def test_a_fit_unconverged_only_for_its_box_edges_is_not_said_to_have_reached_its_cap(tmp_path):
+    """A pipeline fit whose sampler converged (1,717 calls under an n_like_max of 200,000) but whose
+    posterior still crowded the sampling box after its widenings (result.json: converged false,
+    sampler_converged true) was, run again, told it had 'already stopped at its sampler's cap,
+    inference.settings.n_like_max = 200,000' and to raise n_like_max, which changes nothing: the
+    box's edges are what the fit says of it, its cap was never reached."""
+    import numpy as np
+    import yaml
+
+    data = tiny_data()  # ten times the noise: a source size the data barely constrain
+    data["image"] = data["image"] + np.random.default_rng(1).normal(0, 9 * data["noise"])
+    data["noise"] = 10 * data["noise"]
+    config = write_tiny_lens(tmp_path, {"type": "sampler", "method": "nautilus",
+                                        "settings": {**FAST_NAUTILUS, "n_like_max": 200_000}}, data)
+    settings = yaml.safe_load(config.read_text())
+    # a box at its narrowest, never widened, which the posterior crowds; no figures, quickly
+    settings["pipeline"], settings["output"]["draw_figures"] = {"n_sigma": 0.05, "max_widen": 0}, "none"
+    config.write_text(yaml.safe_dump(settings, sort_keys=False))
+    code, out = invoke("fit", config, "--quiet")
+    assert code == 0, out
+    first = json.loads((tmp_path / "output" / "result.json").read_text())
+    pipeline = first["info"]["pipeline"]
+    assert first["converged"] is False and pipeline["sampler_converged"] is True and pipeline["crowded_edges"], first
+    assert first["n_likelihood_evals"] < 200_000  # the cap was never reached
+    assert (tmp_path / "output" / "checkpoint.hdf5").is_file()  # kept, and resumed by the next run
+
+    code, out = invoke("fit", config, "--quiet")
+    assert code == 0, out
+    assert "already stopped at its sampler's cap" not in out and "raise n_like_max" not in out, out
+    assert "edge of the pipeline's sampling box" in out, out  # what is said of it, as before
