@@ -1116,3 +1116,38 @@ def test_the_overview_tables_columns_are_the_ones_docs_survey_md_explains(tmp_pa
     assert parameters.loc["lens_mass.0.theta_E", "relative_half_width_68"] == pytest.approx(0.025)
     assert pd.isna(parameters.loc["lens_mass.0.q", "relative_half_width_68"])
     assert parameters.loc["lens_mass.0.q", "half_width_68"] == pytest.approx(0.01)  # 0.01, 0.02, 0.01, 0.01, 0.05, 0.01
+
+
+def test_what_docs_survey_md_says_of_a_zero_half_width_is_what_the_overview_table_holds(tmp_path):
+    """docs/survey.md said half_width_68 is empty 'when no lens's interval has a width' and counted
+    every zero-width 68 % interval under n_collapsed; a quantity the model holds fixed (a round
+    source's q = 1 in every sample, on two lenses) has no width on any lens, yet its half_width_68
+    is 0 and n_collapsed 0 (its width is exact), while the same q on two posteriors that sit on one
+    sample is empty with n_collapsed 2: the docs now say both."""
+    from pathlib import Path
+
+    ends = ("lo997", "lo68", "median", "hi68", "hi997")
+
+    def row(lens_id, theta_ends, q_ends):
+        return {"lens_id": lens_id, "status": "ok", "trusted": True,
+                **{f"lens_mass.0.theta_E_{k}": v for k, v in zip(ends, theta_ends)},
+                **{f"source_light.0.q_{k}": v for k, v in zip(ends, q_ends)}}
+    found = {}
+    for case, rows in (("fixed", [row("a", [0.97, 0.99, 1.0, 1.01, 1.03], [1.0] * 5),
+                                  row("b", [0.96, 0.99, 1.0, 1.02, 1.04], [1.0] * 5)]),
+                       ("collapsed", [row("y", [1.1] * 5, [0.6] * 5), row("z", [1.2] * 5, [0.7] * 5)])):
+        folder = tmp_path / case
+        folder.mkdir()
+        pd.DataFrame(rows).to_csv(folder / "catalog.csv", index=False)
+        result = CliRunner().invoke(app, ["report", str(folder / "catalog.csv"), "-p", "source_light.0.q"])
+        assert result.exit_code == 0, result.output
+        found[case] = pd.read_csv(folder / "report" / "overview_parameters.csv").set_index("parameter").loc[
+            "source_light.0.q"]
+    assert found["fixed"]["half_width_68"] == 0.0 and found["fixed"]["n_collapsed"] == 0
+    assert pd.isna(found["collapsed"]["half_width_68"]) and found["collapsed"]["n_collapsed"] == 2
+
+    lines = (Path(__file__).parents[2] / "docs" / "survey.md").read_text().splitlines()
+    half = next(line for line in lines if line.startswith("| `half_width_68` |"))
+    collapsed_row = next(line for line in lines if line.startswith("| `n_collapsed` |"))
+    assert "no lens's interval has a width" not in half and "0 for a quantity the model holds fixed" in half, half
+    assert "holds the quantity fixed" in collapsed_row, collapsed_row
