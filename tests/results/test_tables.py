@@ -834,3 +834,38 @@ def test_the_atomic_write_helpers_are_still_imported_from_tables():
     names = ("UNFINISHED_NAME", "atomic_path", "errors_naming", "remove_all_unfinished", "remove_unfinished",
              "replace_together", "temporary_beside", "write_atomic", "write_together")
     assert all(getattr(tables, name) is getattr(atomic, name) for name in names)
+
+
+def test_a_parquet_text_column_holding_a_missing_value_is_never_read_by_astropy_as_a_cut_none(tmp_path):
+    """write_table recorded each text column's longest value as astropy's table::len::NAME
+    (35d512b), counting no missing value, so that astropy read a missing text as "None" cut to that
+    length ("N" beside "", "Non" beside "abc"), a value never written; such a column now gets no
+    length, so astropy refuses the file rather than misread it, while a column without a missing
+    value keeps its length (no warning) and pandas reads the file as before."""
+    import warnings
+
+    import pandas as pd
+    from astropy.table import Table
+    from astropy.utils.exceptions import AstropyUserWarning
+
+    from tinylens.results.tables import write_table
+
+    frame = pd.DataFrame({"lens_id": ["a", "b", "c"], "note": ["abc", None, ""], "x": [1.0, 2.0, 3.0]})
+    path = write_table(tmp_path / "table.parquet", frame)
+    back = pd.read_parquet(path)
+    assert list(back["lens_id"]) == ["a", "b", "c"] and back["note"][0] == "abc" and pd.isna(back["note"][1])
+    assert back["note"][2] == "" and list(back["x"]) == [1.0, 2.0, 3.0]
+    read = None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AstropyUserWarning)
+        try:
+            read = Table.read(path)
+        except TypeError:
+            pass  # astropy cannot read a missing text: refused, not misread
+    if read is not None:  # a later astropy that reads it must give it as missing or empty
+        note = read["note"]
+        assert bool(getattr(note, "mask", [False] * 3)[1]) or note[1] in ("", None)
+    clean = write_table(tmp_path / "clean.parquet", frame.fillna({"note": ""}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", AstropyUserWarning)
+        assert list(Table.read(clean)["note"]) == ["abc", "", ""]

@@ -269,15 +269,21 @@ def _write_parquet(path: Path, frame: pd.DataFrame) -> None:
     characters, at least 1) recorded as astropy's ``table::len::NAME`` in the file's metadata.
     Without it astropy's ``Table.read`` measures every text value, with a warning per column, and
     on a table of no rows (a survey stopped before its first lens finished) fails with "max() arg
-    is an empty sequence"."""
+    is an empty sequence".
+
+    A text column holding a missing value gets no length: astropy (8.0) reads a missing text as
+    the text "None" cut to the length recorded ("N" where it is 1), whatever it is, and no length
+    makes it refuse the file (TypeError) rather than give a value never written; tinylens's own
+    tables write "" where a text has nothing to say, so this is for other frames."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     table = pa.Table.from_pandas(frame, preserve_index=False)
     lengths = {}
     for field in table.schema:
-        if pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
-            values = [v for v in table.column(field.name).to_pylist() if v is not None]
+        column = table.column(field.name)
+        if (pa.types.is_string(field.type) or pa.types.is_large_string(field.type)) and column.null_count == 0:
+            values = column.to_pylist()
             lengths[f"table::len::{field.name}".encode()] = str(max([1, *map(len, values)])).encode()
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), **lengths})
     pq.write_table(table, path)
