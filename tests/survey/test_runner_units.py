@@ -4433,3 +4433,55 @@ def test_a_retried_failure_is_fitted_again_not_adopted(tmp_path, mock_survey, mo
                                   scheduler=cluster.scheduler_address, progress=False, retry_failed=True)
     assert frame.set_index("lens_id").loc["lens_a", "reason"] == "fitted again"
     assert not (folder / "result.json").exists() and json.loads((folder / "result.previous.json").read_text()) == result
+
+
+def _docs_catalog_csv_reader():
+    """The code docs/survey.md (section 4) gives to read catalog.csv, pandas and astropy, as a
+    function of the survey's output folder: (the pandas frame, the astropy table)."""
+    import textwrap
+
+    from astropy.table import Table
+
+    doc = (Path(__file__).parents[2] / "docs" / "survey.md").read_text()
+    block = doc[doc.index("Read the CSV as"):].split("```python", 1)[1].split("```", 1)[0]
+    assert 'pd.read_csv("survey_out/catalog.csv"' in block, block
+    pandas_part, astropy_part = block.split("cat = Table.read", 1)
+
+    def read(out: Path):
+        scope = {"pd": pd, "Table": Table}
+        exec(textwrap.dedent(pandas_part).replace("survey_out/", f"{out.as_posix()}/"), scope)
+        frame = scope["cat"]
+        exec(("cat = Table.read" + astropy_part).replace("survey_out/", f"{out.as_posix()}/"), scope)
+        return frame, scope["cat"]
+    return read
+
+
+@pytest.mark.parametrize("failed", [False, True])
+def test_catalog_csv_read_as_the_docs_say_keeps_text_as_text_and_numbers_as_numbers(tmp_path, failed):
+    """docs/survey.md said to read catalog.csv with dtype={"lens_id": str, "trusted": "boolean"},
+    which left a text column empty in every row (reason with no failed lens, warnings of rows
+    recovered from result.json, flags where none was raised) as float NaN; read as the docs now say,
+    every text column is text ("" where empty) as in catalog.parquet, ids such as 007 stay as
+    written, trusted is True/False/<NA>, and each statistic is a float column, NaN for a failed lens."""
+    clean = dict(RESULT, quality={"trusted": True, "flags": [], "critical": ["unconverged"]})
+    rows = {"007": runner.flat_row("007", RESULT), "1e3": runner.flat_row("1e3", clean)}
+    if failed:
+        rows["a"] = runner.failed_row("a", "DataError: image.fits is not a FITS file")
+    runner.write_catalog(rows, tmp_path)
+    cat, table = _docs_catalog_csv_reader()(tmp_path)
+    parquet = pd.read_parquet(tmp_path / "catalog.parquet")
+    assert cat.columns.tolist() == parquet.columns.tolist()
+    assert cat["lens_id"].tolist() == ["007", "1e3", *(["a"] if failed else [])]
+    for column in runner.TEXT_COLUMNS + ("lens_id", "status"):
+        assert cat[column].tolist() == parquet[column].tolist(), column
+        assert all(isinstance(v, str) for v in cat[column]), (column, cat[column].tolist())
+    assert cat["reason"].tolist()[:2] == ["", ""] and cat["warnings"].tolist() == [""] * len(rows)
+    assert str(cat["trusted"].dtype) == "boolean" and cat["trusted"].tolist()[:2] == [False, True]
+    numbers = [c for c in parquet.columns if c.endswith(("_median", "_lo68", "_hi68", "_lo997", "_hi997"))]
+    for column in [*numbers, "log_evidence", "wall_time_s", "total_time_s", "n_likelihood_evals"]:
+        assert pd.api.types.is_numeric_dtype(cat[column]), (column, cat[column].dtype)
+        np.testing.assert_array_equal(cat[column].to_numpy(float), parquet[column].to_numpy(float))
+    if failed:
+        assert pd.isna(cat["trusted"].iloc[2]) and np.isnan(cat["lens_mass.0.theta_E_median"].iloc[2])
+        assert cat["reason"].iloc[2] == "DataError: image.fits is not a FITS file"
+    assert list(table["lens_id"]) == cat["lens_id"].tolist()
