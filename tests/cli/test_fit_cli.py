@@ -990,3 +990,34 @@ def test_a_fit_unconverged_only_for_its_box_edges_is_not_said_to_have_reached_it
     assert code == 0, out
     assert "already stopped at its sampler's cap" not in out and "raise n_like_max" not in out, out
     assert "edge of the pipeline's sampling box" in out, out  # what is said of it, as before
+
+
+def test_a_parameter_with_no_finite_sample_has_no_nan_pull_in_the_truth_table():
+    """A free parameter whose samples are all non-finite (or weigh nothing) has a median and 68 %
+    interval of NaN (tables.summarize), and fit --truth printed its pull as '+nan' beside the other
+    pulls, with nothing saying why; the cell now holds '-' and a note under the table says the
+    interval is not a number, while the other parameter's pull is as before."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from tinylens.cli.common import console
+    from tinylens.cli.fit import truth_table
+    from tinylens.results.tables import summarize
+
+    names = ["lens_mass.0.theta_E", "lens_mass.0.e1"]
+    rng = np.random.default_rng(3)
+    stats = summarize({names[0]: np.full(200, np.nan), names[1]: rng.normal(0.1, 0.05, 200)})
+    result = SimpleNamespace(median={n: s["median"] for n, s in stats.items()},
+                             interval_68={n: tuple(s["interval_68"]) for n, s in stats.items()},
+                             param_names=names, method="nautilus")
+    assert np.isnan(result.median[names[0]])  # what summarize gives such a parameter
+    with console.capture() as captured:
+        console.print(truth_table(result, {names[0]: 1.2, names[1]: 0.0}))
+    lines = captured.get().splitlines()
+    pull = {name: next(line for line in lines if name in line).split("│")[-2].strip() for name in names}
+    assert pull[names[0]] == "-", lines
+    lo, hi = result.interval_68[names[1]]
+    assert float(pull[names[1]]) == pytest.approx(result.median[names[1]] / ((hi - lo) / 2), abs=0.05)
+    text = " ".join(captured.get().split())
+    assert "+nan" not in text and "not a number" in text and "zero width" not in text

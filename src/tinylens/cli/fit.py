@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from pathlib import Path
 from typing import Any
@@ -69,17 +70,20 @@ def truth_table(result: Any, truth: dict[str, float], names: tuple[str, ...] | N
     table.add_column("parameter", no_wrap=True, min_width=max(map(len, rows), default=9))
     for column in ("true", "median", "68 % interval", "pull"):
         table.add_column(column, justify="right")
-    collapsed = False
+    collapsed = unmeasured = False
     for name in rows:
         lo, hi = intervals.get(name, (None, None))
         sigma = None if lo is None else (hi - lo) / 2
         pull = f"{(median[name] - truth[name]) / sigma:+.1f}" if sigma else ""
-        if sigma == 0:  # no width to measure a pull in: the cell was left blank without a word
+        if sigma is not None and not all(map(math.isfinite, (lo, hi, median[name]))):  # printed "+nan"
+            pull, unmeasured = ZERO_WIDTH_MARK, True
+        elif sigma == 0:  # no width to measure a pull in: the cell was left blank without a word
             pull, collapsed = ZERO_WIDTH_MARK, True
         table.add_row(name, f"{truth[name]:.5g}", f"{median[name]:.5g}",
                       f"{lo:.5g} - {hi:.5g}" if lo is not None else "", pull)
-    if collapsed:
-        table.caption, table.caption_justify = ZERO_WIDTH_NOTE, "left"
+    notes = [note for note, said in ((ZERO_WIDTH_NOTE, collapsed), (NOT_A_NUMBER_NOTE, unmeasured)) if said]
+    if notes:
+        table.caption, table.caption_justify = "\n".join(notes), "left"
     return table
 
 
@@ -87,6 +91,8 @@ def truth_table(result: Any, truth: dict[str, float], names: tuple[str, ...] | N
 ZERO_WIDTH_MARK = "-"
 ZERO_WIDTH_NOTE = ("pull -: the 68 % interval has zero width (the posterior sits on one sample, as in a fit stopped "
                    "long before it converged), so no pull can be given.")
+NOT_A_NUMBER_NOTE = ("pull -: the median or 68 % interval is not a number (the parameter has no finite sample of "
+                     "positive weight), so no pull can be given.")
 
 
 def print_result(result: Any) -> None:
