@@ -565,6 +565,32 @@ def test_a_survey_of_folders_whose_files_have_names_it_does_not_look_for_names_t
     assert not out.exists() or not (out / "catalog.csv").exists()
 
 
+@pytest.mark.parametrize("renamed", [("image",), ("image", "noise", "psf")])
+def test_a_survey_of_one_lens_folder_whose_files_have_names_it_does_not_look_for_says_so(tmp_path, mock_survey,
+                                                                                        renamed):
+    """Where the folder given is itself one lens's folder whose files are named image.fit,
+    image.fits.bz2 (read by tinylens fit, not looked for by the survey), 'No lens folders found'
+    gave no hint where every file was so named, and where only the image was, said the folder
+    holds noise.fits, psf.fits without its image; it now names every file, says to give the folder
+    above it, and says to rename the files as the sub-folder case does; exit 2, no traceback."""
+    lens, out = tmp_path / "lens_a", tmp_path / "out"
+    shutil.copytree(mock_survey["lenses"] / "lens_a", lens)
+    for name in renamed:
+        (lens / f"{name}.fits").rename(lens / f"{name}.fit")
+    (lens / "image.fit").rename(lens / "image.fits.bz2")
+    result = CliRunner().invoke(app, ["survey", str(lens), "-c", str(mock_survey["template"]), "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    assert text.startswith("Error: No lens folders found in"), text
+    kept = [f"{n}.fits" for n in ("image", "noise", "psf") if n not in renamed]
+    odd = ["image.fits.bz2", *(f"{n}.fit" for n in renamed if n != "image")]
+    assert "itself holds " in text and all(name in text.split("itself holds ", 1)[1] for name in [*kept, *odd]), text
+    assert "give the folder above it" in text
+    assert runner.RENAME_TEXT in text and all(name in text.split("Of them, ", 1)[1] for name in odd), text
+    assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
+    assert not (out / "catalog.csv").exists()
+
+
 def test_a_lens_folder_of_links_to_removed_files_is_a_lens_that_fails(tmp_path, mock_survey):
     """A lens folder whose files are links into storage since purged or unmounted was no lens
     folder: its lens was missing from the plan and the catalogue without a word. It is a lens,

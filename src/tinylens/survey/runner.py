@@ -378,8 +378,15 @@ def find_lenses(lens_dir: str | Path) -> list[Lens]:
     if not lenses:
         held = held_names(root)
         itself = [p.name for n in names for p in present_files(root, n, held)]
-        hint = (f" {root} itself holds {', '.join(sorted(itself))}, as one lens's folder does: give the folder "
-                "above it, or fit this lens alone with tinylens fit." if itself else "")
+        # image.fit, image.fits.bz2: a lens's files that tinylens fit reads but the survey does not look for
+        own = unsurveyed_files(root, list(names), held)
+        own += unsurveyed_files(root, [MASK_FILE], held) if own else []
+        hint = (f" {root} itself holds {', '.join([*sorted(itself), *own])}, as one lens's folder does: give the "
+                "folder above it, or fit this lens alone with tinylens fit." if itself or own else "")
+        if own:
+            hint += (f" Of them, {listed(own)} {'is' if len(own) == 1 else 'are'} under "
+                     f"{'a name' if len(own) == 1 else 'names'} the survey does not look for (a survey of the folder "
+                     "above would leave the lens out). " + RENAME_TEXT)
         if left_out:
             hint += (f" {counted(len(left_out), 'folder')} {'holds' if len(left_out) == 1 else 'hold'} a lens's "
                      f"files under names the survey does not look for: {listed(left_out)}. " + RENAME_TEXT)
