@@ -396,6 +396,22 @@ def test_where_every_lens_is_refused_the_lenses_a_template_is_checked_with_are_l
     assert read == []
 
 
+def big_mask_survey(tmp_path):
+    """Three lens folders of SHAPE images (lens_a, lens_b, and lens_own with a mask.fits of its own)
+    and a template whose own mask is 8 pixels larger on each axis: ``(lenses, template, out, mask)``."""
+    lenses = tmp_path / "lenses"
+    write_lens(lenses / "lens_a", 1.0, seed=0)
+    write_lens(lenses / "lens_b", 1.0, seed=1)
+    write_lens(lenses / "lens_own", 1.0, seed=2, mask=True)
+    mask = tmp_path / "big_mask.fits"
+    write_fits_image(mask, np.zeros((SHAPE[0] + 8, SHAPE[1] + 8)))
+    config = template_config()
+    config["dataset"]["mask_path"] = mask.name
+    template = tmp_path / "template.yaml"
+    template.write_text(yaml.safe_dump(config, sort_keys=False))
+    return lenses, template, tmp_path / "out", mask
+
+
 def test_a_template_mask_of_another_shape_than_every_image_is_refused_at_once_naming_the_key_and_shapes(tmp_path):
     """A template whose own mask (dataset.mask_path) had another shape than every lens's image:
     each lens's refusal was taken for that lens's own, the template check returned None, and the
@@ -403,18 +419,8 @@ def test_a_template_mask_of_another_shape_than_every_image_is_refused_at_once_na
     now refused at once, as the template's, naming the key, the mask's shape and the images',
     before the output folder is made; a lens with a mask.fits of its own is not counted, and one
     image of the mask's shape makes it the other lenses' mismatch, as before."""
-    lenses = tmp_path / "lenses"
-    write_lens(lenses / "lens_a", 1.0, seed=0)
-    write_lens(lenses / "lens_b", 1.0, seed=1)
-    write_lens(lenses / "lens_own", 1.0, seed=2, mask=True)  # its own mask.fits: the template's is not used
+    lenses, template, out, _ = big_mask_survey(tmp_path)  # lens_own: its own mask.fits, the template's not used
     (lenses / "lens_own" / "noise.fits").unlink()  # broken alike, so that no lens compiles a likelihood here
-    mask = tmp_path / "big_mask.fits"
-    write_fits_image(mask, np.zeros((SHAPE[0] + 8, SHAPE[1] + 8)))
-    config = template_config()
-    config["dataset"]["mask_path"] = mask.name
-    template = tmp_path / "template.yaml"
-    template.write_text(yaml.safe_dump(config, sort_keys=False))
-    out = tmp_path / "out"
 
     with mock.patch.object(runner, "dask_client", side_effect=AssertionError("the survey started")):
         with pytest.raises(runner.ConfigError) as raised:
@@ -444,17 +450,7 @@ def test_a_template_mask_fitting_no_lens_that_uses_it_is_refused_though_a_lens_w
     such a template is refused at once. It is now refused, naming the lenses that use the mask and
     not the one with its own; a template mask of the images' shape still passes, with the lens
     with its own mask checked first."""
-    lenses = tmp_path / "lenses"
-    write_lens(lenses / "lens_a", 1.0, seed=0)
-    write_lens(lenses / "lens_b", 1.0, seed=1)
-    write_lens(lenses / "lens_own", 1.0, seed=2, mask=True)  # its own mask.fits, of its image's shape: it works
-    mask = tmp_path / "big_mask.fits"
-    write_fits_image(mask, np.zeros((SHAPE[0] + 8, SHAPE[1] + 8)))
-    config = template_config()
-    config["dataset"]["mask_path"] = mask.name
-    template = tmp_path / "template.yaml"
-    template.write_text(yaml.safe_dump(config, sort_keys=False))
-    out = tmp_path / "out"
+    lenses, template, out, mask = big_mask_survey(tmp_path)  # lens_own's mask.fits, of its image's shape: it works
     # the truth, from the files: the lenses without a mask of their own have images of another shape than the mask
     assert set(runner.refused_files(runner.find_lenses(lenses), runner.load_template(template))) == {"lens_a", "lens_b"}
 
