@@ -140,6 +140,17 @@ def test_read_fits_shape_gives_the_shape_read_fits_image_reads(tmp_path, shape):
     assert read_fits_shape(path, "x")[0] == read_fits_image(path, "x").shape
 
 
+def whole_fits_bytes(tmp_path, ext: str) -> tuple[bytes, int]:
+    """A 5 x 7 image's FITS file as bytes (in the primary HDU, or in [1] where ``ext`` is "[1]") and the byte
+    its pixels end at: its last 2880-byte block holds the pixels, then padding."""
+    image = np.arange(35.0).reshape(5, 7)
+    whole = tmp_path / "whole.fits"
+    hdus = [fits.PrimaryHDU(image)] if not ext else [fits.PrimaryHDU(), fits.ImageHDU(image)]
+    fits.HDUList(hdus).writeto(whole)
+    raw = whole.read_bytes()
+    return raw, len(raw) - 2880 + image.nbytes
+
+
 @pytest.mark.parametrize("ext", ["", "[1]"])
 def test_read_fits_shape_refuses_a_file_cut_short_as_read_fits_image_does(tmp_path, ext):
     """A FITS file cut short (a download or copy stopped), its header whole, was passed by
@@ -149,12 +160,7 @@ def test_read_fits_shape_refuses_a_file_cut_short_as_read_fits_image_does(tmp_pa
     missing, which read_fits_image reads."""
     from tinylens.data.fits_io import read_fits_image, read_fits_shape
 
-    image = np.arange(35.0).reshape(5, 7)
-    whole = tmp_path / "whole.fits"
-    hdus = [fits.PrimaryHDU(image)] if not ext else [fits.PrimaryHDU(), fits.ImageHDU(image)]
-    fits.HDUList(hdus).writeto(whole)
-    raw = whole.read_bytes()
-    data_end = len(raw) - 2880 + image.nbytes  # the last block holds the pixels, then padding
+    raw, data_end = whole_fits_bytes(tmp_path, ext)
     for cut, refused in ((len(raw) - 2880, True), (data_end - 8, True), (data_end, False), (len(raw), False)):
         path = tmp_path / f"cut{cut}.fits"
         path.write_bytes(raw[:cut])
@@ -292,12 +298,7 @@ def test_read_fits_shape_refuses_a_compressed_file_cut_short_as_read_fits_image_
     from tinylens.data.fits_io import read_fits_image, read_fits_shape
 
     compress = {".gz": gzip.compress, ".bz2": bz2.compress, ".zip": _zipped}[suffix]
-    image = np.arange(35.0).reshape(5, 7)
-    whole = tmp_path / "whole.fits"
-    hdus = [fits.PrimaryHDU(image)] if not ext else [fits.PrimaryHDU(), fits.ImageHDU(image)]
-    fits.HDUList(hdus).writeto(whole)
-    raw = whole.read_bytes()
-    data_end = len(raw) - 2880 + image.nbytes  # the last block holds the pixels, then padding
+    raw, data_end = whole_fits_bytes(tmp_path, ext)
     cases = [(f"content{cut}", compress(raw[:cut]), cut < data_end)
              for cut in (len(raw) - 2880, data_end - 8, data_end - 1, data_end, len(raw))]
     if suffix == ".gz":
