@@ -257,6 +257,24 @@ def _old_a_and_b(folder, monkeypatch, links: bool) -> None:
         monkeypatch.setattr(os, "link", no_link)
 
 
+def _rename_failing_once(monkeypatch, name: str) -> list:
+    """Patch os.replace to fail the first rename into a file named ``name`` (EDQUOT: a folder's
+    quota reached) and pass every other rename on; the list returned gets that rename's source."""
+    import errno
+    import os
+
+    replace, failed = os.replace, []
+
+    def failing_once_into(src, dst, *args, **kwargs):
+        if os.path.basename(dst) == name and not failed:
+            failed.append(src)
+            raise OSError(errno.EDQUOT, os.strerror(errno.EDQUOT), src, None, dst)
+        return replace(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", failing_once_into)
+    return failed
+
+
 @pytest.mark.parametrize("links", [True, False])
 def test_files_written_together_are_all_left_as_they_were_when_a_rename_fails(tmp_path, monkeypatch, links):
     """write_together renamed its files into place one after another, so a rename that failed on
@@ -265,20 +283,11 @@ def test_files_written_together_are_all_left_as_they_were_when_a_rename_fails(tm
     was (a file that was not there deleted), the error names the file, and no temporary or kept
     copy is left; also on a disk without hard links (``links`` False), where a file is moved aside."""
     import errno
-    import os
 
     from tinylens.results.tables import write_together
 
     _old_a_and_b(tmp_path, monkeypatch, links)
-    replace, failed = os.replace, []
-
-    def failing_into_b(src, dst, *args, **kwargs):
-        if os.path.basename(dst) == "b.json" and not failed:
-            failed.append(src)
-            raise OSError(errno.EDQUOT, os.strerror(errno.EDQUOT), src, None, dst)
-        return replace(src, dst, *args, **kwargs)
-
-    monkeypatch.setattr(os, "replace", failing_into_b)
+    failed = _rename_failing_once(monkeypatch, "b.json")
     writers = {tmp_path / "new.txt": lambda tmp: tmp.write_text("new"), tmp_path / "a.csv": lambda tmp: tmp.write_text("new a"),
                tmp_path / "b.json": lambda tmp: tmp.write_text("new b"), tmp_path / "c.txt": lambda tmp: tmp.write_text("new c")}
     with pytest.raises(OSError) as raised:
@@ -535,15 +544,7 @@ def test_a_broken_link_left_as_it_was_is_not_said_to_be_kept(tmp_path, monkeypat
 
     (tmp_path / "a.csv").write_text("old a")
     (tmp_path / "b.json").symlink_to("nowhere.json")
-    replace, failed = os.replace, []
-
-    def failing_into(src, dst, *args, **kwargs):
-        if os.path.basename(dst) == failing and not failed:
-            failed.append(src)
-            raise OSError(errno.EDQUOT, os.strerror(errno.EDQUOT), src, None, dst)
-        return replace(src, dst, *args, **kwargs)
-
-    monkeypatch.setattr(os, "replace", failing_into)
+    failed = _rename_failing_once(monkeypatch, failing)
     writers = {tmp_path / "a.csv": lambda tmp: tmp.write_text("new a"), tmp_path / "b.json": lambda tmp: tmp.write_text("new b")}
     with pytest.raises(OSError) as raised:
         write_together(writers)
