@@ -262,13 +262,18 @@ def _unsurveyed(names: tuple[str, ...]) -> tuple[tuple[str, ...], frozenset[str]
 
 def left_out_files(path: Path) -> list[str]:
     """The files that would make ``path``, no lens folder (:func:`is_lens_folder`), one had they
-    the survey's names: its :func:`unsurveyed_files` (its mask's too), where one is an image, noise
-    or PSF; else none. OSError where it cannot be looked into."""
+    the survey's names: its :func:`own_unsurveyed_files`. OSError where it cannot be looked into."""
     if path.name.startswith(".") or not path.is_dir():
         return []
-    held = held_names(path)
-    files = unsurveyed_files(path, list(LENS_FILES.values()), held)
-    return files + unsurveyed_files(path, [MASK_FILE], held) if files else []
+    return own_unsurveyed_files(path, held_names(path))
+
+
+def own_unsurveyed_files(folder: Path, held: set[str] | None) -> list[str]:
+    """The :func:`unsurveyed_files` of ``folder`` (``held``: its :func:`held_names`) that are a
+    lens's own, its mask's with them, where one is an image, noise or PSF; else none: those of a
+    folder left out (:func:`left_out_files`), or of the folder given where it is one lens's."""
+    files = unsurveyed_files(folder, list(LENS_FILES.values()), held)
+    return files + unsurveyed_files(folder, [MASK_FILE], held) if files else []
 
 
 def _warn_of_several(lenses: list[Lens], root: Path) -> None:
@@ -379,8 +384,7 @@ def find_lenses(lens_dir: str | Path) -> list[Lens]:
         held = held_names(root)
         itself = [p.name for n in names for p in present_files(root, n, held)]
         # image.fit, image.fits.bz2: a lens's files that tinylens fit reads but the survey does not look for
-        own = unsurveyed_files(root, list(names), held)
-        own += unsurveyed_files(root, [MASK_FILE], held) if own else []
+        own = own_unsurveyed_files(root, held)
         hint = (f" {root} itself holds {', '.join([*sorted(itself), *own])}, as one lens's folder does: give the "
                 "folder above it, or fit this lens alone with tinylens fit." if itself or own else "")
         if own:
