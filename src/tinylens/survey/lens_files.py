@@ -45,12 +45,17 @@ def survey_names_text() -> str:
 
 def lens_file_names(name: str) -> list[str]:
     """The names the lens file ``name`` (``image.fits``) may have: one per :data:`FITS_SUFFIXES`."""
-    stem = name.removesuffix(".fits")
-    return [stem + suffix for suffix in FITS_SUFFIXES]
+    return _with_suffixes(name, FITS_SUFFIXES)
 
 
 def unsurveyed_names(name: str) -> list[str]:
     """The names of the lens file ``name`` (``image.fits``) that ``tinylens fit`` reads and the
     survey does not look for: one per :data:`UNSURVEYED_SUFFIXES` (``image.fit``, ...)."""
+    return _with_suffixes(name, UNSURVEYED_SUFFIXES)
+
+
+def _with_suffixes(name: str, suffixes: tuple[str, ...]) -> list[str]:
+    """``name`` (``image.fits``) with its ``.fits`` replaced by each of ``suffixes``: one stem for
+    the names the survey looks for and those it does not."""
     stem = name.removesuffix(".fits")
-    return [stem + suffix for suffix in UNSURVEYED_SUFFIXES]
+    return [stem + suffix for suffix in suffixes]
