@@ -106,7 +106,7 @@ def test_each_warning_a_user_is_told_to_filter_is_exported():
 
     classes = {name for name, value in vars(tinylens.errors).items()
                if inspect.isclass(value) and issubclass(value, Warning)}
-    assert classes == {"CheckpointWarning", "ConfigWarning", "ConvergenceWarning", "DataWarning"}
+    assert classes == {"CapReachedWarning", "CheckpointWarning", "ConfigWarning", "ConvergenceWarning", "DataWarning"}
     assert classes <= set(tinylens.__all__)
     assert all(getattr(tinylens, name) is getattr(tinylens.errors, name) for name in classes)
     with warnings.catch_warnings():

@@ -12,7 +12,8 @@ Their warnings have classes of their own, to filter (``warnings.simplefilter("ig
 tinylens.DataWarning)``) or catch: :class:`DataWarning` (something in the data fixed or chosen
 automatically), :class:`ConfigWarning` (a config that asks for something probably not meant),
 :class:`CheckpointWarning` (a checkpoint not resumed) and :class:`ConvergenceWarning` (a fit that did not converge:
-its result is preliminary).
+its result is preliminary; its subclass :class:`CapReachedWarning`, a fit run again at the sampler's cap it already
+reached, which samples nothing more).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 from numpy.typing import DTypeLike
 
 import tinylens  # load's annotations name tinylens.config and tinylens.problem, imported when named (__getattr__)
-from tinylens.errors import (CheckpointWarning, ConfigError, ConfigTypeError, ConfigValueError, ConfigWarning,
+from tinylens.errors import (CapReachedWarning, CheckpointWarning, ConfigError, ConfigTypeError, ConfigValueError, ConfigWarning,
                              ConvergenceWarning, DataError, DataWarning, OutputError, ParameterError, TinyLensError)
 from tinylens.fit import FitResult, fit  # a light module; bound eagerly so `tinylens.fit` stays the function
 from tinylens.precision import set_precision
@@ -127,7 +128,7 @@ def read_result(folder: str | os.PathLike[str]) -> FitResult:
     return _read_result(folder)
 
 
-__all__ = ["CheckpointWarning", "ConfigError", "ConfigTypeError", "ConfigValueError", "ConfigWarning",
+__all__ = ["CapReachedWarning", "CheckpointWarning", "ConfigError", "ConfigTypeError", "ConfigValueError", "ConfigWarning",
            "ConvergenceWarning", "DataError",
            "DataWarning", "FitResult", "OutputError", "ParameterError", "Problem", "TinyLensError", "fit", "load",
            "read_result", "set_precision", "__version__"]
