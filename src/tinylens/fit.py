@@ -889,13 +889,12 @@ def atomic_names(problem: Any) -> list[str]:
     """The files a fit of ``problem`` writes into its output folder under a hidden temporary name
     first (:mod:`tinylens.atomic`): its tables and figures, ``result.json``, and a sampler's
     checkpoint, the checkpoint's fingerprint and (with the pipeline) the pipeline's state."""
-    from tinylens.config.schema import DEFAULT_METHODS
-    from tinylens.inference import search_of
+    from tinylens.inference import sampler_method, search_of
 
     module, _, _, pipeline = search_of(problem)
     names = [*file_names(problem.config).values(), filenames.RESULT]
     if hasattr(module, "checkpoint_stamp"):  # a sampler's; an optimiser keeps no checkpoint
-        checkpoint = filenames.CHECKPOINTS[getattr(problem.config.inference, "method", None) or DEFAULT_METHODS["sampler"]]
+        checkpoint = filenames.CHECKPOINTS[sampler_method(problem)]
         names += [checkpoint, filenames.fingerprint_name(checkpoint)]
         names += [filenames.PIPELINE_STATE] if pipeline is not None else []
     return names
@@ -1151,14 +1150,13 @@ def unresumed_checkpoints(problem: Any, out: Path) -> tuple[list[str], bool]:
     are of another fit (other data, model, priors, precision or settings), and whether it reuses
     the pipeline stages' results; none where its settings say ``resume: false``, it runs an
     optimiser, or the fingerprints cannot be read."""
-    from tinylens.config.schema import DEFAULT_METHODS
-    from tinylens.inference import resumed_checkpoints, search_of
+    from tinylens.inference import resumed_checkpoints, sampler_method, search_of
     from tinylens.inference.common import resumes
 
     module, _, settings, pipeline = search_of(problem)
     if not hasattr(module, "checkpoint_stamp") or not resumes(settings):  # an optimiser's, or resume: false
         return [], False
-    method = getattr(problem.config.inference, "method", None) or DEFAULT_METHODS["sampler"]
+    method = sampler_method(problem)
     own = (filenames.CHECKPOINTS[method], *((filenames.PIPELINE_STATE,) if pipeline is not None else ()))
     present = [name for name in own if (out / name).is_file()]
     if not present:
@@ -1206,11 +1204,10 @@ def capped_again(problem: Any, out: Path) -> tuple[str, float, float] | None:
     read: the fit runs as ever)."""
     import json
 
-    from tinylens.config.schema import DEFAULT_METHODS
-    from tinylens.inference import resumed_checkpoints, search_of
+    from tinylens.inference import resumed_checkpoints, sampler_method, search_of
     from tinylens.inference.common import resumes
 
-    method = getattr(problem.config.inference, "method", None) or DEFAULT_METHODS["sampler"]
+    method = sampler_method(problem)
     key = CALL_CAPS.get(method)
     if key is None or getattr(problem.config.inference, "type", "sampler") not in (None, "sampler"):
         return None

@@ -165,6 +165,12 @@ def search_of(problem) -> tuple[Any, Any, dict[str, Any], Any]:
     return module, getattr(module, func), dict(getattr(inf, "settings", None) or {}), pipeline if staged else None
 
 
+def sampler_method(problem) -> str:
+    """The sampler ``problem``'s config names (``inference.method``), or the default sampler's
+    where it names none: whose checkpoint and cap a fit of it keeps."""
+    return getattr(problem.config.inference, "method", None) or DEFAULT_METHODS["sampler"]
+
+
 def resumed_checkpoints(problem, folder: Path, look_only: bool = False) -> list[str]:
     """The checkpoint files in ``folder`` that :func:`run_inference` of ``problem`` there would
     resume, by their fingerprints: the pipeline's state (stages 1-3 and the box) and the
@@ -178,7 +184,7 @@ def resumed_checkpoints(problem, folder: Path, look_only: bool = False) -> list[
     module, runner, settings, pipeline = search_of(problem)
     if not hasattr(module, "checkpoint_stamp"):  # an optimiser keeps no checkpoint
         return []
-    name = filenames.CHECKPOINTS[getattr(problem.config.inference, "method", None) or DEFAULT_METHODS["sampler"]]
+    name = filenames.CHECKPOINTS[sampler_method(problem)]
     kept = []
     if pipeline is not None:
         from tinylens.pipeline.run import resumed_sampling
