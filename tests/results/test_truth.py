@@ -196,3 +196,29 @@ def test_a_json_or_text_file_gets_no_table_hint(tmp_path):
     with pytest.raises(DataError) as err:
         read_truth(tmp_path / "truth.txt")
     assert "table of many lenses" not in str(err.value)
+
+
+@pytest.mark.parametrize("select", ["one row", "all rows", "dict of lists"])
+def test_a_table_of_true_values_is_refused_with_how_to_give_one_row(tmp_path, select):
+    """``truth=table[table.lens_id == "lens_00000"]``, the pandas way to pick one lens of
+    simulate-population's truth.csv, is a one-row DataFrame, not the row (a Series): its items are
+    its columns, and it was refused as 'the true value of lens_mass.0.theta_E, ... and 28 more is
+    not a finite number', each column printed over several lines. It is now said to be a table
+    of that many rows, with how to give one row; the row itself is still taken."""
+    import pandas as pd
+
+    (tmp_path / "truth.csv").write_text("lens_id,lens_mass.0.theta_E,source_light.0.R_sersic,arc_snr_max\n"
+                                        "lens_00000,1.25,0.2,12.5\nlens_00001,0.9,0.3,8.0\n")
+    table = pd.read_csv(tmp_path / "truth.csv")
+    truth, rows = {"one row": (table[table.lens_id == "lens_00000"], "DataFrame of 1 row"),
+                   "all rows": (table, "DataFrame of 2 rows"),
+                   "dict of lists": ({"lens_mass.0.theta_E": [1.25, 0.9]}, "dict of 2 rows")}[select]
+    names = ("lens_mass.0.theta_E", "source_light.0.R_sersic")
+    with pytest.raises(DataError) as info:
+        check_truth(truth, names, "mine")
+    message = str(info.value)
+    assert message.startswith(f"mine: got a table ({rows}, a column of values per parameter); give the true values "
+                              "of one lens, one row of it: table.iloc[0]")
+    assert "not a finite number" not in message and "\n" not in message
+    row = table.set_index("lens_id").loc["lens_00000"]  # as the message says
+    assert check_truth(row, names) == {"lens_mass.0.theta_E": 1.25, "source_light.0.R_sersic": 0.2}

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinylens.errors import DataError, DataWarning, cut_value, listed, ls_command, outside_stacklevel
+from tinylens.errors import DataError, DataWarning, counted, cut_value, listed, ls_command, outside_stacklevel
 
 #: A simulated lens's true values, in its folder beside its images.
 TRUTH_FILE = "truth.json"
@@ -161,13 +161,15 @@ def check_truth(truth: Mapping[str, float], param_names: Sequence[str], source: 
     the model's component they describe (:func:`in_model_order`: a truth of ``[SIE, SHEAR]`` for a
     model of ``[SHEAR, SIE]``). None of them free, or a value that
     is not a finite number, raises :class:`~tinylens.errors.DataError` naming ``source``; so does a
-    ``truth`` that is no mapping (a pandas Series, whose ``items`` are name and value, is one). A
+    ``truth`` that is no mapping (a pandas Series, whose ``items`` are name and value, is one), and
+    a table of them (a pandas DataFrame, whose items are columns: :func:`_refuse_table`). A
     value that is no number under a name of no component (a truth table's row: its ``lens_id``) is
     dropped, as a number there is."""
     if not callable(getattr(truth, "items", None)):
         raise DataError(f"{source}: expected a mapping of parameter name to true value, e.g. "
                         f"{{'lens_mass.0.theta_E': 1.2}}, or the path of a truth.json; got {type(truth).__name__} "
                         f"{truth!r:.60}.")
+    _refuse_table(truth, source)
     given = list(truth.keys())
     truth = _numbers({key: value for key, value in truth.items()
                       if _is_number(value) or _component(str(key)) is not None}, source)
@@ -177,6 +179,20 @@ def check_truth(truth: Mapping[str, float], param_names: Sequence[str], source: 
         raise DataError(f"{source}: none of its parameters ({listed(list(map(str, given)))}) is a free parameter of "
                         f"the model ({listed(list(param_names))}); the names are like lens_mass.0.theta_E.")
     return kept
+
+
+def _refuse_table(truth: Mapping, source: str) -> None:
+    """A :class:`~tinylens.errors.DataError` naming ``source`` where ``truth`` is a table (a pandas
+    DataFrame, such as ``truth[truth.lens_id == "lens_00000"]`` of simulate-population's
+    ``truth.csv``), whose items are its columns: each parameter's value a column of values, which
+    was said to be 'not a finite number', every column's rows shown. It says to give one row."""
+    columns = [value for key, value in truth.items() if _component(str(key)) is not None]
+    if not columns or not all(isinstance(value, (list, tuple)) or getattr(value, "ndim", 0) == 1 for value in columns):
+        return
+    rows = len(columns[0])
+    raise DataError(f"{source}: got a table ({type(truth).__name__} of {counted(rows, 'row')}, a column of values per "
+                    "parameter); give the true values of one lens, one row of it: table.iloc[0], or for "
+                    "simulate-population's truth.csv table.set_index('lens_id').loc['lens_00000'] (a pandas Series).")
 
 
 def _component(name: str) -> tuple[str, int, str] | None:
