@@ -1217,3 +1217,25 @@ def test_a_dynesty_history_that_resolves_onto_result_json_is_refused_by_validate
     with pytest.raises(ConfigError, match="is the file result.json that tinylens writes itself"):
         tinylens.fit(config, progress=False)
     assert not (folder / "output" / "result.json").exists()
+
+
+@pytest.mark.parametrize("empty", ["", "  "])
+def test_an_empty_config_path_is_said_to_be_empty_not_the_current_folder(tmp_path, monkeypatch, empty):
+    """tinylens.load(os.environ.get("CONFIG", "")) with the variable unset, or tinylens.fit(""), was
+    answered 'Config path . is a folder; give the config's YAML file (it holds no .yaml or .yml
+    file)', or, in a folder holding one YAML file, pointed at it: the empty text read as the
+    current folder. It is now said to be an empty path, as an empty output= or base_dir= is, and
+    nothing is written."""
+    import tinylens
+    from tiny_lens import write_tiny_lens
+    from tinylens.errors import ConfigError
+
+    write_tiny_lens(tmp_path)  # the current folder holds a config: the empty path must not lead to it
+    monkeypatch.chdir(tmp_path)
+    before = sorted(os.listdir(tmp_path))
+    for call in (tinylens.load, tinylens.fit):
+        with pytest.raises(ConfigError) as caught:
+            call(empty)
+        assert str(caught.value) == ("A configuration must be a YAML file path or a mapping; got an empty path "
+                                     f"({empty!r}: an unset variable?): give the config's YAML file.")
+    assert sorted(os.listdir(tmp_path)) == before

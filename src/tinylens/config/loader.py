@@ -88,6 +88,9 @@ def load_config(source: str | os.PathLike[str] | Mapping[str, Any] | Config) -> 
     if isinstance(source, str) and "\n" in source:
         raise ConfigError("A configuration must be a YAML file path or a mapping; this string holds several lines, "
                           "so it looks like the YAML text itself: give yaml.safe_load(text) (a mapping) instead.")
+    if isinstance(source, str) and not source.strip():  # Path("") is the current folder, "(it holds no .yaml file)"
+        raise ConfigError(f"A configuration must be a YAML file path or a mapping; got an empty path ({source!r}: an "
+                          "unset variable?): give the config's YAML file.")
     path = home_expanded(source)
     data = parse_yaml(read_text(path), path)
     return validate_config(data, f"config file {path}"), path.resolve().parent
