@@ -383,6 +383,28 @@ def test_corner_of_too_few_samples_says_so(k, n):
         corner_figure(names, np.ones((n, k)), np.ones(n))
     assert corner_figure(names, np.random.default_rng(0).normal(size=(max(k, 2), k)), None).axes
 
+def test_corner_of_a_capped_samplers_samples_read_back_says_a_sampler_can_leave_so_few():
+    """tinylens.read_result of a nautilus fit capped by n_like_max (2,048 calls, N_eff 1: one sample
+    holding the weight) gives the one sample its samples table keeps, and README's
+    plots.corner_figure(result.param_names, result.samples, result.weights) of it was refused as
+    'an optimiser's result is one point': the fit was a sampler's. The message now says that a
+    sampler stopped early can leave as few; the fit's own samples, all of them, still plot."""
+    from tinylens.results.plots import corner_figure
+    from tinylens.results.tables import samples_frame
+
+    names = ["lens_mass.0.theta_E", "lens_mass.0.e1", "lens_mass.0.e2"]
+    rng = np.random.default_rng(1)
+    samples = rng.normal(size=(2048, 3))
+    weights = np.full(2048, 1e-300)
+    weights[7] = 1.0
+    frame = samples_frame(names, samples, weights, rng.normal(size=2048))
+    assert len(frame) == 1  # what read_result gives back
+    with pytest.raises(ValueError) as caught:
+        corner_figure(names, frame[names].to_numpy(), frame["weight"].to_numpy())
+    assert "got 1 (" in str(caught.value) and "a sampler's stopped early, by its n_like_max or timeout" in str(caught.value)
+    assert corner_figure(names, samples, weights).axes
+
+
 def test_the_noise_panel_is_scaled_to_the_typical_noise_not_a_few_huge_pixels(tiny_problem):
     """A few bad pixels of noise 1e30 (an RMS map's convention) set the colour scale to 0..1e30:
     the noise map panel was one flat colour."""
@@ -422,7 +444,8 @@ def test_a_mistake_in_a_plot_argument_is_a_tinylens_error_and_the_documented_bui
     for make, kind, message in [
         (lambda: corner_figure(names, np.ones((1, 2)), np.ones(1)), ValueError,
          "a corner plot of 2 parameters needs at least 2 samples; got 1 (an optimiser's result is one point, its "
-         "best fit: no posterior to plot)"),
+         "best fit; a sampler's stopped early, by its n_like_max or timeout, can hold as few samples of weight, the "
+         "only ones its samples table and read_result keep: no posterior to plot)"),
         (lambda: corner_figure(names, np.ones((300, 3)), None), ValueError,
          "samples must have shape (N, 2), one column for each of the 2 names; got shape (300, 3)"),
         (lambda: corner_figure(names, np.ones((300, 2)), np.ones(150)), ValueError,

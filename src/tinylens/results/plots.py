@@ -623,7 +623,8 @@ def corner_figure(
 ) -> Figure:
     """Corner plot of weighted samples with 1, 2, 3 sigma contours and 16/50/84 % titles
     (``weights`` None: equal weights). Samples or weights of shapes that do not match ``names``
-    are a ValueError (:class:`~tinylens.errors.ConfigValueError`, a TinyLensError too) naming them, as are fewer samples than names (or than 2): an optimiser's one point. ``truths``, values marked on it: one per name (None: none), or
+    are a ValueError (:class:`~tinylens.errors.ConfigValueError`, a TinyLensError too) naming them, as are fewer samples than names (or than 2): an optimiser's one point, or the few samples of
+    weight that a sampler stopped early leaves in its samples table (:func:`tinylens.read_result`). ``truths``, values marked on it: one per name (None: none), or
     a mapping of name to value (a fit's ``result.truth``, or a pandas Series indexed by the names,
     such as a truth table's row; names it lacks are not marked)."""
     if isinstance(truths, Mapping) or (hasattr(truths, "keys") and any(n in truths.keys() for n in names)):
@@ -639,7 +640,9 @@ def corner_figure(
         raise ConfigValueError(f"weights must have shape ({len(samples)},), one for each sample; got shape {weights.shape}")
     if len(samples) < max(k, 2):  # corner's own check is an AssertionError about dimensions
         raise ConfigValueError(f"a corner plot of {counted(k, 'parameter')} needs at least {max(k, 2)} samples; got "
-                               f"{len(samples)} (an optimiser's result is one point, its best fit: no posterior to plot)")
+                               f"{len(samples)} (an optimiser's result is one point, its best fit; a sampler's stopped early, by its "
+                               "n_like_max or timeout, can hold as few samples of weight, the only ones its samples table "
+                               "and read_result keep: no posterior to plot)")
     keep = weights > weights.max() * 1e-8  # negligible points change no histogram
     if keep.sum() <= k:  # a search stopped early: too few weighted points to leave any out
         keep[:] = True
