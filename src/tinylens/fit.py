@@ -712,7 +712,7 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
     as that cap counts the sampler's calls only, not the stages'. An optimiser runs no stage anyway.
 
     ``truth``, for a simulated lens: the true values, as a mapping of parameter name
-    (``lens_mass.0.theta_E``) to value (a pandas row of simulate-population's ``truth.csv`` too)
+    (``lens_mass.0.theta_E``) to value (a pandas or astropy row of simulate-population's ``truth.csv`` too)
     or the path of a ``truth.json`` (that of ``tinylens demo``
     or ``simulate-population``, see :func:`tinylens.results.truth.read_truth`), marked on the
     corner plot (and kept as the result's ``truth``); those of fixed parameters are ignored. A

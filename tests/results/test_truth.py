@@ -222,3 +222,19 @@ def test_a_table_of_true_values_is_refused_with_how_to_give_one_row(tmp_path, se
     assert "not a finite number" not in message and "\n" not in message
     row = table.set_index("lens_id").loc["lens_00000"]  # as the message says
     assert check_truth(row, names) == {"lens_mass.0.theta_E": 1.25, "source_light.0.R_sersic": 0.2}
+
+
+def test_an_astropy_row_of_the_truth_table_is_taken_as_a_pandas_row_is(tmp_path):
+    """``Table.read("mocks/truth.csv")[0]``, simulate-population's truth table read with astropy, was
+    refused as 'expected a mapping of parameter name to true value ...; got Row': a Row has keys
+    and values but no items. It is now taken as the pandas row is (its lens_id dropped), and the
+    whole astropy Table is said to be a table, with table[0] to give."""
+    from astropy.table import Table
+
+    (tmp_path / "truth.csv").write_text("lens_id,lens_mass.0.theta_E,source_light.0.R_sersic,arc_snr_max\n"
+                                        "lens_00000,1.25,0.2,12.5\nlens_00001,0.9,0.3,8.0\n")
+    table = Table.read(tmp_path / "truth.csv", format="ascii.csv")
+    names = ("lens_mass.0.theta_E", "source_light.0.R_sersic")
+    assert check_truth(table[1], names) == {"lens_mass.0.theta_E": 0.9, "source_light.0.R_sersic": 0.3}
+    with pytest.raises(DataError, match=r"mine: got a table \(Table of 2 rows.*of an astropy Table, table\[0\]\)\.$"):
+        check_truth(table, names, "mine")

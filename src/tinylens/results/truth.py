@@ -161,10 +161,13 @@ def check_truth(truth: Mapping[str, float], param_names: Sequence[str], source: 
     the model's component they describe (:func:`in_model_order`: a truth of ``[SIE, SHEAR]`` for a
     model of ``[SHEAR, SIE]``). None of them free, or a value that
     is not a finite number, raises :class:`~tinylens.errors.DataError` naming ``source``; so does a
-    ``truth`` that is no mapping (a pandas Series, whose ``items`` are name and value, is one), and
+    ``truth`` that is no mapping (a pandas Series, whose ``items`` are name and value, is one, and so
+    is an astropy table's ``Row``, whose ``keys`` are the names), and
     a table of them (a pandas DataFrame, whose items are columns: :func:`_refuse_table`). A
     value that is no number under a name of no component (a truth table's row: its ``lens_id``) is
     dropped, as a number there is."""
+    if not callable(getattr(truth, "items", None)) and callable(getattr(truth, "keys", None)) and hasattr(truth, "__getitem__"):
+        truth = {key: truth[key] for key in truth.keys()}  # an astropy table's Row: keys and values, no items
     if not callable(getattr(truth, "items", None)):
         raise DataError(f"{source}: expected a mapping of parameter name to true value, e.g. "
                         f"{{'lens_mass.0.theta_E': 1.2}}, or the path of a truth.json; got {type(truth).__name__} "
@@ -183,7 +186,7 @@ def check_truth(truth: Mapping[str, float], param_names: Sequence[str], source: 
 
 def _refuse_table(truth: Mapping, source: str) -> None:
     """A :class:`~tinylens.errors.DataError` naming ``source`` where ``truth`` is a table (a pandas
-    DataFrame, such as ``truth[truth.lens_id == "lens_00000"]`` of simulate-population's
+    DataFrame or an astropy Table, such as ``truth[truth.lens_id == "lens_00000"]`` of simulate-population's
     ``truth.csv``), whose items are its columns: each parameter's value a column of values, which
     was said to be 'not a finite number', every column's rows shown. It says to give one row."""
     columns = [value for key, value in truth.items() if _component(str(key)) is not None]
@@ -192,7 +195,8 @@ def _refuse_table(truth: Mapping, source: str) -> None:
     rows = len(columns[0])
     raise DataError(f"{source}: got a table ({type(truth).__name__} of {counted(rows, 'row')}, a column of values per "
                     "parameter); give the true values of one lens, one row of it: table.iloc[0], or for "
-                    "simulate-population's truth.csv table.set_index('lens_id').loc['lens_00000'] (a pandas Series).")
+                    "simulate-population's truth.csv table.set_index('lens_id').loc['lens_00000'] (a pandas Series; "
+                    "of an astropy Table, table[0]).")
 
 
 def _component(name: str) -> tuple[str, int, str] | None:
