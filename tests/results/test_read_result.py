@@ -301,3 +301,18 @@ def test_a_fit_folder_behind_a_refused_folder_is_said_with_what_to_check_even_as
         with pytest.raises(OutputError) as err:
             tinylens.read_result(given)
         _blocked_check(str(err.value), given)
+
+
+@pytest.mark.parametrize("empty", ["", " "])
+def test_an_empty_folder_text_is_said_to_be_empty_not_of_the_wrong_type(empty):
+    """tinylens.read_result("") (an unset variable) was answered 'read_result takes the output folder
+    of a fit (a str or pathlib.Path); got str ''', refusing a str for not being a str; it is now
+    said to be an empty path, as an empty output= or base_dir= is, and a value of another type
+    still names its type."""
+    with pytest.raises(tinylens.ConfigError) as caught:
+        tinylens.read_result(empty)
+    assert str(caught.value) == (f"read_result takes the output folder of a fit; got an empty path ({empty!r}: an "
+                                 "unset variable?), which would be the current folder: give the folder that holds "
+                                 "its result.json.")
+    with pytest.raises(tinylens.ConfigError, match=r"\(a str or pathlib\.Path\); got int 3\.$"):
+        tinylens.read_result(3)

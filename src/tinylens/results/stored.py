@@ -463,9 +463,12 @@ def _fit_folder(folder: str | Path) -> Path:
     entered (:func:`_not_entered`)."""
     from tinylens.config.loader import home_expanded
 
-    if not isinstance(folder, (str, os.PathLike)) or (isinstance(folder, str) and not folder.strip()):
+    if not isinstance(folder, (str, os.PathLike)):
         raise ConfigError(f"read_result takes the output folder of a fit (a str or pathlib.Path); got "
                           f"{type(folder).__name__} {folder!r}.")
+    if isinstance(folder, str) and not folder.strip():  # a str, so 'a str ...; got str' said nothing
+        raise ConfigError(f"read_result takes the output folder of a fit; got an empty path ({folder!r}: an unset "
+                          "variable?), which would be the current folder: give the folder that holds its result.json.")
     path = home_expanded(folder).absolute()
     try:
         if path.name == RESULT and path.is_file():
