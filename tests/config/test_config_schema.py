@@ -547,6 +547,22 @@ def test_a_mapping_or_list_given_as_another_kind_is_said_in_yaml_words(example, 
     assert expected in text and "dictionary" not in text and "valid list" not in text, text
 
 
+@pytest.mark.parametrize("text, expected", [
+    ("pipeline:\n  - enabled: false\n  - n_sigma: 5\n",
+     "pipeline: expected a mapping (key: value pairs, with no '- ' before its keys) with keys enabled, lens_light, "),
+    ("dataset:\n  - data_path: image.fits\n  - pixel_scale: 0.05\n",
+     "dataset: expected a mapping (key: value pairs, with no '- ' before its keys) with keys data_path, noise_path, "),
+    ("- dataset: {data_path: image.fits}\n- inference: {type: sampler}\n",
+     "must be a mapping (with no '- ' before its keys) with the sections dataset, model_components, "),
+])
+def test_a_section_written_as_a_list_names_the_dashes_as_a_settings_mapping_does(tmp_path, text, expected):
+    """A section's keys written with '- ' (YAML's list items) got 'expected a mapping (key: value pairs) with
+    keys ...; got the list [...]', with no word of the dashes, which inference.settings or a component's
+    params written so are told of ('with no '- ' before its keys'); the top level written so neither."""
+    message = error_of(write(tmp_path, text))
+    assert expected in message and "got the list [{" in message, message
+
+
 @pytest.mark.parametrize("text, fragment", [("", "empty"), ("- 1\n- 2\n", "mapping")])
 def test_empty_or_non_mapping_top_level(tmp_path, text, fragment):
     assert fragment in error_of(write(tmp_path, text))

@@ -21,7 +21,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from tinylens.config.schema import ERROR_TYPE, FIXED_VALUE_TAGS, Config, described, show, unused_keys
+from tinylens.config.schema import (ERROR_TYPE, FIXED_VALUE_TAGS, Config, described, mapping_expected, show,
+                                    unused_keys)
 from tinylens.errors import (MISSING_ERRNOS, ConfigError, ConfigWarning, counted, did_you_mean, ls_command,
                              outside_stacklevel, visible, windows_path_advice)
 
@@ -474,8 +475,9 @@ def validate_config(data: Any, origin: str) -> Config:
     that the config's other keys switch off (:func:`~tinylens.config.schema.unused_keys`) loads
     with a :class:`ConfigWarning`."""
     if not isinstance(data, Mapping):
+        dashes = " (with no '- ' before its keys)" if isinstance(data, list) else ""
         raise ConfigError(
-            f"The top level of {origin} must be a mapping with the sections "
+            f"The top level of {origin} must be a mapping{dashes} with the sections "
             f"{', '.join(Config.model_fields)}; got {described(data)}."
         )
     if stored_result(data):
@@ -586,8 +588,7 @@ def _not_a(kind: str, value: Any) -> str:
     expected to be, as a section's own message says it, with the ``- `` that makes YAML read a
     mapping as a list, or the list it wants, where ``value`` shows it is the mix-up."""
     if kind == "dict_type":
-        dashes = ", with no '- ' before its keys" if isinstance(value, list) else ""
-        return f"expected a mapping (key: value pairs{dashes})"
+        return mapping_expected(value)
     dashes = "each item on a line that starts with '- '" if isinstance(value, Mapping) else "[a, b, ...]"
     return f"expected a list ({dashes})"
 

@@ -190,6 +190,15 @@ def described(value: Any) -> str:
     return f"{kind} {show(value)}" if kind else show(value)
 
 
+def mapping_expected(value: Any) -> str:
+    """What a key that takes a mapping (a section, ``inference.settings``, a component's ``params``)
+    says of ``value``, which is none: ``expected a mapping (key: value pairs)``, with the ``- `` that
+    makes YAML read the keys as a list's items where ``value`` is a list (``pipeline:`` then
+    ``- enabled: false``)."""
+    dashes = ", with no '- ' before its keys" if isinstance(value, list) else ""
+    return f"expected a mapping (key: value pairs{dashes})"
+
+
 def fail(message: str, key: str | None = None, value: Any = ...) -> PydanticCustomError:
     """An error about sub-key ``key`` (dotted, relative to the model) of the model being validated.
 
@@ -221,10 +230,7 @@ class StrictModel(BaseModel):
         if not isinstance(data, Mapping):
             switch = f"; write {{enabled: {str(data).lower()}}} to switch it {'on' if data else 'off'}" \
                 if isinstance(data, bool) and "enabled" in allowed else ""
-            raise fail(
-                f"expected a mapping (key: value pairs) with keys {', '.join(allowed)}; "
-                f"got {described(data)}{switch}"
-            )
+            raise fail(f"{mapping_expected(data)} with keys {', '.join(allowed)}; got {described(data)}{switch}")
         unknown = [k for k in data if k not in cls.model_fields]
         if unknown:
             raise _unknown_keys(unknown, allowed, cls.unsupported_keys)
