@@ -6,6 +6,7 @@ import copy
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -1006,6 +1007,21 @@ def test_true_false_and_null_inside_a_value_are_written_as_yaml_writes_them(tmp_
     message = error_of(write(tmp_path, base + ("" if "pixel_scale" in text else "  pixel_scale: 0.05\n") + text))
     assert got in message, message
     assert not any(word in message for word in ("True", "False", "None")), message
+
+
+@pytest.mark.parametrize("value", [[], ()])
+def test_corner_parameters_naming_no_parameter_is_refused_before_the_fit(example, value):
+    """'corner_parameters: []' loaded, and the fit sampled to the end before its corner plot failed
+    ('The figure model_corner.png could not be drawn (ValueError: Number of rows must be a positive
+    integer, not 0)'): a corner plot of no parameter cannot be drawn. It is refused as the config loads."""
+    from tinylens.results.plots import corner_figure
+
+    with pytest.raises(ValueError):  # what the fit met at its end
+        corner_figure([], np.zeros((10, 0)), None)
+    example["output"]["corner_parameters"] = value
+    text = error_of(example)
+    assert "(1 problem)" in text and "output.corner_parameters: should name at least one parameter, or be 'mass' " \
+        "or 'all'" in text and text.endswith("; got []."), text
 
 
 def test_corner_parameters_as_a_tuple_of_names_is_a_list(example):

@@ -715,7 +715,11 @@ class Output(StrictModel):
     def _corner_parameters(cls, value: Any) -> Any:
         """One message for a value that is neither choice nor a list of names (pydantic gave one per
         member of the union, under its internal names: ``corner_parameters.literal['mass','all']``);
-        a tuple of names, from Python, is a list as pydantic reads it."""
+        a tuple of names, from Python, is a list as pydantic reads it. An empty list, which would
+        leave the corner plot nothing to draw after the whole fit, is refused."""
+        if isinstance(value, (list, tuple)) and not value:
+            raise fail("should name at least one parameter, or be 'mass' or 'all' (an empty list leaves the corner "
+                       "plot nothing to draw)", value=[])
         if (isinstance(value, str) and value in ("mass", "all")) or \
                 (isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)):
             return value
