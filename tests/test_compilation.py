@@ -98,6 +98,27 @@ def test_the_usual_off_words_turn_the_cache_off(monkeypatch, value):
     assert compilation.default_cache_dir() is None
 
 
+def test_the_readme_names_every_off_word_and_the_cache_jax_is_given(monkeypatch, tmp_path):
+    """README said that 'off, no, 0, false, none or disabled' turns the cache off: 'disable' and an
+    empty value do too, and with a folder given to JAX itself ($JAX_COMPILATION_CACHE_DIR), a
+    TINYLENS_CACHE_DIR=off left the cache on in that folder, of which it said nothing."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    said = re.search(r"`\$TINYLENS_CACHE_DIR`;(.*?)\) with the data", readme, re.S).group(1)
+    named = set(re.findall(r"`([^`$]*)`", said.split("disables it")[0]))
+    assert named == set(compilation.CACHE_OFF_WORDS) - {""}, named
+    assert "empty value" in said and "JAX_COMPILATION_CACHE_DIR" in said, said
+    given = jax.config.jax_compilation_cache_dir
+    monkeypatch.setenv("TINYLENS_CACHE_DIR", "off")
+    jax.config.update("jax_compilation_cache_dir", str(tmp_path / "jax"))
+    try:
+        assert compilation.enable_persistent_cache() == tmp_path / "jax"  # JAX's own folder, though 'off'
+    finally:
+        jax.config.update("jax_compilation_cache_dir", given)
+
+
 @pytest.mark.parametrize("value", ["nocache", "disabled_cache", "offline"])
 def test_a_folder_name_like_an_off_word_is_still_a_folder(monkeypatch, value):
     monkeypatch.setenv("TINYLENS_CACHE_DIR", value)
