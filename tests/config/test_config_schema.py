@@ -1024,6 +1024,23 @@ def test_corner_parameters_naming_no_parameter_is_refused_before_the_fit(example
         "or 'all'" in text and text.endswith("; got []."), text
 
 
+@pytest.mark.parametrize("where, value, got", [
+    ("output.figures", {"b.png", "a.png"}, "output.figures: expected a mapping (key: value pairs) with keys results, "
+     "corner; got the set {'a.png', 'b.png'}."),
+    ("inference.settings", frozenset({"nlive"}), "inference.settings: expected a mapping (key: value pairs); got the "
+     "set {'nlive'}."),
+    ("output.corner_parameters", {"lens_mass.0.theta_E"}, "output.corner_parameters: should be 'mass', 'all' or a "
+     "list of parameter names (e.g. [lens_mass.0.theta_E, lens_mass.0.e1]); got the set {'lens_mass.0.theta_E'}."),
+])
+def test_a_python_set_is_named_a_set_not_shown_as_a_mapping(example, where, value, got):
+    """A set in a config dict built in Python (braces for a list's brackets) was shown as Python writes it,
+    'expected a mapping ...; got {'b.png', 'a.png'}', which reads as the very mapping asked for, its items in
+    the order of their hashes; it is named a set, its items sorted."""
+    _set(where, value)(example)
+    text = error_of(example)
+    assert "(1 problem)" in text and text.endswith(got), text
+
+
 def test_corner_parameters_as_a_tuple_of_names_is_a_list(example):
     """A config dict built in Python may give the names as a tuple, which pydantic reads as a
     list; the one-message check of corner_parameters refused it as 'neither a choice nor names'."""

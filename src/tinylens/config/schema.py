@@ -169,6 +169,8 @@ def _yaml_repr(value: Any, outer: frozenset[int]) -> str:
     (a tuple is one) and mappings too; ``[...]`` for a list inside itself (YAML's ``&a [*a]``)."""
     if value is None or isinstance(value, bool):
         return YAML_WORDS[value]
+    if isinstance(value, (set, frozenset)):  # from Python: in a fixed order, as repr's is the hash's
+        return "{" + ", ".join(sorted(_yaml_repr(v, outer) for v in value)) + "}"
     if not isinstance(value, (list, tuple, dict)):
         return repr(value)
     if id(value) in outer:
@@ -179,8 +181,10 @@ def _yaml_repr(value: Any, outer: frozenset[int]) -> str:
     return "[" + ", ".join(_yaml_repr(v, inner) for v in value) + "]"
 
 
-#: What YAML calls the types of the values it reads (Python's names: str, int, float, list).
-YAML_TYPES = {str: "the text", int: "the number", float: "the number", list: "the list"}
+#: What YAML calls the types of the values it reads (Python's names: str, int, float, list); a set,
+#: which a config dict built in Python may hold, is named, as it is shown in braces like a mapping.
+YAML_TYPES = {str: "the text", int: "the number", float: "the number", list: "the list", set: "the set",
+              frozenset: "the set"}
 
 
 def described(value: Any) -> str:
@@ -724,8 +728,9 @@ class Output(StrictModel):
                 (isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)):
             return value
         hint = did_you_mean([value], ["mass", "all"]) if isinstance(value, str) else ""
+        got = described(value) if isinstance(value, (set, frozenset)) else show(value)  # not a mapping's braces
         raise fail("should be 'mass', 'all' or a list of parameter names (e.g. [lens_mass.0.theta_E, lens_mass.0.e1])"
-                   f"; got {show(value)}.{hint}")
+                   f"; got {got}.{hint}")
 
     @model_validator(mode="after")
     def _distinct_files(self) -> Output:
