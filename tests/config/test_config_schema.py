@@ -1041,6 +1041,23 @@ def test_a_python_set_is_named_a_set_not_shown_as_a_mapping(example, where, valu
     assert "(1 problem)" in text and text.endswith(got), text
 
 
+@pytest.mark.parametrize("key, value, shown", [("prior_settings", {1.0, 0.2}, "{0.2, 1.0}"),
+                                               ("limits", frozenset({5.0, -5.0}), "{-5.0, 5.0}")])
+def test_a_prior_pair_given_as_a_python_set_is_refused_not_reordered(example, key, value, shown):
+    """A config dict built in Python with a gaussian prior's settings as a set, {1.0, 0.2} (mean 1,
+    sigma 0.2), loaded as mean 0.2 and sigma 1, the set's order being its hash's; it is refused."""
+    from tinylens.config.schema import ParamSpec
+
+    assert list({1.0, 0.2}) == [0.2, 1.0]  # the set's own order, the one it was read in
+    params = example["model_components"]["lens_mass_list"][0]["params"]
+    params["theta_E"] = {"prior_type": "gaussian", "prior_settings": [1.0, 0.2], "limits": [-5.0, 5.0], key: value}
+    text = error_of(example)
+    assert "(1 problem)" in text and text.endswith(
+        f"lens_mass_list[0].params.theta_E.{key}: should be a list of two numbers [a, b], in order ([mean, sigma] or "
+        f"[min, max]), not a set, whose items have no order; got {shown}."), text
+    assert ParamSpec.model_validate({"prior_type": "gaussian", "prior_settings": (1.0, 0.2)}).prior_settings == (1.0, 0.2)
+
+
 def test_corner_parameters_as_a_tuple_of_names_is_a_list(example):
     """A config dict built in Python may give the names as a tuple, which pydantic reads as a
     list; the one-message check of corner_parameters refused it as 'neither a choice nor names'."""

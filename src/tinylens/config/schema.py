@@ -297,6 +297,16 @@ class ParamSpec(StrictModel):
     use_linear: bool = False
     relative_to: ParamLink | None = None
 
+    @field_validator("prior_settings", "limits", mode="before")
+    @classmethod
+    def _ordered_pair(cls, value: Any) -> Any:
+        """A set (from Python) has no order, which pydantic took in its hash's: ``{1.0, 0.2}``, a
+        gaussian's mean 1 and sigma 0.2, became mean 0.2 and sigma 1. It is refused."""
+        if isinstance(value, (set, frozenset)):
+            raise fail("should be a list of two numbers [a, b], in order ([mean, sigma] or [min, max]), not a set, "
+                       "whose items have no order", value=value)
+        return value
+
     @property
     def is_free(self) -> bool:
         """Sampled (neither fixed nor solved linearly)."""
