@@ -1058,6 +1058,19 @@ def test_a_prior_pair_given_as_a_python_set_is_refused_not_reordered(example, ke
     assert ParamSpec.model_validate({"prior_type": "gaussian", "prior_settings": (1.0, 0.2)}).prior_settings == (1.0, 0.2)
 
 
+def test_an_output_file_name_given_as_a_path_is_its_text_as_output_path_is(example):
+    """A config dict built in Python took output.path as a pathlib.Path, but not a table's or figure's name:
+    figures: {corner: Path('corner.png')} was 'should be a valid string; got PosixPath('corner.png')'. It is
+    the name, and a Path with a folder in it is refused as the same text is."""
+    example["output"]["figures"]["corner"] = Path("corner.png")
+    example["output"]["tables"]["summary"] = Path("summary.csv")
+    cfg, _ = load_config(example)
+    assert (cfg.output.figures.corner, cfg.output.tables.summary) == ("corner.png", "summary.csv")
+    example["output"]["figures"]["corner"] = Path("figures") / "corner.png"
+    text = error_of(example)
+    assert "output.figures.corner: should be a plain file name (written inside output.path; no folders)" in text, text
+
+
 def test_corner_parameters_as_a_tuple_of_names_is_a_list(example):
     """A config dict built in Python may give the names as a tuple, which pydantic reads as a
     list; the one-message check of corner_parameters refused it as 'neither a choice nor names'."""

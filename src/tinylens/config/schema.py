@@ -660,7 +660,7 @@ def _plain_file_name(name: str) -> str:
     return name
 
 
-FileName = Annotated[str, AfterValidator(_plain_file_name)]
+FileName = Annotated[PathText, AfterValidator(_plain_file_name)]  # a pathlib.Path as its text, as output.path
 
 
 def _table_file_name(name: str) -> str:
