@@ -465,3 +465,43 @@ def test_a_template_mask_fitting_no_lens_that_uses_it_is_refused_though_a_lens_w
     write_fits_image(mask, np.zeros(SHAPE))  # of the images' shape, every pixel used: the template works
     plan = runner.survey_plan(lenses, template, out)
     assert plan["checked_with"] == "lens_a" and plan["refused"] == {}
+
+
+@pytest.mark.parametrize("fault", ["missing", "not FITS", "a cube"])
+def test_a_template_mask_that_cannot_be_read_is_refused_at_once_naming_the_file(tmp_path, fault):
+    """A template whose own mask (dataset.mask_path) could not be read (missing, not FITS, no 2-D
+    image in it) was left to each fit: every lens tried by the template check failed on it, was
+    taken for a lens with broken data, and the survey started and failed every lens alike, the
+    dry run listing each with the same message (3 of 3 refused here). It is now refused once, as
+    the template's, naming the file, before the output folder is made; where every lens has a
+    mask.fits of its own the template's is not read and the survey goes on."""
+    lenses, template, out, mask = big_mask_survey(tmp_path)
+    if fault == "missing":
+        mask.unlink()
+    elif fault == "not FITS":
+        mask.write_text("SIMPLE? no: a text file\n")
+    else:
+        write_fits_image(mask, np.zeros((3, *SHAPE)))
+    (lenses / "lens_own" / "noise.fits").unlink()  # broken alike: no lens loads, none compiles a likelihood here
+    config = runner.load_template(template)
+    # the truth: each lens without a mask.fits of its own is refused by its fit on the template's mask, naming it
+    for lens in runner.find_lenses(lenses):
+        if lens.lens_id != "lens_own":
+            assert "dataset.mask_path" in _load_error(config, lens, out) and str(mask) in _load_error(config, lens, out)
+
+    with mock.patch.object(runner, "dask_client", side_effect=AssertionError("the survey started")):
+        with pytest.raises(runner.ConfigError) as raised:
+            runner.run_survey(lenses, template, out, workers=1, progress=False)
+    text = " ".join(str(raised.value).split())
+    assert str(template) in text and "dataset.mask_path" in text and str(mask) in text, text
+    assert "(2 lenses: lens_a, lens_b)" in text and "lens_own" not in text, text
+    assert not out.exists()
+    with pytest.raises(runner.ConfigError, match="dataset.mask_path"):
+        runner.survey_plan(lenses, template, out)
+    result = CliRunner().invoke(app, ["survey", str(lenses), "-c", str(template), "--out", str(out), "--dry-run"])
+    assert result.exit_code == 2 and "Traceback" not in result.output and "dataset.mask_path" in result.output, result.output
+
+    for lens_id in ("lens_a", "lens_b"):  # every lens with a mask of its own: the template's is never read
+        write_fits_image(lenses / lens_id / "mask.fits", np.zeros(SHAPE))
+    plan = runner.survey_plan(lenses, template, out)
+    assert plan["checked_with"] == "lens_a" and set(plan["refused"]) == {"lens_own"}

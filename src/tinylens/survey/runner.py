@@ -620,8 +620,9 @@ def check_template_mask(template: Mapping[str, Any], lenses: Sequence[Lens], nam
     it (those without a :data:`MASK_FILE` of their own): each of their fits would refuse its lens,
     so that the survey would fail every lens one by one. Every such lens's image header is read,
     up to the first whose shape is the mask's (then nothing is raised: the others are those
-    lenses' own mismatches); a lens whose image cannot be read is left to its fit, as is a mask
-    that cannot be read (each fit refuses it, naming it). Run by :func:`check_template` where every
+    lenses' own mismatches); a lens whose image cannot be read is left to its fit. A mask that
+    cannot be read (missing, not FITS, no 2-D image in it) is raised so too, naming the file, where
+    any of ``lenses`` uses it: each of their fits would refuse it alike. Run by :func:`check_template` where every
     lens it tried had broken data, or where the lens it was checked with has a mask of its own
     (or none): one checked with the template's mask shows an image of its shape, and no more is read."""
     from tinylens.data.fits_io import read_fits_shape
@@ -631,8 +632,14 @@ def check_template_mask(template: Mapping[str, Any], lenses: Sequence[Lens], nam
         return
     try:
         mask_shape, _ = read_fits_shape(Path(mask), "dataset.mask_path")
-    except DataError:
-        return
+    except DataError as exc:
+        users = [lens.lens_id for lens in lenses if lens_dataset(template, lens).get("mask_path") == mask]
+        if not users:  # every lens has a mask.fits of its own: the template's is not read
+            return
+        raise ConfigError(
+            f"The {name} does not work: {exc} Every lens without a {MASK_FILE} of its own would be refused with it "
+            f"({lens_count(len(users))}: {', '.join(users[:3])}{', ...' if len(users) > 3 else ''}). Mend or replace "
+            f"the mask file, put a {MASK_FILE} in each lens folder, or remove mask_path from the template.") from None
     shapes: dict[tuple[int, int], list[str]] = {}
     for lens in lenses:
         files = lens_dataset(template, lens)
