@@ -505,3 +505,44 @@ def test_a_template_mask_that_cannot_be_read_is_refused_at_once_naming_the_file(
         write_fits_image(lenses / lens_id / "mask.fits", np.zeros(SHAPE))
     plan = runner.survey_plan(lenses, template, out)
     assert plan["checked_with"] == "lens_a" and set(plan["refused"]) == {"lens_own"}
+
+
+@pytest.mark.parametrize("mask", [{"type": "circle", "r_max": 0.5, "center_x": 30.0},  # a centre in pixels
+                                  {"type": "annulus", "r_min": 3.0, "r_max": 40.0}])  # beyond the image's corners
+def test_a_template_circle_or_annulus_that_leaves_no_pixel_of_any_image_is_refused_at_once(tmp_path, mask):
+    """A template's dataset.mask (circle or annulus, arcsec from the image's centre) that covered
+    no pixel of any lens's image (a centre or radius given in pixels) failed every lens the
+    template check tried, each taken for a lens with broken data: the dry run said nothing of it
+    (no lens listed as refused, 3 of 3 'broken') and the run started and failed every lens alike.
+    It is now refused as the template's, naming dataset.mask, where it leaves too few pixels in
+    the image of every lens; one lens whose image it covers makes the others' failures their own."""
+    lenses = tmp_path / "lenses"
+    for i in range(3):
+        write_lens(lenses / f"lens_{i}", 1.0, seed=i)
+    config = template_config()
+    config["dataset"]["mask"] = mask
+    template = tmp_path / "template.yaml"
+    template.write_text(yaml.safe_dump(config, sort_keys=False))
+    out = tmp_path / "out"
+    # the truth: each lens's fit refuses its image, for the pixels dataset.mask leaves
+    for lens in runner.find_lenses(lenses):
+        assert "dataset.mask alone" in _load_error(runner.load_template(template), lens, out)
+
+    with mock.patch.object(runner, "dask_client", side_effect=AssertionError("the survey started")):
+        with pytest.raises(runner.ConfigError) as raised:
+            runner.run_survey(lenses, template, out, workers=1, progress=False)
+    text = " ".join(str(raised.value).split())
+    assert str(template) in text and f"dataset.mask alone ({mask['type']}" in text, text
+    assert f"{SHAPE[0]} x {SHAPE[1]} (3 lenses: lens_0, lens_1, lens_2)" in text, text
+    assert not out.exists()
+    result = CliRunner().invoke(app, ["survey", str(lenses), "-c", str(template), "--out", str(out), "--dry-run"])
+    assert result.exit_code == 2 and "Traceback" not in result.output and "dataset.mask" in result.output, result.output
+    assert not out.exists()
+
+    big = lenses / "lens_big"  # an image wide enough for the mask (its noise missing: it fails alone)
+    big.mkdir()
+    write_fits_image(big / "image.fits", np.ones((1000, 1000)))
+    shutil.copy(lenses / "lens_0" / "psf.fits", big / "psf.fits")
+    plan = runner.survey_plan(lenses, template, out)
+    assert plan["checked_with"] is None and set(plan["broken"]) == {"lens_0", "lens_1", "lens_2"}
+    assert "noise" in plan["refused"]["lens_big"]

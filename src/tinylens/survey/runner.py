@@ -573,6 +573,7 @@ def check_template(template: Mapping[str, Any], lenses: list[Lens], out: str | P
     if nowhere is not None:
         raise nowhere
     check_template_mask(template, lenses, name)
+    check_shape_mask(template, lenses, out, name)
     return None
 
 
@@ -661,6 +662,49 @@ def check_template_mask(template: Mapping[str, Any], lenses: Sequence[Lens], nam
         f"(rows x columns), but the image of every lens that would use it has another shape: {found}; a mask must "
         f"cover the same pixels as the image, so every such lens's fit would refuse it. Give a mask of the images' "
         f"shape, put a {MASK_FILE} in each lens folder, or remove mask_path from the template.")
+
+
+def check_shape_mask(template: Mapping[str, Any], lenses: Sequence[Lens], out: str | Path, name: str = "template") -> None:
+    """Raise a ConfigError where the template's ``dataset.mask`` (a circle or annulus, in arcsec
+    from the image's centre) alone leaves fewer than :data:`~tinylens.data.dataset.MIN_USABLE_PIXELS`
+    pixels of the image of every one of ``lenses`` whose image header can be read: each of their
+    fits would refuse its lens (a centre or radii given in pixels?), every lens alike, so that the
+    survey would fail them one by one. The images' headers are read up to the first whose shape
+    leaves enough pixels (then nothing is raised), each shape's pixels counted once; a lens whose
+    image cannot be read is left to its fit. Run by :func:`check_template` where every lens it tried
+    had broken data: one that loaded shows that the mask leaves enough pixels of its image."""
+    from tinylens.config.loader import load_config
+    from tinylens.data.dataset import MIN_USABLE_PIXELS, shape_mask_note
+    from tinylens.data.fits_io import read_fits_shape
+
+    dataset = template.get("dataset")
+    if not lenses or not isinstance(dataset, Mapping) or dataset.get("mask") is None:
+        return
+    with warnings.catch_warnings():  # the template's were shown once by check_template
+        warnings.simplefilter("ignore")
+        cfg = load_config(lens_config(template, lenses[0], out))[0].dataset  # valid: each lens tried got as far as its data
+    shapes: dict[tuple[int, int], list[str]] = {}
+    notes: dict[tuple[int, int], str] = {}
+    for lens in lenses:
+        try:
+            shape, _ = read_fits_shape(Path(lens_dataset(template, lens)["data_path"]), "dataset.data_path")
+        except DataError:
+            continue
+        shape = (int(shape[0]), int(shape[1]))
+        if shape not in notes:
+            notes[shape] = shape_mask_note(cfg, shape)
+            if not notes[shape]:
+                return
+        shapes.setdefault(shape, []).append(lens.lens_id)
+    if not shapes:
+        return
+    found = "; ".join(f"{rows} x {columns} ({lens_count(len(ids))}: {', '.join(ids[:3])}{', ...' if len(ids) > 3 else ''})"
+                      for (rows, columns), ids in sorted(shapes.items(), key=lambda item: -len(item[1])))
+    most = max(shapes, key=lambda shape: len(shapes[shape]))
+    raise ConfigError(
+        f"The {name} does not work: {notes[most]} That is fewer than the {MIN_USABLE_PIXELS} pixels a fit needs, in the "
+        f"image of every lens (rows x columns: {found}), so every lens's fit would refuse it. Give dataset.mask's centre and radii in arcsec from the "
+        f"image's centre, or remove dataset.mask from the template.")
 
 
 def _warn_of_template(caught: list[warnings.WarningMessage], name: str, shown: set[str]) -> None:
