@@ -147,3 +147,44 @@ def test_a_dynesty_history_that_is_one_file_for_every_lens_is_refused_before_the
     for history in ("calls.h5", "hist/calls.h5"):
         plain = runner.load_template(_dynesty_template(tmp_path, history))
         runner.check_histories(tinylens.load(runner.lens_config(plain, found[0], out)), found, out)  # no error
+
+
+def test_a_dynesty_history_on_a_lens_result_json_is_refused_though_every_lens_tried_is_broken(tmp_path):
+    """check_histories ran only once a lens had loaded, so that where every lens the template check
+    tried had broken data (here lens_0..lens_2: a noise map of zeros, which their headers do not
+    show), a history_filename of '../lens_4/result.json' passed the dry run and the run, and
+    lens_3's fit, which lets it through, wrote its history as lens_4's result.json. The history is
+    now checked from the template's settings alone in that case too, and refused naming lens_4."""
+    import numpy as np
+    import pytest
+
+    import tinylens
+    from survey_mocks import write_lens
+    from tinylens.data.fits_io import write_fits_image
+    from tinylens.errors import ConfigError, DataError
+    from tinylens.fit import check_settings
+
+    lenses, out = tmp_path / "lenses", tmp_path / "out"
+    for i in range(5):
+        write_lens(lenses / f"lens_{i}", 1.0, seed=i)
+    for i in range(3):
+        write_fits_image(lenses / f"lens_{i}" / "noise.fits", np.zeros((32, 32)))
+    template = _dynesty_template(tmp_path, "../lens_4/result.json")
+    loaded = runner.load_template(template)
+    found = runner.find_lenses(lenses)
+    # the truth: the first three lenses cannot be loaded, and lens_3's fit writes its history as lens_4's result.json
+    for lens in found[:3]:
+        with pytest.raises(DataError):
+            tinylens.load(runner.lens_config(loaded, lens, out))
+    config = runner.lens_config(loaded, found[3], out)
+    check_settings(tinylens.load(config), Path(config["output"]["path"]))  # lens_3's own check lets it through
+    assert (Path(config["output"]["path"]) / "../lens_4/result.json").resolve() == \
+        (out / "lenses" / "lens_4" / filenames.RESULT).resolve()
+
+    with pytest.raises(ConfigError) as raised:
+        runner.survey_plan(lenses, template, out)
+    text = " ".join(str(raised.value).split())
+    assert "lens_4" in text and "history_filename" in text, text
+    assert not out.exists()
+    plain = runner.load_template(_dynesty_template(tmp_path, "calls.h5"))
+    assert runner.check_template(plain, found, out) is None  # a plain name passes; still no lens tried loaded

@@ -37,6 +37,7 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -538,7 +539,10 @@ def check_template(template: Mapping[str, Any], lenses: list[Lens], out: str | P
     (:func:`check_template_mask`), though a lens with a mask of its own works.
     A :class:`DataError` is one lens's (that lens will fail alone), so the next lens is tried. A
     likelihood finite nowhere may also be one lens's doing (its data): the next is tried too, and
-    the template is blamed only when no lens tried gives a finite likelihood.
+    the template is blamed only when no lens tried gives a finite likelihood. Where every lens
+    tried has broken data, what can be told without one is still checked: the template's mask
+    file (:func:`check_template_mask`), its ``dataset.mask`` against the images' shapes
+    (:func:`check_shape_mask`) and dynesty's history from the settings alone (:func:`check_histories`).
     """
     import tinylens
     from tinylens.fit import check_likelihood, check_settings
@@ -574,11 +578,15 @@ def check_template(template: Mapping[str, Any], lenses: list[Lens], out: str | P
         raise nowhere
     check_template_mask(template, lenses, name)
     check_shape_mask(template, lenses, out, name)
+    if lenses:  # no lens loaded, so that dynesty's history was not checked with one: with the settings alone
+        check_histories(SimpleNamespace(config=loaded_template(template, lenses[0], out)),
+                        lenses if every is None else every, out, name)
     return None
 
 
 def check_histories(problem: Any, lenses: Sequence[Lens], out: str | Path, name: str = "template") -> None:
-    """Raise a ConfigError where dynesty's evaluation history (``history_filename``, the
+    """(``problem``: a loaded Problem, or anything with its ``config``, all that is read.)
+    Raise a ConfigError where dynesty's evaluation history (``history_filename``, the
     template's: the same for every lens) would be one of tinylens's own files in the output folder
     of any of ``lenses`` (``../lens_0007/result.json``, or an absolute path to one), which that
     lens's fit refuses only when it starts (:func:`tinylens.fit.check_settings` with its folder),
@@ -664,6 +672,17 @@ def check_template_mask(template: Mapping[str, Any], lenses: Sequence[Lens], nam
         f"shape, put a {MASK_FILE} in each lens folder, or remove mask_path from the template.")
 
 
+def loaded_template(template: Mapping[str, Any], lens: Lens, out: str | Path) -> Any:
+    """``template`` for ``lens`` (:func:`lens_config`) as its fit reads it, validated, no file read
+    (:func:`tinylens.config.loader.load_config`), its warnings unsaid (:func:`check_template` shows
+    them once): where every lens it tried had broken data, each got that far, so it is valid."""
+    from tinylens.config.loader import load_config
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return load_config(lens_config(template, lens, out))[0]
+
+
 def check_shape_mask(template: Mapping[str, Any], lenses: Sequence[Lens], out: str | Path, name: str = "template") -> None:
     """Raise a ConfigError where the template's ``dataset.mask`` (a circle or annulus, in arcsec
     from the image's centre) alone leaves fewer than :data:`~tinylens.data.dataset.MIN_USABLE_PIXELS`
@@ -673,16 +692,13 @@ def check_shape_mask(template: Mapping[str, Any], lenses: Sequence[Lens], out: s
     leaves enough pixels (then nothing is raised), each shape's pixels counted once; a lens whose
     image cannot be read is left to its fit. Run by :func:`check_template` where every lens it tried
     had broken data: one that loaded shows that the mask leaves enough pixels of its image."""
-    from tinylens.config.loader import load_config
     from tinylens.data.dataset import MIN_USABLE_PIXELS, shape_mask_note
     from tinylens.data.fits_io import read_fits_shape
 
     dataset = template.get("dataset")
     if not lenses or not isinstance(dataset, Mapping) or dataset.get("mask") is None:
         return
-    with warnings.catch_warnings():  # the template's were shown once by check_template
-        warnings.simplefilter("ignore")
-        cfg = load_config(lens_config(template, lenses[0], out))[0].dataset  # valid: each lens tried got as far as its data
+    cfg = loaded_template(template, lenses[0], out).dataset
     shapes: dict[tuple[int, int], list[str]] = {}
     notes: dict[tuple[int, int], str] = {}
     for lens in lenses:
