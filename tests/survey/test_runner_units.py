@@ -4511,3 +4511,37 @@ def test_catalog_csv_read_as_the_docs_say_keeps_text_as_text_and_numbers_as_numb
         assert pd.isna(cat["trusted"].iloc[2]) and np.isnan(cat["lens_mass.0.theta_E_median"].iloc[2])
         assert cat["reason"].iloc[2] == "DataError: image.fits is not a FITS file"
     assert list(table["lens_id"]) == cat["lens_id"].tolist()
+
+
+def test_a_long_reason_or_warnings_text_is_cut_saying_so_and_how_long_it_was(tmp_path, mock_survey, monkeypatch):
+    """A failed lens's reason over MAX_REASON (500) characters was cut to its first 497 and a
+    bare '...', so that a reader of the catalogue could not tell how much of it, the advice at its
+    end, was lost (a full stop before the cut read '....'); a row's warnings were cut at 500
+    characters with no mark at all, mid-word. Both are now cut as the project cuts a value in a
+    message (tinylens.errors.cut_value): the start, '...' and the length in all, within 500
+    characters; a text of 500 stays whole."""
+    import tinylens
+
+    words = [f"word{i:03d}" for i in range(120)]
+    message = " ".join(words) + ". Rename it."  # 971 characters: the advice at the end
+    monkeypatch.setattr(tinylens, "fit", mock.Mock(side_effect=TinyLensError(message)))
+    lens = runner.Lens("lens_a", mock_survey["lenses"] / "lens_a")
+    folder = lens.output(tmp_path)
+    row = runner.fit_lens("lens_a", runner.lens_config(runner.load_template(mock_survey["template"]), lens, tmp_path),
+                          str(folder))
+    reason = row["reason"]
+    assert row["status"] == "failed" and len(reason) <= runner.MAX_REASON, (len(reason), reason)
+    assert reason.endswith(f"... ({len(message)} characters)"), reason
+    kept = reason[: -len(f"... ({len(message)} characters)")]
+    assert message.startswith(kept) and len(kept) > runner.MAX_REASON - 30, kept
+    assert runner.read_row(folder / "row.json", "lens_a") == row
+    assert runner.one_line("x" * runner.MAX_REASON) == "x" * runner.MAX_REASON
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for i in range(10):
+            warnings.warn(f"warning {i}: " + "a long line of text " * 5, DataWarning)
+    joined = "; ".join(" ".join(str(w.message).split()) for w in caught)  # on one line: 1118 characters
+    text = runner._warning_text(caught)
+    assert len(text) <= runner.MAX_REASON and text.endswith(f"... ({len(joined)} characters)"), text
+    assert joined.startswith(text[: -len(f"... ({len(joined)} characters)")])

@@ -45,7 +45,7 @@ import pandas as pd
 
 from tinylens import filenames
 from tinylens.config.schema import Inference
-from tinylens.errors import (SURVEY_FOLDER_CHOICE, SURVEY_LENS_DIR_CHOICE, SURVEY_RERUN, SURVEY_WORKERS_ARGUMENT, UNWRITABLE, ConfigError, ConfigWarning, ConvergenceWarning, DataError, DataWarning, OutputError, TinyLensError, counted, lens_count,
+from tinylens.errors import (SURVEY_FOLDER_CHOICE, SURVEY_LENS_DIR_CHOICE, SURVEY_RERUN, SURVEY_WORKERS_ARGUMENT, UNWRITABLE, ConfigError, ConfigWarning, ConvergenceWarning, DataError, DataWarning, OutputError, TinyLensError, counted, cut_value, lens_count,
                              listed, ls_command, out_of_memory)
 from tinylens.interrupts import interrupt_held
 from tinylens.precision import get_precision
@@ -786,9 +786,19 @@ def describe_exception(exc: BaseException) -> str:
 
 
 def one_line(text: str, empty: str = "") -> str:
-    """``text`` as a row's reason: on one line, cut at :data:`MAX_REASON`; ``empty`` if it is blank."""
-    text = " ".join(text.split()) or empty
-    return text if len(text) <= MAX_REASON else text[: MAX_REASON - 3] + "..."
+    """``text`` as a row's reason: on one line, cut to :data:`MAX_REASON` (:func:`row_text`);
+    ``empty`` if it is blank."""
+    return row_text(" ".join(text.split()) or empty)
+
+
+def row_text(text: str) -> str:
+    """``text`` whole where it has at most :data:`MAX_REASON` characters; else cut as the project
+    cuts a value in a message (:func:`tinylens.errors.cut_value`: its start, "..." and how long it
+    is in all, ``'Only 3 of ... (812 characters)'``), the whole within :data:`MAX_REASON`, so that
+    a reader of the catalogue sees that it was cut, and by how much."""
+    if len(text) <= MAX_REASON:
+        return text
+    return cut_value(text, MAX_REASON - len(f" ({len(text)} characters)"), text)
 
 
 #: The errors of a lens's own file (:func:`own_file_error`) that the user is to mend and a retry
@@ -1009,9 +1019,9 @@ def read_row(path: Path, lens_id: str | None = None) -> dict[str, Any] | None:
 
 
 def _warning_text(caught: list[warnings.WarningMessage]) -> str:
-    """Distinct warning messages as one line."""
+    """Distinct warning messages as one line, cut to :data:`MAX_REASON` (:func:`row_text`)."""
     texts = dict.fromkeys(" ".join(str(w.message).split()) for w in caught)
-    return "; ".join(texts)[:MAX_REASON]
+    return row_text("; ".join(texts))
 
 
 def read_rows(out: str | Path) -> dict[str, dict[str, Any]]:
