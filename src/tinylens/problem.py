@@ -25,7 +25,7 @@ from tinylens.config.loader import as_path, home_expanded
 from tinylens.config.model_spec import ModelSpec, build_model_spec
 from tinylens.data import Dataset, load_dataset
 from tinylens.data.dataset import check_used_pixels, same_value
-from tinylens.data.value_range import check_float32_range
+from tinylens.data.value_range import check_bad_data_values, check_float32_range
 from tinylens.errors import ConfigError, ConfigValueError, ParameterError, counted, listed
 from tinylens.forward import blurred_columns, column_owner, component_values, amplitude_value, _light
 from tinylens.numerics.adaptive import groups_from_map, nsub_map
@@ -111,6 +111,7 @@ class Problem:
         if self.imaging is None:
             d = self.dataset
             check_used_pixels(d)
+            check_bad_data_values(d)
             if jnp.dtype(self.dtype) == jnp.float32:
                 check_float32_range(d)
             self.imaging = lk.make_imaging(d.data, d.noise, d.psf, d.mask, d.pixel_scale, d.nsub, self.dtype,

@@ -82,3 +82,37 @@ def _set(array: np.ndarray, where, value: float) -> np.ndarray:
     out = np.array(array)
     out[where] = value
     return out
+
+
+@pytest.mark.parametrize("value", [1e30, -1e30])
+def test_a_bad_pixel_value_in_the_image_is_refused_by_pixel_in_both_precisions(tmp_path, data, value):
+    """One image pixel of 1e30 or -1e30 (a pipeline's mark for no data) was refused in float32 as an
+    image in the wrong units ("rescale both ... or fit in float64"), and float64 took it: the
+    demo's log-likelihood at the prior median went from -144774 to -3.8e62, the fit chasing that
+    pixel alone. It is refused in both, naming the pixel and its value and how to leave it out; the
+    same pixel set to NaN is masked and the data load in both."""
+    image = np.array(data["image"])
+    image[2, 5] = value
+    config = write_tiny_lens(tmp_path / "bad", None, {**data, "image": image})
+    for dtype in (np.float32, np.float64):
+        with x64(), pytest.raises(DataError) as err:
+            tinylens.load(config, dtype=dtype)
+        message = str(err.value)
+        assert message.startswith("dataset.data_path (") and "image.fits" in message
+        assert "1 pixel holds a value" in message and f"{value:.3g} at row 2, column 5" in message
+        assert "NaN" in message and "dataset.mask_path" in message and "TINYLENS_PRECISION" not in message
+    image[2, 5] = np.nan
+    nan_config = write_tiny_lens(tmp_path / "nan", None, {**data, "image": image})
+    with pytest.warns(tinylens.DataWarning, match="1 pixel with a NaN"):
+        problem = tinylens.load(nan_config, dtype=np.float32)
+    assert problem.dataset.n_used == image.size - 1
+    assert np.isfinite(problem.log_likelihood(problem.prior_transform(np.full(problem.ndim, 0.5))))
+
+
+def test_an_image_in_other_units_than_its_noise_is_still_told_to_rescale(tmp_path, data):
+    """Most pixels beyond float32's range: the units, not bad pixels; the message is the units'."""
+    image = np.array(data["image"]) * 1e30
+    image[0, :3] = 0.0  # a few pixels that pass do not make the others bad-pixel values
+    with pytest.raises(DataError, match="rescale both") as err:
+        tinylens.load(write_tiny_lens(tmp_path, None, {**data, "image": image}), dtype=np.float32)
+    assert "bad-pixel" not in str(err.value)

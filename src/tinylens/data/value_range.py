@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinylens.errors import DataError
+from tinylens.errors import DataError, counted
 
 #: Spare factor below float32's largest number (and above its smallest normal one).
 HEADROOM = 1e6
@@ -42,6 +42,50 @@ def typical_weight(weights: np.ndarray) -> float:
     reach it. A few pixels of huge noise (1e30, SExtractor's RMS for a bad pixel) get a weight that
     rounds to 0 in float32: they count for nothing, as their noise says, in float64 too."""
     return float(np.median(weights))
+
+
+#: Pixels whose value alone breaks float32's range (:func:`float32_range_problem`) are taken for
+#: bad-pixel values (1e30, -1e30: a pipeline's mark for no data) when they are under this share of
+#: the used pixels; more is an image in other units than its noise map.
+BAD_VALUE_SHARE = 0.5
+
+
+def bad_data_values(data: np.ndarray, noise: np.ndarray, used: np.ndarray) -> np.ndarray:
+    """The ``used`` pixels whose data value alone leaves float32's safe range: over
+    ``3.4e38 / HEADROOM`` itself, or ``(d / sigma)^2`` times the number of used pixels over it
+    (the bound :func:`float32_range_problem` puts on the chi^2), where they are a few among sane
+    ones (:data:`BAD_VALUE_SHARE`); none otherwise."""
+    high = float(np.finfo(np.float32).max) / HEADROOM
+    d, s = np.asarray(data, dtype=np.float64), np.asarray(noise, dtype=np.float64)
+    n = int(used.sum())
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        bad = used & ((np.abs(d) > high) | ((d / s) ** 2 * n > high))
+    return bad if 0 < bad.sum() < BAD_VALUE_SHARE * n else np.zeros(used.shape, dtype=bool)
+
+
+def check_bad_data_values(dataset) -> None:
+    """Raise :class:`DataError` naming the image, the pixels and their values when a few used
+    pixels hold a bad-pixel value (:func:`bad_data_values`), in either precision: in float32 they
+    overflow the likelihood, and in float64 one such pixel outweighs all the others (a -1e30 pixel
+    gave a log-likelihood of -3.8e62 at the prior median, and the fit would chase it alone)."""
+    used = np.asarray(dataset.mask, dtype=bool)
+    bad = bad_data_values(dataset.data, dataset.noise, used)
+    n = int(bad.sum())
+    if not n:
+        return
+    data = np.asarray(dataset.data, dtype=np.float64)
+    rows, cols = np.nonzero(bad)
+    shown = ", ".join(f"{data[r, c]:.3g} at row {r}, column {c}" for r, c in zip(rows[:3], cols[:3]))
+    rest = np.abs(data[used & ~bad])
+    path = getattr(dataset, "data_path", None)
+    raise DataError(
+        f"dataset.data_path{f' ({path})' if path else ''}: {counted(n, 'pixel')} {'holds' if n == 1 else 'hold'} a "
+        f"value beyond any the likelihood can weigh ({'' if n == 1 else 'e.g. '}{shown}; rows and columns counted "
+        f"from 0 in the FITS array), while the other {rest.size} used pixels are within {rest.max():.3g} of 0: a "
+        "bad-pixel value (a mark for no data)? Set such pixels to NaN in the image (NaN pixels are left out of the "
+        "fit) or leave them out with dataset.mask_path; fitting in float64 would not help, as they would outweigh "
+        "every other pixel."
+    )
 
 
 def check_float32_range(dataset) -> None:
