@@ -1041,9 +1041,11 @@ def test_a_python_set_is_named_a_set_not_shown_as_a_mapping(example, where, valu
     assert "(1 problem)" in text and text.endswith(got), text
 
 
-@pytest.mark.parametrize("key, value, shown", [("prior_settings", {1.0, 0.2}, "{0.2, 1.0}"),
-                                               ("limits", frozenset({5.0, -5.0}), "{-5.0, 5.0}")])
-def test_a_prior_pair_given_as_a_python_set_is_refused_not_reordered(example, key, value, shown):
+@pytest.mark.parametrize("key, value, order, shown", [
+    ("prior_settings", {1.0, 0.2}, "[mean, sigma] or [min, max]", "{0.2, 1.0}"),
+    ("limits", frozenset({5.0, -5.0}), "[lower, upper]", "{-5.0, 5.0}"),  # never a mean and sigma
+])
+def test_a_prior_pair_given_as_a_python_set_is_refused_not_reordered(example, key, value, order, shown):
     """A config dict built in Python with a gaussian prior's settings as a set, {1.0, 0.2} (mean 1,
     sigma 0.2), loaded as mean 0.2 and sigma 1, the set's order being its hash's; it is refused."""
     from tinylens.config.schema import ParamSpec
@@ -1053,8 +1055,8 @@ def test_a_prior_pair_given_as_a_python_set_is_refused_not_reordered(example, ke
     params["theta_E"] = {"prior_type": "gaussian", "prior_settings": [1.0, 0.2], "limits": [-5.0, 5.0], key: value}
     text = error_of(example)
     assert "(1 problem)" in text and text.endswith(
-        f"lens_mass_list[0].params.theta_E.{key}: should be a list of two numbers [a, b], in order ([mean, sigma] or "
-        f"[min, max]), not a set, whose items have no order; got {shown}."), text
+        f"lens_mass_list[0].params.theta_E.{key}: should be a list of two numbers [a, b], in order ({order}), not a "
+        f"set, whose items have no order; got {shown}."), text
     assert ParamSpec.model_validate({"prior_type": "gaussian", "prior_settings": (1.0, 0.2)}).prior_settings == (1.0, 0.2)
 
 

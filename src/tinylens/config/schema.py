@@ -24,7 +24,7 @@ from typing import Annotated, Any, ClassVar, Literal, Optional, Union
 
 from annotated_types import Ge, Gt, Lt
 from pydantic import (AfterValidator, AllowInfNan, BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag,
-                      field_validator, model_validator)
+                      ValidationInfo, field_validator, model_validator)
 from pydantic_core import PydanticCustomError
 
 from tinylens import filenames
@@ -299,12 +299,14 @@ class ParamSpec(StrictModel):
 
     @field_validator("prior_settings", "limits", mode="before")
     @classmethod
-    def _ordered_pair(cls, value: Any) -> Any:
+    def _ordered_pair(cls, value: Any, info: ValidationInfo) -> Any:
         """A set (from Python) has no order, which pydantic took in its hash's: ``{1.0, 0.2}``, a
-        gaussian's mean 1 and sigma 0.2, became mean 0.2 and sigma 1. It is refused."""
+        gaussian's mean 1 and sigma 0.2, became mean 0.2 and sigma 1. It is refused, with the order
+        the key takes (``limits`` is always ``[lower, upper]``, as its own checks say)."""
         if isinstance(value, (set, frozenset)):
-            raise fail("should be a list of two numbers [a, b], in order ([mean, sigma] or [min, max]), not a set, "
-                       "whose items have no order", value=value)
+            order = "[mean, sigma] or [min, max]" if info.field_name == "prior_settings" else "[lower, upper]"
+            raise fail(f"should be a list of two numbers [a, b], in order ({order}), not a set, whose items have no "
+                       "order", value=value)
         return value
 
     @property
