@@ -564,6 +564,18 @@ def test_a_section_written_as_a_list_names_the_dashes_as_a_settings_mapping_does
     assert expected in message and "got the list [{" in message, message
 
 
+@pytest.mark.parametrize("text, expected", [
+    ("pipeline: []\n", "pipeline: expected a mapping (key: value pairs) with keys enabled, "),
+    ("inference:\n  type: sampler\n  settings: []\n", "inference.settings: expected a mapping (key: value pairs); "),
+    ("[]\n", "must be a mapping with the sections dataset, "),
+])
+def test_an_empty_list_for_a_mapping_is_not_told_of_dashes_it_has_none(tmp_path, text, expected):
+    """'pipeline: []' (or a whole file '[]') has neither a '- ' nor a key, yet was told 'with no '- ' before
+    its keys' as a section written with dashes is; a mapping is asked for, with no word of dashes."""
+    message = error_of(write(tmp_path, text))
+    assert expected in message and "got the list []" in message and "'- '" not in message, message
+
+
 @pytest.mark.parametrize("text, fragment", [("", "empty"), ("- 1\n- 2\n", "mapping")])
 def test_empty_or_non_mapping_top_level(tmp_path, text, fragment):
     assert fragment in error_of(write(tmp_path, text))

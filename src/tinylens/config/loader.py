@@ -475,7 +475,7 @@ def validate_config(data: Any, origin: str) -> Config:
     that the config's other keys switch off (:func:`~tinylens.config.schema.unused_keys`) loads
     with a :class:`ConfigWarning`."""
     if not isinstance(data, Mapping):
-        dashes = " (with no '- ' before its keys)" if isinstance(data, list) else ""
+        dashes = " (with no '- ' before its keys)" if isinstance(data, list) and data else ""  # not of '[]'
         raise ConfigError(
             f"The top level of {origin} must be a mapping{dashes} with the sections "
             f"{', '.join(Config.model_fields)}; got {described(data)}."

@@ -198,8 +198,8 @@ def mapping_expected(value: Any) -> str:
     """What a key that takes a mapping (a section, ``inference.settings``, a component's ``params``)
     says of ``value``, which is none: ``expected a mapping (key: value pairs)``, with the ``- `` that
     makes YAML read the keys as a list's items where ``value`` is a list (``pipeline:`` then
-    ``- enabled: false``)."""
-    dashes = ", with no '- ' before its keys" if isinstance(value, list) else ""
+    ``- enabled: false``); not of an empty list (``pipeline: []``), written with neither dashes nor keys."""
+    dashes = ", with no '- ' before its keys" if isinstance(value, list) and value else ""
     return f"expected a mapping (key: value pairs{dashes})"
 
 
