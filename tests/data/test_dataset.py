@@ -123,6 +123,32 @@ def test_truncated_file(tmp_path):
         read_fits_image(path, "data_path")
 
 
+@pytest.mark.parametrize("how", ["plain", "gzip", "extension"])
+def test_a_file_cut_short_is_said_to_be_cut_short_by_the_fit(tmp_path, files, how):
+    """A FITS file cut short in its pixels (a download or copy stopped), its header whole, failed a
+    fit with astropy's 'cannot reshape array of size 265 into shape (100,100)', while the survey's
+    dry run (read_fits_shape) said of the same file that it is N bytes long and where its header
+    puts the end of its pixels; the loader now says so too, with the file's own length and the
+    end the header gives (the header blocks, then the pixels)."""
+    import gzip
+
+    image = np.arange(float(np.prod(SHAPE))).reshape(SHAPE)
+    hdus = [fits.PrimaryHDU(image)] if how != "extension" else [fits.PrimaryHDU(), fits.ImageHDU(image)]
+    whole = tmp_path / "whole.fits"
+    fits.HDUList(hdus).writeto(whole)
+    raw = whole.read_bytes()
+    end = len(raw) - 2880 * (-(-image.nbytes // 2880)) + image.nbytes  # the last header block's end + pixels
+    cut = raw[:end - 1000]
+    name = "image.fits.gz" if how == "gzip" else "image.fits"
+    (tmp_path / name).write_bytes(gzip.compress(cut) if how == "gzip" else cut)
+    text = data_error(config(data_path=name + ("[1]" if how == "extension" else "")), tmp_path)
+    assert name in text and "could not be read as a FITS image" in text and "reshape" not in text
+    if how == "gzip":
+        assert f"decompressed, it ends before byte {end}" in text
+    else:
+        assert f"it is {len(cut)} bytes long" in text and f"end of its image's pixels at byte {end}" in text
+
+
 @pytest.mark.parametrize("start", [b"\x1f\x8b\x08\x00", b"PK\x03\x04"], ids=["gzip", "zip"])
 def test_corrupt_compressed_file(tmp_path, start):
     """A file that starts like a gzip or zip archive (astropy decompresses those) but is corrupt

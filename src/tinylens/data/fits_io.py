@@ -136,9 +136,32 @@ def read_fits_image_and_header(path: str | Path, role: str = "image", hint: str 
     """:func:`read_fits_image` and the header of the HDU it was read from (an extension's with
     the primary header's :data:`PRIMARY_KEYS` where it has none of its own)."""
     with _opened_fits(path, role, hint) as (hdul, file, ext):
-        hdu = _image_hdu(hdul, file, role) if ext is None else _named_image_hdu(hdul, file, ext, role)
-        array, header = physical_values(hdu), with_primary_keys(hdu.header, hdul[0].header)
+        try:
+            hdu = _image_hdu(hdul, file, role) if ext is None else _named_image_hdu(hdul, file, ext, role)
+            array, header = physical_values(hdu), with_primary_keys(hdu.header, hdul[0].header)
+        except _READ_ERRORS:
+            check_pixels_there(hdul, file, ext, role)  # a file cut short: say so, not astropy's reshape error
+            raise
     return as_2d(array, Path(path), role), header
+
+
+def check_pixels_there(hdul: fits.HDUList, file: Path, ext: Extension | None, role: str) -> None:
+    """Where the pixels of the image that :func:`read_fits_image` reads from ``hdul`` failed to
+    read, the DataError of :func:`check_not_cut_short` if the file ends before them (a download or
+    copy cut short), as :func:`read_fits_shape` gives it; else nothing, for the caller to raise
+    astropy's error (which, for a file cut short, reads 'cannot reshape array of size ...')."""
+    try:
+        if ext is None:
+            hdu = next((h for h in hdul if _has_pixels(h)), None)
+        else:
+            hdu = _named_image_hdu(hdul, file, ext, role, read=False)
+        if hdu is None or isinstance(hdu, fits.CompImageHDU):
+            return
+        info = hdu.fileinfo()
+        end, stream = info["datLoc"] + hdu.size, info["file"]
+    except (*_READ_ERRORS, DataError):
+        return
+    check_not_cut_short(file, end, role, stream)
 
 
 @contextlib.contextmanager
