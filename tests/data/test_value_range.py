@@ -116,3 +116,43 @@ def test_an_image_in_other_units_than_its_noise_is_still_told_to_rescale(tmp_pat
     with pytest.raises(DataError, match="rescale both") as err:
         tinylens.load(write_tiny_lens(tmp_path, None, {**data, "image": image}), dtype=np.float32)
     assert "bad-pixel" not in str(err.value)
+
+
+def test_a_bright_star_over_a_tiny_noise_map_fits_in_float64_and_only_a_bad_pixel_beside_it_is_refused(tmp_path, data):
+    """A noiseless-ish mock (the tiny lens plus a star peaking at 114, noise 1e-14 everywhere):
+    the star's pixels pass float32's range, (d / sigma)^2 times the pixel count over 3.4e32, and
+    were refused in float64 too as '9 pixels hold a value beyond any the likelihood can weigh ...
+    a bad-pixel value', though float64 sums them (chi^2 about 1e33 of 1.8e308). They are of the
+    image's own scale: float64 loads them with a finite log-likelihood, float32 is told to rescale
+    or fit in float64 as before, and a -1e30 pixel beside them is refused alone."""
+    clean = np.array(data["image"])
+    clean[2:11, 2:11] += 1e3 * np.asarray(data["psf"])  # the star, its peak about 114
+    star = {**data, "image": clean, "noise": np.full(clean.shape, 1e-14)}
+    config = write_tiny_lens(tmp_path / "star", None, star)
+    warnings.simplefilter("ignore", tinylens.DataWarning)  # the noise, far under the image's scatter: said, not refused
+    with x64():
+        problem = tinylens.load(config, dtype=np.float64)
+        value = problem.log_likelihood(problem.prior_transform(np.full(problem.ndim, 0.5)))
+    assert np.isfinite(value) and value < -1e30  # chi^2 of residuals of about 1 over sigma 1e-14, counted
+    with pytest.raises(DataError, match="rescale both") as err:
+        tinylens.load(config, dtype=np.float32)
+    assert "TINYLENS_PRECISION=float64" in str(err.value) and "bad-pixel" not in str(err.value)
+    image = np.array(clean)
+    image[20, 25] = -1e30
+    with x64(), pytest.raises(DataError) as err:
+        tinylens.load(write_tiny_lens(tmp_path / "bad", None, {**star, "image": image}), dtype=np.float64)
+    assert "1 pixel holds a value" in str(err.value) and "-1e+30 at row 20, column 25" in str(err.value)
+
+
+def test_a_few_pixels_of_placeholder_noise_are_kept_in_float64_not_called_bad_image_values(tmp_path, data):
+    """Three pixels of noise 1e-20 (a placeholder; docs/config.md: noise under 1/1000 of the median
+    is kept, with a warning) beside ordinary image values of about 0.09 were refused in float64 as
+    '3 pixels hold a value beyond any the likelihood can weigh (e.g. 0.0907 at row 5, column 5 ...)',
+    blaming image values of the image's own scale; float64 loads them again."""
+    noise = np.array(data["noise"])
+    noise[5, 5:8] = 1e-20
+    warnings.simplefilter("ignore", tinylens.DataWarning)  # the placeholder noise: said, not refused
+    with x64():
+        problem = tinylens.load(write_tiny_lens(tmp_path, None, {**data, "noise": noise}), dtype=np.float64)
+        assert np.isfinite(problem.log_likelihood(problem.prior_transform(np.full(problem.ndim, 0.5))))
+    assert problem.dataset.n_used == noise.size

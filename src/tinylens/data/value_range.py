@@ -49,18 +49,28 @@ def typical_weight(weights: np.ndarray) -> float:
 #: the used pixels; more is an image in other units than its noise map.
 BAD_VALUE_SHARE = 0.5
 
+#: ... and when each is over this many times the largest absolute value of the other used pixels:
+#: a bright star or lens over a tiny noise map (a noiseless mock's) also passes float32's range,
+#: but its pixels are of the image's own scale, and float64 fits them.
+BAD_VALUE_FACTOR = 1e6
+
 
 def bad_data_values(data: np.ndarray, noise: np.ndarray, used: np.ndarray) -> np.ndarray:
     """The ``used`` pixels whose data value alone leaves float32's safe range: over
     ``3.4e38 / HEADROOM`` itself, or ``(d / sigma)^2`` times the number of used pixels over it
     (the bound :func:`float32_range_problem` puts on the chi^2), where they are a few among sane
-    ones (:data:`BAD_VALUE_SHARE`); none otherwise."""
+    ones (:data:`BAD_VALUE_SHARE`) and each stands out from those by :data:`BAD_VALUE_FACTOR`;
+    none otherwise."""
     high = float(np.finfo(np.float32).max) / HEADROOM
     d, s = np.asarray(data, dtype=np.float64), np.asarray(noise, dtype=np.float64)
     n = int(used.sum())
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        bad = used & ((np.abs(d) > high) | ((d / s) ** 2 * n > high))
-    return bad if 0 < bad.sum() < BAD_VALUE_SHARE * n else np.zeros(used.shape, dtype=bool)
+        beyond = used & ((np.abs(d) > high) | ((d / s) ** 2 * n > high))
+    if not 0 < beyond.sum() < BAD_VALUE_SHARE * n:
+        return np.zeros(used.shape, dtype=bool)
+    scale = float(np.abs(d[used & ~beyond]).max())
+    with np.errstate(over="ignore"):
+        return beyond & (np.abs(d) > BAD_VALUE_FACTOR * scale)
 
 
 def check_bad_data_values(dataset) -> None:
