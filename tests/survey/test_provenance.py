@@ -389,6 +389,33 @@ def test_a_survey_of_a_template_whose_pipeline_is_off_continued_with_no_pipeline
         runner.survey_plan(one_lens["lenses"], one_lens["template"], one_lens["out"], pipeline=False, check=False)
 
 
+@pytest.mark.parametrize("section", [{"n_sigmaa": 5}, {"n_sigma": "wide"}, {"enabled": False, "n_sigmaa": 5}])
+def test_a_template_whose_pipeline_section_has_a_mistake_is_refused_with_no_pipeline_as_fit_refuses_it(one_lens,
+                                                                                                    section):
+    """--no-pipeline replaced a template's pipeline section the schema refuses (a key mistyped, a
+    value of the wrong kind) by {enabled: false}, so that the dry run said 'the template works' and
+    the survey ran, while tinylens validate --no-pipeline (and fit --no-pipeline) refuse the same
+    section in a lens's config, and the survey without the flag refuses the template: the mistake
+    was found only when the full survey was run. It is now refused with the flag too, naming the
+    key, exit 2 with nothing written."""
+    config = yaml.safe_load(one_lens["template"].read_text())
+    config["pipeline"] = section
+    template, out = _written(one_lens["tmp"] / "mistake.yaml", config), one_lens["tmp"] / "mistake"
+    key = next(iter(k for k in section if k != "enabled"))
+    lens_config = runner.lens_config(yaml.safe_load(template.read_text()), runner.find_lenses(one_lens["lenses"])[0],
+                                     out)
+    lens_file = _written(one_lens["tmp"] / "lens_a.yaml", lens_config)
+    checked = CliRunner().invoke(app, ["validate", str(lens_file), "--no-pipeline"])
+    assert checked.exit_code == 2 and f"pipeline.{key}" in checked.output, checked.output  # the truth: fit's check
+
+    for run in (("--dry-run",), ()):
+        result = _survey({**one_lens, "out": out}, template, None, "--no-pipeline", *run)
+        text = " ".join(result.output.split())
+        assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+        assert "does not work" in text and f"pipeline.{key}" in text and "the template works" not in text, text
+        assert not out.exists()  # refused before anything is written
+
+
 def test_a_python_caller_refused_for_another_lens_folder_is_told_the_arguments_to_pass(one_lens):
     """From Python (survey_plan, run_survey) the refusal of an output folder holding fits of another
     lens folder named only the command line's --out, --reuse-finished and --retry-failed; it names

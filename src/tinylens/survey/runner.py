@@ -428,26 +428,29 @@ def without_pipeline(template: dict[str, Any]) -> dict[str, Any]:
     """``template`` (parsed) fitted with the sampler alone, as ``tinylens fit --no-pipeline`` fits
     a config: its ``pipeline`` section ``{enabled: false}``, the keys that then go unread left out,
     so that no lens's fit warns of them. Part of the template as survey.json records it: a survey
-    resumed with the flag changed is one of another template. A ``pipeline`` that is no mapping is
-    left for the config's check to refuse, and one already off (``enabled: false``, as the schema
-    reads it) as it is: its fits are the same with the flag or without, and so is its record, so
-    that a survey of it begun without the flag is continued with it (and its unused keys are
-    warned of as the file gives them, as ``tinylens fit --no-pipeline`` warns)."""
+    resumed with the flag changed is one of another template. A ``pipeline`` that is no mapping, or
+    one the schema refuses (a key mistyped, a value of the wrong kind), is left for the config's
+    check to refuse, as ``tinylens fit --no-pipeline`` and ``tinylens validate --no-pipeline``
+    refuse such a file, and one already off (``enabled: false``, as the schema reads it) as it is:
+    its fits are the same with the flag or without, and so is its record, so that a survey of it
+    begun without the flag is continued with it (and its unused keys are warned of as the file
+    gives them, as ``tinylens fit --no-pipeline`` warns)."""
     section = template.get("pipeline")
-    if section is None or (isinstance(section, Mapping) and not pipeline_off(section)):
+    if section is None or (isinstance(section, Mapping) and pipeline_enabled(section) is True):
         template["pipeline"] = {"enabled": False}
     return template
 
 
-def pipeline_off(section: Mapping[str, Any]) -> bool:
-    """Whether a template's ``pipeline`` section turns the pipeline off, as the config's schema
-    reads it (``enabled: false``, ``0``, ``"no"``); False where it is not valid (its fits refuse it)."""
+def pipeline_enabled(section: Mapping[str, Any]) -> bool | None:
+    """Whether a template's ``pipeline`` section turns the pipeline on, as the config's schema
+    reads it (``enabled: false``, ``0``, ``"no"``: off); None where the schema refuses it (its fits
+    refuse it, with or without ``--no-pipeline``)."""
     from tinylens.config.schema import Pipeline
 
     try:
-        return Pipeline.model_validate(dict(section)).enabled is False
+        return bool(Pipeline.model_validate(dict(section)).enabled)
     except ValueError:  # pydantic's ValidationError
-        return False
+        return None
 
 
 def lens_dataset(template: Mapping[str, Any], lens: Lens) -> dict[str, Any]:
