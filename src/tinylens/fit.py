@@ -776,11 +776,11 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
         with disk_full_reported(out), folder_lock(out, filenames.FIT_LOCK, busy=busy, rerun=FIT_RERUN) as locked:  # its text too
             if not locked:
                 warn_unlocked(out)
+            if not fresh:  # said before any output is removed or written again: they take minutes with figures
+                _warn_capped(problem, out)
             kept_inputs = list(fit_inputs(problem, path).values())
             # before result.json, whose record names them until then
             remove_replaced(out, replaced_files(out, set(file_names(problem.config).values()), kept_inputs))
-            if not fresh:  # said before the outputs are written again: they take minutes with figures
-                _warn_capped(problem, out)
             (out / filenames.RESULT).unlink(missing_ok=True)  # an old result must not look like this fit's
             if fresh:
                 _remove_checkpoints(out)

@@ -191,6 +191,42 @@ def test_a_fit_stopped_by_n_like_max_warns_from_python_that_it_did_not_converge_
     assert str(result.output_dir) in text
 
 
+def test_a_capped_fit_run_again_warns_before_it_removes_any_earlier_file(tmp_path):
+    """A fit stopped by its n_like_max and run again at the same cap warns (CapReachedWarning) that
+    it has nothing more to sample, said to come before any output is removed or written; but where
+    the config now names its tables otherwise, the earlier fit's result_samples.csv and
+    result_summary.csv were deleted first, so that a caller who turned the warning into an error
+    (to stop there) was left with a result.json naming two tables that were gone, which
+    tinylens.read_result refused. The warning now comes first: stopped by it, the earlier fit is
+    as it was, read back whole."""
+    import warnings
+
+    import yaml
+
+    from tiny_lens import FAST_NAUTILUS
+
+    config = write_tiny_lens(tmp_path, {"type": "sampler", "method": "nautilus",
+                                        "settings": {**FAST_NAUTILUS, "n_like_max": 1000}})
+    settings = yaml.safe_load(config.read_text())
+    settings["pipeline"], settings["output"]["draw_figures"] = {"enabled": False}, "none"  # the sampler alone, quickly
+    config.write_text(yaml.safe_dump(settings))
+    with pytest.warns(tinylens.ConvergenceWarning):
+        first = tinylens.fit(config, progress=False)
+    out = first.output_dir
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert {"result.json", "result_samples.csv", "result_summary.csv"} <= set(before)
+
+    settings["output"]["tables"] = {"samples": "samples.csv", "summary": "summary.csv"}
+    config.write_text(yaml.safe_dump(settings))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", tinylens.CapReachedWarning)
+        with pytest.raises(tinylens.CapReachedWarning, match="n_like_max = 1,000"):
+            tinylens.fit(config, progress=False)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # nothing removed, nothing written
+    kept = tinylens.read_result(out)
+    assert kept.median == first.median and kept.n_likelihood_evals == first.n_likelihood_evals
+
+
 @pytest.mark.parametrize("argument, value", [("fresh", "false"), ("fresh", None), ("progress", "no")])
 def test_a_flag_that_is_not_true_or_false_is_refused_by_name(tmp_path, argument, value):
     """``fresh`` and ``progress`` took any value as Python's truth: ``fresh="false"`` (read from an
