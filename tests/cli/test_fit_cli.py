@@ -960,6 +960,37 @@ def test_running_a_capped_fit_again_at_the_same_cap_says_so_before_writing_anyth
     assert more["n_likelihood_evals"] >= larger > first["n_likelihood_evals"]
 
 
+def test_a_capped_fit_switched_between_no_pipeline_and_the_pipeline_resumes_neither_checkpoint(tmp_path, data):
+    """A capped fit run with --no-pipeline (the full priors), then without it in the same output
+    folder (the pipeline's box), then with it again: the sampler's checkpoint of one is no start for
+    the other. Each run says that the checkpoint there is another fit's and starts afresh, neither is
+    told it already stopped at its cap (its result.json recorded that cap, the config is unchanged),
+    result.json records the pipeline as that run had it, and the last run gives the first's
+    result again (the same seed from the start, nothing resumed)."""
+    import yaml
+
+    config = write_tiny_lens(tmp_path, {"type": "sampler", "method": "nautilus",
+                                        "settings": {**FAST_NAUTILUS, "n_like_max": 1000}}, data)
+    settings = yaml.safe_load(config.read_text())
+    settings["output"]["draw_figures"] = "none"
+    config.write_text(yaml.safe_dump(settings, sort_keys=False))
+    record = tmp_path / "output" / "result.json"
+    runs = []
+    for flags in (["--no-pipeline"], [], ["--no-pipeline"]):
+        code, out = invoke("fit", config, "--quiet", *flags)
+        assert code == 0, out
+        assert "already stopped at its sampler's cap" not in out, out
+        runs.append((json.loads(record.read_text()), out))
+    for i, (result, out) in enumerate(runs):
+        assert result["config"]["pipeline"]["enabled"] is (i == 1), result["config"]["pipeline"]
+        assert result["converged"] is False and result["info"]["resumed"] is False, result["info"]
+        assert result["info"]["n_like_this_run"] >= 1000  # sampled afresh up to the cap
+        assert ("checkpoint.hdf5 in" in out and "of another fit" in out) is (i > 0), out
+    assert "stages" in runs[1][0]["info"]["pipeline"] and not runs[0][0]["info"].get("pipeline")
+    assert runs[2][0]["median"] == runs[0][0]["median"]
+    assert runs[2][0]["n_likelihood_evals"] == runs[0][0]["n_likelihood_evals"]
+
+
 def test_a_fit_unconverged_only_for_its_box_edges_is_not_said_to_have_reached_its_cap(tmp_path):
     """A pipeline fit whose sampler converged (1,717 calls under an n_like_max of 200,000) but whose
     posterior still crowded the sampling box after its widenings (result.json: converged false,
