@@ -781,11 +781,12 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
             kept_inputs = list(fit_inputs(problem, path).values())
             # before result.json, whose record names them until then
             remove_replaced(out, replaced_files(out, set(file_names(problem.config).values()), kept_inputs))
+            switched = None if fresh else pipeline_switched(problem, out)  # read before result.json goes
             (out / filenames.RESULT).unlink(missing_ok=True)  # an old result must not look like this fit's
             if fresh:
                 _remove_checkpoints(out)
             else:
-                _warn_unresumed(problem, out)
+                _warn_unresumed(problem, out, switched)
             remove_all_unfinished(out)  # a killed fit's, of any names (an earlier config's too)
             (out / filenames.DYNESTY_UNFINISHED).unlink(missing_ok=True)  # dynesty's, whatever samples now
             res = run_inference(problem, progress=progress, checkpoint_dir=out)
@@ -1172,20 +1173,49 @@ def unresumed_checkpoints(problem: Any, out: Path) -> tuple[list[str], bool]:
     return [name for name in present if name not in kept], filenames.PIPELINE_STATE in kept
 
 
-def _warn_unresumed(problem: Any, out: Path) -> None:
+def pipeline_switched(problem: Any, out: Path) -> str | None:
+    """Where the ``result.json`` in ``out`` records a sampler's fit made with the pipeline on and
+    ``problem`` has it off, or the reverse (``tinylens fit --no-pipeline`` given or left out, the
+    config unchanged), what the checkpoints' warning says of it (:func:`_warn_unresumed`); None
+    where it records the same, or nothing of it can be read."""
+    import json
+
+    try:
+        stored = json.loads((out / filenames.RESULT).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    from tinylens.inference import sampler_method
+
+    if not isinstance(stored, dict) or stored.get("method") != sampler_method(problem):
+        return None  # an optimiser's, whose pipeline section is unused, or another sampler's
+    config = stored.get("config")
+    section = config.get("pipeline") if isinstance(config, dict) else None
+    earlier = section.get("enabled") if isinstance(section, dict) else None
+    now = problem.config.pipeline.enabled
+    if not isinstance(earlier, bool) or earlier is bool(now):
+        return None
+    return ("the earlier fit here ran with the pipeline's stages, this one without them: --no-pipeline or "
+            "pipeline.enabled: false" if earlier else
+            "the earlier fit here ran without the pipeline's stages (--no-pipeline or pipeline.enabled: false), "
+            "this one with them")
+
+
+def _warn_unresumed(problem: Any, out: Path, switched: str | None = None) -> None:
     """Warn (CheckpointWarning) that the checkpoints in ``out`` of another fit are not resumed
     but replaced (:func:`unresumed_checkpoints`): a config changed by mistake must not throw
-    hours of sampling away unsaid."""
+    hours of sampling away unsaid. ``switched``: the pipeline turned on or off since the earlier
+    fit (:func:`pipeline_switched`), the cause said in place of the config's keys."""
     from tinylens.errors import CheckpointWarning, listed
 
     unresumed, stages = unresumed_checkpoints(problem, out)
     if not unresumed:
         return
+    why = switched or "other data, model, priors, precision or sampler settings than this config's"
     again = ("its sampling starts from the beginning (the pipeline stages' results are reused)" if stages
              else "it starts from the beginning")
     it = "it" if len(unresumed) == 1 else "them"
-    warnings.warn(f"{listed(unresumed)} in {out}: of another fit (other data, model, priors, precision or sampler "
-                  f"settings than this config's), so this fit does not resume {it}: {again}, and replaces {it}.",
+    warnings.warn(f"{listed(unresumed)} in {out}: of another fit ({why}), so this fit does not resume {it}: "
+                  f"{again}, and replaces {it}.",
                   CheckpointWarning, stacklevel=outside_stacklevel())
 
 

@@ -966,7 +966,9 @@ def test_a_capped_fit_switched_between_no_pipeline_and_the_pipeline_resumes_neit
     the other. Each run says that the checkpoint there is another fit's and starts afresh, neither is
     told it already stopped at its cap (its result.json recorded that cap, the config is unchanged),
     result.json records the pipeline as that run had it, and the last run gives the first's
-    result again (the same seed from the start, nothing resumed)."""
+    result again (the same seed from the start, nothing resumed). That warning named 'other data,
+    model, priors, precision or sampler settings than this config's' though the config was
+    unchanged; it now says that the earlier fit ran with (or without) the pipeline's stages."""
     import yaml
 
     config = write_tiny_lens(tmp_path, {"type": "sampler", "method": "nautilus",
@@ -986,6 +988,10 @@ def test_a_capped_fit_switched_between_no_pipeline_and_the_pipeline_resumes_neit
         assert result["converged"] is False and result["info"]["resumed"] is False, result["info"]
         assert result["info"]["n_like_this_run"] >= 1000  # sampled afresh up to the cap
         assert ("checkpoint.hdf5 in" in out and "of another fit" in out) is (i > 0), out
+    # said as the user changed it: the flag, not data, model, priors or settings
+    assert "the earlier fit here ran without the pipeline's stages (--no-pipeline" in runs[1][1], runs[1][1]
+    assert "the earlier fit here ran with the pipeline's stages, this one without them" in runs[2][1], runs[2][1]
+    assert "other data, model" not in runs[1][1] + runs[2][1]
     assert "stages" in runs[1][0]["info"]["pipeline"] and not runs[0][0]["info"].get("pipeline")
     assert runs[2][0]["median"] == runs[0][0]["median"]
     assert runs[2][0]["n_likelihood_evals"] == runs[0][0]["n_likelihood_evals"]
