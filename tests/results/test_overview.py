@@ -1151,3 +1151,32 @@ def test_what_docs_survey_md_says_of_a_zero_half_width_is_what_the_overview_tabl
     collapsed_row = next(line for line in lines if line.startswith("| `n_collapsed` |"))
     assert "no lens's interval has a width" not in half and "0 for a quantity the model holds fixed" in half, half
     assert "holds the quantity fixed" in collapsed_row, collapsed_row
+
+
+def test_position_angles_across_the_90_degree_cut_are_summarised_about_their_direction():
+    """Four lenses whose mass is oriented within 2 deg of the y-axis, two catalogued at 88 and 89
+    deg and two at -89 and -88 deg (the same direction, 180 deg apart): the overview gave their
+    median position angle as 0 deg (from -88.5 to 88.5 for the 16th-84th percentiles), across
+    the sky from every one of them; it is now 90 deg, its percentiles those of 88, 89, 91 and
+    92 deg, the one piece of the circle the lenses lie on."""
+    catalog = _catalog().iloc[:4].copy()
+    catalog["lens_mass.0.phi_deg_median"] = [88.0, 89.0, -89.0, -88.0]
+    catalog["lens_mass.0.phi_deg_lo68"] = catalog["lens_mass.0.phi_deg_median"] - 1.0
+    catalog["lens_mass.0.phi_deg_hi68"] = catalog["lens_mass.0.phi_deg_median"] + 1.0
+    row = ov.parameter_row(catalog, quantity_for("lens_mass.0.phi_deg"))
+    same_direction = np.array([88.0, 89.0, 91.0, 92.0])  # -89 and -88 deg, turned by the period
+    assert row["median"] == pytest.approx(90.0)
+    assert (row["percentile_16"], row["percentile_84"]) == pytest.approx(tuple(np.percentile(same_direction, [16, 84])))
+    assert row["half_width_68"] == pytest.approx(1.0)
+    # lenses well away from the cut keep the plain median and percentiles
+    catalog["lens_mass.0.phi_deg_median"] = [-30.0, 10.0, 20.0, 40.0]
+    row = ov.parameter_row(catalog, quantity_for("lens_mass.0.phi_deg"))
+    assert (row["median"], row["percentile_16"], row["percentile_84"]) == pytest.approx(
+        tuple(np.percentile([-30.0, 10.0, 20.0, 40.0], [50, 16, 84])))
+    # a median past the cut is given within (-90, 90], its percentiles beside it
+    catalog = _catalog().iloc[:5].copy()
+    catalog["lens_mass.0.phi_deg_median"] = [80.0, 80.0, -89.0, -88.0, -87.0]  # about 87 deg; median 91
+    row = ov.parameter_row(catalog, quantity_for("lens_mass.0.phi_deg"))
+    assert row["median"] == pytest.approx(-89.0)
+    assert (row["percentile_16"], row["percentile_84"]) == pytest.approx(
+        tuple(np.percentile([80.0, 80.0, 91.0, 92.0, 93.0], [16, 84]) - 180.0))

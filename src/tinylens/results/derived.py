@@ -40,6 +40,7 @@ import pandas as pd
 from tinylens import likelihood as lk
 from tinylens.forward import amplitude_value, column_owner, component_values, pixel_columns
 from tinylens.profiles.ellipticity import e1e2_to_qphi, shear_to_polar
+from tinylens.results.report import unwrap_angle
 
 #: Most samples for which amplitudes, fluxes and magnifications are computed.
 MAX_DERIVED_SAMPLES = 1000
@@ -49,18 +50,6 @@ def _values(comp, samples: np.ndarray, name: str) -> np.ndarray:
     """A component parameter for each sample (free, fixed or linked)."""
     value = np.asarray(comp.params[name].read(np.asarray(samples)), dtype=float)
     return np.broadcast_to(value, (len(samples),)).copy()
-
-
-def unwrap_angle(phi_deg: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
-    """Position angles (period 180 deg) moved within +-90 deg of their (weighted) circular mean.
-
-    Angles near the +-90 deg cut (or of nearly round shapes) would otherwise split into two
-    groups, with a meaningless median in between.
-    """
-    two_phi = np.radians(2 * np.asarray(phi_deg, dtype=float))
-    w = None if weights is None else np.broadcast_to(np.asarray(weights, dtype=float), two_phi.shape)
-    centre = np.degrees(np.arctan2(np.average(np.sin(two_phi), weights=w), np.average(np.cos(two_phi), weights=w))) / 2
-    return centre + (phi_deg - centre + 90.0) % 180.0 - 90.0
 
 
 def relative_quantities(problem, samples: np.ndarray) -> dict[str, np.ndarray]:

@@ -33,8 +33,8 @@ import pandas as pd
 from tinylens import filenames
 from tinylens.errors import TinyLensError, lens_count
 from tinylens.fit import DEFAULT_FILES
-from tinylens.results.report import (CATALOG_HINT, ID_COLUMN, Quantity, numbers, paper_quantities, percent_text,
-                                     physical_range, quantity_unit)
+from tinylens.results.report import (CATALOG_HINT, ID_COLUMN, Quantity, angle_percentiles, numbers, paper_quantities,
+                                     percent_text, physical_range, quantity_unit)
 
 FLAG_COLUMNS = ("flag", "n_lenses", "n_untrusted", "n_critical")
 #: How many flags, the most frequent, the overview figure's flags panel shows.
@@ -262,7 +262,9 @@ def parameter_row(ok: pd.DataFrame, q: Quantity) -> dict[str, Any]:
     row: dict[str, Any] = {"parameter": q.name, "n": int(good.sum())}
     if not good.any():
         return {**row, **{k: np.nan for k in PARAMETER_COLUMNS[2:-1]}, "n_collapsed": 0}
-    p50, p16, p84 = np.percentile(median[good], [50, 16, 84])
+    # position angles about their circular mean: a plain median of 89 and -89 deg was 0, across both
+    spread = angle_percentiles if q.kind == "angle" else np.percentile
+    p50, p16, p84 = spread(median[good], [50, 16, 84])
     point = collapsed(half) & good & ~held_fixed(ok, q)
     wide = good & ~point
     return {**row, "median": float(p50), "percentile_16": float(p16), "percentile_84": float(p84),

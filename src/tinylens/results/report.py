@@ -116,6 +116,28 @@ def wrap_angle(delta_deg: np.ndarray, period: float = ANGLE_PERIOD) -> np.ndarra
     return (np.asarray(delta_deg, dtype=float) + period / 2) % period - period / 2
 
 
+def unwrap_angle(phi_deg: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """Position angles (period 180 deg) moved within +-90 deg of their (weighted) circular mean.
+
+    Angles near the +-90 deg cut (or of nearly round shapes) would otherwise split into two
+    groups, with a meaningless median in between.
+    """
+    two_phi = np.radians(2 * np.asarray(phi_deg, dtype=float))
+    w = None if weights is None else np.broadcast_to(np.asarray(weights, dtype=float), two_phi.shape)
+    centre = np.degrees(np.arctan2(np.average(np.sin(two_phi), weights=w), np.average(np.cos(two_phi), weights=w))) / 2
+    return centre + (phi_deg - centre + 90.0) % 180.0 - 90.0
+
+
+def angle_percentiles(phi_deg: np.ndarray, percentiles: Sequence[float]) -> np.ndarray:
+    """Percentiles of position angles (period 180 deg) taken about their circular mean
+    (:func:`unwrap_angle`), all shifted by the period that brings the first into (-90, 90]: the
+    median of 89 and -89 deg is 90, where a plain median put it at 0, across both; the others
+    follow it past the cut (-91 beside -90), so the interval stays one piece."""
+    values = np.percentile(unwrap_angle(np.asarray(phi_deg, dtype=float)), percentiles)
+    first = values[0]
+    return values + (ANGLE_PERIOD / 2 - (ANGLE_PERIOD / 2 - first) % ANGLE_PERIOD) - first
+
+
 def deviations(model: np.ndarray, truth: np.ndarray, kind: Kind) -> np.ndarray:
     """``zeta``: relative, absolute or wrapped-angle deviations of ``model`` from ``truth``."""
     model, truth = np.asarray(model, dtype=float), np.asarray(truth, dtype=float)
