@@ -1180,3 +1180,31 @@ def test_position_angles_across_the_90_degree_cut_are_summarised_about_their_dir
     assert row["median"] == pytest.approx(-89.0)
     assert (row["percentile_16"], row["percentile_84"]) == pytest.approx(
         tuple(np.percentile([80.0, 80.0, 91.0, 92.0, 93.0], [16, 84]) - 180.0))
+
+
+def test_values_and_half_widths_are_printed_in_plain_digits_not_exponents(tmp_path):
+    """A survey summarised by its source flux (some 10 000 data units) and its lens centre
+    (half-widths of 0.000045 arcsec) was printed with exponents, median '1.022e+04', '8.31e+03
+    to 1.02e+04' and a half-width '4.5e-05', and overview_parameters.png was titled 'median 68 %
+    half-width 4.5e-05'; each is now in plain digits, to the same significant figures."""
+    catalog = _catalog()
+    ok = catalog["status"] == "ok"
+    fluxes = np.array([10218.9, 8307.4, 12004.0, 9800.0, 10500.0, 11000.0])
+    catalog.loc[ok, "source.flux_median"] = fluxes
+    catalog.loc[ok, "source.flux_lo68"] = fluxes - 150.0
+    catalog.loc[ok, "source.flux_hi68"] = fluxes + 150.0
+    catalog.loc[ok, "lens_mass.0.center_x_median"] = 0.01
+    catalog.loc[ok, "lens_mass.0.center_x_lo68"] = 0.01 - 0.000045
+    catalog.loc[ok, "lens_mass.0.center_x_hi68"] = 0.01 + 0.000045
+    centre = quantity_for("lens_mass.0.center_x")
+    title = ov.parameters_figure(catalog, [centre]).axes[0].get_title()
+    assert "0.000045" in title and "e-" not in title, title
+    catalog.to_csv(tmp_path / "catalog.csv", index=False)
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv"), "-p", "source.flux",
+                                      "-p", "lens_mass.0.center_x"], env={"COLUMNS": "400"})
+    assert result.exit_code == 0, result.output
+    p16, p50, p84 = np.percentile(fluxes, [16, 50, 84])
+    expected = [f"{float(f'{p50:.4g}'):.0f}", f"{float(f'{p16:.3g}'):.0f} to {float(f'{p84:.3g}'):.0f}", "0.000045"]
+    for text in expected:
+        assert text in result.output, (text, result.output)
+    assert "e+0" not in result.output and "e-0" not in result.output, result.output

@@ -44,7 +44,7 @@ REPORT_LOCK = ".report.lock"
 
 def stats_rich_table(stats, title: str) -> Table:
     """The statistics as a rich table (relative deviations in per cent)."""
-    from tinylens.results.report import percent_text
+    from tinylens.results.report import percent_text, plain_number
 
     table = Table(title=title, title_justify="left")
     table.add_column("parameter", no_wrap=True)
@@ -54,7 +54,7 @@ def stats_rich_table(stats, title: str) -> Table:
     for row in stats.itertuples(index=False):
         relative = row.deviation == "relative"
         # per cent as the figures write it (1150%, not 1.15e+03%)
-        fmt = (lambda v: f"{percent_text(v, 3)}%") if relative else (lambda v: f"{v:.3g}")
+        fmt = (lambda v: f"{percent_text(v, 3)}%") if relative else plain_number
         bands = [str(int(row.n_within_10pct)), str(int(row.n_beyond_20pct))] if relative and row.n else ["-", "-"]
         table.add_row(row.parameter, row.deviation, str(row.n), fmt(row.median_deviation), fmt(row.nmad),
                       "-" if math.isnan(row.n_outliers) else f"{int(row.n_outliers)} ({100 * row.outlier_fraction:.1f}%)",
@@ -289,7 +289,7 @@ def no_parameters_text(catalog) -> str:
 def print_overview(result: dict[str, Any], paths: dict[str, Path]) -> None:
     """The overview on the terminal: counts, flags, parameters, time, failures, what to inspect."""
     from tinylens.results import overview as ov
-    from tinylens.results.report import percent_text
+    from tinylens.results.report import percent_text, plain_number
 
     n, sel = result["counts"], result["selection"]
     rules = (["trusted"] if sel["trusted_only"] else []) + ([sel["where"]] if sel["where"] else [])
@@ -326,11 +326,11 @@ def print_overview(result: dict[str, Any], paths: dict[str, Path]) -> None:
         for name in ("parameter", "N", "median", "16-84 % of lenses", "median 68 % half-width") + (("zero width",) if point else ()):
             table.add_column(name, justify="left" if name == "parameter" else "right")
         for row in result["parameters"].itertuples(index=False):
-            width = "-" if math.isnan(row.half_width_68) else f"{row.half_width_68:.3g}"
+            width = "-" if math.isnan(row.half_width_68) else plain_number(row.half_width_68)
             if not math.isnan(row.relative_half_width_68):
                 width += f" ({percent_text(row.relative_half_width_68)} %)"
-            spread = "-" if math.isnan(row.median) else f"{row.percentile_16:.3g} to {row.percentile_84:.3g}"
-            table.add_row(row.parameter, str(row.n), "-" if math.isnan(row.median) else f"{row.median:.4g}", spread, width,
+            spread = "-" if math.isnan(row.median) else f"{plain_number(row.percentile_16)} to {plain_number(row.percentile_84)}"
+            table.add_row(row.parameter, str(row.n), "-" if math.isnan(row.median) else plain_number(row.median, 4), spread, width,
                           *([str(row.n_collapsed)] if point else []))
         wide.print(table)
         if point:

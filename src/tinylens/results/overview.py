@@ -34,7 +34,7 @@ from tinylens import filenames
 from tinylens.errors import TinyLensError, lens_count
 from tinylens.fit import DEFAULT_FILES
 from tinylens.results.report import (CATALOG_HINT, ID_COLUMN, Quantity, angle_percentiles, numbers, paper_quantities,
-                                     percent_text, physical_range, quantity_unit)
+                                     percent_text, physical_range, plain_number, quantity_unit)
 
 FLAG_COLUMNS = ("flag", "n_lenses", "n_untrusted", "n_critical")
 #: How many flags, the most frequent, the overview figure's flags panel shows.
@@ -461,7 +461,7 @@ def parameters_figure(catalog: pd.DataFrame, quantities: Sequence[Quantity], col
         title = ""
         if np.isfinite(width):
             title = (f"median 68 % half-width {percent_text(width)} %" if q.kind == "relative"
-                     else f"median 68 % half-width {width:.3g} {quantity_unit(q)}".rstrip())
+                     else f"median 68 % half-width {plain_number(width)} {quantity_unit(q)}".rstrip())
         if row["n_collapsed"]:
             title = "\n".join(filter(None, [title, collapsed_text(row["n_collapsed"])]))
         if 0 < row["n"] < len(ok):  # the figure's title counts every ok lens

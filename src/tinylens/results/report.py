@@ -450,7 +450,7 @@ def _panel(top, bottom, joined: pd.DataFrame, q: Quantity, stat: pd.Series, t_la
             top.plot(span, band, "--", color="0.4", lw=0.8, label=f"±{k:g} NMAD" if sign > 0 else None)
             bottom.axhline(sign * k * sigma * scale, ls="--", color="0.4", lw=0.8)
     top.set_xlim(*span)
-    sigma_text = f"{percent_text(sigma)}%" if q.kind == "relative" else f"{sigma:.3g}"
+    sigma_text = f"{percent_text(sigma)}%" if q.kind == "relative" else plain_number(sigma)
     f_c = (f"{100 * float(stat['outlier_fraction']):.1f}% ({int(stat['n_outliers'])}/{int(stat['n'])})" if counted
            else f"- (N = {int(stat['n'])} < {MIN_FOR_OUTLIERS})" if int(stat["n"]) < MIN_FOR_OUTLIERS
            else "- (NMAD = 0: no scale)")
@@ -481,6 +481,20 @@ def percent_text(fraction: float, digits: int = 2) -> str:
         return f"<{PERCENT_FLOOR:g}" if value > 0 else f">-{PERCENT_FLOOR:g}"
     text = f"{value:.{digits}g}"
     return f"{value:.0f}" if "e" in text else text
+
+
+#: Sizes within which :func:`plain_number` writes a number in plain digits (beyond: an exponent).
+PLAIN_RANGE = (1e-6, 1e7)
+
+
+def plain_number(value: float, digits: int = 3) -> str:
+    """``value`` to ``digits`` significant figures in plain digits, as a table of a survey's values
+    reads: a flux of 10219 is ``10220``, not ``1.022e+04``, a half-width of 4.5e-05 arcsec
+    ``0.000045``; an exponent only for a size outside :data:`PLAIN_RANGE`, ``nan`` for NaN."""
+    value = float(value)
+    if not np.isfinite(value) or (value and not PLAIN_RANGE[0] <= abs(value) < PLAIN_RANGE[1]):
+        return f"{value:.{digits}g}"
+    return np.format_float_positional(value, precision=digits, unique=False, fractional=False, trim="-")
 
 
 def quantity_unit(q: Quantity) -> str:
