@@ -454,8 +454,9 @@ def model_figure(problem, theta: np.ndarray, summary_lines: list[str] | None = N
         draw_caustic(ax[1, 2], seg, float(sx[0, 1] - sx[0, 0]), "caustic" if i == 0 else None)
     for i, seg in enumerate(in_view(cuts(problem, theta), s_extent)):
         ax[1, 2].plot(seg[:, 0], seg[:, 1], color="cyan", lw=0.8, ls="--", label="cut" if i == 0 else None)
-    if ax[1, 2].get_legend_handles_labels()[0]:
-        ax[1, 2].legend(loc="upper right", fontsize=8, framealpha=0.6)
+    if ax[1, 2].get_legend_handles_labels()[0]:  # cyan lines: on a dark frame (a white one over purple hid them)
+        ax[1, 2].legend(loc="upper right", fontsize=8, facecolor="black", edgecolor="none", framealpha=0.8,
+                        labelcolor="white")
     ax[1, 2].set_xlim(s_extent[:2])
     ax[1, 2].set_ylim(s_extent[2:])
     _text_panel(ax[1, 3], [f"chi^2 = {chi2:.1f} ({int(d.mask.sum())} pixels)", *(summary_lines or [])])
