@@ -1506,3 +1506,24 @@ def test_truth_columns_lists_the_truth_column_of_every_parameter_compared(tmp_pa
                                       "--out", str(tmp_path / "rep")])
     assert result.exit_code == 0, result.output
     assert _saved(tmp_path)["truth_columns"] == {} and _saved(tmp_path)["compared_with"].endswith("(theta_E_ref)")
+
+
+def test_the_axis_ratio_panels_of_report_png_keep_to_0_and_1_with_every_lens_on_them():
+    """report.png's source axis-ratio panel of a 2-lens survey (truths 0.53 and 0.985) ran its
+    truth axis to 1.008 and its model axis past 1, room for no axis ratio: both axes of an axis
+    ratio now keep to [0, 1], each lens's truth and model still on them, its error bar within; an
+    axis of values past 1 (not a fit's) still shows them."""
+    truth = pd.DataFrame({"lens_id": list("abcdef"), "source_light.0.q": [0.53, 0.6, 0.7, 0.8, 0.9, 0.985]})
+    model = np.array([0.54, 0.62, 0.69, 0.83, 0.88, 0.97])
+    catalog = pd.DataFrame({"lens_id": list("abcdef"), "status": "ok", "source_light.0.q_median": model,
+                            "source_light.0.q_lo997": model - 0.05, "source_light.0.q_hi997": np.minimum(model + 0.05, 1.0)})
+    q = [rp.quantity_for("source_light.0.q")]
+    joined = rp.comparison_frame(catalog, truth, q)
+    top = rp.comparison_figure(joined, q, rp.stats_table(joined, q)).axes[0]
+    (left, right), (bottom, upper) = top.get_xlim(), top.get_ylim()
+    assert 0 <= left < 0.53 and 0.985 < right <= 1, (left, right)
+    assert 0 <= bottom < 0.49 and 1 <= upper <= 1, (bottom, upper)  # the highest error bar reaches 1
+    past = catalog.assign(**{"source_light.0.q_median": model + 0.2, "source_light.0.q_hi997": model + 0.25})
+    joined = rp.comparison_frame(past, truth, q)
+    top = rp.comparison_figure(joined, q, rp.stats_table(joined, q)).axes[0]
+    assert top.get_ylim()[1] >= (model + 0.25).max()

@@ -449,7 +449,8 @@ def _panel(top, bottom, joined: pd.DataFrame, q: Quantity, stat: pd.Series, t_la
             band = span * (1 + sign * k * sigma) if q.kind == "relative" else span + sign * k * sigma
             top.plot(span, band, "--", color="0.4", lw=0.8, label=f"±{k:g} NMAD" if sign > 0 else None)
             bottom.axhline(sign * k * sigma * scale, ls="--", color="0.4", lw=0.8)
-    top.set_xlim(*span)
+    top.set_xlim(*_within_range(span, q, true))
+    top.set_ylim(*_within_range(top.get_ylim(), q, np.concatenate([model, lo, hi])))
     sigma_text = f"{percent_text(sigma)}%" if q.kind == "relative" else plain_number(sigma)
     f_c = (f"{100 * float(stat['outlier_fraction']):.1f}% ({int(stat['n_outliers'])}/{int(stat['n'])})" if counted
            else f"- (N = {int(stat['n'])} < {MIN_FOR_OUTLIERS})" if int(stat["n"]) < MIN_FOR_OUTLIERS
@@ -465,6 +466,18 @@ def _panel(top, bottom, joined: pd.DataFrame, q: Quantity, stat: pd.Series, t_la
                       fontsize=8)
     top.tick_params(labelbottom=False, labelsize=8)
     bottom.tick_params(labelsize=8)
+
+
+def _within_range(limits: Sequence[float], q: Quantity, values: np.ndarray) -> tuple[float, float]:
+    """An axis's ``limits`` of ``q``'s ``values`` cut to ``q``'s physical range (an axis ratio's
+    to [0, 1]: truths up to 0.985 ran the axis to 1.008) where the values lie within it; as they
+    are where some lie past it, which the axis must show."""
+    lo, hi = physical_range(q)
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    if values.size and (values.min() < lo or values.max() > hi):
+        return float(limits[0]), float(limits[1])
+    return max(float(limits[0]), lo), min(float(limits[1]), hi)
 
 
 #: The smallest size of a percentage :func:`percent_text` writes in digits (``0.0001``).
