@@ -779,9 +779,16 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
             if not fresh:  # said before any output is removed or written again: they take minutes with figures
                 _warn_capped(problem, out)
             kept_inputs = list(fit_inputs(problem, path).values())
-            # before result.json, whose record names them until then
-            remove_replaced(out, replaced_files(out, set(file_names(problem.config).values()), kept_inputs))
             switched = None if fresh else pipeline_switched(problem, out)  # read before result.json goes
+            # before result.json, whose record names them until then: those this fit does not write (a
+            # warning names any the system keeps), and those it writes again too, so that a fit killed
+            # before its outputs leaves no earlier fit's tables and figures to be read as its own
+            written = set(file_names(problem.config).values())
+            earlier = replaced_files(out, set(), kept_inputs)
+            remove_replaced(out, [p for p in earlier if p.name not in written])
+            for again in (p for p in earlier if p.name in written):
+                with contextlib.suppress(OSError):  # one the system keeps is replaced when the outputs are written
+                    again.unlink(missing_ok=True)
             (out / filenames.RESULT).unlink(missing_ok=True)  # an old result must not look like this fit's
             if fresh:
                 _remove_checkpoints(out)

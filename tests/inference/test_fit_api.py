@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import tinylens
-from tiny_lens import FREE_TRUTH, tiny_config, write_tiny_lens
+from tiny_lens import FAST_NAUTILUS, FREE_TRUTH, tiny_config, write_tiny_lens
 from tinylens.results.tables import MIN_RELATIVE_WEIGHT
 
 
@@ -431,6 +431,45 @@ def test_a_fit_that_replaces_an_earlier_result_removes_the_earlier_tables_and_fi
     assert left == ["model_results.png", "notes.txt", "result.json", "samples.csv", "summary.csv"], left
     assert (out / "notes.txt").read_text() == "the user's own"
     assert json.loads((out / "result.json").read_text())["files"] == second.files
+
+
+def test_a_fit_killed_before_its_outputs_leaves_no_earlier_fits_tables_to_be_read_as_its_own(tmp_path, monkeypatch):
+    """A fit run again in a folder holding an earlier fit's result (a prior changed) and stopped
+    while it sampled (a job killed at its time limit) left result_summary.csv, result_samples.csv
+    and the figures of the earlier fit, under the names this one writes, beside no result.json:
+    read with pandas they were the earlier fit's medians taken for this config's. The earlier
+    result's files are now removed when the fit starts, with its result.json; the checkpoint stays."""
+    import yaml
+
+    from tinylens import filenames
+    from tinylens.problem import Problem
+
+    lbfgs = {"type": "optimizer", "method": "lbfgs", "settings": {"n_starts": 1, "n_draws": 64}}
+    path = write_tiny_lens(tmp_path / "lens", lbfgs)
+    first = tinylens.fit(path, progress=False)
+    out = first.output_dir
+    earlier = set(first.files.values())
+    assert {"result_samples.csv", "result_summary.csv"} <= earlier <= {p.name for p in out.iterdir()}
+    (out / "notes.txt").write_text("the user's own")
+    config = yaml.safe_load(path.read_text())
+    config["inference"] = {"type": "sampler", "method": "nautilus", "settings": {**FAST_NAUTILUS, "checkpoint_every": 0}}
+    config["model_components"]["lens_mass_list"][0]["params"]["theta_E"]["prior_settings"] = [0.5, 1.6]
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    calls, original = {"n": 0}, Problem.log_likelihood
+
+    def interrupting(self, theta):
+        calls["n"] += len(np.atleast_2d(theta))
+        if calls["n"] > 1000:
+            raise KeyboardInterrupt
+        return original(self, theta)
+
+    monkeypatch.setattr(Problem, "log_likelihood", interrupting)
+    with pytest.raises(KeyboardInterrupt):
+        tinylens.fit(path, progress=False)
+    left = {p.name for p in out.iterdir()}
+    assert not left & earlier, sorted(left & earlier)  # nothing of the earlier fit under this fit's names
+    assert "result.json" not in left and "notes.txt" in left
+    assert (out / filenames.CHECKPOINTS["nautilus"]).is_file()  # what the fit run again resumes
 
 
 def test_an_earlier_fits_file_the_system_will_not_delete_is_left_with_a_warning_not_a_failed_fit(tmp_path, monkeypatch):
