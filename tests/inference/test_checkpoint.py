@@ -1139,3 +1139,26 @@ def test_a_resumed_fits_status_line_counts_the_calls_of_all_its_runs(tmp_path, d
     shown = [int(n.replace(",", "")) for n in re.findall(rf"{method} \| calls ([\d,]+) \|", capsys.readouterr().err)]
     assert resumed.info["resumed"] and 0 < resumed.info["n_like_this_run"] < resumed.n_likelihood_evals
     assert shown[-1] == resumed.n_likelihood_evals, (shown, resumed.n_likelihood_evals, first.n_likelihood_evals)
+
+
+@pytest.mark.parametrize("method, cap, raised", [("nautilus", {"n_like_max": SMALL_CAP}, {"n_like_max": 2 * SMALL_CAP}),
+                                                 ("dynesty", {"maxcall": 300}, {"maxcall": 600})])
+def test_a_resumed_fit_says_at_its_start_that_it_resumes_and_what_it_keeps(tmp_path, data, capsys, method, cap, raised):
+    """A fit resumed from its checkpoint said so only in its closing line ('resumed from its
+    checkpoint'), so that a job killed again at its time limit before the end left a log that never
+    said whether the run had resumed or started again; it now says it before it samples, with the
+    calls the earlier runs made, and a fit that starts afresh says nothing of the kind."""
+    runner = nautilus_runner if method == "nautilus" else dynesty_runner
+    capped = _problem(tmp_path, data, method, checkpoint_every=0, **cap)
+    capsys.readouterr()
+    first = runner.run(capped, dict(capped.config.inference.settings), progress=True, checkpoint_dir=tmp_path)
+    assert not first.info["resumed"] and "resuming" not in capsys.readouterr().err
+    problem = _problem(tmp_path, data, method, checkpoint_every=0, **raised)
+    resumed = runner.run(problem, dict(problem.config.inference.settings), progress=True, checkpoint_dir=tmp_path)
+    err = " ".join(capsys.readouterr().err.split())  # however a long path is laid out
+    assert resumed.info["resumed"]
+    said = re.search(rf"{method} resuming its checkpoint (.+?): ([\d,]+) likelihood calls", err)
+    assert said, err
+    assert said.group(1).endswith(filenames.CHECKPOINTS[method])
+    assert int(said.group(2).replace(",", "")) == first.n_likelihood_evals
+    assert err.index("resuming its checkpoint") < err.rindex(f"{method} | calls")  # before the sampling's lines

@@ -78,7 +78,7 @@ from tinylens.inference.common import (
     split,
     try_settings,
 )
-from tinylens.inference.progress import LiveStatus
+from tinylens.inference.progress import LiveStatus, announce_resumed
 from tinylens.priors import prior_transform
 
 #: dynesty's private wrapper of the likelihood (in its ``__all__`` in 2.x and 3.x); a release without it
@@ -737,6 +737,8 @@ def run(
         sampler.tinylens_clock = SamplingClock(before)
         sampler.tinylens_calls = CallCount(made_before, status)
         status.calls_before = made_before  # the status line counts the fit's calls, as its result does
+        if resumed:
+            announce_resumed(progress, "dynesty", checkpoint, made_before, before)
         start = time.perf_counter()
         left = budget_left(run_kw, int(sampler.ncall), int(sampler.it) - 1)
         calls_from, iterations_from = int(sampler.ncall), int(sampler.it)

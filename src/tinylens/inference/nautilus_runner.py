@@ -65,7 +65,7 @@ from tinylens.inference.common import (
     split,
     try_settings,
 )
-from tinylens.inference.progress import PLAIN_EVERY_S, LiveStatus, PlainLines, redraws
+from tinylens.inference.progress import PLAIN_EVERY_S, LiveStatus, PlainLines, announce_resumed, redraws
 from tinylens.atomic import write_atomic
 
 DEFAULTS: dict[str, Any] = {"n_live": 300, "n_batch": 256, "seed": 0, "resume": True, "verbose": False,
@@ -488,6 +488,8 @@ def run(
     status.calls_before = int(n_like_before)  # the status line counts the fit's calls, as its result does
     start = time.perf_counter()
     sampler.clock = SamplingClock(sampling_time_in(filepath) if resumed else 0.0)
+    if resumed:
+        announce_resumed(progress, "nautilus", filepath, n_like_before, sampler.clock.before)
     with interrupt, status:
         converged = sampler.run(**run_kw)
         interrupt.check()

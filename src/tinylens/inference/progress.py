@@ -83,6 +83,15 @@ def announce(enabled: bool, who: str, text: str) -> None:
         Console(stderr=True, highlight=False).print(f"[bold]{who}[/] {escape(text)}", soft_wrap=True)
 
 
+def announce_resumed(enabled: bool, method: str, checkpoint: Any, calls: int, seconds: float) -> None:
+    """Say, when ``enabled``, that the sampler ``method`` resumes its ``checkpoint``, with the
+    likelihood ``calls`` and ``seconds`` of sampling the earlier runs it recorded: a resumed fit
+    said so only in its closing line, which a job killed again before the end never reached."""
+    announce(enabled, method, f"resuming its checkpoint {checkpoint}: {int(calls):,} likelihood calls and "
+             f"{seconds:.0f} s of sampling by earlier runs kept (tinylens fit --fresh, or fit(..., "
+             "fresh=True), starts from scratch instead)")
+
+
 def _fmt(value: Any) -> str:
     if value is None:
         return "n/a"
