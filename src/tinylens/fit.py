@@ -737,7 +737,7 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
     from tinylens.config.loader import as_path
     from tinylens.inference import run_inference
     from tinylens.inference.progress import announce
-    from tinylens.locks import folder_lock
+    from tinylens.locks import folder_lock, refuse_if_held
     from tinylens.problem import check_folder_argument, load
     from tinylens.results import tables
     from tinylens.results.truth import TRUTH_ERRORS, check_truth, read_truth, truth_step
@@ -768,11 +768,10 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
         path = config if isinstance(config, (str, Path)) else None
         check_settings(problem, folder, path)
         check_inputs_kept(problem, folder, path)
+        refuse_if_held(folder, filenames.FIT_LOCK, busy_text(folder))  # at once, not after the likelihood's compilation
         check_likelihood(problem, path)
         out = tables.ensure_writable(folder)
-        busy = (f"Output folder {out} is being written by another tinylens fit{{holder}}; two fits in one folder "
-                "would overwrite each other's checkpoint and results. Wait for it to finish, or choose another "
-                f"{OUTPUT_FOLDER_CHOICE}.")
+        busy = busy_text(out)
         with disk_full_reported(out), folder_lock(out, filenames.FIT_LOCK, busy=busy, rerun=FIT_RERUN) as locked:  # its text too
             if not locked:
                 warn_unlocked(out)
@@ -810,6 +809,14 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
 
         warnings.warn(unconverged_text(result), ConvergenceWarning, stacklevel=outside_stacklevel())
     return result
+
+
+def busy_text(out: Path) -> str:
+    """The error of a fit whose output folder ``out`` another fit is writing (its ``{holder}`` to
+    be replaced by who, :func:`tinylens.locks.folder_lock`)."""
+    return (f"Output folder {out} is being written by another tinylens fit{{holder}}; two fits in one folder "
+            "would overwrite each other's checkpoint and results. Wait for it to finish, or choose another "
+            f"{OUTPUT_FOLDER_CHOICE}.")
 
 
 def without_pipeline(problem: Any) -> Any:

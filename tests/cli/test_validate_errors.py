@@ -1050,6 +1050,34 @@ def test_fit_refuses_a_folder_another_fit_is_writing(tmp_path):
     assert (tmp_path / "output" / "result.json").read_text() == "{}\n"
 
 
+def test_fit_refuses_a_folder_another_fit_is_writing_before_it_computes_the_likelihood(tmp_path, monkeypatch):
+    """The second of two fits started on one output folder (an array job's tasks sharing a config)
+    computed, and so compiled, the likelihood for its check before it looked at the lock: refused
+    only after 37 s on a loaded 2-core machine, 8 s of them the likelihood (longer for a bigger model). It
+    now looks at the lock first: refused with the first fit named, no likelihood computed."""
+    import tinylens
+    from tinylens import filenames
+    from tinylens.errors import OutputError
+    from tinylens.locks import folder_lock
+    from tinylens.problem import Problem
+
+    path = write_case(tmp_path)
+    (tmp_path / "output").mkdir()
+    calls, original = [], Problem.log_likelihood
+
+    def counted(self, theta):
+        calls.append(len(np.atleast_2d(theta)))
+        return original(self, theta)
+
+    monkeypatch.setattr(Problem, "log_likelihood", counted)
+    with folder_lock(tmp_path / "output", filenames.FIT_LOCK, busy="{holder}"):
+        with pytest.raises(OutputError, match="is being written by another tinylens fit") as caught:
+            tinylens.fit(path, progress=False)
+    assert f"(process {os.getpid()} on" in str(caught.value)
+    assert calls == []  # refused before the likelihood was computed (and compiled)
+    assert list((tmp_path / "output").iterdir()) == []  # nothing written (the lock file went with its holder)
+
+
 def test_fit_names_another_users_lock_file_left_in_its_folder(tmp_path, not_ours):
     """A .fit.lock this user may not open (another user's killed fit in a shared folder) ran the
     fit unlocked, as on a disk without locks; the fit now stops, naming the file and what to do,
