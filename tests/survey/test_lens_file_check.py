@@ -546,3 +546,31 @@ def test_a_template_circle_or_annulus_that_leaves_no_pixel_of_any_image_is_refus
     plan = runner.survey_plan(lenses, template, out)
     assert plan["checked_with"] is None and set(plan["broken"]) == {"lens_0", "lens_1", "lens_2"}
     assert "noise" in plan["refused"]["lens_big"]
+
+
+@pytest.mark.parametrize("circle", [False, True])  # through check_histories alone, or check_shape_mask first
+def test_a_template_checked_with_no_lens_is_refused_as_the_templates_not_in_a_bare_config_error(tmp_path, circle):
+    """check_template with tries=0 tries no lens, so that the checks run after its loop where no
+    lens loaded (the template's dataset.mask, dynesty's history) validated the template for the
+    first time: a template that is not valid (a pixel_scale of -1) raised a bare 'Invalid
+    configuration mapping', naming neither the template nor a lens, where one tried is refused
+    as 'The template ... does not work (checked with lens lens_0)'. It is now worded so too."""
+    lenses = tmp_path / "lenses"
+    for i in range(2):
+        write_lens(lenses / f"lens_{i}", 1.0, seed=i)
+    config = template_config()
+    config["dataset"]["pixel_scale"] = -1
+    if circle:
+        config["dataset"]["mask"] = {"type": "circle", "r_max": 1.0}
+    template = tmp_path / "template.yaml"
+    template.write_text(yaml.safe_dump(config, sort_keys=False))
+    loaded, found, out = runner.load_template(template), runner.find_lenses(lenses), tmp_path / "out"
+    # the truth: the template as a lens tried reads it is refused as the template's, naming the key
+    with pytest.raises(runner.ConfigError) as tried:
+        runner.check_template(loaded, found, out, name="template T")
+    assert str(tried.value).startswith("The template T does not work (checked with lens lens_0): ")
+    assert "dataset.pixel_scale" in str(tried.value)
+
+    with pytest.raises(runner.ConfigError) as raised:
+        runner.check_template(loaded, found, out, tries=0, name="template T")
+    assert str(raised.value) == str(tried.value)

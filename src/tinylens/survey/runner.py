@@ -582,7 +582,7 @@ def check_template(template: Mapping[str, Any], lenses: list[Lens], out: str | P
     check_template_mask(template, lenses, name)
     check_shape_mask(template, lenses, out, name)
     if lenses:  # no lens loaded, so that dynesty's history was not checked with one: with the settings alone
-        check_histories(SimpleNamespace(config=loaded_template(template, lenses[0], out)),
+        check_histories(SimpleNamespace(config=loaded_template(template, lenses[0], out, name)),
                         lenses if every is None else every, out, name)
     return None
 
@@ -675,15 +675,20 @@ def check_template_mask(template: Mapping[str, Any], lenses: Sequence[Lens], nam
         f"shape, put a {MASK_FILE} in each lens folder, or remove mask_path from the template.")
 
 
-def loaded_template(template: Mapping[str, Any], lens: Lens, out: str | Path) -> Any:
+def loaded_template(template: Mapping[str, Any], lens: Lens, out: str | Path, name: str = "template") -> Any:
     """``template`` for ``lens`` (:func:`lens_config`) as its fit reads it, validated, no file read
     (:func:`tinylens.config.loader.load_config`), its warnings unsaid (:func:`check_template` shows
-    them once): where every lens it tried had broken data, each got that far, so it is valid."""
+    them once): where every lens it tried had broken data, each got that far, so it is valid. Where
+    it tried none (``tries=0``) it may not be: its ConfigError is then the template's, worded so
+    (naming ``name``), as :func:`check_template` words one from a lens it tried."""
     from tinylens.config.loader import load_config
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return load_config(lens_config(template, lens, out))[0]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return load_config(lens_config(template, lens, out))[0]
+    except ConfigError as exc:
+        raise ConfigError(f"The {name} does not work (checked with lens {lens.lens_id}): {exc}") from None
 
 
 def check_shape_mask(template: Mapping[str, Any], lenses: Sequence[Lens], out: str | Path, name: str = "template") -> None:
@@ -701,7 +706,7 @@ def check_shape_mask(template: Mapping[str, Any], lenses: Sequence[Lens], out: s
     dataset = template.get("dataset")
     if not lenses or not isinstance(dataset, Mapping) or dataset.get("mask") is None:
         return
-    cfg = loaded_template(template, lenses[0], out).dataset
+    cfg = loaded_template(template, lenses[0], out, name).dataset
     shapes: dict[tuple[int, int], list[str]] = {}
     notes: dict[tuple[int, int], str] = {}
     for lens in lenses:
