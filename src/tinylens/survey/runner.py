@@ -598,8 +598,11 @@ def check_histories(problem: Any, lenses: Sequence[Lens], out: str | Path, name:
     lens's fit would start afresh, losing the others' histories."""
     from tinylens.inference import search_of
 
+    inference = problem.config.inference
+    if not dict(getattr(inference, "settings", None) or {}).get("save_evaluation_history"):
+        return  # no history kept: the sampler's module is not imported for it (nautilus's: ~3 s)
     module, _, settings, _ = search_of(problem)
-    if not hasattr(module, "check_history_folder") or not settings.get("save_evaluation_history"):  # dynesty's, on
+    if not hasattr(module, "check_history_folder"):  # dynesty's alone keeps one
         return
     root = Path(out).resolve()
     for lens in lenses:
