@@ -1527,3 +1527,35 @@ def test_the_axis_ratio_panels_of_report_png_keep_to_0_and_1_with_every_lens_on_
     joined = rp.comparison_frame(past, truth, q)
     top = rp.comparison_figure(joined, q, rp.stats_table(joined, q)).axes[0]
     assert top.get_ylim()[1] >= (model + 0.25).max()
+
+
+def test_report_png_keeps_whole_the_markers_of_lenses_on_an_axis_ratio_of_exactly_1():
+    """Cut to [0, 1], the axis-ratio panel of a survey whose source is fitted round (q held at 1,
+    its 99.7 % interval 1 to 1) ran its model axis to exactly 1, every lens's marker halved by the
+    panel's top edge, and truths of exactly 1 put their markers and error bars on its right edge;
+    the axes now keep a little room past a bound a lens's point lies on, each marker whole."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    ids = list("abcdef")
+    q = [rp.quantity_for("source_light.0.q")]
+    round_model = np.ones(6)
+    spread = np.array([0.5, 0.6, 0.7, 0.8, 0.9, 0.95])
+    cases = ((spread, round_model, round_model, round_model),  # a round model, truths below 1
+             (np.ones(6), spread, spread - 0.05, np.minimum(spread + 0.1, 1.0)))  # round truths
+    for truth_q, model, lo, hi in cases:
+        truth = pd.DataFrame({"lens_id": ids, "source_light.0.q": truth_q})
+        catalog = pd.DataFrame({"lens_id": ids, "status": "ok", "source_light.0.q_median": model,
+                                "source_light.0.q_lo997": lo, "source_light.0.q_hi997": hi})
+        joined = rp.comparison_frame(catalog, truth, q)
+        fig = rp.comparison_figure(joined, q, rp.stats_table(joined, q))
+        FigureCanvasAgg(fig).draw()
+        top = fig.axes[0]
+        box = top.get_window_extent()
+        markers = [line for line in top.get_lines() if line.get_marker() == "o"]
+        assert markers
+        for line in markers:
+            radius = line.get_markersize() / 2 * fig.dpi / 72  # pixels
+            for x, y in top.transData.transform(line.get_xydata()):
+                assert box.x0 + radius <= x <= box.x1 - radius and box.y0 + radius <= y <= box.y1 - radius, (
+                    (x, y), box, top.get_xlim(), top.get_ylim())
+        assert top.get_ylim()[1] <= 1.05 and top.get_xlim()[1] <= 1.05, (top.get_xlim(), top.get_ylim())

@@ -450,7 +450,7 @@ def _panel(top, bottom, joined: pd.DataFrame, q: Quantity, stat: pd.Series, t_la
             top.plot(span, band, "--", color="0.4", lw=0.8, label=f"±{k:g} NMAD" if sign > 0 else None)
             bottom.axhline(sign * k * sigma * scale, ls="--", color="0.4", lw=0.8)
     top.set_xlim(*_within_range(span, q, true))
-    top.set_ylim(*_within_range(top.get_ylim(), q, np.concatenate([model, lo, hi])))
+    top.set_ylim(*_within_range(top.get_ylim(), q, np.concatenate([model, lo, hi]), model))
     sigma_text = f"{percent_text(sigma)}%" if q.kind == "relative" else plain_number(sigma)
     f_c = (f"{100 * float(stat['outlier_fraction']):.1f}% ({int(stat['n_outliers'])}/{int(stat['n'])})" if counted
            else f"- (N = {int(stat['n'])} < {MIN_FOR_OUTLIERS})" if int(stat["n"]) < MIN_FOR_OUTLIERS
@@ -468,16 +468,33 @@ def _panel(top, bottom, joined: pd.DataFrame, q: Quantity, stat: pd.Series, t_la
     bottom.tick_params(labelsize=8)
 
 
-def _within_range(limits: Sequence[float], q: Quantity, values: np.ndarray) -> tuple[float, float]:
+#: Room an axis cut to a physical range keeps past a bound that a lens's point lies on, as a
+#: fraction of the axis: a marker on the bound would be cut in half by the axis's edge, its error
+#: bar hidden in the frame (a round source's q of 1).
+BOUND_ROOM = 0.03
+
+
+def _within_range(limits: Sequence[float], q: Quantity, values: np.ndarray,
+                  points: np.ndarray | None = None) -> tuple[float, float]:
     """An axis's ``limits`` of ``q``'s ``values`` cut to ``q``'s physical range (an axis ratio's
     to [0, 1]: truths up to 0.985 ran the axis to 1.008) where the values lie within it; as they
-    are where some lie past it, which the axis must show."""
+    are where some lie past it, which the axis must show. Where one of the ``points`` drawn as
+    markers (by default the values) lies on a bound, the axis keeps :data:`BOUND_ROOM` past it,
+    so that the marker is whole; an error bar may end on it."""
     lo, hi = physical_range(q)
     values = np.asarray(values, dtype=float)
     values = values[np.isfinite(values)]
     if values.size and (values.min() < lo or values.max() > hi):
         return float(limits[0]), float(limits[1])
-    return max(float(limits[0]), lo), min(float(limits[1]), hi)
+    left, right = max(float(limits[0]), lo), min(float(limits[1]), hi)
+    points = values if points is None else np.asarray(points, dtype=float)
+    points = points[np.isfinite(points)]
+    room = BOUND_ROOM * (right - left)
+    if points.size and points.max() >= hi:
+        right = min(float(limits[1]), hi + room)
+    if points.size and points.min() <= lo:
+        left = max(float(limits[0]), lo - room)
+    return left, right
 
 
 #: The smallest size of a percentage :func:`percent_text` writes in digits (``0.0001``).
