@@ -1218,13 +1218,18 @@ def _warn_unresumed(problem: Any, out: Path, switched: str | None = None) -> Non
     """Warn (CheckpointWarning) that the checkpoints in ``out`` of another fit are not resumed
     but replaced (:func:`unresumed_checkpoints`): a config changed by mistake must not throw
     hours of sampling away unsaid. ``switched``: the pipeline turned on or off since the earlier
-    fit (:func:`pipeline_switched`), the cause said in place of the config's keys."""
+    fit (:func:`pipeline_switched`), the cause said in place of the config's keys; but where the
+    pipeline is turned on and its state is not resumed, that state is of a fit before the earlier
+    one (which ran without the pipeline), which the switch does not explain: both are said."""
     from tinylens.errors import CheckpointWarning, listed
 
     unresumed, stages = unresumed_checkpoints(problem, out)
     if not unresumed:
         return
-    why = switched or "other data, model, priors, precision or sampler settings than this config's"
+    changed = "other data, model, priors, precision or sampler settings than this config's"
+    why = switched or changed
+    if switched and filenames.PIPELINE_STATE in unresumed:
+        why = f"{switched}; {filenames.PIPELINE_STATE}, of a fit before it, of {changed}"
     again = ("its sampling starts from the beginning (the pipeline stages' results are reused)" if stages
              else "it starts from the beginning")
     it = "it" if len(unresumed) == 1 else "them"

@@ -996,6 +996,32 @@ def test_a_checkpoint_of_another_config_is_said_to_be_replaced(tmp_path, data):
         assert not tinylens.fit(config, progress=False).info["resumed"]
 
 
+def test_a_pipeline_state_of_an_older_fit_is_not_blamed_on_the_no_pipeline_switch(tmp_path, data):
+    """A fit with the pipeline, then one with --no-pipeline (which leaves the pipeline's state as
+    it is), then one with the pipeline after a prior was changed: checkpoint.pipeline.json, written
+    by the first fit, is not resumed because of the prior, yet 7e36b8a's warning gave the pipeline
+    switch alone as the cause of both files ('the earlier fit here ran without the pipeline's
+    stages'), hiding the changed prior that threw the stages' work away. Both causes are said now."""
+    config = write_tiny_lens(tmp_path, _inference(n_like_max=SMALL_CAP), data)
+    cfg = yaml.safe_load(config.read_text())
+    cfg["output"]["draw_figures"] = "none"
+    config.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    out = tmp_path / "output"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tinylens.fit(config, progress=False)  # the pipeline: its state and the box's checkpoint
+        tinylens.fit(config, progress=False, pipeline=False)  # the full priors' checkpoint; the state kept
+    assert (out / filenames.PIPELINE_STATE).is_file()
+    _change_prior(cfg, data)
+    config.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    again, said = _fit_again(config)
+    assert not again.info["resumed"]
+    text = " ".join(said)
+    assert f"checkpoint.hdf5, {filenames.PIPELINE_STATE} in {out}: of another fit" in text, said
+    assert "the earlier fit here ran without the pipeline's stages" in text, said  # checkpoint.hdf5's cause
+    assert f"{filenames.PIPELINE_STATE}, of a fit before it, of other data, model, priors" in text, said
+
+
 def _fit_again(config: Path) -> tuple[tinylens.FitResult, list[str]]:
     """``tinylens.fit`` of ``config`` run again: its result and the texts of every
     CheckpointWarning it gave (each one, repeats too)."""
