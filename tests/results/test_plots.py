@@ -825,3 +825,53 @@ def test_the_source_panels_legend_shows_its_cyan_caustic_and_cut_on_a_dark_frame
             assert luminance(colors.to_rgb(handle.get_color())) - luminance(behind) > 0.4, names
         for text in legend.get_texts():
             assert luminance(colors.to_rgb(text.get_color())) - luminance(behind) > 0.4, names
+
+
+def test_corner_titles_and_lines_are_the_summary_tables_percentiles():
+    """The corner plot's titles and dashed 16/50/84 % lines came from corner's own quantiles, which
+    interpolate between weighted samples, while result_summary.csv takes the weighted percentiles
+    of the samples themselves: a posterior on one sample, 1.0003 with no width in the table, was
+    titled 1.002 +- 0.001. Titles and lines now give the table's numbers."""
+    from tinylens.results import tables
+    from tinylens.results.plots import CORNER_COLOR, corner_figure
+
+    def diagonal(fig, k):
+        return np.array(fig.axes).reshape(k, k).diagonal()
+
+    def dashed(ax):
+        return sorted(line.get_xdata()[0] for line in ax.lines if line.get_linestyle() == "--")
+
+    def table(names, samples, weights):
+        frame = tables.summary_frame(tables.summarize(dict(zip(names, samples.T)), weights), {}, None)
+        return frame.set_index("parameter")[["percentile_16", "median", "percentile_84"]]
+
+    # a skewed weighted sample: sorted, its cumulative weights 0.10, 0.22, 0.52, 0.62, 0.90, 1: the
+    # 16, 50 and 84 % points are the samples 1.21, 1.23 and 1.30 (corner interpolated 1.2254 for the median)
+    names = ["lens_mass.0.theta_E", "lens_mass.0.e1"]
+    weights = np.array([0.10, 0.12, 0.30, 0.10, 0.28, 0.10])
+    samples = np.column_stack([[1.20, 1.21, 1.23, 1.26, 1.30, 1.35], [0.3, 0.1, 0.2, 0.0, 0.5, 0.4]])
+    order = np.array([5, 0, 2, 1, 4, 3])  # shuffled: the samples come in no order
+    fig = corner_figure(names, samples[order], weights[order])
+    theta = diagonal(fig, 2)[0]
+    assert theta.get_title() == r"mass0 $\theta_{\rm E}$ = ${1.230}_{-0.020}^{+0.070}$"
+    assert dashed(theta) == pytest.approx([1.21, 1.23, 1.30])
+    assert table(names, samples, weights).loc["lens_mass.0.theta_E"].tolist() == pytest.approx([1.21, 1.23, 1.30])
+    # e1 sorted: 0.0 (0.10), 0.1 (0.12), 0.2 (0.30), 0.3 (0.10), 0.4 (0.10), 0.5 (0.28): cumulative 0.10,
+    # 0.22, 0.52, 0.62, 0.72, 1: 16, 50, 84 % at 0.1, 0.2, 0.5; its smaller error 0.1 gives two decimals
+    e1 = diagonal(fig, 2)[1]
+    assert e1.get_title() == r"mass0 $e_1$ = ${0.20}_{-0.10}^{+0.30}$"
+    assert dashed(e1) == pytest.approx([0.1, 0.2, 0.5])
+    assert all(line.get_color() == CORNER_COLOR for line in theta.lines if line.get_linestyle() == "--")
+
+    # a capped fit's posterior on one sample: the table's median and both bounds are that sample
+    rng = np.random.default_rng(7)
+    samples = np.column_stack([rng.uniform(0.99, 1.01, 40), rng.uniform(-0.1, 0.1, 40)])
+    samples[17] = [1.0003, 0.0412]
+    weights = np.full(40, 0.05 / 39)
+    weights[17] = 0.95
+    fig = corner_figure(names, samples, weights)
+    theta, e1 = diagonal(fig, 2)
+    assert theta.get_title() == r"mass0 $\theta_{\rm E}$ = ${1.000}_{-0.000}^{+0.000}$"
+    assert dashed(theta) == pytest.approx([1.0003] * 3, abs=1e-12)
+    assert e1.get_title() == r"mass0 $e_1$ = ${0.041}_{-0.000}^{+0.000}$"
+    assert table(names, samples, weights).loc["lens_mass.0.theta_E"].tolist() == pytest.approx([1.0003] * 3, abs=1e-12)

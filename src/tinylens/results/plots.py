@@ -11,6 +11,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import corner
 import matplotlib
@@ -27,7 +28,7 @@ from tinylens.forward import ray_shoot
 from tinylens.pipeline.mass_source import to_source_plane
 from tinylens.problem import Problem
 from tinylens.results.figure import NotebookFigure, file_format
-from tinylens.results.tables import UNITS, weighted_percentiles
+from tinylens.results.tables import UNITS, statistics, weighted_percentiles
 
 IMAGE_CMAP = "magma"
 RESID_CMAP = "RdBu_r"
@@ -493,14 +494,27 @@ def decimals(err: float) -> int | None:
     return int(np.clip(1 - np.floor(np.log10(err)), 0, 8))
 
 
-def title_formats(samples: np.ndarray, weights: np.ndarray) -> list[str]:
-    """A format per column that shows its median to two significant digits of its 68 % error
-    (``.3g`` would print 1.2016 +- 0.0014 as 1.2 +- 0.0014)."""
+def title_format(stats: Mapping[str, Any]) -> str:
+    """A format that shows a column's median to two significant digits of its smaller 68 % error,
+    from its :func:`~tinylens.results.tables.statistics` (``.3g`` would print 1.2016 +- 0.0014 as
+    1.2 +- 0.0014); ``.3f`` where that error is zero."""
+    (lo, hi), mid = stats["interval_68"], stats["median"]
+    digits = decimals(min(mid - lo, hi - mid))
+    return f".{3 if digits is None else digits}f"
+
+
+def corner_titles(titles, samples: np.ndarray, weights: np.ndarray | None) -> list[tuple[str, list[float]]]:
+    """Each column's corner title, ``titles[i] = $median_{-(median - p16)}^{+(p84 - median)}$`` (as
+    :func:`title_format` rounds it), and its 16, 50 and 84 % points: those of result_summary.csv
+    (:func:`~tinylens.results.tables.statistics` of the same samples and weights). corner's own
+    titles interpolated its weighted quantiles between samples: a posterior on one sample, 1.0003
+    with no width in the table, was titled 1.002 +- 0.001."""
     out = []
-    for col in np.asarray(samples, dtype=float).T:
-        lo, mid, hi = weighted_percentiles(col, weights, [16.0, 50.0, 84.0])
-        digits = decimals(min(mid - lo, hi - mid))
-        out.append(f".{3 if digits is None else digits}f")
+    for title, col in zip(titles, np.asarray(samples, dtype=float).T):
+        stats = statistics(col, weights)
+        (lo, hi), mid = stats["interval_68"], stats["median"]
+        fmt = title_format(stats)
+        out.append((f"{title} = ${{{mid:{fmt}}}}_{{-{mid - lo:{fmt}}}}^{{+{hi - mid:{fmt}}}}$", [lo, mid, hi]))
     return out
 
 
@@ -644,6 +658,7 @@ def corner_figure(
                                f"{len(samples)} (an optimiser's result is one point, its best fit; a sampler's stopped early, by its "
                                "n_like_max or timeout, can hold as few samples of weight, the only ones its samples table "
                                "and read_result keep: no posterior to plot)")
+    titles = corner_titles([label(n, unit=False) for n in names], samples, weights)  # all of them, as the table
     keep = weights > weights.max() * 1e-8  # negligible points change no histogram
     if keep.sum() <= k:  # a search stopped early: too few weighted points to leave any out
         keep[:] = True
@@ -652,14 +667,16 @@ def corner_figure(
     scale = corner_text_scale(k)
     fig = NotebookFigure(figsize=(size, size))
     marked = None if truths is None else [None if t is None else float(t) for t in truths]
-    corner.corner(
-        samples, weights=weights, labels=[label(n) for n in names], titles=[label(n, unit=False) for n in names],
+    corner.corner(  # titles and 16/50/84 % lines drawn below, at the summary table's percentiles
+        samples, weights=weights, labels=[label(n) for n in names],
         truths=marked if k > 1 else None, range=plot_ranges(samples, weights), smooth=1.0, levels=SIGMA_LEVELS, bins=30, color=CORNER_COLOR,
-        quantiles=[0.16, 0.5, 0.84], show_titles=True, title_fmt=title_formats(samples, weights), fig=fig, plot_datapoints=False,
-        fill_contours=True, title_kwargs={"fontsize": 10 * scale, "loc": "left" if scale > 1 else "center"},
-        label_kwargs={"fontsize": 14 * scale}, max_n_ticks=CORNER_TICKS, labelpad=0.08 + 0.2 * (scale - 1),
-        truth_color=TRUTH_COLOR,
+        fig=fig, plot_datapoints=False, fill_contours=True, label_kwargs={"fontsize": 14 * scale},
+        max_n_ticks=CORNER_TICKS, labelpad=0.08 + 0.2 * (scale - 1), truth_color=TRUTH_COLOR,
     )
+    for ax, (title, points) in zip(np.array(fig.axes).reshape(k, k).diagonal(), titles):
+        ax.set_title(title, fontsize=10 * scale, loc="left" if scale > 1 else "center")
+        for x in points:
+            ax.axvline(x, ls="dashed", color=CORNER_COLOR)
     if k == 1 and marked and marked[0] is not None:  # corner cannot mark the truth of one parameter
         fig.axes[0].axvline(marked[0], color=TRUTH_COLOR)
     _enlarge_corner_text(fig, k)
