@@ -71,6 +71,28 @@ def test_an_output_of_another_type_is_refused_by_name_before_the_data_are_read(l
         tinylens.fit(lens, output=5)
 
 
+@pytest.mark.parametrize("call, expected", [
+    (lambda lens: tinylens.load(42), "A configuration must be a YAML file path or a mapping; got int 42."),
+    (lambda lens: tinylens.load(None), "A configuration must be a YAML file path or a mapping; got NoneType None."),
+    (lambda lens: tinylens.load(lens, base_dir=3), "base_dir must be a folder (a str or pathlib.Path); got int 3."),
+    (lambda lens: tinylens.fit(lens, output=5), "output must be a folder (a str or pathlib.Path); got int 5."),
+    (lambda lens: tinylens.read_result(3), "read_result takes the output folder of a fit (a str or pathlib.Path); "
+                                           "got int 3."),
+    (lambda lens: __import__("tinylens.survey.population", fromlist=["_"]).simulate_population(1, 5),
+     "simulate_population's outdir (the output folder) must be a folder (a str or pathlib.Path), got int 5"),
+], ids=["load-int", "load-None", "base_dir", "fit-output", "read_result", "simulate_population-outdir"])
+def test_an_argument_of_the_wrong_type_is_a_config_type_error_that_except_type_error_catches(lens, call, expected):
+    """load(42), load(None), base_dir=3, fit(output=5), read_result(3) and simulate_population's
+    outdir=5 raised a plain ConfigError, which ``except TypeError`` missed, though ConfigTypeError
+    (a ConfigError and a TypeError) is the package's error for an argument of the wrong type, as
+    simulate and the figures raise it; each is one now, with the same message, and the data are not read."""
+    with pytest.raises(TypeError) as caught:
+        call(lens)
+    assert isinstance(caught.value, tinylens.ConfigTypeError) and isinstance(caught.value, ConfigError)
+    assert str(caught.value) == expected
+    assert not (lens.parent / "output").exists()
+
+
 def test_relative_paths_come_from_the_config_file_folder_or_the_base_dir(lens, tmp_path, monkeypatch):
     assert tinylens.load(lens).base_dir == lens.parent
     elsewhere = tmp_path / "elsewhere"

@@ -95,7 +95,8 @@ def load(config: str | os.PathLike[str] | Mapping[str, Any] | tinylens.config.Co
 
     A config that cannot be read or is not valid (a missing file, an unknown key, a wrong value)
     raises :class:`ConfigError`, naming the file, key and value; data that cannot be read raise
-    :class:`DataError`.
+    :class:`DataError`. A ``config`` or ``base_dir`` of the wrong type (None, a number) raises
+    :class:`ConfigTypeError`, which is a ConfigError and a TypeError.
 
     >>> problem = tinylens.load("model_config.yaml")
     >>> problem.param_names                     # ('lens_mass.0.theta_E', ...)
@@ -117,7 +118,8 @@ def read_result(folder: str | os.PathLike[str]) -> FitResult:
     still running, a survey's folder), a ``result.json`` of another program or with a field of the
     wrong kind (a number written as a text, edited by hand), and a table that is missing or cannot
     be read raise :class:`OutputError`, naming the folder or file; a ``folder``
-    that is no path (None, an empty text) raises :class:`ConfigError`. See
+    that is no path (None, a number) raises :class:`ConfigTypeError` (a ConfigError and a TypeError),
+    an empty text :class:`ConfigError`. See
     :func:`tinylens.results.stored.read_result`.
 
     >>> result = tinylens.read_result("output")

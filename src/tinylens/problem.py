@@ -26,7 +26,7 @@ from tinylens.config.model_spec import ModelSpec, build_model_spec
 from tinylens.data import Dataset, load_dataset
 from tinylens.data.dataset import check_used_pixels, same_value
 from tinylens.data.value_range import check_bad_data_values, check_float32_range
-from tinylens.errors import ConfigError, ConfigValueError, ParameterError, counted, listed
+from tinylens.errors import ConfigError, ConfigTypeError, ConfigValueError, ParameterError, counted, listed
 from tinylens.forward import blurred_columns, column_owner, component_values, amplitude_value, _light
 from tinylens.numerics.adaptive import groups_from_map, nsub_map
 from tinylens.numerics.convolution import kernel_fft
@@ -437,11 +437,11 @@ class Problem:
 
 
 def check_folder_argument(name: str, value: Any) -> None:
-    """A ConfigError naming the argument ``name`` when its ``value`` is neither None nor a path,
-    or is an empty text (``Path("")`` is the current folder: an unset variable would write or read
+    """A ConfigError naming the argument ``name`` when its ``value`` is neither None nor a path
+    (:class:`~tinylens.errors.ConfigTypeError`, a TypeError too), or is an empty text (``Path("")`` is the current folder: an unset variable would write or read
     there, where the command line refuses an empty ``--output``)."""
     if value is not None and not isinstance(value, (str, os.PathLike)):
-        raise ConfigError(f"{name} must be a folder (a str or pathlib.Path); got {type(value).__name__} {value!r}.")
+        raise ConfigTypeError(f"{name} must be a folder (a str or pathlib.Path); got {type(value).__name__} {value!r}.")
     if isinstance(value, str) and not value.strip():
         raise ConfigError(f"{name} is an empty path ({value!r}: an unset variable?), which would be the current "
                           f"folder; give a folder, or leave {name} out (None) for the default.")

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ValidationError
 
 from tinylens.config.schema import (ERROR_TYPE, FIXED_VALUE_TAGS, Config, described, mapping_expected, show,
                                     unused_keys)
-from tinylens.errors import (MISSING_ERRNOS, ConfigError, ConfigWarning, counted, did_you_mean, ls_command,
+from tinylens.errors import (MISSING_ERRNOS, ConfigError, ConfigTypeError, ConfigWarning, counted, did_you_mean, ls_command,
                              outside_stacklevel, visible, windows_path_advice)
 
 #: At most this many schema problems are listed in one error.
@@ -85,7 +85,7 @@ def load_config(source: str | os.PathLike[str] | Mapping[str, Any] | Config) -> 
     if isinstance(source, Mapping):
         return validate_config(source, MAPPING), Path.cwd()
     if not isinstance(source, (str, Path)):
-        raise ConfigError(f"A configuration must be a YAML file path or a mapping; {not_a_config(source)}")
+        raise ConfigTypeError(f"A configuration must be a YAML file path or a mapping; {not_a_config(source)}")
     if isinstance(source, str) and "\n" in source:
         raise ConfigError("A configuration must be a YAML file path or a mapping; this string holds several lines, "
                           "so it looks like the YAML text itself: give yaml.safe_load(text) (a mapping) instead.")

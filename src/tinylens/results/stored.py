@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tinylens.errors import (ConfigError, DataError, DataWarning, OutputError, counted, cut_value, listed, ls_command,
+from tinylens.errors import (ConfigError, ConfigTypeError, DataError, DataWarning, OutputError, counted, cut_value, listed, ls_command,
                              outside_stacklevel)
 from tinylens.filenames import RESULT
 
@@ -464,7 +464,7 @@ def _fit_folder(folder: str | Path) -> Path:
     from tinylens.config.loader import home_expanded
 
     if not isinstance(folder, (str, os.PathLike)):
-        raise ConfigError(f"read_result takes the output folder of a fit (a str or pathlib.Path); got "
+        raise ConfigTypeError(f"read_result takes the output folder of a fit (a str or pathlib.Path); got "
                           f"{type(folder).__name__} {folder!r}.")
     if isinstance(folder, str) and not folder.strip():  # a str, so 'a str ...; got str' said nothing
         raise ConfigError(f"read_result takes the output folder of a fit; got an empty path ({folder!r}: an unset "
