@@ -225,6 +225,22 @@ def test_yaml_text_instead_of_a_path_is_named_as_such(example):
     assert "model_components" not in str(err.value)  # not the whole text in the message
 
 
+@pytest.mark.parametrize("text", ["dataset: {data_path: image.fits, pixel_scale: 0.05}",
+                                  "{dataset: {data_path: image.fits}, model_components: {}}"])
+def test_one_line_of_yaml_text_instead_of_a_path_is_named_as_such(text, example, tmp_path, monkeypatch):
+    """load("dataset: {data_path: x}"), the YAML text on one line, answered 'Config file not found:
+    dataset: ...', as though a file of that name were missing; only text of several lines got the
+    'give yaml.safe_load(text)' advice. One line that reads as YAML keys and values gets it too, while
+    a file of such a name that exists is read, and a plain path that is missing is still 'not found'."""
+    monkeypatch.chdir(tmp_path)
+    message = error_of(text)
+    assert "looks like the YAML text itself: give yaml.safe_load(text)" in message
+    assert "not found" not in message and "image.fits" not in message
+    (tmp_path / text).write_text(yaml.safe_dump(example))  # a file of that very name is a config file
+    assert load_config(text)[0] == load_config(example)[0]
+    assert "Config file not found: model.yaml" in error_of("model.yaml")
+
+
 def test_missing_file_names_the_path(tmp_path):
     text = error_of(tmp_path / "nope.yaml")
     assert "nope.yaml" in text and "not found" in text

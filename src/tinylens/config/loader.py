@@ -73,6 +73,25 @@ def not_a_config(source: Any) -> str:
     return f"got {kind} {source!r:.60}."
 
 
+def yaml_mapping_text(text: str) -> bool:
+    """Whether the one-line ``text`` reads as YAML of keys and values (``dataset: {data_path: x}``,
+    ``{dataset: ...}``), which a file's path does not (``model.yaml``, ``C:\\lens\\model.yaml``: a
+    plain text to YAML)."""
+    try:
+        return isinstance(yaml.safe_load(text), Mapping)
+    except yaml.YAMLError:
+        return False
+
+
+def names_a_file(text: str) -> bool:
+    """Whether ``text``, taken as a path, is an existing file (False where the system refuses to
+    look: a name too long for it, a NUL character, a folder on the way that may not be entered)."""
+    try:
+        return home_expanded(text).is_file()
+    except (OSError, ValueError, ConfigError):
+        return False
+
+
 def load_config(source: str | os.PathLike[str] | Mapping[str, Any] | Config) -> tuple[Config, Path]:
     """Validate a YAML file (path) or an already-parsed mapping.
 
@@ -89,6 +108,10 @@ def load_config(source: str | os.PathLike[str] | Mapping[str, Any] | Config) -> 
     if isinstance(source, str) and "\n" in source:
         raise ConfigError("A configuration must be a YAML file path or a mapping; this string holds several lines, "
                           "so it looks like the YAML text itself: give yaml.safe_load(text) (a mapping) instead.")
+    if isinstance(source, str) and yaml_mapping_text(source) and not names_a_file(source):
+        raise ConfigError("A configuration must be a YAML file path or a mapping; this string is no file and reads as "
+                          "YAML of keys and values, so it looks like the YAML text itself: give yaml.safe_load(text) "
+                          "(a mapping) instead.")
     if isinstance(source, str) and not source.strip():  # Path("") is the current folder, "(it holds no .yaml file)"
         raise ConfigError(f"A configuration must be a YAML file path or a mapping; got an empty path ({source!r}: an "
                           "unset variable?): give the config's YAML file.")
