@@ -93,6 +93,31 @@ def test_an_argument_of_the_wrong_type_is_a_config_type_error_that_except_type_e
     assert not (lens.parent / "output").exists()
 
 
+@pytest.mark.parametrize("settings, expected", [
+    ({"nlvie": 100}, r"inference\.settings\.nlvie: not a setting of nautilus\. Did you mean 'nlive'"),
+    ({"nlive": "fifty"}, r"inference\.settings\.nlive: must be a whole number >= 1 for nautilus, got 'fifty'"),
+    ({"corner_parameters": ["lens_mass.0.theta_e"]}, r"corner_parameters.*lens_mass\.0\.theta_e"),
+])
+def test_what_only_a_fit_uses_is_checked_by_fit_before_its_output_folder_as_load_says(lens, settings, expected):
+    """tinylens.load's docstring said a wrong value or an unknown key raises ConfigError, but load
+    took inference.settings' misspelled nlvie and nlive: "fifty" (and a corner parameter that is
+    none) without a word, which only fit refused: checking them in load would import the sampler
+    (seconds) and refuse a problem meant to be sampled by other means. The docstring now says what
+    load leaves to fit, and fit refuses each, naming it, before its output folder is made."""
+    cfg = yaml.safe_load(lens.read_text())
+    if "corner_parameters" in settings:
+        cfg["output"].update(settings)
+    else:
+        cfg["inference"]["settings"] = settings
+    lens.write_text(yaml.safe_dump(cfg))
+    assert tinylens.load(lens).ndim == 4  # loads, as its docstring says
+    doc = " ".join(tinylens.load.__doc__.split())
+    assert "left to :func:`fit`" in doc and "``inference.settings``" in doc and "``output.corner_parameters``" in doc
+    with pytest.raises(ConfigError, match=expected):
+        tinylens.fit(lens, progress=False)
+    assert not (lens.parent / "output").exists()
+
+
 def test_relative_paths_come_from_the_config_file_folder_or_the_base_dir(lens, tmp_path, monkeypatch):
     assert tinylens.load(lens).base_dir == lens.parent
     elsewhere = tmp_path / "elsewhere"

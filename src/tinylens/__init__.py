@@ -95,8 +95,12 @@ def load(config: str | os.PathLike[str] | Mapping[str, Any] | tinylens.config.Co
 
     A config that cannot be read or is not valid (a missing file, an unknown key, a wrong value)
     raises :class:`ConfigError`, naming the file, key and value; data that cannot be read raise
-    :class:`DataError`. A ``config`` or ``base_dir`` of the wrong type (None, a number) raises
-    :class:`ConfigTypeError`, which is a ConfigError and a TypeError.
+    :class:`DataError`. What only a fit uses is left to :func:`fit`, which checks it before it
+    makes its output folder or samples: the names and values of ``inference.settings`` (a
+    misspelled ``nlvie``, ``nlive: "fifty"``) and ``output.corner_parameters``, so that a problem
+    can be evaluated or sampled by other means whatever they say; ``tinylens validate CONFIG``
+    checks them too, without fitting. A ``config`` or ``base_dir`` of the wrong type (None, a
+    number) raises :class:`ConfigTypeError`, which is a ConfigError and a TypeError.
 
     >>> problem = tinylens.load("model_config.yaml")
     >>> problem.param_names                     # ('lens_mass.0.theta_E', ...)
