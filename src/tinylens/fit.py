@@ -68,7 +68,9 @@ class FitResult:
     ``max_likelihood``, ``max_log_likelihood``: the best sample, by parameter, and its log L.
     ``log_evidence``: log Z (a sampler's; None for an optimiser).
     ``n_likelihood_evals``: the likelihood calls of every run, the pipeline's stages included.
-    ``wall_time_s``: the search's seconds; ``total_time_s``: those of the whole :func:`fit`.
+    ``wall_time_s``: the search's seconds; ``total_time_s``: those of the whole :func:`fit` (as
+    ``result.json`` stores them, for :func:`~tinylens.read_result` too; None where none is stored:
+    a ``result.json`` of an older tinylens, a FitResult made by hand).
     ``converged``: whether the search ended by its own criterion (not stopped by ``n_like_max`` or
     ``timeout``) and, in the pipeline, with its posterior clear of the sampling box's edges.
     ``derived``: median and intervals of the derived quantities (axis ratios, angles, fluxes, ...).
@@ -108,7 +110,9 @@ class FitResult:
     summary: pd.DataFrame = field(repr=False)
     #: Seconds of the whole :func:`fit` call up to writing ``result.json`` (loading, checks,
     #: compilation, search, derived quantities, tables, figures), plus the search time of the
-    #: earlier runs a resumed fit continued (``info["earlier_time_s"]``); ``None`` outside :func:`fit`.
+    #: earlier runs a resumed fit continued (``info["earlier_time_s"]``), read back from ``result.json``
+    #: by :func:`~tinylens.read_result`; ``None`` where none is stored (a ``result.json`` of an older
+    #: tinylens, a FitResult made by hand).
     total_time_s: float | None = None
     #: The true values given to :func:`fit` (of the free parameters), marked on the corner plot;
     #: not written to ``result.json``.

@@ -87,6 +87,22 @@ def test_a_number_written_as_null_reads_back_as_nan(fitted, tmp_path):
     assert read.derived[name]["interval_68"][1] == result.derived[name]["interval_68"][1]
 
 
+def test_the_total_time_is_the_stored_one_or_none_where_none_is_stored_as_help_says(fitted, tmp_path):
+    """FitResult.total_time_s was documented as None outside fit, but read_result gives the seconds
+    result.json stores; help(FitResult) says so now, and that it is None where none is stored (a
+    result.json of a tinylens before the field): each as read_result returns it."""
+    result, out = fitted
+    assert tinylens.read_result(out).total_time_s == result.total_time_s > 0
+    shutil.copytree(out, tmp_path, dirs_exist_ok=True)
+    stored = json.loads((tmp_path / "result.json").read_text())
+    del stored["total_time_s"]
+    (tmp_path / "result.json").write_text(json.dumps(stored))
+    assert tinylens.read_result(tmp_path).total_time_s is None
+    text = " ".join(tinylens.FitResult.__doc__.split())  # what help(FitResult) shows first
+    assert ("``total_time_s``: those of the whole :func:`fit` (as ``result.json`` stores them, for "
+            ":func:`~tinylens.read_result` too; None where none is stored") in text
+
+
 def test_no_folder_or_no_finished_fit_is_an_error_naming_the_folder(tmp_path):
     """A folder that does not exist, a file, a folder of no fit, of a fit not finished (its
     checkpoint there) or of a survey: an OutputError naming the folder and saying which."""
