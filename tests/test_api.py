@@ -95,6 +95,23 @@ def test_the_convergence_warning_names_every_limit_that_stops_a_search():
             assert f"``{limit}``" in doc, (method, limit)
 
 
+def test_the_package_help_says_whose_warnings_its_warning_classes_are():
+    """help(tinylens) began its paragraph on warnings with 'Their warnings have classes of their
+    own', after a code block, so that 'their' referred to nothing it had named; the paragraph names
+    the functions whose warnings they are, each a function of the package, and every warning class."""
+    import re
+
+    paragraphs = [" ".join(p.split()) for p in tinylens.__doc__.split("\n\n")]
+    text = next(p for p in paragraphs if "classes of their own" in p)
+    assert not text.startswith(("Their", "Its", "These"))
+    named = re.match(r"The warnings of (\w+), (\w+) and (\w+) \(and of tinylens's other functions\) have classes", text)
+    assert named is not None, text
+    assert set(named.groups()) == {"load", "fit", "read_result"} <= set(tinylens.__all__)
+    for name in ("DataWarning", "ConfigWarning", "CheckpointWarning", "ConvergenceWarning", "CapReachedWarning"):
+        assert f":class:`{name}`" in text and issubclass(getattr(tinylens, name), Warning)
+    assert 'warnings.simplefilter("ignore", tinylens.DataWarning)' in text
+
+
 def test_each_warning_a_user_is_told_to_filter_is_exported():
     """tinylens.fit's docstring tells of a DataWarning (a truth that cannot be used), and load and
     fit warn with ConfigWarning and CheckpointWarning, but none was exported, so

@@ -8,7 +8,8 @@ Quick start::
     result = tinylens.fit("model_config.yaml")    # sample, write tables and figures
     result = tinylens.read_result("output")        # the same result, read back from its folder later
 
-Their warnings have classes of their own, to filter (``warnings.simplefilter("ignore",
+The warnings of load, fit and read_result (and of tinylens's other functions) have classes of their
+own, to filter (``warnings.simplefilter("ignore",
 tinylens.DataWarning)``) or catch: :class:`DataWarning` (something in the data fixed or chosen
 automatically), :class:`ConfigWarning` (a config that asks for something probably not meant),
 :class:`CheckpointWarning` (a checkpoint not resumed) and :class:`ConvergenceWarning` (a fit that did not converge:
