@@ -422,10 +422,22 @@ def _or_none(value: float) -> str:
     return f"{value:.4g}" if np.isfinite(value) else "none"
 
 
+def _half_width(err: float, places: int | None) -> str:
+    """A 68 % half-width ``err`` with the ``places`` decimals of its median (0.080, not 0.08 beside
+    1.140; 120, not 1.2e+02), in plain digits to two significant figures
+    (:func:`~tinylens.results.report.plain_number`) where those places would round it to 0 (an
+    error under 1e-8) or ``places`` is None."""
+    from tinylens.results.report import plain_number
+
+    text = None if places is None else f"{err:.{places}f}"
+    return text if text is not None and float(text) != 0 else plain_number(err, 2)
+
+
 def _summary_lines(res: InferenceResult, stats: Mapping[str, Mapping[str, Any]], quality: dict[str, Any]) -> list[str]:
     """The model figure's summary: the fit, then the posterior median and 68 % half-width of the
     mass's parameters and derived q and phi, then the source's, then the lens light's (each
-    median to two significant digits of its half-width, as the corner plot's titles)."""
+    median to two significant digits of its half-width, and the half-width to as many decimal
+    places, as the corner plot's titles)."""
     from tinylens.results.plots import UNITS, decimals
     from tinylens.results.quality import raised_critical
 
@@ -457,7 +469,7 @@ def _summary_lines(res: InferenceResult, stats: Mapping[str, Mapping[str, Any]],
             continue
         places = None if one_point else decimals(err)
         value = _or_none(s["median"]) if places is None else f"{s['median']:.{places}f}"
-        lines.append(f"{shown}: {value}{unit}" if one_point else f"{shown}: {value} ± {err:.2g}{unit}")
+        lines.append(f"{shown}: {value}{unit}" if one_point else f"{shown}: {value} ± {_half_width(err, places)}{unit}")
     if len(names) > SUMMARY_PANEL_LINES:
         lines.append(f"... {len(names) - SUMMARY_PANEL_LINES} more in the summary table")
     return lines

@@ -83,7 +83,7 @@ def test_model_figure_summary_gives_median_and_68_half_width_with_units_in_model
     shown = lines[start:]
     lo, hi = result.interval_68["lens_mass.0.theta_E"]
     places = decimals((hi - lo) / 2)  # the median to two digits of the half-width
-    assert shown[0] == f"mass0.theta_E: {result.median['lens_mass.0.theta_E']:.{places}f} ± {(hi - lo) / 2:.2g}\""
+    assert shown[0] == f"mass0.theta_E: {result.median['lens_mass.0.theta_E']:.{places}f} ± {(hi - lo) / 2:.{places}f}\""
     groups = [line.split(".")[0].rstrip("0123456789") for line in shown]
     assert groups == sorted(groups, key=["mass", "src", "light"].index)  # mass, then source, then lens light
     assert any(line.startswith("mass0.q: ") for line in shown) and any(line.startswith("src0.R_sersic") and line.endswith('"') for line in shown)

@@ -66,3 +66,21 @@ def test_an_optimisers_magnitude_without_flux_is_none_not_nan():
     flux = {"source_light.0.flux": {"median": 0.0, "interval_68": [0.0, 0.0], "interval_997": [0.0, 0.0]}}
     lines = _summary_lines(_result(1), {**flux, **magnitude_summaries(flux, 25.0)}, {"flags": [], "critical": []})
     assert "src0.mag: none" in lines and not any("nan" in line for line in lines), lines
+
+
+@pytest.mark.parametrize("median, interval, shown", [
+    (1.14, (1.06, 1.22), "src0.n_sersic: 1.140 ± 0.080"),  # was "1.140 ± 0.08"
+    (0.5, (0.4, 0.6), "src0.n_sersic: 0.50 ± 0.10"),  # was "0.50 ± 0.1"
+    (1234.0, (1111.0, 1357.0), "src0.n_sersic: 1234 ± 123"),  # was "1234 ± 1.2e+02"
+    (25000.0, (20000.0, 30000.0), "src0.n_sersic: 25000 ± 5000"),  # was "25000 ± 5e+03"
+    (2.0, (2.0 - 4e-12, 2.0 + 4e-12), "src0.n_sersic: 2.00000000 ± 4e-12"),  # under 8 places: not "± 0.00000000"
+])
+def test_a_half_width_has_the_decimal_places_of_its_median(median, interval, shown):
+    """The panel wrote the half-width with .2g, so an error of 0.080 beside its median 1.140 read
+    "1.140 ± 0.08" (the value and its error to different places) and one of 123 read "1.2e+02"."""
+    stats = {"source_light.0.n_sersic": {"median": median, "interval_68": list(interval)}}
+    lines = _summary_lines(_result(), stats, {"flags": [], "critical": []})
+    assert shown in lines, lines
+    value, err = shown.split(": ")[1].split(" ± ")
+    assert len(value.partition(".")[2]) == len(err.partition(".")[2]) or float(err) < 1e-8  # the same places
+    assert float(err) == pytest.approx((interval[1] - interval[0]) / 2, rel=0.06)  # the width itself, rounded
