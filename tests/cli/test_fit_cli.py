@@ -45,12 +45,14 @@ def test_progress_quiet_and_resume_of_a_capped_fit(tmp_path, data, monkeypatch):
     assert "Posterior medians" in out and "68 % interval" in out and "lens_mass.0.theta_E" in out
     assert "Warning:" in out and "stopped before converging" in out and "again" in out
     assert out.count("stopped before converging") == 1  # tinylens.fit's own ConvergenceWarning is not said too
+    assert out.index("stopped before converging") < out.index("Results written to")  # the closing line is last
     first = json.loads((tmp_path / "output" / "result.json").read_text())
     assert first["converged"] is False and first["n_likelihood_evals"] >= 1000
 
     # --quiet: no status line; the same command resumes (the cap is reached, so no new calls).
     code, out = invoke("fit", config, "--quiet")
     assert code == 0 and STATUS not in out and "stopped before converging" in out and "outputs writing" not in out
+    assert out.index("stopped before converging") < out.index("Results written to")  # as without --quiet
     second = json.loads((tmp_path / "output" / "result.json").read_text())
     assert second["info"]["resumed"] is True and second["info"]["n_like_this_run"] == 0
     assert second["n_likelihood_evals"] == first["n_likelihood_evals"]
@@ -713,6 +715,34 @@ def test_the_closing_lines_say_whether_the_quality_flags_trust_the_fit(flags, sa
     text = " ".join(captured.get().split())
     assert said in text
     assert text.index("Quality:") < text.index("Results written to")
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_the_output_folder_is_the_last_line_of_a_fit_that_did_not_converge(tmp_path, monkeypatch, quiet):
+    """A fit stopped by its n_like_max printed 'Results written to FOLDER' and then its warning that
+    the search stopped before converging and how to continue it from its checkpoint, with --quiet and
+    without, and with --truth the table of fitted and true values after that: the folder's line, which
+    a user (or a batch log's tail) reads the results' place from, was lost in the middle. The warning
+    and the table now come before it, and it is the last line."""
+    from types import SimpleNamespace
+
+    from tinylens.cli import fit as fit_cli
+
+    folder = tmp_path / "output"
+    info = {"settings": {"n_like_max": 1000}, "message": "n_like_max reached"}
+    result = SimpleNamespace(median={"lens_mass.0.theta_E": 1.01}, interval_68={"lens_mass.0.theta_E": (1.0, 1.02)},
+                             param_names=("lens_mass.0.theta_E",), log_evidence=10.0, info=info, total_time_s=3.0,
+                             n_likelihood_evals=1024, wall_time_s=2.0, output_dir=folder, converged=False,
+                             method="nautilus", quality={"flags": ["unconverged"], "critical": ["unconverged"]},
+                             truth={"lens_mass.0.theta_E": 1.0})
+    monkeypatch.setattr(fit_cli, "run_fit", lambda *a, **k: result)
+    run = CliRunner().invoke(app, ["fit", str(tmp_path / "model_config.yaml"), *(["--quiet"] if quiet else [])])
+    assert run.exit_code == 0, run.output
+    text = " ".join(run.output.split())
+    said = [text.index(part) for part in ("Posterior medians", "Fitted vs true", "Quality: NOT trusted",
+                                          "stopped before converging", "Results written to")]
+    assert said == sorted(said), text
+    assert text.endswith(f"Results written to {folder}"), text
 
 
 def test_the_truth_table_of_an_optimiser_gives_no_intervals_nor_pulls():

@@ -209,6 +209,7 @@ def print_warning(message: str) -> None:
     with err_console.capture() as captured:
         err_console.print(f"[bold yellow]Warning:[/] {escape(one_paragraph(message))}", soft_wrap=True)
     sys.stderr.write(captured.get())
+    sys.stderr.flush()  # said where it was raised, among the lines on stdout (which rich flushes), where stderr is buffered
 
 
 @contextlib.contextmanager

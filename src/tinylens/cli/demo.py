@@ -422,12 +422,11 @@ def demo(
             print_warning(stale)
         console.print(f"Fit it with: {escape(demo_fit_command(directory))}\n({TRUTH_NOTE})", soft_wrap=True)
         return
-    from tinylens.cli.fit import print_result, run_fit, truth_table
+    from tinylens.cli.fit import print_result, run_fit
 
     start = time.perf_counter()
     result = run_fit(config_path, quiet=quiet, truth=flat_truth())
-    print_result(result)
-    console.print(truth_table(result, flat_truth(), COMPARED))
+    print_result(result, flat_truth(), COMPARED)
     console.print(f"Demo finished in {time.perf_counter() - start:.0f} s.")
 
 

@@ -95,11 +95,15 @@ NOT_A_NUMBER_NOTE = ("pull -: the median or 68 % interval is not a number (the p
                      "positive weight), so no pull can be given.")
 
 
-def print_result(result: Any) -> None:
-    """Where the results are, the evidence, the cost, and the medians."""
+def print_result(result: Any, truth: dict[str, float] | None = None, names: tuple[str, ...] | None = None) -> None:
+    """The medians (beside the ``truth`` of ``names``, :func:`truth_table`, where given), the
+    evidence, the cost, the quality verdict, why a fit that did not converge is preliminary, and
+    last where the results are: the line a user (or a log's tail) reads the output folder from."""
     from tinylens.fit import earlier_time
 
     console.print(medians_table(result))
+    if truth is not None:
+        console.print(truth_table(result, truth, names))
     evidence = f"log Z = {result.log_evidence:.2f}; " if result.log_evidence is not None else ""
     info = getattr(result, "info", None) or {}
     # n_likelihood_evals counts every run's calls, stages included; n_like_this_run the last sampler's in this one
@@ -116,10 +120,10 @@ def print_result(result: Any) -> None:
     verdict = quality_line(getattr(result, "quality", None) or {})
     if verdict:
         console.print(verdict, soft_wrap=True)
-    console.print(f"Results written to [bold]{escape(str(result.output_dir))}[/]", soft_wrap=True)  # a folder "run[v2]" is no markup
-    if not result.converged:
+    if not result.converged:  # before the closing line, not after it (with --quiet or without)
         for text in unconverged_warnings(result):
             print_warning(text)
+    console.print(f"Results written to [bold]{escape(str(result.output_dir))}[/]", soft_wrap=True)  # a folder "run[v2]" is no markup
 
 
 def quality_line(quality: dict[str, Any]) -> str:
@@ -173,9 +177,7 @@ def fit_command(
 
     result = run_fit(config, output=output, quiet=quiet, fresh=fresh, truth=truth, pipeline=not no_pipeline)  # reads truth before the data
     with marked_on_interrupt(AT_END_ATTR, True):  # a Ctrl-C from here on finds everything written
-        print_result(result)
-        if result.truth is not None:
-            console.print(truth_table(result, result.truth))
+        print_result(result, result.truth)
 
 
 def register(app: typer.Typer) -> None:
