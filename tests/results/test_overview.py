@@ -1208,3 +1208,27 @@ def test_values_and_half_widths_are_printed_in_plain_digits_not_exponents(tmp_pa
     for text in expected:
         assert text in result.output, (text, result.output)
     assert "e+0" not in result.output and "e-0" not in result.output, result.output
+
+
+def test_position_angle_medians_past_the_90_degree_cut_are_drawn_within_it():
+    """A lens's phi median is unwrapped about its own posterior, so one oriented along the y-axis
+    can be catalogued at 91.5 deg (or -91); the overview's histograms and its half-width panel drew
+    it there, past the (-90, 90] the position angle is given in, a bar 180 deg from the lenses of
+    its direction at -89 deg. It is drawn at 91.5 - 180 = -88.5 deg (-91: 89)."""
+    catalog = _catalog()
+    catalog["lens_mass.0.phi_deg_median"] = [88.0, 91.5, -89.0, -91.0, 10.0, -30.0, np.nan, np.nan]
+    catalog["lens_mass.0.phi_deg_lo68"] = catalog["lens_mass.0.phi_deg_median"] - 1.0
+    catalog["lens_mass.0.phi_deg_hi68"] = catalog["lens_mass.0.phi_deg_median"] + 2.0
+    drawn = np.array([88.0, -88.5, -89.0, 89.0, 10.0, -30.0])  # each in (-90, 90], by hand
+    q = quantity_for("lens_mass.0.phi_deg")
+    for fig in (ov.overview_figure(catalog, q, ov.flag_table(catalog)), ov.parameters_figure(catalog, [q])):
+        bars = [(p.get_x(), p.get_x() + p.get_width(), p.get_height()) for p in fig.axes[0].patches]
+        full = [(lo, hi, n) for lo, hi, n in bars if n > 0]
+        assert sum(n for _, _, n in full) == len(drawn)  # every lens drawn once
+        assert all(-90.0 <= lo and hi <= 90.0 for lo, hi, _ in full), full
+        for value in drawn:
+            assert any(lo <= value <= hi for lo, hi, _ in full), (value, full)
+    points = np.concatenate([c.get_offsets()[:, 0] for c in ov.overview_figure(catalog, q, ov.flag_table(catalog)).axes[1].collections])
+    assert sorted(points) == pytest.approx(sorted(drawn))  # the half-width panel: the same places
+    row = ov.parameter_row(ov._ok(catalog), q)  # the table's numbers: as they were (taken about the lenses' mean)
+    assert -90.0 < row["median"] <= 90.0

@@ -33,8 +33,8 @@ import pandas as pd
 from tinylens import filenames
 from tinylens.errors import TinyLensError, lens_count
 from tinylens.fit import DEFAULT_FILES
-from tinylens.results.report import (CATALOG_HINT, ID_COLUMN, Quantity, angle_percentiles, numbers, paper_quantities,
-                                     percent_text, physical_range, plain_number, quantity_unit)
+from tinylens.results.report import (CATALOG_HINT, ID_COLUMN, Quantity, angle_in_range, angle_percentiles, numbers,
+                                     paper_quantities, percent_text, physical_range, plain_number, quantity_unit)
 
 FLAG_COLUMNS = ("flag", "n_lenses", "n_untrusted", "n_critical")
 #: How many flags, the most frequent, the overview figure's flags panel shows.
@@ -213,6 +213,14 @@ def medians_and_widths(ok: pd.DataFrame, q: Quantity) -> tuple[np.ndarray, np.nd
         with np.errstate(divide="ignore", invalid="ignore"):
             relative = half / np.abs(median)
     return median, half, relative
+
+
+def drawn_medians_and_widths(ok: pd.DataFrame, q: Quantity) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`medians_and_widths` as the figures draw them: a position angle's median in (-90, 90]
+    (:func:`~tinylens.results.report.angle_in_range`), where a lens's median unwrapped about its own
+    posterior may lie just past the cut (91 deg: -89)."""
+    median, half, relative = medians_and_widths(ok, q)
+    return (angle_in_range(median) if q.kind == "angle" else median), half, relative
 
 
 def collapsed(half: np.ndarray) -> np.ndarray:
@@ -455,7 +463,7 @@ def parameters_figure(catalog: pd.DataFrame, quantities: Sequence[Quantity], col
     fig = NotebookFigure(figsize=(4.0 * columns, 3.3 * rows))
     axes = fig.subplots(rows, columns, squeeze=False)
     for ax, q in zip(axes.flat, quantities):
-        _median_histogram(ax, medians_and_widths(ok, q)[0], trust, q, legend=False)
+        _median_histogram(ax, drawn_medians_and_widths(ok, q)[0], trust, q, legend=False)
         row = parameter_row(ok, q)
         width = row["relative_half_width_68" if q.kind == "relative" else "half_width_68"]
         title = ""
@@ -496,7 +504,7 @@ def overview_figure(catalog: pd.DataFrame, q: Quantity, flags: pd.DataFrame):
 
     ok = _ok(catalog)
     trust = trust_states(ok) if records_trust(ok) else None
-    median, half, relative = medians_and_widths(ok, q)
+    median, half, relative = drawn_medians_and_widths(ok, q)
     if q.kind == "relative":  # in %, as the parameters figure and the table give it
         half = 100 * relative
     fig = NotebookFigure(figsize=(10, 7.5))

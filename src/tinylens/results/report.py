@@ -116,6 +116,13 @@ def wrap_angle(delta_deg: np.ndarray, period: float = ANGLE_PERIOD) -> np.ndarra
     return (np.asarray(delta_deg, dtype=float) + period / 2) % period - period / 2
 
 
+def angle_in_range(phi_deg: np.ndarray, period: float = ANGLE_PERIOD) -> np.ndarray:
+    """Position angles moved by whole periods into ``(-period / 2, period / 2]`` (-90 to 90 deg):
+    a lens's median of 91 deg, unwrapped about its own posterior, is -89."""
+    half = period / 2
+    return half - (half - np.asarray(phi_deg, dtype=float)) % period
+
+
 def unwrap_angle(phi_deg: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
     """Position angles (period 180 deg) moved within +-90 deg of their (weighted) circular mean.
 
