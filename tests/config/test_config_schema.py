@@ -241,6 +241,21 @@ def test_one_line_of_yaml_text_instead_of_a_path_is_named_as_such(text, example,
     assert "Config file not found: model.yaml" in error_of("model.yaml")
 
 
+@pytest.mark.parametrize("name", ["lens 1: SIE.yaml", "D:\\runs\\lens 1: SIE.yaml", "2024-05-01 run: a.yaml", "{lens}"])
+def test_a_missing_path_that_yaml_reads_as_keys_is_still_not_found(name, tmp_path, monkeypatch):
+    """A file name with ': ' (a Windows path, a dated run) or an unformatted '{lens}' reads as a YAML
+    mapping too, but of no config key: missing, it is 'not found', naming it and the folder looked
+    in, not 'looks like the YAML text itself' (without the path) as 29ba7d4 made it; a folder of such
+    a name is still named as a folder, and one line of a config's own keys still gets the YAML advice."""
+    monkeypatch.chdir(tmp_path)
+    message = error_of(name)
+    assert f"Config file not found: {name}" in message and "yaml.safe_load" not in message
+    (tmp_path / "run: 2").mkdir()
+    folder = error_of("run: 2")
+    assert "Config path run: 2 is a folder" in folder and "yaml.safe_load" not in folder
+    assert "give yaml.safe_load(text)" in error_of("output: {dir: results}")
+
+
 def test_missing_file_names_the_path(tmp_path):
     text = error_of(tmp_path / "nope.yaml")
     assert "nope.yaml" in text and "not found" in text

@@ -74,20 +74,23 @@ def not_a_config(source: Any) -> str:
 
 
 def yaml_mapping_text(text: str) -> bool:
-    """Whether the one-line ``text`` reads as YAML of keys and values (``dataset: {data_path: x}``,
-    ``{dataset: ...}``), which a file's path does not (``model.yaml``, ``C:\\lens\\model.yaml``: a
-    plain text to YAML)."""
+    """Whether the one-line ``text`` reads as YAML of a config's keys and values (``dataset:
+    {data_path: x}``, ``{dataset: ...}``: a mapping with a top-level key of the config), which a
+    file's path does not (``model.yaml``, ``C:\\lens\\model.yaml``: a plain text to YAML; ``lens 1:
+    SIE.yaml``, ``D:\\runs\\lens 1: SIE.yaml``, ``{lens}``: a mapping, but of no config key)."""
     try:
-        return isinstance(yaml.safe_load(text), Mapping)
+        data = yaml.safe_load(text)
     except yaml.YAMLError:
         return False
+    return isinstance(data, Mapping) and any(isinstance(key, str) and key in Config.model_fields for key in data)
 
 
-def names_a_file(text: str) -> bool:
-    """Whether ``text``, taken as a path, is an existing file (False where the system refuses to
-    look: a name too long for it, a NUL character, a folder on the way that may not be entered)."""
+def names_a_path(text: str) -> bool:
+    """Whether ``text``, taken as a path, is an existing file or folder (False where the system
+    refuses to look: a name too long for it, a NUL character, a folder on the way that may not be
+    entered)."""
     try:
-        return home_expanded(text).is_file()
+        return home_expanded(text).exists()
     except (OSError, ValueError, ConfigError):
         return False
 
@@ -108,7 +111,7 @@ def load_config(source: str | os.PathLike[str] | Mapping[str, Any] | Config) -> 
     if isinstance(source, str) and "\n" in source:
         raise ConfigError("A configuration must be a YAML file path or a mapping; this string holds several lines, "
                           "so it looks like the YAML text itself: give yaml.safe_load(text) (a mapping) instead.")
-    if isinstance(source, str) and yaml_mapping_text(source) and not names_a_file(source):
+    if isinstance(source, str) and yaml_mapping_text(source) and not names_a_path(source):
         raise ConfigError("A configuration must be a YAML file path or a mapping; this string is no file and reads as "
                           "YAML of keys and values, so it looks like the YAML text itself: give yaml.safe_load(text) "
                           "(a mapping) instead.")
