@@ -93,6 +93,18 @@ def test_an_argument_of_the_wrong_type_is_a_config_type_error_that_except_type_e
     assert not (lens.parent / "output").exists()
 
 
+def test_load_says_base_dir_none_is_its_default_not_a_wrong_type(lens):
+    """7e4efa6 made load's docstring say 'A config or base_dir of the wrong type (None, a number)
+    raises ConfigTypeError', though base_dir=None is load's default, which takes the YAML file's
+    folder; it now lists None as a wrong type of config only, as load behaves."""
+    doc = " ".join(tinylens.load.__doc__.split())
+    assert tinylens.load(lens, base_dir=None).base_dir == lens.parent
+    with pytest.raises(tinylens.ConfigTypeError):
+        tinylens.load(None)
+    assert "``base_dir`` of the wrong type (None" not in doc
+    assert "a ``base_dir`` that is neither None (the default) nor a path (a number) raises :class:`ConfigTypeError`" in doc
+
+
 @pytest.mark.parametrize("settings, expected", [
     ({"nlvie": 100}, r"inference\.settings\.nlvie: not a setting of nautilus\. Did you mean 'nlive'"),
     ({"nlive": "fifty"}, r"inference\.settings\.nlive: must be a whole number >= 1 for nautilus, got 'fifty'"),

@@ -100,8 +100,9 @@ def load(config: str | os.PathLike[str] | Mapping[str, Any] | tinylens.config.Co
     makes its output folder or samples: the names and values of ``inference.settings`` (a
     misspelled ``nlvie``, ``nlive: "fifty"``) and ``output.corner_parameters``, so that a problem
     can be evaluated or sampled by other means whatever they say; ``tinylens validate CONFIG``
-    checks them too, without fitting. A ``config`` or ``base_dir`` of the wrong type (None, a
-    number) raises :class:`ConfigTypeError`, which is a ConfigError and a TypeError.
+    checks them too, without fitting. A ``config`` of the wrong type (None, a number) or a
+    ``base_dir`` that is neither None (the default) nor a path (a number) raises
+    :class:`ConfigTypeError`, which is a ConfigError and a TypeError.
 
     >>> problem = tinylens.load("model_config.yaml")
     >>> problem.param_names                     # ('lens_mass.0.theta_E', ...)
