@@ -233,3 +233,17 @@ def test_a_dynesty_history_named_as_an_input_of_the_fit_is_refused_before_the_fi
             "in the config."))
     content["inference"]["settings"]["history_filename"] = "history.h5"  # the data's folder alone is no clash
     _validated(config, content)
+
+
+@pytest.mark.parametrize("workers", ["0", "-2"])
+def test_survey_workers_below_one_is_refused_naming_the_option_and_what_to_give(tmp_path, workers):
+    """``--workers 0`` was refused as 'The number of workers must be at least 1; got 0.', naming
+    neither the option nor what to give, where ``--workers 100000`` names --workers and a count."""
+    from tinylens.survey.runner import default_workers
+
+    lenses = _lens_folder(tmp_path)
+    text = _refused(["survey", str(lenses), "-c", str(tmp_path / "t.yaml"), "-o", str(tmp_path / "run"),
+                     "--workers", workers, "--dry-run"])
+    assert f"--workers {workers} (run_survey: workers=): a local cluster needs at least 1 worker process." in text
+    assert f"Give --workers 1 or more, or leave it out for the default ({default_workers()} here)." in text
+    assert not (tmp_path / "run").exists()

@@ -1604,7 +1604,8 @@ def test_survey_dry_run_refuses_what_a_run_would(tmp_path, mock_survey):
     for workers in ("0", "-2"):
         result = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "out"), "--workers", workers, "--dry-run"])
         assert result.exit_code == 2, result.output
-        assert f"The number of workers must be at least 1; got {workers}." in result.output
+        assert f"--workers {workers} (run_survey: workers=): a local cluster needs at least 1 worker process." in " ".join(
+            result.output.split())
     assert afile.read_text() == "mine" and sorted(p.name for p in tmp_path.iterdir()) == ["afile.txt"]
 
 

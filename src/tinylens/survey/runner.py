@@ -3020,7 +3020,9 @@ def check_workers(workers: int, cores: int | None = None) -> None:
     """TinyLensError unless a local cluster can have ``workers`` worker processes: at least one,
     and at most :data:`MAX_WORKERS_PER_CORE` per core of ``cores`` (default :func:`available_cores`)."""
     if workers < 1:
-        raise TinyLensError(f"The number of workers must be at least 1; got {workers}.")
+        raise TinyLensError(
+            f"--workers {workers} ({SURVEY_WORKERS_ARGUMENT}): a local cluster needs at least 1 worker process. Give "
+            f"--workers 1 or more, or leave it out for the default ({default_workers()} here).")
     cores = available_cores() if cores is None else cores
     if workers > MAX_WORKERS_PER_CORE * cores:
         raise TinyLensError(
