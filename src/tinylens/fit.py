@@ -424,13 +424,14 @@ def _or_none(value: float) -> str:
 
 def _half_width(err: float, places: int | None) -> str:
     """A 68 % half-width ``err`` with the ``places`` decimals of its median (0.080, not 0.08 beside
-    1.140; 120, not 1.2e+02), in plain digits to two significant figures
-    (:func:`~tinylens.results.report.plain_number`) where those places would round it to 0 (an
-    error under 1e-8) or ``places`` is None."""
+    1.140; 120, not 1.2e+02), to two significant figures
+    (:func:`~tinylens.results.report.plain_number`) where those places would hold fewer of it (an
+    error under about 1e-7, past :func:`~tinylens.results.plots.decimals`' 8 places: 6e-09, not
+    0.00000001) or ``places`` is None."""
     from tinylens.results.report import plain_number
 
-    text = None if places is None else f"{err:.{places}f}"
-    return text if text is not None and float(text) != 0 else plain_number(err, 2)
+    two_figures = places is not None and round(err * 10.0**places) >= 10  # at least 10 units of its last place
+    return f"{err:.{places}f}" if two_figures else plain_number(err, 2)
 
 
 def _summary_lines(res: InferenceResult, stats: Mapping[str, Mapping[str, Any]], quality: dict[str, Any]) -> list[str]:

@@ -84,3 +84,13 @@ def test_a_half_width_has_the_decimal_places_of_its_median(median, interval, sho
     value, err = shown.split(": ")[1].split(" ± ")
     assert len(value.partition(".")[2]) == len(err.partition(".")[2]) or float(err) < 1e-8  # the same places
     assert float(err) == pytest.approx((interval[1] - interval[0]) / 2, rel=0.06)  # the width itself, rounded
+
+
+@pytest.mark.parametrize("half, shown", [(6e-9, "6e-09"), (1.4e-8, "1.4e-08"), (5e-8, "5e-08"), (1e-7, "0.00000010")])
+def test_a_half_width_past_eight_decimal_places_keeps_two_significant_figures(half, shown):
+    """The median's places stop at 8, so an error under 1e-7 written to them lost its figures:
+    6e-9 read "± 0.00000001" (67 % too wide, where 5e-9 read "5e-09") and 1.4e-8 the same."""
+    stats = {"source_light.0.n_sersic": {"median": 2.0, "interval_68": [2.0 - half, 2.0 + half]}}
+    lines = _summary_lines(_result(), stats, {"flags": [], "critical": []})
+    assert f"src0.n_sersic: 2.00000000 ± {shown}" in lines, lines
+    assert float(shown) == pytest.approx(half, rel=0.05)  # the width itself, to two figures
