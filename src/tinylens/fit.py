@@ -595,9 +595,10 @@ def write_results(problem, res: InferenceResult, out: Path, started: float | Non
                     truths)
         else:
             files.pop("corner")
-    for key in FIGURE_KEYS:  # not drawn (not asked for, an optimiser's corner plot) or failed:
-        if key not in files:  # an earlier fit's figure there is not this one's
-            (out / file_names(problem.config)[key]).unlink(missing_ok=True)
+    # not drawn (not asked for, an optimiser's corner plot) or failed: an earlier fit's figure there
+    # is not this one's; one the system will not delete is left with a warning, not a lost fit
+    remove_replaced(out, [out / name for key, name in file_names(problem.config).items()
+                          if key in FIGURE_KEYS and key not in files])
 
     result = FitResult(
         method=res.method,

@@ -107,3 +107,33 @@ def test_a_figure_this_fit_does_not_draw_leaves_no_earlier_one_in_the_folder(tmp
     assert result.output_dir == tmp_path / "output" and "corner" not in result.files
     assert not (tmp_path / "output" / "model_corner.png").exists()
     assert (tmp_path / "output" / "model_results.png").stat().st_size > 10_000
+
+
+def test_an_earlier_figure_the_system_will_not_delete_is_left_with_a_warning_not_a_lost_fit(tmp_path, monkeypatch):
+    """An optimiser's fit (which draws no corner plot) in a folder holding an earlier fit's
+    model_corner.png that the system refused to delete (PermissionError: someone else's file in a
+    folder with the sticky bit) stopped with that PermissionError after fitting, its result.json
+    never written; the figure is now left, with a DataWarning naming it, and the fit is written."""
+    import pathlib
+
+    config = write_tiny_lens(tmp_path, {"type": "optimizer", "method": "lbfgs",
+                                        "settings": {"n_starts": 1, "n_draws": 64}}, tiny_data())
+    out = tmp_path / "output"
+    out.mkdir()
+    refused, unlink = out / "model_corner.png", pathlib.Path.unlink
+    refused.write_bytes(b"someone else's corner plot")
+
+    def guarded(self, *args, **kwargs):
+        if self == refused:
+            raise PermissionError(1, "Operation not permitted", str(self))
+        return unlink(self, *args, **kwargs)
+
+    monkeypatch.setattr(pathlib.Path, "unlink", guarded)
+    with pytest.warns(tinylens.errors.DataWarning) as caught:
+        result = tinylens.fit(config, progress=False)
+    [message] = [str(w.message) for w in caught if "cannot be deleted" in str(w.message)]
+    assert "model_corner.png (Operation not permitted)" in message and str(out) in message
+    saved = json.loads((out / "result.json").read_text())
+    assert saved["files"] == result.files and "corner" not in saved["files"]
+    assert refused.read_bytes() == b"someone else's corner plot"
+    assert abs(saved["median"]["lens_mass.0.theta_E"] - 1.0) < 0.02
