@@ -821,7 +821,7 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
             announce(progress, "outputs", f"writing result.json, tables and figures to {out}")
             result = write_results(problem, res, out, started, truth, inputs)
             if removed:
-                _remove_checkpoints(out)
+                _remove_checkpoints(out, written=True)
     if not result.converged:
         from tinylens.errors import ConvergenceWarning
 
@@ -1320,8 +1320,25 @@ def _warn_capped(problem: Any, out: Path) -> None:
                   CapReachedWarning, stacklevel=outside_stacklevel())
 
 
-def _remove_checkpoints(out: Path) -> None:
+def _remove_checkpoints(out: Path, written: bool = False) -> None:
     """Delete the files of :func:`tinylens.filenames.checkpoint_names` from ``out``: those of a finished fit (the
-    sampler's are tens of MB per lens) are useless once result.json exists."""
+    sampler's are tens of MB per lens) are useless once result.json exists. ``written``: the fit's
+    result.json is written, so those the system refuses to delete (someone else's in a folder with
+    the sticky bit) are left with a DataWarning naming them, not an error that hides the written fit
+    (before the search, ``fresh``, the refusal is raised: nothing is lost yet)."""
+    from tinylens.errors import DataWarning, listed
+
+    kept = []
     for name in filenames.checkpoint_names():
-        (out / name).unlink(missing_ok=True)
+        try:
+            (out / name).unlink(missing_ok=True)
+        except OSError as exc:
+            if not written:
+                raise
+            kept.append(f"{name} ({exc.strerror or type(exc).__name__})")
+    if kept:
+        one = len(kept) == 1
+        warnings.warn(f"The fit's results are written in {out}, but {'its checkpoint file' if one else 'checkpoint files'} "
+                      f"there cannot be deleted: {listed(kept)}. The finished fit no longer needs "
+                      f"{'it' if one else 'them'}: delete {'it' if one else 'them'} (or ask "
+                      f"{'its' if one else 'their'} owner to).", DataWarning, stacklevel=outside_stacklevel())

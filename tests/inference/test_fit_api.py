@@ -920,3 +920,38 @@ def test_a_history_filename_too_long_for_an_output_folder_not_made_yet_is_refuse
     assert f"; {limit} bytes there). Choose a shorter history_filename in the config." in text, text
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lens"]  # the output folder not even made
     assert said in _validate_refuses_output_path(config, out)
+
+
+def test_a_finished_fits_checkpoint_the_system_will_not_delete_is_left_with_a_warning_not_an_error(tmp_path, monkeypatch):
+    """A converged fit deletes its checkpoint after writing result.json; where the system refused
+    (PermissionError: someone else's file in a folder with the sticky bit) fit raised that
+    PermissionError, so the written fit was never returned and a script or survey took it for a
+    failed one. The checkpoint is now left, with a DataWarning naming it, and the result returned."""
+    import pathlib
+
+    import yaml
+
+    from tinylens import filenames
+
+    path = write_tiny_lens(tmp_path / "lens")
+    config = yaml.safe_load(path.read_text())
+    config["output"]["draw_figures"] = "none"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    out = tmp_path / "lens" / "output"
+    refused, unlink = out / filenames.CHECKPOINTS["nautilus"], pathlib.Path.unlink
+
+    def guarded(self, *args, **kwargs):
+        if self == refused:
+            raise PermissionError(1, "Operation not permitted", str(self))
+        return unlink(self, *args, **kwargs)
+
+    monkeypatch.setattr(pathlib.Path, "unlink", guarded)
+    with pytest.warns(tinylens.errors.DataWarning) as caught:
+        result = tinylens.fit(path, progress=False)
+    [message] = [str(w.message) for w in caught if "cannot be deleted" in str(w.message)]
+    assert f"{refused.name} (Operation not permitted)" in message and str(out) in message
+    assert result.converged and result.output_dir == out
+    assert json.loads((out / "result.json").read_text()) == result.to_json()
+    assert refused.is_file()  # left, and the others of the finished fit deleted
+    assert not (out / filenames.fingerprint_name(refused.name)).exists()
+    assert not (out / filenames.PIPELINE_STATE).exists()
