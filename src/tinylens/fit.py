@@ -804,9 +804,8 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
             earlier = replaced_files(out, set(), kept_inputs)
             remove_replaced(out, [p for p in earlier if p.name not in written])
             for again in (p for p in earlier if p.name in written):
-                with contextlib.suppress(OSError):  # one the system keeps is replaced when the outputs are written
-                    again.unlink(missing_ok=True)
-            (out / filenames.RESULT).unlink(missing_ok=True)  # an old result must not look like this fit's
+                _remove_rewritten(out, again)
+            _remove_rewritten(out, out / filenames.RESULT)  # an old result must not look like this fit's
             if fresh:
                 _remove_checkpoints(out)
             else:
@@ -1112,6 +1111,26 @@ def remove_replaced(out: Path, paths: Iterable[Path]) -> None:
             kept.append(f"{path.name} ({exc.strerror or type(exc).__name__})")
     if kept:
         warnings.warn(undeleted_text(out, kept), DataWarning, stacklevel=outside_stacklevel())
+
+
+def _remove_rewritten(out: Path, path: Path) -> None:
+    """Delete ``path``, an earlier fit's file in ``out`` that this fit writes again (a table or
+    figure of the same name, result.json), before the search. One the system refuses to delete
+    (someone else's in a folder with the sticky bit) it would refuse to replace too, after the
+    search: an :class:`~tinylens.errors.OutputError` naming it now, before anything is sampled.
+    A disk that refuses every write (:data:`~tinylens.errors.UNWRITABLE`) is raised as it is, for
+    :func:`disk_full_reported`."""
+    from tinylens.errors import UNWRITABLE
+
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as exc:
+        if exc.errno in UNWRITABLE:
+            raise
+        raise OutputError(f"Output folder {out}: {path.name}, an earlier fit's, cannot be deleted "
+                          f"({exc.strerror or type(exc).__name__}), and the system would refuse this fit's own "
+                          f"{path.name} in its place too, after the search. Delete it (or ask its owner to: "
+                          f"{ls_command(path, option='-l')} shows who), or choose another {OUTPUT_FOLDER_CHOICE}.") from None
 
 
 def undeleted_text(out: Path, kept: Sequence[str]) -> str:

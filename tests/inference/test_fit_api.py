@@ -955,3 +955,41 @@ def test_a_finished_fits_checkpoint_the_system_will_not_delete_is_left_with_a_wa
     assert refused.is_file()  # left, and the others of the finished fit deleted
     assert not (out / filenames.fingerprint_name(refused.name)).exists()
     assert not (out / filenames.PIPELINE_STATE).exists()
+
+
+@pytest.mark.parametrize("refused", ["result_samples.csv", "result.json"])
+def test_an_earlier_file_this_fit_writes_again_that_the_system_keeps_is_refused_before_the_search(tmp_path, monkeypatch,
+                                                                                                  refused):
+    """An earlier fit's result_samples.csv that the system refused to delete (someone else's file
+    in a folder with the sticky bit, where replacing it is refused as deleting it is) was passed
+    over in silence, so the fit searched and then stopped with PermissionError writing its own
+    samples table, its result.json never written; one result.json that could not be deleted raised
+    a bare PermissionError. Either is now an OutputError naming the file, before anything is sampled."""
+    import pathlib
+
+    import tinylens.inference
+
+    lbfgs = {"type": "optimizer", "method": "lbfgs", "settings": {"n_starts": 1, "n_draws": 64}}
+    path = write_tiny_lens(tmp_path / "lens", lbfgs)
+    out = tmp_path / "lens" / "output"
+    out.mkdir()
+    (out / "result_samples.csv").write_text("an earlier fit's samples\n")
+    (out / "result.json").write_text(json.dumps({"versions": {"tinylens": "0"}, "files": {"samples": "result_samples.csv"}}))
+    unlink = pathlib.Path.unlink
+
+    def guarded(self, *args, **kwargs):
+        if self == out / refused:
+            raise PermissionError(1, "Operation not permitted", str(self))
+        return unlink(self, *args, **kwargs)
+
+    def searched(*args, **kwargs):
+        raise AssertionError("the search ran")
+
+    monkeypatch.setattr(pathlib.Path, "unlink", guarded)
+    monkeypatch.setattr(tinylens.inference, "run_inference", searched)
+    with pytest.raises(tinylens.errors.OutputError) as caught:
+        tinylens.fit(path, progress=False)
+    message = str(caught.value)
+    assert f"{refused}, an earlier fit's, cannot be deleted (Operation not permitted)" in message
+    assert str(out) in message and "output.path" in message
+    assert (out / refused).is_file()
