@@ -914,7 +914,25 @@ def _check_inputs_kept(problem: Any, folder: Path, config: str | Path | None = N
             raise OutputError(f"{writes} into its output folder {folder}, and that file is {what} ({path}), which it "
                               f"would overwrite. Choose {rename}another {OUTPUT_FOLDER_CHOICE}.")
     _check_temporaries_fit(problem, folder, keys)
+    _check_no_folder_at_files(problem, folder, keys)
     _check_history_kept(problem, folder, inputs)
+
+
+def _check_no_folder_at_files(problem: Any, folder: Path, keys: Mapping[str, str]) -> None:
+    """An :class:`~tinylens.errors.OutputError` where a file the fit writes into its output
+    ``folder`` (:func:`atomic_names`; its figures only where it may draw them) is a folder there,
+    which the system would refuse to replace (IsADirectoryError): found before the search, not
+    when its table is written after it. ``keys``: the config key of each file name the config chose."""
+    figures = {file_names(problem.config)[key] for key in FIGURE_KEYS}
+    drawn = getattr(getattr(problem.config, "output", None), "draw_figures", "all") != "none"
+    for name in atomic_names(problem):
+        if (name not in figures or drawn) and (folder / name).is_dir():
+            key = keys.get(name)
+            what = f"its {name} ({key})" if key else f"its own {name}"
+            rename = f"another name for {key} or " if key else ""
+            raise OutputError(f"Output folder {folder}: {name} there is a folder, where the fit writes {what}, which "
+                              f"the system would refuse after the search. Move or rename that folder, or choose "
+                              f"{rename}another {OUTPUT_FOLDER_CHOICE}.")
 
 
 def atomic_names(problem: Any) -> list[str]:

@@ -993,3 +993,26 @@ def test_an_earlier_file_this_fit_writes_again_that_the_system_keeps_is_refused_
     assert f"{refused}, an earlier fit's, cannot be deleted (Operation not permitted)" in message
     assert str(out) in message and "output.path" in message
     assert (out / refused).is_file()
+
+
+def test_a_folder_at_the_name_of_a_table_the_fit_writes_is_refused_before_the_search(tmp_path, monkeypatch):
+    """A folder named result_summary.csv in the output folder (made by mistake) stopped the fit
+    with IsADirectoryError after its search (29 s of the tiny lens's lbfgs fit here, hours of a
+    sampler's), when it wrote the summary table, no result.json written; it is an OutputError
+    naming it and its config key now, before anything is searched."""
+    import tinylens.inference
+
+    lbfgs = {"type": "optimizer", "method": "lbfgs", "settings": {"n_starts": 1, "n_draws": 64}}
+    path = write_tiny_lens(tmp_path / "lens", lbfgs)
+    out = tmp_path / "lens" / "output"
+    (out / "result_summary.csv").mkdir(parents=True)
+
+    def searched(*args, **kwargs):
+        raise AssertionError("the search ran")
+
+    monkeypatch.setattr(tinylens.inference, "run_inference", searched)
+    with pytest.raises(tinylens.errors.OutputError) as caught:
+        tinylens.fit(path, progress=False)
+    message = str(caught.value)
+    assert "result_summary.csv there is a folder" in message and "output.tables.summary" in message
+    assert str(out) in message and (out / "result_summary.csv").is_dir()
