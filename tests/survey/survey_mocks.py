@@ -107,6 +107,16 @@ def fit_or_kill_worker(lens_id: str, config: dict[str, Any], lens_out: str, trut
     return row
 
 
+def slow_echo_truth_path(lens_id: str, config: dict[str, Any], lens_out: str, truth_path: str | None = None,
+                         precision: str | None = None) -> dict[str, Any]:
+    """:func:`echo_truth_path` after a second's work, as a fit takes a while: the lenses submitted
+    meanwhile wait on the worker fitting it."""
+    import time
+
+    time.sleep(1.0)
+    return echo_truth_path(lens_id, config, lens_out, truth_path, precision)
+
+
 def echo_truth_path(lens_id: str, config: dict[str, Any], lens_out: str, truth_path: str | None = None,
                     precision: str | None = None) -> dict[str, Any]:
     """A stand-in for ``runner.fit_lens`` (importable by name, for Dask workers): an ``ok`` row

@@ -3361,8 +3361,12 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
                     if refusal["worker"] not in refused:
                         refused[refusal["worker"]] = refusal
                         bar.note(refused_worker_note(refusal, my_copy(), silent, folders_unchecked, copies_unchecked))
-                    refusals[lens.lens_id] = refusals.get(lens.lens_id, 0) + 1
-                    if refusals[lens.lens_id] <= RESUBMITS:
+                    # Held against the lens only where no other worker could take it: while one is busy,
+                    # Dask's work stealing hands its queued lenses to the idle worker that refuses them,
+                    # again and again, which must not leave them unfitted beside a worker that fits them.
+                    if good_workers(client, refused) is None:
+                        refusals[lens.lens_id] = refusals.get(lens.lens_id, 0) + 1
+                    if refusals.get(lens.lens_id, 0) <= RESUBMITS:
                         submit(lens)
                     else:
                         unfitted.append(lens.lens_id)
