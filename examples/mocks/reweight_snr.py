@@ -24,7 +24,8 @@ import pandas as pd
 from scipy.stats import norm
 
 from tinylens.errors import TinyLensError
-from tinylens.results.report import NMAD_FACTOR, OUTLIER_SIGMA, PAPER_QUANTITIES, comparison_frame, read_table
+from tinylens.results.report import (MIN_FOR_OUTLIERS, NMAD_FACTOR, OUTLIER_SIGMA, PAPER_QUANTITIES, comparison_frame,
+                                     counts_outliers, read_table)
 
 SNR_COLUMN = "arc_snr_max"
 
@@ -52,16 +53,20 @@ def snr_weights(snr: np.ndarray, slope: float) -> np.ndarray:
 def reweighted_stats(zeta: np.ndarray, sigma: np.ndarray, snr: np.ndarray, slope: float,
                      k: float = OUTLIER_SIGMA) -> dict[str, float]:
     """NMAD, fraction beyond ``k`` NMAD, that fraction expected from the widths ``sigma`` and
-    ``N_eff`` under the weights of :func:`snr_weights`; lenses without a deviation are left out."""
+    ``N_eff`` under the weights of :func:`snr_weights`; lenses without a deviation are left out.
+    Like ``tinylens report``, the two fractions are NaN where the outliers are not counted (fewer
+    than :data:`~tinylens.results.report.MIN_FOR_OUTLIERS` lenses, or an NMAD of 0: no scale)."""
     keep = np.isfinite(zeta) & np.isfinite(snr)
     zeta, sigma, snr = zeta[keep], sigma[keep], snr[keep]
     w = snr_weights(snr, slope)
     band = k * weighted_nmad(zeta, w)
-    has_width = np.isfinite(sigma) & (sigma > 0)
-    expected = np.sum(w[has_width] * 2 * norm.sf(band / sigma[has_width]))
-    return {"slope": slope, "n_eff": float(1 / np.sum(w**2)), "median_snr": weighted_quantile(snr, w, 0.5),
-            "nmad": band / k, "outlier_fraction": float(np.sum(w * (np.abs(zeta) > band))),
-            "expected_fraction": float(expected)}
+    row = {"slope": slope, "n_eff": float(1 / np.sum(w**2)), "median_snr": weighted_quantile(snr, w, 0.5),
+           "nmad": band / k, "outlier_fraction": np.nan, "expected_fraction": np.nan}
+    if counts_outliers(zeta.size, band / k):  # else every deviation but the median's would be an outlier
+        has_width = np.isfinite(sigma) & (sigma > 0)
+        row["outlier_fraction"] = float(np.sum(w * (np.abs(zeta) > band)))
+        row["expected_fraction"] = float(np.sum(w[has_width] * 2 * norm.sf(band / sigma[has_width])))
+    return row
 
 
 def main(argv: list[str] | None = None) -> pd.DataFrame:
@@ -96,6 +101,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
                          f"and an {SNR_COLUMN} in {args.truth}")
     table = pd.DataFrame([reweighted_stats(zeta, sigma, snr, s) for s in slopes])
     print(f"{quantity.name}: {len(joined)} lenses")
+    if table["outlier_fraction"].isna().all():
+        print(f"(outliers not counted: fewer than {MIN_FOR_OUTLIERS} fitted lenses, or an NMAD of 0)")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     return table
 

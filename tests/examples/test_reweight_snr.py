@@ -75,3 +75,23 @@ def test_a_catalogue_without_fits_is_an_error_line(tmp_path):
         tmp_path / "c.csv", index=False)
     with pytest.raises(SystemExit, match="^error: no lens"):
         _script().main([str(tmp_path / "c.csv"), str(tmp_path / "t.csv")])
+
+
+@pytest.mark.parametrize("n", [1, 4])
+def test_too_few_lenses_count_no_outliers_as_the_report_does(tmp_path, capsys, n):
+    """A survey with one fitted lens gave outlier_fraction 1 and expected_fraction 1 at every slope
+    (a 4-NMAD band of width 0); the report counts no outliers below MIN_FOR_OUTLIERS lenses."""
+    ids = [f"lens_{i:05d}" for i in range(n)]
+    theta = np.linspace(0.8, 1.4, n)
+    zeta = np.array([0.004, -0.001, 0.002, 0.03])[:n]
+    model = theta * (1 + zeta)
+    pd.DataFrame({"lens_id": ids, "lens_mass.0.theta_E": theta, "arc_snr_max": np.linspace(6, 40, n)}).to_csv(
+        tmp_path / "t.csv", index=False)
+    pd.DataFrame({"lens_id": ids, "status": "ok", "lens_mass.0.theta_E_median": model,
+                  "lens_mass.0.theta_E_lo68": model - 0.01 * theta, "lens_mass.0.theta_E_hi68": model + 0.01 * theta}
+                 ).to_csv(tmp_path / "c.csv", index=False)
+    table = _script().main([str(tmp_path / "c.csv"), str(tmp_path / "t.csv"), "--slopes", "0,1.5"])
+    assert np.isnan(deviation_stats(zeta)["outlier_fraction"])  # the report's verdict on these lenses
+    assert table["outlier_fraction"].isna().all() and table["expected_fraction"].isna().all()
+    assert table["nmad"].iloc[0] == pytest.approx(deviation_stats(zeta)["nmad"], rel=1e-6)
+    assert "outliers not counted" in capsys.readouterr().out
