@@ -35,7 +35,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 import tinylens
-from tinylens.pipeline.lens_light import fit_lens_light
+from tinylens.pipeline.lens_light import fit_lens_light, lens_center
 from tinylens.pipeline.optimize import Objective
 from tinylens.pipeline.params import light_only_indices, prior_middle, set_param
 from tinylens.errors import TinyLensError
@@ -104,9 +104,10 @@ def figure(problem, theta_light, x, logp, reference, name, label) -> Figure:
     a.imshow(np.where(d.mask, (d.data - lens) / d.noise, np.nan), origin="lower",
              extent=image_extent(d.data.shape, d.pixel_scale), cmap="RdBu_r", vmin=-5, vmax=5)
     phi = np.linspace(0, 2 * np.pi, 200)
-    a.plot(reference * np.cos(phi), reference * np.sin(phi), "k--", lw=1, label=f"reference {reference:.2f}\"")
+    cx, cy = lens_center(problem, theta_light)  # the ring is around the lens, which need not sit on the image's centre
+    a.plot(cx + reference * np.cos(phi), cy + reference * np.sin(phi), "k--", lw=1, label=f"reference {reference:.2f}\"")
     zoom = max(2.0 * reference, 1.0)
-    a.set(xlim=(-zoom, zoom), ylim=(-zoom, zoom), xlabel="x (arcsec)", ylabel="y (arcsec)",
+    a.set(xlim=(cx - zoom, cx + zoom), ylim=(cy - zoom, cy + zoom), xlabel="x (arcsec)", ylabel="y (arcsec)",
           title=f"{name}: (data - lens light of stage 1) / noise")
     a.legend(loc="upper right", fontsize=8)
     b.plot(x, logp - logp.max(), "o-")

@@ -73,3 +73,26 @@ def test_grid_of_two_points_or_more_is_taken(tmp_path, capsys, grid, refused):
         _script().main([str(tmp_path), "J0000", "--reference", "1.0", "--grid", grid, "-o", str(tmp_path / "no" / "p.png")])
     err = capsys.readouterr().err
     assert ("error: --grid" in err) == refused and ("no folder" in err) != refused, err
+
+
+def test_reference_circle_is_drawn_around_the_lens_not_the_image_centre(tmp_path):
+    """The dashed reference circle was centred on (0, 0) whatever the lens's centre: on a mock lens
+    0.14" off the image's centre it missed the ring by that much on one side."""
+    import yaml
+
+    import tinylens
+    from tiny_lens import tiny_config, write_tiny_lens
+    from tinylens.pipeline.params import prior_middle
+
+    config_path = write_tiny_lens(tmp_path / "lens")
+    config = tiny_config()
+    mass = config["model_components"]["lens_mass_list"][0]["params"]
+    mass["center_x"], mass["center_y"] = {"fixed": True, "fixed_value": 0.3}, {"fixed": True, "fixed_value": -0.2}
+    config_path.write_text(yaml.safe_dump(config))
+    problem = tinylens.load(config_path)
+    theta = prior_middle(problem)
+    fig = _script().figure(problem, theta, np.array([0.9, 1.0]), np.array([-3.0, 0.0]), 0.8, "L", "t")
+    circle = fig.axes[0].lines[0]
+    x, y = np.asarray(circle.get_xdata()), np.asarray(circle.get_ydata())
+    np.testing.assert_allclose(np.hypot(x - 0.3, y + 0.2), 0.8, atol=1e-9)  # radius 0.8 about the lens centre
+    assert np.mean(fig.axes[0].get_xlim()) == pytest.approx(0.3) and np.mean(fig.axes[0].get_ylim()) == pytest.approx(-0.2)
