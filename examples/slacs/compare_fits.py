@@ -18,6 +18,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from tinylens.results.plots import image_extent  # noqa: E402
 from tinylens.results.report import save_figure  # noqa: E402
 from tinylens.errors import TinyLensError  # noqa: E402
 from tinylens.results.stored import load_stored  # noqa: E402
@@ -49,8 +50,7 @@ def figure(lens: str, runs: list[str], labels: list[str], reference: float | Non
     for k, (run, label) in enumerate(zip(runs, labels)):
         stored, problem, chi = residuals(result_path(run, lens))
         d = problem.dataset
-        half = d.data.shape[0] * d.pixel_scale / 2
-        extent = [-half, half, -half, half]
+        extent = image_extent(d.data.shape, d.pixel_scale)  # (rows, columns): an image need not be square
         if k == 0:
             axes[0].imshow(np.arcsinh(d.data / (3 * np.median(d.noise))), origin="lower", extent=extent, cmap="magma")
             axes[0].set_title(f"{lens}: data (asinh)")
