@@ -156,8 +156,10 @@ def main_einstein_radius(param_names: tuple[str, ...]) -> str | None:
 
 
 def _places(half_width: float) -> int | None:
-    """Decimal places that show a value to two significant digits of its ``half_width`` (None
-    for a width that is not a positive number: an optimiser's single point)."""
+    """Decimal places that show a value to two significant digits of its ``half_width`` (0 to 8;
+    None for a width that is not a positive number: an optimiser's single point). The one rule of
+    every place a fit's numbers are printed or drawn (the repr, the figure's summary panel, the
+    corner titles through :func:`tinylens.results.plots.decimals`)."""
     if not (np.isfinite(half_width) and half_width > 0):
         return None
     return int(np.clip(1 - np.floor(np.log10(half_width)), 0, 8))
@@ -439,7 +441,7 @@ def _summary_lines(res: InferenceResult, stats: Mapping[str, Mapping[str, Any]],
     mass's parameters and derived q and phi, then the source's, then the lens light's (each
     median to two significant digits of its half-width, and the half-width to as many decimal
     places, as the corner plot's titles)."""
-    from tinylens.results.plots import UNITS, decimals
+    from tinylens.results.plots import UNITS
     from tinylens.results.quality import raised_critical
 
     critical = raised_critical(quality)
@@ -468,7 +470,7 @@ def _summary_lines(res: InferenceResult, stats: Mapping[str, Mapping[str, Any]],
         if not one_point and not np.isfinite(err):  # an open end: a magnitude where some draws have no flux
             lines.append(f"{shown}: {_or_none(s['median'])}{unit} (68 %: {' to '.join(map(_or_none, s['interval_68']))})")
             continue
-        places = None if one_point else decimals(err)
+        places = None if one_point else _places(err)
         value = _or_none(s["median"]) if places is None else f"{s['median']:.{places}f}"
         lines.append(f"{shown}: {value}{unit}" if one_point else f"{shown}: {value} ± {_half_width(err, places)}{unit}")
     if len(names) > SUMMARY_PANEL_LINES:

@@ -24,6 +24,7 @@ from matplotlib.figure import Figure
 from tinylens.atomic import write_atomic
 from tinylens.data.dataset import Dataset
 from tinylens.errors import ConfigTypeError, ConfigValueError, counted
+from tinylens.fit import _places
 from tinylens.forward import ray_shoot
 from tinylens.pipeline.mass_source import to_source_plane
 from tinylens.problem import Problem
@@ -488,10 +489,10 @@ def plot_ranges(samples: np.ndarray, weights: np.ndarray, mass: float = 0.999) -
 
 def decimals(err: float) -> int | None:
     """Decimal places that show a value to two significant digits of its error ``err`` (0 to 8;
-    None for an error that is not a positive number)."""
-    if not (np.isfinite(err) and err > 0):
-        return None
-    return int(np.clip(1 - np.floor(np.log10(err)), 0, 8))
+    None for an error that is not a positive number): :func:`tinylens.fit._places`, the rule of
+    the fit figure's summary panel and of a result's repr, so that they and the corner titles
+    round a fit's numbers alike."""
+    return _places(err)
 
 
 def title_format(stats: Mapping[str, Any]) -> str:
