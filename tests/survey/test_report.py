@@ -1559,3 +1559,28 @@ def test_report_png_keeps_whole_the_markers_of_lenses_on_an_axis_ratio_of_exactl
                 assert box.x0 + radius <= x <= box.x1 - radius and box.y0 + radius <= y <= box.y1 - radius, (
                     (x, y), box, top.get_xlim(), top.get_ylim())
         assert top.get_ylim()[1] <= 1.05 and top.get_xlim()[1] <= 1.05, (top.get_xlim(), top.get_ylim())
+
+
+@pytest.mark.parametrize("with_truth", [True, False])
+@pytest.mark.parametrize("under", ["", "sub"])
+def test_an_out_that_is_a_file_is_refused_before_the_tables_are_read(tmp_path, monkeypatch, with_truth, under):
+    """`tinylens report ... --out afile.txt` (a file, or a folder under one) read the catalogue and
+    the truth and printed their warnings ('1 lens with status 'ok' in catalog.csv is not in
+    truth.csv', 'catalog.csv has no 'trusted' column') before refusing the folder; it is now
+    refused first, with the same message and exit 2, nothing read and the file left as it was."""
+    import tinylens.cli.report as report_cli
+
+    _, args = _report_of_files(tmp_path, with_truth)
+    blocker = tmp_path / "afile.txt"
+    blocker.write_text("my notes")
+    folder = blocker / under if under else blocker
+    args[args.index("-o") + 1] = str(folder)
+    read, read_catalog = [], report_cli.read_catalog
+    monkeypatch.setattr(report_cli, "read_catalog", lambda *a, **k: read.append(a) or read_catalog(*a, **k))
+    result = CliRunner().invoke(app, args)
+    text = "".join(result.output.split())  # (however a long path is wrapped)
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    said = f"Output folder {folder} cannot be written ({blocker} is a file, not a folder). Choose another --out."
+    assert "".join(said.split()) in text and "Warning" not in text and read == [], result.output
+    assert blocker.read_text() == "my notes" and sorted(p.name for p in tmp_path.iterdir()) == [
+        "afile.txt", "catalog.csv", "truth.csv"]

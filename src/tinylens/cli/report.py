@@ -667,6 +667,7 @@ def report(
     check_options(reference, reference_column, where, parameter)
     # a relative --out from here, as fit's --output: the files are named by absolute paths, as by default
     folder = out.absolute() if out is not None else catalog.expanduser().resolve().parent / "report"
+    refuse_a_file_as_folder(folder)  # before the tables are read and their warnings said
     if truth is None and reference is None:
         overview = build_overview(catalog, parameter, trusted_only, where)
         for message in overview["warnings"]:
@@ -693,6 +694,19 @@ def report(
         hint = " (fit with dataset.zeropoint set to get magnitudes)" if name.endswith(".mag") else ""
         console.print(f"Not compared: {name}, {why}{hint}.", soft_wrap=True)
     console.print(f"Written: [bold]{escape(str(paths['csv']))}[/], {paths['json'].name}, {paths['png'].name}", soft_wrap=True)
+
+
+def refuse_a_file_as_folder(folder: Path) -> None:
+    """OutputError where ``folder`` (the report's --out) or a folder above it is a file, as
+    :func:`~tinylens.results.tables.ensure_writable` says it when the files are written, but found
+    before the catalogue and the truth are read, without creating the folder: a --out that names
+    a file (``--out report.txt``) was refused only after the tables' warnings had been printed."""
+    from tinylens.results.tables import file_in_the_way
+
+    blocked = file_in_the_way(folder)
+    if blocked is not None:
+        raise OutputError(f"Output folder {folder} cannot be written ({blocked} is a file, not a folder). "
+                          "Choose another --out.")
 
 
 def main_mass_text(truth_columns: dict[str, str]) -> str:
