@@ -65,8 +65,8 @@ def recheck_state(path: Path, lenses: dict, template: dict) -> dict:
     lens = Path(path).stem
     if lens not in lenses:
         raise SystemExit(f"error: {path}: no lens {lens!r} in --lens-dir (a state file is named LENS.json)")
-    problem = tinylens.load(lens_config(template, lenses[lens], "recheck_out"))
-    try:
+    try:  # a missing or unreadable FITS file of the lens folder, a template that does not fit it
+        problem = tinylens.load(lens_config(template, lenses[lens], "recheck_out"))
         _, best = load_stage_state(path, problem.param_names)
     except TinyLensError as exc:
         raise SystemExit(f"error: {exc}") from None

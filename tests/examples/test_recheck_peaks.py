@@ -84,3 +84,23 @@ def test_recheck_peaks_refuses_a_state_file_that_is_not_one_in_a_line(tmp_path, 
         assert exc.value.code == 2
     with pytest.raises(SystemExit, match="does not exist"):
         script.main([str(state), "--template", str(cfg), "--lens-dir", str(tmp_path / "nowhere")])
+
+
+@pytest.mark.parametrize("broken, message", [
+    (lambda fits: fits.unlink(), "dataset.noise_path file not found"),
+    (lambda fits: fits.write_bytes(b"SIMPLE  = not a FITS file"), "noise"),
+])
+def test_recheck_peaks_names_a_broken_lens_folder_in_a_line(tmp_path, capsys, broken, message):
+    """A state whose lens folder lost its noise map, or holds one that is not FITS: an error line
+    that names the file (SystemExit with a message, a non-zero exit), not a DataError traceback."""
+    script = load_script("examples/recheck_peaks.py")
+    cfg = write_tiny_lens(tmp_path / "lenses" / "tiny")
+    names = tinylens.load(cfg).param_names
+    states = tmp_path / "states"
+    states.mkdir()
+    (states / "tiny.json").write_text(json.dumps({"best": [FREE_TRUTH[n] for n in names], "param_names": list(names)}))
+    broken(tmp_path / "lenses" / "tiny" / "noise.fits")
+    with pytest.raises(SystemExit) as exc:
+        script.main([str(states / "tiny.json"), "--template", str(cfg), "--lens-dir", str(tmp_path / "lenses")])
+    assert isinstance(exc.value.code, str) and exc.value.code.startswith("error: ") and message in exc.value.code
+    assert "noise.fits" in exc.value.code
