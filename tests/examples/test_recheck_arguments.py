@@ -5,6 +5,7 @@ is taken as its folder is."""
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -47,3 +48,16 @@ def test_a_state_file_without_template_is_told_what_it_needs(run, tmp_path, caps
     with pytest.raises(SystemExit) as exc:  # --lens-dir alone was ignored: the states were read as results
         load_script("examples/recheck_peaks.py").main([str(state), "--lens-dir", str(tmp_path)])
     assert exc.value.code == 2 and "--lens-dir needs --template" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_a_result_named_twice_is_counted_once(run, script, capsys):
+    """The survey, its lens folder, that folder's result.json and the folder by another spelling
+    name one result: one row and '1 result', not four."""
+    tiny = run / "lenses" / "tiny"
+    args = [run, tiny, tiny / "result.json", run / "lenses" / ".." / "lenses" / "tiny"]
+    assert load_script(script).main([str(a) for a in args]) == 0
+    out = capsys.readouterr().out
+    assert [int(n) for n in re.findall(r"^(\d+) results?,", out, re.MULTILINE)] == [1]
+    if script.endswith("peaks.py"):  # one printed row per result
+        assert out.count(": peaks_apart ") == 1

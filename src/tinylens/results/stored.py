@@ -22,13 +22,18 @@ if TYPE_CHECKING:  # tinylens.fit imports this module's callers lazily
 
 def result_files(folders) -> list[Path]:
     """``result.json`` files in ``folders``: a survey's ``lenses/*/``, the folders themselves, or
-    each one that is itself a ``result.json``."""
-    out = []
+    each one that is itself a ``result.json``. Each file comes once, as first reached, however
+    often it is named (a survey and one of its lens folders, ``run`` and ``./run/``)."""
+    out, seen = [], set()
     for folder in map(Path, folders):
         if folder.name == RESULT and folder.is_file():
-            out.append(folder)
+            found = [folder]
         else:
-            out += sorted(folder.glob(f"lenses/*/{RESULT}")) or sorted(folder.glob(RESULT))
+            found = sorted(folder.glob(f"lenses/*/{RESULT}")) or sorted(folder.glob(RESULT))
+        for path in found:
+            if (key := path.resolve()) not in seen:
+                seen.add(key)
+                out.append(path)
     return out
 
 
