@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from tinylens.errors import TinyLensError
+from tinylens.errors import TinyLensError, lens_count
 from tinylens.results import plots
 from tinylens.results.report import read_table, save_figure
 from tinylens.results.stored import load_stored
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     for ax, (folder, lens) in zip(axes, rows):
         lens_row(fig, ax, folder / "lenses" / lens / "result.json", float(ref[lens]))
     save_figure(fig, a.output, dpi=a.dpi)
-    print(f"wrote {a.output} ({len(lenses)} lenses: {', '.join(lenses)})")
+    print(f"wrote {a.output} ({lens_count(len(lenses))}: {', '.join(lenses)})")
     return 0
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -31,7 +33,7 @@ def test_gallery_draws_the_lens_beyond_the_threshold(survey, tmp_path, capsys):
     out = tmp_path / "gallery.png"
     assert script.main([str(run), str(reference), "-o", str(out)]) == 0
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and not list(tmp_path.glob(".*unfinished*"))
-    assert "1 lenses: J0000+0000" in capsys.readouterr().out
+    assert "(1 lens: J0000+0000)" in capsys.readouterr().out
     assert script.main([str(run), str(reference), "-o", str(out), "--threshold", "0.5"]) == 0
     assert "no lens beyond the threshold" in capsys.readouterr().out
 
@@ -50,3 +52,19 @@ def test_gallery_mistakes_are_one_line(survey, tmp_path, change, message):
     with pytest.raises(SystemExit, match=message):
         script.main([*args, "-o", str(tmp_path / "gallery.png")])
     assert not (tmp_path / "gallery.png").exists()
+
+
+def test_gallery_counts_its_lenses_in_words(survey, tmp_path, capsys):
+    """'1 lens' for one lens and '2 lenses' for two (a copy of the result as J0000+0001, with its
+    own reference value), where it printed '1 lenses'."""
+    script = load_script("examples/slacs/failure_gallery.py")
+    run, reference = survey
+    out = tmp_path / "gallery.png"
+    assert script.main([str(run), str(reference), "-o", str(out), "--dpi", "20"]) == 0
+    assert "(1 lens: J0000+0000)" in capsys.readouterr().out
+    shutil.copytree(run / "lenses" / "J0000+0000", run / "lenses" / "J0000+0001")
+    pd.DataFrame({"lens_name": ["J0000+0000", "J0000+0001"], "theta_E_bolton2008": [1.5, 1.4]}).to_csv(
+        reference, index=False)
+    args = ["--lens", "J0000+0000", "--lens", "J0000+0001", "--dpi", "20"]
+    assert script.main([str(run), str(reference), "-o", str(out), *args]) == 0
+    assert "(2 lenses: J0000+0000, J0000+0001)" in capsys.readouterr().out
