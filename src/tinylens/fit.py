@@ -158,8 +158,8 @@ def main_einstein_radius(param_names: tuple[str, ...]) -> str | None:
 def _places(half_width: float) -> int | None:
     """Decimal places that show a value to two significant digits of its ``half_width`` (0 to 8;
     None for a width that is not a positive number: an optimiser's single point). The one rule of
-    every place a fit's numbers are printed or drawn (the repr, the figure's summary panel, the
-    corner titles through :func:`tinylens.results.plots.decimals`)."""
+    every place a fit's numbers are printed or drawn (the repr, the figure's summary panel,
+    ``tinylens fit``'s table, the corner titles through :func:`tinylens.results.plots.decimals`)."""
     if not (np.isfinite(half_width) and half_width > 0):
         return None
     return int(np.clip(1 - np.floor(np.log10(half_width)), 0, 8))
@@ -436,6 +436,19 @@ def _half_width(err: float, places: int | None) -> str:
     return f"{err:.{places}f}" if two_figures else plain_number(err, 2)
 
 
+def _posterior_texts(median: float | None, lo: float | None, hi: float | None) -> tuple[str, str | None, str]:
+    """A posterior's ``median``, its 68 % half-width and its 68 % interval (``lo`` to ``hi``) as the
+    figure's summary panel and ``tinylens fit``'s table give them: the median and the interval's
+    ends to two significant digits of the half-width (:func:`_places`), the half-width to as many
+    places (:func:`_half_width`); the half-width None where it is not a number (an open end: a
+    magnitude where some draws have no flux), the median and ends then to four significant digits."""
+    lo, hi = (np.nan if v is None else float(v) for v in (lo, hi))
+    err = (hi - lo) / 2
+    places = _places(err)
+    interval = f"{_shown(lo, places)} to {_shown(hi, places)}"
+    return _shown(median, places), _half_width(err, places) if np.isfinite(err) else None, interval
+
+
 def _summary_lines(res: InferenceResult, stats: Mapping[str, Mapping[str, Any]], quality: dict[str, Any]) -> list[str]:
     """The model figure's summary: the fit, then the posterior median and 68 % half-width of the
     mass's parameters and derived q and phi, then the source's, then the lens light's (each
@@ -463,16 +476,17 @@ def _summary_lines(res: InferenceResult, stats: Mapping[str, Mapping[str, Any]],
     names = sorted((n for n in stats if n.startswith(order)), key=place)
     for name in names[:SUMMARY_PANEL_LINES]:
         s = stats[name]
-        err = (s["interval_68"][1] - s["interval_68"][0]) / 2
         parts = name.split(".")
         unit = UNIT_MARKS[UNITS[parts[-1]]] if parts[-1] in UNITS else ""
         shown = f"{short.get(parts[0], parts[0])}{parts[1]}.{parts[2]}" if len(parts) == 3 else name
-        if not one_point and not np.isfinite(err):  # an open end: a magnitude where some draws have no flux
-            lines.append(f"{shown}: {_or_none(s['median'])}{unit} (68 %: {' to '.join(map(_or_none, s['interval_68']))})")
+        if one_point:
+            lines.append(f"{shown}: {_or_none(s['median'])}{unit}")
             continue
-        places = None if one_point else _places(err)
-        value = _or_none(s["median"]) if places is None else f"{s['median']:.{places}f}"
-        lines.append(f"{shown}: {value}{unit}" if one_point else f"{shown}: {value} ± {_half_width(err, places)}{unit}")
+        value, half, interval = _posterior_texts(s["median"], *s["interval_68"])
+        if half is None:  # an open end: a magnitude where some draws have no flux
+            lines.append(f"{shown}: {value}{unit} (68 %: {interval})")
+        else:
+            lines.append(f"{shown}: {value} ± {half}{unit}")
     if len(names) > SUMMARY_PANEL_LINES:
         lines.append(f"... {len(names) - SUMMARY_PANEL_LINES} more in the summary table")
     return lines

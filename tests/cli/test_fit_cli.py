@@ -4,7 +4,9 @@ stopped early (a warning, then a resume), and an optimiser (no evidence, no corn
 from __future__ import annotations
 
 import json
+import os
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -1088,3 +1090,48 @@ def test_a_parameter_with_no_finite_sample_has_no_nan_pull_in_the_truth_table():
     assert float(pull[names[1]]) == pytest.approx(result.median[names[1]] / ((hi - lo) / 2), abs=0.05)
     text = " ".join(captured.get().split())
     assert "+nan" not in text and "not a number" in text and "zero width" not in text
+
+
+def _table_cells(table) -> dict[str, list[str]]:
+    """Each row of a rich ``table`` (rendered wide enough not to wrap), by its first cell."""
+    from rich.console import Console
+
+    console = Console(width=200, record=True, file=open(os.devnull, "w"))  # noqa: SIM115 (closed below)
+    console.print(table)
+    console.file.close()
+    rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in console.export_text().splitlines()]
+    return {row[0]: row[1:] for row in rows if row and row[0]}
+
+
+def test_the_printed_medians_are_rounded_as_the_fit_figure_gives_them():
+    """tinylens fit printed its medians and 68 % intervals with .5g while the fit figure's summary
+    panel gives each median to two significant digits of its half-width: the demo's Einstein radius
+    read 1.2505 (1.2502 - 1.2509) on the terminal and 1.25053 ± 0.00035 on the figure, a flux of
+    10219.4 ± 0.5 read 10219. The table now gives the figure's median ± half-width, and the interval
+    to the same places; result.json and result_summary.csv keep every digit as before."""
+    from types import SimpleNamespace
+
+    from tinylens.cli.fit import medians_table
+    from tinylens.fit import _summary_lines
+
+    stats = {"lens_mass.0.theta_E": (1.250529, 1.2501832, 1.2508872),  # the demo fit's result_summary.csv
+             "lens_light.0.flux": (2696.594, 2687.2139, 2705.7627),
+             "source_light.0.n_sersic": (1.1837517, 1.1730559, 1.1946413),
+             "source_light.0.flux": (10219.4, 10218.9, 10219.9),
+             "lens_mass.0.e1": (-0.031, -0.052, -0.0103)}
+    result = SimpleNamespace(method="nautilus", median={n: m for n, (m, _, _) in stats.items()},
+                             interval_68={n: (lo, hi) for n, (_, lo, hi) in stats.items()})
+    cells = _table_cells(medians_table(result))
+    assert cells["lens_mass.0.theta_E"] == ["1.25053 ± 0.00035", "1.25018 to 1.25089"], cells
+    assert cells["lens_light.0.flux"] == ["2696.6 ± 9.3", "2687.2 to 2705.8"], cells
+    assert cells["source_light.0.n_sersic"] == ["1.184 ± 0.011", "1.173 to 1.195"], cells
+    assert cells["source_light.0.flux"] == ["10219.40 ± 0.50", "10218.90 to 10219.90"], cells
+    assert cells["lens_mass.0.e1"] == ["-0.031 ± 0.021", "-0.052 to -0.010"], cells
+    # the figure's summary panel gives the same numbers
+    panel = _summary_lines(SimpleNamespace(method="nautilus", log_evidence=None, log_likelihood=np.zeros(2),
+                                           n_likelihood_evals=1, wall_time_s=1.0, samples=np.zeros((2, 1))),
+                           {n: {"median": m, "interval_68": [lo, hi]} for n, (m, lo, hi) in stats.items()},
+                           {"flags": [], "critical": []})
+    for name, (shown, _) in cells.items():
+        if name in stats:
+            assert any(line.endswith(f": {shown}") or f": {shown}\"" in line for line in panel), (shown, panel)

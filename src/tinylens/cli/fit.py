@@ -33,13 +33,17 @@ def is_point(result: Any) -> bool:
 
 
 def medians_table(result: Any, max_rows: int = 40) -> Table:
-    """Posterior medians with their 68 % intervals; an optimiser's best fit alone (its "interval"
-    is the point itself, which read as a posterior of width zero)."""
+    """Posterior medians with their 68 % half-widths and intervals, rounded as the fit figure's
+    summary panel gives them (:func:`tinylens.fit._posterior_texts`: to two significant digits of
+    the half-width; result.json and result_summary.csv keep every digit); an optimiser's best
+    fit alone (its "interval" is the point itself, which read as a posterior of width zero)."""
+    from tinylens.fit import _posterior_texts
+
     point = is_point(result)
     table = Table(title="Best fit (an optimiser: no uncertainties)" if point else "Posterior medians",
                   title_justify="left")
     table.add_column("parameter")
-    table.add_column("best fit" if point else "median", justify="right")
+    table.add_column("best fit" if point else "median ± 68 % half-width", justify="right")
     if not point:
         table.add_column("68 % interval", justify="right")
     intervals = dict(getattr(result, "interval_68", None) or {})
@@ -47,8 +51,11 @@ def medians_table(result: Any, max_rows: int = 40) -> Table:
         if i == max_rows:
             table.add_row("...", "", *(() if point else ("",)))
             break
-        lo, hi = intervals.get(name, (None, None))
-        table.add_row(name, f"{value:.5g}", *(() if point else (f"{lo:.5g} - {hi:.5g}" if lo is not None else "",)))
+        if point or name not in intervals:
+            table.add_row(name, f"{value:.5g}", *(() if point else ("",)))
+            continue
+        median, half, interval = _posterior_texts(value, *intervals[name])
+        table.add_row(name, median if half is None else f"{median} ± {half}", interval)
     return table
 
 

@@ -490,8 +490,8 @@ def plot_ranges(samples: np.ndarray, weights: np.ndarray, mass: float = 0.999) -
 def decimals(err: float) -> int | None:
     """Decimal places that show a value to two significant digits of its error ``err`` (0 to 8;
     None for an error that is not a positive number): :func:`tinylens.fit._places`, the rule of
-    the fit figure's summary panel and of a result's repr, so that they and the corner titles
-    round a fit's numbers alike."""
+    the fit figure's summary panel, a result's repr and ``tinylens fit``'s table, so that they and
+    the corner titles round a fit's numbers alike."""
     return _places(err)
 
 
