@@ -262,7 +262,7 @@ def test_demo_fits_with_its_truth_and_prints_the_fit_beside_it(tmp_path, monkeyp
     text = " ".join(out.output.split())
     table = text[text.index("Fitted vs true"):]
     table = " ".join(table.replace("│", " ").split())
-    assert "lens_mass.0.theta_E 1.25 1.26 1.24 - 1.28 +0.5" in table
+    assert "lens_mass.0.theta_E 1.25 1.260 1.240 to 1.280 +0.5" in table
 
 
 def test_the_suggested_fit_command_runs_from_a_folder_with_a_space(tmp_path):

@@ -1135,3 +1135,36 @@ def test_the_printed_medians_are_rounded_as_the_fit_figure_gives_them():
     for name, (shown, _) in cells.items():
         if name in stats:
             assert any(line.endswith(f": {shown}") or f": {shown}\"" in line for line in panel), (shown, panel)
+
+
+def test_the_truth_table_shows_the_fitted_numbers_the_medians_table_does():
+    """fit --truth and tinylens demo print the fitted-vs-true table right after the medians: the
+    medians table gave the demo's Einstein radius as 1.25053 ± 0.00035 (1.25018 to 1.25089) and
+    the truth table, still .5g, as 1.2505 (1.2502 - 1.2509); a flux of 10219.40 ± 0.50 read 10219
+    beside a truth of 10219. Both now give the same median and interval; the truth is shown as
+    given (1.25, not 1.25000; to the median's places where it has that many) and the pull is
+    computed from every digit, as before."""
+    from types import SimpleNamespace
+
+    from tinylens.cli.fit import medians_table, truth_table
+
+    stats = {"lens_mass.0.theta_E": (1.250529, 1.2501832, 1.2508872),  # the demo fit's result_summary.csv
+             "lens_light.0.flux": (2696.594, 2687.2139, 2705.7627),
+             "source_light.0.n_sersic": (1.1837517, 1.1730559, 1.1946413),
+             "source_light.0.flux": (10219.4, 10218.9, 10219.9),
+             "lens_mass.0.e1": (-0.031, -0.052, -0.0103)}
+    truth = {"lens_mass.0.theta_E": 1.25, "lens_light.0.flux": 2700.0, "source_light.0.n_sersic": 1.2,
+             "source_light.0.flux": 10219.43, "lens_mass.0.e1": 0.0}
+    result = SimpleNamespace(method="nautilus", median={n: m for n, (m, _, _) in stats.items()},
+                             interval_68={n: (lo, hi) for n, (_, lo, hi) in stats.items()}, param_names=tuple(stats))
+    medians, compared = _table_cells(medians_table(result)), _table_cells(truth_table(result, truth))
+    for name in stats:
+        (median_and_half, interval), (_, median, interval_again, _) = medians[name], compared[name]
+        assert median_and_half.split(" ± ")[0] == median and interval == interval_again, (medians[name], compared[name])
+    assert compared["lens_mass.0.theta_E"] == ["1.25", "1.25053", "1.25018 to 1.25089", "+1.5"]
+    assert compared["lens_light.0.flux"] == ["2700", "2696.6", "2687.2 to 2705.8", "-0.4"]
+    assert compared["source_light.0.n_sersic"] == ["1.2", "1.184", "1.173 to 1.195", "-1.5"]
+    assert compared["source_light.0.flux"] == ["10219.43", "10219.40", "10218.90 to 10219.90", "-0.1"]
+    assert compared["lens_mass.0.e1"] == ["0", "-0.031", "-0.052 to -0.010", "-1.5"]
+    for name, (median, lo, hi) in stats.items():  # the pull from every digit, not from the rounded cells
+        assert float(compared[name][3]) == pytest.approx((median - truth[name]) / ((hi - lo) / 2), abs=0.05)

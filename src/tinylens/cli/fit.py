@@ -7,6 +7,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import typer
 from rich.markup import escape
 from rich.table import Table
@@ -62,7 +63,11 @@ def medians_table(result: Any, max_rows: int = 40) -> Table:
 def truth_table(result: Any, truth: dict[str, float], names: tuple[str, ...] | None = None) -> Table:
     """The fitted medians beside the true values of ``names`` (default: every free parameter
     with a true value), and the pull: (median - true) in units of the 68 % interval's half-width;
-    an optimiser's best fit beside them alone."""
+    an optimiser's best fit beside them alone. The medians and intervals are rounded as
+    :func:`medians_table` gives them (:func:`tinylens.fit._posterior_texts`), the pull computed
+    from every digit, and each true value shown as given (:func:`true_text`)."""
+    from tinylens.fit import _places, _posterior_texts
+
     median, intervals = dict(result.median), dict(getattr(result, "interval_68", None) or {})
     rows = [name for name in names or tuple(result.param_names) if name in median and name in truth]
     if is_point(result):  # no interval, so no pull (its "interval" is the point itself)
@@ -86,12 +91,25 @@ def truth_table(result: Any, truth: dict[str, float], names: tuple[str, ...] | N
             pull, unmeasured = ZERO_WIDTH_MARK, True
         elif sigma == 0:  # no width to measure a pull in: the cell was left blank without a word
             pull, collapsed = ZERO_WIDTH_MARK, True
-        table.add_row(name, f"{truth[name]:.5g}", f"{median[name]:.5g}",
-                      f"{lo:.5g} - {hi:.5g}" if lo is not None else "", pull)
+        if lo is None:
+            table.add_row(name, true_text(truth[name], None), f"{median[name]:.5g}", "", pull)
+            continue
+        shown, _, interval = _posterior_texts(median[name], lo, hi)
+        table.add_row(name, true_text(truth[name], _places(sigma)), shown, interval, pull)
     notes = [note for note, said in ((ZERO_WIDTH_NOTE, collapsed), (NOT_A_NUMBER_NOTE, unmeasured)) if said]
     if notes:
         table.caption, table.caption_justify = "\n".join(notes), "left"
     return table
+
+
+def true_text(value: float, places: int | None) -> str:
+    """A true ``value`` as given: to five significant digits as ever (1.25, -0.06: not padded to
+    the fit's places) and to the ``places`` of the fitted median beside it where they are more
+    (10219.43 beside 10219.40 ± 0.50, not 10219), trailing zeros dropped."""
+    if not math.isfinite(value) or value == 0:
+        return f"{value:.5g}"
+    digits = max(places or 0, 4 - math.floor(math.log10(abs(value))))
+    return np.format_float_positional(value, precision=digits, unique=True, trim="-")
 
 
 #: The pull cell of a parameter whose 68 % interval has zero width, and the note under the table.
