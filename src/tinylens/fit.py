@@ -514,6 +514,20 @@ def corner_names(names: list[str], choice) -> list[str]:
 FIGURE_KEYS = ("subplot", "results", "corner")
 
 
+def rewritten_names(problem: Any) -> set[str]:
+    """The names of the files that a fit of ``problem`` writes into its output folder whatever its
+    search finds: its tables, and its figures where ``output.draw_figures`` is ``all`` (not
+    ``untrusted``: that depends on the fit), the corner plot a sampler's only (an optimiser's single
+    point has none). An earlier fit's file of another of its names may be left in place."""
+    from tinylens.inference import search_of
+
+    names = file_names(problem.config)
+    figures = getattr(getattr(problem.config, "output", None), "draw_figures", "all") == "all"
+    sampler = hasattr(search_of(problem)[0], "checkpoint_stamp")  # an optimiser keeps no checkpoint
+    return {name for key, name in names.items()
+            if key not in FIGURE_KEYS or (figures and (key != "corner" or sampler))}
+
+
 def draws_figures(config, quality: dict[str, Any]) -> bool:
     """Whether a fit draws its figures: ``output.draw_figures`` is ``all``, or ``untrusted`` and
     the quality assessment does not trust the fit."""
@@ -816,7 +830,7 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
             # before result.json, whose record names them until then: those this fit does not write (a
             # warning names any the system keeps), and those it writes again too, so that a fit killed
             # before its outputs leaves no earlier fit's tables and figures to be read as its own
-            written = set(file_names(problem.config).values())
+            written = rewritten_names(problem)  # a figure it may not draw is left with a warning, as after it
             earlier = replaced_files(out, set(), kept_inputs)
             remove_replaced(out, [p for p in earlier if p.name not in written])
             for again in (p for p in earlier if p.name in written):

@@ -1016,3 +1016,41 @@ def test_a_folder_at_the_name_of_a_table_the_fit_writes_is_refused_before_the_se
     message = str(caught.value)
     assert "result_summary.csv there is a folder" in message and "output.tables.summary" in message
     assert str(out) in message and (out / "result_summary.csv").is_dir()
+
+
+@pytest.mark.parametrize("refused", ["model_corner.png", "model_results.png"])
+def test_an_earlier_figure_this_fit_will_not_draw_that_the_system_keeps_does_not_stop_the_fit(tmp_path, monkeypatch,
+                                                                                              refused):
+    """An earlier fit's figure named in its result.json that the system refused to delete was an
+    OutputError before the search, saying the system would refuse this fit's own figure in its place,
+    where this fit draws none of that name: an optimiser's (no corner plot), one with
+    output.draw_figures: none (no figures). It is left with a DataWarning, and the fit is written."""
+    import pathlib
+
+    import yaml
+
+    lbfgs = {"type": "optimizer", "method": "lbfgs", "settings": {"n_starts": 1, "n_draws": 64}}
+    path = write_tiny_lens(tmp_path / "lens", lbfgs)
+    if refused == "model_results.png":
+        config = yaml.safe_load(path.read_text())
+        config["output"]["draw_figures"] = "none"
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+    out = tmp_path / "lens" / "output"
+    out.mkdir()
+    (out / refused).write_bytes(b"an earlier fit's figure")
+    (out / "result.json").write_text(json.dumps({"versions": {"tinylens": "0"}, "files": {"figure": refused}}))
+    unlink = pathlib.Path.unlink
+
+    def guarded(self, *args, **kwargs):
+        if self == out / refused:
+            raise PermissionError(1, "Operation not permitted", str(self))
+        return unlink(self, *args, **kwargs)
+
+    monkeypatch.setattr(pathlib.Path, "unlink", guarded)
+    with pytest.warns(tinylens.errors.DataWarning) as caught:
+        result = tinylens.fit(path, progress=False)
+    assert any(f"{refused} (Operation not permitted)" in str(w.message) for w in caught)
+    saved = json.loads((out / "result.json").read_text())
+    assert saved == result.to_json() and refused not in saved["files"].values()
+    assert (out / refused).read_bytes() == b"an earlier fit's figure"
+    assert abs(saved["median"]["lens_mass.0.theta_E"] - 1.0) < 0.02
