@@ -1166,19 +1166,21 @@ def _remove_rewritten(out: Path, path: Path) -> None:
     figure of the same name, result.json), before the search. One the system refuses to delete
     (someone else's in a folder with the sticky bit) it would refuse to replace too, after the
     search: an :class:`~tinylens.errors.OutputError` naming it now, before anything is sampled.
-    A disk that refuses every write (:data:`~tinylens.errors.UNWRITABLE`) is raised as it is, for
-    :func:`disk_full_reported`."""
-    from tinylens.errors import UNWRITABLE
-
+    Only a PermissionError is that refusal: another error (a disk that refuses every write,
+    :data:`~tinylens.errors.UNWRITABLE`, for :func:`disk_full_reported`; a network file system's
+    EIO or ESTALE, which a retry may not meet) says nothing of the replacement, and is raised as it
+    is where ``path`` is result.json, passed over for a table or figure (whose replacement is tried
+    when the outputs are written)."""
     try:
         path.unlink(missing_ok=True)
-    except OSError as exc:
-        if exc.errno in UNWRITABLE:
-            raise
+    except PermissionError as exc:
         raise OutputError(f"Output folder {out}: {path.name}, an earlier fit's, cannot be deleted "
                           f"({exc.strerror or type(exc).__name__}), and the system would refuse this fit's own "
                           f"{path.name} in its place too, after the search. Delete it (or ask its owner to: "
                           f"{ls_command(path, option='-l')} shows who), or choose another {OUTPUT_FOLDER_CHOICE}.") from None
+    except OSError:
+        if path.name == filenames.RESULT:
+            raise
 
 
 def undeleted_text(out: Path, kept: Sequence[str]) -> str:

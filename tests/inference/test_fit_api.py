@@ -1054,3 +1054,39 @@ def test_an_earlier_figure_this_fit_will_not_draw_that_the_system_keeps_does_not
     assert saved == result.to_json() and refused not in saved["files"].values()
     assert (out / refused).read_bytes() == b"an earlier fit's figure"
     assert abs(saved["median"]["lens_mass.0.theta_E"] - 1.0) < 0.02
+
+
+@pytest.mark.parametrize("refused", ["result_samples.csv", "result.json"])
+def test_an_earlier_file_a_network_disk_fails_to_delete_is_not_called_refused_by_the_system(tmp_path, monkeypatch,
+                                                                                            refused):
+    """Only a PermissionError says the system would refuse the fit's own file in an earlier one's
+    place; any other error deleting it (a network file system's EIO) was an OutputError saying so,
+    which a survey writes as the lens's failure rather than an error a retry may not meet. An
+    earlier table's is passed over again (the fit writes its own in its place) and result.json's
+    raised as it is, as before 5a77ee4."""
+    import errno
+    import pathlib
+
+    lbfgs = {"type": "optimizer", "method": "lbfgs", "settings": {"n_starts": 1, "n_draws": 64}}
+    path = write_tiny_lens(tmp_path / "lens", lbfgs)
+    out = tmp_path / "lens" / "output"
+    out.mkdir()
+    (out / "result_samples.csv").write_text("an earlier fit's samples\n")
+    (out / "result.json").write_text(json.dumps({"versions": {"tinylens": "0"}, "files": {"samples": "result_samples.csv"}}))
+    unlink = pathlib.Path.unlink
+
+    def failing(self, *args, **kwargs):
+        if self == out / refused:
+            raise OSError(errno.EIO, "Input/output error", str(self))
+        return unlink(self, *args, **kwargs)
+
+    monkeypatch.setattr(pathlib.Path, "unlink", failing)
+    if refused == "result.json":
+        with pytest.raises(OSError) as caught:
+            tinylens.fit(path, progress=False)
+        assert caught.value.errno == errno.EIO and not isinstance(caught.value, tinylens.errors.TinyLensError)
+        return
+    result = tinylens.fit(path, progress=False)
+    saved = json.loads((out / "result.json").read_text())
+    assert saved == result.to_json() and saved["files"]["samples"] == "result_samples.csv"
+    assert pd.read_csv(out / "result_samples.csv").shape[0] == 1  # this fit's table, not the earlier one
