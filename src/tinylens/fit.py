@@ -627,8 +627,10 @@ def write_results(problem, res: InferenceResult, out: Path, started: float | Non
             files.pop("corner")
     # not drawn (not asked for, an optimiser's corner plot) or failed: an earlier fit's figure there
     # is not this one's; one the system will not delete is left with a warning, not a lost fit
+    # (a folder of that name is the user's, not an earlier fit's figure: left, unsaid)
     remove_replaced(out, [out / name for key, name in file_names(problem.config).items()
-                          if key in FIGURE_KEYS and key not in files])
+                          if key in FIGURE_KEYS and key not in files
+                          and ((out / name).is_symlink() or not (out / name).is_dir())])
 
     result = FitResult(
         method=res.method,
@@ -950,13 +952,17 @@ def _check_inputs_kept(problem: Any, folder: Path, config: str | Path | None = N
 
 def _check_no_folder_at_files(problem: Any, folder: Path, keys: Mapping[str, str]) -> None:
     """An :class:`~tinylens.errors.OutputError` where a file the fit writes into its output
-    ``folder`` (:func:`atomic_names`; its figures only where it may draw them) is a folder there,
-    which the system would refuse to replace (IsADirectoryError): found before the search, not
-    when its table is written after it. ``keys``: the config key of each file name the config chose."""
-    figures = {file_names(problem.config)[key] for key in FIGURE_KEYS}
+    ``folder`` (:func:`atomic_names`; its figures only where it may draw them, a corner plot a
+    sampler's only) is a folder there, which the system would refuse to replace (IsADirectoryError):
+    found before the search, not when its table is written after it. ``keys``: the config key of each file name the config chose."""
+    from tinylens.inference import search_of
+
+    names = file_names(problem.config)
     drawn = getattr(getattr(problem.config, "output", None), "draw_figures", "all") != "none"
+    optimiser = not hasattr(search_of(problem)[0], "checkpoint_stamp")  # its single point has no corner plot
+    undrawn = {names[key] for key in FIGURE_KEYS if not drawn or (key == "corner" and optimiser)}
     for name in atomic_names(problem):
-        if (name not in figures or drawn) and (folder / name).is_dir():
+        if name not in undrawn and (folder / name).is_dir():
             key = keys.get(name)
             what = f"its {name} ({key})" if key else f"its own {name}"
             rename = f"another name for {key} or " if key else ""

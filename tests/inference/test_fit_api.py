@@ -1090,3 +1090,25 @@ def test_an_earlier_file_a_network_disk_fails_to_delete_is_not_called_refused_by
     saved = json.loads((out / "result.json").read_text())
     assert saved == result.to_json() and saved["files"]["samples"] == "result_samples.csv"
     assert pd.read_csv(out / "result_samples.csv").shape[0] == 1  # this fit's table, not the earlier one
+
+
+def test_a_folder_at_the_name_of_a_corner_plot_an_optimiser_never_draws_does_not_stop_its_fit(tmp_path):
+    """A folder named model_corner.png in an optimiser's output folder was refused before the
+    search ('there is a folder, where the fit writes its own model_corner.png') since 96a2d7b,
+    though an optimiser's single point draws no corner plot; its fit is written now, and the
+    folder, the user's, is left as it is without a warning that an earlier fit's file cannot be deleted."""
+    import warnings
+
+    lbfgs = {"type": "optimizer", "method": "lbfgs", "settings": {"n_starts": 1, "n_draws": 64}}
+    path = write_tiny_lens(tmp_path / "lens", lbfgs)
+    out = tmp_path / "lens" / "output"
+    (out / "model_corner.png").mkdir(parents=True)
+    (out / "model_corner.png" / "mine.txt").write_text("kept")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = tinylens.fit(path, progress=False)
+    assert not [w for w in caught if "cannot be deleted" in str(w.message)]
+    saved = json.loads((out / "result.json").read_text())
+    assert saved == result.to_json() and "corner" not in saved["files"]
+    assert (out / "model_corner.png" / "mine.txt").read_text() == "kept"
+    assert abs(saved["median"]["lens_mass.0.theta_E"] - 1.0) < 0.02
