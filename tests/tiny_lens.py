@@ -134,3 +134,19 @@ def write_stored_result(folder: Path, problem, theta, **content: Any) -> Path:
     path = folder / "result.json"
     path.write_text(json.dumps(stored))
     return path
+
+
+def refuse_unlink(monkeypatch: Any, refused: Path, code: int = 1, text: str = "Operation not permitted") -> None:
+    """Make ``Path.unlink`` of ``refused`` fail with ``OSError(code, text)`` (by default EPERM, a
+    PermissionError, as the system answers for someone else's file in a folder with the sticky bit;
+    which a test run as root cannot meet for real); every other path is deleted as usual."""
+    import pathlib
+
+    unlink = pathlib.Path.unlink
+
+    def guarded(self, *args, **kwargs):
+        if self == refused:
+            raise OSError(code, text, str(self))
+        return unlink(self, *args, **kwargs)
+
+    monkeypatch.setattr(pathlib.Path, "unlink", guarded)

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import tinylens
-from tiny_lens import FAST_NAUTILUS, FREE_TRUTH, tiny_config, write_tiny_lens
+from tiny_lens import FAST_NAUTILUS, FREE_TRUTH, refuse_unlink, tiny_config, write_tiny_lens
 from tinylens.results.tables import MIN_RELATIVE_WEIGHT
 
 
@@ -476,7 +476,6 @@ def test_an_earlier_fits_file_the_system_will_not_delete_is_left_with_a_warning_
     """An earlier fit's table that the system refused to delete (PermissionError: someone else's
     file in a folder with the sticky bit) stopped the new fit with a traceback before it began; it is
     left, with a DataWarning naming it, the other earlier files are removed, and the fit is written."""
-    import pathlib
 
     import yaml
 
@@ -489,14 +488,8 @@ def test_an_earlier_fits_file_the_system_will_not_delete_is_left_with_a_warning_
     assert {"result_samples.csv", "result_summary.csv"} <= {p.name for p in out.iterdir()}
     config["output"]["tables"] = {"samples": "samples.csv", "summary": "summary.csv"}
     path.write_text(yaml.safe_dump(config, sort_keys=False))
-    refused, unlink = out / "result_samples.csv", pathlib.Path.unlink
-
-    def guarded(self, *args, **kwargs):
-        if self == refused:
-            raise PermissionError(1, "Operation not permitted", str(self))
-        return unlink(self, *args, **kwargs)
-
-    monkeypatch.setattr(pathlib.Path, "unlink", guarded)
+    refused = out / "result_samples.csv"
+    refuse_unlink(monkeypatch, refused)
     with pytest.warns(tinylens.errors.DataWarning) as caught:
         second = tinylens.fit(path, progress=False)
     [message] = [str(w.message) for w in caught if "earlier fit" in str(w.message)]
@@ -927,7 +920,6 @@ def test_a_finished_fits_checkpoint_the_system_will_not_delete_is_left_with_a_wa
     (PermissionError: someone else's file in a folder with the sticky bit) fit raised that
     PermissionError, so the written fit was never returned and a script or survey took it for a
     failed one. The checkpoint is now left, with a DataWarning naming it, and the result returned."""
-    import pathlib
 
     import yaml
 
@@ -938,14 +930,8 @@ def test_a_finished_fits_checkpoint_the_system_will_not_delete_is_left_with_a_wa
     config["output"]["draw_figures"] = "none"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     out = tmp_path / "lens" / "output"
-    refused, unlink = out / filenames.CHECKPOINTS["nautilus"], pathlib.Path.unlink
-
-    def guarded(self, *args, **kwargs):
-        if self == refused:
-            raise PermissionError(1, "Operation not permitted", str(self))
-        return unlink(self, *args, **kwargs)
-
-    monkeypatch.setattr(pathlib.Path, "unlink", guarded)
+    refused = out / filenames.CHECKPOINTS["nautilus"]
+    refuse_unlink(monkeypatch, refused)
     with pytest.warns(tinylens.errors.DataWarning) as caught:
         result = tinylens.fit(path, progress=False)
     [message] = [str(w.message) for w in caught if "cannot be deleted" in str(w.message)]
@@ -965,7 +951,6 @@ def test_an_earlier_file_this_fit_writes_again_that_the_system_keeps_is_refused_
     over in silence, so the fit searched and then stopped with PermissionError writing its own
     samples table, its result.json never written; one result.json that could not be deleted raised
     a bare PermissionError. Either is now an OutputError naming the file, before anything is sampled."""
-    import pathlib
 
     import tinylens.inference
 
@@ -975,17 +960,11 @@ def test_an_earlier_file_this_fit_writes_again_that_the_system_keeps_is_refused_
     out.mkdir()
     (out / "result_samples.csv").write_text("an earlier fit's samples\n")
     (out / "result.json").write_text(json.dumps({"versions": {"tinylens": "0"}, "files": {"samples": "result_samples.csv"}}))
-    unlink = pathlib.Path.unlink
-
-    def guarded(self, *args, **kwargs):
-        if self == out / refused:
-            raise PermissionError(1, "Operation not permitted", str(self))
-        return unlink(self, *args, **kwargs)
 
     def searched(*args, **kwargs):
         raise AssertionError("the search ran")
 
-    monkeypatch.setattr(pathlib.Path, "unlink", guarded)
+    refuse_unlink(monkeypatch, out / refused)
     monkeypatch.setattr(tinylens.inference, "run_inference", searched)
     with pytest.raises(tinylens.errors.OutputError) as caught:
         tinylens.fit(path, progress=False)
@@ -1025,7 +1004,6 @@ def test_an_earlier_figure_this_fit_will_not_draw_that_the_system_keeps_does_not
     OutputError before the search, saying the system would refuse this fit's own figure in its place,
     where this fit draws none of that name: an optimiser's (no corner plot), one with
     output.draw_figures: none (no figures). It is left with a DataWarning, and the fit is written."""
-    import pathlib
 
     import yaml
 
@@ -1039,14 +1017,7 @@ def test_an_earlier_figure_this_fit_will_not_draw_that_the_system_keeps_does_not
     out.mkdir()
     (out / refused).write_bytes(b"an earlier fit's figure")
     (out / "result.json").write_text(json.dumps({"versions": {"tinylens": "0"}, "files": {"figure": refused}}))
-    unlink = pathlib.Path.unlink
-
-    def guarded(self, *args, **kwargs):
-        if self == out / refused:
-            raise PermissionError(1, "Operation not permitted", str(self))
-        return unlink(self, *args, **kwargs)
-
-    monkeypatch.setattr(pathlib.Path, "unlink", guarded)
+    refuse_unlink(monkeypatch, out / refused)
     with pytest.warns(tinylens.errors.DataWarning) as caught:
         result = tinylens.fit(path, progress=False)
     assert any(f"{refused} (Operation not permitted)" in str(w.message) for w in caught)
@@ -1065,7 +1036,6 @@ def test_an_earlier_file_a_network_disk_fails_to_delete_is_not_called_refused_by
     earlier table's is passed over again (the fit writes its own in its place) and result.json's
     raised as it is, as before 5a77ee4."""
     import errno
-    import pathlib
 
     lbfgs = {"type": "optimizer", "method": "lbfgs", "settings": {"n_starts": 1, "n_draws": 64}}
     path = write_tiny_lens(tmp_path / "lens", lbfgs)
@@ -1073,14 +1043,7 @@ def test_an_earlier_file_a_network_disk_fails_to_delete_is_not_called_refused_by
     out.mkdir()
     (out / "result_samples.csv").write_text("an earlier fit's samples\n")
     (out / "result.json").write_text(json.dumps({"versions": {"tinylens": "0"}, "files": {"samples": "result_samples.csv"}}))
-    unlink = pathlib.Path.unlink
-
-    def failing(self, *args, **kwargs):
-        if self == out / refused:
-            raise OSError(errno.EIO, "Input/output error", str(self))
-        return unlink(self, *args, **kwargs)
-
-    monkeypatch.setattr(pathlib.Path, "unlink", failing)
+    refuse_unlink(monkeypatch, out / refused, errno.EIO, "Input/output error")
     if refused == "result.json":
         with pytest.raises(OSError) as caught:
             tinylens.fit(path, progress=False)

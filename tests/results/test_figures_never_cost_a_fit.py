@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from tiny_lens import tiny_data, write_tiny_lens
+from tiny_lens import refuse_unlink, tiny_data, write_tiny_lens
 import tinylens
 from tinylens.results import plots
 
@@ -114,21 +114,14 @@ def test_an_earlier_figure_the_system_will_not_delete_is_left_with_a_warning_not
     model_corner.png that the system refused to delete (PermissionError: someone else's file in a
     folder with the sticky bit) stopped with that PermissionError after fitting, its result.json
     never written; the figure is now left, with a DataWarning naming it, and the fit is written."""
-    import pathlib
 
     config = write_tiny_lens(tmp_path, {"type": "optimizer", "method": "lbfgs",
                                         "settings": {"n_starts": 1, "n_draws": 64}}, tiny_data())
     out = tmp_path / "output"
     out.mkdir()
-    refused, unlink = out / "model_corner.png", pathlib.Path.unlink
+    refused = out / "model_corner.png"
     refused.write_bytes(b"someone else's corner plot")
-
-    def guarded(self, *args, **kwargs):
-        if self == refused:
-            raise PermissionError(1, "Operation not permitted", str(self))
-        return unlink(self, *args, **kwargs)
-
-    monkeypatch.setattr(pathlib.Path, "unlink", guarded)
+    refuse_unlink(monkeypatch, refused)
     with pytest.warns(tinylens.errors.DataWarning) as caught:
         result = tinylens.fit(config, progress=False)
     [message] = [str(w.message) for w in caught if "cannot be deleted" in str(w.message)]
