@@ -94,7 +94,7 @@ def test_an_argument_of_the_wrong_type_is_a_config_type_error_that_except_type_e
 
 
 def test_load_says_base_dir_none_is_its_default_not_a_wrong_type(lens):
-    """7e4efa6 made load's docstring say 'A config or base_dir of the wrong type (None, a number)
+    """b413d29 made load's docstring say 'A config or base_dir of the wrong type (None, a number)
     raises ConfigTypeError', though base_dir=None is load's default, which takes the YAML file's
     folder; it now lists None as a wrong type of config only, as load behaves."""
     doc = " ".join(tinylens.load.__doc__.split())

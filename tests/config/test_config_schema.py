@@ -245,7 +245,7 @@ def test_one_line_of_yaml_text_instead_of_a_path_is_named_as_such(text, example,
 def test_a_missing_path_that_yaml_reads_as_keys_is_still_not_found(name, tmp_path, monkeypatch):
     """A file name with ': ' (a Windows path, a dated run) or an unformatted '{lens}' reads as a YAML
     mapping too, but of no config key: missing, it is 'not found', naming it and the folder looked
-    in, not 'looks like the YAML text itself' (without the path) as 29ba7d4 made it; a folder of such
+    in, not 'looks like the YAML text itself' (without the path) as 9554720 made it; a folder of such
     a name is still named as a folder, and one line of a config's own keys still gets the YAML advice."""
     monkeypatch.chdir(tmp_path)
     message = error_of(name)

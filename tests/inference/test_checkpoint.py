@@ -999,7 +999,7 @@ def test_a_checkpoint_of_another_config_is_said_to_be_replaced(tmp_path, data):
 def test_a_pipeline_state_of_an_older_fit_is_not_blamed_on_the_no_pipeline_switch(tmp_path, data):
     """A fit with the pipeline, then one with --no-pipeline (which leaves the pipeline's state as
     it is), then one with the pipeline after a prior was changed: checkpoint.pipeline.json, written
-    by the first fit, is not resumed because of the prior, yet 7e36b8a's warning gave the pipeline
+    by the first fit, is not resumed because of the prior, yet 8bdc392's warning gave the pipeline
     switch alone as the cause of both files ('the earlier fit here ran without the pipeline's
     stages'), hiding the changed prior that threw the stages' work away. Both causes are said now."""
     config = write_tiny_lens(tmp_path, _inference(n_like_max=SMALL_CAP), data)

@@ -1034,7 +1034,7 @@ def test_an_earlier_file_a_network_disk_fails_to_delete_is_not_called_refused_by
     place; any other error deleting it (a network file system's EIO) was an OutputError saying so,
     which a survey writes as the lens's failure rather than an error a retry may not meet. An
     earlier table's is passed over again (the fit writes its own in its place) and result.json's
-    raised as it is, as before 5a77ee4."""
+    raised as it is, as before c135c24."""
     import errno
 
     lbfgs = {"type": "optimizer", "method": "lbfgs", "settings": {"n_starts": 1, "n_draws": 64}}
@@ -1057,7 +1057,7 @@ def test_an_earlier_file_a_network_disk_fails_to_delete_is_not_called_refused_by
 
 def test_a_folder_at_the_name_of_a_corner_plot_an_optimiser_never_draws_does_not_stop_its_fit(tmp_path):
     """A folder named model_corner.png in an optimiser's output folder was refused before the
-    search ('there is a folder, where the fit writes its own model_corner.png') since 96a2d7b,
+    search ('there is a folder, where the fit writes its own model_corner.png') since 80c1cdd,
     though an optimiser's single point draws no corner plot; its fit is written now, and the
     folder, the user's, is left as it is without a warning that an earlier fit's file cannot be deleted."""
     import warnings
