@@ -141,8 +141,7 @@ def angle_percentiles(phi_deg: np.ndarray, percentiles: Sequence[float]) -> np.n
     median of 89 and -89 deg is 90, where a plain median put it at 0, across both; the others
     follow it past the cut (-91 beside -90), so the interval stays one piece."""
     values = np.percentile(unwrap_angle(np.asarray(phi_deg, dtype=float)), percentiles)
-    first = values[0]
-    return values + (ANGLE_PERIOD / 2 - (ANGLE_PERIOD / 2 - first) % ANGLE_PERIOD) - first
+    return values + angle_in_range(values[0]) - values[0]  # summed in this order, to the last bit as before
 
 
 def deviations(model: np.ndarray, truth: np.ndarray, kind: Kind) -> np.ndarray:
