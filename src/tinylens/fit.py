@@ -519,13 +519,21 @@ def rewritten_names(problem: Any) -> set[str]:
     search finds: its tables, and its figures where ``output.draw_figures`` is ``all`` (not
     ``untrusted``: that depends on the fit), the corner plot a sampler's only (an optimiser's single
     point has none). An earlier fit's file of another of its names may be left in place."""
+    drawn = figure_keys(problem, surely=True)
+    return {name for key, name in file_names(problem.config).items() if key not in FIGURE_KEYS or key in drawn}
+
+
+def figure_keys(problem: Any, surely: bool = False) -> set[str]:
+    """The :data:`FIGURE_KEYS` of the figures a fit of ``problem`` may draw: none where
+    ``output.draw_figures`` is ``none`` (``surely``: unless it is ``all``, as ``untrusted`` depends
+    on the fit), the corner plot a sampler's only (an optimiser's single point has none)."""
     from tinylens.inference import search_of
 
-    names = file_names(problem.config)
-    figures = getattr(getattr(problem.config, "output", None), "draw_figures", "all") == "all"
+    when = getattr(getattr(problem.config, "output", None), "draw_figures", "all")
+    if when == "none" or (surely and when != "all"):
+        return set()
     sampler = hasattr(search_of(problem)[0], "checkpoint_stamp")  # an optimiser keeps no checkpoint
-    return {name for key, name in names.items()
-            if key not in FIGURE_KEYS or (figures and (key != "corner" or sampler))}
+    return {key for key in FIGURE_KEYS if key != "corner" or sampler}
 
 
 def draws_figures(config, quality: dict[str, Any]) -> bool:
@@ -955,12 +963,8 @@ def _check_no_folder_at_files(problem: Any, folder: Path, keys: Mapping[str, str
     ``folder`` (:func:`atomic_names`; its figures only where it may draw them, a corner plot a
     sampler's only) is a folder there, which the system would refuse to replace (IsADirectoryError):
     found before the search, not when its table is written after it. ``keys``: the config key of each file name the config chose."""
-    from tinylens.inference import search_of
-
-    names = file_names(problem.config)
-    drawn = getattr(getattr(problem.config, "output", None), "draw_figures", "all") != "none"
-    optimiser = not hasattr(search_of(problem)[0], "checkpoint_stamp")  # its single point has no corner plot
-    undrawn = {names[key] for key in FIGURE_KEYS if not drawn or (key == "corner" and optimiser)}
+    names, drawn = file_names(problem.config), figure_keys(problem)
+    undrawn = {names[key] for key in FIGURE_KEYS if key not in drawn}
     for name in atomic_names(problem):
         if name not in undrawn and (folder / name).is_dir():
             key = keys.get(name)
