@@ -653,7 +653,7 @@ def check_template_mask(template: Mapping[str, Any], lenses: Sequence[Lens], nam
             return
         raise ConfigError(
             f"The {name} does not work: {exc} Every lens without a {MASK_FILE} of its own would be refused with it "
-            f"({lens_count(len(users))}: {', '.join(users[:3])}{', ...' if len(users) > 3 else ''}). Mend or replace "
+            f"({some_lenses(users)}). Mend or replace "
             f"the mask file, put a {MASK_FILE} in each lens folder, or remove mask_path from the template.") from None
     shapes: dict[tuple[int, int], list[str]] = {}
     for lens in lenses:
@@ -669,13 +669,24 @@ def check_template_mask(template: Mapping[str, Any], lenses: Sequence[Lens], nam
         shapes.setdefault(tuple(shape), []).append(lens.lens_id)
     if not shapes:
         return
-    found = "; ".join(f"{rows} x {columns} ({lens_count(len(ids))}: {', '.join(ids[:3])}{', ...' if len(ids) > 3 else ''})"
-                      for (rows, columns), ids in sorted(shapes.items(), key=lambda item: -len(item[1])))
+    found = shapes_found(shapes)
     raise ConfigError(
         f"The {name} does not work: dataset.mask_path: its mask {mask} has shape {mask_shape[0]} x {mask_shape[1]} "
         f"(rows x columns), but the image of every lens that would use it has another shape: {found}; a mask must "
         f"cover the same pixels as the image, so every such lens's fit would refuse it. Give a mask of the images' "
         f"shape, put a {MASK_FILE} in each lens folder, or remove mask_path from the template.")
+
+
+def some_lenses(ids: Sequence[str]) -> str:
+    """``3 lenses: lens_a, lens_b, lens_c, ...``: how many ``ids`` there are, and the first three."""
+    return f"{lens_count(len(ids))}: {', '.join(ids[:3])}{', ...' if len(ids) > 3 else ''}"
+
+
+def shapes_found(shapes: Mapping[tuple[int, int], Sequence[str]]) -> str:
+    """The images' ``shapes`` (rows, columns) with the lenses of each (:func:`some_lenses`), the
+    shape of most lenses first: ``32 x 32 (2 lenses: lens_a, lens_b); 40 x 40 (1 lens: lens_c)``."""
+    return "; ".join(f"{rows} x {columns} ({some_lenses(ids)})"
+                     for (rows, columns), ids in sorted(shapes.items(), key=lambda item: -len(item[1])))
 
 
 def loaded_template(template: Mapping[str, Any], lens: Lens, out: str | Path, name: str = "template") -> Any:
@@ -725,8 +736,7 @@ def check_shape_mask(template: Mapping[str, Any], lenses: Sequence[Lens], out: s
         shapes.setdefault(shape, []).append(lens.lens_id)
     if not shapes:
         return
-    found = "; ".join(f"{rows} x {columns} ({lens_count(len(ids))}: {', '.join(ids[:3])}{', ...' if len(ids) > 3 else ''})"
-                      for (rows, columns), ids in sorted(shapes.items(), key=lambda item: -len(item[1])))
+    found = shapes_found(shapes)
     most = max(shapes, key=lambda shape: len(shapes[shape]))
     raise ConfigError(
         f"The {name} does not work: {notes[most]} That is fewer than the {MIN_USABLE_PIXELS} pixels a fit needs, in the "
