@@ -574,3 +574,24 @@ def test_a_template_checked_with_no_lens_is_refused_as_the_templates_not_in_a_ba
     with pytest.raises(runner.ConfigError) as raised:
         runner.check_template(loaded, found, out, tries=0, name="template T")
     assert str(raised.value) == str(tried.value)
+
+
+def test_a_template_checked_with_no_lens_loaded_is_validated_once_for_its_mask_and_history(tmp_path, monkeypatch):
+    """Where no lens loaded (tries=0 here), check_template validated the template twice for the
+    checks that need no lens's data: once for its dataset.mask (check_shape_mask), once again for
+    dynesty's history (check_histories). It is now validated once, and both checks still pass it."""
+    from tinylens.config import loader
+
+    lenses = tmp_path / "lenses"
+    for i in range(2):
+        write_lens(lenses / f"lens_{i}", 1.0, seed=i)
+    config = template_config()
+    config["dataset"]["mask"] = {"type": "circle", "r_max": 1.0}  # leaves enough pixels: nothing raised
+    template = tmp_path / "template.yaml"
+    template.write_text(yaml.safe_dump(config, sort_keys=False))
+    loaded, found = runner.load_template(template), runner.find_lenses(lenses)
+    calls = []
+    real = loader.load_config
+    monkeypatch.setattr(loader, "load_config", lambda *a, **k: calls.append(a) or real(*a, **k))
+    assert runner.check_template(loaded, found, tmp_path / "out", tries=0) is None
+    assert len(calls) == 1

@@ -580,10 +580,11 @@ def check_template(template: Mapping[str, Any], lenses: list[Lens], out: str | P
     if nowhere is not None:
         raise nowhere
     check_template_mask(template, lenses, name)
-    check_shape_mask(template, lenses, out, name)
-    if lenses:  # no lens loaded, so that dynesty's history was not checked with one: with the settings alone
-        check_histories(SimpleNamespace(config=loaded_template(template, lenses[0], out, name)),
-                        lenses if every is None else every, out, name)
+    if lenses:  # no lens loaded: the template validated once, for the checks that need no lens's data
+        config = loaded_template(template, lenses[0], out, name)
+        check_shape_mask(template, lenses, config, name)
+        # dynesty's history, not checked with a lens loaded: with the settings alone
+        check_histories(SimpleNamespace(config=config), lenses if every is None else every, out, name)
     return None
 
 
@@ -705,7 +706,7 @@ def loaded_template(template: Mapping[str, Any], lens: Lens, out: str | Path, na
         raise ConfigError(f"The {name} does not work (checked with lens {lens.lens_id}): {exc}") from None
 
 
-def check_shape_mask(template: Mapping[str, Any], lenses: Sequence[Lens], out: str | Path, name: str = "template") -> None:
+def check_shape_mask(template: Mapping[str, Any], lenses: Sequence[Lens], config: Any, name: str = "template") -> None:
     """Raise a ConfigError where the template's ``dataset.mask`` (a circle or annulus, in arcsec
     from the image's centre) alone leaves fewer than :data:`~tinylens.data.dataset.MIN_USABLE_PIXELS`
     pixels of the image of every one of ``lenses`` whose image header can be read: each of their
@@ -713,14 +714,16 @@ def check_shape_mask(template: Mapping[str, Any], lenses: Sequence[Lens], out: s
     survey would fail them one by one. The images' headers are read up to the first whose shape
     leaves enough pixels (then nothing is raised), each shape's pixels counted once; a lens whose
     image cannot be read is left to its fit. Run by :func:`check_template` where every lens it tried
-    had broken data: one that loaded shows that the mask leaves enough pixels of its image."""
+    had broken data: one that loaded shows that the mask leaves enough pixels of its image.
+    ``config``: the template as a lens's fit reads it (:func:`loaded_template`), whose ``dataset``
+    is read."""
     from tinylens.data.dataset import MIN_USABLE_PIXELS, shape_mask_note
     from tinylens.data.fits_io import read_fits_shape
 
     dataset = template.get("dataset")
     if not lenses or not isinstance(dataset, Mapping) or dataset.get("mask") is None:
         return
-    cfg = loaded_template(template, lenses[0], out, name).dataset
+    cfg = config.dataset
     shapes: dict[tuple[int, int], list[str]] = {}
     notes: dict[tuple[int, int], str] = {}
     for lens in lenses:
