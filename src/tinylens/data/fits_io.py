@@ -155,13 +155,10 @@ def check_pixels_there(hdul: fits.HDUList, file: Path, ext: Extension | None, ro
             hdu = next((h for h in hdul if _has_pixels(h)), None)
         else:
             hdu = _named_image_hdu(hdul, file, ext, role, read=False)
-        if hdu is None or isinstance(hdu, fits.CompImageHDU):
-            return
-        info = hdu.fileinfo()
-        end, stream = info["datLoc"] + hdu.size, info["file"]
     except (*_READ_ERRORS, DataError):
         return
-    check_not_cut_short(file, end, role, stream)
+    if hdu is not None:
+        check_hdu_not_cut_short(hdu, file, role)
 
 
 @contextlib.contextmanager
@@ -209,12 +206,20 @@ def read_fits_shape(path: str | Path, role: str = "image", hint: str = "") -> tu
         else:
             hdu = _named_image_hdu(hdul, file, ext, role, read=False)
         header = hdu.header.copy()
-        if not isinstance(hdu, fits.CompImageHDU):  # its size is the image's, not the table's that holds it
-            # the HDU's own fileinfo: HDUList.fileinfo reads every HDU of the file, decompressing a gzipped one whole
-            info = hdu.fileinfo()
-            check_not_cut_short(file, info["datLoc"] + hdu.size, role, info["file"])
+        check_hdu_not_cut_short(hdu, file, role)
     naxis = header.get("NAXIS", 0)
     return shape_2d(tuple(int(header[f"NAXIS{k}"]) for k in range(naxis, 0, -1)), Path(path), role), header
+
+
+def check_hdu_not_cut_short(hdu: Any, file: Path, role: str) -> None:
+    """:func:`check_not_cut_short` for the image HDU ``hdu`` of ``file``: its pixels' end from the
+    HDU's own fileinfo (HDUList.fileinfo reads every HDU of the file, decompressing a gzipped one
+    whole). A tile-compressed image is not checked: its size is the image's, not the table's that
+    holds it."""
+    if isinstance(hdu, fits.CompImageHDU):
+        return
+    info = hdu.fileinfo()
+    check_not_cut_short(file, info["datLoc"] + hdu.size, role, info["file"])
 
 
 def check_not_cut_short(file: Path, end: int, role: str, stream: Any = None) -> None:
