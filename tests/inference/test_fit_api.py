@@ -943,6 +943,18 @@ def test_a_finished_fits_checkpoint_the_system_will_not_delete_is_left_with_a_wa
     assert not (out / filenames.PIPELINE_STATE).exists()
 
 
+def _earlier_fit_folder(tmp_path):
+    """The tiny lens's config (an lbfgs fit) and its output folder, holding an earlier fit's
+    result_samples.csv and the result.json that names it."""
+    lbfgs = {"type": "optimizer", "method": "lbfgs", "settings": {"n_starts": 1, "n_draws": 64}}
+    path = write_tiny_lens(tmp_path / "lens", lbfgs)
+    out = tmp_path / "lens" / "output"
+    out.mkdir()
+    (out / "result_samples.csv").write_text("an earlier fit's samples\n")
+    (out / "result.json").write_text(json.dumps({"versions": {"tinylens": "0"}, "files": {"samples": "result_samples.csv"}}))
+    return path, out
+
+
 @pytest.mark.parametrize("refused", ["result_samples.csv", "result.json"])
 def test_an_earlier_file_this_fit_writes_again_that_the_system_keeps_is_refused_before_the_search(tmp_path, monkeypatch,
                                                                                                   refused):
@@ -954,12 +966,7 @@ def test_an_earlier_file_this_fit_writes_again_that_the_system_keeps_is_refused_
 
     import tinylens.inference
 
-    lbfgs = {"type": "optimizer", "method": "lbfgs", "settings": {"n_starts": 1, "n_draws": 64}}
-    path = write_tiny_lens(tmp_path / "lens", lbfgs)
-    out = tmp_path / "lens" / "output"
-    out.mkdir()
-    (out / "result_samples.csv").write_text("an earlier fit's samples\n")
-    (out / "result.json").write_text(json.dumps({"versions": {"tinylens": "0"}, "files": {"samples": "result_samples.csv"}}))
+    path, out = _earlier_fit_folder(tmp_path)
 
     def searched(*args, **kwargs):
         raise AssertionError("the search ran")
@@ -1037,12 +1044,7 @@ def test_an_earlier_file_a_network_disk_fails_to_delete_is_not_called_refused_by
     raised as it is, as before c135c24."""
     import errno
 
-    lbfgs = {"type": "optimizer", "method": "lbfgs", "settings": {"n_starts": 1, "n_draws": 64}}
-    path = write_tiny_lens(tmp_path / "lens", lbfgs)
-    out = tmp_path / "lens" / "output"
-    out.mkdir()
-    (out / "result_samples.csv").write_text("an earlier fit's samples\n")
-    (out / "result.json").write_text(json.dumps({"versions": {"tinylens": "0"}, "files": {"samples": "result_samples.csv"}}))
+    path, out = _earlier_fit_folder(tmp_path)
     refuse_unlink(monkeypatch, out / refused, errno.EIO, "Input/output error")
     if refused == "result.json":
         with pytest.raises(OSError) as caught:
