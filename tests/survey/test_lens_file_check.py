@@ -595,3 +595,42 @@ def test_a_template_checked_with_no_lens_loaded_is_validated_once_for_its_mask_a
     monkeypatch.setattr(loader, "load_config", lambda *a, **k: calls.append(a) or real(*a, **k))
     assert runner.check_template(loaded, found, tmp_path / "out", tries=0) is None
     assert len(calls) == 1
+
+
+@pytest.mark.parametrize("key, value, said", [("settings", {"nlive": -5}, "nlive"),
+                                              ("settings", {"n_liev": 100}, "n_liev"),
+                                              ("corner", ["lens_mass.0.theta_e"], "output.corner_parameters")])
+def test_a_bad_sampler_setting_is_refused_though_no_lens_of_the_template_check_loads(tmp_path, key, value, said):
+    """Where every lens the template check tried had broken data, tinylens.fit.check_settings (the
+    sampler's settings, output.corner_parameters) was never run: a template with nautilus's nlive
+    of -5 passed the dry run (3 of 3 lenses 'broken', checked_with None) and the run started, each
+    lens failing on its data and the bad setting found only on the first lens that loaded. Those
+    checks need only the model's free parameters, from model_components: they are now run so too,
+    the template refused as one whose lens loaded is, before the output folder is made."""
+    lenses = tmp_path / "lenses"
+    for i in range(3):
+        write_lens(lenses / f"lens_{i}", 1.0, seed=i)
+    config = template_config()
+    if key == "settings":
+        config["inference"]["settings"] = {**(config["inference"].get("settings") or {}), **value}
+    else:
+        config.setdefault("output", {})["corner_parameters"] = value
+    template = tmp_path / "template.yaml"
+    template.write_text(yaml.safe_dump(config, sort_keys=False))
+    out = tmp_path / "out"
+    # the truth: with a lens whose data load, the fit's own check refuses the setting, naming it
+    with pytest.raises(runner.ConfigError, match=said):
+        runner.check_template(runner.load_template(template), runner.find_lenses(lenses), out)
+    for i in range(3):
+        (lenses / f"lens_{i}" / "noise.fits").unlink()  # every lens's data broken: none loads
+
+    with mock.patch.object(runner, "dask_client", side_effect=AssertionError("the survey started")):
+        with pytest.raises(runner.ConfigError) as raised:
+            runner.run_survey(lenses, template, out, workers=1, progress=False)
+    text = " ".join(str(raised.value).split())
+    assert text.startswith("The template") and str(template) in text and said in text, text
+    assert not out.exists()
+    result = CliRunner().invoke(app, ["survey", str(lenses), "-c", str(template), "--out", str(out), "--dry-run"])
+    assert result.exit_code == 2 and "Traceback" not in result.output and said in result.output, result.output
+    assert not out.exists()
+

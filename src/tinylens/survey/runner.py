@@ -545,7 +545,8 @@ def check_template(template: Mapping[str, Any], lenses: list[Lens], out: str | P
     the template is blamed only when no lens tried gives a finite likelihood. Where every lens
     tried has broken data, what can be told without one is still checked: the template's mask
     file (:func:`check_template_mask`), its ``dataset.mask`` against the images' shapes
-    (:func:`check_shape_mask`) and dynesty's history from the settings alone (:func:`check_histories`).
+    (:func:`check_shape_mask`), the sampler's settings and ``output.corner_parameters``
+    (:func:`check_unloaded_settings`) and dynesty's history from the settings alone (:func:`check_histories`).
     """
     import tinylens
     from tinylens.fit import check_likelihood, check_settings
@@ -583,9 +584,26 @@ def check_template(template: Mapping[str, Any], lenses: list[Lens], out: str | P
     if lenses:  # no lens loaded: the template validated once, for the checks that need no lens's data
         config = loaded_template(template, lenses[0], out, name)
         check_shape_mask(template, lenses, config, name)
+        check_unloaded_settings(config, lenses[0], name)  # the sampler's settings, output.corner_parameters
         # dynesty's history, not checked with a lens loaded: with the settings alone
         check_histories(SimpleNamespace(config=config), lenses if every is None else every, out, name)
     return None
+
+
+def check_unloaded_settings(config: Any, lens: Lens, name: str = "template") -> None:
+    """:func:`tinylens.fit.check_settings` (the inference method and its settings,
+    ``output.corner_parameters``) of ``config``, the template as ``lens``'s fit reads it
+    (:func:`loaded_template`), where no lens loaded: those checks need only the model's free
+    parameters, built from ``model_components`` alone, as a loaded lens's are; its ConfigError
+    worded as :func:`check_template` words one from a lens it tried."""
+    from tinylens.config.model_spec import build_model_spec
+    from tinylens.fit import check_settings
+
+    try:
+        names = tuple(build_model_spec(config.model_components).param_names)
+        check_settings(SimpleNamespace(config=config, param_names=names, ndim=len(names)))
+    except ConfigError as exc:
+        raise ConfigError(f"The {name} does not work (checked with lens {lens.lens_id}): {exc}") from None
 
 
 def check_histories(problem: Any, lenses: Sequence[Lens], out: str | Path, name: str = "template") -> None:
