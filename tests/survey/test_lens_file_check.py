@@ -634,3 +634,33 @@ def test_a_bad_sampler_setting_is_refused_though_no_lens_of_the_template_check_l
     assert result.exit_code == 2 and "Traceback" not in result.output and said in result.output, result.output
     assert not out.exists()
 
+
+def test_one_lens_of_many_on_an_unreadable_template_mask_is_said_to_hold_up_the_whole_survey(tmp_path):
+    """Where only one lens of three used the template's mask (the others with a mask.fits of their
+    own) and that mask could not be read, the survey was refused, as it should be (the same rule
+    as a mask of the wrong shape), but the message said only that every lens without a mask.fits
+    would be refused (1 lens: lens_a), not that this one lens refuses the whole survey, nor that
+    giving it its own mask or moving it out of the lens folder lets the others go on. It now says
+    both; where every lens uses the mask it says neither."""
+    lenses, template, out, mask = big_mask_survey(tmp_path)
+    mask.unlink()
+    write_fits_image(lenses / "lens_b" / "mask.fits", np.zeros(SHAPE))
+    # the truth, from the files: lens_a alone is refused (on the template's mask); the others' files pass
+    refused = runner.refused_files(runner.find_lenses(lenses), runner.load_template(template))
+    assert set(refused) == {"lens_a"} and str(mask) in refused["lens_a"]
+
+    with pytest.raises(runner.ConfigError) as raised:
+        runner.survey_plan(lenses, template, out)
+    text = " ".join(str(raised.value).split())
+    assert str(mask) in text and "(1 lens: lens_a)" in text, text
+    assert "The other 2 lenses have their own" in text and "that one lens alone holds up the whole survey" in text, text
+    assert "mask.fits in the folder of that lens or move that lens out of the lens folder" in text, text
+    assert not out.exists()
+
+    for lens_id in ("lens_b", "lens_own"):  # every lens uses the template's mask: no other lens to hold up
+        (lenses / lens_id / "mask.fits").unlink()
+    with pytest.raises(runner.ConfigError) as raised:
+        runner.survey_plan(lenses, template, out)
+    text = " ".join(str(raised.value).split())
+    assert "(3 lenses: lens_a, lens_b, lens_own)" in text and "whole survey" not in text and "out of the lens folder" not in text, text
+    assert "mask.fits in the folder of each of those lenses, or remove mask_path" in text, text

@@ -670,10 +670,17 @@ def check_template_mask(template: Mapping[str, Any], lenses: Sequence[Lens], nam
         users = [lens.lens_id for lens in lenses if lens_dataset(template, lens).get("mask_path") == mask]
         if not users:  # every lens has a mask.fits of its own: the template's is not read
             return
+        own = len(lenses) - len(users)
+        others = "The other lens has one of its own" if own == 1 else f"The other {lens_count(own)} have their own"
+        whole = (f" {others}, but the survey does not "
+                 f"start while any lens would be refused so: {'that one lens' if len(users) == 1 else 'those lenses'} "
+                 f"alone {'holds' if len(users) == 1 else 'hold'} up the whole survey." if own else "")
+        them = "that lens" if len(users) == 1 else "each of those lenses"
         raise ConfigError(
             f"The {name} does not work: {exc} Every lens without a {MASK_FILE} of its own would be refused with it "
-            f"({some_lenses(users)}). Mend or replace "
-            f"the mask file, put a {MASK_FILE} in each lens folder, or remove mask_path from the template.") from None
+            f"({some_lenses(users)}).{whole} Mend or replace the mask file, put a {MASK_FILE} in the folder of {them}"
+            f"{f' or move {them} out of the lens folder' if own else ''}, or remove mask_path from the "
+            "template.") from None
     shapes: dict[tuple[int, int], list[str]] = {}
     for lens in lenses:
         files = lens_dataset(template, lens)
