@@ -4580,3 +4580,38 @@ def test_a_long_reason_or_warnings_text_is_cut_saying_so_and_how_long_it_was(tmp
     text = runner._warning_text(caught)
     assert len(text) <= runner.MAX_REASON and text.endswith(f"... ({len(joined)} characters)"), text
     assert joined.startswith(text[: -len(f"... ({len(joined)} characters)")])
+
+
+def test_a_resumed_survey_says_how_many_of_the_lenses_to_fit_resume_a_checkpoint(tmp_path, mock_survey, monkeypatch,
+                                                                                 capsys):
+    """A survey run again after a stop began 'survey: 4 lenses, 0 already done, 4 to fit' (here), not
+    how many of the 4 would resume from a checkpoint and how many start afresh, which only the dry
+    run said ('2 resume from a checkpoint: lens_b, lens_c'). The start line now says it too, counted as
+    the dry run counts it; a survey with none to resume begins as before. (In-process cluster,
+    fits faked.)"""
+    from distributed import LocalCluster
+
+    from tinylens import filenames
+    from survey_mocks import echo_truth_path
+
+    monkeypatch.setattr(runner, "check_template", lambda *args, **kwargs: None)
+    monkeypatch.setattr(runner, "fit_lens", echo_truth_path)
+    lenses, template, out = mock_survey["lenses"], mock_survey["template"], tmp_path / "out"
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        runner.run_survey(lenses, template, out, scheduler=cluster.scheduler_address, progress=False, only=["lens_a"])
+        for lens_id, name in (("lens_b", filenames.checkpoint_names()[0]), ("lens_c", filenames.PIPELINE_STATE)):
+            (out / "lenses" / lens_id).mkdir(parents=True, exist_ok=True)
+            (out / "lenses" / lens_id / name).write_bytes(b"a stopped fit's state")
+        # the truth: the dry run's counts, of the lenses that resume among them
+        plan = runner.survey_plan(lenses, template, out, check=False)
+        assert plan["to_fit"]["resume"] == ["lens_b", "lens_c"], plan
+        done, to_fit = len(plan["ok"]) + len(plan["failed"]), sum(map(len, plan["to_fit"].values()))
+        capsys.readouterr()
+        frame = runner.run_survey(lenses, template, out, scheduler=cluster.scheduler_address, progress=True)
+        first = capsys.readouterr().err.splitlines()[0]
+        assert first == f"survey: 4 lenses, {done} already done, {to_fit} to fit (2 resume from a checkpoint)", first
+        assert set(frame["status"]) == {"ok"} and len(frame) == 4
+
+        fresh = tmp_path / "fresh"  # nothing to resume: the line as before
+        runner.run_survey(lenses, template, fresh, scheduler=cluster.scheduler_address, progress=True)
+    assert capsys.readouterr().err.splitlines()[0] == "survey: 4 lenses, 0 already done, 4 to fit"

@@ -34,7 +34,7 @@ import struct
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -1461,6 +1461,31 @@ FORGOTTEN_ATTR = "tinylens_rows_forgotten"
 RESTART_ATTR = "tinylens_survey_restarts"
 
 
+def resumed_names(config: Mapping[str, Any]) -> tuple[str, ...]:
+    """The checkpoint files (:func:`tinylens.filenames.checkpoint_names`) whose presence in a lens's
+    output folder makes the fit of the template ``config`` there resume, as the dry run counts
+    them (``resume`` in :func:`survey_plan`); none where the template sets ``resume: false``."""
+    from tinylens.inference.common import resumes
+
+    inference = template_inference(config)
+    return filenames.checkpoint_names() if resumes(inference and inference.settings) else ()
+
+
+def holds_checkpoint(folder: Path, names: Sequence[str]) -> bool:
+    """Whether ``folder`` holds any of the checkpoint files ``names`` (:func:`resumed_names`)."""
+    return any((folder / name).exists() for name in names)
+
+
+def resuming_lenses(todo: Sequence[Lens], rows: Mapping[str, Mapping[str, Any]], changed: Collection[str],
+                    out: Path, config: Mapping[str, Any]) -> list[str]:
+    """The ids of the lenses of ``todo`` that the dry run lists as resuming from a checkpoint
+    (:func:`survey_plan`'s ``resume``): neither ``changed`` nor failed in ``rows`` (fitted again,
+    counted so), their output folder in ``out`` holding a checkpoint (:func:`resumed_names`)."""
+    names = resumed_names(config)
+    return [lens.lens_id for lens in todo if names and lens.lens_id not in changed
+            and (rows.get(lens.lens_id) or {}).get("status") != "failed" and holds_checkpoint(lens.output(out), names)]
+
+
 def template_inference(config: Mapping[str, Any]) -> Inference | None:
     """The template ``config``'s ``inference`` section as its fits read it (``type: Optimizer`` in
     any case, TinyLensGpu's older ``sampling`` section; :func:`tinylens.config.loader.legacy_sampling`);
@@ -2768,7 +2793,7 @@ class SurveyProgress:
 
     def __init__(self, total: int, done: list[Mapping[str, Any]], enabled: bool = True,
                  clock: Callable[[], float] = time.perf_counter,
-                 workers: Callable[[], int | None] | None = None) -> None:
+                 workers: Callable[[], int | None] | None = None, resuming: int = 0) -> None:
         from rich.console import Console
 
         from tinylens.inference.progress import PlainLines, draws_live
@@ -2778,6 +2803,7 @@ class SurveyProgress:
         self.total = total
         self.ok = sum(r.get("status") == "ok" for r in done)
         self.failed = sum(r.get("status") == "failed" for r in done)
+        self.resuming = resuming  # of the lenses to fit, those resuming from a checkpoint
         self._console = Console(stderr=True, highlight=False) if enabled else None
         self._notes = self._console if self._console is not None else Console(stderr=True, highlight=False)
         self._progress = None
@@ -2875,12 +2901,20 @@ class SurveyProgress:
         while not self._stop.wait(min(HEARTBEAT_SECONDS / 10, 60.0)):
             self.heartbeat()
 
+    def start_line(self) -> str:
+        """``survey: 10 lenses, 4 already done, 6 to fit (2 resume from a checkpoint)``, the
+        part in brackets only where some do."""
+        resuming = (f" ({self.resuming} {'resumes' if self.resuming == 1 else 'resume'} from a checkpoint)"
+                    if self.resuming else "")
+        return f"survey: {lens_count(self.total)}, {self.ok + self.failed} already done, {self.left} to fit{resuming}"
+
     def __enter__(self) -> SurveyProgress:
         if self._progress is not None:
+            if self.resuming:  # above the bar, whose counts do not tell it
+                self._console.print(self.start_line(), markup=False, soft_wrap=True)
             self._progress.start()
         elif self._console is not None:
-            self._console.print(f"survey: {lens_count(self.total)}, {self.ok + self.failed} already done, {self.left} to fit",
-                                markup=False, soft_wrap=True)
+            self._console.print(self.start_line(), markup=False, soft_wrap=True)
             self._beat = threading.Thread(target=self._beat_loop, name="survey-heartbeat", daemon=True)
             self._beat.start()
         return self
@@ -3101,7 +3135,6 @@ def survey_plan(lens_dir: str | Path, template: str | Path, out: str | Path, ret
     ``refused``: each lens to fit whose files its fit would refuse, and why, from their FITS
     headers (:func:`refused_files`: every lens to fit, not only those the template is checked with).
     """
-    from tinylens.inference.common import resumes
     from tinylens.locks import HolderUnknown, held_by
     from tinylens.results.tables import file_in_the_way
 
@@ -3119,8 +3152,7 @@ def survey_plan(lens_dir: str | Path, template: str | Path, out: str | Path, ret
     kept = {key: row.get("status") for key, row in sorted(state.rows.items()) if key in chosen}
     todo = {"new": [], "resume": [], "changed": [], "retry": []}
     recover = []
-    inference = template_inference(state.config)
-    started = filenames.checkpoint_names() if resumes(inference and inference.settings) else ()  # resume: false: afresh
+    started = resumed_names(state.config)  # resume: false: afresh
     cache: dict[Any, dict[str, Any]] = {}  # the template validated once (settings_of)
     for lens in state.todo:
         folder, row = lens.output(state.out), state.rows.get(lens.lens_id)
@@ -3131,7 +3163,7 @@ def survey_plan(lens_dir: str | Path, template: str | Path, out: str | Path, ret
         elif row is None and (recovered := recovered_row(lens, state.out)) is not None \
                 and not fitted_further(lens, recovered, state.config, state.out, cache):  # as the run's recover_rows, then plan
             recover.append(lens.lens_id)
-        elif any((folder / name).exists() for name in started):
+        elif holds_checkpoint(folder, started):
             todo["resume"].append(lens.lens_id)
         else:
             todo["new"].append(lens.lens_id)
@@ -3222,6 +3254,7 @@ def _run_survey(lens_dir: str | Path, template: str | Path, out: str | Path, wor
                 warn_unlocked(out)
             todo = plan(chosen, {**rows, **recoverable_rows([x for x in lenses if x.lens_id not in changed], out, rows)},
                         out, retry_failed, config)
+            resuming = len(resuming_lenses(todo, rows, changed, out, config))  # before forget: the failed rows
             # connected (the workers checked) before anything is written: a refused cluster leaves out as it was
             silent: list[str] = []  # workers whose import check gave no answer: not waited for again
             folders_unchecked: dict[str, str] = {}  # workers whose folders were not checked, with why
@@ -3245,7 +3278,8 @@ def _run_survey(lens_dir: str | Path, template: str | Path, out: str | Path, wor
                     done = [rows[lens.lens_id] for lens in chosen if lens.lens_id in rows]
                     return _fit_lenses(todo, rows, config, out, done, workers, scheduler, progress, client=client,
                                        check_folders=bool(scheduler), silent=silent,
-                                       folders_unchecked=folders_unchecked, copies_unchecked=copies_unchecked)
+                                       folders_unchecked=folders_unchecked, copies_unchecked=copies_unchecked,
+                                       resuming=resuming)
     except BaseException:
         if new_folder:  # refused (or stopped) before writing anything: no empty folder left to puzzle over
             with contextlib.suppress(OSError):
@@ -3305,7 +3339,7 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
                 done: list[dict[str, Any]], workers: int, scheduler: str | None, progress: bool,
                 client: Any = None, check_folders: bool = False, silent: Sequence[str] = (),
                 folders_unchecked: Mapping[str, str] | None = None,
-                copies_unchecked: Mapping[str, str] | None = None) -> pd.DataFrame:
+                copies_unchecked: Mapping[str, str] | None = None, resuming: int = 0) -> pd.DataFrame:
     """Fit the lenses ``todo`` on the Dask cluster (``client``'s, else a :func:`dask_client` of
     ``workers`` and ``scheduler``), adding their rows to ``rows`` and rewriting the catalogue as
     they come; return the catalogue. The progress counts ``todo`` and the rows ``done`` of the
@@ -3317,7 +3351,8 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
     (their import check gave no answer) and those of ``copies_unchecked`` (their tinylens not checked,
     :func:`check_worker_imports`'s answer) are not asked for their tinylens again (:func:`task_copies`,
     :func:`unasked_copies`); those of ``folders_unchecked`` were not asked about the folders
-    (:func:`check_worker_folders`'s answer); the note of one refusing a lens says so (:func:`refused_worker_note`)."""
+    (:func:`check_worker_folders`'s answer); the note of one refusing a lens says so (:func:`refused_worker_note`). ``resuming``: how many
+    of ``todo`` resume from a checkpoint, said as the survey starts (:class:`SurveyProgress`)."""
     from distributed import as_completed
 
     from tinylens.locks import holder_text
@@ -3329,7 +3364,7 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
     lost = ""  # the address of the scheduler, once the connection to it was lost
     flushed_at, unflushed = time.monotonic(), 0
     with contextlib.nullcontext(client) if client is not None else dask_client(workers, scheduler) as client, \
-            SurveyProgress(total, done, progress, workers=lambda: connected_workers(client)) as bar, \
+            SurveyProgress(total, done, progress, workers=lambda: connected_workers(client), resuming=resuming) as bar, \
             killed_worker_lines() as lines:
         write_catalog(rows, out)  # once connected: a cluster that cannot be reached leaves no catalogue
         if scheduler and connected_workers(client) == 0:  # workers queued on a batch system, or none started
