@@ -4615,3 +4615,43 @@ def test_a_resumed_survey_says_how_many_of_the_lenses_to_fit_resume_a_checkpoint
         fresh = tmp_path / "fresh"  # nothing to resume: the line as before
         runner.run_survey(lenses, template, fresh, scheduler=cluster.scheduler_address, progress=True)
     assert capsys.readouterr().err.splitlines()[0] == "survey: 4 lenses, 0 already done, 4 to fit"
+
+
+def test_a_scheduler_address_whose_connection_is_cut_is_refused_in_words_naming_it(tmp_path):
+    """An address that took the connection and then cut it (reset: in this sandbox tcp://10.255.255.1:8786,
+    after 10 s; a firewall or proxy on the way, or something there that is no scheduler) was refused
+    as 'Cannot connect to the Dask scheduler at ...: ConnectionResetError: [Errno 104] Connection
+    reset by peer', the bare error its only reason. It is now said in words, naming the address, as
+    is a host name that cannot be looked up. (A local listener that resets each connection.)"""
+    import struct
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    address = f"tcp://127.0.0.1:{server.getsockname()[1]}"
+
+    def reset_each() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = server.accept()
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close with a reset
+                conn.close()
+
+    threading.Thread(target=reset_each, daemon=True).start()
+    try:
+        # the truth: what listens there cuts the connection (as it is made, or before any byte)
+        with pytest.raises(ConnectionResetError):
+            with socket.create_connection(("127.0.0.1", server.getsockname()[1]), timeout=10) as probe:
+                probe.recv(8)
+        with pytest.raises(TinyLensError) as raised:
+            runner.check_scheduler(address)
+    finally:
+        server.close()
+    text = str(raised.value)
+    assert text.startswith(f"Cannot connect to the Dask scheduler at {address}: the connection was cut before a Dask "
+                           "scheduler answered (ConnectionResetError"), text
+    assert "firewall or proxy" in text and "reachable from this machine" in text, text
+
+    with pytest.raises(TinyLensError) as raised:
+        runner.check_scheduler("tcp://no-such-host.invalid:8786")
+    assert "at tcp://no-such-host.invalid:8786: its host name cannot be looked up" in str(raised.value), raised.value

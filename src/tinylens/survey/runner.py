@@ -1813,7 +1813,8 @@ def scheduler_client(address: str) -> Any:
             raise TinyLensError(short_of_memory_text(address, exc)) from None
         raise TinyLensError(other_service_text(address)) from None
     except (OSError, ValueError, TypeError) as exc:  # TypeError: tls:// without TLS settings
-        raise TinyLensError(f"Cannot connect to the Dask scheduler at {address}: {describe_exception(exc)}") from None
+        raise TinyLensError(f"Cannot connect to the Dask scheduler at {address}: "
+                            f"{connection_failure_text(exc, deadline)}") from None
 
 
 def short_of_memory_text(address: str, exc: MemoryError) -> str:
@@ -1992,8 +1993,31 @@ def check_scheduler(address: str, timeout: float = 10.0, advice: str = SCHEDULER
                 if not dask_greeting(head):
                     raise TinyLensError(other_service_text(address, advice))
     except (OSError, ValueError, TypeError) as exc:
-        why = unanswered_text(timeout) if isinstance(exc, TimeoutError) else describe_exception(exc)
-        raise TinyLensError(f"Cannot connect to the Dask scheduler at {address}: {why}. {advice}") from None
+        raise TinyLensError(f"Cannot connect to the Dask scheduler at {address}: {connection_failure_text(exc, timeout)}. "
+                            f"{advice}") from None
+
+
+def connection_failure_text(exc: BaseException, timeout: float) -> str:
+    """Why a connection to a scheduler address failed with ``exc``, in words: one taken and then cut
+    (reset: a firewall or proxy on the way, or something at the address that is no scheduler) said
+    as such, not as a bare ``ConnectionResetError``; a host name that cannot be looked up, or a host
+    or network not reachable, so too; no answer within ``timeout`` seconds by :func:`unanswered_text`;
+    any other error as it is (:func:`describe_exception`)."""
+    import socket
+
+    raw = describe_exception(exc)
+    if isinstance(exc, TimeoutError):
+        return unanswered_text(timeout)
+    if isinstance(exc, (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)):
+        return (f"the connection was cut before a Dask scheduler answered ({raw}): something at that address that "
+                "is not a Dask scheduler, or a firewall or proxy between this machine and it, refuses it, or the "
+                "scheduler stopped; check that the address is a running scheduler's and reachable from this machine")
+    if isinstance(exc, socket.gaierror):
+        return f"its host name cannot be looked up ({raw}): check its spelling, or give the host's IP address"
+    if isinstance(exc, OSError) and exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN):
+        return (f"the host cannot be reached from this machine ({raw}): it is down, or a firewall or the network "
+                "lies between a compute node and the scheduler's host, or the address is wrong")
+    return raw
 
 
 def unanswered_text(timeout: float) -> str:
