@@ -1408,3 +1408,28 @@ def test_the_messages_on_a_mask_and_too_few_pixels_read_right_for_one_pixel_and_
             _warn_unusual_mask(values, values == 0, Path("mask.fits"))
         assert [str(w.message).startswith(f"mask.fits: the mask {said}") for w in caught] == [True], \
             [str(w.message) for w in caught]
+
+
+@pytest.mark.parametrize("mask", [None, {"type": "circle", "r_max": 5.0}])
+def test_an_image_of_fewer_pixels_than_a_fit_needs_is_said_too_small_not_its_mask(tmp_path, mask):
+    """A 3 x 3 image (9 pixels in all, 10 needed) was refused as 'Only 9 of the 9 pixels ... can be
+    used: the mask excludes 0 ... Check dataset.mask / dataset.mask_path and the noise map', and,
+    with a dataset.mask that covers every pixel (a circle of 5"), told that its centre and radii
+    are in arcsec, not pixels: the mask was blamed though no mask could leave 10 pixels. It is now
+    said to be too small, with what to do; a survey's template check does not blame its mask either."""
+    from tinylens.data.dataset import shape_mask_note
+
+    rng = np.random.default_rng(0)
+    put(tmp_path / "image.fits", rng.normal(size=(3, 3)) + 1.0)
+    put(tmp_path / "noise.fits", np.ones((3, 3)))
+    psf = np.zeros((3, 3))
+    psf[1, 1] = 1.0
+    put(tmp_path / "psf.fits", psf)
+    cfg = config(mask=mask)
+    # the truth: every one of the 9 pixels is used, by the mask too; 9 < MIN_USABLE_PIXELS
+    assert 3 * 3 < MIN_USABLE_PIXELS
+    text = data_error(cfg, tmp_path)
+    assert text.startswith(f"The image {tmp_path / 'image.fits'} has only 9 pixels in all (3 x 3"), text
+    assert "larger cut-out" in text and "arcsec" not in text and "Check dataset.mask" not in text, text
+    assert shape_mask_note(cfg, (3, 3)) == ""
+    assert shape_mask_note(config(mask={"type": "circle", "r_max": 0.01}), (4, 4)) != ""  # 16 pixels: the mask's doing

@@ -664,3 +664,30 @@ def test_one_lens_of_many_on_an_unreadable_template_mask_is_said_to_hold_up_the_
     text = " ".join(str(raised.value).split())
     assert "(3 lenses: lens_a, lens_b, lens_own)" in text and "whole survey" not in text and "out of the lens folder" not in text, text
     assert "mask.fits in the folder of each of those lenses, or remove mask_path" in text, text
+
+
+def test_a_tiny_image_is_not_counted_against_the_templates_circle(tmp_path):
+    """check_shape_mask listed a lens whose image has fewer than 10 pixels in all (3 x 3) among those
+    the template's dataset.mask left too few of, with the advice that its centre and radii are in
+    arcsec, not pixels, though no mask could leave that image enough (its fit says it is too small).
+    Such an image is now left to its fit: the other lenses' images alone decide."""
+    lenses = tmp_path / "lenses"
+    write_lens(lenses / "lens_0", 1.0, seed=0)
+    tiny = lenses / "lens_tiny"
+    tiny.mkdir()
+    psf = np.zeros((3, 3))
+    psf[1, 1] = 1.0
+    write_fits_image(tiny / "image.fits", np.random.default_rng(0).normal(size=(3, 3)) + 1.0)
+    write_fits_image(tiny / "noise.fits", np.ones((3, 3)))
+    write_fits_image(tiny / "psf.fits", psf)
+    config = template_config()
+    config["dataset"]["mask"] = {"type": "circle", "r_max": 0.5, "center_x": 30.0}  # a centre in pixels
+    template = tmp_path / "template.yaml"
+    template.write_text(yaml.safe_dump(config, sort_keys=False))
+    loaded, found, out = runner.load_template(template), runner.find_lenses(lenses), tmp_path / "out"
+    # the truth: the tiny lens's fit refuses its image as too small, not for its mask
+    assert "has only 9 pixels in all" in _load_error(loaded, found[1], out)
+    with pytest.raises(runner.ConfigError) as raised:
+        runner.check_shape_mask(loaded, found, runner.loaded_template(loaded, found[0], out))
+    text = " ".join(str(raised.value).split())
+    assert f"{SHAPE[0]} x {SHAPE[1]} (1 lens: lens_0)" in text and "lens_tiny" not in text and "3 x 3" not in text, text

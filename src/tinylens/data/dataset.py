@@ -670,6 +670,11 @@ def check_enough_pixels(
     n = int(mask.sum())
     if n >= MIN_USABLE_PIXELS:
         return
+    if mask.size < MIN_USABLE_PIXELS:  # no mask or noise map is to blame
+        raise DataError(
+            f"The image {data_path} has only {mask.size} pixels in all ({mask.shape[0]} x {mask.shape[1]}, rows x "
+            f"columns), and a fit needs at least {MIN_USABLE_PIXELS}: no mask could leave enough. Give a larger "
+            "cut-out of the image (with its noise map).")
     bad, no_noise, over = int((~good_data).sum()), int((~valid_noise).sum()), int(huge.sum())
     reasons = [
         f"the mask excludes {int((~user).sum())}",
@@ -744,10 +749,13 @@ def half_extent(shape: tuple[int, int], pixel_scale: float) -> tuple[float, floa
 
 def shape_mask_note(cfg: schema.Dataset, shape: tuple[int, int]) -> str:
     """Where the config's ``dataset.mask`` lies against the image, when it alone leaves fewer than
-    :data:`MIN_USABLE_PIXELS` pixels (a centre or radii given in pixels?); empty otherwise."""
+    :data:`MIN_USABLE_PIXELS` pixels (a centre or radii given in pixels?); empty otherwise, and for
+    an image of fewer pixels than that in all, which no mask could leave enough of."""
     spec = cfg.mask
-    n = 0 if spec is None else int(shape_mask(spec, shape, cfg.pixel_scale).sum())
-    if spec is None or n >= MIN_USABLE_PIXELS:
+    if spec is None or shape[0] * shape[1] < MIN_USABLE_PIXELS:  # too few pixels in all: no mask is to blame
+        return ""
+    n = int(shape_mask(spec, shape, cfg.pixel_scale).sum())
+    if n >= MIN_USABLE_PIXELS:
         return ""
     hx, hy = half_extent(shape, cfg.pixel_scale)
     inner = f"r_min {spec.r_min:g}\", " if spec.type == "annulus" else ""

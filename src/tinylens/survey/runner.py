@@ -757,6 +757,8 @@ def check_shape_mask(template: Mapping[str, Any], lenses: Sequence[Lens], config
         except DataError:
             continue
         shape = (int(shape[0]), int(shape[1]))
+        if shape[0] * shape[1] < MIN_USABLE_PIXELS:  # too small whatever the mask: its fit says so, for it alone
+            continue
         if shape not in notes:
             notes[shape] = shape_mask_note(cfg, shape)
             if not notes[shape]:
