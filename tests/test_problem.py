@@ -93,6 +93,45 @@ def test_an_argument_of_the_wrong_type_is_a_config_type_error_that_except_type_e
     assert not (lens.parent / "output").exists()
 
 
+@pytest.mark.parametrize("call, builtin, expected", [
+    (lambda lens: tinylens.fit(lens, progress="false"), TypeError, "progress must be True or False (or 1 or 0); got str 'false'."),
+    (lambda lens: tinylens.fit(lens, fresh=None), TypeError, "fresh must be True or False (or 1 or 0); got NoneType None."),
+    (lambda lens: tinylens.fit(lens, progress=False, fresh=2), ValueError,
+     "fresh must be True or False (or 1 or 0); got int 2."),
+    (lambda lens: tinylens.fit(lens, truth_errors="ignore"), ValueError,
+     "truth_errors must be one of 'raise', 'warn'; got str 'ignore'."),
+    (lambda lens: tinylens.fit(lens, truth_errors=None), TypeError,
+     "truth_errors must be one of 'raise', 'warn'; got NoneType None."),
+    (lambda lens: tinylens.fit(lens, output=""), ValueError, "output is an empty path ('': an unset variable?), which "
+     "would be the current folder; give a folder, or leave output out (None) for the default."),
+    (lambda lens: tinylens.load(lens, base_dir=" "), ValueError, "base_dir is an empty path (' ': an unset variable?), "
+     "which would be the current folder; give a folder, or leave base_dir out (None) for the default."),
+    (lambda lens: tinylens.load(""), ValueError, "A configuration must be a YAML file path or a mapping; got an empty "
+     "path ('': an unset variable?): give the config's YAML file."),
+    (lambda lens: tinylens.read_result(""), ValueError, "read_result takes the output folder of a fit; got an empty path "
+     "('': an unset variable?), which would be the current folder: give the folder that holds its result.json."),
+    (lambda lens: __import__("tinylens.survey.population", fromlist=["_"]).simulate_population(1, ""), ValueError,
+     "simulate_population's outdir (the output folder) is an empty or blank path ('': an unset variable?); give a "
+     "folder name ('' would be the current folder)"),
+], ids=["progress-str", "fresh-None", "fresh-2", "truth_errors-str", "truth_errors-None", "fit-output", "base_dir",
+        "load", "read_result", "simulate_population-outdir"])
+def test_a_wrong_flag_truth_errors_or_empty_path_is_the_config_type_or_value_error_of_the_rest_of_the_api(
+        lens, monkeypatch, call, builtin, expected):
+    """fit(progress="false"), fresh=2, truth_errors="ignore" or None, and an empty output, base_dir,
+    config, read_result folder or simulate_population outdir raised a plain ConfigError, which
+    ``except TypeError`` / ``except ValueError`` missed, where every other argument of the wrong type
+    or value is a ConfigTypeError or ConfigValueError; each is one now (still a ConfigError), with
+    the same message, and nothing is read or written."""
+    monkeypatch.chdir(lens.parent)
+    before = sorted(p.name for p in lens.parent.iterdir())
+    with pytest.raises(builtin) as caught:
+        call(lens)
+    wanted = tinylens.ConfigTypeError if builtin is TypeError else tinylens.ConfigValueError
+    assert isinstance(caught.value, wanted) and isinstance(caught.value, ConfigError)
+    assert str(caught.value) == expected
+    assert sorted(p.name for p in lens.parent.iterdir()) == before
+
+
 def test_load_says_base_dir_none_is_its_default_not_a_wrong_type(lens):
     """b413d29 made load's docstring say 'A config or base_dir of the wrong type (None, a number)
     raises ConfigTypeError', though base_dir=None is load's default, which takes the YAML file's

@@ -102,7 +102,8 @@ def load(config: str | os.PathLike[str] | Mapping[str, Any] | tinylens.config.Co
     can be evaluated or sampled by other means whatever they say; ``tinylens validate CONFIG``
     checks them too, without fitting. A ``config`` of the wrong type (None, a number) or a
     ``base_dir`` that is neither None (the default) nor a path (a number) raises
-    :class:`ConfigTypeError`, which is a ConfigError and a TypeError.
+    :class:`ConfigTypeError`, which is a ConfigError and a TypeError; an empty text for either (an unset
+    variable) :class:`ConfigValueError`, a ConfigError and a ValueError.
 
     >>> problem = tinylens.load("model_config.yaml")
     >>> problem.param_names                     # ('lens_mass.0.theta_E', ...)
@@ -125,7 +126,7 @@ def read_result(folder: str | os.PathLike[str]) -> FitResult:
     wrong kind (a number written as a text, edited by hand), and a table that is missing or cannot
     be read raise :class:`OutputError`, naming the folder or file; a ``folder``
     that is no path (None, a number) raises :class:`ConfigTypeError` (a ConfigError and a TypeError),
-    an empty text :class:`ConfigError`. See
+    an empty text :class:`ConfigValueError` (a ConfigError and a ValueError). See
     :func:`tinylens.results.stored.read_result`.
 
     >>> result = tinylens.read_result("output")

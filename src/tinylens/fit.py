@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from tinylens import filenames
-from tinylens.errors import DISK_FULL, FIT_RERUN, OUTPUT_FOLDER_CHOICE, ConfigError, OutputError, ls_command, outside_stacklevel
+from tinylens.errors import (DISK_FULL, FIT_RERUN, OUTPUT_FOLDER_CHOICE, ConfigError, ConfigTypeError, ConfigValueError, OutputError,
+                             ls_command, outside_stacklevel)
 from tinylens.interrupts import interrupt_behind
 from tinylens.paths import PATH_MAX, limit_text, name_max_said, name_too_long
 from tinylens.results.stored import finite_number
@@ -763,7 +764,7 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
     search (``False``: nothing, for loops and batch jobs). A fit stopped earlier
     in the same output folder is resumed from its checkpoints, unless ``fresh``: then they are
     deleted first and everything (the pipeline's stages too) is done again. ``progress`` and
-    ``fresh`` are True or False, or 1 or 0 (a text such as ``"false"`` is a ConfigError, :func:`check_flag`).
+    ``fresh`` are True or False, or 1 or 0 (a text such as ``"false"`` is a ConfigTypeError, :func:`check_flag`).
     ``pipeline=False`` (``tinylens fit --no-pipeline``) runs the sampler alone over the full priors,
     none of the pipeline's stages, as the config's ``pipeline: {enabled: false}`` does (result.json's
     config says so): a quick look where the sampler's cap (``n_like_max``, ``maxcall``) is small,
@@ -778,7 +779,8 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
     be read, neither a mapping nor a path, a value that is not a number, no free parameter named) raises
     :class:`~tinylens.errors.DataError`, or with ``truth_errors`` "warn" (a survey's) is a
     :class:`~tinylens.errors.DataWarning` and the lens is fitted without it; another
-    ``truth_errors`` is a ConfigError, as is a ``progress``, ``fresh`` or ``pipeline`` other than True or False.
+    ``truth_errors`` is a ConfigValueError (a ConfigError and a ValueError), as an empty ``output`` or ``base_dir`` is; a
+    ``progress``, ``fresh`` or ``pipeline`` other than True or False (or 1 or 0) is a ConfigTypeError (a ConfigError and a TypeError).
 
     The inference settings, that the likelihood is finite somewhere in the prior
     (:func:`check_likelihood`) and the output folder (:class:`~tinylens.errors.OutputError`) are
@@ -801,9 +803,10 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
     from tinylens.results.truth import TRUTH_ERRORS, check_truth, read_truth, truth_step
     from tinylens.survey.provenance import dataset_files, inputs_stamp
 
-    if truth_errors not in TRUTH_ERRORS:
-        raise ConfigError(f"truth_errors must be one of {', '.join(map(repr, TRUTH_ERRORS))}; "
-                          f"got {type(truth_errors).__name__} {truth_errors!r}.")
+    if not isinstance(truth_errors, str) or truth_errors not in TRUTH_ERRORS:
+        error = ConfigValueError if isinstance(truth_errors, str) else ConfigTypeError
+        raise error(f"truth_errors must be one of {', '.join(map(repr, TRUTH_ERRORS))}; "
+                    f"got {type(truth_errors).__name__} {truth_errors!r}.")
     check_flag("progress", progress)
     check_flag("fresh", fresh)
     check_flag("pipeline", pipeline)
@@ -888,9 +891,13 @@ def without_pipeline(problem: Any) -> Any:
 def check_flag(name: str, value: Any) -> None:
     """A ConfigError naming the argument ``name`` when its ``value`` is not True or False (numpy's
     bools too) nor the integer 1 or 0, as a config's true/false keys take them: a text such as
-    ``"false"`` is true to Python, and ``fresh="false"`` deleted the checkpoints of a stopped fit."""
-    if not (isinstance(value, (bool, np.bool_)) or (isinstance(value, (int, np.integer)) and value in (0, 1))):
-        raise ConfigError(f"{name} must be True or False (or 1 or 0); got {type(value).__name__} {value!r}.")
+    ``"false"`` is true to Python, and ``fresh="false"`` deleted the checkpoints of a stopped fit.
+    A value of another type (``"false"``, None, 1.0) is a :class:`~tinylens.errors.ConfigTypeError`,
+    an integer other than 1 or 0 a :class:`~tinylens.errors.ConfigValueError`, as the rest of the API's are."""
+    if isinstance(value, (bool, np.bool_)) or (isinstance(value, (int, np.integer)) and value in (0, 1)):
+        return
+    error = ConfigValueError if isinstance(value, (int, np.integer)) else ConfigTypeError
+    raise error(f"{name} must be True or False (or 1 or 0); got {type(value).__name__} {value!r}.")
 
 
 def check_settings(problem: Any, folder: Path | None = None, config: str | Path | None = None) -> None:

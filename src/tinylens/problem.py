@@ -438,13 +438,13 @@ class Problem:
 
 def check_folder_argument(name: str, value: Any) -> None:
     """A ConfigError naming the argument ``name`` when its ``value`` is neither None nor a path
-    (:class:`~tinylens.errors.ConfigTypeError`, a TypeError too), or is an empty text (``Path("")`` is the current folder: an unset variable would write or read
+    (:class:`~tinylens.errors.ConfigTypeError`, a TypeError too), or is an empty text (:class:`~tinylens.errors.ConfigValueError`, a ValueError too: ``Path("")`` is the current folder: an unset variable would write or read
     there, where the command line refuses an empty ``--output``)."""
     if value is not None and not isinstance(value, (str, os.PathLike)):
         raise ConfigTypeError(f"{name} must be a folder (a str or pathlib.Path); got {type(value).__name__} {value!r}.")
     if isinstance(value, str) and not value.strip():
-        raise ConfigError(f"{name} is an empty path ({value!r}: an unset variable?), which would be the current "
-                          f"folder; give a folder, or leave {name} out (None) for the default.")
+        raise ConfigValueError(f"{name} is an empty path ({value!r}: an unset variable?), which would be the current "
+                               f"folder; give a folder, or leave {name} out (None) for the default.")
 
 
 def load(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, dtype: Any = None,

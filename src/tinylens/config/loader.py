@@ -23,7 +23,7 @@ from pydantic import BaseModel, ValidationError
 
 from tinylens.config.schema import (ERROR_TYPE, FIXED_VALUE_TAGS, Config, described, mapping_expected, show,
                                     unused_keys)
-from tinylens.errors import (MISSING_ERRNOS, ConfigError, ConfigTypeError, ConfigWarning, counted, did_you_mean, ls_command,
+from tinylens.errors import (MISSING_ERRNOS, ConfigError, ConfigTypeError, ConfigValueError, ConfigWarning, counted, did_you_mean, ls_command,
                              outside_stacklevel, visible, windows_path_advice)
 
 #: At most this many schema problems are listed in one error.
@@ -116,8 +116,8 @@ def load_config(source: str | os.PathLike[str] | Mapping[str, Any] | Config) -> 
                           "YAML of keys and values, so it looks like the YAML text itself: give yaml.safe_load(text) "
                           "(a mapping) instead.")
     if isinstance(source, str) and not source.strip():  # Path("") is the current folder, "(it holds no .yaml file)"
-        raise ConfigError(f"A configuration must be a YAML file path or a mapping; got an empty path ({source!r}: an "
-                          "unset variable?): give the config's YAML file.")
+        raise ConfigValueError(f"A configuration must be a YAML file path or a mapping; got an empty path ({source!r}: an "
+                               "unset variable?): give the config's YAML file.")
     path = home_expanded(source)
     data = parse_yaml(read_text(path), path)
     return validate_config(data, f"config file {path}"), path.resolve().parent

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tinylens.errors import (ConfigError, ConfigTypeError, DataError, DataWarning, OutputError, counted, cut_value, listed, ls_command,
+from tinylens.errors import (ConfigError, ConfigTypeError, ConfigValueError, DataError, DataWarning, OutputError, counted, cut_value, listed, ls_command,
                              outside_stacklevel)
 from tinylens.filenames import RESULT
 
@@ -472,8 +472,8 @@ def _fit_folder(folder: str | Path) -> Path:
         raise ConfigTypeError(f"read_result takes the output folder of a fit (a str or pathlib.Path); got "
                           f"{type(folder).__name__} {folder!r}.")
     if isinstance(folder, str) and not folder.strip():  # a str, so 'a str ...; got str' said nothing
-        raise ConfigError(f"read_result takes the output folder of a fit; got an empty path ({folder!r}: an unset "
-                          "variable?), which would be the current folder: give the folder that holds its result.json.")
+        raise ConfigValueError(f"read_result takes the output folder of a fit; got an empty path ({folder!r}: an unset "
+                               "variable?), which would be the current folder: give the folder that holds its result.json.")
     path = home_expanded(folder).absolute()
     try:
         if path.name == RESULT and path.is_file():

@@ -93,7 +93,7 @@ import yaml
 from scipy import optimize
 
 from tinylens.atomic import write_atomic
-from tinylens.errors import DISK_FULL, POPULATION_RERUN, ConfigError, ConfigTypeError, ConfigWarning, OutputError, did_you_mean, listed, plural
+from tinylens.errors import DISK_FULL, POPULATION_RERUN, ConfigError, ConfigTypeError, ConfigValueError, ConfigWarning, OutputError, did_you_mean, listed, plural
 from tinylens.inference.progress import PLAIN_EVERY_S, PlainLines, clock_time, draws_live
 from tinylens import lens_equation
 from tinylens.precision import get_precision
@@ -1056,8 +1056,8 @@ def population_folder(outdir: Any) -> Path:
     if not isinstance(outdir, (str, os.PathLike)):
         raise ConfigTypeError(f"{name} must be a folder (a str or pathlib.Path), got {type(outdir).__name__} {outdir!r}")
     if isinstance(outdir, str) and not outdir.strip():
-        raise ConfigError(f"{name} is an empty or blank path ({outdir!r}: an unset variable?); give a folder name "
-                          "('' would be the current folder)")
+        raise ConfigValueError(f"{name} is an empty or blank path ({outdir!r}: an unset variable?); give a folder name "
+                               "('' would be the current folder)")
     try:
         return Path(outdir).expanduser()
     except RuntimeError:
