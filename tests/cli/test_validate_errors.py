@@ -1267,3 +1267,25 @@ def test_an_empty_config_path_is_said_to_be_empty_not_the_current_folder(tmp_pat
         assert str(caught.value) == ("A configuration must be a YAML file path or a mapping; got an empty path "
                                      f"({empty!r}: an unset variable?): give the config's YAML file.")
     assert sorted(os.listdir(tmp_path)) == before
+
+
+@pytest.mark.parametrize("blank", ["\n", " \n\t", "\r\n", "\n\n"])
+def test_a_config_text_of_line_breaks_alone_is_said_to_be_empty_not_yaml_text(tmp_path, monkeypatch, blank):
+    """tinylens.load("\\n") (the text of an empty file, or of an unset variable read with its line
+    break) was told 'this string holds several lines, so it looks like the YAML text itself: give
+    yaml.safe_load(text)', which gives None, no mapping; it holds no YAML at all. It is now said to
+    be an empty path, as "" and "  " are (a ConfigValueError), and nothing is written."""
+    import tinylens
+    from tiny_lens import write_tiny_lens
+
+    write_tiny_lens(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    before = sorted(os.listdir(tmp_path))
+    assert yaml.safe_load(blank.replace("\t", " ")) is None  # what the old advice gave: no config
+    for call in (tinylens.load, tinylens.fit):
+        with pytest.raises(tinylens.ConfigValueError) as caught:
+            call(blank)
+        assert str(caught.value) == ("A configuration must be a YAML file path or a mapping; got an empty path "
+                                     f"({blank!r}: an unset variable?): give the config's YAML file.")
+        assert "YAML text" not in str(caught.value)
+    assert sorted(os.listdir(tmp_path)) == before

@@ -108,6 +108,10 @@ def load_config(source: str | os.PathLike[str] | Mapping[str, Any] | Config) -> 
         return validate_config(source, MAPPING), Path.cwd()
     if not isinstance(source, (str, Path)):
         raise ConfigTypeError(f"A configuration must be a YAML file path or a mapping; {not_a_config(source)}")
+    if isinstance(source, str) and not source.strip():  # before the multi-line check: "\n" is empty, no YAML text;
+        # Path("") is the current folder, "(it holds no .yaml file)"
+        raise ConfigValueError(f"A configuration must be a YAML file path or a mapping; got an empty path ({source!r}: an "
+                               "unset variable?): give the config's YAML file.")
     if isinstance(source, str) and "\n" in source:
         raise ConfigError("A configuration must be a YAML file path or a mapping; this string holds several lines, "
                           "so it looks like the YAML text itself: give yaml.safe_load(text) (a mapping) instead.")
@@ -115,9 +119,6 @@ def load_config(source: str | os.PathLike[str] | Mapping[str, Any] | Config) -> 
         raise ConfigError("A configuration must be a YAML file path or a mapping; this string is no file and reads as "
                           "YAML of keys and values, so it looks like the YAML text itself: give yaml.safe_load(text) "
                           "(a mapping) instead.")
-    if isinstance(source, str) and not source.strip():  # Path("") is the current folder, "(it holds no .yaml file)"
-        raise ConfigValueError(f"A configuration must be a YAML file path or a mapping; got an empty path ({source!r}: an "
-                               "unset variable?): give the config's YAML file.")
     path = home_expanded(source)
     data = parse_yaml(read_text(path), path)
     return validate_config(data, f"config file {path}"), path.resolve().parent
