@@ -133,6 +133,24 @@ def test_a_true_value_that_is_no_number_is_shown_in_the_message():
     assert str(info.value).endswith(f"= int 1{'0' * 36}... (401 characters)).") and len(str(info.value)) < 250
 
 
+def test_a_true_value_held_in_a_0d_array_is_taken_as_its_number():
+    """``truth={"lens_mass.0.theta_E": np.array(1.2)}`` (``np.asarray`` of a number, ``arr[..., 0]``
+    of a 1-D array, or any JAX result, such as ``jnp.median(draws)``) was refused as 'not a finite number', though np.float64(1.2) was taken: a
+    0-d array of integers or floats is its number now. One of booleans, of complex numbers, of NaN
+    or of more than one value is still refused."""
+    import jax.numpy as jnp
+
+    names = ("lens_mass.0.theta_E", "lens_mass.0.e1", "source_light.0.n_sersic")
+    truth = {"lens_mass.0.theta_E": np.array(1.2), "lens_mass.0.e1": jnp.asarray(-0.25),
+             "source_light.0.n_sersic": np.array(4, dtype=np.int16)}
+    kept = check_truth(truth, names)
+    assert kept == {"lens_mass.0.theta_E": 1.2, "lens_mass.0.e1": -0.25, "source_light.0.n_sersic": 4.0}
+    assert all(type(value) is float for value in kept.values())
+    for bad in (np.array(True), np.array(1 + 2j), np.array(np.nan), np.array(np.inf), jnp.asarray(np.nan)):
+        with pytest.raises(DataError, match=r"^truth: the true value of lens_mass\.0\.theta_E is not a finite number"):
+            check_truth({"lens_mass.0.theta_E": bad, "lens_mass.0.e1": 0.1}, names)
+
+
 def test_a_true_value_in_a_file_that_is_no_number_is_shown_as_read(tmp_path):
     path = tmp_path / "truth.json"
     path.write_text('{"params": {"lens_mass.0.theta_E": true, "lens_mass.0.e1": 0.1}}')

@@ -34,7 +34,20 @@ def flat_params(components: Mapping[str, Sequence[Mapping[str, float]]]) -> dict
             for kind, comps in components.items() for i, comp in enumerate(comps) for name, value in comp.items()}
 
 
+def _scalar(value: object) -> object:
+    """``value``, or the number a 0-d array of integers or floats holds (``np.array(1.2)``, a JAX
+    scalar such as ``jnp.median(draws)``, which are no :class:`numbers.Real`), as a Python number;
+    an array of booleans, of complex numbers or of more than one value is left as it is."""
+    if getattr(value, "shape", None) == () and getattr(getattr(value, "dtype", None), "kind", None) in ("i", "u", "f"):
+        try:
+            return value.item()  # type: ignore[attr-defined]
+        except (AttributeError, TypeError, ValueError):
+            return value
+    return value
+
+
 def _is_number(value: object) -> bool:
+    value = _scalar(value)
     if not isinstance(value, numbers.Real) or isinstance(value, bool):
         return False
     try:
@@ -59,7 +72,7 @@ def _numbers(values: Mapping, source: str) -> dict[str, float]:
     if bad:
         got = listed([f"{key} = {shown_value(value)}" for key, value in bad.items()])
         raise DataError(f"{source}: the true value of {listed(list(bad))} is not a finite number (got {got}).")
-    return {str(key): float(value) for key, value in values.items()}
+    return {str(key): float(_scalar(value)) for key, value in values.items()}
 
 
 def read_truth(path: str | Path) -> dict[str, float]:
