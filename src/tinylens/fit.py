@@ -494,7 +494,10 @@ def _summary_lines(res: InferenceResult, stats: Mapping[str, Mapping[str, Any]],
 
 
 def corner_names(names: list[str], choice) -> list[str]:
-    """The parameters of the corner plot (``output.corner_parameters``)."""
+    """The parameters of the corner plot (``output.corner_parameters``). A name listed twice is a
+    ConfigError naming it (it drew the parameter's row and column twice): most likely a slip for
+    another parameter (``e1`` copied where ``e2`` was meant), which dropping it would leave out of the plot
+    unsaid, found only when the fit is over."""
     if choice == "all":
         return list(names)
     if choice == "mass":
@@ -502,12 +505,21 @@ def corner_names(names: list[str], choice) -> list[str]:
         return mass or list(names)
     unknown = [n for n in choice if n not in names]
     if unknown:
-        from tinylens.errors import ConfigError, did_you_mean
+        from tinylens.errors import did_you_mean
 
         what = (f"'{unknown[0]}' is not a free parameter" if len(unknown) == 1
                 else f"{', '.join(repr(n) for n in unknown)} are not free parameters")
         raise ConfigError(f"output.corner_parameters: {what} of this model.{did_you_mean(unknown, names)} "
                           f"Allowed: {', '.join(names)}.")
+    twice = list(dict.fromkeys(n for i, n in enumerate(choice) if n in choice[:i]))  # in order, each once
+    if twice:
+        from tinylens.errors import listed
+
+        left = [n for n in names if n not in choice]
+        shown = " and ".join(f"'{n}' {choice.count(n)} times" for n in twice)
+        hint = f" (another meant? not listed: {listed(left)})" if left else ""
+        raise ConfigError(f"output.corner_parameters lists {shown}; the corner plot would draw "
+                          f"{'it' if len(twice) == 1 else 'each'} as many times. List each parameter once{hint}.")
     return list(choice)
 
 

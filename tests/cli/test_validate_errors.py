@@ -926,6 +926,23 @@ def test_validate_checks_the_corner_parameters_as_fit_does(tmp_path):
     assert not (tmp_path / "output").exists()
 
 
+def test_a_corner_parameter_listed_twice_is_refused_by_validate_and_fit(tmp_path):
+    """output.corner_parameters: [theta_E, theta_E] (e1 copied where e2 was meant) loaded, and
+    after the whole fit the corner plot drew theta_E's row and column twice and the parameter meant
+    not at all. It is refused by validate and fit before anything is written, naming the name listed
+    twice and those not listed: dropping it with a warning would still leave the one meant out."""
+    def edit(cfg, _):
+        cfg["output"]["corner_parameters"] = ["lens_mass.0.theta_E", "lens_mass.0.theta_E"]
+
+    path = write_case(tmp_path, edit=edit)
+    for command in ("validate", "fit"):
+        result = invoke(command, path)
+        assert_user_error(result, f"Error: In config file {path}: output.corner_parameters lists 'lens_mass.0.theta_E' "
+                          "2 times; the corner plot would draw it as many times. List each parameter once (another "
+                          "meant? not listed: ")
+    assert not (tmp_path / "output").exists()
+
+
 def test_a_likelihood_that_is_nowhere_finite_is_refused_by_validate_and_fit(tmp_path, nan_sie):
     """An SIE made NaN (nan_sie): the likelihood is -inf for every parameter vector, so no fit
     can work (nautilus would search forever): validate and fit both stop with exit 2, and fit
