@@ -875,3 +875,34 @@ def test_corner_titles_and_lines_are_the_summary_tables_percentiles():
     assert dashed(theta) == pytest.approx([1.0003] * 3, abs=1e-12)
     assert e1.get_title() == r"mass0 $e_1$ = ${0.041}_{-0.000}^{+0.000}$"
     assert table(names, samples, weights).loc["lens_mass.0.theta_E"].tolist() == pytest.approx([1.0003] * 3, abs=1e-12)
+
+
+def test_a_corner_plot_of_nan_draws_or_weights_names_what_is_wrong():
+    """corner_figure with a parameter whose samples are all NaN (a samples table's column emptied by
+    hand, read back by read_result) or a NaN weight raised matplotlib's bare 'Axis limits cannot be
+    NaN or Inf', an infinite weight or all-zero weights corner's own message, naming nothing; a
+    negative weight was drawn as if it were a weight. Each is a ConfigValueError naming the
+    parameter or the weight; a column with only some NaN samples is still drawn."""
+    from tinylens.results.plots import corner_figure
+
+    names = ["lens_mass.0.theta_E", "lens_mass.0.e1", "lens_mass.0.e2"]
+    draws = np.random.default_rng(3).normal(size=(400, 3))
+    ones = np.ones(400)
+    nan_column, some_nan = draws.copy(), draws.copy()
+    nan_column[:, 1] = np.nan
+    some_nan[5, 2] = np.nan
+    nan_weight, inf_weight, negative = ones.copy(), ones.copy(), ones.copy()
+    nan_weight[7], inf_weight[0], negative[12] = np.nan, np.inf, -0.5
+    for samples, weights, message in [
+        (nan_column, ones, "the samples of lens_mass.0.e1 are all NaN or infinite: nothing of it to draw"),
+        (draws, nan_weight, "weights must be finite numbers >= 0; 1 weight of 400 is NaN, infinite or negative (the "
+                            "first, nan, of sample 7, counting from 0)"),
+        (draws, inf_weight, "1 weight of 400 is NaN, infinite or negative (the first, inf, of sample 0"),
+        (draws, negative, "(the first, -0.5, of sample 12"),
+        (draws, np.zeros(400), "weights are all zero (400 samples): no sample has a weight to draw"),
+    ]:
+        with pytest.raises(tinylens.ConfigValueError) as info:
+            corner_figure(names, samples, weights)
+        assert message in str(info.value) and "Axis limits" not in str(info.value)
+    figure = corner_figure(names, some_nan, ones)
+    assert len(figure.axes) == 9

@@ -639,7 +639,9 @@ def corner_figure(
 ) -> Figure:
     """Corner plot of weighted samples with 1, 2, 3 sigma contours and 16/50/84 % titles
     (``weights`` None: equal weights). Samples or weights of shapes that do not match ``names``
-    are a ValueError (:class:`~tinylens.errors.ConfigValueError`, a TinyLensError too) naming them, as are fewer samples than names (or than 2): an optimiser's one point, or the few samples of
+    are a ValueError (:class:`~tinylens.errors.ConfigValueError`, a TinyLensError too) naming them, as are weights
+    that are NaN, infinite, negative or all zero and a parameter whose samples are all NaN (:func:`check_finite_draws`),
+    and fewer samples than names (or than 2): an optimiser's one point, or the few samples of
     weight that a sampler stopped early leaves in its samples table (:func:`tinylens.read_result`). ``truths``, values marked on it: one per name (None: none), or
     a mapping of name to value (a fit's ``result.truth``, or a pandas Series indexed by the names,
     such as a truth table's row; names it lacks are not marked)."""
@@ -654,6 +656,7 @@ def corner_figure(
     weights = np.ones(len(samples)) if weights is None else np.asarray(weights, dtype=float)
     if weights.shape != (len(samples),):
         raise ConfigValueError(f"weights must have shape ({len(samples)},), one for each sample; got shape {weights.shape}")
+    check_finite_draws(names, samples, weights)
     if len(samples) < max(k, 2):  # corner's own check is an AssertionError about dimensions
         raise ConfigValueError(f"a corner plot of {counted(k, 'parameter')} needs at least {max(k, 2)} samples; got "
                                f"{len(samples)} (an optimiser's result is one point, its best fit; a sampler's stopped early, by its "
@@ -690,6 +693,31 @@ def corner_figure(
                 axis.get_major_formatter().set_useOffset(False)
     hold_corner_text(fig)
     return fig
+
+
+def check_finite_draws(names, samples: np.ndarray, weights: np.ndarray) -> None:
+    """A :class:`~tinylens.errors.ConfigValueError` where :func:`corner_figure` would fail with
+    matplotlib's bare 'Axis limits cannot be NaN or Inf', or corner's 'Weights included NaN, inf or
+    were all zero': a weight that is NaN, infinite or negative (naming how many, and the first), all
+    weights zero, or a parameter whose samples are all NaN or infinite (naming it). A NaN reaches
+    here from a samples table edited by hand (an empty CSV cell, a JSON table's null) read back by
+    :func:`tinylens.read_result`, or from samples of a user's own; some NaN samples in a column are
+    drawn without them, as before."""
+    bad = ~np.isfinite(weights) | (weights < 0)
+    if bad.any():
+        first = int(np.argmax(bad))
+        raise ConfigValueError(f"weights must be finite numbers >= 0; {counted(int(bad.sum()), 'weight')} of "
+                               f"{len(weights)} {'is' if bad.sum() == 1 else 'are'} NaN, infinite or negative (the first, "
+                               f"{float(weights[first])!r}, of sample {first}, counting from 0)")
+    if len(weights) and not weights.any():
+        raise ConfigValueError(f"weights are all zero ({counted(len(weights), 'sample')}): no sample has a weight to draw")
+    empty = [str(name) for name, column in zip(names, samples.T) if len(column) and not np.isfinite(column).any()]
+    if empty:
+        from tinylens.errors import listed
+
+        them = "it" if len(empty) == 1 else "them"
+        raise ConfigValueError(f"the samples of {listed(empty)} are all NaN or infinite: nothing of {them} to draw (a "
+                               f"column of a samples table emptied by hand?); leave {them} out of names and samples")
 
 
 def save_corner_figure(names, samples, weights, path: str | Path, truths=None) -> Path:
