@@ -196,3 +196,22 @@ def test_a_value_set_precision_does_not_take_is_a_config_error_and_a_value_error
             tinylens.set_precision(bad)
         assert isinstance(caught.value, tinylens.TinyLensError) and isinstance(caught.value, ValueError)
     assert get_precision() == before
+
+
+@pytest.mark.parametrize("dtype", ["int32", "double64", 5, "float16", ""])
+def test_a_dtype_load_or_simulate_does_not_take_is_a_config_value_error_as_set_precision_s(tmp_path, dtype):
+    """tinylens.load(config, dtype="int32") (or simulate_image's dtype=) raised a plain ConfigError,
+    which ``except ValueError`` missed, where set_precision("float16"), the same mistake, raises a
+    ConfigValueError (a ConfigError and a ValueError); load's and simulate's are one now, with the
+    same message, raised before any file is read."""
+    import tinylens
+    from tinylens.precision import chosen_dtype
+
+    missing = tmp_path / "no_such.yaml"
+    for call in (lambda: tinylens.load(missing, dtype=dtype), lambda: chosen_dtype(dtype)):
+        with pytest.raises(ValueError) as caught:
+            call()
+        assert isinstance(caught.value, tinylens.ConfigValueError) and isinstance(caught.value, tinylens.ConfigError)
+        assert str(caught.value).startswith(f"dtype={dtype!r}: must be float32 or float64 (jnp.float32, 'float64', ...)")
+    with pytest.raises(tinylens.ConfigValueError):
+        tinylens.set_precision("float16")

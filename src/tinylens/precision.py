@@ -89,14 +89,15 @@ def dtype_name(dtype) -> str | None:
 
 def check_dtype(dtype) -> None:
     """Raise ConfigError for a ``dtype`` that is neither float32 nor float64 (JAX failed on it
-    deep inside, or computed in it), and for float64 while JAX's x64 is off: JAX would compute
+    deep inside, or computed in it: a :class:`~tinylens.errors.ConfigValueError`, as set_precision's
+    is, a ValueError too), and for float64 while JAX's x64 is off: JAX would compute
     in float32 (as a ``TINYLENS_PRECISION`` typo is refused, not fitted in float32)."""
     import jax
 
     name = dtype_name(dtype)
     if name is None:
-        raise ConfigError(f"dtype={dtype!r}: must be float32 or float64 (jnp.float32, 'float64', ...), the "
-                          "precision to compute in; leave it out for that of tinylens.set_precision.")
+        raise ConfigValueError(f"dtype={dtype!r}: must be float32 or float64 (jnp.float32, 'float64', ...), the "
+                               "precision to compute in; leave it out for that of tinylens.set_precision.")
     if name == "float64" and not jax.config.jax_enable_x64:
         raise ConfigError("dtype=float64 needs JAX's x64 mode, which is off: JAX would compute in float32. Turn it on "
                           "first, with tinylens.set_precision('float64') (or jax.config.update('jax_enable_x64', "
