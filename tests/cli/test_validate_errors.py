@@ -1306,3 +1306,25 @@ def test_a_config_text_of_line_breaks_alone_is_said_to_be_empty_not_yaml_text(tm
                                      f"({blank!r}: an unset variable?): give the config's YAML file.")
         assert "YAML text" not in str(caught.value)
     assert sorted(os.listdir(tmp_path)) == before
+
+
+def test_an_empty_pathlib_path_as_the_config_is_said_to_be_the_current_folder(tmp_path, monkeypatch):
+    """tinylens.load(Path(os.environ.get("CONFIG", ""))) with the variable unset was answered 'Config
+    path . is a folder; give the YAML file inside it: ...', a '.' the user never typed: Python makes
+    Path("") the current folder, Path("."), so it cannot be told from a '.' given on purpose (only a
+    str '' can). The message now says '.' is the current folder, which, and that Path('') is it too;
+    the YAML files there are still named, and nothing is written."""
+    import tinylens
+    from tiny_lens import write_tiny_lens
+
+    config = write_tiny_lens(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    before = sorted(os.listdir(tmp_path))
+    for call in (tinylens.load, tinylens.fit):
+        with pytest.raises(tinylens.ConfigError) as caught:
+            call(Path(""))
+        text = " ".join(str(caught.value).split())
+        assert text.startswith(f"Config path . is the current folder ({Path.cwd()}), not a YAML file (from Python, "
+                               "Path('') is '.' too: an unset variable?); give the YAML file inside it: ")
+        assert text.endswith(f"{config.name}.")
+    assert sorted(os.listdir(tmp_path)) == before

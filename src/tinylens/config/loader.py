@@ -165,6 +165,9 @@ def read_text(path: Path) -> str:
     if not path.exists():
         raise ConfigError(f"Config file not found: {path} (looked in {path.parent.resolve()}). Check the path and its spelling.")
     if path.is_dir():
+        if not path.parts:  # Path("") is Path("."): an empty variable given from Python reads as the current folder
+            raise ConfigError(f"Config path . is the current folder ({Path.cwd()}), not a YAML file (from Python, "
+                              f"Path('') is '.' too: an unset variable?); {yaml_files_in(path)}")
         raise ConfigError(f"Config path {path} is a folder; {yaml_files_in(path)}")
     try:
         return path.read_text(encoding="utf-8")
