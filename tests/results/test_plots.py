@@ -906,3 +906,34 @@ def test_a_corner_plot_of_nan_draws_or_weights_names_what_is_wrong():
         assert message in str(info.value) and "Axis limits" not in str(info.value)
     figure = corner_figure(names, some_nan, ones)
     assert len(figure.axes) == 9
+
+
+def test_corner_figure_names_a_wrong_truths_names_samples_or_weights_argument():
+    """corner_figure(names, samples, weights, truths) with one truth too few raised corner's 'Provided
+    figure has 4 axes, but data has dimensions K=1', a truth, sample or weight that is text numpy's
+    bare 'could not convert string to float', and one name given as a str was read as its 19
+    characters ('one column for each of the 19 names'); each is now a ConfigValueError (the str a
+    ConfigTypeError) naming the argument, and the name whose truth is wrong."""
+    from tinylens.results.plots import corner_figure
+
+    names = ["lens_mass.0.theta_E", "lens_mass.0.e1"]
+    draws = np.random.default_rng(4).normal(size=(300, 2))
+    for make, kind, message in [
+        (lambda: corner_figure(names, draws, None, [1.0]), tinylens.ConfigValueError,
+         "truths must hold one value for each of the 2 names (None where none is marked), or be a mapping of name "
+         "to value; got 1 value"),
+        (lambda: corner_figure(names, draws, None, [1.0, "0.1x"]), tinylens.ConfigValueError,
+         "truths: the value for lens_mass.0.e1 must be a number or None; got str '0.1x'"),
+        (lambda: corner_figure(names, [["a", "b"]] * 5, None), tinylens.ConfigValueError,
+         "samples must be an array of numbers; got [['a', 'b'], ['a', 'b'], ['a', 'b'], ['a', 'b'], ['a', 'b']]"),
+        (lambda: corner_figure(names, draws, ["1"] * 299 + ["heavy"]), tinylens.ConfigValueError,
+         "weights must be an array of numbers; got ['1', '1', '1', '1', '1', '1', ...]"),
+        (lambda: corner_figure("lens_mass.0.theta_E", draws[:, :1], None), tinylens.ConfigTypeError,
+         "names must be a list of parameter names (result.param_names); got the str 'lens_mass.0.theta_E': give "
+         "['lens_mass.0.theta_E'] for one"),
+    ]:
+        with pytest.raises(kind) as info:
+            make()
+        assert str(info.value) == message
+    figure = corner_figure(names, draws, None, [1.0, None])  # None: that parameter's truth not marked
+    assert len(figure.axes) == 4

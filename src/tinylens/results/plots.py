@@ -641,19 +641,23 @@ def corner_figure(
     (``weights`` None: equal weights). Samples or weights of shapes that do not match ``names``
     are a ValueError (:class:`~tinylens.errors.ConfigValueError`, a TinyLensError too) naming them, as are weights
     that are NaN, infinite, negative or all zero and a parameter whose samples are all NaN (:func:`check_finite_draws`),
+    samples, weights or truths that are no numbers, truths not one per name (:func:`_marked_truths`),
     and fewer samples than names (or than 2): an optimiser's one point, or the few samples of
     weight that a sampler stopped early leaves in its samples table (:func:`tinylens.read_result`). ``truths``, values marked on it: one per name (None: none), or
     a mapping of name to value (a fit's ``result.truth``, or a pandas Series indexed by the names,
     such as a truth table's row; names it lacks are not marked)."""
+    if isinstance(names, str):  # a name's characters taken for names: 'one column for each of the 19 names'
+        raise ConfigTypeError(f"names must be a list of parameter names (result.param_names); got the str {names!r}: "
+                              f"give [{names!r}] for one")
     if isinstance(truths, Mapping) or (hasattr(truths, "keys") and any(n in truths.keys() for n in names)):
         truths = [truths.get(n) for n in names]
     k = len(names)
-    samples = np.asarray(samples, dtype=float)
+    samples = _numbers_array("samples", samples)
     if samples.ndim != 2 or samples.shape[1] != k:
         raise ConfigValueError(f"samples must have shape (N, {k}), one column for "
                                f"{'the one name' if k == 1 else f'each of the {k} names'}; got shape "
                                f"{samples.shape}")
-    weights = np.ones(len(samples)) if weights is None else np.asarray(weights, dtype=float)
+    weights = np.ones(len(samples)) if weights is None else _numbers_array("weights", weights)
     if weights.shape != (len(samples),):
         raise ConfigValueError(f"weights must have shape ({len(samples)},), one for each sample; got shape {weights.shape}")
     check_finite_draws(names, samples, weights)
@@ -670,7 +674,7 @@ def corner_figure(
     size = 2.0 * k + 1.5
     scale = corner_text_scale(k)
     fig = NotebookFigure(figsize=(size, size))
-    marked = None if truths is None else [None if t is None else float(t) for t in truths]
+    marked = None if truths is None else _marked_truths(names, truths)
     corner.corner(  # titles and 16/50/84 % lines drawn below, at the summary table's percentiles
         samples, weights=weights, labels=[label(n) for n in names],
         truths=marked if k > 1 else None, range=plot_ranges(samples, weights), smooth=1.0, levels=SIGMA_LEVELS, bins=30, color=CORNER_COLOR,
@@ -693,6 +697,39 @@ def corner_figure(
                 axis.get_major_formatter().set_useOffset(False)
     hold_corner_text(fig)
     return fig
+
+
+def _numbers_array(name: str, value: Any) -> np.ndarray:
+    """``value`` as an array of floats, else a ConfigValueError naming the argument ``name`` and
+    showing the value (numpy's bare 'could not convert string to float: ...' named neither)."""
+    import reprlib
+
+    try:
+        return np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise ConfigValueError(f"{name} must be an array of numbers; got {reprlib.repr(value)}") from None
+
+
+def _marked_truths(names, truths) -> list[float | None]:
+    """The value of each of ``names`` to mark (None: none) from ``truths``, one per name; a
+    ConfigValueError where they are not as many as the names (corner's 'Provided figure has 4 axes,
+    but data has dimensions K=1') or one is neither a number nor None, naming it."""
+    try:
+        values = list(truths)
+    except TypeError:
+        raise ConfigValueError(f"truths must be one value per name (None where none is marked) or a mapping of name "
+                               f"to value; got {type(truths).__name__} {truths!r:.60}") from None
+    if len(values) != len(names):
+        raise ConfigValueError(f"truths must hold one value for each of the {counted(len(names), 'name')} (None where "
+                               f"none is marked), or be a mapping of name to value; got {counted(len(values), 'value')}")
+    marked = []
+    for name, value in zip(names, values):
+        try:
+            marked.append(None if value is None else float(value))
+        except (TypeError, ValueError):
+            raise ConfigValueError(f"truths: the value for {name} must be a number or None; got "
+                                   f"{type(value).__name__} {value!r:.60}") from None
+    return marked
 
 
 def check_finite_draws(names, samples: np.ndarray, weights: np.ndarray) -> None:
