@@ -513,3 +513,22 @@ def test_a_result_behind_a_folder_this_user_may_not_enter_is_said_with_what_to_c
         assert text.startswith(f"{given} {what} (Permission denied on "), text
         assert "this user may not enter" in text and "a folder on its way" in text, text
         assert shlex.join(["ls", "-ld", str(given), str(given.parent)]) in text, text
+
+
+@pytest.mark.parametrize("path, kind, message", [
+    (None, "ConfigTypeError", "load_stored takes the path of a fit's result.json (a str or pathlib.Path); got NoneType None."),
+    (3, "ConfigTypeError", "load_stored takes the path of a fit's result.json (a str or pathlib.Path); got int 3."),
+    ("", "ConfigValueError", "load_stored takes the path of a fit's result.json; got an empty path ('': an unset "
+                             "variable?), which would be the current folder: give the fit's result.json."),
+])
+def test_load_stored_of_no_path_names_its_argument(tmp_path, monkeypatch, path, kind, message):
+    """load_stored(None) or load_stored(3) (README's notebook call, given a variable not yet set)
+    raised Path's bare TypeError 'expected str, bytes or os.PathLike object, not NoneType', which
+    'except tinylens.TinyLensError' let through; load_stored("") looked in the current folder. Each
+    is now a ConfigTypeError / ConfigValueError naming load_stored's argument, as read_result's are."""
+    import tinylens
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(getattr(tinylens, kind)) as caught:
+        load_stored(path)
+    assert isinstance(caught.value, tinylens.ConfigError) and str(caught.value) == message

@@ -116,10 +116,18 @@ def load_stored(path: str | Path, base_dir: str | Path | None = None, *,
     ``base_dir`` (a script's option; None: it takes none, and the message says to edit config_dir).
     Input files other than those the fit records it was made from are a
     :class:`~tinylens.errors.DataWarning` naming them (:func:`changed_files_notes`).
-    A ``base_dir`` that is no folder's path (empty, of no known user's home) is a ConfigError naming it."""
+    A ``base_dir`` that is no folder's path (empty, of no known user's home) is a ConfigError naming it, a ``path``
+    that is no path (None, a number) a :class:`~tinylens.errors.ConfigTypeError` and an empty one a
+    :class:`~tinylens.errors.ConfigValueError`, as read_result's are."""
     from tinylens.config.loader import home_expanded
     from tinylens.problem import check_folder_argument, load_from
 
+    if not isinstance(path, (str, os.PathLike)):  # Path(None)'s bare 'expected str, bytes or os.PathLike object'
+        raise ConfigTypeError(f"load_stored takes the path of a fit's result.json (a str or pathlib.Path); got "
+                              f"{type(path).__name__} {path!r:.60}.")
+    if isinstance(path, str) and not path.strip():
+        raise ConfigValueError(f"load_stored takes the path of a fit's result.json; got an empty path ({path!r}: an "
+                               "unset variable?), which would be the current folder: give the fit's result.json.")
     path = home_expanded(path)
     if base_dir is not None:  # the caller's own argument: its errors are not the recorded config's
         check_folder_argument("base_dir", base_dir)
