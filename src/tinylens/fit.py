@@ -733,27 +733,32 @@ def warn_unlocked(out: Path) -> None:
 
 
 @contextlib.contextmanager
-def disk_full_reported(folder: Path) -> Iterator[None]:
+def disk_full_reported(folder: Path, sampler: bool = True) -> Iterator[None]:
     """Raise an OSError of a full disk (:data:`DISK_FULL`) or a read-only one (EROFS) inside as
     an OutputError naming the output ``folder`` and what is kept there: every file is written
-    under a temporary name first, so none is left half-written and the checkpoints written
-    before are whole, for the fit run again to resume."""
+    under a temporary name first, so none is left half-written and (``sampler``) the checkpoints
+    written before are whole, for the fit run again to resume; an optimizer's fit
+    (``sampler`` false, :data:`OPTIMIZERS`) keeps none, and run again starts afresh."""
     try:
         yield
     except OSError as exc:
         if exc.errno == errno.EROFS:
             what = f"{exc.filename} cannot be written" if exc.filename is not None else "the fit's files cannot be written"
+            kept = ("and the checkpoints written before are kept: run the fit again once the disk is writable to "
+                    "resume it." if sampler else "and an optimizer keeps no checkpoint: run the fit again once the "
+                    "disk is writable (it starts afresh).")
             raise OutputError(
                 f"Output folder {folder}: {what} ({exc.strerror or 'read-only'}: the disk is mounted read-only). Nothing "
-                "there is half-written, and the checkpoints written before are kept: run the fit again once the disk is "
-                "writable to resume it."
+                f"there is half-written, {kept}"
             ) from None
         if exc.errno not in DISK_FULL:
             raise
+        kept = ("and the checkpoints written before are kept: free some space and run the fit again to resume it."
+                if sampler else "and an optimizer keeps no checkpoint: free some space and run the fit again (it "
+                "starts afresh).")
         raise OutputError(
             f"Output folder {folder}: no space left to write the fit's files ({exc.strerror or 'disk full'}: the disk, "
-            "or your quota on it, is full). Nothing there is half-written, and the checkpoints written before are "
-            "kept: free some space and run the fit again to resume it."
+            f"or your quota on it, is full). Nothing there is half-written, {kept}"
         ) from None
 
 
@@ -807,7 +812,7 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
     from tinylens.atomic import remove_all_unfinished
     from tinylens.compilation import release_if_crowded
     from tinylens.config.loader import as_path
-    from tinylens.inference import run_inference
+    from tinylens.inference import run_inference, search_of
     from tinylens.inference.progress import announce
     from tinylens.locks import folder_lock, refuse_if_held
     from tinylens.problem import check_folder_argument, load
@@ -845,7 +850,8 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
         check_likelihood(problem, path)
         out = tables.ensure_writable(folder)
         busy = busy_text(out)
-        with disk_full_reported(out), folder_lock(out, filenames.FIT_LOCK, busy=busy, rerun=FIT_RERUN) as locked:  # its text too
+        sampler = hasattr(search_of(problem)[0], "checkpoint_stamp")  # an optimiser keeps no checkpoint
+        with disk_full_reported(out, sampler), folder_lock(out, filenames.FIT_LOCK, busy=busy, rerun=FIT_RERUN) as locked:  # its text too
             if not locked:
                 warn_unlocked(out)
             if not fresh:  # said before any output is removed or written again: they take minutes with figures

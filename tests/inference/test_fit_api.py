@@ -3,7 +3,11 @@ result.json, the samples table and the summary table."""
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -1077,3 +1081,30 @@ def test_a_folder_at_the_name_of_a_corner_plot_an_optimiser_never_draws_does_not
     assert saved == result.to_json() and "corner" not in saved["files"]
     assert (out / "model_corner.png" / "mine.txt").read_text() == "kept"
     assert abs(saved["median"]["lens_mass.0.theta_E"] - 1.0) < 0.02
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EROFS])
+def test_a_full_or_read_only_disk_under_an_optimisers_fit_says_no_checkpoint_is_kept(tmp_path, monkeypatch, code):
+    """An lbfgs fit whose result.json found the disk full (or mounted read-only) said 'the
+    checkpoints written before are kept: ... run the fit again to resume it', where an optimiser
+    keeps no checkpoint and starts afresh; it now says so, the output folder named as before."""
+    from tinylens import filenames
+    from tinylens.results import tables
+
+    path, out = _earlier_fit_folder(tmp_path)
+    real = tables.write_json
+
+    def refused(target, content):
+        if Path(target).name == filenames.RESULT:
+            raise OSError(code, os.strerror(code), str(target))
+        return real(target, content)
+
+    monkeypatch.setattr(tables, "write_json", refused)
+    with pytest.raises(tinylens.errors.OutputError) as caught:
+        tinylens.fit(path, progress=False)
+    message = str(caught.value)
+    assert message.startswith(f"Output folder {out}: ") and os.strerror(code) in message, message
+    assert "an optimizer keeps no checkpoint" in message and "starts afresh" in message, message
+    assert "checkpoints written before are kept" not in message and "resume" not in message, message
+    assert not (out / filenames.RESULT).exists()
+    assert not any(name in filenames.checkpoint_names() for name in os.listdir(out))
