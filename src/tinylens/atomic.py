@@ -123,14 +123,16 @@ def remove_unfinished(*paths: str | Path) -> None:
 UNFINISHED_NAME = re.compile(r"\..+\.unfinished-[a-z0-9_]{8}(\.[^.]*)?")
 
 
-def remove_all_unfinished(folder: str | Path) -> list[Path]:
+def remove_all_unfinished(folder: str | Path, refused: list[tuple[Path, OSError]] | None = None) -> list[Path]:
     """Delete every temporary file of :func:`atomic_path` (or hard link to an old file that
     :func:`replace_together` keeps while it works) that a killed process left directly in
     ``folder`` (:data:`UNFINISHED_NAME`, plain files only; nothing else, so a user's own hidden
     files stay; nor a ``.kept-`` file, which may hold the only copy of an earlier file:
     :func:`_moved_aside`, :func:`_rescued`), whatever file it was writing; the paths deleted. Only for a folder that no other
     process is writing in. A folder that can be written but not listed (``chmod 733``) is left as
-    it is: no temporary is found there, as :func:`remove_unfinished`'s glob finds none."""
+    it is: no temporary is found there, as :func:`remove_unfinished`'s glob finds none. ``refused``: a
+    list to which one the system refuses to delete (PermissionError) is added, with its error, and
+    the others deleted (without, the error is raised)."""
     removed = []
     try:
         entries = os.scandir(folder)
@@ -139,7 +141,13 @@ def remove_all_unfinished(folder: str | Path) -> list[Path]:
     with entries:
         for entry in entries:
             if UNFINISHED_NAME.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
-                Path(entry.path).unlink(missing_ok=True)
+                try:
+                    Path(entry.path).unlink(missing_ok=True)
+                except PermissionError as exc:
+                    if refused is None:
+                        raise
+                    refused.append((Path(entry.path), exc))
+                    continue
                 removed.append(Path(entry.path))
     return removed
 

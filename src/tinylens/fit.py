@@ -809,7 +809,6 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
     (:func:`tinylens.compilation.release_if_crowded`). A fit that did not converge (``result.converged``
     false) warns so, with what to do (:class:`~tinylens.errors.ConvergenceWarning`).
     """
-    from tinylens.atomic import remove_all_unfinished
     from tinylens.compilation import release_if_crowded
     from tinylens.config.loader import as_path
     from tinylens.inference import run_inference, search_of
@@ -871,8 +870,7 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
                 _remove_checkpoints(out)
             else:
                 _warn_unresumed(problem, out, switched)
-            remove_all_unfinished(out)  # a killed fit's, of any names (an earlier config's too)
-            (out / filenames.DYNESTY_UNFINISHED).unlink(missing_ok=True)  # dynesty's, whatever samples now
+            _remove_leftovers(problem, out)  # a killed fit's temporaries, dynesty's unfinished checkpoint
             res = run_inference(problem, progress=progress, checkpoint_dir=out)
             removed = res.converged and not problem.config.output.keep_checkpoint
             if removed:  # result.json must not name a checkpoint deleted once it is written
@@ -1436,6 +1434,11 @@ def _remove_checkpoints(out: Path, written: bool = False) -> None:
     for name in filenames.checkpoint_names():
         try:
             (out / name).unlink(missing_ok=True)
+        except PermissionError as exc:
+            if not written:
+                raise OutputError(undeletable_text(out, out / name, exc, "an earlier fit's checkpoint", "--fresh (tinylens.fit: "
+                                                   "fresh=True) must do to start afresh")) from None
+            kept.append(f"{name} ({exc.strerror or type(exc).__name__})")
         except OSError as exc:
             if not written:
                 raise
@@ -1446,3 +1449,43 @@ def _remove_checkpoints(out: Path, written: bool = False) -> None:
                       f"there cannot be deleted: {listed(kept)}. The finished fit no longer needs "
                       f"{'it' if one else 'them'}: delete {'it' if one else 'them'} (or ask "
                       f"{'its' if one else 'their'} owner to).", DataWarning, stacklevel=outside_stacklevel())
+
+
+def undeletable_text(out: Path, path: Path, exc: OSError, what: str, why: str) -> str:
+    """The error of a file in the output folder ``out`` that the fit deletes before its search
+    and that the system refuses to delete (``exc``: someone else's in a folder with the sticky
+    bit): ``path``, ``what`` it is and ``why`` the fit deletes it, and what to do."""
+    return (f"Output folder {out}: {path.name}, {what}, cannot be deleted ({exc.strerror or type(exc).__name__}), "
+            f"which {why}: the fit stops before sampling anything. Delete it (or ask its owner to: "
+            f"{ls_command(path, option='-l')} shows who), or choose another {OUTPUT_FOLDER_CHOICE}.")
+
+
+def _remove_leftovers(problem: Any, out: Path) -> None:
+    """Delete, before the search, what a killed fit left in ``out``: the temporaries of its files
+    (:func:`tinylens.atomic.remove_all_unfinished`, of any names: an earlier config's too) and
+    dynesty's unfinished checkpoint (:data:`tinylens.filenames.DYNESTY_UNFINISHED`, whatever samples
+    now). One the system refuses to delete (someone else's in a folder with the sticky bit) is an
+    :class:`~tinylens.errors.OutputError` naming it where this fit needs its name (dynesty's
+    unfinished checkpoint, under a dynesty fit, which writes there), else left with a DataWarning
+    naming it (a temporary's name is never written again)."""
+    from tinylens.atomic import remove_all_unfinished
+    from tinylens.errors import DataWarning, listed
+    from tinylens.inference import sampler_method
+
+    refused: list[tuple[Path, OSError]] = []
+    remove_all_unfinished(out, refused)
+    unfinished = out / filenames.DYNESTY_UNFINISHED
+    try:
+        unfinished.unlink(missing_ok=True)
+    except PermissionError as exc:
+        if sampler_method(problem) == "dynesty":
+            raise OutputError(undeletable_text(out, unfinished, exc, "dynesty's unfinished checkpoint of an earlier "
+                                               "fit", "dynesty must do to write its own checkpoint")) from None
+        refused.append((unfinished, exc))
+    if refused:
+        one = len(refused) == 1
+        kept = [f"{path.name} ({exc.strerror or type(exc).__name__})" for path, exc in refused]
+        warnings.warn(f"{'A file' if one else 'Files'} that a killed fit left unfinished in {out} cannot be deleted: "
+                      f"{listed(kept)}. This fit does not need {'it' if one else 'them'}: delete "
+                      f"{'it' if one else 'them'} (or ask {'its' if one else 'their'} owner to).", DataWarning,
+                      stacklevel=outside_stacklevel())

@@ -1108,3 +1108,86 @@ def test_a_full_or_read_only_disk_under_an_optimisers_fit_says_no_checkpoint_is_
     assert "checkpoints written before are kept" not in message and "resume" not in message, message
     assert not (out / filenames.RESULT).exists()
     assert not any(name in filenames.checkpoint_names() for name in os.listdir(out))
+
+
+def _never_searched(*args, **kwargs):
+    raise AssertionError("the search ran")
+
+
+@pytest.mark.parametrize("method", ["nautilus", "dynesty"])
+def test_a_checkpoint_that_fresh_cannot_delete_is_said_by_name_before_the_search(tmp_path, monkeypatch, method):
+    """fresh=True (tinylens fit --fresh) in a folder whose earlier checkpoint the system refused to
+    delete (someone else's file in a folder with the sticky bit) stopped with a bare PermissionError
+    before the search; it is now an OutputError naming the file, why the fit deletes it and what to do,
+    nothing sampled, the checkpoint left."""
+    import tinylens.inference
+    from tinylens import filenames
+
+    inference = {"type": "sampler", "method": method, "settings": {"nlive": 50} if method == "dynesty" else FAST_NAUTILUS}
+    path = write_tiny_lens(tmp_path / "lens", inference)
+    out = tmp_path / "lens" / "output"
+    out.mkdir()
+    refused = out / filenames.CHECKPOINTS[method]
+    refused.write_bytes(b"an earlier fit's checkpoint")
+    refuse_unlink(monkeypatch, refused)
+    monkeypatch.setattr(tinylens.inference, "run_inference", _never_searched)
+    with pytest.raises(tinylens.errors.OutputError) as caught:
+        tinylens.fit(path, progress=False, fresh=True)
+    message = str(caught.value)
+    assert message.startswith(f"Output folder {out}: {refused.name}, an earlier fit's checkpoint, cannot be deleted "
+                              "(Operation not permitted)"), message
+    assert "fresh=True" in message and "--fresh" in message and "before sampling anything" in message, message
+    assert str(refused) in message and "output.path" in message, message
+    assert refused.read_bytes() == b"an earlier fit's checkpoint"
+
+
+def test_dynestys_unfinished_checkpoint_that_the_system_keeps_is_said_by_name_before_a_dynesty_search(tmp_path,
+                                                                                                     monkeypatch):
+    """dynesty's unfinished checkpoint (checkpoint_dynesty.pkl.tmp) of a killed fit that the system
+    refused to delete stopped a dynesty fit with a bare PermissionError; it is an OutputError naming
+    it, before the search (dynesty writes its own checkpoint under that name)."""
+    import tinylens.inference
+    from tinylens import filenames
+
+    path = write_tiny_lens(tmp_path / "lens", {"type": "sampler", "method": "dynesty", "settings": {"nlive": 50}})
+    out = tmp_path / "lens" / "output"
+    out.mkdir()
+    refused = out / filenames.DYNESTY_UNFINISHED
+    refused.write_bytes(b"half a checkpoint")
+    refuse_unlink(monkeypatch, refused)
+    monkeypatch.setattr(tinylens.inference, "run_inference", _never_searched)
+    with pytest.raises(tinylens.errors.OutputError) as caught:
+        tinylens.fit(path, progress=False)
+    message = str(caught.value)
+    assert message.startswith(f"Output folder {out}: {refused.name}, dynesty's unfinished checkpoint of an earlier "
+                              "fit, cannot be deleted (Operation not permitted)"), message
+    assert "before sampling anything" in message and str(refused) in message, message
+    assert refused.is_file()
+
+
+@pytest.mark.parametrize("leftover", [".result_summary.unfinished-abcd1234.csv", "checkpoint_dynesty.pkl.tmp"])
+def test_a_killed_fits_leftover_this_fit_does_not_need_is_left_with_a_warning(tmp_path, monkeypatch, leftover):
+    """A killed fit's hidden temporary (or, under another search than dynesty, dynesty's unfinished
+    checkpoint) that the system refused to delete stopped the fit with a bare PermissionError before
+    the search, though the fit never writes under that name; it is left, with a DataWarning naming
+    it, and the fit goes on to its search."""
+    import tinylens.inference
+
+    path, out = _earlier_fit_folder(tmp_path)
+    refused = out / leftover
+    refused.write_bytes(b"left by a killed fit")
+    refuse_unlink(monkeypatch, refused)
+
+    class Searched(Exception):
+        pass
+
+    def searched(*args, **kwargs):
+        raise Searched
+
+    monkeypatch.setattr(tinylens.inference, "run_inference", searched)
+    with pytest.warns(tinylens.errors.DataWarning) as caught, pytest.raises(Searched):
+        tinylens.fit(path, progress=False)
+    [message] = [str(w.message) for w in caught if "killed fit" in str(w.message)]
+    assert message == (f"A file that a killed fit left unfinished in {out} cannot be deleted: {leftover} (Operation "
+                       "not permitted). This fit does not need it: delete it (or ask its owner to).")
+    assert refused.is_file()
