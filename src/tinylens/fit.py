@@ -873,13 +873,15 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
             _remove_leftovers(problem, out)  # a killed fit's temporaries, dynesty's unfinished checkpoint
             res = run_inference(problem, progress=progress, checkpoint_dir=out)
             removed = res.converged and not problem.config.output.keep_checkpoint
+            checkpoint = res.info.get("checkpoint")
             if removed:  # result.json must not name a checkpoint deleted once it is written
                 res = replace(res, info={**res.info, "checkpoint": None})
             # derived quantities and figures take seconds (about 12 s for the demo on 2 cores)
             announce(progress, "outputs", f"writing result.json, tables and figures to {out}")
             result = write_results(problem, res, out, started, truth, inputs)
             if removed:
-                _remove_checkpoints(out, written=True)
+                kept = _remove_checkpoints(out, written=True)
+                result = _checkpoint_kept(result, out, checkpoint, kept)
     if not result.converged:
         from tinylens.errors import ConvergenceWarning
 
@@ -1422,15 +1424,16 @@ def _warn_capped(problem: Any, out: Path) -> None:
                   CapReachedWarning, stacklevel=outside_stacklevel())
 
 
-def _remove_checkpoints(out: Path, written: bool = False) -> None:
+def _remove_checkpoints(out: Path, written: bool = False) -> list[str]:
     """Delete the files of :func:`tinylens.filenames.checkpoint_names` from ``out``: those of a finished fit (the
     sampler's are tens of MB per lens) are useless once result.json exists. ``written``: the fit's
     result.json is written, so those the system refuses to delete (someone else's in a folder with
     the sticky bit) are left with a DataWarning naming them, not an error that hides the written fit
-    (before the search, ``fresh``, the refusal is raised: nothing is lost yet)."""
+    (before the search, ``fresh``, the refusal is raised: nothing is lost yet); the names of those
+    left."""
     from tinylens.errors import DataWarning, listed
 
-    kept = []
+    kept: dict[str, str] = {}  # name -> the system's reason
     for name in filenames.checkpoint_names():
         try:
             (out / name).unlink(missing_ok=True)
@@ -1438,17 +1441,36 @@ def _remove_checkpoints(out: Path, written: bool = False) -> None:
             if not written:
                 raise OutputError(undeletable_text(out, out / name, exc, "an earlier fit's checkpoint", "--fresh (tinylens.fit: "
                                                    "fresh=True) must do to start afresh")) from None
-            kept.append(f"{name} ({exc.strerror or type(exc).__name__})")
+            kept[name] = exc.strerror or type(exc).__name__
         except OSError as exc:
             if not written:
                 raise
-            kept.append(f"{name} ({exc.strerror or type(exc).__name__})")
+            kept[name] = exc.strerror or type(exc).__name__
     if kept:
         one = len(kept) == 1
         warnings.warn(f"The fit's results are written in {out}, but {'its checkpoint file' if one else 'checkpoint files'} "
-                      f"there cannot be deleted: {listed(kept)}. The finished fit no longer needs "
-                      f"{'it' if one else 'them'}: delete {'it' if one else 'them'} (or ask "
+                      f"there cannot be deleted: {listed([f'{n} ({why})' for n, why in kept.items()])}. The finished fit "
+                      f"no longer needs {'it' if one else 'them'}: delete {'it' if one else 'them'} (or ask "
                       f"{'its' if one else 'their'} owner to).", DataWarning, stacklevel=outside_stacklevel())
+    return list(kept)
+
+
+def _checkpoint_kept(result: FitResult, out: Path, checkpoint: Any, kept: Collection[str]) -> FitResult:
+    """``result``, whose ``result.json`` in ``out`` says ``info.checkpoint: null`` (a converged
+    fit deletes it), with the sampler's ``checkpoint`` named again where the system refused to
+    delete it (``kept``: the names left, :func:`_remove_checkpoints`), and its result.json written
+    again to say so; as it is where the checkpoint is gone, or result.json cannot be written again
+    (the warning of the checkpoint left names it)."""
+    from tinylens.results import tables
+
+    if not isinstance(checkpoint, str) or Path(checkpoint).name not in kept:
+        return result
+    truthful = replace(result, info={**result.info, "checkpoint": checkpoint})
+    try:
+        tables.write_json(out / filenames.RESULT, truthful.to_json())
+    except OSError:
+        return result
+    return truthful
 
 
 def undeletable_text(out: Path, path: Path, exc: OSError, what: str, why: str) -> str:

@@ -29,6 +29,13 @@ def fitted(tmp_path_factory):
     return tinylens.fit(config, progress=False), folder / "results"
 
 
+def test_a_converged_fits_deleted_checkpoint_is_null(fitted):
+    result, out = fitted
+    assert result.converged and result.info["checkpoint"] is None
+    assert json.loads((out / "result.json").read_text())["info"]["checkpoint"] is None
+    assert not (out / "checkpoint.hdf5").exists()
+
+
 def test_result_equals_result_json(fitted):
     result, out = fitted
     on_disk = json.loads((out / "result.json").read_text())
@@ -1191,3 +1198,28 @@ def test_a_killed_fits_leftover_this_fit_does_not_need_is_left_with_a_warning(tm
     assert message == (f"A file that a killed fit left unfinished in {out} cannot be deleted: {leftover} (Operation "
                        "not permitted). This fit does not need it: delete it (or ask its owner to).")
     assert refused.is_file()
+
+
+def test_result_json_names_a_converged_fits_checkpoint_the_system_would_not_delete(tmp_path, monkeypatch):
+    """A converged fit whose checkpoint the system refused to delete (someone else's file in a
+    folder with the sticky bit) left it there, the warning naming it, while result.json and the
+    result said info.checkpoint: null, as if it were gone; both now name it, and result.json is the
+    result's to_json (a checkpoint deleted is still null: test_a_converged_fits_deleted_checkpoint_is_null)."""
+    import yaml
+
+    from tinylens import filenames
+
+    path = write_tiny_lens(tmp_path / "lens")
+    config = yaml.safe_load(path.read_text())
+    config["output"]["draw_figures"] = "none"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    out = tmp_path / "lens" / "output"
+    refused = out / filenames.CHECKPOINTS["nautilus"]
+    refuse_unlink(monkeypatch, refused)
+    with pytest.warns(tinylens.errors.DataWarning):
+        result = tinylens.fit(path, progress=False)
+    saved = json.loads((out / "result.json").read_text())
+    assert result.converged and refused.is_file()
+    assert saved["info"]["checkpoint"] == str(refused) and result.info["checkpoint"] == str(refused)
+    assert saved == result.to_json()
+    assert tinylens.read_result(out).info["checkpoint"] == str(refused)
