@@ -862,6 +862,8 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
             # before its outputs leaves no earlier fit's tables and figures to be read as its own
             written = rewritten_names(problem)  # a figure it may not draw is left with a warning, as after it
             earlier = replaced_files(out, set(), kept_inputs)
+            for name in sorted(written - {p.name for p in earlier}):  # no earlier result.json names it
+                _check_replaceable(out, out / name)
             remove_replaced(out, [p for p in earlier if p.name not in written])
             for again in (p for p in earlier if p.name in written):
                 _remove_rewritten(out, again)
@@ -878,7 +880,8 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
                 res = replace(res, info={**res.info, "checkpoint": None})
             # derived quantities and figures take seconds (about 12 s for the demo on 2 cores)
             announce(progress, "outputs", f"writing result.json, tables and figures to {out}")
-            result = write_results(problem, res, out, started, truth, inputs)
+            with refused_reported(out, sampler):
+                result = write_results(problem, res, out, started, truth, inputs)
             if removed:
                 kept = _remove_checkpoints(out, written=True)
                 result = _checkpoint_kept(result, out, checkpoint, kept)
@@ -1471,6 +1474,52 @@ def _checkpoint_kept(result: FitResult, out: Path, checkpoint: Any, kept: Collec
     except OSError:
         return result
     return truthful
+
+
+def _check_replaceable(out: Path, path: Path) -> None:
+    """An :class:`~tinylens.errors.OutputError` before the search where ``path``, a file in the
+    output folder ``out`` that the fit writes after it (a table, a figure), is one the system would
+    refuse to replace: someone else's in a folder with the sticky bit (``chmod +t``, as /tmp and
+    shared scratch folders are) that is not this user's either, where only the file's or the
+    folder's owner (or root) may replace or delete it. Any other file there is replaced as ever."""
+    import stat
+
+    if not hasattr(os, "geteuid") or os.geteuid() == 0:
+        return
+    try:
+        folder, info = out.stat(), path.lstat()
+    except OSError:  # not there (or not to be looked at: said when it is written)
+        return
+    user = os.geteuid()
+    if not (folder.st_mode & stat.S_ISVTX and stat.S_ISREG(info.st_mode) and user not in (info.st_uid, folder.st_uid)):
+        return
+    raise OutputError(f"Output folder {out}: {path.name} there is another user's file (user id {info.st_uid}), in a "
+                      f"folder with the sticky bit, so the system would refuse this fit's own {path.name} in its "
+                      f"place, after the search. Delete it (or ask its owner to: {ls_command(path, option='-l')} shows "
+                      f"who), or choose another {OUTPUT_FOLDER_CHOICE}.")
+
+
+@contextlib.contextmanager
+def refused_reported(out: Path, sampler: bool = True) -> Iterator[None]:
+    """Raise a PermissionError inside that names a file in the output folder ``out`` (the system
+    refused to replace a table, figure or result.json there after the search: someone else's file
+    in a folder with the sticky bit, one marked immutable) as an :class:`~tinylens.errors.OutputError`
+    naming it and saying what is kept: a sampler's checkpoint (``sampler``), which the fit run
+    again resumes; an optimizer keeps none, and run again starts afresh."""
+    try:
+        yield
+    except PermissionError as exc:
+        name = exc.filename
+        if not isinstance(name, (str, os.PathLike)) or Path(os.path.abspath(name)).parent != Path(os.path.abspath(out)):
+            raise
+        path = Path(name)
+        kept = ("The search's checkpoint is kept: once that file can be replaced, run the fit again to resume "
+                "it (its search is not done again)." if sampler else "An optimizer keeps no checkpoint: once that "
+                "file can be replaced, run the fit again (it starts afresh).")
+        raise OutputError(f"Output folder {out}: the system refused to write {path.name} there "
+                          f"({exc.strerror or type(exc).__name__}; {ls_command(path, option='-l')} shows its owner), so "
+                          f"the fit's {filenames.RESULT} is not written. Delete that file (or ask its owner to). "
+                          f"{kept}") from None
 
 
 def undeletable_text(out: Path, path: Path, exc: OSError, what: str, why: str) -> str:

@@ -1223,3 +1223,67 @@ def test_result_json_names_a_converged_fits_checkpoint_the_system_would_not_dele
     assert saved["info"]["checkpoint"] == str(refused) and result.info["checkpoint"] == str(refused)
     assert saved == result.to_json()
     assert tinylens.read_result(out).info["checkpoint"] == str(refused)
+
+
+def test_another_users_table_no_result_names_in_a_sticky_folder_is_refused_before_the_search(tmp_path, monkeypatch):
+    """A result_summary.csv that no earlier result.json names (a killed fit's, a colleague's), in a
+    folder with the sticky bit and of another user, whom the system lets no one else replace, was
+    passed over before the search, which then stopped with a bare PermissionError writing the
+    summary table. It is now an OutputError naming it before anything is searched; the file is left.
+    (Run as root, the system replaces anyone's file: the test takes another user's id.)"""
+    import tinylens.inference
+
+    lbfgs = {"type": "optimizer", "method": "lbfgs", "settings": {"n_starts": 1, "n_draws": 64}}
+    path = write_tiny_lens(tmp_path / "lens", lbfgs)
+    out = tmp_path / "lens" / "output"
+    out.mkdir()
+    out.chmod(0o1777)
+    table = out / "result_summary.csv"
+    table.write_text("a colleague's table\n")
+    monkeypatch.setattr(tinylens.inference, "run_inference", _never_searched)
+    monkeypatch.setattr(os, "geteuid", lambda: os.getuid() + 1)
+    with pytest.raises(tinylens.errors.OutputError) as caught:
+        tinylens.fit(path, progress=False)
+    monkeypatch.undo()
+    message = str(caught.value)
+    assert message.startswith(f"Output folder {out}: result_summary.csv there is another user's file (user id "
+                              f"{os.getuid()}), in a folder with the sticky bit"), message
+    assert "after the search" in message and str(table) in message and "output.path" in message, message
+    assert table.read_text() == "a colleague's table\n"
+
+
+def test_a_table_the_system_refuses_to_replace_after_the_search_says_the_checkpoint_resumes(tmp_path, monkeypatch):
+    """A table the system refused to replace after the search (a file marked immutable, another
+    user's that the check before the search could not tell) stopped the fit with a bare
+    PermissionError, not saying that its checkpoint is kept; it is an OutputError naming the file
+    and saying the fit run again resumes, no result.json written; run again, it resumes and is written."""
+    import errno as errors
+
+    import yaml
+
+    import tinylens.atomic
+    from tinylens import filenames
+
+    path = write_tiny_lens(tmp_path / "lens")
+    config = yaml.safe_load(path.read_text())
+    config["output"]["draw_figures"] = "none"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    out = tmp_path / "lens" / "output"
+    real = tinylens.atomic._put_in_place
+
+    def refused(tmp, target):
+        if Path(target).name == "result_summary.csv":
+            raise PermissionError(errors.EPERM, "Operation not permitted", str(target))
+        return real(tmp, target)
+
+    monkeypatch.setattr(tinylens.atomic, "_put_in_place", refused)
+    with pytest.raises(tinylens.errors.OutputError) as caught:
+        tinylens.fit(path, progress=False)
+    monkeypatch.undo()
+    message = str(caught.value)
+    assert message.startswith(f"Output folder {out}: the system refused to write result_summary.csv there (Operation "
+                              "not permitted"), message
+    assert "checkpoint is kept" in message and "resume" in message, message
+    assert not (out / filenames.RESULT).exists() and (out / filenames.CHECKPOINTS["nautilus"]).is_file()
+    again = tinylens.fit(path, progress=False)
+    assert again.info["resumed"] and again.converged and (out / filenames.RESULT).is_file()

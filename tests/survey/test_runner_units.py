@@ -4655,3 +4655,30 @@ def test_a_scheduler_address_whose_connection_is_cut_is_refused_in_words_naming_
     with pytest.raises(TinyLensError) as raised:
         runner.check_scheduler("tcp://no-such-host.invalid:8786")
     assert "at tcp://no-such-host.invalid:8786: its host name cannot be looked up" in str(raised.value), raised.value
+
+
+def test_a_lens_whose_table_the_system_refuses_after_its_search_is_that_lenss_failed_row(tmp_path, mock_survey,
+                                                                                        monkeypatch):
+    """A lens whose table the system refused to replace after its search (tinylens.fit's OutputError,
+    raised in handling the PermissionError: refused_reported) is that lens's failed row naming the
+    file, its checkpoint kept for a rerun to resume, not the survey's error nor a retry that deletes it."""
+    import errno
+
+    import tinylens
+    from tinylens.fit import refused_reported
+
+    template = runner.load_template(mock_survey["template"])
+    lens = runner.Lens("lens_a", mock_survey["lenses"] / "lens_a")
+    folder = lens.output(tmp_path)
+    folder.mkdir(parents=True)
+    checkpoint = folder / filenames.checkpoint_names()[0]
+    checkpoint.write_text("whole")
+
+    def fit_refused(config, **kwargs):
+        with refused_reported(folder):
+            raise PermissionError(errno.EPERM, os.strerror(errno.EPERM), str(folder / "result_summary.csv"))
+
+    monkeypatch.setattr(tinylens, "fit", fit_refused)
+    row = runner.fit_lens("lens_a", runner.lens_config(template, lens, tmp_path), str(folder))
+    assert row["status"] == "failed" and "result_summary.csv" in row["reason"] and "resume" in row["reason"], row
+    assert json.loads((folder / "row.json").read_text())["status"] == "failed" and checkpoint.read_text() == "whole"
