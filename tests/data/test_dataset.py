@@ -1092,6 +1092,33 @@ def test_a_mosaic_corner_of_three_quarters_huge_noise_is_masked(tmp_path, files)
     assert not dataset.mask[:15].any() and dataset.mask[15:].all(), messages
 
 
+def test_a_noise_map_mostly_of_a_bad_pixel_value_is_refused_as_such(tmp_path, files):
+    """With 96 % of the noise map at 1e30 (beyond the 80 % that huge_noise can mask) the median
+    noise was 1e30: the sane pixels were announced as tiny, and the refusal blamed float32 and the
+    units. It now names the bad value, the count and the limit; its fix (0 in the noise map) loads."""
+    noise = read_fits_image(files["noise_path"])
+    noise[:18, :] = 1e30  # 18 of 20 rows: 90 %
+    put(files["noise_path"], noise)
+    message = data_error(config(), tmp_path)
+    n = 18 * SHAPE[1]
+    assert f"noise.fits: {n} of the {SHAPE[0] * SHAPE[1]} pixels with a valid noise (90 %) have a noise of 1e+30" in message
+    assert "at most 80 %" in message and "Set them to 0 or NaN" in message and "float32" not in message, message
+    noise[:18, :] = 0.0  # as the message says
+    put(files["noise_path"], noise)
+    dataset, _ = load_warning(config(), tmp_path)
+    assert dataset.n_used == 2 * SHAPE[1] and dataset.mask[18:].all()
+
+
+def test_a_noise_map_mostly_sane_beside_tiny_placeholders_is_not_refused(tmp_path, files):
+    """90 % of the pixels at 0.5 beside 10 % at 1e-9: the data scatter about 0.5, so the 0.5s are
+    the noise, not a bad value (the tiny ones are announced, as before)."""
+    noise = np.full(SHAPE, 0.5)
+    noise.flat[::10] = 1e-9
+    put(files["noise_path"], noise)
+    dataset, messages = load_warning(config(), tmp_path)
+    assert dataset.mask.all() and any("noise below 1/1000" in m for m in messages), messages
+
+
 def test_too_few_pixels_for_huge_noise_says_so(tmp_path, files):
     """The refusal counted the pixels masked for a huge noise among those 'with a NaN/inf/zero/
     negative noise', which none of them had."""

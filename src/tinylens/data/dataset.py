@@ -239,6 +239,7 @@ def load_dataset(cfg: schema.Dataset, base_dir: str | Path, origin: str = BASE_D
                    if mask_path is not None else None)
     user = user_mask(cfg, mask_values, data.shape)
     good_data, valid_noise = valid_values(data, noise)
+    check_not_mostly_bad_noise(data, noise, valid_noise & good_data, paths["noise_path"])
     huge = huge_noise(noise, valid_noise)
     good_noise = valid_noise & ~huge
     mask = user & good_data & good_noise
@@ -563,6 +564,56 @@ def huge_noise(noise: np.ndarray, valid: np.ndarray) -> np.ndarray:
         return np.zeros(noise.shape, dtype=bool)
     with np.errstate(invalid="ignore"):
         return valid & (noise > HUGE_NOISE_FACTOR * typical_noise(noise[valid]))
+
+
+def mostly_bad_noise(data: np.ndarray, noise: np.ndarray, valid: np.ndarray) -> np.ndarray | None:
+    """The ``valid`` pixels (finite data, finite positive noise) whose noise is within a factor of
+    10 of the largest (a bad-pixel value: 1e30, 1e8) where they are too many for
+    :func:`typical_noise` to see them as bad (over ``1 - LOW_NOISE_QUANTILE``, 80 %, of the valid
+    pixels), the others' median noise is under 1/:data:`HUGE_NOISE_FACTOR` of theirs, and the data
+    say which group is the noise: the others' data scatter about their noise (their median
+    ``|d - median| / sigma`` at most 1e3), theirs over 1e3 times less (a bad value's); None otherwise
+    (a mostly tiny noise map beside a few sane pixels is not taken for this)."""
+    values = noise[valid]
+    if not values.size:
+        return None
+    high = valid & (noise >= float(values.max()) / 10)
+    low = valid & ~high
+    if not low.any() or high.sum() <= (1 - LOW_NOISE_QUANTILE) * values.size:
+        return None
+    if float(values.max()) <= HUGE_NOISE_FACTOR * float(np.median(noise[low])):
+        return None
+    centre = float(np.median(data[low]))
+    spread_low = float(np.median(np.abs(data[low] - centre) / noise[low]))
+    spread_high = float(np.median(np.abs(data[high] - centre) / noise[high]))
+    if not 0 < spread_low <= 1e3 or not spread_high < spread_low / 1e3:
+        return None
+    return high
+
+
+def value_span(values: np.ndarray) -> str:
+    """``1e+30``, or ``1e+08 to 1e+30`` for values that are not all alike, for a message."""
+    low, high = float(values.min()), float(values.max())
+    return f"{low:.3g}" if f"{low:.3g}" == f"{high:.3g}" else f"{low:.3g} to {high:.3g}"
+
+
+def check_not_mostly_bad_noise(data: np.ndarray, noise: np.ndarray, valid: np.ndarray, path: Path) -> None:
+    """Refuse a noise map whose bad-pixel value fills more of the image than :func:`huge_noise` can
+    mask (:func:`mostly_bad_noise`): its median was that value, so none was masked, the sane pixels
+    were announced as tiny and float32's range was blamed on the units."""
+    high = mostly_bad_noise(data, noise, valid)
+    if high is None:
+        return
+    n, total = int(high.sum()), int(valid.sum())
+    rest = noise[valid & ~high]
+    raise DataError(
+        f"{path}: {n} of the {total} pixels with a valid noise ({100 * n / total:.3g} %) have a noise of "
+        f"{value_span(noise[high])}, over {HUGE_NOISE_FACTOR:g} times that of "
+        f"the other {rest.size} (median {float(np.median(rest)):.3g}): a bad-pixel value. tinylens masks such pixels "
+        f"itself only while they are at most {100 * (1 - LOW_NOISE_QUANTILE):g} % of those with a valid noise (beyond "
+        "that, the bad value is the median noise). Set them to 0 or NaN in the noise map (such pixels are masked "
+        "however many they are), or cut the image closer around the lens."
+    )
 
 
 #: A used pixel whose noise is under this share of the median one is announced: it weighs over
