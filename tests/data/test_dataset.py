@@ -1109,6 +1109,19 @@ def test_a_noise_map_mostly_of_a_bad_pixel_value_is_refused_as_such(tmp_path, fi
     assert dataset.n_used == 2 * SHAPE[1] and dataset.mask[18:].all()
 
 
+def test_a_noise_map_mostly_bad_is_not_refused_where_the_mask_leaves_those_pixels_out(tmp_path, files):
+    """The refusal of a noise map 90 % at 1e30 counts only the pixels the mask uses: a mask file
+    that leaves those rows out was refused as well, though its fit uses none of them."""
+    noise = read_fits_image(files["noise_path"])
+    noise[:18, :] = 1e30
+    put(files["noise_path"], noise)
+    mask = np.zeros(SHAPE)
+    mask[:18, :] = 1  # non-zero: left out
+    put(tmp_path / "mask.fits", mask)
+    dataset, _ = load_warning(config(mask_path="mask.fits"), tmp_path)
+    assert dataset.n_used == 2 * SHAPE[1] and dataset.mask[18:].all()
+
+
 def test_a_noise_map_mostly_sane_beside_tiny_placeholders_is_not_refused(tmp_path, files):
     """90 % of the pixels at 0.5 beside 10 % at 1e-9: the data scatter about 0.5, so the 0.5s are
     the noise, not a bad value (the tiny ones are announced, as before)."""
