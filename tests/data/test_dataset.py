@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import errno
 import os
+import re
+import shlex
 import warnings
 from pathlib import Path
 
@@ -669,6 +671,29 @@ def test_a_survey_template_loaded_alone_is_told_which_base_dir_loads_one_of_its_
     assert f"tinylens.load(TEMPLATE, base_dir={str(population / 'lens_00002')!r})." in text, text
     assert load_quietly(config(), population / "lens_00002").data.shape == SHAPE
     assert "base_dir=LENS_FOLDER)." in data_error(config(), population / "notes")  # no folder in it holds image.fits
+
+
+def test_a_survey_template_fitted_alone_is_told_the_command_that_fits_one_of_its_lenses(tmp_path, files):
+    """tinylens fit examples/slacs/template.yaml, a new user's first try at one SLACS lens, said how
+    to check the template (--dry-run) and how to load a lens in Python, but not how to fit one from
+    the command line; it now gives the survey command that fits one lens, with the lens folder
+    holding the file and its parent where the template sits beside its lenses."""
+    population = tmp_path / "my mocks"
+    (population / "notes").mkdir(parents=True)  # a folder of no lens
+    for lens in ("lens_00004", "lens_00002"):
+        (population / lens).mkdir()
+        for path in files.values():
+            (population / lens / path.name).write_bytes(path.read_bytes())
+    text = data_error(config(), population)
+    command = re.search(r"fit one of its lenses with: (tinylens survey .*?);", text)
+    assert command, text
+    words = shlex.split(command.group(1))
+    lens_dir, lens_id = Path(words[2]), words[words.index("--only") + 1]
+    assert words[:2] == ["tinylens", "survey"] and words[3:7] == ["--config", "TEMPLATE", "--out", "FOLDER"], words
+    assert lens_dir == population and lens_id == "lens_00002" and (lens_dir / lens_id / "image.fits").is_file()
+    elsewhere = data_error(config(), population / "notes")  # no folder in it holds image.fits
+    assert ("fit one of its lenses with: tinylens survey LENS_DIR --config TEMPLATE --out FOLDER --only LENS_ID;"
+            in elsewhere), elsewhere
 
 
 @pytest.mark.parametrize("key, name", [("data_path", "IMAGE.FITS"), ("psf_path", "Psf.fits.gz"),

@@ -154,9 +154,11 @@ def relative_hint(path: str | None, base_dir: str | Path, origin: str = BASE_DIR
     if survey_hint and is_survey_file_name(path):
         lens = lens_folder_holding(path, base_dir)
         example = "LENS_FOLDER" if lens is None else repr(str(lens))
+        lens_dir, lens_id = ("LENS_DIR", "LENS_ID") if lens is None else (repr(str(lens.parent)), repr(lens.name))
         hint += (" If this is a survey template (tinylens survey fills in each lens folder's files), check it "
-                 "with: tinylens survey LENS_DIR --config TEMPLATE --out FOLDER --dry-run; in Python, load or fit "
-                 f"one of its lenses with that lens's folder as base_dir: tinylens.load(TEMPLATE, base_dir={example}).")
+                 "with: tinylens survey LENS_DIR --config TEMPLATE --out FOLDER --dry-run; fit one of its lenses "
+                 f"with: tinylens survey {lens_dir} --config TEMPLATE --out FOLDER --only {lens_id}; in Python, load "
+                 f"or fit one with that lens's folder as base_dir: tinylens.load(TEMPLATE, base_dir={example}).")
     return hint
 
 
