@@ -123,6 +123,37 @@ def test_ctrl_c_of_a_survey_with_only_counts_the_chosen_lenses(tmp_path, mock_su
     assert sorted(pd.read_csv(out / "catalog.csv")["lens_id"]) == ["lens_a", "lens_b", "lens_bad"]
 
 
+def test_ctrl_c_names_the_lenses_stopped_before_their_first_checkpoint(tmp_path, mock_survey, monkeypatch):
+    """A SLACS lens's stages 1-3 took 16 min on a loaded 2-core machine before any checkpoint was
+    written; Ctrl-C then said 'interrupted lenses resume from their checkpoints' of a lens that had
+    none, and the run again started it from the beginning. The hint now names the lenses begun
+    (their folder written) with neither a row nor a checkpoint, and only those: lens_b's pipeline
+    state and lens_bad's row (a failed fit) are resumed or kept."""
+    from tinylens import filenames
+
+    out = tmp_path / "out"
+
+    def stopped(todo, rows, config, out, *args, **kwargs):  # the fits as Ctrl-C finds them
+        lenses = out / runner.LENSES_DIR
+        for lens_id in ("lens_a", "lens_b", "lens_c"):
+            (lenses / lens_id).mkdir(parents=True, exist_ok=True)
+            (lenses / lens_id / filenames.INPUTS).write_text("{}")
+        (lenses / "lens_b" / filenames.PIPELINE_STATE).write_text("{}")
+        runner.write_row(lenses / "lens_bad", runner.failed_row("lens_bad", "broken"))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "check_template", lambda *args, **kwargs: None)
+    monkeypatch.setattr(runner, "_fit_lenses", stopped)
+    monkeypatch.setattr(runner, "dask_client", lambda *args: contextlib.nullcontext())  # no cluster started for it
+    args = _args(mock_survey, out)
+    text = _interrupted(args)
+    assert ("(interrupted lenses resume from their checkpoints; 2 lenses: lens_a, lens_c had written none yet "
+            "and start again from the beginning), run: " + shlex.join(["tinylens", *args])) in text, text
+    assert "lens_b" not in text and "lens_bad" not in text, text
+    text = _interrupted([*args, "--only", "lens_b,lens_c"])  # only the chosen lenses are named
+    assert "checkpoints; lens_c had written none yet and starts again from the beginning), run: " in text, text
+
+
 @pytest.mark.parametrize("fitting", [False, True])
 def test_ctrl_c_with_retry_failed_keeps_the_flag_only_while_the_failed_rows_are_there(tmp_path, mock_survey,
                                                                                      monkeypatch, fitting):

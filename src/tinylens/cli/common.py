@@ -344,9 +344,37 @@ def survey_hint(out: Path | None, command: str, written: bool = False, restart: 
     if written:
         return (f"It was stopped after the survey had finished and written everything. {kept} For an overview, "
                 f"run: tinylens report {out / CATALOG_PARQUET}")
-    interrupted = (f"interrupted lenses start again from the beginning: {restart}" if restart
-                   else "interrupted lenses resume from their checkpoints")
+    if restart:
+        interrupted = f"interrupted lenses start again from the beginning: {restart}"
+    else:
+        interrupted = "interrupted lenses resume from their checkpoints"
+        bare = unfinished_without_checkpoint(out, chosen)
+        if len(bare) == 1:
+            interrupted += f"; {bare[0]} had written none yet and starts again from the beginning"
+        elif bare:
+            from tinylens.survey.runner import some_lenses
+
+            interrupted += f"; {some_lenses(bare)} had written none yet and start again from the beginning"
     return f"{kept} To fit the rest ({interrupted}), run: {command}"
+
+
+def unfinished_without_checkpoint(out: Path, chosen: Sequence[str] | None = None) -> list[str]:
+    """The lenses of the survey folder ``out`` (of the ids ``chosen`` only, where given) whose fit
+    was begun (their folder is there) but neither finished (no ``row.json`` or ``result.json``) nor checkpointed (no
+    sampler's checkpoint nor pipeline state): a fit stopped in its first stages, which starts again
+    from the beginning. By name; none where the folder cannot be listed."""
+    from tinylens import filenames
+    from tinylens.survey.runner import LENSES_DIR
+
+    wanted = None if chosen is None else set(chosen)
+    try:
+        folders = sorted(path for path in (out / LENSES_DIR).iterdir() if path.is_dir())
+    except OSError:
+        return []
+    return [folder.name for folder in folders
+            if (wanted is None or folder.name in wanted)
+            and not any((folder / name).exists() for name in (filenames.ROW, filenames.RESULT))
+            and not any((folder / name).is_file() for name in (*filenames.CHECKPOINTS.values(), filenames.PIPELINE_STATE))]
 
 
 def without_flag(command: str, flag: str) -> str:
