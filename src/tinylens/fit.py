@@ -319,7 +319,9 @@ def result_lines(result: FitResult) -> list[str]:
     evidence = "none" if result.log_evidence is None else f"{result.log_evidence:.2f}"
     lines.append(f"  log Z = {evidence}, max log L = {result.max_log_likelihood:.2f}")
     theta_E = main_einstein_radius(result.param_names)
-    if theta_E is not None:
+    if theta_E is not None and result.method in OPTIMIZERS:  # a point: its "intervals" are the point itself
+        lines.append(f"  {theta_E} = {_point_text(result.median[theta_E])} (best fit: an optimiser gives no intervals)")
+    elif theta_E is not None:
         values = [result.median[theta_E], *result.interval_68[theta_E], *result.interval_997[theta_E]]
         median, lo68, hi68, lo997, hi997 = map(partial(_shown, places=_places((values[2] - values[1]) / 2)), values)
         lines.append(f"  {theta_E} = {median} (68 %: {lo68} to {hi68}; 99.7 %: {lo997} to {hi997})")
@@ -420,9 +422,14 @@ SUMMARY_PANEL_LINES = 16
 UNIT_MARKS = {"arcsec": '"', "deg": " deg"}
 
 
-def _or_none(value: float) -> str:
-    """``value`` to four significant digits, or ``none`` where it is not finite (null in result.json)."""
-    return f"{value:.4g}" if np.isfinite(value) else "none"
+def _point_text(value: float | None) -> str:
+    """An optimiser's best-fit ``value`` (a point: no half-width to round it to) as the figure's
+    summary panel and ``tinylens fit``'s tables give it: to five significant digits in plain digits
+    (:func:`~tinylens.results.report.plain_number`: a flux of 10219.43 is 10219, not 1.022e+04, an
+    Einstein radius of 1.250529 is 1.2505), ``none`` where it is not finite (null in result.json)."""
+    from tinylens.results.report import plain_number
+
+    return plain_number(value, 5) if value is not None and np.isfinite(value) else "none"
 
 
 def _half_width(err: float, places: int | None) -> str:
@@ -481,7 +488,7 @@ def _summary_lines(res: InferenceResult, stats: Mapping[str, Mapping[str, Any]],
         unit = UNIT_MARKS[UNITS[parts[-1]]] if parts[-1] in UNITS else ""
         shown = f"{short.get(parts[0], parts[0])}{parts[1]}.{parts[2]}" if len(parts) == 3 else name
         if one_point:
-            lines.append(f"{shown}: {_or_none(s['median'])}{unit}")
+            lines.append(f"{shown}: {_point_text(s['median'])}{unit}")
             continue
         value, half, interval = _posterior_texts(s["median"], *s["interval_68"])
         if half is None:  # an open end: a magnitude where some draws have no flux

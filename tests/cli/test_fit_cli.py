@@ -1168,3 +1168,38 @@ def test_the_truth_table_shows_the_fitted_numbers_the_medians_table_does():
     assert compared["lens_mass.0.e1"] == ["0", "-0.031", "-0.052 to -0.010", "-1.5"]
     for name, (median, lo, hi) in stats.items():  # the pull from every digit, not from the rounded cells
         assert float(compared[name][3]) == pytest.approx((median - truth[name]) / ((hi - lo) / 2), abs=0.05)
+
+
+def test_an_optimisers_best_fit_reads_the_same_on_the_terminal_the_figure_and_the_repr():
+    """tinylens fit with lbfgs printed its best fit with .5g (a source flux of 10219.43 read 10219,
+    an Einstein radius of 1.250529 read 1.2505) while the figure's summary panel gave four
+    significant digits (1.022e+04 and 1.251) and the printed FitResult 1.251 with 68 % and
+    99.7 % intervals of width zero (1.251 to 1.251). All three now give five significant digits in
+    plain digits, and the repr no intervals."""
+    from types import SimpleNamespace
+
+    from tinylens.cli.fit import medians_table, truth_table
+    from tinylens.fit import _summary_lines, result_lines
+
+    best = {"lens_mass.0.theta_E": 1.250529, "source_light.0.flux": 10219.43, "lens_mass.0.e1": -0.0312347,
+            "lens_light.0.flux": 123456.7}
+    expected = {"lens_mass.0.theta_E": "1.2505", "source_light.0.flux": "10219", "lens_mass.0.e1": "-0.031235",
+                "lens_light.0.flux": "123460"}
+    result = SimpleNamespace(method="lbfgs", median=best, interval_68={n: (v, v) for n, v in best.items()},
+                             interval_997={n: (v, v) for n, v in best.items()}, param_names=tuple(best),
+                             config={}, output_dir="out", converged=True, info={}, n_likelihood_evals=10,
+                             wall_time_s=1.0, log_evidence=None, max_log_likelihood=-5.0, quality={})
+    assert {n: cells[0] for n, cells in _table_cells(medians_table(result)).items() if n in best} == expected
+    truth = {"lens_mass.0.theta_E": 1.25, "source_light.0.flux": 10219.43, "lens_mass.0.e1": -0.03,
+             "lens_light.0.flux": 123460.0}
+    compared = _table_cells(truth_table(result, truth))
+    assert {n: cells for n, cells in compared.items() if n in best} == {
+        "lens_mass.0.theta_E": ["1.25", "1.2505"], "source_light.0.flux": ["10219", "10219"],
+        "lens_mass.0.e1": ["-0.03", "-0.031235"], "lens_light.0.flux": ["123460", "123460"]}
+    panel = _summary_lines(SimpleNamespace(method="lbfgs", log_evidence=None, log_likelihood=np.zeros(1),
+                                           n_likelihood_evals=10, wall_time_s=1.0, samples=np.zeros((1, 4))),
+                           {n: {"median": v, "interval_68": [v, v]} for n, v in best.items()},
+                           {"flags": [], "critical": []})
+    assert {'mass0.theta_E: 1.2505"', "src0.flux: 10219", "mass0.e1: -0.031235", "light0.flux: 123460"} <= set(panel), panel
+    repr_line = next(line for line in result_lines(result) if "theta_E" in line)
+    assert repr_line.split(" = ")[1].split()[0] == "1.2505" and "68 %" not in repr_line, repr_line

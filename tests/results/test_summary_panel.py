@@ -32,9 +32,10 @@ def test_medians_are_shown_to_two_digits_of_their_half_width():
     assert "src0.n_sersic: 1.184 ± 0.011" in lines
 
 
-def test_an_optimisers_single_point_keeps_four_significant_digits():
+def test_an_optimisers_single_point_is_given_to_five_significant_digits_in_plain_digits():
     lines = _summary_lines(_result(1), DEMO, {"flags": [], "critical": []})
-    assert 'mass0.theta_E: 1.251"' in lines and not any("±" in line for line in lines)
+    assert 'mass0.theta_E: 1.2505"' in lines and "light0.flux: 2696.6" in lines
+    assert not any("±" in line for line in lines)
 
 
 @pytest.mark.parametrize("err, places", [(0.00035, 5), (0.011, 3), (9.3, 1), (12.0, 0), (3e4, 0), (1e-12, 8),

@@ -37,8 +37,9 @@ def medians_table(result: Any, max_rows: int = 40) -> Table:
     """Posterior medians with their 68 % half-widths and intervals, rounded as the fit figure's
     summary panel gives them (:func:`tinylens.fit._posterior_texts`: to two significant digits of
     the half-width; result.json and result_summary.csv keep every digit); an optimiser's best
-    fit alone (its "interval" is the point itself, which read as a posterior of width zero)."""
-    from tinylens.fit import _posterior_texts
+    fit alone (its "interval" is the point itself, which read as a posterior of width zero), to
+    five significant digits in plain digits as the figure gives it (:func:`tinylens.fit._point_text`)."""
+    from tinylens.fit import _point_text, _posterior_texts
 
     point = is_point(result)
     table = Table(title="Best fit (an optimiser: no uncertainties)" if point else "Posterior medians",
@@ -53,7 +54,7 @@ def medians_table(result: Any, max_rows: int = 40) -> Table:
             table.add_row("...", "", *(() if point else ("",)))
             break
         if point or name not in intervals:
-            table.add_row(name, f"{value:.5g}", *(() if point else ("",)))
+            table.add_row(name, _point_text(value), *(() if point else ("",)))
             continue
         median, half, interval = _posterior_texts(value, *intervals[name])
         table.add_row(name, median if half is None else f"{median} ± {half}", interval)
@@ -66,7 +67,7 @@ def truth_table(result: Any, truth: dict[str, float], names: tuple[str, ...] | N
     an optimiser's best fit beside them alone. The medians and intervals are rounded as
     :func:`medians_table` gives them (:func:`tinylens.fit._posterior_texts`), the pull computed
     from every digit, and each true value shown as given (:func:`true_text`)."""
-    from tinylens.fit import _places, _posterior_texts
+    from tinylens.fit import _places, _point_text, _posterior_texts
 
     median, intervals = dict(result.median), dict(getattr(result, "interval_68", None) or {})
     rows = [name for name in names or tuple(result.param_names) if name in median and name in truth]
@@ -76,7 +77,7 @@ def truth_table(result: Any, truth: dict[str, float], names: tuple[str, ...] | N
         for column in ("true", "best fit"):
             table.add_column(column, justify="right")
         for name in rows:
-            table.add_row(name, f"{truth[name]:.5g}", f"{median[name]:.5g}")
+            table.add_row(name, true_text(truth[name], None), _point_text(median[name]))
         return table
     table = Table(title="Fitted vs true (pull: median - true, in 68 % half-widths)", title_justify="left")
     table.add_column("parameter", no_wrap=True, min_width=max(map(len, rows), default=9))
@@ -92,7 +93,7 @@ def truth_table(result: Any, truth: dict[str, float], names: tuple[str, ...] | N
         elif sigma == 0:  # no width to measure a pull in: the cell was left blank without a word
             pull, collapsed = ZERO_WIDTH_MARK, True
         if lo is None:
-            table.add_row(name, true_text(truth[name], None), f"{median[name]:.5g}", "", pull)
+            table.add_row(name, true_text(truth[name], None), _point_text(median[name]), "", pull)
             continue
         shown, _, interval = _posterior_texts(median[name], lo, hi)
         table.add_row(name, true_text(truth[name], _places(sigma)), shown, interval, pull)
