@@ -1203,3 +1203,17 @@ def test_an_optimisers_best_fit_reads_the_same_on_the_terminal_the_figure_and_th
     assert {'mass0.theta_E: 1.2505"', "src0.flux: 10219", "mass0.e1: -0.031235", "light0.flux: 123460"} <= set(panel), panel
     repr_line = next(line for line in result_lines(result) if "theta_E" in line)
     assert repr_line.split(" = ")[1].split()[0] == "1.2505" and "68 %" not in repr_line, repr_line
+
+
+@pytest.mark.parametrize("value, places, expected", [
+    (12345678.9, None, "1.2346e+07"), (9999999.7, None, "1e+07"), (1.23456789e-9, None, "1.2346e-09"),
+    (123456.7, None, "123460"), (12345678.9, 0, "12345679"), (1.23456789e-9, 8, "1.2346e-09"),
+    (10219.43, 2, "10219.43"), (1.25, 5, "1.25"), (-0.06, None, "-0.06"), (0.0123456, None, "0.012346")])
+def test_a_true_value_far_from_one_is_written_as_plain_number_writes_it(value, places, expected):
+    """fit --truth's true column wrote every digit of a truth near 1e7 (12345679, 10000000 for
+    9999999.7) and every zero of one near 1e-9 (0.0000000012346) where plain_number, which writes
+    the survey's tables, gives 1.2346e+07 and 1.2346e-09; it now writes them as plain_number does,
+    to five significant digits or the places of the median beside it."""
+    from tinylens.cli.fit import true_text
+
+    assert true_text(value, places) == expected

@@ -1232,3 +1232,16 @@ def test_position_angle_medians_past_the_90_degree_cut_are_drawn_within_it():
     assert sorted(points) == pytest.approx(sorted(drawn))  # the half-width panel: the same places
     row = ov.parameter_row(ov._ok(catalog), q)  # the table's numbers: as they were (taken about the lenses' mean)
     assert -90.0 < row["median"] <= 90.0
+
+
+@pytest.mark.parametrize("value, digits, expected", [
+    (9999999, 3, "1e+07"), (1e7, 3, "1e+07"), (-9999999, 3, "-1e+07"), (9999999, 8, "9999999"),
+    (9.9999996e-7, 3, "0.000001"), (1e-6, 3, "0.000001"), (9.9e-7, 3, "9.9e-07"), (10219, 4, "10220"),
+    (4.5e-5, 2, "0.000045")])
+def test_plain_number_chooses_digits_or_an_exponent_by_the_number_it_shows(value, digits, expected):
+    """plain_number decided on an exponent before rounding: 9999999 to three figures printed
+    10000000 while 1e7 printed 1e+07, and 9.9999996e-07 printed 1e-06 while 1e-6 printed 0.000001.
+    The two spellings of one shown number are now the same."""
+    from tinylens.results.report import plain_number
+
+    assert plain_number(value, digits) == expected

@@ -7,7 +7,6 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import typer
 from rich.markup import escape
 from rich.table import Table
@@ -106,11 +105,15 @@ def truth_table(result: Any, truth: dict[str, float], names: tuple[str, ...] | N
 def true_text(value: float, places: int | None) -> str:
     """A true ``value`` as given: to five significant digits as ever (1.25, -0.06: not padded to
     the fit's places) and to the ``places`` of the fitted median beside it where they are more
-    (10219.43 beside 10219.40 ± 0.50, not 10219), trailing zeros dropped."""
+    (10219.43 beside 10219.40 ± 0.50, not 10219), trailing zeros dropped; in plain digits within
+    :data:`~tinylens.results.report.PLAIN_RANGE`, as :func:`~tinylens.results.report.plain_number`
+    writes them (1.2346e+07 and 1.2346e-09, not 12345679 and 0.0000000012346)."""
+    from tinylens.results.report import plain_number
+
     if not math.isfinite(value) or value == 0:
         return f"{value:.5g}"
-    digits = max(places or 0, 4 - math.floor(math.log10(abs(value))))
-    return np.format_float_positional(value, precision=digits, unique=True, trim="-")
+    whole = math.floor(math.log10(abs(value))) + 1  # digits before the point (0 or fewer: zeros after it)
+    return plain_number(value, 5 if places is None else max(5, whole + places))
 
 
 #: The pull cell of a parameter whose 68 % interval has zero width, and the note under the table.
