@@ -94,7 +94,10 @@ def main(argv: list[str] | None = None) -> int:
             template = load_template(args.template)
         except TinyLensError as err:
             raise SystemExit(f"error: {err}") from None
-        rows = [recheck_state(Path(f), lenses, template) for f in args.folders]
+        states: dict[Path, Path] = {}
+        for f in map(Path, args.folders):  # each file once, as first named (DIR/*.json DIR/lens.json)
+            states.setdefault(f.resolve(), f)
+        rows = [recheck_state(path, lenses, template) for path in states.values()]
     else:
         empty = without_results(args.folders)
         if empty:  # each named: a mistyped folder among several is not skipped unseen
@@ -109,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         apart = "-" if r["peaks_apart_theta_E"] is None else f"{r['peaks_apart_theta_E']:.2f}"
         trust = "" if r["trusted_stored"] is None else f"  trusted {r['trusted_stored']} -> {r['trusted_now']}"
         print(f"{r['result']}: peaks_apart {apart} theta_E{'  RAISED' if r['flag_now'] else ''}{trust}")
-    print(f"{len(rows)} results, {sum(r['flag_now'] for r in rows)} with {FLAG}")
+    print(f"{len(rows)} result{'' if len(rows) == 1 else 's'}, {sum(r['flag_now'] for r in rows)} with {FLAG}")
     if args.output:
         write_csv(args.output, pd.DataFrame(rows))
     return 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import tinylens
@@ -104,3 +105,22 @@ def test_recheck_peaks_names_a_broken_lens_folder_in_a_line(tmp_path, capsys, br
         script.main([str(states / "tiny.json"), "--template", str(cfg), "--lens-dir", str(tmp_path / "lenses")])
     assert isinstance(exc.value.code, str) and exc.value.code.startswith("error: ") and message in exc.value.code
     assert "noise.fits" in exc.value.code
+
+
+def test_a_state_file_named_twice_is_checked_and_counted_once(tmp_path, capsys):
+    """recheck_peaks.py DIR/*.json DIR/tiny.json (or the same state by another spelling) checked the
+    state twice, printed two rows and "2 results"; each state file now comes once, and one is
+    "1 result", not "1 results"."""
+    script = load_script("examples/recheck_peaks.py")
+    cfg = write_tiny_lens(tmp_path / "lenses" / "tiny")
+    problem = tinylens.load(cfg)
+    states = tmp_path / "states"
+    states.mkdir()
+    state = states / "tiny.json"
+    state.write_text(json.dumps({"best": [FREE_TRUTH[n] for n in problem.param_names],
+                                 "param_names": list(problem.param_names)}))
+    args = ["--template", str(cfg), "--lens-dir", str(tmp_path / "lenses"), "-o", str(tmp_path / "peaks.csv")]
+    assert script.main([str(state), str(states / ".." / "states" / "tiny.json"), str(state), *args]) == 0
+    out = capsys.readouterr().out
+    assert out.count(": peaks_apart ") == 1 and "\n1 result, 0 with peaks_apart\n" in out, out
+    assert len(pd.read_csv(tmp_path / "peaks.csv")) == 1
