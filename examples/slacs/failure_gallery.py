@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"error: the reference table {a.reference} has no column {a.reference_column!r}; "
                          f"its columns: {', '.join(map(str, reference.columns))}")
     ref = reference.set_index("lens_id")[a.reference_column]
-    lenses = a.lens or far_lenses(catalog, ref, a.threshold)
+    lenses = list(dict.fromkeys(a.lens)) if a.lens else far_lenses(catalog, ref, a.threshold)  # each lens once
     if not lenses:
         print("no lens beyond the threshold")
         return 0

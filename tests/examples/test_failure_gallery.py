@@ -68,3 +68,17 @@ def test_gallery_counts_its_lenses_in_words(survey, tmp_path, capsys):
     args = ["--lens", "J0000+0000", "--lens", "J0000+0001", "--dpi", "20"]
     assert script.main([str(run), str(reference), "-o", str(out), *args]) == 0
     assert "(2 lenses: J0000+0000, J0000+0001)" in capsys.readouterr().out
+
+
+def test_a_lens_given_twice_gets_one_row(survey, tmp_path, capsys):
+    """--lens J0000+0000 --lens J0000+0000 drew the lens in two rows (a figure twice as tall) and
+    said '(2 lenses: J0000+0000, J0000+0000)'; a lens comes once, as its first --lens names it."""
+    script = load_script("examples/slacs/failure_gallery.py")
+    run, reference = survey
+    once, twice = tmp_path / "once.png", tmp_path / "twice.png"
+    assert script.main([str(run), str(reference), "-o", str(once), "--dpi", "20", "--lens", "J0000+0000"]) == 0
+    assert script.main([str(run), str(reference), "-o", str(twice), "--dpi", "20",
+                        "--lens", "J0000+0000", "--lens", "J0000+0000"]) == 0
+    assert capsys.readouterr().out.count("(1 lens: J0000+0000)") == 2
+    height = [int.from_bytes(path.read_bytes()[20:24], "big") for path in (once, twice)]  # the PNG's IHDR
+    assert height[0] == height[1] > 0, height
