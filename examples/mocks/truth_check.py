@@ -118,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.nsub is not None and args.nsub < 1:  # found before the optimisations, not by the grid's config after them
         ap.error(f"--nsub {args.nsub}: give a supersampling factor of at least 1")
     warnings.simplefilter("ignore")
+    args.lenses = list(dict.fromkeys(args.lenses))  # each lens once (its L-BFGS is the slow part), as first named
     for lens in args.lenses:  # every input checked before the first (slow) lens
         for path in (args.run / "lenses" / lens / "result.json", args.lens_dir / lens / "truth.json"):
             if not path.is_file():

@@ -63,3 +63,21 @@ def test_nsub_reoptimises_on_a_uniform_grid_and_gives_shifts_in_the_catalogues_w
     shift = (finer["lens_mass.0.theta_E_grid_fine"] - finer["lens_mass.0.theta_E_grid_fit"]) / 0.01
     assert finer["lens_mass.0.theta_E_shift_sigma"] == pytest.approx(shift, rel=0.01, abs=1e-5)  # (the CSV keeps 8 digits)
     assert "source_light.0.q_grid_fine" in finer and "source_light.0.q_shift_sigma" not in finer
+
+
+def test_a_lens_named_twice_is_checked_once(tmp_path, capsys, monkeypatch):
+    """truth_check.py RUN MOCKS right right (a list of lenses pasted with one repeated) ran its
+    L-BFGS twice for the lens, printed it twice and wrote two CSV rows; a lens comes once."""
+    script = load_script("examples/mocks/truth_check.py")
+    problem = tinylens.load(write_tiny_lens(tmp_path / "lens"))
+    write_stored_result(tmp_path / "run" / "lenses" / "right", problem,
+                        np.array([FREE_TRUTH[n] for n in problem.param_names]))
+    (tmp_path / "mocks" / "right").mkdir(parents=True)
+    (tmp_path / "mocks" / "right" / "truth.json").write_text(json.dumps({"params": FREE_TRUTH}))
+    checked = []
+    check = script.check
+    monkeypatch.setattr(script, "check", lambda *a, **k: checked.append(1) or check(*a, **k))
+    out = tmp_path / "t.csv"
+    assert script.main([str(tmp_path / "run"), str(tmp_path / "mocks"), "right", "right", "-o", str(out)]) == 0
+    assert len(checked) == 1 and capsys.readouterr().out.count("right: theta_E true") == 1
+    assert pd.read_csv(out)["lens"].tolist() == ["right"]
