@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tinylens.errors import TinyLensError
+from tinylens.errors import TinyLensError, lens_count
 from tinylens.results.report import deviation_stats, read_table
 from tinylens.results.tables import weighted_percentiles
 
@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> None:
     if table.empty:
         raise SystemExit("error: no fitted lens (lenses/*/result_samples.csv) in " + ", ".join(r[1] for r in args.run))
     table = table[~(table["arc_snr_total"] < args.snr_min)]
-    print(f"{len(table)} lenses")
+    print(lens_count(len(table)))
     sampled, points = table[table["posterior"]], table[~table["posterior"]]
     if len(sampled) and len(points):
         print(f"{len(sampled)} sampled (a posterior each):")
@@ -172,7 +172,8 @@ def main(argv: list[str] | None = None) -> None:
         print_statistics("population_prior_median", sampled,
                          f"; smallest effective sample {sampled['population_prior_ess'].min():.0f}")
     if len(points):
-        print(f"{len(points)} optimizer results (one point each, no posterior to read by several estimators or "
+        print(f"{len(points)} optimizer result{'' if len(points) == 1 else 's'} (one point each, no posterior to read "
+              "by several estimators or "
               "reweight to the population's prior):")
         print_statistics("best_point", points)
 

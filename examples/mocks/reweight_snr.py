@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from tinylens.errors import TinyLensError
+from tinylens.errors import TinyLensError, lens_count
 from tinylens.results.report import (MIN_FOR_OUTLIERS, NMAD_FACTOR, OUTLIER_SIGMA, PAPER_QUANTITIES, comparison_frame,
                                      counts_outliers, read_table)
 
@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         raise SystemExit(f"error: no lens of {args.catalog} has both a fitted and a true {quantity.name} "
                          f"and an {SNR_COLUMN} in {args.truth}")
     table = pd.DataFrame([reweighted_stats(zeta, sigma, snr, s) for s in slopes])
-    print(f"{quantity.name}: {len(joined)} lenses")
+    print(f"{quantity.name}: {lens_count(len(joined))}")
     if table["outlier_fraction"].isna().all():
         print(f"(outliers not counted: fewer than {MIN_FOR_OUTLIERS} fitted lenses, or an NMAD of 0)")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))

@@ -161,3 +161,16 @@ def test_optimizer_results_are_said_by_their_one_point_not_as_a_posterior(module
     assert names == ["median", "mean", "max_likelihood", "population_prior_median"], lines
     assert all("nan" not in line for line in lines[2:6]) and "smallest effective sample" in lines[5], lines
     assert lines[6].startswith("4 optimizer results") and lines[7].split(":")[0].strip() == "best_point", lines
+
+
+def test_one_lens_is_counted_in_the_singular(module, tmp_path, capsys):
+    """One optimizer fit printed '1 lenses' and '1 optimizer results (...)'."""
+    pop = tmp_path / "pop"
+    pop.mkdir()
+    pd.DataFrame({"lens_id": ["lens_00000"], "lens_mass.0.theta_E": [1.0], "arc_snr_total": [50.0]}).to_csv(
+        pop / "truth.csv", index=False)
+    (pop / "population.json").write_text(json.dumps({"observation": POPULATION}))
+    _write_optimizer_run(tmp_path / "opt", {"lens_00000": 1.01})
+    module.main(["--run", "o", str(tmp_path / "opt"), str(pop / "truth.csv")])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "1 lens" and lines[1].startswith("1 optimizer result (one point"), lines
