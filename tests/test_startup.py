@@ -129,3 +129,49 @@ def test_an_atomic_write_does_not_import_pandas(tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.strip() == "[]"
     assert [p.name for p in tmp_path.iterdir()] == ["out.txt"] and (tmp_path / "out.txt").read_text() == "done"
+
+
+_MISTYPED_CONFIG = """\
+dataset: {data_path: image.fits, noise_path: noise.fits, psf_path: psf.fits, pixel_scale: 0.074}
+model_components:
+  lens_mass_list:
+  - type: SIE
+    params:
+      theta_E: {prior_type: uniform, prior_settings: [0.0, 3.5], fixed: false}
+solvr: nnls
+"""
+
+
+@pytest.mark.parametrize("command", ["validate", "fit"])
+def test_a_config_with_an_unknown_key_is_refused_before_jax_pandas_or_astropy_load(tmp_path, command):
+    """``tinylens validate`` / ``tinylens fit`` of a config with a misspelt key imported JAX,
+    astropy and pandas (tinylens.problem, tinylens.results.tables) before reading the config: 8.9 s
+    and 10.9 s (medians of 3 on a loaded 2-core machine) to say the key is unknown. The config is now
+    read first; the same message and exit code, with none of those libraries imported."""
+    from tinylens.config.loader import load_config
+    from tinylens.errors import ConfigError
+
+    config = tmp_path / "model_config.yaml"
+    config.write_text(_MISTYPED_CONFIG)
+    with pytest.raises(ConfigError) as expected:  # the message, as the config's reader words it
+        load_config(config)
+    run = _python("-X", "importtime", "-m", "tinylens", command, str(config))
+    assert run.returncode == 2, run.stderr[-2000:]
+    said = run.stderr[run.stderr.index("Error:"):]
+    assert "Traceback" not in said and "unknown key 'solvr'" in str(expected.value)
+    assert "".join(said.split()) == "Error:" + "".join(str(expected.value).split())
+    assert _imported(run.stderr) & set(HEAVY) == set()
+    assert not (tmp_path / "output").exists()
+
+
+def test_tinylens_load_of_a_mistyped_config_raises_before_jax_loads(tmp_path):
+    """tinylens.load of a config with an unknown key imported JAX and the data's readers first; it
+    raises the same ConfigError with none of them imported."""
+    config = tmp_path / "model_config.yaml"
+    config.write_text(_MISTYPED_CONFIG)
+    code = ("import sys, tinylens\ntry:\n    tinylens.load(sys.argv[1])\nexcept tinylens.ConfigError as exc:\n"
+            "    print(type(exc).__name__, 'solvr' in str(exc))\n"
+            f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))")
+    run = _python("-c", code, str(config))
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split() == ["ConfigError", "True", "[]"], run.stdout

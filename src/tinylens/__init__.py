@@ -109,9 +109,12 @@ def load(config: str | os.PathLike[str] | Mapping[str, Any] | tinylens.config.Co
     >>> problem.param_names                     # ('lens_mass.0.theta_E', ...)
     >>> problem.log_likelihood(problem.prior_transform([0.5] * problem.ndim))
     """
-    from tinylens.problem import load as _load
+    from tinylens.config.loader import read_config_first
 
-    return _load(config, dtype=dtype, base_dir=base_dir)
+    read = read_config_first(config, base_dir, dtype)  # a config's mistake said before JAX is imported (seconds)
+    from tinylens.problem import LOAD_ORIGIN, load_from
+
+    return load_from(config, base_dir, LOAD_ORIGIN, dtype=dtype, read=read)
 
 
 def read_result(folder: str | os.PathLike[str]) -> FitResult:

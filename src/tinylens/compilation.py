@@ -34,7 +34,6 @@ import zlib
 from collections.abc import Callable
 from pathlib import Path
 
-import jax
 
 #: Compilations faster than this are not worth a file.
 MIN_COMPILE_TIME_S = 1.0
@@ -81,6 +80,8 @@ def enable_persistent_cache(path: str | Path | None = None) -> Path | None:
     unless JAX already has one; return the directory in use (None if off or not writable). A
     relative path is taken from the current folder now: JAX would take it from the current folder
     at each compilation, and fail to write after an ``os.chdir``."""
+    import jax  # here, not at the top: a fit refused for its config does not wait for JAX to load
+
     current = jax.config.jax_compilation_cache_dir
     if current:
         return Path(current)
@@ -220,6 +221,8 @@ def max_memory_maps() -> int | None:
 def release_compiled() -> None:
     """Drop JAX's in-memory compiled functions (the persistent cache on disk stays)."""
     import gc
+
+    import jax
 
     jax.clear_caches()
     gc.collect()

@@ -817,14 +817,8 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
     false) warns so, with what to do (:class:`~tinylens.errors.ConvergenceWarning`).
     """
     from tinylens.compilation import release_if_crowded
-    from tinylens.config.loader import as_path
-    from tinylens.inference import run_inference, search_of
-    from tinylens.inference.progress import announce
-    from tinylens.locks import folder_lock, refuse_if_held
-    from tinylens.problem import check_folder_argument, load
-    from tinylens.results import tables
+    from tinylens.config.loader import as_path, check_folder_argument, read_config_first
     from tinylens.results.truth import TRUTH_ERRORS, check_truth, read_truth, truth_step
-    from tinylens.survey.provenance import dataset_files, inputs_stamp
 
     if not isinstance(truth_errors, str) or truth_errors not in TRUTH_ERRORS:
         error = ConfigValueError if isinstance(truth_errors, str) else ConfigTypeError
@@ -841,7 +835,15 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
     source = str(truth) if isinstance(truth, (str, Path)) else "truth"
     if isinstance(truth, (str, Path)):  # a bad file is reported before the data are loaded
         truth = truth_step(partial(read_truth, truth), source, truth_errors)
-    problem = load(config, base_dir=base_dir)
+    read = read_config_first(config, base_dir, None)  # a config's mistake said before JAX is imported (seconds)
+    from tinylens.inference import run_inference, search_of
+    from tinylens.inference.progress import announce
+    from tinylens.locks import folder_lock, refuse_if_held
+    from tinylens.problem import LOAD_ORIGIN, load_from
+    from tinylens.results import tables
+    from tinylens.survey.provenance import dataset_files, inputs_stamp
+
+    problem = load_from(config, base_dir, LOAD_ORIGIN, read=read)
     if not pipeline:
         problem = without_pipeline(problem)
     inputs = inputs_stamp(dataset_files(problem.dataset))  # the files as loaded: what result.json says was fitted

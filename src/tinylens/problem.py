@@ -20,13 +20,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from tinylens import likelihood as lk
-from tinylens.config import Config, load_config
-from tinylens.config.loader import as_path, home_expanded
+from tinylens.config import Config
+from tinylens.config.loader import as_path, check_folder_argument, home_expanded, read_config_first  # noqa: F401 (check_folder_argument: also imported from here)
 from tinylens.config.model_spec import ModelSpec, build_model_spec
 from tinylens.data import Dataset, load_dataset
 from tinylens.data.dataset import check_used_pixels, same_value
 from tinylens.data.value_range import check_bad_data_values, check_float32_range
-from tinylens.errors import ConfigError, ConfigTypeError, ConfigValueError, ParameterError, counted, listed
+from tinylens.errors import ConfigError, ConfigValueError, ParameterError, counted, listed
 from tinylens.forward import blurred_columns, column_owner, component_values, amplitude_value, _light
 from tinylens.numerics.adaptive import groups_from_map, nsub_map
 from tinylens.numerics.convolution import kernel_fft
@@ -436,15 +436,8 @@ class Problem:
         return out
 
 
-def check_folder_argument(name: str, value: Any) -> None:
-    """A ConfigError naming the argument ``name`` when its ``value`` is neither None nor a path
-    (:class:`~tinylens.errors.ConfigTypeError`, a TypeError too), or is an empty text (:class:`~tinylens.errors.ConfigValueError`, a ValueError too: ``Path("")`` is the current folder: an unset variable would write or read
-    there, where the command line refuses an empty ``--output``)."""
-    if value is not None and not isinstance(value, (str, os.PathLike)):
-        raise ConfigTypeError(f"{name} must be a folder (a str or pathlib.Path); got {type(value).__name__} {value!r}.")
-    if isinstance(value, str) and not value.strip():
-        raise ConfigValueError(f"{name} is an empty path ({value!r}: an unset variable?), which would be the current "
-                               f"folder; give a folder, or leave {name} out (None) for the default.")
+#: What a ``base_dir`` given to :func:`load` is, in the message for a file missing from it.
+LOAD_ORIGIN = "the base_dir given to tinylens.load / tinylens.fit"
 
 
 def load(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, dtype: Any = None,
@@ -457,19 +450,21 @@ def load(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, dtype: 
     ``load(r["config"], base_dir=r["config_dir"])``. ``dtype``: float32 or float64 (default: the
     precision of :mod:`tinylens.precision`); float64 while JAX's x64 is off is a ConfigError.
     """
-    return load_from(config, base_dir, "the base_dir given to tinylens.load / tinylens.fit", dtype=dtype)
+    return load_from(config, base_dir, LOAD_ORIGIN, dtype=dtype)
 
 
 def load_from(config: str | os.PathLike[str] | Mapping[str, Any] | Config, base_dir: str | os.PathLike[str] | None,
-              origin: str, *, dtype: Any = None) -> Problem:
+              origin: str, *, dtype: Any = None, read: tuple[Config, Path] | None = None) -> Problem:
     """:func:`load`, where ``origin`` says what a given ``base_dir`` is in the message for a
     missing file, which for a config file also says how to check a survey template (a template is
-    a file, ``--config TEMPLATE``: not a notebook's dict, nor a fit's stored config)."""
-    enable_persistent_cache()
+    a file, ``--config TEMPLATE``: not a notebook's dict, nor a fit's stored config). ``read``:
+    what :func:`~tinylens.config.loader.read_config_first` returned for the same ``config``,
+    ``base_dir`` and ``dtype`` (:func:`tinylens.load` and :func:`tinylens.fit` read the config before
+    they import this module and JAX), else it is called here."""
     config = as_path(config)
-    check_folder_argument("base_dir", base_dir)
-    dtype = chosen_dtype(dtype)  # before any file is read
-    cfg, default_dir = load_config(config)
+    cfg, default_dir = read_config_first(config, base_dir, dtype) if read is None else read
+    enable_persistent_cache()  # before anything compiles; a config's mistakes are said first
+    dtype = chosen_dtype(dtype)
     if base_dir is not None:
         base_dir = home_expanded(base_dir)
     elif isinstance(config, (str, Path)):

@@ -106,9 +106,10 @@ def validate(config: Path = typer.Argument(..., parser=path_value, metavar="CONF
     """
     from tinylens.errors import OutputError
     from tinylens.fit import check_inputs_kept, check_likelihood, check_settings, output_dir, without_pipeline
+
+    problem = load_problem(config)  # a config's mistake said before JAX and pandas are imported (seconds)
     from tinylens.results.tables import file_in_the_way
 
-    problem = load_problem(config)
     if no_pipeline:  # as tinylens fit --no-pipeline runs it, checked with the same settings
         problem = without_pipeline(problem)
     out = output_dir(problem, config=config)

@@ -124,6 +124,34 @@ def load_config(source: str | os.PathLike[str] | Mapping[str, Any] | Config) -> 
     return validate_config(data, f"config file {path}"), path.resolve().parent
 
 
+def check_folder_argument(name: str, value: Any) -> None:
+    """A ConfigError naming the argument ``name`` when its ``value`` is neither None nor a path
+    (:class:`~tinylens.errors.ConfigTypeError`, a TypeError too), or is an empty text (:class:`~tinylens.errors.ConfigValueError`, a ValueError too: ``Path("")`` is the current folder: an unset variable would write or read
+    there, where the command line refuses an empty ``--output``)."""
+    if value is not None and not isinstance(value, (str, os.PathLike)):
+        raise ConfigTypeError(f"{name} must be a folder (a str or pathlib.Path); got {type(value).__name__} {value!r}.")
+    if isinstance(value, str) and not value.strip():
+        raise ConfigValueError(f"{name} is an empty path ({value!r}: an unset variable?), which would be the current "
+                               f"folder; give a folder, or leave {name} out (None) for the default.")
+
+
+def read_config_first(config: Any, base_dir: Any, dtype: Any) -> tuple[Config, Path]:
+    """What :func:`tinylens.problem.load_from` checks and reads before the data: ``base_dir``
+    (:func:`check_folder_argument`), the ``dtype`` (where it is None, that ``TINYLENS_PRECISION``
+    names a precision) and the config (:func:`load_config`: its config and default folder), in that
+    order. JAX is imported only for a ``dtype`` given: a config with a mistake (an unknown key, a
+    wrong value, a missing file) is said in a fraction of a second, not after the seconds that JAX,
+    astropy and pandas take to import (``tinylens validate``, ``tinylens fit``)."""
+    from tinylens.precision import chosen_dtype, get_precision
+
+    check_folder_argument("base_dir", base_dir)
+    if dtype is None:
+        get_precision()  # what chosen_dtype(None) refuses (a TINYLENS_PRECISION typo), before any file is read
+    else:
+        chosen_dtype(dtype)
+    return load_config(config)
+
+
 def resolve_path(base_dir: str | Path, p: str | Path) -> Path:
     """``p`` with ``~`` expanded; a relative path is taken relative to ``base_dir``."""
     path = home_expanded(p)
