@@ -12,6 +12,13 @@ from __future__ import annotations
 import re
 from pathlib import PurePath
 
+#: A survey's output folder (``tinylens survey --out``): the fits' folders (``lenses/<id>/``) and the
+#: catalogue, in Parquet and CSV.
+LENSES_DIR = "lenses"
+CATALOG_PARQUET = "catalog.parquet"
+CATALOG_CSV = "catalog.csv"
+#: The catalogue's text columns: empty (``""``), never missing, where a row has nothing to say.
+TEXT_COLUMNS = ("reason", "flags", "critical_flags", "warnings")
 #: Written last by a fit: its presence means the search ended.
 RESULT = "result.json"
 #: Held in a fit's output folder while it runs (tinylens.locks).

@@ -332,7 +332,7 @@ def survey_hint(out: Path | None, command: str, written: bool = False, restart: 
     stopped once the survey had written everything (:func:`survey_written`); ``restart``: why
     its template's fits resume no checkpoint (:func:`tinylens.survey.runner.restart_reason`);
     ``chosen``: the lens ids of ``--only``, the only ones counted (the catalogue may hold others')."""
-    from tinylens.survey.runner import CATALOG_CSV, CATALOG_PARQUET, LENSES_DIR
+    from tinylens.filenames import CATALOG_CSV, CATALOG_PARQUET, LENSES_DIR
 
     if out is None:
         return f"It was stopped before it wrote anything. To start again, run: {command}"

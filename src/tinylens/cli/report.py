@@ -383,7 +383,7 @@ def _mask_reading_warnings(catalog, catalog_path: Path) -> list[str]:
     fitted with a mask file whose reading nothing records (:func:`~tinylens.results.stored.mask_reading_unknown`):
     fits from before mask files were read as 0 = used, which a survey run over the same --out fits again."""
     from tinylens.results.stored import mask_reading_unknown
-    from tinylens.survey.runner import LENSES_DIR
+    from tinylens.filenames import LENSES_DIR
 
     lenses = Path(catalog_path).expanduser().resolve().parent / LENSES_DIR
     ok = catalog.loc[catalog["status"].astype(str) == "ok", "lens_id"].astype(str)

@@ -356,7 +356,7 @@ def _figure_path(folder: Path) -> str:
 def to_inspect(catalog: pd.DataFrame, survey_dir: str | Path) -> pd.DataFrame:
     """The failed, untrusted (and other-status) lenses, with their flags or reason, output
     folder and model figure (``""`` where the survey folder does not hold it)."""
-    from tinylens.survey.runner import LENSES_DIR
+    from tinylens.filenames import LENSES_DIR
 
     status = catalog["status"].astype(str)
     trusted = _trusted(catalog) if records_trust(catalog) else np.ones(len(catalog), dtype=bool)

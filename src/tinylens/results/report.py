@@ -796,7 +796,7 @@ def catalogue_types(catalog: pd.DataFrame) -> pd.DataFrame:
     text (``""`` where empty) and ``trusted`` is ``boolean`` (missing where empty), as in the
     Parquet file; a column holding anything else (a catalogue made by hand) is left as read.
     """
-    from tinylens.survey.runner import TEXT_COLUMNS
+    from tinylens.filenames import TEXT_COLUMNS
 
     out = catalog.copy()
     for column in TEXT_COLUMNS:

@@ -96,7 +96,7 @@ def moved_data_hint(stored: dict[str, Any], path: Path, base_dir_option: str | N
 def _result_in(folder: Path) -> str:
     """Where the ``result.json`` of ``folder`` is, for a message: in it (a fit's output folder),
     or one per lens under ``lenses/`` (a survey's output folder)."""
-    from tinylens.survey.runner import LENSES_DIR
+    from tinylens.filenames import LENSES_DIR
 
     if (folder / RESULT).is_file() or not (folder / LENSES_DIR).is_dir():
         return f"give the result.json inside it ({folder / RESULT})."
@@ -269,16 +269,16 @@ def mask_reading_unknown(folder: Path) -> bool:
     False without a readable ``result.json``. Cheap for a survey's thousands of lenses: a
     ``result.json`` (~25 kB) is parsed only where its text sets a ``mask_path`` and the small
     ``inputs.json`` does not record the mask's reading."""
-    from tinylens.data.dataset import MASK_READ_AS
-    from tinylens.filenames import INPUTS
-    from tinylens.survey.provenance import read_json
-
     try:
         text = (folder / RESULT).read_text()
     except (OSError, ValueError):
         return False
     if not MASK_PATH_SET.search(text):  # no mask file (its mask_path null), read without parsing it
         return False
+    from tinylens.data.dataset import MASK_READ_AS  # here: tinylens report of a survey without mask files imports no astropy
+    from tinylens.filenames import INPUTS
+    from tinylens.survey.provenance import read_json
+
     stamp = (read_json(folder / INPUTS) or {}).get("mask_path")
     if isinstance(stamp, dict) and stamp.get("read_as") == MASK_READ_AS:
         return False
@@ -513,7 +513,7 @@ def _no_result(folder: Path) -> str:
     (its fits are in ``lenses/<lens_id>/``), a fit not finished (stopped, or still running: its
     checkpoint or lock is there), or no fit's output folder."""
     from tinylens.filenames import FIT_LOCK, checkpoint_names
-    from tinylens.survey.runner import LENSES_DIR
+    from tinylens.filenames import LENSES_DIR
 
     if (folder / LENSES_DIR).is_dir():
         return (f"{folder} holds a survey, not a single fit: give the folder of one of its lenses "

@@ -73,12 +73,12 @@ from tinylens.survey.provenance import (
 )
 from tinylens.survey.selection import select_lenses
 
-#: Per-lens output folder under ``out`` (its files: :mod:`tinylens.filenames`).
-LENSES_DIR = "lenses"
+#: Per-lens output folder under ``out`` (LENSES_DIR) and the catalogue's files: in :mod:`tinylens.filenames`,
+#: which ``tinylens report`` takes them from without importing this module (astropy, the config's schema).
+from tinylens.filenames import CATALOG_CSV, CATALOG_PARQUET, LENSES_DIR  # noqa: E402, F401 (also imported from here)
+
 #: Held in ``out`` by the survey writing it: a second survey on the same ``out`` is refused.
 SURVEY_LOCK_FILE = ".survey.lock"
-CATALOG_PARQUET = "catalog.parquet"
-CATALOG_CSV = "catalog.csv"
 
 #: Local worker processes when neither their number nor a scheduler is given (fewer on fewer
 #: cores: :func:`default_workers`).
@@ -126,8 +126,8 @@ ID_COLUMNS = ("lens_id", "status", "reason")
 #: From the fit's quality assessment (tinylens.results.quality): filter a catalogue on ``trusted``;
 #: ``critical_flags`` are the raised flags that made a lens untrusted (the template's ``quality.critical``).
 QUALITY_COLUMNS = ("trusted", "flags", "critical_flags")
-#: The catalogue's text columns: empty (``""``), never missing, where a row has nothing to say.
-TEXT_COLUMNS = ("reason", "flags", "critical_flags", "warnings")
+#: The catalogue's text columns (TEXT_COLUMNS): in :mod:`tinylens.filenames`, beside the catalogue's names.
+from tinylens.filenames import TEXT_COLUMNS  # noqa: E402, F401 (also imported from here)
 
 
 @dataclass(frozen=True)
