@@ -1147,6 +1147,22 @@ def test_a_noise_map_mostly_bad_is_not_refused_where_the_mask_leaves_those_pixel
     assert dataset.n_used == 2 * SHAPE[1] and dataset.mask[18:].all()
 
 
+def test_a_mask_mostly_over_bad_pixels_that_huge_noise_masks_is_not_refused(tmp_path, files):
+    """75 % of the noise map at 1e30 is masked as huge noise (under the 80 % limit), but a mask file
+    that uses those rows and one sane row holds 94 % of them: counting only the mask's pixels, the
+    refusal fired ('tinylens masks such pixels itself only while they are at most 80 %'), though
+    they were masked. Such a dataset loads, the 24 sane pixels used, as before the refusal."""
+    noise = read_fits_image(files["noise_path"])
+    noise[:15, :] = 1e30  # 360 of 480 pixels: 75 %
+    put(files["noise_path"], noise)
+    mask = np.ones(SHAPE)
+    mask[:16, :] = 0  # uses the 360 bad pixels and the 24 of row 15: 94 % bad
+    put(tmp_path / "mask.fits", mask)
+    dataset, messages = load_warning(config(mask_path="mask.fits"), tmp_path)
+    assert dataset.n_used == SHAPE[1] and dataset.mask[15].all() and not dataset.mask[:15].any()
+    assert any(f"{15 * SHAPE[1]} pixels with a noise over" in m for m in messages), messages
+
+
 def test_a_noise_map_mostly_sane_beside_tiny_placeholders_is_not_refused(tmp_path, files):
     """90 % of the pixels at 0.5 beside 10 % at 1e-9: the data scatter about 0.5, so the 0.5s are
     the noise, not a bad value (the tiny ones are announced, as before)."""

@@ -244,8 +244,9 @@ def load_dataset(cfg: schema.Dataset, base_dir: str | Path, origin: str = BASE_D
                    if mask_path is not None else None)
     user = user_mask(cfg, mask_values, data.shape)
     good_data, valid_noise = valid_values(data, noise)
-    check_not_mostly_bad_noise(data, noise, valid_noise & good_data & user, paths["noise_path"])
     huge = huge_noise(noise, valid_noise)
+    # only where huge_noise could not mask the bad value (over 80 % of the image) and the mask uses it
+    check_not_mostly_bad_noise(data, noise, valid_noise & good_data & user & ~huge, paths["noise_path"])
     good_noise = valid_noise & ~huge
     mask = user & good_data & good_noise
     note = " ".join(filter(None, (shape_mask_note(cfg, data.shape), mask_file_note(mask_values, mask_path))))
