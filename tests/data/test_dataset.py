@@ -1143,8 +1143,22 @@ def test_a_noise_map_mostly_bad_is_not_refused_where_the_mask_leaves_those_pixel
     mask = np.zeros(SHAPE)
     mask[:18, :] = 1  # non-zero: left out
     put(tmp_path / "mask.fits", mask)
-    dataset, _ = load_warning(config(mask_path="mask.fits"), tmp_path)
+    dataset, messages = load_warning(config(mask_path="mask.fits"), tmp_path)
     assert dataset.n_used == 2 * SHAPE[1] and dataset.mask[18:].all()
+    assert not any("noise below" in m for m in messages), messages  # 0.5 is the noise, not a tiny one beside 1e30
+
+
+def test_a_block_of_tiny_noise_that_fills_the_mask_is_still_announced(tmp_path, files):
+    """The tiny-noise warning measures the median noise over the whole image, not only the mask's
+    pixels: 1e-12 placeholders filling most of a small mask are still tiny beside the image's 0.5."""
+    noise = read_fits_image(files["noise_path"])
+    noise[6:14, 7:17] = 1e-12  # 80 of the 480 pixels
+    put(files["noise_path"], noise)
+    mask = np.ones(SHAPE)
+    mask[5:15, 6:18] = 0  # 120 pixels, 80 of them tiny
+    put(tmp_path / "mask.fits", mask)
+    _, messages = load_warning(config(mask_path="mask.fits"), tmp_path)
+    assert any("80 pixels with a noise below 1/1000 of the median noise (0.5)" in m for m in messages), messages
 
 
 def test_a_mask_mostly_over_bad_pixels_that_huge_noise_masks_is_not_refused(tmp_path, files):

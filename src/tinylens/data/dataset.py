@@ -261,7 +261,9 @@ def load_dataset(cfg: schema.Dataset, base_dir: str | Path, origin: str = BASE_D
     _warn_bad(user & good_data & huge, paths["noise_path"],
               f"with a noise over {HUGE_NOISE_FACTOR:g} times the median one (a bad-pixel value, e.g. 1e30 in RMS "
               "maps, 1e8 in SLACS's)")
-    _warn_tiny_noise(noise, mask, good_noise, paths["noise_path"])
+    unmasked_bad = mostly_bad_noise(data, noise, valid_noise & good_data)  # a bad value over 80 % of the image
+    _warn_tiny_noise(noise, mask, good_noise if unmasked_bad is None else good_noise & ~unmasked_bad,
+                     paths["noise_path"])
     _warn_flat(data[mask], paths["data_path"])
     _warn_detached_values(data, noise, mask, paths["data_path"])
     _warn_pixel_scale(header_pixel_scale(header), float(cfg.pixel_scale), paths["data_path"])
