@@ -1177,6 +1177,22 @@ def test_a_mask_mostly_over_bad_pixels_that_huge_noise_masks_is_not_refused(tmp_
     assert any(f"{15 * SHAPE[1]} pixels with a noise over" in m for m in messages), messages
 
 
+def test_a_noise_map_mostly_bad_is_refused_where_the_mask_uses_some_of_those_pixels(tmp_path, files):
+    """90 % of the noise map at 1e30, which huge_noise cannot mask, and a mask file using 4 of those
+    rows beside 2 sane ones (67 % bad, under 80 %): counted over the mask's pixels alone, it was not
+    refused, and the 96 pixels of 1e30 were fitted as used pixels. It is refused, counting the whole
+    image as huge_noise does and naming how many of them the mask uses."""
+    noise = read_fits_image(files["noise_path"])
+    noise[:18, :] = 1e30
+    put(files["noise_path"], noise)
+    mask = np.ones(SHAPE)
+    mask[14:, :] = 0  # rows 14-17 (bad) and 18-19 (sane)
+    put(tmp_path / "mask.fits", mask)
+    message = data_error(config(mask_path="mask.fits"), tmp_path)
+    assert f"{18 * SHAPE[1]} of the {SHAPE[0] * SHAPE[1]} pixels with a valid noise (90 %)" in message, message
+    assert f"(the mask uses {4 * SHAPE[1]} of them)." in message, message
+
+
 def test_a_noise_map_mostly_sane_beside_tiny_placeholders_is_not_refused(tmp_path, files):
     """90 % of the pixels at 0.5 beside 10 % at 1e-9: the data scatter about 0.5, so the 0.5s are
     the noise, not a bad value (the tiny ones are announced, as before)."""

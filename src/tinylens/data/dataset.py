@@ -245,8 +245,7 @@ def load_dataset(cfg: schema.Dataset, base_dir: str | Path, origin: str = BASE_D
     user = user_mask(cfg, mask_values, data.shape)
     good_data, valid_noise = valid_values(data, noise)
     huge = huge_noise(noise, valid_noise)
-    # only where huge_noise could not mask the bad value (over 80 % of the image) and the mask uses it
-    check_not_mostly_bad_noise(data, noise, valid_noise & good_data & user & ~huge, paths["noise_path"])
+    check_not_mostly_bad_noise(data, noise, valid_noise & good_data, paths["noise_path"], user)
     good_noise = valid_noise & ~huge
     mask = user & good_data & good_noise
     note = " ".join(filter(None, (shape_mask_note(cfg, data.shape), mask_file_note(mask_values, mask_path))))
@@ -261,7 +260,7 @@ def load_dataset(cfg: schema.Dataset, base_dir: str | Path, origin: str = BASE_D
     _warn_bad(user & good_data & huge, paths["noise_path"],
               f"with a noise over {HUGE_NOISE_FACTOR:g} times the median one (a bad-pixel value, e.g. 1e30 in RMS "
               "maps, 1e8 in SLACS's)")
-    unmasked_bad = mostly_bad_noise(data, noise, valid_noise & good_data)  # a bad value over 80 % of the image
+    unmasked_bad = mostly_bad_noise(data, noise, valid_noise & good_data)  # one the mask leaves out (else refused above)
     _warn_tiny_noise(noise, mask, good_noise if unmasked_bad is None else good_noise & ~unmasked_bad,
                      paths["noise_path"])
     _warn_flat(data[mask], paths["data_path"])
@@ -670,12 +669,14 @@ def value_span(values: np.ndarray) -> str:
     return f"{low:.3g}" if f"{low:.3g}" == f"{high:.3g}" else f"{low:.3g} to {high:.3g}"
 
 
-def check_not_mostly_bad_noise(data: np.ndarray, noise: np.ndarray, valid: np.ndarray, path: Path) -> None:
+def check_not_mostly_bad_noise(data: np.ndarray, noise: np.ndarray, valid: np.ndarray, path: Path,
+                               user: np.ndarray | None = None) -> None:
     """Refuse a noise map whose bad-pixel value fills more of the image than :func:`huge_noise` can
-    mask (:func:`mostly_bad_noise`): its median was that value, so none was masked, the sane pixels
-    were announced as tiny and float32's range was blamed on the units."""
+    mask (:func:`mostly_bad_noise`, over all the ``valid`` pixels, as :func:`huge_noise` counts),
+    where the ``user`` mask uses any of those pixels: its median was that value, so none was
+    masked, the sane pixels were announced as tiny and float32's range was blamed on the units."""
     high = mostly_bad_noise(data, noise, valid)
-    if high is None:
+    if high is None or (user is not None and not (high & user).any()):
         return
     n, total = int(high.sum()), int(valid.sum())
     rest = noise[valid & ~high]
@@ -685,7 +686,8 @@ def check_not_mostly_bad_noise(data: np.ndarray, noise: np.ndarray, valid: np.nd
         f"the other {rest.size} (median {float(np.median(rest)):.3g}): a bad-pixel value. tinylens masks such pixels "
         f"itself only while they are at most {100 * (1 - LOW_NOISE_QUANTILE):g} % of those with a valid noise (beyond "
         "that, the bad value is the median noise). Set them to 0 or NaN in the noise map (such pixels are masked "
-        "however many they are), or cut the image closer around the lens."
+        "however many they are), or cut the image closer around the lens"
+        + ("." if user is None or (high <= user).all() else f" (the mask uses {int((high & user).sum())} of them).")
     )
 
 
