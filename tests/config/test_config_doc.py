@@ -224,3 +224,15 @@ def test_the_supersampling_shortfall_of_a_cusp_is_as_the_doc_says():
     assert round(_short_of_total(0.01, 16)) == int(sixteen)
     assert round(_short_of_total(0.01, 64), 1) == float(sixty_four)
     assert round(_short_of_total(0.002, 4)) == int(compact)
+
+
+def test_the_noise_maps_bad_value_limit_is_as_the_docs_say():
+    """docs/config.md and the README said that every bad-pixel noise value is masked, but one in
+    over 1 - LOW_NOISE_QUANTILE of the image is refused (33ccb32); both now give that limit."""
+    from tinylens.data.dataset import LOW_NOISE_QUANTILE
+
+    limit = f"over {100 * (1 - LOW_NOISE_QUANTILE):g} % of the image"
+    row = next(line for line in DOC.splitlines() if line.startswith("| `dataset.noise_path`"))
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    assert f"{limit} (then the median) is refused" in row, row
+    assert f"a bad-pixel value in {limit} is the median noise itself and\n  is refused" in readme
