@@ -1203,37 +1203,6 @@ def test_a_noise_map_mostly_sane_beside_tiny_placeholders_is_not_refused(tmp_pat
     assert dataset.mask.all() and any("noise below 1/1000" in m for m in messages), messages
 
 
-def test_a_no_data_value_or_a_hot_pixel_in_the_image_is_announced(tmp_path, files):
-    """-9999 (a no-data mark) in 12 pixels, or one pixel of 1e10, beside an image within a few
-    sigma of 0 was fitted silently, and outweighed the lens; each is now announced with its count
-    and value, and the pixels are used as they are."""
-    image = read_fits_image(files["data_path"])
-    marked = image.copy()
-    marked[0, :12] = -9999.0
-    put(files["data_path"], marked)
-    dataset, messages = load_warning(config(), tmp_path)
-    found = [m for m in messages if "far beyond every other" in m]
-    assert len(found) == 1 and "image.fits: 12 used pixels" in found[0] and "-9999 in 12 pixels" in found[0], messages
-    assert dataset.mask.all() and dataset.data[0, 0] == -9999.0  # announced, not changed
-    hot = image.copy()
-    hot[7, 9] = 1e10
-    put(files["data_path"], hot)
-    _, messages = load_warning(config(), tmp_path)
-    found = [m for m in messages if "far beyond every other" in m]
-    assert len(found) == 1 and "1 used pixel holds" in found[0] and "1e+10 at row 7, column 9" in found[0], messages
-
-
-def test_a_bright_blurred_source_is_no_detached_value(tmp_path, files):
-    """A point source 20,000 sigma bright stands thousands of sigma above its neighbours, but the
-    PSF spreads its light over them: no pixel is cut off from the others, nothing is announced."""
-    image = read_fits_image(files["data_path"])
-    blob = np.zeros(SHAPE)
-    blob[8:13, 10:15] = 1e4 * gaussian_psf(5, 1.0) / gaussian_psf(5, 1.0).max()
-    put(files["data_path"], image + blob)  # noise 0.5: a peak of 20,000 sigma
-    _, messages = load_warning(config(), tmp_path)
-    assert not any("far beyond every other" in m for m in messages), messages
-
-
 def test_too_few_pixels_for_huge_noise_says_so(tmp_path, files):
     """The refusal counted the pixels masked for a huge noise among those 'with a NaN/inf/zero/
     negative noise', which none of them had."""

@@ -10,9 +10,8 @@ Choices (all announced with a :class:`DataWarning` or refused with a :class:`Dat
   count and the file, counting only pixels the mask would otherwise have used. Fewer than
   :data:`MIN_USABLE_PIXELS` usable pixels is an error. Used pixels whose noise is under
   :data:`TINY_NOISE_FACTOR` times the median are announced, not changed. A bad-pixel noise value
-  in more than 80 % of the pixels cannot be told from the noise: refused, naming it
-  (:func:`check_not_mostly_bad_noise`). Used data values cut off from every other by over
-  :data:`DETACHED_SIGMA` sigma (-9999, a hot pixel) are announced, not changed (:func:`detached_values`).
+  in more than 80 % of the pixels cannot be told from the noise: refused, naming it, unless the mask
+  leaves all those pixels out (:func:`check_not_mostly_bad_noise`).
 * **Noise** is one standard deviation per pixel. A noise map whose median is more than
   :data:`NOISE_SCALE_FACTOR` times above or below the image's own pixel-to-pixel scatter is
   announced (a variance or an inverse-variance weight map? counts/s beside counts, named when the
@@ -264,7 +263,6 @@ def load_dataset(cfg: schema.Dataset, base_dir: str | Path, origin: str = BASE_D
     _warn_tiny_noise(noise, mask, good_noise if unmasked_bad is None else good_noise & ~unmasked_bad,
                      paths["noise_path"])
     _warn_flat(data[mask], paths["data_path"])
-    _warn_detached_values(data, noise, mask, paths["data_path"])
     _warn_pixel_scale(header_pixel_scale(header), float(cfg.pixel_scale), paths["data_path"])
     _warn_psf_pixel_scale(header_pixel_scale(psf_header), float(cfg.pixel_scale), paths["psf_path"])
     if not _warn_named_noise(noise_map_kind(noise_header, paths["noise_path"]), data, noise, mask, paths["noise_path"]):
@@ -308,70 +306,6 @@ def _warn_flat(used: np.ndarray, path: Path) -> None:
         warnings.warn(f"{path}: the image holds {used[0]:g} in every used pixel: no lens to fit. The wrong file, "
                       "or the wrong image of the file (name it with [EXTNAME] or [index])?",
                       DataWarning, stacklevel=outside_stacklevel())
-
-
-#: Used pixels whose values lie over this many times the median noise beyond every other used
-#: pixel's are announced (:func:`detached_values`): a lens's brightest pixel stands at most 351
-#: sigma above the next one in SLACS's dev lenses (107 in the demo) ...
-DETACHED_SIGMA = 1e3
-#: ... and over this many times farther from the median than the nearest other pixel: a
-#: PSF-blurred peak is at most 1.22 times its neighbour there (measured from the median).
-DETACHED_FACTOR = 10.0
-
-
-def detached_values(data: np.ndarray, noise: np.ndarray, used: np.ndarray) -> np.ndarray:
-    """The ``used`` pixels whose values are cut off from all the others', above or below: fewer
-    than half of them, the gap to the nearest other value over :data:`DETACHED_SIGMA` times the
-    median noise (or the image's own pixel-to-pixel scatter, :func:`pixel_scatter`, where that is
-    larger: a variance map given as the noise) and their distance from the median over :data:`DETACHED_FACTOR` times that
-    value's and the image's own spread (1.4826 x its median absolute deviation) (a -9999 no-data mark in many pixels, a 1e10 hot pixel, a cosmic ray on the sky). A
-    lens's light, blurred by the PSF, falls off from pixel to pixel with no such gap."""
-    found = np.zeros(used.shape, dtype=bool)
-    values = data[used]
-    if values.size < 2:
-        return found
-    centre = float(np.median(values))
-    sigma = max(float(np.median(noise[used])), pixel_scatter(data, used) or 0.0)  # a noise map 100 times too small
-    spread = 1.4826 * float(np.median(np.abs(values - centre)))
-    half = values.size // 2
-    for sign in (1.0, -1.0):
-        offsets = np.sort(sign * (values - centre))[::-1]  # farthest first, on this side
-        tail, rest = offsets[:half], offsets[1:half + 1]
-        with np.errstate(invalid="ignore", over="ignore"):
-            cut = (tail - rest > DETACHED_SIGMA * sigma) & (tail > DETACHED_FACTOR * np.maximum(rest, spread))
-        if cut.any():
-            edge = tail[np.nonzero(cut)[0][-1]]  # the most pixels so cut off
-            found |= used & (sign * (data - centre) >= edge)
-    return found if found.sum() < values.size / 2 else np.zeros(used.shape, dtype=bool)
-
-
-def _warn_detached_values(data: np.ndarray, noise: np.ndarray, used: np.ndarray, path: Path) -> None:
-    """Announce used pixels whose values stand apart from all the others (:func:`detached_values`),
-    naming how many and their values: each weighs in the fit as thousands of sigma of lens light,
-    so a no-data mark or a hot pixel dominates it. Values that the fit refuses outright
-    (:func:`~tinylens.data.value_range.bad_data_values`: 1e30) are left to that refusal."""
-    from tinylens.data.value_range import bad_data_values
-
-    detached = detached_values(data, noise, used)
-    n = int(detached.sum())
-    if not n or bad_data_values(data, noise, used).any():
-        return
-    values, counts = np.unique(data[detached], return_counts=True)
-    order = np.argsort(-counts, kind="stable")[:3]
-    if n == 1:
-        (row,), (col,) = np.nonzero(detached)
-        shown = f"{data[row, col]:.6g} at row {row}, column {col} (counted from 0 in the FITS array)"
-    else:
-        shown = ", ".join(f"{values[i]:.6g} in {counted(int(counts[i]), 'pixel')}" for i in order)
-        shown += "" if values.size <= 3 else f", and {values.size - 3} other values"
-    others = data[used & ~detached]
-    sigma = max(float(np.median(noise[used])), pixel_scatter(data, used) or 0.0)
-    warnings.warn(f"{path}: {counted(n, 'used pixel')} {'holds a value' if n == 1 else 'hold values'} far beyond every "
-                  f"other ({shown}), while the other {others.size} lie within {float(others.min()):.3g} to "
-                  f"{float(others.max()):.3g}, over {DETACHED_SIGMA:g} times the noise ({sigma:.3g}) away: a "
-                  "no-data value (-9999, -99), a hot pixel or a cosmic ray? Each outweighs the lens in the fit. "
-                  "Set such pixels to NaN in the image (NaN pixels are left out) or leave them out with "
-                  "dataset.mask_path.", DataWarning, stacklevel=outside_stacklevel())
 
 
 #: A pixel_scale that differs from the image's WCS by more than this share is announced.
