@@ -151,6 +151,27 @@ def test_a_true_value_held_in_a_0d_array_is_taken_as_its_number():
             check_truth({"lens_mass.0.theta_E": bad, "lens_mass.0.e1": 0.1}, names)
 
 
+def test_a_masked_true_value_is_refused_not_taken_as_the_number_under_its_mask():
+    """An astropy table read from a truth CSV with an empty cell holds it masked: its row gives
+    ``np.ma.masked``, a 0-d array of floats whose ``item()`` is 0.0. Taking 0-d arrays as their
+    number (29486b3) took it as a true value of 0.0, and np.ma.array(2.5, mask=True) as 2.5,
+    where each was refused as no finite number before; they are refused again, and an
+    unmasked 0-d masked array is still its number."""
+    from astropy.table import MaskedColumn, Table
+
+    names = ("lens_mass.0.theta_E", "lens_mass.0.e1")
+    table = Table({"lens_id": ["lens_00000", "lens_00001"],
+                   "lens_mass.0.theta_E": MaskedColumn([1.2, 1.3], mask=[True, False]), "lens_mass.0.e1": [0.1, 0.2]})
+    assert table[0]["lens_mass.0.theta_E"] is np.ma.masked
+    for truth in (table[0], {"lens_mass.0.theta_E": np.ma.array(2.5, mask=True), "lens_mass.0.e1": 0.1}):
+        with pytest.raises(DataError, match=r"^truth: the true value of lens_mass\.0\.theta_E is not a finite number "
+                                            r"\(got lens_mass\.0\.theta_E = Masked"):
+            check_truth(truth, names)
+    assert check_truth(table[1], names) == {"lens_mass.0.theta_E": 1.3, "lens_mass.0.e1": 0.2}
+    assert check_truth({"lens_mass.0.theta_E": np.ma.array(2.5, mask=False), "lens_mass.0.e1": 0.1}, names) == {
+        "lens_mass.0.theta_E": 2.5, "lens_mass.0.e1": 0.1}
+
+
 def test_a_true_value_in_a_file_that_is_no_number_is_shown_as_read(tmp_path):
     path = tmp_path / "truth.json"
     path.write_text('{"params": {"lens_mass.0.theta_E": true, "lens_mass.0.e1": 0.1}}')

@@ -37,8 +37,12 @@ def flat_params(components: Mapping[str, Sequence[Mapping[str, float]]]) -> dict
 def _scalar(value: object) -> object:
     """``value``, or the number a 0-d array of integers or floats holds (``np.array(1.2)``, a JAX
     scalar such as ``jnp.median(draws)``, which are no :class:`numbers.Real`), as a Python number;
-    an array of booleans, of complex numbers or of more than one value is left as it is."""
+    an array of booleans, of complex numbers or of more than one value is left as it is, and so is
+    a masked value (``np.ma.masked``: an astropy table row's empty cell), whose ``item()`` is the
+    number hidden under the mask (0.0), no true value."""
     if getattr(value, "shape", None) == () and getattr(getattr(value, "dtype", None), "kind", None) in ("i", "u", "f"):
+        if np.ma.is_masked(value):
+            return value
         try:
             return value.item()  # type: ignore[attr-defined]
         except (AttributeError, TypeError, ValueError):
