@@ -937,3 +937,26 @@ def test_corner_figure_names_a_wrong_truths_names_samples_or_weights_argument():
         assert str(info.value) == message
     figure = corner_figure(names, draws, None, [1.0, None])  # None: that parameter's truth not marked
     assert len(figure.axes) == 4
+
+
+def test_corner_figure_says_rows_of_unequal_length_are_so_not_that_they_are_no_numbers():
+    """60ced80 named corner_figure's argument where numpy could not make floats of it, but worded
+    every such failure 'must be an array of numbers', also for samples whose rows are numbers of
+    unequal lengths (a row one value short), whose numbers it then showed; numpy had said
+    'inhomogeneous shape'. Uneven rows are said to be so, with their shapes; text is still said
+    to be no numbers."""
+    from tinylens.results.plots import corner_figure
+
+    names = ["lens_mass.0.theta_E", "lens_mass.0.e1"]
+    uneven = [[1.0, 0.1], [1.1], [0.9, -0.1]] * 100
+    with pytest.raises(tinylens.ConfigValueError) as info:
+        corner_figure(names, uneven, None)
+    assert str(info.value).startswith("samples must be a rectangular array of numbers; its rows are not all of one "
+                                      "shape (shapes (1,), (2,)): got [[1.0, 0.1], [1.1], ")
+    with pytest.raises(tinylens.ConfigValueError) as info:
+        corner_figure(names, np.zeros((300, 2)), [1.0] * 299 + [[1.0, 2.0]])
+    assert str(info.value).startswith("weights must be a rectangular array of numbers; its rows are not all of one "
+                                      "shape (shapes (), (2,))")
+    with pytest.raises(tinylens.ConfigValueError) as info:
+        corner_figure(names, [["a", "b"]] * 5, None)
+    assert str(info.value).startswith("samples must be an array of numbers; got [['a', 'b'], ")

@@ -701,13 +701,24 @@ def corner_figure(
 
 def _numbers_array(name: str, value: Any) -> np.ndarray:
     """``value`` as an array of floats, else a ConfigValueError naming the argument ``name`` and
-    showing the value (numpy's bare 'could not convert string to float: ...' named neither)."""
+    showing the value (numpy's bare 'could not convert string to float: ...' named neither). Rows of
+    numbers of unequal lengths (numpy's 'inhomogeneous shape') are said to be so, with their shapes,
+    not to be no numbers."""
     import reprlib
 
     try:
         return np.asarray(value, dtype=float)
     except (TypeError, ValueError):
-        raise ConfigValueError(f"{name} must be an array of numbers; got {reprlib.repr(value)}") from None
+        pass
+    try:
+        shapes = sorted({np.shape(row) for row in value})
+    except (TypeError, ValueError):  # no rows, or rows themselves uneven: said as no numbers
+        shapes = []
+    if len(shapes) > 1:
+        shown = ", ".join(map(str, shapes[:4])) + (", ..." if len(shapes) > 4 else "")
+        raise ConfigValueError(f"{name} must be a rectangular array of numbers; its rows are not all of one shape "
+                               f"(shapes {shown}): got {reprlib.repr(value)}")
+    raise ConfigValueError(f"{name} must be an array of numbers; got {reprlib.repr(value)}")
 
 
 def _marked_truths(names, truths) -> list[float | None]:
