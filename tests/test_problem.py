@@ -132,6 +132,24 @@ def test_a_wrong_flag_truth_errors_or_empty_path_is_the_config_type_or_value_err
     assert sorted(p.name for p in lens.parent.iterdir()) == before
 
 
+def test_fits_docstring_names_the_error_class_each_wrong_flag_or_truth_errors_raises(lens):
+    """c6a9839 made fit's docstring say 'another truth_errors is a ConfigValueError' and 'a progress,
+    fresh or pipeline other than True or False (or 1 or 0) is a ConfigTypeError', though
+    truth_errors=None is a ConfigTypeError and fresh=2 a ConfigValueError. Each example the
+    docstring now gives raises the class it names there."""
+    doc = " ".join(tinylens.fit.__doc__.split())
+    assert ("another text for ``truth_errors`` is a ConfigValueError (a ConfigError and a ValueError), as an empty "
+            "``output`` or ``base_dir`` is, and as an integer other than 1 or 0 for ``progress``, ``fresh`` or "
+            "``pipeline`` is; a ``truth_errors`` that is no text (None) or a ``progress``, ``fresh`` or ``pipeline`` "
+            "that is neither a bool nor an integer (``\"false\"``, None) is a ConfigTypeError") in doc
+    for kwargs, kind in [({"truth_errors": "ignore"}, tinylens.ConfigValueError), ({"fresh": 2}, tinylens.ConfigValueError),
+                         ({"truth_errors": None}, tinylens.ConfigTypeError), ({"progress": "false"}, tinylens.ConfigTypeError),
+                         ({"pipeline": None}, tinylens.ConfigTypeError)]:
+        with pytest.raises(kind):
+            tinylens.fit(lens, **kwargs)
+    assert not (lens.parent / "output").exists()
+
+
 def test_load_says_base_dir_none_is_its_default_not_a_wrong_type(lens):
     """b413d29 made load's docstring say 'A config or base_dir of the wrong type (None, a number)
     raises ConfigTypeError', though base_dir=None is load's default, which takes the YAML file's

@@ -802,9 +802,11 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
     file is read once, before the data are loaded. A truth that cannot be used (a file that cannot
     be read, neither a mapping nor a path, a value that is not a number, no free parameter named) raises
     :class:`~tinylens.errors.DataError`, or with ``truth_errors`` "warn" (a survey's) is a
-    :class:`~tinylens.errors.DataWarning` and the lens is fitted without it; another
-    ``truth_errors`` is a ConfigValueError (a ConfigError and a ValueError), as an empty ``output`` or ``base_dir`` is; a
-    ``progress``, ``fresh`` or ``pipeline`` other than True or False (or 1 or 0) is a ConfigTypeError (a ConfigError and a TypeError).
+    :class:`~tinylens.errors.DataWarning` and the lens is fitted without it; another text for
+    ``truth_errors`` is a ConfigValueError (a ConfigError and a ValueError), as an empty ``output`` or ``base_dir`` is,
+    and as an integer other than 1 or 0 for ``progress``, ``fresh`` or ``pipeline`` is; a ``truth_errors`` that is no
+    text (None) or a ``progress``, ``fresh`` or ``pipeline`` that is neither a bool nor an integer (``"false"``, None)
+    is a ConfigTypeError (a ConfigError and a TypeError).
 
     The inference settings, that the likelihood is finite somewhere in the prior
     (:func:`check_likelihood`) and the output folder (:class:`~tinylens.errors.OutputError`) are
