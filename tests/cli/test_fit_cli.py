@@ -1217,3 +1217,14 @@ def test_a_true_value_far_from_one_is_written_as_plain_number_writes_it(value, p
     from tinylens.cli.fit import true_text
 
     assert true_text(value, places) == expected
+
+
+@pytest.mark.parametrize("value, places", [(123456789.1, 8), (1234567890.12, 7), (-987654321.5, 8), (12345678.1, 8)])
+def test_a_large_true_value_beside_a_narrow_median_is_written_with_its_own_digits(value, places):
+    """A truth of 123456789.1 beside a median to eight places (a collapsed float64 posterior) was
+    written to 17 significant digits, 123456789.09999999: the binary part of the float, not the
+    value given. It is written with the digits it has, as Python writes the float."""
+    from tinylens.cli.fit import true_text
+
+    text = true_text(value, places)
+    assert text == repr(value) and float(text) == value

@@ -107,13 +107,16 @@ def true_text(value: float, places: int | None) -> str:
     the fit's places) and to the ``places`` of the fitted median beside it where they are more
     (10219.43 beside 10219.40 ± 0.50, not 10219), trailing zeros dropped; in plain digits within
     :data:`~tinylens.results.report.PLAIN_RANGE`, as :func:`~tinylens.results.report.plain_number`
-    writes them (1.2346e+07 and 1.2346e-09, not 12345679 and 0.0000000012346)."""
+    writes them (1.2346e+07 and 1.2346e-09, not 12345679 and 0.0000000012346), never with more
+    digits than the value has (123456789.1 beside a median to eight places, not 123456789.09999999)."""
     from tinylens.results.report import plain_number
 
     if not math.isfinite(value) or value == 0:
         return f"{value:.5g}"
     whole = math.floor(math.log10(abs(value))) + 1  # digits before the point (0 or fewer: zeros after it)
-    return plain_number(value, 5 if places is None else max(5, whole + places))
+    # no more digits than the value was given with: 17 of 123456789.1 write its binary part (123456789.09999999)
+    given = len(repr(abs(float(value))).split("e")[0].replace(".", "").lstrip("0"))
+    return plain_number(value, 5 if places is None else min(max(5, whole + places), max(given, 5)))
 
 
 #: The pull cell of a parameter whose 68 % interval has zero width, and the note under the table.
