@@ -154,6 +154,30 @@ def test_ctrl_c_names_the_lenses_stopped_before_their_first_checkpoint(tmp_path,
     assert "checkpoints; lens_c had written none yet and starts again from the beginning), run: " in text, text
 
 
+@pytest.mark.parametrize("stopped_in", ["check_template", "find_lenses"])
+def test_ctrl_c_names_no_lens_whose_folder_was_removed_as_starting_again(tmp_path, mock_survey, monkeypatch,
+                                                                         stopped_in):
+    """A lens begun by an earlier run (no checkpoint written) whose lens folder was since removed from
+    LENS_DIR is not fitted by the run again, but Ctrl-C said of it 'lens_gone had written none yet
+    and starts again from the beginning'. Only the survey's own lenses are named (none where it was
+    stopped before it read the lens folders)."""
+    from tinylens import filenames
+
+    out = tmp_path / "out"
+    for lens_id in ("lens_a", "lens_gone"):  # lens_gone: in no lens folder of mock_survey
+        (out / runner.LENSES_DIR / lens_id).mkdir(parents=True)
+        (out / runner.LENSES_DIR / lens_id / filenames.INPUTS).write_text("{}")
+
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, stopped_in, stop)
+    text = _interrupted(_args(mock_survey, out))
+    assert "lens_gone" not in text, text
+    if stopped_in == "check_template":
+        assert "checkpoints; lens_a had written none yet and starts again from the beginning), run: " in text, text
+
+
 @pytest.mark.parametrize("fitting", [False, True])
 def test_ctrl_c_with_retry_failed_keeps_the_flag_only_while_the_failed_rows_are_there(tmp_path, mock_survey,
                                                                                      monkeypatch, fitting):

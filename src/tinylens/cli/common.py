@@ -326,12 +326,14 @@ def survey_written(out: Path) -> Iterator[None]:
 
 
 def survey_hint(out: Path | None, command: str, written: bool = False, restart: str | None = None,
-                chosen: Sequence[str] | None = None) -> str:
+                chosen: Sequence[str] | None = None, lenses: Sequence[str] | None = None) -> str:
     """What a ``tinylens survey`` stopped by Ctrl-C kept in its output folder ``out`` (``None``:
     stopped before the survey began, a dry run), and ``command``, which fits the rest; ``written``:
     stopped once the survey had written everything (:func:`survey_written`); ``restart``: why
     its template's fits resume no checkpoint (:func:`tinylens.survey.runner.restart_reason`);
-    ``chosen``: the lens ids of ``--only``, the only ones counted (the catalogue may hold others')."""
+    ``chosen``: the lens ids of ``--only``, the only ones counted (the catalogue may hold others');
+    ``lenses``: the ids of the lenses the run fits or keeps (:data:`tinylens.survey.runner.SURVEY_LENSES_ATTR`),
+    the only ones named as starting again (``out`` may hold folders of lenses no longer in the lens folder)."""
     from tinylens.filenames import CATALOG_CSV, CATALOG_PARQUET, LENSES_DIR
 
     if out is None:
@@ -348,7 +350,7 @@ def survey_hint(out: Path | None, command: str, written: bool = False, restart: 
         interrupted = f"interrupted lenses start again from the beginning: {restart}"
     else:
         interrupted = "interrupted lenses resume from their checkpoints"
-        bare = unfinished_without_checkpoint(out, chosen)
+        bare = unfinished_without_checkpoint(out, chosen if lenses is None else lenses)
         if len(bare) == 1:
             interrupted += f"; {bare[0]} had written none yet and starts again from the beginning"
         elif bare:
@@ -395,12 +397,13 @@ def interrupted_hint(name: str, exc: BaseException, command: str) -> str:
         return fit_hint(getattr(exc, INTERRUPTED_FOLDER_ATTR, None), getattr(exc, INTERRUPTED_PROBLEM_ATTR, None),
                         fresh="--fresh" in shlex.split(command))
     if name == "survey":
-        from tinylens.survey.runner import FORGOTTEN_ATTR, RESTART_ATTR
+        from tinylens.survey.runner import FORGOTTEN_ATTR, RESTART_ATTR, SURVEY_LENSES_ATTR
 
         if getattr(exc, FORGOTTEN_ATTR, False):
             command = without_flag(command, "--retry-failed")
         return survey_hint(getattr(exc, INTERRUPTED_FOLDER_ATTR, None), command, getattr(exc, SURVEY_WRITTEN_ATTR, False),
-                           getattr(exc, RESTART_ATTR, None), getattr(exc, SURVEY_CHOSEN_ATTR, None))
+                           getattr(exc, RESTART_ATTR, None), getattr(exc, SURVEY_CHOSEN_ATTR, None),
+                           getattr(exc, SURVEY_LENSES_ATTR, None))
     if name == "simulate-population":
         from tinylens.cli.simulate_population import stopped_hint
 

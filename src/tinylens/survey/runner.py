@@ -1461,6 +1461,10 @@ FORGOTTEN_ATTR = "tinylens_rows_forgotten"
 #: it interrupted start again from the beginning when it is run again (:func:`restart_reason`),
 #: or None where they resume from their checkpoints.
 RESTART_ATTR = "tinylens_survey_restarts"
+#: Set on a KeyboardInterrupt out of :func:`run_survey`: the ids of the lenses the run fits or keeps (those of
+#: ``only`` where given), empty where it was stopped before it read the lens folders; a Ctrl-C's hint names
+#: no other lens folder of ``out`` (one whose lens folder was since removed is not fitted again).
+SURVEY_LENSES_ATTR = "tinylens_survey_lenses"
 
 
 def resumed_names(config: Mapping[str, Any]) -> tuple[str, ...]:
@@ -3239,18 +3243,20 @@ def run_survey(
     KeyboardInterrupt out of it names ``out`` (:data:`tinylens.fit.INTERRUPTED_FOLDER_ATTR`), whose
     catalogue then holds the lenses finished.
     """
-    from tinylens.fit import folder_on_interrupt
+    from tinylens.fit import folder_on_interrupt, marked_on_interrupt
 
     workers = default_workers() if workers is None else workers
-    with folder_on_interrupt(resolved(out)):
+    lens_ids: list[str] = []  # filled once the lens folders are read
+    with folder_on_interrupt(resolved(out)), marked_on_interrupt(SURVEY_LENSES_ATTR, lens_ids):
         return _run_survey(lens_dir, template, out, workers, scheduler, progress, retry_failed, reuse_finished, only,
-                           pipeline)
+                           pipeline, lens_ids)
 
 
 def _run_survey(lens_dir: str | Path, template: str | Path, out: str | Path, workers: int, scheduler: str | Path | None,
                 progress: bool, retry_failed: bool, reuse_finished: bool, only: Sequence[str] | None,
-                pipeline: bool = True) -> pd.DataFrame:
-    """:func:`run_survey`'s work."""
+                pipeline: bool = True, lens_ids: list[str] | None = None) -> pd.DataFrame:
+    """:func:`run_survey`'s work; ``lens_ids`` is given the ids of the chosen lenses once they are read
+    (:data:`SURVEY_LENSES_ATTR`)."""
     from tinylens.fit import marked_on_interrupt
     from tinylens.locks import folder_lock, refuse_if_held
     from tinylens.atomic import remove_unfinished
@@ -3263,6 +3269,8 @@ def _run_survey(lens_dir: str | Path, template: str | Path, out: str | Path, wor
         scheduler = checked_scheduler(scheduler)
     state = _prepare(lens_dir, template, out, reuse_finished, only, retry_failed, pipeline)
     lenses, chosen, config, out = state.lenses, state.chosen, state.config, state.out
+    if lens_ids is not None:
+        lens_ids.extend(lens.lens_id for lens in chosen)
     current, changed, rows = state.current, state.changed, state.rows
     busy = (f"The survey output folder {out} is being written by another tinylens survey{{holder}}. Wait for it "
             f"to finish, or give another {SURVEY_FOLDER_CHOICE}.")
