@@ -673,12 +673,13 @@ def test_a_survey_template_loaded_alone_is_told_which_base_dir_loads_one_of_its_
     assert "base_dir=LENS_FOLDER)." in data_error(config(), population / "notes")  # no folder in it holds image.fits
 
 
-def test_a_survey_template_fitted_alone_is_told_the_command_that_fits_one_of_its_lenses(tmp_path, files):
+@pytest.mark.parametrize("name", ["my mocks", "Bob's \"best\" mocks"])  # both quotes: shell-quoted, not repr'd
+def test_a_survey_template_fitted_alone_is_told_the_command_that_fits_one_of_its_lenses(tmp_path, files, name):
     """tinylens fit examples/slacs/template.yaml, a new user's first try at one SLACS lens, said how
     to check the template (--dry-run) and how to load a lens in Python, but not how to fit one from
     the command line; it now gives the survey command that fits one lens, with the lens folder
     holding the file and its parent where the template sits beside its lenses."""
-    population = tmp_path / "my mocks"
+    population = tmp_path / name
     (population / "notes").mkdir(parents=True)  # a folder of no lens
     for lens in ("lens_00004", "lens_00002"):
         (population / lens).mkdir()

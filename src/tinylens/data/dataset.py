@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import warnings
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -153,7 +154,9 @@ def relative_hint(path: str | None, base_dir: str | Path, origin: str = BASE_DIR
     if survey_hint and is_survey_file_name(path):
         lens = lens_folder_holding(path, base_dir)
         example = "LENS_FOLDER" if lens is None else repr(str(lens))
-        lens_dir, lens_id = ("LENS_DIR", "LENS_ID") if lens is None else (repr(str(lens.parent)), repr(lens.name))
+        # a shell's quoting, not Python's (repr escapes a folder named with both quotes for Python only)
+        lens_dir, lens_id = ("LENS_DIR", "LENS_ID") if lens is None else (shlex.quote(str(lens.parent)),
+                                                                          shlex.quote(lens.name))
         hint += (" If this is a survey template (tinylens survey fills in each lens folder's files), check it "
                  "with: tinylens survey LENS_DIR --config TEMPLATE --out FOLDER --dry-run; fit one of its lenses "
                  f"with: tinylens survey {lens_dir} --config TEMPLATE --out FOLDER --only {lens_id}; in Python, load "
