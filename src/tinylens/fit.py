@@ -740,19 +740,20 @@ def warn_unlocked(out: Path) -> None:
 
 
 @contextlib.contextmanager
-def disk_full_reported(folder: Path, sampler: bool = True) -> Iterator[None]:
+def disk_full_reported(folder: Path, sampler: bool = True, resumed: bool = True) -> Iterator[None]:
     """Raise an OSError of a full disk (:data:`DISK_FULL`) or a read-only one (EROFS) inside as
     an OutputError naming the output ``folder`` and what is kept there: every file is written
     under a temporary name first, so none is left half-written and (``sampler``) the checkpoints
     written before are whole, for the fit run again to resume; an optimizer's fit
-    (``sampler`` false, :data:`OPTIMIZERS`) keeps none, and run again starts afresh."""
+    (``sampler`` false, :data:`OPTIMIZERS`) keeps none, and run again starts afresh, as does a
+    sampler's whose settings say ``resume: false`` (``resumed`` false: :func:`afresh_text`)."""
     try:
         yield
     except OSError as exc:
         if exc.errno == errno.EROFS:
             what = f"{exc.filename} cannot be written" if exc.filename is not None else "the fit's files cannot be written"
             kept = ("and the checkpoints written before are kept: run the fit again once the disk is writable to "
-                    "resume it." if sampler else "and an optimizer keeps no checkpoint: run the fit again once the "
+                    "resume it." if sampler and resumed else f"and {afresh_text(sampler)}: run the fit again once the "
                     "disk is writable (it starts afresh).")
             raise OutputError(
                 f"Output folder {folder}: {what} ({exc.strerror or 'read-only'}: the disk is mounted read-only). Nothing "
@@ -761,12 +762,20 @@ def disk_full_reported(folder: Path, sampler: bool = True) -> Iterator[None]:
         if exc.errno not in DISK_FULL:
             raise
         kept = ("and the checkpoints written before are kept: free some space and run the fit again to resume it."
-                if sampler else "and an optimizer keeps no checkpoint: free some space and run the fit again (it "
+                if sampler and resumed else f"and {afresh_text(sampler)}: free some space and run the fit again (it "
                 "starts afresh).")
         raise OutputError(
             f"Output folder {folder}: no space left to write the fit's files ({exc.strerror or 'disk full'}: the disk, "
             f"or your quota on it, is full). Nothing there is half-written, {kept}"
         ) from None
+
+
+def afresh_text(sampler: bool) -> str:
+    """Why a fit run again after its outputs failed starts afresh: an optimizer keeps no
+    checkpoint (``sampler`` false); a sampler whose settings say ``resume: false`` resumes none."""
+    if not sampler:
+        return "an optimizer keeps no checkpoint"
+    return "its inference.settings say resume: false, so a fit run again resumes no checkpoint"
 
 
 def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress: bool = True,
@@ -839,6 +848,7 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
         truth = truth_step(partial(read_truth, truth), source, truth_errors)
     read = read_config_first(config, base_dir, None)  # a config's mistake said before JAX is imported (seconds)
     from tinylens.inference import run_inference, search_of
+    from tinylens.inference.common import resumes
     from tinylens.inference.progress import announce
     from tinylens.locks import folder_lock, refuse_if_held
     from tinylens.problem import LOAD_ORIGIN, load_from
@@ -860,8 +870,10 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
         check_likelihood(problem, path)
         out = tables.ensure_writable(folder)
         busy = busy_text(out)
-        sampler = hasattr(search_of(problem)[0], "checkpoint_stamp")  # an optimiser keeps no checkpoint
-        with disk_full_reported(out, sampler), folder_lock(out, filenames.FIT_LOCK, busy=busy, rerun=FIT_RERUN) as locked:  # its text too
+        module, _, settings, _ = search_of(problem)
+        sampler = hasattr(module, "checkpoint_stamp")  # an optimiser keeps no checkpoint
+        resumed = resumes(settings)  # resume: false: a fit run again starts afresh too
+        with disk_full_reported(out, sampler, resumed), folder_lock(out, filenames.FIT_LOCK, busy=busy, rerun=FIT_RERUN) as locked:  # its text too
             if not locked:
                 warn_unlocked(out)
             if not fresh:  # said before any output is removed or written again: they take minutes with figures
@@ -891,7 +903,7 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
                 res = replace(res, info={**res.info, "checkpoint": None})
             # derived quantities and figures take seconds (about 12 s for the demo on 2 cores)
             announce(progress, "outputs", f"writing result.json, tables and figures to {out}")
-            with refused_reported(out, sampler):
+            with refused_reported(out, sampler, resumed):
                 result = write_results(problem, res, out, started, truth, inputs)
             if removed:
                 kept = _remove_checkpoints(out, written=True)
@@ -1511,12 +1523,13 @@ def _check_replaceable(out: Path, path: Path) -> None:
 
 
 @contextlib.contextmanager
-def refused_reported(out: Path, sampler: bool = True) -> Iterator[None]:
+def refused_reported(out: Path, sampler: bool = True, resumed: bool = True) -> Iterator[None]:
     """Raise a PermissionError inside that names a file in the output folder ``out`` (the system
     refused to replace a table, figure or result.json there after the search: someone else's file
     in a folder with the sticky bit, one marked immutable) as an :class:`~tinylens.errors.OutputError`
     naming it and saying what is kept: a sampler's checkpoint (``sampler``), which the fit run
-    again resumes; an optimizer keeps none, and run again starts afresh."""
+    again resumes; an optimizer keeps none, and run again starts afresh, as does a sampler's whose
+    settings say ``resume: false`` (``resumed`` false: :func:`afresh_text`)."""
     try:
         yield
     except PermissionError as exc:
@@ -1525,8 +1538,8 @@ def refused_reported(out: Path, sampler: bool = True) -> Iterator[None]:
             raise
         path = Path(name)
         kept = ("The search's checkpoint is kept: once that file can be replaced, run the fit again to resume "
-                "it (its search is not done again)." if sampler else "An optimizer keeps no checkpoint: once that "
-                "file can be replaced, run the fit again (it starts afresh).")
+                "it (its search is not done again)." if sampler and resumed else f"{afresh_text(sampler)[0].upper()}"
+                f"{afresh_text(sampler)[1:]}: once that file can be replaced, run the fit again (it starts afresh).")
         raise OutputError(f"Output folder {out}: the system refused to write {path.name} there "
                           f"({exc.strerror or type(exc).__name__}; {ls_command(path, option='-l')} shows its owner), so "
                           f"the fit's {filenames.RESULT} is not written. Delete that file (or ask its owner to). "

@@ -1287,3 +1287,42 @@ def test_a_table_the_system_refuses_to_replace_after_the_search_says_the_checkpo
     assert not (out / filenames.RESULT).exists() and (out / filenames.CHECKPOINTS["nautilus"]).is_file()
     again = tinylens.fit(path, progress=False)
     assert again.info["resumed"] and again.converged and (out / filenames.RESULT).is_file()
+
+
+@pytest.mark.parametrize("code", [errno.EPERM, errno.ENOSPC])
+def test_a_sampler_fit_with_resume_false_whose_outputs_fail_does_not_say_a_rerun_resumes(tmp_path, monkeypatch, code):
+    """A nautilus fit whose settings say resume: false and whose summary table the system refused
+    (or found the disk full) said 'run the fit again to resume it (its search is not done again)',
+    where the fit run again resumes nothing and samples afresh (info.resumed false); it now says
+    resume: false and that a rerun starts afresh, the folder and file named as before."""
+    import yaml
+
+    import tinylens.atomic
+    from tinylens import filenames
+
+    settings = {**FAST_NAUTILUS, "resume": False}
+    path = write_tiny_lens(tmp_path / "lens", {"type": "sampler", "method": "nautilus", "settings": settings})
+    config = yaml.safe_load(path.read_text())
+    config["output"]["draw_figures"] = "none"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    out = tmp_path / "lens" / "output"
+    real = tinylens.atomic._put_in_place
+
+    def refused(tmp, target):
+        if Path(target).name == "result_summary.csv":
+            error = PermissionError if code == errno.EPERM else OSError
+            raise error(code, os.strerror(code), str(target))
+        return real(tmp, target)
+
+    monkeypatch.setattr(tinylens.atomic, "_put_in_place", refused)
+    with pytest.raises(tinylens.errors.OutputError) as caught:
+        tinylens.fit(path, progress=False)
+    monkeypatch.undo()
+    message = str(caught.value)
+    assert message.startswith(f"Output folder {out}") and os.strerror(code) in message, message
+    assert "resume: false" in message and "starts afresh" in message, message
+    assert "resume it" not in message and "not done again" not in message, message
+    assert not (out / filenames.RESULT).exists()
+    if code == errno.EPERM:  # what the message says of a rerun, seen: it samples afresh
+        again = tinylens.fit(path, progress=False)
+        assert not again.info["resumed"] and again.converged
