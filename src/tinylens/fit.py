@@ -887,15 +887,17 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
             earlier = replaced_files(out, set(), kept_inputs)
             for name in sorted(written - {p.name for p in earlier}):  # no earlier result.json names it
                 _check_replaceable(out, out / name)
+            # the files whose refusal stops the fit (the checkpoint under fresh, dynesty's unfinished
+            # one) go first, so that such a stop leaves the earlier fit's result.json and tables whole
+            if fresh:
+                _remove_checkpoints(out)
+            _remove_leftovers(problem, out)  # a killed fit's temporaries, dynesty's unfinished checkpoint
             remove_replaced(out, [p for p in earlier if p.name not in written])
             for again in (p for p in earlier if p.name in written):
                 _remove_rewritten(out, again)
             _remove_rewritten(out, out / filenames.RESULT)  # an old result must not look like this fit's
-            if fresh:
-                _remove_checkpoints(out)
-            else:
+            if not fresh:
                 _warn_unresumed(problem, out, switched)
-            _remove_leftovers(problem, out)  # a killed fit's temporaries, dynesty's unfinished checkpoint
             res = run_inference(problem, progress=progress, checkpoint_dir=out)
             removed = res.converged and not problem.config.output.keep_checkpoint
             checkpoint = res.info.get("checkpoint")

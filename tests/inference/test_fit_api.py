@@ -1326,3 +1326,31 @@ def test_a_sampler_fit_with_resume_false_whose_outputs_fail_does_not_say_a_rerun
     if code == errno.EPERM:  # what the message says of a rerun, seen: it samples afresh
         again = tinylens.fit(path, progress=False)
         assert not again.info["resumed"] and again.converged
+
+
+@pytest.mark.parametrize("method", ["lbfgs", "dynesty"])
+def test_a_file_whose_refusal_stops_the_fit_leaves_the_earlier_fits_result_whole(tmp_path, monkeypatch, method):
+    """A file the fit must delete before its search and that the system refused to delete (an
+    earlier checkpoint under fresh=True; dynesty's unfinished checkpoint under a dynesty fit)
+    stopped the fit, 'before sampling anything', after it had deleted the earlier fit's result.json
+    and tables: the folder held no result at all. The earlier fit's files are now left whole."""
+    import yaml
+
+    import tinylens.inference
+    from tinylens import filenames
+
+    path, out = _earlier_fit_folder(tmp_path)
+    if method == "dynesty":
+        config = yaml.safe_load(path.read_text())
+        config["inference"] = {"type": "sampler", "method": "dynesty", "settings": {"nlive": 50}}
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+    refused = out / (filenames.DYNESTY_UNFINISHED if method == "dynesty" else filenames.CHECKPOINTS["nautilus"])
+    refused.write_bytes(b"someone else's")
+    earlier = {name: (out / name).read_bytes() for name in ("result.json", "result_samples.csv")}
+    refuse_unlink(monkeypatch, refused)
+    monkeypatch.setattr(tinylens.inference, "run_inference", _never_searched)
+    with pytest.raises(tinylens.errors.OutputError) as caught:
+        tinylens.fit(path, progress=False, fresh=method == "lbfgs")
+    assert f"{refused.name}, " in str(caught.value) and "before sampling anything" in str(caught.value)
+    assert {name: (out / name).read_bytes() for name in earlier} == earlier
+    assert refused.read_bytes() == b"someone else's"
