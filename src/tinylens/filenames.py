@@ -1,4 +1,5 @@
-"""The files tinylens writes itself into a fit's output folder (a survey's ``lenses/<id>/``).
+"""The files tinylens writes itself into a fit's output folder (a survey's ``lenses/<id>/``), and
+the names in a survey's output folder (its ``lenses/`` folder and catalogue files).
 
 One place for these names: the modules that write the files take them from here, and so does
 the config's check that no user-chosen output file (``output.tables``, ``.figures``,

@@ -139,7 +139,8 @@ def read_config_first(config: Any, base_dir: Any, dtype: Any) -> tuple[Config, P
     """What :func:`tinylens.problem.load_from` checks and reads before the data: ``base_dir``
     (:func:`check_folder_argument`), the ``dtype`` (where it is None, that ``TINYLENS_PRECISION``
     names a precision) and the config (:func:`load_config`: its config and default folder), in that
-    order. JAX is imported only for a ``dtype`` given: a config with a mistake (an unknown key, a
+    order. This imports JAX only for a ``dtype`` given (``import tinylens`` does itself where
+    ``TINYLENS_PRECISION`` asks for float64, to turn on x64): a config with a mistake (an unknown key, a
     wrong value, a missing file) is said in a fraction of a second, not after the seconds that JAX,
     astropy and pandas take to import (``tinylens validate``, ``tinylens fit``)."""
     from tinylens.precision import chosen_dtype, get_precision
