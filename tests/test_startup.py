@@ -200,3 +200,71 @@ def test_report_of_a_survey_catalogue_imports_neither_astropy_nor_jax(tmp_path):
     assert {k: overview[k] for k in ("n_lenses", "n_ok", "n_failed", "n_trusted", "n_untrusted")} == {
         "n_lenses": 3, "n_ok": 2, "n_failed": 1, "n_trusted": 1, "n_untrusted": 1}
     assert _imported(run.stderr) & {"astropy", "jax", "jaxlib", "dask", "distributed", "nautilus", "dynesty"} == set()
+
+
+_LOCKED_CONFIG = """\
+dataset: {data_path: image.fits, noise_path: noise.fits, psf_path: psf.fits, pixel_scale: 0.074}
+model_components:
+  lens_mass_list:
+  - type: SIE
+    params:
+      theta_E: {prior_type: uniform, prior_settings: [0.5, 2.0], fixed: false}
+      e1: {fixed: true, fixed_value: 0.0}
+      e2: {fixed: true, fixed_value: 0.0}
+      center_x: {fixed: true, fixed_value: 0.0}
+      center_y: {fixed: true, fixed_value: 0.0}
+  source_light_list:
+  - type: Sersic
+    params:
+      R_sersic: {prior_type: uniform, prior_settings: [0.05, 1.0], fixed: false}
+      n_sersic: {fixed: true, fixed_value: 1.0}
+      e1: {fixed: true, fixed_value: 0.0}
+      e2: {fixed: true, fixed_value: 0.0}
+      center_x: {fixed: true, fixed_value: 0.0}
+      center_y: {fixed: true, fixed_value: 0.0}
+output: {path: runs/lens1}
+"""
+
+
+@pytest.mark.parametrize("how", ["output.path", "--output", "tinylens.fit base_dir="])
+def test_a_fit_whose_output_folder_another_fit_holds_is_refused_before_jax_loads(tmp_path, how):
+    """The second of two fits on one output folder (a SLURM array's tasks sharing a config) was
+    refused only after loading the data and checking the settings (JAX, astropy, nautilus and
+    sklearn imported): 12.5 s (median of 3, the demo's config, loaded 2-core machine). The folder
+    is known from the config alone, so the refusal comes once it is read, with the same message
+    and exit code and none of those libraries imported; here no data file exists at all, which a
+    refusal after the data's load would have said instead."""
+    from tinylens import filenames
+    from tinylens.fit import busy_text
+    from tinylens.locks import folder_lock, holder_text
+
+    config = tmp_path / "cfg" / "model_config.yaml"
+    config.parent.mkdir()
+    config.write_text(_LOCKED_CONFIG)
+    elsewhere = tmp_path / "elsewhere"  # the base_dir= given, or the current folder of --output's relative path
+    folder = {"output.path": config.parent / "runs" / "lens1", "--output": elsewhere / "out",
+              "tinylens.fit base_dir=": elsewhere / "runs" / "lens1"}[how]
+    folder.mkdir(parents=True)
+    with folder_lock(folder, filenames.FIT_LOCK, busy="{holder}"):
+        said = busy_text(folder).replace("{holder}", f" ({holder_text(folder / filenames.FIT_LOCK)})")
+        if how == "tinylens.fit base_dir=":
+            code = ("import sys, tinylens\ntry:\n    tinylens.fit(sys.argv[1], base_dir=sys.argv[2], progress=False)\n"
+                    "except tinylens.OutputError as exc:\n    print(' '.join(str(exc).split()))\n"
+                    f"print(sorted(m for m in {HEAVY + ('sklearn',)!r} if m in sys.modules))")
+            run = subprocess.run([sys.executable, "-c", code, str(config), str(elsewhere)], capture_output=True,
+                                 text=True, timeout=120, env={**os.environ, "JAX_PLATFORMS": "cpu"})
+            assert run.returncode == 0, run.stderr[-2000:]
+            assert run.stdout.splitlines() == [" ".join(said.split()), "[]"], run.stdout
+        else:
+            args = ["--output", "out"] if how == "--output" else []
+            elsewhere.mkdir(exist_ok=True)
+            run = subprocess.run([sys.executable, "-X", "importtime", "-m", "tinylens", "fit", str(config), "--quiet",
+                                  *args], capture_output=True, text=True, timeout=120, cwd=elsewhere,
+                                 env={**os.environ, "JAX_PLATFORMS": "cpu", "MPLBACKEND": "Agg"})
+            assert run.returncode == 2, run.stderr[-2000:]
+            told = run.stderr[run.stderr.index("Error:"):]
+            assert "Traceback" not in told
+            assert "".join(told.split()) == "Error:" + "".join(said.split())
+            assert _imported(run.stderr) & {*HEAVY, "sklearn"} == set()
+    assert list(folder.iterdir()) == []  # nothing written there (the lock file went with its holder)
+    assert {p.name for p in tmp_path.rglob("*")} <= {"cfg", "model_config.yaml", "elsewhere", "runs", "lens1", "out"}

@@ -359,10 +359,39 @@ def output_dir(problem, output: str | Path | None = None, config: str | Path | N
 
     if output is not None:
         return home_expanded(output).absolute()
-    text = getattr(getattr(problem.config, "output", None), "path", None) or "output"
+    text = output_path_text(problem.config)
     folder = resolve_path(problem.base_dir, text)
     check_output_path(text, folder, config)
     return folder
+
+
+def output_path_text(config: Any) -> str:
+    """The ``output.path`` of the loaded ``config`` as written there (default ``output``)."""
+    return getattr(getattr(config, "output", None), "path", None) or "output"
+
+
+def refuse_if_folder_busy(read: tuple[Config, Path], output: str | Path | None, base_dir: str | Path | None) -> None:
+    """The :class:`~tinylens.errors.OutputError` of a fit whose output folder another fit holds
+    (:func:`busy_text`, as :func:`~tinylens.locks.folder_lock` words it), from the config alone:
+    ``read`` is what :func:`~tinylens.config.loader.read_config_first` returned (the config and its
+    default folder), ``output`` and ``base_dir`` as given to :func:`fit`; the folder is the one
+    :func:`output_dir` gives once the data are loaded. Reads only the lock file and the standard
+    library's modules, so the second of two fits on one folder is refused before JAX, astropy and
+    nautilus are imported and the data read (seconds). An ``output.path`` holding a ``$`` or ``%``
+    (an environment variable, which :func:`check_output_path` refuses once the data are loaded) is
+    left to the check :func:`fit` makes there."""
+    from tinylens.config.loader import home_expanded, resolve_path
+    from tinylens.locks import refuse_if_held
+
+    cfg, default_dir = read
+    if output is not None:
+        folder = home_expanded(output).absolute()
+    else:
+        text = output_path_text(cfg)
+        if "$" in text or "%" in text:
+            return
+        folder = resolve_path(home_expanded(base_dir) if base_dir is not None else default_dir, text)
+    refuse_if_held(folder, filenames.FIT_LOCK, busy_text(folder))
 
 
 def set_variables(text: str) -> list[str]:
@@ -821,7 +850,7 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
     (:func:`check_likelihood`) and the output folder (:class:`~tinylens.errors.OutputError`) are
     checked before the output folder is touched or anything is sampled; a disk that fills while the
     fit writes is an OutputError too (:func:`disk_full_reported`). Another fit writing the same
-    output folder is refused (an OutputError naming it); on a file system without file locks the
+    output folder is refused (an OutputError naming it) once the config is read, before the data are loaded; on a file system without file locks the
     fit runs unlocked, with a DataWarning saying so (:func:`warn_unlocked`). Calls in a loop are
     safe: compiled code of earlier fits is dropped when it crowds the process
     (:func:`tinylens.compilation.release_if_crowded`). A fit that did not converge (``result.converged``
@@ -847,6 +876,7 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
     if isinstance(truth, (str, Path)):  # a bad file is reported before the data are loaded
         truth = truth_step(partial(read_truth, truth), source, truth_errors)
     read = read_config_first(config, base_dir, None)  # a config's mistake said before JAX is imported (seconds)
+    refuse_if_folder_busy(read, output, base_dir)  # and another fit in its output folder (checked again below)
     from tinylens.inference import run_inference, search_of
     from tinylens.inference.common import resumes
     from tinylens.inference.progress import announce
