@@ -1090,3 +1090,28 @@ def test_an_arc_buried_by_its_own_poisson_noise_does_not_blame_the_lens_galaxies
         assert "exposure_time = 1e-30" in str(info.value), str(info.value)
         assert "zeropoint" not in str(info.value) and "lens galaxies" not in str(info.value), str(info.value)
         assert str(info.value) == str(alone.value)
+
+
+@pytest.mark.parametrize(
+    "n, seed, error, builtin",
+    [
+        ("abc", 0, "ConfigTypeError", TypeError), (None, 0, "ConfigTypeError", TypeError),
+        ([3], 0, "ConfigTypeError", TypeError),
+        (True, 0, "ConfigTypeError", TypeError), (2.5, 0, "ConfigValueError", ValueError),
+        (float("nan"), 0, "ConfigValueError", ValueError), (0, 0, "ConfigValueError", ValueError),
+        (10**7, 0, "ConfigValueError", ValueError), (1, 2.5, "ConfigTypeError", TypeError),
+        (1, "3", "ConfigTypeError", TypeError), (1, True, "ConfigTypeError", TypeError),
+        (1, -1, "ConfigValueError", ValueError),
+    ],
+)
+def test_simulate_populations_count_and_seed_raise_the_apis_type_and_value_errors(n, seed, error, builtin, tmp_path):
+    """simulate_population's n and seed raised a plain ConfigError (neither a TypeError nor a
+    ValueError) for n="3", n=2.5 or seed=-1, where its outdir, tinylens.fit's flags and the rest of
+    the API raise ConfigTypeError for a wrong type and ConfigValueError for a wrong value (a
+    ConfigError too, so ``except ConfigError`` still catches them). Nothing is made."""
+    from tinylens import errors
+
+    with pytest.raises(ConfigError) as info:
+        simulate_population(n, tmp_path / "pop", seed=seed, **TINY)
+    assert type(info.value) is getattr(errors, error) and isinstance(info.value, builtin)
+    assert not (tmp_path / "pop").exists()

@@ -75,6 +75,7 @@ import contextlib
 import dataclasses
 import json
 import math
+import numbers
 import os
 import shlex
 import shutil
@@ -1072,20 +1073,28 @@ MAX_LENSES = 1_000_000
 
 def check_count_and_seed(n: Any, seed: Any, seed_name: str = "the random seed (--seed)") -> tuple[int, int]:
     """``(n, seed)`` as integers, else a ConfigError: 1 to :data:`MAX_LENSES` lenses, a non-negative
-    seed (named ``seed_name`` in the message, as :func:`check_seed` names it)."""
+    seed (named ``seed_name`` in the message, as :func:`check_seed` names it). An ``n`` that is no
+    number (a text, None, True) is a :class:`~tinylens.errors.ConfigTypeError`, one that is no whole
+    number in that range (2.5, nan, 0) a :class:`~tinylens.errors.ConfigValueError`, as the rest of
+    the API's arguments are."""
     if not is_whole(n) or int(n) < 1:
-        raise ConfigError(f"the number of lenses must be >= 1 (a whole number), got {n!r}")
+        error = ConfigValueError if isinstance(n, numbers.Real) and not isinstance(n, bool) else ConfigTypeError
+        raise error(f"the number of lenses must be >= 1 (a whole number), got {n!r}")
     if int(n) > MAX_LENSES:
-        raise ConfigError(f"the number of lenses must be <= {MAX_LENSES} (each takes seconds to simulate and ~0.2 MB "
+        raise ConfigValueError(f"the number of lenses must be <= {MAX_LENSES} (each takes seconds to simulate and ~0.2 MB "
                           f"of disk at the default size: a million take weeks and ~200 GB), got {n!r}")
     return int(n), check_seed(seed, seed_name)
 
 
 def check_seed(seed: Any, name: str = "the random seed (--seed)") -> int:
     """``seed`` as an integer, else a ConfigError naming it as ``name`` (the command-line flag by
-    default; a Python function's argument where one is called): a random seed is a non-negative integer."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ConfigError(f"{name} must be a non-negative integer, got {seed!r}")
+    default; a Python function's argument where one is called): a random seed is a non-negative integer.
+    A seed that is no integer (2.5, "3", True) is a :class:`~tinylens.errors.ConfigTypeError`, a
+    negative one a :class:`~tinylens.errors.ConfigValueError`, as the rest of the API's arguments are."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise ConfigTypeError(f"{name} must be a non-negative integer, got {seed!r}")
+    if seed < 0:
+        raise ConfigValueError(f"{name} must be a non-negative integer, got {seed!r}")
     return int(seed)
 
 
