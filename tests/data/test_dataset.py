@@ -657,16 +657,22 @@ def test_a_survey_templates_gzipped_file_names_get_the_survey_hint(tmp_path, fil
     assert ("If this is a survey template" in text) is is_survey_file, text
 
 
-def test_a_survey_template_loaded_alone_is_told_which_base_dir_loads_one_of_its_lenses(tmp_path, files):
-    """tinylens.load("mocks/template.yaml"), simulate-population's template loaded in Python, said to
-    check it with 'tinylens survey ... --dry-run', nothing of how to load one of its lenses; it now
-    names the base_dir that does, the first lens folder holding the file, and does so."""
-    population = tmp_path / "mocks"
+def _two_lens_folders(population, files):
+    """A population folder as simulate-population writes one: lens_00004 and lens_00002, each with
+    a copy of the ``files``, beside a folder ``notes`` of no lens."""
     (population / "notes").mkdir(parents=True)  # a folder of no lens
     for lens in ("lens_00004", "lens_00002"):
         (population / lens).mkdir()
         for path in files.values():
             (population / lens / path.name).write_bytes(path.read_bytes())
+
+
+def test_a_survey_template_loaded_alone_is_told_which_base_dir_loads_one_of_its_lenses(tmp_path, files):
+    """tinylens.load("mocks/template.yaml"), simulate-population's template loaded in Python, said to
+    check it with 'tinylens survey ... --dry-run', nothing of how to load one of its lenses; it now
+    names the base_dir that does, the first lens folder holding the file, and does so."""
+    population = tmp_path / "mocks"
+    _two_lens_folders(population, files)
     text = data_error(config(), population)
     assert f"tinylens.load(TEMPLATE, base_dir={str(population / 'lens_00002')!r})." in text, text
     assert load_quietly(config(), population / "lens_00002").data.shape == SHAPE
@@ -680,11 +686,7 @@ def test_a_survey_template_fitted_alone_is_told_the_command_that_fits_one_of_its
     the command line; it now gives the survey command that fits one lens, with the lens folder
     holding the file and its parent where the template sits beside its lenses."""
     population = tmp_path / name
-    (population / "notes").mkdir(parents=True)  # a folder of no lens
-    for lens in ("lens_00004", "lens_00002"):
-        (population / lens).mkdir()
-        for path in files.values():
-            (population / lens / path.name).write_bytes(path.read_bytes())
+    _two_lens_folders(population, files)
     text = data_error(config(), population)
     command = re.search(r"fit one of its lenses with: (tinylens survey .*?);", text)
     assert command, text

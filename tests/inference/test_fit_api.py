@@ -1252,31 +1252,38 @@ def test_another_users_table_no_result_names_in_a_sticky_folder_is_refused_befor
     assert table.read_text() == "a colleague's table\n"
 
 
+def _refusing_summary_table(tmp_path, monkeypatch, inference=None, error=None):
+    """The tiny lens's config (``inference`` as write_tiny_lens takes it), its figures off, with
+    the summary table's write refused by the system (``error``: by default a PermissionError,
+    EPERM); the config's path and the output folder."""
+    import yaml
+
+    import tinylens.atomic
+
+    path = write_tiny_lens(tmp_path / "lens", inference)
+    config = yaml.safe_load(path.read_text())
+    config["output"]["draw_figures"] = "none"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    real = tinylens.atomic._put_in_place
+
+    def refused(tmp, target):
+        if Path(target).name == "result_summary.csv":
+            code = errno.EPERM if error is None else error[1]
+            raise (PermissionError if error is None else error[0])(code, os.strerror(code), str(target))
+        return real(tmp, target)
+
+    monkeypatch.setattr(tinylens.atomic, "_put_in_place", refused)
+    return path, tmp_path / "lens" / "output"
+
+
 def test_a_table_the_system_refuses_to_replace_after_the_search_says_the_checkpoint_resumes(tmp_path, monkeypatch):
     """A table the system refused to replace after the search (a file marked immutable, another
     user's that the check before the search could not tell) stopped the fit with a bare
     PermissionError, not saying that its checkpoint is kept; it is an OutputError naming the file
     and saying the fit run again resumes, no result.json written; run again, it resumes and is written."""
-    import errno as errors
-
-    import yaml
-
-    import tinylens.atomic
     from tinylens import filenames
 
-    path = write_tiny_lens(tmp_path / "lens")
-    config = yaml.safe_load(path.read_text())
-    config["output"]["draw_figures"] = "none"
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-    out = tmp_path / "lens" / "output"
-    real = tinylens.atomic._put_in_place
-
-    def refused(tmp, target):
-        if Path(target).name == "result_summary.csv":
-            raise PermissionError(errors.EPERM, "Operation not permitted", str(target))
-        return real(tmp, target)
-
-    monkeypatch.setattr(tinylens.atomic, "_put_in_place", refused)
+    path, out = _refusing_summary_table(tmp_path, monkeypatch)
     with pytest.raises(tinylens.errors.OutputError) as caught:
         tinylens.fit(path, progress=False)
     monkeypatch.undo()
@@ -1295,26 +1302,12 @@ def test_a_sampler_fit_with_resume_false_whose_outputs_fail_does_not_say_a_rerun
     (or found the disk full) said 'run the fit again to resume it (its search is not done again)',
     where the fit run again resumes nothing and samples afresh (info.resumed false); it now says
     resume: false and that a rerun starts afresh, the folder and file named as before."""
-    import yaml
-
-    import tinylens.atomic
     from tinylens import filenames
 
     settings = {**FAST_NAUTILUS, "resume": False}
-    path = write_tiny_lens(tmp_path / "lens", {"type": "sampler", "method": "nautilus", "settings": settings})
-    config = yaml.safe_load(path.read_text())
-    config["output"]["draw_figures"] = "none"
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-    out = tmp_path / "lens" / "output"
-    real = tinylens.atomic._put_in_place
-
-    def refused(tmp, target):
-        if Path(target).name == "result_summary.csv":
-            error = PermissionError if code == errno.EPERM else OSError
-            raise error(code, os.strerror(code), str(target))
-        return real(tmp, target)
-
-    monkeypatch.setattr(tinylens.atomic, "_put_in_place", refused)
+    error = (PermissionError if code == errno.EPERM else OSError, code)
+    path, out = _refusing_summary_table(tmp_path, monkeypatch,
+                                        {"type": "sampler", "method": "nautilus", "settings": settings}, error)
     with pytest.raises(tinylens.errors.OutputError) as caught:
         tinylens.fit(path, progress=False)
     monkeypatch.undo()

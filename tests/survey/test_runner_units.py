@@ -1986,6 +1986,18 @@ def test_a_task_cancelled_just_after_its_status_was_read_is_its_workers_row_or_l
     assert _task_row(_CancelledOnRead("finished"), lens, tmp_path) == ok
 
 
+def _lens_a_with_a_checkpoint(mock_survey, tmp_path):
+    """The mock survey's template and lens_a, its output folder under ``tmp_path`` made, holding a
+    sampler's checkpoint file of text 'whole'."""
+    template = runner.load_template(mock_survey["template"])
+    lens = runner.Lens("lens_a", mock_survey["lenses"] / "lens_a")
+    folder = lens.output(tmp_path)
+    folder.mkdir(parents=True)
+    checkpoint = folder / filenames.checkpoint_names()[0]
+    checkpoint.write_text("whole")
+    return template, lens, folder, checkpoint
+
+
 def test_a_full_disk_leaves_no_failed_row_that_a_rerun_would_keep(tmp_path, mock_survey, monkeypatch):
     """A fit that found the disk full (its OutputError: 'free some space and run the fit again to
     resume it') was written as the lens's failed row when that small file still fitted, so that
@@ -1998,12 +2010,7 @@ def test_a_full_disk_leaves_no_failed_row_that_a_rerun_would_keep(tmp_path, mock
     import tinylens
     from tinylens.fit import disk_full_reported
 
-    template = runner.load_template(mock_survey["template"])
-    lens = runner.Lens("lens_a", mock_survey["lenses"] / "lens_a")
-    folder = lens.output(tmp_path)
-    folder.mkdir(parents=True)
-    checkpoint = folder / filenames.checkpoint_names()[0]
-    checkpoint.write_text("whole")
+    template, lens, folder, checkpoint = _lens_a_with_a_checkpoint(mock_survey, tmp_path)
 
     def fit_on_a_full_disk(config, **kwargs):
         with disk_full_reported(folder):
@@ -4667,12 +4674,7 @@ def test_a_lens_whose_table_the_system_refuses_after_its_search_is_that_lenss_fa
     import tinylens
     from tinylens.fit import refused_reported
 
-    template = runner.load_template(mock_survey["template"])
-    lens = runner.Lens("lens_a", mock_survey["lenses"] / "lens_a")
-    folder = lens.output(tmp_path)
-    folder.mkdir(parents=True)
-    checkpoint = folder / filenames.checkpoint_names()[0]
-    checkpoint.write_text("whole")
+    template, lens, folder, checkpoint = _lens_a_with_a_checkpoint(mock_survey, tmp_path)
 
     def fit_refused(config, **kwargs):
         with refused_reported(folder):
