@@ -926,21 +926,26 @@ def test_a_history_filename_too_long_for_an_output_folder_not_made_yet_is_refuse
     assert said in _validate_refuses_output_path(config, out)
 
 
+def _tiny_lens_without_figures(tmp_path, inference=None):
+    """The tiny lens written under ``tmp_path / "lens"`` (``inference`` as write_tiny_lens takes
+    it), its config drawing no figures; the config's path and its output folder."""
+    import yaml
+
+    path = write_tiny_lens(tmp_path / "lens", inference)
+    config = yaml.safe_load(path.read_text())
+    config["output"]["draw_figures"] = "none"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path, tmp_path / "lens" / "output"
+
+
 def test_a_finished_fits_checkpoint_the_system_will_not_delete_is_left_with_a_warning_not_an_error(tmp_path, monkeypatch):
     """A converged fit deletes its checkpoint after writing result.json; where the system refused
     (PermissionError: someone else's file in a folder with the sticky bit) fit raised that
     PermissionError, so the written fit was never returned and a script or survey took it for a
     failed one. The checkpoint is now left, with a DataWarning naming it, and the result returned."""
-
-    import yaml
-
     from tinylens import filenames
 
-    path = write_tiny_lens(tmp_path / "lens")
-    config = yaml.safe_load(path.read_text())
-    config["output"]["draw_figures"] = "none"
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-    out = tmp_path / "lens" / "output"
+    path, out = _tiny_lens_without_figures(tmp_path)
     refused = out / filenames.CHECKPOINTS["nautilus"]
     refuse_unlink(monkeypatch, refused)
     with pytest.warns(tinylens.errors.DataWarning) as caught:
@@ -1205,15 +1210,10 @@ def test_result_json_names_a_converged_fits_checkpoint_the_system_would_not_dele
     folder with the sticky bit) left it there, the warning naming it, while result.json and the
     result said info.checkpoint: null, as if it were gone; both now name it, and result.json is the
     result's to_json (a checkpoint deleted is still null: test_a_converged_fits_deleted_checkpoint_is_null)."""
-    import yaml
 
     from tinylens import filenames
 
-    path = write_tiny_lens(tmp_path / "lens")
-    config = yaml.safe_load(path.read_text())
-    config["output"]["draw_figures"] = "none"
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-    out = tmp_path / "lens" / "output"
+    path, out = _tiny_lens_without_figures(tmp_path)
     refused = out / filenames.CHECKPOINTS["nautilus"]
     refuse_unlink(monkeypatch, refused)
     with pytest.warns(tinylens.errors.DataWarning):
@@ -1256,14 +1256,9 @@ def _refusing_summary_table(tmp_path, monkeypatch, inference=None, error=None):
     """The tiny lens's config (``inference`` as write_tiny_lens takes it), its figures off, with
     the summary table's write refused by the system (``error``: by default a PermissionError,
     EPERM); the config's path and the output folder."""
-    import yaml
-
     import tinylens.atomic
 
-    path = write_tiny_lens(tmp_path / "lens", inference)
-    config = yaml.safe_load(path.read_text())
-    config["output"]["draw_figures"] = "none"
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    path, out = _tiny_lens_without_figures(tmp_path, inference)
     real = tinylens.atomic._put_in_place
 
     def refused(tmp, target):
@@ -1273,7 +1268,7 @@ def _refusing_summary_table(tmp_path, monkeypatch, inference=None, error=None):
         return real(tmp, target)
 
     monkeypatch.setattr(tinylens.atomic, "_put_in_place", refused)
-    return path, tmp_path / "lens" / "output"
+    return path, out
 
 
 def test_a_table_the_system_refuses_to_replace_after_the_search_says_the_checkpoint_resumes(tmp_path, monkeypatch):
