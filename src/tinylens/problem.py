@@ -22,7 +22,7 @@ import numpy as np
 from tinylens import likelihood as lk
 from tinylens.config import Config
 from tinylens.config.loader import as_path, check_folder_argument, home_expanded, read_config_first  # noqa: F401 (check_folder_argument: also imported from here)
-from tinylens.config.model_spec import ModelSpec, build_model_spec
+from tinylens.config.model_spec import ModelSpec, build_model_spec, spec_of_config
 from tinylens.data import Dataset, load_dataset
 from tinylens.data.dataset import check_used_pixels, same_value
 from tinylens.data.value_range import check_bad_data_values, check_float32_range
@@ -472,11 +472,6 @@ def load_from(config: str | os.PathLike[str] | Mapping[str, Any] | Config, base_
     else:
         base_dir, origin = default_dir, ("the current folder, as the config is not a file: give base_dir= to "
                                          "tinylens.load / tinylens.fit to take them from elsewhere")
-    try:
-        spec = build_model_spec(cfg.model_components)
-    except ConfigError as exc:
-        if not isinstance(config, (str, Path)):
-            raise
-        raise ConfigError(f"In config file {Path(config).expanduser()}: {exc}") from None
+    spec = spec_of_config(cfg.model_components, config)
     dataset = load_dataset(cfg.dataset, base_dir, origin, survey_hint=isinstance(config, (str, Path)))
     return Problem(cfg, base_dir, dataset, spec, dtype)

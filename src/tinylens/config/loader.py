@@ -139,9 +139,11 @@ def read_config_first(config: Any, base_dir: Any, dtype: Any) -> tuple[Config, P
     """What :func:`tinylens.problem.load_from` checks and reads before the data: ``base_dir``
     (:func:`check_folder_argument`), the ``dtype`` (where it is None, that ``TINYLENS_PRECISION``
     names a precision) and the config (:func:`load_config`: its config and default folder), in that
-    order. This imports JAX only for a ``dtype`` given (``import tinylens`` does itself where
-    ``TINYLENS_PRECISION`` asks for float64, to turn on x64): a config with a mistake (an unknown key, a
-    wrong value, a missing file) is said in a fraction of a second, not after the seconds that JAX,
+    order, then its ``model_components`` (:func:`~tinylens.config.model_spec.check_model_components`:
+    an unknown profile or parameter, a prior that allows no value). This imports JAX only for a
+    ``dtype`` given (``import tinylens`` does itself where ``TINYLENS_PRECISION`` asks for float64,
+    to turn on x64): a config with a mistake (an unknown key, a wrong value, a missing file, a
+    mistake in its model) is said in a fraction of a second, not after the seconds that JAX,
     astropy and pandas take to import (``tinylens validate``, ``tinylens fit``)."""
     from tinylens.precision import chosen_dtype, get_precision
 
@@ -150,7 +152,11 @@ def read_config_first(config: Any, base_dir: Any, dtype: Any) -> tuple[Config, P
         get_precision()  # what chosen_dtype(None) refuses (a TINYLENS_PRECISION typo), before any file is read
     else:
         chosen_dtype(dtype)
-    return load_config(config)
+    read = load_config(config)
+    from tinylens.config.model_spec import check_model_components
+
+    check_model_components(read[0].model_components, as_path(config))  # load_from's message, JAX not imported
+    return read
 
 
 def resolve_path(base_dir: str | Path, p: str | Path) -> Path:

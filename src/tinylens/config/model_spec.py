@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 
 from tinylens.config.schema import show
 from tinylens.errors import ConfigError, ConfigWarning, did_you_mean, listed, outside_stacklevel, visible
 from tinylens.priors import Prior
-from tinylens.profiles.light import LIGHT_PROFILES, LightProfile
-from tinylens.profiles.mass import MASS_PROFILES, MassProfile
+
+if TYPE_CHECKING:
+    from tinylens.profiles.light import LightProfile
+    from tinylens.profiles.mass import MassProfile
 
 LISTS = ("lens_mass_list", "lens_light_list", "source_light_list")
 #: Suffix of a free offset's name: ``lens_mass.0.e1_offset`` for an ``e1`` ``relative_to`` another.
@@ -153,8 +156,28 @@ def _path(list_name: str, idx: int, *rest: str) -> str:
     return "model_components." + f"{list_name}[{idx}]" + "".join("." + visible(r) for r in rest)
 
 
-def _registry(list_name: str) -> Mapping[str, Any]:
-    return MASS_PROFILES if list_name == "lens_mass_list" else LIGHT_PROFILES
+#: The mass and the light profiles a config's components are resolved against: those of
+#: :mod:`tinylens.profiles` (:func:`profile_registries`), or their names alone
+#: (:mod:`tinylens.profiles.catalog`, :func:`check_model_components`).
+Registries = tuple[Mapping[str, Any], Mapping[str, Any]]
+
+
+def profile_registries() -> Registries:
+    """The profiles a model is built of, :data:`~tinylens.profiles.mass.MASS_PROFILES` and
+    :data:`~tinylens.profiles.light.LIGHT_PROFILES` (imported here: they import JAX)."""
+    from tinylens.profiles.light import LIGHT_PROFILES
+    from tinylens.profiles.mass import MASS_PROFILES
+
+    return MASS_PROFILES, LIGHT_PROFILES
+
+
+def _registry(list_name: str, registries: Registries) -> Mapping[str, Any]:
+    return registries[0] if list_name == "lens_mass_list" else registries[1]
+
+
+def _is_light(profile: Any) -> bool:
+    """Whether ``profile`` is a light profile (it has an amplitude), of either registry."""
+    return getattr(profile, "amplitude", None) is not None
 
 
 def _names(profile: Any) -> list[str]:
@@ -162,10 +185,11 @@ def _names(profile: Any) -> list[str]:
     return sorted({*profile.params, getattr(profile, "amplitude", None) or "", *profile.aliases} - {""})
 
 
-def _hint(name: str, registry: Mapping[str, Any], list_name: str) -> str:
-    """A "did you mean" for a profile name: one of ``registry``, or one that belongs in another list."""
-    elsewhere, other = ((LIGHT_PROFILES, "lens_light_list or source_light_list") if registry is MASS_PROFILES
-                        else (MASS_PROFILES, "lens_mass_list"))
+def _hint(name: str, registries: Registries, list_name: str) -> str:
+    """A "did you mean" for a profile name: one of its list's registry, or one that belongs in another list."""
+    registry = _registry(list_name, registries)
+    elsewhere, other = ((registries[1], "lens_light_list or source_light_list") if list_name == "lens_mass_list"
+                        else (registries[0], "lens_mass_list"))
     if name in elsewhere:
         return f" '{name}' is a profile of {other}, not of {list_name}."
     return did_you_mean([name], sorted(registry))
@@ -209,7 +233,7 @@ def _settings(profile: Any, given: Mapping[str, Any], list_name: str, idx: int) 
     if unknown:
         raise ConfigError(f"{_path(list_name, idx, 'settings', unknown[0])}: {unknown[1]}")
     settings = {**defaults, **given}
-    if isinstance(profile, LightProfile):
+    if _is_light(profile):
         try:
             profile.n_basis(settings)
         except (TypeError, ValueError) as exc:
@@ -233,15 +257,17 @@ def _check_required(profile: Any, given: Mapping[str, Any], list_name: str, idx:
                           f"the config: {', '.join(missing)}; give each {GIVE_IT}.")
 
 
-def build_model_spec(components: Any) -> ModelSpec:
-    """Resolve ``config.model_components`` into a :class:`ModelSpec` or raise ConfigError."""
+def build_model_spec(components: Any, registries: Registries | None = None) -> ModelSpec:
+    """Resolve ``config.model_components`` into a :class:`ModelSpec` or raise ConfigError.
+    ``registries``: the profiles to resolve them against (default :func:`profile_registries`)."""
+    registries = profile_registries() if registries is None else registries
     raw: dict[tuple[str, int], tuple[Any, Any]] = {}  # (list, idx) -> (profile, component cfg)
     for list_name in LISTS:
-        registry = _registry(list_name)
+        registry = _registry(list_name, registries)
         for idx, comp in enumerate(getattr(components, list_name) or []):
             if comp.type not in registry:
                 raise ConfigError(
-                    f"{_path(list_name, idx, 'type')}: unknown profile '{comp.type}'.{_hint(comp.type, registry, list_name)} "
+                    f"{_path(list_name, idx, 'type')}: unknown profile '{comp.type}'.{_hint(comp.type, registries, list_name)} "
                     f"Allowed in {list_name}: {', '.join(sorted(registry))}."
                 )
             raw[(list_name, idx)] = (registry[comp.type], comp)
@@ -253,7 +279,7 @@ def build_model_spec(components: Any) -> ModelSpec:
     # Canonical parameter specs per component, aliases applied and names checked.
     specs: dict[tuple[str, int], dict[str, Any]] = {}
     for (list_name, idx), (profile, comp) in raw.items():
-        allowed = set(profile.params) | ({profile.amplitude} if isinstance(profile, LightProfile) else set())
+        allowed = set(profile.params) | ({profile.amplitude} if _is_light(profile) else set())
         out: dict[str, Any] = {}
         given_as: dict[str, str] = {}
         for name, spec in (comp.params or {}).items():
@@ -360,7 +386,7 @@ def build_model_spec(components: Any) -> ModelSpec:
         params = {name: resolve((list_name, idx, name), ()) for name in profile.params}
         amplitude = None
         settings = _settings(profile, getattr(comp, "settings", None) or {}, list_name, idx)
-        if isinstance(profile, LightProfile):
+        if _is_light(profile):
             if profile.amplitude in specs[(list_name, idx)]:
                 amplitude = resolve((list_name, idx, profile.amplitude), ())
             else:  # an amplitude the config does not mention is solved linearly
@@ -380,6 +406,30 @@ def build_model_spec(components: Any) -> ModelSpec:
         priors=tuple(free_priors),
         relative_to=relative_to,
     )
+
+
+def spec_of_config(components: Any, config: Any, registries: Registries | None = None) -> ModelSpec:
+    """:func:`build_model_spec` of a config's ``components``, its ConfigError prefixed with
+    ``In config file PATH:`` where ``config`` (as given to :func:`tinylens.load`) is a file's path."""
+    try:
+        return build_model_spec(components, registries)
+    except ConfigError as exc:
+        if not isinstance(config, (str, Path)):
+            raise
+        raise ConfigError(f"In config file {Path(config).expanduser()}: {exc}") from None
+
+
+def check_model_components(components: Any, config: Any) -> None:
+    """Raise the ConfigError :func:`spec_of_config` raises for ``components``, if any, without
+    importing JAX: they are resolved against the profiles' names alone
+    (:mod:`tinylens.profiles.catalog`), its warnings left to the build itself. An unknown profile
+    or parameter, a prior or fixed value no profile parameter allows is so said in a fraction of a
+    second, not after the seconds JAX takes to import (:func:`~tinylens.config.loader.read_config_first`)."""
+    from tinylens.profiles.catalog import LIGHT_NAMES, MASS_NAMES
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConfigWarning)
+        spec_of_config(components, config, (MASS_NAMES, LIGHT_NAMES))
 
 
 def _mass_outside(prior: Prior, lo: float, hi: float) -> float:

@@ -11,39 +11,19 @@ flux, and the amplitudes ``amps`` (one per Gaussian) are always solved linearly.
 
 from __future__ import annotations
 
-from numbers import Real
 from typing import Mapping
 
 import jax.numpy as jnp
-import numpy as np
 from jax import Array
 
-from tinylens.errors import ConfigValueError
+from tinylens.profiles.catalog import MAX_N_GAUSS, MGE_SETTINGS_DEFAULTS, mge_sigmas  # noqa: F401 (MAX_N_GAUSS: also read from here)
 from tinylens.profiles.light.gaussian import elliptical_r2, gaussian_profile
 
 PARAMS = ("e1", "e2", "center_x", "center_y")
 DEFAULTS = {"e1": 0.0, "e2": 0.0}
-SETTINGS_DEFAULTS = {"n_gauss": 15, "sigma_min": 0.01, "sigma_max": 3.0}
-#: More Gaussians than this resolve nothing more (neighbours' widths would differ by under 10 %
-#: over 0.01-3"; 10-20 are usual) and make every linear solve slow: 10000 took minutes to validate.
-MAX_N_GAUSS = 60
-
-
-def sigmas(settings: Mapping | None = None) -> np.ndarray:
-    """The fixed, log-spaced widths (static, from the settings); settings that give none are a
-    :class:`~tinylens.errors.ConfigValueError` (a ValueError) saying what they must be."""
-    s = {**SETTINGS_DEFAULTS, **(settings or {})}
-    n, lo, hi = s["n_gauss"], s["sigma_min"], s["sigma_max"]
-    numeric = all(isinstance(v, Real) and not isinstance(v, bool) for v in (n, lo, hi))
-    if not numeric or not 1 <= n <= MAX_N_GAUSS or n != int(n) or not 0 < lo <= hi < np.inf:
-        from tinylens.config.schema import show  # here: the profiles stay importable without pydantic
-
-        raise ConfigValueError(
-            f"MGE needs an integer n_gauss from 1 to {MAX_N_GAUSS} and widths 0 < sigma_min <= sigma_max (arcsec), "
-            f"got n_gauss={show(n)}, sigma_min={show(lo)}, sigma_max={show(hi)}"
-        )
-    n, lo, hi = int(n), float(lo), float(hi)
-    return np.geomspace(lo, hi, n)
+SETTINGS_DEFAULTS = MGE_SETTINGS_DEFAULTS
+#: the widths' settings are read in tinylens.profiles.catalog, which a config's check uses before JAX loads
+sigmas = mge_sigmas
 
 
 def basis(x: Array, y: Array, p: Mapping[str, Array], settings: Mapping | None = None) -> Array:
