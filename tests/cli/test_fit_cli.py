@@ -1228,3 +1228,44 @@ def test_a_large_true_value_beside_a_narrow_median_is_written_with_its_own_digit
 
     text = true_text(value, places)
     assert text == repr(value) and float(text) == value
+
+
+def test_a_fit_stopped_in_stage_3_keeps_and_resumes_what_its_stages_did(tmp_path, data, monkeypatch):
+    """Stopped by Ctrl-C in the pipeline's stage 3, a fit had saved nothing: the hint said no
+    checkpoint had been written, and the fit started again did stages 1-3 from the beginning. It
+    now keeps stages 1-2 and the starts of stage 3 that ended, says so, and takes them up with no
+    warning that a checkpoint is of another fit."""
+    import warnings
+
+    import tinylens
+    from tinylens import filenames
+    from tinylens.errors import CheckpointWarning
+    from tinylens.inference import resumed_checkpoints
+    from tinylens.pipeline.optimize import Objective
+
+    config = write_tiny_lens(tmp_path, {"type": "sampler", "method": "nautilus",
+                                        "settings": {**FAST_NAUTILUS, "checkpoint_every": 0}}, data)
+    made, real = [], Objective.minimize
+
+    def stopped_at_the_third(self, *args, **kwargs):
+        if len(made) == 2:
+            raise KeyboardInterrupt
+        made.append(1)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Objective, "minimize", stopped_at_the_third)
+    code, out = invoke("fit", config)
+    said = " ".join(out.split())
+    assert code == 130 and "What the pipeline's stages 1-3 had done is kept in" in said, said
+    folder = tmp_path / "output"
+    assert len(json.loads((folder / filenames.PIPELINE_STATE).read_text())["partial"]["fits"]) == 2
+    monkeypatch.undo()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CheckpointWarning)
+        assert resumed_checkpoints(tinylens.load(config), folder) == [filenames.PIPELINE_STATE]
+        code, out = invoke("fit", config)
+    said = " ".join(out.split())
+    assert code == 0 and "stages 1-2 and 2 starts of stage 3 reused from checkpoint.pipeline.json" in said, said
+    stored = json.loads((folder / "result.json").read_text())["info"]["pipeline"]
+    assert stored["resumed_stages_partly"] == {"stages_done": 2, "stage3_starts": 2}
+    assert not (folder / filenames.PIPELINE_STATE).exists()  # a converged fit deletes it, as before

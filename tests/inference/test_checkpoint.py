@@ -808,7 +808,7 @@ def test_each_sampling_run_of_the_pipeline_keeps_its_own_dynesty_history(tmp_pat
     # maxcall stops each run; called converged, as the pipeline widens only the box of a converged run
     monkeypatch.setattr(dynesty_runner, "run",
                         lambda *a, **kw: used.append(dataclasses.replace(sample(*a, **kw), converged=True)) or used[-1])
-    monkeypatch.setattr(run_mod, "optimise", lambda objective, settings, progress=False: {
+    monkeypatch.setattr(run_mod, "optimise", lambda objective, settings, progress=False, **_: {
         "best": best, "stages": {}, "n_evals": 0, "arc_mask": [], "time_s": 0.0})
     crowded = iter([[(0, "upper")]])
     monkeypatch.setattr(bx, "crowded_edges", lambda *args, **kwargs: next(crowded, []))

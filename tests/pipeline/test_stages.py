@@ -117,7 +117,7 @@ def _stages_at_the_truth(write_fits, monkeypatch):
     problem = _problem(write_fits, image, kernel)
     names = problem.param_names
     best = truth_vector(names)
-    monkeypatch.setattr(run_mod, "optimise", lambda objective, settings, progress=False: {
+    monkeypatch.setattr(run_mod, "optimise", lambda objective, settings, progress=False, **_: {
         "best": best.tolist(), "stages": {}, "n_evals": 7, "arc_mask": [], "time_s": 0.0})
     return problem, names, names.index("lens_mass.0.theta_E"), best
 
@@ -173,7 +173,7 @@ def test_without_an_arc_the_box_keeps_theta_Es_whole_prior(write_fits, monkeypat
     found = arc == "found"
 
     def stages(stage_record):
-        monkeypatch.setattr(run_mod, "optimise", lambda objective, settings, progress=False: {
+        monkeypatch.setattr(run_mod, "optimise", lambda objective, settings, progress=False, **_: {
             "best": best.tolist(), "stages": stage_record, "n_evals": 7, "arc_mask": [], "time_s": 0.0})
 
     i_e1, i_e2 = names.index("lens_mass.0.e1"), names.index("lens_mass.0.e2")
@@ -277,7 +277,7 @@ def test_a_resumed_pipeline_counts_the_time_and_calls_of_its_earlier_runs(write_
     from tinylens.pipeline import run as run_mod
 
     problem, names, i_te, best = _stages_at_the_truth(write_fits, monkeypatch)
-    monkeypatch.setattr(run_mod, "optimise", lambda objective, settings, progress=False: {
+    monkeypatch.setattr(run_mod, "optimise", lambda objective, settings, progress=False, **_: {
         "best": best.tolist(), "stages": {}, "n_evals": 7, "arc_mask": [], "time_s": 5.0})
     rng = np.random.default_rng(0)
 
@@ -778,7 +778,7 @@ def test_the_sampling_line_names_the_floor_only_where_it_cuts_a_free_theta_E(tmp
         config["model_components"]["lens_mass_list"][0]["params"]["theta_E"] = {"fixed": True, "fixed_value": 1.0}
     problem = tinylens.load(config, base_dir=tmp_path)
     floor = 0.3 if theta_E == "prior above the floor" else 0.7  # the prior: 0.5 to 1.5
-    monkeypatch.setattr(run_mod, "optimise", lambda objective, settings, progress=False: {
+    monkeypatch.setattr(run_mod, "optimise", lambda objective, settings, progress=False, **_: {
         "best": prior_middle(problem).tolist(), "stages": {"arc": {"found": True, "theta_E_floor": floor}},
         "n_evals": 7, "arc_mask": [], "time_s": 0.0})
 
@@ -813,7 +813,7 @@ def test_a_posterior_against_the_theta_E_floor_is_a_box_edge_with_or_without_the
 
     problem, names, i_te, best = _stages_at_the_truth(write_fits, monkeypatch)
     floor = best[i_te] - 1e-3  # inside the box; the 'posterior' below piles on it
-    monkeypatch.setattr(run_mod, "optimise", lambda objective, settings, progress=False: {
+    monkeypatch.setattr(run_mod, "optimise", lambda objective, settings, progress=False, **_: {
         "best": best.tolist(), "stages": {"arc": {"theta_E_floor": floor}}, "n_evals": 7, "arc_mask": [],
         "time_s": 0.0})
     calls = []
@@ -1151,3 +1151,165 @@ def test_the_stages_gradient_calls_add_up_to_the_pipelines(tmp_path):
     stages = state["stages"]
     assert stages["lens_light"]["n_evals"] + stages["mass_source"]["n_evals"] == state["n_evals"]
     assert stages["mass_source"]["n_evals"] == len(calls)  # stage 1 fits with an objective of its own
+
+
+class _SamplingReached(Exception):
+    """Raised by :func:`_no_sampling` where the pipeline's stage 4 would start sampling."""
+
+
+def _no_sampling(problem, settings, progress=False, checkpoint_dir=None):
+    raise _SamplingReached
+
+
+def _stages_of_a_run(problem, out, capsys=None):
+    """The stages' state that :func:`run_pipeline` leaves in ``out`` when stopped at its sampling
+    (its box saved), and, with ``capsys``, what it said."""
+    from tinylens import filenames
+    from tinylens.pipeline.run import run_pipeline
+
+    out.mkdir(exist_ok=True)
+    with pytest.raises(_SamplingReached):
+        run_pipeline(problem, _no_sampling, Pipeline(), progress=capsys is not None, checkpoint_dir=out)
+    said = " ".join(capsys.readouterr().err.split()) if capsys is not None else ""
+    return json.loads((out / filenames.PIPELINE_STATE).read_text()), said
+
+
+def _timeless(stages: dict) -> dict:
+    """``stages`` without their times (which a resumed fit adds up, not repeats)."""
+    return {name: {key: value for key, value in record.items() if key != "time_s"} for name, record in stages.items()}
+
+
+def test_a_fit_stopped_in_stage_3_resumes_from_the_starts_that_ended(tmp_path, monkeypatch, capsys):
+    """checkpoint.pipeline.json was written only once stages 1-3 had all ended: a fit stopped by
+    Ctrl-C or a SLURM wall time in stage 3 (minutes of multi-start L-BFGS per SLACS lens on a
+    laptop) kept nothing and did stages 1-3 again. The state is now saved after stage 2 and after
+    each start of stage 3, and a fit started again makes only the starts that had not ended, to the
+    same result, to the last digit, as a fit never stopped."""
+    from tiny_lens import tiny_config, write_tiny_lens
+    from tinylens import filenames
+
+    write_tiny_lens(tmp_path)
+    problem = tinylens.load(tiny_config(), base_dir=tmp_path)
+    real = Objective.minimize
+    every = []
+    with monkeypatch.context() as counted:
+        counted.setattr(Objective, "minimize", lambda self, *a, **k: every.append(1) or real(self, *a, **k))
+        whole, _ = _stages_of_a_run(problem, tmp_path / "whole")
+
+    made = []
+
+    def stopped_at_the_fourth(self, *args, **kwargs):
+        if len(made) == 3:
+            raise KeyboardInterrupt
+        made.append(1)
+        return real(self, *args, **kwargs)
+
+    out = tmp_path / "stopped"
+    out.mkdir()
+    monkeypatch.setattr(Objective, "minimize", stopped_at_the_fourth)
+    from tinylens.pipeline.run import run_pipeline
+
+    with pytest.raises(KeyboardInterrupt):
+        run_pipeline(problem, _no_sampling, Pipeline(), progress=False, checkpoint_dir=out)
+    partial = json.loads((out / filenames.PIPELINE_STATE).read_text())["partial"]
+    assert partial["done"] == 2 and [f["i"] for f in partial["fits"]] == [0, 1, 2], partial["fits"]
+
+    again = []
+    monkeypatch.setattr(Objective, "minimize", lambda self, *a, **k: again.append(1) or real(self, *a, **k))
+    resumed, said = _stages_of_a_run(problem, out, capsys)
+    assert "stages 1-2 and 3 starts of stage 3 reused from checkpoint.pipeline.json" in said, said
+    assert "2/4" not in said and "3/4 mass and source fitted" in said, said
+    assert resumed["best"] == whole["best"] and resumed["box"] == whole["box"]
+    assert resumed["n_evals"] == whole["n_evals"] and resumed["arc_mask"] == whole["arc_mask"]
+    assert _timeless(resumed["stages"]) == _timeless(whole["stages"])
+    assert len(every) > 3 and len(again) == len(every) - 3, (len(again), len(every))  # the 3 that ended: not again
+
+
+def test_a_fit_stopped_after_stage_2_does_not_search_the_arc_again(tmp_path, monkeypatch, capsys):
+    """Stopped as stage 3 began (nothing of it ended), a fit started again took up stages 1-2 from
+    checkpoint.pipeline.json (the arc not searched again) and ends as a fit never stopped."""
+    from tiny_lens import tiny_config, write_tiny_lens
+    from tinylens import filenames
+    from tinylens.pipeline import run
+
+    write_tiny_lens(tmp_path)
+    problem = tinylens.load(tiny_config(), base_dir=tmp_path)
+    whole, _ = _stages_of_a_run(problem, tmp_path / "whole")
+    out = tmp_path / "stopped"
+    out.mkdir()
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patched:
+        patched.setattr(run, "fit_mass_source", stopped)
+        with pytest.raises(KeyboardInterrupt):
+            run.run_pipeline(problem, _no_sampling, Pipeline(), progress=False, checkpoint_dir=out)
+    partial = json.loads((out / filenames.PIPELINE_STATE).read_text())["partial"]
+    assert partial["done"] == 2 and partial["fits"] == [] and partial["arc"]["n_pixels"] > 0
+    monkeypatch.setattr(run, "find_arc", stopped)  # stage 2's search, not made again
+    resumed, said = _stages_of_a_run(problem, out, capsys)
+    assert "stages 1-2 reused from checkpoint.pipeline.json" in said and "2/4" not in said, said
+    assert resumed["best"] == whole["best"] and resumed["n_evals"] == whole["n_evals"]
+    assert _timeless(resumed["stages"]) == _timeless(whole["stages"])
+
+
+def test_a_fit_stopped_after_stage_1_does_not_fit_the_lens_light_again(tmp_path, monkeypatch, capsys):
+    """Stopped after stage 1 (the lens light fitted), a fit started again took stage 1 up from
+    checkpoint.pipeline.json, not fitting the lens light again, and ends as a fit never stopped."""
+    from tiny_lens import tiny_config, write_tiny_lens
+    from tinylens import filenames
+    from tinylens.pipeline import run
+
+    write_tiny_lens(tmp_path)
+    config = tiny_config()
+    config["model_components"]["lens_light_list"] = [{"type": "Gaussian", "params": {
+        "sigma": {"prior_type": "uniform", "prior_settings": [0.05, 2.0]},
+        **{name: {"fixed": True, "fixed_value": 0.0} for name in ("center_x", "center_y", "e1", "e2")},
+        "flux": {"use_linear": True}}}]
+    problem = tinylens.load(config, base_dir=tmp_path)
+    whole, _ = _stages_of_a_run(problem, tmp_path / "whole")
+    out = tmp_path / "stopped"
+    out.mkdir()
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patched:
+        patched.setattr(run, "stage2_done", stopped)  # its line, as stage 2 ends
+        with pytest.raises(KeyboardInterrupt):
+            run.run_pipeline(problem, _no_sampling, Pipeline(), progress=False, checkpoint_dir=out)
+    partial = json.loads((out / filenames.PIPELINE_STATE).read_text())["partial"]
+    assert partial["done"] == 1 and "lens_light" in partial["stages"]
+    monkeypatch.setattr(run, "fit_lens_light", stopped)
+    resumed, said = _stages_of_a_run(problem, out, capsys)
+    assert "stage 1 reused from checkpoint.pipeline.json" in said and "1/4" not in said and "2/4" in said, said
+    assert resumed["best"] == whole["best"] and resumed["n_evals"] == whole["n_evals"]
+    assert _timeless(resumed["stages"]) == _timeless(whole["stages"])
+
+
+def test_a_damaged_partial_state_is_said_and_deleted_a_sound_one_is_read(tmp_path):
+    """A partial stages' state of this fit (stages 1-3 not all done) is read back as it was
+    written; one edited or damaged (a start's fit with a value too few, an arc pixel outside the
+    image) is deleted with a CheckpointWarning naming what is wrong, as a whole state is."""
+    from tiny_lens import tiny_config, write_tiny_lens
+    from tinylens.pipeline.run import _stage_fingerprint
+
+    write_tiny_lens(tmp_path)
+    problem = tinylens.load(tiny_config(), base_dir=tmp_path)
+    stamp = _stage_fingerprint(problem, Pipeline())
+    pixels = problem.dataset.data.size
+    fit = {"i": 0, "key": "ab", "theta": [0.5] * problem.ndim, "log_post": -3.5, "n_evals": 40, "message": "ok"}
+    partial = {"done": 2, "theta": [0.1] * problem.ndim, "stages": {"arc": {}}, "n_evals": 12, "time_s": 1.5,
+               "stage3_s": 0.5, "arc": {"mask": [3, 4], "theta_E": None, "peaks": [[0.1, 0.2]], "n_pixels": 2},
+               "fits": [fit]}
+    path = tmp_path / "checkpoint.pipeline.json"
+    path.write_text(json.dumps({"fingerprint": stamp, "partial": partial}))
+    assert _load_state(path, stamp, problem.ndim, pixels=pixels)["partial"] == partial
+    for damaged, said in (({"fits": [{**fit, "theta": [0.5]}]}, "'partial.fits[0].theta' holds 1 values"),
+                          ({"arc": {**partial["arc"], "mask": [pixels]}}, f"'partial.arc.mask' holds {pixels}"),
+                          ({"done": 3}, "'partial.done' is 3")):
+        path.write_text(json.dumps({"fingerprint": stamp, "partial": {**partial, **damaged}}))
+        with pytest.warns(CheckpointWarning, match="is this fit's but cannot be used") as caught:
+            assert _load_state(path, stamp, problem.ndim, pixels=pixels) is None
+        assert said in str(caught[0].message) and not path.exists(), str(caught[0].message)

@@ -287,6 +287,11 @@ def fit_hint(folder: Path | None, problem: Any, fresh: bool = False) -> str:
     if any(name in kept for name in filenames.CHECKPOINTS.values()):
         return f"The sampler's checkpoint is kept in {folder}: run {again} to resume the fit."
     if filenames.PIPELINE_STATE in kept:
+        from tinylens.pipeline.run import holds_partial_state
+
+        if holds_partial_state(folder / filenames.PIPELINE_STATE):
+            return (f"What the pipeline's stages 1-3 had done is kept in {folder}: run {again} to resume the "
+                    "fit from there.")
         return (f"The pipeline stages' results are kept in {folder}: run {again} to resume the fit from them "
                 "(the sampling starts from the beginning).")
     if any((folder / name).is_file() for name in files):

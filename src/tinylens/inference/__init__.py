@@ -173,7 +173,7 @@ def sampler_method(problem) -> str:
 
 def resumed_checkpoints(problem, folder: Path, look_only: bool = False) -> list[str]:
     """The checkpoint files in ``folder`` that :func:`run_inference` of ``problem`` there would
-    resume, by their fingerprints: the pipeline's state (stages 1-3 and the box) and the
+    resume, by their fingerprints: the pipeline's state (stages 1-3, or those done, and the box) and the
     sampler's checkpoint (of that box). The others it replaces. An OSError where the sampler's
     checkpoint would be resumed but its fingerprint cannot be read: whose it is cannot be told
     (the fit does not resume it, and says so). A pipeline state of this fit's that is damaged is
@@ -187,12 +187,12 @@ def resumed_checkpoints(problem, folder: Path, look_only: bool = False) -> list[
     name = filenames.CHECKPOINTS[sampler_method(problem)]
     kept = []
     if pipeline is not None:
-        from tinylens.pipeline.run import resumed_sampling
+        from tinylens.pipeline.run import resumed_sampling, stages_partly_done
 
         sampling = resumed_sampling(problem, runner, pipeline, folder, settings, getattr(module, "settings_for_run", None),
                                     look_only=look_only)
-        if sampling is None:
-            return []
+        if sampling is None:  # stages 1-3 done again, or taken up where an earlier fit stopped in them
+            return [filenames.PIPELINE_STATE] if stages_partly_done(problem, runner, pipeline, folder, settings) else []
         kept.append(filenames.PIPELINE_STATE)
         problem, settings = sampling
     path = Path(folder) / name

@@ -147,8 +147,11 @@ class Objective:
         full[free_idx] = z
         return Fit(self.from_unit(full), -value, calls[0], message)
 
-    def minimize_many(self, jobs: Sequence[tuple], weight=None) -> list[Fit]:
+    def minimize_many(self, jobs: Sequence[tuple], weight=None,
+                      done: Callable[[int, Fit], None] | None = None) -> list[Fit]:
         """:meth:`minimize` of each ``(start, free)`` in ``jobs``; the fits in the order of ``jobs``.
+        ``done(i, fit)`` is called as each start ``i`` ends (in the thread that ran it), so that its
+        fit can be saved before the others end.
 
         With ``self.threads`` > 1 the starts run in that many threads in step: every thread's
         next evaluation waits until each running start has asked for one, and they are made in
@@ -162,14 +165,22 @@ class Objective:
         (Ctrl-C), the other starts stop at their next evaluation and the first failure is raised.
         """
         jobs = list(jobs)
+        done = done or (lambda i, fit: None)
         if self.threads <= 1:
-            return [self.minimize(start, free, weight) for start, free in jobs]
+            fits = []
+            for i, (start, free) in enumerate(jobs):
+                fits.append(self.minimize(start, free, weight))
+                done(i, fits[-1])
+            return fits
         step = _Lockstep(self, weight)
 
-        def one(job):
+        def one(numbered):
+            i, job = numbered
             step.enter()
             try:
-                return self.minimize(job[0], job[1], weight, evaluate=step.evaluate)
+                fit = self.minimize(job[0], job[1], weight, evaluate=step.evaluate)
+                done(i, fit)
+                return fit
             except BaseException as exc:
                 step.cancel(exc)  # the call fails anyway: the other starts need not finish
                 raise
@@ -178,7 +189,7 @@ class Objective:
 
         pool = ThreadPoolExecutor(self.threads, thread_name_prefix="tinylens-start")
         try:
-            return list(pool.map(one, jobs))
+            return list(pool.map(one, enumerate(jobs)))
         except StartsCancelled as cancelled:
             raise (step.error or cancelled) from None  # the failure that stopped them, not a start it stopped
         except BaseException:  # e.g. Ctrl-C: stop the starts at their next evaluation

@@ -11,13 +11,18 @@ Each stage can be switched off in the config's ``pipeline`` section; ``pipeline:
 false}`` is a single plain run of the sampler over the full priors (TinyLensGpu's behaviour).
 Stages 1-3 and the sampling box are written to ``checkpoint.pipeline.json`` in the output folder
 and reused when a fit of the same data and model is started again (their results are also in
-``result.json``, under ``info.pipeline``).
+``result.json``, under ``info.pipeline``). The stages are saved as they go, under the same
+fingerprint: after stage 1, after stage 2 and after each start of stage 3 ends (a ``partial``
+state: :func:`optimise`'s ``save``), so that a fit stopped within them (Ctrl-C, a wall time)
+does only what had not ended when started again, to the same result as a fit never stopped.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -32,10 +37,10 @@ from tinylens.inference import InferenceResult
 from tinylens.inference.common import MAX_RECORDED_CALLS, MAX_RECORDED_SECONDS, fingerprint, resumes
 from tinylens.inference.progress import announce
 from tinylens.pipeline import box as bx
-from tinylens.pipeline.arc import MIN_ARC_PIXELS, find_arc
+from tinylens.pipeline.arc import MIN_ARC_PIXELS, Arc, find_arc
 from tinylens.pipeline.lens_light import fit_lens_light, lens_center
 from tinylens.pipeline.mass_source import PEAK_R_MIN_PIXELS, fit_mass_source, other_radii, theta_E_floor
-from tinylens.pipeline.optimize import Objective
+from tinylens.pipeline.optimize import Fit, Objective
 from tinylens.pipeline.params import free_index, get_param, main_mass, prior_middle
 from tinylens.results.stored import finite_number, json_text
 
@@ -165,12 +170,74 @@ def state_problem(state: dict[str, Any], ndim: int) -> str:
     return ""
 
 
-def _load_state(path: Path | None, stamp: str, ndim: int, look_only: bool = False) -> dict[str, Any] | None:
+def _pixels_problem(key: str, values: Any, pixels: int | None) -> str:
+    """What is wrong with ``values``, the list ``key`` of the flat indices of an image's pixels
+    (``pixels`` of them; None: not known), where they are not; "" where nothing is."""
+    if not isinstance(values, list):
+        return f"'{key}' is {json_text(values, 40)}, not a list of pixels"
+    top = MAX_STATE_EVALS if pixels is None else pixels - 1
+    bad = [v for v in values if _count_problem(key, v, 0, top)]
+    return f"'{key}' holds {json_text(bad[0], 40)}, not a pixel from 0 to {top:g}" if bad else ""
+
+
+def partial_problem(partial: Any, ndim: int, pixels: int | None = None) -> str:
+    """What in the ``partial`` state (:func:`optimise`'s ``save``: stages 1-3 not all done) of a fit
+    with ``ndim`` free parameters and an image of ``pixels`` pixels cannot be used, as
+    :func:`state_problem` says of a whole one; "" where nothing is."""
+    if not isinstance(partial, dict):
+        return f"'partial' is {json_text(partial, 40)}, not an object of the stages done"
+    missing = [key for key in ("done", "theta", "arc", "stages", "n_evals", "time_s") if key not in partial]
+    if missing:
+        return f"'partial' has no '{missing[0]}'"
+    if partial["done"] not in PARTIAL_STAGES or isinstance(partial["done"], bool):
+        return f"'partial.done' is {json_text(partial['done'], 40)}, not a stage done (1 or 2)"
+    problem = (_values_problem("partial.theta", partial["theta"], ndim)
+               or _count_problem("partial.n_evals", partial["n_evals"], 0, MAX_STATE_EVALS)
+               or _seconds_problem("partial.time_s", partial["time_s"])
+               or _seconds_problem("partial.stage3_s", partial.get("stage3_s", 0.0)))
+    if problem:
+        return problem
+    if not isinstance(partial["stages"], dict):
+        return f"'partial.stages' is {json_text(partial['stages'], 40)}, not an object of the stages' records"
+    arc = partial["arc"]
+    if not (isinstance(arc, dict) and all(key in arc for key in ("mask", "theta_E", "peaks", "n_pixels"))):
+        return f"'partial.arc' is {json_text(arc, 40)}, not the arc's mask, theta_E, peaks and n_pixels"
+    problem = (_pixels_problem("partial.arc.mask", arc["mask"], pixels)
+               or _count_problem("partial.arc.n_pixels", arc["n_pixels"], 0, MAX_STATE_EVALS))
+    if problem:
+        return problem
+    if not (arc["theta_E"] is None or finite_number(arc["theta_E"])):
+        return f"'partial.arc.theta_E' is {json_text(arc['theta_E'], 40)}, not a finite number or null"
+    peaks = arc["peaks"]
+    if not (isinstance(peaks, list) and all(isinstance(p, list) and len(p) == 2 and all(map(finite_number, p))
+                                            for p in peaks)):
+        return f"'partial.arc.peaks' is {json_text(peaks, 40)}, not a list of (x, y) positions"
+    fits = partial.get("fits", [])
+    if not isinstance(fits, list):
+        return f"'partial.fits' is {json_text(fits, 40)}, not a list of stage 3's fits"
+    for k, fit in enumerate(fits):
+        key = f"partial.fits[{k}]"
+        if not (isinstance(fit, dict) and isinstance(fit.get("key"), str) and isinstance(fit.get("message"), str)
+                and all(name in fit for name in ("i", "theta", "log_post", "n_evals"))):
+            return f"'{key}' is {json_text(fit, 40)}, not a fit (its i, key, theta, log_post, n_evals and message)"
+        problem = (_count_problem(f"{key}.i", fit["i"], 0, MAX_STATE_EVALS)
+                   or _values_problem(f"{key}.theta", fit["theta"], ndim)
+                   or _count_problem(f"{key}.n_evals", fit["n_evals"], 0, MAX_STATE_EVALS))
+        if problem:
+            return problem
+        if not finite_number(fit["log_post"]):
+            return f"'{key}.log_post' is {json_text(fit['log_post'], 40)}, not a finite number"
+    return ""
+
+
+def _load_state(path: Path | None, stamp: str, ndim: int, look_only: bool = False,
+                pixels: int | None = None) -> dict[str, Any] | None:
     """The stages' state saved at ``path`` if it is this fit's (its fingerprint is ``stamp``) and
-    usable by a model of ``ndim`` free parameters; None for a missing, unreadable or foreign one
-    (the stages are done again), and for one of this fit's that was edited or damaged
-    (:func:`state_problem`), which is deleted with a CheckpointWarning naming it and what is wrong,
-    unless ``look_only`` (a look that changes nothing: the hint after Ctrl-C)."""
+    usable by a model of ``ndim`` free parameters (and an image of ``pixels`` pixels); None for a
+    missing, unreadable or foreign one (the stages are done again), and for one of this fit's that
+    was edited or damaged (:func:`state_problem`, or :func:`partial_problem` for a state of stages
+    not all done, ``{"fingerprint": ..., "partial": ...}``), which is deleted with a CheckpointWarning
+    naming it and what is wrong, unless ``look_only`` (a look that changes nothing: the hint after Ctrl-C)."""
     if path is None or not path.exists():
         return None
     try:
@@ -179,7 +246,10 @@ def _load_state(path: Path | None, stamp: str, ndim: int, look_only: bool = Fals
         return None
     if not isinstance(state, dict) or state.get("fingerprint") != stamp:
         return None
-    problem = state_problem(state, ndim)
+    if "partial" in state and "best" not in state:
+        problem = partial_problem(state["partial"], ndim, pixels)
+    else:
+        problem = state_problem(state, ndim)
     if not problem:
         return state
     if look_only:
@@ -190,27 +260,124 @@ def _load_state(path: Path | None, stamp: str, ndim: int, look_only: bool = Fals
     return None
 
 
-def optimise(objective: Objective, settings, progress: bool = False) -> dict[str, Any]:
-    """Stages 1-3: the best fit, the arc and the book-keeping (JSON-friendly)."""
+#: The stages a partial state (:func:`optimise`'s ``save``) records as done: stage 1 (its fit and
+#: the arc in its residual), and stage 2 (the arc), after which stage 3's starts are added one by one.
+PARTIAL_STAGES = (1, 2)
+
+
+def _arc_record(arc: Arc) -> dict[str, Any]:
+    """What of stage 2's ``arc`` a partial state keeps: what stage 3 reads (its mask as the flat
+    indices of its pixels, its Einstein radius, null where none, its peaks and pixels)."""
+    return {"mask": np.flatnonzero(arc.mask.ravel()).tolist(), "theta_E": _finite_or_none(arc.theta_E),
+            "peaks": np.asarray(arc.peaks, dtype=float).tolist(), "n_pixels": int(arc.n_pixels)}
+
+
+def _finite_or_none(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
+
+
+def _restored_arc(record: dict[str, Any], shape: tuple[int, ...]) -> Arc:
+    """The arc of :func:`_arc_record` for an image of ``shape``; its significance map, which stage
+    3 does not read, is not kept (NaN)."""
+    mask = np.zeros(shape, bool)
+    mask.ravel()[np.asarray(record["mask"], dtype=int)] = True
+    peaks = np.asarray(record["peaks"], dtype=float).reshape(-1, 2)
+    theta_E = float("nan") if record["theta_E"] is None else float(record["theta_E"])
+    return Arc(mask, np.full(shape, np.nan), theta_E, peaks, int(record["n_pixels"]))
+
+
+def _job_key(start: np.ndarray, free: Any) -> str:
+    """What identifies one start of stage 3 (its vector and free parameters, bit for bit), so
+    that a resumed fit takes a saved fit only for the start it was made from."""
+    digest = hashlib.sha256(np.ascontiguousarray(start, dtype=float).tobytes())
+    digest.update(b"all" if free is None else np.asarray(free, dtype=np.int64).tobytes())
+    return digest.hexdigest()[:32]
+
+
+class _Journal:
+    """Stage 3's :class:`.Objective`, each start's fit recorded as it ends (``save(records)``),
+    and, for a resumed fit, taken from the ``records`` of an earlier one instead of made again.
+
+    Stage 3 makes its starts in one order, each from where earlier ones ended; the ``k``-th start
+    it asks for is the ``k``-th of the earlier run's, and its record is used only where its start
+    is the same (:func:`_job_key`). A fit taken from a record adds its gradient calls to the
+    objective's counter, as making it did."""
+
+    def __init__(self, objective: Objective, records: list[dict[str, Any]], save: Callable[[list], None]):
+        self.objective, self.problem, self.threads = objective, objective.problem, objective.threads
+        self.records = {int(r["i"]): r for r in records}
+        self.save = save
+        self.asked = 0  # the starts asked for so far
+        self.reused = 0
+        self.lock = threading.Lock()
+
+    def minimize_many(self, jobs, weight=None) -> list[Fit]:
+        jobs = list(jobs)
+        first, self.asked = self.asked, self.asked + len(jobs)
+        fits: list[Fit | None] = [None] * len(jobs)
+        todo = []
+        for i, (start, free) in enumerate(jobs):
+            record = self.records.get(first + i)
+            if record is not None and record["key"] == _job_key(start, free):
+                fits[i] = Fit(np.asarray(record["theta"], dtype=float), float(record["log_post"]),
+                              int(record["n_evals"]), record["message"])
+                self.objective.counter(fits[i].n_evals)
+                self.reused += 1
+            else:
+                todo.append(i)
+
+        def done(k: int, fit: Fit) -> None:
+            i = todo[k]
+            record = {"i": first + i, "key": _job_key(*jobs[i]), "theta": fit.theta.tolist(),
+                      "log_post": float(fit.log_post), "n_evals": int(fit.n_evals), "message": fit.message}
+            with self.lock:
+                self.records[first + i] = record
+                self.save(sorted(self.records.values(), key=lambda r: r["i"]))
+
+        made = self.objective.minimize_many([jobs[i] for i in todo], weight, done=done) if todo else []
+        for i, fit in zip(todo, made):
+            fits[i] = fit
+        return fits
+
+
+def optimise(objective: Objective, settings, progress: bool = False, partial: dict[str, Any] | None = None,
+             save: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Stages 1-3: the best fit, the arc and the book-keeping (JSON-friendly).
+
+    ``save(partial)``, where given, is called with what is done so far, after stage 1, after
+    stage 2 and after each start of stage 3; given back as ``partial`` (a fit stopped and started
+    again), those stages are not done again, nor the starts of stage 3 that ended, and the result
+    is the one a fit not stopped gives (its times include the earlier run's)."""
     problem = objective.problem
-    counts = {"n": 0}
+    partial = partial or {}
+    done_stage = int(partial.get("done", 0))
+    counts = {"n": int(partial.get("n_evals", 0))}
 
     def counter(n: int) -> None:
         counts["n"] += n
 
     objective.counter = counter
-    t0 = time.perf_counter()
-    theta = prior_middle(problem)
+    t0 = time.perf_counter() - float(partial.get("time_s", 0.0))
     d = problem.dataset
-    stages: dict[str, Any] = {}
-    arc = None
-    if settings.lens_light and problem.spec.lens_light:
+    stages: dict[str, Any] = json.loads(json.dumps(partial.get("stages", {})))
+    arc = _restored_arc(partial["arc"], d.data.shape) if done_stage >= 1 else None
+    theta = np.asarray(partial["theta"], dtype=float) if done_stage >= 1 else prior_middle(problem)
+
+    def saved(done: int, n_evals: int, **more: Any) -> None:
+        if save is not None:
+            save({"done": done, "theta": theta.tolist(), "arc": _arc_record(arc), "stages": stages,
+                  "n_evals": n_evals, "time_s": time.perf_counter() - t0, **more})
+
+    if done_stage >= 1:
+        pass  # said by the caller, with what else is reused
+    elif settings.lens_light and problem.spec.lens_light:
         ll = fit_lens_light(problem, theta, counter=counter, threshold=settings.arc_threshold,
                             threads=objective.threads)
         theta, arc = ll.fit.theta, ll.arc
         stages["lens_light"] = {"log_likelihood": ll.fit.log_post, "n_evals": ll.n_evals,
                                 "time_s": time.perf_counter() - t0}
         _say(progress, f"1/4 lens light fitted ({ll.n_evals} gradient calls, {time.perf_counter() - t0:.1f} s)")
+        saved(1, counts["n"])
     else:
         _say(progress, f"1/4 {stage1_skipped(problem.spec)}")
     if arc is None:  # no lens light: the data are the residual
@@ -219,8 +386,10 @@ def optimise(objective: Objective, settings, progress: bool = False) -> dict[str
     theta_E_guess = arc.theta_E if (settings.arc and arc.found) else _theta_E_middle(problem)
     # a model without a lens mass has no theta_E to start: null, not the guess stage 3 ignores
     stages["arc"] = {**arc.summary(), "theta_E_start": theta_E_guess if problem.spec.lens_mass else None}
-    _say(progress, f"2/4 {stage2_done(problem.spec, arc, theta_E_guess, used=settings.arc, threshold=settings.arc_threshold)}")
-    t1 = time.perf_counter()
+    if done_stage < 2:
+        _say(progress, f"2/4 {stage2_done(problem.spec, arc, theta_E_guess, used=settings.arc, threshold=settings.arc_threshold)}")
+        saved(2, counts["n"], stage3_s=0.0, fits=[])
+    t1 = time.perf_counter() - float(partial.get("stage3_s", 0.0))
     center = lens_center(problem, theta)
     others = (other_radii(arc, center, theta_E_guess, r_min=PEAK_R_MIN_PIXELS * d.pixel_scale)
               if (settings.arc and arc.found) else [])
@@ -228,7 +397,10 @@ def optimise(objective: Objective, settings, progress: bool = False) -> dict[str
     floor = (theta_E_floor(arc, center, PEAK_R_MIN_PIXELS * d.pixel_scale, settings.min_theta_E_fraction)
              if settings.arc and problem.spec.lens_mass else 0.0)  # no mass: no theta_E to floor
     before = counts["n"]  # stage 3's calls: relight's and revive's tries too, kept or not
-    ms = fit_mass_source(objective, theta, arc, theta_E_guess, other_theta_E=others, min_theta_E=floor)
+    # each start's fit saved as it ends, with the calls before stage 3 (a resumed fit adds the saved fits' own)
+    journal = _Journal(objective, partial.get("fits", []),
+                       lambda fits: saved(2, before, stage3_s=time.perf_counter() - t1, fits=fits))
+    ms = fit_mass_source(journal, theta, arc, theta_E_guess, other_theta_E=others, min_theta_E=floor)
     if not ms.fit.finite:  # every start scored the optimiser's "non-finite" value
         raise ConfigError(
             f"pipeline stage 3 (mass and source): the posterior is not finite at any of its "
@@ -373,12 +545,15 @@ def _prior_theta_E(problem, lower: np.ndarray, upper: np.ndarray, no_arc: bool) 
     return lower, upper
 
 
-def _reused_state(path: Path | None, stamp: str, sampler_kw: dict, ndim: int,
+def _reused_state(path: Path | None, stamp: str, sampler_kw: dict, problem,
                   look_only: bool = False) -> dict[str, Any] | None:
-    """The stages' state in ``path`` that a fit reuses: one of its fingerprint ``stamp``, and only
-    if the sampler resumes (its ``resume: false`` means a fresh fit: the stages are done again too);
-    ``look_only``: a damaged one is left as it is, unsaid (:func:`_load_state`)."""
-    return _load_state(path, stamp, ndim, look_only) if resumes(sampler_kw) else None
+    """The stages' state in ``path`` that a fit of ``problem`` reuses: one of its fingerprint
+    ``stamp``, and only if the sampler resumes (its ``resume: false`` means a fresh fit: the stages
+    are done again too); ``look_only``: a damaged one is left as it is, unsaid (:func:`_load_state`).
+    It may be partial (stages 1-3 not all done: :func:`partial_problem`)."""
+    if not resumes(sampler_kw):
+        return None
+    return _load_state(path, stamp, problem.ndim, look_only, pixels=int(np.size(problem.dataset.data)))
 
 
 def _boxed(problem, lower: np.ndarray, upper: np.ndarray):
@@ -399,11 +574,39 @@ def resumed_sampling(problem, sampler, settings, checkpoint_dir: str | Path, sam
     A damaged state of this fit's is deleted with a warning, as the fit does, unless ``look_only``."""
     sampler_kw = sampler_defaults(sampler, sampler_settings)
     path = Path(checkpoint_dir) / filenames.PIPELINE_STATE
-    state = _reused_state(path, _stage_fingerprint(problem, settings), sampler_kw, problem.ndim, look_only)
+    state = _reused_state(path, _stage_fingerprint(problem, settings), sampler_kw, problem, look_only)
     if state is None or "box" not in state:
         return None
     lower, upper = saved_box(state)
     return _boxed(problem, lower, upper), _run_settings(sampler_kw, settings_for_run, len(state.get("runs", [])) + 1)
+
+
+def stages_partly_done(problem, sampler, settings, checkpoint_dir: str | Path,
+                       sampler_settings: dict | None = None) -> bool:
+    """Whether :func:`run_pipeline` started in ``checkpoint_dir`` would take up stages 1-3 where an
+    earlier fit stopped in them (a partial state of this fit's there); a look that changes nothing."""
+    path = Path(checkpoint_dir) / filenames.PIPELINE_STATE
+    state = _reused_state(path, _stage_fingerprint(problem, settings), sampler_defaults(sampler, sampler_settings),
+                          problem, look_only=True)
+    return state is not None and "partial" in state and "best" not in state
+
+
+def holds_partial_state(path: Path) -> bool:
+    """Whether the stages' state at ``path`` is a partial one (stages 1-3 not all done), as far as
+    its form tells (whose it is and whether it is usable: :func:`stages_partly_done`)."""
+    try:
+        state = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(state, dict) and "partial" in state and "best" not in state
+
+
+def partial_reused(partial: dict[str, Any]) -> str:
+    """What a fit takes up of the ``partial`` state of stages 1-3 an earlier one saved, for its
+    progress line: the stages done and the starts of stage 3 that ended."""
+    n = len(partial.get("fits", []))
+    starts = f" and {n} start{'' if n == 1 else 's'} of stage 3" if n else ""
+    return f"{'stage 1' if partial['done'] == 1 else 'stages 1-2'}{starts} reused from {filenames.PIPELINE_STATE}"
 
 
 def run_pipeline(problem, sampler, settings, *, progress: bool = True,
@@ -423,12 +626,27 @@ def run_pipeline(problem, sampler, settings, *, progress: bool = True,
     state_path = Path(checkpoint_dir) / filenames.PIPELINE_STATE if checkpoint_dir is not None else None
     stamp = _stage_fingerprint(problem, settings)
     sampler_kw = sampler_defaults(sampler, sampler_settings)
-    state = _reused_state(state_path, stamp, sampler_kw, problem.ndim)
+    state = _reused_state(state_path, stamp, sampler_kw, problem)
+    partial = state.pop("partial") if state is not None and "best" not in state else None
+    state = None if partial is not None else state
     objective = Objective(problem, threads=stage_threads(settings))
     earlier = 0.0  # seconds spent by earlier runs of this fit, up to what they saved
     resumed_stages, resumed_run = state is not None, None  # what this process took up from earlier ones
+    resumed_partly = None  # stages 1-3 taken up where an earlier run stopped in them: stages done, stage 3's starts
+
+    def save(part: dict[str, Any]) -> None:  # after stage 1, stage 2 and each start of stage 3
+        if state_path is not None:
+            from tinylens.results.tables import write_json
+
+            write_json(state_path, {"fingerprint": stamp, "partial": part})
+
     if state is None:
-        state = {"fingerprint": stamp, **optimise(objective, settings, progress)}
+        if partial is not None:
+            _say(progress, partial_reused(partial))
+            resumed_partly = {"stages_done": partial["done"], "stage3_starts": len(partial.get("fits", []))}
+            earlier = float(partial["time_s"])
+        # its time_s includes the earlier runs' time in the stages, as a state reused whole does
+        state = {"fingerprint": stamp, **optimise(objective, settings, progress, partial=partial, save=save)}
     else:
         _say(progress, f"stages 1-3 reused from {filenames.PIPELINE_STATE}")
         earlier = float(state["time_s"])
@@ -495,6 +713,7 @@ def run_pipeline(problem, sampler, settings, *, progress: bool = True,
         "arc_mask_pixels": len(state.get("arc_mask", [])),
         # info["resumed"] is the last run's: a fit that resumed its second run and sampled a third says false
         "resumed_stages": resumed_stages,
+        "resumed_stages_partly": resumed_partly,  # None, or the stages and stage 3's starts an earlier run had done
         "resumed_run": resumed_run,  # the sampling run (1, 2, ...) that resumed its checkpoint here; None: none
     }
     return dataclasses.replace(
