@@ -226,7 +226,7 @@ def _stop_while(phase: str, monkeypatch) -> None:
         raise KeyboardInterrupt
 
     if phase == "loading":
-        monkeypatch.setattr(tinylens.problem, "load", stop)
+        monkeypatch.setattr(tinylens.problem, "load_from", stop)
     elif phase == "compiling":
         monkeypatch.setattr(importlib.import_module("tinylens.fit"), "check_likelihood", stop)  # not tinylens.fit(): the module
     else:
@@ -274,7 +274,7 @@ def test_ctrl_c_while_a_compiled_module_is_imported_ends_with_one_line_exit_130(
             raise ImportError("Encountered an error while initializing the extension.") from exc
 
     config = write_tiny_lens(tmp_path, None, data)
-    monkeypatch.setattr(tinylens.problem, "load", importing)
+    monkeypatch.setattr(tinylens.problem, "load_from", importing)
     code, out = invoke("fit", config, "--quiet")
     assert code == 130, out
     assert out == "Interrupted. It was stopped while loading, before it wrote anything: run the same command again to fit."
@@ -286,7 +286,7 @@ def test_ctrl_c_while_a_compiled_module_is_imported_ends_with_one_line_exit_130(
             raise ImportError("no module named x") from None
 
     for load in (broken, lambda *a, **k: (_ for _ in ()).throw(ImportError("no module named x"))):
-        monkeypatch.setattr(tinylens.problem, "load", load)
+        monkeypatch.setattr(tinylens.problem, "load_from", load)
         result = CliRunner().invoke(app, ["fit", str(config), "--quiet"])
         assert isinstance(result.exception, ImportError), result.output
 
@@ -350,7 +350,7 @@ def test_ctrl_c_while_loading_promises_only_a_checkpoint_of_this_config(tmp_path
 
 
 def load_signalled_in_a_gc_callback(monkeypatch, signum: int, what: str) -> list[BaseException | None]:
-    """Make a fit's loading (tinylens.problem.load) raise signal ``signum`` (a ``what``) inside a
+    """Make a fit's loading (tinylens.problem.load_from) raise signal ``signum`` (a ``what``) inside a
     garbage-collector callback, as it often comes while JAX's callback runs, then wait for the
     signal sent again; return what Python printed as "Exception ignored in: ..." meanwhile."""
     import gc
@@ -378,7 +378,7 @@ def load_signalled_in_a_gc_callback(monkeypatch, signum: int, what: str) -> list
         threading.Event().wait(60.0)  # the loading goes on; only the signal sent again ends this wait
         raise AssertionError(f"the {what} was lost")
 
-    monkeypatch.setattr(tinylens.problem, "load", load)
+    monkeypatch.setattr(tinylens.problem, "load_from", load)
     return swallowed
 
 
