@@ -371,7 +371,7 @@ def unfinished_without_checkpoint(out: Path, chosen: Sequence[str] | None = None
     sampler's checkpoint nor pipeline state): a fit stopped in its first stages, which starts again
     from the beginning. By name; none where the folder cannot be listed."""
     from tinylens import filenames
-    from tinylens.survey.runner import LENSES_DIR
+    from tinylens.filenames import LENSES_DIR
 
     wanted = None if chosen is None else set(chosen)
     try:
