@@ -592,12 +592,14 @@ def draws_figures(config, quality: dict[str, Any]) -> bool:
     return when == "all" or (when == "untrusted" and not quality.get("trusted", False))
 
 
-def _figure(files: dict[str, str], key: str, save, *args) -> None:
-    """Call ``save(*args)``; a figure that fails is left out (with a warning), never the fit.
+def _figure(steps: Any, files: dict[str, str], key: str, save, *args) -> None:
+    """Call ``save(*args)``, said to ``steps`` (:class:`~tinylens.inference.progress.Steps`) first;
+    a figure that fails is left out (with a warning), never the fit.
 
     Figures are for people to look at; the tables and ``result.json`` are the result, and a
     plotting problem (an odd contour, a font) must not throw away a finished fit.
     """
+    steps.step(f"drawing {files[key]}")
     try:
         save(*args)
     except Exception as exc:  # noqa: BLE001 - any plotting failure
@@ -638,86 +640,95 @@ def earlier_time(info: Mapping[str, Any]) -> float:
 
 
 def write_results(problem, res: InferenceResult, out: Path, started: float | None = None,
-                  truth: Mapping[str, float] | None = None, inputs: Mapping[str, Any] | None = None) -> FitResult:
+                  truth: Mapping[str, float] | None = None, inputs: Mapping[str, Any] | None = None,
+                  progress: bool = False) -> FitResult:
     """Derive quantities, write every table and figure, then ``result.json``; return them.
     ``started``: the ``time.perf_counter()`` at which the fit began (gives ``total_time_s``);
     ``truth``: true values (parameter name -> value) to mark on the corner plot; ``inputs``: the
     stamp of the data's files taken when they were loaded
     (:func:`~tinylens.survey.provenance.inputs_stamp`), kept as ``info.inputs`` (taken now if None).
+    ``progress``: say each step as it begins (:class:`~tinylens.inference.progress.Steps`: a
+    transient line on a terminal, elsewhere a line for a step begun a few seconds after the last
+    line), so that a slow machine shows that it is moving.
 
     Only the sampler's output is essential: derived quantities, quality checks and figures that
     fail are left out with a warning (the quality then says ``quality_check_failed``), so that
     an unexpected corner case never throws a finished fit away.
     """
     from tinylens.data.dataset import mask_reading
+    from tinylens.inference.progress import Steps
     from tinylens.results import plots, tables
     from tinylens.survey.provenance import FIT_INPUTS_KEY, dataset_files, inputs_stamp
 
-    if inputs is None:
-        inputs = inputs_stamp(dataset_files(problem.dataset))
-    names = list(problem.param_names)
-    weights = res.weights
-    params = tables.summarize(dict(zip(names, res.samples.T)), weights)
-    derived = _derived(problem, res)
-    summary = tables.summary_frame(params, derived, res.log_evidence)
-    files = file_names(problem.config)
-    best = res.max_likelihood
-    median = {n: s["median"] for n, s in params.items()}
-    quality = _quality(problem, res)
+    with Steps(progress, "outputs") as steps:
+        if inputs is None:
+            inputs = inputs_stamp(dataset_files(problem.dataset))
+        names = list(problem.param_names)
+        weights = res.weights
+        steps.step("computing the derived quantities and the quality checks")
+        params = tables.summarize(dict(zip(names, res.samples.T)), weights)
+        derived = _derived(problem, res)
+        summary = tables.summary_frame(params, derived, res.log_evidence)
+        files = file_names(problem.config)
+        best = res.max_likelihood
+        median = {n: s["median"] for n, s in params.items()}
+        quality = _quality(problem, res)
 
-    tables.write_table(out / files["samples"], tables.samples_frame(names, res.samples, weights, res.log_likelihood))
-    tables.write_table(out / files["summary"], summary)
-    if not draws_figures(problem.config, quality):
-        for key in FIGURE_KEYS:
-            files.pop(key)
-    else:
-        _figure(files, "subplot", plots.save_dataset_figure, problem.dataset, out / files["subplot"])
-        _figure(files, "results", plots.save_model_figure, problem, best, out / files["results"],
-                _summary_lines(res, {**params, **derived}, quality))
-        if len(res.samples) > len(names):  # a corner plot of an optimiser's single point says nothing
-            shown = corner_names(names, getattr(problem.config.output, "corner_parameters", "mass"))
-            idx = [names.index(n) for n in shown]
-            truths = None if truth is None else [truth.get(n) for n in shown]
-            _figure(files, "corner", plots.save_corner_figure, shown, res.samples[:, idx], weights, out / files["corner"],
-                    truths)
+        steps.step(f"writing the tables {files['samples']} and {files['summary']}")
+        tables.write_table(out / files["samples"], tables.samples_frame(names, res.samples, weights, res.log_likelihood))
+        tables.write_table(out / files["summary"], summary)
+        if not draws_figures(problem.config, quality):
+            for key in FIGURE_KEYS:
+                files.pop(key)
         else:
-            files.pop("corner")
-    # not drawn (not asked for, an optimiser's corner plot) or failed: an earlier fit's figure there
-    # is not this one's; one the system will not delete is left with a warning, not a lost fit
-    # (a folder of that name is the user's, not an earlier fit's figure: left, unsaid)
-    remove_replaced(out, [out / name for key, name in file_names(problem.config).items()
-                          if key in FIGURE_KEYS and key not in files
-                          and ((out / name).is_symlink() or not (out / name).is_dir())])
+            _figure(steps, files, "subplot", plots.save_dataset_figure, problem.dataset, out / files["subplot"])
+            _figure(steps, files, "results", plots.save_model_figure, problem, best, out / files["results"],
+                    _summary_lines(res, {**params, **derived}, quality))
+            if len(res.samples) > len(names):  # a corner plot of an optimiser's single point says nothing
+                shown = corner_names(names, getattr(problem.config.output, "corner_parameters", "mass"))
+                idx = [names.index(n) for n in shown]
+                truths = None if truth is None else [truth.get(n) for n in shown]
+                _figure(steps, files, "corner", plots.save_corner_figure, shown, res.samples[:, idx], weights, out / files["corner"],
+                        truths)
+            else:
+                files.pop("corner")
+        # not drawn (not asked for, an optimiser's corner plot) or failed: an earlier fit's figure there
+        # is not this one's; one the system will not delete is left with a warning, not a lost fit
+        # (a folder of that name is the user's, not an earlier fit's figure: left, unsaid)
+        remove_replaced(out, [out / name for key, name in file_names(problem.config).items()
+                              if key in FIGURE_KEYS and key not in files
+                              and ((out / name).is_symlink() or not (out / name).is_dir())])
 
-    result = FitResult(
-        method=res.method,
-        param_names=tuple(names),
-        median=median,
-        max_likelihood=dict(zip(names, map(float, best))),
-        max_log_likelihood=float(np.max(res.log_likelihood)),
-        interval_68={n: s["interval_68"] for n, s in params.items()},
-        interval_997={n: s["interval_997"] for n, s in params.items()},
-        log_evidence=res.log_evidence,
-        n_likelihood_evals=res.n_likelihood_evals,
-        wall_time_s=res.wall_time_s,
-        converged=res.converged,
-        derived={n: {k: s[k] for k in ("median", "interval_68", "interval_997")} for n, s in derived.items()},
-        quality=quality,
-        versions=versions(),
-        config=config_dict(problem.config),
-        config_dir=str(Path(problem.base_dir).resolve()),
-        files=files,
-        info={**res.info, "precision": problem.precision, **mask_reading(problem.dataset), FIT_INPUTS_KEY: dict(inputs)},
-        output_dir=out,
-        samples=res.samples,
-        weights=weights,
-        log_likelihood=res.log_likelihood,
-        summary=summary,
-        total_time_s=None if started is None else time.perf_counter() - started + earlier_time(res.info),
-        truth=None if truth is None else dict(truth),
-    )
-    tables.write_json(out / filenames.RESULT, result.to_json())
-    return result
+        result = FitResult(
+            method=res.method,
+            param_names=tuple(names),
+            median=median,
+            max_likelihood=dict(zip(names, map(float, best))),
+            max_log_likelihood=float(np.max(res.log_likelihood)),
+            interval_68={n: s["interval_68"] for n, s in params.items()},
+            interval_997={n: s["interval_997"] for n, s in params.items()},
+            log_evidence=res.log_evidence,
+            n_likelihood_evals=res.n_likelihood_evals,
+            wall_time_s=res.wall_time_s,
+            converged=res.converged,
+            derived={n: {k: s[k] for k in ("median", "interval_68", "interval_997")} for n, s in derived.items()},
+            quality=quality,
+            versions=versions(),
+            config=config_dict(problem.config),
+            config_dir=str(Path(problem.base_dir).resolve()),
+            files=files,
+            info={**res.info, "precision": problem.precision, **mask_reading(problem.dataset), FIT_INPUTS_KEY: dict(inputs)},
+            output_dir=out,
+            samples=res.samples,
+            weights=weights,
+            log_likelihood=res.log_likelihood,
+            summary=summary,
+            total_time_s=None if started is None else time.perf_counter() - started + earlier_time(res.info),
+            truth=None if truth is None else dict(truth),
+        )
+        steps.step(f"writing {filenames.RESULT}")
+        tables.write_json(out / filenames.RESULT, result.to_json())
+        return result
 
 
 #: The attribute of a KeyboardInterrupt out of :func:`fit` (or a survey's
@@ -936,7 +947,7 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
             # derived quantities and figures take seconds (about 12 s for the demo on 2 cores)
             announce(progress, "outputs", f"writing result.json, tables and figures to {out}")
             with refused_reported(out, sampler, resumed):
-                result = write_results(problem, res, out, started, truth, inputs)
+                result = write_results(problem, res, out, started, truth, inputs, progress=progress)
             if removed:
                 kept = _remove_checkpoints(out, written=True)
                 result = _checkpoint_kept(result, out, checkpoint, kept)

@@ -1342,3 +1342,57 @@ def test_a_file_whose_refusal_stops_the_fit_leaves_the_earlier_fits_result_whole
     assert f"{refused.name}, " in str(caught.value) and "before sampling anything" in str(caught.value)
     assert {name: (out / name).read_bytes() for name in earlier} == earlier
     assert refused.read_bytes() == b"someone else's"
+
+
+def test_the_outputs_stage_says_each_group_of_files_before_it_writes_it(tmp_path, capsys, monkeypatch):
+    """After the search, the outputs stage (derived quantities, tables, figures, result.json) printed
+    one line and then nothing until the closing table: about 10 s on an idle machine, 4 minutes on a
+    loaded laptop, where a user took it for hung. Each step is now said as it begins (where stderr is
+    a log, a step begun STEP_EVERY_S or more after the last line; 0 here, so every one)."""
+    import sys
+
+    from tinylens.inference import progress
+    from tinylens.results import derived, plots, tables
+
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    monkeypatch.setattr(progress, "STEP_EVERY_S", 0.0, raising=False)
+
+    def marked(module, name, mark):
+        original = getattr(module, name)
+
+        def wrapper(*args, **kwargs):
+            value = original(*args, **kwargs)
+            sys.stderr.write(f"<{mark(args)}>\n")  # after the real call: the file is there
+            return value
+
+        monkeypatch.setattr(module, name, wrapper)
+
+    def written(args):
+        return "wrote " + next(Path(a).name for a in args if isinstance(a, (str, Path)) and Path(a).suffix)
+
+    marked(derived, "derived_summaries", lambda args: "derived")
+    for module, name in ((tables, "write_table"), (tables, "write_json"), (plots, "save_dataset_figure"),
+                         (plots, "save_model_figure"), (plots, "save_corner_figure")):
+        marked(module, name, written)
+    config = write_tiny_lens(tmp_path, {"type": "optimizer", "method": "lbfgs"})
+    capsys.readouterr()
+    result = tinylens.fit(config)
+    err = capsys.readouterr().err.splitlines()
+    start = next(i for i, line in enumerate(err) if line.startswith("outputs writing result.json, tables and figures to"))
+    said = [line for line in err[start + 1:] if line.startswith(("outputs ", "<"))]
+    files = result.files
+    assert set(files) >= {"samples", "summary", "subplot", "results"} and "corner" not in files  # lbfgs: no corner
+    assert said == [
+        "outputs computing the derived quantities and the quality checks", "<derived>",
+        f"outputs writing the tables {files['samples']} and {files['summary']}",
+        f"<wrote {files['samples']}>", f"<wrote {files['summary']}>",
+        f"outputs drawing {files['subplot']}", f"<wrote {files['subplot']}>",
+        f"outputs drawing {files['results']}", f"<wrote {files['results']}>",
+        "outputs writing result.json", "<wrote result.json>",
+    ]
+    assert all((tmp_path / "output" / name).is_file() for name in files.values())
+
+    # progress=False: the same fit says nothing, its files the same
+    tinylens.fit(config, progress=False, fresh=True)
+    captured = capsys.readouterr()
+    assert not [line for line in captured.err.splitlines() if line.startswith("outputs")] and captured.out == ""

@@ -179,3 +179,22 @@ def test_plain_lines_come_at_most_every_interval_and_when_forced():
     assert clock_time(0.9) == "0:00" and clock_time(4503.2) == "75:03"
     first = PlainLines(30.0, iter([0.0, 1.0, 2.0]).__next__, first=True)
     assert [first.due(), first.due()] == [True, False]
+
+
+def test_steps_in_a_log_say_only_a_step_begun_a_while_after_the_last_line(capsys, monkeypatch):
+    """The outputs stage's steps (tinylens.fit's write_results): in a log file a quick stage adds no
+    line (the demo's output stays short on an idle machine), a slow one a line per step that begins
+    STEP_EVERY_S or more after the last line; disabled (--quiet), none."""
+    from tinylens.inference.progress import Steps
+
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    now = [100.0]
+    with Steps(True, "outputs", every=5.0, clock=lambda: now[0]) as steps:
+        for at, text in ((100.5, "computing"), (101.0, "tables"), (109.0, "drawing a.png"), (110.0, "drawing b.png"),
+                         (200.0, "writing result.json")):
+            now[0] = at
+            steps.step(text)
+    assert capsys.readouterr().err == "outputs drawing a.png\noutputs writing result.json\n"
+    with Steps(False, "outputs", every=0.0) as steps:
+        steps.step("drawing a.png")
+    assert capsys.readouterr().err == ""

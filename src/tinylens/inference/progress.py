@@ -83,6 +83,53 @@ def announce(enabled: bool, who: str, text: str) -> None:
         Console(stderr=True, highlight=False).print(f"[bold]{who}[/] {escape(text)}", soft_wrap=True)
 
 
+#: Seconds after which, where stderr cannot redraw a line (a log file, a pipe), :class:`Steps`
+#: says the step it begins: a stage quick on an idle machine adds no line, a slow one shows movement.
+STEP_EVERY_S = 5.0
+
+
+class Steps:
+    """The steps of a part of a fit that has no status line of its own (the writing of its outputs
+    after the search, seconds on an idle machine, minutes on a loaded one), each said by
+    :meth:`step` as it begins: on a terminal, one transient line (a spinner, ``who text``) redrawn
+    at each step and gone at the end; elsewhere (a log file, a pipe, a dumb terminal) an
+    :func:`announce` line for a step begun ``every`` seconds (:data:`STEP_EVERY_S`) or more after
+    the last line (the start counts as one); with ``enabled=False`` nothing. ``clock`` is read once
+    a step."""
+
+    def __init__(self, enabled: bool, who: str, every: float | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.enabled = enabled
+        self.who = who
+        self.every = STEP_EVERY_S if every is None else every
+        self._clock = clock
+        self._status: Any = None
+        self._lines: PlainLines | None = None
+
+    def __enter__(self) -> Steps:
+        if not self.enabled:
+            return self
+        console = Console(stderr=True, highlight=False)
+        if draws_live(console):
+            self._status = console.status(f"[bold]{escape(self.who)}[/]")
+            self._status.start()
+        else:
+            self._lines = PlainLines(self.every, self._clock)
+        return self
+
+    def step(self, text: str) -> None:
+        """Say that the step ``text`` begins (``drawing results.png``)."""
+        if self._status is not None:
+            self._status.update(f"[bold]{escape(self.who)}[/] {escape(text)}")
+        elif self._lines is not None and self._lines.due():
+            announce(True, self.who, text)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._status is not None:
+            self._status.stop()
+        self._status = self._lines = None
+
+
 def announce_resumed(enabled: bool, method: str, checkpoint: Any, calls: int, seconds: float) -> None:
     """Say, when ``enabled``, that the sampler ``method`` resumes its ``checkpoint``, with the
     likelihood ``calls`` and ``seconds`` of sampling the earlier runs it recorded: a resumed fit
