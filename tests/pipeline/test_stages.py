@@ -1313,3 +1313,40 @@ def test_a_damaged_partial_state_is_said_and_deleted_a_sound_one_is_read(tmp_pat
         with pytest.warns(CheckpointWarning, match="is this fit's but cannot be used") as caught:
             assert _load_state(path, stamp, problem.ndim, pixels=pixels) is None
         assert said in str(caught[0].message) and not path.exists(), str(caught[0].message)
+
+
+def test_a_partial_state_made_with_other_threads_is_not_taken_up(tmp_path, monkeypatch, capsys):
+    """A fit stopped in stage 3 with pipeline.threads 2 (starts run in step, other digits and calls
+    than one at a time) and started again with 1 (a speed-only setting, outside the fingerprint; the
+    default differs between a GPU and a CPU) took up its 3 ended starts and made the others one at a
+    time: a best fit and gradient-call count (169) of neither setting's fit (200 with 1, 173 with 2),
+    and result.json said threads 1. Such a state is now not taken up: stages 1-3 are done again, as a
+    fit never stopped with these threads does, and the progress line says why."""
+    from tiny_lens import tiny_config, write_tiny_lens
+    from tinylens import filenames
+    from tinylens.pipeline.run import run_pipeline
+
+    write_tiny_lens(tmp_path)
+    problem = tinylens.load(tiny_config(), base_dir=tmp_path)
+    whole, _ = _stages_of_a_run(problem, tmp_path / "whole")  # threads 1 on a CPU
+    real = Objective.minimize
+    made = []
+
+    def stopped_at_the_fourth(self, *args, **kwargs):
+        if len(made) == 3:
+            raise KeyboardInterrupt
+        made.append(1)
+        return real(self, *args, **kwargs)
+
+    out = tmp_path / "stopped"
+    out.mkdir()
+    with monkeypatch.context() as patched:
+        patched.setattr(Objective, "minimize", stopped_at_the_fourth)
+        with pytest.raises(KeyboardInterrupt):
+            run_pipeline(problem, _no_sampling, Pipeline(threads=2), progress=False, checkpoint_dir=out)
+    partial = json.loads((out / filenames.PIPELINE_STATE).read_text())["partial"]
+    assert len(partial["fits"]) == 3, partial["fits"]
+    resumed, said = _stages_of_a_run(problem, out, capsys)
+    assert resumed["best"] == whole["best"] and resumed["n_evals"] == whole["n_evals"], resumed["n_evals"]
+    assert resumed["threads"] == 1 and _timeless(resumed["stages"]) == _timeless(whole["stages"])
+    assert "pipeline.threads 2" in said and "reused from" not in said, said

@@ -14,7 +14,8 @@ and reused when a fit of the same data and model is started again (their results
 ``result.json``, under ``info.pipeline``). The stages are saved as they go, under the same
 fingerprint: after stage 1, after stage 2 and after each start of stage 3 ends (a ``partial``
 state: :func:`optimise`'s ``save``), so that a fit stopped within them (Ctrl-C, a wall time)
-does only what had not ended when started again, to the same result as a fit never stopped.
+does only what had not ended when started again, to the same result as a fit never stopped (one
+saved with another ``pipeline.threads`` is not taken up: :func:`other_threads`).
 """
 
 from __future__ import annotations
@@ -194,7 +195,8 @@ def partial_problem(partial: Any, ndim: int, pixels: int | None = None) -> str:
     problem = (_values_problem("partial.theta", partial["theta"], ndim)
                or _count_problem("partial.n_evals", partial["n_evals"], 0, MAX_STATE_EVALS)
                or _seconds_problem("partial.time_s", partial["time_s"])
-               or _seconds_problem("partial.stage3_s", partial.get("stage3_s", 0.0)))
+               or _seconds_problem("partial.stage3_s", partial.get("stage3_s", 0.0))
+               or _count_problem("partial.threads", partial.get("threads", 1), 1, MAX_STATE_THREADS))
     if problem:
         return problem
     if not isinstance(partial["stages"], dict):
@@ -366,7 +368,7 @@ def optimise(objective: Objective, settings, progress: bool = False, partial: di
     def saved(done: int, n_evals: int, **more: Any) -> None:
         if save is not None:
             save({"done": done, "theta": theta.tolist(), "arc": _arc_record(arc), "stages": stages,
-                  "n_evals": n_evals, "time_s": time.perf_counter() - t0, **more})
+                  "n_evals": n_evals, "time_s": time.perf_counter() - t0, "threads": objective.threads, **more})
 
     if done_stage >= 1:
         pass  # said by the caller, with what else is reused
@@ -588,7 +590,21 @@ def stages_partly_done(problem, sampler, settings, checkpoint_dir: str | Path,
     path = Path(checkpoint_dir) / filenames.PIPELINE_STATE
     state = _reused_state(path, _stage_fingerprint(problem, settings), sampler_defaults(sampler, sampler_settings),
                           problem, look_only=True)
-    return state is not None and "partial" in state and "best" not in state
+    return (state is not None and "partial" in state and "best" not in state
+            and not other_threads(state["partial"], stage_threads(settings)))
+
+
+def other_threads(partial: dict[str, Any], threads: int) -> str:
+    """Why a fit that optimises ``threads`` starts at once does not take up the ``partial`` state
+    of stages 1-3 an earlier one saved with another ``pipeline.threads`` (starts run in step give
+    other digits, and other calls, than one at a time: the stages of the two would be of neither);
+    "" where it takes it up. A state that does not say is of one start at a time."""
+    made = partial.get("threads", 1)
+    if made == threads:
+        return ""
+    return (f"stages 1-3 done again: {filenames.PIPELINE_STATE} holds what a fit with pipeline.threads {made:g} "
+            f"had done, and this one optimises {threads} start{'' if threads == 1 else 's'} at once, which gives "
+            f"other digits (set pipeline.threads: {made:g} to take it up)")
 
 
 def holds_partial_state(path: Path) -> bool:
@@ -630,6 +646,9 @@ def run_pipeline(problem, sampler, settings, *, progress: bool = True,
     partial = state.pop("partial") if state is not None and "best" not in state else None
     state = None if partial is not None else state
     objective = Objective(problem, threads=stage_threads(settings))
+    if partial is not None and (why := other_threads(partial, objective.threads)):
+        _say(progress, why)
+        partial = None
     earlier = 0.0  # seconds spent by earlier runs of this fit, up to what they saved
     resumed_stages, resumed_run = state is not None, None  # what this process took up from earlier ones
     resumed_partly = None  # stages 1-3 taken up where an earlier run stopped in them: stages done, stage 3's starts
