@@ -133,7 +133,7 @@ def test_a_wrong_flag_truth_errors_or_empty_path_is_the_config_type_or_value_err
 
 
 def test_fits_docstring_names_the_error_class_each_wrong_flag_or_truth_errors_raises(lens):
-    """c6a9839 made fit's docstring say 'another truth_errors is a ConfigValueError' and 'a progress,
+    """61a1629 made fit's docstring say 'another truth_errors is a ConfigValueError' and 'a progress,
     fresh or pipeline other than True or False (or 1 or 0) is a ConfigTypeError', though
     truth_errors=None is a ConfigTypeError and fresh=2 a ConfigValueError. Each example the
     docstring now gives raises the class it names there."""

@@ -228,7 +228,7 @@ def test_the_supersampling_shortfall_of_a_cusp_is_as_the_doc_says():
 
 def test_the_noise_maps_bad_value_limit_is_as_the_docs_say():
     """docs/config.md and the README said that every bad-pixel noise value is masked, but one in
-    over 1 - LOW_NOISE_QUANTILE of the image is refused (33ccb32); both now give that limit."""
+    over 1 - LOW_NOISE_QUANTILE of the image is refused (dbbae2f); both now give that limit."""
     from tinylens.data.dataset import LOW_NOISE_QUANTILE
 
     limit = f"over {100 * (1 - LOW_NOISE_QUANTILE):g} % of the image"

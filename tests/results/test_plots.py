@@ -940,7 +940,7 @@ def test_corner_figure_names_a_wrong_truths_names_samples_or_weights_argument():
 
 
 def test_corner_figure_says_rows_of_unequal_length_are_so_not_that_they_are_no_numbers():
-    """60ced80 named corner_figure's argument where numpy could not make floats of it, but worded
+    """361ab03 named corner_figure's argument where numpy could not make floats of it, but worded
     every such failure 'must be an array of numbers', also for samples whose rows are numbers of
     unequal lengths (a row one value short), whose numbers it then showed; numpy had said
     'inhomogeneous shape'. Uneven rows are said to be so, with their shapes; text is still said

@@ -154,7 +154,7 @@ def test_a_true_value_held_in_a_0d_array_is_taken_as_its_number():
 def test_a_masked_true_value_is_refused_not_taken_as_the_number_under_its_mask():
     """An astropy table read from a truth CSV with an empty cell holds it masked: its row gives
     ``np.ma.masked``, a 0-d array of floats whose ``item()`` is 0.0. Taking 0-d arrays as their
-    number (29486b3) took it as a true value of 0.0, and np.ma.array(2.5, mask=True) as 2.5,
+    number (f562afa) took it as a true value of 0.0, and np.ma.array(2.5, mask=True) as 2.5,
     where each was refused as no finite number before; they are refused again, and an
     unmasked 0-d masked array is still its number."""
     from astropy.table import MaskedColumn, Table
