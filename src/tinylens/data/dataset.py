@@ -247,7 +247,7 @@ def load_dataset(cfg: schema.Dataset, base_dir: str | Path, origin: str = BASE_D
     user = user_mask(cfg, mask_values, data.shape)
     good_data, valid_noise = valid_values(data, noise)
     huge = huge_noise(noise, valid_noise)
-    check_not_mostly_bad_noise(data, noise, valid_noise & good_data, paths["noise_path"], user)
+    unmasked_bad = check_not_mostly_bad_noise(data, noise, valid_noise & good_data, paths["noise_path"], user)
     good_noise = valid_noise & ~huge
     mask = user & good_data & good_noise
     note = " ".join(filter(None, (shape_mask_note(cfg, data.shape), mask_file_note(mask_values, mask_path))))
@@ -262,7 +262,7 @@ def load_dataset(cfg: schema.Dataset, base_dir: str | Path, origin: str = BASE_D
     _warn_bad(user & good_data & huge, paths["noise_path"],
               f"with a noise over {HUGE_NOISE_FACTOR:g} times the median one (a bad-pixel value, e.g. 1e30 in RMS "
               "maps, 1e8 in SLACS's)")
-    unmasked_bad = mostly_bad_noise(data, noise, valid_noise & good_data)  # one the mask leaves out (else refused above)
+    # unmasked_bad: a bad-pixel noise in most pixels, all of which the mask leaves out (else refused above)
     _warn_tiny_noise(noise, mask, good_noise if unmasked_bad is None else good_noise & ~unmasked_bad,
                      paths["noise_path"])
     _warn_flat(data[mask], paths["data_path"])
@@ -607,14 +607,15 @@ def value_span(values: np.ndarray) -> str:
 
 
 def check_not_mostly_bad_noise(data: np.ndarray, noise: np.ndarray, valid: np.ndarray, path: Path,
-                               user: np.ndarray | None = None) -> None:
+                               user: np.ndarray | None = None) -> np.ndarray | None:
     """Refuse a noise map whose bad-pixel value fills more of the image than :func:`huge_noise` can
     mask (:func:`mostly_bad_noise`, over all the ``valid`` pixels, as :func:`huge_noise` counts),
     where the ``user`` mask uses any of those pixels: its median was that value, so none was
-    masked, the sane pixels were announced as tiny and float32's range was blamed on the units."""
+    masked, the sane pixels were announced as tiny and float32's range was blamed on the units.
+    Return those pixels where the mask leaves them all out (None where there are none)."""
     high = mostly_bad_noise(data, noise, valid)
     if high is None or (user is not None and not (high & user).any()):
-        return
+        return high
     n, total = int(high.sum()), int(valid.sum())
     rest = noise[valid & ~high]
     raise DataError(
