@@ -18,7 +18,7 @@ import json
 import sys
 from pathlib import Path
 
-from tinylens.errors import TinyLensError
+from tinylens.errors import TinyLensError, counted
 from tinylens.results.quality import source_image_counts
 from tinylens.results.stored import load_stored, result_files, without_results
 
@@ -56,7 +56,7 @@ def main(argv: list[str]) -> int:
         return 1
     files = result_files(argv)
     rows = [r for r in map(recheck, files) if r is not None]
-    print(f"{len(files)} result{'' if len(files) == 1 else 's'}, {len(rows)} flagged {FLAG}")
+    print(f"{counted(len(files), 'result')}, {len(rows)} flagged {FLAG}")
     for r in rows:
         print("  ".join(f"{k}={v}" for k, v in r.items()))
     return 0

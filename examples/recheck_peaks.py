@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 import tinylens
-from tinylens.errors import TinyLensError
+from tinylens.errors import TinyLensError, counted
 from tinylens.results.quality import PEAKS_APART_THETA_E, critical_flags, peaks_apart
 from tinylens.results.stored import load_stage_state, load_stored, result_files, without_results
 from tinylens.results.tables import unwritable_file, write_csv
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         apart = "-" if r["peaks_apart_theta_E"] is None else f"{r['peaks_apart_theta_E']:.2f}"
         trust = "" if r["trusted_stored"] is None else f"  trusted {r['trusted_stored']} -> {r['trusted_now']}"
         print(f"{r['result']}: peaks_apart {apart} theta_E{'  RAISED' if r['flag_now'] else ''}{trust}")
-    print(f"{len(rows)} result{'' if len(rows) == 1 else 's'}, {sum(r['flag_now'] for r in rows)} with {FLAG}")
+    print(f"{counted(len(rows), 'result')}, {sum(r['flag_now'] for r in rows)} with {FLAG}")
     if args.output:
         write_csv(args.output, pd.DataFrame(rows))
     return 0

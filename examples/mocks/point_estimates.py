@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tinylens.errors import TinyLensError, lens_count
+from tinylens.errors import TinyLensError, counted, lens_count
 from tinylens.results.report import deviation_stats, read_table
 from tinylens.results.tables import weighted_percentiles
 
@@ -172,9 +172,8 @@ def main(argv: list[str] | None = None) -> None:
         print_statistics("population_prior_median", sampled,
                          f"; smallest effective sample {sampled['population_prior_ess'].min():.0f}")
     if len(points):
-        print(f"{len(points)} optimizer result{'' if len(points) == 1 else 's'} (one point each, no posterior to read "
-              "by several estimators or "
-              "reweight to the population's prior):")
+        print(f"{counted(len(points), 'optimizer result')} (one point each, no posterior to read by several "
+              "estimators or reweight to the population's prior):")
         print_statistics("best_point", points)
 
 
