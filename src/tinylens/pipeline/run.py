@@ -248,7 +248,7 @@ def _load_state(path: Path | None, stamp: str, ndim: int, look_only: bool = Fals
         return None
     if not isinstance(state, dict) or state.get("fingerprint") != stamp:
         return None
-    if "partial" in state and "best" not in state:
+    if is_partial(state):
         problem = partial_problem(state["partial"], ndim, pixels)
     else:
         problem = state_problem(state, ndim)
@@ -260,6 +260,12 @@ def _load_state(path: Path | None, stamp: str, ndim: int, look_only: bool = Fals
                   "stages 1-3 are done again.", CheckpointWarning, stacklevel=outside_stacklevel())
     path.unlink(missing_ok=True)  # said once: a later look (the fit's own, after its check) finds none
     return None
+
+
+def is_partial(state: dict[str, Any]) -> bool:
+    """Whether the stages' ``state`` (a dict) is a partial one, ``{"fingerprint": ..., "partial": ...}``
+    (stages 1-3 not all done: :func:`optimise`'s ``save``), not a whole one (which has a ``best``)."""
+    return "partial" in state and "best" not in state
 
 
 #: The stages a partial state (:func:`optimise`'s ``save``) records as done: stage 1 (its fit and
@@ -306,11 +312,10 @@ class _Journal:
     objective's counter, as making it did."""
 
     def __init__(self, objective: Objective, records: list[dict[str, Any]], save: Callable[[list], None]):
-        self.objective, self.problem, self.threads = objective, objective.problem, objective.threads
+        self.objective, self.problem = objective, objective.problem  # what stage 3 reads of an objective
         self.records = {int(r["i"]): r for r in records}
         self.save = save
         self.asked = 0  # the starts asked for so far
-        self.reused = 0
         self.lock = threading.Lock()
 
     def minimize_many(self, jobs, weight=None) -> list[Fit]:
@@ -324,7 +329,6 @@ class _Journal:
                 fits[i] = Fit(np.asarray(record["theta"], dtype=float), float(record["log_post"]),
                               int(record["n_evals"]), record["message"])
                 self.objective.counter(fits[i].n_evals)
-                self.reused += 1
             else:
                 todo.append(i)
 
@@ -590,7 +594,7 @@ def stages_partly_done(problem, sampler, settings, checkpoint_dir: str | Path,
     path = Path(checkpoint_dir) / filenames.PIPELINE_STATE
     state = _reused_state(path, _stage_fingerprint(problem, settings), sampler_defaults(sampler, sampler_settings),
                           problem, look_only=True)
-    return (state is not None and "partial" in state and "best" not in state
+    return (state is not None and is_partial(state)
             and not other_threads(state["partial"], stage_threads(settings)))
 
 
@@ -614,7 +618,7 @@ def holds_partial_state(path: Path) -> bool:
         state = json.loads(path.read_text())
     except (OSError, ValueError):
         return False
-    return isinstance(state, dict) and "partial" in state and "best" not in state
+    return isinstance(state, dict) and is_partial(state)
 
 
 def partial_reused(partial: dict[str, Any]) -> str:
@@ -643,7 +647,7 @@ def run_pipeline(problem, sampler, settings, *, progress: bool = True,
     stamp = _stage_fingerprint(problem, settings)
     sampler_kw = sampler_defaults(sampler, sampler_settings)
     state = _reused_state(state_path, stamp, sampler_kw, problem)
-    partial = state.pop("partial") if state is not None and "best" not in state else None
+    partial = state.pop("partial") if state is not None and is_partial(state) else None
     state = None if partial is not None else state
     objective = Objective(problem, threads=stage_threads(settings))
     if partial is not None and (why := other_threads(partial, objective.threads)):
