@@ -792,22 +792,26 @@ def disk_full_reported(folder: Path, sampler: bool = True, resumed: bool = True)
     except OSError as exc:
         if exc.errno == errno.EROFS:
             what = f"{exc.filename} cannot be written" if exc.filename is not None else "the fit's files cannot be written"
-            kept = ("and the checkpoints written before are kept: run the fit again once the disk is writable to "
-                    "resume it." if sampler and resumed else f"and {afresh_text(sampler)}: run the fit again once the "
-                    "disk is writable (it starts afresh).")
+            kept = _kept_text(sampler, resumed, "run the fit again once the disk is writable")
             raise OutputError(
                 f"Output folder {folder}: {what} ({exc.strerror or 'read-only'}: the disk is mounted read-only). Nothing "
                 f"there is half-written, {kept}"
             ) from None
         if exc.errno not in DISK_FULL:
             raise
-        kept = ("and the checkpoints written before are kept: free some space and run the fit again to resume it."
-                if sampler and resumed else f"and {afresh_text(sampler)}: free some space and run the fit again (it "
-                "starts afresh).")
+        kept = _kept_text(sampler, resumed, "free some space and run the fit again")
         raise OutputError(
             f"Output folder {folder}: no space left to write the fit's files ({exc.strerror or 'disk full'}: the disk, "
             f"or your quota on it, is full). Nothing there is half-written, {kept}"
         ) from None
+
+
+def _kept_text(sampler: bool, resumed: bool, todo: str) -> str:
+    """What :func:`disk_full_reported` says is kept, with what ``todo`` to go on: the checkpoints,
+    for a fit that resumes them, else why a fit run again starts afresh (:func:`afresh_text`)."""
+    if sampler and resumed:
+        return f"and the checkpoints written before are kept: {todo} to resume it."
+    return f"and {afresh_text(sampler)}: {todo} (it starts afresh)."
 
 
 def afresh_text(sampler: bool) -> str:
@@ -1580,9 +1584,10 @@ def refused_reported(out: Path, sampler: bool = True, resumed: bool = True) -> I
         if not isinstance(name, (str, os.PathLike)) or Path(os.path.abspath(name)).parent != Path(os.path.abspath(out)):
             raise
         path = Path(name)
+        afresh = afresh_text(sampler)
         kept = ("The search's checkpoint is kept: once that file can be replaced, run the fit again to resume "
-                "it (its search is not done again)." if sampler and resumed else f"{afresh_text(sampler)[0].upper()}"
-                f"{afresh_text(sampler)[1:]}: once that file can be replaced, run the fit again (it starts afresh).")
+                "it (its search is not done again)." if sampler and resumed else f"{afresh[0].upper()}{afresh[1:]}: "
+                "once that file can be replaced, run the fit again (it starts afresh).")
         raise OutputError(f"Output folder {out}: the system refused to write {path.name} there "
                           f"({exc.strerror or type(exc).__name__}; {ls_command(path, option='-l')} shows its owner), so "
                           f"the fit's {filenames.RESULT} is not written. Delete that file (or ask its owner to). "
