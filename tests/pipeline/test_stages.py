@@ -520,6 +520,20 @@ def test_stage_3_stops_when_no_start_has_a_finite_posterior(write_fits, nan_sie)
         optimise(Objective(problem), Pipeline())
 
 
+def _tiny_lens_with_a_gaussian_light(tmp_path):
+    """The tiny lens written in ``tmp_path``, loaded with a centred round Gaussian lens light (its
+    sigma free, its flux linear), so that the pipeline's stage 1 fits it."""
+    from tiny_lens import tiny_config, write_tiny_lens
+
+    write_tiny_lens(tmp_path)
+    config = tiny_config()
+    config["model_components"]["lens_light_list"] = [{"type": "Gaussian", "params": {
+        "sigma": {"prior_type": "uniform", "prior_settings": [0.05, 2.0]},
+        **{name: {"fixed": True, "fixed_value": 0.0} for name in ("center_x", "center_y", "e1", "e2")},
+        "flux": {"use_linear": True}}}]
+    return tinylens.load(config, base_dir=tmp_path)
+
+
 def test_stage_1_says_so_when_no_start_has_a_finite_lens_light_posterior(tmp_path, monkeypatch):
     """A lens light that is finite nowhere (a Gaussian profile made NaN): stage 1's fits all
     scored the optimiser's 'non-finite' value, stage 2 found no arc in a NaN residual, and the
@@ -529,20 +543,13 @@ def test_stage_1_says_so_when_no_start_has_a_finite_lens_light_posterior(tmp_pat
 
     import jax.numpy as jnp
 
-    from tiny_lens import tiny_config, write_tiny_lens
     from tinylens.errors import ConfigError
     from tinylens.profiles.light import LIGHT_PROFILES
 
     real = LIGHT_PROFILES["Gaussian"]
     monkeypatch.setitem(LIGHT_PROFILES, "Gaussian", dataclasses.replace(
         real, basis=lambda x, y, p, settings: real.basis(x, y, p, settings) * jnp.nan))
-    write_tiny_lens(tmp_path)
-    config = tiny_config()
-    config["model_components"]["lens_light_list"] = [{"type": "Gaussian", "params": {
-        "sigma": {"prior_type": "uniform", "prior_settings": [0.05, 2.0]},
-        **{name: {"fixed": True, "fixed_value": 0.0} for name in ("center_x", "center_y", "e1", "e2")},
-        "flux": {"use_linear": True}}}]
-    problem = tinylens.load(config, base_dir=tmp_path)
+    problem = _tiny_lens_with_a_gaussian_light(tmp_path)
     with pytest.raises(ConfigError) as err:
         optimise(Objective(problem), Pipeline())
     said = str(err.value)
@@ -1179,6 +1186,38 @@ def _timeless(stages: dict) -> dict:
     return {name: {key: value for key, value in record.items() if key != "time_s"} for name, record in stages.items()}
 
 
+def _stop(*args, **kwargs):
+    raise KeyboardInterrupt
+
+
+def _stopped_run(problem, out, monkeypatch, owner, name, stop=_stop, pipeline=None) -> dict:
+    """The partial stages' state that :func:`run_pipeline` leaves in the new folder ``out`` when
+    stopped (a KeyboardInterrupt) by ``stop`` standing in for ``owner.name``."""
+    from tinylens import filenames
+    from tinylens.pipeline.run import run_pipeline
+
+    out.mkdir()
+    with monkeypatch.context() as patched:
+        patched.setattr(owner, name, stop)
+        with pytest.raises(KeyboardInterrupt):
+            run_pipeline(problem, _no_sampling, pipeline or Pipeline(), progress=False, checkpoint_dir=out)
+    return json.loads((out / filenames.PIPELINE_STATE).read_text())["partial"]
+
+
+def _stopped_at_the_fourth_start(problem, out, monkeypatch, pipeline=None) -> dict:
+    """:func:`_stopped_run` stopped as stage 3's fourth start begins (its first three ended)."""
+    real = Objective.minimize
+    made = []
+
+    def stopped_at_the_fourth(self, *args, **kwargs):
+        if len(made) == 3:
+            raise KeyboardInterrupt
+        made.append(1)
+        return real(self, *args, **kwargs)
+
+    return _stopped_run(problem, out, monkeypatch, Objective, "minimize", stopped_at_the_fourth, pipeline)
+
+
 def test_a_fit_stopped_in_stage_3_resumes_from_the_starts_that_ended(tmp_path, monkeypatch, capsys):
     """checkpoint.pipeline.json was written only once stages 1-3 had all ended: a fit stopped by
     Ctrl-C or a SLURM wall time in stage 3 (minutes of multi-start L-BFGS per SLACS lens on a
@@ -1186,7 +1225,6 @@ def test_a_fit_stopped_in_stage_3_resumes_from_the_starts_that_ended(tmp_path, m
     each start of stage 3, and a fit started again makes only the starts that had not ended, to the
     same result, to the last digit, as a fit never stopped."""
     from tiny_lens import tiny_config, write_tiny_lens
-    from tinylens import filenames
 
     write_tiny_lens(tmp_path)
     problem = tinylens.load(tiny_config(), base_dir=tmp_path)
@@ -1196,22 +1234,8 @@ def test_a_fit_stopped_in_stage_3_resumes_from_the_starts_that_ended(tmp_path, m
         counted.setattr(Objective, "minimize", lambda self, *a, **k: every.append(1) or real(self, *a, **k))
         whole, _ = _stages_of_a_run(problem, tmp_path / "whole")
 
-    made = []
-
-    def stopped_at_the_fourth(self, *args, **kwargs):
-        if len(made) == 3:
-            raise KeyboardInterrupt
-        made.append(1)
-        return real(self, *args, **kwargs)
-
     out = tmp_path / "stopped"
-    out.mkdir()
-    monkeypatch.setattr(Objective, "minimize", stopped_at_the_fourth)
-    from tinylens.pipeline.run import run_pipeline
-
-    with pytest.raises(KeyboardInterrupt):
-        run_pipeline(problem, _no_sampling, Pipeline(), progress=False, checkpoint_dir=out)
-    partial = json.loads((out / filenames.PIPELINE_STATE).read_text())["partial"]
+    partial = _stopped_at_the_fourth_start(problem, out, monkeypatch)
     assert partial["done"] == 2 and [f["i"] for f in partial["fits"]] == [0, 1, 2], partial["fits"]
 
     again = []
@@ -1229,25 +1253,15 @@ def test_a_fit_stopped_after_stage_2_does_not_search_the_arc_again(tmp_path, mon
     """Stopped as stage 3 began (nothing of it ended), a fit started again took up stages 1-2 from
     checkpoint.pipeline.json (the arc not searched again) and ends as a fit never stopped."""
     from tiny_lens import tiny_config, write_tiny_lens
-    from tinylens import filenames
     from tinylens.pipeline import run
 
     write_tiny_lens(tmp_path)
     problem = tinylens.load(tiny_config(), base_dir=tmp_path)
     whole, _ = _stages_of_a_run(problem, tmp_path / "whole")
     out = tmp_path / "stopped"
-    out.mkdir()
-
-    def stopped(*args, **kwargs):
-        raise KeyboardInterrupt
-
-    with monkeypatch.context() as patched:
-        patched.setattr(run, "fit_mass_source", stopped)
-        with pytest.raises(KeyboardInterrupt):
-            run.run_pipeline(problem, _no_sampling, Pipeline(), progress=False, checkpoint_dir=out)
-    partial = json.loads((out / filenames.PIPELINE_STATE).read_text())["partial"]
+    partial = _stopped_run(problem, out, monkeypatch, run, "fit_mass_source")
     assert partial["done"] == 2 and partial["fits"] == [] and partial["arc"]["n_pixels"] > 0
-    monkeypatch.setattr(run, "find_arc", stopped)  # stage 2's search, not made again
+    monkeypatch.setattr(run, "find_arc", _stop)  # stage 2's search, not made again
     resumed, said = _stages_of_a_run(problem, out, capsys)
     assert "stages 1-2 reused from checkpoint.pipeline.json" in said and "2/4" not in said, said
     assert resumed["best"] == whole["best"] and resumed["n_evals"] == whole["n_evals"]
@@ -1257,31 +1271,14 @@ def test_a_fit_stopped_after_stage_2_does_not_search_the_arc_again(tmp_path, mon
 def test_a_fit_stopped_after_stage_1_does_not_fit_the_lens_light_again(tmp_path, monkeypatch, capsys):
     """Stopped after stage 1 (the lens light fitted), a fit started again took stage 1 up from
     checkpoint.pipeline.json, not fitting the lens light again, and ends as a fit never stopped."""
-    from tiny_lens import tiny_config, write_tiny_lens
-    from tinylens import filenames
     from tinylens.pipeline import run
 
-    write_tiny_lens(tmp_path)
-    config = tiny_config()
-    config["model_components"]["lens_light_list"] = [{"type": "Gaussian", "params": {
-        "sigma": {"prior_type": "uniform", "prior_settings": [0.05, 2.0]},
-        **{name: {"fixed": True, "fixed_value": 0.0} for name in ("center_x", "center_y", "e1", "e2")},
-        "flux": {"use_linear": True}}}]
-    problem = tinylens.load(config, base_dir=tmp_path)
+    problem = _tiny_lens_with_a_gaussian_light(tmp_path)
     whole, _ = _stages_of_a_run(problem, tmp_path / "whole")
     out = tmp_path / "stopped"
-    out.mkdir()
-
-    def stopped(*args, **kwargs):
-        raise KeyboardInterrupt
-
-    with monkeypatch.context() as patched:
-        patched.setattr(run, "stage2_done", stopped)  # its line, as stage 2 ends
-        with pytest.raises(KeyboardInterrupt):
-            run.run_pipeline(problem, _no_sampling, Pipeline(), progress=False, checkpoint_dir=out)
-    partial = json.loads((out / filenames.PIPELINE_STATE).read_text())["partial"]
+    partial = _stopped_run(problem, out, monkeypatch, run, "stage2_done")  # its line, as stage 2 ends
     assert partial["done"] == 1 and "lens_light" in partial["stages"]
-    monkeypatch.setattr(run, "fit_lens_light", stopped)
+    monkeypatch.setattr(run, "fit_lens_light", _stop)
     resumed, said = _stages_of_a_run(problem, out, capsys)
     assert "stage 1 reused from checkpoint.pipeline.json" in said and "1/4" not in said and "2/4" in said, said
     assert resumed["best"] == whole["best"] and resumed["n_evals"] == whole["n_evals"]
@@ -1323,28 +1320,12 @@ def test_a_partial_state_made_with_other_threads_is_not_taken_up(tmp_path, monke
     and result.json said threads 1. Such a state is now not taken up: stages 1-3 are done again, as a
     fit never stopped with these threads does, and the progress line says why."""
     from tiny_lens import tiny_config, write_tiny_lens
-    from tinylens import filenames
-    from tinylens.pipeline.run import run_pipeline
 
     write_tiny_lens(tmp_path)
     problem = tinylens.load(tiny_config(), base_dir=tmp_path)
     whole, _ = _stages_of_a_run(problem, tmp_path / "whole")  # threads 1 on a CPU
-    real = Objective.minimize
-    made = []
-
-    def stopped_at_the_fourth(self, *args, **kwargs):
-        if len(made) == 3:
-            raise KeyboardInterrupt
-        made.append(1)
-        return real(self, *args, **kwargs)
-
     out = tmp_path / "stopped"
-    out.mkdir()
-    with monkeypatch.context() as patched:
-        patched.setattr(Objective, "minimize", stopped_at_the_fourth)
-        with pytest.raises(KeyboardInterrupt):
-            run_pipeline(problem, _no_sampling, Pipeline(threads=2), progress=False, checkpoint_dir=out)
-    partial = json.loads((out / filenames.PIPELINE_STATE).read_text())["partial"]
+    partial = _stopped_at_the_fourth_start(problem, out, monkeypatch, Pipeline(threads=2))
     assert len(partial["fits"]) == 3, partial["fits"]
     resumed, said = _stages_of_a_run(problem, out, capsys)
     assert resumed["best"] == whole["best"] and resumed["n_evals"] == whole["n_evals"], resumed["n_evals"]
