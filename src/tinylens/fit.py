@@ -1510,15 +1510,14 @@ def _remove_checkpoints(out: Path, written: bool = False) -> list[str]:
     for name in filenames.checkpoint_names():
         try:
             (out / name).unlink(missing_ok=True)
-        except PermissionError as exc:
-            if not written:
+        except OSError as exc:
+            if written:
+                kept[name] = exc.strerror or type(exc).__name__
+            elif isinstance(exc, PermissionError):
                 raise OutputError(undeletable_text(out, out / name, exc, "an earlier fit's checkpoint", "--fresh (tinylens.fit: "
                                                    "fresh=True) must do to start afresh")) from None
-            kept[name] = exc.strerror or type(exc).__name__
-        except OSError as exc:
-            if not written:
+            else:
                 raise
-            kept[name] = exc.strerror or type(exc).__name__
     if kept:
         one = len(kept) == 1
         warnings.warn(f"The fit's results are written in {out}, but {'its checkpoint file' if one else 'checkpoint files'} "
