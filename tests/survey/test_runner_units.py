@@ -4159,6 +4159,17 @@ def test_a_worker_that_joins_with_another_tinylens_fits_no_lens(tmp_path, monkey
     assert f"survey: the Dask worker {bad} {runs}" in err and "it fits no lens of the survey" in err, err
 
 
+def _survey_folders(tmp_path, n):
+    """A survey's output folder ``tmp_path / "out"`` and ``n`` lenses lens_0, lens_1, ... whose
+    folders are made under ``tmp_path / "in"`` (empty: the fits are faked)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    lenses = [runner.Lens(f"lens_{i}", tmp_path / "in" / f"lens_{i}") for i in range(n)]
+    for lens in lenses:
+        lens.folder.mkdir(parents=True)
+    return out, lenses
+
+
 @pytest.mark.parametrize("view, unseen", [
     (lambda lock, folders: (None, list(folders)), "the lens folder {folder} and --out (run_survey: out=) {out}"),
     (lambda lock, folders: ("process 12 on node9, since 2026-01-01 00:00:00 UTC", []), "--out (run_survey: out=) {out}"),
@@ -4177,11 +4188,7 @@ def test_a_worker_that_joins_without_the_survey_folders_fits_no_lens(tmp_path, m
     from tinylens.locks import folder_lock
 
     monkeypatch.setattr(runner, "fit_lens", echo_truth_path)
-    out = tmp_path / "out"
-    out.mkdir()
-    lenses = [runner.Lens(f"lens_{i}", tmp_path / "in" / f"lens_{i}") for i in range(3)]
-    for lens in lenses:
-        lens.folder.mkdir(parents=True)
+    out, lenses = _survey_folders(tmp_path, 3)
     blind, view_here = [], runner._view
 
     def view_of_its_node(lock, folders):  # what the worker `blind` sees, the others seeing this process's disk
@@ -4223,11 +4230,7 @@ def test_lenses_an_idle_refusing_worker_keeps_taking_are_fitted_by_the_busy_good
     from tinylens.locks import folder_lock
 
     monkeypatch.setattr(runner, "fit_lens", slow_echo_truth_path)
-    out = tmp_path / "out"
-    out.mkdir()
-    lenses = [runner.Lens(f"lens_{i}", tmp_path / "in" / f"lens_{i}") for i in range(8)]
-    for lens in lenses:
-        lens.folder.mkdir(parents=True)
+    out, lenses = _survey_folders(tmp_path, 8)
     blind, view_here = [], runner._view
 
     def view_of_its_node(lock, folders):  # the worker `blind` sees a disk of its own, without the folders
