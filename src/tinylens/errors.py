@@ -62,6 +62,14 @@ def listed(items: Sequence[str], limit: int = 5, sep: str = ", ") -> str:
     return sep.join(items[:limit]) + f"{before_and} and {len(items) - limit} more"
 
 
+def in_config_file(config: Any) -> str:
+    """``In config file PATH: `` (``~`` expanded), the start of a message about a config given as a
+    file's path (a str or pathlib.Path); "" for one given otherwise (a mapping, a Config, None)."""
+    from pathlib import Path
+
+    return f"In config file {Path(config).expanduser()}: " if isinstance(config, (str, Path)) else ""
+
+
 def priors_and_data(of: str = "", examples: str = "an ellipticity near 1, sizes near 0") -> str:
     """What an error where the posterior is finite nowhere asks the user to check, after its own
     'Check' (or 'or check'): the priors (``of`` whom, if given; ``examples`` of what to look for)

@@ -32,7 +32,7 @@ import numpy as np
 
 from tinylens import filenames
 from tinylens.errors import (DISK_FULL, FIT_RERUN, OUTPUT_FOLDER_CHOICE, ConfigError, ConfigTypeError, ConfigValueError, OutputError,
-                             ls_command, outside_stacklevel)
+                             in_config_file, ls_command, outside_stacklevel)
 from tinylens.interrupts import interrupt_behind
 from tinylens.paths import PATH_MAX, limit_text, name_max_said, name_too_long
 from tinylens.results.stored import finite_number
@@ -417,7 +417,7 @@ def check_output_path(text: str, folder: Path, config: str | Path | None = None)
     named = next((p for p in (folder, *folder.parents) if VARIABLE.search(p.name)), None)
     if not hint or (named is not None and named.is_dir() and not set_variables(text)):
         return
-    where = f"In config file {Path(config).expanduser()}: " if config is not None else ""
+    where = in_config_file(config)
     raise ConfigError(f"{where}output.path '{text}' would write the fit's outputs into the folder {folder}.{hint} "
                       "Or give the output folder with --output (tinylens.fit: output=).")
 
@@ -1009,7 +1009,7 @@ def check_settings(problem: Any, folder: Path | None = None, config: str | Path 
     except ConfigError as exc:
         if config is None:
             raise
-        raise ConfigError(f"In config file {Path(config).expanduser()}: {exc}") from None
+        raise ConfigError(f"{in_config_file(config)}{exc}") from None
 
 
 def check_inputs_kept(problem: Any, folder: Path, config: str | Path | None = None) -> None:
@@ -1331,7 +1331,7 @@ def check_likelihood(problem: Any, config: str | Path | None = None, draws: int 
     for start in range(0, draws, problem.min_chunk):
         if np.isfinite(problem.log_likelihood(problem.prior_transform(u[start : start + problem.min_chunk]))).any():
             return median
-    where = f"In config file {Path(config).expanduser()}: " if config is not None else ""
+    where = in_config_file(config)
     raise ConfigError(
         f"{where}the log-likelihood is not finite at the prior median nor at any of {draws} random draws "
         f"from the priors, so nothing can be fitted. {_unfittable_causes(float(problem.dataset.pixel_scale))}"

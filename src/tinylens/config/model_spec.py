@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 
 from tinylens.config.schema import show
-from tinylens.errors import ConfigError, ConfigWarning, did_you_mean, listed, outside_stacklevel, visible
+from tinylens.errors import ConfigError, ConfigWarning, did_you_mean, in_config_file, listed, outside_stacklevel, visible
 from tinylens.priors import Prior
 
 if TYPE_CHECKING:
@@ -414,9 +413,10 @@ def spec_of_config(components: Any, config: Any, registries: Registries | None =
     try:
         return build_model_spec(components, registries)
     except ConfigError as exc:
-        if not isinstance(config, (str, Path)):
+        where = in_config_file(config)
+        if not where:
             raise
-        raise ConfigError(f"In config file {Path(config).expanduser()}: {exc}") from None
+        raise ConfigError(f"{where}{exc}") from None
 
 
 def check_model_components(components: Any, config: Any) -> None:
