@@ -27,7 +27,7 @@ from tinylens.data import (
     write_fits_image,
 )
 from tinylens.data.dataset import psf_peak
-from tinylens.errors import ConfigError, DataError
+from tinylens.errors import ConfigError, DataError, counted
 
 SHAPE = (20, 24)
 PIXEL_SCALE = 0.1
@@ -1204,6 +1204,139 @@ def test_a_noise_map_mostly_sane_beside_tiny_placeholders_is_not_refused(tmp_pat
     put(files["noise_path"], noise)
     dataset, messages = load_warning(config(), tmp_path)
     assert dataset.mask.all() and any("noise below 1/1000" in m for m in messages), messages
+
+
+def unlike_any_source(messages: list[str]) -> list[str]:
+    """The warnings on pixels that no sky and no source gives (a no-data value, a cosmic ray)."""
+    return [m for m in messages if "times the noise below zero" in m or "sharper than the PSF allows" in m]
+
+
+def test_a_no_data_value_below_the_sky_is_announced(tmp_path, files):
+    """-9999 (a no-data mark) in one pixel or a 3 x 3 patch, beside sky within 4 sigma of 0, was
+    fitted silently and outweighed the lens; it is announced with its count, value and (a single
+    one) position, and the pixels are used as they are."""
+    image = read_fits_image(files["data_path"])
+    one = image.copy()
+    one[3, 4] = -9999.0
+    put(files["data_path"], one)
+    dataset, messages = load_warning(config(), tmp_path)
+    found = unlike_any_source(messages)
+    assert len(found) == 1 and "image.fits: 1 used pixel over 20 times the noise below zero" in found[0], messages
+    assert "-9999 at row 3, column 4" in found[0] and "dataset.mask_path" in found[0], found
+    assert dataset.mask.all() and dataset.data[3, 4] == -9999.0  # announced, not changed
+    patch = image.copy()
+    patch[10:13, 5:8] = -9999.0
+    put(files["data_path"], patch)
+    _, messages = load_warning(config(), tmp_path)
+    found = unlike_any_source(messages)
+    assert len(found) == 1 and "9 used pixels over 20 times" in found[0] and "-9999 in 9 pixels" in found[0], messages
+    assert "no-data marker" in found[0], found
+
+
+def test_a_pixel_sharper_than_the_psf_is_announced(tmp_path, files):
+    """One pixel of 1e10 (a hot pixel), or one 50 sigma above its neighbours (a cosmic ray: no
+    source is narrower than the PSF, of sigma 1 pixel here), was fitted silently; each is announced
+    with its value and position."""
+    image = read_fits_image(files["data_path"])  # sigma 1 (the noise map's 0.5 is too small)
+    hot = image.copy()
+    hot[7, 9] = 1e10
+    put(files["data_path"], hot)
+    dataset, messages = load_warning(config(), tmp_path)
+    found = unlike_any_source(messages)
+    assert len(found) == 1 and "image.fits: 1 used pixel sharper than the PSF allows" in found[0], messages
+    assert "1e+10 at row 7, column 9" in found[0] and "psf.fits" in found[0], found
+    assert dataset.mask.all() and dataset.data[7, 9] == 1e10
+    spike = image.copy()
+    spike[12, 15] = image[11:14, 14:17].sum() / 8 - image[12, 15] / 8 + 50.0
+    put(files["data_path"], spike)
+    _, messages = load_warning(config(), tmp_path)
+    found = unlike_any_source(messages)
+    assert len(found) == 1 and "1 used pixel sharper" in found[0] and "at row 12, column 15" in found[0], messages
+
+
+def integrated_point(shape: tuple[int, int], fwhm: float, row: float, col: float) -> np.ndarray:
+    """A point of unit flux at (row, col), blurred by a Gaussian of ``fwhm`` pixels and integrated over each pixel."""
+    from scipy.special import ndtr
+
+    sigma = fwhm / (2 * np.sqrt(2 * np.log(2)))
+    rows = np.diff(ndtr((np.arange(shape[0] + 1) - 0.5 - row) / sigma))
+    cols = np.diff(ndtr((np.arange(shape[1] + 1) - 0.5 - col) / sigma))
+    return np.outer(rows, cols)
+
+
+def spoilt(image: np.ndarray, noise: np.ndarray, where: tuple[int, int]) -> dict[str, tuple[np.ndarray, int]]:
+    """``image`` with one -9999 pixel, a 3 x 3 patch of -9999, one 1e10 pixel or a pixel 50 sigma above the
+    mean of its 8 neighbours at ``where``, and how many pixels each spoils."""
+    row, col = where
+    cases = {name: image.copy() for name in ("one -9999", "3x3 -9999", "1e10", "spike")}
+    cases["one -9999"][row, col] = -9999.0
+    cases["3x3 -9999"][row - 1:row + 2, col - 1:col + 2] = -9999.0
+    cases["1e10"][row, col] = 1e10
+    around = (image[row - 1:row + 2, col - 1:col + 2].sum() - image[row, col]) / 8
+    cases["spike"][row, col] = around + 50 * noise[row, col]
+    return {name: (values, 9 if name == "3x3 -9999" else 1) for name, values in cases.items()}
+
+
+def check_unlike_any_source(folder: Path, image: np.ndarray, noise: np.ndarray, psf: np.ndarray,
+                            where: tuple[int, int], **kwargs) -> None:
+    """``image`` raises no warning of pixels unlike any source; each of :func:`spoilt`'s does, once, counting them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    put(folder / "noise.fits", noise)
+    put(folder / "psf.fits", psf)
+    put(folder / "image.fits", image)
+    _, messages = load_warning(config(**kwargs), folder)
+    assert not unlike_any_source(messages), (folder.name, messages)
+    for name, (values, n) in spoilt(image, noise, where).items():
+        put(folder / "image.fits", values)
+        _, messages = load_warning(config(**kwargs), folder)
+        found = unlike_any_source(messages)
+        assert len(found) == 1 and f"image.fits: {counted(n, 'used pixel')} " in found[0], (folder.name, name, messages)
+
+
+@pytest.mark.parametrize("fwhm", [1.2, 1.5])
+def test_an_undersampled_point_source_is_no_cosmic_ray(tmp_path, fwhm):
+    """A point 30,000 sigma bright under a PSF of FWHM 1.2 or 1.5 pixels (a lensed quasar's image
+    on HST's WFC3), centred on a pixel or not, noisy or not, stands thousands of sigma above its
+    neighbours but is no sharper than the PSF: nothing is announced; a -9999, a 1e10 or a 50-sigma
+    spike on the sky beside it is."""
+    shape = (40, 40)
+    psf = integrated_point((11, 11), fwhm, 5, 5)
+    noise = np.ones(shape)
+    rng = np.random.default_rng(3)
+    for row, col in ((20, 20), (20.3, 19.8), (20.5, 20.5)):
+        model = 3e4 * integrated_point(shape, fwhm, row, col) / psf.max()
+        for noisy in (False, True):
+            image = model + (rng.normal(size=shape) if noisy else 0.0)
+            check_unlike_any_source(tmp_path / f"{row}_{col}_{noisy}", image, noise, psf / psf.sum(), (8, 30))
+
+
+def test_the_demo_is_no_no_data_value_nor_cosmic_ray(tmp_path):
+    """Neither the demo's image nor its noise-free model is announced; each spoilt on the sky is."""
+    from tinylens.cli.demo import OBSERVATION, simulate_demo
+
+    demo = simulate_demo()
+    for name in ("image", "model"):
+        check_unlike_any_source(tmp_path / name, demo[name], demo["noise"], demo["psf"], (6, 6),
+                                pixel_scale=OBSERVATION["pixel_scale"])
+
+
+def _slacs_dev() -> Path | None:
+    """The shared SLACS dev lenses: ``shared/`` lies beside the repository (or a folder above it)."""
+    for folder in Path(__file__).resolve().parents:
+        if (folder / "shared" / "data" / "slacs_dev" / "catalog.csv").is_file():
+            return folder / "shared" / "data" / "slacs_dev"
+    return None
+
+
+@pytest.mark.skipif(_slacs_dev() is None, reason="shared/data/slacs_dev not found beside the repository")
+def test_no_slacs_dev_lens_is_announced_as_a_no_data_value_or_cosmic_ray(tmp_path):
+    """HST images of SLACS's 21 dev lenses (bright lens galaxies, masked bad pixels) are not
+    announced; each spoilt on its sky is."""
+    for lens in sorted(p for p in _slacs_dev().iterdir() if (p / "image.fits").is_file()):
+        image, noise, psf = (read_fits_image(lens / f"{name}.fits") for name in ("image", "noise", "psf"))
+        sane = np.isfinite(noise) & (noise > 0) & (noise < 100 * np.nanmedian(noise))  # not SLACS's 1e8
+        sky = next(k for k in range(12, min(image.shape) - 12) if sane[k - 3:k + 4, k - 3:k + 4].all())
+        check_unlike_any_source(tmp_path / lens.name, image, noise, psf, (sky, sky), pixel_scale=0.05)
 
 
 def test_too_few_pixels_for_huge_noise_says_so(tmp_path, files):
