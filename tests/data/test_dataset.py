@@ -1196,6 +1196,32 @@ def test_a_noise_map_mostly_bad_is_refused_where_the_mask_uses_some_of_those_pix
     assert f"(the mask uses {4 * SHAPE[1]} of them)." in message, message
 
 
+def test_nan_data_does_not_change_which_share_of_bad_noise_is_refused(tmp_path, files):
+    """mostly_bad_noise counted only the pixels with finite data, huge_noise every pixel with a
+    valid noise: 380 of 480 at 1e30 (79 %, which huge_noise masks) with NaN data in 20 sane pixels
+    made 380 of 460 (83 %) and a refusal; 400 of 480 (83 %, which it cannot mask) with NaN data in 80
+    of them made 320 of 400 (80 %), no refusal, and 320 pixels of 1e30 fitted. Both now count the
+    480 pixels with a valid noise: the first loads with the 380 masked, the second is refused."""
+    image, noise = read_fits_image(files["data_path"]), read_fits_image(files["noise_path"])
+    masked_by_huge_noise = noise.copy()
+    masked_by_huge_noise.flat[:380] = 1e30
+    nan_in_sane = image.copy()
+    nan_in_sane.flat[380:400] = np.nan
+    put(files["noise_path"], masked_by_huge_noise)
+    put(files["data_path"], nan_in_sane)
+    dataset, messages = load_warning(config(), tmp_path)
+    assert dataset.n_used == 80 and not dataset.mask.flat[:400].any(), messages
+    assert any("380 pixels with a noise over 1e+06 times the median one" in m for m in messages), messages
+    too_many = noise.copy()
+    too_many.flat[:400] = 1e30
+    nan_in_bad = image.copy()
+    nan_in_bad.flat[:80] = np.nan
+    put(files["noise_path"], too_many)
+    put(files["data_path"], nan_in_bad)
+    message = data_error(config(), tmp_path)
+    assert "noise.fits: 400 of the 480 pixels with a valid noise (83.3 %) have a noise of 1e+30" in message, message
+
+
 def test_a_noise_map_mostly_sane_beside_tiny_placeholders_is_not_refused(tmp_path, files):
     """90 % of the pixels at 0.5 beside 10 % at 1e-9: the data scatter about 0.5, so the 0.5s are
     the noise, not a bad value (the tiny ones are announced, as before)."""
