@@ -1184,7 +1184,8 @@ def test_a_noise_map_mostly_bad_is_refused_where_the_mask_uses_some_of_those_pix
     """90 % of the noise map at 1e30, which huge_noise cannot mask, and a mask file using 4 of those
     rows beside 2 sane ones (67 % bad, under 80 %): counted over the mask's pixels alone, it was not
     refused, and the 96 pixels of 1e30 were fitted as used pixels. It is refused, counting the whole
-    image as huge_noise does and naming how many of them the mask uses."""
+    image as huge_noise does and naming how many of them the mask uses; the count says it is the
+    whole image's (read as the mask's, 432 of 480 was no share of the mask's 144 pixels)."""
     noise = read_fits_image(files["noise_path"])
     noise[:18, :] = 1e30
     put(files["noise_path"], noise)
@@ -1192,7 +1193,8 @@ def test_a_noise_map_mostly_bad_is_refused_where_the_mask_uses_some_of_those_pix
     mask[14:, :] = 0  # rows 14-17 (bad) and 18-19 (sane)
     put(tmp_path / "mask.fits", mask)
     message = data_error(config(mask_path="mask.fits"), tmp_path)
-    assert f"{18 * SHAPE[1]} of the {SHAPE[0] * SHAPE[1]} pixels with a valid noise (90 %)" in message, message
+    assert f"{18 * SHAPE[1]} of the whole image's {SHAPE[0] * SHAPE[1]} pixels with a valid noise (90 %), not only the " \
+           "mask's, have a noise of 1e+30" in message, message  # the mask's own 144 are 67 % bad
     assert f"(the mask uses {4 * SHAPE[1]} of them)." in message, message
 
 

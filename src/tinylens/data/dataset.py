@@ -753,6 +753,7 @@ def check_not_mostly_bad_noise(data: np.ndarray, noise: np.ndarray, valid: np.nd
     mask (:func:`mostly_bad_noise`, over all the ``valid`` pixels, as :func:`huge_noise` counts),
     where the ``user`` mask uses any of those pixels: its median was that value, so none was
     masked, the sane pixels were announced as tiny and float32's range was blamed on the units.
+    The message counts the whole image's pixels, the mask's or not (it says so where there is a mask).
     Return those pixels where the mask leaves them all out (None where there are none)."""
     high = mostly_bad_noise(data, noise, valid)
     used = high if high is None or user is None else high & user & np.isfinite(data)  # NaN data: left out anyway
@@ -760,8 +761,11 @@ def check_not_mostly_bad_noise(data: np.ndarray, noise: np.ndarray, valid: np.nd
         return high
     n, total = int(high.sum()), int(valid.sum())
     rest = noise[valid & ~high]
+    masked = user is not None and not user.all()  # counted over the whole image all the same, as huge_noise is
+    share = (f"the whole image's {total} pixels with a valid noise ({100 * n / total:.3g} %), not only the mask's,"
+             if masked else f"the {total} pixels with a valid noise ({100 * n / total:.3g} %)")
     raise DataError(
-        f"{path}: {n} of the {total} pixels with a valid noise ({100 * n / total:.3g} %) have a noise of "
+        f"{path}: {n} of {share} have a noise of "
         f"{value_span(noise[high])}, over {HUGE_NOISE_FACTOR:g} times that of "
         f"the other {rest.size} (median {float(np.median(rest)):.3g}): a bad-pixel value. tinylens masks such pixels "
         f"itself only while they are at most {100 * (1 - LOW_NOISE_QUANTILE):g} % of those with a valid noise (beyond "
