@@ -573,7 +573,40 @@ def test_a_template_checked_with_no_lens_is_refused_as_the_templates_not_in_a_ba
 
     with pytest.raises(runner.ConfigError) as raised:
         runner.check_template(loaded, found, out, tries=0, name="template T")
-    assert str(raised.value) == str(tried.value)
+    # the same complaint, but not said to be checked with lens_0: no lens was tried (see below)
+    assert str(raised.value) == str(tried.value).replace("(checked with lens lens_0)",
+                                                         "(checked with no lens's data: no lens was tried)")
+
+
+def test_a_template_refused_where_no_lens_loaded_says_so_not_that_a_lens_checked_it(tmp_path):
+    """Where every lens the template check tried had broken data (no noise.fits), a setting the
+    template's fits refuse (nautilus's nlive of -5) was reported as 'The template ... does not work
+    (checked with lens lens_0)', though lens_0 never loaded: the user went looking for what was
+    wrong with lens_0's files. It now says that no lens's data were read and names the lenses
+    tried, each of which has broken data."""
+    lenses = tmp_path / "lenses"
+    for i in range(3):
+        write_lens(lenses / f"lens_{i}", 1.0, seed=i)
+        (lenses / f"lens_{i}" / "noise.fits").unlink()
+    config = template_config()
+    config["inference"]["settings"] = {**(config["inference"].get("settings") or {}), "nlive": -5}
+    template = tmp_path / "template.yaml"
+    template.write_text(yaml.safe_dump(config, sort_keys=False))
+    loaded, found, out = runner.load_template(template), runner.find_lenses(lenses), tmp_path / "out"
+    # the truth: none of the three loads, each for its data
+    broken: dict[str, str] = {}
+    good = template_config()
+    (tmp_path / "good.yaml").write_text(yaml.safe_dump(good, sort_keys=False))
+    assert runner.check_template(runner.load_template(tmp_path / "good.yaml"), found, out, broken=broken) is None
+    assert sorted(broken) == ["lens_0", "lens_1", "lens_2"]
+
+    with pytest.raises(runner.ConfigError) as raised:
+        runner.check_template(loaded, found, out, name="template T")
+    text = " ".join(str(raised.value).split())
+    assert "checked with lens" not in text, text
+    assert text.startswith("The template T does not work (checked with no lens's data: every lens tried has broken "
+                           "data (3 lenses: lens_0, lens_1, lens_2)): "), text
+    assert "nlive" in text, text
 
 
 def test_a_template_checked_with_no_lens_loaded_is_validated_once_for_its_mask_and_history(tmp_path, monkeypatch):

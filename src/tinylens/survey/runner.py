@@ -553,7 +553,9 @@ def check_template(template: Mapping[str, Any], lenses: list[Lens], out: str | P
 
     nowhere: ConfigError | None = None
     shown: set[str] = set()  # the template's warnings, each shown once whichever lenses are tried
+    tried: list[str] = []
     for lens in template_lenses(template, lenses, tries, refused):
+        tried.append(lens.lens_id)
         caught: list[warnings.WarningMessage] = []
         try:
             with warnings.catch_warnings(record=True) as caught:
@@ -582,20 +584,28 @@ def check_template(template: Mapping[str, Any], lenses: list[Lens], out: str | P
         raise nowhere
     check_template_mask(template, lenses, name)
     if lenses:  # no lens loaded: the template validated once, for the checks that need no lens's data
-        config = loaded_template(template, lenses[0], out, name)
+        config = loaded_template(template, lenses[0], out, name, tried)
         check_shape_mask(template, lenses, config, name)
-        check_unloaded_settings(config, lenses[0], name)  # the sampler's settings, output.corner_parameters
+        check_unloaded_settings(config, name, tried)  # the sampler's settings, output.corner_parameters
         # dynesty's history, not checked with a lens loaded: with the settings alone
         check_histories(SimpleNamespace(config=config), lenses if every is None else every, out, name)
     return None
 
 
-def check_unloaded_settings(config: Any, lens: Lens, name: str = "template") -> None:
+def unloaded_check(tried: Sequence[str]) -> str:
+    """How :func:`check_template` checked a template where no lens loaded, for its messages: with
+    no lens's data, naming the lenses ``tried`` (each with broken data), or none tried."""
+    if not tried:
+        return "checked with no lens's data: no lens was tried"
+    return f"checked with no lens's data: every lens tried has broken data ({some_lenses(tried)})"
+
+
+def check_unloaded_settings(config: Any, name: str = "template", tried: Sequence[str] = ()) -> None:
     """:func:`tinylens.fit.check_settings` (the inference method and its settings,
-    ``output.corner_parameters``) of ``config``, the template as ``lens``'s fit reads it
+    ``output.corner_parameters``) of ``config``, the template as a lens's fit reads it
     (:func:`loaded_template`), where no lens loaded: those checks need only the model's free
     parameters, built from ``model_components`` alone, as a loaded lens's are; its ConfigError
-    worded as :func:`check_template` words one from a lens it tried."""
+    names the template and says that no lens loaded (:func:`unloaded_check` of the lenses ``tried``)."""
     from tinylens.config.model_spec import build_model_spec
     from tinylens.fit import check_settings
 
@@ -603,7 +613,7 @@ def check_unloaded_settings(config: Any, lens: Lens, name: str = "template") -> 
         names = tuple(build_model_spec(config.model_components).param_names)
         check_settings(SimpleNamespace(config=config, param_names=names, ndim=len(names)))
     except ConfigError as exc:
-        raise ConfigError(f"The {name} does not work (checked with lens {lens.lens_id}): {exc}") from None
+        raise ConfigError(f"The {name} does not work ({unloaded_check(tried)}): {exc}") from None
 
 
 def check_histories(problem: Any, lenses: Sequence[Lens], out: str | Path, name: str = "template") -> None:
@@ -715,12 +725,14 @@ def shapes_found(shapes: Mapping[tuple[int, int], Sequence[str]]) -> str:
                      for (rows, columns), ids in sorted(shapes.items(), key=lambda item: -len(item[1])))
 
 
-def loaded_template(template: Mapping[str, Any], lens: Lens, out: str | Path, name: str = "template") -> Any:
+def loaded_template(template: Mapping[str, Any], lens: Lens, out: str | Path, name: str = "template",
+                    tried: Sequence[str] = ()) -> Any:
     """``template`` for ``lens`` (:func:`lens_config`) as its fit reads it, validated, no file read
     (:func:`tinylens.config.loader.load_config`), its warnings unsaid (:func:`check_template` shows
     them once): where every lens it tried had broken data, each got that far, so it is valid. Where
-    it tried none (``tries=0``) it may not be: its ConfigError is then the template's, worded so
-    (naming ``name``), as :func:`check_template` words one from a lens it tried."""
+    it tried none (``tries=0``) it may not be: its ConfigError is then the template's, naming
+    ``name`` and saying that no lens loaded (:func:`unloaded_check` of the lenses ``tried``), not
+    ``lens``, whose data were not read."""
     from tinylens.config.loader import load_config
 
     try:
@@ -728,7 +740,7 @@ def loaded_template(template: Mapping[str, Any], lens: Lens, out: str | Path, na
             warnings.simplefilter("ignore")
             return load_config(lens_config(template, lens, out))[0]
     except ConfigError as exc:
-        raise ConfigError(f"The {name} does not work (checked with lens {lens.lens_id}): {exc}") from None
+        raise ConfigError(f"The {name} does not work ({unloaded_check(tried)}): {exc}") from None
 
 
 def check_shape_mask(template: Mapping[str, Any], lenses: Sequence[Lens], config: Any, name: str = "template") -> None:
