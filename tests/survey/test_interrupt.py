@@ -154,6 +154,39 @@ def test_ctrl_c_names_the_lenses_stopped_before_their_first_checkpoint(tmp_path,
     assert "checkpoints; lens_c had written none yet and starts again from the beginning), run: " in text, text
 
 
+def test_ctrl_c_counts_finished_and_checkpointed_lenses_as_the_rerun_does(tmp_path, mock_survey, monkeypatch):
+    """Ctrl-C's hint took a lens folder holding any row.json or result.json for a finished lens, and
+    one holding a checkpoint only by a sampler's file or the pipeline state: lens_a, with a row.json
+    copied from lens_bad, and lens_b, with a result.json that is no result, were said neither to
+    start again, though the survey run again fits both from the beginning; lens_c, whose checkpoint
+    fingerprint alone was left, was said to start again, though the run again lists it as resuming.
+    The hint now counts them by the run's own rules (read_row, result_row, holds_checkpoint)."""
+    from tinylens import filenames
+
+    out = tmp_path / "out"
+    lenses = out / runner.LENSES_DIR
+    for lens_id in ("lens_a", "lens_b", "lens_c"):
+        (lenses / lens_id).mkdir(parents=True)
+    runner.write_row(lenses / "lens_bad", runner.failed_row("lens_bad", "broken"))
+    (lenses / "lens_a" / filenames.ROW).write_text((lenses / "lens_bad" / filenames.ROW).read_text())
+    (lenses / "lens_b" / filenames.RESULT).write_text("{}")
+    (lenses / "lens_c" / filenames.fingerprint_name(filenames.CHECKPOINTS["nautilus"])).write_text("x")
+    # the truth: the dry run of the same survey fits lens_a and lens_b anew, resumes lens_c, retries lens_bad
+    with pytest.warns(runner.DataWarning):  # lens_a's row is lens_bad's
+        plan = runner.survey_plan(mock_survey["lenses"], mock_survey["template"], out, check=False)
+    assert plan["to_fit"]["new"] == ["lens_a", "lens_b"] and plan["to_fit"]["resume"] == ["lens_c"], plan["to_fit"]
+
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "check_template", stop)
+    text = _interrupted(_args(mock_survey, out))
+    hint = text[text.index("Interrupted."):text.index(", run: ")]  # the warning about lens_a's row before it
+    assert hint.endswith("(interrupted lenses resume from their checkpoints; 2 lenses: lens_a, lens_b had written "
+                         "none yet and start again from the beginning)"), text
+    assert "lens_c" not in hint and "lens_bad" not in hint, text
+
+
 @pytest.mark.parametrize("stopped_in", ["check_template", "find_lenses"])
 def test_ctrl_c_names_no_lens_whose_folder_was_removed_as_starting_again(tmp_path, mock_survey, monkeypatch,
                                                                          stopped_in):

@@ -367,21 +367,28 @@ def survey_hint(out: Path | None, command: str, written: bool = False, restart: 
 
 def unfinished_without_checkpoint(out: Path, chosen: Sequence[str] | None = None) -> list[str]:
     """The lenses of the survey folder ``out`` (of the ids ``chosen`` only, where given) whose fit
-    was begun (their folder is there) but neither finished (no ``row.json`` or ``result.json``) nor checkpointed (no
-    sampler's checkpoint nor pipeline state): a fit stopped in its first stages, which starts again
-    from the beginning. By name; none where the folder cannot be listed."""
+    was begun (their folder is there) but neither finished nor checkpointed, by the rules the survey
+    run again applies: no ``row.json`` of that lens (:func:`tinylens.survey.runner.read_row`: one
+    copied from another lens is not its row) nor a ``result.json`` its row is rebuilt from
+    (:func:`tinylens.survey.runner.result_row`), and none of the checkpoint files a resuming
+    template's fit resumes from (:func:`tinylens.survey.runner.holds_checkpoint` of
+    :func:`tinylens.survey.runner.resumed_names`, as the dry run counts them): a fit stopped in its
+    first stages, which starts again from the beginning. By name; none where the folder cannot be listed."""
     from tinylens import filenames
     from tinylens.filenames import LENSES_DIR
+    from tinylens.survey.runner import holds_checkpoint, read_row, result_row
 
     wanted = None if chosen is None else set(chosen)
     try:
         folders = sorted(path for path in (out / LENSES_DIR).iterdir() if path.is_dir())
     except OSError:
         return []
+    names = filenames.checkpoint_names()  # resumed_names of a template that resumes (else the hint says restart)
     return [folder.name for folder in folders
             if (wanted is None or folder.name in wanted)
-            and not any((folder / name).exists() for name in (filenames.ROW, filenames.RESULT))
-            and not any((folder / name).is_file() for name in (*filenames.CHECKPOINTS.values(), filenames.PIPELINE_STATE))]
+            and not holds_checkpoint(folder, names)
+            and read_row(folder / filenames.ROW, folder.name) is None
+            and result_row(folder.name, folder / filenames.RESULT) is None]
 
 
 def without_flag(command: str, flag: str) -> str:
