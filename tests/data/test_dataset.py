@@ -699,6 +699,26 @@ def test_a_survey_template_fitted_alone_is_told_the_command_that_fits_one_of_its
             in elsewhere), elsewhere
 
 
+@pytest.mark.parametrize("name", ["my mocks", "Bob's \"best\" mocks"])
+def test_a_survey_template_fitted_alone_is_told_to_dry_run_it_on_its_own_lens_folder(tmp_path, files, name):
+    """The same hint's dry run said 'tinylens survey LENS_DIR --config TEMPLATE ... --dry-run' though
+    it knew the folder of the lens folders (the template's, holding lens_00002/image.fits), and put
+    it in the --only command beside it: the user had to find and type it. The dry run now names that
+    folder too, shell-quoted; LENS_DIR stays where no folder in the template's holds the file."""
+    population = tmp_path / name
+    _two_lens_folders(population, files)
+    text = data_error(config(), population)
+    command = re.search(r"check it with: (tinylens survey .*?--dry-run);", text)
+    assert command, text
+    words = shlex.split(command.group(1))
+    assert words[:2] == ["tinylens", "survey"] and words[3:] == ["--config", "TEMPLATE", "--out", "FOLDER",
+                                                                 "--dry-run"], words
+    lens_dir = Path(words[2])
+    assert lens_dir == population and (lens_dir / "lens_00002" / "image.fits").is_file(), words
+    elsewhere = data_error(config(), population / "notes")  # no folder in it holds image.fits
+    assert "check it with: tinylens survey LENS_DIR --config TEMPLATE --out FOLDER --dry-run;" in elsewhere, elsewhere
+
+
 @pytest.mark.parametrize("key, name", [("data_path", "IMAGE.FITS"), ("psf_path", "Psf.fits.gz"),
                                        ("noise_path", "NOISE.FITS.FZ")])
 def test_a_survey_file_name_in_another_case_gets_the_survey_hint(tmp_path, files, key, name):

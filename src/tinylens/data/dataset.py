@@ -161,7 +161,7 @@ def relative_hint(path: str | None, base_dir: str | Path, origin: str = BASE_DIR
         lens_dir, lens_id = ("LENS_DIR", "LENS_ID") if lens is None else (shlex.quote(str(lens.parent)),
                                                                           shlex.quote(lens.name))
         hint += (" If this is a survey template (tinylens survey fills in each lens folder's files), check it "
-                 "with: tinylens survey LENS_DIR --config TEMPLATE --out FOLDER --dry-run; fit one of its lenses "
+                 f"with: tinylens survey {lens_dir} --config TEMPLATE --out FOLDER --dry-run; fit one of its lenses "
                  f"with: tinylens survey {lens_dir} --config TEMPLATE --out FOLDER --only {lens_id}; in Python, load "
                  f"or fit one with that lens's folder as base_dir: tinylens.load(TEMPLATE, base_dir={example}).")
     return hint
