@@ -724,3 +724,32 @@ def test_a_tiny_image_is_not_counted_against_the_templates_circle(tmp_path):
         runner.check_shape_mask(loaded, found, runner.loaded_template(loaded, found[0], out))
     text = " ".join(str(raised.value).split())
     assert f"{SHAPE[0]} x {SHAPE[1]} (1 lens: lens_0)" in text and "lens_tiny" not in text and "3 x 3" not in text, text
+
+
+def test_check_shape_masks_docstring_says_it_leaves_images_too_small_for_any_mask_to_their_fits(tmp_path):
+    """check_shape_mask skips an image of fewer than MIN_USABLE_PIXELS (10) pixels in all, but its
+    docstring said only that it reads every lens's image header, so that a reader took a survey of
+    3 x 3 cut-outs passing the check for the mask's doing. The docstring now says so, and the
+    behaviour it describes holds: a mask that leaves no pixel (a centre 30 arcsec off) raises
+    nothing where the only readable image is 3 x 3, and is refused once a 32 x 32 image is there."""
+    from tinylens.data.dataset import MIN_USABLE_PIXELS
+
+    doc = " ".join(runner.check_shape_mask.__doc__.split())
+    assert ("fewer than :data:`~tinylens.data.dataset.MIN_USABLE_PIXELS` pixels in all" in doc
+            and "where every readable image is that small, nothing is raised" in doc), doc
+    assert 3 * 3 < MIN_USABLE_PIXELS <= SHAPE[0] * SHAPE[1]
+    lenses = tmp_path / "lenses"
+    tiny = lenses / "lens_tiny"
+    tiny.mkdir(parents=True)
+    write_fits_image(tiny / "image.fits", np.ones((3, 3)))
+    config = template_config()
+    config["dataset"]["mask"] = {"type": "circle", "r_max": 0.5, "center_x": 30.0}
+    template = tmp_path / "template.yaml"
+    template.write_text(yaml.safe_dump(config, sort_keys=False))
+    loaded, out = runner.load_template(template), tmp_path / "out"
+    found = runner.find_lenses(lenses)
+    runner.check_shape_mask(loaded, found, runner.loaded_template(loaded, found[0], out))  # nothing raised
+    write_lens(lenses / "lens_0", 1.0, seed=0)
+    found = runner.find_lenses(lenses)
+    with pytest.raises(runner.ConfigError, match="fewer than the 10 pixels"):
+        runner.check_shape_mask(loaded, found, runner.loaded_template(loaded, found[0], out))

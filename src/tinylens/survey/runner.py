@@ -750,7 +750,10 @@ def check_shape_mask(template: Mapping[str, Any], lenses: Sequence[Lens], config
     fits would refuse its lens (a centre or radii given in pixels?), every lens alike, so that the
     survey would fail them one by one. The images' headers are read up to the first whose shape
     leaves enough pixels (then nothing is raised), each shape's pixels counted once; a lens whose
-    image cannot be read is left to its fit. Run by :func:`check_template` where every lens it tried
+    image cannot be read is left to its fit, and so is one whose image has fewer than
+    :data:`~tinylens.data.dataset.MIN_USABLE_PIXELS` pixels in all (3 x 3: too small whatever the
+    mask, its fit refuses it for that), neither counted for nor against the mask: where every
+    readable image is that small, nothing is raised. Run by :func:`check_template` where every lens it tried
     had broken data: one that loaded shows that the mask leaves enough pixels of its image.
     ``config``: the template as a lens's fit reads it (:func:`loaded_template`), whose ``dataset``
     is read."""
