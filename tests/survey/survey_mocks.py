@@ -128,6 +128,27 @@ def echo_truth_path(lens_id: str, config: dict[str, Any], lens_out: str, truth_p
     return row
 
 
+def fit_resting_in_stage_3(lens_id: str, config: dict[str, Any], lens_out: str, truth_path: str | None = None,
+                           precision: str | None = None) -> dict[str, Any]:
+    """A stand-in for ``runner.fit_lens`` (importable by name, for Dask workers): a fit that notes
+    its start, writes the pipeline state of stage 3 with one start ended, stays there a second
+    (for the survey's heartbeat) and ends ``ok``."""
+    import json
+    import time
+
+    from tinylens import filenames
+    from tinylens.survey import runner
+
+    folder = Path(lens_out)
+    folder.mkdir(parents=True, exist_ok=True)
+    runner.note_attempt(folder)
+    (folder / filenames.PIPELINE_STATE).write_text(json.dumps({"fingerprint": "f", "partial": {"done": 2, "fits": [{}]}}))
+    time.sleep(1.0)
+    row = {"lens_id": lens_id, "status": "ok", "reason": ""}
+    runner.write_row(folder, row)
+    return row
+
+
 def fit_telling_the_dtype(lens_id: str, config: dict[str, Any], lens_out: str, truth_path: str | None = None,
                           precision: str | None = None) -> dict[str, Any]:
     """A stand-in for ``runner.fit_lens`` (run on Dask workers: importable by name): the real

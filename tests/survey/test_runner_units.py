@@ -3223,6 +3223,119 @@ def test_heartbeat_says_when_no_worker_is_connected(capsys):
     assert err[2].endswith("; still fitting, 20m 10s elapsed"), err
 
 
+class _Reached(Exception):
+    """Raised by the stand-ins of the stage test below where it has seen enough."""
+
+
+def test_the_stage_of_a_running_fit_is_read_from_the_pipeline_state_its_worker_writes(tmp_path, monkeypatch):
+    """What fit_stage reads of a lens's folder, checked against a real run_pipeline there (the tiny
+    lens with a Gaussian lens light), stopped once it has seen enough: at stage 2 it says stage 1
+    is done, at stage 3's first two starts how many starts ended; with stages 1-3 stood in for by a
+    state of the prior's middle, at the sampler its first run. Before stage 1 has saved anything,
+    and where the state is older than the fit's .attempts line (an earlier fit's), it says nothing."""
+    import tinylens
+    from tinylens.config.schema import Pipeline
+    from tinylens.pipeline import run as pipeline_run
+    from tinylens.pipeline.optimize import Objective
+
+    from tiny_lens import tiny_config, write_tiny_lens
+
+    write_tiny_lens(tmp_path)
+    config = tiny_config()
+    config["model_components"]["lens_light_list"] = [{"type": "Gaussian", "params": {
+        "sigma": {"prior_type": "uniform", "prior_settings": [0.05, 2.0]},
+        **{name: {"fixed": True, "fixed_value": 0.0} for name in ("center_x", "center_y", "e1", "e2")},
+        "flux": {"use_linear": True}}}]
+    problem = tinylens.load(config, base_dir=tmp_path)
+    folder = tmp_path / "fit"
+    folder.mkdir()
+    runner.note_attempt(folder)  # as the survey's worker does before the fit
+    seen: list[tuple[str, str | None]] = []
+    real_stage2, real_minimize = pipeline_run.stage2_done, Objective.minimize
+
+    def at_stage2(*args, **kwargs):
+        seen.append(("stage 2", runner.fit_stage(folder)))
+        return real_stage2(*args, **kwargs)
+
+    def minimize(self, *args, **kwargs):
+        seen.append(("minimize", runner.fit_stage(folder)))
+        if seen[-1][1] == "stage 3/4 (mass and source), 1 start ended":
+            raise _Reached
+        return real_minimize(self, *args, **kwargs)
+
+    def sampler(problem, settings, progress=False, checkpoint_dir=None):
+        seen.append(("sampler", runner.fit_stage(folder)))
+        raise _Reached
+
+    with monkeypatch.context() as patched:
+        patched.setattr(pipeline_run, "stage2_done", at_stage2)
+        patched.setattr(Objective, "minimize", minimize)
+        with pytest.raises(_Reached):
+            pipeline_run.run_pipeline(problem, sampler, Pipeline(), progress=False, checkpoint_dir=folder)
+    stage2 = seen.index(("stage 2", "stage 1/4 (lens light) done"))
+    assert seen[:stage2] and all(where is None for _, where in seen[:stage2]), seen  # stage 1: nothing saved yet
+    assert seen[stage2 + 1:] == [("minimize", "stage 3/4 (mass and source), 0 starts ended"),
+                                 ("minimize", "stage 3/4 (mass and source), 1 start ended")], seen
+
+    middle = pipeline_run.prior_middle(problem).tolist()
+    monkeypatch.setattr(pipeline_run, "optimise", lambda *args, **kwargs: {
+        "best": middle, "stages": {}, "n_evals": 0, "arc_mask": [], "time_s": 0.0, "threads": 1})
+    with pytest.raises(_Reached):
+        pipeline_run.run_pipeline(problem, sampler, Pipeline(), progress=False, checkpoint_dir=folder)
+    assert seen[-1] == ("sampler", "stage 4/4 (sampling, run 1)"), seen
+
+    state = folder / filenames.PIPELINE_STATE
+    then = state.stat().st_mtime
+    os.utime(state, (then - 60, then - 60))  # an earlier fit's, this one not yet past stage 1
+    os.utime(folder / filenames.ATTEMPTS, (then, then))
+    assert runner.fit_stage(folder) is None
+
+
+def test_heartbeat_of_a_one_lens_survey_says_its_stage(tmp_path, capsys):
+    """A survey of one lens logged '; still fitting, 25m 00s elapsed' for the whole of a long fit,
+    where tinylens fit of the same lens shows its stages; the heartbeat now says the stage its
+    pipeline state tells (fit_stage), and 'still fitting' where it tells none."""
+    lens = runner.Lens("lens_a", tmp_path / "in" / "lens_a")
+    folder = lens.output(tmp_path)
+    folder.mkdir(parents=True)
+    runner.note_attempt(folder)
+    now = [0.0]
+    with runner.SurveyProgress(1, [], enabled=True, clock=lambda: now[0],
+                               stage=lambda: runner.lens_stage(lens, tmp_path)) as bar:
+        now[0] = runner.HEARTBEAT_SECONDS + 5
+        bar.heartbeat()  # no state yet
+        (folder / filenames.PIPELINE_STATE).write_text(json.dumps({"fingerprint": "f", "partial": {
+            "done": 2, "fits": [{}, {}]}}))
+        now[0] = 2 * runner.HEARTBEAT_SECONDS + 10
+        bar.heartbeat()
+    err = capsys.readouterr().err.splitlines()
+    assert err[1].endswith("; still fitting, 10m 05s elapsed"), err
+    assert err[2].endswith("; fitting lens_a: stage 3/4 (mass and source), 2 starts ended, 20m 10s elapsed"), err
+
+
+def test_a_one_lens_survey_logs_the_stage_its_fit_is_in(tmp_path, monkeypatch, capsys):
+    """The same through _fit_lenses on an in-process cluster (fits faked: a fit that stays a second
+    in stage 3, its pipeline state written): the heartbeat of a survey with one lens to fit names
+    its stage; with two lenses to fit, several may run at once, and it says 'still fitting'."""
+    from distributed import LocalCluster
+
+    from survey_mocks import fit_resting_in_stage_3
+
+    monkeypatch.setattr(runner, "fit_lens", fit_resting_in_stage_3)
+    monkeypatch.setattr(runner, "HEARTBEAT_SECONDS", 0.2)
+    for out in ("one", "two"):
+        (tmp_path / out).mkdir()
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        lenses = [runner.Lens("lens_a", tmp_path / "in" / "lens_a")]
+        runner._fit_lenses(lenses, {}, {}, tmp_path / "one", [], 1, cluster.scheduler_address, True)
+        one = " ".join(capsys.readouterr().err.split())
+        lenses.append(runner.Lens("lens_b", tmp_path / "in" / "lens_b"))
+        runner._fit_lenses(lenses, {}, {}, tmp_path / "two", [], 1, cluster.scheduler_address, True)
+        two = " ".join(capsys.readouterr().err.split())
+    assert "; fitting lens_a: stage 3/4 (mass and source), 1 start ended, " in one, one  # once its state is written
+    assert "; still fitting, " in two and "fitting lens_" not in two, two
+
+
 @pytest.mark.parametrize("total, start", [(1, "survey: 1 lens, 0 already done, 1 to fit"),
                                           (2, "survey: 2 lenses, 0 already done, 2 to fit")])
 def test_the_start_line_counts_one_lens_as_one(capsys, total, start):

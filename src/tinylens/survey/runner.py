@@ -1064,6 +1064,45 @@ def note_attempt(folder: Path) -> None:
         handle.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} process {os.getpid()} on {socket.gethostname()}\n")
 
 
+def fit_stage(folder: Path) -> str | None:
+    """Where the fit in the lens's output ``folder`` has got to, as its pipeline's state file
+    (:data:`tinylens.filenames.PIPELINE_STATE`, which the fit's worker writes after stage 1, after
+    stage 2 and each start of stage 3, and before each sampling run) tells, numbered as
+    ``tinylens fit``'s stage lines: ``stage 1/4 (lens light) done``, ``stage 3/4 (mass and
+    source), 2 starts ended``, ``stage 4/4 (sampling, run 1)``. None where it tells nothing of the
+    fit now running: no such file (a fit without the pipeline, or one in its first stage), one
+    older than the fit's :data:`~tinylens.filenames.ATTEMPTS` line (an earlier fit's, which this
+    one may not take up; both files written by the same worker, on its clock), or one that cannot
+    be read."""
+    path = folder / filenames.PIPELINE_STATE
+    try:
+        if path.stat().st_mtime < (folder / filenames.ATTEMPTS).stat().st_mtime:
+            return None
+        state = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(state, dict):
+        return None
+    if "best" in state:  # stages 1-3 done: the box saved before each sampling run, with the runs before it
+        runs = state.get("runs")
+        return f"stage 4/4 (sampling, run {len(runs) + 1 if isinstance(runs, list) else 1})"
+    partial = state.get("partial")
+    if not isinstance(partial, dict):
+        return None
+    if partial.get("done") == 1:
+        return "stage 1/4 (lens light) done"
+    fits = partial.get("fits")
+    n = len(fits) if isinstance(fits, list) else 0
+    return f"stage 3/4 (mass and source), {n} start{'' if n == 1 else 's'} ended"
+
+
+def lens_stage(lens: Lens, out: Path) -> str | None:
+    """``lens_a: stage 3/4 (mass and source), 2 starts ended``: where the fit of ``lens`` (in the
+    survey folder ``out``) has got to (:func:`fit_stage`); None where that is not told."""
+    stage = fit_stage(lens.output(out))
+    return f"{lens.lens_id}: {stage}" if stage else None
+
+
 def attempts(folder: Path) -> int:
     """How many fits of the lens whose output folder is ``folder`` have started (:func:`note_attempt`)."""
     try:
@@ -2834,17 +2873,20 @@ class SurveyProgress:
     else (a batch job's log) a plain line at most every :data:`LOG_SECONDS` (a lens finished sooner
     is logged by the heartbeat's thread once that time has passed) and at the end (the last lens,
     or the survey stopped before it: Ctrl-C, a time limit, tasks dropped), and one with the time
-    elapsed when none was for :data:`HEARTBEAT_SECONDS`."""
+    elapsed when none was for :data:`HEARTBEAT_SECONDS`. ``stage``: where the fit of a survey's
+    one lens to fit has got to (:func:`lens_stage`), said by that line where it tells."""
 
     def __init__(self, total: int, done: list[Mapping[str, Any]], enabled: bool = True,
                  clock: Callable[[], float] = time.perf_counter,
-                 workers: Callable[[], int | None] | None = None, resuming: int = 0) -> None:
+                 workers: Callable[[], int | None] | None = None, resuming: int = 0,
+                 stage: Callable[[], str | None] | None = None) -> None:
         from rich.console import Console
 
         from tinylens.inference.progress import PlainLines, draws_live
 
         self._clock = clock
         self._workers = workers  # the cluster's worker count, for the heartbeat
+        self._stage = stage  # the one lens's stage, for the heartbeat
         self.total = total
         self.ok = sum(r.get("status") == "ok" for r in done)
         self.failed = sum(r.get("status") == "failed" for r in done)
@@ -2925,7 +2967,8 @@ class SurveyProgress:
         :data:`LOG_SECONDS` have passed since it (they waited for the next lens, or the heartbeat,
         before); else the counts and the time elapsed if nothing was logged for
         :data:`HEARTBEAT_SECONDS` (called from a background thread while the survey runs); that
-        no worker is connected, rather than 'still fitting', when the cluster has none. Whether
+        no worker is connected, rather than 'still fitting', when the cluster has none; the stage
+        of the one lens to fit (``fitting lens_a: stage 3/4 ...``) where ``stage`` tells it. Whether
         it is due is decided under the lock, so that it and a lens's line are not both printed."""
         if self._progress is not None or self._console is None:
             return
@@ -2936,8 +2979,12 @@ class SurveyProgress:
             if not self._lines.due(every=HEARTBEAT_SECONDS):
                 return
             due_at = self._lines.last
-        # the scheduler is asked outside the lock: a slow answer must not hold up a finished lens
-        doing = "no Dask worker connected" if self._workers is not None and self._workers() == 0 else "still fitting"
+        # the scheduler (and the lens's folder) asked outside the lock: a slow answer must not hold up a finished lens
+        if self._workers is not None and self._workers() == 0:
+            doing = "no Dask worker connected"
+        else:
+            where = self._stage() if self._stage is not None else None
+            doing = f"fitting {where}" if where else "still fitting"
         with self._lock:
             if self._lines.last == due_at:  # else a lens's line came meanwhile
                 self._print_line(f"{self.line()}; {doing}, {_duration(self._lines.elapsed)} elapsed")
@@ -3413,7 +3460,8 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
     lost = ""  # the address of the scheduler, once the connection to it was lost
     flushed_at, unflushed = time.monotonic(), 0
     with contextlib.nullcontext(client) if client is not None else dask_client(workers, scheduler) as client, \
-            SurveyProgress(total, done, progress, workers=lambda: connected_workers(client), resuming=resuming) as bar, \
+            SurveyProgress(total, done, progress, workers=lambda: connected_workers(client), resuming=resuming,
+                           stage=(lambda: lens_stage(todo[0], out)) if len(todo) == 1 else None) as bar, \
             killed_worker_lines() as lines:
         write_catalog(rows, out)  # once connected: a cluster that cannot be reached leaves no catalogue
         if scheduler and connected_workers(client) == 0:  # workers queued on a batch system, or none started
