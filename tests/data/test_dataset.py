@@ -1358,6 +1358,36 @@ def test_an_undersampled_point_source_is_no_cosmic_ray(tmp_path, fwhm):
             check_unlike_any_source(tmp_path / f"{row}_{col}_{noisy}", image, noise, psf / psf.sum(), (8, 30))
 
 
+@pytest.mark.parametrize("fwhm, radius", [(1.2, 1.0), (1.5, 1.5), (2.0, 2.9), (2.5, 3.2)])
+def test_a_point_source_whose_core_is_cut_out_is_no_cosmic_ray(tmp_path, fwhm, radius):
+    """A bright point source (a lensed quasar's image) whose saturated core is set to NaN, or left
+    out by the mask file, made 4 to 8 pixels of its slope, each with its two brighter side
+    neighbours cut away, 'sharper than the PSF allows'; nothing is announced now, while a 1e10 hot
+    pixel at the mask's edge, or on the image's edge, still is."""
+    shape, centre = (40, 40), (20.3, 19.8)
+    psf = integrated_point((11, 11), fwhm, 5, 5)
+    image = 3e4 * integrated_point(shape, fwhm, *centre) / psf.max()
+    rows, cols = np.indices(shape)
+    core = (rows - centre[0]) ** 2 + (cols - centre[1]) ** 2 <= radius ** 2
+    put(tmp_path / "noise.fits", np.ones(shape))
+    put(tmp_path / "psf.fits", psf / psf.sum())
+    put(tmp_path / "mask.fits", core.astype(np.int16))  # non-zero: left out
+    put(tmp_path / "image.fits", np.where(core, np.nan, image))
+    _, messages = load_warning(config(), tmp_path)
+    assert not unlike_any_source(messages), messages
+    put(tmp_path / "image.fits", image)
+    _, messages = load_warning(config(mask_path="mask.fits"), tmp_path)
+    assert not unlike_any_source(messages), messages
+    edge_row, edge_col = int(rows[core].min()) - 1, int(round(centre[1]))  # used, beside the cut-out core
+    for where in ((edge_row, edge_col), (0, 17)):
+        hot = image.copy()
+        hot[where] = 1e10
+        put(tmp_path / "image.fits", hot)
+        _, messages = load_warning(config(mask_path="mask.fits"), tmp_path)
+        found = unlike_any_source(messages)
+        assert len(found) == 1 and f"1e+10 at row {where[0]}, column {where[1]}" in found[0], (where, messages)
+
+
 def test_the_demo_is_no_no_data_value_nor_cosmic_ray(tmp_path):
     """Neither the demo's image nor its noise-free model is announced; each spoilt on the sky is."""
     from tinylens.cli.demo import OBSERVATION, simulate_demo

@@ -269,7 +269,8 @@ def load_dataset(cfg: schema.Dataset, base_dir: str | Path, origin: str = BASE_D
     _warn_tiny_noise(noise, mask, good_noise if unmasked_bad is None else good_noise & ~unmasked_bad,
                      paths["noise_path"])
     _warn_flat(data[mask], paths["data_path"])
-    _warn_no_data_and_spikes(data, noise, mask, psf_file / psf_sum, paths["data_path"], paths["psf_path"])
+    _warn_no_data_and_spikes(data, noise, mask, psf_file / psf_sum, paths["data_path"], paths["psf_path"],
+                             good_data & good_noise)
     _warn_pixel_scale(header_pixel_scale(header), float(cfg.pixel_scale), paths["data_path"])
     _warn_psf_pixel_scale(header_pixel_scale(psf_header), float(cfg.pixel_scale), paths["psf_path"])
     if not _warn_named_noise(noise_map_kind(noise_header, paths["noise_path"]), data, noise, mask, paths["noise_path"]):
@@ -375,19 +376,30 @@ def no_data_pixels(data: np.ndarray, noise: np.ndarray, used: np.ndarray) -> np.
         return used & (data < floor - NO_DATA_SIGMA * sigma)
 
 
-def spike_pixels(data: np.ndarray, noise: np.ndarray, used: np.ndarray, psf: np.ndarray) -> np.ndarray:
+def spike_pixels(data: np.ndarray, noise: np.ndarray, used: np.ndarray, psf: np.ndarray,
+                 seen: np.ndarray | None = None) -> np.ndarray:
     """The ``used`` pixels sharper than the PSF allows (the L.A.Cosmic idea, van Dokkum 2001): over
     :data:`SPIKE_SIGMA` sigma (as :func:`no_data_pixels`) above the mean of their four neighbours
-    and over :data:`SPIKE_SHARPNESS` times as sharp (:func:`sharpness`) as the PSF's peak. No-data
-    pixels (:func:`no_data_pixels`) and unused ones are left out of every neighbourhood."""
+    and over :data:`SPIKE_SHARPNESS` times as sharp (:func:`sharpness`) as the PSF's peak.
+
+    Neighbourhoods are taken from the ``seen`` pixels (default ``used``): those whose data and noise
+    are valid, the mask's left-out ones included, for a mask that cuts through a bright source
+    leaves its light there; no-data pixels (:func:`no_data_pixels`) are left out. A pixel is judged
+    only with at least three of its four side neighbours seen (the image's edge not seen): with
+    two missing, at the corner of a hole (a NaN or masked core of a bright point source) or of the
+    image, the slope of a compact source whose brighter side is cut off looks over twice as sharp
+    as the PSF."""
     limit = SPIKE_SHARPNESS * psf_sharpness(psf)
     if not used.any() or not np.isfinite(limit):  # a PSF of one pixel: nothing is sharper
         return np.zeros(used.shape, dtype=bool)
+    seen = used if seen is None else seen | used
     sigma = np.maximum(noise, pixel_scatter(data, used) or 0.0)
-    image = np.where(used & ~no_data_pixels(data, noise, used), data, np.nan)
+    image = np.where(seen & ~no_data_pixels(data, noise, seen), data, np.nan)
+    known = np.pad(np.isfinite(image), 1, constant_values=False).astype(int)
+    surrounded = known[:-2, 1:-1] + known[2:, 1:-1] + known[1:-1, :-2] + known[1:-1, 2:] >= 3
     sides, _ = neighbourhood(image, np.nan)
     with np.errstate(invalid="ignore", over="ignore"):
-        return (used & np.isfinite(image) & (image - sides > SPIKE_SIGMA * sigma)
+        return (used & np.isfinite(image) & surrounded & (image - sides > SPIKE_SIGMA * sigma)
                 & (sharpness(image) > limit))
 
 
@@ -414,9 +426,10 @@ LEAVE_OUT = ("Leave them out of the fit: set them to NaN in the image, or their 
 
 
 def _warn_no_data_and_spikes(data: np.ndarray, noise: np.ndarray, used: np.ndarray, psf: np.ndarray,
-                             data_path: Path, psf_path: Path) -> None:
+                             data_path: Path, psf_path: Path, seen: np.ndarray | None = None) -> None:
     """Announce used pixels that no sky and no source can give (:func:`no_data_pixels`,
-    :func:`spike_pixels`), naming how many and their values; they are used as they are. Values
+    :func:`spike_pixels`, whose neighbourhoods take in the ``seen`` pixels: valid data and noise,
+    used or not), naming how many and their values; they are used as they are. Values
     that the fit refuses outright (:func:`~tinylens.data.value_range.bad_data_values`: 1e30) are
     left to that refusal."""
     from tinylens.data.value_range import bad_data_values
@@ -432,7 +445,7 @@ def _warn_no_data_and_spikes(data: np.ndarray, noise: np.ndarray, used: np.ndarr
                       f"{shown_pixels(data, low)}. Neither sky noise nor a source (it adds light) reaches there; "
                       f"{marker}. Each weighs in the fit as much as a bright lens, and pulls the model down. {LEAVE_OUT}",
                       DataWarning, stacklevel=outside_stacklevel())
-    spikes = spike_pixels(data, noise, used, psf)
+    spikes = spike_pixels(data, noise, used, psf, seen)
     if spikes.any():
         n = int(spikes.sum())
         warnings.warn(f"{data_path}: {counted(n, 'used pixel')} sharper than the PSF allows: "
