@@ -215,6 +215,53 @@ def test_held_by_a_lock_file_that_cannot_be_read_is_not_said_to_be_free(tmp_path
                 pass
 
 
+def test_a_lock_tried_while_held_by_tests_it_is_taken_not_refused(tmp_path, monkeypatch):
+    """held_by holds a shared lock for the microseconds of its test; a fit whose exclusive try met
+    it (another fit's early check, a survey's status, at that moment) was refused as busy with no
+    holder named, though nobody ran there, and left an empty lock file. The try now goes on for a
+    few milliseconds: here held_by (in a thread, as another process) holds its shared lock until
+    the first exclusive try has been refused, then lets go, and the lock is taken."""
+    import fcntl
+
+    from tinylens.locks import held_by
+
+    path = tmp_path / ".x.lock"
+    real = fcntl.flock
+    shared_taken, tried = threading.Event(), threading.Event()
+    seen: dict = {}
+
+    def tester() -> None:
+        seen["held_by"] = held_by(path)
+
+    def flock(fd, operation):
+        if operation & fcntl.LOCK_SH:  # held_by's test: it holds the shared lock till the fit's try has met it
+            real(fd, operation)
+            shared_taken.set()
+            assert tried.wait(10)
+            return
+        if "first" in seen:
+            return real(fd, operation)
+        thread = threading.Thread(target=tester)
+        thread.start()
+        assert shared_taken.wait(10)
+        try:
+            real(fd, operation)
+            seen["first"] = "taken"
+        except OSError as exc:
+            seen["first"] = exc.errno
+            raise
+        finally:
+            tried.set()
+            thread.join(10)
+
+    monkeypatch.setattr(fcntl, "flock", flock)
+    with folder_lock(tmp_path, ".x.lock", busy=BUSY) as locked:
+        assert locked is True and holder_text(path).startswith(f"process {os.getpid()} on ")
+    assert seen["first"] in (errno.EAGAIN, errno.EWOULDBLOCK)  # the interleaving happened: the first try was refused
+    assert seen["held_by"] is None  # nobody held it: the tester was right
+    assert not path.exists()  # released and removed: no empty lock file left
+
+
 def test_refuse_if_held_raises_what_the_lock_would_and_writes_nothing(tmp_path):
     from tinylens.locks import refuse_if_held
 
