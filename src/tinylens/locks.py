@@ -117,21 +117,32 @@ def _owner(path: Path) -> str:
 
 def _denied(folder: Path, path: Path, exc: OSError, busy: str, rerun: str) -> OutputError:
     """The error for a lock file ``path`` that this user may not open (``exc``): :func:`_busy`'s
-    where another process holds it now, else one naming it and saying to remove it and run
-    ``rerun`` again (or, where there is none, that ``folder`` is not writable)."""
+    where another process holds it now, else one saying what the file is, who made it (its text,
+    where it can be read), whether its lock is held, and that once its process has ended it may be
+    removed (the kernel released its lock then) before running ``rerun`` again (or, where there is
+    no such file, that ``folder`` is not writable)."""
     if not os.path.lexists(path):
         return OutputError(f"The lock file {path} cannot be made ({exc.strerror}): this user may not write "
                            f"{folder}{_owner(folder)}. Give the folder write permission (or ask its owner to), "
                            "or write elsewhere.")
     try:
-        holder = held_by(path)  # reading may still be allowed: another user's process that holds it now
+        holder, tested = held_by(path), True  # reading may still be allowed: another user's process that holds it now
     except HolderUnknown:  # nor reading: the message below says it may be held
-        holder = None
+        holder, tested = None, False
     if holder is not None:
         return _busy(folder, holder, busy)
-    return OutputError(f"The lock file {path}{_owner(path)} cannot be opened ({exc.strerror}): a tinylens "
-                       f"process of another user left it there, or holds it now. Once no other process writes "
-                       f"{folder}, remove {path} (or ask its owner to) and run {rerun} again.")
+    made = holder_text(path)
+    what = (f"The lock file {path}{_owner(path)} cannot be opened ({exc.strerror}). tinylens keeps such a file in "
+            f"{folder} while one of its processes writes there, so that no other one writes there at the same time; "
+            f"this one was made by a tinylens process of another user{f' ({made})' if made else ''}.")
+    if tested:
+        state = (" Nobody holds its lock now: that process ended without removing the file (killed, or its node "
+                 "lost), and the operating system released its lock then, so removing the file is safe: ")
+    else:
+        state = (" Whether that process still writes there cannot be told: if it does, wait for it to finish. Once it "
+                 "has ended, removing the file is safe (the operating system releases a process's lock when the "
+                 "process ends, even if it is killed): ")
+    return OutputError(f"{what}{state}remove {path} (or ask its owner to) and run {rerun} again.")
 
 
 def _remove_if_empty(path: Path) -> None:
