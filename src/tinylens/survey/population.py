@@ -874,7 +874,16 @@ def _too_bright_text(peak: float, target: float, opts: PopulationOptions, log_s:
 
 def simulate_lens(rng: np.random.Generator, opts: PopulationOptions, psf: np.ndarray) -> dict[str, Any]:
     """One lens: true parameters, noisy image, noise map and derived truth quantities; a ConfigError for lens
-    galaxies or sources smaller than the points their light is sampled at (:func:`unresolved_problems`)."""
+    galaxies or sources smaller than the points their light is sampled at (:func:`unresolved_problems`), and a
+    ConfigWarning for a source too steep for them (:func:`steep_source_warnings`), as :func:`simulate_population`
+    gives once for all its lenses."""
+    for message in steep_source_warnings(opts):
+        warnings.warn(message, ConfigWarning, stacklevel=2)
+    return _simulated(rng, opts, psf)
+
+
+def _simulated(rng: np.random.Generator, opts: PopulationOptions, psf: np.ndarray) -> dict[str, Any]:
+    """:func:`simulate_lens` but its warnings, which :func:`simulate_population` gives once."""
     refuse_unresolved(opts)
     # Eagerly, op by op: jitted pieces (the Sersic b_n loop) would otherwise be recompiled for
     # every lens (~1 s each); the values are identical.
@@ -1175,7 +1184,7 @@ def _simulate_into(outdir: Path, n: int, seed: int, opts: PopulationOptions, pro
     rows = []
     streams = np.random.SeedSequence(seed).spawn(n)
     for name, stream in _progress(list(zip(names, streams)), progress, "Simulating lenses"):
-        lens = simulate_lens(np.random.default_rng(stream), opts, psf)
+        lens = _simulated(np.random.default_rng(stream), opts, psf)  # warned of once, by simulate_population
         write_lens(outdir / name, lens, psf, opts, {"lens_id": name, **meta})
         rows.append({"lens_id": name, **flat_params(lens["truth"]), **lens["derived"]})
     table = pd.DataFrame(rows)
