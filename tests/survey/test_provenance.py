@@ -1167,6 +1167,32 @@ def test_a_lens_path_the_schema_refuses_is_not_validated_as_another_lens_path_is
     assert [runner.same_settings(result, config, cache) for config in (plain, odd)] == alone
 
 
+def test_configs_alike_but_for_their_key_order_share_one_entry_of_the_settings_cache(tmp_path, mock_survey):
+    """runner.frozen, the key of the survey's cache of a config's validation (settings_of), kept a
+    mapping's keys in their order, so that the template with a lens's files (its YAML's order) and
+    the same config with its keys in another order (as a fit's result.json may record it), equal
+    as dicts, took two entries and were validated twice; they now share one, validated once, and
+    configs that differ in a value still take two."""
+    template = runner.load_template(mock_survey["template"])
+    config = runner.lens_config(template, runner.find_lenses(mock_survey["lenses"])[0], tmp_path / "out")
+
+    def reordered(value):
+        return {k: reordered(value[k]) for k in reversed(list(value))} if isinstance(value, dict) else value
+
+    turned = reordered(config)
+    assert turned == config and list(turned) != list(config)
+    assert runner.frozen(turned) == runner.frozen(config) and hash(runner.frozen(turned)) == hash(runner.frozen(config))
+    cache: dict = {}
+    with mock.patch.object(runner, "fitted_config", wraps=runner.fitted_config) as validated:
+        assert runner.settings_of(config, "fitted", cache) == runner.settings_of(turned, "fitted", cache) is not None
+    assert len(cache) == 1 and validated.call_count == 1
+    other = json.loads(json.dumps(config))
+    other["inference"]["settings"]["seed"] = 12345
+    runner.settings_of(other, "fitted", cache)
+    assert len(cache) == 2
+    assert runner.frozen({"a": 1}) != runner.frozen({"a": 1.0}) != runner.frozen({"a": True})  # types still apart
+
+
 def test_a_budget_limit_is_raised_where_it_grows_or_is_removed():
     """provenance.limit_raised against the cases written out: None and .inf are no limit."""
     inf = float("inf")

@@ -1256,11 +1256,13 @@ def path_text(value: Any) -> bool:
 
 def frozen(value: Any) -> Any:
     """``value`` (parsed YAML or JSON) as a hashable key equal to another's only where both are
-    the same plain data, types included (``1``, ``1.0`` and ``true`` apart, ``-0.0`` not ``0.0``);
-    TypeError where it holds anything else (a tuple, a numpy number: from Python)."""
+    the same plain data, types included (``1``, ``1.0`` and ``true`` apart, ``-0.0`` not ``0.0``),
+    a mapping's keys in any order (as ``==`` compares them: a template's in its YAML's order, a
+    fit's recorded config in the schema's); TypeError where it holds anything else (a tuple, a
+    numpy number: from Python)."""
     kind = type(value)
-    if kind is dict:
-        return kind, tuple((frozen(k), frozen(v)) for k, v in value.items())
+    if kind is dict:  # its keys are distinct: a set of its pairs loses nothing but their order
+        return kind, frozenset((frozen(k), frozen(v)) for k, v in value.items())
     if kind is list:
         return kind, tuple(frozen(v) for v in value)
     if kind is float:
