@@ -1100,6 +1100,21 @@ def test_a_job_killed_while_it_starts_keeps_its_checkpoint_resumable(tmp_path, m
     assert stamp_file.read_text() == "b" * 64 + "\n"
 
 
+def test_a_setting_whose_mapping_lists_its_keys_in_another_order_keeps_the_checkpoints_fingerprint(tmp_path, data):
+    """A sampler setting that is a mapping (dynesty's first_update) entered the checkpoint's
+    fingerprint as its repr, keys in the config's order, so that the same config with that
+    mapping's keys swapped (a YAML file tidied between a stop and its resume) did not resume its
+    checkpoint: a new problem, sampled afresh. Its keys' order no longer counts; its values do."""
+    def stamp(folder, first_update):
+        problem = _problem(tmp_path / folder, data, "dynesty", first_update=first_update)
+        return dynesty_runner.checkpoint_stamp(problem, dict(problem.config.inference.settings))
+
+    written = stamp("a", {"min_ncall": 100, "min_eff": 10.0})
+    assert stamp("b", {"min_eff": 10.0, "min_ncall": 100}) == written
+    assert stamp("c", {"min_ncall": 100, "min_eff": 20.0}) != written
+    assert stamp("d", {"min_ncall": 100}) != written
+
+
 def test_a_garbled_fingerprint_starts_the_sampling_again_with_a_warning(tmp_path, data):
     """A checkpoint's fingerprint file that could not be read (binary junk) stopped the fit with a
     UnicodeDecodeError traceback: it is now not resumed, and said so; not as a checkpoint of

@@ -242,6 +242,17 @@ def model_meta(spec: Any) -> list[Any]:
             for c in (*spec.lens_mass, *spec.lens_light, *spec.source_light)]
 
 
+def _in_order(value: Any) -> Any:
+    """``value`` with each dict in it (in lists and tuples too) rebuilt with its keys sorted (by
+    their repr), so that its repr does not depend on the order a config gave them in; any other
+    value as it is (a mapping given sorted has the repr it had)."""
+    if type(value) is dict:
+        return {k: _in_order(v) for k, v in sorted(value.items(), key=lambda item: repr(item[0]))}
+    if type(value) in (list, tuple):
+        return type(value)(_in_order(v) for v in value)
+    return value
+
+
 def fingerprint(problem, **extra: Any) -> str:
     """A hash of the data, the model (profiles, fixed values, links), the free parameters, their
     priors, the precision and ``extra`` sampler settings.
@@ -266,7 +277,8 @@ def fingerprint(problem, **extra: Any) -> str:
         "solver": str(problem.config.solver_type),
         # float32 and float64 likelihoods differ, so one run must not continue the other's
         "dtype": problem.precision,
-        "extra": {k: repr(v) for k, v in sorted(extra.items())},
+        # a mapping's keys in any order (dynesty's first_update: {min_ncall: .., min_eff: ..}): the same setting
+        "extra": {k: repr(_in_order(v)) for k, v in sorted(extra.items())},
     }
     h.update(json.dumps(meta, sort_keys=True).encode())
     return h.hexdigest()
