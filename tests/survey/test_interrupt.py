@@ -158,9 +158,9 @@ def test_ctrl_c_counts_finished_and_checkpointed_lenses_as_the_rerun_does(tmp_pa
     """Ctrl-C's hint took a lens folder holding any row.json or result.json for a finished lens, and
     one holding a checkpoint only by a sampler's file or the pipeline state: lens_a, with a row.json
     copied from lens_bad, and lens_b, with a result.json that is no result, were said neither to
-    start again, though the survey run again fits both from the beginning; lens_c, whose checkpoint
-    fingerprint alone was left, was said to start again, though the run again lists it as resuming.
-    The hint now counts them by the run's own rules (read_row, result_row, holds_checkpoint)."""
+    start again, though the survey run again fits both from the beginning; lens_c, whose nautilus
+    checkpoint was left, resumes and is not named. The hint now counts them by the run's own rules
+    (read_row, result_row, holds_checkpoint; a fingerprint alone: see the test below)."""
     from tinylens import filenames
 
     out = tmp_path / "out"
@@ -170,7 +170,7 @@ def test_ctrl_c_counts_finished_and_checkpointed_lenses_as_the_rerun_does(tmp_pa
     runner.write_row(lenses / "lens_bad", runner.failed_row("lens_bad", "broken"))
     (lenses / "lens_a" / filenames.ROW).write_text((lenses / "lens_bad" / filenames.ROW).read_text())
     (lenses / "lens_b" / filenames.RESULT).write_text("{}")
-    (lenses / "lens_c" / filenames.fingerprint_name(filenames.CHECKPOINTS["nautilus"])).write_text("x")
+    (lenses / "lens_c" / filenames.CHECKPOINTS["nautilus"]).write_text("x")
     # the truth: the dry run of the same survey fits lens_a and lens_b anew, resumes lens_c, retries lens_bad
     with pytest.warns(runner.DataWarning):  # lens_a's row is lens_bad's
         plan = runner.survey_plan(mock_survey["lenses"], mock_survey["template"], out, check=False)
@@ -185,6 +185,48 @@ def test_ctrl_c_counts_finished_and_checkpointed_lenses_as_the_rerun_does(tmp_pa
     assert hint.endswith("(interrupted lenses resume from their checkpoints; 2 lenses: lens_a, lens_b had written "
                          "none yet and start again from the beginning)"), text
     assert "lens_c" not in hint and "lens_bad" not in hint, text
+
+
+def test_a_lens_left_with_only_its_checkpoints_fingerprint_starts_again_as_its_fit_does(tmp_path, mock_survey,
+                                                                                      monkeypatch):
+    """A sampler writes its checkpoint's fingerprint before its first checkpoint, so that a fit
+    without the pipeline stopped in its first minutes of sampling leaves the fingerprint alone.
+    Its fit run again resumes nothing (prepare_checkpoint: no checkpoint to resume) and starts from
+    the beginning, but the dry run listed lens_a as resuming, the survey's start line counted it
+    ('1 resumes from a checkpoint') and Ctrl-C's hint did not name it as starting again. All three
+    now count it as the fit does: new, starting again; lens_b, with its checkpoint, resumes."""
+    from tinylens import filenames
+    from tinylens.inference.common import prepare_checkpoint
+
+    checkpoint = filenames.CHECKPOINTS["nautilus"]
+    out = tmp_path / "out"
+    lenses = out / runner.LENSES_DIR
+    for lens_id in ("lens_a", "lens_b"):
+        (lenses / lens_id).mkdir(parents=True)
+        (lenses / lens_id / filenames.fingerprint_name(checkpoint)).write_text("stamp\n")
+    (lenses / "lens_b" / checkpoint).write_text("x")
+    # the truth: what the fit itself decides, on copies of the two folders
+    for lens_id, resumed in (("lens_a", False), ("lens_b", True)):
+        copy = tmp_path / "copies" / lens_id
+        copy.mkdir(parents=True)
+        for path in (lenses / lens_id).iterdir():
+            (copy / path.name).write_text(path.read_text())
+        assert prepare_checkpoint(copy / checkpoint, "stamp", resume=True) is resumed, lens_id
+
+    plan = runner.survey_plan(mock_survey["lenses"], mock_survey["template"], out, check=False)
+    assert "lens_a" in plan["to_fit"]["new"] and plan["to_fit"]["resume"] == ["lens_b"], plan["to_fit"]
+    found, template = runner.find_lenses(mock_survey["lenses"]), runner.load_template(mock_survey["template"])
+    assert runner.resuming_lenses(found, {}, (), out, template) == ["lens_b"]  # the start line's count
+
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "check_template", stop)
+    text = _interrupted(_args(mock_survey, out))
+    hint = text[text.index("Interrupted."):text.index(", run: ")]
+    assert hint.endswith("(interrupted lenses resume from their checkpoints; lens_a had written none yet and starts "
+                         "again from the beginning)"), text
+    assert "lens_b" not in hint, text
 
 
 @pytest.mark.parametrize("stopped_in", ["check_template", "find_lenses"])

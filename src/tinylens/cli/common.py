@@ -376,14 +376,14 @@ def unfinished_without_checkpoint(out: Path, chosen: Sequence[str] | None = None
     first stages, which starts again from the beginning. By name; none where the folder cannot be listed."""
     from tinylens import filenames
     from tinylens.filenames import LENSES_DIR
-    from tinylens.survey.runner import holds_checkpoint, read_row, result_row
+    from tinylens.survey.runner import RESUMED_FILES, holds_checkpoint, read_row, result_row
 
     wanted = None if chosen is None else set(chosen)
     try:
         folders = sorted(path for path in (out / LENSES_DIR).iterdir() if path.is_dir())
     except OSError:
         return []
-    names = filenames.checkpoint_names()  # resumed_names of a template that resumes (else the hint says restart)
+    names = RESUMED_FILES  # resumed_names of a template that resumes (else the hint says restart)
     return [folder.name for folder in folders
             if (wanted is None or folder.name in wanted)
             and not holds_checkpoint(folder, names)

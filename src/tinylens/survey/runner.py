@@ -1523,14 +1523,21 @@ RESTART_ATTR = "tinylens_survey_restarts"
 SURVEY_LENSES_ATTR = "tinylens_survey_lenses"
 
 
+#: The checkpoint files a stopped fit resumes from: each sampler's checkpoint and the pipeline's
+#: state, not a fingerprint (:func:`tinylens.filenames.fingerprint_name`), which a sampler writes
+#: before its first checkpoint: one left alone resumes nothing (``prepare_checkpoint`` resumes only
+#: where the checkpoint itself is there), and the fit starts again from the beginning.
+RESUMED_FILES = (*filenames.CHECKPOINTS.values(), filenames.PIPELINE_STATE)
+
+
 def resumed_names(config: Mapping[str, Any]) -> tuple[str, ...]:
-    """The checkpoint files (:func:`tinylens.filenames.checkpoint_names`) whose presence in a lens's
-    output folder makes the fit of the template ``config`` there resume, as the dry run counts
-    them (``resume`` in :func:`survey_plan`); none where the template sets ``resume: false``."""
+    """The checkpoint files (:data:`RESUMED_FILES`) whose presence in a lens's output folder makes
+    the fit of the template ``config`` there resume, as the dry run counts them (``resume`` in
+    :func:`survey_plan`); none where the template sets ``resume: false``."""
     from tinylens.inference.common import resumes
 
     inference = template_inference(config)
-    return filenames.checkpoint_names() if resumes(inference and inference.settings) else ()
+    return RESUMED_FILES if resumes(inference and inference.settings) else ()
 
 
 def holds_checkpoint(folder: Path, names: Sequence[str]) -> bool:
