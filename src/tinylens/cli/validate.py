@@ -15,11 +15,17 @@ from tinylens.errors import counted
 
 
 def load_problem(config: Path):
-    """``tinylens.load(config)`` with its warnings printed readably on stderr."""
-    import tinylens
+    """``tinylens.load(config)`` with its warnings printed readably on stderr; the settings that the
+    config alone tells are checked before the data are (:func:`tinylens.fit.check_settings_first`)."""
+    from tinylens.config.loader import read_config_first
+    from tinylens.fit import check_settings_first
 
     with reported_warnings():
-        return tinylens.load(config)
+        read = read_config_first(config, None, None)  # as tinylens.load reads it
+        check_settings_first(read[0], config)
+        from tinylens.problem import LOAD_ORIGIN, load_from
+
+        return load_from(config, None, LOAD_ORIGIN, read=read)
 
 
 def priors_table(problem) -> Table:

@@ -135,6 +135,27 @@ def check_inference(config, n_dim: int | None = None) -> None:
     checker(dict(getattr(inf, "settings", None) or {}), n_dim)
 
 
+#: method -> "module:function" of a check of its settings' names and values that imports neither
+#: the method's library nor JAX (:func:`check_inference_first`); the others are checked by
+#: :func:`check_inference` alone.
+FIRST_CHECKS: dict[str, str] = {"nautilus": "tinylens.inference.nautilus_settings:check_names"}
+
+
+def check_inference_first(config) -> None:
+    """What :func:`check_inference` refuses that the config alone tells, without the model's free
+    parameters or the method's library (nautilus imports scikit-learn: a second or more): an
+    unknown inference type or method, and, for a method of :data:`FIRST_CHECKS`, a setting it
+    does not have or a value the settings' rules refuse; the same ConfigError. A fit runs it once
+    the config is read, so that such a mistake is said before JAX and the data are loaded."""
+    inf = config.inference
+    kind = getattr(inf, "type", None) or "sampler"
+    _resolve(kind, getattr(inf, "method", None))
+    first = FIRST_CHECKS.get(getattr(inf, "method", None) or DEFAULT_METHODS[kind])
+    if first is not None:
+        module, func = first.split(":")
+        getattr(importlib.import_module(module), func)(dict(getattr(inf, "settings", None) or {}))
+
+
 def run_inference(
     problem, *, progress: bool = True, checkpoint_dir: str | Path | None = None
 ) -> InferenceResult:
@@ -204,4 +225,4 @@ def resumed_checkpoints(problem, folder: Path, look_only: bool = False) -> list[
     return kept
 
 
-__all__ = ["InferenceResult", "METHODS", "check_inference", "resumed_checkpoints", "run_inference", "search_of"]
+__all__ = ["InferenceResult", "METHODS", "check_inference", "check_inference_first", "resumed_checkpoints", "run_inference", "search_of"]

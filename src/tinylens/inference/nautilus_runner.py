@@ -65,17 +65,10 @@ from tinylens.inference.common import (
     split,
     try_settings,
 )
+from tinylens.inference.nautilus_settings import ALIASES, DEFAULTS, OWN_KEYS, RESERVED  # noqa: F401 (also imported from here)
 from tinylens.inference.progress import PLAIN_EVERY_S, LiveStatus, PlainLines, announce_resumed, redraws
 from tinylens.atomic import write_atomic
 
-DEFAULTS: dict[str, Any] = {"n_live": 300, "n_batch": 256, "seed": 0, "resume": True, "verbose": False,
-                            "checkpoint_every": 60.0}
-ALIASES = {"nlive": "n_live", "batch_size": "n_batch"}
-#: Settings tinylens handles itself (not nautilus's).
-OWN_KEYS = {"checkpoint_every"}
-#: Sampler arguments tinylens sets itself.
-RESERVED = {"prior", "likelihood", "n_dim", "vectorized", "pass_dict", "filepath", "pool", "blobs_dtype",
-            "prior_args", "prior_kwargs", "likelihood_args", "likelihood_kwargs"}
 SAMPLER_KEYS = keyword_names(Sampler.__init__, exclude=RESERVED)
 RUN_KEYS = keyword_names(Sampler.run)
 #: The checkpoint's attribute holding the seconds of sampling its state took (all runs).
