@@ -605,12 +605,15 @@ def check_unloaded_settings(config: Any, name: str = "template", tried: Sequence
     ``output.corner_parameters``) of ``config``, the template as a lens's fit reads it
     (:func:`loaded_template`), where no lens loaded: those checks need only the model's free
     parameters, built from ``model_components`` alone, as a loaded lens's are; its ConfigError
-    names the template and says that no lens loaded (:func:`unloaded_check` of the lenses ``tried``)."""
+    names the template and says that no lens loaded (:func:`unloaded_check` of the lenses ``tried``).
+    The free parameters come from the profiles' names (:mod:`tinylens.profiles.catalog`), with the
+    profiles' own messages, JAX not imported."""
     from tinylens.config.model_spec import build_model_spec
     from tinylens.fit import check_settings
+    from tinylens.profiles.catalog import LIGHT_NAMES, MASS_NAMES
 
     try:
-        names = tuple(build_model_spec(config.model_components).param_names)
+        names = tuple(build_model_spec(config.model_components, (MASS_NAMES, LIGHT_NAMES)).param_names)
         check_settings(SimpleNamespace(config=config, param_names=names, ndim=len(names)))
     except ConfigError as exc:
         raise ConfigError(f"The {name} does not work ({unloaded_check(tried)}): {exc}") from None
@@ -1132,8 +1135,6 @@ def _warning_text(caught: list[warnings.WarningMessage]) -> str:
 def read_rows(out: str | Path) -> dict[str, dict[str, Any]]:
     """The rows in ``out/lenses/*/row.json``, by lens id (unreadable files are skipped); an ok
     row written before ``critical_flags`` existed gets it from its fit's ``result.json``."""
-    from tinylens.results.quality import raised_critical
-
     rows, foreign = {}, {}
     for path in sorted((Path(out) / LENSES_DIR).glob(f"*/{filenames.ROW}")):
         row = read_row(path)
@@ -1143,6 +1144,8 @@ def read_rows(out: str | Path) -> dict[str, dict[str, Any]]:
             foreign[path.parent.name] = str(row.get("lens_id"))
             continue
         if row["status"] == "ok" and "critical_flags" not in row:
+            from tinylens.results.quality import raised_critical  # JAX: only for such a row
+
             try:
                 quality = json.loads((path.parent / filenames.RESULT).read_text()).get("quality") or {}
                 row["critical_flags"] = ",".join(raised_critical(quality))
