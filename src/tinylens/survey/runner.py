@@ -548,8 +548,8 @@ def check_template(template: Mapping[str, Any], lenses: list[Lens], out: str | P
     (:func:`check_shape_mask`), the sampler's settings and ``output.corner_parameters``
     (:func:`check_unloaded_settings`) and dynesty's history from the settings alone (:func:`check_histories`).
     """
-    import tinylens
-    from tinylens.fit import check_likelihood, check_settings
+    from tinylens.config.loader import read_config_first
+    from tinylens.fit import check_likelihood, check_settings, check_settings_first
 
     nowhere: ConfigError | None = None
     shown: set[str] = set()  # the template's warnings, each shown once whichever lenses are tried
@@ -560,7 +560,12 @@ def check_template(template: Mapping[str, Any], lenses: list[Lens], out: str | P
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                problem = tinylens.load(lens_config(template, lens, out))
+                config = lens_config(template, lens, out)
+                read = read_config_first(config, None, None)  # tinylens.load's first part: no JAX, no data
+                check_settings_first(read[0])  # a sampler setting's mistake, before JAX and the data load
+                from tinylens.problem import LOAD_ORIGIN, load_from
+
+                problem = load_from(config, None, LOAD_ORIGIN, read=read)  # as tinylens.load(config)
                 check_settings(problem, lens.output(Path(out).resolve()))  # with its output folder, as its fit checks
         except DataError as exc:
             if broken is not None:
