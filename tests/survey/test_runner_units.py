@@ -4675,9 +4675,9 @@ def test_a_long_reason_or_warnings_text_is_cut_saying_so_and_how_long_it_was(tmp
     """A failed lens's reason over MAX_REASON (500) characters was cut to its first 497 and a
     bare '...', so that a reader of the catalogue could not tell how much of it, the advice at its
     end, was lost (a full stop before the cut read '....'); a row's warnings were cut at 500
-    characters with no mark at all, mid-word. Both are now cut as the project cuts a value in a
-    message (tinylens.errors.cut_value): the start, '...' and the length in all, within 500
-    characters; a text of 500 stays whole."""
+    characters with no mark at all, mid-word. Both keep their start and their end, where a message
+    says what to do, with how much of how many characters was cut from the middle said between
+    them, within 500 characters, no word cut in two; a text of 500 stays whole."""
     import tinylens
 
     words = [f"word{i:03d}" for i in range(120)]
@@ -4689,9 +4689,10 @@ def test_a_long_reason_or_warnings_text_is_cut_saying_so_and_how_long_it_was(tmp
                           str(folder))
     reason = row["reason"]
     assert row["status"] == "failed" and len(reason) <= runner.MAX_REASON, (len(reason), reason)
-    assert reason.endswith(f"... ({len(message)} characters)"), reason
-    kept = reason[: -len(f"... ({len(message)} characters)")]
-    assert message.startswith(kept) and len(kept) > runner.MAX_REASON - 30, kept
+    head, said, tail = re.fullmatch(r"(.*) \.\.\. \[(\d+) of 971 characters cut\] \.\.\. (.*)", reason).groups()
+    assert message.startswith(head + " ") and message.endswith(" " + tail) and tail.endswith("word119. Rename it.")
+    assert int(said) == len(message) - len(head) - len(tail) and len(head) + len(tail) > runner.MAX_REASON - 60, reason
+    assert set(head.split()) | set(tail.split()) <= set(message.split())  # whole words only
     assert runner.read_row(folder / "row.json", "lens_a") == row
     assert runner.one_line("x" * runner.MAX_REASON) == "x" * runner.MAX_REASON
 
@@ -4701,8 +4702,9 @@ def test_a_long_reason_or_warnings_text_is_cut_saying_so_and_how_long_it_was(tmp
             warnings.warn(f"warning {i}: " + "a long line of text " * 5, DataWarning)
     joined = "; ".join(" ".join(str(w.message).split()) for w in caught)  # on one line: 1118 characters
     text = runner._warning_text(caught)
-    assert len(text) <= runner.MAX_REASON and text.endswith(f"... ({len(joined)} characters)"), text
-    assert joined.startswith(text[: -len(f"... ({len(joined)} characters)")])
+    head, tail = text.split(" characters cut] ... ")
+    assert len(text) <= runner.MAX_REASON and head.endswith(f" of {len(joined)}"), text
+    assert joined.startswith(head.rsplit(" ... [", 1)[0]) and joined.endswith(" " + tail) and len(tail) > 200, text
 
 
 def test_a_resumed_survey_says_how_many_of_the_lenses_to_fit_resume_a_checkpoint(tmp_path, mock_survey, monkeypatch,
@@ -4784,13 +4786,17 @@ def test_a_lens_whose_table_the_system_refuses_after_its_search_is_that_lenss_fa
                                                                                         monkeypatch):
     """A lens whose table the system refused to replace after its search (tinylens.fit's OutputError,
     raised in handling the PermissionError: refused_reported) is that lens's failed row naming the
-    file, its checkpoint kept for a rerun to resume, not the survey's error nor a retry that deletes it."""
+    file, its checkpoint kept for a rerun to resume, not the survey's error nor a retry that deletes it.
+    Under a long output path (here 200 characters deeper: pytest-xdist's, a cluster's scratch), that
+    message has over MAX_REASON characters, and the row's reason, cut to its first 500, lost its
+    closing 'run the fit again to resume it (its search is not done again).': the row keeps it now."""
     import errno
 
     import tinylens
     from tinylens.fit import refused_reported
 
-    template, lens, folder, checkpoint = _lens_a_with_a_checkpoint(mock_survey, tmp_path)
+    deep = tmp_path / ("survey_output" * 15)  # one folder name of 195 characters
+    template, lens, folder, checkpoint = _lens_a_with_a_checkpoint(mock_survey, deep)
 
     def fit_refused(config, **kwargs):
         with refused_reported(folder):
@@ -4799,9 +4805,12 @@ def test_a_lens_whose_table_the_system_refuses_after_its_search_is_that_lenss_fa
     with pytest.raises(tinylens.errors.OutputError) as said:  # what the fit says, whole
         fit_refused(None)
     text = str(said.value)
-    assert "result_summary.csv" in text and "resume" in text, text
+    advice = "run the fit again to resume it (its search is not done again)."
+    assert "result_summary.csv" in text and text.endswith(advice) and len(text) > runner.MAX_REASON, text
     monkeypatch.setattr(tinylens, "fit", fit_refused)
-    row = runner.fit_lens("lens_a", runner.lens_config(template, lens, tmp_path), str(folder))
-    # the row's reason is that text, cut to MAX_REASON under a long tmp path (pytest-xdist's)
-    assert row["status"] == "failed" and row["reason"] == runner.one_line(text), row
+    row = runner.fit_lens("lens_a", runner.lens_config(template, lens, deep), str(folder))
+    reason = row["reason"]
+    assert row["status"] == "failed" and len(reason) <= runner.MAX_REASON, row
+    assert reason.startswith(f"Output folder {str(folder)[:100]}") and reason.endswith(advice), reason
+    assert "characters cut] ... " in reason and reason == runner.one_line(text), reason
     assert json.loads((folder / "row.json").read_text())["status"] == "failed" and checkpoint.read_text() == "whole"

@@ -45,7 +45,7 @@ import pandas as pd
 
 from tinylens import filenames
 from tinylens.config.schema import Inference
-from tinylens.errors import (SURVEY_FOLDER_CHOICE, SURVEY_LENS_DIR_CHOICE, SURVEY_RERUN, SURVEY_WORKERS_ARGUMENT, UNWRITABLE, ConfigError, ConfigWarning, ConvergenceWarning, DataError, DataWarning, OutputError, TinyLensError, counted, cut_value, lens_count,
+from tinylens.errors import (SURVEY_FOLDER_CHOICE, SURVEY_LENS_DIR_CHOICE, SURVEY_RERUN, SURVEY_WORKERS_ARGUMENT, UNWRITABLE, ConfigError, ConfigWarning, ConvergenceWarning, DataError, DataWarning, OutputError, TinyLensError, counted, lens_count,
                              listed, ls_command, out_of_memory)
 from tinylens.interrupts import interrupt_held
 from tinylens.precision import get_precision
@@ -866,13 +866,30 @@ def one_line(text: str, empty: str = "") -> str:
 
 
 def row_text(text: str) -> str:
-    """``text`` whole where it has at most :data:`MAX_REASON` characters; else cut as the project
-    cuts a value in a message (:func:`tinylens.errors.cut_value`: its start, "..." and how long it
-    is in all, ``'Only 3 of ... (812 characters)'``), the whole within :data:`MAX_REASON`, so that
-    a reader of the catalogue sees that it was cut, and by how much."""
+    """``text`` whole where it has at most :data:`MAX_REASON` characters; else its start and its
+    end, where a message says what to do, about half each, with what was cut from the middle said
+    between them (``'Output folder ... [312 of 812 characters cut] ... run the fit again to resume it.'``),
+    the whole within :data:`MAX_REASON`, so that a reader of the catalogue sees that it was cut, by
+    how much, and the advice that ends it. Each part is cut at a space where one is near."""
     if len(text) <= MAX_REASON:
         return text
-    return cut_value(text, MAX_REASON - len(f" ({len(text)} characters)"), text)
+    width = len(str(len(text)))  # the count cut has no more digits than the length
+    room = MAX_REASON - len(f" ... [{'9' * width} of {len(text)} characters cut] ... ")
+    head, tail = _word_cut(text[: (room + 1) // 2], end=True), _word_cut(text[len(text) - room // 2:], end=False)
+    return f"{head} ... [{len(text) - len(head) - len(tail)} of {len(text)} characters cut] ... {tail}"
+
+
+#: How far back :func:`_word_cut` looks for a space to cut at.
+WORD_CUT_REACH = 20
+
+
+def _word_cut(part: str, end: bool) -> str:
+    """``part`` of a text cut at a space within :data:`WORD_CUT_REACH` characters of its ``end``
+    (else of its start), where there is one, so that no word is cut in two; stripped of spaces."""
+    at = part.rfind(" ", len(part) - WORD_CUT_REACH) if end else part.find(" ", 0, WORD_CUT_REACH)
+    if at > 0 or (at == 0 and not end):
+        part = part[:at] if end else part[at:]
+    return part.strip()
 
 
 #: The errors of a lens's own file (:func:`own_file_error`) that the user is to mend and a retry
