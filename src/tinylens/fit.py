@@ -933,6 +933,9 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
             earlier = replaced_files(out, set(), kept_inputs)
             for name in sorted(written - {p.name for p in earlier}):  # no earlier result.json names it
                 _check_replaceable(out, out / name)
+            unresumed = ([], False) if fresh else unresumed_checkpoints(problem, out)
+            for path in replaced_checkpoints(out, unresumed[0]):  # replaced during the search, minutes on
+                _check_replaceable(out, path, UNRESUMED_WHEN)
             # the files whose refusal stops the fit (the checkpoint under fresh, dynesty's unfinished
             # one) go first, so that such a stop leaves the earlier fit's result.json and tables whole
             if fresh:
@@ -943,7 +946,7 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
                 _remove_rewritten(out, again)
             _remove_rewritten(out, out / filenames.RESULT)  # an old result must not look like this fit's
             if not fresh:
-                _warn_unresumed(problem, out, switched)
+                _warn_unresumed(out, unresumed, switched)
             res = run_inference(problem, progress=progress, checkpoint_dir=out)
             removed = res.converged and not problem.config.output.keep_checkpoint
             checkpoint = res.info.get("checkpoint")
@@ -1426,16 +1429,34 @@ def pipeline_switched(problem: Any, out: Path) -> str | None:
             "this one with them")
 
 
-def _warn_unresumed(problem: Any, out: Path, switched: str | None = None) -> None:
+#: When the system's refusal of an earlier fit's checkpoint that a fit replaces would stop it (:func:`_check_replaceable`).
+UNRESUMED_WHEN = ("during the search: it is another fit's checkpoint, which this fit does not resume but replaces "
+                  "as its pipeline stages end or its sampling starts")
+
+
+def replaced_checkpoints(out: Path, unresumed: Iterable[str]) -> list[Path]:
+    """The files in ``out`` that a fit replaces during its search where the checkpoints named
+    ``unresumed`` (:func:`unresumed_checkpoints`) are there: each, and beside a sampler's its
+    fingerprint (:func:`tinylens.filenames.fingerprint_name`), which holds another fit's stamp."""
+    paths = []
+    for name in unresumed:
+        paths.append(out / name)
+        if name in filenames.CHECKPOINTS.values():
+            paths.append(out / filenames.fingerprint_name(name))
+    return paths
+
+
+def _warn_unresumed(out: Path, unresumed: tuple[list[str], bool], switched: str | None = None) -> None:
     """Warn (CheckpointWarning) that the checkpoints in ``out`` of another fit are not resumed
-    but replaced (:func:`unresumed_checkpoints`): a config changed by mistake must not throw
+    but replaced (``unresumed``: :func:`unresumed_checkpoints`, their names and whether the
+    stages' results are reused): a config changed by mistake must not throw
     hours of sampling away unsaid. ``switched``: the pipeline turned on or off since the earlier
     fit (:func:`pipeline_switched`), the cause said in place of the config's keys; but where the
     pipeline is turned on and its state is not resumed, that state is of a fit before the earlier
     one (which ran without the pipeline), which the switch does not explain: both are said."""
     from tinylens.errors import CheckpointWarning, listed
 
-    unresumed, stages = unresumed_checkpoints(problem, out)
+    unresumed, stages = unresumed
     if not unresumed:
         return
     changed = "other data, model, priors, precision or sampler settings than this config's"
@@ -1562,9 +1583,10 @@ def _checkpoint_kept(result: FitResult, out: Path, checkpoint: Any, kept: Collec
     return truthful
 
 
-def _check_replaceable(out: Path, path: Path) -> None:
+def _check_replaceable(out: Path, path: Path, when: str = "after the search") -> None:
     """An :class:`~tinylens.errors.OutputError` before the search where ``path``, a file in the
-    output folder ``out`` that the fit writes after it (a table, a figure), is one the system would
+    output folder ``out`` that the fit writes after it (a table, a figure; ``when`` says when
+    otherwise: an earlier fit's checkpoint, :data:`UNRESUMED_WHEN`), is one the system would
     refuse to replace: someone else's in a folder with the sticky bit (``chmod +t``, as /tmp and
     shared scratch folders are) that is not this user's either, where only the file's or the
     folder's owner (or root) may replace or delete it. Any other file there is replaced as ever."""
@@ -1581,7 +1603,7 @@ def _check_replaceable(out: Path, path: Path) -> None:
         return
     raise OutputError(f"Output folder {out}: {path.name} there is another user's file (user id {info.st_uid}), in a "
                       f"folder with the sticky bit, so the system would refuse this fit's own {path.name} in its "
-                      f"place, after the search. Delete it (or ask its owner to: {ls_command(path, option='-l')} shows "
+                      f"place, {when}. Delete it (or ask its owner to: {ls_command(path, option='-l')} shows "
                       f"who), or choose another {OUTPUT_FOLDER_CHOICE}.")
 
 

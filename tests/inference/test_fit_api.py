@@ -1252,6 +1252,38 @@ def test_another_users_table_no_result_names_in_a_sticky_folder_is_refused_befor
     assert table.read_text() == "a colleague's table\n"
 
 
+@pytest.mark.parametrize("name", ["checkpoint.hdf5", "checkpoint.hdf5.fingerprint"])
+def test_another_users_checkpoint_of_another_fit_in_a_sticky_folder_is_refused_before_the_search(tmp_path, monkeypatch,
+                                                                                                 name):
+    """An earlier fit's checkpoint of other settings (so not resumed but replaced), another user's in a
+    folder with the sticky bit, was warned of as replaced and the fit went on: the system refused
+    the sampler's deletion of it after the pipeline's stages (9.9 s for the tiny lens, minutes for a
+    real one), a generic permission error. It is now an OutputError before anything is searched,
+    naming the file and saying it is another fit's checkpoint this fit replaces; the file is left.
+    (Run as root, the system replaces anyone's file: the test takes another user's id.)"""
+    import tinylens.inference
+
+    path = write_tiny_lens(tmp_path / "lens")
+    out = tmp_path / "lens" / "output"
+    out.mkdir()
+    out.chmod(0o1777)
+    (out / "checkpoint.hdf5").write_bytes(b"another fit's checkpoint")
+    (out / "checkpoint.hdf5.fingerprint").write_text("another fit's fingerprint\n")
+    if name != "checkpoint.hdf5":  # the checkpoint this user's, its fingerprint another user's
+        os.chown(out / "checkpoint.hdf5", os.getuid() + 1, -1)
+    monkeypatch.setattr(tinylens.inference, "run_inference", _never_searched)
+    monkeypatch.setattr(os, "geteuid", lambda: os.getuid() + 1)
+    with pytest.raises(tinylens.errors.OutputError) as caught:
+        tinylens.fit(path, progress=False)
+    monkeypatch.undo()
+    message = str(caught.value)
+    assert message.startswith(f"Output folder {out}: {name} there is another user's file (user id {os.getuid()}), in "
+                              "a folder with the sticky bit"), message
+    assert "another fit's checkpoint, which this fit does not resume but replaces" in message, message
+    assert str(out / name) in message and "output.path" in message, message
+    assert (out / "checkpoint.hdf5").read_bytes() == b"another fit's checkpoint"
+
+
 def _refusing_summary_table(tmp_path, monkeypatch, inference=None, error=None):
     """The tiny lens's config (``inference`` as write_tiny_lens takes it), its figures off, with
     the summary table's write refused by the system (``error``: by default a PermissionError,
