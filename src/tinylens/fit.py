@@ -933,6 +933,8 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
             earlier = replaced_files(out, set(), kept_inputs)
             for name in sorted(written - {p.name for p in earlier}):  # no earlier result.json names it
                 _check_replaceable(out, out / name)
+            for again in [out / filenames.RESULT, *(p for p in earlier if p.name in written)]:  # all, before any goes
+                _check_replaceable(out, again)
             unresumed = ([], False) if fresh else unresumed_checkpoints(problem, out)
             for path in replaced_checkpoints(out, unresumed[0]):  # replaced during the search, minutes on
                 _check_replaceable(out, path, UNRESUMED_WHEN)
@@ -941,10 +943,12 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
             if fresh:
                 _remove_checkpoints(out)
             _remove_leftovers(problem, out)  # a killed fit's temporaries, dynesty's unfinished checkpoint
+            # result.json first: an old result must not look like this fit's, nor name tables gone
+            # where the system refuses to delete one of them (a file marked immutable)
+            _remove_rewritten(out, out / filenames.RESULT)
             remove_replaced(out, [p for p in earlier if p.name not in written])
             for again in (p for p in earlier if p.name in written):
                 _remove_rewritten(out, again)
-            _remove_rewritten(out, out / filenames.RESULT)  # an old result must not look like this fit's
             if not fresh:
                 _warn_unresumed(out, unresumed, switched)
             res = run_inference(problem, progress=progress, checkpoint_dir=out)

@@ -997,6 +997,58 @@ def test_an_earlier_file_this_fit_writes_again_that_the_system_keeps_is_refused_
     assert (out / refused).is_file()
 
 
+def _earlier_fit_with_two_tables(tmp_path):
+    """:func:`_earlier_fit_folder` with the earlier fit's result_summary.csv too, named before its
+    samples table in its result.json; the config's path, the output folder and the earlier files' bytes."""
+    path, out = _earlier_fit_folder(tmp_path)
+    (out / "result_summary.csv").write_text("an earlier fit's summary\n")
+    files = {"summary": "result_summary.csv", "samples": "result_samples.csv"}
+    (out / "result.json").write_text(json.dumps({"versions": {"tinylens": "0"}, "files": files}))
+    return path, out, {p.name: p.read_bytes() for p in out.iterdir()}
+
+
+def test_an_earlier_table_the_system_keeps_leaves_no_result_naming_tables_gone(tmp_path, monkeypatch):
+    """The earlier fit's tables that this fit writes again were deleted one by one before its
+    result.json: where the system refused the second (result_samples.csv, marked immutable), the
+    fit stopped with the first deleted and the earlier result.json left naming it, a result whose
+    tables are gone. result.json now goes first, so the stop leaves no result.json naming a file
+    that is not there; the refused file is named, nothing searched."""
+    import tinylens.inference
+
+    path, out, _ = _earlier_fit_with_two_tables(tmp_path)
+    refuse_unlink(monkeypatch, out / "result_samples.csv")
+    monkeypatch.setattr(tinylens.inference, "run_inference", _never_searched)
+    with pytest.raises(tinylens.errors.OutputError) as caught:
+        tinylens.fit(path, progress=False)
+    assert "result_samples.csv, an earlier fit's, cannot be deleted (Operation not permitted)" in str(caught.value)
+    if (out / "result.json").exists():  # a result left must be whole
+        named = json.loads((out / "result.json").read_text())["files"].values()
+        assert all((out / name).is_file() for name in named), sorted(p.name for p in out.iterdir())
+    assert (out / "result_samples.csv").is_file()
+
+
+def test_another_users_earlier_table_in_a_sticky_folder_is_refused_before_any_earlier_file_is_deleted(tmp_path,
+                                                                                                   monkeypatch):
+    """An earlier fit's table that this fit writes again, another user's in a folder with the sticky
+    bit (whose deletion the system refuses), was found only when the fit tried to delete it, the
+    earlier files before it already deleted; it is now seen before any is (_check_replaceable), an
+    OutputError naming it, and the earlier result.json and tables are left whole. (Run as root,
+    the system deletes anyone's file: the test takes another user's id.)"""
+    import tinylens.inference
+
+    path, out, before = _earlier_fit_with_two_tables(tmp_path)
+    out.chmod(0o1777)
+    monkeypatch.setattr(tinylens.inference, "run_inference", _never_searched)
+    monkeypatch.setattr(os, "geteuid", lambda: os.getuid() + 1)
+    with pytest.raises(tinylens.errors.OutputError) as caught:
+        tinylens.fit(path, progress=False)
+    monkeypatch.undo()
+    message = str(caught.value)
+    assert message.startswith(f"Output folder {out}: result.json there is another user's file (user id "
+                              f"{os.getuid()}), in a folder with the sticky bit"), message
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
 def test_a_folder_at_the_name_of_a_table_the_fit_writes_is_refused_before_the_search(tmp_path, monkeypatch):
     """A folder named result_summary.csv in the output folder (made by mistake) stopped the fit
     with IsADirectoryError after its search (29 s of the tiny lens's lbfgs fit here, hours of a
