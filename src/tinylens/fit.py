@@ -1593,7 +1593,9 @@ def _check_replaceable(out: Path, path: Path, when: str = "after the search") ->
     otherwise: an earlier fit's checkpoint, :data:`UNRESUMED_WHEN`), is one the system would
     refuse to replace: someone else's in a folder with the sticky bit (``chmod +t``, as /tmp and
     shared scratch folders are) that is not this user's either, where only the file's or the
-    folder's owner (or root) may replace or delete it. Any other file there is replaced as ever."""
+    folder's owner (or root) may replace or delete it; a link too, which the fit replaces, not the
+    file it points to (the sticky bit guards a folder's every name). Any other file there is replaced
+    as ever. A folder the user may not write is said before (:func:`tinylens.results.tables.ensure_writable`)."""
     import stat
 
     if not hasattr(os, "geteuid") or os.geteuid() == 0:
@@ -1603,9 +1605,10 @@ def _check_replaceable(out: Path, path: Path, when: str = "after the search") ->
     except OSError:  # not there (or not to be looked at: said when it is written)
         return
     user = os.geteuid()
-    if not (folder.st_mode & stat.S_ISVTX and stat.S_ISREG(info.st_mode) and user not in (info.st_uid, folder.st_uid)):
-        return
-    raise OutputError(f"Output folder {out}: {path.name} there is another user's file (user id {info.st_uid}), in a "
+    if not (folder.st_mode & stat.S_ISVTX and not stat.S_ISDIR(info.st_mode) and user not in (info.st_uid, folder.st_uid)):
+        return  # (a folder at the name is said by _check_no_folder_at_files)
+    thing = "link" if stat.S_ISLNK(info.st_mode) else "file"
+    raise OutputError(f"Output folder {out}: {path.name} there is another user's {thing} (user id {info.st_uid}), in a "
                       f"folder with the sticky bit, so the system would refuse this fit's own {path.name} in its "
                       f"place, {when}. Delete it (or ask its owner to: {ls_command(path, option='-l')} shows "
                       f"who), or choose another {OUTPUT_FOLDER_CHOICE}.")

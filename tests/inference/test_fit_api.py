@@ -1336,6 +1336,34 @@ def test_another_users_checkpoint_of_another_fit_in_a_sticky_folder_is_refused_b
     assert (out / "checkpoint.hdf5").read_bytes() == b"another fit's checkpoint"
 
 
+def test_another_users_link_at_a_table_name_in_a_sticky_folder_is_refused_before_the_search(tmp_path, monkeypatch):
+    """A link named result_summary.csv, another user's, in a folder with the sticky bit: the fit
+    replaces the link itself (os.replace), which the system refuses there as it refuses replacing
+    another user's file, but the check before the search looked at files only, so the search ran
+    and the summary table's write failed after it. The link is now an OutputError before anything
+    is searched, said to be a link; it and what it points to are left. (Run as root, the system
+    replaces anyone's link: the test takes another user's id.)"""
+    import tinylens.inference
+
+    lbfgs = {"type": "optimizer", "method": "lbfgs", "settings": {"n_starts": 1, "n_draws": 64}}
+    path = write_tiny_lens(tmp_path / "lens", lbfgs)
+    out = tmp_path / "lens" / "output"
+    out.mkdir()
+    out.chmod(0o1777)
+    target = tmp_path / "colleagues_summary.csv"
+    target.write_text("a colleague's table\n")
+    (out / "result_summary.csv").symlink_to(target)
+    monkeypatch.setattr(tinylens.inference, "run_inference", _never_searched)
+    monkeypatch.setattr(os, "geteuid", lambda: os.getuid() + 1)
+    with pytest.raises(tinylens.errors.OutputError) as caught:
+        tinylens.fit(path, progress=False)
+    monkeypatch.undo()
+    message = str(caught.value)
+    assert message.startswith(f"Output folder {out}: result_summary.csv there is another user's link (user id "
+                              f"{os.getuid()}), in a folder with the sticky bit"), message
+    assert (out / "result_summary.csv").is_symlink() and target.read_text() == "a colleague's table\n"
+
+
 def _refusing_summary_table(tmp_path, monkeypatch, inference=None, error=None):
     """The tiny lens's config (``inference`` as write_tiny_lens takes it), its figures off, with
     the summary table's write refused by the system (``error``: by default a PermissionError,
