@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tinylens.cli.main import app
-from tinylens.errors import ConfigError, ConfigWarning, OutputError
+from tinylens.errors import ConfigError, ConfigTypeError, ConfigWarning, OutputError
 from tinylens.survey import population
 from tinylens.simulate import moffat_psf
 from tinylens.survey.population import PopulationOptions, scale_warnings, simulate_population
@@ -1128,7 +1128,7 @@ def test_an_arc_buried_by_its_own_poisson_noise_does_not_blame_the_lens_galaxies
 )
 def test_simulate_populations_count_and_seed_raise_the_apis_type_and_value_errors(n, seed, error, builtin, tmp_path):
     """simulate_population's n and seed raised a plain ConfigError (neither a TypeError nor a
-    ValueError) for n="3", n=2.5 or seed=-1, where its outdir, tinylens.fit's flags and the rest of
+    ValueError) for n="abc", n=2.5 or seed=-1, where its outdir, tinylens.fit's flags and the rest of
     the API raise ConfigTypeError for a wrong type and ConfigValueError for a wrong value (a
     ConfigError too, so ``except ConfigError`` still catches them). Nothing is made."""
     from tinylens import errors
@@ -1136,4 +1136,18 @@ def test_simulate_populations_count_and_seed_raise_the_apis_type_and_value_error
     with pytest.raises(ConfigError) as info:
         simulate_population(n, tmp_path / "pop", seed=seed, **TINY)
     assert type(info.value) is getattr(errors, error) and isinstance(info.value, builtin)
+    assert not (tmp_path / "pop").exists()
+
+
+@pytest.mark.parametrize("n, shown", [("3", "'3' (a str: give the number itself, 3)"),
+                                      ("2.0", "'2.0' (a str: give the number itself, 2)"),
+                                      (b"1", "b'1' (a bytes: give the number itself, 1)")])
+def test_a_count_given_as_text_is_refused_as_a_seed_given_as_text_is(n, shown, tmp_path):
+    """simulate_population(n="3", ...) simulated 3 lenses (the check read the text as the number it
+    spells) while seed="3" was refused as no integer: a count given as text is refused too, a
+    ConfigTypeError naming what to give instead, and nothing is made."""
+    with pytest.raises(TypeError) as info:
+        simulate_population(n, tmp_path / "pop", seed=0, **TINY)
+    assert type(info.value) is ConfigTypeError, repr(info.value)
+    assert str(info.value) == f"the number of lenses must be >= 1 (a whole number), got {shown}"
     assert not (tmp_path / "pop").exists()

@@ -1085,14 +1085,29 @@ def check_count_and_seed(n: Any, seed: Any, seed_name: str = "the random seed (-
     seed (named ``seed_name`` in the message, as :func:`check_seed` names it). An ``n`` that is no
     number (a text, None, True) is a :class:`~tinylens.errors.ConfigTypeError`, one that is no whole
     number in that range (2.5, nan, 0) a :class:`~tinylens.errors.ConfigValueError`, as the rest of
-    the API's arguments are."""
+    the API's arguments are; a text that reads as one ("3") too, as a seed "3" is: it is no number
+    (is_whole reads it as 3)."""
+    number = isinstance(n, numbers.Real) and not isinstance(n, bool)
+    if not number:
+        spelt = _spelt_number(n)
+        hint = f" (a {type(n).__name__}: give the number itself, {int(spelt)})" if is_whole(spelt) else ""
+        raise ConfigTypeError(f"the number of lenses must be >= 1 (a whole number), got {n!r}{hint}")
     if not is_whole(n) or int(n) < 1:
-        error = ConfigValueError if isinstance(n, numbers.Real) and not isinstance(n, bool) else ConfigTypeError
-        raise error(f"the number of lenses must be >= 1 (a whole number), got {n!r}")
+        raise ConfigValueError(f"the number of lenses must be >= 1 (a whole number), got {n!r}")
     if int(n) > MAX_LENSES:
         raise ConfigValueError(f"the number of lenses must be <= {MAX_LENSES} (each takes seconds to simulate and ~0.2 MB "
                           f"of disk at the default size: a million take weeks and ~200 GB), got {n!r}")
     return int(n), check_seed(seed, seed_name)
+
+
+def _spelt_number(value: Any) -> float | None:
+    """The number a text (or bytes) such as ``"3"`` or ``"2.0"`` spells, else None."""
+    if not isinstance(value, (str, bytes)):
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
 
 
 def check_seed(seed: Any, name: str = "the random seed (--seed)") -> int:
