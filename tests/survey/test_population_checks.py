@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tinylens.cli.main import app
-from tinylens.errors import ConfigError, ConfigTypeError, ConfigWarning, OutputError
+from tinylens.errors import ConfigError, ConfigTypeError, ConfigValueError, ConfigWarning, OutputError
 from tinylens.survey import population
 from tinylens.simulate import moffat_psf
 from tinylens.survey.population import PopulationOptions, scale_warnings, simulate_population
@@ -1150,4 +1150,35 @@ def test_a_count_given_as_text_is_refused_as_a_seed_given_as_text_is(n, shown, t
         simulate_population(n, tmp_path / "pop", seed=0, **TINY)
     assert type(info.value) is ConfigTypeError, repr(info.value)
     assert str(info.value) == f"the number of lenses must be >= 1 (a whole number), got {shown}"
+    assert not (tmp_path / "pop").exists()
+
+
+@pytest.mark.parametrize(
+    "options, error, message",
+    [
+        ({"size": "big"}, ConfigTypeError, "population option size must be an integer (like 100), got 'big'"),
+        ({"size": None}, ConfigTypeError, "population option size must be an integer (like 100), got None"),
+        ({"size": 2.5}, ConfigValueError, "population option size must be an integer (like 100), got 2.5"),
+        ({"snr_range": 5}, ConfigTypeError, "population option snr_range must be a pair [low, high] (like (5.0, 50.0)), got 5"),
+        ({"snr_range": ["a", 9]}, ConfigTypeError,
+         "population option snr_range must be a pair [low, high] (like (5.0, 50.0)), got ['a', 9]"),
+        ({"snr_range": [5, 10, 20]}, ConfigValueError,
+         "population option snr_range must be a pair [low, high] (like (5.0, 50.0)), got [5, 10, 20]"),
+        ({"psf_type": 3}, ConfigTypeError, "population option psf_type must be a string (like 'gaussian'), got 3"),
+        ({"psf_type": "airy"}, ConfigValueError, "psf_type must be 'gaussian' or 'moffat', got 'airy'"),
+        ({"size": 4}, ConfigValueError, "size must be >= 8 pixels, got 4"),
+        ({"shear_max": 2}, ConfigValueError, "shear_max must be < 1 (a shear of 1 or more is not a lens), got 2.0"),
+        ({"sizee": 64}, ConfigTypeError, "unknown population option ['sizee']; known: "),
+    ],
+)
+def test_population_options_raise_the_apis_type_and_value_errors(options, error, message, tmp_path):
+    """simulate_population(3, out, size="big") (or size=2.5, psf_type="airy", sizee=64) raised a
+    plain ConfigError, neither a TypeError nor a ValueError, where its n, seed and outdir and the
+    rest of the API raise ConfigTypeError for a wrong kind of value (and an unknown keyword, as
+    Python does) and ConfigValueError for a wrong value of the right kind. Messages unchanged;
+    nothing is made."""
+    with pytest.raises(ConfigError) as info:
+        simulate_population(1, tmp_path / "pop", seed=0, **{**TINY, **options})
+    assert type(info.value) is error, repr(info.value)
+    assert str(info.value).startswith(message), str(info.value)
     assert not (tmp_path / "pop").exists()

@@ -195,7 +195,7 @@ class PopulationOptions:
     def __post_init__(self) -> None:
         problems = option_problems(self)
         if problems:
-            raise ConfigError("; ".join(problems))
+            raise ConfigValueError("; ".join(problems))
 
     @property
     def has_disc(self) -> bool:
@@ -204,12 +204,14 @@ class PopulationOptions:
 
     @classmethod
     def from_kwargs(cls, **options: Any) -> PopulationOptions:
-        """Options by name; an unknown name is a ConfigError listing the known ones (and the one
-        meant, for a near miss: ``snr_rnge``)."""
+        """Options by name; an unknown name is a ConfigTypeError (as an unknown keyword argument is
+        a TypeError) listing the known ones (and the one meant, for a near miss: ``snr_rnge``); a
+        value of the wrong kind a ConfigTypeError, one that cannot make a population a
+        ConfigValueError."""
         known = sorted(f.name for f in dataclasses.fields(cls))
         unknown = sorted(set(options) - set(known))
         if unknown:
-            raise ConfigError(f"unknown {plural(len(unknown), 'population option')} {unknown}; known: {', '.join(known)}."
+            raise ConfigTypeError(f"unknown {plural(len(unknown), 'population option')} {unknown}; known: {', '.join(known)}."
                               f"{did_you_mean(unknown, known)}")
         defaults = cls()
         return cls(**{k: _coerce(k, v, getattr(defaults, k)) for k, v in options.items()})
@@ -235,7 +237,23 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
     except (TypeError, ValueError, OverflowError):
         names = {bool: "true or false", str: "a string", int: "an integer", float: "a number"}
         kind = "a pair [low, high]" if isinstance(default, tuple) else names[type(default)]
-        raise ConfigError(f"population option {name} must be {kind} (like {default!r}), got {value!r}") from None
+        raise _coerce_error(value, default)(f"population option {name} must be {kind} (like {default!r}), "
+                                            f"got {value!r}") from None
+
+
+def _coerce_error(value: Any, default: Any) -> type[ConfigError]:
+    """The class of :func:`_coerce`'s refusal of ``value``: a ConfigValueError for a value of the
+    option's kind that is wrong as it is (a number no whole one for an integer, 2.5 or nan; a list
+    or tuple of numbers of another length than a pair's), a ConfigTypeError for one of another kind
+    (a text for a number, a number for a text, a single number for a pair), as the rest of the API's
+    arguments are refused."""
+    real = lambda v: isinstance(v, numbers.Real) and not isinstance(v, bool)
+    if isinstance(default, tuple):
+        of_numbers = isinstance(value, (list, tuple, np.ndarray)) and all(real(v) for v in value)
+        return ConfigValueError if of_numbers else ConfigTypeError
+    if isinstance(default, int) and not isinstance(default, bool) and real(value):
+        return ConfigValueError
+    return ConfigTypeError
 
 
 def _number(value: Any) -> float:
@@ -624,7 +642,7 @@ def unresolved_problems(opts: PopulationOptions) -> list[str]:
 def refuse_unresolved(opts: PopulationOptions) -> None:
     """A ConfigError of :func:`unresolved_problems`, where there are any."""
     if problems := unresolved_problems(opts):
-        raise ConfigError("; ".join(problems))
+        raise ConfigValueError("; ".join(problems))
 
 
 def scale_warnings(opts: PopulationOptions) -> list[str]:
@@ -804,7 +822,7 @@ def place_source(rng: np.random.Generator, truth: dict[str, Any], opts: Populati
             truth["source_light"][0].update(center_x=float(beta[0]), center_y=float(beta[1]))
             return n_images
         radius *= 0.9
-    raise ConfigError(f"no source position with two or more images found in {tries} tries for a lens of theta_E "
+    raise ConfigValueError(f"no source position with two or more images found in {tries} tries for a lens of theta_E "
                       f"{sie['theta_E']:.3g}\" centred at ({sie['center_x']:.3g}\", {sie['center_y']:.3g}\"), the "
                       f"source within {opts.source_offset_max:g} x theta_E of it: check theta_E_range (arcsec), "
                       "source_offset_max (in units of theta_E, default 0.5) and lens_center_sigma (arcsec).")
@@ -829,15 +847,15 @@ def source_scale(arc: np.ndarray, lens: np.ndarray, target: float, opts: Populat
     """Factor ``s`` such that the arc ``s * arc`` has maximum per-pixel SNR ``target``, from e^-30 to e^30; a
     ConfigError naming the source's Sersic ranges where even e^-30 is over ``target``, else the noise's options."""
     if not arc.max() > 0:
-        raise ConfigError(f"the lensed source puts no light in any pixel of the {opts.size} x {opts.size} image of "
+        raise ConfigValueError(f"the lensed source puts no light in any pixel of the {opts.size} x {opts.size} image of "
                           f"{opts.pixel_scale:g}\" pixels (it falls outside the image or between pixel centres): check "
                           "size, pixel_scale (arcsec per pixel), nsub and theta_E_range.")
     f = lambda log_s: np.log(arc_snr(np.exp(log_s) * arc, lens, opts)[0] / target)
     lo, hi = -30.0, 30.0
     if f(lo) >= 0:
-        raise ConfigError(_too_bright_text(float(arc.max()), target, opts, lo))
+        raise ConfigValueError(_too_bright_text(float(arc.max()), target, opts, lo))
     if not f(lo) < 0 < f(hi):
-        raise ConfigError(f"no source brightness gives an arc of maximum SNR {target:.3g} (snr_range) with sky_sigma = "
+        raise ConfigValueError(f"no source brightness gives an arc of maximum SNR {target:.3g} (snr_range) with sky_sigma = "
                           f"{opts.sky_sigma:g} and exposure_time = {opts.exposure_time:g}: change one of these options"
                           f"{_bright_lens_text(arc * np.exp(hi), lens, target, opts)}.")
     return float(np.exp(optimize.brentq(f, lo, hi, xtol=1e-10)))
@@ -900,7 +918,7 @@ def _simulate_lens(rng: np.random.Generator, opts: PopulationOptions, psf: np.nd
         lens = _draw_and_image(rng, opts, psf)
         if lens["derived"]["arc_snr_total"] >= opts.snr_total_min:
             return lens
-    raise ConfigError(f"no lens reached arc_snr_total >= snr_total_min = {opts.snr_total_min} in {MAX_DRAWS} draws; "
+    raise ConfigValueError(f"no lens reached arc_snr_total >= snr_total_min = {opts.snr_total_min} in {MAX_DRAWS} draws; "
                       "lower snr_total_min or raise snr_range.")
 
 
