@@ -241,6 +241,25 @@ def test_one_line_of_yaml_text_instead_of_a_path_is_named_as_such(text, example,
     assert "Config file not found: model.yaml" in error_of("model.yaml")
 
 
+@pytest.mark.parametrize("how", ["several lines", "one line"])
+def test_yaml_text_given_as_the_config_is_a_config_value_error(how, example, tmp_path, monkeypatch):
+    """tinylens.load (and fit) refused the YAML text given as the config with a plain ConfigError,
+    where an empty path is a ConfigValueError and a config of the wrong type (5, None) a
+    ConfigTypeError: a text is the right type, holding the wrong value, so it is a ConfigValueError
+    (a ValueError too); the message is unchanged."""
+    import tinylens
+    from tinylens.errors import ConfigValueError
+
+    monkeypatch.chdir(tmp_path)
+    text = yaml.safe_dump(example) if how == "several lines" else "dataset: {data_path: image.fits, pixel_scale: 0.05}"
+    for call in (tinylens.load, tinylens.fit):
+        with pytest.raises(ValueError) as info:
+            call(text)
+        assert type(info.value) is ConfigValueError, repr(info.value)
+        assert "looks like the YAML text itself: give yaml.safe_load(text) (a mapping) instead." in str(info.value)
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("name", ["lens 1: SIE.yaml", "D:\\runs\\lens 1: SIE.yaml", "2024-05-01 run: a.yaml", "{lens}"])
 def test_a_missing_path_that_yaml_reads_as_keys_is_still_not_found(name, tmp_path, monkeypatch):
     """A file name with ': ' (a Windows path, a dated run) or an unformatted '{lens}' reads as a YAML

@@ -113,12 +113,12 @@ def load_config(source: str | os.PathLike[str] | Mapping[str, Any] | Config) -> 
         raise ConfigValueError(f"A configuration must be a YAML file path or a mapping; got an empty path ({source!r}: an "
                                "unset variable?): give the config's YAML file.")
     if isinstance(source, str) and "\n" in source:
-        raise ConfigError("A configuration must be a YAML file path or a mapping; this string holds several lines, "
-                          "so it looks like the YAML text itself: give yaml.safe_load(text) (a mapping) instead.")
+        raise ConfigValueError("A configuration must be a YAML file path or a mapping; this string holds several lines, "
+                               "so it looks like the YAML text itself: give yaml.safe_load(text) (a mapping) instead.")
     if isinstance(source, str) and yaml_mapping_text(source) and not names_a_path(source):
-        raise ConfigError("A configuration must be a YAML file path or a mapping; this string is no file and reads as "
-                          "YAML of keys and values, so it looks like the YAML text itself: give yaml.safe_load(text) "
-                          "(a mapping) instead.")
+        raise ConfigValueError("A configuration must be a YAML file path or a mapping; this string is no file and reads as "
+                               "YAML of keys and values, so it looks like the YAML text itself: give yaml.safe_load(text) "
+                               "(a mapping) instead.")
     path = home_expanded(source)
     data = parse_yaml(read_text(path), path)
     return validate_config(data, f"config file {path}"), path.resolve().parent
