@@ -6,6 +6,7 @@ code, never a traceback; anything else is a bug in tinylens. :data:`DISK_FULL` a
 :data:`UNWRITABLE` are the error numbers of a write that the disk refused.
 """
 
+import contextvars
 import difflib
 import errno
 import os
@@ -200,6 +201,13 @@ def closest(name: str, allowed: Sequence[str]) -> str | None:
             return found
     close = difflib.get_close_matches(name, list(allowed), n=1, cutoff=0.6)
     return close[0] if close else None
+
+
+#: True while a command of the ``tinylens`` command line runs (its command group,
+#: :class:`tinylens.cli.common.TinyLensGroup`, sets it): a message may then leave out what only a
+#: Python caller can have done (a ``Path("")``, which is ``.``), since the command line refuses an
+#: empty path itself.
+ON_COMMAND_LINE: contextvars.ContextVar[bool] = contextvars.ContextVar("tinylens_on_command_line", default=False)
 
 
 class TinyLensError(Exception):

@@ -1328,3 +1328,24 @@ def test_an_empty_pathlib_path_as_the_config_is_said_to_be_the_current_folder(tm
                                "Path('') is '.' too: an unset variable?); give the YAML file inside it: ")
         assert text.endswith(f"{config.name}.")
     assert sorted(os.listdir(tmp_path)) == before
+
+
+@pytest.mark.parametrize("command", ["validate", "fit"])
+def test_a_dot_typed_on_the_command_line_is_not_hedged_as_pythons_empty_path(command, tmp_path, monkeypatch):
+    """``tinylens validate .`` said '... not a YAML file (from Python, Path('') is '.' too: an unset
+    variable?)', a hedge for a Python caller that a command-line user, who typed the '.' (an empty
+    path is refused there before), never needs; the command line leaves it out, while
+    tinylens.load(Path("")) still gives it, in the same process after the command."""
+    import tinylens
+    from tiny_lens import write_tiny_lens
+
+    config = write_tiny_lens(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    before = sorted(os.listdir(tmp_path))
+    out = assert_user_error(invoke(command, "."), "Config path . is the current folder (",
+                            "), not a YAML file; give the YAML file inside it: ", f"{config.name}.")
+    assert "Path('')" not in out and "Python" not in out and "unset variable" not in out, out
+    with pytest.raises(tinylens.ConfigError) as caught:
+        tinylens.load(Path(""))
+    assert "not a YAML file (from Python, Path('') is '.' too: an unset variable?); " in flat(str(caught.value))
+    assert sorted(os.listdir(tmp_path)) == before

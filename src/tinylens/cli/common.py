@@ -31,7 +31,7 @@ from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperGroup
 
-from tinylens.errors import UNWRITABLE, TinyLensError, ls_command, out_of_memory
+from tinylens.errors import ON_COMMAND_LINE, UNWRITABLE, TinyLensError, ls_command, out_of_memory
 from tinylens.interrupts import AT_END_ATTR, TerminateAsInterrupt, UnswallowedInterrupt, interrupt_behind
 from tinylens.paths import NAME_MAX, PATH_MAX, limit_text, name_max_said, name_too_long
 
@@ -452,6 +452,13 @@ class TinyLensGroup(TyperGroup):
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx: Any) -> Any:
+        token = ON_COMMAND_LINE.set(True)  # messages leave out what only a Python caller can have done
+        try:
+            return self._invoke(ctx)
+        finally:
+            ON_COMMAND_LINE.reset(token)
+
+    def _invoke(self, ctx: Any) -> Any:
         term = TerminateAsInterrupt()  # a batch job's time limit: the catalogue written, the hint shown
         try:
             with UnswallowedInterrupt(), term:  # Ctrl-C inside JAX's garbage-collector callback was only printed

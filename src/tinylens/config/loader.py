@@ -23,7 +23,7 @@ from pydantic import BaseModel, ValidationError
 
 from tinylens.config.schema import (ERROR_TYPE, FIXED_VALUE_TAGS, Config, described, mapping_expected, show,
                                     unused_keys)
-from tinylens.errors import (MISSING_ERRNOS, ConfigError, ConfigTypeError, ConfigValueError, ConfigWarning, counted, did_you_mean, ls_command,
+from tinylens.errors import (MISSING_ERRNOS, ON_COMMAND_LINE, ConfigError, ConfigTypeError, ConfigValueError, ConfigWarning, counted, did_you_mean, ls_command,
                              outside_stacklevel, visible, windows_path_advice)
 
 #: At most this many schema problems are listed in one error.
@@ -201,8 +201,10 @@ def read_text(path: Path) -> str:
         raise ConfigError(f"Config file not found: {path} (looked in {path.parent.resolve()}). Check the path and its spelling.")
     if path.is_dir():
         if not path.parts:  # Path("") is Path("."): an empty variable given from Python reads as the current folder
-            raise ConfigError(f"Config path . is the current folder ({Path.cwd()}), not a YAML file (from Python, "
-                              f"Path('') is '.' too: an unset variable?); {yaml_files_in(path)}")
+            # (the command line refuses an empty path itself: there, '.' was typed)
+            hedge = "" if ON_COMMAND_LINE.get() else " (from Python, Path('') is '.' too: an unset variable?)"
+            raise ConfigError(f"Config path . is the current folder ({Path.cwd()}), not a YAML file{hedge}; "
+                              f"{yaml_files_in(path)}")
         raise ConfigError(f"Config path {path} is a folder; {yaml_files_in(path)}")
     try:
         return path.read_text(encoding="utf-8")
