@@ -166,11 +166,32 @@ def _places(half_width: float) -> int | None:
     return int(np.clip(1 - np.floor(np.log10(half_width)), 0, 8))
 
 
-def _shown(value: float | None, places: int | None) -> str:
-    """``value`` with ``places`` decimals (four significant digits without), ``none`` if not finite."""
+def _shown(value: float | None, places: int | None, half_width: float = np.nan) -> str:
+    """``value`` with ``places`` decimals, ``none`` if not finite. A value under
+    :data:`~tinylens.results.report.PLAIN_RANGE` (1e-6) where those places hold under two
+    significant figures of its ``half_width`` (one under about 1e-7, past :func:`_places`' 8, which
+    :func:`_half_width` writes to two significant figures) is written with an exponent to the
+    half-width's second figure: 1.235e-09 beside a half-width of 1.1e-11, not 0.00000000 (a larger
+    one keeps the 8 places: 2.00000000 beside 4e-12). Without places (an open end, a zero width),
+    to four significant figures in plain digits as the rest of a fit's numbers are
+    (:func:`~tinylens.results.report.plain_number`): 10220, not 1.022e+04."""
+    from tinylens.results.report import PLAIN_RANGE, plain_number
+
     if value is None or not np.isfinite(value):
         return "none"
-    return f"{value:.4g}" if places is None else f"{value:.{places}f}"
+    if places is None:
+        return plain_number(value, 4)
+    if (0 < abs(value) < PLAIN_RANGE[0] and np.isfinite(half_width) and half_width > 0
+            and not _holds_two_figures(half_width, places)):
+        figures = int(np.floor(np.log10(abs(value))) - np.floor(np.log10(half_width))) + 2  # to the half-width's second
+        return f"{value:.{int(np.clip(figures, 2, 17)) - 1}e}"
+    return f"{value:.{places}f}"
+
+
+def _holds_two_figures(half_width: float, places: int) -> bool:
+    """Whether ``places`` decimals hold two significant figures of ``half_width`` (at least 10
+    units of their last place): they do, but at :func:`_places`' cap of 8, for one under ~1e-7."""
+    return round(half_width * 10.0**places) >= 10
 
 
 def convergence_state(converged: bool, info: Any) -> str:
@@ -323,7 +344,8 @@ def result_lines(result: FitResult) -> list[str]:
         lines.append(f"  {theta_E} = {_point_text(result.median[theta_E])} (best fit: an optimiser gives no intervals)")
     elif theta_E is not None:
         values = [result.median[theta_E], *result.interval_68[theta_E], *result.interval_997[theta_E]]
-        median, lo68, hi68, lo997, hi997 = map(partial(_shown, places=_places((values[2] - values[1]) / 2)), values)
+        half_width = (values[2] - values[1]) / 2
+        median, lo68, hi68, lo997, hi997 = map(partial(_shown, places=_places(half_width), half_width=half_width), values)
         lines.append(f"  {theta_E} = {median} (68 %: {lo68} to {hi68}; 99.7 %: {lo997} to {hi997})")
     quality = result.quality if isinstance(result.quality, dict) else {}
     flags = list(quality.get("flags") or ())
@@ -469,7 +491,7 @@ def _half_width(err: float, places: int | None) -> str:
     0.00000001) or ``places`` is None."""
     from tinylens.results.report import plain_number
 
-    two_figures = places is not None and round(err * 10.0**places) >= 10  # at least 10 units of its last place
+    two_figures = places is not None and _holds_two_figures(err, places)
     return f"{err:.{places}f}" if two_figures else plain_number(err, 2)
 
 
@@ -478,12 +500,13 @@ def _posterior_texts(median: float | None, lo: float | None, hi: float | None) -
     figure's summary panel and ``tinylens fit``'s table give them: the median and the interval's
     ends to two significant digits of the half-width (:func:`_places`), the half-width to as many
     places (:func:`_half_width`); the half-width None where it is not a number (an open end: a
-    magnitude where some draws have no flux), the median and ends then to four significant digits."""
+    magnitude where some draws have no flux), the median and ends then to four significant
+    figures in plain digits; past the 8 places of :func:`_places`, to significant figures (:func:`_shown`)."""
     lo, hi = (np.nan if v is None else float(v) for v in (lo, hi))
     err = (hi - lo) / 2
     places = _places(err)
-    interval = f"{_shown(lo, places)} to {_shown(hi, places)}"
-    return _shown(median, places), _half_width(err, places) if np.isfinite(err) else None, interval
+    interval = f"{_shown(lo, places, err)} to {_shown(hi, places, err)}"
+    return _shown(median, places, err), _half_width(err, places) if np.isfinite(err) else None, interval
 
 
 def _summary_lines(res: InferenceResult, stats: Mapping[str, Mapping[str, Any]], quality: dict[str, Any]) -> list[str]:

@@ -95,3 +95,31 @@ def test_a_half_width_past_eight_decimal_places_keeps_two_significant_figures(ha
     lines = _summary_lines(_result(), stats, {"flags": [], "critical": []})
     assert f"src0.n_sersic: 2.00000000 ± {shown}" in lines, lines
     assert float(shown) == pytest.approx(half, rel=0.05)  # the width itself, to two figures
+
+
+@pytest.mark.parametrize("median, interval, shown", [
+    (1.234567e-9, (1.224e-9, 1.245e-9), "src0.n_sersic: 1.235e-09 ± 1.1e-11"),  # was "0.00000000 ± 1.1e-11"
+    (-4.5e-8, (-4.6e-8, -4.4e-8), "src0.n_sersic: -4.50e-08 ± 1e-09"),  # was "-0.00000005 ± 1e-09"
+])
+def test_a_tiny_median_past_eight_decimal_places_keeps_its_figures(median, interval, shown):
+    """The median's places stop at 8, so a median of 1.2e-9 (±1.1e-11) read "0.00000000": every
+    figure lost, beside a half-width written to two figures. It is written with an exponent to the
+    half-width's second figure, as the half-width is; the 68 % interval's ends too."""
+    from tinylens.fit import _posterior_texts
+
+    stats = {"source_light.0.n_sersic": {"median": median, "interval_68": list(interval)}}
+    lines = _summary_lines(_result(), stats, {"flags": [], "critical": []})
+    assert shown in lines, lines
+    value, err = shown.split(": ")[1].split(" ± ")
+    assert float(value) == pytest.approx(median, rel=1e-3) and float(err) == pytest.approx((interval[1] - interval[0]) / 2, rel=0.1)
+    assert _posterior_texts(1.234567e-9, 1.224e-9, 1.245e-9)[2] == "1.224e-09 to 1.245e-09"
+
+
+def test_an_open_ended_interval_is_written_in_plain_digits_as_a_point_is():
+    """A median whose interval has an open end (no half-width: a magnitude, a flux beside one) was
+    written with .4g, so a flux of 10219.43 read "1.022e+04" and its end 10000 "1e+04", where an
+    optimiser's point and every half-width are written in plain digits; now "10220" and "10000"."""
+    from tinylens.fit import _posterior_texts
+
+    assert _posterior_texts(10219.43, 10000.0, None) == ("10220", None, "10000 to none")
+    assert _posterior_texts(23.4567, 23.3, float("nan")) == ("23.46", None, "23.3 to none")
