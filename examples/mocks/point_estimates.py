@@ -165,14 +165,15 @@ def main(argv: list[str] | None = None) -> None:
     print(lens_count(len(table)))
     sampled, points = table[table["posterior"]], table[~table["posterior"]]
     if len(sampled) and len(points):
-        print(f"{len(sampled)} sampled (a posterior each):")
+        print(f"{len(sampled)} sampled ({'a posterior each' if len(sampled) > 1 else 'with a posterior'}):")
     if len(sampled):
         for name in ("median", "mean", "max_likelihood"):
             print_statistics(name, sampled)
         print_statistics("population_prior_median", sampled,
                          f"; smallest effective sample {sampled['population_prior_ess'].min():.0f}")
     if len(points):
-        print(f"{counted(len(points), 'optimizer result')} (one point each, no posterior to read by several "
+        each = "one point each" if len(points) > 1 else "one point"
+        print(f"{counted(len(points), 'optimizer result')} ({each}, no posterior to read by several "
               "estimators or reweight to the population's prior):")
         print_statistics("best_point", points)
 

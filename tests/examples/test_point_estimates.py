@@ -174,3 +174,23 @@ def test_one_lens_is_counted_in_the_singular(module, tmp_path, capsys):
     module.main(["--run", "o", str(tmp_path / "opt"), str(pop / "truth.csv")])
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "1 lens" and lines[1].startswith("1 optimizer result (one point"), lines
+
+
+def test_one_lens_of_each_kind_is_not_said_to_hold_one_point_each(module, tmp_path, capsys):
+    """One optimizer fit beside one sampled lens printed '1 sampled (a posterior each):' and
+    '1 optimizer result (one point each, ...)': 'each' of one lens. Each is said of itself."""
+    pop = tmp_path / "pop"
+    pop.mkdir()
+    pd.DataFrame({"lens_id": ["lens_00000", "lens_00001"], "lens_mass.0.theta_E": [1.0, 1.5],
+                  "arc_snr_total": [50.0, 50.0]}).to_csv(pop / "truth.csv", index=False)
+    (pop / "population.json").write_text(json.dumps({"observation": POPULATION}))
+    _write_optimizer_run(tmp_path / "opt", {"lens_00000": 1.01})
+    _write_run(tmp_path / "run", {"lens_00001": 1.65}, np.random.default_rng(4))
+    module.main(["--run", "o", str(tmp_path / "opt"), str(pop / "truth.csv"),
+                 "--run", "s", str(tmp_path / "run"), str(pop / "truth.csv")])
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[:2] == ["2 lenses", "1 sampled (with a posterior):"], lines
+    assert ("1 optimizer result (one point, no posterior to read by several estimators or reweight to the "
+            "population's prior):") in lines, lines
+    assert "each" not in out, out
