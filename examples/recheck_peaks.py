@@ -11,8 +11,11 @@ writes one row per result::
 
 or at the best fits of stages 1-3 kept by ``examples/stages_only.py --states DIR``::
 
-    python examples/recheck_peaks.py DIR/*.json --lens-dir ../shared/data/slacs_dev \\
+    python examples/recheck_peaks.py DIR/*.json --lens-dir LENSES \\
         --template examples/slacs/template_2mge_sie.yaml
+
+LENSES is the folder of lens folders those stages were run on (docs/slacs.md): the SLACS
+development set is ../shared/data/slacs_dev only from a checkout beside shared/, as the project's is.
 
 ``trusted_now`` is the stored verdict, withdrawn where the check is raised and critical under the
 result's own ``quality.critical`` (or the default list). Nothing stored is rewritten.

@@ -4,8 +4,11 @@ folder, without the sampler: where the sampling box would be placed, in minutes,
 Use it to check a change to the early stages on many lenses before a full survey, e.g. the SLACS
 lenses against Bolton et al. (2008) or mocks against their truth::
 
-    python examples/stages_only.py ../shared/data/slacs_dev --template examples/slacs/template_2mge_sie.yaml \\
+    python examples/stages_only.py LENSES --template examples/slacs/template_2mge_sie.yaml \\
         -o stages_2mge.csv [--lenses J2303+1422 J1204+0358] [--states states_2mge]
+
+LENSES is a folder of lens folders (each with image.fits, noise.fits and psf.fits; docs/slacs.md): the
+SLACS development set is ../shared/data/slacs_dev only from a checkout beside shared/, as the project's is.
 
 The CSV has one row per lens: the best fit's Einstein radius, its ``log P`` (log likelihood plus
 log prior), the arc's first guess, the gradient calls and the time; a lens whose stages raise an

@@ -9,9 +9,12 @@ first, then everything), keeping the better. A maximum of the profile near the r
 search missed it; a profile that keeps rising away from it means that the model prefers another
 answer there (for example a source that is made to model lens light).
 
-    python examples/slacs/profile_theta_E.py ../shared/data/slacs_dev J0405-0455 \\
+    python examples/slacs/profile_theta_E.py LENSES J0405-0455 \\
         --template examples/slacs/template.yaml --reference 0.80 -o j0405_profile.png \\
         [--core-gaussian] [--grid 0.3,1.0,0.05]
+
+LENSES is a folder of lens folders (each with image.fits, noise.fits and psf.fits; docs/slacs.md): the
+SLACS development set is ../shared/data/slacs_dev only from a checkout beside shared/, as the project's is.
 
 ``--template`` defaults to ``template.yaml`` beside this script (the paper's SLACS model), whatever
 the current folder; other paths are taken from the current folder.

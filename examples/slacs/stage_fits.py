@@ -6,11 +6,14 @@ file of ``examples/stages_only.py --states DIR`` (e.g. run with two versions of 
 plane, so the arc's image peaks (stage 2, marked x) land together there; under a wrong one they
 scatter, and the residuals show the image the model left out.
 
-    python examples/stages_only.py ../shared/data/slacs_dev --template examples/slacs/template_2mge_sie.yaml \\
+    python examples/stages_only.py LENSES --template examples/slacs/template_2mge_sie.yaml \\
         --lenses J2303+1422 --states states_new -o new.csv
-    python examples/slacs/stage_fits.py ../shared/data/slacs_dev J2303+1422 states_old/J2303+1422.json \\
+    python examples/slacs/stage_fits.py LENSES J2303+1422 states_old/J2303+1422.json \\
         states_new/J2303+1422.json --template examples/slacs/template_2mge_sie.yaml \\
         --labels "before (40509ba)" "after" --reference 1.62 -o slacs_J2303_stage3.png
+
+LENSES is a folder of lens folders (each with image.fits, noise.fits and psf.fits; docs/slacs.md): the
+SLACS development set is ../shared/data/slacs_dev only from a checkout beside shared/, as the project's is.
 """
 
 from __future__ import annotations

@@ -76,3 +76,21 @@ def test_the_shear_free_template_is_the_mge_one_without_its_shear():
     with_shear["model_components"]["lens_mass_list"] = [m for m in masses if m["type"] != "SHEAR"]
     assert len(masses) == 2
     assert load_template(SLACS / "template_mge_sie.yaml") == with_shear
+
+
+def test_no_example_command_points_at_the_development_set_as_if_every_reader_had_it():
+    """The usage lines of the SLACS templates and scripts (stages_only.py, stage_fits.py,
+    profile_theta_E.py, recheck_peaks.py) ran 'tinylens survey ../shared/data/slacs_dev ...', a
+    folder that exists only beside the project's own checkout; they now take a placeholder,
+    LENSES, and each that names the development set says where that path holds."""
+    examples = SLACS.parent
+    files = sorted([*examples.rglob("*.py"), *examples.rglob("*.yaml")])
+    named = []
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        commands = [line for line in text.splitlines() if "python examples/" in line or "tinylens survey" in line]
+        assert not [line for line in commands if "shared/data" in line], path
+        if "shared/data/slacs_dev" in text:
+            named.append(path.name)
+            assert "only from a checkout beside shared/" in " ".join(text.replace("#", " ").split()), path
+    assert {"template.yaml", "stages_only.py", "stage_fits.py", "profile_theta_E.py", "recheck_peaks.py"} <= set(named)
