@@ -1245,3 +1245,14 @@ def test_plain_number_chooses_digits_or_an_exponent_by_the_number_it_shows(value
     from tinylens.results.report import plain_number
 
     assert plain_number(value, digits) == expected
+
+
+@pytest.mark.parametrize("value, expected", [(1234.5, "1000"), (0.000456, "0.0005"), (-7.3, "-7"), (9.6, "10"),
+                                             (1.5e7, "2e+07"), (3e-9, "3e-09"), (0.0, "0")])
+def test_plain_number_to_zero_digits_is_one_figure_as_python_writes_it(value, expected):
+    """plain_number(x, 0) raised numpy's 'precision must be greater than 0 if fractional=False'
+    (a ValueError) for any number in plain range, where Python's .0g gives one figure; it now
+    gives one figure, as plain_number(x, 1) does."""
+    from tinylens.results.report import plain_number
+
+    assert plain_number(value, 0) == expected == plain_number(value, 1)

@@ -528,9 +528,10 @@ def plain_number(value: float, digits: int = 3) -> str:
     reads: a flux of 10219 is ``10220``, not ``1.022e+04``, a half-width of 4.5e-05 arcsec
     ``0.000045``; an exponent only for a size outside :data:`PLAIN_RANGE` once rounded to those
     figures (9999999 to three is ``1e+07`` as 1e7 is, not ``10000000``; 9.9999996e-07 is
-    ``0.000001`` as 1e-6 is), ``nan`` for NaN."""
-    value = float(value)
-    size = abs(float(f"{value:.{max(digits, 1) - 1}e}")) if np.isfinite(value) else np.nan  # as it is shown
+    ``0.000001`` as 1e-6 is), ``nan`` for NaN. ``digits`` of 0 is one figure, as Python's ``.0g``
+    is (numpy's plain digits refused a precision of 0: a ValueError)."""
+    value, digits = float(value), max(int(digits), 1)
+    size = abs(float(f"{value:.{digits - 1}e}")) if np.isfinite(value) else np.nan  # as it is shown
     if not np.isfinite(value) or (size and not PLAIN_RANGE[0] <= size < PLAIN_RANGE[1]):
         return f"{value:.{digits}g}"
     return np.format_float_positional(value, precision=digits, unique=False, fractional=False, trim="-")
