@@ -1182,3 +1182,16 @@ def test_population_options_raise_the_apis_type_and_value_errors(options, error,
     assert type(info.value) is error, repr(info.value)
     assert str(info.value).startswith(message), str(info.value)
     assert not (tmp_path / "pop").exists()
+
+
+@pytest.mark.parametrize("outdir, error", [("", ConfigValueError), (None, ConfigTypeError),
+                                           ("~no_such_user_s65e/pop", ConfigValueError)])
+def test_an_outdir_of_an_unknown_user_is_a_value_error_as_an_empty_one_is(outdir, error, tmp_path, monkeypatch):
+    """simulate_population(1, "~no_such_user/pop") raised a plain ConfigError (neither a ValueError
+    nor a TypeError) where an empty outdir is a ConfigValueError and None a ConfigTypeError: a text
+    naming a home folder not known here is a wrong value too. Nothing is written."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as info:
+        simulate_population(1, outdir, seed=SEED, **TINY)
+    assert type(info.value) is error, repr(info.value)
+    assert list(tmp_path.iterdir()) == []

@@ -1091,7 +1091,7 @@ def population_folder(outdir: Any) -> Path:
     except RuntimeError:
         from tinylens.config.loader import unknown_home
 
-        raise ConfigError(f"{name} {outdir}: {unknown_home(outdir)}") from None
+        raise ConfigValueError(f"{name} {outdir}: {unknown_home(outdir)}") from None
 
 
 #: Most lenses in one population: each takes seconds to simulate and ~0.2 MB of disk at the default size.
