@@ -1487,15 +1487,29 @@ def _warn_unresumed(out: Path, unresumed: tuple[list[str], bool], switched: str 
     if not unresumed:
         return
     changed = "other data, model, priors, precision or sampler settings than this config's"
-    why = switched or changed
+    whys = {name: changed for name in unresumed}
+    if filenames.PIPELINE_STATE in unresumed:  # its own record may say what differs (other threads, priors, ...)
+        whys[filenames.PIPELINE_STATE] = _state_why(problem, out) or changed
+    why = switched or (whys[unresumed[0]] if len(set(whys.values())) == 1
+                       else "; ".join(f"{name}: {whys[name]}" for name in unresumed))
     if switched and filenames.PIPELINE_STATE in unresumed:
-        why = f"{switched}; {filenames.PIPELINE_STATE}, of a fit before it, of {changed}"
+        why = f"{switched}; {filenames.PIPELINE_STATE}, of a fit before it, of {whys[filenames.PIPELINE_STATE]}"
     again = ("its sampling starts from the beginning (the pipeline stages' results are reused)" if stages
              else "it starts from the beginning")
     it = "it" if len(unresumed) == 1 else "them"
     warnings.warn(f"{listed(unresumed)} in {out}: of another fit ({why}), so this fit does not resume {it}: "
                   f"{again}, and replaces {it}.",
                   CheckpointWarning, stacklevel=outside_stacklevel())
+
+
+def _state_why(problem: Any, out: Path) -> str:
+    """Why the pipeline's state in ``out`` is not taken up, as far as it tells
+    (:func:`tinylens.pipeline.run.state_not_taken_up`); "" where it does not."""
+    from tinylens.inference import search_of
+    from tinylens.pipeline.run import state_not_taken_up
+
+    pipeline = search_of(problem)[3]
+    return "" if pipeline is None else state_not_taken_up(problem, pipeline, out)
 
 
 #: The sampler's cap on its likelihood calls, by method: running a fit again that its checkpoint

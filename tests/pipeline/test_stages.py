@@ -1331,3 +1331,30 @@ def test_a_partial_state_made_with_other_threads_is_not_taken_up(tmp_path, monke
     assert resumed["best"] == whole["best"] and resumed["n_evals"] == whole["n_evals"], resumed["n_evals"]
     assert resumed["threads"] == 1 and _timeless(resumed["stages"]) == _timeless(whole["stages"])
     assert "pipeline.threads 2" in said and "reused from" not in said, said
+
+
+def test_the_checkpoint_warning_names_what_keeps_a_stages_state_from_being_taken_up(tmp_path, monkeypatch):
+    """A partial state dropped because it was made with pipeline.threads 2 (the fit now has 1) was
+    said by the fit's CheckpointWarning to be of 'other data, model, priors, precision or sampler
+    settings than this config's', none of which differed; only a progress line, which --quiet
+    hides, named pipeline.threads. The warning now names it, and how to take the state up; and a
+    state of a fit with another prior says it is the priors that differ, not a list of guesses."""
+    from tiny_lens import tiny_config, write_tiny_lens
+    from tinylens.fit import _warn_unresumed
+
+    write_tiny_lens(tmp_path)
+    problem = tinylens.load(tiny_config(), base_dir=tmp_path)
+    out = tmp_path / "stopped"
+    _stopped_at_the_fourth_start(problem, out, monkeypatch, Pipeline(threads=2))
+    with pytest.warns(CheckpointWarning, match="checkpoint.pipeline.json in ") as caught:
+        _warn_unresumed(problem, out)  # threads 1 on a CPU
+    said = " ".join(str(caught[0].message).split())
+    assert "pipeline.threads 2" in said and "set pipeline.threads: 2 to take it up" in said, said
+    assert "other data" not in said, said
+
+    cfg = tiny_config()
+    cfg["model_components"]["lens_mass_list"][0]["params"]["theta_E"]["prior_settings"] = [0.4, 1.5]
+    with pytest.warns(CheckpointWarning, match="checkpoint.pipeline.json in ") as caught:
+        _warn_unresumed(tinylens.load(cfg, base_dir=tmp_path), out)
+    said = " ".join(str(caught[0].message).split())
+    assert "of another fit (other priors than this config's)" in said and "threads" not in said, said

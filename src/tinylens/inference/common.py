@@ -261,13 +261,21 @@ def fingerprint(problem, **extra: Any) -> str:
     starts a fresh run instead of silently continuing a different problem.
     """
     h = hashlib.sha256()
+    arrays, meta = _fingerprint_inputs(problem, extra)
+    for arr in arrays:
+        h.update(np.ascontiguousarray(arr).tobytes())
+    h.update(json.dumps(meta, sort_keys=True).encode())
+    return h.hexdigest()
+
+
+def _fingerprint_inputs(problem, extra: dict[str, Any]) -> tuple[list[np.ndarray], dict[str, Any]]:
+    """What :func:`fingerprint` hashes: the arrays (data, noise, PSF, mask, supersampling) and the
+    rest as JSON."""
     d = problem.dataset
     # the supersampling as the fit uses it: one factor (uniform) or the per-pixel map (adaptive),
     # so that a changed mode, tolerance or levels is a new problem and dataset.nsub, which only
     # uniform mode reads, is not
     supersampling = np.asarray(problem.nsub_map, dtype=np.int64)
-    for arr in (d.data, d.noise, d.psf, d.mask, supersampling):
-        h.update(np.ascontiguousarray(arr).tobytes())
     meta = {
         "params": list(problem.param_names),
         "model": model_meta(problem.spec),
@@ -280,8 +288,38 @@ def fingerprint(problem, **extra: Any) -> str:
         # a mapping's keys in any order (dynesty's first_update: {min_ncall: .., min_eff: ..}): the same setting
         "extra": {k: repr(_in_order(v)) for k, v in sorted(extra.items())},
     }
-    h.update(json.dumps(meta, sort_keys=True).encode())
-    return h.hexdigest()
+    return [d.data, d.noise, d.psf, d.mask, supersampling], meta
+
+
+def fingerprint_parts(problem, **extra: Any) -> dict[str, str]:
+    """What :func:`fingerprint` hashes, in parts a user knows, each hashed on its own (16 hex
+    digits): ``data`` (image, noise, PSF, mask, pixel scale), ``supersampling``, ``model`` (its
+    components and free parameters), ``priors``, ``solver``, ``precision`` and ``<key> settings``
+    for each of ``extra``; so that a checkpoint of another fit can say what differs
+    (:func:`differing_parts`), which the fingerprint, one hash, cannot."""
+    arrays, meta = _fingerprint_inputs(problem, extra)
+
+    def digest(*items: Any) -> str:
+        h = hashlib.sha256()
+        for item in items:
+            h.update(np.ascontiguousarray(item).tobytes() if isinstance(item, np.ndarray)
+                     else json.dumps(item, sort_keys=True).encode())
+        return h.hexdigest()[:16]
+
+    data, noise, psf, mask, supersampling = arrays
+    parts = {"data": digest(data, noise, psf, mask, meta["pixel_scale"]),
+             "supersampling": digest(supersampling, meta["supersampling_shape"]),
+             "model": digest(meta["params"], meta["model"]), "priors": digest(meta["priors"]),
+             "solver": digest(meta["solver"]), "precision": digest(meta["dtype"])}
+    return {**parts, **{f"{key} settings": digest(value) for key, value in meta["extra"].items()}}
+
+
+def differing_parts(recorded: Any, parts: dict[str, str]) -> list[str]:
+    """The names of the ``parts`` (:func:`fingerprint_parts`) that differ from those ``recorded``
+    with a checkpoint; [] where it recorded none (written before they were) or they cannot be read."""
+    if not isinstance(recorded, dict):
+        return []
+    return [name for name, value in parts.items() if name in recorded and recorded[name] != value]
 
 
 def resumable(path: Path, stamp: str, resume: bool = True) -> bool:

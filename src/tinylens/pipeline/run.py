@@ -33,9 +33,10 @@ import numpy as np
 
 from tinylens import filenames
 from tinylens.config.schema import without_speed_only
-from tinylens.errors import CheckpointWarning, ConfigError, outside_stacklevel, priors_and_data
+from tinylens.errors import CheckpointWarning, ConfigError, listed, outside_stacklevel, priors_and_data
 from tinylens.inference import InferenceResult
-from tinylens.inference.common import MAX_RECORDED_CALLS, MAX_RECORDED_SECONDS, fingerprint, resumes
+from tinylens.inference.common import (MAX_RECORDED_CALLS, MAX_RECORDED_SECONDS, differing_parts, fingerprint,
+                                       fingerprint_parts, resumes)
 from tinylens.inference.progress import announce
 from tinylens.pipeline import box as bx
 from tinylens.pipeline.arc import MIN_ARC_PIXELS, Arc, find_arc
@@ -51,9 +52,19 @@ def _say(progress: bool, text: str) -> None:
 
 
 def _stage_fingerprint(problem, settings: Any) -> str:
+    return fingerprint(problem, pipeline=_fingerprinted(settings))
+
+
+def _stage_parts(problem, settings: Any) -> dict[str, str]:
+    """The parts of :func:`_stage_fingerprint` (:func:`~tinylens.inference.common.fingerprint_parts`),
+    kept with the stages' state so that a fit of other data, model or settings can say which differ."""
+    return fingerprint_parts(problem, pipeline=_fingerprinted(settings))
+
+
+def _fingerprinted(settings: Any) -> dict[str, Any]:
     dumped = settings.model_dump() if hasattr(settings, "model_dump") else settings
     # the time, not the result: the checkpoint stays valid
-    return fingerprint(problem, pipeline=without_speed_only(dumped, "pipeline"))
+    return without_speed_only(dumped, "pipeline")
 
 
 #: Starts optimised at once on a GPU when the config does not say (see :func:`stage_threads`).
@@ -607,8 +618,35 @@ def other_threads(partial: dict[str, Any], threads: int) -> str:
     if made == threads:
         return ""
     return (f"stages 1-3 done again: {filenames.PIPELINE_STATE} holds what a fit with pipeline.threads {made:g} "
-            f"had done, and this one optimises {threads} start{'' if threads == 1 else 's'} at once, which gives "
-            f"other digits (set pipeline.threads: {made:g} to take it up)")
+            f"had done, and this one optimises {_starts_at_once(threads)} (set pipeline.threads: {made:g} to take it up)")
+
+
+def _starts_at_once(threads: int) -> str:
+    return f"{threads} start{'' if threads == 1 else 's'} at once, which gives other digits"
+
+
+def state_not_taken_up(problem, settings, checkpoint_dir: str | Path) -> str:
+    """Why a fit of ``problem`` with the pipeline ``settings`` does not take up the stages' state
+    in ``checkpoint_dir``, for the checkpoints' warning (:func:`tinylens.fit._warn_unresumed`):
+    this fit's stopped in stages 1-3 with another ``pipeline.threads`` (:func:`other_threads`), or
+    another fit's whose recorded parts (:func:`_stage_parts`) name what differs; "" where that
+    cannot be told (a state written before it recorded its parts, or unreadable)."""
+    try:
+        state = json.loads((Path(checkpoint_dir) / filenames.PIPELINE_STATE).read_text())
+    except (OSError, ValueError):
+        return ""
+    if not isinstance(state, dict):
+        return ""
+    if state.get("fingerprint") == _stage_fingerprint(problem, settings):
+        partial = state.get("partial") if is_partial(state) else None
+        made = partial.get("threads", 1) if isinstance(partial, dict) else None
+        threads = stage_threads(settings)
+        if not finite_number(made) or made == threads:
+            return ""
+        return (f"one stopped in stages 1-3 with pipeline.threads {made:g}, while this one optimises "
+                f"{_starts_at_once(threads)}: set pipeline.threads: {made:g} to take it up")
+    differ = differing_parts(state.get("parts"), _stage_parts(problem, settings))
+    return f"other {listed(differ)} than this config's" if differ else ""
 
 
 def holds_partial_state(path: Path) -> bool:
@@ -644,7 +682,7 @@ def run_pipeline(problem, sampler, settings, *, progress: bool = True,
     stages (``resumed_stages``) and the sampling run that resumed its checkpoint (``resumed_run``)."""
     start = time.perf_counter()
     state_path = Path(checkpoint_dir) / filenames.PIPELINE_STATE if checkpoint_dir is not None else None
-    stamp = _stage_fingerprint(problem, settings)
+    stamp, parts = _stage_fingerprint(problem, settings), _stage_parts(problem, settings)
     sampler_kw = sampler_defaults(sampler, sampler_settings)
     state = _reused_state(state_path, stamp, sampler_kw, problem)
     partial = state.pop("partial") if state is not None and is_partial(state) else None
@@ -661,7 +699,7 @@ def run_pipeline(problem, sampler, settings, *, progress: bool = True,
         if state_path is not None:
             from tinylens.results.tables import write_json
 
-            write_json(state_path, {"fingerprint": stamp, "partial": part})
+            write_json(state_path, {"fingerprint": stamp, "parts": parts, "partial": part})
 
     if state is None:
         if partial is not None:
@@ -669,7 +707,8 @@ def run_pipeline(problem, sampler, settings, *, progress: bool = True,
             resumed_partly = {"stages_done": partial["done"], "stage3_starts": len(partial.get("fits", []))}
             earlier = float(partial["time_s"])
         # its time_s includes the earlier runs' time in the stages, as a state reused whole does
-        state = {"fingerprint": stamp, **optimise(objective, settings, progress, partial=partial, save=save)}
+        state = {"fingerprint": stamp, "parts": parts,
+                 **optimise(objective, settings, progress, partial=partial, save=save)}
     else:
         _say(progress, f"stages 1-3 reused from {filenames.PIPELINE_STATE}")
         earlier = float(state["time_s"])
