@@ -1333,6 +1333,40 @@ def test_a_partial_state_made_with_other_threads_is_not_taken_up(tmp_path, monke
     assert "pipeline.threads 2" in said and "reused from" not in said, said
 
 
+def test_a_stages_state_of_another_tinylens_version_is_not_taken_up(tmp_path, monkeypatch, capsys):
+    """checkpoint.pipeline.json held no tinylens version, so a state written by an older tinylens,
+    whose stages may find another fit, was taken up by a newer one, whole or partly (stages of two
+    versions, of neither), and result.json gave the newer version as the one that made them. A
+    state now records its version and one of another is not taken up: stages 1-3 are done again, a
+    progress line and the fit's CheckpointWarning say why. Two runs of the same code (a dev
+    install's version from git, the same string each time) take their state up as before."""
+    from tiny_lens import tiny_config, write_tiny_lens
+    from tinylens.fit import _warn_unresumed
+
+    write_tiny_lens(tmp_path)
+    problem = tinylens.load(tiny_config(), base_dir=tmp_path)
+    monkeypatch.setattr(tinylens, "__version__", "0.2.0.dev5+g1a2b3c4")  # as setuptools-scm gives it
+    whole, _ = _stages_of_a_run(problem, tmp_path / "whole")
+    assert whole.get("version") == "0.2.0.dev5+g1a2b3c4", whole.get("version")
+    again, said = _stages_of_a_run(problem, tmp_path / "whole", capsys)  # the same code: taken up
+    assert "stages 1-3 reused from checkpoint.pipeline.json" in said and again["best"] == whole["best"], said
+    out = tmp_path / "stopped"
+    assert _stopped_at_the_fourth_start(problem, out, monkeypatch)["fits"]
+
+    monkeypatch.setattr(tinylens, "__version__", "0.2.0.dev6+g9f8e7d6")  # a commit later
+    with pytest.warns(CheckpointWarning, match="checkpoint.pipeline.json in ") as caught:
+        _warn_unresumed(problem, out)
+    warned = " ".join(str(caught[0].message).split())
+    assert "written by tinylens 0.2.0.dev5+g1a2b3c4, and this is tinylens 0.2.0.dev6+g9f8e7d6" in warned, warned
+    assert "other data" not in warned, warned
+    for folder in (out, tmp_path / "whole"):  # the partial state, and the whole one with its box
+        redone, said = _stages_of_a_run(problem, folder, capsys)
+        assert "reused from" not in said and "2/4" in said and "3/4" in said, said
+        assert "stages 1-3 done again: checkpoint.pipeline.json was written by tinylens 0.2.0.dev5" in said, said
+        assert redone["version"] == "0.2.0.dev6+g9f8e7d6" and redone["best"] == whole["best"]
+        assert redone["n_evals"] == whole["n_evals"] and _timeless(redone["stages"]) == _timeless(whole["stages"])
+
+
 def test_the_checkpoint_warning_names_what_keeps_a_stages_state_from_being_taken_up(tmp_path, monkeypatch):
     """A partial state dropped because it was made with pipeline.threads 2 (the fit now has 1) was
     said by the fit's CheckpointWarning to be of 'other data, model, priors, precision or sampler

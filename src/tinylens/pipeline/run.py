@@ -15,7 +15,9 @@ and reused when a fit of the same data and model is started again (their results
 fingerprint: after stage 1, after stage 2 and after each start of stage 3 ends (a ``partial``
 state: :func:`optimise`'s ``save``), so that a fit stopped within them (Ctrl-C, a wall time)
 does only what had not ended when started again, to the same result as a fit never stopped (one
-saved with another ``pipeline.threads`` is not taken up: :func:`other_threads`).
+saved with another ``pipeline.threads`` is not taken up: :func:`other_threads`). A state, partial
+or whole, records the tinylens version that wrote it, and one of another version is not taken up
+(:func:`other_version`).
 """
 
 from __future__ import annotations
@@ -257,8 +259,8 @@ def _load_state(path: Path | None, stamp: str, ndim: int, look_only: bool = Fals
         state = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    if not isinstance(state, dict) or state.get("fingerprint") != stamp:
-        return None
+    if not isinstance(state, dict) or state.get("fingerprint") != stamp or other_version(state):
+        return None  # another version's is replaced as the stages save, not deleted: it is not damaged
     if is_partial(state):
         problem = partial_problem(state["partial"], ndim, pixels)
     else:
@@ -621,6 +623,27 @@ def other_threads(partial: dict[str, Any], threads: int) -> str:
             f"had done, and this one optimises {_starts_at_once(threads)} (set pipeline.threads: {made:g} to take it up)")
 
 
+def _version() -> str:
+    import tinylens
+
+    return str(tinylens.__version__)
+
+
+def other_version(state: dict[str, Any]) -> str:
+    """Why a fit does not take up the stages' ``state`` (partial or whole) that another version
+    of tinylens wrote, whose stages may find another best fit, arc or box: result.json, which
+    records this version, would give that version's stages as its own, and a partial state's
+    stages done by two versions are of neither. "" where it takes it up: the state is of this
+    version (the same string: a dev install's from git, or a fixed one, is the same between two
+    runs of the same code), or says none (written before states recorded it)."""
+    made = state.get("version")
+    if made is None or made == _version():
+        return ""
+    written = f"tinylens {made}" if isinstance(made, str) else f"a 'version' of {json_text(made, 40)}"
+    return (f"{filenames.PIPELINE_STATE} was written by {written}, and this is tinylens {_version()}, whose "
+            f"stages may find other results (run the fit with the version that wrote it to take it up)")
+
+
 def _starts_at_once(threads: int) -> str:
     return f"{threads} start{'' if threads == 1 else 's'} at once, which gives other digits"
 
@@ -638,6 +661,8 @@ def state_not_taken_up(problem, settings, checkpoint_dir: str | Path) -> str:
     if not isinstance(state, dict):
         return ""
     if state.get("fingerprint") == _stage_fingerprint(problem, settings):
+        if other_version(state):
+            return f"one of another version: {other_version(state)}"
         partial = state.get("partial") if is_partial(state) else None
         made = partial.get("threads", 1) if isinstance(partial, dict) else None
         threads = stage_threads(settings)
@@ -667,6 +692,19 @@ def partial_reused(partial: dict[str, Any]) -> str:
     return f"{'stage 1' if partial['done'] == 1 else 'stages 1-2'}{starts} reused from {filenames.PIPELINE_STATE}"
 
 
+def _say_other_version(progress: bool, path: Path | None, stamp: str, sampler_kw: dict) -> None:
+    """Say, in a progress line, that the stages' state at ``path``, this fit's, is not taken up
+    because another version of tinylens wrote it (:func:`other_version`)."""
+    if path is None or not resumes(sampler_kw):
+        return
+    try:
+        state = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return
+    if isinstance(state, dict) and state.get("fingerprint") == stamp and (why := other_version(state)):
+        _say(progress, f"stages 1-3 done again: {why}")
+
+
 def run_pipeline(problem, sampler, settings, *, progress: bool = True,
                  checkpoint_dir: str | Path | None = None, sampler_settings: dict | None = None,
                  settings_for_run: Callable[[dict, int], dict] | None = None) -> InferenceResult:
@@ -684,6 +722,7 @@ def run_pipeline(problem, sampler, settings, *, progress: bool = True,
     state_path = Path(checkpoint_dir) / filenames.PIPELINE_STATE if checkpoint_dir is not None else None
     stamp, parts = _stage_fingerprint(problem, settings), _stage_parts(problem, settings)
     sampler_kw = sampler_defaults(sampler, sampler_settings)
+    _say_other_version(progress, state_path, stamp, sampler_kw)
     state = _reused_state(state_path, stamp, sampler_kw, problem)
     partial = state.pop("partial") if state is not None and is_partial(state) else None
     state = None if partial is not None else state
@@ -699,7 +738,7 @@ def run_pipeline(problem, sampler, settings, *, progress: bool = True,
         if state_path is not None:
             from tinylens.results.tables import write_json
 
-            write_json(state_path, {"fingerprint": stamp, "parts": parts, "partial": part})
+            write_json(state_path, {"fingerprint": stamp, "version": _version(), "parts": parts, "partial": part})
 
     if state is None:
         if partial is not None:
@@ -707,7 +746,7 @@ def run_pipeline(problem, sampler, settings, *, progress: bool = True,
             resumed_partly = {"stages_done": partial["done"], "stage3_starts": len(partial.get("fits", []))}
             earlier = float(partial["time_s"])
         # its time_s includes the earlier runs' time in the stages, as a state reused whole does
-        state = {"fingerprint": stamp, "parts": parts,
+        state = {"fingerprint": stamp, "version": _version(), "parts": parts,
                  **optimise(objective, settings, progress, partial=partial, save=save)}
     else:
         _say(progress, f"stages 1-3 reused from {filenames.PIPELINE_STATE}")
