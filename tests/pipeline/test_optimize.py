@@ -165,3 +165,38 @@ def test_a_thread_count_below_one_is_refused_by_name(problem):
     config["pipeline"] = {"threads": 0}
     with pytest.raises(ConfigError, match="pipeline.threads"):
         tinylens.load(config, base_dir=problem.base_dir)
+
+
+def test_a_start_saving_its_fit_does_not_hold_up_the_starts_in_step(problem):
+    """With pipeline.threads > 1 a start of stage 3 that had ended saved checkpoint.pipeline.json
+    (``done``) while still counted among the starts in step, so the others' next evaluations
+    waited until its write ended (each save, on a slow or network disk, stalled every start). It
+    now leaves the step first: the other start goes on evaluating while the save runs, to the same
+    fit as with no save."""
+    quick = (_jobs(problem)[0][0], [])  # nothing free: it ends after its first evaluation
+    jobs = [quick, _jobs(problem)[1]]
+    objective = Objective(problem, threads=2)
+    evaluated, calls = threading.Condition(), {"n": 0}
+    real = objective.value_and_grad_many
+
+    def counted(*args, **kwargs):
+        out = real(*args, **kwargs)
+        with evaluated:
+            calls["n"] += 1
+            evaluated.notify_all()
+        return out
+
+    objective.value_and_grad_many = counted
+    went_on = []
+
+    def slow_save(i, fit):  # a save that lasts until the other start has evaluated thrice (at most 60 s)
+        if i == 0:
+            with evaluated:
+                before = calls["n"]
+                went_on.append(evaluated.wait_for(lambda: calls["n"] >= before + 3, timeout=60))
+
+    fits = objective.minimize_many(jobs, done=slow_save)
+    assert went_on == [True], "the other start waited for the save"
+    unsaved = Objective(problem, threads=2).minimize_many(jobs)
+    assert np.array_equal(fits[1].theta, unsaved[1].theta) and fits[1].n_evals == unsaved[1].n_evals
+    assert fits[1].log_post == unsaved[1].log_post

@@ -151,7 +151,8 @@ class Objective:
                       done: Callable[[int, Fit], None] | None = None) -> list[Fit]:
         """:meth:`minimize` of each ``(start, free)`` in ``jobs``; the fits in the order of ``jobs``.
         ``done(i, fit)`` is called as each start ``i`` ends (in the thread that ran it), so that its
-        fit can be saved before the others end.
+        fit can be saved before the others end; in step (below), once the start has left the step, so
+        that the others' evaluations do not wait for it.
 
         With ``self.threads`` > 1 the starts run in that many threads in step: every thread's
         next evaluation waits until each running start has asked for one, and they are made in
@@ -177,15 +178,19 @@ class Objective:
         def one(numbered):
             i, job = numbered
             step.enter()
+            left = False
             try:
                 fit = self.minimize(job[0], job[1], weight, evaluate=step.evaluate)
+                left = True
+                step.leave()  # before done (stage 3's save): the others' evaluations need not wait for it
                 done(i, fit)
                 return fit
             except BaseException as exc:
                 step.cancel(exc)  # the call fails anyway: the other starts need not finish
                 raise
             finally:
-                step.leave()
+                if not left:
+                    step.leave()
 
         pool = ThreadPoolExecutor(self.threads, thread_name_prefix="tinylens-start")
         try:
