@@ -298,8 +298,13 @@ def _finite_or_none(value: float) -> float | None:
 
 
 def _restored_arc(record: dict[str, Any], shape: tuple[int, ...]) -> Arc:
-    """The arc of :func:`_arc_record` for an image of ``shape``; its significance map, which stage
-    3 does not read, is not kept (NaN)."""
+    """The arc of :func:`_arc_record` for an image of ``shape``; its significance map is not kept
+    (NaN). Nothing after stage 2 reads it: stage 3 uses the arc's mask, Einstein radius, peaks
+    and pixel count (:func:`.mass_source.fit_mass_source`, ``other_radii``, ``theta_E_floor``); the
+    stages' state and ``result.json``'s ``info.pipeline`` keep only the mask (``arc_mask``) and
+    :meth:`.Arc.summary`; and the quality flags, figures and report find their own arc in the best
+    fit's residual (:mod:`tinylens.results.quality`), so a resumed fit's outputs are a fit never
+    stopped's."""
     mask = np.zeros(shape, bool)
     mask.ravel()[np.asarray(record["mask"], dtype=int)] = True
     peaks = np.asarray(record["peaks"], dtype=float).reshape(-1, 2)
