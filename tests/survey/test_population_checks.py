@@ -1195,3 +1195,17 @@ def test_an_outdir_of_an_unknown_user_is_a_value_error_as_an_empty_one_is(outdir
         simulate_population(1, outdir, seed=SEED, **TINY)
     assert type(info.value) is error, repr(info.value)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("value, error", [(np.array(5.0), ConfigTypeError), (np.array([5.0, 10.0, 20.0]), ConfigValueError),
+                                          (np.array([[5.0, 10.0]]), ConfigTypeError)])
+def test_a_pair_option_given_as_a_numpy_array_is_refused_by_name(value, error, tmp_path):
+    """snr_range=np.array(5.0) (one number, as numpy holds it) escaped as numpy's bare 'iteration
+    over a 0-d array' TypeError, with a traceback and no option named, since 2969572 sorted the
+    refusal's class by iterating the value: it is one number for a pair, a ConfigTypeError naming
+    snr_range as snr_range=5 is; three numbers in an array a ConfigValueError as [5, 10, 20] is."""
+    with pytest.raises(ConfigError) as info:
+        simulate_population(1, tmp_path / "pop", seed=0, **{**TINY, "snr_range": value})
+    assert type(info.value) is error, repr(info.value)
+    assert str(info.value).startswith("population option snr_range must be a pair [low, high] (like (5.0, 50.0)), got array(")
+    assert not (tmp_path / "pop").exists()

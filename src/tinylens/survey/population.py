@@ -249,7 +249,8 @@ def _coerce_error(value: Any, default: Any) -> type[ConfigError]:
     arguments are refused."""
     real = lambda v: isinstance(v, numbers.Real) and not isinstance(v, bool)
     if isinstance(default, tuple):
-        of_numbers = isinstance(value, (list, tuple, np.ndarray)) and all(real(v) for v in value)
+        listed = isinstance(value, (list, tuple)) or (isinstance(value, np.ndarray) and value.ndim == 1)  # a 0-d array is one number
+        of_numbers = listed and all(real(v) for v in value)
         return ConfigValueError if of_numbers else ConfigTypeError
     if isinstance(default, int) and not isinstance(default, bool) and real(value):
         return ConfigValueError
