@@ -1209,3 +1209,22 @@ def test_a_pair_option_given_as_a_numpy_array_is_refused_by_name(value, error, t
     assert type(info.value) is error, repr(info.value)
     assert str(info.value).startswith("population option snr_range must be a pair [low, high] (like (5.0, 50.0)), got array(")
     assert not (tmp_path / "pop").exists()
+
+
+@pytest.mark.parametrize("n", [np.array(2), np.array(2.0)])
+def test_a_count_held_in_a_zero_dimensional_array_is_read_as_before(n, tmp_path):
+    """ef65034 refused every n that is no numbers.Real to refuse a text ("3"), so np.array(2) (a
+    whole number numpy keeps in a 0-d array, which simulate_population took as 2) became a
+    ConfigTypeError 'got array(2)': only a text is refused, and it makes its 2 lenses again."""
+    truth = simulate_population(n, tmp_path / "pop", seed=0, progress=False, **TINY)
+    assert len(truth) == 2
+
+
+@pytest.mark.parametrize("n", ["0", "-3", "2e9"])
+def test_a_count_given_as_text_that_is_no_count_is_not_offered_as_the_number_to_give(n, tmp_path):
+    """simulate_population("0", ...) said 'got '0' (a str: give the number itself, 0)', offering a
+    count that is refused in turn (below 1, or over the most lenses): the hint is left out there."""
+    with pytest.raises(ConfigTypeError) as info:
+        simulate_population(n, tmp_path / "pop", seed=0, **TINY)
+    assert str(info.value) == f"the number of lenses must be >= 1 (a whole number), got {n!r}"
+    assert not (tmp_path / "pop").exists()

@@ -1106,13 +1106,14 @@ def check_count_and_seed(n: Any, seed: Any, seed_name: str = "the random seed (-
     number in that range (2.5, nan, 0) a :class:`~tinylens.errors.ConfigValueError`, as the rest of
     the API's arguments are; a text that reads as one ("3") too, as a seed "3" is: it is no number
     (is_whole reads it as 3)."""
-    number = isinstance(n, numbers.Real) and not isinstance(n, bool)
-    if not number:
+    if isinstance(n, (str, bytes)):  # is_whole reads "3" as 3; other values (np.array(3), Decimal(3)) as before
         spelt = _spelt_number(n)
-        hint = f" (a {type(n).__name__}: give the number itself, {int(spelt)})" if is_whole(spelt) else ""
+        usable = is_whole(spelt) and 1 <= int(spelt) <= MAX_LENSES  # '0' or '-3' is no count to give instead
+        hint = f" (a {type(n).__name__}: give the number itself, {int(spelt)})" if usable else ""
         raise ConfigTypeError(f"the number of lenses must be >= 1 (a whole number), got {n!r}{hint}")
     if not is_whole(n) or int(n) < 1:
-        raise ConfigValueError(f"the number of lenses must be >= 1 (a whole number), got {n!r}")
+        error = ConfigValueError if isinstance(n, numbers.Real) and not isinstance(n, bool) else ConfigTypeError
+        raise error(f"the number of lenses must be >= 1 (a whole number), got {n!r}")
     if int(n) > MAX_LENSES:
         raise ConfigValueError(f"the number of lenses must be <= {MAX_LENSES} (each takes seconds to simulate and ~0.2 MB "
                           f"of disk at the default size: a million take weeks and ~200 GB), got {n!r}")
