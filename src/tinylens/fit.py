@@ -172,7 +172,8 @@ def _shown(value: float | None, places: int | None, half_width: float = np.nan) 
     significant figures of its ``half_width`` (one under about 1e-7, past :func:`_places`' 8, which
     :func:`_half_width` writes to two significant figures) is written with an exponent to the
     half-width's second figure: 1.235e-09 beside a half-width of 1.1e-11, not 0.00000000 (a larger
-    one keeps the 8 places: 2.00000000 beside 4e-12). Without places (an open end, a zero width),
+    one keeps the 8 places: 2.00000000 beside 4e-12); one below that figure's place (3e-12 beside
+    5e-9, a median near zero) in plain digits to that place, 0.0000000000. Without places (an open end, a zero width),
     to four significant figures in plain digits as the rest of a fit's numbers are
     (:func:`~tinylens.results.report.plain_number`): 10220, not 1.022e+04."""
     from tinylens.results.report import PLAIN_RANGE, plain_number
@@ -183,8 +184,11 @@ def _shown(value: float | None, places: int | None, half_width: float = np.nan) 
         return plain_number(value, 4)
     if (0 < abs(value) < PLAIN_RANGE[0] and np.isfinite(half_width) and half_width > 0
             and not _holds_two_figures(half_width, places)):
-        figures = int(np.floor(np.log10(abs(value))) - np.floor(np.log10(half_width))) + 2  # to the half-width's second
-        return f"{value:.{int(np.clip(figures, 2, 17)) - 1}e}"
+        second = int(np.floor(np.log10(half_width))) - 1  # the power of ten of the half-width's second figure
+        figures = int(np.floor(np.log10(abs(value)))) - second + 1  # the value's figures down to that place
+        if figures < 1:  # a median near zero, below that place (3e-12 beside 5e-9): none of its figures holds
+            return f"{value:.{-second}f}"
+        return f"{value:.{min(figures, 17) - 1}e}"
     return f"{value:.{places}f}"
 
 

@@ -123,3 +123,23 @@ def test_an_open_ended_interval_is_written_in_plain_digits_as_a_point_is():
 
     assert _posterior_texts(10219.43, 10000.0, None) == ("10220", None, "10000 to none")
     assert _posterior_texts(23.4567, 23.3, float("nan")) == ("23.46", None, "23.3 to none")
+
+
+@pytest.mark.parametrize("median, half_width, shown", [(3e-12, 5e-9, "0.0000000000"), (-3e-12, 5e-9, "-0.0000000000"),
+                                                       (3e-10, 5e-9, "3e-10"), (2.4e-9, 5e-9, "2.4e-09")])
+def test_a_tiny_median_far_below_its_half_width_claims_no_figures_past_the_half_widths_second(median, half_width, shown):
+    """Past the 8 places, a median is written to the half-width's second figure (the 1e-10 place of a
+    half-width of 5e-9), but a median near zero, below that place, still got two figures of its own:
+    3e-12 of an interval -5e-9 to 5e-9 read "3.0e-12", 3e-10 "3.0e-10", figures a hundred and ten
+    times finer than the half-width's. A median below that place is written to it in plain digits,
+    one at it to its one figure; the shown text never holds a figure finer than that place."""
+    from tinylens.fit import _posterior_texts
+
+    text = _posterior_texts(median, -half_width, half_width)[0]
+    assert text == shown
+    place = 10.0 ** (np.floor(np.log10(half_width)) - 1)
+    digits = text.split("e")[0].lstrip("-").replace(".", "").lstrip("0") or "0"
+    exponent = int(text.split("e")[1]) if "e" in text else 0
+    decimals = len(text.split("e")[0].split(".")[1]) if "." in text else 0
+    assert 10.0 ** (exponent - decimals) >= place * 0.999, (text, digits)  # its last figure no finer than the place
+    assert abs(float(text) - median) <= place / 2 * 1.001
