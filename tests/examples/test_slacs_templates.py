@@ -94,3 +94,16 @@ def test_no_example_command_points_at_the_development_set_as_if_every_reader_had
             named.append(path.name)
             assert "only from a checkout beside shared/" in " ".join(text.replace("#", " ").split()), path
     assert {"template.yaml", "stages_only.py", "stage_fits.py", "profile_theta_E.py", "recheck_peaks.py"} <= set(named)
+
+
+def test_each_templates_usage_line_runs_that_template():
+    """template_2mge_sie_aligned.yaml's usage line, copied with the rest of its header from
+    template_2mge_sie.yaml, ran 'tinylens survey ... --config examples/slacs/template_2mge_sie.yaml
+    --out slacs_2mge_sie': a user copying it fitted the other template, into that template's folder.
+    Each template's command names the template itself."""
+    for path in sorted(SLACS.parent.glob("slacs/template*.yaml")):
+        commands = [line for line in path.read_text(encoding="utf-8").splitlines() if "tinylens survey" in line
+                    and "--config" in line]
+        assert commands, path
+        for line in commands:
+            assert line.split("--config")[1].split()[0] == f"examples/slacs/{path.name}", (path.name, line)
