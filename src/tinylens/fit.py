@@ -920,7 +920,7 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
     read = read_config_first(config, base_dir, None)  # a config's mistake said before JAX is imported (seconds)
     check_settings_first(read[0], config if isinstance(config, (str, Path)) else None)  # and a sampler setting's
     refuse_if_folder_busy(read, output, base_dir)  # and another fit in its output folder (checked again below)
-    from tinylens.inference import run_inference, search_of
+    from tinylens.inference import run_inference, sampler_method, search_of
     from tinylens.inference.common import resumes
     from tinylens.inference.progress import announce
     from tinylens.locks import folder_lock, refuse_if_held
@@ -965,6 +965,8 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
             unresumed = ([], False) if fresh else unresumed_checkpoints(problem, out)
             for path in replaced_checkpoints(out, unresumed[0]):  # replaced during the search, minutes on
                 _check_replaceable(out, path, UNRESUMED_WHEN)
+            if sampler and not resumed and not fresh:  # resume: false resumes none, but deletes its sampler's
+                _check_replaceable(out, out / filenames.CHECKPOINTS[sampler_method(problem)], AFRESH_WHEN)
             # the files whose refusal stops the fit (the checkpoint under fresh, dynesty's unfinished
             # one) go first, so that such a stop leaves the earlier fit's result.json and tables whole
             if fresh:
@@ -1463,6 +1465,10 @@ def pipeline_switched(problem: Any, out: Path) -> str | None:
 #: When the system's refusal of an earlier fit's checkpoint that a fit replaces would stop it (:func:`_check_replaceable`).
 UNRESUMED_WHEN = ("during the search: it is another fit's checkpoint, which this fit does not resume but replaces "
                   "as its pipeline stages end or its sampling starts")
+
+#: The same, where the sampler's settings say ``resume: false``: it deletes its checkpoint, whoever's.
+AFRESH_WHEN = ("during the search: this fit's settings say resume: false, so it deletes the sampler's checkpoint "
+               "there as its pipeline stages end or its sampling starts")
 
 
 def replaced_checkpoints(out: Path, unresumed: Iterable[str]) -> list[Path]:

@@ -1340,6 +1340,37 @@ def test_another_users_checkpoint_of_another_fit_in_a_sticky_folder_is_refused_b
     assert (out / "checkpoint.hdf5").read_bytes() == b"another fit's checkpoint"
 
 
+@pytest.mark.parametrize("method", ["nautilus", "dynesty"])
+def test_another_users_checkpoint_under_resume_false_in_a_sticky_folder_is_refused_before_the_search(tmp_path,
+                                                                                                    monkeypatch, method):
+    """A sampler whose settings say resume: false deletes the checkpoint in its output folder as its
+    sampling starts, whoever's fit it was; another user's there, in a folder with the sticky bit,
+    was not looked at before the search (only the checkpoints of other settings were, and resume:
+    false resumes none), so the system's refusal stopped the fit after the pipeline's stages. It is
+    now an OutputError before anything is searched, saying resume: false, the checkpoint left.
+    (Run as root, the system deletes anyone's file: the test takes another user's id.)"""
+    import tinylens.inference
+    from tinylens import filenames
+
+    settings = {**({"nlive": 50} if method == "dynesty" else FAST_NAUTILUS), "resume": False}
+    path = write_tiny_lens(tmp_path / "lens", {"type": "sampler", "method": method, "settings": settings})
+    out = tmp_path / "lens" / "output"
+    out.mkdir()
+    out.chmod(0o1777)
+    checkpoint = out / filenames.CHECKPOINTS[method]
+    checkpoint.write_bytes(b"a colleague's checkpoint")
+    monkeypatch.setattr(tinylens.inference, "run_inference", _never_searched)
+    monkeypatch.setattr(os, "geteuid", lambda: os.getuid() + 1)
+    with pytest.raises(tinylens.errors.OutputError) as caught:
+        tinylens.fit(path, progress=False)
+    monkeypatch.undo()
+    message = str(caught.value)
+    assert message.startswith(f"Output folder {out}: {checkpoint.name} there is another user's file (user id "
+                              f"{os.getuid()}), in a folder with the sticky bit"), message
+    assert "resume: false" in message and str(checkpoint) in message, message
+    assert checkpoint.read_bytes() == b"a colleague's checkpoint"
+
+
 def test_another_users_link_at_a_table_name_in_a_sticky_folder_is_refused_before_the_search(tmp_path, monkeypatch):
     """A link named result_summary.csv, another user's, in a folder with the sticky bit: the fit
     replaces the link itself (os.replace), which the system refuses there as it refuses replacing
