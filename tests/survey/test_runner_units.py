@@ -4707,6 +4707,18 @@ def test_a_long_reason_or_warnings_text_is_cut_saying_so_and_how_long_it_was(tmp
     assert joined.startswith(head.rsplit(" ... [", 1)[0]) and joined.endswith(" " + tail) and len(tail) > 200, text
 
 
+def test_the_cut_reason_docs_survey_md_shows_is_one_row_text_gives():
+    """docs/survey.md showed a reason of 812 characters cut as '... [312 of 812 characters cut] ...',
+    which no cut gives: keeping 500 of them leaves no room for the note within MAX_REASON (500); the
+    figure it shows is now the one row_text gives an 812-character reason with no space to cut at."""
+    doc = (Path(__file__).parents[2] / "docs" / "survey.md").read_text()
+    shown = re.search(r"\[(\d+) of 812 characters cut\]", doc)
+    cut = runner.row_text("x" * 812)
+    assert shown is not None and len(cut) <= runner.MAX_REASON, cut
+    assert f" ... [{shown.group(1)} of 812 characters cut] ... " in cut, (shown.group(0), cut[220:280])
+    assert int(shown.group(1)) + len(cut) - len(f" ... [{shown.group(1)} of 812 characters cut] ... ") == 812
+
+
 def test_a_resumed_survey_says_how_many_of_the_lenses_to_fit_resume_a_checkpoint(tmp_path, mock_survey, monkeypatch,
                                                                                  capsys):
     """A survey run again after a stop began 'survey: 4 lenses, 0 already done, 4 to fit' (here), not

@@ -868,7 +868,7 @@ def one_line(text: str, empty: str = "") -> str:
 def row_text(text: str) -> str:
     """``text`` whole where it has at most :data:`MAX_REASON` characters; else its start and its
     end, where a message says what to do, about half each, with what was cut from the middle said
-    between them (``'Output folder ... [312 of 812 characters cut] ... run the fit again to resume it.'``),
+    between them (``'Output folder ... [349 of 812 characters cut] ... run the fit again to resume it.'``),
     the whole within :data:`MAX_REASON`, so that a reader of the catalogue sees that it was cut, by
     how much, and the advice that ends it. Each part is cut at a space where one is near."""
     if len(text) <= MAX_REASON:
