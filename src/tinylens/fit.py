@@ -1432,6 +1432,13 @@ def unresumed_checkpoints(problem: Any, out: Path) -> tuple[list[str], bool]:
         # this fit's but damaged: deleted with its own warning; the box of the stages done again is
         # not known yet, nor so whether the sampler's checkpoint (of a box) is resumed
         return [], False
+    if filenames.PIPELINE_STATE in present and filenames.PIPELINE_STATE not in kept:
+        from tinylens.pipeline.run import state_of_another_version
+
+        if state_of_another_version(problem, pipeline, out):
+            # this fit's, of another tinylens: its stages are done again, and whether the sampler's
+            # checkpoint (of a box) is resumed is known only once their box is
+            return [filenames.PIPELINE_STATE], False
     return [name for name in present if name not in kept], filenames.PIPELINE_STATE in kept
 
 

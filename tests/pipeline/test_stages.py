@@ -1392,3 +1392,41 @@ def test_the_checkpoint_warning_names_what_keeps_a_stages_state_from_being_taken
         _warn_unresumed(tinylens.load(cfg, base_dir=tmp_path), out)
     said = " ".join(str(caught[0].message).split())
     assert "of another fit (other priors than this config's)" in said and "threads" not in said, said
+
+
+def test_a_stages_state_of_another_version_does_not_have_the_sampler_checkpoint_said_to_be_replaced(tmp_path,
+                                                                                                     monkeypatch):
+    """A fit stopped in its sampling (a whole state, with its box, and the sampler's checkpoint of
+    that box) and started again by another tinylens version: its CheckpointWarning said
+    checkpoint.hdf5 was 'of another fit (other data, model, priors, precision or sampler settings
+    than this config's)' and would be replaced, none of which differed, and the fit then resumed
+    it (its redone stages found the same box: measured, info.resumed true). Whether the box is the
+    same is known only once the stages are done again, so the warning now names the stages' state
+    alone; the checkpoint is resumed where the box is the same, as the fit does."""
+    from tiny_lens import tiny_config, write_tiny_lens
+    from tinylens import filenames
+    from tinylens.fit import _warn_unresumed
+    from tinylens.inference import resumed_checkpoints, search_of
+    from tinylens.pipeline.run import resumed_sampling
+
+    write_tiny_lens(tmp_path)
+    problem = tinylens.load(tiny_config(), base_dir=tmp_path)
+    module, runner, settings, pipeline = search_of(problem)
+    checkpoint = filenames.CHECKPOINTS["nautilus"]
+    out = tmp_path / "stopped"
+    monkeypatch.setattr(tinylens, "__version__", "0.2.0.dev5+g1a2b3c4")
+    _stages_of_a_run(problem, out)
+    boxed, run_settings = resumed_sampling(problem, runner, pipeline, out, settings,
+                                           getattr(module, "settings_for_run", None), look_only=True)
+    (out / checkpoint).write_bytes(b"stands in for the sampler's checkpoint of the box")
+    (out / filenames.fingerprint_name(checkpoint)).write_text(module.checkpoint_stamp(boxed, run_settings))
+    assert resumed_checkpoints(problem, out, look_only=True) == [filenames.PIPELINE_STATE, checkpoint]
+
+    monkeypatch.setattr(tinylens, "__version__", "0.2.0.dev6+g9f8e7d6")
+    with pytest.warns(CheckpointWarning, match="checkpoint.pipeline.json in ") as caught:
+        _warn_unresumed(problem, out)
+    said = " ".join(" ".join(str(w.message).split()) for w in caught)
+    assert "written by tinylens 0.2.0.dev5+g1a2b3c4, and this is tinylens 0.2.0.dev6+g9f8e7d6" in said, said
+    assert checkpoint not in said and "other data" not in said, said
+    _stages_of_a_run(problem, out)  # the stages done again by this version: the same box
+    assert checkpoint in resumed_checkpoints(problem, out, look_only=True)  # the checkpoint is resumed after all

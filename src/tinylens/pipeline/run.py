@@ -649,6 +649,19 @@ def other_version(state: dict[str, Any]) -> str:
             f"stages may find other results (run the fit with the version that wrote it to take it up)")
 
 
+def state_of_another_version(problem, settings, checkpoint_dir: str | Path) -> bool:
+    """Whether the stages' state in ``checkpoint_dir`` is of a fit of ``problem`` with the
+    pipeline ``settings`` (its fingerprint) but written by another tinylens version
+    (:func:`other_version`): not taken up, its stages done again, so that whether the sampler's
+    checkpoint beside it (of a box) is resumed is not known until the new box is."""
+    try:
+        state = json.loads((Path(checkpoint_dir) / filenames.PIPELINE_STATE).read_text())
+    except (OSError, ValueError):
+        return False
+    return (isinstance(state, dict) and state.get("fingerprint") == _stage_fingerprint(problem, settings)
+            and bool(other_version(state)))
+
+
 def _starts_at_once(threads: int) -> str:
     return f"{threads} start{'' if threads == 1 else 's'} at once, which gives other digits"
 
