@@ -160,6 +160,38 @@ def test_threads_do_not_invalidate_a_pipeline_checkpoint(problem):
     assert _stage_fingerprint(problem, Pipeline(n_sigma=5)) != plain
 
 
+#: The stage fingerprint of :func:`_still_problem` with the default pipeline, by precision, as tinylens
+#: computed it before f77a0b7 (its stage states on disk carry it).
+STILL_STAMPS = {"float32": "5bff190fc17fc869a6c027cb3bcedb713dd894b8ceb5704de5cc9bfb52e93bde",
+                "float64": "0e9c39e84b6788d93991184978503771b40d224dd53840e532db9ae69109ee0e"}
+
+
+def _still_problem(folder):
+    """A problem whose data are whole numbers (the same bytes on any machine) and the table-1 model."""
+    from astropy.io import fits
+
+    from oracle import table1_components
+
+    def write_fits(name, array):
+        fits.writeto(folder / name, np.asarray(array, dtype=float))
+        return str(folder / name)
+
+    image = (np.arange(400).reshape(20, 20) % 7).astype(float)
+    return tinylens.load({"dataset": {"data_path": write_fits("image.fits", image),
+                                      "noise_path": write_fits("noise.fits", np.full((20, 20), 0.5)),
+                                      "psf_path": write_fits("psf.fits", np.ones((3, 3))), "pixel_scale": 0.125},
+                          "model_components": table1_components()})
+
+
+def test_the_default_pipelines_stage_fingerprint_is_the_one_its_stage_states_were_written_with(tmp_path):
+    """f77a0b7 sorted the keys of each mapping in a fingerprint's settings; the pipeline's settings
+    are one (in the schema's order, enabled first), so the stage fingerprint of every fit changed,
+    the default's included: a stopped fit resumed after it found its checkpoint.pipeline.json of
+    another fit and did stages 1-3 again. It is the one it was (stamps computed before f77a0b7)."""
+    problem = _still_problem(tmp_path)
+    assert _stage_fingerprint(problem, Pipeline()) == STILL_STAMPS[problem.precision]
+
+
 def test_a_thread_count_below_one_is_refused_by_name(problem):
     config = problem.config.model_dump()
     config["pipeline"] = {"threads": 0}

@@ -242,14 +242,17 @@ def model_meta(spec: Any) -> list[Any]:
             for c in (*spec.lens_mass, *spec.lens_light, *spec.source_light)]
 
 
-def _in_order(value: Any) -> Any:
+def keys_in_order(value: Any) -> Any:
     """``value`` with each dict in it (in lists and tuples too) rebuilt with its keys sorted (by
     their repr), so that its repr does not depend on the order a config gave them in; any other
-    value as it is (a mapping given sorted has the repr it had)."""
+    value as it is (a mapping given sorted has the repr it had). For a sampler's settings, whose
+    mappings come from the user's config (dynesty's first_update), before :func:`fingerprint`:
+    not in it, whose other callers pass mappings in a fixed order (the pipeline's settings, in the
+    schema's), so that their checkpoints keep the fingerprints they were written with."""
     if type(value) is dict:
-        return {k: _in_order(v) for k, v in sorted(value.items(), key=lambda item: repr(item[0]))}
+        return {k: keys_in_order(v) for k, v in sorted(value.items(), key=lambda item: repr(item[0]))}
     if type(value) in (list, tuple):
-        return type(value)(_in_order(v) for v in value)
+        return type(value)(keys_in_order(v) for v in value)
     return value
 
 
@@ -285,8 +288,7 @@ def _fingerprint_inputs(problem, extra: dict[str, Any]) -> tuple[list[np.ndarray
         "solver": str(problem.config.solver_type),
         # float32 and float64 likelihoods differ, so one run must not continue the other's
         "dtype": problem.precision,
-        # a mapping's keys in any order (dynesty's first_update: {min_ncall: .., min_eff: ..}): the same setting
-        "extra": {k: repr(_in_order(v)) for k, v in sorted(extra.items())},
+        "extra": {k: repr(v) for k, v in sorted(extra.items())},
     }
     return [d.data, d.noise, d.psf, d.mask, supersampling], meta
 

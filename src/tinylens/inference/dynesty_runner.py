@@ -70,6 +70,7 @@ from tinylens.inference.common import (
     check_indices,
     check_settings,
     fingerprint,
+    keys_in_order,
     keyword_names,
     open_checkpoint,
     prepare_checkpoint,
@@ -685,7 +686,9 @@ def checkpoint_stamp(problem, settings: dict[str, Any]) -> str:
     """The fingerprint of the checkpoint that :func:`run` keeps for ``problem`` with ``settings``
     (also the key of its likelihood and batcher): every sampler setting but :data:`OUTPUT_KEYS`."""
     own, init, _ = _settings(settings)
-    return fingerprint(problem, **{k: v for k, v in init.items() if k not in OUTPUT_KEYS}, seed=own["seed"])
+    # a mapping's keys in any order (first_update: {min_ncall: .., min_eff: ..}): the same setting
+    return fingerprint(problem, **{k: keys_in_order(v) for k, v in init.items() if k not in OUTPUT_KEYS},
+                       seed=own["seed"])
 
 
 def run(
