@@ -126,6 +126,30 @@ def test_another_users_lock_file_is_named_not_taken_for_a_lack_of_locks(tmp_path
     assert ran == [] and path.read_text() == "process 12 on node3, since long ago"
 
 
+@pytest.mark.parametrize("code", [errno.ENOLCK, errno.ENOSYS])
+def test_another_users_lock_file_whose_lock_cannot_be_tested_is_not_said_to_be_free(tmp_path, not_ours,
+                                                                                    failing_flock, code):
+    """Another user's lock file on a file system whose flock answers that it has no locks here (an
+    NFS client without its lock daemon, while another node's holder keeps its lock) was said to be
+    held by nobody, 'so removing the file is safe', as one whose lock was tested free: its lock
+    could not be tested. It now says that whether its process still writes there cannot be told."""
+    from tinylens.locks import held_by
+
+    path = tmp_path / ".x.lock"
+    path.write_text("process 12 on node3, since long ago")
+    not_ours(path)
+    failing_flock(code)
+    with pytest.raises(OutputError) as caught:
+        with folder_lock(tmp_path, ".x.lock", busy=BUSY):
+            pass
+    text = " ".join(str(caught.value).split())
+    assert "Nobody holds its lock now" not in text
+    assert ("(process 12 on node3, since long ago). Whether that process still writes there cannot be told: if it "
+            "does, wait for it to finish.") in text
+    assert text.endswith(f"remove {path} (or ask its owner to) and run the command again.")
+    assert held_by(path) is None and path.read_text() == "process 12 on node3, since long ago"
+
+
 def test_another_users_lock_file_held_now_is_refused_as_busy(tmp_path, not_ours):
     """Where another user's process holds the lock file now, the usual refusal, naming it."""
     with folder_lock(tmp_path, ".x.lock"):

@@ -66,23 +66,30 @@ def held_by(path: Path) -> str | None:
     nobody does (no such file; a file system without locks, where nobody can hold one); reads
     only (a missing file is not created). :class:`HolderUnknown` where the file cannot be opened
     or tested for another reason (no permission to read it, EIO): it is not said to be free."""
+    return _tested(path)[0]
+
+
+def _tested(path: Path) -> tuple[str | None, bool]:
+    """:func:`held_by`'s answer for ``path``, and whether its lock was tested: False where there is
+    no such file, or ``flock`` answers that this file system has no locks (:data:`_NO_LOCKS`; an
+    NFS client without its lock daemon, whose file another node may hold a lock on all the same)."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except (FileNotFoundError, NotADirectoryError):
-        return None
+        return None, False
     except OSError as exc:
         raise _unknown(path, exc, "opened") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except OSError as exc:
         if exc.errno in _HELD:
-            return holder_text(path)
+            return holder_text(path), True
         if exc.errno in _NO_LOCKS:
-            return None
+            return None, False
         raise _unknown(path, exc, "tested") from None
     finally:
         os.close(fd)  # also drops the shared lock, if taken
-    return None
+    return None, True
 
 
 def _busy(folder: Path, holder: str, busy: str) -> OutputError:
@@ -126,7 +133,7 @@ def _denied(folder: Path, path: Path, exc: OSError, busy: str, rerun: str) -> Ou
                            f"{folder}{_owner(folder)}. Give the folder write permission (or ask its owner to), "
                            "or write elsewhere.")
     try:
-        holder, tested = held_by(path), True  # reading may still be allowed: another user's process that holds it now
+        holder, tested = _tested(path)  # reading may still be allowed: another user's process that holds it now
     except HolderUnknown:  # nor reading: the message below says it may be held
         holder, tested = None, False
     if holder is not None:
