@@ -16,6 +16,7 @@ converged one deletes the checkpoint unless ``output.keep_checkpoint`` is true.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import errno
 import os
 import time
@@ -788,6 +789,23 @@ def folder_on_interrupt(folder: Path) -> contextlib.AbstractContextManager[None]
     return marked_on_interrupt(INTERRUPTED_FOLDER_ATTR, folder)
 
 
+#: What a :func:`fit`'s lock refusals tell its user to run again (``folder_lock``'s ``rerun``):
+#: :data:`~tinylens.errors.FIT_RERUN` for a plain call; a caller whose user ran something else (a
+#: survey's lens, :func:`tinylens.survey.runner.fit_lens`) sets its own with :func:`rerun_said`.
+RERUN_TEXT: contextvars.ContextVar[str] = contextvars.ContextVar("tinylens_fit_rerun", default=FIT_RERUN)
+
+
+@contextlib.contextmanager
+def rerun_said(text: str) -> Iterator[None]:
+    """Within the block, a :func:`fit`'s lock refusals tell its user to run ``text`` again
+    (:data:`RERUN_TEXT`); as before after it."""
+    token = RERUN_TEXT.set(text)
+    try:
+        yield
+    finally:
+        RERUN_TEXT.reset(token)
+
+
 #: The start of :func:`warn_unlocked`'s message, as a ``warnings`` filter matches it (a survey,
 #: which says so of its ``--out``, leaves it out of its lenses' rows).
 UNLOCKED_WARNING = r"The file system of the output folder .* does not support file locks"
@@ -946,7 +964,7 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
         module, _, settings, _ = search_of(problem)
         sampler = hasattr(module, "checkpoint_stamp")  # an optimiser keeps no checkpoint
         resumed = resumes(settings)  # resume: false: a fit run again starts afresh too
-        with disk_full_reported(out, sampler, resumed), folder_lock(out, filenames.FIT_LOCK, busy=busy, rerun=FIT_RERUN) as locked:  # its text too
+        with disk_full_reported(out, sampler, resumed), folder_lock(out, filenames.FIT_LOCK, busy=busy, rerun=RERUN_TEXT.get()) as locked:  # its text too
             if not locked:
                 warn_unlocked(out)
             if not fresh:  # said before any output is removed or written again: they take minutes with figures

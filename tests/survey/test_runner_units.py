@@ -1772,6 +1772,31 @@ def test_a_folder_named_as_a_lens_lock_fails_that_lens_and_the_survey_fits_the_o
     assert lock.is_dir() and not any(lock.iterdir()) and runner.attempts(lock.parent) == 0  # no fit started
 
 
+def test_a_lens_fit_lock_refusal_tells_the_user_to_run_the_survey_again(tmp_path, mock_survey):
+    """A folder named .fit.lock in a lens's output folder: tinylens.fit's refusal, recorded as the
+    lens's failed row, said 'run the same command (or tinylens.fit call) again', a call the survey's
+    user never made. It now names the survey's command (or run_survey call); a plain tinylens.fit
+    called afterwards in the same thread still names its own."""
+    import tinylens
+    from tinylens.errors import FIT_RERUN, SURVEY_RERUN
+
+    folder = tmp_path / "out" / "lenses" / "lens_a"
+    lock = folder / filenames.FIT_LOCK
+    lock.mkdir(parents=True)
+    lens = runner.Lens("lens_a", mock_survey["lenses"] / "lens_a")
+    config = runner.lens_config(runner.load_template(mock_survey["template"]), lens, tmp_path / "out")
+    row = runner.fit_lens("lens_a", config, str(folder))
+    assert row["status"] == "failed", row
+    assert row["reason"].startswith(f"{lock} is a folder, where tinylens keeps the lock file"), row
+    assert row["reason"].endswith(f"Remove or rename it, and run {SURVEY_RERUN} again."), row
+    assert "tinylens.fit call" not in row["reason"], row
+    alone = tmp_path / "alone"
+    (alone / filenames.FIT_LOCK).mkdir(parents=True)
+    with pytest.raises(OutputError) as plain:
+        tinylens.fit(config, progress=False, output=alone)
+    assert " ".join(str(plain.value).split()).endswith(f"Remove or rename it, and run {FIT_RERUN} again.")
+
+
 def test_another_users_lens_lock_fails_that_lens_without_a_fit(tmp_path, mock_survey, not_ours):
     """A lens's .lock left by another user's killed survey, which this user may not open: the
     task raised folder_lock's OutputError, for Dask to retry in vain. The lens is now a failed
