@@ -513,3 +513,42 @@ def test_sigterm_while_fitting_stops_as_ctrl_c_does_and_says_so(tmp_path, mock_s
     assert "Finished lenses kept: 1 (1 ok, 0 failed)" in text, text
     assert text.endswith("run: " + shlex.join(["tinylens", *args])), text
     assert pd.read_csv(out / "catalog.csv")["status"].tolist() == ["ok"]
+
+
+@pytest.mark.parametrize("external", [True, False])
+def test_ctrl_c_on_an_external_cluster_says_its_workers_go_on_fitting(tmp_path, mock_survey, monkeypatch, external):
+    """Stopped while fitting on a cluster given with --scheduler, whose workers outlive the survey's
+    client and finish the lenses they had started (docs/survey.md, section 3): the hint did not say so,
+    and a batch user could cancel the workers' job and lose them, or rerun at once not knowing why it
+    waits. It now says so, naming the scheduler; a local cluster's hint, whose workers stop with the
+    survey, does not. (An in-process cluster of one worker thread, fits faked: ~5 s.)"""
+    from distributed import LocalCluster
+
+    from survey_mocks import echo_truth_path
+
+    monkeypatch.setattr(runner, "fit_lens", echo_truth_path)
+    monkeypatch.setattr(runner, "check_template", lambda *args, **kwargs: None)
+    update = runner.SurveyProgress.update
+
+    def stop_at_the_second(self, row):
+        if self.ok:
+            raise KeyboardInterrupt
+        update(self, row)
+
+    monkeypatch.setattr(runner.SurveyProgress, "update", stop_at_the_second)
+    out = tmp_path / "out"
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        address = cluster.scheduler_address
+        args = _args(mock_survey, out)
+        if external:
+            args = [*args[:-3], "--scheduler", address, "-q"]  # in place of --workers 1
+        text = _interrupted(args)
+    assert "Finished lenses kept: 1 (1 ok, 0 failed)" in text, text
+    said = f"The Dask workers at {address} go on fitting the lenses they had started"
+    if external:
+        assert (f"{said}: running it again waits for them and keeps their results, while stopping those workers "
+                "(ending their batch job) loses what they did since each lens's last checkpoint. To fit the rest") \
+            in text, text
+    else:
+        assert "go on fitting" not in text, text
+    assert text.endswith("run: " + shlex.join(["tinylens", *args])), text

@@ -331,14 +331,17 @@ def survey_written(out: Path) -> Iterator[None]:
 
 
 def survey_hint(out: Path | None, command: str, written: bool = False, restart: str | None = None,
-                chosen: Sequence[str] | None = None, lenses: Sequence[str] | None = None) -> str:
+                chosen: Sequence[str] | None = None, lenses: Sequence[str] | None = None,
+                cluster: str | None = None) -> str:
     """What a ``tinylens survey`` stopped by Ctrl-C kept in its output folder ``out`` (``None``:
     stopped before the survey began, a dry run), and ``command``, which fits the rest; ``written``:
     stopped once the survey had written everything (:func:`survey_written`); ``restart``: why
     its template's fits resume no checkpoint (:func:`tinylens.survey.runner.restart_reason`);
     ``chosen``: the lens ids of ``--only``, the only ones counted (the catalogue may hold others');
     ``lenses``: the ids of the lenses the run fits or keeps (:data:`tinylens.survey.runner.SURVEY_LENSES_ATTR`),
-    the only ones named as starting again (``out`` may hold folders of lenses no longer in the lens folder)."""
+    the only ones named as starting again (``out`` may hold folders of lenses no longer in the lens folder);
+    ``cluster``: the address of the external cluster it was fitting on (:data:`tinylens.survey.runner.EXTERNAL_CLUSTER_ATTR`),
+    whose workers go on fitting the lenses they had started, which the hint says (a local cluster's stopped with it)."""
     from tinylens.filenames import CATALOG_CSV, CATALOG_PARQUET, LENSES_DIR
 
     if out is None:
@@ -362,6 +365,10 @@ def survey_hint(out: Path | None, command: str, written: bool = False, restart: 
             from tinylens.survey.runner import some_lenses
 
             interrupted += f"; {some_lenses(bare)} had written none yet and start again from the beginning"
+    if cluster:  # its workers outlive the client: a rerun waits for their lenses, a cancelled job loses them
+        kept += (f" The Dask workers at {cluster} go on fitting the lenses they had started: running it again waits "
+                 "for them and keeps their results, while stopping those workers (ending their batch job) loses what "
+                 "they did since each lens's last checkpoint.")
     return f"{kept} To fit the rest ({interrupted}), run: {command}"
 
 
@@ -409,13 +416,13 @@ def interrupted_hint(name: str, exc: BaseException, command: str) -> str:
         return fit_hint(getattr(exc, INTERRUPTED_FOLDER_ATTR, None), getattr(exc, INTERRUPTED_PROBLEM_ATTR, None),
                         fresh="--fresh" in shlex.split(command))
     if name == "survey":
-        from tinylens.survey.runner import FORGOTTEN_ATTR, RESTART_ATTR, SURVEY_LENSES_ATTR
+        from tinylens.survey.runner import EXTERNAL_CLUSTER_ATTR, FORGOTTEN_ATTR, RESTART_ATTR, SURVEY_LENSES_ATTR
 
         if getattr(exc, FORGOTTEN_ATTR, False):
             command = without_flag(command, "--retry-failed")
         return survey_hint(getattr(exc, INTERRUPTED_FOLDER_ATTR, None), command, getattr(exc, SURVEY_WRITTEN_ATTR, False),
                            getattr(exc, RESTART_ATTR, None), getattr(exc, SURVEY_CHOSEN_ATTR, None),
-                           getattr(exc, SURVEY_LENSES_ATTR, None))
+                           getattr(exc, SURVEY_LENSES_ATTR, None), getattr(exc, EXTERNAL_CLUSTER_ATTR, None))
     if name == "simulate-population":
         from tinylens.cli.simulate_population import stopped_hint
 

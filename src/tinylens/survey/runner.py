@@ -1547,6 +1547,10 @@ RESTART_ATTR = "tinylens_survey_restarts"
 #: no other lens folder of ``out`` (one whose lens folder was since removed is not fitted again).
 SURVEY_LENSES_ATTR = "tinylens_survey_lenses"
 
+#: Set on a KeyboardInterrupt (a Ctrl-C, a SIGTERM) out of :func:`run_survey` while it fits lenses on an
+#: external cluster (``scheduler``): that scheduler's address. Its workers outlive the survey's client and
+#: go on fitting the lenses they had started (a local cluster's stop with it), which the hint says.
+EXTERNAL_CLUSTER_ATTR = "tinylens_survey_external_cluster"
 
 #: The checkpoint files a stopped fit resumes from: each sampler's checkpoint and the pipeline's
 #: state, not a fingerprint (:func:`tinylens.filenames.fingerprint_name`), which a sampler writes
@@ -3485,6 +3489,7 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
     of ``todo`` resume from a checkpoint, said as the survey starts (:class:`SurveyProgress`)."""
     from distributed import as_completed
 
+    from tinylens.fit import marked_on_interrupt
     from tinylens.locks import holder_text
 
     total = len(todo) + len(done)
@@ -3496,7 +3501,8 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
     with contextlib.nullcontext(client) if client is not None else dask_client(workers, scheduler) as client, \
             SurveyProgress(total, done, progress, workers=lambda: connected_workers(client), resuming=resuming,
                            stage=(lambda: lens_stage(todo[0], out)) if len(todo) == 1 else None) as bar, \
-            killed_worker_lines() as lines:
+            killed_worker_lines() as lines, \
+            marked_on_interrupt(EXTERNAL_CLUSTER_ATTR, scheduler) if scheduler else contextlib.nullcontext():
         write_catalog(rows, out)  # once connected: a cluster that cannot be reached leaves no catalogue
         if scheduler and connected_workers(client) == 0:  # workers queued on a batch system, or none started
             bar.note(no_workers_note(scheduler))
