@@ -2987,6 +2987,51 @@ def test_every_lens_a_survey_did_not_fit_after_a_task_was_dropped_is_counted_and
     assert not (tmp_path / "lenses" / "lens_c").exists() and not (tmp_path / "lenses" / "lens_d").exists()
 
 
+def test_a_lost_scheduler_given_by_its_scheduler_file_is_named_with_the_file(tmp_path, mock_survey, monkeypatch):
+    """A survey given its scheduler as a scheduler file (--scheduler sched.json), whose scheduler was
+    lost mid-survey: the message named only the address read from the file, which the user never
+    typed and which a restarted scheduler replaces. It now names the file too; an address given as
+    such is named alone, as before. (An in-process cluster, one task in flight; fits faked: ~5 s.)"""
+    from distributed import Client, LocalCluster
+
+    from survey_mocks import echo_truth_path
+
+    monkeypatch.setattr(runner, "fit_lens", echo_truth_path)
+    monkeypatch.setattr(runner, "check_template", lambda *args, **kwargs: None)
+    monkeypatch.setattr(runner, "_in_flight_limit", lambda client: 1)
+    task_row, clients = runner._task_row, []
+
+    @contextlib.contextmanager
+    def losing_client(workers, scheduler, *args, **kwargs):
+        with Client(scheduler) as real:
+            clients.append(_ClientLosingItsScheduler(real))
+            yield clients[-1]
+
+    def lens_b_dropped(future, lens, *args, **kwargs):
+        row = task_row(future, lens, *args, **kwargs)
+        if lens.lens_id != "lens_b":
+            return row
+        clients[-1].lose("connecting")  # reconnecting to its scheduler, which cancelled its tasks
+        return None
+
+    monkeypatch.setattr(runner, "dask_client", losing_client)
+    monkeypatch.setattr(runner, "_task_row", lens_b_dropped)
+    file = tmp_path / "sched.json"
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        address = cluster.scheduler_address
+        file.write_text(json.dumps({"address": address}))
+        texts = {}
+        for given, out in ((str(file), tmp_path / "out_file"), (address, tmp_path / "out_address")):
+            with pytest.raises(TinyLensError) as caught:
+                runner.run_survey(mock_survey["lenses"], mock_survey["template"], out, scheduler=given, progress=False)
+            texts[given] = " ".join(str(caught.value).split())
+    assert texts[str(file)].startswith(f"The Dask scheduler at {address} (read from the scheduler file "
+                                       f"{file.resolve()}) stopped answering (was it stopped, or did its batch job "
+                                       "end?), and "), texts
+    assert texts[address].startswith(f"The Dask scheduler at {address} stopped answering (was it stopped, or did "
+                                     "its batch job end?), and "), texts
+
+
 def test_a_survey_fetches_each_finished_tasks_value_from_the_cluster_once(tmp_path, monkeypatch):
     """_fit_lenses asked the cluster for each finished task's value twice (future.result(), a gather
     from the scheduler and its worker: once to see whether its worker refused the lens, once for

@@ -2043,11 +2043,14 @@ def not_fitted_text(dropped: Sequence[str], unsent: Sequence[str], cluster: str,
     return f"{lens_count(n)} {'was' if one else 'were'} not fitted: {why} ({for_example([*dropped, *unsent])}{aside})"
 
 
-def lost_scheduler_text(address: str, dropped: Sequence[str], finished: int, unsent: Sequence[str] = ()) -> str:
+def lost_scheduler_text(address: str, dropped: Sequence[str], finished: int, unsent: Sequence[str] = (),
+                        file: Path | None = None) -> str:
     """What a survey says when the connection to its scheduler at ``address`` was lost (the
     scheduler stopped, or its batch job ended) with the lenses ``dropped`` (their tasks dropped)
-    and ``unsent`` (their tasks never sent) not fitted."""
-    return (f"The Dask scheduler at {address} stopped answering (was it stopped, or did its batch job end?), and "
+    and ``unsent`` (their tasks never sent) not fitted; ``file``: the scheduler file the user gave,
+    which the address was read from (:func:`scheduler_file`), named beside it."""
+    read = f" (read from the scheduler file {file})" if file is not None else ""
+    return (f"The Dask scheduler at {address}{read} stopped answering (was it stopped, or did its batch job end?), and "
             f"{not_fitted_text(dropped, unsent, 'Dask')}. The catalogue holds the "
             f"{counted(finished, 'finished one')}; start the scheduler and its workers again, then run {SURVEY_RERUN} "
             "to fit the rest (a lens a worker was fitting resumes from its checkpoint).")
@@ -2157,18 +2160,24 @@ def read_scheduler_file(path: Path) -> str:
     return address
 
 
+def scheduler_file(value: str | os.PathLike[str]) -> Path | None:
+    """The scheduler file that ``--scheduler VALUE`` names (:func:`names_scheduler_file`), resolved,
+    as :func:`checked_scheduler` reads it; ``None`` for an address."""
+    from tinylens.config.loader import home_expanded
+
+    value = os.fspath(value)
+    return home_expanded(value).resolve() if names_scheduler_file(value) else None
+
+
 def checked_scheduler(value: str | os.PathLike[str]) -> str:
     """The scheduler address ``value`` gives (itself, or read from the scheduler file it names,
     also as a path object: :func:`read_scheduler_file`), checked by :func:`check_scheduler`; a
     failed check of an address read from a file names the file (left by a scheduler that has stopped?)."""
-    from tinylens.config.loader import home_expanded
-
-    if isinstance(value, os.PathLike):
+    path = scheduler_file(value)
+    if path is None:
         value = os.fspath(value)
-    if not names_scheduler_file(value):
         check_scheduler(value)
         return value
-    path = home_expanded(value).resolve()
     address = read_scheduler_file(path)
     check_scheduler(address, advice=f"The address was read from the scheduler file {path}: is it left by a "
                                     f"scheduler that has stopped? 'dask scheduler --scheduler-file {path}' writes "
@@ -3365,6 +3374,7 @@ def _run_survey(lens_dir: str | Path, template: str | Path, out: str | Path, wor
     share_gpu_memory()  # before the template check's first JAX computation; local workers inherit it
     if scheduler is None:
         check_workers(workers)
+    file = scheduler_file(scheduler) if scheduler is not None else None  # named again if the scheduler is lost
     if scheduler is not None:
         scheduler = checked_scheduler(scheduler)
     state = _prepare(lens_dir, template, out, reuse_finished, only, retry_failed, pipeline)
@@ -3413,7 +3423,7 @@ def _run_survey(lens_dir: str | Path, template: str | Path, out: str | Path, wor
                     return _fit_lenses(todo, rows, config, out, done, workers, scheduler, progress, client=client,
                                        check_folders=bool(scheduler), silent=silent,
                                        folders_unchecked=folders_unchecked, copies_unchecked=copies_unchecked,
-                                       resuming=resuming)
+                                       resuming=resuming, scheduler_file=file)
     except BaseException:
         if new_folder:  # refused (or stopped) before writing anything: no empty folder left to puzzle over
             with contextlib.suppress(OSError):
@@ -3473,7 +3483,8 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
                 done: list[dict[str, Any]], workers: int, scheduler: str | None, progress: bool,
                 client: Any = None, check_folders: bool = False, silent: Sequence[str] = (),
                 folders_unchecked: Mapping[str, str] | None = None,
-                copies_unchecked: Mapping[str, str] | None = None, resuming: int = 0) -> pd.DataFrame:
+                copies_unchecked: Mapping[str, str] | None = None, resuming: int = 0,
+                scheduler_file: Path | None = None) -> pd.DataFrame:
     """Fit the lenses ``todo`` on the Dask cluster (``client``'s, else a :func:`dask_client` of
     ``workers`` and ``scheduler``), adding their rows to ``rows`` and rewriting the catalogue as
     they come; return the catalogue. The progress counts ``todo`` and the rows ``done`` of the
@@ -3486,7 +3497,8 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
     :func:`check_worker_imports`'s answer) are not asked for their tinylens again (:func:`task_copies`,
     :func:`unasked_copies`); those of ``folders_unchecked`` were not asked about the folders
     (:func:`check_worker_folders`'s answer); the note of one refusing a lens says so (:func:`refused_worker_note`). ``resuming``: how many
-    of ``todo`` resume from a checkpoint, said as the survey starts (:class:`SurveyProgress`)."""
+    of ``todo`` resume from a checkpoint, said as the survey starts (:class:`SurveyProgress`);
+    ``scheduler_file``: the file ``scheduler`` was read from, named if the scheduler is lost."""
     from distributed import as_completed
 
     from tinylens.fit import marked_on_interrupt
@@ -3604,7 +3616,7 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
     if unfitted:
         raise TinyLensError(unfitted_text(unfitted, refused, len(frame)))
     if (dropped or unsent) and lost:
-        raise TinyLensError(lost_scheduler_text(lost, dropped, len(frame), unsent))
+        raise TinyLensError(lost_scheduler_text(lost, dropped, len(frame), unsent, scheduler_file))
     if dropped or unsent:
         raise TinyLensError(dropped_text(dropped, len(frame), unsent))
     return frame
