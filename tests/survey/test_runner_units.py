@@ -2119,6 +2119,31 @@ def test_a_lens_that_kills_its_worker_fails_alone(tmp_path, monkeypatch, capsys)
     assert not logging.getLogger(runner.SCHEDULER_LOGGER).filters
 
 
+def test_a_lens_whose_worker_is_killed_mid_fit_is_said_to_be_fitted_again(tmp_path, monkeypatch, capsys):
+    """A worker killed (kill -9, a node lost) while fitting a lens: Dask gave the task to another
+    worker, which fitted the lens again, and the survey said nothing, its user left to wonder at a
+    lens fitted twice or at time lost. It now says so as the worker goes, naming the lens, the
+    worker, and whether its checkpoint is resumed; the lenses finish as before. (A local cluster of
+    one worker process, which its nanny starts again; fits faked: ~15 s.)"""
+    from distributed import LocalCluster
+
+    from survey_mocks import fit_killing_its_first_worker
+
+    monkeypatch.setattr(runner, "fit_lens", fit_killing_its_first_worker)
+    names = ["lens_once", "lens_once_checkpointed", "lens_plain"]
+    lenses = [runner.Lens(name, tmp_path / "in" / name) for name in names]
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        frame = runner._fit_lenses(lenses, {}, {}, tmp_path, [], 1, cluster.scheduler_address, False)
+    assert dict(zip(frame["lens_id"], frame["status"])) == dict.fromkeys(names, "ok")
+    assert [runner.attempts(lens.output(tmp_path)) for lens in lenses] == [2, 2, 1]
+    err = " ".join(capsys.readouterr().err.split())
+    said = r"the Dask worker fitting it \(tcp://[^)]+\) left the cluster \(killed, or its job ended\?\); Dask gives it to " \
+           r"another worker, which fits it again, "
+    assert re.search(rf"lens_once: {said}from the beginning \(it had written no checkpoint yet\)\.", err), err
+    assert re.search(rf"lens_once_checkpointed: {said}resuming the checkpoint it had written\.", err), err
+    assert "lens_plain:" not in err and "KilledWorker" not in err, err
+
+
 def test_a_lens_whose_worker_runs_out_of_memory_fails_saying_so(tmp_path, monkeypatch):
     """A worker that Dask's nanny stopped for going over its memory limit left the lens the reason
     'KilledWorker: Attempted to run task ... Inspecting worker logs is often a good next step',

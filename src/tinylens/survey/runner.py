@@ -2840,6 +2840,20 @@ def resubmit_note(lens_id: str, fits: int, resubmission: int, deaths: int) -> st
             f"nothing is lost: it is fitted again (resubmission {resubmission} of at most {RESUBMITS}).")
 
 
+#: The Dask scheduler's topic of cluster-wide events, among them a worker's removal (``action``
+#: ``remove-worker``, with the keys of the tasks it was given, ``processing-tasks``).
+WORKER_EVENTS = "all"
+
+
+def refit_note(lens_id: str, worker: str, checkpoint: bool) -> str:
+    """What the survey says of a lens whose fit had started on the Dask ``worker`` that left the
+    cluster (killed, or its job ended): Dask gives its task to another worker, which fits it again,
+    resuming its ``checkpoint`` where it had written one."""
+    how = "resuming the checkpoint it had written" if checkpoint else "from the beginning (it had written no checkpoint yet)"
+    return (f"{lens_id}: the Dask worker fitting it{f' ({worker})' if worker else ''} left the cluster (killed, or its "
+            f"job ended?); Dask gives it to another worker, which fits it again, {how}.")
+
+
 #: The event a Dask nanny logs (to the scheduler) when it stops its worker for using more than
 #: ``distributed.worker.memory.terminate`` (95 %) of its memory limit; ``worker``: its address.
 MEMORY_RESTART_EVENT = "worker-restart-memory"
@@ -3521,6 +3535,9 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
         lens_of: dict[Any, Lens] = {}
         running = as_completed()
         allowed = _allowed_failures(client)
+        keyed: dict[str, Lens] = {}  # the lenses of the tasks in flight by key, for the cluster's events (its thread)
+        noted: dict[str, int] = {}  # the fits of each lens started when its worker's loss was last said
+        names = resumed_names(config)
         started: dict[str, int] = {}  # fits of each lens started before its first submission
         resubmitted: dict[str, int] = {}
         copies = task_copies(client, unasked_copies(silent, copies_unchecked))
@@ -3549,6 +3566,7 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
                 lost = scheduler or lost
                 return
             lens_of[future] = lens
+            keyed[str(future.key)] = lens
             lines.watch(future.key)
             running.add(future)
 
@@ -3557,10 +3575,30 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
             while running.count() < limit and (lens := next(queue, None)) is not None:
                 submit(lens)
 
+        def note_refits(lenses: Sequence[Lens], worker: str) -> None:
+            for lens in lenses:  # those whose fit had started: the others wait for a worker as before, unsaid
+                fits = attempts(lens.output(out)) - started.get(lens.lens_id, 0)
+                if fits <= noted.get(lens.lens_id, 0) or fits > allowed or resubmitted.get(lens.lens_id, 0) >= RESUBMITS:
+                    continue  # started before, on a worker already said; or failed by Dask, said as it fails
+                noted[lens.lens_id] = fits
+                bar.note(refit_note(lens.lens_id, worker, holds_checkpoint(lens.output(out), names)))
+
+        def on_event(event: Any) -> None:  # on the client's event loop: the files are read in a thread of their own
+            msg = event[1] if isinstance(event, tuple) and len(event) == 2 else None
+            if not isinstance(msg, Mapping) or msg.get("action") != "remove-worker":
+                return
+            hit = [lens for key in msg.get("processing-tasks") or () if (lens := keyed.get(str(key))) is not None]
+            if hit:
+                threading.Thread(target=note_refits, args=(hit, str(msg.get("worker") or "")), daemon=True,
+                                 name="survey-refit-note").start()
+
+        with contextlib.suppress(Exception):  # a scheduler that sends no events: the lens is fitted again unsaid
+            client.subscribe_topic(WORKER_EVENTS, on_event)
         try:
             submit_more()
             for future in running:
                 lens = lens_of.pop(future)
+                keyed.pop(str(future.key), None)
                 fits = attempts(lens.output(out)) - started[lens.lens_id]
                 if resubmitted.get(lens.lens_id, 0) < RESUBMITS and killed_while_waiting(future, fits, allowed):
                     resubmitted[lens.lens_id] = resubmitted.get(lens.lens_id, 0) + 1
@@ -3612,6 +3650,8 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
                 submit_more()
             unsent.extend(lens.lens_id for lens in queue)  # never submitted: no more are after a task dropped
         finally:
+            with contextlib.suppress(Exception):
+                client.unsubscribe_topic(WORKER_EVENTS)
             frame = write_catalog(rows, out)
     if unfitted:
         raise TinyLensError(unfitted_text(unfitted, refused, len(frame)))
