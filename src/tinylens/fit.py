@@ -997,7 +997,7 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
             for again in (p for p in earlier if p.name in written):
                 _remove_rewritten(out, again)
             if not fresh:
-                _warn_unresumed(out, unresumed, switched)
+                _warn_unresumed(problem, out, unresumed, switched)
             res = run_inference(problem, progress=progress, checkpoint_dir=out)
             removed = res.converged and not problem.config.output.keep_checkpoint
             checkpoint = res.info.get("checkpoint")
@@ -1508,17 +1508,18 @@ def replaced_checkpoints(out: Path, unresumed: Iterable[str]) -> list[Path]:
     return paths
 
 
-def _warn_unresumed(out: Path, unresumed: tuple[list[str], bool], switched: str | None = None) -> None:
-    """Warn (CheckpointWarning) that the checkpoints in ``out`` of another fit are not resumed
-    but replaced (``unresumed``: :func:`unresumed_checkpoints`, their names and whether the
-    stages' results are reused): a config changed by mistake must not throw
+def _warn_unresumed(problem: Any, out: Path, unresumed: tuple[list[str], bool] | None = None,
+                    switched: str | None = None) -> None:
+    """Warn (CheckpointWarning) that the checkpoints in ``out`` of another fit of ``problem`` are not
+    resumed but replaced (``unresumed``: :func:`unresumed_checkpoints`, their names and whether the
+    stages' results are reused, found here where not given): a config changed by mistake must not throw
     hours of sampling away unsaid. ``switched``: the pipeline turned on or off since the earlier
     fit (:func:`pipeline_switched`), the cause said in place of the config's keys; but where the
     pipeline is turned on and its state is not resumed, that state is of a fit before the earlier
     one (which ran without the pipeline), which the switch does not explain: both are said."""
     from tinylens.errors import CheckpointWarning, listed
 
-    unresumed, stages = unresumed
+    unresumed, stages = unresumed_checkpoints(problem, out) if unresumed is None else unresumed
     if not unresumed:
         return
     changed = "other data, model, priors, precision or sampler settings than this config's"
