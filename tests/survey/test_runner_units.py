@@ -2168,6 +2168,30 @@ def test_a_lens_whose_worker_runs_out_of_memory_fails_saying_so(tmp_path, monkey
     assert "GB, over its memory limit, and gave up after 1 worker died on it; run the survey with fewer --workers" in reason
 
 
+def test_a_lens_whose_worker_runs_out_of_memory_is_said_to_be_refitted_for_its_memory(tmp_path, monkeypatch, capsys):
+    """A worker that Dask's nanny stopped for going over its memory limit, with a death left to
+    allow: the survey said 'the Dask worker fitting it (...) left the cluster (killed, or its job
+    ended?)', a guess that sent the user to the batch system, though the nanny had said why. It now
+    says at how much memory Dask stopped it; the lens fails out of memory at the next death as
+    before. (One worker of 1.2 GB, one death allowed: ~15 s.)"""
+    import dask
+    import distributed.system
+
+    from survey_mocks import fit_or_use_too_much_memory
+
+    monkeypatch.setattr(runner, "fit_lens", fit_or_use_too_much_memory)
+    monkeypatch.setattr(distributed.system, "MEMORY_LIMIT", int(1.2e9))  # the machine's, as Dask reads it
+    lenses = [runner.Lens("lens_big", tmp_path / "in" / "lens_big")]
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
+        frame = runner._fit_lenses(lenses, {}, {}, tmp_path, [], 1, None, False)
+    assert frame["status"].tolist() == ["failed"]
+    assert frame["reason"][0].startswith("Out of memory (KilledWorker)"), frame["reason"][0]
+    err = " ".join(capsys.readouterr().err.split())
+    assert re.search(r"lens_big: the Dask worker fitting it \(tcp://[^)]+\) was stopped by Dask at 1\.\d GB, over its "
+                     r"memory limit; Dask gives it to another worker, which fits it again, from the beginning", err), err
+    assert "killed, or its job ended" not in err, err
+
+
 def test_only_a_worker_stopped_for_its_memory_makes_an_out_of_memory_reason():
     from distributed import KilledWorker
 

@@ -2845,13 +2845,28 @@ def resubmit_note(lens_id: str, fits: int, resubmission: int, deaths: int) -> st
 WORKER_EVENTS = "all"
 
 
-def refit_note(lens_id: str, worker: str, checkpoint: bool) -> str:
+def refit_note(lens_id: str, worker: str, checkpoint: bool, memory: int | None = None) -> str:
     """What the survey says of a lens whose fit had started on the Dask ``worker`` that left the
-    cluster (killed, or its job ended): Dask gives its task to another worker, which fits it again,
-    resuming its ``checkpoint`` where it had written one."""
+    cluster (killed, or its job ended; ``memory``: the bytes it used when its nanny stopped it for
+    going over its memory limit, :func:`memory_restarts`): Dask gives its task to another worker,
+    which fits it again, resuming its ``checkpoint`` where it had written one."""
     how = "resuming the checkpoint it had written" if checkpoint else "from the beginning (it had written no checkpoint yet)"
-    return (f"{lens_id}: the Dask worker fitting it{f' ({worker})' if worker else ''} left the cluster (killed, or its "
-            f"job ended?); Dask gives it to another worker, which fits it again, {how}.")
+    why = ("left the cluster (killed, or its job ended?)" if memory is None else
+           f"was stopped by Dask at {memory / 1e9:.1f} GB, over its memory limit")
+    return (f"{lens_id}: the Dask worker fitting it{f' ({worker})' if worker else ''} {why}; Dask gives it to another "
+            f"worker, which fits it again, {how}.")
+
+
+def restart_memory(client: Any, worker: str) -> int | None:
+    """The bytes the Dask ``worker`` used when its nanny stopped it for going over its memory limit
+    (:func:`memory_restarts`), asked again after :data:`MEMORY_EVENT_WAIT` (the nanny's event may come
+    after the worker's removal); ``None`` where it was not stopped so (killed otherwise, or its job ended)."""
+    for wait in (0.0, MEMORY_EVENT_WAIT):
+        time.sleep(wait)
+        used = memory_restarts(client).get(worker)
+        if used is not None:
+            return used
+    return None
 
 
 #: The event a Dask nanny logs (to the scheduler) when it stops its worker for using more than
@@ -3576,12 +3591,16 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
                 submit(lens)
 
         def note_refits(lenses: Sequence[Lens], worker: str) -> None:
+            said = []
             for lens in lenses:  # those whose fit had started: the others wait for a worker as before, unsaid
                 fits = attempts(lens.output(out)) - started.get(lens.lens_id, 0)
                 if fits <= noted.get(lens.lens_id, 0) or fits > allowed or resubmitted.get(lens.lens_id, 0) >= RESUBMITS:
                     continue  # started before, on a worker already said; or failed by Dask, said as it fails
                 noted[lens.lens_id] = fits
-                bar.note(refit_note(lens.lens_id, worker, holds_checkpoint(lens.output(out), names)))
+                said.append((lens, holds_checkpoint(lens.output(out), names)))
+            memory = restart_memory(client, worker) if said and worker else None  # its nanny's, out of memory
+            for lens, checkpoint in said:
+                bar.note(refit_note(lens.lens_id, worker, checkpoint, memory))
 
         def on_event(event: Any) -> None:  # on the client's event loop: the files are read in a thread of their own
             msg = event[1] if isinstance(event, tuple) and len(event) == 2 else None
