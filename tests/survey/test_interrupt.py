@@ -552,3 +552,24 @@ def test_ctrl_c_on_an_external_cluster_says_its_workers_go_on_fitting(tmp_path, 
     else:
         assert "go on fitting" not in text, text
     assert text.endswith("run: " + shlex.join(["tinylens", *args])), text
+
+
+def test_a_lens_an_external_clusters_worker_still_fits_is_not_said_only_to_start_again(tmp_path):
+    """Stopped on a cluster given with --scheduler, whose workers finish the lenses they had started
+    and whose results a rerun waits for and keeps (docs/survey.md, section 3): the hint said so, then
+    that lens_b, begun without a checkpoint yet, 'starts again from the beginning' (and, for a
+    template that resumes nothing, that every interrupted lens does), which the worker still fitting
+    it makes untrue. Those lines now add 'unless the Dask worker still fitting it finishes it first';
+    a local cluster's, whose workers stop with the survey, are as before."""
+    from tinylens.cli.common import survey_hint
+
+    (tmp_path / "lenses" / "lens_b").mkdir(parents=True)  # begun: no row, no checkpoint
+    unless = "unless the Dask worker still fitting it finishes it first"
+    external = " ".join(survey_hint(tmp_path, "cmd", cluster="tcp://h:8786").split())
+    assert f"lens_b had written none yet and starts again from the beginning, {unless}), run: cmd" in external, external
+    local = " ".join(survey_hint(tmp_path, "cmd").split())
+    assert "lens_b had written none yet and starts again from the beginning), run: cmd" in local, local
+    restart = " ".join(survey_hint(tmp_path, "cmd", restart="the template sets resume: false",
+                                   cluster="tcp://h:8786").split())
+    assert ("interrupted lenses start again from the beginning: the template sets resume: false, unless the Dask "
+            "worker still fitting one finishes it first), run: cmd") in restart, restart
