@@ -976,15 +976,13 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
             # before its outputs leaves no earlier fit's tables and figures to be read as its own
             written = rewritten_names(problem)  # a figure it may not draw is left with a warning, as after it
             earlier = replaced_files(out, set(), kept_inputs)
-            for name in sorted(written - {p.name for p in earlier}):  # no earlier result.json names it
-                _check_replaceable(out, out / name)
-            for again in [out / filenames.RESULT, *(p for p in earlier if p.name in written)]:  # all, before any goes
-                _check_replaceable(out, again)
             unresumed = ([], False) if fresh else unresumed_checkpoints(problem, out)
-            for path in replaced_checkpoints(out, unresumed[0]):  # replaced during the search, minutes on
-                _check_replaceable(out, path, UNRESUMED_WHEN)
-            if sampler and not resumed and not fresh:  # resume: false resumes none, but deletes its sampler's
-                _check_replaceable(out, out / filenames.CHECKPOINTS[sampler_method(problem)], AFRESH_WHEN)
+            afresh = sampler and not resumed and not fresh  # resume: false resumes none, but deletes its sampler's
+            _check_replaceable(out, [  # all said at once, before any earlier file goes
+                *((again, AFTER_WHEN) for again in [out / filenames.RESULT, *(p for p in earlier if p.name in written)]),
+                *((out / name, AFTER_WHEN) for name in sorted(written - {p.name for p in earlier})),  # none names
+                *((path, UNRESUMED_WHEN) for path in replaced_checkpoints(out, unresumed[0])),  # minutes on
+                *([(out / filenames.CHECKPOINTS[sampler_method(problem)], AFRESH_WHEN)] if afresh else [])])
             # the files whose refusal stops the fit (the checkpoint under fresh, dynesty's unfinished
             # one) go first, so that such a stop leaves the earlier fit's result.json and tables whole
             if fresh:
@@ -1487,6 +1485,10 @@ def pipeline_switched(problem: Any, out: Path) -> str | None:
             "this one with them")
 
 
+#: When the system's refusal of a table, figure or result.json that a fit replaces would stop it
+#: (:func:`_check_replaceable`).
+AFTER_WHEN = "after the search"
+
 #: When the system's refusal of an earlier fit's checkpoint that a fit replaces would stop it (:func:`_check_replaceable`).
 UNRESUMED_WHEN = ("during the search: it is another fit's checkpoint, which this fit does not resume but replaces "
                   "as its pipeline stages end or its sampling starts")
@@ -1660,31 +1662,60 @@ def _checkpoint_kept(result: FitResult, out: Path, checkpoint: Any, kept: Collec
     return truthful
 
 
-def _check_replaceable(out: Path, path: Path, when: str = "after the search") -> None:
-    """An :class:`~tinylens.errors.OutputError` before the search where ``path``, a file in the
-    output folder ``out`` that the fit writes after it (a table, a figure; ``when`` says when
-    otherwise: an earlier fit's checkpoint, :data:`UNRESUMED_WHEN`), is one the system would
-    refuse to replace: someone else's in a folder with the sticky bit (``chmod +t``, as /tmp and
-    shared scratch folders are) that is not this user's either, where only the file's or the
-    folder's owner (or root) may replace or delete it; a link too, which the fit replaces, not the
-    file it points to (the sticky bit guards a folder's every name). Any other file there is replaced
-    as ever. A folder the user may not write is said before (:func:`tinylens.results.tables.ensure_writable`)."""
+def _check_replaceable(out: Path, paths: Iterable[tuple[Path, str]]) -> None:
+    """An :class:`~tinylens.errors.OutputError` before the search where any of ``paths``, files in
+    the output folder ``out``, each with when the fit replaces it (:data:`AFTER_WHEN`: a table, a
+    figure, result.json; :data:`UNRESUMED_WHEN`, :data:`AFRESH_WHEN`: a checkpoint), is one the system
+    would refuse to replace (:func:`_refused_replacement`). Every such file is named in the one
+    error, with its owner, so that the user does not meet them one run at a time; one file is said
+    as before. Any other file there is replaced as ever. A folder the user may not write is said
+    before (:func:`tinylens.results.tables.ensure_writable`)."""
+    refused: dict[Path, tuple[str, int, str]] = {}
+    for path, when in paths:
+        found = _refused_replacement(out, path)
+        if found is not None and path not in refused:
+            refused[path] = (*found, when)
+    if not refused:
+        return
+    if len(refused) == 1:
+        [(path, (thing, owner, when))] = refused.items()
+        raise OutputError(f"Output folder {out}: {path.name} there is another user's {thing} (user id {owner}), in "
+                          f"a folder with the sticky bit, so the system would refuse this fit's own {path.name} in its "
+                          f"place, {when}. Delete it (or ask its owner to: {ls_command(path, option='-l')} shows "
+                          f"who), or choose another {OUTPUT_FOLDER_CHOICE}.")
+    from tinylens.errors import listed
+
+    groups = []
+    for when in dict.fromkeys(when for _, _, when in refused.values()):  # in the order met
+        named = [f"{path.name} ({'a link, ' if thing == 'link' else ''}user id {owner})"
+                 for path, (thing, owner, said) in refused.items() if said == when]
+        groups.append(f"{listed(named, limit=8)}, {when}")
+    whose = "another user" if len({owner for _, owner, _ in refused.values()}) == 1 else "other users"
+    raise OutputError(f"Output folder {out}: {len(refused)} files there belong to {whose}, in a folder with the "
+                      "sticky bit, so the system would refuse this fit's own in their place: "
+                      f"{'; '.join(groups)}. Delete them (or ask their owners to: {ls_command(out, option='-l')} "
+                      f"shows who), or choose another {OUTPUT_FOLDER_CHOICE}.")
+
+
+def _refused_replacement(out: Path, path: Path) -> tuple[str, int] | None:
+    """What ``path``, a file in the output folder ``out``, is ("file" or "link") and its owner's
+    user id where the system would refuse to replace it: someone else's in a folder with the
+    sticky bit (``chmod +t``, as /tmp and shared scratch folders are) that is not this user's
+    either, where only the file's or the folder's owner (or root) may replace or delete it; a link
+    too, which the fit replaces, not the file it points to (the sticky bit guards a folder's every
+    name). None for any other (one not there, a folder at the name: :func:`_check_no_folder_at_files`)."""
     import stat
 
     if not hasattr(os, "geteuid") or os.geteuid() == 0:
-        return
+        return None
     try:
         folder, info = out.stat(), path.lstat()
     except OSError:  # not there (or not to be looked at: said when it is written)
-        return
+        return None
     user = os.geteuid()
     if not (folder.st_mode & stat.S_ISVTX and not stat.S_ISDIR(info.st_mode) and user not in (info.st_uid, folder.st_uid)):
-        return  # (a folder at the name is said by _check_no_folder_at_files)
-    thing = "link" if stat.S_ISLNK(info.st_mode) else "file"
-    raise OutputError(f"Output folder {out}: {path.name} there is another user's {thing} (user id {info.st_uid}), in a "
-                      f"folder with the sticky bit, so the system would refuse this fit's own {path.name} in its "
-                      f"place, {when}. Delete it (or ask its owner to: {ls_command(path, option='-l')} shows "
-                      f"who), or choose another {OUTPUT_FOLDER_CHOICE}.")
+        return None
+    return ("link" if stat.S_ISLNK(info.st_mode) else "file"), info.st_uid
 
 
 @contextlib.contextmanager

@@ -1044,9 +1044,53 @@ def test_another_users_earlier_table_in_a_sticky_folder_is_refused_before_any_ea
         tinylens.fit(path, progress=False)
     monkeypatch.undo()
     message = str(caught.value)
-    assert message.startswith(f"Output folder {out}: result.json there is another user's file (user id "
-                              f"{os.getuid()}), in a folder with the sticky bit"), message
+    assert message.startswith(f"Output folder {out}: 3 files there belong to another user, in a folder with the "
+                              "sticky bit"), message
+    for name in ("result.json", "result_summary.csv", "result_samples.csv"):  # all three, not the first alone
+        assert f"{name} (user id {os.getuid()})" in message, message
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_every_file_the_system_would_refuse_in_a_sticky_folder_is_named_in_one_error(tmp_path, monkeypatch):
+    """The check before the search stopped at the first file the system would refuse to replace
+    (another user's in a folder with the sticky bit): with three such files (result.json, a link
+    at result_summary.csv, an earlier fit's checkpoint) it named result.json alone, so the user
+    deleted it, ran the fit again and met the next, and then the next. The one error names all
+    three now, each with its owner's user id and when the fit replaces it; the files are left and
+    nothing is searched. (Run as root, the system replaces anyone's file: the test takes another
+    user's id, and the files other ids.)"""
+    import tinylens.inference
+
+    path = write_tiny_lens(tmp_path / "lens")
+    out = tmp_path / "lens" / "output"
+    out.mkdir()
+    out.chmod(0o1777)
+    me, first, second = os.getuid() + 1, os.getuid() + 2, os.getuid() + 3
+    (out / "result.json").write_text("{}")
+    target = tmp_path / "colleagues_summary.csv"
+    target.write_text("a colleague's table\n")
+    (out / "result_summary.csv").symlink_to(target)
+    (out / "checkpoint.hdf5").write_bytes(b"another fit's checkpoint")
+    (out / "checkpoint.hdf5.fingerprint").write_text("another fit's fingerprint\n")
+    os.chown(out / "result.json", first, -1)
+    os.chown(out / "result_summary.csv", second, -1, follow_symlinks=False)
+    os.chown(out / "checkpoint.hdf5", first, -1)
+    os.chown(out / "checkpoint.hdf5.fingerprint", me, -1)  # this user's own: replaced as ever
+    before = {p.name: (p.lstat().st_uid, p.read_bytes()) for p in out.iterdir()}
+    monkeypatch.setattr(tinylens.inference, "run_inference", _never_searched)
+    monkeypatch.setattr(os, "geteuid", lambda: me)
+    with pytest.raises(tinylens.errors.OutputError) as caught:
+        tinylens.fit(path, progress=False)
+    monkeypatch.undo()
+    message = str(caught.value)
+    assert message.startswith(f"Output folder {out}: 3 files there belong to other users, in a folder with the "
+                              "sticky bit"), message
+    after_search = message.index("after the search")
+    assert message.index(f"result.json (user id {first})") < after_search, message
+    assert message.index(f"result_summary.csv (a link, user id {second})") < after_search, message
+    assert f"checkpoint.hdf5 (user id {first}), during the search" in message, message
+    assert "fingerprint" not in message and "output.path" in message, message
+    assert {p.name: (p.lstat().st_uid, p.read_bytes()) for p in out.iterdir()} == before
 
 
 def test_a_folder_at_the_name_of_a_table_the_fit_writes_is_refused_before_the_search(tmp_path, monkeypatch):
@@ -1322,11 +1366,12 @@ def test_another_users_checkpoint_of_another_fit_in_a_sticky_folder_is_refused_b
     out.chmod(0o1777)
     (out / "checkpoint.hdf5").write_bytes(b"another fit's checkpoint")
     (out / "checkpoint.hdf5.fingerprint").write_text("another fit's fingerprint\n")
-    if name != "checkpoint.hdf5":  # the checkpoint this user's, its fingerprint another user's
-        try:
-            os.chown(out / "checkpoint.hdf5", os.getuid() + 1, -1)
-        except PermissionError:  # giving a file away takes root (CAP_CHOWN): a user's run of the suite
-            pytest.skip("only root can make a file another user's")
+    # the one named another user's, the other this user's (both refused are said together: the test above)
+    try:
+        os.chown(out / ("checkpoint.hdf5.fingerprint" if name == "checkpoint.hdf5" else "checkpoint.hdf5"),
+                 os.getuid() + 1, -1)
+    except PermissionError:  # giving a file away takes root (CAP_CHOWN): a user's run of the suite
+        pytest.skip("only root can give a file to another user")
     monkeypatch.setattr(tinylens.inference, "run_inference", _never_searched)
     monkeypatch.setattr(os, "geteuid", lambda: os.getuid() + 1)
     with pytest.raises(tinylens.errors.OutputError) as caught:
