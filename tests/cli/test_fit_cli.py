@@ -1269,3 +1269,32 @@ def test_a_fit_stopped_in_stage_3_keeps_and_resumes_what_its_stages_did(tmp_path
     stored = json.loads((folder / "result.json").read_text())["info"]["pipeline"]
     assert stored["resumed_stages_partly"] == {"stages_done": 2, "stage3_starts": 2}
     assert not (folder / filenames.PIPELINE_STATE).exists()  # a converged fit deletes it, as before
+
+
+def test_a_checkpoint_the_system_will_not_delete_after_the_stages_is_said_by_name_without_a_traceback(tmp_path, data):
+    """An earlier fit's checkpoint that this fit does not resume, whose deletion the system refuses
+    for a reason no check before the search can foresee (a file marked immutable, a root-squashing
+    NFS: refused here by a fake), stopped the fit after the pipeline stages (22 s for the tiny lens,
+    minutes for a real one) with the generic permission message, which neither said the file was a
+    checkpoint the fit deletes nor what was kept. It is now an OutputError naming the file, saying
+    nothing is sampled, that it and the stages' results are kept, and what to do; exit code 2, no
+    traceback."""
+    from tiny_lens import refuse_unlink
+
+    config = write_tiny_lens(tmp_path / "lens", {"type": "sampler", "method": "nautilus", "settings": FAST_NAUTILUS})
+    out = tmp_path / "lens" / "output"
+    out.mkdir()
+    refused = out / "checkpoint.hdf5"
+    refused.write_bytes(b"another fit's checkpoint")
+    (out / "checkpoint.hdf5.fingerprint").write_text("another fit's fingerprint\n")
+    with pytest.MonkeyPatch.context() as patch:
+        refuse_unlink(patch, refused)
+        code, said = invoke("fit", config, "--quiet")
+    assert code == 2, said
+    assert (f"Error: Output folder {out}: checkpoint.hdf5, a checkpoint this fit does not resume (another fit's, or "
+            "resume: false), cannot be deleted (Operation not permitted)") in said, said
+    assert "so nothing is sampled" in said and "marked immutable" in said, said
+    assert "Kept: checkpoint.hdf5 as it was, and the pipeline stages' results in checkpoint.pipeline.json" in said, said
+    assert f"ls -l {refused}" in said and "output.path" in said, said
+    assert refused.read_bytes() == b"another fit's checkpoint"
+    assert (out / "checkpoint.pipeline.json").is_file() and not (out / "result.json").exists()

@@ -18,7 +18,8 @@ import numpy as np
 
 from tinylens import filenames
 from tinylens.config.schema import show
-from tinylens.errors import CheckpointWarning, ConfigError, did_you_mean, outside_stacklevel
+from tinylens.errors import (OUTPUT_FOLDER_CHOICE, CheckpointWarning, ConfigError, OutputError, did_you_mean, ls_command,
+                             outside_stacklevel)
 from tinylens.interrupts import ctrl_c_raises_here, handler_in_place, terminate_stops_here
 from tinylens.atomic import remove_unfinished, write_atomic
 
@@ -364,11 +365,33 @@ def prepare_checkpoint(path: Path, stamp: str, resume: bool) -> bool:
                       f"checkpoint is not known to be this fit's: it is deleted and the sampling starts again.{folder}",
                       CheckpointWarning, stacklevel=outside_stacklevel())
     if not resumed and path.exists():
-        path.unlink()
+        try:
+            path.unlink()
+        except PermissionError as exc:  # past the checks before the search: marked immutable, a root-squashing NFS
+            raise OutputError(undeletable_checkpoint_text(path, exc)) from None
     path.parent.mkdir(parents=True, exist_ok=True)
     if not stamp_file.is_dir() and not _holds(stamp_file, stamp):
         write_atomic(stamp_file, lambda tmp: tmp.write_text(stamp + "\n"))
     return resumed
+
+
+def undeletable_checkpoint_text(path: Path, exc: OSError) -> str:
+    """The error of the checkpoint ``path`` that a sampler does not resume and must delete before
+    it samples, where the system refuses (``exc``) for a reason that the checks before the search
+    (:func:`tinylens.fit._check_replaceable`) cannot see: a file marked immutable, a network file
+    system that maps this user to nobody. It names the file, says what is kept (the file itself,
+    and the pipeline stages' results where the folder holds them) and what to do."""
+    out = path.parent
+    state = out / filenames.PIPELINE_STATE
+    stages = (f", and the pipeline stages' results in {state.name}, which a fit of this config run again reuses"
+              if state.is_file() else "")
+    return (f"Output folder {out}: {path.name}, a checkpoint this fit does not resume (another fit's, or resume: false), "
+            f"cannot be deleted ({exc.strerror or type(exc).__name__}) for a reason no check before the search can "
+            "see (a file marked immutable: lsattr shows an 'i', chattr -i clears it; a network file system that does "
+            f"not let this user delete it), so nothing is sampled. Kept: {path.name} as it was{stages}. Delete "
+            f"{path.name} (or ask its owner or the system's administrator to: {ls_command(path, option='-l')} shows "
+            "who owns it), then run the fit again; "
+            f"or choose another {OUTPUT_FOLDER_CHOICE}.")
 
 
 def _holds(stamp_file: Path, stamp: str) -> bool:
