@@ -960,3 +960,29 @@ def test_corner_figure_says_rows_of_unequal_length_are_so_not_that_they_are_no_n
     with pytest.raises(tinylens.ConfigValueError) as info:
         corner_figure(names, [["a", "b"]] * 5, None)
     assert str(info.value).startswith("samples must be an array of numbers; got [['a', 'b'], ")
+
+
+def test_corner_titles_of_a_tiny_posterior_keep_its_figures():
+    """A corner title wrote its median and errors with the 8 decimal places that _places caps at,
+    so a posterior of samples near 1.2346e-9 wide 1.1e-11 was titled 0.00000000 -0.00000000
+    +0.00000000, every figure lost; it is now written as tinylens fit's table writes it (_shown,
+    _half_width): the median to the error's second figure with an exponent, the errors to two
+    figures. A posterior of plain size keeps its fixed places (1.2000 -0.0098 +0.0098)."""
+    import re
+
+    from tinylens.results.plots import corner_figure
+
+    rng = np.random.default_rng(3)
+    tiny = 1.2346e-9 + 1.1e-11 * rng.standard_normal(20000)
+    plain = 1.2 + 0.01 * rng.standard_normal(20000)
+    fig = corner_figure(["lens_mass.0.theta_E", "lens_mass.0.e1"], np.column_stack([tiny, plain]), None)
+    theta, e1 = (ax.get_title() for ax in np.array(fig.axes).reshape(2, 2).diagonal())
+    found = re.fullmatch(r".* = \$\{(\S+)\}_\{-(\S+)\}\^\{\+(\S+)\}\$", theta)
+    assert found and "0.00000000" not in theta, theta
+    median, below, above = map(float, found.groups())
+    p16, p50, p84 = np.percentile(tiny, [16, 50, 84])
+    assert median == pytest.approx(p50, abs=0.6e-12), theta  # to the error's second figure: 1e-12
+    assert below == pytest.approx(p50 - p16, rel=0.05) and above == pytest.approx(p84 - p50, rel=0.05), theta
+    assert re.fullmatch(r"1\.23\de-09", found.group(1)) and re.fullmatch(r"1\.\de-11", found.group(2)), theta
+    found = re.fullmatch(r".* = \$\{(\S+)\}_\{-(\S+)\}\^\{\+(\S+)\}\$", e1)
+    assert found and all(re.fullmatch(r"\d\.\d{4}", text) for text in found.groups()), e1

@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 from tinylens.atomic import write_atomic
 from tinylens.data.dataset import Dataset
 from tinylens.errors import ConfigTypeError, ConfigValueError, counted
-from tinylens.fit import _places
+from tinylens.fit import _half_width, _places, _shown
 from tinylens.forward import ray_shoot
 from tinylens.pipeline.mass_source import to_source_plane
 from tinylens.problem import Problem
@@ -504,9 +504,25 @@ def title_format(stats: Mapping[str, Any]) -> str:
     return f".{3 if digits is None else digits}f"
 
 
+def title_texts(stats: Mapping[str, Any]) -> tuple[str, str, str]:
+    """A column's median and its errors below and above it (to its 16 and 84 % points) as its corner
+    title writes them, from its :func:`~tinylens.results.tables.statistics`: with :func:`title_format`'s
+    places, but a tiny median and errors whose places, capped at 8, would hold under two figures
+    of them as ``tinylens fit``'s table writes them (:func:`tinylens.fit._shown`,
+    :func:`tinylens.fit._half_width`): a median of 1.234567e-9 with errors near 1.1e-11 is
+    1.235e-09 -1.1e-11 +1.2e-11, not 0.00000000 -0.00000000 +0.00000000."""
+    (lo, hi), mid = stats["interval_68"], stats["median"]
+    smaller = min(mid - lo, hi - mid)
+    places = decimals(smaller)
+    if places is None:  # no width: title_format's .3f
+        fmt = title_format(stats)
+        return f"{mid:{fmt}}", f"{mid - lo:{fmt}}", f"{hi - mid:{fmt}}"
+    return _shown(mid, places, smaller), _half_width(mid - lo, places), _half_width(hi - mid, places)
+
+
 def corner_titles(titles, samples: np.ndarray, weights: np.ndarray | None) -> list[tuple[str, list[float]]]:
     """Each column's corner title, ``titles[i] = $median_{-(median - p16)}^{+(p84 - median)}$`` (as
-    :func:`title_format` rounds it), and its 16, 50 and 84 % points: those of result_summary.csv
+    :func:`title_texts` writes it), and its 16, 50 and 84 % points: those of result_summary.csv
     (:func:`~tinylens.results.tables.statistics` of the same samples and weights). corner's own
     titles interpolated its weighted quantiles between samples: a posterior on one sample, 1.0003
     with no width in the table, was titled 1.002 +- 0.001."""
@@ -514,8 +530,8 @@ def corner_titles(titles, samples: np.ndarray, weights: np.ndarray | None) -> li
     for title, col in zip(titles, np.asarray(samples, dtype=float).T):
         stats = statistics(col, weights)
         (lo, hi), mid = stats["interval_68"], stats["median"]
-        fmt = title_format(stats)
-        out.append((f"{title} = ${{{mid:{fmt}}}}_{{-{mid - lo:{fmt}}}}^{{+{hi - mid:{fmt}}}}$", [lo, mid, hi]))
+        shown, below, above = title_texts(stats)
+        out.append((f"{title} = ${{{shown}}}_{{-{below}}}^{{+{above}}}$", [lo, mid, hi]))
     return out
 
 
