@@ -219,8 +219,9 @@ class ConfigError(TinyLensError):
 
 
 class ConfigValueError(ConfigError, ValueError):
-    """An argument given in Python (not read from a config file) takes a value it cannot: a
-    ConfigError, as the same value in a config is, and a ValueError, as documented."""
+    """An argument given in Python takes a value it cannot, or a path (an argument's, a config's)
+    begins with the ``~user`` of no user known here: a ConfigError, as the same value in a config
+    is, and a ValueError, as documented."""
 
 
 class ConfigTypeError(ConfigError, TypeError):

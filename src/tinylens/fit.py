@@ -1062,7 +1062,7 @@ def check_settings(problem: Any, folder: Path | None = None, config: str | Path 
     except ConfigError as exc:
         if config is None:
             raise
-        raise ConfigError(f"{in_config_file(config)}{exc}") from None
+        raise type(exc)(f"{in_config_file(config)}{exc}") from None  # a ConfigValueError stays one
 
 
 def check_settings_first(config_model: Any, config: str | Path | None = None) -> None:
@@ -1078,7 +1078,7 @@ def check_settings_first(config_model: Any, config: str | Path | None = None) ->
     except ConfigError as exc:
         if config is None:
             raise
-        raise ConfigError(f"{in_config_file(config)}{exc}") from None
+        raise type(exc)(f"{in_config_file(config)}{exc}") from None  # a ConfigValueError stays one
 
 
 def check_inputs_kept(problem: Any, folder: Path, config: str | Path | None = None) -> None:

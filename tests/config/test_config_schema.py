@@ -1202,3 +1202,44 @@ def test_the_warning_of_pipeline_keys_unused_with_enabled_false_says_it_or_them_
         load_config(example)
     text = " ".join(str(w.message) for w in caught)
     assert f"{keys}: not used with pipeline.enabled: false" in text and remove in text, text
+
+
+def _config_calls(config: dict, tmp_path: Path) -> list:
+    """tinylens.load and tinylens.fit of ``config`` given as a mapping and as a YAML file, each with
+    the message's origin ("configuration mapping" or the file's)."""
+    import tinylens
+
+    path = tmp_path / "model_config.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    mapping, file = "configuration mapping", f"config file {path}"
+    return [(lambda: tinylens.load(config, base_dir=tmp_path), mapping),
+            (lambda: tinylens.load(path), file),
+            (lambda: tinylens.fit(config, base_dir=tmp_path, progress=False), mapping),
+            (lambda: tinylens.fit(path, progress=False), file)]
+
+
+def test_a_config_path_in_the_home_of_no_known_user_is_a_config_value_error(tmp_path):
+    """dataset.data_path '~tl_no_such_user/image.fits' (output.path and dynesty's history_filename
+    alike) raised a plain ConfigError, though an unknown user is a wrong value, as an empty path
+    given in Python is a ConfigValueError: it is a ConfigValueError (a ConfigError and a ValueError)
+    now, from tinylens.load and tinylens.fit, as a mapping and as a file, its message the same."""
+    import tinylens
+    from tiny_lens import tiny_config, write_tiny_lens
+
+    write_tiny_lens(tmp_path)
+    no_user = "there is no user 'tl_no_such_user' on this machine, so '~tl_no_such_user' cannot be expanded"
+    data = tiny_config()
+    data["dataset"]["data_path"] = "~tl_no_such_user/image.fits"
+    output = tiny_config(output="~tl_no_such_user/run")
+    history = tiny_config({"type": "sampler", "method": "dynesty", "settings": {
+        "nlive": 20, "save_evaluation_history": True, "history_filename": "~tl_no_such_user/h.h5"}})
+    for config, expected, calls in [(data, f"~tl_no_such_user/image.fits: {no_user}", slice(None)),
+                                    (output, f"~tl_no_such_user/run: {no_user}", slice(2, None)),
+                                    (history, f"inference.settings.history_filename: ~tl_no_such_user/h.h5: {no_user}",
+                                     slice(2, None))]:
+        for call, origin in _config_calls(config, tmp_path)[calls]:
+            with pytest.raises(tinylens.ConfigValueError) as info:
+                call()
+            assert isinstance(info.value, ConfigError) and isinstance(info.value, ValueError)
+            assert expected in str(info.value), (origin, str(info.value))
+

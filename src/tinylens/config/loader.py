@@ -166,12 +166,13 @@ def resolve_path(base_dir: str | Path, p: str | Path) -> Path:
 
 
 def home_expanded(p: str | Path) -> Path:
-    """``p`` with a leading ``~`` or ``~user`` expanded; a ConfigError naming ``p`` when that home
-    folder is unknown (no such user), where :meth:`Path.expanduser` raises a bare RuntimeError."""
+    """``p`` with a leading ``~`` or ``~user`` expanded; a :class:`~tinylens.errors.ConfigValueError`
+    (a ConfigError and a ValueError) naming ``p`` when that home folder is unknown (no such user),
+    where :meth:`Path.expanduser` raises a bare RuntimeError."""
     try:
         return Path(p).expanduser()
     except RuntimeError:
-        raise ConfigError(f"{p}: {unknown_home(p)}") from None
+        raise ConfigValueError(f"{p}: {unknown_home(p)}") from None
 
 
 def unknown_home(p: str | Path) -> str:

@@ -58,7 +58,7 @@ from scipy.special import logsumexp
 from tinylens import filenames
 from tinylens.config.schema import show
 from tinylens.inference import InferenceResult
-from tinylens.errors import CheckpointWarning, ConfigError, counted, outside_stacklevel, priors_and_data
+from tinylens.errors import CheckpointWarning, ConfigError, ConfigValueError, counted, outside_stacklevel, priors_and_data
 from tinylens.inference.common import (
     MAX_BATCH,
     NO_FINITE_DRAWS,
@@ -385,14 +385,15 @@ def _check_history_name(name: Any) -> None:
 
 
 def _history_path(name: str) -> Path:
-    """``history_filename`` ``name`` with a leading ``~`` or ``~user`` expanded; a ConfigError
-    naming the key where that home folder is not known here."""
+    """``history_filename`` ``name`` with a leading ``~`` or ``~user`` expanded; a ConfigValueError
+    (a ConfigError and a ValueError, as a config's other wrong values are) naming the key where that
+    home folder is not known here."""
     from tinylens.config.loader import home_expanded
 
     try:
         return home_expanded(name)
-    except ConfigError as exc:
-        raise ConfigError(f"inference.settings.history_filename: {exc}.") from None
+    except ConfigValueError as exc:
+        raise ConfigValueError(f"inference.settings.history_filename: {exc}.") from None
 
 
 #: tinylens's own files in an output folder that dynesty's history may not be written over (all
