@@ -95,8 +95,10 @@ def load(config: str | os.PathLike[str] | Mapping[str, Any] | tinylens.config.Co
     import), else ``dtype="float64"`` raises :class:`ConfigError`. See :func:`tinylens.problem.load`.
 
     A config that cannot be read or is not valid (a missing file, an unknown key, a wrong value)
-    raises :class:`ConfigError`, naming the file, key and value; data that cannot be read raise
-    :class:`DataError`. What only a fit uses is left to :func:`fit`, which checks it before it
+    raises :class:`ConfigError`, naming the file, key and value: for a config whose keys hold only
+    values of the wrong kind (a text for a number) a :class:`ConfigTypeError`, for one whose
+    problems are all wrong values, unknown keys or missing keys a :class:`ConfigValueError`; data
+    that cannot be read raise :class:`DataError`. What only a fit uses is left to :func:`fit`, which checks it before it
     makes its output folder or samples: the names and values of ``inference.settings`` (a
     misspelled ``nlvie``, ``nlive: "fifty"``) and ``output.corner_parameters``, so that a problem
     can be evaluated or sampled by other means whatever they say; ``tinylens validate CONFIG``

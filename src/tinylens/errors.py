@@ -215,18 +215,25 @@ class TinyLensError(Exception):
 
 
 class ConfigError(TinyLensError):
-    """The YAML configuration is missing, malformed or inconsistent."""
+    """The YAML configuration is missing, malformed or inconsistent. A config (a file or a mapping)
+    whose schema finds only values of the wrong kind raises :class:`ConfigTypeError`, one whose
+    problems are all wrong values, unknown keys or missing keys :class:`ConfigValueError`; one with
+    problems of both kinds raises ConfigError itself, the class of both
+    (:func:`tinylens.config.loader.error_class`)."""
 
 
 class ConfigValueError(ConfigError, ValueError):
-    """An argument given in Python takes a value it cannot, or a path (an argument's, a config's)
-    begins with the ``~user`` of no user known here: a ConfigError, as the same value in a config
-    is, and a ValueError, as documented."""
+    """An argument given in Python takes a value it cannot; a config (a file or a mapping) whose
+    schema's problems are all wrong values (a number out of range, a text of no choice), unknown
+    keys or missing keys; or a path (an argument's, a config's) that begins with the ``~user`` of
+    no user known here: a ConfigError, and a ValueError, as documented."""
 
 
 class ConfigTypeError(ConfigError, TypeError):
     """An argument given in Python is of a type it cannot be (a list where a mapping is asked
-    for): a ConfigError, as a value of the wrong type in a config is, and a TypeError, as documented."""
+    for), or a config (a file or a mapping) whose schema's problems are all values of the wrong kind
+    (a text or null for a number, a list for a section), or whose top level is no mapping: a
+    ConfigError, and a TypeError, as documented."""
 
 
 class DataError(TinyLensError):

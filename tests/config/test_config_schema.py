@@ -1218,6 +1218,59 @@ def _config_calls(config: dict, tmp_path: Path) -> list:
             (lambda: tinylens.fit(path, progress=False), file)]
 
 
+def _given(key: str, value):
+    """An edit of a tiny config that sets ``key`` (``section.name``) to ``value``."""
+    def edit(config: dict) -> None:
+        section, name = key.split(".")
+        config[section][name] = value
+    return edit
+
+
+@pytest.mark.parametrize("edits, kind, problems", [
+    ([_given("dataset.pixel_scale", "abc")], "ConfigTypeError",
+     ["dataset.pixel_scale: should be a valid number, unable to parse string as a number; got 'abc'."]),
+    ([_given("dataset.pixel_scale", None), _given("dataset.nsub", "two")], "ConfigTypeError",
+     ["dataset.pixel_scale: has no value (nothing after the colon, or null); give it a value: arcsec per pixel, a "
+      "number > 0.", "dataset.nsub: should be a whole number; got 'two'."]),
+    ([_given("dataset.supersampling", [{"mode": "uniform"}])], "ConfigTypeError",
+     ["dataset.supersampling: expected a mapping (key: value pairs, with no '- ' before its keys) with keys mode, "
+      "levels, tolerance, nsub; got the list [{'mode': 'uniform'}]."]),
+    ([_given("dataset.pixel_scale", -0.1), _given("dataset.nsub", 2.5)], "ConfigValueError",
+     ["dataset.pixel_scale: should be greater than 0; got -0.1.",
+      "dataset.nsub: should be a whole number; got 2.5."]),
+    ([_given("dataset.pixelscale", 0.1)], "ConfigValueError",
+     ["dataset.pixelscale: unknown key 'pixelscale'. Did you mean 'pixel_scale' instead of 'pixelscale'? Allowed keys "
+      "here: data_path, noise_path, psf_path, pixel_scale, nsub, mask_path, mask, zeropoint, supersampling."]),
+    ([lambda config: config["dataset"].pop("noise_path")], "ConfigValueError",
+     ["dataset.noise_path: required key is missing (path to the noise (1-sigma) FITS file)."]),
+    ([_given("dataset.pixel_scale", "abc"), _given("dataset.nsub", 0)], "ConfigError",
+     ["dataset.pixel_scale: should be a valid number, unable to parse string as a number; got 'abc'.",
+      "dataset.nsub: should be greater than or equal to 1; got 0."]),
+])
+def test_a_configs_schema_problems_are_a_type_or_value_error_by_their_kind(tmp_path, edits, kind, problems):
+    """A wrong value or type inside a config (pixel_scale: abc, or -0.1) raised a plain ConfigError,
+    which 'except TypeError' / 'except ValueError' let through, though the same mistake in an argument
+    given in Python is a ConfigTypeError / ConfigValueError. A config whose problems are all of the
+    wrong kind (a text or null for a number, a list for a section) is now a ConfigTypeError, one whose
+    problems are all wrong values, an unknown key or a missing one a ConfigValueError, and one with
+    both kinds a plain ConfigError (the class of both); from tinylens.load and tinylens.fit, as a
+    mapping and as a file, each a ConfigError still, with the message it had, every character."""
+    import tinylens
+    from tiny_lens import tiny_config
+
+    config = tiny_config()
+    for edit in edits:
+        edit(config)
+    for call, origin in _config_calls(config, tmp_path):
+        with pytest.raises(ConfigError) as info:
+            call()
+        assert type(info.value) is getattr(tinylens, kind), (origin, repr(info.value))
+        n = len(problems)
+        assert str(info.value) == "\n".join([f"Invalid {origin} ({n} problem{'s' if n > 1 else ''}):",
+                                             *(f"  ({i}) {p}" for i, p in enumerate(problems, 1))])
+    assert not (tmp_path / "output").exists()
+
+
 def test_a_config_path_in_the_home_of_no_known_user_is_a_config_value_error(tmp_path):
     """dataset.data_path '~tl_no_such_user/image.fits' (output.path and dynesty's history_filename
     alike) raised a plain ConfigError, though an unknown user is a wrong value, as an empty path
@@ -1243,3 +1296,19 @@ def test_a_config_path_in_the_home_of_no_known_user_is_a_config_value_error(tmp_
             assert isinstance(info.value, ConfigError) and isinstance(info.value, ValueError)
             assert expected in str(info.value), (origin, str(info.value))
 
+
+def test_a_config_file_whose_top_level_is_a_list_is_a_config_type_error(tmp_path):
+    """A config file whose keys all begin '- ' (a list, not a mapping) raised a plain ConfigError
+    where a section written so is now a ConfigTypeError: it is one too (a TypeError), its message
+    the same."""
+    import tinylens
+
+    path = tmp_path / "model_config.yaml"
+    path.write_text("- dataset: {}\n- model_components: {}\n")
+    for call in (lambda: tinylens.load(path), lambda: tinylens.fit(path, progress=False)):
+        with pytest.raises(TypeError) as info:
+            call()
+        assert type(info.value) is tinylens.ConfigTypeError
+        assert str(info.value) == (f"The top level of config file {path} must be a mapping (with no '- ' before its keys) "
+                                   "with the sections dataset, model_components, inference, pipeline, quality, solver_type, "
+                                   "output; got the list [{'dataset': {}}, {'model_components': {}}].")

@@ -2,7 +2,10 @@
 
 Every problem (missing file, YAML syntax, schema) becomes one :class:`ConfigError` whose text
 names the file, the key path (``model_components.lens_mass_list[0].params.theta_E``), the
-offending value and what was expected; never a raw yaml/pydantic traceback.
+offending value and what was expected; never a raw yaml/pydantic traceback. The schema's problems
+are a ConfigTypeError where each is a value of the wrong kind, a ConfigValueError where each is a
+wrong value, an unknown key or a missing one, and a plain ConfigError where they are of both kinds
+(:func:`error_class`).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from tinylens.config.schema import (ERROR_TYPE, FIXED_VALUE_TAGS, Config, described, mapping_expected, show,
+from tinylens.config.schema import (ERROR_TYPE, FIXED_VALUE_TAGS, WRONG_TYPE, Config, described, mapping_expected, show,
                                     unused_keys)
 from tinylens.errors import (MISSING_ERRNOS, ON_COMMAND_LINE, ConfigError, ConfigTypeError, ConfigValueError, ConfigWarning, counted, did_you_mean, ls_command,
                              outside_stacklevel, visible, windows_path_advice)
@@ -541,10 +544,11 @@ def _closed_on(text: str, opened: int, failed: int) -> int | None:
 def validate_config(data: Any, origin: str) -> Config:
     """Validate parsed YAML; ``origin`` names it in messages (e.g. ``config file a.yaml``). A key
     that the config's other keys switch off (:func:`~tinylens.config.schema.unused_keys`) loads
-    with a :class:`ConfigWarning`."""
+    with a :class:`ConfigWarning`. A top level that is no mapping is a ConfigTypeError; the
+    schema's problems are one error of the class :func:`error_class` gives them."""
     if not isinstance(data, Mapping):
         dashes = " (with no '- ' before its keys)" if isinstance(data, list) and data else ""  # not of '[]'
-        raise ConfigError(
+        raise ConfigTypeError(
             f"The top level of {origin} must be a mapping{dashes} with the sections "
             f"{', '.join(Config.model_fields)}; got {described(data)}."
         )
@@ -558,7 +562,7 @@ def validate_config(data: Any, origin: str) -> Config:
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, origin)) from None
+        raise error_class(exc)(format_validation_error(exc, origin)) from None
     where = "" if origin == MAPPING else f"In {origin}: "
     for line in [*unread, *unused_keys(config)]:
         warnings.warn(f"{where}{line}.", ConfigWarning, stacklevel=outside_stacklevel())
@@ -593,6 +597,35 @@ def legacy_sampling(data: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]
     del out[LEGACY_SAMPLING]
     out["inference"] = {"type": "sampler", "method": settings.pop("sampler", None), "settings": settings}
     return out, []
+
+
+#: The endings of pydantic's error types that a value of the wrong kind has, not a wrong value of the
+#: right kind: ``float_type`` (null or a list for a number), ``dict_type`` (a list for a section),
+#: ``float_parsing`` (a text for a number), ``bool_parsing`` (``fixed: maybe``).
+WRONG_TYPE_ENDINGS = ("_type", "_parsing")
+
+
+def wrong_type(err: Mapping[str, Any]) -> bool:
+    """Whether the pydantic error ``err`` is of a value of a kind its key cannot take (a text or
+    null for a number, a number for a list, a list for a section): pydantic's ``*_type`` and
+    ``*_parsing`` errors, and the schema's own marked so (:func:`~tinylens.config.schema.fail`).
+    Else it is a value of the right kind that the key cannot take (a number out of range, one no
+    whole number for a count, a text of no choice, a list of another length than a pair's), an
+    unknown key or a missing one."""
+    if err["type"] == ERROR_TYPE:
+        return bool((err.get("ctx") or {}).get(WRONG_TYPE))
+    return err["type"].endswith(WRONG_TYPE_ENDINGS)
+
+
+def error_class(exc: ValidationError) -> type[ConfigError]:
+    """The class of the error a config's schema problems ``exc`` raise: a
+    :class:`~tinylens.errors.ConfigTypeError` (a TypeError too) where each is a value of the wrong
+    kind (:func:`wrong_type`), a :class:`~tinylens.errors.ConfigValueError` (a ValueError too) where
+    each is a wrong value, an unknown key or a missing one, and, for a config with problems of both
+    kinds, ConfigError, the class both are (what ``except ConfigError`` catches, and neither
+    ``except TypeError`` nor ``except ValueError`` alone would rightly)."""
+    kinds = {wrong_type(err) for err in exc.errors(include_url=False)}
+    return ConfigError if len(kinds) > 1 else ConfigTypeError if kinds == {True} else ConfigValueError
 
 
 def format_validation_error(exc: ValidationError, origin: str) -> str:

@@ -37,6 +37,8 @@ LIGHT_LISTS = ("source_light_list", "lens_light_list")
 
 #: Error type of the schema's own checks (see :func:`fail`).
 ERROR_TYPE = "tinylens"
+#: The key of a :data:`ERROR_TYPE` error's context that marks a value of the wrong kind (:func:`fail`).
+WRONG_TYPE = "wrong_type"
 
 #: A Gaussian prior whose mean lies more than this many sigma outside ``limits`` is refused.
 MAX_GAUSSIAN_SIGMAS_OUTSIDE = 6.0
@@ -52,7 +54,8 @@ def _not_bool(value: Any) -> Any:
     if isinstance(value, bool):
         word = str(value).lower()
         first, second, third = YAML_BOOL_WORDS[value]
-        raise fail(f"should be a number, not {word} (YAML reads an unquoted {first}, {second} or {third} as {word})")
+        raise fail(f"should be a number, not {word} (YAML reads an unquoted {first}, {second} or {third} as {word})",
+                   wrong_type=True)
     return value
 
 
@@ -203,14 +206,19 @@ def mapping_expected(value: Any) -> str:
     return f"expected a mapping (key: value pairs{dashes})"
 
 
-def fail(message: str, key: str | None = None, value: Any = ...) -> PydanticCustomError:
+def fail(message: str, key: str | None = None, value: Any = ..., wrong_type: bool = False) -> PydanticCustomError:
     """An error about sub-key ``key`` (dotted, relative to the model) of the model being validated.
 
     Use as ``raise fail(...)``. ``value`` (when given) is shown as "got ..." in the message.
+    ``wrong_type`` says the value is of a kind the key cannot take (true for a number, a list for a
+    section), which the loader raises as a ConfigTypeError; else it is a value the key cannot take
+    (or an unknown or missing key), a ConfigValueError (:func:`~tinylens.config.loader.error_class`).
     """
     ctx: dict[str, Any] = {"msg": message, "key": key}
     if value is not ...:
         ctx["value"] = show(value)
+    if wrong_type:
+        ctx[WRONG_TYPE] = True
     return PydanticCustomError(ERROR_TYPE, "{msg}", ctx)
 
 
@@ -234,7 +242,8 @@ class StrictModel(BaseModel):
         if not isinstance(data, Mapping):
             switch = f"; write {{enabled: {str(data).lower()}}} to switch it {'on' if data else 'off'}" \
                 if isinstance(data, bool) and "enabled" in allowed else ""
-            raise fail(f"{mapping_expected(data)} with keys {', '.join(allowed)}; got {described(data)}{switch}")
+            raise fail(f"{mapping_expected(data)} with keys {', '.join(allowed)}; got {described(data)}{switch}",
+                       wrong_type=True)
         unknown = [k for k in data if k not in cls.model_fields]
         if unknown:
             raise _unknown_keys(unknown, allowed, cls.unsupported_keys)
@@ -306,7 +315,7 @@ class ParamSpec(StrictModel):
         if isinstance(value, (set, frozenset)):
             order = "[mean, sigma] or [min, max]" if info.field_name == "prior_settings" else "[lower, upper]"
             raise fail(f"should be a list of two numbers [a, b], in order ({order}), not a set, whose items have no "
-                       "order", value=value)
+                       "order", value=value, wrong_type=True)
         return value
 
     @property
@@ -742,7 +751,7 @@ class Output(StrictModel):
         hint = did_you_mean([value], ["mass", "all"]) if isinstance(value, str) else ""
         got = described(value) if isinstance(value, (set, frozenset)) else show(value)  # not a mapping's braces
         raise fail("should be 'mass', 'all' or a list of parameter names (e.g. [lens_mass.0.theta_E, lens_mass.0.e1])"
-                   f"; got {got}.{hint}")
+                   f"; got {got}.{hint}", wrong_type=not isinstance(value, str))  # a text: a choice misspelled
 
     @model_validator(mode="after")
     def _distinct_files(self) -> Output:
