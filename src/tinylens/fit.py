@@ -1669,13 +1669,20 @@ def _check_replaceable(out: Path, paths: Iterable[tuple[Path, str]]) -> None:
     would refuse to replace (:func:`_refused_replacement`). Every such file is named in the one
     error, with its owner, so that the user does not meet them one run at a time; one file is said
     as before. Any other file there is replaced as ever. A folder the user may not write is said
-    before (:func:`tinylens.results.tables.ensure_writable`)."""
+    before (:func:`tinylens.results.tables.ensure_writable`). The owners shown are trusted only where
+    a file this process writes there shows as its own (:func:`~tinylens.results.tables.written_owner`):
+    on a network file system that shows files as ``nobody`` or as a squashed id, no file is refused
+    here, and a refusal of the system's, if any, is said when the file is written (:func:`refused_reported`)."""
     refused: dict[Path, tuple[str, int, str]] = {}
     for path, when in paths:
         found = _refused_replacement(out, path)
         if found is not None and path not in refused:
             refused[path] = (*found, when)
     if not refused:
+        return
+    from tinylens.results.tables import written_owner
+
+    if written_owner(out) not in (os.geteuid(), os.getuid()):  # this process's own files show as another's there
         return
     if len(refused) == 1:
         [(path, (thing, owner, when))] = refused.items()

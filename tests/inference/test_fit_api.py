@@ -1444,6 +1444,80 @@ def test_another_users_link_at_a_table_name_in_a_sticky_folder_is_refused_before
     assert (out / "result_summary.csv").is_symlink() and target.read_text() == "a colleague's table\n"
 
 
+def _owners_shown(monkeypatch, out, written, others, user=1000):
+    """Run as the user id ``user`` (not root), where the system shows the output folder ``out`` and
+    each file in it as owned by ``others``, but a file this process has just written there
+    (tables.WRITE_TEST_NAME) as owned by ``written``: ``user`` on a disk that shows the real owner,
+    the id a network file system squashes every user to (or ``nobody``) otherwise."""
+    from tinylens.results.tables import WRITE_TEST_NAME
+
+    def shown(real):
+        def fake(path, *args, **kwargs):
+            info = real(path, *args, **kwargs)
+            if not isinstance(path, (str, os.PathLike)):
+                return info
+            named = Path(os.path.abspath(path))
+            if out not in (named, named.parent):
+                return info
+            uid = written if WRITE_TEST_NAME.fullmatch(named.name) else others
+            extra = {n: getattr(info, n) for n in dir(info) if n.startswith("st_") and n not in
+                     ("st_mode", "st_ino", "st_dev", "st_nlink", "st_uid", "st_gid", "st_size")}
+            return os.stat_result((*info[:4], uid, *info[5:]), extra)
+        return fake
+
+    monkeypatch.setattr(os, "stat", shown(os.stat))
+    monkeypatch.setattr(os, "lstat", shown(os.lstat))
+    monkeypatch.setattr(os, "geteuid", lambda: user)
+    monkeypatch.setattr(os, "getuid", lambda: user)
+
+
+class _Searched(Exception):
+    """Raised in place of the search: the fit reached it."""
+
+
+def _searched(*args, **kwargs):
+    raise _Searched
+
+
+def test_a_sticky_folder_whose_files_all_show_a_squashed_owner_is_not_refused_before_the_search(tmp_path, monkeypatch):
+    """On a network file system that does not show a file's real owner (NFS with all_squash, every
+    user's files shown as the anonymous id 65534; a broken NFSv4 id mapping, every file shown as
+    nobody), a fit run again in a folder with the sticky bit, whose earlier result.json and tables
+    were its own, was refused before the search ('result.json there is another user's file (user id
+    65534), in a folder with the sticky bit'), though the system would replace them. The owners
+    shown are trusted now only where a file the fit has just written there shows as its own: here
+    it shows as 65534 too, so the fit goes on to its search."""
+    import tinylens.inference
+
+    path, out, _ = _earlier_fit_with_two_tables(tmp_path)
+    out.chmod(0o1777)
+    monkeypatch.setattr(tinylens.inference, "run_inference", _searched)
+    _owners_shown(monkeypatch, out, written=65534, others=65534)
+    with pytest.raises(_Searched):
+        tinylens.fit(path, progress=False)
+
+
+def test_another_users_result_in_a_sticky_folder_that_shows_real_owners_is_still_refused(tmp_path, monkeypatch):
+    """Where a file the fit has just written in the output folder shows as its own (user id 1000), the
+    owners shown are real: the earlier result.json of user 2000 in that folder with the sticky bit,
+    which the system would refuse to replace, is an OutputError before the search, and the earlier
+    files are left whole."""
+    import tinylens.inference
+
+    path, out, before = _earlier_fit_with_two_tables(tmp_path)
+    out.chmod(0o1777)
+    monkeypatch.setattr(tinylens.inference, "run_inference", _never_searched)
+    _owners_shown(monkeypatch, out, written=1000, others=2000)
+    with pytest.raises(tinylens.errors.OutputError) as caught:
+        tinylens.fit(path, progress=False)
+    monkeypatch.undo()
+    message = str(caught.value)
+    assert message.startswith(f"Output folder {out}: 3 files there belong to another user, in a folder with the "
+                              "sticky bit"), message
+    assert "result.json (user id 2000)" in message, message
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
 def _refusing_summary_table(tmp_path, monkeypatch, inference=None, error=None):
     """The tiny lens's config (``inference`` as write_tiny_lens takes it), its figures off, with
     the summary table's write refused by the system (``error``: by default a PermissionError,

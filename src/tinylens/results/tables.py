@@ -98,6 +98,19 @@ def ensure_writable(folder: str | Path, choose: str = f"another {OUTPUT_FOLDER_C
     return folder
 
 
+def written_owner(folder: str | Path) -> int | None:
+    """The user id that the system shows as the owner of an empty file this process writes in
+    ``folder`` (:data:`WRITE_TEST_NAME`, deleted at once): this process's own on a local disk, but
+    another on a network file system that does not show the real owner (NFS with all_squash or
+    root_squash; a broken NFSv4 id mapping, where every file shows as ``nobody``), where the owners
+    shown there tell nothing of whose a file is. None where no file can be written there or looked at."""
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-") as probe:
+            return os.stat(probe.name).st_uid
+    except OSError:
+        return None
+
+
 def missing_folders(folder: str | Path) -> list[Path]:
     """The folders that :func:`ensure_writable` would create for ``folder``: ``folder`` and its
     parents up to the first that exists, deepest first (empty when ``folder`` exists), named as
