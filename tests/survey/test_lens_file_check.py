@@ -753,3 +753,32 @@ def test_check_shape_masks_docstring_says_it_leaves_images_too_small_for_any_mas
     found = runner.find_lenses(lenses)
     with pytest.raises(runner.ConfigError, match="fewer than the 10 pixels"):
         runner.check_shape_mask(loaded, found, runner.loaded_template(loaded, found[0], out))
+
+
+def test_a_dry_run_whose_lenses_all_lack_a_file_does_not_blame_the_first_for_the_templates_setting(tmp_path):
+    """``tinylens survey LENSES --dry-run`` of three lenses without noise.fits and a template with
+    nautilus's nlive of -5 said 'The template ... does not work (checked with lens lens_0)': since
+    the sampler's settings are checked as a lens's config is read, before its data, the first lens
+    tried was named though its files were the ones refused, the user sent to look at lens_0. The
+    setting is the template's, whatever lens: it is now said to be checked with no lens's data,
+    naming the lenses tried, each missing a file, and still refused with exit code 2."""
+    lenses = tmp_path / "lenses"
+    for i in range(3):
+        write_lens(lenses / f"lens_{i}", 1.0, seed=i)
+        (lenses / f"lens_{i}" / "noise.fits").unlink()
+    config = template_config()
+    config["inference"]["settings"] = {**(config["inference"].get("settings") or {}), "nlive": -5}
+    template = tmp_path / "template.yaml"
+    template.write_text(yaml.safe_dump(config, sort_keys=False))
+    # the truth: the file its fit would refuse, for each of the three lenses
+    refused = runner.refused_files(runner.find_lenses(lenses), runner.load_template(template))
+    assert sorted(refused) == ["lens_0", "lens_1", "lens_2"] and all("noise.fits" in why for why in refused.values())
+
+    result = CliRunner().invoke(app, ["survey", str(lenses), "-c", str(template), "--out", str(tmp_path / "out"),
+                                      "--dry-run"])
+    text = " ".join(result.output.split())
+    assert result.exit_code == 2, result.output
+    assert "checked with lens" not in text, text
+    assert ("does not work (checked with no lens's data: every lens tried has broken data "
+            "(3 lenses: lens_0, lens_1, lens_2)): inference.settings.nlive") in text, text
+    assert "Traceback" not in result.output and not (tmp_path / "out").exists()

@@ -552,6 +552,7 @@ def check_template(template: Mapping[str, Any], lenses: list[Lens], out: str | P
     from tinylens.fit import check_likelihood, check_settings, check_settings_first
 
     nowhere: ConfigError | None = None
+    early: ConfigError | None = None  # the config's refusal, told before the data of a lens whose files are refused
     shown: set[str] = set()  # the template's warnings, each shown once whichever lenses are tried
     tried: list[str] = []
     for lens in template_lenses(template, lenses, tries, refused):
@@ -561,8 +562,19 @@ def check_template(template: Mapping[str, Any], lenses: list[Lens], out: str | P
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 config = lens_config(template, lens, out)
-                read = read_config_first(config, None, None)  # tinylens.load's first part: no JAX, no data
-                check_settings_first(read[0])  # a sampler setting's mistake, before JAX and the data load
+                try:
+                    read = read_config_first(config, None, None)  # tinylens.load's first part: no JAX, no data
+                    check_settings_first(read[0])  # a sampler setting's mistake, before JAX and the data load
+                except ConfigError as exc:
+                    # said before the lens's data are read: where its files' headers refuse them, its
+                    # fit never reads its config either, so the lens is broken, not the one checked with
+                    why = (refused if refused is not None else refused_files([lens], template)).get(lens.lens_id)
+                    if why is None:
+                        raise
+                    if broken is not None:
+                        broken[lens.lens_id] = why
+                    early = early or exc
+                    continue
                 from tinylens.problem import LOAD_ORIGIN, load_from
 
                 problem = load_from(config, None, LOAD_ORIGIN, read=read)  # as tinylens.load(config)
@@ -587,6 +599,8 @@ def check_template(template: Mapping[str, Any], lenses: list[Lens], out: str | P
         return lens.lens_id
     if nowhere is not None:
         raise nowhere
+    if early is not None:  # every lens tried has broken files: the config's refusal is the template's, no lens's
+        raise ConfigError(f"The {name} does not work ({unloaded_check(tried)}): {early}")
     check_template_mask(template, lenses, name)
     if lenses:  # no lens loaded: the template validated once, for the checks that need no lens's data
         config = loaded_template(template, lenses[0], out, name, tried)
