@@ -1298,3 +1298,29 @@ def test_a_checkpoint_the_system_will_not_delete_after_the_stages_is_said_by_nam
     assert f"ls -l {refused}" in said and "output.path" in said, said
     assert refused.read_bytes() == b"another fit's checkpoint"
     assert (out / "checkpoint.pipeline.json").is_file() and not (out / "result.json").exists()
+
+
+def test_a_fit_run_again_on_a_stages_state_of_another_version_warns_and_fits(tmp_path, data, monkeypatch):
+    """tinylens fit run again where a stopped fit's checkpoint.pipeline.json records another tinylens
+    version (its 'version' set to 0.0.9 after a capped fit of the tiny lens) stopped at once with a
+    NameError traceback ('problem' is not defined, in the checkpoints' warning), exit 1, nothing
+    fitted: the warning's signature and its one caller came from two commits that met in one tree.
+    It now says the state was written by tinylens 0.0.9 and not taken up, and the fit goes on, its
+    stages done again and the state rewritten with this version."""
+    import tinylens
+
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    config = write_tiny_lens(tmp_path, {"type": "sampler", "method": "nautilus",
+                                        "settings": {**FAST_NAUTILUS, "n_like_max": 1000}}, data)
+    code, _ = invoke("fit", config, "--quiet")
+    state = tmp_path / "output" / "checkpoint.pipeline.json"
+    written = json.loads(state.read_text())
+    assert code == 0 and written["version"] == tinylens.__version__  # capped: the checkpoints are kept
+    state.write_text(json.dumps({**written, "version": "0.0.9"}))
+
+    code, out = invoke("fit", config, "--quiet")
+    assert code == 0, out
+    assert "checkpoint.pipeline.json was written by tinylens 0.0.9, and this is tinylens " \
+           f"{tinylens.__version__}" in out, out
+    assert json.loads(state.read_text())["version"] == tinylens.__version__
+    assert json.loads((tmp_path / "output" / "result.json").read_text())["n_likelihood_evals"] >= 1000
