@@ -99,7 +99,7 @@ class CountCommand(TyperCommand):
             if asks_for_help(args, takes_value, help_names) and not ctx.resilient_parsing:
                 click.echo(ctx.get_help(), color=ctx.color)  # as click's --help: the check (or click, at -3) would stop first
                 ctx.exit()
-            from tinylens.survey.population import check_count_and_seed
+            from tinylens.survey.options import check_count_and_seed
 
             count, _ = check_count_and_seed(count_value(n), 0)  # a ConfigError: below 1, or no whole number
             args = [*args[:i], str(count), *args[i + 1:]]
@@ -162,12 +162,19 @@ def simulate_population_command(
 
     OUTDIR holds one population: a folder made with another N, seed or option is refused, and so is one holding other files (no population.json).
     """  # each line one line of source: typer keeps the line breaks after the first paragraph
-    from tinylens.survey.population import check_seed, simulate_population
+    from tinylens.survey.options import PopulationOptions, check_count_and_seed, check_seed, population_folder
 
     named = {"psf_type": ("--psf", psf), "size": ("--size", size), "pixel_scale": ("--pixel-scale", pixel_scale),
              "psf_fwhm": ("--psf-fwhm", psf_fwhm)}
     options = merge_options(parse_settings(settings or []), named)
     check_seed(seed)  # refused as --seed here; simulate_population names its Python argument
+    # simulate_population's first checks, in its order, before it is imported: the seconds JAX, pandas and the
+    # simulator take to load are not waited for to refuse a mistyped option (--set snr_rnage=5,20, --psf gausian)
+    check_count_and_seed(n, seed)
+    population_folder(outdir)
+    PopulationOptions.from_kwargs(**options)
+    from tinylens.survey.population import simulate_population
+
     with reported_warnings():
         truth = simulate_population(n, outdir, seed=seed, progress=not quiet, **options)
     snr = truth["arc_snr_max"]

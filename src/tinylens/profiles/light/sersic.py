@@ -39,11 +39,10 @@ from jax import Array, lax
 from jax.scipy.special import gammainc, gammaln
 
 from tinylens.profiles.ellipticity import circularize
+from tinylens.profiles.sersic_floors import N_MIN, SMOOTHING
 
 PARAMS = ("R_sersic", "n_sersic", "e1", "e2", "center_x", "center_y")
 DEFAULTS = {"e1": 0.0, "e2": 0.0}
-SMOOTHING = 1e-4  # arcsec, floor of R and R_sersic (lenstronomy's default smoothing)
-N_MIN = 0.05  # n_sersic is floored here
 NEWTON_STEPS = 4
 # float32 incomplete gamma functions are good to ~5e-6 only; where the asymptotic series alone
 # is better than that (relative error < 5e-7 for n >= 2.5) float32 uses it without Newton steps.
