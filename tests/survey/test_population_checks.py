@@ -1228,3 +1228,27 @@ def test_a_count_given_as_text_that_is_no_count_is_not_offered_as_the_number_to_
         simulate_population(n, tmp_path / "pop", seed=0, **TINY)
     assert str(info.value) == f"the number of lenses must be >= 1 (a whole number), got {n!r}"
     assert not (tmp_path / "pop").exists()
+
+
+def test_simulate_lens_warns_of_unit_mistakes_once_as_the_population_does(tmp_path):
+    """simulate_lens (public, one lens) gave no word of a field too small for the arcs (14 pixels of 0.074" reach
+    0.518" from the centre, Einstein radii up to 0.5"), which simulate_population warns of (scale_warnings). It now
+    gives the same ConfigWarning, once, at the caller's line; simulate_population still gives it once, not once a
+    lens; the defaults give none."""
+    small = {**TINY, "size": 14, "psf_size": 11}
+    opts = PopulationOptions.from_kwargs(**small)
+    [field] = population.scale_warnings(opts)
+    assert "reaches only 0.518\"" in field and "arcs fall outside the image" in field
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        lens = population.simulate_lens(np.random.default_rng(SEED), opts, population.make_psf(opts))
+    said = [w for w in caught if issubclass(w.category, ConfigWarning)]
+    assert [str(w.message) for w in said] == population.scale_warnings(opts) + population.steep_source_warnings(opts)
+    assert all(w.filename == __file__ for w in said)  # said at the caller's line
+    assert lens["image"].shape == (14, 14)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        simulate_population(2, tmp_path / "pop", seed=SEED, progress=False, **small)
+    assert [str(w.message) for w in caught].count(field) == 1
+    plain = PopulationOptions()
+    assert population.scale_warnings(plain) == [] and population.steep_source_warnings(plain) == []

@@ -323,9 +323,10 @@ def _too_bright_text(peak: float, target: float, opts: PopulationOptions, log_s:
 def simulate_lens(rng: np.random.Generator, opts: PopulationOptions, psf: np.ndarray) -> dict[str, Any]:
     """One lens: true parameters, noisy image, noise map and derived truth quantities; a ConfigError for lens
     galaxies or sources smaller than the points their light is sampled at (:func:`unresolved_problems`), and a
-    ConfigWarning for a source too steep for them (:func:`steep_source_warnings`), as :func:`simulate_population`
-    gives once for all its lenses."""
-    for message in steep_source_warnings(opts):
+    ConfigWarning for sizes that are probably unit mistakes (:func:`scale_warnings`: Einstein radii under 2 pixels,
+    a field too small for the arcs, a PSF wider than the image) and for a source too steep for the points
+    (:func:`steep_source_warnings`), as :func:`simulate_population` gives once for all its lenses."""
+    for message in scale_warnings(opts) + steep_source_warnings(opts):
         warnings.warn(message, ConfigWarning, stacklevel=2)
     return _simulated(rng, opts, psf)
 
