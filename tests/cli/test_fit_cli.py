@@ -1324,3 +1324,33 @@ def test_a_fit_run_again_on_a_stages_state_of_another_version_warns_and_fits(tmp
            f"{tinylens.__version__}" in out, out
     assert json.loads(state.read_text())["version"] == tinylens.__version__
     assert json.loads((tmp_path / "output" / "result.json").read_text())["n_likelihood_evals"] >= 1000
+
+
+def test_a_checkpoint_the_system_will_not_delete_under_resume_false_does_not_promise_the_stages_reused(tmp_path, data):
+    """With ``resume: false`` a fit run again does the pipeline stages again (its sampler resumes
+    nothing, the stages' state neither), so the error of a checkpoint the system will not delete
+    must not say that a rerun of this config reuses the stages' results, as it did: the rerun
+    here, once the file may go, reports no stages reused."""
+    import warnings
+
+    import tinylens
+    from tiny_lens import refuse_unlink
+
+    config = write_tiny_lens(tmp_path / "lens", {"type": "sampler", "method": "nautilus",
+                                                 "settings": {**FAST_NAUTILUS, "resume": False}})
+    out = tmp_path / "lens" / "output"
+    out.mkdir()
+    refused = out / "checkpoint.hdf5"
+    refused.write_bytes(b"another fit's checkpoint")
+    (out / "checkpoint.hdf5.fingerprint").write_text("another fit's fingerprint\n")
+    with pytest.MonkeyPatch.context() as patch:
+        refuse_unlink(patch, refused)
+        code, said = invoke("fit", config, "--quiet")
+    assert code == 2, said
+    assert "Kept: checkpoint.hdf5 as it was, and the pipeline stages' results in checkpoint.pipeline.json" in said, said
+    assert "run again reuses" not in said and "does the stages again" in said, said
+    refused.unlink()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the checkpoint's and the stages' CheckpointWarnings, not what is asserted
+        rerun = tinylens.fit(config, progress=False)
+    assert not rerun.info["pipeline"]["resumed_stages"]  # the stages were done again, not reused

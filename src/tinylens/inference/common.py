@@ -368,23 +368,25 @@ def prepare_checkpoint(path: Path, stamp: str, resume: bool) -> bool:
         try:
             path.unlink()
         except PermissionError as exc:  # past the checks before the search: marked immutable, a root-squashing NFS
-            raise OutputError(undeletable_checkpoint_text(path, exc)) from None
+            raise OutputError(undeletable_checkpoint_text(path, exc, resume)) from None
     path.parent.mkdir(parents=True, exist_ok=True)
     if not stamp_file.is_dir() and not _holds(stamp_file, stamp):
         write_atomic(stamp_file, lambda tmp: tmp.write_text(stamp + "\n"))
     return resumed
 
 
-def undeletable_checkpoint_text(path: Path, exc: OSError) -> str:
+def undeletable_checkpoint_text(path: Path, exc: OSError, resume: bool = True) -> str:
     """The error of the checkpoint ``path`` that a sampler does not resume and must delete before
     it samples, where the system refuses (``exc``) for a reason that the checks before the search
     (:func:`tinylens.fit._check_replaceable`) cannot see: a file marked immutable, a network file
     system that maps this user to nobody. It names the file, says what is kept (the file itself,
-    and the pipeline stages' results where the folder holds them) and what to do."""
+    and the pipeline stages' results where the folder holds them, which a fit run again reuses
+    only where its sampler's ``resume`` is true: ``resume: false`` does the stages again) and what to do."""
     out = path.parent
     state = out / filenames.PIPELINE_STATE
-    stages = (f", and the pipeline stages' results in {state.name}, which a fit of this config run again reuses"
-              if state.is_file() else "")
+    reused = ("which a fit of this config run again reuses" if resume else
+              "which a fit of this config run again does not reuse: with resume: false it does the stages again")
+    stages = f", and the pipeline stages' results in {state.name}, {reused}" if state.is_file() else ""
     return (f"Output folder {out}: {path.name}, a checkpoint this fit does not resume (another fit's, or resume: false), "
             f"cannot be deleted ({exc.strerror or type(exc).__name__}) for a reason no check before the search can "
             "see (a file marked immutable: lsattr shows an 'i', chattr -i clears it; a network file system that does "
