@@ -1697,10 +1697,11 @@ def _check_replaceable(out: Path, paths: Iterable[tuple[Path, str]]) -> None:
         named = [f"{path.name} ({'a link, ' if thing == 'link' else ''}user id {owner})"
                  for path, (thing, owner, said) in refused.items() if said == when]
         groups.append(f"{listed(named, limit=8)}, {when}")
-    whose = "another user" if len({owner for _, owner, _ in refused.values()}) == 1 else "other users"
+    one_owner = len({owner for _, owner, _ in refused.values()}) == 1
+    whose, owners = ("another user", "owner") if one_owner else ("other users", "owners")
     raise OutputError(f"Output folder {out}: {len(refused)} files there belong to {whose}, in a folder with the "
                       "sticky bit, so the system would refuse this fit's own in their place: "
-                      f"{'; '.join(groups)}. Delete them (or ask their owners to: {ls_command(out, option='-l')} "
+                      f"{'; '.join(groups)}. Delete them (or ask their {owners} to: {ls_command(out, option='-l')} "
                       f"shows who), or choose another {OUTPUT_FOLDER_CHOICE}.")
 
 

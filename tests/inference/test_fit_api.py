@@ -1090,6 +1090,7 @@ def test_every_file_the_system_would_refuse_in_a_sticky_folder_is_named_in_one_e
     assert message.index(f"result_summary.csv (a link, user id {second})") < after_search, message
     assert f"checkpoint.hdf5 (user id {first}), during the search" in message, message
     assert "fingerprint" not in message and "output.path" in message, message
+    assert "(or ask their owners to: ls -l" in message, message  # two users' files: both to ask
     assert {p.name: (p.lstat().st_uid, p.read_bytes()) for p in out.iterdir()} == before
 
 
@@ -1515,6 +1516,7 @@ def test_another_users_result_in_a_sticky_folder_that_shows_real_owners_is_still
     assert message.startswith(f"Output folder {out}: 3 files there belong to another user, in a folder with the "
                               "sticky bit"), message
     assert "result.json (user id 2000)" in message, message
+    assert "(or ask their owner to: ls -l" in message, message  # one user's files: one owner to ask
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
