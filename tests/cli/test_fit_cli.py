@@ -1354,3 +1354,28 @@ def test_a_checkpoint_the_system_will_not_delete_under_resume_false_does_not_pro
         warnings.simplefilter("ignore")  # the checkpoint's and the stages' CheckpointWarnings, not what is asserted
         rerun = tinylens.fit(config, progress=False)
     assert not rerun.info["pipeline"]["resumed_stages"]  # the stages were done again, not reused
+
+
+def test_a_checkpoint_the_system_will_not_delete_in_a_fit_without_the_pipeline_claims_no_stages_of_its_own(tmp_path, data):
+    """A fit run with --no-pipeline does no stages, so a checkpoint.pipeline.json beside the
+    checkpoint it may not delete is another fit's stale state (here of another fingerprint), which
+    the error said was 'the pipeline stages' results ..., which a fit of this config run again
+    reuses'. It now says only that the checkpoint is kept, and leaves that file as it was."""
+    from tiny_lens import refuse_unlink
+
+    config = write_tiny_lens(tmp_path / "lens", {"type": "sampler", "method": "nautilus", "settings": FAST_NAUTILUS})
+    out = tmp_path / "lens" / "output"
+    out.mkdir()
+    refused = out / "checkpoint.hdf5"
+    refused.write_bytes(b"another fit's checkpoint")
+    (out / "checkpoint.hdf5.fingerprint").write_text("another fit's fingerprint\n")
+    stale = out / "checkpoint.pipeline.json"
+    stale.write_text('{"fingerprint": "another fit\'s"}')
+    with pytest.MonkeyPatch.context() as patch:
+        refuse_unlink(patch, refused)
+        code, said = invoke("fit", config, "--quiet", "--no-pipeline")
+    assert code == 2, said
+    assert f"Error: Output folder {out}: checkpoint.hdf5, a checkpoint this fit does not resume" in said, said
+    assert "Kept: checkpoint.hdf5 as it was. Delete checkpoint.hdf5" in said, said
+    assert "stages" not in said.split("Kept:")[1], said
+    assert stale.read_text() == '{"fingerprint": "another fit\'s"}' and refused.read_bytes() == b"another fit's checkpoint"

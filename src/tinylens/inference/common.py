@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import dataclasses
 import hashlib
 import inspect
@@ -375,6 +376,13 @@ def prepare_checkpoint(path: Path, stamp: str, resume: bool) -> bool:
     return resumed
 
 
+#: True while the pipeline samples after stages 1-3 whose results it saved in the output folder
+#: (:data:`~tinylens.filenames.PIPELINE_STATE`): only then are the stages' results there this fit's,
+#: which :func:`undeletable_checkpoint_text` says are kept (a fit without the pipeline, or one
+#: beside another fit's stale state, has none of its own there).
+STAGES_SAVED: contextvars.ContextVar[bool] = contextvars.ContextVar("tinylens_stages_saved", default=False)
+
+
 def undeletable_checkpoint_text(path: Path, exc: OSError, resume: bool = True) -> str:
     """The error of the checkpoint ``path`` that a sampler does not resume and must delete before
     it samples, where the system refuses (``exc``) for a reason that the checks before the search
@@ -386,7 +394,8 @@ def undeletable_checkpoint_text(path: Path, exc: OSError, resume: bool = True) -
     state = out / filenames.PIPELINE_STATE
     reused = ("which a fit of this config run again reuses" if resume else
               "which a fit of this config run again does not reuse: with resume: false it does the stages again")
-    stages = f", and the pipeline stages' results in {state.name}, {reused}" if state.is_file() else ""
+    stages = (f", and the pipeline stages' results in {state.name}, {reused}"
+              if STAGES_SAVED.get() and state.is_file() else "")  # this fit's: not another's stale state
     return (f"Output folder {out}: {path.name}, a checkpoint this fit does not resume (another fit's, or resume: false), "
             f"cannot be deleted ({exc.strerror or type(exc).__name__}) for a reason no check before the search can "
             "see (a file marked immutable: lsattr shows an 'i', chattr -i clears it; a network file system that does "

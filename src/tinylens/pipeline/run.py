@@ -37,8 +37,8 @@ from tinylens import filenames
 from tinylens.config.schema import without_speed_only
 from tinylens.errors import CheckpointWarning, ConfigError, listed, outside_stacklevel, priors_and_data
 from tinylens.inference import InferenceResult
-from tinylens.inference.common import (MAX_RECORDED_CALLS, MAX_RECORDED_SECONDS, differing_parts, fingerprint,
-                                       fingerprint_parts, resumes)
+from tinylens.inference.common import (MAX_RECORDED_CALLS, MAX_RECORDED_SECONDS, STAGES_SAVED, differing_parts,
+                                       fingerprint, fingerprint_parts, resumes)
 from tinylens.inference.progress import announce
 from tinylens.pipeline import box as bx
 from tinylens.pipeline.arc import MIN_ARC_PIXELS, Arc, find_arc
@@ -793,7 +793,11 @@ def run_pipeline(problem, sampler, settings, *, progress: bool = True,
         _say(progress, f"4/4 sampling {where} (run {len(runs) + 1}; the log Z shown is the box's, the result adds "
                        f"the box's log prior mass, {bx.log_box_mass(priors, lower, upper):.2f})")
         run_kw = _run_settings(sampler_kw, settings_for_run, len(runs) + 1)
-        res = sampler(boxed, run_kw, progress=progress, checkpoint_dir=checkpoint_dir)
+        saved = STAGES_SAVED.set(state_path is not None)  # the stages' results there are this fit's
+        try:
+            res = sampler(boxed, run_kw, progress=progress, checkpoint_dir=checkpoint_dir)
+        finally:
+            STAGES_SAVED.reset(saved)
         earlier += float(res.info.get("earlier_time_s", 0.0))  # of a run resumed from its checkpoint
         # without the box (bounded: false) its one edge is stage 3's theta_E floor, and nothing to widen
         edges = bx.crowded_edges(res.samples, res.weights, priors, lower, upper, own_range=not settings.bounded)
