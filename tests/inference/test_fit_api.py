@@ -1027,6 +1027,33 @@ def test_an_earlier_table_the_system_keeps_leaves_no_result_naming_tables_gone(t
     assert (out / "result_samples.csv").is_file()
 
 
+def _sticky_output_folder(tmp_path, inference=None):
+    """The tiny lens written under ``tmp_path / "lens"`` (``inference`` as write_tiny_lens takes it)
+    and its output folder, made empty with the sticky bit (mode 1777, as /tmp is), where the system
+    lets a file be replaced by its owner alone; the config's path and the output folder."""
+    path = write_tiny_lens(tmp_path / "lens", inference)
+    out = tmp_path / "lens" / "output"
+    out.mkdir()
+    out.chmod(0o1777)
+    return path, out
+
+
+def _refusal_before_the_search(monkeypatch, path, euid=None):
+    """The OutputError's message of ``tinylens.fit(path)`` run as the effective user id ``euid``
+    (by default os.getuid() + 1, so that this user's files are another user's to the fit, root
+    included), the search failing the test if it runs; every monkeypatch of the test is undone
+    after, so that what the test checks next sees the real ids and files."""
+    import tinylens.inference
+
+    euid = os.getuid() + 1 if euid is None else euid
+    monkeypatch.setattr(tinylens.inference, "run_inference", _never_searched)
+    monkeypatch.setattr(os, "geteuid", lambda: euid)
+    with pytest.raises(tinylens.errors.OutputError) as caught:
+        tinylens.fit(path, progress=False)
+    monkeypatch.undo()
+    return str(caught.value)
+
+
 def test_another_users_earlier_table_in_a_sticky_folder_is_refused_before_any_earlier_file_is_deleted(tmp_path,
                                                                                                    monkeypatch):
     """An earlier fit's table that this fit writes again, another user's in a folder with the sticky
@@ -1034,16 +1061,9 @@ def test_another_users_earlier_table_in_a_sticky_folder_is_refused_before_any_ea
     earlier files before it already deleted; it is now seen before any is (_check_replaceable), an
     OutputError naming it, and the earlier result.json and tables are left whole. (Run as root,
     the system deletes anyone's file: the test takes another user's id.)"""
-    import tinylens.inference
-
     path, out, before = _earlier_fit_with_two_tables(tmp_path)
     out.chmod(0o1777)
-    monkeypatch.setattr(tinylens.inference, "run_inference", _never_searched)
-    monkeypatch.setattr(os, "geteuid", lambda: os.getuid() + 1)
-    with pytest.raises(tinylens.errors.OutputError) as caught:
-        tinylens.fit(path, progress=False)
-    monkeypatch.undo()
-    message = str(caught.value)
+    message = _refusal_before_the_search(monkeypatch, path)
     assert message.startswith(f"Output folder {out}: 3 files there belong to another user, in a folder with the "
                               "sticky bit"), message
     for name in ("result.json", "result_summary.csv", "result_samples.csv"):  # all three, not the first alone
@@ -1059,12 +1079,7 @@ def test_every_file_the_system_would_refuse_in_a_sticky_folder_is_named_in_one_e
     three now, each with its owner's user id and when the fit replaces it; the files are left and
     nothing is searched. (Run as root, the system replaces anyone's file: the test takes another
     user's id, and the files other ids.)"""
-    import tinylens.inference
-
-    path = write_tiny_lens(tmp_path / "lens")
-    out = tmp_path / "lens" / "output"
-    out.mkdir()
-    out.chmod(0o1777)
+    path, out = _sticky_output_folder(tmp_path)
     me, first, second = os.getuid() + 1, os.getuid() + 2, os.getuid() + 3
     (out / "result.json").write_text("{}")
     target = tmp_path / "colleagues_summary.csv"
@@ -1077,12 +1092,7 @@ def test_every_file_the_system_would_refuse_in_a_sticky_folder_is_named_in_one_e
     os.chown(out / "checkpoint.hdf5", first, -1)
     os.chown(out / "checkpoint.hdf5.fingerprint", me, -1)  # this user's own: replaced as ever
     before = {p.name: (p.lstat().st_uid, p.read_bytes()) for p in out.iterdir()}
-    monkeypatch.setattr(tinylens.inference, "run_inference", _never_searched)
-    monkeypatch.setattr(os, "geteuid", lambda: me)
-    with pytest.raises(tinylens.errors.OutputError) as caught:
-        tinylens.fit(path, progress=False)
-    monkeypatch.undo()
-    message = str(caught.value)
+    message = _refusal_before_the_search(monkeypatch, path, euid=me)
     assert message.startswith(f"Output folder {out}: 3 files there belong to other users, in a folder with the "
                               "sticky bit"), message
     after_search = message.index("after the search")
@@ -1328,21 +1338,11 @@ def test_another_users_table_no_result_names_in_a_sticky_folder_is_refused_befor
     passed over before the search, which then stopped with a bare PermissionError writing the
     summary table. It is now an OutputError naming it before anything is searched; the file is left.
     (Run as root, the system replaces anyone's file: the test takes another user's id.)"""
-    import tinylens.inference
-
     lbfgs = {"type": "optimizer", "method": "lbfgs", "settings": {"n_starts": 1, "n_draws": 64}}
-    path = write_tiny_lens(tmp_path / "lens", lbfgs)
-    out = tmp_path / "lens" / "output"
-    out.mkdir()
-    out.chmod(0o1777)
+    path, out = _sticky_output_folder(tmp_path, lbfgs)
     table = out / "result_summary.csv"
     table.write_text("a colleague's table\n")
-    monkeypatch.setattr(tinylens.inference, "run_inference", _never_searched)
-    monkeypatch.setattr(os, "geteuid", lambda: os.getuid() + 1)
-    with pytest.raises(tinylens.errors.OutputError) as caught:
-        tinylens.fit(path, progress=False)
-    monkeypatch.undo()
-    message = str(caught.value)
+    message = _refusal_before_the_search(monkeypatch, path)
     assert message.startswith(f"Output folder {out}: result_summary.csv there is another user's file (user id "
                               f"{os.getuid()}), in a folder with the sticky bit"), message
     assert "after the search" in message and str(table) in message and "output.path" in message, message
@@ -1359,12 +1359,7 @@ def test_another_users_checkpoint_of_another_fit_in_a_sticky_folder_is_refused_b
     naming the file and saying it is another fit's checkpoint this fit replaces; the file is left.
     (Run as root, the system replaces anyone's file: the test takes another user's id. The
     fingerprint's case gives the checkpoint to that id, which only root may: skipped for a user.)"""
-    import tinylens.inference
-
-    path = write_tiny_lens(tmp_path / "lens")
-    out = tmp_path / "lens" / "output"
-    out.mkdir()
-    out.chmod(0o1777)
+    path, out = _sticky_output_folder(tmp_path)
     (out / "checkpoint.hdf5").write_bytes(b"another fit's checkpoint")
     (out / "checkpoint.hdf5.fingerprint").write_text("another fit's fingerprint\n")
     # the one named another user's, the other this user's (both refused are said together: the test above)
@@ -1373,12 +1368,7 @@ def test_another_users_checkpoint_of_another_fit_in_a_sticky_folder_is_refused_b
                  os.getuid() + 1, -1)
     except PermissionError:  # giving a file away takes root (CAP_CHOWN): a user's run of the suite
         pytest.skip("only root can give a file to another user")
-    monkeypatch.setattr(tinylens.inference, "run_inference", _never_searched)
-    monkeypatch.setattr(os, "geteuid", lambda: os.getuid() + 1)
-    with pytest.raises(tinylens.errors.OutputError) as caught:
-        tinylens.fit(path, progress=False)
-    monkeypatch.undo()
-    message = str(caught.value)
+    message = _refusal_before_the_search(monkeypatch, path)
     assert message.startswith(f"Output folder {out}: {name} there is another user's file (user id {os.getuid()}), in "
                               "a folder with the sticky bit"), message
     assert "another fit's checkpoint, which this fit does not resume but replaces" in message, message
@@ -1395,22 +1385,13 @@ def test_another_users_checkpoint_under_resume_false_in_a_sticky_folder_is_refus
     false resumes none), so the system's refusal stopped the fit after the pipeline's stages. It is
     now an OutputError before anything is searched, saying resume: false, the checkpoint left.
     (Run as root, the system deletes anyone's file: the test takes another user's id.)"""
-    import tinylens.inference
     from tinylens import filenames
 
     settings = {**({"nlive": 50} if method == "dynesty" else FAST_NAUTILUS), "resume": False}
-    path = write_tiny_lens(tmp_path / "lens", {"type": "sampler", "method": method, "settings": settings})
-    out = tmp_path / "lens" / "output"
-    out.mkdir()
-    out.chmod(0o1777)
+    path, out = _sticky_output_folder(tmp_path, {"type": "sampler", "method": method, "settings": settings})
     checkpoint = out / filenames.CHECKPOINTS[method]
     checkpoint.write_bytes(b"a colleague's checkpoint")
-    monkeypatch.setattr(tinylens.inference, "run_inference", _never_searched)
-    monkeypatch.setattr(os, "geteuid", lambda: os.getuid() + 1)
-    with pytest.raises(tinylens.errors.OutputError) as caught:
-        tinylens.fit(path, progress=False)
-    monkeypatch.undo()
-    message = str(caught.value)
+    message = _refusal_before_the_search(monkeypatch, path)
     assert message.startswith(f"Output folder {out}: {checkpoint.name} there is another user's file (user id "
                               f"{os.getuid()}), in a folder with the sticky bit"), message
     assert "resume: false" in message and str(checkpoint) in message, message
@@ -1424,22 +1405,12 @@ def test_another_users_link_at_a_table_name_in_a_sticky_folder_is_refused_before
     and the summary table's write failed after it. The link is now an OutputError before anything
     is searched, said to be a link; it and what it points to are left. (Run as root, the system
     replaces anyone's link: the test takes another user's id.)"""
-    import tinylens.inference
-
     lbfgs = {"type": "optimizer", "method": "lbfgs", "settings": {"n_starts": 1, "n_draws": 64}}
-    path = write_tiny_lens(tmp_path / "lens", lbfgs)
-    out = tmp_path / "lens" / "output"
-    out.mkdir()
-    out.chmod(0o1777)
+    path, out = _sticky_output_folder(tmp_path, lbfgs)
     target = tmp_path / "colleagues_summary.csv"
     target.write_text("a colleague's table\n")
     (out / "result_summary.csv").symlink_to(target)
-    monkeypatch.setattr(tinylens.inference, "run_inference", _never_searched)
-    monkeypatch.setattr(os, "geteuid", lambda: os.getuid() + 1)
-    with pytest.raises(tinylens.errors.OutputError) as caught:
-        tinylens.fit(path, progress=False)
-    monkeypatch.undo()
-    message = str(caught.value)
+    message = _refusal_before_the_search(monkeypatch, path)
     assert message.startswith(f"Output folder {out}: result_summary.csv there is another user's link (user id "
                               f"{os.getuid()}), in a folder with the sticky bit"), message
     assert (out / "result_summary.csv").is_symlink() and target.read_text() == "a colleague's table\n"
@@ -1503,16 +1474,10 @@ def test_another_users_result_in_a_sticky_folder_that_shows_real_owners_is_still
     owners shown are real: the earlier result.json of user 2000 in that folder with the sticky bit,
     which the system would refuse to replace, is an OutputError before the search, and the earlier
     files are left whole."""
-    import tinylens.inference
-
     path, out, before = _earlier_fit_with_two_tables(tmp_path)
     out.chmod(0o1777)
-    monkeypatch.setattr(tinylens.inference, "run_inference", _never_searched)
     _owners_shown(monkeypatch, out, written=1000, others=2000)
-    with pytest.raises(tinylens.errors.OutputError) as caught:
-        tinylens.fit(path, progress=False)
-    monkeypatch.undo()
-    message = str(caught.value)
+    message = _refusal_before_the_search(monkeypatch, path, euid=1000)  # _owners_shown's user
     assert message.startswith(f"Output folder {out}: 3 files there belong to another user, in a folder with the "
                               "sticky bit"), message
     assert "result.json (user id 2000)" in message, message
