@@ -31,6 +31,28 @@ def _args(mock_survey, out) -> list[str]:
             "--workers", "1", "-q"]
 
 
+def _fits_faked_and_stopped_at_the_second_lens(monkeypatch, stop=None):
+    """Fit each lens with the fake fit survey_mocks.echo_truth_path, its template check passed, and
+    call ``stop`` (by default: raise KeyboardInterrupt, a Ctrl-C) as the survey's progress is told
+    of a lens after one has finished ok, before that lens is counted."""
+    from survey_mocks import echo_truth_path
+
+    def ctrl_c():
+        raise KeyboardInterrupt
+
+    stop = ctrl_c if stop is None else stop
+    monkeypatch.setattr(runner, "fit_lens", echo_truth_path)
+    monkeypatch.setattr(runner, "check_template", lambda *args, **kwargs: None)
+    update = runner.SurveyProgress.update
+
+    def stop_at_the_second(self, row):
+        if self.ok:
+            stop()
+        update(self, row)
+
+    monkeypatch.setattr(runner.SurveyProgress, "update", stop_at_the_second)
+
+
 @pytest.mark.parametrize("finished", [False, True])
 def test_ctrl_c_before_fitting_says_what_is_kept_and_the_command_to_resume(tmp_path, mock_survey, monkeypatch,
                                                                            finished):
@@ -73,18 +95,7 @@ def test_ctrl_c_in_a_dry_run_says_nothing_was_written(tmp_path, mock_survey, mon
 def test_ctrl_c_while_fitting_keeps_the_finished_rows_in_the_catalogue(tmp_path, mock_survey, monkeypatch):
     """Stopped on a Dask cluster after one lens finished: its row is in the catalogue and the
     hint counts it. (A local cluster of one worker process, fits faked: ~10 s.)"""
-    from survey_mocks import echo_truth_path
-
-    monkeypatch.setattr(runner, "fit_lens", echo_truth_path)
-    monkeypatch.setattr(runner, "check_template", lambda *args, **kwargs: None)
-    update = runner.SurveyProgress.update
-
-    def stop_at_the_second(self, row):
-        if self.ok:
-            raise KeyboardInterrupt
-        update(self, row)
-
-    monkeypatch.setattr(runner.SurveyProgress, "update", stop_at_the_second)
+    _fits_faked_and_stopped_at_the_second_lens(monkeypatch)
     out = tmp_path / "out"
     text = _interrupted(_args(mock_survey, out))
     assert "Finished lenses kept: 1 (1 ok, 0 failed)" in text, text
@@ -484,21 +495,11 @@ def test_sigterm_while_fitting_stops_as_ctrl_c_does_and_says_so(tmp_path, mock_s
     says what is kept and how to go on, and exits 143, as a Ctrl-C would (with 130)."""
     import signal
 
-    from survey_mocks import echo_truth_path
-
-    monkeypatch.setattr(runner, "fit_lens", echo_truth_path)
-    monkeypatch.setattr(runner, "check_template", lambda *args, **kwargs: None)
-    update = runner.SurveyProgress.update
-
-    def terminated_at_the_second(self, row):
-        if self.ok:
-            signal.raise_signal(signal.SIGTERM)
-        update(self, row)
+    _fits_faked_and_stopped_at_the_second_lens(monkeypatch, lambda: signal.raise_signal(signal.SIGTERM))
 
     def unhandled(signum, frame):
         raise _Unhandled
 
-    monkeypatch.setattr(runner.SurveyProgress, "update", terminated_at_the_second)
     previous = signal.signal(signal.SIGTERM, unhandled)  # Python's default would end pytest itself
     try:
         out = tmp_path / "out"
@@ -524,18 +525,7 @@ def test_ctrl_c_on_an_external_cluster_says_its_workers_go_on_fitting(tmp_path, 
     survey, does not. (An in-process cluster of one worker thread, fits faked: ~5 s.)"""
     from distributed import LocalCluster
 
-    from survey_mocks import echo_truth_path
-
-    monkeypatch.setattr(runner, "fit_lens", echo_truth_path)
-    monkeypatch.setattr(runner, "check_template", lambda *args, **kwargs: None)
-    update = runner.SurveyProgress.update
-
-    def stop_at_the_second(self, row):
-        if self.ok:
-            raise KeyboardInterrupt
-        update(self, row)
-
-    monkeypatch.setattr(runner.SurveyProgress, "update", stop_at_the_second)
+    _fits_faked_and_stopped_at_the_second_lens(monkeypatch)
     out = tmp_path / "out"
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
         address = cluster.scheduler_address
