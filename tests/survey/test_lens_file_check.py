@@ -578,12 +578,10 @@ def test_a_template_checked_with_no_lens_is_refused_as_the_templates_not_in_a_ba
                                                          "(checked with no lens's data: no lens was tried)")
 
 
-def test_a_template_refused_where_no_lens_loaded_says_so_not_that_a_lens_checked_it(tmp_path):
-    """Where every lens the template check tried had broken data (no noise.fits), a setting the
-    template's fits refuse (nautilus's nlive of -5) was reported as 'The template ... does not work
-    (checked with lens lens_0)', though lens_0 never loaded: the user went looking for what was
-    wrong with lens_0's files. It now says that no lens's data were read and names the lenses
-    tried, each of which has broken data."""
+def _lenses_without_noise_and_a_template_of_nlive_minus_5(tmp_path):
+    """Three lenses, lens_0 to lens_2, in ``tmp_path / "lenses"``, each without its noise.fits, and
+    ``tmp_path / "template.yaml"``, the survey template with nautilus's nlive set to -5, a setting
+    its fits refuse whatever the lens; the lenses' folder and the template's path."""
     lenses = tmp_path / "lenses"
     for i in range(3):
         write_lens(lenses / f"lens_{i}", 1.0, seed=i)
@@ -592,6 +590,16 @@ def test_a_template_refused_where_no_lens_loaded_says_so_not_that_a_lens_checked
     config["inference"]["settings"] = {**(config["inference"].get("settings") or {}), "nlive": -5}
     template = tmp_path / "template.yaml"
     template.write_text(yaml.safe_dump(config, sort_keys=False))
+    return lenses, template
+
+
+def test_a_template_refused_where_no_lens_loaded_says_so_not_that_a_lens_checked_it(tmp_path):
+    """Where every lens the template check tried had broken data (no noise.fits), a setting the
+    template's fits refuse (nautilus's nlive of -5) was reported as 'The template ... does not work
+    (checked with lens lens_0)', though lens_0 never loaded: the user went looking for what was
+    wrong with lens_0's files. It now says that no lens's data were read and names the lenses
+    tried, each of which has broken data."""
+    lenses, template = _lenses_without_noise_and_a_template_of_nlive_minus_5(tmp_path)
     loaded, found, out = runner.load_template(template), runner.find_lenses(lenses), tmp_path / "out"
     # the truth: none of the three loads, each for its data
     broken: dict[str, str] = {}
@@ -762,14 +770,7 @@ def test_a_dry_run_whose_lenses_all_lack_a_file_does_not_blame_the_first_for_the
     tried was named though its files were the ones refused, the user sent to look at lens_0. The
     setting is the template's, whatever lens: it is now said to be checked with no lens's data,
     naming the lenses tried, each missing a file, and still refused with exit code 2."""
-    lenses = tmp_path / "lenses"
-    for i in range(3):
-        write_lens(lenses / f"lens_{i}", 1.0, seed=i)
-        (lenses / f"lens_{i}" / "noise.fits").unlink()
-    config = template_config()
-    config["inference"]["settings"] = {**(config["inference"].get("settings") or {}), "nlive": -5}
-    template = tmp_path / "template.yaml"
-    template.write_text(yaml.safe_dump(config, sort_keys=False))
+    lenses, template = _lenses_without_noise_and_a_template_of_nlive_minus_5(tmp_path)
     # the truth: the file its fit would refuse, for each of the three lenses
     refused = runner.refused_files(runner.find_lenses(lenses), runner.load_template(template))
     assert sorted(refused) == ["lens_0", "lens_1", "lens_2"] and all("noise.fits" in why for why in refused.values())
