@@ -326,14 +326,23 @@ def simulate_lens(rng: np.random.Generator, opts: PopulationOptions, psf: np.nda
     ConfigWarning for sizes that are probably unit mistakes (:func:`scale_warnings`: Einstein radii under 2 pixels,
     a field too small for the arcs, a PSF wider than the image) and for a source too steep for the points
     (:func:`steep_source_warnings`), as :func:`simulate_population` gives once for all its lenses."""
-    for message in scale_warnings(opts) + steep_source_warnings(opts):
-        warnings.warn(message, ConfigWarning, stacklevel=2)
+    _check_options(opts)
     return _simulated(rng, opts, psf)
 
 
-def _simulated(rng: np.random.Generator, opts: PopulationOptions, psf: np.ndarray) -> dict[str, Any]:
-    """:func:`simulate_lens` but its warnings, which :func:`simulate_population` gives once."""
+def _check_options(opts: PopulationOptions) -> None:
+    """What :func:`simulate_lens` and :func:`simulate_population` say of ``opts`` before they draw a
+    lens: the ConfigWarnings of :func:`scale_warnings` and :func:`steep_source_warnings`, at the line
+    that called them, then :func:`refuse_unresolved`'s ConfigValueError (after the warnings: a pixel
+    scale typed in mas is both)."""
+    for message in scale_warnings(opts) + steep_source_warnings(opts):
+        warnings.warn(message, ConfigWarning, stacklevel=3)
     refuse_unresolved(opts)
+
+
+def _simulated(rng: np.random.Generator, opts: PopulationOptions, psf: np.ndarray) -> dict[str, Any]:
+    """:func:`simulate_lens` of options already checked (:func:`_check_options`), which
+    :func:`simulate_population` checks once for all its lenses."""
     # Eagerly, op by op: jitted pieces (the Sersic b_n loop) would otherwise be recompiled for
     # every lens (~1 s each); the values are identical.
     with jax.disable_jit():
@@ -489,9 +498,7 @@ def simulate_population(
     n, seed = check_count_and_seed(n, seed, "simulate_population's seed (the random seed)")
     outdir = population_folder(outdir)
     opts = PopulationOptions.from_kwargs(**options)
-    for message in scale_warnings(opts) + steep_source_warnings(opts):
-        warnings.warn(message, ConfigWarning, stacklevel=2)
-    refuse_unresolved(opts)  # after the warnings: a pixel scale typed in mas is both
+    _check_options(opts)
     made = missing_folders(outdir)
     from tinylens.fit import folder_on_interrupt
 
@@ -583,7 +590,7 @@ def _simulate_into(outdir: Path, n: int, seed: int, opts: PopulationOptions, pro
     rows = []
     streams = np.random.SeedSequence(seed).spawn(n)
     for name, stream in _progress(list(zip(names, streams)), progress, "Simulating lenses"):
-        lens = _simulated(np.random.default_rng(stream), opts, psf)  # warned of once, by simulate_population
+        lens = _simulated(np.random.default_rng(stream), opts, psf)  # checked once, by simulate_population
         write_lens(outdir / name, lens, psf, opts, {"lens_id": name, **meta})
         rows.append({"lens_id": name, **flat_params(lens["truth"]), **lens["derived"]})
     table = pd.DataFrame(rows)
