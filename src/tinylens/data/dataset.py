@@ -269,8 +269,8 @@ def load_dataset(cfg: schema.Dataset, base_dir: str | Path, origin: str = BASE_D
     _warn_tiny_noise(noise, mask, good_noise if unmasked_bad is None else good_noise & ~unmasked_bad,
                      paths["noise_path"])
     _warn_flat(data[mask], paths["data_path"])
-    _warn_no_data_and_spikes(data, noise, mask, psf_file / psf_sum, paths["data_path"], paths["psf_path"],
-                             good_data & good_noise)
+    psf = psf_file / psf_sum  # the unit-sum PSF the fit uses, and the spikes are judged against
+    _warn_no_data_and_spikes(data, noise, mask, psf, paths["data_path"], paths["psf_path"], good_data & good_noise)
     _warn_pixel_scale(header_pixel_scale(header), float(cfg.pixel_scale), paths["data_path"])
     _warn_psf_pixel_scale(header_pixel_scale(psf_header), float(cfg.pixel_scale), paths["psf_path"])
     if not _warn_named_noise(noise_map_kind(noise_header, paths["noise_path"]), data, noise, mask, paths["noise_path"]):
@@ -278,7 +278,7 @@ def load_dataset(cfg: schema.Dataset, base_dir: str | Path, origin: str = BASE_D
     return Dataset(
         data=_frozen(np.where(good_data, data, 0.0)),
         noise=_frozen(np.where(good_noise, noise, np.inf)),
-        psf=_frozen(psf_file / psf_sum),
+        psf=_frozen(psf),
         mask=_frozen(mask),
         pixel_scale=float(cfg.pixel_scale),
         nsub=int(cfg.nsub),
