@@ -1252,3 +1252,24 @@ def test_simulate_lens_warns_of_unit_mistakes_once_as_the_population_does(tmp_pa
     assert [str(w.message) for w in caught].count(field) == 1
     plain = PopulationOptions()
     assert population.scale_warnings(plain) == [] and population.steep_source_warnings(plain) == []
+
+
+def test_simulate_lens_warns_of_the_psf_only_where_it_is_the_options_psf():
+    """simulate_lens blurs the lens by the ``psf`` it is given; ``psf_size`` and ``psf_fwhm`` of its options make only
+    the population's PSF (make_psf). With options of 16-pixel images and the default 21-pixel stamp, and a PSF of the
+    caller's own of 11 pixels, it warned 'The PSF stamp (psf_size 21 pixels) is larger than the image (size 16 pixels):
+    each lens's psf.fits is larger than its image.fits', of a PSF not used and a file not written. The field's warning
+    is still given; the PSF's only where the PSF given is the one the options make."""
+    from tinylens.simulate import gaussian_psf
+
+    opts = PopulationOptions.from_kwargs(**{**TINY, "size": 16})
+    field, stamp = population.scale_warnings(opts)  # the truth: both of the options
+    assert "arcs fall outside the image" in field and "psf_size 21 pixels) is larger than the image" in stamp
+    own = gaussian_psf(opts.psf_fwhm, opts.pixel_scale, 11)
+    for psf, expected in ((own, [field]), (population.make_psf(opts), [field, stamp])):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            lens = population.simulate_lens(np.random.default_rng(SEED), opts, psf)
+        said = [str(w.message) for w in caught if issubclass(w.category, ConfigWarning)]
+        assert said == expected + population.steep_source_warnings(opts)
+        assert lens["image"].shape == (16, 16)

@@ -325,19 +325,35 @@ def simulate_lens(rng: np.random.Generator, opts: PopulationOptions, psf: np.nda
     galaxies or sources smaller than the points their light is sampled at (:func:`unresolved_problems`), and a
     ConfigWarning for sizes that are probably unit mistakes (:func:`scale_warnings`: Einstein radii under 2 pixels,
     a field too small for the arcs, a PSF wider than the image) and for a source too steep for the points
-    (:func:`steep_source_warnings`), as :func:`simulate_population` gives once for all its lenses."""
-    _check_options(opts)
+    (:func:`steep_source_warnings`), as :func:`simulate_population` gives once for all its lenses. The PSF's
+    warnings (:func:`psf_warnings`) are of ``opts``'s ``psf_size`` and ``psf_fwhm``, which only :func:`make_psf`
+    reads: they are given where ``psf`` is that PSF, not for a PSF of the caller's own, which the lens is blurred by."""
+    _check_options(opts, psf)
     return _simulated(rng, opts, psf)
 
 
-def _check_options(opts: PopulationOptions) -> None:
+def _check_options(opts: PopulationOptions, psf: Any = None) -> None:
     """What :func:`simulate_lens` and :func:`simulate_population` say of ``opts`` before they draw a
     lens: the ConfigWarnings of :func:`scale_warnings` and :func:`steep_source_warnings`, at the line
     that called them, then :func:`refuse_unresolved`'s ConfigValueError (after the warnings: a pixel
-    scale typed in mas is both)."""
-    for message in scale_warnings(opts) + steep_source_warnings(opts):
+    scale typed in mas is both). ``psf``: the PSF :func:`simulate_lens` blurs its lens by, where it is
+    not the options' own (:func:`_is_options_psf`) the PSF's warnings left out; None, the options' own."""
+    said = scale_warnings(opts)
+    if psf is not None and not _is_options_psf(psf, opts):  # psf_warnings would be of a PSF not used
+        not_its = psf_warnings(opts)
+        said = [message for message in said if message not in not_its]
+    for message in said + steep_source_warnings(opts):
         warnings.warn(message, ConfigWarning, stacklevel=3)
     refuse_unresolved(opts)
+
+
+def _is_options_psf(psf: Any, opts: PopulationOptions) -> bool:
+    """Whether ``psf`` is the PSF ``opts`` make (:func:`make_psf`): the one :func:`psf_warnings` speaks of."""
+    kernel = np.asarray(psf)
+    if kernel.shape != (opts.psf_size, opts.psf_size):
+        return False
+    made = make_psf(opts)
+    return bool(np.allclose(kernel, made, rtol=1e-5, atol=1e-7 * float(np.max(np.abs(made)))))
 
 
 def _simulated(rng: np.random.Generator, opts: PopulationOptions, psf: np.ndarray) -> dict[str, Any]:
