@@ -166,7 +166,8 @@ def test_a_config_with_an_unknown_key_is_refused_before_jax_pandas_or_astropy_lo
 
 def test_tinylens_load_of_a_mistyped_config_raises_before_jax_loads(tmp_path):
     """tinylens.load of a config with an unknown key imported JAX and the data's readers first; it
-    raises the same ConfigError with none of them imported."""
+    raises the same ConfigError with none of them imported (a ConfigValueError, as an unknown key is
+    classed since the schema's errors are by their kind)."""
     config = tmp_path / "model_config.yaml"
     config.write_text(_MISTYPED_CONFIG)
     code = ("import sys, tinylens\ntry:\n    tinylens.load(sys.argv[1])\nexcept tinylens.ConfigError as exc:\n"
@@ -174,7 +175,7 @@ def test_tinylens_load_of_a_mistyped_config_raises_before_jax_loads(tmp_path):
             f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))")
     run = _python("-c", code, str(config))
     assert run.returncode == 0, run.stderr[-2000:]
-    assert run.stdout.split() == ["ConfigError", "True", "[]"], run.stdout
+    assert run.stdout.split() == ["ConfigValueError", "True", "[]"], run.stdout
 
 
 def test_report_of_a_survey_catalogue_imports_neither_astropy_nor_jax(tmp_path):

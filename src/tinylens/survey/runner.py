@@ -538,7 +538,10 @@ def check_template(template: Mapping[str, Any], lenses: list[Lens], out: str | P
     that broken first lenses do not leave it unchecked.
 
     A :class:`ConfigError` from loading or the settings is the template's and is raised at once,
-    as is the template's own mask where it fits no image of the lenses that use it
+    but one the config alone gives (:func:`tinylens.fit.check_settings_first`, read before any
+    data) waits while the lens tried has files its FITS headers refuse, and is raised, naming no
+    such lens, with the next lens whose files pass or once every lens tried has broken data; so is
+    the template's own mask where it fits no image of the lenses that use it
     (:func:`check_template_mask`), though a lens with a mask of its own works.
     A :class:`DataError` is one lens's (that lens will fail alone), so the next lens is tried. A
     likelihood finite nowhere may also be one lens's doing (its data): the next is tried too, and
