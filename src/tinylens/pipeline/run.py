@@ -255,11 +255,8 @@ def _load_state(path: Path | None, stamp: str, ndim: int, look_only: bool = Fals
     naming it and what is wrong, unless ``look_only`` (a look that changes nothing: the hint after Ctrl-C)."""
     if path is None or not path.exists():
         return None
-    try:
-        state = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(state, dict) or state.get("fingerprint") != stamp or other_version(state):
+    state = _read_state(path)
+    if state is None or state.get("fingerprint") != stamp or other_version(state):
         return None  # another version's is replaced as the stages save, not deleted: it is not damaged
     if is_partial(state):
         problem = partial_problem(state["partial"], ndim, pixels)
@@ -649,17 +646,30 @@ def other_version(state: dict[str, Any]) -> str:
             f"stages may find other results (run the fit with the version that wrote it to take it up)")
 
 
+def _read_state(path: Path) -> dict[str, Any] | None:
+    """The stages' state saved at ``path`` as it was written, whoever's and whether usable or not;
+    None where it is missing, unreadable or not a mapping."""
+    try:
+        state = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return state if isinstance(state, dict) else None
+
+
+def _of_other_version(path: Path, stamp: str) -> str:
+    """:func:`other_version` of the stages' state at ``path`` where it is this fit's (its
+    fingerprint is ``stamp``); "" where it is not, or cannot be read."""
+    state = _read_state(path)
+    return other_version(state) if state is not None and state.get("fingerprint") == stamp else ""
+
+
 def state_of_another_version(problem, settings, checkpoint_dir: str | Path) -> bool:
     """Whether the stages' state in ``checkpoint_dir`` is of a fit of ``problem`` with the
     pipeline ``settings`` (its fingerprint) but written by another tinylens version
     (:func:`other_version`): not taken up, its stages done again, so that whether the sampler's
     checkpoint beside it (of a box) is resumed is not known until the new box is."""
-    try:
-        state = json.loads((Path(checkpoint_dir) / filenames.PIPELINE_STATE).read_text())
-    except (OSError, ValueError):
-        return False
-    return (isinstance(state, dict) and state.get("fingerprint") == _stage_fingerprint(problem, settings)
-            and bool(other_version(state)))
+    path = Path(checkpoint_dir) / filenames.PIPELINE_STATE
+    return bool(_of_other_version(path, _stage_fingerprint(problem, settings)))
 
 
 def _starts_at_once(threads: int) -> str:
@@ -672,15 +682,12 @@ def state_not_taken_up(problem, settings, checkpoint_dir: str | Path) -> str:
     this fit's stopped in stages 1-3 with another ``pipeline.threads`` (:func:`other_threads`), or
     another fit's whose recorded parts (:func:`_stage_parts`) name what differs; "" where that
     cannot be told (a state written before it recorded its parts, or unreadable)."""
-    try:
-        state = json.loads((Path(checkpoint_dir) / filenames.PIPELINE_STATE).read_text())
-    except (OSError, ValueError):
-        return ""
-    if not isinstance(state, dict):
+    state = _read_state(Path(checkpoint_dir) / filenames.PIPELINE_STATE)
+    if state is None:
         return ""
     if state.get("fingerprint") == _stage_fingerprint(problem, settings):
-        if other_version(state):
-            return f"one of another version: {other_version(state)}"
+        if why := other_version(state):
+            return f"one of another version: {why}"
         partial = state.get("partial") if is_partial(state) else None
         made = partial.get("threads", 1) if isinstance(partial, dict) else None
         threads = stage_threads(settings)
@@ -695,11 +702,8 @@ def state_not_taken_up(problem, settings, checkpoint_dir: str | Path) -> str:
 def holds_partial_state(path: Path) -> bool:
     """Whether the stages' state at ``path`` is a partial one (stages 1-3 not all done), as far as
     its form tells (whose it is and whether it is usable: :func:`stages_partly_done`)."""
-    try:
-        state = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return False
-    return isinstance(state, dict) and is_partial(state)
+    state = _read_state(path)
+    return state is not None and is_partial(state)
 
 
 def partial_reused(partial: dict[str, Any]) -> str:
@@ -715,11 +719,7 @@ def _say_other_version(progress: bool, path: Path | None, stamp: str, sampler_kw
     because another version of tinylens wrote it (:func:`other_version`)."""
     if path is None or not resumes(sampler_kw):
         return
-    try:
-        state = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return
-    if isinstance(state, dict) and state.get("fingerprint") == stamp and (why := other_version(state)):
+    if why := _of_other_version(path, stamp):
         _say(progress, f"stages 1-3 done again: {why}")
 
 
