@@ -1052,17 +1052,13 @@ def check_settings(problem: Any, folder: Path | None = None, config: str | Path 
     tinylens's own files there. With ``config``, the config file's path, the error names it."""
     from tinylens.inference import check_inference, search_of
 
-    try:
+    with _config_file_named(config):
         check_inference(problem.config, problem.ndim)
         corner_names(list(problem.param_names), problem.config.output.corner_parameters)
         if folder is not None:
             module, _, settings, _ = search_of(problem)
             if hasattr(module, "check_history_folder"):  # dynesty's
                 module.check_history_folder(settings, folder)
-    except ConfigError as exc:
-        if config is None:
-            raise
-        raise type(exc)(f"{in_config_file(config)}{exc}") from None  # a ConfigValueError stays one
 
 
 def check_settings_first(config_model: Any, config: str | Path | None = None) -> None:
@@ -1073,12 +1069,21 @@ def check_settings_first(config_model: Any, config: str | Path | None = None) ->
     the config file's path, the error names it."""
     from tinylens.inference import check_inference_first
 
-    try:
+    with _config_file_named(config):
         check_inference_first(config_model)
+
+
+@contextlib.contextmanager
+def _config_file_named(config: str | Path | None) -> Iterator[None]:
+    """A ConfigError raised within the block begins with the config file ``config``'s path
+    (:func:`~tinylens.errors.in_config_file`), of the same class (a ConfigValueError stays one);
+    as it was where ``config`` is None."""
+    try:
+        yield
     except ConfigError as exc:
         if config is None:
             raise
-        raise type(exc)(f"{in_config_file(config)}{exc}") from None  # a ConfigValueError stays one
+        raise type(exc)(f"{in_config_file(config)}{exc}") from None
 
 
 def check_inputs_kept(problem: Any, folder: Path, config: str | Path | None = None) -> None:
