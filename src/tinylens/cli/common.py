@@ -355,19 +355,19 @@ def survey_hint(out: Path | None, command: str, written: bool = False, restart: 
         return (f"It was stopped after the survey had finished and written everything. {kept} For an overview, "
                 f"run: tinylens report {out / CATALOG_PARQUET}")
     # on an external cluster a lens still fitted there is finished by its worker, not started again
-    still = ", unless the Dask worker still fitting {} finishes {} first" if cluster else ""
+    still = ", unless the Dask worker still fitting {} finishes it first" if cluster else ""
     if restart:
-        interrupted = f"interrupted lenses start again from the beginning: {restart}{still.format('one', 'it')}"
+        interrupted = f"interrupted lenses start again from the beginning: {restart}{still.format('one')}"
     else:
         interrupted = "interrupted lenses resume from their checkpoints"
         bare = unfinished_without_checkpoint(out, chosen if lenses is None else lenses)
         if len(bare) == 1:
-            interrupted += f"; {bare[0]} had written none yet and starts again from the beginning{still.format('it', 'it')}"
+            interrupted += f"; {bare[0]} had written none yet and starts again from the beginning{still.format('it')}"
         elif bare:
             from tinylens.survey.runner import some_lenses
 
             interrupted += (f"; {some_lenses(bare)} had written none yet and start again from the beginning"
-                            f"{still.format('one', 'it')}")
+                            f"{still.format('one')}")
     if cluster:  # its workers outlive the client: a rerun waits for their lenses, a cancelled job loses them
         kept += (f" The Dask workers at {cluster} go on fitting the lenses they had started: running it again waits "
                  "for them and keeps their results, while stopping those workers (ending their batch job) loses what "
