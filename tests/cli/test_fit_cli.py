@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -1271,6 +1272,28 @@ def test_a_fit_stopped_in_stage_3_keeps_and_resumes_what_its_stages_did(tmp_path
     assert not (folder / filenames.PIPELINE_STATE).exists()  # a converged fit deletes it, as before
 
 
+def _fit_beside_an_undeletable_checkpoint(tmp_path, settings: dict, *args: str,
+                                           stale_state: str | None = None) -> tuple[int, str, Path, Path, Path]:
+    """``tinylens fit --quiet`` (with ``args``) of the tiny lens with the nautilus ``settings``,
+    whose output folder holds another fit's checkpoint.hdf5 and fingerprint that the system
+    refuses to delete (a fake: refuse_unlink), and ``stale_state`` as its checkpoint.pipeline.json
+    where given: the exit code, what it said, the config, the output folder and the checkpoint."""
+    from tiny_lens import refuse_unlink
+
+    config = write_tiny_lens(tmp_path / "lens", {"type": "sampler", "method": "nautilus", "settings": settings})
+    out = tmp_path / "lens" / "output"
+    out.mkdir()
+    refused = out / "checkpoint.hdf5"
+    refused.write_bytes(b"another fit's checkpoint")
+    (out / "checkpoint.hdf5.fingerprint").write_text("another fit's fingerprint\n")
+    if stale_state is not None:
+        (out / "checkpoint.pipeline.json").write_text(stale_state)
+    with pytest.MonkeyPatch.context() as patch:
+        refuse_unlink(patch, refused)
+        code, said = invoke("fit", config, "--quiet", *args)
+    return code, said, config, out, refused
+
+
 def test_a_checkpoint_the_system_will_not_delete_after_the_stages_is_said_by_name_without_a_traceback(tmp_path, data):
     """An earlier fit's checkpoint that this fit does not resume, whose deletion the system refuses
     for a reason no check before the search can foresee (a file marked immutable, a root-squashing
@@ -1279,17 +1302,7 @@ def test_a_checkpoint_the_system_will_not_delete_after_the_stages_is_said_by_nam
     checkpoint the fit deletes nor what was kept. It is now an OutputError naming the file, saying
     nothing is sampled, that it and the stages' results are kept, and what to do; exit code 2, no
     traceback."""
-    from tiny_lens import refuse_unlink
-
-    config = write_tiny_lens(tmp_path / "lens", {"type": "sampler", "method": "nautilus", "settings": FAST_NAUTILUS})
-    out = tmp_path / "lens" / "output"
-    out.mkdir()
-    refused = out / "checkpoint.hdf5"
-    refused.write_bytes(b"another fit's checkpoint")
-    (out / "checkpoint.hdf5.fingerprint").write_text("another fit's fingerprint\n")
-    with pytest.MonkeyPatch.context() as patch:
-        refuse_unlink(patch, refused)
-        code, said = invoke("fit", config, "--quiet")
+    code, said, _, out, refused = _fit_beside_an_undeletable_checkpoint(tmp_path, FAST_NAUTILUS)
     assert code == 2, said
     assert (f"Error: Output folder {out}: checkpoint.hdf5, a checkpoint this fit does not resume (another fit's, or "
             "resume: false), cannot be deleted (Operation not permitted)") in said, said
@@ -1334,18 +1347,8 @@ def test_a_checkpoint_the_system_will_not_delete_under_resume_false_does_not_pro
     import warnings
 
     import tinylens
-    from tiny_lens import refuse_unlink
 
-    config = write_tiny_lens(tmp_path / "lens", {"type": "sampler", "method": "nautilus",
-                                                 "settings": {**FAST_NAUTILUS, "resume": False}})
-    out = tmp_path / "lens" / "output"
-    out.mkdir()
-    refused = out / "checkpoint.hdf5"
-    refused.write_bytes(b"another fit's checkpoint")
-    (out / "checkpoint.hdf5.fingerprint").write_text("another fit's fingerprint\n")
-    with pytest.MonkeyPatch.context() as patch:
-        refuse_unlink(patch, refused)
-        code, said = invoke("fit", config, "--quiet")
+    code, said, config, _, refused = _fit_beside_an_undeletable_checkpoint(tmp_path, {**FAST_NAUTILUS, "resume": False})
     assert code == 2, said
     assert "Kept: checkpoint.hdf5 as it was, and the pipeline stages' results in checkpoint.pipeline.json" in said, said
     assert "run again reuses" not in said and "does the stages again" in said, said
@@ -1361,19 +1364,9 @@ def test_a_checkpoint_the_system_will_not_delete_in_a_fit_without_the_pipeline_c
     checkpoint it may not delete is another fit's stale state (here of another fingerprint), which
     the error said was 'the pipeline stages' results ..., which a fit of this config run again
     reuses'. It now says only that the checkpoint is kept, and leaves that file as it was."""
-    from tiny_lens import refuse_unlink
-
-    config = write_tiny_lens(tmp_path / "lens", {"type": "sampler", "method": "nautilus", "settings": FAST_NAUTILUS})
-    out = tmp_path / "lens" / "output"
-    out.mkdir()
-    refused = out / "checkpoint.hdf5"
-    refused.write_bytes(b"another fit's checkpoint")
-    (out / "checkpoint.hdf5.fingerprint").write_text("another fit's fingerprint\n")
+    code, said, _, out, refused = _fit_beside_an_undeletable_checkpoint(
+        tmp_path, FAST_NAUTILUS, "--no-pipeline", stale_state='{"fingerprint": "another fit\'s"}')
     stale = out / "checkpoint.pipeline.json"
-    stale.write_text('{"fingerprint": "another fit\'s"}')
-    with pytest.MonkeyPatch.context() as patch:
-        refuse_unlink(patch, refused)
-        code, said = invoke("fit", config, "--quiet", "--no-pipeline")
     assert code == 2, said
     assert f"Error: Output folder {out}: checkpoint.hdf5, a checkpoint this fit does not resume" in said, said
     assert "Kept: checkpoint.hdf5 as it was. Delete checkpoint.hdf5" in said, said
