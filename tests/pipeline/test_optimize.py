@@ -161,7 +161,7 @@ def test_threads_do_not_invalidate_a_pipeline_checkpoint(problem):
 
 
 #: The stage fingerprint of :func:`_still_problem` with the default pipeline, by precision, as tinylens
-#: computed it before f77a0b7 (its stage states on disk carry it).
+#: computed it before 5837b9d (its stage states on disk carry it).
 STILL_STAMPS = {"float32": "5bff190fc17fc869a6c027cb3bcedb713dd894b8ceb5704de5cc9bfb52e93bde",
                 "float64": "0e9c39e84b6788d93991184978503771b40d224dd53840e532db9ae69109ee0e"}
 
@@ -184,10 +184,10 @@ def _still_problem(folder):
 
 
 def test_the_default_pipelines_stage_fingerprint_is_the_one_its_stage_states_were_written_with(tmp_path):
-    """f77a0b7 sorted the keys of each mapping in a fingerprint's settings; the pipeline's settings
+    """5837b9d sorted the keys of each mapping in a fingerprint's settings; the pipeline's settings
     are one (in the schema's order, enabled first), so the stage fingerprint of every fit changed,
     the default's included: a stopped fit resumed after it found its checkpoint.pipeline.json of
-    another fit and did stages 1-3 again. It is the one it was (stamps computed before f77a0b7)."""
+    another fit and did stages 1-3 again. It is the one it was (stamps computed before 5837b9d)."""
     problem = _still_problem(tmp_path)
     assert _stage_fingerprint(problem, Pipeline()) == STILL_STAMPS[problem.precision]
 

@@ -1201,7 +1201,7 @@ def test_an_outdir_of_an_unknown_user_is_a_value_error_as_an_empty_one_is(outdir
                                           (np.array([[5.0, 10.0]]), ConfigTypeError)])
 def test_a_pair_option_given_as_a_numpy_array_is_refused_by_name(value, error, tmp_path):
     """snr_range=np.array(5.0) (one number, as numpy holds it) escaped as numpy's bare 'iteration
-    over a 0-d array' TypeError, with a traceback and no option named, since 2969572 sorted the
+    over a 0-d array' TypeError, with a traceback and no option named, since bf6c857 sorted the
     refusal's class by iterating the value: it is one number for a pair, a ConfigTypeError naming
     snr_range as snr_range=5 is; three numbers in an array a ConfigValueError as [5, 10, 20] is."""
     with pytest.raises(ConfigError) as info:
@@ -1213,7 +1213,7 @@ def test_a_pair_option_given_as_a_numpy_array_is_refused_by_name(value, error, t
 
 @pytest.mark.parametrize("n", [np.array(2), np.array(2.0)])
 def test_a_count_held_in_a_zero_dimensional_array_is_read_as_before(n, tmp_path):
-    """ef65034 refused every n that is no numbers.Real to refuse a text ("3"), so np.array(2) (a
+    """16416c0 refused every n that is no numbers.Real to refuse a text ("3"), so np.array(2) (a
     whole number numpy keeps in a 0-d array, which simulate_population took as 2) became a
     ConfigTypeError 'got array(2)': only a text is refused, and it makes its 2 lenses again."""
     truth = simulate_population(n, tmp_path / "pop", seed=0, progress=False, **TINY)
