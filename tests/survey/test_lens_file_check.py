@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 import tinylens
 from tinylens.cli.main import app
 from tinylens.data.fits_io import write_fits_image
-from tinylens.errors import DataError
+from tinylens.errors import ConfigError, ConfigTypeError, ConfigValueError, DataError
 from tinylens.survey import runner
 from survey_mocks import SHAPE, template_config, write_lens
 
@@ -576,6 +576,35 @@ def test_a_template_checked_with_no_lens_is_refused_as_the_templates_not_in_a_ba
     # the same complaint, but not said to be checked with lens_0: no lens was tried (see below)
     assert str(raised.value) == str(tried.value).replace("(checked with lens lens_0)",
                                                          "(checked with no lens's data: no lens was tried)")
+
+
+@pytest.mark.parametrize("value, kind", [(-1, ConfigValueError), ("abc", ConfigTypeError)])
+def test_a_templates_wrong_value_keeps_the_class_its_config_raises(tmp_path, value, kind):
+    """A template whose dataset.pixel_scale is -1 (a wrong value) or 'abc' (a value of the wrong
+    kind) makes tinylens.load of a lens's config raise ConfigValueError or ConfigTypeError, but the
+    survey re-raised it, naming the template, as a plain ConfigError, so that a Python caller of
+    check_template or run_survey catching ValueError / TypeError missed it. The class is now kept,
+    whether a lens was tried or none, the message as it was."""
+    lenses = tmp_path / "lenses"
+    for i in range(2):
+        write_lens(lenses / f"lens_{i}", 1.0, seed=i)
+    config = template_config()
+    config["dataset"]["pixel_scale"] = value
+    template = tmp_path / "template.yaml"
+    template.write_text(yaml.safe_dump(config, sort_keys=False))
+    loaded, found, out = runner.load_template(template), runner.find_lenses(lenses), tmp_path / "out"
+    with pytest.raises(ConfigError) as direct:  # the truth: the class a lens's own config raises
+        tinylens.load(runner.lens_config(loaded, found[0], out))
+    assert type(direct.value) is kind
+    for tries, how in ((3, "checked with lens lens_0"), (0, "checked with no lens's data: no lens was tried")):
+        with pytest.raises(ConfigError) as raised:
+            runner.check_template(loaded, found, out, tries=tries, name="template T")
+        assert type(raised.value) is kind
+        assert str(raised.value) == f"The template T does not work ({how}): {direct.value}"
+    with pytest.raises(kind) as surveyed:
+        runner.run_survey(lenses, template, out, workers=1, progress=False)
+    assert "dataset.pixel_scale" in str(surveyed.value) and "does not work (checked with lens lens_0)" in str(surveyed.value)
+    assert not out.exists()
 
 
 def _lenses_without_noise_and_a_template_of_nlive_minus_5(tmp_path):
