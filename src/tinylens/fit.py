@@ -793,16 +793,25 @@ def folder_on_interrupt(folder: Path) -> contextlib.AbstractContextManager[None]
 #: :data:`~tinylens.errors.FIT_RERUN` for a plain call; a caller whose user ran something else (a
 #: survey's lens, :func:`tinylens.survey.runner.fit_lens`) sets its own with :func:`rerun_said`.
 RERUN_TEXT: contextvars.ContextVar[str] = contextvars.ContextVar("tinylens_fit_rerun", default=FIT_RERUN)
+#: What a :func:`fit`'s refusal of an output folder another fit is writing (:func:`busy_text`)
+#: tells its user to choose instead: :data:`~tinylens.errors.OUTPUT_FOLDER_CHOICE` for a plain call; a
+#: survey's lens, whose folder its user chose by the survey's ``--out``, sets its own with :func:`rerun_said`.
+FOLDER_CHOICE_TEXT: contextvars.ContextVar[str] = contextvars.ContextVar("tinylens_fit_folder_choice",
+                                                                         default=OUTPUT_FOLDER_CHOICE)
 
 
 @contextlib.contextmanager
-def rerun_said(text: str) -> Iterator[None]:
+def rerun_said(text: str, folder_choice: str | None = None) -> Iterator[None]:
     """Within the block, a :func:`fit`'s lock refusals tell its user to run ``text`` again
-    (:data:`RERUN_TEXT`); as before after it."""
+    (:data:`RERUN_TEXT`) and, where ``folder_choice`` is given, to choose another ``folder_choice``
+    for a folder another fit is writing (:data:`FOLDER_CHOICE_TEXT`); as before after it."""
     token = RERUN_TEXT.set(text)
+    folder = FOLDER_CHOICE_TEXT.set(folder_choice) if folder_choice is not None else None
     try:
         yield
     finally:
+        if folder is not None:
+            FOLDER_CHOICE_TEXT.reset(folder)
         RERUN_TEXT.reset(token)
 
 
@@ -1017,10 +1026,11 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
 
 def busy_text(out: Path) -> str:
     """The error of a fit whose output folder ``out`` another fit is writing (its ``{holder}`` to
-    be replaced by who, :func:`tinylens.locks.folder_lock`)."""
+    be replaced by who, :func:`tinylens.locks.folder_lock`); the folder to choose instead is
+    :data:`FOLDER_CHOICE_TEXT`'s (a survey's lens: another ``--out``)."""
     return (f"Output folder {out} is being written by another tinylens fit{{holder}}; two fits in one folder "
             "would overwrite each other's checkpoint and results. Wait for it to finish, or choose another "
-            f"{OUTPUT_FOLDER_CHOICE}.")
+            f"{FOLDER_CHOICE_TEXT.get()}.")
 
 
 def without_pipeline(problem: Any) -> Any:

@@ -1797,6 +1797,35 @@ def test_a_lens_fit_lock_refusal_tells_the_user_to_run_the_survey_again(tmp_path
     assert " ".join(str(plain.value).split()).endswith(f"Remove or rename it, and run {FIT_RERUN} again.")
 
 
+def test_a_lens_folder_another_fit_writes_tells_the_survey_user_to_choose_another_out(tmp_path, mock_survey):
+    """A lens's output folder that another tinylens fit is writing (its .fit.lock held): tinylens.fit's
+    refusal, recorded as the lens's failed row, told the survey's user to 'choose another output.path in
+    the config (or --output; tinylens.fit: output=)', none of which sets a survey's lens folders. It now
+    names the survey's --out (run_survey: out=); a plain tinylens.fit called afterwards in the same
+    thread still names its own output.path."""
+    import tinylens
+    from tinylens.errors import OUTPUT_FOLDER_CHOICE, SURVEY_FOLDER_CHOICE
+    from tinylens.locks import folder_lock
+
+    folder = tmp_path / "out" / "lenses" / "lens_a"
+    folder.mkdir(parents=True)
+    lens = runner.Lens("lens_a", mock_survey["lenses"] / "lens_a")
+    config = runner.lens_config(runner.load_template(mock_survey["template"]), lens, tmp_path / "out")
+    with folder_lock(folder, filenames.FIT_LOCK, busy="{holder}"):  # the other fit, still writing
+        row = runner.fit_lens("lens_a", config, str(folder))
+    assert row["status"] == "failed", row
+    reason = " ".join(row["reason"].split())
+    assert reason.startswith("Output folder "), row  # (its middle, the paths, may be cut at MAX_REASON)
+    assert reason.endswith(f"Wait for it to finish, or choose another {SURVEY_FOLDER_CHOICE}."), row
+    assert "output.path" not in reason and "tinylens.fit: output=" not in reason, row
+    assert not (folder / "result.json").exists()
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    with folder_lock(alone, filenames.FIT_LOCK, busy="{holder}"), pytest.raises(OutputError) as plain:
+        tinylens.fit(config, progress=False, output=alone)
+    assert " ".join(str(plain.value).split()).endswith(f"or choose another {OUTPUT_FOLDER_CHOICE}.")
+
+
 def test_another_users_lens_lock_fails_that_lens_without_a_fit(tmp_path, mock_survey, not_ours):
     """A lens's .lock left by another user's killed survey, which this user may not open: the
     task raised folder_lock's OutputError, for Dask to retry in vain. The lens is now a failed

@@ -1063,7 +1063,7 @@ def _fit_locked(lens_id: str, config: dict[str, Any], folder: Path, truth_path: 
     write_json(folder / filenames.INPUTS, inputs_stamp(config, get_precision()))  # what this fit is made from
     note_attempt(folder)
     try:
-        with warnings.catch_warnings(record=True) as caught, rerun_said(SURVEY_RERUN):  # its lock's advice: the survey's
+        with warnings.catch_warnings(record=True) as caught, rerun_said(SURVEY_RERUN, SURVEY_FOLDER_CHOICE):  # its locks' advice: the survey's
             warnings.simplefilter("always")
             warnings.filterwarnings("ignore", UNLOCKED_WARNING)  # said once of --out by the survey (warn_unlocked)
             warnings.simplefilter("ignore", ConvergenceWarning)  # the row's flags say it (unconverged)
