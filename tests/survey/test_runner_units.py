@@ -3439,6 +3439,29 @@ def test_the_stage_of_a_running_fit_is_read_from_the_pipeline_state_its_worker_w
     assert runner.fit_stage(folder) is None
 
 
+def test_fit_stage_of_a_pipeline_state_nested_too_deep_to_read_is_none(tmp_path):
+    """A checkpoint.pipeline.json nested 100000 deep (a damaged or foreign file) made json.loads
+    raise RecursionError in fit_stage, which the survey's heartbeat thread calls for every lens
+    running, so that the thread died with a traceback; it is now a state that cannot be read, as an
+    unreadable or malformed one is: None (nothing said of the lens's stage)."""
+    lens = runner.Lens("lens_a", tmp_path / "lenses" / "lens_a")
+    folder = lens.output(tmp_path / "out")
+    folder.mkdir(parents=True)
+    runner.note_attempt(folder)
+    state = folder / filenames.PIPELINE_STATE
+    depth = 100_000
+    state.write_text('{"partial": ' * depth + '{"done": 1}' + "}" * depth)
+    then = (folder / filenames.ATTEMPTS).stat().st_mtime
+    os.utime(state, (then + 60, then + 60))  # written after this fit started: its own, read
+    with pytest.raises(RecursionError):  # the truth: the standard library cannot read it
+        json.loads(state.read_text())
+    assert runner.fit_stage(folder) is None
+    assert runner.lens_stage(lens, tmp_path / "out") is None
+    state.write_text(json.dumps({"partial": {"done": 1}}))  # the same folder, a state it can read
+    os.utime(state, (then + 60, then + 60))
+    assert runner.fit_stage(folder) == "stage 1/4 (lens light) done"
+
+
 def test_heartbeat_of_a_one_lens_survey_says_its_stage(tmp_path, capsys):
     """A survey of one lens logged '; still fitting, 25m 00s elapsed' for the whole of a long fit,
     where tinylens fit of the same lens shows its stages; the heartbeat now says the stage its

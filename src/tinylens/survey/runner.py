@@ -1115,13 +1115,13 @@ def fit_stage(folder: Path) -> str | None:
     fit now running: no such file (a fit without the pipeline, or one in its first stage), one
     older than the fit's :data:`~tinylens.filenames.ATTEMPTS` line (an earlier fit's, which this
     one may not take up; both files written by the same worker, on its clock), or one that cannot
-    be read."""
+    be read (nor one nested too deep for :mod:`json`)."""
     path = folder / filenames.PIPELINE_STATE
     try:
         if path.stat().st_mtime < (folder / filenames.ATTEMPTS).stat().st_mtime:
             return None
         state = json.loads(path.read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: nested too deep to read (a damaged file)
         return None
     if not isinstance(state, dict):
         return None
