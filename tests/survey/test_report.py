@@ -1584,3 +1584,29 @@ def test_an_out_that_is_a_file_is_refused_before_the_tables_are_read(tmp_path, m
     assert "".join(said.split()) in text and "Warning" not in text and read == [], result.output
     assert blocker.read_text() == "my notes" and sorted(p.name for p in tmp_path.iterdir()) == [
         "afile.txt", "catalog.csv", "truth.csv"]
+
+
+def test_the_truth_axis_tick_labels_of_a_one_lens_report_png_do_not_overlap():
+    """report.png of a first survey of one lens (simulate-population's lens_00000, source r_e
+    0.11218" fitted 0.1438"): the truth axis spans ±1 % of the one truth, and matplotlib put nine
+    ticks of five decimals under a 4.2-inch panel, "0.111250.111500.11175..." run together; the
+    truth axis now has at most five ticks, and no two drawn labels overlap."""
+    from itertools import combinations
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    truth = pd.DataFrame({"lens_id": ["lens_00000"], "source_light.0.R_sersic": [0.11218269020997869]})
+    model = np.array([0.1438])
+    catalog = pd.DataFrame({"lens_id": ["lens_00000"], "status": "ok", "source_light.0.R_sersic_median": model,
+                            "source_light.0.R_sersic_lo997": model, "source_light.0.R_sersic_hi997": model})
+    q = [rp.quantity_for("source_light.0.R_sersic")]
+    joined = rp.comparison_frame(catalog, truth, q)
+    fig = rp.comparison_figure(joined, q, rp.stats_table(joined, q))
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    bottom = fig.axes[1]
+    lo, hi = sorted(bottom.get_xlim())
+    boxes = [label.get_window_extent(renderer) for loc, label in zip(bottom.get_xticks(), bottom.get_xticklabels())
+             if lo <= loc <= hi and label.get_visible() and label.get_text()]
+    assert 2 <= len(boxes) <= 5, [label.get_text() for label in bottom.get_xticklabels()]
+    assert not [(a, b) for a, b in combinations(boxes, 2) if a.x1 > b.x0 and b.x1 > a.x0]

@@ -427,6 +427,8 @@ def comparison_figure(joined: pd.DataFrame, quantities: Sequence[Quantity], stat
 
 
 def _panel(top, bottom, joined: pd.DataFrame, q: Quantity, stat: pd.Series, t_label: str, m_label: str, k: float) -> None:
+    from matplotlib.ticker import MaxNLocator
+
     true = joined[f"{q.name}_true"].to_numpy(float)
     dev = joined[f"{q.name}_dev"].to_numpy(float)
     keep = np.isfinite(true) & np.isfinite(dev)
@@ -472,6 +474,9 @@ def _panel(top, bottom, joined: pd.DataFrame, q: Quantity, stat: pd.Series, t_la
                       fontsize=8)
     top.tick_params(labelbottom=False, labelsize=8)
     bottom.tick_params(labelsize=8)
+    # At most five truth ticks: matplotlib's own count assumes labels of about three characters,
+    # and a narrow truth range (one lens: ±1 % of its truth) gave nine of seven ("0.11125"), run together.
+    bottom.xaxis.set_major_locator(MaxNLocator(nbins=4, steps=[1, 2, 2.5, 5, 10]))
 
 
 #: Room an axis cut to a physical range keeps past a bound that a lens's point lies on, as a
