@@ -55,7 +55,7 @@ CACHE_OFF_WORDS = ("", "off", "0", "false", "none", "no", "disabled", "disable")
 def default_cache_dir() -> Path | None:
     """Where the cache goes, or None when disabled (:data:`CACHE_OFF_WORDS`) or when no home folder
     is known here (nor ``$XDG_CACHE_HOME``). A ``$TINYLENS_CACHE_DIR`` in the home of no known user
-    is a ConfigError naming it."""
+    is a ConfigValueError (a ConfigError and a ValueError) naming it."""
     from tinylens.config.loader import home_expanded
     from tinylens.errors import ConfigError
 
@@ -66,8 +66,8 @@ def default_cache_dir() -> Path | None:
         try:
             return home_expanded(value)
         except ConfigError as exc:
-            raise ConfigError(f"The environment variable TINYLENS_CACHE_DIR (where compiled code is kept): {exc}, "
-                              "or TINYLENS_CACHE_DIR=off.") from None
+            raise type(exc)(f"The environment variable TINYLENS_CACHE_DIR (where compiled code is kept): {exc}, "
+                            "or TINYLENS_CACHE_DIR=off.") from None
     try:
         base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     except RuntimeError:  # no $HOME, and a user the system does not know

@@ -1312,3 +1312,102 @@ def test_a_config_file_whose_top_level_is_a_list_is_a_config_type_error(tmp_path
         assert str(info.value) == (f"The top level of config file {path} must be a mapping (with no '- ' before its keys) "
                                    "with the sections dataset, model_components, inference, pipeline, quality, solver_type, "
                                    "output; got the list [{'dataset': {}}, {'model_components': {}}].")
+
+
+def _model_edit(name: str, edit):
+    """An edit of a tiny config's first lens_mass_list component ``name``d for the test's ids."""
+    def apply(config: dict) -> None:
+        edit(config["model_components"]["lens_mass_list"][0])
+    apply.__name__ = name
+    return apply
+
+
+@pytest.mark.parametrize("edit, problem", [
+    (_model_edit("SIEE", lambda c: c.update(type="SIEE")),
+     "model_components.lens_mass_list[0].type: unknown profile 'SIEE'. Did you mean 'SIE' instead of 'SIEE'? Allowed "
+     "in lens_mass_list: EPL, SHEAR, SIE, SIS."),
+    (_model_edit("thetaE", lambda c: c["params"].update(thetaE=c["params"].pop("theta_E"))),
+     "model_components.lens_mass_list[0].params.thetaE: unknown parameter 'thetaE' for SIE. Did you mean 'theta_E' "
+     "instead of 'thetaE'? Allowed: center_x, center_y, e1, e2, theta_E."),
+    (_model_edit("no theta_E", lambda c: c["params"].pop("theta_E")),
+     "model_components.lens_mass_list[0].params.theta_E: required parameter of SIE is missing from the config; give "
+     "it a prior (prior_type, prior_settings), or 'fixed: true' with a 'fixed_value'."),
+], ids=["unknown profile", "unknown parameter", "missing parameter"])
+def test_a_models_wrong_name_is_a_config_value_error_from_load_fit_and_validate(tmp_path, edit, problem):
+    """An unknown profile (SIEE), an unknown parameter (thetaE) or a missing one, which the model's
+    build finds after the schema, raised a plain ConfigError from tinylens.load and tinylens.fit, so
+    'except ValueError' missed it, though the schema's own unknown key or missing key is a
+    ConfigValueError: each is a ConfigValueError now, as a mapping and as a file, its message the
+    same, every character, and tinylens validate still exits 2 with it and no traceback. A number
+    where a prior's name is asked for (prior_type: 5) stays a ConfigValueError: it is one of no choice,
+    as pydantic's literal_error of a text of no choice is, not a value of the wrong kind (a text for a
+    number, a list for a section)."""
+    from typer.testing import CliRunner
+
+    import tinylens
+    from tiny_lens import tiny_config, write_tiny_lens
+    from tinylens.cli.main import app
+
+    write_tiny_lens(tmp_path)
+    config = tiny_config()
+    edit(config)
+    for call, origin in _config_calls(config, tmp_path):
+        with pytest.raises(ValueError) as info:
+            call()
+        assert type(info.value) is tinylens.ConfigValueError, (origin, repr(info.value))
+        where = "" if origin == "configuration mapping" else f"In {origin}: "
+        assert str(info.value) == f"{where}{problem}", origin
+    path = tmp_path / "model_config.yaml"
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and problem.split(": ")[0] in result.output
+    config = tiny_config()
+    config["model_components"]["lens_mass_list"][0]["params"]["theta_E"]["prior_type"] = 5
+    with pytest.raises(tinylens.ConfigValueError, match=r"prior_type: should be 'uniform', 'gaussian' or 'log_uniform'; "
+                                                        r"got 5\.$"):
+        tinylens.load(config, base_dir=tmp_path)
+
+
+def test_an_empty_config_file_or_a_result_json_given_as_the_config_is_a_config_value_error(tmp_path, monkeypatch):
+    """An empty config file (or one of comments alone), a fit's result.json given as the config, and
+    TINYLENS_CACHE_DIR in the home of no known user raised a plain ConfigError that 'except
+    ValueError' missed, though a mapping without the sections, or an empty path, is a
+    ConfigValueError: each is one now, its message the same; the result's now names the folder its
+    config_dir records, where the config file it was fitted from is to be looked for, and how to read
+    the fit back (tinylens.read_result)."""
+    import json
+
+    import tinylens
+    from tiny_lens import write_stored_result, write_tiny_lens
+    from tinylens import compilation
+
+    for text in ("", "# nothing yet\n"):
+        path = tmp_path / "empty.yaml"
+        path.write_text(text)
+        for call in (lambda: tinylens.load(path), lambda: tinylens.fit(path, progress=False)):
+            with pytest.raises(ValueError) as info:
+                call()
+            assert type(info.value) is tinylens.ConfigValueError
+            assert str(info.value) == (f"Config file {path} is empty; it needs at least the 'dataset' and "
+                                       "'model_components' sections.")
+    lens = tmp_path / "lens"
+    problem = tinylens.load(write_tiny_lens(lens))
+    stored_path = write_stored_result(tmp_path / "fit", problem, [1.0, 0.1, 0.0, 0.0])
+    stored = json.loads(stored_path.read_text())
+    for call in (lambda: tinylens.load(stored_path), lambda: tinylens.fit(stored, progress=False)):
+        with pytest.raises(ValueError) as info:
+            call()
+        assert type(info.value) is tinylens.ConfigValueError
+        text = str(info.value)
+        assert f"Give the config file it was fitted from (look in {lens.resolve()}, its config_dir), or" in text
+        assert text.endswith("To look at the fit itself, read it back with tinylens.read_result(its folder).")
+    del stored["config_dir"]  # a result that records no folder: no folder named
+    with pytest.raises(tinylens.ConfigValueError, match=r"Give the config file it was fitted from, or, in Python"):
+        tinylens.load(stored)
+    monkeypatch.setenv("TINYLENS_CACHE_DIR", "~tl_no_such_user/cache")
+    with pytest.raises(ValueError) as info:
+        compilation.default_cache_dir()
+    assert type(info.value) is tinylens.ConfigValueError
+    assert str(info.value) == ("The environment variable TINYLENS_CACHE_DIR (where compiled code is kept): "
+                               "~tl_no_such_user/cache: there is no user 'tl_no_such_user' on this machine, so "
+                               "'~tl_no_such_user' cannot be expanded; give the full path, or TINYLENS_CACHE_DIR=off.")

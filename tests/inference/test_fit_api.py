@@ -373,7 +373,8 @@ def test_a_result_json_given_as_the_config_says_where_its_config_is(tmp_path):
     problem = tinylens.load(write_tiny_lens(tmp_path / "lens"))
     path = write_stored_result(tmp_path / "fit", problem, [1.0, 0.1, 0.0, 0.0])
     stored = json.loads(path.read_text())
-    advice = r", not a config: its config is under 'config', .* tinylens\.load\(r\['config'\], base_dir=r\['config_dir'\]\)\.$"
+    advice = (r", not a config: its config is under 'config', .* tinylens\.load\(r\['config'\], base_dir=r\['config_dir'\]\)\. "
+              r"To look at the fit itself, read it back with tinylens\.read_result\(its folder\)\.$")
     with pytest.raises(tinylens.ConfigError, match=rf"^Config file {path} is a fit's result\.json{advice}"):
         tinylens.load(path)
     with pytest.raises(tinylens.ConfigError, match=rf"^The configuration mapping is a fit's result \(result\.json's content\){advice}"):

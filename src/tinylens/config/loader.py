@@ -314,7 +314,9 @@ def _unbuildable(node: yaml.Node, exc: Exception) -> yaml.constructor.Constructo
 
 
 def parse_yaml(text: str, path: Path | str) -> Any:
-    """Parse YAML text; a syntax error names the file, line and column."""
+    """Parse YAML text; a syntax error names the file, line and column. A file with no value (empty,
+    comments alone, or ``null``) lacks the sections a config must have: a ConfigValueError, as a
+    mapping without them is."""
     try:
         data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
@@ -324,7 +326,7 @@ def parse_yaml(text: str, path: Path | str) -> Any:
     except yaml.YAMLError as exc:
         raise ConfigError(f"YAML syntax error in config file {path}: {exc}.") from None
     if data is None:
-        raise ConfigError(f"Config file {path} is empty; it needs at least the 'dataset' and 'model_components' sections.")
+        raise ConfigValueError(f"Config file {path} is empty; it needs at least the 'dataset' and 'model_components' sections.")
     return data
 
 
@@ -544,7 +546,8 @@ def _closed_on(text: str, opened: int, failed: int) -> int | None:
 def validate_config(data: Any, origin: str) -> Config:
     """Validate parsed YAML; ``origin`` names it in messages (e.g. ``config file a.yaml``). A key
     that the config's other keys switch off (:func:`~tinylens.config.schema.unused_keys`) loads
-    with a :class:`ConfigWarning`. A top level that is no mapping is a ConfigTypeError; the
+    with a :class:`ConfigWarning`. A top level that is no mapping is a ConfigTypeError, a fit's
+    ``result.json`` given as a config (a mapping of other keys) a ConfigValueError; the
     schema's problems are one error of the class :func:`error_class` gives them."""
     if not isinstance(data, Mapping):
         dashes = " (with no '- ' before its keys)" if isinstance(data, list) and data else ""  # not of '[]'
@@ -555,9 +558,11 @@ def validate_config(data: Any, origin: str) -> Config:
     if stored_result(data):
         what = "The configuration mapping is a fit's result (result.json's content)" if origin == MAPPING else (
             f"{origin[:1].upper()}{origin[1:]} is a fit's result.json")
-        raise ConfigError(f"{what}, not a config: its config is under 'config', with its relative paths from "
-                          "'config_dir'. Give the config file it was fitted from, or, in Python, for r the "
-                          "result.json read with json.load: tinylens.load(r['config'], base_dir=r['config_dir']).")
+        raise ConfigValueError(f"{what}, not a config: its config is under 'config', with its relative paths from "
+                               f"'config_dir'. Give the config file it was fitted from{_fitted_in(data)}, or, in Python, "
+                               "for r the result.json read with json.load: tinylens.load(r['config'], "
+                               "base_dir=r['config_dir']). To look at the fit itself, read it back with "
+                               "tinylens.read_result(its folder).")
     data, unread = legacy_sampling(data)
     try:
         config = Config.model_validate(data)
@@ -567,6 +572,14 @@ def validate_config(data: Any, origin: str) -> Config:
     for line in [*unread, *unused_keys(config)]:
         warnings.warn(f"{where}{line}.", ConfigWarning, stacklevel=outside_stacklevel())
     return config
+
+
+def _fitted_in(stored: Mapping[str, Any]) -> str:
+    """`` (look in /data/lens1, its config_dir)`` for a result that records the folder its config's
+    relative paths start from (a config file's own folder, unless base_dir was given), with its
+    leading space; empty for one that records none."""
+    folder = stored.get("config_dir")
+    return f" (look in {folder}, its config_dir)" if isinstance(folder, str) and folder.strip() else ""
 
 
 def stored_result(data: Mapping[str, Any]) -> bool:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 import numpy as np
 
 from tinylens.config.schema import show
-from tinylens.errors import ConfigError, ConfigWarning, did_you_mean, in_config_file, listed, outside_stacklevel, visible
+from tinylens.errors import ConfigError, ConfigTypeError, ConfigValueError, ConfigWarning, did_you_mean, in_config_file, listed, outside_stacklevel, visible
 from tinylens.priors import Prior
 
 if TYPE_CHECKING:
@@ -196,7 +196,7 @@ def _hint(name: str, registries: Registries, list_name: str) -> str:
 
 def _prior(spec: Any, where: str) -> Prior:
     if spec.prior_type is None or spec.prior_settings is None:
-        raise ConfigError(
+        raise ConfigValueError(
             f"{where}: a free parameter needs 'prior_type' (uniform, gaussian or log_uniform) "
             "and 'prior_settings'; or set 'fixed: true' with a 'fixed_value'."
         )
@@ -205,7 +205,7 @@ def _prior(spec: Any, where: str) -> Prior:
     try:
         return Prior(spec.prior_type, a, b, lo, hi)
     except ValueError:
-        raise ConfigError(
+        raise ConfigValueError(
             f"{where}: prior {spec.prior_type} {list(spec.prior_settings)} and limits "
             f"[{lo:g}, {hi:g}] leave an empty range; widen the prior or the limits."
         ) from None
@@ -226,17 +226,19 @@ def unknown_setting(profile: Any, given: Mapping[Any, Any]) -> tuple[str, str] |
 
 def _settings(profile: Any, given: Mapping[str, Any], list_name: str, idx: int) -> dict[str, Any]:
     """A component's ``settings``, its profile's defaults filled in, checked: unknown keys and
-    values the profile cannot use raise ConfigError."""
+    values the profile cannot use raise ConfigValueError (a setting of a kind it cannot use, where the
+    profile's check raises a TypeError, ConfigTypeError)."""
     defaults = dict(getattr(profile, "settings_defaults", {}) or {})
     unknown = unknown_setting(profile, given)
     if unknown:
-        raise ConfigError(f"{_path(list_name, idx, 'settings', unknown[0])}: {unknown[1]}")
+        raise ConfigValueError(f"{_path(list_name, idx, 'settings', unknown[0])}: {unknown[1]}")
     settings = {**defaults, **given}
     if _is_light(profile):
         try:
             profile.n_basis(settings)
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"{_path(list_name, idx, 'settings')}: {exc} (given: {show(dict(given))}).") from None
+        except (TypeError, ValueError) as exc:  # a setting of the wrong kind, or a wrong value
+            kind = ConfigTypeError if isinstance(exc, TypeError) else ConfigValueError
+            raise kind(f"{_path(list_name, idx, 'settings')}: {exc} (given: {show(dict(given))}).") from None
     return settings
 
 
@@ -245,19 +247,22 @@ GIVE_IT = "a prior (prior_type, prior_settings), or 'fixed: true' with a 'fixed_
 
 
 def _check_required(profile: Any, given: Mapping[str, Any], list_name: str, idx: int) -> None:
-    """Raise ConfigError naming every parameter of ``profile`` without a default that ``given``
+    """Raise ConfigValueError naming every parameter of ``profile`` without a default that ``given``
     (a component's parameters, by canonical name) leaves out, all at once."""
     missing = [name for name in profile.params if name not in given and name not in profile.defaults]
     if len(missing) == 1:
-        raise ConfigError(f"{_path(list_name, idx, 'params', missing[0])}: required parameter of {profile.name} is "
+        raise ConfigValueError(f"{_path(list_name, idx, 'params', missing[0])}: required parameter of {profile.name} is "
                           f"missing from the config; give it {GIVE_IT}.")
     if missing:
-        raise ConfigError(f"{_path(list_name, idx, 'params')}: required parameters of {profile.name} are missing from "
+        raise ConfigValueError(f"{_path(list_name, idx, 'params')}: required parameters of {profile.name} are missing from "
                           f"the config: {', '.join(missing)}; give each {GIVE_IT}.")
 
 
 def build_model_spec(components: Any, registries: Registries | None = None) -> ModelSpec:
-    """Resolve ``config.model_components`` into a :class:`ModelSpec` or raise ConfigError.
+    """Resolve ``config.model_components`` into a :class:`ModelSpec` or raise a
+    :class:`~tinylens.errors.ConfigValueError` (a ConfigError and a ValueError, as a schema's wrong
+    value, unknown key or missing key is): an unknown profile or parameter, a missing one, a link to
+    nothing, a prior or fixed value that allows no value; a setting of the wrong kind is a ConfigTypeError.
     ``registries``: the profiles to resolve them against (default :func:`profile_registries`)."""
     registries = profile_registries() if registries is None else registries
     raw: dict[tuple[str, int], tuple[Any, Any]] = {}  # (list, idx) -> (profile, component cfg)
@@ -265,15 +270,15 @@ def build_model_spec(components: Any, registries: Registries | None = None) -> M
         registry = _registry(list_name, registries)
         for idx, comp in enumerate(getattr(components, list_name) or []):
             if comp.type not in registry:
-                raise ConfigError(
+                raise ConfigValueError(
                     f"{_path(list_name, idx, 'type')}: unknown profile '{comp.type}'.{_hint(comp.type, registries, list_name)} "
                     f"Allowed in {list_name}: {', '.join(sorted(registry))}."
                 )
             raw[(list_name, idx)] = (registry[comp.type], comp)
     if not any(ln != "lens_mass_list" for ln, _ in raw):
-        raise ConfigError("model_components: at least one light component (lens_light_list or source_light_list) is needed.")
+        raise ConfigValueError("model_components: at least one light component (lens_light_list or source_light_list) is needed.")
     if any(ln == "source_light_list" for ln, _ in raw) and not any(ln == "lens_mass_list" for ln, _ in raw):
-        raise ConfigError("model_components: a source_light_list needs at least one lens_mass_list component to deflect it.")
+        raise ConfigValueError("model_components: a source_light_list needs at least one lens_mass_list component to deflect it.")
 
     # Canonical parameter specs per component, aliases applied and names checked.
     specs: dict[tuple[str, int], dict[str, Any]] = {}
@@ -285,13 +290,13 @@ def build_model_spec(components: Any, registries: Registries | None = None) -> M
             canon = profile.aliases.get(name, name)
             if canon not in allowed:
                 names = sorted(allowed | set(profile.aliases))
-                raise ConfigError(
+                raise ConfigValueError(
                     f"{_path(list_name, idx, 'params', name)}: unknown parameter '{visible(name)}' for "
                     f"{comp.type}.{did_you_mean([name], names)} Allowed: {', '.join(names)}."
                 )
             if canon in out:  # an alias and its parameter: one of them would be ignored
                 alias = name if name != canon else given_as[canon]
-                raise ConfigError(
+                raise ConfigValueError(
                     f"{_path(list_name, idx, 'params', name)}: the same parameter of {comp.type} as "
                     f"'{given_as[canon]}' ('{alias}' is another name for '{canon}'); give one of them."
                 )
@@ -320,10 +325,10 @@ def build_model_spec(components: Any, registries: Registries | None = None) -> M
         where = _path(list_name, idx, "params", name)
         if key in chain:
             loop = " -> ".join(f"{k[0]}[{k[1]}].{k[2]}" for k in chain + (key,))
-            raise ConfigError(f"{where}: parameter links form a loop: {loop}.")
+            raise ConfigValueError(f"{where}: parameter links form a loop: {loop}.")
         if (list_name, idx) not in specs:
             src = chain[-1] if chain else key
-            raise ConfigError(
+            raise ConfigValueError(
                 f"{_path(src[0], src[1], 'params', src[2], field)}: the link points to "
                 f"{list_name}[{idx}], which does not exist."
             )
@@ -334,18 +339,18 @@ def build_model_spec(components: Any, registries: Registries | None = None) -> M
                 ref = Ref("const", value=float(profile.defaults[name]))
             elif chain:
                 src = chain[-1]
-                raise ConfigError(
+                raise ConfigValueError(
                     f"{_path(src[0], src[1], 'params', src[2], field)}: the link points to "
                     f"{list_name}[{idx}].{name}, which {profile.name} does not have or the config does not set."
                     f"{did_you_mean([name], _names(profile)) if name not in _names(profile) else ''}"
                 )
             else:
-                raise ConfigError(f"{where}: required parameter of {profile.name} is missing from the config.")
+                raise ConfigValueError(f"{where}: required parameter of {profile.name} is missing from the config.")
         elif getattr(spec, "use_linear", False):
             amplitude = getattr(profile, "amplitude", None)
             if name != amplitude:
                 which = f"{profile.name}'s amplitude '{amplitude}'" if amplitude else f"no parameter of {profile.name}"
-                raise ConfigError(
+                raise ConfigValueError(
                     f"{where}: 'use_linear: true' is for a light profile's amplitude ({which}); "
                     f"'{name}' enters the model non-linearly: give it a prior, or fix it ('fixed: true' with a 'fixed_value')."
                 )
@@ -353,13 +358,13 @@ def build_model_spec(components: Any, registries: Registries | None = None) -> M
         elif spec.fixed:
             fv = spec.fixed_value
             if fv is None:
-                raise ConfigError(f"{where}: 'fixed: true' needs a 'fixed_value'.")
+                raise ConfigValueError(f"{where}: 'fixed: true' needs a 'fixed_value'.")
             if isinstance(fv, (int, float)):
                 ref = Ref("const", value=float(fv))
             else:
                 ref = resolve(target_of(fv), chain + (key,))
                 if ref.kind == "linear":
-                    raise ConfigError(f"{where}: cannot link to a linear amplitude.")
+                    raise ConfigValueError(f"{where}: cannot link to a linear amplitude.")
         else:
             prior = _prior(spec, where)
             base = None
@@ -367,7 +372,7 @@ def build_model_spec(components: Any, registries: Registries | None = None) -> M
                 target = target_of(spec.relative_to)
                 base = resolve(target, chain + (key,), "relative_to")
                 if base.kind == "linear":
-                    raise ConfigError(f"{where}.relative_to: cannot be relative to a linear amplitude.")
+                    raise ConfigValueError(f"{where}.relative_to: cannot be relative to a linear amplitude.")
             label = _label(list_name, idx, name)
             if base is None:
                 ref = Ref("free", index=len(free_names))
@@ -391,7 +396,7 @@ def build_model_spec(components: Any, registries: Registries | None = None) -> M
             else:  # an amplitude the config does not mention is solved linearly
                 amplitude = Ref("linear")
             if amplitude.kind != "linear" and profile.n_basis(settings) != 1:
-                raise ConfigError(
+                raise ConfigValueError(
                     f"{_path(list_name, idx, 'params', profile.amplitude)}: {profile.name} has "
                     f"{profile.n_basis(settings)} amplitudes; they must be solved linearly (use_linear: true)."
                 )
@@ -409,14 +414,15 @@ def build_model_spec(components: Any, registries: Registries | None = None) -> M
 
 def spec_of_config(components: Any, config: Any, registries: Registries | None = None) -> ModelSpec:
     """:func:`build_model_spec` of a config's ``components``, its ConfigError prefixed with
-    ``In config file PATH:`` where ``config`` (as given to :func:`tinylens.load`) is a file's path."""
+    ``In config file PATH:`` where ``config`` (as given to :func:`tinylens.load`) is a file's path, of the
+    same class (a ConfigValueError stays one)."""
     try:
         return build_model_spec(components, registries)
     except ConfigError as exc:
         where = in_config_file(config)
         if not where:
             raise
-        raise ConfigError(f"{where}{exc}") from None
+        raise type(exc)(f"{where}{exc}") from None
 
 
 def check_model_components(components: Any, config: Any) -> None:
@@ -475,11 +481,11 @@ def _check_domains(list_name: str, idx: int, params: Mapping[str, Ref], priors: 
         lo, hi, rule = DOMAINS[name]
         where = _path(list_name, idx, "params", name)
         if ref.kind == "const" and not lo < ref.value < hi:
-            raise ConfigError(f"{where}: fixed value {ref.value:g} is not allowed: {rule}.")
+            raise ConfigValueError(f"{where}: fixed value {ref.value:g} is not allowed: {rule}.")
         if ref.kind == "free":
             a, b = priors[ref.index].support
             if b <= lo or a >= hi:
-                raise ConfigError(
+                raise ConfigValueError(
                     f"{where}: the prior allows only [{a:g}, {b:g}], where no value is allowed: {rule}. "
                     "Change the prior or its limits."
                 )
@@ -496,7 +502,7 @@ def _check_domains(list_name: str, idx: int, params: Mapping[str, Ref], priors: 
     if e1 is None or e2 is None:
         return
     if e1.kind == e2.kind == "const" and e1.value**2 + e2.value**2 >= 1:
-        raise ConfigError(
+        raise ConfigValueError(
             f"{_path(list_name, idx, 'params')}: fixed e1 = {e1.value:g} and e2 = {e2.value:g} give "
             f"|e| = {np.hypot(e1.value, e2.value):.3g}; an ellipticity's modulus must be < 1 "
             "(|e| = (1 - q) / (1 + q) for axis ratio q)."
@@ -506,7 +512,7 @@ def _check_domains(list_name: str, idx: int, params: Mapping[str, Ref], priors: 
     (lo1, hi1), (lo2, hi2) = _interval(e1, priors), _interval(e2, priors)
     near1, near2 = float(np.clip(0.0, lo1, hi1)), float(np.clip(0.0, lo2, hi2))
     if near1**2 + near2**2 >= 1:
-        raise ConfigError(
+        raise ConfigValueError(
             f"{_path(list_name, idx, 'params')}: {_allows('e1', e1, priors, relative_to)} and "
             f"{_allows('e2', e2, priors, relative_to)} allow no ellipticity with |e| < 1: the smallest is "
             f"|e| = {np.hypot(near1, near2):.3g}, at e1 = {near1:g}, e2 = {near2:g}; an ellipticity's "
