@@ -1184,6 +1184,40 @@ def test_population_options_raise_the_apis_type_and_value_errors(options, error,
     assert not (tmp_path / "pop").exists()
 
 
+@pytest.mark.parametrize("options, message", [
+    ({"size": "64"}, "population option size must be an integer (like 100), got '64'"),
+    ({"size": b"64"}, "population option size must be an integer (like 100), got b'64'"),
+    ({"sky_sigma": "0.1"}, "population option sky_sigma must be a number (like 0.03), got '0.1'"),
+    ({"snr_range": ("5", "20")}, "population option snr_range must be a pair [low, high] (like (5.0, 50.0)), got ('5', '20')"),
+], ids=["size text", "size bytes", "sky_sigma text", "snr_range texts"])
+def test_a_number_option_given_as_text_from_python_is_refused(options, message, tmp_path):
+    """simulate_population(1, out, size="64") simulated 64-pixel lenses (float() read the text as the
+    number it spells) while size="64.0" was refused as no integer, and sky_sigma="0.1" and
+    snr_range=("5", "20") were taken as numbers too: a text for a number option is now refused from
+    Python, a ConfigTypeError naming the option and the value, as size="big" is, and nothing is made."""
+    with pytest.raises(TypeError) as info:
+        simulate_population(1, tmp_path / "pop", seed=0, **{**TINY, **options})
+    assert type(info.value) is ConfigTypeError, repr(info.value)
+    assert str(info.value) == message
+    assert not (tmp_path / "pop").exists()
+
+
+def test_a_number_in_exponent_notation_on_the_command_line_is_still_a_number():
+    """The command line reads --set values as YAML, and PyYAML reads 1e-3 as text: with text for
+    numbers refused from Python, --set sky_sigma=1e-3 and snr_range=[1e1,5e1] (which the options took
+    as numbers through float()) would have been refused; they are read as the numbers they write, as
+    a config's are, and a quoted or other text is refused as before."""
+    from tinylens.cli.simulate_population import parse_settings
+
+    options = parse_settings(["sky_sigma=1e-3", "snr_range=[1e1, 5e1]", "size=64", "pixel_scale=0.1"])
+    assert options == {"sky_sigma": 1e-3, "snr_range": [10, 50], "size": 64, "pixel_scale": 0.1}
+    opts = PopulationOptions.from_kwargs(**options)
+    assert (opts.sky_sigma, opts.snr_range, opts.size, opts.pixel_scale) == (1e-3, (10.0, 50.0), 64, 0.1)
+    for item in ("shear_max=abc", "size='64'"):
+        with pytest.raises(ConfigTypeError, match=r"^population option (shear_max|size) must be a"):
+            PopulationOptions.from_kwargs(**parse_settings([item]))
+
+
 @pytest.mark.parametrize("outdir, error", [("", ConfigValueError), (None, ConfigTypeError),
                                            ("~no_such_user_s65e/pop", ConfigValueError)])
 def test_an_outdir_of_an_unknown_user_is_a_value_error_as_an_empty_one_is(outdir, error, tmp_path, monkeypatch):

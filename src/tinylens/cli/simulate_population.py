@@ -107,8 +107,12 @@ class CountCommand(TyperCommand):
 
 
 def parse_settings(items: list[str]) -> dict[str, Any]:
-    """``["key=value", ...]`` as options, each value read as YAML (``snr_range=[5, 20]``)."""
+    """``["key=value", ...]`` as options, each value read as YAML (``snr_range=[5, 20]``), a number in
+    exponent notation that PyYAML reads as text (``sky_sigma=1e-3``) as the number, as a config's is
+    (:func:`~tinylens.config.schema.exponent_numbers`): the options refuse text for a number."""
     import yaml
+
+    from tinylens.config.schema import exponent_numbers
 
     options: dict[str, Any] = {}
     for item in items:
@@ -116,7 +120,7 @@ def parse_settings(items: list[str]) -> dict[str, Any]:
         if not sep or not key.strip():
             raise ConfigError(f"--set expects KEY=VALUE (e.g. --set snr_range=[5,20]); got {item!r}.")
         try:
-            options[key.strip()] = yaml.safe_load(text)
+            options[key.strip()] = exponent_numbers(yaml.safe_load(text))
         except yaml.YAMLError:
             raise ConfigError(f"--set {key.strip()}: cannot read the value {text!r}.") from None
     return options

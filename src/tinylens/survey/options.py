@@ -103,7 +103,9 @@ class PopulationOptions:
 
 
 def _coerce(name: str, value: Any, default: Any) -> Any:
-    """``value`` as the type of ``default`` (a ``(low, high)`` pair of floats for ranges)."""
+    """``value`` as the type of ``default`` (a ``(low, high)`` pair of floats for ranges). A text
+    is no number (``size="64"``, ``snr_range=("5", "20")``), as a config's ``"64"`` is none: the
+    command line's values are read as YAML first (:func:`tinylens.cli.simulate_population.parse_settings`)."""
     try:
         if isinstance(default, tuple):
             pair = tuple(_number(x) for x in value)
@@ -115,7 +117,7 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
                 raise ValueError
             return value
         if isinstance(default, int):
-            if isinstance(value, bool) or float(value) != int(value):
+            if isinstance(value, (bool, str, bytes)) or float(value) != int(value):
                 raise ValueError
             return int(value)
         return _number(value)
@@ -143,8 +145,8 @@ def _coerce_error(value: Any, default: Any) -> type[ConfigError]:
 
 
 def _number(value: Any) -> float:
-    """``value`` as a float; ``true``/``false`` are not numbers."""
-    if isinstance(value, bool):
+    """``value`` as a float; ``true``/``false`` and a text (``"0.1"``, which float reads) are not numbers."""
+    if isinstance(value, (bool, str, bytes)):
         raise TypeError
     return float(value)
 
