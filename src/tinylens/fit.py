@@ -174,23 +174,31 @@ def _shown(value: float | None, places: int | None, half_width: float = np.nan) 
     :func:`_half_width` writes to two significant figures) is written with an exponent to the
     half-width's second figure: 1.235e-09 beside a half-width of 1.1e-11, not 0.00000000 (a larger
     one keeps the 8 places: 2.00000000 beside 4e-12); one below that figure's place (3e-12 beside
-    5e-9, a median near zero) in plain digits to that place, 0.0000000000. Without places (an open end, a zero width),
-    to four significant figures in plain digits as the rest of a fit's numbers are
-    (:func:`~tinylens.results.report.plain_number`): 10220, not 1.022e+04."""
+    5e-9, a median near zero) or exactly 0 as 0, as the other values beside it are written
+    with exponents, not in ten decimals (0 to 2.0e-09, not 0.00000000 to 2.0e-09). Without places
+    (an open end, a zero width), to four significant figures in plain digits as the rest of a fit's
+    numbers are (:func:`~tinylens.results.report.plain_number`): 10220, not 1.022e+04. A value that
+    rounds to zero has no sign (0.00, not -0.00)."""
     from tinylens.results.report import PLAIN_RANGE, plain_number
 
     if value is None or not np.isfinite(value):
         return "none"
     if places is None:
-        return plain_number(value, 4)
-    if (0 < abs(value) < PLAIN_RANGE[0] and np.isfinite(half_width) and half_width > 0
+        return _unsigned_zero(plain_number(value, 4))
+    if (abs(value) < PLAIN_RANGE[0] and np.isfinite(half_width) and half_width > 0
             and not _holds_two_figures(half_width, places)):
         second = int(np.floor(np.log10(half_width))) - 1  # the power of ten of the half-width's second figure
+        if value == 0 or np.floor(np.log10(abs(value))) < second:  # none of its figures holds at that place:
+            return "0" if round(abs(value) / 10.0**second) == 0 else f"{value:.0e}"  # 9.6e-11 beside 5e-9: 1e-10
         figures = int(np.floor(np.log10(abs(value)))) - second + 1  # the value's figures down to that place
-        if figures < 1:  # a median near zero, below that place (3e-12 beside 5e-9): none of its figures holds
-            return f"{value:.{-second}f}"
         return f"{value:.{min(figures, 17) - 1}e}"
-    return f"{value:.{places}f}"
+    return _unsigned_zero(f"{value:.{places}f}")
+
+
+def _unsigned_zero(text: str) -> str:
+    """``text``, a number as written, without its minus sign where every digit of it is 0 (-0.00,
+    a value of -0.001 to two places): a zero has no sign."""
+    return text[1:] if text.startswith("-") and not text.strip("-0.") else text
 
 
 def _holds_two_figures(half_width: float, places: int) -> bool:

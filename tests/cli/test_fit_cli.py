@@ -1093,6 +1093,34 @@ def test_a_parameter_with_no_finite_sample_has_no_nan_pull_in_the_truth_table():
     assert "+nan" not in text and "not a number" in text and "zero width" not in text
 
 
+def test_an_interval_ending_at_zero_or_a_tiny_negative_past_eight_places_reads_as_zero():
+    """Past the 8 decimal places (a half-width under about 1e-7), tinylens fit's table wrote an
+    interval ending at exactly 0 in two styles, '0.00000000 to 2.0e-09', and one ending a hair below
+    it (-1e-12 beside a half-width of 1e-9) '-0.0000000000 to 2.0e-09', a negative zero in ten
+    decimals; both ends now read 0 beside the other end's exponent, '0 to 2.0e-09', a median at 0
+    '0 ± 1e-09', and a plain value that rounds to zero has no sign ('0.00', not '-0.00'); the
+    figure's summary panel the same."""
+    from types import SimpleNamespace
+
+    from tinylens.cli.fit import medians_table
+    from tinylens.fit import _summary_lines
+
+    stats = {"source_light.0.e1": (1e-9, 0.0, 2e-9), "source_light.0.e2": (1.2e-9, -1e-12, 2e-9),
+             "lens_mass.0.e1": (0.0, 0.0, 2e-9), "lens_mass.0.e2": (-0.001, -0.1, 0.1)}
+    result = SimpleNamespace(method="nautilus", median={n: m for n, (m, _, _) in stats.items()},
+                             interval_68={n: (lo, hi) for n, (_, lo, hi) in stats.items()})
+    cells = _table_cells(medians_table(result))
+    assert cells["source_light.0.e1"] == ["1.0e-09 ± 1e-09", "0 to 2.0e-09"], cells
+    assert cells["source_light.0.e2"] == ["1.2e-09 ± 1e-09", "0 to 2.0e-09"], cells
+    assert cells["lens_mass.0.e1"] == ["0 ± 1e-09", "0 to 2.0e-09"], cells
+    assert cells["lens_mass.0.e2"] == ["0.00 ± 0.10", "-0.10 to 0.10"], cells
+    panel = _summary_lines(SimpleNamespace(method="nautilus", log_evidence=None, log_likelihood=np.zeros(2),
+                                           n_likelihood_evals=1, wall_time_s=1.0, samples=np.zeros((2, 1))),
+                           {n: {"median": m, "interval_68": [lo, hi]} for n, (m, lo, hi) in stats.items()},
+                           {"flags": [], "critical": []})
+    assert "mass0.e1: 0 ± 1e-09" in panel and "mass0.e2: 0.00 ± 0.10" in panel, panel
+
+
 def _table_cells(table) -> dict[str, list[str]]:
     """Each row of a rich ``table`` (rendered wide enough not to wrap), by its first cell."""
     from rich.console import Console

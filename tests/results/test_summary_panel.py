@@ -125,14 +125,16 @@ def test_an_open_ended_interval_is_written_in_plain_digits_as_a_point_is():
     assert _posterior_texts(23.4567, 23.3, float("nan")) == ("23.46", None, "23.3 to none")
 
 
-@pytest.mark.parametrize("median, half_width, shown", [(3e-12, 5e-9, "0.0000000000"), (-3e-12, 5e-9, "-0.0000000000"),
+@pytest.mark.parametrize("median, half_width, shown", [(3e-12, 5e-9, "0"), (-3e-12, 5e-9, "0"), (9.6e-11, 5e-9, "1e-10"),
                                                        (3e-10, 5e-9, "3e-10"), (2.4e-9, 5e-9, "2.4e-09")])
 def test_a_tiny_median_far_below_its_half_width_claims_no_figures_past_the_half_widths_second(median, half_width, shown):
     """Past the 8 places, a median is written to the half-width's second figure (the 1e-10 place of a
     half-width of 5e-9), but a median near zero, below that place, still got two figures of its own:
     3e-12 of an interval -5e-9 to 5e-9 read "3.0e-12", 3e-10 "3.0e-10", figures a hundred and ten
-    times finer than the half-width's. A median below that place is written to it in plain digits,
-    one at it to its one figure; the shown text never holds a figure finer than that place."""
+    times finer than the half-width's. A median below that place is written as 0 (it was written to
+    that place in ten decimals, -0.0000000000 for -3e-12, beside values with exponents) or, where it
+    rounds up to that place, as its one figure there (1e-10), as one at it is; the shown text never
+    holds a figure finer than that place."""
     from tinylens.fit import _posterior_texts
 
     text = _posterior_texts(median, -half_width, half_width)[0]
