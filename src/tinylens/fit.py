@@ -189,7 +189,8 @@ def _shown(value: float | None, places: int | None, half_width: float = np.nan) 
             and not _holds_two_figures(half_width, places)):
         second = int(np.floor(np.log10(half_width))) - 1  # the power of ten of the half-width's second figure
         if value == 0 or np.floor(np.log10(abs(value))) < second:  # none of its figures holds at that place:
-            return "0" if round(abs(value) / 10.0**second) == 0 else f"{value:.0e}"  # 9.6e-11 beside 5e-9: 1e-10
+            rounded = float(f"{value:.{-second}f}")  # to that place: 0, or one unit of it (6e-11 beside 5e-9: 1e-10)
+            return f"{rounded:.0e}" if rounded else "0"
         figures = int(np.floor(np.log10(abs(value)))) - second + 1  # the value's figures down to that place
         return f"{value:.{min(figures, 17) - 1}e}"
     return _unsigned_zero(f"{value:.{places}f}")

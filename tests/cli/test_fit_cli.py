@@ -1121,6 +1121,27 @@ def test_an_interval_ending_at_zero_or_a_tiny_negative_past_eight_places_reads_a
     assert "mass0.e1: 0 ± 1e-09" in panel and "mass0.e2: 0.00 ± 0.10" in panel, panel
 
 
+def test_a_median_below_the_half_widths_second_figure_rounds_to_that_figure_not_its_own():
+    """A value smaller than the half-width's second figure (6e-11 beside 5e-9, whose second figure
+    is at 1e-10) holds none of its own figures: the table wrote 6e-11, a figure at 1e-11 that the
+    interval does not carry (only 9.6e-11 came out as 1e-10); it is now the value rounded to that
+    place, 1e-10 (or 0), as writing it in ten decimals gives."""
+    from types import SimpleNamespace
+
+    from tinylens.cli.fit import medians_table
+    from tinylens.fit import _places, _shown
+
+    half_width = 5e-9
+    for value in (6e-11, -6e-11, 9.4e-11, -9.4e-11, 9.6e-11, 7.3e-11, 4e-11, -4e-11, 1e-12, 0.0):
+        shown = _shown(value, _places(half_width), half_width)
+        assert float(shown) == float(f"{value:.10f}"), (value, shown)  # rounded at 1e-10, the truth
+        assert shown in ("0", "1e-10", "-1e-10"), (value, shown)
+    result = SimpleNamespace(method="nautilus", median={"lens_mass.0.e1": 6e-11},
+                             interval_68={"lens_mass.0.e1": (6e-11 - 5e-9, 6e-11 + 5e-9)})
+    median = _table_cells(medians_table(result))["lens_mass.0.e1"][0]
+    assert median.startswith("1e-10 ± "), median
+
+
 def _table_cells(table) -> dict[str, list[str]]:
     """Each row of a rich ``table`` (rendered wide enough not to wrap), by its first cell."""
     from rich.console import Console
