@@ -1218,6 +1218,24 @@ def test_a_number_in_exponent_notation_on_the_command_line_is_still_a_number():
             PopulationOptions.from_kwargs(**parse_settings([item]))
 
 
+@pytest.mark.parametrize("item, message", [
+    ("sky_sigma=inf", "sky_sigma must be finite, got inf"), ("sky_sigma=-inf", "sky_sigma must be finite, got -inf"),
+    ("sky_sigma=nan", "sky_sigma must be finite, got nan"), ("sky_sigma=Infinity", "sky_sigma must be finite, got inf"),
+    ("snr_range=[5, inf]", "snr_range must be finite, got (5.0, inf)"),
+    ("psf_type=1e5", "psf_type must be 'gaussian' or 'moffat', got '1e5'")])
+def test_an_infinite_number_or_a_text_option_in_exponent_notation_on_the_command_line_is_refused_as_written(item, message):
+    """--set sky_sigma=inf (and nan, -inf, Infinity, which float reads and PyYAML leaves as text) was
+    refused as a number that is not finite; with text for numbers refused it read 'must be a number
+    (like 0.03), got 'inf''. --set psf_type=1e5, a text option, was refused as the text '1e5', then as
+    'must be a string, got 100000', a value not given. Both read as before: a ConfigValueError naming
+    the value as written."""
+    from tinylens.cli.simulate_population import parse_settings
+
+    with pytest.raises(ConfigValueError) as info:
+        PopulationOptions.from_kwargs(**parse_settings([item]))
+    assert str(info.value) == message
+
+
 @pytest.mark.parametrize("outdir, error", [("", ConfigValueError), (None, ConfigTypeError),
                                            ("~no_such_user_s65e/pop", ConfigValueError)])
 def test_an_outdir_of_an_unknown_user_is_a_value_error_as_an_empty_one_is(outdir, error, tmp_path, monkeypatch):

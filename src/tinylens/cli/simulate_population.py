@@ -120,10 +120,29 @@ def parse_settings(items: list[str]) -> dict[str, Any]:
         if not sep or not key.strip():
             raise ConfigError(f"--set expects KEY=VALUE (e.g. --set snr_range=[5,20]); got {item!r}.")
         try:
-            options[key.strip()] = exponent_numbers(yaml.safe_load(text))
+            value = yaml.safe_load(text)
         except yaml.YAMLError:
             raise ConfigError(f"--set {key.strip()}: cannot read the value {text!r}.") from None
+        options[key.strip()] = value if key.strip() in TEXT_OPTIONS else _infinities(exponent_numbers(value))
     return options
+
+
+#: The population options that are texts (``psf_type``): their ``--set`` value stays the text given
+#: (``psf_type=1e5`` is refused as the text '1e5', not as the number 100000).
+TEXT_OPTIONS = frozenset({"psf_type"})
+#: The texts that Python's float reads as infinite or not a number and YAML does not (it reads ``.inf``).
+NOT_FINITE_WORDS = frozenset({"inf", "infinity", "nan"})
+
+
+def _infinities(value: Any) -> Any:
+    """``value`` (lists searched too) with each text :data:`NOT_FINITE_WORDS` names, signed or not
+    (``inf``, ``-inf``, ``nan``), the float it writes, so that the options refuse it as a number that
+    is not finite (``sky_sigma must be finite, got inf``), not as a text."""
+    if isinstance(value, str) and value.strip().lstrip("+-").lower() in NOT_FINITE_WORDS:
+        return float(value)
+    if isinstance(value, list):
+        return [_infinities(v) for v in value]
+    return value
 
 
 #: Arguments of :func:`simulate_population` that are not population options: what sets each instead.
