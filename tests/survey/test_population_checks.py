@@ -1218,6 +1218,18 @@ def test_a_number_in_exponent_notation_on_the_command_line_is_still_a_number():
             PopulationOptions.from_kwargs(**parse_settings([item]))
 
 
+@pytest.mark.parametrize("value", [b"25", bytearray(b"25")])
+def test_a_pair_option_given_as_bytes_is_refused_not_read_as_character_codes(value):
+    """snr_range=b"25" was iterated as the codes of its characters, 50 and 53, and simulated lenses
+    with arc SNRs between 50 and 53 (size=b"64" is refused); it is a ConfigTypeError naming the
+    option, as a text is."""
+    with pytest.raises(ConfigTypeError, match=r"^population option snr_range must be a pair \[low, high\]"):
+        PopulationOptions.from_kwargs(snr_range=value)
+    for name in ("size", "sky_sigma"):  # float() reads bytearray(b"64") as 64.0
+        with pytest.raises(ConfigTypeError, match=rf"^population option {name} must be an? "):
+            PopulationOptions.from_kwargs(**{name: bytearray(b"64")})
+
+
 @pytest.mark.parametrize("item, message", [
     ("sky_sigma=inf", "sky_sigma must be finite, got inf"), ("sky_sigma=-inf", "sky_sigma must be finite, got -inf"),
     ("sky_sigma=nan", "sky_sigma must be finite, got nan"), ("sky_sigma=Infinity", "sky_sigma must be finite, got inf"),

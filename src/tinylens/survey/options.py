@@ -108,6 +108,8 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
     command line's values are read as YAML first (:func:`tinylens.cli.simulate_population.parse_settings`)."""
     try:
         if isinstance(default, tuple):
+            if isinstance(value, (str, bytes, bytearray)):  # b"25" iterates as its character codes, (50.0, 53.0)
+                raise TypeError
             pair = tuple(_number(x) for x in value)
             if len(pair) != 2:
                 raise ValueError
@@ -117,7 +119,7 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
                 raise ValueError
             return value
         if isinstance(default, int):
-            if isinstance(value, (bool, str, bytes)) or float(value) != int(value):
+            if isinstance(value, (bool, str, bytes, bytearray)) or float(value) != int(value):
                 raise ValueError
             return int(value)
         return _number(value)
@@ -146,7 +148,7 @@ def _coerce_error(value: Any, default: Any) -> type[ConfigError]:
 
 def _number(value: Any) -> float:
     """``value`` as a float; ``true``/``false`` and a text (``"0.1"``, which float reads) are not numbers."""
-    if isinstance(value, (bool, str, bytes)):
+    if isinstance(value, (bool, str, bytes, bytearray)):
         raise TypeError
     return float(value)
 
