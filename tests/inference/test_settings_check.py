@@ -453,3 +453,42 @@ def test_lbfgs_messages_count_one_start_and_one_draw_in_the_singular():
         check_lbfgs({"n_starts": 2, "n_draws": 1}, 3)
     assert str(info.value) == ("inference.settings.n_starts: lbfgs starts from the best of n_draws (1) prior draw, so "
                                "it cannot make 2 starts; lower n_starts or raise n_draws.")
+
+
+@pytest.mark.parametrize("inference, error, message", [
+    ({**NAUTILUS, "settings": {"nlive": -5}}, "ConfigValueError",
+     "inference.settings.nlive: must be a whole number >= 1 for nautilus, got -5."),
+    ({**NAUTILUS, "settings": {"n_eff": -1}}, "ConfigValueError", "inference.settings.n_eff: must be a number >= 0 for nautilus, got -1."),
+    ({**NAUTILUS, "settings": {"n_networks": 500}}, "ConfigValueError",
+     "inference.settings.n_networks: must be a whole number from 0 to 100 for nautilus, got 500 (nautilus trains each "
+     "of its networks again for every new bound, seconds each; its default is 4)."),
+    ({**NAUTILUS, "settings": {"nlvie": 100}}, "ConfigValueError", "inference.settings.nlvie: not a setting of nautilus."),
+    ({**NAUTILUS, "settings": {"f_live": "high"}}, "ConfigTypeError",
+     "inference.settings.f_live: must be a number between 0 and 1 for nautilus, got 'high'."),
+    ({**NAUTILUS, "settings": {"resume": "no"}}, "ConfigTypeError",
+     "inference.settings.resume: must be true or false for nautilus, got 'no'."),
+], ids=["nlive-5", "n_eff-1", "n_networks500", "nlvie", "f_live-high", "resume-no"])
+def test_a_sampler_settings_wrong_value_is_a_config_value_error_a_wrong_kind_a_config_type_error(tmp_path, inference,
+                                                                                                error, message):
+    """``nlive: -5`` (refused by the check a fit runs as its config is read, before the data load)
+    was a plain ConfigError, which ``except ValueError`` let through, though the schema's wrong
+    values are ConfigValueErrors and its values of the wrong kind ConfigTypeErrors; the same
+    message now comes as the class the schema would give, from the early check, the late one
+    and ``tinylens.fit`` (the config file named first). No data file exists here."""
+    from tinylens.errors import ConfigTypeError, ConfigValueError
+    from tinylens.fit import check_settings_first
+
+    expected = {"ConfigValueError": (ConfigValueError, ValueError), "ConfigTypeError": (ConfigTypeError, TypeError)}[error]
+    config = tiny_config(inference, output=str(tmp_path / "out"))
+    path = tmp_path / "model_config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    with pytest.raises(ConfigError) as early:
+        check_settings_first(load_config(path)[0])
+    with pytest.raises(ConfigError) as late:
+        check_inference(load_config(path)[0], 4)
+    with pytest.raises(ConfigError) as fitted:
+        tinylens.fit(path, progress=False)
+    for raised, start in ((early, ""), (late, ""), (fitted, f"In config file {path}: ")):
+        assert type(raised.value).__name__ == error and isinstance(raised.value, expected), repr(raised.value)
+        assert str(raised.value).startswith(start + message), str(raised.value)
+    assert not (tmp_path / "out").exists()

@@ -19,7 +19,8 @@ import numpy as np
 
 from tinylens import filenames
 from tinylens.config.schema import show
-from tinylens.errors import (OUTPUT_FOLDER_CHOICE, CheckpointWarning, ConfigError, OutputError, did_you_mean, ls_command,
+from tinylens.errors import (OUTPUT_FOLDER_CHOICE, CheckpointWarning, ConfigError, ConfigTypeError, ConfigValueError,
+                             OutputError, did_you_mean, ls_command,
                              outside_stacklevel)
 from tinylens.interrupts import ctrl_c_raises_here, handler_in_place, terminate_stops_here
 from tinylens.atomic import remove_unfinished, write_atomic
@@ -113,25 +114,39 @@ def check_settings(method: str, settings: Mapping[str, Any], allowed: Iterable[s
                    aliases: Mapping[str, str] | None = None) -> None:
     """Raise ConfigError naming ``inference.settings.<key>`` for a setting ``method`` lacks, a
     value :data:`VALUE_RULES` refuses or one above its :data:`CAPS`, or one setting given under two
-    names (``aliases``: other name -> the method's own)."""
+    names (``aliases``: other name -> the method's own). A value of the wrong kind (``f_live: high``)
+    is a :class:`~tinylens.errors.ConfigTypeError`, the others (``nlive: -5``, an unknown name) a
+    :class:`~tinylens.errors.ConfigValueError`, as the schema's are (:func:`_wrong_kind`)."""
     allowed = set(allowed)
     aliases = aliases or {}
     for alias, name in aliases.items():
         if alias in settings and name in settings:
-            raise ConfigError(f"inference.settings.{alias}: the same setting of {method} as '{name}' "
+            raise ConfigValueError(f"inference.settings.{alias}: the same setting of {method} as '{name}' "
                               f"(got {show(settings[alias])} and {show(settings[name])}); give one of them.")
     for key, value in settings.items():
         if key not in allowed:
-            raise ConfigError(
+            raise ConfigValueError(
                 f"inference.settings.{key}: not a setting of {method}.{did_you_mean([key], sorted(allowed))} "
                 f"Allowed: {', '.join(sorted(allowed))}."
             )
         if key in VALUE_RULES and not VALUE_RULES[key][1](value):
-            raise ConfigError(f"inference.settings.{key}: must be {VALUE_RULES[key][0]} for {method}, "
-                              f"got {show(value)}.")
+            error = ConfigTypeError if _wrong_kind(VALUE_RULES[key][0], value) else ConfigValueError
+            raise error(f"inference.settings.{key}: must be {VALUE_RULES[key][0]} for {method}, "
+                        f"got {show(value)}.")
         if key in CAPS and value > CAPS[key][1]:
             what, _, why = CAPS[key]
-            raise ConfigError(f"inference.settings.{key}: must be {what} for {method}, got {show(value)} ({why}).")
+            raise ConfigValueError(f"inference.settings.{key}: must be {what} for {method}, got {show(value)} ({why}).")
+
+
+def _wrong_kind(what: str, value: Any) -> bool:
+    """Whether ``value``, which the rule of :data:`VALUE_RULES` that says it ``what`` refuses, is of
+    the wrong kind for it (a text or a list for a number, a number for true or false, a list for a
+    mapping) rather than a value of the right kind out of its range (``nlive: -5``, ``f_live: 1.5``)."""
+    if what == _FLAG[0]:
+        return True  # its only values are true and false
+    if what.startswith("a mapping"):
+        return not isinstance(value, Mapping)
+    return not isinstance(value, (int, float, np.number)) or isinstance(value, bool)
 
 
 #: The most points one batch of a search may hold: a sampler's batch (nautilus's ``n_batch``), its
@@ -147,7 +162,7 @@ def check_at_most(method: str, key: str, value: Any, cap: int, why: str, minimum
     """Raise ConfigError naming ``inference.settings.<key>``, its ``value`` and the range
     ``minimum .. cap`` where ``value`` (a whole number, as :data:`VALUE_RULES` checked) is above ``cap``."""
     if value > cap:
-        raise ConfigError(f"inference.settings.{key}: must be a whole number from {minimum} to {cap} for {method}, "
+        raise ConfigValueError(f"inference.settings.{key}: must be a whole number from {minimum} to {cap} for {method}, "
                           f"got {show(value)} ({why}).")
 
 
