@@ -58,7 +58,7 @@ from scipy.special import logsumexp
 from tinylens import filenames
 from tinylens.config.schema import show
 from tinylens.inference import InferenceResult
-from tinylens.errors import CheckpointWarning, ConfigError, ConfigValueError, counted, outside_stacklevel, priors_and_data
+from tinylens.errors import CheckpointWarning, ConfigError, counted, outside_stacklevel, priors_and_data
 from tinylens.inference.common import (
     MAX_BATCH,
     NO_FINITE_DRAWS,
@@ -79,6 +79,19 @@ from tinylens.inference.common import (
     split,
     try_settings,
 )
+from tinylens.inference.dynesty_settings import (  # noqa: F401 (DEFAULTS, MAX_QUEUE: also read from here)
+    ALIASES,
+    DEFAULTS,
+    MAX_QUEUE,
+    OTHER_OWN_FILES,
+    OWN_KEYS,
+    RESERVED,
+    _user_key,
+    check_history_name,
+    check_queue,
+    history_path,
+    is_other_own_file,
+)
 from tinylens.inference.progress import LiveStatus, announce_resumed
 from tinylens.priors import prior_transform
 
@@ -86,15 +99,6 @@ from tinylens.priors import prior_transform
 #: makes :func:`_batcher_in` find none (``isinstance(x, ())`` is False), and its tracebacks per thread come back.
 _function_wrapper = getattr(dynesty.dynesty, "_function_wrapper", ())
 
-DEFAULTS: dict[str, Any] = {
-    "nlive": 300, "queue_size": 64, "dlogz": 0.1, "bound": "multi", "sample": "rwalk",
-    "seed": 0, "resume": True, "checkpoint_every": 60.0,
-}
-ALIASES = {"batch_size": "queue_size", "n_live": "nlive"}
-RESERVED = {"loglikelihood", "prior_transform", "ndim", "pool", "use_pool", "rstate", "logl_args", "logl_kwargs",
-            "ptform_args", "ptform_kwargs", "live_points", "blob", "print_progress", "print_func",
-            "checkpoint_file", "add_live", "save_bounds"}
-OWN_KEYS = {"seed", "resume"}
 SAMPLER_KEYS = keyword_names(dynesty.NestedSampler.__new__, exclude=RESERVED | {"cls"})
 RUN_KEYS = keyword_names(dynesty.NestedSampler.run_nested, exclude=RESERVED)
 
@@ -324,17 +328,6 @@ def _dummy_sampler(n_dim: int) -> Callable[[dict[str, Any]], Any]:
     return build
 
 
-#: The most proposals dynesty may queue (``queue_size``): :class:`BatchingPool` runs each in a
-#: thread of its own, and 1e7 failed mid-run when the threads could not be started (a few
-#: thousand threads take seconds to start; the system's limit on them is tens of thousands).
-MAX_QUEUE = 4096
-
-
-def _user_key(settings: dict[str, Any], name: str) -> str:
-    """How the config spells the setting ``name`` (an alias or the name itself)."""
-    return next((k for k in settings if ALIASES.get(k, k) == name), name)
-
-
 def _check_sizes(settings: dict[str, Any], init: dict[str, Any], n_dim: int) -> None:
     """``nlive`` from ``2 n_dim + 1`` to :data:`~tinylens.inference.common.MAX_BATCH` and ``queue_size``
     at most :data:`MAX_QUEUE`, for ``n_dim`` free parameters, before the dummy sampler is built (it
@@ -347,9 +340,7 @@ def _check_sizes(settings: dict[str, Any], init: dict[str, Any], n_dim: int) -> 
                           "for ever and the evidence is off; hundreds are usual.")
     check_at_most("dynesty", key, nlive, MAX_BATCH, "dynesty draws and holds every live point at once; tens of "
                   "thousands are already a very thorough run", minimum=least)
-    check_at_most("dynesty", _user_key(settings, "queue_size"), init["queue_size"], MAX_QUEUE,
-                  "tinylens runs each queued proposal in a thread of its own, and their likelihood calls as one "
-                  "batch; a few hundred keep a GPU busy")
+    check_queue(settings, init["queue_size"])
 
 
 def check(settings: dict[str, Any], n_dim: int) -> None:
@@ -364,46 +355,8 @@ def check(settings: dict[str, Any], n_dim: int) -> None:
             f"inference.settings.ncdim: must be a whole number from 1 to {n_dim} (the number of free parameters) "
             f"or null for dynesty, got {show(ncdim)}."
         )
-    _check_history_name(init.get("history_filename"))
+    check_history_name(init.get("history_filename"))
     try_settings("dynesty", settings, _dummy_sampler(n_dim))
-
-
-def _check_history_name(name: Any) -> None:
-    """Raise ConfigError unless ``history_filename`` is null or a file name, and a relative one
-    none of tinylens's other files in the output folder (:data:`tinylens.filenames.RESERVED`),
-    which the history would overwrite (compared ignoring case, as macOS and Windows do)."""
-    if name is None:
-        return
-    if not isinstance(name, str):
-        raise ConfigError(f"inference.settings.history_filename: must be a file name for dynesty, got {show(name)}.")
-    path = _history_path(name)
-    if not path.is_absolute() and _is_other_own_file(os.path.normpath(path)):
-        raise ConfigError(
-            f"inference.settings.history_filename: '{name}' is a file tinylens writes itself in the output folder "
-            f"(its own files: {', '.join(_OTHER_OWN_FILES)}); choose another name for dynesty's history."
-        )
-
-
-def _history_path(name: str) -> Path:
-    """``history_filename`` ``name`` with a leading ``~`` or ``~user`` expanded; a ConfigValueError
-    (a ConfigError and a ValueError, as a config's other wrong values are) naming the key where that
-    home folder is not known here."""
-    from tinylens.config.loader import home_expanded
-
-    try:
-        return home_expanded(name)
-    except ConfigValueError as exc:
-        raise ConfigValueError(f"inference.settings.history_filename: {exc}.") from None
-
-
-#: tinylens's own files in an output folder that dynesty's history may not be written over (all
-#: but the history's own default name).
-_OTHER_OWN_FILES = tuple(own for own in filenames.RESERVED if own != filenames.DYNESTY_HISTORY)
-
-
-def _is_other_own_file(name: str) -> bool:
-    """Whether ``name`` is one of :data:`_OTHER_OWN_FILES`, ignoring case as macOS and Windows do."""
-    return name.casefold() in {own.casefold() for own in _OTHER_OWN_FILES}
 
 
 def check_history_folder(settings: dict[str, Any], folder: str | Path) -> None:
@@ -447,7 +400,7 @@ def _history_in(init: dict[str, Any], folder: str | Path | None) -> dict[str, An
 def _history_target(init: dict[str, Any], folder: str | Path) -> Path:
     """Where ``init``'s ``history_filename`` (dynesty's default name if none) is written for the
     output ``folder``: a relative name in it, an absolute one as it is."""
-    name = _history_path(init.get("history_filename") or filenames.DYNESTY_HISTORY)
+    name = history_path(init.get("history_filename") or filenames.DYNESTY_HISTORY)
     return name if name.is_absolute() else Path(folder) / name
 
 
@@ -456,16 +409,16 @@ def _check_history_path(name: Any, path: Path, folder: Path) -> None:
     against the output ``folder``) is one of tinylens's other files in ``folder``, which the
     history would overwrite: reached by a name the check of the name alone lets through (one
     that leaves the folder and comes back, ``../out/result.json``, an absolute path to it, a
-    link), compared after resolving both, and ignoring case as :func:`_check_history_name` does."""
+    link), compared after resolving both, and ignoring case as :func:`~tinylens.inference.dynesty_settings.check_history_name` does."""
     resolved = path.resolve()
-    if not _is_other_own_file(resolved.name):
+    if not is_other_own_file(resolved.name):
         return
     here, parent = folder.resolve(), resolved.parent
     if parent != here and not (parent.is_dir() and here.is_dir() and os.path.samefile(parent, here)):
         return
     raise ConfigError(
         f"inference.settings.history_filename: '{name}' is the file {resolved.name} that tinylens writes itself "
-        f"in the output folder {folder} (its own files: {', '.join(_OTHER_OWN_FILES)}); choose another name for dynesty's "
+        f"in the output folder {folder} (its own files: {', '.join(OTHER_OWN_FILES)}); choose another name for dynesty's "
         f"history, or a path outside the output folder."
     )
 
