@@ -139,12 +139,14 @@ def check_inference(config, n_dim: int | None = None) -> None:
 #: the method's library nor JAX (:func:`check_inference_first`); the others are checked by
 #: :func:`check_inference` alone.
 FIRST_CHECKS: dict[str, str] = {"nautilus": "tinylens.inference.nautilus_settings:check_names",
-                                 "dynesty": "tinylens.inference.dynesty_settings:check_names"}
+                                 "dynesty": "tinylens.inference.dynesty_settings:check_names",
+                                 "lbfgs": "tinylens.inference.optimizer_settings:check_lbfgs",
+                                 "differential_evolution": "tinylens.inference.optimizer_settings:check_de_names"}
 
 
 def check_inference_first(config) -> None:
     """What :func:`check_inference` refuses that the config alone tells, without the model's free
-    parameters or the method's library (nautilus imports scikit-learn, dynesty's runner JAX: seconds): an
+    parameters or the method's library (nautilus imports scikit-learn, dynesty's and the optimisers' runners JAX: seconds): an
     unknown inference type or method, and, for a method of :data:`FIRST_CHECKS`, a setting it
     does not have or a value the settings' rules refuse; the same ConfigError. A fit runs it once
     the config is read, so that such a mistake is said before JAX and the data are loaded."""

@@ -26,34 +26,24 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import optimize
 
-from tinylens.errors import ConfigError, counted, plural, priors_and_data
+from tinylens.errors import ConfigError, counted, priors_and_data
 from tinylens.inference import InferenceResult
-from tinylens.inference.common import MAX_BATCH, check_at_most, check_settings, keyword_names, try_settings
+from tinylens.inference.common import MAX_BATCH, check_at_most, try_settings
+from tinylens.inference.optimizer_settings import (  # noqa: F401 (DE_OWN_KEYWORDS, check_lbfgs: also read from here)
+    DE_DEFAULTS,
+    DE_OWN_KEYWORDS,
+    LBFGS_DEFAULTS,
+    check_de_names,
+    check_lbfgs,
+    de_keys,
+)
 from tinylens.inference.progress import LiveStatus
 
 #: Objective value standing in for a non-finite posterior (optimisers need finite numbers).
 BAD = 1e30
 
-DE_DEFAULTS: dict[str, Any] = {"seed": 0, "polish": True, "popsize": 15, "maxiter": 1000, "tol": 0.01}
-# ``seed`` is tinylens's own (passed on as ``rng``): scipy 1.15 takes it through a
-# decorator, so its signature does not name it
-DE_KEYS = keyword_names(
-    optimize.differential_evolution, exclude={"func", "bounds", "args", "vectorized", "workers", "callback", "rng", "x0"}
-) | {"seed"}
-LBFGS_DEFAULTS: dict[str, Any] = {"n_starts": 8, "n_draws": 1024, "maxiter": 500, "seed": 0}
-#: Keywords of scipy's ``differential_evolution`` that tinylens sets itself (TinyLensGpu passes
-#: its config's on to scipy), each with why a config cannot give it.
-DE_OWN_KEYWORDS: dict[str, str] = {
-    "workers": "tinylens evaluates each generation's population in one batched likelihood call, not in a pool of "
-               "processes",
-    "vectorized": "tinylens always evaluates each generation's population in one batched call",
-    "x0": "the search starts from a population drawn over the priors' box (init); to start near a point, narrow "
-          "the priors around it",
-    "bounds": "the box searched is the priors' (each prior's range, or a Gaussian's mean +- 5 sigma, cut to its "
-              "limits)",
-    "callback": "tinylens's own reports the progress",
-    "rng": "give seed instead",
-}
+#: Its settings' names, read where the config is checked first (before JAX): optimizer_settings.
+DE_KEYS = de_keys()
 
 
 def prior_bounds(problem) -> list[tuple[float, float]]:
@@ -136,31 +126,12 @@ def _dummy_de(n_dim: int) -> Callable[[dict[str, Any]], Any]:
 def check_differential_evolution(settings: dict[str, Any], n_dim: int) -> None:
     """Raise ConfigError for a setting differential evolution does not have or a value it refuses,
     for a model of ``n_dim`` free parameters; one of scipy's that tinylens sets itself is said to be one."""
-    own = next((key for key in settings if key in DE_OWN_KEYWORDS), None)
-    if own is not None:
-        raise ConfigError(f"inference.settings.{own}: a keyword of scipy's differential_evolution that tinylens "
-                          f"sets itself ({DE_OWN_KEYWORDS[own]}); remove it.")
-    check_settings("differential_evolution", settings, DE_KEYS)
+    check_de_names(settings)
     if "popsize" in settings:  # scipy's population, popsize x n_dim members, is one batch per generation
         check_at_most("differential_evolution", "popsize", settings["popsize"], max(1, MAX_BATCH // n_dim),
                       f"the population, popsize x {n_dim} free parameters, is drawn and evaluated as one batch "
                       f"each generation, at most {MAX_BATCH} points; scipy's default is 15")
     try_settings("differential_evolution", settings, _dummy_de(n_dim))
-
-
-def check_lbfgs(settings: dict[str, Any], n_dim: int) -> None:
-    """Raise ConfigError for a setting of lbfgs it does not have, or more starts (``n_starts``)
-    than prior draws to start from (``n_draws``), which ran only ``n_draws`` (any ``n_dim`` will do)."""
-    check_settings("lbfgs", settings, LBFGS_DEFAULTS)
-    kw = {**LBFGS_DEFAULTS, **settings}
-    check_at_most("lbfgs", "n_draws", kw["n_draws"], MAX_BATCH, "the prior draws are made and evaluated as one batch, "
-                  "held in memory at once; the default is 1024")
-    if kw["n_starts"] > kw["n_draws"]:
-        given = "" if "n_draws" in settings else ", its default"
-        raise ConfigError(
-            f"inference.settings.n_starts: lbfgs starts from the best of n_draws ({kw['n_draws']}{given}) prior "
-            f"{plural(kw['n_draws'], 'draw')}, so it cannot make {kw['n_starts']} starts; lower n_starts or raise n_draws."
-        )
 
 
 def run_differential_evolution(
