@@ -40,6 +40,14 @@ def keyword_names(*funcs: Callable, exclude: Iterable[str] = ()) -> set[str]:
     return names - set(exclude)
 
 
+def others_to(*funcs: Callable) -> int | None:
+    """The index of the first of ``funcs`` whose signature takes ``**kwargs``: the one a setting
+    named by none of their keywords goes to (:func:`split`'s ``rest``), which :func:`check_settings`
+    must then not refuse (``any_name``), as the function takes it; None where none does."""
+    return next((i for i, f in enumerate(funcs)
+                 if any(p.kind == p.VAR_KEYWORD for p in inspect.signature(f).parameters.values())), None)
+
+
 def _is_whole(v: Any) -> bool:
     return isinstance(v, (int, np.integer)) and not isinstance(v, bool)  # YAML's true is an int to Python
 
@@ -111,12 +119,14 @@ CAPS: dict[str, tuple[str, float, str]] = {
 
 
 def check_settings(method: str, settings: Mapping[str, Any], allowed: Iterable[str],
-                   aliases: Mapping[str, str] | None = None) -> None:
+                   aliases: Mapping[str, str] | None = None, any_name: bool = False) -> None:
     """Raise ConfigError naming ``inference.settings.<key>`` for a setting ``method`` lacks, a
     value :data:`VALUE_RULES` refuses or one above its :data:`CAPS`, or one setting given under two
     names (``aliases``: other name -> the method's own). A value of the wrong kind (``f_live: high``)
     is a :class:`~tinylens.errors.ConfigTypeError`, the others (``nlive: -5``, an unknown name) a
-    :class:`~tinylens.errors.ConfigValueError`, as the schema's are (:func:`_wrong_kind`)."""
+    :class:`~tinylens.errors.ConfigValueError`, as the schema's are (:func:`_wrong_kind`).
+    ``any_name``: the method takes settings of other names too (a signature with ``**kwargs``,
+    :func:`others_to`), so that a name not in ``allowed`` is not refused."""
     allowed = set(allowed)
     aliases = aliases or {}
     for alias, name in aliases.items():
@@ -124,7 +134,7 @@ def check_settings(method: str, settings: Mapping[str, Any], allowed: Iterable[s
             raise ConfigValueError(f"inference.settings.{alias}: the same setting of {method} as '{name}' "
                               f"(got {show(settings[alias])} and {show(settings[name])}); give one of them.")
     for key, value in settings.items():
-        if key not in allowed:
+        if key not in allowed and not any_name:
             raise ConfigValueError(
                 f"inference.settings.{key}: not a setting of {method}.{did_you_mean([key], sorted(allowed))} "
                 f"Allowed: {', '.join(sorted(allowed))}."
@@ -210,14 +220,18 @@ def try_settings(method: str, settings: Mapping[str, Any], build: Callable[[dict
     raise ConfigError(f"inference.settings.{key}: {method} refuses {show(settings[key])} ({reason}).")
 
 
-def split(settings: Mapping[str, Any], *groups: Iterable[str]) -> list[dict[str, Any]]:
-    """Split ``settings`` into one dict per group of names (first matching group wins)."""
+def split(settings: Mapping[str, Any], *groups: Iterable[str], rest: int | None = None) -> list[dict[str, Any]]:
+    """Split ``settings`` into one dict per group of names (first matching group wins); a setting
+    of no group goes to group ``rest`` (one whose function takes ``**kwargs``), or nowhere."""
     out: list[dict[str, Any]] = [{} for _ in groups]
     for key, value in settings.items():
         for i, names in enumerate(groups):
             if key in names:
                 out[i][key] = value
                 break
+        else:
+            if rest is not None:
+                out[rest][key] = value
     return out
 
 

@@ -72,6 +72,7 @@ from tinylens.inference.common import (
     fingerprint,
     keys_in_order,
     keyword_names,
+    others_to,
     open_checkpoint,
     prepare_checkpoint,
     recorded_count,
@@ -101,6 +102,9 @@ _function_wrapper = getattr(dynesty.dynesty, "_function_wrapper", ())
 
 SAMPLER_KEYS = keyword_names(dynesty.NestedSampler.__new__, exclude=RESERVED | {"cls"})
 RUN_KEYS = keyword_names(dynesty.NestedSampler.run_nested, exclude=RESERVED)
+#: Which of NestedSampler (0) and run_nested (1) takes a setting of neither's names, where its
+#: signature takes ``**kwargs``; None where neither does (such a setting is refused).
+OTHERS_TO = others_to(dynesty.NestedSampler.__new__, dynesty.NestedSampler.run_nested)
 
 #: Batched likelihoods by key, so a pickled checkpoint holds only the key.
 _LIKELIHOODS: dict[str, Callable[[np.ndarray], np.ndarray]] = {}
@@ -296,9 +300,11 @@ def unwrap(loglikelihood: LogLikelihood) -> None:
 
 def _settings(settings: dict[str, Any]) -> tuple[dict, dict, dict]:
     canon = {ALIASES.get(k, k): v for k, v in settings.items()}
-    check_settings("dynesty", settings, SAMPLER_KEYS | RUN_KEYS | OWN_KEYS | set(ALIASES), ALIASES)
+    check_settings("dynesty", settings, SAMPLER_KEYS | RUN_KEYS | OWN_KEYS | set(ALIASES), ALIASES,
+                   any_name=OTHERS_TO is not None)
     merged = {**DEFAULTS, **canon}
-    return tuple(split(merged, OWN_KEYS, SAMPLER_KEYS, RUN_KEYS))  # type: ignore[return-value]
+    rest = None if OTHERS_TO is None else OTHERS_TO + 1  # after tinylens's own
+    return tuple(split(merged, OWN_KEYS, SAMPLER_KEYS, RUN_KEYS, rest=rest))  # type: ignore[return-value]
 
 
 class _ListPool:

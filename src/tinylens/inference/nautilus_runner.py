@@ -58,6 +58,7 @@ from tinylens.inference.common import (
     check_settings,
     fingerprint,
     keyword_names,
+    others_to,
     open_checkpoint,
     prepare_checkpoint,
     recorded_count,
@@ -71,6 +72,9 @@ from tinylens.atomic import write_atomic
 
 SAMPLER_KEYS = keyword_names(Sampler.__init__, exclude=RESERVED)
 RUN_KEYS = keyword_names(Sampler.run)
+#: Which of Sampler (0) and Sampler.run (1) takes a setting of neither's names, where its signature
+#: takes ``**kwargs``; None where neither does (such a setting is refused).
+OTHERS_TO = others_to(Sampler.__init__, Sampler.run)
 #: The checkpoint's attribute holding the seconds of sampling its state took (all runs).
 SAMPLING_TIME_ATTR = "tinylens_sampling_time_s"
 #: The checkpoint's attribute holding the ``f_live`` its exploration ended at (once it has).
@@ -100,9 +104,10 @@ def h5_system_error(exc: Exception, path: str | Path) -> OSError | None:
 def _settings(settings: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """Canonical names, defaults filled in, split into Sampler, run and tinylens's own keywords."""
     canon = {ALIASES.get(k, k): v for k, v in settings.items()}
-    check_settings("nautilus", settings, SAMPLER_KEYS | RUN_KEYS | OWN_KEYS | set(ALIASES), ALIASES)
+    check_settings("nautilus", settings, SAMPLER_KEYS | RUN_KEYS | OWN_KEYS | set(ALIASES), ALIASES,
+                   any_name=OTHERS_TO is not None)
     merged = {**DEFAULTS, **canon}
-    return tuple(split(merged, SAMPLER_KEYS, RUN_KEYS, OWN_KEYS))  # type: ignore[return-value]
+    return tuple(split(merged, SAMPLER_KEYS, RUN_KEYS, OWN_KEYS, rest=OTHERS_TO))  # type: ignore[return-value]
 
 
 class CheckpointedSampler(Sampler):
@@ -237,7 +242,7 @@ def _check_network(value: Any) -> None:
         )
     allowed = keyword_names(MLPRegressor.__init__)
     for name, v in value.items():
-        if name not in allowed:
+        if name not in allowed and others_to(MLPRegressor.__init__) is None:
             raise ConfigError(
                 f"{where}.{name}: not a setting of MLPRegressor (nautilus's networks). "
                 f"Allowed: {', '.join(sorted(allowed))}."

@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 from tinylens.errors import ConfigValueError, plural
-from tinylens.inference.common import MAX_BATCH, check_at_most, check_settings, keyword_names
+from tinylens.inference.common import MAX_BATCH, check_at_most, check_settings, keyword_names, others_to
 
 DE_DEFAULTS: dict[str, Any] = {"seed": 0, "polish": True, "popsize": 15, "maxiter": 1000, "tol": 0.01}
 LBFGS_DEFAULTS: dict[str, Any] = {"n_starts": 8, "n_draws": 1024, "maxiter": 500, "seed": 0}
@@ -55,7 +55,10 @@ def check_de_names(settings: dict[str, Any]) -> None:
     if own is not None:
         raise ConfigValueError(f"inference.settings.{own}: a keyword of scipy's differential_evolution that tinylens "
                                f"sets itself ({DE_OWN_KEYWORDS[own]}); remove it.")
-    check_settings("differential_evolution", settings, de_keys())
+    from scipy import optimize
+
+    check_settings("differential_evolution", settings, de_keys(),
+                   any_name=others_to(optimize.differential_evolution) is not None)
 
 
 def check_lbfgs(settings: dict[str, Any], n_dim: int | None = None) -> None:
