@@ -64,3 +64,29 @@ def test_what_the_source_does_not_tell_is_none(tmp_path, how):
     folder = _package(tmp_path, {"__init__.py": "from .front import Nested\n", "base.py": _BASE, "front.py": front})
     assert _imported(tmp_path, "Nested", "run")  # the package imports and has the method
     assert method_keywords(folder, "pkg", "Nested", "run") is None
+
+
+_ADDS_RUN = """
+def adds_run(cls):
+    def run(self, maxiter=None, dlogz=0.1, n_effective=None, *, resume=False):
+        pass
+
+    cls.run = run
+    return cls
+"""
+
+
+@pytest.mark.parametrize("where", ["the class", "its base"])
+def test_a_decorated_class_is_none_as_its_decorator_may_change_its_methods(tmp_path, where):
+    """A class decorator can replace a method (here with one that takes ``n_effective`` too): the
+    reader, which read the undecorated class's ``def``, gave its names and so refused a setting the
+    installed package takes; a decorated class, or base class, is now None (the runner decides)."""
+    deco = "from .deco import adds_run\n"
+    if where == "the class":
+        base, front = _BASE, f"{deco}from .base import Base\n\n\n@adds_run\nclass Nested(Base):\n    pass\n"
+    else:
+        base, front = f"{deco}\n\n@adds_run{_BASE}", "from .base import Base\n\n\nclass Nested(Base):\n    pass\n"
+    folder = _package(tmp_path, {"__init__.py": "from .front import Nested\n", "deco.py": _ADDS_RUN,
+                                 "base.py": base, "front.py": front})
+    assert "n_effective" in _imported(tmp_path, "Nested", "run")  # what the imported package takes
+    assert method_keywords(folder, "pkg", "Nested", "run") is None

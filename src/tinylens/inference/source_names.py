@@ -8,7 +8,7 @@ lets a misspelt setting be said once the config is read (:func:`tinylens.inferen
 Each reader follows the package's ``__init__.py`` to where the name it exports is defined
 (``from .core.sampler import Sampler``), and a method inherited from a single base class to that
 class, as Python would; it answers None wherever the source does not tell what the imported
-object takes (a star import, a name bound under a condition or another way, a decorated function,
+object takes (a star import, a name bound under a condition or another way, a decorated function or class,
 ``*args`` or ``**kwargs``, several base classes, a package without its ``.py`` files): the runner's
 own check, with the library imported, then decides, so that the early check never refuses a
 setting the installed version accepts.
@@ -123,11 +123,12 @@ def keywords(function: ast.FunctionDef, first: str | None = None) -> set[str] | 
 def method_keywords(folder: Path, package: str, cls: str, method: str, first: str = "self") -> set[str] | None:
     """The keywords of ``package.<cls>.<method>`` (the class the package exports as ``cls``),
     defined in the class or inherited from its one base class (followed, within the package,
-    as :func:`defined` follows imports); None where the source does not tell them."""
+    as :func:`defined` follows imports); None where the source does not tell them (also where
+    the class, or a base class it inherits the method from, is decorated)."""
     found = defined(folder, package, cls)
     for _ in range(MAX_HOPS):
-        if found is None or not isinstance(found[0], ast.ClassDef):
-            return None
+        if found is None or not isinstance(found[0], ast.ClassDef) or found[0].decorator_list:
+            return None  # a decorated class: its decorator may give it other methods, or be another object
         node, path, parts = found
         methods = [f for f in node.body if _binds(f, method)]
         if methods:
