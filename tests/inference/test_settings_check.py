@@ -494,38 +494,56 @@ def test_a_sampler_settings_wrong_value_is_a_config_value_error_a_wrong_kind_a_c
     assert not (tmp_path / "out").exists()
 
 
-def test_a_sampler_whose_signature_takes_kwargs_has_its_other_settings_passed_on_not_refused(monkeypatch):
+#: Run in a fresh process: a nautilus and a dynesty whose Sampler.__init__ (NestedSampler.run_nested)
+#: take **options, put in place of the installed ones before the runners are imported, as a version
+#: of them that took **kwargs would be; the runners' own names are not touched.
+_OPEN_SAMPLERS = """
+import json
+import dynesty
+import nautilus
+
+class OpenSampler(nautilus.Sampler):
+    def __init__(self, prior, likelihood, n_dim=None, n_live=2000, **options):
+        self.new_option = options.pop("new_option", None)
+        super().__init__(prior, likelihood, n_dim=n_dim, n_live=n_live, **options)
+
+class OpenNested(dynesty.NestedSampler):
+    def run_nested(self, maxiter=None, dlogz=None, **options):
+        pass
+
+nautilus.Sampler, dynesty.NestedSampler = OpenSampler, OpenNested
+from tinylens.inference import dynesty_runner, nautilus_runner
+
+nautilus_runner.check({"n_live": 50, "new_option": 3}, 3)  # the runner's whole check, a dummy sampler built
+init, run, own = nautilus_runner._settings({"n_live": 100, "new_option": 3, "f_live": 0.05})
+d_own, d_init, d_run = dynesty_runner._settings({"new_option": 3, "dlogz": 0.5, "walks": 30})
+print(json.dumps({"nautilus": [init, run, own], "dynesty": [d_own, d_init, d_run]}, default=str))
+"""
+
+
+def test_a_sampler_whose_signature_takes_kwargs_has_its_other_settings_passed_on_not_refused():
     """The runners' check took a sampler's settings from its signature's named keywords
     (keyword_names) and refused every other name, so a nautilus or dynesty whose Sampler (or
-    NestedSampler) takes ``**kwargs`` had a setting it takes refused as 'not a setting of ...',
-    and split dropped it; such a setting is now let through and given to the function that
-    takes ``**kwargs`` (others_to), while a sampler of named keywords alone refuses it as before."""
-    from nautilus import Sampler
+    run_nested) takes ``**kwargs`` had a setting it takes refused as 'not a setting of ...', and
+    split dropped it; such a setting is now let through and given to the function that takes
+    ``**kwargs`` alone, while the installed samplers, of named keywords alone, refuse it as before."""
+    import json
+    import os
+    import subprocess
+    import sys
 
-    import dynesty
     from tinylens.errors import ConfigValueError
-    from tinylens.inference.common import keyword_names, others_to
 
     for runner in (nautilus_runner, dynesty_runner):  # the installed ones: refused, and said so
         with pytest.raises(ConfigValueError, match=r"^inference.settings.new_option: not a setting of"):
             runner._settings({"new_option": 3})
-
-    class OpenSampler(Sampler):  # a nautilus whose Sampler passes other keywords on
-        def __init__(self, prior, likelihood, n_dim=None, n_live=2000, **options):
-            super().__init__(prior, likelihood, n_dim=n_dim, n_live=n_live, **options)
-
-    monkeypatch.setattr(nautilus_runner, "SAMPLER_KEYS", keyword_names(OpenSampler.__init__,
-                                                                       exclude=nautilus_runner.RESERVED))
-    monkeypatch.setattr(nautilus_runner, "OTHERS_TO", others_to(OpenSampler.__init__, Sampler.run))
-    init, run, own = nautilus_runner._settings({"n_live": 100, "new_option": 3, "f_live": 0.05})
+    done = subprocess.run([sys.executable, "-c", _OPEN_SAMPLERS], capture_output=True, text=True,
+                          env={**os.environ, "JAX_PLATFORMS": "cpu"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    init, run, own = out["nautilus"]
     assert (init["new_option"], init["n_live"], run["f_live"]) == (3, 100, 0.05)
     assert "new_option" not in run and "new_option" not in own
-
-    def open_run(self, maxiter=None, dlogz=None, **options):  # a dynesty whose run_nested takes more
-        pass
-
-    monkeypatch.setattr(dynesty_runner, "RUN_KEYS", keyword_names(open_run, exclude=dynesty_runner.RESERVED))
-    monkeypatch.setattr(dynesty_runner, "OTHERS_TO", others_to(dynesty.NestedSampler.__new__, open_run))
-    own, init, run = dynesty_runner._settings({"new_option": 3, "dlogz": 0.5, "walks": 30})
-    assert (run["new_option"], run["dlogz"], init["walks"]) == (3, 0.5, 30)
-    assert "new_option" not in init and "new_option" not in own
+    d_own, d_init, d_run = out["dynesty"]
+    assert (d_run["new_option"], d_run["dlogz"], d_init["walks"]) == (3, 0.5, 30)
+    assert "new_option" not in d_init and "new_option" not in d_own
