@@ -467,7 +467,10 @@ def test_lbfgs_messages_count_one_start_and_one_draw_in_the_singular():
      "inference.settings.f_live: must be a number between 0 and 1 for nautilus, got 'high'."),
     ({**NAUTILUS, "settings": {"resume": "no"}}, "ConfigTypeError",
      "inference.settings.resume: must be true or false for nautilus, got 'no'."),
-], ids=["nlive-5", "n_eff-1", "n_networks500", "nlvie", "f_live-high", "resume-no"])
+    # a text where a number goes, within the mapping (the schema's float_parsing: a wrong kind)
+    ({**DYNESTY, "settings": {"first_update": {"min_ncall": "many"}}}, "ConfigTypeError",
+     "inference.settings.first_update: must be a mapping of numbers (min_ncall, min_eff) for dynesty, got "),
+], ids=["nlive-5", "n_eff-1", "n_networks500", "nlvie", "f_live-high", "resume-no", "first_update-many"])
 def test_a_sampler_settings_wrong_value_is_a_config_value_error_a_wrong_kind_a_config_type_error(tmp_path, inference,
                                                                                                 error, message):
     """``nlive: -5`` (refused by the check a fit runs as its config is read, before the data load)

@@ -151,11 +151,10 @@ def check_settings(method: str, settings: Mapping[str, Any], allowed: Iterable[s
 def _wrong_kind(what: str, value: Any) -> bool:
     """Whether ``value``, which the rule of :data:`VALUE_RULES` that says it ``what`` refuses, is of
     the wrong kind for it (a text or a list for a number, a number for true or false, a list for a
-    mapping) rather than a value of the right kind out of its range (``nlive: -5``, ``f_live: 1.5``)."""
-    if what == _FLAG[0]:
-        return True  # its only values are true and false
-    if what.startswith("a mapping"):
-        return not isinstance(value, Mapping)
+    mapping, or a mapping holding a text where a number goes) rather than a value of the right kind
+    out of its range (``nlive: -5``, ``f_live: 1.5``)."""
+    if what == _FLAG[0] or what.startswith("a mapping"):
+        return True  # true and false its only values; a mapping refused only for a value of no number in it
     return not isinstance(value, (int, float, np.number)) or isinstance(value, bool)
 
 
