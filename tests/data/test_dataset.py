@@ -1758,3 +1758,30 @@ def test_an_image_of_fewer_pixels_than_a_fit_needs_is_said_too_small_not_its_mas
     assert "larger cut-out" in text and "arcsec" not in text and "Check dataset.mask" not in text, text
     assert shape_mask_note(cfg, (3, 3)) == ""
     assert shape_mask_note(config(mask={"type": "circle", "r_max": 0.01}), (4, 4)) != ""  # 16 pixels: the mask's doing
+
+
+def test_a_load_measures_the_pixel_scatter_and_the_huge_noise_once(tmp_path, files, monkeypatch):
+    """load_dataset measured the image's pixel-to-pixel scatter four times over the same pixels (the
+    no-data, spike and noise-scale checks each did) and huge_noise twice (check_not_mostly_bad_noise
+    again), about 13 of some 50 ms at 400 x 400; each is measured once now, the scatter of the seen
+    pixels apart where a mask leaves some of them out, and the same pixels are announced."""
+    import tinylens.data.dataset as module
+
+    calls = {"pixel_scatter": 0, "huge_noise": 0}
+    for name in calls:
+        def counting(*args, _name=name, _original=getattr(module, name)):
+            calls[_name] += 1
+            return _original(*args)
+        monkeypatch.setattr(module, name, counting)
+    noise = np.full(SHAPE, 0.5)
+    noise[8:12, 10:14] = 10.0  # a bright centre's noise, over 10 times the sky's: mostly_bad_noise weighs it
+    put(files["noise_path"], noise)
+    image = read_fits_image(files["data_path"])
+    image[3, 4] = -9999.0  # announced: the scatter is still measured for the no-data check
+    put(files["data_path"], image)
+    _, messages = load_warning(config(), tmp_path)
+    assert calls == {"pixel_scatter": 1, "huge_noise": 1}, calls
+    assert len(unlike_any_source(messages)) == 1 and "-9999 at row 3, column 4" in messages[0], messages
+    calls.update(pixel_scatter=0, huge_noise=0)
+    _, messages = load_warning(config(mask={"type": "circle", "r_max": 0.8}), tmp_path)  # seen pixels beyond the mask
+    assert calls == {"pixel_scatter": 2, "huge_noise": 1}, calls

@@ -250,7 +250,7 @@ def load_dataset(cfg: schema.Dataset, base_dir: str | Path, origin: str = BASE_D
     user = user_mask(cfg, mask_values, data.shape)
     good_data, valid_noise = valid_values(data, noise)
     huge = huge_noise(noise, valid_noise)
-    unmasked_bad = check_not_mostly_bad_noise(data, noise, valid_noise, paths["noise_path"], user)
+    unmasked_bad = check_not_mostly_bad_noise(data, noise, valid_noise, paths["noise_path"], user, huge)
     good_noise = valid_noise & ~huge
     mask = user & good_data & good_noise
     note = " ".join(filter(None, (shape_mask_note(cfg, data.shape), mask_file_note(mask_values, mask_path))))
@@ -270,11 +270,14 @@ def load_dataset(cfg: schema.Dataset, base_dir: str | Path, origin: str = BASE_D
                      paths["noise_path"])
     _warn_flat(data[mask], paths["data_path"])
     psf = psf_file / psf_sum  # the unit-sum PSF the fit uses, and the spikes are judged against
-    _warn_no_data_and_spikes(data, noise, mask, psf, paths["data_path"], paths["psf_path"], good_data & good_noise)
+    scatter = pixel_scatter(data, mask) or 0.0  # measured once for the checks below (0: too few pixels)
+    _warn_no_data_and_spikes(data, noise, mask, psf, paths["data_path"], paths["psf_path"], good_data & good_noise,
+                             scatter)
     _warn_pixel_scale(header_pixel_scale(header), float(cfg.pixel_scale), paths["data_path"])
     _warn_psf_pixel_scale(header_pixel_scale(psf_header), float(cfg.pixel_scale), paths["psf_path"])
-    if not _warn_named_noise(noise_map_kind(noise_header, paths["noise_path"]), data, noise, mask, paths["noise_path"]):
-        _warn_noise_scale(data, noise, mask, paths["noise_path"], exposure_time(header))
+    if not _warn_named_noise(noise_map_kind(noise_header, paths["noise_path"]), data, noise, mask, paths["noise_path"],
+                             scatter):
+        _warn_noise_scale(data, noise, mask, paths["noise_path"], exposure_time(header), scatter)
     return Dataset(
         data=_frozen(np.where(good_data, data, 0.0)),
         noise=_frozen(np.where(good_noise, noise, np.inf)),
@@ -364,20 +367,22 @@ def psf_sharpness(psf: np.ndarray) -> float:
     return float(sharpness(psf, 0.0)[row, col])
 
 
-def no_data_pixels(data: np.ndarray, noise: np.ndarray, used: np.ndarray) -> np.ndarray:
+def no_data_pixels(data: np.ndarray, noise: np.ndarray, used: np.ndarray,
+                   scatter: float | None = None) -> np.ndarray:
     """The ``used`` pixels over :data:`NO_DATA_SIGMA` sigma below zero and the image's median (a
     -9999 or -99 marking no data), sigma being the pixel's noise or, where larger, the image's
-    pixel-to-pixel scatter (:func:`pixel_scatter`: a noise map too small)."""
+    pixel-to-pixel scatter (:func:`pixel_scatter` over the ``used`` pixels: a noise map too small;
+    ``scatter``, where the caller has measured it, 0 for none; None: measured here)."""
     if not used.any():
         return np.zeros(used.shape, dtype=bool)
-    sigma = np.maximum(noise, pixel_scatter(data, used) or 0.0)
+    sigma = np.maximum(noise, measured_scatter(data, used, scatter))
     floor = min(0.0, float(np.median(data[used])))
     with np.errstate(invalid="ignore", over="ignore"):
         return used & (data < floor - NO_DATA_SIGMA * sigma)
 
 
 def spike_pixels(data: np.ndarray, noise: np.ndarray, used: np.ndarray, psf: np.ndarray,
-                 seen: np.ndarray | None = None) -> np.ndarray:
+                 seen: np.ndarray | None = None, scatter: float | None = None) -> np.ndarray:
     """The ``used`` pixels sharper than the PSF allows (the L.A.Cosmic idea, van Dokkum 2001): over
     :data:`SPIKE_SIGMA` sigma (as :func:`no_data_pixels`) above the mean of their four neighbours
     and over :data:`SPIKE_SHARPNESS` times as sharp (:func:`sharpness`) as the PSF's peak.
@@ -388,13 +393,17 @@ def spike_pixels(data: np.ndarray, noise: np.ndarray, used: np.ndarray, psf: np.
     only with at least three of its four side neighbours seen (the image's edge not seen): with
     two missing, at the corner of a hole (a NaN or masked core of a bright point source) or of the
     image, the slope of a compact source whose brighter side is cut off looks over twice as sharp
-    as the PSF."""
+    as the PSF. ``scatter``: the ``used`` pixels' :func:`pixel_scatter`, as :func:`no_data_pixels`
+    takes it."""
     limit = SPIKE_SHARPNESS * psf_sharpness(psf)
     if not used.any() or not np.isfinite(limit):  # a PSF of one pixel: nothing is sharper
         return np.zeros(used.shape, dtype=bool)
     seen = used if seen is None else seen | used
-    sigma = np.maximum(noise, pixel_scatter(data, used) or 0.0)
-    image = np.where(seen & ~no_data_pixels(data, noise, seen), data, np.nan)
+    scatter = measured_scatter(data, used, scatter)
+    # the no-data pixels among the seen ones, with the seen pixels' scatter (the same where no mask cuts)
+    image = np.where(seen & ~no_data_pixels(data, noise, seen, scatter if np.array_equal(seen, used) else None),
+                     data, np.nan)
+    sigma = np.maximum(noise, scatter)
     known = np.pad(np.isfinite(image), 1, constant_values=False).astype(int)
     surrounded = known[:-2, 1:-1] + known[2:, 1:-1] + known[1:-1, :-2] + known[1:-1, 2:] >= 3
     sides, _ = neighbourhood(image, np.nan)
@@ -426,17 +435,19 @@ LEAVE_OUT = ("Leave them out of the fit: set them to NaN in the image, or their 
 
 
 def _warn_no_data_and_spikes(data: np.ndarray, noise: np.ndarray, used: np.ndarray, psf: np.ndarray,
-                             data_path: Path, psf_path: Path, seen: np.ndarray | None = None) -> None:
+                             data_path: Path, psf_path: Path, seen: np.ndarray | None = None,
+                             scatter: float | None = None) -> None:
     """Announce used pixels that no sky and no source can give (:func:`no_data_pixels`,
     :func:`spike_pixels`, whose neighbourhoods take in the ``seen`` pixels: valid data and noise,
     used or not), naming how many and their values; they are used as they are. Values
     that the fit refuses outright (:func:`~tinylens.data.value_range.bad_data_values`: 1e30) are
-    left to that refusal."""
+    left to that refusal. ``scatter``: the ``used`` pixels' :func:`pixel_scatter` (None: measured here)."""
     from tinylens.data.value_range import bad_data_values
 
     if not used.any() or bad_data_values(data, noise, used).any():
         return
-    low = no_data_pixels(data, noise, used)
+    scatter = measured_scatter(data, used, scatter)
+    low = no_data_pixels(data, noise, used, scatter)
     if low.any():
         n = int(low.sum())
         marker = ("one value in all of them: a no-data marker" if n > 1 and np.unique(data[low]).size == 1
@@ -445,7 +456,7 @@ def _warn_no_data_and_spikes(data: np.ndarray, noise: np.ndarray, used: np.ndarr
                       f"{shown_pixels(data, low)}. Neither sky noise nor a source (it adds light) reaches there; "
                       f"{marker}. Each weighs in the fit as much as a bright lens, and pulls the model down. {LEAVE_OUT}",
                       DataWarning, stacklevel=outside_stacklevel())
-    spikes = spike_pixels(data, noise, used, psf, seen)
+    spikes = spike_pixels(data, noise, used, psf, seen, scatter)
     if spikes.any():
         n = int(spikes.sum())
         warnings.warn(f"{data_path}: {counted(n, 'used pixel')} sharper than the PSF allows: "
@@ -546,6 +557,12 @@ def pixel_scatter(data: np.ndarray, used: np.ndarray) -> float | None:
     return float(1.4826 * np.median(np.abs(diff - np.median(diff))) / np.sqrt(6))
 
 
+def measured_scatter(data: np.ndarray, used: np.ndarray, scatter: float | None = None) -> float:
+    """``scatter`` where a caller has measured it (:func:`load_dataset` does, once for all its
+    checks), else :func:`pixel_scatter` of the ``used`` pixels; 0 for none (too few pixels)."""
+    return (pixel_scatter(data, used) if scatter is None else scatter) or 0.0
+
+
 #: A noise-to-scatter ratio within this factor of the image's exposure time (or of its inverse)
 #: is announced as a noise in other units than the image (counts/s beside counts, or the reverse).
 EXPTIME_MATCH_FACTOR = 3.0
@@ -575,11 +592,12 @@ def _exptime_note(ratio: float, exptime: float | None) -> str:
 
 
 def _warn_noise_scale(data: np.ndarray, noise: np.ndarray, used: np.ndarray, path: Path,
-                      exptime: float | None = None) -> None:
+                      exptime: float | None = None, scatter: float | None = None) -> None:
     """Announce a noise map far from the image's own scatter (a variance or weight map given as
     the 1-sigma noise, or a noise in counts/s beside an image in counts: ``exptime``, the image's
-    EXPTIME, names that). SLACS's drizzled HST images (correlated noise) give 1.1 to 1.9."""
-    scatter = pixel_scatter(data, used)
+    EXPTIME, names that). SLACS's drizzled HST images (correlated noise) give 1.1 to 1.9.
+    ``scatter``: the ``used`` pixels' :func:`pixel_scatter` (None: measured here)."""
+    scatter = measured_scatter(data, used, scatter)
     if not scatter:  # too few pixels, or a flat image (announced by _warn_flat)
         return
     typical = float(np.median(noise[used]))
@@ -618,14 +636,15 @@ def noise_map_kind(header: fits.Header, path: Path) -> tuple[str, str] | None:
 
 
 def _warn_named_noise(kind: tuple[str, str] | None, data: np.ndarray, noise: np.ndarray, used: np.ndarray,
-                      path: Path) -> bool:
+                      path: Path, scatter: float | None = None) -> bool:
     """Announce a noise map named as a variance or weight map (``kind``: :func:`noise_map_kind`),
     unless its values are nearer a 1-sigma noise (the image's pixel-to-pixel scatter) than that map
     (the scatter squared, or its inverse): :func:`_warn_noise_scale` misses a variance map where the
-    noise is near 1 (0.33 gives a variance of 0.11, 3 times below). Whether it warned."""
+    noise is near 1 (0.33 gives a variance of 0.11, 3 times below). Whether it warned. ``scatter``:
+    the ``used`` pixels' :func:`pixel_scatter` (None: measured here)."""
     if kind is None or not used.any():
         return False
-    typical, scatter = float(np.median(noise[used])), pixel_scatter(data, used)
+    typical, scatter = float(np.median(noise[used])), measured_scatter(data, used, scatter)
     expected = None if not scatter else scatter ** 2 if kind[0] == "variance" else scatter ** -2
     if expected is not None and abs(np.log(typical / expected)) > abs(np.log(typical / scatter)):
         return False  # a 1-sigma noise, whatever its name
@@ -719,7 +738,8 @@ def huge_noise(noise: np.ndarray, valid: np.ndarray) -> np.ndarray:
         return valid & (noise > HUGE_NOISE_FACTOR * typical_noise(noise[valid]))
 
 
-def mostly_bad_noise(data: np.ndarray, noise: np.ndarray, valid: np.ndarray) -> np.ndarray | None:
+def mostly_bad_noise(data: np.ndarray, noise: np.ndarray, valid: np.ndarray,
+                     huge: np.ndarray | None = None) -> np.ndarray | None:
     """The ``valid`` pixels (finite positive noise, whatever their data) whose noise is within a
     factor of 10 of the largest (a bad-pixel value: 1e30, 1e8) where :func:`huge_noise`, over the
     same pixels, does not mask them all (they are over ``1 - LOW_NOISE_QUANTILE``, about 80 %, of
@@ -730,13 +750,14 @@ def mostly_bad_noise(data: np.ndarray, noise: np.ndarray, valid: np.ndarray) -> 
     returned unweighed (the data leave them out anyway). None otherwise (a mostly tiny noise map
     beside a few sane pixels is not taken for this). Counting only pixels of finite data, as this
     did, a NaN in the data of 20 of 100 sane pixels beside 380 of 1e30 (79 %, which huge_noise
-    masks) made 83 % and a refusal, and 80 NaN among 400 such made 80 % and none."""
+    masks) made 83 % and a refusal, and 80 NaN among 400 such made 80 % and none. ``huge``:
+    :func:`huge_noise` of the same pixels where the caller has it (None: computed here)."""
     values = noise[valid]
     if not values.size:
         return None
     high = valid & (noise >= float(values.max()) / 10)
     low = valid & ~high
-    if not low.any() or huge_noise(noise, valid)[high].all():
+    if not low.any() or (huge_noise(noise, valid) if huge is None else huge)[high].all():
         return None
     if float(values.max()) <= HUGE_NOISE_FACTOR * float(np.median(noise[low])):
         return None
@@ -761,14 +782,15 @@ def value_span(values: np.ndarray) -> str:
 
 
 def check_not_mostly_bad_noise(data: np.ndarray, noise: np.ndarray, valid: np.ndarray, path: Path,
-                               user: np.ndarray | None = None) -> np.ndarray | None:
+                               user: np.ndarray | None = None, huge: np.ndarray | None = None) -> np.ndarray | None:
     """Refuse a noise map whose bad-pixel value fills more of the image than :func:`huge_noise` can
     mask (:func:`mostly_bad_noise`, over all the ``valid`` pixels, as :func:`huge_noise` counts),
     where the ``user`` mask uses any of those pixels: its median was that value, so none was
     masked, the sane pixels were announced as tiny and float32's range was blamed on the units.
     The message counts the whole image's pixels, the mask's or not (it says so where there is a mask).
-    Return those pixels where the mask leaves them all out (None where there are none)."""
-    high = mostly_bad_noise(data, noise, valid)
+    Return those pixels where the mask leaves them all out (None where there are none). ``huge``:
+    :func:`huge_noise` of the ``valid`` pixels, where the caller has it."""
+    high = mostly_bad_noise(data, noise, valid, huge)
     used = high if high is None or user is None else high & user & np.isfinite(data)  # NaN data: left out anyway
     if high is None or (user is not None and not used.any()):
         return high
