@@ -1785,3 +1785,27 @@ def test_a_load_measures_the_pixel_scatter_and_the_huge_noise_once(tmp_path, fil
     calls.update(pixel_scatter=0, huge_noise=0)
     _, messages = load_warning(config(mask={"type": "circle", "r_max": 0.8}), tmp_path)  # seen pixels beyond the mask
     assert calls == {"pixel_scatter": 2, "huge_noise": 1}, calls
+
+
+def test_a_mostly_bad_noise_map_over_nan_data_is_refused_alike_with_or_without_a_mask(tmp_path, files):
+    """90 % of the noise map at 1e30 over pixels whose data are all NaN (left out for their data)
+    loads, load_dataset passing its mask; check_not_mostly_bad_noise called without a mask refused
+    it all the same. Both now return those 432 pixels, and both refuse once one of them has data."""
+    from tinylens.data.dataset import check_not_mostly_bad_noise, valid_values
+
+    image, noise = read_fits_image(files["data_path"]), read_fits_image(files["noise_path"])
+    noise[:18, :] = 1e30
+    image[:18, :] = np.nan
+    put(files["noise_path"], noise)
+    put(files["data_path"], image)
+    dataset, _ = load_warning(config(), tmp_path)
+    assert dataset.n_used == 2 * SHAPE[1] and dataset.mask[18:].all()
+    _, valid = valid_values(image, noise)
+    for user in (None, np.ones(SHAPE, dtype=bool)):
+        left_out = check_not_mostly_bad_noise(image, noise, valid, files["noise_path"], user)
+        assert left_out is not None and np.array_equal(left_out, np.isnan(image)), user
+    image[0, 0] = 1.0  # one of them measured: its 1e30 would be fitted
+    _, valid = valid_values(image, noise)
+    for user in (None, np.ones(SHAPE, dtype=bool)):
+        with pytest.raises(DataError, match=r"432 of the 480 pixels with a valid noise \(90 %\) have a noise of 1e\+30"):
+            check_not_mostly_bad_noise(image, noise, valid, files["noise_path"], user)

@@ -11,7 +11,7 @@ Choices (all announced with a :class:`DataWarning` or refused with a :class:`Dat
   :data:`MIN_USABLE_PIXELS` usable pixels is an error. Used pixels whose noise is under
   :data:`TINY_NOISE_FACTOR` times the median are announced, not changed. A bad-pixel noise value
   in more than 80 % of the pixels cannot be told from the noise: refused, naming it, unless the mask
-  leaves all those pixels out (:func:`check_not_mostly_bad_noise`). Used pixels that neither sky nor a
+  leaves all those pixels out or their data are NaN (:func:`check_not_mostly_bad_noise`). Used pixels that neither sky nor a
   source gives are announced, not changed: over :data:`NO_DATA_SIGMA` sigma below zero (a -9999 no-data
   value, :func:`no_data_pixels`), or sharper than the PSF allows (a cosmic ray, a hot pixel:
   :func:`spike_pixels`).
@@ -785,18 +785,22 @@ def check_not_mostly_bad_noise(data: np.ndarray, noise: np.ndarray, valid: np.nd
                                user: np.ndarray | None = None, huge: np.ndarray | None = None) -> np.ndarray | None:
     """Refuse a noise map whose bad-pixel value fills more of the image than :func:`huge_noise` can
     mask (:func:`mostly_bad_noise`, over all the ``valid`` pixels, as :func:`huge_noise` counts),
-    where the ``user`` mask uses any of those pixels: its median was that value, so none was
-    masked, the sane pixels were announced as tiny and float32's range was blamed on the units.
+    where the ``user`` mask (None: every pixel, as :func:`load_dataset`'s without one) uses any of
+    those pixels whose data are finite: its median was that value, so none was masked, the sane
+    pixels were announced as tiny and float32's range was blamed on the units.
     The message counts the whole image's pixels, the mask's or not (it says so where there is a mask).
-    Return those pixels where the mask leaves them all out (None where there are none). ``huge``:
-    :func:`huge_noise` of the ``valid`` pixels, where the caller has it."""
+    Return those pixels where the mask, or NaN data, leave them all out (None where there are none).
+    ``huge``: :func:`huge_noise` of the ``valid`` pixels, where the caller has it."""
     high = mostly_bad_noise(data, noise, valid, huge)
-    used = high if high is None or user is None else high & user & np.isfinite(data)  # NaN data: left out anyway
-    if high is None or (user is not None and not used.any()):
+    if high is None:
+        return None
+    user = np.ones(high.shape, dtype=bool) if user is None else user
+    used = high & user & np.isfinite(data)  # NaN data: left out anyway
+    if not used.any():
         return high
     n, total = int(high.sum()), int(valid.sum())
     rest = noise[valid & ~high]
-    masked = user is not None and not user.all()  # counted over the whole image all the same, as huge_noise is
+    masked = not user.all()  # counted over the whole image all the same, as huge_noise is
     share = (f"the whole image's {total} pixels with a valid noise ({100 * n / total:.3g} %), not only the mask's,"
              if masked else f"the {total} pixels with a valid noise ({100 * n / total:.3g} %)")
     raise DataError(
@@ -806,7 +810,7 @@ def check_not_mostly_bad_noise(data: np.ndarray, noise: np.ndarray, valid: np.nd
         f"itself only while they are at most {100 * (1 - LOW_NOISE_QUANTILE):g} % of those with a valid noise (beyond "
         "that, the bad value is the median noise). Set them to 0 or NaN in the noise map (such pixels are masked "
         "however many they are), or cut the image closer around the lens"
-        + ("." if user is None or (high <= user).all() else f" (the mask uses {int(used.sum())} of them).")
+        + ("." if (high <= user).all() else f" (the mask uses {int(used.sum())} of them).")
     )
 
 
