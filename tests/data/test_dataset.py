@@ -1809,3 +1809,61 @@ def test_a_mostly_bad_noise_map_over_nan_data_is_refused_alike_with_or_without_a
     for user in (None, np.ones(SHAPE, dtype=bool)):
         with pytest.raises(DataError, match=r"432 of the 480 pixels with a valid noise \(90 %\) have a noise of 1e\+30"):
             check_not_mostly_bad_noise(image, noise, valid, files["noise_path"], user)
+
+
+def small_noise_messages(messages: list[str]) -> list[str]:
+    """The warnings of a noise map too small beside the image's scatter in its faintest pixels."""
+    return [m for m in messages if "smaller than the image's own scatter where it holds the least light" in m]
+
+
+def test_a_noise_map_several_times_too_small_is_announced(tmp_path, files):
+    """A noise map 10 times too small (other units, another gain) is within the factor of 15 the
+    pixel-to-pixel check allows, and loaded silently: every chi-square 100 times too large. The
+    image's scatter in its faintest half, about the local level, now measures it: the factor is
+    named; so is an inverse-variance map given for a noise of 2 (0.25: 8 times too small), and a
+    noise 20 times too small is told once, by the pixel-to-pixel check."""
+    sigma = 0.05
+    y, x = np.indices(SHAPE)
+    light = 3.0 * np.exp(-0.5 * ((y - 10) ** 2 + (x - 12) ** 2) / 3.0**2)
+    image = light + np.random.default_rng(5).normal(0, sigma, SHAPE)
+    put(files["data_path"], image)
+    put(files["noise_path"], np.full(SHAPE, sigma))
+    load_quietly(config(), tmp_path)
+    put(files["noise_path"], np.full(SHAPE, sigma / 10))
+    dataset, messages = load_warning(config(), tmp_path)
+    assert len(messages) == 1 and len(small_noise_messages(messages)) == 1, messages
+    factor = float(re.search(r"noise map is ([0-9.]+) times smaller", messages[0]).group(1))
+    assert 7 < factor < 13 and "noise.fits" in messages[0], messages
+    np.testing.assert_array_equal(dataset.noise, np.full(SHAPE, sigma / 10))  # announced, not changed
+    counts = 2.0  # an image in counts: its weight map 1 / 2^2 is 8 times below the noise
+    put(files["data_path"], light * 40 + np.random.default_rng(5).normal(0, counts, SHAPE))
+    put(files["noise_path"], np.full(SHAPE, counts**-2))
+    _, messages = load_warning(config(), tmp_path)
+    assert len(small_noise_messages(messages)) == 1 and "an inverse-variance (weight) map" in messages[0], messages
+    put(files["data_path"], image)
+    put(files["noise_path"], np.full(SHAPE, sigma / 20))
+    _, messages = load_warning(config(), tmp_path)
+    assert len(messages) == 1 and "smaller than the pixel-to-pixel scatter" in messages[0], messages
+
+
+def test_right_noise_maps_are_not_announced_as_too_small_and_ten_times_smaller_ones_are(tmp_path):
+    """The demo (its noisy image and its noise-free model) and SLACS's 21 dev lenses, where found,
+    with their own noise maps load without the small-noise warning (a factor of 0.62 to 1.0, the
+    limit 3); each noisy one with its noise map divided by 10 has it (6.2 to 10)."""
+    from tinylens.cli.demo import OBSERVATION, simulate_demo
+
+    demo = simulate_demo()
+    lenses = [("demo", demo["image"], demo["noise"], demo["psf"], OBSERVATION["pixel_scale"], True),
+              ("model", demo["model"], demo["noise"], demo["psf"], OBSERVATION["pixel_scale"], False)]
+    if _slacs_dev() is not None:
+        lenses += [(lens.name, *(read_fits_image(lens / f"{name}.fits") for name in ("image", "noise", "psf")), 0.05, True)
+                   for lens in sorted(p for p in _slacs_dev().iterdir() if (p / "image.fits").is_file())]
+    for name, image, noise, psf, pixel_scale, noisy in lenses:
+        folder = tmp_path / name
+        folder.mkdir()
+        put(folder / "image.fits", image)
+        put(folder / "psf.fits", psf)
+        for divided, expected in ((1, 0), (10, 1 if noisy else 0)):
+            put(folder / "noise.fits", np.asarray(noise, dtype=np.float64) / divided)
+            _, messages = load_warning(config(pixel_scale=pixel_scale), folder)
+            assert len(small_noise_messages(messages)) == expected, (name, divided, messages)
