@@ -20,9 +20,7 @@ Choices (all announced with a :class:`DataWarning` or refused with a :class:`Dat
   announced (a variance or an inverse-variance weight map? counts/s beside counts, named when the
   factor is about the image's ``EXPTIME``?), not changed; so is one whose HDU or file is named as a
   variance or weight map (:func:`noise_map_kind`: HSC's ``[VARIANCE]``, ``...-invvar-r.fits``) unless
-  its values are nearer the image's scatter than that map's. A noise map within that factor but
-  over :data:`SMALL_NOISE_FACTOR` times below the image's own scatter in its faintest half
-  (:func:`faint_scatter`: 10 times too small, in other units?) is announced too.
+  its values are nearer the image's scatter than that map's.
 * **Pixel scale**: a ``pixel_scale`` more than :data:`PIXEL_SCALE_TOLERANCE` off the one the
   image's header gives (its ``PIXELSCL`` or ``PIXSCALE`` keyword, as simulate-population writes,
   else its celestial WCS) is announced; the config's value is used. Without a scale in the header,
@@ -279,8 +277,7 @@ def load_dataset(cfg: schema.Dataset, base_dir: str | Path, origin: str = BASE_D
     _warn_psf_pixel_scale(header_pixel_scale(psf_header), float(cfg.pixel_scale), paths["psf_path"])
     if not _warn_named_noise(noise_map_kind(noise_header, paths["noise_path"]), data, noise, mask, paths["noise_path"],
                              scatter):
-        if not _warn_noise_scale(data, noise, mask, paths["noise_path"], exposure_time(header), scatter):
-            _warn_small_noise(data, noise, mask, paths["noise_path"], exposure_time(header))
+        _warn_noise_scale(data, noise, mask, paths["noise_path"], exposure_time(header), scatter)
     return Dataset(
         data=_frozen(np.where(good_data, data, 0.0)),
         noise=_frozen(np.where(good_noise, noise, np.inf)),
@@ -595,18 +592,18 @@ def _exptime_note(ratio: float, exptime: float | None) -> str:
 
 
 def _warn_noise_scale(data: np.ndarray, noise: np.ndarray, used: np.ndarray, path: Path,
-                      exptime: float | None = None, scatter: float | None = None) -> bool:
+                      exptime: float | None = None, scatter: float | None = None) -> None:
     """Announce a noise map far from the image's own scatter (a variance or weight map given as
     the 1-sigma noise, or a noise in counts/s beside an image in counts: ``exptime``, the image's
     EXPTIME, names that). SLACS's drizzled HST images (correlated noise) give 1.1 to 1.9.
-    ``scatter``: the ``used`` pixels' :func:`pixel_scatter` (None: measured here). Whether it warned."""
+    ``scatter``: the ``used`` pixels' :func:`pixel_scatter` (None: measured here)."""
     scatter = measured_scatter(data, used, scatter)
     if not scatter:  # too few pixels, or a flat image (announced by _warn_flat)
-        return False
+        return
     typical = float(np.median(noise[used]))
     ratio = typical / scatter
     if 1 / NOISE_SCALE_FACTOR <= ratio <= NOISE_SCALE_FACTOR:
-        return False
+        return
     guess = (
         "an inverse-variance (weight) map (noise = 1 / sqrt(weight)), a noise in counts beside an image in counts/s "
         "(noise / exposure time), or an image without noise (a noiseless mock)? (Noise strongly correlated between "
@@ -617,74 +614,6 @@ def _warn_noise_scale(data: np.ndarray, noise: np.ndarray, used: np.ndarray, pat
     warnings.warn(f"{path}: the median noise {typical:.3g} is {times} the pixel-to-pixel scatter of the image "
                   f"({scatter:.3g}); tinylens expects one standard deviation per pixel, in the image's units. Is it "
                   f"{guess}{_exptime_note(ratio, exptime)}", DataWarning, stacklevel=outside_stacklevel())
-    return True
-
-
-#: A noise map whose median, in the faintest half of the used pixels, is more than this many times
-#: below the image's own scatter there (:func:`faint_scatter`) is announced as too small. A right
-#: noise map gives 0.96 to 1.01 in the demo and 10 mocks of simulate-population, 0.62 to 0.69 in
-#: SLACS's 21 dev lenses (drizzled: noise correlated between pixels), and about 0 without noise;
-#: the same noise maps divided by 10 give 9.6 to 10.1, and 6.2 to 6.9 for SLACS.
-SMALL_NOISE_FACTOR = 3.0
-#: The side, in pixels, of the box whose mean is the local level that :func:`faint_scatter`
-#: measures the scatter about, and whose means pick the faintest pixels.
-FAINT_BOX = 7
-
-
-def local_mean(data: np.ndarray, pixels: np.ndarray) -> np.ndarray:
-    """At each pixel, the mean of ``data`` over the ``pixels`` of the :data:`FAINT_BOX`-pixel box
-    around it (NaN where the box holds none)."""
-    from scipy.ndimage import uniform_filter
-
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (uniform_filter(np.where(pixels, data, 0.0), FAINT_BOX)
-                / uniform_filter(pixels.astype(np.float64), FAINT_BOX))
-
-
-def faint_scatter(data: np.ndarray, used: np.ndarray) -> tuple[float, np.ndarray] | None:
-    """A robust estimate of the image's 1-sigma noise where it holds the least light, and those
-    pixels: the ``used`` pixels whose local mean (:func:`local_mean` of the used pixels) is at most
-    the median one, and 1.4826 x the median absolute deviation of their values about the local mean
-    of those faint pixels alone (light that varies slowly cancels, and a bright source's sharp edge
-    a few pixels away is not taken in; noise correlated between pixels, as in drizzled images,
-    gives less). None with fewer than :data:`MIN_TRIPLES` such pixels."""
-    if int(used.sum()) < 2 * MIN_TRIPLES:
-        return None
-    level = local_mean(data, used)
-    faint = used & (level <= np.median(level[used]))
-    if int(faint.sum()) < MIN_TRIPLES:
-        return None
-    residual = (data - local_mean(data, faint))[faint]
-    return float(1.4826 * np.median(np.abs(residual - np.median(residual)))), faint
-
-
-def _warn_small_noise(data: np.ndarray, noise: np.ndarray, used: np.ndarray, path: Path,
-                      exptime: float | None = None) -> None:
-    """Announce a noise map over :data:`SMALL_NOISE_FACTOR` times below the image's own scatter in
-    its faintest pixels (:func:`faint_scatter`), where the sky's noise alone is the noise: a noise
-    map in other units than the image, or a variance or weight map, that :func:`_warn_noise_scale`
-    lets through (10 times too small is within its factor of 15). Every chi-square is too large by
-    that factor squared, every error bar too small, and spikes are judged against a noise too small."""
-    found = faint_scatter(data, used)
-    if found is None:
-        return
-    scatter, faint = found
-    typical = float(np.median(noise[faint]))
-    ratio = scatter / typical
-    if ratio <= SMALL_NOISE_FACTOR:
-        return
-    map_kind = next((f" Its values are near the {name} of the scatter ({value:.3g}): {what}?" for name, value, what in (
-        ("square", scatter ** 2, "a variance map (noise = sqrt(variance))"),
-        ("inverse square", scatter ** -2, "an inverse-variance (weight) map (noise = 1 / sqrt(weight))"))
-        if abs(np.log(typical / value)) <= np.log(SMALL_NOISE_FACTOR) / 2), "")
-    warnings.warn(f"{path}: the noise map is {ratio:.3g} times smaller than the image's own scatter where it holds the "
-                  f"least light (its median {typical:.3g} there, beside a scatter of {scatter:.3g} in the faintest "
-                  f"half of the {counted(int(used.sum()), 'used pixel')}); tinylens expects one standard deviation per "
-                  f"pixel, in the image's units: with this one every chi-square is about {ratio ** 2:.3g} times too "
-                  "large and every error bar too small. Is it in other units than the image (another gain, flux "
-                  "unit or exposure time), a variance or an inverse-variance (weight) map, or a noise without the "
-                  f"sky's (the sources' Poisson noise alone)?{map_kind}{_exptime_note(1 / ratio, exptime)}",
-                  DataWarning, stacklevel=outside_stacklevel())
 
 
 #: Words that name a map of the variance, or of the inverse variance (a weight), not of the 1-sigma
