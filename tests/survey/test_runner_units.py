@@ -3487,7 +3487,8 @@ def test_heartbeat_of_a_one_lens_survey_says_its_stage(tmp_path, capsys):
 def test_a_one_lens_survey_logs_the_stage_its_fit_is_in(tmp_path, monkeypatch, capsys):
     """The same through _fit_lenses on an in-process cluster (fits faked: a fit that stays a second
     in stage 3, its pipeline state written): the heartbeat of a survey with one lens to fit names
-    its stage; with two lenses to fit, several may run at once, and it says 'still fitting'."""
+    its stage; with two lenses in flight (one running, one queued on the one worker), it counts
+    the lenses in each stage (stages_in_flight), where it said only 'still fitting'."""
     from distributed import LocalCluster
 
     from survey_mocks import fit_resting_in_stage_3
@@ -3504,7 +3505,56 @@ def test_a_one_lens_survey_logs_the_stage_its_fit_is_in(tmp_path, monkeypatch, c
         runner._fit_lenses(lenses, {}, {}, tmp_path / "two", [], 1, cluster.scheduler_address, True)
         two = " ".join(capsys.readouterr().err.split())
     assert "; fitting lens_a: stage 3/4 (mass and source), 1 start ended, " in one, one  # once its state is written
-    assert "; still fitting, " in two and "fitting lens_" not in two, two
+    assert "; fitting lenses: 1 in stage 3/4, " in two, two
+
+
+def _lens_in_stage(out: Path, lens_id: str, state: dict | None, earlier: bool = False) -> runner.Lens:
+    """A lens of the survey folder ``out`` whose fit has started (its .attempts line) and written
+    the pipeline ``state`` (None: none yet), or (``earlier``) whose state is an earlier fit's."""
+    lens = runner.Lens(lens_id, out.parent / "in" / lens_id)
+    folder = lens.output(out)
+    folder.mkdir(parents=True)
+    runner.note_attempt(folder)
+    if state is not None:
+        (folder / filenames.PIPELINE_STATE).write_text(json.dumps(state))
+        then = (folder / filenames.ATTEMPTS).stat().st_mtime + (-60 if earlier else 60)
+        os.utime(folder / filenames.PIPELINE_STATE, (then, then))
+    return lens
+
+
+def test_the_heartbeat_of_many_lenses_in_flight_counts_them_by_stage(tmp_path, capsys):
+    """With several lenses in flight the heartbeat said only 'still fitting' (the stage was told
+    only where one lens was left to fit); it now counts them by the stage their pipeline states
+    tell, the furthest first: two sampling, one whose stage 1 is done (so in stage 2), one in stage
+    3; one with no state yet and one whose state is an earlier fit's are not counted. With one lens
+    in flight it names it, as before; with none telling, 'still fitting'."""
+    out = tmp_path / "out"
+    sampling = {"fingerprint": "f", "best": [0.0], "runs": []}
+    lenses = [_lens_in_stage(out, "lens_a", sampling),
+              _lens_in_stage(out, "lens_b", {**sampling, "runs": [{}]}),
+              _lens_in_stage(out, "lens_c", {"fingerprint": "f", "partial": {"done": 1}}),
+              _lens_in_stage(out, "lens_d", {"fingerprint": "f", "partial": {"done": 2, "fits": [{}]}}),
+              _lens_in_stage(out, "lens_e", None),
+              _lens_in_stage(out, "lens_f", sampling, earlier=True)]
+    assert runner.stages_in_flight(lenses, out) == "lenses: 2 in stage 4/4, 1 in stage 3/4, 1 in stage 2/4"
+    assert runner.stages_in_flight(lenses[2:3], out) == "lens_c: stage 1/4 (lens light) done"
+    assert runner.stages_in_flight(lenses[4:], out) is None
+    in_flight = {"future_a": lenses[0], "future_c": lenses[2]}
+    now = [0.0]
+    with runner.SurveyProgress(8, [], enabled=True, clock=lambda: now[0],
+                               stage=lambda: runner.stages_in_flight(runner.snapshot(in_flight), out)) as bar:
+        now[0] = runner.HEARTBEAT_SECONDS + 5
+        bar.heartbeat()
+        in_flight.pop("future_a")
+        now[0] = 2 * runner.HEARTBEAT_SECONDS + 10
+        bar.heartbeat()
+        in_flight.clear()
+        now[0] = 3 * runner.HEARTBEAT_SECONDS + 15
+        bar.heartbeat()
+    err = capsys.readouterr().err.splitlines()
+    assert err[1].endswith("; fitting lenses: 1 in stage 4/4, 1 in stage 2/4, 10m 05s elapsed"), err
+    assert err[2].endswith("; fitting lens_c: stage 1/4 (lens light) done, 20m 10s elapsed"), err
+    assert err[3].endswith("; still fitting, 30m 15s elapsed"), err
 
 
 @pytest.mark.parametrize("total, start", [(1, "survey: 1 lens, 0 already done, 1 to fit"),

@@ -30,6 +30,7 @@ import json
 import logging
 import math
 import os
+import re
 import struct
 import threading
 import time
@@ -1143,6 +1144,44 @@ def lens_stage(lens: Lens, out: Path) -> str | None:
     survey folder ``out``) has got to (:func:`fit_stage`); None where that is not told."""
     stage = fit_stage(lens.output(out))
     return f"{lens.lens_id}: {stage}" if stage else None
+
+
+def stage_number(stage: str) -> int | None:
+    """The stage a lens's fit is in, by what :func:`fit_stage` tells: ``stage 1/4 (lens light)
+    done`` is stage 2 running; None for a text it did not write."""
+    found = re.match(r"stage (\d)/4", stage)
+    if found is None:
+        return None
+    return int(found.group(1)) + stage.endswith(" done")
+
+
+def stages_in_flight(lenses: Sequence[Lens], out: Path) -> str | None:
+    """Where the fits of the survey's ``lenses`` in flight (in the survey folder ``out``) have got
+    to: that one lens's stage (:func:`lens_stage`: ``lens_a: stage 3/4 (mass and source), 2 starts
+    ended``), else how many are in each stage, the furthest first (``lenses: 3 in stage 4/4, 1 in
+    stage 2/4``), those of no stage told (not started, in stage 1, fitted without the pipeline) left
+    out; None where none tells."""
+    if len(lenses) == 1:
+        return lens_stage(lenses[0], out)
+    counts: dict[int, int] = {}
+    for lens in lenses:
+        stage = fit_stage(lens.output(out))
+        number = stage_number(stage) if stage else None
+        if number is not None:
+            counts[number] = counts.get(number, 0) + 1
+    told = ", ".join(f"{counts[n]} in stage {n}/4" for n in sorted(counts, reverse=True))
+    return f"lenses: {told}" if told else None
+
+
+def snapshot(mapping: Mapping[Any, Lens]) -> list[Lens]:
+    """The values of ``mapping``, which another thread changes, as they are now (read again where
+    it changed while they were read)."""
+    for _ in range(100):
+        try:
+            return list(mapping.values())
+        except RuntimeError:  # changed size during iteration
+            continue
+    return []
 
 
 def attempts(folder: Path) -> int:
@@ -2966,8 +3005,8 @@ class SurveyProgress:
     else (a batch job's log) a plain line at most every :data:`LOG_SECONDS` (a lens finished sooner
     is logged by the heartbeat's thread once that time has passed) and at the end (the last lens,
     or the survey stopped before it: Ctrl-C, a time limit, tasks dropped), and one with the time
-    elapsed when none was for :data:`HEARTBEAT_SECONDS`. ``stage``: where the fit of a survey's
-    one lens to fit has got to (:func:`lens_stage`), said by that line where it tells."""
+    elapsed when none was for :data:`HEARTBEAT_SECONDS`. ``stage``: where the fits of the lenses
+    in flight have got to (:func:`stages_in_flight`), said by that line where it tells."""
 
     def __init__(self, total: int, done: list[Mapping[str, Any]], enabled: bool = True,
                  clock: Callable[[], float] = time.perf_counter,
@@ -2979,7 +3018,7 @@ class SurveyProgress:
 
         self._clock = clock
         self._workers = workers  # the cluster's worker count, for the heartbeat
-        self._stage = stage  # the one lens's stage, for the heartbeat
+        self._stage = stage  # the stages of the lenses in flight, for the heartbeat
         self.total = total
         self.ok = sum(r.get("status") == "ok" for r in done)
         self.failed = sum(r.get("status") == "failed" for r in done)
@@ -3060,9 +3099,10 @@ class SurveyProgress:
         :data:`LOG_SECONDS` have passed since it (they waited for the next lens, or the heartbeat,
         before); else the counts and the time elapsed if nothing was logged for
         :data:`HEARTBEAT_SECONDS` (called from a background thread while the survey runs); that
-        no worker is connected, rather than 'still fitting', when the cluster has none; the stage
-        of the one lens to fit (``fitting lens_a: stage 3/4 ...``) where ``stage`` tells it. Whether
-        it is due is decided under the lock, so that it and a lens's line are not both printed."""
+        no worker is connected, rather than 'still fitting', when the cluster has none; the stages
+        of the lenses in flight (``fitting lens_a: stage 3/4 ...``, ``fitting lenses: 3 in stage 4/4,
+        1 in stage 2/4``) where ``stage`` tells them. Whether it is due is decided under the lock, so
+        that it and a lens's line are not both printed."""
         if self._progress is not None or self._console is None:
             return
         with self._lock:
@@ -3556,15 +3596,15 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
     unsent: list[str] = []  # their tasks never sent: the client gave up, or the survey stopped
     lost = ""  # the address of the scheduler, once the connection to it was lost
     flushed_at, unflushed = time.monotonic(), 0
+    lens_of: dict[Any, Lens] = {}  # the lenses of the tasks in flight, by future (read by the heartbeat's thread too)
     with contextlib.nullcontext(client) if client is not None else dask_client(workers, scheduler) as client, \
             SurveyProgress(total, done, progress, workers=lambda: connected_workers(client), resuming=resuming,
-                           stage=(lambda: lens_stage(todo[0], out)) if len(todo) == 1 else None) as bar, \
+                           stage=lambda: stages_in_flight(snapshot(lens_of), out)) as bar, \
             killed_worker_lines() as lines, \
             marked_on_interrupt(EXTERNAL_CLUSTER_ATTR, scheduler) if scheduler else contextlib.nullcontext():
         write_catalog(rows, out)  # once connected: a cluster that cannot be reached leaves no catalogue
         if scheduler and connected_workers(client) == 0:  # workers queued on a batch system, or none started
             bar.note(no_workers_note(scheduler))
-        lens_of: dict[Any, Lens] = {}
         running = as_completed()
         allowed = _allowed_failures(client)
         keyed: dict[str, Lens] = {}  # the lenses of the tasks in flight by key, for the cluster's events (its thread)
