@@ -5047,3 +5047,47 @@ def test_a_lens_whose_table_the_system_refuses_after_its_search_is_that_lenss_fa
     assert reason.startswith(f"Output folder {str(folder)[:100]}") and reason.endswith(advice), reason
     assert "characters cut] ... " in reason and reason == runner.one_line(text), reason
     assert json.loads((folder / "row.json").read_text())["status"] == "failed" and checkpoint.read_text() == "whole"
+
+
+def test_a_second_worker_death_is_said_though_the_refit_had_started_when_the_first_was_read(tmp_path):
+    """The note that a worker died while fitting a lens read the lens's .attempts after the event,
+    and kept the count it read as said: on a busy cluster the task had often started again on
+    another worker by then (2 attempts read for the first death), so that the death of that second
+    worker (still 2 attempts: the lens waits for a third) read as 'started before, already said'
+    and went unsaid. Deaths said are now counted: each started fit's death is said once; a death
+    of a worker that held the lens queued, its fit not started, is not; nor one Dask fails."""
+    out = tmp_path / "out"
+    lens = runner.Lens("lens_a", tmp_path / "in" / "lens_a")
+    folder = lens.output(out)
+    folder.mkdir(parents=True)
+    runner.note_attempt(folder)  # an earlier survey's fit: not this one's
+    started = {"lens_a": runner.attempts(folder)}
+    refits = runner.RefitCounts(started, allowed=3)
+    runner.note_attempt(folder)  # fit 1 starts on worker 1, which dies
+    runner.note_attempt(folder)  # fit 2 starts on worker 2 before the first death's note reads .attempts
+    assert runner.attempts(folder) - started["lens_a"] == 2
+    assert refits.stopped([lens], out, {}) == [lens]  # worker 1's death
+    assert refits.stopped([lens], out, {}) == [lens]  # worker 2's death: said too (was unsaid)
+    assert refits.stopped([lens], out, {}) == []  # worker 3 held it queued, no third fit started
+    runner.note_attempt(folder)  # fit 3 starts on worker 4, which dies
+    assert refits.stopped([lens], out, {"lens_a": runner.RESUBMITS}) == []  # resubmitted as often as allowed: Dask's
+    assert refits.stopped([lens], out, {}) == [lens]
+    runner.note_attempt(folder)  # fit 4: past the 3 deaths allowed, Dask fails the task, said as it fails
+    assert refits.stopped([lens], out, {}) == []
+
+
+def test_two_deaths_noted_at_once_say_each_started_fit_once(tmp_path):
+    """Each worker's death is noted in a thread of its own: two at once, for one lens of which one
+    fit had started, must say it once (the count is read and changed under a lock)."""
+    out = tmp_path / "out"
+    lens = runner.Lens("lens_a", tmp_path / "in" / "lens_a")
+    lens.output(out).mkdir(parents=True)
+    runner.note_attempt(lens.output(out))
+    refits = runner.RefitCounts({}, allowed=3)
+    said: list[list] = []
+    threads = [threading.Thread(target=lambda: said.append(refits.stopped([lens], out, {}))) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(map(len, said)) == [0] * 7 + [1], said

@@ -2913,6 +2913,38 @@ def refit_note(lens_id: str, worker: str, checkpoint: bool, memory: int | None =
             f"worker, which fits it again, {how}.")
 
 
+class RefitCounts:
+    """Which lenses a worker's death stopped in a started fit, for :func:`refit_note` (each death's
+    event handled in a thread of its own). ``started``: the fits of each lens started (its
+    :func:`attempts`) before the survey first submitted it; ``allowed``: the deaths Dask allows a
+    task (:func:`_allowed_failures`). A death stopped a started fit where more fits of the lens have
+    started than deaths were said: the attempts are read after the event, when the task may already
+    have started again elsewhere, so that a count kept of the attempts read (as it was) took that
+    restart for said, and the death of the worker fitting it again went unsaid."""
+
+    def __init__(self, started: Mapping[str, int], allowed: int) -> None:
+        self._started = started
+        self._allowed = allowed
+        self._said: dict[str, int] = {}  # deaths said of each lens
+        self._lock = threading.Lock()  # two deaths' threads at once: each death said once
+
+    def stopped(self, lenses: Sequence[Lens], out: Path, resubmitted: Mapping[str, int]) -> list[Lens]:
+        """Of ``lenses``, whose tasks a worker that died held, those whose fit had started on it
+        (the others wait for a worker as before, unsaid), and which Dask gives to another worker:
+        not those past its ``allowed`` deaths or resubmitted :data:`RESUBMITS` times, which Dask
+        fails, said as it fails (``resubmitted``: the survey's resubmissions of each lens)."""
+        found = []
+        with self._lock:
+            for lens in lenses:
+                fits = attempts(lens.output(out)) - self._started.get(lens.lens_id, 0)
+                said = self._said.get(lens.lens_id, 0)
+                if fits <= said or fits > self._allowed or resubmitted.get(lens.lens_id, 0) >= RESUBMITS:
+                    continue
+                self._said[lens.lens_id] = said + 1
+                found.append(lens)
+        return found
+
+
 def restart_memory(client: Any, worker: str) -> int | None:
     """The bytes the Dask ``worker`` used when its nanny stopped it for going over its memory limit
     (:func:`memory_restarts`), asked again after :data:`MEMORY_EVENT_WAIT` (the nanny's event may come
@@ -3608,10 +3640,10 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
         running = as_completed()
         allowed = _allowed_failures(client)
         keyed: dict[str, Lens] = {}  # the lenses of the tasks in flight by key, for the cluster's events (its thread)
-        noted: dict[str, int] = {}  # the fits of each lens started when its worker's loss was last said
         names = resumed_names(config)
         started: dict[str, int] = {}  # fits of each lens started before its first submission
         resubmitted: dict[str, int] = {}
+        refits = RefitCounts(started, allowed)  # the deaths of workers fitting a lens, said
         copies = task_copies(client, unasked_copies(silent, copies_unchecked))
         lock = out / SURVEY_LOCK_FILE
         mine = holder_text(lock) if check_folders and lock.is_file() else ""
@@ -3648,13 +3680,7 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
                 submit(lens)
 
         def note_refits(lenses: Sequence[Lens], worker: str) -> None:
-            said = []
-            for lens in lenses:  # those whose fit had started: the others wait for a worker as before, unsaid
-                fits = attempts(lens.output(out)) - started.get(lens.lens_id, 0)
-                if fits <= noted.get(lens.lens_id, 0) or fits > allowed or resubmitted.get(lens.lens_id, 0) >= RESUBMITS:
-                    continue  # started before, on a worker already said; or failed by Dask, said as it fails
-                noted[lens.lens_id] = fits
-                said.append((lens, holds_checkpoint(lens.output(out), names)))
+            said = [(lens, holds_checkpoint(lens.output(out), names)) for lens in refits.stopped(lenses, out, resubmitted)]
             memory = restart_memory(client, worker) if said and worker else None  # its nanny's, out of memory
             for lens, checkpoint in said:
                 bar.note(refit_note(lens.lens_id, worker, checkpoint, memory))
