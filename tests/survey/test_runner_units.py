@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import gzip
 import itertools
 import json
@@ -15,6 +16,7 @@ import socket
 import sys
 import threading
 import time
+import types
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -5091,3 +5093,27 @@ def test_two_deaths_noted_at_once_say_each_started_fit_once(tmp_path):
     for thread in threads:
         thread.join()
     assert sorted(map(len, said)) == [0] * 7 + [1], said
+
+
+def test_an_event_that_reaches_the_client_after_the_survey_unsubscribed_is_not_handled():
+    """distributed's Client.unsubscribe_topic tells the scheduler to send no more events but keeps
+    the handler in the client, which an event already sent (a worker's removal as a stopped survey's
+    cluster closes) still reached: the survey's handler then noted a lens as fitted again after the
+    survey's last lines. Through the Subscription the survey now holds, the handler is called while
+    it is open and no more once it is closed (the real Client methods, on a client of no cluster)."""
+    from distributed import Client
+
+    sent: list[dict] = []
+    client = types.SimpleNamespace(id="client-1", _event_handlers={}, _send_to_scheduler=sent.append)
+    client.subscribe_topic = functools.partial(Client.subscribe_topic, client)
+    client.unsubscribe_topic = functools.partial(Client.unsubscribe_topic, client)
+    handled: list = []
+    events = runner.Subscription(client, runner.WORKER_EVENTS, handled.append).open()
+    event = (0.0, {"action": "remove-worker", "worker": "tcp://10.0.0.1:1", "processing-tasks": ["k"]})
+    client._event_handlers[runner.WORKER_EVENTS](event)  # as the client's event loop calls it
+    assert handled == [event]
+    events.close()
+    assert [m["op"] for m in sent] == ["subscribe-topic", "unsubscribe-topic"]
+    assert runner.WORKER_EVENTS in client._event_handlers  # the truth: distributed keeps the handler
+    client._event_handlers[runner.WORKER_EVENTS](event)  # an event already on its way
+    assert handled == [event] and events.ended.is_set()

@@ -2901,6 +2901,33 @@ def resubmit_note(lens_id: str, fits: int, resubmission: int, deaths: int) -> st
 WORKER_EVENTS = "all"
 
 
+class Subscription:
+    """``handler`` called with the events of the Dask scheduler's ``topic`` that reach ``client``
+    from :meth:`open` until :meth:`close`. distributed's ``unsubscribe_topic`` tells the scheduler to send no more,
+    but keeps the handler in the client (removing it there would make an event already on its way
+    raise in the client's event loop), so an event sent before the scheduler heard it still reached
+    the survey's handler once the survey had stopped; after :meth:`close` (``ended`` set) it is
+    dropped. A scheduler that sends no events: the handler is never called."""
+
+    def __init__(self, client: Any, topic: str, handler: Callable[[Any], None]) -> None:
+        self._client, self._topic, self._handler = client, topic, handler
+        self.ended = threading.Event()
+
+    def open(self) -> Subscription:
+        with contextlib.suppress(Exception):
+            self._client.subscribe_topic(self._topic, self)
+        return self
+
+    def __call__(self, event: Any) -> None:
+        if not self.ended.is_set():
+            self._handler(event)
+
+    def close(self) -> None:
+        self.ended.set()
+        with contextlib.suppress(Exception):
+            self._client.unsubscribe_topic(self._topic)
+
+
 def refit_note(lens_id: str, worker: str, checkpoint: bool, memory: int | None = None) -> str:
     """What the survey says of a lens whose fit had started on the Dask ``worker`` that left the
     cluster (killed, or its job ended; ``memory``: the bytes it used when its nanny stopped it for
@@ -3644,6 +3671,7 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
         started: dict[str, int] = {}  # fits of each lens started before its first submission
         resubmitted: dict[str, int] = {}
         refits = RefitCounts(started, allowed)  # the deaths of workers fitting a lens, said
+        events = Subscription(client, WORKER_EVENTS, lambda event: on_event(event))  # the cluster's, from events.open()
         copies = task_copies(client, unasked_copies(silent, copies_unchecked))
         lock = out / SURVEY_LOCK_FILE
         mine = holder_text(lock) if check_folders and lock.is_file() else ""
@@ -3683,7 +3711,8 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
             said = [(lens, holds_checkpoint(lens.output(out), names)) for lens in refits.stopped(lenses, out, resubmitted)]
             memory = restart_memory(client, worker) if said and worker else None  # its nanny's, out of memory
             for lens, checkpoint in said:
-                bar.note(refit_note(lens.lens_id, worker, checkpoint, memory))
+                if not events.ended.is_set():  # not after the survey's last lines
+                    bar.note(refit_note(lens.lens_id, worker, checkpoint, memory))
 
         def on_event(event: Any) -> None:  # on the client's event loop: the files are read in a thread of their own
             msg = event[1] if isinstance(event, tuple) and len(event) == 2 else None
@@ -3694,8 +3723,7 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
                 threading.Thread(target=note_refits, args=(hit, str(msg.get("worker") or "")), daemon=True,
                                  name="survey-refit-note").start()
 
-        with contextlib.suppress(Exception):  # a scheduler that sends no events: the lens is fitted again unsaid
-            client.subscribe_topic(WORKER_EVENTS, on_event)
+        events.open()  # no events from some schedulers: the lens is then fitted again unsaid
         try:
             submit_more()
             for future in running:
@@ -3752,8 +3780,7 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
                 submit_more()
             unsent.extend(lens.lens_id for lens in queue)  # never submitted: no more are after a task dropped
         finally:
-            with contextlib.suppress(Exception):
-                client.unsubscribe_topic(WORKER_EVENTS)
+            events.close()  # an event already sent, a worker's removal as the survey stops, is not noted
             frame = write_catalog(rows, out)
     if unfitted:
         raise TinyLensError(unfitted_text(unfitted, refused, len(frame)))
