@@ -5117,3 +5117,29 @@ def test_an_event_that_reaches_the_client_after_the_survey_unsubscribed_is_not_h
     assert runner.WORKER_EVENTS in client._event_handlers  # the truth: distributed keeps the handler
     client._event_handlers[runner.WORKER_EVENTS](event)  # an event already on its way
     assert handled == [event] and events.ended.is_set()
+
+
+def test_the_bar_on_a_terminal_shows_the_stages_of_the_lenses_in_flight(tmp_path, monkeypatch):
+    """On a terminal the survey's bar showed only counts, rate and times while its lenses were
+    hours in their stages (the heartbeat, which told them, runs only without a terminal); its last
+    column now shows them (stages_in_flight), refreshed by the heartbeat's thread."""
+    from tinylens.inference import progress as progress_module
+
+    monkeypatch.setattr(progress_module, "draws_live", lambda console: True)
+    out = tmp_path / "out"
+    lenses = [_lens_in_stage(out, "lens_a", {"fingerprint": "f", "best": [0.0], "runs": []}),
+              _lens_in_stage(out, "lens_b", {"fingerprint": "f", "partial": {"done": 1}})]
+    in_flight = {"future_a": lenses[0], "future_b": lenses[1]}
+    with runner.SurveyProgress(4, [], enabled=True,
+                               stage=lambda: runner.stages_in_flight(runner.snapshot(in_flight), out)) as bar:
+        assert bar._progress is not None
+        shown = lambda: bar._progress.tasks[0].fields["stages"]  # noqa: E731
+        assert shown() == ""
+        bar.heartbeat()
+        assert shown() == "lenses: 1 in stage 4/4, 1 in stage 2/4"
+        in_flight.pop("future_a")
+        bar.heartbeat()
+        assert shown() == "lens_b: stage 1/4 (lens light) done"
+        in_flight.clear()
+        bar.heartbeat()
+        assert shown() == ""

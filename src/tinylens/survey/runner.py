@@ -3091,11 +3091,11 @@ class SurveyProgress:
             self._progress = Progress(
                 TextColumn("[bold]survey"), BarColumn(), MofNCompleteColumn(),
                 TextColumn("{task.fields[counts]}"), TextColumn("{task.fields[rate]}"),
-                TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), TextColumn("{task.fields[stages]}"),
                 console=self._console, speed_estimate_period=3600.0,
             )
             self._task = self._progress.add_task("survey", total=total, completed=self.ok + self.failed,
-                                                 counts=self._counts(), rate="")
+                                                 counts=self._counts(), rate="", stages="")
         self._lines = PlainLines(LOG_SECONDS, clock)
         self._start = self._lines.start
         self._new = 0
@@ -3161,8 +3161,13 @@ class SurveyProgress:
         no worker is connected, rather than 'still fitting', when the cluster has none; the stages
         of the lenses in flight (``fitting lens_a: stage 3/4 ...``, ``fitting lenses: 3 in stage 4/4,
         1 in stage 2/4``) where ``stage`` tells them. Whether it is due is decided under the lock, so
-        that it and a lens's line are not both printed."""
-        if self._progress is not None or self._console is None:
+        that it and a lens's line are not both printed. On a terminal: the bar's last column shows
+        those stages (read at each call, from the heartbeat's thread, as for the log's line)."""
+        if self._progress is not None:
+            if self._stage is not None:
+                self._progress.update(self._task, stages=self._stage() or "")  # under rich's own lock
+            return
+        if self._console is None:
             return
         with self._lock:
             if self._shown != self._new and self._lines.due():
@@ -3199,6 +3204,7 @@ class SurveyProgress:
             self._progress.start()
         elif self._console is not None:
             self._console.print(self.start_line(), markup=False, soft_wrap=True)
+        if self._console is not None and (self._progress is None or self._stage is not None):
             self._beat = threading.Thread(target=self._beat_loop, name="survey-heartbeat", daemon=True)
             self._beat.start()
         return self
