@@ -3510,6 +3510,34 @@ def test_a_one_lens_survey_logs_the_stage_its_fit_is_in(tmp_path, monkeypatch, c
     assert "; fitting lenses: 1 in stage 3/4, " in two, two
 
 
+def test_the_heartbeat_does_not_count_a_queued_lens_by_an_earlier_surveys_state(tmp_path, monkeypatch, capsys):
+    """A resumed survey's lenses wait in Dask's queue (up to MIN_IN_FLIGHT of them submitted at
+    once) with the pipeline state an earlier, stopped survey left in their folders; the heartbeat
+    counted each as in that state's stage (here 'sampling': '2 in stage 4/4, 1 in stage 3/4' with
+    only lens_a fitted by the one worker). Only lenses whose fit started since the survey submitted
+    them are counted now: '1 in stage 3/4' while lens_a fits, never a 'stage 4/4' no fit was in."""
+    from distributed import LocalCluster
+
+    from survey_mocks import fit_resting_in_stage_3
+
+    monkeypatch.setattr(runner, "fit_lens", fit_resting_in_stage_3)
+    monkeypatch.setattr(runner, "HEARTBEAT_SECONDS", 0.2)
+    out = tmp_path / "out"
+    out.mkdir()
+    lenses = [runner.Lens(lens_id, tmp_path / "in" / lens_id) for lens_id in ("lens_a", "lens_b", "lens_c")]
+    for lens in lenses[1:]:  # stopped while sampling, by an earlier survey
+        folder = lens.output(out)
+        folder.mkdir(parents=True)
+        runner.note_attempt(folder)
+        (folder / filenames.PIPELINE_STATE).write_text(json.dumps({"fingerprint": "f", "best": [0.0], "runs": []}))
+        assert runner.fit_stage(folder) == "stage 4/4 (sampling, run 1)"
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        runner._fit_lenses(lenses, {}, {}, out, [], 1, cluster.scheduler_address, True)
+    err = " ".join(capsys.readouterr().err.split())
+    assert "; fitting lenses: 1 in stage 3/4, " in err, err
+    assert "stage 4/4" not in err, err
+
+
 def _lens_in_stage(out: Path, lens_id: str, state: dict | None, earlier: bool = False) -> runner.Lens:
     """A lens of the survey folder ``out`` whose fit has started (its .attempts line) and written
     the pipeline ``state`` (None: none yet), or (``earlier``) whose state is an earlier fit's."""

@@ -1155,18 +1155,24 @@ def stage_number(stage: str) -> int | None:
     return int(found.group(1)) + stage.endswith(" done")
 
 
-def stages_in_flight(lenses: Sequence[Lens], out: Path) -> str | None:
+def stages_in_flight(lenses: Sequence[Lens], out: Path, started: Mapping[str, int] | None = None) -> str | None:
     """Where the fits of the survey's ``lenses`` in flight (in the survey folder ``out``) have got
     to: that one lens's stage (:func:`lens_stage`: ``lens_a: stage 3/4 (mass and source), 2 starts
     ended``), else how many are in each stage, the furthest first (``lenses: 3 in stage 4/4, 1 in
     stage 2/4``), those of no stage told (not started, in stage 1, fitted without the pipeline) left
-    out; None where none tells."""
+    out; None where none tells. ``started``: the fits of each lens started before the survey
+    submitted it (:func:`attempts`); a lens of no fit started since (queued behind the others) is
+    left out too, though an earlier survey's state in its folder (a resumed lens's) tells a stage."""
+    def running(lens: Lens) -> bool:  # read only where a stage is told: one stat for most queued lenses
+        return started is None or attempts(lens.output(out)) > started.get(lens.lens_id, 0)
+
     if len(lenses) == 1:
-        return lens_stage(lenses[0], out)
+        where = lens_stage(lenses[0], out)
+        return where if where and running(lenses[0]) else None
     counts: dict[int, int] = {}
     for lens in lenses:
         stage = fit_stage(lens.output(out))
-        number = stage_number(stage) if stage else None
+        number = stage_number(stage) if stage and running(lens) else None
         if number is not None:
             counts[number] = counts.get(number, 0) + 1
     told = ", ".join(f"{counts[n]} in stage {n}/4" for n in sorted(counts, reverse=True))
@@ -3662,9 +3668,10 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
     lost = ""  # the address of the scheduler, once the connection to it was lost
     flushed_at, unflushed = time.monotonic(), 0
     lens_of: dict[Any, Lens] = {}  # the lenses of the tasks in flight, by future (read by the heartbeat's thread too)
+    started: dict[str, int] = {}  # fits of each lens started before its first submission (heartbeat's thread too)
     with contextlib.nullcontext(client) if client is not None else dask_client(workers, scheduler) as client, \
             SurveyProgress(total, done, progress, workers=lambda: connected_workers(client), resuming=resuming,
-                           stage=lambda: stages_in_flight(snapshot(lens_of), out)) as bar, \
+                           stage=lambda: stages_in_flight(snapshot(lens_of), out, started)) as bar, \
             killed_worker_lines() as lines, \
             marked_on_interrupt(EXTERNAL_CLUSTER_ATTR, scheduler) if scheduler else contextlib.nullcontext():
         write_catalog(rows, out)  # once connected: a cluster that cannot be reached leaves no catalogue
@@ -3674,7 +3681,6 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
         allowed = _allowed_failures(client)
         keyed: dict[str, Lens] = {}  # the lenses of the tasks in flight by key, for the cluster's events (its thread)
         names = resumed_names(config)
-        started: dict[str, int] = {}  # fits of each lens started before its first submission
         resubmitted: dict[str, int] = {}
         refits = RefitCounts(started, allowed)  # the deaths of workers fitting a lens, said
         events = Subscription(client, WORKER_EVENTS, lambda event: on_event(event))  # the cluster's, from events.open()
