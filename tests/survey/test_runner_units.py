@@ -5171,3 +5171,40 @@ def test_the_bar_on_a_terminal_shows_the_stages_of_the_lenses_in_flight(tmp_path
         in_flight.clear()
         bar.heartbeat()
         assert shown() == ""
+
+
+def test_a_worker_that_held_a_retried_lens_queued_is_not_said_to_have_stopped_its_fit(tmp_path):
+    """RefitCounts counted the deaths said against the fits started, but a fit that raised is
+    started again by Dask's retries without a death: with fits 1 and 2 raised (retried) and fit 3
+    stopped by worker C's death (said), the death of worker D, which held the lens queued (no
+    fit started on it), read as a fourth started fit's (3 fits > 1 said) and was said as 'died
+    while fitting it'. The .attempts lines now name the worker that started each fit, and a death
+    is said where a fit started on that worker is not said yet: C's once, D's not; where the lines
+    name no worker (an older tinylens's) the count decides, as before."""
+    out = tmp_path / "out"
+    lens = runner.Lens("lens_a", tmp_path / "in" / "lens_a")
+    folder = lens.output(out)
+    folder.mkdir(parents=True)
+    refits = runner.RefitCounts({"lens_a": 0}, allowed=3)
+    line = "2026-12-07 13:00:00 process 7 on node1"
+    (folder / filenames.ATTEMPTS).write_text("".join(f"{line}, worker tcp://10.0.0.{n}:4000\n" for n in (1, 2, 3)))
+    assert refits.stopped([lens], out, {}, "tcp://10.0.0.3:4000") == [lens]  # C: fitting it
+    assert refits.stopped([lens], out, {}, "tcp://10.0.0.4:4000") == []  # D: held it queued
+    assert refits.stopped([lens], out, {}, "tcp://10.0.0.3:4000") == []  # C's death said once
+    with (folder / filenames.ATTEMPTS).open("a") as handle:  # the refit starts on E before E's death is read
+        handle.write(f"{line}, worker tcp://10.0.0.5:4000\n")
+    assert refits.stopped([lens], out, {}, "tcp://10.0.0.5:4000") == []  # fit 4: past the 3 deaths Dask allows
+
+
+def test_a_fit_started_on_a_dask_worker_names_it_in_its_attempts_line(tmp_path):
+    """note_attempt, called by a survey task on its worker, ends the line with that worker's address,
+    the one the scheduler's remove-worker event names; outside a worker the line names none."""
+    from distributed import Client, LocalCluster
+
+    runner.note_attempt(tmp_path)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        client.submit(runner.note_attempt, tmp_path, pure=False).result()
+        address = next(iter(client.scheduler_info()["workers"]))
+    assert runner.attempt_workers(tmp_path) == ["", address]
+    assert runner.attempts(tmp_path) == 2

@@ -1099,12 +1099,33 @@ def lens_lock(folder: Path) -> Iterator[None]:
         yield
 
 
+#: How an :data:`tinylens.filenames.ATTEMPTS` line ends with the Dask worker whose task started the fit.
+ATTEMPT_WORKER = ", worker "
+
+
 def note_attempt(folder: Path) -> None:
-    """Record in ``folder``'s :data:`tinylens.filenames.ATTEMPTS` that a fit of its lens starts."""
+    """Record in ``folder``'s :data:`tinylens.filenames.ATTEMPTS` that a fit of its lens starts, and
+    on which Dask worker where a worker's task starts it (:func:`attempt_workers`)."""
     import socket
 
+    try:
+        from distributed import get_worker
+
+        worker = f"{ATTEMPT_WORKER}{get_worker().address}"
+    except Exception:  # not in a Dask worker's task (ValueError): the line names none
+        worker = ""
     with open(folder / filenames.ATTEMPTS, "a") as handle:
-        handle.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} process {os.getpid()} on {socket.gethostname()}\n")
+        handle.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} process {os.getpid()} on {socket.gethostname()}{worker}\n")
+
+
+def attempt_workers(folder: Path) -> list[str]:
+    """The Dask worker that started each fit of ``folder``'s lens (:func:`note_attempt`), one per
+    :func:`attempts`, ``""`` where its line names none (written outside a worker, or by an older tinylens)."""
+    try:
+        lines = (folder / filenames.ATTEMPTS).read_text().splitlines()
+    except (OSError, UnicodeDecodeError):
+        return []
+    return [line.rpartition(ATTEMPT_WORKER)[2] if ATTEMPT_WORKER in line else "" for line in lines]
 
 
 def fit_stage(folder: Path) -> str | None:
@@ -2950,30 +2971,41 @@ class RefitCounts:
     """Which lenses a worker's death stopped in a started fit, for :func:`refit_note` (each death's
     event handled in a thread of its own). ``started``: the fits of each lens started (its
     :func:`attempts`) before the survey first submitted it; ``allowed``: the deaths Dask allows a
-    task (:func:`_allowed_failures`). A death stopped a started fit where more fits of the lens have
-    started than deaths were said: the attempts are read after the event, when the task may already
-    have started again elsewhere, so that a count kept of the attempts read (as it was) took that
-    restart for said, and the death of the worker fitting it again went unsaid."""
+    task (:func:`_allowed_failures`). A death of the ``worker`` stopped a started fit where a fit of
+    the lens started since on that worker (:func:`attempt_workers`) is not said yet; where the lines
+    name no worker, where a fit started since is not said yet. The attempts are read after the
+    event, when the task may already have started again elsewhere, so that a count kept of the
+    attempts read took that restart for said, and the death of the worker fitting it again went
+    unsaid; a count of the deaths said, in turn, took a fit that raised and was retried (Dask's
+    retries) for one a death stopped, and said the death of a worker that only held the lens
+    queued after it."""
 
     def __init__(self, started: Mapping[str, int], allowed: int) -> None:
         self._started = started
         self._allowed = allowed
-        self._said: dict[str, int] = {}  # deaths said of each lens
+        self._said: dict[str, set[int]] = {}  # the fits of each lens (its .attempts lines) whose death was said
         self._lock = threading.Lock()  # two deaths' threads at once: each death said once
 
-    def stopped(self, lenses: Sequence[Lens], out: Path, resubmitted: Mapping[str, int]) -> list[Lens]:
-        """Of ``lenses``, whose tasks a worker that died held, those whose fit had started on it
+    def stopped(self, lenses: Sequence[Lens], out: Path, resubmitted: Mapping[str, int], worker: str = "") -> list[Lens]:
+        """Of ``lenses``, whose tasks the ``worker`` that died held, those whose fit had started on it
         (the others wait for a worker as before, unsaid), and which Dask gives to another worker:
         not those past its ``allowed`` deaths or resubmitted :data:`RESUBMITS` times, which Dask
         fails, said as it fails (``resubmitted``: the survey's resubmissions of each lens)."""
         found = []
         with self._lock:
             for lens in lenses:
-                fits = attempts(lens.output(out)) - self._started.get(lens.lens_id, 0)
-                said = self._said.get(lens.lens_id, 0)
-                if fits <= said or fits > self._allowed or resubmitted.get(lens.lens_id, 0) >= RESUBMITS:
+                first = self._started.get(lens.lens_id, 0)
+                started = attempt_workers(lens.output(out))[first:]
+                said = self._said.setdefault(lens.lens_id, set())
+                if len(started) > self._allowed or resubmitted.get(lens.lens_id, 0) >= RESUBMITS:
                     continue
-                self._said[lens.lens_id] = said + 1
+                unsaid = [i for i in range(first, first + len(started)) if i not in said]
+                on_it = [i for i in unsaid if worker and started[i - first] == worker]
+                unnamed = [i for i in unsaid if not started[i - first]]
+                fit = on_it[-1] if on_it else unnamed[0] if unnamed else None
+                if fit is None:  # none started on it: it held the lens queued
+                    continue
+                said.add(fit)
                 found.append(lens)
         return found
 
@@ -3720,7 +3752,7 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
                 submit(lens)
 
         def note_refits(lenses: Sequence[Lens], worker: str) -> None:
-            said = [(lens, holds_checkpoint(lens.output(out), names)) for lens in refits.stopped(lenses, out, resubmitted)]
+            said = [(lens, holds_checkpoint(lens.output(out), names)) for lens in refits.stopped(lenses, out, resubmitted, worker)]
             memory = restart_memory(client, worker) if said and worker else None  # its nanny's, out of memory
             for lens, checkpoint in said:
                 if not events.ended.is_set():  # not after the survey's last lines
