@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import shlex
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -563,3 +564,71 @@ def test_a_lens_an_external_clusters_worker_still_fits_is_not_said_only_to_start
                                    cluster="tcp://h:8786").split())
     assert ("interrupted lenses start again from the beginning: the template sets resume: false, unless the Dask "
             "worker still fitting one finishes it first), run: cmd") in restart, restart
+
+
+def test_a_checkpoint_written_for_another_template_is_not_counted_as_resuming(tmp_path, mock_survey, monkeypatch):
+    """lens_c's fit with the template was stopped with its checkpoint written; the survey was then run
+    again with a template whose theta_E prior is wider. The fit decides by the checkpoint's
+    fingerprint, which the new prior changes (the truth below: both problems loaded), so it starts
+    from the beginning; yet the dry run listed lens_c as resuming, the start line counted it, and
+    Ctrl-C's hint said it resumed. The last fit's template digest, recorded in its .attempts line by
+    the worker, now tells them apart without loading the lens: of the same template, it resumes."""
+    import yaml
+
+    import tinylens
+    from tinylens import filenames
+    from tinylens.inference.common import fingerprint
+    from tinylens.precision import get_precision
+    from survey_mocks import template_config
+
+    out = tmp_path / "out"
+    first = runner.load_template(mock_survey["template"])
+    lens = next(found for found in runner.find_lenses(mock_survey["lenses"]) if found.lens_id == "lens_c")
+    checkpoint = filenames.CHECKPOINTS["nautilus"]
+
+    def stopped_fit(config, output, **kwargs):  # written as a sampler does, then a Ctrl-C
+        (Path(output) / filenames.fingerprint_name(checkpoint)).write_text("stamp\n")
+        (Path(output) / checkpoint).write_text("x")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tinylens, "fit", stopped_fit)
+    with pytest.raises(KeyboardInterrupt):  # the survey's own task, as its worker runs it
+        runner.fit_lens("lens_c", runner.lens_config(first, lens, out), str(lens.output(out)),
+                        precision=get_precision())
+    monkeypatch.undo()
+    assert (lens.output(out) / checkpoint).is_file()
+    wider = template_config()
+    wider["model_components"]["lens_mass_list"][0]["params"]["theta_E"]["prior_settings"] = [0.5, 2.5]
+    second = tmp_path / "wider.yaml"
+    second.write_text(yaml.safe_dump(wider, sort_keys=False))
+    # the truth: the two templates' problems for lens_c have other fingerprints, the same template's the same
+    stamps = [fingerprint(tinylens.load(runner.lens_config(runner.load_template(path), lens, out)))
+              for path in (mock_survey["template"], second, mock_survey["template"])]
+    assert stamps[0] != stamps[1] and stamps[0] == stamps[2]
+
+    same = runner.survey_plan(mock_survey["lenses"], mock_survey["template"], out, check=False)
+    assert same["to_fit"]["resume"] == ["lens_c"] and same["to_fit"]["other_checkpoint"] == [], same["to_fit"]
+    other = runner.survey_plan(mock_survey["lenses"], second, out, check=False)
+    assert other["to_fit"]["resume"] == [] and other["to_fit"]["other_checkpoint"] == ["lens_c"], other["to_fit"]
+    found = runner.find_lenses(mock_survey["lenses"])
+    assert runner.resuming_lenses(found, {}, (), out, runner.load_template(second)) == []  # the start line's count
+    assert runner.resuming_lenses(found, {}, (), out, first) == ["lens_c"]
+
+    result = CliRunner().invoke(app, ["survey", str(mock_survey["lenses"]), "-c", str(second), "--out", str(out),
+                                      "--dry-run"])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "1 hold a checkpoint of a fit of another template or precision: resumed only where its fingerprint " \
+           "matches this fit's all the same, else fitted from the beginning: lens_c" in text, text
+    assert "resume from a checkpoint" not in text, text
+
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "check_template", stop)
+    args = ["survey", str(mock_survey["lenses"]), "-c", str(second), "--out", str(out), "--workers", "1", "-q"]
+    hint = _interrupted(args)
+    assert ("lens_c holds a checkpoint of a fit of another template or precision, resumed only where its fingerprint "
+            "matches this fit's all the same, else fitted from the beginning), run: ") in hint, hint
+    hint = _interrupted(_args(mock_survey, out))  # the template it was made with: resumed, unsaid
+    assert "lens_c" not in hint[hint.index("Interrupted."):], hint

@@ -1286,7 +1286,7 @@ def test_survey_plan_sorts_the_lenses_by_what_a_run_would_do_and_writes_nothing(
     plan = runner.survey_plan(mock_survey["lenses"], mock_survey["template"], out, check=False)
     assert (plan["n_folders"], plan["n_chosen"]) == (4, 4)
     assert plan["ok"] == ["lens_a"] and plan["failed"] == ["lens_bad"] and plan["recover"] == ["lens_b"]
-    assert plan["to_fit"] == {"new": [], "resume": ["lens_c"], "changed": [], "retry": []}
+    assert plan["to_fit"] == {"new": [], "resume": ["lens_c"], "other_checkpoint": [], "changed": [], "retry": []}
     # lens_a's image replaced since its fit: fitted again; the failed lens retried on request
     stamp = runner.inputs_stamp(runner.lens_config(runner.load_template(mock_survey["template"]),
                                                    runner.Lens("lens_a", mock_survey["lenses"] / "lens_a"), out))
@@ -1295,7 +1295,7 @@ def test_survey_plan_sorts_the_lenses_by_what_a_run_would_do_and_writes_nothing(
     before = _tree(out)
     plan = runner.survey_plan(mock_survey["lenses"], mock_survey["template"], out, retry_failed=True, check=False)
     assert plan["ok"] == [] and plan["failed"] == []
-    assert plan["to_fit"] == {"new": [], "resume": ["lens_c"], "changed": ["lens_a"], "retry": ["lens_bad"]}
+    assert plan["to_fit"] == {"new": [], "resume": ["lens_c"], "other_checkpoint": [], "changed": ["lens_a"], "retry": ["lens_bad"]}
     assert _tree(out) == before  # nothing written
     # a template with resume: false starts the interrupted lens again
     cfg = yaml.safe_load(Path(mock_survey["template"]).read_text())
@@ -1459,7 +1459,7 @@ def test_survey_plan_recovers_only_a_result_a_run_would_take_its_row_from(tmp_pa
     plan = runner.survey_plan(mock_survey["lenses"], mock_survey["template"], out, check=False,
                               only=["lens_a", "lens_b", "lens_bad"])
     assert plan["recover"] == ["lens_a"]
-    assert plan["to_fit"] == {"new": ["lens_b"], "resume": ["lens_bad"], "changed": [], "retry": []}
+    assert plan["to_fit"] == {"new": ["lens_b"], "resume": ["lens_bad"], "other_checkpoint": [], "changed": [], "retry": []}
     rows = runner.read_rows(out)
     recovered = {**rows, **runner.recoverable_rows([runner.Lens(n, mock_survey["lenses"] / n) for n in folders],
                                                    out, rows)}

@@ -332,7 +332,7 @@ def survey_written(out: Path) -> Iterator[None]:
 
 def survey_hint(out: Path | None, command: str, written: bool = False, restart: str | None = None,
                 chosen: Sequence[str] | None = None, lenses: Sequence[str] | None = None,
-                cluster: str | None = None) -> str:
+                cluster: str | None = None, digest: str | None = None) -> str:
     """What a ``tinylens survey`` stopped by Ctrl-C kept in its output folder ``out`` (``None``:
     stopped before the survey began, a dry run), and ``command``, which fits the rest; ``written``:
     stopped once the survey had written everything (:func:`survey_written`); ``restart``: why
@@ -341,7 +341,9 @@ def survey_hint(out: Path | None, command: str, written: bool = False, restart: 
     ``lenses``: the ids of the lenses the run fits or keeps (:data:`tinylens.survey.runner.SURVEY_LENSES_ATTR`),
     the only ones named as starting again (``out`` may hold folders of lenses no longer in the lens folder);
     ``cluster``: the address of the external cluster it was fitting on (:data:`tinylens.survey.runner.EXTERNAL_CLUSTER_ATTR`),
-    whose workers go on fitting the lenses they had started, which the hint says (a local cluster's stopped with it)."""
+    whose workers go on fitting the lenses they had started, which the hint says (a local cluster's stopped with it);
+    ``digest``: its template's (:data:`tinylens.survey.runner.TEMPLATE_DIGEST_ATTR`), so that a lens whose
+    checkpoint a fit of another template wrote (:func:`tinylens.survey.runner.other_checkpoint`) is not said to resume."""
     from tinylens.filenames import CATALOG_CSV, CATALOG_PARQUET, LENSES_DIR
 
     if out is None:
@@ -368,6 +370,14 @@ def survey_hint(out: Path | None, command: str, written: bool = False, restart: 
 
             interrupted += (f"; {some_lenses(bare)} had written none yet and start again from the beginning"
                             f"{still.format('one')}")
+        other = other_template_checkpoints(out, chosen if lenses is None else lenses, digest)
+        if other:
+            from tinylens.survey.runner import some_lenses
+
+            one = len(other) == 1
+            interrupted += (f"; {other[0] if one else some_lenses(other)} {'holds a checkpoint' if one else 'hold checkpoints'} "
+                            "of a fit of another template or precision, resumed only where its fingerprint matches "
+                            f"this fit's all the same, else fitted from the beginning{still.format('it' if one else 'one')}")
     if cluster:  # its workers outlive the client: a rerun waits for their lenses, a cancelled job loses them
         kept += (f" The Dask workers at {cluster} go on fitting the lenses they had started: running it again waits "
                  "for them and keeps their results, while stopping those workers (ending their batch job) loses what "
@@ -401,6 +411,29 @@ def unfinished_without_checkpoint(out: Path, chosen: Sequence[str] | None = None
             and result_row(folder.name, folder / filenames.RESULT) is None]
 
 
+def other_template_checkpoints(out: Path, chosen: Sequence[str] | None, digest: str | None) -> list[str]:
+    """The lenses of the survey folder ``out`` (of the ids ``chosen`` only, where given) unfinished
+    (no row of theirs, :func:`unfinished_without_checkpoint`'s rules) and holding a checkpoint written
+    by a fit of another template than the one of ``digest``
+    (:func:`tinylens.survey.runner.other_checkpoints`); none where ``digest`` is not known or the
+    folder cannot be listed."""
+    from tinylens import filenames
+    from tinylens.filenames import LENSES_DIR
+    from tinylens.survey.runner import RESUMED_FILES, other_checkpoints, read_row, result_row
+
+    if digest is None:
+        return []
+    wanted = None if chosen is None else set(chosen)
+    try:
+        folders = sorted(path for path in (out / LENSES_DIR).iterdir() if path.is_dir())
+    except OSError:
+        return []
+    unfinished = {folder.name: folder for folder in folders if (wanted is None or folder.name in wanted)
+                  and read_row(folder / filenames.ROW, folder.name) is None
+                  and result_row(folder.name, folder / filenames.RESULT) is None}
+    return other_checkpoints(unfinished, RESUMED_FILES, digest)
+
+
 def without_flag(command: str, flag: str) -> str:
     """The shell line ``command`` without the option ``flag`` (one that takes no value)."""
     return shlex.join(word for word in shlex.split(command) if word != flag)
@@ -419,13 +452,15 @@ def interrupted_hint(name: str, exc: BaseException, command: str) -> str:
         return fit_hint(getattr(exc, INTERRUPTED_FOLDER_ATTR, None), getattr(exc, INTERRUPTED_PROBLEM_ATTR, None),
                         fresh="--fresh" in shlex.split(command))
     if name == "survey":
-        from tinylens.survey.runner import EXTERNAL_CLUSTER_ATTR, FORGOTTEN_ATTR, RESTART_ATTR, SURVEY_LENSES_ATTR
+        from tinylens.survey.runner import (EXTERNAL_CLUSTER_ATTR, FORGOTTEN_ATTR, RESTART_ATTR, SURVEY_LENSES_ATTR,
+                                            TEMPLATE_DIGEST_ATTR)
 
         if getattr(exc, FORGOTTEN_ATTR, False):
             command = without_flag(command, "--retry-failed")
         return survey_hint(getattr(exc, INTERRUPTED_FOLDER_ATTR, None), command, getattr(exc, SURVEY_WRITTEN_ATTR, False),
                            getattr(exc, RESTART_ATTR, None), getattr(exc, SURVEY_CHOSEN_ATTR, None),
-                           getattr(exc, SURVEY_LENSES_ATTR, None), getattr(exc, EXTERNAL_CLUSTER_ATTR, None))
+                           getattr(exc, SURVEY_LENSES_ATTR, None), getattr(exc, EXTERNAL_CLUSTER_ATTR, None),
+                           (getattr(exc, TEMPLATE_DIGEST_ATTR, None) or [None])[0])
     if name == "simulate-population":
         from tinylens.cli.simulate_population import stopped_hint
 

@@ -71,8 +71,10 @@ def print_plan(found: dict, retry_failed: bool) -> None:
     lines = [head if head.endswith(".") else head + ".",
              f"In {found['out']}: {len(found['ok'])} done (ok), {len(found['failed'])} failed"
              + (" (kept: --retry-failed fits them again)." if found["failed"] and not retry_failed else ".")]
-    whys = {"new": "new", "resume": "resume from a checkpoint", "changed": "fitted again: their files changed",
-            "retry": "failed before, fitted again"}
+    whys = {"new": "new", "resume": "resume from a checkpoint",
+            "other_checkpoint": ("hold a checkpoint of a fit of another template or precision: resumed only where "
+                                 "its fingerprint matches this fit's all the same, else fitted from the beginning"),
+            "changed": "fitted again: their files changed", "retry": "failed before, fitted again"}
     lines.append(f"To fit: {lens_count(n_fit)}" + (":" if n_fit else "."))
     lines += [f"  {len(ids)} {whys[why]}: {listed(ids, 8)}" for why, ids in to_fit.items() if ids]
     if found["refused"]:

@@ -425,3 +425,15 @@ def stamps_conflict(stamps: Mapping[str, Mapping[str, Any]], current: Mapping[st
 
 def _precision_conflict(old: str, new: str, detail: str) -> str:
     return f"were computed in {old} precision, not {new} (set by TINYLENS_PRECISION or tinylens.set_precision; {detail})"
+
+
+def template_digest(config: Mapping[str, Any], precision: str) -> str:
+    """16 hex digits that tell a fit's template apart without loading its lens: of :func:`template_key`
+    of ``config`` (a template, or a lens's config made of it: the lens files and ``mask_path``, whose
+    files ``inputs.json`` stamps, left out, so that both give the same digest) and the ``precision``
+    the lens is fitted in. Two fits of different digests were made with other templates (or
+    precisions); their checkpoints' fingerprints, which the fit compares, then differ unless the
+    templates differ only where a fit's problem does not (a sampler setting not in the fingerprint)."""
+    key = without_keys(template_key(config), ["dataset.mask_path"])
+    text = json.dumps({"template": key, "precision": precision}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

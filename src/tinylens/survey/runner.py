@@ -70,6 +70,7 @@ from tinylens.survey.provenance import (
     read_json,
     read_stamp,
     stamps_conflict,
+    template_digest,
     unstamped_changes,
 )
 from tinylens.survey.selection import select_lenses
@@ -1062,7 +1063,7 @@ def _fit_locked(lens_id: str, config: dict[str, Any], folder: Path, truth_path: 
         tinylens.set_precision(precision)
     remove_orphan_outputs(folder, config)  # of a fit killed while writing them
     write_json(folder / filenames.INPUTS, inputs_stamp(config, get_precision()))  # what this fit is made from
-    note_attempt(folder)
+    note_attempt(folder, fit_digest(config))
     try:
         with warnings.catch_warnings(record=True) as caught, rerun_said(SURVEY_RERUN, SURVEY_FOLDER_CHOICE):  # its locks' advice: the survey's
             warnings.simplefilter("always")
@@ -1102,12 +1103,18 @@ def lens_lock(folder: Path) -> Iterator[None]:
 #: How an :data:`tinylens.filenames.ATTEMPTS` line ends with the Dask worker whose task started the fit.
 ATTEMPT_WORKER = ", worker "
 
+#: The word before the template's digest in a line of :data:`tinylens.filenames.ATTEMPTS` (:func:`note_attempt`).
+ATTEMPT_TEMPLATE = "template"
 
-def note_attempt(folder: Path) -> None:
-    """Record in ``folder``'s :data:`tinylens.filenames.ATTEMPTS` that a fit of its lens starts, and
-    on which Dask worker where a worker's task starts it (:func:`attempt_workers`)."""
+
+def note_attempt(folder: Path, digest: str | None = None) -> None:
+    """Record in ``folder``'s :data:`tinylens.filenames.ATTEMPTS` that a fit of its lens starts, with
+    the ``digest`` of its template and precision (:func:`fit_digest`) where given
+    (``template 0123456789abcdef``: what its checkpoints are of, :func:`attempted_digest`), and on
+    which Dask worker where a worker's task starts it (``, worker tcp://...``, :func:`attempt_workers`)."""
     import socket
 
+    made = f" {ATTEMPT_TEMPLATE} {digest}" if digest else ""
     try:
         from distributed import get_worker
 
@@ -1115,7 +1122,7 @@ def note_attempt(folder: Path) -> None:
     except Exception:  # not in a Dask worker's task (ValueError): the line names none
         worker = ""
     with open(folder / filenames.ATTEMPTS, "a") as handle:
-        handle.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} process {os.getpid()} on {socket.gethostname()}{worker}\n")
+        handle.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} process {os.getpid()} on {socket.gethostname()}{made}{worker}\n")
 
 
 def attempt_workers(folder: Path) -> list[str]:
@@ -1126,6 +1133,28 @@ def attempt_workers(folder: Path) -> list[str]:
     except (OSError, UnicodeDecodeError):
         return []
     return [line.rpartition(ATTEMPT_WORKER)[2] if ATTEMPT_WORKER in line else "" for line in lines]
+
+
+def fit_digest(config: Mapping[str, Any], precision: str | None = None) -> str | None:
+    """:func:`~tinylens.survey.provenance.template_digest` of ``config`` (a template, or a lens's
+    config made of it) in ``precision`` (default: this process's); None where it cannot be made."""
+    try:
+        return template_digest(config, precision or get_precision())
+    except Exception:  # noqa: BLE001 - a template the check refuses: its fit fails, no digest to keep
+        return None
+
+
+def attempted_digest(folder: Path) -> str | None:
+    """The digest (:func:`fit_digest`) of the template of the last fit started in the lens's output
+    ``folder``, as its :data:`tinylens.filenames.ATTEMPTS` line records it (before the worker it names,
+    if any); None where none is recorded (no fit started, one by a tinylens that did not record it, a
+    file that cannot be read)."""
+    try:
+        lines = (folder / filenames.ATTEMPTS).read_text().splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    words = lines[-1].partition(ATTEMPT_WORKER)[0].split() if lines else []
+    return words[-1] if len(words) >= 2 and words[-2] == ATTEMPT_TEMPLATE else None
 
 
 def fit_stage(folder: Path) -> str | None:
@@ -1635,6 +1664,11 @@ SURVEY_LENSES_ATTR = "tinylens_survey_lenses"
 #: go on fitting the lenses they had started (a local cluster's stop with it), which the hint says.
 EXTERNAL_CLUSTER_ATTR = "tinylens_survey_external_cluster"
 
+#: Set on a KeyboardInterrupt out of :func:`run_survey`: a list holding the digest of its template
+#: (:func:`fit_digest`) once the template is read (empty before, or where it cannot be made), so that
+#: a Ctrl-C's hint tells a checkpoint of another template (:func:`other_checkpoint`) from one it resumes.
+TEMPLATE_DIGEST_ATTR = "tinylens_survey_template_digest"
+
 #: The checkpoint files a stopped fit resumes from: each sampler's checkpoint and the pipeline's
 #: state, not a fingerprint (:func:`tinylens.filenames.fingerprint_name`), which a sampler writes
 #: before its first checkpoint: one left alone resumes nothing (``prepare_checkpoint`` resumes only
@@ -1652,9 +1686,28 @@ def resumed_names(config: Mapping[str, Any]) -> tuple[str, ...]:
     return RESUMED_FILES if resumes(inference and inference.settings) else ()
 
 
-def holds_checkpoint(folder: Path, names: Sequence[str]) -> bool:
-    """Whether ``folder`` holds any of the checkpoint files ``names`` (:func:`resumed_names`)."""
-    return any((folder / name).exists() for name in names)
+def holds_checkpoint(folder: Path, names: Sequence[str], digest: str | None = None) -> bool:
+    """Whether ``folder`` holds any of the checkpoint files ``names`` (:func:`resumed_names`); with
+    ``digest`` (:func:`fit_digest` of the template about to fit it), only one that is not of another
+    template (:func:`other_checkpoint`)."""
+    return any((folder / name).exists() for name in names) and not other_checkpoint(folder, digest)
+
+
+def other_checkpoint(folder: Path, digest: str | None) -> bool:
+    """Whether the checkpoints in the lens's output ``folder`` were written by a fit of another
+    template or precision than the one whose digest is ``digest`` (:func:`fit_digest`), as the last
+    fit started there recorded (:func:`attempted_digest`): a fit of ``digest`` resumes them only
+    where its checkpoint's fingerprint is theirs all the same, and else starts from the beginning.
+    False where either digest is not known (a fit by an older tinylens: the fit decides, unsaid)."""
+    recorded = attempted_digest(folder)
+    return digest is not None and recorded is not None and recorded != digest
+
+
+def other_checkpoints(folders: Mapping[str, Path], names: Sequence[str], digest: str | None) -> list[str]:
+    """The ids of the lenses of ``folders`` (id -> output folder) holding a checkpoint (of ``names``)
+    of another template than ``digest``'s (:func:`other_checkpoint`)."""
+    return [lens_id for lens_id, folder in folders.items()
+            if any((folder / name).exists() for name in names) and other_checkpoint(folder, digest)]
 
 
 def resuming_lenses(todo: Sequence[Lens], rows: Mapping[str, Mapping[str, Any]], changed: Collection[str],
@@ -1662,9 +1715,10 @@ def resuming_lenses(todo: Sequence[Lens], rows: Mapping[str, Mapping[str, Any]],
     """The ids of the lenses of ``todo`` that the dry run lists as resuming from a checkpoint
     (:func:`survey_plan`'s ``resume``): neither ``changed`` nor failed in ``rows`` (fitted again,
     counted so), their output folder in ``out`` holding a checkpoint (:func:`resumed_names`)."""
-    names = resumed_names(config)
+    names, digest = resumed_names(config), fit_digest(config)
     return [lens.lens_id for lens in todo if names and lens.lens_id not in changed
-            and (rows.get(lens.lens_id) or {}).get("status") != "failed" and holds_checkpoint(lens.output(out), names)]
+            and (rows.get(lens.lens_id) or {}).get("status") != "failed"
+            and holds_checkpoint(lens.output(out), names, digest)]
 
 
 def template_inference(config: Mapping[str, Any]) -> Inference | None:
@@ -3453,7 +3507,9 @@ def survey_plan(lens_dir: str | Path, template: str | Path, out: str | Path, ret
     (``n_folders``) and chosen ones (``n_chosen``), the lens ids of ``ok`` and ``failed`` rows
     that are kept, of lenses whose ``result.json`` lacks a row (``recover``: its row is rebuilt,
     no fit), and of the lenses to fit by why: ``new``, ``resume`` (a checkpoint is there
-    and the template does not set ``resume: false``),
+    and the template does not set ``resume: false``), ``other_checkpoint`` (the checkpoint there was
+    written by a fit of another template or precision, :func:`other_checkpoint`: resumed only where
+    its fingerprint is this fit's all the same, which only loading the lens tells),
     ``changed`` (their files changed since their fit), ``retry`` (failed, ``retry_failed``);
     ``running``: who runs a survey on ``out`` now (``None``: nobody, or not known);
     ``running_unknown``: why that cannot be told (its lock file cannot be read), else ``None``;
@@ -3478,9 +3534,10 @@ def survey_plan(lens_dir: str | Path, template: str | Path, out: str | Path, ret
                                  broken=broken, refused=refused, every=state.lenses)
     chosen = {lens.lens_id for lens in state.chosen}.difference(lens.lens_id for lens in state.todo)
     kept = {key: row.get("status") for key, row in sorted(state.rows.items()) if key in chosen}
-    todo = {"new": [], "resume": [], "changed": [], "retry": []}
+    todo = {"new": [], "resume": [], "other_checkpoint": [], "changed": [], "retry": []}
     recover = []
     started = resumed_names(state.config)  # resume: false: afresh
+    digest = fit_digest(state.config)
     cache: dict[Any, dict[str, Any]] = {}  # the template validated once (settings_of)
     for lens in state.todo:
         folder, row = lens.output(state.out), state.rows.get(lens.lens_id)
@@ -3491,8 +3548,10 @@ def survey_plan(lens_dir: str | Path, template: str | Path, out: str | Path, ret
         elif row is None and (recovered := recovered_row(lens, state.out)) is not None \
                 and not fitted_further(lens, recovered, state.config, state.out, cache):  # as the run's recover_rows, then plan
             recover.append(lens.lens_id)
-        elif holds_checkpoint(folder, started):
+        elif holds_checkpoint(folder, started, digest):
             todo["resume"].append(lens.lens_id)
+        elif holds_checkpoint(folder, started):  # of another template: its fingerprint decides
+            todo["other_checkpoint"].append(lens.lens_id)
         else:
             todo["new"].append(lens.lens_id)
     try:
@@ -3545,16 +3604,19 @@ def run_survey(
 
     workers = default_workers() if workers is None else workers
     lens_ids: list[str] = []  # filled once the lens folders are read
-    with folder_on_interrupt(resolved(out)), marked_on_interrupt(SURVEY_LENSES_ATTR, lens_ids):
+    digest: list[str] = []  # and the template's digest once it is read
+    with folder_on_interrupt(resolved(out)), marked_on_interrupt(SURVEY_LENSES_ATTR, lens_ids), \
+            marked_on_interrupt(TEMPLATE_DIGEST_ATTR, digest):
         return _run_survey(lens_dir, template, out, workers, scheduler, progress, retry_failed, reuse_finished, only,
-                           pipeline, lens_ids)
+                           pipeline, lens_ids, digest)
 
 
 def _run_survey(lens_dir: str | Path, template: str | Path, out: str | Path, workers: int, scheduler: str | Path | None,
                 progress: bool, retry_failed: bool, reuse_finished: bool, only: Sequence[str] | None,
-                pipeline: bool = True, lens_ids: list[str] | None = None) -> pd.DataFrame:
+                pipeline: bool = True, lens_ids: list[str] | None = None,
+                digest: list[str] | None = None) -> pd.DataFrame:
     """:func:`run_survey`'s work; ``lens_ids`` is given the ids of the chosen lenses once they are read
-    (:data:`SURVEY_LENSES_ATTR`)."""
+    (:data:`SURVEY_LENSES_ATTR`), ``digest`` the template's digest (:data:`TEMPLATE_DIGEST_ATTR`)."""
     from tinylens.fit import marked_on_interrupt
     from tinylens.locks import folder_lock, refuse_if_held
     from tinylens.atomic import remove_unfinished
@@ -3570,6 +3632,8 @@ def _run_survey(lens_dir: str | Path, template: str | Path, out: str | Path, wor
     lenses, chosen, config, out = state.lenses, state.chosen, state.config, state.out
     if lens_ids is not None:
         lens_ids.extend(lens.lens_id for lens in chosen)
+    if digest is not None and (made := fit_digest(config)) is not None:
+        digest.append(made)
     current, changed, rows = state.current, state.changed, state.rows
     busy = (f"The survey output folder {out} is being written by another tinylens survey{{holder}}. Wait for it "
             f"to finish, or give another {SURVEY_FOLDER_CHOICE}.")
@@ -3712,7 +3776,7 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
         running = as_completed()
         allowed = _allowed_failures(client)
         keyed: dict[str, Lens] = {}  # the lenses of the tasks in flight by key, for the cluster's events (its thread)
-        names = resumed_names(config)
+        names, digest = resumed_names(config), fit_digest(config)
         resubmitted: dict[str, int] = {}
         refits = RefitCounts(started, allowed)  # the deaths of workers fitting a lens, said
         events = Subscription(client, WORKER_EVENTS, lambda event: on_event(event))  # the cluster's, from events.open()
@@ -3752,7 +3816,8 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
                 submit(lens)
 
         def note_refits(lenses: Sequence[Lens], worker: str) -> None:
-            said = [(lens, holds_checkpoint(lens.output(out), names)) for lens in refits.stopped(lenses, out, resubmitted, worker)]
+            said = [(lens, holds_checkpoint(lens.output(out), names, digest))
+                    for lens in refits.stopped(lenses, out, resubmitted, worker)]
             memory = restart_memory(client, worker) if said and worker else None  # its nanny's, out of memory
             for lens, checkpoint in said:
                 if not events.ended.is_set():  # not after the survey's last lines
