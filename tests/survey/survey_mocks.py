@@ -154,6 +154,18 @@ def echo_truth_path(lens_id: str, config: dict[str, Any], lens_out: str, truth_p
     return row
 
 
+def echo_truth_path_slowly(lens_id: str, config: dict[str, Any], lens_out: str, truth_path: str | None = None,
+                           precision: str | None = None) -> dict[str, Any]:
+    """:func:`echo_truth_path` (importable by name, for Dask workers), lens_a at once and every
+    other lens after 3 s: one worker thread is still fitting a lens when the survey is stopped as
+    the second lens comes back."""
+    import time
+
+    if lens_id != "lens_a":
+        time.sleep(3.0)
+    return echo_truth_path(lens_id, config, lens_out, truth_path, precision)
+
+
 def fit_resting_in_stage_3(lens_id: str, config: dict[str, Any], lens_out: str, truth_path: str | None = None,
                            precision: str | None = None) -> dict[str, Any]:
     """A stand-in for ``runner.fit_lens`` (importable by name, for Dask workers): a fit that notes

@@ -523,10 +523,13 @@ def test_ctrl_c_on_an_external_cluster_says_its_workers_go_on_fitting(tmp_path, 
     client and finish the lenses they had started (docs/survey.md, section 3): the hint did not say so,
     and a batch user could cancel the workers' job and lose them, or rerun at once not knowing why it
     waits. It now says so, naming the scheduler; a local cluster's hint, whose workers stop with the
-    survey, does not. (An in-process cluster of one worker thread, fits faked: ~5 s.)"""
+    survey, does not. (An in-process cluster of one worker thread, fits faked, lens_bad's still
+    running when lens_b comes back: ~10 s.)"""
     from distributed import LocalCluster
+    from survey_mocks import echo_truth_path_slowly
 
     _fits_faked_and_stopped_at_the_second_lens(monkeypatch)
+    monkeypatch.setattr(runner, "fit_lens", echo_truth_path_slowly)  # a task not done when it is stopped
     out = tmp_path / "out"
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
         address = cluster.scheduler_address
@@ -632,3 +635,35 @@ def test_a_checkpoint_written_for_another_template_is_not_counted_as_resuming(tm
             "matches this fit's all the same, else fitted from the beginning), run: ") in hint, hint
     hint = _interrupted(_args(mock_survey, out))  # the template it was made with: resumed, unsaid
     assert "lens_c" not in hint[hint.index("Interrupted."):], hint
+
+
+def test_ctrl_c_while_the_last_catalogue_is_written_does_not_say_the_workers_go_on_fitting(tmp_path, mock_survey,
+                                                                                       monkeypatch):
+    """On a cluster given with --scheduler, a Ctrl-C that came once every lens's task had come back,
+    while the survey wrote its last catalogue, was said with 'The Dask workers at ... go on fitting
+    the lenses they had started', though no worker fitted anything of the survey's (every lens has
+    its row.json: the truth below). The hint now says it only while a task sent is not done.
+    (An in-process cluster of one worker thread, fits faked: ~5 s.)"""
+    from distributed import LocalCluster
+    from survey_mocks import echo_truth_path
+
+    from tinylens import filenames
+
+    monkeypatch.setattr(runner, "fit_lens", echo_truth_path)
+    monkeypatch.setattr(runner, "check_template", lambda *args, **kwargs: None)
+    write = runner.write_catalog
+    found = runner.find_lenses(mock_survey["lenses"])
+
+    def stopped_when_all_are_in(rows, out):
+        if len(rows) == len(found):  # every lens's row in: the last write
+            raise KeyboardInterrupt
+        return write(rows, out)
+
+    monkeypatch.setattr(runner, "write_catalog", stopped_when_all_are_in)
+    out = tmp_path / "out"
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        args = [*_args(mock_survey, out)[:-3], "--scheduler", cluster.scheduler_address, "-q"]
+        text = _interrupted(args)
+    assert all((lens.output(out) / filenames.ROW).is_file() for lens in found)  # every fit had ended
+    assert "go on fitting" not in text and "unless the Dask worker" not in text, text
+    assert text.endswith("run: " + shlex.join(["tinylens", *args])), text

@@ -3754,11 +3754,11 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
     ``scheduler_file``: the file ``scheduler`` was read from, named if the scheduler is lost."""
     from distributed import as_completed
 
-    from tinylens.fit import marked_on_interrupt
     from tinylens.locks import holder_text
 
     total = len(todo) + len(done)
     queue = iter(todo)
+    lens_of: dict[Any, Lens] = {}  # the tasks sent and not yet taken back, with their lenses
     dropped: list[str] = []  # their tasks dropped by the cluster
     unsent: list[str] = []  # their tasks never sent: the client gave up, or the survey stopped
     lost = ""  # the address of the scheduler, once the connection to it was lost
@@ -3769,7 +3769,7 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
             SurveyProgress(total, done, progress, workers=lambda: connected_workers(client), resuming=resuming,
                            stage=lambda: stages_in_flight(snapshot(lens_of), out, started)) as bar, \
             killed_worker_lines() as lines, \
-            marked_on_interrupt(EXTERNAL_CLUSTER_ATTR, scheduler) if scheduler else contextlib.nullcontext():
+            cluster_on_interrupt(scheduler, lambda: any(not future.done() for future in list(lens_of))):
         write_catalog(rows, out)  # once connected: a cluster that cannot be reached leaves no catalogue
         if scheduler and connected_workers(client) == 0:  # workers queued on a batch system, or none started
             bar.note(no_workers_note(scheduler))
@@ -3898,6 +3898,30 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
     if dropped or unsent:
         raise TinyLensError(dropped_text(dropped, len(frame), unsent))
     return frame
+
+
+@contextlib.contextmanager
+def cluster_on_interrupt(scheduler: str | None, fitting: Callable[[], bool]) -> Iterator[None]:
+    """Name the external cluster's ``scheduler`` (:data:`EXTERNAL_CLUSTER_ATTR`) on a KeyboardInterrupt
+    raised inside while ``fitting()`` says a task sent to it is not done: its workers go on fitting
+    those lenses, which the hint says. Not once every task sent came back (a Ctrl-C while the last
+    catalogue is written): no worker fits anything of the survey's then; nor for a local cluster."""
+    from tinylens.fit import marked_on_interrupt
+
+    if not scheduler:
+        yield
+        return
+    try:
+        yield
+    except BaseException:
+        try:
+            fitting_now = fitting()
+        except Exception:  # noqa: BLE001 - not known: said as before, the workers may go on
+            fitting_now = True
+        if fitting_now:
+            with marked_on_interrupt(EXTERNAL_CLUSTER_ATTR, scheduler):
+                raise
+        raise
 
 
 def unfitted_text(unfitted: Sequence[str], refused: Mapping[str, Mapping[str, Any]], finished: int) -> str:
