@@ -667,3 +667,23 @@ def test_ctrl_c_while_the_last_catalogue_is_written_does_not_say_the_workers_go_
     assert all((lens.output(out) / filenames.ROW).is_file() for lens in found)  # every fit had ended
     assert "go on fitting" not in text and "unless the Dask worker" not in text, text
     assert text.endswith("run: " + shlex.join(["tinylens", *args])), text
+
+
+def test_ctrl_c_names_a_lens_whose_ok_row_lost_its_result_as_starting_again(tmp_path):
+    """lens_a has an ok row.json but its result.json is gone (deleted by hand, a purged scratch
+    disk): the survey run again fits it from the beginning (is_done: no result, so the plan holds
+    it; the truth below), yet Ctrl-C's hint left it out, its row taken for a finished lens. It now
+    names it as starting again; lens_b, ok with its result, is still left out."""
+    from tinylens import filenames
+    from tinylens.cli.common import survey_hint
+
+    lenses = tmp_path / runner.LENSES_DIR
+    for lens_id in ("lens_a", "lens_b"):
+        runner.write_row(lenses / lens_id, {**runner.failed_row(lens_id, ""), "status": "ok", "reason": ""})
+    (lenses / "lens_b" / filenames.RESULT).write_text(json.dumps({**RESULT, "output_dir": str(lenses / "lens_b")}))
+    rows = {lens_id: runner.read_row(lenses / lens_id / filenames.ROW, lens_id) for lens_id in ("lens_a", "lens_b")}
+    found = [runner.Lens(lens_id, tmp_path / "in" / lens_id) for lens_id in ("lens_a", "lens_b")]
+    assert [lens.lens_id for lens in runner.plan(found, rows, tmp_path)] == ["lens_a"]  # the rerun's
+    text = " ".join(survey_hint(tmp_path, "cmd").split())
+    assert "lens_a had written none yet and starts again from the beginning), run: cmd" in text, text
+    assert "lens_b" not in text, text

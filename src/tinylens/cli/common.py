@@ -388,27 +388,38 @@ def survey_hint(out: Path | None, command: str, written: bool = False, restart: 
 def unfinished_without_checkpoint(out: Path, chosen: Sequence[str] | None = None) -> list[str]:
     """The lenses of the survey folder ``out`` (of the ids ``chosen`` only, where given) whose fit
     was begun (their folder is there) but neither finished nor checkpointed, by the rules the survey
-    run again applies: no ``row.json`` of that lens (:func:`tinylens.survey.runner.read_row`: one
-    copied from another lens is not its row) nor a ``result.json`` its row is rebuilt from
+    run again applies: no ``row.json`` of that lens that makes it done (:func:`unfinished_folders`:
+    one copied from another lens is not its row, an ``ok`` one whose ``result.json`` is gone is
+    fitted again) nor a ``result.json`` its row is rebuilt from
     (:func:`tinylens.survey.runner.result_row`), and none of the checkpoint files a resuming
     template's fit resumes from (:func:`tinylens.survey.runner.holds_checkpoint` of
     :func:`tinylens.survey.runner.resumed_names`, as the dry run counts them): a fit stopped in its
     first stages, which starts again from the beginning. By name; none where the folder cannot be listed."""
+    from tinylens.survey.runner import RESUMED_FILES, holds_checkpoint
+
+    names = RESUMED_FILES  # resumed_names of a template that resumes (else the hint says restart)
+    return [name for name, folder in unfinished_folders(out, chosen).items() if not holds_checkpoint(folder, names)]
+
+
+def unfinished_folders(out: Path, chosen: Sequence[str] | None = None) -> dict[str, Path]:
+    """The lens folders of the survey folder ``out`` (of the ids ``chosen`` only, where given), by
+    name, whose lens the survey run again fits: neither a ``row.json`` of that lens that makes it done
+    (:func:`tinylens.survey.runner.is_done`: ``failed``, or ``ok`` with its ``result.json``; an ``ok``
+    row whose result is gone is fitted again) nor a ``result.json`` its row is rebuilt from
+    (:func:`tinylens.survey.runner.result_row`); none where the folder cannot be listed."""
     from tinylens import filenames
     from tinylens.filenames import LENSES_DIR
-    from tinylens.survey.runner import RESUMED_FILES, holds_checkpoint, read_row, result_row
+    from tinylens.survey.runner import is_done, read_row, result_row
 
     wanted = None if chosen is None else set(chosen)
     try:
         folders = sorted(path for path in (out / LENSES_DIR).iterdir() if path.is_dir())
     except OSError:
-        return []
-    names = RESUMED_FILES  # resumed_names of a template that resumes (else the hint says restart)
-    return [folder.name for folder in folders
+        return {}
+    return {folder.name: folder for folder in folders
             if (wanted is None or folder.name in wanted)
-            and not holds_checkpoint(folder, names)
-            and read_row(folder / filenames.ROW, folder.name) is None
-            and result_row(folder.name, folder / filenames.RESULT) is None]
+            and not is_done(read_row(folder / filenames.ROW, folder.name), folder)
+            and result_row(folder.name, folder / filenames.RESULT) is None}
 
 
 def other_template_checkpoints(out: Path, chosen: Sequence[str] | None, digest: str | None) -> list[str]:
@@ -417,21 +428,11 @@ def other_template_checkpoints(out: Path, chosen: Sequence[str] | None, digest: 
     by a fit of another template than the one of ``digest``
     (:func:`tinylens.survey.runner.other_checkpoints`); none where ``digest`` is not known or the
     folder cannot be listed."""
-    from tinylens import filenames
-    from tinylens.filenames import LENSES_DIR
-    from tinylens.survey.runner import RESUMED_FILES, other_checkpoints, read_row, result_row
+    from tinylens.survey.runner import RESUMED_FILES, other_checkpoints
 
     if digest is None:
         return []
-    wanted = None if chosen is None else set(chosen)
-    try:
-        folders = sorted(path for path in (out / LENSES_DIR).iterdir() if path.is_dir())
-    except OSError:
-        return []
-    unfinished = {folder.name: folder for folder in folders if (wanted is None or folder.name in wanted)
-                  and read_row(folder / filenames.ROW, folder.name) is None
-                  and result_row(folder.name, folder / filenames.RESULT) is None}
-    return other_checkpoints(unfinished, RESUMED_FILES, digest)
+    return other_checkpoints(unfinished_folders(out, chosen), RESUMED_FILES, digest)
 
 
 def without_flag(command: str, flag: str) -> str:
