@@ -1363,7 +1363,7 @@ def test_a_survey_says_which_lenses_not_fitted_had_their_task_dropped_and_which_
         "The Dask scheduler at tcp://h:1 stopped answering (was it stopped, or did its batch job end?), and 2 lenses "
         "were not fitted: their tasks were never sent (e.g. lens_b). The catalogue holds the 0 finished ones; start "
         "the scheduler and its workers again, then run the same command (or run_survey call) to fit the rest (a lens "
-        "a worker was fitting resumes from its checkpoint).")
+        f"a worker was fitting resumes from its checkpoint). {runner.LEFT_WORKERS_TEXT}")
 
 
 def test_the_survey_messages_on_lenses_read_right_for_one_lens_and_for_many(tmp_path):
@@ -5208,3 +5208,26 @@ def test_a_fit_started_on_a_dask_worker_names_it_in_its_attempts_line(tmp_path):
         address = next(iter(client.scheduler_info()["workers"]))
     assert runner.attempt_workers(tmp_path) == ["", address]
     assert runner.attempts(tmp_path) == 2
+
+
+def test_the_lost_scheduler_message_says_what_may_become_of_its_workers_and_what_to_check():
+    """A scheduler that stopped answering (its batch job ended, scancel) said to start it and its
+    workers again, but not whether the workers it had were still there: Dask does not stop them
+    with the survey's client, a worker finishing its lens may outlive the scheduler, and one that
+    waits for a scheduler does so for its --death-timeout (dask worker's option, no limit by
+    default: the truth below, from the installed distributed), holding its nodes. The message now
+    says what the survey cannot know of them and what to check: their job, with the batch system."""
+    import inspect
+
+    from distributed.cli import dask_worker
+
+    option = next(param for param in dask_worker.main.params if param.name == "death_timeout")
+    assert option.default is None and "--death-timeout" in option.opts  # waits with no limit unless given
+    assert "death_timeout" in inspect.signature(__import__("distributed").Nanny).parameters
+    text = " ".join(runner.lost_scheduler_text("tcp://h:1", ["lens_a"], 1).split())
+    assert "a lens a worker was fitting resumes from its checkpoint). The survey did not stop that scheduler's " \
+        "workers and cannot tell what they do now" in text, text
+    assert "may still be finishing the lens it was fitting (its result is kept" in text, text
+    assert "for its --death-timeout (as long as its batch job runs where none was given)" in text, text
+    assert "or it may have closed with the scheduler" in text, text
+    assert "Check with your batch system (e.g. squeue, qstat) whether their job still runs" in text, text

@@ -2190,7 +2190,19 @@ def lost_scheduler_text(address: str, dropped: Sequence[str], finished: int, uns
     return (f"The Dask scheduler at {address}{read} stopped answering (was it stopped, or did its batch job end?), and "
             f"{not_fitted_text(dropped, unsent, 'Dask')}. The catalogue holds the "
             f"{counted(finished, 'finished one')}; start the scheduler and its workers again, then run {SURVEY_RERUN} "
-            "to fit the rest (a lens a worker was fitting resumes from its checkpoint).")
+            f"to fit the rest (a lens a worker was fitting resumes from its checkpoint). {LEFT_WORKERS_TEXT}")
+
+
+#: What :func:`lost_scheduler_text` says of the lost scheduler's workers, which the survey neither
+#: stops nor can reach: Dask lets each close, or wait for a scheduler (a nanny's new worker process,
+#: for its ``--death-timeout``, and without one for as long as its job runs), by how it was started.
+LEFT_WORKERS_TEXT = ("The survey did not stop that scheduler's workers and cannot tell what they do now: a worker "
+                     "may still be finishing the lens it was fitting (its result is kept; the run again waits for "
+                     "it), then fit nothing more while it waits for a scheduler for its --death-timeout (as long as "
+                     "its batch job runs where none was given), or it may have closed with the scheduler. Check with "
+                     "your batch system (e.g. squeue, qstat) whether their job still runs, and end it if it does not "
+                     "run the new scheduler: a lens a worker still fits then loses only what it did since its last "
+                     "checkpoint.")
 
 
 #: What :func:`check_scheduler` tells a user to give instead of an address that does not work.
