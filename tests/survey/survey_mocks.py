@@ -3,6 +3,7 @@ so that one nautilus fit takes seconds. (A plain module: test files import it by
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -154,15 +155,19 @@ def echo_truth_path(lens_id: str, config: dict[str, Any], lens_out: str, truth_p
     return row
 
 
-def echo_truth_path_slowly(lens_id: str, config: dict[str, Any], lens_out: str, truth_path: str | None = None,
-                           precision: str | None = None) -> dict[str, Any]:
-    """:func:`echo_truth_path` (importable by name, for Dask workers), lens_a at once and every
-    other lens after 3 s: one worker thread is still fitting a lens when the survey is stopped as
-    the second lens comes back."""
-    import time
+#: Set to let :func:`echo_truth_path_held`'s held fits end (the worker threads of an in-process cluster
+#: share this module with the test that sets it).
+HELD_FITS_RELEASED = threading.Event()
 
-    if lens_id != "lens_a":
-        time.sleep(3.0)
+
+def echo_truth_path_held(lens_id: str, config: dict[str, Any], lens_out: str, truth_path: str | None = None,
+                         precision: str | None = None) -> dict[str, Any]:
+    """:func:`echo_truth_path` (importable by name, for Dask workers), lens_a and lens_b at once and
+    every other lens once :data:`HELD_FITS_RELEASED` is set (at most 30 s later): a worker thread of an
+    in-process cluster is still fitting a lens when the survey is stopped as the second lens comes
+    back, and lets it go as soon as the test releases it, not after a fixed wait."""
+    if lens_id not in ("lens_a", "lens_b"):
+        HELD_FITS_RELEASED.wait(30.0)
     return echo_truth_path(lens_id, config, lens_out, truth_path, precision)
 
 
