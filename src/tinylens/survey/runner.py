@@ -2194,15 +2194,16 @@ def lost_scheduler_text(address: str, dropped: Sequence[str], finished: int, uns
 
 
 #: What :func:`lost_scheduler_text` says of the lost scheduler's workers, which the survey neither
-#: stops nor can reach: Dask lets each close, or wait for a scheduler (a nanny's new worker process,
-#: for its ``--death-timeout``, and without one for as long as its job runs), by how it was started.
-LEFT_WORKERS_TEXT = ("The survey did not stop that scheduler's workers and cannot tell what they do now: a worker "
-                     "may still be finishing the lens it was fitting (its result is kept; the run again waits for "
-                     "it), then fit nothing more while it waits for a scheduler for its --death-timeout (as long as "
-                     "its batch job runs where none was given), or it may have closed with the scheduler. Check with "
-                     "your batch system (e.g. squeue, qstat) whether their job still runs, and end it if it does not "
-                     "run the new scheduler: a lens a worker still fits then loses only what it did since its last "
-                     "checkpoint.")
+#: stops nor can reach: a Dask worker closes (and its nanny with it) once its connection to the
+#: scheduler breaks (``Worker.handle_scheduler``), waiting for its running task at most its close's
+#: timeout (30 s in distributed), so a lens needing longer is cut short; ``--death-timeout`` bounds
+#: only a worker's wait for a scheduler as it starts, and keeps no worker waiting after one is lost.
+LEFT_WORKERS_TEXT = ("The survey does not stop that scheduler's workers, but a Dask worker closes once its "
+                     "scheduler's connection breaks, giving the lens it was fitting about 30 s more (one finished "
+                     "by then is kept; one cut short resumes from its checkpoint when run again); it does not "
+                     "wait for a scheduler to come back (--death-timeout bounds only a worker's wait as it "
+                     "starts). Check with your batch system (e.g. squeue, qstat) that the workers' job has "
+                     "ended, and end it if it still runs without the new scheduler.")
 
 
 #: What :func:`check_scheduler` tells a user to give instead of an address that does not work.
