@@ -1610,3 +1610,27 @@ def test_the_truth_axis_tick_labels_of_a_one_lens_report_png_do_not_overlap():
              if lo <= loc <= hi and label.get_visible() and label.get_text()]
     assert 2 <= len(boxes) <= 5, [label.get_text() for label in bottom.get_xticklabels()]
     assert not [(a, b) for a, b in combinations(boxes, 2) if a.x1 > b.x0 and b.x1 > a.x0]
+
+
+@pytest.mark.parametrize("truths, models", [([1.2031], [1.2405]), ([0.11218], [0.1438]),
+                                            ([0.8, 1.0, 1.3], [0.86, 0.97, 1.21])])
+def test_a_few_lens_report_png_shows_truth_and_model_on_equal_axes_with_the_1_to_1_line_corner_to_corner(truths, models):
+    """report.png of a one-lens survey (theta_E 1.2031 fitted 1.2405, 3 % off): the truth axis spanned
+    ±1 % of the truth (1.191 to 1.215) while the model axis, set by matplotlib, ran 1.188 to 1.247:
+    the 1:1 line rose through less than half of it, far flatter than 1:1 looks. Both axes now span every
+    truth, model value and interval end over one range, the 1:1 line from corner to corner."""
+    ids = [f"lens_{i:05d}" for i in range(len(truths))]
+    models = np.array(models)
+    truth = pd.DataFrame({"lens_id": ids, "lens_mass.0.theta_E": truths})
+    catalog = pd.DataFrame({"lens_id": ids, "status": "ok", "lens_mass.0.theta_E_median": models,
+                            "lens_mass.0.theta_E_lo997": models - 0.004, "lens_mass.0.theta_E_hi997": models + 0.004})
+    q = [rp.quantity_for("lens_mass.0.theta_E")]
+    joined = rp.comparison_frame(catalog, truth, q)
+    top = rp.comparison_figure(joined, q, rp.stats_table(joined, q)).axes[0]
+    (left, right), (bottom, upper) = top.get_xlim(), top.get_ylim()
+    assert (left, right) == pytest.approx((bottom, upper), rel=1e-12), (top.get_xlim(), top.get_ylim())
+    everything = np.concatenate([truths, models - 0.004, models + 0.004])
+    assert left < everything.min() and everything.max() < right, (top.get_xlim(), everything)
+    one_to_one = next(line for line in top.get_lines() if line.get_label() == "1:1")
+    x, y = one_to_one.get_data()
+    assert np.array_equal(x, y) and x.min() <= left and x.max() >= right  # corner to corner

@@ -448,7 +448,13 @@ def _panel(top, bottom, joined: pd.DataFrame, q: Quantity, stat: pd.Series, t_la
         if sel.any():
             top.errorbar(true[sel], model[sel], yerr=yerr[:, sel], fmt="o", ms=3, lw=0.6, color=colour, label=name)
             bottom.plot(true[sel], scale * dev[sel], "o", ms=3, color=colour)
-    span = np.array([true.min(), true.max()]) if true.size else np.array([0.0, 1.0])
+    # Truth and model are the same quantity: both axes span every truth, model value and interval
+    # end, over one range, so that the 1:1 line runs corner to corner at the slope it has. The truths
+    # alone spanned ±1 % of a single lens's truth, a model value 3 % off sat far from a line that,
+    # the model axis set by matplotlib, looked far steeper or flatter than 1:1.
+    drawn = np.concatenate([true, model, lo, hi])
+    drawn = drawn[np.isfinite(drawn)]
+    span = np.array([drawn.min(), drawn.max()]) if drawn.size else np.array([0.0, 1.0])
     span = span + np.array([-0.05, 0.05]) * max(np.ptp(span), 0.2 * np.abs(span).max(), 1e-3)
     top.plot(span, span, "-", color="black", lw=0.8, label="1:1")
     bottom.axhline(0, color="black", lw=0.8)
@@ -457,8 +463,9 @@ def _panel(top, bottom, joined: pd.DataFrame, q: Quantity, stat: pd.Series, t_la
             band = span * (1 + sign * k * sigma) if q.kind == "relative" else span + sign * k * sigma
             top.plot(span, band, "--", color="0.4", lw=0.8, label=f"±{k:g} NMAD" if sign > 0 else None)
             bottom.axhline(sign * k * sigma * scale, ls="--", color="0.4", lw=0.8)
-    top.set_xlim(*_within_range(span, q, true))
-    top.set_ylim(*_within_range(top.get_ylim(), q, np.concatenate([model, lo, hi]), model))
+    limits = _within_range(span, q, drawn, np.concatenate([true, model]))
+    top.set_xlim(*limits)
+    top.set_ylim(*limits)
     sigma_text = f"{percent_text(sigma)}%" if q.kind == "relative" else plain_number(sigma)
     f_c = (f"{100 * float(stat['outlier_fraction']):.1f}% ({int(stat['n_outliers'])}/{int(stat['n'])})" if counted
            else f"- (N = {int(stat['n'])} < {MIN_FOR_OUTLIERS})" if int(stat["n"]) < MIN_FOR_OUTLIERS
