@@ -1218,6 +1218,41 @@ def test_a_number_in_exponent_notation_on_the_command_line_is_still_a_number():
             PopulationOptions.from_kwargs(**parse_settings([item]))
 
 
+@pytest.mark.parametrize("items, read", [
+    (["size=010"], {"size": 10}), (["size=08"], {"size": 8}), (["nsub=+02", "fit_nsub=0_3"], {"nsub": 2, "fit_nsub": 3}),
+    (["snr_range=[05, 020]"], {"snr_range": [5, 20]}), (["theta_E_range=[-01, 1e0]"], {"theta_E_range": [-1, 1]}),
+    (["psf_size=0x11", "size=007.5", "zeropoint=0"], {"psf_size": 17, "size": 7.5, "zeropoint": 0})])
+def test_a_whole_number_with_leading_zeros_on_the_command_line_is_the_decimal_typed(items, read):
+    """--set reads YAML 1.1, where 010 is the octal 8 and 08 a text: --set size=010 simulated 8-pixel
+    lenses, snr_range=[05, 020] drew SNRs from 5 to 16, psf_size=021 made 17-pixel PSFs, all without a
+    word, and size=08 was refused as the text '08'. Leading zeros now write the decimal typed;
+    hexadecimal, floats and plain numbers read as before."""
+    from tinylens.cli.simulate_population import parse_settings
+
+    assert parse_settings(items) == read
+    opts = PopulationOptions.from_kwargs(**parse_settings(["size=010", "snr_range=[05, 020]", "psf_size=021"]))
+    assert (opts.size, opts.snr_range, opts.psf_size) == (10, (5.0, 20.0), 21)
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--set", "psf_size=020"], "psf_size must be a positive odd number of pixels, got 20"),
+    (["--set", "size=08", "--set", "nsub=0"], "nsub must be >= 1, got 0"),
+    (["--size", "10", "--set", "size=012"], "--size 10 and --set size=12 disagree; give size once."),
+    (["--set", "psf_type=007"], "psf_type must be 'gaussian' or 'moffat', got '007'")])
+def test_a_leading_zero_option_is_refused_as_the_number_typed(tmp_path, args, expected):
+    """simulate-population --set psf_size=020 was refused as 'psf_size must be a positive odd number
+    of pixels, got 16', --set size=08 as the text '08', --size 10 --set size=012 as disagreeing with
+    size=10, psf_type=007 as 'must be a string, got 7': numbers the user never typed. Each is now
+    read as typed; nothing is written."""
+    out = tmp_path / "pop"
+    result = CliRunner().invoke(app, ["simulate-population", "1", str(out), "-q", *args])
+    assert result.exit_code == 2, result.output
+    text = _text(result)
+    assert expected in text and "08" not in text.replace(str(tmp_path), "")
+    assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("value", [b"25", bytearray(b"25")])
 def test_a_pair_option_given_as_bytes_is_refused_not_read_as_character_codes(value):
     """snr_range=b"25" was iterated as the codes of its characters, 50 and 53, and simulated lenses
