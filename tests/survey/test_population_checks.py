@@ -1253,6 +1253,27 @@ def test_a_leading_zero_option_is_refused_as_the_number_typed(tmp_path, args, ex
     assert not out.exists()
 
 
+@pytest.mark.parametrize("name, value", [("snr_range", {5, 20}), ("lens_q_range", {1.0, 0.6}),
+                                         ("theta_E_range", frozenset({0.5, 1.5})), ("snr_range", {5: "low", 20: "high"}),
+                                         ("snr_range", "cli")])
+def test_a_pair_option_given_as_a_set_or_a_mapping_is_refused_by_name(name, value, tmp_path):
+    """snr_range={5, 20} iterated in hash order, (20.0, 5.0), and was refused as 'low <= high', which
+    the user wrote; lens_q_range={1.0, 0.6} (high first) was taken as (0.6, 1.0); a dict
+    ({5: 'low', 20: 'high'}, or --set "snr_range={5, 20}", which YAML reads as one) was read from its
+    keys, (5.0, 20.0). Each is now the ConfigTypeError naming the option that a text is, nothing made."""
+    if value == "cli":
+        from tinylens.cli.simulate_population import parse_settings
+
+        value = parse_settings(["snr_range={5, 20}"])["snr_range"]
+        assert value == {5: None, 20: None}
+    with pytest.raises(ConfigTypeError) as info:
+        simulate_population(1, tmp_path / "pop", seed=0, **{**TINY, name: value})
+    assert type(info.value) is ConfigTypeError, repr(info.value)
+    assert str(info.value).startswith(f"population option {name} must be a pair [low, high] (like "), str(info.value)
+    assert str(info.value).endswith(f"got {value!r}")
+    assert not (tmp_path / "pop").exists()
+
+
 @pytest.mark.parametrize("value", [b"25", bytearray(b"25")])
 def test_a_pair_option_given_as_bytes_is_refused_not_read_as_character_codes(value):
     """snr_range=b"25" was iterated as the codes of its characters, 50 and 53, and simulated lenses

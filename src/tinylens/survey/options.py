@@ -12,7 +12,8 @@ import dataclasses
 import math
 import numbers
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -103,12 +104,15 @@ class PopulationOptions:
 
 
 def _coerce(name: str, value: Any, default: Any) -> Any:
-    """``value`` as the type of ``default`` (a ``(low, high)`` pair of floats for ranges). A text
-    is no number (``size="64"``, ``snr_range=("5", "20")``), as a config's ``"64"`` is none: the
-    command line's values are read as YAML first (:func:`tinylens.cli.simulate_population.parse_settings`)."""
+    """``value`` as the type of ``default`` (a ``(low, high)`` pair of floats for ranges, in the order
+    given: a set, whose order is its hashes', or a mapping, read by its keys, is no pair). A text is no
+    number (``size="64"``, ``snr_range=("5", "20")``), as a config's ``"64"`` is none: the command
+    line's values are read as YAML first (:func:`tinylens.cli.simulate_population.parse_settings`)."""
     try:
         if isinstance(default, tuple):
             if isinstance(value, (str, bytes, bytearray)):  # b"25" iterates as its character codes, (50.0, 53.0)
+                raise TypeError
+            if isinstance(value, (AbstractSet, Mapping)):  # a set iterates in hash order ({1.0, 0.6}: (0.6, 1.0)), a dict its keys
                 raise TypeError
             pair = tuple(_number(x) for x in value)
             if len(pair) != 2:
