@@ -985,8 +985,9 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
         with disk_full_reported(out, sampler, resumed), folder_lock(out, filenames.FIT_LOCK, busy=busy, rerun=RERUN_TEXT.get()) as locked:  # its text too
             if not locked:
                 warn_unlocked(out)
-            if not fresh:  # said before any output is removed or written again: they take minutes with figures
-                _warn_capped(problem, out)
+            capped = None if fresh else capped_again(problem, out)
+            if capped is not None:  # said before any output is removed or written again: they take minutes with figures
+                _say_capped(out, capped)
             kept_inputs = list(fit_inputs(problem, path).values())
             switched = None if fresh else pipeline_switched(problem, out)  # read before result.json goes
             # before result.json, whose record names them until then: those this fit does not write (a
@@ -994,13 +995,14 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
             # before its outputs leaves no earlier fit's tables and figures to be read as its own
             written = rewritten_names(problem)  # a figure it may not draw is left with a warning, as after it
             earlier = replaced_files(out, set(), kept_inputs)
-            unresumed = ([], False) if fresh else unresumed_checkpoints(problem, out)
+            unresumed, kept = (([], False), []) if fresh else _checkpoints_look(problem, out)
             afresh = sampler and not resumed and not fresh  # resume: false resumes none, but deletes its sampler's
             _check_replaceable(out, [  # all said at once, before any earlier file goes
                 *((again, AFTER_WHEN) for again in [out / filenames.RESULT, *(p for p in earlier if p.name in written)]),
                 *((out / name, AFTER_WHEN) for name in sorted(written - {p.name for p in earlier})),  # none names
                 *((path, UNRESUMED_WHEN) for path in replaced_checkpoints(out, unresumed[0])),  # minutes on
-                *([(out / filenames.CHECKPOINTS[sampler_method(problem)], AFRESH_WHEN)] if afresh else [])])
+                *([(out / filenames.CHECKPOINTS[sampler_method(problem)], AFRESH_WHEN)] if afresh else []),
+                *([] if fresh else rewritten_checkpoints(problem, out, kept, capped is not None))])
             # the files whose refusal stops the fit (the checkpoint under fresh, dynesty's unfinished
             # one) go first, so that such a stop leaves the earlier fit's result.json and tables whole
             if fresh:
@@ -1453,33 +1455,39 @@ def unresumed_checkpoints(problem: Any, out: Path) -> tuple[list[str], bool]:
     are of another fit (other data, model, priors, precision or settings), and whether it reuses
     the pipeline stages' results; none where its settings say ``resume: false``, it runs an
     optimiser, or the fingerprints cannot be read."""
+    return _checkpoints_look(problem, out)[0]
+
+
+def _checkpoints_look(problem: Any, out: Path) -> tuple[tuple[list[str], bool], list[str]]:
+    """:func:`unresumed_checkpoints`, and the names of the checkpoints in ``out`` that the fit
+    resumes (:func:`~tinylens.inference.resumed_checkpoints`; none where that is not known)."""
     from tinylens.inference import resumed_checkpoints, sampler_method, search_of
     from tinylens.inference.common import resumes
 
     module, _, settings, pipeline = search_of(problem)
     if not hasattr(module, "checkpoint_stamp") or not resumes(settings):  # an optimiser's, or resume: false
-        return [], False
+        return ([], False), []
     method = sampler_method(problem)
     own = (filenames.CHECKPOINTS[method], *((filenames.PIPELINE_STATE,) if pipeline is not None else ()))
     present = [name for name in own if (out / name).is_file()]
     if not present:
-        return [], False
+        return ([], False), []
     try:
         kept = resumed_checkpoints(problem, out)
     except Exception:  # noqa: BLE001 - an unreadable fingerprint: the runners replace it, the warning is only a courtesy
-        return [], False
+        return ([], False), []
     if filenames.PIPELINE_STATE in present and not (out / filenames.PIPELINE_STATE).is_file():
         # this fit's but damaged: deleted with its own warning; the box of the stages done again is
         # not known yet, nor so whether the sampler's checkpoint (of a box) is resumed
-        return [], False
+        return ([], False), []
     if filenames.PIPELINE_STATE in present and filenames.PIPELINE_STATE not in kept:
         from tinylens.pipeline.run import state_of_another_version
 
         if state_of_another_version(problem, pipeline, out):
             # this fit's, of another tinylens: its stages are done again, and whether the sampler's
             # checkpoint (of a box) is resumed is known only once their box is
-            return [filenames.PIPELINE_STATE], False
-    return [name for name in present if name not in kept], filenames.PIPELINE_STATE in kept
+            return ([filenames.PIPELINE_STATE], False), []
+    return ([name for name in present if name not in kept], filenames.PIPELINE_STATE in kept), kept
 
 
 def pipeline_switched(problem: Any, out: Path) -> str | None:
@@ -1520,6 +1528,60 @@ UNRESUMED_WHEN = ("during the search: it is another fit's checkpoint, which this
 #: The same, where the sampler's settings say ``resume: false``: it deletes its checkpoint, whoever's.
 AFRESH_WHEN = ("during the search: this fit's settings say resume: false, so it deletes the sampler's checkpoint "
                "there as its pipeline stages end or its sampling starts")
+
+
+#: When the system's refusal of a checkpoint that a fit resumes would stop it (:func:`rewritten_checkpoints`).
+RESUMED_WHEN = "during the search: it is a checkpoint of this same fit, which it resumes and writes again as it goes on"
+
+#: The same, of a checkpoint or fingerprint that a fit writes its own in place of, whatever it holds.
+REWRITTEN_WHEN = "during the search: this fit writes it anew as its pipeline stages end or its sampling starts"
+
+
+def rewritten_checkpoints(problem: Any, out: Path, kept: Collection[str], capped: bool = False) -> list[tuple[Path, str]]:
+    """The files in ``out`` that a fit of ``problem`` (not ``fresh``) writes again during its search,
+    beside those of another fit that it replaces (:func:`replaced_checkpoints`), each with when
+    (:func:`_check_replaceable`): the checkpoints it resumes (``kept``: :func:`_checkpoints_look`),
+    which it writes again as it goes on, but not the sampler's where the fit samples nothing more
+    (``capped``: :func:`capped_again`); the pipeline's state, which the stages always write again;
+    and the sampler's fingerprint, written as its sampling starts unless it holds this fit's
+    (known before the search without the pipeline, or where its box is resumed; otherwise it
+    may not: counted as written)."""
+    from tinylens.inference import sampler_method, search_of
+
+    module, runner, settings, pipeline = search_of(problem)
+    if not hasattr(module, "checkpoint_stamp"):  # an optimiser keeps no checkpoint
+        return []
+    name = filenames.CHECKPOINTS[sampler_method(problem)]
+    found = []
+    if pipeline is not None and (out / filenames.PIPELINE_STATE).is_file():
+        found.append((out / filenames.PIPELINE_STATE,
+                      RESUMED_WHEN if filenames.PIPELINE_STATE in kept else REWRITTEN_WHEN))
+    if name in kept and not capped:
+        found.append((out / name, RESUMED_WHEN))
+    stamp_file = out / filenames.fingerprint_name(name)
+    if name not in kept and stamp_file.is_file() and not _holds_own_stamp(problem, out, stamp_file):
+        found.append((stamp_file, REWRITTEN_WHEN))
+    return found
+
+
+def _holds_own_stamp(problem: Any, out: Path, stamp_file: Path) -> bool:
+    """Whether the sampler's fingerprint ``stamp_file`` in ``out`` holds the stamp that a fit of
+    ``problem`` writes there, where it is known before the search (False where it is not)."""
+    from tinylens.inference import search_of
+
+    module, runner, settings, pipeline = search_of(problem)
+    if pipeline is not None:
+        from tinylens.pipeline.run import resumed_sampling
+
+        sampling = resumed_sampling(problem, runner, pipeline, out, settings, getattr(module, "settings_for_run", None),
+                                    look_only=True)
+        if sampling is None:  # stages 1-3 done again: their box, so the stamp, not known yet
+            return False
+        problem, settings = sampling
+    try:
+        return stamp_file.read_text().strip() == module.checkpoint_stamp(problem, settings)
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 def replaced_checkpoints(out: Path, unresumed: Iterable[str]) -> list[Path]:
@@ -1624,11 +1686,15 @@ def _warn_capped(problem: Any, out: Path) -> None:
     """Say (:class:`~tinylens.errors.CapReachedWarning`, a ConvergenceWarning), before anything is done again, that the fit in ``out`` already
     reached its sampler's cap (:func:`capped_again`): running it again samples nothing more and
     writes the same outputs again; how to continue it, or start again."""
+    capped = capped_again(problem, out)
+    if capped is not None:
+        _say_capped(out, capped)
+
+
+def _say_capped(out: Path, capped: tuple[str, float, float]) -> None:
+    """:func:`_warn_capped`'s warning, of what :func:`capped_again` found (not None)."""
     from tinylens.errors import CapReachedWarning
 
-    capped = capped_again(problem, out)
-    if capped is None:
-        return
     key, cap, recorded = capped
     held = f"{cap:,.0f}" if cap == recorded else f"{cap:,.0f} (it reached {recorded:,.0f})"
     warnings.warn(f"The fit in {out} already stopped at its sampler's cap, inference.settings.{key} = {held}: "

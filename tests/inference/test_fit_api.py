@@ -1039,10 +1039,10 @@ def _sticky_output_folder(tmp_path, inference=None):
     return path, out
 
 
-def _refusal_before_the_search(monkeypatch, path, euid=None):
-    """The OutputError's message of ``tinylens.fit(path)`` run as the effective user id ``euid``
-    (by default os.getuid() + 1, so that this user's files are another user's to the fit, root
-    included), the search failing the test if it runs; every monkeypatch of the test is undone
+def _refusal_before_the_search(monkeypatch, path, euid=None, **kwargs):
+    """The OutputError's message of ``tinylens.fit(path, **kwargs)`` run as the effective user id
+    ``euid`` (by default os.getuid() + 1, so that this user's files are another user's to the fit,
+    root included), the search failing the test if it runs; every monkeypatch of the test is undone
     after, so that what the test checks next sees the real ids and files."""
     import tinylens.inference
 
@@ -1050,7 +1050,7 @@ def _refusal_before_the_search(monkeypatch, path, euid=None):
     monkeypatch.setattr(tinylens.inference, "run_inference", _never_searched)
     monkeypatch.setattr(os, "geteuid", lambda: euid)
     with pytest.raises(tinylens.errors.OutputError) as caught:
-        tinylens.fit(path, progress=False)
+        tinylens.fit(path, progress=False, **kwargs)
     monkeypatch.undo()
     return str(caught.value)
 
@@ -1375,6 +1375,84 @@ def test_another_users_checkpoint_of_another_fit_in_a_sticky_folder_is_refused_b
     assert "another fit's checkpoint, which this fit does not resume but replaces" in message, message
     assert str(out / name) in message and "output.path" in message, message
     assert (out / "checkpoint.hdf5").read_bytes() == b"another fit's checkpoint"
+
+
+def _own_stamp(path):
+    """The fingerprint that a fit of the config ``path`` without the pipeline writes beside its
+    sampler's checkpoint (what a colleague's run of the same config left in a shared folder)."""
+    from tinylens.inference import search_of
+
+    problem = tinylens.load(path)
+    module, _, settings, _ = search_of(problem)
+    return module.checkpoint_stamp(problem, settings)
+
+
+def test_another_users_checkpoint_that_the_fit_resumes_in_a_sticky_folder_is_refused_before_the_search(tmp_path,
+                                                                                                      monkeypatch):
+    """A checkpoint of this very fit (a colleague's run of the same config, its fingerprint this
+    fit's), another user's in a folder with the sticky bit, was resumed without a look: the sampler
+    writes it again as it goes on (each write replaces the file), which the system refuses there,
+    so the fit stopped during its sampling and never finished. It is now an OutputError before
+    anything is searched, naming the file and saying the fit resumes it; the files are left.
+    A fingerprint of this fit's with no checkpoint beside it is not written again: not refused.
+    (Run as root, the system replaces anyone's file: the test takes another user's id.)"""
+    path, out = _sticky_output_folder(tmp_path)
+    checkpoint, stamp = out / "checkpoint.hdf5", out / "checkpoint.hdf5.fingerprint"
+    checkpoint.write_bytes(b"a colleague's checkpoint of this fit")
+    stamp.write_text(_own_stamp(path) + "\n")
+    message = _refusal_before_the_search(monkeypatch, path, pipeline=False)
+    assert message.startswith(f"Output folder {out}: checkpoint.hdf5 there is another user's file (user id "
+                              f"{os.getuid()}), in a folder with the sticky bit"), message
+    assert "a checkpoint of this same fit, which it resumes and writes again" in message, message
+    assert str(checkpoint) in message and "fingerprint" not in message and "output.path" in message, message
+    assert checkpoint.read_bytes() == b"a colleague's checkpoint of this fit"
+
+    checkpoint.unlink()  # the fingerprint alone, this fit's: left as it is, so the search starts
+    import tinylens.inference
+
+    monkeypatch.setattr(tinylens.inference, "run_inference", _never_searched)
+    monkeypatch.setattr(os, "geteuid", lambda: os.getuid() + 1)
+    with pytest.raises(AssertionError, match="the search ran"):
+        tinylens.fit(path, progress=False, pipeline=False)
+
+
+@pytest.mark.parametrize("pipeline", [False, True])
+def test_another_users_stale_fingerprint_alone_in_a_sticky_folder_is_refused_before_the_search(tmp_path, monkeypatch,
+                                                                                              pipeline):
+    """A fingerprint of another fit with no checkpoint beside it (its fit killed before its first
+    checkpoint), another user's in a folder with the sticky bit, was not looked at (only a
+    checkpoint's is): the sampler writes its own fingerprint in its place as its sampling starts,
+    which the system refuses there, so the fit stopped during its search, after the pipeline's
+    stages. It is now an OutputError before anything is searched, naming the file; it is left.
+    (Run as root, the system replaces anyone's file: the test takes another user's id.)"""
+    path, out = _sticky_output_folder(tmp_path)
+    stamp = out / "checkpoint.hdf5.fingerprint"
+    stamp.write_text("another fit's fingerprint\n")
+    message = _refusal_before_the_search(monkeypatch, path, pipeline=pipeline)
+    assert message.startswith(f"Output folder {out}: checkpoint.hdf5.fingerprint there is another user's file (user "
+                              f"id {os.getuid()}), in a folder with the sticky bit"), message
+    assert "during the search: this fit writes it anew" in message and str(stamp) in message, message
+    assert stamp.read_text() == "another fit's fingerprint\n"
+
+
+def test_another_users_pipeline_state_under_resume_false_in_a_sticky_folder_is_refused_before_the_search(tmp_path,
+                                                                                                        monkeypatch):
+    """With resume: false the pipeline's stages are done again and their state written in place of
+    the one there, whoever's; another user's, in a folder with the sticky bit, was not looked at
+    (resume: false resumes none, so none was said to be replaced), and the system's refusal stopped
+    the fit after stage 1. It is now an OutputError before anything is searched; the file is left.
+    (Run as root, the system replaces anyone's file: the test takes another user's id.)"""
+    from tinylens import filenames
+
+    path, out = _sticky_output_folder(tmp_path, {"type": "sampler", "method": "nautilus",
+                                                 "settings": {**FAST_NAUTILUS, "resume": False}})
+    state = out / filenames.PIPELINE_STATE
+    state.write_text('{"fingerprint": "a colleague\'s"}')
+    message = _refusal_before_the_search(monkeypatch, path)
+    assert message.startswith(f"Output folder {out}: {state.name} there is another user's file (user id "
+                              f"{os.getuid()}), in a folder with the sticky bit"), message
+    assert "this fit writes it anew as its pipeline stages end" in message and str(state) in message, message
+    assert state.read_text() == '{"fingerprint": "a colleague\'s"}'
 
 
 @pytest.mark.parametrize("method", ["nautilus", "dynesty"])
