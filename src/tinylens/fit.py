@@ -1617,7 +1617,9 @@ def _warn_unresumed(problem: Any, out: Path, unresumed: tuple[list[str], bool] |
     why = switched or (whys[unresumed[0]] if len(set(whys.values())) == 1
                        else "; ".join(f"{name}: {whys[name]}" for name in unresumed))
     if switched and filenames.PIPELINE_STATE in unresumed:
-        why = f"{switched}; {filenames.PIPELINE_STATE}, of a fit before it, of {whys[filenames.PIPELINE_STATE]}"
+        state_why = whys[filenames.PIPELINE_STATE]
+        made = f"it is {state_why}" if state_why.startswith("one ") else f"it was made with {state_why}"
+        why = f"{switched}; {filenames.PIPELINE_STATE} is older still, left by a fit before that one, and {made}"
     again = ("its sampling starts from the beginning (the pipeline stages' results are reused)" if stages
              else "it starts from the beginning")
     it = "it" if len(unresumed) == 1 else "them"

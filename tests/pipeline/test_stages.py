@@ -1367,6 +1367,42 @@ def test_a_stages_state_of_another_tinylens_version_is_not_taken_up(tmp_path, mo
         assert redone["n_evals"] == whole["n_evals"] and _timeless(redone["stages"]) == _timeless(whole["stages"])
 
 
+@pytest.mark.parametrize("case", ["priors", "version"])
+def test_a_switched_pipelines_warning_says_plainly_why_an_older_stages_state_is_not_taken_up(tmp_path, monkeypatch,
+                                                                                            case):
+    """Where the pipeline was turned back on (--no-pipeline dropped) and the stages' state, older
+    than the fit without them, is not taken up either, the CheckpointWarning read 'checkpoint.pipeline.json,
+    of a fit before it, of other priors than this config's' and, for a state of another tinylens,
+    'of a fit before it, of one of another version: ...'. It now says that the state is older still,
+    left by a fit before that one, and what it was made with, or what it is, in a plain clause."""
+    from tiny_lens import tiny_config, write_tiny_lens
+    from tinylens import filenames
+    from tinylens.fit import _warn_unresumed
+    from tinylens.inference import search_of
+    from tinylens.pipeline.run import _stage_fingerprint, _stage_parts
+
+    write_tiny_lens(tmp_path)
+    problem = tinylens.load(tiny_config(), base_dir=tmp_path)
+    pipeline = search_of(problem)[3]
+    out = tmp_path / "output"
+    out.mkdir()
+    if case == "priors":  # another fit's, its recorded priors not this config's
+        state = {"fingerprint": "another fit's", "parts": {**_stage_parts(problem, pipeline), "priors": "0" * 16}}
+    else:  # this fit's, written by another tinylens
+        state = {"fingerprint": _stage_fingerprint(problem, pipeline), "version": "0.0.1", "best": [0.0]}
+    (out / filenames.PIPELINE_STATE).write_text(json.dumps(state))
+    switched = "the earlier fit here ran without the pipeline's stages (--no-pipeline), this one with them"
+    with pytest.warns(CheckpointWarning, match="checkpoint.pipeline.json in ") as caught:
+        _warn_unresumed(problem, out, ([filenames.PIPELINE_STATE], False), switched)
+    said = " ".join(str(caught[0].message).split())
+    assert f"({switched}; checkpoint.pipeline.json is older still, left by a fit before that one, and " in said, said
+    if case == "priors":
+        assert "and it was made with other priors than this config's)" in said, said
+    else:
+        assert "and it is one of another version: checkpoint.pipeline.json was written by tinylens 0.0.1" in said, said
+    assert "of a fit before it" not in said and "of one of" not in said, said
+
+
 def test_the_checkpoint_warning_names_what_keeps_a_stages_state_from_being_taken_up(tmp_path, monkeypatch):
     """A partial state dropped because it was made with pipeline.threads 2 (the fit now has 1) was
     said by the fit's CheckpointWarning to be of 'other data, model, priors, precision or sampler
