@@ -982,7 +982,11 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
         module, _, settings, _ = search_of(problem)
         sampler = hasattr(module, "checkpoint_stamp")  # an optimiser keeps no checkpoint
         resumed = resumes(settings)  # resume: false: a fit run again starts afresh too
-        with disk_full_reported(out, sampler, resumed), folder_lock(out, filenames.FIT_LOCK, busy=busy, rerun=RERUN_TEXT.get()) as locked:  # its text too
+        from tinylens.pipeline.run import looked_at_once
+
+        with (disk_full_reported(out, sampler, resumed),
+              folder_lock(out, filenames.FIT_LOCK, busy=busy, rerun=RERUN_TEXT.get()) as locked,  # its text too
+              looked_at_once()):  # the stages' state read, and their fingerprint computed, once
             if not locked:
                 warn_unlocked(out)
             capped = None if fresh else capped_again(problem, out)

@@ -1367,6 +1367,72 @@ def test_a_stages_state_of_another_tinylens_version_is_not_taken_up(tmp_path, mo
         assert redone["n_evals"] == whole["n_evals"] and _timeless(redone["stages"]) == _timeless(whole["stages"])
 
 
+class _SearchReached(Exception):
+    pass
+
+
+def _sampler_reached(*args, **kwargs):
+    raise _SearchReached
+
+
+@pytest.mark.parametrize("case", ["resumed", "other priors"])
+def test_a_fit_reads_the_stages_state_once_and_computes_their_fingerprint_once(tmp_path, monkeypatch, case):
+    """A fit started beside a stages' state read the file three times (its look at the checkpoints,
+    then run_pipeline's version check and its own read) and hashed the data for the stages'
+    fingerprint twice where it resumed the state; six reads and five hashes where the state was
+    another fit's (each of the checkpoint looks, and the warning's, read it again). It is now
+    read once and the fingerprint computed once (fit.py's looked_at_once), what the fit does the
+    same: the state resumed, or the stages done again and written."""
+    from pathlib import Path
+
+    from tiny_lens import write_tiny_lens
+    from tinylens import filenames
+    from tinylens.inference import nautilus_runner
+    from tinylens.pipeline import run as pipeline_run
+
+    config = write_tiny_lens(tmp_path)
+    state = tmp_path / "output" / filenames.PIPELINE_STATE
+    monkeypatch.setattr(nautilus_runner, "run", _sampler_reached)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(_SearchReached):
+            tinylens.fit(config, progress=False)  # stages 1-3 done, their state and box saved
+    before = json.loads(state.read_text())
+    if case == "other priors":
+        import yaml
+
+        cfg = yaml.safe_load(config.read_text())
+        cfg["model_components"]["lens_mass_list"][0]["params"]["theta_E"]["prior_settings"] = [0.4, 1.5]
+        config.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    reads, hashes = [], []
+    real_read, real_fingerprint = Path.read_text, pipeline_run.fingerprint
+
+    def read_text(self, *args, **kwargs):
+        if self.name == filenames.PIPELINE_STATE:
+            reads.append(self)
+        return real_read(self, *args, **kwargs)
+
+    def fingerprint(*args, **kwargs):
+        hashes.append(1)
+        return real_fingerprint(*args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", read_text)
+    monkeypatch.setattr(pipeline_run, "fingerprint", fingerprint)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(_SearchReached):
+            tinylens.fit(config, progress=False)
+    monkeypatch.undo()
+    assert (len(reads), len(hashes)) == (1, 1), (reads, hashes)
+    after = json.loads(state.read_text())
+    if case == "resumed":
+        assert after == before
+    else:  # another fit's: said, its stages done again for this prior
+        said = " ".join(str(w.message) for w in caught)
+        assert "of another fit (other priors than this config's)" in said, said
+        assert after["fingerprint"] != before["fingerprint"]
+
+
 @pytest.mark.parametrize("case", ["priors", "version"])
 def test_a_switched_pipelines_warning_says_plainly_why_an_older_stages_state_is_not_taken_up(tmp_path, monkeypatch,
                                                                                             case):

@@ -22,6 +22,9 @@ or whole, records the tinylens version that wrote it, and one of another version
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import copy
 import dataclasses
 import hashlib
 import json
@@ -29,7 +32,7 @@ import threading
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -53,14 +56,45 @@ def _say(progress: bool, text: str) -> None:
     announce(progress, "pipeline", text)
 
 
+#: What :func:`looked_at_once` keeps while it is open: each stages' state read, by its file
+#: (:func:`_file_key`), and each fingerprint of the stages computed, by its problem and settings.
+_ONCE: contextvars.ContextVar[dict[Any, Any] | None] = contextvars.ContextVar("tinylens_state_once", default=None)
+
+
+@contextlib.contextmanager
+def looked_at_once() -> Iterator[None]:
+    """Within it (a fit, from its looks at its checkpoints before the search to its pipeline's
+    start), the stages' state in a file is read once while the file is the same one (its inode,
+    size and times: one written again, or deleted, is read again), and the stages' fingerprint and
+    parts of a problem and pipeline settings are computed once; each look gets its own copy."""
+    token = _ONCE.set({})
+    try:
+        yield
+    finally:
+        _ONCE.reset(token)
+
+
+def _once(key: Any, held: tuple[Any, ...], make: Callable[[], Any]) -> Any:
+    """``make()``, kept under ``key`` while :func:`looked_at_once` is open, with the objects
+    ``held`` (those whose ids are in ``key``, which must stay theirs); a copy of it each time."""
+    kept = _ONCE.get()
+    if kept is None:
+        return make()
+    if key not in kept or any(a is not b for a, b in zip(kept[key][0], held)):
+        kept[key] = (held, make())
+    return copy.deepcopy(kept[key][1])
+
+
 def _stage_fingerprint(problem, settings: Any) -> str:
-    return fingerprint(problem, pipeline=_fingerprinted(settings))
+    return _once(("fingerprint", id(problem), id(settings)), (problem, settings),
+                 lambda: fingerprint(problem, pipeline=_fingerprinted(settings)))
 
 
 def _stage_parts(problem, settings: Any) -> dict[str, str]:
     """The parts of :func:`_stage_fingerprint` (:func:`~tinylens.inference.common.fingerprint_parts`),
     kept with the stages' state so that a fit of other data, model or settings can say which differ."""
-    return fingerprint_parts(problem, pipeline=_fingerprinted(settings))
+    return _once(("parts", id(problem), id(settings)), (problem, settings),
+                 lambda: fingerprint_parts(problem, pipeline=_fingerprinted(settings)))
 
 
 def _fingerprinted(settings: Any) -> dict[str, Any]:
@@ -648,7 +682,21 @@ def other_version(state: dict[str, Any]) -> str:
 
 def _read_state(path: Path) -> dict[str, Any] | None:
     """The stages' state saved at ``path`` as it was written, whoever's and whether usable or not;
-    None where it is missing, unreadable or not a mapping."""
+    None where it is missing, unreadable or not a mapping. Read once while :func:`looked_at_once`
+    is open and the file is the same one."""
+    if _ONCE.get() is None:
+        return _read_state_now(path)
+    try:
+        info = Path(path).stat()
+    except (OSError, ValueError):
+        return _read_state_now(path)
+    key = ("state", str(Path(path).absolute()), info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns,
+           info.st_ctime_ns)
+    return _once(key, (), lambda: _read_state_now(path))
+
+
+def _read_state_now(path: Path) -> dict[str, Any] | None:
+    """:func:`_read_state`, read from the file now."""
     try:
         state = json.loads(path.read_text())
     except (OSError, ValueError):
