@@ -1618,6 +1618,9 @@ def _warn_unresumed(problem: Any, out: Path, unresumed: tuple[list[str], bool] |
     whys = {name: changed for name in unresumed}
     if filenames.PIPELINE_STATE in unresumed:  # its own record may say what differs (other threads, priors, ...)
         whys[filenames.PIPELINE_STATE] = _state_why(problem, out) or changed
+    for name in unresumed:  # a sampler's checkpoint may record its fingerprint's parts too
+        if name != filenames.PIPELINE_STATE:
+            whys[name] = _checkpoint_why(problem, out, name) or changed
     why = switched or (whys[unresumed[0]] if len(set(whys.values())) == 1
                        else "; ".join(f"{name}: {whys[name]}" for name in unresumed))
     if switched and filenames.PIPELINE_STATE in unresumed:
@@ -1630,6 +1633,33 @@ def _warn_unresumed(problem: Any, out: Path, unresumed: tuple[list[str], bool] |
     warnings.warn(f"{listed(unresumed)} in {out}: of another fit ({why}), so this fit does not resume {it}: "
                   f"{again}, and replaces {it}.",
                   CheckpointWarning, stacklevel=outside_stacklevel())
+
+
+def _checkpoint_why(problem: Any, out: Path, name: str) -> str:
+    """What differs between the sampler's checkpoint ``name`` in ``out`` and the one a fit of
+    ``problem`` keeps, as far as the parts of its fingerprint that it records tell (a sampler's
+    ``recorded_parts``, ``checkpoint_parts``: nautilus's); "" where they do not: none recorded
+    (an older tinylens's, dynesty's), or the pipeline's box it samples is not known before its stages."""
+    from tinylens.errors import listed
+    from tinylens.inference import search_of
+    from tinylens.inference.common import differing_parts
+
+    module, runner, settings, pipeline = search_of(problem)
+    if not hasattr(module, "recorded_parts") or not hasattr(module, "checkpoint_parts"):
+        return ""
+    recorded = module.recorded_parts(out / name)
+    if recorded is None:
+        return ""
+    if pipeline is not None:
+        from tinylens.pipeline.run import resumed_sampling
+
+        sampling = resumed_sampling(problem, runner, pipeline, out, settings, getattr(module, "settings_for_run", None),
+                                    look_only=True)
+        if sampling is None:  # the box is the stages' to find again
+            return ""
+        problem, settings = sampling
+    differ = differing_parts(recorded, module.checkpoint_parts(problem, settings))
+    return f"other {listed(differ)} than this config's" if differ else ""
 
 
 def _state_why(problem: Any, out: Path) -> str:

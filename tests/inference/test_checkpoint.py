@@ -4,6 +4,7 @@ while writing leaves the previous checkpoint whole, and one that cannot be read 
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import errno
 import json
@@ -1204,3 +1205,43 @@ def test_a_resumed_fit_says_at_its_start_that_it_resumes_and_what_it_keeps(tmp_p
     assert said.group(1).endswith(filenames.CHECKPOINTS[method])
     assert int(said.group(2).replace(",", "")) == first.n_likelihood_evals
     assert err.index("resuming its checkpoint") < err.rindex(f"{method} | calls")  # before the sampling's lines
+
+
+def test_the_samplers_checkpoint_of_another_fit_is_said_to_differ_by_what_it_records(tmp_path, data):
+    """checkpoint.hdf5 of another fit (a prior changed, or n_live) was said by the fit's
+    CheckpointWarning to be of 'other data, model, priors, precision or sampler settings than this
+    config's', a list of guesses, where the pipeline's state names what differs; the checkpoint
+    now records its fingerprint's parts (nautilus_runner.PARTS_ATTR) and the warning names the
+    one that differs: 'other priors', 'other n_live settings'. A checkpoint that records none (an
+    older tinylens's) is said as before; whether it is resumed is unchanged (it is not)."""
+    import h5py
+
+    from tinylens.fit import _warn_unresumed, without_pipeline
+    from tinylens.inference import resumed_checkpoints
+
+    config = write_tiny_lens(tmp_path, _inference(n_like_max=SMALL_CAP), data)
+    out = tmp_path / "output"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tinylens.fit(config, progress=False, pipeline=False)  # capped: its checkpoint kept
+    checkpoint = out / filenames.CHECKPOINTS["nautilus"]
+    cfg = yaml.safe_load(config.read_text())
+
+    def said(change) -> str:
+        changed = copy.deepcopy(cfg)
+        change(changed, data)
+        problem = without_pipeline(tinylens.load(changed, base_dir=tmp_path))
+        assert filenames.CHECKPOINTS["nautilus"] not in resumed_checkpoints(problem, out)
+        with pytest.warns(CheckpointWarning) as caught:
+            _warn_unresumed(problem, out)
+        return " ".join(str(caught[0].message).split())
+
+    text = said(_change_prior)
+    assert f"checkpoint.hdf5 in {out}: of another fit (other priors than this config's)" in text, text
+    text = said(_change_sampler)
+    assert "of another fit (other n_live settings than this config's)" in text, text
+    from tinylens.inference.nautilus_runner import PARTS_ATTR
+
+    with h5py.File(checkpoint, "r+") as handle:  # as an older tinylens wrote it
+        del handle.attrs[PARTS_ATTR]
+    assert "(other data, model, priors, precision or sampler settings than this config's)" in said(_change_prior)

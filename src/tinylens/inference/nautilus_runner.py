@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import inspect
 import io
+import json
 import math
 import os
 import re
@@ -57,6 +58,7 @@ from tinylens.inference.common import (
     check_indices,
     check_settings,
     fingerprint,
+    fingerprint_parts,
     keyword_names,
     others_to,
     open_checkpoint,
@@ -79,6 +81,9 @@ OTHERS_TO = others_to(Sampler.__init__, Sampler.run)
 SAMPLING_TIME_ATTR = "tinylens_sampling_time_s"
 #: The checkpoint's attribute holding the ``f_live`` its exploration ended at (once it has).
 F_LIVE_ATTR = "tinylens_f_live"
+#: The checkpoint's attribute holding, as JSON, the parts of its fingerprint (:func:`checkpoint_parts`),
+#: so that a fit that does not resume it can say what differs (:func:`recorded_parts`).
+PARTS_ATTR = "tinylens_parts"
 #: Seconds between two computations of the status line's statistics (f_live sorts every point).
 STATS_EVERY_S = 1.0
 
@@ -132,6 +137,9 @@ class CheckpointedSampler(Sampler):
     #: The ``f_live`` the exploration ends (ended) at, recorded in the checkpoint once it has
     #: (:data:`F_LIVE_ATTR`; None: not known, a checkpoint of an older tinylens).
     explored_f_live: float | None = None
+    #: The parts of the checkpoint's fingerprint (:func:`checkpoint_parts`), recorded with it
+    #: (:data:`PARTS_ATTR`; None: set by no run, not recorded).
+    parts: dict[str, str] | None = None
     _written_at: float = -math.inf
     _unsaved: bool = False
     #: log Z, N_eff (and f_live while exploring) of the state after the last batch, for the status
@@ -203,6 +211,8 @@ class CheckpointedSampler(Sampler):
             handle.attrs[SAMPLING_TIME_ATTR] = self.clock.seconds() if self.clock is not None else 0.0
             if self.explored and self.explored_f_live is not None:
                 handle.attrs[F_LIVE_ATTR] = self.explored_f_live
+            if self.parts is not None:
+                handle.attrs[PARTS_ATTR] = json.dumps(self.parts, sort_keys=True)
 
 
 def sampling_time_in(path: Path | None) -> float:
@@ -214,6 +224,17 @@ def sampling_time_in(path: Path | None) -> float:
     except (OSError, TypeError, ValueError):
         return 0.0
     return recorded_seconds(value)
+
+
+def recorded_parts(path: Path | None) -> dict[str, Any] | None:
+    """The parts of the fingerprint recorded in the checkpoint ``path`` (:data:`PARTS_ATTR`);
+    None where none are (written by an older tinylens) or they cannot be read."""
+    try:
+        with h5py.File(path, "r") as handle:
+            value = json.loads(handle.attrs[PARTS_ATTR])
+    except (OSError, KeyError, TypeError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def explored_f_live_in(path: Path | None) -> float | None:
@@ -433,11 +454,22 @@ def checkpoint_stamp(problem, settings: dict[str, Any]) -> str:
     defaults (a checkpoint of a config that leaves them out keeps its fingerprint). Not in it:
     ``Sampler.run``'s settings (a stopped fit may raise ``n_eff``, ``n_like_max`` or ``timeout``
     and go on; :func:`apply_discard_exploration`, :func:`apply_f_live`), ``resume`` and ``checkpoint_every``."""
+    return fingerprint(problem, **_stamped_settings(problem, settings))
+
+
+def checkpoint_parts(problem, settings: dict[str, Any]) -> dict[str, str]:
+    """:func:`checkpoint_stamp`'s parts (:func:`~tinylens.inference.common.fingerprint_parts`),
+    which the checkpoint records (:data:`PARTS_ATTR`)."""
+    return fingerprint_parts(problem, **_stamped_settings(problem, settings))
+
+
+def _stamped_settings(problem, settings: dict[str, Any]) -> dict[str, Any]:
+    """The settings in :func:`checkpoint_stamp`."""
     init = _settings(settings)[0]
     bounds = bound_settings(init, problem.ndim)
     default = bound_settings({"n_live": init["n_live"]}, problem.ndim)
     changed = {k: v for k, v in bounds.items() if v != default[k]}
-    return fingerprint(problem, n_live=init["n_live"], n_batch=init["n_batch"], seed=init.get("seed"), **changed)
+    return {"n_live": init["n_live"], "n_batch": init["n_batch"], "seed": init.get("seed"), **changed}
 
 
 def run(
@@ -478,6 +510,7 @@ def run(
         watch.calls = int(sampler.n_like)
         watch.seen = any(np.any(np.isfinite(log_l)) for log_l in sampler.log_l)
     sampler.checkpoint_every = float(own["checkpoint_every"])
+    sampler.parts = checkpoint_parts(problem, settings) if filepath is not None else None
     apply_discard_exploration(sampler, run_kw)
     run_kw = apply_f_live(sampler, run_kw, filepath)
     sampler.take_statistics()
