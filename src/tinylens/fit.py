@@ -1546,7 +1546,8 @@ def rewritten_checkpoints(problem: Any, out: Path, kept: Collection[str], capped
     beside those of another fit that it replaces (:func:`replaced_checkpoints`), each with when
     (:func:`_check_replaceable`): the checkpoints it resumes (``kept``: :func:`_checkpoints_look`),
     which it writes again as it goes on, but not the sampler's where the fit samples nothing more
-    (``capped``: :func:`capped_again`); the pipeline's state, which the stages always write again;
+    (``capped``: :func:`capped_again`) or whose sampling is already done (:func:`_done_already`);
+    the pipeline's state, which the stages always write again;
     and the sampler's fingerprint, written as its sampling starts unless it holds this fit's
     (known before the search without the pipeline, or where its box is resumed; otherwise it
     may not: counted as written)."""
@@ -1560,12 +1561,26 @@ def rewritten_checkpoints(problem: Any, out: Path, kept: Collection[str], capped
     if pipeline is not None and (out / filenames.PIPELINE_STATE).is_file():
         found.append((out / filenames.PIPELINE_STATE,
                       RESUMED_WHEN if filenames.PIPELINE_STATE in kept else REWRITTEN_WHEN))
-    if name in kept and not capped:
+    if name in kept and not capped and not _done_already(problem, out, name):
         found.append((out / name, RESUMED_WHEN))
     stamp_file = out / filenames.fingerprint_name(name)
     if name not in kept and stamp_file.is_file() and not _holds_own_stamp(problem, out, stamp_file):
         found.append((stamp_file, REWRITTEN_WHEN))
     return found
+
+
+def _done_already(problem: Any, out: Path, name: str) -> bool:
+    """Whether the sampler's checkpoint ``name`` in ``out``, which a fit of ``problem`` resumes and
+    the system would refuse to replace (:func:`_refused_replacement`), holds a sampling already done
+    for this config (a sampler's ``samples_nothing``: nautilus's), so that the sampler writes
+    nothing to it. Only without the pipeline: with it, a posterior crowding the box's edge has the
+    box widened and this checkpoint replaced by the next run's."""
+    from tinylens.inference import search_of
+
+    module, _, settings, pipeline = search_of(problem)
+    if pipeline is not None or not hasattr(module, "samples_nothing") or _refused_replacement(out, out / name) is None:
+        return False
+    return bool(module.samples_nothing(problem, settings, out / name))
 
 
 def _holds_own_stamp(problem: Any, out: Path, stamp_file: Path) -> bool:

@@ -1416,6 +1416,49 @@ def test_another_users_checkpoint_that_the_fit_resumes_in_a_sticky_folder_is_ref
         tinylens.fit(path, progress=False, pipeline=False)
 
 
+def _outputs_removed(out):
+    """Delete the files in ``out`` but the sampler's checkpoint and its fingerprint."""
+    for written in out.iterdir():
+        if not written.name.startswith("checkpoint"):
+            written.unlink()
+
+
+def test_another_users_finished_checkpoint_that_the_fit_resumes_in_a_sticky_folder_is_used_not_refused(tmp_path,
+                                                                                                      monkeypatch):
+    """A colleague's checkpoint of this very fit whose sampling is done (explored, n_eff reached),
+    another user's in a folder with the sticky bit, is resumed and nautilus samples and writes
+    nothing to it: the fit went on and wrote its results from it. It was refused before the search
+    as if the sampler wrote it again. It is now used: the fit finishes, the checkpoint untouched.
+    Where this config asks for more (a higher n_eff) the sampler writes it again: still refused.
+    (Run as root, the system replaces anyone's file: the test takes another user's id.)"""
+    import yaml
+
+    path, out = _sticky_output_folder(tmp_path)
+    config = yaml.safe_load(path.read_text())
+    config["output"]["keep_checkpoint"] = True
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    first = tinylens.fit(path, progress=False, pipeline=False)  # the colleague's run, kept
+    assert first.converged
+    checkpoint = out / "checkpoint.hdf5"
+    _outputs_removed(out)  # the colleague kept only the checkpoint and its fingerprint
+    before = (checkpoint.read_bytes(), checkpoint.stat().st_mtime_ns)
+
+    monkeypatch.setattr(os, "geteuid", lambda: os.getuid() + 1)
+    again = tinylens.fit(path, progress=False, pipeline=False)
+    monkeypatch.undo()
+    assert again.converged and json.loads((out / "result.json").read_text())["info"]["resumed"] is True
+    np.testing.assert_array_equal(np.asarray(again.samples), np.asarray(first.samples))
+    assert (checkpoint.read_bytes(), checkpoint.stat().st_mtime_ns) == before
+
+    _outputs_removed(out)
+    config["inference"]["settings"]["n_eff"] = 100 * FAST_NAUTILUS["n_eff"]  # more to sample: written again
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    message = _refusal_before_the_search(monkeypatch, path, pipeline=False)
+    assert "checkpoint.hdf5 there is another user's file" in message, message
+    assert "a checkpoint of this same fit, which it resumes and writes again" in message, message
+    assert checkpoint.read_bytes() == before[0]
+
+
 @pytest.mark.parametrize("pipeline", [False, True])
 def test_another_users_stale_fingerprint_alone_in_a_sticky_folder_is_refused_before_the_search(tmp_path, monkeypatch,
                                                                                               pipeline):

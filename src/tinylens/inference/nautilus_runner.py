@@ -392,6 +392,26 @@ def apply_discard_exploration(sampler: Sampler, run_kw: dict[str, Any]) -> None:
 _RUN_DEFAULTS = {name: p.default for name, p in inspect.signature(Sampler.run).parameters.items()}
 
 
+def samples_nothing(problem, settings: dict[str, Any], path: Path) -> bool:
+    """Whether a run of ``problem`` with ``settings`` that resumes the checkpoint ``path`` (its
+    fingerprint this run's) finds its sampling already done, so that nautilus samples and writes
+    nothing: the exploration ended and every shell holds ``n_shell`` points and the posterior
+    ``n_eff`` effective samples (``discard_exploration`` as the run sets it, :func:`apply_discard_exploration`).
+    The checkpoint is only read; False where it cannot be (the run's own reading says why)."""
+    try:
+        init, run_kw, _ = _settings(settings)
+        sampler = Sampler(problem.prior_transform, problem.log_likelihood, n_dim=problem.ndim, vectorized=True,
+                          pass_dict=False, filepath=path, **{**init, "resume": True})
+        if not sampler.explored:
+            return False
+        apply_discard_exploration(sampler, run_kw)
+        n_shell = run_kw.get("n_shell", _RUN_DEFAULTS["n_shell"])
+        n_eff = run_kw.get("n_eff", _RUN_DEFAULTS["n_eff"])
+        return bool(np.all(sampler.shell_n >= n_shell) and sampler.n_eff >= n_eff)
+    except Exception:  # noqa: BLE001 - unreadable here: not known to be done
+        return False
+
+
 def apply_f_live(sampler: CheckpointedSampler, run_kw: dict[str, Any], path: Path | None) -> dict[str, Any]:
     """``run_kw`` with the ``f_live`` that shapes ``sampler``'s exploration. nautilus reads
     ``f_live`` only while it explores, so a sampler resumed after its exploration ignores the
