@@ -1634,3 +1634,29 @@ def test_a_few_lens_report_png_shows_truth_and_model_on_equal_axes_with_the_1_to
     one_to_one = next(line for line in top.get_lines() if line.get_label() == "1:1")
     x, y = one_to_one.get_data()
     assert np.array_equal(x, y) and x.min() <= left and x.max() >= right  # corner to corner
+
+
+def test_one_catastrophic_outlier_among_100_lenses_stretches_the_model_axis_alone():
+    """Since 14c6e97 both axes of a panel spanned every model value: one lens of 100 fitted 9.0
+    against a truth of 1.1 ran the truth axis (and the deviation panel's, which shares it) to 9.4,
+    the other 99 truths, 0.6 to 1.8, squeezed into its first seventh. The outlier stretches the model
+    axis alone, as before 14c6e97; the truths fill the truth axis."""
+    rng = np.random.default_rng(3)
+    truths = rng.uniform(0.6, 1.8, 100)
+    truths[7] = 1.1
+    models = truths * (1 + rng.normal(0, 0.03, 100))
+    models[7] = 9.0
+    ids = [f"lens_{i:05d}" for i in range(100)]
+    truth = pd.DataFrame({"lens_id": ids, "lens_mass.0.theta_E": truths})
+    catalog = pd.DataFrame({"lens_id": ids, "status": "ok", "lens_mass.0.theta_E_median": models,
+                            "lens_mass.0.theta_E_lo997": models - 0.02, "lens_mass.0.theta_E_hi997": models + 0.02})
+    q = [rp.quantity_for("lens_mass.0.theta_E")]
+    joined = rp.comparison_frame(catalog, truth, q)
+    stats = rp.stats_table(joined, q)
+    assert int(stats["n_outliers"].iloc[0]) == 1
+    top, bottom = rp.comparison_figure(joined, q, stats).axes[:2]
+    left, right = top.get_xlim()
+    assert left < truths.min() and truths.max() < right
+    assert np.ptp(truths) > 0.8 * (right - left), (left, right)  # the truths fill the truth axis
+    assert bottom.get_xlim() == pytest.approx((left, right))
+    assert top.get_ylim()[1] > 9.02 and top.get_ylim()[0] == pytest.approx(left)  # the outlier is shown

@@ -451,11 +451,17 @@ def _panel(top, bottom, joined: pd.DataFrame, q: Quantity, stat: pd.Series, t_la
     # Truth and model are the same quantity: both axes span every truth, model value and interval
     # end, over one range, so that the 1:1 line runs corner to corner at the slope it has. The truths
     # alone spanned ±1 % of a single lens's truth, a model value 3 % off sat far from a line that,
-    # the model axis set by matplotlib, looked far steeper or flatter than 1:1.
-    drawn = np.concatenate([true, model, lo, hi])
+    # the model axis set by matplotlib, looked far steeper or flatter than 1:1. An outlier's model
+    # value and interval stretch the model axis alone: on both, one lens fitted 9 against a truth
+    # of 1.1 squeezed 99 others into a corner of both panels, their truths into a sixth of the axis.
+    drawn = np.concatenate([true, model[~bad], lo[~bad], hi[~bad]])
     drawn = drawn[np.isfinite(drawn)]
-    span = np.array([drawn.min(), drawn.max()]) if drawn.size else np.array([0.0, 1.0])
-    span = span + np.array([-0.05, 0.05]) * max(np.ptp(span), 0.2 * np.abs(span).max(), 1e-3)
+    span = _padded(drawn)
+    every = np.concatenate([drawn, model[bad], lo[bad], hi[bad]])
+    every = every[np.isfinite(every)]
+    outer = _padded(every)  # past the span on an outlier's side only
+    reach = np.array([span[0] if every.min(initial=span[0]) >= span[0] else outer[0],
+                      span[1] if every.max(initial=span[1]) <= span[1] else outer[1]])
     top.plot(span, span, "-", color="black", lw=0.8, label="1:1")
     bottom.axhline(0, color="black", lw=0.8)
     if counted:  # the band that decides the outliers; none is drawn where they are not counted
@@ -463,9 +469,9 @@ def _panel(top, bottom, joined: pd.DataFrame, q: Quantity, stat: pd.Series, t_la
             band = span * (1 + sign * k * sigma) if q.kind == "relative" else span + sign * k * sigma
             top.plot(span, band, "--", color="0.4", lw=0.8, label=f"±{k:g} NMAD" if sign > 0 else None)
             bottom.axhline(sign * k * sigma * scale, ls="--", color="0.4", lw=0.8)
-    limits = _within_range(span, q, drawn, np.concatenate([true, model]))
-    top.set_xlim(*limits)
-    top.set_ylim(*limits)
+    markers = np.concatenate([true, model])
+    top.set_xlim(*_within_range(span, q, drawn, np.concatenate([true, model[~bad]])))
+    top.set_ylim(*_within_range(reach, q, every, markers))
     sigma_text = f"{percent_text(sigma)}%" if q.kind == "relative" else plain_number(sigma)
     f_c = (f"{100 * float(stat['outlier_fraction']):.1f}% ({int(stat['n_outliers'])}/{int(stat['n'])})" if counted
            else f"- (N = {int(stat['n'])} < {MIN_FOR_OUTLIERS})" if int(stat["n"]) < MIN_FOR_OUTLIERS
@@ -484,6 +490,13 @@ def _panel(top, bottom, joined: pd.DataFrame, q: Quantity, stat: pd.Series, t_la
     # At most five truth ticks: matplotlib's own count assumes labels of about three characters,
     # and a narrow truth range (one lens: ±1 % of its truth) gave nine of seven ("0.11125"), run together.
     bottom.xaxis.set_major_locator(MaxNLocator(nbins=4, steps=[1, 2, 2.5, 5, 10]))
+
+
+def _padded(values: np.ndarray) -> np.ndarray:
+    """``[min, max]`` of ``values`` (``[0, 1]`` for none) widened by 5 % of its width on each
+    side, or of a fifth of its larger end in size where that is more (one lens: a width of 0)."""
+    span = np.array([values.min(), values.max()]) if values.size else np.array([0.0, 1.0])
+    return span + np.array([-0.05, 0.05]) * max(np.ptp(span), 0.2 * np.abs(span).max(), 1e-3)
 
 
 #: Room an axis cut to a physical range keeps past a bound that a lens's point lies on, as a
