@@ -35,6 +35,7 @@ from tinylens import filenames
 from tinylens.errors import (DISK_FULL, FIT_RERUN, OUTPUT_FOLDER_CHOICE, ConfigError, ConfigTypeError, ConfigValueError, OutputError,
                              in_config_file, ls_command, outside_stacklevel)
 from tinylens.interrupts import interrupt_behind
+from tinylens.jsonfile import read_json_file
 from tinylens.paths import PATH_MAX, limit_text, name_max_said, name_too_long
 from tinylens.results.stored import finite_number
 
@@ -1325,12 +1326,11 @@ def replaced_files(out: Path, written: Collection[str], inputs: Iterable[str | P
     since that result.json was written (not one of the user's saved under the name since), and
     none of ``inputs`` (the new fit's data and config files). None where result.json cannot be read
     or is not tinylens's (no ``versions.tinylens``: another tool's, whose files are the user's)."""
-    import json
     import stat
 
     record = out / filenames.RESULT
     try:
-        stored = json.loads(record.read_text(encoding="utf-8"))
+        stored = read_json_file(record)
         written_ns = record.stat().st_mtime_ns
     except (OSError, ValueError):
         return []
@@ -1499,10 +1499,8 @@ def pipeline_switched(problem: Any, out: Path) -> str | None:
     ``problem`` has it off, or the reverse (``tinylens fit --no-pipeline`` given or left out, the
     config unchanged), what the checkpoints' warning says of it (:func:`_warn_unresumed`); None
     where it records the same, or nothing of it can be read."""
-    import json
-
     try:
-        stored = json.loads((out / filenames.RESULT).read_text(encoding="utf-8"))
+        stored = read_json_file(out / filenames.RESULT)
     except (OSError, ValueError):
         return None
     from tinylens.inference import sampler_method
@@ -1700,8 +1698,6 @@ def capped_again(problem: Any, out: Path) -> tuple[str, float, float] | None:
     sampler's checkpoint there is this fit's, so resumed (:func:`~tinylens.inference.resumed_checkpoints`).
     ``(cap's name, this config's cap, the recorded one)``, else None (nothing of this can be
     read: the fit runs as ever)."""
-    import json
-
     from tinylens.inference import resumed_checkpoints, sampler_method, search_of
     from tinylens.inference.common import resumes
 
@@ -1714,7 +1710,7 @@ def capped_again(problem: Any, out: Path) -> tuple[str, float, float] | None:
     if cap is None or not resumes(settings) or not (out / filenames.RESULT).is_file():
         return None
     try:
-        stored = json.loads((out / filenames.RESULT).read_text(encoding="utf-8"))
+        stored = read_json_file(out / filenames.RESULT)
     except (OSError, ValueError):  # unreadable: the fit replaces it, as ever
         return None
     if not isinstance(stored, dict) or stored.get("method") != method or stored.get("converged") is not False:

@@ -24,6 +24,7 @@ from rich.markup import escape
 from tinylens.cli.common import console, path_value, print_warning, reported_warnings
 from tinylens.cli.simulate_population import whole_value
 from tinylens.errors import OutputError
+from tinylens.jsonfile import read_json_file
 from tinylens.results.truth import TRUTH_FILE
 
 #: Observation set-up: CSST-like pixels and PSF, 300 s exposure; image units are e-/s.
@@ -320,7 +321,7 @@ def demo_record(directory: Path) -> Any:
     """The content of the truth.json in the demo's folder ``directory`` (its seed, precision and
     true values: what its images were drawn from), or None where there is none to read."""
     try:
-        return json.loads((found_folder(directory) / TRUTH_FILE).read_text())
+        return read_json_file(found_folder(directory) / TRUTH_FILE)
     except (OSError, ValueError):
         return None
 

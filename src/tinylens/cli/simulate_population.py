@@ -20,6 +20,7 @@ from typer.core import TyperCommand
 
 from tinylens.cli.common import console, path_value, reported_warnings
 from tinylens.errors import ConfigError, lens_count
+from tinylens.jsonfile import read_json_file
 
 
 def dashed_number(token: str) -> bool:
@@ -245,14 +246,13 @@ def survey_command(outdir: Path) -> str:
 def stopped_hint(outdir: Path | None, command: str) -> str:
     """What a run stopped by Ctrl-C or SIGTERM kept in ``outdir`` (None: stopped before it had the
     folder), and the command (``command``) that makes the population again."""
-    import json
 
     from tinylens.survey.population import POPULATION_RECORD
 
     if outdir is None or not outdir.is_dir():
         return f"Nothing was kept. To start again, run: {command}"
     try:
-        record = json.loads((outdir / POPULATION_RECORD).read_text())
+        record = read_json_file(outdir / POPULATION_RECORD)
     except (OSError, ValueError):
         record = None
     if not isinstance(record, dict):

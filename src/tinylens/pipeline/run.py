@@ -43,6 +43,7 @@ from tinylens.inference import InferenceResult
 from tinylens.inference.common import (MAX_RECORDED_CALLS, MAX_RECORDED_SECONDS, STAGES_SAVED, differing_parts,
                                        fingerprint, fingerprint_parts, resumes)
 from tinylens.inference.progress import announce
+from tinylens.jsonfile import read_json_file
 from tinylens.pipeline import box as bx
 from tinylens.pipeline.arc import MIN_ARC_PIXELS, Arc, find_arc
 from tinylens.pipeline.lens_light import fit_lens_light, lens_center
@@ -698,7 +699,7 @@ def _read_state(path: Path) -> dict[str, Any] | None:
 def _read_state_now(path: Path) -> dict[str, Any] | None:
     """:func:`_read_state`, read from the file now."""
     try:
-        state = json.loads(path.read_text())
+        state = read_json_file(path)
     except (OSError, ValueError):
         return None
     return state if isinstance(state, dict) else None

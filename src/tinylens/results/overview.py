@@ -22,7 +22,6 @@ measured, what the fits cost, and which lenses someone should look at. From the 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ import pandas as pd
 from tinylens import filenames
 from tinylens.errors import TinyLensError, lens_count
 from tinylens.fit import DEFAULT_FILES
+from tinylens.jsonfile import read_json_file
 from tinylens.results.report import (CATALOG_HINT, ID_COLUMN, Quantity, angle_in_range, angle_percentiles, numbers,
                                      paper_quantities, percent_text, physical_range, plain_number, quantity_unit)
 
@@ -346,7 +346,7 @@ def _figure_path(folder: Path) -> str:
     """The model figure in a lens's output folder (as its ``result.json`` names it), or ``""``."""
     name = DEFAULT_FILES["results"]
     try:
-        name = json.loads((folder / filenames.RESULT).read_text())["files"]["results"]
+        name = read_json_file(folder / filenames.RESULT)["files"]["results"]
     except (OSError, ValueError, KeyError, TypeError):
         pass
     path = folder / str(name)

@@ -15,6 +15,7 @@ import numpy as np
 from tinylens.errors import (ConfigError, ConfigTypeError, ConfigValueError, DataError, DataWarning, OutputError, counted, cut_value, listed, ls_command,
                              outside_stacklevel)
 from tinylens.filenames import RESULT
+from tinylens.jsonfile import parse_json, read_json_file, read_json_text
 
 if TYPE_CHECKING:  # tinylens.fit imports this module's callers lazily
     from tinylens.fit import FitResult
@@ -143,7 +144,7 @@ def load_stored(path: str | Path, base_dir: str | Path | None = None, *,
             raise OutputError(_not_entered(path, exc, folder=True)) from None
         raise OutputError(f"{path} is a folder; {where}")
     try:
-        stored = json.loads(path.read_text())
+        stored = read_json_file(path)
     except FileNotFoundError:
         raise OutputError(f"{path}: no such file (a fit's result.json is in its output folder)") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
@@ -270,7 +271,7 @@ def mask_reading_unknown(folder: Path) -> bool:
     ``result.json`` (~25 kB) is parsed only where its text sets a ``mask_path`` and the small
     ``inputs.json`` does not record the mask's reading."""
     try:
-        text = (folder / RESULT).read_text()
+        text = read_json_text(folder / RESULT)
     except (OSError, ValueError):
         return False
     if not MASK_PATH_SET.search(text):  # no mask file (its mask_path null), read without parsing it
@@ -283,7 +284,7 @@ def mask_reading_unknown(folder: Path) -> bool:
     if isinstance(stamp, dict) and stamp.get("read_as") == MASK_READ_AS:
         return False
     try:
-        stored = json.loads(text)
+        stored = parse_json(text)
     except ValueError:
         return False
     stored = stored if isinstance(stored, dict) else {}
@@ -301,7 +302,7 @@ def load_stage_state(path: str | Path, param_names) -> tuple[dict[str, Any], np.
     gives a parameter no finite number (a text, a boolean, null or NaN) is an
     :class:`~tinylens.errors.OutputError` naming the file (and the parameters)."""
     try:
-        state = json.loads(Path(path).read_text())
+        state = read_json_file(path)
     except FileNotFoundError:
         raise OutputError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
@@ -530,7 +531,7 @@ def _fit_record(record: Path) -> dict[str, Any]:
     """The content of the ``result.json`` at ``record``; an OutputError naming it where it cannot be
     read or is not tinylens's (no ``versions.tinylens``: another program's)."""
     try:
-        stored = json.loads(record.read_text(encoding="utf-8"))
+        stored = read_json_file(record)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise OutputError(f"{record}: not a readable result.json ({type(err).__name__}: {err}).{read_advice(record, err)}") from None
     versions = stored.get("versions") if isinstance(stored, dict) else None

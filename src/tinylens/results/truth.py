@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from tinylens.errors import DataError, DataWarning, counted, cut_value, listed, ls_command, outside_stacklevel
+from tinylens.jsonfile import parse_json, read_json_text
 
 #: A simulated lens's true values, in its folder beside its images.
 TRUTH_FILE = "truth.json"
@@ -117,8 +118,8 @@ def _read_truth(path: Path) -> dict[str, float]:
                         "truth.json of tinylens demo or simulate-population.")
     text = None
     try:
-        text = path.read_text()
-        content = json.loads(text)
+        text = read_json_text(path)
+        content = parse_json(text)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         if text is not None and not text.strip():
             raise DataError(f"The truth file {path} is empty ({'0 bytes' if not text else 'white space only'}): give "

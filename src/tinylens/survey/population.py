@@ -95,6 +95,7 @@ from tinylens.atomic import write_atomic
 from tinylens.errors import DISK_FULL, POPULATION_RERUN, ConfigValueError, ConfigWarning, OutputError, listed
 from tinylens.inference.progress import PLAIN_EVERY_S, PlainLines, clock_time, draws_live
 from tinylens import lens_equation
+from tinylens.jsonfile import read_json_file
 from tinylens.precision import get_precision
 from tinylens.profiles.ellipticity import e1e2_to_qphi, qphi_to_e1e2, shear_to_polar
 from tinylens.profiles.light.sersic import total_flux
@@ -574,7 +575,7 @@ def existing_population(outdir: Path, settings: Mapping[str, Any]) -> bool:
                               "population's. Choose a new output folder (or an empty one).")
         return False
     try:
-        old = json.loads(record.read_text())
+        old = read_json_file(record)
         if not isinstance(old, dict):
             raise ValueError
     except (OSError, ValueError):

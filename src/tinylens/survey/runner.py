@@ -49,6 +49,7 @@ from tinylens.config.schema import Inference
 from tinylens.errors import (SURVEY_FOLDER_CHOICE, SURVEY_LENS_DIR_CHOICE, SURVEY_RERUN, SURVEY_WORKERS_ARGUMENT, UNWRITABLE, ConfigError, ConfigWarning, ConvergenceWarning, DataError, DataWarning, OutputError, TinyLensError, counted, lens_count,
                              listed, ls_command, out_of_memory)
 from tinylens.interrupts import interrupt_held
+from tinylens.jsonfile import read_json_file
 from tinylens.precision import get_precision
 from tinylens.results.truth import TRUTH_FILE
 from tinylens.survey.lens_files import FITS_SUFFIXES, LENS_FILES, MASK_FILE, lens_file_names, survey_names_text, unsurveyed_names  # noqa: F401 (FITS_SUFFIXES: also imported from here)
@@ -1171,8 +1172,8 @@ def fit_stage(folder: Path) -> str | None:
     try:
         if path.stat().st_mtime < (folder / filenames.ATTEMPTS).stat().st_mtime:
             return None
-        state = json.loads(path.read_text())
-    except (OSError, ValueError, RecursionError):  # RecursionError: nested too deep to read (a damaged file)
+        state = read_json_file(path)
+    except (OSError, ValueError):  # ValueError: not UTF-8, not JSON, or nested too deep to read (a damaged file)
         return None
     if not isinstance(state, dict):
         return None
@@ -1252,7 +1253,7 @@ def read_row(path: Path, lens_id: str | None = None) -> dict[str, Any] | None:
     """The row in ``path`` (``None`` if missing, unreadable, not a row, or the row of another
     lens than ``lens_id`` when that is given)."""
     try:
-        row = json.loads(path.read_text())
+        row = read_json_file(path)
     except (OSError, ValueError):
         return None
     if not (isinstance(row, dict) and row.get("status") in ("ok", "failed")):
@@ -1281,7 +1282,7 @@ def read_rows(out: str | Path) -> dict[str, dict[str, Any]]:
             from tinylens.results.quality import raised_critical  # JAX: only for such a row
 
             try:
-                quality = json.loads((path.parent / filenames.RESULT).read_text()).get("quality") or {}
+                quality = read_json_file(path.parent / filenames.RESULT).get("quality") or {}
                 row["critical_flags"] = ",".join(raised_critical(quality))
             except (OSError, ValueError, AttributeError):
                 pass  # no readable result.json: the column stays empty
@@ -1323,7 +1324,7 @@ def result_row(lens_id: str, result_path: Path) -> dict[str, Any] | None:
     if not result_path.exists():
         return None
     try:
-        result = json.loads(result_path.read_text())
+        result = read_json_file(result_path)
     except (OSError, ValueError):
         return None
     return row_of_result(lens_id, result)
@@ -2293,7 +2294,7 @@ def read_scheduler_file(path: Path) -> str:
         raise TinyLensError(f"{path} is a folder, not a scheduler file: give the file 'dask scheduler "
                             "--scheduler-file FILE' writes, or the scheduler's address (tcp://HOST:PORT).")
     try:
-        info = json.loads(path.read_text())
+        info = read_json_file(path)
     except FileNotFoundError:
         raise TinyLensError(f"The scheduler file {path} does not exist: 'dask scheduler --scheduler-file {path}' "
                             "writes it when it starts (has the scheduler started yet?). Or give the scheduler's "

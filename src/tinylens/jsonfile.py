@@ -1,0 +1,51 @@
+"""Reading tinylens's own JSON files (``result.json``, ``row.json``, ``checkpoint.pipeline.json``,
+``population.json``, ``inputs.json``, ``truth.json``, ...) where they may be damaged.
+
+Every reader of such a file goes through :func:`read_json_file` (or :func:`read_json_text` and
+:func:`parse_json`, where the text itself is wanted), so that one rule holds for all of them: a
+file that cannot be read raises an :class:`OSError`, and one whose text is not JSON that can be
+read raises a :class:`ValueError` (:class:`json.JSONDecodeError`, :class:`UnicodeDecodeError`),
+never anything else. Each caller then decides what such a file means to it (a state that is not
+there, or a file it refuses with a message naming it). Standard library only.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+
+class NestedTooDeep(json.JSONDecodeError):
+    """JSON text nested more deeply than :mod:`json` can read (``[[[[...`` many thousands deep: a
+    damaged file), which it reports as a RecursionError; raised as the malformed JSON it is."""
+
+    def __init__(self, doc: str) -> None:
+        ValueError.__init__(self, "nested too deeply to read: more than a thousand levels of '[' or '{', so a "
+                                  "damaged file")
+        self.msg, self.doc, self.pos, self.lineno, self.colno = self.args[0], doc, 0, 1, 1
+
+    def __reduce__(self):  # pickled (a survey's worker) as itself, not by JSONDecodeError's arguments
+        return NestedTooDeep, (self.doc,)
+
+
+def parse_json(text: str) -> Any:
+    """The JSON value of ``text``; :class:`NestedTooDeep` (a ValueError, as for any malformed
+    JSON) where it is nested too deeply to read, where :func:`json.loads` raises RecursionError."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise NestedTooDeep(text) from None
+
+
+def read_json_text(path: str | Path) -> str:
+    """The text of the JSON file ``path`` (UTF-8, as tinylens writes it): an OSError where it cannot
+    be read, a UnicodeDecodeError (a ValueError) where it is not UTF-8."""
+    return Path(path).read_text(encoding="utf-8")
+
+
+def read_json_file(path: str | Path) -> Any:
+    """The JSON value in the file ``path``, whatever it is (a mapping, a list, a number: the caller
+    checks); an OSError where the file cannot be read, a ValueError where its text is not JSON
+    that can be read (not UTF-8, malformed, or nested too deeply: :func:`parse_json`)."""
+    return parse_json(read_json_text(path))

@@ -1,0 +1,111 @@
+"""tinylens.jsonfile: the one reader of tinylens's own JSON files, and the readers that use it,
+given damaged files: nested too deeply for the json module, and something other than a file in
+the file's place."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tinylens.errors import DataError, OutputError, TinyLensError
+from tinylens.jsonfile import NestedTooDeep, parse_json, read_json_file
+
+#: A file's text nested far deeper than json can read (json.loads raises RecursionError on it).
+TOO_DEEP = "[" * 100000
+
+
+def test_parse_json_of_text_nested_too_deeply_is_malformed_json_not_a_recursion_error():
+    with pytest.raises(NestedTooDeep) as caught:
+        parse_json(TOO_DEEP)
+    assert isinstance(caught.value, json.JSONDecodeError) and isinstance(caught.value, ValueError)
+    assert "nested too deeply" in str(caught.value)
+    with pytest.raises(NestedTooDeep):
+        parse_json('{"a": ' * 100000)
+    assert parse_json('{"a": [[1]]}') == {"a": [[1]]}  # ordinary nesting is read as ever
+
+
+def test_read_json_file_reads_any_json_value_and_keeps_the_errors_callers_catch(tmp_path):
+    path = tmp_path / "x.json"
+    path.write_text('[1, {"b": null}]')
+    assert read_json_file(path) == [1, {"b": None}]
+    path.write_bytes(b'{"a": "\xff"}')
+    with pytest.raises(ValueError):  # UnicodeDecodeError
+        read_json_file(path)
+    with pytest.raises(FileNotFoundError):
+        read_json_file(tmp_path / "none.json")
+    with pytest.raises(IsADirectoryError):
+        read_json_file(tmp_path)
+
+
+def _lens_rows(out: Path) -> Path:
+    """A survey folder ``out`` with one ok row (lens l1, no critical_flags: an older row) whose
+    result.json is the damaged file returned."""
+    folder = out / "lenses" / "l1"
+    folder.mkdir(parents=True)
+    (folder / "row.json").write_text(json.dumps({"status": "ok", "lens_id": "l1"}))
+    return folder / "result.json"
+
+
+def _absent_readers():
+    """(name, the damaged file's path in a folder, the call, what it returns for a file it cannot read)
+    of each reader that takes a damaged file for one that is not there."""
+    from tinylens.cli.demo import demo_record
+    from tinylens.cli.simulate_population import stopped_hint
+    from tinylens.fit import pipeline_switched, replaced_files
+    from tinylens.pipeline.run import _read_state
+    from tinylens.results.overview import _figure_path
+    from tinylens.results.stored import mask_reading_unknown
+    from tinylens.survey.provenance import read_json
+    from tinylens.survey.runner import read_row, read_rows, result_row
+
+    return [
+        ("pipeline state", lambda d: d / "checkpoint.pipeline.json", lambda d: _read_state(d / "checkpoint.pipeline.json"), None),
+        ("survey row", lambda d: d / "row.json", lambda d: read_row(d / "row.json"), None),
+        ("survey result row", lambda d: d / "result.json", lambda d: result_row("l1", d / "result.json"), None),
+        ("survey rows' result.json", _lens_rows, lambda d: read_rows(d), {"l1": {"status": "ok", "lens_id": "l1"}}),
+        ("inputs stamp", lambda d: d / "inputs.json", lambda d: read_json(d / "inputs.json"), None),
+        ("demo truth", lambda d: d / "truth.json", lambda d: demo_record(d), None),
+        ("overview figure", lambda d: d / "result.json", lambda d: _figure_path(d), ""),
+        ("mask reading", lambda d: d / "result.json", lambda d: mask_reading_unknown(d), False),
+        ("replaced files", lambda d: d / "result.json", lambda d: replaced_files(d, set()), []),
+        ("pipeline switched", lambda d: d / "result.json", lambda d: pipeline_switched(None, d), None),
+        ("population stopped", lambda d: d / "population.json", lambda d: stopped_hint(d, "CMD"),
+         "To start again, run: CMD"),
+    ]
+
+
+def _refusing_readers():
+    """(name, the damaged file's path in a folder, the call, the error it raises naming the file)
+    of each reader that refuses a file it cannot read."""
+    from tinylens.results.stored import load_stage_state, load_stored, read_result
+    from tinylens.results.truth import read_truth
+    from tinylens.survey.population import existing_population
+    from tinylens.survey.runner import read_scheduler_file
+
+    return [
+        ("stored result", lambda d: d / "result.json", lambda d: load_stored(d / "result.json"), OutputError),
+        ("read_result", lambda d: d / "result.json", lambda d: read_result(d), OutputError),
+        ("stages' state", lambda d: d / "s.json", lambda d: load_stage_state(d / "s.json", ["a"]), OutputError),
+        ("scheduler file", lambda d: d / "s.json", lambda d: read_scheduler_file(d / "s.json"), TinyLensError),
+        ("population record", lambda d: d / "population.json", lambda d: existing_population(d, {}), OutputError),
+        ("truth file", lambda d: d / "truth.json", lambda d: read_truth(d / "truth.json"), DataError),
+    ]
+
+
+@pytest.mark.parametrize("index", range(11))
+def test_a_file_nested_too_deeply_is_read_as_one_that_cannot_be_read(tmp_path, index):
+    name, where, call, expected = _absent_readers()[index]
+    where(tmp_path).write_text(TOO_DEEP)
+    assert call(tmp_path) == expected, name
+
+
+@pytest.mark.parametrize("index", range(6))
+def test_a_file_nested_too_deeply_is_refused_with_a_message_naming_it(tmp_path, index):
+    name, where, call, error = _refusing_readers()[index]
+    path = where(tmp_path)
+    path.write_text(TOO_DEEP)
+    with pytest.raises(error) as caught:
+        call(tmp_path)
+    assert str(path) in str(caught.value), name
