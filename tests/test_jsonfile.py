@@ -5,6 +5,8 @@ the file's place."""
 from __future__ import annotations
 
 import json
+import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -109,3 +111,72 @@ def test_a_file_nested_too_deeply_is_refused_with_a_message_naming_it(tmp_path, 
     with pytest.raises(error) as caught:
         call(tmp_path)
     assert str(path) in str(caught.value), name
+
+
+def test_read_json_file_of_a_named_pipe_is_not_a_file_at_once(tmp_path):
+    from tinylens.jsonfile import NotAFile
+
+    fifo = tmp_path / "result.json"
+    os.mkfifo(fifo)
+    with pytest.raises(NotAFile) as caught:
+        _in_time(lambda: read_json_file(fifo), fifo)
+    assert isinstance(caught.value, OSError) and caught.value.errno is None
+    assert "named pipe" in str(caught.value) and "delete it" in str(caught.value)
+
+
+def _in_time(call, fifo: Path):
+    """``call()``'s value (or error), run in a thread; a failure where it is still waiting after a
+    minute (reading the named pipe ``fifo``), which is then given a writer so the thread ends."""
+    outcome = {}
+
+    def run():
+        try:
+            outcome["value"] = call()
+        except BaseException as exc:  # noqa: BLE001 - raised again below
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(60)
+    if thread.is_alive():
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))  # the waiting reader gets an end of file
+        thread.join(60)
+        pytest.fail(f"still reading the named pipe {fifo} after a minute")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+def _stage_of(folder: Path) -> Path:
+    """A lens folder whose fit's attempts line is older than its pipeline state (the damaged file returned)."""
+    from tinylens import filenames
+
+    attempts = folder / filenames.ATTEMPTS
+    attempts.write_text("attempt\n")
+    os.utime(attempts, (1e9, 1e9))
+    return folder / filenames.PIPELINE_STATE
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes on this system")
+@pytest.mark.parametrize("index", range(12))
+def test_a_named_pipe_in_a_files_place_is_read_as_a_file_that_cannot_be_read_not_waited_on(tmp_path, index):
+    import tinylens.results.quality  # noqa: F401 - read_rows imports it: not timed
+    from tinylens.survey.runner import fit_stage
+
+    name, where, call, expected = [*_absent_readers(), ("survey lens stage", _stage_of, fit_stage, None)][index]
+    fifo = where(tmp_path)
+    os.mkfifo(fifo)
+    assert _in_time(lambda: call(tmp_path), fifo) == expected, name
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes on this system")
+@pytest.mark.parametrize("index", range(6))
+def test_a_named_pipe_in_a_files_place_is_refused_at_once_with_a_message_naming_it(tmp_path, index):
+    name, where, call, error = _refusing_readers()[index]
+    fifo = where(tmp_path)
+    os.mkfifo(fifo)
+    with pytest.raises(error) as caught:
+        _in_time(lambda: call(tmp_path), fifo)
+    assert str(tmp_path) in str(caught.value), name
+    if name not in ("read_result", "population record"):  # these two say only that it cannot be read (or is not there)
+        assert str(fifo) in str(caught.value) and "named pipe" in str(caught.value), name

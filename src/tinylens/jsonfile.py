@@ -5,13 +5,17 @@ Every reader of such a file goes through :func:`read_json_file` (or :func:`read_
 :func:`parse_json`, where the text itself is wanted), so that one rule holds for all of them: a
 file that cannot be read raises an :class:`OSError`, and one whose text is not JSON that can be
 read raises a :class:`ValueError` (:class:`json.JSONDecodeError`, :class:`UnicodeDecodeError`),
-never anything else. Each caller then decides what such a file means to it (a state that is not
+never anything else, and nothing but a regular file is read: a named pipe (FIFO) in a file's
+place, whose reading would wait for a writer for ever, is :class:`NotAFile`, an OSError, at once. Each caller then decides what such a file means to it (a state that is not
 there, or a file it refuses with a message naming it). Standard library only.
 """
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +33,28 @@ class NestedTooDeep(json.JSONDecodeError):
         return NestedTooDeep, (self.doc,)
 
 
+def special_kind(mode: int) -> str:
+    """What a file of ``st_mode`` ``mode`` is, other than a regular file or a folder, in words."""
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file"
+
+
+class NotAFile(OSError):
+    """Something other than a file or a folder (a named pipe, a socket, a device) where a JSON file
+    is read; not read (a named pipe would wait for a writer for ever). No errno: not a matter of
+    permissions. Its message says what it is and what to do."""
+
+    def __init__(self, mode: int) -> None:
+        kind = special_kind(mode)
+        super().__init__(f"it is {kind}, not a file, so it is not read: delete it, or put the file in its place")
+        self.strerror = f"{kind}, not a file"
+
+
 def parse_json(text: str) -> Any:
     """The JSON value of ``text``; :class:`NestedTooDeep` (a ValueError, as for any malformed
     JSON) where it is nested too deeply to read, where :func:`json.loads` raises RecursionError."""
@@ -40,8 +66,19 @@ def parse_json(text: str) -> Any:
 
 def read_json_text(path: str | Path) -> str:
     """The text of the JSON file ``path`` (UTF-8, as tinylens writes it): an OSError where it cannot
-    be read, a UnicodeDecodeError (a ValueError) where it is not UTF-8."""
-    return Path(path).read_text(encoding="utf-8")
+    be read (IsADirectoryError for a folder, :class:`NotAFile` at once for a named pipe or another
+    special file: opened without blocking, and told by its mode before any read), a
+    UnicodeDecodeError (a ValueError) where it is not UTF-8."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a named pipe's open would wait too
+    try:
+        mode = os.fstat(fd).st_mode
+    finally:
+        os.close(fd)
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+    if not stat.S_ISREG(mode):
+        raise NotAFile(mode)
+    return Path(path).read_text(encoding="utf-8")  # read as the readers read it before (tests patch Path.read_text)
 
 
 def read_json_file(path: str | Path) -> Any:

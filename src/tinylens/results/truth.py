@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from tinylens.errors import DataError, DataWarning, counted, cut_value, listed, ls_command, outside_stacklevel
-from tinylens.jsonfile import parse_json, read_json_text
+from tinylens.jsonfile import parse_json, read_json_text, special_kind
 
 #: A simulated lens's true values, in its folder beside its images.
 TRUTH_FILE = "truth.json"
@@ -114,8 +114,9 @@ def _read_truth(path: Path) -> dict[str, float]:
     if path.is_dir() and (path / TRUTH_FILE).is_file():  # a lens's folder: its truth.json is meant
         raise DataError(f"The truth file {path} is a folder: give the {TRUTH_FILE} in it, {path / TRUTH_FILE}.")
     if not path.is_file():
-        raise DataError(f"The truth file {path} {'is a folder' if path.is_dir() else 'does not exist'}: give the "
-                        "truth.json of tinylens demo or simulate-population.")
+        what = ("is a folder" if path.is_dir() else "does not exist" if not path.exists() else
+                f"is {special_kind(path.stat().st_mode)}, not a file")
+        raise DataError(f"The truth file {path} {what}: give the truth.json of tinylens demo or simulate-population.")
     text = None
     try:
         text = read_json_text(path)
