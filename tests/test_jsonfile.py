@@ -180,3 +180,17 @@ def test_a_named_pipe_in_a_files_place_is_refused_at_once_with_a_message_naming_
     assert str(tmp_path) in str(caught.value), name
     if name not in ("read_result", "population record"):  # these two say only that it cannot be read (or is not there)
         assert str(fifo) in str(caught.value) and "named pipe" in str(caught.value), name
+
+
+def test_not_a_file_survives_pickling_and_copying_as_itself():
+    import copy
+    import pickle
+    import stat
+
+    from tinylens.jsonfile import NotAFile
+
+    error = NotAFile(stat.S_IFIFO | 0o644)
+    for again in (pickle.loads(pickle.dumps(error)), copy.copy(error), copy.deepcopy(error)):
+        assert type(again) is NotAFile and isinstance(again, OSError) and again.errno is None
+        assert str(again) == str(error) and "named pipe (FIFO)" in str(again)
+        assert again.strerror == "a named pipe (FIFO), not a file"

@@ -52,7 +52,10 @@ class NotAFile(OSError):
     def __init__(self, mode: int) -> None:
         kind = special_kind(mode)
         super().__init__(f"it is {kind}, not a file, so it is not read: delete it, or put the file in its place")
-        self.strerror = f"{kind}, not a file"
+        self.strerror, self.mode = f"{kind}, not a file", mode
+
+    def __reduce__(self):  # pickled (a survey's worker) and copied by its mode, not by OSError's message
+        return NotAFile, (self.mode,)
 
 
 def parse_json(text: str) -> Any:
