@@ -178,7 +178,7 @@ def test_a_named_pipe_in_a_files_place_is_refused_at_once_with_a_message_naming_
     with pytest.raises(error) as caught:
         _in_time(lambda: call(tmp_path), fifo)
     assert str(tmp_path) in str(caught.value), name
-    if name not in ("read_result", "population record"):  # these two say only that it cannot be read (or is not there)
+    if name != "population record":  # it says only that the file cannot be read
         assert str(fifo) in str(caught.value) and "named pipe" in str(caught.value), name
 
 
@@ -194,3 +194,21 @@ def test_not_a_file_survives_pickling_and_copying_as_itself():
         assert type(again) is NotAFile and isinstance(again, OSError) and again.errno is None
         assert str(again) == str(error) and "named pipe (FIFO)" in str(again)
         assert again.strerror == "a named pipe (FIFO), not a file"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes on this system")
+def test_read_result_of_a_named_pipe_for_result_json_says_what_it_is_not_that_there_is_none(tmp_path):
+    from tinylens.results.stored import read_result
+
+    fifo = tmp_path / "result.json"
+    os.mkfifo(fifo)
+    for given in (tmp_path, fifo):  # the fit's folder, or its result.json
+        with pytest.raises(OutputError) as caught:
+            _in_time(lambda: read_result(given), fifo)
+        text = str(caught.value)
+        assert text.startswith(f"{fifo}: not a readable result.json") and "named pipe (FIFO)" in text, text
+        assert "holds no result.json" not in text and "is a file, not" not in text, text
+    fifo.unlink()
+    fifo.mkdir()  # a folder in its place is still no result.json, as before
+    with pytest.raises(OutputError, match="holds no result.json"):
+        read_result(tmp_path)

@@ -485,13 +485,13 @@ def _fit_folder(folder: str | Path) -> Path:
                                "variable?), which would be the current folder: give the folder that holds its result.json.")
     path = home_expanded(folder).absolute()
     try:
-        if path.name == RESULT and path.is_file():
+        if path.name == RESULT and path.exists() and not path.is_dir():  # a named pipe too: _fit_record says what it is
             return path.parent
         if not path.is_dir():
             what = "is a file, not" if path.exists() else "does not exist; give"
             raise OutputError(f"{path} {what} the output folder of a fit (the output.path of its config, or the output "
                               "given to tinylens fit), which holds its result.json.")
-        if not (path / RESULT).is_file():
+        if not (path / RESULT).exists() or (path / RESULT).is_dir():  # a named pipe there: _fit_record names it
             raise OutputError(_no_result(path))
     except PermissionError as exc:  # Path.is_file and is_dir raise it bare where a folder on the way may not be entered
         raise OutputError(_not_entered(path, exc)) from None
