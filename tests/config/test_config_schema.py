@@ -1411,3 +1411,32 @@ def test_an_empty_config_file_or_a_result_json_given_as_the_config_is_a_config_v
     assert str(info.value) == ("The environment variable TINYLENS_CACHE_DIR (where compiled code is kept): "
                                "~tl_no_such_user/cache: there is no user 'tl_no_such_user' on this machine, so "
                                "'~tl_no_such_user' cannot be expanded; give the full path, or TINYLENS_CACHE_DIR=off.")
+
+
+@pytest.mark.parametrize("written, typed", [("010", 10), ("0100", 100), ("08", 8), ("-007", -7), ("0_200", 200)])
+def test_a_whole_number_with_leading_zeros_in_a_config_is_the_decimal_typed(tmp_path, written, typed):
+    """YAML 1.1 (PyYAML) reads a whole number with leading zeros as octal, so ``seed: 010`` ran with
+    seed 8, ``nlive: 0100`` with 64 live points and ``nsub: 010`` supersampled 8 times, without a word,
+    while ``08`` (no octal) was the text '08'. A config now reads each as the decimal written, in the
+    typed fields and the settings alike; hexadecimal is still hexadecimal."""
+    assert int(written.replace("_", ""), 10) == typed  # the independent truth: the decimal written
+    text = (EXAMPLE.replace("settings: {nlive: 200, batch_size: 800}",
+                            f"settings: {{nlive: {written}, seed: {written}, hex: 0x10, kept: [{written}]}}")
+            .replace("pixel_scale: 0.074", "pixel_scale: 0.074\n  nsub: 010")
+            + "pipeline: {max_widen: 03, threads: 08}\n")
+    cfg, _ = load_config(write(tmp_path, text))
+    assert cfg.inference.settings == {"nlive": typed, "seed": typed, "hex": 16, "kept": [typed]}
+    assert type(cfg.inference.settings["seed"]) is int
+    assert (cfg.dataset.nsub, cfg.pipeline.max_widen, cfg.pipeline.threads) == (10, 3, 8)
+
+
+@pytest.mark.parametrize("written", ["1:30", "1:30:00", "-2:05", "1:30.5"])
+def test_digits_with_colons_in_a_config_are_not_read_as_base_60(tmp_path, written):
+    """YAML 1.1 reads ``1:30`` as the base-60 number 90 (``1:30.5`` as 90.5), so ``seed: 1:30`` ran
+    with seed 90 and ``max_widen: 1:30`` widened the box up to 90 times, without a word. Digits with
+    colons now stay the text written: a setting keeps it, and a typed field refuses it by name."""
+    text = (EXAMPLE.replace("settings: {nlive: 200, batch_size: 800}", f"settings: {{nlive: 200, seed: {written}}}"))
+    cfg, _ = load_config(write(tmp_path, text))
+    assert cfg.inference.settings["seed"] == written
+    message = " ".join(error_of(write(tmp_path, EXAMPLE + f"pipeline: {{max_widen: {written}}}\n")).split())
+    assert f"pipeline.max_widen: should be a whole number; got '{written}'." in message, message

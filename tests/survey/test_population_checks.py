@@ -1234,6 +1234,17 @@ def test_a_whole_number_with_leading_zeros_on_the_command_line_is_the_decimal_ty
     assert (opts.size, opts.snr_range, opts.psf_size) == (10, (5.0, 20.0), 21)
 
 
+def test_digits_with_colons_on_the_command_line_are_not_read_as_base_60():
+    """--set size=1:30 (YAML 1.1's base-60 90) simulated 90-pixel lenses and snr_range=[1:00, 2:00]
+    drew SNRs from 60 to 120, without a word; --set reads numbers as a config does, the colons kept
+    as text, which a number option refuses as typed."""
+    from tinylens.cli.simulate_population import parse_settings
+
+    assert parse_settings(["size=1:30", "snr_range=[1:00, 2:00]"]) == {"size": "1:30", "snr_range": ["1:00", "2:00"]}
+    with pytest.raises(ConfigTypeError, match=r"^population option size must be an integer .*got '1:30'"):
+        PopulationOptions.from_kwargs(**parse_settings(["size=1:30"]))
+
+
 @pytest.mark.parametrize("args, expected", [
     (["--set", "psf_size=020"], "psf_size must be a positive odd number of pixels, got 20"),
     (["--set", "size=08", "--set", "nsub=0"], "nsub must be >= 1, got 0"),

@@ -7,8 +7,6 @@ Writes one folder per lens (``image.fits``, ``noise.fits``, ``psf.fits``, ``trut
 
 from __future__ import annotations
 
-import functools
-import re
 import shlex
 from pathlib import Path
 from typing import Any, Iterator
@@ -114,9 +112,12 @@ def parse_settings(items: list[str]) -> dict[str, Any]:
     exponent notation that PyYAML reads as text (``sky_sigma=1e-3``) as the number, as a config's is
     (:func:`~tinylens.config.schema.exponent_numbers`): the options refuse text for a number. A whole
     number with leading zeros is the decimal typed (``size=010`` is 10, ``08`` 8), not YAML 1.1's octal
-    (8, and ``08`` text); a text option's number (``psf_type=007``) stays the text given."""
+    (8, and ``08`` text), and ``1:30`` text, not the base-60 90, as a config reads them
+    (:class:`~tinylens.config.loader.DecimalNumbersLoader`); a text option's number (``psf_type=007``)
+    stays the text given."""
     import yaml
 
+    from tinylens.config.loader import DecimalNumbersLoader
     from tinylens.config.schema import exponent_numbers
 
     options: dict[str, Any] = {}
@@ -125,7 +126,7 @@ def parse_settings(items: list[str]) -> dict[str, Any]:
         if not sep or not key.strip():
             raise ConfigError(f"--set expects KEY=VALUE (e.g. --set snr_range=[5,20]); got {item!r}.")
         try:
-            value = yaml.load(text, Loader=_settings_loader())  # noqa: S506 - a SafeLoader subclass
+            value = yaml.load(text, Loader=DecimalNumbersLoader)  # noqa: S506 - a SafeLoader subclass
         except yaml.YAMLError:
             raise ConfigError(f"--set {key.strip()}: cannot read the value {text!r}.") from None
         if key.strip() in TEXT_OPTIONS:
@@ -134,29 +135,6 @@ def parse_settings(items: list[str]) -> dict[str, Any]:
         else:
             options[key.strip()] = _infinities(exponent_numbers(value))
     return options
-
-
-#: A whole number written with leading zeros (``007``, ``-010``, ``08``), underscores aside.
-LEADING_ZEROS = r"[-+]?0[0-9_]*[0-9][0-9_]*"
-
-
-@functools.cache
-def _settings_loader() -> type:
-    """PyYAML's safe loader, but reading a whole number with leading zeros (:data:`LEADING_ZEROS`) as
-    the decimal it writes: YAML 1.1 reads ``010`` as the octal 8 and ``08`` as text, neither what a
-    user typing ``--set size=010`` means. Hexadecimal (``0x10``) and the rest are PyYAML's."""
-    import yaml
-
-    class DecimalLoader(yaml.SafeLoader):
-        def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
-            written = self.construct_scalar(node)
-            if re.fullmatch(LEADING_ZEROS, written):
-                return int(written.replace("_", ""), 10)
-            return super().construct_yaml_int(node)
-
-    DecimalLoader.add_constructor("tag:yaml.org,2002:int", DecimalLoader.construct_yaml_int)
-    DecimalLoader.add_implicit_resolver("tag:yaml.org,2002:int", re.compile(f"^{LEADING_ZEROS}$"), list("-+0"))
-    return DecimalLoader
 
 
 #: The population options that are texts (``psf_type``): their ``--set`` value stays the text given

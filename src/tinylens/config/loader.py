@@ -258,8 +258,41 @@ class _DuplicateKey(yaml.constructor.ConstructorError):
     """A key given twice in one mapping: YAML's syntax allows it, a config does not."""
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """A safe YAML loader that refuses a key given twice in one mapping (PyYAML keeps the last)."""
+INT_TAG, FLOAT_TAG = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
+#: A whole number as the config reads it: binary, hexadecimal, or decimal with leading zeros
+#: allowed (``010``, ``08``), underscores aside; not YAML 1.1's base-60 ``1:30``.
+WHOLE_NUMBER = re.compile(r"^(?:[-+]?0b[0-1_]+|[-+]?0x[0-9a-fA-F_]+|[-+]?[0-9][0-9_]*)$")
+#: A float as PyYAML reads one, less YAML 1.1's base-60 form (``1:30.5``, read as 90.5).
+PLAIN_FLOAT = re.compile(r"^(?:[-+]?[0-9][0-9_]*\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?"
+                         r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$")
+#: A whole number written with leading zeros (``007``, ``-010``, ``08``), underscores aside.
+LEADING_ZEROS = re.compile(r"[-+]?0[0-9_]*[0-9][0-9_]*")
+
+
+class DecimalNumbersLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, but reading numbers as they are typed, not as YAML 1.1 does: a whole
+    number with leading zeros is the decimal it writes (YAML 1.1 reads ``seed: 010`` as the octal 8
+    and ``08`` as text), and digits with colons stay text (YAML 1.1 reads ``1:30`` as the base-60
+    90). Hexadecimal (``0x10``), binary, floats and the rest are PyYAML's. Configs and
+    ``simulate-population --set`` read their values with it."""
+
+    yaml_implicit_resolvers = {first: [(tag, {INT_TAG: WHOLE_NUMBER, FLOAT_TAG: PLAIN_FLOAT}.get(tag, pattern))
+                                       for tag, pattern in resolvers]
+                               for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        written = self.construct_scalar(node)
+        if isinstance(written, str) and LEADING_ZEROS.fullmatch(written):
+            return int(written.replace("_", ""), 10)
+        return super().construct_yaml_int(node)
+
+
+DecimalNumbersLoader.add_constructor(INT_TAG, DecimalNumbersLoader.construct_yaml_int)
+
+
+class _UniqueKeyLoader(DecimalNumbersLoader):
+    """A safe YAML loader (:class:`DecimalNumbersLoader`) that refuses a key given twice in one
+    mapping (PyYAML keeps the last)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
         seen: dict[Any, Any] = {}
