@@ -1440,3 +1440,45 @@ def test_digits_with_colons_in_a_config_are_not_read_as_base_60(tmp_path, writte
     assert cfg.inference.settings["seed"] == written
     message = " ".join(error_of(write(tmp_path, EXAMPLE + f"pipeline: {{max_widen: {written}}}\n")).split())
     assert f"pipeline.max_widen: should be a whole number; got '{written}'." in message, message
+
+
+TEXT_KEYS = {  # the key's line in EXAMPLE, its dotted path, and where a config holds its value
+    "output.path": ('path: "output"', lambda cfg: cfg.output.path),
+    "output.figures.results": ('results: "model_results.png"', lambda cfg: cfg.output.figures.results),
+    "model_components.lens_mass_list[0].type": ('type: "SIE"', lambda cfg: cfg.model_components.lens_mass_list[0].type),
+    "inference.method": ('method: "nautilus"', lambda cfg: cfg.inference.method),
+    "model_components.lens_light_list[0].params.center_x.fixed_value.parameter": (
+        "parameter: center_x", lambda cfg: cfg.model_components.lens_light_list[0].params["center_x"].fixed_value.parameter),
+}
+
+
+@pytest.mark.parametrize("key, written", [
+    ("output.path", "no"), ("output.path", "Off"), ("model_components.lens_mass_list[0].type", "on"),
+    ("inference.method", "off"), ("model_components.lens_light_list[0].params.center_x.fixed_value.parameter", "yes"),
+    ("output.path", "2024-06-01"), ("output.figures.results", "2024")])
+def test_a_word_or_number_yaml_reads_as_no_text_where_text_belongs_says_to_quote_it(tmp_path, key, written):
+    """``output.path: no`` (YAML 1.1 reads an unquoted no/off/yes/on as a boolean), ``path: 2024-06-01``
+    (a date) or ``results: 2024`` (a number) was refused as 'should be a valid string; got false' (or
+    'got datetime.date(2024, 6, 1)'), which named neither what the config says nor how to write it.
+    The message now says how YAML read the value and to quote it; the quoted form it gives loads as
+    that text."""
+    line, value_of = TEXT_KEYS[key]
+    read = yaml.safe_load(f"x: {written}")["x"]
+    assert not isinstance(read, str)  # the independent truth: PyYAML reads it as no text
+    name = line.split(":")[0]
+    message = " ".join(error_of(write(tmp_path, EXAMPLE.replace(line, f"{name}: {written}", 1))).split())
+    shown = str(read).lower() if isinstance(read, bool) else str(read)
+    assert f"{key}: should be a valid string; got {shown}. YAML reads " in message, message
+    assert f"'{written.lower()}'" in message.split(f"{key}:", 1)[1], message  # the quoted text to write
+    cfg, _ = load_config(write(tmp_path, EXAMPLE.replace(line, f"{name}: '{written}'", 1)))
+    assert value_of(cfg).lower() == written.lower()  # inference.method is read in lower case
+
+
+@pytest.mark.parametrize("old, new, key", [('path: "output"', 'path: "output"\n  draw_figures: no', "output.draw_figures"),
+                                          ('solver_type: "nnls"', "solver_type: off", "solver_type")])
+def test_a_boolean_word_for_a_choice_says_how_yaml_read_it(tmp_path, old, new, key):
+    """``draw_figures: no`` was refused as "should be 'all', 'untrusted' or 'none'; got false", the
+    false never written; the message now says YAML read the word as false."""
+    message = " ".join(error_of(write(tmp_path, EXAMPLE.replace(old, new, 1))).split())
+    assert f"{key}: should be " in message, message
+    assert "; got false. YAML reads an unquoted no, off or false as false." in message, message

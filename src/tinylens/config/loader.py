@@ -10,6 +10,7 @@ wrong value, an unknown key or a missing one, and a plain ConfigError where they
 
 from __future__ import annotations
 
+import datetime
 import os
 import re
 import shlex
@@ -24,8 +25,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from tinylens.config.schema import (ERROR_TYPE, FIXED_VALUE_TAGS, WRONG_TYPE, Config, described, mapping_expected, show,
-                                    unused_keys)
+from tinylens.config.schema import (ERROR_TYPE, FIXED_VALUE_TAGS, WRONG_TYPE, YAML_BOOL_WORDS, Config, described,
+                                    mapping_expected, show, unused_keys)
 from tinylens.errors import (MISSING_ERRNOS, ON_COMMAND_LINE, ConfigError, ConfigTypeError, ConfigValueError, ConfigWarning, counted, did_you_mean, ls_command,
                              outside_stacklevel, visible, windows_path_advice)
 
@@ -709,7 +710,30 @@ def describe_error(err: Mapping[str, Any]) -> str:
     where = dotted(loc) or "top level"
     got = f"; got {value}" if value is not None else ""
     text = f"{message.rstrip('. ')}{got}"
-    return f"{where}: {text}{'' if text.endswith('?') else '.'}{_choice_hint(err, loc)}"
+    return f"{where}: {text}{'' if text.endswith('?') else '.'}{_choice_hint(err, loc)}{_unquoted_text_hint(err)}"
+
+
+#: pydantic's error types of a value where text belongs: a text key, or one of a key's fixed texts.
+TEXT_EXPECTED = ("string_type", "literal_error")
+
+
+def _unquoted_text_hint(err: Mapping[str, Any]) -> str:
+    """For a value that YAML read as no text where text belongs (``output.path: no``, which YAML 1.1
+    reads as false, ``draw_figures: off``, ``path: 2024-06-01``, a date, ``path: 2024``, a number):
+    how YAML read it and that quotes keep it the text written, with its leading space; else empty."""
+    given = err.get("input")
+    if err["type"] not in TEXT_EXPECTED or isinstance(given, str):
+        return ""
+    if isinstance(given, bool):
+        words = YAML_BOOL_WORDS[given]
+        read = f" YAML reads an unquoted {', '.join(words[:-1])} or {words[-1]} as {str(given).lower()}"
+        if err["type"] == "literal_error":  # none of the choices is such a word: they are listed
+            return f"{read}."
+        return f"{read}: write the word in quotes ({', '.join(repr(w) for w in words)}) to give it as text."
+    if isinstance(given, (int, float, datetime.date)) and err["type"] == "string_type":
+        kind = "date" if isinstance(given, datetime.date) else "number"
+        return f" YAML reads it, unquoted, as a {kind}: write it in quotes ('{show(given)}') to give it as text."
+    return ""
 
 
 def _choice_hint(err: Mapping[str, Any], loc: tuple[Any, ...]) -> str:

@@ -16,6 +16,7 @@ one readable :class:`~tinylens.errors.ConfigError`.
 from __future__ import annotations
 
 import copy
+import datetime
 import math
 import os
 import re
@@ -172,6 +173,8 @@ def _yaml_repr(value: Any, outer: frozenset[int]) -> str:
     (a tuple is one) and mappings too; ``[...]`` for a list inside itself (YAML's ``&a [*a]``)."""
     if value is None or isinstance(value, bool):
         return YAML_WORDS[value]
+    if isinstance(value, datetime.date):  # YAML's 2024-06-01, as written, not datetime.date(2024, 6, 1)
+        return value.isoformat()
     if isinstance(value, (set, frozenset)):  # from Python: in a fixed order, as repr's is the hash's
         return "{" + ", ".join(sorted(_yaml_repr(v, outer) for v in value)) + "}"
     if not isinstance(value, (list, tuple, dict)):
