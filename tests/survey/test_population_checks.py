@@ -1315,6 +1315,23 @@ def test_an_infinite_number_or_a_text_option_in_exponent_notation_on_the_command
     assert str(info.value) == message
 
 
+@pytest.mark.parametrize("typed", ["off", "Yes", "no", "2024-06-01"])
+def test_a_text_option_yaml_reads_as_a_boolean_or_a_date_is_refused_as_the_text_typed(typed):
+    """--set psf_type=off (YAML 1.1 reads an unquoted off, yes or no as a boolean) was refused as
+    'psf_type must be a string (like 'gaussian'), got False', a value never typed, and psf_type=2024-06-01
+    as 'got datetime.date(2024, 6, 1)'; a text option keeps the text typed, as it keeps 007, and is refused
+    as it: 'psf_type must be 'gaussian' or 'moffat', got 'off''."""
+    import yaml
+
+    from tinylens.cli.simulate_population import parse_settings
+
+    assert not isinstance(yaml.safe_load(typed), str)  # the independent truth: PyYAML reads no text
+    assert parse_settings([f"psf_type={typed}"]) == {"psf_type": typed}
+    with pytest.raises(ConfigValueError) as info:
+        PopulationOptions.from_kwargs(**parse_settings([f"psf_type= {typed}"]))
+    assert str(info.value) == f"psf_type must be 'gaussian' or 'moffat', got '{typed}'"
+
+
 @pytest.mark.parametrize("outdir, error", [("", ConfigValueError), (None, ConfigTypeError),
                                            ("~no_such_user_s65e/pop", ConfigValueError)])
 def test_an_outdir_of_an_unknown_user_is_a_value_error_as_an_empty_one_is(outdir, error, tmp_path, monkeypatch):

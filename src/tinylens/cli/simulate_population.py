@@ -7,6 +7,7 @@ Writes one folder per lens (``image.fits``, ``noise.fits``, ``psf.fits``, ``trut
 
 from __future__ import annotations
 
+import datetime
 import shlex
 from pathlib import Path
 from typing import Any, Iterator
@@ -113,8 +114,8 @@ def parse_settings(items: list[str]) -> dict[str, Any]:
     (:func:`~tinylens.config.schema.exponent_numbers`): the options refuse text for a number. A whole
     number with leading zeros is the decimal typed (``size=010`` is 10, ``08`` 8), not YAML 1.1's octal
     (8, and ``08`` text), and ``1:30`` text, not the base-60 90, as a config reads them
-    (:class:`~tinylens.config.loader.DecimalNumbersLoader`); a text option's number (``psf_type=007``)
-    stays the text given."""
+    (:class:`~tinylens.config.loader.DecimalNumbersLoader`); a text option's number (``psf_type=007``),
+    word YAML reads as true or false (``psf_type=off``) or date stays the text given."""
     import yaml
 
     from tinylens.config.loader import DecimalNumbersLoader
@@ -130,8 +131,8 @@ def parse_settings(items: list[str]) -> dict[str, Any]:
         except yaml.YAMLError:
             raise ConfigError(f"--set {key.strip()}: cannot read the value {text!r}.") from None
         if key.strip() in TEXT_OPTIONS:
-            is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
-            options[key.strip()] = text.strip() if is_number else value
+            # a number, true/false (an unquoted on, off, yes, no) or a date: the text typed, as a text is
+            options[key.strip()] = text.strip() if isinstance(value, (int, float, datetime.date)) else value
         else:
             options[key.strip()] = _infinities(exponent_numbers(value))
     return options
