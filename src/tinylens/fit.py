@@ -1651,8 +1651,8 @@ def _warn_unresumed(problem: Any, out: Path, unresumed: tuple[list[str], bool] |
 def _checkpoint_why(problem: Any, out: Path, name: str) -> str:
     """What differs between the sampler's checkpoint ``name`` in ``out`` and the one a fit of
     ``problem`` keeps, as far as the parts of its fingerprint that it records tell (a sampler's
-    ``recorded_parts``, ``checkpoint_parts``: nautilus's); "" where they do not: none recorded
-    (an older tinylens's, dynesty's), or the pipeline's box it samples is not known before its stages."""
+    ``recorded_parts``, ``checkpoint_parts``: nautilus's and dynesty's); "" where they do not: none
+    recorded (an older tinylens's), or the pipeline's box it samples is not known before its stages."""
     from tinylens.errors import listed
     from tinylens.inference import search_of
     from tinylens.inference.common import differing_parts

@@ -1245,3 +1245,49 @@ def test_the_samplers_checkpoint_of_another_fit_is_said_to_differ_by_what_it_rec
     with h5py.File(checkpoint, "r+") as handle:  # as an older tinylens wrote it
         del handle.attrs[PARTS_ATTR]
     assert "(other data, model, priors, precision or sampler settings than this config's)" in said(_change_prior)
+
+
+def test_dynestys_checkpoint_of_another_fit_is_said_to_differ_by_what_it_records(tmp_path, data):
+    """checkpoint_dynesty.pkl of another fit recorded no parts of its fingerprint, so the fit's
+    CheckpointWarning said it was of 'other data, model, priors, precision or sampler settings than
+    this config's' where nautilus's names what differs; the pickled sampler now records them
+    (tinylens_parts, dynesty_runner.checkpoint_parts) and the warning names the one that differs.
+    A checkpoint that records none (an older tinylens's) is said as before, and resumed as before."""
+    import pickle
+
+    from tinylens.fit import _warn_unresumed, without_pipeline
+    from tinylens.inference import resumed_checkpoints
+
+    inference = {"type": "sampler", "method": "dynesty",
+                 "settings": {"nlive": 50, "maxcall": 300, "checkpoint_every": 0, "seed": 3}}
+    config = write_tiny_lens(tmp_path, inference, data)
+    out = tmp_path / "output"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tinylens.fit(config, progress=False, pipeline=False)  # capped: its checkpoint kept
+    checkpoint = out / filenames.CHECKPOINTS["dynesty"]
+    assert checkpoint.is_file()
+    cfg = yaml.safe_load(config.read_text())
+
+    def said(change) -> str:
+        changed = copy.deepcopy(cfg)
+        change(changed, data)
+        problem = without_pipeline(tinylens.load(changed, base_dir=tmp_path))
+        assert filenames.CHECKPOINTS["dynesty"] not in resumed_checkpoints(problem, out)
+        with pytest.warns(CheckpointWarning) as caught:
+            _warn_unresumed(problem, out)
+        return " ".join(str(caught[0].message).split())
+
+    text = said(_change_prior)
+    assert f"checkpoint_dynesty.pkl in {out}: of another fit (other priors than this config's)" in text, text
+    text = said(_change_sampler)
+    assert "of another fit (other nlive settings than this config's)" in text, text
+
+    with checkpoint.open("rb") as handle:  # as an older tinylens wrote it: no parts
+        saved = pickle.load(handle)
+    del saved["sampler"].tinylens_parts
+    with checkpoint.open("wb") as handle:
+        pickle.dump(saved, handle)
+    assert "(other data, model, priors, precision or sampler settings than this config's)" in said(_change_prior)
+    problem = without_pipeline(tinylens.load(copy.deepcopy(cfg), base_dir=tmp_path))
+    assert filenames.CHECKPOINTS["dynesty"] in resumed_checkpoints(problem, out)  # still this fit's: resumed

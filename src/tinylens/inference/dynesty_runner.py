@@ -41,6 +41,7 @@ proposals used, so it can have fewer rows, as ``n_likelihood_evals`` can be belo
 from __future__ import annotations
 
 import os
+import pickle
 import re
 import threading
 import time
@@ -70,6 +71,7 @@ from tinylens.inference.common import (
     check_indices,
     check_settings,
     fingerprint,
+    fingerprint_parts,
     keys_in_order,
     keyword_names,
     others_to,
@@ -645,10 +647,33 @@ OUTPUT_KEYS = {"save_evaluation_history", "history_filename"}
 def checkpoint_stamp(problem, settings: dict[str, Any]) -> str:
     """The fingerprint of the checkpoint that :func:`run` keeps for ``problem`` with ``settings``
     (also the key of its likelihood and batcher): every sampler setting but :data:`OUTPUT_KEYS`."""
+    return fingerprint(problem, **_stamped_settings(settings))
+
+
+def checkpoint_parts(problem, settings: dict[str, Any]) -> dict[str, str]:
+    """:func:`checkpoint_stamp`'s parts (:func:`~tinylens.inference.common.fingerprint_parts`),
+    which the checkpoint records (the sampler's ``tinylens_parts``, pickled with it)."""
+    return fingerprint_parts(problem, **_stamped_settings(settings))
+
+
+def _stamped_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """The settings in :func:`checkpoint_stamp`."""
     own, init, _ = _settings(settings)
     # a mapping's keys in any order (first_update: {min_ncall: .., min_eff: ..}): the same setting
-    return fingerprint(problem, **{k: keys_in_order(v) for k, v in init.items() if k not in OUTPUT_KEYS},
-                       seed=own["seed"])
+    return {**{k: keys_in_order(v) for k, v in init.items() if k not in OUTPUT_KEYS}, "seed": own["seed"]}
+
+
+def recorded_parts(path: Path | None) -> dict[str, Any] | None:
+    """The parts of the fingerprint recorded in the checkpoint ``path`` (the sampler's
+    ``tinylens_parts``: :func:`checkpoint_parts`); None where none are (written by an older
+    tinylens) or the checkpoint cannot be read (damaged, of another dynesty)."""
+    try:
+        with open(path, "rb") as handle:
+            sampler = pickle.load(handle)["sampler"]
+    except Exception:  # whatever a damaged pickle, or one of another dynesty, raises while it loads
+        return None
+    value = getattr(sampler, "tinylens_parts", None)
+    return value if isinstance(value, dict) else None
 
 
 def run(
@@ -699,6 +724,7 @@ def run(
         before = sampling_before(sampler) if resumed else 0.0
         sampler.tinylens_clock = SamplingClock(before)
         sampler.tinylens_calls = CallCount(made_before, status)
+        sampler.tinylens_parts = checkpoint_parts(problem, settings) if checkpoint is not None else None
         status.calls_before = made_before  # the status line counts the fit's calls, as its result does
         if resumed:
             announce_resumed(progress, "dynesty", checkpoint, made_before, before)
