@@ -1643,7 +1643,10 @@ def _warn_unresumed(problem: Any, out: Path, unresumed: tuple[list[str], bool] |
     again = ("its sampling starts from the beginning (the pipeline stages' results are reused)" if stages
              else "it starts from the beginning")
     it = "it" if len(unresumed) == 1 else "them"
-    warnings.warn(f"{listed(unresumed)} in {out}: of another fit ({why}), so this fit does not resume {it}: "
+    # the state's own reason ('one of another version: ...', 'one stopped in stages 1-3 with ...') is of
+    # this fit's state, not another fit's: said as what it is, as the switched branch above does
+    whose = f"it is {why}" if why.startswith("one ") else f"of another fit ({why})"
+    warnings.warn(f"{listed(unresumed)} in {out}: {whose}, so this fit does not resume {it}: "
                   f"{again}, and replaces {it}.",
                   CheckpointWarning, stacklevel=outside_stacklevel())
 

@@ -1469,6 +1469,38 @@ def test_a_switched_pipelines_warning_says_plainly_why_an_older_stages_state_is_
     assert "of a fit before it" not in said and "of one of" not in said, said
 
 
+def test_a_stages_state_of_another_version_is_said_as_what_it_is_not_as_another_fits(tmp_path):
+    """The stages' state of this very fit written by another tinylens was said by the fit's
+    CheckpointWarning to be 'of another fit (one of another version: ...)': another fit's it is not
+    (its fingerprint is this fit's), and the clause read awkwardly. It now says 'it is one of another
+    version: ...', as the switched pipeline's warning does; another fit's state is said as before."""
+    from tiny_lens import tiny_config, write_tiny_lens
+    from tinylens import filenames
+    from tinylens.fit import _warn_unresumed
+    from tinylens.inference import search_of
+    from tinylens.pipeline.run import _stage_fingerprint, _stage_parts
+
+    write_tiny_lens(tmp_path)
+    problem = tinylens.load(tiny_config(), base_dir=tmp_path)
+    pipeline = search_of(problem)[3]
+    out = tmp_path / "output"
+    out.mkdir()
+
+    def said(state) -> str:
+        (out / filenames.PIPELINE_STATE).write_text(json.dumps(state))
+        with pytest.warns(CheckpointWarning, match="checkpoint.pipeline.json in ") as caught:
+            _warn_unresumed(problem, out, ([filenames.PIPELINE_STATE], False))
+        return " ".join(str(caught[0].message).split())
+
+    text = said({"fingerprint": _stage_fingerprint(problem, pipeline), "version": "0.0.1", "best": [0.0]})
+    assert (f"checkpoint.pipeline.json in {out}: it is one of another version: checkpoint.pipeline.json was "
+            "written by tinylens 0.0.1") in text, text
+    assert "another fit" not in text and "(one of" not in text, text
+    assert "so this fit does not resume it: it starts from the beginning, and replaces it." in text, text
+    text = said({"fingerprint": "another fit's", "parts": {**_stage_parts(problem, pipeline), "priors": "0" * 16}})
+    assert f"checkpoint.pipeline.json in {out}: of another fit (other priors than this config's)" in text, text
+
+
 def test_the_checkpoint_warning_names_what_keeps_a_stages_state_from_being_taken_up(tmp_path, monkeypatch):
     """A partial state dropped because it was made with pipeline.threads 2 (the fit now has 1) was
     said by the fit's CheckpointWarning to be of 'other data, model, priors, precision or sampler
