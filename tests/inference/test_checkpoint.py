@@ -1291,3 +1291,30 @@ def test_dynestys_checkpoint_of_another_fit_is_said_to_differ_by_what_it_records
     assert "(other data, model, priors, precision or sampler settings than this config's)" in said(_change_prior)
     problem = without_pipeline(tinylens.load(copy.deepcopy(cfg), base_dir=tmp_path))
     assert filenames.CHECKPOINTS["dynesty"] in resumed_checkpoints(problem, out)  # still this fit's: resumed
+
+
+def test_the_docs_say_a_converged_fit_deletes_its_checkpoints_and_a_capped_one_keeps_them(tmp_path, data):
+    """The README said 'a finished fit deletes them' (the checkpoints), docs/config.md's keep_checkpoint row
+    'after a finished fit' and the key's description 'after a fit completes', but a fit stopped by its
+    call cap finishes, writes its results and keeps checkpoint.hdf5 (deliberately: raising the cap continues
+    it); only a converged fit deletes them. The three now say so; a capped fit keeps them, as they say."""
+    from tinylens.config.schema import Output
+
+    config = write_tiny_lens(tmp_path, _inference(n_like_max=SMALL_CAP), data)
+    out = tmp_path / "output"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = tinylens.fit(config, progress=False, pipeline=False)
+    assert not res.converged and (out / filenames.RESULT).is_file()
+    assert (out / filenames.CHECKPOINTS["nautilus"]).is_file()  # finished, results written, checkpoint kept
+    root = Path(__file__).parents[2]
+    readme = " ".join((root / "README.md").read_text().split())
+    assert "a finished fit deletes them" not in readme
+    assert "a converged fit deletes them once its results are written, unless `output.keep_checkpoint: true`" in readme
+    assert "A fit that did not converge (stopped by its likelihood-call cap, `n_like_max`" in readme
+    row = next(line for line in (root / "docs" / "config.md").read_text().splitlines()
+               if line.startswith("| `output.keep_checkpoint`"))
+    assert "after a finished fit" not in row and "keep the checkpoints after a converged fit" in row, row
+    assert "a fit that did not converge, stopped by its likelihood-call cap or `timeout`, keeps them either way" in row
+    described = Output.model_fields["keep_checkpoint"].description
+    assert "converged fit" in described and "did not converge" in described and "completes" not in described

@@ -734,8 +734,9 @@ class Output(StrictModel):
     )
     keep_checkpoint: bool = Field(
         False,
-        description="tinylens key: keep the sampler's checkpoint file after a fit completes (it is large; "
-        "by default it is removed once result.json is written)",
+        description="tinylens key: keep the checkpoints after a converged fit (the sampler's is large; by "
+        "default they are removed once result.json is written); a fit that did not converge (its call cap or "
+        "timeout reached) keeps them either way, so that it can be continued",
     )
 
     @field_validator("corner_parameters", mode="before")
