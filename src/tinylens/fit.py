@@ -1576,6 +1576,10 @@ def _done_already(problem: Any, out: Path, name: str) -> bool:
     from tinylens.inference import search_of
 
     module, _, settings, pipeline = search_of(problem)
+    # dynesty has no samples_nothing, deliberately: resumed from a checkpoint whose sampling is done it samples
+    # nothing but writes its checkpoint anew all the same (run_nested saves it as it ends: a converged tiny-lens
+    # fit kept with keep_checkpoint and run again, 0 calls made, left checkpoint_dynesty.pkl with another inode,
+    # mtime and size, 327152 -> 336655 bytes), which another user's in a sticky folder does not allow: refused
     if pipeline is not None or not hasattr(module, "samples_nothing") or _refused_replacement(out, out / name) is None:
         return False
     return bool(module.samples_nothing(problem, settings, out / name))
