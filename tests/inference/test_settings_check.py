@@ -550,3 +550,68 @@ def test_a_sampler_whose_signature_takes_kwargs_has_its_other_settings_passed_on
     d_own, d_init, d_run = out["dynesty"]
     assert (d_run["new_option"], d_run["dlogz"], d_init["walks"]) == (3, 0.5, 30)
     assert "new_option" not in d_init and "new_option" not in d_own
+
+
+#: Settings refused by the checks that need the number of free parameters (the runners' own), or by the
+#: sampler on a dummy problem, with the class the refusal must be (as check_settings's: a wrong value a
+#: ConfigValueError, a value of the wrong kind a ConfigTypeError) and its message, word for word as before.
+RUNNER_CHECK_CLASSES = [
+    ({**DYNESTY, "settings": {"history_filename": 5}}, "ConfigTypeError",
+     "inference.settings.history_filename: must be a file name for dynesty, got 5."),
+    ({**DYNESTY, "settings": {"history_filename": "result.json"}}, "ConfigValueError",
+     "inference.settings.history_filename: 'result.json' is a file tinylens writes itself in the output folder "
+     "(its own files: "),
+    ({**DYNESTY, "settings": {"nlive": 2}}, "ConfigValueError",
+     "inference.settings.nlive: must be a whole number from 9 to 1048576 for dynesty (more than twice the number of "
+     "free parameters, 4), got 2: with fewer live points its ellipsoid bounds are degenerate, so that 'unif' "
+     "sampling fails or runs for ever and the evidence is off; hundreds are usual."),
+    ({**DYNESTY, "settings": {"ncdim": 9}}, "ConfigValueError",
+     "inference.settings.ncdim: must be a whole number from 1 to 4 (the number of free parameters) or null for "
+     "dynesty, got 9."),
+    ({**DYNESTY, "settings": {"ncdim": 1.5}}, "ConfigValueError",
+     "inference.settings.ncdim: must be a whole number from 1 to 4 (the number of free parameters) or null for "
+     "dynesty, got 1.5."),
+    ({**DYNESTY, "settings": {"ncdim": "x"}}, "ConfigTypeError",
+     "inference.settings.ncdim: must be a whole number from 1 to 4 (the number of free parameters) or null for "
+     "dynesty, got 'x'."),
+]
+RUNNER_CHECK_IDS = [f"{inf['method']}-{'-'.join(f'{k}={v}' for k, v in inf['settings'].items())}"
+                    for inf, _, _ in RUNNER_CHECK_CLASSES]
+
+
+@pytest.mark.parametrize("inference, error, message", RUNNER_CHECK_CLASSES, ids=RUNNER_CHECK_IDS)
+def test_a_runner_checks_wrong_value_is_a_config_value_error_a_wrong_kind_a_config_type_error(tmp_path, inference,
+                                                                                              error, message):
+    """The runners' checks that need the number of free parameters (dynesty's least ``nlive``,
+    ``ncdim``, ``history_filename``) raised a plain ConfigError, which ``except ValueError`` and
+    ``except TypeError`` let through, while check_settings's refusals of the same settings are
+    ConfigValueErrors (a wrong value) and ConfigTypeErrors (a wrong kind); each is now the class
+    check_settings would give, its message as before, and ``tinylens validate`` still says it
+    without a traceback and exits 2."""
+    from tinylens.errors import ConfigTypeError, ConfigValueError
+
+    expected = {"ConfigValueError": (ConfigValueError, ValueError), "ConfigTypeError": (ConfigTypeError, TypeError)}[error]
+    with pytest.raises(ConfigError) as raised:
+        check_inference(_config(inference))
+    assert type(raised.value).__name__ == error and isinstance(raised.value, expected), repr(raised.value)
+    assert str(raised.value).startswith(message), str(raised.value)
+    path = write_tiny_lens(tmp_path, inference)
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert "Traceback" not in result.output
+    assert " ".join(result.output.split()).startswith(f"Error: In config file {path}: {message}"), result.output
+
+
+def test_a_dynesty_history_reaching_a_tinylens_file_from_outside_is_a_config_value_error(tmp_path):
+    """``history_filename: ../out/result.json`` (the output folder ``out``), refused once the folder
+    is known, was a plain ConfigError; it is a wrong value, a ConfigValueError, message as before."""
+    from tinylens.errors import ConfigValueError
+
+    out = tmp_path / "out"
+    out.mkdir()
+    settings = {"save_evaluation_history": True, "history_filename": "../out/result.json"}
+    with pytest.raises(ConfigValueError) as raised:
+        dynesty_runner.check_history_folder(settings, out)
+    assert isinstance(raised.value, ValueError)
+    assert str(raised.value).startswith("inference.settings.history_filename: '../out/result.json' is the file "
+                                        f"result.json that tinylens writes itself in the output folder {out} ")

@@ -148,6 +148,17 @@ def check_settings(method: str, settings: Mapping[str, Any], allowed: Iterable[s
             raise ConfigValueError(f"inference.settings.{key}: must be {what} for {method}, got {show(value)} ({why}).")
 
 
+def number_error(value: Any) -> type[ConfigError]:
+    """The class of the error for ``value``, refused where a number (or a list of them) goes: a
+    :class:`~tinylens.errors.ConfigTypeError` for a value that is no number (a text, null, true, a
+    mapping) or a list holding one, as the schema's ``*_type`` and ``*_parsing`` errors are; else a
+    :class:`~tinylens.errors.ConfigValueError` (a number out of range, 1.5 for a count, a repeated
+    index), as the schema's ``int_from_float`` and ranges are."""
+    items = value if isinstance(value, (list, tuple)) else [value]
+    numbers = all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool) for v in items)
+    return ConfigValueError if numbers else ConfigTypeError
+
+
 def _wrong_kind(what: str, value: Any) -> bool:
     """Whether ``value``, which the rule of :data:`VALUE_RULES` that says it ``what`` refuses, is of
     the wrong kind for it (a text or a list for a number, a number for true or false, a list for a

@@ -59,7 +59,7 @@ from scipy.special import logsumexp
 from tinylens import filenames
 from tinylens.config.schema import show
 from tinylens.inference import InferenceResult
-from tinylens.errors import CheckpointWarning, ConfigError, counted, outside_stacklevel, priors_and_data
+from tinylens.errors import CheckpointWarning, ConfigError, ConfigValueError, counted, outside_stacklevel, priors_and_data
 from tinylens.inference.common import (
     MAX_BATCH,
     NO_FINITE_DRAWS,
@@ -74,6 +74,7 @@ from tinylens.inference.common import (
     fingerprint_parts,
     keys_in_order,
     keyword_names,
+    number_error,
     others_to,
     open_checkpoint,
     prepare_checkpoint,
@@ -342,10 +343,10 @@ def _check_sizes(settings: dict[str, Any], init: dict[str, Any], n_dim: int) -> 
     draws ``nlive`` points)."""
     nlive, key, least = init["nlive"], _user_key(settings, "nlive"), 2 * n_dim + 1
     if nlive < least:  # dynesty only warns ("Beware! Having `nlive <= 2 * ndim` is extremely risky!")
-        raise ConfigError(f"inference.settings.{key}: must be a whole number from {least} to {MAX_BATCH} for dynesty "
-                          f"(more than twice the number of free parameters, {n_dim}), got {show(nlive)}: with fewer "
-                          "live points its ellipsoid bounds are degenerate, so that 'unif' sampling fails or runs "
-                          "for ever and the evidence is off; hundreds are usual.")
+        raise ConfigValueError(f"inference.settings.{key}: must be a whole number from {least} to {MAX_BATCH} for "
+                               f"dynesty (more than twice the number of free parameters, {n_dim}), got {show(nlive)}: "
+                               "with fewer live points its ellipsoid bounds are degenerate, so that 'unif' sampling "
+                               "fails or runs for ever and the evidence is off; hundreds are usual.")
     check_at_most("dynesty", key, nlive, MAX_BATCH, "dynesty draws and holds every live point at once; tens of "
                   "thousands are already a very thorough run", minimum=least)
     check_queue(settings, init["queue_size"])
@@ -353,13 +354,15 @@ def _check_sizes(settings: dict[str, Any], init: dict[str, Any], n_dim: int) -> 
 
 def check(settings: dict[str, Any], n_dim: int) -> None:
     """Raise ConfigError for a setting dynesty does not have or a value it refuses, for a model
-    of ``n_dim`` free parameters, without running anything."""
+    of ``n_dim`` free parameters, without running anything: a ConfigValueError for a wrong value
+    (``nlive`` under ``2 n_dim + 1``, ``ncdim: 9``), a ConfigTypeError for one of the wrong kind
+    (``ncdim: x``, ``history_filename: 5``), as :func:`~tinylens.inference.common.check_settings` does."""
     _, init, _ = _settings(settings)
     _check_sizes(settings, init, n_dim)
     check_indices("dynesty", init, ["periodic", "reflective"], n_dim)
     ncdim = init.get("ncdim")
     if ncdim is not None and not (_is_whole(ncdim) and 1 <= ncdim <= n_dim):
-        raise ConfigError(
+        raise number_error(ncdim)(
             f"inference.settings.ncdim: must be a whole number from 1 to {n_dim} (the number of free parameters) "
             f"or null for dynesty, got {show(ncdim)}."
         )
@@ -424,7 +427,7 @@ def _check_history_path(name: Any, path: Path, folder: Path) -> None:
     here, parent = folder.resolve(), resolved.parent
     if parent != here and not (parent.is_dir() and here.is_dir() and os.path.samefile(parent, here)):
         return
-    raise ConfigError(
+    raise ConfigValueError(
         f"inference.settings.history_filename: '{name}' is the file {resolved.name} that tinylens writes itself "
         f"in the output folder {folder} (its own files: {', '.join(OTHER_OWN_FILES)}); choose another name for dynesty's "
         f"history, or a path outside the output folder."

@@ -21,7 +21,7 @@ from typing import Any
 
 from tinylens import filenames
 from tinylens.config.schema import show
-from tinylens.errors import ConfigError, ConfigValueError
+from tinylens.errors import ConfigTypeError, ConfigValueError
 from tinylens.inference.common import check_at_most, check_settings
 from tinylens.inference.source_names import method_keywords, package_folder
 
@@ -72,16 +72,18 @@ def check_queue(settings: dict[str, Any], queue_size: Any) -> None:
 
 
 def check_history_name(name: Any) -> None:
-    """Raise ConfigError unless ``history_filename`` is null or a file name, and a relative one
-    none of tinylens's other files in the output folder (:data:`tinylens.filenames.RESERVED`),
-    which the history would overwrite (compared ignoring case, as macOS and Windows do)."""
+    """Raise ConfigTypeError unless ``history_filename`` is null or a file name (a text), and
+    ConfigValueError unless a relative one is none of tinylens's other files in the output folder
+    (:data:`tinylens.filenames.RESERVED`), which the history would overwrite (compared ignoring
+    case, as macOS and Windows do)."""
     if name is None:
         return
     if not isinstance(name, str):
-        raise ConfigError(f"inference.settings.history_filename: must be a file name for dynesty, got {show(name)}.")
+        raise ConfigTypeError(f"inference.settings.history_filename: must be a file name for dynesty, "
+                              f"got {show(name)}.")
     path = history_path(name)
     if not path.is_absolute() and is_other_own_file(os.path.normpath(path)):
-        raise ConfigError(
+        raise ConfigValueError(
             f"inference.settings.history_filename: '{name}' is a file tinylens writes itself in the output folder "
             f"(its own files: {', '.join(OTHER_OWN_FILES)}); choose another name for dynesty's history."
         )
