@@ -574,6 +574,35 @@ RUNNER_CHECK_CLASSES = [
     ({**DYNESTY, "settings": {"ncdim": "x"}}, "ConfigTypeError",
      "inference.settings.ncdim: must be a whole number from 1 to 4 (the number of free parameters) or null for "
      "dynesty, got 'x'."),
+    ({**NAUTILUS, "settings": {"neural_network_kwargs": [8]}}, "ConfigTypeError",
+     "inference.settings.neural_network_kwargs: must be a mapping of scikit-learn MLPRegressor settings for nautilus, "
+     "got [8]."),
+    ({**NAUTILUS, "settings": {"neural_network_kwargs": {"hidden_layers": [8]}}}, "ConfigValueError",
+     "inference.settings.neural_network_kwargs.hidden_layers: not a setting of MLPRegressor (nautilus's networks). "
+     "Allowed: activation, alpha, "),
+    ({**NAUTILUS, "settings": {"neural_network_kwargs": {"alpha": "x"}}}, "ConfigTypeError",
+     "inference.settings.neural_network_kwargs.alpha: The 'alpha' parameter of MLPRegressor must be a float in the "
+     "range [0.0, inf). Got 'x' instead for nautilus."),
+    ({**NAUTILUS, "settings": {"neural_network_kwargs": {"alpha": -1.0}}}, "ConfigValueError",
+     "inference.settings.neural_network_kwargs.alpha: The 'alpha' parameter of MLPRegressor must be a float in the "
+     "range [0.0, inf). Got -1.0 instead for nautilus."),
+    ({**NAUTILUS, "settings": {"neural_network_kwargs": {"activation": "relux"}}}, "ConfigValueError",
+     "inference.settings.neural_network_kwargs.activation: The 'activation' parameter of MLPRegressor must be a str "
+     "among "),
+    ({**NAUTILUS, "settings": {"neural_network_kwargs": {"hidden_layer_sizes": [0]}}}, "ConfigValueError",
+     "inference.settings.neural_network_kwargs.hidden_layer_sizes: must be a whole number >= 1 or a list of them for "
+     "nautilus, got [0]."),
+    ({**NAUTILUS, "settings": {"neural_network_kwargs": {"random_state": None}}}, "ConfigTypeError",
+     "inference.settings.neural_network_kwargs.random_state: nautilus cannot store null in its checkpoint; use a "
+     "number, a string or a list of numbers."),
+    ({**NAUTILUS, "settings": {"nlive": 4}}, "ConfigValueError",
+     "inference.settings.nlive: must be more than the number of free parameters (4) for nautilus, got 4."),
+    ({**NAUTILUS, "settings": {"n_points_min": 4}}, "ConfigValueError",
+     "inference.settings.n_points_min: must be a whole number >= 5 (the number of free parameters + 1) or null for "
+     "nautilus, got 4."),
+    ({**NAUTILUS, "settings": {"n_points_min": "60"}}, "ConfigTypeError",
+     "inference.settings.n_points_min: must be a whole number >= 5 (the number of free parameters + 1) or null for "
+     "nautilus, got '60'."),
 ]
 RUNNER_CHECK_IDS = [f"{inf['method']}-{'-'.join(f'{k}={v}' for k, v in inf['settings'].items())}"
                     for inf, _, _ in RUNNER_CHECK_CLASSES]
@@ -583,7 +612,8 @@ RUNNER_CHECK_IDS = [f"{inf['method']}-{'-'.join(f'{k}={v}' for k, v in inf['sett
 def test_a_runner_checks_wrong_value_is_a_config_value_error_a_wrong_kind_a_config_type_error(tmp_path, inference,
                                                                                               error, message):
     """The runners' checks that need the number of free parameters (dynesty's least ``nlive``,
-    ``ncdim``, ``history_filename``) raised a plain ConfigError, which ``except ValueError`` and
+    ``ncdim``, ``history_filename``; nautilus's ``n_live``, ``n_points_min`` and the scikit-learn
+    settings of its networks) raised a plain ConfigError, which ``except ValueError`` and
     ``except TypeError`` let through, while check_settings's refusals of the same settings are
     ConfigValueErrors (a wrong value) and ConfigTypeErrors (a wrong kind); each is now the class
     check_settings would give, its message as before, and ``tinylens validate`` still says it
@@ -615,3 +645,15 @@ def test_a_dynesty_history_reaching_a_tinylens_file_from_outside_is_a_config_val
     assert isinstance(raised.value, ValueError)
     assert str(raised.value).startswith("inference.settings.history_filename: '../out/result.json' is the file "
                                         f"result.json that tinylens writes itself in the output folder {out} ")
+
+
+def test_nautilus_on_one_free_parameter_is_a_config_value_error():
+    """nautilus on a model of one free parameter, refused as it needs two, was a plain ConfigError;
+    a wrong value (of inference.method for that model), a ConfigValueError, message as before."""
+    from tinylens.errors import ConfigValueError
+
+    with pytest.raises(ConfigValueError) as raised:
+        check_inference(_config(NAUTILUS), 1)
+    assert isinstance(raised.value, ValueError)
+    assert str(raised.value) == ("inference.method: nautilus needs at least 2 free parameters, the model has 1. "
+                                 "Use method dynesty or an optimizer.")

@@ -44,7 +44,8 @@ from sklearn.neural_network import MLPRegressor
 
 from tinylens import filenames
 from tinylens.config.schema import show
-from tinylens.errors import CheckpointWarning, ConfigError, outside_stacklevel, priors_and_data
+from tinylens.errors import (CheckpointWarning, ConfigError, ConfigTypeError, ConfigValueError, outside_stacklevel,
+                             priors_and_data)
 from tinylens.inference import InferenceResult
 from tinylens.inference.common import (
     MAX_BATCH,
@@ -60,6 +61,7 @@ from tinylens.inference.common import (
     fingerprint,
     fingerprint_parts,
     keyword_names,
+    number_error,
     others_to,
     open_checkpoint,
     prepare_checkpoint,
@@ -253,18 +255,50 @@ def _user_key(settings: dict[str, Any], name: str) -> str:
     return next((k for k in settings if ALIASES.get(k, k) == name), name)
 
 
+def _network_error(name: str, value: Any) -> type[ConfigError]:
+    """The class of the error for the MLPRegressor setting ``name``'s ``value`` that scikit-learn
+    refuses: a ConfigValueError where one of its constraints on ``name`` takes values of that kind
+    (a number, for a number in a range: ``alpha: -1``; a text, for one of some texts:
+    ``activation: relux``), else a ConfigTypeError (``alpha: x``, ``shuffle: 3``), as
+    :func:`~tinylens.inference.common.check_settings` tells them apart; a ConfigValueError where the
+    constraints cannot be read (they are scikit-learn's private ones)."""
+    try:
+        from sklearn.utils._param_validation import Interval, Options, make_constraint
+
+        constraints = [make_constraint(c) for c in MLPRegressor._parameter_constraints[name]]
+    except (ImportError, AttributeError, KeyError, TypeError, ValueError):
+        return ConfigValueError
+    constraints += [inner for c in constraints for inner in getattr(c, "_constraints", [])]  # random_state's, verbose's
+    number = isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
+    for constraint in constraints:
+        if isinstance(constraint, Interval):
+            right_kind = number
+        elif isinstance(constraint, Options):
+            right_kind = isinstance(value, constraint.type) and (constraint.type is bool or not isinstance(value, bool))
+        else:
+            try:
+                right_kind = bool(constraint.is_satisfied_by(value))
+            except Exception:  # a constraint of a later scikit-learn that fails on this value
+                right_kind = False
+        if right_kind:
+            return ConfigValueError
+    return ConfigTypeError
+
+
 def _check_network(value: Any) -> None:
     """``neural_network_kwargs``: MLPRegressor settings that scikit-learn accepts and that a
-    checkpoint can store (nautilus writes them as HDF5 attributes)."""
+    checkpoint can store (nautilus writes them as HDF5 attributes). A value of the wrong kind (not
+    a mapping, ``alpha: x``, one the checkpoint cannot store) is a ConfigTypeError, a wrong value
+    (an unknown name, ``alpha: -1``, ``hidden_layer_sizes: [0]``) a ConfigValueError."""
     where = "inference.settings.neural_network_kwargs"
     if not isinstance(value, Mapping):
-        raise ConfigError(
+        raise ConfigTypeError(
             f"{where}: must be a mapping of scikit-learn MLPRegressor settings for nautilus, got {show(value)}."
         )
     allowed = keyword_names(MLPRegressor.__init__)
     for name, v in value.items():
         if name not in allowed and others_to(MLPRegressor.__init__) is None:
-            raise ConfigError(
+            raise ConfigValueError(
                 f"{where}.{name}: not a setting of MLPRegressor (nautilus's networks). "
                 f"Allowed: {', '.join(sorted(allowed))}."
             )
@@ -273,34 +307,36 @@ def _check_network(value: Any) -> None:
             if validate is not None:
                 validate()
         except (TypeError, ValueError) as err:
-            raise ConfigError(f"{where}.{name}: {str(err).rstrip('.')} for nautilus.") from None
+            raise _network_error(name, v)(f"{where}.{name}: {str(err).rstrip('.')} for nautilus.") from None
         try:
             with h5py.File(io.BytesIO(), "w") as f:  # in memory
                 f.attrs[name] = v
         except (TypeError, ValueError):
-            raise ConfigError(f"{where}.{name}: nautilus cannot store {show(v)} in its checkpoint; "
-                              "use a number, a string or a list of numbers.") from None
+            raise ConfigTypeError(f"{where}.{name}: nautilus cannot store {show(v)} in its checkpoint; "
+                                  "use a number, a string or a list of numbers.") from None
         sizes = v if isinstance(v, (list, tuple)) else [v]
         if name == "hidden_layer_sizes" and not all(_is_whole(n) and n >= 1 for n in sizes):
-            raise ConfigError(f"{where}.{name}: must be a whole number >= 1 or a list of them for nautilus, "
-                              f"got {show(v)}.")
+            raise number_error(v)(f"{where}.{name}: must be a whole number >= 1 or a list of them for nautilus, "
+                                  f"got {show(v)}.")
 
 
 def _check_dimension(settings: dict[str, Any], init: dict[str, Any], n_dim: int) -> None:
-    """Settings whose valid values depend on the number of free parameters ``n_dim``."""
+    """Settings whose valid values depend on the number of free parameters ``n_dim``: a
+    ConfigValueError for a wrong value, a ConfigTypeError for one of the wrong kind
+    (``n_points_min: '60'``)."""
     if n_dim < 2:
-        raise ConfigError(
+        raise ConfigValueError(
             f"inference.method: nautilus needs at least 2 free parameters, the model has {n_dim}. "
             "Use method dynesty or an optimizer."
         )
     if init["n_live"] <= n_dim:  # nautilus bounds the live points by an ellipsoid: it needs more than n_dim
-        raise ConfigError(
+        raise ConfigValueError(
             f"inference.settings.{_user_key(settings, 'n_live')}: must be more than the number of free parameters "
             f"({n_dim}) for nautilus, got {show(init['n_live'])}."
         )
     n_min = init.get("n_points_min")
     if n_min is not None and not (_is_whole(n_min) and n_min > n_dim):
-        raise ConfigError(
+        raise number_error(n_min)(
             f"inference.settings.n_points_min: must be a whole number >= {n_dim + 1} (the number of free "
             f"parameters + 1) or null for nautilus, got {show(n_min)}."
         )
