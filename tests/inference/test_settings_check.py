@@ -603,6 +603,29 @@ RUNNER_CHECK_CLASSES = [
     ({**NAUTILUS, "settings": {"n_points_min": "60"}}, "ConfigTypeError",
      "inference.settings.n_points_min: must be a whole number >= 5 (the number of free parameters + 1) or null for "
      "nautilus, got '60'."),
+    # check_indices
+    ({**NAUTILUS, "settings": {"periodic": [4]}}, "ConfigValueError",
+     "inference.settings.periodic: must be a list of distinct parameter indices from 0 to 3 (the model has 4 free "
+     "parameters) or null for nautilus, got [4]."),
+    ({**DYNESTY, "settings": {"reflective": [0, 0]}}, "ConfigValueError",
+     "inference.settings.reflective: must be a list of distinct parameter indices from 0 to 3 (the model has 4 free "
+     "parameters) or null for dynesty, got [0, 0]."),
+    ({**NAUTILUS, "settings": {"periodic": 1}}, "ConfigTypeError",
+     "inference.settings.periodic: must be a list of distinct parameter indices from 0 to 3 (the model has 4 free "
+     "parameters) or null for nautilus, got 1."),
+    ({**DYNESTY, "settings": {"periodic": ["a"]}}, "ConfigTypeError",
+     "inference.settings.periodic: must be a list of distinct parameter indices from 0 to 3 (the model has 4 free "
+     "parameters) or null for dynesty, got ['a']."),
+    # try_settings: the class follows the method's own error (ValueError, RuntimeError; TypeError)
+    ({**DYNESTY, "settings": {"bound": "elipsoid"}}, "ConfigValueError",
+     "inference.settings.bound: dynesty refuses 'elipsoid' (Unknown bounding method: elipsoid)."),
+    ({**DYNESTY, "settings": {"update_interval": "x"}}, "ConfigValueError",
+     "inference.settings.update_interval: dynesty refuses 'x' (Strange update_interval value x)."),
+    ({**DE, "settings": {"strategy": "best1bn", "maxiter": 2}}, "ConfigValueError",
+     "inference.settings.strategy: differential_evolution refuses 'best1bn' (Please select a valid mutation "
+     "strategy)."),
+    ({**DE, "settings": {"mutation": "x"}}, "ConfigTypeError",
+     "inference.settings.mutation: differential_evolution refuses 'x' ("),
 ]
 RUNNER_CHECK_IDS = [f"{inf['method']}-{'-'.join(f'{k}={v}' for k, v in inf['settings'].items())}"
                     for inf, _, _ in RUNNER_CHECK_CLASSES]
@@ -657,3 +680,21 @@ def test_nautilus_on_one_free_parameter_is_a_config_value_error():
     assert isinstance(raised.value, ValueError)
     assert str(raised.value) == ("inference.method: nautilus needs at least 2 free parameters, the model has 1. "
                                  "Use method dynesty or an optimizer.")
+
+
+@pytest.mark.parametrize("raised, error", [(TypeError, "ConfigTypeError"), (ValueError, "ConfigValueError"),
+                                           (RuntimeError, "ConfigValueError")])
+def test_settings_a_method_refuses_only_together_are_the_class_of_its_error(raised, error):
+    """try_settings's refusal of settings that pass one by one but not together was a plain
+    ConfigError; it is now a ConfigTypeError where the method raised a TypeError, else a
+    ConfigValueError, as for one setting, with the message as before."""
+    from tinylens.inference.common import try_settings
+
+    def build(settings):
+        if {"a", "b"} <= set(settings):
+            raise raised("a and b exclude each other")
+
+    with pytest.raises(ConfigError) as refused:
+        try_settings("sampler", {"a": 1, "b": 2}, build)
+    assert type(refused.value).__name__ == error and isinstance(refused.value, (ValueError, TypeError))
+    assert str(refused.value) == "inference.settings: sampler refuses these settings together (a and b exclude each other)."

@@ -188,14 +188,17 @@ def check_at_most(method: str, key: str, value: Any, cap: int, why: str, minimum
 
 def check_indices(method: str, settings: Mapping[str, Any], keys: Iterable[str], n_dim: int) -> None:
     """Raise ConfigError unless each of ``keys`` in ``settings`` is null or a list of distinct
-    parameter indices ``0 .. n_dim - 1`` (``periodic``, ``reflective``)."""
+    parameter indices ``0 .. n_dim - 1`` (``periodic``, ``reflective``): a ConfigTypeError for a value
+    of the wrong kind (no list, ``periodic: 1``, or a list holding no number, ``['a']``), a
+    ConfigValueError for a wrong one (``[4]``, ``[0, 0]``)."""
     for key in keys:
         value = settings.get(key)
         if value is None:
             continue
         ok = isinstance(value, (list, tuple)) and all(_is_whole(i) and 0 <= i < n_dim for i in value)
         if not ok or len(set(value)) != len(value):
-            raise ConfigError(
+            error = number_error(value) if isinstance(value, (list, tuple)) else ConfigTypeError
+            raise error(
                 f"inference.settings.{key}: must be a list of distinct parameter indices from 0 to {n_dim - 1} "
                 f"(the model has {n_dim} free parameters) or null for {method}, got {show(value)}."
             )
@@ -213,7 +216,9 @@ def _refuses(build: Callable[[dict[str, Any]], Any], settings: dict[str, Any]) -
 
 
 def try_settings(method: str, settings: Mapping[str, Any], build: Callable[[dict[str, Any]], Any]) -> None:
-    """Raise ConfigError if ``build`` fails on ``settings``, naming the setting that fails on its own.
+    """Raise ConfigError if ``build`` fails on ``settings``, naming the setting that fails on its own:
+    a ConfigTypeError where the method's error is a TypeError (and no ValueError), a ConfigValueError
+    otherwise, so that the class follows the method's own judgement of the value.
 
     ``build(settings)`` sets ``method`` up with ``settings`` on a dummy problem of the real
     dimension: cheap (milliseconds) and without side effects (no files, no output), so that a
@@ -225,9 +230,10 @@ def try_settings(method: str, settings: Mapping[str, Any], build: Callable[[dict
         return
     key = next((k for k in settings if _refuses(build, {k: settings[k]}) is not None), None)
     reason = str(err).strip().rstrip(".") or type(err).__name__
+    error = ConfigTypeError if isinstance(err, TypeError) and not isinstance(err, ValueError) else ConfigValueError
     if key is None:
-        raise ConfigError(f"inference.settings: {method} refuses these settings together ({reason}).")
-    raise ConfigError(f"inference.settings.{key}: {method} refuses {show(settings[key])} ({reason}).")
+        raise error(f"inference.settings: {method} refuses these settings together ({reason}).")
+    raise error(f"inference.settings.{key}: {method} refuses {show(settings[key])} ({reason}).")
 
 
 def split(settings: Mapping[str, Any], *groups: Iterable[str], rest: int | None = None) -> list[dict[str, Any]]:
