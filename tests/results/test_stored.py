@@ -262,6 +262,35 @@ def test_a_result_whose_config_this_tinylens_refuses_is_named(tmp_path):
     assert "dataset.pixel_scale: should be greater than 0; got -0.1." in str(err.value)
 
 
+@pytest.mark.parametrize("pixel_scale, error", [(-0.1, "ConfigValueError"), ("small", "ConfigTypeError")])
+def test_a_result_whose_config_this_tinylens_refuses_keeps_the_class_of_the_configs_error(tmp_path, pixel_scale, error):
+    """load_stored (and so tinylens.read_result) re-raised a stored config's ConfigValueError
+    (pixel_scale: -0.1) or ConfigTypeError (pixel_scale: small) as a plain ConfigError, which
+    ``except ValueError`` / ``except TypeError`` let through though tinylens.load of the same config
+    raises the subclass; it now keeps the class, the message as before."""
+    import numpy as np
+
+    import tinylens
+    from tinylens.errors import ConfigError, ConfigTypeError, ConfigValueError
+    from tiny_lens import write_stored_result
+
+    problem = tinylens.load(write_tiny_lens(tmp_path / "lens"))
+    theta = problem.prior_transform(np.full(problem.ndim, 0.5))
+    path = write_stored_result(tmp_path / "lens" / "output", problem, theta)
+    stored = json.loads(path.read_text())
+    stored["config"]["dataset"]["pixel_scale"] = pixel_scale
+    path.write_text(json.dumps(stored))
+    with pytest.raises(ConfigError) as direct:
+        tinylens.load(stored["config"])
+    with pytest.raises(ConfigError) as err:
+        load_stored(path)
+    expected = {"ConfigValueError": (ConfigValueError, ValueError), "ConfigTypeError": (ConfigTypeError, TypeError)}[error]
+    assert type(direct.value).__name__ == error and type(err.value).__name__ == error, (direct.value, err.value)
+    assert isinstance(err.value, expected)
+    assert str(err.value).startswith(f"{path}: the config this fit records cannot be loaded by this tinylens (written "
+                                     "by another version, or edited?): Invalid configuration")
+
+
 def test_a_bad_base_dir_is_named_as_the_argument_not_as_the_recorded_config(tmp_path):
     """load_stored(path, base_dir='') (an unset variable), or a base_dir in the home of no known
     user, was refused as '.../result.json: the config this fit records cannot be loaded by this
