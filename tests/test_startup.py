@@ -523,7 +523,7 @@ def test_a_template_checked_without_a_lens_loaded_refuses_its_model_before_jax_l
             "print(sorted(m for m in ('jax', 'jaxlib', 'nautilus', 'sklearn') if m in sys.modules))")
     run = _python("-c", code, str(template.resolve()), str(lenses), str(tmp_path / "out"))
     assert run.returncode == 0, run.stderr[-2000:]
-    assert run.stdout.splitlines() == [f"ConfigError {message!r}", "[]"], run.stdout
+    assert run.stdout.splitlines() == [f"ConfigValueError {message!r}", "[]"], run.stdout
 
 
 @pytest.mark.parametrize("dry_run", [True, False], ids=["--dry-run", "run"])
