@@ -147,12 +147,25 @@ def slow_echo_truth_path(lens_id: str, config: dict[str, Any], lens_out: str, tr
 def echo_truth_path(lens_id: str, config: dict[str, Any], lens_out: str, truth_path: str | None = None,
                     precision: str | None = None) -> dict[str, Any]:
     """A stand-in for ``runner.fit_lens`` (importable by name, for Dask workers): an ``ok`` row
-    whose ``reason`` is the ``truth_path`` the survey gave the task."""
+    whose ``reason`` is the ``truth_path`` the survey gave the task, written as a real fit writes
+    its files: its result.json (:func:`stand_in_result`) first, then its row.json."""
     from tinylens.survey import runner
 
+    stand_in_result(Path(lens_out))
     row = {"lens_id": lens_id, "status": "ok", "reason": str(truth_path)}
     runner.write_row(Path(lens_out), row)
     return row
+
+
+def stand_in_result(folder: Path) -> Path:
+    """Write the ``result.json`` of a fake fit in the lens folder ``folder``, as ``tinylens.fit``
+    writes its result before ``runner.fit_lens`` writes the ``ok`` row.json (``is_done`` takes an
+    ``ok`` row for a finished lens only beside its result.json): a stand-in, no row is made of it."""
+    from tinylens import filenames
+    from tinylens.results.tables import write_json
+
+    folder.mkdir(parents=True, exist_ok=True)
+    return write_json(folder / filenames.RESULT, {"output_dir": str(folder), "stand_in": "survey_mocks"})
 
 
 #: Set to let :func:`echo_truth_path_held`'s held fits end (the worker threads of an in-process cluster
@@ -187,6 +200,7 @@ def fit_resting_in_stage_3(lens_id: str, config: dict[str, Any], lens_out: str, 
     runner.note_attempt(folder)
     (folder / filenames.PIPELINE_STATE).write_text(json.dumps({"fingerprint": "f", "partial": {"done": 2, "fits": [{}]}}))
     time.sleep(1.0)
+    stand_in_result(folder)
     row = {"lens_id": lens_id, "status": "ok", "reason": ""}
     runner.write_row(folder, row)
     return row

@@ -692,3 +692,30 @@ def test_ctrl_c_names_a_lens_whose_ok_row_lost_its_result_as_starting_again(tmp_
     text = " ".join(survey_hint(tmp_path, "cmd").split())
     assert "lens_a had written none yet and starts again from the beginning), run: cmd" in text, text
     assert "lens_b" not in text, text
+
+
+def test_ctrl_c_does_not_count_a_lens_whose_ok_row_lost_its_result_as_finished(tmp_path):
+    """Stopped before the survey wrote its own catalogue (during the template check, before
+    forget()): the earlier run's catalogue holds lens_a and lens_b ok, but lens_a's result.json is
+    gone, so the survey run again fits lens_a (the plan, the truth below). The hint counted both
+    ('Finished lenses kept: 2 (2 ok, 0 failed)') and said lens_a starts again from the beginning; it
+    now counts lens_b alone, as many as the catalogue holds less the lenses the plan fits again."""
+    from tinylens import filenames
+    from tinylens.cli.common import survey_hint
+
+    lenses = tmp_path / runner.LENSES_DIR
+    for lens_id in ("lens_a", "lens_b"):
+        runner.write_row(lenses / lens_id, {**runner.failed_row(lens_id, ""), "status": "ok", "reason": ""})
+    (lenses / "lens_b" / filenames.RESULT).write_text(json.dumps({**RESULT, "output_dir": str(lenses / "lens_b")}))
+    rows = {lens_id: runner.read_row(lenses / lens_id / filenames.ROW, lens_id) for lens_id in ("lens_a", "lens_b")}
+    runner.write_catalog(rows, tmp_path)  # the earlier run's, both ok
+    assert sorted(pd.read_parquet(tmp_path / runner.CATALOG_PARQUET)["status"]) == ["ok", "ok"]
+    found = [runner.Lens(lens_id, tmp_path / "in" / lens_id) for lens_id in ("lens_a", "lens_b")]
+    refitted = [lens.lens_id for lens in runner.plan(found, rows, tmp_path)]
+    assert refitted == ["lens_a"]  # the rerun's
+    text = " ".join(survey_hint(tmp_path, "cmd").split())
+    assert f"Finished lenses kept: {2 - len(refitted)} (1 ok, 0 failed)" in text, text
+    assert "lens_a had written none yet and starts again from the beginning), run: cmd" in text, text
+    with_only = " ".join(survey_hint(tmp_path, "cmd", chosen=["lens_a", "lens_b"]).split())
+    assert "Finished lenses kept: 1 of the 2 chosen by --only (1 ok, 0 failed)" in with_only, with_only
+    assert "No lens of the 1 chosen by --only had finished." in survey_hint(tmp_path, "cmd", chosen=["lens_a"])

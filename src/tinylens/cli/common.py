@@ -301,16 +301,24 @@ def fit_hint(folder: Path | None, problem: Any, fresh: bool = False) -> str:
             "from the beginning.")
 
 
-def finished_counts(catalog: Path, chosen: Sequence[str] | None = None) -> dict[str, int] | None:
+def finished_counts(catalog: Path, chosen: Sequence[str] | None = None,
+                    unfinished: Sequence[str] = ()) -> dict[str, int] | None:
     """Lenses ``ok`` and ``failed`` in a survey's ``catalog`` (Parquet), of the lens ids ``chosen``
-    only where given (``--only``); ``None`` where it is missing or cannot be read."""
+    only where given (``--only``), leaving out the lens ids ``unfinished`` (those the survey run
+    again fits, :func:`unfinished_folders`, though an earlier catalogue holds their row); ``None``
+    where it is missing or cannot be read."""
     import pandas as pd
 
+    narrowed = chosen is not None or bool(unfinished)
     try:
-        frame = pd.read_parquet(catalog, columns=["status"] if chosen is None else ["lens_id", "status"])
+        frame = pd.read_parquet(catalog, columns=["lens_id", "status"] if narrowed else ["status"])
     except Exception:  # noqa: BLE001 - missing, cut short or not a catalogue: no counts to give
         return None
-    status = frame["status"] if chosen is None else frame["status"][frame["lens_id"].isin(list(chosen))]
+    status = frame["status"]
+    if chosen is not None:
+        status = status[frame["lens_id"].isin(list(chosen))]
+    if unfinished:
+        status = status[~frame["lens_id"].isin(list(unfinished))]
     return {"ok": int((status == "ok").sum()), "failed": int((status == "failed").sum())}
 
 
@@ -348,7 +356,8 @@ def survey_hint(out: Path | None, command: str, written: bool = False, restart: 
 
     if out is None:
         return f"It was stopped before it wrote anything. To start again, run: {command}"
-    counts = finished_counts(out / CATALOG_PARQUET, chosen)
+    # a lens of the catalogue that the survey run again fits (its ok row's result.json gone) is not finished
+    counts = finished_counts(out / CATALOG_PARQUET, chosen, list(unfinished_folders(out, chosen)))
     of = "" if chosen is None else f" of the {len(chosen)} chosen by --only"
     kept = f"No lens{of} had finished." if not counts or not sum(counts.values()) else (
         f"Finished lenses kept: {sum(counts.values())}{of} ({counts['ok']} ok, {counts['failed']} failed), their rows "
