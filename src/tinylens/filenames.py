@@ -49,6 +49,12 @@ def fingerprint_name(checkpoint: str) -> str:
     return f"{checkpoint}.fingerprint"
 
 
+def template_name(checkpoint: str) -> str:
+    """The file beside the sampler's checkpoint ``checkpoint`` holding the digest of the survey
+    template whose fit wrote it (:data:`tinylens.inference.common.CHECKPOINT_TEMPLATE`)."""
+    return f"{checkpoint}.template"
+
+
 def previous_name(name: str) -> str:
     """Where a survey keeps the file ``name`` of a lens's earlier fit when the lens's input files
     changed: ``result.json`` -> ``result.previous.json``, ``corner.png`` -> ``corner.previous.png``."""

@@ -719,3 +719,75 @@ def test_ctrl_c_does_not_count_a_lens_whose_ok_row_lost_its_result_as_finished(t
     with_only = " ".join(survey_hint(tmp_path, "cmd", chosen=["lens_a", "lens_b"]).split())
     assert "Finished lenses kept: 1 of the 2 chosen by --only (1 ok, 0 failed)" in with_only, with_only
     assert "No lens of the 1 chosen by --only had finished." in survey_hint(tmp_path, "cmd", chosen=["lens_a"])
+
+
+def test_a_checkpoint_left_by_a_fit_of_another_template_is_its_writers_though_a_later_fit_started(
+        tmp_path, mock_survey, monkeypatch):
+    """lens_c's fit with template A wrote its sampler's checkpoint and was stopped; a survey with
+    template B (theta_E's prior widened) started lens_c's fit and was stopped in its pipeline stages,
+    before its sampler replaced A's checkpoint (the file below, A's bytes). The dry run of B took the
+    last .attempts line (B's) for the checkpoint's writer and listed lens_c as '1 resume from a
+    checkpoint', and A's as 'another template'. The fit now records its template's digest beside the
+    checkpoint it writes (checkpoint.hdf5.template), which tells the checkpoint is still A's."""
+    import yaml
+
+    import tinylens
+    from tinylens import filenames
+    from tinylens.inference.common import prepare_checkpoint
+    from tinylens.precision import get_precision
+    from survey_mocks import template_config
+
+    out = tmp_path / "out"
+    first = runner.load_template(mock_survey["template"])
+    wider = template_config()
+    wider["model_components"]["lens_mass_list"][0]["params"]["theta_E"]["prior_settings"] = [0.5, 2.5]
+    second_path = tmp_path / "wider.yaml"
+    second_path.write_text(yaml.safe_dump(wider, sort_keys=False))
+    second = runner.load_template(second_path)
+    lens = next(found for found in runner.find_lenses(mock_survey["lenses"]) if found.lens_id == "lens_c")
+    path = lens.output(out) / filenames.CHECKPOINTS["nautilus"]
+
+    def sampled_then_stopped(config, output, **kwargs):  # the sampler's runner prepares its checkpoint, writes it
+        prepare_checkpoint(path, "stamp of A", True)
+        path.write_bytes(b"A's samples")
+        raise KeyboardInterrupt
+
+    def stopped_in_its_stages(config, output, **kwargs):
+        raise KeyboardInterrupt
+
+    for template, fit in ((first, sampled_then_stopped), (second, stopped_in_its_stages)):
+        monkeypatch.setattr(tinylens, "fit", fit)
+        with pytest.raises(KeyboardInterrupt):  # the survey's own task, as its worker runs it
+            runner.fit_lens("lens_c", runner.lens_config(template, lens, out), str(lens.output(out)),
+                            precision=get_precision())
+    monkeypatch.undo()
+    assert path.read_bytes() == b"A's samples" and runner.attempts(lens.output(out)) == 2  # A's, B started after
+
+    plan = runner.survey_plan(mock_survey["lenses"], second_path, out, check=False)["to_fit"]
+    assert plan["resume"] == [] and plan["other_checkpoint"] == ["lens_c"], plan
+    plan = runner.survey_plan(mock_survey["lenses"], mock_survey["template"], out, check=False)["to_fit"]
+    assert plan["resume"] == ["lens_c"] and plan["other_checkpoint"] == [], plan
+    found = runner.find_lenses(mock_survey["lenses"])
+    assert runner.resuming_lenses(found, {}, (), out, second) == []  # the start line's count
+    assert runner.resuming_lenses(found, {}, (), out, first) == ["lens_c"]
+
+
+def test_the_pipeline_state_records_the_template_whose_fit_wrote_it(tmp_path):
+    """The pipeline's state (stages 1-3 and the box) records the template's digest of the fit that
+    writes it, read back as the file's writer though a later fit's .attempts line names another
+    template; a state with no record (an older tinylens's) is counted by the last .attempts line as before."""
+    import numpy as np
+
+    from tinylens import filenames
+    from tinylens.pipeline.run import _save_box
+
+    folder = tmp_path / "lens_c"
+    folder.mkdir()
+    runner.note_attempt(folder, "a" * 16)
+    _save_box({"fingerprint": "f"}, folder / filenames.PIPELINE_STATE, np.zeros(2), np.ones(2), "a" * 16)
+    runner.note_attempt(folder, "b" * 16)  # a fit of another template started, stopped before its stage 1 ended
+    assert runner.checkpoint_digest(folder, filenames.PIPELINE_STATE) == "a" * 16
+    assert runner.other_checkpoint(folder, "b" * 16) and not runner.holds_checkpoint(folder, digest="b" * 16)
+    assert runner.holds_checkpoint(folder, digest="a" * 16)
+    _save_box({"fingerprint": "f"}, folder / filenames.PIPELINE_STATE, np.zeros(2), np.ones(2))  # no record
+    assert runner.checkpoint_digest(folder, filenames.PIPELINE_STATE) == "b" * 16  # the last line's, as before

@@ -391,6 +391,25 @@ def unreadable_fingerprint(path: Path) -> str:
     return ""
 
 
+#: The digest of the survey template whose fit runs now (:func:`tinylens.survey.runner.fit_digest`,
+#: set by the survey's task around ``tinylens.fit``), recorded with the checkpoints the fit writes
+#: (beside the sampler's, :func:`tinylens.filenames.template_name`; in the pipeline's state, its
+#: ``template``), so that the survey tells whose checkpoint a lens holds; None outside a survey.
+CHECKPOINT_TEMPLATE: contextvars.ContextVar[str | None] = contextvars.ContextVar("tinylens_checkpoint_template",
+                                                                                   default=None)
+
+
+def record_template(path: Path) -> None:
+    """Record beside the sampler's checkpoint ``path``, about to be written or resumed, the digest of
+    :data:`CHECKPOINT_TEMPLATE` (atomically), or remove an earlier record where none is set."""
+    record = path.with_name(filenames.template_name(path.name))
+    digest = CHECKPOINT_TEMPLATE.get()
+    if digest is None:
+        record.unlink(missing_ok=True)
+    elif not _holds(record, digest):
+        write_atomic(record, lambda tmp: tmp.write_text(digest + "\n"))
+
+
 def prepare_checkpoint(path: Path, stamp: str, resume: bool) -> bool:
     """Decide whether ``path`` can be resumed (:func:`resumable`); remove it if not, with a
     CheckpointWarning where its fingerprint cannot be read.
@@ -418,6 +437,7 @@ def prepare_checkpoint(path: Path, stamp: str, resume: bool) -> bool:
     path.parent.mkdir(parents=True, exist_ok=True)
     if not stamp_file.is_dir() and not _holds(stamp_file, stamp):
         write_atomic(stamp_file, lambda tmp: tmp.write_text(stamp + "\n"))
+    record_template(path)
     return resumed
 
 

@@ -535,13 +535,27 @@ def sampler_defaults(sampler, settings: dict | None) -> dict:
     return {**BOXED_SAMPLER_DEFAULTS.get(method, {}), **(settings or {})}
 
 
-def _save_box(state: dict[str, Any], path: Path | None, lower: np.ndarray, upper: np.ndarray) -> None:
-    """Record the sampling box (so a restarted fit samples the same box, and resumes)."""
+def _save_box(state: dict[str, Any], path: Path | None, lower: np.ndarray, upper: np.ndarray,
+              template: str | None = None) -> None:
+    """Record the sampling box (so a restarted fit samples the same box, and resumes), and the
+    ``template`` whose fit writes it (:func:`_template_entry`)."""
     state["box"] = [[float(v) for v in lower], [float(v) for v in upper]]
+    state.pop(TEMPLATE_KEY, None)
+    state.update(_template_entry(template))
     if path is not None:
         from tinylens.results.tables import write_json
 
         write_json(path, state)
+
+
+#: The key of the pipeline's state holding the digest of the survey template whose fit wrote it.
+TEMPLATE_KEY = "template"
+
+
+def _template_entry(template: str | None) -> dict[str, str]:
+    """The pipeline state's entry naming the survey ``template`` (its digest,
+    :data:`tinylens.inference.common.CHECKPOINT_TEMPLATE`) whose fit writes it; none outside a survey."""
+    return {} if template is None else {TEMPLATE_KEY: template}
 
 
 def saved_box(state: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
@@ -785,7 +799,10 @@ def run_pipeline(problem, sampler, settings, *, progress: bool = True,
     ``info["n_like_this_run"]`` stays the last sampler's, those it made in this process, as does
     ``info["resumed"]``; ``info["pipeline"]`` says what this process resumed of earlier ones': the
     stages (``resumed_stages``) and the sampling run that resumed its checkpoint (``resumed_run``)."""
+    from tinylens.inference.common import CHECKPOINT_TEMPLATE
+
     start = time.perf_counter()
+    template = CHECKPOINT_TEMPLATE.get()  # read here: save() may run on a stage's thread
     state_path = Path(checkpoint_dir) / filenames.PIPELINE_STATE if checkpoint_dir is not None else None
     stamp, parts = _stage_fingerprint(problem, settings), _stage_parts(problem, settings)
     sampler_kw = sampler_defaults(sampler, sampler_settings)
@@ -805,7 +822,8 @@ def run_pipeline(problem, sampler, settings, *, progress: bool = True,
         if state_path is not None:
             from tinylens.results.tables import write_json
 
-            write_json(state_path, {"fingerprint": stamp, "version": _version(), "parts": parts, "partial": part})
+            write_json(state_path, {"fingerprint": stamp, "version": _version(), "parts": parts, "partial": part,
+                                    **_template_entry(template)})
 
     if state is None:
         if partial is not None:
@@ -832,7 +850,7 @@ def run_pipeline(problem, sampler, settings, *, progress: bool = True,
         upper = np.array([p.support[1] for p in priors])
     floor = float(state["stages"].get("arc", {}).get("theta_E_floor", 0.0))
     lower = _floored(problem, lower, upper, floor)
-    _save_box(state, state_path, lower, upper)
+    _save_box(state, state_path, lower, upper, template)
     runs = list(state.get("runs", []))  # finished by earlier runs of this fit, in boxes since widened
     earlier += sum(float(r["wall_time_s"]) for r in runs)
     n_stage = int(state["n_evals"])
@@ -868,7 +886,7 @@ def run_pipeline(problem, sampler, settings, *, progress: bool = True,
         _say(progress, "posterior reaches the box at " + ", ".join(runs[-1]["crowded"]) + ": widening")
         lower, upper = new_lower, new_upper
         state["runs"] = runs  # saved with the box that supersedes them (a resumed fit counts them)
-        _save_box(state, state_path, lower, upper)
+        _save_box(state, state_path, lower, upper, template)
     log_mass = bx.log_box_mass(priors, lower, upper)
     info = dict(res.info, earlier_time_s=earlier)
     info["pipeline"] = {

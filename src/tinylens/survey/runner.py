@@ -1064,7 +1064,11 @@ def _fit_locked(lens_id: str, config: dict[str, Any], folder: Path, truth_path: 
         tinylens.set_precision(precision)
     remove_orphan_outputs(folder, config)  # of a fit killed while writing them
     write_json(folder / filenames.INPUTS, inputs_stamp(config, get_precision()))  # what this fit is made from
-    note_attempt(folder, fit_digest(config))
+    digest = fit_digest(config)
+    note_attempt(folder, digest)
+    from tinylens.inference.common import CHECKPOINT_TEMPLATE
+
+    recording = CHECKPOINT_TEMPLATE.set(digest)  # recorded with the checkpoints this fit writes (checkpoint_digest)
     try:
         with warnings.catch_warnings(record=True) as caught, rerun_said(SURVEY_RERUN, SURVEY_FOLDER_CHOICE):  # its locks' advice: the survey's
             warnings.simplefilter("always")
@@ -1085,6 +1089,7 @@ def _fit_locked(lens_id: str, config: dict[str, Any], folder: Path, truth_path: 
                 (folder / name).unlink(missing_ok=True)
         raise
     finally:
+        CHECKPOINT_TEMPLATE.reset(recording)
         release_compiled()  # the next lens's compilations must not crowd this worker's memory maps
         remove_orphan_outputs(folder, config)  # of this fit, if it failed while writing them
     write_row(folder, row)
@@ -1687,28 +1692,54 @@ def resumed_names(config: Mapping[str, Any]) -> tuple[str, ...]:
     return RESUMED_FILES if resumes(inference and inference.settings) else ()
 
 
-def holds_checkpoint(folder: Path, names: Sequence[str], digest: str | None = None) -> bool:
+def holds_checkpoint(folder: Path, names: Sequence[str] = RESUMED_FILES, digest: str | None = None) -> bool:
     """Whether ``folder`` holds any of the checkpoint files ``names`` (:func:`resumed_names`); with
     ``digest`` (:func:`fit_digest` of the template about to fit it), only one that is not of another
     template (:func:`other_checkpoint`)."""
-    return any((folder / name).exists() for name in names) and not other_checkpoint(folder, digest)
+    return any((folder / name).exists() for name in names) and not other_checkpoint(folder, digest, names)
 
 
-def other_checkpoint(folder: Path, digest: str | None) -> bool:
-    """Whether the checkpoints in the lens's output ``folder`` were written by a fit of another
-    template or precision than the one whose digest is ``digest`` (:func:`fit_digest`), as the last
-    fit started there recorded (:func:`attempted_digest`): a fit of ``digest`` resumes them only
-    where its checkpoint's fingerprint is theirs all the same, and else starts from the beginning.
-    False where either digest is not known (a fit by an older tinylens: the fit decides, unsaid)."""
-    recorded = attempted_digest(folder)
-    return digest is not None and recorded is not None and recorded != digest
+def checkpoint_digest(folder: Path, name: str) -> str | None:
+    """The digest (:func:`fit_digest`) of the template whose fit wrote the checkpoint file ``name``
+    in the lens's output ``folder``, as the fit recorded it with the file
+    (:data:`tinylens.inference.common.CHECKPOINT_TEMPLATE`: the pipeline state's ``template``, the file
+    :func:`tinylens.filenames.template_name` beside the sampler's checkpoint), else as the last fit
+    started there recorded it (:func:`attempted_digest`: a checkpoint of an older tinylens, or one
+    written outside a survey); None where neither tells."""
+    if name == filenames.PIPELINE_STATE:
+        from tinylens.pipeline.run import TEMPLATE_KEY
+
+        try:
+            recorded = json.loads((folder / name).read_text()).get(TEMPLATE_KEY)
+        except (OSError, ValueError, AttributeError, RecursionError):  # unreadable, or not a mapping
+            recorded = None
+    else:
+        try:
+            recorded = (folder / filenames.template_name(name)).read_text().strip() or None
+        except (OSError, UnicodeDecodeError):
+            recorded = None
+    return recorded if isinstance(recorded, str) else attempted_digest(folder)
+
+
+def other_checkpoint(folder: Path, digest: str | None, names: Sequence[str] = RESUMED_FILES) -> bool:
+    """Whether every checkpoint file (of ``names``) in the lens's output ``folder`` was written by a
+    fit of another template or precision than the one whose digest is ``digest`` (:func:`fit_digest`),
+    as recorded with it (:func:`checkpoint_digest`; an earlier fit's checkpoint that a later fit,
+    stopped before it replaced it, left there is still its writer's): a fit of ``digest`` resumes
+    them only where its checkpoint's fingerprint is theirs all the same, and else starts from the
+    beginning. False where either digest is not known (a fit by an older tinylens: the fit decides, unsaid)."""
+    if digest is None:
+        return False
+    present = [name for name in names if (folder / name).exists()]
+    recorded = [checkpoint_digest(folder, name) for name in present]
+    return bool(present) and all(one is not None and one != digest for one in recorded)
 
 
 def other_checkpoints(folders: Mapping[str, Path], names: Sequence[str], digest: str | None) -> list[str]:
     """The ids of the lenses of ``folders`` (id -> output folder) holding a checkpoint (of ``names``)
     of another template than ``digest``'s (:func:`other_checkpoint`)."""
     return [lens_id for lens_id, folder in folders.items()
-            if any((folder / name).exists() for name in names) and other_checkpoint(folder, digest)]
+            if any((folder / name).exists() for name in names) and other_checkpoint(folder, digest, names)]
 
 
 def resuming_lenses(todo: Sequence[Lens], rows: Mapping[str, Mapping[str, Any]], changed: Collection[str],
