@@ -698,3 +698,22 @@ def test_settings_a_method_refuses_only_together_are_the_class_of_its_error(rais
         try_settings("sampler", {"a": 1, "b": 2}, build)
     assert type(refused.value).__name__ == error and isinstance(refused.value, (ValueError, TypeError))
     assert str(refused.value) == "inference.settings: sampler refuses these settings together (a and b exclude each other)."
+
+
+@pytest.mark.parametrize("inference, key, value", [(DYNESTY, "ncdim", [3]), (DYNESTY, "ncdim", []),
+                                                   (NAUTILUS, "n_points_min", [60])])
+def test_a_list_where_one_number_goes_is_a_config_type_error_as_a_list_for_nlive_is(inference, key, value):
+    """``ncdim: [3]`` or ``n_points_min: [60]`` (a list where one whole number goes), refused by the
+    runners' own checks, was a ConfigValueError, as number_error took any list of numbers for a value
+    of the right kind, while check_settings calls a list for ``nlive`` (a number too) a ConfigTypeError,
+    as the schema's ``int_type`` does; a list for these is now a ConfigTypeError too, message as before."""
+    from tinylens.errors import ConfigTypeError
+
+    with pytest.raises(ConfigTypeError) as for_nlive:  # the independent truth: check_settings's class
+        check_inference(_config({**inference, "settings": {"nlive": [30]}}))
+    assert isinstance(for_nlive.value, TypeError)
+    with pytest.raises(ConfigError) as raised:
+        check_inference(_config({**inference, "settings": {key: value}}))
+    assert type(raised.value) is ConfigTypeError and isinstance(raised.value, TypeError), repr(raised.value)
+    assert str(raised.value).startswith(f"inference.settings.{key}: must be a whole number "), str(raised.value)
+    assert str(raised.value).endswith(f"got {value}."), str(raised.value)

@@ -148,12 +148,15 @@ def check_settings(method: str, settings: Mapping[str, Any], allowed: Iterable[s
             raise ConfigValueError(f"inference.settings.{key}: must be {what} for {method}, got {show(value)} ({why}).")
 
 
-def number_error(value: Any) -> type[ConfigError]:
-    """The class of the error for ``value``, refused where a number (or a list of them) goes: a
-    :class:`~tinylens.errors.ConfigTypeError` for a value that is no number (a text, null, true, a
-    mapping) or a list holding one, as the schema's ``*_type`` and ``*_parsing`` errors are; else a
-    :class:`~tinylens.errors.ConfigValueError` (a number out of range, 1.5 for a count, a repeated
-    index), as the schema's ``int_from_float`` and ranges are."""
+def number_error(value: Any, lists: bool = False) -> type[ConfigError]:
+    """The class of the error for ``value``, refused where a number (or, with ``lists``, a list of
+    them) goes: a :class:`~tinylens.errors.ConfigTypeError` for a value that is no number (a text,
+    null, true, a mapping), a list where only a number goes (``ncdim: [3]``, as the schema's
+    ``int_type`` for ``nlive: [3]``) or a list holding no number, as the schema's ``*_type`` and
+    ``*_parsing`` errors are; else a :class:`~tinylens.errors.ConfigValueError` (a number out of
+    range, 1.5 for a count, a repeated index), as the schema's ``int_from_float`` and ranges are."""
+    if isinstance(value, (list, tuple)) and not lists:
+        return ConfigTypeError
     items = value if isinstance(value, (list, tuple)) else [value]
     numbers = all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool) for v in items)
     return ConfigValueError if numbers else ConfigTypeError
@@ -197,7 +200,7 @@ def check_indices(method: str, settings: Mapping[str, Any], keys: Iterable[str],
             continue
         ok = isinstance(value, (list, tuple)) and all(_is_whole(i) and 0 <= i < n_dim for i in value)
         if not ok or len(set(value)) != len(value):
-            error = number_error(value) if isinstance(value, (list, tuple)) else ConfigTypeError
+            error = number_error(value, lists=True) if isinstance(value, (list, tuple)) else ConfigTypeError
             raise error(
                 f"inference.settings.{key}: must be a list of distinct parameter indices from 0 to {n_dim - 1} "
                 f"(the model has {n_dim} free parameters) or null for {method}, got {show(value)}."

@@ -316,8 +316,8 @@ def _check_network(value: Any) -> None:
                                   "use a number, a string or a list of numbers.") from None
         sizes = v if isinstance(v, (list, tuple)) else [v]
         if name == "hidden_layer_sizes" and not all(_is_whole(n) and n >= 1 for n in sizes):
-            raise number_error(v)(f"{where}.{name}: must be a whole number >= 1 or a list of them for nautilus, "
-                                  f"got {show(v)}.")
+            raise number_error(v, lists=True)(f"{where}.{name}: must be a whole number >= 1 or a list of them "
+                                              f"for nautilus, got {show(v)}.")
 
 
 def _check_dimension(settings: dict[str, Any], init: dict[str, Any], n_dim: int) -> None:
