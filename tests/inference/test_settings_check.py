@@ -717,3 +717,40 @@ def test_a_list_where_one_number_goes_is_a_config_type_error_as_a_list_for_nlive
     assert type(raised.value) is ConfigTypeError and isinstance(raised.value, TypeError), repr(raised.value)
     assert str(raised.value).startswith(f"inference.settings.{key}: must be a whole number "), str(raised.value)
     assert str(raised.value).endswith(f"got {value}."), str(raised.value)
+
+
+def test_scikit_learns_rules_of_another_shape_give_a_config_value_error_not_a_traceback(tmp_path, monkeypatch):
+    """_network_error (73b47c3) reads scikit-learn's private constraints to tell ``activation: relux``
+    (a wrong value) from ``activation: 5`` (a wrong kind); a rule of another scikit-learn that it
+    could not read (here one of ``activation``'s options kept without their ``type``) raised an
+    AttributeError out of the check, a traceback from ``tinylens validate``, though its docstring
+    promises a ConfigValueError where the constraints cannot be read; it is now that, the message
+    scikit-learn's own, and ``tinylens validate`` exits 2."""
+    from sklearn.neural_network import MLPRegressor
+    from sklearn.utils._param_validation import Options
+
+    from tinylens.errors import ConfigValueError
+
+    class OptionsOfAnotherVersion(Options):
+        def __init__(self, options):  # no .type, which Options has in today's scikit-learn
+            self.options, self.hidden = options, False
+
+        def is_satisfied_by(self, val):
+            return isinstance(val, str) and val in self.options
+
+        def __str__(self):
+            return f"a str among {sorted(self.options)}"
+
+    monkeypatch.setitem(MLPRegressor._parameter_constraints, "activation", [OptionsOfAnotherVersion({"relu", "tanh"})])
+    inference = {**NAUTILUS, "settings": {"neural_network_kwargs": {"activation": "relux"}}}
+    message = ("inference.settings.neural_network_kwargs.activation: The 'activation' parameter of MLPRegressor must "
+               "be a str among ['relu', 'tanh']. Got 'relux' instead for nautilus.")
+    with pytest.raises(ConfigError) as raised:
+        check_inference(_config(inference))
+    assert type(raised.value) is ConfigValueError, repr(raised.value)
+    assert str(raised.value) == message
+    path = write_tiny_lens(tmp_path, inference)
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert "Traceback" not in result.output
+    assert " ".join(result.output.split()).startswith(f"Error: In config file {path}: {message}"), result.output

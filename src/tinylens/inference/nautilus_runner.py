@@ -261,13 +261,20 @@ def _network_error(name: str, value: Any) -> type[ConfigError]:
     (a number, for a number in a range: ``alpha: -1``; a text, for one of some texts:
     ``activation: relux``), else a ConfigTypeError (``alpha: x``, ``shuffle: 3``), as
     :func:`~tinylens.inference.common.check_settings` tells them apart; a ConfigValueError where the
-    constraints cannot be read (they are scikit-learn's private ones)."""
+    constraints cannot be read (they are scikit-learn's private ones: another version may lack them,
+    or hold rule objects of other shapes), never an error of its own."""
     try:
-        from sklearn.utils._param_validation import Interval, Options, make_constraint
-
-        constraints = [make_constraint(c) for c in MLPRegressor._parameter_constraints[name]]
-    except (ImportError, AttributeError, KeyError, TypeError, ValueError):
+        return ConfigValueError if _a_constraint_takes_the_kind_of(name, value) else ConfigTypeError
+    except Exception:  # noqa: BLE001 - any failure reading scikit-learn's private rules: the class of a wrong value
         return ConfigValueError
+
+
+def _a_constraint_takes_the_kind_of(name: str, value: Any) -> bool:
+    """Whether one of scikit-learn's (private) constraints on MLPRegressor's ``name`` takes values of
+    ``value``'s kind (:func:`_network_error`); any error where they are not as this reads them."""
+    from sklearn.utils._param_validation import Interval, Options, make_constraint
+
+    constraints = [make_constraint(c) for c in MLPRegressor._parameter_constraints[name]]
     constraints += [inner for c in constraints for inner in getattr(c, "_constraints", [])]  # random_state's, verbose's
     number = isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
     for constraint in constraints:
@@ -281,8 +288,8 @@ def _network_error(name: str, value: Any) -> type[ConfigError]:
             except Exception:  # a constraint of a later scikit-learn that fails on this value
                 right_kind = False
         if right_kind:
-            return ConfigValueError
-    return ConfigTypeError
+            return True
+    return False
 
 
 def _check_network(value: Any) -> None:
