@@ -754,3 +754,57 @@ def test_scikit_learns_rules_of_another_shape_give_a_config_value_error_not_a_tr
     assert result.exit_code == 2, (result.output, result.exception)
     assert "Traceback" not in result.output
     assert " ".join(result.output.split()).startswith(f"Error: In config file {path}: {message}"), result.output
+
+
+class JaxRuntimeError(RuntimeError):
+    """Named as JAX's own (tinylens.errors.JAX_RUNTIME_ERRORS), for its RESOURCE_EXHAUSTED."""
+
+
+@pytest.mark.parametrize("short", [MemoryError(), JaxRuntimeError("RESOURCE_EXHAUSTED: Out of memory allocating "
+                                                                  "8589934592 bytes.")], ids=["MemoryError", "jax"])
+@pytest.mark.parametrize("inference, target", [(DYNESTY, "dynesty.NestedSampler"),
+                                               (DE, "scipy.optimize.differential_evolution")],
+                         ids=["dynesty", "differential_evolution"])
+def test_the_machine_out_of_memory_while_settings_are_tried_is_not_called_a_refusal_of_them(tmp_path, monkeypatch,
+                                                                                           inference, target, short):
+    """try_settings sets the method up on a dummy problem and took any error for the settings'
+    (44164a7 made it a ConfigValueError): the machine out of memory there (a MemoryError, JAX's
+    RESOURCE_EXHAUSTED) was 'inference.settings: dynesty refuses these settings together
+    (MemoryError)', exit code 2, telling the user to change settings that are fine. It is now raised
+    on, and ``tinylens validate`` says what the command line says of any out-of-memory
+    (errors.out_of_memory), with its exit code, as for the same error anywhere else."""
+    from tinylens.cli.common import EXIT_OUT_OF_MEMORY
+    from tinylens.errors import out_of_memory
+
+    assert out_of_memory(short)  # the independent truth: the machine's limit, not a setting's
+    module, name = target.rsplit(".", 1)
+
+    def short_of_memory(*args, **kwargs):
+        raise short
+
+    monkeypatch.setattr(f"{module}.{name}", short_of_memory)
+    with pytest.raises(type(short)):
+        check_inference(_config(inference))
+    path = write_tiny_lens(tmp_path, inference)
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    assert result.exit_code == EXIT_OUT_OF_MEMORY != 2, (result.output, result.exception)
+    assert "Traceback" not in result.output and "refuses" not in result.output, result.output
+    assert "ran out of memory" in " ".join(result.output.split()), result.output
+
+
+def test_a_ctrl_c_while_settings_are_tried_is_not_called_a_refusal_of_them():
+    """A Ctrl-C while try_settings sets the method up, come out as another error raised from it (as
+    jaxlib's import does: tinylens.interrupts.interrupt_behind), was 'refuses these settings
+    together'; it is now raised on, for the command line to say Interrupted and exit 130."""
+    from tinylens.inference.common import try_settings
+    from tinylens.interrupts import interrupt_behind
+
+    def build(settings):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as ctrl_c:
+            raise ImportError("Encountered an error while initializing the extension") from ctrl_c
+
+    with pytest.raises(ImportError) as raised:
+        try_settings("dynesty", {"bound": "multi"}, build)
+    assert interrupt_behind(raised.value) is not None

@@ -20,9 +20,9 @@ import numpy as np
 from tinylens import filenames
 from tinylens.config.schema import show
 from tinylens.errors import (OUTPUT_FOLDER_CHOICE, CheckpointWarning, ConfigError, ConfigTypeError, ConfigValueError,
-                             OutputError, did_you_mean, ls_command,
+                             OutputError, did_you_mean, ls_command, out_of_memory,
                              outside_stacklevel)
-from tinylens.interrupts import ctrl_c_raises_here, handler_in_place, terminate_stops_here
+from tinylens.interrupts import ctrl_c_raises_here, handler_in_place, interrupt_behind, terminate_stops_here
 from tinylens.atomic import remove_unfinished, write_atomic
 
 T = TypeVar("T")
@@ -208,12 +208,17 @@ def check_indices(method: str, settings: Mapping[str, Any], keys: Iterable[str],
 
 
 def _refuses(build: Callable[[dict[str, Any]], Any], settings: dict[str, Any]) -> Exception | None:
-    """The error ``build(settings)`` raises (warnings silenced), or None."""
+    """The error ``build(settings)`` raises (warnings silenced), or None; an error that is the
+    machine's, not the settings' (out of memory, :func:`~tinylens.errors.out_of_memory`; one raised
+    from a Ctrl-C, :func:`~tinylens.interrupts.interrupt_behind`), is raised on, for the command line
+    to say as such."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             build(settings)
-    except Exception as err:  # the dummy problem is sound: any error is the settings'
+    except Exception as err:  # the dummy problem is sound: any other error is the settings'
+        if out_of_memory(err) or interrupt_behind(err) is not None:
+            raise
         return err
     return None
 
