@@ -108,10 +108,25 @@ def failing_flock(monkeypatch):
 
 @pytest.fixture
 def refused_read(monkeypatch):
-    """``install(path)``: ``Path.read_text`` of ``path`` fails as a file this user may not read
-    does (EACCES, naming it; the tests may run as root, whom permissions do not stop); every
-    other file is read as before."""
-    return lambda path: _refuse(monkeypatch, "read_text", lambda asked: asked == Path(path))
+    """``install(path)``: reading ``path`` fails as a file this user may not read does (EACCES,
+    naming it; the tests may run as root, whom permissions do not stop), where it is read by
+    ``Path.read_text`` or opened for reading alone by ``os.open`` (as tinylens.jsonfile does);
+    every other file, and opening ``path`` to write, as before."""
+    import errno
+    import os
+
+    def install(path) -> None:
+        _refuse(monkeypatch, "read_text", lambda asked: asked == Path(path))
+        real = os.open
+
+        def refusing(file, flags, *args, **kwargs):
+            if Path(file) == Path(path) and not flags & (os.O_WRONLY | os.O_RDWR):
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(file))
+            return real(file, flags, *args, **kwargs)
+
+        monkeypatch.setattr(os, "open", refusing)
+
+    return install
 
 
 @pytest.fixture

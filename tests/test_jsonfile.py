@@ -147,6 +147,32 @@ def _in_time(call, fifo: Path):
     return outcome["value"]
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes on this system")
+def test_a_file_swapped_for_a_named_pipe_once_looked_at_is_read_from_what_was_opened(tmp_path, monkeypatch):
+    """read_json_text looked at what it had opened, closed it and opened the path again to read it,
+    so a named pipe put in the file's place in between (another process replacing it) was opened
+    blocking and waited on for a writer; the file is now opened once and read from what was looked
+    at: the text the file held when opened, at once."""
+    from tinylens.jsonfile import read_json_text
+
+    path = tmp_path / "result.json"
+    path.write_text('{"theta_E": 1.25}\n')
+    real = os.fstat
+    swapped = []
+
+    def swapping(fd):
+        looked = real(fd)
+        if not swapped:  # the file is replaced by a named pipe once its mode has been looked at
+            path.unlink()
+            os.mkfifo(path)
+            swapped.append(fd)
+        return looked
+
+    monkeypatch.setattr(os, "fstat", swapping)
+    assert _in_time(lambda: read_json_text(path), path) == '{"theta_E": 1.25}\n'
+    assert swapped and os.path.exists(path) and not os.path.isfile(path)  # the swap did happen
+
+
 def _stage_of(folder: Path) -> Path:
     """A lens folder whose fit's attempts line is older than its pipeline state (the damaged file returned)."""
     from tinylens import filenames

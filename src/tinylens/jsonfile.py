@@ -71,17 +71,25 @@ def read_json_text(path: str | Path) -> str:
     """The text of the JSON file ``path`` (UTF-8, as tinylens writes it): an OSError where it cannot
     be read (IsADirectoryError for a folder, :class:`NotAFile` at once for a named pipe or another
     special file: opened without blocking, and told by its mode before any read), a
-    UnicodeDecodeError (a ValueError) where it is not UTF-8."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a named pipe's open would wait too
+    UnicodeDecodeError (a ValueError) where it is not UTF-8. The file is opened once, and what is
+    read is what was looked at: one open per file (each costs a round trip to a Lustre or NFS
+    server), and no moment in which a named pipe put in its place could be opened again, blocking."""
+    nonblocking = getattr(os, "O_NONBLOCK", 0)  # none on Windows, which has no named pipes in folders
+    fd = os.open(path, os.O_RDONLY | nonblocking | getattr(os, "O_BINARY", 0))  # a named pipe's open would wait too
     try:
         mode = os.fstat(fd).st_mode
-    finally:
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+        if not stat.S_ISREG(mode):
+            raise NotAFile(mode)
+        if nonblocking:
+            os.set_blocking(fd, True)  # a regular file: read it as any other, whatever its file system makes of the flag
+        file = os.fdopen(fd, encoding="utf-8")  # text as Path.read_text gives it (newlines translated)
+    except BaseException:
         os.close(fd)
-    if stat.S_ISDIR(mode):
-        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
-    if not stat.S_ISREG(mode):
-        raise NotAFile(mode)
-    return Path(path).read_text(encoding="utf-8")  # read as the readers read it before (tests patch Path.read_text)
+        raise
+    with file:
+        return file.read()
 
 
 def read_json_file(path: str | Path) -> Any:

@@ -1386,7 +1386,7 @@ def test_a_fit_reads_the_stages_state_once_and_computes_their_fingerprint_once(t
     from pathlib import Path
 
     from tiny_lens import write_tiny_lens
-    from tinylens import filenames
+    from tinylens import filenames, jsonfile
     from tinylens.inference import nautilus_runner
     from tinylens.pipeline import run as pipeline_run
 
@@ -1404,11 +1404,21 @@ def test_a_fit_reads_the_stages_state_once_and_computes_their_fingerprint_once(t
         cfg = yaml.safe_load(config.read_text())
         cfg["model_components"]["lens_mass_list"][0]["params"]["theta_E"]["prior_settings"] = [0.4, 1.5]
         config.write_text(yaml.safe_dump(cfg, sort_keys=False))
-    reads, hashes = [], []
+    reads, hashes, within = [], [], []
     real_read, real_fingerprint = Path.read_text, pipeline_run.fingerprint
+    real_json_read = jsonfile.read_json_text
 
-    def read_text(self, *args, **kwargs):
-        if self.name == filenames.PIPELINE_STATE:
+    def json_read(path):  # tinylens.jsonfile's reader, which reads the file by its own open
+        if Path(path).name == filenames.PIPELINE_STATE:
+            reads.append(path)
+        within.append(1)
+        try:
+            return real_json_read(path)
+        finally:
+            within.pop()
+
+    def read_text(self, *args, **kwargs):  # any other reader of the file
+        if self.name == filenames.PIPELINE_STATE and not within:
             reads.append(self)
         return real_read(self, *args, **kwargs)
 
@@ -1418,6 +1428,7 @@ def test_a_fit_reads_the_stages_state_once_and_computes_their_fingerprint_once(t
 
     monkeypatch.setattr(Path, "read_text", read_text)
     monkeypatch.setattr(pipeline_run, "fingerprint", fingerprint)
+    monkeypatch.setattr(jsonfile, "read_json_text", json_read)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         with pytest.raises(_SearchReached):

@@ -190,6 +190,13 @@ def test_a_result_json_or_table_this_user_may_not_read_is_said_with_what_to_chec
             raise PermissionError(errno.EACCES, denied, str(self))
         return read_text(self, *args, **kwargs)
 
+    real_open = os.open
+
+    def refused_open(file, flags, *args, **kwargs):  # tinylens.jsonfile's read, by its own open
+        if Path(file) == record and not flags & (os.O_WRONLY | os.O_RDWR):
+            raise PermissionError(errno.EACCES, denied, str(file))
+        return real_open(file, flags, *args, **kwargs)
+
     def refused_table(path, *args, **kwargs):
         if Path(path) == table:
             raise PermissionError(errno.EACCES, denied, str(path))
@@ -200,6 +207,8 @@ def test_a_result_json_or_table_this_user_may_not_read_is_said_with_what_to_chec
                                           f"{table}: the samples table of the fit in {tmp_path} cannot be read (")]:
         with monkeypatch.context() as patched:
             patched.setattr(target, name, refused)
+            if name == "read_text":
+                patched.setattr(os, "open", refused_open)
             with pytest.raises(OutputError) as err:
                 tinylens.read_result(tmp_path)
         text = " ".join(str(err.value).split())
