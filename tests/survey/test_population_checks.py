@@ -1421,3 +1421,33 @@ def test_simulate_lens_warns_of_the_psf_only_where_it_is_the_options_psf():
         said = [str(w.message) for w in caught if issubclass(w.category, ConfigWarning)]
         assert said == expected + population.steep_source_warnings(opts)
         assert lens["image"].shape == (16, 16)
+
+
+@pytest.mark.parametrize(("kind", "said"), [
+    ("named pipe", "it is a named pipe (FIFO), not a file, so it is not read: delete it"),
+    ("nested too deep", "nested too deeply to read"),
+    ("a list", "it holds a JSON list, not the population's settings"),
+    ("a folder", "it is a folder, not a file"),
+])
+def test_a_population_json_that_cannot_be_read_is_said_with_what_it_is(tmp_path, kind, said):
+    """A population.json that was a named pipe (FIFO), nested too deeply to read, a JSON list or a
+    folder was refused only as 'PATH cannot be read, so the population in OUTDIR is unknown'; the
+    refusal now says what it is, as the other readers of tinylens's JSON files do."""
+    import os
+
+    if kind == "named pipe" and not hasattr(os, "mkfifo"):
+        pytest.skip("no named pipes on this system")
+    if kind == "a folder" and os.name == "nt":
+        pytest.skip("Windows refuses to open a folder as a file (PermissionError), saying nothing of a folder")
+    record = tmp_path / population.POPULATION_RECORD
+    if kind == "named pipe":
+        os.mkfifo(record)
+    elif kind == "a folder":
+        record.mkdir()
+    else:
+        record.write_text("[" * 100000 if kind == "nested too deep" else "[1, 2]")
+    with pytest.raises(OutputError) as caught:
+        population.existing_population(tmp_path, population.population_settings(1, 0, PopulationOptions()))
+    text = " ".join(str(caught.value).split())
+    assert text.startswith(f"{record} cannot be read (") and said in text, text
+    assert f"so the population in {tmp_path} is unknown" in text and "Choose a new output folder" in text, text

@@ -95,7 +95,7 @@ from tinylens.atomic import write_atomic
 from tinylens.errors import DISK_FULL, POPULATION_RERUN, ConfigValueError, ConfigWarning, OutputError, listed
 from tinylens.inference.progress import PLAIN_EVERY_S, PlainLines, clock_time, draws_live
 from tinylens import lens_equation
-from tinylens.jsonfile import read_json_file
+from tinylens.jsonfile import NestedTooDeep, NotAFile, read_json_file
 from tinylens.precision import get_precision
 from tinylens.profiles.ellipticity import e1e2_to_qphi, qphi_to_e1e2, shear_to_polar
 from tinylens.profiles.light.sersic import total_flux
@@ -576,16 +576,34 @@ def existing_population(outdir: Path, settings: Mapping[str, Any]) -> bool:
         return False
     try:
         old = read_json_file(record)
-        if not isinstance(old, dict):
-            raise ValueError
-    except (OSError, ValueError):
-        raise OutputError(f"{record} cannot be read, so the population in {outdir} is unknown. {advice}") from None
+    except (OSError, ValueError) as err:
+        raise OutputError(f"{record} cannot be read ({_unreadable(err)}), so the population in {outdir} is "
+                          f"unknown. {advice}") from None
+    if not isinstance(old, dict):
+        raise OutputError(f"{record} cannot be read (it holds a JSON {type(old).__name__}, not the population's "
+                          f"settings), so the population in {outdir} is unknown. {advice}")
     differences = settings_differences(old, settings)
     if differences:
         shown = listed(differences, 6, sep="; ")
         which = "an unfinished population" if old.get("complete") is False else "a population"
         raise OutputError(f"{outdir} already holds {which} made with other settings ({shown}). {advice}")
     return True
+
+
+def _unreadable(err: OSError | ValueError) -> str:
+    """Why a population.json could not be read, in words: what stands in its place (a named pipe,
+    a folder), the system's reason, or what is wrong with its text (nested too deeply, not JSON)."""
+    if isinstance(err, NotAFile):
+        return str(err)
+    if isinstance(err, IsADirectoryError):
+        return "it is a folder, not a file"
+    if isinstance(err, OSError):
+        return f"{type(err).__name__}: {err.strerror or err}"
+    if isinstance(err, UnicodeDecodeError):
+        return "it is not UTF-8 text: a damaged file"
+    if isinstance(err, NestedTooDeep):
+        return str(err)
+    return f"not JSON: {err}"
 
 
 def _simulate_into(outdir: Path, n: int, seed: int, opts: PopulationOptions, progress: bool) -> pd.DataFrame:
