@@ -1451,3 +1451,23 @@ def test_a_population_json_that_cannot_be_read_is_said_with_what_it_is(tmp_path,
     text = " ".join(str(caught.value).split())
     assert text.startswith(f"{record} cannot be read (") and said in text, text
     assert f"so the population in {tmp_path} is unknown" in text and "Choose a new output folder" in text, text
+
+
+@pytest.mark.parametrize(("complete", "finished"), [("NaN", False), ("1", False), ('"true"', False), ('"false"', False),
+                                                    ("true", True), ("false", False)])
+def test_only_a_json_true_marks_a_stopped_runs_population_as_finished(tmp_path, complete, finished):
+    """A hand-edited population.json whose "complete" was NaN (json reads it as a float nan, which
+    Python takes as true), 1 or the text "true"/"false" had a stopped run say the folder held its
+    finished population, though the run writes true there only once the truth tables and the
+    template are written; only a JSON true is a finished population, anything else an unfinished one."""
+    from tinylens.cli.simulate_population import stopped_hint
+
+    pop = tmp_path / "pop"
+    pop.mkdir()
+    (pop / population.POPULATION_RECORD).write_text(f'{{"n": 3, "complete": {complete}}}')
+    (pop / "lens_00000").mkdir()
+    said = stopped_hint(pop, "tinylens simulate-population")
+    if finished:
+        assert said == f"{pop} holds its finished population as before (the run writes the same files again).", said
+    else:
+        assert said.startswith(f"{pop} holds an unfinished population (1 of 3 lenses, no truth table)"), said

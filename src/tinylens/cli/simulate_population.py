@@ -236,7 +236,7 @@ def stopped_hint(outdir: Path | None, command: str) -> str:
         record = None
     if not isinstance(record, dict):
         return f"To start again, run: {command}"
-    if record.get("complete"):
+    if record.get("complete") is True:  # the run writes a JSON true once all is written; a hand-edited NaN or 1 is not
         return f"{outdir} holds its finished population as before (the run writes the same files again)."
     lenses = sum(1 for p in outdir.glob("lens_*") if p.is_dir())
     n = record.get("n")
