@@ -1455,7 +1455,7 @@ TEXT_KEYS = {  # the key's line in EXAMPLE, its dotted path, and where a config 
 @pytest.mark.parametrize("key, written", [
     ("output.path", "no"), ("output.path", "Off"), ("model_components.lens_mass_list[0].type", "on"),
     ("inference.method", "off"), ("model_components.lens_light_list[0].params.center_x.fixed_value.parameter", "yes"),
-    ("output.path", "2024-06-01"), ("output.figures.results", "2024")])
+    ("output.path", "2024-06-01")])
 def test_a_word_or_number_yaml_reads_as_no_text_where_text_belongs_says_to_quote_it(tmp_path, key, written):
     """``output.path: no`` (YAML 1.1 reads an unquoted no/off/yes/on as a boolean), ``path: 2024-06-01``
     (a date) or ``results: 2024`` (a number) was refused as 'should be a valid string; got false' (or
@@ -1482,3 +1482,25 @@ def test_a_boolean_word_for_a_choice_says_how_yaml_read_it(tmp_path, old, new, k
     message = " ".join(error_of(write(tmp_path, EXAMPLE.replace(old, new, 1))).split())
     assert f"{key}: should be " in message, message
     assert "; got false. YAML reads an unquoted no, off or false as false." in message, message
+
+
+@pytest.mark.parametrize("key, written", [
+    ("output.figures.results", "2024"), ("output.path", "2024_06"), ("output.path", "007"), ("output.path", "0x1F"),
+    ("output.figures.results", "1.50"), ("output.path", "2024-06-01 12:00:00")])
+def test_a_number_or_time_where_text_belongs_is_not_told_to_quote_another_text(tmp_path, key, written):
+    """``path: 2024_06`` (a folder name) was refused with 'write it in quotes ('202406')', and ``path: 007``
+    with '('7')', ``0x1F`` '('31')', ``1.50`` '('1.5')': the number YAML read, not the text written, which
+    quoted would name another folder. The message says to quote the text meant, and suggests no other."""
+    import re
+
+    line, value_of = TEXT_KEYS[key]
+    read = yaml.safe_load(f"x: {written}")["x"]
+    assert not isinstance(read, str)  # the independent truth: PyYAML reads it as no text
+    name = line.split(":")[0]
+    message = " ".join(error_of(write(tmp_path, EXAMPLE.replace(line, f"{name}: {written}", 1))).split())
+    hint = message.split(f"{key}:", 1)[1]
+    assert "YAML reads it, unquoted, as a " in hint and "in quotes" in hint and "to give it as text" in hint, message
+    suggested = re.findall(r"in quotes \('([^']*)'\)", hint)
+    assert all(text == written for text in suggested), f"suggests {suggested} for {written}: {message}"
+    cfg, _ = load_config(write(tmp_path, EXAMPLE.replace(line, f"{name}: '{written}'", 1)))
+    assert value_of(cfg) == written

@@ -731,8 +731,12 @@ def _unquoted_text_hint(err: Mapping[str, Any]) -> str:
             return f"{read}."
         return f"{read}: write the word in quotes ({', '.join(repr(w) for w in words)}) to give it as text."
     if isinstance(given, (int, float, datetime.date)) and err["type"] == "string_type":
-        kind = "date" if isinstance(given, datetime.date) else "number"
-        return f" YAML reads it, unquoted, as a {kind}: write it in quotes ('{show(given)}') to give it as text."
+        if type(given) is datetime.date:  # YAML reads a date only as YYYY-MM-DD: its text is the one written
+            return f" YAML reads it, unquoted, as a date: write it in quotes ('{show(given)}') to give it as text."
+        # a number or a time: many texts read as it (2024_06 and 0202406 as 202406, 0x1F as 31, 1.50 as 1.5),
+        # so the one written is not known here, and quoting the number read would give another text
+        kind = "number" if isinstance(given, (int, float)) else "date and time"
+        return f" YAML reads it, unquoted, as a {kind}: write the text you mean in quotes to give it as text."
     return ""
 
 
