@@ -1504,3 +1504,20 @@ def test_a_number_or_time_where_text_belongs_is_not_told_to_quote_another_text(t
     assert all(text == written for text in suggested), f"suggests {suggested} for {written}: {message}"
     cfg, _ = load_config(write(tmp_path, EXAMPLE.replace(line, f"{name}: '{written}'", 1)))
     assert value_of(cfg) == written
+
+
+@pytest.mark.parametrize("key, value", [("path", False), ("path", True), ("path", 7),
+                                        ("path", __import__("datetime").date(2024, 6, 1)), ("draw_figures", False)])
+def test_a_python_mapping_with_no_text_where_text_belongs_is_not_told_yaml_read_it(key, value):
+    """tinylens.load({... 'output': {'path': False}}) from Python was refused with 'got false. YAML reads
+    an unquoted no, off or false as false: write the word in quotes', and path=7 'YAML reads it,
+    unquoted, as a number', as if the user had written YAML; a mapping's message says to give the text
+    as a str, and what YAML does only for a mapping that came from it."""
+    data = yaml.safe_load(EXAMPLE)
+    data["output"][key] = value
+    message = " ".join(error_of(data).split())
+    hint = message.split(f"output.{key}:", 1)[1]
+    assert "YAML reads" in hint, message  # the reading is still told, for a mapping read from YAML
+    assert hint.split("YAML reads", 1)[0].endswith("If the mapping came from YAML: "), message
+    if key == "path":
+        assert "Give the text as a str." in hint, message

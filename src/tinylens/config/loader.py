@@ -677,7 +677,7 @@ def error_class(exc: ValidationError) -> type[ConfigError]:
 
 def format_validation_error(exc: ValidationError, origin: str) -> str:
     """One message listing each problem as ``(i) key.path: what is wrong; got value``."""
-    entries = [describe_error(err) for err in exc.errors(include_url=False)]
+    entries = [describe_error(err, from_yaml=origin != MAPPING) for err in exc.errors(include_url=False)]
     shown = entries[:MAX_LISTED_ERRORS]
     if len(entries) > len(shown):
         shown.append(f"... and {len(entries) - len(shown)} more")
@@ -687,8 +687,9 @@ def format_validation_error(exc: ValidationError, origin: str) -> str:
     return "\n".join(lines)
 
 
-def describe_error(err: Mapping[str, Any]) -> str:
-    """``path: message; got value`` for one pydantic error."""
+def describe_error(err: Mapping[str, Any], from_yaml: bool = True) -> str:
+    """``path: message; got value`` for one pydantic error; ``from_yaml``: of a config read from a
+    YAML file (False for a mapping given in Python, where YAML may have had no part)."""
     loc = clean_loc(err["loc"])
     ctx = err.get("ctx") or {}
     if err["type"] == ERROR_TYPE:
@@ -710,20 +711,28 @@ def describe_error(err: Mapping[str, Any]) -> str:
     where = dotted(loc) or "top level"
     got = f"; got {value}" if value is not None else ""
     text = f"{message.rstrip('. ')}{got}"
-    return f"{where}: {text}{'' if text.endswith('?') else '.'}{_choice_hint(err, loc)}{_unquoted_text_hint(err)}"
+    return f"{where}: {text}{'' if text.endswith('?') else '.'}{_choice_hint(err, loc)}{_unquoted_text_hint(err, from_yaml)}"
 
 
 #: pydantic's error types of a value where text belongs: a text key, or one of a key's fixed texts.
 TEXT_EXPECTED = ("string_type", "literal_error")
 
 
-def _unquoted_text_hint(err: Mapping[str, Any]) -> str:
+def _unquoted_text_hint(err: Mapping[str, Any], from_yaml: bool = True) -> str:
     """For a value that YAML read as no text where text belongs (``output.path: no``, which YAML 1.1
     reads as false, ``draw_figures: off``, ``path: 2024-06-01``, a date, ``path: 2024``, a number):
-    how YAML read it and that quotes keep it the text written, with its leading space; else empty."""
+    how YAML read it and that quotes keep it the text written, with its leading space; else empty.
+    For a mapping given in Python (not ``from_yaml``), to give the text as a str, and YAML's reading
+    only as what it is if the mapping came from YAML."""
     given = err.get("input")
     if err["type"] not in TEXT_EXPECTED or isinstance(given, str):
         return ""
+    if not from_yaml:
+        hint = _unquoted_text_hint(err)
+        if not hint:
+            return ""
+        as_str = "" if err["type"] == "literal_error" else " Give the text as a str."  # a choice's are listed
+        return f"{as_str} If the mapping came from YAML:{hint}"
     if isinstance(given, bool):
         words = YAML_BOOL_WORDS[given]
         read = f" YAML reads an unquoted {', '.join(words[:-1])} or {words[-1]} as {str(given).lower()}"
