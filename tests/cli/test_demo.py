@@ -672,3 +672,20 @@ def test_the_stale_outputs_warning_looks_in_the_output_folder_of_the_config_it_k
     assert config.read_text() == edited
     warning = stale_outputs_warning(folder, earlier)
     assert f"{folder / 'mine'} holds the outputs" in warning and str(folder / "output") not in warning, warning
+
+
+def test_the_demos_output_folder_is_read_as_the_fit_reads_its_config(tmp_path):
+    """A demo config edited to ``output: {path: 1:30}``: the fit (tinylens.load, whose YAML keeps
+    digits with colons as text) writes to the folder ``1:30``, while the demo read the file with
+    plain yaml.safe_load (base 60: 90, a number) and fell back to its own folder, looking for the
+    fit's result where there is none. Both now read the folder ``1:30``."""
+    from tinylens.cli.demo import config_output_folder
+
+    result = CliRunner().invoke(app, ["demo", str(tmp_path), "--no-fit"])
+    assert result.exit_code == 0, result.output
+    config = tmp_path / "model_config.yaml"
+    text = config.read_text()
+    assert text.count("\noutput:\n  path: output\n") == 1
+    config.write_text(text.replace("\noutput:\n  path: output\n", "\noutput:\n  path: 1:30\n"))
+    assert tinylens.load(config).config.output.path == "1:30"
+    assert config_output_folder(tmp_path) == tmp_path / "1:30"

@@ -363,8 +363,11 @@ def config_output_folder(directory: Path) -> Path:
     """The output folder of the fit that the demo's fit command runs: the ``output.path`` of the
     model_config.yaml in ``directory`` (the demo's, or the user's edited one it kept,
     :func:`edited_config`), relative to ``directory``; the demo's own where none can be read."""
-    try:
-        path = yaml.safe_load((found_folder(directory) / "model_config.yaml").read_text())["output"]["path"]
+    from tinylens.config.loader import DecimalNumbersLoader
+
+    try:  # read as the fit reads it (``1:30`` a text, ``010`` ten), so that both name one folder
+        text = (found_folder(directory) / "model_config.yaml").read_text()
+        path = yaml.load(text, Loader=DecimalNumbersLoader)["output"]["path"]
         return directory / Path(path).expanduser()
     except (OSError, ValueError, yaml.YAMLError, LookupError, TypeError, RuntimeError):  # unreadable, no such key, ~nobody
         return directory / demo_config()["output"]["path"]
