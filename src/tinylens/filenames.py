@@ -63,10 +63,11 @@ def previous_name(name: str) -> str:
 
 
 def checkpoint_names() -> tuple[str, ...]:
-    """The files a stopped fit resumes from: each sampler's checkpoint and its fingerprint,
-    then the pipeline's state."""
+    """The files a stopped fit resumes from: each sampler's checkpoint, its fingerprint and the
+    record of the survey template whose fit wrote it (:func:`template_name`), then the pipeline's
+    state; deleted together (a converged fit's, ``--fresh``, a survey's failed fit)."""
     return tuple(name for sampler in CHECKPOINTS.values()
-                 for name in (sampler, fingerprint_name(sampler))) + (PIPELINE_STATE,)
+                 for name in (sampler, fingerprint_name(sampler), template_name(sampler))) + (PIPELINE_STATE,)
 
 
 def run_name(name: str, run: int | str) -> str:

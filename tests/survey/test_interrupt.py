@@ -791,3 +791,42 @@ def test_the_pipeline_state_records_the_template_whose_fit_wrote_it(tmp_path):
     assert runner.holds_checkpoint(folder, digest="a" * 16)
     _save_box({"fingerprint": "f"}, folder / filenames.PIPELINE_STATE, np.zeros(2), np.ones(2))  # no record
     assert runner.checkpoint_digest(folder, filenames.PIPELINE_STATE) == "b" * 16  # the last line's, as before
+
+
+def test_a_survey_fits_record_of_its_template_goes_with_the_checkpoint_it_describes(tmp_path, monkeypatch):
+    """A survey's fit records its template's digest beside the sampler's checkpoint
+    (checkpoint.hdf5.template); a converged fit deletes its checkpoints, and a survey's fit that
+    raised deletes them for Dask's retry, but both left that record behind in the lens's folder,
+    describing a checkpoint no longer there. It now goes with them: no checkpoint file is left."""
+    import os
+
+    import tinylens
+    from tiny_lens import write_tiny_lens
+    from tinylens import filenames
+    from tinylens.inference.common import CHECKPOINT_TEMPLATE, prepare_checkpoint
+
+    config = write_tiny_lens(tmp_path / "lens_a")
+    out = tmp_path / "out"
+    recording = CHECKPOINT_TEMPLATE.set("a" * 16)  # as a survey's task sets it around tinylens.fit
+    try:
+        result = tinylens.fit(config, progress=False, output=out)
+    finally:
+        CHECKPOINT_TEMPLATE.reset(recording)
+    assert result.converged and (out / "result.json").is_file()
+    assert [name for name in os.listdir(out) if name.startswith("checkpoint")] == []
+
+    folder = tmp_path / "lens_b"
+    folder.mkdir()
+
+    def broken_fit(config, output, **kwargs):  # the sampler prepared its checkpoint, then the fit broke
+        checkpoint = Path(output) / filenames.CHECKPOINTS["nautilus"]
+        prepare_checkpoint(checkpoint, "stamp", True)
+        assert (Path(output) / filenames.template_name(checkpoint.name)).read_text() == "b" * 16 + "\n"
+        checkpoint.write_bytes(b"half written")
+        raise RuntimeError("broken")
+
+    monkeypatch.setattr(tinylens, "fit", broken_fit)
+    monkeypatch.setattr(runner, "fit_digest", lambda config: "b" * 16)
+    with pytest.raises(RuntimeError):
+        runner.fit_lens("lens_b", {"dataset": {}}, str(folder))
+    assert [name for name in os.listdir(folder) if name.startswith("checkpoint")] == []

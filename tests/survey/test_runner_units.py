@@ -2446,8 +2446,8 @@ def test_an_unexpected_error_removes_every_checkpoint_before_the_retry(tmp_path,
 
     folder = tmp_path / "lens_a"
     folder.mkdir()
-    names = ("checkpoint.hdf5", "checkpoint.hdf5.fingerprint", "checkpoint_dynesty.pkl",
-             "checkpoint_dynesty.pkl.fingerprint", "checkpoint.pipeline.json")
+    names = ("checkpoint.hdf5", "checkpoint.hdf5.fingerprint", "checkpoint.hdf5.template", "checkpoint_dynesty.pkl",
+             "checkpoint_dynesty.pkl.fingerprint", "checkpoint_dynesty.pkl.template", "checkpoint.pipeline.json")
     assert set(filenames.checkpoint_names()) == set(names)
 
     def broken_fit(config, **kwargs):
