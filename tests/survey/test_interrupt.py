@@ -64,6 +64,7 @@ def test_ctrl_c_before_fitting_says_what_is_kept_and_the_command_to_resume(tmp_p
         folder.mkdir(parents=True)
         (folder / "result.json").write_text(json.dumps(RESULT))
         rows = {"lens_a": runner.flat_row("lens_a", RESULT), "lens_bad": runner.failed_row("lens_bad", "broken")}
+        runner.write_row(out / runner.LENSES_DIR / "lens_bad", rows["lens_bad"])  # as its task writes it
         runner.write_catalog(rows, out)
 
     def stop(*args, **kwargs):
@@ -122,6 +123,10 @@ def test_ctrl_c_of_a_survey_with_only_counts_the_chosen_lenses(tmp_path, mock_su
 
     def one_finished(todo, rows, config, out, *args, **kwargs):  # lens_a done, then Ctrl-C
         rows["lens_a"] = runner.flat_row("lens_a", RESULT)
+        folder = out / runner.LENSES_DIR / "lens_a"  # its fit's result.json, then its row, as its task writes them
+        folder.mkdir(parents=True)
+        (folder / "result.json").write_text(json.dumps(RESULT))
+        runner.write_row(folder, rows["lens_a"])
         runner.write_catalog(rows, out)
         raise KeyboardInterrupt
 
@@ -830,3 +835,30 @@ def test_a_survey_fits_record_of_its_template_goes_with_the_checkpoint_it_descri
     with pytest.raises(RuntimeError):
         runner.fit_lens("lens_b", {"dataset": {}}, str(folder))
     assert [name for name in os.listdir(folder) if name.startswith("checkpoint")] == []
+
+
+def test_ctrl_c_does_not_count_a_lens_whose_folder_is_gone_as_finished(tmp_path):
+    """The earlier run's catalogue holds lens_a and lens_b ok, but lens_a's folder is gone whole
+    (a purged scratch disk): the survey run again reads its rows from the lens folders, so it fits
+    lens_a again (the plan, the truth below). Ctrl-C's hint counted the catalogue's row
+    ('Finished lenses kept: 2 (2 ok, 0 failed)'); it now counts lens_b alone."""
+    import shutil
+
+    from tinylens import filenames
+    from tinylens.cli.common import survey_hint
+
+    lenses = tmp_path / runner.LENSES_DIR
+    for lens_id in ("lens_a", "lens_b"):
+        runner.write_row(lenses / lens_id, {**runner.failed_row(lens_id, ""), "status": "ok", "reason": ""})
+        (lenses / lens_id / filenames.RESULT).write_text(json.dumps({**RESULT, "output_dir": str(lenses / lens_id)}))
+    runner.write_catalog(runner.read_rows(tmp_path), tmp_path)  # the earlier run's, both ok
+    assert sorted(pd.read_parquet(tmp_path / runner.CATALOG_PARQUET)["status"]) == ["ok", "ok"]
+    shutil.rmtree(lenses / "lens_a")
+    found = [runner.Lens(lens_id, tmp_path / "in" / lens_id) for lens_id in ("lens_a", "lens_b")]
+    refitted = [lens.lens_id for lens in runner.plan(found, runner.read_rows(tmp_path), tmp_path)]
+    assert refitted == ["lens_a"]  # the rerun's
+    text = " ".join(survey_hint(tmp_path, "cmd").split())
+    assert f"Finished lenses kept: {2 - len(refitted)} (1 ok, 0 failed)" in text, text
+    with_only = " ".join(survey_hint(tmp_path, "cmd", chosen=["lens_a", "lens_b"]).split())
+    assert "Finished lenses kept: 1 of the 2 chosen by --only (1 ok, 0 failed)" in with_only, with_only
+    assert "No lens of the 1 chosen by --only had finished." in survey_hint(tmp_path, "cmd", chosen=["lens_a"])

@@ -302,14 +302,16 @@ def fit_hint(folder: Path | None, problem: Any, fresh: bool = False) -> str:
 
 
 def finished_counts(catalog: Path, chosen: Sequence[str] | None = None,
-                    unfinished: Sequence[str] = ()) -> dict[str, int] | None:
+                    unfinished: Sequence[str] = (), lenses_dir: Path | None = None) -> dict[str, int] | None:
     """Lenses ``ok`` and ``failed`` in a survey's ``catalog`` (Parquet), of the lens ids ``chosen``
     only where given (``--only``), leaving out the lens ids ``unfinished`` (those the survey run
-    again fits, :func:`unfinished_folders`, though an earlier catalogue holds their row); ``None``
-    where it is missing or cannot be read."""
+    again fits, :func:`unfinished_folders`, though an earlier catalogue holds their row) and, with
+    ``lenses_dir`` (the survey's ``lenses/``), those whose folder is not there (deleted: the survey
+    run again reads its rows from the folders, so it fits them again); ``None`` where it is missing
+    or cannot be read."""
     import pandas as pd
 
-    narrowed = chosen is not None or bool(unfinished)
+    narrowed = chosen is not None or bool(unfinished) or lenses_dir is not None
     try:
         frame = pd.read_parquet(catalog, columns=["lens_id", "status"] if narrowed else ["status"])
     except Exception:  # noqa: BLE001 - missing, cut short or not a catalogue: no counts to give
@@ -319,6 +321,8 @@ def finished_counts(catalog: Path, chosen: Sequence[str] | None = None,
         status = status[frame["lens_id"].isin(list(chosen))]
     if unfinished:
         status = status[~frame["lens_id"].isin(list(unfinished))]
+    if lenses_dir is not None:
+        status = status[frame["lens_id"][status.index].map(lambda lens_id: (lenses_dir / str(lens_id)).is_dir()).astype(bool)]
     return {"ok": int((status == "ok").sum()), "failed": int((status == "failed").sum())}
 
 
@@ -356,8 +360,8 @@ def survey_hint(out: Path | None, command: str, written: bool = False, restart: 
 
     if out is None:
         return f"It was stopped before it wrote anything. To start again, run: {command}"
-    # a lens of the catalogue that the survey run again fits (its ok row's result.json gone) is not finished
-    counts = finished_counts(out / CATALOG_PARQUET, chosen, list(unfinished_folders(out, chosen)))
+    # a lens of the catalogue that the survey run again fits (its ok row's result.json gone, or its folder) is not finished
+    counts = finished_counts(out / CATALOG_PARQUET, chosen, list(unfinished_folders(out, chosen)), out / LENSES_DIR)
     of = "" if chosen is None else f" of the {len(chosen)} chosen by --only"
     kept = f"No lens{of} had finished." if not counts or not sum(counts.values()) else (
         f"Finished lenses kept: {sum(counts.values())}{of} ({counts['ok']} ok, {counts['failed']} failed), their rows "
