@@ -1736,17 +1736,10 @@ def capped_again(problem: Any, out: Path) -> tuple[str, float, float] | None:
     return (key, cap, recorded) if filenames.CHECKPOINTS[method] in kept else None
 
 
-def _warn_capped(problem: Any, out: Path) -> None:
-    """Say (:class:`~tinylens.errors.CapReachedWarning`, a ConvergenceWarning), before anything is done again, that the fit in ``out`` already
-    reached its sampler's cap (:func:`capped_again`): running it again samples nothing more and
-    writes the same outputs again; how to continue it, or start again."""
-    capped = capped_again(problem, out)
-    if capped is not None:
-        _say_capped(out, capped)
-
-
 def _say_capped(out: Path, capped: tuple[str, float, float]) -> None:
-    """:func:`_warn_capped`'s warning, of what :func:`capped_again` found (not None)."""
+    """Say (:class:`~tinylens.errors.CapReachedWarning`, a ConvergenceWarning), before anything is done again, that the fit in ``out`` already
+    reached its sampler's cap (``capped``: what :func:`capped_again` found, not None): running it again
+    samples nothing more and writes the same outputs again; how to continue it, or start again."""
     from tinylens.errors import CapReachedWarning
 
     key, cap, recorded = capped
