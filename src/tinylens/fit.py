@@ -1590,19 +1590,29 @@ def _holds_own_stamp(problem: Any, out: Path, stamp_file: Path) -> bool:
     ``problem`` writes there, where it is known before the search (False where it is not)."""
     from tinylens.inference import search_of
 
-    module, runner, settings, pipeline = search_of(problem)
-    if pipeline is not None:
-        from tinylens.pipeline.run import resumed_sampling
-
-        sampling = resumed_sampling(problem, runner, pipeline, out, settings, getattr(module, "settings_for_run", None),
-                                    look_only=True)
-        if sampling is None:  # stages 1-3 done again: their box, so the stamp, not known yet
-            return False
-        problem, settings = sampling
+    sampling = _sampled_first(problem, out)
+    if sampling is None:  # stages 1-3 done again: their box, so the stamp, not known yet
+        return False
     try:
-        return stamp_file.read_text().strip() == module.checkpoint_stamp(problem, settings)
+        return stamp_file.read_text().strip() == search_of(problem)[0].checkpoint_stamp(*sampling)
     except (OSError, UnicodeDecodeError):
         return False
+
+
+def _sampled_first(problem: Any, out: Path) -> tuple[Any, dict[str, Any]] | None:
+    """The problem and sampler settings that a fit of ``problem`` in ``out`` samples first: its own
+    without the pipeline; with it, those of the box its stages' state there holds
+    (:func:`~tinylens.pipeline.run.resumed_sampling`, the state only looked at); None where that box
+    is not known before the search (the stages are done again)."""
+    from tinylens.inference import search_of
+
+    module, runner, settings, pipeline = search_of(problem)
+    if pipeline is None:
+        return problem, settings
+    from tinylens.pipeline.run import resumed_sampling
+
+    return resumed_sampling(problem, runner, pipeline, out, settings, getattr(module, "settings_for_run", None),
+                            look_only=True)
 
 
 def replaced_checkpoints(out: Path, unresumed: Iterable[str]) -> list[Path]:
@@ -1664,21 +1674,16 @@ def _checkpoint_why(problem: Any, out: Path, name: str) -> str:
     from tinylens.inference import search_of
     from tinylens.inference.common import differing_parts
 
-    module, runner, settings, pipeline = search_of(problem)
+    module = search_of(problem)[0]
     if not hasattr(module, "recorded_parts") or not hasattr(module, "checkpoint_parts"):
         return ""
     recorded = module.recorded_parts(out / name)
     if recorded is None:
         return ""
-    if pipeline is not None:
-        from tinylens.pipeline.run import resumed_sampling
-
-        sampling = resumed_sampling(problem, runner, pipeline, out, settings, getattr(module, "settings_for_run", None),
-                                    look_only=True)
-        if sampling is None:  # the box is the stages' to find again
-            return ""
-        problem, settings = sampling
-    differ = differing_parts(recorded, module.checkpoint_parts(problem, settings))
+    sampling = _sampled_first(problem, out)
+    if sampling is None:  # the box is the stages' to find again
+        return ""
+    differ = differing_parts(recorded, module.checkpoint_parts(*sampling))
     return f"other {listed(differ)} than this config's" if differ else ""
 
 
