@@ -21,7 +21,7 @@ import shlex
 import sys
 import threading
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -360,8 +360,12 @@ def survey_hint(out: Path | None, command: str, written: bool = False, restart: 
 
     if out is None:
         return f"It was stopped before it wrote anything. To start again, run: {command}"
+    named = chosen if lenses is None else lenses  # the lenses named as starting again
+    # the lens folders looked at once (each one's row.json and result.json read), for both the counts
+    # (of chosen) and the lenses named (of named): all of them where chosen is None, as the counts are
+    unfinished = unfinished_folders(out, None if chosen is None else [*chosen, *named])
     # a lens of the catalogue that the survey run again fits (its ok row's result.json gone, or its folder) is not finished
-    counts = finished_counts(out / CATALOG_PARQUET, chosen, list(unfinished_folders(out, chosen)), out / LENSES_DIR)
+    counts = finished_counts(out / CATALOG_PARQUET, chosen, list(_among(unfinished, chosen)), out / LENSES_DIR)
     of = "" if chosen is None else f" of the {len(chosen)} chosen by --only"
     kept = f"No lens{of} had finished." if not counts or not sum(counts.values()) else (
         f"Finished lenses kept: {sum(counts.values())}{of} ({counts['ok']} ok, {counts['failed']} failed), their rows "
@@ -375,7 +379,7 @@ def survey_hint(out: Path | None, command: str, written: bool = False, restart: 
         interrupted = f"interrupted lenses start again from the beginning: {restart}{still.format('one')}"
     else:
         interrupted = "interrupted lenses resume from their checkpoints"
-        bare = unfinished_without_checkpoint(out, chosen if lenses is None else lenses)
+        bare = unfinished_without_checkpoint(_among(unfinished, named))
         if len(bare) == 1:
             interrupted += f"; {bare[0]} had written none yet and starts again from the beginning{still.format('it')}"
         elif bare:
@@ -383,7 +387,7 @@ def survey_hint(out: Path | None, command: str, written: bool = False, restart: 
 
             interrupted += (f"; {some_lenses(bare)} had written none yet and start again from the beginning"
                             f"{still.format('one')}")
-        other = other_template_checkpoints(out, chosen if lenses is None else lenses, digest)
+        other = other_template_checkpoints(_among(unfinished, named), digest)
         if other:
             from tinylens.survey.runner import some_lenses
 
@@ -398,20 +402,20 @@ def survey_hint(out: Path | None, command: str, written: bool = False, restart: 
     return f"{kept} To fit the rest ({interrupted}), run: {command}"
 
 
-def unfinished_without_checkpoint(out: Path, chosen: Sequence[str] | None = None) -> list[str]:
-    """The lenses of the survey folder ``out`` (of the ids ``chosen`` only, where given) whose fit
-    was begun (their folder is there) but neither finished nor checkpointed, by the rules the survey
+def unfinished_without_checkpoint(unfinished: Mapping[str, Path]) -> list[str]:
+    """The lenses of the ``unfinished`` lens folders of a survey (:func:`unfinished_folders`, by name)
+    whose fit was begun (their folder is there) but neither finished nor checkpointed, by the rules the survey
     run again applies: no ``row.json`` of that lens that makes it done (:func:`unfinished_folders`:
     one copied from another lens is not its row, an ``ok`` one whose ``result.json`` is gone is
     fitted again) nor a ``result.json`` its row is rebuilt from
     (:func:`tinylens.survey.runner.result_row`), and none of the checkpoint files a resuming
     template's fit resumes from (:func:`tinylens.survey.runner.holds_checkpoint` of
     :func:`tinylens.survey.runner.resumed_names`, as the dry run counts them): a fit stopped in its
-    first stages, which starts again from the beginning. By name; none where the folder cannot be listed."""
+    first stages, which starts again from the beginning. By name."""
     from tinylens.survey.runner import RESUMED_FILES, holds_checkpoint
 
     names = RESUMED_FILES  # resumed_names of a template that resumes (else the hint says restart)
-    return [name for name, folder in unfinished_folders(out, chosen).items() if not holds_checkpoint(folder, names)]
+    return [name for name, folder in unfinished.items() if not holds_checkpoint(folder, names)]
 
 
 def unfinished_folders(out: Path, chosen: Sequence[str] | None = None) -> dict[str, Path]:
@@ -435,17 +439,25 @@ def unfinished_folders(out: Path, chosen: Sequence[str] | None = None) -> dict[s
             and result_row(folder.name, folder / filenames.RESULT) is None}
 
 
-def other_template_checkpoints(out: Path, chosen: Sequence[str] | None, digest: str | None) -> list[str]:
-    """The lenses of the survey folder ``out`` (of the ids ``chosen`` only, where given) unfinished
-    (no row of theirs, :func:`unfinished_without_checkpoint`'s rules) and holding a checkpoint written
+def other_template_checkpoints(unfinished: Mapping[str, Path], digest: str | None) -> list[str]:
+    """The lenses of the ``unfinished`` lens folders of a survey (:func:`unfinished_folders`, by name:
+    no row of theirs, :func:`unfinished_without_checkpoint`'s rules) holding a checkpoint written
     by a fit of another template than the one of ``digest``
-    (:func:`tinylens.survey.runner.other_checkpoints`); none where ``digest`` is not known or the
-    folder cannot be listed."""
+    (:func:`tinylens.survey.runner.other_checkpoints`); none where ``digest`` is not known."""
     from tinylens.survey.runner import RESUMED_FILES, other_checkpoints
 
     if digest is None:
         return []
-    return other_checkpoints(unfinished_folders(out, chosen), RESUMED_FILES, digest)
+    return other_checkpoints(unfinished, RESUMED_FILES, digest)
+
+
+def _among(folders: Mapping[str, Path], ids: Sequence[str] | None) -> dict[str, Path]:
+    """``folders`` (by lens id) of the lens ids ``ids`` only, where given, in their order: what
+    :func:`unfinished_folders` gives for ``ids`` where ``folders`` is its answer for more of them."""
+    if ids is None:
+        return dict(folders)
+    wanted = set(ids)
+    return {name: folder for name, folder in folders.items() if name in wanted}
 
 
 def without_flag(command: str, flag: str) -> str:
