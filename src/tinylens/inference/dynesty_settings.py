@@ -117,11 +117,12 @@ def check_names(settings: dict[str, Any]) -> None:
     refuses or one above its caps, a ``queue_size`` above :data:`MAX_QUEUE` or a ``history_filename``
     that is no file name or one of tinylens's own, without importing dynesty (nor JAX)."""
     found = source_keywords()
-    if found is not None:
-        sampler_keys, run_keys = found
-        check_settings("dynesty", settings, sampler_keys | run_keys | OWN_KEYS | set(ALIASES), ALIASES)
+    if found is None:  # the source does not tell the names: all is left to the runner's check
+        return
+    sampler_keys, run_keys = found
+    check_settings("dynesty", settings, sampler_keys | run_keys | OWN_KEYS | set(ALIASES), ALIASES)
     canon = {ALIASES.get(k, k): v for k, v in settings.items()}
-    if found is not None and "queue_size" in canon:  # a whole number, as check_settings found
+    if "queue_size" in canon:  # a whole number, as check_settings found
         check_queue(settings, canon["queue_size"])
-    if found is not None and "history_filename" in canon:
+    if "history_filename" in canon:
         check_history_name(canon["history_filename"])
