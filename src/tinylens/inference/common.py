@@ -166,10 +166,10 @@ def _wrong_kind(what: str, value: Any) -> bool:
     """Whether ``value``, which the rule of :data:`VALUE_RULES` that says it ``what`` refuses, is of
     the wrong kind for it (a text or a list for a number, a number for true or false, a list for a
     mapping, or a mapping holding a text where a number goes) rather than a value of the right kind
-    out of its range (``nlive: -5``, ``f_live: 1.5``)."""
+    out of its range (``nlive: -5``, ``f_live: 1.5``): for a number, where :func:`number_error` says so."""
     if what == _FLAG[0] or what.startswith("a mapping"):
         return True  # true and false its only values; a mapping refused only for a value of no number in it
-    return not isinstance(value, (int, float, np.number)) or isinstance(value, bool)
+    return number_error(value) is ConfigTypeError
 
 
 #: The most points one batch of a search may hold: a sampler's batch (nautilus's ``n_batch``), its
