@@ -332,6 +332,27 @@ def test_tinylens_load_of_a_config_with_a_model_mistake_raises_before_jax_loads(
     assert run.stdout.splitlines() == [repr(message), "[]"], run.stdout
 
 
+def _refused_before_the_heavy_imports(tmp_path, command, inference, check):
+    """Write the demo's config (no output path) with ``inference`` (the text of its mapping), take
+    the ConfigError the runner's own ``check`` (of the settings and 2 free parameters) raises in
+    this process, and assert that ``tinylens <command>`` of the config says the same, in the same
+    words, with exit code 2 and no traceback, none of HEAVY nor scikit-learn imported, nothing written."""
+    from tinylens.config.loader import load_config
+    from tinylens.errors import ConfigError
+
+    config = tmp_path / "model_config.yaml"
+    config.write_text(_LOCKED_CONFIG.replace("output: {path: runs/lens1}\n", "") + f"inference: {inference}\n")
+    with pytest.raises(ConfigError) as expected:
+        check(dict(load_config(config)[0].inference.settings), 2)
+    run = _python("-X", "importtime", "-m", "tinylens", command, str(config))
+    assert run.returncode == 2, run.stderr[-2000:]
+    said = run.stderr[run.stderr.index("Error:"):]
+    assert "Traceback" not in said
+    assert "".join(said.split()) == "".join(f"Error: In config file {config}: {expected.value}".split())
+    assert _imported(run.stderr) & {*HEAVY, "sklearn"} == set()
+    assert not (tmp_path / "output").exists()
+
+
 _SAMPLER_MISTAKES = {"unknown setting": "{nlvie: 100}", "wrong-typed value": "{nlive: 200, f_live: high}"}
 
 
@@ -344,23 +365,11 @@ def test_a_sampler_setting_mistake_is_refused_before_jax_sklearn_or_the_data_loa
     machine). The names come from nautilus's source (tinylens.inference.nautilus_settings) and are
     checked once the config is read: the same message and exit code, none of those libraries
     imported (no data file exists here, which a check after the data's load would have said instead)."""
-    from tinylens.inference import nautilus_runner
-    from tinylens.errors import ConfigError
+    from tinylens.inference import nautilus_runner  # the runner's own check, nautilus imported
 
-    config = tmp_path / "model_config.yaml"
-    config.write_text(_LOCKED_CONFIG.replace("output: {path: runs/lens1}\n", "")
-                      + f"inference: {{type: sampler, method: nautilus, settings: {_SAMPLER_MISTAKES[case]}}}\n")
-    from tinylens.config.loader import load_config
-
-    with pytest.raises(ConfigError) as expected:  # the runner's own check, nautilus imported
-        nautilus_runner.check(dict(load_config(config)[0].inference.settings), 2)
-    run = _python("-X", "importtime", "-m", "tinylens", command, str(config))
-    assert run.returncode == 2, run.stderr[-2000:]
-    said = run.stderr[run.stderr.index("Error:"):]
-    assert "Traceback" not in said
-    assert "".join(said.split()) == "".join(f"Error: In config file {config}: {expected.value}".split())
-    assert _imported(run.stderr) & {*HEAVY, "sklearn"} == set()
-    assert not (tmp_path / "output").exists()
+    _refused_before_the_heavy_imports(tmp_path, command,
+                                      f"{{type: sampler, method: nautilus, settings: {_SAMPLER_MISTAKES[case]}}}",
+                                      nautilus_runner.check)
 
 
 def test_nautilus_setting_names_read_from_its_source_are_those_of_its_signatures():
@@ -372,7 +381,6 @@ def test_nautilus_setting_names_read_from_its_source_are_those_of_its_signatures
     sampler_keys, run_keys = source_keywords()
     assert (set(sampler_keys), set(run_keys)) == (nautilus_runner.SAMPLER_KEYS, nautilus_runner.RUN_KEYS)
     assert {"n_live", "n_networks"} <= sampler_keys and {"f_live", "n_eff"} <= run_keys
-
 
 
 _DYNESTY_MISTAKES = {"unknown setting": "{nlvie: 100}", "wrong-typed value": "{walks: many}",
@@ -389,22 +397,11 @@ def test_a_dynesty_setting_mistake_is_refused_before_jax_or_the_data_load(tmp_pa
     (tinylens.inference.dynesty_settings) and are checked, with the values the config alone tells,
     once the config is read: the same message and exit code, neither JAX nor dynesty imported (no
     data file exists here, which a check after the data's load would have said instead)."""
-    from tinylens.config.loader import load_config
-    from tinylens.errors import ConfigError
-    from tinylens.inference import dynesty_runner
+    from tinylens.inference import dynesty_runner  # the runner's own check, dynesty imported
 
-    config = tmp_path / "model_config.yaml"
-    config.write_text(_LOCKED_CONFIG.replace("output: {path: runs/lens1}\n", "")
-                      + f"inference: {{type: sampler, method: dynesty, settings: {_DYNESTY_MISTAKES[case]}}}\n")
-    with pytest.raises(ConfigError) as expected:  # the runner's own check, dynesty imported
-        dynesty_runner.check(dict(load_config(config)[0].inference.settings), 2)
-    run = _python("-X", "importtime", "-m", "tinylens", command, str(config))
-    assert run.returncode == 2, run.stderr[-2000:]
-    said = run.stderr[run.stderr.index("Error:"):]
-    assert "Traceback" not in said
-    assert "".join(said.split()) == "".join(f"Error: In config file {config}: {expected.value}".split())
-    assert _imported(run.stderr) & {*HEAVY, "sklearn"} == set()
-    assert not (tmp_path / "output").exists()
+    _refused_before_the_heavy_imports(tmp_path, command,
+                                      f"{{type: sampler, method: dynesty, settings: {_DYNESTY_MISTAKES[case]}}}",
+                                      dynesty_runner.check)
 
 
 def test_dynesty_setting_names_read_from_its_source_are_those_of_its_signatures():
@@ -434,23 +431,11 @@ def test_an_optimizer_setting_mistake_is_refused_before_jax_or_the_data_load(tmp
     checked once the config is read (tinylens.inference.optimizer_settings: all of lbfgs's check,
     differential evolution's but its popsize cap and scipy's trial), the same message and exit
     code, JAX not imported (no data file exists here)."""
-    from tinylens.config.loader import load_config
-    from tinylens.errors import ConfigError
-    from tinylens.inference import optimizer
+    from tinylens.inference import optimizer  # the runner's own check, JAX imported
 
     method, settings = _OPTIMIZER_MISTAKES[case]
-    config = tmp_path / "model_config.yaml"
-    config.write_text(_LOCKED_CONFIG.replace("output: {path: runs/lens1}\n", "")
-                      + f"inference: {{type: optimizer, method: {method}, settings: {settings}}}\n")
-    with pytest.raises(ConfigError) as expected:  # the runner's own check, JAX imported
-        getattr(optimizer, f"check_{method}")(dict(load_config(config)[0].inference.settings), 2)
-    run = _python("-X", "importtime", "-m", "tinylens", command, str(config))
-    assert run.returncode == 2, run.stderr[-2000:]
-    said = run.stderr[run.stderr.index("Error:"):]
-    assert "Traceback" not in said
-    assert "".join(said.split()) == "".join(f"Error: In config file {config}: {expected.value}".split())
-    assert _imported(run.stderr) & {*HEAVY, "sklearn"} == set()
-    assert not (tmp_path / "output").exists()
+    _refused_before_the_heavy_imports(tmp_path, command, f"{{type: optimizer, method: {method}, settings: {settings}}}",
+                                      getattr(optimizer, f"check_{method}"))
 
 
 def _survey_with_a_model_mistake(tmp_path, case: str, settings: dict | None = None):
