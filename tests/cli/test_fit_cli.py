@@ -1100,24 +1100,17 @@ def test_an_interval_ending_at_zero_or_a_tiny_negative_past_eight_places_reads_a
     decimals; both ends now read 0 beside the other end's exponent, '0 to 2.0e-09', a median at 0
     '0 ± 1e-09', and a plain value that rounds to zero has no sign ('0.00', not '-0.00'); the
     figure's summary panel the same."""
-    from types import SimpleNamespace
-
     from tinylens.cli.fit import medians_table
-    from tinylens.fit import _summary_lines
 
     stats = {"source_light.0.e1": (1e-9, 0.0, 2e-9), "source_light.0.e2": (1.2e-9, -1e-12, 2e-9),
              "lens_mass.0.e1": (0.0, 0.0, 2e-9), "lens_mass.0.e2": (-0.001, -0.1, 0.1)}
-    result = SimpleNamespace(method="nautilus", median={n: m for n, (m, _, _) in stats.items()},
-                             interval_68={n: (lo, hi) for n, (_, lo, hi) in stats.items()})
+    result = _sampled_result(stats)
     cells = _table_cells(medians_table(result))
     assert cells["source_light.0.e1"] == ["1.0e-09 ± 1e-09", "0 to 2.0e-09"], cells
     assert cells["source_light.0.e2"] == ["1.2e-09 ± 1e-09", "0 to 2.0e-09"], cells
     assert cells["lens_mass.0.e1"] == ["0 ± 1e-09", "0 to 2.0e-09"], cells
     assert cells["lens_mass.0.e2"] == ["0.00 ± 0.10", "-0.10 to 0.10"], cells
-    panel = _summary_lines(SimpleNamespace(method="nautilus", log_evidence=None, log_likelihood=np.zeros(2),
-                                           n_likelihood_evals=1, wall_time_s=1.0, samples=np.zeros((2, 1))),
-                           {n: {"median": m, "interval_68": [lo, hi]} for n, (m, lo, hi) in stats.items()},
-                           {"flags": [], "critical": []})
+    panel = _sampled_panel(stats)
     assert "mass0.e1: 0 ± 1e-09" in panel and "mass0.e2: 0.00 ± 0.10" in panel, panel
 
 
@@ -1153,24 +1146,42 @@ def _table_cells(table) -> dict[str, list[str]]:
     return {row[0]: row[1:] for row in rows if row and row[0]}
 
 
+def _sampled_result(stats: dict[str, tuple[float, float, float]], **extra):
+    """A stand-in for a nautilus fit's result with the (median, 68 % low, 68 % high) of ``stats``,
+    as the medians and truth tables read it, and any ``extra`` attributes."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(method="nautilus", median={n: m for n, (m, _, _) in stats.items()},
+                           interval_68={n: (lo, hi) for n, (_, lo, hi) in stats.items()}, **extra)
+
+
+def _sampled_panel(stats: dict[str, tuple[float, float, float]]) -> list[str]:
+    """The lines of the fit figure's summary panel for a nautilus fit with the (median, 68 % low,
+    68 % high) of ``stats`` (no evidence, no quality flags)."""
+    from types import SimpleNamespace
+
+    from tinylens.fit import _summary_lines
+
+    return _summary_lines(SimpleNamespace(method="nautilus", log_evidence=None, log_likelihood=np.zeros(2),
+                                          n_likelihood_evals=1, wall_time_s=1.0, samples=np.zeros((2, 1))),
+                          {n: {"median": m, "interval_68": [lo, hi]} for n, (m, lo, hi) in stats.items()},
+                          {"flags": [], "critical": []})
+
+
 def test_the_printed_medians_are_rounded_as_the_fit_figure_gives_them():
     """tinylens fit printed its medians and 68 % intervals with .5g while the fit figure's summary
     panel gives each median to two significant digits of its half-width: the demo's Einstein radius
     read 1.2505 (1.2502 - 1.2509) on the terminal and 1.25053 ± 0.00035 on the figure, a flux of
     10219.4 ± 0.5 read 10219. The table now gives the figure's median ± half-width, and the interval
     to the same places; result.json and result_summary.csv keep every digit as before."""
-    from types import SimpleNamespace
-
     from tinylens.cli.fit import medians_table
-    from tinylens.fit import _summary_lines
 
     stats = {"lens_mass.0.theta_E": (1.250529, 1.2501832, 1.2508872),  # the demo fit's result_summary.csv
              "lens_light.0.flux": (2696.594, 2687.2139, 2705.7627),
              "source_light.0.n_sersic": (1.1837517, 1.1730559, 1.1946413),
              "source_light.0.flux": (10219.4, 10218.9, 10219.9),
              "lens_mass.0.e1": (-0.031, -0.052, -0.0103)}
-    result = SimpleNamespace(method="nautilus", median={n: m for n, (m, _, _) in stats.items()},
-                             interval_68={n: (lo, hi) for n, (_, lo, hi) in stats.items()})
+    result = _sampled_result(stats)
     cells = _table_cells(medians_table(result))
     assert cells["lens_mass.0.theta_E"] == ["1.25053 ± 0.00035", "1.25018 to 1.25089"], cells
     assert cells["lens_light.0.flux"] == ["2696.6 ± 9.3", "2687.2 to 2705.8"], cells
@@ -1178,10 +1189,7 @@ def test_the_printed_medians_are_rounded_as_the_fit_figure_gives_them():
     assert cells["source_light.0.flux"] == ["10219.40 ± 0.50", "10218.90 to 10219.90"], cells
     assert cells["lens_mass.0.e1"] == ["-0.031 ± 0.021", "-0.052 to -0.010"], cells
     # the figure's summary panel gives the same numbers
-    panel = _summary_lines(SimpleNamespace(method="nautilus", log_evidence=None, log_likelihood=np.zeros(2),
-                                           n_likelihood_evals=1, wall_time_s=1.0, samples=np.zeros((2, 1))),
-                           {n: {"median": m, "interval_68": [lo, hi]} for n, (m, lo, hi) in stats.items()},
-                           {"flags": [], "critical": []})
+    panel = _sampled_panel(stats)
     for name, (shown, _) in cells.items():
         if name in stats:
             assert any(line.endswith(f": {shown}") or f": {shown}\"" in line for line in panel), (shown, panel)
@@ -1194,8 +1202,6 @@ def test_the_truth_table_shows_the_fitted_numbers_the_medians_table_does():
     beside a truth of 10219. Both now give the same median and interval; the truth is shown as
     given (1.25, not 1.25000; to the median's places where it has that many) and the pull is
     computed from every digit, as before."""
-    from types import SimpleNamespace
-
     from tinylens.cli.fit import medians_table, truth_table
 
     stats = {"lens_mass.0.theta_E": (1.250529, 1.2501832, 1.2508872),  # the demo fit's result_summary.csv
@@ -1205,8 +1211,7 @@ def test_the_truth_table_shows_the_fitted_numbers_the_medians_table_does():
              "lens_mass.0.e1": (-0.031, -0.052, -0.0103)}
     truth = {"lens_mass.0.theta_E": 1.25, "lens_light.0.flux": 2700.0, "source_light.0.n_sersic": 1.2,
              "source_light.0.flux": 10219.43, "lens_mass.0.e1": 0.0}
-    result = SimpleNamespace(method="nautilus", median={n: m for n, (m, _, _) in stats.items()},
-                             interval_68={n: (lo, hi) for n, (_, lo, hi) in stats.items()}, param_names=tuple(stats))
+    result = _sampled_result(stats, param_names=tuple(stats))
     medians, compared = _table_cells(medians_table(result)), _table_cells(truth_table(result, truth))
     for name in stats:
         (median_and_half, interval), (_, median, interval_again, _) = medians[name], compared[name]
