@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import errno
+import functools
 import json
 import os
 import re
@@ -1207,6 +1208,31 @@ def test_a_resumed_fit_says_at_its_start_that_it_resumes_and_what_it_keeps(tmp_p
     assert err.index("resuming its checkpoint") < err.rindex(f"{method} | calls")  # before the sampling's lines
 
 
+def _capped_fit_keeping_its_checkpoint(tmp_path: Path, data: dict, inference: dict) -> dict:
+    """The tiny lens fitted with ``inference`` (capped, without the pipeline) into tmp_path/output,
+    so that its sampler's checkpoint is kept there; its config, as a mapping."""
+    config = write_tiny_lens(tmp_path, inference, data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tinylens.fit(config, progress=False, pipeline=False)  # capped: its checkpoint kept
+    return yaml.safe_load(config.read_text())
+
+
+def _unresumed_warning(tmp_path: Path, data: dict, cfg: dict, method: str, change) -> str:
+    """The CheckpointWarning a fit of ``cfg`` with ``change`` made to it gives for ``method``'s
+    checkpoint in tmp_path/output (which it must not resume), its whitespace evened out."""
+    from tinylens.fit import _warn_unresumed, without_pipeline
+    from tinylens.inference import resumed_checkpoints
+
+    changed = copy.deepcopy(cfg)
+    change(changed, data)
+    problem = without_pipeline(tinylens.load(changed, base_dir=tmp_path))
+    assert filenames.CHECKPOINTS[method] not in resumed_checkpoints(problem, tmp_path / "output")
+    with pytest.warns(CheckpointWarning) as caught:
+        _warn_unresumed(problem, tmp_path / "output")
+    return " ".join(str(caught[0].message).split())
+
+
 def test_the_samplers_checkpoint_of_another_fit_is_said_to_differ_by_what_it_records(tmp_path, data):
     """checkpoint.hdf5 of another fit (a prior changed, or n_live) was said by the fit's
     CheckpointWarning to be of 'other data, model, priors, precision or sampler settings than this
@@ -1216,25 +1242,10 @@ def test_the_samplers_checkpoint_of_another_fit_is_said_to_differ_by_what_it_rec
     older tinylens's) is said as before; whether it is resumed is unchanged (it is not)."""
     import h5py
 
-    from tinylens.fit import _warn_unresumed, without_pipeline
-    from tinylens.inference import resumed_checkpoints
-
-    config = write_tiny_lens(tmp_path, _inference(n_like_max=SMALL_CAP), data)
+    cfg = _capped_fit_keeping_its_checkpoint(tmp_path, data, _inference(n_like_max=SMALL_CAP))
     out = tmp_path / "output"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        tinylens.fit(config, progress=False, pipeline=False)  # capped: its checkpoint kept
     checkpoint = out / filenames.CHECKPOINTS["nautilus"]
-    cfg = yaml.safe_load(config.read_text())
-
-    def said(change) -> str:
-        changed = copy.deepcopy(cfg)
-        change(changed, data)
-        problem = without_pipeline(tinylens.load(changed, base_dir=tmp_path))
-        assert filenames.CHECKPOINTS["nautilus"] not in resumed_checkpoints(problem, out)
-        with pytest.warns(CheckpointWarning) as caught:
-            _warn_unresumed(problem, out)
-        return " ".join(str(caught[0].message).split())
+    said = functools.partial(_unresumed_warning, tmp_path, data, cfg, "nautilus")
 
     text = said(_change_prior)
     assert f"checkpoint.hdf5 in {out}: of another fit (other priors than this config's)" in text, text
@@ -1255,28 +1266,16 @@ def test_dynestys_checkpoint_of_another_fit_is_said_to_differ_by_what_it_records
     A checkpoint that records none (an older tinylens's) is said as before, and resumed as before."""
     import pickle
 
-    from tinylens.fit import _warn_unresumed, without_pipeline
+    from tinylens.fit import without_pipeline
     from tinylens.inference import resumed_checkpoints
 
     inference = {"type": "sampler", "method": "dynesty",
                  "settings": {"nlive": 50, "maxcall": 300, "checkpoint_every": 0, "seed": 3}}
-    config = write_tiny_lens(tmp_path, inference, data)
+    cfg = _capped_fit_keeping_its_checkpoint(tmp_path, data, inference)
     out = tmp_path / "output"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        tinylens.fit(config, progress=False, pipeline=False)  # capped: its checkpoint kept
     checkpoint = out / filenames.CHECKPOINTS["dynesty"]
     assert checkpoint.is_file()
-    cfg = yaml.safe_load(config.read_text())
-
-    def said(change) -> str:
-        changed = copy.deepcopy(cfg)
-        change(changed, data)
-        problem = without_pipeline(tinylens.load(changed, base_dir=tmp_path))
-        assert filenames.CHECKPOINTS["dynesty"] not in resumed_checkpoints(problem, out)
-        with pytest.warns(CheckpointWarning) as caught:
-            _warn_unresumed(problem, out)
-        return " ".join(str(caught[0].message).split())
+    said = functools.partial(_unresumed_warning, tmp_path, data, cfg, "dynesty")
 
     text = said(_change_prior)
     assert f"checkpoint_dynesty.pkl in {out}: of another fit (other priors than this config's)" in text, text
