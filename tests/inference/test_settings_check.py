@@ -670,6 +670,29 @@ def test_a_dynesty_history_reaching_a_tinylens_file_from_outside_is_a_config_val
                                         f"result.json that tinylens writes itself in the output folder {out} ")
 
 
+@pytest.mark.parametrize("key", ["periodic", "reflective"])
+def test_an_empty_list_of_dynestys_periodic_or_reflective_parameters_is_taken_as_none(tmp_path, key):
+    """``periodic: []`` (or ``reflective: []``), no parameter listed, passed check_indices and was
+    then refused by dynesty itself with numpy's 'zero-size array to reduction operation maximum
+    which has no identity'; it names no parameter, as null does, so it is now taken as null: the
+    check and ``tinylens validate`` pass it, dynesty gets None, and the checkpoint's fingerprint is
+    that of null (the same sampling)."""
+    import dynesty
+    import numpy as np
+
+    check_inference(_config({**DYNESTY, "settings": {key: []}}))
+    own, init, _ = dynesty_runner._settings({key: []})
+    assert init[key] is None
+    dynesty.NestedSampler(lambda x: 0.0, lambda u: u, 4, nlive=20, rstate=np.random.default_rng(0),
+                          **{key: init[key]})  # dynesty itself takes what the runner gives it
+    assert dynesty_runner._stamped_settings({key: []}) == dynesty_runner._stamped_settings({key: None})
+    assert dynesty_runner._stamped_settings({key: [1]}) != dynesty_runner._stamped_settings({key: None})
+    path = write_tiny_lens(tmp_path, {**DYNESTY, "settings": {key: []}})
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert "zero-size" not in result.output
+
+
 def test_nautilus_on_one_free_parameter_is_a_config_value_error():
     """nautilus on a model of one free parameter, refused as it needs two, was a plain ConfigError;
     a wrong value (of inference.method for that model), a ConfigValueError, message as before."""

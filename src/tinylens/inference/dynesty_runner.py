@@ -301,11 +301,20 @@ def unwrap(loglikelihood: LogLikelihood) -> None:
         loglikelihood.loglikelihood = batcher
 
 
+#: Settings that list parameter indices (dynesty's periodic and reflective boundaries); an empty
+#: list is taken as null, no parameter, as dynesty (3.1.0) fails on it (numpy's "zero-size array to
+#: reduction operation maximum which has no identity").
+INDEX_KEYS = ("periodic", "reflective")
+
+
 def _settings(settings: dict[str, Any]) -> tuple[dict, dict, dict]:
     canon = {ALIASES.get(k, k): v for k, v in settings.items()}
     check_settings("dynesty", settings, SAMPLER_KEYS | RUN_KEYS | OWN_KEYS | set(ALIASES), ALIASES,
                    any_name=OTHERS_TO is not None)
     merged = {**DEFAULTS, **canon}
+    for key in INDEX_KEYS:  # an empty list names no parameter, as null does; dynesty takes only null for that
+        if isinstance(merged.get(key), (list, tuple)) and not merged[key]:
+            merged[key] = None
     rest = None if OTHERS_TO is None else OTHERS_TO + 1  # after tinylens's own
     return tuple(split(merged, OWN_KEYS, SAMPLER_KEYS, RUN_KEYS, rest=rest))  # type: ignore[return-value]
 
@@ -359,7 +368,7 @@ def check(settings: dict[str, Any], n_dim: int) -> None:
     (``ncdim: x``, ``history_filename: 5``), as :func:`~tinylens.inference.common.check_settings` does."""
     _, init, _ = _settings(settings)
     _check_sizes(settings, init, n_dim)
-    check_indices("dynesty", init, ["periodic", "reflective"], n_dim)
+    check_indices("dynesty", init, INDEX_KEYS, n_dim)
     ncdim = init.get("ncdim")
     if ncdim is not None and not (_is_whole(ncdim) and 1 <= ncdim <= n_dim):
         raise number_error(ncdim)(
