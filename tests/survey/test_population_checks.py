@@ -723,6 +723,34 @@ def test_a_stopped_run_counts_one_lens_in_the_singular(tmp_path, n, kept, said):
         f"simulate-population (or delete {pop}).")
 
 
+@pytest.mark.parametrize("record, said", [
+    ('{"complete": false}', "(1 lens, no truth table)"),
+    ('{"n": null, "complete": false}', "(1 lens, no truth table)"),
+    ('{"n": "3", "complete": false}', "(1 lens, no truth table)"),
+    ('{"n": 2.5, "complete": false}', "(1 lens, no truth table)"),
+    ('{"n": true, "complete": false}', "(1 lens, no truth table)"),
+    ('{"n": NaN, "complete": false}', "(1 lens, no truth table)"),
+    ('{"n": 0, "complete": false}', "(1 lens, no truth table)"),
+    ('{"n": 3.0, "complete": false}', "(1 of 3 lenses, no truth table)"),
+    ('{"n": 3, "complete": false}', "(1 of 3 lenses, no truth table)"),
+], ids=["missing", "null", "text", "fraction", "true", "nan", "fewer-than-kept", "3.0", "3"])
+def test_a_stopped_run_whose_record_has_no_readable_count_leaves_the_count_out(tmp_path, record, said):
+    """A hand-edited population.json with no "n", or one that is no whole number (null, "3", 2.5,
+    true), had a stopped run say '(1 of None lenses, ...)' ('1 of 3 lenses' for "3", '1 of True
+    lenses' for true); where the record gives no count of the lenses to make that can be read (one
+    fewer than the lens folders there too) the hint now says only how many lenses it kept."""
+    from tinylens.cli.simulate_population import stopped_hint
+
+    pop = tmp_path / "pop"
+    pop.mkdir()
+    (pop / population.POPULATION_RECORD).write_text(record)
+    (pop / "lens_00000").mkdir()
+    text = stopped_hint(pop, "tinylens simulate-population")
+    assert text == (f"{pop} holds an unfinished population {said}: a survey of it would fit only that one. To make "
+                    f"all of it (from the first lens), run: tinylens simulate-population (or delete {pop})."), text
+    assert "None" not in text and "True" not in text and "nan" not in text
+
+
 def test_an_interrupted_rerun_keeps_the_finished_population(finished, tmp_path, monkeypatch):
     pop = _copy(finished, tmp_path)
     _interrupt_at_lens(monkeypatch, 0)

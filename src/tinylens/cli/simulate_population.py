@@ -240,7 +240,12 @@ def stopped_hint(outdir: Path | None, command: str) -> str:
         return f"{outdir} holds its finished population as before (the run writes the same files again)."
     lenses = sum(1 for p in outdir.glob("lens_*") if p.is_dir())
     n = record.get("n")
-    return (f"{outdir} holds an unfinished population ({lenses} of {lens_count(n)}, no truth "
+    if isinstance(n, float) and n.is_integer():  # JSON's 3.0 is the whole number it reads as
+        n = int(n)
+    # a hand-edited "n" (missing, null, text, 2.5, fewer than the lens folders there) says no count: left out
+    known = isinstance(n, int) and not isinstance(n, bool) and n >= lenses
+    kept = f"{lenses} of {lens_count(n)}" if known else lens_count(lenses)
+    return (f"{outdir} holds an unfinished population ({kept}, no truth "
             f"table): a survey of it would fit only {'that one' if lenses == 1 else 'those'}. To make all of it (from the first lens), run: {command} (or delete {outdir}).")
 
 
