@@ -1648,8 +1648,8 @@ def _warn_unresumed(problem: Any, out: Path, unresumed: tuple[list[str], bool] |
     for name in unresumed:  # a sampler's checkpoint may record its fingerprint's parts too
         if name != filenames.PIPELINE_STATE:
             whys[name] = _checkpoint_why(problem, out, name) or changed
-    why = switched or (whys[unresumed[0]] if len(set(whys.values())) == 1
-                       else "; ".join(f"{name}: {whys[name]}" for name in unresumed))
+    several = not switched and len(set(whys.values())) > 1
+    why = switched or whys[unresumed[0]]
     if switched and filenames.PIPELINE_STATE in unresumed:
         state_why = whys[filenames.PIPELINE_STATE]
         made = f"it is {state_why}" if state_why.startswith("one ") else f"it was made with {state_why}"
@@ -1660,9 +1660,13 @@ def _warn_unresumed(problem: Any, out: Path, unresumed: tuple[list[str], bool] |
     # the state's own reason ('one of another version: ...', 'one stopped in stages 1-3 with ...') is of
     # this fit's state, not another fit's: said as what it is, as the switched branch above does
     whose = f"it is {why}" if why.startswith("one ") else f"of another fit ({why})"
-    warnings.warn(f"{listed(unresumed)} in {out}: {whose}, so this fit does not resume {it}: "
-                  f"{again}, and replaces {it}.",
-                  CheckpointWarning, stacklevel=outside_stacklevel())
+    if several:  # each checkpoint's own reason, a sentence each, after what the fit does with them
+        reasons = " ".join(f"{name} is {whys[name]}." if whys[name].startswith("one ")
+                           else f"{name} is of another fit, made with {whys[name]}." for name in unresumed)
+        message = f"{listed(unresumed)} in {out}: this fit does not resume {it}: {again}, and replaces {it}. {reasons}"
+    else:
+        message = f"{listed(unresumed)} in {out}: {whose}, so this fit does not resume {it}: {again}, and replaces {it}."
+    warnings.warn(message, CheckpointWarning, stacklevel=outside_stacklevel())
 
 
 def _checkpoint_why(problem: Any, out: Path, name: str) -> str:

@@ -1512,6 +1512,54 @@ def test_a_stages_state_of_another_version_is_said_as_what_it_is_not_as_another_
     assert f"checkpoint.pipeline.json in {out}: of another fit (other priors than this config's)" in text, text
 
 
+def test_checkpoints_not_resumed_for_different_reasons_are_each_said_plainly(tmp_path):
+    """Where a sampler's checkpoint and the stages' state were not resumed for different reasons,
+    the CheckpointWarning read 'checkpoint.hdf5, checkpoint.pipeline.json in <out>: of another fit
+    (checkpoint.hdf5: other data, ...; checkpoint.pipeline.json: one of another version: ...)',
+    a list of 'name: reason' inside one parenthesis, which called the state of this very fit
+    another fit's. It now says what the fit does with them, then each one's reason in a sentence of
+    its own, as the one-file texts do ('it is one of another version'); the same reason for both
+    is said once, as before."""
+    from tiny_lens import tiny_config, write_tiny_lens
+    from tinylens import filenames
+    from tinylens.fit import _warn_unresumed
+    from tinylens.inference import search_of
+    from tinylens.pipeline.run import _stage_fingerprint, _stage_parts
+
+    write_tiny_lens(tmp_path)
+    problem = tinylens.load(tiny_config(), base_dir=tmp_path)
+    pipeline = search_of(problem)[3]
+    out = tmp_path / "output"
+    out.mkdir()
+    sampler = filenames.CHECKPOINTS["nautilus"]
+    (out / sampler).write_bytes(b"no parts recorded")  # an older tinylens's: what differs cannot be told
+    both = [sampler, filenames.PIPELINE_STATE]
+    changed = "other data, model, priors, precision or sampler settings than this config's"
+
+    def said(state, names=both) -> str:
+        (out / filenames.PIPELINE_STATE).write_text(json.dumps(state))
+        with pytest.warns(CheckpointWarning) as caught:
+            _warn_unresumed(problem, out, (names, False))
+        return " ".join(str(caught[0].message).split())
+
+    done = "this fit does not resume them: it starts from the beginning, and replaces them."
+    text = said({"fingerprint": _stage_fingerprint(problem, pipeline), "version": "0.0.1", "best": [0.0]})
+    assert text.startswith(f"{sampler}, {filenames.PIPELINE_STATE} in {out}: {done} "), text
+    assert f"{sampler} is of another fit, made with {changed}." in text, text
+    assert (f"{filenames.PIPELINE_STATE} is one of another version: {filenames.PIPELINE_STATE} was written by "
+            "tinylens 0.0.1") in text, text
+    assert text.endswith("(run the fit with the version that wrote it to take it up)."), text
+    assert "of another fit (" not in text and ": one of" not in text and f"{sampler}:" not in text, text
+
+    text = said({"fingerprint": "another fit's", "parts": {**_stage_parts(problem, pipeline), "priors": "0" * 16}})
+    assert text == (f"{sampler}, {filenames.PIPELINE_STATE} in {out}: {done} {sampler} is of another fit, made "
+                    f"with {changed}. {filenames.PIPELINE_STATE} is of another fit, made with other priors than "
+                    "this config's."), text
+
+    text = said({"fingerprint": "another fit's"})  # no parts: the same reason as the sampler's, said once
+    assert text == (f"{sampler}, {filenames.PIPELINE_STATE} in {out}: of another fit ({changed}), so {done}"), text
+
+
 def test_the_checkpoint_warning_names_what_keeps_a_stages_state_from_being_taken_up(tmp_path, monkeypatch):
     """A partial state dropped because it was made with pipeline.threads 2 (the fit now has 1) was
     said by the fit's CheckpointWarning to be of 'other data, model, priors, precision or sampler
