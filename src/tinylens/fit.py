@@ -1007,7 +1007,8 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
                 *((out / name, AFTER_WHEN) for name in sorted(written - {p.name for p in earlier})),  # none names
                 *((path, UNRESUMED_WHEN) for path in replaced_checkpoints(out, unresumed[0])),  # minutes on
                 *([(out / filenames.CHECKPOINTS[sampler_method(problem)], AFRESH_WHEN)] if afresh else []),
-                *([] if fresh else rewritten_checkpoints(problem, out, kept, capped is not None))])
+                *([] if fresh else rewritten_checkpoints(problem, out, kept, capped is not None)),
+                *([] if fresh else rewritten_record(problem, out))])  # under fresh, deleted (said) with the checkpoints
             # the files whose refusal stops the fit (the checkpoint under fresh, dynesty's unfinished
             # one) go first, so that such a stop leaves the earlier fit's result.json and tables whole
             if fresh:
@@ -1565,6 +1566,39 @@ def rewritten_checkpoints(problem: Any, out: Path, kept: Collection[str], capped
     if name not in kept and stamp_file.is_file() and not _holds_own_stamp(problem, out, stamp_file):
         found.append((stamp_file, REWRITTEN_WHEN))
     return found
+
+
+#: When the system's refusal of the record of the survey template whose fit wrote the sampler's
+#: checkpoint (:func:`tinylens.filenames.template_name`) would stop a fit run in a survey, which
+#: writes its own template's there (:func:`rewritten_record`).
+RECORD_WRITTEN_WHEN = ("during the search: it records which survey template's fit wrote the sampler's checkpoint, "
+                       "and this fit writes its own template's record there as its pipeline stages end or its sampling "
+                       "starts, whether it resumes that checkpoint or starts it anew")
+
+#: The same, of a fit run outside a survey, which deletes the record.
+RECORD_DELETED_WHEN = ("during the search: it records which survey template's fit wrote the sampler's checkpoint, "
+                       "and this fit, run outside a survey, deletes it as its pipeline stages end or its sampling "
+                       "starts, whether it resumes that checkpoint or starts it anew")
+
+
+def rewritten_record(problem: Any, out: Path) -> list[tuple[Path, str]]:
+    """The record in ``out`` of the survey template whose fit wrote the sampler's checkpoint, with
+    when (:func:`_check_replaceable`), where a fit of ``problem`` (not ``fresh``) writes or deletes
+    it (:func:`tinylens.inference.common.record_template`, run as its sampling starts, whether the
+    checkpoint is resumed or not): in a survey, unless it holds this fit's template's digest
+    (:data:`~tinylens.inference.common.CHECKPOINT_TEMPLATE`); outside one, wherever it is."""
+    from tinylens.inference import sampler_method, search_of
+    from tinylens.inference.common import CHECKPOINT_TEMPLATE, _holds
+
+    if not hasattr(search_of(problem)[0], "checkpoint_stamp"):  # an optimiser keeps no checkpoint
+        return []
+    record = out / filenames.template_name(filenames.CHECKPOINTS[sampler_method(problem)])
+    if not record.is_symlink() and not record.exists():
+        return []
+    digest = CHECKPOINT_TEMPLATE.get()
+    if digest is None:
+        return [(record, RECORD_DELETED_WHEN)]
+    return [] if _holds(record, digest) else [(record, RECORD_WRITTEN_WHEN)]
 
 
 def _done_already(problem: Any, out: Path, name: str) -> bool:

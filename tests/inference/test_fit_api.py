@@ -1377,6 +1377,47 @@ def test_another_users_checkpoint_of_another_fit_in_a_sticky_folder_is_refused_b
     assert (out / "checkpoint.hdf5").read_bytes() == b"another fit's checkpoint"
 
 
+@pytest.mark.parametrize("survey", [True, False])
+def test_another_users_record_of_a_checkpoints_template_in_a_sticky_folder_is_refused_before_the_search(tmp_path,
+                                                                                                     monkeypatch, survey):
+    """The record beside a sampler's checkpoint of the survey template whose fit wrote it
+    (checkpoint.hdf5.template), another user's in a folder with the sticky bit, was not looked at
+    before the search: a survey's fit of another template writes its own record in its place, and a
+    fit outside a survey deletes it, as the sampling starts, which the system refuses there, so the
+    fit stopped after the pipeline's stages. It is now an OutputError before anything is searched,
+    naming the file and saying why the fit writes (or deletes) it, whether or not it resumes the
+    checkpoint; it is left. A record of this fit's own template is not written again: not refused.
+    (Run as root, the system replaces anyone's file: the test takes another user's id.)"""
+    from tinylens.inference.common import CHECKPOINT_TEMPLATE
+
+    path, out = _sticky_output_folder(tmp_path)
+    record = out / "checkpoint.hdf5.template"
+    record.write_text("0123456789abcdef\n")  # a colleague's survey fit of another template
+    token = CHECKPOINT_TEMPLATE.set("fedcba9876543210" if survey else None)
+    try:
+        message = _refusal_before_the_search(monkeypatch, path)
+    finally:
+        CHECKPOINT_TEMPLATE.reset(token)
+    assert message.startswith(f"Output folder {out}: checkpoint.hdf5.template there is another user's file (user id "
+                              f"{os.getuid()}), in a folder with the sticky bit"), message
+    assert "records which survey template's fit wrote the sampler's checkpoint" in message, message
+    assert ("writes its own template's record there" if survey else "run outside a survey, deletes it") in message
+    assert "whether it resumes that checkpoint or starts it anew" in message, message
+    assert "does not resume but replaces" not in message and str(record) in message, message
+    assert record.read_text() == "0123456789abcdef\n"
+
+    import tinylens.inference  # the record of this survey fit's own template: left as it is, so the search starts
+
+    monkeypatch.setattr(tinylens.inference, "run_inference", _never_searched)
+    monkeypatch.setattr(os, "geteuid", lambda: os.getuid() + 1)
+    token = CHECKPOINT_TEMPLATE.set("0123456789abcdef")
+    try:
+        with pytest.raises(AssertionError, match="the search ran"):
+            tinylens.fit(path, progress=False)
+    finally:
+        CHECKPOINT_TEMPLATE.reset(token)
+
+
 def _own_stamp(path):
     """The fingerprint that a fit of the config ``path`` without the pipeline writes beside its
     sampler's checkpoint (what a colleague's run of the same config left in a shared folder)."""
