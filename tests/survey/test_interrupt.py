@@ -295,6 +295,38 @@ def test_ctrl_c_with_retry_failed_keeps_the_flag_only_while_the_failed_rows_are_
     assert plan["failed"] == ([] if fitting else ["lens_bad"])
 
 
+@pytest.mark.parametrize("retry", [False, True])
+def test_ctrl_c_before_the_failed_rows_go_does_not_count_the_lenses_retry_failed_fits_again(tmp_path, mock_survey,
+                                                                                          monkeypatch, retry):
+    """Stopped before the survey deleted the failed rows it retries (during the template check), the
+    command to resume keeps --retry-failed, which fits the failed lens again (its plan), yet the hint
+    said 'Finished lenses kept: 2 (1 ok, 1 failed)'. The failed lens is now said to be fitted again,
+    not kept; without --retry-failed it stays counted as finished."""
+    out = tmp_path / "out"
+    folder = out / runner.LENSES_DIR / "lens_a"
+    folder.mkdir(parents=True)
+    (folder / "result.json").write_text(json.dumps(RESULT))
+    rows = {"lens_a": runner.flat_row("lens_a", RESULT), "lens_bad": runner.failed_row("lens_bad", "broken")}
+    for lens_id, row in rows.items():
+        runner.write_row(out / runner.LENSES_DIR / lens_id, row)
+    runner.write_catalog(rows, out)
+
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "check_template", stop)
+    args = [*_args(mock_survey, out), *(["--retry-failed"] if retry else [])]
+    text = _interrupted(args)
+    assert text.endswith("run: " + shlex.join(["tinylens", *args])), text
+    plan = runner.survey_plan(mock_survey["lenses"], mock_survey["template"], out, retry_failed=retry, check=False)
+    assert ("lens_bad" in plan["to_fit"]["retry"]) is retry and "lens_a" not in str(plan["to_fit"]), plan
+    if retry:  # the command fits lens_bad again: lens_a alone is kept
+        assert "Finished lenses kept: 1 (1 ok, 0 failed)" in text, text
+        assert "The failed lens is fitted again by the command below, which keeps --retry-failed." in text, text
+    else:
+        assert "Finished lenses kept: 2 (1 ok, 1 failed)" in text and "fitted again" not in text, text
+
+
 def test_ctrl_c_while_the_cluster_starts_keeps_the_failed_row_and_the_flag(tmp_path, mock_survey, monkeypatch):
     """Stopped while the cluster started: the survey deleted the failed row it retries (and, once,
     the hint counted it among the lenses kept beside a resume command without --retry-failed);
@@ -313,7 +345,8 @@ def test_ctrl_c_while_the_cluster_starts_keeps_the_failed_row_and_the_flag(tmp_p
     monkeypatch.setattr(runner, "dask_client", starting)
     args = [*_args(mock_survey, out), "--retry-failed"]
     text = _interrupted(args)
-    assert "Finished lenses kept: 1 (0 ok, 1 failed)" in text and text.endswith(shlex.join(["tinylens", *args])), text
+    assert "No lens had finished ok. The failed lens is fitted again by the command below, which keeps --retry-failed." \
+        in text and text.endswith(shlex.join(["tinylens", *args])), text
     assert pd.read_csv(out / "catalog.csv")["status"].tolist() == ["failed"]
     assert runner.read_rows(out) == rows and not (out / runner.MANIFEST_FILE).exists()
 

@@ -366,10 +366,18 @@ def survey_hint(out: Path | None, command: str, written: bool = False, restart: 
     unfinished = unfinished_folders(out, None if chosen is None else [*chosen, *named])
     # a lens of the catalogue that the survey run again fits (its ok row's result.json gone, or its folder) is not finished
     counts = finished_counts(out / CATALOG_PARQUET, chosen, list(_among(unfinished, chosen)), out / LENSES_DIR)
+    # stopped before the survey deleted the failed rows it retries, the command keeps --retry-failed
+    # (interrupted_hint): it fits those lenses again, so their rows are not kept as finished
+    retried = counts.pop("failed") if counts and not written and "--retry-failed" in shlex.split(command) else 0
+    if retried:
+        counts["failed"] = 0
     of = "" if chosen is None else f" of the {len(chosen)} chosen by --only"
-    kept = f"No lens{of} had finished." if not counts or not sum(counts.values()) else (
+    kept = f"No lens{of} had finished{' ok' if retried else ''}." if not counts or not sum(counts.values()) else (
         f"Finished lenses kept: {sum(counts.values())}{of} ({counts['ok']} ok, {counts['failed']} failed), their rows "
         f"in {out / CATALOG_PARQUET} (and {CATALOG_CSV}), their fits in {out / LENSES_DIR}.")
+    if retried:
+        kept += (f" The {'failed lens is' if retried == 1 else f'{retried} failed lenses are'} fitted again by the "
+                 "command below, which keeps --retry-failed.")
     if written:
         return (f"It was stopped after the survey had finished and written everything. {kept} For an overview, "
                 f"run: tinylens report {out / CATALOG_PARQUET}")
