@@ -171,6 +171,9 @@ def stand_in_result(folder: Path) -> Path:
 #: Set to let :func:`echo_truth_path_held`'s held fits end (the worker threads of an in-process cluster
 #: share this module with the test that sets it).
 HELD_FITS_RELEASED = threading.Event()
+#: Set once one of :func:`echo_truth_path_held`'s held fits has noted its start, as a real fit does
+#: (the hint says an external cluster's workers go on fitting only a lens whose fit started).
+HELD_FIT_STARTED = threading.Event()
 
 
 def echo_truth_path_held(lens_id: str, config: dict[str, Any], lens_out: str, truth_path: str | None = None,
@@ -178,8 +181,15 @@ def echo_truth_path_held(lens_id: str, config: dict[str, Any], lens_out: str, tr
     """:func:`echo_truth_path` (importable by name, for Dask workers), lens_a and lens_b at once and
     every other lens once :data:`HELD_FITS_RELEASED` is set (at most 30 s later): a worker thread of an
     in-process cluster is still fitting a lens when the survey is stopped as the second lens comes
-    back, and lets it go as soon as the test releases it, not after a fixed wait."""
+    back, and lets it go as soon as the test releases it, not after a fixed wait. A held fit notes its
+    start in the lens's .attempts first (runner.note_attempt), as runner.fit_lens does, and sets
+    :data:`HELD_FIT_STARTED`."""
     if lens_id not in ("lens_a", "lens_b"):
+        from tinylens.survey import runner
+
+        Path(lens_out).mkdir(parents=True, exist_ok=True)
+        runner.note_attempt(Path(lens_out))
+        HELD_FIT_STARTED.set()
         HELD_FITS_RELEASED.wait(30.0)
     return echo_truth_path(lens_id, config, lens_out, truth_path, precision)
 

@@ -564,9 +564,14 @@ def test_ctrl_c_on_an_external_cluster_says_its_workers_go_on_fitting(tmp_path, 
     survey, does not. (An in-process cluster of one worker thread, fits faked, lens_bad's held on the
     external cluster until the survey is stopped: ~2 s.)"""
     from distributed import LocalCluster
-    from survey_mocks import HELD_FITS_RELEASED, echo_truth_path_held
+    from survey_mocks import HELD_FIT_STARTED, HELD_FITS_RELEASED, echo_truth_path_held
 
-    _fits_faked_and_stopped_at_the_second_lens(monkeypatch)
+    def ctrl_c_once_a_held_fit_started():  # its worker fits a lens then, whatever the order the tasks ran in
+        HELD_FIT_STARTED.wait(30.0)
+        raise KeyboardInterrupt
+
+    _fits_faked_and_stopped_at_the_second_lens(monkeypatch, ctrl_c_once_a_held_fit_started if external else None)
+    HELD_FIT_STARTED.clear()
     if external:  # a task not done when it is stopped (a local cluster's hint never says it: no need to hold one)
         monkeypatch.setattr(runner, "fit_lens", echo_truth_path_held)
     out = tmp_path / "out"
@@ -710,6 +715,50 @@ def test_ctrl_c_while_the_last_catalogue_is_written_does_not_say_the_workers_go_
     assert all((lens.output(out) / filenames.ROW).is_file() for lens in found)  # every fit had ended
     assert "go on fitting" not in text and "unless the Dask worker" not in text, text
     assert text.endswith("run: " + shlex.join(["tinylens", *args])), text
+
+
+class _Task:
+    """A stand-in for a Dask future: done or not."""
+
+    def __init__(self, done: bool) -> None:
+        self._done = done
+
+    def done(self) -> bool:
+        return self._done
+
+
+def _marked_scheduler(fitting) -> str | None:
+    """The scheduler runner.cluster_on_interrupt marks on a Ctrl-C raised inside while ``fitting()``
+    says what it says (None: the hint does not say the workers go on)."""
+    with pytest.raises(KeyboardInterrupt) as caught:
+        with runner.cluster_on_interrupt("tcp://h:8786", fitting):
+            raise KeyboardInterrupt
+    return getattr(caught.value, runner.EXTERNAL_CLUSTER_ATTR, None)
+
+
+def test_ctrl_c_with_tasks_still_queued_does_not_say_the_workers_go_on_fitting(tmp_path):
+    """On a cluster given with --scheduler and no worker connected yet (a batch job still queued),
+    every task sent was not done, so a Ctrl-C said 'The Dask workers at ... go on fitting the lenses
+    they had started', though none had started one. A task now counts only where its lens's fit
+    started since the survey sent it (a line more in its .attempts, as runner.fit_lens notes it):
+    queued ones, and a lens resumed with earlier fits' lines, do not; a done one never does."""
+    out = tmp_path / "out"
+    lenses = {name: runner.Lens(name, tmp_path / "lenses" / name) for name in ("lens_a", "lens_b")}
+    for lens in lenses.values():
+        lens.output(out).mkdir(parents=True)
+    runner.note_attempt(lenses["lens_b"].output(out))  # an earlier survey's fit of lens_b, interrupted
+    started = {name: runner.attempts(lens.output(out)) for name, lens in lenses.items()}  # as they are sent
+    assert started == {"lens_a": 0, "lens_b": 1}
+    queued = {_Task(False): lenses["lens_a"], _Task(False): lenses["lens_b"]}
+    assert runner.fits_in_flight(queued, out, started) is False
+    assert _marked_scheduler(lambda: runner.fits_in_flight(queued, out, started)) is None
+
+    runner.note_attempt(lenses["lens_b"].output(out))  # a worker took lens_b's task: its fit started
+    assert runner.fits_in_flight(queued, out, started) is True
+    assert _marked_scheduler(lambda: runner.fits_in_flight(queued, out, started)) == "tcp://h:8786"
+    came_back = {_Task(True): lenses["lens_b"], _Task(False): lenses["lens_a"]}  # lens_b's fit ended, lens_a queued
+    assert runner.fits_in_flight(came_back, out, started) is False
+    assert _marked_scheduler(lambda: runner.fits_in_flight(came_back, out, started)) is None
 
 
 def test_ctrl_c_names_a_lens_whose_ok_row_lost_its_result_as_starting_again(tmp_path):

@@ -3814,7 +3814,7 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
             SurveyProgress(total, done, progress, workers=lambda: connected_workers(client), resuming=resuming,
                            stage=lambda: stages_in_flight(snapshot(lens_of), out, started)) as bar, \
             killed_worker_lines() as lines, \
-            cluster_on_interrupt(scheduler, lambda: any(not future.done() for future in list(lens_of))):
+            cluster_on_interrupt(scheduler, lambda: fits_in_flight(lens_of, out, started)):
         write_catalog(rows, out)  # once connected: a cluster that cannot be reached leaves no catalogue
         if scheduler and connected_workers(client) == 0:  # workers queued on a batch system, or none started
             bar.note(no_workers_note(scheduler))
@@ -3945,12 +3945,23 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
     return frame
 
 
+def fits_in_flight(lens_of: Mapping[Any, Lens], out: Path, started: Mapping[str, int]) -> bool:
+    """Whether a worker fits a lens of the survey folder ``out`` now: a task of ``lens_of`` (futures
+    with their lenses) not done whose lens's fit started since the survey submitted it (its
+    :func:`attempts` above ``started``'s count then). A task still queued (no worker connected yet,
+    or all busy) has started none, nor has one that waits for the lens's lock held by another
+    process (it notes its fit once it holds it): no worker of the survey's is known to fit those."""
+    return any(not future.done() and attempts(lens.output(out)) > started.get(lens.lens_id, 0)
+               for future, lens in list(lens_of.items()))
+
+
 @contextlib.contextmanager
 def cluster_on_interrupt(scheduler: str | None, fitting: Callable[[], bool]) -> Iterator[None]:
     """Name the external cluster's ``scheduler`` (:data:`EXTERNAL_CLUSTER_ATTR`) on a KeyboardInterrupt
-    raised inside while ``fitting()`` says a task sent to it is not done: its workers go on fitting
-    those lenses, which the hint says. Not once every task sent came back (a Ctrl-C while the last
-    catalogue is written): no worker fits anything of the survey's then; nor for a local cluster."""
+    raised inside while ``fitting()`` says a worker fits a lens sent to it (:func:`fits_in_flight`): its
+    workers go on fitting those lenses, which the hint says. Not once every task sent came back (a
+    Ctrl-C while the last catalogue is written), nor while those not done are still queued (no worker
+    connected yet): no worker fits anything of the survey's then; nor for a local cluster."""
     from tinylens.fit import marked_on_interrupt
 
     if not scheduler:
