@@ -3803,12 +3803,11 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
 
     total = len(todo) + len(done)
     queue = iter(todo)
-    lens_of: dict[Any, Lens] = {}  # the tasks sent and not yet taken back, with their lenses
     dropped: list[str] = []  # their tasks dropped by the cluster
     unsent: list[str] = []  # their tasks never sent: the client gave up, or the survey stopped
     lost = ""  # the address of the scheduler, once the connection to it was lost
     flushed_at, unflushed = time.monotonic(), 0
-    lens_of: dict[Any, Lens] = {}  # the lenses of the tasks in flight, by future (read by the heartbeat's thread too)
+    lens_of: dict[Any, Lens] = {}  # the tasks sent and not yet taken back, with their lenses (heartbeat's thread too)
     started: dict[str, int] = {}  # fits of each lens started before its first submission (heartbeat's thread too)
     with contextlib.nullcontext(client) if client is not None else dask_client(workers, scheduler) as client, \
             SurveyProgress(total, done, progress, workers=lambda: connected_workers(client), resuming=resuming,
