@@ -1710,8 +1710,8 @@ def checkpoint_digest(folder: Path, name: str) -> str | None:
         from tinylens.pipeline.run import TEMPLATE_KEY
 
         try:
-            recorded = json.loads((folder / name).read_text()).get(TEMPLATE_KEY)
-        except (OSError, ValueError, AttributeError, RecursionError):  # unreadable, or not a mapping
+            recorded = read_json_file(folder / name).get(TEMPLATE_KEY)
+        except (OSError, ValueError, AttributeError):  # unreadable, or not a mapping
             recorded = None
     else:
         try:
