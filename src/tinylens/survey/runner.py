@@ -1738,8 +1738,7 @@ def other_checkpoint(folder: Path, digest: str | None, names: Sequence[str] = RE
 def other_checkpoints(folders: Mapping[str, Path], names: Sequence[str], digest: str | None) -> list[str]:
     """The ids of the lenses of ``folders`` (id -> output folder) holding a checkpoint (of ``names``)
     of another template than ``digest``'s (:func:`other_checkpoint`)."""
-    return [lens_id for lens_id, folder in folders.items()
-            if any((folder / name).exists() for name in names) and other_checkpoint(folder, digest, names)]
+    return [lens_id for lens_id, folder in folders.items() if other_checkpoint(folder, digest, names)]
 
 
 def resuming_lenses(todo: Sequence[Lens], rows: Mapping[str, Mapping[str, Any]], changed: Collection[str],
