@@ -270,7 +270,7 @@ def load_dataset(cfg: schema.Dataset, base_dir: str | Path, origin: str = BASE_D
                      paths["noise_path"])
     _warn_flat(data[mask], paths["data_path"])
     psf = psf_file / psf_sum  # the unit-sum PSF the fit uses, and the spikes are judged against
-    scatter = pixel_scatter(data, mask) or 0.0  # measured once for the checks below (0: too few pixels)
+    scatter = measured_scatter(data, mask)  # once for the checks below (0: too few pixels)
     _warn_no_data_and_spikes(data, noise, mask, psf, paths["data_path"], paths["psf_path"], good_data & good_noise,
                              scatter)
     _warn_pixel_scale(header_pixel_scale(header), float(cfg.pixel_scale), paths["data_path"])
