@@ -1131,14 +1131,19 @@ def note_attempt(folder: Path, digest: str | None = None) -> None:
         handle.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} process {os.getpid()} on {socket.gethostname()}{made}{worker}\n")
 
 
+def attempt_lines(folder: Path) -> list[str]:
+    """The lines of ``folder``'s :data:`tinylens.filenames.ATTEMPTS`, one per fit started
+    (:func:`note_attempt`); none where the file is missing or cannot be read."""
+    try:
+        return (folder / filenames.ATTEMPTS).read_text().splitlines()
+    except (OSError, UnicodeDecodeError):
+        return []
+
+
 def attempt_workers(folder: Path) -> list[str]:
     """The Dask worker that started each fit of ``folder``'s lens (:func:`note_attempt`), one per
     :func:`attempts`, ``""`` where its line names none (written outside a worker, or by an older tinylens)."""
-    try:
-        lines = (folder / filenames.ATTEMPTS).read_text().splitlines()
-    except (OSError, UnicodeDecodeError):
-        return []
-    return [line.rpartition(ATTEMPT_WORKER)[2] if ATTEMPT_WORKER in line else "" for line in lines]
+    return [line.rpartition(ATTEMPT_WORKER)[2] if ATTEMPT_WORKER in line else "" for line in attempt_lines(folder)]
 
 
 def fit_digest(config: Mapping[str, Any], precision: str | None = None) -> str | None:
@@ -1155,10 +1160,7 @@ def attempted_digest(folder: Path) -> str | None:
     ``folder``, as its :data:`tinylens.filenames.ATTEMPTS` line records it (before the worker it names,
     if any); None where none is recorded (no fit started, one by a tinylens that did not record it, a
     file that cannot be read)."""
-    try:
-        lines = (folder / filenames.ATTEMPTS).read_text().splitlines()
-    except (OSError, UnicodeDecodeError):
-        return None
+    lines = attempt_lines(folder)
     words = lines[-1].partition(ATTEMPT_WORKER)[0].split() if lines else []
     return words[-1] if len(words) >= 2 and words[-2] == ATTEMPT_TEMPLATE else None
 
@@ -1248,10 +1250,7 @@ def snapshot(mapping: Mapping[Any, Lens]) -> list[Lens]:
 
 def attempts(folder: Path) -> int:
     """How many fits of the lens whose output folder is ``folder`` have started (:func:`note_attempt`)."""
-    try:
-        return len((folder / filenames.ATTEMPTS).read_text().splitlines())
-    except (OSError, UnicodeDecodeError):
-        return 0
+    return len(attempt_lines(folder))
 
 
 def read_row(path: Path, lens_id: str | None = None) -> dict[str, Any] | None:
