@@ -1814,7 +1814,7 @@ def test_a_mostly_bad_noise_map_over_nan_data_is_refused_alike_with_or_without_a
 def test_a_right_noise_map_beside_a_bright_lens_filling_a_small_cutout_is_not_announced(tmp_path, files):
     """A right noise map (the sky's and the lens light's Poisson noise) beside a bright lens filling a
     32 x 32 cutout loads without a warning; a check of the image's scatter about its local level in
-    the faintest half (d3cd229, reverted) took the lens light's slope for noise, 4.2 times the
+    the faintest half (cd0bd8d, reverted) took the lens light's slope for noise, 4.2 times the
     noise map's, and announced the map as too small. So do SLACS's lenses cut to 32 x 32, where found
     (their pixel-to-pixel scatter is 0.5 to 0.7 of their noise maps there)."""
     y, x = np.indices((32, 32))

@@ -743,7 +743,7 @@ def test_a_list_where_one_number_goes_is_a_config_type_error_as_a_list_for_nlive
 
 
 def test_scikit_learns_rules_of_another_shape_give_a_config_value_error_not_a_traceback(tmp_path, monkeypatch):
-    """_network_error (73b47c3) reads scikit-learn's private constraints to tell ``activation: relux``
+    """_network_error (81204a0) reads scikit-learn's private constraints to tell ``activation: relux``
     (a wrong value) from ``activation: 5`` (a wrong kind); a rule of another scikit-learn that it
     could not read (here one of ``activation``'s options kept without their ``type``) raised an
     AttributeError out of the check, a traceback from ``tinylens validate``, though its docstring
@@ -791,7 +791,7 @@ class JaxRuntimeError(RuntimeError):
 def test_the_machine_out_of_memory_while_settings_are_tried_is_not_called_a_refusal_of_them(tmp_path, monkeypatch,
                                                                                            inference, target, short):
     """try_settings sets the method up on a dummy problem and took any error for the settings'
-    (44164a7 made it a ConfigValueError): the machine out of memory there (a MemoryError, JAX's
+    (dc8c7ff made it a ConfigValueError): the machine out of memory there (a MemoryError, JAX's
     RESOURCE_EXHAUSTED) was 'inference.settings: dynesty refuses these settings together
     (MemoryError)', exit code 2, telling the user to change settings that are fine. It is now raised
     on, and ``tinylens validate`` says what the command line says of any out-of-memory

@@ -1637,10 +1637,10 @@ def test_a_few_lens_report_png_shows_truth_and_model_on_equal_axes_with_the_1_to
 
 
 def test_one_catastrophic_outlier_among_100_lenses_stretches_the_model_axis_alone():
-    """Since 14c6e97 both axes of a panel spanned every model value: one lens of 100 fitted 9.0
+    """Since b0ad493 both axes of a panel spanned every model value: one lens of 100 fitted 9.0
     against a truth of 1.1 ran the truth axis (and the deviation panel's, which shares it) to 9.4,
     the other 99 truths, 0.6 to 1.8, squeezed into its first seventh. The outlier stretches the model
-    axis alone, as before 14c6e97; the truths fill the truth axis."""
+    axis alone, as before b0ad493; the truths fill the truth axis."""
     rng = np.random.default_rng(3)
     truths = rng.uniform(0.6, 1.8, 100)
     truths[7] = 1.1
