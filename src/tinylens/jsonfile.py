@@ -97,3 +97,14 @@ def read_json_file(path: str | Path) -> Any:
     checks); an OSError where the file cannot be read, a ValueError where its text is not JSON
     that can be read (not UTF-8, malformed, or nested too deeply: :func:`parse_json`)."""
     return parse_json(read_json_text(path))
+
+
+def read_json_object(path: str | Path) -> dict[str, Any] | None:
+    """The JSON object (a mapping) in the file ``path``; None where it is missing, cannot be read,
+    is not JSON that can be read (:func:`read_json_file`) or holds another value than a mapping:
+    for the callers to whom such a file is as good as absent."""
+    try:
+        content = read_json_file(path)
+    except (OSError, ValueError):
+        return None
+    return content if isinstance(content, dict) else None

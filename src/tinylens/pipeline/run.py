@@ -43,7 +43,7 @@ from tinylens.inference import InferenceResult
 from tinylens.inference.common import (MAX_RECORDED_CALLS, MAX_RECORDED_SECONDS, STAGES_SAVED, differing_parts,
                                        fingerprint, fingerprint_parts, resumes)
 from tinylens.inference.progress import announce
-from tinylens.jsonfile import read_json_file
+from tinylens.jsonfile import read_json_object
 from tinylens.pipeline import box as bx
 from tinylens.pipeline.arc import MIN_ARC_PIXELS, Arc, find_arc
 from tinylens.pipeline.lens_light import fit_lens_light, lens_center
@@ -700,23 +700,14 @@ def _read_state(path: Path) -> dict[str, Any] | None:
     None where it is missing, unreadable or not a mapping. Read once while :func:`looked_at_once`
     is open and the file is the same one."""
     if _ONCE.get() is None:
-        return _read_state_now(path)
+        return read_json_object(path)
     try:
         info = Path(path).stat()
     except (OSError, ValueError):
-        return _read_state_now(path)
+        return read_json_object(path)
     key = ("state", str(Path(path).absolute()), info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns,
            info.st_ctime_ns)
-    return _once(key, (), lambda: _read_state_now(path))
-
-
-def _read_state_now(path: Path) -> dict[str, Any] | None:
-    """:func:`_read_state`, read from the file now."""
-    try:
-        state = read_json_file(path)
-    except (OSError, ValueError):
-        return None
-    return state if isinstance(state, dict) else None
+    return _once(key, (), lambda: read_json_object(path))
 
 
 def _of_other_version(path: Path, stamp: str) -> str:

@@ -40,7 +40,7 @@ from tinylens.config.loader import MAPPING, legacy_sampling, validate_config
 from tinylens.config.schema import exponent_numbers, without_keys, without_speed_only
 from tinylens.data.dataset import MASK_READ_AS  # a stamp without it: a lens fitted before, fitted again
 from tinylens.errors import TinyLensError, cut_value, listed
-from tinylens.jsonfile import read_json_file
+from tinylens.jsonfile import read_json_object
 
 MANIFEST_FILE = "survey.json"
 #: ``dataset`` keys naming a lens's input files.
@@ -203,12 +203,8 @@ def unstamped_changes(config: Mapping[str, Any]) -> list[str]:
 
 
 def read_json(path: Path) -> dict[str, Any] | None:
-    """The JSON object in ``path``; ``None`` if missing or unreadable."""
-    try:
-        content = read_json_file(path)
-    except (OSError, ValueError):
-        return None
-    return content if isinstance(content, dict) else None
+    """The JSON object in ``path``; ``None`` if missing or unreadable (:func:`~tinylens.jsonfile.read_json_object`)."""
+    return read_json_object(path)
 
 
 def read_stamp(path: Path) -> dict[str, Any] | None:
