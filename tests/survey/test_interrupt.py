@@ -32,16 +32,25 @@ def _args(mock_survey, out) -> list[str]:
             "--workers", "1", "-q"]
 
 
+def _ctrl_c(*args, **kwargs):
+    """A Ctrl-C where the survey calls this (its template check, its fitting, a line it says)."""
+    raise KeyboardInterrupt
+
+
+def _earlier_catalogue(out: Path, rows: dict) -> None:
+    """Leave in ``out`` an earlier run's ``rows``: each in its lens folder's row.json, then the catalogue."""
+    for lens_id, row in rows.items():
+        runner.write_row(out / runner.LENSES_DIR / lens_id, row)
+    runner.write_catalog(rows, out)
+
+
 def _fits_faked_and_stopped_at_the_second_lens(monkeypatch, stop=None):
     """Fit each lens with the fake fit survey_mocks.echo_truth_path, its template check passed, and
     call ``stop`` (by default: raise KeyboardInterrupt, a Ctrl-C) as the survey's progress is told
     of a lens after one has finished ok, before that lens is counted."""
     from survey_mocks import echo_truth_path
 
-    def ctrl_c():
-        raise KeyboardInterrupt
-
-    stop = ctrl_c if stop is None else stop
+    stop = _ctrl_c if stop is None else stop
     monkeypatch.setattr(runner, "fit_lens", echo_truth_path)
     monkeypatch.setattr(runner, "check_template", lambda *args, **kwargs: None)
     update = runner.SurveyProgress.update
@@ -67,10 +76,7 @@ def test_ctrl_c_before_fitting_says_what_is_kept_and_the_command_to_resume(tmp_p
         runner.write_row(out / runner.LENSES_DIR / "lens_bad", rows["lens_bad"])  # as its task writes it
         runner.write_catalog(rows, out)
 
-    def stop(*args, **kwargs):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(runner, "check_template", stop)
+    monkeypatch.setattr(runner, "check_template", _ctrl_c)
     args = _args(mock_survey, out)
     text = _interrupted(args)
     assert text.startswith("Interrupted.")
@@ -84,10 +90,7 @@ def test_ctrl_c_before_fitting_says_what_is_kept_and_the_command_to_resume(tmp_p
 
 
 def test_ctrl_c_in_a_dry_run_says_nothing_was_written(tmp_path, mock_survey, monkeypatch):
-    def stop(*args, **kwargs):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(runner, "check_template", stop)
+    monkeypatch.setattr(runner, "check_template", _ctrl_c)
     args = [*_args(mock_survey, tmp_path / "out"), "--dry-run"]
     assert _interrupted(args) == ("Interrupted. It was stopped before it wrote anything. To start again, run: "
                                   + shlex.join(["tinylens", *args]))
@@ -110,14 +113,9 @@ def test_ctrl_c_of_a_survey_with_only_counts_the_chosen_lenses(tmp_path, mock_su
     those; the hint now counts the chosen lenses that finished, of how many were chosen."""
     out = tmp_path / "out"
     rows = {"lens_b": runner.flat_row("lens_b", RESULT), "lens_bad": runner.failed_row("lens_bad", "broken")}
-    for lens_id, row in rows.items():
-        runner.write_row(out / runner.LENSES_DIR / lens_id, row)
-    runner.write_catalog(rows, out)
+    _earlier_catalogue(out, rows)
 
-    def stop(*args, **kwargs):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(runner, "check_template", stop)
+    monkeypatch.setattr(runner, "check_template", _ctrl_c)
     args = [*_args(mock_survey, out), "--only", "lens_a,lens_c"]
     assert "No lens of the 2 chosen by --only had finished." in _interrupted(args)
 
@@ -193,10 +191,7 @@ def test_ctrl_c_counts_finished_and_checkpointed_lenses_as_the_rerun_does(tmp_pa
         plan = runner.survey_plan(mock_survey["lenses"], mock_survey["template"], out, check=False)
     assert plan["to_fit"]["new"] == ["lens_a", "lens_b"] and plan["to_fit"]["resume"] == ["lens_c"], plan["to_fit"]
 
-    def stop(*args, **kwargs):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(runner, "check_template", stop)
+    monkeypatch.setattr(runner, "check_template", _ctrl_c)
     text = _interrupted(_args(mock_survey, out))
     hint = text[text.index("Interrupted."):text.index(", run: ")]  # the warning about lens_a's row before it
     assert hint.endswith("(interrupted lenses resume from their checkpoints; 2 lenses: lens_a, lens_b had written "
@@ -235,10 +230,7 @@ def test_a_lens_left_with_only_its_checkpoints_fingerprint_starts_again_as_its_f
     found, template = runner.find_lenses(mock_survey["lenses"]), runner.load_template(mock_survey["template"])
     assert runner.resuming_lenses(found, {}, (), out, template) == ["lens_b"]  # the start line's count
 
-    def stop(*args, **kwargs):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(runner, "check_template", stop)
+    monkeypatch.setattr(runner, "check_template", _ctrl_c)
     text = _interrupted(_args(mock_survey, out))
     hint = text[text.index("Interrupted."):text.index(", run: ")]
     assert hint.endswith("(interrupted lenses resume from their checkpoints; lens_a had written none yet and starts "
@@ -260,10 +252,7 @@ def test_ctrl_c_names_no_lens_whose_folder_was_removed_as_starting_again(tmp_pat
         (out / runner.LENSES_DIR / lens_id).mkdir(parents=True)
         (out / runner.LENSES_DIR / lens_id / filenames.INPUTS).write_text("{}")
 
-    def stop(*args, **kwargs):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(runner, stopped_in, stop)
+    monkeypatch.setattr(runner, stopped_in, _ctrl_c)
     text = _interrupted(_args(mock_survey, out))
     assert "lens_gone" not in text, text
     if stopped_in == "check_template":
@@ -280,11 +269,8 @@ def test_ctrl_c_with_retry_failed_keeps_the_flag_only_while_the_failed_rows_are_
     out = tmp_path / "out"
     runner.write_row(out / runner.LENSES_DIR / "lens_bad", runner.failed_row("lens_bad", "broken"))
 
-    def stop(*args, **kwargs):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(runner, "check_template", (lambda *args, **kwargs: None) if fitting else stop)
-    monkeypatch.setattr(runner, "_fit_lenses", stop)
+    monkeypatch.setattr(runner, "check_template", (lambda *args, **kwargs: None) if fitting else _ctrl_c)
+    monkeypatch.setattr(runner, "_fit_lenses", _ctrl_c)
     monkeypatch.setattr(runner, "dask_client", lambda *args: contextlib.nullcontext())  # no cluster started for it
     args = [*_args(mock_survey, out), "--retry-failed"]
     text = _interrupted(args)
@@ -307,14 +293,9 @@ def test_ctrl_c_before_the_failed_rows_go_does_not_count_the_lenses_retry_failed
     folder.mkdir(parents=True)
     (folder / "result.json").write_text(json.dumps(RESULT))
     rows = {"lens_a": runner.flat_row("lens_a", RESULT), "lens_bad": runner.failed_row("lens_bad", "broken")}
-    for lens_id, row in rows.items():
-        runner.write_row(out / runner.LENSES_DIR / lens_id, row)
-    runner.write_catalog(rows, out)
+    _earlier_catalogue(out, rows)
 
-    def stop(*args, **kwargs):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(runner, "check_template", stop)
+    monkeypatch.setattr(runner, "check_template", _ctrl_c)
     args = [*_args(mock_survey, out), *(["--retry-failed"] if retry else [])]
     text = _interrupted(args)
     assert text.endswith("run: " + shlex.join(["tinylens", *args])), text
@@ -362,10 +343,7 @@ def test_ctrl_c_while_the_summary_prints_says_everything_is_written(tmp_path, mo
     (folder / "result.json").write_text(json.dumps(RESULT))
     runner.write_row(folder, runner.flat_row("lens_a", RESULT))
 
-    def stop(*args, **kwargs):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(survey_cli, "summary_line", stop)
+    monkeypatch.setattr(survey_cli, "summary_line", _ctrl_c)
     text = _interrupted([*_args(mock_survey, out), "--only", "lens_a"])
     parquet = out.resolve() / "catalog.parquet"
     assert text == ("Interrupted. It was stopped after the survey had finished and written everything. Finished "
@@ -389,11 +367,8 @@ def test_ctrl_c_with_a_template_that_keeps_no_checkpoint_does_not_promise_a_resu
     template = tmp_path / "template.yaml"
     template.write_text(yaml.safe_dump({**yaml.safe_load(mock_survey["template"].read_text()), "inference": inference}))
 
-    def stop(*args, **kwargs):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(runner, "check_template", (lambda *args, **kwargs: None) if fitting else stop)
-    monkeypatch.setattr(runner, "_fit_lenses", stop)
+    monkeypatch.setattr(runner, "check_template", (lambda *args, **kwargs: None) if fitting else _ctrl_c)
+    monkeypatch.setattr(runner, "_fit_lenses", _ctrl_c)
     monkeypatch.setattr(runner, "dask_client", lambda *args: contextlib.nullcontext())  # no cluster started for it
     args = ["survey", str(mock_survey["lenses"]), "-c", str(template), "--out", str(tmp_path / "out"), "--workers", "1", "-q"]
     text = _interrupted(args)
@@ -673,10 +648,7 @@ def test_a_checkpoint_written_for_another_template_is_not_counted_as_resuming(tm
            "matches this fit's all the same, else fitted from the beginning: lens_c" in text, text
     assert "resume from a checkpoint" not in text, text
 
-    def stop(*args, **kwargs):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(runner, "check_template", stop)
+    monkeypatch.setattr(runner, "check_template", _ctrl_c)
     args = ["survey", str(mock_survey["lenses"]), "-c", str(second), "--out", str(out), "--workers", "1", "-q"]
     hint = _interrupted(args)
     assert ("lens_c holds a checkpoint of a fit of another template or precision, resumed only where its fingerprint "
