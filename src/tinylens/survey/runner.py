@@ -3124,6 +3124,9 @@ def restart_memory(client: Any, worker: str) -> int | None:
 MEMORY_RESTART_EVENT = "worker-restart-memory"
 #: Seconds to wait for that event when a task's workers died and it has not come yet.
 MEMORY_EVENT_WAIT = 1.0
+#: Seconds, beyond :data:`MEMORY_EVENT_WAIT`, the survey waits at its end for a worker's death still
+#: being said (reading the lens folders it held).
+NOTE_JOIN_MARGIN = 5.0
 #: What a lens whose workers kept running out of memory is told to do, on a local cluster and on another.
 LOCAL_MEMORY_ADVICE = (f"run the survey with fewer --workers ({SURVEY_WORKERS_ARGUMENT}) or where there is more memory "
                        "(each local worker may use the memory of the machine, or of the batch job, divided by their number)")
@@ -3822,6 +3825,7 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
         resubmitted: dict[str, int] = {}
         refits = RefitCounts(started, allowed)  # the deaths of workers fitting a lens, said
         events = Subscription(client, WORKER_EVENTS, lambda event: on_event(event))  # the cluster's, from events.open()
+        noting: list[threading.Thread] = []  # the threads saying a worker's death (note_refits)
         copies = task_copies(client, unasked_copies(silent, copies_unchecked))
         lock = out / SURVEY_LOCK_FILE
         mine = holder_text(lock) if check_folders and lock.is_file() else ""
@@ -3871,8 +3875,10 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
                 return
             hit = [lens for key in msg.get("processing-tasks") or () if (lens := keyed.get(str(key))) is not None]
             if hit:
-                threading.Thread(target=note_refits, args=(hit, str(msg.get("worker") or "")), daemon=True,
-                                 name="survey-refit-note").start()
+                thread = threading.Thread(target=note_refits, args=(hit, str(msg.get("worker") or "")), daemon=True,
+                                          name="survey-refit-note")
+                noting.append(thread)
+                thread.start()
 
         events.open()  # no events from some schedulers: the lens is then fitted again unsaid
         try:
@@ -3930,6 +3936,10 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
                     flushed_at, unflushed = time.monotonic(), 0
                 submit_more()
             unsent.extend(lens.lens_id for lens in queue)  # never submitted: no more are after a task dropped
+            # A death just before the last lens came back is still being said (its nanny's memory is
+            # asked again after MEMORY_EVENT_WAIT): said before the survey's last lines, not dropped.
+            for thread in list(noting):
+                thread.join(timeout=MEMORY_EVENT_WAIT + NOTE_JOIN_MARGIN)
         finally:
             events.close()  # an event already sent, a worker's removal as the survey stops, is not noted
             frame = write_catalog(rows, out)
