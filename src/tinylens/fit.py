@@ -1679,9 +1679,12 @@ def _warn_unresumed(problem: Any, out: Path, unresumed: tuple[list[str], bool] |
     whys = {name: changed for name in unresumed}
     if filenames.PIPELINE_STATE in unresumed:  # its own record may say what differs (other threads, priors, ...)
         whys[filenames.PIPELINE_STATE] = _state_why(problem, out) or changed
+    widened = None  # the sampling run whose box this fit widened, where the sampler's checkpoint is that run's
     for name in unresumed:  # a sampler's checkpoint may record its fingerprint's parts too
         if name != filenames.PIPELINE_STATE:
-            whys[name] = _checkpoint_why(problem, out, name) or changed
+            why, run = _checkpoint_why(problem, out, name)
+            whys[name] = why or changed
+            widened = widened or run
     several = not switched and len(set(whys.values())) > 1
     why = switched or whys[unresumed[0]]
     if switched and filenames.PIPELINE_STATE in unresumed:
@@ -1690,12 +1693,14 @@ def _warn_unresumed(problem: Any, out: Path, unresumed: tuple[list[str], bool] |
         why = f"{switched}; {filenames.PIPELINE_STATE} is older still, left by a fit before that one, and {made}"
     again = ("its sampling starts from the beginning (the pipeline stages' results are reused)" if stages
              else "it starts from the beginning")
+    if widened is not None and stages:
+        again = f"run {widened + 1} samples the widened box from the beginning (the pipeline stages' results are reused)"
     it = "it" if len(unresumed) == 1 else "them"
     # the state's own reason ('one of another version: ...', 'one stopped in stages 1-3 with ...') is of
     # this fit's state, not another fit's: said as what it is, as the switched branch above does
-    whose = f"it is {why}" if why.startswith("one ") else f"of another fit ({why})"
+    whose = f"it is {why}" if why.startswith(OWN_REASONS) else f"of another fit ({why})"
     if several:  # each checkpoint's own reason, a sentence each, after what the fit does with them
-        reasons = " ".join(f"{name} is {whys[name]}." if whys[name].startswith("one ")
+        reasons = " ".join(f"{name} is {whys[name]}." if whys[name].startswith(OWN_REASONS)
                            else f"{name} is of another fit, made with {whys[name]}." for name in unresumed)
         message = f"{listed(unresumed)} in {out}: this fit does not resume {it}: {again}, and replaces {it}. {reasons}"
     else:
@@ -1703,26 +1708,41 @@ def _warn_unresumed(problem: Any, out: Path, unresumed: tuple[list[str], bool] |
     warnings.warn(message, CheckpointWarning, stacklevel=outside_stacklevel())
 
 
-def _checkpoint_why(problem: Any, out: Path, name: str) -> str:
+#: How the reasons of :func:`_warn_unresumed` begin that say a checkpoint is this fit's own, not another fit's.
+OWN_REASONS = ("one ", "this fit's own ")
+
+
+def _checkpoint_why(problem: Any, out: Path, name: str) -> tuple[str, int | None]:
     """What differs between the sampler's checkpoint ``name`` in ``out`` and the one a fit of
     ``problem`` keeps, as far as the parts of its fingerprint that it records tell (a sampler's
     ``recorded_parts``, ``checkpoint_parts``: nautilus's and dynesty's); "" where they do not: none
-    recorded (an older tinylens's), or the pipeline's box it samples is not known before its stages."""
+    recorded (an older tinylens's), or the pipeline's box it samples is not known before its stages.
+    Where it is this fit's sampling run in the box that the fit widened before it stopped (the
+    stages' state recording it: :func:`~tinylens.pipeline.run.widened_run`), that is said, with
+    the run's number (else None)."""
     from tinylens.errors import listed
     from tinylens.inference import search_of
     from tinylens.inference.common import differing_parts
 
-    module = search_of(problem)[0]
+    module, runner, settings, pipeline = search_of(problem)
     if not hasattr(module, "recorded_parts") or not hasattr(module, "checkpoint_parts"):
-        return ""
+        return "", None
     recorded = module.recorded_parts(out / name)
     if recorded is None:
-        return ""
+        return "", None
     sampling = _sampled_first(problem, out)
     if sampling is None:  # the box is the stages' to find again
-        return ""
+        return "", None
     differ = differing_parts(recorded, module.checkpoint_parts(*sampling))
-    return f"other {listed(differ)} than this config's" if differ else ""
+    if differ and pipeline is not None:
+        from tinylens.pipeline.run import widened_run
+
+        earlier = widened_run(problem, runner, pipeline, out, settings, getattr(module, "settings_for_run", None))
+        if earlier is not None and not differing_parts(recorded, module.checkpoint_parts(*earlier[1:])):
+            run = earlier[0]
+            return (f"this fit's own sampling run {run}, in the box it then widened: the fit stopped after it saved "
+                    f"the widened box in {filenames.PIPELINE_STATE} and before run {run + 1} wrote its checkpoint"), run
+    return (f"other {listed(differ)} than this config's" if differ else ""), None
 
 
 def _state_why(problem: Any, out: Path) -> str:

@@ -1317,3 +1317,71 @@ def test_the_docs_say_a_converged_fit_deletes_its_checkpoints_and_a_capped_one_k
     assert "a fit that did not converge, stopped by its likelihood-call cap or `timeout`, keeps them either way" in row
     described = Output.model_fields["keep_checkpoint"].description
     assert "converged fit" in described and "did not converge" in described and "completes" not in described
+
+
+class _Killed(Exception):
+    """The fit's process killed (a stand-in: a real kill leaves the files as this leaves them)."""
+
+
+def test_a_fit_killed_after_widening_its_box_says_the_checkpoint_is_its_own_earlier_run(tmp_path, data, monkeypatch):
+    """A pipeline fit whose first sampling run crowded the box's edge saves the widened box in its
+    stages' state, then starts run 2, whose sampler writes its own checkpoint only as it goes on:
+    killed in between, the folder holds the widened box beside run 1's checkpoint. Resumed, the fit
+    said that checkpoint was 'of another fit (other priors than this config's)', though the config
+    is unchanged; it now says it is this fit's run 1, in the box it widened, and that run 2 samples
+    the widened box from the beginning (which is what it does: the checkpoint is not resumed)."""
+    from tinylens.fit import _warn_unresumed
+    from tinylens.inference import resumed_checkpoints
+    from tinylens.pipeline import box as bx
+
+    inference = {"type": "sampler", "method": "dynesty",
+                 "settings": {"nlive": 50, "maxcall": 300, "checkpoint_every": 0, "seed": 3}}
+    config = write_tiny_lens(tmp_path, inference, data)
+    out = tmp_path / "output"
+    checkpoint = out / filenames.CHECKPOINTS["dynesty"]
+    real_run, real_edges, runs = dynesty_runner.run, bx.crowded_edges, []
+
+    def run(problem, settings, **kw):  # run 1 sampled for real (its checkpoint kept), as if converged
+        runs.append(settings)
+        if len(runs) > 1:
+            assert checkpoint.is_file()  # run 1's, as run 2 finds it before it writes its own
+            raise _Killed
+        return dataclasses.replace(real_run(problem, settings, **kw), converged=True)
+
+    def crowded(samples, weights, priors, lower, upper, own_range=False):  # run 1 crowds theta_E's upper edge
+        return [(0, "upper")] if len(runs) == 1 else real_edges(samples, weights, priors, lower, upper, own_range)
+
+    monkeypatch.setattr(dynesty_runner, "run", run)
+    monkeypatch.setattr(bx, "crowded_edges", crowded)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(_Killed):
+            tinylens.fit(config, progress=False)
+    monkeypatch.undo()
+    state = json.loads((out / filenames.PIPELINE_STATE).read_text())
+    assert len(state["runs"]) == 1 and checkpoint.is_file()  # the widened box saved, run 1's checkpoint there
+
+    problem = tinylens.load(config)
+    assert filenames.CHECKPOINTS["dynesty"] not in resumed_checkpoints(problem, out)  # another box's: not resumed
+    with pytest.warns(CheckpointWarning) as caught:
+        _warn_unresumed(problem, out)
+    text = " ".join(str(caught[0].message).split())
+    assert "other priors" not in text and "another fit" not in text, text
+    assert f"checkpoint_dynesty.pkl in {out}: it is this fit's own sampling run 1, in the box it then widened" in text
+    assert "run 2 samples the widened box from the beginning" in text, text
+
+    sampled = []  # and the fit, run again, samples run 2 in the widened box, as it said
+
+    def resumed(problem, settings, **kw):
+        sampled.append([p.support for p in problem.priors])
+        raise _Killed
+
+    monkeypatch.setattr(dynesty_runner, "run", resumed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(_Killed):
+            tinylens.fit(config, progress=False)
+    assert len(sampled) == 1
+    assert np.allclose([lo for lo, _ in sampled[0]], state["box"][0])
+    assert np.allclose([hi for _, hi in sampled[0]], state["box"][1])
+    assert state["box"] != state["widened_from"]

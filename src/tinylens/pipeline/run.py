@@ -651,6 +651,33 @@ def resumed_sampling(problem, sampler, settings, checkpoint_dir: str | Path, sam
     return _boxed(problem, lower, upper), _run_settings(sampler_kw, settings_for_run, len(state.get("runs", [])) + 1)
 
 
+#: The key of the pipeline's state that holds the box the last sampling run sampled, saved with the
+#: wider box that supersedes it: that run's checkpoint, left where a fit stops before the next run
+#: writes its own, is then told from another fit's (:func:`widened_run`).
+WIDENED_FROM_KEY = "widened_from"
+
+
+def widened_run(problem, sampler, settings, checkpoint_dir: str | Path, sampler_settings: dict | None = None,
+                settings_for_run: Callable[[dict, int], dict] | None = None) -> tuple[int, Any, dict] | None:
+    """The sampling run of an earlier fit of ``problem`` whose box that fit then widened, as the
+    stages' state in ``checkpoint_dir`` (this fit's) records it: the run's number, and the boxed
+    problem and sampler settings it sampled, whose checkpoint is not resumed (the next run samples
+    the wider box); None where the state records no widened box. A look that changes nothing."""
+    sampler_kw = sampler_defaults(sampler, sampler_settings)
+    path = Path(checkpoint_dir) / filenames.PIPELINE_STATE
+    state = _reused_state(path, _stage_fingerprint(problem, settings), sampler_kw, problem, look_only=True)
+    if state is None or "box" not in state or not state.get("runs") or WIDENED_FROM_KEY not in state:
+        return None
+    try:
+        lower, upper = saved_box({"box": state[WIDENED_FROM_KEY]})
+    except (TypeError, ValueError):  # a hand-edited state: no box to tell the run by
+        return None
+    if lower.shape != (problem.ndim,) or upper.shape != (problem.ndim,) or np.any(lower > upper):
+        return None
+    run = len(state["runs"])
+    return run, _boxed(problem, lower, upper), _run_settings(sampler_kw, settings_for_run, run)
+
+
 def stages_partly_done(problem, sampler, settings, checkpoint_dir: str | Path,
                        sampler_settings: dict | None = None) -> bool:
     """Whether :func:`run_pipeline` started in ``checkpoint_dir`` would take up stages 1-3 where an
@@ -875,6 +902,7 @@ def run_pipeline(problem, sampler, settings, *, progress: bool = True,
         if np.array_equal(new_lower, lower) and np.array_equal(new_upper, upper):
             break  # nothing left to widen: sampling the same box again would give the same answer
         _say(progress, "posterior reaches the box at " + ", ".join(runs[-1]["crowded"]) + ": widening")
+        state[WIDENED_FROM_KEY] = [[float(v) for v in lower], [float(v) for v in upper]]  # run's box: widened_run
         lower, upper = new_lower, new_upper
         state["runs"] = runs  # saved with the box that supersedes them (a resumed fit counts them)
         _save_box(state, state_path, lower, upper, template)
