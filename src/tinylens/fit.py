@@ -1685,12 +1685,14 @@ def _warn_unresumed(problem: Any, out: Path, unresumed: tuple[list[str], bool] |
             why, run = _checkpoint_why(problem, out, name)
             whys[name] = why or changed
             widened = widened or run
-    several = not switched and len(set(whys.values())) > 1
+    several = len(unresumed) > 1 if switched else len(set(whys.values())) > 1
     why = switched or whys[unresumed[0]]
+    older = ""  # the switched pipeline's state, older than the earlier fit: what else keeps it from being taken up
     if switched and filenames.PIPELINE_STATE in unresumed:
         state_why = whys[filenames.PIPELINE_STATE]
         made = f"it is {state_why}" if state_why.startswith("one ") else f"it was made with {state_why}"
-        why = f"{switched}; {filenames.PIPELINE_STATE} is older still, left by a fit before that one, and {made}"
+        older = f"{filenames.PIPELINE_STATE} is older still, left by a fit before that one, and {made}"
+        why = f"{switched}; {older}"
     again = ("its sampling starts from the beginning (the pipeline stages' results are reused)" if stages
              else "it starts from the beginning")
     if widened is not None and stages:
@@ -1699,9 +1701,13 @@ def _warn_unresumed(problem: Any, out: Path, unresumed: tuple[list[str], bool] |
     # the state's own reason ('one of another version: ...', 'one stopped in stages 1-3 with ...') is of
     # this fit's state, not another fit's: said as what it is, as the switched branch above does
     whose = f"it is {why}" if why.startswith(OWN_REASONS) else f"of another fit ({why})"
-    if several:  # each checkpoint's own reason, a sentence each, after what the fit does with them
+    if several and switched:  # the switch said of the sampler's checkpoint, the older state's cause of the state
+        reasons = " ".join(f"{older}." if name == filenames.PIPELINE_STATE and older
+                           else f"{name} is of another fit: {switched}." for name in unresumed)
+    elif several:  # each checkpoint's own reason, a sentence each, after what the fit does with them
         reasons = " ".join(f"{name} is {whys[name]}." if whys[name].startswith(OWN_REASONS)
                            else f"{name} is of another fit, made with {whys[name]}." for name in unresumed)
+    if several:
         message = f"{listed(unresumed)} in {out}: this fit does not resume {it}: {again}, and replaces {it}. {reasons}"
     else:
         message = f"{listed(unresumed)} in {out}: {whose}, so this fit does not resume {it}: {again}, and replaces {it}."

@@ -1019,8 +1019,8 @@ def test_a_pipeline_state_of_an_older_fit_is_not_blamed_on_the_no_pipeline_switc
     again, said = _fit_again(config)
     assert not again.info["resumed"]
     text = " ".join(said)
-    assert f"checkpoint.hdf5, {filenames.PIPELINE_STATE} in {out}: of another fit" in text, said
-    assert "the earlier fit here ran without the pipeline's stages" in text, said  # checkpoint.hdf5's cause
+    assert f"checkpoint.hdf5, {filenames.PIPELINE_STATE} in {out}: this fit does not resume them" in text, said
+    assert "checkpoint.hdf5 is of another fit: the earlier fit here ran without the pipeline's stages" in text, said
     assert (f"{filenames.PIPELINE_STATE} is older still, left by a fit before that one, and it was made with other "
             "priors than this config's") in text, said
 

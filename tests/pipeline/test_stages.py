@@ -1480,6 +1480,38 @@ def test_a_switched_pipelines_warning_says_plainly_why_an_older_stages_state_is_
     assert "of a fit before it" not in said and "of one of" not in said, said
 
 
+def test_a_switched_pipelines_warning_of_two_files_gives_each_its_reason_in_a_sentence(tmp_path):
+    """Where the pipeline was turned back on and neither the sampler's checkpoint nor the older
+    stages' state is taken up, the CheckpointWarning kept 0cad75e's one parenthesis holding both
+    causes ('checkpoint.hdf5, checkpoint.pipeline.json in <out>: of another fit (the earlier fit here
+    ran without ... (--no-pipeline or ...), this one with them; checkpoint.pipeline.json is older still,
+    ...)'), parentheses nested, where 2c30c0b's warning of files not resumed for different reasons
+    says what the fit does and then each file's reason as a sentence; it now reads the same way."""
+    from tiny_lens import tiny_config, write_tiny_lens
+    from tinylens import filenames
+    from tinylens.fit import _warn_unresumed
+    from tinylens.inference import search_of
+    from tinylens.pipeline.run import _stage_parts
+
+    write_tiny_lens(tmp_path)
+    problem = tinylens.load(tiny_config(), base_dir=tmp_path)
+    pipeline = search_of(problem)[3]
+    out = tmp_path / "output"
+    out.mkdir()
+    state = {"fingerprint": "another fit's", "parts": {**_stage_parts(problem, pipeline), "priors": "0" * 16}}
+    (out / filenames.PIPELINE_STATE).write_text(json.dumps(state))
+    switched = ("the earlier fit here ran without the pipeline's stages (--no-pipeline or pipeline.enabled: false), "
+                "this one with them")
+    names = [filenames.CHECKPOINTS["nautilus"], filenames.PIPELINE_STATE]
+    with pytest.warns(CheckpointWarning) as caught:
+        _warn_unresumed(problem, out, (names, False), switched)
+    said = " ".join(str(caught[0].message).split())
+    assert said == (f"checkpoint.hdf5, checkpoint.pipeline.json in {out}: this fit does not resume them: it starts "
+                    f"from the beginning, and replaces them. checkpoint.hdf5 is of another fit: {switched}. "
+                    "checkpoint.pipeline.json is older still, left by a fit before that one, and it was made with "
+                    "other priors than this config's."), said
+
+
 def test_a_stages_state_of_another_version_is_said_as_what_it_is_not_as_another_fits(tmp_path):
     """The stages' state of this very fit written by another tinylens was said by the fit's
     CheckpointWarning to be 'of another fit (one of another version: ...)': another fit's it is not
