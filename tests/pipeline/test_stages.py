@@ -1655,3 +1655,46 @@ def test_a_stages_state_of_another_version_does_not_have_the_sampler_checkpoint_
     assert checkpoint not in said and "other data" not in said, said
     _stages_of_a_run(problem, out)  # the stages done again by this version: the same box
     assert checkpoint in resumed_checkpoints(problem, out, look_only=True)  # the checkpoint is resumed after all
+
+
+def test_a_stages_state_written_again_is_read_again_where_the_file_systems_times_are_coarse(tmp_path, monkeypatch):
+    """While looked_at_once is open the stages' state is read once per file, told by its device,
+    inode, size and times: rewritten in place with its mtime put back (os.utime), its ctime tells
+    it; but on a file system whose times are whole seconds and which reuses the inode, a state the
+    fit wrote again within the same second, of the same size, was taken for the one read, and its
+    old content returned. The fit's own writes of the state now forget what was kept of it."""
+    import os
+    import pathlib
+
+    from tinylens import filenames
+    from tinylens.pipeline import run as pipeline_run
+
+    path = tmp_path / filenames.PIPELINE_STATE
+    first = {"fingerprint": "f", "box": [[0.1], [0.9]]}
+    path.write_text(json.dumps(first))
+    with pipeline_run.looked_at_once():
+        assert pipeline_run._read_state(path) == first
+        mtime = path.stat().st_mtime_ns
+        path.write_text(json.dumps({"fingerprint": "f", "box": [[0.2], [0.9]]}))  # in place, same size
+        os.utime(path, ns=(mtime, mtime))
+        assert path.stat().st_mtime_ns == mtime
+        assert pipeline_run._read_state(path)["box"] == [[0.2], [0.9]]  # its ctime tells it
+
+        real_stat, inode, then = pathlib.Path.stat, path.stat().st_ino, 1_000_000_000
+
+        def coarse(self, *args, **kwargs):  # whole seconds, all within one, the inode reused
+            info = real_stat(self, *args, **kwargs)
+            if self.name != filenames.PIPELINE_STATE:
+                return info
+            fields = list(info)[:10]
+            fields[1], fields[7:10] = inode, [then] * 3
+            return os.stat_result(fields + [float(then)] * 3 + [then * 10**9] * 3)
+
+        monkeypatch.setattr(pathlib.Path, "stat", coarse)
+        state = {"fingerprint": "f"}
+        pipeline_run._save_box(state, path, np.array([0.3]), np.array([0.9]))  # the fit's own writes
+        assert pipeline_run._read_state(path)["box"] == [[0.3], [0.9]]
+        size = path.stat().st_size
+        pipeline_run._save_box(state, path, np.array([0.4]), np.array([0.9]))  # again, within the same second
+        assert path.stat().st_size == size and path.stat().st_mtime_ns == then * 10**9  # looks the same
+        assert pipeline_run._read_state(path)["box"] == [[0.4], [0.9]]

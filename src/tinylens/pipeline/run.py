@@ -543,9 +543,24 @@ def _save_box(state: dict[str, Any], path: Path | None, lower: np.ndarray, upper
     state.pop(TEMPLATE_KEY, None)
     state.update(_template_entry(template))
     if path is not None:
-        from tinylens.results.tables import write_json
+        _write_state(path, state)
 
-        write_json(path, state)
+
+def _write_state(path: Path, state: dict[str, Any], kept: dict[Any, Any] | None = None) -> None:
+    """Write the stages' ``state`` to ``path`` (atomically), then forget what :func:`looked_at_once`
+    kept of the file there (``kept``: its store, given by a caller on another thread; else this
+    context's), so that it is read again: a file system whose times are whole seconds and which
+    reuses inodes can give a state written again within the second, of the same size, the key of
+    the one read (:func:`_read_state`)."""
+    from tinylens.results.tables import write_json
+
+    write_json(path, state)
+    kept = _ONCE.get() if kept is None else kept
+    if kept:
+        where = str(Path(path).absolute())
+        for key in list(kept):
+            if key[:2] == ("state", where):
+                kept.pop(key, None)
 
 
 #: The key of the pipeline's state holding the digest of the survey template whose fit wrote it.
@@ -836,12 +851,12 @@ def run_pipeline(problem, sampler, settings, *, progress: bool = True,
     resumed_stages, resumed_run = state is not None, None  # what this process took up from earlier ones
     resumed_partly = None  # stages 1-3 taken up where an earlier run stopped in them: stages done, stage 3's starts
 
+    kept = _ONCE.get()  # read here, as the template: save() may run on a stage's thread
+
     def save(part: dict[str, Any]) -> None:  # after stage 1, stage 2 and each start of stage 3
         if state_path is not None:
-            from tinylens.results.tables import write_json
-
-            write_json(state_path, {"fingerprint": stamp, "version": _version(), "parts": parts, "partial": part,
-                                    **_template_entry(template)})
+            _write_state(state_path, {"fingerprint": stamp, "version": _version(), "parts": parts, "partial": part,
+                                      **_template_entry(template)}, kept)
 
     if state is None:
         if partial is not None:
