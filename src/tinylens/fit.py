@@ -1725,7 +1725,8 @@ def _checkpoint_why(problem: Any, out: Path, name: str) -> tuple[str, int | None
     recorded (an older tinylens's), or the pipeline's box it samples is not known before its stages.
     Where it is this fit's sampling run in the box that the fit widened before it stopped (the
     stages' state recording it: :func:`~tinylens.pipeline.run.widened_run`), that is said, with
-    the run's number (else None)."""
+    the run's number (else None); where it is that run's box with other settings (the config
+    changed since), those settings are said, not the priors its box gives."""
     from tinylens.errors import listed
     from tinylens.inference import search_of
     from tinylens.inference.common import differing_parts
@@ -1744,10 +1745,13 @@ def _checkpoint_why(problem: Any, out: Path, name: str) -> tuple[str, int | None
         from tinylens.pipeline.run import widened_run
 
         earlier = widened_run(problem, runner, pipeline, out, settings, getattr(module, "settings_for_run", None))
-        if earlier is not None and not differing_parts(recorded, module.checkpoint_parts(*earlier[1:])):
+        own = None if earlier is None else differing_parts(recorded, module.checkpoint_parts(*earlier[1:]))
+        if own is not None and not own:
             run = earlier[0]
             return (f"this fit's own sampling run {run}, in the box it then widened: the fit stopped after it saved "
                     f"the widened box in {filenames.PIPELINE_STATE} and before run {run + 1} wrote its checkpoint"), run
+        if own is not None and set(own) < set(differ):  # that run's box, other settings: the box is not the config's
+            differ = own
     return (f"other {listed(differ)} than this config's" if differ else ""), None
 
 

@@ -1323,15 +1323,9 @@ class _Killed(Exception):
     """The fit's process killed (a stand-in: a real kill leaves the files as this leaves them)."""
 
 
-def test_a_fit_killed_after_widening_its_box_says_the_checkpoint_is_its_own_earlier_run(tmp_path, data, monkeypatch):
-    """A pipeline fit whose first sampling run crowded the box's edge saves the widened box in its
-    stages' state, then starts run 2, whose sampler writes its own checkpoint only as it goes on:
-    killed in between, the folder holds the widened box beside run 1's checkpoint. Resumed, the fit
-    said that checkpoint was 'of another fit (other priors than this config's)', though the config
-    is unchanged; it now says it is this fit's run 1, in the box it widened, and that run 2 samples
-    the widened box from the beginning (which is what it does: the checkpoint is not resumed)."""
-    from tinylens.fit import _warn_unresumed
-    from tinylens.inference import resumed_checkpoints
+def _killed_after_widening(tmp_path, data, monkeypatch) -> tuple[Path, dict]:
+    """A dynesty pipeline fit whose run 1 (sampled for real, its checkpoint kept) crowded the box's
+    edge, killed as run 2 starts: its config, and the stages' state it left (the widened box)."""
     from tinylens.pipeline import box as bx
 
     inference = {"type": "sampler", "method": "dynesty",
@@ -1360,6 +1354,21 @@ def test_a_fit_killed_after_widening_its_box_says_the_checkpoint_is_its_own_earl
     monkeypatch.undo()
     state = json.loads((out / filenames.PIPELINE_STATE).read_text())
     assert len(state["runs"]) == 1 and checkpoint.is_file()  # the widened box saved, run 1's checkpoint there
+    return config, state
+
+
+def test_a_fit_killed_after_widening_its_box_says_the_checkpoint_is_its_own_earlier_run(tmp_path, data, monkeypatch):
+    """A pipeline fit whose first sampling run crowded the box's edge saves the widened box in its
+    stages' state, then starts run 2, whose sampler writes its own checkpoint only as it goes on:
+    killed in between, the folder holds the widened box beside run 1's checkpoint. Resumed, the fit
+    said that checkpoint was 'of another fit (other priors than this config's)', though the config
+    is unchanged; it now says it is this fit's run 1, in the box it widened, and that run 2 samples
+    the widened box from the beginning (which is what it does: the checkpoint is not resumed)."""
+    from tinylens.fit import _warn_unresumed
+    from tinylens.inference import resumed_checkpoints
+
+    config, state = _killed_after_widening(tmp_path, data, monkeypatch)
+    out = tmp_path / "output"
 
     problem = tinylens.load(config)
     assert filenames.CHECKPOINTS["dynesty"] not in resumed_checkpoints(problem, out)  # another box's: not resumed
@@ -1385,3 +1394,24 @@ def test_a_fit_killed_after_widening_its_box_says_the_checkpoint_is_its_own_earl
     assert np.allclose([lo for lo, _ in sampled[0]], state["box"][0])
     assert np.allclose([hi for _, hi in sampled[0]], state["box"][1])
     assert state["box"] != state["widened_from"]
+
+
+def test_a_fit_killed_after_widening_then_given_other_sampler_settings_is_not_told_of_other_priors(
+        tmp_path, data, monkeypatch):
+    """Killed after widening its box (run 1's checkpoint beside the wider box), then run again with
+    another nlive: the checkpoint is not resumed, and the warning said it was made with 'other
+    priors, nlive settings than this config's', though the priors are the config's (its box is the
+    one run 1 sampled); it names the setting changed, and not the priors."""
+    from tinylens.fit import _warn_unresumed
+    from tinylens.inference import resumed_checkpoints
+
+    config, _ = _killed_after_widening(tmp_path, data, monkeypatch)
+    out = tmp_path / "output"
+    _set_settings(config, nlive=60, maxcall=300, checkpoint_every=0, seed=3)
+    problem = tinylens.load(config)
+    assert filenames.CHECKPOINTS["dynesty"] not in resumed_checkpoints(problem, out)
+    with pytest.warns(CheckpointWarning) as caught:
+        _warn_unresumed(problem, out)
+    text = " ".join(str(caught[0].message).split())
+    assert f"checkpoint_dynesty.pkl in {out}: of another fit (other nlive settings than this config's)" in text, text
+    assert "priors" not in text and "this fit's own" not in text, text
