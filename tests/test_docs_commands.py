@@ -1,0 +1,108 @@
+"""README.md and docs/*.md against the command line they show: users copy these commands, so
+each ``tinylens COMMAND ...`` must name a command that exists and only options it takes, and each
+``python examples/... --option`` or ``python benchmarks/... --option`` a script that exists and
+declares that option. (docs/config.md's keys are checked by tests/config/test_config_doc.py.)"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import typer
+
+from tinylens.cli.main import app
+
+ROOT = Path(__file__).parents[1]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+#: ``-x`` / ``--long-name`` tokens, not inside a word or a path (``run-1``, ``a/--b``) and not
+#: a negative number (``--set x=-1``'s value).
+OPTION = re.compile(r"(?<![\w./=-])(--?[A-Za-z][\w-]*)")
+
+
+def _commands() -> dict[str, set[str]]:
+    """Every ``tinylens`` command with the option names it takes."""
+    group = typer.main.get_command(app)
+    return {name: {opt for param in cmd.params for opt in (*param.opts, *param.secondary_opts)}
+            | {"--help", "-h"} for name, cmd in group.commands.items()}
+
+
+def _command_lines(text: str) -> list[tuple[int, str]]:
+    """``(line number, text)`` of every command shown: each inline code span and each line of a
+    fenced block, a block's lines ending in ``\\`` joined to the next; a ``#`` comment cut off."""
+    found: list[tuple[int, str]] = []
+    lines = text.splitlines()
+    in_block, pending, start = False, "", 0
+    for number, line in enumerate(lines, 1):
+        if line.lstrip().startswith("```"):
+            in_block = not in_block
+            continue
+        if in_block:
+            code = re.sub(r"\s#\s.*$", "", line)
+            if not pending:
+                start = number
+            if code.rstrip().endswith("\\"):
+                pending += code.rstrip()[:-1] + " "
+                continue
+            found.append((start, pending + code))
+            pending = ""
+        else:
+            found.extend((number, span) for span in re.findall(r"`([^`\n]+)`", line))
+    return found
+
+
+def _invocations(page: Path):
+    """``(where, program, rest of the command)`` of each ``tinylens X`` and ``python SCRIPT`` shown
+    on ``page``; several on one line (``cmd1 && cmd2``, ``a; b``) are split apart."""
+    for number, code in _command_lines(page.read_text()):
+        for part in re.split(r"&&|;|\|", code):
+            match = re.search(r"(?:^|\s)(tinylens|python3? (?:examples|benchmarks)/\S+\.py)(?:\s+(.*))?$", part)
+            if match:
+                yield f"{page.name}:{number}", match.group(1), (match.group(2) or "")
+
+
+def test_the_pages_show_commands():
+    """The scan below finds what it checks (a broken pattern would pass every page)."""
+    shown = [program for page in PAGES for _, program, _ in _invocations(page)]
+    assert shown.count("tinylens") > 50
+    assert sum(program.startswith("python") for program in shown) > 10
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: page.name)
+def test_every_tinylens_command_and_option_shown_exists(page):
+    commands = _commands()
+    wrong = []
+    for where, program, rest in _invocations(page):
+        if program != "tinylens":
+            continue
+        words = rest.split()
+        if not words or words[0].startswith("-") or words[0].isupper() or not re.fullmatch(r"[a-z][a-z-]*", words[0]):
+            continue  # `tinylens --version`, a placeholder (`tinylens COMMAND`), prose
+        name = words[0]
+        if name not in commands:
+            if "-" in rest or len(words) > 1 and "/" in rest:
+                wrong.append(f"{where}: no command {name!r} in: tinylens {rest}")
+            continue
+        for option in OPTION.findall(" ".join(words[1:])):
+            if option.split("=")[0] not in commands[name]:
+                wrong.append(f"{where}: tinylens {name} has no option {option} (shown: tinylens {rest.strip()})")
+    assert wrong == [], "\n".join(wrong)
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: page.name)
+def test_every_script_shown_exists_and_takes_its_options(page):
+    wrong = []
+    for where, program, rest in _invocations(page):
+        if not program.startswith("python"):
+            continue
+        script = ROOT / program.split()[1]
+        if not script.is_file():
+            wrong.append(f"{where}: no script {script.relative_to(ROOT)}")
+            continue
+        source = script.read_text()
+        for option in OPTION.findall(rest):
+            option = option.split("=")[0]
+            if f'"{option}"' not in source and f"'{option}'" not in source:
+                wrong.append(f"{where}: {script.relative_to(ROOT)} declares no option {option}")
+    assert wrong == [], "\n".join(wrong)
