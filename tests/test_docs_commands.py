@@ -106,3 +106,36 @@ def test_every_script_shown_exists_and_takes_its_options(page):
             if f'"{option}"' not in source and f"'{option}'" not in source:
                 wrong.append(f"{where}: {script.relative_to(ROOT)} declares no option {option}")
     assert wrong == [], "\n".join(wrong)
+
+
+def _resolve(dotted: str) -> object:
+    """The module or object ``dotted`` names (``tinylens.results.stored.load_stored``)."""
+    import importlib
+
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            found = importlib.import_module(".".join(parts[:cut]))
+            break
+        except ImportError:
+            continue
+    for part in parts[cut:]:
+        found = getattr(found, part)
+    return found
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: page.name)
+def test_every_python_name_shown_exists(page):
+    """``tinylens.X.Y`` and ``from tinylens.X import A, B`` on the pages name what the package has:
+    the functions, classes and warnings a user's script would import."""
+    text = page.read_text()
+    names = set(re.findall(r"\btinylens(?:\.[A-Za-z_]\w*)+", text))
+    for module, imported in re.findall(r"from (tinylens[\w.]*) import ([\w, ]+)", text):
+        names.update(f"{module}.{name.strip()}" for name in imported.split(",") if name.strip())
+    wrong = []
+    for name in sorted(names):
+        try:
+            _resolve(name)
+        except (ImportError, AttributeError) as error:
+            wrong.append(f"{page.name}: {name} ({error})")
+    assert wrong == [], "\n".join(wrong)
