@@ -28,14 +28,30 @@ def _commands() -> dict[str, set[str]]:
             | {"--help", "-h"} for name, cmd in group.commands.items()}
 
 
+#: An inline code span: a run of backticks, then everything up to the next run of as many
+#: (CommonMark's rule: ``` `` `x` `` ``` holds `` `x` ``; a span goes on across a line's end).
+SPAN = re.compile(r"(?<!`)(`+)(?!`)(.+?)(?<!`)\1(?!`)", re.DOTALL)
+
+
 def _command_lines(text: str) -> list[tuple[int, str]]:
-    """``(line number, text)`` of every command shown: each inline code span and each line of a
+    """``(line number, text)`` of every command shown: each inline code span (one that a paragraph
+    wraps over two lines joined into one, numbered by the line it starts on) and each line of a
     fenced block, a block's lines ending in ``\\`` joined to the next; a ``#`` comment cut off."""
     found: list[tuple[int, str]] = []
-    lines = text.splitlines()
     in_block, pending, start = False, "", 0
-    for number, line in enumerate(lines, 1):
+    paragraph: list[str] = []
+    first = 0
+
+    def spans() -> None:
+        joined = "\n".join(paragraph)
+        for match in SPAN.finditer(joined):
+            where = first + joined.count("\n", 0, match.start())
+            found.append((where, match.group(2).replace("\n", " ").strip()))
+        paragraph.clear()
+
+    for number, line in enumerate(text.splitlines(), 1):
         if line.lstrip().startswith("```"):
+            spans()
             in_block = not in_block
             continue
         if in_block:
@@ -47,8 +63,13 @@ def _command_lines(text: str) -> list[tuple[int, str]]:
                 continue
             found.append((start, pending + code))
             pending = ""
+        elif not line.strip():
+            spans()
         else:
-            found.extend((number, span) for span in re.findall(r"`([^`\n]+)`", line))
+            if not paragraph:
+                first = number
+            paragraph.append(line)
+    spans()
     return found
 
 
@@ -139,3 +160,19 @@ def test_every_python_name_shown_exists(page):
         except (ImportError, AttributeError) as error:
             wrong.append(f"{page.name}: {name} ({error})")
     assert wrong == [], "\n".join(wrong)
+
+
+def test_a_code_span_wrapped_over_two_lines_is_read_whole():
+    """A paragraph wraps where its width says, inside a code span too (docs/slacs.md's
+    ``tinylens survey plain7 --config plain100.yaml`` / ``--out runPlain7 --workers 2``): the span is
+    one command, and the prose between two spans is none."""
+    text = ("Measured with `tinylens survey plain7 --config plain100.yaml\n"
+            "--out runPlain7 --workers 2`; then tinylens fit --bogus and `python\n"
+            "examples/recheck_peaks.py runPlain7 --lens-dir d`.\n\n"
+            "A table cell `` `a` `` and `tinylens report x`.\n")
+    assert _command_lines(text) == [
+        (1, "tinylens survey plain7 --config plain100.yaml --out runPlain7 --workers 2"),
+        (2, "python examples/recheck_peaks.py runPlain7 --lens-dir d"),
+        (5, "`a`"),
+        (5, "tinylens report x"),
+    ]
