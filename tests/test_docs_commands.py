@@ -75,10 +75,12 @@ def _command_lines(text: str) -> list[tuple[int, str]]:
 
 def _invocations(page: Path):
     """``(where, program, rest of the command)`` of each ``tinylens X`` and ``python SCRIPT`` shown
-    on ``page``; several on one line (``cmd1 && cmd2``, ``a; b``) are split apart."""
+    on ``page``; several on one line (``cmd1 && cmd2``, ``a; b``) are split apart. Python's
+    ``import tinylens`` and ``from tinylens import fit`` are none."""
     for number, code in _command_lines(page.read_text()):
         for part in re.split(r"&&|;|\|", code):
-            match = re.search(r"(?:^|\s)(tinylens|python3? (?:examples|benchmarks)/\S+\.py)(?:\s+(.*))?$", part)
+            match = re.search(r"(?:^|\s)(?<!import )(?<!from )(tinylens|python3? (?:examples|benchmarks)/\S+\.py)"
+                              r"(?:\s+(.*))?$", part)
             if match:
                 yield f"{page.name}:{number}", match.group(1), (match.group(2) or "")
 
@@ -102,8 +104,7 @@ def test_every_tinylens_command_and_option_shown_exists(page):
             continue  # `tinylens --version`, a placeholder (`tinylens COMMAND`), prose
         name = words[0]
         if name not in commands:
-            if "-" in rest or len(words) > 1 and "/" in rest:
-                wrong.append(f"{where}: no command {name!r} in: tinylens {rest}")
+            wrong.append(f"{where}: no command {name!r} in: tinylens {rest}")
             continue
         for option in OPTION.findall(" ".join(words[1:])):
             if option.split("=")[0] not in commands[name]:
@@ -176,3 +177,18 @@ def test_a_code_span_wrapped_over_two_lines_is_read_whole():
         (5, "`a`"),
         (5, "tinylens report x"),
     ]
+
+
+@pytest.mark.parametrize("shown", ["`tinylens reports run100/catalog.csv`", "`tinylens fits model_config.yaml`",
+                                   "```bash\ntinylens surveys lenses\n```"])
+def test_a_command_misspelt_without_an_option_is_found(tmp_path, shown):
+    """A command name that does not exist is wrong with or without options after it; Python's
+    imports of the package are not commands."""
+    page = tmp_path / "page.md"
+    page.write_text(f"{shown}\n\n```python\nimport tinylens\nfrom tinylens import fit\n```\n")
+    with pytest.raises(AssertionError, match="no command"):
+        test_every_tinylens_command_and_option_shown_exists(page)
+    page.write_text(shown.replace("reports", "report")
+                    .replace("fits", "fit").replace("surveys", "survey")
+                    + "\n\n```python\nimport tinylens\nfrom tinylens import fit\n```\n")
+    test_every_tinylens_command_and_option_shown_exists(page)
