@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
+from tinylens import filenames
 from tinylens.config import schema
 from tinylens.config.loader import validate_config
 from tinylens.config.model_spec import build_model_spec
@@ -236,3 +237,21 @@ def test_the_noise_maps_bad_value_limit_is_as_the_docs_say():
     readme = (Path(__file__).parents[2] / "README.md").read_text()
     assert f"{limit} (then the median) is refused" in row, row
     assert f"a bad-pixel value in {limit} is the median noise itself and\n  is refused" in readme
+
+
+@pytest.mark.parametrize("record", [filenames.template_name, filenames.fingerprint_name],
+                         ids=["template", "fingerprint"])
+def test_a_page_naming_one_samplers_checkpoint_record_names_every_samplers(record):
+    """Each sampler keeps its own record beside its checkpoint (nautilus's ``checkpoint.hdf5.template``,
+    dynesty's ``checkpoint_dynesty.pkl.template``): a page that names one sampler's file names the
+    others' too, so that a dynesty user does not look for a file their fits never write."""
+    root = Path(__file__).parents[2]
+    wrong = []
+    for page in [root / "README.md", *sorted((root / "docs").glob("*.md"))]:
+        text = page.read_text()
+        names = {sampler: record(checkpoint) for sampler, checkpoint in filenames.CHECKPOINTS.items()}
+        shown = {sampler for sampler, name in names.items() if f"`{name}`" in text}
+        if shown and shown != set(names):
+            wrong.append(f"{page.name} names {sorted(names[s] for s in shown)} but not "
+                         f"{sorted(names[s] for s in set(names) - shown)}")
+    assert wrong == [], "\n".join(wrong)
