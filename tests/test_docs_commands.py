@@ -146,14 +146,32 @@ def _resolve(dotted: str) -> object:
     return found
 
 
+def _imported(text: str) -> set[str]:
+    """``module.name`` of each name a ``from tinylens... import`` in ``text`` imports: one name or
+    several, ``name as alias`` (the name counts), or a parenthesised list over several lines."""
+    found = set()
+    for module, imported in re.findall(r"from (tinylens[\w.]*) import (\([^)]*\)|[\w, ]+)", text):
+        for name in re.sub(r"#[^\n]*", "", imported).strip("()").split(","):
+            if name.split():
+                found.add(f"{module}.{name.split()[0]}")
+    return found
+
+
+def test_every_form_of_import_is_read():
+    text = ("from tinylens import fit\nfrom tinylens.survey.runner import run_survey as survey, fit_digest\n"
+            "from tinylens.results import (\n    load_stored,  # a comment\n    Summary,\n)\n")
+    assert _imported(text) == {"tinylens.fit", "tinylens.survey.runner.run_survey",
+                               "tinylens.survey.runner.fit_digest", "tinylens.results.load_stored",
+                               "tinylens.results.Summary"}
+
+
 @pytest.mark.parametrize("page", PAGES, ids=lambda page: page.name)
 def test_every_python_name_shown_exists(page):
     """``tinylens.X.Y`` and ``from tinylens.X import A, B`` on the pages name what the package has:
     the functions, classes and warnings a user's script would import."""
     text = page.read_text()
     names = set(re.findall(r"\btinylens(?:\.[A-Za-z_]\w*)+", text))
-    for module, imported in re.findall(r"from (tinylens[\w.]*) import ([\w, ]+)", text):
-        names.update(f"{module}.{name.strip()}" for name in imported.split(",") if name.strip())
+    names.update(_imported(text))
     wrong = []
     for name in sorted(names):
         try:
