@@ -831,3 +831,53 @@ def test_a_ctrl_c_while_settings_are_tried_is_not_called_a_refusal_of_them():
     with pytest.raises(ImportError) as raised:
         try_settings("dynesty", {"bound": "multi"}, build)
     assert interrupt_behind(raised.value) is not None
+
+
+@pytest.mark.parametrize("inference, message", [
+    ({"type": "sampler", "method": "nautilius"},
+     "inference.method: unknown sampler method 'nautilius'. Did you mean 'nautilus' instead of 'nautilius'? "
+     "Allowed: nautilus, dynesty."),
+    ({"type": "optimizer", "method": "basin_hopping"},
+     "inference.method: 'basin_hopping' is one of TinyLensGpu's optimizers, which tinylens does not provide."),
+], ids=["misspelt", "tinylensgpu"])
+def test_an_unknown_method_is_a_config_value_error(lens_dir, tmp_path, inference, message):
+    """An unknown inference method is a wrong value: tinylens.fit raises a ConfigValueError (a
+    ValueError too), not the plain ConfigError, with the message as it was."""
+    from tinylens.errors import ConfigValueError
+
+    path = tmp_path / "model_config.yaml"
+    path.write_text(yaml.safe_dump(_absolute(lens_dir, inference, tmp_path / "out"), sort_keys=False))
+    with pytest.raises(ConfigValueError, match=re.escape(f"In config file {path}: {message}")):
+        tinylens.fit(path, progress=False)
+    with pytest.raises(ValueError):
+        check_inference(_config(inference))
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_unknown_inference_type_is_a_config_value_error():
+    """check_inference given a config the schema did not read (an object with another type)
+    refuses the type with a ConfigValueError naming it and the allowed ones."""
+    from types import SimpleNamespace
+
+    from tinylens.errors import ConfigValueError
+
+    config = SimpleNamespace(inference=SimpleNamespace(type="sampling", method=None, settings={}))
+    with pytest.raises(ConfigValueError, match=re.escape("inference.type: unknown type 'sampling'. Allowed: sampler, "
+                                                         "optimizer.")):
+        check_inference(config)
+
+
+def test_a_model_with_every_parameter_fixed_is_a_config_value_error(lens_dir, tmp_path):
+    """Every parameter fixed is a wrong value of the model's: a ConfigValueError from tinylens.fit."""
+    from tinylens.errors import ConfigValueError
+
+    config = _absolute(lens_dir, {**LBFGS, "settings": {}}, tmp_path / "out")
+    for component in (*config["model_components"]["lens_mass_list"], *config["model_components"]["source_light_list"]):
+        for name, param in component["params"].items():
+            if param.get("fixed") is False:
+                component["params"][name] = {"fixed": True, "fixed_value": sum(param["prior_settings"]) / 2}
+    path = tmp_path / "model_config.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    with pytest.raises(ConfigValueError, match=re.escape("model_components: every parameter is fixed (or linked to "
+                                                         "another), so lbfgs has no free parameter to fit")):
+        tinylens.fit(path, progress=False)

@@ -24,7 +24,7 @@ import numpy as np
 from scipy.special import softmax
 
 from tinylens.config.schema import DEFAULT_METHODS
-from tinylens.errors import ConfigError, did_you_mean
+from tinylens.errors import ConfigValueError, did_you_mean
 
 #: method -> "module:function" of its runner, by inference type.
 METHODS: dict[str, dict[str, str]] = {
@@ -85,12 +85,12 @@ TINYLENSGPU_OPTIMIZERS = ("basin_hopping", "direct", "dual_annealing")
 
 def _resolve(kind: str, method: str | None) -> str:
     if kind not in METHODS:
-        raise ConfigError(f"inference.type: unknown type '{kind}'. Allowed: {', '.join(METHODS)}.")
+        raise ConfigValueError(f"inference.type: unknown type '{kind}'. Allowed: {', '.join(METHODS)}.")
     method = method or DEFAULT_METHODS[kind]
     if kind == "optimizer" and method in TINYLENSGPU_OPTIMIZERS:
-        raise ConfigError(not_provided(method))
+        raise ConfigValueError(not_provided(method))
     if method not in METHODS[kind]:
-        raise ConfigError(
+        raise ConfigValueError(
             f"inference.method: unknown {kind} method '{method}'.{did_you_mean([method], list(METHODS[kind]))} "
             f"Allowed: {', '.join(METHODS[kind])}."
         )
@@ -116,7 +116,8 @@ def _n_free(config) -> int:
 
 def check_inference(config, n_dim: int | None = None) -> None:
     """Raise ConfigError for an unknown inference type, method or setting, or a setting value the
-    method would fail on, without running anything or writing a file.
+    method would fail on, without running anything or writing a file (a ConfigValueError for an
+    unknown type or method, or a model with no free parameter).
 
     ``n_dim``: the number of free parameters (default: counted from ``config.model_components``);
     the method is set up on a dummy problem of that dimension to try the settings.
@@ -127,7 +128,7 @@ def check_inference(config, n_dim: int | None = None) -> None:
     n_dim = _n_free(config) if n_dim is None else n_dim
     if n_dim == 0:  # every search failed on it with a traceback (a sampler's after the pipeline's stages)
         method = getattr(inf, "method", None) or DEFAULT_METHODS[kind]
-        raise ConfigError(
+        raise ConfigValueError(
             f"model_components: every parameter is fixed (or linked to another), so {method} has no "
             "free parameter to fit; free at least one (fixed: false, with prior_type and prior_settings)."
         )
