@@ -26,7 +26,7 @@ from typing import Any
 from numpy.typing import DTypeLike
 
 import tinylens  # load's annotations name tinylens.config and tinylens.problem, imported when named (__getattr__)
-from tinylens.errors import (CapReachedWarning, CheckpointWarning, ConfigError, ConfigTypeError, ConfigValueError, ConfigWarning,
+from tinylens.errors import (CapReachedWarning, CheckpointWarning, ConfigError, ConfigFileError, ConfigTypeError, ConfigValueError, ConfigWarning,
                              ConvergenceWarning, DataError, DataWarning, OutputError, ParameterError, TinyLensError)
 from tinylens.fit import FitResult, fit  # a light module; bound eagerly so `tinylens.fit` stays the function
 from tinylens.precision import set_precision
@@ -97,7 +97,9 @@ def load(config: str | os.PathLike[str] | Mapping[str, Any] | tinylens.config.Co
     A config that cannot be read or is not valid (a missing file, an unknown key, a wrong value)
     raises :class:`ConfigError`, naming the file, key and value: for a config whose keys hold only
     values of the wrong kind (a text for a number) a :class:`ConfigTypeError`, for one whose
-    problems are all wrong values, unknown keys or missing keys a :class:`ConfigValueError`; data
+    problems are all wrong values, unknown keys or missing keys a :class:`ConfigValueError` (as for
+    a file whose text is not UTF-8 or not YAML), for a file that cannot be read (missing, a folder,
+    not readable by this user) a :class:`ConfigFileError`, a ConfigError and an OSError; data
     that cannot be read raise :class:`DataError`. What only a fit uses is left to :func:`fit`, which checks it before it
     makes its output folder or samples: the names and values of ``inference.settings`` (a
     misspelled ``nlvie``, ``nlive: "fifty"``) and ``output.corner_parameters``, so that a problem
@@ -142,7 +144,7 @@ def read_result(folder: str | os.PathLike[str]) -> FitResult:
     return _read_result(folder)
 
 
-__all__ = ["CapReachedWarning", "CheckpointWarning", "ConfigError", "ConfigTypeError", "ConfigValueError", "ConfigWarning",
+__all__ = ["CapReachedWarning", "CheckpointWarning", "ConfigError", "ConfigFileError", "ConfigTypeError", "ConfigValueError", "ConfigWarning",
            "ConvergenceWarning", "DataError",
            "DataWarning", "FitResult", "OutputError", "ParameterError", "Problem", "TinyLensError", "fit", "load",
            "read_result", "set_precision", "__version__"]

@@ -236,6 +236,17 @@ class ConfigTypeError(ConfigError, TypeError):
     ConfigError, and a TypeError, as documented."""
 
 
+class ConfigFileError(ConfigError, OSError):
+    """The config's YAML file cannot be read as a file: it is not there, a folder on its way may
+    not be entered, it is a folder, this user may not read it, or the system refuses its name or
+    fails to read it. A ConfigError, and an OSError too, because a Python caller who gives a path
+    expects what ``open`` and :mod:`pathlib` raise for one that cannot be read, an OSError (the
+    same ``except OSError`` catches both); the message names the path and what to do, and is the
+    whole of ``str(err)`` (``errno`` and ``filename`` are None). A file that is read but whose text
+    is no config (not UTF-8, a YAML syntax error, empty) is a wrong value of the file's, as
+    ``json`` and ``tomllib`` take an undecodable text to be: a :class:`ConfigValueError`."""
+
+
 class DataError(TinyLensError):
     """A FITS file (image, noise, PSF, mask) is missing, corrupt or inconsistent."""
 

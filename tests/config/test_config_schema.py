@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import os
+import re
 import warnings
 from pathlib import Path
 
@@ -1521,3 +1523,69 @@ def test_a_python_mapping_with_no_text_where_text_belongs_is_not_told_yaml_read_
     assert hint.split("YAML reads", 1)[0].endswith("If the mapping came from YAML: "), message
     if key == "path":
         assert "Give the text as a str." in hint, message
+
+
+def test_a_config_file_that_cannot_be_read_is_a_config_file_error_and_an_os_error(tmp_path, monkeypatch):
+    """A config file that is missing, or a folder given as the config, was the plain ConfigError,
+    which ``except OSError`` (what ``open`` and pathlib raise for a path that cannot be read) did
+    not catch; each is now a ConfigFileError, a ConfigError and an OSError, from tinylens.load,
+    its message word for word, and stays one when pickled (a survey's Dask worker sends it back)."""
+    import pickle
+    import re
+
+    import tinylens
+    from tinylens.errors import ConfigFileError
+
+    missing = tmp_path / "nope.yaml"
+    (tmp_path / "lens").mkdir()
+    (tmp_path / "lens" / "a.yaml").write_text("dataset: {}\n")
+    monkeypatch.chdir(tmp_path)
+    cases = {missing: f"Config file not found: {missing} (looked in {tmp_path}). Check the path and its spelling.",
+             tmp_path / "lens": f"Config path {tmp_path / 'lens'} is a folder; give the YAML file inside it: "
+                                f"{tmp_path / 'lens' / 'a.yaml'}.",
+             Path(""): f"Config path . is the current folder ({tmp_path}), not a YAML file"}
+    for config, message in cases.items():
+        with pytest.raises(ConfigFileError, match="^" + re.escape(message)) as err:
+            tinylens.load(config)
+        assert isinstance(err.value, OSError) and isinstance(err.value, ConfigError)
+        assert str(err.value).startswith(message) and err.value.errno is None and err.value.filename is None
+        again = pickle.loads(pickle.dumps(err.value))
+        assert type(again) is ConfigFileError and str(again) == str(err.value)
+    try:
+        tinylens.load(missing)
+    except OSError as exc:  # as a caller of open() would write it
+        assert "Config file not found" in str(exc)
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root reads any file")
+def test_a_config_file_this_user_may_not_read_is_a_config_file_error(tmp_path):
+    import tinylens
+    from tinylens.errors import ConfigFileError
+
+    path = tmp_path / "model_config.yaml"
+    path.write_text("dataset: {}\n")
+    path.chmod(0)
+    try:
+        with pytest.raises(ConfigFileError, match=f"Config file {re.escape(str(path))} cannot be read: "):
+            tinylens.load(path)
+    finally:
+        path.chmod(0o644)
+
+
+@pytest.mark.parametrize("text, message", [
+    (b"dataset: \xff\xfe\n", "is not a UTF-8 text file; is it really the YAML configuration?"),
+    (b"dataset:\n  data_path: [a.fits\nmodel_components: {}\n", "YAML syntax error"),
+    (b"dataset: {}\ndataset: {}\n", "Duplicate YAML key"),
+], ids=["not-utf8", "syntax", "duplicate"])
+def test_a_config_file_whose_text_is_no_yaml_is_a_config_value_error(tmp_path, text, message):
+    """A config file that is not UTF-8, or not valid YAML, was the plain ConfigError; its text is a
+    wrong value of the file's (as json and tomllib take an undecodable text: a ValueError), so it
+    is now a ConfigValueError, a ValueError too, and no OSError (the file was read), message kept."""
+    import tinylens
+    from tinylens.errors import ConfigValueError
+
+    path = tmp_path / "model_config.yaml"
+    path.write_bytes(text)
+    with pytest.raises(ConfigValueError, match=re.escape(message)) as err:
+        tinylens.load(path)
+    assert str(path) in str(err.value) and isinstance(err.value, ValueError) and not isinstance(err.value, OSError)

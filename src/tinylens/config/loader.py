@@ -27,7 +27,7 @@ from pydantic import BaseModel, ValidationError
 
 from tinylens.config.schema import (ERROR_TYPE, FIXED_VALUE_TAGS, WRONG_TYPE, YAML_BOOL_WORDS, Config, described,
                                     mapping_expected, show, unused_keys)
-from tinylens.errors import (MISSING_ERRNOS, ON_COMMAND_LINE, ConfigError, ConfigTypeError, ConfigValueError, ConfigWarning, counted, did_you_mean, ls_command,
+from tinylens.errors import (MISSING_ERRNOS, ON_COMMAND_LINE, ConfigError, ConfigFileError, ConfigTypeError, ConfigValueError, ConfigWarning, counted, did_you_mean, ls_command,
                              outside_stacklevel, visible, windows_path_advice)
 
 #: At most this many schema problems are listed in one error.
@@ -188,39 +188,40 @@ def unknown_home(p: str | Path) -> str:
 
 # -- reading ----------------------------------------------------------------------------------
 def read_text(path: Path) -> str:
-    """The file's text, or a ConfigError naming the path and the reason."""
+    """The file's text, or a ConfigError naming the path and the reason: a ConfigFileError (an
+    OSError too) where the file cannot be read, a ConfigValueError where its text is not UTF-8."""
     try:
         path.stat()
     except PermissionError:  # a folder on its way this user may not enter: Path.exists raised it bare
         from tinylens.data.fits_io import blocked_folder_note
 
-        raise ConfigError(f"Config file {path}{blocked_folder_note(path) or ' cannot be reached: permission denied'}."
+        raise ConfigFileError(f"Config file {path}{blocked_folder_note(path) or ' cannot be reached: permission denied'}."
                           ) from None
     except OSError as exc:  # missing: said below; a name the system refuses (too long), or a failing disk, here
         if exc.errno not in MISSING_ERRNOS:
-            raise ConfigError(f"Config file {path} cannot be reached: {exc.strerror or exc}. Check the path and its "
+            raise ConfigFileError(f"Config file {path} cannot be reached: {exc.strerror or exc}. Check the path and its "
                               "spelling.") from None
     except ValueError:  # a NUL character in the name: not found, said below
         pass
     if not path.exists():
-        raise ConfigError(f"Config file not found: {path} (looked in {path.parent.resolve()}). Check the path and its spelling.")
+        raise ConfigFileError(f"Config file not found: {path} (looked in {path.parent.resolve()}). Check the path and its spelling.")
     if path.is_dir():
         if not path.parts:  # Path("") is Path("."): an empty variable given from Python reads as the current folder
             # (the command line refuses an empty path itself: there, '.' was typed)
             hedge = "" if ON_COMMAND_LINE.get() else " (from Python, Path('') is '.' too: an unset variable?)"
-            raise ConfigError(f"Config path . is the current folder ({Path.cwd()}), not a YAML file{hedge}; "
+            raise ConfigFileError(f"Config path . is the current folder ({Path.cwd()}), not a YAML file{hedge}; "
                               f"{yaml_files_in(path)}")
-        raise ConfigError(f"Config path {path} is a folder; {yaml_files_in(path)}")
+        raise ConfigFileError(f"Config path {path} is a folder; {yaml_files_in(path)}")
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        raise ConfigError(f"Config file {path} is not a UTF-8 text file; is it really the YAML configuration?") from None
+        raise ConfigValueError(f"Config file {path} is not a UTF-8 text file; is it really the YAML configuration?") from None
     except PermissionError as exc:
         ls, chmod = ls_command(path, option="-l"), shlex.join(["chmod", "a+r", str(path)])
-        raise ConfigError(f"Config file {path} cannot be read: {exc.strerror or exc}: this user may not read it. Check "
+        raise ConfigFileError(f"Config file {path} cannot be read: {exc.strerror or exc}: this user may not read it. Check "
                           f"its permissions ({ls}), and make it readable ({chmod}) or ask its owner to.") from None
     except OSError as exc:
-        raise ConfigError(f"Config file {path} cannot be read: {exc.strerror or exc}.") from None
+        raise ConfigFileError(f"Config file {path} cannot be read: {exc.strerror or exc}.") from None
 
 
 def yaml_files_in(folder: Path, shown: int = 5) -> str:
@@ -348,17 +349,17 @@ def _unbuildable(node: yaml.Node, exc: Exception) -> yaml.constructor.Constructo
 
 
 def parse_yaml(text: str, path: Path | str) -> Any:
-    """Parse YAML text; a syntax error names the file, line and column. A file with no value (empty,
+    """Parse YAML text; a syntax error (a ConfigValueError) names the file, line and column. A file with no value (empty,
     comments alone, or ``null``) lacks the sections a config must have: a ConfigValueError, as a
     mapping without them is."""
     try:
         data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
-        raise ConfigError(_yaml_error_message(exc, path)) from None
+        raise ConfigValueError(_yaml_error_message(exc, path)) from None
     except yaml.reader.ReaderError as exc:
-        raise ConfigError(_reader_error_message(exc, text, path)) from None
+        raise ConfigValueError(_reader_error_message(exc, text, path)) from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"YAML syntax error in config file {path}: {exc}.") from None
+        raise ConfigValueError(f"YAML syntax error in config file {path}: {exc}.") from None
     if data is None:
         raise ConfigValueError(f"Config file {path} is empty; it needs at least the 'dataset' and 'model_components' sections.")
     return data
