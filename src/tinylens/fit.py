@@ -1432,7 +1432,7 @@ def check_likelihood(problem: Any, config: str | Path | None = None, draws: int 
         if np.isfinite(problem.log_likelihood(problem.prior_transform(u[start : start + problem.min_chunk]))).any():
             return median
     where = in_config_file(config)
-    raise ConfigError(
+    raise ConfigValueError(
         f"{where}the log-likelihood is not finite at the prior median nor at any of {draws} random draws "
         f"from the priors, so nothing can be fitted. {_unfittable_causes(float(problem.dataset.pixel_scale))}"
     )

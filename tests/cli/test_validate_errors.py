@@ -954,6 +954,26 @@ def test_a_likelihood_that_is_nowhere_finite_is_refused_by_validate_and_fit(tmp_
     assert not (tmp_path / "output").exists()
 
 
+def test_a_likelihood_that_is_nowhere_finite_is_a_config_value_error_in_python(tmp_path, nan_sie):
+    """From Python, a likelihood finite nowhere in the priors was the plain ConfigError; it is a
+    wrong value of the priors or the data, so tinylens.fit and check_likelihood (what validate
+    runs) raise a ConfigValueError (a ValueError too), the message as the command line says it."""
+    import tinylens
+    from tinylens.errors import ConfigValueError
+    from tinylens.fit import check_likelihood
+
+    nan_sie()
+    path = write_case(tmp_path)
+    message = (f"In config file {path}: the log-likelihood is not finite at the prior median nor at any of 64 random "
+               "draws from the priors, so nothing can be fitted.")
+    with pytest.raises(ConfigValueError) as err:
+        tinylens.fit(path, progress=False)
+    assert flat(str(err.value)).startswith(message) and isinstance(err.value, ValueError), str(err.value)
+    with pytest.raises(ConfigValueError) as err:
+        check_likelihood(tinylens.load(path), path)
+    assert flat(str(err.value)).startswith(message), str(err.value)
+    assert not (tmp_path / "output").exists()
+
 def test_a_likelihood_nowhere_finite_from_an_absurd_pixel_scale_names_pixel_scale(tmp_path):
     """pixel_scale: 1e300 (a positive number, so the schema takes it) overflows the pixels'
     coordinates: the error listed only the usual causes (ellipticity, priors, data), never

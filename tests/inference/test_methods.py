@@ -93,15 +93,15 @@ def test_optimiser_finds_truth(lens_dir, reference, method, settings):
 def test_lbfgs_with_no_finite_start_is_an_error_not_a_fit(lens_dir, monkeypatch):
     """Where log L is not finite at any start, the objective is a constant stand-in with zero
     gradient there, so L-BFGS-B stopped at once, said it converged, and the fit came back
-    "converged" at a prior draw with log L = -inf. It is now a ConfigError that says why."""
-    from tinylens.errors import ConfigError
+    "converged" at a prior draw with log L = -inf. It is now a ConfigError that says why (a ConfigValueError)."""
+    from tinylens.errors import ConfigValueError
     from tinylens.problem import Problem
 
     problem = load(lens_dir, {"type": "optimizer", "method": "lbfgs", "settings": {"n_starts": 3, "n_draws": 32}})
     monkeypatch.setattr(Problem, "log_likelihood", lambda self, theta: np.full(np.shape(np.atleast_2d(theta))[0], -np.inf)
                         if np.ndim(theta) == 2 else -np.inf)
     monkeypatch.setattr(Problem, "log_likelihood_jax", lambda self, theta: jnp.sum(theta) * 0 - jnp.inf)
-    with pytest.raises(ConfigError, match=r"lbfgs\): log L \+ log prior, or its gradient, is not finite at any of its "
+    with pytest.raises(ConfigValueError, match=r"lbfgs\): log L \+ log prior, or its gradient, is not finite at any of its "
                        r"3 starts \(the best of n_draws = 32 draws.*Raise inference.settings.n_draws"):
         run_inference(problem, progress=False)
 
@@ -109,15 +109,15 @@ def test_lbfgs_with_no_finite_start_is_an_error_not_a_fit(lens_dir, monkeypatch)
 def test_differential_evolution_with_no_finite_point_is_an_error_not_a_fit(lens_dir, monkeypatch):
     """As lbfgs's: where log L is not finite at any point its population tries, every member
     scored the same stand-in, scipy said 'Optimization terminated successfully', and the fit came
-    back converged at log L = -inf. It is now a ConfigError that says why."""
-    from tinylens.errors import ConfigError
+    back converged at log L = -inf. It is now a ConfigError that says why (a ConfigValueError)."""
+    from tinylens.errors import ConfigValueError
     from tinylens.problem import Problem
 
     problem = load(lens_dir, {"type": "optimizer", "method": "differential_evolution",
                               "settings": {"maxiter": 3, "popsize": 4, "polish": False}})
     monkeypatch.setattr(Problem, "log_likelihood", lambda self, theta: np.full(np.shape(np.atleast_2d(theta))[0], -np.inf)
                         if np.ndim(theta) == 2 else -np.inf)
-    with pytest.raises(ConfigError, match=r"differential_evolution\): log L \+ log prior is not finite at any of the "
+    with pytest.raises(ConfigValueError, match=r"differential_evolution\): log L \+ log prior is not finite at any of the "
                        r"\d+ points its population tried"):
         run_inference(problem, progress=False)
 
@@ -202,16 +202,16 @@ def test_dynesty_with_no_finite_point_is_an_error_not_a_traceback(lens_dir, monk
     """Since dynesty is told -inf (f863ec8), a log L that is not finite anywhere in the priors
     made it draw its first live points 1,000 times over and raise its own RuntimeError, a
     traceback (and, in a survey, a task retried with its checkpoints removed), where it had run
-    to a result at log Z -1e300. It is now a ConfigError that says why, as lbfgs's and
+    to a result at log Z -1e300. It is now a ConfigError that says why (a ConfigValueError), as lbfgs's and
     differential_evolution's are."""
-    from tinylens.errors import ConfigError
+    from tinylens.errors import ConfigValueError
     from tinylens.inference import dynesty_runner
     from tinylens.problem import Problem
 
     problem = load(lens_dir, {"type": "sampler", "method": "dynesty"})
     monkeypatch.setattr(Problem, "log_likelihood", lambda self, theta: np.where(
         np.atleast_2d(theta)[:, 0] > np.inf, 0.0, np.nan))  # NaN everywhere, as an impossible model gives
-    with pytest.raises(ConfigError, match=r"dynesty\): log L is not finite at any of the 10,000 points dynesty drew "
+    with pytest.raises(ConfigValueError, match=r"dynesty\): log L is not finite at any of the 10,000 points dynesty drew "
                        r"from the priors for its first live points \(1,000 draws of nlive = 10\).*Check the priors"):
         dynesty_runner.run(problem, {"nlive": 10, "sample": "unif", "seed": 0}, progress=False)
 
@@ -219,8 +219,8 @@ def test_dynesty_with_no_finite_point_is_an_error_not_a_traceback(lens_dir, monk
 def test_dynesty_with_no_finite_point_stops_at_its_maxcall(lens_dir, monkeypatch):
     """dynesty draws its first live points until one has a finite log L, past any maxcall: with
     nlive 50 and maxcall 300 it made 50,000 calls (1,000 draws) before it gave up. tinylens now
-    counts those draws itself and stops at the budget, with the ConfigError that says why."""
-    from tinylens.errors import ConfigError
+    counts those draws itself and stops at the budget, with the ConfigError that says why (a ConfigValueError)."""
+    from tinylens.errors import ConfigValueError
     from tinylens.inference import dynesty_runner
     from tinylens.problem import Problem
 
@@ -232,12 +232,12 @@ def test_dynesty_with_no_finite_point_stops_at_its_maxcall(lens_dir, monkeypatch
         return np.full(len(np.atleast_2d(theta)), np.nan)
 
     monkeypatch.setattr(Problem, "log_likelihood", nan_everywhere)
-    with pytest.raises(ConfigError, match=r"dynesty\): log L is not finite at any of the 300 points dynesty drew from "
+    with pytest.raises(ConfigValueError, match=r"dynesty\): log L is not finite at any of the 300 points dynesty drew from "
                        r"the priors for its first live points \(6 draws of nlive = 50: maxcall is 300\).*Check the"):
         dynesty_runner.run(problem, {"nlive": 50, "maxcall": 300, "sample": "unif", "seed": 0}, progress=False)
     assert sum(calls) == 300, sum(calls)
     calls.clear()  # a budget below one draw still makes one
-    with pytest.raises(ConfigError, match=r"at any of the 50 points .*\(1 draw of nlive = 50: maxcall is 20\)"):
+    with pytest.raises(ConfigValueError, match=r"at any of the 50 points .*\(1 draw of nlive = 50: maxcall is 20\)"):
         dynesty_runner.run(problem, {"nlive": 50, "maxcall": 20, "sample": "unif", "seed": 0}, progress=False)
     assert sum(calls) == 50, sum(calls)
 
@@ -247,8 +247,8 @@ def test_dynesty_with_few_finite_points_stops_at_its_maxcall(lens_dir, monkeypat
     with log L finite at 1 % of the prior, nlive 50 and maxcall 300 it made 2,000 calls
     (28,620 at 0.1 % with nlive 60 and maxcall 3,000), then returned a result of live points
     alone. tinylens now stops it at the budget, its calls at most maxcall (whole draws of nlive),
-    with a ConfigError that says why; a budget that covers the draws samples as before."""
-    from tinylens.errors import ConfigError
+    with a ConfigError that says why (a ConfigValueError); a budget that covers the draws samples as before."""
+    from tinylens.errors import ConfigValueError
     from tinylens.inference import dynesty_runner
     from tinylens.problem import Problem
 
@@ -262,7 +262,7 @@ def test_dynesty_with_few_finite_points_stops_at_its_maxcall(lens_dir, monkeypat
         return np.where(scattered < 0.01, -0.5 * np.sum(theta**2, axis=1), -np.inf)
 
     monkeypatch.setattr(Problem, "log_likelihood", finite_at_one_percent)
-    with pytest.raises(ConfigError) as caught:
+    with pytest.raises(ConfigValueError) as caught:
         dynesty_runner.run(problem, {"nlive": 50, "maxcall": 300, "sample": "unif", "seed": 0}, progress=False)
     said = str(caught.value)
     assert said.startswith("inference (dynesty): maxcall (300) was spent on dynesty's first live points before it "
@@ -366,16 +366,16 @@ def test_nautilus_with_no_finite_point_is_an_error_not_an_endless_run(lens_dir, 
     """Where log L is not finite anywhere in the priors (NaN, which the runner gives nautilus as
     -inf since 5130cd0, or -inf), nautilus builds no bound from points all alike and drew from the
     priors for ever, its memory growing; with n_like_max it came back at log Z -inf, its posterior
-    prior draws of log L -inf. Both are now a ConfigError that says why: after as many draws as
+    prior draws of log L -inf. Both are now a ConfigError that says why (a ConfigValueError): after as many draws as
     dynesty makes (1,000 times n_live, counted in whole batches of 256), or where the run ends."""
-    from tinylens.errors import ConfigError
+    from tinylens.errors import ConfigValueError
     from tinylens.inference import nautilus_runner
     from tinylens.problem import Problem
 
     problem = load(lens_dir, {"type": "sampler", "method": "nautilus"})
     monkeypatch.setattr(Problem, "log_likelihood", lambda self, theta: np.where(
         np.atleast_2d(theta)[:, 0] > np.inf, 0.0, np.nan))
-    with pytest.raises(ConfigError, match=rf"nautilus\): log L is not finite at any of the {calls} points nautilus "
+    with pytest.raises(ConfigValueError, match=rf"nautilus\): log L is not finite at any of the {calls} points nautilus "
                        r"drew from the priors.*Check the priors"):
         nautilus_runner.run(problem, {**settings, "seed": 0}, progress=False)
 

@@ -511,12 +511,12 @@ def test_stage_3_stops_when_no_start_has_a_finite_posterior(write_fits, nan_sie)
     nautilus a box around nothing (it used to sample such a model for as long as it was let)."""
     from oracle import table1_components
 
-    from tinylens.errors import ConfigError
+    from tinylens.errors import ConfigValueError
 
     nan_sie()
     image, kernel = lenstronomy_image()
     problem = _problem(write_fits, image, kernel, table1_components())
-    with pytest.raises(ConfigError, match="stage 3 .* not finite at any of its"):
+    with pytest.raises(ConfigValueError, match="stage 3 .* not finite at any of its"):
         optimise(Objective(problem), Pipeline())
 
 
@@ -543,14 +543,14 @@ def test_stage_1_says_so_when_no_start_has_a_finite_lens_light_posterior(tmp_pat
 
     import jax.numpy as jnp
 
-    from tinylens.errors import ConfigError
+    from tinylens.errors import ConfigValueError
     from tinylens.profiles.light import LIGHT_PROFILES
 
     real = LIGHT_PROFILES["Gaussian"]
     monkeypatch.setitem(LIGHT_PROFILES, "Gaussian", dataclasses.replace(
         real, basis=lambda x, y, p, settings: real.basis(x, y, p, settings) * jnp.nan))
     problem = _tiny_lens_with_a_gaussian_light(tmp_path)
-    with pytest.raises(ConfigError) as err:
+    with pytest.raises(ConfigValueError) as err:
         optimise(Objective(problem), Pipeline())
     said = str(err.value)
     assert said.startswith("pipeline stage 1 (lens light): ") and "not finite at any of its 4 starts" in said, said

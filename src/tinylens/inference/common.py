@@ -635,7 +635,7 @@ class FiniteWatch:
         self.calls += int(np.size(values))
         self.seen = bool(np.any(np.isfinite(values)))
         if not self.seen and self.calls >= self.limit:
-            raise ConfigError(self.message(self.calls))
+            raise ConfigValueError(self.message(self.calls))
 
     def watch(self, loglike: Callable[[Any], Any]) -> Callable[[Any], Any]:
         """``loglike`` whose values :meth:`see` sees."""

@@ -59,7 +59,7 @@ from scipy.special import logsumexp
 from tinylens import filenames
 from tinylens.config.schema import show
 from tinylens.inference import InferenceResult
-from tinylens.errors import CheckpointWarning, ConfigError, ConfigValueError, counted, outside_stacklevel, priors_and_data
+from tinylens.errors import CheckpointWarning, ConfigValueError, counted, outside_stacklevel, priors_and_data
 from tinylens.inference.common import (
     MAX_BATCH,
     NO_FINITE_DRAWS,
@@ -505,7 +505,7 @@ def _sampler(problem, pool: BatchingPool, init: dict, seed, checkpoint: Path | N
         found = NO_FINITE_LIVE_POINT.search(str(err))
         if found is None:
             raise
-        raise ConfigError(no_finite_live_point(int(found.group(1)), int(init["nlive"]))) from None
+        raise ConfigValueError(no_finite_live_point(int(found.group(1)), int(init["nlive"]))) from None
     unwrap(sampler.loglikelihood)  # already out if the pool drew its first live points: kept out for its proposals
     return sampler
 
@@ -554,14 +554,14 @@ class FirstLivePoints(FiniteWatch):
         self.finite += int(np.count_nonzero(np.isfinite(values)))
         self.seen = self.finite > 0
         if not self.seen and self.calls >= self.limit:
-            raise ConfigError(self.message(self.calls))
+            raise ConfigValueError(self.message(self.calls))
 
     def watch(self, loglike: Callable[[Any], Any]) -> Callable[[Any], Any]:
         """``loglike`` whose values :meth:`see` sees, refused past :attr:`limit` calls while dynesty draws."""
 
         def watched(theta: Any) -> Any:
             if self.drawing and self.too_few is not None and self.calls >= self.limit:
-                raise ConfigError(self.too_few(self.calls, self.finite))
+                raise ConfigValueError(self.too_few(self.calls, self.finite))
             values = loglike(theta)
             self.see(values)
             return values

@@ -590,7 +590,7 @@ def run(
         sampler.take_statistics()  # the last line's
         sampler.flush()
     if not watch.seen:  # stopped by n_like_max or its timeout before the limit
-        raise ConfigError(no_finite_point(watch.calls))
+        raise ConfigValueError(no_finite_point(watch.calls))
     wall = time.perf_counter() - start
     points, log_w, log_l = sampler.posterior()
     return InferenceResult(

@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import optimize
 
-from tinylens.errors import ConfigError, counted, priors_and_data
+from tinylens.errors import ConfigValueError, counted, priors_and_data
 from tinylens.inference import InferenceResult
 from tinylens.inference.common import MAX_BATCH, check_at_most, try_settings
 from tinylens.inference.optimizer_settings import (  # noqa: F401 (DE_OWN_KEYWORDS, check_lbfgs: also read from here)
@@ -162,7 +162,7 @@ def run_differential_evolution(
             bounds, vectorized=True, polish=False, rng=seed, callback=callback, **kw,
         )
         if not res.fun < BAD:  # every member scored the stand-in: scipy says it converged
-            raise ConfigError(no_finite_member(int(res.nfev)))
+            raise ConfigValueError(no_finite_member(int(res.nfev)))
         x, info = res.x, {"message": str(res.message), "n_generations": int(res.nit)}
         if polish:
             pol = _lbfgs(_value_and_grad(problem, status), res.x, bounds, 500)
@@ -214,6 +214,6 @@ def run_lbfgs(
             best["log_p"] = -min(r.fun for r in fits)
     top = min(fits, key=lambda r: r.fun)
     if not top.fun < BAD:  # L-BFGS-B stops at once on a constant BAD and says it converged
-        raise ConfigError(no_finite_start(kw["n_starts"], kw["n_draws"]))
+        raise ConfigValueError(no_finite_start(kw["n_starts"], kw["n_draws"]))
     info = {"message": str(top.message), "start_values": [-float(r.fun) for r in fits]}
     return _result(problem, "lbfgs", top.x, status, time.perf_counter() - start, bool(top.success), info)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tinylens.errors import ConfigError, priors_and_data
+from tinylens.errors import ConfigValueError, priors_and_data
 from tinylens.numerics.grid import pixel_coordinates
 from tinylens.pipeline.arc import Arc, find_arc
 from tinylens.pipeline.optimize import Fit, Objective, best_of
@@ -120,7 +120,7 @@ def fit_lens_light(problem, base: np.ndarray | None = None, rounds: int = 2, cou
     n_evals = sum(f.n_evals for f in fits)
     best = best_of(fits)
     if not best.finite:  # every start scored the optimiser's "non-finite" value
-        raise ConfigError(not_finite_message(light_only, free, len(fits)))
+        raise ConfigValueError(not_finite_message(light_only, free, len(fits)))
     arc = _arc(light_only, best.theta, threshold)
     for _ in range(rounds - 1):
         if not arc.found:

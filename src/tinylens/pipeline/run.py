@@ -38,7 +38,7 @@ import numpy as np
 
 from tinylens import filenames
 from tinylens.config.schema import without_speed_only
-from tinylens.errors import CheckpointWarning, ConfigError, listed, outside_stacklevel, priors_and_data
+from tinylens.errors import CheckpointWarning, ConfigValueError, listed, outside_stacklevel, priors_and_data
 from tinylens.inference import InferenceResult
 from tinylens.inference.common import (MAX_RECORDED_CALLS, MAX_RECORDED_SECONDS, STAGES_SAVED, differing_parts,
                                        fingerprint, fingerprint_parts, resumes)
@@ -458,7 +458,7 @@ def optimise(objective: Objective, settings, progress: bool = False, partial: di
                        lambda fits: saved(2, before, stage3_s=time.perf_counter() - t1, fits=fits))
     ms = fit_mass_source(journal, theta, arc, theta_E_guess, other_theta_E=others, min_theta_E=floor)
     if not ms.fit.finite:  # every start scored the optimiser's "non-finite" value
-        raise ConfigError(
+        raise ConfigValueError(
             f"pipeline stage 3 (mass and source): the posterior is not finite at any of its "
             f"{len(ms.candidates)} starts, so the model cannot describe these data (the sampler "
             f"would find no point to start from). Check {priors_and_data('the mass and source')}"
