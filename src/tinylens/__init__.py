@@ -27,7 +27,7 @@ from numpy.typing import DTypeLike
 
 import tinylens  # load's annotations name tinylens.config and tinylens.problem, imported when named (__getattr__)
 from tinylens.errors import (CapReachedWarning, CheckpointWarning, ConfigError, ConfigFileError, ConfigTypeError, ConfigValueError, ConfigWarning,
-                             ConvergenceWarning, DataError, DataWarning, OutputError, ParameterError, TinyLensError)
+                             ConvergenceWarning, DataError, DataWarning, MethodNotInstalledError, OutputError, ParameterError, TinyLensError)
 from tinylens.fit import FitResult, fit  # a light module; bound eagerly so `tinylens.fit` stays the function
 from tinylens.precision import set_precision
 
@@ -146,5 +146,5 @@ def read_result(folder: str | os.PathLike[str]) -> FitResult:
 
 __all__ = ["CapReachedWarning", "CheckpointWarning", "ConfigError", "ConfigFileError", "ConfigTypeError", "ConfigValueError", "ConfigWarning",
            "ConvergenceWarning", "DataError",
-           "DataWarning", "FitResult", "OutputError", "ParameterError", "Problem", "TinyLensError", "fit", "load",
+           "DataWarning", "FitResult", "MethodNotInstalledError", "OutputError", "ParameterError", "Problem", "TinyLensError", "fit", "load",
            "read_result", "set_precision", "__version__"]

@@ -247,6 +247,15 @@ class ConfigFileError(ConfigError, OSError):
     ``json`` and ``tomllib`` take an undecodable text to be: a :class:`ConfigValueError`."""
 
 
+class MethodNotInstalledError(ConfigError, ModuleNotFoundError):
+    """The config's ``inference.method`` needs a package that is not installed in this Python (a
+    sampler's library, nautilus or dynesty, or one they import): a ConfigError, as the config asks
+    for what this machine cannot run, and a ModuleNotFoundError (an ImportError), as the import
+    that failed raised, so that ``except ImportError`` around a fit still catches it; ``name`` is
+    the module that is missing. tinylens requires both samplers, so the installation is
+    incomplete: the message says what to install, or which other method to choose."""
+
+
 class DataError(TinyLensError):
     """A FITS file (image, noise, PSF, mask) is missing, corrupt or inconsistent."""
 

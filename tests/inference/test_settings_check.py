@@ -881,3 +881,39 @@ def test_a_model_with_every_parameter_fixed_is_a_config_value_error(lens_dir, tm
     with pytest.raises(ConfigValueError, match=re.escape("model_components: every parameter is fixed (or linked to "
                                                          "another), so lbfgs has no free parameter to fit")):
         tinylens.fit(path, progress=False)
+
+
+@pytest.mark.parametrize("method, package, advice", [
+    ("dynesty", "dynesty", "-m pip install dynesty); or choose another sampler method (nautilus)."),
+    ("nautilus", "nautilus", "-m pip install 'nautilus-sampler[checkpointing]'); or choose another sampler method "
+                             "(dynesty)."),
+])
+def test_a_sampler_that_is_not_installed_is_said_to_be_missing(lens_dir, tmp_path, monkeypatch, method, package,
+                                                              advice):
+    """A sampler whose package is not installed (an incomplete installation) stopped tinylens.fit
+    and tinylens validate with a 72-line ModuleNotFoundError traceback, exit 1; it is now a
+    MethodNotInstalledError (a ConfigError, and a ModuleNotFoundError naming the package) that
+    says what to install, exit 2 on the command line, before the output folder is made."""
+    import sys
+
+    from tinylens.errors import MethodNotInstalledError
+
+    monkeypatch.setitem(sys.modules, package, None)  # import of it: ModuleNotFoundError, name=package
+    monkeypatch.delitem(sys.modules, f"tinylens.inference.{method}_runner", raising=False)
+    path = tmp_path / "model_config.yaml"
+    path.write_text(yaml.safe_dump(_absolute(lens_dir, {"type": "sampler", "method": method, "settings": {}},
+                                             tmp_path / "out"), sort_keys=False))
+    message = (f"In config file {path}: inference.method: {method} cannot run here: the package {package} it needs is "
+               "not installed in this Python. tinylens requires it, so this installation is incomplete: install it (")
+    with pytest.raises(MethodNotInstalledError) as err:
+        tinylens.fit(path, progress=False)
+    said = " ".join(str(err.value).split())
+    assert said.startswith(message) and said.endswith(advice), said
+    assert isinstance(err.value, ConfigError) and isinstance(err.value, ImportError)
+    with pytest.raises(ModuleNotFoundError) as err:
+        check_inference(_config({"type": "sampler", "method": method}))
+    assert err.value.name == package
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    out = " ".join(result.output.split())
+    assert result.exit_code == 2 and "Traceback" not in out and advice in out, (out, result.exception)
+    assert not (tmp_path / "out").exists()

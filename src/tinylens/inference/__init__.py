@@ -16,6 +16,8 @@ run of the pipeline (:func:`tinylens.pipeline.run_pipeline`).
 from __future__ import annotations
 
 import importlib
+import shlex
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,7 @@ import numpy as np
 from scipy.special import softmax
 
 from tinylens.config.schema import DEFAULT_METHODS
-from tinylens.errors import ConfigValueError, did_you_mean
+from tinylens.errors import ConfigValueError, MethodNotInstalledError, did_you_mean
 
 #: method -> "module:function" of its runner, by inference type.
 METHODS: dict[str, dict[str, str]] = {
@@ -97,6 +99,30 @@ def _resolve(kind: str, method: str | None) -> str:
     return METHODS[kind][method]
 
 
+#: The pip requirement that installs a module a method imports, by the module's top-level name (that
+#: of a ModuleNotFoundError), where it differs from the name itself.
+PIP_NAMES = {"nautilus": "nautilus-sampler[checkpointing]", "sklearn": "scikit-learn"}
+
+
+def runner_module(module_name: str, kind: str, method: str) -> Any:
+    """The module ``module_name`` of ``method``'s runner, imported; a :class:`MethodNotInstalledError`
+    (a ConfigError and a ModuleNotFoundError) where a package it imports is not installed (a
+    module of tinylens's own that is missing is a broken tinylens: its error goes on as it is)."""
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        missing = (exc.name or "").partition(".")[0]
+        if not missing or missing == "tinylens":
+            raise
+        others = [m for m in METHODS[kind] if m != method]
+        instead = f"; or choose another {kind} method ({', '.join(others)})" if others else ""
+        raise MethodNotInstalledError(
+            f"inference.method: {method} cannot run here: the package {missing} it needs is not installed in this "
+            f"Python. tinylens requires it, so this installation is incomplete: install it "
+            f"({shlex.join([sys.executable, '-m', 'pip', 'install', PIP_NAMES.get(missing, missing)])}){instead}.",
+            name=exc.name) from None
+
+
 def not_provided(method: str) -> str:
     """Why TinyLensGpu's optimiser ``method`` is refused, and what to use instead; its settings
     (scipy's for that optimiser) are not those of tinylens's optimisers."""
@@ -132,7 +158,8 @@ def check_inference(config, n_dim: int | None = None) -> None:
             f"model_components: every parameter is fixed (or linked to another), so {method} has no "
             "free parameter to fit; free at least one (fixed: false, with prior_type and prior_settings)."
         )
-    checker = getattr(importlib.import_module(module), func.replace("run", "check", 1))
+    checker = getattr(runner_module(module, kind, getattr(inf, "method", None) or DEFAULT_METHODS[kind]),
+                      func.replace("run", "check", 1))
     checker(dict(getattr(inf, "settings", None) or {}), n_dim)
 
 
@@ -184,7 +211,7 @@ def search_of(problem) -> tuple[Any, Any, dict[str, Any], Any]:
     inf = problem.config.inference
     kind = getattr(inf, "type", None) or "sampler"
     module_name, func = _resolve(kind, getattr(inf, "method", None)).split(":")
-    module = importlib.import_module(module_name)
+    module = runner_module(module_name, kind, getattr(inf, "method", None) or DEFAULT_METHODS[kind])
     pipeline = getattr(problem.config, "pipeline", None)
     staged = kind == "sampler" and pipeline is not None and pipeline.enabled
     return module, getattr(module, func), dict(getattr(inf, "settings", None) or {}), pipeline if staged else None
