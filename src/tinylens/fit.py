@@ -1103,14 +1103,18 @@ def check_settings_first(config_model: Any, config: str | Path | None = None) ->
 @contextlib.contextmanager
 def _config_file_named(config: str | Path | None) -> Iterator[None]:
     """A ConfigError raised within the block begins with the config file ``config``'s path
-    (:func:`~tinylens.errors.in_config_file`), of the same class (a ConfigValueError stays one);
+    (:func:`~tinylens.errors.in_config_file`), of the same class (a ConfigValueError stays one; a
+    MethodNotInstalledError keeps its ``name``);
     as it was where ``config`` is None."""
     try:
         yield
     except ConfigError as exc:
         if config is None:
             raise
-        raise type(exc)(f"{in_config_file(config)}{exc}") from None
+        named = type(exc)(f"{in_config_file(config)}{exc}")
+        if isinstance(exc, ImportError):  # a MethodNotInstalledError keeps the missing module's name
+            named.name = exc.name
+        raise named from None
 
 
 def check_inputs_kept(problem: Any, folder: Path, config: str | Path | None = None) -> None:

@@ -909,7 +909,7 @@ def test_a_sampler_that_is_not_installed_is_said_to_be_missing(lens_dir, tmp_pat
         tinylens.fit(path, progress=False)
     said = " ".join(str(err.value).split())
     assert said.startswith(message) and said.endswith(advice), said
-    assert isinstance(err.value, ConfigError) and isinstance(err.value, ImportError)
+    assert isinstance(err.value, ConfigError) and isinstance(err.value, ImportError) and err.value.name == package
     with pytest.raises(ModuleNotFoundError) as err:
         check_inference(_config({"type": "sampler", "method": method}))
     assert err.value.name == package
