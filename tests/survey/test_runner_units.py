@@ -5237,3 +5237,19 @@ def test_the_lost_scheduler_message_says_what_becomes_of_its_workers_and_what_to
         "from its checkpoint when run again)" in text, text
     assert "waits for a scheduler" not in text and "it does not wait for a scheduler to come back" in text, text
     assert "Check with your batch system (e.g. squeue, qstat) that the workers' job has ended" in text, text
+
+
+def test_a_template_whose_top_level_is_no_mapping_is_a_config_type_error(tmp_path):
+    """A survey template holding a list at its top level was the plain ConfigError, though a
+    config's top level of the wrong kind is a ConfigTypeError (a TypeError too); load_template now
+    raises that, its message unchanged, and a missing template is a ConfigFileError (an OSError)."""
+    from tinylens.errors import ConfigFileError, ConfigTypeError
+    from tinylens.survey.runner import load_template
+
+    path = tmp_path / "template.yaml"
+    path.write_text("- dataset\n- model_components\n")
+    with pytest.raises(ConfigTypeError, match=re.escape(f"The top level of template {path} must be a mapping with "
+                                                        "'dataset', 'model_components', ...")):
+        load_template(path)
+    with pytest.raises(ConfigFileError, match=re.escape(f"Config file not found: {tmp_path / 'nope.yaml'}")):
+        load_template(tmp_path / "nope.yaml")

@@ -46,7 +46,7 @@ import pandas as pd
 
 from tinylens import filenames
 from tinylens.config.schema import Inference
-from tinylens.errors import (SURVEY_FOLDER_CHOICE, SURVEY_LENS_DIR_CHOICE, SURVEY_RERUN, SURVEY_WORKERS_ARGUMENT, UNWRITABLE, ConfigError, ConfigWarning, ConvergenceWarning, DataError, DataWarning, OutputError, TinyLensError, counted, lens_count,
+from tinylens.errors import (SURVEY_FOLDER_CHOICE, SURVEY_LENS_DIR_CHOICE, SURVEY_RERUN, SURVEY_WORKERS_ARGUMENT, UNWRITABLE, ConfigError, ConfigTypeError, ConfigWarning, ConvergenceWarning, DataError, DataWarning, OutputError, TinyLensError, counted, lens_count,
                              listed, ls_command, out_of_memory)
 from tinylens.interrupts import interrupt_held
 from tinylens.jsonfile import read_json_file
@@ -412,13 +412,14 @@ def find_lenses(lens_dir: str | Path) -> list[Lens]:
 def load_template(path: str | Path, pipeline: bool = True) -> dict[str, Any]:
     """The template YAML as a dict, its relative ``dataset.mask_path`` made absolute; without
     ``pipeline`` (``tinylens survey --no-pipeline``) its ``pipeline`` section is ``{enabled:
-    false}`` (:func:`without_pipeline`)."""
+    false}`` (:func:`without_pipeline`). A top level that is no mapping is a ConfigTypeError, as a
+    config's is; a file that cannot be read a ConfigFileError (:func:`~tinylens.config.loader.read_text`)."""
     from tinylens.config.loader import home_expanded, parse_yaml, read_text
 
     path = home_expanded(path)
     data = parse_yaml(read_text(path), path)
     if not isinstance(data, dict):
-        raise ConfigError(f"The top level of template {path} must be a mapping with 'dataset', 'model_components', ...")
+        raise ConfigTypeError(f"The top level of template {path} must be a mapping with 'dataset', 'model_components', ...")
     data = copy.deepcopy(data)
     dataset = data.get("dataset")
     if isinstance(dataset, dict) and isinstance(dataset.get("mask_path"), str):
