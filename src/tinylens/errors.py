@@ -256,6 +256,17 @@ class MethodNotInstalledError(ConfigError, ModuleNotFoundError):
     incomplete: the message says what to install, or which other method to choose."""
 
 
+def retold(exc: BaseException, message: str) -> BaseException:
+    """An error of ``exc``'s class whose message is ``message`` (``exc``'s own, with what it was
+    checked with or where it was found added), for ``raise ... from None``: a ConfigValueError stays
+    one, and a :class:`MethodNotInstalledError`, an ImportError, keeps its ``name`` and ``path`` (the
+    missing module), which ``type(exc)(message)`` alone sets to None."""
+    told = type(exc)(message)
+    if isinstance(exc, ImportError):
+        told.name, told.path = exc.name, exc.path
+    return told
+
+
 class DataError(TinyLensError):
     """A FITS file (image, noise, PSF, mask) is missing, corrupt or inconsistent."""
 

@@ -33,7 +33,7 @@ import numpy as np
 
 from tinylens import filenames
 from tinylens.errors import (DISK_FULL, FIT_RERUN, OUTPUT_FOLDER_CHOICE, ConfigError, ConfigTypeError, ConfigValueError, OutputError,
-                             in_config_file, ls_command, outside_stacklevel)
+                             in_config_file, ls_command, outside_stacklevel, retold)
 from tinylens.interrupts import interrupt_behind
 from tinylens.jsonfile import read_json_file
 from tinylens.paths import PATH_MAX, limit_text, name_max_said, name_too_long
@@ -1103,18 +1103,15 @@ def check_settings_first(config_model: Any, config: str | Path | None = None) ->
 @contextlib.contextmanager
 def _config_file_named(config: str | Path | None) -> Iterator[None]:
     """A ConfigError raised within the block begins with the config file ``config``'s path
-    (:func:`~tinylens.errors.in_config_file`), of the same class (a ConfigValueError stays one; a
-    MethodNotInstalledError keeps its ``name``);
+    (:func:`~tinylens.errors.in_config_file`), of the same class (:func:`~tinylens.errors.retold`:
+    a ConfigValueError stays one; a MethodNotInstalledError keeps its ``name``);
     as it was where ``config`` is None."""
     try:
         yield
     except ConfigError as exc:
         if config is None:
             raise
-        named = type(exc)(f"{in_config_file(config)}{exc}")
-        if isinstance(exc, ImportError):  # a MethodNotInstalledError keeps the missing module's name
-            named.name = exc.name
-        raise named from None
+        raise retold(exc, f"{in_config_file(config)}{exc}") from None
 
 
 def check_inputs_kept(problem: Any, folder: Path, config: str | Path | None = None) -> None:

@@ -812,3 +812,37 @@ def test_a_dry_run_whose_lenses_all_lack_a_file_does_not_blame_the_first_for_the
     assert ("does not work (checked with no lens's data: every lens tried has broken data "
             "(3 lenses: lens_0, lens_1, lens_2)): inference.settings.nlive") in text, text
     assert "Traceback" not in result.output and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("tries", [3, 0])
+def test_a_template_whose_sampler_is_not_installed_names_the_missing_package(tmp_path, monkeypatch, tries):
+    """The survey's template check rebuilt a MethodNotInstalledError (dynesty not installed) to say
+    which lens it was checked with as ``type(exc)(message)``, which left its ``name`` None, where
+    tinylens.fit's and check_inference's name the package: a caller's ``except ImportError`` could not
+    tell what to install. It keeps the name now, with a lens loaded (tries=3) and with none (tries=0)."""
+    import sys
+
+    from tinylens.errors import MethodNotInstalledError
+
+    monkeypatch.setitem(sys.modules, "dynesty", None)  # its import: ModuleNotFoundError, name 'dynesty'
+    monkeypatch.delitem(sys.modules, "tinylens.inference.dynesty_runner", raising=False)
+    lenses = tmp_path / "lenses"
+    for i in range(2):
+        write_lens(lenses / f"lens_{i}", 1.0, seed=i)
+    config = template_config()
+    config["inference"] = {"type": "sampler", "method": "dynesty", "settings": {}}
+    template = tmp_path / "template.yaml"
+    template.write_text(yaml.safe_dump(config, sort_keys=False))
+    from tinylens.inference import dynesty_settings
+
+    try:
+        with pytest.raises(ImportError) as raised:
+            runner.check_template(runner.load_template(template), runner.find_lenses(lenses), tmp_path / "out",
+                                  tries=tries)
+    finally:  # its settings' names, read with dynesty 'missing' (None), are not kept for later tests
+        dynesty_settings.source_keywords.cache_clear()
+    text = " ".join(str(raised.value).split())
+    assert isinstance(raised.value, MethodNotInstalledError) and isinstance(raised.value, ConfigError)
+    assert text.startswith("The template does not work (") and "the package dynesty it needs is not installed" in text
+    assert raised.value.name == "dynesty"
+    assert not (tmp_path / "out").exists()

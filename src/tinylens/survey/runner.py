@@ -47,7 +47,7 @@ import pandas as pd
 from tinylens import filenames
 from tinylens.config.schema import Inference
 from tinylens.errors import (SURVEY_FOLDER_CHOICE, SURVEY_LENS_DIR_CHOICE, SURVEY_RERUN, SURVEY_WORKERS_ARGUMENT, UNWRITABLE, ConfigError, ConfigTypeError, ConfigWarning, ConvergenceWarning, DataError, DataWarning, OutputError, TinyLensError, counted, lens_count,
-                             listed, ls_command, out_of_memory)
+                             listed, ls_command, out_of_memory, retold)
 from tinylens.interrupts import interrupt_held
 from tinylens.jsonfile import read_json_file
 from tinylens.precision import get_precision
@@ -591,7 +591,7 @@ def check_template(template: Mapping[str, Any], lenses: list[Lens], out: str | P
                 broken[lens.lens_id] = str(exc)
             continue
         except ConfigError as exc:
-            raise type(exc)(f"The {name} does not work (checked with lens {lens.lens_id}): {exc}") from None
+            raise retold(exc, f"The {name} does not work (checked with lens {lens.lens_id}): {exc}") from None
         finally:  # also of a lens whose data are broken: the config's warnings came before its data were read
             _warn_of_template(caught, name, shown)
         if nowhere is None:  # the first lens loaded: the template's settings, the same for every lens
@@ -599,7 +599,7 @@ def check_template(template: Mapping[str, Any], lenses: list[Lens], out: str | P
         try:
             check_likelihood(problem)
         except ConfigError as exc:
-            nowhere = type(exc)(f"The {name} does not work (checked with lens {lens.lens_id}): {exc}")
+            nowhere = retold(exc, f"The {name} does not work (checked with lens {lens.lens_id}): {exc}")
             continue
         if lens_dataset(template, lens).get("mask_path") != template_mask(template):  # its own mask.fits, or none
             check_template_mask(template, lenses, name)  # the template's may still fit none of the lenses using it
@@ -607,7 +607,7 @@ def check_template(template: Mapping[str, Any], lenses: list[Lens], out: str | P
     if nowhere is not None:
         raise nowhere
     if early is not None:  # every lens tried has broken files: the config's refusal is the template's, no lens's
-        raise type(early)(f"The {name} does not work ({unloaded_check(tried)}): {early}")
+        raise retold(early, f"The {name} does not work ({unloaded_check(tried)}): {early}")
     check_template_mask(template, lenses, name)
     if lenses:  # no lens loaded: the template validated once, for the checks that need no lens's data
         config = loaded_template(template, lenses[0], out, name, tried)
@@ -642,7 +642,7 @@ def check_unloaded_settings(config: Any, name: str = "template", tried: Sequence
         names = tuple(build_model_spec(config.model_components, (MASS_NAMES, LIGHT_NAMES)).param_names)
         check_settings(SimpleNamespace(config=config, param_names=names, ndim=len(names)))
     except ConfigError as exc:
-        raise type(exc)(f"The {name} does not work ({unloaded_check(tried)}): {exc}") from None
+        raise retold(exc, f"The {name} does not work ({unloaded_check(tried)}): {exc}") from None
 
 
 def check_histories(problem: Any, lenses: Sequence[Lens], out: str | Path, name: str = "template") -> None:
@@ -667,7 +667,7 @@ def check_histories(problem: Any, lenses: Sequence[Lens], out: str | Path, name:
         try:
             module.check_history_folder(settings, lens.output(root))
         except ConfigError as exc:
-            raise type(exc)(f"The {name} does not work (for lens {lens.lens_id}'s fit): {exc}") from None
+            raise retold(exc, f"The {name} does not work (for lens {lens.lens_id}'s fit): {exc}") from None
     shared = [module.history_file(settings, lens.output(root)).resolve() for lens in lenses[:2]]
     if len(shared) == 2 and shared[0] == shared[1]:  # absolute, or leaving the lens's folder: one file for all
         raise ConfigError(
@@ -769,7 +769,7 @@ def loaded_template(template: Mapping[str, Any], lens: Lens, out: str | Path, na
             warnings.simplefilter("ignore")
             return load_config(lens_config(template, lens, out))[0]
     except ConfigError as exc:
-        raise type(exc)(f"The {name} does not work ({unloaded_check(tried)}): {exc}") from None
+        raise retold(exc, f"The {name} does not work ({unloaded_check(tried)}): {exc}") from None
 
 
 def check_shape_mask(template: Mapping[str, Any], lenses: Sequence[Lens], config: Any, name: str = "template") -> None:
