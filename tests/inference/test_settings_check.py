@@ -896,10 +896,23 @@ def test_a_sampler_that_is_not_installed_is_said_to_be_missing(lens_dir, tmp_pat
     says what to install, exit 2 on the command line, before the output folder is made."""
     import sys
 
-    from tinylens.errors import MethodNotInstalledError
+    from tinylens.inference import check_inference_first, dynesty_settings, nautilus_settings
 
     monkeypatch.setitem(sys.modules, package, None)  # import of it: ModuleNotFoundError, name=package
     monkeypatch.delitem(sys.modules, f"tinylens.inference.{method}_runner", raising=False)
+    try:
+        _check_not_installed(lens_dir, tmp_path, method, package, advice)
+    finally:  # the settings' names read with the package 'missing' (None) are not kept for later tests
+        nautilus_settings.source_keywords.cache_clear()
+        dynesty_settings.source_keywords.cache_clear()
+    monkeypatch.undo()  # installed again: its early check refuses a misspelt setting, as before
+    with pytest.raises(ConfigError, match="nlvie"):
+        check_inference_first(_config({"type": "sampler", "method": method, "settings": {"nlvie": 100}}))
+
+
+def _check_not_installed(lens_dir, tmp_path, method, package, advice):
+    from tinylens.errors import MethodNotInstalledError
+
     path = tmp_path / "model_config.yaml"
     path.write_text(yaml.safe_dump(_absolute(lens_dir, {"type": "sampler", "method": method, "settings": {}},
                                              tmp_path / "out"), sort_keys=False))
