@@ -308,6 +308,27 @@ def test_ctrl_c_before_the_failed_rows_go_does_not_count_the_lenses_retry_failed
         assert "Finished lenses kept: 2 (1 ok, 1 failed)" in text and "fitted again" not in text, text
 
 
+def test_ctrl_c_does_not_say_a_failed_lens_whose_folder_is_gone_is_fitted_again(tmp_path, mock_survey, monkeypatch):
+    """A failed lens of an earlier catalogue whose lens folder was removed since: stopped before the failed
+    rows go, the hint said 'The 2 failed lenses are fitted again by the command below', yet the command
+    (its plan) retries lens_bad only and leaves lens_gone out of the catalogue. lens_gone is now named
+    as not fitted again, and only lens_bad is counted as retried."""
+    out = tmp_path / "out"
+    rows = {"lens_bad": runner.failed_row("lens_bad", "broken"), "lens_gone": runner.failed_row("lens_gone", "broken")}
+    _earlier_catalogue(out, rows)
+
+    monkeypatch.setattr(runner, "check_template", _ctrl_c)
+    args = [*_args(mock_survey, out), "--retry-failed"]
+    text = _interrupted(args)
+    plan = runner.survey_plan(mock_survey["lenses"], mock_survey["template"], out, retry_failed=True, check=False)
+    assert plan["to_fit"]["retry"] == ["lens_bad"] and "lens_gone" not in str(plan), plan
+    assert "The failed lens is fitted again by the command below, which keeps --retry-failed." in text, text
+    assert "2 failed lenses" not in text, text
+    assert ("Not fitted again, though failed before: lens_gone, whose lens folder is no longer there (the command "
+            "leaves its row out of the catalogue).") in text, text
+    assert text.endswith("run: " + shlex.join(["tinylens", *args])), text
+
+
 def test_ctrl_c_while_the_cluster_starts_keeps_the_failed_row_and_the_flag(tmp_path, mock_survey, monkeypatch):
     """Stopped while the cluster started: the survey deleted the failed row it retries (and, once,
     the hint counted it among the lenses kept beside a resume command without --retry-failed);

@@ -326,6 +326,27 @@ def finished_counts(catalog: Path, chosen: Sequence[str] | None = None,
     return {"ok": int((status == "ok").sum()), "failed": int((status == "failed").sum())}
 
 
+def failed_elsewhere(catalog: Path, chosen: Sequence[str] | None, lenses: Sequence[str],
+                     unfinished: Sequence[str] = (), lenses_dir: Path | None = None) -> list[str]:
+    """The ids of the ``failed`` rows that :func:`finished_counts` counts (of the same ``catalog``,
+    ``chosen``, ``unfinished`` and ``lenses_dir``) whose lens is not among ``lenses``, the lens
+    folders the survey read: its lens folder was removed since the catalogue was written, so the
+    survey run again leaves its row out and cannot fit it, ``--retry-failed`` or not; none where the
+    catalogue is missing or cannot be read."""
+    import pandas as pd
+
+    try:
+        frame = pd.read_parquet(catalog, columns=["lens_id", "status"])
+    except Exception:  # noqa: BLE001 - missing, cut short or not a catalogue: none to tell
+        return []
+    left_out = set(lenses).union(unfinished)
+    wanted = None if chosen is None else set(chosen)
+    return sorted(str(lens_id) for lens_id, status in zip(frame["lens_id"], frame["status"])
+                  if status == "failed" and str(lens_id) not in left_out
+                  and (wanted is None or lens_id in wanted)
+                  and (lenses_dir is None or (lenses_dir / str(lens_id)).is_dir()))
+
+
 #: Set on a KeyboardInterrupt raised once ``run_survey`` has returned (:func:`survey_written`).
 SURVEY_WRITTEN_ATTR = "tinylens_survey_written"
 #: Set on a KeyboardInterrupt of a survey run with ``--only``: the lens ids it chose.
@@ -369,7 +390,12 @@ def survey_hint(out: Path | None, command: str, written: bool = False, restart: 
     # stopped before the survey deleted the failed rows it retries, the command keeps --retry-failed
     # (interrupted_hint): it fits those lenses again, so their rows are not kept as finished
     retried = counts.pop("failed") if counts and not written and "--retry-failed" in shlex.split(command) else 0
-    if retried:
+    # a failed lens whose lens folder is no longer there (not among the lenses the run read) is not fitted again:
+    # the command leaves its row out of the catalogue, so it is neither kept nor retried
+    gone = (failed_elsewhere(out / CATALOG_PARQUET, chosen, lenses, list(_among(unfinished, chosen)), out / LENSES_DIR)
+            if retried and lenses else [])
+    retried -= len(gone)
+    if retried or gone:
         counts["failed"] = 0
     of = "" if chosen is None else f" of the {len(chosen)} chosen by --only"
     kept = f"No lens{of} had finished{' ok' if retried else ''}." if not counts or not sum(counts.values()) else (
@@ -378,6 +404,13 @@ def survey_hint(out: Path | None, command: str, written: bool = False, restart: 
     if retried:
         kept += (f" The {'failed lens is' if retried == 1 else f'{retried} failed lenses are'} fitted again by the "
                  "command below, which keeps --retry-failed.")
+    if gone:
+        from tinylens.survey.runner import some_lenses
+
+        one = len(gone) == 1
+        kept += (f" Not fitted again, though failed before: {gone[0] if one else some_lenses(gone)}, whose lens "
+                 f"{'folder is' if one else 'folders are'} no longer there (the command leaves "
+                 f"{'its row' if one else 'their rows'} out of the catalogue).")
     if written:
         return (f"It was stopped after the survey had finished and written everything. {kept} For an overview, "
                 f"run: tinylens report {out / CATALOG_PARQUET}")
