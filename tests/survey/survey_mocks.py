@@ -134,6 +134,30 @@ def fit_killing_its_first_worker(lens_id: str, config: dict[str, Any], lens_out:
     return row
 
 
+def fit_raising_then_killing_its_worker(lens_id: str, config: dict[str, Any], lens_out: str,
+                                        truth_path: str | None = None, precision: str | None = None) -> dict[str, Any]:
+    """A stand-in for ``runner.fit_lens`` (run on Dask workers: importable by name): the first fit
+    of ``lens_flaky`` raises (Dask retries its task, no worker died), its second kills its worker
+    process, as a node lost would; its third, and any other lens's, gives an ``ok`` row at once."""
+    import os
+    import signal
+    import time
+
+    from tinylens.survey import runner
+
+    folder = Path(lens_out)
+    folder.mkdir(parents=True, exist_ok=True)
+    runner.note_attempt(folder)
+    if lens_id == "lens_flaky" and runner.attempts(folder) == 1:
+        raise RuntimeError("a passing fault: Dask retries the task")
+    if lens_id == "lens_flaky" and runner.attempts(folder) == 2:
+        time.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGKILL)
+    row = {"lens_id": lens_id, "status": "ok", "reason": ""}
+    runner.write_row(folder, row)
+    return row
+
+
 def slow_echo_truth_path(lens_id: str, config: dict[str, Any], lens_out: str, truth_path: str | None = None,
                          precision: str | None = None) -> dict[str, Any]:
     """:func:`echo_truth_path` after a second's work, as a fit takes a while: the lenses submitted

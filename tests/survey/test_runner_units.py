@@ -2179,6 +2179,33 @@ def test_a_lens_whose_worker_is_killed_mid_fit_is_said_to_be_fitted_again(tmp_pa
     assert "lens_plain:" not in err and "KilledWorker" not in err, err
 
 
+def test_a_death_after_a_retried_fit_is_said_as_dask_counts_deaths_per_task(tmp_path, monkeypatch, capsys):
+    """Dask allows a task allowed-failures deaths of its workers, counted per task, and a fit that raised
+    and was retried (Dask's retries) is no death; the survey counted the fits started since the lens's
+    first submission instead (across its resubmissions too), so with one death allowed, a fit that
+    raised then a fit whose worker died read as two deaths, past the one allowed: the death went unsaid
+    though Dask gave the lens to another worker, which fitted it again. The deaths are now counted per
+    task from the scheduler's events: this one is said. (A local cluster of one worker process,
+    which its nanny starts again; fits faked: ~15 s.)"""
+    import dask
+    from distributed import LocalCluster
+
+    from survey_mocks import fit_raising_then_killing_its_worker
+
+    monkeypatch.setattr(runner, "fit_lens", fit_raising_then_killing_its_worker)
+    names = ["lens_flaky", "lens_plain"]
+    lenses = [runner.Lens(name, tmp_path / "in" / name) for name in names]
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1}), \
+            LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        frame = runner._fit_lenses(lenses, {}, {}, tmp_path, [], 1, cluster.scheduler_address, False)
+    assert dict(zip(frame["lens_id"], frame["status"])) == dict.fromkeys(names, "ok")
+    assert [runner.attempts(lens.output(tmp_path)) for lens in lenses] == [3, 1]
+    err = " ".join(capsys.readouterr().err.split())
+    assert re.search(r"lens_flaky: the Dask worker fitting it \(tcp://[^)]+\) left the cluster \(killed, or its job "
+                     r"ended\?\); Dask gives it to another worker, which fits it again, from the beginning", err), err
+    assert "lens_plain:" not in err and "KilledWorker" not in err, err
+
+
 def test_a_lens_whose_worker_runs_out_of_memory_fails_saying_so(tmp_path, monkeypatch):
     """A worker that Dask's nanny stopped for going over its memory limit left the lens the reason
     'KilledWorker: Attempted to run task ... Inspecting worker logs is often a good next step',
@@ -5089,7 +5116,8 @@ def test_a_second_worker_death_is_said_though_the_refit_had_started_when_the_fir
     another worker by then (2 attempts read for the first death), so that the death of that second
     worker (still 2 attempts: the lens waits for a third) read as 'started before, already said'
     and went unsaid. Deaths said are now counted: each started fit's death is said once; a death
-    of a worker that held the lens queued, its fit not started, is not; nor one Dask fails."""
+    of a worker that held the lens queued, its fit not started, is not; nor one Dask fails (its
+    task's deaths past those allowed, counted per task: a lens submitted again starts from none)."""
     out = tmp_path / "out"
     lens = runner.Lens("lens_a", tmp_path / "in" / "lens_a")
     folder = lens.output(out)
@@ -5100,14 +5128,13 @@ def test_a_second_worker_death_is_said_though_the_refit_had_started_when_the_fir
     runner.note_attempt(folder)  # fit 1 starts on worker 1, which dies
     runner.note_attempt(folder)  # fit 2 starts on worker 2 before the first death's note reads .attempts
     assert runner.attempts(folder) - started["lens_a"] == 2
-    assert refits.stopped([lens], out, {}) == [lens]  # worker 1's death
-    assert refits.stopped([lens], out, {}) == [lens]  # worker 2's death: said too (was unsaid)
-    assert refits.stopped([lens], out, {}) == []  # worker 3 held it queued, no third fit started
-    runner.note_attempt(folder)  # fit 3 starts on worker 4, which dies
-    assert refits.stopped([lens], out, {"lens_a": runner.RESUBMITS}) == []  # resubmitted as often as allowed: Dask's
-    assert refits.stopped([lens], out, {}) == [lens]
-    runner.note_attempt(folder)  # fit 4: past the 3 deaths allowed, Dask fails the task, said as it fails
-    assert refits.stopped([lens], out, {}) == []
+    assert refits.stopped([lens], out, {"lens_a": 1}) == [lens]  # worker 1's death
+    assert refits.stopped([lens], out, {"lens_a": 2}) == [lens]  # worker 2's death: said too (was unsaid)
+    assert refits.stopped([lens], out, {"lens_a": 3}) == []  # worker 3 held it queued, no third fit started
+    runner.note_attempt(folder)  # fit 3 starts on worker 4, which dies: the task's 4th death, past the 3
+    assert refits.stopped([lens], out, {"lens_a": 4}) == []  # allowed: Dask fails the task, said as it fails
+    runner.note_attempt(folder)  # the survey submits the lens again: fit 4 starts on worker 5, which dies,
+    assert refits.stopped([lens], out, {"lens_a": 1}) == [lens]  # the new task's first death: Dask gives it on
 
 
 def test_two_deaths_noted_at_once_say_each_started_fit_once(tmp_path):
@@ -5192,12 +5219,16 @@ def test_a_worker_that_held_a_retried_lens_queued_is_not_said_to_have_stopped_it
     refits = runner.RefitCounts({"lens_a": 0}, allowed=3)
     line = "2026-12-07 13:00:00 process 7 on node1"
     (folder / filenames.ATTEMPTS).write_text("".join(f"{line}, worker tcp://10.0.0.{n}:4000\n" for n in (1, 2, 3)))
-    assert refits.stopped([lens], out, {}, "tcp://10.0.0.3:4000") == [lens]  # C: fitting it
-    assert refits.stopped([lens], out, {}, "tcp://10.0.0.4:4000") == []  # D: held it queued
-    assert refits.stopped([lens], out, {}, "tcp://10.0.0.3:4000") == []  # C's death said once
+    assert refits.stopped([lens], out, {"lens_a": 1}, "tcp://10.0.0.3:4000") == [lens]  # C: fitting it
+    assert refits.stopped([lens], out, {"lens_a": 2}, "tcp://10.0.0.4:4000") == []  # D: held it queued
+    assert refits.stopped([lens], out, {"lens_a": 2}, "tcp://10.0.0.3:4000") == []  # C's death said once
     with (folder / filenames.ATTEMPTS).open("a") as handle:  # the refit starts on E before E's death is read
         handle.write(f"{line}, worker tcp://10.0.0.5:4000\n")
-    assert refits.stopped([lens], out, {}, "tcp://10.0.0.5:4000") == []  # fit 4: past the 3 deaths Dask allows
+    # fit 4, but the task's 3rd death (the retried fits are none): within the 3 Dask allows, said
+    assert refits.stopped([lens], out, {"lens_a": 3}, "tcp://10.0.0.5:4000") == [lens]
+    with (folder / filenames.ATTEMPTS).open("a") as handle:
+        handle.write(f"{line}, worker tcp://10.0.0.6:4000\n")
+    assert refits.stopped([lens], out, {"lens_a": 4}, "tcp://10.0.0.6:4000") == []  # its 4th: Dask fails it
 
 
 def test_a_fit_started_on_a_dask_worker_names_it_in_its_attempts_line(tmp_path):

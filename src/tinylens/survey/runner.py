@@ -3076,7 +3076,9 @@ class RefitCounts:
     attempts read took that restart for said, and the death of the worker fitting it again went
     unsaid; a count of the deaths said, in turn, took a fit that raised and was retried (Dask's
     retries) for one a death stopped, and said the death of a worker that only held the lens
-    queued after it."""
+    queued after it. Whether Dask gives the task to another worker is told by the deaths of that
+    task (the scheduler's events, :meth:`stopped`'s ``deaths``), as Dask counts them: per task, so
+    a lens the survey submitted again starts from none, and a fit retried after it raised is no death."""
 
     def __init__(self, started: Mapping[str, int], allowed: int) -> None:
         self._started = started
@@ -3084,18 +3086,20 @@ class RefitCounts:
         self._said: dict[str, set[int]] = {}  # the fits of each lens (its .attempts lines) whose death was said
         self._lock = threading.Lock()  # two deaths' threads at once: each death said once
 
-    def stopped(self, lenses: Sequence[Lens], out: Path, resubmitted: Mapping[str, int], worker: str = "") -> list[Lens]:
+    def stopped(self, lenses: Sequence[Lens], out: Path, deaths: Mapping[str, int], worker: str = "") -> list[Lens]:
         """Of ``lenses``, whose tasks the ``worker`` that died held, those whose fit had started on it
         (the others wait for a worker as before, unsaid), and which Dask gives to another worker:
-        not those past its ``allowed`` deaths or resubmitted :data:`RESUBMITS` times, which Dask
-        fails, said as it fails (``resubmitted``: the survey's resubmissions of each lens)."""
+        not those whose task this death took past its ``allowed`` deaths, which Dask fails (the survey
+        then submits the lens again or fails it, and says so). ``deaths``: the deaths of each lens's
+        task so far, this one included, as the scheduler counts them (each worker's unexpected removal
+        while it held the task; a task the survey submitted again starts from none)."""
         found = []
         with self._lock:
             for lens in lenses:
                 first = self._started.get(lens.lens_id, 0)
                 started = attempt_workers(lens.output(out))[first:]
                 said = self._said.setdefault(lens.lens_id, set())
-                if len(started) > self._allowed or resubmitted.get(lens.lens_id, 0) >= RESUBMITS:
+                if deaths.get(lens.lens_id, 0) > self._allowed:
                     continue
                 unsaid = [i for i in range(first, first + len(started)) if i not in said]
                 on_it = [i for i in unsaid if worker and started[i - first] == worker]
@@ -3822,6 +3826,7 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
         running = as_completed()
         allowed = _allowed_failures(client)
         keyed: dict[str, Lens] = {}  # the lenses of the tasks in flight by key, for the cluster's events (its thread)
+        task_deaths: dict[str, int] = {}  # the deaths of the workers holding each task, by key, as Dask counts them
         names, digest = resumed_names(config), fit_digest(config)
         resubmitted: dict[str, int] = {}
         refits = RefitCounts(started, allowed)  # the deaths of workers fitting a lens, said
@@ -3862,9 +3867,9 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
             while running.count() < limit and (lens := next(queue, None)) is not None:
                 submit(lens)
 
-        def note_refits(lenses: Sequence[Lens], worker: str) -> None:
+        def note_refits(lenses: Sequence[Lens], worker: str, deaths: Mapping[str, int]) -> None:
             said = [(lens, holds_checkpoint(lens.output(out), names, digest))
-                    for lens in refits.stopped(lenses, out, resubmitted, worker)]
+                    for lens in refits.stopped(lenses, out, deaths, worker)]
             memory = restart_memory(client, worker) if said and worker else None  # its nanny's, out of memory
             for lens, checkpoint in said:
                 if not events.ended.is_set():  # not after the survey's last lines
@@ -3874,10 +3879,15 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
             msg = event[1] if isinstance(event, tuple) and len(event) == 2 else None
             if not isinstance(msg, Mapping) or msg.get("action") != "remove-worker":
                 return
-            hit = [lens for key in msg.get("processing-tasks") or () if (lens := keyed.get(str(key))) is not None]
+            keys = [str(key) for key in msg.get("processing-tasks") or () if str(key) in keyed]
+            if not msg.get("expected"):  # Dask counts a worker's unexpected removal against each task it held
+                for key in keys:
+                    task_deaths[key] = task_deaths.get(key, 0) + 1
+            hit = [keyed[key] for key in keys]
             if hit:
-                thread = threading.Thread(target=note_refits, args=(hit, str(msg.get("worker") or "")), daemon=True,
-                                          name="survey-refit-note")
+                deaths = {keyed[key].lens_id: task_deaths.get(key, 0) for key in keys}
+                thread = threading.Thread(target=note_refits, args=(hit, str(msg.get("worker") or ""), deaths),
+                                          daemon=True, name="survey-refit-note")
                 noting.append(thread)
                 thread.start()
 
@@ -3887,6 +3897,7 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
             for future in running:
                 lens = lens_of.pop(future)
                 keyed.pop(str(future.key), None)
+                task_deaths.pop(str(future.key), None)
                 fits = attempts(lens.output(out)) - started[lens.lens_id]
                 if resubmitted.get(lens.lens_id, 0) < RESUBMITS and killed_while_waiting(future, fits, allowed):
                     resubmitted[lens.lens_id] = resubmitted.get(lens.lens_id, 0) + 1
