@@ -5204,6 +5204,31 @@ def test_the_bar_on_a_terminal_shows_the_stages_of_the_lenses_in_flight(tmp_path
         assert shown() == ""
 
 
+@pytest.mark.parametrize("width", [60, 80, 120])
+def test_a_long_stage_on_a_narrow_terminal_is_cut_not_the_bar_counts(monkeypatch, width):
+    """On an 80-column terminal, one lens's stage ('lens_...: stage 3/4 (mass and source), 2 starts
+    ended') took the bar's line: rich cut every column evenly, the counts to '0 ok 0 faile…' and the
+    bar, its M/N and times off. The stage column now gives way first, cut with an ellipsis on the one
+    line, and the counts stay whole (the bar rendered at 60, 80 and 120 columns)."""
+    import io
+
+    from rich.console import Console
+
+    from tinylens.inference import progress as progress_module
+
+    monkeypatch.setattr(progress_module, "draws_live", lambda console: True)
+    stage = "lens_with_a_long_identifier_0001: stage 3/4 (mass and source), 2 starts ended"
+    with runner.SurveyProgress(1000, [], enabled=True) as bar:
+        bar._progress.update(bar._task, stages=stage, rate="12.3 lenses/h")
+        console = Console(file=io.StringIO(), width=width, force_terminal=True, color_system=None)
+        console.print(bar._progress.get_renderable())
+    lines = console.file.getvalue().splitlines()
+    assert len(lines) == 1 and len(lines[0]) <= width, lines  # one line: cut, not wrapped
+    assert "0 ok 0 failed 1000 left" in lines[0] and "12.3 lenses/h" in lines[0], lines
+    shown = lines[0].rstrip().rsplit(" ", 1)[-1]  # the stage column, last
+    assert shown.endswith("…") and stage.startswith(shown[:-1]), lines
+
+
 def test_a_worker_that_held_a_retried_lens_queued_is_not_said_to_have_stopped_its_fit(tmp_path):
     """RefitCounts counted the deaths said against the fits started, but a fit that raised is
     started again by Dask's retries without a death: with fits 1 and 2 raised (retried) and fit 3

@@ -3202,6 +3202,25 @@ def _in_flight_limit(client: Any) -> int:
 
 
 # -- progress ---------------------------------------------------------------------------------
+def stages_column(text_format: str) -> Any:
+    """The bar's last column, the stages of the lenses in flight (:func:`stages_in_flight`): on a
+    line too narrow for the bar it is the column that gives way, cut short with an ellipsis on its
+    one line. rich's text columns are kept whole and cut evenly as a last resort, so that a long
+    stage (``lens_a: stage 3/4 (mass and source), 2 starts ended``) took the bar, its counts and its
+    times off an 80-column terminal ("0 ok 0 faile…"); the counts now stay whole as it is cut."""
+    from rich.progress import TextColumn
+    from rich.table import Column
+
+    class StagesColumn(TextColumn):
+        def render(self, task: Any) -> Any:
+            text = super().render(task)
+            text.no_wrap, text.overflow = True, "ellipsis"  # cut on its line where its column is narrowed
+            return text
+
+    # a column that wraps is the one rich narrows first: its text (above) is cut, not wrapped
+    return StagesColumn(text_format, table_column=Column(no_wrap=False, overflow="ellipsis"))
+
+
 class SurveyProgress:
     """Lenses ok / failed / remaining, rate and ETA on stderr: a rich progress bar on a terminal,
     else (a batch job's log) a plain line at most every :data:`LOG_SECONDS` (a lens finished sooner
@@ -3234,7 +3253,7 @@ class SurveyProgress:
             self._progress = Progress(
                 TextColumn("[bold]survey"), BarColumn(), MofNCompleteColumn(),
                 TextColumn("{task.fields[counts]}"), TextColumn("{task.fields[rate]}"),
-                TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), TextColumn("{task.fields[stages]}"),
+                TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), stages_column("{task.fields[stages]}"),
                 console=self._console, speed_estimate_period=3600.0,
             )
             self._task = self._progress.add_task("survey", total=total, completed=self.ok + self.failed,
