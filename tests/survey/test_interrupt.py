@@ -754,6 +754,41 @@ def test_ctrl_c_with_tasks_still_queued_does_not_say_the_workers_go_on_fitting(t
     assert _marked_scheduler(lambda: runner.fits_in_flight(came_back, out, started)) is None
 
 
+def test_ctrl_c_while_a_task_waits_for_a_lens_lock_says_it_fits_the_lens_once_it_gets_it(tmp_path):
+    """A task on an external cluster that waits for its lens folder's lock, held by another process (an
+    earlier survey's fit still running there), had started no fit, so a Ctrl-C left out that the
+    cluster goes on: that task fits the lens once it gets the lock. Such a lens is now named (its lock
+    held, held here by a second open of the lock file, as another process's flock would be), and the
+    hint says so beside the workers going on; a lens whose lock is free stays unnamed, as before."""
+    from tinylens import filenames
+    from tinylens.cli.common import survey_hint
+    from tinylens.locks import folder_lock
+
+    out = tmp_path / "out"
+    lenses = {name: runner.Lens(name, tmp_path / "lenses" / name) for name in ("lens_a", "lens_b")}
+    for lens in lenses.values():
+        lens.output(out).mkdir(parents=True)
+    started = {name: 0 for name in lenses}
+    queued = {_Task(False): lenses["lens_a"], _Task(False): lenses["lens_b"]}
+    with folder_lock(lenses["lens_a"].output(out), filenames.LENS_LOCK) as held:
+        assert held
+        assert runner.fits_in_flight(queued, out, started) is False
+        assert runner.waiting_for_locks(queued, out, started) == ["lens_a"]
+        with pytest.raises(KeyboardInterrupt) as caught:
+            with runner.cluster_on_interrupt("tcp://h:8786", lambda: runner.fits_in_flight(queued, out, started),
+                                             lambda: runner.waiting_for_locks(queued, out, started)):
+                raise KeyboardInterrupt
+    assert getattr(caught.value, runner.EXTERNAL_CLUSTER_ATTR, None) == "tcp://h:8786"
+    waiting = getattr(caught.value, runner.LOCK_WAITERS_ATTR, None)
+    assert waiting == ["lens_a"]
+    assert runner.waiting_for_locks(queued, out, started) == []  # released: nothing waits
+    text = " ".join(survey_hint(out, "tinylens survey lenses -c t.yaml", cluster="tcp://h:8786", waiting=waiting).split())
+    assert "The Dask workers at tcp://h:8786 go on fitting the lenses they had started" in text, text
+    assert ("The survey's task of lens_a waits there for the lock of its lens folder, held by another process (a fit "
+            "of an earlier survey still running?): it fits the lens once it gets the lock, unless that process "
+            "finished it.") in text, text
+
+
 def test_ctrl_c_names_a_lens_whose_ok_row_lost_its_result_as_starting_again(tmp_path):
     """lens_a has an ok row.json but its result.json is gone (deleted by hand, a purged scratch
     disk): the survey run again fits it from the beginning (is_done: no result, so the plan holds

@@ -365,7 +365,7 @@ def survey_written(out: Path) -> Iterator[None]:
 
 def survey_hint(out: Path | None, command: str, written: bool = False, restart: str | None = None,
                 chosen: Sequence[str] | None = None, lenses: Sequence[str] | None = None,
-                cluster: str | None = None, digest: str | None = None) -> str:
+                cluster: str | None = None, digest: str | None = None, waiting: Sequence[str] = ()) -> str:
     """What a ``tinylens survey`` stopped by Ctrl-C kept in its output folder ``out`` (``None``:
     stopped before the survey began, a dry run), and ``command``, which fits the rest; ``written``:
     stopped once the survey had written everything (:func:`survey_written`); ``restart``: why
@@ -376,7 +376,9 @@ def survey_hint(out: Path | None, command: str, written: bool = False, restart: 
     ``cluster``: the address of the external cluster it was fitting on (:data:`tinylens.survey.runner.EXTERNAL_CLUSTER_ATTR`),
     whose workers go on fitting the lenses they had started, which the hint says (a local cluster's stopped with it);
     ``digest``: its template's (:data:`tinylens.survey.runner.TEMPLATE_DIGEST_ATTR`), so that a lens whose
-    checkpoint a fit of another template wrote (:func:`tinylens.survey.runner.other_checkpoint`) is not said to resume."""
+    checkpoint a fit of another template wrote (:func:`tinylens.survey.runner.other_checkpoint`) is not said to resume;
+    ``waiting``: the lenses whose task on that cluster waits for the lock of their folder, held by another
+    process (:data:`tinylens.survey.runner.LOCK_WAITERS_ATTR`), which the task fits once it gets it."""
     from tinylens.filenames import CATALOG_CSV, CATALOG_PARQUET, LENSES_DIR
 
     if out is None:
@@ -440,6 +442,15 @@ def survey_hint(out: Path | None, command: str, written: bool = False, restart: 
         kept += (f" The Dask workers at {cluster} go on fitting the lenses they had started: running it again waits "
                  "for them and keeps their results, while stopping those workers (ending their batch job) loses what "
                  "they did since each lens's last checkpoint.")
+        if waiting:
+            from tinylens.survey.runner import some_lenses
+
+            one = len(waiting) == 1
+            kept += (f" The survey's {'task' if one else 'tasks'} of {waiting[0] if one else some_lenses(waiting)} "
+                     f"{'waits' if one else 'wait'} there for the lock of {'its lens folder' if one else 'their lens folders'}, "
+                     "held by another process (a fit of an earlier survey still running?): "
+                     f"{'it fits the lens' if one else 'each fits its lens'} once it gets the lock, unless that process "
+                     "finished it.")
     return f"{kept} To fit the rest ({interrupted}), run: {command}"
 
 
@@ -519,15 +530,15 @@ def interrupted_hint(name: str, exc: BaseException, command: str) -> str:
         return fit_hint(getattr(exc, INTERRUPTED_FOLDER_ATTR, None), getattr(exc, INTERRUPTED_PROBLEM_ATTR, None),
                         fresh="--fresh" in shlex.split(command))
     if name == "survey":
-        from tinylens.survey.runner import (EXTERNAL_CLUSTER_ATTR, FORGOTTEN_ATTR, RESTART_ATTR, SURVEY_LENSES_ATTR,
-                                            TEMPLATE_DIGEST_ATTR)
+        from tinylens.survey.runner import (EXTERNAL_CLUSTER_ATTR, FORGOTTEN_ATTR, LOCK_WAITERS_ATTR, RESTART_ATTR,
+                                            SURVEY_LENSES_ATTR, TEMPLATE_DIGEST_ATTR)
 
         if getattr(exc, FORGOTTEN_ATTR, False):
             command = without_flag(command, "--retry-failed")
         return survey_hint(getattr(exc, INTERRUPTED_FOLDER_ATTR, None), command, getattr(exc, SURVEY_WRITTEN_ATTR, False),
                            getattr(exc, RESTART_ATTR, None), getattr(exc, SURVEY_CHOSEN_ATTR, None),
                            getattr(exc, SURVEY_LENSES_ATTR, None), getattr(exc, EXTERNAL_CLUSTER_ATTR, None),
-                           (getattr(exc, TEMPLATE_DIGEST_ATTR, None) or [None])[0])
+                           (getattr(exc, TEMPLATE_DIGEST_ATTR, None) or [None])[0], getattr(exc, LOCK_WAITERS_ATTR, ()))
     if name == "simulate-population":
         from tinylens.cli.simulate_population import stopped_hint
 

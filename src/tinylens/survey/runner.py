@@ -1669,6 +1669,10 @@ SURVEY_LENSES_ATTR = "tinylens_survey_lenses"
 #: external cluster (``scheduler``): that scheduler's address. Its workers outlive the survey's client and
 #: go on fitting the lenses they had started (a local cluster's stop with it), which the hint says.
 EXTERNAL_CLUSTER_ATTR = "tinylens_survey_external_cluster"
+#: Set with :data:`EXTERNAL_CLUSTER_ATTR`: the lenses whose task on that cluster waits for the lock of
+#: their output folder, held by another process (:func:`waiting_for_locks`): each fits its lens once
+#: it gets the lock, unless that process finished it, which the hint says.
+LOCK_WAITERS_ATTR = "tinylens_survey_lock_waiters"
 
 #: Set on a KeyboardInterrupt out of :func:`run_survey`: a list holding the digest of its template
 #: (:func:`fit_digest`) once the template is read (empty before, or where it cannot be made), so that
@@ -3838,7 +3842,8 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
             SurveyProgress(total, done, progress, workers=lambda: connected_workers(client), resuming=resuming,
                            stage=lambda: stages_in_flight(snapshot(lens_of), out, started)) as bar, \
             killed_worker_lines() as lines, \
-            cluster_on_interrupt(scheduler, lambda: fits_in_flight(lens_of, out, started)):
+            cluster_on_interrupt(scheduler, lambda: fits_in_flight(lens_of, out, started),
+                                 lambda: waiting_for_locks(lens_of, out, started)):
         write_catalog(rows, out)  # once connected: a cluster that cannot be reached leaves no catalogue
         if scheduler and connected_workers(client) == 0:  # workers queued on a batch system, or none started
             bar.note(no_workers_note(scheduler))
@@ -3993,13 +3998,38 @@ def fits_in_flight(lens_of: Mapping[Any, Lens], out: Path, started: Mapping[str,
                for future, lens in list(lens_of.items()))
 
 
+def waiting_for_locks(lens_of: Mapping[Any, Lens], out: Path, started: Mapping[str, int]) -> list[str]:
+    """The lenses of the tasks of ``lens_of`` (futures with their lenses) not done whose fit has not
+    started since the survey submitted them (:func:`fits_in_flight`) while another process holds
+    the lock of their output folder (an earlier survey's task still fitting the lens, on a cluster
+    that outlived its client): their task waits for it (or will, still queued), and fits the lens
+    once it gets it, unless that process finished it. None whose lock cannot be told."""
+    from tinylens.locks import HolderUnknown, held_by
+
+    waiting = []
+    for future, lens in list(lens_of.items()):
+        folder = lens.output(out)
+        if future.done() or attempts(folder) > started.get(lens.lens_id, 0):
+            continue
+        try:
+            if held_by(folder / filenames.LENS_LOCK) is not None:
+                waiting.append(lens.lens_id)
+        except HolderUnknown:  # not said to wait
+            continue
+    return waiting
+
+
 @contextlib.contextmanager
-def cluster_on_interrupt(scheduler: str | None, fitting: Callable[[], bool]) -> Iterator[None]:
+def cluster_on_interrupt(scheduler: str | None, fitting: Callable[[], bool],
+                         waiting: Callable[[], list[str]] = list) -> Iterator[None]:
     """Name the external cluster's ``scheduler`` (:data:`EXTERNAL_CLUSTER_ATTR`) on a KeyboardInterrupt
     raised inside while ``fitting()`` says a worker fits a lens sent to it (:func:`fits_in_flight`): its
-    workers go on fitting those lenses, which the hint says. Not once every task sent came back (a
-    Ctrl-C while the last catalogue is written), nor while those not done are still queued (no worker
-    connected yet): no worker fits anything of the survey's then; nor for a local cluster."""
+    workers go on fitting those lenses, which the hint says; or while ``waiting()`` names lenses whose
+    task waits for the lock of their folder, held by another process (:func:`waiting_for_locks`,
+    named too: :data:`LOCK_WAITERS_ATTR`), which such a task fits once it gets the lock. Not once
+    every task sent came back (a Ctrl-C while the last catalogue is written), nor while those not
+    done are still queued (no worker connected yet): no worker fits anything of the survey's then;
+    nor for a local cluster."""
     from tinylens.fit import marked_on_interrupt
 
     if not scheduler:
@@ -4012,8 +4042,12 @@ def cluster_on_interrupt(scheduler: str | None, fitting: Callable[[], bool]) -> 
             fitting_now = fitting()
         except Exception:  # noqa: BLE001 - not known: said as before, the workers may go on
             fitting_now = True
-        if fitting_now:
-            with marked_on_interrupt(EXTERNAL_CLUSTER_ATTR, scheduler):
+        try:
+            waiters = waiting()
+        except Exception:  # noqa: BLE001 - not known: none named
+            waiters = []
+        if fitting_now or waiters:
+            with marked_on_interrupt(EXTERNAL_CLUSTER_ATTR, scheduler), marked_on_interrupt(LOCK_WAITERS_ATTR, waiters):
                 raise
         raise
 
