@@ -2206,6 +2206,86 @@ def test_a_death_after_a_retried_fit_is_said_as_dask_counts_deaths_per_task(tmp_
     assert "lens_plain:" not in err and "KilledWorker" not in err, err
 
 
+#: The hooks of :func:`_fit_racing_a_removal` (an in-process cluster's task: this process's objects).
+_RACE: dict[str, Any] = {}
+
+
+def _fit_racing_a_removal(lens_id: str, config: dict[str, Any], lens_out: str, truth_path: str | None = None,
+                          precision: str | None = None) -> dict[str, Any]:
+    """A stand-in for ``runner.fit_lens`` that hands the survey's event handler a worker's removal
+    naming its own task, in a thread of its own, and returns its ``ok`` row once that handler is
+    between reading the event's tasks and reading ``expected`` (:class:`_RacingRemoval`)."""
+    from distributed.worker import thread_state
+
+    folder = Path(lens_out)
+    folder.mkdir(parents=True, exist_ok=True)
+    event = (0.0, _RacingRemoval(str(thread_state.key)))
+
+    def handle() -> None:
+        try:
+            _RACE["handler"](event)
+        except Exception as exc:  # noqa: BLE001 - what the client's loop would log as a traceback
+            _RACE["errors"].append(exc)
+
+    _RACE["thread"] = threading.Thread(target=handle, daemon=True)
+    _RACE["thread"].start()
+    assert _RACE["released"].wait(60)
+    row = {"lens_id": lens_id, "status": "ok", "reason": ""}
+    runner.write_row(folder, row)
+    return row
+
+
+class _RacingRemoval(dict):
+    """A scheduler's remove-worker event for the task ``key`` whose ``expected`` is read only once
+    the task came back to the survey's main thread: as an event sent just after the task's result."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__({"action": "remove-worker", "processing-tasks": {key}, "worker": "tcp://10.0.0.9:4000"})
+
+    def get(self, name: str, default: Any = None) -> Any:
+        if name == "expected":
+            _RACE["released"].set()  # the fit returns, the main thread takes its task back
+            assert _RACE["popped"].wait(60)
+            return False
+        return super().get(name, default)
+
+
+def test_a_removal_event_racing_its_task_result_raises_nothing_on_the_client_loop(tmp_path, monkeypatch):
+    """The survey's handler of the scheduler's remove-worker events (on the client's event loop)
+    picked the event's tasks still in flight, then looked each up again (keyed[key]); the main thread
+    takes a task back as its result comes, and a task Dask failed for its worker's death sends its
+    result just before that event: between the two looks the lookup raised KeyError, which
+    distributed logs with a traceback. The handler now reads and counts under the lock the main
+    thread takes a task back with. (An in-process cluster, the fit faked; the race made certain.)"""
+    from distributed import LocalCluster
+
+    handlers = []
+    opened = runner.Subscription.open
+
+    def open_(self):
+        handlers.append(self)
+        return opened(self)
+
+    counted = runner.attempts
+
+    def attempts(folder):  # the main thread's first look after it popped the task it took back
+        if _RACE["released"].is_set() and threading.current_thread() is threading.main_thread():
+            _RACE["popped"].set()
+        return counted(folder)
+
+    _RACE.update(released=threading.Event(), popped=threading.Event(), errors=[],
+                 handler=lambda event: handlers[0](event))
+    monkeypatch.setattr(runner.Subscription, "open", open_)
+    monkeypatch.setattr(runner, "attempts", attempts)
+    monkeypatch.setattr(runner, "fit_lens", _fit_racing_a_removal)
+    lens = runner.Lens("lens_a", tmp_path / "in" / "lens_a")
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        frame = runner._fit_lenses([lens], {}, {}, tmp_path, [], 1, cluster.scheduler_address, False)
+    _RACE["thread"].join(60)
+    assert list(frame["status"]) == ["ok"] and _RACE["popped"].is_set()
+    assert _RACE["errors"] == [], _RACE["errors"]
+
+
 def test_a_lens_whose_worker_runs_out_of_memory_fails_saying_so(tmp_path, monkeypatch):
     """A worker that Dask's nanny stopped for going over its memory limit left the lens the reason
     'KilledWorker: Attempted to run task ... Inspecting worker logs is often a good next step',

@@ -3851,6 +3851,7 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
         allowed = _allowed_failures(client)
         keyed: dict[str, Lens] = {}  # the lenses of the tasks in flight by key, for the cluster's events (its thread)
         task_deaths: dict[str, int] = {}  # the deaths of the workers holding each task, by key, as Dask counts them
+        keys_lock = threading.Lock()  # keyed and task_deaths: the events' loop reads, the main thread pops
         names, digest = resumed_names(config), fit_digest(config)
         resubmitted: dict[str, int] = {}
         refits = RefitCounts(started, allowed)  # the deaths of workers fitting a lens, said
@@ -3903,13 +3904,18 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
             msg = event[1] if isinstance(event, tuple) and len(event) == 2 else None
             if not isinstance(msg, Mapping) or msg.get("action") != "remove-worker":
                 return
-            keys = [str(key) for key in msg.get("processing-tasks") or () if str(key) in keyed]
-            if not msg.get("expected"):  # Dask counts a worker's unexpected removal against each task it held
-                for key in keys:
-                    task_deaths[key] = task_deaths.get(key, 0) + 1
-            hit = [keyed[key] for key in keys]
+            unexpected = not msg.get("expected")  # Dask counts a worker's unexpected removal against each task it held
+            # under the lock the main thread takes back a task with: one that came back meanwhile (its
+            # KilledWorker, sent before this event) is neither looked up nor counted again once popped
+            with keys_lock:
+                held = [(key, lens) for key in map(str, msg.get("processing-tasks") or ())
+                        if (lens := keyed.get(key)) is not None]
+                if unexpected:
+                    for key, _ in held:
+                        task_deaths[key] = task_deaths.get(key, 0) + 1
+                deaths = {lens.lens_id: task_deaths.get(key, 0) for key, lens in held}
+            hit = [lens for _, lens in held]
             if hit:
-                deaths = {keyed[key].lens_id: task_deaths.get(key, 0) for key in keys}
                 thread = threading.Thread(target=note_refits, args=(hit, str(msg.get("worker") or ""), deaths),
                                           daemon=True, name="survey-refit-note")
                 noting.append(thread)
@@ -3920,8 +3926,9 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
             submit_more()
             for future in running:
                 lens = lens_of.pop(future)
-                keyed.pop(str(future.key), None)
-                task_deaths.pop(str(future.key), None)
+                with keys_lock:
+                    keyed.pop(str(future.key), None)
+                    task_deaths.pop(str(future.key), None)
                 fits = attempts(lens.output(out)) - started[lens.lens_id]
                 if resubmitted.get(lens.lens_id, 0) < RESUBMITS and killed_while_waiting(future, fits, allowed):
                     resubmitted[lens.lens_id] = resubmitted.get(lens.lens_id, 0) + 1
