@@ -1369,3 +1369,28 @@ def test_a_dot_typed_on_the_command_line_is_not_hedged_as_pythons_empty_path(com
         tinylens.load(Path(""))
     assert "not a YAML file (from Python, Path('') is '.' too: an unset variable?); " in flat(str(caught.value))
     assert sorted(os.listdir(tmp_path)) == before
+
+
+# -- YAML 1.1's readings of unquoted words (on, off, yes, no, ~, dates) ---------------------------
+def write_yaml_edit(folder: Path, old: str, new: str) -> Path:
+    """The small case's config with the YAML text ``old`` replaced by ``new`` (a word written as
+    the user types it, which yaml.safe_dump would quote or write as ``false``)."""
+    path = write_case(folder)
+    text = path.read_text()
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1))
+    return path
+
+
+@pytest.mark.parametrize("word", ["off", "No", "yes"])
+def test_corner_parameters_given_a_word_yaml_reads_as_a_boolean_says_how_yaml_read_it(tmp_path, word):
+    """``corner_parameters: off`` (a list of names, 'mass' or 'all' expected) was refused as "should be
+    'mass', 'all' or a list of parameter names ...; got false", a false never written, while
+    ``draw_figures: off`` said that YAML reads an unquoted off as false; it now says so too."""
+    read = yaml.safe_load(f"x: {word}")["x"]
+    assert isinstance(read, bool)  # the independent truth: PyYAML reads the word as a boolean
+    path = write_yaml_edit(tmp_path, "  path: output", f"  path: output\n  corner_parameters: {word}")
+    shown = str(read).lower()
+    words = ("yes, on or true" if read else "no, off or false")
+    assert_user_error(invoke("validate", path), "output.corner_parameters: should be 'mass', 'all' or a list of ",
+                      f"; got {shown}. YAML reads an unquoted {words} as {shown}.")

@@ -726,6 +726,8 @@ def _unquoted_text_hint(err: Mapping[str, Any], from_yaml: bool = True) -> str:
     For a mapping given in Python (not ``from_yaml``), to give the text as a str, and YAML's reading
     only as what it is if the mapping came from YAML."""
     given = err.get("input")
+    if _schema_choice_error(err):  # a key of choices or a list whose own check refused the value (corner_parameters)
+        err = {**err, "type": "literal_error"}
     if err["type"] not in TEXT_EXPECTED or isinstance(given, str):
         return ""
     if not from_yaml:
@@ -748,6 +750,15 @@ def _unquoted_text_hint(err: Mapping[str, Any], from_yaml: bool = True) -> str:
         kind = "number" if isinstance(given, (int, float)) else "date and time"
         return f" YAML reads it, unquoted, as a {kind}: write the text you mean in quotes to give it as text."
     return ""
+
+
+def _schema_choice_error(err: Mapping[str, Any]) -> bool:
+    """Whether ``err`` is the schema's own error (:func:`~tinylens.config.schema.fail`) about the
+    value of a key whose choices are texts (``corner_parameters``: 'mass', 'all' or a list of names),
+    not about one of its sub-keys: its message lists the choices, as pydantic's ``literal_error`` does."""
+    if err["type"] != ERROR_TYPE or (err.get("ctx") or {}).get("key"):
+        return False
+    return bool(_literal_choices(_field_at(clean_loc(err["loc"]))[1]))
 
 
 def _choice_hint(err: Mapping[str, Any], loc: tuple[Any, ...]) -> str:
