@@ -1394,3 +1394,20 @@ def test_corner_parameters_given_a_word_yaml_reads_as_a_boolean_says_how_yaml_re
     words = ("yes, on or true" if read else "no, off or false")
     assert_user_error(invoke("validate", path), "output.corner_parameters: should be 'mass', 'all' or a list of ",
                       f"; got {shown}. YAML reads an unquoted {words} as {shown}.")
+
+
+@pytest.mark.parametrize("written, key, fragment", [
+    ("sampler: off", "sampling.sampler", "should be a valid string; got false. YAML reads an unquoted no, off or false"),
+    ("sampler: 2024-01-01", "sampling.sampler", "should be a valid string; got 2024-01-01. YAML reads it, unquoted, as a date"),
+    ("sampler: [nautilus]", "sampling.sampler", "should be a valid string; got ['nautilus']")])
+def test_a_tinylensgpu_sampling_section_s_mistake_is_named_by_the_key_written(tmp_path, written, key, fragment):
+    """TinyLensGpu's older ``sampling: {sampler: off}`` (read as inference: {type: sampler, method: ...})
+    was refused under 'inference.method', a key the config does not hold; the message now names
+    the key the user wrote, sampling.sampler, with how YAML read the value."""
+    def edit(cfg, _):
+        del cfg["inference"]
+
+    path = write_case(tmp_path, edit=edit)
+    path.write_text(path.read_text() + f"sampling:\n  {written}\n")
+    out = assert_user_error(invoke("validate", path), f"(1) {key}: {fragment}")
+    assert "inference" not in out, out

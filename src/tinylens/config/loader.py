@@ -598,11 +598,12 @@ def validate_config(data: Any, origin: str) -> Config:
                                "for r the result.json read with json.load: tinylens.load(r['config'], "
                                "base_dir=r['config_dir']). To look at the fit itself, read it back with "
                                "tinylens.read_result(its folder).")
-    data, unread = legacy_sampling(data)
+    read, unread = legacy_sampling(data)
     try:
-        config = Config.model_validate(data)
+        config = Config.model_validate(read)
     except ValidationError as exc:
-        raise error_class(exc)(format_validation_error(exc, origin)) from None
+        as_written = LEGACY_SAMPLING in data and LEGACY_SAMPLING not in read and "inference" not in data
+        raise error_class(exc)(format_validation_error(exc, origin, from_sampling=as_written)) from None
     where = "" if origin == MAPPING else f"In {origin}: "
     for line in [*unread, *unused_keys(config)]:
         warnings.warn(f"{where}{line}.", ConfigWarning, stacklevel=outside_stacklevel())
@@ -676,9 +677,12 @@ def error_class(exc: ValidationError) -> type[ConfigError]:
     return ConfigError if len(kinds) > 1 else ConfigTypeError if kinds == {True} else ConfigValueError
 
 
-def format_validation_error(exc: ValidationError, origin: str) -> str:
-    """One message listing each problem as ``(i) key.path: what is wrong; got value``."""
-    entries = [describe_error(err, from_yaml=origin != MAPPING) for err in exc.errors(include_url=False)]
+def format_validation_error(exc: ValidationError, origin: str, from_sampling: bool = False) -> str:
+    """One message listing each problem as ``(i) key.path: what is wrong; got value``;
+    ``from_sampling``: the config's ``inference`` was read from TinyLensGpu's ``sampling`` section
+    (:func:`legacy_sampling`), whose keys its problems are named by (:func:`as_written`)."""
+    entries = [describe_error(err, from_yaml=origin != MAPPING, from_sampling=from_sampling)
+               for err in exc.errors(include_url=False)]
     shown = entries[:MAX_LISTED_ERRORS]
     if len(entries) > len(shown):
         shown.append(f"... and {len(entries) - len(shown)} more")
@@ -688,9 +692,10 @@ def format_validation_error(exc: ValidationError, origin: str) -> str:
     return "\n".join(lines)
 
 
-def describe_error(err: Mapping[str, Any], from_yaml: bool = True) -> str:
+def describe_error(err: Mapping[str, Any], from_yaml: bool = True, from_sampling: bool = False) -> str:
     """``path: message; got value`` for one pydantic error; ``from_yaml``: of a config read from a
-    YAML file (False for a mapping given in Python, where YAML may have had no part)."""
+    YAML file (False for a mapping given in Python, where YAML may have had no part);
+    ``from_sampling``: of a config whose ``inference`` was its ``sampling`` section, named so."""
     loc = clean_loc(err["loc"])
     ctx = err.get("ctx") or {}
     if err["type"] == ERROR_TYPE:
@@ -709,10 +714,22 @@ def describe_error(err: Mapping[str, Any], from_yaml: bool = True) -> str:
         message, value = _not_a(err["type"], err.get("input")), described(err.get("input"))
     else:
         message, value = _error_message(err), show(err.get("input"))
-    where = dotted(loc) or "top level"
+    where = dotted(as_written(loc) if from_sampling else loc) or "top level"
     got = f"; got {value}" if value is not None else ""
     text = f"{message.rstrip('. ')}{got}"
     return f"{where}: {text}{'' if text.endswith('?') else '.'}{_choice_hint(err, loc)}{_unquoted_text_hint(err, from_yaml)}"
+
+
+def as_written(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The key path ``loc`` of a config's ``inference``, read from TinyLensGpu's older ``sampling``
+    section (:func:`legacy_sampling`), as the user wrote it there: ``inference.method`` as
+    ``sampling.sampler``, ``inference.settings.nlive`` as ``sampling.nlive``; another path as it is."""
+    if not loc or loc[0] != "inference":
+        return loc
+    rest = loc[1:]
+    if rest[:1] == ("method",):
+        return (LEGACY_SAMPLING, "sampler", *rest[1:])
+    return (LEGACY_SAMPLING, *(rest[1:] if rest[:1] == ("settings",) else rest))
 
 
 #: pydantic's error types of a value where text belongs: a text key, or one of a key's fixed texts.
