@@ -1411,3 +1411,22 @@ def test_a_tinylensgpu_sampling_section_s_mistake_is_named_by_the_key_written(tm
     path.write_text(path.read_text() + f"sampling:\n  {written}\n")
     out = assert_user_error(invoke("validate", path), f"(1) {key}: {fragment}")
     assert "inference" not in out, out
+
+
+@pytest.mark.parametrize("old, written, key, fragment", [
+    ("  path: output", "  path: output\n  on: 3", "output.on", "unknown key 'on' (YAML read the key on, unquoted, as true: "
+                                                             "write it in quotes, 'on', to give it as text)."),
+    ("  nsub: 2", "  nsub: 2\n  No: 3", "dataset.No", "unknown key 'No' (YAML read the key No, unquoted, as false: "),
+    ("  nsub: 2", "  nsub: 2\n  ~: 3", "dataset.~", "unknown key '~' (YAML read the key ~, unquoted, as null: "),
+    ("    nlive: 50", "    nlive: 50\n    off: 3", "inference.settings.off",
+     "a key here must be text (YAML read the key off, unquoted, as false: write it in quotes, 'off', to give it as text).")])
+def test_a_key_yaml_reads_as_a_boolean_or_null_is_named_as_written(tmp_path, old, written, key, fragment):
+    """A key YAML 1.1 reads as no text (``on:`` as true, ``No:`` as false, ``~:`` as null) was reported as
+    'output.True: unknown key True' (in inference.settings as 'inference.settings[0].[key]: should be a
+    valid string; got false'), names the user never wrote; it is now named as written, with how YAML
+    read it and to quote it."""
+    word = written.split("\n")[-1].split(":")[0].strip()
+    assert not isinstance(next(iter(yaml.safe_load(f"{word}: 3"))), str)  # the independent truth: no text key
+    path = write_yaml_edit(tmp_path, old, written)
+    out = assert_user_error(invoke("validate", path), f"(1) {key}: {fragment}")
+    assert "True" not in out and "False" not in out and "[key]" not in out and "None" not in out, out

@@ -25,8 +25,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from tinylens.config.schema import (ERROR_TYPE, FIXED_VALUE_TAGS, WRONG_TYPE, YAML_BOOL_WORDS, Config, described,
-                                    mapping_expected, show, unused_keys)
+from tinylens.config.schema import (ERROR_TYPE, FIXED_VALUE_TAGS, KEY_WORDS, WRONG_TYPE, YAML_BOOL_WORDS, Config,
+                                    described, key_id, key_read_note, mapping_expected, show, unused_keys, written_key)
 from tinylens.errors import (MISSING_ERRNOS, ON_COMMAND_LINE, ConfigError, ConfigFileError, ConfigTypeError, ConfigValueError, ConfigWarning, counted, did_you_mean, ls_command,
                              outside_stacklevel, visible, windows_path_advice)
 
@@ -41,6 +41,9 @@ LEGACY_SAMPLING = "sampling"
 
 #: Keys whose value is a list of exactly two numbers.
 PAIR_KEYS = ("prior_settings", "limits")
+
+#: The last part of the location pydantic gives the error of a mapping's key (of ``params``, ``settings``).
+DICT_KEY = "[key]"
 
 #: pydantic's error types for a value shorter than allowed (``too_short`` where the key may be null).
 TOO_SHORT = ("string_too_short", "too_short")
@@ -124,8 +127,8 @@ def load_config(source: str | os.PathLike[str] | Mapping[str, Any] | Config) -> 
                                "YAML of keys and values, so it looks like the YAML text itself: give yaml.safe_load(text) "
                                "(a mapping) instead.")
     path = home_expanded(source)
-    data = parse_yaml(read_text(path), path)
-    return validate_config(data, f"config file {path}"), path.resolve().parent
+    data, key_words = parse_yaml_keys(read_text(path), path)
+    return validate_config(data, f"config file {path}", key_words), path.resolve().parent
 
 
 def check_folder_argument(name: str, value: Any) -> None:
@@ -260,7 +263,7 @@ class _DuplicateKey(yaml.constructor.ConstructorError):
     """A key given twice in one mapping: YAML's syntax allows it, a config does not."""
 
 
-INT_TAG, FLOAT_TAG = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
+INT_TAG, FLOAT_TAG, STR_TAG = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:str"
 #: A whole number as the config reads it: binary, hexadecimal, or decimal with leading zeros
 #: allowed (``010``, ``08``), underscores aside; not YAML 1.1's base-60 ``1:30``.
 WHOLE_NUMBER = re.compile(r"^(?:[-+]?0b[0-1_]+|[-+]?0x[0-9a-fA-F_]+|[-+]?[0-9][0-9_]*)$")
@@ -294,7 +297,12 @@ DecimalNumbersLoader.add_constructor(INT_TAG, DecimalNumbersLoader.construct_yam
 
 class _UniqueKeyLoader(DecimalNumbersLoader):
     """A safe YAML loader (:class:`DecimalNumbersLoader`) that refuses a key given twice in one
-    mapping (PyYAML keeps the last)."""
+    mapping (PyYAML keeps the last), and keeps, in ``key_words``, the words written for each key
+    it read as no text (``on:``, which YAML 1.1 reads as true), by :func:`~tinylens.config.schema.key_id`."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.key_words: dict[tuple[str, Any], list[str]] = {}
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
         seen: dict[Any, Any] = {}
@@ -310,7 +318,14 @@ class _UniqueKeyLoader(DecimalNumbersLoader):
                     key_node.start_mark,
                 )
             seen[key] = key_node.start_mark
-        return super().construct_mapping(node, deep=deep)
+        mapping = super().construct_mapping(node, deep=deep)
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.style is None and key_node.tag not in (
+                    STR_TAG, "tag:yaml.org,2002:merge"):
+                written = self.key_words.setdefault(key_id(self.construct_object(key_node)), [])
+                if key_node.value not in written:
+                    written.append(key_node.value)
+        return mapping
 
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         """PyYAML's, but a value its tag cannot be built from (``!!int x``, ``!!timestamp 3``,
@@ -352,17 +367,29 @@ def parse_yaml(text: str, path: Path | str) -> Any:
     """Parse YAML text; a syntax error (a ConfigValueError) names the file, line and column. A file with no value (empty,
     comments alone, or ``null``) lacks the sections a config must have: a ConfigValueError, as a
     mapping without them is."""
+    return parse_yaml_keys(text, path)[0]
+
+
+def parse_yaml_keys(text: str, path: Path | str) -> tuple[Any, dict[tuple[str, Any], list[str]]]:
+    """:func:`parse_yaml`'s value, and the words written for each key YAML read as no text
+    (``on:`` read as true; :attr:`_UniqueKeyLoader.key_words`), which :func:`validate_config`
+    names such a key by."""
+    loader = None
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        loader = _UniqueKeyLoader(text)  # its reader refuses a character YAML does not allow here
+        data = loader.get_single_data()
     except yaml.MarkedYAMLError as exc:
         raise ConfigValueError(_yaml_error_message(exc, path)) from None
     except yaml.reader.ReaderError as exc:
         raise ConfigValueError(_reader_error_message(exc, text, path)) from None
     except yaml.YAMLError as exc:
         raise ConfigValueError(f"YAML syntax error in config file {path}: {exc}.") from None
+    finally:
+        if loader is not None:
+            loader.dispose()
     if data is None:
         raise ConfigValueError(f"Config file {path} is empty; it needs at least the 'dataset' and 'model_components' sections.")
-    return data
+    return data, loader.key_words  # type: ignore[union-attr] - set, or an error raised above
 
 
 def _yaml_error_message(exc: yaml.MarkedYAMLError, path: Path | str) -> str:
@@ -578,12 +605,13 @@ def _closed_on(text: str, opened: int, failed: int) -> int | None:
 
 
 # -- validation -------------------------------------------------------------------------------
-def validate_config(data: Any, origin: str) -> Config:
+def validate_config(data: Any, origin: str, key_words: Mapping[tuple[str, Any], list[str]] | None = None) -> Config:
     """Validate parsed YAML; ``origin`` names it in messages (e.g. ``config file a.yaml``). A key
     that the config's other keys switch off (:func:`~tinylens.config.schema.unused_keys`) loads
     with a :class:`ConfigWarning`. A top level that is no mapping is a ConfigTypeError, a fit's
     ``result.json`` given as a config (a mapping of other keys) a ConfigValueError; the
-    schema's problems are one error of the class :func:`error_class` gives them."""
+    schema's problems are one error of the class :func:`error_class` gives them. ``key_words``
+    (:func:`parse_yaml_keys`): the words written for the keys YAML read as no text, which name them."""
     if not isinstance(data, Mapping):
         dashes = " (with no '- ' before its keys)" if isinstance(data, list) and data else ""  # not of '[]'
         raise ConfigTypeError(
@@ -600,10 +628,11 @@ def validate_config(data: Any, origin: str) -> Config:
                                "tinylens.read_result(its folder).")
     read, unread = legacy_sampling(data)
     try:
-        config = Config.model_validate(read)
+        config = Config.model_validate(read, context={KEY_WORDS: key_words or {}})
     except ValidationError as exc:
         as_written = LEGACY_SAMPLING in data and LEGACY_SAMPLING not in read and "inference" not in data
-        raise error_class(exc)(format_validation_error(exc, origin, from_sampling=as_written)) from None
+        raise error_class(exc)(format_validation_error(exc, origin, from_sampling=as_written,
+                                                       key_words=key_words)) from None
     where = "" if origin == MAPPING else f"In {origin}: "
     for line in [*unread, *unused_keys(config)]:
         warnings.warn(f"{where}{line}.", ConfigWarning, stacklevel=outside_stacklevel())
@@ -677,12 +706,27 @@ def error_class(exc: ValidationError) -> type[ConfigError]:
     return ConfigError if len(kinds) > 1 else ConfigTypeError if kinds == {True} else ConfigValueError
 
 
-def format_validation_error(exc: ValidationError, origin: str, from_sampling: bool = False) -> str:
+def format_validation_error(exc: ValidationError, origin: str, from_sampling: bool = False,
+                            key_words: Mapping[tuple[str, Any], list[str]] | None = None) -> str:
     """One message listing each problem as ``(i) key.path: what is wrong; got value``;
     ``from_sampling``: the config's ``inference`` was read from TinyLensGpu's ``sampling`` section
-    (:func:`legacy_sampling`), whose keys its problems are named by (:func:`as_written`)."""
-    entries = [describe_error(err, from_yaml=origin != MAPPING, from_sampling=from_sampling)
-               for err in exc.errors(include_url=False)]
+    (:func:`legacy_sampling`), whose keys its problems are named by (:func:`as_written`);
+    ``key_words``: the words written for the keys YAML read as no text (:func:`parse_yaml_keys`),
+    which name such a key of a mapping of names (``params``, ``settings``) and its value's problems."""
+    errors = [{**err, "loc": tuple(err["loc"])} for err in exc.errors(include_url=False)]
+    names = {err["loc"][:-1]: written[0] for err in errors if err["loc"][-1:] == (DICT_KEY,)
+             and (written := written_key(err.get("input"), key_words or {})) is not None}
+    entries = []
+    for err in errors:
+        prefix = next((p for p in names if err["loc"][:len(p)] == p), None)
+        if prefix is not None:  # pydantic's 0 for the key false, 'None' for null: the key as written
+            err = {**err, "loc": (*prefix[:-1], names[prefix], *err["loc"][len(prefix):])}
+        if prefix is not None and err["loc"][-1:] == (DICT_KEY,):
+            loc = err["loc"][:-1]
+            where = dotted(as_written(loc) if from_sampling else loc)
+            entries.append(f"{where}: a key here must be text{key_read_note(err.get('input'), key_words or {})}.")
+        else:
+            entries.append(describe_error(err, from_yaml=origin != MAPPING, from_sampling=from_sampling))
     shown = entries[:MAX_LISTED_ERRORS]
     if len(entries) > len(shown):
         shown.append(f"... and {len(entries) - len(shown)} more")

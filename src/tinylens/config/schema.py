@@ -236,7 +236,7 @@ class StrictModel(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _known_keys_only(cls, data: Any) -> Any:
+    def _known_keys_only(cls, data: Any, info: ValidationInfo) -> Any:
         if data is None:
             return {}
         if isinstance(data, BaseModel):
@@ -249,19 +249,70 @@ class StrictModel(BaseModel):
                        wrong_type=True)
         unknown = [k for k in data if k not in cls.model_fields]
         if unknown:
-            raise _unknown_keys(unknown, allowed, cls.unsupported_keys)
+            raise _unknown_keys(unknown, allowed, cls.unsupported_keys, (info.context or {}).get(KEY_WORDS, {}))
         return data
 
 
-def _unknown_keys(unknown: list[Any], allowed: list[str], unsupported: Mapping[str, str]) -> PydanticCustomError:
+#: The key of the validation context (``Config.model_validate(data, context=...)``) under which the
+#: loader gives, for each key YAML read as no text (``on:`` as true), the words written for it
+#: (:func:`key_id` to them).
+KEY_WORDS = "key_words"
+
+
+def key_id(key: Any) -> tuple[str, Any]:
+    """What the words of a key YAML read as no text are found under: its type's name with it, as
+    true and 1 are one key of a dict."""
+    return type(key).__name__, key
+
+
+def written_key(key: Any, words: Mapping[tuple[str, Any], Sequence[str]]) -> tuple[str, str] | None:
+    """For a key that YAML read as no text (``on`` as true, ``~`` as null, ``2024-01-01`` as a
+    date, ``7`` as a number), the key as written (``words``, from the loader: the first where the
+    file writes several) and how YAML read it (``as true``); None for a text key, or one whose
+    words are not known (a mapping given in Python)."""
+    if isinstance(key, str):
+        return None
+    try:
+        written = words.get(key_id(key))
+    except TypeError:  # an unhashable key, from Python
+        return None
+    if not written:
+        return None
+    if key is None or isinstance(key, bool):
+        read = f"as {YAML_WORDS[key]}"
+    elif isinstance(key, (int, float)):
+        read = "as a number"
+    else:
+        read = "as a date" if isinstance(key, datetime.date) else f"as {type(key).__name__}"
+    return written[0], read
+
+
+def key_read_note(key: Any, words: Mapping[tuple[str, Any], Sequence[str]]) -> str:
+    """`` (YAML read the key on, unquoted, as true: ...)`` for a key YAML read as no text, with
+    its leading space; empty for another."""
+    read = written_key(key, words)
+    if read is None:
+        return ""
+    return (f" (YAML read the key {read[0]}, unquoted, {read[1]}: write it in quotes, {read[0]!r}, to give "
+            "it as text)")
+
+
+def _unknown_keys(unknown: list[Any], allowed: list[str], unsupported: Mapping[str, str],
+                  words: Mapping[tuple[str, Any], Sequence[str]] | None = None) -> PydanticCustomError:
     """The error for keys a section does not have, with the closest allowed key; a key of
-    TinyLensGpu's that tinylens does not support (``unsupported``) is said to be one."""
-    key = str(unknown[0]) if len(unknown) == 1 else None
+    TinyLensGpu's that tinylens does not support (``unsupported``) is said to be one. A key YAML
+    read as no text (``on:``, read as true) is named as written (``words``, from the loader), with
+    how YAML read it and to quote it."""
+    words = words or {}
+    names = {i: (written_key(k, words) or (k,))[0] for i, k in enumerate(unknown)}
+    key = str(names[0]) if len(unknown) == 1 else None
     notes = [unsupported[k] if key else f"{k}: {unsupported[k]}" for k in unknown if k in unsupported]
-    rest = [k for k in unknown if k not in unsupported]
+    rest = [i for i, k in enumerate(unknown) if k not in unsupported]
     if rest:
         noun = "key" if len(rest) == 1 else "keys"
-        notes.append(f"unknown {noun} {', '.join(repr(k) for k in rest)}.{did_you_mean(rest, allowed)} "
+        shown = [names[i] for i in rest]
+        read = "".join(key_read_note(unknown[i], words) for i in rest)
+        notes.append(f"unknown {noun} {', '.join(repr(k) for k in shown)}{read}.{did_you_mean(shown, allowed)} "
                      f"Allowed keys here: {', '.join(allowed)}")
     return fail("; ".join(notes), key=key)
 
