@@ -1499,3 +1499,22 @@ def test_only_a_json_true_marks_a_stopped_runs_population_as_finished(tmp_path, 
         assert said == f"{pop} holds its finished population as before (the run writes the same files again).", said
     else:
         assert said.startswith(f"{pop} holds an unfinished population (1 of 3 lenses, no truth table)"), said
+
+
+@pytest.mark.parametrize("typed, shown", [("off # the PSF of the survey", "off"), ("007  # seven", "007"),
+                                          ("2024-06-01 # a date", "2024-06-01")])
+def test_a_text_option_typed_with_a_comment_is_refused_as_the_value_a_file_reads(tmp_path, typed, shown):
+    """--set "psf_type=off # note" was refused as "got 'off # note'", the comment kept in the value, where a
+    config file's line ``psf_type: off # note`` is read without it (YAML drops a comment after a space);
+    --set now reads the value as the file does, and refuses it as the value written: 'got 'off''."""
+    import yaml
+
+    assert yaml.safe_load(f"psf_type: {typed}")["psf_type"] == yaml.safe_load(shown)  # the independent truth
+    out = tmp_path / "pop"
+    result = CliRunner().invoke(app, ["simulate-population", "1", str(out), "-q", "--set", f"psf_type={typed}"])
+    assert result.exit_code == 2, result.output
+    text = _text(result)
+    assert f"psf_type must be 'gaussian' or 'moffat', got '{shown}'" in text, text
+    assert "#" not in text.replace(str(tmp_path), ""), text
+    assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
+    assert not out.exists()

@@ -115,7 +115,8 @@ def parse_settings(items: list[str]) -> dict[str, Any]:
     number with leading zeros is the decimal typed (``size=010`` is 10, ``08`` 8), not YAML 1.1's octal
     (8, and ``08`` text), and ``1:30`` text, not the base-60 90, as a config reads them
     (:class:`~tinylens.config.loader.DecimalNumbersLoader`); a text option's number (``psf_type=007``),
-    word YAML reads as true or false (``psf_type=off``) or date stays the text given."""
+    word YAML reads as true or false (``psf_type=off``) or date stays the text given, less a comment
+    after it (``psf_type=off # note`` is ``off``), which YAML drops from a config file's line too."""
     import yaml
 
     from tinylens.config.loader import DecimalNumbersLoader
@@ -132,10 +133,22 @@ def parse_settings(items: list[str]) -> dict[str, Any]:
             raise ConfigError(f"--set {key.strip()}: cannot read the value {text!r}.") from None
         if key.strip() in TEXT_OPTIONS:
             # a number, true/false (an unquoted on, off, yes, no) or a date: the text typed, as a text is
-            options[key.strip()] = text.strip() if isinstance(value, (int, float, datetime.date)) else value
+            options[key.strip()] = _written(text) if isinstance(value, (int, float, datetime.date)) else value
         else:
             options[key.strip()] = _infinities(exponent_numbers(value))
     return options
+
+
+def _written(text: str) -> str:
+    """The value of ``--set KEY=text`` as typed, as YAML reads a config file's line ``key: text``:
+    without a comment after it (``off # note`` is ``off``), which YAML drops; ``text`` stripped
+    where it is no single plain value."""
+    import yaml
+
+    from tinylens.config.loader import DecimalNumbersLoader
+
+    node = yaml.compose(text, Loader=DecimalNumbersLoader)  # noqa: S506 - a SafeLoader subclass; read above
+    return node.value if isinstance(node, yaml.ScalarNode) else text.strip()
 
 
 #: The population options that are texts (``psf_type``): their ``--set`` value stays the text given
