@@ -1430,3 +1430,22 @@ def test_a_key_yaml_reads_as_a_boolean_or_null_is_named_as_written(tmp_path, old
     path = write_yaml_edit(tmp_path, old, written)
     out = assert_user_error(invoke("validate", path), f"(1) {key}: {fragment}")
     assert "True" not in out and "False" not in out and "[key]" not in out and "None" not in out, out
+
+
+@pytest.mark.parametrize("old, written, fragment", [
+    ("        prior_settings:\n        - 0.5\n        - 2.0", "        prior_settings: off",
+     "model_components.lens_mass_list[0].params.theta_E.prior_settings: should be a list of two numbers [a, b]; got "
+     "false. YAML reads an unquoted no, off or false as false."),
+    ("output:\n  path: output", "output: no", "(1) output: expected a mapping (key: value pairs) with keys path, "),
+    ("  settings:\n    nlive: 50", "  settings: Yes", "(1) inference.settings: expected a mapping (key: value pairs); "
+                                                       "got true. YAML reads an unquoted yes, on or true as true.")])
+def test_a_word_yaml_reads_as_a_boolean_where_a_list_or_mapping_belongs_says_how_yaml_read_it(tmp_path, old, written,
+                                                                                              fragment):
+    """``prior_settings: off``, ``output: no`` or ``settings: Yes`` was refused as '...; got false' (or true), a
+    value the user never wrote, where a number's or a text's key says how YAML read the word; a list's
+    or a section's does now too."""
+    word = written.split(":")[-1].strip()
+    assert isinstance(yaml.safe_load(word), bool)  # the independent truth: PyYAML reads the word as a boolean
+    out = assert_user_error(invoke("validate", write_yaml_edit(tmp_path, old, written)), fragment)
+    read = str(yaml.safe_load(word)).lower()
+    assert f"got {read}. YAML reads an unquoted " in out and f" as {read}." in out, out

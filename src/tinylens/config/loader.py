@@ -761,7 +761,20 @@ def describe_error(err: Mapping[str, Any], from_yaml: bool = True, from_sampling
     where = dotted(as_written(loc) if from_sampling else loc) or "top level"
     got = f"; got {value}" if value is not None else ""
     text = f"{message.rstrip('. ')}{got}"
-    return f"{where}: {text}{'' if text.endswith('?') else '.'}{_choice_hint(err, loc)}{_unquoted_text_hint(err, from_yaml)}"
+    hints = f"{_choice_hint(err, loc)}{_unquoted_text_hint(err, from_yaml)}"
+    if from_yaml and "YAML reads" not in text + hints:
+        hints += _boolean_read(err.get("input"))
+    return f"{where}: {text}{'' if text.endswith('?') else '.'}{hints}"
+
+
+def _boolean_read(given: Any) -> str:
+    """For a true or false where no boolean belongs (``prior_settings: off``, ``output: no``: a
+    list or a section expected), the words YAML reads, unquoted, as it, with a leading space:
+    the user wrote one of them, not the false shown; else empty."""
+    if not isinstance(given, bool):
+        return ""
+    words = YAML_BOOL_WORDS[given]
+    return f" YAML reads an unquoted {', '.join(words[:-1])} or {words[-1]} as {str(given).lower()}."
 
 
 def as_written(loc: tuple[Any, ...]) -> tuple[Any, ...]:
