@@ -1449,3 +1449,16 @@ def test_a_word_yaml_reads_as_a_boolean_where_a_list_or_mapping_belongs_says_how
     out = assert_user_error(invoke("validate", write_yaml_edit(tmp_path, old, written)), fragment)
     read = str(yaml.safe_load(word)).lower()
     assert f"got {read}. YAML reads an unquoted " in out and f" as {read}." in out, out
+
+
+@pytest.mark.parametrize("written, fragment", [
+    ("nlive: off", "inference.settings.nlive: must be a whole number >= 1 for nautilus, got false (YAML reads an "
+                   "unquoted no, off or false as false)."),
+    ("f_live: yes", "inference.settings.f_live: must be a number between 0 and 1 for nautilus, got true (YAML reads "
+                    "an unquoted yes, on or true as true).")])
+def test_a_sampler_setting_given_a_word_yaml_reads_as_a_boolean_says_how_yaml_read_it(tmp_path, written, fragment):
+    """``inference.settings.nlive: off`` was refused as 'must be a whole number >= 1 for nautilus, got false',
+    a false never written, where the schema's numbers say how YAML read the word; the sampler's settings
+    say it too."""
+    assert isinstance(yaml.safe_load(written.split(":")[1]), bool)  # the independent truth
+    assert_user_error(invoke("validate", write_yaml_edit(tmp_path, "    nlive: 50", f"    {written}")), fragment)

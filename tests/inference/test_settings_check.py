@@ -249,7 +249,7 @@ def test_every_whole_number_setting_of_nautiluss_networks_takes_a_float_with_no_
 
 #: Settings given YAML's true, false or null where they take none, with what the message must hold.
 YAML_WORDS_REFUSED = [
-    ({**NAUTILUS, "settings": {"nlive": True}}, "nlive", "got true."),
+    ({**NAUTILUS, "settings": {"nlive": True}}, "nlive", "got true (YAML reads an unquoted yes, on or true as true)."),
     ({**NAUTILUS, "settings": {"nlive": True, "n_live": None}}, "nlive", "(got true and null); give one of them."),
     ({**NAUTILUS, "settings": {"n_points_min": True}}, "n_points_min", "got true."),
     ({**NAUTILUS, "settings": {"neural_network_kwargs": False}}, "neural_network_kwargs", "got false."),
@@ -257,7 +257,7 @@ YAML_WORDS_REFUSED = [
      "neural_network_kwargs.random_state", "cannot store null in its checkpoint; use a number, a string or a list "
                                            "of numbers."),
     ({**DYNESTY, "settings": {"periodic": True}}, "periodic", "got true."),
-    ({**DYNESTY, "settings": {"seed": False}}, "seed", "got false."),
+    ({**DYNESTY, "settings": {"seed": False}}, "seed", "got false (YAML reads an unquoted no, off or false as false)."),
     ({**DYNESTY, "settings": {"ncdim": True}}, "ncdim", "got true."),
     ({**DYNESTY, "settings": {"history_filename": False}}, "history_filename", "got false."),
     ({**DYNESTY, "settings": {"bound": True}}, "bound", "dynesty refuses true ("),

@@ -142,10 +142,22 @@ def check_settings(method: str, settings: Mapping[str, Any], allowed: Iterable[s
         if key in VALUE_RULES and not VALUE_RULES[key][1](value):
             error = ConfigTypeError if _wrong_kind(VALUE_RULES[key][0], value) else ConfigValueError
             raise error(f"inference.settings.{key}: must be {VALUE_RULES[key][0]} for {method}, "
-                        f"got {show(value)}.")
+                        f"got {show(value)}{_boolean_read(VALUE_RULES[key][0], value)}.")
         if key in CAPS and value > CAPS[key][1]:
             what, _, why = CAPS[key]
             raise ConfigValueError(f"inference.settings.{key}: must be {what} for {method}, got {show(value)} ({why}).")
+
+
+def _boolean_read(what: str, value: Any) -> str:
+    """For a true or false where a setting takes no boolean (``nlive: off``), the words YAML reads,
+    unquoted, as it (`` (YAML reads an unquoted no, off or false as false)``): the config says one of
+    them, not the false shown; else empty."""
+    if not isinstance(value, bool) or what == _FLAG[0]:
+        return ""
+    from tinylens.config.schema import YAML_BOOL_WORDS
+
+    words = YAML_BOOL_WORDS[value]
+    return f" (YAML reads an unquoted {', '.join(words[:-1])} or {words[-1]} as {str(value).lower()})"
 
 
 def number_error(value: Any, lists: bool = False) -> type[ConfigError]:
