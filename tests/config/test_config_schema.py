@@ -561,6 +561,22 @@ def test_a_key_given_twice_is_a_duplicate_key_not_a_syntax_error(tmp_path, text,
     assert "syntax" not in message and "indent" not in message, message
 
 
+@pytest.mark.parametrize("first, second, read", [("on", "yes", "true"), ("true", "On", "true"), ("1", "01", "1"),
+                                                 ("1", "true", "1"), ("~", "null", "null")])
+def test_two_words_yaml_reads_as_one_key_are_a_duplicate_key(tmp_path, first, second, read):
+    """Two words that YAML reads as one key (on: and yes:, both true; 1: and 01:) were no duplicate to
+    the loader, which compared the words, while PyYAML kept the last value alone: the first key and
+    its value vanished unsaid. They are a 'Duplicate YAML key' naming both words and the key YAML read."""
+    text = f"dataset:\n  data_path: a.fits\n  {first}: 1\n  {second}: 2\n"
+    assert len(yaml.safe_load(text)["dataset"]) == 2  # the independent truth: one key of the two
+    path = write(tmp_path, text)
+    message = error_of(path)
+    assert message.startswith(f"Duplicate YAML key in config file {path} at line 4, column 3: "
+                              f"found the key '{second}' twice (first at line 3, written '{first}', which YAML "
+                              f"reads as the same key, {read}) (in the mapping that starts at line 2)"), message
+    assert message.endswith(". Remove or rename one of them."), message
+
+
 @pytest.mark.parametrize("text, fragment", [
     ("dataset:\r\n  data_path: a.fits\r\n  pixel_scale: 0.1\r\n" + "\0" * 40,
      "at line 4, column 1: the NUL character (U+0000) is not allowed in YAML. A file cut short"),

@@ -305,19 +305,28 @@ class _UniqueKeyLoader(DecimalNumbersLoader):
         self.key_words: dict[tuple[str, Any], list[str]] = {}
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
-        seen: dict[Any, Any] = {}
+        seen: dict[Any, tuple[Any, yaml.ScalarNode]] = {}
         for key_node, _ in () if isinstance(node, yaml.ScalarNode) else node.value:  # a scalar: PyYAML's error, at it
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
                 continue
-            key = (key_node.tag, key_node.value)
-            if key in seen:
+            # the key as read, as the mapping holds it: on and yes (both true), 1 and 01, true and 1 are one key
+            key = self.construct_object(key_node)
+            try:
+                first = seen.get(key)
+            except TypeError:  # no key a mapping can hold: PyYAML's error, at it
+                continue
+            if first is not None:
+                held, first = first
+                same = "" if first.value == key_node.value else (
+                    f", written '{visible(str(first.value))}', which YAML reads as the same key, {show(held)}")
                 raise _DuplicateKey(
                     f"in the mapping that starts at line {node.start_mark.line + 1}",
                     node.start_mark,
-                    f"found the key '{visible(str(key_node.value))}' twice (first at line {seen[key].line + 1})",
+                    f"found the key '{visible(str(key_node.value))}' twice (first at line "
+                    f"{first.start_mark.line + 1}{same})",
                     key_node.start_mark,
                 )
-            seen[key] = key_node.start_mark
+            seen[key] = key, key_node
         mapping = super().construct_mapping(node, deep=deep)
         for key_node, _ in node.value:
             if isinstance(key_node, yaml.ScalarNode) and key_node.style is None and key_node.tag not in (
