@@ -1462,3 +1462,25 @@ def test_a_sampler_setting_given_a_word_yaml_reads_as_a_boolean_says_how_yaml_re
     say it too."""
     assert isinstance(yaml.safe_load(written.split(":")[1]), bool)  # the independent truth
     assert_user_error(invoke("validate", write_yaml_edit(tmp_path, "    nlive: 50", f"    {written}")), fragment)
+
+
+@pytest.mark.parametrize("words", [("on", "yes", "Off", "no"), ("yes", "on", "no", "Off")])
+def test_one_key_written_as_different_words_in_two_mappings_is_named_in_each_as_written_there(tmp_path, words):
+    """The loader kept the words of a key YAML reads as no text for the whole file, and named the key
+    by the first it met: a file with yes: in output and on: in dataset was told 'output.on: unknown key
+    'on'', a word output does not hold (and inference.settings's no: was 'Off', dataset's word). Each key
+    is now named by the word of its own mapping."""
+    true_dataset, true_output, false_settings, false_dataset = words
+    assert {yaml.safe_load(f"{w}: 1").popitem()[0] for w in words[:2]} == {True}  # the independent truth: one key
+    assert {yaml.safe_load(f"{w}: 1").popitem()[0] for w in words[2:]} == {False}
+    path = write_yaml_edit(tmp_path, "  nsub: 2", f"  nsub: 2\n  {true_dataset}: 3\n  {false_dataset}: 3")
+    path.write_text(path.read_text().replace("  path: output", f"  path: output\n  {true_output}: 3", 1)
+                    .replace("    nlive: 50", f"    nlive: 50\n    {false_settings}: 3", 1))
+    assert_user_error(
+        invoke("validate", path),
+        f"dataset: unknown keys '{true_dataset}', '{false_dataset}' (YAML read the key {true_dataset}, unquoted, as "
+        f"true: write it in quotes, '{true_dataset}', to give it as text) (YAML read the key {false_dataset}, "
+        "unquoted, as false",
+        f"output.{true_output}: unknown key '{true_output}' (YAML read the key {true_output}, unquoted, as true",
+        f"inference.settings.{false_settings}: a key here must be text (YAML read the key {false_settings}, "
+        "unquoted, as false")

@@ -25,8 +25,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from tinylens.config.schema import (ERROR_TYPE, FIXED_VALUE_TAGS, KEY_WORDS, WRONG_TYPE, YAML_BOOL_WORDS, Config,
-                                    described, key_id, key_read_note, mapping_expected, show, unused_keys, written_key)
+from tinylens.config.schema import (ERROR_TYPE, FIXED_VALUE_TAGS, UNKNOWN_KEYS, WRONG_TYPE, YAML_BOOL_WORDS, Config,
+                                    _unknown_keys, described, key_id, key_read_note, mapping_expected, show,
+                                    unused_keys, written_key)
 from tinylens.errors import (MISSING_ERRNOS, ON_COMMAND_LINE, ConfigError, ConfigFileError, ConfigTypeError, ConfigValueError, ConfigWarning, counted, did_you_mean, ls_command,
                              outside_stacklevel, visible, windows_path_advice)
 
@@ -298,11 +299,11 @@ DecimalNumbersLoader.add_constructor(INT_TAG, DecimalNumbersLoader.construct_yam
 class _UniqueKeyLoader(DecimalNumbersLoader):
     """A safe YAML loader (:class:`DecimalNumbersLoader`) that refuses a key given twice in one
     mapping (PyYAML keeps the last), and keeps, in ``key_words``, the words written for each key
-    it read as no text (``on:``, which YAML 1.1 reads as true), by :func:`~tinylens.config.schema.key_id`."""
+    it read as no text (``on:``, which YAML 1.1 reads as true), mapping by mapping (:class:`KeyWords`)."""
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
-        self.key_words: dict[tuple[str, Any], list[str]] = {}
+        self.key_words = KeyWords()
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
         seen: dict[Any, tuple[Any, yaml.ScalarNode]] = {}
@@ -327,14 +328,17 @@ class _UniqueKeyLoader(DecimalNumbersLoader):
                     key_node.start_mark,
                 )
             seen[key] = key, key_node
-        mapping = super().construct_mapping(node, deep=deep)
-        for key_node, _ in node.value:
+        return super().construct_mapping(node, deep=deep)
+
+    def construct_yaml_map(self, node: yaml.MappingNode) -> Iterator[dict]:
+        """PyYAML's, and the words of the map's keys read as no text, kept for the map it gives."""
+        data: dict = {}
+        yield data
+        data.update(self.construct_mapping(node))
+        for key_node, _ in node.value:  # a << merge's keys among them, as construct_mapping leaves them
             if isinstance(key_node, yaml.ScalarNode) and key_node.style is None and key_node.tag not in (
                     STR_TAG, "tag:yaml.org,2002:merge"):
-                written = self.key_words.setdefault(key_id(self.construct_object(key_node)), [])
-                if key_node.value not in written:
-                    written.append(key_node.value)
-        return mapping
+                self.key_words.add(data, self.construct_object(key_node), key_node.value)
 
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         """PyYAML's, but a value its tag cannot be built from (``!!int x``, ``!!timestamp 3``,
@@ -349,6 +353,8 @@ class _UniqueKeyLoader(DecimalNumbersLoader):
         self.state_generators[pending:] = [_marked(g, node) for g in self.state_generators[pending:]]
         return data
 
+
+_UniqueKeyLoader.add_constructor("tag:yaml.org,2002:map", _UniqueKeyLoader.construct_yaml_map)
 
 #: What PyYAML's constructors raise, bare, for a value that their tag cannot be built from.
 UNBUILDABLE = (ValueError, TypeError, KeyError, AttributeError, OverflowError)
@@ -379,7 +385,29 @@ def parse_yaml(text: str, path: Path | str) -> Any:
     return parse_yaml_keys(text, path)[0]
 
 
-def parse_yaml_keys(text: str, path: Path | str) -> tuple[Any, dict[tuple[str, Any], list[str]]]:
+class KeyWords:
+    """The words written for the keys YAML read as no text (``on:`` as true, ``~:`` as null), mapping
+    by mapping: the same true may be ``on`` in one section and ``yes`` in another. A mapping is the one
+    the loader built, found by its identity (kept alive here, so that no other takes its id)."""
+
+    def __init__(self) -> None:
+        self._words: dict[int, dict[tuple[str, Any], list[str]]] = {}
+        self._held: list[Any] = []
+
+    def add(self, mapping: dict, key: Any, word: str) -> None:
+        """``key`` of ``mapping`` written ``word``; a key given again (a ``<<`` merge's key that the
+        mapping's own overrides) is the word written last, whose value the mapping holds."""
+        if id(mapping) not in self._words:
+            self._held.append(mapping)
+        self._words.setdefault(id(mapping), {})[key_id(key)] = [word]
+
+    def of(self, mapping: Any) -> dict[tuple[str, Any], list[str]]:
+        """The words of ``mapping``'s keys, by :func:`~tinylens.config.schema.key_id`; empty for
+        another value, or a mapping the loader did not build."""
+        return self._words.get(id(mapping), {})
+
+
+def parse_yaml_keys(text: str, path: Path | str) -> tuple[Any, KeyWords]:
     """:func:`parse_yaml`'s value, and the words written for each key YAML read as no text
     (``on:`` read as true; :attr:`_UniqueKeyLoader.key_words`), which :func:`validate_config`
     names such a key by."""
@@ -614,7 +642,7 @@ def _closed_on(text: str, opened: int, failed: int) -> int | None:
 
 
 # -- validation -------------------------------------------------------------------------------
-def validate_config(data: Any, origin: str, key_words: Mapping[tuple[str, Any], list[str]] | None = None) -> Config:
+def validate_config(data: Any, origin: str, key_words: KeyWords | None = None) -> Config:
     """Validate parsed YAML; ``origin`` names it in messages (e.g. ``config file a.yaml``). A key
     that the config's other keys switch off (:func:`~tinylens.config.schema.unused_keys`) loads
     with a :class:`ConfigWarning`. A top level that is no mapping is a ConfigTypeError, a fit's
@@ -637,11 +665,11 @@ def validate_config(data: Any, origin: str, key_words: Mapping[tuple[str, Any], 
                                "tinylens.read_result(its folder).")
     read, unread = legacy_sampling(data)
     try:
-        config = Config.model_validate(read, context={KEY_WORDS: key_words or {}})
+        config = Config.model_validate(read)
     except ValidationError as exc:
         as_written = LEGACY_SAMPLING in data and LEGACY_SAMPLING not in read and "inference" not in data
         raise error_class(exc)(format_validation_error(exc, origin, from_sampling=as_written,
-                                                       key_words=key_words)) from None
+                                                       key_words=key_words, data=data)) from None
     where = "" if origin == MAPPING else f"In {origin}: "
     for line in [*unread, *unused_keys(config)]:
         warnings.warn(f"{where}{line}.", ConfigWarning, stacklevel=outside_stacklevel())
@@ -716,24 +744,30 @@ def error_class(exc: ValidationError) -> type[ConfigError]:
 
 
 def format_validation_error(exc: ValidationError, origin: str, from_sampling: bool = False,
-                            key_words: Mapping[tuple[str, Any], list[str]] | None = None) -> str:
+                            key_words: KeyWords | None = None, data: Any = None) -> str:
     """One message listing each problem as ``(i) key.path: what is wrong; got value``;
     ``from_sampling``: the config's ``inference`` was read from TinyLensGpu's ``sampling`` section
     (:func:`legacy_sampling`), whose keys its problems are named by (:func:`as_written`);
     ``key_words``: the words written for the keys YAML read as no text (:func:`parse_yaml_keys`),
-    which name such a key of a mapping of names (``params``, ``settings``) and its value's problems."""
+    which name such a key (an unknown one, one of a mapping of names: ``params``, ``settings``) and its
+    value's problems, each by the words of its own mapping in ``data``, the config as parsed."""
+    def words_at(loc: tuple[Any, ...]) -> dict[tuple[str, Any], list[str]]:
+        return {} if key_words is None else key_words.of(_value_at(data, as_written(loc) if from_sampling else loc))
+
     errors = [{**err, "loc": tuple(err["loc"])} for err in exc.errors(include_url=False)]
     names = {err["loc"][:-1]: written[0] for err in errors if err["loc"][-1:] == (DICT_KEY,)
-             and (written := written_key(err.get("input"), key_words or {})) is not None}
+             and (written := written_key(err.get("input"), words_at(err["loc"][:-2]))) is not None}
     entries = []
     for err in errors:
+        if err["type"] == ERROR_TYPE and UNKNOWN_KEYS in (err.get("ctx") or {}):  # named as written there
+            err = {**err, "ctx": _unknown_keys(*err["ctx"][UNKNOWN_KEYS], words_at(clean_loc(err["loc"]))).context}
         prefix = next((p for p in names if err["loc"][:len(p)] == p), None)
         if prefix is not None:  # pydantic's 0 for the key false, 'None' for null: the key as written
             err = {**err, "loc": (*prefix[:-1], names[prefix], *err["loc"][len(prefix):])}
         if prefix is not None and err["loc"][-1:] == (DICT_KEY,):
             loc = err["loc"][:-1]
             where = dotted(as_written(loc) if from_sampling else loc)
-            entries.append(f"{where}: a key here must be text{key_read_note(err.get('input'), key_words or {})}.")
+            entries.append(f"{where}: a key here must be text{key_read_note(err.get('input'), words_at(loc[:-1]))}.")
         else:
             entries.append(describe_error(err, from_yaml=origin != MAPPING, from_sampling=from_sampling))
     shown = entries[:MAX_LISTED_ERRORS]
@@ -743,6 +777,18 @@ def format_validation_error(exc: ValidationError, origin: str, from_sampling: bo
     lines = [f"Invalid {origin} ({counted(n, 'problem')}):"]
     lines += [f"  ({i}) {text}" for i, text in enumerate(shown, 1)]
     return "\n".join(lines)
+
+
+def _value_at(data: Any, loc: tuple[Any, ...]) -> Any:
+    """The value at the key path ``loc`` (keys and list indices) of ``data``; None where it has none."""
+    for part in loc:
+        if isinstance(data, Mapping) and isinstance(part, str) and part in data:
+            data = data[part]
+        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+            data = data[part]
+        else:
+            return None
+    return data
 
 
 def describe_error(err: Mapping[str, Any], from_yaml: bool = True, from_sampling: bool = False) -> str:

@@ -236,7 +236,7 @@ class StrictModel(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _known_keys_only(cls, data: Any, info: ValidationInfo) -> Any:
+    def _known_keys_only(cls, data: Any) -> Any:
         if data is None:
             return {}
         if isinstance(data, BaseModel):
@@ -249,14 +249,13 @@ class StrictModel(BaseModel):
                        wrong_type=True)
         unknown = [k for k in data if k not in cls.model_fields]
         if unknown:
-            raise _unknown_keys(unknown, allowed, cls.unsupported_keys, (info.context or {}).get(KEY_WORDS, {}))
+            raise _unknown_keys(unknown, allowed, cls.unsupported_keys)
         return data
 
 
-#: The key of the validation context (``Config.model_validate(data, context=...)``) under which the
-#: loader gives, for each key YAML read as no text (``on:`` as true), the words written for it
-#: (:func:`key_id` to them).
-KEY_WORDS = "key_words"
+#: The entry of an unknown key's error context that holds what its message is made of (the keys, the
+#: allowed ones, the unsupported ones): the loader makes it again naming each key as written there.
+UNKNOWN_KEYS = "unknown_keys"
 
 
 def key_id(key: Any) -> tuple[str, Any]:
@@ -314,7 +313,9 @@ def _unknown_keys(unknown: list[Any], allowed: list[str], unsupported: Mapping[s
         read = "".join(key_read_note(unknown[i], words) for i in rest)
         notes.append(f"unknown {noun} {', '.join(repr(k) for k in shown)}{read}.{did_you_mean(shown, allowed)} "
                      f"Allowed keys here: {', '.join(allowed)}")
-    return fail("; ".join(notes), key=key)
+    error = fail("; ".join(notes), key=key)
+    return PydanticCustomError(ERROR_TYPE, error.message_template,
+                               {**(error.context or {}), UNKNOWN_KEYS: (unknown, allowed, dict(unsupported))})
 
 
 # -- parameters -------------------------------------------------------------------------------
