@@ -2997,6 +2997,20 @@ def dask_logs_on_stderr(monkeypatch) -> None:
         monkeypatch.setattr(logging.getLogger(name), "propagate", False)
 
 
+def _scheduler_address(sched_file: Path, deadline: float) -> str:
+    """The address in the scheduler file ``sched_file`` once `dask scheduler` has written it whole,
+    read again every 0.1 s until the ``deadline`` (time.monotonic()). The scheduler opens the file,
+    then writes its JSON: a read as soon as the file exists found it empty, at random on a loaded
+    machine, and failed the test saying it is not JSON."""
+    while True:
+        try:
+            return runner.read_scheduler_file(sched_file)
+        except TinyLensError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
 @contextlib.contextmanager
 def _dask_processes(tmp_path: Path) -> Iterator[tuple[Any, str]]:
     """A `dask scheduler` and one `dask worker` (one thread, no nanny), each a process that imports
@@ -3014,10 +3028,7 @@ def _dask_processes(tmp_path: Path) -> Iterator[tuple[Any, str]]:
     worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", "--scheduler-file",
                                str(sched_file), "--nthreads", "1", "--no-nanny"], **quiet)
     try:
-        deadline = time.monotonic() + 60
-        while not sched_file.exists() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        address = runner.read_scheduler_file(sched_file)
+        address = _scheduler_address(sched_file, deadline=time.monotonic() + 60)
         from distributed import Client
 
         # the worker connected before a test submits: its tasks then reach it in their order, not
