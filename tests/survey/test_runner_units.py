@@ -2891,6 +2891,7 @@ def test_a_scheduler_file_that_gives_no_address_is_refused_naming_it(survey_inpu
                                                                        expected, dry_run):
     tmp = survey_inputs["tmp"]
     monkeypatch.setenv("HOME", str(tmp))
+    monkeypatch.setattr(runner, "SCHEDULER_FILE_WAIT", 0.3)  # an empty file is read again for this long first
     path = tmp / name
     if name == "folder":
         path.mkdir()
@@ -2905,6 +2906,33 @@ def test_a_scheduler_file_that_gives_no_address_is_refused_naming_it(survey_inpu
     assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
     assert not out.exists()
 
+
+def test_a_scheduler_file_found_empty_as_its_scheduler_writes_it_gives_the_address(tmp_path, monkeypatch):
+    """`dask scheduler --scheduler-file` creates its file, then writes its JSON: a survey started beside
+    it (docs/survey.md, section 5) that read it in between was refused with 'The scheduler file ... is
+    not JSON', at random, though the file held the address a moment later. A file found empty is now
+    read again (for SCHEDULER_FILE_WAIT s). (No clock raced: the file is written whole right after the
+    first read, as the scheduler would write it.)"""
+    path = tmp_path / "sched.json"
+    path.write_text("")  # created, its JSON not written yet
+    read, reads = runner.read_json_file, []
+
+    def read_as_the_scheduler_writes(file):
+        reads.append(file)
+        try:
+            return read(file)
+        finally:
+            if len(reads) == 1 and not file.read_text():  # the scheduler writes it now
+                file.write_text(json.dumps({"type": "Scheduler", "address": "tcp://127.0.0.1:8786"}, indent=2))
+
+    monkeypatch.setattr(runner, "read_json_file", read_as_the_scheduler_writes)
+    assert runner.read_scheduler_file(path) == "tcp://127.0.0.1:8786"
+    assert len(reads) == 2  # the empty file, then the one written
+    path.write_text("address: tcp://127.0.0.1:8786\n")  # not JSON, and not empty: refused at once
+    reads.clear()
+    with pytest.raises(TinyLensError, match="is not JSON"):
+        runner.read_scheduler_file(path)
+    assert len(reads) == 1
 
 
 def test_workers_that_cannot_import_tinylens_are_refused_with_their_addresses(tmp_path, mock_survey, monkeypatch):

@@ -2321,23 +2321,42 @@ def names_scheduler_file(value: str) -> bool:
     return value.endswith(".json") or "/" in value or value.startswith("~") or Path(value).expanduser().exists()
 
 
+#: Seconds a scheduler file found empty is read again for (every :data:`SCHEDULER_FILE_POLL` s):
+#: ``dask scheduler --scheduler-file`` creates the file, then writes its JSON, so a survey started
+#: beside it (docs/survey.md, section 5) may find it empty in between.
+SCHEDULER_FILE_WAIT = 5.0
+SCHEDULER_FILE_POLL = 0.1
+
+
+def _read_empty(exc: ValueError) -> bool:
+    """Whether the text whose parse raised ``exc`` was empty (or blanks): a file created, not written yet."""
+    return isinstance(exc, json.JSONDecodeError) and not exc.doc.strip()
+
+
 def read_scheduler_file(path: Path) -> str:
     """The ``"address"`` of the scheduler file ``path`` (JSON, as ``dask scheduler --scheduler-file``
-    writes); a TinyLensError naming the file where it is missing, not JSON or has none."""
+    writes); a TinyLensError naming the file where it is missing, not JSON or has none. A file found
+    empty (the scheduler is writing it) is read again for :data:`SCHEDULER_FILE_WAIT` seconds."""
     if path.is_dir():
         raise TinyLensError(f"{path} is a folder, not a scheduler file: give the file 'dask scheduler "
                             "--scheduler-file FILE' writes, or the scheduler's address (tcp://HOST:PORT).")
-    try:
-        info = read_json_file(path)
-    except FileNotFoundError:
-        raise TinyLensError(f"The scheduler file {path} does not exist: 'dask scheduler --scheduler-file {path}' "
-                            "writes it when it starts (has the scheduler started yet?). Or give the scheduler's "
-                            "address (tcp://HOST:PORT).") from None
-    except OSError as exc:
-        raise TinyLensError(f"Cannot read the scheduler file {path}: {describe_exception(exc)}.") from None
-    except ValueError as exc:
-        raise TinyLensError(f"The scheduler file {path} is not JSON ({exc}); 'dask scheduler --scheduler-file' "
-                            "writes a JSON file with the scheduler's \"address\" (is it still writing it?).") from None
+    deadline = time.monotonic() + SCHEDULER_FILE_WAIT
+    while True:
+        try:
+            info = read_json_file(path)
+        except FileNotFoundError:
+            raise TinyLensError(f"The scheduler file {path} does not exist: 'dask scheduler --scheduler-file {path}' "
+                                "writes it when it starts (has the scheduler started yet?). Or give the scheduler's "
+                                "address (tcp://HOST:PORT).") from None
+        except OSError as exc:
+            raise TinyLensError(f"Cannot read the scheduler file {path}: {describe_exception(exc)}.") from None
+        except ValueError as exc:
+            if _read_empty(exc) and time.monotonic() < deadline:
+                time.sleep(SCHEDULER_FILE_POLL)
+                continue
+            raise TinyLensError(f"The scheduler file {path} is not JSON ({exc}); 'dask scheduler --scheduler-file' "
+                                "writes a JSON file with the scheduler's \"address\" (is it still writing it?).") from None
+        break
     address = info.get("address") if isinstance(info, dict) else None
     if not isinstance(address, str) or not address:
         raise TinyLensError(f"The scheduler file {path} has no \"address\" (the scheduler's, e.g. "
