@@ -2876,7 +2876,8 @@ def test_run_survey_takes_the_scheduler_file_as_a_path(tmp_path, mock_survey, mo
     [
         ("missing.json", None, "The scheduler file {path} does not exist: 'dask scheduler --scheduler-file "
                                "{path}' writes it when it starts (has the scheduler started yet?)"),
-        ("sched.json", "", "The scheduler file {path} is not JSON"),
+        ("sched.json", "", "The scheduler file {path} is empty, still after 0.3 s of waiting for its scheduler to "
+                           "write it"),
         ("sched.json", "address: tcp://127.0.0.1:8786\n", "The scheduler file {path} is not JSON"),
         ("sched.json", json.dumps({"type": "Scheduler"}), "The scheduler file {path} has no \"address\""),
         ("sched.json", json.dumps(["tcp://127.0.0.1:8786"]), "The scheduler file {path} has no \"address\""),
@@ -2933,6 +2934,38 @@ def test_a_scheduler_file_found_empty_as_its_scheduler_writes_it_gives_the_addre
     with pytest.raises(TinyLensError, match="is not JSON"):
         runner.read_scheduler_file(path)
     assert len(reads) == 1
+
+
+def test_a_scheduler_file_that_stays_empty_is_refused_saying_so_and_how_long_it_waited(tmp_path, monkeypatch):
+    """An empty scheduler file is read again for SCHEDULER_FILE_WAIT s (the scheduler may be writing
+    it); one that stays empty (`touch sched.json`, a scheduler that died) was then refused as 'not JSON
+    (Expecting value: line 1 column 1 (char 0)) ... (is it still writing it?)', which neither said
+    the file was empty nor that the survey had waited for it. It now says both. A named pipe or a
+    missing file is still refused at its first read, without waiting."""
+    monkeypatch.setattr(runner, "SCHEDULER_FILE_WAIT", 0.5)
+    read, reads = runner.read_json_file, []
+
+    def counted_read(file):
+        reads.append(file)
+        return read(file)
+
+    monkeypatch.setattr(runner, "read_json_file", counted_read)
+    path = tmp_path / "sched.json"
+    path.write_text("\n")
+    start = time.monotonic()
+    with pytest.raises(TinyLensError) as caught:
+        runner.read_scheduler_file(path)
+    waited = time.monotonic() - start
+    text = " ".join(str(caught.value).split())
+    assert text.startswith(f"The scheduler file {path} is empty, still after 0.5 s of waiting"), text
+    assert "not JSON" not in text and "tcp://HOST:PORT" in text
+    assert waited >= 0.5 and len(reads) >= 2  # it did wait, reading the file again
+    for name, make in (("pipe", os.mkfifo), ("missing.json", lambda p: None)):
+        reads.clear()
+        make(tmp_path / name)
+        with pytest.raises(TinyLensError, match="named pipe|does not exist"):
+            runner.read_scheduler_file(tmp_path / name)
+        assert len(reads) == 1, name
 
 
 def test_workers_that_cannot_import_tinylens_are_refused_with_their_addresses(tmp_path, mock_survey, monkeypatch):

@@ -2351,9 +2351,14 @@ def read_scheduler_file(path: Path) -> str:
         except OSError as exc:
             raise TinyLensError(f"Cannot read the scheduler file {path}: {describe_exception(exc)}.") from None
         except ValueError as exc:
-            if _read_empty(exc) and time.monotonic() < deadline:
-                time.sleep(SCHEDULER_FILE_POLL)
-                continue
+            if _read_empty(exc):
+                if time.monotonic() < deadline:
+                    time.sleep(SCHEDULER_FILE_POLL)
+                    continue
+                raise TinyLensError(f"The scheduler file {path} is empty, still after {SCHEDULER_FILE_WAIT:g} s of "
+                                    "waiting for its scheduler to write it: 'dask scheduler --scheduler-file' writes "
+                                    "its \"address\" there as it starts (did it fail to start, or is this another "
+                                    "file?). Or give the scheduler's address (tcp://HOST:PORT).") from None
             raise TinyLensError(f"The scheduler file {path} is not JSON ({exc}); 'dask scheduler --scheduler-file' "
                                 "writes a JSON file with the scheduler's \"address\" (is it still writing it?).") from None
         break
