@@ -332,18 +332,22 @@ def test_tinylens_load_of_a_config_with_a_model_mistake_raises_before_jax_loads(
     assert run.stdout.splitlines() == [repr(message), "[]"], run.stdout
 
 
-def _refused_before_the_heavy_imports(tmp_path, command, inference, check):
-    """Write the demo's config (no output path) with ``inference`` (the text of its mapping), take
-    the ConfigError the runner's own ``check`` (of the settings and 2 free parameters) raises in
+def _refused_before_the_heavy_imports(tmp_path, command, inference, check, model=None, n_dim=2):
+    """Write the demo's config (no output path; ``model``: the text of another ``model_components``
+    section, of ``n_dim`` free parameters) with ``inference`` (the text of its mapping), take
+    the ConfigError the runner's own ``check`` (of the settings and ``n_dim`` free parameters) raises in
     this process, and assert that ``tinylens <command>`` of the config says the same, in the same
     words, with exit code 2 and no traceback, none of HEAVY nor scikit-learn imported, nothing written."""
     from tinylens.config.loader import load_config
     from tinylens.errors import ConfigError
 
     config = tmp_path / "model_config.yaml"
-    config.write_text(_LOCKED_CONFIG.replace("output: {path: runs/lens1}\n", "") + f"inference: {inference}\n")
+    text = _LOCKED_CONFIG.replace("output: {path: runs/lens1}\n", "")
+    if model is not None:
+        text = text[:text.index("model_components:")] + model
+    config.write_text(text + f"inference: {inference}\n")
     with pytest.raises(ConfigError) as expected:
-        check(dict(load_config(config)[0].inference.settings), 2)
+        check(dict(load_config(config)[0].inference.settings), n_dim)
     run = _python("-X", "importtime", "-m", "tinylens", command, str(config))
     assert run.returncode == 2, run.stderr[-2000:]
     said = run.stderr[run.stderr.index("Error:"):]
@@ -436,6 +440,74 @@ def test_an_optimizer_setting_mistake_is_refused_before_jax_or_the_data_load(tmp
     method, settings = _OPTIMIZER_MISTAKES[case]
     _refused_before_the_heavy_imports(tmp_path, command, f"{{type: optimizer, method: {method}, settings: {settings}}}",
                                       getattr(optimizer, f"check_{method}"))
+
+
+#: A model of 12 free parameters, counted by hand: the SIE's 5, the shear's 2 (its origin left at
+#: its default, 0), the Sersic source's 5 (n_sersic fixed) and the Gaussian lens light's none (each
+#: fixed, or its centre linked to the mass's).
+_TWELVE_FREE = """\
+model_components:
+  lens_mass_list:
+  - type: SIE
+    params: {theta_E: $U, e1: $E, e2: $E, center_x: $C, center_y: $C}
+  - type: SHEAR
+    params: {gamma1: $G, gamma2: $G}
+  lens_light_list:
+  - type: Gaussian
+    params:
+      sigma: {fixed: true, fixed_value: 0.5}
+      e1: {fixed: true, fixed_value: 0.0}
+      e2: {fixed: true, fixed_value: 0.0}
+      center_x: {fixed: true, fixed_value: {component_type: lens_mass_list, component_idx: 0, parameter: center_x}}
+      center_y: {fixed: true, fixed_value: {component_type: lens_mass_list, component_idx: 0, parameter: center_y}}
+  source_light_list:
+  - type: Sersic
+    params: {R_sersic: $U, n_sersic: {fixed: true, fixed_value: 1.0}, e1: $E, e2: $E, center_x: $C, center_y: $C}
+""".replace("$U", "{prior_type: uniform, prior_settings: [0.05, 2.0], fixed: false}").replace(
+    "$E", "{prior_type: uniform, prior_settings: [-0.3, 0.3], fixed: false}").replace(
+    "$C", "{prior_type: uniform, prior_settings: [-0.2, 0.2], fixed: false}").replace(
+    "$G", "{prior_type: uniform, prior_settings: [-0.1, 0.1], fixed: false}")
+
+#: Settings refused for a model of 12 free parameters (fine for the demo's 2, but nautilus's):
+#: method, settings, the key the message names.
+_DIMENSION_MISTAKES = {
+    "dynesty nlive": ("sampler", "dynesty", "{nlive: 5}", "nlive"),
+    "dynesty n_live under its alias": ("sampler", "dynesty", "{n_live: 24}", "n_live"),
+    "dynesty periodic": ("sampler", "dynesty", "{periodic: [3, 12]}", "periodic"),
+    "dynesty ncdim": ("sampler", "dynesty", "{ncdim: 13}", "ncdim"),
+    "nautilus nlive": ("sampler", "nautilus", "{nlive: 12}", "nlive"),
+    "nautilus n_points_min": ("sampler", "nautilus", "{n_points_min: 12}", "n_points_min"),
+    "nautilus periodic": ("sampler", "nautilus", "{periodic: [12]}", "periodic"),
+    "differential_evolution popsize": ("optimizer", "differential_evolution", "{popsize: 90000}", "popsize"),
+}
+
+
+@pytest.mark.parametrize("command", ["validate", "fit"])
+@pytest.mark.parametrize("case", list(_DIMENSION_MISTAKES))
+def test_a_setting_refused_for_the_models_free_parameters_is_refused_before_jax_or_the_data_load(tmp_path, command,
+                                                                                                   case):
+    """A setting whose valid values depend on the number of free parameters (dynesty's nlive of at
+    least 2 n_dim + 1, periodic, ncdim; nautilus's nlive and n_points_min above n_dim, periodic;
+    differential evolution's popsize cap) was checked only once JAX, the data and the model were
+    built: ``nlive: 5`` with dynesty for a 12-parameter model took 15-16 s from ``tinylens fit`` to
+    its refusal. The free parameters are now counted from the config's model (the profiles' names),
+    and those settings refused once the config is read: the message of the runner's own check for
+    12 free parameters, naming the key, exit code 2, no traceback, none of HEAVY nor scikit-learn
+    imported (no data file exists here: a check after the data's load would have said that instead)."""
+    from tinylens.inference import dynesty_runner, nautilus_runner, optimizer
+
+    kind, method, settings, key = _DIMENSION_MISTAKES[case]
+    check = {"dynesty": dynesty_runner.check, "nautilus": nautilus_runner.check,
+             "differential_evolution": optimizer.check_differential_evolution}[method]
+    _refused_before_the_heavy_imports(tmp_path, command, f"{{type: {kind}, method: {method}, settings: {settings}}}",
+                                      check, model=_TWELVE_FREE, n_dim=12)
+    from tinylens.config.loader import load_config
+    from tinylens.config.model_spec import build_model_spec
+
+    config = load_config(tmp_path / "model_config.yaml")[0]
+    assert len(build_model_spec(config.model_components).param_names) == 12  # with the profiles themselves (JAX)
+    with pytest.raises(Exception, match=rf"inference\.settings\.{key}: "):
+        check(dict(config.inference.settings), 12)
 
 
 def _survey_with_a_model_mistake(tmp_path, case: str, settings: dict | None = None):

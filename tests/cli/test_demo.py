@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 import tinylens
 from tinylens.cli.main import app
+from tinylens.config.model_spec import free_parameter_names
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +75,7 @@ def test_demo_truth_fits_the_data(demo_dir):
     truth = json.loads((demo_dir / "truth.json").read_text())["params"]
     problem = tinylens.load(demo_dir / "model_config.yaml")
     theta = np.array([truth[name] for name in problem.param_names])
+    assert free_parameter_names(problem.config.model_components) == problem.param_names  # a sampler's first count
     n = problem.dataset.n_used
     chi2 = -2 * (problem.log_likelihood(theta) + problem.imaging.log_norm)
     assert abs(chi2 / n - 1) < 5 * np.sqrt(2 / n) + 0.01  # + the fit's coarser supersampling

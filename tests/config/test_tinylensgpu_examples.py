@@ -27,7 +27,7 @@ from typer.testing import CliRunner
 
 from tinylens.cli.main import app
 from tinylens.cli.validate import load_problem
-from tinylens.config.model_spec import ModelSpec, Ref
+from tinylens.config.model_spec import ModelSpec, Ref, free_parameter_names
 from tinylens.priors import Prior
 from tinylens.profiles.light import LIGHT_PROFILES
 from tinylens.profiles.mass import MASS_PROFILES
@@ -441,6 +441,8 @@ def test_tinylensgpus_example_validates_and_means_its_model(tmp_path, name):
     raw = yaml.safe_load(text)
     problem = load_problem(config)
     assert_same_model(problem.spec, raw["model_components"])
+    # counted from the config alone (the profiles' names, no JAX), as a sampler's first check counts them
+    assert free_parameter_names(problem.config.model_components) == problem.param_names
     cfg = problem.config
     # without 'inference' (ModelParser's example), RunLensModel runs nautilus with its defaults
     inference = raw.get("inference", {"type": "sampler", "method": "nautilus", "settings": {}})

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 import tinylens
+from tinylens.config.model_spec import free_parameter_names
 from tinylens.survey.population import PopulationOptions, simulate_population, template_config
 from tinylens.survey.runner import find_lenses, lens_config, load_template
 
@@ -36,6 +37,7 @@ def test_two_mge_mock_template_loads_a_bulge_and_disc_lens(tmp_path):
                          tmp_path / "fits")
     problem = tinylens.load(config)
     assert problem.dataset.data.shape == (56, 56)
+    assert free_parameter_names(problem.config.model_components) == problem.param_names  # a sampler's first count
     assert {"lens_light.0.e1", "lens_light.1.e1", "lens_mass.0.theta_E"} <= set(problem.param_names)
     assert not any(n.startswith("lens_mass.1") for n in problem.param_names)
     assert np.isfinite(problem.log_likelihood(problem.prior_transform(np.full(problem.ndim, 0.5))))

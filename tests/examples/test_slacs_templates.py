@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import tinylens
+from tinylens.config.model_spec import free_parameter_names
 from tiny_lens import write_tiny_lens
 from tinylens.survey.runner import find_lenses, lens_config, load_template
 
@@ -33,6 +34,7 @@ def test_slacs_template_loads_with_its_model(lens_folder, tmp_path, name, shear,
     config = lens_config(load_template(SLACS / name), find_lenses(lens_folder)[0], tmp_path)
     problem = tinylens.load(config)
     names = problem.param_names
+    assert free_parameter_names(problem.config.model_components) == names  # as a sampler's first check counts them
     assert ("lens_mass.1.gamma1" in names) is shear
     assert [c["type"] for c in config["model_components"]["lens_light_list"]] == lens_light
     # the source shares one centre and one ellipticity, the lens light one centre (the mass's);

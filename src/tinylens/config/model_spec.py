@@ -425,6 +425,21 @@ def spec_of_config(components: Any, config: Any, registries: Registries | None =
         raise type(exc)(f"{where}{exc}") from None
 
 
+def free_parameter_names(components: Any) -> tuple[str, ...]:
+    """The free parameters of a config's ``components`` (``config.model_components``), in sampling
+    order: the ``param_names`` of the model :func:`build_model_spec` builds of them, resolved against
+    the profiles' names alone (:mod:`tinylens.profiles.catalog`), so without JAX or the data; its
+    warnings are left to the build itself. A sampler's settings that need the number of free
+    parameters (dynesty's least ``nlive``, nautilus's, ``periodic``) are so checked once the config
+    is read (:func:`tinylens.inference.check_inference_first`). Raises :func:`build_model_spec`'s
+    ConfigError for components it refuses."""
+    from tinylens.profiles.catalog import LIGHT_NAMES, MASS_NAMES
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConfigWarning)
+        return tuple(build_model_spec(components, (MASS_NAMES, LIGHT_NAMES)).param_names)
+
+
 def check_model_components(components: Any, config: Any) -> None:
     """Raise the ConfigError :func:`spec_of_config` raises for ``components``, if any, without
     importing JAX: they are resolved against the profiles' names alone

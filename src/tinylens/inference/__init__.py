@@ -134,10 +134,22 @@ def not_provided(method: str) -> str:
 
 
 def _n_free(config) -> int:
-    """The number of free parameters of ``config``'s model."""
-    from tinylens.config.model_spec import build_model_spec
+    """The number of free parameters of ``config``'s model, counted from its ``model_components``
+    alone (:func:`~tinylens.config.model_spec.free_parameter_names`: the profiles' names, not JAX)."""
+    from tinylens.config.model_spec import free_parameter_names
 
-    return len(build_model_spec(config.model_components).param_names)
+    return len(free_parameter_names(config.model_components))
+
+
+def _check_some_free(inf, kind: str, n_dim: int) -> None:
+    """A ConfigValueError where the model has no free parameter (``n_dim`` 0), which every search
+    failed on with a traceback (a sampler's after the pipeline's stages)."""
+    if n_dim == 0:
+        method = getattr(inf, "method", None) or DEFAULT_METHODS[kind]
+        raise ConfigValueError(
+            f"model_components: every parameter is fixed (or linked to another), so {method} has no "
+            "free parameter to fit; free at least one (fixed: false, with prior_type and prior_settings)."
+        )
 
 
 def check_inference(config, n_dim: int | None = None) -> None:
@@ -152,39 +164,41 @@ def check_inference(config, n_dim: int | None = None) -> None:
     kind = getattr(inf, "type", None) or "sampler"
     module, func = _resolve(kind, getattr(inf, "method", None)).split(":")
     n_dim = _n_free(config) if n_dim is None else n_dim
-    if n_dim == 0:  # every search failed on it with a traceback (a sampler's after the pipeline's stages)
-        method = getattr(inf, "method", None) or DEFAULT_METHODS[kind]
-        raise ConfigValueError(
-            f"model_components: every parameter is fixed (or linked to another), so {method} has no "
-            "free parameter to fit; free at least one (fixed: false, with prior_type and prior_settings)."
-        )
+    _check_some_free(inf, kind, n_dim)
     checker = getattr(runner_module(module, kind, getattr(inf, "method", None) or DEFAULT_METHODS[kind]),
                       func.replace("run", "check", 1))
     checker(dict(getattr(inf, "settings", None) or {}), n_dim)
 
 
-#: method -> "module:function" of a check of its settings' names and values that imports neither
-#: the method's library nor JAX (:func:`check_inference_first`); the others are checked by
-#: :func:`check_inference` alone.
-FIRST_CHECKS: dict[str, str] = {"nautilus": "tinylens.inference.nautilus_settings:check_names",
-                                 "dynesty": "tinylens.inference.dynesty_settings:check_names",
+#: method -> "module:function" of a check of its settings, ``(settings, n_dim)``, that imports
+#: neither the method's library nor JAX (:func:`check_inference_first`): their names and the values
+#: that the config and the number of free parameters tell; what needs the library (a dummy sampler
+#: or scipy's trial of the settings, nautilus's ``neural_network_kwargs``) is left to :func:`check_inference`.
+FIRST_CHECKS: dict[str, str] = {"nautilus": "tinylens.inference.nautilus_settings:check_first",
+                                 "dynesty": "tinylens.inference.dynesty_settings:check_first",
                                  "lbfgs": "tinylens.inference.optimizer_settings:check_lbfgs",
-                                 "differential_evolution": "tinylens.inference.optimizer_settings:check_de_names"}
+                                 "differential_evolution": "tinylens.inference.optimizer_settings:check_de_first"}
 
 
 def check_inference_first(config) -> None:
-    """What :func:`check_inference` refuses that the config alone tells, without the model's free
-    parameters or the method's library (nautilus imports scikit-learn, dynesty's and the optimisers' runners JAX: seconds): an
-    unknown inference type or method, and, for a method of :data:`FIRST_CHECKS`, a setting it
-    does not have or a value the settings' rules refuse; the same ConfigError. A fit runs it once
-    the config is read, so that such a mistake is said before JAX and the data are loaded."""
+    """What :func:`check_inference` refuses that the config alone tells, without the method's
+    library (nautilus imports scikit-learn, dynesty's and the optimisers' runners JAX: seconds) or
+    the data: an unknown inference type or method, a model with no free parameter and, for a method
+    of :data:`FIRST_CHECKS`, a setting it does not have or a value the settings' rules refuse,
+    including those that depend on the number of free parameters (dynesty's ``nlive`` of at least
+    2 n_dim + 1, ``periodic``, ``ncdim``; nautilus's ``n_live`` above n_dim; differential evolution's
+    ``popsize`` cap), which is counted from ``model_components`` as the built problem's is
+    (:func:`_n_free`); the same ConfigError. A fit runs it once the config is read, so that such a
+    mistake is said before JAX and the data are loaded."""
     inf = config.inference
     kind = getattr(inf, "type", None) or "sampler"
     _resolve(kind, getattr(inf, "method", None))
+    n_dim = _n_free(config)
+    _check_some_free(inf, kind, n_dim)
     first = FIRST_CHECKS.get(getattr(inf, "method", None) or DEFAULT_METHODS[kind])
     if first is not None:
         module, func = first.split(":")
-        getattr(importlib.import_module(module), func)(dict(getattr(inf, "settings", None) or {}))
+        getattr(importlib.import_module(module), func)(dict(getattr(inf, "settings", None) or {}), n_dim)
 
 
 def run_inference(

@@ -57,24 +57,18 @@ from dynesty.utils import LogLikelihood, compute_integrals
 from scipy.special import logsumexp
 
 from tinylens import filenames
-from tinylens.config.schema import show
 from tinylens.inference import InferenceResult
 from tinylens.errors import CheckpointWarning, ConfigValueError, counted, outside_stacklevel, priors_and_data
 from tinylens.inference.common import (
-    MAX_BATCH,
     NO_FINITE_DRAWS,
     FiniteWatch,
     KeptInterrupt,
     SamplingClock,
-    _is_whole,
-    check_at_most,
-    check_indices,
     check_settings,
     fingerprint,
     fingerprint_parts,
     keys_in_order,
     keyword_names,
-    number_error,
     others_to,
     open_checkpoint,
     prepare_checkpoint,
@@ -86,11 +80,13 @@ from tinylens.inference.common import (
 from tinylens.inference.dynesty_settings import (  # noqa: F401 (DEFAULTS, MAX_QUEUE: also read from here)
     ALIASES,
     DEFAULTS,
+    INDEX_KEYS,
     MAX_QUEUE,
     OTHER_OWN_FILES,
     OWN_KEYS,
     RESERVED,
     _user_key,
+    check_dimension,
     check_history_name,
     check_queue,
     history_path,
@@ -301,12 +297,6 @@ def unwrap(loglikelihood: LogLikelihood) -> None:
         loglikelihood.loglikelihood = batcher
 
 
-#: Settings that list parameter indices (dynesty's periodic and reflective boundaries); an empty
-#: list is taken as null, no parameter, as dynesty (3.1.0) fails on it (numpy's "zero-size array to
-#: reduction operation maximum which has no identity").
-INDEX_KEYS = ("periodic", "reflective")
-
-
 def _settings(settings: dict[str, Any]) -> tuple[dict, dict, dict]:
     canon = {ALIASES.get(k, k): v for k, v in settings.items()}
     check_settings("dynesty", settings, SAMPLER_KEYS | RUN_KEYS | OWN_KEYS | set(ALIASES), ALIASES,
@@ -346,35 +336,13 @@ def _dummy_sampler(n_dim: int) -> Callable[[dict[str, Any]], Any]:
     return build
 
 
-def _check_sizes(settings: dict[str, Any], init: dict[str, Any], n_dim: int) -> None:
-    """``nlive`` from ``2 n_dim + 1`` to :data:`~tinylens.inference.common.MAX_BATCH` and ``queue_size``
-    at most :data:`MAX_QUEUE`, for ``n_dim`` free parameters, before the dummy sampler is built (it
-    draws ``nlive`` points)."""
-    nlive, key, least = init["nlive"], _user_key(settings, "nlive"), 2 * n_dim + 1
-    if nlive < least:  # dynesty only warns ("Beware! Having `nlive <= 2 * ndim` is extremely risky!")
-        raise ConfigValueError(f"inference.settings.{key}: must be a whole number from {least} to {MAX_BATCH} for "
-                               f"dynesty (more than twice the number of free parameters, {n_dim}), got {show(nlive)}: "
-                               "with fewer live points its ellipsoid bounds are degenerate, so that 'unif' sampling "
-                               "fails or runs for ever and the evidence is off; hundreds are usual.")
-    check_at_most("dynesty", key, nlive, MAX_BATCH, "dynesty draws and holds every live point at once; tens of "
-                  "thousands are already a very thorough run", minimum=least)
-    check_queue(settings, init["queue_size"])
-
-
 def check(settings: dict[str, Any], n_dim: int) -> None:
     """Raise ConfigError for a setting dynesty does not have or a value it refuses, for a model
     of ``n_dim`` free parameters, without running anything: a ConfigValueError for a wrong value
     (``nlive`` under ``2 n_dim + 1``, ``ncdim: 9``), a ConfigTypeError for one of the wrong kind
     (``ncdim: x``, ``history_filename: 5``), as :func:`~tinylens.inference.common.check_settings` does."""
     _, init, _ = _settings(settings)
-    _check_sizes(settings, init, n_dim)
-    check_indices("dynesty", init, INDEX_KEYS, n_dim)
-    ncdim = init.get("ncdim")
-    if ncdim is not None and not (_is_whole(ncdim) and 1 <= ncdim <= n_dim):
-        raise number_error(ncdim)(
-            f"inference.settings.ncdim: must be a whole number from 1 to {n_dim} (the number of free parameters) "
-            f"or null for dynesty, got {show(ncdim)}."
-        )
+    check_dimension(settings, init, n_dim)
     check_history_name(init.get("history_filename"))
     try_settings("dynesty", settings, _dummy_sampler(n_dim))
 

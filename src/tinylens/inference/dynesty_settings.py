@@ -9,7 +9,9 @@ dynesty's ``NestedSampler.__new__`` and ``NestedSampler.run_nested`` (inherited 
 ``Sampler``), read by :mod:`tinylens.inference.source_names`, so that they follow its version; where
 the source does not tell them all, the names are left to the runner. What needs the number of
 free parameters (``nlive``'s least, ``periodic``, ``ncdim``) or dynesty itself (a ``bound`` it does not
-know) is left to the runner's check.
+know) is left to the runner's check; :func:`check_first` also checks the former, with the number of
+free parameters counted from the config's model (:func:`tinylens.config.model_spec.free_parameter_names`),
+as the runner's check does (:func:`check_dimension`).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any
 from tinylens import filenames
 from tinylens.config.schema import show
 from tinylens.errors import ConfigTypeError, ConfigValueError
-from tinylens.inference.common import check_at_most, check_settings
+from tinylens.inference.common import MAX_BATCH, _is_whole, check_at_most, check_indices, check_settings, number_error
 from tinylens.inference.source_names import method_keywords, package_folder
 
 DEFAULTS: dict[str, Any] = {
@@ -41,6 +43,11 @@ OWN_KEYS = {"seed", "resume"}
 #: thread of its own, and 1e7 failed mid-run when the threads could not be started (a few
 #: thousand threads take seconds to start; the system's limit on them is tens of thousands).
 MAX_QUEUE = 4096
+
+#: Settings that list parameter indices (dynesty's periodic and reflective boundaries); an empty
+#: list is taken as null, no parameter, as dynesty (3.1.0) fails on it (numpy's "zero-size array to
+#: reduction operation maximum which has no identity").
+INDEX_KEYS = ("periodic", "reflective")
 
 
 @lru_cache(maxsize=1)
@@ -126,3 +133,39 @@ def check_names(settings: dict[str, Any]) -> None:
         check_queue(settings, canon["queue_size"])
     if "history_filename" in canon:
         check_history_name(canon["history_filename"])
+
+
+def check_dimension(settings: dict[str, Any], init: dict[str, Any], n_dim: int) -> None:
+    """The settings whose valid values depend on the number of free parameters ``n_dim``, for
+    ``settings`` as the config gives them and ``init`` (their canonical names, defaults filled in):
+    ``nlive`` from ``2 n_dim + 1`` to :data:`~tinylens.inference.common.MAX_BATCH` (and ``queue_size``
+    at most :data:`MAX_QUEUE`), ``periodic`` and ``reflective`` lists of parameter indices, ``ncdim``
+    from 1 to ``n_dim``: a ConfigValueError for a wrong value (``nlive`` under ``2 n_dim + 1``,
+    ``ncdim: 9``), a ConfigTypeError for one of the wrong kind (``ncdim: x``)."""
+    nlive, key, least = init["nlive"], _user_key(settings, "nlive"), 2 * n_dim + 1
+    if nlive < least:  # dynesty only warns ("Beware! Having `nlive <= 2 * ndim` is extremely risky!")
+        raise ConfigValueError(f"inference.settings.{key}: must be a whole number from {least} to {MAX_BATCH} for "
+                               f"dynesty (more than twice the number of free parameters, {n_dim}), got {show(nlive)}: "
+                               "with fewer live points its ellipsoid bounds are degenerate, so that 'unif' sampling "
+                               "fails or runs for ever and the evidence is off; hundreds are usual.")
+    check_at_most("dynesty", key, nlive, MAX_BATCH, "dynesty draws and holds every live point at once; tens of "
+                  "thousands are already a very thorough run", minimum=least)
+    check_queue(settings, init["queue_size"])
+    check_indices("dynesty", init, INDEX_KEYS, n_dim)
+    ncdim = init.get("ncdim")
+    if ncdim is not None and not (_is_whole(ncdim) and 1 <= ncdim <= n_dim):
+        raise number_error(ncdim)(
+            f"inference.settings.ncdim: must be a whole number from 1 to {n_dim} (the number of free parameters) "
+            f"or null for dynesty, got {show(ncdim)}."
+        )
+
+
+def check_first(settings: dict[str, Any], n_dim: int) -> None:
+    """:func:`check_names`, then :func:`check_dimension` for a model of ``n_dim`` free parameters:
+    what the runner's check refuses but a ``bound`` or a value that only dynesty itself refuses,
+    with its message, without importing dynesty (nor JAX); nothing where its source cannot be read
+    (the values are then not known to be of the right kind)."""
+    if source_keywords() is None:
+        return
+    check_names(settings)
+    check_dimension(settings, {**DEFAULTS, **{ALIASES.get(k, k): v for k, v in settings.items()}}, n_dim)

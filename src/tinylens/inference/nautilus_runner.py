@@ -48,15 +48,12 @@ from tinylens.errors import (CheckpointWarning, ConfigError, ConfigTypeError, Co
                              priors_and_data)
 from tinylens.inference import InferenceResult
 from tinylens.inference.common import (
-    MAX_BATCH,
     MAX_RECORDED_CALLS,
     NO_FINITE_DRAWS,
     FiniteWatch,
     KeptInterrupt,
     SamplingClock,
     _is_whole,
-    check_at_most,
-    check_indices,
     check_settings,
     fingerprint,
     fingerprint_parts,
@@ -70,7 +67,7 @@ from tinylens.inference.common import (
     split,
     try_settings,
 )
-from tinylens.inference.nautilus_settings import ALIASES, DEFAULTS, OWN_KEYS, RESERVED  # noqa: F401 (also imported from here)
+from tinylens.inference.nautilus_settings import ALIASES, DEFAULTS, OWN_KEYS, RESERVED, check_dimension  # noqa: F401 (also imported from here)
 from tinylens.inference.progress import PLAIN_EVERY_S, LiveStatus, PlainLines, announce_resumed, redraws
 from tinylens.atomic import write_atomic
 
@@ -250,11 +247,6 @@ def explored_f_live_in(path: Path | None) -> float | None:
     return value if 0 < value < 1 else None
 
 
-def _user_key(settings: dict[str, Any], name: str) -> str:
-    """How the config spells the setting ``name`` (an alias or the name itself)."""
-    return next((k for k in settings if ALIASES.get(k, k) == name), name)
-
-
 def _network_error(name: str, value: Any) -> type[ConfigError]:
     """The class of the error for the MLPRegressor setting ``name``'s ``value`` that scikit-learn
     refuses: a ConfigValueError where one of its constraints on ``name`` takes values of that kind
@@ -327,43 +319,6 @@ def _check_network(value: Any) -> None:
                                               f"for nautilus, got {show(v)}.")
 
 
-def _check_dimension(settings: dict[str, Any], init: dict[str, Any], n_dim: int) -> None:
-    """Settings whose valid values depend on the number of free parameters ``n_dim``: a
-    ConfigValueError for a wrong value, a ConfigTypeError for one of the wrong kind
-    (``n_points_min: '60'``)."""
-    if n_dim < 2:
-        raise ConfigValueError(
-            f"inference.method: nautilus needs at least 2 free parameters, the model has {n_dim}. "
-            "Use method dynesty or an optimizer."
-        )
-    if init["n_live"] <= n_dim:  # nautilus bounds the live points by an ellipsoid: it needs more than n_dim
-        raise ConfigValueError(
-            f"inference.settings.{_user_key(settings, 'n_live')}: must be more than the number of free parameters "
-            f"({n_dim}) for nautilus, got {show(init['n_live'])}."
-        )
-    n_min = init.get("n_points_min")
-    if n_min is not None and not (_is_whole(n_min) and n_min > n_dim):
-        raise number_error(n_min)(
-            f"inference.settings.n_points_min: must be a whole number >= {n_dim + 1} (the number of free "
-            f"parameters + 1) or null for nautilus, got {show(n_min)}."
-        )
-    check_indices("nautilus", init, ["periodic"], n_dim)
-    if "neural_network_kwargs" in init:
-        _check_network(init["neural_network_kwargs"])
-
-
-def _check_sizes(settings: dict[str, Any], init: dict[str, Any], n_dim: int) -> None:
-    """``n_batch`` and ``n_live`` at most :data:`~tinylens.inference.common.MAX_BATCH`: nautilus
-    draws each batch's points at once and keeps every live point with the networks trained on them,
-    so that a larger one ran out of memory once the sampling started (it is not set up before)."""
-    check_at_most("nautilus", _user_key(settings, "n_batch"), init["n_batch"], MAX_BATCH,
-                  "nautilus draws a batch's points at once and holds them in memory; on a GPU a few thousand "
-                  "is plenty, as the likelihood evaluates a large batch in pieces anyway")
-    check_at_most("nautilus", _user_key(settings, "n_live"), init["n_live"], MAX_BATCH,
-                  "nautilus keeps every live point in memory and trains its networks on them; tens of thousands "
-                  "are already a very thorough run", minimum=n_dim + 1)
-
-
 def _dummy_sampler(n_dim: int) -> Callable[[dict[str, Any]], Sampler]:
     """``settings -> Sampler`` on a dummy problem of ``n_dim`` parameters: no likelihood calls, no file."""
 
@@ -378,8 +333,9 @@ def check(settings: dict[str, Any], n_dim: int) -> None:
     """Raise ConfigError for a setting nautilus does not have or a value it would fail on, for a
     model of ``n_dim`` free parameters, without running anything."""
     init, _, _ = _settings(settings)
-    _check_sizes(settings, init, n_dim)
-    _check_dimension(settings, init, n_dim)
+    check_dimension(settings, init, n_dim)
+    if "neural_network_kwargs" in init:
+        _check_network(init["neural_network_kwargs"])
     try_settings("nautilus", settings, _dummy_sampler(n_dim))
 
 

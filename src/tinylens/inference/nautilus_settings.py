@@ -7,7 +7,10 @@ refuses, once the config is read, with the message
 :mod:`tinylens.inference.nautilus_runner` gives (the names are the keywords of the installed
 nautilus's ``Sampler`` and ``Sampler.run``, read from the source of the class ``nautilus.Sampler``
 names, so that they follow its version; where the source does not tell them all, nothing is checked here);
-what needs nautilus itself (a value its ``Sampler`` refuses) is left to that module's check.
+what needs nautilus itself (a value its ``Sampler`` refuses, ``neural_network_kwargs`` that
+scikit-learn refuses) is left to that module's check. :func:`check_first` also checks the values
+that depend on the number of free parameters (:func:`check_dimension`, which that check runs too),
+counted from the config's model (:func:`tinylens.config.model_spec.free_parameter_names`).
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from tinylens.inference.common import check_settings
+from tinylens.config.schema import show
+from tinylens.errors import ConfigValueError
+from tinylens.inference.common import MAX_BATCH, _is_whole, check_at_most, check_indices, check_settings, number_error
 from tinylens.inference.source_names import method_keywords, package_folder
 
 DEFAULTS: dict[str, Any] = {"n_live": 300, "n_batch": 256, "seed": 0, "resume": True, "verbose": False,
@@ -55,3 +60,52 @@ def check_names(settings: dict[str, Any]) -> None:
         return
     sampler_keys, run_keys = found
     check_settings("nautilus", settings, sampler_keys | run_keys | OWN_KEYS | set(ALIASES), ALIASES)
+
+
+def _user_key(settings: dict[str, Any], name: str) -> str:
+    """How the config spells the setting ``name`` (an alias or the name itself)."""
+    return next((k for k in settings if ALIASES.get(k, k) == name), name)
+
+
+def check_dimension(settings: dict[str, Any], init: dict[str, Any], n_dim: int) -> None:
+    """The settings whose valid values depend on the number of free parameters ``n_dim``, for
+    ``settings`` as the config gives them and ``init`` (their canonical names, defaults filled in):
+    ``n_batch`` and ``n_live`` at most :data:`~tinylens.inference.common.MAX_BATCH` (nautilus draws
+    each batch's points at once and keeps every live point with the networks trained on them, so
+    that a larger one ran out of memory once the sampling started), at least 2 free parameters,
+    ``n_live`` above ``n_dim``, ``n_points_min`` above it, ``periodic`` a list of parameter indices:
+    a ConfigValueError for a wrong value, a ConfigTypeError for one of the wrong kind (``n_points_min: '60'``)."""
+    check_at_most("nautilus", _user_key(settings, "n_batch"), init["n_batch"], MAX_BATCH,
+                  "nautilus draws a batch's points at once and holds them in memory; on a GPU a few thousand "
+                  "is plenty, as the likelihood evaluates a large batch in pieces anyway")
+    check_at_most("nautilus", _user_key(settings, "n_live"), init["n_live"], MAX_BATCH,
+                  "nautilus keeps every live point in memory and trains its networks on them; tens of thousands "
+                  "are already a very thorough run", minimum=n_dim + 1)
+    if n_dim < 2:
+        raise ConfigValueError(
+            f"inference.method: nautilus needs at least 2 free parameters, the model has {n_dim}. "
+            "Use method dynesty or an optimizer."
+        )
+    if init["n_live"] <= n_dim:  # nautilus bounds the live points by an ellipsoid: it needs more than n_dim
+        raise ConfigValueError(
+            f"inference.settings.{_user_key(settings, 'n_live')}: must be more than the number of free parameters "
+            f"({n_dim}) for nautilus, got {show(init['n_live'])}."
+        )
+    n_min = init.get("n_points_min")
+    if n_min is not None and not (_is_whole(n_min) and n_min > n_dim):
+        raise number_error(n_min)(
+            f"inference.settings.n_points_min: must be a whole number >= {n_dim + 1} (the number of free "
+            f"parameters + 1) or null for nautilus, got {show(n_min)}."
+        )
+    check_indices("nautilus", init, ["periodic"], n_dim)
+
+
+def check_first(settings: dict[str, Any], n_dim: int) -> None:
+    """:func:`check_names`, then :func:`check_dimension` for a model of ``n_dim`` free parameters,
+    with the messages of :mod:`tinylens.inference.nautilus_runner`'s check, without importing nautilus
+    (nor scikit-learn, nor JAX); nothing where its source cannot be read (the values are then not
+    known to be of the right kind)."""
+    if source_keywords() is None:
+        return
+    check_names(settings)
+    check_dimension(settings, {**DEFAULTS, **{ALIASES.get(k, k): v for k, v in settings.items()}}, n_dim)

@@ -28,11 +28,12 @@ from scipy import optimize
 
 from tinylens.errors import ConfigValueError, counted, priors_and_data
 from tinylens.inference import InferenceResult
-from tinylens.inference.common import MAX_BATCH, check_at_most, try_settings
+from tinylens.inference.common import try_settings
 from tinylens.inference.optimizer_settings import (  # noqa: F401 (DE_OWN_KEYWORDS, check_lbfgs: also read from here)
     DE_DEFAULTS,
     DE_OWN_KEYWORDS,
     LBFGS_DEFAULTS,
+    check_de_first,
     check_de_names,
     check_lbfgs,
     de_keys,
@@ -126,11 +127,7 @@ def _dummy_de(n_dim: int) -> Callable[[dict[str, Any]], Any]:
 def check_differential_evolution(settings: dict[str, Any], n_dim: int) -> None:
     """Raise ConfigError for a setting differential evolution does not have or a value it refuses,
     for a model of ``n_dim`` free parameters; one of scipy's that tinylens sets itself is said to be one."""
-    check_de_names(settings)
-    if "popsize" in settings:  # scipy's population, popsize x n_dim members, is one batch per generation
-        check_at_most("differential_evolution", "popsize", settings["popsize"], max(1, MAX_BATCH // n_dim),
-                      f"the population, popsize x {n_dim} free parameters, is drawn and evaluated as one batch "
-                      f"each generation, at most {MAX_BATCH} points; scipy's default is 15")
+    check_de_first(settings, n_dim)
     try_settings("differential_evolution", settings, _dummy_de(n_dim))
 
 

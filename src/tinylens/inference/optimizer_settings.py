@@ -6,7 +6,9 @@ fit with an optimiser checked its settings only once JAX and the data were loade
 ``n_strats`` or ``popsiz`` was said after 20-40 s on a loaded machine. :func:`check_lbfgs` is all of
 lbfgs's check (its settings are tinylens's own); :func:`check_de_names` is differential evolution's
 but for what needs the number of free parameters (``popsize``'s cap) or a trial of scipy's own
-(a ``strategy`` it does not know), which the runner's check does. Differential evolution's names
+(a ``strategy`` it does not know), which the runner's check does; :func:`check_de_first` adds the
+former, with the number of free parameters counted from the config's model
+(:func:`tinylens.config.model_spec.free_parameter_names`). Differential evolution's names
 are the keywords of the installed scipy's ``differential_evolution``, from its imported signature
 (scipy's optimiser module, not JAX: a decorator of scipy's gives it, which its source does not tell).
 """
@@ -59,6 +61,17 @@ def check_de_names(settings: dict[str, Any]) -> None:
 
     check_settings("differential_evolution", settings, de_keys(),
                    any_name=others_to(optimize.differential_evolution) is not None)
+
+
+def check_de_first(settings: dict[str, Any], n_dim: int) -> None:
+    """:func:`check_de_names`, and ``popsize`` at most :data:`~tinylens.inference.common.MAX_BATCH`
+    over ``n_dim`` (scipy's population, popsize x ``n_dim`` members, is one batch per generation):
+    differential evolution's check but scipy's trial of the settings, JAX not imported."""
+    check_de_names(settings)
+    if "popsize" in settings:  # scipy's population, popsize x n_dim members, is one batch per generation
+        check_at_most("differential_evolution", "popsize", settings["popsize"], max(1, MAX_BATCH // n_dim),
+                      f"the population, popsize x {n_dim} free parameters, is drawn and evaluated as one batch "
+                      f"each generation, at most {MAX_BATCH} points; scipy's default is 15")
 
 
 def check_lbfgs(settings: dict[str, Any], n_dim: int | None = None) -> None:
