@@ -1660,3 +1660,35 @@ def test_one_catastrophic_outlier_among_100_lenses_stretches_the_model_axis_alon
     assert np.ptp(truths) > 0.8 * (right - left), (left, right)  # the truths fill the truth axis
     assert bottom.get_xlim() == pytest.approx((left, right))
     assert top.get_ylim()[1] > 9.02 and top.get_ylim()[0] == pytest.approx(left)  # the outlier is shown
+
+
+def test_a_one_lens_report_says_it_has_no_scatter_instead_of_an_nmad_of_0_per_cent(tmp_path):
+    """report of a survey with one ok lens (theta_E 1.158 fitted 1.187, 2.5 % off): the NMAD of one
+    deviation is 0 by its formula, and the panel's title read "NMAD sigma = 0%", the printed table
+    "0%" and report_stats.csv 0.0, a perfect survey. One deviation has no scatter: the NMAD is empty
+    (null, '-') and the title says so; two lenses still get their NMAD, 1.48 x |a - b| / 2."""
+    truth = pd.DataFrame({"lens_id": ["a", "b"], "lens_mass.0.theta_E": [1.158, 1.0]})
+    one = pd.DataFrame({"lens_id": ["a", "z"], "status": ["ok", "failed"], "lens_mass.0.theta_E_median": [1.187, np.nan]})
+    one.to_csv(tmp_path / "catalog.csv", index=False)
+    truth.to_csv(tmp_path / "truth.csv", index=False)
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv"), "--truth", str(tmp_path / "truth.csv"),
+                                      "--out", str(tmp_path / "rep")], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.output.splitlines() if "lens_mass.0.theta_E" in line)
+    cells = [cell.strip() for cell in row.split("│")[1:-1]]
+    assert cells[2] == "1" and cells[3] == "2.5%" and cells[4] == "-", cells
+    written = json.loads((tmp_path / "rep" / "report_stats.json").read_text())["parameters"][0]
+    assert written["n"] == 1 and written["nmad"] is None
+    assert pd.read_csv(tmp_path / "rep" / "report_stats.csv")["nmad"].isna().all()
+
+    qs = [rp.quantity_for("lens_mass.0.theta_E")]
+    joined = rp.comparison_frame(one, truth, qs)
+    title = rp.comparison_figure(joined, qs, rp.stats_table(joined, qs)).axes[0].get_title(loc="left")
+    assert title.startswith("1 lens: no scatter") and "0%" not in title, title
+    two = pd.DataFrame({"lens_id": ["a", "b"], "status": "ok", "lens_mass.0.theta_E_median": [1.187, 1.03]})
+    joined = rp.comparison_frame(two, truth, qs)
+    stats = rp.stats_table(joined, qs)
+    expected = 1.48 * abs((1.187 / 1.158 - 1) - 0.03) / 2
+    assert stats["nmad"].iloc[0] == pytest.approx(expected, rel=1e-12)
+    title = rp.comparison_figure(joined, qs, stats).axes[0].get_title(loc="left")
+    assert title.startswith(f"NMAD $\\sigma$ = {rp.percent_text(expected)}%"), title

@@ -55,8 +55,9 @@ def stats_rich_table(stats, title: str) -> Table:
         relative = row.deviation == "relative"
         # per cent as the figures write it (1150%, not 1.15e+03%)
         fmt = (lambda v: f"{percent_text(v, 3)}%") if relative else plain_number
+        scatter = "-" if math.isnan(row.nmad) else fmt(row.nmad)  # one lens has none
         bands = [str(int(row.n_within_10pct)), str(int(row.n_beyond_20pct))] if relative and row.n else ["-", "-"]
-        table.add_row(row.parameter, row.deviation, str(row.n), fmt(row.median_deviation), fmt(row.nmad),
+        table.add_row(row.parameter, row.deviation, str(row.n), fmt(row.median_deviation), scatter,
                       "-" if math.isnan(row.n_outliers) else f"{int(row.n_outliers)} ({100 * row.outlier_fraction:.1f}%)",
                       "-" if math.isnan(row.n_outliers_expected) else f"{row.n_outliers_expected:.1f}", *bands,
                       "-" if math.isnan(row.n_truth_outside_997) else str(int(row.n_truth_outside_997)),

@@ -39,6 +39,8 @@ NMAD_FACTOR = 1.48
 OUTLIER_SIGMA = 4.0
 #: Fewer deviations than this give no scale to call one an outlier: the outlier count is NaN.
 MIN_FOR_OUTLIERS = 5
+#: Fewer deviations than this have no scatter: their NMAD is NaN (one lens's was 0, titled "NMAD = 0%").
+MIN_FOR_SCATTER = 2
 #: Period of position angles, degrees.
 ANGLE_PERIOD = 180.0
 ID_COLUMN = "lens_id"
@@ -182,10 +184,11 @@ def counts_outliers(n: int, sigma: float) -> bool:
 
 def deviation_stats(zeta: np.ndarray, k: float = OUTLIER_SIGMA) -> dict[str, float | int]:
     """``n``, ``median_deviation``, ``nmad``, ``n_outliers`` and ``outlier_fraction`` of the finite ``zeta``
-    (the last two NaN unless :func:`counts_outliers`)."""
+    (the last two NaN unless :func:`counts_outliers`; ``nmad`` NaN for fewer than :data:`MIN_FOR_SCATTER`:
+    one deviation has no scatter, and its NMAD of 0 read as a perfect survey)."""
     zeta = np.asarray(zeta, dtype=float)
     zeta = zeta[np.isfinite(zeta)]
-    sigma = nmad(zeta)
+    sigma = nmad(zeta) if zeta.size >= MIN_FOR_SCATTER else float("nan")
     n_out = float(is_outlier(zeta, sigma, k).sum()) if counts_outliers(zeta.size, sigma) else float("nan")
     return {
         "n": int(zeta.size),
@@ -479,7 +482,10 @@ def _panel(top, bottom, joined: pd.DataFrame, q: Quantity, stat: pd.Series, t_la
     expected = float(stat.get("n_outliers_expected", np.nan))
     if counted and np.isfinite(expected):
         f_c += f"\n{expected:.1f} expected from the widths"
-    top.set_title(f"NMAD $\\sigma$ = {sigma_text}, $f_c$ = {f_c}", loc="left", fontsize=9)
+    if int(stat["n"]) < MIN_FOR_SCATTER:  # its NMAD would be 0, read as no error at all
+        top.set_title(f"{lens_count(int(stat['n']))}: no scatter (NMAD) nor outliers to measure", loc="left", fontsize=9)
+    else:
+        top.set_title(f"NMAD $\\sigma$ = {sigma_text}, $f_c$ = {f_c}", loc="left", fontsize=9)
     top.set_ylabel(f"{q.label}, {m_label}", fontsize=9)
     bottom.set_xlabel(f"{q.label}, {t_label}", fontsize=9)
     unit = "%" if q.kind == "relative" else quantity_unit(q)
