@@ -1692,3 +1692,38 @@ def test_a_one_lens_report_says_it_has_no_scatter_instead_of_an_nmad_of_0_per_ce
     assert stats["nmad"].iloc[0] == pytest.approx(expected, rel=1e-12)
     title = rp.comparison_figure(joined, qs, stats).axes[0].get_title(loc="left")
     assert title.startswith(f"NMAD $\\sigma$ = {rp.percent_text(expected)}%"), title
+
+
+def test_one_lens_with_a_very_wide_interval_is_cut_at_the_axes_not_made_to_stretch_them():
+    """report.png of 30 lenses (truths 0.8 to 1.5, 99.7 % intervals of ±0.02) where one lens, fitted
+    within 1 % of its truth, has a 99.7 % interval of 0.1 to 5 (a long-tailed posterior): both axes
+    ran 0 to 5.2, the others' truths squeezed into their first seventh. The axes now span the truths,
+    model values and 68 % intervals (and the intervals that reach not far past them); that bar is cut
+    at the model axis, with an arrow at each end, and the outlier (fitted 1.6 x its truth) stays in view."""
+    rng = np.random.default_rng(5)
+    truths = rng.uniform(0.8, 1.5, 30)
+    models = truths * (1 + rng.normal(0, 0.01, 30))
+    models[20] = 1.6 * truths[20]
+    lo, hi, lo68, hi68 = models - 0.02, models + 0.02, models - 0.007, models + 0.007
+    lo[4], hi[4], lo68[4], hi68[4] = 0.1, 5.0, models[4] - 0.05, models[4] + 0.06
+    ids = [f"lens_{i:05d}" for i in range(30)]
+    truth = pd.DataFrame({"lens_id": ids, "lens_mass.0.theta_E": truths})
+    catalog = pd.DataFrame({"lens_id": ids, "status": "ok", "lens_mass.0.theta_E_median": models,
+                            "lens_mass.0.theta_E_lo997": lo, "lens_mass.0.theta_E_hi997": hi,
+                            "lens_mass.0.theta_E_lo68": lo68, "lens_mass.0.theta_E_hi68": hi68})
+    q = [rp.quantity_for("lens_mass.0.theta_E")]
+    joined = rp.comparison_frame(catalog, truth, q)
+    stats = rp.stats_table(joined, q)
+    assert int(stats["n_outliers"].iloc[0]) == 1  # lens 20; lens 4 is no outlier
+    top = rp.comparison_figure(joined, q, stats).axes[0]
+    (left, right), (low, high) = top.get_xlim(), top.get_ylim()
+    assert left < truths.min() and truths.max() < right and np.ptp(truths) > 0.8 * (right - left), (left, right)
+    others = np.delete(np.arange(30), [4, 20])
+    assert low < lo[others].min() and hi[others].max() < high < 2.5, (low, high)  # every other bar whole
+    assert 1.6 * truths[20] < high  # the outlier in view
+    arrows = [line for line in top.get_lines() if line.get_label() == "interval past the axis"]
+    ends = sorted((float(y), line.get_marker()) for line in arrows for x, y in zip(*line.get_data())
+                  if x == pytest.approx(truths[4]))
+    assert ends == [(pytest.approx(low), "v"), (pytest.approx(high), "^")], ends
+    bars = [seg for c in top.collections for seg in c.get_segments()]  # the error bars, cut to the axis
+    assert bars and all(low - 1e-9 <= y <= high + 1e-9 for seg in bars for _, y in seg)

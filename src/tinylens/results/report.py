@@ -441,30 +441,42 @@ def _panel(top, bottom, joined: pd.DataFrame, q: Quantity, stat: pd.Series, t_la
     shift = model - joined[f"{q.name}_model"].to_numpy(float)[keep]
     lo = joined[f"{q.name}_lo"].to_numpy(float)[keep] + shift
     hi = joined[f"{q.name}_hi"].to_numpy(float)[keep] + shift
-    yerr = np.vstack([np.clip(model - lo, 0, None), np.clip(hi - model, 0, None)])
-    yerr = np.where(np.isfinite(yerr), yerr, 0.0)
+    lo68, hi68 = (_column(joined, f"{q.name}{end}")[keep] + shift for end in ("_lo68", "_hi68"))
     sigma = float(stat["nmad"])
     counted = np.isfinite(sigma) and np.isfinite(float(stat["n_outliers"]))
     bad = is_outlier(dev, sigma, k) if counted else np.zeros(len(dev), bool)
     scale = 100.0 if q.kind == "relative" else 1.0  # relative deviations are shown in %
-    for sel, colour, name in ((~bad, "#1f4e79", "lenses (99.7 % intervals)"), (bad, "#d62728", "outliers")):
-        if sel.any():
-            top.errorbar(true[sel], model[sel], yerr=yerr[:, sel], fmt="o", ms=3, lw=0.6, color=colour, label=name)
-            bottom.plot(true[sel], scale * dev[sel], "o", ms=3, color=colour)
     # Truth and model are the same quantity: both axes span every truth, model value and interval
     # end, over one range, so that the 1:1 line runs corner to corner at the slope it has. The truths
     # alone spanned ±1 % of a single lens's truth, a model value 3 % off sat far from a line that,
     # the model axis set by matplotlib, looked far steeper or flatter than 1:1. An outlier's model
     # value and interval stretch the model axis alone: on both, one lens fitted 9 against a truth
     # of 1.1 squeezed 99 others into a corner of both panels, their truths into a sixth of the axis.
-    drawn = np.concatenate([true, model[~bad], lo[~bad], hi[~bad]])
-    drawn = drawn[np.isfinite(drawn)]
+    # A 99.7 % interval end far past the others (:func:`interval_room`) is left out of the span and
+    # its bar cut at the axis, an arrow there: one lens of 30 fitted right with an interval of 0.1 to
+    # 5 ran both axes to 5.2, the 29 others' truths, 0.8 to 1.5, in their first seventh.
+    core = np.concatenate([true, model[~bad], lo68[~bad], hi68[~bad]])
+    core = core[np.isfinite(core)]
+    room = interval_room(_padded(core), lo[~bad], hi[~bad], model[~bad])
+    drawn = np.concatenate([core, _within(lo[~bad], room), _within(hi[~bad], room)])
     span = _padded(drawn)
-    every = np.concatenate([drawn, model[bad], lo[bad], hi[bad]])
+    reached = np.concatenate([drawn, model[bad], lo68[bad], hi68[bad]])
+    room = interval_room(_padded(reached[np.isfinite(reached)]), lo[bad], hi[bad], model[bad], room)
+    every = np.concatenate([reached, _within(lo[bad], room), _within(hi[bad], room)])
     every = every[np.isfinite(every)]
     outer = _padded(every)  # past the span on an outlier's side only
     reach = np.array([span[0] if every.min(initial=span[0]) >= span[0] else outer[0],
                       span[1] if every.max(initial=span[1]) <= span[1] else outer[1]])
+    markers = np.concatenate([true, model])
+    xlim = _within_range(span, q, drawn, np.concatenate([true, model[~bad]]))
+    ylim = _within_range(reach, q, every, markers)
+    cut_lo, cut_hi = lo < ylim[0], hi > ylim[1]  # bars cut at the axis, an arrow at the cut
+    yerr = np.vstack([np.clip(model - np.maximum(lo, ylim[0]), 0, None), np.clip(np.minimum(hi, ylim[1]) - model, 0, None)])
+    yerr = np.where(np.isfinite(yerr), yerr, 0.0)
+    for sel, colour, name in ((~bad, "#1f4e79", "lenses (99.7 % intervals)"), (bad, "#d62728", "outliers")):
+        if sel.any():
+            top.errorbar(true[sel], model[sel], yerr=yerr[:, sel], fmt="o", ms=3, lw=0.6, color=colour, label=name)
+            bottom.plot(true[sel], scale * dev[sel], "o", ms=3, color=colour)
     top.plot(span, span, "-", color="black", lw=0.8, label="1:1")
     bottom.axhline(0, color="black", lw=0.8)
     if counted:  # the band that decides the outliers; none is drawn where they are not counted
@@ -472,9 +484,13 @@ def _panel(top, bottom, joined: pd.DataFrame, q: Quantity, stat: pd.Series, t_la
             band = span * (1 + sign * k * sigma) if q.kind == "relative" else span + sign * k * sigma
             top.plot(span, band, "--", color="0.4", lw=0.8, label=f"±{k:g} NMAD" if sign > 0 else None)
             bottom.axhline(sign * k * sigma * scale, ls="--", color="0.4", lw=0.8)
-    markers = np.concatenate([true, model])
-    top.set_xlim(*_within_range(span, q, drawn, np.concatenate([true, model[~bad]])))
-    top.set_ylim(*_within_range(reach, q, every, markers))
+    for sel, colour in ((~bad, "#1f4e79"), (bad, "#d62728")):
+        for cut, edge, shape in ((cut_lo, ylim[0], "v"), (cut_hi, ylim[1], "^")):
+            if (sel & cut).any():
+                top.plot(true[sel & cut], np.full(int((sel & cut).sum()), edge), shape, ms=5, color=colour,
+                         clip_on=False, label="interval past the axis")
+    top.set_xlim(*xlim)
+    top.set_ylim(*ylim)
     sigma_text = f"{percent_text(sigma)}%" if q.kind == "relative" else plain_number(sigma)
     f_c = (f"{100 * float(stat['outlier_fraction']):.1f}% ({int(stat['n_outliers'])}/{int(stat['n'])})" if counted
            else f"- (N = {int(stat['n'])} < {MIN_FOR_OUTLIERS})" if int(stat["n"]) < MIN_FOR_OUTLIERS
@@ -496,6 +512,39 @@ def _panel(top, bottom, joined: pd.DataFrame, q: Quantity, stat: pd.Series, t_la
     # At most five truth ticks: matplotlib's own count assumes labels of about three characters,
     # and a narrow truth range (one lens: ±1 % of its truth) gave nine of seven ("0.11125"), run together.
     bottom.xaxis.set_major_locator(MaxNLocator(nbins=4, steps=[1, 2, 2.5, 5, 10]))
+
+
+#: How far past the span of the truths, model values and 68 % intervals a 99.7 % interval end may
+#: stretch an axis, as a part of that span; ends farther (and farther than :data:`INTERVAL_TYPICAL`
+#: typical half-widths) are cut at the axis.
+INTERVAL_REACH = 0.5
+#: How many times the lenses' median 99.7 % half-width an interval end may lie past that span: a few
+#: lenses' honest intervals, wider than the spread of their values (one lens), are drawn whole.
+INTERVAL_TYPICAL = 3.0
+
+
+def interval_room(span: np.ndarray, lo: np.ndarray, hi: np.ndarray, model: np.ndarray,
+                  at_least: np.ndarray | None = None) -> np.ndarray:
+    """``[low, high]`` within which a 99.7 % interval end (``lo``, ``hi`` of lenses at ``model``)
+    is drawn whole and stretches the axis: ``span`` (of the truths, model values and 68 % ends)
+    widened by :data:`INTERVAL_REACH` of its width, or by :data:`INTERVAL_TYPICAL` times the median
+    half-width of the intervals where that is more; ``at_least``, a room it holds. Ends past it are
+    cut at the axis (a long-tailed posterior of one lens made every other lens a dot)."""
+    half = np.concatenate([model - lo, hi - model])
+    half = half[np.isfinite(half)]
+    widen = max(INTERVAL_REACH * float(np.ptp(span)), INTERVAL_TYPICAL * float(np.median(half)) if half.size else 0.0)
+    room = np.array([span[0] - widen, span[1] + widen])
+    return room if at_least is None else np.array([min(room[0], at_least[0]), max(room[1], at_least[1])])
+
+
+def _within(ends: np.ndarray, room: np.ndarray) -> np.ndarray:
+    """The finite ``ends`` within ``room``."""
+    return ends[np.isfinite(ends) & (ends >= room[0]) & (ends <= room[1])]
+
+
+def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
+    """``frame[name]`` as floats, NaN where the frame has no such column."""
+    return frame[name].to_numpy(float) if name in frame.columns else np.full(len(frame), np.nan)
 
 
 def _padded(values: np.ndarray) -> np.ndarray:
