@@ -239,3 +239,36 @@ def test_read_result_of_a_named_pipe_for_result_json_says_what_it_is_not_that_th
     fifo.mkdir()  # a folder in its place is still no result.json, as before
     with pytest.raises(OutputError, match="holds no result.json"):
         read_result(tmp_path)
+
+
+@pytest.mark.skipif(not hasattr(__import__("socket"), "AF_UNIX"), reason="no Unix sockets on this system")
+def test_a_socket_in_a_json_files_place_is_said_to_be_one_with_advice_for_a_socket(tmp_path, monkeypatch):
+    """A socket where a fit's result.json should be (a server given that name for its socket)
+    cannot be opened, and the system's reason, ENXIO 'No such device or address', reached the user
+    with the advice for an unreadable file (permissions, a mounted disk); it is now NotAFile, said to
+    be a socket, with what to do about one: stop the program that listens on it before deleting it."""
+    import socket
+
+    from tinylens.jsonfile import NotAFile
+    from tinylens.results.stored import read_result
+    from tinylens.survey.population import existing_population
+
+    monkeypatch.chdir(tmp_path)  # a socket's path is short (about 100 bytes): bound by its name alone
+    server = socket.socket(socket.AF_UNIX)
+    server.bind("result.json")
+    try:
+        with pytest.raises(NotAFile) as caught:
+            read_json_file(tmp_path / "result.json")
+        said = str(caught.value)
+        assert isinstance(caught.value, OSError) and caught.value.errno is None
+        assert "it is a socket, not a file" in said and "stop that program" in said, said
+        with pytest.raises(OutputError) as caught:
+            read_result(tmp_path)
+        text = str(caught.value)
+        assert text.startswith(f"{tmp_path / 'result.json'}: not a readable result.json") and "a socket" in text, text
+        assert "No such device" not in text and "may read" not in text, text
+        (tmp_path / "population.json").symlink_to("result.json")  # the record's name, leading to the socket
+        with pytest.raises(OutputError, match="it is a socket, not a file"):
+            existing_population(tmp_path, {})
+    finally:
+        server.close()

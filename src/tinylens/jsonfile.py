@@ -6,7 +6,9 @@ Every reader of such a file goes through :func:`read_json_file` (or :func:`read_
 file that cannot be read raises an :class:`OSError`, and one whose text is not JSON that can be
 read raises a :class:`ValueError` (:class:`json.JSONDecodeError`, :class:`UnicodeDecodeError`),
 never anything else, and nothing but a regular file is read: a named pipe (FIFO) in a file's
-place, whose reading would wait for a writer for ever, is :class:`NotAFile`, an OSError, at once. Each caller then decides what such a file means to it (a state that is not
+place, whose reading would wait for a writer for ever, is :class:`NotAFile`, an OSError, at once, as
+is a socket, which cannot be opened (the system's "No such device or address" named neither).
+Each caller then decides what such a file means to it (a state that is not
 there, or a file it refuses with a message naming it). Standard library only.
 """
 
@@ -44,6 +46,18 @@ def special_kind(mode: int) -> str:
     return "not a regular file"
 
 
+def not_a_file_advice(mode: int) -> str:
+    """What to do with the special file of ``st_mode`` ``mode`` found where a file is read. A socket
+    is a running program's (a server bound to this name): deleting it under that program breaks it,
+    and the program would make it again; a device (a link to /dev/null?) is no file's to delete."""
+    if stat.S_ISSOCK(mode):
+        return ("a program made it to listen on (a server given this file's name for its socket): stop that "
+                "program or give it another name, then delete the socket and put the file in its place")
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "give the file itself (a link to a device, such as /dev/null, in its place? replace the link with the file)"
+    return "delete it, or put the file in its place"
+
+
 class NotAFile(OSError):
     """Something other than a file or a folder (a named pipe, a socket, a device) where a JSON file
     is read; not read (a named pipe would wait for a writer for ever). No errno: not a matter of
@@ -51,7 +65,7 @@ class NotAFile(OSError):
 
     def __init__(self, mode: int) -> None:
         kind = special_kind(mode)
-        super().__init__(f"it is {kind}, not a file, so it is not read: delete it, or put the file in its place")
+        super().__init__(f"it is {kind}, not a file, so it is not read: {not_a_file_advice(mode)}")
         self.strerror, self.mode = f"{kind}, not a file", mode
 
     def __reduce__(self):  # pickled (a survey's worker) and copied by its mode, not by OSError's message
@@ -75,7 +89,13 @@ def read_json_text(path: str | Path) -> str:
     read is what was looked at: one open per file (each costs a round trip to a Lustre or NFS
     server), and no moment in which a named pipe put in its place could be opened again, blocking."""
     nonblocking = getattr(os, "O_NONBLOCK", 0)  # none on Windows, which has no named pipes in folders
-    fd = os.open(path, os.O_RDONLY | nonblocking | getattr(os, "O_BINARY", 0))  # a named pipe's open would wait too
+    try:
+        fd = os.open(path, os.O_RDONLY | nonblocking | getattr(os, "O_BINARY", 0))  # a named pipe's open would wait too
+    except OSError as exc:  # a socket cannot be opened: ENXIO, 'No such device or address', which said nothing of it
+        mode = _special_mode(path) if exc.errno == errno.ENXIO else None
+        if mode is None:
+            raise
+        raise NotAFile(mode) from None
     try:
         mode = os.fstat(fd).st_mode
         if stat.S_ISDIR(mode):
@@ -90,6 +110,16 @@ def read_json_text(path: str | Path) -> str:
         raise
     with file:
         return file.read()
+
+
+def _special_mode(path: str | Path) -> int | None:
+    """The ``st_mode`` of ``path`` where it is neither a regular file nor a folder (a socket, a
+    device), else None (also where it cannot be looked at)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None
+    return None if stat.S_ISREG(mode) or stat.S_ISDIR(mode) else mode
 
 
 def read_json_file(path: str | Path) -> Any:
