@@ -5,6 +5,7 @@ the file's place."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import threading
 from pathlib import Path
@@ -272,3 +273,59 @@ def test_a_socket_in_a_json_files_place_is_said_to_be_one_with_advice_for_a_sock
             existing_population(tmp_path, {})
     finally:
         server.close()
+
+
+#: A result.json, row, state or record as a hand (or another program) may leave it: its numbers
+#: NaN and Infinity, which tinylens has written as null since its first JSON file (e27a5e8).
+NON_FINITE_TEXT = ('{"config": {}, "max_likelihood": {"a": 1.0}, "best": [NaN], "status": "ok", "lens_id": "l1",\n'
+                   ' "n": NaN, "complete": false, "fingerprint": "x", "log_evidence": -Infinity}')
+
+
+def test_nan_and_infinity_literals_are_malformed_json_said_where_they_stand():
+    from tinylens.jsonfile import NotFiniteLiteral, parse_json
+
+    with pytest.raises(NotFiniteLiteral) as caught:
+        parse_json('{"note": "NaN Infinity \\" NaN", "values": [1,\n  -Infinity, NaN]}')
+    assert isinstance(caught.value, ValueError) and (caught.value.lineno, caught.value.colno) == (2, 3)
+    assert str(caught.value).startswith("-Infinity is not JSON") and "write null in its place" in str(caught.value)
+    assert parse_json('{"a": null, "b": "NaN"}') == {"a": None, "b": "NaN"}
+    read = parse_json("[NaN, Infinity, -Infinity]", non_finite=True)  # for a reader that checks each value
+    assert math.isnan(read[0]) and read[1:] == [math.inf, -math.inf]
+
+
+@pytest.mark.parametrize("index", [1, 3, 4, 5, 9])  # the strict readers whose answer the file's values decide
+def test_a_file_of_nan_literals_is_read_as_one_that_cannot_be_read(tmp_path, index):
+    """Python's json read a hand-edited NaN or Infinity in tinylens's own files as a float, where
+    tinylens writes null: a row.json or a survey's inputs stamp holding one was taken as written
+    (the row with its NaN). Such a file is now malformed JSON, as any other damaged file, to every
+    reader but those that check each value and name a key that is not finite (the pipeline's and
+    the stages' states, a result.json's load_stored, a truth file, the stopped population's hint)."""
+    name, where, call, expected = _absent_readers()[index]
+    assert name != "population stopped"
+    where(tmp_path).write_text(NON_FINITE_TEXT)
+    assert call(tmp_path) == expected, name
+
+
+@pytest.mark.parametrize("index", [3, 4])
+def test_a_file_of_nan_literals_is_refused_naming_it_and_saying_to_write_null(tmp_path, index):
+    """A scheduler file or a population record holding a NaN is refused as not JSON, where it stands.
+    The readers of a result.json, a stages' state and a truth file (0, 1, 2, 5) read it and name the
+    key of a value that is not a finite number, as their own checks did and do (test_stored's
+    test_an_edited_result_whose_values_are_of_the_wrong_kind_is_named_by_file_and_key, best-nan)."""
+    name, where, call, error = _refusing_readers()[index]
+    path = where(tmp_path)
+    path.write_text(NON_FINITE_TEXT)
+    with pytest.raises(error) as caught:
+        call(tmp_path)
+    text = str(caught.value)
+    assert str(path) in text and "NaN is not JSON" in text and "write null" in text and "line 1" in text, (name, text)
+
+
+def test_a_truth_file_of_nan_still_names_the_key_that_is_not_a_finite_number(tmp_path):
+    """A user's truth.json is read with its NaN (parse_json's non_finite), so that the reader's own
+    check names the key, as before NaN literals were refused elsewhere."""
+    from tinylens.results.truth import read_truth
+
+    (tmp_path / "truth.json").write_text('{"lens_mass.0.theta_E": 1.2, "lens_mass.0.q": NaN}')
+    with pytest.raises(DataError, match=r"lens_mass\.0\.q is not a finite number"):
+        read_truth(tmp_path / "truth.json")

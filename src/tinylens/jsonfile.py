@@ -4,8 +4,8 @@
 Every reader of such a file goes through :func:`read_json_file` (or :func:`read_json_text` and
 :func:`parse_json`, where the text itself is wanted), so that one rule holds for all of them: a
 file that cannot be read raises an :class:`OSError`, and one whose text is not JSON that can be
-read raises a :class:`ValueError` (:class:`json.JSONDecodeError`, :class:`UnicodeDecodeError`),
-never anything else, and nothing but a regular file is read: a named pipe (FIFO) in a file's
+read raises a :class:`ValueError` (:class:`json.JSONDecodeError`, :class:`UnicodeDecodeError`;
+:class:`NotFiniteLiteral` for a NaN or an Infinity, which tinylens never writes), never anything else, and nothing but a regular file is read: a named pipe (FIFO) in a file's
 place, whose reading would wait for a writer for ever, is :class:`NotAFile`, an OSError, at once, as
 is a socket, which cannot be opened (the system's "No such device or address" named neither).
 Each caller then decides what such a file means to it (a state that is not
@@ -17,6 +17,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import stat
 from pathlib import Path
 from typing import Any
@@ -72,13 +73,52 @@ class NotAFile(OSError):
         return NotAFile, (self.mode,)
 
 
-def parse_json(text: str) -> Any:
+#: The number literals that Python's json reads and writes but JSON has not (RFC 8259).
+NON_FINITE = ("NaN", "Infinity", "-Infinity")
+#: A JSON string (skipped) or one of :data:`NON_FINITE`, in a text: where the first of them stands.
+_STRING_OR_NON_FINITE = re.compile(r'"(?:[^"\\]|\\.)*"|-?Infinity|NaN')
+
+
+class NotFiniteLiteral(json.JSONDecodeError):
+    """``NaN``, ``Infinity`` or ``-Infinity`` in a JSON text: no JSON (JavaScript's JSON.parse and
+    other strict readers refuse it), which Python's json reads as a float. tinylens has written null for a number
+    that is missing or not finite since its first JSON file (e27a5e8, ``results.tables._jsonable``),
+    so such a literal in one of its files was put there by hand or by another program; raised as the
+    malformed JSON it is, where it stands, saying to write null."""
+
+    def __init__(self, literal: str, doc: str, pos: int) -> None:
+        super().__init__(f"{literal} is not JSON (tinylens writes null for a number that is missing or not "
+                         "finite): write null in its place", doc, pos)
+        self.literal = literal
+
+    def __reduce__(self):  # pickled (a survey's worker) as itself, not by JSONDecodeError's arguments
+        return NotFiniteLiteral, (self.literal, self.doc, self.pos)
+
+
+class _Literal(Exception):
+    """A :data:`NON_FINITE` literal met while parsing (internal)."""
+
+
+def _refuse_literal(name: str) -> Any:
+    raise _Literal(name)
+
+
+def parse_json(text: str, non_finite: bool = False) -> Any:
     """The JSON value of ``text``; :class:`NestedTooDeep` (a ValueError, as for any malformed
-    JSON) where it is nested too deeply to read, where :func:`json.loads` raises RecursionError."""
+    JSON) where it is nested too deeply to read, where :func:`json.loads` raises RecursionError;
+    :class:`NotFiniteLiteral` (a ValueError too) at a ``NaN``, ``Infinity`` or ``-Infinity``, unless
+    ``non_finite`` (a reader that checks each value and names the key of one that is not finite:
+    read as float NaN and infinities, as Python's json reads them)."""
     try:
-        return json.loads(text)
+        if non_finite:
+            return json.loads(text)
+        return json.loads(text, parse_constant=_refuse_literal)
     except RecursionError:
         raise NestedTooDeep(text) from None
+    except _Literal as found:
+        literal = str(found)
+        at = next((m.start() for m in _STRING_OR_NON_FINITE.finditer(text) if m.group() == literal), 0)
+        raise NotFiniteLiteral(literal, text, at) from None
 
 
 def read_json_text(path: str | Path) -> str:
@@ -122,19 +162,20 @@ def _special_mode(path: str | Path) -> int | None:
     return None if stat.S_ISREG(mode) or stat.S_ISDIR(mode) else mode
 
 
-def read_json_file(path: str | Path) -> Any:
+def read_json_file(path: str | Path, non_finite: bool = False) -> Any:
     """The JSON value in the file ``path``, whatever it is (a mapping, a list, a number: the caller
     checks); an OSError where the file cannot be read, a ValueError where its text is not JSON
-    that can be read (not UTF-8, malformed, or nested too deeply: :func:`parse_json`)."""
-    return parse_json(read_json_text(path))
+    that can be read (not UTF-8, malformed, nested too deeply, or holding a NaN or an Infinity
+    unless ``non_finite``: :func:`parse_json`)."""
+    return parse_json(read_json_text(path), non_finite)
 
 
-def read_json_object(path: str | Path) -> dict[str, Any] | None:
+def read_json_object(path: str | Path, non_finite: bool = False) -> dict[str, Any] | None:
     """The JSON object (a mapping) in the file ``path``; None where it is missing, cannot be read,
-    is not JSON that can be read (:func:`read_json_file`) or holds another value than a mapping:
-    for the callers to whom such a file is as good as absent."""
+    is not JSON that can be read (:func:`read_json_file`, ``non_finite`` as there) or holds another
+    value than a mapping: for the callers to whom such a file is as good as absent."""
     try:
-        content = read_json_file(path)
+        content = read_json_file(path, non_finite)
     except (OSError, ValueError):
         return None
     return content if isinstance(content, dict) else None

@@ -244,7 +244,7 @@ def stopped_hint(outdir: Path | None, command: str) -> str:
     if outdir is None or not outdir.is_dir():
         return f"Nothing was kept. To start again, run: {command}"
     try:
-        record = read_json_file(outdir / POPULATION_RECORD)
+        record = read_json_file(outdir / POPULATION_RECORD, non_finite=True)  # a hint: each value is checked below
     except (OSError, ValueError):
         record = None
     if not isinstance(record, dict):

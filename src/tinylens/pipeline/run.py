@@ -742,14 +742,14 @@ def _read_state(path: Path) -> dict[str, Any] | None:
     None where it is missing, unreadable or not a mapping. Read once while :func:`looked_at_once`
     is open and the file is the same one."""
     if _ONCE.get() is None:
-        return read_json_object(path)
+        return read_json_object(path, non_finite=True)  # a NaN: refused by its checks (_values_problem), naming its key
     try:
         info = Path(path).stat()
     except (OSError, ValueError):
-        return read_json_object(path)
+        return read_json_object(path, non_finite=True)
     key = ("state", str(Path(path).absolute()), info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns,
            info.st_ctime_ns)
-    return _once(key, (), lambda: read_json_object(path))
+    return _once(key, (), lambda: read_json_object(path, non_finite=True))
 
 
 def _of_other_version(path: Path, stamp: str) -> str:

@@ -144,7 +144,7 @@ def load_stored(path: str | Path, base_dir: str | Path | None = None, *,
             raise OutputError(_not_entered(path, exc, folder=True)) from None
         raise OutputError(f"{path} is a folder; {where}")
     try:
-        stored = read_json_file(path)
+        stored = read_json_file(path, non_finite=True)  # a NaN, as the null read as NaN: its key named below
     except FileNotFoundError:
         raise OutputError(f"{path}: no such file (a fit's result.json is in its output folder)") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
@@ -302,7 +302,7 @@ def load_stage_state(path: str | Path, param_names) -> tuple[dict[str, Any], np.
     gives a parameter no finite number (a text, a boolean, null or NaN) is an
     :class:`~tinylens.errors.OutputError` naming the file (and the parameters)."""
     try:
-        state = read_json_file(path)
+        state = read_json_file(path, non_finite=True)  # a NaN in best is refused below, naming its parameter
     except FileNotFoundError:
         raise OutputError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:

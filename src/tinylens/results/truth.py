@@ -120,7 +120,7 @@ def _read_truth(path: Path) -> dict[str, float]:
     text = None
     try:
         text = read_json_text(path)
-        content = parse_json(text)
+        content = parse_json(text, non_finite=True)  # a NaN is refused below, naming its key
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         if text is not None and not text.strip():
             raise DataError(f"The truth file {path} is empty ({'0 bytes' if not text else 'white space only'}): give "
