@@ -341,3 +341,21 @@ def test_an_empty_folder_text_is_said_to_be_empty_not_of_the_wrong_type(empty):
                                  "its result.json.")
     with pytest.raises(tinylens.ConfigError, match=r"\(a str or pathlib\.Path\); got int 3\.$"):
         tinylens.read_result(3)
+
+
+def test_a_nan_written_by_pythons_json_reads_back_as_nan_as_load_stored_reads_it(fitted, tmp_path):
+    """A result.json edited with Python's json.dump, which writes a NaN as the literal NaN (no JSON;
+    tinylens writes null): read_result refused it as 'not a readable result.json (NotFiniteLiteral
+    ...)', while load_stored of the same file read it, NaN as NaN. read_result reads it as load_stored
+    does, the NaN where it stands, the other numbers as written."""
+    result, out = fitted
+    shutil.copytree(out, tmp_path, dirs_exist_ok=True)
+    stored = json.loads((tmp_path / "result.json").read_text())
+    name = next(iter(stored["derived"]))
+    stored["derived"][name]["interval_68"][0] = float("nan")
+    (tmp_path / "result.json").write_text(json.dumps(stored))
+    assert "NaN" in (tmp_path / "result.json").read_text()
+    read = tinylens.read_result(tmp_path)
+    assert np.isnan(read.derived[name]["interval_68"][0])
+    assert read.derived[name]["interval_68"][1] == result.derived[name]["interval_68"][1]
+    assert read.median == result.median

@@ -529,9 +529,12 @@ def _no_result(folder: Path) -> str:
 
 def _fit_record(record: Path) -> dict[str, Any]:
     """The content of the ``result.json`` at ``record``; an OutputError naming it where it cannot be
-    read or is not tinylens's (no ``versions.tinylens``: another program's)."""
+    read or is not tinylens's (no ``versions.tinylens``: another program's). A ``NaN`` or an
+    ``Infinity`` (Python's json.dump of an edited result) is read as that number, as
+    :func:`load_stored` reads it: a number field reads null as NaN, and :func:`check_record_types`
+    names a key whose value is of another kind."""
     try:
-        stored = read_json_file(record)
+        stored = read_json_file(record, non_finite=True)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise OutputError(f"{record}: not a readable result.json ({type(err).__name__}: {err}).{read_advice(record, err)}") from None
     versions = stored.get("versions") if isinstance(stored, dict) else None
