@@ -1727,3 +1727,32 @@ def test_one_lens_with_a_very_wide_interval_is_cut_at_the_axes_not_made_to_stret
     assert ends == [(pytest.approx(low), "v"), (pytest.approx(high), "^")], ends
     bars = [seg for c in top.collections for seg in c.get_segments()]  # the error bars, cut to the axis
     assert bars and all(low - 1e-9 <= y <= high + 1e-9 for seg in bars for _, y in seg)
+
+
+def test_an_outliers_very_wide_interval_is_cut_at_the_axis_as_another_lenss_is():
+    """report.png of 30 lenses (truths 0.8 to 1.5, 99.7 % intervals of ±0.02) where the outlier,
+    fitted 1.6 x its truth, has a 99.7 % interval up to 40 (a long-tailed posterior): its end was
+    measured against the outliers' own median half-width, its own, so it was never cut and ran the
+    model axis to 42, the 29 others in its first 4 %. It is cut at the axis as any lens's interval
+    is, with an arrow there, the outlier's point in view and every other bar whole."""
+    rng = np.random.default_rng(5)
+    truths = rng.uniform(0.8, 1.5, 30)
+    models = truths * (1 + rng.normal(0, 0.01, 30))
+    models[20] = 1.6 * truths[20]
+    lo, hi = models - 0.02, models + 0.02
+    hi[20] = 40.0
+    ids = [f"lens_{i:05d}" for i in range(30)]
+    truth = pd.DataFrame({"lens_id": ids, "lens_mass.0.theta_E": truths})
+    catalog = pd.DataFrame({"lens_id": ids, "status": "ok", "lens_mass.0.theta_E_median": models,
+                            "lens_mass.0.theta_E_lo997": lo, "lens_mass.0.theta_E_hi997": hi})
+    q = [rp.quantity_for("lens_mass.0.theta_E")]
+    joined = rp.comparison_frame(catalog, truth, q)
+    stats = rp.stats_table(joined, q)
+    assert int(stats["n_outliers"].iloc[0]) == 1  # lens 20
+    top = rp.comparison_figure(joined, q, stats).axes[0]
+    low, high = top.get_ylim()
+    assert models[20] < high < 5, (low, high)  # the outlier in view, its tail not
+    assert low < lo.min() and np.delete(hi, 20).max() < high  # every other bar whole
+    arrows = [(float(y), line.get_marker()) for line in top.get_lines() if line.get_label() == "interval past the axis"
+              for x, y in zip(*line.get_data())]
+    assert arrows == [(pytest.approx(high), "^")], arrows

@@ -461,7 +461,9 @@ def _panel(top, bottom, joined: pd.DataFrame, q: Quantity, stat: pd.Series, t_la
     drawn = np.concatenate([core, _within(lo[~bad], room), _within(hi[~bad], room)])
     span = _padded(drawn)
     reached = np.concatenate([drawn, model[bad], lo68[bad], hi68[bad]])
-    room = interval_room(_padded(reached[np.isfinite(reached)]), lo[bad], hi[bad], model[bad], room)
+    # the typical half-width of every lens, not of the outliers alone: an outlier's own long tail was
+    # its own typical width, so that it was never cut (one of 10 at 9 with a tail to 40 ran the axis to 42)
+    room = interval_room(_padded(reached[np.isfinite(reached)]), lo, hi, model, room)
     every = np.concatenate([reached, _within(lo[bad], room), _within(hi[bad], room)])
     every = every[np.isfinite(every)]
     outer = _padded(every)  # past the span on an outlier's side only
