@@ -27,7 +27,7 @@ from tinylens.data import (
     write_fits_image,
 )
 from tinylens.data.dataset import psf_peak
-from tinylens.errors import ConfigError, DataError, counted
+from tinylens.errors import ConfigTypeError, ConfigValueError, DataError, counted
 
 SHAPE = (20, 24)
 PIXEL_SCALE = 0.1
@@ -374,11 +374,11 @@ def test_a_mask_with_a_centre_or_radius_not_finite_is_refused_naming_it(make, ke
     """A NaN or infinite centre gave a mask of no pixel, silently, and an infinite r_max one of every
     pixel: the argument is now named, with its value."""
     arguments = {"shape": (5, 5), "pixel_scale": 1.0, "r_max": 1.0} | ({"r_min": 0.5} if make is annulus_mask else {})
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(ConfigValueError) as info:
         make(**(arguments | {key: value}))
     assert str(info.value).startswith(f"{make.__name__}: {key} must be a finite number"), info.value
     assert str(info.value).endswith(f"got {key} = {float(value)}.")
-    with pytest.raises(ConfigError, match="annulus_mask: r_min must be a finite number"):
+    with pytest.raises(ConfigValueError, match="annulus_mask: r_min must be a finite number"):
         annulus_mask((5, 5), 1.0, r_min=np.nan, r_max=1.0)
 
 
@@ -388,12 +388,29 @@ def test_a_mask_with_a_centre_or_radius_not_finite_is_refused_naming_it(make, ke
 def test_a_mask_argument_that_is_not_a_number_is_refused_naming_it(make, key, value, shown):
     """circle_mask(shape, 0.05, r_max="1") (a value read from a text file) raised a bare TypeError
     ('must be real number, not str') naming neither the function nor the argument; it is now a
-    ConfigError naming both, with the value and its type."""
+    ConfigError (a ConfigTypeError, a TypeError too) naming both, with the value and its type."""
     arguments = {"shape": (5, 5), "pixel_scale": 1.0, "r_max": 1.0} | ({"r_min": 0.5} if make is annulus_mask else {})
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(ConfigTypeError) as info:  # a TypeError too, as math.isfinite raised it bare
         make(**(arguments | {key: value}))
     unit = "arcsec per pixel" if key == "pixel_scale" else "arcsec"
     assert str(info.value) == f"{make.__name__}: {key} must be a finite number ({unit}); got {shown}.", info.value
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: circle_mask((5, 5), 1.0, r_max=0.0), "A circle mask needs r_max > 0 arcsec; got r_max = 0.0."),
+    (lambda: circle_mask((5, 5), -0.05, r_max=1.0), "pixel_scale must be > 0 arcsec; got -0.05."),
+    (lambda: annulus_mask((5, 5), 1.0, r_min=2.0, r_max=1.0),
+     "An annulus mask needs 0 <= r_min < r_max (arcsec); got r_min = 2.0, r_max = 1.0."),
+    (lambda: annulus_mask((5, 5), 1.0, r_min=-0.5, r_max=1.0),
+     "An annulus mask needs 0 <= r_min < r_max (arcsec); got r_min = -0.5, r_max = 1.0."),
+], ids=["circle_r_max_0", "pixel_scale_negative", "annulus_r_min_above_r_max", "annulus_r_min_negative"])
+def test_a_mask_radius_or_pixel_scale_out_of_range_is_a_config_value_error(call, message):
+    """A radius or pixel scale out of range was the plain ConfigError, which ``except ValueError``
+    missed; it is a ConfigValueError (a ValueError too), its message as it was."""
+    with pytest.raises(ConfigValueError) as info:
+        call()
+    assert isinstance(info.value, ValueError)
+    assert str(info.value) == message
 
 
 def test_mask_from_file(tmp_path, files):

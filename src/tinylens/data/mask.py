@@ -16,7 +16,7 @@ import math
 import numpy as np
 
 from tinylens.config.schema import MaskShape
-from tinylens.errors import ConfigError
+from tinylens.errors import ConfigTypeError, ConfigValueError
 
 
 def pixel_coordinates(shape: tuple[int, int], pixel_scale: float) -> tuple[np.ndarray, np.ndarray]:
@@ -29,24 +29,25 @@ def pixel_coordinates(shape: tuple[int, int], pixel_scale: float) -> tuple[np.nd
 
 
 def check_finite(function: str, **values: float) -> None:
-    """Raise ConfigError naming the first of ``values`` (argument name: value) of ``function``
+    """Raise a ConfigValueError naming the first of ``values`` (argument name: value) of ``function``
     that is not a finite number: a NaN centre put every pixel out of the mask, silently, and an
     infinite one too; an infinite radius took every pixel in. Not a number at all (the text
-    ``"1"``, None, a list) is refused too, with its type, not left to a bare TypeError."""
+    ``"1"``, None, a list) is refused too, with its type: a ConfigTypeError (a TypeError, as
+    ``math.isfinite`` raised it bare)."""
     for name, value in values.items():
         unit = "arcsec per pixel" if name == "pixel_scale" else "arcsec"
         try:
             finite = math.isfinite(value)
         except (TypeError, ValueError):  # "1", None, [1.0], an array of several values
-            raise ConfigError(f"{function}: {name} must be a finite number ({unit}); got "
-                              f"{type(value).__name__} {value!r:.60}.") from None
+            raise ConfigTypeError(f"{function}: {name} must be a finite number ({unit}); got "
+                                  f"{type(value).__name__} {value!r:.60}.") from None
         if not finite:
-            raise ConfigError(f"{function}: {name} must be a finite number ({unit}); got {name} = {float(value)}.")
+            raise ConfigValueError(f"{function}: {name} must be a finite number ({unit}); got {name} = {float(value)}.")
 
 
 def _radius(shape: tuple[int, int], pixel_scale: float, center_x: float, center_y: float) -> np.ndarray:
     if not pixel_scale > 0:
-        raise ConfigError(f"pixel_scale must be > 0 arcsec; got {pixel_scale!r}.")
+        raise ConfigValueError(f"pixel_scale must be > 0 arcsec; got {pixel_scale!r}.")
     x, y = pixel_coordinates(shape, pixel_scale)
     return np.hypot(x - center_x, y - center_y)
 
@@ -57,7 +58,7 @@ def circle_mask(
     """True for pixels whose centre is within ``r_max`` arcsec of ``(center_x, center_y)``."""
     check_finite("circle_mask", pixel_scale=pixel_scale, r_max=r_max, center_x=center_x, center_y=center_y)
     if not r_max > 0:
-        raise ConfigError(f"A circle mask needs r_max > 0 arcsec; got r_max = {r_max!r}.")
+        raise ConfigValueError(f"A circle mask needs r_max > 0 arcsec; got r_max = {r_max!r}.")
     return _radius(shape, pixel_scale, center_x, center_y) <= r_max
 
 
@@ -73,7 +74,7 @@ def annulus_mask(
     check_finite("annulus_mask", pixel_scale=pixel_scale, r_min=r_min, r_max=r_max, center_x=center_x,
                  center_y=center_y)
     if not 0 <= r_min < r_max:
-        raise ConfigError(f"An annulus mask needs 0 <= r_min < r_max (arcsec); got r_min = {r_min!r}, r_max = {r_max!r}.")
+        raise ConfigValueError(f"An annulus mask needs 0 <= r_min < r_max (arcsec); got r_min = {r_min!r}, r_max = {r_max!r}.")
     r = _radius(shape, pixel_scale, center_x, center_y)
     return (r >= r_min) & (r <= r_max)
 
