@@ -390,7 +390,7 @@ def output_dir(problem, output: str | Path | None = None, config: str | Path | N
     """``output`` (a relative one from the current folder, as any path a user types), else the
     config's ``output.path`` (default ``output``), a relative one from ``problem.base_dir`` (the
     ``base_dir`` given to :func:`fit`, else the YAML's folder). An ``output.path`` holding an
-    environment variable is a ConfigError (:func:`check_output_path`; ``config``: the config
+    environment variable is a ConfigValueError (:func:`check_output_path`; ``config``: the config
     file's path, which the error names)."""
     from tinylens.config.loader import home_expanded, resolve_path
 
@@ -442,7 +442,7 @@ def set_variables(text: str) -> list[str]:
 
 
 def check_output_path(text: str, folder: Path, config: str | Path | None = None) -> None:
-    """A ConfigError naming ``output.path`` where its ``text`` holds an environment variable
+    """A ConfigValueError naming ``output.path`` where its ``text`` holds an environment variable
     (``$SCRATCH/out``): a config's paths do not expand them, as its data paths do not
     (:func:`tinylens.data.dataset.variable_hint`), so the fit would write into a folder named
     ``$SCRATCH`` (``folder``) unsaid. A folder whose real name holds it (``lens_$A``, there already,
@@ -455,8 +455,8 @@ def check_output_path(text: str, folder: Path, config: str | Path | None = None)
     if not hint or (named is not None and named.is_dir() and not set_variables(text)):
         return
     where = in_config_file(config)
-    raise ConfigError(f"{where}output.path '{text}' would write the fit's outputs into the folder {folder}.{hint} "
-                      "Or give the output folder with --output (tinylens.fit: output=).")
+    raise ConfigValueError(f"{where}output.path '{text}' would write the fit's outputs into the folder {folder}.{hint} "
+                           "Or give the output folder with --output (tinylens.fit: output=).")
 
 
 #: The section of ``output`` that names each output file, by role (``output.tables.summary``).
@@ -568,10 +568,11 @@ def _summary_lines(res: InferenceResult, stats: Mapping[str, Mapping[str, Any]],
 
 
 def corner_names(names: list[str], choice) -> list[str]:
-    """The parameters of the corner plot (``output.corner_parameters``). A name listed twice is a
-    ConfigError naming it (it drew the parameter's row and column twice): most likely a slip for
-    another parameter (``e1`` copied where ``e2`` was meant), which dropping it would leave out of the plot
-    unsaid, found only when the fit is over."""
+    """The parameters of the corner plot (``output.corner_parameters``). A name that is no free
+    parameter is a ConfigValueError, and so is a name listed twice, naming it (it drew the
+    parameter's row and column twice): most likely a slip for another parameter (``e1`` copied
+    where ``e2`` was meant), which dropping it would leave out of the plot unsaid, found only when
+    the fit is over."""
     if choice == "all":
         return list(names)
     if choice == "mass":
@@ -583,8 +584,8 @@ def corner_names(names: list[str], choice) -> list[str]:
 
         what = (f"'{unknown[0]}' is not a free parameter" if len(unknown) == 1
                 else f"{', '.join(repr(n) for n in unknown)} are not free parameters")
-        raise ConfigError(f"output.corner_parameters: {what} of this model.{did_you_mean(unknown, names)} "
-                          f"Allowed: {', '.join(names)}.")
+        raise ConfigValueError(f"output.corner_parameters: {what} of this model.{did_you_mean(unknown, names)} "
+                               f"Allowed: {', '.join(names)}.")
     twice = list(dict.fromkeys(n for i, n in enumerate(choice) if n in choice[:i]))  # in order, each once
     if twice:
         from tinylens.errors import listed
@@ -592,8 +593,8 @@ def corner_names(names: list[str], choice) -> list[str]:
         left = [n for n in names if n not in choice]
         shown = " and ".join(f"'{n}' {choice.count(n)} times" for n in twice)
         hint = f" (another meant? not listed: {listed(left)})" if left else ""
-        raise ConfigError(f"output.corner_parameters lists {shown}; the corner plot would draw "
-                          f"{'it' if len(twice) == 1 else 'each'} as many times. List each parameter once{hint}.")
+        raise ConfigValueError(f"output.corner_parameters lists {shown}; the corner plot would draw "
+                               f"{'it' if len(twice) == 1 else 'each'} as many times. List each parameter once{hint}.")
     return list(choice)
 
 

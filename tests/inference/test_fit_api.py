@@ -1792,3 +1792,41 @@ def test_the_outputs_stage_says_each_group_of_files_before_it_writes_it(tmp_path
     tinylens.fit(config, progress=False, fresh=True)
     captured = capsys.readouterr()
     assert not [line for line in captured.err.splitlines() if line.startswith("outputs")] and captured.out == ""
+
+
+@pytest.mark.parametrize("choice, message", [
+    (["lens_mass.0.thetaE"], "output.corner_parameters: 'lens_mass.0.thetaE' is not a free parameter of this model. "
+     "Did you mean 'lens_mass.0.theta_E' instead of 'lens_mass.0.thetaE'? Allowed: lens_mass.0.theta_E, lens_mass.0.e1."),
+    (["lens_mass.0.e1", "lens_mass.0.e1"], "output.corner_parameters lists 'lens_mass.0.e1' 2 times; the corner plot "
+     "would draw it as many times. List each parameter once (another meant? not listed: lens_mass.0.theta_E)."),
+], ids=["unknown", "twice"])
+def test_a_corner_parameter_unknown_or_listed_twice_is_a_config_value_error(choice, message):
+    """output.corner_parameters naming no free parameter, or one twice, was refused with the plain
+    ConfigError, which ``except ValueError`` missed: a wrong value, it is a ConfigValueError (a
+    ValueError too), its message as it was."""
+    from tinylens.errors import ConfigValueError
+    from tinylens.fit import corner_names
+
+    with pytest.raises(ConfigValueError) as info:
+        corner_names(["lens_mass.0.theta_E", "lens_mass.0.e1"], choice)
+    assert isinstance(info.value, ValueError)
+    assert str(info.value) == message
+
+
+def test_an_output_path_holding_an_environment_variable_is_a_config_value_error(tmp_path, monkeypatch):
+    """output.path '$TL_TEST_SCRATCH/out' (not expanded: the fit would write into a folder named so)
+    was the plain ConfigError; a wrong value, it is a ConfigValueError (a ValueError too), which
+    names the config file and the folder, its message as it was."""
+    from tinylens.errors import ConfigValueError
+    from tinylens.fit import check_output_path
+
+    monkeypatch.delenv("TL_TEST_SCRATCH", raising=False)
+    folder = tmp_path / "$TL_TEST_SCRATCH" / "out"
+    with pytest.raises(ConfigValueError) as info:
+        check_output_path("$TL_TEST_SCRATCH/out", folder, tmp_path / "config.yaml")
+    assert isinstance(info.value, ValueError)
+    text = str(info.value)
+    assert text.startswith(f"In config file {tmp_path / 'config.yaml'}: output.path '$TL_TEST_SCRATCH/out' would "
+                           f"write the fit's outputs into the folder {folder}.")
+    assert "Environment variables such as $TL_TEST_SCRATCH are not expanded in a config's paths" in text
+    assert text.endswith("Or give the output folder with --output (tinylens.fit: output=).")
