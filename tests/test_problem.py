@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 import tinylens
-from tinylens.errors import ConfigError, DataError
+from tinylens.errors import ConfigError, ConfigValueError, DataError
 from tiny_lens import write_tiny_lens
 
 
@@ -287,19 +287,20 @@ def test_a_problem_pickles_so_its_methods_go_to_other_processes(lens):
 
 def test_float64_while_x64_is_off_is_refused_not_computed_in_float32(lens, tmp_path):
     """A problem loaded with dtype=float64 while x64 was off computed in float32 and said float64
-    (its dtype; only JAX's truncation warnings told): it is a ConfigError that says how to turn
-    x64 on, and leaves it off; with x64 on, the dtype it says is that of its arrays."""
+    (its dtype; only JAX's truncation warnings told): it is a ConfigValueError (a ValueError, as
+    load's other refusals of a dtype; it was the plain ConfigError) that says how to turn x64 on,
+    and leaves it off; with x64 on, the dtype it says is that of its arrays."""
     import jax
     import jax.numpy as jnp
     from oracle import x64
 
     with x64():  # restored whatever happens
         jax.config.update("jax_enable_x64", False)
-        with pytest.raises(ConfigError, match=r"^dtype=float64 needs JAX's x64 mode, which is off: JAX would compute "
-                                              r"in float32\. Turn it on first, with tinylens\.set_precision\('float64'\)"):
+        with pytest.raises(ConfigValueError, match=r"^dtype=float64 needs JAX's x64 mode, which is off: JAX would "
+                                                   r"compute in float32\. Turn it on first, with tinylens\.set_precision\('float64'\)"):
             tinylens.load(lens, dtype=jnp.float64)
         assert not jax.config.jax_enable_x64
-        with pytest.raises(ConfigError, match=r"^dtype=float64 needs JAX's x64 mode"):  # before the data are read
+        with pytest.raises(ConfigValueError, match=r"^dtype=float64 needs JAX's x64 mode"):  # before the data are read
             tinylens.load(tmp_path / "nowhere.yaml", dtype=jnp.float64)
         jax.config.update("jax_enable_x64", True)
         problem = tinylens.load(lens, dtype=jnp.float64)

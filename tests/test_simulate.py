@@ -10,7 +10,7 @@ import pytest
 from scipy.special import gammaincinv
 
 from oracle import LENS_TRUTH, exact_r_sersic, gaussian_kernel, lenstronomy_image, x64
-from tinylens.errors import ConfigError
+from tinylens.errors import ConfigError, ConfigValueError
 from tinylens.simulate import add_noise, gaussian_psf, moffat_psf, simulate_image, simulate_images
 
 PIX = 0.074
@@ -51,7 +51,7 @@ def test_float64_while_x64_is_off_is_refused():
 
     with x64():  # restored whatever happens
         jax.config.update("jax_enable_x64", False)
-        with pytest.raises(ConfigError, match=r"^dtype=float64 needs JAX's x64 mode, which is off"):
+        with pytest.raises(ConfigValueError, match=r"^dtype=float64 needs JAX's x64 mode, which is off"):
             simulate_image(COMPONENTS, tinylens_truth(), (16, 16), PIX, gaussian_psf(0.15, PIX, 5), nsub=2,
                            dtype=np.float64)
 

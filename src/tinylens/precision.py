@@ -7,9 +7,10 @@ but new problems and simulations compute in float32 again, as in a fresh process
 compute follows this switch alone, not JAX's x64 setting.
 
 Any other value of ``TINYLENS_PRECISION`` (a typo: ``double``) is a
-:class:`~tinylens.errors.ConfigError` on first use: when a problem is built or a simulation
-made, or at once for a ``tinylens`` command (:func:`check_environment`), unless
-``set_precision`` has chosen the precision meanwhile. The import itself does not fail.
+:class:`~tinylens.errors.ConfigValueError` (a ConfigError and a ValueError) on first use: when a
+problem is built or a simulation made, or at once for a ``tinylens`` command
+(:func:`check_environment`), unless ``set_precision`` has chosen the precision meanwhile. The
+import itself does not fail.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from tinylens.errors import ConfigError, ConfigValueError
+from tinylens.errors import ConfigValueError
 
 #: The environment variable read at import, and the values it may take (any case; empty: unset).
 ENV_VARIABLE = "TINYLENS_PRECISION"
@@ -38,18 +39,18 @@ _PRECISION: str | None = _from_environment(_GIVEN)
 
 
 def check_environment() -> None:
-    """Raise ConfigError if :data:`ENV_VARIABLE` holds neither precision (and ``set_precision``
+    """Raise a ConfigValueError if :data:`ENV_VARIABLE` holds neither precision (and ``set_precision``
     has not chosen one since)."""
     if _PRECISION is None:
-        raise ConfigError(f"{ENV_VARIABLE}={_GIVEN!r}: must be 'float32' or 'float64' "
-                          "(any case; unset or empty: float32).")
+        raise ConfigValueError(f"{ENV_VARIABLE}={_GIVEN!r}: must be 'float32' or 'float64' "
+                               "(any case; unset or empty: float32).")
 
 
 def set_precision(precision: Any) -> None:
     """Compute new problems and simulations in ``precision``: ``"float32"`` (default, fastest) or
     ``"float64"`` (any case, as ``TINYLENS_PRECISION``), or the dtype that names one, as
     :func:`tinylens.load`'s ``dtype`` (``jnp.float64``, ``np.float32``, ``np.dtype("float64")``);
-    anything else is a :class:`~tinylens.errors.ConfigError` (as the same value of ``dtype`` or
+    anything else is a :class:`~tinylens.errors.ConfigValueError` (as the same value of ``dtype`` or
     ``TINYLENS_PRECISION`` is), which is also a ValueError.
 
     >>> tinylens.set_precision("float64")    # problems loaded from here compute in float64
@@ -88,9 +89,9 @@ def dtype_name(dtype) -> str | None:
 
 
 def check_dtype(dtype) -> None:
-    """Raise ConfigError for a ``dtype`` that is neither float32 nor float64 (JAX failed on it
-    deep inside, or computed in it: a :class:`~tinylens.errors.ConfigValueError`, as set_precision's
-    is, a ValueError too), and for float64 while JAX's x64 is off: JAX would compute
+    """Raise a :class:`~tinylens.errors.ConfigValueError` (a ValueError too, as set_precision's is)
+    for a ``dtype`` that is neither float32 nor float64 (JAX failed on it deep inside, or computed
+    in it), and for float64 while JAX's x64 is off, a value it cannot take then: JAX would compute
     in float32 (as a ``TINYLENS_PRECISION`` typo is refused, not fitted in float32)."""
     import jax
 
@@ -99,9 +100,9 @@ def check_dtype(dtype) -> None:
         raise ConfigValueError(f"dtype={dtype!r}: must be float32 or float64 (jnp.float32, 'float64', ...), the "
                                "precision to compute in; leave it out for that of tinylens.set_precision.")
     if name == "float64" and not jax.config.jax_enable_x64:
-        raise ConfigError("dtype=float64 needs JAX's x64 mode, which is off: JAX would compute in float32. Turn it on "
-                          "first, with tinylens.set_precision('float64') (or jax.config.update('jax_enable_x64', "
-                          "True)), or ask for float32.")
+        raise ConfigValueError("dtype=float64 needs JAX's x64 mode, which is off: JAX would compute in float32. Turn it "
+                               "on first, with tinylens.set_precision('float64') (or jax.config.update('jax_enable_x64', "
+                               "True)), or ask for float32.")
 
 
 def chosen_dtype(dtype: Any) -> Any:
