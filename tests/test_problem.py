@@ -726,3 +726,19 @@ def test_an_imaging_of_another_precision_than_the_problem_is_refused_by_name(len
         derived = p64.derive(imaging=mine64)
         assert derived.precision == "float64" and derived.log_likelihood_jax(theta).dtype == np.float64
         assert derived.log_likelihood(theta) == pytest.approx(p64.log_likelihood(theta), rel=1e-9)
+
+
+def test_a_supersampling_too_large_for_memory_is_a_config_value_error(lens, monkeypatch):
+    """The tiny lens's 32 x 32 pixels at nsub 2 are 4,096 points: with a limit of 4,000 the load
+    was refused with the plain ConfigError, which ``except ValueError`` missed though its factors
+    are a wrong value of the config; it is a ConfigValueError (a ValueError too), its message as
+    it was."""
+    import tinylens.problem
+
+    monkeypatch.setattr(tinylens.problem, "MAX_SUPERSAMPLED_POINTS", 4_000)
+    with pytest.raises(ConfigValueError) as info:
+        tinylens.load(lens)
+    assert isinstance(info.value, ValueError)
+    assert str(info.value) == ("dataset.nsub: 2 per axis (uniform supersampling) makes 4,096 supersampled "
+                               "points for 1,024 pixels, more than the 4,000 a model image may have (it would not fit "
+                               "in memory). Use smaller factors, a mask, or a smaller cut-out of the image.")

@@ -26,7 +26,7 @@ from tinylens.config.model_spec import ModelSpec, build_model_spec, spec_of_conf
 from tinylens.data import Dataset, load_dataset
 from tinylens.data.dataset import check_used_pixels, same_value
 from tinylens.data.value_range import check_bad_data_values, check_float32_range
-from tinylens.errors import ConfigError, ConfigValueError, ParameterError, counted, listed
+from tinylens.errors import ConfigValueError, ParameterError, counted, listed
 from tinylens.forward import blurred_columns, column_owner, component_values, amplitude_value, _light
 from tinylens.numerics.adaptive import groups_from_map, nsub_map
 from tinylens.numerics.convolution import kernel_fft
@@ -242,7 +242,8 @@ class Problem:
         return groups_from_map(self.nsub_map, d.pixel_scale, select)
 
     def _check_points(self, select: np.ndarray | None) -> None:
-        """Refuse a supersampling that would not fit in memory, before any grid is built."""
+        """Refuse a supersampling that would not fit in memory, before any grid is built: a
+        ConfigValueError naming the config's key (its factors are too large for the image)."""
         factors = np.broadcast_to(np.asarray(self.nsub_map, dtype=np.int64), self.dataset.data.shape)
         if select is not None:
             factors = factors[select]
@@ -255,7 +256,7 @@ class Problem:
             what = f"{self.nsub_map} per axis (uniform supersampling)"
         else:
             key, what = "dataset.supersampling.levels", f"{ss.levels} (adaptive supersampling)"
-        raise ConfigError(
+        raise ConfigValueError(
             f"{key}: {what} makes {n_points:,} supersampled points for {factors.size:,} pixels, more than the "
             f"{MAX_SUPERSAMPLED_POINTS:,} a model image may have (it would not fit in memory). Use smaller "
             "factors, a mask, or a smaller cut-out of the image."
@@ -448,7 +449,7 @@ def load(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, dtype: 
     Relative paths in the config resolve against ``base_dir`` if given, else the YAML file's
     folder (the current directory for a dict). A stored ``result.json`` reloads with
     ``load(r["config"], base_dir=r["config_dir"])``. ``dtype``: float32 or float64 (default: the
-    precision of :mod:`tinylens.precision`); float64 while JAX's x64 is off is a ConfigError.
+    precision of :mod:`tinylens.precision`); float64 while JAX's x64 is off is a ConfigValueError.
     """
     return load_from(config, base_dir, LOAD_ORIGIN, dtype=dtype)
 
