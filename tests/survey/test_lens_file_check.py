@@ -424,8 +424,9 @@ def test_a_template_mask_of_another_shape_than_every_image_is_refused_at_once_na
     (lenses / "lens_own" / "noise.fits").unlink()  # broken alike, so that no lens compiles a likelihood here
 
     with mock.patch.object(runner, "dask_client", side_effect=AssertionError("the survey started")):
-        with pytest.raises(runner.ConfigError) as raised:
+        with pytest.raises(runner.ConfigValueError) as raised:  # a wrong value of the template's (was the plain ConfigError)
             runner.run_survey(lenses, template, out, workers=1, progress=False)
+    assert isinstance(raised.value, ValueError)
     text = " ".join(str(raised.value).split())
     assert "dataset.mask_path" in text and str(template) in text
     assert f"{SHAPE[0] + 8} x {SHAPE[1] + 8}" in text and f"{SHAPE[0]} x {SHAPE[1]} (2 lenses: lens_a, lens_b)" in text
@@ -788,7 +789,7 @@ def test_check_shape_masks_docstring_says_it_leaves_images_too_small_for_any_mas
     runner.check_shape_mask(loaded, found, runner.loaded_template(loaded, found[0], out))  # nothing raised
     write_lens(lenses / "lens_0", 1.0, seed=0)
     found = runner.find_lenses(lenses)
-    with pytest.raises(runner.ConfigError, match="fewer than the 10 pixels"):
+    with pytest.raises(runner.ConfigValueError, match="fewer than the 10 pixels"):  # a ValueError (was the plain ConfigError)
         runner.check_shape_mask(loaded, found, runner.loaded_template(loaded, found[0], out))
 
 

@@ -126,7 +126,7 @@ def test_a_dynesty_history_that_is_one_file_for_every_lens_is_refused_before_the
     import pytest
 
     import tinylens
-    from tinylens.errors import ConfigError
+    from tinylens.errors import ConfigValueError
     from tinylens.inference import dynesty_runner, search_of
 
     lenses, out = mock_survey["lenses"], tmp_path / "out"
@@ -138,7 +138,7 @@ def test_a_dynesty_history_that_is_one_file_for_every_lens_is_refused_before_the
         files = {dynesty_runner.history_file(search_of(p)[2], runner.Lens.output(lens, out.resolve())).resolve()
                  for p, lens in zip(problems, found)}
         assert len(files) == 1
-        with pytest.raises(ConfigError) as raised:
+        with pytest.raises(ConfigValueError) as raised:  # a wrong value of the template's (was the plain ConfigError)
             runner.survey_plan(lenses, template, out)
         text = " ".join(str(raised.value).split())
         assert "history_filename" in text and "same file" in text and str(files.pop()) in text, text

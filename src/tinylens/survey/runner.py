@@ -46,7 +46,7 @@ import pandas as pd
 
 from tinylens import filenames
 from tinylens.config.schema import Inference
-from tinylens.errors import (SURVEY_FOLDER_CHOICE, SURVEY_LENS_DIR_CHOICE, SURVEY_RERUN, SURVEY_WORKERS_ARGUMENT, UNWRITABLE, ConfigError, ConfigTypeError, ConfigWarning, ConvergenceWarning, DataError, DataWarning, OutputError, TinyLensError, counted, lens_count,
+from tinylens.errors import (SURVEY_FOLDER_CHOICE, SURVEY_LENS_DIR_CHOICE, SURVEY_RERUN, SURVEY_WORKERS_ARGUMENT, UNWRITABLE, ConfigError, ConfigTypeError, ConfigValueError, ConfigWarning, ConvergenceWarning, DataError, DataWarning, OutputError, TinyLensError, counted, lens_count,
                              listed, ls_command, out_of_memory, retold)
 from tinylens.interrupts import interrupt_held
 from tinylens.jsonfile import read_json_file
@@ -652,8 +652,8 @@ def check_histories(problem: Any, lenses: Sequence[Lens], out: str | Path, name:
     of any of ``lenses`` (``../lens_0007/result.json``, or an absolute path to one), which that
     lens's fit refuses only when it starts (:func:`tinylens.fit.check_settings` with its folder),
     so that the template check, which tries a few lenses only, finds it before the survey starts;
-    and where it is the same file for every lens (an absolute path, ``../calls.h5``), which each
-    lens's fit would start afresh, losing the others' histories."""
+    and, a ConfigValueError, where it is the same file for every lens (an absolute path,
+    ``../calls.h5``), which each lens's fit would start afresh, losing the others' histories."""
     from tinylens.inference import search_of
 
     inference = problem.config.inference
@@ -670,7 +670,7 @@ def check_histories(problem: Any, lenses: Sequence[Lens], out: str | Path, name:
             raise retold(exc, f"The {name} does not work (for lens {lens.lens_id}'s fit): {exc}") from None
     shared = [module.history_file(settings, lens.output(root)).resolve() for lens in lenses[:2]]
     if len(shared) == 2 and shared[0] == shared[1]:  # absolute, or leaving the lens's folder: one file for all
-        raise ConfigError(
+        raise ConfigValueError(
             f"The {name} does not work: inference.settings.history_filename: "
             f"'{settings.get('history_filename')}' is the same file {shared[0]} for every lens (an "
             "absolute path, or one that leaves the lens's output folder), so that each lens's fit would write its "
@@ -688,13 +688,13 @@ def template_mask(template: Mapping[str, Any]) -> str | None:
 
 
 def check_template_mask(template: Mapping[str, Any], lenses: Sequence[Lens], name: str = "template") -> None:
-    """Raise a ConfigError where the template's own mask (``dataset.mask_path``, absolute since
+    """Raise a ConfigValueError where the template's own mask (``dataset.mask_path``, absolute since
     :func:`load_template`) has another shape than the image of every one of ``lenses`` that uses
     it (those without a :data:`MASK_FILE` of their own): each of their fits would refuse its lens,
     so that the survey would fail every lens one by one. Every such lens's image header is read,
     up to the first whose shape is the mask's (then nothing is raised: the others are those
     lenses' own mismatches); a lens whose image cannot be read is left to its fit. A mask that
-    cannot be read (missing, not FITS, no 2-D image in it) is raised so too, naming the file, where
+    cannot be read (missing, not FITS, no 2-D image in it) is raised too, a ConfigError naming the file, where
     any of ``lenses`` uses it: each of their fits would refuse it alike. Run by :func:`check_template` where every
     lens it tried had broken data, or where the lens it was checked with has a mask of its own
     (or none): one checked with the template's mask shows an image of its shape, and no more is read."""
@@ -735,7 +735,7 @@ def check_template_mask(template: Mapping[str, Any], lenses: Sequence[Lens], nam
     if not shapes:
         return
     found = shapes_found(shapes)
-    raise ConfigError(
+    raise ConfigValueError(
         f"The {name} does not work: dataset.mask_path: its mask {mask} has shape {mask_shape[0]} x {mask_shape[1]} "
         f"(rows x columns), but the image of every lens that would use it has another shape: {found}; a mask must "
         f"cover the same pixels as the image, so every such lens's fit would refuse it. Give a mask of the images' "
@@ -773,7 +773,7 @@ def loaded_template(template: Mapping[str, Any], lens: Lens, out: str | Path, na
 
 
 def check_shape_mask(template: Mapping[str, Any], lenses: Sequence[Lens], config: Any, name: str = "template") -> None:
-    """Raise a ConfigError where the template's ``dataset.mask`` (a circle or annulus, in arcsec
+    """Raise a ConfigValueError where the template's ``dataset.mask`` (a circle or annulus, in arcsec
     from the image's centre) alone leaves fewer than :data:`~tinylens.data.dataset.MIN_USABLE_PIXELS`
     pixels of the image of every one of ``lenses`` whose image header can be read: each of their
     fits would refuse its lens (a centre or radii given in pixels?), every lens alike, so that the
@@ -812,7 +812,7 @@ def check_shape_mask(template: Mapping[str, Any], lenses: Sequence[Lens], config
         return
     found = shapes_found(shapes)
     most = max(shapes, key=lambda shape: len(shapes[shape]))
-    raise ConfigError(
+    raise ConfigValueError(
         f"The {name} does not work: {notes[most]} That is fewer than the {MIN_USABLE_PIXELS} pixels a fit needs, in the "
         f"image of every lens (rows x columns: {found}), so every lens's fit would refuse it. Give dataset.mask's centre and radii in arcsec from the "
         f"image's centre, or remove dataset.mask from the template.")
