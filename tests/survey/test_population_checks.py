@@ -1516,5 +1516,37 @@ def test_a_text_option_typed_with_a_comment_is_refused_as_the_value_a_file_reads
     text = _text(result)
     assert f"psf_type must be 'gaussian' or 'moffat', got '{shown}'" in text, text
     assert "#" not in text.replace(str(tmp_path), ""), text
+
+
+@pytest.mark.parametrize("function, arguments, message", [
+    ("parse_settings", (["nokey"],), "--set expects KEY=VALUE (e.g. --set snr_range=[5,20]); got 'nokey'."),
+    ("parse_settings", (["snr_range=[5, 20"],), "--set snr_range: cannot read the value '[5, 20'."),
+    ("merge_options", ({"seed": 5}, {}), "--set seed: seed is not a population option; use --seed instead."),
+    ("merge_options", ({"size": 60}, {"size": ("--size", 50)}), "--size 50 and --set size=60 disagree; give size once."),
+], ids=["no_equals", "unreadable", "not_an_option", "disagree"])
+def test_a_set_option_refused_is_a_config_value_error(function, arguments, message):
+    """simulate-population's --set refusals (no '=', a value YAML cannot read, a key that is no
+    option, one a named option contradicts) were the plain ConfigError, which ``except ValueError``
+    missed though each is a wrong value: they are ConfigValueErrors (ValueErrors too), their
+    messages word for word (the command's exit 2: the test below and those above)."""
+    from tinylens.cli import simulate_population as command
+
+    with pytest.raises(ConfigValueError) as info:
+        getattr(command, function)(*arguments)
+    assert isinstance(info.value, ValueError)
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--set", "nokey"], "--set expects KEY=VALUE (e.g. --set snr_range=[5,20]); got 'nokey'."),
+    (["--set", "snr_range=[5, 20"], "--set snr_range: cannot read the value '[5, 20'."),
+])
+def test_a_set_option_that_cannot_be_read_ends_with_exit_2(tmp_path, args, expected):
+    """A --set without '=' or whose value YAML cannot read ends the command with exit 2 and its
+    message, no traceback, nothing written."""
+    out = tmp_path / "pop"
+    result = CliRunner().invoke(app, ["simulate-population", "1", str(out), "-q", *args])
+    assert result.exit_code == 2, result.output
+    assert expected in _text(result)
     assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
     assert not out.exists()

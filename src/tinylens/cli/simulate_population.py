@@ -18,7 +18,7 @@ from rich.markup import escape
 from typer.core import TyperCommand
 
 from tinylens.cli.common import console, path_value, reported_warnings
-from tinylens.errors import ConfigError, lens_count
+from tinylens.errors import ConfigValueError, lens_count
 from tinylens.jsonfile import read_json_file
 
 
@@ -126,11 +126,11 @@ def parse_settings(items: list[str]) -> dict[str, Any]:
     for item in items:
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
-            raise ConfigError(f"--set expects KEY=VALUE (e.g. --set snr_range=[5,20]); got {item!r}.")
+            raise ConfigValueError(f"--set expects KEY=VALUE (e.g. --set snr_range=[5,20]); got {item!r}.")
         try:
             value = yaml.load(text, Loader=DecimalNumbersLoader)  # noqa: S506 - a SafeLoader subclass
         except yaml.YAMLError:
-            raise ConfigError(f"--set {key.strip()}: cannot read the value {text!r}.") from None
+            raise ConfigValueError(f"--set {key.strip()}: cannot read the value {text!r}.") from None
         if key.strip() in TEXT_OPTIONS:
             # a number, true/false (an unquoted on, off, yes, no) or a date: the text typed, as a text is
             options[key.strip()] = _written(text) if isinstance(value, (int, float, datetime.date)) else value
@@ -175,16 +175,16 @@ NOT_SETTINGS = {"n": "the N argument", "outdir": "the OUTDIR argument", "seed": 
 
 def merge_options(settings: dict[str, Any], named: dict[str, tuple[str, Any]]) -> dict[str, Any]:
     """``--set`` options and the named ones (``{key: (flag, value or None)}``) as population options;
-    a ConfigError for a ``--set`` key that is not an option or that a named option contradicts."""
+    a ConfigValueError for a ``--set`` key that is not an option or that a named option contradicts."""
     for key in settings:
         if key in NOT_SETTINGS:
-            raise ConfigError(f"--set {key}: {key} is not a population option; use {NOT_SETTINGS[key]} instead.")
+            raise ConfigValueError(f"--set {key}: {key} is not a population option; use {NOT_SETTINGS[key]} instead.")
     options = dict(settings)
     for key, (flag, value) in named.items():
         if value is None:
             continue
         if key in settings and settings[key] != value:
-            raise ConfigError(f"{flag} {value} and --set {key}={settings[key]} disagree; give {key} once.")
+            raise ConfigValueError(f"{flag} {value} and --set {key}={settings[key]} disagree; give {key} once.")
         options[key] = value
     return options
 
