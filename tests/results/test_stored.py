@@ -561,3 +561,29 @@ def test_load_stored_of_no_path_names_its_argument(tmp_path, monkeypatch, path, 
     with pytest.raises(getattr(tinylens, kind)) as caught:
         load_stored(path)
     assert isinstance(caught.value, tinylens.ConfigError) and str(caught.value) == message
+
+
+def test_a_stored_config_refused_for_a_missing_package_keeps_the_missing_modules_name(tmp_path, monkeypatch):
+    """load_stored rebuilt a stored config's error with ``type(err)(message)``, so that a
+    MethodNotInstalledError (a ModuleNotFoundError) came out with ``name`` None, not the module
+    that is missing, which ``except ImportError as e: e.name`` reads; it is rebuilt by retold now,
+    its class, ``name`` and the path named in front as before."""
+    import numpy as np
+
+    import tinylens
+    import tinylens.problem
+    from tinylens.errors import MethodNotInstalledError
+    from tiny_lens import write_stored_result
+
+    problem = tinylens.load(write_tiny_lens(tmp_path / "lens"))
+    path = write_stored_result(tmp_path / "lens" / "output", problem, problem.prior_transform(np.full(problem.ndim, 0.5)))
+
+    def missing(*args, **kwargs):
+        raise MethodNotInstalledError("inference.method: dynesty cannot run here.", name="dynesty")
+
+    monkeypatch.setattr(tinylens.problem, "load_from", missing)
+    with pytest.raises(MethodNotInstalledError) as err:
+        load_stored(path)
+    assert err.value.name == "dynesty"
+    assert str(err.value) == (f"{path}: the config this fit records cannot be loaded by this tinylens (written by "
+                              "another version, or edited?): inference.method: dynesty cannot run here.")

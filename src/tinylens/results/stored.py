@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tinylens.errors import (ConfigError, ConfigTypeError, ConfigValueError, DataError, DataWarning, OutputError, counted, cut_value, listed, ls_command,
-                             outside_stacklevel)
+                             outside_stacklevel, retold)
 from tinylens.filenames import RESULT
 from tinylens.jsonfile import parse_json, read_json_file, read_json_text
 
@@ -160,9 +160,9 @@ def load_stored(path: str | Path, base_dir: str | Path | None = None, *,
             raise
         hint = moved_data_hint(stored, path, base_dir_option)
         raise DataError(f"{path}: the data of this fit cannot be loaded: {err} {hint}") from None
-    except ConfigError as err:  # of the same class: a ConfigValueError (a wrong value) stays one
-        raise type(err)(f"{path}: the config this fit records cannot be loaded by this tinylens (written by another "
-                        f"version, or edited?): {err}") from None
+    except ConfigError as err:  # of the same class: a ConfigValueError stays one, a MethodNotInstalledError keeps .name
+        raise retold(err, f"{path}: the config this fit records cannot be loaded by this tinylens (written by another "
+                          f"version, or edited?): {err}") from None
     best = stored_best(stored["max_likelihood"], problem.param_names, path)
     for note in mask_notes(stored, problem.dataset, path) + changed_files_notes(stored, problem.dataset, path):
         warnings.warn(note, DataWarning, stacklevel=outside_stacklevel())
