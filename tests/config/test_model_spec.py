@@ -197,3 +197,21 @@ def test_every_missing_parameter_of_a_component_is_named_at_once(mass, source, e
     with pytest.raises(ConfigError) as info:
         _spec(mass, source)
     assert expected in str(info.value), str(info.value)
+
+
+def test_a_model_error_named_with_its_config_file_keeps_an_import_errors_module(monkeypatch, tmp_path):
+    """spec_of_config put 'In config file PATH: ' in front of build_model_spec's error with
+    ``type(exc)(message)``, which gives an ImportError (a MethodNotInstalledError) ``name`` None;
+    it uses retold now, which keeps the class and the missing module's name."""
+    import tinylens.config.model_spec as model_spec
+    from tinylens.errors import MethodNotInstalledError
+
+    def missing(components, registries=None):
+        raise MethodNotInstalledError("a profile's package is not installed.", name="tl_missing_package")
+
+    monkeypatch.setattr(model_spec, "build_model_spec", missing)
+    config = tmp_path / "config.yaml"
+    with pytest.raises(MethodNotInstalledError) as err:
+        model_spec.spec_of_config({}, config)
+    assert err.value.name == "tl_missing_package"
+    assert str(err.value) == f"In config file {config}: a profile's package is not installed."

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 import numpy as np
 
 from tinylens.config.schema import show
-from tinylens.errors import ConfigError, ConfigTypeError, ConfigValueError, ConfigWarning, did_you_mean, in_config_file, listed, outside_stacklevel, visible
+from tinylens.errors import ConfigError, ConfigTypeError, ConfigValueError, ConfigWarning, did_you_mean, in_config_file, listed, outside_stacklevel, retold, visible
 from tinylens.priors import Prior
 
 if TYPE_CHECKING:
@@ -415,14 +415,15 @@ def build_model_spec(components: Any, registries: Registries | None = None) -> M
 def spec_of_config(components: Any, config: Any, registries: Registries | None = None) -> ModelSpec:
     """:func:`build_model_spec` of a config's ``components``, its ConfigError prefixed with
     ``In config file PATH:`` where ``config`` (as given to :func:`tinylens.load`) is a file's path, of the
-    same class (a ConfigValueError stays one)."""
+    same class (:func:`~tinylens.errors.retold`: a ConfigValueError stays one, an ImportError keeps its
+    ``name``)."""
     try:
         return build_model_spec(components, registries)
     except ConfigError as exc:
         where = in_config_file(config)
         if not where:
             raise
-        raise type(exc)(f"{where}{exc}") from None
+        raise retold(exc, f"{where}{exc}") from None
 
 
 def free_parameter_names(components: Any) -> tuple[str, ...]:
