@@ -253,3 +253,26 @@ def test_a_relative_cache_folder_is_taken_from_the_current_folder_once(monkeypat
         jax.config.update("jax_compilation_cache_dir", given[0])
         jax.config.update("jax_persistent_cache_min_compile_time_secs", given[1])
     assert (tmp_path / "cache").is_dir()
+
+
+def test_a_cache_folder_error_named_with_the_variable_keeps_its_class_and_an_import_errors_module(monkeypatch):
+    """default_cache_dir put the name of TINYLENS_CACHE_DIR in front of its path's error with
+    ``type(exc)(message)``, which gives an ImportError ``name`` None; it uses retold now: a
+    ConfigValueError (a home of no known user) stays one, and an ImportError keeps ``name``."""
+    import tinylens.config.loader as loader
+    from tinylens.errors import ConfigValueError, MethodNotInstalledError
+
+    monkeypatch.setenv("TINYLENS_CACHE_DIR", "~tl_no_such_user/cache")
+    with pytest.raises(ConfigValueError, match=r"^The environment variable TINYLENS_CACHE_DIR \(where compiled code "
+                                               r"is kept\): .*or TINYLENS_CACHE_DIR=off\.$"):
+        compilation.default_cache_dir()
+
+    def missing(value):
+        raise MethodNotInstalledError("a package is not installed", name="tl_missing_package")
+
+    monkeypatch.setattr(loader, "home_expanded", missing)
+    with pytest.raises(MethodNotInstalledError) as err:
+        compilation.default_cache_dir()
+    assert err.value.name == "tl_missing_package"
+    assert str(err.value) == ("The environment variable TINYLENS_CACHE_DIR (where compiled code is kept): a package is "
+                              "not installed, or TINYLENS_CACHE_DIR=off.")

@@ -57,7 +57,7 @@ def default_cache_dir() -> Path | None:
     is known here (nor ``$XDG_CACHE_HOME``). A ``$TINYLENS_CACHE_DIR`` in the home of no known user
     is a ConfigValueError (a ConfigError and a ValueError) naming it."""
     from tinylens.config.loader import home_expanded
-    from tinylens.errors import ConfigError
+    from tinylens.errors import ConfigError, retold
 
     value = os.environ.get("TINYLENS_CACHE_DIR")
     if value is not None and value.strip().lower() in CACHE_OFF_WORDS:
@@ -66,8 +66,8 @@ def default_cache_dir() -> Path | None:
         try:
             return home_expanded(value)
         except ConfigError as exc:
-            raise type(exc)(f"The environment variable TINYLENS_CACHE_DIR (where compiled code is kept): {exc}, "
-                            "or TINYLENS_CACHE_DIR=off.") from None
+            raise retold(exc, f"The environment variable TINYLENS_CACHE_DIR (where compiled code is kept): {exc}, "
+                              "or TINYLENS_CACHE_DIR=off.") from None
     try:
         base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     except RuntimeError:  # no $HOME, and a user the system does not know
