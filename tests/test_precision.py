@@ -216,3 +216,14 @@ def test_a_dtype_load_or_simulate_does_not_take_is_a_config_value_error_as_set_p
         assert str(caught.value).startswith(f"dtype={dtype!r}: must be float32 or float64 (jnp.float32, 'float64', ...)")
     with pytest.raises(tinylens.ConfigValueError):
         tinylens.set_precision("float16")
+
+
+def test_the_readme_names_the_class_a_typo_in_the_environment_variable_raises():
+    """The README said a TINYLENS_PRECISION typo 'is a ConfigError where Python first loads or
+    simulates'; it is a ConfigValueError (a ValueError too), which the README now names."""
+    from pathlib import Path
+
+    readme = " ".join((Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8").split())
+    assert "stops every `tinylens` command at once and is a `ConfigValueError` where Python first loads" in readme
+    run = _python(USE_AFTER_TYPO, "double")
+    assert run.stdout.startswith("refused: ConfigValueError True"), run.stdout + run.stderr
