@@ -1413,6 +1413,28 @@ def test_a_tinylensgpu_sampling_section_s_mistake_is_named_by_the_key_written(tm
     assert "inference" not in out, out
 
 
+@pytest.mark.parametrize("written, fragment", [
+    ("nlive: 0", "sampling.nlive: must be a whole number >= 1 for nautilus, got 0."),
+    ("nliv: 50", "sampling.nliv: not a setting of nautilus. Did you mean 'nlive'"),
+    ("sampler: nautlus", "sampling.sampler: unknown sampler method 'nautlus'."),
+    ("n_points_min: 1", "sampling.n_points_min: must be a whole number >= "),
+    ("sampler: dynesty\n  walks: 0", "sampling.walks: must be a whole number >= 1 for dynesty, got 0.")])
+def test_a_tinylensgpu_sampling_section_s_sampler_setting_mistake_is_named_by_the_key_written(tmp_path, written, fragment):
+    """A config with TinyLensGpu's older ``sampling:`` section (read as inference: {type: sampler, method:
+    its sampler, settings: its other keys}) had its sampler's checks name keys the file does not hold
+    ('inference.settings.nlive: ...', 'inference.method: unknown sampler method ...'); they now name
+    the keys written there, sampling.nlive and sampling.sampler, the key YAML read first in the file."""
+    def edit(cfg, _):
+        del cfg["inference"]
+
+    path = write_case(tmp_path, edit=edit)
+    path.write_text(path.read_text() + f"sampling:\n  {written}\n")
+    key = written.split("\n")[-1].split(":")[0].strip()
+    assert key in yaml.safe_load(path.read_text())["sampling"]  # the independent truth: the key the file holds
+    out = assert_user_error(invoke("validate", path), fragment, f"sampling.{key}:")
+    assert "inference" not in out, out
+
+
 @pytest.mark.parametrize("old, written, key, fragment", [
     ("  path: output", "  path: output\n  on: 3", "output.on", "unknown key 'on' (YAML read the key on, unquoted, as true: "
                                                              "write it in quotes, 'on', to give it as text)."),

@@ -664,12 +664,13 @@ def validate_config(data: Any, origin: str, key_words: KeyWords | None = None) -
                                "base_dir=r['config_dir']). To look at the fit itself, read it back with "
                                "tinylens.read_result(its folder).")
     read, unread = legacy_sampling(data)
+    as_written = LEGACY_SAMPLING in data and LEGACY_SAMPLING not in read and "inference" not in data
     try:
         config = Config.model_validate(read)
     except ValidationError as exc:
-        as_written = LEGACY_SAMPLING in data and LEGACY_SAMPLING not in read and "inference" not in data
         raise error_class(exc)(format_validation_error(exc, origin, from_sampling=as_written,
                                                        key_words=key_words, data=data)) from None
+    config._inference_from_sampling = as_written
     where = "" if origin == MAPPING else f"In {origin}: "
     for line in [*unread, *unused_keys(config)]:
         warnings.warn(f"{where}{line}.", ConfigWarning, stacklevel=outside_stacklevel())
@@ -830,6 +831,16 @@ def _boolean_read(given: Any) -> str:
         return ""
     words = YAML_BOOL_WORDS[given]
     return f" YAML reads an unquoted {', '.join(words[:-1])} or {words[-1]} as {str(given).lower()}."
+
+
+def key_as_written(config: Any, key: str) -> str:
+    """The dotted ``key`` of ``config``'s inference (``inference.method``, ``inference.settings.nlive``)
+    as the config file wrote it: where its inference was read from TinyLensGpu's older ``sampling``
+    section (:func:`legacy_sampling`), ``sampling.sampler``, ``sampling.nlive`` (:func:`as_written`);
+    else, and for another key, ``key`` itself."""
+    if not getattr(config, "_inference_from_sampling", False) or not key.startswith("inference."):
+        return key
+    return ".".join(as_written(tuple(key.split(".", 2))))
 
 
 def as_written(loc: tuple[Any, ...]) -> tuple[Any, ...]:

@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, ClassVar, Literal, Optional, Union
 
 from annotated_types import Ge, Gt, Lt
-from pydantic import (AfterValidator, AllowInfNan, BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag,
+from pydantic import (AfterValidator, AllowInfNan, BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, PrivateAttr, Tag,
                       ValidationInfo, field_validator, model_validator)
 from pydantic_core import PydanticCustomError
 
@@ -855,6 +855,11 @@ class Config(StrictModel):
     quality: Quality = Field(default_factory=Quality)
     solver_type: Literal["nnls", "normal"] = "nnls"
     output: Output = Field(default_factory=Output)
+    #: Whether ``inference`` was read from TinyLensGpu's older ``sampling`` section
+    #: (:func:`~tinylens.config.loader.legacy_sampling`), whose keys the checks of its method and
+    #: settings then name (``sampling.nlive``, not ``inference.settings.nlive``); no key of the
+    #: config: left out of its dumps, and so of a survey's template digest.
+    _inference_from_sampling: bool = PrivateAttr(default=False)
 
 
 #: Keys that another key switches off (:func:`unused_keys`): each pipeline key by the pipeline switch

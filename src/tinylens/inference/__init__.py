@@ -15,18 +15,20 @@ run of the pipeline (:func:`tinylens.pipeline.run_pipeline`).
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import shlex
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 from scipy.special import softmax
 
 from tinylens.config.schema import DEFAULT_METHODS
-from tinylens.errors import ConfigValueError, MethodNotInstalledError, did_you_mean
+from tinylens.errors import ConfigError, ConfigValueError, MethodNotInstalledError, did_you_mean, retold
 
 #: method -> "module:function" of its runner, by inference type.
 METHODS: dict[str, dict[str, str]] = {
@@ -152,6 +154,26 @@ def _check_some_free(inf, kind: str, n_dim: int) -> None:
         )
 
 
+@contextlib.contextmanager
+def _named_as_written(config) -> Iterator[None]:
+    """A ConfigError raised within the block that begins with the key of ``config``'s inference it
+    is about (``inference.method: ...``, ``inference.settings.nlive: ...``, as the checks of every
+    method name it) begins with that key as the config file wrote it
+    (:func:`~tinylens.config.loader.key_as_written`: ``sampling.sampler``, ``sampling.nlive`` for
+    TinyLensGpu's older ``sampling`` section), of the same class (:func:`~tinylens.errors.retold`)."""
+    try:
+        yield
+    except ConfigError as exc:
+        from tinylens.config.loader import key_as_written
+
+        text = str(exc)
+        key, sep, rest = text.partition(": ")
+        if not sep or not (key == "inference.method" or key.startswith("inference.settings.")) \
+                or key_as_written(config, key) == key:
+            raise
+        raise retold(exc, f"{key_as_written(config, key)}{sep}{rest}") from None
+
+
 def check_inference(config, n_dim: int | None = None) -> None:
     """Raise ConfigError for an unknown inference type, method or setting, or a setting value the
     method would fail on, without running anything or writing a file (a ConfigValueError for an
@@ -160,6 +182,11 @@ def check_inference(config, n_dim: int | None = None) -> None:
     ``n_dim``: the number of free parameters (default: counted from ``config.model_components``);
     the method is set up on a dummy problem of that dimension to try the settings.
     """
+    with _named_as_written(config):
+        _check_inference(config, n_dim)
+
+
+def _check_inference(config, n_dim: int | None) -> None:
     inf = config.inference
     kind = getattr(inf, "type", None) or "sampler"
     module, func = _resolve(kind, getattr(inf, "method", None)).split(":")
@@ -190,6 +217,12 @@ def check_inference_first(config) -> None:
     ``popsize`` cap), which is counted from ``model_components`` as the built problem's is
     (:func:`_n_free`); the same ConfigError. A fit runs it once the config is read, so that such a
     mistake is said before JAX and the data are loaded."""
+    with _named_as_written(config):
+        _check_inference_first(config)
+
+
+def _check_inference_first(config) -> None:
+    """:func:`check_inference_first`'s checks, their keys named as :func:`check_inference` names them."""
     inf = config.inference
     kind = getattr(inf, "type", None) or "sampler"
     _resolve(kind, getattr(inf, "method", None))
