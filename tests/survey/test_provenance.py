@@ -1274,3 +1274,29 @@ def test_only_a_nautilus_fit_counts_as_stopped_by_the_budget_a_survey_may_raise(
     assert runner.stopped_by_budget({**stopped, "method": "nautilus"})
     assert not runner.stopped_by_budget({**stopped, "method": "dynesty"})
     assert set(provenance.BUDGET_SETTINGS) == {"n_like_max", "timeout"}
+
+
+@pytest.mark.parametrize("section, indent, fragment", [
+    ("output:", "  ", "output.on: unknown key 'on' (YAML read the key on, unquoted, as true: write it in quotes, 'on',"),
+    ("dataset:", "  ", "dataset.on: unknown key 'on' (YAML read the key on, unquoted, as true: "),
+    ("  settings:", "    ", "inference.settings.on: a key here must be text (YAML read the key on, unquoted, as true: ")])
+@pytest.mark.parametrize("finished", [True, False])
+def test_a_template_key_yaml_reads_as_a_boolean_is_named_as_written(one_lens, section, indent, fragment, finished):
+    """A survey template with a key YAML 1.1 reads as no text (``on:``, read as true) was reported as
+    'output.True: unknown key True', a key never written, and one in dataset or inference.settings
+    of a survey with finished fits ended in a TypeError's traceback (its template compared with
+    survey.json's: '<' not supported between instances of 'str' and 'bool'); the template is now
+    refused at once, the key named as written, as ``tinylens validate`` names it in a config file."""
+    assert yaml.safe_load("on: 3") == {True: 3}  # the independent truth: YAML reads the key as true
+    other = one_lens["tmp"] / "on.yaml"
+    lines = one_lens["template"].read_text().split("\n")
+    lines.insert(lines.index(section) + 1, f"{indent}on: 3")
+    other.write_text("\n".join(lines))
+    out = one_lens["out"] if finished else one_lens["tmp"] / "fresh"
+    result = CliRunner().invoke(app, ["survey", str(one_lens["lenses"]), "-c", str(other), "--out", str(out),
+                                      "--workers", "1", "--quiet"])
+    text = " ".join(result.output.split())
+    assert result.exit_code == 2 and "Traceback" not in result.output, (result.output, result.exception)
+    assert text.startswith("Error: Invalid template ") and fragment in text, text
+    assert "True" not in text, text
+    assert not (one_lens["tmp"] / "fresh").exists()  # nothing written

@@ -401,6 +401,10 @@ class KeyWords:
             self._held.append(mapping)
         self._words.setdefault(id(mapping), {})[key_id(key)] = [word]
 
+    def __bool__(self) -> bool:
+        """Whether any key was written as words YAML read as no text."""
+        return bool(self._words)
+
     def of(self, mapping: Any) -> dict[tuple[str, Any], list[str]]:
         """The words of ``mapping``'s keys, by :func:`~tinylens.config.schema.key_id`; empty for
         another value, or a mapping the loader did not build."""
@@ -642,13 +646,16 @@ def _closed_on(text: str, opened: int, failed: int) -> int | None:
 
 
 # -- validation -------------------------------------------------------------------------------
-def validate_config(data: Any, origin: str, key_words: KeyWords | None = None) -> Config:
+def validate_config(data: Any, origin: str, key_words: KeyWords | None = None, written: Any = None) -> Config:
     """Validate parsed YAML; ``origin`` names it in messages (e.g. ``config file a.yaml``). A key
     that the config's other keys switch off (:func:`~tinylens.config.schema.unused_keys`) loads
     with a :class:`ConfigWarning`. A top level that is no mapping is a ConfigTypeError, a fit's
     ``result.json`` given as a config (a mapping of other keys) a ConfigValueError; the
     schema's problems are one error of the class :func:`error_class` gives them. ``key_words``
-    (:func:`parse_yaml_keys`): the words written for the keys YAML read as no text, which name them."""
+    (:func:`parse_yaml_keys`): the words written for the keys YAML read as no text, which name them;
+    ``written``: the parsed document whose mappings ``key_words`` know, where ``data`` is a copy of
+    it with some mappings made again (a survey's template with its lens files filled in), by the
+    same keys; default ``data`` itself."""
     if not isinstance(data, Mapping):
         dashes = " (with no '- ' before its keys)" if isinstance(data, list) and data else ""  # not of '[]'
         raise ConfigTypeError(
@@ -669,7 +676,8 @@ def validate_config(data: Any, origin: str, key_words: KeyWords | None = None) -
         config = Config.model_validate(read)
     except ValidationError as exc:
         raise error_class(exc)(format_validation_error(exc, origin, from_sampling=as_written,
-                                                       key_words=key_words, data=data)) from None
+                                                       key_words=key_words,
+                                                       data=data if written is None else written)) from None
     config._inference_from_sampling = as_written
     where = "" if origin == MAPPING else f"In {origin}: "
     for line in [*unread, *unused_keys(config)]:

@@ -36,7 +36,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from tinylens.config.loader import MAPPING, legacy_sampling, validate_config
+from tinylens.config.loader import MAPPING, KeyWords, legacy_sampling, validate_config
 from tinylens.config.schema import exponent_numbers, without_keys, without_speed_only
 from tinylens.data.dataset import MASK_READ_AS  # a stamp without it: a lens fitted before, fitted again
 from tinylens.errors import TinyLensError, cut_value, listed
@@ -247,19 +247,20 @@ def as_fits_read(template: Mapping[str, Any]) -> dict[str, Any] | None:
         return None
 
 
-def fits_read(template: Mapping[str, Any], origin: str = MAPPING) -> dict[str, Any]:
+def fits_read(template: Mapping[str, Any], origin: str = MAPPING, key_words: KeyWords | None = None) -> dict[str, Any]:
     """``template`` (parsed, without ``output``) as its fits read it: validated by the config's
     schema, its defaults filled and each typed value as the fit takes it (``pixel_scale: "0.05"``
     the number 0.05, a flag's ``1`` true); without the lens files a survey sets for each lens
     (:data:`LENS_PATHS`), whatever the template gives (``data_path: null``, a placeholder, too:
     validated as a lens's). ConfigError, naming ``origin`` (``template <path>``), where it is not
-    a valid config."""
+    a valid config; ``key_words``: the words written for its keys YAML read as no text
+    (:func:`~tinylens.config.loader.parse_yaml_keys` of the template file), which name such a key."""
     dataset = template.get("dataset")
     filled = ({**template, "dataset": {**dataset, **dict.fromkeys(LENS_PATHS, LENS_PATH_STANDIN)}}
               if isinstance(dataset, Mapping) else template)
     with warnings.catch_warnings():  # the template's: shown by its check
         warnings.simplefilter("ignore")
-        read = validate_config(filled, origin).model_dump(exclude={"output"})  # a NaN or .inf kept
+        read = validate_config(filled, origin, key_words, written=template).model_dump(exclude={"output"})  # a NaN or .inf kept
     return without_lens_paths(read)
 
 

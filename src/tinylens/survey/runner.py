@@ -413,13 +413,17 @@ def load_template(path: str | Path, pipeline: bool = True) -> dict[str, Any]:
     """The template YAML as a dict, its relative ``dataset.mask_path`` made absolute; without
     ``pipeline`` (``tinylens survey --no-pipeline``) its ``pipeline`` section is ``{enabled:
     false}`` (:func:`without_pipeline`). A top level that is no mapping is a ConfigTypeError, as a
-    config's is; a file that cannot be read a ConfigFileError (:func:`~tinylens.config.loader.read_text`)."""
-    from tinylens.config.loader import home_expanded, parse_yaml, read_text
+    config's is; a file that cannot be read a ConfigFileError (:func:`~tinylens.config.loader.read_text`).
+    A key YAML read as no text (``on:`` read as true) is refused at once by the schema's check of
+    the template (:func:`~tinylens.survey.provenance.fits_read`), which names it as written."""
+    from tinylens.config.loader import home_expanded, parse_yaml_keys, read_text
 
     path = home_expanded(path)
-    data = parse_yaml(read_text(path), path)
+    data, key_words = parse_yaml_keys(read_text(path), path)
     if not isinstance(data, dict):
         raise ConfigTypeError(f"The top level of template {path} must be a mapping with 'dataset', 'model_components', ...")
+    if key_words:  # a key YAML read as no text (on: as true), which no key of a config is: named as written
+        fits_read(data, f"template {path}", key_words)
     data = copy.deepcopy(data)
     dataset = data.get("dataset")
     if isinstance(dataset, dict) and isinstance(dataset.get("mask_path"), str):
