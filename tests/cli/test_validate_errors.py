@@ -1435,6 +1435,33 @@ def test_a_tinylensgpu_sampling_section_s_sampler_setting_mistake_is_named_by_th
     assert "inference" not in out, out
 
 
+@pytest.mark.parametrize("method, word, key, fragment", [
+    ("nautilus", "yes", "n_points_min", "must be a whole number >= "),
+    ("nautilus", "on", "periodic", "must be a list of distinct parameter indices from 0 to "),
+    ("nautilus", "on", "neural_network_kwargs", "must be a mapping of scikit-learn MLPRegressor settings for nautilus"),
+    ("dynesty", "yes", "ncdim", "must be a whole number from 1 to "),
+    ("dynesty", "off", "history_filename", "must be a file name for dynesty")])
+def test_a_sampler_setting_outside_the_shared_rules_given_a_yaml_boolean_word_says_how_yaml_read_it(tmp_path, method, word,
+                                                                                                    key, fragment):
+    """The sampler settings checked by their method's own rules, not the shared ones (n_points_min,
+    periodic, neural_network_kwargs, ncdim, history_filename), given a word YAML 1.1 reads as a
+    boolean, said 'got true.' alone, a value never written, where nlive: off says how YAML read the
+    word; they now say it too."""
+    read = yaml.safe_load(f"x: {word}")["x"]
+    assert isinstance(read, bool)  # the independent truth: PyYAML reads the word as a boolean
+    shown = str(read).lower()
+    words = "yes, on or true" if read else "no, off or false"
+
+    def edit(cfg, _):
+        cfg["inference"]["method"] = method
+
+    path = write_case(tmp_path, edit=edit)
+    path.write_text(path.read_text().replace("    nlive: 50", f"    nlive: 50\n    {key}: {word}"))
+    assert yaml.safe_load(path.read_text())["inference"]["settings"][key] is read
+    assert_user_error(invoke("validate", path), f"inference.settings.{key}: {fragment}",
+                      f"got {shown} (YAML reads an unquoted {words} as {shown}).")
+
+
 @pytest.mark.parametrize("old, written, key, fragment", [
     ("  path: output", "  path: output\n  on: 3", "output.on", "unknown key 'on' (YAML read the key on, unquoted, as true: "
                                                              "write it in quotes, 'on', to give it as text)."),

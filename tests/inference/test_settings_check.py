@@ -251,15 +251,15 @@ def test_every_whole_number_setting_of_nautiluss_networks_takes_a_float_with_no_
 YAML_WORDS_REFUSED = [
     ({**NAUTILUS, "settings": {"nlive": True}}, "nlive", "got true (YAML reads an unquoted yes, on or true as true)."),
     ({**NAUTILUS, "settings": {"nlive": True, "n_live": None}}, "nlive", "(got true and null); give one of them."),
-    ({**NAUTILUS, "settings": {"n_points_min": True}}, "n_points_min", "got true."),
-    ({**NAUTILUS, "settings": {"neural_network_kwargs": False}}, "neural_network_kwargs", "got false."),
+    ({**NAUTILUS, "settings": {"n_points_min": True}}, "n_points_min", "got true (YAML reads an unquoted yes, on or true as true)."),
+    ({**NAUTILUS, "settings": {"neural_network_kwargs": False}}, "neural_network_kwargs", "got false (YAML reads an unquoted no, off or false as false)."),
     ({**NAUTILUS, "settings": {"neural_network_kwargs": {"random_state": None}}},
      "neural_network_kwargs.random_state", "cannot store null in its checkpoint; use a number, a string or a list "
                                            "of numbers."),
-    ({**DYNESTY, "settings": {"periodic": True}}, "periodic", "got true."),
+    ({**DYNESTY, "settings": {"periodic": True}}, "periodic", "got true (YAML reads an unquoted yes, on or true as true)."),
     ({**DYNESTY, "settings": {"seed": False}}, "seed", "got false (YAML reads an unquoted no, off or false as false)."),
-    ({**DYNESTY, "settings": {"ncdim": True}}, "ncdim", "got true."),
-    ({**DYNESTY, "settings": {"history_filename": False}}, "history_filename", "got false."),
+    ({**DYNESTY, "settings": {"ncdim": True}}, "ncdim", "got true (YAML reads an unquoted yes, on or true as true)."),
+    ({**DYNESTY, "settings": {"history_filename": False}}, "history_filename", "got false (YAML reads an unquoted no, off or false as false)."),
     ({**DYNESTY, "settings": {"bound": True}}, "bound", "dynesty refuses true ("),
 ]
 

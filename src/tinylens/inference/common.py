@@ -152,7 +152,14 @@ def _boolean_read(what: str, value: Any) -> str:
     """For a true or false where a setting takes no boolean (``nlive: off``), the words YAML reads,
     unquoted, as it (`` (YAML reads an unquoted no, off or false as false)``): the config says one of
     them, not the false shown; else empty."""
-    if not isinstance(value, bool) or what == _FLAG[0]:
+    return "" if what == _FLAG[0] else boolean_read(value)
+
+
+def boolean_read(value: Any) -> str:
+    """For a true or false that a setting outside :data:`VALUE_RULES` refuses (``n_points_min: yes``,
+    ``periodic: on``, ``history_filename: off``: a number, a list, a mapping or a text expected), the words
+    YAML reads, unquoted, as it, with a leading space, as :func:`check_settings` says it; else empty."""
+    if not isinstance(value, bool):
         return ""
     from tinylens.config.schema import YAML_BOOL_WORDS
 
@@ -215,7 +222,7 @@ def check_indices(method: str, settings: Mapping[str, Any], keys: Iterable[str],
             error = number_error(value, lists=True) if isinstance(value, (list, tuple)) else ConfigTypeError
             raise error(
                 f"inference.settings.{key}: must be a list of distinct parameter indices from 0 to {n_dim - 1} "
-                f"(the model has {n_dim} free parameters) or null for {method}, got {show(value)}."
+                f"(the model has {n_dim} free parameters) or null for {method}, got {show(value)}{boolean_read(value)}."
             )
 
 

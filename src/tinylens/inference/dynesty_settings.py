@@ -24,7 +24,8 @@ from typing import Any
 from tinylens import filenames
 from tinylens.config.schema import show
 from tinylens.errors import ConfigTypeError, ConfigValueError
-from tinylens.inference.common import MAX_BATCH, _is_whole, check_at_most, check_indices, check_settings, number_error
+from tinylens.inference.common import (MAX_BATCH, _is_whole, boolean_read, check_at_most, check_indices, check_settings,
+                                       number_error)
 from tinylens.inference.source_names import method_keywords, package_folder
 
 DEFAULTS: dict[str, Any] = {
@@ -87,7 +88,7 @@ def check_history_name(name: Any) -> None:
         return
     if not isinstance(name, str):
         raise ConfigTypeError(f"inference.settings.history_filename: must be a file name for dynesty, "
-                              f"got {show(name)}.")
+                              f"got {show(name)}{boolean_read(name)}.")
     path = history_path(name)
     if not path.is_absolute() and is_other_own_file(os.path.normpath(path)):
         raise ConfigValueError(
@@ -156,7 +157,7 @@ def check_dimension(settings: dict[str, Any], init: dict[str, Any], n_dim: int) 
     if ncdim is not None and not (_is_whole(ncdim) and 1 <= ncdim <= n_dim):
         raise number_error(ncdim)(
             f"inference.settings.ncdim: must be a whole number from 1 to {n_dim} (the number of free parameters) "
-            f"or null for dynesty, got {show(ncdim)}."
+            f"or null for dynesty, got {show(ncdim)}{boolean_read(ncdim)}."
         )
 
 

@@ -54,6 +54,7 @@ from tinylens.inference.common import (
     KeptInterrupt,
     SamplingClock,
     _is_whole,
+    boolean_read,
     check_settings,
     fingerprint,
     fingerprint_parts,
@@ -292,7 +293,8 @@ def _check_network(value: Any) -> None:
     where = "inference.settings.neural_network_kwargs"
     if not isinstance(value, Mapping):
         raise ConfigTypeError(
-            f"{where}: must be a mapping of scikit-learn MLPRegressor settings for nautilus, got {show(value)}."
+            f"{where}: must be a mapping of scikit-learn MLPRegressor settings for nautilus, got {show(value)}"
+            f"{boolean_read(value)}."
         )
     allowed = keyword_names(MLPRegressor.__init__)
     for name, v in value.items():

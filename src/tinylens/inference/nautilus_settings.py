@@ -20,7 +20,8 @@ from typing import Any
 
 from tinylens.config.schema import show
 from tinylens.errors import ConfigValueError
-from tinylens.inference.common import MAX_BATCH, _is_whole, check_at_most, check_indices, check_settings, number_error
+from tinylens.inference.common import (MAX_BATCH, _is_whole, boolean_read, check_at_most, check_indices, check_settings,
+                                       number_error)
 from tinylens.inference.source_names import method_keywords, package_folder
 
 DEFAULTS: dict[str, Any] = {"n_live": 300, "n_batch": 256, "seed": 0, "resume": True, "verbose": False,
@@ -95,7 +96,7 @@ def check_dimension(settings: dict[str, Any], init: dict[str, Any], n_dim: int) 
     if n_min is not None and not (_is_whole(n_min) and n_min > n_dim):
         raise number_error(n_min)(
             f"inference.settings.n_points_min: must be a whole number >= {n_dim + 1} (the number of free "
-            f"parameters + 1) or null for nautilus, got {show(n_min)}."
+            f"parameters + 1) or null for nautilus, got {show(n_min)}{boolean_read(n_min)}."
         )
     check_indices("nautilus", init, ["periodic"], n_dim)
 
