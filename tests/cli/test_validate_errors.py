@@ -1396,6 +1396,22 @@ def test_corner_parameters_given_a_word_yaml_reads_as_a_boolean_says_how_yaml_re
                       f"; got {shown}. YAML reads an unquoted {words} as {shown}.")
 
 
+@pytest.mark.parametrize("written", ["corner_parameters: ~", "corner_parameters: null", "corner_parameters:"])
+def test_corner_parameters_given_no_value_is_said_as_any_key_given_none(tmp_path, written):
+    """output.corner_parameters given no value (``~``, ``null`` or nothing after the colon) was refused as
+    "should be 'mass', 'all' or a list of parameter names ...; got null", a null never written, where
+    draw_figures: ~ and every other key given none say 'has no value (nothing after the colon, or null);
+    give it a value: ...'; it is now said so too."""
+    assert yaml.safe_load(f"x: {written.partition(':')[2]}")["x"] is None  # the independent truth: YAML reads null
+    path = write_yaml_edit(tmp_path, "  path: output", f"  path: output\n  {written}")
+    out = assert_user_error(invoke("validate", path), "(1) output.corner_parameters: has no value (nothing after the "
+                            "colon, or null); give it a value: tinylens key: parameters of the corner plot: 'mass' ")
+    assert "got null" not in out, out
+    draw = write_yaml_edit(tmp_path / "draw", "  path: output", "  path: output\n  draw_figures: ~")
+    assert_user_error(invoke("validate", draw), "(1) output.draw_figures: has no value (nothing after the colon, or "
+                      "null); give it a value: ")  # the wording of a key given no value
+
+
 @pytest.mark.parametrize("written, key, fragment", [
     ("sampler: off", "sampling.sampler", "should be a valid string; got false. YAML reads an unquoted no, off or false"),
     ("sampler: 2024-01-01", "sampling.sampler", "should be a valid string; got 2024-01-01. YAML reads it, unquoted, as a date"),

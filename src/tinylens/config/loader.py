@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from tinylens.config.schema import (ERROR_TYPE, FIXED_VALUE_TAGS, UNKNOWN_KEYS, WRONG_TYPE, YAML_BOOL_WORDS, Config,
+from tinylens.config.schema import (ERROR_TYPE, FIXED_VALUE_TAGS, NO_VALUE, UNKNOWN_KEYS, WRONG_TYPE, YAML_BOOL_WORDS, Config,
                                     _unknown_keys, described, key_id, key_read_note, mapping_expected, show,
                                     unused_keys, written_key)
 from tinylens.errors import (MISSING_ERRNOS, ON_COMMAND_LINE, ConfigError, ConfigFileError, ConfigTypeError, ConfigValueError, ConfigWarning, counted, did_you_mean, ls_command,
@@ -809,6 +809,8 @@ def describe_error(err: Mapping[str, Any], from_yaml: bool = True, from_sampling
     if err["type"] == ERROR_TYPE:
         loc = loc + tuple(_split_key(ctx["key"])) if ctx.get("key") else loc
         message, value = ctx["msg"], ctx.get("value")
+        if ctx.get(NO_VALUE):  # a key the schema's own check refuses null for, said as any key given none
+            message, value = _no_value_message(loc, message), None
     elif _is_pair_error(err["type"], loc):
         loc = loc[:-1] if isinstance(loc[-1], int) else loc
         message, value = "should be a list of two numbers [a, b]", show(err.get("input"))

@@ -40,6 +40,9 @@ LIGHT_LISTS = ("source_light_list", "lens_light_list")
 ERROR_TYPE = "tinylens"
 #: The key of a :data:`ERROR_TYPE` error's context that marks a value of the wrong kind (:func:`fail`).
 WRONG_TYPE = "wrong_type"
+#: The key of a :data:`ERROR_TYPE` error's context that marks a key given no value (``key: ~``, or
+#: nothing after the colon), which the loader says as it says every such key (:func:`fail`).
+NO_VALUE = "no_value"
 
 #: A Gaussian prior whose mean lies more than this many sigma outside ``limits`` is refused.
 MAX_GAUSSIAN_SIGMAS_OUTSIDE = 6.0
@@ -209,15 +212,20 @@ def mapping_expected(value: Any) -> str:
     return f"expected a mapping (key: value pairs{dashes})"
 
 
-def fail(message: str, key: str | None = None, value: Any = ..., wrong_type: bool = False) -> PydanticCustomError:
+def fail(message: str, key: str | None = None, value: Any = ..., wrong_type: bool = False,
+         no_value: bool = False) -> PydanticCustomError:
     """An error about sub-key ``key`` (dotted, relative to the model) of the model being validated.
 
     Use as ``raise fail(...)``. ``value`` (when given) is shown as "got ..." in the message.
     ``wrong_type`` says the value is of a kind the key cannot take (true for a number, a list for a
     section), which the loader raises as a ConfigTypeError; else it is a value the key cannot take
     (or an unknown or missing key), a ConfigValueError (:func:`~tinylens.config.loader.error_class`).
+    ``no_value``: the key was given no value (null), which the loader says in the words it has for
+    any key given none, with ``message`` (``should be ...``) for what to give.
     """
     ctx: dict[str, Any] = {"msg": message, "key": key}
+    if no_value:
+        ctx[NO_VALUE] = True
     if value is not ...:
         ctx["value"] = show(value)
     if wrong_type:
@@ -804,6 +812,8 @@ class Output(StrictModel):
         if (isinstance(value, str) and value in ("mass", "all")) or \
                 (isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)):
             return value
+        if value is None:  # nothing after the colon, or ~: said as any key given no value is
+            raise fail("should be 'mass', 'all' or a list of parameter names", wrong_type=True, no_value=True)
         hint = did_you_mean([value], ["mass", "all"]) if isinstance(value, str) else ""
         got = described(value) if isinstance(value, (set, frozenset)) else show(value)  # not a mapping's braces
         raise fail("should be 'mass', 'all' or a list of parameter names (e.g. [lens_mass.0.theta_E, lens_mass.0.e1])"
