@@ -301,50 +301,27 @@ def fit_hint(folder: Path | None, problem: Any, fresh: bool = False) -> str:
             "from the beginning.")
 
 
-def finished_counts(catalog: Path, chosen: Sequence[str] | None = None,
-                    unfinished: Sequence[str] = (), lenses_dir: Path | None = None) -> dict[str, int] | None:
-    """Lenses ``ok`` and ``failed`` in a survey's ``catalog`` (Parquet), of the lens ids ``chosen``
-    only where given (``--only``), leaving out the lens ids ``unfinished`` (those the survey run
-    again fits, :func:`unfinished_folders`, though an earlier catalogue holds their row) and, with
-    ``lenses_dir`` (the survey's ``lenses/``), those whose folder is not there (deleted: the survey
-    run again reads its rows from the folders, so it fits them again); ``None`` where it is missing
-    or cannot be read."""
-    import pandas as pd
-
-    narrowed = chosen is not None or bool(unfinished) or lenses_dir is not None
-    try:
-        frame = pd.read_parquet(catalog, columns=["lens_id", "status"] if narrowed else ["status"])
-    except Exception:  # noqa: BLE001 - missing, cut short or not a catalogue: no counts to give
-        return None
-    status = frame["status"]
-    if chosen is not None:
-        status = status[frame["lens_id"].isin(list(chosen))]
-    if unfinished:
-        status = status[~frame["lens_id"].isin(list(unfinished))]
-    if lenses_dir is not None:
-        status = status[frame["lens_id"][status.index].map(lambda lens_id: (lenses_dir / str(lens_id)).is_dir()).astype(bool)]
-    return {"ok": int((status == "ok").sum()), "failed": int((status == "failed").sum())}
-
-
-def failed_elsewhere(catalog: Path, chosen: Sequence[str] | None, lenses: Sequence[str],
-                     unfinished: Sequence[str] = (), lenses_dir: Path | None = None) -> list[str]:
-    """The ids of the ``failed`` rows that :func:`finished_counts` counts (of the same ``catalog``,
-    ``chosen``, ``unfinished`` and ``lenses_dir``) whose lens is not among ``lenses``, the lens
-    folders the survey read: its lens folder was removed since the catalogue was written, so the
-    survey run again leaves its row out and cannot fit it, ``--retry-failed`` or not; none where the
-    catalogue is missing or cannot be read."""
+def finished_rows(catalog: Path, chosen: Sequence[str] | None = None,
+                  unfinished: Sequence[str] = (), lenses_dir: Path | None = None) -> Any:
+    """The ``lens_id`` and ``status`` of the finished lenses in a survey's ``catalog`` (Parquet), a
+    DataFrame: of the lens ids ``chosen`` only where given (``--only``), leaving out the lens ids
+    ``unfinished`` (those the survey run again fits, :func:`unfinished_folders`, though an earlier
+    catalogue holds their row) and, with ``lenses_dir`` (the survey's ``lenses/``), those whose folder
+    is not there (deleted: the survey run again reads its rows from the folders, so it fits them
+    again); ``None`` where it is missing or cannot be read."""
     import pandas as pd
 
     try:
         frame = pd.read_parquet(catalog, columns=["lens_id", "status"])
-    except Exception:  # noqa: BLE001 - missing, cut short or not a catalogue: none to tell
-        return []
-    left_out = set(lenses).union(unfinished)
-    wanted = None if chosen is None else set(chosen)
-    return sorted(str(lens_id) for lens_id, status in zip(frame["lens_id"], frame["status"])
-                  if status == "failed" and str(lens_id) not in left_out
-                  and (wanted is None or lens_id in wanted)
-                  and (lenses_dir is None or (lenses_dir / str(lens_id)).is_dir()))
+    except Exception:  # noqa: BLE001 - missing, cut short or not a catalogue: no rows to give
+        return None
+    if chosen is not None:
+        frame = frame[frame["lens_id"].isin(list(chosen))]
+    if unfinished:
+        frame = frame[~frame["lens_id"].isin(list(unfinished))]
+    if lenses_dir is not None:
+        frame = frame[frame["lens_id"].map(lambda lens_id: (lenses_dir / str(lens_id)).is_dir()).astype(bool)]
+    return frame
 
 
 #: Set on a KeyboardInterrupt raised once ``run_survey`` has returned (:func:`survey_written`).
@@ -388,14 +365,16 @@ def survey_hint(out: Path | None, command: str, written: bool = False, restart: 
     # (of chosen) and the lenses named (of named): all of them where chosen is None, as the counts are
     unfinished = unfinished_folders(out, None if chosen is None else [*chosen, *named])
     # a lens of the catalogue that the survey run again fits (its ok row's result.json gone, or its folder) is not finished
-    counts = finished_counts(out / CATALOG_PARQUET, chosen, list(_among(unfinished, chosen)), out / LENSES_DIR)
+    rows = finished_rows(out / CATALOG_PARQUET, chosen, list(_among(unfinished, chosen)), out / LENSES_DIR)
+    counts = None if rows is None else {status: int((rows["status"] == status).sum()) for status in ("ok", "failed")}
     # stopped before the survey deleted the failed rows it retries, the command keeps --retry-failed
     # (interrupted_hint): it fits those lenses again, so their rows are not kept as finished
     retried = counts.pop("failed") if counts and not written and "--retry-failed" in shlex.split(command) else 0
     # a failed lens whose lens folder is no longer there (not among the lenses the run read) is not fitted again:
     # the command leaves its row out of the catalogue, so it is neither kept nor retried
-    gone = (failed_elsewhere(out / CATALOG_PARQUET, chosen, lenses, list(_among(unfinished, chosen)), out / LENSES_DIR)
-            if retried and lenses else [])
+    read = set(lenses or ())
+    gone = (sorted(str(lens_id) for lens_id, status in zip(rows["lens_id"], rows["status"])
+                   if status == "failed" and str(lens_id) not in read) if retried and lenses else [])
     retried -= len(gone)
     if retried or gone:
         counts["failed"] = 0
