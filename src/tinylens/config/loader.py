@@ -26,7 +26,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from tinylens.config.schema import (ERROR_TYPE, FIXED_VALUE_TAGS, NO_VALUE, UNKNOWN_KEYS, WRONG_TYPE, YAML_BOOL_WORDS, Config,
-                                    _unknown_keys, described, key_id, key_read_note, mapping_expected, show,
+                                    _unknown_keys, bool_words_read, described, key_id, key_read_note, mapping_expected, show,
                                     unused_keys, written_key)
 from tinylens.errors import (MISSING_ERRNOS, ON_COMMAND_LINE, ConfigError, ConfigFileError, ConfigTypeError, ConfigValueError, ConfigWarning, counted, did_you_mean, ls_command,
                              outside_stacklevel, visible, windows_path_advice)
@@ -837,10 +837,7 @@ def _boolean_read(given: Any) -> str:
     """For a true or false where no boolean belongs (``prior_settings: off``, ``output: no``: a
     list or a section expected), the words YAML reads, unquoted, as it, with a leading space:
     the user wrote one of them, not the false shown; else empty."""
-    if not isinstance(given, bool):
-        return ""
-    words = YAML_BOOL_WORDS[given]
-    return f" YAML reads an unquoted {', '.join(words[:-1])} or {words[-1]} as {str(given).lower()}."
+    return f" {bool_words_read(given)}." if isinstance(given, bool) else ""
 
 
 def key_as_written(config: Any, key: str) -> str:
@@ -887,11 +884,10 @@ def _unquoted_text_hint(err: Mapping[str, Any], from_yaml: bool = True) -> str:
         as_str = "" if err["type"] == "literal_error" else " Give the text as a str."  # a choice's are listed
         return f"{as_str} If the mapping came from YAML:{hint}"
     if isinstance(given, bool):
-        words = YAML_BOOL_WORDS[given]
-        read = f" YAML reads an unquoted {', '.join(words[:-1])} or {words[-1]} as {str(given).lower()}"
         if err["type"] == "literal_error":  # none of the choices is such a word: they are listed
-            return f"{read}."
-        return f"{read}: write the word in quotes ({', '.join(repr(w) for w in words)}) to give it as text."
+            return _boolean_read(given)
+        quoted = ", ".join(repr(w) for w in YAML_BOOL_WORDS[given])
+        return f" {bool_words_read(given)}: write the word in quotes ({quoted}) to give it as text."
     if isinstance(given, (int, float, datetime.date)) and err["type"] == "string_type":
         if type(given) is datetime.date:  # YAML reads a date only as YYYY-MM-DD: its text is the one written
             return f" YAML reads it, unquoted, as a date: write it in quotes ('{show(given)}') to give it as text."

@@ -51,15 +51,19 @@ MAX_GAUSSIAN_SIGMAS_OUTSIDE = 6.0
 YAML_BOOL_WORDS = {True: ("yes", "on", "true"), False: ("no", "off", "false")}
 
 
+def bool_words_read(value: bool) -> str:
+    """``YAML reads an unquoted yes, on or true as true``: the words of :data:`YAML_BOOL_WORDS` that
+    YAML read as ``value``, said where a boolean was refused, as the user wrote one of the words."""
+    words = YAML_BOOL_WORDS[value]
+    return f"YAML reads an unquoted {', '.join(words[:-1])} or {words[-1]} as {str(value).lower()}"
+
+
 def _not_bool(value: Any) -> Any:
     """YAML's true/false (also yes/no, on/off) is no number, though Python reads it as 1/0. The
     message names the words YAML reads as the value, as the config may say ``zeropoint: yes``,
     which YAML 1.1 reads as true: the value parsed is all the schema sees."""
     if isinstance(value, bool):
-        word = str(value).lower()
-        first, second, third = YAML_BOOL_WORDS[value]
-        raise fail(f"should be a number, not {word} (YAML reads an unquoted {first}, {second} or {third} as {word})",
-                   wrong_type=True)
+        raise fail(f"should be a number, not {str(value).lower()} ({bool_words_read(value)})", wrong_type=True)
     return value
 
 

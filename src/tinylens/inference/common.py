@@ -161,10 +161,9 @@ def boolean_read(value: Any) -> str:
     YAML reads, unquoted, as it, with a leading space, as :func:`check_settings` says it; else empty."""
     if not isinstance(value, bool):
         return ""
-    from tinylens.config.schema import YAML_BOOL_WORDS
+    from tinylens.config.schema import bool_words_read
 
-    words = YAML_BOOL_WORDS[value]
-    return f" (YAML reads an unquoted {', '.join(words[:-1])} or {words[-1]} as {str(value).lower()})"
+    return f" ({bool_words_read(value)})"
 
 
 def number_error(value: Any, lists: bool = False) -> type[ConfigError]:
