@@ -671,14 +671,14 @@ def validate_config(data: Any, origin: str, key_words: KeyWords | None = None, w
                                "base_dir=r['config_dir']). To look at the fit itself, read it back with "
                                "tinylens.read_result(its folder).")
     read, unread = legacy_sampling(data)
-    as_written = LEGACY_SAMPLING in data and LEGACY_SAMPLING not in read and "inference" not in data
+    from_sampling = "inference" in read and "inference" not in data  # legacy_sampling made it of sampling
     try:
         config = Config.model_validate(read)
     except ValidationError as exc:
-        raise error_class(exc)(format_validation_error(exc, origin, from_sampling=as_written,
+        raise error_class(exc)(format_validation_error(exc, origin, from_sampling=from_sampling,
                                                        key_words=key_words,
                                                        data=data if written is None else written)) from None
-    config._inference_from_sampling = as_written
+    config._inference_from_sampling = from_sampling
     where = "" if origin == MAPPING else f"In {origin}: "
     for line in [*unread, *unused_keys(config)]:
         warnings.warn(f"{where}{line}.", ConfigWarning, stacklevel=outside_stacklevel())
