@@ -391,7 +391,7 @@ class KeyWords:
     the loader built, found by its identity (kept alive here, so that no other takes its id)."""
 
     def __init__(self) -> None:
-        self._words: dict[int, dict[tuple[str, Any], list[str]]] = {}
+        self._words: dict[int, dict[tuple[str, Any], str]] = {}
         self._held: list[Any] = []
 
     def add(self, mapping: dict, key: Any, word: str) -> None:
@@ -399,13 +399,13 @@ class KeyWords:
         mapping's own overrides) is the word written last, whose value the mapping holds."""
         if id(mapping) not in self._words:
             self._held.append(mapping)
-        self._words.setdefault(id(mapping), {})[key_id(key)] = [word]
+        self._words.setdefault(id(mapping), {})[key_id(key)] = word
 
     def __bool__(self) -> bool:
         """Whether any key was written as words YAML read as no text."""
         return bool(self._words)
 
-    def of(self, mapping: Any) -> dict[tuple[str, Any], list[str]]:
+    def of(self, mapping: Any) -> dict[tuple[str, Any], str]:
         """The words of ``mapping``'s keys, by :func:`~tinylens.config.schema.key_id`; empty for
         another value, or a mapping the loader did not build."""
         return self._words.get(id(mapping), {})
@@ -760,7 +760,7 @@ def format_validation_error(exc: ValidationError, origin: str, from_sampling: bo
     ``key_words``: the words written for the keys YAML read as no text (:func:`parse_yaml_keys`),
     which name such a key (an unknown one, one of a mapping of names: ``params``, ``settings``) and its
     value's problems, each by the words of its own mapping in ``data``, the config as parsed."""
-    def words_at(loc: tuple[Any, ...]) -> dict[tuple[str, Any], list[str]]:
+    def words_at(loc: tuple[Any, ...]) -> dict[tuple[str, Any], str]:
         return {} if key_words is None else key_words.of(_value_at(data, as_written(loc) if from_sampling else loc))
 
     errors = [{**err, "loc": tuple(err["loc"])} for err in exc.errors(include_url=False)]

@@ -276,10 +276,10 @@ def key_id(key: Any) -> tuple[str, Any]:
     return type(key).__name__, key
 
 
-def written_key(key: Any, words: Mapping[tuple[str, Any], Sequence[str]]) -> tuple[str, str] | None:
+def written_key(key: Any, words: Mapping[tuple[str, Any], str]) -> tuple[str, str] | None:
     """For a key that YAML read as no text (``on`` as true, ``~`` as null, ``2024-01-01`` as a
-    date, ``7`` as a number), the key as written (``words``, from the loader: the first where the
-    file writes several) and how YAML read it (``as true``); None for a text key, or one whose
+    date, ``7`` as a number), the key as written (``words``, from the loader, by :func:`key_id`)
+    and how YAML read it (``as true``); None for a text key, or one whose
     words are not known (a mapping given in Python)."""
     if isinstance(key, str):
         return None
@@ -287,7 +287,7 @@ def written_key(key: Any, words: Mapping[tuple[str, Any], Sequence[str]]) -> tup
         written = words.get(key_id(key))
     except TypeError:  # an unhashable key, from Python
         return None
-    if not written:
+    if written is None:
         return None
     if key is None or isinstance(key, bool):
         read = f"as {YAML_WORDS[key]}"
@@ -295,10 +295,10 @@ def written_key(key: Any, words: Mapping[tuple[str, Any], Sequence[str]]) -> tup
         read = "as a number"
     else:
         read = "as a date" if isinstance(key, datetime.date) else f"as {type(key).__name__}"
-    return written[0], read
+    return written, read
 
 
-def key_read_note(key: Any, words: Mapping[tuple[str, Any], Sequence[str]]) -> str:
+def key_read_note(key: Any, words: Mapping[tuple[str, Any], str]) -> str:
     """`` (YAML read the key on, unquoted, as true: ...)`` for a key YAML read as no text, with
     its leading space; empty for another."""
     read = written_key(key, words)
@@ -309,7 +309,7 @@ def key_read_note(key: Any, words: Mapping[tuple[str, Any], Sequence[str]]) -> s
 
 
 def _unknown_keys(unknown: list[Any], allowed: list[str], unsupported: Mapping[str, str],
-                  words: Mapping[tuple[str, Any], Sequence[str]] | None = None) -> PydanticCustomError:
+                  words: Mapping[tuple[str, Any], str] | None = None) -> PydanticCustomError:
     """The error for keys a section does not have, with the closest allowed key; a key of
     TinyLensGpu's that tinylens does not support (``unsupported``) is said to be one. A key YAML
     read as no text (``on:``, read as true) is named as written (``words``, from the loader), with
