@@ -647,6 +647,36 @@ def test_a_template_refused_where_no_lens_loaded_says_so_not_that_a_lens_checked
     assert "nlive" in text, text
 
 
+def test_a_template_prior_warning_is_said_once_naming_the_template_where_no_lens_loaded(tmp_path):
+    """Where every lens the template check tried had broken data (no noise.fits), a prior reaching
+    outside its parameter's values (theta_E uniform from -1 to 1.5: 40 % of it below 0) was warned of
+    twice: 'The template T: model_components...theta_E: 40 % of the prior ...', from the lenses
+    tried, then the same text again not naming the template, as the settings' check without a lens
+    (check_unloaded_settings) built the model once more with its warnings. It is said once, naming
+    the template."""
+    import warnings
+
+    from tinylens.errors import ConfigWarning
+
+    lenses = tmp_path / "lenses"
+    for i in range(2):
+        write_lens(lenses / f"lens_{i}", 1.0, seed=i)
+        (lenses / f"lens_{i}" / "noise.fits").unlink()  # every lens's data broken: none loads
+    config = template_config()
+    config["model_components"]["lens_mass_list"][0]["params"]["theta_E"]["prior_settings"] = [-1.0, 1.5]
+    template = tmp_path / "template.yaml"
+    template.write_text(yaml.safe_dump(config, sort_keys=False))
+    broken: dict[str, str] = {}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        checked = runner.check_template(runner.load_template(template), runner.find_lenses(lenses), tmp_path / "out",
+                                        name="template T", broken=broken)
+    assert checked is None and sorted(broken) == ["lens_0", "lens_1"]  # no lens loaded
+    said = [str(w.message) for w in caught if issubclass(w.category, ConfigWarning) and "of the prior" in str(w.message)]
+    assert len(said) == 1, said
+    assert said[0].startswith("The template T: model_components.lens_mass_list[0].params.theta_E: 40 % of the prior"), said
+
+
 def test_a_template_checked_with_no_lens_loaded_is_validated_once_for_its_mask_and_history(tmp_path, monkeypatch):
     """Where no lens loaded (tries=0 here), check_template validated the template twice for the
     checks that need no lens's data: once for its dataset.mask (check_shape_mask), once again for

@@ -636,14 +636,15 @@ def check_unloaded_settings(config: Any, name: str = "template", tried: Sequence
     (:func:`loaded_template`), where no lens loaded: those checks need only the model's free
     parameters, built from ``model_components`` alone, as a loaded lens's are; its ConfigError
     names the template and says that no lens loaded (:func:`unloaded_check` of the lenses ``tried``).
-    The free parameters come from the profiles' names (:mod:`tinylens.profiles.catalog`), with the
-    profiles' own messages, JAX not imported."""
-    from tinylens.config.model_spec import build_model_spec
+    The free parameters come from the profiles' names
+    (:func:`~tinylens.config.model_spec.free_parameter_names`), with the profiles' own messages, JAX
+    not imported, and without the model's warnings (a prior reaching outside its parameter's
+    values): each lens tried built the model and :func:`check_template` said them, naming the template."""
+    from tinylens.config.model_spec import free_parameter_names
     from tinylens.fit import check_settings
-    from tinylens.profiles.catalog import LIGHT_NAMES, MASS_NAMES
 
     try:
-        names = tuple(build_model_spec(config.model_components, (MASS_NAMES, LIGHT_NAMES)).param_names)
+        names = free_parameter_names(config.model_components)
         check_settings(SimpleNamespace(config=config, param_names=names, ndim=len(names)))
     except ConfigError as exc:
         raise retold(exc, f"The {name} does not work ({unloaded_check(tried)}): {exc}") from None
