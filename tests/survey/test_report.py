@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from tinylens.cli import report as report_cli
 from tinylens.cli.main import app
 from tinylens.errors import TinyLensError
 from tinylens.results import report as rp
@@ -1692,6 +1693,35 @@ def test_a_one_lens_report_says_it_has_no_scatter_instead_of_an_nmad_of_0_per_ce
     assert stats["nmad"].iloc[0] == pytest.approx(expected, rel=1e-12)
     title = rp.comparison_figure(joined, qs, stats).axes[0].get_title(loc="left")
     assert title.startswith(f"NMAD $\\sigma$ = {rp.percent_text(expected)}%"), title
+
+
+@pytest.mark.parametrize("lo68, hi68, said", [(1.17, 1.20, "0/1"), (1.15, 1.20, "1/1")])
+def test_a_one_lens_report_gives_truth_within_68_as_a_count_not_a_rate(tmp_path, lo68, hi68, said):
+    """report of a survey with one ok lens (theta_E 1.158 fitted 1.187, its 68 % interval 1.17 to
+    1.20, the truth outside it) printed 'truth within 68%' as '0%', a rate the report's own advice
+    gives tens of lenses (a calibrated posterior misses one lens in three), beside NMAD '-' and the
+    band columns' counts. One lens's is now its count, '0/1' ('1/1' with the truth inside); the
+    tables keep the fraction; two lenses still get a per cent."""
+    truth = pd.DataFrame({"lens_id": ["a", "b"], "lens_mass.0.theta_E": [1.158, 1.0]})
+    one = pd.DataFrame({"lens_id": ["a", "z"], "status": ["ok", "failed"], "lens_mass.0.theta_E_median": [1.187, np.nan],
+                        "lens_mass.0.theta_E_lo68": [lo68, np.nan], "lens_mass.0.theta_E_hi68": [hi68, np.nan]})
+    one.to_csv(tmp_path / "catalog.csv", index=False)
+    truth.to_csv(tmp_path / "truth.csv", index=False)
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv"), "--truth", str(tmp_path / "truth.csv"),
+                                      "--out", str(tmp_path / "rep")], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.output.splitlines() if "lens_mass.0.theta_E" in line)
+    cells = [cell.strip() for cell in row.split("│")[1:-1]]
+    assert cells[2] == "1" and cells[-1] == said, cells
+    inside = lo68 <= 1.158 <= hi68  # the truth against the interval, read here
+    assert pd.read_csv(tmp_path / "rep" / "report_stats.csv")["coverage_68"].tolist() == [float(inside)]
+
+    two = pd.DataFrame({"lens_id": ["a", "b"], "status": "ok", "lens_mass.0.theta_E_median": [1.187, 1.03],
+                        "lens_mass.0.theta_E_lo68": [lo68, 0.95], "lens_mass.0.theta_E_hi68": [hi68, 1.05]})
+    qs = [rp.quantity_for("lens_mass.0.theta_E")]
+    stats = rp.stats_table(rp.comparison_frame(two, truth, qs), qs)
+    table = report_cli.stats_rich_table(stats, "t")
+    assert list(table.columns[-1].cells) == [f"{100 * (1 + inside) / 2:.0f}%"]
 
 
 def test_one_lens_with_a_very_wide_interval_is_cut_at_the_axes_not_made_to_stretch_them():

@@ -57,11 +57,14 @@ def stats_rich_table(stats, title: str) -> Table:
         fmt = (lambda v: f"{percent_text(v, 3)}%") if relative else plain_number
         scatter = "-" if math.isnan(row.nmad) else fmt(row.nmad)  # one lens has none
         bands = [str(int(row.n_within_10pct)), str(int(row.n_beyond_20pct))] if relative and row.n else ["-", "-"]
+        # one lens's 0 % or 100 % is no rate (0 % is what a calibrated posterior gives one lens in three): its count
+        covered = "-" if math.isnan(row.coverage_68) else (
+            f"{round(row.coverage_68)}/1" if row.n == 1 else f"{100 * row.coverage_68:.0f}%")
         table.add_row(row.parameter, row.deviation, str(row.n), fmt(row.median_deviation), scatter,
                       "-" if math.isnan(row.n_outliers) else f"{int(row.n_outliers)} ({100 * row.outlier_fraction:.1f}%)",
                       "-" if math.isnan(row.n_outliers_expected) else f"{row.n_outliers_expected:.1f}", *bands,
                       "-" if math.isnan(row.n_truth_outside_997) else str(int(row.n_truth_outside_997)),
-                      "-" if math.isnan(row.coverage_68) else f"{100 * row.coverage_68:.0f}%")
+                      covered)
     return table
 
 
