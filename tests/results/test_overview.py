@@ -267,6 +267,35 @@ def test_a_cell_that_is_not_a_number_is_named_by_its_lens_id(tmp_path):
     assert not (tmp_path / "report").exists()
 
 
+def test_the_overview_of_one_ok_lens_gives_no_spread_of_the_lenses_medians(tmp_path):
+    """report (no truth) of a catalogue with one ok lens (theta_E 1.187): the printed '16-84 % of
+    lenses' read '1.19 to 1.19', a spread of one value that reads as lenses agreeing; it is now '-',
+    as the comparison's NMAD of one lens, and overview_parameters.csv keeps its percentiles. Two
+    lenses still get theirs, as numpy's percentiles of their medians."""
+    from tinylens.results.report import plain_number
+
+    def spread_cell(medians: list[float], out: str) -> str:
+        n = len(medians)
+        catalog = pd.DataFrame({"lens_id": [f"l{i}" for i in range(n + 1)], "status": ["ok"] * n + ["failed"],
+                                "lens_mass.0.theta_E_median": [*medians, np.nan],
+                                "lens_mass.0.theta_E_lo68": [m - 0.015 for m in medians] + [np.nan],
+                                "lens_mass.0.theta_E_hi68": [m + 0.015 for m in medians] + [np.nan]})
+        catalog.to_csv(tmp_path / f"{out}.csv", index=False)
+        result = CliRunner().invoke(app, ["report", str(tmp_path / f"{out}.csv"), "-o", str(tmp_path / out)],
+                                    terminal_width=200)
+        assert result.exit_code == 0, result.output
+        row = next(line for line in result.output.splitlines() if "lens_mass.0.theta_E" in line)
+        cells = [cell.strip() for cell in row.split("\u2502")[1:-1]]
+        assert cells[1] == str(n), cells
+        return cells[3]
+
+    assert spread_cell([1.187], "one") == "-"
+    kept = pd.read_csv(tmp_path / "one" / "overview_parameters.csv").iloc[0]
+    assert (kept["n"], kept["percentile_16"], kept["percentile_84"]) == (1, 1.187, 1.187)
+    p16, p84 = np.percentile([1.187, 0.93], [16, 84])
+    assert spread_cell([1.187, 0.93], "two") == f"{plain_number(p16)} to {plain_number(p84)}"
+
+
 def test_an_all_failed_survey_still_gets_an_overview(tmp_path):
     """Every fit failed: no parameter to summarise and no figure, but the reasons and the list."""
     pd.DataFrame({"lens_id": ["a", "b", "c"], "status": "failed",

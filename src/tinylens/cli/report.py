@@ -333,7 +333,9 @@ def print_overview(result: dict[str, Any], paths: dict[str, Path]) -> None:
             width = "-" if math.isnan(row.half_width_68) else plain_number(row.half_width_68)
             if not math.isnan(row.relative_half_width_68):
                 width += f" ({percent_text(row.relative_half_width_68)} %)"
-            spread = "-" if math.isnan(row.median) else f"{plain_number(row.percentile_16)} to {plain_number(row.percentile_84)}"
+            # one lens's median has no spread ("1.19 to 1.19" read as lenses that agree): none, as its NMAD
+            spread = ("-" if math.isnan(row.median) or row.n == 1
+                      else f"{plain_number(row.percentile_16)} to {plain_number(row.percentile_84)}")
             table.add_row(row.parameter, str(row.n), "-" if math.isnan(row.median) else plain_number(row.median, 4), spread, width,
                           *([str(row.n_collapsed)] if point else []))
         wide.print(table)
