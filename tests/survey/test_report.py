@@ -1663,6 +1663,18 @@ def test_one_catastrophic_outlier_among_100_lenses_stretches_the_model_axis_alon
     assert top.get_ylim()[1] > 9.02 and top.get_ylim()[0] == pytest.approx(left)  # the outlier is shown
 
 
+def _theta_e_cells(tmp_path, catalog: pd.DataFrame, truth: pd.DataFrame) -> list[str]:
+    """``tinylens report`` of ``catalog`` against ``truth`` (written as CSV files in ``tmp_path``,
+    the report in tmp_path/rep): the cells of its printed table's theta_E row, the command ended well."""
+    catalog.to_csv(tmp_path / "catalog.csv", index=False)
+    truth.to_csv(tmp_path / "truth.csv", index=False)
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv"), "--truth", str(tmp_path / "truth.csv"),
+                                      "--out", str(tmp_path / "rep")], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.output.splitlines() if "lens_mass.0.theta_E" in line)
+    return [cell.strip() for cell in row.split("│")[1:-1]]
+
+
 def test_a_one_lens_report_says_it_has_no_scatter_instead_of_an_nmad_of_0_per_cent(tmp_path):
     """report of a survey with one ok lens (theta_E 1.158 fitted 1.187, 2.5 % off): the NMAD of one
     deviation is 0 by its formula, and the panel's title read "NMAD sigma = 0%", the printed table
@@ -1670,13 +1682,7 @@ def test_a_one_lens_report_says_it_has_no_scatter_instead_of_an_nmad_of_0_per_ce
     (null, '-') and the title says so; two lenses still get their NMAD, 1.48 x |a - b| / 2."""
     truth = pd.DataFrame({"lens_id": ["a", "b"], "lens_mass.0.theta_E": [1.158, 1.0]})
     one = pd.DataFrame({"lens_id": ["a", "z"], "status": ["ok", "failed"], "lens_mass.0.theta_E_median": [1.187, np.nan]})
-    one.to_csv(tmp_path / "catalog.csv", index=False)
-    truth.to_csv(tmp_path / "truth.csv", index=False)
-    result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv"), "--truth", str(tmp_path / "truth.csv"),
-                                      "--out", str(tmp_path / "rep")], terminal_width=200)
-    assert result.exit_code == 0, result.output
-    row = next(line for line in result.output.splitlines() if "lens_mass.0.theta_E" in line)
-    cells = [cell.strip() for cell in row.split("│")[1:-1]]
+    cells = _theta_e_cells(tmp_path, one, truth)
     assert cells[2] == "1" and cells[3] == "2.5%" and cells[4] == "-", cells
     written = json.loads((tmp_path / "rep" / "report_stats.json").read_text())["parameters"][0]
     assert written["n"] == 1 and written["nmad"] is None
@@ -1705,13 +1711,7 @@ def test_a_one_lens_report_gives_truth_within_68_as_a_count_not_a_rate(tmp_path,
     truth = pd.DataFrame({"lens_id": ["a", "b"], "lens_mass.0.theta_E": [1.158, 1.0]})
     one = pd.DataFrame({"lens_id": ["a", "z"], "status": ["ok", "failed"], "lens_mass.0.theta_E_median": [1.187, np.nan],
                         "lens_mass.0.theta_E_lo68": [lo68, np.nan], "lens_mass.0.theta_E_hi68": [hi68, np.nan]})
-    one.to_csv(tmp_path / "catalog.csv", index=False)
-    truth.to_csv(tmp_path / "truth.csv", index=False)
-    result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv"), "--truth", str(tmp_path / "truth.csv"),
-                                      "--out", str(tmp_path / "rep")], terminal_width=200)
-    assert result.exit_code == 0, result.output
-    row = next(line for line in result.output.splitlines() if "lens_mass.0.theta_E" in line)
-    cells = [cell.strip() for cell in row.split("│")[1:-1]]
+    cells = _theta_e_cells(tmp_path, one, truth)
     assert cells[2] == "1" and cells[-1] == said, cells
     inside = lo68 <= 1.158 <= hi68  # the truth against the interval, read here
     assert pd.read_csv(tmp_path / "rep" / "report_stats.csv")["coverage_68"].tolist() == [float(inside)]
