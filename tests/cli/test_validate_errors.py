@@ -1451,6 +1451,23 @@ def test_a_tinylensgpu_sampling_section_s_sampler_setting_mistake_is_named_by_th
     assert "inference" not in out, out
 
 
+def test_a_tinylensgpu_sampling_section_s_settings_refused_together_are_named_by_the_section_written(tmp_path):
+    """Settings that dynesty refuses only together (a parameter both periodic and reflective, each
+    list valid alone) in TinyLensGpu's older ``sampling:`` section were said as 'inference.settings:
+    dynesty refuses these settings together (...)', a section the file does not hold, as 38ece9b
+    renamed only the keys of one setting; the section written, sampling, is named now."""
+    def edit(cfg, _):
+        del cfg["inference"]
+
+    path = write_case(tmp_path, edit=edit)
+    path.write_text(path.read_text() + "sampling:\n  sampler: dynesty\n  nlive: 50\n  periodic: [0]\n  reflective: [0]\n")
+    written = yaml.safe_load(path.read_text())
+    assert "inference" not in written and written["sampling"]["periodic"] == written["sampling"]["reflective"] == [0]
+    out = assert_user_error(invoke("validate", path), "sampling: dynesty refuses these settings together (",
+                            "both periodic and reflective")
+    assert "inference" not in out, out
+
+
 @pytest.mark.parametrize("method, word, key, fragment", [
     ("nautilus", "yes", "n_points_min", "must be a whole number >= "),
     ("nautilus", "on", "periodic", "must be a list of distinct parameter indices from 0 to "),

@@ -158,7 +158,7 @@ def _check_some_free(inf, kind: str, n_dim: int) -> None:
 def _named_as_written(config) -> Iterator[None]:
     """A ConfigError raised within the block that begins with the key of ``config``'s inference it
     is about (``inference.method: ...``, ``inference.settings.nlive: ...``, as the checks of every
-    method name it) begins with that key as the config file wrote it
+    method name it, or ``inference.settings: ...`` for settings refused together) begins with that key as the config file wrote it
     (:func:`~tinylens.config.loader.key_as_written`: ``sampling.sampler``, ``sampling.nlive`` for
     TinyLensGpu's older ``sampling`` section), of the same class (:func:`~tinylens.errors.retold`)."""
     try:
@@ -168,7 +168,7 @@ def _named_as_written(config) -> Iterator[None]:
 
         text = str(exc)
         key, sep, rest = text.partition(": ")
-        if not sep or not (key == "inference.method" or key.startswith("inference.settings.")) \
+        if not sep or not (key in ("inference.method", "inference.settings") or key.startswith("inference.settings.")) \
                 or key_as_written(config, key) == key:
             raise
         raise retold(exc, f"{key_as_written(config, key)}{sep}{rest}") from None
