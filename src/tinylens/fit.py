@@ -1078,9 +1078,9 @@ def check_settings(problem: Any, folder: Path | None = None, config: str | Path 
     ``output.corner_parameters``. ``tinylens validate`` and a survey's template check run it too.
     With the output ``folder`` (a fit's), also that dynesty's evaluation history is not one of
     tinylens's own files there. With ``config``, the config file's path, the error names it."""
-    from tinylens.inference import check_inference, search_of
+    from tinylens.inference import _named_as_written, check_inference, search_of
 
-    with _config_file_named(config):
+    with _config_file_named(config), _named_as_written(problem.config):  # dynesty's history: its key as written too
         check_inference(problem.config, problem.ndim)
         corner_names(list(problem.param_names), problem.config.output.corner_parameters)
         if folder is not None:

@@ -1468,6 +1468,27 @@ def test_a_tinylensgpu_sampling_section_s_settings_refused_together_are_named_by
     assert "inference" not in out, out
 
 
+def test_a_tinylensgpu_sampling_section_s_dynesty_history_on_the_fit_s_own_file_is_named_by_the_key_written(tmp_path):
+    """A dynesty history_filename in TinyLensGpu's older ``sampling:`` section that reaches a file of
+    tinylens's own in the output folder only once resolved against it (../output/result.json) was
+    said as 'inference.settings.history_filename: ...', a key the file does not hold, as the check
+    with the output folder ran outside 38ece9b's renaming; it names sampling.history_filename now."""
+    def edit(cfg, _):
+        del cfg["inference"]
+
+    path = write_case(tmp_path, edit=edit)
+    path.write_text(path.read_text() + "sampling:\n  sampler: dynesty\n  nlive: 50\n  save_evaluation_history: true\n"
+                                       "  history_filename: ../output/result.json\n")
+    written = yaml.safe_load(path.read_text())
+    assert "inference" not in written and written["output"]["path"] == "output"
+    # the independent truth: the name, resolved against the output folder, is the fit's own result.json
+    assert (path.parent / "output" / written["sampling"]["history_filename"]).resolve() == \
+        (path.parent / "output" / "result.json").resolve()
+    out = assert_user_error(invoke("validate", path),
+                            "sampling.history_filename: '../output/result.json' is the file result.json")
+    assert "inference" not in out, out
+
+
 @pytest.mark.parametrize("method, word, key, fragment", [
     ("nautilus", "yes", "n_points_min", "must be a whole number >= "),
     ("nautilus", "on", "periodic", "must be a list of distinct parameter indices from 0 to "),

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tinylens import filenames
 from tinylens.config import load_config
 from tinylens.fit import file_names
@@ -147,6 +149,33 @@ def test_a_dynesty_history_that_is_one_file_for_every_lens_is_refused_before_the
     for history in ("calls.h5", "hist/calls.h5"):
         plain = runner.load_template(_dynesty_template(tmp_path, history))
         runner.check_histories(tinylens.load(runner.lens_config(plain, found[0], out)), found, out)  # no error
+
+
+@pytest.mark.parametrize("history, fragment", [
+    ("../lens_c/result.json", "sampling.history_filename: '../lens_c/result.json' is the file"),
+    ("../calls.h5", "sampling.history_filename: '../calls.h5' is the same file")])
+def test_a_tinylensgpu_sampling_template_s_dynesty_history_mistake_is_named_by_the_key_written(tmp_path, mock_survey,
+                                                                                             history, fragment):
+    """A template with TinyLensGpu's older ``sampling:`` section had check_histories name
+    'inference.settings.history_filename', a key the template does not hold, for a history on
+    another lens's result.json and for one file shared by every lens; sampling.history_filename now."""
+    import yaml
+
+    import tinylens
+    from tinylens.errors import ConfigError
+
+    lenses, out = mock_survey["lenses"], tmp_path / "out"
+    found = runner.find_lenses(lenses)
+    path = _dynesty_template(tmp_path, history)
+    config = yaml.safe_load(path.read_text())
+    config["sampling"] = {"sampler": "dynesty", **config.pop("inference")["settings"]}
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    assert "inference" not in yaml.safe_load(path.read_text())  # the key the template holds: sampling's
+    problem = tinylens.load(runner.lens_config(runner.load_template(path), found[0], out))
+    with pytest.raises(ConfigError) as raised:
+        runner.check_histories(problem, found, out)
+    text = " ".join(str(raised.value).split())
+    assert fragment in text and "inference" not in text, text
 
 
 def test_a_dynesty_history_on_a_lens_result_json_is_refused_though_every_lens_tried_is_broken(tmp_path):

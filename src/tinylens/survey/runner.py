@@ -659,7 +659,8 @@ def check_histories(problem: Any, lenses: Sequence[Lens], out: str | Path, name:
     so that the template check, which tries a few lenses only, finds it before the survey starts;
     and, a ConfigValueError, where it is the same file for every lens (an absolute path,
     ``../calls.h5``), which each lens's fit would start afresh, losing the others' histories."""
-    from tinylens.inference import search_of
+    from tinylens.config.loader import key_as_written
+    from tinylens.inference import _named_as_written, search_of
 
     inference = problem.config.inference
     if not dict(getattr(inference, "settings", None) or {}).get("save_evaluation_history"):
@@ -670,13 +671,14 @@ def check_histories(problem: Any, lenses: Sequence[Lens], out: str | Path, name:
     root = Path(out).resolve()
     for lens in lenses:
         try:
-            module.check_history_folder(settings, lens.output(root))
+            with _named_as_written(problem.config):  # sampling.history_filename, for TinyLensGpu's older section
+                module.check_history_folder(settings, lens.output(root))
         except ConfigError as exc:
             raise retold(exc, f"The {name} does not work (for lens {lens.lens_id}'s fit): {exc}") from None
     shared = [module.history_file(settings, lens.output(root)).resolve() for lens in lenses[:2]]
     if len(shared) == 2 and shared[0] == shared[1]:  # absolute, or leaving the lens's folder: one file for all
         raise ConfigValueError(
-            f"The {name} does not work: inference.settings.history_filename: "
+            f"The {name} does not work: {key_as_written(problem.config, 'inference.settings.history_filename')}: "
             f"'{settings.get('history_filename')}' is the same file {shared[0]} for every lens (an "
             "absolute path, or one that leaves the lens's output folder), so that each lens's fit would write its "
             "history over the one before (dynesty starts the file afresh), two workers at once into the same file. "
