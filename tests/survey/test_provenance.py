@@ -1300,3 +1300,24 @@ def test_a_template_key_yaml_reads_as_a_boolean_is_named_as_written(one_lens, se
     assert text.startswith("Error: Invalid template ") and fragment in text, text
     assert "True" not in text, text
     assert not (one_lens["tmp"] / "fresh").exists()  # nothing written
+
+
+@pytest.mark.parametrize("setting, text", [("f_live", ".inf"), ("logl_max", ".nan")])
+def test_a_template_holding_a_value_that_is_not_finite_reuses_its_own_survey_json(tmp_path, setting, text):
+    """survey.json is written as every tinylens JSON file is, a value that is not finite as null:
+    a template with 'f_live: .inf' (or a '.nan') was stored so, and the same survey run again
+    with the same template was refused as 'made with another template (differences:
+    inference.settings.f_live: null -> Infinity)'. The template is now compared as the record
+    stores it, on both sides; another value beside it is still a difference."""
+    method = "dynesty" if setting == "logl_max" else "nautilus"
+    template = f"inference: {{method: {method}, settings: {{{setting}: {text}, nlive: 200}}}}\n"
+    path = tmp_path / provenance.MANIFEST_FILE
+    write_json(path, provenance.manifest(Path("/l"), Path("/t.yaml"), yaml.safe_load(template), "float32"))
+    assert f'"{setting}": null' in path.read_text()  # independent truth: what the survey's record holds
+    recorded = provenance.read_json(path)
+
+    def conflict(text):
+        return provenance.manifest_conflict(recorded, provenance.manifest(Path("/l"), Path("/t.yaml"), yaml.safe_load(text), "float32"))
+
+    assert conflict(template) is None
+    assert conflict(template.replace("nlive: 200", "nlive: 100")).endswith("differences: inference.settings.nlive: 200 -> 100)")

@@ -381,13 +381,25 @@ def manifest_conflict(recorded: Mapping[str, Any], current: Mapping[str, Any]) -
     if old != new:
         return _precision_conflict(old, new, f"TINYLENS_PRECISION={old} continues the survey as it was begun")
     # Keyed again: a survey.json written before a key counted as speed-only still holds it.
-    old_key = template_key(recorded.get("template") or {})
-    found = differences(old_key, current["template"])
+    old_key = as_stored(template_key(recorded.get("template") or {}))
+    new_key = as_stored(current["template"])
+    found = differences(old_key, new_key)
     if found:
         shown = listed(found, MAX_LISTED, sep="; ")
         return (f"were made with another template ({recorded.get('template_path')}; differences: {shown})"
-                + pipeline_switched(old_key, current["template"]))
+                + pipeline_switched(old_key, new_key))
     return None
+
+
+def as_stored(key: Mapping[str, Any]) -> dict[str, Any]:
+    """A template's ``key`` (:func:`template_key`) as ``survey.json`` stores it and
+    :func:`manifest_conflict` reads it back: a value that is not finite (``f_live: .inf``, a
+    ``.nan``) as null, as every tinylens JSON file writes one (``results.tables._jsonable``), so
+    that a survey compares its template with its own record alike (both sides: a record of
+    another writer may hold the NaN itself)."""
+    from tinylens.results.tables import _jsonable
+
+    return _jsonable(key)
 
 
 def pipeline_on(key: Mapping[str, Any]) -> bool:
