@@ -35,7 +35,7 @@ from tinylens import filenames
 from tinylens.errors import (DISK_FULL, FIT_RERUN, OUTPUT_FOLDER_CHOICE, ConfigError, ConfigTypeError, ConfigValueError, OutputError,
                              in_config_file, ls_command, outside_stacklevel, retold)
 from tinylens.interrupts import interrupt_behind
-from tinylens.jsonfile import read_json_file
+from tinylens.jsonfile import read_result_json
 from tinylens.paths import PATH_MAX, limit_text, name_max_said, name_too_long
 from tinylens.results.stored import finite_number
 
@@ -1333,7 +1333,7 @@ def replaced_files(out: Path, written: Collection[str], inputs: Iterable[str | P
 
     record = out / filenames.RESULT
     try:
-        stored = read_json_file(record)
+        stored = read_result_json(record)
         written_ns = record.stat().st_mtime_ns
     except (OSError, ValueError):
         return []
@@ -1503,7 +1503,7 @@ def pipeline_switched(problem: Any, out: Path) -> str | None:
     config unchanged), what the checkpoints' warning says of it (:func:`_warn_unresumed`); None
     where it records the same, or nothing of it can be read."""
     try:
-        stored = read_json_file(out / filenames.RESULT)
+        stored = read_result_json(out / filenames.RESULT)
     except (OSError, ValueError):
         return None
     from tinylens.inference import sampler_method
@@ -1792,7 +1792,7 @@ def capped_again(problem: Any, out: Path) -> tuple[str, float, float] | None:
     if cap is None or not resumes(settings) or not (out / filenames.RESULT).is_file():
         return None
     try:
-        stored = read_json_file(out / filenames.RESULT)
+        stored = read_result_json(out / filenames.RESULT)
     except (OSError, ValueError):  # unreadable: the fit replaces it, as ever
         return None
     if not isinstance(stored, dict) or stored.get("method") != method or stored.get("converged") is not False:

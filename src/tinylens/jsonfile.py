@@ -179,3 +179,27 @@ def read_json_object(path: str | Path, non_finite: bool = False) -> dict[str, An
     except (OSError, ValueError):
         return None
     return content if isinstance(content, dict) else None
+
+
+# A fit's result.json: one rule for every reader of it. Its number fields are checked where they
+# are used (load_stored reads null as NaN and names a key of another kind), so a NaN or an Infinity
+# written by another program (Python's json.dump of an edited result) is read as that number, by
+# every reader alike, not taken for a damaged file by some and read by others.
+
+
+def parse_result_json(text: str) -> Any:
+    """The JSON value of a ``result.json``'s ``text`` (:func:`parse_json`, a NaN or an Infinity read
+    as that number)."""
+    return parse_json(text, non_finite=True)
+
+
+def read_result_json(path: str | Path) -> Any:
+    """The JSON value in the ``result.json`` at ``path`` (:func:`read_json_file`, a NaN or an
+    Infinity read as that number): an OSError or a ValueError as there."""
+    return read_json_file(path, non_finite=True)
+
+
+def read_result_object(path: str | Path) -> dict[str, Any] | None:
+    """The object in the ``result.json`` at ``path``; None where it is missing, cannot be read or
+    holds no object (:func:`read_json_object`, a NaN or an Infinity read as that number)."""
+    return read_json_object(path, non_finite=True)

@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shutil
+from pathlib import Path
 from dataclasses import replace
 
 import numpy as np
@@ -359,3 +360,40 @@ def test_a_nan_written_by_pythons_json_reads_back_as_nan_as_load_stored_reads_it
     assert np.isnan(read.derived[name]["interval_68"][0])
     assert read.derived[name]["interval_68"][1] == result.derived[name]["interval_68"][1]
     assert read.median == result.median
+
+
+def test_every_reader_of_result_json_reads_a_nan_literal_as_load_stored_does(fitted, tmp_path):
+    """result.json was read two ways: load_stored and read_result read a NaN written by Python's
+    json.dump as NaN, while the fit (the earlier fit's files it replaces), the survey (a lens's row
+    made again of its result.json, the precision its fits computed in), the overview (the lens's
+    figure) and the mask check took the same file for a damaged one: no row (the lens fitted
+    again), no figure, the earlier files left. Every reader now reads it by one rule."""
+    from tinylens.fit import replaced_files
+    from tinylens.results.overview import _figure_path
+    from tinylens.results.stored import load_stored, mask_reading_unknown
+    from tinylens.survey.provenance import fitted_precision
+    from tinylens.survey.runner import result_row
+
+    result, out = fitted
+    shutil.copytree(out, tmp_path, dirs_exist_ok=True)
+    record = tmp_path / "result.json"
+    stored = json.loads(record.read_text())
+    name = next(iter(stored["derived"]))
+    stored["derived"][name]["interval_68"][0] = float("nan")
+    stored["files"]["results"] = "model.png"
+    (tmp_path / "model.png").write_bytes(b"\x89PNG")
+    record.write_text(json.dumps(stored))
+    assert "NaN" in record.read_text()
+    assert np.isnan(load_stored(record)[0]["derived"][name]["interval_68"][0])  # the reference reader
+    stored["config"]["dataset"]["mask_path"] = "mask.fits"  # for the mask check: no file to load
+    stored["info"].pop("mask_read_as", None)
+    record.write_text(json.dumps(stored))
+
+    lens_id = Path(stored["output_dir"]).name
+    row = result_row(lens_id, record)
+    assert row is not None and row["lens_id"] == lens_id
+    assert fitted_precision([record]) == stored["info"]["precision"]
+    assert _figure_path(tmp_path) == str(tmp_path / "model.png")
+    assert mask_reading_unknown(tmp_path)  # mask_path set, its reading recorded nowhere
+    samples = tmp_path / stored["files"]["samples"]
+    assert samples.is_file() and samples in replaced_files(tmp_path, written=[])

@@ -379,9 +379,10 @@ def fitted_other_files(directory: Path, out: Path) -> bool | None:
     (:func:`~tinylens.survey.provenance.changed_inputs`: equal sizes and times, or contents, are
     the same files); ``None`` where it records none (a fit from before it did, no result.json)."""
     from tinylens.filenames import RESULT
-    from tinylens.survey.provenance import INPUT_KEYS, changed_inputs, read_json, recorded_fit_inputs
+    from tinylens.jsonfile import read_result_object
+    from tinylens.survey.provenance import INPUT_KEYS, changed_inputs, recorded_fit_inputs
 
-    recorded = recorded_fit_inputs(read_json(out / RESULT) or {})
+    recorded = recorded_fit_inputs(read_result_object(out / RESULT) or {})
     if recorded is None:
         return None
     folder = found_folder(directory)

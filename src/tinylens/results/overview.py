@@ -32,7 +32,7 @@ import pandas as pd
 from tinylens import filenames
 from tinylens.errors import TinyLensError, lens_count
 from tinylens.fit import DEFAULT_FILES
-from tinylens.jsonfile import read_json_file
+from tinylens.jsonfile import read_result_json
 from tinylens.results.report import (CATALOG_HINT, ID_COLUMN, Quantity, angle_in_range, angle_percentiles, numbers,
                                      paper_quantities, percent_text, physical_range, plain_number, quantity_unit)
 
@@ -346,7 +346,7 @@ def _figure_path(folder: Path) -> str:
     """The model figure in a lens's output folder (as its ``result.json`` names it), or ``""``."""
     name = DEFAULT_FILES["results"]
     try:
-        name = read_json_file(folder / filenames.RESULT)["files"]["results"]
+        name = read_result_json(folder / filenames.RESULT)["files"]["results"]
     except (OSError, ValueError, KeyError, TypeError):
         pass
     path = folder / str(name)

@@ -15,7 +15,7 @@ import numpy as np
 from tinylens.errors import (ConfigError, ConfigTypeError, ConfigValueError, DataError, DataWarning, OutputError, counted, cut_value, listed, ls_command,
                              outside_stacklevel, retold)
 from tinylens.filenames import RESULT
-from tinylens.jsonfile import parse_json, read_json_file, read_json_text
+from tinylens.jsonfile import parse_result_json, read_json_file, read_json_text, read_result_json
 
 if TYPE_CHECKING:  # tinylens.fit imports this module's callers lazily
     from tinylens.fit import FitResult
@@ -144,7 +144,7 @@ def load_stored(path: str | Path, base_dir: str | Path | None = None, *,
             raise OutputError(_not_entered(path, exc, folder=True)) from None
         raise OutputError(f"{path} is a folder; {where}")
     try:
-        stored = read_json_file(path, non_finite=True)  # a NaN, as the null read as NaN: its key named below
+        stored = read_result_json(path)  # a NaN, as the null read as NaN: its key named below
     except FileNotFoundError:
         raise OutputError(f"{path}: no such file (a fit's result.json is in its output folder)") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
@@ -284,7 +284,7 @@ def mask_reading_unknown(folder: Path) -> bool:
     if isinstance(stamp, dict) and stamp.get("read_as") == MASK_READ_AS:
         return False
     try:
-        stored = parse_json(text)
+        stored = parse_result_json(text)
     except ValueError:
         return False
     stored = stored if isinstance(stored, dict) else {}
@@ -534,7 +534,7 @@ def _fit_record(record: Path) -> dict[str, Any]:
     :func:`load_stored` reads it: a number field reads null as NaN, and :func:`check_record_types`
     names a key whose value is of another kind."""
     try:
-        stored = read_json_file(record, non_finite=True)
+        stored = read_result_json(record)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise OutputError(f"{record}: not a readable result.json ({type(err).__name__}: {err}).{read_advice(record, err)}") from None
     versions = stored.get("versions") if isinstance(stored, dict) else None

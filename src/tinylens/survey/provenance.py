@@ -40,7 +40,7 @@ from tinylens.config.loader import MAPPING, KeyWords, legacy_sampling, validate_
 from tinylens.config.schema import exponent_numbers, without_keys, without_speed_only
 from tinylens.data.dataset import MASK_READ_AS  # a stamp without it: a lens fitted before, fitted again
 from tinylens.errors import TinyLensError, cut_value, listed
-from tinylens.jsonfile import read_json_object
+from tinylens.jsonfile import read_json_object, read_result_object
 
 MANIFEST_FILE = "survey.json"
 #: ``dataset`` keys naming a lens's input files.
@@ -367,7 +367,7 @@ def fitted_precision(results: Iterable[Path]) -> str | None:
     ``TINYLENS_PRECISION=float64`` was in their environment."""
     found = set()
     for path in results:
-        info = (read_json(path) or {}).get("info")
+        info = (read_result_object(path) or {}).get("info")
         if isinstance(info, dict) and info.get("precision") in ("float32", "float64"):
             found.add(info["precision"])
     return found.pop() if len(found) == 1 else None

@@ -49,7 +49,7 @@ from tinylens.config.schema import Inference
 from tinylens.errors import (SURVEY_FOLDER_CHOICE, SURVEY_LENS_DIR_CHOICE, SURVEY_RERUN, SURVEY_WORKERS_ARGUMENT, UNWRITABLE, ConfigError, ConfigTypeError, ConfigValueError, ConfigWarning, ConvergenceWarning, DataError, DataWarning, OutputError, TinyLensError, counted, lens_count,
                              listed, ls_command, out_of_memory, retold)
 from tinylens.interrupts import interrupt_held
-from tinylens.jsonfile import read_json_file
+from tinylens.jsonfile import read_json_file, read_result_json, read_result_object
 from tinylens.precision import get_precision
 from tinylens.results.truth import TRUTH_FILE
 from tinylens.survey.lens_files import FITS_SUFFIXES, LENS_FILES, MASK_FILE, lens_file_names, survey_names_text, unsurveyed_names  # noqa: F401 (FITS_SUFFIXES: also imported from here)
@@ -1294,7 +1294,7 @@ def read_rows(out: str | Path) -> dict[str, dict[str, Any]]:
             from tinylens.results.quality import raised_critical  # JAX: only for such a row
 
             try:
-                quality = read_json_file(path.parent / filenames.RESULT).get("quality") or {}
+                quality = read_result_json(path.parent / filenames.RESULT).get("quality") or {}
                 row["critical_flags"] = ",".join(raised_critical(quality))
             except (OSError, ValueError, AttributeError):
                 pass  # no readable result.json: the column stays empty
@@ -1336,7 +1336,7 @@ def result_row(lens_id: str, result_path: Path) -> dict[str, Any] | None:
     if not result_path.exists():
         return None
     try:
-        result = read_json_file(result_path)
+        result = read_result_json(result_path)
     except (OSError, ValueError):
         return None
     return row_of_result(lens_id, result)
@@ -1465,7 +1465,7 @@ def adoptable_row(lens_id: str, folder: Path, config: Mapping[str, Any], precisi
     write its row (its worker died; Dask runs the task again), where that fit is the one the task
     would make: of ``config`` (the template and this lens's files), in ``precision``, from the
     input files its ``inputs.json`` stamped, unchanged since. ``None`` otherwise: the lens is fitted."""
-    result, recorded = read_json(folder / filenames.RESULT), read_stamp(folder / filenames.INPUTS)
+    result, recorded = read_result_object(folder / filenames.RESULT), read_stamp(folder / filenames.INPUTS)
     if result is None or recorded is None or recorded.get(PRECISION_KEY) != precision:
         return None
     row = row_of_result(lens_id, result)
@@ -1479,7 +1479,7 @@ def finish_adopted(folder: Path, row: Mapping[str, Any]) -> None:
     """What the task of the fit adopted in ``folder`` (:func:`adoptable_row`) had left to do: remove
     the checkpoints where its ``result.json`` names none (the fit removes them once it is written),
     and write its ``row``. An ``info`` that is not an object (edited by hand) names none."""
-    info = (read_json(folder / filenames.RESULT) or {}).get("info")
+    info = (read_result_object(folder / filenames.RESULT) or {}).get("info")
     if not isinstance(info, dict) or info.get("checkpoint") is None:
         for name in filenames.checkpoint_names():
             (folder / name).unlink(missing_ok=True)
@@ -1568,7 +1568,7 @@ def stopped_results(rows: Sequence[Mapping[str, Any]], out: Path,
         if not unconverged_row(row):
             continue
         lens = Lens(str(row["lens_id"]), Path(lens_dir or ".") / str(row["lens_id"]))
-        result = read_json(lens.output(out) / filenames.RESULT)
+        result = read_result_object(lens.output(out) / filenames.RESULT)
         if result is not None and stopped_by_budget(result):
             stopped[lens.lens_id] = (lens, result)
     return stopped
@@ -1651,7 +1651,7 @@ def stopped_by_another_budget(folder: Path, config: Mapping[str, Any],
     the lenses of one survey."""
     from tinylens.fit import stopping_limit
 
-    result = read_json(folder / filenames.RESULT)
+    result = read_result_object(folder / filenames.RESULT)
     if result is None or not stopped_by_budget(result) or not resumable(folder, result, config, cache):
         return False
     old, new, limit = budget(result["config"]), settings_of(config, "budget", cache), stopping_limit(result)
