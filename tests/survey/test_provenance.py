@@ -1321,3 +1321,25 @@ def test_a_template_holding_a_value_that_is_not_finite_reuses_its_own_survey_jso
 
     assert conflict(template) is None
     assert conflict(template.replace("nlive: 200", "nlive: 100")).endswith("differences: inference.settings.nlive: 200 -> 100)")
+
+
+@pytest.mark.parametrize("before, after", [("1e400", ".inf"), (".inf", "1e400"), ("-1e400", "-.inf")])
+def test_an_infinity_written_in_exponent_notation_reuses_a_survey_json_of_another_spelling(tmp_path, before, after):
+    """'f_live: 1e400' (text to YAML 1.1, which survey.json keeps as written) and 'f_live: .inf'
+    (stored as null) are the same number to a fit, and were alike to the survey before it compared
+    templates as survey.json stores them; since, one was 'null' and the other '"1e400"', and the
+    same survey run again was refused as 'made with another template'. Both now read as null; a
+    finite value beside them is still a difference."""
+    read = [float(yaml.safe_load(f"x: {text}")["x"]) for text in (before, after)]  # YAML: the text '1e400', or inf
+    assert read[0] == read[1] and abs(read[0]) == float("inf")  # independent truth: one number, not finite
+    template = "inference: {{method: nautilus, settings: {{f_live: {}, nlive: 200}}}}\n"
+    path = tmp_path / provenance.MANIFEST_FILE
+    write_json(path, provenance.manifest(Path("/l"), Path("/t.yaml"), yaml.safe_load(template.format(before)), "float32"))
+    recorded = provenance.read_json(path)
+
+    def conflict(text):
+        return provenance.manifest_conflict(recorded, provenance.manifest(Path("/l"), Path("/t.yaml"), yaml.safe_load(text), "float32"))
+
+    assert conflict(template.format(after)) is None
+    assert conflict(template.format(before)) is None
+    assert "differences: inference.settings.f_live:" in (conflict(template.format("0.01")) or "")

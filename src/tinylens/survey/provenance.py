@@ -391,15 +391,22 @@ def manifest_conflict(recorded: Mapping[str, Any], current: Mapping[str, Any]) -
     return None
 
 
-def as_stored(key: Mapping[str, Any]) -> dict[str, Any]:
+def as_stored(key: Any) -> Any:
     """A template's ``key`` (:func:`template_key`) as ``survey.json`` stores it and
     :func:`manifest_conflict` reads it back: a value that is not finite (``f_live: .inf``, a
     ``.nan``) as null, as every tinylens JSON file writes one (``results.tables._jsonable``), so
     that a survey compares its template with its own record alike (both sides: a record of
-    another writer may hold the NaN itself)."""
-    from tinylens.results.tables import _jsonable
-
-    return _jsonable(key)
+    another writer may hold the NaN itself). A value a fit reads as one that is not finite
+    (:func:`read_alike`: ``1e400``, text to YAML 1.1, the number infinity) is null too, so that
+    ``f_live: 1e400`` and ``f_live: .inf``, alike to a fit, stay alike here."""
+    if isinstance(key, Mapping):
+        return {str(k): as_stored(v) for k, v in key.items()}
+    if isinstance(key, (list, tuple)):
+        return [as_stored(v) for v in key]
+    read = exponent_numbers(key)
+    if isinstance(read, float) and not math.isfinite(read):
+        return None
+    return key
 
 
 def pipeline_on(key: Mapping[str, Any]) -> bool:
