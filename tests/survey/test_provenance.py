@@ -1040,7 +1040,7 @@ def test_the_closing_lines_read_each_stopped_lens_result_once_and_say_what_they_
     template = tmp_path / "template.yaml"
     template.write_text(yaml.safe_dump(config, sort_keys=False))
     results = out / "lenses"
-    with mock.patch.object(runner, "read_json", wraps=runner.read_json) as read:
+    with mock.patch.object(runner, "read_result_object", wraps=runner.read_result_object) as read:
         _print_summary(runner.catalog_frame(rows), out, 1.0, False, None, template, lens_dir)
     reads = [Path(call.args[0]) for call in read.call_args_list if Path(call.args[0]).name == filenames.RESULT]
     assert sorted(reads) == sorted(results / name / filenames.RESULT for name in ("lens_a", "lens_b", "lens_c", "lens_x"))
