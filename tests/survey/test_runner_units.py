@@ -5470,3 +5470,20 @@ def test_a_template_whose_top_level_is_no_mapping_is_a_config_type_error(tmp_pat
         load_template(path)
     with pytest.raises(ConfigFileError, match=re.escape(f"Config file not found: {tmp_path / 'nope.yaml'}")):
         load_template(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize("quality", ['{"flags": ["a"], "critical": NaN}', '{"flags": NaN, "critical": ["a"]}',
+                                     '{"flags": ["a"], "critical": 5}'])
+def test_an_older_rows_result_json_whose_quality_lists_are_no_lists_leaves_critical_flags_empty(tmp_path, quality):
+    """read_rows gives an ok row written before critical_flags existed the raised critical flags of
+    its result.json; since 2727e1d read a NaN in result.json as NaN (not a damaged file), a
+    hand-edited quality whose flags or critical list was NaN (or a number) stopped read_rows, and
+    the whole survey with it, with "TypeError: 'float' object is not iterable". Such a row now
+    keeps its column empty, as for a result.json that cannot be read; a real list still gives it."""
+    folder = tmp_path / "lenses" / "l1"
+    folder.mkdir(parents=True)
+    (folder / "row.json").write_text(json.dumps({"status": "ok", "lens_id": "l1"}))
+    (folder / "result.json").write_text('{"quality": %s}' % quality)
+    assert runner.read_rows(tmp_path) == {"l1": {"status": "ok", "lens_id": "l1"}}
+    (folder / "result.json").write_text('{"quality": {"flags": ["a", "b"], "critical": ["b", NaN]}, "x": NaN}')
+    assert runner.read_rows(tmp_path)["l1"]["critical_flags"] == "b"

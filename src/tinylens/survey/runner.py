@@ -1296,8 +1296,8 @@ def read_rows(out: str | Path) -> dict[str, dict[str, Any]]:
             try:
                 quality = read_result_json(path.parent / filenames.RESULT).get("quality") or {}
                 row["critical_flags"] = ",".join(raised_critical(quality))
-            except (OSError, ValueError, AttributeError):
-                pass  # no readable result.json: the column stays empty
+            except (OSError, ValueError, AttributeError, TypeError):  # TypeError: flags or critical no list (NaN, 5)
+                pass  # no readable result.json, or no quality it can be told from: the column stays empty
         rows[path.parent.name] = row
     if foreign:
         warnings.warn(foreign_rows_text(Path(out) / LENSES_DIR, foreign), DataWarning, stacklevel=2)
