@@ -1343,3 +1343,30 @@ def test_an_infinity_written_in_exponent_notation_reuses_a_survey_json_of_anothe
     assert conflict(template.format(after)) is None
     assert conflict(template.format(before)) is None
     assert "differences: inference.settings.f_live:" in (conflict(template.format("0.01")) or "")
+
+
+@pytest.mark.parametrize("setting, text, shown", [("f_live", ".inf", "Infinity"), ("logl_max", ".nan", "NaN"),
+                                                  ("logl_max", "[1, .nan]", "[1, NaN]")])
+def test_a_template_changed_to_a_value_that_is_not_finite_is_refused_naming_that_value(tmp_path, setting, text, shown):
+    """Since 4f61355 compared a template with its survey.json as the record stores it (a value
+    not finite as null), a template changed from 'f_live: 0.01' to 'f_live: .inf' was refused
+    saying 'differences: inference.settings.f_live: 0.01 -> null', a null the template does not
+    hold; the change is now told with the template's value as written ('0.01 -> Infinity'), as it
+    was before, and the same template still runs again."""
+    method = "dynesty" if setting == "logl_max" else "nautilus"
+
+    def template(value):
+        return yaml.safe_load(f"inference: {{method: {method}, settings: {{{setting}: {value}, nlive: 200}}}}\n")
+
+    path = tmp_path / provenance.MANIFEST_FILE
+    write_json(path, provenance.manifest(Path("/l"), Path("/t.yaml"), template("0.01"), "float32"))
+    recorded = provenance.read_json(path)
+    assert recorded["template"]["inference"]["settings"][setting] == 0.01  # independent truth: what was recorded
+
+    def conflict(value):
+        return provenance.manifest_conflict(recorded, provenance.manifest(Path("/l"), Path("/t.yaml"), template(value), "float32"))
+
+    said = conflict(text) or ""
+    assert said.endswith(f"differences: inference.settings.{setting}: 0.01 -> {shown})"), said
+    assert "null" not in said
+    assert conflict("0.01") is None

@@ -32,7 +32,7 @@ import os
 import threading
 import warnings
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -308,9 +308,10 @@ def limit_raised(old: Any, new: Any) -> bool:
     return _limit(new) > _limit(old)
 
 
-def differences(old: Any, new: Any, prefix: str = "") -> list[str]:
+def differences(old: Any, new: Any, prefix: str = "", alike: Callable[[Any, Any], bool] | None = None) -> list[str]:
     """Dotted keys where two parsed templates differ (``inference.settings.n_live: 200 -> 100``),
-    each value shown as written. Values a fit reads alike are no difference (:func:`read_alike`)."""
+    each value shown as written. Values a fit reads alike are no difference (:func:`read_alike`,
+    or ``alike`` where given: :func:`stored_alike` for a template and its ``survey.json``)."""
     if isinstance(old, dict) and isinstance(new, dict):
         found: list[str] = []
         for key in sorted(set(old) | set(new), key=str):
@@ -320,9 +321,9 @@ def differences(old: Any, new: Any, prefix: str = "") -> list[str]:
             elif key not in new:
                 found.append(f"{where} removed")
             else:
-                found.extend(differences(old[key], new[key], where))
+                found.extend(differences(old[key], new[key], where, alike))
         return found
-    if not read_alike(old, new):
+    if not (alike or read_alike)(old, new):
         return [f"{prefix or 'the template'}: {_short(old)} -> {_short(new)}"]
     return []
 
@@ -381,9 +382,8 @@ def manifest_conflict(recorded: Mapping[str, Any], current: Mapping[str, Any]) -
     if old != new:
         return _precision_conflict(old, new, f"TINYLENS_PRECISION={old} continues the survey as it was begun")
     # Keyed again: a survey.json written before a key counted as speed-only still holds it.
-    old_key = as_stored(template_key(recorded.get("template") or {}))
-    new_key = as_stored(current["template"])
-    found = differences(old_key, new_key)
+    old_key, new_key = template_key(recorded.get("template") or {}), current["template"]
+    found = differences(old_key, new_key, alike=stored_alike)  # the current template's values shown as written
     if found:
         shown = listed(found, MAX_LISTED, sep="; ")
         return (f"were made with another template ({recorded.get('template_path')}; differences: {shown})"
@@ -407,6 +407,12 @@ def as_stored(key: Any) -> Any:
     if isinstance(read, float) and not math.isfinite(read):
         return None
     return key
+
+
+def stored_alike(old: Any, new: Any) -> bool:
+    """Whether two values of template keys are alike as ``survey.json`` stores them
+    (:func:`as_stored`: one not finite as null) and a fit reads them (:func:`read_alike`)."""
+    return read_alike(as_stored(old), as_stored(new))
 
 
 def pipeline_on(key: Mapping[str, Any]) -> bool:
