@@ -158,6 +158,33 @@ def fit_raising_then_killing_its_worker(lens_id: str, config: dict[str, Any], le
     return row
 
 
+def fit_raising_and_killing_behind_a_killer(lens_id: str, config: dict[str, Any], lens_out: str,
+                                            truth_path: str | None = None, precision: str | None = None) -> dict[str, Any]:
+    """A stand-in for ``runner.fit_lens`` (run on Dask workers: importable by name): the first two
+    fits of ``lens_killer`` kill their worker process after a second (a lens submitted after it
+    waits there behind it, and Dask counts those deaths against it too); the first two fits of
+    ``lens_flaky`` raise (Dask retries its task, no worker died), its next two kill their worker;
+    every later fit, and any other lens's, gives an ``ok`` row at once."""
+    import os
+    import signal
+    import time
+
+    from tinylens.survey import runner
+
+    folder = Path(lens_out)
+    folder.mkdir(parents=True, exist_ok=True)
+    runner.note_attempt(folder)
+    fits = runner.attempts(folder)
+    if lens_id == "lens_flaky" and fits <= 2:
+        raise RuntimeError("a passing fault: Dask retries the task")
+    if (lens_id == "lens_killer" and fits <= 2) or (lens_id == "lens_flaky" and fits <= 4):
+        time.sleep(1.0)
+        os.kill(os.getpid(), signal.SIGKILL)
+    row = {"lens_id": lens_id, "status": "ok", "reason": ""}
+    runner.write_row(folder, row)
+    return row
+
+
 def slow_echo_truth_path(lens_id: str, config: dict[str, Any], lens_out: str, truth_path: str | None = None,
                          precision: str | None = None) -> dict[str, Any]:
     """:func:`echo_truth_path` after a second's work, as a fit takes a while: the lenses submitted

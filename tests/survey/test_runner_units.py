@@ -2206,6 +2206,61 @@ def test_a_death_after_a_retried_fit_is_said_as_dask_counts_deaths_per_task(tmp_
     assert "lens_plain:" not in err and "KilledWorker" not in err, err
 
 
+def test_a_lens_killed_while_waiting_is_resubmitted_though_its_retried_fits_passed_the_deaths_allowed(
+        tmp_path, monkeypatch, capsys):
+    """With 3 deaths allowed, a lens whose worker died twice while it waited behind another lens, whose
+    fit then raised twice (Dask's retries, no death) and whose next two fits' workers died, was failed
+    for good (KilledWorker): the survey counted the 4 fits started since its submission against the 3
+    deaths allowed, though only 2 of the 4 deaths Dask counted stopped a fit of it. The deaths that
+    stopped a fit are now counted per task from the scheduler's events, as Dask counts them: the lens
+    is submitted again, said with those 2, and fitted. (A local cluster of one worker process, which
+    its nanny starts again 4 times; fits faked: ~30 s.)"""
+    import dask
+    from distributed import LocalCluster
+
+    from survey_mocks import fit_raising_and_killing_behind_a_killer
+
+    monkeypatch.setattr(runner, "fit_lens", fit_raising_and_killing_behind_a_killer)
+    names = ["lens_killer", "lens_flaky"]  # submitted in this order: the flaky lens waits behind the killer
+    lenses = [runner.Lens(name, tmp_path / "in" / name) for name in names]
+    with dask.config.set({"distributed.scheduler.allowed-failures": 3}), \
+            LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        frame = runner._fit_lenses(lenses, {}, {}, tmp_path, [], 1, cluster.scheduler_address, False)
+    assert dict(zip(frame["lens_id"], frame["status"])) == dict.fromkeys(names, "ok"), frame.to_dict("records")
+    assert [runner.attempts(lens.output(tmp_path)) for lens in lenses] == [3, 5]
+    err = " ".join(capsys.readouterr().err.split())
+    assert ("lens_flaky: the 4 Dask workers holding it died while fitting it 2 times, at most as often as Dask "
+            "allows, and Dask gave up on its task (KilledWorker); nothing is lost: it is fitted again "
+            "(resubmission 1 of at most 3).") in err, err
+    assert err.count("Dask gave up on its task") == 1, err  # the killer's 2 deaths were within those allowed
+
+
+def test_the_deaths_that_stopped_a_fit_are_counted_per_task_and_per_worker():
+    from types import SimpleNamespace
+
+    from distributed import KilledWorker
+
+    def killed(last: str) -> _Future:  # last_worker: the scheduler's WorkerState, of which its address is read
+        return _Future("error", error=KilledWorker("fit_lens-1", SimpleNamespace(address=last), 3))
+
+    # two fits raised on w1 and a third was stopped there; w2 stopped one; w3 and w4 held it queued
+    assert runner.fits_killed(killed("w4"), ["w1", "w1", "w1", "w2"], ["w1", "w2", "w3"], 3) == 2
+    # two fits raised on w2 and the retry waited there behind another lens when w2 died: no fit stopped
+    assert runner.fits_killed(killed("w4"), ["w2", "w2", "w3", "w4"], ["w1", "w2", "w3"], 3, raised=2) == 2
+    # the last death's event not come yet: its worker is the KilledWorker's
+    assert runner.fits_killed(killed("w2"), ["w1", "w2"], ["w1", "w3", "w4"], 3) == 2
+    # one address that died twice (a worker restarted on a fixed port) with one fit started there
+    assert runner.fits_killed(killed("w1"), ["w1"], ["w1", "w1", "w2"], 3) == 1
+    # every death stopped a fit: the lens's own doing
+    assert runner.fits_killed(killed("w4"), ["w1", "w2", "w3", "w4"], ["w1", "w2", "w3"], 3) == 4
+    # fits whose line names no worker count as stopped, at most one per death
+    assert runner.fits_killed(killed("w4"), ["", "", "", "", ""], ["w1", "w2", "w3"], 3) == 4
+    # no events from the scheduler: each fit since the task's submission counts
+    assert runner.fits_killed(killed("w4"), ["w1", "w9"], [], 3) == 2
+    assert runner.fits_killed(killed("w4"), ["w1", "w9", "w9"], [], 3, raised=2) == 1
+    assert runner.fits_killed(_Future("error", error=MemoryError("x")), ["w1"], [], 0) == 1
+
+
 #: The hooks of :func:`_fit_racing_a_removal` (an in-process cluster's task: this process's objects).
 _RACE: dict[str, Any] = {}
 
@@ -2266,9 +2321,9 @@ def test_a_removal_event_racing_its_task_result_raises_nothing_on_the_client_loo
         handlers.append(self)
         return opened(self)
 
-    counted = runner.attempts
+    counted = runner.attempt_lines
 
-    def attempts(folder):  # the main thread's first look after it popped the task it took back
+    def attempt_lines(folder):  # the main thread's first look after it popped the task it took back
         if _RACE["released"].is_set() and threading.current_thread() is threading.main_thread():
             _RACE["popped"].set()
         return counted(folder)
@@ -2276,7 +2331,7 @@ def test_a_removal_event_racing_its_task_result_raises_nothing_on_the_client_loo
     _RACE.update(released=threading.Event(), popped=threading.Event(), errors=[],
                  handler=lambda event: handlers[0](event))
     monkeypatch.setattr(runner.Subscription, "open", open_)
-    monkeypatch.setattr(runner, "attempts", attempts)
+    monkeypatch.setattr(runner, "attempt_lines", attempt_lines)
     monkeypatch.setattr(runner, "fit_lens", _fit_racing_a_removal)
     lens = runner.Lens("lens_a", tmp_path / "in" / "lens_a")
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:

@@ -2956,13 +2956,55 @@ def _allowed_failures(client: Any) -> int:
 
 def killed_while_waiting(future: Any, fits: int, allowed: int) -> bool:
     """Whether a task that Dask gave up on because the workers holding it died (KilledWorker)
-    was not to blame: its lens was fitted (``fits``: fits started since it was submitted) in at
-    most ``allowed`` of the deaths. Dask counts a death against every task the worker held,
-    those queued behind the one it was running too, so a lens that kills its workers would
-    otherwise take the lens waiting behind it down with it."""
+    was not to blame: its lens was fitted in at most ``allowed`` of the deaths (``fits``: the
+    deaths of the task's workers that stopped a fit of it, :func:`fits_killed`). Dask counts a
+    death against every task the worker held, those queued behind the one it was running too, so
+    a lens that kills its workers would otherwise take the lens waiting behind it down with it."""
     from distributed import KilledWorker
 
     return future.status == "error" and isinstance(future.exception(), KilledWorker) and fits <= allowed
+
+
+def fits_killed(future: Any, fit_workers: Sequence[str], dead: Sequence[str], allowed: int, raised: int = 0) -> int:
+    """How many of the deaths Dask counted against a task it gave up on (KilledWorker) stopped a
+    fit of its lens, as Dask counts them: per task, so neither the fits of the lens's earlier tasks
+    (before the survey submitted it again) nor a fit that raised and was retried (Dask's retries,
+    no death) count. ``fit_workers``: the worker that started each fit of the lens since this task
+    was submitted (:func:`attempt_workers`, ``""`` where a line names none); ``dead``: the workers
+    whose unexpected removal was counted against the task (the scheduler's remove-worker events),
+    to which the last one, named by the KilledWorker, is added (its event may come after the task's
+    result); ``raised``: the task's fits that raised (:func:`task_raises`). A worker's deaths stopped
+    at most as many fits as started on it, a fit whose worker is not named counts as stopped, and
+    no more fits were stopped than started without raising. Where the events tell fewer than the
+    ``allowed`` + 1 deaths Dask gave up after (a scheduler that sends none), every fit started since
+    the task's submission that did not raise counts as one."""
+    from collections import Counter
+
+    dead = list(dead)
+    exc = future.exception() if future.status == "error" else None
+    last = str(getattr(getattr(exc, "last_worker", None), "address", "") or "")
+    if last and last not in dead:
+        dead.append(last)
+    unraised = max(0, len(fit_workers) - raised)
+    if len(dead) <= allowed:
+        return unraised
+    died, fitted = Counter(dead), Counter(fit_workers)
+    stopped = sum(min(count, fitted[worker]) for worker, count in died.items())
+    return min(len(dead), stopped + fitted[""], unraised)
+
+
+def task_raises(client: Any, key: Any) -> int:
+    """How many fits of the task ``key`` raised and were retried (of its :data:`RETRIES`), as its
+    scheduler counts them down; 0 where it cannot be asked (a scheduler that refuses to run functions)."""
+    def retries_left(dask_scheduler: Any) -> int | None:
+        task = dask_scheduler.tasks.get(key)
+        return None if task is None else task.retries
+
+    try:
+        left = client.run_on_scheduler(retries_left)
+    except Exception:  # noqa: BLE001 - an info call failing must not stop the survey
+        return 0
+    return max(0, RETRIES - int(left)) if isinstance(left, int) else 0
 
 
 #: The Dask scheduler's logger, and the ERROR line it logs when it gives up on a task because the
@@ -3857,7 +3899,7 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
     (:func:`check_worker_folders`'s answer); the note of one refusing a lens says so (:func:`refused_worker_note`). ``resuming``: how many
     of ``todo`` resume from a checkpoint, said as the survey starts (:class:`SurveyProgress`);
     ``scheduler_file``: the file ``scheduler`` was read from, named if the scheduler is lost."""
-    from distributed import as_completed
+    from distributed import KilledWorker, as_completed
 
     from tinylens.locks import holder_text
 
@@ -3881,7 +3923,8 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
         running = as_completed()
         allowed = _allowed_failures(client)
         keyed: dict[str, Lens] = {}  # the lenses of the tasks in flight by key, for the cluster's events (its thread)
-        task_deaths: dict[str, int] = {}  # the deaths of the workers holding each task, by key, as Dask counts them
+        task_deaths: dict[str, list[str]] = {}  # the workers holding each task that died, by key, as Dask counts them
+        fits_before: dict[str, int] = {}  # the fits of each task's lens started before the task was submitted, by key
         keys_lock = threading.Lock()  # keyed and task_deaths: the events' loop reads, the main thread pops
         names, digest = resumed_names(config), fit_digest(config)
         resubmitted: dict[str, int] = {}
@@ -3899,7 +3942,8 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
 
         def submit(lens: Lens) -> None:
             nonlocal lost
-            started.setdefault(lens.lens_id, attempts(lens.output(out)))
+            before = attempts(lens.output(out))
+            started.setdefault(lens.lens_id, before)
             where = good_workers(client, refused) if refused else None  # preferred, while there are some
             try:
                 future = client.submit(checked_task, copies, fit, lens.lens_id, lens_config(config, lens, out),
@@ -3914,6 +3958,7 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
                 lost = scheduler or lost
                 return
             lens_of[future] = lens
+            fits_before[str(future.key)] = before
             keyed[str(future.key)] = lens
             lines.watch(future.key)
             running.add(future)
@@ -3943,8 +3988,8 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
                         if (lens := keyed.get(key)) is not None]
                 if unexpected:
                     for key, _ in held:
-                        task_deaths[key] = task_deaths.get(key, 0) + 1
-                deaths = {lens.lens_id: task_deaths.get(key, 0) for key, lens in held}
+                        task_deaths.setdefault(key, []).append(str(msg.get("worker") or ""))
+                deaths = {lens.lens_id: len(task_deaths.get(key, ())) for key, lens in held}
             hit = [lens for _, lens in held]
             if hit:
                 thread = threading.Thread(target=note_refits, args=(hit, str(msg.get("worker") or ""), deaths),
@@ -3959,8 +4004,12 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
                 lens = lens_of.pop(future)
                 with keys_lock:
                     keyed.pop(str(future.key), None)
-                    task_deaths.pop(str(future.key), None)
-                fits = attempts(lens.output(out)) - started[lens.lens_id]
+                    dead = task_deaths.pop(str(future.key), [])
+                first = fits_before.pop(str(future.key), started[lens.lens_id])
+                fit_workers = attempt_workers(lens.output(out))[first:]
+                killed = future.status == "error" and isinstance(future.exception(), KilledWorker)
+                # the scheduler asked how often its fits raised only of a task it gave up on
+                fits = fits_killed(future, fit_workers, dead, allowed, task_raises(client, future.key)) if killed else 0
                 if resubmitted.get(lens.lens_id, 0) < RESUBMITS and killed_while_waiting(future, fits, allowed):
                     resubmitted[lens.lens_id] = resubmitted.get(lens.lens_id, 0) + 1
                     lines.settle(future.key, resubmitted=True)  # said below instead of Dask's ERROR line
