@@ -2261,6 +2261,59 @@ def test_the_deaths_that_stopped_a_fit_are_counted_per_task_and_per_worker():
     assert runner.fits_killed(_Future("error", error=MemoryError("x")), ["w1"], [], 0) == 1
 
 
+#: The calls of :func:`_raising_once` (an in-process cluster's task: this process's objects).
+_RAISED: dict[str, int] = {}
+
+
+def _raising_once(name: str) -> str:
+    """A task that raises on its first run only (Dask's retries run it again)."""
+    _RAISED[name] = _RAISED.get(name, 0) + 1
+    if _RAISED[name] == 1:
+        raise RuntimeError("a passing fault")
+    return name
+
+
+def test_the_scheduler_asked_about_a_task_and_not_answering_holds_the_survey_no_longer_than_a_connect_timeout(
+        monkeypatch):
+    """The survey asks the scheduler how many of a task's fits raised (as a lens's task comes back
+    KilledWorker, in the loop that takes every task back) and how many deaths it allows (as it
+    starts), with no deadline: a scheduler that took the call and never answered it held the survey
+    for good (still waiting after 90 s, measured). Each call is now given CONNECT_TIMEOUT, then
+    answered as where the scheduler cannot be asked (no fit raised; this process's allowed-failures);
+    a scheduler that answers is still read (one retry of a task counted)."""
+    import asyncio
+
+    import dask
+    from distributed import Client, LocalCluster
+
+    monkeypatch.setattr(runner, "CONNECT_TIMEOUT", "1s")
+    with dask.config.set({"distributed.scheduler.allowed-failures": 2}), \
+            LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        future = client.submit(_raising_once, "a", pure=False, retries=runner.RETRIES)
+        assert future.result() == "a" and _RAISED["a"] == 2
+        assert runner.task_raises(client, future.key) == 1  # an answering scheduler: its count
+        with dask.config.set({"distributed.scheduler.allowed-failures": 5}):
+            assert runner._allowed_failures(client) == 2  # the scheduler's, not this process's
+
+        async def never(*args: Any, **kwargs: Any) -> None:  # a call taken, never answered
+            await asyncio.sleep(3600)
+
+        monkeypatch.setitem(cluster.scheduler.handlers, "run_function", never)
+        answers: dict[str, int] = {}
+
+        def ask() -> None:
+            answers["raises"] = runner.task_raises(client, future.key)
+            with dask.config.set({"distributed.scheduler.allowed-failures": 5}):
+                answers["allowed"] = runner._allowed_failures(client)
+
+        asking = threading.Thread(target=ask, daemon=True)
+        asking.start()
+        asking.join(60)  # ~2 s: 1 s each
+        assert not asking.is_alive(), "the survey still waits for the scheduler's answer"
+        assert answers == {"raises": 0, "allowed": 5}
+
+
 #: The hooks of :func:`_fit_racing_a_removal` (an in-process cluster's task: this process's objects).
 _RACE: dict[str, Any] = {}
 

@@ -2945,12 +2945,13 @@ def cluster_workers(client: Any) -> list[str]:
 
 def _allowed_failures(client: Any) -> int:
     """The scheduler's ``distributed.scheduler.allowed-failures`` (this process's setting if it
-    cannot be asked)."""
+    cannot be asked, or gives no answer within :data:`CONNECT_TIMEOUT`)."""
     import dask
 
     try:
-        return int(client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.allowed_failures))
-    except Exception:  # a scheduler that refuses to run functions: its default is everyone's
+        return int(client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.allowed_failures,
+                                           callback_timeout=connect_seconds()))
+    except Exception:  # a scheduler that refuses to run functions, or does not answer: its default is everyone's
         return int(dask.config.get("distributed.scheduler.allowed-failures"))
 
 
@@ -2995,14 +2996,15 @@ def fits_killed(future: Any, fit_workers: Sequence[str], dead: Sequence[str], al
 
 def task_raises(client: Any, key: Any) -> int:
     """How many fits of the task ``key`` raised and were retried (of its :data:`RETRIES`), as its
-    scheduler counts them down; 0 where it cannot be asked (a scheduler that refuses to run functions)."""
+    scheduler counts them down; 0 where it cannot be asked (a scheduler that refuses to run functions,
+    or gives no answer within :data:`CONNECT_TIMEOUT`: the survey's loop waits for it)."""
     def retries_left(dask_scheduler: Any) -> int | None:
         task = dask_scheduler.tasks.get(key)
         return None if task is None else task.retries
 
     try:
-        left = client.run_on_scheduler(retries_left)
-    except Exception:  # noqa: BLE001 - an info call failing must not stop the survey
+        left = client.run_on_scheduler(retries_left, callback_timeout=connect_seconds())
+    except Exception:  # noqa: BLE001 - an info call failing, or not answered, must not stop the survey
         return 0
     return max(0, RETRIES - int(left)) if isinstance(left, int) else 0
 
