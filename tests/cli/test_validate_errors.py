@@ -1454,7 +1454,7 @@ def test_a_tinylensgpu_sampling_section_s_sampler_setting_mistake_is_named_by_th
 def test_a_tinylensgpu_sampling_section_s_settings_refused_together_are_named_by_the_section_written(tmp_path):
     """Settings that dynesty refuses only together (a parameter both periodic and reflective, each
     list valid alone) in TinyLensGpu's older ``sampling:`` section were said as 'inference.settings:
-    dynesty refuses these settings together (...)', a section the file does not hold, as 38ece9b
+    dynesty refuses these settings together (...)', a section the file does not hold, as bf3739c
     renamed only the keys of one setting; the section written, sampling, is named now."""
     def edit(cfg, _):
         del cfg["inference"]
@@ -1472,7 +1472,7 @@ def test_a_tinylensgpu_sampling_section_s_dynesty_history_on_the_fit_s_own_file_
     """A dynesty history_filename in TinyLensGpu's older ``sampling:`` section that reaches a file of
     tinylens's own in the output folder only once resolved against it (../output/result.json) was
     said as 'inference.settings.history_filename: ...', a key the file does not hold, as the check
-    with the output folder ran outside 38ece9b's renaming; it names sampling.history_filename now."""
+    with the output folder ran outside bf3739c's renaming; it names sampling.history_filename now."""
     def edit(cfg, _):
         del cfg["inference"]
 

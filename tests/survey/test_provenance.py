@@ -1348,7 +1348,7 @@ def test_an_infinity_written_in_exponent_notation_reuses_a_survey_json_of_anothe
 @pytest.mark.parametrize("setting, text, shown", [("f_live", ".inf", "Infinity"), ("logl_max", ".nan", "NaN"),
                                                   ("logl_max", "[1, .nan]", "[1, NaN]")])
 def test_a_template_changed_to_a_value_that_is_not_finite_is_refused_naming_that_value(tmp_path, setting, text, shown):
-    """Since 4f61355 compared a template with its survey.json as the record stores it (a value
+    """Since 1a17488 compared a template with its survey.json as the record stores it (a value
     not finite as null), a template changed from 'f_live: 0.01' to 'f_live: .inf' was refused
     saying 'differences: inference.settings.f_live: 0.01 -> null', a null the template does not
     hold; the change is now told with the template's value as written ('0.01 -> Infinity'), as it

@@ -5584,7 +5584,7 @@ def test_a_template_whose_top_level_is_no_mapping_is_a_config_type_error(tmp_pat
                                      '{"flags": ["a"], "critical": 5}'])
 def test_an_older_rows_result_json_whose_quality_lists_are_no_lists_leaves_critical_flags_empty(tmp_path, quality):
     """read_rows gives an ok row written before critical_flags existed the raised critical flags of
-    its result.json; since 2727e1d read a NaN in result.json as NaN (not a damaged file), a
+    its result.json; since af761fe read a NaN in result.json as NaN (not a damaged file), a
     hand-edited quality whose flags or critical list was NaN (or a number) stopped read_rows, and
     the whole survey with it, with "TypeError: 'float' object is not iterable". Such a row now
     keeps its column empty, as for a result.json that cannot be read; a real list still gives it."""
