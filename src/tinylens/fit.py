@@ -1251,22 +1251,25 @@ def _check_history_kept(problem: Any, folder: Path, inputs: dict[str, Any]) -> N
     the fit's ``inputs`` (what each is -> its path), which dynesty would overwrite, or where its
     name, the name of a folder on its way, or its path (or a later sampling run's history's), is
     too long for the system (:func:`_check_history_name_fits`)."""
+    from tinylens.config.loader import key_as_written
     from tinylens.inference import search_of
 
     module, _, settings, pipeline = search_of(problem)
     history = module.history_file(settings, folder) if hasattr(module, "history_file") else None  # dynesty's
+    key = key_as_written(problem.config, "inference.settings.history_filename")  # sampling.history_filename
     if history is not None:
         runs = pipeline.max_widen + 1 if pipeline is not None and pipeline.bounded else 1
-        _check_history_name_fits(history, runs, folder)
+        _check_history_name_fits(history, runs, folder, key)
     found = _input_at(history, inputs) if history is not None and history.is_file() else None
     if found is not None:
         what, path = found
-        raise OutputError(f"inference.settings.history_filename: dynesty would write its evaluation history to "
+        raise OutputError(f"{key}: dynesty would write its evaluation history to "
                           f"{history}, and that file is {what} ({path}), which it would overwrite. Choose "
                           "another history_filename in the config.")
 
 
-def _check_history_name_fits(history: Path, runs: int, folder: Path) -> None:
+def _check_history_name_fits(history: Path, runs: int, folder: Path,
+                             key: str = "inference.settings.history_filename") -> None:
     """An :class:`~tinylens.errors.OutputError` where dynesty's evaluation history ``history``, or
     that of the last of the fit's ``runs`` sampling runs (the longest,
     :func:`tinylens.filenames.run_name`), is too long for the system, so that the fit refuses it
@@ -1274,11 +1277,12 @@ def _check_history_name_fits(history: Path, runs: int, folder: Path) -> None:
     that of a folder ``history_filename`` puts it in (not the output ``folder``'s own, which the
     checks of the output folder see to), longer than the disk there takes
     (:func:`~tinylens.paths.name_max_said`: the nearest folder's there where it is not made yet), or its
-    path :data:`~tinylens.paths.PATH_MAX` bytes or more."""
+    path :data:`~tinylens.paths.PATH_MAX` bytes or more. ``key``: history_filename's key as the
+    config wrote it (:func:`~tinylens.config.loader.key_as_written`), which the message begins with."""
     limit, said = name_max_said(history.parent)
     last = Path(filenames.run_name(str(history), runs)) if runs > 1 else history
     reason = os.strerror(errno.ENAMETOOLONG)
-    start = (f"inference.settings.history_filename: dynesty would write its evaluation history in {history.parent}, "
+    start = (f"{key}: dynesty would write its evaluation history in {history.parent}, "
              "and ")
     too_long = [path for path in (history, last) if limit is not None and len(os.fsencode(path.name)) > limit]
     if too_long:

@@ -1489,6 +1489,36 @@ def test_a_tinylensgpu_sampling_section_s_dynesty_history_on_the_fit_s_own_file_
     assert "inference" not in out, out
 
 
+@pytest.mark.parametrize("history, fragment", [
+    ("../image.fits", "and that file is the dataset's data_path file"),
+    ("h" * 300 + ".npz", "and its name is 304 bytes, a name longer than the system allows")])
+def test_a_tinylensgpu_sampling_section_s_history_file_refused_with_the_output_folder_is_named_by_the_key_written(
+        tmp_path, history, fragment):
+    """A dynesty history_filename in TinyLensGpu's older ``sampling:`` section that reaches the fit's
+    own image.fits, or whose name is too long for the system, was refused (fit and validate, exit 2)
+    as 'inference.settings.history_filename: dynesty would write ...', a key the file does not hold,
+    as these checks of the output folder (fit.py's _check_history_kept) named it themselves; they
+    name sampling.history_filename now."""
+    def edit(cfg, _):
+        del cfg["inference"]
+
+    path = write_case(tmp_path, edit=edit)
+    path.write_text(path.read_text() + "sampling:\n  sampler: dynesty\n  nlive: 50\n  save_evaluation_history: true\n"
+                                       f"  history_filename: {history}\n")
+    (tmp_path / "output").mkdir()
+    written = yaml.safe_load(path.read_text())
+    assert "inference" not in written and written["sampling"]["history_filename"] == history
+    if history.startswith(".."):  # the independent truth: resolved against the output folder, it is the data
+        assert (tmp_path / "output" / history).resolve() == (tmp_path / "image.fits").resolve()
+    else:
+        assert len(history.encode()) > os.pathconf(tmp_path, "PC_NAME_MAX")
+    for command in ("validate", "fit"):
+        out = assert_user_error(invoke(command, path), "sampling.history_filename: dynesty would write its "
+                                "evaluation history ", fragment)
+        assert "inference" not in out, out
+    assert fits.getdata(tmp_path / "image.fits").shape == SHAPE  # the data is kept
+
+
 @pytest.mark.parametrize("method, word, key, fragment", [
     ("nautilus", "yes", "n_points_min", "must be a whole number >= "),
     ("nautilus", "on", "periodic", "must be a list of distinct parameter indices from 0 to "),
