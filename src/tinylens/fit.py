@@ -993,7 +993,7 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
                 warn_unlocked(out)
             capped = None if fresh else capped_again(problem, out)
             if capped is not None:  # said before any output is removed or written again: they take minutes with figures
-                _say_capped(out, capped)
+                _say_capped(out, capped, problem.config)
             kept_inputs = list(fit_inputs(problem, path).values())
             switched = None if fresh else pipeline_switched(problem, out)  # read before result.json goes
             # before result.json, whose record names them until then: those this fit does not write (a
@@ -1815,15 +1815,19 @@ def capped_again(problem: Any, out: Path) -> tuple[str, float, float] | None:
     return (key, cap, recorded) if filenames.CHECKPOINTS[method] in kept else None
 
 
-def _say_capped(out: Path, capped: tuple[str, float, float]) -> None:
+def _say_capped(out: Path, capped: tuple[str, float, float], config: Any = None) -> None:
     """Say (:class:`~tinylens.errors.CapReachedWarning`, a ConvergenceWarning), before anything is done again, that the fit in ``out`` already
     reached its sampler's cap (``capped``: what :func:`capped_again` found, not None): running it again
-    samples nothing more and writes the same outputs again; how to continue it, or start again."""
+    samples nothing more and writes the same outputs again; how to continue it, or start again. The
+    cap is named as ``config`` wrote it (:func:`~tinylens.config.loader.key_as_written`:
+    ``sampling.maxcall`` for TinyLensGpu's older ``sampling`` section)."""
+    from tinylens.config.loader import key_as_written
     from tinylens.errors import CapReachedWarning
 
     key, cap, recorded = capped
     held = f"{cap:,.0f}" if cap == recorded else f"{cap:,.0f} (it reached {recorded:,.0f})"
-    warnings.warn(f"The fit in {out} already stopped at its sampler's cap, inference.settings.{key} = {held}: "
+    warnings.warn(f"The fit in {out} already stopped at its sampler's cap, "
+                  f"{key_as_written(config, f'inference.settings.{key}')} = {held}: "
                   "its checkpoint has nothing more to sample at this cap, so this run only writes the same results "
                   f"again. To continue it, raise {key} in the config and run the fit again (it resumes from the "
                   "checkpoint); to start again from scratch, use --fresh (tinylens.fit: fresh=True).",

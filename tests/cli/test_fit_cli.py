@@ -993,6 +993,31 @@ def test_running_a_capped_fit_again_at_the_same_cap_says_so_before_writing_anyth
     assert more["n_likelihood_evals"] >= larger > first["n_likelihood_evals"]
 
 
+def test_a_capped_fit_of_a_tinylensgpu_sampling_section_run_again_names_its_cap_as_written(tmp_path, data):
+    """A fit of TinyLensGpu's older ``sampling:`` section (read as inference: {type: sampler, method:
+    its sampler, settings: its other keys}) stopped by its dynesty maxcall, run again at the same cap,
+    was told it 'already stopped at its sampler's cap, inference.settings.maxcall = 300', a key the
+    file does not hold; the warning names sampling.maxcall now, the key written, and the fit runs (exit 0)."""
+    import yaml
+
+    config = write_tiny_lens(tmp_path, {"type": "sampler", "method": "dynesty", "settings": {"maxcall": 300}}, data)
+    settings = yaml.safe_load(config.read_text())
+    settings["pipeline"], settings["output"]["draw_figures"] = {"enabled": False}, "none"  # the sampler alone, quickly
+    settings["sampling"] = {"sampler": "dynesty", **settings.pop("inference")["settings"]}
+    config.write_text(yaml.safe_dump(settings, sort_keys=False))
+    assert "inference" not in yaml.safe_load(config.read_text())  # the independent truth: the file holds sampling.maxcall
+    code, out = invoke("fit", config, "--quiet")
+    assert code == 0, out
+    assert json.loads((tmp_path / "output" / "result.json").read_text())["converged"] is False
+
+    code, out = invoke("fit", config)
+    assert code == 0 and "Traceback" not in out, out
+    said = out.find("already stopped at its sampler's cap")
+    assert said >= 0, out
+    assert "sampling.maxcall = 300" in out[said:], out[said:]
+    assert "inference.settings" not in out, out
+
+
 def test_a_capped_fit_switched_between_no_pipeline_and_the_pipeline_resumes_neither_checkpoint(tmp_path, data):
     """A capped fit run with --no-pipeline (the full priors), then without it in the same output
     folder (the pipeline's box), then with it again: the sampler's checkpoint of one is no start for
