@@ -926,6 +926,37 @@ def test_a_stopped_lens_whose_result_records_its_runs_damaged_is_planned_not_a_c
     assert runner.plan([lens], {"lens_a": row}, tmp_path / "out", template=template) == []
 
 
+def test_the_budget_stopped_lenses_of_a_tinylensgpu_sampling_template_are_told_its_limits_as_written(tmp_path,
+                                                                                                      mock_survey):
+    """A survey whose template writes TinyLensGpu's older ``sampling:`` section (read as inference:
+    {type: sampler, method: its sampler, settings: its other keys}), whose n_like_max and timeout
+    stopped 2 lenses, ended telling the user to 'raise or remove the limit that stopped each
+    (inference.settings.n_like_max, inference.settings.timeout) in the template', keys the template
+    does not hold; it names sampling.n_like_max and sampling.timeout now, the keys written (exit 0)."""
+    out = tmp_path / "out"
+    settings = {"n_like_max": 300, "timeout": 3600.0}
+    rows = {"lens_a": _stopped_fit(mock_survey, out, settings, 300, "lens_a")[1],
+            "lens_b": _stopped_fit(mock_survey, out, settings, 100, "lens_b")[1]}  # the timeout stopped lens_b
+    for lens_id, row in rows.items():
+        runner.write_row(out / "lenses" / lens_id, row)
+    template = tmp_path / "template.yaml"
+    config = runner.load_template(mock_survey["template"])
+    inference = config.pop("inference")
+    config["sampling"] = {"sampler": inference["method"], **inference["settings"], **settings}
+    template.write_text(yaml.safe_dump(config, sort_keys=False))
+    written = yaml.safe_load(template.read_text())
+    assert "inference" not in written and written["sampling"]["n_like_max"] == 300  # the keys the template holds
+    args = ["survey", str(mock_survey["lenses"]), "-c", str(template), "--out", str(out), "-q", "--only"]
+    with mock.patch.object(runner, "_fit_lenses"):
+        result = CliRunner().invoke(app, [*args, "lens_a,lens_b"])
+    assert result.exit_code == 0 and "Traceback" not in result.output, result.output
+    text = " ".join(result.output.split())
+    assert ("2 lenses stopped by the sampler's budget before converging (1 by n_like_max, 1 by timeout): to fit them "
+            "further from their checkpoints, raise or remove the limit that stopped each "
+            "(sampling.n_like_max, sampling.timeout) in the template ") in text, text
+    assert "inference.settings" not in text, text
+
+
 def test_the_survey_ends_naming_the_lenses_its_budget_stopped_and_how_to_fit_them_further(tmp_path, mock_survey):
     """A survey whose n_like_max or timeout stopped lenses ended with only '2 lenses: 2 ok (0
     trusted)', nothing saying that raising the limit in the template and running the same command

@@ -9,6 +9,7 @@ import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.markup import escape
@@ -173,13 +174,18 @@ def survey(
                            pipeline=not no_pipeline)
 
 
-def budget_stopped_text(stopped: Mapping[str, str | None], template: Path, others: int = 0) -> str:
+def budget_stopped_text(stopped: Mapping[str, str | None], template: Path, others: int = 0,
+                        written: Mapping[str, Any] | None = None) -> str:
     """The line after a survey some of whose lenses the sampler's budget ``stopped`` (lens id: the
     limit that stopped it, None where not recorded; :func:`tinylens.survey.runner.budget_stopped`):
     how many, by limit, and that raising or removing it in the ``template`` and running the same
     command again fits them further from their checkpoints; and how many ``others`` it stopped
     were fitted with other settings than the template's or in another precision (kept by
-    ``--reuse-finished``), which that does not fit further."""
+    ``--reuse-finished``), which that does not fit further. ``written``: the template as parsed
+    (:func:`~tinylens.survey.runner.load_template`), whose limits are named as it writes them
+    (:func:`~tinylens.config.loader.key_as_written`: ``sampling.n_like_max`` for TinyLensGpu's older
+    ``sampling`` section); None where it cannot be read."""
+    from tinylens.config.loader import key_as_written
     from tinylens.survey.provenance import BUDGET_SETTINGS
 
     kept = (f"{lens_count(others)} kept by --reuse-finished from fits of other settings than the template's "
@@ -193,7 +199,7 @@ def budget_stopped_text(stopped: Mapping[str, str | None], template: Path, other
     # "3 by n_like_max", not "n_like_max: 3", which reads as the setting's value
     counts = [f"{by_limit[name]} by {name}" for name in BUDGET_SETTINGS if by_limit[name]]
     counts += [f"{by_limit[None]} with the limit not recorded"] if by_limit[None] else []
-    which = ", ".join(f"inference.settings.{name}" for name in limits)
+    which = ", ".join(key_as_written(written or {}, f"inference.settings.{name}") for name in limits)
     limit = f"the limit that stopped {'it' if len(stopped) == 1 else 'each'} ({which})" if len(limits) > 1 else which
     them = "it" if len(stopped) == 1 else "them"
     return (f"{lens_count(len(stopped))} stopped by the sampler's budget before converging ({', '.join(counts)}): "
@@ -218,10 +224,11 @@ def _print_summary(frame, out: Path, seconds: float, retry_failed: bool, chosen:
     if results:
         stopped = stopping_limits(results, out)
         try:
-            further = stopping_limits(results, out, load_template(template, pipeline))
+            written = load_template(template, pipeline)
+            further = stopping_limits(results, out, written)
         except TinyLensError:  # the template is gone or broken since the survey read it: all, as before
-            further = stopped
-        console.print(budget_stopped_text(further, template, len(stopped) - len(further)), soft_wrap=True)
+            written, further = None, stopped
+        console.print(budget_stopped_text(further, template, len(stopped) - len(further), written), soft_wrap=True)
     status = list(rows["status"]) if len(rows) else []
     if "failed" in status and not retry_failed:  # with --only, an unchosen lens's failure is not this run's
         console.print("A failed lens is not fitted again when the survey is rerun unless you add "

@@ -723,6 +723,13 @@ def legacy_sampling(data: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]
     return out, []
 
 
+def reads_sampling(data: Mapping[str, Any]) -> bool:
+    """Whether the parsed config ``data``'s inference is read from TinyLensGpu's older ``sampling``
+    section (:func:`legacy_sampling`): one that is a mapping (or empty), with no ``inference`` beside it."""
+    section = data.get(LEGACY_SAMPLING)
+    return LEGACY_SAMPLING in data and "inference" not in data and (section is None or isinstance(section, Mapping))
+
+
 #: The endings of pydantic's error types that a value of the wrong kind has, not a wrong value of the
 #: right kind: ``float_type`` (null or a list for a number), ``dict_type`` (a list for a section),
 #: ``float_parsing`` (a text for a number), ``bool_parsing`` (``fixed: maybe``).
@@ -844,8 +851,11 @@ def key_as_written(config: Any, key: str) -> str:
     """The dotted ``key`` of ``config``'s inference (``inference.method``, ``inference.settings.nlive``)
     as the config file wrote it: where its inference was read from TinyLensGpu's older ``sampling``
     section (:func:`legacy_sampling`), ``sampling.sampler``, ``sampling.nlive`` (:func:`as_written`);
-    else, and for another key, ``key`` itself."""
-    if not getattr(config, "_inference_from_sampling", False) or not key.startswith("inference."):
+    else, and for another key, ``key`` itself. ``config``: a validated Config, or a config (a
+    survey's template) as parsed from its YAML, not yet read by :func:`legacy_sampling`."""
+    from_sampling = reads_sampling(config) if isinstance(config, Mapping) else \
+        getattr(config, "_inference_from_sampling", False)
+    if not from_sampling or not key.startswith("inference."):
         return key
     return ".".join(as_written(tuple(key.split(".", 2))))
 
