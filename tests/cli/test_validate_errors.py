@@ -1489,6 +1489,39 @@ def test_a_tinylensgpu_sampling_section_s_dynesty_history_on_the_fit_s_own_file_
     assert "inference" not in out, out
 
 
+@pytest.mark.parametrize("written, key", [("nlive: 50", "sampling: nautilus (the sampler where sampling names none)"),
+                                          ("sampler: nautilus\n  nlive: 50", "sampling.sampler: nautilus")])
+def test_a_tinylensgpu_sampling_section_s_nautilus_on_one_free_parameter_is_told_the_key_and_the_fix_as_written(
+        tmp_path, written, key):
+    """nautilus on a model of 1 free parameter from TinyLensGpu's older ``sampling:`` section was told
+    'sampling.sampler: nautilus needs at least 2 free parameters, the model has 1. Use method dynesty
+    or an optimizer.': a section that leaves out sampler was named by a key it does not hold, and
+    both were told of 'method', which such a file writes as sampler, and of an optimizer, which a
+    sampling section cannot run. The section is named where sampler is left out (with nautilus said
+    to be its default), and the fix is said in its words: set sampler: dynesty (validate and fit, exit 2)."""
+    def edit(cfg, _):
+        del cfg["inference"]
+        for components in cfg["model_components"].values():
+            for component in components:
+                for name, prior in component["params"].items():
+                    if prior.get("fixed") is False and name != "theta_E":
+                        component["params"][name] = {"fixed": True, "fixed_value": 0.5}
+
+    path = write_case(tmp_path, edit=edit)
+    path.write_text(path.read_text() + f"sampling:\n  {written}\n")
+    config = yaml.safe_load(path.read_text())
+    free = [name for components in config["model_components"].values() for component in components
+            for name, prior in component["params"].items() if prior.get("fixed") is False]
+    assert free == ["theta_E"] and "inference" not in config  # the independent truth: one free parameter
+    assert ("sampler" in config["sampling"]) == key.startswith("sampling.sampler")
+    for command in ("validate", "fit"):
+        out = assert_user_error(invoke(command, path), f"{key} needs at least 2 free parameters, the model has 1. "
+                                "Set sampler: dynesty in the sampling section")
+        assert "inference." not in out and "method" not in out, out  # no key of inference's, no 'Use method'
+        if "sampler" not in config["sampling"]:
+            assert "sampling.sampler" not in out, out
+
+
 @pytest.mark.parametrize("history, fragment", [
     ("../image.fits", "and that file is the dataset's data_path file"),
     ("h" * 300 + ".npz", "and its name is 304 bytes, a name longer than the system allows")])

@@ -679,6 +679,7 @@ def validate_config(data: Any, origin: str, key_words: KeyWords | None = None, w
                                                        key_words=key_words,
                                                        data=data if written is None else written)) from None
     config._inference_from_sampling = from_sampling
+    config._sampler_written = from_sampling and _sampler_written(data)
     where = "" if origin == MAPPING else f"In {origin}: "
     for line in [*unread, *unused_keys(config)]:
         warnings.warn(f"{where}{line}.", ConfigWarning, stacklevel=outside_stacklevel())
@@ -721,6 +722,14 @@ def legacy_sampling(data: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]
     del out[LEGACY_SAMPLING]
     out["inference"] = {"type": "sampler", "method": settings.pop("sampler", None), "settings": settings}
     return out, []
+
+
+def _sampler_written(config: Any) -> bool:
+    """Whether a ``config`` (a Config or a parsed one, as :func:`key_as_written` takes it) whose
+    inference is read from TinyLensGpu's older ``sampling`` section gives its ``sampler``."""
+    if isinstance(config, Mapping):
+        return (config.get(LEGACY_SAMPLING) or {}).get("sampler") is not None
+    return getattr(config, "_sampler_written", False)
 
 
 def reads_sampling(data: Mapping[str, Any]) -> bool:
@@ -852,11 +861,14 @@ def key_as_written(config: Any, key: str) -> str:
     as the config file wrote it: where its inference was read from TinyLensGpu's older ``sampling``
     section (:func:`legacy_sampling`), ``sampling.sampler``, ``sampling.nlive`` (:func:`as_written`);
     else, and for another key, ``key`` itself. ``config``: a validated Config, or a config (a
-    survey's template) as parsed from its YAML, not yet read by :func:`legacy_sampling`."""
+    survey's template) as parsed from its YAML, not yet read by :func:`legacy_sampling`. Its
+    ``inference.method`` where that section leaves out ``sampler`` is the section, ``sampling``."""
     from_sampling = reads_sampling(config) if isinstance(config, Mapping) else \
         getattr(config, "_inference_from_sampling", False)
     if not from_sampling or not key.startswith("inference."):
         return key
+    if key == "inference.method" and not _sampler_written(config):  # the sampler left out: the section
+        return LEGACY_SAMPLING
     return ".".join(as_written(tuple(key.split(".", 2))))
 
 

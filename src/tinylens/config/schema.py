@@ -874,6 +874,9 @@ class Config(StrictModel):
     #: settings then name (``sampling.nlive``, not ``inference.settings.nlive``); no key of the
     #: config: left out of its dumps, and so of a survey's template digest.
     _inference_from_sampling: bool = PrivateAttr(default=False)
+    #: Whether that ``sampling`` section gives its ``sampler`` (left out, ``inference.method`` is the
+    #: default one, and the section itself is named for it); no key of the config either.
+    _sampler_written: bool = PrivateAttr(default=False)
 
 
 #: Keys that another key switches off (:func:`unused_keys`): each pipeline key by the pipeline switch

@@ -160,18 +160,35 @@ def _named_as_written(config) -> Iterator[None]:
     is about (``inference.method: ...``, ``inference.settings.nlive: ...``, as the checks of every
     method name it, or ``inference.settings: ...`` for settings refused together) begins with that key as the config file wrote it
     (:func:`~tinylens.config.loader.key_as_written`: ``sampling.sampler``, ``sampling.nlive`` for
-    TinyLensGpu's older ``sampling`` section), of the same class (:func:`~tinylens.errors.retold`)."""
+    TinyLensGpu's older ``sampling`` section, or ``sampling`` where it names no sampler: then the
+    default sampler its message begins with is said to be it), of the same class
+    (:func:`~tinylens.errors.retold`); there, advice in ``inference``'s words (``Use method
+    dynesty``) is given in the section's (:data:`SAMPLING_ADVICE`)."""
     try:
         yield
     except ConfigError as exc:
-        from tinylens.config.loader import key_as_written
+        from tinylens.config.loader import LEGACY_SAMPLING, key_as_written
 
         text = str(exc)
         key, sep, rest = text.partition(": ")
         if not sep or not (key in ("inference.method", "inference.settings") or key.startswith("inference.settings.")) \
                 or key_as_written(config, key) == key:
             raise
-        raise retold(exc, f"{key_as_written(config, key)}{sep}{rest}") from None
+        written = key_as_written(config, key)
+        default = DEFAULT_METHODS["sampler"]
+        if written == LEGACY_SAMPLING and key == "inference.method" and rest.startswith(f"{default} "):
+            rest = f"{default} (the sampler where {LEGACY_SAMPLING} names none){rest[len(default):]}"
+        for said, instead in sampling_advice().items():
+            rest = rest.replace(said, instead)
+        raise retold(exc, f"{written}{sep}{rest}") from None
+
+
+def sampling_advice() -> dict[str, str]:
+    """Advice of the inference checks in an ``inference`` section's words -> the same in those of
+    TinyLensGpu's older ``sampling`` section (``sampler: dynesty``, not ``method dynesty``)."""
+    from tinylens.inference import nautilus_settings
+
+    return {nautilus_settings.ONE_PARAMETER_ADVICE: nautilus_settings.ONE_PARAMETER_ADVICE_SAMPLING}
 
 
 def check_inference(config, n_dim: int | None = None) -> None:

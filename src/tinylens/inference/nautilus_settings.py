@@ -68,6 +68,14 @@ def _user_key(settings: dict[str, Any], name: str) -> str:
     return next((k for k in settings if ALIASES.get(k, k) == name), name)
 
 
+#: What a model of one free parameter, which nautilus cannot sample, is told to use instead.
+ONE_PARAMETER_ADVICE = "Use method dynesty or an optimizer."
+#: The same for a config of TinyLensGpu's older ``sampling`` section, which names its method
+#: ``sampler`` and can run no optimizer (:func:`tinylens.inference._named_as_written`).
+ONE_PARAMETER_ADVICE_SAMPLING = ("Set sampler: dynesty in the sampling section, or fit with an optimizer (an "
+                                 "inference section of type: optimizer in its place).")
+
+
 def check_dimension(settings: dict[str, Any], init: dict[str, Any], n_dim: int) -> None:
     """The settings whose valid values depend on the number of free parameters ``n_dim``, for
     ``settings`` as the config gives them and ``init`` (their canonical names, defaults filled in):
@@ -84,8 +92,7 @@ def check_dimension(settings: dict[str, Any], init: dict[str, Any], n_dim: int) 
                   "are already a very thorough run", minimum=n_dim + 1)
     if n_dim < 2:
         raise ConfigValueError(
-            f"inference.method: nautilus needs at least 2 free parameters, the model has {n_dim}. "
-            "Use method dynesty or an optimizer."
+            f"inference.method: nautilus needs at least 2 free parameters, the model has {n_dim}. {ONE_PARAMETER_ADVICE}"
         )
     if init["n_live"] <= n_dim:  # nautilus bounds the live points by an ellipsoid: it needs more than n_dim
         raise ConfigValueError(
