@@ -180,6 +180,38 @@ def test_tinylensgpus_older_sampling_section_is_its_inference(example):
     assert (cfg.inference.method, cfg.inference.settings) == ("nautilus", {"nlive": 200, "batch_size": 100})
 
 
+def test_one_fit_written_as_inference_or_as_sampling_with_or_without_its_sampler_loads_equal_configs(example):
+    """The same fit written as an inference section, as TinyLensGpu's older sampling: section with
+    'sampler: nautilus', and as one that leaves the sampler (nautilus, the default) out loaded as
+    Configs that compared unequal (sampling: with and without its sampler since the Config records
+    whether the section gave one, for its messages), though each key and value of theirs is the
+    same; they are equal now, while their messages still name the keys as each file wrote them, and
+    a config of another value is not equal."""
+    from tinylens.config.loader import key_as_written
+
+    settings = {"nlive": 200, "batch_size": 800}
+    assert example["inference"] == {"type": "sampler", "method": "nautilus", "settings": settings}
+    written = {"inference": example,
+               "sampling with its sampler": {**without(example, "inference"), "sampling": {"sampler": "nautilus", **settings}},
+               "sampling without it": {**without(example, "inference"), "sampling": dict(settings)}}
+    configs = {name: load_config(copy.deepcopy(data))[0] for name, data in written.items()}
+    dumps = [config.model_dump(mode="json") for config in configs.values()]
+    assert dumps[0] == dumps[1] == dumps[2]  # the independent truth: every key and value the same
+    assert [key_as_written(config, "inference.method") for config in configs.values()] == \
+        ["inference.method", "sampling.sampler", "sampling"]  # each named as written
+    first, *others = configs.values()
+    for name, config in configs.items():
+        assert config == first and first == config, name
+    other = copy.deepcopy(written["sampling without it"])
+    other["sampling"]["nlive"] = 100
+    assert load_config(other)[0] != configs["sampling without it"]
+
+
+def without(data: dict, key: str) -> dict:
+    """A copy of ``data`` without ``key``."""
+    return {k: copy.deepcopy(v) for k, v in data.items() if k != key}
+
+
 def test_sampling_beside_inference_is_not_read_and_says_so(example):
     """With both, TinyLensGpu reads 'inference' only; the unread 'sampling' is named."""
     example["sampling"] = {"sampler": "dynesty", "nlive": 50}

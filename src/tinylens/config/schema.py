@@ -878,6 +878,28 @@ class Config(StrictModel):
     #: default one, and the section itself is named for it); no key of the config either.
     _sampler_written: bool = PrivateAttr(default=False)
 
+    #: The private attributes above: how the file wrote its inference, which its messages follow,
+    #: not what it fits; two configs that differ only there are equal (:meth:`__eq__`).
+    WRITTEN_ONLY: ClassVar[tuple[str, ...]] = ("_inference_from_sampling", "_sampler_written")
+
+    def __eq__(self, other: object) -> bool:
+        """Whether ``other`` is a config of the same content, as pydantic compares models (their
+        type, keys and values), whichever way the file wrote its inference (:data:`WRITTEN_ONLY`:
+        ``inference:``, TinyLensGpu's older ``sampling:`` with its ``sampler`` or without it), so
+        that two loads of one fit compare equal (and so their problems, :class:`~tinylens.problem.Problem`)."""
+        if not isinstance(other, Config):
+            return super().__eq__(other)
+        if type(self) is not type(other):
+            return False
+
+        def kept(config: Config) -> dict[str, Any]:
+            return {k: v for k, v in (config.__pydantic_private__ or {}).items() if k not in self.WRITTEN_ONLY}
+
+        return (kept(self) == kept(other) and self.__pydantic_extra__ == other.__pydantic_extra__
+                and self.__dict__ == other.__dict__)
+
+    __hash__ = None  # as pydantic's models that are not frozen
+
 
 #: Keys that another key switches off (:func:`unused_keys`): each pipeline key by the pipeline switch
 #: that must be on for it to be read, what happens instead when that switch is off, and each
