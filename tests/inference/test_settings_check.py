@@ -347,6 +347,32 @@ def test_validate_exits_2_without_traceback(tmp_path, method):
     assert all(fragment in out for fragment in fragments), out
 
 
+#: A whole number written out with 400 digits is a Python int no float holds (``1e400`` is read as
+#: .inf, which the rules answer already): float() raised OverflowError in the rules of these settings.
+HUGE = 10**400
+
+
+@pytest.mark.parametrize("method, key", [("nautilus", "n_eff"), ("nautilus", "n_like_max"), ("nautilus", "f_live"),
+                                         ("nautilus", "timeout"), ("nautilus", "checkpoint_every"),
+                                         ("dynesty", "dlogz"), ("dynesty", "logl_max"), ("dynesty", "enlarge")])
+@pytest.mark.parametrize("sign", [1, -1], ids=["huge", "huge_negative"])
+def test_a_number_setting_beyond_the_range_of_a_float_is_refused_naming_it(tmp_path, method, key, sign):
+    settings = {"nlive": 50, key: sign * HUGE}
+    path = tmp_path / "model_config.yaml"
+    write_tiny_lens(tmp_path, {"type": "sampler", "method": method, "settings": {"nlive": 50}})
+    # written as YAML writes a 400-digit int: digits, read back as that int
+    path.write_text(path.read_text().replace("nlive: 50", f"nlive: 50\n    {key}: {sign * HUGE}"))
+    assert yaml.safe_load(path.read_text())["inference"]["settings"] == settings
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    out = " ".join(result.output.split())
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in result.output
+    assert out.startswith(f"Error: In config file {path}: inference.settings.{key}: must be"), out
+    assert "(401 characters)" in out or "(402 characters)" in out, out  # abbreviated, not 400 digits
+    assert "beyond the range of a float" in out, out
+
+
 @pytest.mark.parametrize("name", ["result.json", "checkpoint_dynesty.pkl", "./Checkpoint.Pipeline.json", "row.json",
                                   "sub/../result.json"])
 def test_dynesty_history_may_not_overwrite_tinylens_files(name):
