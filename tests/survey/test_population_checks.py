@@ -147,6 +147,25 @@ def test_bad_option_values_are_refused_by_name(tmp_path, args, expected):
     assert not out.exists()
 
 
+@pytest.mark.parametrize("setting, key, length", [("zeropoint={}", "zeropoint", 401), ("psf_size={}", "psf_size", 401),
+                                                   ("snr_range=[{},50]", "snr_range", 407)])
+@pytest.mark.parametrize("sign", ["", "-"], ids=["huge", "huge_negative"])
+def test_a_whole_number_no_float_holds_is_refused_by_name_and_shown_cut(tmp_path, setting, key, length, sign):
+    """--set zeropoint=<400 digits> (a whole number YAML reads as an int no float holds; 1e400 is read as .inf and
+    refused as not finite) was refused as 'must be a number (like 25.7)', a number though it is, with all 400 digits;
+    it is said to be beyond a float's range, the value cut to its first digits and its length."""
+    out = tmp_path / "pop"
+    huge = sign + "1" + "0" * 400
+    result = CliRunner().invoke(app, ["simulate-population", "1", str(out), "-q", "--set", setting.format(huge)])
+    text = _text(result)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
+    assert text.startswith(f"Error: population option {key} must be"), text
+    assert f"({length + len(sign)} characters) (beyond the range of a float, about +-1.8e308)" in text, text
+    assert "0" * 120 not in text  # cut, not the 400 digits
+    assert not out.exists()
+
+
 def test_half_light_radii_from_the_profiles_floor_are_allowed():
     """lens_re_range from 1e-6 arcsec drew bulges recorded in truth.json as 7e-6" but imaged at the Sersic profile's
     floor (SMOOTHING, 1e-4"); ranges from the floor, the defaults and discs from it are allowed, just under it refused."""

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from tinylens.errors import ConfigError, ConfigTypeError, ConfigValueError, did_you_mean, plural
+from tinylens.errors import ConfigError, ConfigTypeError, ConfigValueError, cut_value, did_you_mean, plural
 from tinylens.precision import get_precision
 from tinylens.profiles.sersic_floors import N_MIN, SMOOTHING
 from tinylens.simulate_limits import (
@@ -130,8 +130,24 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
     except (TypeError, ValueError, OverflowError):
         names = {bool: "true or false", str: "a string", int: "an integer", float: "a number"}
         kind = "a pair [low, high]" if isinstance(default, tuple) else names[type(default)]
+        if _beyond_float(value):  # 400 digits written out: shown cut, and said why a whole number is refused
+            raise ConfigValueError(f"population option {name} must be {kind} (like {default!r}), got "
+                                   f"{cut_value(repr(value), 100)} (beyond the range of a float, about +-1.8e308)")
         raise _coerce_error(value, default)(f"population option {name} must be {kind} (like {default!r}), "
                                             f"got {value!r}") from None
+
+
+def _beyond_float(value: Any) -> bool:
+    """Whether ``value``, or a member of it where it is a list or tuple, is a whole number no float
+    holds (``float`` raises OverflowError for it; YAML reads ``1e400`` as .inf, not as such a number)."""
+    items = value if isinstance(value, (list, tuple)) else [value]
+    for item in items:
+        if isinstance(item, numbers.Integral) and not isinstance(item, bool):
+            try:
+                float(item)
+            except OverflowError:
+                return True
+    return False
 
 
 def _coerce_error(value: Any, default: Any) -> type[ConfigError]:
