@@ -7,6 +7,7 @@ import dataclasses
 import errno
 import hashlib
 import json
+import re
 import shlex
 import shutil
 import warnings
@@ -163,6 +164,26 @@ def test_a_whole_number_no_float_holds_is_refused_by_name_and_shown_cut(tmp_path
     assert text.startswith(f"Error: population option {key} must be"), text
     assert f"({length + len(sign)} characters) (beyond the range of a float, about +-1.8e308)" in text, text
     assert "0" * 120 not in text  # cut, not the 400 digits
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["simulate-population", "{huge}", "{out}"], "the number of lenses must be <= 1000000"),
+    (["simulate-population", "-{huge}", "{out}"], "the number of lenses must be >= 1 (a whole number)"),
+    (["simulate-population", "1", "{out}", "--seed", "-{huge}"], "the random seed (--seed) must be a non-negative integer"),
+    (["demo", "--no-fit", "{out}", "--seed", "-{huge}"], "the random seed (--seed) must be a non-negative integer"),
+], ids=["n", "n_negative", "seed_negative", "demo_seed_negative"])
+def test_a_count_or_seed_of_400_digits_is_refused_with_its_value_cut(tmp_path, args, message):
+    """N or --seed of 400 digits was refused by name with all its digits in the message; the value is now
+    shown by its first digits and its length, as a config's value is."""
+    out, huge = tmp_path / "pop", "1" + "0" * 400
+    result = CliRunner().invoke(app, [a.format(huge=huge, out=out) for a in args] + ["-q"] * (args[0] != "demo"))
+    text = _text(result)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
+    assert text.startswith(f"Error: {message}"), text
+    assert re.search(r", got -?1000+\.\.\. \(40[12] characters\)$", text), text
+    assert "0" * 120 not in text
     assert not out.exists()
 
 

@@ -657,6 +657,12 @@ def population_folder(outdir: Any) -> Path:
 MAX_LENSES = 1_000_000
 
 
+def _shown(value: Any) -> str:
+    """``repr(value)`` for a message, cut where long (:func:`~tinylens.errors.cut_value`): a count or
+    seed of 400 digits is shown by its first digits and its length, not whole."""
+    return cut_value(repr(value), 100, value)
+
+
 def check_count_and_seed(n: Any, seed: Any, seed_name: str = "the random seed (--seed)") -> tuple[int, int]:
     """``(n, seed)`` as integers, else a ConfigError: 1 to :data:`MAX_LENSES` lenses, a non-negative
     seed (named ``seed_name`` in the message, as :func:`check_seed` names it). An ``n`` that is no
@@ -668,13 +674,13 @@ def check_count_and_seed(n: Any, seed: Any, seed_name: str = "the random seed (-
         spelt = _spelt_number(n)
         usable = is_whole(spelt) and 1 <= int(spelt) <= MAX_LENSES  # '0' or '-3' is no count to give instead
         hint = f" (a {type(n).__name__}: give the number itself, {int(spelt)})" if usable else ""
-        raise ConfigTypeError(f"the number of lenses must be >= 1 (a whole number), got {n!r}{hint}")
+        raise ConfigTypeError(f"the number of lenses must be >= 1 (a whole number), got {_shown(n)}{hint}")
     if not is_whole(n) or int(n) < 1:
         error = ConfigValueError if isinstance(n, numbers.Real) and not isinstance(n, bool) else ConfigTypeError
-        raise error(f"the number of lenses must be >= 1 (a whole number), got {n!r}")
+        raise error(f"the number of lenses must be >= 1 (a whole number), got {_shown(n)}")
     if int(n) > MAX_LENSES:
         raise ConfigValueError(f"the number of lenses must be <= {MAX_LENSES} (each takes seconds to simulate and ~0.2 MB "
-                          f"of disk at the default size: a million take weeks and ~200 GB), got {n!r}")
+                          f"of disk at the default size: a million take weeks and ~200 GB), got {_shown(n)}")
     return int(n), check_seed(seed, seed_name)
 
 
@@ -694,7 +700,7 @@ def check_seed(seed: Any, name: str = "the random seed (--seed)") -> int:
     A seed that is no integer (2.5, "3", True) is a :class:`~tinylens.errors.ConfigTypeError`, a
     negative one a :class:`~tinylens.errors.ConfigValueError`, as the rest of the API's arguments are."""
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise ConfigTypeError(f"{name} must be a non-negative integer, got {seed!r}")
+        raise ConfigTypeError(f"{name} must be a non-negative integer, got {_shown(seed)}")
     if seed < 0:
-        raise ConfigValueError(f"{name} must be a non-negative integer, got {seed!r}")
+        raise ConfigValueError(f"{name} must be a non-negative integer, got {_shown(seed)}")
     return int(seed)
