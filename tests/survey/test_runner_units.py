@@ -705,6 +705,11 @@ def survey_inputs(tmp_path, mock_survey):
         (["{lenses}", "-c", "{nowhere_finite}"], "not finite at the prior median nor at any of 64"),
         (["{lenses}", "-c", "{template}", "--workers", "2", "--scheduler", "tcp://127.0.0.1:1"], "not both"),
         (["{lenses}", "-c", "{template}", "--workers", "0"], "at least 1"),
+        # 400 digits: shown by their first and their length, not all of them
+        (["{lenses}", "-c", "{template}", "--workers", "1" + "0" * 400],
+         "0... (401 characters) (run_survey: workers=) is more than"),
+        (["{lenses}", "-c", "{template}", "--workers", "-1" + "0" * 400],
+         "... (402 characters) (run_survey: workers=): a local cluster needs at least 1 worker process"),
         (["{lenses}", "-c", "{template}", "--scheduler", "tcp://127.0.0.1:1"], "Cannot connect to the Dask scheduler"),
         (["{lenses}", "-c", "{template}", "--scheduler", "tls://127.0.0.1:1"], "Cannot connect to the Dask scheduler"),
         (["{lenses}", "-c", "{template}", "--scheduler", "nonsense"], "missing port number"),

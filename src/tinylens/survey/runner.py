@@ -46,7 +46,7 @@ import pandas as pd
 
 from tinylens import filenames
 from tinylens.config.schema import Inference
-from tinylens.errors import (SURVEY_FOLDER_CHOICE, SURVEY_LENS_DIR_CHOICE, SURVEY_RERUN, SURVEY_WORKERS_ARGUMENT, UNWRITABLE, ConfigError, ConfigTypeError, ConfigValueError, ConfigWarning, ConvergenceWarning, DataError, DataWarning, OutputError, TinyLensError, counted, lens_count,
+from tinylens.errors import (SURVEY_FOLDER_CHOICE, SURVEY_LENS_DIR_CHOICE, SURVEY_RERUN, SURVEY_WORKERS_ARGUMENT, UNWRITABLE, ConfigError, ConfigTypeError, ConfigValueError, ConfigWarning, ConvergenceWarning, DataError, DataWarning, OutputError, TinyLensError, counted, cut_value, lens_count,
                              listed, ls_command, out_of_memory, retold)
 from tinylens.interrupts import interrupt_held
 from tinylens.jsonfile import read_json_file, read_result_json, read_result_object
@@ -3622,14 +3622,15 @@ def default_workers() -> int:
 def check_workers(workers: int, cores: int | None = None) -> None:
     """TinyLensError unless a local cluster can have ``workers`` worker processes: at least one,
     and at most :data:`MAX_WORKERS_PER_CORE` per core of ``cores`` (default :func:`available_cores`)."""
+    shown = cut_value(str(workers), 100)  # 400 digits given: their first and their length, not all of them
     if workers < 1:
         raise TinyLensError(
-            f"--workers {workers} ({SURVEY_WORKERS_ARGUMENT}): a local cluster needs at least 1 worker process. Give "
+            f"--workers {shown} ({SURVEY_WORKERS_ARGUMENT}): a local cluster needs at least 1 worker process. Give "
             f"--workers 1 or more, or leave it out for the default ({default_workers()} here).")
     cores = available_cores() if cores is None else cores
     if workers > MAX_WORKERS_PER_CORE * cores:
         raise TinyLensError(
-            f"--workers {workers} ({SURVEY_WORKERS_ARGUMENT}) is more than {MAX_WORKERS_PER_CORE} times the "
+            f"--workers {shown} ({SURVEY_WORKERS_ARGUMENT}) is more than {MAX_WORKERS_PER_CORE} times the "
             f"{counted(cores, 'core')} this survey may use (CPU affinity, cgroup quota, a SLURM job's --cpus-per-task): "
             "so many local worker processes, each its own Python with JAX, would only share them, and could use up "
             f"the machine's memory before fitting a lens. Give {cores} or fewer (at most {MAX_WORKERS_PER_CORE * cores}).")
