@@ -382,6 +382,21 @@ def test_a_mask_with_a_centre_or_radius_not_finite_is_refused_naming_it(make, ke
         annulus_mask((5, 5), 1.0, r_min=np.nan, r_max=1.0)
 
 
+@pytest.mark.parametrize("key, value", [("r_max", 10**400), ("center_x", -(10**400)), ("pixel_scale", 10**400)])
+@pytest.mark.parametrize("make", [circle_mask, annulus_mask])
+def test_a_mask_argument_no_float_holds_is_refused_naming_it(make, key, value):
+    """circle_mask(shape, 0.05, r_max=10**400) (a whole number of 400 digits, a number no float holds)
+    raised a bare 'OverflowError: int too large to convert to float' from math.isfinite; it is refused
+    as the infinite values are, naming the function and the argument, the value cut to its first digits."""
+    arguments = {"shape": (5, 5), "pixel_scale": 1.0, "r_max": 1.0} | ({"r_min": 0.5} if make is annulus_mask else {})
+    with pytest.raises(ConfigValueError) as info:
+        make(**(arguments | {key: value}))
+    unit = "arcsec per pixel" if key == "pixel_scale" else "arcsec"
+    assert str(info.value).startswith(f"{make.__name__}: {key} must be a finite number ({unit}); got {key} = "), info.value
+    assert str(info.value).endswith(f"... ({len(repr(value))} characters) (beyond the range of a float, about "
+                                    "+-1.8e308)."), info.value
+
+
 @pytest.mark.parametrize("key, value, shown", [("r_max", "1", "str '1'"), ("center_x", None, "NoneType None"),
                                                ("pixel_scale", [0.05], "list [0.05]")])
 @pytest.mark.parametrize("make", [circle_mask, annulus_mask])

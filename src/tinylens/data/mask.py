@@ -16,7 +16,7 @@ import math
 import numpy as np
 
 from tinylens.config.schema import MaskShape
-from tinylens.errors import ConfigTypeError, ConfigValueError
+from tinylens.errors import ConfigTypeError, ConfigValueError, cut_value
 
 
 def pixel_coordinates(shape: tuple[int, int], pixel_scale: float) -> tuple[np.ndarray, np.ndarray]:
@@ -41,6 +41,9 @@ def check_finite(function: str, **values: float) -> None:
         except (TypeError, ValueError):  # "1", None, [1.0], an array of several values
             raise ConfigTypeError(f"{function}: {name} must be a finite number ({unit}); got "
                                   f"{type(value).__name__} {value!r:.60}.") from None
+        except OverflowError:  # a whole number no float holds (10**400): a number, but no finite float
+            raise ConfigValueError(f"{function}: {name} must be a finite number ({unit}); got {name} = "
+                                   f"{cut_value(repr(value), 100)} (beyond the range of a float, about +-1.8e308).") from None
         if not finite:
             raise ConfigValueError(f"{function}: {name} must be a finite number ({unit}); got {name} = {float(value)}.")
 
