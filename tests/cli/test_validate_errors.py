@@ -304,6 +304,33 @@ def test_an_output_path_into_a_percent_named_folder_is_refused_where_that_variab
 
 
 # -- the config file ----------------------------------------------------------------------------
+@pytest.mark.parametrize("key, where", [
+    ("dataset.pixel_scale", lambda c: c["dataset"]),
+    ("dataset.mask.r_max", lambda c: c["dataset"].setdefault("mask", {"type": "circle"})),
+    ("model_components.lens_mass_list[0].params.theta_E.fixed_value",
+     lambda c: c["model_components"]["lens_mass_list"][0]["params"].setdefault("theta_E", {"fixed": True})),
+])
+@pytest.mark.parametrize("sign", ["", "-"], ids=["huge", "huge_negative"])
+def test_a_number_no_float_holds_is_refused_as_beyond_a_float_not_as_no_number(tmp_path, key, where, sign):
+    """A number written with 400 digits (an int to YAML, none a float holds; 1e400 is read as .inf) was
+    refused as 'should be a valid number', a number though it is, and as a ConfigTypeError; it is said to
+    be beyond a float's range, the value cut to its first digits and its length."""
+    huge = int(sign + "1" + "0" * 400)
+    name = key.rsplit(".", 1)[-1]
+
+    def edit(config, arrays):
+        config["model_components"]["lens_mass_list"][0]["params"]["theta_E"] = {"fixed": True}
+        where(config)[name] = huge
+        if name == "r_max":
+            where(config)["type"] = "circle"
+
+    path = write_case(tmp_path, edit=edit)
+    assert str(huge) in path.read_text()  # written out in digits, read back as that int
+    out = assert_user_error(invoke("validate", path), f"{key}: should be a finite number; got {sign}1000",
+                            f"... ({len(str(huge))} characters) (beyond the range of a float, about +-1.8e308).")
+    assert "valid number" not in out and "0" * 120 not in out
+
+
 def test_missing_config(tmp_path):
     assert_user_error(invoke("validate", tmp_path / "nope.yaml"), "nope.yaml", "not found")
 

@@ -754,7 +754,20 @@ def wrong_type(err: Mapping[str, Any]) -> bool:
     unknown key or a missing one."""
     if err["type"] == ERROR_TYPE:
         return bool((err.get("ctx") or {}).get(WRONG_TYPE))
-    return err["type"].endswith(WRONG_TYPE_ENDINGS)
+    return err["type"].endswith(WRONG_TYPE_ENDINGS) and not beyond_float(err)
+
+
+def beyond_float(err: Mapping[str, Any]) -> bool:
+    """Whether the pydantic error ``err`` is its ``float_type`` for a whole number no float holds (400
+    digits written out, an int to YAML, where ``1e400`` is .inf): a number of the right kind, too large."""
+    value = err.get("input")
+    if err["type"] != "float_type" or not isinstance(value, int) or isinstance(value, bool):
+        return False
+    try:
+        float(value)
+    except OverflowError:
+        return True
+    return False
 
 
 def error_class(exc: ValidationError) -> type[ConfigError]:
@@ -838,6 +851,8 @@ def describe_error(err: Mapping[str, Any], from_yaml: bool = True, from_sampling
         message, value = _no_value_message(loc, _error_message(err)), None
     elif err["type"] in NOT_A:
         message, value = _not_a(err["type"], err.get("input")), described(err.get("input"))
+    elif beyond_float(err):  # pydantic's 'should be a valid number' for a number it is
+        message, value = "should be a finite number", f"{show(err['input'])} (beyond the range of a float, about +-1.8e308)"
     else:
         message, value = _error_message(err), show(err.get("input"))
     where = dotted(as_written(loc) if from_sampling else loc) or "top level"
