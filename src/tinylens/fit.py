@@ -1145,7 +1145,7 @@ def _check_inputs_kept(problem: Any, folder: Path, config: str | Path | None = N
     inputs = fit_inputs(problem, config)
     keys = {name: f"output.{OUTPUT_SECTIONS[role]}.{role}" for role, name in file_names(problem.config).items()}
     for name in (*keys, *(own for own in filenames.RESERVED if own not in keys)):
-        target = folder / name
+        target = landing(folder / name)  # output.path: new/.. is the config's folder, before new/ is made
         found = _input_at(target, inputs) if target.is_file() else None
         if found is not None:
             what, path = found
@@ -1257,15 +1257,21 @@ def _check_history_kept(problem: Any, folder: Path, inputs: dict[str, Any]) -> N
     module, _, settings, pipeline = search_of(problem)
     history = module.history_file(settings, folder) if hasattr(module, "history_file") else None  # dynesty's
     key = key_as_written(problem.config, "inference.settings.history_filename")  # sampling.history_filename
-    if history is not None:
-        runs = pipeline.max_widen + 1 if pipeline is not None and pipeline.bounded else 1
-        _check_history_name_fits(history, runs, folder, key)
-    found = _input_at(history, inputs) if history is not None and history.is_file() else None
-    if found is not None:
-        what, path = found
-        raise OutputError(f"{key}: dynesty would write its evaluation history to "
-                          f"{history}, and that file is {what} ({path}), which it would overwrite. Choose "
-                          "another history_filename in the config.")
+    if history is None:
+        return
+    runs = pipeline.max_widen + 1 if pipeline is not None and pipeline.bounded else 1
+    _check_history_name_fits(history, runs, folder, key)
+    later = [Path(filenames.run_name(str(history), run)) for run in range(2, runs + 1)]
+    for written in (history, *later):
+        target = landing(written)  # output/../image.fits is image.fits, though output/ is not made yet
+        found = _input_at(target, inputs) if target.is_file() else None
+        if found is not None:
+            what, path = found
+            run = "" if written == history else f" of its sampling run {later.index(written) + 2}"
+            to = f"{written}" if target == written else f"{written} ({target})"
+            raise OutputError(f"{key}: dynesty would write its evaluation history{run} "
+                              f"to {to}, and that file is {what} ({path}), which it would overwrite. Choose "
+                              "another history_filename in the config.")
 
 
 def _check_history_name_fits(history: Path, runs: int, folder: Path,
@@ -1316,6 +1322,19 @@ def fit_inputs(problem: Any, config: str | Path | None = None) -> dict[str, str 
     if config is not None:
         inputs["this fit's config file"] = config
     return inputs
+
+
+def landing(path: str | Path) -> Path:
+    """Where a file the fit writes at ``path`` lands: absolute, ``~`` expanded, the links of the
+    folders that exist followed and a ``..`` after a folder that does not yet taken off with it
+    (:meth:`pathlib.Path.resolve`, not strict): the system cannot look at ``output/../image.fits``
+    while ``output`` is not made (``is_file()`` is False there), yet once the fit has made it that
+    is ``image.fits``. Where the links cannot be followed (a loop) the path is only normalised."""
+    path = Path(path).expanduser()
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # a symbolic link loop
+        return Path(os.path.normpath(path.absolute()))
 
 
 def _input_at(target: Path, inputs: Mapping[str, str | Path]) -> tuple[str, str | Path] | None:

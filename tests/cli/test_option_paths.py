@@ -102,10 +102,10 @@ def test_an_output_file_that_is_an_input_of_the_fit_is_refused_before_the_fit(tm
 def _refused_by_validate_and_fit(config: Path, content: dict, message: str) -> None:
     """Write ``content`` to ``config``: validate and fit must refuse it with ``message``, its folder unchanged."""
     config.write_text(yaml.safe_dump(content, sort_keys=False))
-    before = {p.name: p.read_bytes() for p in config.parent.iterdir()}
+    before = {p.name: p.read_bytes() if p.is_file() else None for p in config.parent.iterdir()}  # None: a folder
     for command in ("validate", "fit"):
         assert message in _refused([command, str(config)])
-        assert {p.name: p.read_bytes() for p in config.parent.iterdir()} == before
+        assert {p.name: p.read_bytes() if p.is_file() else None for p in config.parent.iterdir()} == before
 
 
 def _validated(config: Path, content: dict) -> None:
@@ -233,6 +233,58 @@ def test_a_dynesty_history_named_as_an_input_of_the_fit_is_refused_before_the_fi
             "in the config."))
     content["inference"]["settings"]["history_filename"] = "history.h5"  # the data's folder alone is no clash
     _validated(config, content)
+
+
+@pytest.mark.parametrize("made", [False, True])
+def test_a_dynesty_history_leaving_an_output_folder_not_made_yet_for_an_input_is_refused(tmp_path, made):
+    """``history_filename: ../image.fits`` with ``output.path: output`` was compared with the inputs
+    only where ``output/../image.fits`` is a file, which it is not while ``output/`` does not exist
+    (the system does not follow ``..`` through a missing folder): validate said OK and the fit
+    wrote dynesty's history over the image it fitted (17,280 -> 679,272 bytes in the demo's folder,
+    and image.run2.fits, image.run3.fits beside it). Now refused, exit 2, naming the key and the
+    input, the data unchanged, whether the output folder is made yet or not."""
+    from tiny_lens import write_tiny_lens
+
+    config = write_tiny_lens(tmp_path)
+    content = yaml.safe_load(config.read_text())
+    data = tmp_path / content["dataset"]["data_path"]
+    if made:
+        (tmp_path / "output").mkdir()
+    content["output"] = {"path": "output"}
+    content["inference"] = {"type": "sampler", "method": "dynesty", "settings": {
+        "nlive": 20, "save_evaluation_history": True, "history_filename": f"../{data.name}"}}
+    _refused_by_validate_and_fit(config, content, (
+        f"inference.settings.history_filename: dynesty would write its evaluation history to "
+        f"{tmp_path / 'output' / '..' / data.name} ({data}), and that file is the dataset's data_path file ({data}), "
+        "which it would overwrite. Choose another history_filename in the config."))
+    assert (tmp_path / "output").is_dir() == made  # not made by the refused fit
+    later = data.with_name(f"{data.stem}.run2{data.suffix}")  # the pipeline's second sampling run's history
+    data.rename(later)
+    content["dataset"]["data_path"] = later.name
+    _refused_by_validate_and_fit(config, content, (
+        f"dynesty would write its evaluation history of its sampling run 2 to "
+        f"{tmp_path / 'output' / '..' / later.name} ({later}), and that file is the dataset's data_path file"))
+    later.rename(data)
+    content["dataset"]["data_path"] = data.name
+    content["inference"]["settings"]["history_filename"] = "../history.h5"  # beside the data: no clash
+    _validated(config, content)
+
+
+def test_an_output_path_leaving_a_folder_not_made_yet_for_the_data_folder_is_refused(tmp_path):
+    """``output.path: new/..`` (the config's own folder, once the fit has made ``new``) with
+    ``output.tables.summary: image.fits`` was not seen to write over the image while ``new/`` did
+    not exist (``new/../image.fits`` is no file to the system then): the fit made ``new`` and wrote
+    its summary table over the data. Now refused as ``output.path: .`` is, nothing made."""
+    from tiny_lens import write_tiny_lens
+
+    config = write_tiny_lens(tmp_path)
+    content = yaml.safe_load(config.read_text())
+    data = tmp_path / content["dataset"]["data_path"]
+    content["output"] = {"path": "new/..", "tables": {"summary": data.name}}
+    _refused_by_validate_and_fit(config, content, (
+        f"output.tables.summary: the fit would write {data.name} into its output folder {tmp_path / 'new' / '..'}, "
+        f"and that file is the dataset's data_path file ({data}), which it would overwrite."))
+    assert not (tmp_path / "new").exists()
 
 
 @pytest.mark.parametrize("workers", ["0", "-2"])
