@@ -1261,17 +1261,27 @@ def _check_history_kept(problem: Any, folder: Path, inputs: dict[str, Any]) -> N
         return
     runs = pipeline.max_widen + 1 if pipeline is not None and pipeline.bounded else 1
     _check_history_name_fits(history, runs, folder, key)
+    found = history_over_input(history, runs, inputs)
+    if found is not None:
+        raise OutputError(f"{key}: {found}. Choose another history_filename in the config.")
+
+
+def history_over_input(history: Path, runs: int, inputs: Mapping[str, str | Path]) -> str | None:
+    """What to say where dynesty's evaluation ``history`` of a fit's first sampling run, or that
+    of one of its later ``runs`` (:func:`tinylens.filenames.run_name`), lands on one of the fit's
+    ``inputs`` (what each is -> its path), taken where it lands (:func:`landing`:
+    ``output/../image.fits`` is ``image.fits`` though ``output`` is not made yet); None where none does."""
     later = [Path(filenames.run_name(str(history), run)) for run in range(2, runs + 1)]
     for written in (history, *later):
-        target = landing(written)  # output/../image.fits is image.fits, though output/ is not made yet
+        target = landing(written)
         found = _input_at(target, inputs) if target.is_file() else None
         if found is not None:
             what, path = found
             run = "" if written == history else f" of its sampling run {later.index(written) + 2}"
             to = f"{written}" if target == written else f"{written} ({target})"
-            raise OutputError(f"{key}: dynesty would write its evaluation history{run} "
-                              f"to {to}, and that file is {what} ({path}), which it would overwrite. Choose "
-                              "another history_filename in the config.")
+            return (f"dynesty would write its evaluation history{run} to {to}, and that file is {what} ({path}), "
+                    "which it would overwrite")
+    return None
 
 
 def _check_history_name_fits(history: Path, runs: int, folder: Path,

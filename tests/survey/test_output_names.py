@@ -256,3 +256,32 @@ def test_the_history_check_where_no_lens_loaded_imports_no_sampler_for_a_templat
     assert ran.returncode == 0, ran.stderr
     # no lens loaded: no history's sampler imported, the template's own for its settings (check_unloaded_settings)
     assert ran.stdout.split("\n")[-3:] == ["None", "['nautilus', 'tinylens.inference.nautilus_runner']", ""], ran.stdout
+
+
+@pytest.mark.parametrize("absolute", [False, True])
+def test_a_dynesty_history_on_a_lens_image_through_its_output_folder_not_made_yet_is_refused_by_the_dry_run(
+        tmp_path, absolute):
+    """A one-lens survey whose template keeps dynesty's history in
+    '../../../lenses/lens_0/image.fits' (from the lens's output folder, not made yet: the lens's own
+    image), or in that image's absolute path, passed the dry run ('the template works', exit 0): the
+    template check compared the history with tinylens's own files alone, and the one-file-for-every-
+    lens check needs two lenses. The dry run now refuses it (exit 2, no traceback) naming the key,
+    the lens and its image, and leaves the image and --out as they were."""
+    from typer.testing import CliRunner
+
+    from survey_mocks import write_lens
+    from tinylens.cli.main import app
+
+    lenses, out = tmp_path / "lenses", tmp_path / "out"
+    image = write_lens(lenses / "lens_0", 1.0, seed=0) / "image.fits"
+    before = image.read_bytes()
+    history = str(image) if absolute else "../../../lenses/lens_0/image.fits"
+    template = _dynesty_template(tmp_path, history)
+    result = CliRunner().invoke(app, ["survey", str(lenses), "-c", str(template), "-o", str(out), "--dry-run"],
+                                env={"COLUMNS": "200"})
+    text = " ".join(result.output.split())
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert "(for lens lens_0's fit): inference.settings.history_filename: dynesty would write its evaluation" in text
+    assert f"and that file is lens lens_0's data_path file ({image}), which it would overwrite" in text
+    assert image.read_bytes() == before and not out.exists()

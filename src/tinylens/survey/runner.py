@@ -675,6 +675,7 @@ def check_histories(problem: Any, lenses: Sequence[Lens], out: str | Path, name:
                 module.check_history_folder(settings, lens.output(root))
         except ConfigError as exc:
             raise retold(exc, f"The {name} does not work (for lens {lens.lens_id}'s fit): {exc}") from None
+    _check_history_inputs(problem, lenses, root, name)
     shared = [module.history_file(settings, lens.output(root)).resolve() for lens in lenses[:2]]
     if len(shared) == 2 and shared[0] == shared[1]:  # absolute, or leaving the lens's folder: one file for all
         raise ConfigValueError(
@@ -684,6 +685,33 @@ def check_histories(problem: Any, lenses: Sequence[Lens], out: str | Path, name:
             "history over the one before (dynesty starts the file afresh), two workers at once into the same file. "
             "Give a file name (dynesty_logl_history.h5, or hist/calls.h5): each lens's history then goes into its "
             "own output folder.")
+
+
+def _check_history_inputs(problem: Any, lenses: Sequence[Lens], root: Path, name: str) -> None:
+    """(For :func:`check_histories`, with the template's history kept.) Raise a ConfigValueError
+    where dynesty's history of a lens's fit (any sampling run's) lands on one of that lens's input
+    files (its image, noise map, PSF or mask, or the template's mask), which its fit refuses only
+    when it starts: an absolute path to the image in a one-lens survey, or a relative one leaving
+    its output folder, which is not made yet (``..`` is then taken off with the folder before it,
+    :func:`tinylens.fit.landing`, as the fit makes the folder first)."""
+    from tinylens.config.loader import key_as_written
+    from tinylens.fit import history_over_input
+    from tinylens.inference import search_of
+
+    module, _, settings, pipeline = search_of(problem)
+    runs = pipeline.max_widen + 1 if pipeline is not None and pipeline.bounded else 1
+    mask = getattr(getattr(problem.config, "dataset", None), "mask_path", None)
+    for lens in lenses:
+        inputs: dict[str, str | Path] = {f"lens {lens.lens_id}'s {key} file": path
+                                         for key, path in lens_dataset({}, lens).items()}
+        if isinstance(mask, str) and mask:
+            inputs.setdefault("the template's mask_path file", mask)
+        found = history_over_input(module.history_file(settings, lens.output(root)), runs, inputs)
+        if found is not None:
+            raise ConfigValueError(
+                f"The {name} does not work (for lens {lens.lens_id}'s fit): "
+                f"{key_as_written(problem.config, 'inference.settings.history_filename')}: {found}. Choose another "
+                "history_filename in the template.")
 
 
 def template_mask(template: Mapping[str, Any]) -> str | None:
