@@ -953,6 +953,7 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
     started = time.perf_counter()
     release_if_crowded()  # so that a loop over many lenses does not reach the kernel's limit on memory maps
     source = str(truth) if isinstance(truth, (str, Path)) else "truth"
+    truth_file = truth if isinstance(truth, (str, Path)) else None  # an input the fit may not write over
     if isinstance(truth, (str, Path)):  # a bad file is reported before the data are loaded
         truth = truth_step(partial(read_truth, truth), source, truth_errors)
     read = read_config_first(config, base_dir, None)  # a config's mistake said before JAX is imported (seconds)
@@ -976,7 +977,7 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
             truth = truth_step(partial(check_truth, truth, problem.param_names, source), source, truth_errors)
         path = config if isinstance(config, (str, Path)) else None
         check_settings(problem, folder, path)
-        check_inputs_kept(problem, folder, path)
+        check_inputs_kept(problem, folder, path, truth_file)
         refuse_if_held(folder, filenames.FIT_LOCK, busy_text(folder))  # at once, not after the likelihood's compilation
         check_likelihood(problem, path)
         out = tables.ensure_writable(folder)
@@ -994,7 +995,7 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
             capped = None if fresh else capped_again(problem, out)
             if capped is not None:  # said before any output is removed or written again: they take minutes with figures
                 _say_capped(out, capped, problem.config)
-            kept_inputs = list(fit_inputs(problem, path).values())
+            kept_inputs = list(fit_inputs(problem, path, truth_file).values())
             switched = None if fresh else pipeline_switched(problem, out)  # read before result.json goes
             # before result.json, whose record names them until then: those this fit does not write (a
             # warning names any the system keeps), and those it writes again too, so that a fit killed
@@ -1115,7 +1116,8 @@ def _config_file_named(config: str | Path | None) -> Iterator[None]:
         raise retold(exc, f"{in_config_file(config)}{exc}") from None
 
 
-def check_inputs_kept(problem: Any, folder: Path, config: str | Path | None = None) -> None:
+def check_inputs_kept(problem: Any, folder: Path, config: str | Path | None = None,
+                      truth: str | Path | None = None) -> None:
     """An :class:`~tinylens.errors.OutputError` where a file the fit writes into its output
     ``folder`` (a table or figure named in ``output``, or one of tinylens's own, such as
     ``result.json``) or dynesty's evaluation history (``history_filename``) is one of its input
@@ -1125,9 +1127,10 @@ def check_inputs_kept(problem: Any, folder: Path, config: str | Path | None = No
     this user may not look into (it, or a folder on its way, may not be entered) is an
     OutputError naming it and what to check, not a bare PermissionError, as is one the system
     refuses to look at (a name too long for it), or where the hidden temporary name a file is
-    written under first would be too long for it (:func:`_check_temporaries_fit`)."""
+    written under first would be too long for it (:func:`_check_temporaries_fit`). ``truth``: the
+    ``--truth`` file, an input too where given."""
     try:
-        _check_inputs_kept(problem, folder, config)
+        _check_inputs_kept(problem, folder, config, truth)
     except PermissionError as exc:
         ls = ls_command(folder, folder.parent)
         raise OutputError(f"Output folder {folder} cannot be looked into ({exc.strerror or 'permission denied'} on "
@@ -1139,10 +1142,11 @@ def check_inputs_kept(problem: Any, folder: Path, config: str | Path | None = No
                           "config.") from None
 
 
-def _check_inputs_kept(problem: Any, folder: Path, config: str | Path | None = None) -> None:
+def _check_inputs_kept(problem: Any, folder: Path, config: str | Path | None = None,
+                       truth: str | Path | None = None) -> None:
     """:func:`check_inputs_kept`, whose OSError (an output folder that may not be entered) it
     leaves to it."""
-    inputs = fit_inputs(problem, config)
+    inputs = fit_inputs(problem, config, truth)
     keys = {name: f"output.{OUTPUT_SECTIONS[role]}.{role}" for role, name in file_names(problem.config).items()}
     for name in (*keys, *(own for own in filenames.RESERVED if own not in keys)):
         target = landing(folder / name)  # output.path: new/.. is the config's folder, before new/ is made
@@ -1322,15 +1326,19 @@ def _check_history_name_fits(history: Path, runs: int, folder: Path,
                           f"config{output}.")
 
 
-def fit_inputs(problem: Any, config: str | Path | None = None) -> dict[str, str | Path]:
+def fit_inputs(problem: Any, config: str | Path | None = None,
+               truth: str | Path | None = None) -> dict[str, str | Path]:
     """The fit's input files, by what each is: the dataset's (``the dataset's psf_path file``, its
-    ``[HDU]`` suffix left out) and, where given, the ``config`` file (``this fit's config file``)."""
+    ``[HDU]`` suffix left out) and, where given, the ``config`` file (``this fit's config file``)
+    and the ``truth`` file (``the --truth file``)."""
     from tinylens.survey.provenance import dataset_files, input_files
 
     inputs: dict[str, str | Path] = {f"the dataset's {key} file": path
                                      for key, path in input_files(dataset_files(problem.dataset)).items()}
     if config is not None:
         inputs["this fit's config file"] = config
+    if truth is not None:
+        inputs["the --truth file"] = truth
     return inputs
 
 

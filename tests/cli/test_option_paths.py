@@ -270,6 +270,37 @@ def test_a_dynesty_history_leaving_an_output_folder_not_made_yet_for_an_input_is
     _validated(config, content)
 
 
+def test_a_dynesty_history_on_the_truth_file_is_refused_before_the_fit(tmp_path):
+    """The --truth file was not among the inputs a fit may not write over: ``history_filename:
+    ../truth.json`` (output/ not made yet) or ``output.tables.summary: truth.json`` with
+    ``output.path: .`` fitted and wrote over the true values given. Both are now refused, exit 2,
+    naming the key and the --truth file, which is left as it was."""
+    import json
+
+    from tiny_lens import write_tiny_lens
+
+    config = write_tiny_lens(tmp_path)
+    truth = tmp_path / "truth.json"
+    truth.write_text(json.dumps({"lens_mass.0.theta_E": 1.0}))
+    content = yaml.safe_load(config.read_text())
+    content["output"] = {"path": "output"}
+    content["inference"] = {"type": "sampler", "method": "dynesty", "settings": {
+        "nlive": 20, "maxcall": 100, "save_evaluation_history": True, "history_filename": "../truth.json"}}
+    config.write_text(yaml.safe_dump(content, sort_keys=False))
+    before = truth.read_bytes()
+    text = _refused(["fit", str(config), "--no-pipeline", "--truth", str(truth)])
+    assert (f"inference.settings.history_filename: dynesty would write its evaluation history to "
+            f"{tmp_path / 'output' / '..' / 'truth.json'} ({truth}), and that file is the --truth file ({truth}), "
+            "which it would overwrite.") in text
+    content["output"] = {"path": ".", "tables": {"summary": "truth.json"}}
+    content["inference"]["settings"]["history_filename"] = "history.h5"
+    config.write_text(yaml.safe_dump(content, sort_keys=False))
+    text = _refused(["fit", str(config), "--no-pipeline", "--truth", str(truth)])
+    assert (f"output.tables.summary: the fit would write truth.json into its output folder {tmp_path}, and that file "
+            f"is the --truth file ({truth}), which it would overwrite.") in text
+    assert truth.read_bytes() == before and not (tmp_path / "output").exists()
+
+
 def test_an_output_path_leaving_a_folder_not_made_yet_for_the_data_folder_is_refused(tmp_path):
     """``output.path: new/..`` (the config's own folder, once the fit has made ``new``) with
     ``output.tables.summary: image.fits`` was not seen to write over the image while ``new/`` did
