@@ -1171,7 +1171,7 @@ def _check_no_folder_at_files(problem: Any, folder: Path, keys: Mapping[str, str
     names, drawn = file_names(problem.config), figure_keys(problem)
     undrawn = {names[key] for key in FIGURE_KEYS if key not in drawn}
     for name in atomic_names(problem):
-        if name not in undrawn and (folder / name).is_dir():
+        if name not in undrawn and landing(folder / name).is_dir():  # output.path: new/.. before new/ is made
             key = keys.get(name)
             what = f"its {name} ({key})" if key else f"its own {name}"
             rename = f"another name for {key} or " if key else ""

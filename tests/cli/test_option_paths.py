@@ -318,6 +318,24 @@ def test_an_output_path_leaving_a_folder_not_made_yet_for_the_data_folder_is_ref
     assert not (tmp_path / "new").exists()
 
 
+def test_a_folder_at_result_json_through_an_output_folder_not_made_yet_is_refused_before_the_fit(tmp_path):
+    """``output.path: new/..`` (the config's folder, once the fit has made ``new``) where a folder
+    named result.json lies was let through (``new/../result.json`` is no folder to the system while
+    ``new/`` is not made): validate said OK and the fit would fail only when it writes result.json,
+    after the search. Now refused at once as ``output.path: .`` is, nothing made."""
+    from tiny_lens import write_tiny_lens
+
+    config = write_tiny_lens(tmp_path)
+    (tmp_path / "result.json").mkdir()
+    content = yaml.safe_load(config.read_text())
+    content["output"] = {"path": "new/.."}
+    config.write_text(yaml.safe_dump(content, sort_keys=False))
+    text = _refused(["validate", str(config)])
+    assert (f"Output folder {tmp_path / 'new' / '..'}: result.json there is a folder, where the fit writes its own "
+            "result.json, which the system would refuse after the search.") in text
+    assert not (tmp_path / "new").exists()
+
+
 @pytest.mark.parametrize("workers", ["0", "-2"])
 def test_survey_workers_below_one_is_refused_naming_the_option_and_what_to_give(tmp_path, workers):
     """``--workers 0`` was refused as 'The number of workers must be at least 1; got 0.', naming
