@@ -331,6 +331,27 @@ def test_a_number_no_float_holds_is_refused_as_beyond_a_float_not_as_no_number(t
     assert "valid number" not in out and "0" * 120 not in out
 
 
+@pytest.mark.parametrize("index, limits", [(1, ["0.1", "{huge}"]), (0, ["-{huge}", "3"])], ids=["upper", "lower"])
+def test_a_limit_no_float_holds_is_not_said_to_need_be_finite(tmp_path, index, limits):
+    """limits take -.inf and .inf on purpose (no limit); a limit of 400 digits, a number no float holds, was
+    refused as 'should be a finite number', which a limit need not be: it is said to be beyond a float's
+    range, and -.inf or .inf is what to write for no limit. The infinite limits themselves are accepted."""
+    huge = "1" + "0" * 400
+    key = "model_components.lens_mass_list[0].params.theta_E.limits"
+
+    def edit(config, arrays):
+        config["model_components"]["lens_mass_list"][0]["params"]["theta_E"]["limits"] = "@LIMITS@"
+
+    path = write_case(tmp_path, edit=edit)
+    text = path.read_text()
+    path.write_text(text.replace("'@LIMITS@'", "[-.inf, .inf]"))
+    assert invoke("validate", path).exit_code == 0
+    path.write_text(text.replace("'@LIMITS@'", "[" + ", ".join(limits).format(huge=huge) + "]"))
+    out = assert_user_error(invoke("validate", path), f"{key}[{index}]: should be a number a float holds, or -.inf or "
+                            ".inf for no limit; got ", "... (40", " characters) (beyond the range of a float, about +-1.8e308).")
+    assert "finite" not in out and "0" * 120 not in out
+
+
 def test_missing_config(tmp_path):
     assert_user_error(invoke("validate", tmp_path / "nope.yaml"), "nope.yaml", "not found")
 

@@ -852,7 +852,10 @@ def describe_error(err: Mapping[str, Any], from_yaml: bool = True, from_sampling
     elif err["type"] in NOT_A:
         message, value = _not_a(err["type"], err.get("input")), described(err.get("input"))
     elif beyond_float(err):  # pydantic's 'should be a valid number' for a number it is
-        message, value = "should be a finite number", f"{show(err['input'])} (beyond the range of a float, about +-1.8e308)"
+        # limits take .inf on purpose (no limit): not 'finite' there, but what to write for none
+        unlimited = len(loc) >= 2 and loc[-2] == "limits" and isinstance(loc[-1], int)
+        message = "should be a number a float holds, or -.inf or .inf for no limit" if unlimited else "should be a finite number"
+        value = f"{show(err['input'])} (beyond the range of a float, about +-1.8e308)"
     else:
         message, value = _error_message(err), show(err.get("input"))
     where = dotted(as_written(loc) if from_sampling else loc) or "top level"
