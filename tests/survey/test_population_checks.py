@@ -167,6 +167,22 @@ def test_a_whole_number_no_float_holds_is_refused_by_name_and_shown_cut(tmp_path
     assert not out.exists()
 
 
+@pytest.mark.parametrize("value, error", [
+    ([5, 10**400], ConfigValueError), ([-(10**400), 50], ConfigValueError),
+    (["abc", 10**400], ConfigTypeError), ([10**400, None], ConfigTypeError), ([10**400, True], ConfigTypeError),
+], ids=["number", "negative", "text", "null", "boolean"])
+def test_a_pair_holding_a_number_no_float_holds_and_no_number_is_of_the_wrong_kind(value, error):
+    """snr_range=[abc, 1000...0] (a text beside a whole number no float holds) is of the wrong kind, a
+    ConfigTypeError as [abc, 50] is, not a ConfigValueError as [5, 1000...0], a pair of numbers, is; both
+    show the value cut, with why the whole number is refused."""
+    with pytest.raises(ConfigError) as info:
+        PopulationOptions.from_kwargs(snr_range=value)
+    assert type(info.value) is error, repr(info.value)
+    assert str(info.value).startswith("population option snr_range must be a pair [low, high]"), info.value
+    assert str(info.value).endswith("characters) (beyond the range of a float, about +-1.8e308)"), info.value
+    assert "0" * 120 not in str(info.value)
+
+
 @pytest.mark.parametrize("args, message", [
     (["simulate-population", "{huge}", "{out}"], "the number of lenses must be <= 1000000"),
     (["simulate-population", "-{huge}", "{out}"], "the number of lenses must be >= 1 (a whole number)"),

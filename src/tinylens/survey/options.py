@@ -131,7 +131,9 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
         names = {bool: "true or false", str: "a string", int: "an integer", float: "a number"}
         kind = "a pair [low, high]" if isinstance(default, tuple) else names[type(default)]
         if _beyond_float(value):  # 400 digits written out: shown cut, and said why a whole number is refused
-            raise ConfigValueError(f"population option {name} must be {kind} (like {default!r}), got "
+            items = value if isinstance(value, (list, tuple)) else [value]  # a text beside it ([abc, 1000...0]) is still of the wrong kind
+            numbers_only = all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in items)
+            raise (ConfigValueError if numbers_only else ConfigTypeError)(f"population option {name} must be {kind} (like {default!r}), got "
                                    f"{cut_value(repr(value), 100)} (beyond the range of a float, about +-1.8e308)")
         raise _coerce_error(value, default)(f"population option {name} must be {kind} (like {default!r}), "
                                             f"got {value!r}") from None
