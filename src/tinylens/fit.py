@@ -1347,11 +1347,12 @@ def landing(path: str | Path) -> Path:
     folders that exist followed and a ``..`` after a folder that does not yet taken off with it
     (:meth:`pathlib.Path.resolve`, not strict): the system cannot look at ``output/../image.fits``
     while ``output`` is not made (``is_file()`` is False there), yet once the fit has made it that
-    is ``image.fits``. Where the links cannot be followed (a loop) the path is only normalised."""
+    is ``image.fits``. Where the links cannot be followed (a loop) or the system refuses to look at
+    the path (a NUL character in a name) the path is only normalised."""
     path = Path(path).expanduser()
     try:
         return path.resolve()
-    except (OSError, RuntimeError):  # a symbolic link loop
+    except (OSError, RuntimeError, ValueError):  # a symbolic link loop; ValueError: an embedded NUL character
         return Path(os.path.normpath(path.absolute()))
 
 

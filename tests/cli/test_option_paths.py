@@ -348,3 +348,25 @@ def test_survey_workers_below_one_is_refused_naming_the_option_and_what_to_give(
     assert f"--workers {workers} (run_survey: workers=): a local cluster needs at least 1 worker process." in text
     assert f"Give --workers 1 or more, or leave it out for the default ({default_workers()} here)." in text
     assert not (tmp_path / "run").exists()
+
+
+def test_a_table_name_with_a_nul_character_is_no_traceback_in_validate(tmp_path):
+    """``output.tables.summary: "a\\0b.csv"`` (a NUL character, as a double-quoted YAML string can
+    hold it) passed validate before f9aedfd; since then the check of where the table lands asked
+    the system to resolve the name, which raises ValueError (embedded null byte) there, and
+    validate ended in a Python traceback (exit 1). The name is now taken as it is written
+    (normalised: ``new/../a\\0b.csv`` is ``a\\0b.csv`` in the config's folder), no traceback."""
+    from tiny_lens import write_tiny_lens
+
+    from tinylens.fit import landing
+
+    assert landing(tmp_path / "new" / ".." / "a\0b.csv") == tmp_path / "a\0b.csv"
+    config = write_tiny_lens(tmp_path)
+    content = yaml.safe_load(config.read_text())
+    content["output"] = {"path": "new/..", "tables": {"summary": "a\0b.csv"}}
+    config.write_text(yaml.safe_dump(content, sort_keys=False))
+    result = CliRunner().invoke(app, ["validate", str(config)], env={"COLUMNS": "200"})
+    assert not isinstance(result.exception, ValueError), result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    assert "Traceback" not in result.output and result.exit_code in (0, 2)
+    assert not (tmp_path / "new").exists()
