@@ -285,3 +285,34 @@ def test_a_dynesty_history_on_a_lens_image_through_its_output_folder_not_made_ye
     assert "(for lens lens_0's fit): inference.settings.history_filename: dynesty would write its evaluation" in text
     assert f"and that file is lens lens_0's data_path file ({image}), which it would overwrite" in text
     assert image.read_bytes() == before and not out.exists()
+
+
+@pytest.mark.parametrize("absolute", [False, True])
+def test_a_dynesty_history_on_a_lens_truth_file_is_refused_by_the_dry_run(tmp_path, absolute):
+    """A lens's truth.json is given to its fit as --truth, which the fit refuses to write over
+    (585093c), but the dry run compared the history with the lens's image, noise, PSF and mask
+    alone (b8e5140): a one-lens survey whose template kept dynesty's history in
+    '../../../lenses/lens_0/truth.json' (or that file's absolute path) passed the dry run ('the
+    template works', exit 0) and its lens's fit was then refused. The dry run now refuses it (exit
+    2, no traceback), naming the lens's truth.json, which is left as it was, --out not made."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from survey_mocks import write_lens
+    from tinylens.cli.main import app
+
+    lenses, out = tmp_path / "lenses", tmp_path / "out"
+    truth = write_lens(lenses / "lens_0", 1.0, seed=0) / "truth.json"
+    truth.write_text(json.dumps({"lens_mass.0.theta_E": 1.0}))
+    before = truth.read_bytes()
+    history = str(truth) if absolute else "../../../lenses/lens_0/truth.json"
+    template = _dynesty_template(tmp_path, history)
+    result = CliRunner().invoke(app, ["survey", str(lenses), "-c", str(template), "-o", str(out), "--dry-run"],
+                                env={"COLUMNS": "200"})
+    text = " ".join(result.output.split())
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert "(for lens lens_0's fit): inference.settings.history_filename: dynesty would write its evaluation" in text
+    assert f"and that file is lens lens_0's truth file ({truth}), which it would overwrite" in text
+    assert truth.read_bytes() == before and not out.exists()

@@ -690,8 +690,9 @@ def check_histories(problem: Any, lenses: Sequence[Lens], out: str | Path, name:
 def _check_history_inputs(problem: Any, lenses: Sequence[Lens], root: Path, name: str) -> None:
     """(For :func:`check_histories`, with the template's history kept.) Raise a ConfigValueError
     where dynesty's history of a lens's fit (any sampling run's) lands on one of that lens's input
-    files (its image, noise map, PSF or mask, or the template's mask), which its fit refuses only
-    when it starts: an absolute path to the image in a one-lens survey, or a relative one leaving
+    files (its image, noise map, PSF or mask, the template's mask, or its truth.json, which its fit
+    is given as --truth), which its fit refuses only when it starts: an absolute path to the image
+    in a one-lens survey, or a relative one leaving
     its output folder, which is not made yet (``..`` is then taken off with the folder before it,
     :func:`tinylens.fit.landing`, as the fit makes the folder first)."""
     from tinylens.config.loader import key_as_written
@@ -706,6 +707,7 @@ def _check_history_inputs(problem: Any, lenses: Sequence[Lens], root: Path, name
                                          for key, path in lens_dataset({}, lens).items()}
         if isinstance(mask, str) and mask:
             inputs.setdefault("the template's mask_path file", mask)
+        inputs[f"lens {lens.lens_id}'s truth file"] = lens.folder / TRUTH_FILE  # its fit's --truth (fit_lens)
         found = history_over_input(module.history_file(settings, lens.output(root)), runs, inputs)
         if found is not None:
             raise ConfigValueError(
