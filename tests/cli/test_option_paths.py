@@ -352,7 +352,7 @@ def test_survey_workers_below_one_is_refused_naming_the_option_and_what_to_give(
 
 def test_a_table_name_with_a_nul_character_is_no_traceback_in_validate(tmp_path):
     """``output.tables.summary: "a\\0b.csv"`` (a NUL character, as a double-quoted YAML string can
-    hold it) passed validate before f9aedfd; since then the check of where the table lands asked
+    hold it) passed validate before bf0e639; since then the check of where the table lands asked
     the system to resolve the name, which raises ValueError (embedded null byte) there, and
     validate ended in a Python traceback (exit 1). The name is now taken as it is written
     (normalised: ``new/../a\\0b.csv`` is ``a\\0b.csv`` in the config's folder), no traceback."""

@@ -290,8 +290,8 @@ def test_a_dynesty_history_on_a_lens_image_through_its_output_folder_not_made_ye
 @pytest.mark.parametrize("absolute", [False, True])
 def test_a_dynesty_history_on_a_lens_truth_file_is_refused_by_the_dry_run(tmp_path, absolute):
     """A lens's truth.json is given to its fit as --truth, which the fit refuses to write over
-    (585093c), but the dry run compared the history with the lens's image, noise, PSF and mask
-    alone (b8e5140): a one-lens survey whose template kept dynesty's history in
+    (5217b25), but the dry run compared the history with the lens's image, noise, PSF and mask
+    alone (2bbc575): a one-lens survey whose template kept dynesty's history in
     '../../../lenses/lens_0/truth.json' (or that file's absolute path) passed the dry run ('the
     template works', exit 0) and its lens's fit was then refused. The dry run now refuses it (exit
     2, no traceback), naming the lens's truth.json, which is left as it was, --out not made."""
