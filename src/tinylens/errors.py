@@ -9,6 +9,7 @@ code, never a traceback; anything else is a bug in tinylens. :data:`DISK_FULL` a
 import contextvars
 import difflib
 import errno
+import numbers
 import os
 import re
 import shlex
@@ -87,6 +88,22 @@ def outside_stacklevel() -> int:
     while frame is not None and frame.f_globals.get("__name__", "").partition(".")[0] == "tinylens":
         frame, level = frame.f_back, level + 1
     return level if frame is not None else 1
+
+
+#: What a message adds after a whole number no float holds (:func:`no_float_holds`).
+BEYOND_FLOAT = " (beyond the range of a float, about +-1.8e308)"
+
+
+def no_float_holds(value: Any) -> bool:
+    """Whether ``value`` is a whole number too large for a float (``float`` raises OverflowError for
+    it: 400 digits written out; YAML reads ``1e400`` as .inf, not as such a number)."""
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+        return False
+    try:
+        float(value)
+    except OverflowError:
+        return True
+    return False
 
 
 def cut_value(text: str, limit: int, value: Any = None) -> str:

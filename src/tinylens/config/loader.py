@@ -28,8 +28,8 @@ from pydantic import BaseModel, ValidationError
 from tinylens.config.schema import (ERROR_TYPE, FIXED_VALUE_TAGS, NO_VALUE, UNKNOWN_KEYS, WRONG_TYPE, YAML_BOOL_WORDS, Config,
                                     _unknown_keys, bool_words_read, described, key_id, key_read_note, mapping_expected, show,
                                     unused_keys, written_key)
-from tinylens.errors import (MISSING_ERRNOS, ON_COMMAND_LINE, ConfigError, ConfigFileError, ConfigTypeError, ConfigValueError, ConfigWarning, counted, did_you_mean, ls_command,
-                             outside_stacklevel, visible, windows_path_advice)
+from tinylens.errors import (BEYOND_FLOAT, MISSING_ERRNOS, ON_COMMAND_LINE, ConfigError, ConfigFileError, ConfigTypeError, ConfigValueError, ConfigWarning, counted, did_you_mean, ls_command,
+                             no_float_holds, outside_stacklevel, visible, windows_path_advice)
 
 #: At most this many schema problems are listed in one error.
 MAX_LISTED_ERRORS = 20
@@ -760,14 +760,7 @@ def wrong_type(err: Mapping[str, Any]) -> bool:
 def beyond_float(err: Mapping[str, Any]) -> bool:
     """Whether the pydantic error ``err`` is its ``float_type`` for a whole number no float holds (400
     digits written out, an int to YAML, where ``1e400`` is .inf): a number of the right kind, too large."""
-    value = err.get("input")
-    if err["type"] != "float_type" or not isinstance(value, int) or isinstance(value, bool):
-        return False
-    try:
-        float(value)
-    except OverflowError:
-        return True
-    return False
+    return err["type"] == "float_type" and no_float_holds(err.get("input"))
 
 
 def error_class(exc: ValidationError) -> type[ConfigError]:
@@ -855,7 +848,7 @@ def describe_error(err: Mapping[str, Any], from_yaml: bool = True, from_sampling
         # limits take .inf on purpose (no limit): not 'finite' there, but what to write for none
         unlimited = len(loc) >= 2 and loc[-2] == "limits" and isinstance(loc[-1], int)
         message = "should be a number a float holds, or -.inf or .inf for no limit" if unlimited else "should be a finite number"
-        value = f"{show(err['input'])} (beyond the range of a float, about +-1.8e308)"
+        value = f"{show(err['input'])}{BEYOND_FLOAT}"
     else:
         message, value = _error_message(err), show(err.get("input"))
     where = dotted(as_written(loc) if from_sampling else loc) or "top level"

@@ -16,7 +16,7 @@ import math
 import numpy as np
 
 from tinylens.config.schema import MaskShape
-from tinylens.errors import ConfigTypeError, ConfigValueError, cut_value
+from tinylens.errors import BEYOND_FLOAT, ConfigTypeError, ConfigValueError, cut_value
 
 
 def pixel_coordinates(shape: tuple[int, int], pixel_scale: float) -> tuple[np.ndarray, np.ndarray]:
@@ -43,7 +43,7 @@ def check_finite(function: str, **values: float) -> None:
                                   f"{type(value).__name__} {value!r:.60}.") from None
         except OverflowError:  # a whole number no float holds (10**400): a number, but no finite float
             raise ConfigValueError(f"{function}: {name} must be a finite number ({unit}); got {name} = "
-                                   f"{cut_value(repr(value), 100)} (beyond the range of a float, about +-1.8e308).") from None
+                                   f"{cut_value(repr(value), 100)}{BEYOND_FLOAT}.") from None
         if not finite:
             raise ConfigValueError(f"{function}: {name} must be a finite number ({unit}); got {name} = {float(value)}.")
 

@@ -19,8 +19,8 @@ import numpy as np
 
 from tinylens import filenames
 from tinylens.config.schema import show
-from tinylens.errors import (OUTPUT_FOLDER_CHOICE, CheckpointWarning, ConfigError, ConfigTypeError, ConfigValueError,
-                             OutputError, did_you_mean, ls_command, out_of_memory,
+from tinylens.errors import (BEYOND_FLOAT, OUTPUT_FOLDER_CHOICE, CheckpointWarning, ConfigError, ConfigTypeError, ConfigValueError,
+                             OutputError, did_you_mean, ls_command, no_float_holds, out_of_memory,
                              outside_stacklevel)
 from tinylens.interrupts import ctrl_c_raises_here, handler_in_place, interrupt_behind, terminate_stops_here
 from tinylens.atomic import remove_unfinished, write_atomic
@@ -56,21 +56,9 @@ def _whole(minimum: int) -> tuple[str, Callable[[Any], bool]]:
     return f"a whole number >= {minimum}", lambda v: _is_whole(v) and v >= minimum
 
 
-def _beyond_float(value: Any) -> bool:
-    """Whether ``value`` is a whole number too large for a float (``float`` raises OverflowError for
-    it: 400 digits written out, where ``1e400`` is read as .inf)."""
-    if not _is_whole(value):
-        return False
-    try:
-        float(value)
-    except OverflowError:
-        return True
-    return False
-
-
 def _number(test: Callable[[float], bool], what: str) -> tuple[str, Callable[[Any], bool]]:
     return what, lambda v: isinstance(v, (int, float, np.number)) and not isinstance(v, bool) \
-        and not _beyond_float(v) and bool(test(float(v)))
+        and not no_float_holds(v) and bool(test(float(v)))
 
 
 _FLAG = ("true or false", lambda v: isinstance(v, bool))
@@ -154,7 +142,7 @@ def check_settings(method: str, settings: Mapping[str, Any], allowed: Iterable[s
             )
         if key in VALUE_RULES and not VALUE_RULES[key][1](value):
             error = ConfigTypeError if _wrong_kind(VALUE_RULES[key][0], value) else ConfigValueError
-            beyond = " (beyond the range of a float, about +-1.8e308)" if _beyond_float(value) else ""
+            beyond = BEYOND_FLOAT if no_float_holds(value) else ""
             raise error(f"inference.settings.{key}: must be {VALUE_RULES[key][0]} for {method}, "
                         f"got {show(value)}{beyond}{_boolean_read(VALUE_RULES[key][0], value)}.")
         if key in CAPS and value > CAPS[key][1]:

@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from tinylens.errors import ConfigError, ConfigTypeError, ConfigValueError, cut_value, did_you_mean, plural
+from tinylens.errors import (BEYOND_FLOAT, ConfigError, ConfigTypeError, ConfigValueError, cut_value, did_you_mean,
+                             no_float_holds, plural)
 from tinylens.precision import get_precision
 from tinylens.profiles.sersic_floors import N_MIN, SMOOTHING
 from tinylens.simulate_limits import (
@@ -134,7 +135,7 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
             items = value if isinstance(value, (list, tuple)) else [value]  # a text beside it ([abc, 1000...0]) is still of the wrong kind
             numbers_only = all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in items)
             raise (ConfigValueError if numbers_only else ConfigTypeError)(f"population option {name} must be {kind} (like {default!r}), got "
-                                   f"{cut_value(repr(value), 100)} (beyond the range of a float, about +-1.8e308)")
+                                   f"{cut_value(repr(value), 100)}{BEYOND_FLOAT}")
         raise _coerce_error(value, default)(f"population option {name} must be {kind} (like {default!r}), "
                                             f"got {value!r}") from None
 
@@ -142,14 +143,7 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
 def _beyond_float(value: Any) -> bool:
     """Whether ``value``, or a member of it where it is a list or tuple, is a whole number no float
     holds (``float`` raises OverflowError for it; YAML reads ``1e400`` as .inf, not as such a number)."""
-    items = value if isinstance(value, (list, tuple)) else [value]
-    for item in items:
-        if isinstance(item, numbers.Integral) and not isinstance(item, bool):
-            try:
-                float(item)
-            except OverflowError:
-                return True
-    return False
+    return any(no_float_holds(item) for item in (value if isinstance(value, (list, tuple)) else [value]))
 
 
 def _coerce_error(value: Any, default: Any) -> type[ConfigError]:
