@@ -258,6 +258,29 @@ def test_the_history_check_where_no_lens_loaded_imports_no_sampler_for_a_templat
     assert ran.stdout.split("\n")[-3:] == ["None", "['nautilus', 'tinylens.inference.nautilus_runner']", ""], ran.stdout
 
 
+def _dry_run_with_history_on(tmp_path, target, absolute: bool) -> str:
+    """``tinylens survey --dry-run`` of the one-lens survey tmp_path/lenses (lens_0) whose template keeps
+    dynesty's history on the lens's file ``target`` (its ``absolute`` path, or that path from the lens's
+    output folder, not made yet): refused (exit 2, no traceback) naming the key and the lens, ``target``
+    and --out left as they were; its text on one line."""
+    from typer.testing import CliRunner
+
+    from tinylens.cli.main import app
+
+    lenses, out = tmp_path / "lenses", tmp_path / "out"
+    before = target.read_bytes()
+    history = str(target) if absolute else f"../../../lenses/lens_0/{target.name}"
+    template = _dynesty_template(tmp_path, history)
+    result = CliRunner().invoke(app, ["survey", str(lenses), "-c", str(template), "-o", str(out), "--dry-run"],
+                                env={"COLUMNS": "200"})
+    text = " ".join(result.output.split())
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert "(for lens lens_0's fit): inference.settings.history_filename: dynesty would write its evaluation" in text
+    assert target.read_bytes() == before and not out.exists()
+    return text
+
+
 @pytest.mark.parametrize("absolute", [False, True])
 def test_a_dynesty_history_on_a_lens_image_through_its_output_folder_not_made_yet_is_refused_by_the_dry_run(
         tmp_path, absolute):
@@ -267,24 +290,11 @@ def test_a_dynesty_history_on_a_lens_image_through_its_output_folder_not_made_ye
     template check compared the history with tinylens's own files alone, and the one-file-for-every-
     lens check needs two lenses. The dry run now refuses it (exit 2, no traceback) naming the key,
     the lens and its image, and leaves the image and --out as they were."""
-    from typer.testing import CliRunner
-
     from survey_mocks import write_lens
-    from tinylens.cli.main import app
 
-    lenses, out = tmp_path / "lenses", tmp_path / "out"
-    image = write_lens(lenses / "lens_0", 1.0, seed=0) / "image.fits"
-    before = image.read_bytes()
-    history = str(image) if absolute else "../../../lenses/lens_0/image.fits"
-    template = _dynesty_template(tmp_path, history)
-    result = CliRunner().invoke(app, ["survey", str(lenses), "-c", str(template), "-o", str(out), "--dry-run"],
-                                env={"COLUMNS": "200"})
-    text = " ".join(result.output.split())
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output
-    assert "(for lens lens_0's fit): inference.settings.history_filename: dynesty would write its evaluation" in text
+    image = write_lens(tmp_path / "lenses" / "lens_0", 1.0, seed=0) / "image.fits"
+    text = _dry_run_with_history_on(tmp_path, image, absolute)
     assert f"and that file is lens lens_0's data_path file ({image}), which it would overwrite" in text
-    assert image.read_bytes() == before and not out.exists()
 
 
 @pytest.mark.parametrize("absolute", [False, True])
@@ -297,22 +307,9 @@ def test_a_dynesty_history_on_a_lens_truth_file_is_refused_by_the_dry_run(tmp_pa
     2, no traceback), naming the lens's truth.json, which is left as it was, --out not made."""
     import json
 
-    from typer.testing import CliRunner
-
     from survey_mocks import write_lens
-    from tinylens.cli.main import app
 
-    lenses, out = tmp_path / "lenses", tmp_path / "out"
-    truth = write_lens(lenses / "lens_0", 1.0, seed=0) / "truth.json"
+    truth = write_lens(tmp_path / "lenses" / "lens_0", 1.0, seed=0) / "truth.json"
     truth.write_text(json.dumps({"lens_mass.0.theta_E": 1.0}))
-    before = truth.read_bytes()
-    history = str(truth) if absolute else "../../../lenses/lens_0/truth.json"
-    template = _dynesty_template(tmp_path, history)
-    result = CliRunner().invoke(app, ["survey", str(lenses), "-c", str(template), "-o", str(out), "--dry-run"],
-                                env={"COLUMNS": "200"})
-    text = " ".join(result.output.split())
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output
-    assert "(for lens lens_0's fit): inference.settings.history_filename: dynesty would write its evaluation" in text
+    text = _dry_run_with_history_on(tmp_path, truth, absolute)
     assert f"and that file is lens lens_0's truth file ({truth}), which it would overwrite" in text
-    assert truth.read_bytes() == before and not out.exists()
