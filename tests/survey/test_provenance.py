@@ -926,6 +926,16 @@ def test_a_stopped_lens_whose_result_records_its_runs_damaged_is_planned_not_a_c
     assert runner.plan([lens], {"lens_a": row}, tmp_path / "out", template=template) == []
 
 
+def _write_budget_stopped_pair(mock_survey, out, settings) -> dict:
+    """The rows, written under the survey folder ``out`` as their fits write them, of lens_a stopped
+    by ``settings``' n_like_max (300 calls) and lens_b by its timeout (100 calls), by lens id."""
+    rows = {"lens_a": _stopped_fit(mock_survey, out, settings, 300, "lens_a")[1],
+            "lens_b": _stopped_fit(mock_survey, out, settings, 100, "lens_b")[1]}  # the timeout stopped lens_b
+    for lens_id, row in rows.items():
+        runner.write_row(out / "lenses" / lens_id, row)
+    return rows
+
+
 def test_the_budget_stopped_lenses_of_a_tinylensgpu_sampling_template_are_told_its_limits_as_written(tmp_path,
                                                                                                       mock_survey):
     """A survey whose template writes TinyLensGpu's older ``sampling:`` section (read as inference:
@@ -935,10 +945,7 @@ def test_the_budget_stopped_lenses_of_a_tinylensgpu_sampling_template_are_told_i
     does not hold; it names sampling.n_like_max and sampling.timeout now, the keys written (exit 0)."""
     out = tmp_path / "out"
     settings = {"n_like_max": 300, "timeout": 3600.0}
-    rows = {"lens_a": _stopped_fit(mock_survey, out, settings, 300, "lens_a")[1],
-            "lens_b": _stopped_fit(mock_survey, out, settings, 100, "lens_b")[1]}  # the timeout stopped lens_b
-    for lens_id, row in rows.items():
-        runner.write_row(out / "lenses" / lens_id, row)
+    _write_budget_stopped_pair(mock_survey, out, settings)
     template = tmp_path / "template.yaml"
     config = runner.load_template(mock_survey["template"])
     inference = config.pop("inference")
@@ -968,10 +975,7 @@ def test_the_survey_ends_naming_the_lenses_its_budget_stopped_and_how_to_fit_the
 
     out = tmp_path / "out"
     settings = {"n_like_max": 300, "timeout": 3600.0}
-    rows = {"lens_a": _stopped_fit(mock_survey, out, settings, 300, "lens_a")[1],
-            "lens_b": _stopped_fit(mock_survey, out, settings, 100, "lens_b")[1]}  # the timeout stopped lens_b
-    for lens_id, row in rows.items():
-        runner.write_row(out / "lenses" / lens_id, row)
+    rows = _write_budget_stopped_pair(mock_survey, out, settings)
     template = tmp_path / "template.yaml"
     config = runner.load_template(mock_survey["template"])
     config["inference"]["settings"].update(settings)  # the same budget: nothing fitted further
