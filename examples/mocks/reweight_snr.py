@@ -24,8 +24,8 @@ import pandas as pd
 from scipy.stats import norm
 
 from tinylens.errors import TinyLensError, lens_count
-from tinylens.results.report import (MIN_FOR_OUTLIERS, NMAD_FACTOR, OUTLIER_SIGMA, PAPER_QUANTITIES, comparison_frame,
-                                     counts_outliers, read_table)
+from tinylens.results.report import (MIN_FOR_OUTLIERS, MIN_FOR_SCATTER, NMAD_FACTOR, OUTLIER_SIGMA, PAPER_QUANTITIES,
+                                     comparison_frame, counts_outliers, read_table)
 
 SNR_COLUMN = "arc_snr_max"
 
@@ -55,13 +55,16 @@ def reweighted_stats(zeta: np.ndarray, sigma: np.ndarray, snr: np.ndarray, slope
     """NMAD, fraction beyond ``k`` NMAD, that fraction expected from the widths ``sigma`` and
     ``N_eff`` under the weights of :func:`snr_weights`; lenses without a deviation are left out.
     Like ``tinylens report``, the two fractions are NaN where the outliers are not counted (fewer
-    than :data:`~tinylens.results.report.MIN_FOR_OUTLIERS` lenses, or an NMAD of 0: no scale)."""
+    than :data:`~tinylens.results.report.MIN_FOR_OUTLIERS` lenses, or an NMAD of 0: no scale), and
+    the NMAD is NaN for fewer than :data:`~tinylens.results.report.MIN_FOR_SCATTER` (one deviation has
+    no scatter)."""
     keep = np.isfinite(zeta) & np.isfinite(snr)
     zeta, sigma, snr = zeta[keep], sigma[keep], snr[keep]
     w = snr_weights(snr, slope)
     band = k * weighted_nmad(zeta, w)
     row = {"slope": slope, "n_eff": float(1 / np.sum(w**2)), "median_snr": weighted_quantile(snr, w, 0.5),
-           "nmad": band / k, "outlier_fraction": np.nan, "expected_fraction": np.nan}
+           "nmad": band / k if zeta.size >= MIN_FOR_SCATTER else np.nan, "outlier_fraction": np.nan,
+           "expected_fraction": np.nan}
     if counts_outliers(zeta.size, band / k):  # else every deviation but the median's would be an outlier
         has_width = np.isfinite(sigma) & (sigma > 0)
         row["outlier_fraction"] = float(np.sum(w * (np.abs(zeta) > band)))
