@@ -1647,6 +1647,20 @@ def test_a_key_yaml_reads_as_a_boolean_or_null_is_named_as_written(tmp_path, old
 
 
 @pytest.mark.parametrize("old, written, fragment", [
+    ("  path: output", "  path: output\n  ?\n  : 3", "(1) output: unknown key '' (YAML read an empty key as null: "
+                                                     "write the key's name before its colon, or delete the line)."),
+    ("    nlive: 50", "    nlive: 50\n    ?\n    : 3", "a key here must be text (YAML read an empty key as null: "
+                                                       "write the key's name before its colon, or delete the line).")])
+def test_an_empty_key_is_said_to_be_empty_not_quoted_as_nothing(tmp_path, old, written, fragment):
+    """An empty key (``?`` on a line of its own, ``: 3`` below it), which YAML reads as null, was told
+    'YAML read the key , unquoted, as null: write it in quotes, '', to give it as text', a key never
+    named and a fix (``'': 3``) that is refused in turn; it is now said to be empty, and to be named."""
+    assert yaml.safe_load("?\n: 3") == {None: 3}  # the independent truth: an empty key, read as null
+    out = assert_user_error(invoke("validate", write_yaml_edit(tmp_path, old, written)), fragment)
+    assert "the key ," not in out and "in quotes, ''" not in out, out
+
+
+@pytest.mark.parametrize("old, written, fragment", [
     ("        prior_settings:\n        - 0.5\n        - 2.0", "        prior_settings: off",
      "model_components.lens_mass_list[0].params.theta_E.prior_settings: should be a list of two numbers [a, b]; got "
      "false. YAML reads an unquoted no, off or false as false."),

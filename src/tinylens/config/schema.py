@@ -300,10 +300,13 @@ def written_key(key: Any, words: Mapping[tuple[str, Any], str]) -> tuple[str, st
 
 def key_read_note(key: Any, words: Mapping[tuple[str, Any], str]) -> str:
     """`` (YAML read the key on, unquoted, as true: ...)`` for a key YAML read as no text, with
-    its leading space; empty for another."""
+    its leading space (for an empty key, ``? : 1``, to name it: quoting nothing gives no name);
+    empty for another."""
     read = written_key(key, words)
     if read is None:
         return ""
+    if not read[0].strip():  # ``? : 1`` or ``: 1``: no word to quote, the key was never named
+        return f" (YAML read an empty key {read[1]}: write the key's name before its colon, or delete the line)"
     return (f" (YAML read the key {read[0]}, unquoted, {read[1]}: write it in quotes, {read[0]!r}, to give "
             "it as text)")
 
