@@ -3728,10 +3728,9 @@ def survey_plan(lens_dir: str | Path, template: str | Path, out: str | Path, ret
         elif row is None and (recovered := recovered_row(lens, state.out)) is not None \
                 and not fitted_further(lens, recovered, state.config, state.out, cache):  # as the run's recover_rows, then plan
             recover.append(lens.lens_id)
-        elif holds_checkpoint(folder, started, digest):
-            todo["resume"].append(lens.lens_id)
-        elif holds_checkpoint(folder, started):  # of another template: its fingerprint decides
-            todo["other_checkpoint"].append(lens.lens_id)
+        elif any((folder / name).exists() for name in started):  # looked for once (holds_checkpoint's test)
+            # of another template (other_checkpoint): its fingerprint decides; else resumed
+            todo["other_checkpoint" if other_checkpoint(folder, digest, started) else "resume"].append(lens.lens_id)
         else:
             todo["new"].append(lens.lens_id)
     try:
