@@ -5507,8 +5507,9 @@ def test_the_bar_on_a_terminal_shows_the_stages_of_the_lenses_in_flight(tmp_path
 def test_a_long_stage_on_a_narrow_terminal_is_cut_not_the_bar_counts(monkeypatch, width):
     """On an 80-column terminal, one lens's stage ('lens_...: stage 3/4 (mass and source), 2 starts
     ended') took the bar's line: rich cut every column evenly, the counts to '0 ok 0 faile…' and the
-    bar, its M/N and times off. The stage column now gives way first, cut with an ellipsis on the one
-    line, and the counts stay whole (the bar rendered at 60, 80 and 120 columns)."""
+    bar, its M/N and times off. The stage column now gives way, cut with an ellipsis on the one
+    line, with the bar and the rate, and the counts stay whole (the bar rendered at 60, 80 and 120
+    columns; at 60 the stage has no room left, and the rate has it at 120)."""
     import io
 
     from rich.console import Console
@@ -5523,9 +5524,38 @@ def test_a_long_stage_on_a_narrow_terminal_is_cut_not_the_bar_counts(monkeypatch
         console.print(bar._progress.get_renderable())
     lines = console.file.getvalue().splitlines()
     assert len(lines) == 1 and len(lines[0]) <= width, lines  # one line: cut, not wrapped
-    assert "0 ok 0 failed 1000 left" in lines[0] and "12.3 lenses/h" in lines[0], lines
-    shown = lines[0].rstrip().rsplit(" ", 1)[-1]  # the stage column, last
-    assert shown.endswith("…") and stage.startswith(shown[:-1]), lines
+    assert " 0/1000 0 ok 0 failed 1000 left " in lines[0], lines
+    assert ("12.3 lenses/h" in lines[0]) == (width >= 120), lines
+    if width >= 80:
+        assert "ETA -:--:--" in lines[0], lines
+        shown = lines[0].rstrip().rsplit(" ", 1)[-1]  # the stage column, last
+        assert shown.endswith("…") and stage.startswith(shown[:-1]), lines
+
+
+@pytest.mark.parametrize("width", [80, 100])
+@pytest.mark.parametrize("total, done, rate", [(1000, 0, "12.3 lenses/h"), (10000, 1237, "1.23e+03 lenses/h"),
+                                               (100000, 12370, "1.23e+04 lenses/h")])
+def test_the_bar_keeps_its_count_and_eta_whole_on_an_80_column_terminal(monkeypatch, width, total, done, rate):
+    """With no stage said, every column of the bar could be narrowed, and rich narrowed the widest:
+    on an 80-column terminal a survey of 10000 lenses showed '123…' for 1237/10000, '0:00…' elapsed
+    and 'ETA -:-…' (1000 lenses: '0/…' and 'ETA -:--:…'). The count, the counts, the time elapsed
+    and the ETA are now kept whole; the bar and the rate give way."""
+    import io
+
+    from rich.console import Console
+
+    from tinylens.inference import progress as progress_module
+
+    monkeypatch.setattr(progress_module, "draws_live", lambda console: True)
+    with runner.SurveyProgress(total, [{"status": "ok"}] * done, enabled=True) as bar:
+        bar._progress.update(bar._task, rate=rate)
+        console = Console(file=io.StringIO(), width=width, force_terminal=True, color_system=None)
+        console.print(bar._progress.get_renderable())
+    lines = console.file.getvalue().splitlines()
+    assert len(lines) == 1 and len(lines[0]) <= width, lines  # one line: cut, not wrapped
+    counts = f" {done}/{total} {done} ok 0 failed {total - done} left "
+    assert counts in lines[0], lines
+    assert re.search(r" \d+:\d\d:\d\d ETA -:--:--", lines[0]), lines  # elapsed; no rate yet in this run: no ETA
 
 
 def test_a_worker_that_held_a_retried_lens_queued_is_not_said_to_have_stopped_its_fit(tmp_path):
