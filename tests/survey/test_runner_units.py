@@ -101,6 +101,38 @@ def test_catalog_parquet_is_read_by_astropy_when_empty_and_without_a_warning_per
     assert str(back["trusted"].dtype) == "boolean"
 
 
+@pytest.mark.parametrize("failed", [False, True])
+def test_catalog_parquet_types_are_as_docs_survey_md_says_with_and_without_a_failed_lens(tmp_path, failed):
+    """docs/survey.md said that astropy reads catalog.parquet's trusted as objects and
+    n_likelihood_evals as floats, which holds only where a lens failed (a null in those columns):
+    with none failed astropy reads bool and int64. The file's own types (pyarrow's, pandas') do not
+    depend on it; the docs now say both, and the selection they give works in either case."""
+    import pyarrow.parquet as pq
+    from astropy.table import Table
+
+    trusted = {**RESULT, "quality": {**RESULT["quality"], "trusted": True}}
+    rows = {"a": runner.flat_row("a", trusted), "b": runner.flat_row("b", RESULT)}
+    if failed:
+        rows["c"] = runner.failed_row("c", "bad image")
+    runner.write_catalog(rows, tmp_path)
+    path = tmp_path / "catalog.parquet"
+    schema = pq.read_schema(path)  # the file's types: the same in both cases
+    assert (str(schema.field("trusted").type), str(schema.field("n_likelihood_evals").type)) == ("bool", "int64")
+    frame = pd.read_parquet(path)
+    assert (str(frame["trusted"].dtype), str(frame["n_likelihood_evals"].dtype)) == ("boolean", "Int64")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        table = Table.read(path)
+    kinds = (table["trusted"].dtype.kind, table["n_likelihood_evals"].dtype.kind)
+    assert kinds == (("O", "f") if failed else ("b", "i")), kinds
+    assert list(table[table["trusted"] == True]["lens_id"]) == ["a"]  # noqa: E712 (as the docs select)
+    doc = " ".join((Path(__file__).parents[2] / "docs" / "survey.md").read_text().split())
+    assert ("with none failed, `trusted` comes as booleans and `n_likelihood_evals` as integers; with a failed "
+            "lens among the rows, `trusted` comes as objects") in doc
+    assert ("the same whether or not a lens failed: pandas reads `trusted` as `boolean` and `n_likelihood_evals` "
+            "as `Int64`") in doc
+
+
 def _lens(root: Path, name: str) -> runner.Lens:
     (root / "in" / name).mkdir(parents=True, exist_ok=True)
     return runner.Lens(name, root / "in" / name)
