@@ -1660,6 +1660,20 @@ def test_an_empty_key_is_said_to_be_empty_not_quoted_as_nothing(tmp_path, old, w
     assert "the key ," not in out and "in quotes, ''" not in out, out
 
 
+@pytest.mark.parametrize("written, fragment", [
+    ("    ?\n    : 3", "(1) inference.settings.'': a key here must be text (YAML read an empty key as null"),
+    ("    '': 3", "inference.settings.'': not a setting of nautilus.")])
+def test_an_empty_key_in_the_settings_is_named_as_quotes_not_as_a_trailing_dot(tmp_path, written, fragment):
+    """An empty key in inference.settings (read as null, ``?``, or as the empty text, ``'':``) was
+    placed at 'inference.settings.:', a path ending in a bare dot that names nothing; it is now
+    "inference.settings.''"."""
+    key = next(iter(yaml.safe_load(written.replace("    ", ""))))
+    assert key in ("", None), key  # the independent truth: an empty key, as YAML reads it
+    edited = write_yaml_edit(tmp_path, "    nlive: 50", f"    nlive: 50\n{written}")
+    out = assert_user_error(invoke("validate", edited), fragment)
+    assert "settings.:" not in out, out
+
+
 @pytest.mark.parametrize("old, written, fragment", [
     ("        prior_settings:\n        - 0.5\n        - 2.0", "        prior_settings: off",
      "model_components.lens_mass_list[0].params.theta_E.prior_settings: should be a list of two numbers [a, b]; got "

@@ -992,10 +992,12 @@ def _split_key(key: str) -> list[str]:
 
 
 def dotted(loc: tuple[Any, ...]) -> str:
-    """``('a', 0, 'b')`` -> ``a[0].b``; a key's invisible characters as escapes (:func:`~tinylens.errors.visible`)."""
+    """``('a', 0, 'b')`` -> ``a[0].b``; a key's invisible characters as escapes (:func:`~tinylens.errors.visible`),
+    an empty key as ``''`` (``inference.settings.''``, not a bare trailing dot)."""
     text = ""
     for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{visible(str(part))}" if text else visible(str(part)))
+        name = visible(str(part)) if str(part) else "''"
+        text += f"[{part}]" if isinstance(part, int) else (f".{name}" if text else name)
     return text
 
 

@@ -137,7 +137,7 @@ def check_settings(method: str, settings: Mapping[str, Any], allowed: Iterable[s
     for key, value in settings.items():
         if key not in allowed and not any_name:
             raise ConfigValueError(
-                f"inference.settings.{key}: not a setting of {method}.{did_you_mean([key], sorted(allowed))} "
+                f"inference.settings.{key or repr('')}: not a setting of {method}.{did_you_mean([key], sorted(allowed))} "
                 f"Allowed: {', '.join(sorted(allowed))}."
             )
         if key in VALUE_RULES and not VALUE_RULES[key][1](value):
