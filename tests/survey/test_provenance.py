@@ -1405,3 +1405,50 @@ def test_a_template_changed_to_a_value_that_is_not_finite_is_refused_naming_that
     assert said.endswith(f"differences: inference.settings.{setting}: 0.01 -> {shown})"), said
     assert "null" not in said
     assert conflict("0.01") is None
+
+
+@pytest.mark.parametrize("setting, before, after, shown", [
+    ("logl_max", ".inf", "-.inf", "Infinity -> -Infinity"),
+    ("logl_max", ".inf", ".nan", "Infinity -> NaN"),
+    ("logl_max", ".nan", "-.inf", "NaN -> -Infinity"),
+    ("enlarge", "null", ".inf", "null -> Infinity"),
+    ("enlarge", ".inf", "null", "Infinity -> null"),
+])
+def test_a_template_changed_between_values_survey_json_stores_as_null_is_refused(tmp_path, setting, before, after, shown):
+    """survey.json stores a number that is not finite as null, so '.inf', '-.inf', '.nan' and null
+    were one value to it: a survey begun with 'logl_max: .inf' and continued with '-.inf' (dynesty
+    stops at once), or 'enlarge: null' (dynesty chooses) continued with '.inf', reused its
+    finished fits as if made by the new template. It now records where its template holds such a
+    number (NOT_FINITE_KEY) and compares them as written; the same template still runs again, and
+    one spelt '1e400' is still '.inf'."""
+    def template(value):
+        return yaml.safe_load(f"inference: {{method: dynesty, settings: {{{setting}: {value}, nlive: 200}}}}\n")
+
+    read = [template(v)["inference"]["settings"][setting] for v in (before, after)]
+    assert not provenance.read_alike(*read)  # independent truth: YAML reads two different values
+    path = tmp_path / provenance.MANIFEST_FILE
+    write_json(path, provenance.manifest(Path("/l"), Path("/t.yaml"), template(before), "float32"))
+    assert f'"{setting}": null' in path.read_text()  # the template as stored: null, whichever it was
+    recorded = provenance.read_json(path)
+
+    def conflict(value):
+        return provenance.manifest_conflict(recorded, provenance.manifest(Path("/l"), Path("/t.yaml"), template(value), "float32"))
+
+    said = conflict(after) or ""
+    assert said.endswith(f"differences: inference.settings.{setting}: {shown})"), said
+    assert conflict(before) is None
+    if before == ".inf":
+        assert conflict("1e400") is None  # the same number to a fit
+
+
+def test_a_survey_json_without_its_not_finite_record_reads_each_null_as_before(tmp_path):
+    """A survey.json written before it recorded its numbers that are not finite (or whose record
+    was edited to lead nowhere) cannot tell them from null: each of its nulls is alike to any of
+    them, as before, so that such a survey still continues with its own template."""
+    template = yaml.safe_load("inference: {method: dynesty, settings: {logl_max: .inf, nlive: 200}}\n")
+    current = provenance.manifest(Path("/l"), Path("/t.yaml"), template, "float32")
+    path = tmp_path / provenance.MANIFEST_FILE
+    for record in (None, [[["inference", "settings", "nlive"], "Infinity"]], "Infinity"):
+        stored = {k: v for k, v in current.items() if k != provenance.NOT_FINITE_KEY}
+        write_json(path, stored if record is None else {**stored, provenance.NOT_FINITE_KEY: record})
+        assert provenance.manifest_conflict(provenance.read_json(path), current) is None, record

@@ -40,7 +40,7 @@ from tinylens.config.loader import MAPPING, KeyWords, legacy_sampling, validate_
 from tinylens.config.schema import exponent_numbers, without_keys, without_speed_only
 from tinylens.data.dataset import MASK_READ_AS  # a stamp without it: a lens fitted before, fitted again
 from tinylens.errors import TinyLensError, cut_value, listed
-from tinylens.jsonfile import read_json_object, read_result_object
+from tinylens.jsonfile import NON_FINITE, read_json_object, read_result_object
 
 MANIFEST_FILE = "survey.json"
 #: ``dataset`` keys naming a lens's input files.
@@ -58,6 +58,9 @@ PRECISION_KEY = "precision"
 #: fits: a survey continued with them changed (a raised ``n_like_max``) is of the same template,
 #: and its lenses they stopped before converging are fitted further (the fit resumes its checkpoint).
 BUDGET_SETTINGS = ("n_like_max", "timeout")
+#: The key of ``survey.json`` that records where its template holds a number that is not finite
+#: (:func:`not_finite_values`), which the template itself stores as null.
+NOT_FINITE_KEY = "not_finite"
 #: Differences listed in a refusal, at most.
 MAX_LISTED = 4
 #: The precision of a ``survey.json`` that records none, and whose finished fits record none
@@ -352,8 +355,62 @@ def _short(value: Any, limit: int = 40) -> str:
 def manifest(lens_dir: Path, template_path: Path, template: Mapping[str, Any], precision: str) -> dict[str, Any]:
     """The content of ``survey.json``: ``precision`` is the one the lenses are fitted in
     (:func:`tinylens.precision.get_precision` of the survey's process)."""
-    return {"lens_dir": str(lens_dir), "template_path": str(template_path), "template": template_key(template),
-            "precision": precision}
+    key = template_key(template)
+    return {"lens_dir": str(lens_dir), "template_path": str(template_path), "template": key,
+            NOT_FINITE_KEY: not_finite_values(key), "precision": precision}
+
+
+def not_finite_values(key: Any, at: tuple[str | int, ...] = ()) -> list[list[Any]]:
+    """Where a template's ``key`` (:func:`template_key`) holds a number that is not finite, which
+    ``survey.json`` stores as null (as every tinylens JSON file does): ``[path, literal]`` each,
+    ``path`` the list of keys (and list indices) down to it, ``literal`` ``"Infinity"``,
+    ``"-Infinity"`` or ``"NaN"`` (:data:`~tinylens.jsonfile.NON_FINITE`), so that the record tells
+    ``.inf``, ``-.inf``, ``.nan`` and null apart (:func:`with_not_finite` puts them back)."""
+    if isinstance(key, Mapping):
+        return [found for k, v in key.items() for found in not_finite_values(v, (*at, str(k)))]
+    if isinstance(key, (list, tuple)):
+        return [found for i, v in enumerate(key) for found in not_finite_values(v, (*at, i))]
+    if isinstance(key, float) and not math.isfinite(key):
+        return [[list(at), "NaN" if math.isnan(key) else ("Infinity" if key > 0 else "-Infinity")]]
+    return []
+
+
+def with_not_finite(stored: Any, found: Any) -> Any:
+    """A ``survey.json``'s ``stored`` template with the numbers ``found`` (its :data:`NOT_FINITE_KEY`:
+    :func:`not_finite_values`) put back in place of the nulls that stand for them; None where
+    ``found`` is no such record (a ``survey.json`` of an older tinylens, which has none, or one
+    edited by hand: a path that leads to no null), whose nulls may stand for any of them."""
+    if not isinstance(found, list):
+        return None
+    restored = json.loads(json.dumps(stored))
+    for entry in found:
+        if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], list) and entry[0]
+                and entry[1] in NON_FINITE):
+            return None
+        *parents, last = entry[0]
+        place = restored
+        for step in parents:
+            place = _step(place, step)
+        if _step(place, last, holds_null=True) is _MISSING:
+            return None
+        place[last] = float(entry[1])
+    return restored
+
+
+_MISSING = object()
+
+
+def _step(place: Any, step: Any, holds_null: bool = False) -> Any:
+    """``place[step]`` where ``place`` is a mapping and ``step`` one of its keys (text), or a list
+    and ``step`` one of its indices; :data:`_MISSING` otherwise (or, with ``holds_null``, where
+    that is not null)."""
+    if isinstance(place, dict) and isinstance(step, str) and step in place:
+        value = place[step]
+    elif isinstance(place, list) and isinstance(step, int) and not isinstance(step, bool) and 0 <= step < len(place):
+        value = place[step]
+    else:
+        return _MISSING
+    return _MISSING if holds_null and value is not None else value
 
 
 def recorded_precision(recorded: Mapping[str, Any]) -> str:
@@ -381,9 +438,14 @@ def manifest_conflict(recorded: Mapping[str, Any], current: Mapping[str, Any]) -
     old, new = recorded_precision(recorded), recorded_precision(current)
     if old != new:
         return _precision_conflict(old, new, f"TINYLENS_PRECISION={old} continues the survey as it was begun")
-    # Keyed again: a survey.json written before a key counted as speed-only still holds it.
-    old_key, new_key = template_key(recorded.get("template") or {}), current["template"]
-    found = differences(old_key, new_key, alike=stored_alike)  # the current template's values shown as written
+    # Keyed again: a survey.json written before a key counted as speed-only still holds it. Its
+    # numbers that are not finite put back where it records them; one of an older tinylens records
+    # none, and each of its nulls is then alike to any of them (stored_alike).
+    stored = recorded.get("template") or {}
+    restored = with_not_finite(stored, recorded.get(NOT_FINITE_KEY))
+    old_key, new_key = template_key(stored if restored is None else restored), current["template"]
+    alike = stored_alike if restored is None else read_alike
+    found = differences(old_key, new_key, alike=alike)  # the current template's values shown as written
     if found:
         shown = listed(found, MAX_LISTED, sep="; ")
         return (f"were made with another template ({recorded.get('template_path')}; differences: {shown})"
