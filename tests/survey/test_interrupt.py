@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shlex
 from pathlib import Path
 
@@ -906,6 +907,40 @@ def test_the_pipeline_state_records_the_template_whose_fit_wrote_it(tmp_path):
     assert runner.holds_checkpoint(folder, digest="a" * 16)
     _save_box({"fingerprint": "f"}, folder / filenames.PIPELINE_STATE, np.zeros(2), np.ones(2))  # no record
     assert runner.checkpoint_digest(folder, filenames.PIPELINE_STATE) == "b" * 16  # the last line's, as before
+
+
+def test_a_pipeline_state_holding_a_nan_the_fit_takes_up_is_read_by_the_survey_alike(tmp_path):
+    """A checkpoint.pipeline.json written by another program (Python's json.dump of an edited
+    state) may hold a NaN where the fit checks no value (a stage's record); the fit's own reader
+    (_read_state) reads it and takes the state up, while the survey's readers of the same file read
+    it strictly, as a damaged file: checkpoint_digest fell back to the last .attempts line (another
+    template's, 'bbbb...'), so the state was said to be of another template (the dry run's
+    other_checkpoint, where the fit resumes it), and fit_stage said nothing of the lens's stage.
+    Both now read it as the fit does."""
+    import numpy as np
+
+    from tinylens import filenames
+    from tinylens.pipeline.run import _load_state, _save_box
+
+    folder = tmp_path / "lens_c"
+    folder.mkdir()
+    path = folder / filenames.PIPELINE_STATE
+    runner.note_attempt(folder, "a" * 16)
+    state = {"fingerprint": "f", "best": [0.5, 0.5], "stages": {"lens_light": {}}, "n_evals": 10, "time_s": 1.0,
+             "arc_mask": []}
+    _save_box(state, path, np.zeros(2), np.ones(2), "a" * 16)
+    edited = json.loads(path.read_text())
+    edited["stages"]["lens_light"]["chi2"] = float("nan")
+    path.write_text(json.dumps(edited))  # another writer: Python's json, NaN as written
+    assert '"chi2": NaN' in path.read_text()
+    assert json.loads(path.read_text())["template"] == "a" * 16  # independent truth: whose state it is
+    assert _load_state(path, "f", 2) is not None  # the fit takes it up
+    runner.note_attempt(folder, "b" * 16)  # a fit of another template started, stopped before its stage 1 ended
+    assert runner.checkpoint_digest(folder, filenames.PIPELINE_STATE) == "a" * 16
+    assert runner.holds_checkpoint(folder, digest="a" * 16) and not runner.other_checkpoint(folder, "a" * 16)
+    then = (folder / filenames.ATTEMPTS).stat().st_mtime
+    os.utime(path, (then + 60, then + 60))  # written after the last fit started: its own
+    assert runner.fit_stage(folder) == "stage 4/4 (sampling, run 1)"
 
 
 def test_a_survey_fits_record_of_its_template_goes_with_the_checkpoint_it_describes(tmp_path, monkeypatch):

@@ -1217,7 +1217,7 @@ def fit_stage(folder: Path) -> str | None:
     try:
         if path.stat().st_mtime < (folder / filenames.ATTEMPTS).stat().st_mtime:
             return None
-        state = read_json_file(path)
+        state = read_json_file(path, non_finite=True)  # a NaN read as the fit's own reader reads it (_read_state)
     except (OSError, ValueError):  # ValueError: not UTF-8, not JSON, or nested too deep to read (a damaged file)
         return None
     if not isinstance(state, dict):
@@ -1751,7 +1751,7 @@ def checkpoint_digest(folder: Path, name: str) -> str | None:
         from tinylens.pipeline.run import TEMPLATE_KEY
 
         try:
-            recorded = read_json_file(folder / name).get(TEMPLATE_KEY)
+            recorded = read_json_file(folder / name, non_finite=True).get(TEMPLATE_KEY)  # as the fit reads it (_read_state)
         except (OSError, ValueError, AttributeError):  # unreadable, or not a mapping
             recorded = None
     else:
