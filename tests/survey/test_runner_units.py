@@ -208,6 +208,28 @@ def test_a_result_whose_info_is_not_an_object_is_recovered_without_a_traceback(t
     assert not any((folder / name).exists() for name in names)
 
 
+@pytest.mark.parametrize("checkpoint", [float("nan"), float("inf"), 3, ""])
+def test_a_result_whose_checkpoint_is_no_file_name_leaves_no_checkpoint(tmp_path, checkpoint):
+    """result.json's info.checkpoint is null where the fit removed its checkpoints; written by
+    another program as NaN (Python's json.dump of a value read back as NaN), or edited into a
+    number, it was taken to name a checkpoint kept, so the checkpoints that a fit recovered
+    without its row had left (tens of MB) stayed for good. Only a file name names one now."""
+    out = tmp_path / "out"
+    lens = _lens(tmp_path, "edited")
+    folder = lens.output(out)
+    folder.mkdir(parents=True)
+    (folder / "result.json").write_text(json.dumps({**RESULT, "info": {"checkpoint": checkpoint}}))
+    named = json.loads((folder / "result.json").read_text())["info"]["checkpoint"]
+    assert not (isinstance(named, str) and named)  # independent truth: no file's name
+    names = filenames.checkpoint_names()
+    for name in names:
+        (folder / name).write_bytes(b"state")
+    rows = runner.read_rows(out)
+    runner.recover_rows([lens], out, rows)
+    assert rows["edited"]["status"] == "ok" and runner.read_rows(out) == rows
+    assert not any((folder / name).exists() for name in names)
+
+
 def test_a_row_or_result_copied_from_another_lens_folder_is_not_taken_for_this_lens(tmp_path):
     """A user copying ``lenses/a/`` to ``lenses/b/`` must not give b the fit of a."""
     out = tmp_path / "out"

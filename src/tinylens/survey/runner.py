@@ -1508,9 +1508,11 @@ def adoptable_row(lens_id: str, folder: Path, config: Mapping[str, Any], precisi
 def finish_adopted(folder: Path, row: Mapping[str, Any]) -> None:
     """What the task of the fit adopted in ``folder`` (:func:`adoptable_row`) had left to do: remove
     the checkpoints where its ``result.json`` names none (the fit removes them once it is written),
-    and write its ``row``. An ``info`` that is not an object (edited by hand) names none."""
+    and write its ``row``. An ``info`` that is not an object (edited by hand) names none, nor does a
+    ``checkpoint`` that is no file name (a NaN that another program wrote for the null, a number)."""
     info = (read_result_object(folder / filenames.RESULT) or {}).get("info")
-    if not isinstance(info, dict) or info.get("checkpoint") is None:
+    named = info.get("checkpoint") if isinstance(info, dict) else None
+    if not (isinstance(named, str) and named):
         for name in filenames.checkpoint_names():
             (folder / name).unlink(missing_ok=True)
     write_row(folder, row)
