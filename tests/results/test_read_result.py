@@ -3,6 +3,7 @@ folder (result.json, the samples table and the summary table) the next day."""
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -397,3 +398,60 @@ def test_every_reader_of_result_json_reads_a_nan_literal_as_load_stored_does(fit
     assert mask_reading_unknown(tmp_path)  # mask_path set, its reading recorded nowhere
     samples = tmp_path / stored["files"]["samples"]
     assert samples.is_file() and samples in replaced_files(tmp_path, written=[])
+
+
+def _number_leaves(value, at=()):
+    """The key paths of ``value`` (parsed JSON) to a number or a null."""
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _number_leaves(v, (*at, k))]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in _number_leaves(v, (*at, i))]
+    return [at] if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)) else []
+
+
+def test_the_survey_and_fit_readers_of_result_json_take_a_nan_or_an_infinity_anywhere_outside_its_config(fitted, tmp_path):
+    """No test held the readers of result.json that decide a survey's or a fit's next step to a
+    NaN, Infinity or -Infinity (Python's json.dump of an edited result; tinylens writes null): each
+    number or null outside the config and the budget they read (info.settings, the calls) is made
+    each of them in turn, and the lens's row is still rebuilt (result_row), its budget stop still
+    found (budget_stopped), its precision (fitted_precision), its earlier files (replaced_files) and
+    whether the pipeline was switched (pipeline_switched) still told as for the file tinylens wrote."""
+    import importlib
+
+    from tinylens.survey import runner
+    from tinylens.survey.provenance import fitted_precision
+
+    fit_module = importlib.import_module("tinylens.fit")  # tinylens.fit is the function
+    _, out = fitted
+    survey = tmp_path / "survey"
+    folder = survey / runner.LENSES_DIR / out.name
+    shutil.copytree(out, folder)
+    record = folder / "result.json"
+    written = json.loads(record.read_text())
+    written["converged"] = False  # as a fit its n_like_max stopped
+    written["info"]["settings"]["n_like_max"] = written["n_likelihood_evals"]
+    problem = tinylens.load({**written["config"], "pipeline": {"enabled": True}}, base_dir=out.parent)
+    rows = [{"lens_id": out.name, "status": "ok", "flags": "unconverged"}]
+
+    def answers():
+        row = runner.result_row(out.name, record)
+        return (row is not None and row["lens_id"], runner.budget_stopped(rows, survey), fitted_precision([record]),
+                [p.name for p in fit_module.replaced_files(folder, written=[])],
+                fit_module.pipeline_switched(problem, folder))
+
+    record.write_text(json.dumps(written))
+    expected = answers()
+    assert expected[:3] == (out.name, {out.name: "n_like_max"}, written["info"]["precision"])
+    assert expected[3] and expected[4].startswith("the earlier fit here ran without the pipeline's stages")
+    leaves = [p for p in _number_leaves(written) if p[0] not in ("config", "n_likelihood_evals")
+              and p[:2] != ("info", "settings")]
+    assert len(leaves) > 50
+    for path in leaves:
+        for number in (float("nan"), float("inf"), float("-inf")):
+            edited = copy.deepcopy(written)
+            place = edited
+            for key in path[:-1]:
+                place = place[key]
+            place[path[-1]] = number
+            record.write_text(json.dumps(edited))
+            assert answers() == expected, (path, number)
