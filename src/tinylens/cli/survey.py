@@ -5,6 +5,7 @@ See :mod:`tinylens.survey.runner` and ``docs/survey.md``.
 
 from __future__ import annotations
 
+import shlex
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -107,6 +108,7 @@ def refused_lines(refused: Mapping[str, str]) -> list[str]:
 
 
 def survey(
+    ctx: typer.Context,
     lens_dir: Path = typer.Argument(..., parser=path_value, metavar="LENS_DIR", help="Folder with one sub-folder per lens (image.fits, noise.fits, psf.fits, "
                                     "optionally mask.fits; each may also be gzipped or tile-compressed: "
                                     f"{survey_names_text()}).", show_default=False),
@@ -135,15 +137,23 @@ def survey(
                                      "does: the sampler alone over the full priors, no pipeline stage (the "
                                      "template's pipeline section read as {enabled: false}). Part of the template: "
                                      "a survey is continued with it as it was begun."),
+    no_worker_wait: float | None = typer.Option(None, "--no-worker-wait", metavar="SECONDS", help="Stop the survey "
+                                                "(the finished lenses kept) once the local cluster has had no worker "
+                                                "for this long: its workers died and were not started again (default "
+                                                "120; 0: never). With --scheduler it is only said, and the survey "
+                                                "waits for workers to connect.", show_default=False),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Fit every lens in LENS_DIR on a Dask cluster and collect a catalogue; run it again to resume."""
-    from tinylens.survey.runner import available_cores, check_workers, checked_scheduler, crowded_workers, run_survey, survey_plan
+    from tinylens.survey.runner import (NoWorkersLeft, available_cores, check_no_worker_wait, check_workers,
+                                        checked_scheduler, crowded_workers, run_survey, survey_plan)
     from tinylens.fit import marked_on_interrupt
     from tinylens.survey.selection import nothing_listed, read_lens_ids
 
     if workers is not None and scheduler is not None:
         raise TinyLensError("Give either --workers (a local cluster) or --scheduler (an existing one), not both.")
+    if no_worker_wait is not None:
+        check_no_worker_wait(no_worker_wait)
     if workers is not None:
         cores = available_cores()
         check_workers(workers, cores)  # as the run would, before a dry run too
@@ -165,13 +175,27 @@ def survey(
     start = time.perf_counter()
     with marked_on_interrupt(SURVEY_CHOSEN_ATTR, chosen):  # a Ctrl-C's hint counts the chosen lenses
         with warnings_as_they_come():
-            frame = run_survey(lens_dir, config, out, workers=workers,
-                               scheduler=scheduler, progress=not quiet, retry_failed=retry_failed,
-                               reuse_finished=reuse_finished, only=chosen, pipeline=not no_pipeline)
+            try:
+                frame = run_survey(lens_dir, config, out, workers=workers,
+                                   scheduler=scheduler, progress=not quiet, retry_failed=retry_failed,
+                                   reuse_finished=reuse_finished, only=chosen, pipeline=not no_pipeline,
+                                   no_worker_wait=no_worker_wait)
+            except NoWorkersLeft as exc:  # the command that resumes, as the user typed it
+                raise TinyLensError(exc.text(rerun_command(ctx, retry_failed))) from None
         resolved = out.expanduser().resolve()
         with survey_written(resolved):  # a Ctrl-C from here on finds everything written
             _print_summary(frame, resolved, time.perf_counter() - start, retry_failed, chosen, config, lens_dir,
                            pipeline=not no_pipeline)
+
+
+def rerun_command(ctx: Any, retry_failed: bool) -> str:
+    """The shell line of the ``tinylens survey`` command of ``ctx``, which resumes it; without
+    ``--retry-failed``, which the survey has acted on already (a lens that failed again stays failed,
+    as after Ctrl-C)."""
+    from tinylens.cli.common import ARGS_KEY, without_flag
+
+    command = shlex.join([ctx.find_root().info_name or "tinylens", *ctx.meta.get(ARGS_KEY, [])])
+    return without_flag(command, "--retry-failed") if retry_failed else command
 
 
 def budget_stopped_text(stopped: Mapping[str, str | None], template: Path, others: int = 0,

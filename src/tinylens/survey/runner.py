@@ -3294,6 +3294,111 @@ def no_workers_note(address: str) -> str:
             f"(e.g. 'dask worker {address}', with tinylens importable).")
 
 
+#: How long a survey on a local cluster goes on while the cluster has no worker at all (seconds)
+#: before it stops (:class:`NoWorkerWatch`, :class:`NoWorkersLeft`): its worker processes died
+#: (killed, out of memory) and their nannies did not start them again, which a nanny does within
+#: seconds, so the survey waited for ever with a bar that no longer moved. On an external scheduler
+#: the survey only says so after that time (its workers may come later, from a batch queue).
+#: ``run_survey(no_worker_wait=...)``, ``tinylens survey --no-worker-wait``; 0: never.
+NO_WORKER_WAIT = 120.0
+#: The watch asks the scheduler for its workers this often (seconds), a tenth of the wait where shorter.
+NO_WORKER_POLL = 5.0
+
+
+def check_no_worker_wait(seconds: Any) -> float:
+    """``seconds`` (``--no-worker-wait``, ``run_survey(no_worker_wait=...)``) as a float; a
+    TinyLensError naming it where it is no finite number of seconds, 0 or more."""
+    try:
+        value = float(seconds)
+    except (TypeError, ValueError, OverflowError):
+        value = math.nan
+    if isinstance(seconds, bool) or not math.isfinite(value) or value < 0:
+        raise TinyLensError(f"--no-worker-wait (run_survey's no_worker_wait) takes the seconds a survey waits while "
+                            f"its cluster has no worker, 0 or more (0: never stop); got {cut_value(repr(seconds), 60, seconds)}.")
+    return value
+
+
+class NoWorkersLeft(TinyLensError):
+    """A survey on a local cluster stopped because the cluster had no worker for ``wait`` seconds
+    (:data:`NO_WORKER_WAIT`), the lenses ``unfitted`` left for the next run, ``finished`` lenses
+    in the catalogue. Its message names the command that resumes as ``run_survey``'s caller is
+    told; :meth:`text` with the command line's own (``tinylens survey ...``)."""
+
+    def __init__(self, wait: float, unfitted: Sequence[str], finished: int) -> None:
+        self.wait, self.unfitted, self.finished = wait, list(unfitted), finished
+        super().__init__(self.text())
+
+    def text(self, command: str | None = None) -> str:
+        """The message; with ``command`` (the shell line that resumes) ending in it, as a Ctrl-C's hint does."""
+        n = len(self.unfitted)
+        left = (f"{lens_count(n)} {'was' if n == 1 else 'were'} not fitted ({for_example(self.unfitted)})"
+                if n else "no lens was left to fit")
+        rest = (f"To fit the rest (a lens cut short resumes from its checkpoint), run: {command}" if command else
+                f"Run {SURVEY_RERUN} again to fit the rest (a lens cut short resumes from its checkpoint).")
+        return (f"The local Dask cluster has had no worker for {_duration(self.wait)}: its worker processes died "
+                "(killed, or out of memory?) and were not started again, so the survey stopped; "
+                f"{left}. The {lens_count(self.finished, 'finished')} {'is' if self.finished == 1 else 'are'} kept "
+                f"(the catalogue's rows, their fits in {LENSES_DIR}/). {rest}")
+
+
+def no_worker_for_note(address: str, seconds: float) -> str:
+    """What a survey on the external scheduler at ``address`` says once it has had no worker for
+    ``seconds`` (:class:`NoWorkerWatch`): it goes on waiting, for workers to come from a batch queue."""
+    return (f"survey: the Dask scheduler at {address} has had no worker for {_duration(seconds)}; the lenses wait "
+            f"until some connect (e.g. 'dask worker {address}', with tinylens importable; are the workers' batch "
+            "jobs still queued, or did they end?). Ctrl-C stops the survey, keeping the finished lenses.")
+
+
+class NoWorkerWatch:
+    """Asks a cluster how many workers it has (``workers()``, ``None`` where it cannot be told,
+    which counts neither way) every :data:`NO_WORKER_POLL` seconds from a thread of its own while
+    the block runs, and calls ``on_stall(seconds)`` once the cluster has had none for ``wait``
+    seconds in a row: once for each such spell, a worker that connects meanwhile ending it. ``wait``
+    0: no watch. ``said``: the first spell, from the start, was said already (an external
+    scheduler with no worker yet: :func:`no_workers_note`)."""
+
+    def __init__(self, workers: Callable[[], int | None], wait: float, on_stall: Callable[[float], None],
+                 clock: Callable[[], float] = time.monotonic, said: bool = False) -> None:
+        self._workers, self.wait, self._on_stall, self._clock = workers, wait, on_stall, clock
+        self._since: float | None = None  # when the cluster was first seen without a worker, in this spell
+        self._said = said
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def check(self) -> bool:
+        """Ask once; True where the cluster has now had no worker for ``wait`` (``on_stall`` called)."""
+        count = self._workers()
+        now = self._clock()
+        if count is None:
+            return False
+        if count > 0:
+            self._since, self._said = None, False
+            return False
+        if self._since is None:
+            self._since = now
+        if self._said or now - self._since < self.wait:
+            return False
+        self._said = True
+        self._on_stall(now - self._since)
+        return True
+
+    def _loop(self) -> None:
+        every = max(0.1, min(self.wait / 10, NO_WORKER_POLL))
+        while not self._stop.wait(every):
+            self.check()
+
+    def __enter__(self) -> NoWorkerWatch:
+        if self.wait > 0:
+            self._thread = threading.Thread(target=self._loop, name="survey-no-worker-watch", daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5.0)  # a scheduler slow to answer does not hold the survey's end (a daemon)
+
+
 def cluster_threads(info: Mapping[str, Any]) -> int:
     """The worker threads of a cluster, from its scheduler's ``scheduler_info()``: its
     ``total_threads``, or (distributed 2024.x, without it) the sum over the workers it lists.
@@ -3775,6 +3880,7 @@ def run_survey(
     reuse_finished: bool = False,
     only: Sequence[str] | None = None,
     pipeline: bool = True,
+    no_worker_wait: float | None = None,
 ) -> pd.DataFrame:
     """Fit every lens folder in ``lens_dir`` with the ``template`` config; return the catalogue.
 
@@ -3792,25 +3898,29 @@ def run_survey(
     catalogue still holds every lens of ``lens_dir`` that ``out`` has a row for. ``pipeline=False``
     (``tinylens survey --no-pipeline``) fits each lens as ``tinylens fit --no-pipeline`` does, the
     sampler alone (:func:`load_template`): part of the template, so that ``out``'s fits made with
-    the other value are refused as another template's are. A
+    the other value are refused as another template's are. ``no_worker_wait`` (seconds, default
+    :data:`NO_WORKER_WAIT`; 0: never): a local cluster that has had no worker that long (its
+    workers died and were not started again) stops the survey with :class:`NoWorkersLeft`, the
+    finished lenses kept; on an external ``scheduler`` it is only said. A
     KeyboardInterrupt out of it names ``out`` (:data:`tinylens.fit.INTERRUPTED_FOLDER_ATTR`), whose
     catalogue then holds the lenses finished.
     """
     from tinylens.fit import folder_on_interrupt, marked_on_interrupt
 
     workers = default_workers() if workers is None else workers
+    no_worker_wait = NO_WORKER_WAIT if no_worker_wait is None else check_no_worker_wait(no_worker_wait)
     lens_ids: list[str] = []  # filled once the lens folders are read
     digest: list[str] = []  # and the template's digest once it is read
     with folder_on_interrupt(resolved(out)), marked_on_interrupt(SURVEY_LENSES_ATTR, lens_ids), \
             marked_on_interrupt(TEMPLATE_DIGEST_ATTR, digest):
         return _run_survey(lens_dir, template, out, workers, scheduler, progress, retry_failed, reuse_finished, only,
-                           pipeline, lens_ids, digest)
+                           pipeline, lens_ids, digest, no_worker_wait)
 
 
 def _run_survey(lens_dir: str | Path, template: str | Path, out: str | Path, workers: int, scheduler: str | Path | None,
                 progress: bool, retry_failed: bool, reuse_finished: bool, only: Sequence[str] | None,
                 pipeline: bool = True, lens_ids: list[str] | None = None,
-                digest: list[str] | None = None) -> pd.DataFrame:
+                digest: list[str] | None = None, no_worker_wait: float | None = None) -> pd.DataFrame:
     """:func:`run_survey`'s work; ``lens_ids`` is given the ids of the chosen lenses once they are read
     (:data:`SURVEY_LENSES_ATTR`), ``digest`` the template's digest (:data:`TEMPLATE_DIGEST_ATTR`)."""
     from tinylens.fit import marked_on_interrupt
@@ -3872,7 +3982,7 @@ def _run_survey(lens_dir: str | Path, template: str | Path, out: str | Path, wor
                     return _fit_lenses(todo, rows, config, out, done, workers, scheduler, progress, client=client,
                                        check_folders=bool(scheduler), silent=silent,
                                        folders_unchecked=folders_unchecked, copies_unchecked=copies_unchecked,
-                                       resuming=resuming, scheduler_file=file)
+                                       resuming=resuming, scheduler_file=file, no_worker_wait=no_worker_wait)
     except BaseException:
         if new_folder:  # refused (or stopped) before writing anything: no empty folder left to puzzle over
             with contextlib.suppress(OSError):
@@ -3933,7 +4043,7 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
                 client: Any = None, check_folders: bool = False, silent: Sequence[str] = (),
                 folders_unchecked: Mapping[str, str] | None = None,
                 copies_unchecked: Mapping[str, str] | None = None, resuming: int = 0,
-                scheduler_file: Path | None = None) -> pd.DataFrame:
+                scheduler_file: Path | None = None, no_worker_wait: float | None = None) -> pd.DataFrame:
     """Fit the lenses ``todo`` on the Dask cluster (``client``'s, else a :func:`dask_client` of
     ``workers`` and ``scheduler``), adding their rows to ``rows`` and rewriting the catalogue as
     they come; return the catalogue. The progress counts ``todo`` and the rows ``done`` of the
@@ -3947,7 +4057,11 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
     :func:`unasked_copies`); those of ``folders_unchecked`` were not asked about the folders
     (:func:`check_worker_folders`'s answer); the note of one refusing a lens says so (:func:`refused_worker_note`). ``resuming``: how many
     of ``todo`` resume from a checkpoint, said as the survey starts (:class:`SurveyProgress`);
-    ``scheduler_file``: the file ``scheduler`` was read from, named if the scheduler is lost."""
+    ``scheduler_file``: the file ``scheduler`` was read from, named if the scheduler is lost.
+    ``no_worker_wait`` (default :data:`NO_WORKER_WAIT`; 0: never): once the cluster has had no
+    worker for that many seconds (:class:`NoWorkerWatch`), a local cluster's survey cancels its
+    tasks, writes the catalogue and raises :class:`NoWorkersLeft`; an external scheduler's says so
+    (:func:`no_worker_for_note`) and goes on waiting."""
     from distributed import KilledWorker, as_completed
 
     from tinylens.locks import holder_text
@@ -3960,6 +4074,9 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
     flushed_at, unflushed = time.monotonic(), 0
     lens_of: dict[Any, Lens] = {}  # the tasks sent and not yet taken back, with their lenses (heartbeat's thread too)
     started: dict[str, int] = {}  # fits of each lens started before its first submission (heartbeat's thread too)
+    wait = NO_WORKER_WAIT if no_worker_wait is None else no_worker_wait
+    stalled: list[float] = []  # the seconds a local cluster had no worker, once the survey stopped for it
+    submit_lock = threading.Lock()  # a lens submitted, or the survey stopped for want of workers: not both at once
     with contextlib.nullcontext(client) if client is not None else dask_client(workers, scheduler) as client, \
             SurveyProgress(total, done, progress, workers=lambda: connected_workers(client), resuming=resuming,
                            stage=lambda: stages_in_flight(snapshot(lens_of), out, started)) as bar, \
@@ -3967,7 +4084,8 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
             cluster_on_interrupt(scheduler, lambda: fits_in_flight(lens_of, out, started),
                                  lambda: waiting_for_locks(lens_of, out, started)):
         write_catalog(rows, out)  # once connected: a cluster that cannot be reached leaves no catalogue
-        if scheduler and connected_workers(client) == 0:  # workers queued on a batch system, or none started
+        none_yet = bool(scheduler) and connected_workers(client) == 0
+        if none_yet:  # workers queued on a batch system, or none started
             bar.note(no_workers_note(scheduler))
         running = as_completed()
         allowed = _allowed_failures(client)
@@ -3990,6 +4108,13 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
         gone: set[str] = set()  # lenses whose folder this process no longer sees either: their workers not asked
 
         def submit(lens: Lens) -> None:
+            with submit_lock:
+                if stalled:  # stopped for want of workers: left for the next run
+                    unsent.append(lens.lens_id)
+                    return
+                _submit(lens)
+
+        def _submit(lens: Lens) -> None:
             nonlocal lost
             before = attempts(lens.output(out))
             started.setdefault(lens.lens_id, before)
@@ -4046,8 +4171,19 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
                 noting.append(thread)
                 thread.start()
 
+        def on_stall(seconds: float) -> None:  # on the watch's thread
+            if scheduler:  # its workers may come later, from a batch queue: said, and waited for
+                bar.note(no_worker_for_note(scheduler, seconds))
+                return
+            with submit_lock:  # no task is submitted after this: every one sent is cancelled
+                stalled.append(seconds)
+                waiting = [future for future in list(lens_of) if not future.done()]
+            client.cancel(waiting)  # the loop below takes them back (dropped) and ends
+
         events.open()  # no events from some schedulers: the lens is then fitted again unsaid
+        watch = NoWorkerWatch(lambda: connected_workers(client), wait, on_stall, said=none_yet)
         try:
+            watch.__enter__()
             submit_more()
             for future in running:
                 lens = lens_of.pop(future)
@@ -4113,8 +4249,11 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
             for thread in list(noting):
                 thread.join(timeout=MEMORY_EVENT_WAIT + NOTE_JOIN_MARGIN)
         finally:
+            watch.__exit__()
             events.close()  # an event already sent, a worker's removal as the survey stops, is not noted
             frame = write_catalog(rows, out)
+    if stalled:
+        raise NoWorkersLeft(stalled[0], [*dropped, *unsent, *unfitted], len(frame))
     if unfitted:
         raise TinyLensError(unfitted_text(unfitted, refused, len(frame)))
     if (dropped or unsent) and lost:

@@ -1,0 +1,253 @@
+"""A survey whose cluster has no worker left: the local one stops (the finished lenses kept), an
+external scheduler's says so and waits; a worker back within the wait changes nothing."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import threading
+import time
+import types
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from tinylens import filenames
+from tinylens.cli.main import app
+from tinylens.errors import TinyLensError
+from tinylens.survey import runner
+
+
+def _wait_for(condition, timeout: float = 120.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+class _Counts:
+    """The worker counts a :class:`runner.NoWorkerWatch` is told, one per check, on a fake clock."""
+
+    def __init__(self) -> None:
+        self.now, self.count, self.stalls = 0.0, 1, []
+
+    def watch(self, wait: float, said: bool = False) -> runner.NoWorkerWatch:
+        return runner.NoWorkerWatch(lambda: self.count, wait, self.stalls.append, clock=lambda: self.now, said=said)
+
+    def at(self, watch: runner.NoWorkerWatch, now: float, count: int | None) -> bool:
+        self.now, self.count = now, count
+        return watch.check()
+
+
+def test_the_watch_stops_only_after_the_whole_wait_without_a_worker_and_once_a_spell():
+    """The cluster must have had no worker for the whole wait in a row: a worker that connects
+    within it ends the spell (the wait starts again at the next one); an unknown count is neither;
+    each spell is said once, and a later spell again."""
+    counts = _Counts()
+    watch = counts.watch(100.0)
+    assert not counts.at(watch, 0.0, 1)
+    assert not counts.at(watch, 10.0, 0)  # the spell starts
+    assert not counts.at(watch, 105.0, 0)  # 95 s: not yet
+    assert not counts.at(watch, 106.0, 1)  # a worker back (the nanny started it again) within the wait
+    assert not counts.at(watch, 107.0, 0)
+    assert not counts.at(watch, 200.0, None)  # not known: counts neither way
+    assert not counts.at(watch, 206.0, 0)  # 99 s of the new spell
+    assert counts.at(watch, 207.0, 0) and counts.stalls == [100.0]
+    assert not counts.at(watch, 500.0, 0) and counts.stalls == [100.0]  # said once a spell
+    assert not counts.at(watch, 501.0, 2)
+    assert not counts.at(watch, 502.0, 0)
+    assert counts.at(watch, 602.0, 0) and counts.stalls == [100.0, 100.0]
+
+
+def test_the_watch_of_a_scheduler_said_to_have_no_worker_yet_waits_for_one_first():
+    """An external scheduler with no worker at the start was said so at once: not again after the
+    wait, only once workers came and all left."""
+    counts = _Counts()
+    watch = counts.watch(10.0, said=True)
+    assert not counts.at(watch, 0.0, 0) and not counts.at(watch, 50.0, 0)
+    assert not counts.at(watch, 51.0, 1) and not counts.at(watch, 52.0, 0)
+    assert counts.at(watch, 62.0, 0) and counts.stalls == [10.0]
+
+
+@pytest.mark.parametrize("value", [-1, float("nan"), float("inf"), "soon", True])
+def test_a_wait_that_is_no_number_of_seconds_is_refused_naming_the_option(value):
+    with pytest.raises(TinyLensError, match=r"--no-worker-wait \(run_survey's no_worker_wait\) takes the seconds"):
+        runner.check_no_worker_wait(value)
+    assert runner.check_no_worker_wait(0) == 0.0 and runner.check_no_worker_wait("30") == 30.0
+
+
+def test_the_command_line_refuses_a_negative_wait_before_starting_anything(tmp_path):
+    result = CliRunner().invoke(app, ["survey", str(tmp_path), "--config", str(tmp_path / "t.yaml"),
+                                      "--out", str(tmp_path / "out"), "--no-worker-wait", "-5"])
+    assert result.exit_code == 2, result.output
+    assert "--no-worker-wait" in " ".join(result.output.split()) and "got -5.0" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def _local_cluster(threads: int = 2):
+    from distributed import LocalCluster
+
+    return LocalCluster(n_workers=1, threads_per_worker=threads, processes=True, dashboard_address=None)
+
+
+def test_a_local_cluster_whose_workers_are_gone_stops_the_survey_keeping_the_finished_lenses(tmp_path, monkeypatch):
+    """A local cluster whose worker process died and whose nanny did not start it again (seen under
+    heavy load: no worker and no nanny left) held the survey for ever in as_completed, its bar no
+    longer moving. Once the cluster has had no worker for the wait the survey now cancels its
+    tasks, writes the catalogue of the finished lenses and stops saying so and how to resume.
+    (One worker process of two threads, killed once lens_a is finished and lens_hang is being fitted,
+    its nanny's restart switched off; the wait cut to 2 s: ~15 s.)"""
+    from distributed import Client
+
+    from survey_mocks import fit_or_hang
+
+    monkeypatch.setattr(runner, "fit_lens", fit_or_hang)
+    lenses = [runner.Lens(name, tmp_path / "in" / name) for name in ("lens_a", "lens_hang")]
+    out = tmp_path / "out"
+    out.mkdir()
+    lens_a_taken = threading.Event()  # the survey has lens_a's row: its end reached the client
+    task_row = runner._task_row
+
+    def noting_lens_a(outcome, lens, *args, **kwargs):
+        row = task_row(outcome, lens, *args, **kwargs)
+        if lens.lens_id == "lens_a" and row is not None:
+            lens_a_taken.set()
+        return row
+
+    monkeypatch.setattr(runner, "_task_row", noting_lens_a)
+    with _local_cluster() as cluster, Client(cluster) as client:
+        async def no_restart(*args, **kwargs):  # the nanny fails to start its worker again
+            return None
+
+        for nanny in cluster.workers.values():
+            nanny.instantiate = no_restart
+        pid = next(iter(client.run(os.getpid).values()))
+
+        def kill_the_worker() -> None:
+            if lens_a_taken.wait(120) and _wait_for(lambda: runner.attempts(lenses[1].output(out)) > 0):
+                os.kill(pid, signal.SIGKILL)
+
+        killer = threading.Thread(target=kill_the_worker, daemon=True)
+        killer.start()
+        raised: list[BaseException] = []
+
+        def survey() -> None:  # in a thread: a survey that waits for ever fails the test, not hangs it
+            try:
+                runner._fit_lenses(lenses, {}, {}, out, [], 1, None, False, client=client, no_worker_wait=2.0)
+            except BaseException as exc:  # noqa: BLE001 - the test's to judge
+                raised.append(exc)
+
+        surveying = threading.Thread(target=survey, daemon=True)
+        surveying.start()
+        surveying.join(100)  # lens_hang's fit would take 120 s: the survey must not wait for it
+        assert not surveying.is_alive(), "the survey still waits for a cluster without workers"
+        killer.join(10)
+    assert len(raised) == 1 and isinstance(raised[0], runner.NoWorkersLeft), raised
+    caught = types.SimpleNamespace(value=raised[0])
+    text = " ".join(str(caught.value).split())
+    assert text == ("The local Dask cluster has had no worker for 2s: its worker processes died (killed, or out of "
+                    "memory?) and were not started again, so the survey stopped; 1 lens was not fitted (lens_hang). "
+                    "The 1 finished lens is kept (the catalogue's rows, their fits in lenses/). Run the same command "
+                    "(or run_survey call) again to fit the rest (a lens cut short resumes from its checkpoint)."), text
+    assert pd.read_csv(out / filenames.CATALOG_CSV)["lens_id"].tolist() == ["lens_a"]
+    assert pd.read_parquet(out / filenames.CATALOG_PARQUET)["status"].tolist() == ["ok"]
+    assert not (lenses[1].output(out) / filenames.ROW).exists()
+    assert not [p.name for p in out.rglob("*") if ".tmp" in p.name]  # nothing half-written
+    assert caught.value.text("tinylens survey x").endswith(
+        "To fit the rest (a lens cut short resumes from its checkpoint), run: tinylens survey x")
+
+
+def test_a_worker_started_again_within_the_wait_lets_the_survey_go_on(tmp_path, monkeypatch):
+    """The nanny starts a killed worker again within seconds: the cluster had no worker meanwhile
+    (the watch saw it) but the survey goes on and fits every lens. (One worker process, killed by
+    its first fit of lens_once; the watch asking every 0.1 s: ~15 s.)"""
+    from distributed import Client
+
+    from survey_mocks import fit_killing_its_first_worker
+
+    monkeypatch.setattr(runner, "fit_lens", fit_killing_its_first_worker)
+    monkeypatch.setattr(runner, "NO_WORKER_POLL", 0.1)
+    seen: list[int | None] = []
+    count = runner.connected_workers
+
+    def counted(client):
+        seen.append(count(client))
+        return seen[-1]
+
+    monkeypatch.setattr(runner, "connected_workers", counted)
+    lenses = [runner.Lens(name, tmp_path / "in" / name) for name in ("lens_once", "lens_plain")]
+    with _local_cluster(threads=1) as cluster, Client(cluster) as client:
+        frame = runner._fit_lenses(lenses, {}, {}, tmp_path, [], 1, None, False, client=client, no_worker_wait=90.0)
+    assert dict(zip(frame["lens_id"], frame["status"])) == {"lens_once": "ok", "lens_plain": "ok"}
+    assert runner.attempts(lenses[0].output(tmp_path)) == 2
+    assert 0 in seen, seen  # the cluster had no worker for a while, and the survey went on
+
+
+def test_an_external_scheduler_without_workers_for_the_wait_is_said_and_waited_for(tmp_path, monkeypatch, capsys):
+    """On a scheduler of the user's, workers may come later from a batch queue: a spell without
+    worker is said once the wait has passed, and the survey goes on to fit its lenses once one
+    connects. (An in-process cluster started without workers, one added after the note: ~5 s.)"""
+    from distributed import LocalCluster
+
+    from survey_mocks import echo_truth_path
+
+    monkeypatch.setattr(runner, "fit_lens", echo_truth_path)
+    lenses = [runner.Lens("lens_a", tmp_path / "in" / "lens_a")]
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        address = cluster.scheduler_address
+        calls = [0]
+        count = runner.connected_workers
+
+        def none_at_first(client):  # connected at the start, then gone for three asks
+            calls[0] += 1
+            return 0 if 2 <= calls[0] <= 40 else count(client)
+
+        monkeypatch.setattr(runner, "connected_workers", none_at_first)
+        monkeypatch.setattr(runner, "NO_WORKER_POLL", 0.05)
+        held = threading.Event()
+        real = runner._task_row
+
+        def held_row(*args, **kwargs):  # the row taken back once the note was said
+            held.wait(60)
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(runner, "_task_row", held_row)
+
+        def release() -> None:
+            _wait_for(lambda: calls[0] > 40, 60)
+            held.set()
+
+        threading.Thread(target=release, daemon=True).start()
+        frame = runner._fit_lenses(lenses, {}, {}, tmp_path, [], 1, address, False, no_worker_wait=0.5)
+    assert frame["status"].tolist() == ["ok"]
+    err = " ".join(capsys.readouterr().err.split())
+    assert re.search(rf"survey: the Dask scheduler at {re.escape(address)} has had no worker for \d+s; the lenses wait "
+                     r"until some connect \(e\.g\. 'dask worker ", err), err
+    assert err.count("has had no worker for") == 1, err
+
+
+@pytest.mark.parametrize("retry", [False, True])
+def test_the_command_line_says_the_command_that_resumes_and_exits_2(tmp_path, monkeypatch, retry):
+    """``tinylens survey`` stopped for want of workers ends with one paragraph (no traceback) naming
+    the command to run again, as typed (less --retry-failed, which the survey has acted on, as after
+    Ctrl-C), and exit code 2; the wait given is the one the survey is run with."""
+    given = {}
+
+    def stopped(*args, **kwargs):
+        given.update(kwargs)
+        raise runner.NoWorkersLeft(2.0, ["lens_b", "lens_c"], 1)
+
+    monkeypatch.setattr(runner, "run_survey", stopped)
+    args = ["survey", str(tmp_path / "my lenses"), "--config", "t.yaml", "--out", "out", "--no-worker-wait", "2",
+            *(["--retry-failed"] if retry else [])]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    command = f"tinylens survey '{tmp_path / 'my lenses'}' --config t.yaml --out out --no-worker-wait 2"
+    assert "2 lenses were not fitted (e.g. lens_b). The 1 finished lens is kept" in text, text
+    assert text.endswith(f"To fit the rest (a lens cut short resumes from its checkpoint), run: {command}"), text
+    assert "Traceback" not in result.output and given["no_worker_wait"] == 2.0
