@@ -474,7 +474,8 @@ def test_a_template_mask_that_cannot_be_read_is_refused_at_once_naming_the_file(
     image in it) was left to each fit: every lens tried by the template check failed on it, was
     taken for a lens with broken data, and the survey started and failed every lens alike, the
     dry run listing each with the same message (3 of 3 refused here). It is now refused once, as
-    the template's, naming the file, before the output folder is made; where every lens has a
+    the template's, naming the file, before the output folder is made, as a wrong value of its key (a
+    ConfigValueError, which a plain ConfigError was not); where every lens has a
     mask.fits of its own the template's is not read and the survey goes on."""
     lenses, template, out, mask = big_mask_survey(tmp_path)
     if fault == "missing":
@@ -491,13 +492,14 @@ def test_a_template_mask_that_cannot_be_read_is_refused_at_once_naming_the_file(
             assert "dataset.mask_path" in _load_error(config, lens, out) and str(mask) in _load_error(config, lens, out)
 
     with mock.patch.object(runner, "dask_client", side_effect=AssertionError("the survey started")):
-        with pytest.raises(runner.ConfigError) as raised:
+        with pytest.raises(runner.ConfigValueError) as raised:  # a wrong value of the template's key: a ValueError too
             runner.run_survey(lenses, template, out, workers=1, progress=False)
+    assert isinstance(raised.value, ValueError)
     text = " ".join(str(raised.value).split())
     assert str(template) in text and "dataset.mask_path" in text and str(mask) in text, text
     assert "(2 lenses: lens_a, lens_b)" in text and "lens_own" not in text, text
     assert not out.exists()
-    with pytest.raises(runner.ConfigError, match="dataset.mask_path"):
+    with pytest.raises(runner.ConfigValueError, match="dataset.mask_path"):
         runner.survey_plan(lenses, template, out)
     result = CliRunner().invoke(app, ["survey", str(lenses), "-c", str(template), "--out", str(out), "--dry-run"])
     assert result.exit_code == 2 and "Traceback" not in result.output and "dataset.mask_path" in result.output, result.output

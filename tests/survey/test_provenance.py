@@ -323,6 +323,28 @@ def test_another_template_or_lens_folder_is_refused_while_results_exist(one_lens
     assert pd.read_csv(one_lens["out"] / "catalog.csv")["lens_mass.0.theta_E_median"].tolist() == [1.01]
 
 
+def test_another_templates_finished_fits_refuse_out_as_a_wrong_value_naming_the_folder(one_lens):
+    """A survey continued in an --out whose finished fits came from another template raised a plain
+    ConfigError, which `except ValueError` around run_survey missed, though the folder given is a
+    value this run cannot take, as every other wrong argument's ConfigValueError says; it is now a
+    ConfigValueError (a ValueError) naming the folder, the template and the argument, and nothing
+    is written."""
+    from tinylens.errors import ConfigValueError
+
+    other = one_lens["tmp"] / "other.yaml"
+    config = yaml.safe_load(one_lens["template"].read_text())
+    config["inference"]["settings"]["nlive"] = 77
+    other.write_text(yaml.safe_dump(config))
+    before = sorted(p.name for p in one_lens["out"].iterdir())
+    with pytest.raises(ConfigValueError) as raised:
+        runner.run_survey(one_lens["lenses"], other, one_lens["out"], workers=1, progress=False)
+    assert isinstance(raised.value, ValueError)
+    text = " ".join(str(raised.value).split())
+    assert f"output folder {one_lens['out'].resolve()}" in text or f"output folder {one_lens['out']}" in text, text
+    assert f"template {other}" in text and "run_survey: out=" in text and "another template" in text, text
+    assert sorted(p.name for p in one_lens["out"].iterdir()) == before  # nothing written
+
+
 def test_a_survey_continued_with_no_pipeline_changed_is_refused_as_another_template_is(one_lens):
     """tinylens fit --no-pipeline fits the sampler alone; tinylens survey had no such flag (an
     unknown option), so a quick-look survey needed an edited template. With --no-pipeline each

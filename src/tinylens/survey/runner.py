@@ -731,7 +731,8 @@ def check_template_mask(template: Mapping[str, Any], lenses: Sequence[Lens], nam
     so that the survey would fail every lens one by one. Every such lens's image header is read,
     up to the first whose shape is the mask's (then nothing is raised: the others are those
     lenses' own mismatches); a lens whose image cannot be read is left to its fit. A mask that
-    cannot be read (missing, not FITS, no 2-D image in it) is raised too, a ConfigError naming the file, where
+    cannot be read (missing, not FITS, no 2-D image in it) is raised too, a ConfigValueError (the template's
+    ``dataset.mask_path`` names a file no fit can use) naming the key and the file, where
     any of ``lenses`` uses it: each of their fits would refuse it alike. Run by :func:`check_template` where every
     lens it tried had broken data, or where the lens it was checked with has a mask of its own
     (or none): one checked with the template's mask shows an image of its shape, and no more is read."""
@@ -752,7 +753,7 @@ def check_template_mask(template: Mapping[str, Any], lenses: Sequence[Lens], nam
                  f"start while any lens would be refused so: {'that one lens' if len(users) == 1 else 'those lenses'} "
                  f"alone {'holds' if len(users) == 1 else 'hold'} up the whole survey." if own else "")
         them = "that lens" if len(users) == 1 else "each of those lenses"
-        raise ConfigError(
+        raise ConfigValueError(
             f"The {name} does not work: {exc} Every lens without a {MASK_FILE} of its own would be refused with it "
             f"({some_lenses(users)}).{whole} Mend or replace the mask file, put a {MASK_FILE} in the folder of {them}"
             f"{f' or move {them} out of the lens folder' if own else ''}, or remove mask_path from the "
@@ -1873,7 +1874,8 @@ def check_out_name_fits(out: Path, lenses: Sequence[Lens]) -> None:
 def check_manifest(out: Path, current: Mapping[str, Any], template: str | Path,
                    config: Mapping[str, Any] | None = None) -> None:
     """Refuse to reuse ``out`` when its finished fits were made from another lens folder or
-    template, or in another precision (``survey.json``, and each lens's ``inputs.json``); a folder
+    template, or in another precision (``survey.json``, and each lens's ``inputs.json``): a
+    ConfigValueError, as ``out`` (``--out``) is a value this run cannot take, naming the folder; a folder
     without finished fits may be reused freely. Where it is refused and the ``template`` (parsed:
     ``config``) is not a valid config, its mistakes are said instead: compared as written with
     one recorded as its fits read it (:func:`~tinylens.survey.provenance.template_key`), it would
@@ -1889,7 +1891,7 @@ def check_manifest(out: Path, current: Mapping[str, Any], template: str | Path,
     if why is not None:
         if config is not None:  # its ConfigError names the template's mistakes
             fits_read({k: v for k, v in config.items() if k != "output"}, f"template {template}")
-        raise ConfigError(
+        raise ConfigValueError(
             f"The survey output folder {out} holds finished fits that {why}; they would be reused as if made "
             f"by this run. Give a new {SURVEY_FOLDER_CHOICE} for template {template}, or delete {out} to fit "
             "everything again, or keep them with --reuse-finished (run_survey: reuse_finished=True), e.g. where "
