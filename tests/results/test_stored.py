@@ -142,6 +142,32 @@ def test_a_stored_fit_is_rebuilt_in_the_precision_it_was_fitted_in(tmp_path, mon
         assert again.dtype == jnp.float32 and again.log_likelihood(theta) == p32.log_likelihood(theta)
 
 
+def test_a_typo_in_tinylens_precision_is_named_as_the_environments_not_the_results(tmp_path, monkeypatch):
+    """TINYLENS_PRECISION=flaot32 while a result that records no precision was loaded said that the
+    config the fit records 'cannot be loaded by this tinylens (written by another version, or
+    edited?)', sending the user to a file that is fine; it now names the variable, its value and
+    the values it takes. A result that records its precision is rebuilt in that, whatever the variable."""
+    import numpy as np
+
+    import tinylens
+    from tinylens.errors import ConfigValueError
+    from tiny_lens import write_stored_result
+
+    problem = tinylens.load(write_tiny_lens(tmp_path / "lens"))
+    theta = problem.prior_transform(np.full(problem.ndim, 0.5))
+    old = write_stored_result(tmp_path / "old", problem, theta)  # no info.precision: before tinylens recorded it
+    recorded = write_stored_result(tmp_path / "new", problem, theta, info={"precision": "float32"})
+    monkeypatch.setattr(tinylens.precision, "_GIVEN", "flaot32")  # as TINYLENS_PRECISION=flaot32 at import
+    monkeypatch.setattr(tinylens.precision, "_PRECISION", None)
+    with pytest.raises(ConfigValueError) as raised:
+        load_stored(old)
+    text = " ".join(str(raised.value).split())
+    assert text.startswith(f"{old} records no precision") and "another version" not in text, text
+    assert "TINYLENS_PRECISION='flaot32'" in text and "'float32' or 'float64'" in text and "unset" in text, text
+    _, again, best = load_stored(recorded)
+    assert again.log_likelihood(best) == problem.log_likelihood(theta)
+
+
 def test_a_moved_result_is_not_told_to_check_a_survey_template(tmp_path):
     """Its data files are called image.fits, noise.fits and psf.fits, the names a survey fills in:
     the message added 'If this is a survey template ... --dry-run', which a fit's stored config

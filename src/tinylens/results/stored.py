@@ -119,7 +119,9 @@ def load_stored(path: str | Path, base_dir: str | Path | None = None, *,
     :class:`~tinylens.errors.DataWarning` naming them (:func:`changed_files_notes`).
     A ``base_dir`` that is no folder's path (empty, of no known user's home) is a ConfigError naming it, a ``path``
     that is no path (None, a number) a :class:`~tinylens.errors.ConfigTypeError` and an empty one a
-    :class:`~tinylens.errors.ConfigValueError`, as read_result's are."""
+    :class:`~tinylens.errors.ConfigValueError`, as read_result's are. A result that records no
+    precision, loaded while ``TINYLENS_PRECISION`` holds a value tinylens does not know, is a
+    ConfigValueError naming the variable and the values it takes (:func:`check_session_precision`)."""
     from tinylens.config.loader import home_expanded
     from tinylens.problem import check_folder_argument, load_from
 
@@ -153,8 +155,11 @@ def load_stored(path: str | Path, base_dir: str | Path | None = None, *,
     if missing:
         raise OutputError(f"{path}: not a tinylens result.json (it lacks {', '.join(missing)})")
     check_stored_types(stored, path, check_config_dir=base_dir is None)
+    dtype = stored_dtype(stored)
+    if dtype is None:  # rebuilt in the session's precision: a TINYLENS_PRECISION typo is the environment's, not the file's
+        check_session_precision(path)
     try:
-        problem = load_from(stored["config"], *stored_base_dir(stored, base_dir), dtype=stored_dtype(stored))
+        problem = load_from(stored["config"], *stored_base_dir(stored, base_dir), dtype=dtype)
     except DataError as err:
         if base_dir is not None:
             raise
@@ -167,6 +172,22 @@ def load_stored(path: str | Path, base_dir: str | Path | None = None, *,
     for note in mask_notes(stored, problem.dataset, path) + changed_files_notes(stored, problem.dataset, path):
         warnings.warn(note, DataWarning, stacklevel=outside_stacklevel())
     return stored, problem, best
+
+
+def check_session_precision(path: Path) -> None:
+    """Raise a ConfigValueError naming ``path`` and the environment variable where the result at
+    ``path`` records no precision (so that it is rebuilt in the session's) and ``TINYLENS_PRECISION``
+    holds a value tinylens does not know (``flaot32``): the recorded config is not at fault, and a
+    message that it was 'written by another version, or edited?' sent the user to the file."""
+    from tinylens.precision import ENV_VARIABLE, check_environment
+
+    try:
+        check_environment()
+    except ConfigValueError as err:
+        raise ConfigValueError(
+            f"{path} records no precision (a result from before tinylens recorded it), so its fit is rebuilt in the "
+            f"precision that the environment variable {ENV_VARIABLE} asks for, and this value of it is not one "
+            f"tinylens knows: {err} Correct it, or unset it (unset {ENV_VARIABLE}) for float32.") from None
 
 
 def json_text(value: Any, limit: int = 60) -> str:
