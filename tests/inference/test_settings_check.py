@@ -936,6 +936,33 @@ def test_a_sampler_that_is_not_installed_is_said_to_be_missing(lens_dir, tmp_pat
         check_inference_first(_config({"type": "sampler", "method": method, "settings": {"nlvie": 100}}))
 
 
+@pytest.mark.parametrize("method", ["nautilus", "dynesty"])
+def test_a_sampler_installed_after_it_was_missing_has_its_setting_names_checked_in_the_same_session(monkeypatch,
+                                                                                                  method):
+    """The names of a sampler's settings are read from its source once; where it was not installed
+    the None was kept for the session, so that a notebook that installed it after a fit refused for
+    its absence (pip install, then the same cell again) never had a misspelt setting ('nlvie')
+    refused before JAX and the data were loaded, until a restart. The names are read once the
+    package is found, and refused as the runner's own check (which imports it) refuses them."""
+    import sys
+
+    from tinylens.inference import check_inference_first, dynesty_settings, nautilus_settings
+
+    settings = {"nautilus": nautilus_settings, "dynesty": dynesty_settings}[method]
+    config = _config({"type": "sampler", "method": method, "settings": {"nlvie": 100}})
+    with pytest.raises(ConfigError) as truth:  # the runner's check, with the package imported
+        check_inference(config)
+    with monkeypatch.context() as missing:
+        missing.setitem(sys.modules, method, None)  # not installed: find_spec finds nothing, import fails
+        assert settings.source_keywords() is None
+        check_inference_first(config)  # nothing to read the names from: left to the runner's check
+    # installed now (sys.modules as before), with no cache cleared, as a notebook's session goes on
+    assert settings.source_keywords() is not None
+    with pytest.raises(ConfigError) as early:
+        check_inference_first(config)
+    assert "nlvie" in str(early.value) and str(early.value) == str(truth.value), (str(early.value), str(truth.value))
+
+
 def _check_not_installed(lens_dir, tmp_path, method, package, advice):
     from tinylens.errors import MethodNotInstalledError
 

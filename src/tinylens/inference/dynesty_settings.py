@@ -51,20 +51,29 @@ MAX_QUEUE = 4096
 INDEX_KEYS = ("periodic", "reflective")
 
 
-@lru_cache(maxsize=1)
 def source_keywords() -> tuple[frozenset[str], frozenset[str]] | None:
     """The keywords of the installed dynesty's ``NestedSampler.__new__`` (less :data:`RESERVED`
     and ``cls``) and of ``NestedSampler.run_nested`` (less :data:`RESERVED`), read from its source;
     None where they cannot be told from it (dynesty not installed, or without its source; a
-    method taking ``*args`` or ``**kwargs``, or bound in a way the source does not tell)."""
+    method taking ``*args`` or ``**kwargs``, or bound in a way the source does not tell).
+    Not cached while the package is not found: a session (a notebook) that installs it after a fit
+    refused for its absence checks the names from then on, where a None kept for the session
+    skipped this check until a restart; the names are cached per folder the package is found in."""
     folder = package_folder("dynesty")
-    if folder is None:
-        return None
+    return None if folder is None else _keywords_in(folder)
+
+
+@lru_cache(maxsize=4)
+def _keywords_in(folder: Path) -> tuple[frozenset[str], frozenset[str]] | None:
+    """:func:`source_keywords` read from the dynesty installed in ``folder``."""
     init = method_keywords(folder, "dynesty", "NestedSampler", "__new__", first="cls")
     run = method_keywords(folder, "dynesty", "NestedSampler", "run_nested")
     if init is None or run is None:
         return None
     return frozenset(init - RESERVED), frozenset(run - RESERVED)
+
+
+source_keywords.cache_clear = _keywords_in.cache_clear  # type: ignore[attr-defined]  # as an lru_cache's
 
 
 def _user_key(settings: dict[str, Any], name: str) -> str:

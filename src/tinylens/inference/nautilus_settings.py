@@ -16,6 +16,7 @@ counted from the config's model (:func:`tinylens.config.model_spec.free_paramete
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from tinylens.config.schema import show
@@ -34,22 +35,31 @@ RESERVED = {"prior", "likelihood", "n_dim", "vectorized", "pass_dict", "filepath
             "prior_args", "prior_kwargs", "likelihood_args", "likelihood_kwargs"}
 
 
-@lru_cache(maxsize=1)
 def source_keywords() -> tuple[frozenset[str], frozenset[str]] | None:
     """The keywords of the installed nautilus's ``Sampler.__init__`` (less :data:`RESERVED`) and of
     ``Sampler.run``, read from the source of the class ``nautilus.Sampler`` names
     (:func:`tinylens.inference.source_names.method_keywords`); None where they cannot be told from it
     (nautilus not installed, or installed without its source, as a zip or compiled; a ``Sampler``
     bound in a way its source does not tell; either method taking ``*args`` or ``**kwargs``):
-    the check is then left to :mod:`tinylens.inference.nautilus_runner`."""
+    the check is then left to :mod:`tinylens.inference.nautilus_runner`.
+    Not cached while the package is not found: a session (a notebook) that installs it after a fit
+    refused for its absence checks the names from then on, where a None kept for the session
+    skipped this check until a restart; the names are cached per folder the package is found in."""
     folder = package_folder("nautilus")
-    if folder is None:
-        return None
+    return None if folder is None else _keywords_in(folder)
+
+
+@lru_cache(maxsize=4)
+def _keywords_in(folder: Path) -> tuple[frozenset[str], frozenset[str]] | None:
+    """:func:`source_keywords` read from the nautilus installed in ``folder``."""
     init = method_keywords(folder, "nautilus", "Sampler", "__init__")
     run = method_keywords(folder, "nautilus", "Sampler", "run")
     if init is None or run is None:
         return None
     return frozenset(init - RESERVED), frozenset(run)
+
+
+source_keywords.cache_clear = _keywords_in.cache_clear  # type: ignore[attr-defined]  # as an lru_cache's
 
 
 def check_names(settings: dict[str, Any]) -> None:
