@@ -32,10 +32,10 @@ def recheck(path: Path) -> dict | None:
         if FLAG not in flags:
             return None
         stored, problem, best = load_stored(path, base_dir_option=None)
+    except TinyLensError as err:  # moved data, a refused config, a TINYLENS_PRECISION typo: said by load_stored, naming the file
+        raise SystemExit(f"error: {err}") from None  # (before OSError and ValueError, which some of them are too)
     except (OSError, ValueError, AttributeError) as err:
         raise SystemExit(f"error: {path}: not a readable result.json ({type(err).__name__}: {err})") from None
-    except TinyLensError as err:  # moved data
-        raise SystemExit(f"error: {err}") from None
     counts = source_image_counts(problem, best)
     critical = set(stored["quality"].get("critical", [])) - {FLAG}
     others = [f for f in stored["quality"]["flags"] if f in critical]

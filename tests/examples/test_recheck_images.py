@@ -38,3 +38,29 @@ def test_recheck_lifts_the_false_alarm_of_a_straddling_source_only(tmp_path, cap
     assert script.main([str(tmp_path / "run")]) == 0
     assert "3 results, 2 flagged not_multiply_imaged" in capsys.readouterr().out
     assert script.main([str(tmp_path / "nothing")]) == 1
+
+
+def test_a_result_that_load_stored_refuses_is_said_as_it_says_it_not_as_unreadable(tmp_path):
+    """A flagged result whose recorded config this tinylens refuses (pixel_scale edited to -1), a
+    ConfigValueError and so a ValueError too, was caught with the JSON's errors: 'not a readable
+    result.json (ConfigValueError: ...)', though the file was read; the message is load_stored's own."""
+    import json
+
+    import pytest
+
+    from tinylens.errors import ConfigValueError
+    from tinylens.results.stored import load_stored
+
+    script = load_script("examples/recheck_images.py")
+    problem = tinylens.load(write_tiny_lens(tmp_path / "lens"))
+    path = write_stored_result(tmp_path / "run", problem, np.array([FREE_TRUTH[n] for n in problem.param_names]),
+                               quality={"flags": ["not_multiply_imaged"], "critical": ["not_multiply_imaged"]})
+    stored = json.loads(path.read_text())
+    stored["config"]["dataset"]["pixel_scale"] = -1.0
+    path.write_text(json.dumps(stored))
+    with pytest.raises(ConfigValueError) as truth:  # what load_stored says of it
+        load_stored(path)
+    with pytest.raises(SystemExit) as said:
+        script.recheck(path)
+    assert str(said.value) == f"error: {truth.value}", str(said.value)
+    assert "not a readable result.json" not in str(said.value)
