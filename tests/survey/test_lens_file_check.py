@@ -879,3 +879,47 @@ def test_a_template_whose_sampler_is_not_installed_names_the_missing_package(tmp
     assert text.startswith("The template does not work (") and "the package dynesty it needs is not installed" in text
     assert raised.value.name == "dynesty"
     assert not (tmp_path / "out").exists()
+
+
+def test_a_worker_without_the_sampler_package_fails_its_lenses_naming_its_host_and_what_to_install(
+        tmp_path, monkeypatch, capsys):
+    """A Dask worker started in an environment without nautilus (the survey's own has it: its
+    template check passed) failed each lens it took with 'cannot run here: ... not installed in this
+    Python ... or choose another sampler method (dynesty)', naming neither the worker nor its host,
+    and advising a change of the template, which is fine (a survey on a scheduler whose one worker
+    lacked it: 2 of 2 lenses failed so, the summary repeating it). The row now names the host, the
+    worker's Python and the command that installs the package there, then --retry-failed, and the
+    summary says how many lenses failed on that host for it."""
+    import socket
+    import sys
+
+    import pandas as pd
+    import typer
+
+    from tinylens.cli.survey import _print_summary
+
+    lenses = tmp_path / "lenses"
+    write_lens(lenses / "lens_a", 1.0, seed=0)
+    template = tmp_path / "template.yaml"
+    template.write_text(yaml.safe_dump(template_config(), sort_keys=False))
+    out = tmp_path / "out"
+    lens = runner.find_lenses(lenses)[0]
+    config = runner.lens_config(runner.load_template(template), lens, out)
+    monkeypatch.setitem(sys.modules, "nautilus", None)  # not installed in this 'worker's' Python
+    monkeypatch.delitem(sys.modules, "tinylens.inference.nautilus_runner", raising=False)
+    row = runner.fit_lens(lens.lens_id, config, str(lens.output(out)))
+    monkeypatch.undo()
+    reason = row["reason"]
+    command = f"{sys.executable} -m pip install 'nautilus-sampler[checkpointing]'"
+    assert row["status"] == "failed", row
+    assert f"host {socket.gethostname()} (" in reason and f"its Python, {sys.executable})" in reason, reason
+    assert f"({command})" in reason and "--retry-failed" in reason and "another sampler method" not in reason, reason
+    assert runner.read_rows(out)["lens_a"]["reason"] == reason  # the row written is the one returned
+    assert runner.missing_on_workers([reason, "some other reason", None]) == {(socket.gethostname(), "nautilus", command): 1}
+
+    capsys.readouterr()
+    with pytest.raises(typer.Exit):  # every lens failed: the command's exit status for that
+        _print_summary(pd.DataFrame([row]), out, 1.0, False)
+    said = " ".join(capsys.readouterr().out.split())
+    assert f"1 lens failed on host {socket.gethostname()}, whose worker lacks the package nautilus" in said, said
+    assert f"install it there ({command})" in said and "--retry-failed" in said, said

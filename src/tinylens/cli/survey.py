@@ -239,7 +239,7 @@ def _print_summary(frame, out: Path, seconds: float, retry_failed: bool, chosen:
     read it, without its pipeline where not ``pipeline``) and ``lens_dir``, of
     those its sampler's budget stopped: :func:`budget_stopped_text`); exit :data:`EXIT_ALL_FAILED` if every lens
     failed (every chosen lens with ``--only``: an earlier run's lenses that were ok are not this run's success)."""
-    from tinylens.survey.runner import load_template, stopped_results, stopping_limits
+    from tinylens.survey.runner import load_template, missing_on_workers, stopped_results, stopping_limits
 
     console.print(summary_line(frame, out, seconds, chosen), soft_wrap=True)
     rows = chosen_rows(frame, chosen)
@@ -258,6 +258,12 @@ def _print_summary(frame, out: Path, seconds: float, retry_failed: bool, chosen:
         console.print("A failed lens is not fitted again when the survey is rerun unless you add "
                       "[bold]--retry-failed[/] (after fixing the template, add --reuse-finished to keep the finished "
                       "ones; a lens whose files you replace is fitted again anyway); the reasons are in the catalogue's 'reason' column.", soft_wrap=True)
+    failed_reasons = list(rows.loc[rows["status"] == "failed", "reason"]) if len(rows) else []
+    for (host, package, command), count in sorted(missing_on_workers(failed_reasons).items()):
+        console.print(f"[red]{lens_count(count)} failed on host {escape(host)}[/], whose worker lacks the package "
+                      f"{escape(package)}: install it there ([bold]{escape(command)}[/]) or start that worker in this "
+                      "survey's environment, then run the same command again with [bold]--retry-failed[/].",
+                      soft_wrap=True)
     if status and "ok" not in status:
         # a batch script must not read a survey in which nothing worked as a success
         reasons = sorted(set(rows["reason"]))

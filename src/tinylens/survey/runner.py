@@ -46,7 +46,7 @@ import pandas as pd
 
 from tinylens import filenames
 from tinylens.config.schema import Inference
-from tinylens.errors import (SURVEY_FOLDER_CHOICE, SURVEY_LENS_DIR_CHOICE, SURVEY_RERUN, SURVEY_WORKERS_ARGUMENT, UNWRITABLE, ConfigError, ConfigTypeError, ConfigValueError, ConfigWarning, ConvergenceWarning, DataError, DataWarning, OutputError, TinyLensError, counted, cut_value, lens_count,
+from tinylens.errors import (SURVEY_FOLDER_CHOICE, SURVEY_LENS_DIR_CHOICE, SURVEY_RERUN, SURVEY_WORKERS_ARGUMENT, UNWRITABLE, ConfigError, ConfigTypeError, ConfigValueError, ConfigWarning, ConvergenceWarning, DataError, DataWarning, MethodNotInstalledError, OutputError, TinyLensError, counted, cut_value, lens_count,
                              listed, ls_command, out_of_memory, retold)
 from tinylens.interrupts import interrupt_held
 from tinylens.jsonfile import read_json_file, read_result_json, read_result_object
@@ -1117,6 +1117,8 @@ def _fit_locked(lens_id: str, config: dict[str, Any], folder: Path, truth_path: 
             result = tinylens.fit(config, progress=False, output=folder, truth=truth, truth_errors="warn")
         row = flat_row(lens_id, result.to_json())
         row["warnings"] = _warning_text(caught)
+    except MethodNotInstalledError as exc:  # this worker's environment, not the lens: say which host lacks what
+        row = failed_row(lens_id, one_line(missing_here_text(exc)))
     except TinyLensError as exc:
         full = unwritable_cause(exc)
         if full is not None:  # the disk's doing, not the lens's: no failed row (its checkpoints are whole)
@@ -1133,6 +1135,49 @@ def _fit_locked(lens_id: str, config: dict[str, Any], folder: Path, truth_path: 
         remove_orphan_outputs(folder, config)  # of this fit, if it failed while writing them
     write_row(folder, row)
     return row
+
+
+#: How a lens's reason begins where the worker that took it lacks a package its sampler needs
+#: (:func:`missing_here_text`); :func:`missing_on_workers` finds such reasons by it.
+MISSING_HERE = "Not fitted: host "
+_MISSING_HERE_PATTERN = re.compile(re.escape(MISSING_HERE) + r"(?P<host>\S+) \((?P<worker>[^)]*)\) lacks the package "
+                                   r"(?P<package>\S+) .*? Install it there \((?P<command>.+?)\) or start")
+
+
+def missing_here_text(exc: ImportError) -> str:
+    """The reason of a lens whose fit was refused by ``exc`` (a MethodNotInstalledError) on the
+    worker that took it: the host and the Dask worker, the package missing from that worker's
+    Python (the survey's own passed the template check, so that the template is not at fault) and
+    the command that installs it there, then to run the survey again with --retry-failed."""
+    import shlex
+    import socket
+    import sys
+
+    from tinylens.inference import PIP_NAMES
+
+    package = (exc.name or "?").partition(".")[0]
+    try:
+        from distributed import get_worker
+        worker = f"Dask worker {get_worker().address}"
+    except Exception:  # not in a Dask worker's task (ValueError)
+        worker = f"process {os.getpid()}"
+    command = shlex.join([sys.executable, "-m", "pip", "install", PIP_NAMES.get(package, package)])
+    return (f"{MISSING_HERE}{socket.gethostname()} ({worker}) lacks the package {package} (not installed in its Python, "
+            f"{sys.executable}), which the template's sampler needs; the lens itself is not at fault. Install it there "
+            f"({command}) or start that worker in the survey's environment, then run {SURVEY_RERUN} again with "
+            "--retry-failed (run_survey: retry_failed=True).")
+
+
+def missing_on_workers(reasons: Sequence[Any]) -> dict[tuple[str, str, str], int]:
+    """How many of the failed lenses' ``reasons`` say that the worker that took them lacks a package
+    (:func:`missing_here_text`), by (host, package, command that installs it there)."""
+    found: dict[tuple[str, str, str], int] = {}
+    for reason in reasons:
+        match = _MISSING_HERE_PATTERN.match(reason) if isinstance(reason, str) else None
+        if match is not None:
+            key = (match["host"], match["package"], match["command"])
+            found[key] = found.get(key, 0) + 1
+    return found
 
 
 @contextlib.contextmanager
