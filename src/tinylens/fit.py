@@ -845,46 +845,59 @@ def warn_unlocked(out: Path) -> None:
 
 
 @contextlib.contextmanager
-def disk_full_reported(folder: Path, sampler: bool = True, resumed: bool = True) -> Iterator[None]:
+def disk_full_reported(folder: Path, sampler: bool = True, resumed: bool = True,
+                       section: str = "inference.settings") -> Iterator[None]:
     """Raise an OSError of a full disk (:data:`DISK_FULL`) or a read-only one (EROFS) inside as
     an OutputError naming the output ``folder`` and what is kept there: every file is written
     under a temporary name first, so none is left half-written and (``sampler``) the checkpoints
     written before are whole, for the fit run again to resume; an optimizer's fit
     (``sampler`` false, :data:`OPTIMIZERS`) keeps none, and run again starts afresh, as does a
-    sampler's whose settings say ``resume: false`` (``resumed`` false: :func:`afresh_text`)."""
+    sampler's whose settings say ``resume: false`` (``resumed`` false: :func:`afresh_text`, its
+    settings named as ``section``, where the config gives them)."""
     try:
         yield
     except OSError as exc:
         if exc.errno == errno.EROFS:
             what = f"{exc.filename} cannot be written" if exc.filename is not None else "the fit's files cannot be written"
-            kept = _kept_text(sampler, resumed, "run the fit again once the disk is writable")
+            kept = _kept_text(sampler, resumed, "run the fit again once the disk is writable", section)
             raise OutputError(
                 f"Output folder {folder}: {what} ({exc.strerror or 'read-only'}: the disk is mounted read-only). Nothing "
                 f"there is half-written, {kept}"
             ) from None
         if exc.errno not in DISK_FULL:
             raise
-        kept = _kept_text(sampler, resumed, "free some space and run the fit again")
+        kept = _kept_text(sampler, resumed, "free some space and run the fit again", section)
         raise OutputError(
             f"Output folder {folder}: no space left to write the fit's files ({exc.strerror or 'disk full'}: the disk, "
             f"or your quota on it, is full). Nothing there is half-written, {kept}"
         ) from None
 
 
-def _kept_text(sampler: bool, resumed: bool, todo: str) -> str:
+def _kept_text(sampler: bool, resumed: bool, todo: str, section: str = "inference.settings") -> str:
     """What :func:`disk_full_reported` says is kept, with what ``todo`` to go on: the checkpoints,
     for a fit that resumes them, else why a fit run again starts afresh (:func:`afresh_text`)."""
     if sampler and resumed:
         return f"and the checkpoints written before are kept: {todo} to resume it."
-    return f"and {afresh_text(sampler)}: {todo} (it starts afresh)."
+    return f"and {afresh_text(sampler, section)}: {todo} (it starts afresh)."
 
 
-def afresh_text(sampler: bool) -> str:
+def settings_section(config: Any) -> str:
+    """Where ``config`` gives its sampler's settings, as the config file wrote it:
+    ``inference.settings``, or TinyLensGpu's older ``sampling`` section
+    (:func:`~tinylens.config.loader.key_as_written`)."""
+    from tinylens.config.loader import key_as_written
+
+    return key_as_written(config, "inference.settings.resume").rpartition(".")[0]
+
+
+def afresh_text(sampler: bool, section: str = "inference.settings") -> str:
     """Why a fit run again after its outputs failed starts afresh: an optimizer keeps no
-    checkpoint (``sampler`` false); a sampler whose settings say ``resume: false`` resumes none."""
+    checkpoint (``sampler`` false); a sampler whose settings say ``resume: false`` resumes none,
+    its settings named by the ``section`` the config gives them in (:func:`settings_section`)."""
     if not sampler:
         return "an optimizer keeps no checkpoint"
-    return "its inference.settings say resume: false, so a fit run again resumes no checkpoint"
+    said = "its inference.settings say" if section == "inference.settings" else f"its {section} section says"
+    return f"{said} resume: false, so a fit run again resumes no checkpoint"
 
 
 def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress: bool = True,
@@ -987,7 +1000,8 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
         resumed = resumes(settings)  # resume: false: a fit run again starts afresh too
         from tinylens.pipeline.run import looked_at_once
 
-        with (disk_full_reported(out, sampler, resumed),
+        section = settings_section(problem.config)  # sampling, for TinyLensGpu's older section
+        with (disk_full_reported(out, sampler, resumed, section),
               folder_lock(out, filenames.FIT_LOCK, busy=busy, rerun=RERUN_TEXT.get()) as locked,  # its text too
               looked_at_once()):  # the stages' state read, and their fingerprint computed, once
             if not locked:
@@ -1031,7 +1045,7 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
                 res = replace(res, info={**res.info, "checkpoint": None})
             # derived quantities and figures take seconds (about 12 s for the demo on 2 cores)
             announce(progress, "outputs", f"writing result.json, tables and figures to {out}")
-            with refused_reported(out, sampler, resumed):
+            with refused_reported(out, sampler, resumed, section):
                 result = write_results(problem, res, out, started, truth, inputs, progress=progress)
             if removed:
                 kept = _remove_checkpoints(out, written=True)
@@ -1985,13 +1999,15 @@ def _refused_replacement(out: Path, path: Path) -> tuple[str, int] | None:
 
 
 @contextlib.contextmanager
-def refused_reported(out: Path, sampler: bool = True, resumed: bool = True) -> Iterator[None]:
+def refused_reported(out: Path, sampler: bool = True, resumed: bool = True,
+                     section: str = "inference.settings") -> Iterator[None]:
     """Raise a PermissionError inside that names a file in the output folder ``out`` (the system
     refused to replace a table, figure or result.json there after the search: someone else's file
     in a folder with the sticky bit, one marked immutable) as an :class:`~tinylens.errors.OutputError`
     naming it and saying what is kept: a sampler's checkpoint (``sampler``), which the fit run
     again resumes; an optimizer keeps none, and run again starts afresh, as does a sampler's whose
-    settings say ``resume: false`` (``resumed`` false: :func:`afresh_text`)."""
+    settings say ``resume: false`` (``resumed`` false: :func:`afresh_text`, its settings named
+    as ``section``)."""
     try:
         yield
     except PermissionError as exc:
@@ -1999,7 +2015,7 @@ def refused_reported(out: Path, sampler: bool = True, resumed: bool = True) -> I
         if not isinstance(name, (str, os.PathLike)) or Path(os.path.abspath(name)).parent != Path(os.path.abspath(out)):
             raise
         path = Path(name)
-        afresh = afresh_text(sampler)
+        afresh = afresh_text(sampler, section)
         kept = ("The search's checkpoint is kept: once that file can be replaced, run the fit again to resume "
                 "it (its search is not done again)." if sampler and resumed else f"{afresh[0].upper()}{afresh[1:]}: "
                 "once that file can be replaced, run the fit again (it starts afresh).")

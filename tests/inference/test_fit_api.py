@@ -1712,6 +1712,28 @@ def test_a_sampler_fit_with_resume_false_whose_outputs_fail_does_not_say_a_rerun
         assert not again.info["resumed"] and again.converged
 
 
+@pytest.mark.parametrize("code", [errno.EPERM, errno.ENOSPC])
+def test_a_sampling_section_s_resume_false_is_named_as_written_when_the_outputs_fail(tmp_path, monkeypatch, code):
+    """A config of TinyLensGpu's older ``sampling:`` section with resume: false, whose summary table
+    the system refused (or found the disk full), was told 'its inference.settings say resume:
+    false', a section the file does not hold; it names the sampling section the file wrote."""
+    import yaml
+
+    error = (PermissionError if code == errno.EPERM else OSError, code)
+    path, out = _refusing_summary_table(tmp_path, monkeypatch, None, error)
+    config = yaml.safe_load(path.read_text())
+    config["sampling"] = {"sampler": "nautilus", **config.pop("inference")["settings"], "resume": False}
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    written = yaml.safe_load(path.read_text())
+    assert "inference" not in written and written["sampling"]["resume"] is False  # the independent truth
+    with pytest.raises(tinylens.errors.OutputError) as caught:
+        tinylens.fit(path, progress=False)
+    message = " ".join(str(caught.value).split())
+    assert message.startswith(f"Output folder {out}") and os.strerror(code) in message, message
+    assert "ts sampling section says resume: false" in message and "starts afresh" in message, message  # (I)ts
+    assert "inference" not in message, message
+
+
 @pytest.mark.parametrize("method", ["lbfgs", "dynesty"])
 def test_a_file_whose_refusal_stops_the_fit_leaves_the_earlier_fits_result_whole(tmp_path, monkeypatch, method):
     """A file the fit must delete before its search and that the system refused to delete (an
