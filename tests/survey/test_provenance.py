@@ -298,6 +298,28 @@ def test_a_finished_survey_rerun_unchanged_fits_nothing(one_lens):
     assert pd.read_csv(one_lens["out"] / "catalog.csv")["lens_mass.0.theta_E_median"].tolist() == [1.01]
 
 
+def test_a_tinylensgpu_sampling_template_changed_is_refused_naming_the_keys_it_writes(one_lens):
+    """A survey rerun with a template of TinyLensGpu's older ``sampling:`` section whose nlive and
+    sampler changed was refused as 'made with another template (differences: inference.method:
+    ..., inference.settings.nlive: ... -> 77)', keys the template does not hold; the differences
+    are named as the template writes them, sampling.sampler and sampling.nlive (exit 2)."""
+    other = one_lens["tmp"] / "other.yaml"
+    config = yaml.safe_load(one_lens["template"].read_text())
+    inference = config.pop("inference")
+    config["sampling"] = {**inference["settings"], "sampler": "dynesty", "nlive": 77}
+    other.write_text(yaml.safe_dump(config))
+    written = yaml.safe_load(other.read_text())
+    assert "inference" not in written and written["sampling"]["nlive"] == 77  # the keys the template holds
+    assert inference["method"] != "dynesty" and inference["settings"]["nlive"] != 77  # both changed
+    result = _survey(one_lens, template=other)
+    text = " ".join(result.output.split())
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert "another template" in text and f"sampling.sampler: \"{inference['method']}\" -> \"dynesty\"" in text, text
+    assert f"sampling.nlive: {inference['settings']['nlive']} -> 77" in text, text
+    assert "inference" not in text, text
+    assert not (one_lens["out"] / "catalog.csv").exists()  # nothing written
+
+
 def test_another_template_or_lens_folder_is_refused_while_results_exist(one_lens):
     other = one_lens["tmp"] / "other.yaml"
     config = yaml.safe_load(one_lens["template"].read_text())

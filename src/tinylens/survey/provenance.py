@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from tinylens.config.loader import MAPPING, KeyWords, legacy_sampling, validate_config
+from tinylens.config.loader import MAPPING, KeyWords, as_written, legacy_sampling, reads_sampling, validate_config
 from tinylens.config.schema import exponent_numbers, without_keys, without_speed_only
 from tinylens.data.dataset import MASK_READ_AS  # a stamp without it: a lens fitted before, fitted again
 from tinylens.errors import TinyLensError, cut_value, listed
@@ -311,24 +311,44 @@ def limit_raised(old: Any, new: Any) -> bool:
     return _limit(new) > _limit(old)
 
 
-def differences(old: Any, new: Any, prefix: str = "", alike: Callable[[Any, Any], bool] | None = None) -> list[str]:
+def differences(old: Any, new: Any, prefix: str = "", alike: Callable[[Any, Any], bool] | None = None,
+                named: Callable[[str], str] = str) -> list[str]:
     """Dotted keys where two parsed templates differ (``inference.settings.n_live: 200 -> 100``),
     each value shown as written. Values a fit reads alike are no difference (:func:`read_alike`,
-    or ``alike`` where given: :func:`stored_alike` for a template and its ``survey.json``)."""
+    or ``alike`` where given: :func:`stored_alike` for a template and its ``survey.json``).
+    ``named``: each dotted key as said (:func:`key_namer`: as the template wrote it)."""
     if isinstance(old, dict) and isinstance(new, dict):
         found: list[str] = []
         for key in sorted(set(old) | set(new), key=str):
             where = f"{prefix}.{key}" if prefix else str(key)
             if key not in old:
-                found.append(f"{where} added")
+                found.append(f"{named(where)} added")
             elif key not in new:
-                found.append(f"{where} removed")
+                found.append(f"{named(where)} removed")
             else:
-                found.extend(differences(old[key], new[key], where, alike))
+                found.extend(differences(old[key], new[key], where, alike, named))
         return found
     if not (alike or read_alike)(old, new):
-        return [f"{prefix or 'the template'}: {_short(old)} -> {_short(new)}"]
+        return [f"{named(prefix) if prefix else 'the template'}: {_short(old)} -> {_short(new)}"]
     return []
+
+
+def key_namer(template: Mapping[str, Any] | None) -> Callable[[str], str]:
+    """How a dotted key of a template's key (:func:`template_key`, whose inference is read as its
+    fits read it) is said to the user of ``template`` (parsed, as written): where it writes
+    TinyLensGpu's older ``sampling`` section, ``inference.method`` as ``sampling.sampler`` and
+    ``inference.settings.nlive`` as ``sampling.nlive`` (:func:`~tinylens.config.loader.as_written`);
+    every other key, and every key of another template (or none), as it is."""
+    if not isinstance(template, Mapping) or not reads_sampling(template):
+        return str
+
+    def named(key: str) -> str:
+        parts = tuple(key.split(".", 2))
+        if parts[:2] not in (("inference", "method"), ("inference", "settings")):
+            return key
+        return ".".join(map(str, as_written(parts)))
+
+    return named
 
 
 def read_alike(old: Any, new: Any) -> bool:
@@ -431,8 +451,10 @@ def fitted_precision(results: Iterable[Path]) -> str | None:
     return found.pop() if len(found) == 1 else None
 
 
-def manifest_conflict(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> str | None:
-    """Why results made under ``recorded`` must not be reused under ``current``; ``None`` if they may."""
+def manifest_conflict(recorded: Mapping[str, Any], current: Mapping[str, Any],
+                      template: Mapping[str, Any] | None = None) -> str | None:
+    """Why results made under ``recorded`` must not be reused under ``current``; ``None`` if they may.
+    ``template``: the current template, parsed, whose keys the differences are named as (:func:`key_namer`)."""
     if recorded.get("lens_dir") != current["lens_dir"]:
         return f"were made from the lens folder {recorded.get('lens_dir')}, not {current['lens_dir']}"
     old, new = recorded_precision(recorded), recorded_precision(current)
@@ -445,7 +467,8 @@ def manifest_conflict(recorded: Mapping[str, Any], current: Mapping[str, Any]) -
     restored = with_not_finite(stored, recorded.get(NOT_FINITE_KEY))
     old_key, new_key = template_key(stored if restored is None else restored), current["template"]
     alike = stored_alike if restored is None else read_alike
-    found = differences(old_key, new_key, alike=alike)  # the current template's values shown as written
+    # the current template's values shown as written, and its keys named so (sampling.nlive, where it writes that)
+    found = differences(old_key, new_key, alike=alike, named=key_namer(template))
     if found:
         shown = listed(found, MAX_LISTED, sep="; ")
         return (f"were made with another template ({recorded.get('template_path')}; differences: {shown})"

@@ -1932,7 +1932,7 @@ def check_manifest(out: Path, current: Mapping[str, Any], template: str | Path,
     if not recorded.get("precision"):  # an older survey.json: its fits say what they computed in
         recorded = {**recorded, "precision": fitted_precision(results)}
     stamps = {path.parent.name: read_stamp(path.parent / filenames.INPUTS) or {} for path in results}
-    why = manifest_conflict(recorded, current) or stamps_conflict(stamps, current)
+    why = manifest_conflict(recorded, current, config) or stamps_conflict(stamps, current)
     if why is not None:
         if config is not None:  # its ConfigError names the template's mistakes
             fits_read({k: v for k, v in config.items() if k != "output"}, f"template {template}")
