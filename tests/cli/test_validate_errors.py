@@ -1570,6 +1570,36 @@ def test_a_tinylensgpu_sampling_section_s_nautilus_on_one_free_parameter_is_told
             assert "sampling.sampler" not in out, out
 
 
+@pytest.mark.parametrize("written, package, key, other", [
+    ("nlive: 50", "nautilus", "sampling: nautilus (the sampler where sampling names none)", "dynesty"),
+    ("sampler: dynesty\n  nlive: 50", "dynesty", "sampling.sampler: dynesty", "nautilus")])
+def test_a_tinylensgpu_sampling_section_s_sampler_not_installed_is_told_the_other_in_its_words(
+        tmp_path, monkeypatch, written, package, key, other):
+    """A sampler whose package is not installed, named (or left out) in TinyLensGpu's older
+    ``sampling:`` section, was told to '... or choose another sampler method (dynesty)', a method
+    key such a file does not write; it is told to set sampler: dynesty (or nautilus) in the
+    sampling section, the key named as written (validate and fit, exit 2)."""
+    from tinylens.inference import dynesty_settings, nautilus_settings
+
+    def edit(cfg, _):
+        del cfg["inference"]
+
+    path = write_case(tmp_path, edit=edit)
+    path.write_text(path.read_text() + f"sampling:\n  {written}\n")
+    config = yaml.safe_load(path.read_text())
+    assert "inference" not in config and config["sampling"].get("sampler", "nautilus") == package  # the truth
+    monkeypatch.setitem(sys.modules, package, None)  # its import: ModuleNotFoundError, as where it is not installed
+    monkeypatch.delitem(sys.modules, f"tinylens.inference.{package}_runner", raising=False)
+    try:
+        for command in ("validate", "fit"):
+            out = assert_user_error(invoke(command, path), f"{key} cannot run here: the package {package} it needs "
+                                    f"is not installed", f"; or set sampler: {other} in the sampling section.")
+            assert "method" not in out and "inference" not in out, out
+    finally:  # the settings' names read with the package 'missing' are not kept for later tests
+        nautilus_settings.source_keywords.cache_clear()
+        dynesty_settings.source_keywords.cache_clear()
+
+
 @pytest.mark.parametrize("history, fragment", [
     ("../image.fits", "and that file is the dataset's data_path file"),
     ("h" * 300 + ".npz", "and its name is 304 bytes, a name longer than the system allows")])

@@ -116,13 +116,26 @@ def runner_module(module_name: str, kind: str, method: str) -> Any:
         missing = (exc.name or "").partition(".")[0]
         if not missing or missing == "tinylens":
             raise
-        others = [m for m in METHODS[kind] if m != method]
-        instead = f"; or choose another {kind} method ({', '.join(others)})" if others else ""
+        instead = other_methods_advice(kind, method)
         raise MethodNotInstalledError(
             f"inference.method: {method} cannot run here: the package {missing} it needs is not installed in this "
             f"Python. tinylens requires it, so this installation is incomplete: install it "
             f"({shlex.join([sys.executable, '-m', 'pip', 'install', PIP_NAMES.get(missing, missing)])}){instead}.",
             name=exc.name) from None
+
+
+def other_methods_advice(kind: str, method: str, section: bool = False) -> str:
+    """The advice, with its leading '; ', to choose another method of ``kind`` than ``method`` (whose
+    package is not installed: :func:`runner_module`); in the words of TinyLensGpu's older
+    ``sampling`` section where ``section`` (:func:`sampling_advice`); empty where there is none."""
+    others = [m for m in METHODS[kind] if m != method]
+    if not others:
+        return ""
+    if section:
+        from tinylens.config.loader import LEGACY_SAMPLING
+
+        return f"; or set sampler: {' or '.join(others)} in the {LEGACY_SAMPLING} section"
+    return f"; or choose another {kind} method ({', '.join(others)})"
 
 
 def not_provided(method: str) -> str:
@@ -163,7 +176,7 @@ def _named_as_written(config) -> Iterator[None]:
     TinyLensGpu's older ``sampling`` section, or ``sampling`` where it names no sampler: then the
     default sampler its message begins with is said to be it), of the same class
     (:func:`~tinylens.errors.retold`); there, advice in ``inference``'s words (``Use method
-    dynesty``) is given in the section's (:data:`SAMPLING_ADVICE`)."""
+    dynesty``) is given in the section's (:func:`sampling_advice`)."""
     try:
         yield
     except ConfigError as exc:
@@ -188,7 +201,9 @@ def sampling_advice() -> dict[str, str]:
     TinyLensGpu's older ``sampling`` section (``sampler: dynesty``, not ``method dynesty``)."""
     from tinylens.inference import nautilus_settings
 
-    return {nautilus_settings.ONE_PARAMETER_ADVICE: nautilus_settings.ONE_PARAMETER_ADVICE_SAMPLING}
+    return {nautilus_settings.ONE_PARAMETER_ADVICE: nautilus_settings.ONE_PARAMETER_ADVICE_SAMPLING,
+            **{other_methods_advice("sampler", method): other_methods_advice("sampler", method, section=True)
+               for method in METHODS["sampler"]}}
 
 
 def check_inference(config, n_dim: int | None = None) -> None:
