@@ -488,6 +488,43 @@ def test_a_command_that_runs_out_of_memory_says_what_to_do_without_a_traceback(t
     assert ("inference.settings.n_batch" in said and "pipeline.threads" in said) == (command == "fit"), said
 
 
+@pytest.mark.parametrize("command", ["fit", "survey"])
+def test_running_out_of_memory_names_a_sampling_section_s_keys_as_written(tmp_path, monkeypatch, command):
+    """A fit (or survey) whose config writes TinyLensGpu's older ``sampling:`` section and that ran
+    out of memory was told to set 'a smaller inference.settings.n_batch', a key the file does not
+    hold; it is told sampling.n_batch, as the file writes it; a config with inference, or one
+    that cannot be read, is still told inference.settings.n_batch."""
+    import yaml
+    from typer.testing import CliRunner
+
+    import tinylens.survey.runner
+    from tinylens.cli import fit as fit_cli
+    from tinylens.cli.main import app
+
+    def short(*args, **kwargs):
+        raise MemoryError()
+
+    monkeypatch.setattr(fit_cli, "run_fit", short)
+    monkeypatch.setattr(tinylens.survey.runner, "run_survey", short)
+    said = {}
+    for name, text in [("sampling", "sampling:\n  sampler: nautilus\n  n_batch: 512\n"),
+                       ("inference", "inference:\n  type: sampler\n  settings: {n_batch: 512}\n"),
+                       ("unreadable", "sampling: [\n")]:
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(text)
+        args = ["fit", str(path)] if command == "fit" else ["survey", str(tmp_path), "-c", str(path), "--out",
+                                                            str(tmp_path / "out"), "-q"]
+        run = CliRunner().invoke(app, args)
+        said[name] = " ".join(run.output.split())
+        assert run.exit_code == 1 and "Traceback" not in said[name], said[name]
+        assert said[name].startswith("Error: tinylens ran out of memory (MemoryError). "), said[name]
+    assert "n_batch" in yaml.safe_load((tmp_path / "sampling.yaml").read_text())["sampling"]  # the key written
+    assert "a smaller sampling.n_batch or n_live" in said["sampling"], said["sampling"]
+    assert "inference" not in said["sampling"], said["sampling"]
+    assert "a smaller inference.settings.n_batch or n_live" in said["inference"], said["inference"]
+    assert "a smaller inference.settings.n_batch or n_live" in said["unreadable"], said["unreadable"]
+
+
 @pytest.mark.parametrize("text, said_as_memory", [
     ("RESOURCE_EXHAUSTED: Out of memory allocating 1099511627776 bytes.\nallocator state ...", True),
     ("INTERNAL: something else broke in XLA", False),

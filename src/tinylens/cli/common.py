@@ -14,6 +14,7 @@ system's time limit) as Ctrl-C, with :data:`EXIT_TERMINATED`.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import errno
 import functools
 import os
@@ -50,6 +51,12 @@ EXIT_TERMINATED = 143
 #: ``ctx.meta`` key of the arguments the command line was given after the program's name
 #: (:meth:`TinyLensGroup.parse_args`), to say after Ctrl-C which command resumes.
 ARGS_KEY = "tinylens.args"
+
+#: The config file the command running fits by (``fit``'s CONFIG, ``survey``'s --config template),
+#: whose keys :func:`out_of_memory_text` names as the file writes them; None before it is read
+#: (:meth:`TinyLensGroup.invoke` starts each command without one).
+CONFIG_READ: contextvars.ContextVar[str | os.PathLike[str] | None] = contextvars.ContextVar("tinylens_config_read",
+                                                                                            default=None)
 
 #: Exceptions that are the user's to fix: shown as a message, never as a traceback.
 USER_ERRORS: tuple[type[BaseException], ...] = (TinyLensError, FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
@@ -127,20 +134,39 @@ def unwritable_text(exc: OSError) -> str:
             f"it is whole, so no result is left half-written: {then}.")
 
 
-#: What holds memory in a fit, by the config keys that set it, for the commands whose config sets them.
-MEMORY_KEYS = ("a smaller inference.settings.n_batch or n_live (nautilus; batch_size or nlive for dynesty), fewer "
-               "pipeline.threads, or lower supersampling: a smaller highest factor in dataset.supersampling.levels "
-               "(adaptive, the default), a smaller dataset.nsub (mode: uniform)")
+def memory_keys(config: str | os.PathLike[str] | None = None) -> str:
+    """What holds memory in a fit, by the config keys that set it, for the commands whose config
+    sets them; the sampler's settings named as the ``config`` file writes them
+    (:func:`~tinylens.config.loader.key_as_written`: ``sampling.n_batch`` for TinyLensGpu's older
+    ``sampling`` section), ``inference.settings.n_batch`` where it cannot be read (or none is given)."""
+    from tinylens.config.loader import key_as_written
+
+    batch = "inference.settings.n_batch"
+    if config is not None:
+        import yaml
+
+        try:
+            written = yaml.safe_load(Path(config).read_text())
+        except (OSError, ValueError, yaml.YAMLError, RecursionError, MemoryError):  # said as of inference then
+            written = None
+        if isinstance(written, Mapping):
+            batch = key_as_written(written, batch)
+    return (f"a smaller {batch} or n_live (nautilus; batch_size or nlive for dynesty), fewer "
+            "pipeline.threads, or lower supersampling: a smaller highest factor in dataset.supersampling.levels "
+            "(adaptive, the default), a smaller dataset.nsub (mode: uniform)")
 
 
-def out_of_memory_text(exc: BaseException, command: str | None = None) -> str:
+def out_of_memory_text(exc: BaseException, command: str | None = None,
+                       config: str | os.PathLike[str] | None = None) -> str:
     """What the command line says where ``command`` ran out of memory (``exc``, often without a
     message; :func:`out_of_memory`): what to do, with the config keys that hold memory in a fit
-    (:data:`MEMORY_KEYS`) for ``fit`` and ``survey`` (its template, and its ``--workers``)."""
+    (:func:`memory_keys`, named as its ``config`` file writes them) for ``fit`` and ``survey``
+    (its template, and its ``--workers``)."""
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""  # (JAX's goes on with its allocator's state)
     what = one_paragraph(f"{type(exc).__name__}: {first}" if first else type(exc).__name__)
-    keys = {"fit": f"; or make the fit hold less at once, in its config: {MEMORY_KEYS}",
-            "survey": f"; or make the survey hold less at once: fewer --workers, or, in its --config template, {MEMORY_KEYS}"}
+    held = memory_keys(config) if command in ("fit", "survey") else ""
+    keys = {"fit": f"; or make the fit hold less at once, in its config: {held}",
+            "survey": f"; or make the survey hold less at once: fewer --workers, or, in its --config template, {held}"}
     return (f"tinylens ran out of memory ({what}). Free some memory on this machine (stop other programs there) or run "
             f"the command on a machine with more{keys.get(command or '', '')}; then run the same command again.")
 
@@ -555,9 +581,11 @@ class TinyLensGroup(TyperGroup):
 
     def invoke(self, ctx: Any) -> Any:
         token = ON_COMMAND_LINE.set(True)  # messages leave out what only a Python caller can have done
+        read = CONFIG_READ.set(None)  # no config of an earlier command's (in one process: tests, a notebook)
         try:
             return self._invoke(ctx)
         finally:
+            CONFIG_READ.reset(read)
             ON_COMMAND_LINE.reset(token)
 
     def _invoke(self, ctx: Any) -> Any:
@@ -581,7 +609,7 @@ class TinyLensGroup(TyperGroup):
                 print_error(too_long_text(exc))
                 raise typer.Exit(EXIT_USER_ERROR) from None
             if out_of_memory(exc):  # the machine's limit (or its GPU's), not a bug in tinylens
-                print_error(out_of_memory_text(exc, ctx.invoked_subcommand))
+                print_error(out_of_memory_text(exc, ctx.invoked_subcommand, CONFIG_READ.get()))
                 raise typer.Exit(EXIT_OUT_OF_MEMORY) from None
             raise
 

@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from tinylens.cli.common import console, path_value, print_warning, reported_warnings
+from tinylens.cli.common import CONFIG_READ, console, path_value, print_warning, reported_warnings
 from tinylens.fit import OPTIMIZERS, unconverged_message, unconverged_warnings  # noqa: F401 (also imported from here)
 from tinylens.survey.lens_files import fits_read_names_text
 
@@ -207,6 +207,7 @@ def fit_command(
     from tinylens.fit import marked_on_interrupt
     from tinylens.interrupts import AT_END_ATTR
 
+    CONFIG_READ.set(config)  # running out of memory names its keys as it writes them
     result = run_fit(config, output=output, quiet=quiet, fresh=fresh, truth=truth, pipeline=not no_pipeline)  # reads truth before the data
     with marked_on_interrupt(AT_END_ATTR, True):  # a Ctrl-C from here on finds everything written
         print_result(result, result.truth)

@@ -15,7 +15,7 @@ from typing import Any
 import typer
 from rich.markup import escape
 
-from tinylens.cli.common import (SURVEY_CHOSEN_ATTR, console, path_value, print_warning, survey_written,
+from tinylens.cli.common import (CONFIG_READ, SURVEY_CHOSEN_ATTR, console, path_value, print_warning, survey_written,
                                  warnings_as_they_come)
 from tinylens.errors import TinyLensError, counted, lens_count, listed
 from tinylens.survey.lens_files import survey_names_text
@@ -150,6 +150,7 @@ def survey(
     from tinylens.fit import marked_on_interrupt
     from tinylens.survey.selection import nothing_listed, read_lens_ids
 
+    CONFIG_READ.set(config)  # running out of memory names its keys as it writes them
     if workers is not None and scheduler is not None:
         raise TinyLensError("Give either --workers (a local cluster) or --scheduler (an existing one), not both.")
     if no_worker_wait is not None:
