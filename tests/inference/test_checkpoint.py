@@ -481,6 +481,27 @@ def test_discard_exploration_reaches_a_run_resumed_after_its_exploration(tmp_pat
     assert len(kept.samples) == kept.n_likelihood_evals
 
 
+def test_an_f_live_changed_after_the_exploration_names_a_sampling_section_as_written(tmp_path, data):
+    """The warning that an f_live changed after the exploration no longer applies named it 'f_live
+    0.001 in inference.settings' to a config of TinyLensGpu's older ``sampling:`` section, a section
+    the file does not hold; it names the sampling section the file writes."""
+    def problem(f_live=None):
+        path = write_tiny_lens(tmp_path, None, data)
+        config = yaml.safe_load(path.read_text())
+        config["sampling"] = {"sampler": "nautilus", **config.pop("inference")["settings"],
+                              **({} if f_live is None else {"f_live": f_live})}
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        written = yaml.safe_load(path.read_text())
+        assert "inference" not in written and written["sampling"].get("f_live") == f_live  # the keys the file holds
+        return tinylens.load(path)
+
+    assert _run(problem(), tmp_path).converged  # nautilus's f_live 0.01
+    with pytest.warns(CheckpointWarning, match=r"so f_live 0\.001 in the sampling section no longer applies") as caught:
+        again = _run(problem(0.001), tmp_path)
+    assert again.info["resumed"] and again.info["settings"]["f_live"] == 0.01
+    assert not any("inference" in str(w.message) for w in caught), [str(w.message) for w in caught]
+
+
 def test_an_f_live_changed_after_the_exploration_is_said_not_to_apply(tmp_path, data, capped_nautilus):
     """nautilus reads ``f_live`` only while it explores: a fit resumed after its exploration
     ended ignored a new value, while result.json named it. The checkpoint now records the value

@@ -413,13 +413,15 @@ def samples_nothing(problem, settings: dict[str, Any], path: Path) -> bool:
         return False
 
 
-def apply_f_live(sampler: CheckpointedSampler, run_kw: dict[str, Any], path: Path | None) -> dict[str, Any]:
+def apply_f_live(sampler: CheckpointedSampler, run_kw: dict[str, Any], path: Path | None,
+                 where: str = "inference.settings") -> dict[str, Any]:
     """``run_kw`` with the ``f_live`` that shapes ``sampler``'s exploration. nautilus reads
     ``f_live`` only while it explores, so a sampler resumed after its exploration ignores the
     run's: there it is the one recorded in the checkpoint ``path`` (where one is), with a
     CheckpointWarning when the run asks for another, and the run's with a CheckpointWarning
     that it may not apply where none is (a checkpoint of an older tinylens); otherwise the
-    run's, which the checkpoint records once the exploration ends."""
+    run's, which the checkpoint records once the exploration ends. ``where``: the settings as the
+    warnings name them (:func:`settings_named`)."""
     wanted = float(run_kw.get("f_live", _RUN_DEFAULTS["f_live"]))
     if not sampler.explored:
         sampler.explored_f_live = wanted
@@ -428,7 +430,7 @@ def apply_f_live(sampler: CheckpointedSampler, run_kw: dict[str, Any], path: Pat
     if used is None:
         warnings.warn(f"The checkpoint {path} had already ended its exploration but does not record the f_live it "
                       f"ended at (it was written by a tinylens older than that record), so whether f_live {wanted:g} "
-                      "in inference.settings applies cannot be told: nautilus reads it only while exploring. The fit "
+                      f"in {where} applies cannot be told: nautilus reads it only while exploring. The fit "
                       f"goes on from it and its result names f_live {wanted:g}, right only if the checkpoint was "
                       "explored to it. If f_live was changed since, delete the checkpoint to explore again "
                       "(tinylens fit --fresh, or resume: false).", CheckpointWarning, stacklevel=outside_stacklevel())
@@ -436,7 +438,7 @@ def apply_f_live(sampler: CheckpointedSampler, run_kw: dict[str, Any], path: Pat
     if used == wanted:
         return run_kw
     warnings.warn(f"The checkpoint {path} had already ended its exploration at f_live {used:g}, so f_live "
-                  f"{wanted:g} in inference.settings no longer applies (nautilus reads it only while exploring): "
+                  f"{wanted:g} in {where} no longer applies (nautilus reads it only while exploring): "
                   f"the fit goes on from it, and its result names f_live {used:g}. To explore to f_live "
                   f"{wanted:g}, start the fit again (tinylens fit --fresh, or resume: false).",
                   CheckpointWarning, stacklevel=outside_stacklevel())
@@ -467,6 +469,16 @@ def bound_settings(init: dict[str, Any], n_dim: int) -> dict[str, Any]:
         "n_networks": int(value["n_networks"]),
         "neural_network_kwargs": dict(sorted(dict(value["neural_network_kwargs"] or {}).items())),
     }
+
+
+def settings_named(config: Any) -> str:
+    """Where ``config`` gives the sampler's settings, in the words of the file: ``inference.settings``,
+    or ``the sampling section`` where it writes TinyLensGpu's older section
+    (:func:`~tinylens.config.loader.key_as_written`)."""
+    from tinylens.config.loader import key_as_written
+
+    section = key_as_written(config, "inference.settings.f_live").rpartition(".")[0]
+    return section if section == "inference.settings" else f"the {section} section"
 
 
 def checkpoint_stamp(problem, settings: dict[str, Any]) -> str:
@@ -533,7 +545,7 @@ def run(
     sampler.checkpoint_every = float(own["checkpoint_every"])
     sampler.parts = checkpoint_parts(problem, settings) if filepath is not None else None
     apply_discard_exploration(sampler, run_kw)
-    run_kw = apply_f_live(sampler, run_kw, filepath)
+    run_kw = apply_f_live(sampler, run_kw, filepath, settings_named(getattr(problem, "config", None)))
     sampler.take_statistics()
     status.stats = lambda: sampler.statistics
     n_like_before = sampler.n_like
