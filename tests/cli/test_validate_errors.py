@@ -1704,6 +1704,20 @@ def test_an_empty_key_in_the_settings_is_named_as_quotes_not_as_a_trailing_dot(t
     assert "settings.:" not in out, out
 
 
+@pytest.mark.parametrize("written", ["      ?\n      :", "      '':"])
+def test_an_empty_parameter_name_is_named_as_quotes_as_the_settings_one_is(tmp_path, written):
+    """A parameter of an empty name read as the empty text (``'':``) was placed at
+    'model_components.lens_mass_list[0].params.: unknown parameter ...', a path ending in a bare dot,
+    while the same key read as null (``?``) was placed at "params.''"; both are now "params.''"."""
+    old = "      center_y:\n        fixed: true\n        fixed_value: 0.0"
+    path = write_yaml_edit(tmp_path, old, f"{old}\n{written}\n        fixed: true\n        fixed_value: 0.0")
+    params = yaml.safe_load(path.read_text())["model_components"]["lens_mass_list"][0]["params"]
+    assert set(params) - {"theta_E", "e1", "e2", "center_x", "center_y"} in ({""}, {None})  # the independent truth
+    where = "model_components.lens_mass_list[0].params.'':"
+    out = assert_user_error(invoke("validate", path), where if "?" in written else f"{where} unknown parameter ''")
+    assert "params.:" not in out, out
+
+
 @pytest.mark.parametrize("old, written, fragment", [
     ("        prior_settings:\n        - 0.5\n        - 2.0", "        prior_settings: off",
      "model_components.lens_mass_list[0].params.theta_E.prior_settings: should be a list of two numbers [a, b]; got "

@@ -152,7 +152,9 @@ def _label(list_name: str, idx: int, name: str) -> str:
 
 
 def _path(list_name: str, idx: int, *rest: str) -> str:
-    return "model_components." + f"{list_name}[{idx}]" + "".join("." + visible(r) for r in rest)
+    """``model_components.lens_mass_list[0].params.theta_E``: each of ``rest`` as
+    :func:`~tinylens.config.loader.dotted` writes a key, an empty one as ``''`` (no bare trailing dot)."""
+    return "model_components." + f"{list_name}[{idx}]" + "".join("." + (visible(r) if r else "''") for r in rest)
 
 
 #: The mass and the light profiles a config's components are resolved against: those of
