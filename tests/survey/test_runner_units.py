@@ -5580,8 +5580,8 @@ def test_a_long_stage_on_a_narrow_terminal_is_cut_not_the_bar_counts(monkeypatch
     assert len(lines) == 1 and len(lines[0]) <= width, lines  # one line: cut, not wrapped
     assert " 0/1000 0 ok 0 failed 1000 left " in lines[0], lines
     assert ("12.3 lenses/h" in lines[0]) == (width >= 120), lines
+    assert "ETA -:--:--" in lines[0], lines  # at 60 too (the label and the time elapsed left out there)
     if width >= 80:
-        assert "ETA -:--:--" in lines[0], lines
         shown = lines[0].rstrip().rsplit(" ", 1)[-1]  # the stage column, last
         assert shown.endswith("…") and stage.startswith(shown[:-1]), lines
 
@@ -5610,6 +5610,34 @@ def test_the_bar_keeps_its_count_and_eta_whole_on_an_80_column_terminal(monkeypa
     counts = f" {done}/{total} {done} ok 0 failed {total - done} left "
     assert counts in lines[0], lines
     assert re.search(r" \d+:\d\d:\d\d ETA -:--:--", lines[0]), lines  # elapsed; no rate yet in this run: no ETA
+
+
+@pytest.mark.parametrize("total, done", [(1000, 370), (10000, 1237), (1000000, 370000)])
+@pytest.mark.parametrize("stage", ["", "lens_000123: stage 3/4 (mass and source), 2 starts ended"])
+def test_the_bar_keeps_its_count_and_eta_whole_on_a_60_column_terminal(monkeypatch, total, done, stage):
+    """On 60 columns the columns kept whole did not fit for a survey of 1000 lenses or more, and rich
+    cut every column evenly: '0:00:…' elapsed and 'ETA -:--:…' (10^6 lenses: '370000/1000…',
+    'sur…'). The label 'survey', then the time elapsed, are now left out first: the count, the
+    counts and the ETA stay whole on the one line."""
+    import io
+
+    from rich.console import Console
+
+    from tinylens.inference import progress as progress_module
+
+    monkeypatch.setattr(progress_module, "draws_live", lambda console: True)
+    with runner.SurveyProgress(total, [{"status": "ok"}] * done, enabled=True) as bar:
+        bar._progress.update(bar._task, rate="1.23e+03 lenses/h", stages=stage)
+        console = Console(file=io.StringIO(), width=60, force_terminal=True, color_system=None)
+        console.print(bar._progress.get_renderable())
+    lines = console.file.getvalue().splitlines()
+    assert len(lines) == 1 and len(lines[0]) <= 60, lines  # one line: cut, not wrapped
+    assert f" {done}/{total} {done} ok 0 failed {total - done} left " in lines[0], lines
+    assert re.search(r" ETA -:--:--( |$)", lines[0]), lines  # no rate yet in this run: no ETA, said whole
+    assert not re.search(r"\d:[\d:]*…|ETA…|\bs…|sur…", lines[0]), lines  # no time nor label cut: shown whole, or not at all
+    wide = Console(file=io.StringIO(), width=120, force_terminal=True, color_system=None)
+    wide.print(bar._progress.get_renderable())
+    assert wide.file.getvalue().startswith("survey ") and re.search(r" \d+:\d\d:\d\d ETA", wide.file.getvalue())
 
 
 def test_a_worker_that_held_a_retried_lens_queued_is_not_said_to_have_stopped_its_fit(tmp_path):
