@@ -7,6 +7,8 @@ import re
 import time
 
 import numpy as np
+import pytest
+from rich.console import Console
 
 from tinylens.inference.progress import LiveStatus, announce
 
@@ -198,3 +200,30 @@ def test_steps_in_a_log_say_only_a_step_begun_a_while_after_the_last_line(capsys
     with Steps(False, "outputs", every=0.0) as steps:
         steps.step("drawing a.png")
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("width", [60, 80])
+def test_a_fit_s_status_line_keeps_its_time_whole_and_cuts_the_statistics(monkeypatch, width):
+    """Every column of a fit's status line could be narrowed, and rich narrowed them all: on an
+    80-column terminal nautilus's line while exploring (1,234,567 calls) showed the time elapsed as
+    '0:00:…', and on 60 columns the method as 'nau…' and no time at all. The spinner, the method
+    and the time are now kept whole; the statistics give way, cut with an ellipsis on the one line."""
+    import io
+
+    from tinylens.inference import progress as progress_module
+
+    monkeypatch.setattr(progress_module, "draws_live", lambda console: True)
+    status = LiveStatus("nautilus", plain_every_s=0.0)
+    status.calls_before = 1_234_567
+    status.stats = lambda: {"log Z": -12345.678, "N_eff": 12345, "f_live": 0.1234}
+    with status:
+        status.update(force=True)
+        console = Console(file=io.StringIO(), width=width, force_terminal=True, color_system=None)
+        console.print(status._progress.get_renderable())
+    lines = console.file.getvalue().splitlines()
+    full = "calls 1,234,567 | log Z -12345.68 | N_eff 12,345 | f_live 0.12"
+    assert len(f"x nautilus {full} 0:00:00") > 80  # the independent truth: the whole line (spinner first) does not fit
+    assert len(lines) == 1 and len(lines[0]) <= width, lines  # one line: cut, not wrapped
+    assert re.search(r" nautilus calls 1,234,567 \| .*… \d+:\d\d:\d\d$", lines[0].rstrip()), lines
+    shown = lines[0].split(" nautilus ", 1)[1].rsplit(" ", 1)[0]  # the statistics, as cut
+    assert full.startswith(shown[:-1]), lines

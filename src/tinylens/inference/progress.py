@@ -18,6 +18,7 @@ import numpy as np
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Column
 
 Stats = Callable[[], dict[str, Any]]
 
@@ -149,6 +150,29 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+class CutText(TextColumn):
+    """A text column cut short with an ellipsis on its one line where its column is narrowed."""
+
+    def render(self, task: Any) -> Any:
+        text = super().render(task)
+        text.no_wrap, text.overflow = True, "ellipsis"
+        return text
+
+
+def status_columns() -> tuple[Any, ...]:
+    """A fit's status line: the spinner, the method and the time elapsed kept whole, the status text
+    (``calls ... | log Z ... | N_eff ... | f_live ...``) the column that gives way, cut on its line.
+    Every column could be narrowed before, and rich narrowed them all: on an 80-column terminal
+    nautilus's line of 1,234,567 calls while exploring showed the time elapsed as '0:00:…', and on
+    60 columns the method as 'nau…' and no time at all."""
+    def kept() -> Column:
+        return Column(no_wrap=True)
+
+    return (SpinnerColumn(table_column=kept()), TextColumn("[bold]{task.description}", table_column=kept()),
+            CutText("{task.fields[info]}", table_column=Column(no_wrap=False, overflow="ellipsis")),
+            TimeElapsedColumn(table_column=kept()))
+
+
 class LiveStatus:
     """Count likelihood calls (and the time spent in them) and show ``method | calls | extra stats | elapsed``."""
 
@@ -223,10 +247,7 @@ class LiveStatus:
             self._lines = PlainLines(self.plain_every_s, time.perf_counter)
         elif self.enabled:
             self._progress = Progress(
-                SpinnerColumn(),
-                TextColumn("[bold]{task.description}"),
-                TextColumn("{task.fields[info]}"),
-                TimeElapsedColumn(),
+                *status_columns(),
                 console=console,
                 transient=False,
             )
