@@ -150,6 +150,12 @@ def visible(name: str) -> str:
     return "".join(repr(c)[1:-1] if _hidden(c) and c != " " else c for c in name)
 
 
+def key_name(name: str) -> str:
+    """A key as a dotted path names it: :func:`visible`, or, for a key of no character or of plain
+    spaces alone (``''``, ``' '``), which would read as a bare dot, in quotes (``inference.settings.' '``)."""
+    return visible(name) if name.strip(" ") else repr(name)
+
+
 def hidden_note(name: str, bare: str) -> str:
     """What ``name`` holds that ``bare``, the name it looks like, does not, and where: for a key
     holding a zero-width space (from text copied from a web page or a document); for one holding

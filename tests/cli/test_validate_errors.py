@@ -1718,6 +1718,25 @@ def test_an_empty_parameter_name_is_named_as_quotes_as_the_settings_one_is(tmp_p
     assert "params.:" not in out, out
 
 
+@pytest.mark.parametrize("old, written, section, fragment", [
+    ("    nlive: 50", "    nlive: 50\n    ' ': 3", ("inference", "settings"),
+     "inference.settings.' ': not a setting of nautilus."),
+    ("      center_y:\n        fixed: true\n        fixed_value: 0.0",
+     "      center_y:\n        fixed: true\n        fixed_value: 0.0\n      '  ':\n        fixed: true\n        fixed_value: 0.0",
+     ("model_components", "lens_mass_list", 0, "params"), "model_components.lens_mass_list[0].params.'  ': unknown parameter")])
+def test_a_key_of_spaces_alone_is_named_in_quotes_not_as_a_trailing_dot(tmp_path, old, written, section, fragment):
+    """A key of plain spaces alone (``' ': 3``) was placed at 'inference.settings. : not a setting ...'
+    or 'params.  : unknown parameter ...', a path ending in a dot and spaces that read as no key, as
+    the empty key was before; it is now named in quotes, "inference.settings.' '"."""
+    path = write_yaml_edit(tmp_path, old, written)
+    keys = yaml.safe_load(path.read_text())
+    for part in section:
+        keys = keys[part]
+    assert [key for key in keys if not key.strip()] in ([" "], ["  "])  # the independent truth: a key of spaces
+    out = assert_user_error(invoke("validate", path), fragment)
+    assert "settings. :" not in out and "params.  :" not in out, out
+
+
 @pytest.mark.parametrize("old, written, fragment", [
     ("        prior_settings:\n        - 0.5\n        - 2.0", "        prior_settings: off",
      "model_components.lens_mass_list[0].params.theta_E.prior_settings: should be a list of two numbers [a, b]; got "

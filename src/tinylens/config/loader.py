@@ -29,7 +29,7 @@ from tinylens.config.schema import (ERROR_TYPE, FIXED_VALUE_TAGS, NO_VALUE, UNKN
                                     _unknown_keys, bool_words_read, described, key_id, key_read_note, mapping_expected, show,
                                     unused_keys, written_key)
 from tinylens.errors import (BEYOND_FLOAT, MISSING_ERRNOS, ON_COMMAND_LINE, ConfigError, ConfigFileError, ConfigTypeError, ConfigValueError, ConfigWarning, counted, did_you_mean, ls_command,
-                             no_float_holds, outside_stacklevel, visible, windows_path_advice)
+                             key_name, no_float_holds, outside_stacklevel, visible, windows_path_advice)
 
 #: At most this many schema problems are listed in one error.
 MAX_LISTED_ERRORS = 20
@@ -993,10 +993,10 @@ def _split_key(key: str) -> list[str]:
 
 def dotted(loc: tuple[Any, ...]) -> str:
     """``('a', 0, 'b')`` -> ``a[0].b``; a key's invisible characters as escapes (:func:`~tinylens.errors.visible`),
-    an empty key as ``''`` (``inference.settings.''``, not a bare trailing dot)."""
+    an empty key or one of spaces alone in quotes (``inference.settings.''``, not a bare trailing dot)."""
     text = ""
     for part in loc:
-        name = visible(str(part)) if str(part) else "''"
+        name = key_name(str(part))
         text += f"[{part}]" if isinstance(part, int) else (f".{name}" if text else name)
     return text
 

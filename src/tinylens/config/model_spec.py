@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 import numpy as np
 
 from tinylens.config.schema import show
-from tinylens.errors import ConfigError, ConfigTypeError, ConfigValueError, ConfigWarning, did_you_mean, in_config_file, listed, outside_stacklevel, retold, visible
+from tinylens.errors import ConfigError, ConfigTypeError, ConfigValueError, ConfigWarning, did_you_mean, in_config_file, key_name, listed, outside_stacklevel, retold, visible
 from tinylens.priors import Prior
 
 if TYPE_CHECKING:
@@ -153,8 +153,8 @@ def _label(list_name: str, idx: int, name: str) -> str:
 
 def _path(list_name: str, idx: int, *rest: str) -> str:
     """``model_components.lens_mass_list[0].params.theta_E``: each of ``rest`` as
-    :func:`~tinylens.config.loader.dotted` writes a key, an empty one as ``''`` (no bare trailing dot)."""
-    return "model_components." + f"{list_name}[{idx}]" + "".join("." + (visible(r) if r else "''") for r in rest)
+    :func:`~tinylens.config.loader.dotted` writes a key, an empty one or one of spaces in quotes (no bare trailing dot)."""
+    return "model_components." + f"{list_name}[{idx}]" + "".join("." + key_name(r) for r in rest)
 
 
 #: The mass and the light profiles a config's components are resolved against: those of

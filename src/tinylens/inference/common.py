@@ -19,7 +19,7 @@ import numpy as np
 
 from tinylens import filenames
 from tinylens.config.schema import show
-from tinylens.errors import (BEYOND_FLOAT, OUTPUT_FOLDER_CHOICE, CheckpointWarning, ConfigError, ConfigTypeError, ConfigValueError,
+from tinylens.errors import (BEYOND_FLOAT, OUTPUT_FOLDER_CHOICE, CheckpointWarning, ConfigError, ConfigTypeError, ConfigValueError, key_name,
                              OutputError, did_you_mean, ls_command, no_float_holds, out_of_memory,
                              outside_stacklevel)
 from tinylens.interrupts import ctrl_c_raises_here, handler_in_place, interrupt_behind, terminate_stops_here
@@ -137,7 +137,7 @@ def check_settings(method: str, settings: Mapping[str, Any], allowed: Iterable[s
     for key, value in settings.items():
         if key not in allowed and not any_name:
             raise ConfigValueError(
-                f"inference.settings.{key or repr('')}: not a setting of {method}.{did_you_mean([key], sorted(allowed))} "
+                f"inference.settings.{key_name(str(key))}: not a setting of {method}.{did_you_mean([key], sorted(allowed))} "
                 f"Allowed: {', '.join(sorted(allowed))}."
             )
         if key in VALUE_RULES and not VALUE_RULES[key][1](value):
