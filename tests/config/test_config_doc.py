@@ -143,6 +143,20 @@ def test_each_samplers_defaults_and_other_names_are_listed(method):
         assert f"`{alias}`" in bullet, (method, alias)
 
 
+@pytest.mark.parametrize("method", ["differential_evolution", "lbfgs"])
+def test_each_optimisers_defaults_are_listed(method):
+    """The bullet of ``inference.settings`` for each optimiser gives every default tinylens passes
+    it: differential_evolution's ``maxiter`` (1000) and ``tol`` (0.01), which it gives scipy, were
+    missing, so the page's list of its defaults stopped at ``popsize``."""
+    from tinylens.inference.optimizer_settings import DE_DEFAULTS, LBFGS_DEFAULTS
+
+    defaults = {"differential_evolution": DE_DEFAULTS, "lbfgs": LBFGS_DEFAULTS}[method]
+    bullet = re.search(rf"^- `{method}`: (.*?)(?=^- |^#)", DOC, re.S | re.M).group(1)
+    for name, default in defaults.items():
+        shown = re.escape(_as_yaml(default))
+        assert re.search(rf"`{name}`\s+\({shown}[);]", bullet), (method, name, default)
+
+
 @pytest.mark.parametrize("method", ["nautilus", "dynesty"])
 def test_each_samplers_pipeline_defaults_are_listed(method):
     """The settings the pipeline gives a sampler unless the config sets them (nautilus's
