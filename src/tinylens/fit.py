@@ -1044,7 +1044,8 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
             if removed:  # result.json must not name a checkpoint deleted once it is written
                 res = replace(res, info={**res.info, "checkpoint": None})
             # derived quantities and figures take seconds (about 12 s for the demo on 2 cores)
-            announce(progress, "outputs", f"writing result.json, tables and figures to {out}")
+            what = "result.json, tables and figures" if figure_keys(problem) else "result.json and tables"  # draw_figures: none
+            announce(progress, "outputs", f"writing {what} to {out}")
             with refused_reported(out, sampler, resumed, section):
                 result = write_results(problem, res, out, started, truth, inputs, progress=progress)
             if removed:

@@ -1762,6 +1762,24 @@ def test_a_file_whose_refusal_stops_the_fit_leaves_the_earlier_fits_result_whole
     assert refused.read_bytes() == b"someone else's"
 
 
+def test_the_outputs_stage_does_not_announce_figures_a_fit_draws_none_of(tmp_path, capsys):
+    """With ``output.draw_figures: none`` a fit said "outputs writing result.json, tables and figures
+    to ..." and then wrote no figure; it now says the tables alone, and still announces figures
+    where it draws them."""
+    import yaml
+
+    config = write_tiny_lens(tmp_path, {"type": "optimizer", "method": "lbfgs"})
+    cfg = yaml.safe_load(config.read_text())
+    cfg["output"] = {**cfg.get("output", {}), "draw_figures": "none"}
+    config.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    capsys.readouterr()
+    result = tinylens.fit(config)
+    said = [line for line in capsys.readouterr().err.splitlines() if line.startswith("outputs writing result.json")]
+    out = tmp_path / "output"
+    assert len(said) == 1 and said[0].startswith("outputs writing result.json and tables to "), said
+    assert not list(out.glob("*.png")) and {"subplot", "results"}.isdisjoint(result.files)
+
+
 def test_the_outputs_stage_says_each_group_of_files_before_it_writes_it(tmp_path, capsys, monkeypatch):
     """After the search, the outputs stage (derived quantities, tables, figures, result.json) printed
     one line and then nothing until the closing table: about 10 s on an idle machine, 4 minutes on a
