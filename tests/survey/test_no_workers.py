@@ -251,3 +251,37 @@ def test_the_command_line_says_the_command_that_resumes_and_exits_2(tmp_path, mo
     assert "2 lenses were not fitted (e.g. lens_b). The 1 finished lens is kept" in text, text
     assert text.endswith(f"To fit the rest (a lens cut short resumes from its checkpoint), run: {command}"), text
     assert "Traceback" not in result.output and given["no_worker_wait"] == 2.0
+
+
+def test_a_survey_whose_every_lens_came_back_before_the_watch_stopped_it_ends_as_fitted(tmp_path, monkeypatch):
+    """The watch can stop a local survey whose last lens has come back and is being taken in (its
+    row read, the catalogue written) while the cluster has no worker left: nothing is left to
+    cancel, and every lens is in the catalogue. The survey raised NoWorkersLeft all the same
+    ('... so the survey stopped; no lens was left to fit', exit code 2 on the command line); it now
+    ends as a survey that fitted every lens. (An in-process cluster said to have no worker, the
+    last row held until the watch has seen none for its whole wait of 0.5 s: ~3 s.)"""
+    from distributed import LocalCluster, Client
+
+    from survey_mocks import echo_truth_path
+
+    monkeypatch.setattr(runner, "fit_lens", echo_truth_path)
+    calls = [0]
+
+    def no_worker(client):  # as the survey's watch is told once the cluster's workers are gone
+        calls[0] += 1
+        return 0
+
+    monkeypatch.setattr(runner, "connected_workers", no_worker)
+    real = runner._task_row
+
+    def held_row(*args, **kwargs):  # the watch asks every 0.1 s at least: 10 asks span the wait of 0.5 s
+        assert _wait_for(lambda: calls[0] >= 10, 60)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "_task_row", held_row)
+    lenses = [runner.Lens("lens_a", tmp_path / "in" / "lens_a")]
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        frame = runner._fit_lenses(lenses, {}, {}, tmp_path, [], 1, None, False, client=client, no_worker_wait=0.5)
+    assert frame["lens_id"].tolist() == ["lens_a"] and frame["status"].tolist() == ["ok"]
+    assert pd.read_csv(tmp_path / filenames.CATALOG_CSV)["status"].tolist() == ["ok"]

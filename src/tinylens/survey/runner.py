@@ -4338,7 +4338,7 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
             watch.__exit__()
             events.close()  # an event already sent, a worker's removal as the survey stops, is not noted
             frame = write_catalog(rows, out)
-    if stalled:
+    if stalled and (dropped or unsent or unfitted):  # every lens back (its row taken): the survey ended, not stopped
         raise NoWorkersLeft(stalled[0], [*dropped, *unsent, *unfitted], len(frame))
     if unfitted:
         raise TinyLensError(unfitted_text(unfitted, refused, len(frame)))
