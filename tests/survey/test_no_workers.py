@@ -149,10 +149,14 @@ def test_a_local_cluster_whose_workers_are_gone_stops_the_survey_keeping_the_fin
     assert len(raised) == 1 and isinstance(raised[0], runner.NoWorkersLeft), raised
     caught = types.SimpleNamespace(value=raised[0])
     text = " ".join(str(caught.value).split())
-    assert text == ("The local Dask cluster has had no worker for 2s: its worker processes died (killed, or out of "
-                    "memory?) and were not started again, so the survey stopped; 1 lens was not fitted (lens_hang). "
-                    "The 1 finished lens is kept (the catalogue's rows, their fits in lenses/). Run the same command "
-                    "(or run_survey call) again to fit the rest (a lens cut short resumes from its checkpoint)."), text
+    # the spell as measured, from the first ask that found no worker to the one past the wait: 2 s
+    # and up to an ask's answer more (a slow scheduler on a loaded machine made it 3 s)
+    said = re.fullmatch(r"The local Dask cluster has had no worker for (\d+)s: (.*)", text)
+    assert said and int(said[1]) >= 2, text
+    assert said[2] == ("its worker processes died (killed, or out of memory?) and were not started again, so the "
+                       "survey stopped; 1 lens was not fitted (lens_hang). The 1 finished lens is kept (the catalogue's "
+                       "rows, their fits in lenses/). Run the same command (or run_survey call) again to fit the rest "
+                       "(a lens cut short resumes from its checkpoint)."), text
     assert pd.read_csv(out / filenames.CATALOG_CSV)["lens_id"].tolist() == ["lens_a"]
     assert pd.read_parquet(out / filenames.CATALOG_PARQUET)["status"].tolist() == ["ok"]
     assert not (lenses[1].output(out) / filenames.ROW).exists()
