@@ -289,3 +289,31 @@ def test_a_survey_whose_every_lens_came_back_before_the_watch_stopped_it_ends_as
         frame = runner._fit_lenses(lenses, {}, {}, tmp_path, [], 1, None, False, client=client, no_worker_wait=0.5)
     assert frame["lens_id"].tolist() == ["lens_a"] and frame["status"].tolist() == ["ok"]
     assert pd.read_csv(tmp_path / filenames.CATALOG_CSV)["status"].tolist() == ["ok"]
+
+
+def test_an_answer_that_comes_after_the_survey_ended_stops_nothing():
+    """The watch's thread may be waiting for the scheduler's answer as the survey ends (its join gives
+    it 5 s): an answer of no worker that came after the end still called on_stall, which cancelled
+    the tasks of a client being closed, or said the spell after the survey's last lines. Once the
+    block has ended an answer counts for nothing. (The second ask answered only after the exit began.)"""
+    now, gate, asked = [0.0], threading.Event(), [0]
+    stalls: list[float] = []
+
+    def workers() -> int:
+        asked[0] += 1
+        if asked[0] == 2:
+            gate.wait(60)  # the scheduler slow to answer
+        return 0
+
+    watch = runner.NoWorkerWatch(workers, 0.5, stalls.append, clock=lambda: now[0])
+    watch.__enter__()
+    assert _wait_for(lambda: asked[0] >= 2, 60)  # the first ask began the spell; the second waits for its answer
+
+    def answer_once_ended() -> None:
+        _wait_for(watch._stop.is_set, 60)
+        now[0] = 100.0  # the whole wait and more without a worker
+        gate.set()
+
+    threading.Thread(target=answer_once_ended, daemon=True).start()
+    watch.__exit__(None, None, None)
+    assert stalls == [], stalls

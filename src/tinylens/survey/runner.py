@@ -3416,7 +3416,7 @@ class NoWorkerWatch:
         """Ask once; True where the cluster has now had no worker for ``wait`` (``on_stall`` called)."""
         count = self._workers()
         now = self._clock()
-        if count is None:
+        if count is None or self._stop.is_set():  # an answer after the block ended: the survey is past it
             return False
         if count > 0:
             self._since, self._said = None, False
