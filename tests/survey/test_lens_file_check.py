@@ -912,7 +912,7 @@ def test_a_worker_without_the_sampler_package_fails_its_lenses_naming_its_host_a
     reason = row["reason"]
     command = f"{sys.executable} -m pip install 'nautilus-sampler[checkpointing]'"
     assert row["status"] == "failed", row
-    assert f"host {socket.gethostname()} (" in reason and f"its Python, {sys.executable})" in reason, reason
+    assert f"host {socket.gethostname()} (" in reason and f"that worker's Python ({sys.executable} -m pip" in reason, reason
     assert f"({command})" in reason and "--retry-failed" in reason and "another sampler method" not in reason, reason
     assert runner.read_rows(out)["lens_a"]["reason"] == reason  # the row written is the one returned
     assert runner.missing_on_workers([reason, "some other reason", None]) == {(socket.gethostname(), "nautilus", command): 1}
@@ -923,3 +923,46 @@ def test_a_worker_without_the_sampler_package_fails_its_lenses_naming_its_host_a
     said = " ".join(capsys.readouterr().out.split())
     assert f"1 lens failed on host {socket.gethostname()}, whose worker lacks the package nautilus" in said, said
     assert f"install it there ({command})" in said and "--retry-failed" in said, said
+
+
+def test_a_worker_without_the_sampler_package_on_a_long_python_path_keeps_its_command_and_summary_line(
+        monkeypatch, capsys):
+    """A worker's reason named its Python twice (its path, then in the pip command), so that with a
+    cluster's usual path (about 80 characters: a conda env under a project folder) and host name
+    the reason passed MAX_REASON (599 characters of 500) and was cut in the middle: the pip command in the
+    catalogue lost its start, and the summary, which matched the whole text, no longer said that
+    the lens failed on that host. The command is whole within MAX_REASON now, and a reason cut in any
+    case (a path of hundreds of characters) still counts by host and package in the summary."""
+    import socket
+    import sys
+
+    import pandas as pd
+    import typer
+
+    from tinylens.cli.survey import _print_summary
+    from tinylens.errors import MethodNotInstalledError
+
+    python = "/global/common/software/desi/users/astronomer/conda/envs/tinylens-gpu-2026/bin/python3.12"
+    host = "nid001234.chn.perlmutter.nersc.gov"
+    monkeypatch.setattr(socket, "gethostname", lambda: host)
+    monkeypatch.setattr(sys, "executable", python)
+    error = MethodNotInstalledError("nautilus is not installed", name="nautilus")
+    reason = runner.one_line(runner.missing_here_text(error))
+    command = f"{python} -m pip install 'nautilus-sampler[checkpointing]'"
+    assert len(reason) <= runner.MAX_REASON and "characters cut]" not in reason, reason
+    assert f"({command})" in reason and "--retry-failed" in reason, reason
+    assert runner.missing_on_workers([reason]) == {(host, "nautilus", command): 1}
+
+    monkeypatch.setattr(sys, "executable", "/scratch/" + "deep/" * 80 + "bin/python")  # cut whatever is done
+    cut = runner.one_line(runner.missing_here_text(error))
+    assert "characters cut]" in cut, cut
+    assert runner.missing_on_workers([cut]) == {(host, "nautilus", None): 1}
+    frame = pd.DataFrame([runner.failed_row("lens_a", reason), runner.failed_row("lens_b", cut)])
+    capsys.readouterr()
+    with pytest.raises(typer.Exit):  # every lens failed
+        _print_summary(frame, Path("out"), 1.0, False)
+    said = " ".join(capsys.readouterr().out.split())
+    assert f"1 lens failed on host {host}, whose worker lacks the package nautilus: install it there ({command})" \
+        in said, said
+    assert (f"1 lens failed on host {host}, whose worker lacks the package nautilus: install it there (python -m pip "
+            "install 'nautilus-sampler[checkpointing]' with its Python)") in said, said

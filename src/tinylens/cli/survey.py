@@ -240,6 +240,9 @@ def _print_summary(frame, out: Path, seconds: float, retry_failed: bool, chosen:
     read it, without its pipeline where not ``pipeline``) and ``lens_dir``, of
     those its sampler's budget stopped: :func:`budget_stopped_text`); exit :data:`EXIT_ALL_FAILED` if every lens
     failed (every chosen lens with ``--only``: an earlier run's lenses that were ok are not this run's success)."""
+    import shlex
+
+    from tinylens.inference import PIP_NAMES
     from tinylens.survey.runner import load_template, missing_on_workers, stopped_results, stopping_limits
 
     console.print(summary_line(frame, out, seconds, chosen), soft_wrap=True)
@@ -260,7 +263,10 @@ def _print_summary(frame, out: Path, seconds: float, retry_failed: bool, chosen:
                       "[bold]--retry-failed[/] (after fixing the template, add --reuse-finished to keep the finished "
                       "ones; a lens whose files you replace is fitted again anyway); the reasons are in the catalogue's 'reason' column.", soft_wrap=True)
     failed_reasons = list(rows.loc[rows["status"] == "failed", "reason"]) if len(rows) else []
-    for (host, package, command), count in sorted(missing_on_workers(failed_reasons).items()):
+    missing = missing_on_workers(failed_reasons)
+    for (host, package, command), count in sorted(missing.items(), key=lambda item: (*item[0][:2], item[0][2] or "")):
+        if command is None:  # the reason was cut within it: the worker's Python is not known here
+            command = shlex.join(["python", "-m", "pip", "install", PIP_NAMES.get(package, package)]) + " with its Python"
         console.print(f"[red]{lens_count(count)} failed on host {escape(host)}[/], whose worker lacks the package "
                       f"{escape(package)}: install it there ([bold]{escape(command)}[/]) or start that worker in this "
                       "survey's environment, then run the same command again with [bold]--retry-failed[/].",

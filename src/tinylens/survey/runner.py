@@ -1140,15 +1140,23 @@ def _fit_locked(lens_id: str, config: dict[str, Any], folder: Path, truth_path: 
 #: How a lens's reason begins where the worker that took it lacks a package its sampler needs
 #: (:func:`missing_here_text`); :func:`missing_on_workers` finds such reasons by it.
 MISSING_HERE = "Not fitted: host "
+#: The start of such a reason, which :func:`row_text` keeps whole (it keeps about half of
+#: :data:`MAX_REASON` from the start), and the command in it, which :func:`missing_here_text` keeps whole
+#: where it can: a reason cut in the middle still counts by host and package.
 _MISSING_HERE_PATTERN = re.compile(re.escape(MISSING_HERE) + r"(?P<host>\S+) \((?P<worker>[^)]*)\) lacks the package "
-                                   r"(?P<package>\S+) .*? Install it there \((?P<command>.+?)\) or start")
+                                   r"(?P<package>[^\s,]+),")
+#: What :func:`row_text` puts where it cut a reason.
+_CUT_PATTERN = re.compile(r" \.\.\. \[\d+ of \d+ characters cut\] \.\.\. ")
+_MISSING_COMMAND_PATTERN = re.compile(r"Install it in that worker's Python \((?P<command>.+? -m pip install \S+)\)")
 
 
 def missing_here_text(exc: ImportError) -> str:
     """The reason of a lens whose fit was refused by ``exc`` (a MethodNotInstalledError) on the
     worker that took it: the host and the Dask worker, the package missing from that worker's
     Python (the survey's own passed the template check, so that the template is not at fault) and
-    the command that installs it there, then to run the survey again with --retry-failed."""
+    the command that installs it there (which names that Python), then to run the survey again with
+    --retry-failed; within :data:`MAX_REASON` where it can be, so that the command is not cut (a long
+    path of that Python, a long host name: the advice after it is then said shorter)."""
     import shlex
     import socket
     import sys
@@ -1162,20 +1170,26 @@ def missing_here_text(exc: ImportError) -> str:
     except Exception:  # not in a Dask worker's task (ValueError)
         worker = f"process {os.getpid()}"
     command = shlex.join([sys.executable, "-m", "pip", "install", PIP_NAMES.get(package, package)])
-    return (f"{MISSING_HERE}{socket.gethostname()} ({worker}) lacks the package {package} (not installed in its Python, "
-            f"{sys.executable}), which the template's sampler needs; the lens itself is not at fault. Install it there "
-            f"({command}) or start that worker in the survey's environment, then run {SURVEY_RERUN} again with "
+    head = (f"{MISSING_HERE}{socket.gethostname()} ({worker}) lacks the package {package}, which the template's "
+            f"sampler needs; the lens itself is not at fault. Install it in that worker's Python ({command})")
+    tail = (f" or start that worker in the survey's environment, then run {SURVEY_RERUN} again with "
             "--retry-failed (run_survey: retry_failed=True).")
+    return head + (tail if len(head) + len(tail) <= MAX_REASON else ", then rerun with --retry-failed.")
 
 
-def missing_on_workers(reasons: Sequence[Any]) -> dict[tuple[str, str, str], int]:
+def missing_on_workers(reasons: Sequence[Any]) -> dict[tuple[str, str, str | None], int]:
     """How many of the failed lenses' ``reasons`` say that the worker that took them lacks a package
-    (:func:`missing_here_text`), by (host, package, command that installs it there)."""
-    found: dict[tuple[str, str, str], int] = {}
+    (:func:`missing_here_text`), by (host, package, command that installs it there: None where the
+    reason was cut within it)."""
+    found: dict[tuple[str, str, str | None], int] = {}
     for reason in reasons:
         match = _MISSING_HERE_PATTERN.match(reason) if isinstance(reason, str) else None
         if match is not None:
-            key = (match["host"], match["package"], match["command"])
+            found_command = _MISSING_COMMAND_PATTERN.search(reason, match.end())
+            command = found_command["command"] if found_command is not None else None
+            if command is not None and _CUT_PATTERN.search(command):  # row_text cut it: no command to run
+                command = None
+            key = (match["host"], match["package"], command)
             found[key] = found.get(key, 0) + 1
     return found
 
