@@ -921,8 +921,8 @@ def test_a_worker_without_the_sampler_package_fails_its_lenses_naming_its_host_a
     with pytest.raises(typer.Exit):  # every lens failed: the command's exit status for that
         _print_summary(pd.DataFrame([row]), out, 1.0, False)
     said = " ".join(capsys.readouterr().out.split())
-    assert f"1 lens failed on host {socket.gethostname()}, whose worker lacks the package nautilus" in said, said
-    assert f"install it there ({command})" in said and "--retry-failed" in said, said
+    assert f"1 lens failed on this machine ({socket.gethostname()}), whose worker" in said, said  # a local one
+    assert f"install it ({command})" in said and "--retry-failed" in said, said
 
 
 def test_a_worker_without_the_sampler_package_on_a_long_python_path_keeps_its_command_and_summary_line(
@@ -966,3 +966,40 @@ def test_a_worker_without_the_sampler_package_on_a_long_python_path_keeps_its_co
         in said, said
     assert (f"1 lens failed on host {host}, whose worker lacks the package nautilus: install it there (python -m pip "
             "install 'nautilus-sampler[checkpointing]' with its Python)") in said, said
+
+
+def test_a_local_worker_without_the_sampler_package_is_not_told_to_fix_the_template_or_move_to_this_environment(
+        capsys):
+    """A survey whose every failed lens failed for its worker's missing package printed the
+    generic 'A failed lens is not fitted again ... (after fixing the template, add --reuse-finished
+    ...)', though the template is fine; and where that worker was a local one (this machine, this
+    survey's own Python, as a survey without --scheduler starts them) the line for the host told
+    to 'start that worker in this survey's environment', where it already runs. Now the host's line
+    alone says what to do; the generic line stays where another lens failed for its own reason."""
+    import shlex
+    import socket
+    import sys
+
+    import pandas as pd
+    import typer
+
+    from tinylens.cli.survey import _print_summary
+    from tinylens.errors import MethodNotInstalledError
+
+    reason = runner.one_line(runner.missing_here_text(MethodNotInstalledError("not here", name="dynesty")))
+    command = shlex.join([sys.executable, "-m", "pip", "install", "dynesty"])
+    rows = [runner.failed_row("lens_a", reason), runner.failed_row("lens_b", reason)]
+    capsys.readouterr()
+    with pytest.raises(typer.Exit):  # every lens failed
+        _print_summary(pd.DataFrame(rows), Path("out"), 1.0, False)
+    said = " ".join(capsys.readouterr().out.split())
+    assert f"2 lenses failed on this machine ({socket.gethostname()})" in said, said
+    assert f"install it ({command}), then run the same command again with --retry-failed" in said, said
+    advice = said.partition("Every lens failed.")[0]  # the summary's own lines, not the reason it quotes after
+    assert "fixing the template" not in advice and "start that worker" not in advice, said
+
+    rows.append(runner.failed_row("lens_c", "data.image_path: the file lens_c/image.fits does not exist."))
+    with pytest.raises(typer.Exit):
+        _print_summary(pd.DataFrame(rows), Path("out"), 1.0, False)
+    said = " ".join(capsys.readouterr().out.split())
+    assert "after fixing the template" in said and f"2 lenses failed on this machine ({socket.gethostname()})" in said

@@ -241,6 +241,8 @@ def _print_summary(frame, out: Path, seconds: float, retry_failed: bool, chosen:
     those its sampler's budget stopped: :func:`budget_stopped_text`); exit :data:`EXIT_ALL_FAILED` if every lens
     failed (every chosen lens with ``--only``: an earlier run's lenses that were ok are not this run's success)."""
     import shlex
+    import socket
+    import sys
 
     from tinylens.inference import PIP_NAMES
     from tinylens.survey.runner import load_template, missing_on_workers, stopped_results, stopping_limits
@@ -258,19 +260,25 @@ def _print_summary(frame, out: Path, seconds: float, retry_failed: bool, chosen:
             written, further = None, stopped
         console.print(budget_stopped_text(further, template, len(stopped) - len(further), written), soft_wrap=True)
     status = list(rows["status"]) if len(rows) else []
-    if "failed" in status and not retry_failed:  # with --only, an unchosen lens's failure is not this run's
+    failed_reasons = list(rows.loc[rows["status"] == "failed", "reason"]) if len(rows) else []
+    missing = missing_on_workers(failed_reasons)
+    if "failed" in status and not retry_failed and sum(missing.values()) < len(failed_reasons):
+        # with --only, an unchosen lens's failure is not this run's; a worker's missing package is said below
         console.print("A failed lens is not fitted again when the survey is rerun unless you add "
                       "[bold]--retry-failed[/] (after fixing the template, add --reuse-finished to keep the finished "
                       "ones; a lens whose files you replace is fitted again anyway); the reasons are in the catalogue's 'reason' column.", soft_wrap=True)
-    failed_reasons = list(rows.loc[rows["status"] == "failed", "reason"]) if len(rows) else []
-    missing = missing_on_workers(failed_reasons)
+    own = shlex.quote(sys.executable) + " -m pip install "
     for (host, package, command), count in sorted(missing.items(), key=lambda item: (*item[0][:2], item[0][2] or "")):
         if command is None:  # the reason was cut within it: the worker's Python is not known here
             command = shlex.join(["python", "-m", "pip", "install", PIP_NAMES.get(package, package)]) + " with its Python"
-        console.print(f"[red]{lens_count(count)} failed on host {escape(host)}[/], whose worker lacks the package "
-                      f"{escape(package)}: install it there ([bold]{escape(command)}[/]) or start that worker in this "
-                      "survey's environment, then run the same command again with [bold]--retry-failed[/].",
-                      soft_wrap=True)
+        if host == socket.gethostname() and command.startswith(own):  # a local worker: this survey's own Python
+            where = (f"this machine ({escape(host)})[/], whose worker, in this survey's own Python, could not import "
+                     f"the package {escape(package)}: install it ([bold]{escape(command)}[/])")
+        else:
+            where = (f"host {escape(host)}[/], whose worker lacks the package {escape(package)}: install it there "
+                     f"([bold]{escape(command)}[/]) or start that worker in this survey's environment")
+        console.print(f"[red]{lens_count(count)} failed on {where}, then run the same command again with "
+                      "[bold]--retry-failed[/].", soft_wrap=True)
     if status and "ok" not in status:
         # a batch script must not read a survey in which nothing worked as a success
         reasons = sorted(set(rows["reason"]))
