@@ -525,6 +525,49 @@ def test_running_out_of_memory_names_a_sampling_section_s_keys_as_written(tmp_pa
     assert "a smaller inference.settings.n_batch or n_live" in said["unreadable"], said["unreadable"]
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX's")
+def test_running_out_of_memory_with_a_config_read_from_a_named_pipe_says_so_and_exits(tmp_path, monkeypatch):
+    """A fit whose CONFIG is a named pipe (mkfifo; its writer gone once the fit read it) and that
+    ran out of memory hung for ever: the message opened the pipe again to name the sampler's keys
+    as the file writes them, and opening a pipe without a writer waits for one. It says the
+    message (the keys as of inference, the file no longer readable) and exits 1."""
+    import threading
+
+    from typer.testing import CliRunner
+
+    from tinylens.cli import fit as fit_cli
+    from tinylens.cli.main import app
+    from tinylens.config.loader import read_text
+
+    pipe = tmp_path / "model_config.yaml"
+    os.mkfifo(pipe)
+    read = {}
+
+    def short(config, *args, **kwargs):
+        read["text"] = read_text(config)  # as the fit reads its config: once
+        raise MemoryError()
+
+    def writer():
+        with open(pipe, "w") as stream:  # waits for the fit to open it, writes, and is gone
+            stream.write("sampling:\n  sampler: nautilus\n  n_batch: 512\n")
+
+    monkeypatch.setattr(fit_cli, "run_fit", short)
+    threading.Thread(target=writer, daemon=True).start()
+    ran = {}
+    command = threading.Thread(target=lambda: ran.update(run=CliRunner().invoke(app, ["fit", str(pipe)])), daemon=True)
+    command.start()
+    command.join(120)  # a hang, not a slow machine: it ends in well under a second
+    if command.is_alive():  # give the waiting open its writer, so that the test run goes on
+        os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))
+        command.join(30)
+        pytest.fail("the out-of-memory message waited for a writer of the config's named pipe")
+    assert read["text"].startswith("sampling:"), read  # the fit did read the config from the pipe
+    said = " ".join(ran["run"].output.split())
+    assert ran["run"].exit_code == 1 and "Traceback" not in said, said
+    assert said.startswith("Error: tinylens ran out of memory (MemoryError). "), said
+    assert "a smaller inference.settings.n_batch or n_live" in said, said
+
+
 @pytest.mark.parametrize("text, said_as_memory", [
     ("RESOURCE_EXHAUSTED: Out of memory allocating 1099511627776 bytes.\nallocator state ...", True),
     ("INTERNAL: something else broke in XLA", False),
