@@ -1600,6 +1600,36 @@ def test_a_tinylensgpu_sampling_section_s_sampler_not_installed_is_told_the_othe
         dynesty_settings.source_keywords.cache_clear()
 
 
+@pytest.mark.parametrize("section", ["sampling", "inference"])
+def test_with_neither_sampler_installed_no_other_sampler_is_advised(tmp_path, monkeypatch, section):
+    """Where neither sampler's package is installed, a config of nautilus (in an ``inference:`` or
+    TinyLensGpu's older ``sampling:`` section) was told to install nautilus '; or set sampler:
+    dynesty in the sampling section' (or choose dynesty), a sampler that cannot run either, whose
+    own message then advised nautilus; only installing is advised (validate and fit, exit 2)."""
+    from tinylens.inference import dynesty_settings, nautilus_settings
+
+    def edit(cfg, _):
+        del cfg["inference"]
+
+    path = write_case(tmp_path, edit=edit)
+    written = "sampling:\n  nlive: 50\n" if section == "sampling" else \
+        "inference:\n  type: sampler\n  method: nautilus\n  settings: {nlive: 50}\n"
+    path.write_text(path.read_text() + written)
+    assert section in yaml.safe_load(path.read_text())  # the truth: nautilus, as written or by default
+    key = "sampling: nautilus (the sampler where sampling names none)" if section == "sampling" else "inference.method: nautilus"
+    for package in ("nautilus", "dynesty"):  # their imports: ModuleNotFoundError, as where neither is installed
+        monkeypatch.setitem(sys.modules, package, None)
+        monkeypatch.delitem(sys.modules, f"tinylens.inference.{package}_runner", raising=False)
+    try:
+        for command in ("validate", "fit"):
+            out = assert_user_error(invoke(command, path), f"{key} cannot run here: the package nautilus it needs "
+                                    "is not installed", "install 'nautilus-sampler[checkpointing]').")
+            assert "dynesty" not in out and "; or" not in out, out
+    finally:  # the settings' names read with the packages 'missing' are not kept for later tests
+        nautilus_settings.source_keywords.cache_clear()
+        dynesty_settings.source_keywords.cache_clear()
+
+
 @pytest.mark.parametrize("history, fragment", [
     ("../image.fits", "and that file is the dataset's data_path file"),
     ("h" * 300 + ".npz", "and its name is 304 bytes, a name longer than the system allows")])

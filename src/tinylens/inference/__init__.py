@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.util
 import shlex
 import sys
 from dataclasses import dataclass, field
@@ -124,11 +125,29 @@ def runner_module(module_name: str, kind: str, method: str) -> Any:
             name=exc.name) from None
 
 
+#: The package a method's runner imports that a Python may lack, by method (an optimizer's, scipy,
+#: tinylens imports itself): a method whose package is not installed is not advised instead of another.
+METHOD_PACKAGES = {"nautilus": "nautilus", "dynesty": "dynesty"}
+
+
+def installed(method: str) -> bool:
+    """Whether the package ``method``'s runner needs (:data:`METHOD_PACKAGES`) can be imported here,
+    as far as finding it tells (nothing is imported)."""
+    package = METHOD_PACKAGES.get(method)
+    if package is None:
+        return True
+    try:
+        return importlib.util.find_spec(package) is not None
+    except (ImportError, ValueError):  # a module without a spec, or one set to None (not importable)
+        return False
+
+
 def other_methods_advice(kind: str, method: str, section: bool = False) -> str:
     """The advice, with its leading '; ', to choose another method of ``kind`` than ``method`` (whose
-    package is not installed: :func:`runner_module`); in the words of TinyLensGpu's older
-    ``sampling`` section where ``section`` (:func:`sampling_advice`); empty where there is none."""
-    others = [m for m in METHODS[kind] if m != method]
+    package is not installed: :func:`runner_module`), of those installed (:func:`installed`: one
+    that cannot run either is no way out); in the words of TinyLensGpu's older ``sampling``
+    section where ``section`` (:func:`sampling_advice`); empty where there is none."""
+    others = [m for m in METHODS[kind] if m != method and installed(m)]
     if not others:
         return ""
     if section:
@@ -192,7 +211,8 @@ def _named_as_written(config) -> Iterator[None]:
         if written == LEGACY_SAMPLING and key == "inference.method" and rest.startswith(f"{default} "):
             rest = f"{default} (the sampler where {LEGACY_SAMPLING} names none){rest[len(default):]}"
         for said, instead in sampling_advice().items():
-            rest = rest.replace(said, instead)
+            if said:  # (no advice where no other method is installed: nothing to say otherwise)
+                rest = rest.replace(said, instead)
         raise retold(exc, f"{written}{sep}{rest}") from None
 
 
