@@ -167,6 +167,24 @@ def test_a_whole_number_no_float_holds_is_refused_by_name_and_shown_cut(tmp_path
     assert not out.exists()
 
 
+@pytest.mark.parametrize("setting, key, default", [("nsub=100000000000000000001", "nsub", 8),
+                                                    ("psf_size=-100000000000000000001", "psf_size", 21),
+                                                    ("size=9007199254740993", "size", 100)])
+def test_an_integer_option_of_twenty_digits_is_refused_as_too_large_not_as_no_integer(tmp_path, setting, key, default):
+    """--set nsub=100000000000000000001 (an int to YAML) was refused as 'must be an integer (like 8)', an
+    integer though it is: the check compared it with its float, which rounds a whole number above 2**53. It is
+    refused as too large, with the limit, and nothing is made."""
+    out = tmp_path / "pop"
+    result = CliRunner().invoke(app, ["simulate-population", "1", str(out), "-q", "--set", setting])
+    text = _text(result)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
+    value = setting.partition("=")[2]
+    assert text == (f"Error: population option {key} must be an integer (like {default}) of at most 2**53 = "
+                    f"{2**53} in size, got {value}"), text
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("value, error", [
     ([5, 10**400], ConfigValueError), ([-(10**400), 50], ConfigValueError),
     (["abc", 10**400], ConfigTypeError), ([10**400, None], ConfigTypeError), ([10**400, True], ConfigTypeError),

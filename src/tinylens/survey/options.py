@@ -109,6 +109,9 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
     given: a set, whose order is its hashes', or a mapping, read by its keys, is no pair). A text is no
     number (``size="64"``, ``snr_range=("5", "20")``), as a config's ``"64"`` is none: the command
     line's values are read as YAML first (:func:`tinylens.cli.simulate_population.parse_settings`)."""
+    if (isinstance(default, int) and not isinstance(default, bool) and isinstance(value, (int, np.integer))
+            and not isinstance(value, bool) and abs(int(value)) > MAX_EXACT_WHOLE):
+        raise _too_large_whole(name, value, default)
     try:
         if isinstance(default, tuple):
             if isinstance(value, (str, bytes, bytearray)):  # b"25" iterates as its character codes, (50.0, 53.0)
@@ -124,7 +127,11 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
                 raise ValueError
             return value
         if isinstance(default, int):
-            if isinstance(value, (bool, str, bytes, bytearray)) or float(value) != int(value):
+            if isinstance(value, (bool, str, bytes, bytearray)):
+                raise ValueError
+            if isinstance(value, (int, np.integer)):  # whole as it is: float() rounds one above 2**53
+                return int(value)
+            if float(value) != int(value):
                 raise ValueError
             return int(value)
         return _number(value)
@@ -138,6 +145,20 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
                                    f"{cut_value(repr(value), 100)}{BEYOND_FLOAT}")
         raise _coerce_error(value, default)(f"population option {name} must be {kind} (like {default!r}), "
                                             f"got {value!r}") from None
+
+
+#: The largest whole number in size an integer option takes: the largest a float keeps exactly, as the
+#: checks compute with floats (``size x nsub``, a pixel scale times ``size``).
+MAX_EXACT_WHOLE = 2**53
+
+
+def _too_large_whole(name: str, value: Any, default: int) -> ConfigValueError:
+    """The refusal of a whole number over :data:`MAX_EXACT_WHOLE` in size for the integer option
+    ``name``: an integer still (``nsub=100000000000000000001`` was refused as no integer), too large
+    for the float the checks compute with (shown cut, with why, where no float holds it at all)."""
+    beyond = BEYOND_FLOAT if no_float_holds(value) else ""
+    return ConfigValueError(f"population option {name} must be an integer (like {default!r}) of at most 2**53 = "
+                            f"{MAX_EXACT_WHOLE} in size, got {cut_value(repr(int(value)), 100)}{beyond}")
 
 
 def _beyond_float(value: Any) -> bool:
