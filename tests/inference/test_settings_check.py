@@ -112,6 +112,13 @@ REFUSED = [
     ({**DYNESTY, "settings": {"sample": "slice", "slices": 30_001}}, "slices", ["from 1 to 30000", "got 30001"]),
     ({**NAUTILUS, "settings": {"n_networks": 10**12}}, "n_networks", ["from 0 to 100", "got 1000000000000"]),
     ({**NAUTILUS, "settings": {"n_shell": 2**20 + 1}}, "n_shell", ["from 1 to 1048576", "got 1048577"]),
+    # passed the check, then nautilus's first checkpoint (HDF5, 64-bit integers) raised a TypeError: a traceback
+    ({**NAUTILUS, "settings": {"n_update": 10**20}}, "n_update",
+     ["from 1 to 9223372036854775807", "got 100000000000000000000", "64-bit integer"]),
+    ({**NAUTILUS, "settings": {"n_like_new_bound": 2**63}}, "n_like_new_bound",
+     ["from 0 to 9223372036854775807", "got 9223372036854775808", "64-bit integer"]),
+    ({**NAUTILUS, "settings": {"n_points_min": 10**400}}, "n_points_min",
+     ["to 9223372036854775807", "64-bit integer", "(401 characters)"]),
     ({**NAUTILUS, "settings": {"n_eff": 1e30}}, "n_eff", ["a number from 0 to 10000000", "got 1e+30"]),
     ({**NAUTILUS, "settings": {"n_eff": float("inf")}}, "n_eff", ["a number from 0 to 10000000", "got inf"]),
     # a number: dynesty's run always has one (0.1 when left out), and its convergence is judged by it
@@ -138,6 +145,7 @@ ACCEPTED = [
     # calls for a fit of 300 live points (walks 10,001 or slices 1,001, hours, were refused)
     {**DYNESTY, "settings": {"walks": 100_000, "slices": 30_000}},
     {**NAUTILUS, "settings": {"n_networks": 100, "n_shell": 2**20, "n_eff": 10**7, "n_like_max": 10**6}},
+    {**NAUTILUS, "settings": {"n_update": 2**63 - 1, "n_like_new_bound": 2**63 - 1, "n_points_min": 2**63 - 1}},
     {**DYNESTY, "settings": {"enlarge": None, "bootstrap": None}},
     {**DE, "settings": {"strategy": "best2exp", "mutation": [0.5, 1.0], "recombination": 0.9, "init": "sobol",
                         "updating": "deferred", "popsize": 400, "atol": 0.1}},

@@ -94,6 +94,14 @@ VALUE_RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
 }
 
 
+#: The largest whole number a 64-bit integer holds: nautilus writes its counts (``n_update``,
+#: ``n_like_new_bound``, ``n_points_min``) to its HDF5 checkpoint as such integers.
+MAX_INT64 = 2**63 - 1
+#: Why a nautilus count above :data:`MAX_INT64` is refused (a :data:`CAPS` entry's why).
+CHECKPOINT_INT64 = ("nautilus writes it to its checkpoint file as a 64-bit integer; 10**20 stopped the fit with a "
+                    "traceback when its first checkpoint was written")
+
+
 #: Caps on settings that, far above their defaults, make a run go on for ever (or until it runs out
 #: of memory) where it should fail: key -> (what the value must be, the cap, why). dynesty's
 #: ``walks`` and ``slices`` are capped where a fit of the default size cannot finish in a day, so
@@ -114,6 +122,8 @@ CAPS: dict[str, tuple[str, float, str]] = {
                    "bound, seconds each; its default is 4"),
     "n_shell": ("a whole number from 1 to 1048576", 2**20, "nautilus samples each shell until it holds this many "
                 "points, and keeps every point in memory; its default is 1"),
+    **{key: (f"a whole number from {low} to {MAX_INT64} (2**63 - 1)", MAX_INT64, CHECKPOINT_INT64)
+       for key, low in (("n_update", 1), ("n_like_new_bound", 0))},
     "n_eff": ("a number from 0 to 10000000", 10**7, "nautilus samples until its effective sample size is this, at "
               "least one likelihood call each, and keeps every point in memory; its default is 10,000"),
 }

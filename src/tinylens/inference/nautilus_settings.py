@@ -21,8 +21,8 @@ from typing import Any
 
 from tinylens.config.schema import show
 from tinylens.errors import ConfigValueError
-from tinylens.inference.common import (MAX_BATCH, _is_whole, boolean_read, check_at_most, check_indices, check_settings,
-                                       number_error)
+from tinylens.inference.common import (CHECKPOINT_INT64, MAX_BATCH, MAX_INT64, _is_whole, boolean_read, check_at_most,
+                                       check_indices, check_settings, number_error)
 from tinylens.inference.source_names import method_keywords, package_folder
 
 DEFAULTS: dict[str, Any] = {"n_live": 300, "n_batch": 256, "seed": 0, "resume": True, "verbose": False,
@@ -115,6 +115,9 @@ def check_dimension(settings: dict[str, Any], init: dict[str, Any], n_dim: int) 
             f"inference.settings.n_points_min: must be a whole number >= {n_dim + 1} (the number of free "
             f"parameters + 1) or null for nautilus, got {show(n_min)}{boolean_read(n_min)}."
         )
+    if n_min is not None and n_min > MAX_INT64:
+        raise ConfigValueError(f"inference.settings.n_points_min: must be a whole number from {n_dim + 1} to "
+                               f"{MAX_INT64} (2**63 - 1) or null for nautilus, got {show(n_min)} ({CHECKPOINT_INT64}).")
     check_indices("nautilus", init, ["periodic"], n_dim)
 
 
