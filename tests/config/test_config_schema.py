@@ -1637,3 +1637,16 @@ def test_a_config_file_whose_text_is_no_yaml_is_a_config_value_error(tmp_path, t
     with pytest.raises(ConfigValueError, match=re.escape(message)) as err:
         tinylens.load(path)
     assert str(path) in str(err.value) and isinstance(err.value, ValueError) and not isinstance(err.value, OSError)
+
+
+@pytest.mark.parametrize("written, shown", [("101", "101"), ("100000000000000000000", "100000000000000000000"),
+                                            ("1" + "0" * 400, "(401 characters)")])
+def test_max_widen_above_a_hundred_is_refused_by_name(tmp_path, written, shown):
+    """``pipeline: {max_widen: 100000000000000000000}`` was accepted, and a dynesty fit saving its evaluation
+    history then hung before it started (its history's file name was checked for each of the 1e20 runs the fit
+    could make, no line printed in two minutes). Above 100 it is refused by name, with the limit and the value."""
+    message = " ".join(error_of(write(tmp_path, EXAMPLE + f"pipeline: {{max_widen: {written}}}\n")).split())
+    assert "pipeline.max_widen: should be less than or equal to 100; got " in message, message
+    assert shown in message and "0" * 120 not in message, message
+    cfg, _ = load_config(write(tmp_path, EXAMPLE + "pipeline: {max_widen: 100}\n"))
+    assert cfg.pipeline.max_widen == 100

@@ -693,6 +693,12 @@ def _remove(block: Any, path: list[str]) -> None:
         del block[head]
 
 
+#: The most times the pipeline's box may be widened: each widening runs the sampler again (minutes to hours)
+#: in a box at least 1.5 times as wide (4e17 times after 100). A dynesty history's file names are checked for
+#: every run a fit may make before it starts, so that max_widen: 100000000000000000000 hung there, without a word.
+MAX_WIDEN = 100
+
+
 class Pipeline(StrictModel):
     """The automated pipeline around the sampler (a tinylens key; see :mod:`tinylens.pipeline`).
 
@@ -710,7 +716,7 @@ class Pipeline(StrictModel):
     arc: bool = Field(True, description="stage 2: start the mass at the arc's radius")
     bounded: bool = Field(True, description="stage 4: sample in a box around the best fit")
     n_sigma: PositiveFloat = Field(10.0, description="box half-width in Laplace standard deviations")
-    max_widen: Whole = Field(2, ge=0, description="how often the box may be widened")
+    max_widen: Whole = Field(2, ge=0, le=MAX_WIDEN, description="how often the box may be widened")
     arc_threshold: PositiveFloat = Field(3.0, description="significance (sigma) of arc pixels")
     min_theta_E_fraction: Annotated[FiniteFloat, Ge(0.0), Lt(1.0)] = Field(
         0.4, description="stages 3-4 keep theta_E above this fraction of the arc peaks' radius (0: no floor)")
