@@ -602,8 +602,8 @@ def test_a_survey_template_with_a_sampler_setting_mistake_is_refused_before_jax_
 
 @pytest.mark.parametrize("mistake, message", [
     (["--set", "snr_rnage=5,20"], "unknown population option ['snr_rnage']"),
-    (["--psf", "gausian"], "psf_type must be 'gaussian' or 'moffat', got 'gausian'"),
-    (["--size", "-3"], "size must be >= 8 pixels, got -3"),
+    (["--psf", "gausian"], "--psf must be 'gaussian' or 'moffat', got 'gausian'"),
+    (["--size", "-3"], "--size must be >= 8 pixels, got -3"),
     (["--set", "shear_max=abc"], "population option shear_max must be a number (like 0.05), got 'abc'"),
 ], ids=["snr_rnage", "gausian", "size-3", "shear_max-abc"])
 def test_a_population_option_mistake_is_refused_before_jax_loads(tmp_path, mistake, message):

@@ -311,7 +311,7 @@ def test_disc_fraction_out_of_range_is_refused(tmp_path, value):
         (["2", "{out}", "--set", "snr_rnge=[5,50]"], "Did you mean 'snr_range' instead of 'snr_rnge'?"),
         (["2", "{out}", "--set", "Theta_E_Range=[0.5,2]"], "Did you mean 'theta_E_range' instead of 'Theta_E_Range'?"),
         (["2", "{out}", "--set", "nokey"], "--set expects KEY=VALUE"),
-        (["2", "{out}", "--psf", "airy"], "psf_type must be 'gaussian' or 'moffat'"),
+        (["2", "{out}", "--psf", "airy"], "--psf must be 'gaussian' or 'moffat'"),
         (["2", "{file}/sub"], "is a file, not a folder). Choose another output folder."),
     ],
 )
@@ -344,8 +344,8 @@ def test_a_whole_seed_or_size_written_as_a_float_is_that_integer(populations, tm
     (["--seed", "2.5"], "the random seed (--seed) must be a non-negative integer, got 2.5"),
     (["--seed", "1e-3"], "the random seed (--seed) must be a non-negative integer, got 0.001"),
     (["--seed", "nan"], "the random seed (--seed) must be a non-negative integer, got nan"),
-    (["--size", "2.5"], "population option size must be an integer (like 100), got 2.5"),
-    (["--size=abc"], "population option size must be an integer (like 100), got 'abc'"),
+    (["--size", "2.5"], "--size must be an integer (like 100), got 2.5"),
+    (["--size=abc"], "--size must be an integer (like 100), got 'abc'"),
 ])
 def test_a_seed_or_size_that_is_no_whole_number_gets_its_own_message(tmp_path, args, expected):
     """--seed 2.5 and --size 2.5 were refused in typer's words ('Invalid value for '--seed':

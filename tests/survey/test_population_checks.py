@@ -71,10 +71,10 @@ def _copy(finished: Path, tmp_path: Path) -> Path:
         (["--psf", "moffat", "--set", "moffat_beta=1e20"], "moffat_beta: Moffat beta must be <= 1e+10 (above it the PSF's "
                                                           "width cannot be computed in float64"),
         (["--set", "pixel_scale=.inf"], "pixel_scale must be finite, got inf"),
-        (["--pixel-scale", "inf"], "pixel_scale must be finite, got inf"),
-        (["--pixel-scale", "1e300"], "pixel_scale must be from 1e-150 to 1e+150 (arcsec per pixel; its square, a pixel's "
+        (["--pixel-scale", "inf"], "--pixel-scale must be finite, got inf"),
+        (["--pixel-scale", "1e300"], "--pixel-scale must be from 1e-150 to 1e+150 (arcsec per pixel; its square, a pixel's "
                                      "area, scales the fluxes and would over- or underflow), got 1e+300"),
-        (["--pixel-scale", "1e-300"], "pixel_scale must be from 1e-150 to 1e+150 (arcsec per pixel; its square, a "
+        (["--pixel-scale", "1e-300"], "--pixel-scale must be from 1e-150 to 1e+150 (arcsec per pixel; its square, a "
                                       "pixel's area, scales the fluxes and would over- or underflow), got 1e-300"),
         (["--set", "sky_sigma=.inf"], "sky_sigma must be finite, got inf"),
         (["--psf-fwhm", "1e300"], "fwhm 1e+300 at pixel_scale 0.074 is a PSF 1.35e+301 pixels wide, too wide or too narrow"),
@@ -90,8 +90,8 @@ def _copy(finished: Path, tmp_path: Path) -> Path:
         (["--set", "sky_sigma=true"], "sky_sigma must be a number"),
         (["--set", "lens_q_range=[0.5,1.5]"], "lens_q_range must be (low, high) with 0 < low <= high <= 1"),
         (["--set", "snr_range=[50,5]"], "snr_range must be (low, high) with 0 < low <= high"),
-        (["--size", "100000"], "size x nsub must be <= 6400, got 100000 x 8 = 800000: each lens is simulated on "
-                               "(size x nsub)^2 points, about 4 GB of memory"),
+        (["--size", "100000"], "--size x nsub must be <= 6400, got 100000 x 8 = 800000: each lens is simulated on "
+                               "(--size x nsub)^2 points, about 4 GB of memory"),
         (["--set", "nsub=1000"], "size x nsub must be <= 6400, got 100 x 1000 = 100000"),
         (["--set", "zeropoint=2570"], "zeropoint 2570 and lens_mag_range from 20 make lens galaxies of up to 10^1020.0 "
                                       "e-/s, 10^1022.5 electrons in exposure_time 300 s, over the 1e+18 a Poisson draw "
@@ -126,9 +126,9 @@ def _copy(finished: Path, tmp_path: Path) -> Path:
          "lens_disc_re_ratio_range up to 1e+19 and lens_re_range up to 2.5 make discs of half-light radius up to 2.5e+19 "
          "arcsec, over the 1e+15 allowed"),
         (["--pixel-scale", "1e-140", "--psf-fwhm", "2e-140", "--set", "source_re_range=[1,1e15]"],
-         "source_re_range up to 1e+15 arcsec at pixel_scale 1e-140 makes half-light radii of up to 1e+155 pixels, over "
+         "source_re_range up to 1e+15 arcsec at --pixel-scale 1e-140 makes half-light radii of up to 1e+155 pixels, over "
          "the 1e+140 allowed (a Sersic's flux in the image's units, per pixel, grows as its radius in pixels squared"),
-        (["--pixel-scale", "1e-139", "--set", "lens_re_range=[2,5e14]"], "lens_re_range up to 5e+14 arcsec at pixel_scale "
+        (["--pixel-scale", "1e-139", "--set", "lens_re_range=[2,5e14]"], "lens_re_range up to 5e+14 arcsec at --pixel-scale "
                                                                          "1e-139 makes half-light radii of up to 5e+153 pixels"),
         (["--set", "zeropoint=-726", "--set", "lens_re_range=[0.5,1e15]"],
          "zeropoint -726 and lens_mag_range up to 23.5 make lens galaxies as faint as 10^-299.8 e-/s, and lens_re_range up "
@@ -1612,3 +1612,23 @@ def test_a_set_option_refused_is_a_config_value_error(function, arguments, messa
         getattr(command, function)(*arguments)
     assert isinstance(info.value, ValueError)
     assert str(info.value) == message
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--pixel-scale", "-0.0"], "Error: --pixel-scale must be > 0, got -0.0"),
+    (["--pixel-scale", "1e300"], "Error: --pixel-scale must be from 1e-150 to 1e+150"),
+    (["--psf-fwhm", "nan"], "Error: --psf-fwhm must be finite, got nan"),
+    (["--psf", "airy"], "Error: --psf must be 'gaussian' or 'moffat', got 'airy'"),
+    (["--size", "4"], "Error: --size must be >= 8 pixels, got 4"),
+    (["--set", "pixel_scale=-0.0"], "Error: pixel_scale must be > 0, got -0.0"),  # given as the key: said as it
+])
+def test_an_option_given_by_its_flag_is_refused_as_the_flag(tmp_path, args, expected):
+    """--pixel-scale -0.0 was refused as 'pixel_scale must be > 0', a key the command line has no option
+    of; a value given by a flag (--pixel-scale, --psf-fwhm, --psf, --size) is refused as that flag."""
+    out = tmp_path / "pop"
+    result = CliRunner().invoke(app, ["simulate-population", "1", str(out), "-q", *args])
+    text = _text(result)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
+    assert text.startswith(expected), text
+    assert not out.exists()

@@ -8,6 +8,7 @@ Writes one folder per lens (``image.fits``, ``noise.fits``, ``psf.fits``, ``trut
 from __future__ import annotations
 
 import datetime
+import re
 import shlex
 from pathlib import Path
 from typing import Any, Iterator
@@ -18,7 +19,7 @@ from rich.markup import escape
 from typer.core import TyperCommand
 
 from tinylens.cli.common import console, path_value, reported_warnings
-from tinylens.errors import ConfigValueError, lens_count
+from tinylens.errors import ConfigError, ConfigValueError, lens_count, retold
 from tinylens.jsonfile import read_json_file
 
 
@@ -219,7 +220,10 @@ def simulate_population_command(
     # simulator take to load are not waited for to refuse a mistyped option (--set snr_rnage=5,20, --psf gausian)
     check_count_and_seed(n, seed)
     population_folder(outdir)
-    PopulationOptions.from_kwargs(**options)
+    try:
+        PopulationOptions.from_kwargs(**options)
+    except ConfigError as exc:  # pixel_scale must be > 0: said as --pixel-scale where that option gave it
+        raise retold(exc, flags_named(str(exc), {named[k][0]: k for k in named if named[k][1] is not None})) from None
     from tinylens.survey.population import simulate_population
 
     with reported_warnings():
@@ -228,6 +232,15 @@ def simulate_population_command(
     console.print(f"{lens_count(len(truth))} in [bold]{escape(str(outdir))}[/] (arc SNR {snr.min():.1f} - {snr.max():.1f}); "
                   f"truth table {escape(str(outdir / 'truth.csv'))}. Fit them with: {escape(survey_command(outdir))}",
                   soft_wrap=True)
+
+
+def flags_named(message: str, flags: dict[str, str]) -> str:
+    """``message`` (about population options, by their keys) with each of ``flags``'s keys (flag ->
+    key: ``{"--pixel-scale": "pixel_scale"}``) said as the flag that gave it: ``--pixel-scale must be >
+    0, got -0.0``, not ``pixel_scale``, which the command line has no such option as."""
+    for flag, key in flags.items():
+        message = re.sub(rf"(?<![\w-])(?:population option )?{re.escape(key)}(?!\w)", flag, message)
+    return message
 
 
 def survey_command(outdir: Path) -> str:
