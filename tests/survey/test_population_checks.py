@@ -1632,3 +1632,16 @@ def test_an_option_given_by_its_flag_is_refused_as_the_flag(tmp_path, args, expe
     assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
     assert text.startswith(expected), text
     assert not out.exists()
+
+
+@pytest.mark.parametrize("zeropoint, power", [("1e300", "10^(4e+299)"), ("100000000000000000001", "10^(4e+19)")])
+def test_a_huge_zeropoint_is_refused_with_its_power_of_ten_written_short(tmp_path, zeropoint, power):
+    """--set zeropoint=1e300 was refused with lens galaxies 'of up to 10^4000000000000000210019...064.0 e-/s',
+    the exponent 0.4 x (1e300 - 20) written out to a tenth, 300 digits of float noise; it is written as 4e+299."""
+    out = tmp_path / "pop"
+    result = CliRunner().invoke(app, ["simulate-population", "1", str(out), "-q", "--set", f"zeropoint={zeropoint}"])
+    text = _text(result)
+    assert result.exit_code == 2, result.output
+    assert f"make lens galaxies of up to {power} e-/s, {power} electrons in exposure_time 300 s" in text, text
+    assert "0" * 12 not in text, text
+    assert not out.exists()

@@ -280,14 +280,20 @@ def _brightness_problems(opts: PopulationOptions) -> list[str]:
     log_variance = log_flux - np.log10(opts.exposure_time)
     units = "zeropoint is the AB magnitude of 1 e-/s (CSST: 25.7), exposure_time in seconds (CSST: 300)"
     brightest = (f"zeropoint {opts.zeropoint:g} and lens_mag_range from {opts.lens_mag_range[0]:g} make lens galaxies of "
-                 f"up to 10^{log_flux:.1f} e-/s")
+                 f"up to 10^{_power(log_flux)} e-/s")
     if log_electrons > np.log10(MAX_ELECTRONS):
-        return [f"{brightest}, 10^{log_electrons:.1f} electrons in exposure_time {opts.exposure_time:g} s, over the "
+        return [f"{brightest}, 10^{_power(log_electrons)} electrons in exposure_time {opts.exposure_time:g} s, over the "
                 f"{MAX_ELECTRONS:g} a Poisson draw takes: {units}"]
     if log_variance > np.log10(MAX_NOISE_VARIANCE):
         return [f"{brightest}, whose Poisson noise's variance in exposure_time {opts.exposure_time:g} s (flux / "
-                f"exposure_time) is 10^{log_variance:.1f}, over the {MAX_NOISE_VARIANCE:g} a float64 noise map holds: {units}"]
+                f"exposure_time) is 10^{_power(log_variance)}, over the {MAX_NOISE_VARIANCE:g} a float64 noise map holds: {units}"]
     return _bright_amplitude_problems(opts, log_flux)
+
+
+def _power(exponent: float) -> str:
+    """A power of ten's ``exponent`` as a message writes it: ``94.8``, or ``(4e+299)`` where written out to a
+    tenth it would be 300 digits (zeropoint 1e300 made 10^4000...0021001904...064.0 e-/s)."""
+    return f"{exponent:.1f}" if abs(exponent) < 1e6 else f"({exponent:.4g})"
 
 
 #: The largest Poisson variance of a pixel (e-/s squared: flux / exposure_time): a float64 holds it
