@@ -331,11 +331,15 @@ def test_a_number_no_float_holds_is_refused_as_beyond_a_float_not_as_no_number(t
     assert "valid number" not in out and "0" * 120 not in out
 
 
-@pytest.mark.parametrize("index, limits", [(1, ["0.1", "{huge}"]), (0, ["-{huge}", "3"])], ids=["upper", "lower"])
+@pytest.mark.parametrize("index, limits", [(1, ["0.1", "{huge}"]), (0, ["-{huge}", "3"]), (1, ["0.1", '"{huge}"']),
+                                           (0, ['"-{huge}"', "3"])],
+                         ids=["upper", "lower", "upper_quoted", "lower_quoted"])
 def test_a_limit_no_float_holds_is_not_said_to_need_be_finite(tmp_path, index, limits):
     """limits take -.inf and .inf on purpose (no limit); a limit of 400 digits, a number no float holds, was
     refused as 'should be a finite number', which a limit need not be: it is said to be beyond a float's
-    range, and -.inf or .inf is what to write for no limit. The infinite limits themselves are accepted."""
+    range, and -.inf or .inf is what to write for no limit. The infinite limits themselves are accepted. Quoted
+    ("1000...0"), the limit was read as the infinity float() makes of the text, no limit, without a word: it is
+    refused as the unquoted one is."""
     huge = "1" + "0" * 400
     key = "model_components.lens_mass_list[0].params.theta_E.limits"
 

@@ -78,6 +78,24 @@ def _exponent_whole(value: Any) -> Any:
     return int(number) if abs(number) <= MAX_EXACT_WHOLE else number  # too large: as the float is judged
 
 
+def _no_overflowing_text(value: Any) -> Any:
+    """A text that spells a finite number no float holds (``"1000...0"`` of 400 digits, quoted, or ``1e400``,
+    which PyYAML reads as text) refused as the unquoted 400 digits are, not read as the infinity ``float()``
+    makes of it (a limit of ``.inf`` is no limit: ``limits: [0, "1000...0"]`` had none, without a word)."""
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            number = float(text)
+        except ValueError:
+            return value
+        if math.isinf(number) and text.lstrip("+-").lower() not in ("inf", "infinity"):
+            from tinylens.errors import BEYOND_FLOAT
+
+            raise fail(f"should be a number a float holds, or -.inf or .inf for no limit; got {cut_value(repr(value), 100)}"
+                       f"{BEYOND_FLOAT}")
+    return value
+
+
 NotBool = BeforeValidator(_not_bool)
 # Constraints as metadata, not Field(): pydantic < 2.10 shares one Field object among the uses
 # of an alias, so one field's default (tolerance: 1e-3) became another's (a missing pixel_scale).
@@ -85,7 +103,7 @@ FiniteFloat = Annotated[float, NotBool, AllowInfNan(False)]
 # AllowInfNan before the bound: a NaN (or -inf) is "not a finite number", not "not greater than 0"
 PositiveFloat = Annotated[float, NotBool, AllowInfNan(False), Gt(0)]
 NonNegativeFloat = Annotated[float, NotBool, AllowInfNan(False), Ge(0)]
-Number = Annotated[float, NotBool]
+Number = Annotated[float, NotBool, BeforeValidator(lambda value: _no_overflowing_text(value))]
 Whole = Annotated[int, NotBool, BeforeValidator(_exponent_whole)]
 
 
