@@ -398,6 +398,24 @@ def test_dynesty_history_name_is_a_string():
         check_inference(_config({**DYNESTY, "settings": {"history_filename": 3}}))
 
 
+@pytest.mark.skipif(not DYNESTY_HISTORY, reason="dynesty < 3.0 has no evaluation history")
+@pytest.mark.parametrize("name", ["a\0b.h5", "sub\0/calls.h5"])
+def test_a_dynesty_history_name_holding_a_nul_character_is_refused_by_validate(tmp_path, name):
+    """history_filename: "a\\0b.h5" (a NUL character, which YAML writes as \\0 in double quotes) made
+    'tinylens validate' end in a traceback (ValueError: embedded null byte, from Path.resolve in the check
+    of where the history lands); it is refused by key, the character shown, exit 2."""
+    inference = {**DYNESTY, "settings": {"nlive": 50, "save_evaluation_history": True, "history_filename": name}}
+    path = write_tiny_lens(tmp_path, inference)
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    out = " ".join(result.output.split())
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in result.output
+    shown = name.replace("\0", "\\x00")
+    assert (f"inference.settings.history_filename: '{shown}' holds a NUL character (U+0000), which no file name "
+            "may hold; give another name for dynesty's history.") in out, out
+
+
 def test_dynesty_history_elsewhere_passes(tmp_path):
     for name in ("calls.h5", "dynesty_logl_history.h5", "sub/result.json", str(tmp_path / "result.json")):
         check_inference(_config({**DYNESTY, "settings": {"save_evaluation_history": True, "history_filename": name}}))

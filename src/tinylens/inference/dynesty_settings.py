@@ -23,7 +23,7 @@ from typing import Any
 
 from tinylens import filenames
 from tinylens.config.schema import show
-from tinylens.errors import ConfigTypeError, ConfigValueError
+from tinylens.errors import ConfigTypeError, ConfigValueError, visible
 from tinylens.inference.common import (MAX_BATCH, _is_whole, boolean_read, check_at_most, check_indices, check_settings,
                                        number_error)
 from tinylens.inference.source_names import method_keywords, package_folder
@@ -98,6 +98,9 @@ def check_history_name(name: Any) -> None:
     if not isinstance(name, str):
         raise ConfigTypeError(f"inference.settings.history_filename: must be a file name for dynesty, "
                               f"got {show(name)}{boolean_read(name)}.")
+    if "\0" in name:  # no system takes it in a path: Path.resolve raised ValueError, a traceback from validate and fit
+        raise ConfigValueError(f"inference.settings.history_filename: '{visible(name)}' holds a NUL character "
+                               "(U+0000), which no file name may hold; give another name for dynesty's history.")
     path = history_path(name)
     if not path.is_absolute() and is_other_own_file(os.path.normpath(path)):
         raise ConfigValueError(
