@@ -3067,6 +3067,7 @@ def test_run_survey_takes_the_scheduler_file_as_a_path(tmp_path, mock_survey, mo
         frame = runner.run_survey(mock_survey["lenses"], mock_survey["template"], tmp_path / "out",
                                   scheduler=tmp_path / "sched.json", progress=False, only=["lens_a"])
     assert frame["status"].tolist() == ["ok"]
+    monkeypatch.setattr(runner, "SCHEDULER_FILE_APPEAR_WAIT", 0.2)
     with pytest.raises(TinyLensError, match="The scheduler file .*missing.json does not exist"):
         runner.checked_scheduler(tmp_path / "missing.json")
 
@@ -3075,8 +3076,9 @@ def test_run_survey_takes_the_scheduler_file_as_a_path(tmp_path, mock_survey, mo
 @pytest.mark.parametrize(
     "name, content, expected",
     [
-        ("missing.json", None, "The scheduler file {path} does not exist: 'dask scheduler --scheduler-file "
-                               "{path}' writes it when it starts (has the scheduler started yet?)"),
+        ("missing.json", None, "The scheduler file {path} does not exist, still after 0.3 s of waiting for it: "
+                               "'dask scheduler --scheduler-file {path}' writes it when it starts (has the "
+                               "scheduler started, and with this file?)"),
         ("sched.json", "", "The scheduler file {path} is empty, still after 0.3 s of waiting for its scheduler to "
                            "write it"),
         ("sched.json", "address: tcp://127.0.0.1:8786\n", "The scheduler file {path} is not JSON"),
@@ -3094,6 +3096,7 @@ def test_a_scheduler_file_that_gives_no_address_is_refused_naming_it(survey_inpu
     tmp = survey_inputs["tmp"]
     monkeypatch.setenv("HOME", str(tmp))
     monkeypatch.setattr(runner, "SCHEDULER_FILE_WAIT", 0.3)  # an empty file is read again for this long first
+    monkeypatch.setattr(runner, "SCHEDULER_FILE_APPEAR_WAIT", 0.3)  # a missing one is waited for this long
     path = tmp / name
     if name == "folder":
         path.mkdir()
@@ -3104,6 +3107,10 @@ def test_a_scheduler_file_that_gives_no_address_is_refused_naming_it(survey_inpu
                                       "--out", str(out), "--scheduler", f"~/{name}", *(["--dry-run"] if dry_run else [])])
     assert result.exit_code == 2, result.output
     text = " ".join(result.output.split())
+    if content is None and name != "folder":  # waited for first, saying so
+        waiting = runner.waiting_for_scheduler_file_line(path)
+        assert text.startswith(f"{waiting} "), text
+        text = text[len(waiting) + 1:]
     assert text.startswith("Error:") and expected.format(path=path) in text, text
     assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
     assert not out.exists()
@@ -3141,8 +3148,9 @@ def test_a_scheduler_file_that_stays_empty_is_refused_saying_so_and_how_long_it_
     """An empty scheduler file is read again for SCHEDULER_FILE_WAIT s (the scheduler may be writing
     it); one that stays empty (`touch sched.json`, a scheduler that died) was then refused as 'not JSON
     (Expecting value: line 1 column 1 (char 0)) ... (is it still writing it?)', which neither said
-    the file was empty nor that the survey had waited for it. It now says both. A named pipe or a
-    missing file is still refused at its first read, without waiting."""
+    the file was empty nor that the survey had waited for it. It now says both. A named pipe is
+    still refused at its first read, without waiting (a missing file is waited for:
+    test_a_scheduler_file_that_appears_after_the_survey_started_is_read)."""
     monkeypatch.setattr(runner, "SCHEDULER_FILE_WAIT", 0.5)
     read, reads = runner.read_json_file, []
 
@@ -3161,12 +3169,81 @@ def test_a_scheduler_file_that_stays_empty_is_refused_saying_so_and_how_long_it_
     assert text.startswith(f"The scheduler file {path} is empty, still after 0.5 s of waiting"), text
     assert "not JSON" not in text and "tcp://HOST:PORT" in text
     assert waited >= 0.5 and len(reads) >= 2  # it did wait, reading the file again
-    for name, make in (("pipe", os.mkfifo), ("missing.json", lambda p: None)):
-        reads.clear()
-        make(tmp_path / name)
-        with pytest.raises(TinyLensError, match="named pipe|does not exist"):
-            runner.read_scheduler_file(tmp_path / name)
-        assert len(reads) == 1, name
+    reads.clear()
+    os.mkfifo(tmp_path / "pipe")
+    with pytest.raises(TinyLensError, match="named pipe"):
+        runner.read_scheduler_file(tmp_path / "pipe")
+    assert len(reads) == 1
+
+
+def _scheduler_file_later(path: Path, text: str, after: float) -> threading.Thread:
+    """A started thread that writes ``text`` to ``path`` ``after`` seconds from now, as
+    ``dask scheduler --scheduler-file PATH &`` does once it has started."""
+    def write() -> None:
+        time.sleep(after)
+        path.write_text(text)
+
+    thread = threading.Thread(target=write, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_a_scheduler_file_that_appears_after_the_survey_started_is_read(tmp_path, monkeypatch, capsys):
+    """docs/survey.md's 'dask scheduler --scheduler-file ~/sched.json &' followed by 'tinylens survey
+    ... --scheduler ~/sched.json' was refused at once with 'The scheduler file ... does not exist',
+    the scheduler not having written it yet (it does a second or more after it starts), while Dask's
+    own workers wait for it. The survey now waits for it (SCHEDULER_FILE_APPEAR_WAIT s), saying so
+    once on stderr, and reads it; one that never appears is refused saying how long it waited for it;
+    a folder, or a file in a folder that does not exist (no scheduler can write it), is refused at
+    once. (The file is written ~1 s after the survey started looking; no clock raced: the wait is 30 s.)"""
+    path = tmp_path / "sched.json"
+    writer = _scheduler_file_later(path, json.dumps({"type": "Scheduler", "address": "tcp://127.0.0.1:8786"}), 1.0)
+    assert runner.read_scheduler_file(path) == "tcp://127.0.0.1:8786"
+    writer.join()
+    err = capsys.readouterr().err
+    assert err.count("does not exist yet; waiting up to 30 s") == 1, err
+    assert str(path) in err.replace("\n", ""), err  # named
+
+    monkeypatch.setattr(runner, "SCHEDULER_FILE_APPEAR_WAIT", 0.5)
+    start = time.monotonic()
+    with pytest.raises(TinyLensError) as caught:
+        runner.read_scheduler_file(tmp_path / "never.json")
+    assert time.monotonic() - start >= 0.5  # it did wait
+    text = " ".join(str(caught.value).split())
+    assert text.startswith(f"The scheduler file {tmp_path / 'never.json'} does not exist, still after 0.5 s of "
+                           "waiting for it"), text
+    assert "tcp://HOST:PORT" in text and capsys.readouterr().err.count("waiting up to 0.5 s") == 1
+
+    monkeypatch.setattr(runner, "SCHEDULER_FILE_APPEAR_WAIT", 60.0)  # not waited for: refused at once
+    (tmp_path / "folder.json").mkdir()
+    for path, expected in ((tmp_path / "folder.json", "is a folder, not a scheduler file"),
+                           (tmp_path / "no_such_dir" / "sched.json", "does not exist (nor does its folder")):
+        start = time.monotonic()
+        with pytest.raises(TinyLensError, match=re.escape(expected)):
+            runner.read_scheduler_file(path)
+        assert time.monotonic() - start < 30.0, path
+    assert "waiting up to" not in capsys.readouterr().err
+
+
+def test_a_survey_started_right_after_its_scheduler_waits_for_the_scheduler_file(tmp_path, mock_survey, monkeypatch):
+    """docs/survey.md, section 5, as written: the survey given '--scheduler ~/sched.json' before the
+    scheduler has written that file (here it appears ~1 s later, with a running scheduler's
+    address) waits for it and fits the lens, where it was refused at once. (In-process cluster, fits
+    faked.)"""
+    from survey_mocks import echo_truth_path
+
+    monkeypatch.setattr(runner, "check_template", lambda *args, **kwargs: None)
+    monkeypatch.setattr(runner, "fit_lens", echo_truth_path)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with _cluster_with_file(tmp_path / "written.json"):
+        writer = _scheduler_file_later(tmp_path / "sched.json", (tmp_path / "written.json").read_text(), 1.0)
+        result = CliRunner().invoke(app, ["survey", str(mock_survey["lenses"]), "-c", str(mock_survey["template"]),
+                                          "--out", str(tmp_path / "out"), "--scheduler", "~/sched.json", "--quiet",
+                                          "--only", "lens_a"])
+        writer.join()
+    assert result.exit_code == 0, result.output
+    assert "does not exist yet; waiting up to" in " ".join(result.output.split())
+    assert pd.read_csv(tmp_path / "out" / "catalog.csv")["status"].tolist() == ["ok"]
 
 
 def test_workers_that_cannot_import_tinylens_are_refused_with_their_addresses(tmp_path, mock_survey, monkeypatch):

@@ -2426,6 +2426,17 @@ def names_scheduler_file(value: str) -> bool:
 #: beside it (docs/survey.md, section 5) may find it empty in between.
 SCHEDULER_FILE_WAIT = 5.0
 SCHEDULER_FILE_POLL = 0.1
+#: Seconds a scheduler file that does not exist yet is waited for (looked for every
+#: :data:`SCHEDULER_FILE_POLL` s): ``dask scheduler --scheduler-file FILE &`` writes FILE only once
+#: it has started, seconds later where it imports Dask from a shared disk, so a survey started on
+#: the next line finds none; ``dask worker --scheduler-file`` waits for it too.
+SCHEDULER_FILE_APPEAR_WAIT = 30.0
+
+
+def waiting_for_scheduler_file_line(path: Path) -> str:
+    """The line the survey prints while it waits for the scheduler file ``path`` to appear."""
+    return (f"survey: the scheduler file {path} does not exist yet; waiting up to {SCHEDULER_FILE_APPEAR_WAIT:g} s "
+            "for its scheduler to start and write it (Ctrl-C to stop)")
 
 
 def _read_empty(exc: ValueError) -> bool:
@@ -2436,22 +2447,39 @@ def _read_empty(exc: ValueError) -> bool:
 def read_scheduler_file(path: Path) -> str:
     """The ``"address"`` of the scheduler file ``path`` (JSON, as ``dask scheduler --scheduler-file``
     writes); a TinyLensError naming the file where it is missing, not JSON or has none. A file found
-    empty (the scheduler is writing it) is read again for :data:`SCHEDULER_FILE_WAIT` seconds."""
+    empty (the scheduler is writing it) is read again for :data:`SCHEDULER_FILE_WAIT` seconds, and
+    one that does not exist yet (the scheduler is starting) is waited for up to
+    :data:`SCHEDULER_FILE_APPEAR_WAIT` seconds, saying so on stderr."""
     if path.is_dir():
         raise TinyLensError(f"{path} is a folder, not a scheduler file: give the file 'dask scheduler "
                             "--scheduler-file FILE' writes, or the scheduler's address (tcp://HOST:PORT).")
-    deadline = time.monotonic() + SCHEDULER_FILE_WAIT
+    appear_deadline = time.monotonic() + SCHEDULER_FILE_APPEAR_WAIT
+    deadline = None  # the empty file's, from when it is first found empty
+    said = False
     while True:
         try:
             info = read_json_file(path)
         except FileNotFoundError:
-            raise TinyLensError(f"The scheduler file {path} does not exist: 'dask scheduler --scheduler-file {path}' "
-                                "writes it when it starts (has the scheduler started yet?). Or give the scheduler's "
-                                "address (tcp://HOST:PORT).") from None
+            if path.parent.is_dir() and time.monotonic() < appear_deadline:
+                if not said:
+                    from rich.console import Console
+
+                    Console(stderr=True, highlight=False).print(waiting_for_scheduler_file_line(path), markup=False,
+                                                                soft_wrap=True)
+                    said = True
+                time.sleep(SCHEDULER_FILE_POLL)
+                continue
+            waited = (f", still after {SCHEDULER_FILE_APPEAR_WAIT:g} s of waiting for it" if path.parent.is_dir()
+                      else f" (nor does its folder {path.parent})")
+            raise TinyLensError(f"The scheduler file {path} does not exist{waited}: 'dask scheduler --scheduler-file "
+                                f"{path}' writes it when it starts (has the scheduler started, and with this file?). "
+                                "Or give the scheduler's address (tcp://HOST:PORT).") from None
         except OSError as exc:
             raise TinyLensError(f"Cannot read the scheduler file {path}: {describe_exception(exc)}.") from None
         except ValueError as exc:
             if _read_empty(exc):
+                if deadline is None:
+                    deadline = time.monotonic() + SCHEDULER_FILE_WAIT
                 if time.monotonic() < deadline:
                     time.sleep(SCHEDULER_FILE_POLL)
                     continue
