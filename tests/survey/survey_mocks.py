@@ -322,3 +322,30 @@ def fit_or_hang(lens_id: str, config: dict[str, Any], lens_out: str, truth_path:
     row = {"lens_id": lens_id, "status": "ok", "reason": ""}
     runner.write_row(folder, row)
     return row
+
+
+def fit_raising_once_before_a_killer(lens_id: str, config: dict[str, Any], lens_out: str,
+                                     truth_path: str | None = None, precision: str | None = None) -> dict[str, Any]:
+    """A stand-in for ``runner.fit_lens`` (run on Dask workers: importable by name): the first fit
+    of ``lens_retried`` raises after half a second (``lens_killer``, submitted after it, waits on the
+    same worker by then, and Dask's retry of ``lens_retried`` waits there behind it); the first fit of
+    ``lens_killer`` kills its worker process after a second, as running out of memory would; every
+    later fit, and any other lens's, gives an ``ok`` row at once."""
+    import os
+    import signal
+    import time
+
+    from tinylens.survey import runner
+
+    folder = Path(lens_out)
+    folder.mkdir(parents=True, exist_ok=True)
+    runner.note_attempt(folder)
+    if runner.attempts(folder) == 1 and lens_id == "lens_retried":
+        time.sleep(0.5)
+        raise RuntimeError("a passing fault: Dask retries the task")
+    if runner.attempts(folder) == 1 and lens_id == "lens_killer":
+        time.sleep(1.0)
+        os.kill(os.getpid(), signal.SIGKILL)
+    row = {"lens_id": lens_id, "status": "ok", "reason": ""}
+    runner.write_row(folder, row)
+    return row

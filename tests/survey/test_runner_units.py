@@ -2319,6 +2319,34 @@ def test_a_lens_killed_while_waiting_is_resubmitted_though_its_retried_fits_pass
     assert err.count("Dask gave up on its task") == 1, err  # the killer's 2 deaths were within those allowed
 
 
+def test_a_worker_that_held_a_retried_lens_queued_behind_the_fit_that_killed_it_is_not_said_to_fit_it(
+        tmp_path, monkeypatch, capsys):
+    """A lens whose fit raised on a worker (Dask retries its task) and whose retry waited on that
+    same worker behind another lens, whose fit then killed the worker: the survey said 'lens_retried:
+    the Dask worker fitting it (...) left the cluster', blaming the death (an out-of-memory one
+    too) on a lens that was not running there, as its earlier fit on that worker had not been said.
+    A death is now said of a fit of the task it held only where the fits that raised (the scheduler's
+    count) leave it running: the killer's is said, the retried lens's not; both lenses are fitted.
+    (A local cluster of one worker process, which its nanny starts again; fits faked: ~15 s.)"""
+    from distributed import LocalCluster
+
+    from survey_mocks import fit_raising_once_before_a_killer
+
+    monkeypatch.setattr(runner, "fit_lens", fit_raising_once_before_a_killer)
+    monkeypatch.setattr(runner, "MEMORY_EVENT_WAIT", 4.0)  # the last death's note said before the survey ends
+    names = ["lens_retried", "lens_killer"]  # submitted in this order: the killer waits behind the retried lens
+    lenses = [runner.Lens(name, tmp_path / "in" / name) for name in names]
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        frame = runner._fit_lenses(lenses, {}, {}, tmp_path, [], 1, cluster.scheduler_address, False)
+    assert dict(zip(frame["lens_id"], frame["status"])) == dict.fromkeys(names, "ok"), frame.to_dict("records")
+    workers = [runner.attempt_workers(lens.output(tmp_path)) for lens in lenses]
+    assert len(workers[0]) == 2 and len(workers[1]) == 2, workers
+    assert workers[0][0] == workers[1][0], workers  # the raise and the kill on the one worker
+    err = " ".join(capsys.readouterr().err.split())
+    assert re.search(r"lens_killer: the Dask worker fitting it \(tcp://[^)]+\) left the cluster", err), err
+    assert "lens_retried:" not in err, err
+
+
 def test_the_deaths_that_stopped_a_fit_are_counted_per_task_and_per_worker():
     from types import SimpleNamespace
 
@@ -5742,6 +5770,34 @@ def test_a_worker_that_held_a_retried_lens_queued_is_not_said_to_have_stopped_it
     with (folder / filenames.ATTEMPTS).open("a") as handle:
         handle.write(f"{line}, worker tcp://10.0.0.6:4000\n")
     assert refits.stopped([lens], out, {"lens_a": 4}, "tcp://10.0.0.6:4000") == []  # its 4th: Dask fails it
+
+
+def test_a_death_is_said_of_a_fit_of_the_task_its_worker_held_that_its_raises_leave_running(tmp_path):
+    """RefitCounts took the last unsaid fit started on a dying worker for the one it was running,
+    though that fit may have raised (its retry then waited there, queued) or been a fit of the
+    lens's earlier task (the survey submitted it again since). Given each task's start and its
+    raises, such a worker's death is not said of the lens; a fit the raises leave running is."""
+    out = tmp_path / "out"
+    lens = runner.Lens("lens_a", tmp_path / "in" / "lens_a")
+    folder = lens.output(out)
+    folder.mkdir(parents=True)
+    refits = runner.RefitCounts({"lens_a": 0}, allowed=3)
+    line = "2026-12-07 13:00:00 process 7 on node1, worker tcp://10.0.0.{}:4000\n"
+    raises = {"count": 1}
+    tasks = {"lens_a": (0, lambda: raises["count"])}
+    (folder / filenames.ATTEMPTS).write_text(line.format(1))  # fit 0 on W raised; its retry waits on W
+    assert refits.stopped([lens], out, {"lens_a": 1}, "tcp://10.0.0.1:4000", tasks) == []
+    assert refits.stopped([lens], out, {"lens_a": 1}, "tcp://10.0.0.1:4000") == [lens]  # as it was said
+    refits = runner.RefitCounts({"lens_a": 0}, allowed=3)
+    with (folder / filenames.ATTEMPTS).open("a") as handle:  # the retry, fit 1, starts on W, which dies
+        handle.write(line.format(1))
+    assert refits.stopped([lens], out, {"lens_a": 1}, "tcp://10.0.0.1:4000", tasks) == [lens]
+    raises["count"] = 2  # fit 2, on X, raised; its retry waits on X, which dies
+    with (folder / filenames.ATTEMPTS).open("a") as handle:
+        handle.write(line.format(2))
+    assert refits.stopped([lens], out, {"lens_a": 2}, "tcp://10.0.0.2:4000", tasks) == []
+    # the survey submitted the lens again (3 fits before its new task), whose first death holds it queued on X
+    assert refits.stopped([lens], out, {"lens_a": 1}, "tcp://10.0.0.2:4000", {"lens_a": (3, lambda: 0)}) == []
 
 
 def test_a_fit_started_on_a_dask_worker_names_it_in_its_attempts_line(tmp_path):

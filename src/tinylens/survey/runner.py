@@ -3278,7 +3278,10 @@ class RefitCounts:
     retries) for one a death stopped, and said the death of a worker that only held the lens
     queued after it. Whether Dask gives the task to another worker is told by the deaths of that
     task (the scheduler's events, :meth:`stopped`'s ``deaths``), as Dask counts them: per task, so
-    a lens the survey submitted again starts from none, and a fit retried after it raised is no death."""
+    a lens the survey submitted again starts from none, and a fit retried after it raised is no death.
+    A fit that raised on a worker may leave its retry waiting there behind another lens: where the
+    task's raises (:func:`task_raises`, :meth:`stopped`'s ``tasks``) account for the fit found on the
+    worker, that worker held the lens queued, and its death is not said of the lens."""
 
     def __init__(self, started: Mapping[str, int], allowed: int) -> None:
         self._started = started
@@ -3286,13 +3289,18 @@ class RefitCounts:
         self._said: dict[str, set[int]] = {}  # the fits of each lens (its .attempts lines) whose death was said
         self._lock = threading.Lock()  # two deaths' threads at once: each death said once
 
-    def stopped(self, lenses: Sequence[Lens], out: Path, deaths: Mapping[str, int], worker: str = "") -> list[Lens]:
+    def stopped(self, lenses: Sequence[Lens], out: Path, deaths: Mapping[str, int], worker: str = "",
+                tasks: Mapping[str, tuple[int, Callable[[], int]]] | None = None) -> list[Lens]:
         """Of ``lenses``, whose tasks the ``worker`` that died held, those whose fit had started on it
         (the others wait for a worker as before, unsaid), and which Dask gives to another worker:
         not those whose task this death took past its ``allowed`` deaths, which Dask fails (the survey
         then submits the lens again or fails it, and says so). ``deaths``: the deaths of each lens's
         task so far, this one included, as the scheduler counts them (each worker's unexpected removal
-        while it held the task; a task the survey submitted again starts from none)."""
+        while it held the task; a task the survey submitted again starts from none). ``tasks``: of each
+        lens, the fits started before its task was submitted and a call that asks how many of the
+        task's fits raised (:func:`task_raises`); where given, a fit of an earlier task, or one the
+        task's raises account for (it raised, and its retry waited on the worker), is not said."""
+        raised = {lens_id: (before, ask()) for lens_id, (before, ask) in (tasks or {}).items()}  # asked unlocked
         found = []
         with self._lock:
             for lens in lenses:
@@ -3301,12 +3309,17 @@ class RefitCounts:
                 said = self._said.setdefault(lens.lens_id, set())
                 if deaths.get(lens.lens_id, 0) > self._allowed:
                     continue
-                unsaid = [i for i in range(first, first + len(started)) if i not in said]
+                task, raises = raised.get(lens.lens_id, (first, None))
+                unsaid = [i for i in range(max(first, task), first + len(started)) if i not in said]
                 on_it = [i for i in unsaid if worker and started[i - first] == worker]
                 unnamed = [i for i in unsaid if not started[i - first]]
                 fit = on_it[-1] if on_it else unnamed[0] if unnamed else None
                 if fit is None:  # none started on it: it held the lens queued
                     continue
+                if raises is not None:  # the task's fits up to this one that ended before: raised, or said
+                    last = fit if on_it else first + len(started) - 1
+                    if raises + len([i for i in said if task <= i < last]) > last - task:
+                        continue  # this one raised too: its retry waited on the worker
                 said.add(fit)
                 found.append(lens)
         return found
@@ -4270,9 +4283,10 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
             while running.count() < limit and (lens := next(queue, None)) is not None:
                 submit(lens)
 
-        def note_refits(lenses: Sequence[Lens], worker: str, deaths: Mapping[str, int]) -> None:
+        def note_refits(lenses: Sequence[Lens], worker: str, deaths: Mapping[str, int],
+                        tasks: Mapping[str, tuple[int, Callable[[], int]]]) -> None:
             said = [(lens, holds_checkpoint(lens.output(out), names, digest))
-                    for lens in refits.stopped(lenses, out, deaths, worker)]
+                    for lens in refits.stopped(lenses, out, deaths, worker, tasks)]
             memory = restart_memory(client, worker) if said and worker else None  # its nanny's, out of memory
             for lens, checkpoint in said:
                 if not events.ended.is_set():  # not after the survey's last lines
@@ -4292,9 +4306,11 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
                     for key, _ in held:
                         task_deaths.setdefault(key, []).append(str(msg.get("worker") or ""))
                 deaths = {lens.lens_id: len(task_deaths.get(key, ())) for key, lens in held}
+                tasks = {lens.lens_id: (fits_before.get(key, started.get(lens.lens_id, 0)),
+                                        functools.partial(task_raises, client, key)) for key, lens in held}
             hit = [lens for _, lens in held]
             if hit:
-                thread = threading.Thread(target=note_refits, args=(hit, str(msg.get("worker") or ""), deaths),
+                thread = threading.Thread(target=note_refits, args=(hit, str(msg.get("worker") or ""), deaths, tasks),
                                           daemon=True, name="survey-refit-note")
                 noting.append(thread)
                 thread.start()
