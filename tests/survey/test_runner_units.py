@@ -5745,6 +5745,40 @@ def test_the_bar_keeps_its_count_and_eta_whole_on_a_60_column_terminal(monkeypat
     assert wide.file.getvalue().startswith("survey ") and re.search(r" \d+:\d\d:\d\d ETA", wide.file.getvalue())
 
 
+def test_the_bar_of_a_million_lenses_keeps_its_counts_and_a_known_eta_whole_on_60_columns(monkeypatch):
+    """A survey of 10^6 lenses on 60 columns kept its counts and 'ETA -:--:--' whole only until
+    the ETA was known: at 1000 lenses/h, 629997 left, 'ETA 629:59:50' is two columns wider, and
+    with the label and the time elapsed left out the bar, the rate and the stages, which had no
+    room there, still took a column each, so rich cut the ETA ('ETA 629:59:…'). Those three are
+    now left out too, in turn, where the columns kept whole do not fit."""
+    import io
+
+    import rich.console
+    from rich.console import Console
+
+    from tinylens.inference import progress as progress_module
+
+    monkeypatch.setattr(progress_module, "draws_live", lambda console: True)
+    now = [0.0]
+    monkeypatch.setattr(rich.console, "monotonic", lambda: now[0])  # rich's clock: the bar's speed and ETA
+    with runner.SurveyProgress(1_000_000, [{"status": "ok"}] * 370_000, enabled=True, clock=lambda: now[0]) as bar:
+        for now[0] in (3.6, 7.2, 10.8):  # a lens every 3.6 s: 1000 lenses/h
+            bar.update({"status": "ok"})
+        console = Console(file=io.StringIO(), width=60, force_terminal=True, color_system=None)
+        console.print(bar._progress.get_renderable())
+        wide = Console(file=io.StringIO(), width=80, force_terminal=True, color_system=None)
+        wide.print(bar._progress.get_renderable())
+    lines = console.file.getvalue().splitlines()
+    assert len(lines) == 1 and len(lines[0]) <= 60, lines  # one line: cut, not wrapped
+    assert " 370003/1000000 370003 ok 0 failed 629997 left " in lines[0], lines
+    eta = re.search(r" ETA (\d+):(\d\d):(\d\d)$", lines[0].rstrip())
+    assert eta, lines
+    hours, minutes, seconds = map(int, eta.groups())
+    assert abs(hours * 3600 + minutes * 60 + seconds - 629_997 * 3.6) <= 2, lines  # the independent truth: left / rate
+    assert "…" not in lines[0], lines
+    assert wide.file.getvalue().startswith("survey ") and re.search(r" 0:00:1\d ETA 629:59:\d\d", wide.file.getvalue())
+
+
 def test_a_worker_that_held_a_retried_lens_queued_is_not_said_to_have_stopped_its_fit(tmp_path):
     """RefitCounts counted the deaths said against the fits started, but a fit that raised is
     started again by Dask's retries without a death: with fits 1 and 2 raised (retried) and fit 3
