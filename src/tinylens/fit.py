@@ -1044,7 +1044,11 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
             if removed:  # result.json must not name a checkpoint deleted once it is written
                 res = replace(res, info={**res.info, "checkpoint": None})
             # derived quantities and figures take seconds (about 12 s for the demo on 2 cores)
-            what = "result.json, tables and figures" if figure_keys(problem) else "result.json and tables"  # draw_figures: none
+            # figures said only where the fit surely draws them: draw_figures: untrusted draws none of a fit
+            # the quality checks (made with the tables) trust, none at all: none
+            what = ("result.json, tables and figures" if figure_keys(problem, surely=True)
+                    else "result.json and tables (figures too if the quality checks do not trust the fit)"
+                    if figure_keys(problem) else "result.json and tables")
             announce(progress, "outputs", f"writing {what} to {out}")
             with refused_reported(out, sampler, resumed, section):
                 result = write_results(problem, res, out, started, truth, inputs, progress=progress)

@@ -1780,6 +1780,26 @@ def test_the_outputs_stage_does_not_announce_figures_a_fit_draws_none_of(tmp_pat
     assert not list(out.glob("*.png")) and {"subplot", "results"}.isdisjoint(result.files)
 
 
+def test_the_outputs_stage_says_figures_of_draw_figures_untrusted_only_as_drawn_if_untrusted(tmp_path, capsys):
+    """With ``output.draw_figures: untrusted`` a fit the quality checks trust said "outputs writing
+    result.json, tables and figures to ..." and then drew no figure, as ``none`` did before; the
+    line now says the figures come only if the fit is not trusted."""
+    import yaml
+
+    config = write_tiny_lens(tmp_path, {"type": "optimizer", "method": "lbfgs"})
+    cfg = yaml.safe_load(config.read_text())
+    cfg["output"] = {**cfg.get("output", {}), "draw_figures": "untrusted"}
+    config.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    capsys.readouterr()
+    result = tinylens.fit(config)
+    said = [line for line in capsys.readouterr().err.splitlines() if line.startswith("outputs writing result.json")]
+    assert result.quality["trusted"] is True  # the independent truth: a fit draw_figures: untrusted draws no figure of
+    assert not list((tmp_path / "output").glob("*.png")) and {"subplot", "results"}.isdisjoint(result.files)
+    assert len(said) == 1 and "tables and figures" not in said[0], said
+    assert said[0].startswith("outputs writing result.json and tables (figures too if the quality checks do not "
+                              "trust the fit) to "), said
+
+
 def test_the_outputs_stage_says_each_group_of_files_before_it_writes_it(tmp_path, capsys, monkeypatch):
     """After the search, the outputs stage (derived quantities, tables, figures, result.json) printed
     one line and then nothing until the closing table: about 10 s on an idle machine, 4 minutes on a
