@@ -1645,3 +1645,34 @@ def test_a_huge_zeropoint_is_refused_with_its_power_of_ten_written_short(tmp_pat
     assert f"make lens galaxies of up to {power} e-/s, {power} electrons in exposure_time 300 s" in text, text
     assert "0" * 12 not in text, text
     assert not out.exists()
+
+
+@pytest.mark.parametrize("written", ["65", "1000", "1.0e+20"], ids=["65", "1000", "float_1e20"])
+def test_a_fit_nsub_no_fit_takes_is_refused_before_the_template_is_written(tmp_path, written):
+    """--set fit_nsub=65 was taken, the lenses simulated and template.yaml written with dataset.nsub 65,
+    which every fit of the survey then refused (dataset.nsub: should be less than or equal to 64); a
+    fit_nsub the fit's schema refuses is now refused by name before anything is simulated, exit 2."""
+    from pydantic import ValidationError
+
+    from tinylens.config.schema import Config
+
+    value = int(float(written))
+    template = population.template_config(PopulationOptions())
+    template["dataset"]["nsub"] = value
+    with pytest.raises(ValidationError, match="nsub"):  # the fit's own check: no fit takes this template
+        Config.model_validate(template)
+    out = tmp_path / "pop"
+    result = CliRunner().invoke(app, ["simulate-population", "1", str(out), "-q", "--set", f"fit_nsub={written}"])
+    text = _text(result)
+    assert result.exit_code == 2, result.output
+    assert f"fit_nsub must be <= 64, got {value}" in text, text
+    assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
+    assert not out.exists()
+
+
+def test_the_largest_fit_nsub_makes_a_template_the_fit_takes():
+    """fit_nsub 64, the most the fit's dataset.nsub takes, is still an option, and its template validates."""
+    from tinylens.config.schema import Config
+
+    opts = PopulationOptions.from_kwargs(fit_nsub=64)
+    assert Config.model_validate(population.template_config(opts)).dataset.nsub == 64

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from tinylens.config.schema import MAX_NSUB
 from tinylens.errors import (BEYOND_FLOAT, ConfigError, ConfigTypeError, ConfigValueError, cut_value, did_you_mean,
                              no_float_holds, plural)
 from tinylens.precision import get_precision
@@ -232,6 +233,9 @@ def option_problems(opts: PopulationOptions) -> list[str]:
                         f"each lens is simulated on (size x nsub)^2 points, about 4 GB of memory at {MAX_GRID}; "
                         "lower size or nsub")
     problems += [f"{name} must be >= 1, got {getattr(opts, name)}" for name in ("nsub", "fit_nsub") if getattr(opts, name) < 1]
+    if opts.fit_nsub > MAX_NSUB:  # template.yaml's dataset.nsub: 65 was written there, and every fit refused it
+        problems.append(f"fit_nsub must be <= {MAX_NSUB}, got {opts.fit_nsub}: it is template.yaml's dataset.nsub, which a "
+                        f"fit takes from 1 to {MAX_NSUB}")
     problems += [f"{name} must be > 0, got {getattr(opts, name)}" for name in POSITIVE if not getattr(opts, name) > 0]
     problems += [f"{name} must be >= 0, got {getattr(opts, name)}" for name in NON_NEGATIVE if not getattr(opts, name) >= 0]
     if opts.shear_max >= 1:
