@@ -181,7 +181,22 @@ def test_an_integer_option_of_twenty_digits_is_refused_as_too_large_not_as_no_in
     assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
     value = setting.partition("=")[2]
     assert text == (f"Error: population option {key} must be an integer (like {default}) of at most 2**53 = "
-                    f"{2**53} in size, got {value}"), text
+                    f"{2**53} in absolute value, got {value}"), text
+    assert not out.exists()
+
+
+def test_a_too_large_integer_option_beside_size_is_not_said_to_be_in_the_size_flag(tmp_path):
+    """--size 20 --set nsub=100000000000000000001 was refused as 'population option nsub must be an integer
+    (like 8) of at most 2**53 = ... in --size': the words 'in size' of the message were taken for the size
+    option and said as the --size flag that gave it. The message names nsub, by its key, and no --size."""
+    out = tmp_path / "pop"
+    result = CliRunner().invoke(app, ["simulate-population", "1", str(out), "-q", "--size", "20",
+                                      "--set", "nsub=100000000000000000001"])
+    text = _text(result)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
+    assert text.startswith("Error: population option nsub must be an integer (like 8) of at most 2**53"), text
+    assert "--size" not in text, text
     assert not out.exists()
 
 

@@ -154,12 +154,13 @@ MAX_EXACT_WHOLE = 2**53
 
 
 def _too_large_whole(name: str, value: Any, default: int) -> ConfigValueError:
-    """The refusal of a whole number over :data:`MAX_EXACT_WHOLE` in size for the integer option
+    """The refusal of a whole number over :data:`MAX_EXACT_WHOLE` in absolute value for the integer option
     ``name``: an integer still (``nsub=100000000000000000001`` was refused as no integer), too large
-    for the float the checks compute with (shown cut, with why, where no float holds it at all)."""
+    for the float the checks compute with (shown cut, with why, where no float holds it at all). Not "in size":
+    the command line says a value --size gave as --size, and the word too (``in --size``)."""
     beyond = BEYOND_FLOAT if no_float_holds(value) else ""
     return ConfigValueError(f"population option {name} must be an integer (like {default!r}) of at most 2**53 = "
-                            f"{MAX_EXACT_WHOLE} in size, got {cut_value(repr(int(value)), 100)}{beyond}")
+                            f"{MAX_EXACT_WHOLE} in absolute value, got {cut_value(repr(int(value)), 100)}{beyond}")
 
 
 def _beyond_float(value: Any) -> bool:
