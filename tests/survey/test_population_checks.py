@@ -1691,3 +1691,20 @@ def test_the_largest_fit_nsub_makes_a_template_the_fit_takes():
 
     opts = PopulationOptions.from_kwargs(fit_nsub=64)
     assert Config.model_validate(population.template_config(opts)).dataset.nsub == 64
+
+
+def test_an_unknown_set_key_beside_a_flag_is_offered_the_set_keys(tmp_path):
+    """--size 20 --set sise=30 listed the known --set keys with size written '--size' (out of its order) and
+    asked "Did you mean '--size' instead of 'sise'?", a flag, not a key --set takes: the refusal of an unknown
+    key names the keys as --set takes them, whichever flags were given beside it."""
+    out = tmp_path / "pop"
+    result = CliRunner().invoke(app, ["simulate-population", "1", str(out), "-q", "--size", "20", "--pixel-scale", "0.05",
+                                      "--set", "sise=30"])
+    text = _text(result)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
+    known = sorted(f.name for f in dataclasses.fields(PopulationOptions))
+    assert f"known: {', '.join(known)}." in text, text
+    assert "'size' instead of 'sise'" in text, text
+    assert "--size" not in text and "--pixel-scale" not in text, text
+    assert not out.exists()

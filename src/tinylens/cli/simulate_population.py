@@ -223,6 +223,8 @@ def simulate_population_command(
     try:
         PopulationOptions.from_kwargs(**options)
     except ConfigError as exc:  # pixel_scale must be > 0: said as --pixel-scale where that option gave it
+        if set(options) - set(PopulationOptions.__dataclass_fields__):  # an unknown --set key: the keys it lists,
+            raise  # and the one it suggests, are --set's (--size 20 --set sise=30: 'Did you mean size', not '--size')
         raise retold(exc, flags_named(str(exc), {named[k][0]: k for k in named if named[k][1] is not None})) from None
     from tinylens.survey.population import simulate_population
 
