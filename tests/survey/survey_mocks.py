@@ -208,6 +208,26 @@ def echo_truth_path(lens_id: str, config: dict[str, Any], lens_out: str, truth_p
     return row
 
 
+def echo_after_sampler_import(lens_id: str, config: dict[str, Any], lens_out: str, truth_path: str | None = None,
+                              precision: str | None = None) -> dict[str, Any]:
+    """:func:`echo_truth_path` (importable by name, for Dask workers) after importing the runner of
+    ``config``'s sampler, as a real fit does: where this Python lacks the sampler's package, the
+    failed row a real fit writes then (``runner.missing_here_text``) instead."""
+    import importlib
+
+    from tinylens.inference import METHODS
+    from tinylens.survey import runner
+
+    method = (config.get("inference") or {}).get("method") or "nautilus"
+    try:
+        importlib.import_module(METHODS["sampler"][method].partition(":")[0])
+    except ModuleNotFoundError as exc:
+        row = runner.failed_row(lens_id, runner.one_line(runner.missing_here_text(exc)))
+        runner.write_row(Path(lens_out), row)
+        return row
+    return echo_truth_path(lens_id, config, lens_out, truth_path, precision)
+
+
 def stand_in_result(folder: Path) -> Path:
     """Write the ``result.json`` of a fake fit in the lens folder ``folder``, as ``tinylens.fit``
     writes its result before ``runner.fit_lens`` writes the ``ok`` row.json (``is_done`` takes an

@@ -5904,3 +5904,93 @@ def test_an_older_rows_result_json_whose_quality_lists_are_no_lists_leaves_criti
     assert runner.read_rows(tmp_path) == {"l1": {"status": "ok", "lens_id": "l1"}}
     (folder / "result.json").write_text('{"quality": {"flags": ["a", "b"], "critical": ["b", NaN]}, "x": NaN}')
     assert runner.read_rows(tmp_path)["l1"]["critical_flags"] == "b"
+
+
+#: A `dask worker` preload that leaves nautilus out of the worker's Python, as a worker started in
+#: an environment without it (the survey's own has it: its template check passed).
+WITHOUT_NAUTILUS = "import sys\nsys.modules['nautilus'] = None\n"
+
+
+def _lacking_reason(worker: str) -> str:
+    """How a failed lens's reason begins where the worker ``worker`` of this host lacks nautilus."""
+    import socket
+    import sys
+
+    return (f"Not fitted: host {socket.gethostname()} (Dask worker {worker}) lacks the package nautilus (not installed "
+            f"in its Python, {sys.executable}), which the template's sampler needs")
+
+
+def test_a_worker_lacking_the_sampler_package_is_named_at_start_and_fits_no_lens(tmp_path, mock_survey, monkeypatch):
+    """A Dask worker started without nautilus failed each lens it took (a permanent failed row, to
+    be fitted again with --retry-failed), though the other worker could fit it: with one good and
+    one such worker, the lenses it took failed. The survey now asks its workers at the start
+    whether they import the template's sampler, names each host that does not in one warning (its
+    workers, its Python and the pip command that installs the package there), and gives its lenses
+    to the other workers: every lens is fitted. (A scheduler and a good worker in this process, the
+    other a `dask worker` process without nautilus; fits faked, importing the sampler as a fit does.)"""
+    import socket
+    import sys
+
+    from distributed import Client, LocalCluster
+
+    from survey_mocks import echo_after_sampler_import
+    from tinylens.errors import ConfigWarning
+
+    monkeypatch.setattr(runner, "check_template", lambda *args, **kwargs: None)
+    monkeypatch.setattr(runner, "fit_lens", echo_after_sampler_import)
+    (tmp_path / "preload.py").write_text(WITHOUT_NAUTILUS)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp", host="127.0.0.1",
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        good = next(iter(cluster.workers.values())).address
+        with _late_worker(cluster.scheduler_address, tmp_path / "preload.py"):
+            client.wait_for_workers(2, timeout=60)
+            bad = next(address for address in client.scheduler_info()["workers"] if address != good)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                frame = runner.run_survey(mock_survey["lenses"], mock_survey["template"], tmp_path / "out",
+                                          scheduler=cluster.scheduler_address, progress=False)
+    assert frame["status"].tolist() == ["ok"] * 4, frame[["lens_id", "status", "reason"]].to_dict("records")
+    said = [" ".join(str(w.message).split()) for w in caught if issubclass(w.category, ConfigWarning)]
+    lacking = [text for text in said if "lacks the package" in text]
+    command = f"{sys.executable} -m pip install 'nautilus-sampler[checkpointing]'"
+    assert lacking == [f"Host {socket.gethostname()} (Dask worker {bad}) lacks the package nautilus (not installed in "
+                       f"its Python, {sys.executable}), which the template's sampler needs: it fits no lens, its "
+                       f"lenses being given to the other workers. Install it there ({command}) or start its workers "
+                       "in the survey's environment."], said
+
+
+def test_lenses_only_workers_lacking_the_sampler_package_could_take_fail_naming_the_host(tmp_path, monkeypatch,
+                                                                                          capsys):
+    """A worker without nautilus that joins after the start (not named then) is found by the tasks
+    it takes: named once under the bar, however many lenses it refuses, and its lenses given to the
+    other workers; where no other worker is connected they fail, each row naming the host, the
+    worker and what to install there as when the fit itself finds the package missing, and the
+    summary counting them by host; once a good worker joins, the next run fits every lens there,
+    none on the worker without nautilus. (A scheduler in this process and a `dask worker` process
+    without nautilus, then a good worker in this process; fits faked, importing the sampler as a fit does.)"""
+    from distributed import Client, LocalCluster
+
+    from survey_mocks import echo_after_sampler_import
+
+    monkeypatch.setattr(runner, "fit_lens", echo_after_sampler_import)
+    (tmp_path / "preload.py").write_text(WITHOUT_NAUTILUS)
+    out, lenses = _survey_folders(tmp_path, 3)
+    with LocalCluster(n_workers=0, threads_per_worker=1, processes=False, protocol="tcp", host="127.0.0.1",
+                      dashboard_address=None) as cluster, Client(cluster) as client, \
+            _late_worker(cluster.scheduler_address, tmp_path / "preload.py"):
+        client.wait_for_workers(1, timeout=60)
+        bad = next(iter(client.scheduler_info()["workers"]))
+        alone = runner._fit_lenses(lenses, {}, {}, out, [], 1, None, False, client=client)
+        rows_alone = runner.read_rows(out)
+        err = " ".join(capsys.readouterr().err.split())
+        cluster.scale(1)  # a good worker joins: the next run (--retry-failed) fits every lens there
+        client.wait_for_workers(2, timeout=60)
+        frame = runner._fit_lenses(lenses, {}, {}, out, [], 1, None, False, client=client)
+    assert alone["status"].tolist() == ["failed"] * 3
+    for reason in alone["reason"]:
+        assert reason.startswith(_lacking_reason(bad)) and "--retry-failed" in reason, reason
+    assert {lens_id: row["reason"] for lens_id, row in rows_alone.items()} == dict(zip(alone["lens_id"], alone["reason"]))
+    assert [count for _, count in runner.missing_on_workers(list(alone["reason"])).items()] == [3]
+    assert frame["status"].tolist() == ["ok"] * 3, frame[["lens_id", "status", "reason"]].to_dict("records")
+    assert err.count("survey: host ") == 1, err  # one line, though each lens was refused 4 times
+    assert f"(Dask worker {bad}) lacks the package nautilus" in err and "no other worker is connected" in err, err

@@ -1157,24 +1157,84 @@ def missing_here_text(exc: ImportError) -> str:
     the command that installs it there (which names that Python), then to run the survey again with
     --retry-failed; within :data:`MAX_REASON` where it can be, so that the command is not cut (a long
     path of that Python, a long host name: the advice after it is then said shorter)."""
-    import shlex
     import socket
     import sys
 
-    from tinylens.inference import PIP_NAMES
-
-    package = (exc.name or "?").partition(".")[0]
     try:
         from distributed import get_worker
         worker = f"Dask worker {get_worker().address}"
     except Exception:  # not in a Dask worker's task (ValueError)
         worker = f"process {os.getpid()}"
-    command = shlex.join([sys.executable, "-m", "pip", "install", PIP_NAMES.get(package, package)])
-    head = (f"{MISSING_HERE}{socket.gethostname()} ({worker}) lacks the package {package}, which the template's "
-            f"sampler needs; the lens itself is not at fault. Install it in that worker's Python ({command})")
+    return missing_text((exc.name or "?").partition(".")[0], socket.gethostname(), worker, sys.executable)
+
+
+def install_command(python: str, package: str) -> str:
+    """The command that installs ``package`` (a module's top-level name) in the Python ``python``."""
+    import shlex
+
+    from tinylens.inference import PIP_NAMES
+
+    return shlex.join([python, "-m", "pip", "install", PIP_NAMES.get(package, package)])
+
+
+def missing_text(package: str, host: str, worker: str, python: str) -> str:
+    """The reason of a lens not fitted because ``worker`` (``Dask worker ADDRESS``) on ``host``
+    lacks ``package`` in its Python ``python`` (:func:`missing_here_text`; :func:`missing_row`)."""
+    head = (f"{MISSING_HERE}{host} ({worker}) lacks the package {package}, which the template's sampler needs; "
+            f"the lens itself is not at fault. Install it in that worker's Python ({install_command(python, package)})")
     tail = (f" or start that worker in the survey's environment, then run {SURVEY_RERUN} again with "
             "--retry-failed (run_survey: retry_failed=True).")
     return head + (tail if len(head) + len(tail) <= MAX_REASON else ", then rerun with --retry-failed.")
+
+
+def missing_row(lens_id: str, refusal: Mapping[str, Any]) -> dict[str, Any]:
+    """The failed row of a lens that only workers lacking its sampler's package were connected to
+    take, ``refusal`` being the last one's (:data:`checked_task`: its ``worker``, and what
+    :func:`missing_here` said there); the same reason as where the fit itself found the package
+    missing (:func:`missing_here_text`)."""
+    return failed_row(lens_id, one_line(missing_text(refusal["missing"], refusal["host"],
+                                                     f"Dask worker {refusal['worker']}", refusal["python"])))
+
+
+def sampler_module(config: Mapping[str, Any]) -> str | None:
+    """The module of tinylens that runs the search the template ``config`` names (the runner of
+    its ``inference.method``, :data:`tinylens.inference.METHODS`), whose import is what needs that
+    method's package (nautilus, dynesty, or one they import); None where its inference section is
+    not valid (the template check refuses it)."""
+    from tinylens.config.schema import DEFAULT_METHODS
+    from tinylens.inference import METHODS
+
+    inference = template_inference(config)
+    if inference is None:
+        return None
+    kind = getattr(inference, "type", None) or "sampler"
+    target = METHODS.get(kind, {}).get(getattr(inference, "method", None) or DEFAULT_METHODS.get(kind, ""))
+    return None if target is None else target.partition(":")[0]
+
+
+def missing_here(module: str) -> dict[str, str] | None:
+    """Run on a worker: ``None`` where its Python imports ``module`` (:func:`sampler_module`), else
+    what is missing there: the package (the top-level name of the module not found), the host and
+    the worker's Python. A module of tinylens's own that is missing (a broken tinylens) is raised."""
+    import importlib
+    import socket
+    import sys
+
+    try:
+        importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        package = (exc.name or "").partition(".")[0]
+        if not package or package == "tinylens":
+            raise
+        return {"missing": package, "host": socket.gethostname(), "python": sys.executable}
+    return None
+
+
+def sampler_check(module: str, timeout: float) -> dict[str, str] | None:
+    """:func:`missing_here` of ``module``, run on a worker in a thread of its own given ``timeout``
+    seconds (an import from a hung mount holds neither the worker nor the survey): ``None`` also
+    where it did not finish."""
+    return in_a_thread(lambda: missing_here(module), timeout, "tinylens-sampler-check")
 
 
 def missing_on_workers(reasons: Sequence[Any]) -> dict[tuple[str, str, str | None], int]:
@@ -2920,6 +2980,55 @@ def check_worker_copies(client: Any, workers: Sequence[str] | None = None, timeo
             "for this process.", ConfigWarning, stacklevel=3)
 
 
+def check_worker_samplers(client: Any, module: str | None, skip: Sequence[str] = (),
+                          timeout: float = IMPORT_CHECK_SECONDS) -> dict[str, dict[str, str]]:
+    """The workers of ``client``'s cluster (those of ``skip`` left out: their import check gave no
+    answer) whose Python lacks a package that the template's search needs (their import of
+    ``module``, :func:`sampler_module`, fails: :func:`missing_here`), by address, with what is
+    missing there; each host among them is named in one ConfigWarning (:func:`lacking_host_text`).
+
+    Such a worker (started in another environment than the survey's, whose own Python passed the
+    template check) would fail each lens it took; the survey gives its lenses to the other workers
+    (:func:`_fit_lenses`), and fails them only where no other worker is connected. Each worker is
+    given ``timeout`` seconds, the cluster :data:`CONNECT_TIMEOUT` more; one that gives no answer,
+    and every one where the cluster cannot be asked, is not named: each task checks its worker
+    (:data:`checked_task`)."""
+    if module is None:
+        return {}
+    try:
+        workers = asked_workers(client, skip)
+        if workers == []:
+            return {}
+        answers = client.run(sampler_check, module, timeout, workers=workers, on_error="return",
+                             callback_timeout=timeout + connect_seconds())
+    except Exception:  # noqa: BLE001 - a cluster that cannot be asked: each task checks its worker
+        return {}
+    lacking = {address: answer for address, answer in answers.items() if isinstance(answer, dict)}
+    every = len(lacking) == len(answers) and not skip
+    hosts: dict[tuple[str, str, str], list[str]] = {}
+    for address, answer in sorted(lacking.items()):
+        hosts.setdefault((answer["host"], answer["missing"], answer["python"]), []).append(address)
+    for (host, package, python), addresses in hosts.items():
+        warnings.warn(lacking_host_text(host, package, python, addresses, every), ConfigWarning, stacklevel=2)
+    return lacking
+
+
+def lacking_host_text(host: str, package: str, python: str, workers: Sequence[str], every: bool = False,
+                      lead: str = "Host") -> str:
+    """What the survey says, once, of the host ``host`` whose Dask ``workers`` lack ``package`` in
+    their Python ``python``: what to install there, and that their lenses go to the other workers
+    (``every``: there are none, so that the lenses fail unless a worker that has it joins); its
+    first word ``lead`` (``survey: host`` for a line under the progress bar)."""
+    one = len(workers) == 1
+    whose = f"Dask worker {workers[0]}" if one else f"Dask workers {listed(list(workers), 3)}"
+    then = ("no other worker is connected, so that the lenses fail unless one that has it joins" if every else
+            f"{'it fits' if one else 'they fit'} no lens, {'its' if one else 'their'} lenses being given to the "
+            "other workers")
+    return (f"{lead} {host} ({whose}) lacks the package {package} (not installed in its Python, {python}), "
+            f"which the template's sampler needs: {then}. Install it there ({install_command(python, package)}) or "
+            "start its workers in the survey's environment.")
+
+
 def my_copy() -> tuple[str, str]:
     """This process's tinylens: its version and the file of its package."""
     import tinylens
@@ -2954,7 +3063,7 @@ def unasked_copies(silent: Sequence[str], copies_unchecked: Mapping[str, str] | 
 
 
 #: The ``status`` of what a survey task returns, without fitting its lens, on a worker that runs
-#: another tinylens than the survey's, or does not see its folders (:data:`checked_task`); the
+#: another tinylens than the survey's, does not see its folders or lacks its sampler's package (:data:`checked_task`); the
 #: survey gives the lens to another.
 REFUSED = "refused"
 
@@ -2971,7 +3080,8 @@ def _task_on_a_checked_worker() -> Callable[..., dict[str, Any]]:
             return "?"
 
     def checked_task(allowed: tuple[str, tuple[str, ...]], fit: str, lens_id: str, *args: Any,
-                     seen: tuple[str, str, dict[str, str]] | None = None, **kwargs: Any) -> dict[str, Any]:
+                     seen: tuple[str, str, dict[str, str]] | None = None, needs: str | None = None,
+                     **kwargs: Any) -> dict[str, Any]:
         import importlib
         import os
 
@@ -2989,17 +3099,24 @@ def _task_on_a_checked_worker() -> Callable[..., dict[str, Any]]:
             unseen = told(seen) if told is not None else ""
             if unseen:
                 return {"lens_id": lens_id, "status": "refused", "worker": worker_address(), "unseen": unseen}
+        if needs is not None:  # the template's sampler's package, which this worker's Python may lack (missing_here)
+            lacks = getattr(importlib.import_module("tinylens.survey.runner"), "missing_here", None)
+            missing = lacks(needs) if lacks is not None else None
+            if missing:
+                return {"lens_id": lens_id, "status": "refused", "worker": worker_address(), **missing}
         module, _, name = fit.partition(":")
         return getattr(importlib.import_module(module), name)(lens_id, *args, **kwargs)
 
     return checked_task
 
 
-#: What a survey task runs on its worker: ``checked_task(allowed, fit, lens_id, *args, seen=None, **kwargs)``
+#: What a survey task runs on its worker: ``checked_task(allowed, fit, lens_id, *args, seen=None, needs=None, **kwargs)``
 #: calls the function named ``fit`` (``module:name``, :func:`fit_lens`) where the worker runs the
-#: tinylens ``allowed`` (:func:`task_copies`) and sees the folders ``seen`` (:func:`task_view`;
-#: ``None``: not asked) as the survey does, else returns a :data:`REFUSED` row naming the worker
-#: and its tinylens, or what it does not see (``unseen``), its lens untouched. Workers that join a
+#: tinylens ``allowed`` (:func:`task_copies`), sees the folders ``seen`` (:func:`task_view`;
+#: ``None``: not asked) as the survey does and imports the module ``needs`` (:func:`sampler_module`;
+#: ``None``: not asked), else returns a :data:`REFUSED` row naming the worker and its tinylens,
+#: what it does not see (``unseen``), or the package its Python lacks (``missing``, with its
+#: ``host`` and ``python``: :func:`missing_here`), its lens untouched. Workers that join a
 #: cluster after the survey checked it (a batch system starting them late, a worker restarted after
 #: a death) are checked so. It is pickled by value, so that a worker without tinylens can run it too.
 checked_task = _task_on_a_checked_worker()
@@ -4108,8 +4225,10 @@ def _run_survey(lens_dir: str | Path, template: str | Path, out: str | Path, wor
             folders_unchecked: dict[str, str] = {}  # workers whose folders were not checked, with why
             copies_unchecked: dict[str, str] = {}  # workers whose tinylens was not checked, with why
             with dask_client(workers, scheduler, silent, copies_unchecked) if todo else contextlib.nullcontext() as client:
-                if client is not None and scheduler:  # a local cluster's workers share this machine's disks
+                lacking: dict[str, dict[str, str]] = {}  # workers whose Python lacks the sampler's package
+                if client is not None and scheduler:  # a local cluster's workers share this machine's disks and Python
                     folders_unchecked = check_worker_folders(client, out, resolved(lens_dir), todo, skip=silent)
+                    lacking = check_worker_samplers(client, sampler_module(config), skip=silent)
                 remove_unfinished(out / MANIFEST_FILE, out / CATALOG_PARQUET, out / CATALOG_CSV)  # a killed survey's
                 write_json(out / MANIFEST_FILE, current)
                 if changed:
@@ -4127,7 +4246,8 @@ def _run_survey(lens_dir: str | Path, template: str | Path, out: str | Path, wor
                     return _fit_lenses(todo, rows, config, out, done, workers, scheduler, progress, client=client,
                                        check_folders=bool(scheduler), silent=silent,
                                        folders_unchecked=folders_unchecked, copies_unchecked=copies_unchecked,
-                                       resuming=resuming, scheduler_file=file, no_worker_wait=no_worker_wait)
+                                       resuming=resuming, scheduler_file=file, no_worker_wait=no_worker_wait,
+                                       lacking=lacking)
     except BaseException:
         if new_folder:  # refused (or stopped) before writing anything: no empty folder left to puzzle over
             with contextlib.suppress(OSError):
@@ -4188,7 +4308,8 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
                 client: Any = None, check_folders: bool = False, silent: Sequence[str] = (),
                 folders_unchecked: Mapping[str, str] | None = None,
                 copies_unchecked: Mapping[str, str] | None = None, resuming: int = 0,
-                scheduler_file: Path | None = None, no_worker_wait: float | None = None) -> pd.DataFrame:
+                scheduler_file: Path | None = None, no_worker_wait: float | None = None,
+                lacking: Mapping[str, Mapping[str, str]] | None = None) -> pd.DataFrame:
     """Fit the lenses ``todo`` on the Dask cluster (``client``'s, else a :func:`dask_client` of
     ``workers`` and ``scheduler``), adding their rows to ``rows`` and rewriting the catalogue as
     they come; return the catalogue. The progress counts ``todo`` and the rows ``done`` of the
@@ -4206,7 +4327,12 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
     ``no_worker_wait`` (default :data:`NO_WORKER_WAIT`; 0: never): once the cluster has had no
     worker for that many seconds (:class:`NoWorkerWatch`), a local cluster's survey cancels its
     tasks, writes the catalogue and raises :class:`NoWorkersLeft`; an external scheduler's says so
-    (:func:`no_worker_for_note`) and goes on waiting."""
+    (:func:`no_worker_for_note`) and goes on waiting. Each task also asks its worker whether its
+    Python has the package the template's sampler needs (:func:`missing_here`); the workers
+    ``lacking`` it (:func:`check_worker_samplers`'s answer, each host said then) and those that
+    refuse a lens for it (each host said once: :func:`lacking_host_text`) are given no lens while
+    another worker is connected; a lens that only such workers could take fails, its row naming
+    the host and what to install there (:func:`missing_row`)."""
     from distributed import KilledWorker, as_completed
 
     from tinylens.locks import holder_text
@@ -4247,7 +4373,10 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
         lock = out / SURVEY_LOCK_FILE
         mine = holder_text(lock) if check_folders and lock.is_file() else ""
         fit = f"{fit_lens.__module__}:{fit_lens.__qualname__}"  # (a test's stand-in where it is one)
-        refused: dict[str, dict[str, Any]] = {}  # workers of another tinylens, or blind to a folder, by address
+        refused: dict[str, dict[str, Any]] = {  # workers of another tinylens, blind to a folder, or lacking the sampler
+            address: {"status": REFUSED, "worker": address, **missing} for address, missing in (lacking or {}).items()}
+        told_hosts = {(missing["host"], missing["missing"]) for missing in (lacking or {}).values()}  # said at the start
+        needs = sampler_module(config)
         refusals: dict[str, int] = {}
         unfitted: list[str] = []  # refused by every worker they were given to
         gone: set[str] = set()  # lenses whose folder this process no longer sees either: their workers not asked
@@ -4269,7 +4398,7 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
                                        str(lens.output(out)), truth_path=str(lens.folder / TRUTH_FILE),
                                        precision=get_precision(),
                                        seen=task_view(out, mine, lens) if check_folders and lens.lens_id not in gone else None,
-                                       pure=False, retries=RETRIES, workers=where, allow_other_workers=where is not None)
+                                       needs=needs, pure=False, retries=RETRIES, workers=where, allow_other_workers=where is not None)
             except Exception:  # distributed's ClosedClientError (a plain Exception), or an older one's
                 if client.status != "closed":  # only where the client gave up reconnecting to a lost scheduler
                     raise
@@ -4361,9 +4490,15 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
                         gone.add(lens.lens_id)
                         submit(lens)
                         continue
+                    lacks = refusal.get("missing")
                     if refusal["worker"] not in refused:
                         refused[refusal["worker"]] = refusal
-                        bar.note(refused_worker_note(refusal, my_copy(), silent, folders_unchecked, copies_unchecked))
+                        if not lacks:
+                            bar.note(refused_worker_note(refusal, my_copy(), silent, folders_unchecked, copies_unchecked))
+                        elif (refusal["host"], lacks) not in told_hosts:  # one line per host
+                            told_hosts.add((refusal["host"], lacks))
+                            bar.note(lacking_host_text(refusal["host"], lacks, refusal["python"], [refusal["worker"]],
+                                                       good_workers(client, refused) is None, lead="survey: host"))
                     # Held against the lens only where no other worker could take it: while one is busy,
                     # Dask's work stealing hands its queued lenses to the idle worker that refuses them,
                     # again and again, which must not leave them unfitted beside a worker that fits them.
@@ -4371,6 +4506,13 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
                         refusals[lens.lens_id] = refusals.get(lens.lens_id, 0) + 1
                     if refusals.get(lens.lens_id, 0) <= RESUBMITS:
                         submit(lens)
+                    elif lacks:  # no worker connected has the sampler's package: failed, saying where to install it
+                        row = missing_row(lens.lens_id, refusal)
+                        write_row(lens.output(out), row)
+                        bar.update(row)
+                        rows[lens.lens_id] = row
+                        unflushed += 1
+                        submit_more()
                     else:
                         unfitted.append(lens.lens_id)
                         submit_more()
@@ -4403,7 +4545,8 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
     if stalled and (dropped or unsent or unfitted):  # every lens back (its row taken): the survey ended, not stopped
         raise NoWorkersLeft(stalled[0], [*dropped, *unsent, *unfitted], len(frame))
     if unfitted:
-        raise TinyLensError(unfitted_text(unfitted, refused, len(frame)))
+        raise TinyLensError(unfitted_text(unfitted, {address: refusal for address, refusal in refused.items()
+                                                     if not refusal.get("missing")}, len(frame)))
     if (dropped or unsent) and lost:
         raise TinyLensError(lost_scheduler_text(lost, dropped, len(frame), unsent, scheduler_file))
     if dropped or unsent:
