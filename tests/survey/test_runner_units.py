@@ -5916,8 +5916,9 @@ def _lacking_reason(worker: str) -> str:
     import socket
     import sys
 
-    return (f"Not fitted: host {socket.gethostname()} (Dask worker {worker}) lacks the package nautilus (not installed "
-            f"in its Python, {sys.executable}), which the template's sampler needs")
+    return (f"Not fitted: host {socket.gethostname()} (Dask worker {worker}) lacks the package nautilus, which the "
+            f"template's sampler needs; the lens itself is not at fault. Install it in that worker's Python "
+            f"({sys.executable} -m pip install")
 
 
 def test_a_worker_lacking_the_sampler_package_is_named_at_start_and_fits_no_lens(tmp_path, mock_survey, monkeypatch):
