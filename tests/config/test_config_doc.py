@@ -269,3 +269,26 @@ def test_a_page_naming_one_samplers_checkpoint_record_names_every_samplers(recor
             wrong.append(f"{page.name} names {sorted(names[s] for s in shown)} but not "
                          f"{sorted(names[s] for s in set(names) - shown)}")
     assert wrong == [], "\n".join(wrong)
+
+
+def test_a_page_telling_an_inference_setting_names_it_as_the_older_sampling_section_writes_it_too():
+    """A template or config may hold TinyLensGpu's older ``sampling:`` section, where
+    ``inference.settings.checkpoint_every`` is ``sampling.checkpoint_every`` (as tinylens's messages
+    name it for such a config): each paragraph or bullet of a page that names a setting as
+    ``inference.settings.<key>`` names it the older way too, so that user is not sent to a
+    section their config does not have."""
+    from tinylens.config.loader import key_as_written
+
+    older = {"sampling": {"sampler": "nautilus", "nlive": 200}}  # as parsed from such a file
+    root = Path(__file__).parents[2]
+    wrong, seen = [], 0
+    for page in [root / "README.md", *sorted((root / "docs").glob("*.md"))]:
+        for block in re.split(r"\n\s*\n|\n(?=\s*[*-] )", page.read_text()):
+            for key in re.findall(r"`inference\.settings\.(\w+)", block):
+                seen += 1
+                written = key_as_written(older, f"inference.settings.{key}")
+                assert written == f"sampling.{key}", written
+                if f"`{written}" not in block:
+                    wrong.append(f"{page.name}: inference.settings.{key} without {written}")
+    assert seen >= 5, seen  # README's resume and checkpoint_every, survey.md's budget and template keys
+    assert wrong == [], "\n".join(wrong)
