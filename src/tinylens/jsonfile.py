@@ -170,6 +170,23 @@ def read_json_file(path: str | Path, non_finite: bool = False) -> Any:
     return parse_json(read_json_text(path), non_finite)
 
 
+def unreadable_reason(err: OSError | ValueError) -> str:
+    """Why a JSON file could not be read (:func:`read_json_file`'s error ``err``), in words: what
+    stands in its place (a named pipe, a folder), the system's reason, or what is wrong with its
+    text (not UTF-8, nested too deeply, not JSON)."""
+    if isinstance(err, NotAFile):
+        return str(err)
+    if isinstance(err, IsADirectoryError):
+        return "it is a folder, not a file"
+    if isinstance(err, OSError):
+        return f"{type(err).__name__}: {err.strerror or err}"
+    if isinstance(err, UnicodeDecodeError):
+        return "it is not UTF-8 text: a damaged file"
+    if isinstance(err, NestedTooDeep):
+        return str(err)
+    return f"not JSON: {err}"
+
+
 def read_json_object(path: str | Path, non_finite: bool = False) -> dict[str, Any] | None:
     """The JSON object (a mapping) in the file ``path``; None where it is missing, cannot be read,
     is not JSON that can be read (:func:`read_json_file`, ``non_finite`` as there) or holds another

@@ -1496,3 +1496,45 @@ def test_a_survey_json_without_its_not_finite_record_reads_each_null_as_before(t
         stored = {k: v for k, v in current.items() if k != provenance.NOT_FINITE_KEY}
         write_json(path, stored if record is None else {**stored, provenance.NOT_FINITE_KEY: record})
         assert provenance.manifest_conflict(provenance.read_json(path), current) is None, record
+
+
+def test_a_survey_json_holding_a_nan_still_refuses_another_template(one_lens):
+    """A survey.json written again by another program's json.dump (a hand-edited record holding a
+    NaN) was read as no record at all, by a reader that refuses NaN: the check of the template
+    was skipped, and a survey run with another nlive reused the finished fit without a word (exit 0).
+    The NaN is read as the number it is: the same template still runs, another is refused."""
+    path = one_lens["out"] / provenance.MANIFEST_FILE
+    record = json.loads(path.read_text())
+    record["note"] = float("nan")  # what an edit in Python leaves: json.dump writes NaN
+    path.write_text(json.dumps(record))
+    assert "NaN" in path.read_text()
+    other = one_lens["tmp"] / "other.yaml"
+    config = yaml.safe_load(one_lens["template"].read_text())
+    assert config["inference"]["settings"]["nlive"] != 77
+    config["inference"]["settings"]["nlive"] = 77
+    other.write_text(yaml.safe_dump(config))
+    result = _survey(one_lens, template=other)
+    text = " ".join(result.output.split())
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert "another template" in text and "inference.settings.nlive:" in text and "-> 77" in text, text
+    assert not (one_lens["out"] / "catalog.csv").exists()  # nothing written
+    assert _survey(one_lens).exit_code == 0  # the template it records
+
+
+@pytest.mark.parametrize("content", ["", '{"lens_dir": "/l', "[]"], ids=["empty", "cut_short", "a_list"])
+def test_a_survey_json_that_cannot_be_read_beside_finished_fits_is_refused(one_lens, content):
+    """A damaged survey.json (empty, cut short, not an object) beside finished fits was taken for no
+    record: the finished fits were reused under any template without a word. It is refused, naming
+    the file and why, with what to do (exit 2, nothing written); --reuse-finished keeps the fits and
+    writes the record afresh."""
+    path = one_lens["out"] / provenance.MANIFEST_FILE
+    path.write_text(content)
+    result = _survey(one_lens)
+    text = " ".join(result.output.split())
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert f"{path.resolve()} cannot be read" in text and "--reuse-finished" in text and "--out" in text, text
+    assert path.read_text() == content and not (one_lens["out"] / "catalog.csv").exists()  # nothing written
+    result = _survey(one_lens, None, None, "--reuse-finished")
+    assert result.exit_code == 0, result.output
+    assert json.loads(path.read_text())["lens_dir"] == str(one_lens["lenses"].resolve())
+    assert pd.read_csv(one_lens["out"] / "catalog.csv")["lens_mass.0.theta_E_median"].tolist() == [1.01]

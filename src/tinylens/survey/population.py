@@ -95,7 +95,7 @@ from tinylens.atomic import write_atomic
 from tinylens.errors import DISK_FULL, POPULATION_RERUN, ConfigValueError, ConfigWarning, OutputError, listed
 from tinylens.inference.progress import PLAIN_EVERY_S, PlainLines, clock_time, draws_live
 from tinylens import lens_equation
-from tinylens.jsonfile import NestedTooDeep, NotAFile, read_json_file
+from tinylens.jsonfile import read_json_file, unreadable_reason
 from tinylens.precision import get_precision
 from tinylens.profiles.ellipticity import e1e2_to_qphi, qphi_to_e1e2, shear_to_polar
 from tinylens.profiles.light.sersic import total_flux
@@ -590,20 +590,8 @@ def existing_population(outdir: Path, settings: Mapping[str, Any]) -> bool:
     return True
 
 
-def _unreadable(err: OSError | ValueError) -> str:
-    """Why a population.json could not be read, in words: what stands in its place (a named pipe,
-    a folder), the system's reason, or what is wrong with its text (nested too deeply, not JSON)."""
-    if isinstance(err, NotAFile):
-        return str(err)
-    if isinstance(err, IsADirectoryError):
-        return "it is a folder, not a file"
-    if isinstance(err, OSError):
-        return f"{type(err).__name__}: {err.strerror or err}"
-    if isinstance(err, UnicodeDecodeError):
-        return "it is not UTF-8 text: a damaged file"
-    if isinstance(err, NestedTooDeep):
-        return str(err)
-    return f"not JSON: {err}"
+#: Why a population.json could not be read, in words (:func:`~tinylens.jsonfile.unreadable_reason`).
+_unreadable = unreadable_reason
 
 
 def _simulate_into(outdir: Path, n: int, seed: int, opts: PopulationOptions, progress: bool) -> pd.DataFrame:

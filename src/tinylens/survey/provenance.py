@@ -40,7 +40,7 @@ from tinylens.config.loader import MAPPING, KeyWords, as_written, legacy_samplin
 from tinylens.config.schema import exponent_numbers, without_keys, without_speed_only
 from tinylens.data.dataset import MASK_READ_AS  # a stamp without it: a lens fitted before, fitted again
 from tinylens.errors import TinyLensError, cut_value, listed
-from tinylens.jsonfile import NON_FINITE, read_json_object, read_result_object
+from tinylens.jsonfile import NON_FINITE, read_json_file, read_json_object, read_result_object, unreadable_reason
 
 MANIFEST_FILE = "survey.json"
 #: ``dataset`` keys naming a lens's input files.
@@ -208,6 +208,23 @@ def unstamped_changes(config: Mapping[str, Any]) -> list[str]:
 def read_json(path: Path) -> dict[str, Any] | None:
     """The JSON object in ``path``; ``None`` if missing or unreadable (:func:`~tinylens.jsonfile.read_json_object`)."""
     return read_json_object(path)
+
+
+def read_manifest(path: Path) -> tuple[dict[str, Any] | None, str | None]:
+    """A survey's record ``survey.json`` at ``path`` and, where it is there but cannot be read, why
+    (in words, :func:`~tinylens.jsonfile.unreadable_reason`): ``(record, None)``, ``(None, None)``
+    where there is none, ``(None, why)`` where it is damaged (empty, cut short, a JSON value that is
+    not an object). A NaN or an Infinity in it (written by another program, Python's json.dump of
+    an edited record) is read as that number, which :func:`manifest_conflict` compares as such."""
+    try:
+        content = read_json_file(path, non_finite=True)
+    except FileNotFoundError:
+        return None, None
+    except (OSError, ValueError) as err:
+        return None, unreadable_reason(err)
+    if not isinstance(content, dict):
+        return None, f"it holds a JSON {type(content).__name__}, not the survey's record"
+    return content, None
 
 
 def read_stamp(path: Path) -> dict[str, Any] | None:

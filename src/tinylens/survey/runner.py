@@ -68,7 +68,7 @@ from tinylens.survey.provenance import (
     limit_raised,
     manifest,
     manifest_conflict,
-    read_json,
+    read_manifest,
     read_stamp,
     stamps_conflict,
     template_digest,
@@ -1999,10 +1999,18 @@ def check_manifest(out: Path, current: Mapping[str, Any], template: str | Path,
     ``config``) is not a valid config, its mistakes are said instead: compared as written with
     one recorded as its fits read it (:func:`~tinylens.survey.provenance.template_key`), it would
     differ in keys it never changed."""
-    recorded = read_json(out / MANIFEST_FILE)
+    recorded, unreadable = read_manifest(out / MANIFEST_FILE)
     results = list((out / LENSES_DIR).glob(f"*/{filenames.RESULT}"))
-    if recorded is None or not results:
+    if not results or (recorded is None and unreadable is None):  # no finished fit, or no record (deleted)
         return
+    if recorded is None:  # the finished fits' template, lens folder and precision unknown: not reused unchecked
+        raise ConfigValueError(
+            f"The survey output folder {out} holds finished fits, but its record {out / MANIFEST_FILE} cannot be read "
+            f"({unreadable}), so the template, lens folder and precision they were made with are unknown; they would "
+            f"be reused as if made by this run. Give a new {SURVEY_FOLDER_CHOICE} for template {template}, or keep them "
+            "with --reuse-finished (run_survey: reuse_finished=True) if they were made with this template and lens "
+            f"folder ({MANIFEST_FILE} is then written afresh), or delete {out} to fit everything again."
+        )
     if not recorded.get("precision"):  # an older survey.json: its fits say what they computed in
         recorded = {**recorded, "precision": fitted_precision(results)}
     stamps = {path.parent.name: read_stamp(path.parent / filenames.INPUTS) or {} for path in results}
