@@ -691,6 +691,24 @@ def test_a_folder_holding_another_population_is_refused(finished, tmp_path):
     assert _digests(pop) == before
 
 
+
+def test_a_seed_of_400_digits_is_cut_in_the_other_settings_message(finished, tmp_path):
+    """'already holds a population made with other settings (seed 7 there, 1000...000 now)' wrote a
+    --seed of 400 digits out in full, a message of over 400 characters; the seed is shown cut, its
+    first digits and its length (as the seed's own refusals cut it), the other differences as before."""
+    pop = _copy(finished, tmp_path)
+    before = _digests(pop)
+    seed = "9" + "0" * 399
+    sets = [f"--set={k}={json.dumps(v)}" for k, v in TINY.items()]
+    result = CliRunner().invoke(app, ["simulate-population", "2", str(pop), "--seed", seed, "-q", *sets])
+    assert result.exit_code == 2, result.output
+    text = _text(result)
+    assert f"{pop} already holds a population made with other settings" in text and "Traceback" not in text
+    assert "n 1 there, 2 now" in text and f"seed {SEED} there, 9000" in text and "(400 characters) now" in text, text
+    assert "0" * 100 not in text, text
+    assert _digests(pop) == before
+
+
 def test_the_precision_is_recorded_and_a_rerun_in_another_is_refused(finished, tmp_path, monkeypatch, x64):
     """population.json did not say which precision the lenses were simulated in, and a rerun of
     the same command under TINYLENS_PRECISION=float64 rewrote a float32 population's lenses with

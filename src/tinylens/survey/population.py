@@ -92,7 +92,7 @@ import yaml
 from scipy import optimize
 
 from tinylens.atomic import write_atomic
-from tinylens.errors import DISK_FULL, POPULATION_RERUN, ConfigValueError, ConfigWarning, OutputError, listed
+from tinylens.errors import DISK_FULL, POPULATION_RERUN, ConfigValueError, ConfigWarning, OutputError, cut_value, listed
 from tinylens.inference.progress import PLAIN_EVERY_S, PlainLines, clock_time, draws_live
 from tinylens import lens_equation
 from tinylens.jsonfile import read_json_file, unreadable_reason
@@ -554,9 +554,14 @@ def settings_differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list
     return [_difference(k, a, b) for k, a, b in pairs if a != b]
 
 
+#: Characters of a value :func:`_difference` shows, at most (a seed of 400 digits: its first and its length).
+SHOWN_VALUE = 60
+
+
 def _difference(key: str, old: Any, new: Any) -> str:
-    """``'seed 1 there, 2 now'``; for the precision, also what sets it."""
-    text = f"{key} {old} there, {new} now"
+    """``'seed 1 there, 2 now'``, each value cut to :data:`SHOWN_VALUE` characters
+    (:func:`~tinylens.errors.cut_value`); for the precision, also what sets it."""
+    text = f"{key} {cut_value(str(old), SHOWN_VALUE, old)} there, {cut_value(str(new), SHOWN_VALUE, new)} now"
     return f"{text} (set by TINYLENS_PRECISION or tinylens.set_precision)" if key == "precision" else text
 
 
