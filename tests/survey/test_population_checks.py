@@ -197,6 +197,8 @@ def test_a_too_large_integer_option_beside_size_is_not_said_to_be_in_the_size_fl
     assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
     assert text.startswith("Error: population option nsub must be an integer (like 8) of at most 2**53"), text
     assert "--size" not in text, text
+
+
     assert not out.exists()
 
 
@@ -1726,3 +1728,42 @@ def test_an_unknown_set_key_beside_a_flag_is_offered_the_set_keys(tmp_path):
     assert "'size' instead of 'sise'" in text, text
     assert "--size" not in text and "--pixel-scale" not in text, text
     assert not out.exists()
+
+
+NINES = "9" * 5000  # more digits than Python's int() reads from text (4300)
+
+
+@pytest.mark.parametrize("args, said", [
+    (["1e400"], "the number of lenses must be <= 1000000"),
+    (["-1e400"], "the number of lenses must be >= 1"),
+    ([NINES], "the number of lenses must be <= 1000000"),
+    (["1", "--size", "1e400"], "--size must be an integer (like 100) of at most 2**53"),
+    (["1", "--size", NINES], "--size must be an integer (like 100) of at most 2**53"),
+    (["1", "--seed", "-1e400"], "the random seed (--seed) must be a non-negative integer"),
+    (["1", "--seed", NINES], "the random seed (--seed) must be a non-negative integer of at most 4300 digits"),
+], ids=["n_1e400", "n_minus_1e400", "n_5000_digits", "size_1e400", "size_5000_digits", "seed_minus_1e400",
+        "seed_5000_digits"])
+def test_a_whole_number_no_float_holds_is_shown_as_typed(tmp_path, args, said):
+    """'simulate-population 1 out --size 1e400' was refused with 'got inf' (float() of what was typed, as
+    was N, --size or --seed of 5000 digits, which int() does not read from text), and N 1e400 as not
+    '>= 1 (a whole number)', which it is; each is refused by its own rule, the value shown as typed, cut
+    where long, exit 2 and nothing made."""
+    out = tmp_path / "pop"
+    n, *rest = args
+    result = CliRunner().invoke(app, ["simulate-population", n, str(out), "-q", *rest])
+    text = _text(result)
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    typed = args[-1]
+    shown = typed if len(typed) <= 100 else f"{typed[:97]}... ({len(typed)} characters)"
+    assert said in text and f"got {shown}" in text and "inf" not in text.replace("1e400", ""), text
+    assert not out.exists()
+
+
+def test_a_seed_of_1e400_is_the_whole_number_it_writes():
+    """--seed 1e400 was refused as 'got inf'; a whole number written as a float is the integer it is
+    (--seed 1e3 is 1000), and one no float holds too: 10^400, as its 401 digits written out are."""
+    from tinylens.cli.simulate_population import whole_value
+    from tinylens.survey.options import check_seed
+
+    assert check_seed(whole_value("1e400")) == 10**400 and check_seed(whole_value("1e3")) == 1000
+    assert type(check_seed(whole_value("1e400"))) is int

@@ -8,6 +8,7 @@ Writes one folder per lens (``image.fits``, ``noise.fits``, ``psf.fits``, ``trut
 from __future__ import annotations
 
 import datetime
+import decimal
 import re
 import shlex
 from pathlib import Path
@@ -66,15 +67,56 @@ def asks_for_help(args: list[str], takes_value: set[str], help_names: list[str])
     return any(t in help_names for t in free_tokens(args, takes_value))
 
 
+class Typed(int):
+    """A whole number given on the command line that no float holds (``1e400``, or 5000 digits, which
+    Python's ``int`` does not read from text), as typed: its ``repr`` and ``str`` are the text typed,
+    which messages show (cut), not the ``inf`` of ``float(token)``. Its value is the number, at most
+    10^:data:`~tinylens.survey.options.MAX_SEED_DIGITS` in size (``1e99999999`` is not computed):
+    beyond every count, size and seed taken, refused all the same."""
+
+    text: str
+
+    def __new__(cls, value: int, text: str) -> Typed:
+        made = super().__new__(cls, value)
+        made.text = text
+        return made
+
+    def __repr__(self) -> str:
+        return self.text
+
+    __str__ = __repr__
+
+
+def _huge_whole(token: str) -> Typed | None:
+    """``token`` as a :class:`Typed` where it spells a whole number no float holds; else None."""
+    from tinylens.survey.options import MAX_SEED_DIGITS
+
+    try:
+        number = decimal.Decimal(token.strip().replace("_", ""))
+    except (decimal.InvalidOperation, ValueError):
+        return None
+    if not number.is_finite() or number.adjusted() < 308 or number != number.to_integral_value():
+        return None
+    cap = 10**MAX_SEED_DIGITS
+    size = cap if number.adjusted() >= MAX_SEED_DIGITS else min(abs(int(number)), cap)
+    return Typed(-size if number < 0 else size, token.strip())
+
+
 def count_value(token: str) -> int | float | str:
     """``token`` as an integer (``3``), else as a float (``1.5``, ``nan``, ``-inf``), else the
-    text itself (``abc``)."""
-    for read in (int, float):
-        try:
-            return read(token)
-        except ValueError:
-            pass
-    return token
+    text itself (``abc``). A whole number no float holds (``1e400``, 5000 digits) is a
+    :class:`Typed`, shown as typed, not as the ``inf`` float() makes of it."""
+    try:
+        return int(token)
+    except ValueError:
+        pass
+    huge = _huge_whole(token)
+    if huge is not None:
+        return huge
+    try:
+        return float(token)
+    except ValueError:
+        return token
 
 
 def whole_value(token: str) -> int | float | str:
@@ -82,7 +124,7 @@ def whole_value(token: str) -> int | float | str:
     ``1e3``) as the integer it is: what ``--seed`` and ``--size`` take. Anything else (``2.5``,
     ``abc``) is passed on as read, for the population's own checks to refuse by name."""
     value = count_value(token)
-    return int(value) if isinstance(value, float) and value.is_integer() else value
+    return int(value) if isinstance(value, float) and value.is_integer() else value  # a Typed as it is
 
 
 class CountCommand(TyperCommand):
@@ -97,7 +139,7 @@ class CountCommand(TyperCommand):
                        for name in (*p.opts, *p.secondary_opts)}
         i = first_position(args, takes_value)
         n = None if i is None else args[i]
-        if n is not None and (dashed_number(n) or not isinstance(count_value(n), int)):
+        if n is not None and (dashed_number(n) or not isinstance(count_value(n), int) or isinstance(count_value(n), Typed)):
             help_names = self.get_help_option_names(ctx) if self.add_help_option else []
             if asks_for_help(args, takes_value, help_names) and not ctx.resilient_parsing:
                 click.echo(ctx.get_help(), color=ctx.color)  # as click's --help: the check (or click, at -3) would stop first

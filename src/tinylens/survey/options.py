@@ -160,7 +160,7 @@ def _too_large_whole(name: str, value: Any, default: int) -> ConfigValueError:
     the command line says a value --size gave as --size, and the word too (``in --size``)."""
     beyond = BEYOND_FLOAT if no_float_holds(value) else ""
     return ConfigValueError(f"population option {name} must be an integer (like {default!r}) of at most 2**53 = "
-                            f"{MAX_EXACT_WHOLE} in absolute value, got {cut_value(repr(int(value)), 100)}{beyond}")
+                            f"{MAX_EXACT_WHOLE} in absolute value, got {_shown(value if isinstance(value, int) else int(value))}{beyond}")
 
 
 def _beyond_float(value: Any) -> bool:
@@ -681,14 +681,21 @@ def population_folder(outdir: Any) -> Path:
         raise ConfigValueError(f"{name} {outdir}: {unknown_home(outdir)}") from None
 
 
+#: Most digits of a seed: the most Python writes out (its int_max_str_digits), as population.json records it.
+MAX_SEED_DIGITS = 4300
 #: Most lenses in one population: each takes seconds to simulate and ~0.2 MB of disk at the default size.
 MAX_LENSES = 1_000_000
 
 
 def _shown(value: Any) -> str:
     """``repr(value)`` for a message, cut where long (:func:`~tinylens.errors.cut_value`): a count or
-    seed of 400 digits is shown by its first digits and its length, not whole."""
-    return cut_value(repr(value), 100, value)
+    seed of 400 digits is shown by its first digits and its length, not whole; a number given on the
+    command line as it was typed there (``1e400``: its ``repr``). An integer of more digits than
+    Python writes out (:data:`MAX_SEED_DIGITS`, where ``repr`` raises ValueError) by its size."""
+    try:
+        return cut_value(repr(value), 100, value)
+    except ValueError:
+        return f"an integer of about {round(int(value).bit_length() * math.log10(2)):,} digits"
 
 
 def check_count_and_seed(n: Any, seed: Any, seed_name: str = "the random seed (--seed)") -> tuple[int, int]:
@@ -731,4 +738,7 @@ def check_seed(seed: Any, name: str = "the random seed (--seed)") -> int:
         raise ConfigTypeError(f"{name} must be a non-negative integer, got {_shown(seed)}")
     if seed < 0:
         raise ConfigValueError(f"{name} must be a non-negative integer, got {_shown(seed)}")
+    if seed >= 10**MAX_SEED_DIGITS:
+        raise ConfigValueError(f"{name} must be a non-negative integer of at most {MAX_SEED_DIGITS} digits (population.json "
+                               f"records it), got {_shown(seed)}")
     return int(seed)
