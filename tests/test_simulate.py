@@ -665,3 +665,24 @@ def test_a_model_of_many_columns_is_allowed_fewer_points_before_any_allocation(m
     assert simulate.grid_fits((271, 271), 8, 61) and not simulate.grid_fits((272, 272), 8, 61)
     assert all(simulate.max_points(k) >= simulate.max_points(k + 1) for k in range(1, 200))
     assert all(simulate.max_points(k) == 6400**2 for k in (1, 2, 3)) and simulate.grid_fits((800, 800), 8, 3)
+
+
+@pytest.mark.parametrize("name, said", [
+    ("theta_E\u200b", "unknown parameter 'theta_E\\u200b' for SIE"),  # copied from a web page
+    ("thetaE", "unknown parameter 'thetaE' for SIE"),
+    ("", "unknown parameter '' for SIE"),
+    (" ", "unknown parameter ' ' for SIE"),
+], ids=["zero_width_space", "misspelt", "empty", "space"])
+def test_an_unknown_truth_parameter_is_named_visibly_with_the_name_it_looks_like(name, said):
+    """A truth key 'theta_E' holding a zero-width space (U+200B, invisible in print) was refused as
+    "unknown parameter 'theta_E' for SIE; allowed: ..., theta_E", naming as unknown a name the list
+    allows, and a misspelt one had no hint; the hidden character is written out and the name it looks
+    like said, as a config's parameters are (an empty or space key was, and is, in quotes)."""
+    truth = {"lens_mass": [{"theta_E": 1.0, "e1": 0.0, "e2": 0.0, "center_x": 0.0, "center_y": 0.0, name: 1.0}]}
+    with pytest.raises(ConfigValueError) as info:
+        simulate_image({"lens_mass_list": ["SIE"]}, truth, (8, 8), 0.1, np.ones((3, 3)))
+    text = str(info.value)
+    assert f"truth['lens_mass_list'][0]: {said}" in text and "allowed: center_x, center_y, e1, e2, theta_E" in text, text
+    assert "\u200b" not in text
+    if name.strip():
+        assert "theta_E" in text.partition("theta_E.")[2], text  # the hint: the allowed name it looks like

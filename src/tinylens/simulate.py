@@ -42,7 +42,7 @@ import numpy as np
 from scipy import special
 
 from tinylens.config.model_spec import LISTS, Component, ModelSpec, Ref, unknown_setting
-from tinylens.errors import ConfigTypeError, ConfigValueError, counted, plural
+from tinylens.errors import ConfigTypeError, ConfigValueError, counted, did_you_mean, plural, visible
 from tinylens.forward import blurred_columns, column_owner
 from tinylens.numerics.convolution import kernel_fft
 from tinylens.numerics.grid import point_grid, uniform_groups
@@ -148,9 +148,10 @@ def _canonical(profile: Any, values: Mapping[str, Any], where: str) -> dict[str,
     out = {}
     for name, v in values.items():
         canon = profile.aliases.get(name, name)
-        if canon not in allowed:
-            names = ", ".join(sorted(allowed | set(profile.aliases)))
-            raise ConfigValueError(f"{where}: unknown parameter '{name}' for {profile.name}; allowed: {names}")
+        if canon not in allowed:  # named as a config's is: a hidden character written out, with the name it looks like
+            names = sorted(allowed | set(profile.aliases))
+            raise ConfigValueError(f"{where}: unknown parameter '{visible(str(name))}' for {profile.name}; allowed: "
+                                   f"{', '.join(names)}.{did_you_mean([str(name)], names)}")
         out[canon] = v
     return out
 
