@@ -1650,3 +1650,25 @@ def test_max_widen_above_a_hundred_is_refused_by_name(tmp_path, written, shown):
     assert shown in message and "0" * 120 not in message, message
     cfg, _ = load_config(write(tmp_path, EXAMPLE + "pipeline: {max_widen: 100}\n"))
     assert cfg.pipeline.max_widen == 100
+
+
+@pytest.mark.parametrize("written, shown", [("1e300", "'1e300'"), ("-1e300", "'-1e300'"),
+                                             ("8796093022208", "8796093022208"), ("1.0e+13", "10000000000000.0")])
+def test_a_zeropoint_no_magnitude_can_be_computed_of_is_refused_by_key(tmp_path, written, shown):
+    """'dataset.zeropoint: 1e300' passed validate, and the fit's magnitudes, zeropoint - 2.5 log10(flux),
+    were all 1e+300, whatever the flux: the float holds 1e300 to 1.5e284. A zeropoint of 2**43 or
+    more in absolute value (held to 2**-9 = 0.002 mag or coarser) is refused by key, with the value
+    written; 2**43 - 1, 0 and -0.0 are still read as given."""
+    from tinylens.results.derived import magnitude
+
+    value = float(yaml.safe_load(f"x: {written}")["x"])
+    fluxes = np.array([1e-3, 1.0, 1e3])  # 15 magnitudes apart, which must show in the magnitudes
+    assert np.spacing(abs(value)) > 1e-3  # independent truth: a float near it is coarser than 0.001 mag
+    if abs(value) > 1e100:
+        assert np.unique(magnitude(fluxes, value)).size == 1  # every magnitude the same: the fluxes lost
+    lines = EXAMPLE.replace("  pixel_scale: 0.074", f"  pixel_scale: 0.074\n  zeropoint: {written}")
+    text = " ".join(error_of(write(tmp_path, lines)).split())
+    assert "dataset.zeropoint: must be a magnitude zeropoint below 2**43" in text and f"got {shown}." in text, text
+    for fine in ("8796093022207", "0", "-0.0", "25.7"):
+        config, _ = load_config(write(tmp_path, EXAMPLE.replace("  pixel_scale: 0.074", f"  pixel_scale: 0.074\n  zeropoint: {fine}")))
+        assert config.dataset.zeropoint == float(fine) and np.spacing(abs(float(fine))) < 1e-3

@@ -630,6 +630,12 @@ class Supersampling(StrictModel):
         return sorted(set(value))
 
 
+#: The largest magnitude zeropoint in absolute value, 2**43 (8.8e12), exclusive: from it on, a
+#: float64 holds a magnitude ``zeropoint - 2.5 log10(flux)`` only to 2**-9 = 0.002 mag or coarser
+#: (at 1e300, to 1e284: every magnitude of a fit is the zeropoint itself, whatever the flux).
+MAX_ZEROPOINT = 2.0**43
+
+
 class Dataset(StrictModel):
     """Where the data are and how to sample them. Paths are relative to the YAML's folder."""
 
@@ -642,6 +648,17 @@ class Dataset(StrictModel):
     mask: MaskShape | None = None
     zeropoint: FiniteFloat | None = Field(None, description="magnitude zeropoint")
     supersampling: Supersampling = Field(default_factory=Supersampling)
+
+    @field_validator("zeropoint")
+    @classmethod
+    def _zeropoint(cls, value: float | None) -> float | None:
+        if value is not None and abs(value) >= MAX_ZEROPOINT:
+            raise ValueError(
+                f"must be a magnitude zeropoint below 2**43 = {MAX_ZEROPOINT:.3g} in absolute value: a float holds a "
+                f"magnitude (zeropoint - 2.5 log10(flux)) of this one only to {math.ulp(value):.2g} mag (of 1e300, every "
+                "magnitude of the fit is the zeropoint itself, whatever the flux); give the AB magnitude of one unit of "
+                "the image (1 e-/s: CSST's is 25.7)")
+        return value
 
 
 # -- inference, output ------------------------------------------------------------------------
