@@ -1538,3 +1538,33 @@ def test_a_survey_json_that_cannot_be_read_beside_finished_fits_is_refused(one_l
     assert result.exit_code == 0, result.output
     assert json.loads(path.read_text())["lens_dir"] == str(one_lens["lenses"].resolve())
     assert pd.read_csv(one_lens["out"] / "catalog.csv")["lens_mass.0.theta_E_median"].tolist() == [1.01]
+
+
+@pytest.mark.parametrize("kind", ["folder", "fifo"])
+def test_a_survey_json_that_is_no_file_is_refused_with_advice_that_works(one_lens, kind):
+    """A folder in survey.json's place beside finished fits was refused saying that --reuse-finished
+    would keep the fits and write the record afresh, but --reuse-finished then stopped with
+    'survey.json: Is a directory' (a folder is not replaced by a file): the message says to move
+    the folder out of the way first, and that, done, works. A named pipe there is refused at once
+    (not read, no hang), and --reuse-finished replaces it as it says."""
+    path = one_lens["out"] / provenance.MANIFEST_FILE
+    path.unlink()
+    if kind == "folder":
+        path.mkdir()
+    else:
+        os.mkfifo(path)
+    result = _survey(one_lens)
+    text = " ".join(result.output.split())
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert f"{path.resolve()} cannot be read" in text and "--reuse-finished" in text, text
+    assert not (one_lens["out"] / "catalog.csv").exists()
+    if kind == "folder":
+        assert "move the folder out of the way" in text, text
+        assert _survey(one_lens, None, None, "--reuse-finished").exit_code != 0  # why: the folder is not replaced
+        path.rename(one_lens["tmp"] / "moved")
+    else:
+        assert "move the folder" not in text, text
+    result = _survey(one_lens, None, None, "--reuse-finished")
+    assert result.exit_code == 0, result.output
+    assert json.loads(path.read_text())["lens_dir"] == str(one_lens["lenses"].resolve())
+    assert pd.read_csv(one_lens["out"] / "catalog.csv")["lens_mass.0.theta_E_median"].tolist() == [1.01]

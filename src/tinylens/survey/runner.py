@@ -2004,11 +2004,14 @@ def check_manifest(out: Path, current: Mapping[str, Any], template: str | Path,
     if not results or (recorded is None and unreadable is None):  # no finished fit, or no record (deleted)
         return
     if recorded is None:  # the finished fits' template, lens folder and precision unknown: not reused unchecked
+        # a folder in its place is not replaced by the record --reuse-finished writes (a file is, a named pipe too)
+        keep = ("move the folder out of the way (the survey writes its record there) and keep them with --reuse-finished"
+                if (out / MANIFEST_FILE).is_dir() else "keep them with --reuse-finished")
         raise ConfigValueError(
             f"The survey output folder {out} holds finished fits, but its record {out / MANIFEST_FILE} cannot be read "
             f"({unreadable}), so the template, lens folder and precision they were made with are unknown; they would "
-            f"be reused as if made by this run. Give a new {SURVEY_FOLDER_CHOICE} for template {template}, or keep them "
-            "with --reuse-finished (run_survey: reuse_finished=True) if they were made with this template and lens "
+            f"be reused as if made by this run. Give a new {SURVEY_FOLDER_CHOICE} for template {template}, or {keep} "
+            "(run_survey: reuse_finished=True) if they were made with this template and lens "
             f"folder ({MANIFEST_FILE} is then written afresh), or delete {out} to fit everything again."
         )
     if not recorded.get("precision"):  # an older survey.json: its fits say what they computed in
