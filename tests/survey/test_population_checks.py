@@ -4,9 +4,11 @@ output folder (also after an interrupted run), and warnings for unit mistakes in
 from __future__ import annotations
 
 import dataclasses
+import decimal
 import errno
 import hashlib
 import json
+import math
 import re
 import shlex
 import shutil
@@ -1767,3 +1769,18 @@ def test_a_seed_of_1e400_is_the_whole_number_it_writes():
 
     assert check_seed(whole_value("1e400")) == 10**400 and check_seed(whole_value("1e3")) == 1000
     assert type(check_seed(whole_value("1e400"))) is int
+
+
+@pytest.mark.parametrize("typed", ["1e308", "1.5e308", "-1e308"])
+def test_a_seed_a_float_holds_is_still_that_float_s_integer(typed):
+    """--seed 1e308 was the integer of the float 1e308 (1000...0109790636... , 309 digits), as --seed
+    1e23 is 99999999999999991611392; reading numbers no float holds (1e400) as the whole numbers
+    they write made it 10^308 instead, so a population made with --seed 1e308 was refused when
+    made again with the same command (another seed). A number a float holds is read as before."""
+    from tinylens.cli.simulate_population import whole_value
+
+    held = float(typed)
+    assert math.isfinite(held) and int(held) != int(decimal.Decimal(typed))  # the float's integer is not the typed one
+    assert whole_value(typed) == int(held) and type(whole_value(typed)) is int
+    assert whole_value("1e23") == int(float("1e23")) == 99999999999999991611392
+    assert whole_value("1e309") == 10**309  # no float holds it: the whole number it writes

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import math
 import re
 import shlex
 from pathlib import Path
@@ -95,7 +96,8 @@ def _huge_whole(token: str) -> Typed | None:
         number = decimal.Decimal(token.strip().replace("_", ""))
     except (decimal.InvalidOperation, ValueError):
         return None
-    if not number.is_finite() or number.adjusted() < 308 or number != number.to_integral_value():
+    # a float holds it (1e308, as 1e23: the integer of that float, as ever): read as before, a seed unchanged
+    if not number.is_finite() or math.isfinite(float(number)) or number != number.to_integral_value():
         return None
     cap = 10**MAX_SEED_DIGITS
     size = cap if number.adjusted() >= MAX_SEED_DIGITS else min(abs(int(number)), cap)
