@@ -1784,3 +1784,23 @@ def test_a_seed_a_float_holds_is_still_that_float_s_integer(typed):
     assert whole_value(typed) == int(held) and type(whole_value(typed)) is int
     assert whole_value("1e23") == int(float("1e23")) == 99999999999999991611392
     assert whole_value("1e309") == 10**309  # no float holds it: the whole number it writes
+
+
+def test_two_long_seeds_alike_in_their_first_digits_are_shown_apart():
+    """Two seeds of 400 digits that part only at their last were both shown as '777...7... (400
+    characters)' in the other-settings refusal, so it said 'seed X there, X now' of seeds that
+    differ; each is now also shown from where they part, the two then unlike."""
+    from tinylens.survey.options import PopulationOptions
+    from tinylens.survey.population import population_settings, settings_differences
+
+    old_seed, new_seed = int("7" * 399 + "1"), int("7" * 399 + "2")
+    assert old_seed != new_seed  # independent truth: the seeds differ
+    old = population_settings(1, old_seed, PopulationOptions(), "float32")
+    new = population_settings(1, new_seed, PopulationOptions(), "float32")
+    (line,) = settings_differences(old, new)
+    shown_old, shown_new = line.removeprefix("seed ").removesuffix(" now").split(" there, ")
+    assert shown_old != shown_new, line
+    assert "7" * 100 not in line and "(400 characters)" in line and "'1'" in shown_old and "'2'" in shown_new, line
+    (short,) = settings_differences(population_settings(1, 3, PopulationOptions(), "float32"),
+                                    population_settings(1, 4, PopulationOptions(), "float32"))
+    assert short == "seed 3 there, 4 now"

@@ -76,6 +76,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import os
 import shlex
 import shutil
 import time
@@ -558,10 +559,23 @@ def settings_differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list
 SHOWN_VALUE = 60
 
 
+def _cut_pair(old: Any, new: Any) -> tuple[str, str]:
+    """``old`` and ``new`` as :func:`_difference` shows them, each cut to :data:`SHOWN_VALUE`
+    characters; where they differ only after the cut (two seeds of 400 digits alike in their first
+    57), each cut one followed by where they part and what follows there in it, so that they show apart."""
+    a, b = str(old), str(new)
+    shown = cut_value(a, SHOWN_VALUE, old), cut_value(b, SHOWN_VALUE, new)
+    if a == b or shown[0] != shown[1]:
+        return shown
+    at = len(os.path.commonprefix([a, b]))
+    return tuple(f"{cut} from character {at + 1} on {cut_value(text[at:], 20, text[at:])!r}"
+                 for cut, text in zip(shown, (a, b)))
+
+
 def _difference(key: str, old: Any, new: Any) -> str:
     """``'seed 1 there, 2 now'``, each value cut to :data:`SHOWN_VALUE` characters
     (:func:`~tinylens.errors.cut_value`); for the precision, also what sets it."""
-    text = f"{key} {cut_value(str(old), SHOWN_VALUE, old)} there, {cut_value(str(new), SHOWN_VALUE, new)} now"
+    text = f"{key} {' there, '.join(_cut_pair(old, new))} now"
     return f"{text} (set by TINYLENS_PRECISION or tinylens.set_precision)" if key == "precision" else text
 
 
