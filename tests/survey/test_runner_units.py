@@ -3862,6 +3862,44 @@ def test_heartbeat_says_when_no_worker_is_connected(capsys):
     assert err[2].endswith("; still fitting, 20m 10s elapsed"), err
 
 
+def test_a_scheduler_that_stops_answering_does_not_hold_the_survey_s_end(capsys, monkeypatch):
+    """The heartbeat's thread asked the scheduler for its worker count (connected_workers: distributed's
+    scheduler_info, with no time limit) and the survey's end joined that thread with none either: a
+    scheduler that stopped answering (its node died) held the survey for ever after its last lens.
+    The question is now given CONNECT_TIMEOUT (None: not told), the join is bounded, and the thread
+    prints nothing once the survey ended. Each wait here is in a thread of its own, given 60 s: without
+    the fix the test fails rather than hangs."""
+    monkeypatch.setattr(runner, "HEARTBEAT_SECONDS", 0.05)
+    monkeypatch.setattr(runner, "connect_seconds", lambda: 0.3)
+    asked, release = threading.Event(), threading.Event()
+
+    class Unanswering:
+        def scheduler_info(self, *args, **kwargs):
+            asked.set()
+            release.wait()  # until the test ends: a scheduler whose node died
+            return {"n_workers": 1}
+
+    def within(call, seconds=60.0):
+        got = []
+        thread = threading.Thread(target=lambda: got.append(call()), daemon=True)
+        thread.start()
+        thread.join(seconds)
+        return got
+
+    try:
+        assert within(lambda: runner.connected_workers(Unanswering())) == [None]
+        bar = runner.SurveyProgress(2, [], enabled=True, workers=lambda: runner.connected_workers(Unanswering()))
+        bar.__enter__()
+        assert asked.wait(60)
+        bar.update({"status": "ok"})
+        assert within(lambda: bar.__exit__(None, None, None)) == [None], "the survey's end waited for the scheduler"
+        capsys.readouterr()
+        time.sleep(0.6)  # past the heartbeat's question: it says nothing after the survey's last line
+        assert capsys.readouterr().err == ""
+    finally:
+        release.set()
+
+
 class _Reached(Exception):
     """Raised by the stand-ins of the stage test below where it has seen enough."""
 

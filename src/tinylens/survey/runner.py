@@ -3509,10 +3509,15 @@ def out_of_memory_reason(exc: BaseException, restarts: Mapping[str, int], local:
 
 
 def connected_workers(client: Any) -> int | None:
-    """How many workers the client's scheduler has now (``None`` if it cannot be asked): its
-    ``n_workers``, or (older distributed, 2024.x, without it) the workers it lists."""
+    """How many workers the client's scheduler has now (``None`` if it cannot be asked, or gives
+    no answer within :data:`CONNECT_TIMEOUT`): its ``n_workers``, or (older distributed, 2024.x,
+    without it) the workers it lists. Asked in a thread of its own (:data:`in_a_thread`): distributed's
+    ``scheduler_info`` takes no time limit, and a scheduler that stops answering (its node died)
+    must hold neither the survey's start, nor its heartbeat or no-worker watch, nor its end."""
     try:
-        info = client.scheduler_info()
+        info = in_a_thread(client.scheduler_info, connect_seconds(), "survey-scheduler-info")
+        if info is None:  # no answer in time
+            return None
         return int(info["n_workers"]) if "n_workers" in info else len(info["workers"])
     except Exception:  # an info call failing must not stop the survey
         return None
@@ -3732,6 +3737,11 @@ def survey_bar(console: Any) -> Any:
     return SurveyBar(*columns, console=console, speed_estimate_period=3600.0)
 
 
+#: Seconds the survey's end waits for its heartbeat's thread to stop (a daemon, which prints nothing
+#: once the survey ended): one asking a scheduler that no longer answers is not waited for.
+BEAT_JOIN_SECONDS = 5.0
+
+
 class SurveyProgress:
     """Lenses ok / failed / remaining, rate and ETA on stderr: a rich progress bar on a terminal,
     else (a batch job's log) a plain line at most every :data:`LOG_SECONDS` (a lens finished sooner
@@ -3849,7 +3859,8 @@ class SurveyProgress:
             where = self._stage() if self._stage is not None else None
             doing = f"fitting {where}" if where else "still fitting"
         with self._lock:
-            if self._lines.last == due_at:  # else a lens's line came meanwhile
+            # else a lens's line came meanwhile, or the survey ended while the scheduler was asked
+            if self._lines.last == due_at and not self._stop.is_set():
                 self._print_line(f"{self.line()}; {doing}, {_duration(self._lines.elapsed)} elapsed")
 
     def _beat_loop(self) -> None:
@@ -3877,8 +3888,8 @@ class SurveyProgress:
 
     def __exit__(self, *exc: Any) -> None:
         self._stop.set()
-        if self._beat is not None:
-            self._beat.join()
+        if self._beat is not None:  # a scheduler (or lens folder) slow to answer does not hold the survey's end
+            self._beat.join(timeout=BEAT_JOIN_SECONDS)
         if self._progress is not None:
             self._progress.stop()
         elif self._console is not None and self._shown != self._new:
