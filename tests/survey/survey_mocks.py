@@ -369,3 +369,25 @@ def fit_raising_once_before_a_killer(lens_id: str, config: dict[str, Any], lens_
     row = {"lens_id": lens_id, "status": "ok", "reason": ""}
     runner.write_row(folder, row)
     return row
+
+
+#: Set by a test to let :func:`fit_written_then_held`'s held fits return.
+WRITTEN_FITS_RELEASED = threading.Event()
+
+
+def fit_written_then_held(lens_id: str, config: dict[str, Any], lens_out: str, truth_path: str | None = None,
+                          precision: str | None = None) -> dict[str, Any]:
+    """A stand-in for ``runner.fit_lens`` (importable by name): an ``ok`` row, written with a
+    ``result.json`` beside it; the fit of ``lens_held`` then holds until :data:`WRITTEN_FITS_RELEASED`
+    (2 min at most), as a worker that finished the lens but died before its value reached the survey."""
+    from tinylens.survey import runner
+
+    folder = Path(lens_out)
+    folder.mkdir(parents=True, exist_ok=True)
+    runner.note_attempt(folder)
+    (folder / "result.json").write_text("{}\n")
+    row = {"lens_id": lens_id, "status": "ok", "reason": ""}
+    runner.write_row(folder, row)
+    if lens_id == "lens_held":
+        WRITTEN_FITS_RELEASED.wait(120.0)
+    return row

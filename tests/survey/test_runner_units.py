@@ -2126,6 +2126,63 @@ def test_a_task_cancelled_just_after_its_status_was_read_is_its_workers_row_or_l
     assert _task_row(_CancelledOnRead("finished"), lens, tmp_path) == ok
 
 
+def test_a_cancelled_task_whose_worker_wrote_its_row_is_fitted_where_the_resume_would_keep_it(tmp_path):
+    """A task cancelled as the survey stopped (the no-worker watch cancels every one; the client does
+    when it loses its scheduler) gave no row, so a lens whose worker had written its row.json before
+    dying was said 'not fitted' and left out of the catalogue. Its row is now read back where the
+    resume would keep it: this lens's row, an ok one with its result.json; else it stays to fit."""
+    lens = runner.Lens("lens_a", tmp_path / "in" / "lens_a")
+    folder = lens.output(tmp_path)
+    ok = runner.flat_row("lens_a", RESULT)
+    runner.write_row(folder, ok)  # no result.json: the resume fits it again
+    assert _task_row(_Future("cancelled"), lens, tmp_path) is None
+    assert _task_row(_CancelledOnRead("error"), lens, tmp_path) is None
+    (folder / "result.json").write_text("{}\n")
+    assert _task_row(_Future("cancelled"), lens, tmp_path) == ok
+    assert _task_row(_CancelledOnRead("error"), lens, tmp_path) == ok
+    failed = {"lens_id": "lens_a", "status": "failed", "reason": "ValueError: bad"}
+    runner.write_row(folder, failed)
+    assert _task_row(_Future("cancelled"), lens, tmp_path) == failed
+    runner.write_row(folder, {**ok, "lens_id": "lens_b"})  # another lens's row, copied here
+    assert _task_row(_Future("cancelled"), lens, tmp_path) is None
+
+
+def test_a_lens_whose_worker_wrote_its_row_is_in_the_catalogue_of_a_survey_stopped_by_ctrl_c(tmp_path, monkeypatch):
+    """Ctrl-C while lens_held's worker had written its row and result.json but its value had not come
+    back: the catalogue written at the stop left it out, and the hint counted it as not fitted. The
+    rows of the tasks in flight are now read back at the stop. (An in-process cluster of two worker
+    threads, fits faked; Ctrl-C raised once lens_b's task is back and lens_held's row is written.)"""
+    from distributed import LocalCluster
+
+    import survey_mocks
+
+    monkeypatch.setattr(runner, "fit_lens", survey_mocks.fit_written_then_held)
+    survey_mocks.WRITTEN_FITS_RELEASED.clear()
+    lenses = [runner.Lens(name, tmp_path / "in" / name) for name in ("lens_held", "lens_b")]
+    out = tmp_path / "out"
+    out.mkdir()
+    held_row = lenses[0].output(out) / "row.json"
+
+    def ctrl_c_at_lens_b(outcome, lens, *args, **kwargs):
+        assert lens.lens_id == "lens_b"  # lens_held's task never comes back
+        deadline = time.monotonic() + 60
+        while not held_row.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "_task_row", ctrl_c_at_lens_b)
+    try:
+        with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster:
+            with pytest.raises(KeyboardInterrupt):
+                runner._fit_lenses(lenses, {}, {}, out, [], 1, cluster.scheduler_address, False)
+            survey_mocks.WRITTEN_FITS_RELEASED.set()
+    finally:
+        survey_mocks.WRITTEN_FITS_RELEASED.set()
+    catalog = pd.read_parquet(out / "catalog.parquet")
+    assert list(catalog["lens_id"]) == ["lens_held"]
+    assert list(catalog["status"]) == ["ok"]
+
+
 def _lens_a_with_a_checkpoint(mock_survey, tmp_path):
     """The mock survey's template and lens_a, its output folder under ``tmp_path`` made, holding a
     sampler's checkpoint file of text 'whole'."""

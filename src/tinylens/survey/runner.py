@@ -3938,16 +3938,28 @@ def _task_row(outcome: _Outcome, lens: Lens, out: Path, client: Any = None, loca
     cluster dropped (cancelled: the scheduler went away), which stays to be fitted by the next run."""
     if outcome.status == "finished":
         return outcome.value
-    if outcome.status != "error":
-        return None
+    if outcome.status != "error":  # cancelled (the survey stopped, or lost its scheduler): its worker may have finished it
+        return written_row(lens, out)
     exc = outcome.error
     if exc is None:  # cancelled since its status was read: the connection to the scheduler was lost
-        return None
+        return written_row(lens, out)
     if unwritable_cause(exc) is not None:  # every lens would fail so: the survey stops (unwritable_reported)
         raise unwritable_cause(exc)
     row = failed_row(lens.lens_id, _memory_reason(exc, client, local) or describe_exception(exc))
     write_row(lens.output(out), row)
     return row
+
+
+def written_row(lens: Lens, out: Path) -> dict[str, Any] | None:
+    """The row the worker fitting ``lens`` wrote in its folder of ``out`` (``row.json``) before its
+    value reached the survey (the task cancelled as the survey stopped, or its value lost with the
+    scheduler), where the survey's resume would keep it (:func:`read_row` of this lens, and
+    :func:`is_done`: an ``ok`` row with its ``result.json``); ``None`` otherwise: the lens stays to
+    be fitted. The survey removed the rows of the lenses it fits before sending them (:func:`forget`),
+    so such a row is this run's."""
+    folder = lens.output(out)
+    row = read_row(folder / filenames.ROW, lens.lens_id)
+    return row if row is not None and is_done(row, folder) else None
 
 
 def _finished_value(future: Any, lens: Lens, out: Path) -> Any:
@@ -4563,6 +4575,10 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
         finally:
             watch.__exit__()
             events.close()  # an event already sent, a worker's removal as the survey stops, is not noted
+            # stopped early (Ctrl-C, a time limit): a lens whose worker wrote its row before its value came back is fitted
+            for lens in list(lens_of.values()):
+                if lens.lens_id not in rows and (row := written_row(lens, out)) is not None:
+                    rows[lens.lens_id] = row
             frame = write_catalog(rows, out)
     if stalled and (dropped or unsent or unfitted):  # every lens back (its row taken): the survey ended, not stopped
         raise NoWorkersLeft(stalled[0], [*dropped, *unsent, *unfitted], len(frame))
