@@ -3957,6 +3957,52 @@ def test_a_scheduler_that_stops_answering_does_not_hold_the_survey_s_end(capsys,
         release.set()
 
 
+_UNANSWERED_QUESTIONS = {  # what each question gives where the scheduler does not answer
+    "in_flight_limit": (lambda client, lens, out: runner._in_flight_limit(client), lambda ok: runner.MIN_IN_FLIGHT),
+    "good_workers": (lambda client, lens, out: runner.good_workers(client, {"tcp://10.0.0.1:1": {}}), lambda ok: None),
+    "memory_restarts": (lambda client, lens, out: runner.memory_restarts(client), lambda ok: {}),
+    "task_value": (lambda client, lens, out: runner._task_row(runner._outcome(
+        types.SimpleNamespace(status="finished", result=client.scheduler_info, exception=lambda: None), lens, out),
+        lens, out), lambda ok: ok),
+}
+
+
+@pytest.mark.parametrize("question", sorted(_UNANSWERED_QUESTIONS))
+def test_the_survey_s_questions_to_a_scheduler_that_stops_answering_are_not_waited_for_for_ever(tmp_path, monkeypatch,
+                                                                                               question):
+    """What the survey's main loop asks the scheduler between lenses had no time limit: the worker
+    threads (how many tasks to keep submitted, at each lens), the workers (where some refused a lens),
+    the nannies' memory events (a lens whose workers died) and a finished task's value. A scheduler
+    that stopped answering (a remote one whose node died) held the survey there for ever, its
+    catalogue not written. Each is now given CONNECT_TIMEOUT and answered as where it cannot be asked:
+    the fewest tasks, no preferred workers, no memory events, the row the task's worker wrote. Each
+    call is made in a thread given 60 s: without the fix the test fails rather than hangs."""
+    monkeypatch.setattr(runner, "connect_seconds", lambda: 0.2)
+    release = threading.Event()
+
+    def unanswered(*args, **kwargs):
+        release.wait()  # until the test ends: a scheduler whose node died
+        return {"workers": {}, "n_workers": 0}
+
+    def no_events(*args, **kwargs):
+        release.wait()
+        return ()
+
+    client = types.SimpleNamespace(scheduler_info=unanswered, get_events=no_events)
+    lens = runner.Lens("lens_a", tmp_path / "in" / "lens_a")
+    ok = runner.flat_row("lens_a", RESULT)
+    runner.write_row(lens.output(tmp_path), ok)
+    ask, expected = _UNANSWERED_QUESTIONS[question]
+    got: list[Any] = []
+    try:
+        thread = threading.Thread(target=lambda: got.append(ask(client, lens, tmp_path)), daemon=True)
+        thread.start()
+        thread.join(60.0)
+        assert got == [expected(ok)], f"{question}: waited for the scheduler"
+    finally:
+        release.set()
+
+
 class _Reached(Exception):
     """Raised by the stand-ins of the stage test below where it has seen enough."""
 

@@ -2659,6 +2659,19 @@ def unanswered_imports_text(unanswered: Sequence[str], total: int, timeout: floa
             f"{hung_mount_question(len(unanswered), 'it imports from', 'they import from')}")
 
 
+def answered(call: Callable[[], Any], name: str = "survey-scheduler-question") -> Any:
+    """``call()``, a question to the Dask cluster whose distributed call takes no time limit
+    (``scheduler_info``, ``get_events``, a finished task's value), in a daemon thread ``name`` of its
+    own (:data:`in_a_thread`) given :data:`CONNECT_TIMEOUT`: its answer, what it raised (raised
+    again), or a TimeoutError where the scheduler gave none in that time (a remote one whose node
+    died), so that the survey is not held for ever by it."""
+    seconds = connect_seconds()
+    answer = in_a_thread(lambda: (call(),), seconds, name)  # in a tuple: an answer of None is an answer
+    if answer is None:
+        raise TimeoutError(f"the Dask scheduler gave no answer within {seconds:g} s")
+    return answer[0]
+
+
 def connect_seconds() -> float:
     """:data:`CONNECT_TIMEOUT` in seconds: what a call to the cluster is given beyond its workers' own time."""
     from dask.utils import parse_timedelta
@@ -3184,11 +3197,11 @@ def good_workers(client: Any, refused: Mapping[str, Any]) -> list[str] | None:
 
 def cluster_workers(client: Any) -> list[str]:
     """The addresses of the workers of ``client``'s cluster, as its scheduler lists them; raises
-    what asking it raises."""
+    what asking it raises (TimeoutError: no answer within :data:`CONNECT_TIMEOUT`, :func:`answered`)."""
     try:
-        info = client.scheduler_info(n_workers=-1)
+        info = answered(lambda: client.scheduler_info(n_workers=-1))
     except TypeError:  # distributed 2024.x: every worker is listed
-        info = client.scheduler_info()
+        info = answered(client.scheduler_info)
     return list(info["workers"])
 
 
@@ -3482,10 +3495,11 @@ CLUSTER_MEMORY_ADVICE = ("give the Dask workers more memory each (dask worker --
 
 def memory_restarts(client: Any) -> dict[str, int]:
     """The workers of ``client``'s cluster that their nannies stopped for using too much memory,
-    by address: the bytes each used then. Empty where the scheduler cannot be asked."""
+    by address: the bytes each used then. Empty where the scheduler cannot be asked, or gives no
+    answer within :data:`CONNECT_TIMEOUT` (:func:`answered`)."""
     try:
-        events = client.get_events(MEMORY_RESTART_EVENT)
-    except Exception:  # an older or unreachable scheduler: the reason stays Dask's own
+        events = answered(lambda: client.get_events(MEMORY_RESTART_EVENT))
+    except Exception:  # an older, unreachable or unanswering scheduler: the reason stays Dask's own
         return {}
     return {str(msg["worker"]): int(msg.get("rss") or 0) for _, msg in events
             if isinstance(msg, Mapping) and "worker" in msg}
@@ -3511,15 +3525,12 @@ def out_of_memory_reason(exc: BaseException, restarts: Mapping[str, int], local:
 def connected_workers(client: Any) -> int | None:
     """How many workers the client's scheduler has now (``None`` if it cannot be asked, or gives
     no answer within :data:`CONNECT_TIMEOUT`): its ``n_workers``, or (older distributed, 2024.x,
-    without it) the workers it lists. Asked in a thread of its own (:data:`in_a_thread`): distributed's
-    ``scheduler_info`` takes no time limit, and a scheduler that stops answering (its node died)
-    must hold neither the survey's start, nor its heartbeat or no-worker watch, nor its end."""
+    without it) the workers it lists. Asked with :func:`answered`: a scheduler that stops answering
+    (its node died) holds neither the survey's start, nor its heartbeat or no-worker watch, nor its end."""
     try:
-        info = in_a_thread(client.scheduler_info, connect_seconds(), "survey-scheduler-info")
-        if info is None:  # no answer in time
-            return None
+        info = answered(client.scheduler_info)
         return int(info["n_workers"]) if "n_workers" in info else len(info["workers"])
-    except Exception:  # an info call failing must not stop the survey
+    except Exception:  # an info call failing, or not answered, must not stop the survey
         return None
 
 
@@ -3644,10 +3655,11 @@ def cluster_threads(info: Mapping[str, Any]) -> int:
 
 
 def _in_flight_limit(client: Any) -> int:
-    """How many tasks to keep submitted: a few per worker thread the scheduler knows of now."""
+    """How many tasks to keep submitted: a few per worker thread the scheduler knows of now (the
+    fewest where it cannot be asked, or gives no answer within :data:`CONNECT_TIMEOUT`: :func:`answered`)."""
     try:
-        threads = cluster_threads(client.scheduler_info())
-    except Exception:  # an info call failing must not stop the survey
+        threads = cluster_threads(answered(client.scheduler_info))
+    except Exception:  # an info call failing, or not answered, must not stop the survey
         threads = 0
     return max(MIN_IN_FLIGHT, IN_FLIGHT_PER_THREAD * threads)
 
@@ -3965,12 +3977,14 @@ def written_row(lens: Lens, out: Path) -> dict[str, Any] | None:
 def _finished_value(future: Any, lens: Lens, out: Path) -> Any:
     """What a finished task returned, fetched from the cluster; when the scheduler stops answering
     before it is fetched (a task that ended just as it was stopped), the row the task's worker wrote
-    for ``lens`` (in ``out``), or ``None`` where there is none: the lens stays to be fitted."""
+    for ``lens`` (in ``out``), or ``None`` where there is none: the lens stays to be fitted. The value
+    is given :data:`CONNECT_TIMEOUT` (:func:`answered`): a scheduler that no longer answers is not
+    waited for."""
     from concurrent.futures import CancelledError
 
     try:
-        return future.result()
-    except (OSError, CancelledError):  # CommClosedError, a connection refused or timed out; or the client
+        return answered(future.result, "survey-task-value")
+    except (OSError, CancelledError):  # CommClosedError, a connection refused or timed out (unanswered); or the client
         # cancelled the future (it does so to every one when it loses the scheduler) since its status was read
         return read_row(lens.output(out) / filenames.ROW, lens.lens_id)
 
