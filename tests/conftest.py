@@ -5,8 +5,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import os
+
 import numpy as np
 import pytest
+
+#: The environment variables by which rich decides whether its stream is a terminal, a dumb one, and how
+#: wide: a test run inherits them from its runner (a CI job's FORCE_COLOR=1 or TERM=dumb, an Emacs shell's
+#: TERM=dumb, a terminal's COLUMNS), which made its plain-line tests draw live bars (FORCE_COLOR,
+#: TTY_COMPATIBLE) and its bars drawn on a 60-column console come out 80 wide (TERM=dumb: rich's 80x25).
+#: Removed for the whole run (its subprocesses too); a test that needs one sets it itself.
+TERMINAL_VARIABLES = ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "NO_COLOR", "TERM", "COLUMNS", "LINES",
+                      "JUPYTER_COLUMNS", "JUPYTER_LINES")
+for _name in TERMINAL_VARIABLES:
+    os.environ.pop(_name, None)
 
 
 @pytest.fixture
