@@ -317,3 +317,15 @@ def test_an_answer_that_comes_after_the_survey_ended_stops_nothing():
     threading.Thread(target=answer_once_ended, daemon=True).start()
     watch.__exit__(None, None, None)
     assert stalls == [], stalls
+
+
+def test_a_local_cluster_keeps_a_nanny_between_its_workers_restarts_however_slow():
+    """distributed's SpecCluster closes a nanny for good where, 15 s (lost-worker-timeout) after a
+    worker of it was removed, none of its name is connected: under load a nanny that restarts a
+    worker killed again and again was caught between two restarts and closed, and the worker-death
+    tests (their surveys given the scheduler's address) waited for ever. The survey tests' nannies
+    are now kept for an hour: longer than any of them runs."""
+    import dask
+    from dask.utils import parse_timedelta
+
+    assert parse_timedelta(dask.config.get("distributed.deploy.lost-worker-timeout")) >= 3600
