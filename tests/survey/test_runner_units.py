@@ -3581,7 +3581,7 @@ def test_every_lens_a_survey_did_not_fit_after_a_task_was_dropped_is_counted_and
     from survey_mocks import echo_truth_path
 
     monkeypatch.setattr(runner, "fit_lens", echo_truth_path)
-    monkeypatch.setattr(runner, "_in_flight_limit", lambda client: 1)
+    monkeypatch.setattr(runner, "_in_flight_limit", lambda client, known=None: 1)
     lenses = [runner.Lens(name, tmp_path / "in" / name) for name in ("lens_a", "lens_b", "lens_c", "lens_d")]
     task_row = runner._task_row
 
@@ -3624,7 +3624,7 @@ def test_a_lost_scheduler_given_by_its_scheduler_file_is_named_with_the_file(tmp
 
     monkeypatch.setattr(runner, "fit_lens", echo_truth_path)
     monkeypatch.setattr(runner, "check_template", lambda *args, **kwargs: None)
-    monkeypatch.setattr(runner, "_in_flight_limit", lambda client: 1)
+    monkeypatch.setattr(runner, "_in_flight_limit", lambda client, known=None: 1)
     task_row, clients = runner._task_row, []
 
     @contextlib.contextmanager
@@ -4257,6 +4257,31 @@ def test_a_large_cluster_gets_a_task_for_every_thread_and_a_bounded_queue(info):
 def test_the_tasks_in_flight_when_the_cluster_cannot_be_asked():
     client = mock.Mock(scheduler_info=mock.Mock(side_effect=OSError("gone")))
     assert runner._in_flight_limit(client) == runner.MIN_IN_FLIGHT
+
+
+def test_a_large_cluster_keeps_its_tasks_in_flight_when_one_answer_of_its_scheduler_comes_late(monkeypatch):
+    """Since the survey gives its questions to the scheduler CONNECT_TIMEOUT (30 s), a busy but
+    healthy scheduler answering the worker threads in 31 s at one lens had the survey keep only
+    MIN_IN_FLIGHT (1000) tasks submitted: a cluster of 1500 threads (3000 tasks) was left with 500
+    threads idle until a later answer came in time. The limit it last answered is now kept; the
+    fewest only where it never answered."""
+    monkeypatch.setattr(runner, "connect_seconds", lambda: 0.2)
+    release, answers = threading.Event(), [_info(100, 15, None, True)]
+
+    def scheduler_info(*args, **kwargs):
+        if answers:
+            return answers.pop()
+        release.wait(30)  # busy: its answer comes after the survey stopped waiting for it
+        return _info(100, 15, None, True)
+
+    client = types.SimpleNamespace(scheduler_info=scheduler_info)
+    try:
+        first = runner._in_flight_limit(client)
+        assert first == runner.IN_FLIGHT_PER_THREAD * 1500
+        assert runner._in_flight_limit(client, known=first) == first
+        assert runner._in_flight_limit(client) == runner.MIN_IN_FLIGHT  # never answered: the fewest
+    finally:
+        release.set()
 
 
 class _Workers:

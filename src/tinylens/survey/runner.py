@@ -3654,13 +3654,15 @@ def cluster_threads(info: Mapping[str, Any]) -> int:
     return sum(int(w.get("nthreads", 1)) for w in info["workers"].values())
 
 
-def _in_flight_limit(client: Any) -> int:
-    """How many tasks to keep submitted: a few per worker thread the scheduler knows of now (the
-    fewest where it cannot be asked, or gives no answer within :data:`CONNECT_TIMEOUT`: :func:`answered`)."""
+def _in_flight_limit(client: Any, known: int | None = None) -> int:
+    """How many tasks to keep submitted: a few per worker thread the scheduler knows of now. Where
+    it cannot be asked, or gives no answer within :data:`CONNECT_TIMEOUT` (:func:`answered`: a busy
+    scheduler, or one whose node died), the limit it last gave (``known``), else the fewest: a large
+    cluster's threads are not left idle because one answer came late."""
     try:
         threads = cluster_threads(answered(client.scheduler_info))
     except Exception:  # an info call failing, or not answered, must not stop the survey
-        threads = 0
+        return known if known is not None else MIN_IN_FLIGHT
     return max(MIN_IN_FLIGHT, IN_FLIGHT_PER_THREAD * threads)
 
 
@@ -4459,8 +4461,11 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
             lines.watch(future.key)
             running.add(future)
 
+        limits: list[int] = []  # the last tasks-in-flight limit the scheduler answered for
+
         def submit_more() -> None:
-            limit = _in_flight_limit(client)
+            limit = _in_flight_limit(client, known=limits[-1] if limits else None)
+            limits[:] = [limit]
             while running.count() < limit and (lens := next(queue, None)) is not None:
                 submit(lens)
 
