@@ -228,6 +228,20 @@ def echo_after_sampler_import(lens_id: str, config: dict[str, Any], lens_out: st
     return echo_truth_path(lens_id, config, lens_out, truth_path, precision)
 
 
+#: The lenses :func:`echo_truth_path_refused_first` has refused once (in-process workers share it).
+REFUSED_ONCE: set[str] = set()
+
+
+def echo_truth_path_refused_first(lens_id: str, config: dict[str, Any], lens_out: str, truth_path: str | None = None,
+                                  precision: str | None = None) -> dict[str, Any]:
+    """:func:`echo_truth_path` (importable by name, for Dask workers), except that the first task of
+    lens_a returns a refused row and writes nothing, as a worker refusing its lens does."""
+    if lens_id == "lens_a" and lens_id not in REFUSED_ONCE:
+        REFUSED_ONCE.add(lens_id)
+        return {"lens_id": lens_id, "status": "refused", "worker": "tcp://10.0.0.9:1", "unseen": "stand-in"}
+    return echo_truth_path(lens_id, config, lens_out, truth_path, precision)
+
+
 def stand_in_result(folder: Path) -> Path:
     """Write the ``result.json`` of a fake fit in the lens folder ``folder``, as ``tinylens.fit``
     writes its result before ``runner.fit_lens`` writes the ``ok`` row.json (``is_done`` takes an

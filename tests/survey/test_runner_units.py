@@ -3613,6 +3613,58 @@ def test_every_lens_a_survey_did_not_fit_after_a_task_was_dropped_is_counted_and
     assert not (tmp_path / "lenses" / "lens_c").exists() and not (tmp_path / "lenses" / "lens_d").exists()
 
 
+def test_a_finished_task_whose_value_a_busy_scheduler_gives_late_and_whose_worker_wrote_no_row_is_sent_again(
+        tmp_path, monkeypatch):
+    """Since the survey gives a finished task's value CONNECT_TIMEOUT (30 s), a healthy but busy
+    scheduler giving it in 31 s had the survey read the row the task's worker wrote instead; a task
+    that wrote none (its worker refused the lens) was then taken as dropped by the cluster: the survey
+    ended with 'the Dask cluster dropped 1 of their tasks' and that lens unfitted, where it waited
+    and sent the lens to another worker before. Such a task is now sent again while the client is
+    connected. (An in-process cluster, one task in flight; fits faked: ~2 s.)"""
+    from distributed import Client, LocalCluster
+
+    import survey_mocks
+
+    survey_mocks.REFUSED_ONCE.clear()
+    monkeypatch.setattr(runner, "fit_lens", survey_mocks.echo_truth_path_refused_first)
+    monkeypatch.setattr(runner, "_in_flight_limit", lambda client, known=None: 1)
+    real_answered, late = runner.answered, []
+
+    def first_value_late(call, name="survey-scheduler-question"):
+        answer = real_answered(call, name)
+        if name == "survey-task-value" and not late:  # lens_a's refusal: its answer came after 30 s
+            late.append(answer)
+            raise runner.Unanswered("the Dask scheduler gave no answer within 30 s")
+        return answer
+
+    monkeypatch.setattr(runner, "answered", first_value_late)
+    lenses = [runner.Lens(name, tmp_path / "in" / name) for name in ("lens_a", "lens_b", "lens_c")]
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        frame = runner._fit_lenses(lenses, {}, {}, tmp_path, [], 1, None, False, client=client)
+    assert [row["status"] for row in late] == ["refused"]
+    assert sorted(frame["lens_id"]) == ["lens_a", "lens_b", "lens_c"]
+    assert frame["status"].tolist() == ["ok"] * 3
+
+
+def test_a_finished_task_s_late_value_is_the_row_its_worker_wrote_where_it_wrote_one(tmp_path, monkeypatch):
+    """A finished task whose value a busy scheduler gives late: the row its worker wrote, where there
+    is one (the same as the value); else late, not known to be fitted (not a dropped task's None)."""
+    monkeypatch.setattr(runner, "connect_seconds", lambda: 0.2)
+    release = threading.Event()
+    future = types.SimpleNamespace(status="finished", result=lambda: release.wait(30), exception=lambda: None)
+    lens = runner.Lens("lens_a", tmp_path / "in" / "lens_a")
+    try:
+        outcome = runner._outcome(future, lens, tmp_path)
+        assert (outcome.late, outcome.value) == (True, None)
+        ok = runner.flat_row("lens_a", RESULT)
+        runner.write_row(lens.output(tmp_path), ok)
+        outcome = runner._outcome(future, lens, tmp_path)
+        assert (outcome.late, outcome.value) == (False, ok)
+    finally:
+        release.set()
+
+
 def test_a_lost_scheduler_given_by_its_scheduler_file_is_named_with_the_file(tmp_path, mock_survey, monkeypatch):
     """A survey given its scheduler as a scheduler file (--scheduler sched.json), whose scheduler was
     lost mid-survey: the message named only the address read from the file, which the user never

@@ -2668,8 +2668,13 @@ def answered(call: Callable[[], Any], name: str = "survey-scheduler-question") -
     seconds = connect_seconds()
     answer = in_a_thread(lambda: (call(),), seconds, name)  # in a tuple: an answer of None is an answer
     if answer is None:
-        raise TimeoutError(f"the Dask scheduler gave no answer within {seconds:g} s")
+        raise Unanswered(f"the Dask scheduler gave no answer within {seconds:g} s")
     return answer[0]
+
+
+class Unanswered(TimeoutError):
+    """A question to the Dask scheduler given no answer within :data:`CONNECT_TIMEOUT` (:func:`answered`):
+    one whose node died, or a healthy one that is busy (its answer comes later)."""
 
 
 def connect_seconds() -> float:
@@ -3933,6 +3938,9 @@ class _Outcome:
     status: str
     value: Any = None
     error: BaseException | None = None
+    #: a finished task whose value came late (:class:`Unanswered`) and whose worker wrote no row
+    #: (it refused its lens): sent again while the client is connected, not taken as dropped
+    late: bool = False
 
 
 def _outcome(future: Any, lens: Lens, out: Path) -> _Outcome:
@@ -3941,7 +3949,10 @@ def _outcome(future: Any, lens: Lens, out: Path) -> _Outcome:
     :func:`_task_row` alike."""
     status = future.status
     if status == "finished":
-        return _Outcome(status, value=_finished_value(future, lens, out))
+        try:
+            return _Outcome(status, value=_finished_value(future, lens, out))
+        except Unanswered:  # a busy scheduler's late answer, and no row written: not known to be fitted
+            return _Outcome(status, late=True)
     return _Outcome(status, error=future.exception() if status == "error" else None)
 
 
@@ -3981,14 +3992,18 @@ def _finished_value(future: Any, lens: Lens, out: Path) -> Any:
     before it is fetched (a task that ended just as it was stopped), the row the task's worker wrote
     for ``lens`` (in ``out``), or ``None`` where there is none: the lens stays to be fitted. The value
     is given :data:`CONNECT_TIMEOUT` (:func:`answered`): a scheduler that no longer answers is not
-    waited for."""
+    waited for; where it gave none in that time and the worker wrote no row (a busy scheduler's
+    late answer to a task that refused its lens, say), :class:`Unanswered` is raised again."""
     from concurrent.futures import CancelledError
 
     try:
         return answered(future.result, "survey-task-value")
-    except (OSError, CancelledError):  # CommClosedError, a connection refused or timed out (unanswered); or the client
-        # cancelled the future (it does so to every one when it loses the scheduler) since its status was read
-        return read_row(lens.output(out) / filenames.ROW, lens.lens_id)
+    except (OSError, CancelledError) as exc:  # CommClosedError, a connection refused or timed out (unanswered); or
+        # the client cancelled the future (it does so to every one when it loses the scheduler) since its status was read
+        row = read_row(lens.output(out) / filenames.ROW, lens.lens_id)
+        if row is None and isinstance(exc, Unanswered):  # no row: a refusal's value, say (:func:`_outcome`)
+            raise
+        return row
 
 
 def _refusal(outcome: _Outcome) -> dict[str, Any] | None:
@@ -4573,6 +4588,11 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
                 lines.settle(future.key, resubmitted=False)
                 row = _task_row(outcome, lens, out, client, local=not scheduler)
                 future.release()
+                if row is None and outcome.late and client.status == "running" \
+                        and resubmitted.get(lens.lens_id, 0) < RESUBMITS:  # a busy scheduler's late value: sent again
+                    resubmitted[lens.lens_id] = resubmitted.get(lens.lens_id, 0) + 1
+                    submit(lens)
+                    continue
                 if row is None:
                     dropped.append(lens.lens_id)
                     if scheduler and client.status != "running":  # reconnecting, or given up: cancelled its tasks
