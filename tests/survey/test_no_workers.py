@@ -329,3 +329,61 @@ def test_a_local_cluster_keeps_a_nanny_between_its_workers_restarts_however_slow
     from dask.utils import parse_timedelta
 
     assert parse_timedelta(dask.config.get("distributed.deploy.lost-worker-timeout")) >= 3600
+
+
+LOST_WORKER_TIMEOUT = "distributed.deploy.lost-worker-timeout"
+
+
+def test_the_surveys_own_cluster_keeps_its_nanny_where_the_users_setting_would_close_it(tmp_path, monkeypatch):
+    """distributed's SpecCluster reads lost-worker-timeout at each worker's removal and closes the
+    nanny for good where none of its workers is connected that long after: a worker killed again
+    and again (each restart 7-12 s under load) was caught between two restarts at the default 15 s,
+    and the survey's local cluster went on with a worker fewer, or none. A user's setting shorter
+    than any restart (100 ms: the same moment, made certain) closed the nanny of the killed worker
+    of a survey's own one-worker cluster, which then stopped for want of workers; the survey's
+    cluster now reads its own timeout at the removal, its nanny starts the worker again, every lens
+    is fitted, and the user's setting is as it was. (~15 s.)"""
+    import dask
+    from dask.utils import parse_timedelta
+    from distributed.deploy.spec import SpecCluster
+
+    from survey_mocks import fit_killing_its_first_worker
+
+    monkeypatch.setattr(runner, "fit_lens", fit_killing_its_first_worker)
+    read_at_removal: list[object] = []  # the timeout in force where the cluster reads it (its loop's thread)
+    update = SpecCluster._update_worker_status
+
+    def noting(self, op, msg):
+        if op == "remove":
+            read_at_removal.append(dask.config.get(LOST_WORKER_TIMEOUT))
+        return update(self, op, msg)
+
+    monkeypatch.setattr(SpecCluster, "_update_worker_status", noting)
+    lenses = [runner.Lens(name, tmp_path / "in" / name) for name in ("lens_once", "lens_plain")]
+    with dask.config.set({LOST_WORKER_TIMEOUT: "100ms"}):  # the user's own setting
+        frame = runner._fit_lenses(lenses, {}, {}, tmp_path, [], 1, None, False, no_worker_wait=90.0)
+        assert dask.config.get(LOST_WORKER_TIMEOUT) == "100ms"
+    assert dict(zip(frame["lens_id"], frame["status"])) == {"lens_once": "ok", "lens_plain": "ok"}
+    assert runner.attempts(lenses[0].output(tmp_path)) == 2  # the restarted worker fitted it again
+    assert read_at_removal, "no worker was removed"  # the kill's, and the close's
+    assert all(parse_timedelta(value) >= 365 * 86400 for value in read_at_removal), read_at_removal
+
+
+def test_the_nannies_timeout_is_the_surveys_only_while_it_runs():
+    """Within nannies_kept the timeout is the survey's; outside it (after an error too) the user's
+    Dask configuration is as it was, and a setting longer than the survey's is left alone."""
+    import copy
+
+    import dask
+
+    before = copy.deepcopy(dask.config.config)
+    for users in ("100ms", 15, "2h"):
+        with dask.config.set({LOST_WORKER_TIMEOUT: users}):
+            with runner.nannies_kept():
+                assert dask.config.get(LOST_WORKER_TIMEOUT) == runner.NANNY_KEPT == "365 days"
+            with pytest.raises(KeyboardInterrupt), runner.nannies_kept():
+                raise KeyboardInterrupt
+            assert dask.config.get(LOST_WORKER_TIMEOUT) == users
+    with dask.config.set({LOST_WORKER_TIMEOUT: "1000 days"}), runner.nannies_kept():
+        assert dask.config.get(LOST_WORKER_TIMEOUT) == "1000 days"
+    assert dask.config.config == before

@@ -2192,6 +2192,38 @@ def share_gpu_memory() -> bool:
     return True
 
 
+#: How long the survey's local cluster keeps a nanny none of whose workers is connected: longer than
+#: any survey. distributed's SpecCluster closes a nanny for good where, its
+#: ``distributed.deploy.lost-worker-timeout`` (15 s) after one of its workers was removed, no worker
+#: of that name is connected; a worker killed again and again (a lens out of memory, retried) whose
+#: nanny's restarts take 7-12 s on a loaded machine was caught between two of them, and the survey
+#: went on with a worker fewer, or none (stopped by the no-worker watch).
+NANNY_KEPT = "365 days"
+
+
+@contextlib.contextmanager
+def nannies_kept() -> Iterator[None]:
+    """Dask's ``distributed.deploy.lost-worker-timeout`` at least :data:`NANNY_KEPT` within, as it
+    was on exit (a user's own setting, or distributed's default, outside the survey).
+
+    SpecCluster reads it at each worker's removal (``_update_worker_status``, in the cluster's
+    loop thread), not at its start: the setting must hold for the cluster's whole life, its close
+    included. Dask's configuration is the process's, so a cluster of the user's own running in
+    this process meanwhile keeps its nannies as long."""
+    import distributed  # noqa: F401 - its defaults loaded first: leaving the set below must not drop them
+    import dask
+    from dask.utils import parse_timedelta
+
+    key = "distributed.deploy.lost-worker-timeout"
+    current = dask.config.get(key, None)
+    try:
+        longer = current is None or parse_timedelta(current) < parse_timedelta(NANNY_KEPT)
+    except (TypeError, ValueError):  # a setting Dask itself could not read: ours in its place
+        longer = True
+    with dask.config.set({key: NANNY_KEPT}) if longer else contextlib.nullcontext():
+        yield
+
+
 @contextlib.contextmanager
 def dask_client(workers: int = 2, scheduler: str | None = None, silent: list[str] | None = None,
                 copies_unchecked: dict[str, str] | None = None) -> Iterator[Any]:
@@ -2211,6 +2243,7 @@ def dask_client(workers: int = 2, scheduler: str | None = None, silent: list[str
             yield client
         return
     with contextlib.ExitStack() as stack:
+        stack.enter_context(nannies_kept())  # left last: after the cluster closed (its workers removed)
         with interrupt_held(), warnings.catch_warnings():
             # Without a dashboard the scheduler still serves HTTP (health checks) on port 8787, and
             # takes another port, with a warning, when a second survey on the node holds it.
