@@ -387,3 +387,34 @@ def test_the_nannies_timeout_is_the_surveys_only_while_it_runs():
     with dask.config.set({LOST_WORKER_TIMEOUT: "1000 days"}), runner.nannies_kept():
         assert dask.config.get(LOST_WORKER_TIMEOUT) == "1000 days"
     assert dask.config.config == before
+
+
+def test_the_nannies_timeout_holds_for_a_survey_in_a_thread_until_the_last_survey_ends():
+    """Dask's configuration is the process's: two surveys run in threads of one Python process (a
+    library user's) each held the timeout with a dask.config.set of their own, so the first to end
+    put the user's setting back while the other's cluster still ran (its nannies closed again at
+    the user's timeout), and two entering at once could leave 365 days behind for good. The timeout
+    is now the surveys' from the first one's start until the last one's end, then the user's."""
+    import threading
+
+    import dask
+
+    second_in, first_out = threading.Event(), threading.Event()
+    seen: dict[str, object] = {}
+
+    def second():
+        with runner.nannies_kept():
+            second_in.set()
+            first_out.wait(10)
+            seen["second, after the first ended"] = dask.config.get(LOST_WORKER_TIMEOUT)
+
+    with dask.config.set({LOST_WORKER_TIMEOUT: "100ms"}):  # the user's own setting
+        thread = threading.Thread(target=second)
+        with runner.nannies_kept():
+            thread.start()
+            assert second_in.wait(10)
+        first_out.set()
+        thread.join(10)
+        assert not thread.is_alive()
+        assert seen == {"second, after the first ended": runner.NANNY_KEPT}
+        assert dask.config.get(LOST_WORKER_TIMEOUT) == "100ms"

@@ -2201,6 +2201,13 @@ def share_gpu_memory() -> bool:
 NANNY_KEPT = "365 days"
 
 
+#: The surveys of this process within :func:`nannies_kept` (``surveys``) and the ``dask.config.set``
+#: the first of them entered (``setting``, ``None`` where the user's timeout was longer already),
+#: which the last one leaves; :data:`_NANNIES_LOCK` held to read or change them.
+_NANNIES_HELD: dict[str, Any] = {"surveys": 0, "setting": None}
+_NANNIES_LOCK = threading.Lock()
+
+
 @contextlib.contextmanager
 def nannies_kept() -> Iterator[None]:
     """Dask's ``distributed.deploy.lost-worker-timeout`` at least :data:`NANNY_KEPT` within, as it
@@ -2209,19 +2216,32 @@ def nannies_kept() -> Iterator[None]:
     SpecCluster reads it at each worker's removal (``_update_worker_status``, in the cluster's
     loop thread), not at its start: the setting must hold for the cluster's whole life, its close
     included. Dask's configuration is the process's, so a cluster of the user's own running in
-    this process meanwhile keeps its nannies as long."""
+    this process meanwhile keeps its nannies as long.
+
+    Surveys run in threads of one process share it: the first to start sets it, the last to end
+    puts the user's back (:data:`_NANNIES_HELD`), so that one ending leaves it to the others."""
     import distributed  # noqa: F401 - its defaults loaded first: leaving the set below must not drop them
     import dask
     from dask.utils import parse_timedelta
 
     key = "distributed.deploy.lost-worker-timeout"
-    current = dask.config.get(key, None)
+    with _NANNIES_LOCK:
+        if not _NANNIES_HELD["surveys"]:
+            current = dask.config.get(key, None)
+            try:
+                longer = current is None or parse_timedelta(current) < parse_timedelta(NANNY_KEPT)
+            except (TypeError, ValueError):  # a setting Dask itself could not read: ours in its place
+                longer = True
+            _NANNIES_HELD["setting"] = dask.config.set({key: NANNY_KEPT}) if longer else None
+        _NANNIES_HELD["surveys"] += 1
     try:
-        longer = current is None or parse_timedelta(current) < parse_timedelta(NANNY_KEPT)
-    except (TypeError, ValueError):  # a setting Dask itself could not read: ours in its place
-        longer = True
-    with dask.config.set({key: NANNY_KEPT}) if longer else contextlib.nullcontext():
         yield
+    finally:
+        with _NANNIES_LOCK:
+            _NANNIES_HELD["surveys"] -= 1
+            if not _NANNIES_HELD["surveys"] and _NANNIES_HELD["setting"] is not None:
+                setting, _NANNIES_HELD["setting"] = _NANNIES_HELD["setting"], None
+                setting.__exit__(None, None, None)  # the configuration as the first survey found it
 
 
 @contextlib.contextmanager
