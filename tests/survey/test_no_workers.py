@@ -418,3 +418,15 @@ def test_the_nannies_timeout_holds_for_a_survey_in_a_thread_until_the_last_surve
         assert not thread.is_alive()
         assert seen == {"second, after the first ended": runner.NANNY_KEPT}
         assert dask.config.get(LOST_WORKER_TIMEOUT) == "100ms"
+
+
+def test_a_survey_stopped_for_want_of_workers_before_any_lens_finished_says_none_finished():
+    """A local survey whose workers all died before its first lens finished said 'The 0 finished
+    lenses are kept (the catalogue's rows, ...)': there are none to keep. It now says that no lens
+    had finished, and still which were not fitted and how to go on."""
+    text = runner.NoWorkersLeft(90.0, ["lens_a", "lens_b"], 0).text("tinylens survey in --out out")
+    assert "0 finished" not in text and "are kept" not in text, text
+    assert "2 lenses were not fitted (e.g. lens_a). No lens had finished. To fit the rest" in text, text
+    assert text.endswith("run: tinylens survey in --out out"), text
+    one = runner.NoWorkersLeft(90.0, ["lens_b"], 1).text()
+    assert "1 lens was not fitted (lens_b). The 1 finished lens is kept (the catalogue's rows" in one, one

@@ -3639,10 +3639,10 @@ class NoWorkersLeft(TinyLensError):
                 if n else "no lens was left to fit")
         rest = (f"To fit the rest (a lens cut short resumes from its checkpoint), run: {command}" if command else
                 f"Run {SURVEY_RERUN} again to fit the rest (a lens cut short resumes from its checkpoint).")
+        kept = (f"The {lens_count(self.finished, 'finished')} {'is' if self.finished == 1 else 'are'} kept "
+                f"(the catalogue's rows, their fits in {LENSES_DIR}/)" if self.finished else "No lens had finished")
         return (f"The local Dask cluster has had no worker for {_duration(self.wait)}: its worker processes died "
-                "(killed, or out of memory?) and were not started again, so the survey stopped; "
-                f"{left}. The {lens_count(self.finished, 'finished')} {'is' if self.finished == 1 else 'are'} kept "
-                f"(the catalogue's rows, their fits in {LENSES_DIR}/). {rest}")
+                f"(killed, or out of memory?) and were not started again, so the survey stopped; {left}. {kept}. {rest}")
 
 
 def no_worker_for_note(address: str, seconds: float) -> str:
