@@ -8,6 +8,7 @@ import json
 import os
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -1762,19 +1763,25 @@ def test_a_file_whose_refusal_stops_the_fit_leaves_the_earlier_fits_result_whole
     assert refused.read_bytes() == b"someone else's"
 
 
-def test_the_outputs_stage_does_not_announce_figures_a_fit_draws_none_of(tmp_path, capsys):
-    """With ``output.draw_figures: none`` a fit said "outputs writing result.json, tables and figures
-    to ..." and then wrote no figure; it now says the tables alone, and still announces figures
-    where it draws them."""
+def _lbfgs_fit_saying_outputs(tmp_path: Path, capsys: Any, draw_figures: str) -> tuple[Any, list[str]]:
+    """The tiny lens fitted by L-BFGS with ``output.draw_figures`` set: its result and the lines it
+    said on stderr that announce its outputs."""
     import yaml
 
     config = write_tiny_lens(tmp_path, {"type": "optimizer", "method": "lbfgs"})
     cfg = yaml.safe_load(config.read_text())
-    cfg["output"] = {**cfg.get("output", {}), "draw_figures": "none"}
+    cfg["output"] = {**cfg.get("output", {}), "draw_figures": draw_figures}
     config.write_text(yaml.safe_dump(cfg, sort_keys=False))
     capsys.readouterr()
     result = tinylens.fit(config)
-    said = [line for line in capsys.readouterr().err.splitlines() if line.startswith("outputs writing result.json")]
+    return result, [line for line in capsys.readouterr().err.splitlines() if line.startswith("outputs writing result.json")]
+
+
+def test_the_outputs_stage_does_not_announce_figures_a_fit_draws_none_of(tmp_path, capsys):
+    """With ``output.draw_figures: none`` a fit said "outputs writing result.json, tables and figures
+    to ..." and then wrote no figure; it now says the tables alone, and still announces figures
+    where it draws them."""
+    result, said = _lbfgs_fit_saying_outputs(tmp_path, capsys, "none")
     out = tmp_path / "output"
     assert len(said) == 1 and said[0].startswith("outputs writing result.json and tables to "), said
     assert not list(out.glob("*.png")) and {"subplot", "results"}.isdisjoint(result.files)
@@ -1784,15 +1791,7 @@ def test_the_outputs_stage_says_figures_of_draw_figures_untrusted_only_as_drawn_
     """With ``output.draw_figures: untrusted`` a fit the quality checks trust said "outputs writing
     result.json, tables and figures to ..." and then drew no figure, as ``none`` did before; the
     line now says the figures come only if the fit is not trusted."""
-    import yaml
-
-    config = write_tiny_lens(tmp_path, {"type": "optimizer", "method": "lbfgs"})
-    cfg = yaml.safe_load(config.read_text())
-    cfg["output"] = {**cfg.get("output", {}), "draw_figures": "untrusted"}
-    config.write_text(yaml.safe_dump(cfg, sort_keys=False))
-    capsys.readouterr()
-    result = tinylens.fit(config)
-    said = [line for line in capsys.readouterr().err.splitlines() if line.startswith("outputs writing result.json")]
+    result, said = _lbfgs_fit_saying_outputs(tmp_path, capsys, "untrusted")
     assert result.quality["trusted"] is True  # the independent truth: a fit draw_figures: untrusted draws no figure of
     assert not list((tmp_path / "output").glob("*.png")) and {"subplot", "results"}.isdisjoint(result.files)
     assert len(said) == 1 and "tables and figures" not in said[0], said

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -342,15 +343,21 @@ def test_runner_refuses_before_checkpoint(lens_dir, tmp_path, method):
     assert not (tmp_path / "ckpt").exists()
 
 
+def _refused_by_validate(path: Path) -> str:
+    """What ``tinylens validate`` of the config at ``path`` says, on one line, having checked that it
+    refused it as a user's mistake: exit 2, no exception but its exit, no traceback."""
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in result.output
+    return " ".join(result.output.split())
+
+
 @pytest.mark.parametrize("method", REPRODUCERS)
 def test_validate_exits_2_without_traceback(tmp_path, method):
     inference, key, fragments = REPRODUCERS[method]
     path = write_tiny_lens(tmp_path, inference)
-    result = CliRunner().invoke(app, ["validate", str(path)])
-    out = " ".join(result.output.split())
-    assert result.exit_code == 2, (result.output, result.exception)
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
-    assert "Traceback" not in result.output
+    out = _refused_by_validate(path)
     assert out.startswith(f"Error: In config file {path}: inference.settings.{key}:"), out
     assert all(fragment in out for fragment in fragments), out
 
@@ -371,11 +378,7 @@ def test_a_number_setting_beyond_the_range_of_a_float_is_refused_naming_it(tmp_p
     # written as YAML writes a 400-digit int: digits, read back as that int
     path.write_text(path.read_text().replace("nlive: 50", f"nlive: 50\n    {key}: {sign * HUGE}"))
     assert yaml.safe_load(path.read_text())["inference"]["settings"] == settings
-    result = CliRunner().invoke(app, ["validate", str(path)])
-    out = " ".join(result.output.split())
-    assert result.exit_code == 2, (result.output, result.exception)
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
-    assert "Traceback" not in result.output
+    out = _refused_by_validate(path)
     assert out.startswith(f"Error: In config file {path}: inference.settings.{key}: must be"), out
     assert "(401 characters)" in out or "(402 characters)" in out, out  # abbreviated, not 400 digits
     assert "beyond the range of a float" in out, out
@@ -406,11 +409,7 @@ def test_a_dynesty_history_name_holding_a_nul_character_is_refused_by_validate(t
     of where the history lands); it is refused by key, the character shown, exit 2."""
     inference = {**DYNESTY, "settings": {"nlive": 50, "save_evaluation_history": True, "history_filename": name}}
     path = write_tiny_lens(tmp_path, inference)
-    result = CliRunner().invoke(app, ["validate", str(path)])
-    out = " ".join(result.output.split())
-    assert result.exit_code == 2, (result.output, result.exception)
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
-    assert "Traceback" not in result.output
+    out = _refused_by_validate(path)
     shown = name.replace("\0", "\\x00")
     assert (f"inference.settings.history_filename: '{shown}' holds a NUL character (U+0000), which no file name "
             "may hold; give another name for dynesty's history.") in out, out

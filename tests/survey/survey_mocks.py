@@ -405,3 +405,21 @@ def fit_written_then_held(lens_id: str, config: dict[str, Any], lens_out: str, t
     if lens_id == "lens_held":
         WRITTEN_FITS_RELEASED.wait(120.0)
     return row
+
+
+def lens_a_taken(monkeypatch: Any) -> threading.Event:
+    """An event set once the survey has taken in lens_a's row (``runner._task_row`` of it gave a
+    row: its fit's end reached the client), by wrapping ``_task_row`` through ``monkeypatch``."""
+    from tinylens.survey import runner
+
+    taken = threading.Event()
+    task_row = runner._task_row
+
+    def noting_lens_a(outcome: Any, lens: Any, *args: Any, **kwargs: Any) -> Any:
+        row = task_row(outcome, lens, *args, **kwargs)
+        if lens.lens_id == "lens_a" and row is not None:
+            taken.set()
+        return row
+
+    monkeypatch.setattr(runner, "_task_row", noting_lens_a)
+    return taken

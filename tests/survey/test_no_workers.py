@@ -103,22 +103,13 @@ def test_a_local_cluster_whose_workers_are_gone_stops_the_survey_keeping_the_fin
     its nanny's restart switched off; the wait cut to 2 s: ~15 s.)"""
     from distributed import Client
 
-    from survey_mocks import fit_or_hang
+    from survey_mocks import fit_or_hang, lens_a_taken as noting_lens_a
 
     monkeypatch.setattr(runner, "fit_lens", fit_or_hang)
     lenses = [runner.Lens(name, tmp_path / "in" / name) for name in ("lens_a", "lens_hang")]
     out = tmp_path / "out"
     out.mkdir()
-    lens_a_taken = threading.Event()  # the survey has lens_a's row: its end reached the client
-    task_row = runner._task_row
-
-    def noting_lens_a(outcome, lens, *args, **kwargs):
-        row = task_row(outcome, lens, *args, **kwargs)
-        if lens.lens_id == "lens_a" and row is not None:
-            lens_a_taken.set()
-        return row
-
-    monkeypatch.setattr(runner, "_task_row", noting_lens_a)
+    lens_a_taken = noting_lens_a(monkeypatch)  # the survey has lens_a's row: its end reached the client
     with _local_cluster() as cluster, Client(cluster) as client:
         async def no_restart(*args, **kwargs):  # the nanny fails to start its worker again
             return None

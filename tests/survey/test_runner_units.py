@@ -188,12 +188,9 @@ def test_a_result_recovered_without_its_row_leaves_no_checkpoint_its_fit_would_h
     assert all((kept.output(out) / name).read_bytes() == b"state" for name in names)
 
 
-@pytest.mark.parametrize("info", ["fitted by hand", ["checkpoint"], 3])
-def test_a_result_whose_info_is_not_an_object_is_recovered_without_a_traceback(tmp_path, info):
-    """A result.json whose info was edited into something other than an object (a text, a list)
-    still has a row to rebuild (flat_row reads no info), and recover_rows rebuilt it as before
-    9060e43; since then finishing the fit read info.checkpoint of it and the survey stopped with
-    an AttributeError traceback. Such an info names no checkpoint kept, as a missing one does."""
+def _recovered_with_no_checkpoint_kept(tmp_path: Path, info: Any) -> None:
+    """Recover the row of a lens whose result.json holds ``info`` beside checkpoint files: the row
+    is rebuilt, ok, and the checkpoints are removed (the info names none kept)."""
     out = tmp_path / "out"
     lens = _lens(tmp_path, "edited")
     folder = lens.output(out)
@@ -208,26 +205,24 @@ def test_a_result_whose_info_is_not_an_object_is_recovered_without_a_traceback(t
     assert not any((folder / name).exists() for name in names)
 
 
+@pytest.mark.parametrize("info", ["fitted by hand", ["checkpoint"], 3])
+def test_a_result_whose_info_is_not_an_object_is_recovered_without_a_traceback(tmp_path, info):
+    """A result.json whose info was edited into something other than an object (a text, a list)
+    still has a row to rebuild (flat_row reads no info), and recover_rows rebuilt it as before
+    9060e43; since then finishing the fit read info.checkpoint of it and the survey stopped with
+    an AttributeError traceback. Such an info names no checkpoint kept, as a missing one does."""
+    _recovered_with_no_checkpoint_kept(tmp_path, info)
+
+
 @pytest.mark.parametrize("checkpoint", [float("nan"), float("inf"), 3, ""])
 def test_a_result_whose_checkpoint_is_no_file_name_leaves_no_checkpoint(tmp_path, checkpoint):
     """result.json's info.checkpoint is null where the fit removed its checkpoints; written by
     another program as NaN (Python's json.dump of a value read back as NaN), or edited into a
     number, it was taken to name a checkpoint kept, so the checkpoints that a fit recovered
     without its row had left (tens of MB) stayed for good. Only a file name names one now."""
-    out = tmp_path / "out"
-    lens = _lens(tmp_path, "edited")
-    folder = lens.output(out)
-    folder.mkdir(parents=True)
-    (folder / "result.json").write_text(json.dumps({**RESULT, "info": {"checkpoint": checkpoint}}))
-    named = json.loads((folder / "result.json").read_text())["info"]["checkpoint"]
-    assert not (isinstance(named, str) and named)  # independent truth: no file's name
-    names = filenames.checkpoint_names()
-    for name in names:
-        (folder / name).write_bytes(b"state")
-    rows = runner.read_rows(out)
-    runner.recover_rows([lens], out, rows)
-    assert rows["edited"]["status"] == "ok" and runner.read_rows(out) == rows
-    assert not any((folder / name).exists() for name in names)
+    named = json.loads(json.dumps(checkpoint))  # independent truth: what result.json then holds is no file's name
+    assert not (isinstance(named, str) and named)
+    _recovered_with_no_checkpoint_kept(tmp_path, {"checkpoint": checkpoint})
 
 
 def test_a_row_or_result_copied_from_another_lens_folder_is_not_taken_for_this_lens(tmp_path):
@@ -3474,21 +3469,12 @@ def test_a_scheduler_that_stops_mid_survey_is_named_without_a_traceback(tmp_path
     (`dask scheduler` and `dask worker` processes, each importing tinylens; fits faked: ~5 s.)"""
     import signal
 
-    from survey_mocks import fit_or_hang
+    from survey_mocks import fit_or_hang, lens_a_taken as noting_lens_a
 
     monkeypatch.setattr(runner, "fit_lens", fit_or_hang)
     lenses = [runner.Lens(name, tmp_path / "in" / name) for name in ("lens_a", "lens_hang")]
     hang = lenses[1].output(tmp_path)
-    lens_a_taken = threading.Event()  # the survey has lens_a's row: its end reached the client
-    task_row = runner._task_row
-
-    def noting_lens_a(future, lens, *args, **kwargs):
-        row = task_row(future, lens, *args, **kwargs)
-        if lens.lens_id == "lens_a" and row is not None:
-            lens_a_taken.set()
-        return row
-
-    monkeypatch.setattr(runner, "_task_row", noting_lens_a)
+    lens_a_taken = noting_lens_a(monkeypatch)  # the survey has lens_a's row: its end reached the client
 
     def kill_the_scheduler_under_lens_hang() -> None:
         lens_a_taken.wait(120)  # fitted just before, on the one thread: not among the lenses dropped
@@ -3613,6 +3599,17 @@ def test_every_lens_a_survey_did_not_fit_after_a_task_was_dropped_is_counted_and
     assert not (tmp_path / "lenses" / "lens_c").exists() and not (tmp_path / "lenses" / "lens_d").exists()
 
 
+def _three_lenses_on_one_thread(tmp_path: Path) -> pd.DataFrame:
+    """The catalogue _fit_lenses makes of lens_a, lens_b and lens_c (in tmp_path/in) on an
+    in-process cluster of one worker of one thread, one task in flight at a time where patched so."""
+    from distributed import Client, LocalCluster
+
+    lenses = [runner.Lens(name, tmp_path / "in" / name) for name in ("lens_a", "lens_b", "lens_c")]
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        return runner._fit_lenses(lenses, {}, {}, tmp_path, [], 1, None, False, client=client)
+
+
 def test_a_finished_task_whose_value_a_busy_scheduler_gives_late_and_whose_worker_wrote_no_row_is_sent_again(
         tmp_path, monkeypatch):
     """Since the survey gives a finished task's value CONNECT_TIMEOUT (30 s), a healthy but busy
@@ -3621,7 +3618,6 @@ def test_a_finished_task_whose_value_a_busy_scheduler_gives_late_and_whose_worke
     ended with 'the Dask cluster dropped 1 of their tasks' and that lens unfitted, where it waited
     and sent the lens to another worker before. Such a task is now sent again while the client is
     connected. (An in-process cluster, one task in flight; fits faked: ~2 s.)"""
-    from distributed import Client, LocalCluster
 
     import survey_mocks
 
@@ -3638,10 +3634,7 @@ def test_a_finished_task_whose_value_a_busy_scheduler_gives_late_and_whose_worke
         return answer
 
     monkeypatch.setattr(runner, "answered", first_value_late)
-    lenses = [runner.Lens(name, tmp_path / "in" / name) for name in ("lens_a", "lens_b", "lens_c")]
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
-            Client(cluster) as client:
-        frame = runner._fit_lenses(lenses, {}, {}, tmp_path, [], 1, None, False, client=client)
+    frame = _three_lenses_on_one_thread(tmp_path)
     assert [row["status"] for row in late] == ["refused"]
     assert sorted(frame["lens_id"]) == ["lens_a", "lens_b", "lens_c"]
     assert frame["status"].tolist() == ["ok"] * 3
@@ -3714,7 +3707,7 @@ def test_a_survey_fetches_each_finished_tasks_value_from_the_cluster_once(tmp_pa
     """_fit_lenses asked the cluster for each finished task's value twice (future.result(), a gather
     from the scheduler and its worker: once to see whether its worker refused the lens, once for
     its row); it now fetches it once, for both. (An in-process cluster; fits faked: ~2 s.)"""
-    from distributed import Client, Future, LocalCluster
+    from distributed import Future
 
     from survey_mocks import echo_truth_path
 
@@ -3728,10 +3721,7 @@ def test_a_survey_fetches_each_finished_tasks_value_from_the_cluster_once(tmp_pa
         return value
 
     monkeypatch.setattr(Future, "result", counted_result)
-    lenses = [runner.Lens(name, tmp_path / "in" / name) for name in ("lens_a", "lens_b", "lens_c")]
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
-            Client(cluster) as client:
-        frame = runner._fit_lenses(lenses, {}, {}, tmp_path, [], 1, None, False, client=client)
+    frame = _three_lenses_on_one_thread(tmp_path)
     assert sorted(frame["lens_id"]) == ["lens_a", "lens_b", "lens_c"]
     assert fetched == {"lens_a": 1, "lens_b": 1, "lens_c": 1}
 
@@ -5997,6 +5987,16 @@ def test_the_bar_of_a_million_lenses_keeps_its_counts_and_a_known_eta_whole_on_6
     assert wide.file.getvalue().startswith("survey ") and re.search(r" 0:00:1\d ETA 629:59:\d\d", wide.file.getvalue())
 
 
+def _lens_a_refits(tmp_path: Path) -> tuple[Path, runner.Lens, Path, runner.RefitCounts]:
+    """A survey's out folder, lens_a with its lens folder made in it, and the RefitCounts of a survey
+    that allows 3 deaths a task and has said none against lens_a yet."""
+    out = tmp_path / "out"
+    lens = runner.Lens("lens_a", tmp_path / "in" / "lens_a")
+    folder = lens.output(out)
+    folder.mkdir(parents=True)
+    return out, lens, folder, runner.RefitCounts({"lens_a": 0}, allowed=3)
+
+
 def test_a_worker_that_held_a_retried_lens_queued_is_not_said_to_have_stopped_its_fit(tmp_path):
     """RefitCounts counted the deaths said against the fits started, but a fit that raised is
     started again by Dask's retries without a death: with fits 1 and 2 raised (retried) and fit 3
@@ -6005,11 +6005,7 @@ def test_a_worker_that_held_a_retried_lens_queued_is_not_said_to_have_stopped_it
     while fitting it'. The .attempts lines now name the worker that started each fit, and a death
     is said where a fit started on that worker is not said yet: C's once, D's not; where the lines
     name no worker (an older tinylens's) the count decides, as before."""
-    out = tmp_path / "out"
-    lens = runner.Lens("lens_a", tmp_path / "in" / "lens_a")
-    folder = lens.output(out)
-    folder.mkdir(parents=True)
-    refits = runner.RefitCounts({"lens_a": 0}, allowed=3)
+    out, lens, folder, refits = _lens_a_refits(tmp_path)
     line = "2026-12-07 13:00:00 process 7 on node1"
     (folder / filenames.ATTEMPTS).write_text("".join(f"{line}, worker tcp://10.0.0.{n}:4000\n" for n in (1, 2, 3)))
     assert refits.stopped([lens], out, {"lens_a": 1}, "tcp://10.0.0.3:4000") == [lens]  # C: fitting it
@@ -6029,11 +6025,7 @@ def test_a_death_is_said_of_a_fit_of_the_task_its_worker_held_that_its_raises_le
     though that fit may have raised (its retry then waited there, queued) or been a fit of the
     lens's earlier task (the survey submitted it again since). Given each task's start and its
     raises, such a worker's death is not said of the lens; a fit the raises leave running is."""
-    out = tmp_path / "out"
-    lens = runner.Lens("lens_a", tmp_path / "in" / "lens_a")
-    folder = lens.output(out)
-    folder.mkdir(parents=True)
-    refits = runner.RefitCounts({"lens_a": 0}, allowed=3)
+    out, lens, folder, refits = _lens_a_refits(tmp_path)
     line = "2026-12-07 13:00:00 process 7 on node1, worker tcp://10.0.0.{}:4000\n"
     raises = {"count": 1}
     tasks = {"lens_a": (0, lambda: raises["count"])}
