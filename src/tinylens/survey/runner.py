@@ -3624,7 +3624,8 @@ def check_no_worker_wait(seconds: Any) -> float:
 
 class NoWorkersLeft(TinyLensError):
     """A survey on a local cluster stopped because the cluster had no worker for ``wait`` seconds
-    (:data:`NO_WORKER_WAIT`), the lenses ``unfitted`` left for the next run, ``finished`` lenses
+    (:data:`NO_WORKER_WAIT`), the lenses ``unfitted`` left for the next run (one at least: a survey whose
+    every lens came back ends as fitted, :func:`_fit_lenses`), ``finished`` lenses
     in the catalogue. Its message names the command that resumes as ``run_survey``'s caller is
     told; :meth:`text` with the command line's own (``tinylens survey ...``)."""
 
@@ -3635,8 +3636,7 @@ class NoWorkersLeft(TinyLensError):
     def text(self, command: str | None = None) -> str:
         """The message; with ``command`` (the shell line that resumes) ending in it, as a Ctrl-C's hint does."""
         n = len(self.unfitted)
-        left = (f"{lens_count(n)} {'was' if n == 1 else 'were'} not fitted ({for_example(self.unfitted)})"
-                if n else "no lens was left to fit")
+        left = f"{lens_count(n)} {'was' if n == 1 else 'were'} not fitted ({for_example(self.unfitted)})"
         rest = (f"To fit the rest (a lens cut short resumes from its checkpoint), run: {command}" if command else
                 f"Run {SURVEY_RERUN} again to fit the rest (a lens cut short resumes from its checkpoint).")
         kept = (f"The {lens_count(self.finished, 'finished')} {'is' if self.finished == 1 else 'are'} kept "
