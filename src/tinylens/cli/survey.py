@@ -244,7 +244,7 @@ def _print_summary(frame, out: Path, seconds: float, retry_failed: bool, chosen:
     import socket
     import sys
 
-    from tinylens.inference import PIP_NAMES
+    from tinylens.inference import install_command
     from tinylens.survey.runner import load_template, missing_on_workers, stopped_results, stopping_limits
 
     console.print(summary_line(frame, out, seconds, chosen), soft_wrap=True)
@@ -270,7 +270,7 @@ def _print_summary(frame, out: Path, seconds: float, retry_failed: bool, chosen:
     own = shlex.quote(sys.executable) + " -m pip install "
     for (host, package, command), count in sorted(missing.items(), key=lambda item: (*item[0][:2], item[0][2] or "")):
         if command is None:  # the reason was cut within it: the worker's Python is not known here
-            command = shlex.join(["python", "-m", "pip", "install", PIP_NAMES.get(package, package)]) + " with its Python"
+            command = install_command("python", package) + " with its Python"
         if host == socket.gethostname() and command.startswith(own):  # a local worker: this survey's own Python
             where = (f"this machine ({escape(host)})[/], whose worker, in this survey's own Python, could not import "
                      f"the package {escape(package)}: install it ([bold]{escape(command)}[/])")

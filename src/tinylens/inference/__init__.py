@@ -107,6 +107,12 @@ def _resolve(kind: str, method: str | None) -> str:
 PIP_NAMES = {"nautilus": "nautilus-sampler[checkpointing]", "sklearn": "scikit-learn"}
 
 
+def install_command(python: str, package: str) -> str:
+    """The command that installs ``package`` (a module's top-level name, :data:`PIP_NAMES`) in the
+    Python ``python``: this process's (:func:`runner_module`), a Dask worker's (the survey's reasons)."""
+    return shlex.join([python, "-m", "pip", "install", PIP_NAMES.get(package, package)])
+
+
 def runner_module(module_name: str, kind: str, method: str) -> Any:
     """The module ``module_name`` of ``method``'s runner, imported; a :class:`MethodNotInstalledError`
     (a ConfigError and a ModuleNotFoundError) where a package it imports is not installed (a
@@ -121,7 +127,7 @@ def runner_module(module_name: str, kind: str, method: str) -> Any:
         raise MethodNotInstalledError(
             f"inference.method: {method} cannot run here: the package {missing} it needs is not installed in this "
             f"Python. tinylens requires it, so this installation is incomplete: install it "
-            f"({shlex.join([sys.executable, '-m', 'pip', 'install', PIP_NAMES.get(missing, missing)])}){instead}.",
+            f"({install_command(sys.executable, missing)}){instead}.",
             name=exc.name) from None
 
 

@@ -1168,18 +1168,11 @@ def missing_here_text(exc: ImportError) -> str:
     return missing_text((exc.name or "?").partition(".")[0], socket.gethostname(), worker, sys.executable)
 
 
-def install_command(python: str, package: str) -> str:
-    """The command that installs ``package`` (a module's top-level name) in the Python ``python``."""
-    import shlex
-
-    from tinylens.inference import PIP_NAMES
-
-    return shlex.join([python, "-m", "pip", "install", PIP_NAMES.get(package, package)])
-
-
 def missing_text(package: str, host: str, worker: str, python: str) -> str:
     """The reason of a lens not fitted because ``worker`` (``Dask worker ADDRESS``) on ``host``
     lacks ``package`` in its Python ``python`` (:func:`missing_here_text`; :func:`missing_row`)."""
+    from tinylens.inference import install_command
+
     head = (f"{MISSING_HERE}{host} ({worker}) lacks the package {package}, which the template's sampler needs; "
             f"the lens itself is not at fault. Install it in that worker's Python ({install_command(python, package)})")
     tail = (f" or start that worker in the survey's environment, then run {SURVEY_RERUN} again with "
@@ -3101,6 +3094,8 @@ def lacking_host_text(host: str, package: str, python: str, workers: Sequence[st
     their Python ``python``: what to install there, and that their lenses go to the other workers
     (``every``: there are none, so that the lenses fail unless a worker that has it joins); its
     first word ``lead`` (``survey: host`` for a line under the progress bar)."""
+    from tinylens.inference import install_command
+
     one = len(workers) == 1
     whose = f"Dask worker {workers[0]}" if one else f"Dask workers {listed(list(workers), 3)}"
     then = ("no other worker is connected, so that the lenses fail unless one that has it joins" if every else
