@@ -881,19 +881,10 @@ def _kept_text(sampler: bool, resumed: bool, todo: str, section: str = "inferenc
     return f"and {afresh_text(sampler, section)}: {todo} (it starts afresh)."
 
 
-def settings_section(config: Any) -> str:
-    """Where ``config`` gives its sampler's settings, as the config file wrote it:
-    ``inference.settings``, or TinyLensGpu's older ``sampling`` section
-    (:func:`~tinylens.config.loader.key_as_written`)."""
-    from tinylens.config.loader import key_as_written
-
-    return key_as_written(config, "inference.settings.resume").rpartition(".")[0]
-
-
 def afresh_text(sampler: bool, section: str = "inference.settings") -> str:
     """Why a fit run again after its outputs failed starts afresh: an optimizer keeps no
     checkpoint (``sampler`` false); a sampler whose settings say ``resume: false`` resumes none,
-    its settings named by the ``section`` the config gives them in (:func:`settings_section`)."""
+    its settings named by the ``section`` the config gives them in (:func:`~tinylens.config.loader.settings_section`)."""
     if not sampler:
         return "an optimizer keeps no checkpoint"
     said = "its inference.settings say" if section == "inference.settings" else f"its {section} section says"
@@ -998,6 +989,7 @@ def fit(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, progress
         module, _, settings, _ = search_of(problem)
         sampler = hasattr(module, "checkpoint_stamp")  # an optimiser keeps no checkpoint
         resumed = resumes(settings)  # resume: false: a fit run again starts afresh too
+        from tinylens.config.loader import settings_section
         from tinylens.pipeline.run import looked_at_once
 
         section = settings_section(problem.config)  # sampling, for TinyLensGpu's older section

@@ -883,6 +883,12 @@ def key_as_written(config: Any, key: str) -> str:
     return ".".join(as_written(tuple(key.split(".", 2))))
 
 
+def settings_section(config: Any) -> str:
+    """Where ``config`` (as :func:`key_as_written` takes it) gives its sampler's settings, as the config
+    file wrote it: ``inference.settings``, or TinyLensGpu's older ``sampling`` section."""
+    return key_as_written(config, "inference.settings.resume").rpartition(".")[0]
+
+
 def as_written(loc: tuple[Any, ...]) -> tuple[Any, ...]:
     """The key path ``loc`` of a config's ``inference``, read from TinyLensGpu's older ``sampling``
     section (:func:`legacy_sampling`), as the user wrote it there: ``inference.method`` as

@@ -474,10 +474,10 @@ def bound_settings(init: dict[str, Any], n_dim: int) -> dict[str, Any]:
 def settings_named(config: Any) -> str:
     """Where ``config`` gives the sampler's settings, in the words of the file: ``inference.settings``,
     or ``the sampling section`` where it writes TinyLensGpu's older section
-    (:func:`~tinylens.config.loader.key_as_written`)."""
-    from tinylens.config.loader import key_as_written
+    (:func:`~tinylens.config.loader.settings_section`)."""
+    from tinylens.config.loader import settings_section
 
-    section = key_as_written(config, "inference.settings.f_live").rpartition(".")[0]
+    section = settings_section(config)
     return section if section == "inference.settings" else f"the {section} section"
 
 
