@@ -20,7 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from tinylens.config.schema import MAX_NSUB
+# MAX_EXACT_WHOLE: the largest whole number in size an integer option takes, the largest a float keeps
+# exactly, as the checks compute with floats (``size x nsub``, a pixel scale times ``size``)
+from tinylens.config.schema import MAX_EXACT_WHOLE, MAX_NSUB
 from tinylens.errors import (BEYOND_FLOAT, ConfigError, ConfigTypeError, ConfigValueError, cut_value, did_you_mean,
                              no_float_holds, plural)
 from tinylens.precision import get_precision
@@ -146,11 +148,6 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
                                    f"{cut_value(repr(value), 100)}{BEYOND_FLOAT}")
         raise _coerce_error(value, default)(f"population option {name} must be {kind} (like {default!r}), "
                                             f"got {value!r}") from None
-
-
-#: The largest whole number in size an integer option takes: the largest a float keeps exactly, as the
-#: checks compute with floats (``size x nsub``, a pixel scale times ``size``).
-MAX_EXACT_WHOLE = 2**53
 
 
 def _too_large_whole(name: str, value: Any, default: int) -> ConfigValueError:
