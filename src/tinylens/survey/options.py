@@ -132,9 +132,7 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
         if isinstance(default, int):
             if isinstance(value, (bool, str, bytes, bytearray)):
                 raise ValueError
-            if isinstance(value, (int, np.integer)):  # whole as it is: float() rounds one above 2**53
-                return int(value)
-            if float(value) != int(value):
+            if float(value) != int(value):  # exact for an integer: one above 2**53 is refused before (_too_large_whole)
                 raise ValueError
             return int(value)
         return _number(value)
