@@ -5,13 +5,18 @@ under a final name: :func:`write_atomic` and :func:`atomic_path` write one file,
 :func:`write_together` and :func:`replace_together` several, all or none; :func:`remove_unfinished`
 and :func:`remove_all_unfinished` delete what a killed process left (:data:`UNFINISHED_NAME`),
 :func:`hidden_name` is a name of the length of those temporaries, and :func:`errors_naming` makes an
-OSError name the file being written. Standard library only (and the
+OSError name the file being written. Each temporary is flushed to the disk (``os.fsync``) before
+it is renamed, and its folder after, so that a node that crashes or loses power just after a write
+leaves the earlier file or the new one whole, never an empty file under the final name (XFS, ext4
+without ``auto_da_alloc`` and NFS may otherwise keep the rename and lose the data):
+:data:`FSYNC_VARIABLE` set to ``0`` skips that. Standard library only (and the
 standard-library-only tinylens.errors), so that any part of tinylens (data, inference, results) can
 write a file without importing pandas.
 """
 
 from __future__ import annotations
 
+import errno
 import glob
 import os
 import random
@@ -39,7 +44,9 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     inside about the temporary file (a full disk while writing it), names ``path``."""
     with temporary_beside(path) as tmp:
         yield tmp
+        _synced(tmp, Path(path))
         _put_in_place(tmp, Path(path))
+    _folder_synced(Path(path))
 
 
 @contextmanager
@@ -80,6 +87,71 @@ def _put_in_place(tmp: Path, path: Path) -> None:
         os.replace(tmp, path)
     except OSError as err:
         raise _naming(err, path) from None
+
+
+#: The environment variable that, set to ``0`` (or ``no``, ``false``, ``off``), makes tinylens write
+#: its files without ``os.fsync`` (:func:`_synced`, :func:`_folder_synced`): faster on a slow disk
+#: (a few milliseconds a file on a local disk, more on NFS), but a node that crashes or loses power
+#: just after a write may leave an empty file under a result's name. Any other value, or none, syncs.
+FSYNC_VARIABLE = "TINYLENS_FSYNC"
+
+
+def _syncing() -> bool:
+    """Whether files are flushed to the disk as they are written (:data:`FSYNC_VARIABLE`)."""
+    return os.environ.get(FSYNC_VARIABLE, "").strip().lower() not in {"0", "no", "false", "off"}
+
+
+def _synced(tmp: Path, path: Path) -> None:
+    """Flush the finished temporary ``tmp`` of ``path`` to the disk (``os.fsync``) before it is
+    renamed, so that the rename never reaches the disk before its data; passed by where the disk
+    cannot flush a file (:data:`_UNSYNCABLE`: some FUSE mounts), as it was written before. Another
+    OSError (EIO: the disk failed; ENOSPC or EDQUOT, which NFS may say only now) names ``path``,
+    the temporary not renamed."""
+    if not _syncing():
+        return
+    try:
+        fd = os.open(tmp, os.O_RDWR if os.name == "nt" else os.O_RDONLY)  # Windows flushes only a writable one
+    except OSError as err:
+        raise _naming(err, path) from None
+    try:
+        os.fsync(fd)
+    except OSError as err:
+        if err.errno not in _UNSYNCABLE:
+            raise _naming(err, path) from None
+    finally:
+        os.close(fd)
+
+
+#: What a system says where a file or folder cannot be flushed (a disk or mount that does not
+#: sync them): the file is written as it was before tinylens flushed files, unsaid.
+_UNSYNCABLE = {errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS}
+
+#: What a system says where a folder cannot be opened to flush it (one this user may write in but
+#: not read, ``chmod 333``) or flushed (:data:`_UNSYNCABLE`): the rename stands unflushed, unsaid.
+_FOLDER_UNSYNCABLE = _UNSYNCABLE | {errno.EBADF, errno.EACCES, errno.EPERM}
+
+
+def _folder_synced(*paths: Path) -> None:
+    """Flush the folder of each of ``paths`` (each once) to the disk after a file was renamed into
+    it, so that the rename is kept; skipped on Windows (no folder can be opened there) and where
+    the system refuses (:data:`_FOLDER_UNSYNCABLE`). Another OSError (EIO: the disk failed) names
+    the file, which is in place, its data flushed."""
+    if not _syncing() or os.name == "nt":
+        return
+    for folder, path in {Path(path).parent: Path(path) for path in reversed(paths)}.items():
+        try:
+            fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        except OSError as err:
+            if err.errno in _FOLDER_UNSYNCABLE:
+                continue
+            raise _naming(err, path) from None
+        try:
+            os.fsync(fd)
+        except OSError as err:
+            if err.errno not in _FOLDER_UNSYNCABLE:
+                raise _naming(err, path) from None
+        finally:
+            os.close(fd)
 
 
 def _plain(err: OSError) -> bool:
@@ -190,7 +262,9 @@ def write_together(writers: Mapping[Path, Callable[[Path], Any]]) -> None:
 
 def replace_together(temporary: Mapping[Path, Path]) -> None:
     """Replace each file (key) of ``temporary`` by its finished temporary (value), in their order,
-    all or none: each file there is first kept under a second, hidden name (:func:`_linked`), and
+    all or none: every temporary is flushed to the disk first (:func:`_synced`: where the disk
+    fails, its OSError names the file, none replaced) and each folder after (:func:`_folder_synced`);
+    each file there is first kept under a second, hidden name (:func:`_linked`), and
     where a rename fails (or the run is stopped) the files already replaced are put back (a file
     that was not there is deleted; a Ctrl-C meanwhile is raised once all are, :func:`_undone`), the
     error raised; the hidden names are gone at the end. Where
@@ -200,6 +274,8 @@ def replace_together(temporary: Mapping[Path, Path]) -> None:
     file is replaced atomically, so a reader finds it old or new, but where no hard link can be
     made (a disk without them) a file is moved aside just before it is replaced (:func:`_moved_aside`),
     under a name that no cleanup deletes, so that a process killed then loses no file."""
+    for path, tmp in temporary.items():  # all on the disk before any is renamed: a failing disk replaces none
+        _synced(Path(tmp), Path(path))
     kept: dict[Path, Path | None] = {}
     done: list[Path] = []
     stranded: dict[Path, Path] = {}  # files not put back: where each earlier version is kept (not deleted below)
@@ -230,6 +306,7 @@ def replace_together(temporary: Mapping[Path, Path]) -> None:
                 old.unlink(missing_ok=True)
             else:  # moved aside, then stopped (a Ctrl-C) before it was noted as one to undo: its only copy
                 _put_back(path, old)
+    _folder_synced(*map(Path, temporary))
 
 
 def _undone(done: list[Path], kept: Mapping[Path, Path | None], stranded: dict[Path, Path]) -> KeyboardInterrupt | None:

@@ -1,0 +1,201 @@
+"""Durability of tinylens's atomic writes (tinylens.atomic): each temporary flushed to the disk
+(os.fsync) before it is renamed, its folder after, so that a crash just after a write leaves no
+empty file under a result's name."""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+import warnings
+from pathlib import Path
+
+import pytest
+
+from tinylens.atomic import write_atomic, write_together
+from tinylens.results.tables import write_json
+
+
+def _recording_fsync(monkeypatch, fail=None):
+    """Replace os.fsync by one that notes what it was called on ((is a folder, inode)) and then
+    flushes it, or raises ``fail(is_folder)`` where that is not None."""
+    calls = []
+    real = os.fsync
+
+    def fsync(fd):
+        info = os.fstat(fd)
+        folder = stat.S_ISDIR(info.st_mode)
+        calls.append((folder, info.st_ino))
+        error = fail(folder) if fail is not None else None
+        if error is not None:
+            raise error
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    return calls
+
+
+def _hidden(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+@pytest.mark.skipif(os.name == "nt", reason="a folder cannot be opened to flush it on Windows")
+def test_a_write_flushes_the_file_before_its_rename_and_the_folder_after(tmp_path, monkeypatch):
+    monkeypatch.delenv("TINYLENS_FSYNC", raising=False)
+    target = tmp_path / "row.json"
+    seen_before_rename = []
+    calls = _recording_fsync(monkeypatch)
+    real_fsync = os.fsync
+
+    def fsync(fd):  # whether the final name held the file yet when each flush was made
+        seen_before_rename.append(target.exists())
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    write_json(target, {"lens_id": "lens_0001", "log_evidence": -12.5})
+
+    assert target.read_text().startswith("{")
+    file_inode, folder_inode = target.stat().st_ino, tmp_path.stat().st_ino
+    assert calls == [(False, file_inode), (True, folder_inode)]  # the file's data, then its name in the folder
+    assert seen_before_rename == [False, True]  # the data flushed before the rename, the folder after
+    assert _hidden(tmp_path) == []
+
+
+@pytest.mark.skipif(os.name == "nt", reason="a folder cannot be opened to flush it on Windows")
+def test_files_written_together_are_all_flushed_before_any_rename_and_each_folder_once(tmp_path, monkeypatch):
+    monkeypatch.delenv("TINYLENS_FSYNC", raising=False)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    paths = [tmp_path / "a" / "x.csv", tmp_path / "a" / "y.json", tmp_path / "b" / "z.png"]
+    renamed_at_flush = []
+    calls = _recording_fsync(monkeypatch)
+    recording = os.fsync
+
+    def fsync(fd):
+        renamed_at_flush.append(sum(p.exists() for p in paths))
+        recording(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    write_together({p: (lambda tmp, name=p.name: tmp.write_text(name)) for p in paths})
+
+    assert [p.read_text() for p in paths] == ["x.csv", "y.json", "z.png"]
+    files = [(False, p.stat().st_ino) for p in paths]
+    folders = {(True, (tmp_path / name).stat().st_ino) for name in ("a", "b")}
+    assert calls[:3] == files and set(calls[3:]) == folders and len(calls) == 5
+    assert renamed_at_flush == [0, 0, 0, 3, 3]
+
+
+def test_a_failing_fsync_keeps_the_earlier_file_leaves_no_temporary_and_names_the_file(tmp_path, monkeypatch):
+    """EIO from the disk while the temporary is flushed: nothing renamed, the error about the result."""
+    monkeypatch.delenv("TINYLENS_FSYNC", raising=False)
+    target = tmp_path / "result.json"
+    target.write_text('{"old": true}\n')
+    _recording_fsync(monkeypatch, fail=lambda folder: None if folder else OSError(errno.EIO, os.strerror(errno.EIO)))
+
+    with pytest.raises(OSError) as caught:
+        write_json(target, {"old": False})
+    assert caught.value.errno == errno.EIO
+    assert caught.value.filename == str(target)
+    assert target.read_text() == '{"old": true}\n'
+    assert _hidden(tmp_path) == []
+
+    others = [tmp_path / "image.fits", tmp_path / "truth.json"]
+    others[0].write_bytes(b"earlier")
+    with pytest.raises(OSError) as caught:
+        write_together({p: (lambda tmp: tmp.write_text("new")) for p in others})
+    assert caught.value.errno == errno.EIO and caught.value.filename == str(others[0])
+    assert others[0].read_bytes() == b"earlier" and not others[1].exists()
+    assert _hidden(tmp_path) == []
+
+
+def test_a_ctrl_c_while_the_temporary_is_flushed_removes_it_and_keeps_the_earlier_file(tmp_path, monkeypatch):
+    monkeypatch.delenv("TINYLENS_FSYNC", raising=False)
+    target = tmp_path / "row.json"
+    target.write_text("earlier\n")
+
+    def interrupted(folder):
+        return None if folder else KeyboardInterrupt()
+
+    _recording_fsync(monkeypatch, fail=interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_atomic(target, lambda tmp: tmp.write_text("new\n"))
+    assert target.read_text() == "earlier\n"
+    assert _hidden(tmp_path) == []
+
+
+@pytest.mark.skipif(os.name == "nt", reason="a folder cannot be opened to flush it on Windows")
+@pytest.mark.parametrize("refusal", [OSError(errno.EINVAL, os.strerror(errno.EINVAL)),
+                                     PermissionError(errno.EACCES, os.strerror(errno.EACCES))],
+                         ids=["EINVAL", "PermissionError"])
+def test_a_folder_the_system_will_not_flush_is_passed_silently(tmp_path, monkeypatch, refusal):
+    monkeypatch.delenv("TINYLENS_FSYNC", raising=False)
+    target = tmp_path / "catalog.csv"
+    calls = _recording_fsync(monkeypatch, fail=lambda folder: refusal if folder else None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert write_atomic(target, lambda tmp: tmp.write_text("lens_id\nlens_0001\n")) == target
+    assert target.read_text() == "lens_id\nlens_0001\n"
+    assert (True, tmp_path.stat().st_ino) in calls  # tried, refused, passed by
+    assert _hidden(tmp_path) == []
+
+
+@pytest.mark.skipif(os.name == "nt", reason="a folder cannot be opened to flush it on Windows")
+def test_a_folder_that_cannot_be_read_is_passed_silently(tmp_path, monkeypatch):
+    """chmod 333: files can be made and renamed in it, but it cannot be opened to flush it."""
+    monkeypatch.delenv("TINYLENS_FSYNC", raising=False)
+    folder = tmp_path / "out"
+    folder.mkdir()
+    real_open = os.open
+    opened = []
+
+    def open_(path, flags, *args, **kwargs):
+        if Path(path) == folder:
+            opened.append(path)
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), os.fspath(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", open_)
+    write_atomic(folder / "survey.json", lambda tmp: tmp.write_text("{}\n"))
+    assert (folder / "survey.json").read_text() == "{}\n"
+    assert opened  # the folder was to be flushed
+
+
+@pytest.mark.skipif(os.name == "nt", reason="a folder cannot be opened to flush it on Windows")
+def test_a_folder_flush_that_fails_names_the_file_which_is_in_place(tmp_path, monkeypatch):
+    monkeypatch.delenv("TINYLENS_FSYNC", raising=False)
+    target = tmp_path / "summary.csv"
+    _recording_fsync(monkeypatch, fail=lambda folder: OSError(errno.EIO, os.strerror(errno.EIO)) if folder else None)
+    with pytest.raises(OSError) as caught:
+        write_atomic(target, lambda tmp: tmp.write_text("whole\n"))
+    assert caught.value.errno == errno.EIO and caught.value.filename == str(target)
+    assert target.read_text() == "whole\n"  # its data flushed before the rename: whole, whichever name survives
+    assert _hidden(tmp_path) == []
+
+
+@pytest.mark.parametrize("value", ["0", "off", " FALSE "])
+def test_tinylens_fsync_0_turns_the_flushing_off(tmp_path, monkeypatch, value):
+    target = tmp_path / "row.json"
+    calls = _recording_fsync(monkeypatch)
+    monkeypatch.delenv("TINYLENS_FSYNC", raising=False)
+    write_json(target, {"a": 1})
+    assert calls  # flushed by default
+    calls.clear()
+    monkeypatch.setenv("TINYLENS_FSYNC", value)
+    write_json(target, {"a": 2})
+    write_together({tmp_path / "b.json": lambda tmp: tmp.write_text("b")})
+    assert calls == []
+    assert target.read_text().strip().replace(" ", "").replace("\n", "") == '{"a":2}'
+
+
+def test_a_disk_that_cannot_flush_a_file_is_written_as_before(tmp_path, monkeypatch):
+    """EINVAL (or ENOTSUP) from fsync of the file itself: a mount that does not sync files (some
+    FUSE mounts); the file is written, nothing said, rather than every write of tinylens refused."""
+    monkeypatch.delenv("TINYLENS_FSYNC", raising=False)
+    target = tmp_path / "result.json"
+    calls = _recording_fsync(monkeypatch, fail=lambda folder: OSError(errno.EINVAL, os.strerror(errno.EINVAL)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        write_json(target, {"log_evidence": -3.0})
+    assert '"log_evidence": -3.0' in target.read_text()
+    assert calls and calls[0] == (False, target.stat().st_ino)  # tried on the file, refused, passed by
+    assert _hidden(tmp_path) == []
