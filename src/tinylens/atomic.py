@@ -8,7 +8,8 @@ and :func:`remove_all_unfinished` delete what a killed process left (:data:`UNFI
 OSError name the file being written. Each temporary is flushed to the disk (``os.fsync``) before
 it is renamed, and its folder after, so that a node that crashes or loses power just after a write
 leaves the earlier file or the new one whole, never an empty file under the final name (XFS, ext4
-without ``auto_da_alloc`` and NFS may otherwise keep the rename and lose the data):
+without ``auto_da_alloc`` and NFS may otherwise keep the rename and lose the data;
+:func:`sync_folders` does the latter for a rename of its caller's own):
 :data:`FSYNC_VARIABLE` set to ``0`` skips that. Standard library only (and the
 standard-library-only tinylens.errors), so that any part of tinylens (data, inference, results) can
 write a file without importing pandas.
@@ -46,7 +47,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         yield tmp
         _synced(tmp, Path(path))
         _put_in_place(tmp, Path(path))
-    _folder_synced(Path(path))
+    sync_folders(Path(path))
 
 
 @contextmanager
@@ -90,7 +91,7 @@ def _put_in_place(tmp: Path, path: Path) -> None:
 
 
 #: The environment variable that, set to ``0`` (or ``no``, ``false``, ``off``), makes tinylens write
-#: its files without ``os.fsync`` (:func:`_synced`, :func:`_folder_synced`): faster on a slow disk
+#: its files without ``os.fsync`` (:func:`_synced`, :func:`sync_folders`): faster on a slow disk
 #: (a few milliseconds a file on a local disk, more on NFS), but a node that crashes or loses power
 #: just after a write may leave an empty file under a result's name. Any other value, or none, syncs.
 FSYNC_VARIABLE = "TINYLENS_FSYNC"
@@ -131,9 +132,9 @@ _UNSYNCABLE = {errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS}
 _FOLDER_UNSYNCABLE = _UNSYNCABLE | {errno.EBADF, errno.EACCES, errno.EPERM}
 
 
-def _folder_synced(*paths: Path) -> None:
-    """Flush the folder of each of ``paths`` (each once) to the disk after a file was renamed into
-    it, so that the rename is kept; skipped on Windows (no folder can be opened there) and where
+def sync_folders(*paths: Path) -> None:
+    """Flush the folder of each of ``paths`` (each once) to the disk after a file (or folder) was
+    renamed into it, so that the rename is kept; skipped on Windows (no folder can be opened there) and where
     the system refuses (:data:`_FOLDER_UNSYNCABLE`). Another OSError (EIO: the disk failed) names
     the file, which is in place, its data flushed."""
     if not _syncing() or os.name == "nt":
@@ -263,7 +264,7 @@ def write_together(writers: Mapping[Path, Callable[[Path], Any]]) -> None:
 def replace_together(temporary: Mapping[Path, Path]) -> None:
     """Replace each file (key) of ``temporary`` by its finished temporary (value), in their order,
     all or none: every temporary is flushed to the disk first (:func:`_synced`: where the disk
-    fails, its OSError names the file, none replaced) and each folder after (:func:`_folder_synced`);
+    fails, its OSError names the file, none replaced) and each folder after (:func:`sync_folders`);
     each file there is first kept under a second, hidden name (:func:`_linked`), and
     where a rename fails (or the run is stopped) the files already replaced are put back (a file
     that was not there is deleted; a Ctrl-C meanwhile is raised once all are, :func:`_undone`), the
@@ -306,7 +307,7 @@ def replace_together(temporary: Mapping[Path, Path]) -> None:
                 old.unlink(missing_ok=True)
             else:  # moved aside, then stopped (a Ctrl-C) before it was noted as one to undo: its only copy
                 _put_back(path, old)
-    _folder_synced(*map(Path, temporary))
+    sync_folders(*map(Path, temporary))
 
 
 def _undone(done: list[Path], kept: Mapping[Path, Path | None], stranded: dict[Path, Path]) -> KeyboardInterrupt | None:

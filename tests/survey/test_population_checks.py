@@ -9,9 +9,11 @@ import errno
 import hashlib
 import json
 import math
+import os
 import re
 import shlex
 import shutil
+import stat
 import warnings
 from pathlib import Path
 
@@ -1804,3 +1806,28 @@ def test_two_long_seeds_alike_in_their_first_digits_are_shown_apart():
     (short,) = settings_differences(population_settings(1, 3, PopulationOptions(), "float32"),
                                     population_settings(1, 4, PopulationOptions(), "float32"))
     assert short == "seed 3 there, 4 now"
+
+
+@pytest.mark.skipif(os.name == "nt", reason="a folder cannot be opened to flush it on Windows")
+def test_a_lens_folder_moved_into_place_is_flushed_to_the_disk(tmp_path, monkeypatch):
+    """write_lens's rename of the finished hidden folder into place reached the disk whenever the
+    system chose: a crash after population.json said 'complete' could lose a lens folder (XFS, NFS)."""
+    monkeypatch.delenv("TINYLENS_FSYNC", raising=False)
+    folder, new = tmp_path / "lens_0001", tmp_path / ".lens_0001.partial"
+    folder.mkdir()
+    (folder / "truth.json").write_text("old")
+    new.mkdir()
+    (new / "truth.json").write_text("new")
+    flushed = []
+    real = os.fsync
+
+    def fsync(fd):
+        info = os.fstat(fd)
+        flushed.append((stat.S_ISDIR(info.st_mode), info.st_ino, (folder / "truth.json").read_text()))
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    population.replace_folder(new, folder)
+    assert (folder / "truth.json").read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lens_0001"]
+    assert (True, tmp_path.stat().st_ino, "new") in flushed  # the folder holding it, after the rename

@@ -459,12 +459,18 @@ def write_lens(folder: Path, lens: Mapping[str, Any], psf: np.ndarray, opts: Pop
 
 def replace_folder(new: Path, folder: Path) -> None:
     """Move the folder ``new`` to ``folder``, in place of any folder there: at every moment
-    ``folder`` is either the old one, whole, or the new one (or, briefly, absent)."""
+    ``folder`` is either the old one, whole, or the new one (or, briefly, absent). The renames are
+    flushed to the disk (:func:`~tinylens.atomic.sync_folders`) before the old folder is deleted, so
+    that a crash after a later write (``population.json`` saying the population is complete) finds
+    this folder in place."""
+    from tinylens.atomic import sync_folders
+
     old = folder.with_name(f".{folder.name}.old")
     shutil.rmtree(old, ignore_errors=True)
     if folder.exists():
         folder.rename(old)
     new.rename(folder)
+    sync_folders(folder)
     shutil.rmtree(old, ignore_errors=True)
 
 
