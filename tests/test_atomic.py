@@ -199,3 +199,39 @@ def test_a_disk_that_cannot_flush_a_file_is_written_as_before(tmp_path, monkeypa
     assert '"log_evidence": -3.0' in target.read_text()
     assert calls and calls[0] == (False, target.stat().st_ino)  # tried on the file, refused, passed by
     assert _hidden(tmp_path) == []
+
+
+@pytest.mark.parametrize("value", ["none", "disabled", " Disable "])
+def test_tinylens_fsync_takes_the_words_that_turn_the_compilation_cache_off(tmp_path, monkeypatch, value):
+    """The README's words for turning a tinylens variable off ($TINYLENS_CACHE_DIR's) turn the flushing off too,
+    rather than being passed by, the files flushed all the same."""
+    from tinylens import atomic
+    from tinylens.compilation import CACHE_OFF_WORDS
+
+    monkeypatch.setattr(atomic, "_WARNED_FSYNC_VALUES", set(), raising=False)
+    calls = _recording_fsync(monkeypatch)
+    monkeypatch.setenv("TINYLENS_FSYNC", value)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        write_json(tmp_path / "row.json", {"a": 1})
+        write_together({tmp_path / "b.json": lambda tmp: tmp.write_text("b")})
+    assert calls == []
+    assert set(atomic.FSYNC_OFF_WORDS) == set(CACHE_OFF_WORDS) - {""}  # one vocabulary; empty: the default here
+
+
+def test_a_tinylens_fsync_typo_is_warned_of_once_and_the_files_are_still_flushed(tmp_path, monkeypatch):
+    from tinylens import atomic
+
+    monkeypatch.setattr(atomic, "_WARNED_FSYNC_VALUES", set(), raising=False)
+    calls = _recording_fsync(monkeypatch)
+    monkeypatch.setenv("TINYLENS_FSYNC", "fasle")
+    with pytest.warns(UserWarning, match=r"TINYLENS_FSYNC='fasle' is neither on nor off.*TINYLENS_FSYNC=0 turns") as caught:
+        write_json(tmp_path / "row.json", {"a": 1})
+        write_json(tmp_path / "row.json", {"a": 2})
+    assert len([w for w in caught if "TINYLENS_FSYNC" in str(w.message)]) == 1  # once, not at every file
+    assert (False, (tmp_path / "row.json").stat().st_ino) in calls  # flushed, the safe side
+    for value in ("1", "yes", " ON ", ""):  # the words that keep it on: no warning
+        monkeypatch.setenv("TINYLENS_FSYNC", value)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            write_json(tmp_path / "row.json", {"a": 3})

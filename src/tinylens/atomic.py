@@ -90,16 +90,35 @@ def _put_in_place(tmp: Path, path: Path) -> None:
         raise _naming(err, path) from None
 
 
-#: The environment variable that, set to ``0`` (or ``no``, ``false``, ``off``), makes tinylens write
-#: its files without ``os.fsync`` (:func:`_synced`, :func:`sync_folders`): faster on a slow disk
-#: (a few milliseconds a file on a local disk, more on NFS), but a node that crashes or loses power
-#: just after a write may leave an empty file under a result's name. Any other value, or none, syncs.
+#: The environment variable that, set to one of :data:`FSYNC_OFF_WORDS` (``0``, ``off``, ...), makes
+#: tinylens write its files without ``os.fsync`` (:func:`_synced`, :func:`sync_folders`): faster on a
+#: slow disk (a few milliseconds a file on a local disk, more on NFS), but a node that crashes or loses
+#: power just after a write may leave an empty file under a result's name. Unset, empty or one of
+#: :data:`FSYNC_ON_WORDS`, it syncs; any other value (a typo) syncs too, with a warning that names it.
 FSYNC_VARIABLE = "TINYLENS_FSYNC"
+#: The values (any case, spaces around ignored) of :data:`FSYNC_VARIABLE` that turn the flushing
+#: off: the words that turn ``$TINYLENS_CACHE_DIR`` off (``tinylens.compilation.CACHE_OFF_WORDS``),
+#: but the empty value, which here is the default.
+FSYNC_OFF_WORDS = ("0", "off", "false", "no", "none", "disabled", "disable")
+#: The values of :data:`FSYNC_VARIABLE` that keep the flushing on, as unset does.
+FSYNC_ON_WORDS = ("", "1", "on", "true", "yes", "enabled", "enable")
+_WARNED_FSYNC_VALUES: set[str] = set()
 
 
 def _syncing() -> bool:
-    """Whether files are flushed to the disk as they are written (:data:`FSYNC_VARIABLE`)."""
-    return os.environ.get(FSYNC_VARIABLE, "").strip().lower() not in {"0", "no", "false", "off"}
+    """Whether files are flushed to the disk as they are written (:data:`FSYNC_VARIABLE`); a value
+    that is neither on nor off (:data:`FSYNC_OFF_WORDS`, :data:`FSYNC_ON_WORDS`) is warned of, once
+    a value, and syncs (the safe side)."""
+    given = os.environ.get(FSYNC_VARIABLE, "")
+    value = given.strip().lower()
+    if value in FSYNC_OFF_WORDS:
+        return False
+    if value not in FSYNC_ON_WORDS and given not in _WARNED_FSYNC_VALUES:
+        _WARNED_FSYNC_VALUES.add(given)
+        warnings.warn(f"{FSYNC_VARIABLE}={given!r} is neither on nor off: files are flushed to the disk (os.fsync), "
+                      f"as by default; {FSYNC_VARIABLE}=0 turns that off ({', '.join(FSYNC_OFF_WORDS)}, any case) "
+                      f"and {FSYNC_VARIABLE}=1 keeps it on.", UserWarning, stacklevel=2)
+    return True
 
 
 def _synced(tmp: Path, path: Path) -> None:
