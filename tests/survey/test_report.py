@@ -1786,3 +1786,31 @@ def test_an_outliers_very_wide_interval_is_cut_at_the_axis_as_another_lenss_is()
     arrows = [(float(y), line.get_marker()) for line in top.get_lines() if line.get_label() == "interval past the axis"
               for x, y in zip(*line.get_data())]
     assert arrows == [(pytest.approx(high), "^")], arrows
+
+
+def test_a_large_catalogue_whose_first_rows_have_no_failure_is_read_without_a_pandas_warning(tmp_path):
+    """pandas reads a CSV in blocks of about 2**20 / (columns) rows and guesses each block's types
+    apart: a survey's 'reason' column, empty (NaN) in the thousands of rows before its first failed
+    lens, then text, printed pandas' DtypeWarning 'Columns (2: reason) have mixed types. Specify dtype
+    option on import or set low_memory=False.' with a line of tinylens's source over the report (seen
+    on a 10,000-lens catalogue of 220 columns). Padding columns shrink the block to 256 rows here."""
+    import warnings
+
+    n, failed = 300, 280
+    catalog = pd.DataFrame({"lens_id": [f"lens_{i:05d}" for i in range(n)], "status": "ok", "reason": ""})
+    catalog.loc[failed, ["status", "reason"]] = ["failed", "DataError: image.fits is not a FITS file"]
+    catalog["lens_mass.0.theta_E_median"] = np.where(catalog["status"] == "ok", 1.0 + np.arange(n) / n, np.nan)
+    padding = pd.DataFrame(np.zeros((n, 2100)), columns=[f"pad_{j}" for j in range(2100)])
+    pd.concat([catalog, padding], axis=1).to_csv(tmp_path / "catalog.csv", index=False)
+    truth = pd.DataFrame({"lens_id": catalog["lens_id"], "lens_mass.0.theta_E": 1.0 + np.arange(n) / n})
+    truth.to_csv(tmp_path / "truth.csv", index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a DtypeWarning raised, not printed
+        read = rp.read_table(tmp_path / "catalog.csv", "catalogue")
+        result = CliRunner().invoke(app, ["report", str(tmp_path / "catalog.csv"), "--truth", str(tmp_path / "truth.csv"),
+                                          "--out", str(tmp_path / "rep"), "-p", "lens_mass.0.theta_E"])
+    assert result.exit_code == 0, result.output
+    assert "DtypeWarning" not in result.output and "low_memory" not in result.output
+    assert read["reason"].iloc[failed] == "DataError: image.fits is not a FITS file"
+    assert read["reason"].drop(index=failed).isna().all()  # the others as before: empty
+    assert _saved(tmp_path)["parameters"][0]["n"] == n - 1

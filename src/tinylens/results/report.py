@@ -668,7 +668,9 @@ def read_table(path: str | Path, what: str, in_folder: tuple[str, ...] = ()) -> 
             frame = pd.read_parquet(path)
         else:  # the id column as text: pandas would read 0001 as the integer 1
             alias = id_column(pd.read_csv(path, nrows=0).columns)
-            frame = pd.read_csv(path, dtype={alias: str} if alias else None)
+            # each column's type from all its rows: in blocks (low_memory), a 'reason' column empty in
+            # the first thousands of lenses and text later printed pandas' DtypeWarning over the report
+            frame = pd.read_csv(path, dtype={alias: str} if alias else None, low_memory=False)
     except TinyLensError:
         raise
     except UnicodeDecodeError as exc:  # a CSV saved as Latin-1 or Windows text (a name with an accent)
