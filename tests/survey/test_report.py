@@ -1814,3 +1814,26 @@ def test_a_large_catalogue_whose_first_rows_have_no_failure_is_read_without_a_pa
     assert read["reason"].iloc[failed] == "DataError: image.fits is not a FITS file"
     assert read["reason"].drop(index=failed).isna().all()  # the others as before: empty
     assert _saved(tmp_path)["parameters"][0]["n"] == n - 1
+
+
+def test_a_parameter_beyond_the_papers_six_is_labelled_with_its_unit():
+    """report.png of -p lens_mass.0.center_x (and the overview's panels of it) was labelled
+    'lens_mass.0.center_x, model' and 'deviation', with no unit, where the paper's six say
+    '[arcsec]', '[deg]', '[mag]'; an angle's deviation said [deg] but its values' axes did not."""
+    units = {"lens_mass.0.center_x": "arcsec", "source_light.0.center_y": "arcsec", "lens_mass.1.phi_ext_deg": "deg",
+             "lens_light.0.R_sersic": "arcsec", "lens_light.0.mag": "mag", "lens_mass.1.gamma1": None,
+             "lens_mass.0.e1": None, "source.magnification": None}
+    qs = [rp.quantity_for(name) for name in units]
+    for q, unit in zip(qs, units.values()):
+        assert q.label == (f"{q.name} [{unit}]" if unit else q.name)
+    truth = pd.DataFrame({"lens_id": list("abcdef"), **{name: np.linspace(0.1, 0.6, 6) for name in units}})
+    catalog = truth.assign(status="ok").rename(columns={name: f"{name}_median" for name in units})
+    catalog[[f"{name}_median" for name in units]] *= 1.01
+    joined = rp.comparison_frame(catalog, truth, qs)
+    fig = rp.comparison_figure(joined, qs, rp.stats_table(joined, qs))
+    labels = [ax.get_ylabel() for ax in fig.axes[0::2]], [ax.get_ylabel() for ax in fig.axes[1::2]]
+    for (name, unit), model, deviation in zip(units.items(), *labels):
+        assert model == (f"{name} [{unit}], model" if unit else f"{name}, model")
+        kind = rp.quantity_for(name).kind
+        assert deviation == ("relative deviation [%]" if kind == "relative" else
+                             f"deviation [{unit}]" if unit else "deviation")

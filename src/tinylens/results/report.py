@@ -936,13 +936,26 @@ def reference_column(reference: pd.DataFrame, column: str | None, path: str | Pa
 
 def quantity_for(name: str) -> Quantity:
     """The :class:`Quantity` of a parameter name: the paper's if listed, else by its last part
-    (``theta_E``/``R_sersic`` relative, ``*phi*deg`` angles, the rest absolute)."""
+    (``theta_E``/``R_sersic`` relative, ``*phi*deg`` angles, the rest absolute), labelled by its
+    name and unit (``lens_mass.0.center_x [arcsec]``: :func:`name_unit`)."""
     for q in PAPER_QUANTITIES:
         if q.name == name:
             return q
     last = name.rsplit(".", 1)[-1]
     kind: Kind = "relative" if last in ("theta_E", "R_sersic") else "angle" if "phi" in last and last.endswith("deg") else "absolute"
-    return Quantity(name, kind, name)
+    unit = name_unit(name) or ("deg" if kind == "angle" else None)
+    return Quantity(name, kind, f"{name} [{unit}]" if unit else name)
+
+
+def name_unit(name: str) -> str | None:
+    """The unit of a catalogue's parameter or derived quantity ``name``: a parameter's as the
+    fit's tables give it (:func:`~tinylens.results.tables.column_unit`: arcsec, deg), ``mag`` for
+    a magnitude (``source.mag``, ``lens_light.0.mag``); None for one without (an axis ratio, a
+    shear, a flux in data units). report.png labelled its axes by the bare name: a centre's
+    values and deviations had no unit."""
+    from tinylens.results.tables import column_unit
+
+    return "mag" if name.rsplit(".", 1)[-1] == "mag" else column_unit(name)
 
 
 #: The values a quantity can physically take, by its name's last part: an axis ratio lies in
