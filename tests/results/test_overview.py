@@ -1285,3 +1285,27 @@ def test_plain_number_to_zero_digits_is_one_figure_as_python_writes_it(value, ex
     from tinylens.results.report import plain_number
 
     assert plain_number(value, 0) == expected == plain_number(value, 1)
+
+
+def test_the_time_panel_of_a_survey_with_one_fit_of_days_still_shows_the_others_spread():
+    """18 lenses fitted in 40 to 290 s and one in 2 days (a fit left to its timeout) drew the time
+    panel linear from 0 to 500,000 s: 18 lenses in its first bar, the median's line on the axis.
+    Times spanning more than WIDE_TIMES are binned and drawn on a log axis in plain digits."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    times = np.r_[np.linspace(40.0, 290.0, 18), 172800.0]
+    catalog = pd.concat([_catalog().iloc[[0]]] * 19, ignore_index=True).assign(
+        lens_id=[f"l{i}" for i in range(19)], wall_time_s=times, total_time_s=times)
+    fig = ov.overview_figure(catalog, quantity_for("lens_mass.0.theta_E"), ov.flag_table(catalog))
+    FigureCanvasAgg(fig).draw()
+    panel = fig.axes[3]
+    heights = [p.get_height() for p in panel.patches]
+    assert sum(heights) == 19 and max(heights) <= 9, heights  # the 18 over several bars, not one
+    assert panel.get_xscale() == "log"
+    labels = [t.get_text() for t in panel.get_xticklabels() if t.get_text()]
+    assert "100" in labels and "100000" in labels and not [t for t in labels if "e" in t or "^" in t], labels
+    median = next(line for line in panel.lines if line.get_linestyle() == "--").get_xdata()[0]
+    assert median == pytest.approx(np.median(times)) and panel.get_xlim()[0] < median / 2  # not on the axis
+    # a survey of 30 to 300 s keeps its plain linear axis
+    plain = ov.overview_figure(_catalog(), quantity_for("lens_mass.0.theta_E"), ov.flag_table(_catalog()))
+    assert plain.axes[3].get_xscale() == "linear"
