@@ -320,6 +320,40 @@ def test_a_tinylensgpu_sampling_template_changed_is_refused_naming_the_keys_it_w
     assert not (one_lens["out"] / "catalog.csv").exists()  # nothing written
 
 
+@pytest.mark.parametrize("sampling, method_key", [({"sampler": "nautilus", "nlive": 50}, "sampling.sampler"),
+                                                  ({"nlive": 50}, "sampling"), ({}, "sampling")])
+def test_a_sampling_template_after_an_optimizer_survey_names_the_keys_it_writes(tmp_path, mock_survey, sampling, method_key):
+    """A survey whose fits were made by an optimizer, rerun with a template of TinyLensGpu's older
+    ``sampling:`` section, was refused as 'made with another template (differences: ...;
+    inference.type: "optimizer" -> "sampler")', and, where the section held no setting, 'sampling
+    removed' of a template that holds it; the type is named as the section that makes the run a
+    sampler's, ``sampling``, the settings gone as the section's settings, and the sampler, where the
+    section leaves it out, as the section too, as the config's checks name it (exit 2)."""
+    lenses = tmp_path / "lenses"
+    shutil.copytree(mock_survey["lenses"] / "lens_a", lenses / "lens_a")
+    config = yaml.safe_load(mock_survey["template"].read_text())
+    optimizer = tmp_path / "optimizer.yaml"
+    optimizer.write_text(yaml.safe_dump({**config, "inference": {"type": "optimizer", "method": "lbfgs",
+                                                                  "settings": {"n_starts": 1, "n_draws": 64}}}))
+    _finished(lenses, optimizer, tmp_path / "out", ["lens_a"])
+    config.pop("inference")
+    other = tmp_path / "sampling.yaml"
+    other.write_text(yaml.safe_dump({**config, "sampling": sampling}))
+    assert "inference" not in yaml.safe_load(other.read_text())  # no key of the template is named so
+    with mock.patch.object(provenance, "MAX_LISTED", 10):  # every difference listed
+        result = _survey({"lenses": lenses, "out": tmp_path / "out"}, other)
+    text = " ".join(result.output.split())
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert "another template" in text and "inference" not in text, text
+    assert 'sampling: "optimizer" -> "sampler"' in text, text
+    assert f'{method_key}: "lbfgs" -> "nautilus"' in text, text
+    if sampling:
+        assert "sampling.n_starts removed" in text and "sampling.nlive added" in text, text
+    else:
+        assert "sampling's settings removed" in text and "sampling removed" not in text, text
+    assert not (tmp_path / "out" / "catalog.csv").exists()  # nothing written
+
+
 def test_another_template_or_lens_folder_is_refused_while_results_exist(one_lens):
     other = one_lens["tmp"] / "other.yaml"
     config = yaml.safe_load(one_lens["template"].read_text())

@@ -873,11 +873,14 @@ def key_as_written(config: Any, key: str) -> str:
     section (:func:`legacy_sampling`), ``sampling.sampler``, ``sampling.nlive`` (:func:`as_written`);
     else, and for another key, ``key`` itself. ``config``: a validated Config, or a config (a
     survey's template) as parsed from its YAML, not yet read by :func:`legacy_sampling`. Its
-    ``inference.method`` where that section leaves out ``sampler`` is the section, ``sampling``."""
+    ``inference.method`` where that section leaves out ``sampler`` is the section, ``sampling``, as
+    are ``inference`` and ``inference.type`` (a sampler run: what the section makes the inference)."""
     from_sampling = reads_sampling(config) if isinstance(config, Mapping) else \
         getattr(config, "_inference_from_sampling", False)
-    if not from_sampling or not key.startswith("inference."):
+    if not from_sampling or not (key == "inference" or key.startswith("inference.")):
         return key
+    if key in ("inference", "inference.type"):  # the section itself, which no type key of it sets
+        return LEGACY_SAMPLING
     if key == "inference.method" and not _sampler_written(config):  # the sampler left out: the section
         return LEGACY_SAMPLING
     return ".".join(as_written(tuple(key.split(".", 2))))

@@ -36,7 +36,15 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from tinylens.config.loader import MAPPING, KeyWords, as_written, legacy_sampling, reads_sampling, validate_config
+from tinylens.config.loader import (
+    LEGACY_SAMPLING,
+    MAPPING,
+    KeyWords,
+    key_as_written,
+    legacy_sampling,
+    reads_sampling,
+    validate_config,
+)
 from tinylens.config.schema import exponent_numbers, without_keys, without_speed_only
 from tinylens.data.dataset import MASK_READ_AS  # a stamp without it: a lens fitted before, fitted again
 from tinylens.errors import TinyLensError, cut_value, listed
@@ -353,17 +361,19 @@ def differences(old: Any, new: Any, prefix: str = "", alike: Callable[[Any, Any]
 def key_namer(template: Mapping[str, Any] | None) -> Callable[[str], str]:
     """How a dotted key of a template's key (:func:`template_key`, whose inference is read as its
     fits read it) is said to the user of ``template`` (parsed, as written): where it writes
-    TinyLensGpu's older ``sampling`` section, ``inference.method`` as ``sampling.sampler`` and
-    ``inference.settings.nlive`` as ``sampling.nlive`` (:func:`~tinylens.config.loader.as_written`);
-    every other key, and every key of another template (or none), as it is."""
+    TinyLensGpu's older ``sampling`` section, each key of its inference as
+    :func:`~tinylens.config.loader.key_as_written` names it (``inference.settings.nlive`` as
+    ``sampling.nlive``, ``inference.method`` as ``sampling.sampler``, or ``sampling`` where it
+    leaves the sampler out, ``inference.type`` as ``sampling``), and ``inference.settings`` as a
+    whole as the section's settings; every other key, and every key of another template (or
+    none), as it is."""
     if not isinstance(template, Mapping) or not reads_sampling(template):
         return str
 
     def named(key: str) -> str:
-        parts = tuple(key.split(".", 2))
-        if parts[:2] not in (("inference", "method"), ("inference", "settings")):
-            return key
-        return ".".join(map(str, as_written(parts)))
+        if key == "inference.settings":  # all of them, where one side has none: not the section itself
+            return f"{LEGACY_SAMPLING}'s settings"
+        return key_as_written(template, key)
 
     return named
 
