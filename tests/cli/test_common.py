@@ -525,6 +525,40 @@ def test_running_out_of_memory_names_a_sampling_section_s_keys_as_written(tmp_pa
     assert "a smaller inference.settings.n_batch or n_live" in said["unreadable"], said["unreadable"]
 
 
+@pytest.mark.parametrize("edited", ["sampling:\n  n_batch: !!bool x\n", "sampling:\n  n_batch: !!timestamp 3\n",
+                                    "sampling:\n  n_batch: 512\nsampling:\n  n_batch: 256\n"])
+def test_running_out_of_memory_after_the_config_was_edited_into_no_config_says_so_without_a_traceback(
+        tmp_path, monkeypatch, edited):
+    """A fit whose config file was edited while it ran, into YAML that no config is read from (a
+    value its tag cannot be built from, a key given twice), and that then ran out of memory ended
+    in Python's traceback (AttributeError or KeyError from inside PyYAML, read again with its plain
+    safe_load to name the sampler's keys), or named sampling.n_batch of a file the fit refuses; the
+    file is read again as a config is, and, as one that cannot be read, the keys are said as of
+    inference (exit 1)."""
+    from typer.testing import CliRunner
+
+    from tinylens.cli import fit as fit_cli
+    from tinylens.cli.main import app
+    from tinylens.config.loader import load_config
+    from tinylens.errors import ConfigError
+
+    path = tmp_path / "model_config.yaml"
+    path.write_text("sampling:\n  sampler: nautilus\n  n_batch: 512\n")
+
+    def edited_then_short(*args, **kwargs):
+        path.write_text(edited)  # the user's edit for the next run, while this one runs
+        raise MemoryError()
+
+    monkeypatch.setattr(fit_cli, "run_fit", edited_then_short)
+    run = CliRunner().invoke(app, ["fit", str(path)])
+    said = " ".join(run.output.split())
+    assert run.exit_code == 1 and isinstance(run.exception, SystemExit), repr(run.exception)
+    assert "Traceback" not in said and said.startswith("Error: tinylens ran out of memory (MemoryError). "), said
+    with pytest.raises(ConfigError):  # no config: read as such, the file names no key of its own
+        load_config(path)
+    assert "a smaller inference.settings.n_batch or n_live" in said and "sampling.n_batch" not in said, said
+
+
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX's")
 def test_running_out_of_memory_with_a_config_read_from_a_named_pipe_says_so_and_exits(tmp_path, monkeypatch):
     """A fit whose CONFIG is a named pipe (mkfifo; its writer gone once the fit read it) and that

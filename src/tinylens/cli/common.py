@@ -138,20 +138,21 @@ def memory_keys(config: str | os.PathLike[str] | None = None) -> str:
     """What holds memory in a fit, by the config keys that set it, for the commands whose config
     sets them; the sampler's settings named as the ``config`` file writes them
     (:func:`~tinylens.config.loader.key_as_written`: ``sampling.n_batch`` for TinyLensGpu's older
-    ``sampling`` section), ``inference.settings.n_batch`` where it cannot be read (or none is given).
-    Only a regular file is read again: a named pipe the fit read its config from (``mkfifo``) has
-    no writer left, and opening it would wait for one for ever instead of saying the message."""
-    from tinylens.config.loader import key_as_written
+    ``sampling`` section), ``inference.settings.n_batch`` where it cannot be read as a config is
+    read (:func:`~tinylens.config.loader.parse_yaml_keys`: a file edited since the fit read it into
+    one of a key given twice, a tab or a value its tag cannot be built from, ``!!bool x``), is no
+    mapping, or none is given. Only a regular file is read again: a named pipe the fit read its
+    config from (``mkfifo``) has no writer left, and opening it would wait for one for ever instead
+    of saying the message."""
+    from tinylens.config.loader import key_as_written, parse_yaml_keys
 
     batch = "inference.settings.n_batch"
     if config is not None:
-        import yaml
-
         try:
             if not Path(config).is_file():  # a pipe, a folder, a file gone since: said as of inference then
                 raise FileNotFoundError(config)
-            written = yaml.safe_load(Path(config).read_text(encoding="utf-8"))  # as the config was read
-        except (OSError, ValueError, yaml.YAMLError, RecursionError, MemoryError):  # said as of inference then
+            written = parse_yaml_keys(Path(config).read_text(encoding="utf-8"), config)[0]  # as the config was read
+        except (OSError, ValueError, TinyLensError, RecursionError, MemoryError):  # said as of inference then
             written = None
         if isinstance(written, Mapping):
             batch = key_as_written(written, batch)
