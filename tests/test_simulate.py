@@ -299,20 +299,62 @@ def test_the_demo_lens_refuses_a_seed_that_is_no_non_negative_integer_by_name(se
     assert "--seed" not in str(info.value) and not (tmp_path / "demo").exists()
 
 
+_SIS = {"theta_E": 1.0, "center_x": 0.0, "center_y": 0.0}
+_EPL = {"theta_E": 1.0, "gamma": 2.0, "e1": 0.0, "e2": 0.0, "center_x": 0.0, "center_y": 0.0}
+
+
+def _fixed_sersic(name: str, value: float) -> dict:
+    return {"type": "Sersic", "params": {name: {"fixed": True, "fixed_value": value}}}
+
+
+@pytest.mark.parametrize("components, truth, message", [
+    # a component's own fixed_value: named there, not in truth, which does not hold it
+    ({"lens_light_list": [_fixed_sersic("n_sersic", float("inf"))]},
+     {"lens_light": [{k: v for k, v in LENS_LIGHT_TRUTH["lens_light"][0].items() if k != "n_sersic"}]},
+     "lens_light_list[0]['params']['n_sersic']['fixed_value'] must be a finite number, got inf"),
+    ({"lens_light_list": [_fixed_sersic("n_sersik", 4.0)]}, LENS_LIGHT_TRUTH,
+     "lens_light_list[0]['params']: unknown parameter 'n_sersik' for Sersic"),
+    ({"lens_light_list": [_fixed_sersic("center_x", 1e300)]},
+     {"lens_light": [{k: v for k, v in LENS_LIGHT_TRUTH["lens_light"][0].items() if k != "center_x"}]},
+     "lens_light_list[0]['params']['center_x']['fixed_value'] is 1e+300, beyond the"),
+    # the lists as written: truth's with _list, the components' without
+    ({"lens_light_list": ["Sersic"]}, {"lens_light_list": [{**LENS_LIGHT_TRUTH["lens_light"][0], "e1": None}]},
+     "truth['lens_light_list'][0]['e1'] must be a finite number, got None"),
+    ({"lens_light": ["Sersic", "Sersic"]}, LENS_LIGHT_TRUTH, "truth['lens_light'] has 1 entry for 2 components"),
+    ({"lens_light": [{"type": "Sersik"}]}, LENS_LIGHT_TRUTH, "lens_light[0]: unknown profile 'Sersik'"),
+    # a parameter by the alias written: EPL's slope (gamma), a Sersic's amp (Ie)
+    ({"lens_mass_list": ["EPL"], "lens_light_list": ["Sersic"]},
+     {"lens_mass": [{**{k: v for k, v in _EPL.items() if k != "gamma"}, "slope": float("nan")}], **LENS_LIGHT_TRUTH},
+     "truth['lens_mass'][0]['slope'] must be a finite number, got nan"),
+    (LENS_LIGHT, {"lens_light": [{**{k: v for k, v in LENS_LIGHT_TRUTH["lens_light"][0].items() if k != "Ie"},
+                                  "amp": float("inf")}]},
+     "truth['lens_light'][0]['amp'] must be a finite number, or a list of them (one per amplitude), got inf"),
+])
+def test_a_bad_value_is_named_where_and_as_it_was_written(components, truth, message):
+    """simulate_image named every bad value as truth['<list>_list'][i]['<canonical name>']: a
+    truth written as the module's example writes it (lens_light) was told of truth['lens_light_list'],
+    a component's own fixed_value of infinity or 1e300, or its params' misspelt name, was put in
+    truth, which does not hold it, and a value given by an alias (EPL's slope, a Sersic's amp) was
+    named by the parameter's name (gamma, Ie); each is named where, and as, it was written."""
+    with pytest.raises(ConfigValueError) as info:
+        simulate_image(components, truth, (16, 16), 0.1, gaussian_psf(0.2, 0.1, 5), nsub=1)
+    assert str(info.value).startswith(message), str(info.value)
+
+
 def with_lens_light(**change) -> dict:
     return {"lens_light": [{**LENS_LIGHT_TRUTH["lens_light"][0], **change}]}
 
 
 @pytest.mark.parametrize("components, truth, message", [
-    (LENS_LIGHT, with_lens_light(e1="abc"), "truth['lens_light_list'][0]['e1'] must be a finite number, got 'abc'"),
-    (LENS_LIGHT, with_lens_light(e1=None), "truth['lens_light_list'][0]['e1'] must be a finite number, got None"),
+    (LENS_LIGHT, with_lens_light(e1="abc"), "truth['lens_light'][0]['e1'] must be a finite number, got 'abc'"),
+    (LENS_LIGHT, with_lens_light(e1=None), "truth['lens_light'][0]['e1'] must be a finite number, got None"),
     (LENS_LIGHT, with_lens_light(center_x=float("nan")),
-     "truth['lens_light_list'][0]['center_x'] must be a finite number, got nan"),
+     "truth['lens_light'][0]['center_x'] must be a finite number, got nan"),
     (LENS_LIGHT, with_lens_light(Ie=float("inf")),
-     "truth['lens_light_list'][0]['Ie'] must be a finite number, or a list of them (one per amplitude), got inf"),
-    (LENS_LIGHT, {"lens_light": [1.0]}, "truth['lens_light_list'][0] must be a mapping of parameter values, got 1.0"),
+     "truth['lens_light'][0]['Ie'] must be a finite number, or a list of them (one per amplitude), got inf"),
+    (LENS_LIGHT, {"lens_light": [1.0]}, "truth['lens_light'][0] must be a mapping of parameter values, got 1.0"),
     (LENS_LIGHT, {"lens_light": LENS_LIGHT_TRUTH["lens_light"][0]},
-     f"truth['lens_light_list'] must be a list (e.g. [{LENS_LIGHT_TRUTH['lens_light'][0]!r}]), "
+     f"truth['lens_light'] must be a list (e.g. [{LENS_LIGHT_TRUTH['lens_light'][0]!r}]), "
      f"got {LENS_LIGHT_TRUTH['lens_light'][0]!r}"),
     ({"lens_light_list": "Sersic"}, LENS_LIGHT_TRUTH,
      "components['lens_light_list'] must be a list (e.g. ['Sersic']), got 'Sersic'"),
@@ -413,7 +455,7 @@ def test_an_integer_beyond_float_range_is_refused_by_name():
     (lambda: simulate_image(LENS_LIGHT, LENS_LIGHT_TRUTH, (8, 8), 0.0, gaussian_psf(0.15, PIX, 5)), ValueError,
      "pixel_scale must be a finite number > 0, got 0.0"),
     (lambda: simulate_images(LENS_LIGHT, with_lens_light(e1=None), (8, 8), PIX, gaussian_psf(0.15, PIX, 5)), ValueError,
-     "truth['lens_light_list'][0]['e1'] must be a finite number, got None"),
+     "truth['lens_light'][0]['e1'] must be a finite number, got None"),
     (lambda: gaussian_psf(0.15, PIX, 4), ValueError, "PSF size must be a positive odd number of pixels, got 4"),
     (lambda: moffat_psf(0.15, PIX, 5, beta=1.0), ValueError, "Moffat beta must be a finite number > 1, got 1.0"),
     (lambda: add_noise(np.ones((2, 2)), -0.1), ValueError, "sky_sigma must be a finite number >= 0, got -0.1"),
@@ -453,9 +495,9 @@ def test_mge_settings_that_give_no_widths_are_a_tinylens_error_in_simulate_too()
 
 
 @pytest.mark.parametrize("components, truth, message", [
-    (["Sersic", "Sersic"], LENS_LIGHT_TRUTH, "truth['lens_light_list'] has 1 entry for 2 components"),
-    (["Sersic"], {"lens_light": LENS_LIGHT_TRUTH["lens_light"] * 2}, "truth['lens_light_list'] has 2 entries for 1 component"),
-    (["Sersic"] * 3, {"lens_light": LENS_LIGHT_TRUTH["lens_light"] * 2}, "truth['lens_light_list'] has 2 entries for 3 components"),
+    (["Sersic", "Sersic"], LENS_LIGHT_TRUTH, "truth['lens_light'] has 1 entry for 2 components"),
+    (["Sersic"], {"lens_light": LENS_LIGHT_TRUTH["lens_light"] * 2}, "truth['lens_light'] has 2 entries for 1 component"),
+    (["Sersic"] * 3, {"lens_light": LENS_LIGHT_TRUTH["lens_light"] * 2}, "truth['lens_light'] has 2 entries for 3 components"),
 ])
 def test_truth_of_another_number_of_entries_than_components_is_counted_in_words(components, truth, message):
     """A truth list of one entry for two components was refused as 'has 1 entries for 2 components',
@@ -470,8 +512,8 @@ MGE_TRUTH = {"lens_light": [{"e1": 0.0, "e2": 0.0, "center_x": 0.0, "center_y": 
 
 @pytest.mark.parametrize("entry, truth, amplitudes, message", [
     ({"type": "MGE", "settings": {"n_gauss": 3}}, MGE_TRUTH, {"lens_light.0": [1.0] * 2},
-     "truth['lens_light_list'][0]: MGE needs 3 amplitudes, got 2"),
-    ("Sersic", LENS_LIGHT_TRUTH, {"lens_light.0": [1.0, 2.0]}, "truth['lens_light_list'][0]: Sersic needs 1 amplitude, got 2"),
+     "truth['lens_light'][0]: MGE needs 3 amplitudes, got 2"),
+    ("Sersic", LENS_LIGHT_TRUTH, {"lens_light.0": [1.0, 2.0]}, "truth['lens_light'][0]: Sersic needs 1 amplitude, got 2"),
 ])
 def test_amplitudes_of_the_wrong_number_are_refused_counting_them_in_words(entry, truth, amplitudes, message):
     """A component given more or fewer amplitudes than its profile has basis images was refused
@@ -620,7 +662,7 @@ def test_a_truth_value_beyond_the_precision_is_refused_by_name(change, name):
     with pytest.raises(ValueError) as info:
         simulate_images(LENS_LIGHT, with_lens_light(**change), (8, 8), PIX, psf, nsub=2, dtype=np.float32)
     value = next(iter(change.values()))
-    assert str(info.value) == (f"truth['lens_light_list'][0]['{name}'] is {value:g}, beyond the 3.4e+38 a float32 holds "
+    assert str(info.value) == (f"truth['lens_light'][0]['{name}'] is {value:g}, beyond the 3.4e+38 a float32 holds "
                                "(the precision the image is computed in: tinylens.precision)")
     far = simulate_images(LENS_LIGHT, with_lens_light(center_x=1e38), (8, 8), PIX, psf, nsub=2, dtype=np.float32)["total"]
     assert np.all(np.isfinite(far)) and np.all(far == 0)
@@ -682,7 +724,7 @@ def test_an_unknown_truth_parameter_is_named_visibly_with_the_name_it_looks_like
     with pytest.raises(ConfigValueError) as info:
         simulate_image({"lens_mass_list": ["SIE"]}, truth, (8, 8), 0.1, np.ones((3, 3)))
     text = str(info.value)
-    assert f"truth['lens_mass_list'][0]: {said}" in text and "allowed: center_x, center_y, e1, e2, theta_E" in text, text
+    assert f"truth['lens_mass'][0]: {said}" in text and "allowed: center_x, center_y, e1, e2, theta_E" in text, text
     assert "\u200b" not in text
     if name.strip():
         assert "theta_E" in text.partition("theta_E.")[2], text  # the hint: the allowed name it looks like

@@ -87,12 +87,25 @@ def _components_mapping(config_or_components: Any) -> Mapping[str, Any]:
     return config_or_components
 
 
+def _list_key(mapping: Mapping[str, Any], list_name: str, absent: str) -> str:
+    """The key ``mapping`` gives the list ``list_name`` under, as written: ``lens_mass_list`` or
+    ``lens_mass`` (:func:`_entries` reads the first that holds something); ``absent`` (one of the
+    two) where it gives neither."""
+    short = list_name.removesuffix("_list")
+    for key in (list_name, short):
+        if mapping.get(key):
+            return key
+    return next((key for key in (list_name, short) if key in mapping), absent)
+
+
 def _entries(mapping: Mapping[str, Any], list_name: str, what: str = "components") -> list[Any]:
     """The list ``list_name`` (with or without ``_list``) of ``mapping``, empty when absent; a
-    ValueError for a single string or mapping (``"Sersic"`` was read as 6 one-letter profiles)."""
+    ValueError, naming the key as ``mapping`` writes it, for a single string or mapping
+    (``"Sersic"`` was read as 6 one-letter profiles)."""
     value = mapping.get(list_name) or mapping.get(list_name.removesuffix("_list")) or []
     if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, (Sequence, np.ndarray)):
-        raise ConfigValueError(f"{what}['{list_name}'] must be a list (e.g. [{value!r}]), got {value!r}")
+        raise ConfigValueError(f"{what}['{_list_key(mapping, list_name, list_name)}'] must be a list (e.g. [{value!r}]), "
+                               f"got {value!r}")
     return list(value)
 
 
@@ -161,6 +174,16 @@ def model_spec_from_truth(
 ) -> tuple[ModelSpec, np.ndarray]:
     """A :class:`ModelSpec` with every parameter fixed to ``truth`` and every amplitude linear,
     plus the amplitude vector (in column order) that the linear columns are weighted with."""
+    spec, amps, _ = _spec_from_truth(config_or_components, truth, amplitudes)
+    return spec, amps
+
+
+def _spec_from_truth(
+    config_or_components: Any, truth: Mapping[str, Sequence[Mapping[str, float]]], amplitudes: Mapping[str, Any] | None = None
+) -> tuple[ModelSpec, np.ndarray, dict[tuple[str, int, str], str]]:
+    """:func:`model_spec_from_truth`'s spec and amplitudes, and where each parameter's value was
+    given, by (list, index, parameter): ``truth['lens_mass'][0]['slope']`` or
+    ``lens_mass_list[0]['params']['gamma']['fixed_value']``, as written (a default: absent)."""
     mapping = _components_mapping(config_or_components)
     if not isinstance(truth, Mapping):
         raise ConfigTypeError(f"truth must be a mapping such as {{'lens_light': [{{'Ie': 1.0, ...}}]}}, got {truth!r}")
@@ -171,30 +194,40 @@ def model_spec_from_truth(
                               f"{{'lens_light.0': 2.0}}, or None, got {reprlib.repr(amplitudes)}") from None
     built: dict[str, list[Component]] = {ln: [] for ln in LISTS}
     amp_vec: list[float] = []
+    sources: dict[tuple[str, int, str], str] = {}
     for list_name in LISTS:
         registry = _registry(list_name)
         entries = _entries(mapping, list_name)
         values_list = _entries(truth, list_name, "truth")
+        # each list, component and value named as written: truth's lists as the module's example
+        # writes them (lens_mass), the components' as a config does (lens_mass_list), where absent
+        truth_list = _list_key(truth, list_name, list_name.removesuffix("_list"))
+        components_list = _list_key(mapping, list_name, list_name)
         if len(values_list) != len(entries):
             given = "1 entry" if len(values_list) == 1 else f"{len(values_list)} entries"
-            raise ConfigValueError(f"truth['{list_name}'] has {given} for {counted(len(entries), 'component')}")
+            raise ConfigValueError(f"truth['{truth_list}'] has {given} for {counted(len(entries), 'component')}")
         for idx, (entry, raw_values) in enumerate(zip(entries, values_list)):
-            type_name, settings = _entry_type(entry, f"{list_name}[{idx}]")
+            component = f"{components_list}[{idx}]"
+            type_name, settings = _entry_type(entry, component)
             if type_name not in registry:
-                raise ConfigValueError(f"{list_name}[{idx}]: unknown profile '{type_name}'; allowed: {', '.join(sorted(registry))}")
+                raise ConfigValueError(f"{component}: unknown profile '{type_name}'; allowed: {', '.join(sorted(registry))}")
             profile = registry[type_name]
             unknown = unknown_setting(profile, settings)
             if unknown:  # as a config's are: a misspelt n_gauss was passed over, and the default drawn
-                raise ConfigValueError(f"{list_name}[{idx}]['settings']: {unknown[1]}")
-            where = f"truth['{list_name}'][{idx}]"
+                raise ConfigValueError(f"{component}['settings']: {unknown[1]}")
+            where = f"truth['{truth_list}'][{idx}]"
             if not isinstance(raw_values, Mapping):
                 raise ConfigValueError(f"{where} must be a mapping of parameter values, got {raw_values!r}")
-            fixed = _numeric_fixed(entry, f"{list_name}[{idx}]")
-            values = {**_canonical(profile, fixed, where), **_canonical(profile, raw_values, where)}
+            fixed = _numeric_fixed(entry, component)
+            values = {**_canonical(profile, fixed, f"{component}['params']"), **_canonical(profile, raw_values, where)}
+            # where each value was given: a component's fixed_value, or truth's (which wins), by the name written there
+            given_at = {profile.aliases.get(name, name): f"{component}['params']['{name}']['fixed_value']" for name in fixed}
+            given_at.update({profile.aliases.get(name, name): f"{where}['{name}']" for name in raw_values})
             params = {}
             for name in profile.params:
                 if name in values:
-                    params[name] = Ref("const", value=_finite(values[name], f"{where}['{name}']"))
+                    params[name] = Ref("const", value=_finite(values[name], given_at[name]))
+                    sources[list_name, idx, name] = given_at[name]
                 elif name in profile.defaults:
                     params[name] = Ref("const", value=float(profile.defaults[name]))
                 else:
@@ -207,7 +240,8 @@ def model_spec_from_truth(
                 amp = amplitudes.get(label, values.get(profile.amplitude))
                 if amp is None:
                     raise ConfigValueError(f"{where}: no amplitude; give '{profile.amplitude}' or amplitudes['{label}']")
-                shown = f"amplitudes['{label}']" if label in amplitudes else f"{where}['{profile.amplitude}']"
+                shown = f"amplitudes['{label}']" if label in amplitudes else given_at.get(
+                    profile.amplitude, f"{where}['{profile.amplitude}']")
                 try:
                     amp = np.atleast_1d(np.asarray(amp, dtype=float))
                 except (TypeError, ValueError):
@@ -237,7 +271,7 @@ def model_spec_from_truth(
         param_names=(),
         priors=(),
     )
-    return spec, np.asarray(amp_vec, dtype=float)
+    return spec, np.asarray(amp_vec, dtype=float), sources
 
 
 # -- argument checks --------------------------------------------------------------------------
@@ -289,14 +323,17 @@ def _check_grid(shape: tuple[int, int], nsub: int, columns: int = GRID_COLUMNS) 
                                "of memory) allowed; lower shape or nsub")
 
 
-def _check_in_range(spec: ModelSpec, dtype: Any) -> None:
+def _check_in_range(spec: ModelSpec, dtype: Any, sources: Mapping[tuple[str, int, str], str] | None = None) -> None:
     """A ValueError naming the first parameter of ``spec`` whose size overflows ``dtype`` when the
-    image is computed in it (a centre_x of 1e300 gave an image of NaN in float32, without a word)."""
+    image is computed in it (a centre_x of 1e300 gave an image of NaN in float32, without a word),
+    where ``sources`` (:func:`_spec_from_truth`'s) says it was given."""
     largest = float(np.finfo(dtype).max)
     for comp in (*spec.lens_mass, *spec.lens_light, *spec.source_light):
         for name, ref in comp.params.items():
             if abs(ref.value) > largest:
-                raise ConfigValueError(f"truth['{comp.list_name}'][{comp.idx}]['{name}'] is {ref.value:g}, beyond the "
+                said = (sources or {}).get((comp.list_name, comp.idx, name),
+                                           f"truth['{comp.list_name}'][{comp.idx}]['{name}']")
+                raise ConfigValueError(f"{said} is {ref.value:g}, beyond the "
                                        f"{largest:.3g} a {np.dtype(dtype).name} holds (the precision the image is "
                                        "computed in: tinylens.precision)")
 
@@ -353,14 +390,14 @@ def simulate_images(
     default tinylens's precision (:mod:`tinylens.precision`: float32, relative error ~1e-6,
     unless ``set_precision("float64")``); float64 while JAX's x64 is off is a ConfigError.
     """
-    spec, amps = model_spec_from_truth(config_or_components, truth, amplitudes)
+    spec, amps, sources = _spec_from_truth(config_or_components, truth, amplitudes)
     psf = _kernel(psf)
     shape, pixel_scale, nsub = _shape(shape), _positive(pixel_scale, "pixel_scale"), _whole(nsub, "nsub")
     _check_grid(shape, nsub, len(column_owner(spec)))
     dtype = chosen_dtype(dtype)
     if problem := coordinates_problem(pixel_scale, shape, dtype):
         raise ConfigValueError(problem)
-    _check_in_range(spec, dtype)
+    _check_in_range(spec, dtype, sources)
     grid = point_grid(uniform_groups(shape, pixel_scale, nsub), shape, dtype)
     kernel = kernel_fft(np.asarray(psf, dtype=dtype), shape)
     cols = np.asarray(blurred_columns(spec, jnp.zeros((0,), dtype), grid, kernel), dtype=float)
