@@ -600,11 +600,35 @@ def test_a_psf_fwhm_wider_than_half_its_stamp_is_warned_of(tmp_path, psf_type):
     assert (tmp_path / "pop" / "lens_00000" / "image.fits").is_file()
 
 
+def test_the_warnings_and_refusals_of_options_given_by_flags_name_the_flags(tmp_path):
+    """simulate-population --size 8 --psf-fwhm 50 warned 'The PSF's FWHM (psf_fwhm 50") is wider than the image
+    ... psf_fwhm is in arcsec' and '... (size 8 pixels) ... raise size', and --pixel-scale 1 was refused with
+    '(pixel_scale 1 / nsub 8 ...) ... lower pixel_scale': keys the command line has no option of, where its
+    other refusals (--size must be >= 8 pixels) name the flag. The options given by a flag are named by it, in
+    the warnings and in the refusals that come once the population is begun; those given by --set by their key."""
+    flagged = CliRunner().invoke(app, ["simulate-population", "1", str(tmp_path / "a"), "-q", "--size", "8",
+                                       "--psf-fwhm", "50", "--set", "nsub=1"])
+    text = _text(flagged)
+    assert flagged.exit_code == 0 and "Traceback" not in flagged.output, flagged.output
+    assert "The PSF's FWHM (--psf-fwhm 50\") is wider than the image" in text and "--psf-fwhm is in arcsec" in text, text
+    assert "(--size 8 pixels)" in text and "Lower psf_size or raise --size." in text, text  # psf_size: no flag gave it
+    assert "psf_fwhm" not in text and "raise size" not in text, text
+    keyed = CliRunner().invoke(app, ["simulate-population", "1", str(tmp_path / "b"), "-q", "--set", "size=8",
+                                     "--set", "psf_fwhm=50", "--set", "nsub=1"])
+    assert "(psf_fwhm 50\")" in _text(keyed) and "raise size." in _text(keyed) and "--" not in _text(keyed).split(
+        "Fit them with")[0], _text(keyed)  # as --set gave them
+    refused = CliRunner().invoke(app, ["simulate-population", "1", str(tmp_path / "c"), "-q", "--pixel-scale", "1"])
+    text = _text(refused)
+    assert refused.exit_code == 2 and "Traceback" not in refused.output and not (tmp_path / "c").exists(), refused.output
+    assert "(--pixel-scale 1 / nsub 8 = 0.125 arcsec)" in text and "lower --pixel-scale (arcsec per pixel" in text, text
+    assert "pixel_scale" not in text.replace("--pixel-scale", ""), text
+
+
 def test_cli_prints_the_unit_warning(tmp_path):
     result = CliRunner().invoke(app, ["simulate-population", "1", str(tmp_path / "pop"), "-q", "--pixel-scale", "74",
                                       "--size", "8", "--set", "lens_re_range=[10,20]", "--set", "source_re_range=[10,20]"])  # resolved: no refusal
     assert result.exit_code == 0, result.output
-    assert "Warning: The largest Einstein radius" in _text(result) and "pixel_scale is in arcsec" in _text(result)
+    assert "Warning: The largest Einstein radius" in _text(result) and "--pixel-scale is in arcsec" in _text(result)
 
 
 def test_lens_galaxies_smaller_than_the_sampling_are_refused_before_any_file_and_at_it_are_simulated(tmp_path):
@@ -625,7 +649,7 @@ def test_lens_galaxies_smaller_than_the_sampling_are_refused_before_any_file_and
     assert result.exit_code == 2 and "Traceback" not in result.output and not out.exists(), result.output
     assert "Warning: The largest Einstein radius" in text  # the unit mistake's warning, then the refusal
     assert ("lens_re_range from 0.5 arcsec is under the spacing of the points each pixel's light is sampled at "
-            "(pixel_scale 74 / nsub 8 = 9.25 arcsec)") in text
+            "(--pixel-scale 74 / nsub 8 = 9.25 arcsec)") in text  # the flag that gave it
     assert "lens_re_range from 0.5 arcsec times lens_disc_re_ratio_range from 1 (the discs) is under the spacing" in text
     spacing = 0.074 / TINY["nsub"]
     assert population.unresolved_problems(PopulationOptions(**{**TINY, "lens_re_range": (0.99 * spacing, 1.0)}))

@@ -244,18 +244,23 @@ def print_warning(message: str) -> None:
 
 
 @contextlib.contextmanager
-def reported_warnings() -> Iterator[None]:
+def reported_warnings(retell: Callable[[str], str] | None = None) -> Iterator[None]:
     """Print the Python warnings raised inside the block readably, each the moment it is raised,
     once each. (Collected until the block's end, a fit's warnings about its data and priors came
     after the sampling, minutes or hours later, and never for a fit stopped before its end.)
     Deprecation warnings, which libraries address to programmers (an older matplotlib calling a
     newer pyparsing), are left out as Python does. Thread-safe: the pipeline's starts warn from
-    threads of their own."""
+    threads of their own. ``retell``: how a ConfigWarning's text is said on this command line
+    (``simulate-population``'s options by the flags that gave them: ``--size``, not ``size``)."""
+    from tinylens.errors import ConfigWarning
+
     seen: set[str] = set()
     lock = threading.Lock()
 
     def show(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
         text = one_paragraph(str(message))
+        if retell is not None and issubclass(category, ConfigWarning):
+            text = retell(text)
         with lock:  # checked and added at once: two threads raising one warning print it once
             if text in seen:
                 return

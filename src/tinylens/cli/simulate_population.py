@@ -264,16 +264,21 @@ def simulate_population_command(
     # simulator take to load are not waited for to refuse a mistyped option (--set snr_rnage=5,20, --psf gausian)
     check_count_and_seed(n, seed)
     population_folder(outdir)
+    flags = {named[k][0]: k for k in named if named[k][1] is not None}
     try:
         PopulationOptions.from_kwargs(**options)
     except ConfigError as exc:  # pixel_scale must be > 0: said as --pixel-scale where that option gave it
         if set(options) - set(PopulationOptions.__dataclass_fields__):  # an unknown --set key: the keys it lists,
             raise  # and the one it suggests, are --set's (--size 20 --set sise=30: 'Did you mean size', not '--size')
-        raise retold(exc, flags_named(str(exc), {named[k][0]: k for k in named if named[k][1] is not None})) from None
+        raise retold(exc, flags_named(str(exc), flags)) from None
     from tinylens.survey.population import simulate_population
 
-    with reported_warnings():
-        truth = simulate_population(n, outdir, seed=seed, progress=not quiet, **options)
+    # what it says of the options (a PSF wider than the image, a source too small for the pixels) by the flags too
+    with reported_warnings(lambda text: flags_named(text, flags)):
+        try:
+            truth = simulate_population(n, outdir, seed=seed, progress=not quiet, **options)
+        except ConfigValueError as exc:
+            raise retold(exc, flags_named(str(exc), flags)) from None
     snr = truth["arc_snr_max"]
     console.print(f"{lens_count(len(truth))} in [bold]{escape(str(outdir))}[/] (arc SNR {snr.min():.1f} - {snr.max():.1f}); "
                   f"truth table {escape(str(outdir / 'truth.csv'))}. Fit them with: {escape(survey_command(outdir))}",
