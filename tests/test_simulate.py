@@ -513,11 +513,15 @@ MGE_TRUTH = {"lens_light": [{"e1": 0.0, "e2": 0.0, "center_x": 0.0, "center_y": 
 @pytest.mark.parametrize("entry, truth, amplitudes, message", [
     ({"type": "MGE", "settings": {"n_gauss": 3}}, MGE_TRUTH, {"lens_light.0": [1.0] * 2},
      "truth['lens_light'][0]: MGE needs 3 amplitudes, got 2"),
+    ({"type": "MGE", "settings": {"n_gauss": 3}, "params": {"amp": {"fixed": True, "fixed_value": 1.0}}}, MGE_TRUTH, None,
+     "lens_light_list[0]['params']['amp']['fixed_value']: MGE needs 3 amplitudes, got 1"),
     ("Sersic", LENS_LIGHT_TRUTH, {"lens_light.0": [1.0, 2.0]}, "truth['lens_light'][0]: Sersic needs 1 amplitude, got 2"),
 ])
 def test_amplitudes_of_the_wrong_number_are_refused_counting_them_in_words(entry, truth, amplitudes, message):
     """A component given more or fewer amplitudes than its profile has basis images was refused
-    with 'needs 1 amplitude(s)': the count is now said in words ('1 amplitude', '3 amplitudes')."""
+    with 'needs 1 amplitude(s)': the count is now said in words ('1 amplitude', '3 amplitudes'). One given
+    by the component's own fixed_value (a single number, for an MGE's amplitudes) was said of truth, which
+    holds none: it is named where it was written."""
     with pytest.raises(ValueError) as info:
         simulate_image({"lens_light_list": [entry]}, truth, (8, 8), PIX, gaussian_psf(0.15, PIX, 5), nsub=2,
                        amplitudes=amplitudes)

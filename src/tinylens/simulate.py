@@ -250,8 +250,9 @@ def _spec_from_truth(
                     given = amplitudes.get(label, values.get(profile.amplitude))
                     raise ConfigValueError(f"{shown} must be a finite number, or a list of them (one per amplitude), got {given!r}")
                 n_basis = profile.n_basis(full_settings)
-                if amp.size != n_basis:
-                    raise ConfigValueError(f"{where}: {profile.name} needs {counted(n_basis, 'amplitude')}, got {amp.size}")
+                if amp.size != n_basis:  # named where the amplitudes were given: a component's fixed_value is not truth's
+                    given_in = shown if label not in amplitudes and not shown.startswith(where) else where
+                    raise ConfigValueError(f"{given_in}: {profile.name} needs {counted(n_basis, 'amplitude')}, got {amp.size}")
                 amp_vec.extend(amp.tolist())
                 amplitude = Ref("linear")
             built[list_name].append(Component(list_name, idx, profile, params, full_settings, amplitude))
