@@ -260,6 +260,27 @@ def test_corner_marks_the_true_values_of_a_mapping_by_name():
     assert not [line for line in fig.axes[0].lines if line.get_color() == TRUTH_COLOR]
 
 
+def test_corner_refuses_a_truths_mapping_that_names_none_of_the_parameters():
+    """truths={'theta_E': 1.2} (a profile's name for lens_mass.0.theta_E) or a misspelt full name
+    named none of the parameters, and the corner plot was drawn with no truth marked, without a word:
+    it is a ConfigValueError naming its keys and the names it takes; one name of the mapping is enough
+    to draw, the others left unmarked, as before."""
+    from tinylens.results.plots import TRUTH_COLOR, corner_figure
+
+    rng = np.random.default_rng(3)
+    names = ["lens_mass.0.theta_E", "lens_mass.0.e1"]
+    samples = rng.normal([1.2, 0.05], 0.01, size=(400, 2))
+    with pytest.raises(tinylens.ConfigValueError) as info:
+        corner_figure(names, samples, np.ones(400), {"theta_E": 1.21, "e1": 0.06})
+    assert isinstance(info.value, ValueError)
+    assert str(info.value).startswith("truths names none of the parameters drawn (lens_mass.0.theta_E, lens_mass.0.e1), "
+                                      "so none would be marked; its keys: 'theta_E', 'e1'.")
+    with pytest.raises(tinylens.ConfigValueError, match="Did you mean 'lens_mass.0.theta_E' instead of 'lens_mass.0.thetaE'"):
+        corner_figure(names, samples, np.ones(400), {"lens_mass.0.thetaE": 1.21})
+    fig = corner_figure(names, samples, np.ones(400), {"lens_mass.0.theta_E": 1.21, "theta_E": 9.0})
+    assert [line.get_xdata()[0] for line in fig.axes[0].lines if line.get_color() == TRUTH_COLOR] == [1.21]
+
+
 def test_corner_marks_the_true_values_of_a_series_by_name():
     """A pandas Series indexed by the names (a truth table's row) was read in its own order: in
     another order than the names, each truth was marked on another parameter, without a word;

@@ -661,10 +661,13 @@ def corner_figure(
     and fewer samples than names (or than 2): an optimiser's one point, or the few samples of
     weight that a sampler stopped early leaves in its samples table (:func:`tinylens.read_result`). ``truths``, values marked on it: one per name (None: none), or
     a mapping of name to value (a fit's ``result.truth``, or a pandas Series indexed by the names,
-    such as a truth table's row; names it lacks are not marked)."""
+    such as a truth table's row; names it lacks are not marked, and a mapping that names none of them is a
+    ConfigValueError, :func:`_no_truth_named`)."""
     if isinstance(names, str):  # a name's characters taken for names: 'one column for each of the 19 names'
         raise ConfigTypeError(f"names must be a list of parameter names (result.param_names); got the str {names!r}: "
                               f"give [{names!r}] for one")
+    if isinstance(truths, Mapping) and truths and not any(n in truths for n in names):
+        _no_truth_named(names, truths)
     if isinstance(truths, Mapping) or (hasattr(truths, "keys") and any(n in truths.keys() for n in names)):
         truths = [truths.get(n) for n in names]
     k = len(names)
@@ -735,6 +738,18 @@ def _numbers_array(name: str, value: Any) -> np.ndarray:
         raise ConfigValueError(f"{name} must be a rectangular array of numbers; its rows are not all of one shape "
                                f"(shapes {shown}): got {reprlib.repr(value)}")
     raise ConfigValueError(f"{name} must be an array of numbers; got {reprlib.repr(value)}")
+
+
+def _no_truth_named(names, truths: Mapping) -> None:
+    """A ConfigValueError for ``truths``, a mapping that names none of ``names`` (``{'theta_E': 1.2}``
+    for ``lens_mass.0.theta_E``), which marked nothing without a word: its keys, the names it would
+    mark, and one of them close to a key."""
+    from tinylens.errors import did_you_mean, listed
+
+    keys = [str(key) for key in truths]
+    raise ConfigValueError(f"truths names none of the parameters drawn ({listed([str(n) for n in names], 3)}), so none "
+                           f"would be marked; its keys: {listed([repr(key) for key in keys], 3)}. Give the true values "
+                           f"by the names of result.param_names (a fit's result.truth).{did_you_mean(keys, [str(n) for n in names])}")
 
 
 def _marked_truths(names, truths) -> list[float | None]:
