@@ -732,3 +732,29 @@ def test_an_unknown_truth_parameter_is_named_visibly_with_the_name_it_looks_like
     assert "\u200b" not in text
     if name.strip():
         assert "theta_E" in text.partition("theta_E.")[2], text  # the hint: the allowed name it looks like
+
+
+def test_truth_keys_that_are_no_component_list_are_refused_with_the_form_simulate_takes():
+    """truth by parameter name ({'lens_mass.0.theta_E': 1.2}, as tinylens.fit and a truth.json's
+    'params' give it) or a truth.json's whole content was refused as 'truth['lens_mass_list'] has 0
+    entries for 2 components', and a misspelt list beside the model's ('soruce_light') was passed
+    over, the image drawn without it: each is a ConfigValueError naming the keys and the nested form."""
+    nested = tinylens_truth()
+    flat = {f"{kind}.{i}.{name}": value for kind, entries in nested.items() for i, entry in enumerate(entries)
+            for name, value in entry.items()}
+    psf = gaussian_psf(0.15, PIX, 5)
+    expected = simulate_image(COMPONENTS, nested, (8, 8), PIX, psf, nsub=2)
+    assert np.isfinite(expected).all() and expected.sum() > 0
+    with pytest.raises(ConfigValueError) as info:
+        simulate_image(COMPONENTS, flat, (8, 8), PIX, psf, nsub=2)
+    assert str(info.value).startswith("truth has 'lens_mass.0.theta_E', ")
+    assert "truth by parameter name, as tinylens.fit takes it, is not what simulate takes" in str(info.value)
+    assert "{'lens_mass': [{'theta_E': 1.2, ...}], ...}" in str(info.value)
+    with pytest.raises(ConfigValueError, match=r"^truth has 'description', 'params', 'components', no component list; "
+                                               r"this looks like a truth\.json's content: give its truth\['components'\]"):
+        simulate_image(COMPONENTS, {"description": "a mock", "params": flat, "components": nested}, (8, 8), PIX, psf, nsub=2)
+    with pytest.raises(ConfigValueError) as info:
+        simulate_image(LENS_LIGHT, {**LENS_LIGHT_TRUTH, "soruce_light": nested["source_light"]}, (8, 8), PIX, psf, nsub=2)
+    assert str(info.value) == ("truth has 'soruce_light', no component list; its keys are 'lens_mass', 'lens_light', "
+                               "'source_light' (or the same with _list). Did you mean 'source_light' instead of 'soruce_light'?")
+    np.testing.assert_array_equal(simulate_image(COMPONENTS, nested, (8, 8), PIX, psf, nsub=2), expected)

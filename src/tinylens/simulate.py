@@ -98,6 +98,30 @@ def _list_key(mapping: Mapping[str, Any], list_name: str, absent: str) -> str:
     return next((key for key in (list_name, short) if key in mapping), absent)
 
 
+def _check_truth_lists(truth: Mapping[str, Any]) -> None:
+    """A ConfigValueError naming the keys of ``truth`` that are no component list (``lens_mass``,
+    ``lens_light``, ``source_light``, with or without ``_list``): truth by parameter name
+    (``{'lens_mass.0.theta_E': 1.2}``, as :func:`tinylens.fit` takes it and a truth.json's
+    ``params`` holds it), a truth.json's whole content (its lists are under ``components``) or a
+    misspelt list were passed over, and the error said instead that a list had 0 entries, or a list
+    the model lacks was drawn without a word."""
+    lists = [*LISTS, *(ln.removesuffix("_list") for ln in LISTS)]
+    unknown = [key for key in truth if key not in lists]
+    if not unknown:
+        return
+    shown = ", ".join(repr(key) for key in unknown[:3]) + (f" and {len(unknown) - 3} more" if len(unknown) > 3 else "")
+    nested = "one mapping of values per component, by list: {'lens_mass': [{'theta_E': 1.2, ...}], ...}"
+    if isinstance(truth.get("components"), Mapping):
+        hint = f"this looks like a truth.json's content: give its truth['components'], {nested}"
+    elif any(isinstance(key, str) and "." in key for key in unknown):
+        hint = (f"truth by parameter name, as tinylens.fit takes it, is not what simulate takes: give {nested} "
+                "(a truth.json's 'components')")
+    else:
+        hint = f"its keys are {', '.join(repr(name) for name in lists[len(LISTS):])} (or the same with _list)."
+        hint += did_you_mean([str(key) for key in unknown], lists)
+    raise ConfigValueError(f"truth has {shown}, no component list; {hint}")
+
+
 def _entries(mapping: Mapping[str, Any], list_name: str, what: str = "components") -> list[Any]:
     """The list ``list_name`` (with or without ``_list``) of ``mapping``, empty when absent; a
     ValueError, naming the key as ``mapping`` writes it, for a single string or mapping
@@ -187,6 +211,7 @@ def _spec_from_truth(
     mapping = _components_mapping(config_or_components)
     if not isinstance(truth, Mapping):
         raise ConfigTypeError(f"truth must be a mapping such as {{'lens_light': [{{'Ie': 1.0, ...}}]}}, got {truth!r}")
+    _check_truth_lists(truth)
     try:
         amplitudes = dict(amplitudes if amplitudes is not None else {})
     except (TypeError, ValueError):  # dict()'s own 'cannot convert dictionary update sequence element #0'
