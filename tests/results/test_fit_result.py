@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from tinylens import FitResult
 from tinylens.results.tables import summarize, summary_frame
@@ -81,3 +82,36 @@ def test_a_result_whose_posterior_reaches_the_box_edge_is_not_said_to_have_stopp
     both = {"pipeline": {**crowded["pipeline"], "sampler_converged": False}}
     assert "NOT converged (stopped early; the posterior reaches" in repr(replace(a_result(), converged=False, info=both))
     assert "NOT converged (stopped early)," in repr(replace(a_result(), converged=False))
+
+
+def test_a_result_given_where_a_folder_is_wanted_is_refused_with_the_attribute_that_holds_it():
+    """read_result(result), load_stored(result), fit(..., output=result) and load(..., base_dir=result)
+    put the FitResult's repr, 6 lines, into the message (load_stored's cut at 60 characters mid-word),
+    naming no attribute to give; each is a ConfigTypeError of one line that names result.output_dir
+    (result.config_dir for base_dir), and an array given is shown on one line, cut to 60 characters."""
+    import numpy as np
+
+    import tinylens
+    from tinylens.results.stored import load_stored
+
+    result = a_result()
+    calls = [(lambda: tinylens.read_result(result), "read_result takes the output folder of a fit (a str or pathlib.Path); "
+              "got a FitResult (what tinylens.fit and tinylens.read_result return): give result.output_dir to read it "
+              "again from its folder."),
+             (lambda: load_stored(result), "load_stored takes the path of a fit's result.json (a str or pathlib.Path); got "
+              "a FitResult (what tinylens.fit and tinylens.read_result return): give result.output_dir / 'result.json'."),
+             (lambda: tinylens.fit(result.config, output=result), "output must be a folder (a str or pathlib.Path); got a "
+              "FitResult (what tinylens.fit and tinylens.read_result return): give result.output_dir."),
+             (lambda: tinylens.load(result.config, base_dir=result), "base_dir must be a folder (a str or pathlib.Path); got "
+              "a FitResult (what tinylens.fit and tinylens.read_result return): give result.config_dir.")]
+    for call, expected in calls:
+        with pytest.raises(TypeError) as info:
+            call()
+        assert isinstance(info.value, tinylens.ConfigTypeError)
+        assert str(info.value) == expected
+    with pytest.raises(tinylens.ConfigTypeError) as info:
+        tinylens.read_result(np.zeros((40, 40)))
+    text = str(info.value)
+    assert "\n" not in text and text.startswith("read_result takes the output folder of a fit (a str or pathlib.Path); "
+                                                "got ndarray array([[0., 0., 0.,")
+    assert len(text) < 200

@@ -81,6 +81,19 @@ def not_a_config(source: Any) -> str:
     return f"got {kind} {source!r:.60}."
 
 
+def not_a_path(value: Any, of_result: str, of_problem: str | None = None) -> str:
+    """What was given where a path is wanted that is none: tinylens's own result (a
+    :class:`~tinylens.fit.FitResult`) or problem by the attribute of it that holds the path wanted
+    (``of_result``, ``of_problem``: its repr is several lines, the first of which named no path),
+    anything else by its type and the first 60 characters of its repr, on one line."""
+    kind = type(value).__name__
+    if kind == "FitResult" and hasattr(value, "output_dir") and hasattr(value, "config_dir"):
+        return f"got a FitResult (what tinylens.fit and tinylens.read_result return): give {of_result}."
+    if of_problem and kind == "Problem" and hasattr(value, "base_dir"):
+        return f"got a Problem (what tinylens.load returns): give {of_problem}."
+    return f"got {kind} {' '.join(repr(value).split()):.60}."
+
+
 def yaml_mapping_text(text: str) -> bool:
     """Whether the one-line ``text`` reads as YAML of a config's keys and values (``dataset:
     {data_path: x}``, ``{dataset: ...}``: a mapping with a top-level key of the config), which a
@@ -137,7 +150,8 @@ def check_folder_argument(name: str, value: Any) -> None:
     (:class:`~tinylens.errors.ConfigTypeError`, a TypeError too), or is an empty text (:class:`~tinylens.errors.ConfigValueError`, a ValueError too: ``Path("")`` is the current folder: an unset variable would write or read
     there, where the command line refuses an empty ``--output``)."""
     if value is not None and not isinstance(value, (str, os.PathLike)):
-        raise ConfigTypeError(f"{name} must be a folder (a str or pathlib.Path); got {type(value).__name__} {value!r}.")
+        wanted = {"base_dir": ("result.config_dir", "problem.base_dir")}.get(name, ("result.output_dir", None))
+        raise ConfigTypeError(f"{name} must be a folder (a str or pathlib.Path); {not_a_path(value, *wanted)}")
     if isinstance(value, str) and not value.strip():
         raise ConfigValueError(f"{name} is an empty path ({value!r}: an unset variable?), which would be the current "
                                f"folder; give a folder, or leave {name} out (None) for the default.")

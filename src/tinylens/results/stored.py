@@ -122,12 +122,12 @@ def load_stored(path: str | Path, base_dir: str | Path | None = None, *,
     :class:`~tinylens.errors.ConfigValueError`, as read_result's are. A result that records no
     precision, loaded while ``TINYLENS_PRECISION`` holds a value tinylens does not know, is a
     ConfigValueError naming the variable and the values it takes (:func:`check_session_precision`)."""
-    from tinylens.config.loader import home_expanded
+    from tinylens.config.loader import home_expanded, not_a_path
     from tinylens.problem import check_folder_argument, load_from
 
     if not isinstance(path, (str, os.PathLike)):  # Path(None)'s bare 'expected str, bytes or os.PathLike object'
-        raise ConfigTypeError(f"load_stored takes the path of a fit's result.json (a str or pathlib.Path); got "
-                              f"{type(path).__name__} {path!r:.60}.")
+        raise ConfigTypeError(f"load_stored takes the path of a fit's result.json (a str or pathlib.Path); "
+                              f"{not_a_path(path, 'result.output_dir / ' + repr(RESULT))}")
     if isinstance(path, str) and not path.strip():
         raise ConfigValueError(f"load_stored takes the path of a fit's result.json; got an empty path ({path!r}: an "
                                "unset variable?), which would be the current folder: give the fit's result.json.")
@@ -496,11 +496,11 @@ def _fit_folder(folder: str | Path) -> Path:
     absolute; a ConfigError where it is no path or an empty text, an OutputError where it is no
     folder (:func:`_no_result`), holds no ``result.json``, or it or a folder on its way may not be
     entered (:func:`_not_entered`)."""
-    from tinylens.config.loader import home_expanded
+    from tinylens.config.loader import home_expanded, not_a_path
 
     if not isinstance(folder, (str, os.PathLike)):
-        raise ConfigTypeError(f"read_result takes the output folder of a fit (a str or pathlib.Path); got "
-                          f"{type(folder).__name__} {folder!r}.")
+        raise ConfigTypeError("read_result takes the output folder of a fit (a str or pathlib.Path); "
+                              f"{not_a_path(folder, 'result.output_dir to read it again from its folder')}")
     if isinstance(folder, str) and not folder.strip():  # a str, so 'a str ...; got str' said nothing
         raise ConfigValueError(f"read_result takes the output folder of a fit; got an empty path ({folder!r}: an unset "
                                "variable?), which would be the current folder: give the folder that holds its result.json.")
