@@ -1870,3 +1870,27 @@ def test_a_right_noise_map_beside_a_bright_lens_filling_a_small_cutout_is_not_an
             put(folder / f"{name}.fits", array)
         _, messages = load_warning(config(pixel_scale=0.05), folder)
         assert not [m for m in messages if "smaller than" in m and "scatter" in m], (lens.name, messages)
+
+
+def test_write_fits_image_names_a_path_or_array_it_cannot_take(tmp_path):
+    """write_fits_image(image, path) (the arguments swapped) or a path that is an array raised
+    pathlib's bare 'expected str, bytes or os.PathLike object, not ndarray', and an array of 'abc' or
+    None astropy's 'data object array(None, dtype=object) should have at least one dimension': each is
+    a ConfigTypeError (a TypeError) naming the argument, and no file is written; a list of numbers is
+    written as before."""
+    import tinylens
+
+    image = np.arange(12.0).reshape(3, 4)
+    with pytest.raises(TypeError) as info:
+        write_fits_image(image, tmp_path / "image.fits")
+    assert isinstance(info.value, tinylens.ConfigTypeError)
+    assert str(info.value).startswith("write_fits_image's path must be a file's path (a str or pathlib.Path), given first, "
+                                      "then the image; got ndarray array([[ 0., 1., 2., 3.], [ 4.,")
+    for array, shown in (("abc", "got str 'abc'."), (None, "got NoneType None.")):
+        with pytest.raises(tinylens.ConfigTypeError) as info:
+            write_fits_image(tmp_path / "image.fits", array)
+        assert str(info.value) == (f"write_fits_image's array must be an array of numbers (an image: 2-D), for "
+                                   f"{tmp_path / 'image.fits'}; {shown}")
+    assert list(tmp_path.iterdir()) == []
+    path = write_fits_image(tmp_path / "image.fits", image.tolist())
+    np.testing.assert_array_equal(fits.getdata(path), image)

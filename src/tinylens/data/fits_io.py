@@ -538,8 +538,11 @@ def write_fits_image(path: str | Path, array: np.ndarray, header: fits.Header | 
     ``mask`` (True = used): 0 = used, non-zero = left out (TinyLensGpu's convention), so write a
     dataset's mask as ``~dataset.mask``, or a boolean array of the pixels to leave out, to give it
     back as ``mask_path``. Returns ``path``; raises :class:`OutputError` if the folder is missing
-    or not writable.
+    or not writable, and a :class:`~tinylens.errors.ConfigTypeError` (a TypeError too) naming the
+    argument for a ``path`` that is no path or an ``array`` that is not one of numbers of one
+    dimension at least (:func:`_check_fits_arguments`).
     """
+    _check_fits_arguments(path, array)
     path = Path(path)
     try:
         # made in memory: astropy's writer says a full disk with no error number, the system's write as ENOSPC
@@ -553,6 +556,27 @@ def write_fits_image(path: str | Path, array: np.ndarray, header: fits.Header | 
     except OSError as exc:
         raise OutputError(f"Cannot write the FITS file {path}: {exc.strerror or exc}.") from None
     return path
+
+
+def _check_fits_arguments(path: Any, array: Any) -> None:
+    """A ConfigTypeError naming :func:`write_fits_image`'s argument that it cannot take: a ``path``
+    that is no path (the arguments swapped, an image first: pathlib's bare 'expected str, bytes or
+    os.PathLike object, not ndarray'), or an ``array`` of no numbers or of no dimension (a text,
+    None: astropy's 'data object array(None, dtype=object) should have at least one dimension')."""
+    from tinylens.config.loader import not_a_path
+    from tinylens.errors import ConfigTypeError
+
+    if not isinstance(path, (str, os.PathLike)):
+        raise ConfigTypeError(f"write_fits_image's path must be a file's path (a str or pathlib.Path), given first, then "
+                              f"the image; {not_a_path(path, 'a path')}")
+    try:
+        kind = np.asarray(array).dtype.kind if array is not None else "O"
+        ndim = np.ndim(array)
+    except (TypeError, ValueError):  # rows of unequal lengths
+        kind, ndim = "O", 0
+    if kind not in "biuf" or ndim < 1:
+        raise ConfigTypeError(f"write_fits_image's array must be an array of numbers (an image: 2-D), for {path}; "
+                              f"{not_a_path(array, 'an array')}")
 
 
 def _primary_hdu(array: np.ndarray, header: fits.Header | Mapping[str, Any] | None) -> fits.PrimaryHDU:
