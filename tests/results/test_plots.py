@@ -1007,3 +1007,24 @@ def test_corner_titles_of_a_tiny_posterior_keep_its_figures():
     assert re.fullmatch(r"1\.23\de-09", found.group(1)) and re.fullmatch(r"1\.\de-11", found.group(2)), theta
     found = re.fullmatch(r".* = \$\{(\S+)\}_\{-(\S+)\}\^\{\+(\S+)\}\$", e1)
     assert found and all(re.fullmatch(r"\d\.\d{4}", text) for text in found.groups()), e1
+
+
+def test_corner_of_some_parameters_draws_with_a_truth_of_others_alone():
+    """A corner of the shear alone given a fit's result.truth of a lens simulated without shear
+    (truth of lens_mass.0.* only) drew with no truth marked, as for any name a mapping lacks, until
+    a mapping naming none of the names drawn was refused, with 'Did you mean lens_mass.1.gamma2
+    instead of lens_mass.0.theta_E'; it is drawn again, unmarked, and a misspelt key beside such
+    names is still refused, its hint for it alone."""
+    from tinylens.results.plots import TRUTH_COLOR, corner_figure
+
+    rng = np.random.default_rng(4)
+    names = ["lens_mass.1.gamma1", "lens_mass.1.gamma2"]
+    samples = rng.normal([0.01, -0.02], 0.01, size=(400, 2))
+    truth = {"lens_mass.0.theta_E": 1.2, "lens_mass.0.e1": 0.1, "source_light.0.R_sersic": 0.2, "lens_light.0.Ie": 1.0}
+    fig = corner_figure(names, samples, np.ones(400), truth)
+    marked = [line for ax in fig.axes for line in ax.lines if line.get_color() == TRUTH_COLOR]
+    assert not [line for line in marked if np.isfinite(np.r_[line.get_xdata(), line.get_ydata()]).any()]  # NaN: not shown
+    assert len(fig.axes) == 4
+    with pytest.raises(tinylens.ConfigValueError) as info:
+        corner_figure(names, samples, np.ones(400), {**truth, "lens_mass.1.gama1": 0.0})
+    assert str(info.value).endswith("Did you mean 'lens_mass.1.gamma1' instead of 'lens_mass.1.gama1'?")

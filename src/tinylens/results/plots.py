@@ -661,13 +661,13 @@ def corner_figure(
     and fewer samples than names (or than 2): an optimiser's one point, or the few samples of
     weight that a sampler stopped early leaves in its samples table (:func:`tinylens.read_result`). ``truths``, values marked on it: one per name (None: none), or
     a mapping of name to value (a fit's ``result.truth``, or a pandas Series indexed by the names,
-    such as a truth table's row; names it lacks are not marked, and a mapping that names none of them is a
-    ConfigValueError, :func:`_no_truth_named`)."""
+    such as a truth table's row; names it lacks are not marked, and a mapping that names none of them
+    but by mistake, no parameter's name or a misspelt one, is a ConfigValueError, :func:`_no_truth_named`)."""
     if isinstance(names, str):  # a name's characters taken for names: 'one column for each of the 19 names'
         raise ConfigTypeError(f"names must be a list of parameter names (result.param_names); got the str {names!r}: "
                               f"give [{names!r}] for one")
     if isinstance(truths, Mapping) and truths and not any(n in truths for n in names):
-        _no_truth_named(names, truths)
+        _no_truth_named(names, truths)  # unless its keys are other parameters' (a corner of some of a fit's)
     if isinstance(truths, Mapping) or (hasattr(truths, "keys") and any(n in truths.keys() for n in names)):
         truths = [truths.get(n) for n in names]
     k = len(names)
@@ -743,13 +743,29 @@ def _numbers_array(name: str, value: Any) -> np.ndarray:
 def _no_truth_named(names, truths: Mapping) -> None:
     """A ConfigValueError for ``truths``, a mapping that names none of ``names`` (``{'theta_E': 1.2}``
     for ``lens_mass.0.theta_E``), which marked nothing without a word: its keys, the names it would
-    mark, and one of them close to a key."""
-    from tinylens.errors import did_you_mean, listed
+    mark, and one of them close to a key; none where its keys are other parameters' names, one at
+    least, and none of the others misspells a name drawn (``result.truth`` for a corner of some of
+    a fit's parameters: theirs may be missing from it)."""
+    from tinylens.errors import closest, did_you_mean, listed
 
-    keys = [str(key) for key in truths]
-    raise ConfigValueError(f"truths names none of the parameters drawn ({listed([str(n) for n in names], 3)}), so none "
+    keys, drawn = [str(key) for key in truths], [str(n) for n in names]
+    unknown = [key for key in keys if not _a_parameter_name(key)]
+    if len(unknown) < len(keys) and not any(closest(key, drawn) for key in unknown):
+        return  # the true values of other parameters (result.truth, for a corner of the shear alone): none marked
+    raise ConfigValueError(f"truths names none of the parameters drawn ({listed(drawn, 3)}), so none "
                            f"would be marked; its keys: {listed([repr(key) for key in keys], 3)}. Give the true values "
-                           f"by the names of result.param_names (a fit's result.truth).{did_you_mean(keys, [str(n) for n in names])}")
+                           f"by the names of result.param_names (a fit's result.truth).{did_you_mean(unknown, drawn)}")
+
+
+def _a_parameter_name(key: str) -> bool:
+    """Whether ``key`` names a parameter of a component as a fit does (``lens_mass.1.gamma1``: a
+    component list, an index and a parameter of that list's profiles), be it drawn or not."""
+    from tinylens.profiles.light import LIGHT_PROFILES
+    from tinylens.profiles.mass import MASS_PROFILES
+
+    kind, index, param = (key.split(".", 2) + ["", ""])[:3]
+    profiles = {"lens_mass": MASS_PROFILES, "lens_light": LIGHT_PROFILES, "source_light": LIGHT_PROFILES}.get(kind, {})
+    return index.isdigit() and any(param in (*p.params, *p.aliases) for p in profiles.values())
 
 
 def _marked_truths(names, truths) -> list[float | None]:
