@@ -1697,6 +1697,25 @@ def test_an_option_given_by_its_flag_is_refused_as_the_flag(tmp_path, args, expe
     assert not out.exists()
 
 
+@pytest.mark.parametrize("args, given", [
+    (["--psf", "size", "--size", "50"], "'size'"),
+    (["--psf", "pixel_scale", "--pixel-scale", "0.1"], "'pixel_scale'"),
+    (["--psf", "psf_fwhm", "--psf-fwhm", "0.2"], "'psf_fwhm'"),
+    (["--psf", "it's size", "--size", "50"], '"it\'s size"'),
+    (["--set", "psf_type=size", "--size", "50"], "'size'"),
+], ids=["size", "pixel_scale", "psf_fwhm", "apostrophe", "set"])
+def test_a_value_that_spells_an_option_key_is_shown_as_given(tmp_path, args, given):
+    """--psf size --size 50 was refused as "--psf must be 'gaussian' or 'moffat', got '--size'": the key
+    size, said as its flag --size, was replaced inside the value given too; the value is shown as typed."""
+    out = tmp_path / "pop"
+    result = CliRunner().invoke(app, ["simulate-population", "1", str(out), "-q", *args])
+    text = _text(result)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
+    assert f"must be 'gaussian' or 'moffat', got {given}" in text, text
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("zeropoint, power", [("1e300", "10^(4e+299)"), ("100000000000000000001", "10^(4e+19)")])
 def test_a_huge_zeropoint_is_refused_with_its_power_of_ten_written_short(tmp_path, zeropoint, power):
     """--set zeropoint=1e300 was refused with lens galaxies 'of up to 10^4000000000000000210019...064.0 e-/s',

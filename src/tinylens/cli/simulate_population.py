@@ -288,10 +288,17 @@ def simulate_population_command(
 def flags_named(message: str, flags: dict[str, str]) -> str:
     """``message`` (about population options, by their keys) with each of ``flags``'s keys (flag ->
     key: ``{"--pixel-scale": "pixel_scale"}``) said as the flag that gave it: ``--pixel-scale must be >
-    0, got -0.0``, not ``pixel_scale``, which the command line has no such option as."""
+    0, got -0.0``, not ``pixel_scale``, which the command line has no such option as. A text in quotes is a
+    value as given, left as it is: ``--psf size --size 50`` got 'size', not '--size'."""
     for flag, key in flags.items():
-        message = re.sub(rf"(?<![\w-])(?:population option )?{re.escape(key)}(?!\w)", flag, message)
+        message = re.sub(rf"{QUOTED_TEXT}|(?<![\w-])(?:population option )?{re.escape(key)}(?!\w)",
+                         lambda m: m.group(0) if m.group(0)[:1] in "'\"" else flag, message)
     return message
+
+
+#: A text as ``repr`` writes it in a message (``'size'``, ``"it's"``): a quote no letter comes just before
+#: (not the one of ``template.yaml's``), to the same quote unescaped.
+QUOTED_TEXT = r"(?<!\w)(?:'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")"
 
 
 def survey_command(outdir: Path) -> str:
