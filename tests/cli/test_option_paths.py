@@ -350,6 +350,30 @@ def test_survey_workers_below_one_is_refused_naming_the_option_and_what_to_give(
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("workers, expected", [
+    ("1e3", "--workers 1000 (run_survey: workers=) is more than {most} times the 2 cores this survey may use"),
+    ("1e400", "--workers 1e400 (run_survey: workers=) is more than {most} times the 2 cores this survey may use"),
+    ("2.5", "--workers 2.5: the local cluster's worker processes are counted in whole numbers. Give --workers 1 or more"),
+    ("abc", "--workers abc: the local cluster's worker processes are counted in whole numbers."),
+    ("nan", "--workers nan: the local cluster's worker processes are counted in whole numbers."),
+    ("-1", "--workers -1 (run_survey: workers=): a local cluster needs at least 1 worker process."),
+], ids=["1e3", "1e400", "2.5", "abc", "nan", "minus_1"])
+def test_survey_workers_that_is_no_count_taken_is_refused_in_one_line(tmp_path, monkeypatch, workers, expected):
+    """``--workers 1e400``, ``1e3``, ``2.5`` or ``abc`` got click's boxed usage message ('Invalid value for
+    '--workers' / '-w': Input should be a valid integer'), where ``--workers 0`` and ``--size 1e3`` of
+    simulate-population are answered in one line: 1e3 is read as 1000 and 1e400 as the whole number typed,
+    each judged against the cores as any count is; a number with a fraction or no number names --workers."""
+    from tinylens.survey import runner
+
+    monkeypatch.setattr(runner, "available_cores", lambda: 2)
+    lenses = _lens_folder(tmp_path)
+    text = _refused(["survey", str(lenses), "-c", str(tmp_path / "t.yaml"), "-o", str(tmp_path / "run"),
+                     "--workers", workers, "--dry-run"])
+    assert text.startswith("Error: " + expected.format(most=runner.MAX_WORKERS_PER_CORE)), text
+    assert "Usage:" not in text and "Invalid value" not in text
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_table_name_with_a_nul_character_is_no_traceback_in_validate(tmp_path):
     """``output.tables.summary: "a\\0b.csv"`` (a NUL character, as a double-quoted YAML string can
     hold it) passed validate before bf0e639; since then the check of where the table lands asked

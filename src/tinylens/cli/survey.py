@@ -17,7 +17,8 @@ from rich.markup import escape
 
 from tinylens.cli.common import (CONFIG_READ, SURVEY_CHOSEN_ATTR, console, path_value, print_warning, survey_written,
                                  warnings_as_they_come)
-from tinylens.errors import TinyLensError, counted, lens_count, listed
+from tinylens.cli.simulate_population import whole_value
+from tinylens.errors import TinyLensError, counted, cut_value, lens_count, listed
 from tinylens.survey.lens_files import survey_names_text
 
 #: Exit code of a survey in which no lens was fitted (some failing is normal, and exits 0).
@@ -116,7 +117,7 @@ def survey(
                                 "are set per lens.", show_default=False),
     out: Path = typer.Option(..., "--out", "--output", "-o", parser=path_value, metavar="FOLDER", help="Survey output folder (catalogue and one folder per lens); --output is the same option, as in fit.",
                              show_default=False),
-    workers: int | None = typer.Option(None, "--workers", "-w", help="Local worker processes (default 2, or 1 where "
+    workers: int | None = typer.Option(None, "--workers", "-w", parser=whole_value, metavar="<int>", help="Local worker processes (default 2, or 1 where "
                                          "one core is available: CPU affinity, cgroup quota, a SLURM job's "
                                          "--cpus-per-task=1)."),
     scheduler: str | None = typer.Option(None, "--scheduler", metavar="ADDRESS|FILE", help="A running Dask "
@@ -156,6 +157,7 @@ def survey(
     if no_worker_wait is not None:
         check_no_worker_wait(no_worker_wait)
     if workers is not None:
+        check_whole_workers(workers)
         cores = available_cores()
         check_workers(workers, cores)  # as the run would, before a dry run too
         crowded = crowded_workers(workers, cores)
@@ -187,6 +189,19 @@ def survey(
         with survey_written(resolved):  # a Ctrl-C from here on finds everything written
             _print_summary(frame, resolved, time.perf_counter() - start, retry_failed, chosen, config, lens_dir,
                            pipeline=not no_pipeline)
+
+
+def check_whole_workers(workers: Any) -> None:
+    """TinyLensError unless ``workers`` (``--workers`` as :func:`~tinylens.cli.simulate_population.whole_value`
+    read it: ``1e3`` is 1000, ``1e400`` the whole number typed) is a whole number, which the run's own check
+    (counts of at least 1 and of the cores) then judges: ``2.5``, ``nan``, ``inf`` or ``abc`` is refused
+    here, in one line as a count out of range is, not in click's box of usage."""
+    if isinstance(workers, int) and not isinstance(workers, bool):
+        return
+    from tinylens.survey.runner import default_workers
+
+    raise TinyLensError(f"--workers {cut_value(str(workers), 100)}: the local cluster's worker processes are counted in "
+                        f"whole numbers. Give --workers 1 or more, or leave it out for the default ({default_workers()} here).")
 
 
 def rerun_command(ctx: Any, retry_failed: bool) -> str:
