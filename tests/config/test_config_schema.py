@@ -999,6 +999,30 @@ def test_a_whole_number_key_given_something_else_says_so_in_a_word(tmp_path, old
     assert "integer" not in message, message
 
 
+@pytest.mark.parametrize("old, new, problem", [
+    ("pixel_scale: 0.074", "pixel_scale: 0.074\n  nsub: 1.0e+20", "dataset.nsub: should be a whole number from 1 to 64; got 1e+20."),
+    ("pixel_scale: 0.074", "pixel_scale: 0.074\n  nsub: -1e20", "dataset.nsub: should be a whole number from 1 to 64; got -1e+20."),
+    ("pixel_scale: 0.074", "pixel_scale: 0.074\n  supersampling: {nsub: 1.0e+20}",
+     "dataset.supersampling.nsub: should be a whole number from 1 to 64; got 1e+20."),
+    ("pixel_scale: 0.074", "pixel_scale: 0.074\n  supersampling: {levels: [1, 1.0e+20]}",
+     "dataset.supersampling.levels[1]: should be a whole number of at most 2**53 = 9007199254740992 in absolute value; got 1e+20."),
+    ("component_idx: 0", "component_idx: 1.0e+20", "lens_light_list[0].params.center_x.fixed_value.component_idx: "
+     "should be a whole number from 0 to 2**53 = 9007199254740992; got 1e+20."),
+    ("output:", "pipeline: {threads: 1.0e+20}\noutput:", "pipeline.threads: should be a whole number from 1 to 256; got 1e+20."),
+    ("output:", "pipeline: {max_widen: 1.0e+20}\noutput:", "pipeline.max_widen: should be a whole number from 0 to 100; got 1e+20."),
+    ("pixel_scale: 0.074", "pixel_scale: 0.074\n  nsub: 1e400",
+     "dataset.nsub: should be a whole number a float holds; got 1e400 (beyond the range of a float, about +-1.8e308)."),
+], ids=["nsub", "nsub-text", "supersampling-nsub", "levels", "component_idx", "threads", "max_widen", "1e400"])
+def test_a_whole_number_key_given_a_huge_whole_float_says_what_it_takes(tmp_path, old, new, problem):
+    """``nsub: 1.0e+20`` (a whole float beyond pydantic's 64-bit integers) got pydantic's 'Unable to parse
+    input string as an integer, exceeded maximum size', no string having been given and nothing said of
+    what to give; ``nsub: 1e400`` (text to PyYAML) 'should be a whole number', which it is. Each names its
+    key, the whole numbers it takes (its bounds, else 2**53), or that no float holds the number."""
+    message = error_of(write(tmp_path, EXAMPLE.replace(old, new)))
+    assert "(1 problem)" in message and problem in message, message
+    assert "exceeded maximum size" not in message and "input string" not in message, message
+
+
 @pytest.mark.parametrize("value", ["mas", 3, ["lens_mass.0.theta_E", 1], {"mass": True}])
 def test_corner_parameters_not_a_choice_nor_names_is_one_problem(example, value):
     """Was two problems under pydantic's names for the union's members

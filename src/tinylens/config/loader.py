@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from tinylens.config.schema import (ERROR_TYPE, FIXED_VALUE_TAGS, NO_VALUE, UNKNOWN_KEYS, WRONG_TYPE, YAML_BOOL_WORDS, Config,
+from tinylens.config.schema import (ERROR_TYPE, FIXED_VALUE_TAGS, MAX_EXACT_WHOLE, NO_VALUE, UNKNOWN_KEYS, WRONG_TYPE, YAML_BOOL_WORDS, Config,
                                     _unknown_keys, bool_words_read, described, key_id, key_read_note, mapping_expected, show,
                                     unused_keys, written_key)
 from tinylens.errors import (BEYOND_FLOAT, MISSING_ERRNOS, ON_COMMAND_LINE, ConfigError, ConfigFileError, ConfigTypeError, ConfigValueError, ConfigWarning, counted, did_you_mean, ls_command,
@@ -858,6 +858,8 @@ def describe_error(err: Mapping[str, Any], from_yaml: bool = True, from_sampling
         message, value = _no_value_message(loc, _error_message(err)), None
     elif err["type"] in NOT_A:
         message, value = _not_a(err["type"], err.get("input")), described(err.get("input"))
+    elif err["type"] == TOO_LARGE_INT:  # pydantic's 'Unable to parse input string as an integer, exceeded maximum size'
+        message, value = f"should be {whole_range(loc)}", show(err.get("input"))
     elif beyond_float(err):  # pydantic's 'should be a valid number' for a number it is
         # limits take .inf on purpose (no limit): not 'finite' there, but what to write for none
         unlimited = len(loc) >= 2 and loc[-2] == "limits" and isinstance(loc[-1], int)
@@ -872,6 +874,27 @@ def describe_error(err: Mapping[str, Any], from_yaml: bool = True, from_sampling
     if from_yaml and "YAML reads" not in text + hints:
         hints += _boolean_read(err.get("input"))
     return f"{where}: {text}{'' if text.endswith('?') else '.'}{hints}"
+
+
+#: pydantic's error type for a whole float too large for its integers (``nsub: 1.0e+20``), which it says
+#: as "Unable to parse input string as an integer, exceeded maximum size", naming neither bound nor key's range.
+TOO_LARGE_INT = "int_parsing_size"
+
+
+def whole_range(loc: tuple[Any, ...]) -> str:
+    """``a whole number from 1 to 64``: the whole numbers the integer key at ``loc`` takes, by the bounds
+    of its schema field (``ge``, ``le``), and 2**53 (:data:`~tinylens.config.schema.MAX_EXACT_WHOLE`, the
+    largest a float keeps exactly) where it has no upper one, or no field (a list's item: ``levels``)."""
+    info = _field_at(loc)[0] if loc and not isinstance(loc[-1], int) else None  # a list's item: its own check
+    low = high = None
+    for rule in info.metadata if info is not None else []:
+        low = getattr(rule, "ge", low)
+        high = getattr(rule, "le", high)
+    if low is None and high is None:
+        return f"a whole number of at most 2**53 = {MAX_EXACT_WHOLE} in absolute value"
+    if high is None:
+        return f"a whole number from {low} to 2**53 = {MAX_EXACT_WHOLE}"
+    return f"a whole number from {low} to {high}" if low is not None else f"a whole number up to {high}"
 
 
 def _boolean_read(given: Any) -> str:

@@ -73,6 +73,10 @@ def _exponent_whole(value: Any) -> Any:
     if not (isinstance(value, str) and EXPONENT_NUMBER.fullmatch(value.strip())):
         return value
     number = float(value)
+    if math.isinf(number):  # 1e400: a whole number, which no float holds (not 'should be a whole number')
+        from tinylens.errors import BEYOND_FLOAT
+
+        raise fail(f"should be a whole number a float holds; got {cut_value(value.strip(), 100)}{BEYOND_FLOAT}")
     if not number.is_integer():
         raise fail(f"should be a whole number; got {value.strip()}")
     return int(number) if abs(number) <= MAX_EXACT_WHOLE else number  # too large: as the float is judged
