@@ -1023,6 +1023,26 @@ def test_a_whole_number_key_given_a_huge_whole_float_says_what_it_takes(tmp_path
     assert "exceeded maximum size" not in message and "input string" not in message, message
 
 
+@pytest.mark.parametrize("old, new, problem", [
+    ("pixel_scale: 0.074", "pixel_scale: 1.0e+400", "dataset.pixel_scale: should be a finite number; got inf. YAML reads .inf, "
+     "and a number written beyond the range of a float (about +-1.8e308, such as 1.0e+400), as this infinity."),
+    ("pixel_scale: 0.074", "pixel_scale: 0.074\n  nsub: -1.0e+400", "dataset.nsub: should be a finite number; got -inf. YAML "
+     "reads -.inf, and a number written beyond the range of a float (about +-1.8e308, such as -1.0e+400), as this infinity."),
+    ("prior_settings: [0.001, 3.001]", "prior_settings: [0.001, 1.0e+400]", "theta_E.prior_settings[1]: should be a finite number; "
+     "got inf. YAML reads .inf, and a number written beyond the range of a float"),
+], ids=["pixel_scale", "nsub", "prior_settings"])
+def test_an_overflowed_number_read_as_infinity_says_how_yaml_read_it(tmp_path, old, new, problem):
+    """``pixel_scale: 1.0e+400`` was refused as 'should be a finite number; got inf', an infinity the config
+    does not show: PyYAML reads a number beyond a float's range as .inf; the message says so. A limit's
+    .inf is no limit and still taken; a mapping given in Python is not said to come from YAML."""
+    assert old in EXAMPLE
+    message = error_of(write(tmp_path, EXAMPLE.replace(old, new)))
+    assert "(1 problem)" in message and problem in message, message
+    config = yaml.safe_load(EXAMPLE.replace(old, new))
+    assert "YAML reads" not in error_of(config)
+    load_config(write(tmp_path, EXAMPLE.replace("limits: [-1.0, 1.0]", "limits: [-1.0, 1.0e+400]", 1)))
+
+
 @pytest.mark.parametrize("value", ["mas", 3, ["lens_mass.0.theta_E", 1], {"mass": True}])
 def test_corner_parameters_not_a_choice_nor_names_is_one_problem(example, value):
     """Was two problems under pydantic's names for the union's members

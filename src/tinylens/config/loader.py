@@ -11,6 +11,7 @@ wrong value, an unknown key or a missing one, and a plain ConfigError where they
 from __future__ import annotations
 
 import datetime
+import math
 import os
 import re
 import shlex
@@ -872,7 +873,7 @@ def describe_error(err: Mapping[str, Any], from_yaml: bool = True, from_sampling
     text = f"{message.rstrip('. ')}{got}"
     hints = f"{_choice_hint(err, loc)}{_unquoted_text_hint(err, from_yaml)}"
     if from_yaml and "YAML reads" not in text + hints:
-        hints += _boolean_read(err.get("input"))
+        hints += _boolean_read(err.get("input")) + _infinity_read(err)
     return f"{where}: {text}{'' if text.endswith('?') else '.'}{hints}"
 
 
@@ -895,6 +896,18 @@ def whole_range(loc: tuple[Any, ...]) -> str:
     if high is None:
         return f"a whole number from {low} to 2**53 = {MAX_EXACT_WHOLE}"
     return f"a whole number from {low} to {high}" if low is not None else f"a whole number up to {high}"
+
+
+def _infinity_read(err: Mapping[str, Any]) -> str:
+    """For an infinity where a finite number belongs (``pixel_scale: 1.0e+400``, ``nsub: -1.0e+400``), that
+    YAML reads a number beyond a float's range as it, with a leading space: the config shows no ``.inf``
+    where the number overflowed, and the ``inf`` shown is not what was written; else empty."""
+    given = err.get("input")
+    if err["type"] != "finite_number" or not isinstance(given, float) or not math.isinf(given):
+        return ""
+    sign = "-" if given < 0 else ""
+    return (f" YAML reads {sign}.inf, and a number written beyond the range of a float "
+            f"(about +-1.8e308, such as {sign}1.0e+400), as this infinity.")
 
 
 def _boolean_read(given: Any) -> str:
