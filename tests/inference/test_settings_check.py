@@ -384,6 +384,26 @@ def test_a_number_setting_beyond_the_range_of_a_float_is_refused_naming_it(tmp_p
     assert "beyond the range of a float" in out, out
 
 
+@pytest.mark.parametrize("method, key, written, shown, why", [
+    ("nautilus", "nlive", "1.0e+20", "1e+20", "(beyond 2**53 = 9007199254740992, the largest whole number a float keeps exactly)"),
+    ("nautilus", "seed", "1e20", "1e+20", "(beyond 2**53 = 9007199254740992, the largest whole number a float keeps exactly)"),
+    ("dynesty", "nlive", "1.0e+400", "inf", "(YAML reads .inf, and a number written beyond the range of a float (about "
+     "+-1.8e308, such as 1.0e+400), as this infinity)"),
+    ("nautilus", "n_batch", "-1.0e+400", "-inf", "(YAML reads -.inf, and a number written beyond the range of a float "
+     "(about +-1.8e308, such as -1.0e+400), as this infinity)"),
+], ids=["nlive", "seed_text", "nlive_inf", "n_batch_minus_inf"])
+def test_a_whole_number_setting_given_a_huge_whole_float_says_why_it_is_refused(tmp_path, method, key, written, shown, why):
+    """``nlive: 1.0e+20`` was refused as 'must be a whole number >= 1 for nautilus, got 1e+20', which it is, and
+    ``nlive: 1.0e+400`` as one of 'inf', which the config does not write: each now says why it is refused."""
+    path = tmp_path / "model_config.yaml"
+    write_tiny_lens(tmp_path, {"type": "sampler", "method": method, "settings": {"nlive": 50}})
+    line = f"{key}: {written}" if key == "nlive" else f"nlive: 50\n    {key}: {written}"
+    path.write_text(path.read_text().replace("nlive: 50", line))
+    out = _refused_by_validate(path)
+    assert out.startswith(f"Error: In config file {path}: inference.settings.{key}: must be a whole number"), out
+    assert f"for {method}, got {shown} {why}." in out, out
+
+
 @pytest.mark.parametrize("name", ["result.json", "checkpoint_dynesty.pkl", "./Checkpoint.Pipeline.json", "row.json",
                                   "sub/../result.json"])
 def test_dynesty_history_may_not_overwrite_tinylens_files(name):

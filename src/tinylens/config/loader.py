@@ -27,7 +27,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from tinylens.config.schema import (ERROR_TYPE, FIXED_VALUE_TAGS, MAX_EXACT_WHOLE, NO_VALUE, UNKNOWN_KEYS, WRONG_TYPE, YAML_BOOL_WORDS, Config,
-                                    _unknown_keys, bool_words_read, described, key_id, key_read_note, mapping_expected, show,
+                                    _unknown_keys, bool_words_read, described, infinity_read, key_id, key_read_note, mapping_expected, show,
                                     unused_keys, written_key)
 from tinylens.errors import (BEYOND_FLOAT, MISSING_ERRNOS, ON_COMMAND_LINE, ConfigError, ConfigFileError, ConfigTypeError, ConfigValueError, ConfigWarning, counted, did_you_mean, ls_command,
                              key_name, no_float_holds, outside_stacklevel, visible, windows_path_advice)
@@ -905,9 +905,7 @@ def _infinity_read(err: Mapping[str, Any]) -> str:
     given = err.get("input")
     if err["type"] != "finite_number" or not isinstance(given, float) or not math.isinf(given):
         return ""
-    sign = "-" if given < 0 else ""
-    return (f" YAML reads {sign}.inf, and a number written beyond the range of a float "
-            f"(about +-1.8e308, such as {sign}1.0e+400), as this infinity.")
+    return f" {infinity_read(given)}."
 
 
 def _boolean_read(given: Any) -> str:

@@ -58,6 +58,28 @@ def bool_words_read(value: bool) -> str:
     return f"YAML reads an unquoted {', '.join(words[:-1])} or {words[-1]} as {str(value).lower()}"
 
 
+def infinity_read(value: float) -> str:
+    """``YAML reads .inf, and a number written beyond ... (such as 1.0e+400), as this infinity``: said where
+    the infinity ``value`` (-inf with its minus) was refused, as the config may write 1.0e+400, which
+    PyYAML reads as .inf, and shows no infinity."""
+    sign = "-" if value < 0 else ""
+    return (f"YAML reads {sign}.inf, and a number written beyond the range of a float "
+            f"(about +-1.8e308, such as {sign}1.0e+400), as this infinity")
+
+
+def whole_float_note(value: Any) -> str:
+    """For a float refused where a whole number goes, why, where its being a float is not the reason
+    shown (with a leading space, in brackets): an infinity as YAML read it (:func:`infinity_read`), a
+    whole float beyond :data:`MAX_EXACT_WHOLE` (``nlive: 1.0e+20``) as too large; else empty."""
+    if not isinstance(value, float) or math.isnan(value):
+        return ""
+    if math.isinf(value):
+        return f" ({infinity_read(value)})"
+    if value.is_integer() and abs(value) > MAX_EXACT_WHOLE:
+        return f" (beyond 2**53 = {MAX_EXACT_WHOLE}, the largest whole number a float keeps exactly)"
+    return ""
+
+
 def _not_bool(value: Any) -> Any:
     """YAML's true/false (also yes/no, on/off) is no number, though Python reads it as 1/0. The
     message names the words YAML reads as the value, as the config may say ``zeropoint: yes``,

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from tinylens import filenames
-from tinylens.config.schema import show
+from tinylens.config.schema import show, whole_float_note
 from tinylens.errors import (BEYOND_FLOAT, OUTPUT_FOLDER_CHOICE, CheckpointWarning, ConfigError, ConfigTypeError, ConfigValueError, key_name,
                              OutputError, did_you_mean, ls_command, no_float_holds, out_of_memory,
                              outside_stacklevel)
@@ -153,6 +153,8 @@ def check_settings(method: str, settings: Mapping[str, Any], allowed: Iterable[s
         if key in VALUE_RULES and not VALUE_RULES[key][1](value):
             error = ConfigTypeError if _wrong_kind(VALUE_RULES[key][0], value) else ConfigValueError
             beyond = BEYOND_FLOAT if no_float_holds(value) else ""
+            if VALUE_RULES[key][0].startswith("a whole number"):  # nlive: 1.0e+20, 1.0e+400 (inf): not said as no whole number
+                beyond += whole_float_note(value)
             raise error(f"inference.settings.{key}: must be {VALUE_RULES[key][0]} for {method}, "
                         f"got {show(value)}{beyond}{_boolean_read(VALUE_RULES[key][0], value)}.")
         if key in CAPS and value > CAPS[key][1]:
