@@ -374,6 +374,30 @@ def test_survey_workers_that_is_no_count_taken_is_refused_in_one_line(tmp_path, 
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("option, value, expected", [
+    ("--no-worker-wait", "abc", "--no-worker-wait (run_survey's no_worker_wait) takes the seconds a survey waits while "
+     "its cluster has no worker, 0 or more (0: never stop); got 'abc'."),
+    ("--no-worker-wait", "1e400", "--no-worker-wait (run_survey's no_worker_wait) takes the seconds a survey waits while "
+     "its cluster has no worker, 0 or more (0: never stop); got 1e400."),
+    ("--pixel-scale", "abc", "--pixel-scale must be a number (like 0.074), got 'abc'"),
+    ("--pixel-scale", "1e400", "--pixel-scale must be a number (like 0.074), got 1e400 (beyond the range of a float"),
+    ("--psf-fwhm", "abc", "--psf-fwhm must be a number (like 0.15), got 'abc'"),
+], ids=["no_worker_wait_text", "no_worker_wait_1e400", "pixel_scale_text", "pixel_scale_1e400", "psf_fwhm_text"])
+def test_a_number_option_given_no_number_is_refused_in_one_line(tmp_path, option, value, expected):
+    """``survey --no-worker-wait abc`` and ``simulate-population --pixel-scale abc`` (or --psf-fwhm) got click's
+    boxed usage message ('Invalid value for '--pixel-scale': Input should be a valid number'), and 1e400 was
+    said as 'inf', where a value out of range is answered in one line by the option's own check: they are too."""
+    if option == "--no-worker-wait":
+        lenses = _lens_folder(tmp_path)
+        args = ["survey", str(lenses), "-c", str(tmp_path / "t.yaml"), "-o", str(tmp_path / "run"), "--dry-run"]
+    else:
+        args = ["simulate-population", "1", str(tmp_path / "run"), "-q"]
+    text = _refused([*args, option, value])
+    assert text.startswith("Error: " + expected), text
+    assert "Usage:" not in text and "Invalid value" not in text
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_table_name_with_a_nul_character_is_no_traceback_in_validate(tmp_path):
     """``output.tables.summary: "a\\0b.csv"`` (a NUL character, as a double-quoted YAML string can
     hold it) passed validate before bf0e639; since then the check of where the table lands asked

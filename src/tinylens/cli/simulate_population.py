@@ -121,6 +121,14 @@ def count_value(token: str) -> int | float | str:
         return token
 
 
+def number_value(token: str) -> float | str:
+    """``token`` as a float (``0.1``, ``2``, ``nan``), for an option that takes a number: a whole number
+    no float holds (``1e400``) a :class:`Typed`, shown as typed, and no number (``abc``) the text, passed
+    on for the option's own check to refuse by name, in one line, not in click's box of usage."""
+    value = count_value(token)
+    return float(value) if type(value) is int else value
+
+
 def whole_value(token: str) -> int | float | str:
     """``token`` read as N is (:func:`count_value`), a whole number written as a float (``2.0``,
     ``1e3``) as the integer it is: what ``--seed`` and ``--size`` take. Anything else (``2.5``,
@@ -240,8 +248,8 @@ def simulate_population_command(
     seed: int = typer.Option(0, "--seed", "-s", parser=whole_value, metavar="<int>", help="Random seed (>= 0): the same seed and options give the same lenses."),
     psf: str | None = typer.Option(None, "--psf", help="PSF shape: gaussian (default) or moffat."),
     size: int | None = typer.Option(None, "--size", parser=whole_value, metavar="<int>", help="Image size in pixels (default 100)."),
-    pixel_scale: float | None = typer.Option(None, "--pixel-scale", help="Arcsec per pixel (default 0.074)."),
-    psf_fwhm: float | None = typer.Option(None, "--psf-fwhm", help="PSF FWHM in arcsec (default 0.15)."),
+    pixel_scale: float | None = typer.Option(None, "--pixel-scale", parser=number_value, metavar="<float>", help="Arcsec per pixel (default 0.074)."),
+    psf_fwhm: float | None = typer.Option(None, "--psf-fwhm", parser=number_value, metavar="<float>", help="PSF FWHM in arcsec (default 0.15)."),
     settings: list[str] | None = typer.Option(None, "--set", help="Any other population option as KEY=VALUE, e.g. "
                                               "\"snr_range=[5,50]\", \"theta_E_range=[0.5,2]\", sky_sigma=0.03 (repeatable; quote values with brackets for zsh)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),

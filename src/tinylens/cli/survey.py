@@ -17,7 +17,7 @@ from rich.markup import escape
 
 from tinylens.cli.common import (CONFIG_READ, SURVEY_CHOSEN_ATTR, console, path_value, print_warning, survey_written,
                                  warnings_as_they_come)
-from tinylens.cli.simulate_population import whole_value
+from tinylens.cli.simulate_population import number_value, whole_value
 from tinylens.errors import TinyLensError, counted, cut_value, lens_count, listed
 from tinylens.survey.lens_files import survey_names_text
 
@@ -138,7 +138,7 @@ def survey(
                                      "does: the sampler alone over the full priors, no pipeline stage (the "
                                      "template's pipeline section read as {enabled: false}). Part of the template: "
                                      "a survey is continued with it as it was begun."),
-    no_worker_wait: float | None = typer.Option(None, "--no-worker-wait", metavar="SECONDS", help="Stop the survey "
+    no_worker_wait: float | None = typer.Option(None, "--no-worker-wait", parser=number_value, metavar="SECONDS", help="Stop the survey "
                                                 "(the finished lenses kept) once the local cluster has had no worker "
                                                 "for this long: its workers died and were not started again (default "
                                                 "120; 0: never). With --scheduler it is only said, and the survey "
