@@ -3,6 +3,7 @@ a message that says what was given (exit 2, no traceback, nothing written)."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -396,6 +397,44 @@ def test_a_number_option_given_no_number_is_refused_in_one_line(tmp_path, option
     assert text.startswith("Error: " + expected), text
     assert "Usage:" not in text and "Invalid value" not in text
     assert not (tmp_path / "run").exists()
+
+
+#: A whole number of 401 digits: Python's int reads it, no float holds it (float() of that int overflows).
+DIGITS_401 = "1" + "0" * 400
+
+
+@pytest.mark.parametrize("option, value, expected", [
+    ("--pixel-scale", DIGITS_401, "--pixel-scale must be a number (like 0.074), got 1000"),
+    ("--psf-fwhm", DIGITS_401, "--psf-fwhm must be a number (like 0.15), got 1000"),
+    ("--no-worker-wait", DIGITS_401, "--no-worker-wait (run_survey's no_worker_wait) takes the seconds a survey waits "
+     "while its cluster has no worker, 0 or more (0: never stop); got 1000"),
+    ("--pixel-scale", "-0", "--pixel-scale must be > 0, got -0.0"),
+], ids=["pixel_scale_401_digits", "psf_fwhm_401_digits", "no_worker_wait_401_digits", "pixel_scale_minus_zero"])
+def test_a_number_option_given_a_whole_number_is_read_as_its_text(tmp_path, option, value, expected):
+    """``--pixel-scale`` (``--psf-fwhm``, ``--no-worker-wait``) of a whole number of 401 digits ended in a
+    traceback (OverflowError: int too large to convert to float), where click's float had read it as inf and
+    refused it in one line; ``-0`` was said as 0.0, not the -0.0 click read. A whole number is the float of
+    its text, one that no float holds shown as typed."""
+    if option == "--no-worker-wait":
+        lenses = _lens_folder(tmp_path)
+        args = ["survey", str(lenses), "-c", str(tmp_path / "t.yaml"), "-o", str(tmp_path / "run"), "--dry-run"]
+    else:
+        args = ["simulate-population", "1", str(tmp_path / "run"), "-q"]
+    text = _refused([*args, option, value])
+    assert text.startswith("Error: " + expected), text
+    if value == DIGITS_401:
+        assert "beyond the range of a float" in text or "401 characters" in text, text
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_number_option_given_a_valid_number_reads_it_as_click_did():
+    """What ``number_value`` makes of a number click's float took is what click made of it (the same float,
+    ``-0`` with its sign)."""
+    from tinylens.cli.simulate_population import number_value
+
+    for token in ["0.05", ".05", "5e-2", "0", "-0", "4", "1_000", " 0.074 ", "1e-400", "120"]:
+        got, want = number_value(token), float(token)
+        assert type(got) is float and got == want and math.copysign(1, got) == math.copysign(1, want), token
 
 
 def test_a_table_name_with_a_nul_character_is_no_traceback_in_validate(tmp_path):

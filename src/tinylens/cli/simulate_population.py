@@ -124,9 +124,15 @@ def count_value(token: str) -> int | float | str:
 def number_value(token: str) -> float | str:
     """``token`` as a float (``0.1``, ``2``, ``nan``), for an option that takes a number: a whole number
     no float holds (``1e400``) a :class:`Typed`, shown as typed, and no number (``abc``) the text, passed
-    on for the option's own check to refuse by name, in one line, not in click's box of usage."""
+    on for the option's own check to refuse by name, in one line, not in click's box of usage. A whole
+    number is read as the float of its text, as click read it: ``-0`` is -0.0, and one of more digits than
+    a float holds (``1`` and 400 zeros, which ``float`` of the integer raised OverflowError on) a
+    :class:`Typed` too."""
     value = count_value(token)
-    return float(value) if type(value) is int else value
+    if type(value) is not int:
+        return value
+    number = float(token)
+    return number if math.isfinite(number) else _huge_whole(token) or number
 
 
 def whole_value(token: str) -> int | float | str:
