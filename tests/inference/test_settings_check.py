@@ -387,10 +387,10 @@ def test_a_number_setting_beyond_the_range_of_a_float_is_refused_naming_it(tmp_p
 @pytest.mark.parametrize("method, key, written, shown, why", [
     ("nautilus", "nlive", "1.0e+20", "1e+20", "(beyond 2**53 = 9007199254740992, the largest whole number a float keeps exactly)"),
     ("nautilus", "seed", "1e20", "1e+20", "(beyond 2**53 = 9007199254740992, the largest whole number a float keeps exactly)"),
-    ("dynesty", "nlive", "1.0e+400", "inf", "(YAML reads .inf, and a number written beyond the range of a float (about "
-     "+-1.8e308, such as 1.0e+400), as this infinity)"),
-    ("nautilus", "n_batch", "-1.0e+400", "-inf", "(YAML reads -.inf, and a number written beyond the range of a float "
-     "(about +-1.8e308, such as -1.0e+400), as this infinity)"),
+    ("dynesty", "nlive", "1.0e+400", "inf", "(an infinity: a YAML file's .inf, or a number written there beyond the range "
+     "of a float, about +-1.8e308, such as 1.0e+400, reads as one)"),
+    ("nautilus", "n_batch", "-1.0e+400", "-inf", "(an infinity: a YAML file's -.inf, or a number written there beyond "
+     "the range of a float, about +-1.8e308, such as -1.0e+400, reads as one)"),
 ], ids=["nlive", "seed_text", "nlive_inf", "n_batch_minus_inf"])
 def test_a_whole_number_setting_given_a_huge_whole_float_says_why_it_is_refused(tmp_path, method, key, written, shown, why):
     """``nlive: 1.0e+20`` was refused as 'must be a whole number >= 1 for nautilus, got 1e+20', which it is, and
@@ -402,6 +402,20 @@ def test_a_whole_number_setting_given_a_huge_whole_float_says_why_it_is_refused(
     out = _refused_by_validate(path)
     assert out.startswith(f"Error: In config file {path}: inference.settings.{key}: must be a whole number"), out
     assert f"for {method}, got {shown} {why}." in out, out
+
+
+@pytest.mark.parametrize("key, value, shown", [("nlive", float("inf"), "inf"), ("seed", float("-inf"), "-inf")])
+def test_an_infinite_setting_of_a_python_mapping_is_not_said_to_be_read_by_yaml(key, value, shown):
+    """A config given in Python (a mapping: no YAML read it) with ``nlive: float('inf')`` was refused as 'got inf
+    (YAML reads .inf, ... as this infinity)', a reading that never happened; the note now says how a YAML file
+    comes to hold an infinity without saying this config's did."""
+    config, _ = load_config(tiny_config({**NAUTILUS, "settings": {"nlive": 50, key: value}}))
+    with pytest.raises(ConfigError) as caught:
+        check_inference(config)
+    message = str(caught.value)
+    assert message.startswith(f"inference.settings.{key}: must be a whole number"), message
+    assert f"for nautilus, got {shown} (an infinity: a YAML file's" in message, message
+    assert "YAML reads" not in message, message
 
 
 @pytest.mark.parametrize("name", ["result.json", "checkpoint_dynesty.pkl", "./Checkpoint.Pipeline.json", "row.json",

@@ -69,12 +69,15 @@ def infinity_read(value: float) -> str:
 
 def whole_float_note(value: Any) -> str:
     """For a float refused where a whole number goes, why, where its being a float is not the reason
-    shown (with a leading space, in brackets): an infinity as YAML read it (:func:`infinity_read`), a
+    shown (with a leading space, in brackets): an infinity, with how a YAML file comes to hold one (said
+    neutrally: the settings may come from a Python mapping, where no YAML was read), a
     whole float beyond :data:`MAX_EXACT_WHOLE` (``nlive: 1.0e+20``) as too large; else empty."""
     if not isinstance(value, float) or math.isnan(value):
         return ""
     if math.isinf(value):
-        return f" ({infinity_read(value)})"
+        sign = "-" if value < 0 else ""
+        return (f" (an infinity: a YAML file's {sign}.inf, or a number written there beyond the range of a float, "
+                f"about +-1.8e308, such as {sign}1.0e+400, reads as one)")
     if value.is_integer() and abs(value) > MAX_EXACT_WHOLE:
         return f" (beyond 2**53 = {MAX_EXACT_WHOLE}, the largest whole number a float keeps exactly)"
     return ""
