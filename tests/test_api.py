@@ -87,7 +87,7 @@ def test_the_convergence_warning_names_every_limit_that_stops_a_search():
     limits as the warning's own text does (tinylens.fit.STOP_LIMITS)."""
     import re
 
-    from tinylens.fit import STOP_LIMITS
+    from tinylens.fitting.summary import STOP_LIMITS
 
     doc = " ".join(tinylens.ConvergenceWarning.__doc__.split())
     for method, limits in STOP_LIMITS.items():

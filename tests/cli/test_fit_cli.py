@@ -1147,7 +1147,7 @@ def test_a_median_below_the_half_widths_second_figure_rounds_to_that_figure_not_
     from types import SimpleNamespace
 
     from tinylens.cli.fit import medians_table
-    from tinylens.fit import _places, _shown
+    from tinylens.fitting.summary import _places, _shown
 
     half_width = 5e-9
     for value in (6e-11, -6e-11, 9.4e-11, -9.4e-11, 9.6e-11, 7.3e-11, 4e-11, -4e-11, 1e-12, 0.0):
@@ -1185,7 +1185,7 @@ def _sampled_panel(stats: dict[str, tuple[float, float, float]]) -> list[str]:
     68 % high) of ``stats`` (no evidence, no quality flags)."""
     from types import SimpleNamespace
 
-    from tinylens.fit import _summary_lines
+    from tinylens.fitting.summary import _summary_lines
 
     return _summary_lines(SimpleNamespace(method="nautilus", log_evidence=None, log_likelihood=np.zeros(2),
                                           n_likelihood_evals=1, wall_time_s=1.0, samples=np.zeros((2, 1))),
@@ -1259,7 +1259,7 @@ def test_an_optimisers_best_fit_reads_the_same_on_the_terminal_the_figure_and_th
     from types import SimpleNamespace
 
     from tinylens.cli.fit import medians_table, truth_table
-    from tinylens.fit import _summary_lines, result_lines
+    from tinylens.fitting.summary import _summary_lines, result_lines
 
     best = {"lens_mass.0.theta_E": 1.250529, "source_light.0.flux": 10219.43, "lens_mass.0.e1": -0.0312347,
             "lens_light.0.flux": 123456.7}

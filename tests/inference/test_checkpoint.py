@@ -324,7 +324,7 @@ def test_a_dynesty_run_stopped_by_a_plateau_or_logl_max_records_it(tmp_path, dat
     unconverged without a stopped_by, and the warning named maxcall or maxiter. A plateau now ends a
     converged fit (its evidence that of the step likelihood), logl_max is recorded and named in the
     warning, and the run resumed without it goes on to its dlogz criterion."""
-    from tinylens.fit import stopping_limit, unconverged_message
+    from tinylens.fitting.summary import stopping_limit, unconverged_message
 
     theta_e = FREE_TRUTH["lens_mass.0.theta_E"]  # its prior is uniform on [theta_e - 0.5, theta_e + 0.5]
     step = lambda theta: np.where(np.abs(np.atleast_2d(theta)[:, 0] - theta_e) < 0.05, 0.0, -10.0)

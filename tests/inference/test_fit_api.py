@@ -84,7 +84,7 @@ def test_result_holds_the_tables(fitted):
 def test_model_figure_summary_gives_median_and_68_half_width_with_units_in_model_order(fitted):
     """The figure's panel said bare medians beside the maximum-likelihood model, and cut a long
     model off without a word."""
-    from tinylens.fit import SUMMARY_PANEL_LINES, _summary_lines
+    from tinylens.fitting.summary import SUMMARY_PANEL_LINES, _summary_lines
     from tinylens.results.plots import decimals
 
     result, _ = fitted

@@ -238,7 +238,7 @@ def test_a_box_whose_run_its_budget_stopped_is_not_widened(write_fits, monkeypat
     unreliable posterior, yet the pipeline read crowded edges from it, widened the box and sampled
     again with the whole budget each box (2048 + 4096 + 4096 calls for n_like_max 4000). Its edges
     are no evidence: the fit now ends there, unconverged and flagged; a converged run's box is widened."""
-    from tinylens.fit import unconverged_warnings
+    from tinylens.fitting.summary import unconverged_warnings
     from tinylens.inference import InferenceResult
     from tinylens.pipeline import run as run_mod
 

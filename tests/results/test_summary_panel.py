@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from tinylens.fit import _summary_lines
+from tinylens.fitting.summary import _summary_lines
 
 
 def _result(n_samples: int = 2) -> SimpleNamespace:
@@ -105,7 +105,7 @@ def test_a_tiny_median_past_eight_decimal_places_keeps_its_figures(median, inter
     """The median's places stop at 8, so a median of 1.2e-9 (±1.1e-11) read "0.00000000": every
     figure lost, beside a half-width written to two figures. It is written with an exponent to the
     half-width's second figure, as the half-width is; the 68 % interval's ends too."""
-    from tinylens.fit import _posterior_texts
+    from tinylens.fitting.summary import _posterior_texts
 
     stats = {"source_light.0.n_sersic": {"median": median, "interval_68": list(interval)}}
     lines = _summary_lines(_result(), stats, {"flags": [], "critical": []})
@@ -119,7 +119,7 @@ def test_an_open_ended_interval_is_written_in_plain_digits_as_a_point_is():
     """A median whose interval has an open end (no half-width: a magnitude, a flux beside one) was
     written with .4g, so a flux of 10219.43 read "1.022e+04" and its end 10000 "1e+04", where an
     optimiser's point and every half-width are written in plain digits; now "10220" and "10000"."""
-    from tinylens.fit import _posterior_texts
+    from tinylens.fitting.summary import _posterior_texts
 
     assert _posterior_texts(10219.43, 10000.0, None) == ("10220", None, "10000 to none")
     assert _posterior_texts(23.4567, 23.3, float("nan")) == ("23.46", None, "23.3 to none")
@@ -135,7 +135,7 @@ def test_a_tiny_median_far_below_its_half_width_claims_no_figures_past_the_half_
     that place in ten decimals, -0.0000000000 for -3e-12, beside values with exponents) or, where it
     rounds up to that place, as its one figure there (1e-10), as one at it is; the shown text never
     holds a figure finer than that place."""
-    from tinylens.fit import _posterior_texts
+    from tinylens.fitting.summary import _posterior_texts
 
     text = _posterior_texts(median, -half_width, half_width)[0]
     assert text == shown

@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from tinylens.cli.common import CONFIG_READ, console, path_value, print_warning, reported_warnings
-from tinylens.fit import OPTIMIZERS, unconverged_message, unconverged_warnings  # noqa: F401 (also imported from here)
+from tinylens.fitting.summary import OPTIMIZERS, unconverged_message, unconverged_warnings  # noqa: F401 (also imported from here)
 from tinylens.survey.lens_files import fits_read_names_text
 
 
@@ -38,7 +38,7 @@ def medians_table(result: Any, max_rows: int = 40) -> Table:
     the half-width; result.json and result_summary.csv keep every digit); an optimiser's best
     fit alone (its "interval" is the point itself, which read as a posterior of width zero), to
     five significant digits in plain digits as the figure gives it (:func:`tinylens.fit._point_text`)."""
-    from tinylens.fit import _point_text, _posterior_texts
+    from tinylens.fitting.summary import _point_text, _posterior_texts
 
     point = is_point(result)
     table = Table(title="Best fit (an optimiser: no uncertainties)" if point else "Posterior medians",
@@ -66,7 +66,7 @@ def truth_table(result: Any, truth: dict[str, float], names: tuple[str, ...] | N
     an optimiser's best fit beside them alone. The medians and intervals are rounded as
     :func:`medians_table` gives them (:func:`tinylens.fit._posterior_texts`), the pull computed
     from every digit, and each true value shown as given (:func:`true_text`)."""
-    from tinylens.fit import _places, _point_text, _posterior_texts
+    from tinylens.fitting.summary import _places, _point_text, _posterior_texts
 
     median, intervals = dict(result.median), dict(getattr(result, "interval_68", None) or {})
     rows = [name for name in names or tuple(result.param_names) if name in median and name in truth]

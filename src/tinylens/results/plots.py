@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 from tinylens.atomic import write_atomic
 from tinylens.data.dataset import Dataset
 from tinylens.errors import ConfigTypeError, ConfigValueError, counted
-from tinylens.fit import _half_width, _places, _shown
+from tinylens.fitting.summary import _half_width, _places, _shown
 from tinylens.forward import ray_shoot
 from tinylens.pipeline.mass_source import to_source_plane
 from tinylens.problem import Problem

@@ -17,8 +17,8 @@ from tinylens.errors import (ConfigError, ConfigTypeError, ConfigValueError, Dat
 from tinylens.filenames import RESULT
 from tinylens.jsonfile import parse_result_json, read_json_file, read_json_text, read_result_json
 
-if TYPE_CHECKING:  # tinylens.fit imports this module's callers lazily
-    from tinylens.fit import FitResult
+if TYPE_CHECKING:  # tinylens.fitting.summary imports this module: FitResult imported lazily
+    from tinylens.fitting.summary import FitResult
 
 
 def result_files(folders) -> list[Path]:
@@ -364,7 +364,7 @@ def read_result(folder: str | Path) -> FitResult:
     (None, an empty text) is a :class:`~tinylens.errors.ConfigError`."""
     from dataclasses import MISSING, fields
 
-    from tinylens.fit import ARRAY_FIELDS, FitResult
+    from tinylens.fitting.summary import ARRAY_FIELDS, FitResult
 
     folder = _fit_folder(folder)
     record = folder / RESULT
