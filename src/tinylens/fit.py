@@ -35,7 +35,7 @@ from tinylens import filenames
 from tinylens.errors import (DISK_FULL, FIT_RERUN, OUTPUT_FOLDER_CHOICE, ConfigError, ConfigTypeError, ConfigValueError, OutputError,
                              in_config_file, ls_command, outside_stacklevel, retold)
 from tinylens.fitting.summary import FitResult, _finite, _summary_lines, stopping_limit, unconverged_text
-from tinylens.interrupts import interrupt_behind
+from tinylens.interrupts import INTERRUPTED_PROBLEM_ATTR, folder_on_interrupt, marked_on_interrupt
 from tinylens.jsonfile import read_result_json
 from tinylens.paths import PATH_MAX, limit_text, name_max_said, name_too_long
 
@@ -365,36 +365,6 @@ def write_results(problem, res: InferenceResult, out: Path, started: float | Non
         steps.step(f"writing {filenames.RESULT}")
         tables.write_json(out / filenames.RESULT, result.to_json())
         return result
-
-
-#: The attribute of a KeyboardInterrupt out of :func:`fit` (or a survey's
-#: :func:`tinylens.survey.runner.run_survey`) that names its output folder (absent when a fit was
-#: stopped before it knew the folder, while loading the config and data).
-INTERRUPTED_FOLDER_ATTR = "tinylens_output_dir"
-#: The attribute of a KeyboardInterrupt out of :func:`fit` that holds its problem, set with
-#: :data:`INTERRUPTED_FOLDER_ATTR`: which checkpoints there are its own (whose fingerprint is this
-#: fit's) tells what running it again resumes.
-INTERRUPTED_PROBLEM_ATTR = "tinylens_problem"
-
-
-@contextlib.contextmanager
-def marked_on_interrupt(attr: str, value: Any) -> Iterator[None]:
-    """Set ``attr`` to ``value`` on a KeyboardInterrupt raised inside, or the one behind an error
-    raised inside (:func:`tinylens.interrupts.interrupt_behind`), for whoever catches it."""
-    try:
-        yield
-    except BaseException as exc:
-        interrupt = interrupt_behind(exc)
-        if interrupt is not None:
-            setattr(interrupt, attr, value)
-        raise
-
-
-def folder_on_interrupt(folder: Path) -> contextlib.AbstractContextManager[None]:
-    """Name ``folder`` on a KeyboardInterrupt raised inside (:data:`INTERRUPTED_FOLDER_ATTR`), so
-    that whoever catches it can tell what the stopped fit or survey kept there
-    (:func:`tinylens.cli.common.fit_hint`, :func:`~tinylens.cli.common.survey_hint`)."""
-    return marked_on_interrupt(INTERRUPTED_FOLDER_ATTR, folder)
 
 
 #: What a :func:`fit`'s lock refusals tell its user to run again (``folder_lock``'s ``rerun``):

@@ -370,7 +370,7 @@ SURVEY_CHOSEN_ATTR = "tinylens_survey_chosen"
 def survey_written(out: Path) -> Iterator[None]:
     """Mark a KeyboardInterrupt raised inside, after ``run_survey`` returned (while its summary
     prints), as one that stopped a survey which had written everything in ``out``."""
-    from tinylens.fit import folder_on_interrupt, marked_on_interrupt
+    from tinylens.interrupts import folder_on_interrupt, marked_on_interrupt
 
     with folder_on_interrupt(out), marked_on_interrupt(SURVEY_WRITTEN_ATTR, True):
         yield
@@ -537,7 +537,7 @@ def interrupted_hint(name: str, exc: BaseException, command: str) -> str:
     ``command``) stopped by ``exc`` (a KeyboardInterrupt). A survey stopped once it had deleted
     the failed rows it retries is resumed without ``--retry-failed``: the lenses it had not
     retried yet have no row and are fitted anyway, and those that failed again stay failed."""
-    from tinylens.fit import INTERRUPTED_FOLDER_ATTR, INTERRUPTED_PROBLEM_ATTR
+    from tinylens.interrupts import INTERRUPTED_FOLDER_ATTR, INTERRUPTED_PROBLEM_ATTR
 
     if getattr(exc, AT_END_ATTR, False):  # no folder marked on it: the fit's or survey's hint would say "nothing written"
         return "It came as the command ended, once it had done everything: there is nothing to run again."

@@ -204,7 +204,7 @@ def fit_command(
     no_pipeline: bool = typer.Option(False, "--no-pipeline", help=NO_PIPELINE_HELP),
 ) -> None:
     """Fit a lens model: sample the posterior, write tables and figures; a stopped fit resumes when run again."""
-    from tinylens.fit import marked_on_interrupt
+    from tinylens.interrupts import marked_on_interrupt
     from tinylens.interrupts import AT_END_ATTR
 
     CONFIG_READ.set(config)  # running out of memory names its keys as it writes them

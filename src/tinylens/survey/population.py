@@ -524,7 +524,7 @@ def simulate_population(
     opts = PopulationOptions.from_kwargs(**options)
     _check_options(opts)
     made = missing_folders(outdir)
-    from tinylens.fit import folder_on_interrupt
+    from tinylens.interrupts import folder_on_interrupt
 
     try:
         writable_folder(outdir)
