@@ -236,7 +236,7 @@ def test_a_fit_whose_output_folder_another_fit_holds_is_refused_before_jax_loads
     and exit code and none of those libraries imported; here no data file exists at all, which a
     refusal after the data's load would have said instead."""
     from tinylens import filenames
-    from tinylens.fit import busy_text
+    from tinylens.fitting.folder import busy_text
     from tinylens.locks import folder_lock, holder_text
 
     config = tmp_path / "cfg" / "model_config.yaml"

@@ -511,7 +511,7 @@ def test_tinylensgpus_slacs_config_in_its_results_folder_takes_paths_from_there(
     them; tinylens takes them from the config's folder. docs/config.md did not list this among the
     differences from TinyLensGpu; it does now, and as it says, validate run from that folder names
     the path to write, and the output folder is beside the config."""
-    from tinylens.fit import output_dir
+    from tinylens.fitting.folder import output_dir
 
     section = doc_differences()
     assert "**Relative paths.** TinyLensGpu opens a config's relative paths" in section

@@ -1877,7 +1877,7 @@ def test_an_output_path_holding_an_environment_variable_is_a_config_value_error(
     was the plain ConfigError; a wrong value, it is a ConfigValueError (a ValueError too), which
     names the config file and the folder, its message as it was."""
     from tinylens.errors import ConfigValueError
-    from tinylens.fit import check_output_path
+    from tinylens.fitting.folder import check_output_path
 
     monkeypatch.delenv("TL_TEST_SCRATCH", raising=False)
     folder = tmp_path / "$TL_TEST_SCRATCH" / "out"

@@ -2200,7 +2200,7 @@ def test_a_full_disk_leaves_no_failed_row_that_a_rerun_would_keep(tmp_path, mock
     import errno
 
     import tinylens
-    from tinylens.fit import disk_full_reported
+    from tinylens.fitting.folder import disk_full_reported
 
     template, lens, folder, checkpoint = _lens_a_with_a_checkpoint(mock_survey, tmp_path)
 

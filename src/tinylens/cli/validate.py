@@ -111,7 +111,8 @@ def validate(config: Path = typer.Argument(..., parser=path_value, metavar="CONF
     The likelihood is evaluated at the prior median (u = 0.5) and, where it is not finite there, at up to 64 draws from the prior; a likelihood finite nowhere is an error (exit 2).
     """
     from tinylens.errors import OutputError
-    from tinylens.fit import check_inputs_kept, check_likelihood, check_settings, output_dir, without_pipeline
+    from tinylens.fit import check_inputs_kept, check_likelihood, check_settings, without_pipeline
+    from tinylens.fitting.folder import output_dir
 
     problem = load_problem(config)  # a config's mistake said before JAX and pandas are imported (seconds)
     from tinylens.results.tables import file_in_the_way
