@@ -516,7 +516,7 @@ def test_an_earlier_fits_file_the_system_will_not_delete_is_left_with_a_warning_
 def test_the_warning_of_earlier_files_left_reads_right_for_one_file_and_for_several(tmp_path):
     """It said '1 file(s) ... are left ... which do not name them'; it now says '1 file ... is left
     ... name it. Delete it (or ask its owner to)' and '2 files ... are left ... Delete them'."""
-    from tinylens.fit import undeleted_text
+    from tinylens.fitting.replaced import undeleted_text
 
     assert undeleted_text(tmp_path, ["a.csv (Permission denied)"]) == (
         f"1 file of the earlier fit in {tmp_path} cannot be deleted, and is left beside this fit's results, which "
@@ -533,7 +533,7 @@ def test_only_files_tinylens_wrote_are_taken_for_an_earlier_fits_to_remove(tmp_p
     image.fits saved there are not."""
     import os
 
-    from tinylens.fit import replaced_files
+    from tinylens.fitting.replaced import replaced_files
 
     out, outside = tmp_path / "output", tmp_path / "elsewhere.csv"
     out.mkdir()
@@ -562,7 +562,7 @@ def test_a_result_json_of_another_tool_or_naming_no_file_removes_nothing(tmp_pat
     NUL character, an edited record) is passed over, not a ValueError."""
     import os
 
-    from tinylens.fit import replaced_files
+    from tinylens.fitting.replaced import replaced_files
 
     out = tmp_path / "output"
     out.mkdir()

@@ -369,7 +369,7 @@ def test_every_reader_of_result_json_reads_a_nan_literal_as_load_stored_does(fit
     made again of its result.json, the precision its fits computed in), the overview (the lens's
     figure) and the mask check took the same file for a damaged one: no row (the lens fitted
     again), no figure, the earlier files left. Every reader now reads it by one rule."""
-    from tinylens.fit import replaced_files
+    from tinylens.fitting.replaced import replaced_files
     from tinylens.results.overview import _figure_path
     from tinylens.results.stored import load_stored, mask_reading_unknown
     from tinylens.survey.provenance import fitted_precision

@@ -5753,7 +5753,7 @@ def test_a_lens_whose_table_the_system_refuses_after_its_search_is_that_lenss_fa
     import errno
 
     import tinylens
-    from tinylens.fit import refused_reported
+    from tinylens.fitting.replaced import refused_reported
 
     deep = tmp_path / ("survey_output" * 15)  # one folder name of 195 characters
     template, lens, folder, checkpoint = _lens_a_with_a_checkpoint(mock_survey, deep)
