@@ -65,7 +65,7 @@ def test_the_version_is_the_installed_one_and_the_results_record_it(tmp_path, mo
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: tinylens\nVersion: 9.8.7\n")
     src = os.path.dirname(os.path.dirname(tinylens.__file__))
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), src]))
-    run = _python("-c", "import tinylens; from tinylens.fit import versions; "
+    run = _python("-c", "import tinylens; from tinylens.fitting.outputs import versions; "
                         "print(tinylens.__version__, versions()['tinylens'])")
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == ["9.8.7", "9.8.7"]

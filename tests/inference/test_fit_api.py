@@ -813,7 +813,7 @@ def _refusal_before_the_fit_runs(config, out) -> str:
 def filenames_written() -> list[str]:
     """Every name tinylens's own files and the default tables and figures take in an output folder."""
     from tinylens import filenames
-    from tinylens.fit import DEFAULT_FILES
+    from tinylens.fitting.outputs import DEFAULT_FILES
 
     return [*filenames.RESERVED, *DEFAULT_FILES.values()]
 
@@ -1864,7 +1864,7 @@ def test_a_corner_parameter_unknown_or_listed_twice_is_a_config_value_error(choi
     ConfigError, which ``except ValueError`` missed: a wrong value, it is a ConfigValueError (a
     ValueError too), its message as it was."""
     from tinylens.errors import ConfigValueError
-    from tinylens.fit import corner_names
+    from tinylens.fitting.outputs import corner_names
 
     with pytest.raises(ConfigValueError) as info:
         corner_names(["lens_mass.0.theta_E", "lens_mass.0.e1"], choice)

@@ -9,7 +9,7 @@ import pytest
 
 from tinylens import filenames
 from tinylens.config import load_config
-from tinylens.fit import file_names
+from tinylens.fitting.outputs import file_names
 from tinylens.survey import runner
 
 

@@ -131,7 +131,7 @@ def print_result(result: Any, truth: dict[str, float] | None = None, names: tupl
     """The medians (beside the ``truth`` of ``names``, :func:`truth_table`, where given), the
     evidence, the cost, the quality verdict, why a fit that did not converge is preliminary, and
     last where the results are: the line a user (or a log's tail) reads the output folder from."""
-    from tinylens.fit import earlier_time
+    from tinylens.fitting.outputs import earlier_time
 
     console.print(medians_table(result))
     if truth is not None:

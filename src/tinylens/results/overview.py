@@ -31,7 +31,7 @@ import pandas as pd
 
 from tinylens import filenames
 from tinylens.errors import TinyLensError, lens_count
-from tinylens.fit import DEFAULT_FILES
+from tinylens.fitting.outputs import DEFAULT_FILES
 from tinylens.jsonfile import read_result_json
 from tinylens.results.report import (CATALOG_HINT, ID_COLUMN, Quantity, angle_in_range, angle_percentiles, numbers,
                                      paper_quantities, percent_text, physical_range, plain_number, quantity_unit)
