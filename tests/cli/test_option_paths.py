@@ -445,7 +445,7 @@ def test_a_table_name_with_a_nul_character_is_no_traceback_in_validate(tmp_path)
     (normalised: ``new/../a\\0b.csv`` is ``a\\0b.csv`` in the config's folder), no traceback."""
     from tiny_lens import write_tiny_lens
 
-    from tinylens.fit import landing
+    from tinylens.fitting.checks import landing
 
     assert landing(tmp_path / "new" / ".." / "a\0b.csv") == tmp_path / "a\0b.csv"
     config = write_tiny_lens(tmp_path)

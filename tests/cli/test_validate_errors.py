@@ -1012,7 +1012,7 @@ def test_a_likelihood_that_is_nowhere_finite_is_a_config_value_error_in_python(t
     runs) raise a ConfigValueError (a ValueError too), the message as the command line says it."""
     import tinylens
     from tinylens.errors import ConfigValueError
-    from tinylens.fit import check_likelihood
+    from tinylens.fitting.checks import check_likelihood
 
     nan_sie()
     path = write_case(tmp_path)

@@ -1242,7 +1242,8 @@ def _capped_fit_keeping_its_checkpoint(tmp_path: Path, data: dict, inference: di
 def _unresumed_warning(tmp_path: Path, data: dict, cfg: dict, method: str, change) -> str:
     """The CheckpointWarning a fit of ``cfg`` with ``change`` made to it gives for ``method``'s
     checkpoint in tmp_path/output (which it must not resume), its whitespace evened out."""
-    from tinylens.fit import _warn_unresumed, without_pipeline
+    from tinylens.fit import _warn_unresumed
+    from tinylens.fitting.checks import without_pipeline
     from tinylens.inference import resumed_checkpoints
 
     changed = copy.deepcopy(cfg)
@@ -1287,7 +1288,7 @@ def test_dynestys_checkpoint_of_another_fit_is_said_to_differ_by_what_it_records
     A checkpoint that records none (an older tinylens's) is said as before, and resumed as before."""
     import pickle
 
-    from tinylens.fit import without_pipeline
+    from tinylens.fitting.checks import without_pipeline
     from tinylens.inference import resumed_checkpoints
 
     inference = {"type": "sampler", "method": "dynesty",

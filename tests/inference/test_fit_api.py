@@ -252,7 +252,7 @@ def test_a_flag_that_is_not_true_or_false_is_refused_by_name(tmp_path, argument,
     with pytest.raises(tinylens.ConfigError, match=refusal):
         tinylens.fit(config, **{"progress": False, argument: value})
     assert checkpoint.read_bytes() == b"hours of sampling" and not (tmp_path / "output" / "result.json").exists()
-    from tinylens.fit import check_flag
+    from tinylens.fitting.checks import check_flag
 
     assert check_flag(argument, True) is check_flag(argument, np.False_) is None  # numpy's bools are bools
 
@@ -263,7 +263,7 @@ def test_a_flag_of_1_or_0_is_taken_as_a_config_takes_it(tmp_path, capsys):
     another number is still refused, by a message that says 1 and 0 are taken (it said only 'must
     be True or False', which a user who gave 1 on purpose would read as a refusal of 1 too)."""
     from tinylens.config.schema import Output
-    from tinylens.fit import check_flag
+    from tinylens.fitting.checks import check_flag
 
     assert Output(keep_checkpoint=1).keep_checkpoint is True and Output(keep_checkpoint=0).keep_checkpoint is False
     config = write_tiny_lens(tmp_path, {"type": "optimizer", "method": "lbfgs"})

@@ -564,7 +564,7 @@ def test_a_sampler_settings_wrong_value_is_a_config_value_error_a_wrong_kind_a_c
     message now comes as the class the schema would give, from the early check, the late one
     and ``tinylens.fit`` (the config file named first). No data file exists here."""
     from tinylens.errors import ConfigTypeError, ConfigValueError
-    from tinylens.fit import check_settings_first
+    from tinylens.fitting.checks import check_settings_first
 
     expected = {"ConfigValueError": (ConfigValueError, ValueError), "ConfigTypeError": (ConfigTypeError, TypeError)}[error]
     config = tiny_config(inference, output=str(tmp_path / "out"))

@@ -62,7 +62,7 @@ def test_a_template_whose_dynesty_history_lands_on_a_lens_result_json_is_refused
 
     import tinylens
     from tinylens.errors import ConfigError
-    from tinylens.fit import check_settings
+    from tinylens.fitting.checks import check_settings
 
     lenses, out = mock_survey["lenses"], tmp_path / "out"
     template = _dynesty_template(tmp_path, "../lens_c/result.json")
@@ -101,7 +101,7 @@ def test_a_dynesty_history_landing_on_a_lens_not_fitted_this_run_is_refused_too(
 
     import tinylens
     from tinylens.errors import ConfigError
-    from tinylens.fit import check_settings
+    from tinylens.fitting.checks import check_settings
 
     lenses, out = mock_survey["lenses"], tmp_path / "out"
     template = _dynesty_template(tmp_path, "../lens_c/result.json")
@@ -191,7 +191,7 @@ def test_a_dynesty_history_on_a_lens_result_json_is_refused_though_every_lens_tr
     from survey_mocks import write_lens
     from tinylens.data.fits_io import write_fits_image
     from tinylens.errors import ConfigError, DataError
-    from tinylens.fit import check_settings
+    from tinylens.fitting.checks import check_settings
 
     lenses, out = tmp_path / "lenses", tmp_path / "out"
     for i in range(5):

@@ -18,7 +18,7 @@ def load_problem(config: Path):
     """``tinylens.load(config)`` with its warnings printed readably on stderr; the settings that the
     config alone tells are checked before the data are (:func:`tinylens.fit.check_settings_first`)."""
     from tinylens.config.loader import read_config_first
-    from tinylens.fit import check_settings_first
+    from tinylens.fitting.checks import check_settings_first
 
     with reported_warnings():
         read = read_config_first(config, None, None)  # as tinylens.load reads it
@@ -111,7 +111,7 @@ def validate(config: Path = typer.Argument(..., parser=path_value, metavar="CONF
     The likelihood is evaluated at the prior median (u = 0.5) and, where it is not finite there, at up to 64 draws from the prior; a likelihood finite nowhere is an error (exit 2).
     """
     from tinylens.errors import OutputError
-    from tinylens.fit import check_inputs_kept, check_likelihood, check_settings, without_pipeline
+    from tinylens.fitting.checks import check_inputs_kept, check_likelihood, check_settings, without_pipeline
     from tinylens.fitting.folder import output_dir
 
     problem = load_problem(config)  # a config's mistake said before JAX and pandas are imported (seconds)
