@@ -56,7 +56,7 @@ def _absent_readers():
     of each reader that takes a damaged file for one that is not there."""
     from tinylens.cli.demo import demo_record
     from tinylens.cli.simulate_population import stopped_hint
-    from tinylens.fit import pipeline_switched
+    from tinylens.fitting.resume import pipeline_switched
     from tinylens.fitting.replaced import replaced_files
     from tinylens.pipeline.run import _read_state
     from tinylens.results.overview import _figure_path

@@ -327,7 +327,7 @@ class ConvergenceWarning(UserWarning):
 class CapReachedWarning(ConvergenceWarning):
     """A fit run again whose sampler's checkpoint already reached its cap on likelihood calls
     (nautilus's ``n_like_max``, dynesty's ``maxcall``): it samples nothing more, and says so before
-    it writes its outputs again (:func:`tinylens.fit.capped_again`). Raise the cap to continue."""
+    it writes its outputs again (:func:`tinylens.fitting.resume.capped_again`). Raise the cap to continue."""
 
 
 #: The classes of JAX's (XLA's) runtime errors, by name (``jax.errors.JaxRuntimeError``; older jaxlibs'

@@ -16,7 +16,7 @@ where SIGINT is ignored (a command run in a script's background), SIGTERM's hand
 Also here: :func:`interrupt_behind`, the Ctrl-C behind an error it caused (an extension module's
 import turns one into an ImportError), and :func:`interrupt_held`, which holds a Ctrl-C (or,
 where SIGINT is ignored, a SIGTERM) back until a block that must not be cut short (a Dask
-cluster starting) has ended; and :func:`marked_on_interrupt`, which names on a Ctrl-C out of a fit or
+cluster starting) has ended; and :func:`~tinylens.interrupts.marked_on_interrupt`, which names on a Ctrl-C out of a fit or
 a survey the output folder it was writing and the fit's problem, for whoever catches it to say what
 was kept.
 """
@@ -348,7 +348,7 @@ def interrupt_held(note: str = HELD_INTERRUPT_NOTE, term_note: str = HELD_TERMIN
 #: stopped before it knew the folder, while loading the config and data).
 INTERRUPTED_FOLDER_ATTR = "tinylens_output_dir"
 #: The attribute of a KeyboardInterrupt out of :func:`tinylens.fit` that holds its problem, set with
-#: :data:`INTERRUPTED_FOLDER_ATTR`: which checkpoints there are its own (whose fingerprint is this
+#: :data:`~tinylens.interrupts.INTERRUPTED_FOLDER_ATTR`: which checkpoints there are its own (whose fingerprint is this
 #: fit's) tells what running it again resumes.
 INTERRUPTED_PROBLEM_ATTR = "tinylens_problem"
 
@@ -367,7 +367,7 @@ def marked_on_interrupt(attr: str, value: Any) -> Iterator[None]:
 
 
 def folder_on_interrupt(folder: Path) -> contextlib.AbstractContextManager[None]:
-    """Name ``folder`` on a KeyboardInterrupt raised inside (:data:`INTERRUPTED_FOLDER_ATTR`), so
+    """Name ``folder`` on a KeyboardInterrupt raised inside (:data:`~tinylens.interrupts.INTERRUPTED_FOLDER_ATTR`), so
     that whoever catches it can tell what the stopped fit or survey kept there
     (:func:`tinylens.cli.common.fit_hint`, :func:`~tinylens.cli.common.survey_hint`)."""
     return marked_on_interrupt(INTERRUPTED_FOLDER_ATTR, folder)

@@ -1242,7 +1242,7 @@ def _capped_fit_keeping_its_checkpoint(tmp_path: Path, data: dict, inference: di
 def _unresumed_warning(tmp_path: Path, data: dict, cfg: dict, method: str, change) -> str:
     """The CheckpointWarning a fit of ``cfg`` with ``change`` made to it gives for ``method``'s
     checkpoint in tmp_path/output (which it must not resume), its whitespace evened out."""
-    from tinylens.fit import _warn_unresumed
+    from tinylens.fitting.resume import _warn_unresumed
     from tinylens.fitting.checks import without_pipeline
     from tinylens.inference import resumed_checkpoints
 
@@ -1386,7 +1386,7 @@ def test_a_fit_killed_after_widening_its_box_says_the_checkpoint_is_its_own_earl
     said that checkpoint was 'of another fit (other priors than this config's)', though the config
     is unchanged; it now says it is this fit's run 1, in the box it widened, and that run 2 samples
     the widened box from the beginning (which is what it does: the checkpoint is not resumed)."""
-    from tinylens.fit import _warn_unresumed
+    from tinylens.fitting.resume import _warn_unresumed
     from tinylens.inference import resumed_checkpoints
 
     config, state = _killed_after_widening(tmp_path, data, monkeypatch)
@@ -1424,7 +1424,7 @@ def test_a_fit_killed_after_widening_then_given_other_sampler_settings_is_not_to
     another nlive: the checkpoint is not resumed, and the warning said it was made with 'other
     priors, nlive settings than this config's', though the priors are the config's (its box is the
     one run 1 sampled); it names the setting changed, and not the priors."""
-    from tinylens.fit import _warn_unresumed
+    from tinylens.fitting.resume import _warn_unresumed
     from tinylens.inference import resumed_checkpoints
 
     config, _ = _killed_after_widening(tmp_path, data, monkeypatch)

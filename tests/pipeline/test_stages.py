@@ -1341,7 +1341,7 @@ def test_a_stages_state_of_another_tinylens_version_is_not_taken_up(tmp_path, mo
     progress line and the fit's CheckpointWarning say why. Two runs of the same code (a dev
     install's version from git, the same string each time) take their state up as before."""
     from tiny_lens import tiny_config, write_tiny_lens
-    from tinylens.fit import _warn_unresumed
+    from tinylens.fitting.resume import _warn_unresumed
 
     write_tiny_lens(tmp_path)
     problem = tinylens.load(tiny_config(), base_dir=tmp_path)
@@ -1454,7 +1454,7 @@ def test_a_switched_pipelines_warning_says_plainly_why_an_older_stages_state_is_
     left by a fit before that one, and what it was made with, or what it is, in a plain clause."""
     from tiny_lens import tiny_config, write_tiny_lens
     from tinylens import filenames
-    from tinylens.fit import _warn_unresumed
+    from tinylens.fitting.resume import _warn_unresumed
     from tinylens.inference import search_of
     from tinylens.pipeline.run import _stage_fingerprint, _stage_parts
 
@@ -1489,7 +1489,7 @@ def test_a_switched_pipelines_warning_of_two_files_gives_each_its_reason_in_a_se
     says what the fit does and then each file's reason as a sentence; it now reads the same way."""
     from tiny_lens import tiny_config, write_tiny_lens
     from tinylens import filenames
-    from tinylens.fit import _warn_unresumed
+    from tinylens.fitting.resume import _warn_unresumed
     from tinylens.inference import search_of
     from tinylens.pipeline.run import _stage_parts
 
@@ -1519,7 +1519,7 @@ def test_a_stages_state_of_another_version_is_said_as_what_it_is_not_as_another_
     version: ...', as the switched pipeline's warning does; another fit's state is said as before."""
     from tiny_lens import tiny_config, write_tiny_lens
     from tinylens import filenames
-    from tinylens.fit import _warn_unresumed
+    from tinylens.fitting.resume import _warn_unresumed
     from tinylens.inference import search_of
     from tinylens.pipeline.run import _stage_fingerprint, _stage_parts
 
@@ -1554,7 +1554,7 @@ def test_checkpoints_not_resumed_for_different_reasons_are_each_said_plainly(tmp
     is said once, as before."""
     from tiny_lens import tiny_config, write_tiny_lens
     from tinylens import filenames
-    from tinylens.fit import _warn_unresumed
+    from tinylens.fitting.resume import _warn_unresumed
     from tinylens.inference import search_of
     from tinylens.pipeline.run import _stage_fingerprint, _stage_parts
 
@@ -1599,7 +1599,7 @@ def test_the_checkpoint_warning_names_what_keeps_a_stages_state_from_being_taken
     hides, named pipeline.threads. The warning now names it, and how to take the state up; and a
     state of a fit with another prior says it is the priors that differ, not a list of guesses."""
     from tiny_lens import tiny_config, write_tiny_lens
-    from tinylens.fit import _warn_unresumed
+    from tinylens.fitting.resume import _warn_unresumed
 
     write_tiny_lens(tmp_path)
     problem = tinylens.load(tiny_config(), base_dir=tmp_path)
@@ -1630,7 +1630,7 @@ def test_a_stages_state_of_another_version_does_not_have_the_sampler_checkpoint_
     alone; the checkpoint is resumed where the box is the same, as the fit does."""
     from tiny_lens import tiny_config, write_tiny_lens
     from tinylens import filenames
-    from tinylens.fit import _warn_unresumed
+    from tinylens.fitting.resume import _warn_unresumed
     from tinylens.inference import resumed_checkpoints, search_of
     from tinylens.pipeline.run import resumed_sampling
 

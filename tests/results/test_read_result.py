@@ -416,12 +416,11 @@ def test_the_survey_and_fit_readers_of_result_json_take_a_nan_or_an_infinity_any
     each of them in turn, and the lens's row is still rebuilt (result_row), its budget stop still
     found (budget_stopped), its precision (fitted_precision), its earlier files (replaced_files) and
     whether the pipeline was switched (pipeline_switched) still told as for the file tinylens wrote."""
-    import importlib
-
+    from tinylens.fitting.replaced import replaced_files
+    from tinylens.fitting.resume import pipeline_switched
     from tinylens.survey import runner
     from tinylens.survey.provenance import fitted_precision
 
-    fit_module = importlib.import_module("tinylens.fit")  # tinylens.fit is the function
     _, out = fitted
     survey = tmp_path / "survey"
     folder = survey / runner.LENSES_DIR / out.name
@@ -436,8 +435,8 @@ def test_the_survey_and_fit_readers_of_result_json_take_a_nan_or_an_infinity_any
     def answers():
         row = runner.result_row(out.name, record)
         return (row is not None and row["lens_id"], runner.budget_stopped(rows, survey), fitted_precision([record]),
-                [p.name for p in fit_module.replaced_files(folder, written=[])],
-                fit_module.pipeline_switched(problem, folder))
+                [p.name for p in replaced_files(folder, written=[])],
+                pipeline_switched(problem, folder))
 
     record.write_text(json.dumps(written))
     expected = answers()

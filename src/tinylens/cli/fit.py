@@ -34,10 +34,10 @@ def is_point(result: Any) -> bool:
 
 def medians_table(result: Any, max_rows: int = 40) -> Table:
     """Posterior medians with their 68 % half-widths and intervals, rounded as the fit figure's
-    summary panel gives them (:func:`tinylens.fit._posterior_texts`: to two significant digits of
+    summary panel gives them (:func:`tinylens.fitting.summary._posterior_texts`: to two significant digits of
     the half-width; result.json and result_summary.csv keep every digit); an optimiser's best
     fit alone (its "interval" is the point itself, which read as a posterior of width zero), to
-    five significant digits in plain digits as the figure gives it (:func:`tinylens.fit._point_text`)."""
+    five significant digits in plain digits as the figure gives it (:func:`tinylens.fitting.summary._point_text`)."""
     from tinylens.fitting.summary import _point_text, _posterior_texts
 
     point = is_point(result)
@@ -64,7 +64,7 @@ def truth_table(result: Any, truth: dict[str, float], names: tuple[str, ...] | N
     """The fitted medians beside the true values of ``names`` (default: every free parameter
     with a true value), and the pull: (median - true) in units of the 68 % interval's half-width;
     an optimiser's best fit beside them alone. The medians and intervals are rounded as
-    :func:`medians_table` gives them (:func:`tinylens.fit._posterior_texts`), the pull computed
+    :func:`medians_table` gives them (:func:`tinylens.fitting.summary._posterior_texts`), the pull computed
     from every digit, and each true value shown as given (:func:`true_text`)."""
     from tinylens.fitting.summary import _places, _point_text, _posterior_texts
 

@@ -16,7 +16,7 @@ from tinylens.errors import counted
 
 def load_problem(config: Path):
     """``tinylens.load(config)`` with its warnings printed readably on stderr; the settings that the
-    config alone tells are checked before the data are (:func:`tinylens.fit.check_settings_first`)."""
+    config alone tells are checked before the data are (:func:`tinylens.fitting.checks.check_settings_first`)."""
     from tinylens.config.loader import read_config_first
     from tinylens.fitting.checks import check_settings_first
 
@@ -54,7 +54,7 @@ def pipeline_text(problem, no_pipeline: bool = False) -> str:
     """The stages ``tinylens fit`` runs, from the config's ``pipeline`` section and the model
     (README, "The automated pipeline"): stages 1-3, then the sampler in a box or the full priors;
     one plain run where the pipeline is off (by the config, or by ``no_pipeline``: ``tinylens fit
-    --no-pipeline``, ``problem`` then :func:`tinylens.fit.without_pipeline`'s) or an optimiser searches."""
+    --no-pipeline``, ``problem`` then :func:`tinylens.fitting.checks.without_pipeline`'s) or an optimiser searches."""
     from tinylens.inference import search_of
     from tinylens.pipeline.run import BOXED_SAMPLER_DEFAULTS
 

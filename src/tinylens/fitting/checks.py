@@ -64,7 +64,7 @@ def check_settings(problem: Any, folder: Path | None = None, config: str | Path 
 
 
 def check_settings_first(config_model: Any, config: str | Path | None = None) -> None:
-    """What :func:`check_settings` refuses that the loaded config ``config_model`` alone tells
+    """What :func:`~tinylens.fitting.checks.check_settings` refuses that the loaded config ``config_model`` alone tells
     (:func:`tinylens.inference.check_inference_first`: an unknown method, a sampler setting that
     does not exist, a value of the wrong kind), with its message, before JAX, the data and the
     sampler's library are loaded: a misspelt ``nlvie`` took 13-15 s to be said. With ``config``,
@@ -100,7 +100,7 @@ def check_inputs_kept(problem: Any, folder: Path, config: str | Path | None = No
     this user may not look into (it, or a folder on its way, may not be entered) is an
     OutputError naming it and what to check, not a bare PermissionError, as is one the system
     refuses to look at (a name too long for it), or where the hidden temporary name a file is
-    written under first would be too long for it (:func:`_check_temporaries_fit`). ``truth``: the
+    written under first would be too long for it (:func:`~tinylens.fitting.checks._check_temporaries_fit`). ``truth``: the
     ``--truth`` file, an input too where given."""
     try:
         _check_inputs_kept(problem, folder, config, truth)
@@ -117,7 +117,7 @@ def check_inputs_kept(problem: Any, folder: Path, config: str | Path | None = No
 
 def _check_inputs_kept(problem: Any, folder: Path, config: str | Path | None = None,
                        truth: str | Path | None = None) -> None:
-    """:func:`check_inputs_kept`, whose OSError (an output folder that may not be entered) it
+    """:func:`~tinylens.fitting.checks.check_inputs_kept`, whose OSError (an output folder that may not be entered) it
     leaves to it."""
     inputs = fit_inputs(problem, config, truth)
     keys = {name: f"output.{OUTPUT_SECTIONS[role]}.{role}" for role, name in file_names(problem.config).items()}
@@ -138,7 +138,7 @@ def _check_inputs_kept(problem: Any, folder: Path, config: str | Path | None = N
 
 def _check_no_folder_at_files(problem: Any, folder: Path, keys: Mapping[str, str]) -> None:
     """An :class:`~tinylens.errors.OutputError` where a file the fit writes into its output
-    ``folder`` (:func:`atomic_names`; its figures only where it may draw them, a corner plot a
+    ``folder`` (:func:`~tinylens.fitting.checks.atomic_names`; its figures only where it may draw them, a corner plot a
     sampler's only) is a folder there, which the system would refuse to replace (IsADirectoryError):
     found before the search, not when its table is written after it. ``keys``: the config key of each file name the config chose."""
     names, drawn = file_names(problem.config), figure_keys(problem)
@@ -170,7 +170,7 @@ def atomic_names(problem: Any) -> list[str]:
 
 def _check_temporaries_fit(problem: Any, folder: Path, keys: Mapping[str, str]) -> None:
     """An :class:`~tinylens.errors.OutputError` where the hidden temporary name that a file of the
-    fit (:func:`atomic_names`) is written under first is longer than the system allows in the
+    fit (:func:`~tinylens.fitting.checks.atomic_names`) is written under first is longer than the system allows in the
     output ``folder`` (ENAMETOOLONG: a path of :data:`~tinylens.paths.PATH_MAX` bytes or more, or,
     said so, a name the config chose that fits but whose temporary passes the disk's
     :data:`~tinylens.paths.NAME_MAX` bytes a name), though the files' own names fit: found before
@@ -205,7 +205,7 @@ def _check_temporaries_fit(problem: Any, folder: Path, keys: Mapping[str, str]) 
 
 def _temporary_too_long(folder: Path, name: str, temporary: Path, key: str | None, reason: str,
                         limit: int | None, said: bool) -> str:
-    """What :func:`_check_temporaries_fit` says of the hidden ``temporary`` name of the file
+    """What :func:`~tinylens.fitting.checks._check_temporaries_fit` says of the hidden ``temporary`` name of the file
     ``name`` (the config's ``key`` where it chose it) too long for the system (its ``reason``): a
     name too long, where the path fits (:data:`~tinylens.paths.PATH_MAX`) and the config chose it,
     or a path. ``limit``, ``said``: the longest name in bytes the temporary was held against and
@@ -227,7 +227,7 @@ def _check_history_kept(problem: Any, folder: Path, inputs: dict[str, Any]) -> N
     (``inference.settings.history_filename``, in the output ``folder`` unless absolute) is one of
     the fit's ``inputs`` (what each is -> its path), which dynesty would overwrite, or where its
     name, the name of a folder on its way, or its path (or a later sampling run's history's), is
-    too long for the system (:func:`_check_history_name_fits`)."""
+    too long for the system (:func:`~tinylens.fitting.checks._check_history_name_fits`)."""
     from tinylens.config.loader import key_as_written
     from tinylens.inference import search_of
 
@@ -246,7 +246,7 @@ def _check_history_kept(problem: Any, folder: Path, inputs: dict[str, Any]) -> N
 def history_over_input(history: Path, runs: int, inputs: Mapping[str, str | Path]) -> str | None:
     """What to say where dynesty's evaluation ``history`` of a fit's first sampling run, or that
     of one of its later ``runs`` (:func:`tinylens.filenames.run_name`), lands on one of the fit's
-    ``inputs`` (what each is -> its path), taken where it lands (:func:`landing`:
+    ``inputs`` (what each is -> its path), taken where it lands (:func:`~tinylens.fitting.checks.landing`:
     ``output/../image.fits`` is ``image.fits`` though ``output`` is not made yet); None where none does."""
     later = [Path(filenames.run_name(str(history), run)) for run in range(2, runs + 1)]
     for written in (history, *later):
@@ -330,12 +330,12 @@ def landing(path: str | Path) -> Path:
 
 
 def _input_at(target: Path, inputs: Mapping[str, str | Path]) -> tuple[str, str | Path] | None:
-    """The first of the fit's ``inputs`` (:func:`fit_inputs`: what -> path) that is the file
-    ``target`` (:func:`_same_file`), as (what, path); None where none is."""
+    """The first of the fit's ``inputs`` (:func:`~tinylens.fitting.checks.fit_inputs`: what -> path) that is the file
+    ``target`` (:func:`~tinylens.fitting.replaced._same_file`), as (what, path); None where none is."""
     return next(((what, path) for what, path in inputs.items() if _same_file(target, Path(path).expanduser())), None)
 
 
-#: Random draws from the prior that :func:`check_likelihood` tries after the prior median.
+#: Random draws from the prior that :func:`~tinylens.fitting.checks.check_likelihood` tries after the prior median.
 LIKELIHOOD_DRAWS = 64
 
 

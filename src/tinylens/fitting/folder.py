@@ -26,8 +26,8 @@ if TYPE_CHECKING:
 def output_dir(problem, output: str | Path | None = None, config: str | Path | None = None) -> Path:
     """``output`` (a relative one from the current folder, as any path a user types), else the
     config's ``output.path`` (default ``output``), a relative one from ``problem.base_dir`` (the
-    ``base_dir`` given to :func:`fit`, else the YAML's folder). An ``output.path`` holding an
-    environment variable is a ConfigValueError (:func:`check_output_path`; ``config``: the config
+    ``base_dir`` given to :func:`~tinylens.fit`, else the YAML's folder). An ``output.path`` holding an
+    environment variable is a ConfigValueError (:func:`~tinylens.fitting.folder.check_output_path`; ``config``: the config
     file's path, which the error names)."""
     from tinylens.config.loader import home_expanded, resolve_path
 
@@ -46,14 +46,14 @@ def output_path_text(config: Any) -> str:
 
 def refuse_if_folder_busy(read: tuple[Config, Path], output: str | Path | None, base_dir: str | Path | None) -> None:
     """The :class:`~tinylens.errors.OutputError` of a fit whose output folder another fit holds
-    (:func:`busy_text`, as :func:`~tinylens.locks.folder_lock` words it), from the config alone:
+    (:func:`~tinylens.fitting.folder.busy_text`, as :func:`~tinylens.locks.folder_lock` words it), from the config alone:
     ``read`` is what :func:`~tinylens.config.loader.read_config_first` returned (the config and its
-    default folder), ``output`` and ``base_dir`` as given to :func:`fit`; the folder is the one
-    :func:`output_dir` gives once the data are loaded. Reads only the lock file and the standard
+    default folder), ``output`` and ``base_dir`` as given to :func:`~tinylens.fit`; the folder is the one
+    :func:`~tinylens.fitting.folder.output_dir` gives once the data are loaded. Reads only the lock file and the standard
     library's modules, so the second of two fits on one folder is refused before JAX, astropy and
     nautilus are imported and the data read (seconds). An ``output.path`` holding a ``$`` or ``%``
-    (an environment variable, which :func:`check_output_path` refuses once the data are loaded) is
-    left to the check :func:`fit` makes there."""
+    (an environment variable, which :func:`~tinylens.fitting.folder.check_output_path` refuses once the data are loaded) is
+    left to the check :func:`~tinylens.fit` makes there."""
     from tinylens.config.loader import home_expanded, resolve_path
     from tinylens.locks import refuse_if_held
 
@@ -96,24 +96,24 @@ def check_output_path(text: str, folder: Path, config: str | Path | None = None)
                            "Or give the output folder with --output (tinylens.fit: output=).")
 
 
-#: What a :func:`fit`'s lock refusals tell its user to run again (``folder_lock``'s ``rerun``):
+#: What a :func:`~tinylens.fit`'s lock refusals tell its user to run again (``folder_lock``'s ``rerun``):
 #: :data:`~tinylens.errors.FIT_RERUN` for a plain call; a caller whose user ran something else (a
-#: survey's lens, :func:`tinylens.survey.runner.fit_lens`) sets its own with :func:`rerun_said`.
+#: survey's lens, :func:`tinylens.survey.runner.fit_lens`) sets its own with :func:`~tinylens.fitting.folder.rerun_said`.
 RERUN_TEXT: contextvars.ContextVar[str] = contextvars.ContextVar("tinylens_fit_rerun", default=FIT_RERUN)
 
 
-#: What a :func:`fit`'s refusal of an output folder another fit is writing (:func:`busy_text`)
+#: What a :func:`~tinylens.fit`'s refusal of an output folder another fit is writing (:func:`~tinylens.fitting.folder.busy_text`)
 #: tells its user to choose instead: :data:`~tinylens.errors.OUTPUT_FOLDER_CHOICE` for a plain call; a
-#: survey's lens, whose folder its user chose by the survey's ``--out``, sets its own with :func:`rerun_said`.
+#: survey's lens, whose folder its user chose by the survey's ``--out``, sets its own with :func:`~tinylens.fitting.folder.rerun_said`.
 FOLDER_CHOICE_TEXT: contextvars.ContextVar[str] = contextvars.ContextVar("tinylens_fit_folder_choice",
                                                                          default=OUTPUT_FOLDER_CHOICE)
 
 
 @contextlib.contextmanager
 def rerun_said(text: str, folder_choice: str | None = None) -> Iterator[None]:
-    """Within the block, a :func:`fit`'s lock refusals tell its user to run ``text`` again
-    (:data:`RERUN_TEXT`) and, where ``folder_choice`` is given, to choose another ``folder_choice``
-    for a folder another fit is writing (:data:`FOLDER_CHOICE_TEXT`); as before after it."""
+    """Within the block, a :func:`~tinylens.fit`'s lock refusals tell its user to run ``text`` again
+    (:data:`~tinylens.fitting.folder.RERUN_TEXT`) and, where ``folder_choice`` is given, to choose another ``folder_choice``
+    for a folder another fit is writing (:data:`~tinylens.fitting.folder.FOLDER_CHOICE_TEXT`); as before after it."""
     token = RERUN_TEXT.set(text)
     folder = FOLDER_CHOICE_TEXT.set(folder_choice) if folder_choice is not None else None
     try:
@@ -124,7 +124,7 @@ def rerun_said(text: str, folder_choice: str | None = None) -> Iterator[None]:
         RERUN_TEXT.reset(token)
 
 
-#: The start of :func:`warn_unlocked`'s message, as a ``warnings`` filter matches it (a survey,
+#: The start of :func:`~tinylens.fitting.folder.warn_unlocked`'s message, as a ``warnings`` filter matches it (a survey,
 #: which says so of its ``--out``, leaves it out of its lenses' rows).
 UNLOCKED_WARNING = r"The file system of the output folder .* does not support file locks"
 
@@ -149,8 +149,8 @@ def disk_full_reported(folder: Path, sampler: bool = True, resumed: bool = True,
     an OutputError naming the output ``folder`` and what is kept there: every file is written
     under a temporary name first, so none is left half-written and (``sampler``) the checkpoints
     written before are whole, for the fit run again to resume; an optimizer's fit
-    (``sampler`` false, :data:`OPTIMIZERS`) keeps none, and run again starts afresh, as does a
-    sampler's whose settings say ``resume: false`` (``resumed`` false: :func:`afresh_text`, its
+    (``sampler`` false, :data:`~tinylens.fitting.summary.OPTIMIZERS`) keeps none, and run again starts afresh, as does a
+    sampler's whose settings say ``resume: false`` (``resumed`` false: :func:`~tinylens.fitting.folder.afresh_text`, its
     settings named as ``section``, where the config gives them)."""
     try:
         yield
@@ -172,8 +172,8 @@ def disk_full_reported(folder: Path, sampler: bool = True, resumed: bool = True,
 
 
 def _kept_text(sampler: bool, resumed: bool, todo: str, section: str = "inference.settings") -> str:
-    """What :func:`disk_full_reported` says is kept, with what ``todo`` to go on: the checkpoints,
-    for a fit that resumes them, else why a fit run again starts afresh (:func:`afresh_text`)."""
+    """What :func:`~tinylens.fitting.folder.disk_full_reported` says is kept, with what ``todo`` to go on: the checkpoints,
+    for a fit that resumes them, else why a fit run again starts afresh (:func:`~tinylens.fitting.folder.afresh_text`)."""
     if sampler and resumed:
         return f"and the checkpoints written before are kept: {todo} to resume it."
     return f"and {afresh_text(sampler, section)}: {todo} (it starts afresh)."
@@ -192,7 +192,7 @@ def afresh_text(sampler: bool, section: str = "inference.settings") -> str:
 def busy_text(out: Path) -> str:
     """The error of a fit whose output folder ``out`` another fit is writing (its ``{holder}`` to
     be replaced by who, :func:`tinylens.locks.folder_lock`); the folder to choose instead is
-    :data:`FOLDER_CHOICE_TEXT`'s (a survey's lens: another ``--out``)."""
+    :data:`~tinylens.fitting.folder.FOLDER_CHOICE_TEXT`'s (a survey's lens: another ``--out``)."""
     return (f"Output folder {out} is being written by another tinylens fit{{holder}}; two fits in one folder "
             "would overwrite each other's checkpoint and results. Wait for it to finish, or choose another "
             f"{FOLDER_CHOICE_TEXT.get()}.")

@@ -105,7 +105,7 @@ def corner_names(names: list[str], choice) -> list[str]:
     return list(choice)
 
 
-#: The roles of :func:`file_names` that are figures.
+#: The roles of :func:`~tinylens.fitting.outputs.file_names` that are figures.
 FIGURE_KEYS = ("subplot", "results", "corner")
 
 
@@ -119,7 +119,7 @@ def rewritten_names(problem: Any) -> set[str]:
 
 
 def figure_keys(problem: Any, surely: bool = False) -> set[str]:
-    """The :data:`FIGURE_KEYS` of the figures a fit of ``problem`` may draw: none where
+    """The :data:`~tinylens.fitting.outputs.FIGURE_KEYS` of the figures a fit of ``problem`` may draw: none where
     ``output.draw_figures`` is ``none`` (``surely``: unless it is ``all``, as ``untrusted`` depends
     on the fit), the corner plot a sampler's only (an optimiser's single point has none)."""
     from tinylens.inference import search_of

@@ -55,7 +55,7 @@ def replaced_files(out: Path, written: Collection[str], inputs: Iterable[str | P
 
 
 def remove_replaced(out: Path, paths: Iterable[Path]) -> None:
-    """Delete ``paths``, the earlier fit's files in ``out`` (:func:`replaced_files`); those the
+    """Delete ``paths``, the earlier fit's files in ``out`` (:func:`~tinylens.fitting.replaced.replaced_files`); those the
     system refuses to delete (someone else's in a folder with the sticky bit) are left, with a
     DataWarning naming them: an earlier fit's leftovers must not stop the new fit."""
     from tinylens.errors import DataWarning
@@ -76,7 +76,7 @@ def _remove_rewritten(out: Path, path: Path) -> None:
     (someone else's in a folder with the sticky bit) it would refuse to replace too, after the
     search: an :class:`~tinylens.errors.OutputError` naming it now, before anything is sampled.
     Only a PermissionError is that refusal: another error (a disk that refuses every write,
-    :data:`~tinylens.errors.UNWRITABLE`, for :func:`disk_full_reported`; a network file system's
+    :data:`~tinylens.errors.UNWRITABLE`, for :func:`~tinylens.fitting.folder.disk_full_reported`; a network file system's
     EIO or ESTALE, which a retry may not meet) says nothing of the replacement, and is raised as it
     is where ``path`` is result.json, passed over for a table or figure (whose replacement is tried
     when the outputs are written)."""
@@ -93,7 +93,7 @@ def _remove_rewritten(out: Path, path: Path) -> None:
 
 
 def undeleted_text(out: Path, kept: Sequence[str]) -> str:
-    """What :func:`remove_replaced` says of the earlier fit's files in ``out`` that it cannot
+    """What :func:`~tinylens.fitting.replaced.remove_replaced` says of the earlier fit's files in ``out`` that it cannot
     delete (``kept``: each name with the system's reason), for one file or for several."""
     from tinylens.errors import counted, listed
 
@@ -115,15 +115,15 @@ def _same_file(a: Path, b: Path) -> bool:
 
 def _check_replaceable(out: Path, paths: Iterable[tuple[Path, str]]) -> None:
     """An :class:`~tinylens.errors.OutputError` before the search where any of ``paths``, files in
-    the output folder ``out``, each with when the fit replaces it (:data:`AFTER_WHEN`: a table, a
-    figure, result.json; :data:`UNRESUMED_WHEN`, :data:`AFRESH_WHEN`: a checkpoint), is one the system
-    would refuse to replace (:func:`_refused_replacement`). Every such file is named in the one
+    the output folder ``out``, each with when the fit replaces it (:data:`~tinylens.fitting.resume.AFTER_WHEN`: a table, a
+    figure, result.json; :data:`~tinylens.fitting.resume.UNRESUMED_WHEN`, :data:`~tinylens.fitting.resume.AFRESH_WHEN`: a checkpoint), is one the system
+    would refuse to replace (:func:`~tinylens.fitting.replaced._refused_replacement`). Every such file is named in the one
     error, with its owner, so that the user does not meet them one run at a time; one file is said
     as before. Any other file there is replaced as ever. A folder the user may not write is said
     before (:func:`tinylens.results.tables.ensure_writable`). The owners shown are trusted only where
     a file this process writes there shows as its own (:func:`~tinylens.results.tables.written_owner`):
     on a network file system that shows files as ``nobody`` or as a squashed id, no file is refused
-    here, and a refusal of the system's, if any, is said when the file is written (:func:`refused_reported`)."""
+    here, and a refusal of the system's, if any, is said when the file is written (:func:`~tinylens.fitting.replaced.refused_reported`)."""
     refused: dict[Path, tuple[str, int, str]] = {}
     for path, when in paths:
         found = _refused_replacement(out, path)
@@ -162,7 +162,7 @@ def _refused_replacement(out: Path, path: Path) -> tuple[str, int] | None:
     sticky bit (``chmod +t``, as /tmp and shared scratch folders are) that is not this user's
     either, where only the file's or the folder's owner (or root) may replace or delete it; a link
     too, which the fit replaces, not the file it points to (the sticky bit guards a folder's every
-    name). None for any other (one not there, a folder at the name: :func:`_check_no_folder_at_files`)."""
+    name). None for any other (one not there, a folder at the name: :func:`~tinylens.fitting.checks._check_no_folder_at_files`)."""
     import stat
 
     if not hasattr(os, "geteuid") or os.geteuid() == 0:
@@ -185,7 +185,7 @@ def refused_reported(out: Path, sampler: bool = True, resumed: bool = True,
     in a folder with the sticky bit, one marked immutable) as an :class:`~tinylens.errors.OutputError`
     naming it and saying what is kept: a sampler's checkpoint (``sampler``), which the fit run
     again resumes; an optimizer keeps none, and run again starts afresh, as does a sampler's whose
-    settings say ``resume: false`` (``resumed`` false: :func:`afresh_text`, its settings named
+    settings say ``resume: false`` (``resumed`` false: :func:`~tinylens.fitting.folder.afresh_text`, its settings named
     as ``section``)."""
     try:
         yield

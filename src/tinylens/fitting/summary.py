@@ -1,4 +1,4 @@
-"""A fit's result as it is told: the :class:`FitResult` and its printed lines, the numbers of its
+"""A fit's result as it is told: the :class:`~tinylens.fitting.summary.FitResult` and its printed lines, the numbers of its
 intervals written to two significant figures of their half-width (the repr, the model figure's
 summary panel, ``tinylens fit``'s table, the corner titles), and the warnings of a search that
 stopped before converging or whose posterior reaches its sampling box's edge.
@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # imported lazily: ``import tinylens`` stays light (FitResult
     from tinylens.inference import InferenceResult
 
 
-#: The array fields of :class:`FitResult` (not in ``result.json``).
+#: The array fields of :class:`~tinylens.fitting.summary.FitResult` (not in ``result.json``).
 ARRAY_FIELDS = ("samples", "weights", "log_likelihood")
 
 
@@ -37,7 +37,7 @@ class FitResult:
     ``max_likelihood``, ``max_log_likelihood``: the best sample, by parameter, and its log L.
     ``log_evidence``: log Z (a sampler's; None for an optimiser).
     ``n_likelihood_evals``: the likelihood calls of every run, the pipeline's stages included.
-    ``wall_time_s``: the search's seconds; ``total_time_s``: those of the whole :func:`fit` (as
+    ``wall_time_s``: the search's seconds; ``total_time_s``: those of the whole :func:`~tinylens.fit` (as
     ``result.json`` stores them, for :func:`~tinylens.read_result` too; None where none is stored:
     a ``result.json`` of an older tinylens, a FitResult made by hand).
     ``converged``: whether the search ended by its own criterion (not stopped by ``n_like_max`` or
@@ -51,7 +51,7 @@ class FitResult:
     ``info``: the sampler's and the pipeline's details (precision, checkpoint, ...).
     ``samples``, ``weights``, ``log_likelihood``: the posterior samples ``(N, n)``, their weights (sum 1)
     and log-likelihoods ``(N,)``. ``summary``: the pandas DataFrame of ``result_summary.csv``.
-    ``truth``: the true values given to :func:`fit` (None without).
+    ``truth``: the true values given to :func:`~tinylens.fit` (None without).
     """
 
     method: str
@@ -77,13 +77,13 @@ class FitResult:
     weights: np.ndarray = field(repr=False)
     log_likelihood: np.ndarray = field(repr=False)
     summary: pd.DataFrame = field(repr=False)
-    #: Seconds of the whole :func:`fit` call up to writing ``result.json`` (loading, checks,
+    #: Seconds of the whole :func:`~tinylens.fit` call up to writing ``result.json`` (loading, checks,
     #: compilation, search, derived quantities, tables, figures), plus the search time of the
     #: earlier runs a resumed fit continued (``info["earlier_time_s"]``), read back from ``result.json``
     #: by :func:`~tinylens.read_result`; ``None`` where none is stored (a ``result.json`` of an older
     #: tinylens, a FitResult made by hand).
     total_time_s: float | None = None
-    #: The true values given to :func:`fit` (of the free parameters), marked on the corner plot;
+    #: The true values given to :func:`~tinylens.fit` (of the free parameters), marked on the corner plot;
     #: not written to ``result.json``.
     truth: dict[str, float] | None = field(default=None, repr=False)
 
@@ -111,7 +111,7 @@ class FitResult:
 
     def __repr__(self) -> str:
         """A few lines (the whole content is thousands of characters: the config, the sampler's
-        details, every parameter's intervals): see :func:`result_lines`."""
+        details, every parameter's intervals): see :func:`~tinylens.fitting.summary.result_lines`."""
         return "\n".join(result_lines(self))
 
 
@@ -137,8 +137,8 @@ def _places(half_width: float) -> int | None:
 def _shown(value: float | None, places: int | None, half_width: float = np.nan) -> str:
     """``value`` with ``places`` decimals, ``none`` if not finite. A value under
     :data:`~tinylens.results.report.PLAIN_RANGE` (1e-6) where those places hold under two
-    significant figures of its ``half_width`` (one under about 1e-7, past :func:`_places`' 8, which
-    :func:`_half_width` writes to two significant figures) is written with an exponent to the
+    significant figures of its ``half_width`` (one under about 1e-7, past :func:`~tinylens.fitting.summary._places`' 8, which
+    :func:`~tinylens.fitting.summary._half_width` writes to two significant figures) is written with an exponent to the
     half-width's second figure: 1.235e-09 beside a half-width of 1.1e-11, not 0.00000000 (a larger
     one keeps the 8 places: 2.00000000 beside 4e-12); one below that figure's place (3e-12 beside
     5e-9, a median near zero) or exactly 0 as 0, as the other values beside it are written
@@ -171,7 +171,7 @@ def _unsigned_zero(text: str) -> str:
 
 def _holds_two_figures(half_width: float, places: int) -> bool:
     """Whether ``places`` decimals hold two significant figures of ``half_width`` (at least 10
-    units of their last place): they do, but at :func:`_places`' cap of 8, for one under ~1e-7."""
+    units of their last place): they do, but at :func:`~tinylens.fitting.summary._places`' cap of 8, for one under ~1e-7."""
     return round(half_width * 10.0**places) >= 10
 
 
@@ -239,11 +239,11 @@ def stopping_limit(result: Any) -> str | None:
 def unconverged_message(method: str, message: str | None = None, again: str = "Run the same command again",
                         limit: str | None = None) -> str:
     """The warning for a search that stopped before converging, naming the method's own limits
-    (``limit``: the one that stopped it, where known, :func:`stopping_limit`); for an optimizer,
+    (``limit``: the one that stopped it, where known, :func:`~tinylens.fitting.summary.stopping_limit`); for an optimizer,
     scipy's ``message`` (L-BFGS-B also stops unconverged on a failed line search, with its maxiter
     far from reached), and, where none is recorded, that it keeps no checkpoint to continue from.
-    ``again``: how to run the fit again (the command line's words; :func:`fit`'s own warning names
-    :func:`fit`), to continue a nested sampler."""
+    ``again``: how to run the fit again (the command line's words; :func:`~tinylens.fit`'s own warning names
+    :func:`~tinylens.fit`), to continue a nested sampler."""
     limits = limit or STOP_LIMITS.get(method, "n_like_max, timeout or maxiter")
     if method in OPTIMIZERS and message:
         return (f"the {method} search stopped before converging (scipy: {message}), so these results are "
@@ -264,7 +264,7 @@ def crowded_message(pipeline: dict[str, Any], again: str = "running the same com
     its limit stopped left it: such a box is not widened), or stage 3's theta_E floor (the one edge
     ``bounded: false`` keeps). Running the same command again samples the same region (the box,
     or the priors above the floor): the same answer. ``again``: how to run the fit again, as in
-    :func:`unconverged_message`."""
+    :func:`~tinylens.fitting.summary.unconverged_message`."""
     floor = float(((pipeline.get("stages") or {}).get("arc") or {}).get("theta_E_floor") or 0.0)
     box = pipeline.get("box") or {}
     edges = list(pipeline.get("crowded_edges") or [])
@@ -287,9 +287,9 @@ def crowded_message(pipeline: dict[str, Any], again: str = "running the same com
 
 def unconverged_warnings(result: Any, api: bool = False) -> list[str]:
     """Why a ``result`` that did not converge is preliminary, one text a cause: its posterior
-    reaches the sampling box's edge (:func:`crowded_message`), and its search stopped early
-    (:func:`unconverged_message`: where the sampler itself stopped short, or the edge is not the
-    cause). How to run the fit again in the command line's words, or (``api``) in :func:`fit`'s."""
+    reaches the sampling box's edge (:func:`~tinylens.fitting.summary.crowded_message`), and its search stopped early
+    (:func:`~tinylens.fitting.summary.unconverged_message`: where the sampler itself stopped short, or the edge is not the
+    cause). How to run the fit again in the command line's words, or (``api``) in :func:`~tinylens.fit`'s."""
     info = result.info if isinstance(getattr(result, "info", None), dict) else {}
     pipeline = info.get("pipeline") if isinstance(info.get("pipeline"), dict) else {}
     again = "tinylens.fit again with the same config and output folder"
@@ -304,13 +304,13 @@ def unconverged_warnings(result: Any, api: bool = False) -> list[str]:
 
 
 def unconverged_text(result: FitResult) -> str:
-    """What :func:`fit` warns (:class:`~tinylens.errors.ConvergenceWarning`) of a ``result`` that did
-    not converge: where it is, why and what to do (:func:`unconverged_warnings`)."""
+    """What :func:`~tinylens.fit` warns (:class:`~tinylens.errors.ConvergenceWarning`) of a ``result`` that did
+    not converge: where it is, why and what to do (:func:`~tinylens.fitting.summary.unconverged_warnings`)."""
     return f"The fit in {result.output_dir} did not converge: " + " ".join(unconverged_warnings(result, api=True))
 
 
 def result_lines(result: FitResult) -> list[str]:
-    """The printed :class:`FitResult`: its lens (data file), method, whether it converged, the
+    """The printed :class:`~tinylens.fitting.summary.FitResult`: its lens (data file), method, whether it converged, the
     evidence, the main Einstein radius with its 68 % and 99.7 % intervals, the trust verdict and
     flags, the output folder, and the attributes holding the rest."""
     dataset = result.config.get("dataset") if isinstance(result.config, dict) else None
@@ -371,10 +371,10 @@ def _half_width(err: float, places: int | None) -> str:
 def _posterior_texts(median: float | None, lo: float | None, hi: float | None) -> tuple[str, str | None, str]:
     """A posterior's ``median``, its 68 % half-width and its 68 % interval (``lo`` to ``hi``) as the
     figure's summary panel and ``tinylens fit``'s table give them: the median and the interval's
-    ends to two significant digits of the half-width (:func:`_places`), the half-width to as many
-    places (:func:`_half_width`); the half-width None where it is not a number (an open end: a
+    ends to two significant digits of the half-width (:func:`~tinylens.fitting.summary._places`), the half-width to as many
+    places (:func:`~tinylens.fitting.summary._half_width`); the half-width None where it is not a number (an open end: a
     magnitude where some draws have no flux), the median and ends then to four significant
-    figures in plain digits; past the 8 places of :func:`_places`, to significant figures (:func:`_shown`)."""
+    figures in plain digits; past the 8 places of :func:`~tinylens.fitting.summary._places`, to significant figures (:func:`~tinylens.fitting.summary._shown`)."""
     lo, hi = (np.nan if v is None else float(v) for v in (lo, hi))
     err = (hi - lo) / 2
     places = _places(err)

@@ -491,7 +491,7 @@ STAGES_SAVED: contextvars.ContextVar[bool] = contextvars.ContextVar("tinylens_st
 def undeletable_checkpoint_text(path: Path, exc: OSError, resume: bool = True) -> str:
     """The error of the checkpoint ``path`` that a sampler does not resume and must delete before
     it samples, where the system refuses (``exc``) for a reason that the checks before the search
-    (:func:`tinylens.fit._check_replaceable`) cannot see: a file marked immutable, a network file
+    (:func:`tinylens.fitting.replaced._check_replaceable`) cannot see: a file marked immutable, a network file
     system that maps this user to nobody. It names the file, says what is kept (the file itself,
     and the pipeline stages' results where the folder holds them, which a fit run again reuses
     only where its sampler's ``resume`` is true: ``resume: false`` does the stages again) and what to do."""

@@ -774,7 +774,7 @@ def _starts_at_once(threads: int) -> str:
 
 def state_not_taken_up(problem, settings, checkpoint_dir: str | Path) -> str:
     """Why a fit of ``problem`` with the pipeline ``settings`` does not take up the stages' state
-    in ``checkpoint_dir``, for the checkpoints' warning (:func:`tinylens.fit._warn_unresumed`):
+    in ``checkpoint_dir``, for the checkpoints' warning (:func:`tinylens.fitting.resume._warn_unresumed`):
     this fit's stopped in stages 1-3 with another ``pipeline.threads`` (:func:`other_threads`), or
     another fit's whose recorded parts (:func:`_stage_parts`) name what differs; "" where that
     cannot be told (a state written before it recorded its parts, or unreadable)."""

@@ -489,7 +489,7 @@ def plot_ranges(samples: np.ndarray, weights: np.ndarray, mass: float = 0.999) -
 
 def decimals(err: float) -> int | None:
     """Decimal places that show a value to two significant digits of its error ``err`` (0 to 8;
-    None for an error that is not a positive number): :func:`tinylens.fit._places`, the rule of
+    None for an error that is not a positive number): :func:`tinylens.fitting.summary._places`, the rule of
     the fit figure's summary panel, a result's repr and ``tinylens fit``'s table, so that they and
     the corner titles round a fit's numbers alike."""
     return _places(err)
@@ -508,8 +508,8 @@ def title_texts(stats: Mapping[str, Any]) -> tuple[str, str, str]:
     """A column's median and its errors below and above it (to its 16 and 84 % points) as its corner
     title writes them, from its :func:`~tinylens.results.tables.statistics`: with :func:`title_format`'s
     places, but a tiny median and errors whose places, capped at 8, would hold under two figures
-    of them as ``tinylens fit``'s table writes them (:func:`tinylens.fit._shown`,
-    :func:`tinylens.fit._half_width`): a median of 1.234567e-9 with errors near 1.1e-11 is
+    of them as ``tinylens fit``'s table writes them (:func:`tinylens.fitting.summary._shown`,
+    :func:`tinylens.fitting.summary._half_width`): a median of 1.234567e-9 with errors near 1.1e-11 is
     1.235e-09 -1.1e-11 +1.2e-11, not 0.00000000 -0.00000000 +0.00000000."""
     (lo, hi), mid = stats["interval_68"], stats["median"]
     smaller = min(mid - lo, hi - mid)
