@@ -150,7 +150,10 @@ def test_figure_draws_the_outlier_band_only_where_outliers_are_counted_and_says_
         assert top.get_ylabel().endswith(", model") and bottom.get_xlabel().endswith(", truth")
         assert bottom.get_ylabel() == "relative deviation [%]" and fig.axes[3].get_ylabel() == "deviation [deg]"
         shown = np.concatenate([line.get_ydata() for line in bottom.get_lines() if line.get_marker() == "o"])
-        assert np.sort(shown) == pytest.approx(np.sort(100 * joined["lens_mass.0.theta_E_dev"].to_numpy()))
+        percent = np.sort(100 * joined["lens_mass.0.theta_E_dev"].to_numpy())
+        # e, 50 % off against an NMAD of 3 %, lies past the deviation axis where outliers are counted
+        assert np.sort(shown) == pytest.approx(percent[:-1] if counted else percent)
+        assert bottom.get_title(loc="right") == ("1 lens past the axis: +50%" if counted else "")
 
 
 def _one_panel_with_outliers():
@@ -1175,7 +1178,7 @@ def test_the_legend_of_a_one_panel_comparison_figure_fits_in_the_figure():
     in one row ran off both sides of the image ('1:1' and 'outliers' cut off)."""
     fig, renderer, _, _ = _one_panel_with_outliers()
     legend, page = fig.legends[0].get_window_extent(renderer), fig.bbox
-    assert len(fig.legends[0].get_texts()) == 4
+    assert len(fig.legends[0].get_texts()) == 5  # with "outliers past the axis": both outliers lie past the deviation axis
     assert page.x0 <= legend.x0 and legend.x1 <= page.x1 and legend.y1 <= page.y1, (legend, page)
 
 
@@ -1837,3 +1840,49 @@ def test_a_parameter_beyond_the_papers_six_is_labelled_with_its_unit():
         kind = rp.quantity_for(name).kind
         assert deviation == ("relative deviation [%]" if kind == "relative" else
                              f"deviation [{unit}]" if unit else "deviation")
+
+
+@pytest.mark.parametrize("factor, past", [(1.6, True), (0.05, True), (1.15, False), (None, False)])
+def test_one_catastrophic_outlier_is_drawn_at_the_deviation_axiss_edge_not_made_to_squeeze_the_others(factor, past):
+    """report.png of 100 lenses fitted within an NMAD of 3 % and one at +60 % (a catastrophic failure):
+    matplotlib ran the deviation axis from -16 % to 64 %, the 99 others, within ±8 %, in its lowest
+    fifth and their spread a flat line. A deviation farther than DEVIATION_REACH bands (here 24 %) is
+    drawn as a triangle on the axis's edge pointing its way, the others and the ±4 NMAD band filling the
+    axis, and the panel says how many lie past it and where; one at +15 % (5 NMAD, still an outlier)
+    and a survey without outliers keep the axis that spans every deviation."""
+    rng = np.random.default_rng(3)
+    truths = rng.uniform(0.6, 1.8, 100)
+    models = truths * (1 + rng.normal(0, 0.03, 100))
+    if factor is not None:
+        models[7] = factor * truths[7]
+    ids = [f"lens_{i:05d}" for i in range(100)]
+    truth = pd.DataFrame({"lens_id": ids, "lens_mass.0.theta_E": truths})
+    catalog = pd.DataFrame({"lens_id": ids, "status": "ok", "lens_mass.0.theta_E_median": models,
+                            "lens_mass.0.theta_E_lo997": models - 0.02, "lens_mass.0.theta_E_hi997": models + 0.02})
+    q = [rp.quantity_for("lens_mass.0.theta_E")]
+    joined = rp.comparison_frame(catalog, truth, q)
+    stats = rp.stats_table(joined, q)
+    assert int(stats["n_outliers"].iloc[0]) == (0 if factor is None else 1)
+    fig = rp.comparison_figure(joined, q, stats)
+    bottom = fig.axes[1]
+    low, high = bottom.get_ylim()
+    percent = 100 * (models / truths - 1)
+    others = np.delete(percent, 7)
+    band = 4 * 100 * float(stats["nmad"].iloc[0])
+    assert low < others.min() and others.max() < high and low < -band and band < high  # every other lens, the band
+    dots = np.concatenate([line.get_ydata() for line in bottom.get_lines() if line.get_marker() == "o"])
+    triangles = [(line.get_marker(), *np.ravel(line.get_data())) for line in bottom.get_lines()
+                 if line.get_label() == "outliers past the axis"]
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    if past:
+        assert high - low < 3 * np.ptp(others), (low, high)  # the others fill a third of the axis or more
+        assert np.sort(dots) == pytest.approx(np.sort(others))
+        edge, shape = (high, "^") if factor > 1 else (low, "v")
+        assert triangles == [(shape, pytest.approx(truths[7]), pytest.approx(edge))]
+        said = f"{'+' if factor > 1 else ''}{100 * (factor - 1):.0f}%"
+        assert bottom.get_title(loc="right") == f"1 lens past the axis: {said}"
+        assert "outliers past the axis" in legend
+    else:
+        assert low < percent.min() and percent.max() < high  # every lens where it lies
+        assert np.sort(dots) == pytest.approx(np.sort(percent))
+        assert triangles == [] and bottom.get_title(loc="right") == "" and "outliers past the axis" not in legend
