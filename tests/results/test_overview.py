@@ -573,10 +573,12 @@ def test_the_legends_of_the_overview_cover_no_bar(kept):
         if ax.get_legend() is None:
             continue
         legends += 1
+        if ax is fig.axes[1]:  # the width panel's legend, of points: test_the_width_panel_says_which_marker_is_which_trust
+            continue
         box = ax.get_legend().get_window_extent(renderer)
         bars = [p.get_window_extent(renderer) for p in ax.patches if isinstance(p, Rectangle) and p.get_height() > 0]
         assert bars and not any(box.overlaps(bar) for bar in bars), ax.get_xlabel()
-    assert legends == 3
+    assert legends == 4
 
 
 @pytest.mark.parametrize("drop, said", [((), "has a width"), (("_lo68", "_hi68"), "no 68 % interval"),
@@ -1309,3 +1311,44 @@ def test_the_time_panel_of_a_survey_with_one_fit_of_days_still_shows_the_others_
     # a survey of 30 to 300 s keeps its plain linear axis
     plain = ov.overview_figure(_catalog(), quantity_for("lens_mass.0.theta_E"), ov.flag_table(_catalog()))
     assert plain.axes[3].get_xscale() == "linear"
+
+
+@pytest.mark.parametrize("trust", ["recorded", "one not recorded", "not recorded"])
+@pytest.mark.parametrize("zero_width", [False, True])
+def test_the_width_panel_says_which_marker_is_which_trust(trust, zero_width):
+    """overview.png's width panel drew untrusted lenses as red crosses and trusted ones as blue dots
+    with no legend saying so. It now has one above the panel, one entry per group with that group's
+    marker and colour, clear of every point and of the panel's 'zero-width ... not shown' line
+    (the legend's title); a catalogue that records no trust, one group, keeps its panel as it was."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    catalog = _catalog()
+    if trust == "one not recorded":
+        catalog.loc[catalog["lens_id"] == "d", "trusted"] = None
+    if trust == "not recorded":
+        catalog = catalog.drop(columns="trusted")
+    if zero_width:
+        catalog.loc[catalog["lens_id"] == "a", ["lens_mass.0.theta_E_lo68", "lens_mass.0.theta_E_hi68"]] = 1.0
+    fig = ov.overview_figure(catalog, quantity_for("lens_mass.0.theta_E"), ov.flag_table(catalog))
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    panel = fig.axes[1]
+    points = np.concatenate([c.get_offsets() for c in panel.collections])
+    assert len(points) == (5 if zero_width else 6)
+    said = "zero-width 68 % interval on 1 lens, not shown"
+    legend = panel.get_legend()
+    if trust == "not recorded":
+        assert legend is None and panel.get_title() == (said if zero_width else "")
+        return
+    expected = ["trusted", "untrusted", *(["trust not recorded"] if trust == "one not recorded" else [])]
+    assert [t.get_text() for t in legend.get_texts()] == expected
+    for handle, drawn in zip(legend.legend_handles, panel.collections):  # the marker and colour of its points
+        assert drawn.get_label() == handle.get_label()
+        assert np.allclose(handle.get_paths()[0].vertices, drawn.get_paths()[0].vertices)
+        assert np.allclose(handle.get_facecolor()[0], drawn.get_facecolor()[0])
+    box = legend.get_window_extent(renderer)
+    assert not any(box.contains(*p) for p in panel.transData.transform(points))
+    assert box.y0 >= panel.get_window_extent(renderer).y1 - 1  # above the panel: it covers no point
+    assert legend.get_title().get_text() == (said if zero_width else "") and panel.get_title() == ""
+    title = fig._suptitle.get_window_extent(renderer)
+    assert not box.overlaps(title) and box.x0 >= 0 and box.x1 <= fig.bbox.x1

@@ -529,8 +529,11 @@ def overview_figure(catalog: pd.DataFrame, q: Quantity, flags: pd.DataFrame):
         _say_empty(b, "no lens's 68 % interval has a width" if np.any(collapsed(half) & np.isfinite(median))
                    else "no 68 % interval in the catalogue\n"
                    f"(columns {q.name}_lo68, _hi68)")
-    if n_point:  # a width of 0 has no place on a log axis, nor is it a precision
-        b.set_title(collapsed_text(n_point) + ", not shown", fontsize=10)
+    not_shown = collapsed_text(n_point) + ", not shown" if n_point else None  # no place on a log axis, no precision
+    if trust is not None and b.collections:  # which marker is which: red crosses untrusted, blue dots trusted
+        _legend_above(b, title=not_shown)  # the title above the legend, not over it
+    elif not_shown:
+        b.set_title(not_shown, fontsize=10)
     b.set_xlabel(f"{q.label} (posterior median)")
     if np.isfinite(median).any():
         keep_within(b, q, median[np.isfinite(median)])
@@ -630,10 +633,11 @@ def plain_log_formatter(minor: bool = False):
     return Plain(labelOnlyBase=False, minor_thresholds=(1, 0.4)) if minor else Plain(labelOnlyBase=False)
 
 
-def _legend_above(ax: Any) -> None:
+def _legend_above(ax: Any, title: str | None = None) -> None:
     """``ax``'s legend in one row above it: inside, a histogram of a few lenses has bars up to its
-    top edge everywhere, and the legend covered some of them."""
-    ax.legend(frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2)
+    top edge everywhere, and the legend covered some of them. A ``title`` stands above it (the
+    panel's own title would lie over it)."""
+    ax.legend(frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, title=title, title_fontsize=10)
 
 
 def _say_empty(ax: Any, text: str) -> None:
