@@ -1028,3 +1028,45 @@ def test_corner_of_some_parameters_draws_with_a_truth_of_others_alone():
     with pytest.raises(tinylens.ConfigValueError) as info:
         corner_figure(names, samples, np.ones(400), {**truth, "lens_mass.1.gama1": 0.0})
     assert str(info.value).endswith("Did you mean 'lens_mass.1.gamma1' instead of 'lens_mass.1.gama1'?")
+
+
+@pytest.mark.parametrize("varied", [False, True])
+def test_pixels_of_no_noise_value_are_grey_and_counted_not_white_as_the_masks_used_pixels(tmp_path, varied):
+    """A noise map with NaN pixels is loaded with those pixels masked and their noise made +inf (the
+    data's NaN pixels are made 0 and masked: no NaN reaches the figure). dataset_subplot.png drew
+    those noise pixels in matplotlib's 'bad' colour, transparent on a white page, the white that the
+    mask panel beside it gives the pixels used, and its title said nothing. They are now grey in the
+    noise and S/N panels, and the noise panel's title counts them and says they are left out; a
+    dataset without such pixels keeps its titles."""
+    import warnings
+
+    from matplotlib.colors import to_rgba
+
+    from tiny_lens import tiny_data
+    from tinylens.results.plots import dataset_figure
+
+    data = tiny_data()
+    noise = np.array(data["noise"], dtype=float) * (np.linspace(1.0, 2.0, data["noise"].shape[1]) if varied else 1.0)
+    noise[20:23, 5:8] = np.nan
+    image = np.array(data["image"], dtype=float)
+    image[10:12, 10:12] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the loader's warnings of the masked pixels
+        dataset = tinylens.load(write_tiny_lens(tmp_path / "lens", data={**data, "image": image, "noise": noise})).dataset
+    assert np.isfinite(dataset.data).all() and not dataset.mask[20:23, 5:8].any()  # loaded as the fit sees it
+    fig = dataset_figure(dataset)
+    data_panel, noise_panel, snr_panel, _, mask_panel = fig.axes[:5]
+    used = mask_panel.images[0]
+    white = used.to_rgba(used.get_array())[dataset.mask][0]  # the mask's 'used' colour
+    assert tuple(white) == to_rgba("white")
+    im = noise_panel.images[0]
+    shown = im.to_rgba(np.ma.masked_invalid(im.get_array()))  # the colours matplotlib draws
+    assert np.argwhere(~np.isfinite(dataset.noise)).tolist() == [[y, x] for y in range(20, 23) for x in range(5, 8)]
+    for colour in shown[20:23, 5:8].reshape(-1, 4):
+        assert colour[3] == 1 and tuple(colour) != tuple(white)  # opaque (not the page's white), not the mask's white
+        assert tuple(colour) == to_rgba("0.6")
+    assert noise_panel.get_title().splitlines()[-1] == "9 pixels not finite (grey), left out of the fit"
+    assert np.all(np.ma.getdata(snr_panel.images[0].get_array())[20:23, 5:8] == 0)  # 0 / inf: no value without a colour
+    assert data_panel.get_title() == "Data (asinh stretch)" and snr_panel.get_title() == "Signal-to-noise"
+    clean = dataset_figure(tinylens.load(write_tiny_lens(tmp_path / "clean")).dataset)
+    assert "\n" not in clean.axes[1].get_title()

@@ -178,7 +178,7 @@ def show_uniform(fig: Figure, ax, image: np.ndarray, level: float, title: str, e
     """Draw ``image``, whose finite pixels all hold ``level``, as :func:`show_image` does, in one
     colour, with a colour bar of that colour ticked at ``level`` alone and ``title`` saying
     'uniform': matplotlib's own scale of ``level`` +- 10 % read as a map that varies."""
-    one = colors.ListedColormap([matplotlib.colormaps["viridis"](0.5)])
+    one = colors.ListedColormap([matplotlib.colormaps["viridis"](0.5)]).with_extremes(bad=NO_VALUE_COLOUR)
     pad = abs(level) * 0.1 or 1.0
     im = show_image(fig, ax, image, f"{title}: uniform, {level:.3g}", extent, cbar_label, cmap=one,
                     vmin=level - pad, vmax=level + pad)
@@ -196,26 +196,53 @@ def check_first_argument(function: str, value, wanted: type, hint: str) -> None:
         raise ConfigTypeError(f"{function} takes a {wanted.__name__}; got {type(value).__name__}. {hint}")
 
 
+#: Colour of a pixel of the data, noise or S/N panel that has no finite value (a noise map's NaN, 0 or
+#: bad-pixel value, which loading makes +inf, i.e. left out): matplotlib's default drew it white, the
+#: colour that the mask panel beside it gives the pixels used.
+NO_VALUE_COLOUR = "0.6"
+
+
+def with_no_value_colour(cmap) -> colors.Colormap:
+    """``cmap`` (a name or colour map) drawing values that are not finite in :data:`NO_VALUE_COLOUR`."""
+    return (matplotlib.colormaps[cmap] if isinstance(cmap, str) else cmap).with_extremes(bad=NO_VALUE_COLOUR)
+
+
+def no_value_text(image: np.ndarray, used: np.ndarray) -> str:
+    """A title's second line counting the pixels of ``image`` that are not finite (drawn in
+    :data:`NO_VALUE_COLOUR`), and saying whether the fit leaves them out (``used``: the mask);
+    ``""`` where there are none."""
+    bad = ~np.isfinite(np.asarray(image, dtype=float))
+    n = int(bad.sum())
+    if not n:
+        return ""
+    left_out = "left out of the fit" if not (bad & used).any() else f"{int((bad & ~used).sum())} left out of the fit"
+    return f"\n{n} pixel{'' if n == 1 else 's'} not finite (grey), {left_out}"
+
+
 def dataset_figure(dataset) -> Figure:
-    """Data, noise map, signal-to-noise, PSF and mask."""
+    """Data, noise map, signal-to-noise, PSF and mask; a pixel with no finite value (a bad noise
+    value, left out) grey in the first three, each titled with how many there are."""
     check_first_argument("dataset_figure", dataset, Dataset, "Pass problem.dataset.")
     d = dataset
     extent = image_extent(d.data.shape, d.pixel_scale)
     noise_level = float(np.median(d.noise[d.mask])) if d.mask.any() else float(np.median(d.noise))
     fig = NotebookFigure(figsize=(21, 3.9), layout="constrained")
     axes = fig.subplots(1, 5)
-    show_image(fig, axes[0], d.data, "Data (asinh stretch)", extent, "data units / pixel",
-               cmap=IMAGE_CMAP, norm=asinh_norm(d.data, noise_level, d.mask))
+    show_image(fig, axes[0], d.data, "Data (asinh stretch)" + no_value_text(d.data, d.mask), extent,
+               "data units / pixel", cmap=with_no_value_colour(IMAGE_CMAP), norm=asinh_norm(d.data, noise_level, d.mask))
     _mask_outline(axes[0], d.mask, extent)
     level = uniform_value(np.asarray(d.noise))
+    noise_title = r"Noise map ($1\sigma$)"
     if level is None:
         vmin, vmax = noise_limits(d.noise, d.mask)
-        show_image(fig, axes[1], d.noise, r"Noise map ($1\sigma$)", extent, "data units / pixel", cmap="viridis",
-                   vmin=vmin, vmax=vmax)
-    else:
-        show_uniform(fig, axes[1], d.noise, level, r"Noise map ($1\sigma$)", extent, "data units / pixel")
+        show_image(fig, axes[1], d.noise, noise_title + no_value_text(d.noise, d.mask), extent, "data units / pixel",
+                   cmap=with_no_value_colour("viridis"), vmin=vmin, vmax=vmax)
+    else:  # the count after 'uniform, 0.05', which show_uniform adds to the first line
+        show_uniform(fig, axes[1], d.noise, level, noise_title, extent, "data units / pixel")
+        axes[1].set_title(axes[1].get_title() + no_value_text(d.noise, d.mask), fontsize=11)
     snr = d.data / d.noise
-    show_image(fig, axes[2], snr, "Signal-to-noise", extent, "S/N", cmap="viridis",
+    show_image(fig, axes[2], snr, "Signal-to-noise" + no_value_text(snr, d.mask), extent, "S/N",
+               cmap=with_no_value_colour("viridis"),
                norm=colors.AsinhNorm(linear_width=3.0, vmin=-3.0, vmax=snr_limit(snr, d.mask)))
     psf = np.asarray(d.psf, dtype=float)
     peak = float(psf.max())
