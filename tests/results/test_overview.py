@@ -1352,3 +1352,29 @@ def test_the_width_panel_says_which_marker_is_which_trust(trust, zero_width):
     assert legend.get_title().get_text() == (said if zero_width else "") and panel.get_title() == ""
     title = fig._suptitle.get_window_extent(renderer)
     assert not box.overlaps(title) and box.x0 >= 0 and box.x1 <= fig.bbox.x1
+
+
+@pytest.mark.parametrize("case", ["no 68 % columns", "untrusted of zero width"])
+def test_the_width_panels_legend_names_only_the_groups_it_draws(case):
+    """The width panel's legend (trusted, untrusted, trust not recorded) listed every group of the
+    catalogue, one whose lenses have no width drawn too: the untrusted lenses' 68 % intervals of zero
+    width (not shown) still had an 'untrusted' cross in the legend, and a catalogue without 68 %
+    columns had 'trusted' and 'untrusted' above a panel that says it has no interval at all."""
+    catalog = _catalog()
+    if case == "no 68 % columns":
+        catalog = catalog.drop(columns=["lens_mass.0.theta_E_lo68", "lens_mass.0.theta_E_hi68"])
+    else:
+        untrusted = catalog["lens_id"].isin(["c", "e"])
+        for column in ("median", "lo68", "hi68"):
+            catalog.loc[untrusted, f"lens_mass.0.theta_E_{column}"] = 1.0
+    fig = ov.overview_figure(catalog, quantity_for("lens_mass.0.theta_E"), ov.flag_table(catalog))
+    panel = fig.axes[1]
+    drawn = [c.get_label() for c in panel.collections if len(c.get_offsets())]
+    legend = panel.get_legend()
+    if case == "no 68 % columns":
+        assert drawn == [] and legend is None
+        assert any("no 68 % interval" in t.get_text() for t in panel.texts)
+    else:
+        assert drawn == ["trusted"]
+        assert [t.get_text() for t in legend.get_texts()] == ["trusted"]
+        assert legend.get_title().get_text() == "zero-width 68 % interval on 2 lenses, not shown"

@@ -515,6 +515,8 @@ def overview_figure(catalog: pd.DataFrame, q: Quantity, flags: pd.DataFrame):
         _say_empty(a, no_median_text(ok, q))
     for m, label, colour in groups:
         keep = m & np.isfinite(half) & (half > 0)
+        if not keep.any():  # a group with no width drawn has no marker here, nor a legend entry
+            continue
         b.scatter(median[keep], half[keep], s=12, color=colour, label=label, marker="x" if label == "untrusted" else "o")
     n_point = int((collapsed(half) & np.isfinite(median) & ~held_fixed(ok, q)).sum())
     shown = half[np.isfinite(median) & np.isfinite(half) & (half > 0)]
