@@ -1886,3 +1886,34 @@ def test_one_catastrophic_outlier_is_drawn_at_the_deviation_axiss_edge_not_made_
         assert low < percent.min() and percent.max() < high  # every lens where it lies
         assert np.sort(dots) == pytest.approx(np.sort(percent))
         assert triangles == [] and bottom.get_title(loc="right") == "" and "outliers past the axis" not in legend
+
+
+@pytest.mark.parametrize("panels", [2, 3])
+def test_the_legend_of_every_entry_fits_a_figure_of_two_or_three_panels(panels):
+    """A comparison figure whose panels hold all six legend entries (an interval cut at the axis and
+    an outlier past the deviation axis among them): two panels put the six in one row 9.1 in wide on
+    a page of 8.4 in, '1:1' and 'outliers past the axis' cut off at its sides; two panels now set
+    more than five entries in two rows, three keep one row."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    rng = np.random.default_rng(2)
+    ids = [f"lens_{i:03d}" for i in range(60)]
+    names = ["lens_mass.0.theta_E", "lens_mass.0.q", "lens_mass.0.e1"][:panels]
+    truth, catalog = {"lens_id": ids}, {"lens_id": ids, "status": "ok"}
+    for name in names:
+        true = rng.uniform(0.6, 0.9, 60)
+        model = true * (1 + rng.normal(0, 0.02, 60))
+        model[3] = 1.8 * true[3]  # an outlier far past the deviation axis
+        lo, hi = model - 0.01, model + 0.01
+        hi[5], lo[6] = model[5] + 20, model[6] - 20  # intervals cut at the axis
+        truth[name] = true
+        catalog.update({f"{name}_median": model, f"{name}_lo997": lo, f"{name}_hi997": hi})
+    qs = [rp.quantity_for(name) for name in names]
+    joined = rp.comparison_frame(pd.DataFrame(catalog), pd.DataFrame(truth), qs)
+    fig = rp.comparison_figure(joined, qs, rp.stats_table(joined, qs))
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    legend, page = fig.legends[0].get_window_extent(renderer), fig.bbox
+    texts = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert len(texts) == 6 and {"outliers past the axis", "interval past the axis", "1:1"} <= set(texts)
+    assert page.x0 <= legend.x0 and legend.x1 <= page.x1 and legend.y1 <= page.y1, (legend, page)

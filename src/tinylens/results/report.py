@@ -424,9 +424,16 @@ def comparison_figure(joined: pd.DataFrame, quantities: Sequence[Quantity], stat
         bottom = fig.add_subplot(grid[2 * r + 1, c], sharex=top)
         _panel(top, bottom, joined, q, by_name.loc[q.name], truth_label, model_label, k)
     shown = {name: handle for ax in fig.axes for handle, name in zip(*ax.get_legend_handles_labels())}
+    # one panel is too narrow for a row of four, two for a row of six (all of them: 9.1 in of 8.4)
+    per_row = 2 if ncols == 1 else len(shown) if ncols > 2 or len(shown) <= LEGEND_ROW_OF_TWO else -(-len(shown) // 2)
     fig.legend(list(shown.values()), list(shown), loc="outside upper center", frameon=False, fontsize=9,
-               ncols=len(shown) if ncols > 1 else 2)  # one panel is too narrow for a row of four
+               ncols=per_row)
     return fig
+
+
+#: The most entries the legend of a two-panel comparison figure puts in one row (5 fill 7.2 in of its
+#: 8.4); more are set in two rows.
+LEGEND_ROW_OF_TWO = 5
 
 
 def _panel(top, bottom, joined: pd.DataFrame, q: Quantity, stat: pd.Series, t_label: str, m_label: str, k: float) -> None:
