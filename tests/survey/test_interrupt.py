@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from tinylens import interrupts
 from tinylens.cli.main import app
 from tinylens.survey import runner
+from tinylens.survey import discovery
 
 RESULT = {"median": {"lens_mass.0.theta_E": 1.0}, "interval_68": {"lens_mass.0.theta_E": [0.9, 1.1]},
           "interval_997": {"lens_mass.0.theta_E": [0.8, 1.2]}}
@@ -238,7 +239,7 @@ def test_a_lens_left_with_only_its_checkpoints_fingerprint_starts_again_as_its_f
 
     plan = runner.survey_plan(mock_survey["lenses"], mock_survey["template"], out, check=False)
     assert "lens_a" in plan["to_fit"]["new"] and plan["to_fit"]["resume"] == ["lens_b"], plan["to_fit"]
-    found, template = runner.find_lenses(mock_survey["lenses"]), runner.load_template(mock_survey["template"])
+    found, template = discovery.find_lenses(mock_survey["lenses"]), runner.load_template(mock_survey["template"])
     assert runner.resuming_lenses(found, {}, (), out, template) == ["lens_b"]  # the start line's count
 
     monkeypatch.setattr(runner, "check_template", _ctrl_c)
@@ -640,7 +641,7 @@ def test_a_checkpoint_written_for_another_template_is_not_counted_as_resuming(tm
 
     out = tmp_path / "out"
     first = runner.load_template(mock_survey["template"])
-    lens = next(found for found in runner.find_lenses(mock_survey["lenses"]) if found.lens_id == "lens_c")
+    lens = next(found for found in discovery.find_lenses(mock_survey["lenses"]) if found.lens_id == "lens_c")
     checkpoint = filenames.CHECKPOINTS["nautilus"]
 
     def stopped_fit(config, output, **kwargs):  # written as a sampler does, then a Ctrl-C
@@ -667,7 +668,7 @@ def test_a_checkpoint_written_for_another_template_is_not_counted_as_resuming(tm
     assert same["to_fit"]["resume"] == ["lens_c"] and same["to_fit"]["other_checkpoint"] == [], same["to_fit"]
     other = runner.survey_plan(mock_survey["lenses"], second, out, check=False)
     assert other["to_fit"]["resume"] == [] and other["to_fit"]["other_checkpoint"] == ["lens_c"], other["to_fit"]
-    found = runner.find_lenses(mock_survey["lenses"])
+    found = discovery.find_lenses(mock_survey["lenses"])
     assert runner.resuming_lenses(found, {}, (), out, runner.load_template(second)) == []  # the start line's count
     assert runner.resuming_lenses(found, {}, (), out, first) == ["lens_c"]
 
@@ -703,7 +704,7 @@ def test_ctrl_c_while_the_last_catalogue_is_written_does_not_say_the_workers_go_
     monkeypatch.setattr(runner, "fit_lens", echo_truth_path)
     monkeypatch.setattr(runner, "check_template", lambda *args, **kwargs: None)
     write = runner.write_catalog
-    found = runner.find_lenses(mock_survey["lenses"])
+    found = discovery.find_lenses(mock_survey["lenses"])
 
     def stopped_when_all_are_in(rows, out):
         if len(rows) == len(found):  # every lens's row in: the last write
@@ -746,7 +747,7 @@ def test_ctrl_c_with_tasks_still_queued_does_not_say_the_workers_go_on_fitting(t
     started since the survey sent it (a line more in its .attempts, as runner.fit_lens notes it):
     queued ones, and a lens resumed with earlier fits' lines, do not; a done one never does."""
     out = tmp_path / "out"
-    lenses = {name: runner.Lens(name, tmp_path / "lenses" / name) for name in ("lens_a", "lens_b")}
+    lenses = {name: discovery.Lens(name, tmp_path / "lenses" / name) for name in ("lens_a", "lens_b")}
     for lens in lenses.values():
         lens.output(out).mkdir(parents=True)
     runner.note_attempt(lenses["lens_b"].output(out))  # an earlier survey's fit of lens_b, interrupted
@@ -775,7 +776,7 @@ def test_ctrl_c_while_a_task_waits_for_a_lens_lock_says_it_fits_the_lens_once_it
     from tinylens.locks import folder_lock
 
     out = tmp_path / "out"
-    lenses = {name: runner.Lens(name, tmp_path / "lenses" / name) for name in ("lens_a", "lens_b")}
+    lenses = {name: discovery.Lens(name, tmp_path / "lenses" / name) for name in ("lens_a", "lens_b")}
     for lens in lenses.values():
         lens.output(out).mkdir(parents=True)
     started = {name: 0 for name in lenses}
@@ -812,7 +813,7 @@ def test_ctrl_c_names_a_lens_whose_ok_row_lost_its_result_as_starting_again(tmp_
         runner.write_row(lenses / lens_id, {**runner.failed_row(lens_id, ""), "status": "ok", "reason": ""})
     (lenses / "lens_b" / filenames.RESULT).write_text(json.dumps({**RESULT, "output_dir": str(lenses / "lens_b")}))
     rows = {lens_id: runner.read_row(lenses / lens_id / filenames.ROW, lens_id) for lens_id in ("lens_a", "lens_b")}
-    found = [runner.Lens(lens_id, tmp_path / "in" / lens_id) for lens_id in ("lens_a", "lens_b")]
+    found = [discovery.Lens(lens_id, tmp_path / "in" / lens_id) for lens_id in ("lens_a", "lens_b")]
     assert [lens.lens_id for lens in runner.plan(found, rows, tmp_path)] == ["lens_a"]  # the rerun's
     text = " ".join(survey_hint(tmp_path, "cmd").split())
     assert "lens_a had written none yet and starts again from the beginning), run: cmd" in text, text
@@ -835,7 +836,7 @@ def test_ctrl_c_does_not_count_a_lens_whose_ok_row_lost_its_result_as_finished(t
     rows = {lens_id: runner.read_row(lenses / lens_id / filenames.ROW, lens_id) for lens_id in ("lens_a", "lens_b")}
     runner.write_catalog(rows, tmp_path)  # the earlier run's, both ok
     assert sorted(pd.read_parquet(tmp_path / runner.CATALOG_PARQUET)["status"]) == ["ok", "ok"]
-    found = [runner.Lens(lens_id, tmp_path / "in" / lens_id) for lens_id in ("lens_a", "lens_b")]
+    found = [discovery.Lens(lens_id, tmp_path / "in" / lens_id) for lens_id in ("lens_a", "lens_b")]
     refitted = [lens.lens_id for lens in runner.plan(found, rows, tmp_path)]
     assert refitted == ["lens_a"]  # the rerun's
     text = " ".join(survey_hint(tmp_path, "cmd").split())
@@ -869,7 +870,7 @@ def test_a_checkpoint_left_by_a_fit_of_another_template_is_its_writers_though_a_
     second_path = tmp_path / "wider.yaml"
     second_path.write_text(yaml.safe_dump(wider, sort_keys=False))
     second = runner.load_template(second_path)
-    lens = next(found for found in runner.find_lenses(mock_survey["lenses"]) if found.lens_id == "lens_c")
+    lens = next(found for found in discovery.find_lenses(mock_survey["lenses"]) if found.lens_id == "lens_c")
     path = lens.output(out) / filenames.CHECKPOINTS["nautilus"]
 
     def sampled_then_stopped(config, output, **kwargs):  # the sampler's runner prepares its checkpoint, writes it
@@ -892,7 +893,7 @@ def test_a_checkpoint_left_by_a_fit_of_another_template_is_its_writers_though_a_
     assert plan["resume"] == [] and plan["other_checkpoint"] == ["lens_c"], plan
     plan = runner.survey_plan(mock_survey["lenses"], mock_survey["template"], out, check=False)["to_fit"]
     assert plan["resume"] == ["lens_c"] and plan["other_checkpoint"] == [], plan
-    found = runner.find_lenses(mock_survey["lenses"])
+    found = discovery.find_lenses(mock_survey["lenses"])
     assert runner.resuming_lenses(found, {}, (), out, second) == []  # the start line's count
     assert runner.resuming_lenses(found, {}, (), out, first) == ["lens_c"]
 
@@ -1008,7 +1009,7 @@ def test_ctrl_c_does_not_count_a_lens_whose_folder_is_gone_as_finished(tmp_path)
     runner.write_catalog(runner.read_rows(tmp_path), tmp_path)  # the earlier run's, both ok
     assert sorted(pd.read_parquet(tmp_path / runner.CATALOG_PARQUET)["status"]) == ["ok", "ok"]
     shutil.rmtree(lenses / "lens_a")
-    found = [runner.Lens(lens_id, tmp_path / "in" / lens_id) for lens_id in ("lens_a", "lens_b")]
+    found = [discovery.Lens(lens_id, tmp_path / "in" / lens_id) for lens_id in ("lens_a", "lens_b")]
     refitted = [lens.lens_id for lens in runner.plan(found, runner.read_rows(tmp_path), tmp_path)]
     assert refitted == ["lens_a"]  # the rerun's
     text = " ".join(survey_hint(tmp_path, "cmd").split())

@@ -18,6 +18,7 @@ from tinylens.cli.main import app
 from tinylens.data.fits_io import write_fits_image
 from tinylens.errors import ConfigError, ConfigTypeError, ConfigValueError, DataError
 from tinylens.survey import runner
+from tinylens.survey import discovery
 from survey_mocks import SHAPE, template_config, write_lens
 
 
@@ -49,7 +50,7 @@ def _lenses(root: Path) -> dict[str, str]:
     return faults
 
 
-def _load_error(template: dict, lens: runner.Lens, out: Path) -> str:
+def _load_error(template: dict, lens: discovery.Lens, out: Path) -> str:
     """The DataError that loading ``lens``'s config for its fit raises (``""``: none)."""
     try:
         tinylens.load(runner.lens_config(template, lens, out))
@@ -71,7 +72,7 @@ def test_a_dry_run_names_every_lens_whose_files_its_fit_would_refuse_as_the_fit_
     plan = runner.survey_plan(tmp_path / "lenses", template, out, check=False)
     assert sorted(plan["refused"]) == sorted(name for name, fault in faults.items() if fault)
     config = runner.load_template(template)
-    for lens in runner.find_lenses(tmp_path / "lenses"):
+    for lens in discovery.find_lenses(tmp_path / "lenses"):
         assert plan["refused"].get(lens.lens_id, "") == _load_error(config, lens, out), lens.lens_id
     assert str(tmp_path / "lenses" / "lens_02" / "noise.fits") in plan["refused"]["lens_02"]
     assert not out.exists()
@@ -224,7 +225,7 @@ def test_the_lenses_a_template_is_checked_with_are_header_checked_only_as_far_as
     """The check's choice reads the headers lens by lens and stops at ``tries`` lenses that pass,
     so a healthy survey of thousands pays for a few header checks; where fewer pass, the first
     refused lenses fill up the tries, as before."""
-    lenses = [runner.Lens(f"lens_{i:03d}", Path(f"/nowhere/lens_{i:03d}")) for i in range(500)]
+    lenses = [discovery.Lens(f"lens_{i:03d}", Path(f"/nowhere/lens_{i:03d}")) for i in range(500)]
     bad: set[str] = set()
     read: list[str] = []
 
@@ -361,7 +362,7 @@ def test_a_dry_run_refuses_an_image_whose_header_makes_its_pixels_unreadable_as_
     template.write_text(yaml.safe_dump(template_config()))
     out = tmp_path / "out"
     plan = runner.survey_plan(tmp_path / "lenses", template, out, check=False)
-    fit_says = _load_error(runner.load_template(template), runner.find_lenses(tmp_path / "lenses")[1], out)
+    fit_says = _load_error(runner.load_template(template), discovery.find_lenses(tmp_path / "lenses")[1], out)
     assert fit_says and f"{image}: its image's header gives {shown}" in fit_says
     assert plan["refused"] == {"lens_1": fit_says}
 
@@ -374,7 +375,7 @@ def test_where_every_lens_is_refused_the_lenses_a_template_is_checked_with_are_l
     for a survey of ten thousand. It now looks among the first TEMPLATE_LENS_SEARCH lenses only
     (0.4-0.45 s there), then takes the first refused, as before; a lens that passes among them is
     still found, and refusals already known (the dry run's, read for every lens) are used whole."""
-    lenses = [runner.Lens(f"lens_{i:04d}", Path(f"/nowhere/lens_{i:04d}")) for i in range(2000)]
+    lenses = [discovery.Lens(f"lens_{i:04d}", Path(f"/nowhere/lens_{i:04d}")) for i in range(2000)]
     good: set[str] = set()
     read: list[str] = []
 
@@ -454,7 +455,7 @@ def test_a_template_mask_fitting_no_lens_that_uses_it_is_refused_though_a_lens_w
     with its own mask checked first."""
     lenses, template, out, mask = big_mask_survey(tmp_path)  # lens_own's mask.fits, of its image's shape: it works
     # the truth, from the files: the lenses without a mask of their own have images of another shape than the mask
-    assert set(runner.refused_files(runner.find_lenses(lenses), runner.load_template(template))) == {"lens_a", "lens_b"}
+    assert set(runner.refused_files(discovery.find_lenses(lenses), runner.load_template(template))) == {"lens_a", "lens_b"}
 
     with pytest.raises(runner.ConfigError) as raised:
         runner.survey_plan(lenses, template, out)
@@ -487,7 +488,7 @@ def test_a_template_mask_that_cannot_be_read_is_refused_at_once_naming_the_file(
     (lenses / "lens_own" / "noise.fits").unlink()  # broken alike: no lens loads, none compiles a likelihood here
     config = runner.load_template(template)
     # the truth: each lens without a mask.fits of its own is refused by its fit on the template's mask, naming it
-    for lens in runner.find_lenses(lenses):
+    for lens in discovery.find_lenses(lenses):
         if lens.lens_id != "lens_own":
             assert "dataset.mask_path" in _load_error(config, lens, out) and str(mask) in _load_error(config, lens, out)
 
@@ -528,7 +529,7 @@ def test_a_template_circle_or_annulus_that_leaves_no_pixel_of_any_image_is_refus
     template.write_text(yaml.safe_dump(config, sort_keys=False))
     out = tmp_path / "out"
     # the truth: each lens's fit refuses its image, for the pixels dataset.mask leaves
-    for lens in runner.find_lenses(lenses):
+    for lens in discovery.find_lenses(lenses):
         assert "dataset.mask alone" in _load_error(runner.load_template(template), lens, out)
 
     with mock.patch.object(runner, "dask_client", side_effect=AssertionError("the survey started")):
@@ -567,7 +568,7 @@ def test_a_template_checked_with_no_lens_is_refused_as_the_templates_not_in_a_ba
         config["dataset"]["mask"] = {"type": "circle", "r_max": 1.0}
     template = tmp_path / "template.yaml"
     template.write_text(yaml.safe_dump(config, sort_keys=False))
-    loaded, found, out = runner.load_template(template), runner.find_lenses(lenses), tmp_path / "out"
+    loaded, found, out = runner.load_template(template), discovery.find_lenses(lenses), tmp_path / "out"
     # the truth: the template as a lens tried reads it is refused as the template's, naming the key
     with pytest.raises(runner.ConfigError) as tried:
         runner.check_template(loaded, found, out, name="template T")
@@ -595,7 +596,7 @@ def test_a_templates_wrong_value_keeps_the_class_its_config_raises(tmp_path, val
     config["dataset"]["pixel_scale"] = value
     template = tmp_path / "template.yaml"
     template.write_text(yaml.safe_dump(config, sort_keys=False))
-    loaded, found, out = runner.load_template(template), runner.find_lenses(lenses), tmp_path / "out"
+    loaded, found, out = runner.load_template(template), discovery.find_lenses(lenses), tmp_path / "out"
     with pytest.raises(ConfigError) as direct:  # the truth: the class a lens's own config raises
         tinylens.load(runner.lens_config(loaded, found[0], out))
     assert type(direct.value) is kind
@@ -632,7 +633,7 @@ def test_a_template_refused_where_no_lens_loaded_says_so_not_that_a_lens_checked
     wrong with lens_0's files. It now says that no lens's data were read and names the lenses
     tried, each of which has broken data."""
     lenses, template = _lenses_without_noise_and_a_template_of_nlive_minus_5(tmp_path)
-    loaded, found, out = runner.load_template(template), runner.find_lenses(lenses), tmp_path / "out"
+    loaded, found, out = runner.load_template(template), discovery.find_lenses(lenses), tmp_path / "out"
     # the truth: none of the three loads, each for its data
     broken: dict[str, str] = {}
     good = template_config()
@@ -671,7 +672,7 @@ def test_a_template_prior_warning_is_said_once_naming_the_template_where_no_lens
     broken: dict[str, str] = {}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        checked = runner.check_template(runner.load_template(template), runner.find_lenses(lenses), tmp_path / "out",
+        checked = runner.check_template(runner.load_template(template), discovery.find_lenses(lenses), tmp_path / "out",
                                         name="template T", broken=broken)
     assert checked is None and sorted(broken) == ["lens_0", "lens_1"]  # no lens loaded
     said = [str(w.message) for w in caught if issubclass(w.category, ConfigWarning) and "of the prior" in str(w.message)]
@@ -692,7 +693,7 @@ def test_a_template_checked_with_no_lens_loaded_is_validated_once_for_its_mask_a
     config["dataset"]["mask"] = {"type": "circle", "r_max": 1.0}  # leaves enough pixels: nothing raised
     template = tmp_path / "template.yaml"
     template.write_text(yaml.safe_dump(config, sort_keys=False))
-    loaded, found = runner.load_template(template), runner.find_lenses(lenses)
+    loaded, found = runner.load_template(template), discovery.find_lenses(lenses)
     calls = []
     real = loader.load_config
     monkeypatch.setattr(loader, "load_config", lambda *a, **k: calls.append(a) or real(*a, **k))
@@ -723,7 +724,7 @@ def test_a_bad_sampler_setting_is_refused_though_no_lens_of_the_template_check_l
     out = tmp_path / "out"
     # the truth: with a lens whose data load, the fit's own check refuses the setting, naming it
     with pytest.raises(runner.ConfigError, match=said):
-        runner.check_template(runner.load_template(template), runner.find_lenses(lenses), out)
+        runner.check_template(runner.load_template(template), discovery.find_lenses(lenses), out)
     for i in range(3):
         (lenses / f"lens_{i}" / "noise.fits").unlink()  # every lens's data broken: none loads
 
@@ -749,7 +750,7 @@ def test_one_lens_of_many_on_an_unreadable_template_mask_is_said_to_hold_up_the_
     mask.unlink()
     write_fits_image(lenses / "lens_b" / "mask.fits", np.zeros(SHAPE))
     # the truth, from the files: lens_a alone is refused (on the template's mask); the others' files pass
-    refused = runner.refused_files(runner.find_lenses(lenses), runner.load_template(template))
+    refused = runner.refused_files(discovery.find_lenses(lenses), runner.load_template(template))
     assert set(refused) == {"lens_a"} and str(mask) in refused["lens_a"]
 
     with pytest.raises(runner.ConfigError) as raised:
@@ -787,7 +788,7 @@ def test_a_tiny_image_is_not_counted_against_the_templates_circle(tmp_path):
     config["dataset"]["mask"] = {"type": "circle", "r_max": 0.5, "center_x": 30.0}  # a centre in pixels
     template = tmp_path / "template.yaml"
     template.write_text(yaml.safe_dump(config, sort_keys=False))
-    loaded, found, out = runner.load_template(template), runner.find_lenses(lenses), tmp_path / "out"
+    loaded, found, out = runner.load_template(template), discovery.find_lenses(lenses), tmp_path / "out"
     # the truth: the tiny lens's fit refuses its image as too small, not for its mask
     assert "has only 9 pixels in all" in _load_error(loaded, found[1], out)
     with pytest.raises(runner.ConfigError) as raised:
@@ -817,10 +818,10 @@ def test_check_shape_masks_docstring_says_it_leaves_images_too_small_for_any_mas
     template = tmp_path / "template.yaml"
     template.write_text(yaml.safe_dump(config, sort_keys=False))
     loaded, out = runner.load_template(template), tmp_path / "out"
-    found = runner.find_lenses(lenses)
+    found = discovery.find_lenses(lenses)
     runner.check_shape_mask(loaded, found, runner.loaded_template(loaded, found[0], out))  # nothing raised
     write_lens(lenses / "lens_0", 1.0, seed=0)
-    found = runner.find_lenses(lenses)
+    found = discovery.find_lenses(lenses)
     with pytest.raises(runner.ConfigValueError, match="fewer than the 10 pixels"):  # a ValueError (was the plain ConfigError)
         runner.check_shape_mask(loaded, found, runner.loaded_template(loaded, found[0], out))
 
@@ -834,7 +835,7 @@ def test_a_dry_run_whose_lenses_all_lack_a_file_does_not_blame_the_first_for_the
     naming the lenses tried, each missing a file, and still refused with exit code 2."""
     lenses, template = _lenses_without_noise_and_a_template_of_nlive_minus_5(tmp_path)
     # the truth: the file its fit would refuse, for each of the three lenses
-    refused = runner.refused_files(runner.find_lenses(lenses), runner.load_template(template))
+    refused = runner.refused_files(discovery.find_lenses(lenses), runner.load_template(template))
     assert sorted(refused) == ["lens_0", "lens_1", "lens_2"] and all("noise.fits" in why for why in refused.values())
 
     result = CliRunner().invoke(app, ["survey", str(lenses), "-c", str(template), "--out", str(tmp_path / "out"),
@@ -870,7 +871,7 @@ def test_a_template_whose_sampler_is_not_installed_names_the_missing_package(tmp
 
     try:
         with pytest.raises(ImportError) as raised:
-            runner.check_template(runner.load_template(template), runner.find_lenses(lenses), tmp_path / "out",
+            runner.check_template(runner.load_template(template), discovery.find_lenses(lenses), tmp_path / "out",
                                   tries=tries)
     finally:  # its settings' names, read with dynesty 'missing' (None), are not kept for later tests
         dynesty_settings.source_keywords.cache_clear()
@@ -903,7 +904,7 @@ def test_a_worker_without_the_sampler_package_fails_its_lenses_naming_its_host_a
     template = tmp_path / "template.yaml"
     template.write_text(yaml.safe_dump(template_config(), sort_keys=False))
     out = tmp_path / "out"
-    lens = runner.find_lenses(lenses)[0]
+    lens = discovery.find_lenses(lenses)[0]
     config = runner.lens_config(runner.load_template(template), lens, out)
     monkeypatch.setitem(sys.modules, "nautilus", None)  # not installed in this 'worker's' Python
     monkeypatch.delitem(sys.modules, "tinylens.inference.nautilus_runner", raising=False)

@@ -14,6 +14,7 @@ import pytest
 from tinylens.errors import DataError, DataWarning
 from tinylens.results.truth import check_truth, read_truth, truth_step
 from tinylens.survey import runner
+from tinylens.survey import discovery
 
 #: The template's free parameters, one of them a different value, plus a parameter it does not fit.
 TRUTH = {"lens_mass.0.theta_E": 1.0, "source_light.0.R_sersic": 0.15, "lens_light.0.R_sersic": 0.5}
@@ -23,7 +24,7 @@ def _config(mock_survey, tmp_path, lens_id: str = "lens_b", **inference) -> dict
     template = runner.load_template(mock_survey["template"])
     if inference:
         template["inference"] = inference
-    return runner.lens_config(template, runner.Lens(lens_id, mock_survey["lenses"] / lens_id), tmp_path / "out")
+    return runner.lens_config(template, discovery.Lens(lens_id, mock_survey["lenses"] / lens_id), tmp_path / "out")
 
 
 @pytest.mark.parametrize("content, expected", [
@@ -119,7 +120,7 @@ def test_the_survey_gives_each_lens_task_its_folders_truth_file(tmp_path, monkey
     from survey_mocks import echo_truth_path
 
     monkeypatch.setattr(runner, "fit_lens", echo_truth_path)
-    lenses = [runner.Lens(name, tmp_path / "in" / name) for name in ("lens_a", "lens_b")]
+    lenses = [discovery.Lens(name, tmp_path / "in" / name) for name in ("lens_a", "lens_b")]
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
         frame = runner._fit_lenses(lenses, {}, {}, tmp_path, [], 1, cluster.scheduler_address, False)
     assert dict(zip(frame["lens_id"], frame["reason"])) == {lens.lens_id: str(lens.folder / "truth.json")

@@ -18,6 +18,7 @@ from tinylens import filenames
 from tinylens.cli.main import app
 from tinylens.errors import TinyLensError
 from tinylens.survey import runner
+from tinylens.survey import discovery
 
 
 def _wait_for(condition, timeout: float = 120.0) -> bool:
@@ -106,7 +107,7 @@ def test_a_local_cluster_whose_workers_are_gone_stops_the_survey_keeping_the_fin
     from survey_mocks import fit_or_hang, lens_a_taken as noting_lens_a
 
     monkeypatch.setattr(runner, "fit_lens", fit_or_hang)
-    lenses = [runner.Lens(name, tmp_path / "in" / name) for name in ("lens_a", "lens_hang")]
+    lenses = [discovery.Lens(name, tmp_path / "in" / name) for name in ("lens_a", "lens_hang")]
     out = tmp_path / "out"
     out.mkdir()
     lens_a_taken = noting_lens_a(monkeypatch)  # the survey has lens_a's row: its end reached the client
@@ -174,7 +175,7 @@ def test_a_worker_started_again_within_the_wait_lets_the_survey_go_on(tmp_path, 
         return seen[-1]
 
     monkeypatch.setattr(runner, "connected_workers", counted)
-    lenses = [runner.Lens(name, tmp_path / "in" / name) for name in ("lens_once", "lens_plain")]
+    lenses = [discovery.Lens(name, tmp_path / "in" / name) for name in ("lens_once", "lens_plain")]
     with _local_cluster(threads=1) as cluster, Client(cluster) as client:
         frame = runner._fit_lenses(lenses, {}, {}, tmp_path, [], 1, None, False, client=client, no_worker_wait=90.0)
     assert dict(zip(frame["lens_id"], frame["status"])) == {"lens_once": "ok", "lens_plain": "ok"}
@@ -191,7 +192,7 @@ def test_an_external_scheduler_without_workers_for_the_wait_is_said_and_waited_f
     from survey_mocks import echo_truth_path
 
     monkeypatch.setattr(runner, "fit_lens", echo_truth_path)
-    lenses = [runner.Lens("lens_a", tmp_path / "in" / "lens_a")]
+    lenses = [discovery.Lens("lens_a", tmp_path / "in" / "lens_a")]
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
         address = cluster.scheduler_address
         calls = [0]
@@ -274,7 +275,7 @@ def test_a_survey_whose_every_lens_came_back_before_the_watch_stopped_it_ends_as
         return real(*args, **kwargs)
 
     monkeypatch.setattr(runner, "_task_row", held_row)
-    lenses = [runner.Lens("lens_a", tmp_path / "in" / "lens_a")]
+    lenses = [discovery.Lens("lens_a", tmp_path / "in" / "lens_a")]
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
             Client(cluster) as client:
         frame = runner._fit_lenses(lenses, {}, {}, tmp_path, [], 1, None, False, client=client, no_worker_wait=0.5)
@@ -350,7 +351,7 @@ def test_the_surveys_own_cluster_keeps_its_nanny_where_the_users_setting_would_c
         return update(self, op, msg)
 
     monkeypatch.setattr(SpecCluster, "_update_worker_status", noting)
-    lenses = [runner.Lens(name, tmp_path / "in" / name) for name in ("lens_once", "lens_plain")]
+    lenses = [discovery.Lens(name, tmp_path / "in" / name) for name in ("lens_once", "lens_plain")]
     with dask.config.set({LOST_WORKER_TIMEOUT: "100ms"}):  # the user's own setting
         frame = runner._fit_lenses(lenses, {}, {}, tmp_path, [], 1, None, False, no_worker_wait=90.0)
         assert dask.config.get(LOST_WORKER_TIMEOUT) == "100ms"

@@ -11,6 +11,7 @@ from tinylens import filenames
 from tinylens.config import load_config
 from tinylens.fitting.outputs import file_names
 from tinylens.survey import runner
+from tinylens.survey import discovery
 
 
 def test_every_file_a_lens_fit_writes_is_reserved_or_chosen_by_the_user(tmp_path, mock_survey):
@@ -20,7 +21,7 @@ def test_every_file_a_lens_fit_writes_is_reserved_or_chosen_by_the_user(tmp_path
                           "tables": {"samples": "my_samples.csv", "summary": "my_summary.csv"},
                           "figures": {"results": "my_model.png", "corner": "my_corner.png"},
                           "datasets": {"subplot": "my_data.png"}}
-    lens = runner.Lens("lens_b", mock_survey["lenses"] / "lens_b")
+    lens = discovery.Lens("lens_b", mock_survey["lenses"] / "lens_b")
     folder = lens.output(tmp_path)
     config = runner.lens_config(template, lens, tmp_path)
     row = runner.fit_lens(lens.lens_id, config, str(folder))
@@ -73,7 +74,7 @@ def test_a_template_whose_dynesty_history_lands_on_a_lens_result_json_is_refused
     assert not out.exists()
 
     # the truth: lens_c's own fit refuses it, with the same words, once given its output folder
-    lens_c = runner.Lens("lens_c", lenses / "lens_c")
+    lens_c = discovery.Lens("lens_c", lenses / "lens_c")
     config = runner.lens_config(runner.load_template(template), lens_c, out)
     with pytest.raises(ConfigError) as fit_says:
         check_settings(tinylens.load(config), Path(config["output"]["path"]))
@@ -87,7 +88,7 @@ def test_a_template_whose_dynesty_history_lands_on_a_lens_result_json_is_refused
     assert not out.exists()
 
     plain = runner.load_template(_dynesty_template(tmp_path, "history.h5"))
-    found = runner.find_lenses(lenses)
+    found = discovery.find_lenses(lenses)
     runner.check_histories(tinylens.load(runner.lens_config(plain, found[0], out)), found, out)  # no error
 
 
@@ -106,7 +107,7 @@ def test_a_dynesty_history_landing_on_a_lens_not_fitted_this_run_is_refused_too(
     lenses, out = mock_survey["lenses"], tmp_path / "out"
     template = _dynesty_template(tmp_path, "../lens_c/result.json")
     # the truth: lens_a's fit writes its history to lens_c's result.json, which lens_c's own fit refuses
-    lens_a = runner.Lens("lens_a", lenses / "lens_a")
+    lens_a = discovery.Lens("lens_a", lenses / "lens_a")
     config = runner.lens_config(runner.load_template(template), lens_a, out)
     check_settings(tinylens.load(config), Path(config["output"]["path"]))  # lens_a's own check lets it through
     written = (Path(config["output"]["path"]) / "../lens_c/result.json").resolve()
@@ -132,12 +133,12 @@ def test_a_dynesty_history_that_is_one_file_for_every_lens_is_refused_before_the
     from tinylens.inference import dynesty_runner, search_of
 
     lenses, out = mock_survey["lenses"], tmp_path / "out"
-    found = runner.find_lenses(lenses)
+    found = discovery.find_lenses(lenses)
     for history in ("../calls.h5", str(tmp_path / "calls.h5")):
         template = _dynesty_template(tmp_path, history)
         # the truth: the lenses' fits write their history to one and the same file
         problems = [tinylens.load(runner.lens_config(runner.load_template(template), lens, out)) for lens in found[:2]]
-        files = {dynesty_runner.history_file(search_of(p)[2], runner.Lens.output(lens, out.resolve())).resolve()
+        files = {dynesty_runner.history_file(search_of(p)[2], discovery.Lens.output(lens, out.resolve())).resolve()
                  for p, lens in zip(problems, found)}
         assert len(files) == 1
         with pytest.raises(ConfigValueError) as raised:  # a wrong value of the template's (was the plain ConfigError)
@@ -165,7 +166,7 @@ def test_a_tinylensgpu_sampling_template_s_dynesty_history_mistake_is_named_by_t
     from tinylens.errors import ConfigError
 
     lenses, out = mock_survey["lenses"], tmp_path / "out"
-    found = runner.find_lenses(lenses)
+    found = discovery.find_lenses(lenses)
     path = _dynesty_template(tmp_path, history)
     config = yaml.safe_load(path.read_text())
     config["sampling"] = {"sampler": "dynesty", **config.pop("inference")["settings"]}
@@ -200,7 +201,7 @@ def test_a_dynesty_history_on_a_lens_result_json_is_refused_though_every_lens_tr
         write_fits_image(lenses / f"lens_{i}" / "noise.fits", np.zeros((32, 32)))
     template = _dynesty_template(tmp_path, "../lens_4/result.json")
     loaded = runner.load_template(template)
-    found = runner.find_lenses(lenses)
+    found = discovery.find_lenses(lenses)
     # the truth: the first three lenses cannot be loaded, and lens_3's fit writes its history as lens_4's result.json
     for lens in found[:3]:
         with pytest.raises(DataError):
@@ -242,7 +243,7 @@ def test_the_history_check_where_no_lens_loaded_imports_no_sampler_for_a_templat
         write_lens(lenses / f"lens_{i}", 1.0, seed=i)
         if i < 3:
             write_fits_image(lenses / f"lens_{i}" / "noise.fits", np.zeros((32, 32)))
-    found = runner.find_lenses(lenses)
+    found = discovery.find_lenses(lenses)
     template = runner.load_template(_dynesty_template(tmp_path, "../lens_3/result.json"))
     with pytest.raises(ConfigError, match="lens_3"):  # a history is still checked where no lens loaded
         runner.check_template(template, found, out)

@@ -33,6 +33,7 @@ from tinylens import filenames
 from tinylens.cli.main import app
 from tinylens.errors import DataWarning, OutputError, TinyLensError
 from tinylens.survey import runner
+from tinylens.survey import discovery
 
 RESULT = {
     "median": {"lens_mass.0.theta_E": 1.01, "source_light.0.R_sersic": 0.2},
@@ -133,9 +134,9 @@ def test_catalog_parquet_types_are_as_docs_survey_md_says_with_and_without_a_fai
             "as `Int64`") in doc
 
 
-def _lens(root: Path, name: str) -> runner.Lens:
+def _lens(root: Path, name: str) -> discovery.Lens:
     (root / "in" / name).mkdir(parents=True, exist_ok=True)
-    return runner.Lens(name, root / "in" / name)
+    return discovery.Lens(name, root / "in" / name)
 
 
 def test_resume_plan_reads_rows_recovers_results_and_forgets_stale_rows(tmp_path):
@@ -295,7 +296,7 @@ def test_a_lens_folder_of_gzipped_fits_files_is_found_and_fitted_from_them(tmp_p
     shutil.copytree(mock_survey["lenses"] / "lens_c", lenses / "zipped")  # lens_c has a mask
     for name in ("image", "noise", "psf", "mask"):
         _gzipped(lenses / "zipped" / f"{name}.fits")
-    found = runner.find_lenses(lenses)
+    found = discovery.find_lenses(lenses)
     assert [lens.lens_id for lens in found] == ["plain", "zipped"]
     template = runner.load_template(mock_survey["template"])
     config = runner.lens_config(template, found[1], tmp_path / "out")
@@ -303,7 +304,7 @@ def test_a_lens_folder_of_gzipped_fits_files_is_found_and_fitted_from_them(tmp_p
         "data_path": lenses / "zipped" / "image.fits.gz", "noise_path": lenses / "zipped" / "noise.fits.gz",
         "psf_path": lenses / "zipped" / "psf.fits.gz", "mask_path": lenses / "zipped" / "mask.fits.gz"}
     zipped = tinylens.load(config).dataset
-    plain = tinylens.load(runner.lens_config(template, runner.Lens("lens_c", mock_survey["lenses"] / "lens_c"),
+    plain = tinylens.load(runner.lens_config(template, discovery.Lens("lens_c", mock_survey["lenses"] / "lens_c"),
                                              tmp_path / "out")).dataset
     for name in ("data", "noise", "psf", "mask"):
         np.testing.assert_array_equal(getattr(zipped, name), getattr(plain, name))
@@ -318,7 +319,7 @@ def test_a_lens_file_there_under_two_names_is_taken_plain_with_a_warning(tmp_pat
     shutil.copytree(mock_survey["lenses"] / "lens_a", lenses / "lens_a")
     (lenses / "lens_a" / "image.fits.gz").write_bytes(gzip.compress((lenses / "lens_a" / "image.fits").read_bytes()))
     with pytest.warns(DataWarning, match=r"lens_a \(image.fits and image.fits.gz: image.fits is used\)"):
-        (lens,) = runner.find_lenses(lenses)
+        (lens,) = discovery.find_lenses(lenses)
     config = runner.lens_config(runner.load_template(mock_survey["template"]), lens, tmp_path / "out")
     assert Path(config["dataset"]["data_path"]) == lenses / "lens_a" / "image.fits"
 
@@ -345,7 +346,7 @@ def test_a_lens_file_is_found_under_any_case_by_the_name_its_folder_holds(tmp_pa
 
     lenses = tmp_path / "lenses"
     upper = archive_named_copy(mock_survey, lenses / "upper")
-    (lens,) = runner.find_lenses(lenses)
+    (lens,) = discovery.find_lenses(lenses)
     config = runner.lens_config(runner.load_template(mock_survey["template"]), lens, tmp_path / "out")
     assert {key: Path(config["dataset"][key]).name for key in ("data_path", "noise_path", "psf_path", "mask_path")} == {
         "data_path": "IMAGE.FITS", "noise_path": "Noise.fits", "psf_path": "PSF.FITS.gz", "mask_path": "MASK.FITS"}
@@ -353,7 +354,7 @@ def test_a_lens_file_is_found_under_any_case_by_the_name_its_folder_holds(tmp_pa
         p.name for p in upper.iterdir()}  # the names the folder holds, not their lower-case
     found = tinylens.load(config).dataset
     plain = tinylens.load(runner.lens_config(runner.load_template(mock_survey["template"]),
-                                             runner.Lens("lens_c", mock_survey["lenses"] / "lens_c"),
+                                             discovery.Lens("lens_c", mock_survey["lenses"] / "lens_c"),
                                              tmp_path / "out")).dataset
     for name in ("data", "noise", "psf", "mask"):
         np.testing.assert_array_equal(getattr(found, name), getattr(plain, name))
@@ -361,7 +362,7 @@ def test_a_lens_file_is_found_under_any_case_by_the_name_its_folder_holds(tmp_pa
     if len({p.name.casefold() for p in upper.iterdir()}) == len(list(upper.iterdir())):
         return  # a case-insensitive disk wrote over IMAGE.FITS: it cannot hold both
     with pytest.warns(DataWarning, match=r"upper \(image.fits and IMAGE.FITS: image.fits is used\)"):
-        (lens,) = runner.find_lenses(lenses)
+        (lens,) = discovery.find_lenses(lenses)
     config = runner.lens_config(runner.load_template(mock_survey["template"]), lens, tmp_path / "out")
     assert Path(config["dataset"]["data_path"]) == upper / "image.fits"
 
@@ -376,7 +377,7 @@ def unlisted(monkeypatch, folder: Path) -> None:
         return listdir(path, *args, **kwargs)
 
     monkeypatch.setattr(os, "listdir", refused)
-    assert runner.held_names(folder) is None
+    assert discovery.held_names(folder) is None
 
 
 def test_a_lens_folder_that_can_be_searched_but_not_listed_finds_upper_case_files(tmp_path, mock_survey, monkeypatch):
@@ -389,7 +390,7 @@ def test_a_lens_folder_that_can_be_searched_but_not_listed_finds_upper_case_file
     unlisted(monkeypatch, closed)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # one name per file: no warning of several
-        (lens,) = runner.find_lenses(lenses)
+        (lens,) = discovery.find_lenses(lenses)
     config = runner.lens_config({}, lens, tmp_path / "out")["dataset"]
     assert {key: Path(path).name for key, path in config.items()} == {
         "data_path": "IMAGE.FITS", "noise_path": "Noise.fits", "psf_path": "PSF.FITS.gz", "mask_path": "MASK.FITS"}
@@ -413,11 +414,11 @@ def test_an_unlisted_lens_folder_finds_names_whose_parts_differ_in_case(tmp_path
             _gzipped(plain)
             plain = plain.with_name(plain.name + ".gz")
         plain.rename(folder / new)
-    listed_config = runner.lens_config({}, runner.find_lenses(lenses)[0], tmp_path / "out")["dataset"]
+    listed_config = runner.lens_config({}, discovery.find_lenses(lenses)[0], tmp_path / "out")["dataset"]
     unlisted(monkeypatch, folder)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # one name per file: no warning of several
-        (lens,) = runner.find_lenses(lenses)
+        (lens,) = discovery.find_lenses(lenses)
     config = runner.lens_config({}, lens, tmp_path / "out")["dataset"]
     assert {key: Path(path).name for key, path in config.items()} == names
     assert config == listed_config  # as a listed folder finds them
@@ -429,16 +430,16 @@ def test_the_cases_an_unlisted_folder_is_searched_in_are_bounded_for_a_name_of_m
     cannot be listed. The stem is varied as a whole and each fits/gz part on its own: 27 names,
     the name as written first, each once, those of the old archives among them."""
     name = "cutout.F814W.sci.v2.fits.gz"
-    variants = runner.case_variants(name)
+    variants = discovery.case_variants(name)
     stems = ["cutout.F814W.sci.v2", "CUTOUT.F814W.SCI.V2", "Cutout.f814w.sci.v2"]
     expected = {f"{stem}.{fits}.{gz}" for stem in stems for fits in ("fits", "FITS", "Fits") for gz in ("gz", "GZ", "Gz")}
     assert variants[0] == name
     assert len(variants) == len(set(variants)) == 27
     assert set(variants) == expected
     for written in ("Psf.FITS", "PSF.fits", "psf.FITS", "Psf.Fits.GZ", "psf.fits.Gz"):
-        assert written in runner.case_variants(written.lower())
-    assert runner.case_variants("image.Fits.Gz")[0] == "image.Fits.Gz"
-    assert "Image.Fits.Gz" in runner.case_variants("image.fits.gz")
+        assert written in discovery.case_variants(written.lower())
+    assert discovery.case_variants("image.Fits.Gz")[0] == "image.Fits.Gz"
+    assert "Image.Fits.Gz" in discovery.case_variants("image.fits.gz")
 
 
 def test_one_file_under_several_cases_of_an_unlisted_folder_is_found_once(tmp_path, monkeypatch):
@@ -451,7 +452,7 @@ def test_one_file_under_several_cases_of_an_unlisted_folder_is_found_once(tmp_pa
     os.link(folder / "image.fits", folder / "IMAGE.FITS")  # one entry under two names, as on macOS
     (folder / "Image.fits.gz").write_bytes(b"")  # another file
     unlisted(monkeypatch, folder)
-    assert runner.present_files(folder, "image.fits", held=None) == [folder / "image.fits", folder / "Image.fits.gz"]
+    assert discovery.present_files(folder, "image.fits", held=None) == [folder / "image.fits", folder / "Image.fits.gz"]
 
 
 def test_a_folder_that_cannot_be_looked_into_is_left_out_with_a_warning(tmp_path, mock_survey, monkeypatch):
@@ -478,7 +479,7 @@ def test_a_folder_that_cannot_be_looked_into_is_left_out_with_a_warning(tmp_path
     try:
         with pytest.warns(DataWarning, match=r"1 folder in .*lenses cannot be looked into, and is left out: "
                                               r"lost\+found \(Permission denied\)\. If it is a lens folder, make it"):
-            found = runner.find_lenses(lenses)
+            found = discovery.find_lenses(lenses)
     finally:
         closed.chmod(0o755)
     assert [lens.lens_id for lens in found] == ["lens_a"]
@@ -555,7 +556,7 @@ def test_a_folder_whose_lens_files_have_names_the_survey_does_not_look_for_is_wa
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        found = runner.find_lenses(lenses)
+        found = discovery.find_lenses(lenses)
     assert [lens.lens_id for lens in found] == ["lens_a", "masked", "psf_fit"]
     texts = _data_warnings(caught)
     assert len(texts) == 2, texts
@@ -586,7 +587,7 @@ def test_a_folder_whose_lens_files_have_names_the_survey_does_not_look_for_is_wa
     mask.with_name("mask.fits.bz2").unlink()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        found = runner.find_lenses(lenses)
+        found = discovery.find_lenses(lenses)
     assert _data_warnings(caught) == []
     assert [lens.lens_id for lens in found] == ["fit_names", "lens_a", "masked", "packed", "psf_fit", "unlisted"]
     config = runner.lens_config({}, found[3], tmp_path / "out")["dataset"]
@@ -637,7 +638,7 @@ def test_a_survey_of_one_lens_folder_whose_files_have_names_it_does_not_look_for
     odd = ["image.fits.bz2", *(f"{n}.fit" for n in renamed if n != "image")]
     assert "itself holds " in text and all(name in text.split("itself holds ", 1)[1] for name in [*kept, *odd]), text
     assert "give the folder above it" in text
-    assert runner.RENAME_TEXT in text and all(name in text.split("Of them, ", 1)[1] for name in odd), text
+    assert discovery.RENAME_TEXT in text and all(name in text.split("Of them, ", 1)[1] for name in odd), text
     assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
     assert not (out / "catalog.csv").exists()
 
@@ -656,7 +657,7 @@ def test_a_lens_folder_of_links_to_removed_files_is_a_lens_that_fails(tmp_path, 
     for name in ("image.fits", "noise.fits", "psf.fits"):
         (lenses / "lens_b" / name).symlink_to(archive / name)
     shutil.rmtree(archive)  # purged
-    found = runner.find_lenses(lenses)
+    found = discovery.find_lenses(lenses)
     assert [lens.lens_id for lens in found] == ["lens_a", "lens_b"]
     assert runner.survey_plan(lenses, mock_survey["template"], tmp_path / "out", check=False)["to_fit"]["new"] == [
         "lens_a", "lens_b"]
@@ -689,7 +690,7 @@ def test_finding_the_lenses_looks_up_only_the_files_their_folders_hold(tmp_path,
         return stat(path, *args, **kwargs)
 
     monkeypatch.setattr(os, "stat", counted)
-    found = runner.find_lenses(lenses)
+    found = discovery.find_lenses(lenses)
     configs = [runner.lens_config({}, lens, tmp_path / "out")["dataset"] for lens in found]
     monkeypatch.undo()
     assert [lens.lens_id for lens in found] == ["lens_a", "lens_b", "lens_c"]
@@ -1090,8 +1091,8 @@ def test_the_output_folder_length_check_makes_paths_of_the_longest_lens_id_alone
     made = []
     real = atomic.hidden_name
     monkeypatch.setattr(atomic, "hidden_name", lambda path: made.append(path) or real(path))
-    lenses = [runner.Lens(f"lens_{i:04d}", tmp_path / f"lens_{i:04d}") for i in range(1000)]
-    longest = runner.Lens("lens_" + "l" * 60, tmp_path / "long")
+    lenses = [discovery.Lens(f"lens_{i:04d}", tmp_path / f"lens_{i:04d}") for i in range(1000)]
+    longest = discovery.Lens("lens_" + "l" * 60, tmp_path / "long")
     runner.check_out_name_fits(tmp_path / "out", [*lenses[:500], longest, *lenses[500:]])
     assert len(made) <= 6, len(made)  # the catalogue's three and the longest lens's three
     room = 4096 - len(os.fsencode(atomic.hidden_name(tmp_path / "out" / runner.LENSES_DIR / longest.lens_id
@@ -1343,7 +1344,7 @@ def test_survey_plan_sorts_the_lenses_by_what_a_run_would_do_and_writes_nothing(
     assert plan["to_fit"] == {"new": [], "resume": ["lens_c"], "other_checkpoint": [], "changed": [], "retry": []}
     # lens_a's image replaced since its fit: fitted again; the failed lens retried on request
     stamp = runner.inputs_stamp(runner.lens_config(runner.load_template(mock_survey["template"]),
-                                                   runner.Lens("lens_a", mock_survey["lenses"] / "lens_a"), out))
+                                                   discovery.Lens("lens_a", mock_survey["lenses"] / "lens_a"), out))
     stamp["data_path"] = {"size": 1, "mtime_ns": 0, "sha256": "0"}
     (lenses["lens_a"] / "inputs.json").write_text(json.dumps(stamp))
     before = _tree(out)
@@ -1503,21 +1504,21 @@ def test_the_survey_warnings_on_files_and_folders_read_right_for_one_and_for_sev
     assert [" ".join(str(w.message).split()) for w in caught] == [
         f"2 row.json files in {lenses} hold another lens's row (copied between lens folders?): b holds a, d holds "
         "a. They are not taken for these lenses' results, which are fitted again."]
-    assert runner.closed_folders_text(tmp_path, ["x (Permission denied)", "y (Permission denied)"]) == (
+    assert discovery.closed_folders_text(tmp_path, ["x (Permission denied)", "y (Permission denied)"]) == (
         f"2 folders in {tmp_path} cannot be looked into, and are left out: x (Permission denied), y (Permission "
         "denied). If they are lens folders, make them readable (chmod) and run the survey again.")
-    assert runner.closed_folders_text(tmp_path, ["x (Permission denied)"]) == (
+    assert discovery.closed_folders_text(tmp_path, ["x (Permission denied)"]) == (
         f"1 folder in {tmp_path} cannot be looked into, and is left out: x (Permission denied). If it is a lens "
         "folder, make it readable (chmod) and run the survey again.")
-    assert " ".join(runner.unsurveyed_folders_text(tmp_path, ["x (image.fit)"]).split()).startswith(
+    assert " ".join(discovery.unsurveyed_folders_text(tmp_path, ["x (image.fit)"]).split()).startswith(
         f"1 folder in {tmp_path} holds a lens's files under names the survey does not look for, and is left out: "
         "x (image.fit). The survey looks for")
-    assert " ".join(runner.unsurveyed_files_text(tmp_path, ["x (mask.fit)"]).split()).startswith(
+    assert " ".join(discovery.unsurveyed_files_text(tmp_path, ["x (mask.fit)"]).split()).startswith(
         f"1 lens file in {tmp_path} is there only under a name the survey does not look for, and is not used: "
         "x (mask.fit). A lens without")
     one = "a (image.fits and image.fits.gz: image.fits is used)"
-    assert runner.several_names_text([one]) == f"1 lens file is there under several names: {one}. Delete the ones not meant."
-    assert runner.several_names_text([one, "b (psf.fits and PSF.FITS: psf.fits is used)"]) == (
+    assert discovery.several_names_text([one]) == f"1 lens file is there under several names: {one}. Delete the ones not meant."
+    assert discovery.several_names_text([one, "b (psf.fits and PSF.FITS: psf.fits is used)"]) == (
         f"2 lens files are there under several names: {one}, b (psf.fits and PSF.FITS: psf.fits is used). Delete "
         "the ones not meant.")
 
@@ -1540,7 +1541,7 @@ def test_survey_plan_recovers_only_a_result_a_run_would_take_its_row_from(tmp_pa
     assert plan["recover"] == ["lens_a"]
     assert plan["to_fit"] == {"new": ["lens_b"], "resume": ["lens_bad"], "other_checkpoint": [], "changed": [], "retry": []}
     rows = runner.read_rows(out)
-    recovered = {**rows, **runner.recoverable_rows([runner.Lens(n, mock_survey["lenses"] / n) for n in folders],
+    recovered = {**rows, **runner.recoverable_rows([discovery.Lens(n, mock_survey["lenses"] / n) for n in folders],
                                                    out, rows)}
     assert sorted(recovered) == plan["recover"]  # the rows the run rebuilds
 
@@ -1864,7 +1865,7 @@ def test_a_lens_fit_lock_refusal_tells_the_user_to_run_the_survey_again(tmp_path
     folder = tmp_path / "out" / "lenses" / "lens_a"
     lock = folder / filenames.FIT_LOCK
     lock.mkdir(parents=True)
-    lens = runner.Lens("lens_a", mock_survey["lenses"] / "lens_a")
+    lens = discovery.Lens("lens_a", mock_survey["lenses"] / "lens_a")
     config = runner.lens_config(runner.load_template(mock_survey["template"]), lens, tmp_path / "out")
     row = runner.fit_lens("lens_a", config, str(folder))
     assert row["status"] == "failed", row
@@ -1890,7 +1891,7 @@ def test_a_lens_folder_another_fit_writes_tells_the_survey_user_to_choose_anothe
 
     folder = tmp_path / "out" / "lenses" / "lens_a"
     folder.mkdir(parents=True)
-    lens = runner.Lens("lens_a", mock_survey["lenses"] / "lens_a")
+    lens = discovery.Lens("lens_a", mock_survey["lenses"] / "lens_a")
     config = runner.lens_config(runner.load_template(mock_survey["template"]), lens, tmp_path / "out")
     with folder_lock(folder, filenames.FIT_LOCK, busy="{holder}"):  # the other fit, still writing
         row = runner.fit_lens("lens_a", config, str(folder))
@@ -1916,7 +1917,7 @@ def test_another_users_lens_lock_fails_that_lens_without_a_fit(tmp_path, mock_su
     lock = folder / filenames.LENS_LOCK
     lock.write_text("process 12 on node3, since long ago")
     not_ours(lock)
-    lens = runner.Lens("lens_a", mock_survey["lenses"] / "lens_a")
+    lens = discovery.Lens("lens_a", mock_survey["lenses"] / "lens_a")
     config = runner.lens_config(runner.load_template(mock_survey["template"]), lens, tmp_path / "out")
     row = runner.fit_lens("lens_a", config, str(folder))
     assert row["status"] == "failed" and row["reason"].startswith(f"The lock file {lock} (owned by "), row
@@ -1987,7 +1988,7 @@ def test_fit_lens_of_a_lens_already_done_leaves_the_workers_precision_alone(tmp_
 
 def test_fit_lens_turns_a_bad_lens_into_a_failed_row(tmp_path, mock_survey):
     template = runner.load_template(mock_survey["template"])
-    lens = runner.Lens("lens_bad", mock_survey["lenses"] / "lens_bad")
+    lens = discovery.Lens("lens_bad", mock_survey["lenses"] / "lens_bad")
     folder = lens.output(tmp_path)
     folder.mkdir(parents=True)
     stray = folder / ".row.unfinished-k1ll3d00.json"  # a worker SIGKILLed while writing the row left it
@@ -2002,7 +2003,7 @@ def test_tables_and_figures_of_a_fit_killed_while_writing_them_do_not_outlive_it
     result.json; when the lens then failed, they stayed beside its failed row looking like its
     result. A fit's outputs without a result.json are now removed; a finished fit's are kept."""
     template = runner.load_template(mock_survey["template"])
-    lens = runner.Lens("lens_bad", mock_survey["lenses"] / "lens_bad")
+    lens = discovery.Lens("lens_bad", mock_survey["lenses"] / "lens_bad")
     folder = lens.output(tmp_path)
     folder.mkdir(parents=True)
     orphans = ["result_samples.csv", "result_summary.csv", "dataset_subplot.png", "model_results.png"]
@@ -2028,7 +2029,7 @@ def test_fit_lens_releases_compiled_functions(tmp_path, mock_survey):
     square(jnp.ones(3))
     assert square._cache_size() == 1
     template = runner.load_template(mock_survey["template"])
-    lens = runner.Lens("lens_bad", mock_survey["lenses"] / "lens_bad")
+    lens = discovery.Lens("lens_bad", mock_survey["lenses"] / "lens_bad")
     runner.fit_lens("lens_bad", runner.lens_config(template, lens, tmp_path), str(lens.output(tmp_path)))
     assert square._cache_size() == 0
 
@@ -2060,7 +2061,7 @@ def _refusal(future, lens, out):
 
 
 def test_task_outcomes_give_ok_failed_or_no_row(tmp_path):
-    lens = runner.Lens("lens_a", tmp_path / "in" / "lens_a")
+    lens = discovery.Lens("lens_a", tmp_path / "in" / "lens_a")
     ok = runner.flat_row("lens_a", RESULT)
     assert _task_row(_Future("finished", ok), lens, tmp_path) == ok
     # the scheduler went away: no row, the lens stays to do
@@ -2079,7 +2080,7 @@ def test_a_finished_task_whose_value_cannot_be_fetched_gives_the_row_its_worker_
     with no row stays to be fitted (None), as one the cluster dropped."""
     from distributed.comm.core import CommClosedError
 
-    lens = runner.Lens("lens_a", tmp_path / "in" / "lens_a")
+    lens = discovery.Lens("lens_a", tmp_path / "in" / "lens_a")
     reset = CommClosedError("in <TCP (closed) ConnectionPool.gather>: ConnectionResetError: [Errno 104]")
     assert _task_row(_Future("finished", unfetched=reset), lens, tmp_path) is None
     assert _refusal(_Future("finished", unfetched=reset), lens, tmp_path) is None
@@ -2089,7 +2090,7 @@ def test_a_finished_task_whose_value_cannot_be_fetched_gives_the_row_its_worker_
     assert _task_row(_Future("finished", unfetched=ConnectionRefusedError(111, "refused")), lens, tmp_path) == ok
     assert _refusal(_Future("finished", unfetched=reset), lens, tmp_path) is None  # an ok row refuses nothing
     other = tmp_path / "in" / "lens_b"
-    assert _task_row(_Future("finished", unfetched=reset), runner.Lens("lens_b", other), tmp_path) is None
+    assert _task_row(_Future("finished", unfetched=reset), discovery.Lens("lens_b", other), tmp_path) is None
 
 
 class _CancelledOnRead(_Future):
@@ -2111,7 +2112,7 @@ def test_a_task_cancelled_just_after_its_status_was_read_is_its_workers_row_or_l
     an OSError) out of run_survey as a traceback, and one read as an error was written as a failed
     row whose reason was 'NoneType: None'. The row the worker wrote stands in for a finished one; else the
     lens stays to be fitted (None), as one the cluster dropped."""
-    lens = runner.Lens("lens_a", tmp_path / "in" / "lens_a")
+    lens = discovery.Lens("lens_a", tmp_path / "in" / "lens_a")
     assert _task_row(_CancelledOnRead("finished"), lens, tmp_path) is None
     assert _refusal(_CancelledOnRead("finished"), lens, tmp_path) is None
     assert _task_row(_CancelledOnRead("error"), lens, tmp_path) is None
@@ -2126,7 +2127,7 @@ def test_a_cancelled_task_whose_worker_wrote_its_row_is_fitted_where_the_resume_
     when it loses its scheduler) gave no row, so a lens whose worker had written its row.json before
     dying was said 'not fitted' and left out of the catalogue. Its row is now read back where the
     resume would keep it: this lens's row, an ok one with its result.json; else it stays to fit."""
-    lens = runner.Lens("lens_a", tmp_path / "in" / "lens_a")
+    lens = discovery.Lens("lens_a", tmp_path / "in" / "lens_a")
     folder = lens.output(tmp_path)
     ok = runner.flat_row("lens_a", RESULT)
     runner.write_row(folder, ok)  # no result.json: the resume fits it again
@@ -2153,7 +2154,7 @@ def test_a_lens_whose_worker_wrote_its_row_is_in_the_catalogue_of_a_survey_stopp
 
     monkeypatch.setattr(runner, "fit_lens", survey_mocks.fit_written_then_held)
     survey_mocks.WRITTEN_FITS_RELEASED.clear()
-    lenses = [runner.Lens(name, tmp_path / "in" / name) for name in ("lens_held", "lens_b")]
+    lenses = [discovery.Lens(name, tmp_path / "in" / name) for name in ("lens_held", "lens_b")]
     out = tmp_path / "out"
     out.mkdir()
     held_row = lenses[0].output(out) / "row.json"
@@ -2182,7 +2183,7 @@ def _lens_a_with_a_checkpoint(mock_survey, tmp_path):
     """The mock survey's template and lens_a, its output folder under ``tmp_path`` made, holding a
     sampler's checkpoint file of text 'whole'."""
     template = runner.load_template(mock_survey["template"])
-    lens = runner.Lens("lens_a", mock_survey["lenses"] / "lens_a")
+    lens = discovery.Lens("lens_a", mock_survey["lenses"] / "lens_a")
     folder = lens.output(tmp_path)
     folder.mkdir(parents=True)
     checkpoint = folder / filenames.checkpoint_names()[0]
@@ -2265,7 +2266,7 @@ def test_a_lens_that_kills_its_worker_fails_alone(tmp_path, monkeypatch, capsys)
 
     monkeypatch.setattr(runner, "fit_lens", fit_or_kill_worker)
     names = ["lens_kill", "lens_next", "lens_last"]
-    lenses = [runner.Lens(name, tmp_path / "in" / name) for name in names]
+    lenses = [discovery.Lens(name, tmp_path / "in" / name) for name in names]
     with dask.config.set({"distributed.scheduler.allowed-failures": 0}), \
             LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
             _scheduler_records() as seen:
@@ -2302,7 +2303,7 @@ def test_a_lens_whose_worker_is_killed_mid_fit_is_said_to_be_fitted_again(tmp_pa
     # survey after the last death: its note was dropped, at random in CI with the wait of 1 s.
     monkeypatch.setattr(runner, "MEMORY_EVENT_WAIT", 4.0)
     names = ["lens_once", "lens_once_checkpointed", "lens_plain"]
-    lenses = [runner.Lens(name, tmp_path / "in" / name) for name in names]
+    lenses = [discovery.Lens(name, tmp_path / "in" / name) for name in names]
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         frame = runner._fit_lenses(lenses, {}, {}, tmp_path, [], 1, cluster.scheduler_address, False)
     assert dict(zip(frame["lens_id"], frame["status"])) == dict.fromkeys(names, "ok")
@@ -2330,7 +2331,7 @@ def test_a_death_after_a_retried_fit_is_said_as_dask_counts_deaths_per_task(tmp_
 
     monkeypatch.setattr(runner, "fit_lens", fit_raising_then_killing_its_worker)
     names = ["lens_flaky", "lens_plain"]
-    lenses = [runner.Lens(name, tmp_path / "in" / name) for name in names]
+    lenses = [discovery.Lens(name, tmp_path / "in" / name) for name in names]
     with dask.config.set({"distributed.scheduler.allowed-failures": 1}), \
             LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         frame = runner._fit_lenses(lenses, {}, {}, tmp_path, [], 1, cluster.scheduler_address, False)
@@ -2358,7 +2359,7 @@ def test_a_lens_killed_while_waiting_is_resubmitted_though_its_retried_fits_pass
 
     monkeypatch.setattr(runner, "fit_lens", fit_raising_and_killing_behind_a_killer)
     names = ["lens_killer", "lens_flaky"]  # submitted in this order: the flaky lens waits behind the killer
-    lenses = [runner.Lens(name, tmp_path / "in" / name) for name in names]
+    lenses = [discovery.Lens(name, tmp_path / "in" / name) for name in names]
     with dask.config.set({"distributed.scheduler.allowed-failures": 3}), \
             LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         frame = runner._fit_lenses(lenses, {}, {}, tmp_path, [], 1, cluster.scheduler_address, False)
@@ -2387,7 +2388,7 @@ def test_a_worker_that_held_a_retried_lens_queued_behind_the_fit_that_killed_it_
     monkeypatch.setattr(runner, "fit_lens", fit_raising_once_before_a_killer)
     monkeypatch.setattr(runner, "MEMORY_EVENT_WAIT", 4.0)  # the last death's note said before the survey ends
     names = ["lens_retried", "lens_killer"]  # submitted in this order: the killer waits behind the retried lens
-    lenses = [runner.Lens(name, tmp_path / "in" / name) for name in names]
+    lenses = [discovery.Lens(name, tmp_path / "in" / name) for name in names]
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         frame = runner._fit_lenses(lenses, {}, {}, tmp_path, [], 1, cluster.scheduler_address, False)
     assert dict(zip(frame["lens_id"], frame["status"])) == dict.fromkeys(names, "ok"), frame.to_dict("records")
@@ -2550,7 +2551,7 @@ def test_a_removal_event_racing_its_task_result_raises_nothing_on_the_client_loo
     monkeypatch.setattr(runner.Subscription, "open", open_)
     monkeypatch.setattr(runner, "attempt_lines", attempt_lines)
     monkeypatch.setattr(runner, "fit_lens", _fit_racing_a_removal)
-    lens = runner.Lens("lens_a", tmp_path / "in" / "lens_a")
+    lens = discovery.Lens("lens_a", tmp_path / "in" / "lens_a")
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
         frame = runner._fit_lenses([lens], {}, {}, tmp_path, [], 1, cluster.scheduler_address, False)
     _RACE["thread"].join(60)
@@ -2572,7 +2573,7 @@ def test_a_lens_whose_worker_runs_out_of_memory_fails_saying_so(tmp_path, monkey
     monkeypatch.setattr(runner, "fit_lens", fit_or_use_too_much_memory)
     monkeypatch.setattr(distributed.system, "MEMORY_LIMIT", int(1.2e9))  # the machine's, as Dask reads it
     names = ["lens_big", "lens_small"]
-    lenses = [runner.Lens(name, tmp_path / "in" / name) for name in names]
+    lenses = [discovery.Lens(name, tmp_path / "in" / name) for name in names]
     with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
         frame = runner._fit_lenses(lenses, {}, {}, tmp_path, [], 1, None, False)
     status = dict(zip(frame["lens_id"], frame["status"]))
@@ -2595,7 +2596,7 @@ def test_a_lens_whose_worker_runs_out_of_memory_is_said_to_be_refitted_for_its_m
 
     monkeypatch.setattr(runner, "fit_lens", fit_or_use_too_much_memory)
     monkeypatch.setattr(distributed.system, "MEMORY_LIMIT", int(1.2e9))  # the machine's, as Dask reads it
-    lenses = [runner.Lens("lens_big", tmp_path / "in" / "lens_big")]
+    lenses = [discovery.Lens("lens_big", tmp_path / "in" / "lens_big")]
     with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
         frame = runner._fit_lenses(lenses, {}, {}, tmp_path, [], 1, None, False)
     assert frame["status"].tolist() == ["failed"]
@@ -2916,7 +2917,7 @@ def test_a_folder_named_as_a_file_of_a_lens_fails_that_lens_at_once_naming_it(tm
     The lens is now a failed row at once, naming the folder and what to do, the folder left as it
     was, the fit not started."""
     template = runner.load_template(mock_survey["template"])
-    lens = runner.Lens("lens_a", mock_survey["lenses"] / "lens_a")
+    lens = discovery.Lens("lens_a", mock_survey["lenses"] / "lens_a")
     folder = lens.output(tmp_path)
     (folder / filenames.INPUTS).mkdir(parents=True)
     config = runner.lens_config(template, lens, tmp_path)
@@ -2995,7 +2996,7 @@ def test_a_lens_folder_this_user_may_not_write_fails_the_lens_without_a_row_writ
         return real(file, flags, *args, **kwargs)
 
     monkeypatch.setattr(os, "open", not_writable)
-    lens = runner.Lens("lens_a", mock_survey["lenses"] / "lens_a")
+    lens = discovery.Lens("lens_a", mock_survey["lenses"] / "lens_a")
     config = runner.lens_config(runner.load_template(mock_survey["template"]), lens, tmp_path / "out")
     row = runner.fit_lens("lens_a", config, str(folder))
     with pytest.raises(OutputError) as refused, runner.lens_lock(folder):
@@ -3068,7 +3069,7 @@ def test_workers_fit_in_the_precision_of_the_survey_process(tmp_path, monkeypatc
     from survey_mocks import fit_telling_the_dtype
 
     monkeypatch.setattr(runner, "fit_lens", fit_telling_the_dtype)
-    lenses = [runner.Lens("lens_a", tmp_path / "in" / "lens_a")]
+    lenses = [discovery.Lens("lens_a", tmp_path / "in" / "lens_a")]
     with x64(), LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         for precision in ("float64", "float32"):
             (tmp_path / precision).mkdir()
@@ -3472,7 +3473,7 @@ def test_a_scheduler_that_stops_mid_survey_is_named_without_a_traceback(tmp_path
     from survey_mocks import fit_or_hang, lens_a_taken as noting_lens_a
 
     monkeypatch.setattr(runner, "fit_lens", fit_or_hang)
-    lenses = [runner.Lens(name, tmp_path / "in" / name) for name in ("lens_a", "lens_hang")]
+    lenses = [discovery.Lens(name, tmp_path / "in" / name) for name in ("lens_a", "lens_hang")]
     hang = lenses[1].output(tmp_path)
     lens_a_taken = noting_lens_a(monkeypatch)  # the survey has lens_a's row: its end reached the client
 
@@ -3515,7 +3516,7 @@ def test_a_lens_to_submit_after_the_client_gave_up_on_its_scheduler_is_named_wit
     monkeypatch.setattr(runner, "CONNECT_TIMEOUT", "5s")  # the client gives up reconnecting after it
     monkeypatch.setattr(runner, "MIN_IN_FLIGHT", 1)
     monkeypatch.setattr(runner, "IN_FLIGHT_PER_THREAD", 1)
-    lenses = [runner.Lens(name, tmp_path / "in" / name) for name in ("lens_a", "lens_b", "lens_c")]
+    lenses = [discovery.Lens(name, tmp_path / "in" / name) for name in ("lens_a", "lens_b", "lens_c")]
     task_row, closed = runner._task_row, []
 
     def row_after_the_client_gave_up(future, lens, out, client, *args, **kwargs):
@@ -3568,7 +3569,7 @@ def test_every_lens_a_survey_did_not_fit_after_a_task_was_dropped_is_counted_and
 
     monkeypatch.setattr(runner, "fit_lens", echo_truth_path)
     monkeypatch.setattr(runner, "_in_flight_limit", lambda client, known=None: 1)
-    lenses = [runner.Lens(name, tmp_path / "in" / name) for name in ("lens_a", "lens_b", "lens_c", "lens_d")]
+    lenses = [discovery.Lens(name, tmp_path / "in" / name) for name in ("lens_a", "lens_b", "lens_c", "lens_d")]
     task_row = runner._task_row
 
     def lens_b_dropped(future, lens, *args, **kwargs):
@@ -3604,7 +3605,7 @@ def _three_lenses_on_one_thread(tmp_path: Path) -> pd.DataFrame:
     in-process cluster of one worker of one thread, one task in flight at a time where patched so."""
     from distributed import Client, LocalCluster
 
-    lenses = [runner.Lens(name, tmp_path / "in" / name) for name in ("lens_a", "lens_b", "lens_c")]
+    lenses = [discovery.Lens(name, tmp_path / "in" / name) for name in ("lens_a", "lens_b", "lens_c")]
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
             Client(cluster) as client:
         return runner._fit_lenses(lenses, {}, {}, tmp_path, [], 1, None, False, client=client)
@@ -3646,7 +3647,7 @@ def test_a_finished_task_s_late_value_is_the_row_its_worker_wrote_where_it_wrote
     monkeypatch.setattr(runner, "connect_seconds", lambda: 0.2)
     release = threading.Event()
     future = types.SimpleNamespace(status="finished", result=lambda: release.wait(30), exception=lambda: None)
-    lens = runner.Lens("lens_a", tmp_path / "in" / "lens_a")
+    lens = discovery.Lens("lens_a", tmp_path / "in" / "lens_a")
     try:
         outcome = runner._outcome(future, lens, tmp_path)
         assert (outcome.late, outcome.value) == (True, None)
@@ -3928,7 +3929,7 @@ def test_a_scheduler_without_workers_is_said_to_have_none(tmp_path, monkeypatch,
 
     monkeypatch.setattr(runner, "fit_lens", echo_truth_path)
     monkeypatch.setattr(runner, "HEARTBEAT_SECONDS", 0.2)
-    lenses = [runner.Lens("lens_a", tmp_path / "in" / "lens_a")]
+    lenses = [discovery.Lens("lens_a", tmp_path / "in" / "lens_a")]
     connected, told = runner.connected_workers, []
     with LocalCluster(n_workers=0, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
 
@@ -4031,7 +4032,7 @@ def test_the_survey_s_questions_to_a_scheduler_that_stops_answering_are_not_wait
         return ()
 
     client = types.SimpleNamespace(scheduler_info=unanswered, get_events=no_events)
-    lens = runner.Lens("lens_a", tmp_path / "in" / "lens_a")
+    lens = discovery.Lens("lens_a", tmp_path / "in" / "lens_a")
     ok = runner.flat_row("lens_a", RESULT)
     runner.write_row(lens.output(tmp_path), ok)
     ask, expected = _UNANSWERED_QUESTIONS[question]
@@ -4118,7 +4119,7 @@ def test_fit_stage_of_a_pipeline_state_nested_too_deep_to_read_is_none(tmp_path)
     raise RecursionError in fit_stage, which the survey's heartbeat thread calls for every lens
     running, so that the thread died with a traceback; it is now a state that cannot be read, as an
     unreadable or malformed one is: None (nothing said of the lens's stage)."""
-    lens = runner.Lens("lens_a", tmp_path / "lenses" / "lens_a")
+    lens = discovery.Lens("lens_a", tmp_path / "lenses" / "lens_a")
     folder = lens.output(tmp_path / "out")
     folder.mkdir(parents=True)
     runner.note_attempt(folder)
@@ -4140,7 +4141,7 @@ def test_heartbeat_of_a_one_lens_survey_says_its_stage(tmp_path, capsys):
     """A survey of one lens logged '; still fitting, 25m 00s elapsed' for the whole of a long fit,
     where tinylens fit of the same lens shows its stages; the heartbeat now says the stage its
     pipeline state tells (fit_stage), and 'still fitting' where it tells none."""
-    lens = runner.Lens("lens_a", tmp_path / "in" / "lens_a")
+    lens = discovery.Lens("lens_a", tmp_path / "in" / "lens_a")
     folder = lens.output(tmp_path)
     folder.mkdir(parents=True)
     runner.note_attempt(folder)
@@ -4172,10 +4173,10 @@ def test_a_one_lens_survey_logs_the_stage_its_fit_is_in(tmp_path, monkeypatch, c
     for out in ("one", "two"):
         (tmp_path / out).mkdir()
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
-        lenses = [runner.Lens("lens_a", tmp_path / "in" / "lens_a")]
+        lenses = [discovery.Lens("lens_a", tmp_path / "in" / "lens_a")]
         runner._fit_lenses(lenses, {}, {}, tmp_path / "one", [], 1, cluster.scheduler_address, True)
         one = " ".join(capsys.readouterr().err.split())
-        lenses.append(runner.Lens("lens_b", tmp_path / "in" / "lens_b"))
+        lenses.append(discovery.Lens("lens_b", tmp_path / "in" / "lens_b"))
         runner._fit_lenses(lenses, {}, {}, tmp_path / "two", [], 1, cluster.scheduler_address, True)
         two = " ".join(capsys.readouterr().err.split())
     assert "; fitting lens_a: stage 3/4 (mass and source), 1 start ended, " in one, one  # once its state is written
@@ -4196,7 +4197,7 @@ def test_the_heartbeat_does_not_count_a_queued_lens_by_an_earlier_surveys_state(
     monkeypatch.setattr(runner, "HEARTBEAT_SECONDS", 0.2)
     out = tmp_path / "out"
     out.mkdir()
-    lenses = [runner.Lens(lens_id, tmp_path / "in" / lens_id) for lens_id in ("lens_a", "lens_b", "lens_c")]
+    lenses = [discovery.Lens(lens_id, tmp_path / "in" / lens_id) for lens_id in ("lens_a", "lens_b", "lens_c")]
     for lens in lenses[1:]:  # stopped while sampling, by an earlier survey
         folder = lens.output(out)
         folder.mkdir(parents=True)
@@ -4210,10 +4211,10 @@ def test_the_heartbeat_does_not_count_a_queued_lens_by_an_earlier_surveys_state(
     assert "stage 4/4" not in err, err
 
 
-def _lens_in_stage(out: Path, lens_id: str, state: dict | None, earlier: bool = False) -> runner.Lens:
+def _lens_in_stage(out: Path, lens_id: str, state: dict | None, earlier: bool = False) -> discovery.Lens:
     """A lens of the survey folder ``out`` whose fit has started (its .attempts line) and written
     the pipeline ``state`` (None: none yet), or (``earlier``) whose state is an earlier fit's."""
-    lens = runner.Lens(lens_id, out.parent / "in" / lens_id)
+    lens = discovery.Lens(lens_id, out.parent / "in" / lens_id)
     folder = lens.output(out)
     folder.mkdir(parents=True)
     runner.note_attempt(folder)
@@ -4442,7 +4443,7 @@ def test_the_folders_a_worker_does_not_see_are_named_by_run_surveys_arguments_to
     text = " ".join(str(caught.value).split())
     assert (f"(tcp://w:0 does not see LENS_DIR (run_survey: lens_dir=) {lenses} and --out (run_survey: out=) "
             f"{out})") in text, text
-    elsewhere, lens = tmp_path / "node" / "out", runner.Lens("lens_a", tmp_path / "node" / "lens_a")
+    elsewhere, lens = tmp_path / "node" / "out", discovery.Lens("lens_a", tmp_path / "node" / "lens_a")
     said = runner.unseen_here(runner.task_view(elsewhere, "", lens))  # a node without either folder
     assert said == f"the lens folder {lens.folder} and --out (run_survey: out=) {elsewhere}", said
 
@@ -4542,7 +4543,7 @@ def test_a_linked_lens_folder_a_worker_must_see_is_named_by_run_surveys_lens_dir
     to a Python caller of run_survey too, was 'the lens folder lens_a that LENS_DIR links to', the
     command line's word alone; it now names run_survey's lens_dir= too."""
     lens_dir, scratch = tmp_path / "lenses", tmp_path / "scratch"
-    folders = runner.seen_folders(lens_dir, [runner.Lens("lens_a", scratch / "lens_a"), runner.Lens("lens_b", lens_dir / "lens_b")])
+    folders = runner.seen_folders(lens_dir, [discovery.Lens("lens_a", scratch / "lens_a"), discovery.Lens("lens_b", lens_dir / "lens_b")])
     assert folders == {str(lens_dir): f"LENS_DIR (run_survey: lens_dir=) {lens_dir}",
                        str(scratch / "lens_a"): f"{scratch / 'lens_a'}, the lens folder lens_a that LENS_DIR "
                                                 "(run_survey: lens_dir=) links to"}, folders
@@ -5078,7 +5079,7 @@ def test_the_templates_warnings_are_shown_once_whichever_lenses_it_is_checked_wi
 
     template = yaml.safe_load(mock_survey["template"].read_text())
     template["pipeline"] = {"bounded": False, "n_sigma": 5}
-    lenses = {lens.lens_id: lens for lens in runner.find_lenses(mock_survey["lenses"])}
+    lenses = {lens.lens_id: lens for lens in discovery.find_lenses(mock_survey["lenses"])}
     fit_module = sys.modules["tinylens.fit"]
     checked, check_likelihood = [], fit_module.check_likelihood
 
@@ -5152,7 +5153,7 @@ def test_a_task_runs_only_where_its_worker_sees_the_lens_folder_and_out(tmp_path
 
     allowed = (runner.my_copy()[0], (runner.my_copy()[1],))
     fit = f"{echo_truth_path.__module__}:{echo_truth_path.__name__}"
-    out, lens = tmp_path / "out", runner.Lens("lens_a", tmp_path / "in" / "lens_a")
+    out, lens = tmp_path / "out", discovery.Lens("lens_a", tmp_path / "in" / "lens_a")
     out.mkdir()
     seen = runner.task_view(out, "", lens)
     refusal = runner.checked_task(allowed, fit, "lens_a", {}, str(lens.output(out)), seen=seen)
@@ -5200,7 +5201,7 @@ def test_a_worker_that_joins_with_another_tinylens_fits_no_lens(tmp_path, monkey
 
     monkeypatch.setattr(runner, "fit_lens", echo_truth_path)
     (tmp_path / "preload.py").write_text(preload)
-    lenses = [runner.Lens(f"lens_{i}", tmp_path / "in" / f"lens_{i}") for i in range(6)]
+    lenses = [discovery.Lens(f"lens_{i}", tmp_path / "in" / f"lens_{i}") for i in range(6)]
     with LocalCluster(n_workers=0, threads_per_worker=1, processes=False, protocol="tcp", host="127.0.0.1",
                       dashboard_address=None) as cluster, Client(cluster) as client, \
             _late_worker(cluster.scheduler_address, tmp_path / "preload.py"):
@@ -5225,7 +5226,7 @@ def _survey_folders(tmp_path, n):
     folders are made under ``tmp_path / "in"`` (empty: the fits are faked)."""
     out = tmp_path / "out"
     out.mkdir()
-    lenses = [runner.Lens(f"lens_{i}", tmp_path / "in" / f"lens_{i}") for i in range(n)]
+    lenses = [discovery.Lens(f"lens_{i}", tmp_path / "in" / f"lens_{i}") for i in range(n)]
     for lens in lenses:
         lens.folder.mkdir(parents=True)
     return out, lenses
@@ -5328,7 +5329,7 @@ def test_a_refused_worker_whose_import_check_gave_no_answer_is_not_said_to_have_
     assert unasked in runner.refused_worker_note(other, mine, ["tcp://w:1"])
     assert late in runner.refused_worker_note(other, mine, ["tcp://w:2"]) and late in runner.refused_worker_note(other, mine)
     monkeypatch.setattr(runner, "fit_lens", echo_truth_path)
-    out, lens = tmp_path / "out", runner.Lens("lens_a", tmp_path / "in" / "lens_a")
+    out, lens = tmp_path / "out", discovery.Lens("lens_a", tmp_path / "in" / "lens_a")
     out.mkdir()
     lens.folder.mkdir(parents=True)
     blind, view_here = [], runner._view
@@ -5376,7 +5377,7 @@ def test_a_refused_worker_whose_folder_check_gave_no_answer_is_not_said_to_have_
             raise TimeoutError
 
     lens_dir, out = tmp_path / "in", tmp_path / "out"
-    lens = runner.Lens("lens_a", lens_dir / "lens_a")
+    lens = discovery.Lens("lens_a", lens_dir / "lens_a")
     out.mkdir()
     lens.folder.mkdir(parents=True)
     with pytest.warns(DataWarning):
@@ -5458,7 +5459,7 @@ def test_a_refused_worker_whose_tinylens_check_gave_no_answer_is_not_said_to_hav
 
     monkeypatch.setattr(runner, "fit_lens", echo_truth_path)
     monkeypatch.setattr(runner, "my_copy", lambda: ("0.0.0+survey", mine[1]))  # the worker runs another version
-    out, lens = tmp_path / "out", runner.Lens("lens_a", tmp_path / "in" / "lens_a")
+    out, lens = tmp_path / "out", discovery.Lens("lens_a", tmp_path / "in" / "lens_a")
     out.mkdir()
     lens.folder.mkdir(parents=True)
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
@@ -5489,7 +5490,7 @@ def test_a_lens_folder_removed_during_a_survey_is_not_blamed_on_the_workers(tmp_
     monkeypatch.setattr(runner, "fit_lens", echo_truth_path)
     out = tmp_path / "out"
     out.mkdir()
-    lenses = [runner.Lens(f"lens_{i}", tmp_path / "in" / f"lens_{i}") for i in range(2)]
+    lenses = [discovery.Lens(f"lens_{i}", tmp_path / "in" / f"lens_{i}") for i in range(2)]
     lenses[0].folder.mkdir(parents=True)  # lens_1's folder: removed since the survey found it
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
             Client(cluster) as client, folder_lock(out, runner.SURVEY_LOCK_FILE):
@@ -5510,7 +5511,7 @@ def test_a_task_run_again_after_its_fit_finished_adopts_the_fit(tmp_path, mock_s
     from tinylens.precision import get_precision
 
     template = runner.load_template(mock_survey["template"])
-    lens = runner.Lens("lens_a", tmp_path / "in" / "lens_a")
+    lens = discovery.Lens("lens_a", tmp_path / "in" / "lens_a")
     shutil.copytree(mock_survey["lenses"] / "lens_a", lens.folder)
     config, folder = runner.lens_config(template, lens, tmp_path), lens.output(tmp_path)
     row = runner.fit_lens("lens_a", config, str(folder))
@@ -5551,7 +5552,7 @@ def test_a_retried_failure_is_fitted_again_not_adopted(tmp_path, mock_survey, mo
     monkeypatch.setattr(runner, "check_template", lambda *args, **kwargs: None)
     monkeypatch.setattr(tinylens, "fit", fit)
     out = (tmp_path / "out").resolve()
-    lens = next(x for x in runner.find_lenses(mock_survey["lenses"]) if x.lens_id == "lens_a")
+    lens = next(x for x in discovery.find_lenses(mock_survey["lenses"]) if x.lens_id == "lens_a")
     config, folder = runner.lens_config(runner.load_template(mock_survey["template"]), lens, out), lens.output(out)
     folder.mkdir(parents=True)
     precision = get_precision()
@@ -5631,7 +5632,7 @@ def test_a_long_reason_or_warnings_text_is_cut_saying_so_and_how_long_it_was(tmp
     words = [f"word{i:03d}" for i in range(120)]
     message = " ".join(words) + ". Rename it."  # 971 characters: the advice at the end
     monkeypatch.setattr(tinylens, "fit", mock.Mock(side_effect=TinyLensError(message)))
-    lens = runner.Lens("lens_a", mock_survey["lenses"] / "lens_a")
+    lens = discovery.Lens("lens_a", mock_survey["lenses"] / "lens_a")
     folder = lens.output(tmp_path)
     row = runner.fit_lens("lens_a", runner.lens_config(runner.load_template(mock_survey["template"]), lens, tmp_path),
                           str(folder))
@@ -5785,7 +5786,7 @@ def test_a_second_worker_death_is_said_though_the_refit_had_started_when_the_fir
     of a worker that held the lens queued, its fit not started, is not; nor one Dask fails (its
     task's deaths past those allowed, counted per task: a lens submitted again starts from none)."""
     out = tmp_path / "out"
-    lens = runner.Lens("lens_a", tmp_path / "in" / "lens_a")
+    lens = discovery.Lens("lens_a", tmp_path / "in" / "lens_a")
     folder = lens.output(out)
     folder.mkdir(parents=True)
     runner.note_attempt(folder)  # an earlier survey's fit: not this one's
@@ -5807,7 +5808,7 @@ def test_two_deaths_noted_at_once_say_each_started_fit_once(tmp_path):
     """Each worker's death is noted in a thread of its own: two at once, for one lens of which one
     fit had started, must say it once (the count is read and changed under a lock)."""
     out = tmp_path / "out"
-    lens = runner.Lens("lens_a", tmp_path / "in" / "lens_a")
+    lens = discovery.Lens("lens_a", tmp_path / "in" / "lens_a")
     lens.output(out).mkdir(parents=True)
     runner.note_attempt(lens.output(out))
     refits = runner.RefitCounts({}, allowed=3)
@@ -5987,11 +5988,11 @@ def test_the_bar_of_a_million_lenses_keeps_its_counts_and_a_known_eta_whole_on_6
     assert wide.file.getvalue().startswith("survey ") and re.search(r" 0:00:1\d ETA 629:59:\d\d", wide.file.getvalue())
 
 
-def _lens_a_refits(tmp_path: Path) -> tuple[Path, runner.Lens, Path, runner.RefitCounts]:
+def _lens_a_refits(tmp_path: Path) -> tuple[Path, discovery.Lens, Path, runner.RefitCounts]:
     """A survey's out folder, lens_a with its lens folder made in it, and the RefitCounts of a survey
     that allows 3 deaths a task and has said none against lens_a yet."""
     out = tmp_path / "out"
-    lens = runner.Lens("lens_a", tmp_path / "in" / "lens_a")
+    lens = discovery.Lens("lens_a", tmp_path / "in" / "lens_a")
     folder = lens.output(out)
     folder.mkdir(parents=True)
     return out, lens, folder, runner.RefitCounts({"lens_a": 0}, allowed=3)

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from tinylens.errors import TinyLensError
-from tinylens.survey.runner import Lens
+from tinylens.survey.discovery import Lens
 from tinylens.survey.selection import read_lens_ids, select_lenses
 
 

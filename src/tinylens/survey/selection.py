@@ -85,7 +85,7 @@ def nothing_listed(value: str) -> str:
 
 
 def select_lenses(lenses: Sequence, ids: Sequence[str], lens_dir: str | Path) -> list:
-    """The lenses (:class:`tinylens.survey.runner.Lens`) whose ids are ``ids``; TinyLensError
+    """The lenses (:class:`tinylens.survey.discovery.Lens`) whose ids are ``ids``; TinyLensError
     naming the ids that are not lens folders of ``lens_dir``."""
     by_id = {lens.lens_id: lens for lens in lenses}
     unknown = [i for i in ids if i not in by_id]
